@@ -1,0 +1,169 @@
+/*
+ * corral-enter: the one privileged step between Corral (root) and agent code.
+ * Why it exists: Node cannot place a child into cgroups, join namespaces, or drop
+ * privileges between fork and exec. Doing it here, before the agent's first
+ * instruction runs, is what makes attribution unforgeable (the process is born in
+ * its tool call's cgroup) and what stops privilege retention (uid dropped, no
+ * capabilities, NoNewPrivs, seccomp loaded) - the threats are a tool call that
+ * escapes its cgroup to hide a miner, and a tool call that keeps root.
+ *
+ * usage: corral-enter [--cgroup PROCS_FILE]... [--netns PATH] [--join-pid PID]
+ *                     [--uid N --gid N] [--seccomp FILE] [--cwd DIR] [--setsid] -- PROG ARGS...
+ *   --cgroup   write our pid to this cgroup.procs file (repeatable; v1 controllers + cgroup2)
+ *   --netns    setns() into this network namespace (session holder start)
+ *   --join-pid join user, ipc, uts, net, cgroup, pid and mount namespaces of PID (tool call),
+ *              then fork so the child lives in the pid namespace; the parent waits.
+ *   --uid/--gid drop to these ids (after clearing supplementary groups)
+ *   --seccomp  a file holding a raw struct sock_filter[] program, loaded after NoNewPrivs
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void die(const char *what) {
+  fprintf(stderr, "corral-enter: %s: %s\n", what, strerror(errno));
+  _exit(125);
+}
+
+static void write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) die(path);
+  if (write(fd, text, strlen(text)) < 0) die(path);
+  close(fd);
+}
+
+static struct sock_fprog load_filter(const char *path) {
+  struct sock_fprog prog = {0, NULL};
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) die(path);
+  struct stat st;
+  if (fstat(fd, &st) < 0) die(path);
+  if (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) != 0 || st.st_size > 65536) {
+    errno = EINVAL;
+    die("seccomp program size");
+  }
+  prog.filter = malloc(st.st_size);
+  if (!prog.filter) die("malloc");
+  ssize_t got = 0;
+  while (got < st.st_size) {
+    ssize_t n = read(fd, (char *)prog.filter + got, st.st_size - got);
+    if (n <= 0) die("read seccomp program");
+    got += n;
+  }
+  close(fd);
+  prog.len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
+  return prog;
+}
+
+static pid_t child_pid = 0;
+static void forward(int sig) { if (child_pid > 0) kill(child_pid, sig); }
+
+int main(int argc, char **argv) {
+  const char *cgroups[8];
+  int ncg = 0;
+  const char *netns = NULL, *seccomp_path = NULL, *cwd = NULL;
+  long join_pid = 0, uid = -1, gid = -1;
+  int do_setsid = 0;
+  int i = 1;
+  for (; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--")) { i++; break; }
+    if (i + 1 >= argc && strcmp(a, "--setsid")) { errno = EINVAL; die(a); }
+    if (!strcmp(a, "--cgroup")) { if (ncg < 8) cgroups[ncg++] = argv[++i]; }
+    else if (!strcmp(a, "--netns")) netns = argv[++i];
+    else if (!strcmp(a, "--join-pid")) join_pid = atol(argv[++i]);
+    else if (!strcmp(a, "--uid")) uid = atol(argv[++i]);
+    else if (!strcmp(a, "--gid")) gid = atol(argv[++i]);
+    else if (!strcmp(a, "--seccomp")) seccomp_path = argv[++i];
+    else if (!strcmp(a, "--cwd")) cwd = argv[++i];
+    else if (!strcmp(a, "--setsid")) do_setsid = 1;
+    else { errno = EINVAL; die(a); }
+  }
+  if (i >= argc) { errno = EINVAL; die("missing program after --"); }
+
+  /* 1. Be born into the tool call's cgroups before anything else can run. */
+  for (int c = 0; c < ncg; c++) write_file(cgroups[c], "0");
+
+  struct sock_fprog prog = {0, NULL};
+  if (seccomp_path) prog = load_filter(seccomp_path);
+
+  if (setgroups(0, NULL) < 0) die("setgroups");
+
+  if (netns) {
+    int fd = open(netns, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) die(netns);
+    close(fd);
+  }
+
+  int rootfd = -1;
+  if (join_pid > 0) {
+    /* As root entering a deprivileged sandbox, join the user namespace last (like
+     * nsenter): the others are joined with init-namespace privileges. */
+    static const char *names[] = {"ipc", "uts", "net", "cgroup", "pid", "mnt", "user"};
+    static const int types[] = {CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWCGROUP,
+                                CLONE_NEWPID, CLONE_NEWNS, CLONE_NEWUSER};
+    int fds[7];
+    char path[64];
+    for (int n = 0; n < 7; n++) {
+      snprintf(path, sizeof path, "/proc/%ld/ns/%s", join_pid, names[n]);
+      fds[n] = open(path, O_RDONLY | O_CLOEXEC);
+      if (fds[n] < 0) die(path);
+    }
+    snprintf(path, sizeof path, "/proc/%ld/root", join_pid);
+    rootfd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECTORY);
+    if (rootfd < 0) die(path);
+    for (int n = 0; n < 7; n++) {
+      if (setns(fds[n], types[n]) < 0) {
+        /* the cgroup namespace is optional (bwrap --unshare-cgroup-try) */
+        if (types[n] == CLONE_NEWCGROUP && errno == EINVAL) { close(fds[n]); continue; }
+        snprintf(path, sizeof path, "setns %s", names[n]);
+        die(path);
+      }
+      close(fds[n]);
+      if (types[n] == CLONE_NEWNS) {
+        if (fchdir(rootfd) < 0 || chroot(".") < 0) die("enter sandbox root");
+        close(rootfd);
+      }
+    }
+  }
+
+  if (gid >= 0 && setresgid(gid, gid, gid) < 0) die("setresgid");
+  if (uid >= 0 && setresuid(uid, uid, uid) < 0) die("setresuid");
+  if (cwd && chdir(cwd) < 0) die(cwd);
+
+  if (join_pid > 0) {
+    child_pid = fork();
+    if (child_pid < 0) die("fork");
+    if (child_pid > 0) {
+      signal(SIGINT, forward);
+      signal(SIGTERM, forward);
+      signal(SIGHUP, forward);
+      int status;
+      while (waitpid(child_pid, &status, 0) < 0) {
+        if (errno != EINTR) die("waitpid");
+      }
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      return 128 + WTERMSIG(status);
+    }
+  }
+
+  if (do_setsid) setsid();
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
+  if (prog.filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) die("seccomp");
+  execvp(argv[i], &argv[i]);
+  fprintf(stderr, "corral-enter: exec %s: %s\n", argv[i], strerror(errno));
+  _exit(127);
+}

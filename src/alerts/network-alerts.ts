@@ -1,0 +1,80 @@
+// Why: turns gateway decisions into alerts in the fixed categories, with ATT&CK IDs and a
+// reason the agent can read: an SSH tunnel -> tunnel, Stratum or a pool -> mining,
+// metadata -> metadata_access, internal ranges -> internal_probe, anything else denied ->
+// policy_violation. Pure functions, so the mapping is unit-tested without sockets.
+import type { AlertCategory, Severity } from '../events/event.js';
+import type { ConnectReport, DnsReport } from '../gateway/types.js';
+import type { MiningNameMatcher } from './mining-names.js';
+
+export interface AlertDraft {
+  rule: string;
+  category: AlertCategory;
+  severity: Severity;
+  attack: string[];
+  message: string;
+  reason: string;
+}
+
+const INTERNAL = new Set(['private', 'cgnat', 'link_local', 'loopback', 'host_self', 'reserved', 'multicast']);
+
+export function alertForConnect(r: ConnectReport, pools: MiningNameMatcher): AlertDraft | null {
+  if (r.decision.verdict !== 'deny') return null;
+  const dst = `${r.dst.ip}:${r.dst.port}${r.name ? ` (${r.name})` : ''}`;
+  const how = r.observed ? 'would have been blocked (observe mode)' : 'was blocked';
+  const base = { reason: `${r.decision.reason} [corral rule ${r.decision.rule}]` };
+  const poolName = r.name ? pools.match(r.name) : null;
+  if (r.protocol === 'mining' || poolName) {
+    return { ...base, rule: 'gateway.mining', category: 'mining', severity: 'critical', attack: ['T1496', 'T1496.001'],
+      message: `Cryptomining traffic to ${dst} ${how}: ${r.detail ?? poolName ?? 'mining JSON-RPC'}` };
+  }
+  if (r.protocol === 'ssh') {
+    const attack = ['T1572', 'T1021.004'];
+    if (r.dst.port !== 22) attack.push('T1571');
+    return { ...base, rule: 'gateway.ssh_tunnel', category: 'tunnel', severity: 'high', attack,
+      message: `SSH connection to ${dst} ${how}${r.detail ? ` (${r.detail})` : ''}` };
+  }
+  if (r.decision.addressClass === 'metadata') {
+    return { ...base, rule: 'gateway.metadata', category: 'metadata_access', severity: 'high', attack: ['T1552.005'],
+      message: `Cloud metadata access to ${dst} ${how}` };
+  }
+  if (INTERNAL.has(r.decision.addressClass)) {
+    return { ...base, rule: 'gateway.internal_probe', category: 'internal_probe', severity: 'medium', attack: ['T1046', 'T1018'],
+      message: `Connection to internal address ${dst} ${how}` };
+  }
+  return { ...base, rule: 'gateway.policy', category: 'policy_violation', severity: 'low', attack: ['T1071'],
+    message: `Connection to ${dst}${r.protocol ? ` [${r.protocol}]` : ''} ${how}: ${r.decision.rule}` };
+}
+
+const METADATA_NAMES = /^(metadata(\.google\.internal)?|metadata\.azure\.internal|instance-data(\.ec2\.internal)?|metadata\.packet\.net|169\.254\.169\.254)$/;
+
+export function alertForDns(r: DnsReport, pools: MiningNameMatcher): AlertDraft | null {
+  if (r.verdict !== 'deny') return null;
+  const pool = pools.match(r.name);
+  const reason = `${r.reason} [corral rule ${r.rule}]`;
+  if (pool) {
+    return { rule: 'dns.mining_pool', category: 'mining', severity: 'high', attack: ['T1496', 'T1496.001'], reason,
+      message: `DNS lookup of mining pool ${r.name} refused (${pool})` };
+  }
+  if (METADATA_NAMES.test(r.name)) {
+    return { rule: 'dns.metadata', category: 'metadata_access', severity: 'high', attack: ['T1552.005'], reason,
+      message: `DNS lookup of cloud metadata name ${r.name} refused` };
+  }
+  if (r.qtype === 'malformed') {
+    return { rule: 'dns.malformed', category: 'policy_violation', severity: 'medium', attack: ['T1071.004'], reason,
+      message: 'Malformed DNS query from the sandbox' };
+  }
+  return { rule: 'dns.denied', category: 'policy_violation', severity: 'low', attack: ['T1071.004'], reason,
+    message: `DNS lookup of ${r.name} refused: ${r.rule}` };
+}
+
+export function alertForDrop(d: { proto: string; dst: string; dport?: number }, addressClass: string): AlertDraft {
+  const target = `${d.dst}${d.dport ? `:${d.dport}` : ''}`;
+  const reason = `Only TCP through Corral's gateway and DNS to Corral's resolver may leave this sandbox; ${d.proto} to ${target} was rejected.`;
+  if (addressClass === 'metadata') {
+    return { rule: 'drop.metadata', category: 'metadata_access', severity: 'high', attack: ['T1552.005'], reason, message: `${d.proto} packet to metadata ${target} dropped` };
+  }
+  if (INTERNAL.has(addressClass)) {
+    return { rule: 'drop.internal', category: 'internal_probe', severity: 'medium', attack: ['T1046', 'T1018'], reason, message: `${d.proto} packet to internal ${target} dropped` };
+  }
+  return { rule: 'drop.non_tcp', category: 'policy_violation', severity: 'medium', attack: ['T1095'], reason, message: `${d.proto} packet to ${target} dropped (non-TCP egress is not allowed)` };
+}

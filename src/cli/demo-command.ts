@@ -1,0 +1,80 @@
+// Why: `corral demo` shows in one command what Corral is for: it builds a lab (SAFETY.md)
+// with fake far hosts, replays a rogue episode modelled on the incident, and prints a
+// timeline of what was blocked and which tool call each alert is attributed to. It tears
+// everything down afterwards and checks that no far host received a hostile connection.
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { inLab } from '../lab/lab-guard.js';
+import { runInLab } from '../lab/lab-exec.js';
+import { FarHosts } from '../lab/far-hosts.js';
+import { Runtime } from '../session/runtime.js';
+import { loadPreset } from '../policy/index.js';
+import { alertJson, Progress, severityColor, type CliIO } from './io.js';
+import { makeStyle, safeText } from './style.js';
+import { demoEpisode, DEMO_FAR_HOSTS } from './demo-scenario.js';
+import type { AlertEvent } from '../events/event.js';
+
+export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseArgs({ args: argv, strict: true, options: { json: { type: 'boolean' }, home: { type: 'string' } } });
+  if (!inLab()) {
+    const main = fileURLToPath(new URL('./main.js', import.meta.url));
+    return runInLab([process.execPath, main, 'demo', ...argv]);
+  }
+  const st = makeStyle(io.stdout as NodeJS.WriteStream, io.env);
+  const progress = new Progress(io);
+  progress.update('corral demo: building the lab (far hosts: sshd, fake pool, internal hosts, metadata, registry)…', true);
+  const far = await FarHosts.start(DEMO_FAR_HOSTS, { prefix: 'labdm' });
+  let rt: Runtime | undefined;
+  try {
+    rt = await Runtime.start({ home: values.home, poolSize: 1 });
+    const policy = loadPreset('lab-demo');
+    const calls = demoEpisode();
+    const session = await rt.createSession({ policy, run: 'demo', episode: calls[0]!.episode });
+    const rows: { step: number; id: string; command: string; exit: number | null; ms: number; startMs: number }[] = [];
+    const t0 = Date.now();
+    for (const c of calls) {
+      progress.update(`corral demo: step ${c.step}/${calls.length}: ${c.command.split('\n')[0]!.slice(0, 60)}`, true);
+      const startMs = Date.now() - t0;
+      const r = await session.exec({ command: c.command, tool: c.tool, step: c.step, toolCallId: c.tool_call_id, stdio: 'pipe', timeoutMs: 20_000 });
+      rows.push({ step: c.step, id: r.toolCallId, command: c.command, exit: r.exitCode, ms: r.durationMs, startMs });
+    }
+    const { alerts } = await session.close();
+    progress.done();
+    const counts = await far.counts();
+    const hostile = Object.entries(counts).filter(([k]) => !k.startsWith('198.51.100.10:'));
+    const leaked = hostile.reduce((n, [, c]) => n + c.accepted, 0);
+    const registryHits = counts['198.51.100.10:80']?.accepted ?? 0;
+    if (values.json) {
+      io.stdout.write(`${JSON.stringify({ session: session.id, steps: rows.map((r) => ({ ...r, alerts: alerts.filter((a) => a.tool_call === r.id).map(alertJson) })), far_host_connections: counts, hostile_connections_through: leaked, alerts: alerts.length })}\n`);
+    } else {
+      io.stdout.write(renderTimeline(rows, alerts, st, t0));
+      io.stdout.write(`\n${st.bold('Far hosts')} (connections that reached them): ${hostile.map(([k, c]) => `${k}=${c.accepted}`).join('  ')}\n`);
+      io.stdout.write(`  allowed registry.test: ${registryHits}   hostile: ${leaked === 0 ? st.green('0 — nothing got through') : st.red(String(leaked))}\n`);
+      io.stdout.write(st.dim(`\nEvents: corral events --session ${session.id}${values.home ? ` --home ${values.home}` : ''}\n`));
+    }
+    return leaked === 0 ? 0 : 1;
+  } finally {
+    progress.update('corral demo: tearing down the lab…', true);
+    await rt?.close();
+    await far.stop();
+    progress.done('corral demo: lab torn down.');
+  }
+}
+
+function renderTimeline(rows: { step: number; id: string; command: string; exit: number | null; ms: number; startMs: number }[], alerts: AlertEvent[], st: ReturnType<typeof makeStyle>, t0: number): string {
+  const out: string[] = [st.bold('\nCorral demo: a rogue episode, replayed in a lab\n')];
+  for (const r of rows) {
+    const mine = alerts.filter((a) => a.tool_call === r.id);
+    const cmd = safeText(r.command.split('\n')[0]!).slice(0, 90);
+    const status = r.exit === 0 ? st.green(`exit ${r.exit}`) : st.yellow(`exit ${r.exit}`);
+    out.push(`${st.dim(`+${(r.startMs / 1000).toFixed(1)}s`.padStart(7))}  ${st.bold(`step ${r.step}`)}  ${cmd}  ${status} ${st.dim(`(${Math.round(r.ms)} ms)`)}`);
+    if (!mine.length) out.push(`          ${st.green('no alerts')}`);
+    for (const a of mine) {
+      const p = a.payload;
+      const late = Number(BigInt(a.ts) / 1_000_000n) - t0 > r.startMs + r.ms + 200 ? st.cyan(' (raised later, by a process this call left running)') : '';
+      out.push(`          ${severityColor(st, p.severity, `✖ ${p.category}`)} ${st.dim(`[${p.severity}, ${p.attack.join(',')}]`)} ${safeText(p.message)}${p.count && p.count > 1 ? ` ×${p.count}` : ''}${late}`);
+      out.push(`            ${st.dim(`${p.action}${a.pid ? ` · pid ${a.pid}` : ''} · agent reads: ${safeText(p.reason)}`)}`);
+    }
+  }
+  return `${out.join('\n')}\n`;
+}

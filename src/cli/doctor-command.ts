@@ -1,0 +1,64 @@
+// Why: `corral doctor` checks every prerequisite of the sandbox, gateway and sensors and
+// says exactly what is missing and how to fix it, instead of failing mid-run.
+import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { release } from 'node:os';
+import { detectCgroupLayout } from '../sandbox/cgroups.js';
+import { enterBinary } from '../sandbox/launcher.js';
+import { makeStyle } from './style.js';
+import type { CliIO } from './io.js';
+
+export interface Check { name: string; ok: boolean; required: boolean; detail: string; fix?: string }
+
+function which(cmd: string): string | undefined {
+  const r = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', cmd], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+function read(p: string): string | undefined { try { return readFileSync(p, 'utf8').trim(); } catch { return undefined; } }
+
+export function runChecks(): Check[] {
+  const c: Check[] = [];
+  const setup = 'run: scripts/setup.sh';
+  c.push({ name: 'root', ok: process.getuid?.() === 0, required: true, detail: `uid ${process.getuid?.()}`, fix: 'run corral as root (sudo)' });
+  const [maj, min] = release().split('.').map(Number);
+  c.push({ name: 'kernel', ok: (maj! > 5) || (maj === 5 && min! >= 14), required: true, detail: release(), fix: 'Linux 5.14+ is needed (cgroup.kill)' });
+  const layout = detectCgroupLayout();
+  const limits = layout.unifiedControllers || (!!layout.v1.cpu && !!layout.v1.memory && !!layout.v1.pids);
+  c.push({ name: 'cgroup limits (cpu, memory, pids)', ok: limits, required: true, detail: layout.unifiedControllers ? 'cgroup2 controllers' : `v1: ${Object.keys(layout.v1).join(', ') || 'none'}`, fix: 'mount the cpu, memory and pids controllers (cgroup v1) or enable them in cgroup2' });
+  c.push({ name: 'cgroup2 (kill, populated events)', ok: !!layout.unified && existsSync(`${layout.unified}/cgroup.procs`), required: true, detail: layout.unified || 'not mounted', fix: 'mount -t cgroup2 none /sys/fs/cgroup/unified' });
+  const userns = Number(read('/proc/sys/user/max_user_namespaces') ?? '0');
+  c.push({ name: 'user namespaces', ok: userns > 0, required: true, detail: `max_user_namespaces=${userns}`, fix: 'sysctl -w user.max_user_namespaces=10000' });
+  for (const [bin, pkg] of [['bwrap', 'bubblewrap'], ['nft', 'nftables'], ['ip', 'iproute2'], ['sysctl', 'procps']] as const) {
+    const p = which(bin);
+    c.push({ name: bin, ok: !!p, required: true, detail: p ?? 'not found', fix: `apt-get install -y ${pkg} (or ${setup})` });
+  }
+  let native = '';
+  try { native = enterBinary(); } catch (e) { native = ''; c.push({ name: 'native helpers', ok: false, required: true, detail: (e as Error).message, fix: 'npm run build' }); }
+  if (native) c.push({ name: 'native helpers', ok: existsSync(native.replace('corral-enter', 'original-dst.node')), required: true, detail: native, fix: 'npm run build' });
+  const bpf = which('bpftrace');
+  c.push({ name: 'bpftrace (exec/connect sensor)', ok: !!bpf, required: false, detail: bpf ?? 'not found', fix: `apt-get install -y bpftrace (or ${setup})` });
+  const tracefs = existsSync('/sys/kernel/tracing/events');
+  c.push({ name: 'tracefs', ok: tracefs, required: false, detail: tracefs ? '/sys/kernel/tracing' : 'not mounted', fix: 'mount -t tracefs nodev /sys/kernel/tracing' });
+  c.push({ name: 'BTF', ok: existsSync('/sys/kernel/btf/vmlinux'), required: false, detail: existsSync('/sys/kernel/btf/vmlinux') ? '/sys/kernel/btf/vmlinux' : 'absent', fix: 'a kernel built with CONFIG_DEBUG_INFO_BTF' });
+  const nflog = read('/proc/sys/net/netfilter/nf_log_all_netns');
+  c.push({ name: 'nft logging from namespaces', ok: nflog === '1', required: false, detail: `nf_log_all_netns=${nflog ?? 'absent'}`, fix: 'sysctl -w net.netfilter.nf_log_all_netns=1 (needed to record blocked UDP/ICMP)' });
+  const kmsg = existsSync('/dev/kmsg');
+  c.push({ name: '/dev/kmsg', ok: kmsg, required: false, detail: kmsg ? 'readable' : 'absent', fix: 'needed to record blocked non-TCP packets' });
+  return c;
+}
+
+export async function doctorCommand(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseArgs({ args: argv, strict: true, options: { json: { type: 'boolean' } } });
+  const checks = runChecks();
+  const ok = checks.every((c) => c.ok || !c.required);
+  if (values.json) { io.stdout.write(`${JSON.stringify({ ok, checks })}\n`); return ok ? 0 : 1; }
+  const st = makeStyle(io.stdout as NodeJS.WriteStream, io.env);
+  for (const c of checks) {
+    const mark = c.ok ? st.green('ok  ') : c.required ? st.red('FAIL') : st.yellow('warn');
+    io.stdout.write(`${mark} ${c.name.padEnd(34)} ${st.dim(c.detail)}\n`);
+    if (!c.ok && c.fix) io.stdout.write(`     ${st.dim('fix:')} ${c.fix}\n`);
+  }
+  io.stdout.write(ok ? st.green('\ncorral doctor: ready\n') : st.red('\ncorral doctor: not ready (see FAIL lines)\n'));
+  return ok ? 0 : 1;
+}

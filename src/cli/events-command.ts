@@ -1,0 +1,236 @@
+// Why: `corral events` — the operator's view of the event store: filter by session, run,
+// episode, step, tool call, kind or alert category, and print a readable table or JSON lines.
+// All text from events is escaped (safeText) before printing, so an agent cannot inject
+// terminal control sequences into the operator's screen.
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ALERT_CATEGORIES, nsToIso, type CorralEvent, type EventKind } from '../events/event.js';
+import { EventStore, type EventQuery, type SessionSummary } from '../store/event-store.js';
+import { indexPath, resolveHome } from '../store/home.js';
+import { summarizeEvent } from '../store/summary.js';
+import { tsKey } from '../store/ts-key.js';
+import { makeStyle, safeText, table, type Style } from './style.js';
+
+export interface CommandIO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+const ALL_KINDS = {
+  'session.start': 1, 'session.end': 1, 'toolcall.start': 1, 'toolcall.end': 1, exec: 1, exit: 1,
+  connect: 1, dns: 1, flow: 1, drop: 1, resource: 1, alert: 1,
+} satisfies Record<EventKind, 1>; // a new EventKind fails to compile here until it is listed
+const KINDS = Object.keys(ALL_KINDS) as EventKind[];
+
+export const EVENTS_USAGE = `Usage: corral events [options]
+
+Filters:
+  --session S          only this session (sandbox id)
+  --run R              only this run
+  --episode E          only this episode
+  --step N             only this step (non-negative integer)
+  --tool-call T        only this tool call
+  --kind K[,K]         only these kinds (${KINDS.join(', ')})
+  --category C[,C]     only alerts of these categories
+  --since TS           events at or after TS (epoch ns or ISO 8601)
+  --limit N            at most N events (oldest first)
+Output:
+  --json               one JSON event per line
+  --sessions           list sessions instead of events
+  --home DIR           event store directory (default: $CORRAL_HOME or /var/lib/corral)
+  -h, --help           show this help
+`;
+
+class UsageError extends Error {}
+
+const OPTIONS = {
+  session: { type: 'string' },
+  run: { type: 'string' },
+  episode: { type: 'string' },
+  step: { type: 'string' },
+  'tool-call': { type: 'string' },
+  kind: { type: 'string' },
+  category: { type: 'string' },
+  since: { type: 'string' },
+  limit: { type: 'string' },
+  json: { type: 'boolean' },
+  sessions: { type: 'boolean' },
+  home: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    const unknown = /Unknown option '([^']+)'/.exec(e.message);
+    if (unknown) throw new UsageError(`unknown option ${unknown[1]} (see corral events --help)`);
+    const positional = /Unexpected argument '([^']+)'/.exec(e.message);
+    if (positional) throw new UsageError(`unexpected argument ${JSON.stringify(positional[1])} (corral events takes only options)`);
+    throw new UsageError(e.message);
+  }
+}
+
+function nonNegInt(flag: string, v: string | undefined, min = 0): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) < min) {
+    throw new UsageError(`${flag} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+  }
+  return Number(v);
+}
+
+function list<T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T[] | undefined {
+  if (v === undefined) return undefined;
+  const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (items.length === 0) throw new UsageError(`${flag} needs at least one value`);
+  for (const it of items) {
+    if (!(allowed as readonly string[]).includes(it)) throw new UsageError(`${flag}: unknown value ${JSON.stringify(it)} (one of: ${allowed.join(', ')})`);
+  }
+  return items as T[];
+}
+
+function buildQuery(v: ReturnType<typeof parse>): EventQuery {
+  const q: EventQuery = {};
+  if (v.session !== undefined) q.session = v.session;
+  if (v.run !== undefined) q.run = v.run;
+  if (v.episode !== undefined) q.episode = v.episode;
+  const step = nonNegInt('--step', v.step);
+  if (step !== undefined) q.step = step;
+  if (v['tool-call'] !== undefined) q.tool_call = v['tool-call'];
+  const kind = list('--kind', v.kind, KINDS);
+  if (kind) q.kind = kind;
+  const category = list('--category', v.category, ALERT_CATEGORIES);
+  if (category) q.category = category;
+  if (v.since !== undefined) {
+    try {
+      tsKey(v.since);
+    } catch {
+      throw new UsageError(`--since must be epoch nanoseconds or an ISO 8601 time, got ${JSON.stringify(v.since)}`);
+    }
+    q.since = v.since;
+  }
+  const limit = nonNegInt('--limit', v.limit, 1);
+  if (limit !== undefined) q.limit = limit;
+  return q;
+}
+
+/** Write and wait for drain when the stream asks us to, so large outputs do not pile up in memory. */
+async function write(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  if (!stream.write(text)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+}
+
+function isoOf(ts: string): string {
+  try {
+    return nsToIso(tsKey(ts));
+  } catch {
+    return ts;
+  }
+}
+
+/** Time column: time of day when every row is on the same UTC day, full ISO otherwise. */
+function timeFormatter(isos: string[]): (iso: string) => string {
+  const sameDay = isos.every((t) => t.slice(0, 10) === isos[0]?.slice(0, 10));
+  return sameDay ? (iso) => iso.slice(11, 23) : (iso) => iso.replace('T', ' ').slice(0, 23);
+}
+
+function shortSession(s: string): string {
+  return s.length > 12 ? s.slice(0, 12) : s;
+}
+
+function colorSummary(ev: CorralEvent, text: string, st: Style): string {
+  const p = ev.payload as Record<string, unknown>;
+  if (ev.kind === 'alert') {
+    const sev = p.severity;
+    return sev === 'critical' || sev === 'high' ? st.red(text) : sev === 'medium' ? st.yellow(text) : st.cyan(text);
+  }
+  if (ev.kind === 'drop') return st.yellow(text);
+  const d = p.decision ?? p.verdict ?? p.action;
+  if (typeof d === 'string' && /^(block|blocked|deny|denied|drop|dropped|reject|rejected|kill|killed)$/i.test(d)) return st.red(text);
+  return text;
+}
+
+function eventRows(events: CorralEvent[], st: Style, tty: boolean): string[][] {
+  const isos = events.map((e) => isoOf(e.ts));
+  const fmt = timeFormatter(isos);
+  return events.map((ev, i) => {
+    let summary = safeText(summarizeEvent(ev));
+    if (tty && summary.length > 160) summary = `${summary.slice(0, 159)}…`;
+    return [
+      st.dim(fmt(isos[i] ?? '')),
+      safeText(shortSession(ev.session)),
+      safeText(ev.episode ?? '-'),
+      ev.step === undefined ? '-' : String(ev.step),
+      safeText(ev.tool_call ?? '-'),
+      ev.kind === 'alert' ? st.bold(safeText(ev.kind)) : safeText(ev.kind),
+      ev.pid === undefined ? '-' : String(ev.pid),
+      colorSummary(ev, summary, st),
+    ];
+  });
+}
+
+function sessionRows(sessions: SessionSummary[], st: Style): string[][] {
+  return sessions.map((s) => [
+    safeText(s.session),
+    safeText(s.run ?? '-'),
+    safeText(s.episode ?? '-'),
+    isoOf(s.first_ts),
+    isoOf(s.last_ts),
+    String(s.events),
+    s.alerts > 0 ? st.red(String(s.alerts)) : String(s.alerts),
+  ]);
+}
+
+export async function eventsCommand(argv: string[], io: CommandIO): Promise<number> {
+  let v: ReturnType<typeof parse>;
+  let q: EventQuery;
+  try {
+    v = parse(argv);
+    if (v.help) {
+      await write(io.stdout, EVENTS_USAGE);
+      return 0;
+    }
+    q = buildQuery(v);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    await write(io.stderr, `corral events: ${err.message}\n`);
+    return 2;
+  }
+
+  const home = resolveHome(v.home, io.env);
+  if (!existsSync(indexPath(home))) {
+    await write(io.stderr, `corral events: no event store at ${home} (missing ${indexPath(home)}); pass --home DIR or set CORRAL_HOME\n`);
+    return 2;
+  }
+
+  const store = EventStore.open({ home });
+  try {
+    const st = makeStyle(io.stdout, io.env);
+    const tty = 'isTTY' in io.stdout && io.stdout.isTTY === true;
+    if (v.sessions) {
+      const sessions = store.sessions();
+      if (v.json) {
+        for (const s of sessions) await write(io.stdout, `${JSON.stringify(s)}\n`);
+      } else if (sessions.length === 0) {
+        await write(io.stderr, 'no sessions\n');
+      } else {
+        const header = ['SESSION', 'RUN', 'EPISODE', 'FIRST', 'LAST', 'EVENTS', 'ALERTS'].map((h) => st.bold(h));
+        await write(io.stdout, table(sessionRows(sessions, st), header));
+      }
+      return 0;
+    }
+    const events = store.query(q);
+    if (v.json) {
+      for (const ev of events) await write(io.stdout, `${JSON.stringify(ev)}\n`);
+    } else if (events.length === 0) {
+      await write(io.stderr, 'no matching events\n');
+    } else {
+      const header = ['TIME', 'SESSION', 'EPISODE', 'STEP', 'TOOL CALL', 'KIND', 'PID', 'SUMMARY'].map((h) => st.bold(h));
+      await write(io.stdout, table(eventRows(events, st, tty), header));
+    }
+    return 0;
+  } finally {
+    store.close();
+  }
+}

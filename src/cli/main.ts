@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// Why: the `corral` command: a thin dispatcher over the library. Exit codes: 0 ok,
+// 2 usage error, 125 Corral failed (run), 1/3 per command (see each usage text).
+import { processIO, UsageError, type CliIO } from './io.js';
+import { runCommand } from './run-command.js';
+import { replayCommand } from './replay-command.js';
+import { demoCommand } from './demo-command.js';
+import { doctorCommand } from './doctor-command.js';
+import { eventsCommand } from './events-command.js';
+import { PolicyError } from '../policy/index.js';
+
+const USAGE = `Usage: corral <command> [options]
+Commands:
+  run       run one command as one tool call in a fresh sandbox
+  replay    re-run recorded agent trajectories in sandboxes
+  demo      build a lab and replay a rogue episode (safe: nothing leaves the machine)
+  events    query recorded events
+  doctor    check prerequisites
+Every command accepts --json; colour follows NO_COLOR.`;
+
+export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'run': return await runCommand(rest, io);
+      case 'replay': return await replayCommand(rest, io);
+      case 'demo': return await demoCommand(rest, io);
+      case 'events': return await eventsCommand(rest, io);
+      case 'doctor': return await doctorCommand(rest, io);
+      case undefined: case '-h': case '--help': case 'help':
+        io.stdout.write(`${USAGE}\n`); return cmd ? 0 : 2;
+      default:
+        io.stderr.write(`corral: unknown command "${cmd}"\n${USAGE}\n`); return 2;
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr.write(`corral ${cmd}: ${(e as Error).message}\n`); return 2;
+    }
+    if (e instanceof PolicyError) { io.stderr.write(`corral: invalid policy: ${e.message}\n`); return 2; }
+    io.stderr.write(`corral ${cmd}: ${(e as Error).stack ?? e}\n`);
+    return 125;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; });

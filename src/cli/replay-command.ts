@@ -1,0 +1,120 @@
+// Why: `corral replay` re-runs recorded agent trajectories, each episode in a fresh
+// sandbox, and reports per tool call which alerts it caused, including alerts raised later
+// by processes it left running. Evaluation tools depend on its output and exit codes:
+//   stdout (--json): one line per tool call once its episode finished, then {"summary":…}
+//   exit 0: no alerts · 3: at least one alert · anything else: Corral failed.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Runtime } from '../session/runtime.js';
+import { resolvePolicy, type Policy } from '../policy/index.js';
+import { parseReplayInput, type Episode, type InputProblem } from '../trace/replay-input.js';
+import { alertJson, Progress, renderAlerts, UsageError, type CliIO } from './io.js';
+import { makeStyle, safeText } from './style.js';
+import type { AlertEvent } from '../events/event.js';
+
+export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [--json] [--home DIR] FILE…
+  FILE: JSON lines, canonical ({"episode","step","command",...} per line) or OpenAI chat
+  ({"episode"?, "messages":[...]} per line). Exit 0 = no alerts, 3 = alerts, other = failure.`;
+
+export interface CallOutcome {
+  episode: string; step: number; tool_call_id: string; exit_code: number | null; duration_ms: number;
+  alerts: ReturnType<typeof alertJson>[];
+}
+
+export interface ReplayResult { outcomes: CallOutcome[]; alerts: AlertEvent[]; problems: InputProblem[]; failedEpisodes: { episode: string; error: string }[] }
+
+/** Library form: replays episodes with a runtime the caller owns. */
+export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: Policy, opts: { parallel?: number; onEpisode?: (ep: Episode, outcomes: CallOutcome[], alerts: AlertEvent[]) => void; onStep?: () => void } = {}): Promise<Omit<ReplayResult, 'problems'>> {
+  const queue = [...episodes];
+  const outcomes: CallOutcome[] = [];
+  const alerts: AlertEvent[] = [];
+  const failedEpisodes: { episode: string; error: string }[] = [];
+  const worker = async () => {
+    for (let ep = queue.shift(); ep; ep = queue.shift()) {
+      try {
+        const s = await rt.createSession({ policy, run: ep.run, episode: ep.episode });
+        const results = [];
+        try {
+          for (const c of ep.calls) {
+            results.push(await s.exec({ command: c.command, tool: c.tool, step: c.step, toolCallId: c.tool_call_id ?? `${ep.episode}:${c.step}`, stdio: 'pipe' }));
+            opts.onStep?.();
+          }
+        } finally {
+          await s.close();
+        }
+        const epOut = results.map((r) => ({
+          episode: ep!.episode, step: r.step, tool_call_id: r.toolCallId, exit_code: r.exitCode,
+          duration_ms: Math.round(r.durationMs), alerts: s.alertsFor(r.toolCallId).map(alertJson),
+        }));
+        outcomes.push(...epOut);
+        alerts.push(...s.alertEvents);
+        opts.onEpisode?.(ep, epOut, s.alertEvents);
+      } catch (e) {
+        failedEpisodes.push({ episode: ep.episode, error: (e as Error).message });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.parallel ?? 1) }, worker));
+  return { outcomes, alerts, failedEpisodes };
+}
+
+export async function replayCommand(argv: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, strict: true, allowPositionals: true,
+    options: { policy: { type: 'string' }, parallel: { type: 'string' }, json: { type: 'boolean' }, home: { type: 'string' }, 'no-sensor': { type: 'boolean' } },
+  });
+  if (!positionals.length) throw new UsageError(`no input files\n${REPLAY_USAGE}`);
+  const parallel = values.parallel ? Number(values.parallel) : 1;
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 256) throw new UsageError(`--parallel must be an integer 1..256, got "${values.parallel}"`);
+  const policy = resolvePolicy(values.policy);
+  const episodes: Episode[] = [];
+  const problems: InputProblem[] = [];
+  for (const f of positionals) {
+    let text: string;
+    try { text = readFileSync(f, 'utf8'); } catch (e) { throw new UsageError(`cannot read ${f}: ${(e as Error).message}`); }
+    const r = parseReplayInput(text, f);
+    episodes.push(...r.episodes);
+    problems.push(...r.problems);
+  }
+  for (const p of problems) io.stderr.write(`corral replay: ${p.file}:${p.line}: ${p.error} (line skipped)\n`);
+  const total = episodes.reduce((n, e) => n + e.calls.length, 0);
+  const st = makeStyle(io.stderr as NodeJS.WriteStream, io.env);
+  const progress = new Progress(io);
+  let doneSteps = 0;
+  let doneEps = 0;
+  let alertCount = 0;
+  const draw = (force = false) => progress.update(`corral replay: ${doneEps}/${episodes.length} episodes · ${doneSteps}/${total} tool calls · ${alertCount} alerts`, force);
+  draw(true);
+  const rt = await Runtime.start({ home: values.home, sensor: values['no-sensor'] ? false : 'auto', poolSize: Math.min(parallel + 1, 8) });
+  let res;
+  try {
+    res = await replayEpisodes(rt, episodes, policy, {
+      parallel,
+      onStep: () => { doneSteps++; draw(); },
+      onEpisode: (ep, outs, alerts) => {
+        doneEps++;
+        alertCount += alerts.length;
+        if (values.json) for (const o of outs) io.stdout.write(`${JSON.stringify(o)}\n`);
+        draw(true);
+      },
+    });
+  } finally {
+    await rt.close();
+  }
+  progress.done();
+  const byCategory: Record<string, number> = {};
+  for (const a of res.alerts) byCategory[a.payload.category] = (byCategory[a.payload.category] ?? 0) + 1;
+  const summary = {
+    episodes: episodes.length, tool_calls: res.outcomes.length, alerts: res.alerts.length, by_category: byCategory,
+    failed_episodes: res.failedEpisodes, bad_lines: problems.length, sensor: rt.sensor ? 'ebpf' : `off (${rt.sensorError ?? 'disabled'})`,
+  };
+  if (values.json) io.stdout.write(`${JSON.stringify({ summary })}\n`);
+  else {
+    io.stdout.write(`${st.bold('corral replay')}: ${episodes.length} episodes, ${res.outcomes.length} tool calls, ${res.alerts.length} alerts\n`);
+    for (const [c, n] of Object.entries(byCategory)) io.stdout.write(`  ${c}: ${n}\n`);
+    if (res.alerts.length) io.stdout.write(`${renderAlerts(res.alerts, io, io.stdout)}\n`);
+    for (const f of res.failedEpisodes) io.stdout.write(st.red(`  episode ${safeText(f.episode)} failed: ${safeText(f.error)}\n`));
+  }
+  if (res.failedEpisodes.length) return 1;
+  return res.alerts.length ? 3 : 0;
+}

@@ -1,0 +1,74 @@
+// Why: tiny terminal styling for Corral's CLI that respects NO_COLOR, TERM=dumb and non-TTY
+// output, plus an aligned table. Threat stopped: terminal escape injection — text the agent
+// controls (argv, DNS names, messages) could carry ANSI/OSC sequences that rewrite or hide lines
+// in an operator's terminal; `safeText` escapes control characters before anything is printed.
+
+export interface Style {
+  enabled: boolean;
+  red(s: string): string;
+  yellow(s: string): string;
+  green(s: string): string;
+  dim(s: string): string;
+  bold(s: string): string;
+  cyan(s: string): string;
+}
+
+type Stream = NodeJS.WritableStream | NodeJS.WriteStream;
+
+/** Colour only on a TTY, unless NO_COLOR is set (non-empty) or TERM=dumb; FORCE_COLOR (≠ "0") forces it on. */
+export function colorEnabled(stream: Stream, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '') return env.FORCE_COLOR !== '0';
+  if (env.TERM === 'dumb') return false;
+  return 'isTTY' in stream && stream.isTTY === true;
+}
+
+export function makeStyle(stream: Stream, env: NodeJS.ProcessEnv = process.env): Style {
+  const enabled = colorEnabled(stream, env);
+  const wrap = (open: number, close: number) => (s: string): string => (enabled ? `\x1b[${open}m${s}\x1b[${close}m` : s);
+  return {
+    enabled,
+    red: wrap(31, 39),
+    yellow: wrap(33, 39),
+    green: wrap(32, 39),
+    cyan: wrap(36, 39),
+    dim: wrap(2, 22),
+    bold: wrap(1, 22),
+  };
+}
+
+// SGR sequences only: that is all this module emits, and all visibleWidth needs to skip.
+const SGR = /\x1b\[[0-9;]*m/g;
+
+/** Printed width of a string, ignoring SGR colour codes. */
+export function visibleWidth(s: string): number {
+  return [...s.replace(SGR, '')].length;
+}
+
+/** Escape C0/C1 control characters (ESC, CR, BEL, …) so untrusted text cannot drive the terminal. */
+export function safeText(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\t') return '\\t';
+    if (c === '\r') return '\\r';
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
+}
+
+/** Aligned columns (two spaces apart, no trailing padding); widths ignore ANSI colour codes. */
+export function table(rows: string[][], header: string[]): string {
+  const all = [header, ...rows];
+  const cols = Math.max(0, ...all.map((r) => r.length));
+  const widths: number[] = [];
+  for (let c = 0; c < cols; c++) widths.push(Math.max(0, ...all.map((r) => visibleWidth(r[c] ?? ''))));
+  return all
+    .map((r) => {
+      const cells: string[] = [];
+      for (let c = 0; c < cols; c++) {
+        const cell = r[c] ?? '';
+        cells.push(c === cols - 1 ? cell : cell + ' '.repeat((widths[c] ?? 0) - visibleWidth(cell)));
+      }
+      return cells.join('  ').replace(/ +$/, '');
+    })
+    .join('\n') + '\n';
+}

@@ -1,0 +1,69 @@
+// Why: one event shape for every sensor (exec, connect, dns, flow, resource, alerts),
+// so storage, queries, detection and reports never special-case a source.
+// Field names follow OpenTelemetry conventions where one exists.
+
+export const ALERT_CATEGORIES = [
+  'mining', 'tunnel', 'reverse_shell', 'internal_probe', 'metadata_access', 'exfiltration',
+  'persistence', 'defense_evasion', 'ingress_transfer', 'resource_abuse', 'sandbox_escape',
+  'policy_violation',
+] as const;
+export type AlertCategory = (typeof ALERT_CATEGORIES)[number];
+
+export type Severity = 'low' | 'medium' | 'high' | 'critical';
+
+export type EventKind =
+  | 'session.start' | 'session.end' | 'toolcall.start' | 'toolcall.end'
+  | 'exec' | 'exit' | 'connect' | 'dns' | 'flow' | 'drop' | 'resource' | 'alert';
+
+/** Attribution labels. They come from Corral's own bookkeeping (cgroup lineage), never from the agent. */
+export interface Attribution {
+  session: string;
+  run?: string;
+  episode?: string;
+  step?: number;
+  tool_call?: string;
+}
+
+export interface CorralEvent<P = Record<string, unknown>> extends Attribution {
+  id: string;
+  /** Epoch nanoseconds as a decimal string (JSON-safe, sortable at fixed width). */
+  ts: string;
+  kind: EventKind;
+  pid?: number;
+  ppid?: number;
+  /** The cgroup path (relative to Corral's root) of the process. */
+  cgroup?: string;
+  payload: P;
+}
+
+export interface AlertPayload {
+  rule: string;
+  category: AlertCategory;
+  severity: Severity;
+  attack: string[];
+  message: string;
+  /** Short reason the agent itself can read and act on. */
+  reason: string;
+  evidence: string[];
+  count?: number;
+  /** 'blocked' when enforcement stopped it, 'observed' in observe mode or when detection only. */
+  action: 'blocked' | 'killed' | 'observed';
+}
+
+export type AlertEvent = CorralEvent<AlertPayload> & { kind: 'alert' };
+
+/** Wall-clock anchor for the monotonic clock (process.hrtime and bpf nsecs share CLOCK_MONOTONIC). */
+const WALL_ANCHOR_NS = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+
+/** Converts a CLOCK_MONOTONIC reading (ns) to an epoch-ns string. */
+export function monoToEpochNs(mono: bigint): string {
+  return (WALL_ANCHOR_NS + mono).toString();
+}
+
+export function nowNs(): string {
+  return monoToEpochNs(process.hrtime.bigint());
+}
+
+export function nsToIso(ts: string): string {
+  return new Date(Number(BigInt(ts) / 1_000_000n)).toISOString();
+}

@@ -1,0 +1,83 @@
+// Why: Corral answers every DNS query a sandbox makes. Threats: resolving a mining pool
+// or a tunnel endpoint, DNS tunnelling through a real resolver, reaching cloud metadata
+// by name. Only names the policy allows are answered (from the static map, or an upstream
+// the policy names); everything else gets NXDOMAIN and is recorded. The answers also tell
+// the TCP proxy which name a sandbox used to reach an address.
+import dgram from 'node:dgram';
+import dnsPacket from 'dns-packet';
+import type { SandboxNet } from './types.js';
+
+const NXDOMAIN = 3;
+const SERVFAIL = 2;
+const FLAGS_RESPONSE = 0x8000 | 0x0400 /* AA */ | 0x0100 /* RD */ | 0x0080; /* RA */
+
+export class DnsServer {
+  private sock = dgram.createSocket('udp4');
+  constructor(private lookup: (ip: string) => SandboxNet | undefined) {}
+
+  async listen(): Promise<number> {
+    await new Promise<void>((res, rej) => {
+      this.sock.once('error', rej);
+      this.sock.bind(0, '0.0.0.0', () => res());
+    });
+    this.sock.on('message', (msg, rinfo) => { void this.onQuery(msg, rinfo); });
+    this.sock.on('error', () => { /* keep serving */ });
+    return this.sock.address().port;
+  }
+
+  close(): void { try { this.sock.close(); } catch { /* closed */ } }
+
+  private async onQuery(msg: Buffer, rinfo: dgram.RemoteInfo): Promise<void> {
+    const sb = this.lookup(rinfo.address);
+    if (!sb) return; // not a sandbox: never answer (no open resolver)
+    const tsNs = process.hrtime.bigint();
+    let q: dnsPacket.Packet;
+    try { q = dnsPacket.decode(msg); } catch {
+      sb.report({ kind: 'dns', sport: rinfo.port, name: '', qtype: 'malformed', verdict: 'deny', rule: 'dns:malformed', reason: 'Malformed DNS query.', answers: [], rcode: 'FORMERR', tsNs });
+      return;
+    }
+    const question = q.questions?.[0];
+    if (!question) return;
+    const name = question.name.toLowerCase().replace(/\.$/, '');
+    const d = sb.policy.decideDns(name);
+    const reply = (rcode: number, answers: dnsPacket.Answer[]) => {
+      const out = dnsPacket.encode({ type: 'response', id: q.id, flags: FLAGS_RESPONSE | rcode, questions: q.questions, answers });
+      this.sock.send(out, rinfo.port, rinfo.address);
+    };
+    const rec = (verdict: 'allow' | 'deny', answers: string[], rcode: string) =>
+      sb.report({ kind: 'dns', sport: rinfo.port, name, qtype: question.type, verdict, rule: d.rule, reason: d.reason, answers, rcode, tsNs });
+
+    if (d.verdict === 'deny' && !sb.observe) { reply(NXDOMAIN, []); rec('deny', [], 'NXDOMAIN'); return; }
+    if (d.staticAddress) {
+      const answers: dnsPacket.Answer[] = question.type === 'A' ? [{ type: 'A', name: question.name, ttl: 60, data: d.staticAddress }] : [];
+      if (question.type === 'A') sb.names.set(d.staticAddress, name);
+      reply(0, answers);
+      rec(d.verdict, answers.map((a) => String((a as { data?: unknown }).data)), 'NOERROR');
+      return;
+    }
+    const resolvers = sb.policy.policy.network.resolvers;
+    if (resolvers.length === 0) { reply(NXDOMAIN, []); rec(d.verdict, [], 'NXDOMAIN'); return; }
+    try {
+      const raw = await forward(msg, resolvers[0]!);
+      const ans = dnsPacket.decode(raw);
+      const ips = (ans.answers ?? []).filter((a) => a.type === 'A').map((a) => String((a as { data?: unknown }).data));
+      for (const ip of ips) sb.names.set(ip, name);
+      this.sock.send(raw, rinfo.port, rinfo.address);
+      rec(d.verdict, ips, (ans as { rcode?: string }).rcode ?? 'NOERROR');
+    } catch {
+      reply(SERVFAIL, []);
+      rec(d.verdict, [], 'SERVFAIL');
+    }
+  }
+}
+
+function forward(query: Buffer, resolver: string, timeoutMs = 2000): Promise<Buffer> {
+  const [host, port] = resolver.includes(':') ? resolver.split(':') : [resolver, '53'];
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    const t = setTimeout(() => { s.close(); reject(new Error('upstream DNS timeout')); }, timeoutMs);
+    s.on('message', (m) => { clearTimeout(t); s.close(); resolve(m); });
+    s.on('error', (e) => { clearTimeout(t); s.close(); reject(e); });
+    s.send(query, Number(port), host);
+  });
+}

@@ -1,0 +1,41 @@
+// Why: one egress gateway per Corral process, shared by all its sandboxes: a transparent
+// TCP proxy plus a resolver, each sandbox recognised by its veth address (which the
+// sandbox cannot change: it has no CAP_NET_ADMIN). Per-sandbox state (policy, names)
+// lives in SandboxNet objects, so many policies coexist in one process.
+import { TcpProxy, type ProxyOptions } from './tcp-proxy.js';
+import { DnsServer } from './dns-server.js';
+import type { SandboxNet } from './types.js';
+import { loadOriginalDst } from '../sandbox/launcher.js';
+
+export class Gateway {
+  private sandboxes = new Map<string, SandboxNet>();
+  private proxy: TcpProxy;
+  private dns: DnsServer;
+  tcpPort = 0;
+  dnsPort = 0;
+
+  constructor(opts: Partial<ProxyOptions> = {}) {
+    const lookup = (ip: string) => this.sandboxes.get(ip);
+    this.proxy = new TcpProxy(lookup, {
+      firstBytesMs: opts.firstBytesMs ?? 300,
+      deniedBytesMs: opts.deniedBytesMs ?? 150,
+      scanBytes: opts.scanBytes ?? 64 * 1024,
+      originalDst: opts.originalDst ?? loadOriginalDst(),
+    });
+    this.dns = new DnsServer(lookup);
+  }
+
+  async start(): Promise<this> {
+    this.tcpPort = await this.proxy.listen();
+    this.dnsPort = await this.dns.listen();
+    return this;
+  }
+
+  register(sb: SandboxNet): void { this.sandboxes.set(sb.ip, sb); }
+  unregister(ip: string): void { this.sandboxes.delete(ip); }
+
+  async close(): Promise<void> {
+    this.dns.close();
+    await this.proxy.close();
+  }
+}

@@ -1,0 +1,238 @@
+// Why: cryptocurrency pools speak newline-delimited JSON-RPC over plain TCP (Stratum v1,
+// XMR-style login/submit, eth stratum). Recognising those messages lets the gateway block mining
+// whatever address or port the pool hides behind.
+// Threat stopped: a sandboxed agent mining through a pool (or a proxy to one) on an allowed
+// address, including pools reached after an innocuous first message (containsMiningRpc and
+// MiningRpcScanner look at every later chunk), duplicate-key and \u-escape tricks (each line is
+// checked both as parsed JSON and as raw text).
+// Out of scope: Stratum inside HTTP POST bodies or WebSocket frames, and binary Stratum v2.
+
+import type { SniffResult } from './index.js';
+
+/** A first JSON line still unterminated after this many bytes: decide with what has arrived. */
+export const MAX_JSON_LINE = 4096;
+/** At most this many complete lines are examined by parseMiningRpc. */
+const MAX_LINES = 32;
+/** Lines longer than this are only checked as raw text, never JSON-parsed whole. */
+const MAX_PARSE_LINE = 65536;
+
+const ETH_METHODS = new Set(['eth_submitLogin', 'eth_getWork', 'eth_submitWork', 'eth_submitHashrate']);
+
+export interface MiningVerdict {
+  mining: boolean;
+  /** The JSON-RPC method seen (for mining and non-mining messages). */
+  method?: string;
+  detail?: string;
+}
+
+const NONE = (): MiningVerdict => ({ mining: false });
+
+function clean(s: string, max = 64): string {
+  return s.slice(0, max).replace(/[^\x20-\x7e]/g, '?');
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isMiningMethodName(m: string): boolean {
+  return m.startsWith('mining.') || ETH_METHODS.has(m);
+}
+
+/** Classifies one parsed JSON-RPC message (or a batch array of them). */
+export function classifyRpcMessage(msg: unknown): MiningVerdict {
+  if (Array.isArray(msg)) {
+    let first: MiningVerdict = NONE();
+    for (const m of msg.slice(0, 16)) {
+      const v = classifyRpcMessage(m);
+      if (v.mining) return v;
+      if (first.method === undefined && v.method !== undefined) first = v;
+    }
+    return first;
+  }
+  if (!isObject(msg) || typeof msg.method !== 'string') return NONE();
+  const method = msg.method;
+  const name = clean(method);
+  const params = msg.params;
+  if (isMiningMethodName(method)) {
+    let detail = name;
+    if (method === 'mining.subscribe' && Array.isArray(params) && typeof params[0] === 'string' && params[0] !== '') {
+      detail += ` agent=${clean(params[0])}`;
+    }
+    return { mining: true, method: name, detail };
+  }
+  if (method === 'login' && isObject(params) && typeof params.login === 'string' &&
+      ('pass' in params || typeof params.agent === 'string')) {
+    const detail = typeof params.agent === 'string' ? `login agent=${clean(params.agent)}` : 'login';
+    return { mining: true, method: name, detail };
+  }
+  if (method === 'submit' && isObject(params) && 'job_id' in params) {
+    return { mining: true, method: name, detail: name };
+  }
+  if ((method === 'getjob' || method === 'keepalived') && isObject(params)) {
+    return { mining: true, method: name, detail: name };
+  }
+  return { mining: false, method: name, detail: name };
+}
+
+const METHOD_RE = /"method"\s*:\s*"([^"\\]{1,64})"/g;
+const LOGIN_KEY_RE = /"login"\s*:/;
+const PASS_KEY_RE = /"pass"\s*:/;
+const AGENT_RE = /"agent"\s*:\s*"([^"\\]{0,64})"/;
+const JOB_ID_KEY_RE = /"job_id"\s*:/;
+const PARAMS_KEY_RE = /"params"\s*:\s*\{/;
+
+/**
+ * Classifies raw text (a whole line, or the part of one that has arrived) without JSON parsing.
+ * Catches what JSON.parse hides: duplicate "method" keys (a pool's parser may keep the first,
+ * JSON.parse keeps the last), malformed JSON a lenient pool accepts, and partial lines.
+ */
+export function classifyRawText(text: string): MiningVerdict {
+  let first: MiningVerdict = NONE();
+  METHOD_RE.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  let count = 0;
+  while ((m = METHOD_RE.exec(text)) !== null && count++ < 64) {
+    const method = m[1]!;
+    const name = clean(method);
+    if (isMiningMethodName(method)) return { mining: true, method: name, detail: name };
+    if (method === 'login' && LOGIN_KEY_RE.test(text) && PASS_KEY_RE.test(text)) {
+      const agent = AGENT_RE.exec(text);
+      return { mining: true, method: name, detail: agent ? `login agent=${clean(agent[1]!)}` : 'login' };
+    }
+    if (method === 'submit' && JOB_ID_KEY_RE.test(text)) return { mining: true, method: name, detail: name };
+    if ((method === 'getjob' || method === 'keepalived') && PARAMS_KEY_RE.test(text)) {
+      return { mining: true, method: name, detail: name };
+    }
+    if (first.method === undefined) first = { mining: false, method: name, detail: name };
+  }
+  return first;
+}
+
+function isSpace(c: number): boolean { return c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a; }
+
+/**
+ * Classifies buf[start, end) as one line: parsed JSON first, then (unless rawCheck is false)
+ * raw text as a fallback.
+ */
+export function classifyLine(buf: Buffer, start: number, end: number, rawCheck = true): MiningVerdict & { json: boolean } {
+  while (start < end && isSpace(buf[start]!)) start++;
+  while (end > start && isSpace(buf[end - 1]!)) end--;
+  let parsed: MiningVerdict = NONE();
+  let json = false;
+  const open = buf[start];
+  const close = buf[end - 1];
+  if (end - start <= MAX_PARSE_LINE && ((open === 0x7b && close === 0x7d) || (open === 0x5b && close === 0x5d))) {
+    try {
+      parsed = classifyRpcMessage(JSON.parse(buf.toString('utf8', start, end)));
+      json = true;
+      if (parsed.mining) return { ...parsed, json };
+    } catch {
+      // not complete JSON: the raw check below still applies
+    }
+  }
+  if (!rawCheck) return { ...parsed, json };
+  const raw = classifyRawText(buf.toString('latin1', start, end));
+  if (raw.mining) return { ...raw, json };
+  return { ...(parsed.method !== undefined ? parsed : raw), json };
+}
+
+function resultOf(v: MiningVerdict): SniffResult {
+  const r: SniffResult = { status: 'done', protocol: v.mining ? 'mining' : 'other' };
+  if (v.method !== undefined) r.method = v.method;
+  if (v.detail !== undefined) r.detail = v.detail;
+  return r;
+}
+
+/**
+ * Classifies bytes that may start a newline-delimited JSON-RPC stream. Looks at up to 32
+ * complete lines and the trailing partial one. An unterminated first line that is neither
+ * complete JSON nor already recognisable as mining is 'incomplete' while under 4 KiB.
+ */
+export function parseMiningRpc(buf: Buffer): SniffResult {
+  try {
+    let pos = 0;
+    while (pos < buf.length && isSpace(buf[pos]!)) pos++;
+    if (pos >= buf.length) return { status: buf.length < MAX_JSON_LINE ? 'incomplete' : 'done', protocol: 'other' };
+    if (buf[pos] !== 0x7b && buf[pos] !== 0x5b) return { status: 'done', protocol: 'other' };
+    let first: MiningVerdict | undefined;
+    for (let lines = 0; pos < buf.length && lines < MAX_LINES; lines++) {
+      const lf = buf.indexOf(0x0a, pos);
+      if (lf < 0) {
+        // Trailing partial line.
+        const v = classifyLine(buf, pos, buf.length);
+        if (v.mining) return resultOf(v);
+        if (first !== undefined) return resultOf(first);
+        if (v.json) return resultOf(v); // a complete JSON value sent without a newline
+        if (buf.length - pos < MAX_JSON_LINE) return { status: 'incomplete', protocol: 'other' };
+        return resultOf(v);
+      }
+      const v = classifyLine(buf, pos, lf);
+      if (v.mining) return resultOf(v);
+      // Keep going after a non-mining (even non-JSON) line: a lenient pool may skip it.
+      if (first === undefined || (first.method === undefined && v.method !== undefined)) first = v;
+      pos = lf + 1;
+    }
+    return resultOf(first ?? NONE());
+  } catch {
+    return { status: 'done', protocol: 'other' };
+  }
+}
+
+/**
+ * Every mining message without \u escapes contains one of these strings; one with escapes
+ * contains \u. One regex pass over the latin1 view (string index == byte index) finds them;
+ * it measured ~3x faster than seven Buffer.indexOf passes and runs before any JSON parsing.
+ */
+const MARKER_RE = /mining\.|eth_submit|eth_getWork|"(?:login|submit|getjob|keepalived)"|\\u/g;
+
+/**
+ * For chunks later in a client stream: returns the mining method if any line in the chunk
+ * (including a partial first or last line) is mining JSON-RPC. Only lines holding a marker
+ * string and a literal "method" key are checked fully (parsed JSON + raw text); lines whose
+ * markers may be hidden by \u escapes are JSON-parsed when complete.
+ */
+export function containsMiningRpc(chunk: Buffer): { method: string } | null {
+  try {
+    const text = chunk.toString('latin1');
+    const re = MARKER_RE;
+    re.lastIndex = 0;
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(text)) !== null) {
+      const start = text.lastIndexOf('\n', m.index) + 1;
+      let end = text.indexOf('\n', m.index);
+      if (end < 0) end = text.length;
+      const line = text.slice(start, end);
+      let v: MiningVerdict | undefined;
+      if (line.includes('"method"')) v = classifyLine(chunk, start, end);
+      else if (line.includes('\\u')) v = classifyLine(chunk, start, end, false);
+      if (v?.mining) return { method: v.method ?? 'unknown' };
+      if (end >= text.length) break;
+      re.lastIndex = end + 1;
+    }
+    return null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Stateful per-flow wrapper around containsMiningRpc: keeps the unterminated last line of the
+ * previous chunk (up to maxTail bytes) and prepends it, so a message split across chunk
+ * boundaries (or stalled mid-line across the first-bytes sniff) is still seen whole.
+ * Feed it every client chunk of a flow, the first one included.
+ */
+export class MiningRpcScanner {
+  private tail: Buffer = Buffer.alloc(0);
+  constructor(private readonly maxTail = 8192) {}
+
+  push(chunk: Buffer): { method: string } | null {
+    const data = this.tail.length > 0 ? Buffer.concat([this.tail, chunk]) : chunk;
+    const hit = containsMiningRpc(data);
+    const lf = data.lastIndexOf(0x0a);
+    const rest = lf >= 0 ? data.subarray(lf + 1) : data;
+    // Copy so the scanner never pins a large chunk in memory.
+    this.tail = Buffer.from(rest.subarray(Math.max(0, rest.length - this.maxTail)));
+    return hit;
+  }
+}

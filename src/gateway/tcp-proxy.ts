@@ -1,0 +1,197 @@
+// Why: the only TCP path out of a sandbox. Every connection a sandbox opens is redirected
+// here by nft; the proxy recovers the destination the agent asked for, decides on address,
+// port and the name the sandbox resolved, sniffs the first client bytes (TLS SNI, HTTP
+// Host, SSH banner, Stratum/mining JSON-RPC) and decides again, then splices or refuses.
+// Threats: reverse SSH tunnels and mining pools, including over 443 to an allowed address;
+// domain fronting; internal probing and metadata access. Refusals are fast (RST, or an
+// HTTP 403 whose body names the rule) so the agent is never left hanging.
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { sniff, MiningRpcScanner, type SniffResult } from './sniff/index.js';
+import type { Decision, Protocol } from '../policy/index.js';
+import type { SandboxNet, ConnectReport } from './types.js';
+
+export interface ProxyOptions {
+  /** How long to wait for client-first bytes before treating the protocol as server-first. */
+  firstBytesMs: number;
+  /** How long a denied connection waits for bytes (to classify it and answer HTTP readably). */
+  deniedBytesMs: number;
+  /** Upstream bytes scanned for mining JSON-RPC after the first chunk. */
+  scanBytes: number;
+  originalDst: (fd: number) => { address: string; port: number } | null;
+}
+
+const MAX_SNIFF = 16 * 1024;
+
+function stripV6(a: string | undefined): string {
+  return (a ?? '').replace(/^::ffff:/, '');
+}
+
+export class TcpProxy {
+  private server: net.Server;
+  private sockets = new Set<net.Socket>();
+  constructor(private lookup: (ip: string) => SandboxNet | undefined, private opts: ProxyOptions) {
+    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.onConnection(s));
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((res, rej) => {
+      this.server.once('error', rej);
+      this.server.listen({ port: 0, host: '0.0.0.0', backlog: 4096 }, () => res());
+    });
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  private onConnection(client: net.Socket): void {
+    const sb = this.lookup(stripV6(client.remoteAddress));
+    const fd = (client as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    const dst = sb && typeof fd === 'number' ? this.opts.originalDst(fd) : null;
+    if (!sb || !dst) { client.destroy(); return; }
+    this.sockets.add(client);
+    client.on('close', () => this.sockets.delete(client));
+    new ProxiedFlow(sb, client, dst, this.opts, (s) => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); }).start();
+  }
+}
+
+class ProxiedFlow {
+  private readonly id = randomBytes(6).toString('hex');
+  private readonly t0 = process.hrtime.bigint();
+  private readonly sport: number;
+  private readonly name?: string;
+  private buf: Buffer[] = [];
+  private bufLen = 0;
+  private sniffed?: SniffResult;
+  private decision!: Decision;
+  private decided = false;
+  private bytesUp = 0;
+  private bytesDown = 0;
+  private scanned = 0;
+  private scanner = new MiningRpcScanner();
+  private upstream?: net.Socket;
+  private connectLatencyUs?: number;
+  private error?: string;
+  private reportedFlow = false;
+
+  constructor(private sb: SandboxNet, private client: net.Socket, private dst: { address: string; port: number },
+    private opts: ProxyOptions, private track: (s: net.Socket) => void) {
+    this.sport = client.remotePort ?? 0;
+    this.name = sb.names.get(dst.address);
+  }
+
+  start(): void {
+    const pre = this.sb.policy.decideConnect({ ip: this.dst.address, port: this.dst.port, name: this.name });
+    const wait = pre.verdict === 'allow' ? this.opts.firstBytesMs : this.opts.deniedBytesMs;
+    const timer = setTimeout(() => this.decide(pre), wait);
+    this.client.on('error', (e) => { this.error ??= e.message; this.finish(); });
+    this.client.on('close', () => { clearTimeout(timer); if (!this.decided) this.decide(pre); this.finish(); });
+    this.client.on('end', () => { if (this.decided) this.upstream?.end(); });
+    this.client.on('data', (chunk: Buffer) => {
+      if (this.decided) { this.forward(chunk); return; }
+      this.buf.push(chunk);
+      this.bufLen += chunk.length;
+      const all = Buffer.concat(this.buf);
+      const r = sniff(all);
+      if (r.status === 'done' || this.bufLen >= MAX_SNIFF) {
+        this.sniffed = r.status === 'done' ? r : { status: 'done', protocol: 'other' };
+        clearTimeout(timer);
+        this.decide(pre);
+      }
+    });
+  }
+
+  private protocol(): Protocol | undefined {
+    if (this.sniffed) return this.sniffed.protocol;
+    if (this.bufLen > 0) return 'other';
+    return undefined;
+  }
+
+  private decide(pre: Decision): void {
+    if (this.decided) return;
+    this.decided = true;
+    const protocol = this.protocol();
+    const d = protocol === undefined ? pre : this.sb.policy.decideConnect({
+      ip: this.dst.address, port: this.dst.port, name: this.name, protocol, sniHost: this.sniffed?.host,
+    });
+    this.decision = d;
+    const blocked = d.verdict === 'deny' && !this.sb.observe;
+    this.report(d, false);
+    if (blocked) { this.refuse(d); return; }
+    this.connectUpstream();
+  }
+
+  private report(d: Decision, midstream: boolean): void {
+    const r: ConnectReport = {
+      kind: 'connect', flowId: this.id, sport: this.sport, dst: { ip: this.dst.address, port: this.dst.port },
+      name: this.name, protocol: this.protocol(), sniHost: this.sniffed?.host, detail: this.sniffed?.detail,
+      decision: d, midstream, observed: d.verdict === 'deny' && this.sb.observe, tsNs: process.hrtime.bigint(),
+    };
+    this.sb.report(r);
+  }
+
+  private refuse(d: Decision): void {
+    if (this.sniffed?.protocol === 'http' && !this.client.destroyed) {
+      const body = `Blocked by Corral: ${d.reason} (rule: ${d.rule})\n`;
+      this.client.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nX-Corral-Rule: ${d.rule}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      setTimeout(() => this.client.destroy(), 1000).unref();
+    } else {
+      this.client.resetAndDestroy();
+    }
+  }
+
+  private connectUpstream(): void {
+    const c0 = process.hrtime.bigint();
+    const up = net.connect({ host: this.dst.address, port: this.dst.port, noDelay: true, allowHalfOpen: true });
+    this.upstream = up;
+    this.track(up);
+    up.on('connect', () => { this.connectLatencyUs = Number((process.hrtime.bigint() - c0) / 1000n); });
+    up.on('data', (c: Buffer) => {
+      this.bytesDown += c.length;
+      if (!this.client.write(c)) { up.pause(); this.client.once('drain', () => up.resume()); }
+    });
+    up.on('end', () => this.client.end());
+    up.on('error', (e) => { this.error ??= e.message; this.client.resetAndDestroy(); });
+    up.on('close', () => { if (!this.client.destroyed) this.client.end(); this.finish(); });
+    const first = Buffer.concat(this.buf);
+    this.buf = [];
+    if (first.length) this.forward(first);
+  }
+
+  private forward(chunk: Buffer): void {
+    const up = this.upstream;
+    if (!up) return;
+    if (this.scanned < this.opts.scanBytes && this.sniffed?.protocol !== 'mining' && this.sniffed?.protocol !== 'tls') {
+      this.scanned += chunk.length;
+      const hit = this.scanner.push(chunk);
+      if (hit) {
+        const d = this.sb.policy.decideConnect({ ip: this.dst.address, port: this.dst.port, name: this.name, protocol: 'mining', sniHost: this.sniffed?.host });
+        if (d.verdict === 'deny') {
+          this.sniffed = { status: 'done', protocol: 'mining', detail: hit.method, method: hit.method };
+          this.decision = d;
+          this.report(d, true);
+          if (!this.sb.observe) { this.client.resetAndDestroy(); up.destroy(); return; }
+        }
+      }
+    }
+    this.bytesUp += chunk.length;
+    if (!up.write(chunk)) { this.client.pause(); up.once('drain', () => this.client.resume()); }
+  }
+
+  private finish(): void {
+    if (this.reportedFlow || !this.decided) return;
+    if (this.upstream && !this.upstream.destroyed && !this.client.destroyed) return;
+    if (this.upstream && !this.upstream.destroyed) { this.upstream.destroy(); }
+    this.reportedFlow = true;
+    this.sb.report({
+      kind: 'flow', flowId: this.id, sport: this.sport, dst: { ip: this.dst.address, port: this.dst.port },
+      name: this.name, protocol: this.protocol(), sniHost: this.sniffed?.host, decision: this.decision,
+      bytesUp: this.bytesUp, bytesDown: this.bytesDown,
+      durationMs: Number(process.hrtime.bigint() - this.t0) / 1e6, connectLatencyUs: this.connectLatencyUs,
+      error: this.error, tsNs: process.hrtime.bigint(),
+    });
+  }
+}

@@ -1,0 +1,64 @@
+// Why: the contract between the gateway (which sees sockets and DNS packets) and a
+// session (which knows attribution, stores events and raises alerts). The gateway never
+// stores anything itself, so several sessions with different policies share one gateway.
+import type { CompiledPolicy, Decision, Protocol } from '../policy/index.js';
+
+export interface ConnectReport {
+  kind: 'connect';
+  flowId: string;
+  sport: number;
+  dst: { ip: string; port: number };
+  name?: string;
+  protocol?: Protocol;
+  sniHost?: string;
+  detail?: string;
+  decision: Decision;
+  /** True when the decision was made after the connection was allowed (protocol seen mid-stream). */
+  midstream?: boolean;
+  /** observe mode: the decision was 'deny' but traffic was let through. */
+  observed: boolean;
+  tsNs: bigint;
+}
+
+export interface FlowReport {
+  kind: 'flow';
+  flowId: string;
+  sport: number;
+  dst: { ip: string; port: number };
+  name?: string;
+  protocol?: Protocol;
+  sniHost?: string;
+  decision: Decision;
+  bytesUp: number;
+  bytesDown: number;
+  durationMs: number;
+  connectLatencyUs?: number;
+  error?: string;
+  tsNs: bigint;
+}
+
+export interface DnsReport {
+  kind: 'dns';
+  sport: number;
+  name: string;
+  qtype: string;
+  verdict: 'allow' | 'deny';
+  rule: string;
+  reason: string;
+  answers: string[];
+  rcode: string;
+  tsNs: bigint;
+}
+
+export type GatewayReport = ConnectReport | FlowReport | DnsReport;
+
+/** What the gateway needs to know about one sandbox, keyed by the sandbox's veth address. */
+export interface SandboxNet {
+  id: string;
+  ip: string;
+  policy: CompiledPolicy;
+  observe: boolean;
+  /** IP -> the name this sandbox resolved through Corral's resolver to reach it. */
+  names: Map<string, string>;
+  report(r: GatewayReport): void;
+}

@@ -1,0 +1,12 @@
+// Why: one import point for the policy layer (loading, validation errors, compiled decisions), so
+// the gateway, the sandbox and the CLI share exactly the same rules.
+
+export { type AddressClass, classifyAddress, METADATA_ADDRESSES } from './address-class.js';
+export { type CompiledPolicy, type CompileOptions, type ConnectContext, type Decision, type DnsDecision, compilePolicy } from './compile.js';
+export { isMetadataName, METADATA_NAMES } from './domain.js';
+export { PolicyError, type PolicyIssue } from './errors.js';
+export { parseHostSpec, withExtraAllows } from './extra-allows.js';
+export { listPresets, loadPolicyFile, loadPreset, parsePolicy, presetDir, resolvePolicy } from './load.js';
+export { localHostAddresses } from './host-addresses.js';
+export { type NetRule, type Policy, type Protocol, PROTOCOLS, parseResolver } from './schema.js';
+export { parseDuration, parseSize } from './units.js';

@@ -1,0 +1,146 @@
+// Why: one loader turns a YAML file, a preset name or nothing (the safe default) into a validated
+// Policy, resolving `extends`. Every failure is a PolicyError pointing at file:line:column, so a
+// broken policy stops the run instead of degrading to something looser.
+
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Document, LineCounter, parseDocument } from 'yaml';
+import { issuesFromZod, PolicyError } from './errors.js';
+import { mergeRaw } from './merge.js';
+import { type Policy, PolicySchema } from './schema.js';
+
+type Raw = Record<string, unknown>;
+
+interface Parsed {
+  raw: Raw;
+  doc: Document.Parsed;
+  lc: LineCounter;
+}
+
+/** Where presets live: <package root>/policies. Compiled code is dist/src/policy, sources src/policy. */
+export function presetDir(): string {
+  const candidates = [new URL('../../../policies/', import.meta.url), new URL('../../policies/', import.meta.url)];
+  for (const c of candidates) {
+    const p = fileURLToPath(c);
+    if (existsSync(resolve(p, 'default.yaml'))) return p;
+  }
+  return fileURLToPath(candidates[0] as URL);
+}
+
+function displayPath(abs: string): string {
+  const rel = relative(process.cwd(), abs);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : abs;
+}
+
+function parseYaml(text: string, file: string): Parsed {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, version: '1.2' });
+  const errs = doc.errors;
+  if (errs.length > 0) {
+    const issues = errs.map((e) => {
+      const p = lc.linePos(e.pos[0]);
+      const msg = e.message.split('\n')[0] ?? e.message;
+      return { line: p.line, column: p.col, message: `YAML syntax error: ${msg}` };
+    });
+    throw new PolicyError(file, issues[0] as (typeof issues)[number], issues.slice(1));
+  }
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (raw === null || raw === undefined) throw new PolicyError(file, { line: 1, column: 1, message: 'the policy is empty; expected a mapping with at least a name' });
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    const p = lc.linePos((doc.contents?.range?.[0]) ?? 0);
+    throw new PolicyError(file, { line: p.line, column: p.col, message: 'expected a mapping (key: value) at the top level' });
+  }
+  return { raw: raw as Raw, doc, lc };
+}
+
+function validate(raw: Raw, file: string, doc?: Document.Parsed, lc?: LineCounter): Policy {
+  const r = PolicySchema.safeParse(raw);
+  if (r.success) return r.data;
+  const issues = issuesFromZod(r.error.issues, doc, lc);
+  throw new PolicyError(file, issues[0] ?? { message: 'invalid policy' }, issues.slice(1));
+}
+
+function defaultName(file: string): string {
+  const stem = basename(file).replace(/\.ya?ml$/i, '').replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  return stem.slice(0, 64) || 'policy';
+}
+
+/** Resolves a document's raw value through its `extends` chain. `stack` detects cycles. */
+function resolveRaw(p: Parsed, file: string, stack: string[]): Raw {
+  const own: Raw = p.raw.name === undefined ? { ...p.raw, name: defaultName(file) } : p.raw;
+  // Validate the file on its own first, so errors point at this file's lines.
+  validate(own, file, p.doc, p.lc);
+  const ext = own.extends;
+  if (typeof ext !== 'string') return own;
+  const parent = locateExtends(ext, file);
+  if (stack.includes(parent.key)) {
+    throw new PolicyError(file, { field: 'extends', message: `extends cycle: ${[...stack, parent.key].join(' -> ')}` });
+  }
+  const parentRaw = resolveRaw(parseYaml(readText(parent.path, file), parent.display), parent.display, [...stack, parent.key]);
+  const { extends: _ignored, name: _name, ...inherited } = parentRaw;
+  return mergeRaw(inherited, own);
+}
+
+function locateExtends(ext: string, fromFile: string): { path: string; display: string; key: string } {
+  if (/\.ya?ml$/i.test(ext) || ext.includes('/')) {
+    const base = existsSync(fromFile) ? dirname(resolve(fromFile)) : process.cwd();
+    const abs = resolve(base, ext);
+    return { path: abs, display: displayPath(abs), key: abs };
+  }
+  const abs = presetPath(ext, fromFile, 'extends');
+  return { path: abs, display: displayPath(abs), key: abs };
+}
+
+function presetPath(name: string, errFile: string, field?: string): string {
+  const available = listPresets();
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(name) || !available.includes(name)) {
+    throw new PolicyError(errFile, { ...(field && { field }), message: `unknown preset '${name}'; available presets: ${available.join(', ')}` });
+  }
+  return resolve(presetDir(), `${name}.yaml`);
+}
+
+function readText(path: string, errFile: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    throw new PolicyError(errFile === path ? path : errFile, { message: `cannot read policy file ${path} (${code})` });
+  }
+}
+
+/** Parses policy text. `file` is used in error messages and to resolve a relative `extends` path. */
+export function parsePolicy(text: string, file: string): Policy {
+  const raw = resolveRaw(parseYaml(text, file), file, [existsSync(file) ? resolve(file) : file]);
+  return validate(raw, file);
+}
+
+/** Loads a policy file, resolving `extends`. */
+export function loadPolicyFile(path: string): Policy {
+  return parsePolicy(readText(path, path), path);
+}
+
+/** The names of the presets shipped in policies/. */
+export function listPresets(): string[] {
+  const dir = presetDir();
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => f.slice(0, -'.yaml'.length))
+    .sort();
+}
+
+export function loadPreset(name: string): Policy {
+  const abs = presetPath(name, `preset '${name}'`);
+  return loadPolicyFile(displayPath(abs));
+}
+
+/**
+ * undefined -> the 'default' preset; an existing path, or anything ending in .yaml/.yml -> that
+ * file; anything else -> a preset name.
+ */
+export function resolvePolicy(spec: string | undefined): Policy {
+  if (spec === undefined || spec === '') return loadPreset('default');
+  if (/\.ya?ml$/i.test(spec) || (existsSync(spec) && statSync(spec).isFile())) return loadPolicyFile(spec);
+  return loadPreset(spec);
+}

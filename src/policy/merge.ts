@@ -1,0 +1,30 @@
+// Why: `extends` lets a policy start from a vetted preset and add only what it needs, instead of
+// copy-pasting (and drifting from) the safe defaults. Merging happens on the raw YAML values, before
+// defaults, so a child only overrides what it actually writes.
+// Rules: mappings merge recursively; network.allow and network.deny are concatenated (parent rules
+// first, so rule indices of the parent stay stable); network.hosts merges key by key (child wins);
+// every other value, lists included, is replaced by the child's.
+
+type Raw = Record<string, unknown>;
+
+function isPlainObject(v: unknown): v is Raw {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function mergeRaw(parent: Raw, child: Raw, path: string[] = []): Raw {
+  const out: Raw = { ...parent };
+  for (const [key, cv] of Object.entries(child)) {
+    const pv = parent[key];
+    const here = [...path, key].join('.');
+    if ((here === 'network.allow' || here === 'network.deny') && Array.isArray(pv) && Array.isArray(cv)) {
+      out[key] = [...pv, ...cv];
+    } else if (here === 'network.hosts' && isPlainObject(pv) && isPlainObject(cv)) {
+      out[key] = { ...pv, ...cv };
+    } else if (isPlainObject(pv) && isPlainObject(cv)) {
+      out[key] = mergeRaw(pv, cv, [...path, key]);
+    } else {
+      out[key] = cv;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,249 @@
+// Why: the policy is the security boundary's configuration; every field must be validated, with
+// defaults applied in one place, so a typo or a wrong type can never silently weaken containment.
+// Objects are strict (unknown keys are errors). Threats stopped: mis-typed keys being ignored
+// ('alow:'), over-broad wildcards, bad CIDRs widening egress, unparsable limits becoming no limit.
+
+import { z } from 'zod';
+import { checkDomainPattern, checkHostName } from './domain.js';
+import { parseAddr, parseCidr } from './ip.js';
+import { describe, parseDuration, parseSize } from './units.js';
+
+export const PROTOCOLS = ['tls', 'http', 'ssh', 'mining', 'other'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+export const DEFAULT_ALLOW_PORTS = [80, 443];
+export const DEFAULT_ALLOW_PROTOCOLS: Protocol[] = ['tls', 'http', 'other'];
+export const DEFAULT_HIDE = ['~/.ssh', '~/.aws', '~/.config/gcloud', '~/.azure', '~/.kube', '~/.docker', '/root', '/etc/shadow'];
+export const DEFAULT_ENV_ALLOW = ['PATH', 'LANG', 'LC_ALL', 'TERM', 'HOME'];
+
+/** A check result; `path` points the error at an element inside the field (list index or map key). */
+type Check<T> = { ok: true; value: T } | { ok: false; error: string; path?: (string | number)[] };
+
+/** A field validated by a hand-written checker, so error messages say exactly what is expected. */
+function field<T>(check: (v: unknown) => Check<T>) {
+  return z.unknown().transform((v, ctx): T => {
+    const r = check(v);
+    if (!r.ok) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: r.error, path: r.path ?? [] });
+      return z.NEVER;
+    }
+    return r.value;
+  });
+}
+
+function checkPorts(v: unknown, dflt: number[] | 'any'): Check<number[] | 'any'> {
+  if (v === undefined) return { ok: true, value: dflt };
+  if (v === 'any') return { ok: true, value: 'any' };
+  const list = typeof v === 'number' ? [v] : v;
+  if (!Array.isArray(list) || list.length === 0) {
+    return { ok: false, error: `expected a list of port numbers (1-65535) or 'any', got ${describe(v)}` };
+  }
+  for (const [i, p] of (list as unknown[]).entries()) {
+    if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 65535) {
+      return { ok: false, error: `expected port numbers 1-65535 or 'any', got ${describe(p)}`, path: Array.isArray(v) ? [i] : [] };
+    }
+  }
+  return { ok: true, value: [...new Set(list as number[])].sort((a, b) => a - b) };
+}
+
+function checkProtocols(v: unknown, dflt: Protocol[]): Check<Protocol[]> {
+  if (v === undefined) return { ok: true, value: dflt };
+  if (v === 'any') return { ok: true, value: [...PROTOCOLS] };
+  if (!Array.isArray(v) || v.length === 0) return { ok: false, error: `expected a list among ${PROTOCOLS.join('|')}, got ${describe(v)}` };
+  for (const [i, p] of v.entries()) {
+    if (!(PROTOCOLS as readonly unknown[]).includes(p)) return { ok: false, error: `unknown protocol ${describe(p)}; expected one of ${PROTOCOLS.join(', ')}`, path: [i] };
+  }
+  return { ok: true, value: PROTOCOLS.filter((p) => (v as unknown[]).includes(p)) };
+}
+
+const domainField = field<string | undefined>((v) => {
+  if (v === undefined) return { ok: true, value: undefined };
+  if (typeof v !== 'string') return { ok: false, error: `expected a domain like 'registry.test' or '*.pypi.test', got ${describe(v)}` };
+  const r = checkDomainPattern(v);
+  return r.ok ? { ok: true, value: r.wildcard ? `*.${r.value}` : r.value } : r;
+});
+
+const cidrField = field<string | undefined>((v) => {
+  if (v === undefined) return { ok: true, value: undefined };
+  if (typeof v !== 'string') return { ok: false, error: `expected an IP or CIDR like 198.51.100.0/24, got ${describe(v)}` };
+  const r = parseCidr(v.trim());
+  return r.ok ? { ok: true, value: r.canonical } : r;
+});
+
+function ruleSchema(kind: 'allow' | 'deny') {
+  const dPorts: number[] | 'any' = kind === 'allow' ? DEFAULT_ALLOW_PORTS : 'any';
+  const dProtos: Protocol[] = kind === 'allow' ? DEFAULT_ALLOW_PROTOCOLS : [...PROTOCOLS];
+  return z
+    .object({
+      domain: domainField,
+      cidr: cidrField,
+      ports: field((v) => checkPorts(v, dPorts)),
+      protocols: field((v) => checkProtocols(v, dProtos)),
+    })
+    .strict()
+    .superRefine((r, ctx) => {
+      if (r.domain === undefined && r.cidr === undefined) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `each ${kind} rule needs a 'domain' or a 'cidr'` });
+      } else if (r.domain !== undefined && r.cidr !== undefined) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['cidr'], message: `a rule has either 'domain' or 'cidr', not both; split it into two rules` });
+      }
+    });
+}
+
+const hostsField = field<Record<string, string>>((v) => {
+  if (v === undefined || v === null) return { ok: true, value: {} };
+  if (typeof v !== 'object' || Array.isArray(v)) return { ok: false, error: `expected a mapping of name: IPv4 address, got ${describe(v)}` };
+  const out: Record<string, string> = {};
+  for (const [k, ip] of Object.entries(v as Record<string, unknown>)) {
+    const n = checkHostName(k);
+    if (!n.ok) return { ok: false, error: n.error, path: [k] };
+    const a = typeof ip === 'string' ? parseAddr(ip) : null;
+    if (!a || a.v !== 4 || (ip as string).includes(':')) return { ok: false, error: `expected an IPv4 address, got ${describe(ip)}`, path: [k] };
+    if (out[n.value] !== undefined) return { ok: false, error: `'${k}' is listed twice (names are case-insensitive)`, path: [k] };
+    out[n.value] = ip as string;
+  }
+  return { ok: true, value: out };
+});
+
+/** Splits a resolver 'ip', 'ip:port' or '[v6]:port' into parts, or returns an error. */
+export function parseResolver(s: string): { ok: true; address: string; port: number } | { ok: false; error: string } {
+  let host = s.trim();
+  let port = 53;
+  const br = /^\[([^\]]+)\](?::(\d+))?$/.exec(host);
+  if (br) {
+    host = br[1] ?? '';
+    if (br[2] !== undefined) port = Number(br[2]);
+  } else if (host.split(':').length === 2) {
+    const [h, p] = host.split(':');
+    host = h ?? '';
+    if (!/^\d+$/.test(p ?? '')) return { ok: false, error: `resolver '${s}': port must be a number` };
+    port = Number(p);
+  }
+  if (!parseAddr(host)) return { ok: false, error: `resolver '${s}': expected an IP address or ip:port (names are not allowed, they would need DNS themselves)` };
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return { ok: false, error: `resolver '${s}': port must be 1-65535` };
+  return { ok: true, address: host, port };
+}
+
+const resolversField = field<string[]>((v) => {
+  if (v === undefined || v === null) return { ok: true, value: [] };
+  if (!Array.isArray(v)) return { ok: false, error: `expected a list of resolver addresses, got ${describe(v)}` };
+  for (const [i, r] of v.entries()) {
+    if (typeof r !== 'string') return { ok: false, error: `expected a resolver address string, got ${describe(r)}`, path: [i] };
+    const p = parseResolver(r);
+    if (!p.ok) return { ...p, path: [i] };
+  }
+  return { ok: true, value: (v as string[]).map((r) => r.trim()) };
+});
+
+function pathList(what: string, dflt: string[]) {
+  return field<string[]>((v) => {
+    if (v === undefined) return { ok: true, value: dflt };
+    if (!Array.isArray(v)) return { ok: false, error: `expected a list of ${what}, got ${describe(v)}` };
+    for (const [i, p] of v.entries()) {
+      if (typeof p !== 'string' || p.length === 0) return { ok: false, error: `expected ${what} strings, got ${describe(p)}`, path: [i] };
+      if (!isAbsoluteOrHome(p)) return { ok: false, error: `'${p}' must be absolute ('/...') or under home ('~/...')`, path: [i] };
+      if (p.split('/').includes('..')) return { ok: false, error: `'${p}' must not contain '..'`, path: [i] };
+    }
+    return { ok: true, value: v as string[] };
+  });
+}
+
+function isAbsoluteOrHome(p: string): boolean {
+  return p.startsWith('/') || p === '~' || p.startsWith('~/');
+}
+
+const envAllowField = field<string[]>((v) => {
+  if (v === undefined) return { ok: true, value: DEFAULT_ENV_ALLOW };
+  if (!Array.isArray(v)) return { ok: false, error: `expected a list of environment variable names, got ${describe(v)}` };
+  for (const [i, e] of v.entries()) {
+    if (typeof e !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(e)) return { ok: false, error: `expected an environment variable name like PATH, got ${describe(e)}`, path: [i] };
+  }
+  return { ok: true, value: v as string[] };
+});
+
+const workspaceField = field<string | null>((v) => {
+  if (v === undefined || v === null) return { ok: true, value: null };
+  if (typeof v !== 'string' || !isAbsoluteOrHome(v)) return { ok: false, error: `expected null or an absolute host directory ('/...' or '~/...'), got ${describe(v)}` };
+  if (v.split('/').includes('..')) return { ok: false, error: `'${v}' must not contain '..'` };
+  return { ok: true, value: v };
+});
+
+const cpusField = field<number>((v) => {
+  if (v === undefined) return { ok: true, value: 1 };
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 1024) return { ok: false, error: `expected a number of cores between 0 and 1024 like 1 or 0.5, got ${describe(v)}` };
+  return { ok: true, value: v };
+});
+
+const pidsField = field<number>((v) => {
+  if (v === undefined) return { ok: true, value: 256 };
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 4_194_304) return { ok: false, error: `expected a whole number of processes (1-4194304), got ${describe(v)}` };
+  return { ok: true, value: v };
+});
+
+const optionalSize = field<number | undefined>((v) => (v === undefined || v === null ? { ok: true, value: undefined } : parseSize(v)));
+
+function enumField<T extends string>(values: readonly T[], dflt: T) {
+  return field<T>((v) => {
+    if (v === undefined) return { ok: true, value: dflt };
+    if (typeof v === 'string' && (values as readonly string[]).includes(v)) return { ok: true, value: v as T };
+    return { ok: false, error: `expected one of ${values.join(' | ')}, got ${describe(v)}` };
+  });
+}
+
+const nameField = field<string>((v) => {
+  if (typeof v === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(v)) return { ok: true, value: v };
+  return { ok: false, error: `expected a policy name (letters, digits, '.', '_', '-'; up to 64 chars), got ${describe(v)}` };
+});
+
+const extendsField = field<string | undefined>((v) => {
+  if (v === undefined) return { ok: true, value: undefined };
+  if (typeof v === 'string' && v.length > 0) return { ok: true, value: v };
+  return { ok: false, error: `expected a preset name or a .yaml path, got ${describe(v)}` };
+});
+
+export const PolicySchema = z
+  .object({
+    name: nameField,
+    extends: extendsField,
+    mode: enumField(['enforce', 'observe'] as const, 'enforce'),
+    network: z
+      .object({
+        allow: z.array(ruleSchema('allow')).default([]),
+        deny: z.array(ruleSchema('deny')).default([]),
+        hosts: hostsField,
+        resolvers: resolversField,
+      })
+      .strict()
+      .default({}),
+    resources: z
+      .object({
+        cpus: cpusField,
+        memory: field<number>((v) => (v === undefined ? { ok: true, value: 1024 ** 3 } : parseSize(v))),
+        pids: pidsField,
+        timeout: field<number>((v) => (v === undefined ? { ok: true, value: 120_000 } : parseDuration(v))),
+        workspace_size: optionalSize,
+      })
+      .strict()
+      .default({}),
+    filesystem: z
+      .object({
+        workspace: workspaceField,
+        hide: pathList('paths to hide', DEFAULT_HIDE),
+        env_allow: envAllowField,
+      })
+      .strict()
+      .default({}),
+    detection: z
+      .object({ on_finding: enumField(['record', 'block'] as const, 'record') })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+/**
+ * A validated policy with defaults applied. Sizes are bytes (memory, workspace_size), durations are
+ * milliseconds (timeout), cpus is cores. Domain patterns are lower-case ('*.x.test' for wildcards);
+ * CIDRs are canonical with a prefix ('203.0.113.20/32'). Rule ports are a sorted list or 'any'.
+ */
+export type Policy = z.output<typeof PolicySchema>;
+export type NetRule = Policy['network']['allow'][number];

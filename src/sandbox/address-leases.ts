@@ -1,0 +1,80 @@
+// Why: several Corral processes on one host each create sandboxes; their veth subnets
+// and interface names must never collide. A lease is a file created with O_EXCL under
+// /run/corral/leases (atomic across processes) that also names its owner pid, so the
+// next Corral start can find and clean up what a crashed Corral left behind.
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface Lease {
+  index: number;
+  ownerPid: number;
+  id: string;
+  netns: string;
+  hostIf: string;
+  table: string;
+  hostIp: string;
+  sandboxIp: string;
+}
+
+export interface LeaseConfig { dir: string; base: string; size: number }
+
+export const DEFAULT_LEASES: LeaseConfig = {
+  dir: process.env.CORRAL_RUN_DIR ? join(process.env.CORRAL_RUN_DIR, 'leases') : '/run/corral/leases',
+  base: process.env.CORRAL_SUBNET_BASE ?? '10.231.0.0',
+  size: 16384,
+};
+
+function ipAdd(base: string, n: number): string {
+  const b = base.split('.').map(Number);
+  const v = (((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0) + n;
+  return [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.');
+}
+
+export function leaseFor(index: number, cfg: LeaseConfig): Lease {
+  const id = index.toString(16).padStart(4, '0');
+  return {
+    index, ownerPid: process.pid, id,
+    netns: `corral-${id}`, hostIf: `crl${id}h`, table: `corral_${id}`,
+    hostIp: ipAdd(cfg.base, index * 4 + 1), sandboxIp: ipAdd(cfg.base, index * 4 + 2),
+  };
+}
+
+export function acquireLease(cfg: LeaseConfig = DEFAULT_LEASES): Lease {
+  mkdirSync(cfg.dir, { recursive: true });
+  const start = Math.floor(Math.random() * cfg.size);
+  for (let k = 0; k < cfg.size; k++) {
+    const index = (start + k) % cfg.size;
+    const lease = leaseFor(index, cfg);
+    try {
+      const fd = openSync(join(cfg.dir, `${index}.json`), 'wx');
+      writeSync(fd, JSON.stringify(lease));
+      closeSync(fd);
+      return lease;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  throw new Error(`no free sandbox address lease in ${cfg.dir}`);
+}
+
+export function releaseLease(lease: Lease, cfg: LeaseConfig = DEFAULT_LEASES): void {
+  rmSync(join(cfg.dir, `${lease.index}.json`), { force: true });
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/** Leases whose owner process is gone (a crashed Corral). */
+export function orphanedLeases(cfg: LeaseConfig = DEFAULT_LEASES): Lease[] {
+  let files: string[] = [];
+  try { files = readdirSync(cfg.dir); } catch { return []; }
+  const out: Lease[] = [];
+  for (const f of files) {
+    try {
+      const l = JSON.parse(readFileSync(join(cfg.dir, f), 'utf8')) as Lease;
+      if (!alive(l.ownerPid)) out.push(l);
+    } catch { rmSync(join(cfg.dir, f), { force: true }); }
+  }
+  return out;
+}

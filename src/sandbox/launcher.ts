@@ -1,0 +1,48 @@
+// Why: locates Corral's native pieces (built by scripts/build-native.mjs) and builds the
+// corral-enter argv, so every privileged transition is one audited binary with explicit
+// arguments (see native/corral-enter.c for the threat model).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** dist/src/sandbox -> dist/native */
+const nativeDir = join(here, '..', '..', 'native');
+
+export function enterBinary(): string {
+  const p = join(nativeDir, 'corral-enter');
+  if (!existsSync(p)) throw new Error(`corral-enter is not built (${p}); run: npm run build`);
+  return p;
+}
+
+export function loadOriginalDst(): (fd: number) => { address: string; port: number } | null {
+  const req = createRequire(import.meta.url);
+  const mod = req(join(nativeDir, 'original-dst.node')) as { originalDst: (fd: number) => { address: string; port: number } | null };
+  return mod.originalDst;
+}
+
+export interface EnterSpec {
+  cgroupProcs: string[];
+  netns?: string;
+  joinPid?: number;
+  uid: number;
+  gid: number;
+  seccompFile?: string;
+  cwd?: string;
+  setsid?: boolean;
+}
+
+/** Pure builder of the corral-enter argv. */
+export function buildEnterArgv(spec: EnterSpec, command: string[]): string[] {
+  const a: string[] = [enterBinary()];
+  for (const c of spec.cgroupProcs) a.push('--cgroup', c);
+  if (spec.netns) a.push('--netns', spec.netns);
+  if (spec.joinPid) a.push('--join-pid', String(spec.joinPid));
+  a.push('--uid', String(spec.uid), '--gid', String(spec.gid));
+  if (spec.seccompFile) a.push('--seccomp', spec.seccompFile);
+  if (spec.cwd) a.push('--cwd', spec.cwd);
+  if (spec.setsid) a.push('--setsid');
+  a.push('--', ...command);
+  return a;
+}

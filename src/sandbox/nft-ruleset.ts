@@ -1,0 +1,45 @@
+// Why: the kernel half of "the gateway is the only path out". In the namespace where the
+// gateway runs, traffic arriving from a sandbox's veth is either redirected into Corral's
+// transparent proxy (all TCP) or resolver (DNS), or logged and rejected (everything else:
+// other UDP, ICMP, IPv6, forwarding). Threats: direct egress around the proxy, UDP/ICMP
+// tunnels, reaching the host's own services, IPv6 side doors. Rejecting (not dropping)
+// makes blocked attempts fail fast instead of hanging the agent.
+
+export interface SandboxRulesetSpec {
+  table: string;
+  hostIf: string;
+  sandboxId: string;
+  tcpPort: number;
+  dnsPort: number;
+}
+
+export const DROP_LOG_PREFIX = 'corral-drop';
+
+/** Pure builder for `nft -f -`. */
+export function buildSandboxRuleset(s: SandboxRulesetSpec): string {
+  const ifm = `iifname "${s.hostIf}"`;
+  const log = `log prefix "${DROP_LOG_PREFIX} ${s.sandboxId} " level info`;
+  return [
+    `table inet ${s.table} {`,
+    `  chain pre {`,
+    `    type nat hook prerouting priority dstnat; policy accept;`,
+    `    ${ifm} meta nfproto ipv4 meta l4proto tcp redirect to :${s.tcpPort}`,
+    `    ${ifm} meta nfproto ipv4 udp dport 53 redirect to :${s.dnsPort}`,
+    `  }`,
+    `  chain in {`,
+    `    type filter hook input priority filter; policy accept;`,
+    `    ${ifm} meta nfproto ipv6 ${log} reject with icmpx admin-prohibited`,
+    `    ${ifm} meta nfproto ipv4 tcp dport ${s.tcpPort} ct status dnat accept`,
+    `    ${ifm} meta nfproto ipv4 udp dport ${s.dnsPort} ct status dnat accept`,
+    `    ${ifm} meta l4proto tcp ${log} reject with tcp reset`,
+    `    ${ifm} ${log} reject with icmpx admin-prohibited`,
+    `  }`,
+    `  chain fwd {`,
+    `    type filter hook forward priority filter; policy accept;`,
+    `    ${ifm} ${log} reject with icmpx admin-prohibited`,
+    `    oifname "${s.hostIf}" reject with icmpx admin-prohibited`,
+    `  }`,
+    `}`,
+    '',
+  ].join('\n');
+}

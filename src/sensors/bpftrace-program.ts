@@ -1,0 +1,130 @@
+// Why: the kernel half of Corral's event sensor, kept apart from the Node half so the
+// bpftrace text can be read and reviewed on its own. It records exec (with argv), exit,
+// connect attempts and TCP SYN_SENT source ports, each with the cgroup v2 id, which is
+// what lets Corral attribute a process to a tool call without trusting anything the
+// agent controls (names, env vars). Tracepoints only: the target kernels have no kprobes.
+//
+// Output protocol (bpftrace -f json, one printf per line, numeric fields first, at most
+// one free-text field and always last, so a tab inside argv can never shift a field):
+//   A cg tid key idx argv[idx]          enter-side argv element (<= 199 bytes, <= 64 args)
+//   E cg tid key pid ppid more filename  enter-side header, printed after its A lines
+//   P cg tid key filename               successful exec, printed first (kernel view)
+//   C tid key off hexbytes              authoritative argv bytes from mm->arg_start (post-exec)
+//   X cg tid key pid ppid total ts      successful exec trailer
+//   F cg tid key ret                    failed exec
+//   Q cg pid ts ppid exit_code comm     last thread of a process exited
+//   N cg pid ts ppid hexsockaddr comm   connect() to AF_INET/AF_INET6
+//   S cg pid ts saddr sport daddr dport TCP connect got its source port
+//   B 0 token                           BEGIN marker (all probes attached)
+// `key` is the kernel timestamp of the execve entry: it pairs enter/exec/fail lines that
+// may arrive out of order because bpftrace drains one perf buffer per CPU.
+
+/** bpftrace 0.17 caps strings at 200 bytes (stack limit); str() yields at most 199. */
+export const BPF_STRLEN = 200;
+/** Enter-side argv bound (args beyond it set `truncated`). */
+export const MAX_ENTER_ARGS = 64;
+/** Post-exec argv is read in chunks of this size ... */
+export const ARGV_CHUNK = 192;
+/** ... at most this many (verifier budget): 7680 bytes of argv+NULs per exec. */
+export const ARGV_MAX_CHUNKS = 40;
+export const READY_TOKEN = 'corral-sensor-ready';
+
+export function buildProgram(): string {
+  return `
+BEGIN { printf("B\\t0\\t${READY_TOKEN}\\n"); }
+
+tracepoint:syscalls:sys_enter_execve,tracepoint:syscalls:sys_enter_execveat {
+  $key = nsecs;
+  @eseq[tid] = $key;
+  $i = 0;
+  $p = *(args->argv);
+  while ($i < ${MAX_ENTER_ARGS}) {
+    if ($p == 0) { break; }
+    printf("A\\t%llu\\t%d\\t%llu\\t%d\\t%s\\n", cgroup, tid, $key, $i, str($p));
+    $i++;
+    $p = *(args->argv + $i);
+  }
+  printf("E\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%d\\t%s\\n", cgroup, tid, $key, pid, curtask->real_parent->tgid, $p != 0 ? 1 : 0, str(args->filename));
+}
+
+tracepoint:sched:sched_process_exec {
+  printf("P\\t%llu\\t%d\\t%llu\\t%s\\n", cgroup, args->old_pid, @eseq[args->old_pid], str(args->filename));
+}
+
+tracepoint:sched:sched_process_exec {
+  $key = @eseq[args->old_pid];
+  delete(@eseq[args->old_pid]);
+  $s = curtask->mm->arg_start;
+  $total = curtask->mm->arg_end - $s;
+  $off = (uint64)0;
+  $n = 0;
+  while ($n < ${ARGV_MAX_CHUNKS}) {
+    if ($off >= $total) { break; }
+    $len = $total - $off;
+    if ($len > ${ARGV_CHUNK}) { $len = ${ARGV_CHUNK}; }
+    printf("C\\t%d\\t%llu\\t%llu\\t%rx\\n", args->old_pid, $key, $off, buf(uptr($s + $off), $len));
+    $off += ${ARGV_CHUNK};
+    $n++;
+  }
+  printf("X\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%llu\\t%llu\\n", cgroup, args->old_pid, $key, pid, curtask->real_parent->tgid, $total, nsecs);
+}
+
+tracepoint:syscalls:sys_exit_execve,tracepoint:syscalls:sys_exit_execveat /args->ret < 0/ {
+  $key = @eseq[tid];
+  delete(@eseq[tid]);
+  printf("F\\t%llu\\t%d\\t%llu\\t%d\\n", cgroup, tid, $key, args->ret);
+}
+
+tracepoint:sched:sched_process_exit {
+  delete(@eseq[tid]);
+  delete(@syntid[tid]);
+  if (args->group_dead) {
+    printf("Q\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, curtask->exit_code, comm);
+  }
+}
+
+tracepoint:syscalls:sys_enter_connect {
+  $fam = args->uservaddr->sa_family;
+  if ($fam == 2) {
+    printf("N\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(args->uservaddr, 8), comm);
+  }
+  if ($fam == 10) {
+    printf("N\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(args->uservaddr, 24), comm);
+  }
+}
+
+tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->newstate == 2/ {
+  @synpid[(uint64)args->skaddr] = pid;
+  @syncg[(uint64)args->skaddr] = cgroup;
+  @syntid[tid] = (uint64)args->skaddr;
+}
+
+tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->oldstate == 2 && @synpid[(uint64)args->skaddr] != 0/ {
+  if (args->family == 2) {
+    printf("S\\t%llu\\t%d\\t%llu\\t%s\\t%d\\t%s\\t%d\\n", @syncg[(uint64)args->skaddr], @synpid[(uint64)args->skaddr], nsecs, ntop(args->saddr), args->sport, ntop(args->daddr), args->dport);
+  } else {
+    printf("S\\t%llu\\t%d\\t%llu\\t%s\\t%d\\t%s\\t%d\\n", @syncg[(uint64)args->skaddr], @synpid[(uint64)args->skaddr], nsecs, ntop(args->saddr_v6), args->sport, ntop(args->daddr_v6), args->dport);
+  }
+  delete(@synpid[(uint64)args->skaddr]);
+  delete(@syncg[(uint64)args->skaddr]);
+}
+
+tracepoint:syscalls:sys_exit_connect /@syntid[tid] != 0/ {
+  $sk = (struct sock *)@syntid[tid];
+  delete(@syntid[tid]);
+  if (@synpid[(uint64)$sk] != 0) {
+    $port = $sk->__sk_common.skc_num;
+    $dport = $sk->__sk_common.skc_dport;
+    if ($sk->__sk_common.skc_family == 2) {
+      printf("S\\t%llu\\t%d\\t%llu\\t%s\\t%d\\t%s\\t%d\\n", cgroup, pid, nsecs, ntop($sk->__sk_common.skc_rcv_saddr), $port, ntop($sk->__sk_common.skc_daddr), (($dport & 0xff) << 8) | ($dport >> 8));
+    } else {
+      printf("S\\t%llu\\t%d\\t%llu\\t%s\\t%d\\t%s\\t%d\\n", cgroup, pid, nsecs, ntop($sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8), $port, ntop($sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8), (($dport & 0xff) << 8) | ($dport >> 8));
+    }
+    delete(@synpid[(uint64)$sk]);
+    delete(@syncg[(uint64)$sk]);
+  }
+}
+
+END { clear(@eseq); clear(@synpid); clear(@syncg); clear(@syntid); }
+`;
+}

@@ -1,0 +1,275 @@
+// Why: turns bpftrace's JSON lines into typed sensor records. Kept pure (no processes)
+// so the decoding of hostile input can be unit-tested: argv is attacker-controlled, so a
+// tab, newline, quote or non-UTF-8 byte in it must never shift fields or forge a record.
+// bpftrace 0.17's JSON escaper is non-standard (bytes >= 0x80 come out as \uffffffXX), so
+// JSON.parse is not used on printf lines; `unescapeBpfJson` is its exact inverse.
+
+import { ARGV_CHUNK, ARGV_MAX_CHUNKS, BPF_STRLEN, READY_TOKEN } from './bpftrace-program.js';
+
+/** Timestamps are CLOCK_MONOTONIC ns (bpf ktime), the same clock as process.hrtime.bigint(). */
+export interface ExecRecord {
+  kind: 'exec'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; argv: string[]; filename: string; truncated: boolean;
+  /** ok: the new image runs (argv read from its memory after exec); failed: execve returned errno; unknown: no result seen. */
+  result?: 'ok' | 'failed' | 'unknown';
+  errno?: number;
+}
+export interface ExitRecord { kind: 'exit'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; exitCode: number; signal?: number; comm: string }
+export interface ConnectRecord { kind: 'connect'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; family: 'inet' | 'inet6'; ip: string; port: number; comm: string }
+export interface SynRecord { kind: 'syn'; tsNs: bigint; pid: number; cgroupId: string; saddr: string; sport: number; daddr: string; dport: number }
+export type SensorRecord = ExecRecord | ExitRecord | ConnectRecord | SynRecord;
+
+const PRINTF_PREFIX = '{"type": "printf", "data": "';
+const PRINTF_SUFFIX = '\\n"}';
+
+/** Control lines of bpftrace's JSON output that are not printf records. */
+export type ControlLine = { type: 'attached'; probes: number } | { type: 'lost'; events: number } | { type: 'ready' } | { type: 'other'; line: string };
+
+/** Inverse of bpftrace 0.17 JsonOutput::json_escape, on a latin1 string (1 char = 1 byte). Returns bytes. */
+export function unescapeBpfJson(s: string): Buffer {
+  if (s.indexOf('\\') < 0) return Buffer.from(s, 'latin1');
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c !== 0x5c) { out.push(c & 0xff); continue; }
+    const n = s[i + 1];
+    i++;
+    switch (n) {
+      case '"': out.push(0x22); break;
+      case '\\': out.push(0x5c); break;
+      case 'n': out.push(0x0a); break;
+      case 'r': out.push(0x0d); break;
+      case 't': out.push(0x09); break;
+      case 'u':
+        if (s.startsWith('ffffff', i + 1)) { out.push(parseInt(s.slice(i + 7, i + 9), 16)); i += 8; }
+        else { out.push(parseInt(s.slice(i + 1, i + 5), 16) & 0xff); i += 4; }
+        break;
+      default: out.push(0x5c); if (n !== undefined) out.push(n.charCodeAt(0) & 0xff);
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** `%rx` output (each byte as \xNN; JSON-escaped as \\xNN) to bytes. */
+export function decodeHexField(s: string): Buffer {
+  return Buffer.from(s.replace(/\\\\x/g, ''), 'hex');
+}
+
+function text(s: string): string { return unescapeBpfJson(s).toString('utf8'); }
+
+/** Splits the first n tab-separated numeric fields off a data string; the rest is the free-text field. */
+function fields(data: string, n: number): string[] {
+  const out: string[] = [];
+  let start = 0;
+  for (let k = 0; k < n; k++) {
+    const j = data.indexOf('\\t', start);
+    if (j < 0) { out.push(data.slice(start)); return out; }
+    out.push(data.slice(start, j));
+    start = j + 2;
+  }
+  out.push(data.slice(start));
+  return out;
+}
+
+export function formatIpv6(b: Buffer): string {
+  if (b.length !== 16) return '';
+  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  const g: number[] = [];
+  for (let i = 0; i < 16; i += 2) g.push(b.readUInt16BE(i));
+  let bestS = -1, bestL = 0;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) { i++; continue; }
+    let j = i; while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestL && j - i > 1) { bestS = i; bestL = j - i; }
+    i = j;
+  }
+  const hex = g.map((x) => x.toString(16));
+  if (bestS < 0) return hex.join(':');
+  return `${hex.slice(0, bestS).join(':')}::${hex.slice(bestS + bestL).join(':')}`;
+}
+
+/** Decodes the sockaddr bytes captured at connect(): AF_INET (8 bytes) or AF_INET6 (24 bytes). */
+export function decodeSockaddr(b: Buffer): { family: 'inet' | 'inet6'; ip: string; port: number } | undefined {
+  if (b.length < 8) return undefined;
+  const fam = b.readUInt16LE(0);
+  const port = b.readUInt16BE(2);
+  if (fam === 2) return { family: 'inet', ip: `${b[4]}.${b[5]}.${b[6]}.${b[7]}`, port };
+  if (fam === 10 && b.length >= 24) return { family: 'inet6', ip: formatIpv6(b.subarray(8, 24)), port };
+  return undefined;
+}
+
+interface EnterState { args: string[]; full: boolean[]; cg: string; tid: number; arrived: number }
+interface PendingExec { enter?: { pid: number; ppid: number; more: boolean; filename: string; args: string[]; truncated: boolean; cg: string; ts: bigint }; arrived: number }
+interface PostExec { cg: string; filename: string; chunks: Buffer[] }
+
+export interface AssemblerOptions {
+  /** Cheap pre-filter on the cgroup id (decimal string); false drops the line before decoding. */
+  keep: (cgroupId: string, pid: number) => boolean;
+  emit: (r: SensorRecord) => void;
+  control?: (c: ControlLine) => void;
+  /** Ms before an exec with no result line is emitted as result 'unknown'. */
+  staleMs?: number;
+}
+
+/**
+ * Stateful line consumer. Exec lines of one execve are contiguous per CPU, but the enter
+ * and the exec/fail lines may come from different CPUs and thus out of order; they are
+ * joined on (tid, enter timestamp).
+ */
+export class RecordAssembler {
+  private argsByKey = new Map<string, EnterState>();
+  private pending = new Map<string, PendingExec>();
+  private post = new Map<string, PostExec>();
+  /** Keys already resolved by an exec/fail line that arrived before their enter line. */
+  private resolved = new Map<string, { at: number; errno?: number; rec?: ExecRecord }>();
+  readonly staleMs: number;
+  lines = 0;
+
+  constructor(private opts: AssemblerOptions) { this.staleMs = opts.staleMs ?? 3000; }
+
+  line(raw: string): void {
+    this.lines++;
+    if (!raw.startsWith(PRINTF_PREFIX)) { this.controlLine(raw); return; }
+    const end = raw.endsWith(PRINTF_SUFFIX) ? raw.length - PRINTF_SUFFIX.length : raw.length - 2;
+    const data = raw.slice(PRINTF_PREFIX.length, end);
+    const tag = data[0];
+    const body = data.slice(3);
+    switch (tag) {
+      case 'A': return this.onA(body);
+      case 'E': return this.onE(body);
+      case 'P': return this.onP(body);
+      case 'C': return this.onC(body);
+      case 'X': return this.onX(body);
+      case 'F': return this.onF(body);
+      case 'Q': return this.onQ(body);
+      case 'N': return this.onN(body);
+      case 'S': return this.onS(body);
+      case 'B': if (body.endsWith(READY_TOKEN)) this.opts.control?.({ type: 'ready' }); return;
+      default: this.opts.control?.({ type: 'other', line: raw });
+    }
+  }
+
+  private controlLine(raw: string): void {
+    const t = raw.trim();
+    if (!t) return;
+    try {
+      const j = JSON.parse(t) as { type?: string; data?: { probes?: number; events?: number } };
+      if (j.type === 'attached_probes') return this.opts.control?.({ type: 'attached', probes: Number(j.data?.probes ?? 0) });
+      if (j.type === 'lost_events') return this.opts.control?.({ type: 'lost', events: Number(j.data?.events ?? 0) });
+    } catch { /* text line */ }
+    const m = /^Lost (\d+) events/.exec(t);
+    if (m) return this.opts.control?.({ type: 'lost', events: Number(m[1]) });
+    this.opts.control?.({ type: 'other', line: t });
+  }
+
+  private onA(b: string): void {
+    const [cg = '', tid = '', key = '', , arg = ''] = fields(b, 4);
+    if (!this.opts.keep(cg, Number(tid))) return;
+    const k = `${tid}:${key}`;
+    let st = this.argsByKey.get(k);
+    if (!st) { st = { args: [], full: [], cg, tid: Number(tid), arrived: Date.now() }; this.argsByKey.set(k, st); }
+    const s = text(arg);
+    st.args.push(s);
+    st.full.push(Buffer.byteLength(s) >= BPF_STRLEN - 1);
+  }
+
+  private onE(b: string): void {
+    const [cg = '', tid = '', key = '', pid = '', ppid = '', more = '', filename = ''] = fields(b, 6);
+    const k = `${tid}:${key}`;
+    const st = this.argsByKey.get(k);
+    this.argsByKey.delete(k);
+    if (!this.opts.keep(cg, Number(tid))) return;
+    const enter = {
+      pid: Number(pid), ppid: Number(ppid), more: more === '1', filename: text(filename),
+      args: st?.args ?? [], truncated: more === '1' || (st?.full.some(Boolean) ?? false), cg, ts: BigInt(key),
+    };
+    const r = this.resolved.get(k);
+    if (r) {
+      this.resolved.delete(k);
+      if (r.rec) { this.opts.emit(r.rec); return; }
+      this.emitEnter(enter, 'failed', r.errno);
+      return;
+    }
+    this.pending.set(k, { enter, arrived: Date.now() });
+  }
+
+  private emitEnter(e: NonNullable<PendingExec['enter']>, result: 'failed' | 'unknown', errno?: number): void {
+    const rec: ExecRecord = { kind: 'exec', tsNs: e.ts, pid: e.pid, ppid: e.ppid, cgroupId: e.cg, argv: e.args, filename: e.filename, truncated: e.truncated, result };
+    if (errno !== undefined) rec.errno = errno;
+    this.opts.emit(rec);
+  }
+
+  private onP(b: string): void {
+    const [cg = '', tid = '', key = '', filename = ''] = fields(b, 3);
+    if (!this.opts.keep(cg, Number(tid))) return;
+    this.post.set(`${tid}:${key}`, { cg, filename: text(filename), chunks: [] });
+  }
+
+  private onC(b: string): void {
+    const [tid = '', key = '', , hex = ''] = fields(b, 3);
+    const p = this.post.get(`${tid}:${key}`);
+    if (p) p.chunks.push(decodeHexField(hex));
+  }
+
+  private onX(b: string): void {
+    const [cg = '', tid = '', key = '', pid = '', ppid = '', total = '', ts = ''] = fields(b, 6);
+    const k = `${tid}:${key}`;
+    const p = this.post.get(k);
+    this.post.delete(k);
+    if (!p) return;
+    const totalN = Number(total);
+    const cap = ARGV_CHUNK * ARGV_MAX_CHUNKS;
+    let bytes = Buffer.concat(p.chunks).subarray(0, Math.min(totalN, cap));
+    const truncated = totalN > cap;
+    if (bytes.length && bytes[bytes.length - 1] === 0) bytes = bytes.subarray(0, bytes.length - 1);
+    const argv = bytes.length || totalN > 0 ? bytes.toString('latin1').split('\0').map((a) => Buffer.from(a, 'latin1').toString('utf8')) : [];
+    const rec: ExecRecord = {
+      kind: 'exec', tsNs: key !== '0' ? BigInt(key) : BigInt(ts), pid: Number(pid), ppid: Number(ppid), cgroupId: cg,
+      argv, filename: p.filename, truncated, result: 'ok',
+    };
+    if (key === '0') { this.opts.emit(rec); return; }
+    if (this.pending.delete(k)) { this.opts.emit(rec); return; }
+    // Enter line not here yet (other CPU): emit when it arrives, or on sweep.
+    this.resolved.set(k, { at: Date.now(), rec });
+  }
+
+  private onF(b: string): void {
+    const [cg = '', tid = '', key = '', ret = ''] = fields(b, 3);
+    if (!this.opts.keep(cg, Number(tid))) return;
+    const k = `${tid}:${key}`;
+    const p = this.pending.get(k);
+    if (p?.enter) { this.pending.delete(k); this.emitEnter(p.enter, 'failed', -Number(ret)); return; }
+    this.resolved.set(k, { at: Date.now(), errno: -Number(ret) });
+  }
+
+  private onQ(b: string): void {
+    const [cg = '', pid = '', ts = '', ppid = '', code = '', comm = ''] = fields(b, 5);
+    if (!this.opts.keep(cg, Number(pid))) return;
+    const c = Number(code);
+    const rec: ExitRecord = { kind: 'exit', tsNs: BigInt(ts), pid: Number(pid), ppid: Number(ppid), cgroupId: cg, exitCode: (c >> 8) & 0xff, comm: text(comm) };
+    if (c & 0x7f) rec.signal = c & 0x7f;
+    this.opts.emit(rec);
+  }
+
+  private onN(b: string): void {
+    const [cg = '', pid = '', ts = '', ppid = '', hex = '', comm = ''] = fields(b, 5);
+    if (!this.opts.keep(cg, Number(pid))) return;
+    const a = decodeSockaddr(decodeHexField(hex));
+    if (!a) return;
+    this.opts.emit({ kind: 'connect', tsNs: BigInt(ts), pid: Number(pid), ppid: Number(ppid), cgroupId: cg, ...a, comm: text(comm) });
+  }
+
+  private onS(b: string): void {
+    const [cg = '', pid = '', ts = '', saddr = '', sport = '', daddr = '', dport = ''] = fields(b, 6);
+    if (!this.opts.keep(cg, Number(pid))) return;
+    this.opts.emit({ kind: 'syn', tsNs: BigInt(ts), pid: Number(pid), cgroupId: cg, saddr, sport: Number(sport), daddr, dport: Number(dport) });
+  }
+
+  /** Emits execs whose result never arrived, and forgets stale partial state. */
+  sweep(now = Date.now(), force = false): void {
+    const limit = force ? Infinity : now - this.staleMs;
+    for (const [k, p] of this.pending) if (p.arrived <= limit && p.enter) { this.pending.delete(k); this.emitEnter(p.enter, 'unknown'); }
+    for (const [k, r] of this.resolved) if (r.at <= limit) { this.resolved.delete(k); if (r.rec) this.opts.emit(r.rec); }
+    for (const [k, a] of this.argsByKey) if (a.arrived <= limit) this.argsByKey.delete(k);
+    if (force) this.post.clear();
+  }
+}

@@ -1,0 +1,220 @@
+// Why: Corral's kernel event sensor. One bpftrace process per Corral process records
+// exec (full argv), exit, connect attempts and TCP source ports with the cgroup v2 id of
+// the acting process. Threat stopped: an agent hiding what it ran or where it connected
+// (short-lived processes, renamed binaries, nohup'd children) — the kernel sees every
+// execve/connect and the cgroup id cannot be changed by the sandboxed uid, so every
+// record can be attributed to the tool call that started the process.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { BPF_STRLEN, buildProgram } from './bpftrace-program.js';
+import { RecordAssembler, type ControlLine, type SensorRecord } from './bpftrace-records.js';
+
+export type { ExecRecord, ExitRecord, ConnectRecord, SynRecord, SensorRecord } from './bpftrace-records.js';
+
+const TRACEFS = '/sys/kernel/tracing';
+const BTF = '/sys/kernel/btf/vmlinux';
+
+function findInPath(bin: string): string | undefined {
+  for (const d of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter).concat(['/usr/sbin', '/usr/bin'])) {
+    const p = join(d, bin);
+    try { accessSync(p, constants.X_OK); return p; } catch { /* next */ }
+  }
+  return undefined;
+}
+
+/** Mounts tracefs if it is missing (tracepoints are invisible to bpftrace without it). */
+export function ensureTracefs(): { ok: boolean; why?: string } {
+  if (existsSync(join(TRACEFS, 'events'))) return { ok: true };
+  const r = spawnSync('mount', ['-t', 'tracefs', 'nodev', TRACEFS], { encoding: 'utf8' });
+  if (r.status === 0 && existsSync(join(TRACEFS, 'events'))) return { ok: true };
+  return { ok: false, why: `tracefs not mounted at ${TRACEFS} and mount failed: ${(r.stderr || r.error?.message || '').trim()}` };
+}
+
+/** Per-CPU perf ring pages: ~128 MiB in total, 256..4096 pages per CPU, a power of two. */
+function defaultRbPages(): number {
+  const per = Math.floor(32768 / Math.max(1, cpus().length));
+  let p = 256;
+  while (p * 2 <= Math.min(4096, per)) p *= 2;
+  return p;
+}
+
+export interface SensorOptions {
+  cgroupFilter?: (id: string) => boolean;
+  /** Perf ring buffer pages per CPU (BPFTRACE_PERF_RB_PAGES). */
+  perfRbPages?: number;
+  bpftracePath?: string;
+  /** Start-up limit in ms (bpftrace compiles with LLVM; a few seconds is normal). */
+  startTimeoutMs?: number;
+}
+
+interface SyncWait { pid: number; token: string; sawExec: boolean; sawExit: boolean; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+
+export class BpftraceSensor extends EventEmitter {
+  /** Events the kernel could not hand to bpftrace (perf ring full). */
+  lost = 0;
+  /** Records emitted so far. */
+  emitted = 0;
+  /** Milliseconds from spawn to all probes attached. */
+  startupMs = 0;
+  private child?: ChildProcess;
+  private assembler: RecordAssembler;
+  private syncs = new Map<number, SyncWait>();
+  private sweepTimer?: NodeJS.Timeout;
+  private stderr = '';
+  private stopped = false;
+
+  private constructor(private opts: SensorOptions) {
+    super();
+    const filter = opts.cgroupFilter;
+    this.assembler = new RecordAssembler({
+      keep: (cg, pid) => !filter || this.syncs.has(pid) || filter(cg),
+      emit: (r) => this.onRecord(r),
+      control: (c) => this.onControl(c),
+    });
+  }
+
+  static available(): { ok: boolean; why?: string } {
+    if (process.platform !== 'linux') return { ok: false, why: 'not Linux' };
+    if (typeof process.getuid === 'function' && process.getuid() !== 0) return { ok: false, why: 'bpftrace needs root' };
+    if (!findInPath('bpftrace')) return { ok: false, why: 'bpftrace not installed (Debian package `bpftrace`)' };
+    if (!existsSync(BTF)) return { ok: false, why: `no kernel BTF at ${BTF}` };
+    if (!existsSync(join(TRACEFS, 'events')) && !existsSync(TRACEFS)) return { ok: false, why: `no ${TRACEFS} mount point` };
+    return { ok: true };
+  }
+
+  static async start(opts: SensorOptions = {}): Promise<BpftraceSensor> {
+    const a = BpftraceSensor.available();
+    if (!a.ok) throw new Error(`bpftrace sensor unavailable: ${a.why}`);
+    const t = ensureTracefs();
+    if (!t.ok) throw new Error(t.why);
+    const s = new BpftraceSensor(opts);
+    await s.launch();
+    return s;
+  }
+
+  private launch(): Promise<void> {
+    const bin = this.opts.bpftracePath ?? findInPath('bpftrace') ?? 'bpftrace';
+    const env = {
+      ...process.env,
+      BPFTRACE_STRLEN: String(BPF_STRLEN),
+      BPFTRACE_PERF_RB_PAGES: String(this.opts.perfRbPages ?? defaultRbPages()),
+      BPFTRACE_MAP_KEYS_MAX: '65536',
+      BPFTRACE_NO_CPP_DEMANGLE: '1',
+    };
+    const t0 = process.hrtime.bigint();
+    const child = spawn(bin, ['-f', 'json', '-B', 'line', '-e', buildProgram()], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    let attached = false;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const fail = (e: Error): void => { if (!settled) { settled = true; clearTimeout(timer); this.kill(); reject(e); } };
+      const timer = setTimeout(() => fail(new Error(`bpftrace did not attach within ${this.opts.startTimeoutMs ?? 30000} ms: ${this.stderr.trim()}`)), this.opts.startTimeoutMs ?? 30000);
+      this.readyHook = (c) => {
+        if (c.type === 'attached') attached = true;
+        if (c.type === 'ready' && attached && !settled) {
+          settled = true;
+          clearTimeout(timer);
+          this.startupMs = Number(process.hrtime.bigint() - t0) / 1e6;
+          this.sweepTimer = setInterval(() => this.assembler.sweep(), 1000);
+          this.sweepTimer.unref();
+          resolve();
+        }
+      };
+      let buf = '';
+      child.stdout!.setEncoding('latin1');
+      child.stdout!.on('data', (d: string) => {
+        buf += d;
+        let i: number;
+        let start = 0;
+        while ((i = buf.indexOf('\n', start)) >= 0) {
+          this.assembler.line(buf.slice(start, i));
+          start = i + 1;
+        }
+        buf = buf.slice(start);
+      });
+      child.stderr!.setEncoding('utf8');
+      child.stderr!.on('data', (d: string) => {
+        this.stderr = (this.stderr + d).slice(-8192);
+        for (const l of d.split('\n')) {
+          const m = /Lost (\d+) events/.exec(l);
+          if (m) this.onControl({ type: 'lost', events: Number(m[1]) });
+        }
+      });
+      child.on('error', (e) => fail(e));
+      child.on('exit', (code, sig) => {
+        const err = new Error(`bpftrace exited (code ${code}, signal ${sig}): ${this.stderr.trim().split('\n').filter((l) => !l.includes('RLIMIT_MEMLOCK')).slice(-5).join(' | ')}`);
+        if (!settled) { fail(err); return; }
+        for (const w of this.syncs.values()) { clearTimeout(w.timer); w.reject(err); }
+        this.syncs.clear();
+        if (!this.stopped) this.emit('error', err);
+      });
+    });
+  }
+
+  private readyHook?: (c: ControlLine) => void;
+
+  private onControl(c: ControlLine): void {
+    this.readyHook?.(c);
+    if (c.type === 'lost') {
+      this.lost += c.events;
+      this.emit('error', new Error(`bpftrace lost ${c.events} events (total ${this.lost}); raise perfRbPages`));
+    }
+  }
+
+  private onRecord(r: SensorRecord): void {
+    const w = this.syncs.get(r.pid);
+    if (w) {
+      if (r.kind === 'exec' && r.argv[1] === w.token) w.sawExec = true;
+      if (r.kind === 'exit') w.sawExit = true;
+      if (w.sawExec && w.sawExit) { this.syncs.delete(r.pid); clearTimeout(w.timer); setImmediate(w.resolve); }
+      return;
+    }
+    this.emitted++;
+    this.emit('record', r);
+  }
+
+  /**
+   * Barrier: execs `/bin/true <nonce>` from this process and resolves once its exec and
+   * exit records came back. Every CPU's perf buffer is drained on each bpftrace wakeup,
+   * so records produced before the marker have been emitted by then. Results-less execs
+   * older than the barrier are flushed as result 'unknown' only by the periodic sweep.
+   */
+  sync(timeoutMs = 10000): Promise<void> {
+    if (!this.child || this.stopped) return Promise.reject(new Error('sensor not running'));
+    const token = `corral-sensor-sync-${randomBytes(8).toString('hex')}`;
+    return new Promise<void>((resolve, reject) => {
+      const m = spawn('/bin/true', [token], { stdio: 'ignore' });
+      const pid = m.pid;
+      if (pid === undefined) { m.once('error', reject); return; }
+      const timer = setTimeout(() => { this.syncs.delete(pid); reject(new Error('sensor sync timed out')); }, timeoutMs);
+      this.syncs.set(pid, { pid, token, sawExec: false, sawExit: false, resolve, reject, timer });
+    });
+  }
+
+  private kill(sig: NodeJS.Signals = 'SIGKILL'): void {
+    const c = this.child;
+    if (c && c.exitCode === null && c.signalCode === null && c.pid) { try { process.kill(c.pid, sig); } catch { /* gone */ } }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) { this.assembler.sweep(Date.now(), true); return; }
+    const exited = new Promise<void>((r) => c.once('exit', () => r()));
+    this.kill('SIGINT');
+    const t = setTimeout(() => this.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(t);
+    this.assembler.sweep(Date.now(), true);
+  }
+
+  /** Lines read from bpftrace so far (for throughput measurement). */
+  get linesRead(): number { return this.assembler.lines; }
+}

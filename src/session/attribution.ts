@@ -1,0 +1,51 @@
+// Why: attribution that the agent cannot forge. A process's tool call is read from the
+// cgroup it was born into (eBPF reports the cgroup id with every record), and a proxied
+// connection is tied to its process by the kernel-chosen source port seen at SYN time.
+// Nothing the agent controls (env, argv, proxy user names) is consulted.
+import type { Attribution } from '../events/event.js';
+
+export interface CgroupLabels extends Attribution { cgroup: string }
+export interface SynInfo { pid: number; cgroupId: string; tsNs: bigint }
+
+const SYN_TTL_NS = 120_000_000_000n;
+
+export class AttributionIndex {
+  private byCgroup = new Map<string, CgroupLabels>();
+  private syn = new Map<string, SynInfo>();
+  private waiters = new Map<string, ((s: SynInfo) => void)[]>();
+  private lastPrune = 0n;
+
+  registerCgroup(id: string, labels: CgroupLabels): void { this.byCgroup.set(id, labels); }
+  forgetCgroup(id: string): void { this.byCgroup.delete(id); }
+  labels(cgroupId: string): CgroupLabels | undefined { return this.byCgroup.get(cgroupId); }
+  knows(cgroupId: string): boolean { return this.byCgroup.has(cgroupId); }
+
+  onSyn(saddr: string, sport: number, info: SynInfo): void {
+    const key = `${saddr}:${sport}`;
+    this.syn.set(key, info);
+    const w = this.waiters.get(key);
+    if (w) { this.waiters.delete(key); for (const f of w) f(info); }
+    if (info.tsNs - this.lastPrune > 10_000_000_000n) {
+      this.lastPrune = info.tsNs;
+      for (const [k, v] of this.syn) if (info.tsNs - v.tsNs > SYN_TTL_NS) this.syn.delete(k);
+    }
+  }
+
+  /** The process behind a connection from saddr:sport; waits briefly for the sensor's record. */
+  bySourcePort(saddr: string, sport: number, timeoutMs: number): Promise<SynInfo | undefined> {
+    const key = `${saddr}:${sport}`;
+    const hit = this.syn.get(key);
+    if (hit || timeoutMs <= 0) return Promise.resolve(hit);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        const list = this.waiters.get(key);
+        if (list) { const i = list.indexOf(done); if (i >= 0) list.splice(i, 1); if (!list.length) this.waiters.delete(key); }
+        resolve(undefined);
+      }, timeoutMs);
+      const done = (s: SynInfo) => { clearTimeout(t); resolve(s); };
+      const list = this.waiters.get(key) ?? [];
+      list.push(done);
+      this.waiters.set(key, list);
+    });
+  }
+}

@@ -1,0 +1,150 @@
+// Why: the per-process context that several sessions share: the cgroup layout, the
+// egress gateway, the pool of network slots, the kernel sensor, the event store and the
+// attribution index. It is an object (not module state), so tests and embedders can run
+// several runtimes, each with its own sessions and policies. On start it also removes
+// sandboxes that a crashed Corral left behind.
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EventEmitter } from 'node:events';
+import { Cgroup, detectCgroupLayout, type CgroupLayout } from '../sandbox/cgroups.js';
+import { buildSeccompFilter, encodeSeccompFilter } from '../sandbox/seccomp-filter.js';
+import { NetSlotPool } from '../sandbox/net-slot-pool.js';
+import { destroyLeaseResources } from '../sandbox/net-slot.js';
+import { orphanedLeases } from '../sandbox/address-leases.js';
+import { Gateway } from '../gateway/gateway.js';
+import { EventStore } from '../store/index.js';
+import { localHostAddresses, type Policy } from '../policy/index.js';
+import { MiningNameMatcher } from '../alerts/mining-names.js';
+import { AttributionIndex } from './attribution.js';
+import { Session, type SessionOptions } from './session.js';
+import { BpftraceSensor, type SensorRecord } from '../sensors/bpftrace-sensor.js';
+import { KmsgDropReader } from '../sensors/kmsg-drops.js';
+import type { CorralEvent } from '../events/event.js';
+
+export interface RuntimeOptions {
+  home?: string;
+  runDir?: string;
+  /** 'auto' starts the eBPF sensor when available (default); false disables it. */
+  sensor?: boolean | 'auto';
+  poolSize?: number;
+  onEvent?: (ev: CorralEvent) => void;
+}
+
+export class Runtime extends EventEmitter {
+  readonly layout: CgroupLayout;
+  readonly cgroupRoot = 'corral';
+  readonly index = new AttributionIndex();
+  readonly sessions = new Map<string, Session>();
+  readonly pools = new MiningNameMatcher();
+  readonly hostAddresses: string[];
+  readonly runDir: string;
+  seccompFile = '';
+  gateway!: Gateway;
+  pool!: NetSlotPool;
+  store!: EventStore;
+  sensor?: BpftraceSensor;
+  sensorError?: string;
+  private kmsg?: KmsgDropReader;
+  private errors: string[] = [];
+
+  private constructor(private opts: RuntimeOptions) {
+    super();
+    this.layout = detectCgroupLayout();
+    this.runDir = opts.runDir ?? process.env.CORRAL_RUN_DIR ?? '/run/corral';
+    this.hostAddresses = localHostAddresses();
+  }
+
+  static async start(opts: RuntimeOptions = {}): Promise<Runtime> {
+    if (process.getuid?.() !== 0) throw new Error('corral needs root for sandboxes (namespaces, cgroups, nftables); run `corral doctor` for details');
+    const rt = new Runtime(opts);
+    await rt.init();
+    return rt;
+  }
+
+  private async init(): Promise<void> {
+    mkdirSync(this.runDir, { recursive: true, mode: 0o755 });
+    await cleanupOrphans(this.layout, this.cgroupRoot);
+    new Cgroup(this.layout, this.cgroupRoot).create();
+    this.seccompFile = join(this.runDir, `seccomp-${process.pid}.bpf`);
+    writeFileSync(this.seccompFile, encodeSeccompFilter(buildSeccompFilter()), { mode: 0o644 });
+    this.store = EventStore.open({ home: this.opts.home });
+    this.gateway = await new Gateway().start();
+    this.pool = new NetSlotPool({ tcpPort: this.gateway.tcpPort, dnsPort: this.gateway.dnsPort }, this.opts.poolSize ?? 2);
+    this.pool.fill();
+    if (this.opts.sensor !== false) {
+      const avail = BpftraceSensor.available();
+      if (avail.ok) {
+        try {
+          this.sensor = await BpftraceSensor.start({ cgroupFilter: (id) => this.index.knows(id) });
+          this.sensor.on('record', (r: SensorRecord) => this.onSensorRecord(r));
+          this.sensor.on('error', (e: Error) => this.onError(e));
+        } catch (e) { this.sensorError = (e as Error).message; }
+      } else {
+        this.sensorError = avail.why;
+      }
+      if (this.opts.sensor === true && !this.sensor) throw new Error(`eBPF sensor unavailable: ${this.sensorError}`);
+    }
+    try {
+      this.kmsg = await KmsgDropReader.start();
+      this.kmsg.on('drop', (d) => {
+        for (const s of this.sessions.values()) if (s.leaseId === d.sandbox) s.onDrop(d);
+      });
+    } catch (e) { this.onError(e); }
+  }
+
+  private onSensorRecord(r: SensorRecord): void {
+    if (r.kind === 'syn') { this.index.onSyn(r.saddr, r.sport, { pid: r.pid, cgroupId: r.cgroupId, tsNs: r.tsNs }); return; }
+    const l = this.index.labels(r.cgroupId);
+    const s = l && this.sessions.get(l.session);
+    if (s) s.onSensor(r);
+  }
+
+  onEvent(ev: CorralEvent): void {
+    this.opts.onEvent?.(ev);
+    this.emit('event', ev);
+  }
+
+  onError(e: unknown): void {
+    const msg = e instanceof Error ? e.message : String(e);
+    this.errors.push(msg);
+    this.emit('warning', msg);
+  }
+
+  get warnings(): string[] { return this.errors; }
+
+  createSession(opts: SessionOptions): Promise<Session> {
+    return Session.create(this, opts);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.sessions.values()].map((s) => s.close()));
+    await this.pool.close();
+    await this.gateway.close();
+    this.kmsg?.stop();
+    await this.sensor?.stop();
+    this.store.close();
+    rmSync(this.seccompFile, { force: true });
+  }
+}
+
+/** Removes sandboxes whose owning Corral process is gone: net slots by lease, cgroups by owner pid. */
+export async function cleanupOrphans(layout: CgroupLayout, root: string): Promise<number> {
+  let n = 0;
+  for (const lease of orphanedLeases()) { await destroyLeaseResources(lease); n++; }
+  const base = join(layout.unified, root);
+  if (!existsSync(base)) return n;
+  for (const name of readdirSync(base, { withFileTypes: true })) {
+    if (!name.isDirectory()) continue;
+    const pid = Number(name.name.split('-')[0]);
+    if (!pid || pidAlive(pid)) continue;
+    await new Cgroup(layout, `${root}/${name.name}`).remove();
+    n++;
+  }
+  return n;
+}
+
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+export type { Policy };

@@ -1,0 +1,428 @@
+// Why: a session is one sandbox that runs an episode's tool calls in order. It owns the
+// cgroup tree (session + one child per tool call), the namespace holder (bwrap), the
+// gateway registration and the event stream, and it turns sensor records and gateway
+// reports into attributed events and alerts. Threats handled here: background processes
+// escaping attribution (each call's processes are born in the call's cgroup), runaway
+// calls (timeout kills the call's cgroup), and leftovers (close() kills and removes all).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
+import { buildBwrapArgs } from '../sandbox/bwrap-args.js';
+import { buildEnterArgv } from '../sandbox/launcher.js';
+import type { NetSlot } from '../sandbox/net-slot.js';
+import { compilePolicy, classifyAddress, type Policy, type CompiledPolicy } from '../policy/index.js';
+import type { GatewayReport, SandboxNet } from '../gateway/types.js';
+import { alertForConnect, alertForDns, alertForDrop, type AlertDraft } from '../alerts/network-alerts.js';
+import { FanoutAggregator, type Probe } from '../alerts/fanout.js';
+import { monoToEpochNs, nowNs, type AlertEvent, type Attribution, type CorralEvent, type EventKind } from '../events/event.js';
+import type { Runtime } from './runtime.js';
+import type { SensorRecord, ConnectRecord } from '../sensors/bpftrace-sensor.js';
+
+export const SANDBOX_UID = 65534;
+export const SANDBOX_GID = 65534;
+
+export interface SessionOptions {
+  policy: Policy;
+  run?: string;
+  episode?: string;
+  labels?: Record<string, string>;
+  /** Host directory to use as /workspace (default: policy's, else a fresh temp dir). */
+  workspace?: string;
+}
+
+export interface ToolCallSpec {
+  /** Shell command (bash) or Python source; ignored when argv is given. */
+  command: string;
+  /** Run this argv directly, without a shell (used by `corral run`). */
+  argv?: string[];
+  tool?: 'bash' | 'python';
+  step?: number;
+  toolCallId?: string;
+  stdio?: 'inherit' | 'pipe';
+  timeoutMs?: number;
+  /** Captured output cap per stream in pipe mode. */
+  maxOutput?: number;
+}
+
+export interface ToolCallResult {
+  toolCallId: string;
+  step: number;
+  exitCode: number | null;
+  signal: string | null;
+  durationMs: number;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+  /** Alerts attributed to this tool call so far. */
+  alerts: AlertEvent[];
+}
+
+interface CallState extends Attribution { cgroup: Cgroup; running: boolean; startedNs: bigint; statsBefore?: CgroupStats }
+
+const RING = 256;
+
+export class Session {
+  readonly id = randomBytes(6).toString('hex');
+  readonly compiled: CompiledPolicy;
+  readonly cgroup: Cgroup;
+  readonly events: CorralEvent[] = [];
+  readonly alertEvents: AlertEvent[] = [];
+  private seq = 0;
+  private stepCounter = 0;
+  private calls = new Map<string, CallState>();
+  private current?: CallState;
+  private holder?: ChildProcess;
+  private nsInitPid = 0;
+  private dir = '';
+  private workspace = '';
+  private ownWorkspace = false;
+  private net?: SandboxNet;
+  private recentConnects: ConnectRecord[] = [];
+  private pending = new Set<Promise<unknown>>();
+  private fanout: FanoutAggregator<Attribution & { pid?: number }>;
+  private closed = false;
+  private stats: CgroupStats = {};
+
+  private constructor(private rt: Runtime, private slot: NetSlot, readonly opts: SessionOptions) {
+    this.compiled = compilePolicy(opts.policy, { hostAddresses: rt.hostAddresses });
+    this.cgroup = new Cgroup(rt.layout, `${rt.cgroupRoot}/${process.pid}-${this.id}`);
+    this.fanout = new FanoutAggregator(1500, (key, probes) => this.emitFanout(key, probes));
+  }
+
+  get run(): string | undefined { return this.opts.run; }
+  get episode(): string | undefined { return this.opts.episode; }
+  get sandboxIp(): string { return this.slot.lease.sandboxIp; }
+  get leaseId(): string { return this.slot.lease.id; }
+  get workspaceDir(): string { return this.workspace; }
+
+  static async create(rt: Runtime, opts: SessionOptions): Promise<Session> {
+    const slot = await rt.pool.acquire();
+    const s = new Session(rt, slot, opts);
+    try {
+      await s.start();
+    } catch (e) {
+      await s.close().catch(() => {});
+      throw e;
+    }
+    return s;
+  }
+
+  private limits() {
+    const r = this.opts.policy.resources;
+    return { cpus: r.cpus, memoryBytes: r.memory, pids: r.pids };
+  }
+
+  private async start(): Promise<void> {
+    const t0 = process.hrtime.bigint();
+    this.cgroup.create(this.limits());
+    this.rt.index.registerCgroup(this.cgroup.id(), { session: this.id, run: this.run, episode: this.episode, cgroup: this.cgroup.path });
+    this.rt.sessions.set(this.id, this);
+    this.dir = mkdtempSync(join(this.rt.runDir, `sess-${this.id}-`));
+    chmodSync(this.dir, 0o755);
+    const resolv = join(this.dir, 'resolv.conf');
+    writeFileSync(resolv, `nameserver ${this.slot.lease.hostIp}\noptions timeout:2 attempts:2\n`);
+    const hosts = join(this.dir, 'hosts');
+    writeFileSync(hosts, '127.0.0.1 localhost corral\n::1 localhost\n');
+    const ws = this.opts.workspace ?? this.opts.policy.filesystem.workspace ?? undefined;
+    if (ws) { this.workspace = ws; mkdirSync(ws, { recursive: true }); } else {
+      this.workspace = join(this.dir, 'workspace');
+      mkdirSync(this.workspace);
+      this.ownWorkspace = true;
+    }
+    chownSync(this.workspace, SANDBOX_UID, SANDBOX_GID);
+
+    this.net = {
+      id: this.id, ip: this.slot.lease.sandboxIp, policy: this.compiled,
+      observe: this.opts.policy.mode === 'observe', names: new Map(),
+      report: (r) => this.track(this.onGatewayReport(r)),
+    };
+    this.rt.gateway.register(this.net);
+
+    const hide = [...this.opts.policy.filesystem.hide.map(expandHome), this.rt.store.home, this.rt.runDir];
+    const argv = buildEnterArgv(
+      { cgroupProcs: this.cgroup.procsFiles(), netns: this.slot.netnsPath, uid: SANDBOX_UID, gid: SANDBOX_GID },
+      buildBwrapArgs({ workspace: this.workspace, resolvConf: resolv, hostsFile: hosts, hide }, ['/bin/cat']),
+    );
+    const h = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin' } });
+    this.holder = h;
+    let err = '';
+    h.stderr!.on('data', (d) => { err += d; });
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`sandbox did not start within 10s: ${err}`)), 10_000);
+      h.once('exit', (code) => { clearTimeout(t); reject(new Error(`sandbox holder exited (${code}): ${err.trim()}`)); });
+      h.stdout!.once('data', () => { clearTimeout(t); resolve(); });
+      h.stdin!.write('r\n');
+    });
+    h.removeAllListeners('exit');
+    h.on('exit', () => { if (!this.closed) this.emit('session.end', { reason: 'holder exited unexpectedly', stderr: err.slice(0, 2000) }); });
+    const children = readFileSync(`/proc/${h.pid}/task/${h.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    this.nsInitPid = children[0] ?? 0;
+    if (!this.nsInitPid) throw new Error('could not find the sandbox namespace init process');
+    this.emit('session.start', {
+      policy: this.opts.policy.name, mode: this.opts.policy.mode, sandbox_ip: this.sandboxIp,
+      labels: this.opts.labels ?? {}, startup_ms: Number(process.hrtime.bigint() - t0) / 1e6,
+    });
+  }
+
+  /** Runs one tool call inside the session and waits for its main process to exit. */
+  async exec(spec: ToolCallSpec): Promise<ToolCallResult> {
+    if (this.closed) throw new Error('session is closed');
+    const step = spec.step ?? ++this.stepCounter;
+    this.stepCounter = Math.max(this.stepCounter, step);
+    const toolCallId = spec.toolCallId ?? `${this.id}-${step}`;
+    const cg = new Cgroup(this.rt.layout, `${this.cgroup.path}/call-${this.calls.size + 1}`).create(this.limits());
+    const state: CallState = { session: this.id, run: this.run, episode: this.episode, step, tool_call: toolCallId, cgroup: cg, running: true, startedNs: process.hrtime.bigint() };
+    this.rt.index.registerCgroup(cg.id(), { ...this.attr(state), cgroup: cg.path });
+    this.calls.set(toolCallId, state);
+    this.current = state;
+    const tool = spec.tool ?? 'bash';
+    this.emit('toolcall.start', { command: spec.command, tool }, { attr: this.attr(state) });
+
+    const cmd = spec.argv ?? (tool === 'python' ? ['python3', '-c', spec.command] : ['/bin/bash', '-c', spec.command]);
+    const argv = buildEnterArgv({
+      cgroupProcs: cg.procsFiles(), joinPid: this.nsInitPid, uid: SANDBOX_UID, gid: SANDBOX_GID,
+      seccompFile: this.rt.seccompFile, cwd: '/workspace', setsid: true,
+    }, cmd);
+    const stdio = spec.stdio ?? 'pipe';
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: stdio === 'inherit' ? 'inherit' : ['ignore', 'pipe', 'pipe'], env: this.toolEnv() });
+    const max = spec.maxOutput ?? 1 << 20;
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => { if (stdout.length < max) stdout += d.slice(0, max - stdout.length); });
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < max) stderr += d.slice(0, max - stderr.length); });
+    const timeoutMs = spec.timeoutMs ?? this.opts.policy.resources.timeout;
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; cg.kill(); }, timeoutMs);
+    const t0 = process.hrtime.bigint();
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => {
+      child.on('error', (e) => { stderr += `corral: ${e.message}\n`; resolve([null, null]); });
+      child.on('close', (c, s) => resolve([c, s]));
+    });
+    clearTimeout(timer);
+    const durationMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    state.running = false;
+    if (this.current === state) this.current = undefined;
+    await this.settle();
+    const st = cg.stats();
+    this.emit('resource', { scope: 'tool_call', cpu_ns: st.cpuNs, memory_peak_bytes: st.memoryPeakBytes, pids: st.pids, pids_max_hits: st.pidsMaxHits, oom_kills: st.oomKills, throttled_periods: st.throttledPeriods }, { attr: this.attr(state) });
+    this.limitAlerts(state, st, timedOut, timeoutMs);
+    const exitCode = timedOut ? 124 : code;
+    this.emit('toolcall.end', { exit_code: exitCode, signal, duration_ms: durationMs, timed_out: timedOut, stdout_bytes: stdout.length, stderr_bytes: stderr.length }, { attr: this.attr(state) });
+    return { toolCallId, step, exitCode, signal, durationMs, timedOut, stdout, stderr, alerts: this.alertsFor(toolCallId) };
+  }
+
+  alertsFor(toolCallId: string): AlertEvent[] {
+    return this.alertEvents.filter((a) => a.tool_call === toolCallId);
+  }
+
+  private toolEnv(): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {};
+    for (const k of this.opts.policy.filesystem.env_allow) if (process.env[k] !== undefined) env[k] = process.env[k];
+    env.HOME = '/workspace';
+    env.PATH = '/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin';
+    env.TMPDIR = '/tmp';
+    env.LANG ??= 'C.UTF-8';
+    return env;
+  }
+
+  private limitAlerts(state: CallState, st: CgroupStats, timedOut: boolean, timeoutMs: number): void {
+    const before = state.statsBefore ?? {};
+    const attr = this.attr(state);
+    if ((st.oomKills ?? 0) > (before.oomKills ?? 0)) {
+      this.alert(attr, { rule: 'limit.memory_oom', category: 'resource_abuse', severity: 'medium', attack: ['T1496'],
+        message: `Memory limit (${this.opts.policy.resources.memory} bytes) hit: ${st.oomKills} process(es) OOM-killed`,
+        reason: `The tool call exceeded the sandbox memory limit of ${fmtBytes(this.opts.policy.resources.memory)} and was killed by the OOM killer.` }, [], 'killed');
+    }
+    if ((st.pidsMaxHits ?? 0) > (before.pidsMaxHits ?? 0)) {
+      this.alert(attr, { rule: 'limit.pids', category: 'resource_abuse', severity: 'medium', attack: ['T1496'],
+        message: `Process limit (${this.opts.policy.resources.pids}) hit ${st.pidsMaxHits} time(s) (fork bomb?)`,
+        reason: `The tool call tried to create more than ${this.opts.policy.resources.pids} processes; extra forks failed.` }, [], 'blocked');
+    }
+    if (timedOut) {
+      this.alert(attr, { rule: 'limit.timeout', category: 'resource_abuse', severity: 'low', attack: ['T1496'],
+        message: `Tool call exceeded its ${timeoutMs} ms timeout and was killed with all its processes`,
+        reason: `The tool call ran longer than ${Math.round(timeoutMs / 1000)} s and was killed.` }, [], 'killed');
+    }
+    state.statsBefore = st;
+  }
+
+  /** Waits until gateway attributions and sensor records produced so far are processed. */
+  async settle(): Promise<void> {
+    if (this.rt.sensor) await this.rt.sensor.sync().catch(() => {});
+    while (this.pending.size) await Promise.allSettled([...this.pending]);
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.pending.add(p);
+    void p.catch((e) => this.rt.onError(e)).finally(() => this.pending.delete(p));
+  }
+
+  attr(state?: Attribution): Attribution {
+    if (!state) return { session: this.id, run: this.run, episode: this.episode };
+    return { session: this.id, run: this.run, episode: this.episode, step: state.step, tool_call: state.tool_call };
+  }
+
+  /** Attribution when no kernel record names the process: the only call with live processes, else the running call. Marked as inferred. */
+  private inferred(): Attribution & { inferred: true } {
+    const live = [...this.calls.values()].filter((c) => c.running || c.cgroup.populated());
+    const pick = live.length === 1 ? live[0] : this.current;
+    return { ...this.attr(pick), inferred: true };
+  }
+
+  private attrFromCgroup(cgroupId: string): Attribution | undefined {
+    const l = this.rt.index.labels(cgroupId);
+    if (!l) return undefined;
+    return { session: l.session, run: l.run, episode: l.episode, step: l.step, tool_call: l.tool_call };
+  }
+
+  emit(kind: EventKind, payload: Record<string, unknown>, o: { attr?: Attribution; pid?: number; ppid?: number; ts?: string; cgroup?: string } = {}): CorralEvent {
+    const ev: CorralEvent = {
+      id: `${this.id}-${(++this.seq).toString(36)}`, ts: o.ts ?? nowNs(), kind,
+      ...(o.attr ?? this.attr()), pid: o.pid, ppid: o.ppid, cgroup: o.cgroup, payload,
+    };
+    this.events.push(ev);
+    this.rt.store.append(ev);
+    this.rt.onEvent(ev);
+    return ev;
+  }
+
+  private alert(attr: Attribution, d: AlertDraft, evidence: string[], action: 'blocked' | 'killed' | 'observed', extra: { pid?: number; count?: number } = {}): AlertEvent {
+    const ev = this.emit('alert', { ...d, evidence, action, count: extra.count }, { attr, pid: extra.pid }) as unknown as AlertEvent;
+    this.alertEvents.push(ev);
+    return ev;
+  }
+
+  // ---- sensor records (dispatched by the runtime using the cgroup id) ----
+  onSensor(rec: SensorRecord): void {
+    if (rec.kind === 'syn') return;
+    const attr = this.attrFromCgroup(rec.cgroupId) ?? this.attr();
+    const ts = monoToEpochNs(rec.tsNs);
+    if (rec.kind === 'exec') {
+      this.emit('exec', { argv: rec.argv, filename: rec.filename, truncated: rec.truncated }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+    } else if (rec.kind === 'exit') {
+      this.emit('exit', { exit_code: rec.exitCode, signal: rec.signal, comm: rec.comm }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+    } else if (rec.kind === 'connect') {
+      this.recentConnects.push(rec);
+      if (this.recentConnects.length > RING) this.recentConnects.splice(0, this.recentConnects.length - RING);
+      const ev = this.emit('connect', { source: 'syscall', family: rec.family, 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      if (rec.family === 'inet6' && rec.ip !== '::1' && !rec.ip.startsWith('::ffff:127.')) {
+        const cls = classifyAddress(rec.ip, new Set(this.rt.hostAddresses));
+        const d = alertForDrop({ proto: 'IPv6', dst: rec.ip, dport: rec.port }, cls);
+        this.alert(attr, { ...d, rule: d.rule.replace('drop.', 'ipv6.'), message: `${d.message} (IPv6 is disabled in sandboxes)` }, [ev.id], 'blocked', { pid: rec.pid });
+      }
+    }
+  }
+
+  // ---- kernel-log drops (non-TCP egress) ----
+  onDrop(d: { proto: string; src: string; dst: string; sport?: number; dport?: number; icmpType?: number }): void {
+    const match = this.findConnect(d.dst, d.dport, process.hrtime.bigint());
+    const attr = match ? this.attrFromCgroup(match.cgroupId) ?? this.inferred() : this.inferred();
+    const ev = this.emit('drop', { proto: d.proto, 'network.peer.address': d.dst, 'network.peer.port': d.dport, icmp_type: d.icmpType, attribution: match ? 'syscall' : 'inferred' }, { attr, pid: match?.pid });
+    const cls = classifyAddress(d.dst, new Set(this.rt.hostAddresses));
+    const draft = alertForDrop({ proto: d.proto, dst: d.dst, dport: d.dport }, cls);
+    if (draft.category === 'internal_probe') this.fanout.add(attr.tool_call ?? this.id, { ...attr, pid: match?.pid }, { target: `${d.dst}:${d.dport ?? d.proto}`, evidence: ev.id, message: draft.message });
+    else this.alert(attr, draft, [ev.id], 'blocked', { pid: match?.pid });
+  }
+
+  private findConnect(ip: string, port: number | undefined, now: bigint): ConnectRecord | undefined {
+    for (let i = this.recentConnects.length - 1; i >= 0; i--) {
+      const c = this.recentConnects[i]!;
+      if (now - c.tsNs > 5_000_000_000n) break;
+      if (c.ip === ip && (port === undefined || c.port === port)) return c;
+    }
+    return undefined;
+  }
+
+  // ---- gateway reports ----
+  private async onGatewayReport(r: GatewayReport): Promise<void> {
+    let attr: Attribution & { inferred?: boolean };
+    let pid: number | undefined;
+    if (r.kind === 'dns') {
+      const c = this.findConnect(this.slot.lease.hostIp, 53, r.tsNs) ?? this.findDnsConnect(r.tsNs);
+      attr = (c && this.attrFromCgroup(c.cgroupId)) || this.inferred();
+      pid = c?.pid;
+      const ev = this.emit('dns', { name: r.name, qtype: r.qtype, verdict: r.verdict, rule: r.rule, answers: r.answers, rcode: r.rcode }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
+      const d = alertForDns(r, this.rt.pools);
+      if (d) this.alert(attr, d, [ev.id], this.net?.observe ? 'observed' : 'blocked', { pid });
+      return;
+    }
+    const syn = await this.rt.index.bySourcePort(this.slot.lease.sandboxIp, r.sport, this.rt.sensor ? 500 : 0);
+    attr = (syn && this.attrFromCgroup(syn.cgroupId)) || this.inferred();
+    pid = syn?.pid;
+    const base = {
+      'network.peer.address': r.dst.ip, 'network.peer.port': r.dst.port, 'server.address': r.name,
+      protocol: r.protocol, sni: r.sniHost, decision: r.decision.verdict, rule: r.decision.rule,
+      address_class: r.decision.addressClass, attribution: syn ? 'kernel' : 'inferred',
+    };
+    if (r.kind === 'flow') {
+      this.emit('flow', { ...base, bytes_up: r.bytesUp, bytes_down: r.bytesDown, duration_ms: r.durationMs, connect_latency_us: r.connectLatencyUs, error: r.error }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
+      return;
+    }
+    const ev = this.emit('connect', { ...base, source: 'gateway', detail: r.detail, midstream: r.midstream, observed: r.observed, reason: r.decision.reason }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
+    const d = alertForConnect(r, this.rt.pools);
+    if (!d) return;
+    const action = r.observed ? 'observed' : 'blocked';
+    if (d.category === 'internal_probe') {
+      this.fanout.add(`${attr.tool_call ?? this.id}`, { ...attr, pid }, { target: `${r.dst.ip}:${r.dst.port}`, evidence: ev.id, message: d.message });
+    } else {
+      this.alert(attr, d, [ev.id], action, { pid });
+    }
+  }
+
+  private findDnsConnect(now: bigint): ConnectRecord | undefined {
+    for (let i = this.recentConnects.length - 1; i >= 0; i--) {
+      const c = this.recentConnects[i]!;
+      if (now - c.tsNs > 5_000_000_000n) break;
+      if (c.port === 53) return c;
+    }
+    return undefined;
+  }
+
+  private emitFanout(key: Attribution & { pid?: number }, probes: Probe[]): void {
+    const targets = new Set(probes.map((p) => p.target));
+    const hosts = new Set(probes.map((p) => p.target.split(':')[0]));
+    const evidence = probes.map((p) => p.evidence);
+    const { pid, ...attr } = key;
+    if (targets.size === 1) {
+      this.alert(attr, { rule: 'gateway.internal_probe', category: 'internal_probe', severity: 'medium', attack: ['T1046', 'T1018'],
+        message: probes[0]!.message + (probes.length > 1 ? ` (${probes.length} attempts)` : ''),
+        reason: 'Internal, private and host addresses are not reachable from this sandbox.' }, evidence, 'blocked', { pid, count: probes.length });
+      return;
+    }
+    this.alert(attr, { rule: 'gateway.internal_scan', category: 'internal_probe', severity: 'high', attack: ['T1046', 'T1018'],
+      message: `Internal network scan: ${probes.length} blocked attempts to ${targets.size} targets on ${hosts.size} hosts (${[...targets].slice(0, 5).join(', ')}${targets.size > 5 ? ', …' : ''})`,
+      reason: 'Internal, private and host addresses are not reachable from this sandbox; scanning them is recorded.' }, evidence, 'blocked', { pid, count: probes.length });
+  }
+
+  /** Kills everything, removes the sandbox, and returns the session's alerts. */
+  async close(): Promise<{ alerts: AlertEvent[]; stats: CgroupStats }> {
+    if (this.closed) return { alerts: this.alertEvents, stats: this.stats };
+    this.closed = true;
+    if (this.nsInitPid) await this.settle().catch(() => {});
+    this.fanout.flush();
+    this.stats = this.cgroup.stats();
+    this.cgroup.kill();
+    if (this.holder && this.holder.exitCode === null && this.holder.signalCode === null) {
+      await new Promise<void>((r) => { this.holder!.once('exit', () => r()); setTimeout(r, 2000).unref(); });
+    }
+    if (this.net) this.rt.gateway.unregister(this.net.ip);
+    await this.cgroup.remove();
+    const reusable = !this.cgroup.populated();
+    this.rt.pool.release(this.slot, reusable);
+    if (this.ownWorkspace || this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes });
+    this.rt.sessions.delete(this.id);
+    this.rt.store.flush();
+    return { alerts: this.alertEvents, stats: this.stats };
+  }
+}
+
+function expandHome(p: string): string {
+  return p.startsWith('~/') ? join(process.env.HOME ?? '/root', p.slice(2)) : p;
+}
+
+function fmtBytes(n: number): string {
+  return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : `${Math.round(n / (1 << 20))} MiB`;
+}

@@ -1,0 +1,4 @@
+// Why: the store's public surface in one import for the rest of Corral (CLI, server, reports).
+export { EventStore, FLUSH_EVENTS, FLUSH_MS, type EventQuery, type EventStoreOptions, type SessionSummary, type StoreStats } from './event-store.js';
+export { resolveHome, sessionLogPath, indexPath, isSafeSessionName, DEFAULT_HOME } from './home.js';
+export { summarizeEvent } from './summary.js';

@@ -1,0 +1,172 @@
+// Why: the JSONL logs are easy to append and recover but slow to search; this shared SQLite
+// index (WAL, busy_timeout) lets several Corral processes write and lets queries filter by
+// session, attribution labels, kind and alert category without scanning every log.
+import { closeSync, openSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import type { CorralEvent } from '../events/event.js';
+import type { CheckedEvent } from './event-check.js';
+import { keyToNs } from './ts-key.js';
+
+export interface EventQuery {
+  session?: string;
+  run?: string;
+  episode?: string;
+  step?: number;
+  tool_call?: string;
+  kind?: string[];
+  category?: string[];
+  /** Inclusive lower bound: epoch-ns decimal string or ISO 8601. */
+  since?: string;
+  limit?: number;
+}
+
+export interface SessionSummary {
+  session: string;
+  run?: string;
+  episode?: string;
+  first_ts: string;
+  last_ts: string;
+  events: number;
+  alerts: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  id TEXT PRIMARY KEY,
+  ts TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  session TEXT NOT NULL,
+  run TEXT,
+  episode TEXT,
+  step INTEGER,
+  tool_call TEXT,
+  pid INTEGER,
+  category TEXT,
+  rule TEXT,
+  severity TEXT,
+  json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_session_ts ON events (session, ts);
+CREATE INDEX IF NOT EXISTS events_episode_step ON events (episode, step);
+CREATE INDEX IF NOT EXISTS events_tool_call ON events (tool_call);
+CREATE INDEX IF NOT EXISTS events_kind ON events (kind);
+CREATE INDEX IF NOT EXISTS events_category ON events (category);
+CREATE INDEX IF NOT EXISTS events_run ON events (run);
+`;
+
+type Row = (string | number | null)[];
+
+function alertField(ev: CorralEvent, k: 'category' | 'rule' | 'severity'): string | null {
+  if (ev.kind !== 'alert') return null;
+  const v = ev.payload[k];
+  return typeof v === 'string' ? v : null;
+}
+
+function toRow(c: CheckedEvent): Row {
+  const ev = c.ev;
+  return [
+    ev.id, c.key, ev.kind, ev.session, ev.run ?? null, ev.episode ?? null, ev.step ?? null,
+    ev.tool_call ?? null, ev.pid ?? null, alertField(ev, 'category'), alertField(ev, 'rule'),
+    alertField(ev, 'severity'), c.line,
+  ];
+}
+
+/** One connection to `<home>/index.sqlite`. */
+export class EventIndex {
+  private readonly db: Database.Database;
+  private readonly insertStmt: Database.Statement<Row>;
+  private readonly insertMany: (rows: CheckedEvent[]) => number;
+  private readonly replaceSession: (session: string, rows: CheckedEvent[]) => number;
+
+  constructor(path: string) {
+    // Create the file ourselves so it is 0600 (SQLite gives -wal/-shm the same mode).
+    closeSync(openSync(path, 'a', 0o600));
+    this.db = new Database(path);
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(SCHEMA);
+    // OR IGNORE: an id seen twice (a replay, a reindex racing a live writer) keeps its first row.
+    this.insertStmt = this.db.prepare<Row>(
+      'INSERT OR IGNORE INTO events (id, ts, kind, session, run, episode, step, tool_call, pid, category, rule, severity, json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)',
+    );
+    const del = this.db.prepare('DELETE FROM events WHERE session = ?');
+    const insertAll = (rows: CheckedEvent[]): number => {
+      let n = 0;
+      for (const r of rows) n += this.insertStmt.run(...toRow(r)).changes;
+      return n;
+    };
+    // IMMEDIATE takes the write lock up front, so busy_timeout applies instead of a deadlock error.
+    this.insertMany = this.db.transaction(insertAll).immediate as (rows: CheckedEvent[]) => number;
+    this.replaceSession = this.db.transaction((session: string, rows: CheckedEvent[]) => {
+      del.run(session);
+      return insertAll(rows);
+    }).immediate as (session: string, rows: CheckedEvent[]) => number;
+  }
+
+  /** Insert a batch in one transaction; returns how many rows were new. */
+  insert(rows: CheckedEvent[]): number {
+    return rows.length === 0 ? 0 : this.insertMany(rows);
+  }
+
+  /** Replace every row of `session` with `rows`, atomically. */
+  replace(session: string, rows: CheckedEvent[]): number {
+    return this.replaceSession(session, rows);
+  }
+
+  query(q: EventQuery, sinceKey?: string): CorralEvent[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    const eq = (col: string, v: string | number | undefined): void => {
+      if (v === undefined) return;
+      where.push(`${col} = ?`);
+      args.push(v);
+    };
+    const inList = (col: string, vs: string[] | undefined): void => {
+      if (vs === undefined || vs.length === 0) return;
+      where.push(`${col} IN (${vs.map(() => '?').join(',')})`);
+      args.push(...vs);
+    };
+    eq('session', q.session);
+    eq('run', q.run);
+    eq('episode', q.episode);
+    eq('step', q.step);
+    eq('tool_call', q.tool_call);
+    inList('kind', q.kind);
+    inList('category', q.category);
+    if (sinceKey !== undefined) {
+      where.push('ts >= ?');
+      args.push(sinceKey);
+    }
+    let sql = 'SELECT json FROM events';
+    if (where.length > 0) sql += ` WHERE ${where.join(' AND ')}`;
+    sql += ' ORDER BY ts, id';
+    if (q.limit !== undefined) {
+      sql += ' LIMIT ?';
+      args.push(q.limit);
+    }
+    const rows = this.db.prepare(sql).pluck().all(...args) as string[];
+    return rows.map((j) => JSON.parse(j) as CorralEvent);
+  }
+
+  sessions(): SessionSummary[] {
+    const rows = this.db.prepare(`
+      SELECT session, MIN(run) AS run, MIN(episode) AS episode, MIN(ts) AS first_ts, MAX(ts) AS last_ts,
+             COUNT(*) AS events, SUM(kind = 'alert') AS alerts
+      FROM events GROUP BY session ORDER BY first_ts, session`).all() as {
+      session: string; run: string | null; episode: string | null; first_ts: string; last_ts: string; events: number; alerts: number;
+    }[];
+    return rows.map((r) => {
+      const s: SessionSummary = {
+        session: r.session, first_ts: keyToNs(r.first_ts), last_ts: keyToNs(r.last_ts), events: r.events, alerts: r.alerts,
+      };
+      if (r.run !== null) s.run = r.run;
+      if (r.episode !== null) s.episode = r.episode;
+      return s;
+    });
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

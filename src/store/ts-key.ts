@@ -1,0 +1,22 @@
+// Why: the index orders and range-filters events by time with plain text comparison, so every
+// timestamp (epoch-ns decimal string, or ISO 8601 as the architecture also allows) becomes one
+// zero-padded, fixed-width nanosecond string.
+
+/** Width of the padded key: 20 digits holds any unsigned 64-bit nanosecond value. */
+export const TS_KEY_WIDTH = 20;
+
+const DIGITS = /^\d{1,20}$/;
+
+/** Convert an event timestamp to its sortable key, or throw if it is not a timestamp. */
+export function tsKey(ts: unknown): string {
+  if (typeof ts !== 'string' || ts === '') throw new Error('ts must be a non-empty string');
+  if (DIGITS.test(ts)) return ts.padStart(TS_KEY_WIDTH, '0');
+  const ms = Date.parse(ts);
+  if (!Number.isFinite(ms) || ms < 0) throw new Error(`ts is neither epoch nanoseconds nor ISO 8601: ${JSON.stringify(ts.slice(0, 40))}`);
+  return (BigInt(ms) * 1_000_000n).toString().padStart(TS_KEY_WIDTH, '0');
+}
+
+/** Undo the padding: back to a plain epoch-ns decimal string. */
+export function keyToNs(key: string): string {
+  return BigInt(key).toString();
+}

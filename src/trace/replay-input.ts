@@ -1,0 +1,82 @@
+// Why: `corral replay` re-runs recorded trajectories. Traces arrive as JSON lines in two
+// forms: Corral's canonical one-tool-call-per-line form, and one episode per line in
+// OpenAI chat format. Bad lines are reported with file and line and never stop the rest.
+
+export interface ToolCallLine {
+  run?: string;
+  episode: string;
+  step: number;
+  tool_call_id?: string;
+  tool: 'bash' | 'python';
+  command: string;
+  ts?: string;
+}
+
+export interface Episode { run?: string; episode: string; calls: ToolCallLine[] }
+export interface InputProblem { file: string; line: number; error: string }
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+}
+
+function toolOf(name: unknown): 'bash' | 'python' {
+  const n = String(name ?? 'bash').toLowerCase();
+  return n.includes('python') || n === 'ipython' || n === 'code_interpreter' ? 'python' : 'bash';
+}
+
+/** Parses one file's text into episodes, in first-seen order, steps sorted. */
+export function parseReplayInput(text: string, file: string): { episodes: Episode[]; problems: InputProblem[] } {
+  const problems: InputProblem[] = [];
+  const episodes = new Map<string, Episode>();
+  const lines = text.split('\n');
+  lines.forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line) return;
+    const at = { file, line: i + 1 };
+    let obj: unknown;
+    try { obj = JSON.parse(line); } catch (e) { problems.push({ ...at, error: `invalid JSON: ${(e as Error).message}` }); return; }
+    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) { problems.push({ ...at, error: 'expected a JSON object' }); return; }
+    const o = obj as Record<string, unknown>;
+    if (Array.isArray(o.messages)) {
+      const ep = str(o.episode) ?? `${file}#${i + 1}`;
+      const calls = fromMessages(o.messages, ep, str(o.run), at, problems);
+      episodes.set(ep, { run: str(o.run), episode: ep, calls });
+      return;
+    }
+    const episode = str(o.episode);
+    const command = typeof o.command === 'string' ? o.command : undefined;
+    const step = typeof o.step === 'number' && Number.isInteger(o.step) ? o.step : typeof o.step === 'string' && /^\d+$/.test(o.step) ? Number(o.step) : undefined;
+    if (episode === undefined) { problems.push({ ...at, error: 'missing field "episode" (string)' }); return; }
+    if (command === undefined) { problems.push({ ...at, error: 'missing field "command" (string)' }); return; }
+    if (step === undefined) { problems.push({ ...at, error: 'missing or non-integer field "step"' }); return; }
+    const ep = episodes.get(episode) ?? { run: str(o.run), episode, calls: [] };
+    ep.calls.push({ run: str(o.run), episode, step, tool_call_id: str(o.tool_call_id), tool: toolOf(o.tool), command, ts: str(o.ts) });
+    episodes.set(episode, ep);
+  });
+  for (const ep of episodes.values()) ep.calls.sort((a, b) => a.step - b.step);
+  return { episodes: [...episodes.values()], problems };
+}
+
+function fromMessages(messages: unknown[], episode: string, run: string | undefined, at: { file: string; line: number }, problems: InputProblem[]): ToolCallLine[] {
+  const out: ToolCallLine[] = [];
+  let step = 0;
+  for (const m of messages) {
+    if (!m || typeof m !== 'object') continue;
+    const msg = m as { role?: string; tool_calls?: unknown[] };
+    if (msg.role !== 'assistant' || !Array.isArray(msg.tool_calls)) continue;
+    for (const tc of msg.tool_calls) {
+      const t = tc as { id?: string; function?: { name?: string; arguments?: unknown } };
+      let args: Record<string, unknown> = {};
+      const a = t.function?.arguments;
+      if (typeof a === 'string') {
+        try { args = JSON.parse(a) as Record<string, unknown>; } catch { problems.push({ ...at, error: `tool call ${t.id ?? step + 1}: arguments are not valid JSON` }); continue; }
+      } else if (a && typeof a === 'object') args = a as Record<string, unknown>;
+      const command = [args.command, args.cmd, args.code].find((v) => typeof v === 'string') as string | undefined;
+      if (command === undefined) { problems.push({ ...at, error: `tool call ${t.id ?? step + 1}: no command, cmd or code argument` }); continue; }
+      step++;
+      const tool = typeof args.code === 'string' && args.command === undefined && args.cmd === undefined ? 'python' : toolOf(t.function?.name);
+      out.push({ run, episode, step, tool_call_id: t.id, tool, command });
+    }
+  }
+  return out;
+}

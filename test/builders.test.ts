@@ -1,0 +1,126 @@
+// Unit tests for the pure builders behind the sandbox: seccomp program, nft ruleset,
+// bwrap argv, corral-enter argv, and replay input parsing. The sandbox tests prove the
+// same pieces against the real kernel.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildSeccompFilter, encodeSeccompFilter, DENIED_SYSCALLS } from '../src/sandbox/seccomp-filter.js';
+import { buildSandboxRuleset } from '../src/sandbox/nft-ruleset.js';
+import { buildBwrapArgs } from '../src/sandbox/bwrap-args.js';
+import { parseReplayInput } from '../src/trace/replay-input.js';
+import { leaseFor } from '../src/sandbox/address-leases.js';
+
+/** A tiny classic-BPF interpreter, enough to evaluate Corral's seccomp program. */
+function runFilter(nr: number, args: number[] = [], arch = 0xc000003e): number {
+  const f = buildSeccompFilter();
+  const data = Buffer.alloc(64);
+  data.writeInt32LE(nr, 0);
+  data.writeUInt32LE(arch, 4);
+  args.forEach((a, i) => data.writeUInt32LE(a >>> 0, 16 + 8 * i));
+  let A = 0;
+  for (let pc = 0; pc < f.length;) {
+    const i = f[pc]!;
+    switch (i.code) {
+      case 0x20: A = data.readUInt32LE(i.k); pc++; break;
+      case 0x54: A = (A & i.k) >>> 0; pc++; break;
+      case 0x15: pc += 1 + (A === i.k ? i.jt : i.jf); break;
+      case 0x35: pc += 1 + (A >= i.k ? i.jt : i.jf); break;
+      case 0x45: pc += 1 + ((A & i.k) !== 0 ? i.jt : i.jf); break;
+      case 0x06: return i.k;
+      default: throw new Error(`unknown op ${i.code}`);
+    }
+  }
+  throw new Error('fell off the program');
+}
+
+const ALLOW = 0x7fff0000;
+const EPERM = 0x00050001;
+
+test('seccomp: denied syscalls get EPERM, ordinary ones are allowed', () => {
+  for (const [name, nr] of Object.entries(DENIED_SYSCALLS)) assert.equal(runFilter(nr), EPERM, name);
+  for (const nr of [0, 1, 2, 59, 257, 42 /* connect */]) assert.equal(runFilter(nr), ALLOW, `nr ${nr}`);
+});
+
+test('seccomp: clone with namespace flags is refused, plain fork-style clone allowed, clone3 ENOSYS', () => {
+  assert.equal(runFilter(56, [0x01200011]), ALLOW); // CLONE_CHILD_SETTID|CLEARTID|SIGCHLD
+  assert.equal(runFilter(56, [0x10000000]), EPERM); // CLONE_NEWUSER
+  assert.equal(runFilter(56, [0x40000000 | 0x11]), EPERM); // CLONE_NEWNET
+  assert.equal(runFilter(435), 0x00050000 | 38);
+});
+
+test('seccomp: raw and packet sockets refused; TCP, UDP, unix and netlink allowed', () => {
+  assert.equal(runFilter(41, [2, 3]), EPERM); // AF_INET SOCK_RAW
+  assert.equal(runFilter(41, [10, 3 | 0x80000]), EPERM); // AF_INET6 SOCK_RAW|SOCK_CLOEXEC
+  assert.equal(runFilter(41, [17, 2]), EPERM); // AF_PACKET
+  assert.equal(runFilter(41, [2, 1]), ALLOW);
+  assert.equal(runFilter(41, [2, 2]), ALLOW);
+  assert.equal(runFilter(41, [1, 1]), ALLOW);
+  assert.equal(runFilter(41, [16, 3]), ALLOW); // netlink raw (ip addr) is fine
+});
+
+test('seccomp: foreign architectures are killed, x32 refused, TIOCSTI refused', () => {
+  assert.equal(runFilter(1, [], 0x40000003), 0x80000000);
+  assert.equal(runFilter(0x40000000 + 1), 0x80000000);
+  assert.equal(runFilter(16, [0, 0x5412]), EPERM);
+  assert.equal(runFilter(16, [0, 0x5401]), ALLOW);
+  assert.equal(encodeSeccompFilter(buildSeccompFilter()).length % 8, 0);
+});
+
+test('nft ruleset: redirects TCP and DNS, logs and rejects everything else from the sandbox veth', () => {
+  const r = buildSandboxRuleset({ table: 'corral_0001', hostIf: 'crl0001h', sandboxId: '0001', tcpPort: 4000, dnsPort: 5353 });
+  assert.match(r, /iifname "crl0001h" meta nfproto ipv4 meta l4proto tcp redirect to :4000/);
+  assert.match(r, /udp dport 53 redirect to :5353/);
+  assert.match(r, /chain fwd[\s\S]*iifname "crl0001h" log prefix "corral-drop 0001 "[^\n]*reject/);
+  assert.match(r, /meta nfproto ipv6 log prefix[^\n]*reject/);
+  assert.ok(!/ accept\n\s*}\n\s*chain fwd/.test(r.replace(/ct status dnat accept/g, '')), 'no blanket accept before fwd');
+});
+
+test('leases: addresses are distinct /30s and names fit IFNAMSIZ', () => {
+  const cfg = { dir: '/nonexistent', base: '10.231.0.0', size: 16384 };
+  const a = leaseFor(0, cfg);
+  const b = leaseFor(16383, cfg);
+  assert.equal(a.hostIp, '10.231.0.1');
+  assert.equal(a.sandboxIp, '10.231.0.2');
+  assert.equal(b.sandboxIp, '10.231.255.254');
+  assert.ok(b.hostIf.length <= 15);
+});
+
+test('bwrap args: read-only allowlisted root dirs, symlinks mirrored, secrets hidden, workspace bound', () => {
+  const root = mkdtempSync(join(tmpdir(), 'corral-root-'));
+  for (const d of ['usr', 'etc', 'root', 'home', 'var']) mkdirSync(join(root, d));
+  mkdirSync(join(root, 'usr', 'bin'));
+  symlinkSync('usr/bin', join(root, 'bin'));
+  symlinkSync('/root/secret', join(root, 'evil'));
+  writeFileSync(join(root, 'etc', 'shadow'), 'x');
+  const a = buildBwrapArgs({ workspace: '/w', resolvConf: '/r', hostsFile: '/h', hide: [join(root, 'etc', 'shadow'), '/root/.ssh'], rootDir: root }, ['/bin/cat']);
+  const s = a.join(' ');
+  assert.match(s, new RegExp(`--ro-bind ${root}/usr /usr`));
+  assert.match(s, /--symlink usr\/bin \/bin/);
+  assert.ok(!s.includes('/evil'), 'links into hidden places are not mirrored');
+  assert.ok(!s.includes(`${root}/root`) && !s.includes(`${root}/home`), '/root and /home are absent');
+  assert.ok(a.includes('--unshare-user') && a.includes('--unshare-pid') && a.includes('--unshare-ipc') && a.includes('--unshare-uts'));
+  assert.match(s, /--bind \/w \/workspace/);
+  assert.deepEqual(a.slice(-2), ['--', '/bin/cat']);
+});
+
+test('replay input: canonical lines, OpenAI messages, and bad lines reported with file:line', () => {
+  const text = [
+    '{"episode":"e1","step":2,"command":"echo b"}',
+    '{"episode":"e1","step":1,"command":"echo a","tool_call_id":"t1"}',
+    '{"episode":"e2","step":1,"tool":"python","command":"print(1)"}',
+    '{"episode":"e3","messages":[{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"bash","arguments":"{\\"command\\":\\"ls\\"}"}},{"id":"c2","function":{"name":"python","arguments":{"code":"print(2)"}}}]}]}',
+    '{"episode":"e4","step":"x","command":"ls"}',
+    '{"truncated": ',
+    '[1,2]',
+  ].join('\n');
+  const r = parseReplayInput(text, 'in.jsonl');
+  assert.equal(r.episodes.length, 3);
+  assert.deepEqual(r.episodes[0]!.calls.map((c) => c.command), ['echo a', 'echo b']);
+  assert.equal(r.episodes[1]!.calls[0]!.tool, 'python');
+  const e3 = r.episodes[2]!;
+  assert.deepEqual(e3.calls.map((c) => [c.step, c.tool_call_id, c.tool, c.command]), [[1, 'c1', 'bash', 'ls'], [2, 'c2', 'python', 'print(2)']]);
+  assert.deepEqual(r.problems.map((p) => p.line), [5, 6, 7]);
+  assert.match(r.problems[0]!.error, /step/);
+});

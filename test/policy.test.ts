@@ -1,0 +1,492 @@
+// Why: the policy layer decides what sandboxed code may reach; these tests pin its behaviour on
+// real inputs (presets on disk, YAML text with known line numbers, concrete addresses) so that a
+// regression that would open metadata, internal ranges or fronting shows up as a failing case.
+
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import {
+  classifyAddress,
+  compilePolicy,
+  listPresets,
+  loadPolicyFile,
+  loadPreset,
+  parsePolicy,
+  type Policy,
+  PolicyError,
+  resolvePolicy,
+  withExtraAllows,
+} from '../src/policy/index.js';
+
+function policy(yaml: string): Policy {
+  return parsePolicy(yaml, 'policies/t.yaml');
+}
+
+function errorOf(fn: () => unknown): PolicyError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof PolicyError, `expected PolicyError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail('expected a PolicyError');
+}
+
+const LAB = { env: { CORRAL_LAB: '1' } };
+
+describe('presets', () => {
+  it('lists and loads every shipped preset', () => {
+    const names = listPresets();
+    for (const n of ['default', 'package-registries', 'lab-demo']) assert.ok(names.includes(n), `missing preset ${n}`);
+    for (const n of names) assert.equal(loadPreset(n).name, n);
+  });
+
+  it('default is no-egress, enforce, with the documented limits', () => {
+    const p = loadPreset('default');
+    assert.equal(p.mode, 'enforce');
+    assert.deepEqual(p.network.allow, []);
+    assert.equal(p.resources.cpus, 1);
+    assert.equal(p.resources.memory, 1024 ** 3);
+    assert.equal(p.resources.pids, 256);
+    assert.equal(p.resources.timeout, 120_000);
+    assert.ok(p.filesystem.hide.includes('~/.ssh'));
+    assert.deepEqual(p.filesystem.env_allow, ['PATH', 'LANG', 'LC_ALL', 'TERM', 'HOME']);
+    const c = compilePolicy(p);
+    assert.equal(c.decideConnect({ ip: '198.51.100.10', port: 443, name: 'registry.test' }).rule, 'default-deny');
+    assert.equal(c.decideDns('registry.test').verdict, 'deny');
+  });
+
+  it('lab-demo resolves registry.test and the pool statically and allows the pool IP on 443 only for tls/http', () => {
+    const p = loadPreset('lab-demo');
+    assert.deepEqual(p.network.hosts, { 'registry.test': '198.51.100.10', 'pool.minexmr.test': '203.0.113.20' });
+    assert.deepEqual(p.network.resolvers, []);
+    const c = compilePolicy(p);
+    assert.equal(c.decideDns('registry.test').staticAddress, '198.51.100.10');
+    assert.equal(c.decideDns('pool.minexmr.test').staticAddress, '203.0.113.20');
+    assert.equal(c.decideConnect({ ip: '203.0.113.20', port: 443, name: 'pool.minexmr.test' }).verdict, 'allow');
+    assert.equal(c.decideConnect({ ip: '203.0.113.20', port: 443, name: 'pool.minexmr.test', protocol: 'mining' }).rule, 'protocol:mining-not-allowed');
+    assert.equal(c.decideConnect({ ip: '203.0.113.20', port: 3333, name: 'pool.minexmr.test' }).rule, 'port:3333-not-allowed');
+  });
+
+  it('package-registries allows only 443/tls to the registries and never needs resolving in tests', () => {
+    const c = compilePolicy(loadPreset('package-registries'));
+    // A documentation address stands in for wherever the name resolved; nothing is contacted.
+    assert.equal(c.decideConnect({ ip: '192.0.2.1', port: 443, name: 'files.pythonhosted.org', protocol: 'tls' }).verdict, 'allow');
+    assert.equal(c.decideConnect({ ip: '192.0.2.1', port: 443, name: 'raw.githubusercontent.com', protocol: 'tls' }).verdict, 'allow');
+    assert.equal(c.decideConnect({ ip: '192.0.2.1', port: 80, name: 'registry.npmjs.org' }).rule, 'port:80-not-allowed');
+    assert.equal(c.decideConnect({ ip: '192.0.2.1', port: 443, name: 'registry.npmjs.org', protocol: 'http' }).rule, 'protocol:http-not-allowed');
+    // No resolvers configured: allowed names are refused at DNS rather than forwarded.
+    assert.equal(c.decideDns('github.com').rule, 'no-resolver');
+  });
+
+  it('resolvePolicy: default, preset names, paths, and unknown names', () => {
+    assert.equal(resolvePolicy(undefined).name, 'default');
+    assert.equal(resolvePolicy('lab-demo').name, 'lab-demo');
+    const e = errorOf(() => resolvePolicy('no-such-preset'));
+    assert.match(e.message, /unknown preset 'no-such-preset'; available presets: .*default/);
+    const e2 = errorOf(() => resolvePolicy('/nonexistent/dir/p.yaml'));
+    assert.match(e2.message, /cannot read policy file .*ENOENT/);
+  });
+});
+
+describe('parsing and normalisation', () => {
+  it('applies defaults and normalises sizes, durations, domains and CIDRs', () => {
+    const p = policy(`name: x
+network:
+  allow:
+    - domain: Registry.Test.
+    - cidr: 198.51.100.7
+      ports: any
+  resolvers: ['198.51.100.53', '198.51.100.54:5353', '[2001:db8::53]:53']
+resources:
+  memory: 512MiB
+  timeout: 500ms
+  workspace_size: 1G
+`);
+    const [a, b] = p.network.allow;
+    assert.deepEqual(a, { domain: 'registry.test', ports: [80, 443], protocols: ['tls', 'http', 'other'] });
+    assert.equal(b?.cidr, '198.51.100.7/32');
+    assert.equal(b?.ports, 'any');
+    assert.equal(p.resources.memory, 512 * 1024 ** 2);
+    assert.equal(p.resources.timeout, 500);
+    assert.equal(p.resources.workspace_size, 1024 ** 3);
+    assert.equal(policy('name: y\nresources: {timeout: 5m, memory: 100MB}').resources.timeout, 300_000);
+    assert.equal(policy('name: y\nresources: {memory: 100MB}').resources.memory, 100_000_000);
+    assert.equal(policy('name: y\nresources: {timeout: 30}').resources.timeout, 30_000);
+    assert.equal(policy('name: y\nresources: {memory: 1048576}').resources.memory, 1048576);
+  });
+
+  it('takes the name from the file when it is missing', () => {
+    assert.equal(parsePolicy('mode: enforce\n', 'dir/my-pol.yaml').name, 'my-pol');
+  });
+
+  it('extends: child keys override, allow rules append after the parent, hosts merge', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-policy-'));
+    try {
+      writeFileSync(join(dir, 'child.yaml'), `name: child
+extends: lab-demo
+network:
+  allow:
+    - domain: other.test
+  hosts:
+    other.test: 198.51.100.11
+resources:
+  pids: 64
+`);
+      const p = loadPolicyFile(join(dir, 'child.yaml'));
+      assert.equal(p.name, 'child');
+      assert.deepEqual(p.network.allow.map((r) => r.domain ?? r.cidr), ['registry.test', '203.0.113.20/32', 'other.test']);
+      assert.equal(p.network.hosts['registry.test'], '198.51.100.10');
+      assert.equal(p.network.hosts['other.test'], '198.51.100.11');
+      assert.equal(p.resources.pids, 64);
+      assert.equal(p.resources.memory, 1024 ** 3); // from default via lab-demo
+
+      writeFileSync(join(dir, 'a.yaml'), 'name: a\nextends: ./b.yaml\n');
+      writeFileSync(join(dir, 'b.yaml'), 'name: b\nextends: ./a.yaml\n');
+      assert.match(errorOf(() => loadPolicyFile(join(dir, 'a.yaml'))).message, /extends cycle/);
+      writeFileSync(join(dir, 'c.yaml'), 'name: c\nextends: nope\n');
+      const e = errorOf(() => loadPolicyFile(join(dir, 'c.yaml')));
+      assert.equal(e.field, 'extends');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('error reporting', () => {
+  it('bad port in a list: line, column and field path of the element', () => {
+    const e = errorOf(() => policy(`name: x
+network:
+  allow:
+    - domain: a.test
+    - domain: b.test
+      ports: [80, 70000]
+`));
+    assert.equal(e.file, 'policies/t.yaml');
+    assert.equal(e.line, 6);
+    assert.equal(e.column, 19);
+    assert.equal(e.field, 'network.allow[1].ports[1]');
+    assert.match(e.message, /^policies\/t\.yaml:6:19: network\.allow\[1\]\.ports\[1\]: expected port numbers 1-65535/);
+  });
+
+  it('unknown keys are errors pointing at the key, with a suggestion', () => {
+    const e = errorOf(() => policy('name: x\nnetwork:\n  allow:\n    - domain: a.test\n      prots: [tls]\n'));
+    assert.equal(e.line, 5);
+    assert.equal(e.column, 7);
+    assert.equal(e.field, 'network.allow[0].prots');
+    assert.match(e.message, /unknown key 'prots' \(did you mean 'ports'\?\)|did you mean 'protocols'/);
+    const top = errorOf(() => policy('name: x\nresourses:\n  cpus: 2\n'));
+    assert.equal(top.line, 2);
+    assert.equal(top.field, 'resourses');
+    assert.match(top.message, /did you mean 'resources'/);
+  });
+
+  it('YAML syntax errors map to file:line:col', () => {
+    const e = errorOf(() => policy('name: x\nnetwork:\n  allow: [\n    {domain: a.test\n'));
+    assert.ok(e.line !== undefined && e.line >= 3, `line ${e.line}`);
+    assert.match(e.message, /^policies\/t\.yaml:\d+:\d+: YAML syntax error/);
+    const dup = errorOf(() => policy('name: x\nmode: enforce\nmode: observe\n'));
+    assert.equal(dup.line, 3);
+    assert.match(dup.message, /unique/);
+  });
+
+  it('wrong types, over-broad wildcards, missing target, bad hosts, bad CIDRs', () => {
+    const t = errorOf(() => policy('name: x\nresources:\n  pids: lots\n'));
+    assert.deepEqual([t.line, t.column, t.field], [3, 9, 'resources.pids']);
+    const w = errorOf(() => policy("name: x\nnetwork:\n  allow:\n    - domain: '*.test'\n"));
+    assert.deepEqual([w.line, w.field], [4, 'network.allow[0].domain']);
+    assert.match(w.message, /over-broad/);
+    const m = errorOf(() => policy('name: x\nnetwork:\n  allow:\n    - ports: [443]\n'));
+    assert.deepEqual([m.line, m.column, m.field], [4, 7, 'network.allow[0]']);
+    assert.match(m.message, /needs a 'domain' or a 'cidr'/);
+    const h = errorOf(() => policy('name: x\nnetwork:\n  hosts:\n    a.test: 1.2.3\n'));
+    assert.deepEqual([h.line, h.field], [4, 'network.hosts["a.test"]']);
+    const c = errorOf(() => policy('name: x\nnetwork:\n  deny:\n    - cidr: 10.0.0.1/8\n'));
+    assert.equal(c.field, 'network.deny[0].cidr');
+    assert.match(c.message, /host bits are set.*10\.0\.0\.0\/8/);
+    const s = errorOf(() => policy('name: x\nnetwork:\n  allow: {domain: a.test}\n'));
+    assert.deepEqual([s.line, s.field], [3, 'network.allow']);
+    assert.match(s.message, /expected a list, got a mapping/);
+    const d = errorOf(() => policy('name: x\nresources:\n  timeout: 10 minutes\n'));
+    assert.equal(d.field, 'resources.timeout');
+    assert.match(d.message, /expected a duration/);
+  });
+
+  it('reports every issue, the first one in file order as primary', () => {
+    const e = errorOf(() => policy('name: x\nresources:\n  cpus: -1\n  pids: 0\n'));
+    assert.equal(e.line, 3);
+    assert.equal(e.issues.length, 2);
+    assert.equal(e.issues[1]?.field, 'resources.pids');
+  });
+
+  it('observe mode parses but only compiles inside the lab', () => {
+    const p = policy('name: obs\nmode: observe\n');
+    const e = errorOf(() => compilePolicy(p, { env: {} }));
+    assert.equal(e.field, 'mode');
+    assert.match(e.message, /CORRAL_LAB=1/);
+    assert.equal(compilePolicy(p, LAB).policy.mode, 'observe');
+  });
+});
+
+describe('decideConnect', () => {
+  const c = compilePolicy(policy(`name: t
+network:
+  allow:
+    - domain: registry.test
+    - domain: '*.pypi.test'
+      ports: [443]
+      protocols: [tls]
+    - cidr: 203.0.113.20/32
+      ports: [443]
+      protocols: [tls, http]
+    - domain: git.test
+      ports: [22]
+      protocols: [ssh]
+  deny:
+    - domain: bad.pypi.test
+    - cidr: 198.51.100.66/32
+    - domain: '*.pypi.test'
+      protocols: [mining]
+  hosts:
+    registry.test: 198.51.100.10
+`), { hostAddresses: ['192.0.2.99', '2001:db8::99'] });
+
+  it('allows a domain via the resolved name', () => {
+    const d = c.decideConnect({ ip: '198.51.100.10', port: 443, name: 'REGISTRY.test.' });
+    assert.deepEqual([d.verdict, d.rule, d.addressClass], ['allow', 'allow[0]:registry.test', 'public']);
+  });
+
+  it('allows a domain via SNI only when the static hosts map binds it to this IP', () => {
+    assert.equal(c.decideConnect({ ip: '198.51.100.10', port: 443, protocol: 'tls', sniHost: 'registry.test' }).rule, 'allow[0]:registry.test');
+    assert.equal(c.decideConnect({ ip: '198.51.100.10', port: 80, protocol: 'http', sniHost: 'registry.test:80' }).verdict, 'allow');
+    const forged = c.decideConnect({ ip: '192.0.2.50', port: 443, protocol: 'tls', sniHost: 'registry.test' });
+    assert.deepEqual([forged.verdict, forged.rule], ['deny', 'sni-mismatch']);
+  });
+
+  it('blocks domain fronting: a sniffed host that differs from the name must itself be allowed', () => {
+    const front = c.decideConnect({ ip: '198.51.100.10', port: 443, name: 'registry.test', protocol: 'tls', sniHost: 'evil.test' });
+    assert.deepEqual([front.verdict, front.rule], ['deny', 'sni-mismatch']);
+    assert.match(front.reason, /evil\.test/);
+    // Two names under the same allowed wildcard (shared CDN) are fine.
+    assert.equal(c.decideConnect({ ip: '192.0.2.7', port: 443, name: 'a.pypi.test', protocol: 'tls', sniHost: 'b.pypi.test' }).verdict, 'allow');
+    // An IP literal Host header must be the connected IP.
+    assert.equal(c.decideConnect({ ip: '198.51.100.10', port: 80, name: 'registry.test', protocol: 'http', sniHost: '198.51.100.10' }).verdict, 'allow');
+    assert.equal(c.decideConnect({ ip: '198.51.100.10', port: 80, name: 'registry.test', protocol: 'http', sniHost: '203.0.113.5' }).rule, 'sni-mismatch');
+  });
+
+  it('denies ports not listed and unknown destinations', () => {
+    const p = c.decideConnect({ ip: '198.51.100.10', port: 8080, name: 'registry.test' });
+    assert.deepEqual([p.verdict, p.rule], ['deny', 'port:8080-not-allowed']);
+    assert.match(p.reason, /80, 443/);
+    const u = c.decideConnect({ ip: '192.0.2.1', port: 443 });
+    assert.deepEqual([u.verdict, u.rule], ['deny', 'default-deny']);
+  });
+
+  it('protocols: ssh on 443 to an allowed IP is denied; ssh only where listed', () => {
+    assert.equal(c.decideConnect({ ip: '203.0.113.20', port: 443 }).verdict, 'allow'); // not sniffed yet
+    const ssh = c.decideConnect({ ip: '203.0.113.20', port: 443, protocol: 'ssh' });
+    assert.deepEqual([ssh.verdict, ssh.rule], ['deny', 'protocol:ssh-not-allowed']);
+    assert.equal(c.decideConnect({ ip: '198.51.100.10', port: 443, name: 'registry.test', protocol: 'ssh' }).rule, 'protocol:ssh-not-allowed');
+    assert.equal(c.decideConnect({ ip: '198.51.100.10', port: 443, name: 'registry.test', protocol: 'other' }).verdict, 'allow');
+    assert.equal(c.decideConnect({ ip: '192.0.2.8', port: 22, name: 'git.test', protocol: 'ssh' }).verdict, 'allow');
+  });
+
+  it('metadata is denied even when an allowed name resolves there (rebinding)', () => {
+    for (const ip of ['169.254.169.254', '::ffff:169.254.169.254', '::ffff:a9fe:a9fe', '169.254.170.2', '100.100.100.200', '168.63.129.16', 'fd00:ec2::254', 'FD00:EC2:0:0:0:0:0:254', '64:ff9b::a9fe:a9fe']) {
+      const d = c.decideConnect({ ip, port: 443, name: 'registry.test' });
+      assert.deepEqual([d.verdict, d.rule, d.addressClass], ['deny', 'always-deny:metadata', 'metadata'], ip);
+    }
+    const priv = c.decideConnect({ ip: '10.0.0.5', port: 443, name: 'registry.test' });
+    assert.deepEqual([priv.rule, priv.addressClass], ['always-deny:private', 'private']);
+    assert.equal(c.decideConnect({ ip: '127.0.0.1', port: 443, name: 'registry.test' }).rule, 'always-deny:loopback');
+  });
+
+  it('deny beats allow (by name, by wildcard allow, by cidr) and protocol-scoped deny waits for sniffing', () => {
+    const d = c.decideConnect({ ip: '192.0.2.7', port: 443, name: 'bad.pypi.test' });
+    assert.deepEqual([d.verdict, d.rule], ['deny', 'deny[0]:bad.pypi.test']);
+    assert.equal(c.decideConnect({ ip: '198.51.100.66', port: 443, name: 'registry.test' }).rule, 'deny[1]:198.51.100.66/32');
+    assert.equal(c.decideConnect({ ip: '192.0.2.7', port: 443, name: 'files.pypi.test' }).verdict, 'allow');
+    assert.equal(c.decideConnect({ ip: '192.0.2.7', port: 443, name: 'files.pypi.test', protocol: 'mining' }).rule, 'deny[2]:*.pypi.test');
+    // A denied name smuggled in the SNI is denied too.
+    assert.equal(c.decideConnect({ ip: '192.0.2.7', port: 443, name: 'files.pypi.test', protocol: 'tls', sniHost: 'bad.pypi.test' }).rule, 'deny[0]:bad.pypi.test');
+  });
+
+  it("host's own addresses are host_self and denied, v4 and v6", () => {
+    for (const ip of ['192.0.2.99', '2001:db8::99', '2001:0db8:0:0::0099']) {
+      const d = c.decideConnect({ ip, port: 443, name: 'registry.test' });
+      assert.deepEqual([d.rule, d.addressClass], ['always-deny:host_self', 'host_self'], ip);
+    }
+  });
+
+  it('invalid input fails closed', () => {
+    assert.equal(c.decideConnect({ ip: '010.0.0.1', port: 443, name: 'registry.test' }).rule, 'invalid-address');
+    assert.equal(c.decideConnect({ ip: 'registry.test', port: 443 }).rule, 'invalid-address');
+    assert.equal(c.decideConnect({ ip: '198.51.100.10', port: 70000, name: 'registry.test' }).rule, 'invalid-port');
+  });
+});
+
+describe('explicit cidr overrides of always-denied ranges', () => {
+  const c = compilePolicy(policy(`name: o
+network:
+  allow:
+    - cidr: 0.0.0.0/0
+      ports: [443]
+    - cidr: 10.0.0.0/8
+      ports: [5432]
+    - cidr: 169.254.0.0/16
+      ports: any
+    - cidr: fd00::/8
+      ports: any
+    - cidr: 192.0.2.99/32
+      ports: [8080]
+`), { hostAddresses: ['192.0.2.99', '10.9.9.9'] });
+
+  it('a covering rule inside the class opens it, with its own ports', () => {
+    assert.equal(c.decideConnect({ ip: '10.1.2.3', port: 5432 }).rule, 'allow[1]:10.0.0.0/8');
+    assert.equal(c.decideConnect({ ip: '10.1.2.3', port: 443 }).rule, 'port:443-not-allowed');
+    assert.equal(c.decideConnect({ ip: '169.254.1.1', port: 80 }).verdict, 'allow');
+    assert.equal(c.decideConnect({ ip: 'fd12::1', port: 80 }).verdict, 'allow');
+  });
+
+  it('0.0.0.0/0 means the public internet, never internal ranges', () => {
+    assert.equal(c.decideConnect({ ip: '198.51.100.1', port: 443 }).rule, 'allow[0]:0.0.0.0/0');
+    assert.equal(c.decideConnect({ ip: '192.168.1.1', port: 443 }).rule, 'always-deny:private');
+    assert.equal(c.decideConnect({ ip: '100.64.0.1', port: 443 }).rule, 'always-deny:cgnat');
+  });
+
+  it('metadata and host addresses need a single-address rule naming them', () => {
+    assert.equal(c.decideConnect({ ip: '169.254.169.254', port: 80 }).rule, 'always-deny:metadata');
+    assert.equal(c.decideConnect({ ip: 'fd00:ec2::254', port: 80 }).rule, 'always-deny:metadata');
+    assert.equal(c.decideConnect({ ip: '10.9.9.9', port: 5432 }).rule, 'always-deny:host_self');
+    assert.equal(c.decideConnect({ ip: '192.0.2.99', port: 8080 }).rule, 'allow[4]:192.0.2.99/32');
+    const m = compilePolicy(policy('name: m\nnetwork:\n  allow:\n    - cidr: 169.254.169.254/32\n      ports: [80]\n'));
+    assert.equal(m.decideConnect({ ip: '169.254.169.254', port: 80 }).verdict, 'allow');
+  });
+
+  it('IPv6 cidr rules match numerically', () => {
+    const v6 = compilePolicy(policy("name: v\nnetwork:\n  allow:\n    - cidr: '2001:db8::/32'\n"));
+    assert.equal(v6.decideConnect({ ip: '2001:db8:ffff::5', port: 443 }).verdict, 'allow');
+    assert.equal(v6.decideConnect({ ip: '[2001:DB8::5]', port: 80 }).verdict, 'allow');
+    assert.equal(v6.decideConnect({ ip: '2001:db9::1', port: 443 }).rule, 'default-deny');
+  });
+});
+
+describe('classifyAddress', () => {
+  const cases: Array<[string, string]> = [
+    ['10.1.2.3', 'private'], ['172.16.0.1', 'private'], ['172.31.255.255', 'private'], ['172.32.0.1', 'public'],
+    ['192.168.0.1', 'private'], ['100.64.0.1', 'cgnat'], ['100.127.255.255', 'cgnat'], ['100.128.0.1', 'public'],
+    ['169.254.1.1', 'link_local'], ['169.254.169.254', 'metadata'], ['127.0.0.53', 'loopback'], ['0.0.0.0', 'reserved'],
+    ['224.0.0.251', 'multicast'], ['255.255.255.255', 'multicast'], ['240.0.0.1', 'reserved'], ['198.51.100.10', 'public'],
+    ['::1', 'loopback'], ['::', 'reserved'], ['fe80::1', 'link_local'], ['fe80::1%eth0', 'link_local'], ['febf::1', 'link_local'],
+    ['fc00::1', 'private'], ['fdff::1', 'private'], ['ff02::1', 'multicast'], ['2001:db8::1', 'public'],
+    ['::ffff:10.0.0.1', 'private'], ['::ffff:7f00:1', 'loopback'], ['::127.0.0.1', 'loopback'], ['64:ff9b::10.0.0.1', 'private'],
+    ['fd00:ec2::254', 'metadata'], ['not-an-ip', 'reserved'], ['1.2.3', 'reserved'], ['1:2:3:4:5:6:7:8:9', 'reserved'],
+  ];
+  for (const [ip, cls] of cases) {
+    it(`${ip} -> ${cls}`, () => assert.equal(classifyAddress(ip), cls));
+  }
+  it('host_self from the given set', () => {
+    assert.equal(classifyAddress('198.51.100.5', new Set(['198.51.100.5'])), 'host_self');
+    assert.equal(classifyAddress('2001:db8::5', new Set(['2001:DB8:0::5'])), 'host_self');
+    assert.equal(classifyAddress('198.51.100.6', new Set(['198.51.100.5'])), 'public');
+  });
+});
+
+describe('wildcards', () => {
+  const c = compilePolicy(policy("name: w\nnetwork:\n  allow:\n    - domain: '*.pypi.test'\n  resolvers: ['198.51.100.53']\n"));
+  it('match subdomains at any depth, not the apex or look-alikes', () => {
+    const ok = (name: string) => c.decideConnect({ ip: '192.0.2.1', port: 443, name }).verdict;
+    assert.equal(ok('files.pypi.test'), 'allow');
+    assert.equal(ok('a.b.PYPI.test.'), 'allow');
+    assert.equal(ok('pypi.test'), 'deny');
+    assert.equal(ok('evilpypi.test'), 'deny');
+    assert.equal(ok('pypi.test.evil.test'), 'deny');
+  });
+  it('over-broad or malformed patterns are rejected', () => {
+    for (const d of ['*', '*.com', '*.test', '*.co.uk', 'foo.*.test', '*foo.test', '**.a.test', 'a..test', '198.51.100.1']) {
+      const e = errorOf(() => policy(`name: w\nnetwork:\n  allow:\n    - domain: '${d}'\n`));
+      assert.equal(e.field, 'network.allow[0].domain', d);
+    }
+  });
+});
+
+describe('decideDns', () => {
+  const c = compilePolicy(policy(`name: d
+network:
+  allow:
+    - domain: '*.pypi.test'
+    - domain: metadata.google.internal
+  deny:
+    - domain: bad.pypi.test
+    - domain: slow.pypi.test
+      ports: [80]
+  hosts:
+    registry.test: 198.51.100.10
+  resolvers: ['198.51.100.53']
+`));
+  it('hosts entries answer statically, allowed names go upstream, others are refused', () => {
+    assert.deepEqual(c.decideDns('Registry.Test.'), { verdict: 'allow', rule: 'hosts:registry.test', reason: c.decideDns('registry.test').reason, staticAddress: '198.51.100.10' });
+    const up = c.decideDns('files.pypi.test');
+    assert.deepEqual([up.verdict, up.rule, up.staticAddress], ['allow', 'allow[0]:*.pypi.test', undefined]);
+    assert.equal(c.decideDns('pypi.test').rule, 'default-deny');
+    assert.equal(c.decideDns('pool.minexmr.test').verdict, 'deny');
+  });
+  it('deny rules and metadata names are refused, even if allowed', () => {
+    assert.equal(c.decideDns('bad.pypi.test').rule, 'deny[0]:bad.pypi.test');
+    assert.equal(c.decideDns('slow.pypi.test').verdict, 'allow'); // port-scoped deny acts per connection
+    for (const n of ['metadata.google.internal', 'metadata', 'instance-data', 'metadata.azure.internal', 'metadata.c.proj.internal']) {
+      assert.equal(c.decideDns(n).rule, 'always-deny:metadata', n);
+    }
+    assert.equal(c.decideDns('169.254.169.254').rule, 'invalid-name');
+  });
+});
+
+describe('withExtraAllows', () => {
+  const base = loadPreset('default');
+  it('adds domains, wildcards, IPs and CIDRs with optional ports', () => {
+    const p = withExtraAllows(base, ['extra.test', 'api.test:8443', '*.x.test', '198.51.100.7', '198.51.100.0/24:443', '[2001:db8::1]:443', '2001:db8::/48']);
+    assert.deepEqual(p.network.allow.map((r) => [r.domain ?? r.cidr, r.ports]), [
+      ['extra.test', [80, 443]], ['api.test', [8443]], ['*.x.test', [80, 443]], ['198.51.100.7/32', [80, 443]],
+      ['198.51.100.0/24', [443]], ['2001:db8::1/128', [443]], ['2001:db8::/48', [80, 443]],
+    ]);
+    assert.deepEqual(base.network.allow, [], 'the input policy is not mutated');
+    const c = compilePolicy(p);
+    assert.equal(c.decideConnect({ ip: '192.0.2.1', port: 8443, name: 'api.test' }).rule, 'allow[1]:api.test');
+    assert.equal(c.decideConnect({ ip: '192.0.2.1', port: 443, name: 'api.test' }).rule, 'port:443-not-allowed');
+    assert.equal(c.decideConnect({ ip: '198.51.100.200', port: 443 }).rule, 'allow[4]:198.51.100.0/24');
+    assert.equal(c.decideConnect({ ip: '2001:db8::1', port: 443 }).verdict, 'allow');
+  });
+  it('rejects what a policy file would reject', () => {
+    const e = errorOf(() => withExtraAllows(base, ['ok.test', '*']));
+    assert.equal(e.file, '--allow');
+    assert.match(e.message, /--allow "\*".*every domain/);
+    assert.match(errorOf(() => withExtraAllows(base, ['a.test:99999'])).message, /1-65535/);
+    assert.match(errorOf(() => withExtraAllows(base, ['10.0.0.1/8'])).message, /host bits/);
+  });
+});
+
+describe('performance', () => {
+  it('decideConnect micro-benchmark', () => {
+    const rules = Array.from({ length: 40 }, (_, i) => `    - domain: 'h${i}.bench.test'\n`).join('');
+    const c = compilePolicy(policy(`name: b\nnetwork:\n  allow:\n${rules}    - domain: '*.cdn.bench.test'\n    - cidr: 203.0.113.0/24\n      ports: any\n  deny:\n    - domain: bad.cdn.bench.test\n`));
+    const ctxs = [
+      { ip: '198.51.100.10', port: 443, name: 'h17.bench.test', protocol: 'tls' as const, sniHost: 'h17.bench.test' },
+      { ip: '198.51.100.11', port: 443, name: 'a.b.cdn.bench.test' },
+      { ip: '203.0.113.9', port: 8443, protocol: 'http' as const },
+      { ip: '169.254.169.254', port: 80, name: 'h1.bench.test' },
+      { ip: '2001:db8::1', port: 443, name: 'nope.test' },
+    ];
+    const N = 200_000;
+    for (let i = 0; i < 20_000; i++) c.decideConnect(ctxs[i % ctxs.length] as (typeof ctxs)[number]); // warm-up
+    let allows = 0;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) if (c.decideConnect(ctxs[i % ctxs.length] as (typeof ctxs)[number]).verdict === 'allow') allows++;
+    const ns = Number(process.hrtime.bigint() - t0);
+    const perCall = ns / N;
+    console.log(`# decideConnect: ${Math.round(N / (ns / 1e9)).toLocaleString('en-US')} decisions/sec (${(perCall / 1000).toFixed(2)} µs each)`);
+    assert.equal(allows, (N / 5) * 3);
+    assert.ok(perCall < 20_000, `decideConnect too slow: ${perCall} ns`);
+  });
+});
