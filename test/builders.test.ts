@@ -72,9 +72,9 @@ test('nft ruleset: redirects TCP and DNS, logs and rejects everything else from 
   const r = buildSandboxRuleset({ table: 'corral_0001', hostIf: 'crl0001h', sandboxId: '0001', tcpPort: 4000, dnsPort: 5353 });
   assert.match(r, /iifname "crl0001h" meta nfproto ipv4 meta l4proto tcp redirect to :4000/);
   assert.match(r, /udp dport 53 redirect to :5353/);
-  assert.match(r, /chain fwd[\s\S]*iifname "crl0001h" log prefix "corral-drop 0001 "[^\n]*reject/);
+  assert.match(r, /chain sandbox_forward[\s\S]*iifname "crl0001h" log prefix "corral-drop 0001 "[^\n]*reject/);
   assert.match(r, /meta nfproto ipv6 log prefix[^\n]*reject/);
-  assert.ok(!/ accept\n\s*}\n\s*chain fwd/.test(r.replace(/ct status dnat accept/g, '')), 'no blanket accept before fwd');
+  assert.ok(!/ accept\n\s*}\n\s*chain sandbox_forward/.test(r.replace(/ct status dnat accept/g, '')), 'no blanket accept before fwd');
 });
 
 test('leases: addresses are distinct /30s and names fit IFNAMSIZ', () => {

@@ -1,7 +1,7 @@
 // Why: an internal scan produces hundreds of refused connections; people and trainers need
 // one alert "scan of N targets" with the evidence, not N alerts. Probes attributed to the
 // same tool call within a quiet window are folded into one alert carrying the count.
-export interface Probe { target: string; evidence: string; message: string }
+export interface Probe { target: string; evidence: string; message: string; ts?: string }
 
 export class FanoutAggregator<K> {
   private groups = new Map<string, { key: K; probes: Probe[]; timer: NodeJS.Timeout }>();
@@ -16,6 +16,11 @@ export class FanoutAggregator<K> {
       g.timer.refresh();
     }
     g.probes.push(p);
+  }
+
+  /** Flushes every group whose id starts with prefix (e.g. all groups of one tool call). */
+  flushPrefix(prefix: string): void {
+    for (const id of [...this.groups.keys()]) if (id.startsWith(prefix)) this.flush(id);
   }
 
   flush(groupId?: string): void {

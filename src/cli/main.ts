@@ -33,7 +33,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         io.stderr.write(`corral: unknown command "${cmd}"\n${USAGE}\n`); return 2;
     }
   } catch (e) {
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (e instanceof UsageError || String((e as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS')) {
       io.stderr.write(`corral ${cmd}: ${(e as Error).message}\n`); return 2;
     }
     if (e instanceof PolicyError) { io.stderr.write(`corral: invalid policy: ${e.message}\n`); return 2; }

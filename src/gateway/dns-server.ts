@@ -6,6 +6,7 @@
 import dgram from 'node:dgram';
 import dnsPacket from 'dns-packet';
 import type { SandboxNet } from './types.js';
+import { isMetadataName, parseResolver } from '../policy/index.js';
 
 const NXDOMAIN = 3;
 const SERVFAIL = 2;
@@ -47,7 +48,7 @@ export class DnsServer {
     const rec = (verdict: 'allow' | 'deny', answers: string[], rcode: string) =>
       sb.report({ kind: 'dns', sport: rinfo.port, name, qtype: question.type, verdict, rule: d.rule, reason: d.reason, answers, rcode, tsNs });
 
-    if (d.verdict === 'deny' && !sb.observe) { reply(NXDOMAIN, []); rec('deny', [], 'NXDOMAIN'); return; }
+    if (d.verdict === 'deny' && (!sb.observe || isMetadataName(name))) { reply(NXDOMAIN, []); rec('deny', [], 'NXDOMAIN'); return; }
     if (d.staticAddress) {
       const answers: dnsPacket.Answer[] = question.type === 'A' ? [{ type: 'A', name: question.name, ttl: 60, data: d.staticAddress }] : [];
       if (question.type === 'A') sb.names.set(d.staticAddress, name);
@@ -72,12 +73,14 @@ export class DnsServer {
 }
 
 function forward(query: Buffer, resolver: string, timeoutMs = 2000): Promise<Buffer> {
-  const [host, port] = resolver.includes(':') ? resolver.split(':') : [resolver, '53'];
+  const r = parseResolver(resolver);
+  if (!r.ok) return Promise.reject(new Error(r.error));
+  const { address: host, port } = r;
   return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
+    const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
     const t = setTimeout(() => { s.close(); reject(new Error('upstream DNS timeout')); }, timeoutMs);
     s.on('message', (m) => { clearTimeout(t); s.close(); resolve(m); });
     s.on('error', (e) => { clearTimeout(t); s.close(); reject(e); });
-    s.send(query, Number(port), host);
+    s.send(query, port, host);
   });
 }

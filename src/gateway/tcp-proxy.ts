@@ -54,7 +54,9 @@ export class TcpProxy {
     if (!sb || !dst) { client.destroy(); return; }
     this.sockets.add(client);
     client.on('close', () => this.sockets.delete(client));
-    new ProxiedFlow(sb, client, dst, this.opts, (s) => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); }).start();
+    const flow = new ProxiedFlow(sb, client, dst, this.opts, (s) => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); });
+    sb.track?.(flow.decidedPromise);
+    flow.start();
   }
 }
 
@@ -76,6 +78,8 @@ class ProxiedFlow {
   private connectLatencyUs?: number;
   private error?: string;
   private reportedFlow = false;
+  private markDecided!: () => void;
+  readonly decidedPromise = new Promise<void>((r) => { this.markDecided = r; });
 
   constructor(private sb: SandboxNet, private client: net.Socket, private dst: { address: string; port: number },
     private opts: ProxyOptions, private track: (s: net.Socket) => void) {
@@ -120,6 +124,7 @@ class ProxiedFlow {
     this.decision = d;
     const blocked = d.verdict === 'deny' && !this.sb.observe;
     this.report(d, false);
+    this.markDecided();
     if (blocked) { this.refuse(d); return; }
     this.connectUpstream();
   }

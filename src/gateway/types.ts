@@ -61,4 +61,6 @@ export interface SandboxNet {
   /** IP -> the name this sandbox resolved through Corral's resolver to reach it. */
   names: Map<string, string>;
   report(r: GatewayReport): void;
+  /** Told about every connection that is still being decided, so a session can wait for its reports. */
+  track?(decided: Promise<void>): void;
 }

@@ -21,12 +21,12 @@ export function buildSandboxRuleset(s: SandboxRulesetSpec): string {
   const log = `log prefix "${DROP_LOG_PREFIX} ${s.sandboxId} " level info`;
   return [
     `table inet ${s.table} {`,
-    `  chain pre {`,
+    `  chain sandbox_redirect {`,
     `    type nat hook prerouting priority dstnat; policy accept;`,
     `    ${ifm} meta nfproto ipv4 meta l4proto tcp redirect to :${s.tcpPort}`,
     `    ${ifm} meta nfproto ipv4 udp dport 53 redirect to :${s.dnsPort}`,
     `  }`,
-    `  chain in {`,
+    `  chain sandbox_input {`,
     `    type filter hook input priority filter; policy accept;`,
     `    ${ifm} meta nfproto ipv6 ${log} reject with icmpx admin-prohibited`,
     `    ${ifm} meta nfproto ipv4 tcp dport ${s.tcpPort} ct status dnat accept`,
@@ -34,7 +34,7 @@ export function buildSandboxRuleset(s: SandboxRulesetSpec): string {
     `    ${ifm} meta l4proto tcp ${log} reject with tcp reset`,
     `    ${ifm} ${log} reject with icmpx admin-prohibited`,
     `  }`,
-    `  chain fwd {`,
+    `  chain sandbox_forward {`,
     `    type filter hook forward priority filter; policy accept;`,
     `    ${ifm} ${log} reject with icmpx admin-prohibited`,
     `    oifname "${s.hostIf}" reject with icmpx admin-prohibited`,

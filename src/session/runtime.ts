@@ -86,6 +86,7 @@ export class Runtime extends EventEmitter {
     }
     try {
       this.kmsg = await KmsgDropReader.start();
+      this.kmsg.on('error', (e: unknown) => this.onError(e));
       this.kmsg.on('drop', (d) => {
         for (const s of this.sessions.values()) if (s.leaseId === d.sandbox) s.onDrop(d);
       });

