@@ -15,6 +15,9 @@
  *              then fork so the child lives in the pid namespace; the parent waits.
  *   --uid/--gid drop to these ids (after clearing supplementary groups)
  *   --seccomp  a file holding a raw struct sock_filter[] program, loaded after NoNewPrivs
+ *   --waiter-cgroup  with --join-pid: after forking, move the waiting parent (trusted, not agent
+ *              code) to this cgroup.procs file (repeatable), so killing the tool call's cgroup
+ *              never kills the process that must reap the call's main process.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -72,8 +75,8 @@ static pid_t child_pid = 0;
 static void forward(int sig) { if (child_pid > 0) kill(child_pid, sig); }
 
 int main(int argc, char **argv) {
-  const char *cgroups[8];
-  int ncg = 0;
+  const char *cgroups[8], *waiter_cgroups[8];
+  int ncg = 0, nwcg = 0;
   const char *netns = NULL, *seccomp_path = NULL, *cwd = NULL;
   long join_pid = 0, uid = -1, gid = -1;
   int do_setsid = 0;
@@ -83,6 +86,7 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--")) { i++; break; }
     if (i + 1 >= argc && strcmp(a, "--setsid")) { errno = EINVAL; die(a); }
     if (!strcmp(a, "--cgroup")) { if (ncg < 8) cgroups[ncg++] = argv[++i]; }
+    else if (!strcmp(a, "--waiter-cgroup")) { if (nwcg < 8) waiter_cgroups[nwcg++] = argv[++i]; }
     else if (!strcmp(a, "--netns")) netns = argv[++i];
     else if (!strcmp(a, "--join-pid")) join_pid = atol(argv[++i]);
     else if (!strcmp(a, "--uid")) uid = atol(argv[++i]);
@@ -106,6 +110,13 @@ int main(int argc, char **argv) {
     int fd = open(netns, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) die(netns);
     close(fd);
+  }
+
+  int wfds[8], nwcg_fds = 0;
+  for (int c = 0; c < nwcg; c++) {
+    wfds[nwcg_fds] = open(waiter_cgroups[c], O_WRONLY | O_CLOEXEC);
+    if (wfds[nwcg_fds] < 0) die(waiter_cgroups[c]);
+    nwcg_fds++;
   }
 
   int rootfd = -1;
@@ -148,6 +159,9 @@ int main(int argc, char **argv) {
     child_pid = fork();
     if (child_pid < 0) die("fork");
     if (child_pid > 0) {
+      /* cgroup.procs is opened by path; we are chrooted into the sandbox now, so the files
+       * were opened before entering the sandbox. */
+      for (int c = 0; c < nwcg_fds; c++) { if (write(wfds[c], "0", 1) < 0) die("waiter cgroup"); close(wfds[c]); }
       signal(SIGINT, forward);
       signal(SIGTERM, forward);
       signal(SIGHUP, forward);
@@ -160,6 +174,7 @@ int main(int argc, char **argv) {
     }
   }
 
+  for (int c = 0; c < nwcg_fds; c++) close(wfds[c]);
   if (do_setsid) setsid();
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
   if (prog.filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) die("seccomp");

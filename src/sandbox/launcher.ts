@@ -24,6 +24,8 @@ export function loadOriginalDst(): (fd: number) => { address: string; port: numb
 
 export interface EnterSpec {
   cgroupProcs: string[];
+  /** Where the waiting parent moves after fork (see corral-enter --waiter-cgroup). */
+  waiterCgroupProcs?: string[];
   netns?: string;
   joinPid?: number;
   uid: number;
@@ -37,6 +39,7 @@ export interface EnterSpec {
 export function buildEnterArgv(spec: EnterSpec, command: string[]): string[] {
   const a: string[] = [enterBinary()];
   for (const c of spec.cgroupProcs) a.push('--cgroup', c);
+  for (const c of spec.waiterCgroupProcs ?? []) a.push('--waiter-cgroup', c);
   if (spec.netns) a.push('--netns', spec.netns);
   if (spec.joinPid) a.push('--join-pid', String(spec.joinPid));
   a.push('--uid', String(spec.uid), '--gid', String(spec.gid));

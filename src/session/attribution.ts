@@ -20,8 +20,9 @@ export class AttributionIndex {
   labels(cgroupId: string): CgroupLabels | undefined { return this.byCgroup.get(cgroupId); }
   knows(cgroupId: string): boolean { return this.byCgroup.has(cgroupId); }
 
-  onSyn(saddr: string, sport: number, info: SynInfo): void {
-    const key = `${saddr}:${sport}`;
+  /** Keyed by the full 4-tuple the socket saw (the original destination, before the gateway's redirect). */
+  onSyn(saddr: string, sport: number, daddr: string, dport: number, info: SynInfo): void {
+    const key = `${saddr}:${sport}>${daddr}:${dport}`;
     this.syn.set(key, info);
     const w = this.waiters.get(key);
     if (w) { this.waiters.delete(key); for (const f of w) f(info); }
@@ -31,9 +32,9 @@ export class AttributionIndex {
     }
   }
 
-  /** The process behind a connection from saddr:sport; waits briefly for the sensor's record. */
-  bySourcePort(saddr: string, sport: number, timeoutMs: number): Promise<SynInfo | undefined> {
-    const key = `${saddr}:${sport}`;
+  /** The process behind a connection; waits briefly for the sensor's record. */
+  byFlow(saddr: string, sport: number, daddr: string, dport: number, timeoutMs: number): Promise<SynInfo | undefined> {
+    const key = `${saddr}:${sport}>${daddr}:${dport}`;
     const hit = this.syn.get(key);
     if (hit || timeoutMs <= 0) return Promise.resolve(hit);
     return new Promise((resolve) => {

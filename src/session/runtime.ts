@@ -39,6 +39,8 @@ export class Runtime extends EventEmitter {
   readonly hostAddresses: string[];
   readonly runDir: string;
   seccompFile = '';
+  /** Holds corral-enter's waiting parents (trusted), outside every tool call's cgroup. */
+  readonly waiterCgroup: Cgroup;
   gateway!: Gateway;
   pool!: NetSlotPool;
   store!: EventStore;
@@ -52,6 +54,7 @@ export class Runtime extends EventEmitter {
     this.layout = detectCgroupLayout();
     this.runDir = opts.runDir ?? process.env.CORRAL_RUN_DIR ?? '/run/corral';
     this.hostAddresses = localHostAddresses();
+    this.waiterCgroup = new Cgroup(this.layout, `${this.cgroupRoot}/${process.pid}-waiters`);
   }
 
   static async start(opts: RuntimeOptions = {}): Promise<Runtime> {
@@ -65,6 +68,7 @@ export class Runtime extends EventEmitter {
     mkdirSync(this.runDir, { recursive: true, mode: 0o755 });
     await cleanupOrphans(this.layout, this.cgroupRoot);
     new Cgroup(this.layout, this.cgroupRoot).create();
+    this.waiterCgroup.create();
     this.seccompFile = join(this.runDir, `seccomp-${process.pid}.bpf`);
     writeFileSync(this.seccompFile, encodeSeccompFilter(buildSeccompFilter()), { mode: 0o644 });
     this.store = EventStore.open({ home: this.opts.home });
@@ -87,6 +91,7 @@ export class Runtime extends EventEmitter {
     try {
       this.kmsg = await KmsgDropReader.start();
       this.kmsg.on('error', (e: unknown) => this.onError(e));
+      this.kmsg.on('warning', (w: string) => this.onError(w));
       this.kmsg.on('drop', (d) => {
         for (const s of this.sessions.values()) if (s.leaseId === d.sandbox) s.onDrop(d);
       });
@@ -94,10 +99,28 @@ export class Runtime extends EventEmitter {
   }
 
   private onSensorRecord(r: SensorRecord): void {
-    if (r.kind === 'syn') { this.index.onSyn(r.saddr, r.sport, { pid: r.pid, cgroupId: r.cgroupId, tsNs: r.tsNs }); return; }
+    if (r.kind === 'syn') { this.index.onSyn(r.saddr, r.sport, r.daddr, r.dport, { pid: r.pid, cgroupId: r.cgroupId, tsNs: r.tsNs }); return; }
     const l = this.index.labels(r.cgroupId);
     const s = l && this.sessions.get(l.session);
     if (s) s.onSensor(r);
+  }
+
+  private syncing?: { startedNs: bigint; done: Promise<void> };
+
+  /**
+   * Resolves once every sensor record produced before `afterNs` has been processed.
+   * Concurrent callers share one sync when it started late enough to cover them.
+   */
+  async sensorBarrier(afterNs: bigint): Promise<void> {
+    if (!this.sensor) return;
+    if (this.syncing && this.syncing.startedNs >= afterNs) return this.syncing.done;
+    if (this.syncing) await this.syncing.done.catch(() => {});
+    if (this.syncing && this.syncing.startedNs >= afterNs) return this.syncing.done;
+    const startedNs = process.hrtime.bigint();
+    const done = this.sensor.sync().catch(() => {});
+    this.syncing = { startedNs, done };
+    void done.finally(() => { if (this.syncing?.done === done) this.syncing = undefined; });
+    return done;
   }
 
   onEvent(ev: CorralEvent): void {
@@ -124,6 +147,7 @@ export class Runtime extends EventEmitter {
     this.kmsg?.stop();
     await this.sensor?.stop();
     this.store.close();
+    await this.waiterCgroup.remove();
     rmSync(this.seccompFile, { force: true });
   }
 }

@@ -82,7 +82,7 @@ export class Session {
   private recentConnects: ConnectRecord[] = [];
   private pending = new Set<Promise<unknown>>();
   private fanout: FanoutAggregator<Attribution & { pid?: number; action: 'blocked' | 'observed' }>;
-  private dnsAlerts: FanoutAggregator<{ attr: Attribution; pid?: number; draft: AlertDraft; action: 'blocked' | 'observed' }>;
+  private repeats: FanoutAggregator<{ attr: Attribution; pid?: number; draft: AlertDraft; action: 'blocked' | 'observed' }>;
   private closed = false;
   private stats: CgroupStats = {};
 
@@ -90,7 +90,7 @@ export class Session {
     this.compiled = compilePolicy(opts.policy, { hostAddresses: rt.hostAddresses });
     this.cgroup = new Cgroup(rt.layout, `${rt.cgroupRoot}/${process.pid}-${this.id}`);
     this.fanout = new FanoutAggregator(1500, (key, probes) => this.emitFanout(key, probes));
-    this.dnsAlerts = new FanoutAggregator(300, (k, probes) => {
+    this.repeats = new FanoutAggregator(300, (k, probes) => {
       this.alert(k.attr, k.draft, probes.map((p) => p.evidence), k.action, { pid: k.pid, count: probes.length, ts: probes[0]!.ts });
     });
   }
@@ -187,7 +187,7 @@ export class Session {
 
     const cmd = spec.argv ?? (tool === 'python' ? ['python3', '-c', spec.command] : ['/bin/bash', '-c', spec.command]);
     const argv = buildEnterArgv({
-      cgroupProcs: cg.procsFiles(), joinPid: this.nsInitPid, uid: SANDBOX_UID, gid: SANDBOX_GID,
+      cgroupProcs: cg.procsFiles(), waiterCgroupProcs: this.rt.waiterCgroup.procsFiles(), joinPid: this.nsInitPid, uid: SANDBOX_UID, gid: SANDBOX_GID,
       seccompFile: this.rt.seccompFile, cwd: '/workspace', setsid: true,
     }, cmd);
     const stdio = spec.stdio ?? 'pipe';
@@ -206,12 +206,16 @@ export class Session {
       child.on('close', (c, s) => resolve([c, s]));
     });
     clearTimeout(timer);
+    if (timedOut) {
+      // cgroup.kill delivers SIGKILL asynchronously: wait until the call's processes are really gone.
+      for (let i = 0; i < 100 && cg.populated(); i++) await new Promise((r) => setTimeout(r, 10));
+    }
     const durationMs = Number(process.hrtime.bigint() - t0) / 1e6;
     state.running = false;
     if (this.current === state) this.current = undefined;
     await this.settle();
     this.fanout.flushPrefix(toolCallId);
-    this.dnsAlerts.flushPrefix(`${toolCallId}|`);
+    this.repeats.flushPrefix(`${toolCallId}|`);
     const st = cg.stats();
     this.emit('resource', { scope: 'tool_call', cpu_ns: st.cpuNs, memory_peak_bytes: st.memoryPeakBytes, pids: st.pids, pids_max_hits: st.pidsMaxHits, oom_kills: st.oomKills, throttled_periods: st.throttledPeriods }, { attr: this.attr(state) });
     this.limitAlerts(state, st, timedOut, timeoutMs);
@@ -353,11 +357,18 @@ export class Session {
       pid = c?.pid;
       const ev = this.emit('dns', { name: r.name, qtype: r.qtype, verdict: r.verdict, rule: r.rule, answers: r.answers, rcode: r.rcode }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
       const d = alertForDns(r, this.rt.pools);
-      // A and AAAA (and resolver retries) for one name are one alert with a count.
-      if (d) this.dnsAlerts.add(`${attr.tool_call ?? ''}|${d.rule}|${r.name}`, { attr, pid, draft: d, action: this.net?.observe ? 'observed' : 'blocked' }, { target: r.name, evidence: ev.id, message: d.message, ts: ev.ts });
+      // A and AAAA queries (and resolver retries) for one name are one alert with a count.
+      if (d) this.repeats.add(`${attr.tool_call ?? ''}|${d.rule}|${r.name}`, { attr, pid, draft: d, action: this.net?.observe ? 'observed' : 'blocked' }, { target: r.name, evidence: ev.id, message: d.message, ts: ev.ts });
       return;
     }
-    const syn = await this.rt.index.bySourcePort(this.slot.lease.sandboxIp, r.sport, this.rt.sensor ? 500 : 0);
+    const lookup = (waitMs: number) => this.rt.index.byFlow(this.slot.lease.sandboxIp, r.sport, r.dst.ip, r.dst.port, waitMs);
+    let syn = await lookup(this.rt.sensor ? 50 : 0);
+    if (!syn && this.rt.sensor) {
+      // The kernel recorded the connection before the gateway accepted it; a sensor barrier, then a
+      // short grace for records still in another CPU's buffer, makes sure we have read it.
+      await this.rt.sensorBarrier(r.tsNs);
+      syn = await lookup(250);
+    }
     attr = (syn && this.attrFromCgroup(syn.cgroupId)) || this.inferred();
     pid = syn?.pid;
     const base = {
@@ -376,7 +387,8 @@ export class Session {
     if (d.category === 'internal_probe') {
       this.fanout.add(`${attr.tool_call ?? this.id}`, { ...attr, pid, action }, { target: `${r.dst.ip}:${r.dst.port}`, evidence: ev.id, message: d.message, ts: ev.ts });
     } else {
-      this.alert(attr, d, [ev.id], action, { pid });
+      // Repeats of the same refusal (same rule and destination) from one tool call are one alert with a count.
+      this.repeats.add(`${attr.tool_call ?? ''}|${d.rule}|${r.dst.ip}:${r.dst.port}`, { attr, pid, draft: d, action }, { target: `${r.dst.ip}:${r.dst.port}`, evidence: ev.id, message: d.message, ts: ev.ts });
     }
   }
 
@@ -411,7 +423,7 @@ export class Session {
     this.closed = true;
     if (this.nsInitPid) await this.settle().catch(() => {});
     this.fanout.flush();
-    this.dnsAlerts.flush();
+    this.repeats.flush();
     this.stats = this.cgroup.stats();
     this.cgroup.kill();
     if (this.holder && this.holder.exitCode === null && this.holder.signalCode === null) {

@@ -1,0 +1,82 @@
+// Benign work succeeds and raises no alert: building and testing a small project in the
+// workspace, and fetching from the allowed registry. Also `corral replay` end to end.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
+import { DEMO_FAR_HOSTS } from '../src/cli/demo-scenario.js';
+
+let fx: Fixture;
+before(async () => { fx = await startFixture([{ name: 'registry.test', ip: '198.51.100.10', services: [{ kind: 'http', port: 80 }] }], 'labbn'); });
+after(async () => { await fx?.close(); });
+
+test('building and testing a small C and Python project in the workspace raises no alert', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'benign' });
+  try {
+    const steps = [
+      'mkdir -p proj && cd proj && printf "int add(int a,int b){return a+b;}\\n" > add.c && cat > main.c <<\'EOF\'\n#include <stdio.h>\nint add(int, int);\nint main(void) { printf("%d\\n", add(2, 3)); return add(2, 3) == 5 ? 0 : 1; }\nEOF',
+      'cd proj && printf "all: app\\napp: main.c add.c\\n\\tgcc -O2 -o app main.c add.c\\ntest: app\\n\\t./app\\n" > Makefile && make -s test',
+      'cd proj && printf "def mul(a, b):\\n    return a * b\\n" > m.py && printf "import unittest, m\\nclass T(unittest.TestCase):\\n    def test_mul(self):\\n        self.assertEqual(m.mul(3, 4), 12)\\nunittest.main()\\n" > test_m.py && python3 test_m.py 2>&1 | tail -1',
+      'curl -sS -m 5 http://registry.test/pkg.tar.gz -o pkg.tgz && tar tzf pkg.tgz | head -1 && wget -q -O /dev/null http://registry.test/big?bytes=100000 && echo fetched',
+    ];
+    const results = [];
+    for (const [i, c] of steps.entries()) results.push(await s.exec({ command: c, step: i + 1 }));
+    for (const r of results) assert.equal(r.exitCode, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(results[1]!.stdout, /^5$/m);
+    assert.match(results[2]!.stdout, /OK/);
+    assert.match(results[3]!.stdout, /fetched/);
+    const { alerts } = await s.close();
+    assert.deepEqual(alerts.map((a) => a.payload.message), []);
+    const flows = s.events.filter((e) => e.kind === 'flow');
+    assert.ok(flows.some((f) => f.payload['server.address'] === 'registry.test' && Number(f.payload.bytes_down) >= 100000 && f.payload.decision === 'allow'));
+  } finally { await s.close(); }
+});
+
+test('corral replay: JSON lines per tool call with alerts attributed (even when raised later), exit 3', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-replay-'));
+  const input = join(dir, 'episodes.jsonl');
+  writeFileSync(input, [
+    { episode: 'ep-a', step: 1, command: 'echo hello' },
+    { episode: 'ep-a', step: 2, tool_call_id: 'bg', command: 'nohup bash -c "sleep 1; echo > /dev/tcp/10.0.0.9/22" >/dev/null 2>&1 & echo started' },
+    { episode: 'ep-a', step: 3, command: 'sleep 2' },
+    { episode: 'ep-b', messages: [{ role: 'assistant', tool_calls: [{ id: 'x1', type: 'function', function: { name: 'bash', arguments: JSON.stringify({ command: 'ls' }) } }] }] },
+  ].map((o) => JSON.stringify(o)).join('\n') + '\n{broken\n');
+  const main = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+  const r = spawnSync(process.execPath, [main, 'replay', '--json', '--parallel', '2', '--home', fx.home, input], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  assert.equal(r.status, 3, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const summary = lines.pop().summary;
+  assert.equal(summary.tool_calls, 4);
+  assert.equal(summary.bad_lines, 1);
+  assert.match(r.stderr, /episodes\.jsonl:5: invalid JSON/);
+  const bg = lines.find((l) => l.tool_call_id === 'bg');
+  assert.equal(bg.alerts.length, 1);
+  assert.equal(bg.alerts[0].category, 'internal_probe');
+  assert.ok(bg.alerts[0].pid > 0);
+  assert.deepEqual(lines.filter((l) => l.tool_call_id !== 'bg').flatMap((l) => l.alerts), []);
+  assert.deepEqual(Object.keys(lines[0]).sort(), ['alerts', 'duration_ms', 'episode', 'exit_code', 'step', 'tool_call_id']);
+  // the events are queryable afterwards
+  const ev = spawnSync(process.execPath, [main, 'events', '--home', fx.home, '--category', 'internal_probe', '--json'], { encoding: 'utf8' });
+  assert.equal(ev.status, 0, ev.stderr);
+  assert.equal(ev.stdout.trim().split('\n').length, 1);
+});
+
+test('corral run passes stdio and the exit code through and reports violations on stderr', async () => {
+  const main = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+  const r = spawnSync(process.execPath, [main, 'run', '--home', fx.home, '--json', '--', 'bash', '-c', 'read x; echo "got $x"; curl -s -m 2 http://10.0.0.8/ ; exit 7'], { input: 'ping\n', encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  assert.equal(r.status, 7, r.stderr);
+  const [first, ...rest] = r.stdout.trim().split('\n');
+  assert.equal(first, 'got ping');
+  assert.match(rest.join('\n'), /^Blocked by Corral: .*private.*\(rule: always-deny:private\)$/, 'the agent reads why in the HTTP body');
+  const summary = JSON.parse(r.stderr.trim().split('\n').pop()!);
+  assert.equal(summary.exit_code, 7);
+  assert.equal(summary.alerts[0].category, 'internal_probe');
+  const bad = spawnSync(process.execPath, [main, 'run', '--policy', join(process.cwd(), 'test', 'fixtures', 'bad-policy.yaml'), '--', 'true'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /bad-policy\.yaml:5:15: network\.allow\[0\]\.ports\[0\]/);
+});
+
+void DEMO_FAR_HOSTS;

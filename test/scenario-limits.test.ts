@@ -1,0 +1,84 @@
+// Limits on real cgroups: a fork bomb hits the pids cap, a memory hog is OOM-killed and
+// reported, a runaway call hits its timeout (with the processes it left behind), and
+// Corral stays healthy afterwards.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
+
+let fx: Fixture;
+before(async () => { fx = await startFixture([{ name: 'registry.test', ip: '198.51.100.10', services: [{ kind: 'http', port: 80 }] }], 'lablim'); });
+after(async () => { await fx?.close(); });
+
+const LIMITS = 'resources:\n  pids: 48\n  memory: 96MiB\n  timeout: 3s\n  cpus: 0.5\n';
+
+test('a fork bomb hits the pids cap and is reported as resource_abuse', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(LIMITS), episode: 'limits' });
+  try {
+    // bounded "fork bomb": tries to hold 200 processes at once
+    const r = await s.exec({ command: 'for i in $(seq 200); do sleep 2 & done 2>/dev/null; wait; echo survived', step: 1, toolCallId: 'bomb' });
+    assert.equal(r.alerts.filter((a) => a.payload.rule === 'limit.pids').length, 1, JSON.stringify(r.alerts.map((a) => a.payload.rule)));
+    assert.equal(r.alerts[0]!.payload.category, 'resource_abuse');
+    assert.equal(r.alerts[0]!.tool_call, 'bomb');
+    const ok = await s.exec({ command: 'echo still-alive', step: 2, toolCallId: 'after' });
+    assert.equal(ok.stdout.trim(), 'still-alive');
+    assert.deepEqual(ok.alerts, []);
+  } finally { await s.close(); }
+});
+
+test('a memory hog is OOM-killed and reported', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(LIMITS), episode: 'limits' });
+  try {
+    const r = await s.exec({ command: 'x = bytearray(400 * 1024 * 1024)\nprint("allocated")', tool: 'python', step: 1, toolCallId: 'hog' });
+    assert.notEqual(r.exitCode, 0);
+    assert.ok(!r.stdout.includes('allocated'));
+    const oom = r.alerts.find((a) => a.payload.rule === 'limit.memory_oom');
+    assert.ok(oom, JSON.stringify(r.alerts.map((a) => a.payload.rule)));
+    assert.equal(oom.payload.action, 'killed');
+    const peak = s.events.find((e) => e.kind === 'resource' && e.tool_call === 'hog')!;
+    assert.ok(Number(peak.payload.memory_peak_bytes) <= 96 * 1024 * 1024 + 4096);
+  } finally { await s.close(); }
+});
+
+test('a runaway call hits its timeout; it and its background children are killed; the session goes on', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(LIMITS), episode: 'limits' });
+  try {
+    const t0 = Date.now();
+    const r = await s.exec({ command: '(sleep 60 &) ; sleep 60', step: 1, toolCallId: 'runaway', timeoutMs: 1000 });
+    assert.ok(Date.now() - t0 < 5000);
+    assert.equal(r.timedOut, true);
+    assert.equal(r.exitCode, 124);
+    assert.ok(r.alerts.some((a) => a.payload.rule === 'limit.timeout' && a.payload.category === 'resource_abuse'));
+    const ps = await s.exec({ command: 'ps -eo stat=,comm= | grep -c " sleep$" || true; ps -eo pid,ppid,stat,comm,args >&2', step: 2, toolCallId: 'ps' });
+    assert.equal(ps.stdout.trim(), '0', `the background sleep of the timed-out call was killed too: ${ps.stderr}`);
+  } finally { await s.close(); }
+});
+
+test('files and background processes persist between calls of a session; not across sessions', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'persist' });
+  try {
+    await s.exec({ command: 'echo data > note.txt; nohup sleep 30 >/dev/null 2>&1 & echo started', step: 1 });
+    const r = await s.exec({ command: 'cat note.txt; ps -eo comm= | grep -c "^sleep"', step: 2 });
+    assert.deepEqual(r.stdout.trim().split('\n'), ['data', '1']);
+  } finally { await s.close(); }
+  const s2 = await fx.rt.createSession({ policy: labPolicy(), episode: 'persist-2' });
+  try {
+    const r = await s2.exec({ command: 'ls; ps -eo comm= | grep -c "^sleep" || true', step: 1 });
+    assert.equal(r.stdout.trim(), '0');
+  } finally { await s2.close(); }
+});
+
+test('the sandbox holds: no root, no capabilities, NoNewPrivs, seccomp, read-only root, hidden secrets, no namespaces', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'walls' });
+  try {
+    const r = await s.exec({ step: 1, command: [
+      'id -u', 'grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\\t" " "',
+      'touch /usr/x 2>/dev/null && echo usr-writable || echo usr-ro',
+      'ls /root 2>/dev/null && echo root-visible || echo root-hidden',
+      'unshare -n true 2>/dev/null && echo unshare-ok || echo unshare-denied',
+      'python3 -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)" 2>/dev/null && echo raw-ok || echo raw-denied',
+      'env | grep -c CORRAL || true', 'touch /workspace/w && echo ws-writable', 'ps -e --no-headers | wc -l',
+    ].join('; ') });
+    assert.deepEqual(r.stdout.trim().split('\n'), ['65534', 'CapEff: 0000000000000000', 'NoNewPrivs: 1', 'Seccomp: 2', 'usr-ro', 'root-hidden', 'unshare-denied', 'raw-denied', '0', 'ws-writable', r.stdout.trim().split('\n')[10]!]);
+    assert.ok(Number(r.stdout.trim().split('\n')[10]) < 10, 'only the sandbox processes are visible');
+  } finally { await s.close(); }
+});
