@@ -119,6 +119,7 @@ int main(int argc, char **argv) {
     nwcg_fds++;
   }
 
+  int oomfd = join_pid > 0 ? open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC) : -1;
   int rootfd = -1;
   if (join_pid > 0) {
     /* As root entering a deprivileged sandbox, join the user namespace last (like
@@ -162,6 +163,8 @@ int main(int argc, char **argv) {
       /* cgroup.procs is opened by path; we are chrooted into the sandbox now, so the files
        * were opened before entering the sandbox. */
       for (int c = 0; c < nwcg_fds; c++) { if (write(wfds[c], "0", 1) < 0) die("waiter cgroup"); close(wfds[c]); }
+      /* never the OOM killer's choice: it must survive to reap and report the call */
+      if (oomfd >= 0) { if (write(oomfd, "-1000", 5) < 0) { /* best effort */ } close(oomfd); }
       signal(SIGINT, forward);
       signal(SIGTERM, forward);
       signal(SIGHUP, forward);
@@ -175,6 +178,7 @@ int main(int argc, char **argv) {
   }
 
   for (int c = 0; c < nwcg_fds; c++) close(wfds[c]);
+  if (oomfd >= 0) close(oomfd);
   if (do_setsid) setsid();
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
   if (prog.filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) die("seccomp");

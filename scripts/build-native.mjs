@@ -21,6 +21,6 @@ if (stale(enterBin, enterSrc)) {
 const dstSrc = join(root, 'native', 'original-dst.c');
 const dstLib = join(out, 'original-dst.node');
 if (stale(dstLib, dstSrc)) {
-  execFileSync('gcc', ['-O2', '-Wall', '-shared', '-fPIC', '-DNODE_GYP_MODULE_NAME=original_dst',
+  execFileSync('gcc', ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-pthread', '-DNODE_GYP_MODULE_NAME=original_dst',
     `-I${nodeInclude}`, '-o', dstLib, dstSrc], { stdio: 'inherit' });
 }

@@ -5,7 +5,7 @@
 import { TcpProxy, type ProxyOptions } from './tcp-proxy.js';
 import { DnsServer } from './dns-server.js';
 import type { SandboxNet } from './types.js';
-import { loadOriginalDst } from '../sandbox/launcher.js';
+import { loadGatewayNative } from '../sandbox/launcher.js';
 
 export class Gateway {
   private sandboxes = new Map<string, SandboxNet>();
@@ -20,7 +20,8 @@ export class Gateway {
       firstBytesMs: opts.firstBytesMs ?? 300,
       deniedBytesMs: opts.deniedBytesMs ?? 150,
       scanBytes: opts.scanBytes ?? 64 * 1024,
-      originalDst: opts.originalDst ?? loadOriginalDst(),
+      native: opts.native ?? loadGatewayNative(),
+      kernelSplice: opts.kernelSplice ?? process.env.CORRAL_NO_SPLICE !== '1',
     });
     this.dns = new DnsServer(lookup);
   }

@@ -6,6 +6,7 @@
 // domain fronting; internal probing and metadata access. Refusals are fast (RST, or an
 // HTTP 403 whose body names the rule) so the agent is never left hanging.
 import net from 'node:net';
+import type { GatewayNative } from '../sandbox/launcher.js';
 import { randomBytes } from 'node:crypto';
 import { sniff, MiningRpcScanner, type SniffResult } from './sniff/index.js';
 import type { Decision, Protocol } from '../policy/index.js';
@@ -18,7 +19,9 @@ export interface ProxyOptions {
   deniedBytesMs: number;
   /** Upstream bytes scanned for mining JSON-RPC after the first chunk. */
   scanBytes: number;
-  originalDst: (fd: number) => { address: string; port: number } | null;
+  native: GatewayNative;
+  /** Move the download direction with kernel splice (else Node's pipe). */
+  kernelSplice: boolean;
 }
 
 const MAX_SNIFF = 16 * 1024;
@@ -50,7 +53,7 @@ export class TcpProxy {
   private onConnection(client: net.Socket): void {
     const sb = this.lookup(stripV6(client.remoteAddress));
     const fd = (client as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    const dst = sb && typeof fd === 'number' ? this.opts.originalDst(fd) : null;
+    const dst = sb && typeof fd === 'number' ? this.opts.native.originalDst(fd) : null;
     if (!sb || !dst) { client.destroy(); return; }
     this.sockets.add(client);
     client.on('close', () => this.sockets.delete(client));
@@ -70,10 +73,12 @@ class ProxiedFlow {
   private sniffed?: SniffResult;
   private decision!: Decision;
   private decided = false;
-  private bytesUp = 0;
-  private bytesDown = 0;
   private scanned = 0;
   private scanner = new MiningRpcScanner();
+  private piped = false;
+  private relayId?: number;
+  private spliced = false;
+  private splicedDown = 0;
   private upstream?: net.Socket;
   private connectLatencyUs?: number;
   private error?: string;
@@ -154,11 +159,14 @@ class ProxiedFlow {
     this.upstream = up;
     this.track(up);
     up.on('connect', () => { this.connectLatencyUs = Number((process.hrtime.bigint() - c0) / 1000n); });
-    up.on('data', (c: Buffer) => {
-      this.bytesDown += c.length;
-      if (!this.client.write(c)) { up.pause(); this.client.once('drain', () => up.resume()); }
-    });
-    up.on('end', () => this.client.end());
+    // Download direction: nothing to inspect. The kernel splice relay carries it when available,
+    // else Node's own pipe (with its backpressure).
+    if (this.opts.kernelSplice) {
+      up.pause();
+      up.once('connect', () => this.spliceDownload(up));
+    } else {
+      up.pipe(this.client);
+    }
     up.on('error', (e) => { this.error ??= e.message; this.client.resetAndDestroy(); });
     up.on('close', () => { if (!this.client.destroyed) this.client.end(); this.finish(); });
     const first = Buffer.concat(this.buf);
@@ -169,7 +177,16 @@ class ProxiedFlow {
   private forward(chunk: Buffer): void {
     const up = this.upstream;
     if (!up) return;
-    if (this.scanned < this.opts.scanBytes && this.sniffed?.protocol !== 'mining' && this.sniffed?.protocol !== 'tls') {
+    const scanning = this.scanned < this.opts.scanBytes && this.sniffed?.protocol !== 'mining' && this.sniffed?.protocol !== 'tls';
+    if (!scanning && !this.piped) {
+      // Inspection is over (TLS, or the first scanBytes seen): hand the upload direction to pipe().
+      this.piped = true;
+      this.client.removeAllListeners('data');
+      if (!up.write(chunk)) this.client.pause();
+      this.client.pipe(up);
+      return;
+    }
+    if (scanning) {
       this.scanned += chunk.length;
       const hit = this.scanner.push(chunk);
       if (hit) {
@@ -182,8 +199,36 @@ class ProxiedFlow {
         }
       }
     }
-    this.bytesUp += chunk.length;
     if (!up.write(chunk)) { this.client.pause(); up.once('drain', () => this.client.resume()); }
+  }
+
+  /**
+   * Gives the download direction (upstream -> sandbox) to a native splice thread: the bytes
+   * move in the kernel, never through JavaScript. Node never reads the upstream socket (it
+   * is paused before its connect completes), so no byte can be stranded in a JS buffer. The
+   * upload direction stays in Node, where it is inspected.
+   */
+  private spliceDownload(up: net.Socket): void {
+    const client = this.client;
+    const fd = (s: net.Socket) => (s as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+    try {
+      this.relayId = this.opts.native.spliceOneWay(fd(up), fd(client), (err, bytes) => {
+        this.relayId = undefined;
+        this.splicedDown = bytes;
+        if (err) this.error ??= `relay: ${err}`;
+        // upstream finished sending (or failed): end the sandbox side like pipe() would
+        if (client.readableEnded || client.destroyed || err) { client.destroy(); up.destroy(); }
+        else { client.once('end', () => { client.destroy(); up.destroy(); }); client.end(); }
+      });
+      this.spliced = true;
+      const cancel = () => { if (this.relayId !== undefined) this.opts.native.spliceCancel(this.relayId); };
+      client.once('close', cancel);
+      up.once('close', cancel);
+    } catch (e) {
+      this.error ??= (e as Error).message;
+      up.pipe(client);
+      up.resume();
+    }
   }
 
   private finish(): void {
@@ -194,7 +239,8 @@ class ProxiedFlow {
     this.sb.report({
       kind: 'flow', flowId: this.id, sport: this.sport, dst: { ip: this.dst.address, port: this.dst.port },
       name: this.name, protocol: this.protocol(), sniHost: this.sniffed?.host, decision: this.decision,
-      bytesUp: this.bytesUp, bytesDown: this.bytesDown,
+      bytesUp: this.upstream?.bytesWritten ?? 0,
+      bytesDown: this.spliced ? this.splicedDown : this.upstream?.bytesRead ?? 0,
       durationMs: Number(process.hrtime.bigint() - this.t0) / 1e6, connectLatencyUs: this.connectLatencyUs,
       error: this.error, tsNs: process.hrtime.bigint(),
     });

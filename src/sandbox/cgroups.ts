@@ -34,10 +34,13 @@ export function detectCgroupLayout(root = '/sys/fs/cgroup'): CgroupLayout {
     return { unified: root, unifiedControllers: /\bmemory\b/.test(ctl) && /\bpids\b/.test(ctl), v1: {} };
   }
   const v1: CgroupLayout['v1'] = {};
-  for (const c of ['cpu', 'cpuacct', 'memory', 'pids', 'freezer'] as const) {
+  const unified = existsSync(join(root, 'unified', 'cgroup.procs')) ? join(root, 'unified') : '';
+  // Every hierarchy a process joins costs a cgroup migration on each tool call, so only the
+  // ones Corral uses are taken: freezer only as the kill fallback when there is no cgroup2.
+  const wanted = unified ? ['cpu', 'cpuacct', 'memory', 'pids'] as const : ['cpu', 'cpuacct', 'memory', 'pids', 'freezer'] as const;
+  for (const c of wanted) {
     if (existsSync(join(root, c, 'cgroup.procs'))) v1[c] = join(root, c);
   }
-  const unified = existsSync(join(root, 'unified', 'cgroup.procs')) ? join(root, 'unified') : '';
   return { unified, unifiedControllers: false, v1 };
 }
 
@@ -94,6 +97,11 @@ export class Cgroup {
   /** The cgroup.procs files a new process must write itself into (handed to corral-enter). */
   procsFiles(): string[] {
     return this.dirs().map((d) => join(d, 'cgroup.procs'));
+  }
+
+  /** The cgroup2 membership file alone (kill and attribution live there). */
+  unifiedProcsFile(): string {
+    return join(this.unifiedDir, 'cgroup.procs');
   }
 
   /** cgroup2 id, as reported by eBPF's cgroup builtin (the directory's inode). */

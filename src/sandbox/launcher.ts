@@ -16,10 +16,16 @@ export function enterBinary(): string {
   return p;
 }
 
-export function loadOriginalDst(): (fd: number) => { address: string; port: number } | null {
+export interface GatewayNative {
+  originalDst(fd: number): { address: string; port: number } | null;
+  /** Kernel splice relay fromFd -> toFd on a native thread; returns an id for spliceCancel. */
+  spliceOneWay(fromFd: number, toFd: number, cb: (err: string | null, bytes: number) => void): number;
+  spliceCancel(id: number): void;
+}
+
+export function loadGatewayNative(): GatewayNative {
   const req = createRequire(import.meta.url);
-  const mod = req(join(nativeDir, 'original-dst.node')) as { originalDst: (fd: number) => { address: string; port: number } | null };
-  return mod.originalDst;
+  return req(join(nativeDir, 'original-dst.node')) as GatewayNative;
 }
 
 export interface EnterSpec {

@@ -44,6 +44,8 @@ export interface ToolCallSpec {
   timeoutMs?: number;
   /** Captured output cap per stream in pipe mode. */
   maxOutput?: number;
+  /** Drain the kernel sensor before returning, so every exec/connect record of the call is stored. */
+  syncSensor?: boolean;
 }
 
 export interface ToolCallResult {
@@ -187,7 +189,7 @@ export class Session {
 
     const cmd = spec.argv ?? (tool === 'python' ? ['python3', '-c', spec.command] : ['/bin/bash', '-c', spec.command]);
     const argv = buildEnterArgv({
-      cgroupProcs: cg.procsFiles(), waiterCgroupProcs: this.rt.waiterCgroup.procsFiles(), joinPid: this.nsInitPid, uid: SANDBOX_UID, gid: SANDBOX_GID,
+      cgroupProcs: cg.procsFiles(), waiterCgroupProcs: [this.rt.waiterCgroup.unifiedProcsFile()], joinPid: this.nsInitPid, uid: SANDBOX_UID, gid: SANDBOX_GID,
       seccompFile: this.rt.seccompFile, cwd: '/workspace', setsid: true,
     }, cmd);
     const stdio = spec.stdio ?? 'pipe';
@@ -213,7 +215,9 @@ export class Session {
     const durationMs = Number(process.hrtime.bigint() - t0) / 1e6;
     state.running = false;
     if (this.current === state) this.current = undefined;
-    await this.settle();
+    // Gateway decisions of this call are awaited; kernel records are drained here only when
+    // asked (close() always drains), keeping the per-call path short.
+    await this.settle(spec.syncSensor ?? false);
     this.fanout.flushPrefix(toolCallId);
     this.repeats.flushPrefix(`${toolCallId}|`);
     const st = cg.stats();
@@ -260,8 +264,8 @@ export class Session {
   }
 
   /** Waits until gateway attributions and sensor records produced so far are processed. */
-  async settle(): Promise<void> {
-    if (this.rt.sensor) await this.rt.sensor.sync().catch(() => {});
+  async settle(syncSensor = true): Promise<void> {
+    if (syncSensor && this.rt.sensor) await this.rt.sensorBarrier(process.hrtime.bigint());
     while (this.pending.size) await Promise.allSettled([...this.pending]);
   }
 
@@ -365,9 +369,9 @@ export class Session {
     let syn = await lookup(this.rt.sensor ? 50 : 0);
     if (!syn && this.rt.sensor) {
       // The kernel recorded the connection before the gateway accepted it; a sensor barrier, then a
-      // short grace for records still in another CPU's buffer, makes sure we have read it.
+      // grace for records still queued in another CPU's buffer (seconds under heavy load), makes sure we have read it.
       await this.rt.sensorBarrier(r.tsNs);
-      syn = await lookup(250);
+      syn = await lookup(2000);
     }
     attr = (syn && this.attrFromCgroup(syn.cgroupId)) || this.inferred();
     pid = syn?.pid;

@@ -1,0 +1,87 @@
+// Benchmark: added latency per tool call in a warm session (`true`), against a bare spawn
+// and against @anthropic-ai/sandbox-runtime's library (empty allowlist). Also session
+// creation + teardown. Run inside the lab: npm run bench -- toolcall-latency
+// Goals (issue 2): median added latency ≤ 10 ms and ≤ 0.5× the peer's; session create+teardown median ≤ 100 ms.
+import { Runtime } from '../src/session/runtime.js';
+import { loadPreset } from '../src/policy/index.js';
+import { assertInLab } from '../src/lab/lab-guard.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { median, percentile, nowMs, spawnWait, printTable, fmt } from './bench-util.js';
+
+const N = Number(process.env.BENCH_N ?? 200);
+
+async function bare(): Promise<number[]> {
+  const xs: number[] = [];
+  for (let i = 0; i < N; i++) { const t = nowMs(); await spawnWait('/bin/true', []); xs.push(nowMs() - t); }
+  return xs;
+}
+
+async function peer(): Promise<number[] | string> {
+  try {
+    const { SandboxManager } = await import('@anthropic-ai/sandbox-runtime');
+    await SandboxManager.initialize({ network: { allowedDomains: [], deniedDomains: [] }, filesystem: { denyRead: [], allowWrite: [], denyWrite: [] } } as never);
+    const xs: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const t = nowMs();
+      const cmd = await SandboxManager.wrapWithSandbox('true');
+      const code = await spawnWait('/bin/bash', ['-c', cmd]);
+      if (code !== 0 && i === 0) return `sandbox-runtime's wrapped command failed (exit ${code})`;
+      xs.push(nowMs() - t);
+    }
+    await SandboxManager.reset();
+    return xs;
+  } catch (e) {
+    return `unavailable: ${(e as Error).message.split('\n')[0]}`;
+  }
+}
+
+async function main(): Promise<void> {
+  assertInLab();
+  const home = mkdtempSync(join(tmpdir(), 'corral-bench-'));
+  const rt = await Runtime.start({ home, poolSize: 2 });
+  try {
+    const policy = loadPreset('default');
+    const base = await bare();
+    const s = await rt.createSession({ policy, episode: 'bench' });
+    const argvTimes: number[] = [];
+    const bashTimes: number[] = [];
+    for (let i = 0; i < 10; i++) await s.exec({ command: 'true', argv: ['/bin/true'] });
+    for (let i = 0; i < N; i++) { const t = nowMs(); await s.exec({ command: 'true', argv: ['/bin/true'] }); argvTimes.push(nowMs() - t); }
+    for (let i = 0; i < N; i++) { const t = nowMs(); await s.exec({ command: 'true' }); bashTimes.push(nowMs() - t); }
+    await s.close();
+    const bareBash: number[] = [];
+    for (let i = 0; i < N; i++) { const t = nowMs(); await spawnWait('/bin/bash', ['-c', 'true']); bareBash.push(nowMs() - t); }
+    const p = await peer();
+    const life: number[] = [];
+    for (let i = 0; i < Math.min(N, 40); i++) {
+      const t = nowMs();
+      const x = await rt.createSession({ policy, episode: `life-${i}` });
+      await x.close();
+      life.push(nowMs() - t);
+    }
+    const mb = median(base);
+    const added = median(argvTimes) - mb;
+    const rows: (string | number)[][] = [
+      ['bare spawn /bin/true', fmt(mb), fmt(percentile(base, 99)), '—', '—'],
+      ['corral tool call (argv true)', fmt(median(argvTimes)), fmt(percentile(argvTimes, 99)), fmt(added), ''],
+      ['corral tool call (bash -c true)', fmt(median(bashTimes)), fmt(percentile(bashTimes, 99)), fmt(median(bashTimes) - median(bareBash)), '(vs bare bash -c true)'],
+    ];
+    let ratio = 'n/a';
+    if (Array.isArray(p)) {
+      const peerAdded = median(p) - median(bareBash);
+      rows.push(['sandbox-runtime wrapWithSandbox + bash', fmt(median(p)), fmt(percentile(p, 99)), fmt(peerAdded), '(vs bare bash -c true)']);
+      ratio = fmt((median(bashTimes) - median(bareBash)) / peerAdded, 2);
+    } else rows.push(['sandbox-runtime', '—', '—', '—', p]);
+    printTable(`Tool call latency, warm session, N=${N} (ms)`, rows, ['path', 'median', 'p99', 'added (median)', 'note']);
+    console.log(`  corral added / sandbox-runtime added (both via bash -c): ${ratio}   goal: ≤ 0.5 and corral added ≤ 10 ms`);
+    printTable('Session create + teardown (ms)', [['corral session', fmt(median(life)), fmt(percentile(life, 99)), 'goal: median ≤ 100 ms']], ['what', 'median', 'p99', 'note']);
+    console.log(`  sensor: ${rt.sensor ? 'eBPF on' : `off (${rt.sensorError})`}`);
+  } finally {
+    await rt.close();
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+void main();

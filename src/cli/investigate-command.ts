@@ -1,0 +1,118 @@
+// Why: `corral investigate` ties the firewall/network logs an operator already has to agent
+// traces, offline, for teams that do not (yet) run Corral's sandbox. Thin layer over
+// src/investigate/investigate.ts: argument parsing, progress on stderr, the three outputs.
+// Exit codes: 0 no incidents · 3 incidents found · 2 usage error · 1 failure.
+import { statSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { investigate, DEFAULTS } from '../investigate/investigate.js';
+import { NET_FORMATS, parseFieldMap } from '../investigate/inputs/index.js';
+import { renderSummary } from '../investigate/report/terminal.js';
+import { renderHtml } from '../investigate/report/html.js';
+import { parseDuration } from '../policy/units.js';
+import { Progress, UsageError, type CliIO } from './io.js';
+import { makeStyle, safeText } from './style.js';
+
+export const INVESTIGATE_USAGE = `Usage: corral investigate [options] LOGFILE…
+  Ties firewall / network logs to agent traces: which tool call caused which alert.
+  LOGFILE                 suricata eve.json, zeek conn.log (TSV/JSON), iptables/nftables log, AWS VPC flow log,
+                          CSV/JSONL (with --map), or a Corral event log; the format is detected unless --format
+  --format F              format of the LOGFILEs: suricata-eve zeek-conn-tsv zeek-conn-json iptables-log vpc-flow csv jsonl corral-events
+  --map ts=…,src=…,…      field mapping for csv/jsonl (ts src dst sport dport proto action severity rule host bytes category)
+  --traces FILE           agent traces (repeatable): canonical JSONL, OTLP JSON, OpenAI messages (detected)
+  --placements FILE       where episodes ran: CSV/JSONL ip,from,to,host,sandbox,episode (repeatable)
+  --skew DUR              clock skew between trace and firewall clocks (default ${DEFAULTS.skewMs / 1000}s)
+  --lag DUR               longest time a process a call left running is blamed on it, never past the episode's end (default ${DEFAULTS.lagMs / 60_000}m)
+  --gap DUR               alerts further apart start a new incident (default ${DEFAULTS.gapMs / 60_000}m)
+  --jobs N                worker threads for the traces (default: cores)
+  --html FILE             write a self-contained HTML report (timeline, evidence per incident)
+  --json                  print the full result (incidents, alerts, calls, statistics) as JSON on stdout
+  --no-rules              do not use the command analyzer even when it is present
+  --quiet                 no progress on stderr
+Exit: 0 no incidents · 3 incidents found · 2 usage error · 1 failure. Bad records are counted and
+reported with file:line; the rest is analysed.`;
+
+function duration(name: string, v: string | undefined, dflt: number, allowZero: boolean): number {
+  if (v === undefined) return dflt;
+  if (allowZero && /^\s*0+(?:\.0+)?\s*(?:ms|s|m|min|h)?\s*$/.test(v)) return 0;
+  const d = parseDuration(v);
+  if (!d.ok) throw new UsageError(`--${name}: ${d.error}`);
+  return d.value;
+}
+
+export async function investigateCommand(argv: string[], io: CliIO): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv, strict: true, allowPositionals: true,
+      options: {
+        format: { type: 'string' }, map: { type: 'string' }, traces: { type: 'string', multiple: true },
+        placements: { type: 'string', multiple: true }, skew: { type: 'string' }, lag: { type: 'string' }, gap: { type: 'string' },
+        jobs: { type: 'string' }, html: { type: 'string' }, json: { type: 'boolean' }, 'no-rules': { type: 'boolean' },
+        quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    io.stderr.write(`corral investigate: ${(e as Error).message}\n${INVESTIGATE_USAGE}\n`);
+    return 2;
+  }
+  const { values: v, positionals } = args;
+  if (v.help) { io.stdout.write(`${INVESTIGATE_USAGE}\n`); return 0; }
+  let input;
+  try {
+    if (!positionals.length) throw new UsageError('no LOGFILE given');
+    const files = [...positionals, ...(v.traces ?? []), ...(v.placements ?? [])];
+    for (const f of files) {
+      let ok = false;
+      try { ok = statSync(f).isFile(); } catch { /* reported below */ }
+      if (!ok) throw new UsageError(`cannot read ${safeText(f)}: no such file`);
+    }
+    if (v.format !== undefined && !NET_FORMATS.includes(v.format)) throw new UsageError(`unknown --format "${safeText(v.format)}" (formats: ${NET_FORMATS.join(', ')})`);
+    const jobs = v.jobs === undefined ? undefined : Number(v.jobs);
+    if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1 || jobs > 64)) throw new UsageError(`--jobs must be an integer 1..64, got "${safeText(v.jobs!)}"`);
+    let map;
+    if (v.map !== undefined) {
+      try { map = parseFieldMap(v.map); } catch (e) { throw new UsageError(`--map: ${(e as Error).message}`); }
+    }
+    input = {
+      logs: positionals.map((path) => ({ path, format: v.format })),
+      traces: (v.traces ?? []).map((path) => ({ path })),
+      placements: v.placements ?? [], map,
+      skewMs: duration('skew', v.skew, DEFAULTS.skewMs, true),
+      lagMs: duration('lag', v.lag, DEFAULTS.lagMs, true),
+      gapMs: duration('gap', v.gap, DEFAULTS.gapMs, false),
+      jobs, rules: v['no-rules'] ? 'off' as const : 'auto' as const,
+    };
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.stderr.write(`corral investigate: ${e.message}\n${INVESTIGATE_USAGE}\n`);
+    return 2;
+  }
+
+  const progress = new Progress(io, !v.quiet);
+  const started = Date.now();
+  let result;
+  try {
+    result = await investigate({
+      ...input,
+      onProgress: (phase, done, total, file) => {
+        const mb = done / 1e6, rate = mb / Math.max(0.001, (Date.now() - started) / 1000);
+        progress.update(`${phase === 'logs' ? `reading ${safeText(file ?? '')}` : 'reading traces'}: ${total ? Math.floor((100 * done) / total) : 0}% (${mb.toFixed(0)} MB, ${rate.toFixed(0)} MB/s)`);
+      },
+    });
+  } catch (e) {
+    progress.done();
+    io.stderr.write(`corral investigate: failed: ${safeText((e as Error).stack ?? String(e))}\n`);
+    return 1;
+  }
+  progress.done();
+  if (v.html) {
+    try { writeFileSync(v.html, renderHtml(result)); } catch (e) {
+      io.stderr.write(`corral investigate: cannot write ${safeText(v.html)}: ${safeText((e as Error).message)}\n`);
+      return 1;
+    }
+    if (!v.quiet) io.stderr.write(`report written to ${safeText(v.html)}\n`);
+  }
+  if (v.json) io.stdout.write(`${JSON.stringify(result)}\n`);
+  else io.stdout.write(renderSummary(result, makeStyle(io.stdout as NodeJS.WriteStream, io.env)));
+  return result.incidents.length > 0 ? 3 : 0;
+}

@@ -1,0 +1,209 @@
+// Why: turns one simple command into CommandRecords, unwrapping one layer at a time: argv
+// wrappers (env, nohup, setsid, timeout, sudo, nice, stdbuf, exec, xargs, find -exec …), shells
+// with a script (`bash -c STR`, `sh -s` fed by a pipe or heredoc, `bash FILE` written earlier in
+// the same call, `bash <(…)`), `eval`, `source`, and interpreters with inline code. Threat it
+// stops: a hostile command judged by its outermost wrapper. Each hop is recorded, so rules can
+// match the wrapper (sudo) and what it runs (nc -e), and a finding shows the whole chain.
+import type { SNode } from './parser.js';
+import type { Ctx } from './run.js';
+import { basename, interpreterOf, SHELL_STRING_OPTS, SHELLS, skipOptions, WRAPPERS } from './programs.js';
+import { downloadTargets, fileOperands, normPath } from './stage.js';
+import { runInline } from './exec-inline.js';
+import { mapSpan, type AnalysisLimits, type CommandRecord, type Layer, type SpanMap } from './types.js';
+
+export interface RunState {
+  readonly commands: CommandRecord[];
+  readonly unwrapped: string[];
+  readonly downloaded: Set<string>;
+  readonly chmodded: Set<string>;
+  readonly limits: AnalysisLimits;
+  full(): boolean;
+  note(key: string, msg: string): void;
+  readFile(p: string): Buffer | null;
+  analyzeLayer(text: string, layer: Layer, base?: Partial<Ctx>): Buffer | null;
+  visitSubst(n: SNode, ctx: Ctx): { out: Buffer | null; names: string[] };
+}
+
+export interface EmitInput {
+  argv: string[];
+  exact: boolean[];
+  /** Word node of each argv element, in ctx.layer.text. */
+  nodes: SNode[];
+  /** End of the whole statement (with redirections) in ctx.layer.text. */
+  end: number;
+  ctx: Ctx;
+  stdin: Buffer | null;
+  inputFrom: string[];
+  redirects: string[];
+  flags: string[];
+  via?: string[];
+  depth?: number;
+}
+
+/** Where an unwrapping step is: the current argv slice and its chain. */
+export interface Step { argv: string[]; exact: boolean[]; nodes: SNode[]; via: string[]; depth: number; rec: CommandRecord; inp: EmitInput }
+
+const MAX_HOPS = 16;
+
+/** Emits records for a simple command and everything it wraps. Returns the innermost argv. */
+export function emitCommand(run: RunState, inp: EmitInput): string[] {
+  let { argv, exact, nodes } = inp;
+  const via = [...(inp.via ?? inp.ctx.layer.via)];
+  let depth = inp.depth ?? inp.ctx.layer.depth;
+  let eff = argv;
+  for (let hop = 0; hop < MAX_HOPS && argv.length > 0 && !run.full(); hop++) {
+    const rec = record(run, inp, argv, exact, nodes, via, depth);
+    eff = argv;
+    const name = basename(argv[0]!);
+    const st: Step = { argv, exact, nodes, via, depth, rec, inp };
+    bookkeeping(run, rec, name);
+    const ss = SHELL_STRING_OPTS[name];
+    const cIdx = ss ? argv.findIndex((a, i) => i > 0 && ss.opt.includes(a)) : -1;
+    if (ss && cIdx > 0 && cIdx + 1 < argv.length) { layerFromArgs(run, st, cIdx + 1, cIdx + 2, `${name} -c`); break; }
+    if (name === 'env') {
+      const sIdx = argv.findIndex((a) => a === '-S' || a === '--split-string');
+      if (sIdx > 0 && sIdx + 1 < argv.length) { layerFromArgs(run, st, sIdx + 1, argv.length, 'env -S'); break; }
+    }
+    if (name === 'watch') {
+      const { at } = skipOptions(argv, 1, WRAPPERS.watch!);
+      if (at < argv.length) layerFromArgs(run, st, at, argv.length, 'watch');
+      break;
+    }
+    const spec = WRAPPERS[name];
+    if (spec) {
+      const { at, noExec } = skipOptions(argv, 1, spec, name === 'env' || name === 'sudo' || name === 'doas');
+      const k = at + (spec.skip ?? 0);
+      if (noExec || k >= argv.length) break;
+      rec.files = [];
+      argv = argv.slice(k); exact = exact.slice(k); nodes = nodes.slice(k);
+      via.push(name); depth++;
+      continue;
+    }
+    if (name === 'find') { findExec(run, st); break; }
+    if (SHELLS.has(name)) { shell(run, st, name); break; }
+    if (name === 'eval' || name === 'let') { if (argv.length > 1) layerFromArgs(run, st, 1, argv.length, name); break; }
+    if (name === 'source' || name === '.') { script(run, st, 1, name); break; }
+    const interp = interpreterOf(name);
+    if (interp) { runInline(run, st, interp); break; }
+    if (argv[0]!.includes('/') && run.readFile(argv[0]!)) { script(run, st, 0, argv[0]!); break; }
+    break;
+  }
+  return eff;
+}
+
+function record(run: RunState, inp: EmitInput, argv: string[], exact: boolean[], nodes: SNode[], via: string[], depth: number): CommandRecord {
+  const L = inp.ctx.layer;
+  const start = nodes[0]?.start ?? 0;
+  const end = Math.max(inp.end, nodes.at(-1)?.end ?? 0);
+  const text = L.text.slice(start, end);
+  const flags = [...inp.ctx.flags, ...inp.flags];
+  if (inp.ctx.inLoop) flags.push('in_loop');
+  if (inp.ctx.background) flags.push('background');
+  if (exact[0] === false) flags.push('dynamic_name');
+  if (exact.some((e) => !e)) flags.push('dynamic_args');
+  if (depth > 0) flags.push('unwrapped');
+  const rec: CommandRecord = {
+    argv, text, depth, via: via.join(' > '), span: mapSpan(L.map, start, end), chain: [...L.chain, text],
+    redirects: inp.redirects, input_from: inp.inputFrom, files: fileOperands(argv), flags,
+  };
+  run.commands.push(rec);
+  return rec;
+}
+
+const CHMOD_X = /^(?:[ugoa]*\+[rwxXst]*x[rwxXst]*|[0-7]*[1357][0-7]?[0-7]?)$/;
+
+function bookkeeping(run: RunState, rec: CommandRecord, name: string): void {
+  const argv = rec.argv;
+  for (const t of downloadTargets(argv)) run.downloaded.add(normPath(t));
+  if (name === 'chmod' && argv.slice(1).some((a) => CHMOD_X.test(a) && /x|[1357]/.test(a))) {
+    for (const a of argv.slice(1)) if (!a.startsWith('-') && !CHMOD_X.test(a) && !/^[ugoa]*[+-=]/.test(a)) run.chmodded.add(normPath(a));
+  }
+  const runs = SHELLS.has(name) || interpreterOf(name) || name === 'source' || name === '.' ? rec.files[0] : argv[0];
+  if (runs === undefined) return;
+  const p = normPath(runs);
+  const candidate = runs.includes('/') || runs !== argv[0];
+  if (candidate && (run.downloaded.has(p) || run.downloaded.has(basename(p)))) rec.flags.push('exec_downloaded');
+  if (candidate && run.chmodded.has(p)) rec.flags.push('exec_chmodded');
+}
+
+/** Offset in the layer where `value` appears verbatim inside node `n`, or -1. */
+function verbatimAt(n: SNode, layerText: string, value: string): number {
+  const t = layerText.slice(n.start, n.end);
+  if (n.type === 'raw_string' || n.type === 'string') return t.slice(1, -1) === value ? n.start + 1 : -1;
+  if (n.type === 'word') return t === value ? n.start : -1;
+  return -1;
+}
+
+/** A new text layer made of argv[from..to) (joined by spaces, like eval). */
+export function subLayer(st: Step, text: string, from: number, to: number, label: string): Layer {
+  const L = st.inp.ctx.layer;
+  const first = st.nodes[from];
+  const last = st.nodes[to - 1];
+  let map: SpanMap;
+  const at = first && to - from === 1 && L.map.exact ? verbatimAt(first, L.text, text) : -1;
+  if (at >= 0 && L.map.exact) map = { exact: true, base: L.map.base + at };
+  else if (first && last) { const [s] = mapSpan(L.map, first.start, first.end); const [, e] = mapSpan(L.map, last.start, last.end); map = { exact: false, start: s, end: e }; }
+  else map = { exact: false, start: st.rec.span[0], end: st.rec.span[1] };
+  return { text, depth: st.depth + 1, via: [...st.via, label], chain: [...L.chain, text], map };
+}
+
+function layerFromArgs(run: RunState, st: Step, from: number, to: number, label: string): void {
+  const text = st.argv.slice(from, to).join(' ');
+  if (text.trim() === '') return;
+  run.analyzeLayer(text, subLayer(st, text, from, to, label), { vars: new Map(st.inp.ctx.vars), stdin: st.inp.stdin, inputFrom: st.inp.inputFrom });
+}
+
+/** A layer whose text did not come from one argument (stdin payload, file content). */
+function layerFromData(run: RunState, st: Step, text: string, label: string): void {
+  const L = st.inp.ctx.layer;
+  const from = st.inp.ctx.pipeStart;
+  const start = from === undefined ? st.rec.span[0] : Math.min(st.rec.span[0], mapSpan(L.map, from, from)[0]);
+  const layer: Layer = { text, depth: st.depth + 1, via: [...st.via, label], chain: [...L.chain, text], map: { exact: false, start, end: st.rec.span[1] } };
+  if (/^#!.*\b(python|perl|ruby|node|php)/.test(text)) {
+    const lang = /\b(python|perl|ruby|node|php)/.exec(text)![1]!;
+    runInline(run, { ...st, argv: [lang], exact: [true], nodes: [] }, interpreterOf(lang)!, text);
+    return;
+  }
+  run.analyzeLayer(text, layer, { inputFrom: st.inp.inputFrom });
+}
+
+function script(run: RunState, st: Step, idx: number, label: string): void {
+  const node = st.nodes[idx];
+  const path = st.argv[idx];
+  if (path === undefined) return;
+  let content = run.readFile(path);
+  if (!content && node && node.type === 'process_substitution') content = run.visitSubst(node, st.inp.ctx).out;
+  if (content) layerFromData(run, st, content.toString('utf8'), `${label} ${path}`);
+}
+
+function shell(run: RunState, st: Step, name: string): void {
+  const a = st.argv;
+  let i = 1;
+  let sawC = false;
+  let sawS = false;
+  while (i < a.length) {
+    const x = a[i]!;
+    if (x === '--' || x === '-') { i++; break; }
+    if (/^[-+]O$|^[-+]o$/.test(x) || x === '--rcfile' || x === '--init-file') { i += 2; continue; }
+    if (x.startsWith('--')) { i++; continue; }
+    if (/^[-+][a-zA-Z]+$/.test(x)) { if (x[0] === '-' && x.includes('c')) sawC = true; if (x[0] === '-' && x.includes('s')) sawS = true; i++; continue; }
+    break;
+  }
+  st.rec.files = sawC || sawS || i >= a.length ? [] : [a[i]!];
+  if (sawC) { if (i < a.length) layerFromArgs(run, st, i, i + 1, `${name} -c`); return; }
+  if (!sawS && i < a.length) { script(run, st, i, name); return; }
+  if (st.inp.stdin) layerFromData(run, st, st.inp.stdin.toString('utf8'), `${name} <stdin`);
+}
+
+function findExec(run: RunState, st: Step): void {
+  const a = st.argv;
+  for (let i = 1; i < a.length; i++) {
+    if (!/^-(exec|execdir|ok|okdir)$/.test(a[i]!)) continue;
+    let j = i + 1;
+    while (j < a.length && a[j] !== ';' && a[j] !== '+') j++;
+    if (j > i + 1) {
+      emitCommand(run, { ...st.inp, argv: a.slice(i + 1, j), exact: st.exact.slice(i + 1, j), nodes: st.nodes.slice(i + 1, j), end: st.nodes[j - 1]!.end, via: [...st.via, `find ${a[i]}`], depth: st.depth + 1 });
+    }
+    i = j;
+  }
+}

@@ -1,0 +1,86 @@
+// Why: tree-sitter-bash mis-shapes a few very common agent idioms around heredocs, and an
+// analyzer that trusted those shapes would miss commands: `cat <<EOF | sh` puts the pipeline
+// *inside* the heredoc redirect, `cat <<EOF > f && sh f` hides the `&& sh f` there too, and
+// `python3 - <<EOF` drops the `-`. This pass rewrites those shapes into the ones bash means
+// (pipeline, list, argument) before analysis. Threat it stops: `cat <<EOF | bash` style payloads
+// and heredoc-fed interpreters slipping through a parser quirk.
+import type { SNode } from './parser.js';
+
+const SEPARATORS = new Set([';', '&', '|', '&&', '||', '|&', ';;']);
+
+function mk(type: string, children: SNode[], field: string | null = null): SNode {
+  const start = children.length ? children[0]!.start : 0;
+  const end = children.length ? children[children.length - 1]!.end : 0;
+  return { type, start, end, field, named: true, missing: false, children };
+}
+
+/** Word nodes for non-blank text the parser skipped (e.g. the `-` in `python3 - <<EOF`). */
+function gapWords(text: string, from: number, to: number): SNode[] {
+  const out: SNode[] = [];
+  let i = from;
+  while (i < to) {
+    while (i < to && /\s/.test(text[i]!)) i++;
+    const s = i;
+    while (i < to && !/\s/.test(text[i]!)) i++;
+    if (i > s && !/[<>|&;()]/.test(text.slice(s, i))) out.push({ type: 'word', start: s, end: i, field: 'argument', named: true, missing: false, children: [] });
+  }
+  return out;
+}
+
+/** Rewrites one redirected_statement whose heredoc redirect swallowed the rest of the line. */
+function fixRedirected(n: SNode, text: string): SNode {
+  const body = n.children.find((c) => c.field === 'body');
+  const hd = n.children.find((c) => c.type === 'heredoc_redirect');
+  if (body?.type === 'command') {
+    const firstRedir = n.children.find((c) => c.field === 'redirect');
+    if (firstRedir && firstRedir.start > body.end) {
+      const lost = gapWords(text, body.end, firstRedir.start);
+      if (lost.length) { body.children.push(...lost); body.end = lost[lost.length - 1]!.end; }
+    }
+  }
+  if (!hd) return n;
+  const tailStart = hd.children.findIndex((c) => c.type === 'pipeline' || c.field === 'operator' || c.field === 'argument' || (c.field === 'redirect'));
+  if (tailStart < 0) return n;
+  const keep: SNode[] = [];
+  const moved: SNode[] = [];
+  let pipe: SNode | null = null;
+  let op: SNode | null = null;
+  let right: SNode | null = null;
+  for (const c of hd.children) {
+    if (c.field === 'argument' && body?.type === 'command') { body.children.push(c); continue; }
+    if (c.field === 'redirect') { moved.push({ ...c, field: 'redirect' }); continue; }
+    if (c.type === 'pipeline') { pipe = c; continue; }
+    if (c.field === 'operator') { op = c; continue; }
+    if (c.field === 'right') { right = c; continue; }
+    keep.push(c);
+  }
+  hd.children = keep;
+  const stmt: SNode = { ...n, children: [...n.children.filter((c) => c !== hd), hd, ...moved] };
+  stmt.children.sort((a, b) => a.start - b.start);
+  let out: SNode = stmt;
+  if (pipe) out = mk('pipeline', [stmt, ...pipe.children]);
+  if (op && right) out = mk('list', [out, op, right]);
+  out.field = n.field;
+  return out;
+}
+
+/** Splits a command whose argument list contains an ERROR separator (`sh f ; echo` mis-parse). */
+function splitCommand(n: SNode): SNode {
+  const idx = n.children.findIndex((c) => c.type === 'ERROR' && c.children.length === 1 && SEPARATORS.has(c.children[0]!.type));
+  if (idx < 0) return n;
+  const head: SNode = { ...n, children: n.children.slice(0, idx) };
+  head.end = head.children.length ? head.children[head.children.length - 1]!.end : n.start;
+  const rest = n.children.slice(idx + 1);
+  if (rest.length === 0) return head;
+  const tail: SNode = { ...n, start: rest[0]!.start, children: rest.map((c, k) => (k === 0 ? { ...c, field: 'name' } : c)) };
+  return mk('list', [head, n.children[idx]!.children[0]!, splitCommand(tail)]);
+}
+
+/** Applies every fix, bottom-up, in place where possible. Returns the (maybe replaced) node. */
+export function normalizeTree(n: SNode, text: string, depth = 0): SNode {
+  if (depth > 200) return n;
+  for (let i = 0; i < n.children.length; i++) n.children[i] = normalizeTree(n.children[i]!, text, depth + 1);
+  if (n.type === 'redirected_statement') return fixRedirected(n, text);
+  if (n.type === 'command') return splitCommand(n);
+  return n;
+}

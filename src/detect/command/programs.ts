@@ -1,0 +1,116 @@
+// Why: what the analyzer must know about programs to unwrap them: which are wrappers that run
+// another command (env, nohup, sudo, timeout, xargs, find -exec …), which are shells taking a
+// script (`bash -c`), which are interpreters taking inline code (`python -c`, `perl -e`), and which
+// options take a value. Threat it stops: a hostile command hidden behind one or more wrappers
+// (`nohup setsid timeout 0 sudo -u x env A=1 nc -e sh …`) being judged by the wrapper's name.
+// This is parsing knowledge, not detection: what is *bad* lives in rules/command-*.yaml.
+
+export interface OptSpec {
+  /** Short option letters that take a value (attached `-uroot` or next argument). */
+  short?: string;
+  /** Long options that take a value (`--user root` or `--user=root`). */
+  long?: string[];
+  /** Positional arguments to skip before the wrapped command (timeout DURATION, chroot DIR). */
+  skip?: number;
+  /** Options after which the rest is not a command (`command -v`, `nice` has none). */
+  noExec?: string[];
+}
+
+/** Wrappers whose wrapped command starts at the first positional argument. */
+export const WRAPPERS: Record<string, OptSpec> = {
+  env: { short: 'uCS', long: ['--unset', '--chdir', '--split-string'] },
+  nohup: {}, setsid: {}, time: { short: 'fo', long: ['--format', '--output'] },
+  sudo: { short: 'ughpCDrtUTR', long: ['--user', '--group', '--host', '--prompt', '--close-from', '--chdir', '--role', '--type', '--other-user', '--command-timeout', '--chroot'], noExec: ['-l', '-v', '-k', '-K', '--list', '--validate'] },
+  doas: { short: 'uC' }, timeout: { short: 'sk', long: ['--signal', '--kill-after'], skip: 1 },
+  nice: { short: 'n', long: ['--adjustment'] }, ionice: { short: 'cnp', long: ['--class', '--classdata'], noExec: ['-p'] },
+  stdbuf: { short: 'ioe', long: ['--input', '--output', '--error'] }, exec: { short: 'a' },
+  command: { noExec: ['-v', '-V'] }, builtin: {}, chroot: { long: ['--userspec', '--groups'], skip: 1 },
+  unshare: { short: 'S', long: ['--setuid', '--setgid', '--propagation', '--setgroups'] },
+  nsenter: { short: 'tSGw', long: ['--target', '--setuid', '--setgid', '--wd'] },
+  flock: { short: 'wE', long: ['--timeout', '--conflict-exit-code'], skip: 1 },
+  strace: { short: 'oepsSIaPuE', noExec: ['-p'] }, ltrace: { short: 'oepsnu' },
+  taskset: { short: '', skip: 1, noExec: ['-p'] }, chrt: { skip: 1, noExec: ['-p'] },
+  proxychains: { short: 'f' }, proxychains4: { short: 'f' }, torsocks: {}, tsocks: {}, torify: {},
+  'xvfb-run': {}, sshpass: { short: 'pfdP' }, caffeinate: {}, cpulimit: { short: 'lpe', long: ['--limit', '--pid'] },
+  busybox: {}, catchsegv: {}, fakeroot: {}, firejail: {}, daemonize: { short: 'aceopluv' },
+  'systemd-run': { short: 'pEuM', long: ['--unit', '--property', '--description', '--slice', '--uid', '--gid', '--setenv', '--working-directory', '--on-calendar', '--on-active'] },
+  xargs: { short: 'ILnPdEsa', long: ['--replace', '--max-lines', '--max-args', '--max-procs', '--delimiter', '--eof', '--max-chars', '--arg-file'] },
+  parallel: { short: 'jS', long: ['--jobs'] }, watch: { short: 'n', long: ['--interval'] },
+};
+
+/** Wrappers whose remaining arguments form a shell string (`watch CMD…`, `su -c CMD`). */
+export const SHELL_STRING_OPTS: Record<string, { opt: string[]; spec: OptSpec }> = {
+  su: { opt: ['-c', '--command'], spec: { short: 'sgG', long: ['--shell', '--group', '--supp-group'] } },
+  runuser: { opt: ['-c', '--command'], spec: { short: 'usgG', long: ['--user', '--shell', '--group'] } },
+  script: { opt: ['-c', '--command'], spec: { short: 'EIOTtB', long: ['--log-in', '--log-out', '--log-timing'] } },
+  flock: { opt: ['-c', '--command'], spec: { short: 'wE' } },
+};
+
+export const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'rbash', 'fish', 'yash', 'posh', 'tcsh', 'csh']);
+export const SHELL_OPTS: OptSpec = { short: 'oO', long: ['--rcfile', '--init-file'] };
+
+export interface InterpreterSpec {
+  lang: string;
+  /** Options whose value is inline code (perl -e, python -c). */
+  code: string[];
+  /** Options (short letters / long names) that take a value that is not code. */
+  spec: OptSpec;
+  /** Python-style: `-c CODE` ends option parsing and may be clustered (`-Bc`). */
+  clusterCode?: string;
+}
+
+export const INTERPRETERS: Record<string, InterpreterSpec> = {
+  python: { lang: 'python', code: ['-c'], clusterCode: 'c', spec: { short: 'WXm', long: ['--check-hash-based-pycs'] } },
+  perl: { lang: 'perl', code: ['-e', '-E'], clusterCode: 'eE', spec: { short: 'IMmdDxCl0F', long: [] } },
+  ruby: { lang: 'ruby', code: ['-e'], clusterCode: 'e', spec: { short: 'IrCEFKTUWx0', long: ['--encoding'] } },
+  node: { lang: 'node', code: ['-e', '--eval', '-p', '--print'], spec: { short: 'r', long: ['--require', '--import', '--input-type', '--loader', '--env-file'] } },
+  php: { lang: 'php', code: ['-r'], spec: { short: 'cdzft', long: [] } },
+  lua: { lang: 'lua', code: ['-e'], spec: { short: 'l' } },
+  awk: { lang: 'awk', code: [], spec: { short: 'fFvW', long: ['--file', '--field-separator', '--assign'] } },
+};
+
+/** Maps a program name to its interpreter family (python3.11 → python, nodejs → node). */
+export function interpreterOf(name: string): InterpreterSpec | undefined {
+  if (/^python[0-9.]*$/.test(name) || /^pypy[0-9.]*$/.test(name)) return INTERPRETERS.python;
+  if (/^perl[0-9.]*$/.test(name)) return INTERPRETERS.perl;
+  if (/^ruby[0-9.]*$/.test(name) || name === 'jruby') return INTERPRETERS.ruby;
+  if (name === 'node' || name === 'nodejs' || name === 'bun' || name === 'deno') return INTERPRETERS.node;
+  if (/^php[0-9.]*$/.test(name)) return INTERPRETERS.php;
+  if (/^lua(jit|[0-9.]*)$/.test(name)) return INTERPRETERS.lua;
+  if (/^(g|m|n|busybox-)?awk$/.test(name)) return INTERPRETERS.awk;
+  return undefined;
+}
+
+export function basename(p: string): string {
+  const s = p.replace(/\/+$/, '');
+  const i = s.lastIndexOf('/');
+  return i < 0 ? s : s.slice(i + 1);
+}
+
+/**
+ * Skips options (per `spec`) starting at argv[i]; returns the index of the first positional
+ * argument (or argv.length) and whether a `noExec` option was seen.
+ */
+export function skipOptions(argv: string[], i: number, spec: OptSpec, assignments = false): { at: number; noExec: boolean } {
+  let noExec = false;
+  while (i < argv.length) {
+    const a = argv[i]!;
+    if (a === '--') { i++; break; }
+    if (assignments && /^[A-Za-z_][A-Za-z0-9_]*=/.test(a)) { i++; continue; }
+    if (!a.startsWith('-') || a === '-') break;
+    if (spec.noExec?.includes(a)) noExec = true;
+    if (a.startsWith('--')) {
+      const name = a.split('=')[0]!;
+      if (spec.noExec?.includes(name)) noExec = true;
+      i += !a.includes('=') && spec.long?.includes(name) ? 2 : 1;
+      continue;
+    }
+    if (/^-\d+$/.test(a)) { i++; continue; } // nice -10
+    let takesNext = false;
+    for (let k = 1; k < a.length; k++) {
+      if (spec.short?.includes(a[k]!)) { takesNext = k === a.length - 1; break; }
+    }
+    i += takesNext ? 2 : 1;
+  }
+  return { at: Math.min(i, argv.length), noExec };
+}

@@ -1,0 +1,334 @@
+// Why: walks the syntax tree of one tool call, layer by layer, the way bash would execute it:
+// lists, pipelines (with the data flowing between stages), subshells, loops, functions,
+// redirections, heredocs, here-strings and command/process substitutions, keeping simple
+// variable assignments so later uses resolve. Threat it stops: a hostile command hidden inside
+// shell structure; each simple command found becomes one CommandRecord for the rule engine.
+// Hostile input cannot blow up time or memory: depth, total parsed size and record count are capped.
+import { normalizeTree } from './normalize.js';
+import type { ShellParser, SNode } from './parser.js';
+import { emitCommand, type RunState } from './exec.js';
+import { stageOutput, normPath } from './stage.js';
+import { basename } from './programs.js';
+import { evalWord, type WordEnv } from './words.js';
+import { mapSpan, type Analysis, type AnalysisLimits, type CommandRecord, type Layer } from './types.js';
+
+export interface Ctx {
+  layer: Layer;
+  vars: Map<string, string>;
+  inLoop: boolean;
+  background: boolean;
+  flags: string[];
+  /** Redirections inherited from an enclosing compound statement (`{ …; } >&/dev/tcp/…`). */
+  redirects: string[];
+  stdin: Buffer | null;
+  inputFrom: string[];
+  /** Layer offset where the pipeline feeding stdin starts (span of decoded stdin payloads). */
+  pipeStart?: number;
+}
+
+interface Redir { list: string[]; stdin: Buffer | null; stdinFrom: string[]; outFiles: { path: string; append: boolean }[] }
+
+const STATEMENT_TYPES = new Set(['command', 'pipeline', 'list', 'redirected_statement', 'subshell', 'compound_statement', 'if_statement', 'for_statement', 'while_statement', 'c_style_for_statement', 'case_statement', 'function_definition', 'negated_command', 'declaration_command', 'variable_assignment', 'unset_command']);
+const WORDISH = new Set(['subscript', 'word', 'number', 'concatenation', 'simple_expansion', 'expansion', 'raw_string', 'string', 'ansi_c_string', 'command_name']);
+
+export class Run implements RunState {
+  readonly commands: CommandRecord[] = [];
+  readonly parseErrors: string[] = [];
+  readonly unwrapped: string[] = [];
+  readonly written = new Map<string, Buffer>();
+  readonly downloaded = new Set<string>();
+  readonly chmodded = new Set<string>();
+  private parsedChars = 0;
+  private substCache = new Map<SNode, { out: Buffer | null; names: string[] }>();
+  private limitNoted = new Set<string>();
+
+  constructor(private readonly parser: ShellParser, readonly limits: AnalysisLimits) {}
+
+  result(): Analysis { return { commands: this.commands, parseErrors: this.parseErrors, unwrapped: this.unwrapped }; }
+
+  full(): boolean {
+    if (this.commands.length < this.limits.maxCommands) return false;
+    this.note('limit', `stopped after ${this.limits.maxCommands} commands (limit)`);
+    return true;
+  }
+
+  note(key: string, msg: string): void {
+    if (this.limitNoted.has(key)) return;
+    this.limitNoted.add(key);
+    this.parseErrors.push(msg);
+  }
+
+  readFile(p: string): Buffer | null { return this.written.get(normPath(p)) ?? null; }
+
+  /** Parses and walks one text layer. Returns its static stdout (or null). */
+  analyzeLayer(text: string, layer: Layer, base: Partial<Ctx> = {}): Buffer | null {
+    if (layer.depth > this.limits.maxDepth) { this.note('depth', `unwrapping stopped at depth ${this.limits.maxDepth} (limit)`); return null; }
+    if (this.parsedChars + text.length > this.limits.maxTotalChars) { this.note('size', `unwrapping stopped after ${this.limits.maxTotalChars} characters (limit)`); return null; }
+    this.parsedChars += text.length;
+    if (layer.depth > 0) this.unwrapped.push(text);
+    const parsed = this.parser.parse(text, this.limits.parseBudgetMs);
+    if (!parsed.root) { this.parseErrors.push(`${where(layer)}parse timed out after ${this.limits.parseBudgetMs} ms; not analysed`); return null; }
+    if (parsed.hasError) this.noteSyntax(parsed.root, layer);
+    const root = normalizeTree(parsed.root, text);
+    const ctx: Ctx = { layer, vars: base.vars ?? new Map(), inLoop: false, background: false, flags: base.flags ?? [], redirects: [], stdin: base.stdin ?? null, inputFrom: base.inputFrom ?? [], ...{} };
+    return this.visitSeq(root.children, ctx);
+  }
+
+  private noteSyntax(root: SNode, layer: Layer): void {
+    const bad = findError(root);
+    const t = layer.text;
+    if (!bad) { this.parseErrors.push(`${where(layer)}syntax error`); return; }
+    const [s, e] = mapSpan(layer.map, bad.start, bad.end);
+    const snippet = t.slice(bad.start, Math.min(bad.end, bad.start + 40)) || t.slice(Math.max(0, bad.start - 10), bad.start + 10);
+    this.parseErrors.push(`${where(layer)}syntax error at ${s}-${e}${bad.missing ? ` (missing ${JSON.stringify(bad.type)})` : ''}: ${JSON.stringify(snippet)}; analysed best-effort`);
+  }
+
+  /** Sequential statements (program, compound, subshell): static output if every part is static. */
+  visitSeq(nodes: SNode[], ctx: Ctx): Buffer | null {
+    const outs: Buffer[] = [];
+    let allStatic = true;
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i]!;
+      if (!n.named || n.type === 'comment') continue;
+      if (this.full()) return null;
+      const bg = nodes[i + 1]?.type === '&';
+      const out = this.visit(n, bg ? { ...ctx, background: true } : ctx);
+      if (out) outs.push(out); else if (STATEMENT_TYPES.has(n.type)) allStatic = false;
+    }
+    return allStatic && outs.length ? Buffer.concat(outs) : null;
+  }
+
+  visit(n: SNode, ctx: Ctx): Buffer | null {
+    switch (n.type) {
+      case 'program': case 'compound_statement': case 'do_group':
+        return this.visitSeq(n.children, ctx);
+      case 'subshell':
+        return this.visitSeq(n.children, { ...ctx, vars: new Map(ctx.vars) });
+      case 'list': {
+        const parts = n.children.filter((c) => c.named);
+        const outs = parts.map((c) => this.visit(c, ctx));
+        return outs.every((o) => o) ? Buffer.concat(outs as Buffer[]) : null;
+      }
+      case 'pipeline': return this.visitPipeline(n, ctx);
+      case 'redirected_statement': return this.visitRedirected(n, ctx);
+      case 'command': return this.visitCommand(n, ctx, null);
+      case 'variable_assignment': case 'variable_assignments': this.assign(n, ctx, true); return null;
+      case 'declaration_command': case 'unset_command': this.declare(n, ctx); return null;
+      case 'for_statement': case 'c_style_for_statement': case 'while_statement': case 'select_statement': {
+        const v = n.children.find((c) => c.field === 'variable');
+        if (v) ctx.vars.delete(ctx.layer.text.slice(v.start, v.end));
+        const inner = { ...ctx, inLoop: true };
+        for (const c of n.children) if (c.named && c.field !== 'variable') this.visit(c, inner);
+        return null;
+      }
+      case 'function_definition': {
+        const body = n.children.find((c) => c.field === 'body');
+        if (body) this.visit(body, { ...ctx, flags: [...ctx.flags, 'in_function'] });
+        return null;
+      }
+      case 'command_substitution': case 'process_substitution':
+        this.visitSubst(n, ctx); return null;
+      case 'ERROR': this.recover(n, ctx); return null;
+      case 'comment': case 'heredoc_body': case 'heredoc_start': case 'heredoc_end': return null;
+      default:
+        for (const c of n.children) if (c.named) this.visit(c, ctx);
+        return null;
+    }
+  }
+
+  private visitPipeline(n: SNode, ctx: Ctx): Buffer | null {
+    const stages: SNode[] = [];
+    const flat = (p: SNode): void => { for (const c of p.children) if (c.type === 'pipeline') flat(c); else if (c.named) stages.push(c); };
+    flat(n);
+    let data = ctx.stdin;
+    let from = ctx.inputFrom;
+    for (const st of stages) {
+      const before = this.commands.length;
+      data = this.visit(st, { ...ctx, stdin: data, inputFrom: from, pipeStart: ctx.pipeStart ?? n.start });
+      const names = new Set(from);
+      for (const r of this.commands.slice(before)) names.add(basename(r.argv[0] ?? ''));
+      from = [...names];
+    }
+    return data;
+  }
+
+  private visitRedirected(n: SNode, ctx: Ctx): Buffer | null {
+    const body = n.children.find((c) => c.field === 'body') ?? n.children.find((c) => c.named && !c.type.endsWith('redirect'));
+    const redirs = n.children.filter((c) => c !== body && c.type.endsWith('redirect'));
+    if (body?.type === 'command') return this.visitCommand(body, ctx, redirs);
+    const r = this.evalRedirects(redirs, ctx);
+    const inner: Ctx = { ...ctx, redirects: [...ctx.redirects, ...r.list], stdin: r.stdin ?? ctx.stdin, inputFrom: [...ctx.inputFrom, ...r.stdinFrom] };
+    const out = body ? this.visit(body, inner) : null;
+    return this.sinkOutput(out, r);
+  }
+
+  /** Writes static output to redirect targets (same-call bookkeeping); returns what reaches stdout. */
+  private sinkOutput(out: Buffer | null, r: Redir): Buffer | null {
+    if (r.outFiles.length === 0) return out;
+    for (const f of r.outFiles) {
+      if (!out) { this.written.delete(normPath(f.path)); continue; }
+      const prev = f.append ? this.written.get(normPath(f.path)) : undefined;
+      this.written.set(normPath(f.path), prev ? Buffer.concat([prev, out]) : out);
+    }
+    return null;
+  }
+
+  wordEnv(ctx: Ctx, substNames: string[]): WordEnv {
+    return {
+      text: ctx.layer.text, vars: ctx.vars,
+      substOutput: (s) => { const o = this.substCache.get(s)?.out; return o ? o.toString('utf8') : null; },
+      onSubst: (s) => { substNames.push(...this.visitSubst(s, ctx).names); },
+    };
+  }
+
+  /** Walks the body of `$(…)`, backticks or `<(…)` once; caches its static output and command names. */
+  visitSubst(n: SNode, ctx: Ctx): { out: Buffer | null; names: string[] } {
+    const hit = this.substCache.get(n);
+    if (hit) return hit;
+    const before = this.commands.length;
+    const body = n.children.filter((c) => c.named);
+    const out = this.visitSeq(body, { ...ctx, vars: new Map(ctx.vars), stdin: null, inputFrom: [], redirects: [], flags: [...ctx.flags, 'in_subst'] });
+    const names = [...new Set(this.commands.slice(before).map((r) => basename(r.argv[0] ?? '')))];
+    const res = { out, names };
+    this.substCache.set(n, res);
+    return res;
+  }
+
+  evalRedirects(nodes: SNode[], ctx: Ctx): Redir {
+    const r: Redir = { list: [], stdin: null, stdinFrom: [], outFiles: [] };
+    const t = ctx.layer.text;
+    for (const n of nodes) {
+      if (n.type === 'heredoc_redirect') {
+        const start = n.children.find((c) => c.type === 'heredoc_start');
+        const body = n.children.find((c) => c.type === 'heredoc_body');
+        const quoted = start ? /['"\\]/.test(t.slice(start.start, start.end)) : true;
+        let s = body ? (quoted ? t.slice(body.start, body.end) : this.heredocText(body, ctx, r.stdinFrom)) : '';
+        if (n.children.some((c) => c.type === '<<-')) s = s.replace(/^\t+/gm, '');
+        r.stdin = Buffer.from(s, 'utf8');
+        continue;
+      }
+      if (n.type === 'herestring_redirect') {
+        const w = n.children.find((c) => c.named);
+        if (w) { const v = evalWord(w, this.wordEnv(ctx, r.stdinFrom)); r.stdin = v.exact ? Buffer.from(`${v.value}\n`) : null; }
+        continue;
+      }
+      const op = n.children.find((c) => !c.named)?.type ?? '';
+      const dest = n.children.find((c) => c.field === 'destination') ?? n.children.filter((c) => c.named && c.type !== 'file_descriptor').at(-1);
+      if (!dest) continue;
+      if (dest.type === 'process_substitution') {
+        const sub = this.visitSubst(dest, ctx);
+        r.stdinFrom.push(...sub.names);
+        if (op === '<') r.stdin = sub.out;
+        r.list.push(`${op}${t.slice(dest.start, dest.end)}`);
+        continue;
+      }
+      const v = evalWord(dest, this.wordEnv(ctx, r.stdinFrom)).value;
+      if (/^[&>]*$/.test(op) && /^\d+$|^-$/.test(v) && op.includes('&')) continue; // 2>&1, >&-
+      r.list.push(`${op}${v}`);
+      if (op === '<') r.stdin = this.readFile(v);
+      if (/^(>|>>|&>|&>>|>\||>&)$/.test(op) && !v.startsWith('/dev/')) r.outFiles.push({ path: v, append: op.endsWith('>>') });
+    }
+    return r;
+  }
+
+  private heredocText(body: SNode, ctx: Ctx, names: string[]): string {
+    let s = '';
+    let pos = body.start;
+    const env = this.wordEnv(ctx, names);
+    for (const c of body.children) {
+      s += ctx.layer.text.slice(pos, c.start);
+      s += c.type === 'heredoc_content' ? ctx.layer.text.slice(c.start, c.end) : evalWord(c, env).value;
+      pos = c.end;
+    }
+    return s + ctx.layer.text.slice(pos, body.end);
+  }
+
+  visitCommand(n: SNode, ctx: Ctx, outer: SNode[] | null, extraFlags: string[] = []): Buffer | null {
+    const nameNode = n.children.find((c) => c.field === 'name');
+    const words = nameNode ? [nameNode, ...n.children.filter((c) => c.field === 'argument' && c.start >= nameNode.start)] : [];
+    const inner = n.children.filter((c) => c.type.endsWith('redirect'));
+    const r = this.evalRedirects([...inner, ...(outer ?? [])], ctx);
+    if (!nameNode) {
+      this.assign(n, ctx, true);
+      return this.sinkOutput(null, r);
+    }
+    const substNames: string[] = [];
+    const env = this.wordEnv(ctx, substNames);
+    const vals = words.map((w) => evalWord(w, env));
+    const stdin = r.stdin ?? ctx.stdin;
+    const end = Math.max(n.end, ...(outer ?? []).map((o) => o.end));
+    const eff = emitCommand(this, {
+      argv: vals.map((v) => v.value), exact: vals.map((v) => v.exact), nodes: words, end, ctx,
+      stdin, inputFrom: [...new Set([...ctx.inputFrom, ...r.stdinFrom, ...substNames])],
+      redirects: [...ctx.redirects, ...r.list], flags: extraFlags,
+    });
+    if (basename(eff[0] ?? '') === 'tee') {
+      // tee copies its stdin to each file operand and to stdout.
+      for (const p of eff.slice(1).filter((a) => !a.startsWith('-'))) r.outFiles.push({ path: p, append: eff.includes('-a') || eff.includes('--append') });
+      this.sinkOutput(stdin, r);
+      return stdin;
+    }
+    return this.sinkOutput(stageOutput(eff, stdin, (p) => this.readFile(p)), r);
+  }
+
+  /** Bare assignments (`a=nc`, `HISTFILE=/dev/null`): remember the value and record it. */
+  private assign(n: SNode, ctx: Ctx, record: boolean): void {
+    const list = n.type === 'variable_assignment' ? [n] : n.children.filter((c) => c.type === 'variable_assignment');
+    for (const a of list) {
+      const name = a.children.find((c) => c.field === 'name');
+      const val = a.children.find((c) => c.field === 'value');
+      if (!name) continue;
+      const key = ctx.layer.text.slice(name.start, name.end);
+      const substNames: string[] = [];
+      const v = val ? evalWord(val, this.wordEnv(ctx, substNames)) : { value: '', exact: true };
+      if (v.exact) ctx.vars.set(key, v.value); else ctx.vars.delete(key);
+      if (record) {
+        emitCommand(this, { argv: [`${key}=${v.value}`], exact: [v.exact], nodes: [a], end: a.end, ctx, stdin: null, inputFrom: substNames, redirects: ctx.redirects, flags: ['assignment'] });
+      }
+    }
+  }
+
+  /** export/declare/local/readonly/unset: record argv and update known variables. */
+  private declare(n: SNode, ctx: Ctx): void {
+    const words: SNode[] = n.children.filter((c) => c.named || /^(export|declare|local|readonly|typeset|unset|unsetenv)$/.test(c.type));
+    const substNames: string[] = [];
+    const env = this.wordEnv(ctx, substNames);
+    const argv = words.map((w) => (w.named ? evalWord(w, env).value : w.type));
+    for (const w of words) {
+      if (w.type === 'variable_assignment') this.assign(w, ctx, false);
+      if (n.type === 'unset_command' && w.named) ctx.vars.delete(ctx.layer.text.slice(w.start, w.end));
+    }
+    if (words.length) emitCommand(this, { argv, exact: argv.map(() => true), nodes: words, end: n.end, ctx, stdin: null, inputFrom: substNames, redirects: ctx.redirects, flags: [] });
+  }
+
+  /** Best effort inside an ERROR node: walk statements it holds, then rebuild commands from loose words. */
+  private recover(n: SNode, ctx: Ctx): void {
+    let group: SNode[] = [];
+    const flush = (): void => {
+      const first = group[0];
+      if (first && first.type !== 'string' && first.type !== 'raw_string') {
+        const cmd: SNode = { type: 'command', start: first.start, end: group[group.length - 1]!.end, field: null, named: true, missing: false,
+          children: group.map((g, i) => ({ ...g, field: i === 0 ? 'name' : 'argument' })) };
+        this.visitCommand(cmd, ctx, null, ['from_parse_error']);
+      }
+      group = [];
+    };
+    for (const c of n.children) {
+      if (STATEMENT_TYPES.has(c.type) || c.type === 'ERROR') { flush(); this.visit(c, ctx); continue; }
+      if (WORDISH.has(c.type)) { group.push(c); continue; }
+      if (c.type === 'command_substitution' || c.type === 'process_substitution') { this.visitSubst(c, ctx); continue; }
+      if (!c.named && /^(;|&|\||&&|\|\||\n|\(|\)|\{|\}|`)$/.test(c.type)) flush();
+    }
+    flush();
+  }
+}
+
+function findError(n: SNode): SNode | null {
+  if (n.type === 'ERROR' || n.missing) return n;
+  for (const c of n.children) { const e = findError(c); if (e) return e; }
+  return null;
+}
+
+function where(layer: Layer): string {
+  return layer.depth === 0 ? '' : `layer ${layer.depth} (${layer.via.join(' > ')}): `;
+}

@@ -1,0 +1,74 @@
+// Why: the shapes the command analyzer produces and passes around: one CommandRecord per simple
+// command found after unwrapping (it becomes the payload of a `command` event for the rule
+// engine), the text layers it unwrapped (so a person or model can see why), and the limits that
+// keep hostile input from blowing up time or memory.
+
+export interface CommandRecord {
+  /** argv after quote removal, variable resolution and unwrapping (argv[0] is the program). */
+  argv: string[];
+  /** Text of this command in the layer it was found in (what to read). */
+  text: string;
+  /** Unwrapping layers above it: text layers (bash -c, eval, base64 …) plus argv wrappers. */
+  depth: number;
+  /** Wrapper chain, outermost first, e.g. 'bash -c > base64 -d > sudo'. */
+  via: string;
+  /** [start, end) in the ORIGINAL text (UTF-16 indices) of what triggered this command. */
+  span: [number, number];
+  /** Texts of the unwrapped layers above this command, outermost first, then this command's text. */
+  chain: string[];
+  inline_lang?: string;
+  /** Normalized inline code (comments stripped, strings decoded and folded). */
+  inline_code?: string;
+  /** Redirections with operator and target: `>/root/.bashrc`, `<>/dev/tcp/h/80`. */
+  redirects: string[];
+  /** Names of commands whose output feeds this one (pipeline upstream, `$(…)`, `<(…)`). */
+  input_from: string[];
+  /** Operands naming files it acts on (patterns, programs and echo data excluded). */
+  files: string[];
+  /** Analyzer facts: in_loop, background, dynamic_name, exec_downloaded, decoded, from_parse_error … */
+  flags: string[];
+}
+
+export interface AnalysisLimits {
+  /** Longest input analysed (longer input is cut, with a parse-error note). */
+  maxInputChars: number;
+  /** Most nested text layers (bash -c inside base64 inside eval …). */
+  maxDepth: number;
+  /** Total characters parsed across all layers of one analysis. */
+  maxTotalChars: number;
+  /** Most command records produced by one analysis. */
+  maxCommands: number;
+  /** Parser time budget per layer, milliseconds. */
+  parseBudgetMs: number;
+}
+
+export const DEFAULT_LIMITS: AnalysisLimits = {
+  maxInputChars: 64 * 1024,
+  maxDepth: 8,
+  maxTotalChars: 512 * 1024,
+  maxCommands: 2000,
+  parseBudgetMs: 50,
+};
+
+export interface Analysis {
+  commands: CommandRecord[];
+  /** Readable notes: syntax errors (with position), truncation, limits hit. Never thrown. */
+  parseErrors: string[];
+  /** Every unwrapped text layer (decoded payloads, bash -c strings, inline code), in order found. */
+  unwrapped: string[];
+}
+
+/** How positions in a layer's text map back to the original text. */
+export type SpanMap = { exact: true; base: number } | { exact: false; start: number; end: number };
+
+export interface Layer {
+  text: string;
+  depth: number;
+  via: string[];
+  chain: string[];
+  map: SpanMap;
+}
+
+export function mapSpan(m: SpanMap, s: number, e: number): [number, number] {
+  return m.exact ? [m.base + s, m.base + e] : [m.start, m.end];
+}

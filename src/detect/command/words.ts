@@ -1,0 +1,186 @@
+// Why: turns a shell word node into the string the shell would pass to the program, the way bash
+// does it (quote removal, backslash escapes, `$'…'` ANSI-C decoding, known variables, `${a:-b}`,
+// `${a:1:2}`, `${a//x/y}` …). Threat it stops: obfuscated command names and arguments such as
+// `c\url`, `'n'"c"`, `$'\x6e\x63'`, `a=nc; $a -e sh` or `${x:0:2}` slipping past rules that
+// compare argv strings. What cannot be known statically (unknown variables, substitutions that
+// are not static) keeps its source text and marks the value inexact.
+import type { SNode } from './parser.js';
+
+export interface WordValue {
+  value: string;
+  /** False when part of the value is unknown (unresolved expansion or substitution). */
+  exact: boolean;
+}
+
+export interface WordEnv {
+  text: string;
+  vars: Map<string, string>;
+  /** Static output of a `$(…)`/backtick substitution, or null when not computable. */
+  substOutput(node: SNode): string | null;
+  /** Called for every command or process substitution met while evaluating. */
+  onSubst(node: SNode): void;
+}
+
+const SIMPLE_ESC: Record<string, string> = { a: '\x07', b: '\b', e: '\x1b', E: '\x1b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', "'": "'", '"': '"', '?': '?' };
+
+/** Decodes the body of a `$'…'` string (without `$'` and `'`). */
+export function decodeAnsiC(body: string): string {
+  let out = '';
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (c !== '\\' || i + 1 >= body.length) { out += c; continue; }
+    const n = body[++i]!;
+    if (n in SIMPLE_ESC) { out += SIMPLE_ESC[n]; continue; }
+    let m: RegExpExecArray | null;
+    const rest = body.slice(i);
+    if ((m = /^x([0-9a-fA-F]{1,2})/.exec(rest))) { out += String.fromCharCode(parseInt(m[1]!, 16)); i += m[0].length - 1; continue; }
+    if ((m = /^([0-7]{1,3})/.exec(rest))) { out += String.fromCharCode(parseInt(m[1]!, 8) & 0xff); i += m[0].length - 1; continue; }
+    if ((m = /^u([0-9a-fA-F]{1,4})/.exec(rest)) || (m = /^U([0-9a-fA-F]{1,8})/.exec(rest))) {
+      const cp = parseInt(m[1]!, 16);
+      out += cp <= 0x10ffff ? String.fromCodePoint(cp) : '';
+      i += m[0].length - 1; continue;
+    }
+    if (n === 'c' && i + 1 < body.length) { out += String.fromCharCode(body.charCodeAt(++i) & 0x1f); continue; }
+    out += `\\${n}`;
+  }
+  return out;
+}
+
+/** Removes backslash escapes of an unquoted word (`c\url` → `curl`, `\<newline>` → ``). */
+export function unescapeUnquoted(s: string): string {
+  if (!s.includes('\\')) return s;
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\\' && i + 1 < s.length) { const n = s[++i]!; if (n !== '\n') out += n; } else out += c;
+  }
+  return out;
+}
+
+/** Inside double quotes a backslash only escapes $ ` " \ and newline. */
+function unescapeDouble(s: string): string {
+  if (!s.includes('\\')) return s;
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\\' && i + 1 < s.length && '$`"\\\n'.includes(s[i + 1]!)) { const n = s[++i]!; if (n !== '\n') out += n; } else out += c;
+  }
+  return out;
+}
+
+const src = (env: WordEnv, n: SNode): string => env.text.slice(n.start, n.end);
+
+/** Evaluates a word-like node (word, string, raw_string, concatenation, expansion …). */
+export function evalWord(n: SNode, env: WordEnv, inDouble = false): WordValue {
+  switch (n.type) {
+    case 'word': case 'command_name': case 'variable_name':
+      if (n.children.length > 0 && n.type === 'command_name') return evalWord(n.children[0]!, env, inDouble);
+      return { value: inDouble ? unescapeDouble(src(env, n)) : unescapeUnquoted(src(env, n)), exact: true };
+    case 'number': case 'file_descriptor': case 'special_variable_name': case 'regex':
+      return { value: src(env, n), exact: true };
+    case 'string_content':
+      return { value: unescapeDouble(src(env, n)), exact: true };
+    case 'raw_string': {
+      const t = src(env, n);
+      return { value: t.length >= 2 && t.endsWith("'") ? t.slice(1, -1) : t.slice(1), exact: true };
+    }
+    case 'ansi_c_string': {
+      const t = src(env, n);
+      return { value: decodeAnsiC(t.length >= 3 && t.endsWith("'") ? t.slice(2, -1) : t.slice(2)), exact: true };
+    }
+    case 'string': case 'translated_string': case 'concatenation':
+      return evalParts(n, env, n.type !== 'concatenation' || inDouble);
+    case 'simple_expansion': return evalSimpleExpansion(n, env);
+    case 'expansion': return evalExpansion(n, env);
+    case 'command_substitution': {
+      env.onSubst(n);
+      const out = env.substOutput(n);
+      // Like bash: trailing newlines of the output are removed.
+      return out === null ? { value: src(env, n), exact: false } : { value: out.replace(/\n+$/, ''), exact: true };
+    }
+    case 'process_substitution':
+      env.onSubst(n);
+      return { value: src(env, n), exact: false };
+    default:
+      return { value: src(env, n), exact: false };
+  }
+}
+
+/** Concatenates children, treating text between children (not covered by a node) as literal. */
+function evalParts(n: SNode, env: WordEnv, inDouble: boolean): WordValue {
+  let value = '';
+  let exact = true;
+  let pos = n.start;
+  for (const c of n.children) {
+    if (c.start > pos) value += inDouble ? unescapeDouble(env.text.slice(pos, c.start)) : unescapeUnquoted(env.text.slice(pos, c.start));
+    pos = Math.max(pos, c.end);
+    if (!c.named) continue; // quotes
+    const v = evalWord(c, env, inDouble);
+    value += v.value;
+    exact &&= v.exact;
+  }
+  if (n.end > pos && n.type === 'concatenation') value += unescapeUnquoted(env.text.slice(pos, n.end));
+  return { value, exact };
+}
+
+function evalSimpleExpansion(n: SNode, env: WordEnv): WordValue {
+  const name = n.children.find((c) => c.type === 'variable_name' || c.type === 'special_variable_name');
+  const v = name ? env.vars.get(src(env, name)) : undefined;
+  return v === undefined ? { value: src(env, n), exact: false } : { value: v, exact: true };
+}
+
+function literal(n: SNode | undefined, env: WordEnv): string | null {
+  if (!n) return '';
+  const v = evalWord(n, env);
+  return v.exact ? v.value : null;
+}
+
+function evalExpansion(n: SNode, env: WordEnv): WordValue {
+  const unknown: WordValue = { value: src(env, n), exact: false };
+  const kids = n.children.filter((c) => c.type !== '${' && c.type !== '}');
+  const nameIdx = kids.findIndex((c) => c.type === 'variable_name' || c.type === 'special_variable_name');
+  if (nameIdx < 0) return unknown;
+  const pre = kids.slice(0, nameIdx).map((c) => src(env, c)).join('');
+  const val = env.vars.get(src(env, kids[nameIdx]!));
+  const rest = kids.slice(nameIdx + 1);
+  if (pre === '#' && rest.length === 0) return val === undefined ? unknown : { value: String(val.length), exact: true };
+  if (pre !== '') return unknown;
+  if (rest.length === 0) return val === undefined ? unknown : { value: val, exact: true };
+  const op = src(env, rest[0]!);
+  const arg = rest[1];
+  const set = val !== undefined && val !== '';
+  switch (op) {
+    case ':-': case ':=': { if (set) return { value: val, exact: true }; const d = literal(arg, env); return d === null ? unknown : { value: d, exact: true }; }
+    case '-': case '=': { if (val !== undefined) return { value: val, exact: true }; const d = literal(arg, env); return d === null ? unknown : { value: d, exact: true }; }
+    case ':+': { if (val === undefined) return unknown; const d = literal(arg, env); return !set ? { value: '', exact: true } : d === null ? unknown : { value: d, exact: true }; }
+  }
+  if (val === undefined) return unknown;
+  switch (op) {
+    case ':': {
+      const off = Number(literal(arg, env));
+      const lenNode = rest[3];
+      const len = lenNode ? Number(literal(lenNode, env)) : undefined;
+      if (!Number.isInteger(off) || (len !== undefined && !Number.isInteger(len))) return unknown;
+      const start = off < 0 ? Math.max(0, val.length + off) : off;
+      const end = len === undefined ? val.length : len < 0 ? val.length + len : start + len;
+      return { value: val.slice(start, Math.max(start, end)), exact: true };
+    }
+    case '//': case '/': {
+      const pat = literal(arg, env);
+      const rep = literal(rest[3], env) ?? null;
+      if (pat === null || rep === null || /[*?[]/.test(pat) || pat === '') return unknown;
+      return { value: op === '//' ? val.split(pat).join(rep) : val.replace(pat, () => rep), exact: true };
+    }
+    case '#': case '##': case '%': case '%%': {
+      const pat = literal(arg, env);
+      if (pat === null || /[*?[]/.test(pat)) return unknown;
+      if (op.startsWith('#')) return { value: val.startsWith(pat) ? val.slice(pat.length) : val, exact: true };
+      return { value: val.endsWith(pat) ? val.slice(0, val.length - pat.length) : val, exact: true };
+    }
+    case '^^': return { value: val.toUpperCase(), exact: true };
+    case ',,': return { value: val.toLowerCase(), exact: true };
+    case '^': return { value: val.charAt(0).toUpperCase() + val.slice(1), exact: true };
+    case ',': return { value: val.charAt(0).toLowerCase() + val.slice(1), exact: true };
+    default: return unknown;
+  }
+}

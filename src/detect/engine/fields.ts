@@ -1,0 +1,227 @@
+// Why: the fields a rule condition can read, computed from one CorralEvent. Field values are
+// extracted lazily and cached per event (FieldCache), so forty rules reading proc.name cost one
+// basename. Payloads come from sensors that see hostile input (argv, DNS names), so every getter
+// checks types and returns undefined rather than trusting the shape.
+import { classifyAddress } from '../../policy/address-class.js';
+import type { EngineEvent } from './api.js';
+
+export type FieldType = 'str' | 'num' | 'strs' | 'bool';
+export interface FieldInfo {
+  name: string;
+  type: FieldType;
+  /** Event kinds that carry it ('*' = any). */
+  kinds: string;
+  doc: string;
+}
+type Getter = (ev: EngineEvent, c: FieldCache) => unknown;
+interface FieldDef extends FieldInfo { get: Getter }
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+function num(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
+  if (typeof v === 'string' && v !== '' && Number.isFinite(Number(v))) return Number(v);
+  if (typeof v === 'bigint') return Number(v);
+  return undefined;
+}
+const bool = (v: unknown): boolean | undefined => (typeof v === 'boolean' ? v : undefined);
+const P = (ev: EngineEvent): Record<string, unknown> => (ev.payload && typeof ev.payload === 'object' ? ev.payload : {}) as Record<string, unknown>;
+const NET_KINDS = new Set(['connect', 'flow', 'drop']);
+
+function basename(s: string): string {
+  const i = s.lastIndexOf('/');
+  return i < 0 ? s : s.slice(i + 1);
+}
+
+/** Shannon entropy in bits per character. */
+export function shannon(s: string): number {
+  if (s.length === 0) return 0;
+  const counts = new Map<string, number>();
+  for (const ch of s) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let h = 0;
+  for (const n of counts.values()) { const p = n / s.length; h -= p * Math.log2(p); }
+  return h;
+}
+
+function longestLabel(labels: string[] | undefined): string | undefined {
+  if (!labels || labels.length === 0) return undefined;
+  let best = labels[0]!;
+  for (const l of labels) if (l.length > best.length) best = l;
+  return best;
+}
+
+// Slot indices of fields other getters reuse (their position in DEFS below).
+const S_ARGV = 0;
+const S_EXE = 1;
+const S_DNS_NAME = 2;
+const S_DNS_LABELS = 3;
+const S_DST_IP = 4;
+
+const DEFS: FieldDef[] = [
+  // --- reused by other getters: keep these first and in the order of the S_* constants ---
+  { name: 'proc.argv', type: 'strs', kinds: 'exec, command', doc: 'argv array (p.argv); non-strings are dropped',
+    get: (ev) => { const a = P(ev).argv; return Array.isArray(a) && a.length ? a.filter((x): x is string => typeof x === 'string') : undefined; } },
+  { name: 'proc.exe', type: 'str', kinds: 'exec, command', doc: 'p.filename if present, else argv[0]',
+    get: (ev, c) => str(P(ev).filename) ?? (c.g(S_ARGV) as string[] | undefined)?.[0] },
+  { name: 'dns.name', type: 'str', kinds: 'dns', doc: 'queried name, lower-cased, without the trailing dot',
+    get: (ev) => { if (ev.kind !== 'dns') return undefined; const n = str(P(ev).name); return n === undefined ? undefined : n.toLowerCase().replace(/\.$/, ''); } },
+  { name: 'dns.labels', type: 'strs', kinds: 'dns', doc: 'the labels of dns.name',
+    get: (ev, c) => { const n = c.g(S_DNS_NAME) as string | undefined; return n ? n.split('.') : undefined; } },
+  { name: 'net.dst.ip', type: 'str', kinds: 'connect, flow, drop', doc: "p['network.peer.address'] (the original destination)",
+    get: (ev) => (NET_KINDS.has(ev.kind) ? str(P(ev)['network.peer.address']) : undefined) },
+  // --- evt ---
+  { name: 'evt.kind', type: 'str', kinds: '*', doc: 'event kind (exec, exit, connect, dns, flow, drop, resource, command, toolcall.start …)', get: (ev) => str(ev.kind) },
+  { name: 'evt.id', type: 'str', kinds: '*', doc: 'event id', get: (ev) => str(ev.id) },
+  { name: 'evt.session', type: 'str', kinds: '*', doc: 'sandbox/session id', get: (ev) => str(ev.session) },
+  { name: 'evt.run', type: 'str', kinds: '*', doc: 'run label', get: (ev) => str(ev.run) },
+  { name: 'evt.episode', type: 'str', kinds: '*', doc: 'episode label', get: (ev) => str(ev.episode) },
+  { name: 'evt.step', type: 'num', kinds: '*', doc: 'step number', get: (ev) => num(ev.step) },
+  { name: 'evt.tool_call', type: 'str', kinds: '*', doc: 'tool call id (from the cgroup, not from the agent)', get: (ev) => str(ev.tool_call) },
+  { name: 'evt.cgroup', type: 'str', kinds: '*', doc: 'cgroup path of the process', get: (ev) => str(ev.cgroup) },
+  // --- proc ---
+  { name: 'proc.pid', type: 'num', kinds: '*', doc: 'event pid', get: (ev) => num(ev.pid) },
+  { name: 'proc.ppid', type: 'num', kinds: '*', doc: 'event ppid', get: (ev) => num(ev.ppid) },
+  { name: 'proc.name', type: 'str', kinds: 'exec, command, exit, connect, resource', doc: 'basename of proc.exe; for other kinds p.comm',
+    get: (ev, c) => { const e = c.g(S_EXE) as string | undefined; return e !== undefined ? basename(e) : str(P(ev).comm); } },
+  { name: 'proc.args', type: 'str', kinds: 'exec, command', doc: 'argv[1..] joined by one space',
+    get: (ev, c) => (c.g(S_ARGV) as string[] | undefined)?.slice(1).join(' ') },
+  { name: 'proc.cmdline', type: 'str', kinds: 'exec, command', doc: 'argv joined by one space',
+    get: (ev, c) => (c.g(S_ARGV) as string[] | undefined)?.join(' ') },
+  { name: 'proc.argc', type: 'num', kinds: 'exec, command', doc: 'argv length', get: (ev, c) => (c.g(S_ARGV) as string[] | undefined)?.length },
+  { name: 'proc.cwd', type: 'str', kinds: 'exec, command', doc: 'p.cwd when the sensor or analyzer knows it', get: (ev) => str(P(ev).cwd) },
+  { name: 'proc.truncated', type: 'bool', kinds: 'exec', doc: 'the sensor cut argv short (p.truncated)', get: (ev) => bool(P(ev).truncated) },
+  { name: 'proc.exit_code', type: 'num', kinds: 'exit', doc: 'p.exit_code', get: (ev) => (ev.kind === 'exit' ? num(P(ev).exit_code) : undefined) },
+  // --- cmd (kind 'command', from the command analyzer) ---
+  { name: 'cmd.text', type: 'str', kinds: 'command', doc: 'unwrapped text of this command (p.text)', get: (ev) => (ev.kind === 'command' ? str(P(ev).text) : undefined) },
+  { name: 'cmd.depth', type: 'num', kinds: 'command', doc: 'unwrapping depth (0 = typed directly)', get: (ev) => (ev.kind === 'command' ? num(P(ev).depth) : undefined) },
+  { name: 'cmd.via', type: 'str', kinds: 'command', doc: "wrapper chain, outermost first ('bash -c > base64')", get: (ev) => (ev.kind === 'command' ? str(P(ev).via) : undefined) },
+  { name: 'cmd.inline_lang', type: 'str', kinds: 'command', doc: 'language of inline code (python, node, perl, ruby …)', get: (ev) => (ev.kind === 'command' ? str(P(ev).inline_lang) : undefined) },
+  { name: 'cmd.inline_code', type: 'str', kinds: 'command', doc: 'inline interpreter code', get: (ev) => (ev.kind === 'command' ? str(P(ev).inline_code) : undefined) },
+  // --- tool (kind 'toolcall.start') ---
+  { name: 'tool.command', type: 'str', kinds: 'toolcall.start', doc: 'the tool call text (p.command)', get: (ev) => (ev.kind === 'toolcall.start' ? str(P(ev).command) : undefined) },
+  { name: 'tool.name', type: 'str', kinds: 'toolcall.start', doc: 'the tool name (p.tool)', get: (ev) => (ev.kind === 'toolcall.start' ? str(P(ev).tool) : undefined) },
+  // --- net ---
+  { name: 'net.dst.port', type: 'num', kinds: 'connect, flow, drop', doc: "p['network.peer.port']", get: (ev) => (NET_KINDS.has(ev.kind) ? num(P(ev)['network.peer.port']) : undefined) },
+  { name: 'net.name', type: 'str', kinds: 'connect, flow', doc: "p['server.address'] (name the client asked for), else p.sni; lower-cased",
+    get: (ev) => { if (!NET_KINDS.has(ev.kind)) return undefined; const p = P(ev); return (str(p['server.address']) ?? str(p.sni))?.toLowerCase(); } },
+  { name: 'net.domain', type: 'str', kinds: 'connect, flow', doc: 'last two labels of net.name (naive registrable domain; no public-suffix list)',
+    get: (ev) => { if (!NET_KINDS.has(ev.kind)) return undefined; const p = P(ev); const n = (str(p['server.address']) ?? str(p.sni))?.toLowerCase().replace(/\.$/, ''); return n === undefined ? undefined : n.split('.').slice(-2).join('.'); } },
+  { name: 'net.sni', type: 'str', kinds: 'connect, flow', doc: 'TLS SNI seen by the gateway', get: (ev) => (NET_KINDS.has(ev.kind) ? str(P(ev).sni)?.toLowerCase() : undefined) },
+  { name: 'net.protocol', type: 'str', kinds: 'connect, flow, drop', doc: 'p.protocol as sniffed by the gateway (tls, http, ssh, mining, other); for drop p.proto',
+    get: (ev) => { if (!NET_KINDS.has(ev.kind)) return undefined; const p = P(ev); return str(p.protocol) ?? str(p.proto); } },
+  { name: 'net.detail', type: 'str', kinds: 'connect', doc: "gateway's protocol detail (e.g. the mining method seen)", get: (ev) => (NET_KINDS.has(ev.kind) ? str(P(ev).detail) : undefined) },
+  { name: 'net.decision', type: 'str', kinds: 'connect, flow', doc: 'gateway decision: allow or deny', get: (ev) => (NET_KINDS.has(ev.kind) ? str(P(ev).decision) : undefined) },
+  { name: 'net.rule', type: 'str', kinds: 'connect, flow', doc: 'policy rule that decided', get: (ev) => (NET_KINDS.has(ev.kind) ? str(P(ev).rule) : undefined) },
+  { name: 'net.observed', type: 'bool', kinds: 'connect', doc: 'observe mode: denied but let through', get: (ev) => (NET_KINDS.has(ev.kind) ? bool(P(ev).observed) : undefined) },
+  { name: 'net.addr_class', type: 'str', kinds: 'connect, flow, drop', doc: 'p.address_class, else computed from net.dst.ip (metadata, private, cgnat, link_local, loopback, host_self, multicast, reserved, public)',
+    get: (ev, c) => {
+      const given = str(P(ev).address_class);
+      if (given !== undefined || !NET_KINDS.has(ev.kind)) return given;
+      const ip = c.g(S_DST_IP) as string | undefined;
+      if (ip === undefined) return undefined;
+      try { return classifyAddress(ip); } catch { return undefined; }
+    } },
+  { name: 'net.bytes_up', type: 'num', kinds: 'flow', doc: 'bytes sent by the sandbox', get: (ev) => (ev.kind === 'flow' ? num(P(ev).bytes_up) : undefined) },
+  { name: 'net.bytes_down', type: 'num', kinds: 'flow', doc: 'bytes received', get: (ev) => (ev.kind === 'flow' ? num(P(ev).bytes_down) : undefined) },
+  { name: 'net.duration_ms', type: 'num', kinds: 'flow', doc: 'flow duration', get: (ev) => (ev.kind === 'flow' ? num(P(ev).duration_ms) : undefined) },
+  { name: 'net.source', type: 'str', kinds: 'connect, flow, drop', doc: "p.source ('gateway' or 'syscall'); flow: 'gateway'; drop: 'nft'",
+    get: (ev) => (NET_KINDS.has(ev.kind) ? str(P(ev).source) ?? (ev.kind === 'flow' ? 'gateway' : ev.kind === 'drop' ? 'nft' : undefined) : undefined) },
+  { name: 'net.family', type: 'str', kinds: 'connect', doc: 'address family of a syscall connect', get: (ev) => (NET_KINDS.has(ev.kind) ? str(P(ev).family) ?? (typeof P(ev).family === 'number' ? String(P(ev).family) : undefined) : undefined) },
+  // --- dns ---
+  { name: 'dns.qtype', type: 'str', kinds: 'dns', doc: 'query type (A, AAAA, TXT …)', get: (ev) => (ev.kind === 'dns' ? str(P(ev).qtype) : undefined) },
+  { name: 'dns.verdict', type: 'str', kinds: 'dns', doc: "resolver decision ('allow', 'deny')", get: (ev) => (ev.kind === 'dns' ? str(P(ev).verdict) : undefined) },
+  { name: 'dns.rule', type: 'str', kinds: 'dns', doc: 'policy rule that decided', get: (ev) => (ev.kind === 'dns' ? str(P(ev).rule) : undefined) },
+  { name: 'dns.rcode', type: 'str', kinds: 'dns', doc: 'response code', get: (ev) => { if (ev.kind !== 'dns') return undefined; const r = P(ev).rcode; return typeof r === 'number' ? String(r) : str(r); } },
+  { name: 'dns.answers', type: 'strs', kinds: 'dns', doc: 'answer addresses', get: (ev) => { if (ev.kind !== 'dns') return undefined; const a = P(ev).answers; return Array.isArray(a) && a.length ? a.filter((x): x is string => typeof x === 'string') : undefined; } },
+  { name: 'dns.domain', type: 'str', kinds: 'dns', doc: 'last two labels of dns.name (naive registrable domain; no public-suffix list)',
+    get: (ev, c) => { const l = c.g(S_DNS_LABELS) as string[] | undefined; return l ? l.slice(-2).join('.') : undefined; } },
+  { name: 'dns.name_len', type: 'num', kinds: 'dns', doc: 'length of dns.name', get: (ev, c) => (c.g(S_DNS_NAME) as string | undefined)?.length },
+  { name: 'dns.label_count', type: 'num', kinds: 'dns', doc: 'number of labels', get: (ev, c) => (c.g(S_DNS_LABELS) as string[] | undefined)?.length },
+  { name: 'dns.label_max_len', type: 'num', kinds: 'dns', doc: 'length of the longest label', get: (ev, c) => longestLabel(c.g(S_DNS_LABELS) as string[] | undefined)?.length },
+  { name: 'dns.entropy', type: 'num', kinds: 'dns', doc: 'Shannon entropy (bits/char) of the longest label',
+    get: (ev, c) => { const l = longestLabel(c.g(S_DNS_LABELS) as string[] | undefined); return l === undefined ? undefined : shannon(l); } },
+  // --- res (kind 'resource') ---
+  { name: 'res.scope', type: 'str', kinds: 'resource', doc: "sample scope ('tool_call', 'session', 'process' …)", get: (ev) => (ev.kind === 'resource' ? str(P(ev).scope) : undefined) },
+  { name: 'res.cpu_pct', type: 'num', kinds: 'resource', doc: 'p.cpu_pct: CPU use over the sample interval, % of one core (sensors that sample periodically set it)', get: (ev) => (ev.kind === 'resource' ? num(P(ev).cpu_pct) : undefined) },
+  { name: 'res.cpu_ns', type: 'num', kinds: 'resource', doc: 'cumulative CPU time', get: (ev) => (ev.kind === 'resource' ? num(P(ev).cpu_ns) : undefined) },
+  { name: 'res.mem_bytes', type: 'num', kinds: 'resource', doc: 'p.memory_peak_bytes (else p.mem_bytes)', get: (ev) => (ev.kind === 'resource' ? num(P(ev).memory_peak_bytes ?? P(ev).mem_bytes) : undefined) },
+  { name: 'res.pids', type: 'num', kinds: 'resource', doc: 'processes in the cgroup', get: (ev) => (ev.kind === 'resource' ? num(P(ev).pids) : undefined) },
+  { name: 'res.oom_kills', type: 'num', kinds: 'resource', doc: 'OOM kills in the cgroup', get: (ev) => (ev.kind === 'resource' ? num(P(ev).oom_kills) : undefined) },
+  { name: 'res.pids_max_hits', type: 'num', kinds: 'resource', doc: 'forks refused by pids.max', get: (ev) => (ev.kind === 'resource' ? num(P(ev).pids_max_hits) : undefined) },
+  { name: 'res.throttled_periods', type: 'num', kinds: 'resource', doc: 'CPU quota throttling periods', get: (ev) => (ev.kind === 'resource' ? num(P(ev).throttled_periods) : undefined) },
+  // --- gpu (future GPU samples: any kind whose payload carries these keys) ---
+  { name: 'gpu.util_pct', type: 'num', kinds: 'resource', doc: 'p.gpu_util_pct', get: (ev) => num(P(ev).gpu_util_pct) },
+  { name: 'gpu.mem_bytes', type: 'num', kinds: 'resource', doc: 'p.gpu_mem_bytes', get: (ev) => num(P(ev).gpu_mem_bytes) },
+  { name: 'gpu.process', type: 'str', kinds: 'resource', doc: 'p.gpu_process: name of the process using the GPU', get: (ev) => str(P(ev).gpu_process) },
+];
+
+/** Public description of every static field (docs, `corral rules fields`). */
+export const FIELDS: FieldInfo[] = DEFS.map(({ name, type, kinds, doc }) => ({ name, type, kinds, doc }));
+const BY_NAME = new Map(DEFS.map((d, i) => [d.name, i] as const));
+const INDEXED = /^proc\.arg\[(\d{1,4})\]$/;
+
+export interface FieldRef { name: string; type: FieldType; slot: number }
+
+/**
+ * Maps field names (and their lower-cased variants) to cache slots for one rule set. Static fields
+ * occupy the first slots in DEFS order; proc.arg[N] and lower-case variants are added on demand.
+ */
+export class FieldTable {
+  readonly getters: Getter[] = DEFS.map((d) => d.get);
+  private extra = new Map<string, number>();
+
+  /** Resolves a field name; undefined when unknown. */
+  resolve(name: string): FieldRef | undefined {
+    const i = BY_NAME.get(name);
+    if (i !== undefined) return { name, type: DEFS[i]!.type, slot: i };
+    const m = INDEXED.exec(name);
+    if (!m) return undefined;
+    const n = Number(m[1]);
+    return { name, type: 'str', slot: this.slotFor(name, (ev, c) => (c.g(S_ARGV) as string[] | undefined)?.[n]) };
+  }
+
+  /** Slot holding the lower-cased value of a string or string-array field. */
+  lowerSlot(f: FieldRef): number {
+    return this.slotFor(`lower:${f.name}`, (ev, c) => {
+      const v = c.g(f.slot);
+      if (typeof v === 'string') return v.toLowerCase();
+      return Array.isArray(v) ? v.map((x: string) => x.toLowerCase()) : undefined;
+    });
+  }
+
+  private slotFor(key: string, get: Getter): number {
+    let s = this.extra.get(key);
+    if (s === undefined) { s = this.getters.length; this.getters.push(get); this.extra.set(key, s); }
+    return s;
+  }
+
+  newCache(): FieldCache { return new FieldCache(this.getters); }
+}
+
+/** Per-event lazy cache of field values. reset() starts a new event in O(1). */
+export class FieldCache {
+  ev: EngineEvent = { id: '', ts: '0', kind: 'exec', session: '', payload: {} };
+  private gen = 1;
+  private gens: Uint32Array;
+  private vals: unknown[];
+  constructor(private readonly getters: Getter[]) {
+    this.gens = new Uint32Array(getters.length + 16);
+    this.vals = new Array(getters.length + 16).fill(undefined);
+  }
+  reset(ev: EngineEvent): this {
+    this.ev = ev;
+    if (++this.gen === 0xffffffff) { this.gens.fill(0); this.gen = 1; }
+    if (this.gens.length < this.getters.length) {
+      this.gens = new Uint32Array(this.getters.length + 16);
+      this.vals = new Array(this.getters.length + 16).fill(undefined);
+    }
+    return this;
+  }
+  g(i: number): unknown {
+    if (this.gens[i] === this.gen) return this.vals[i];
+    let v: unknown;
+    try { v = this.getters[i]!(this.ev, this); } catch { v = undefined; }
+    this.gens[i] = this.gen;
+    this.vals[i] = v;
+    return v;
+  }
+}

@@ -1,0 +1,165 @@
+// Why: the second pass streams every tool call once (10 M of them at fleet scale) and keeps
+// only what the analysis needs: the calls that could explain an alert (candidates), per-episode
+// windows, and the tool-call time of every source that raised alerts (the exposure of the
+// enrichment test). Everything else is dropped as it streams past, so memory is bounded by the
+// alerts, not by the traces. It runs on the main thread or inside trace workers (state is plain
+// data so it can cross a thread boundary).
+import type { ToolCallSpan } from '../types.js';
+import { f64, lowerBound, type Growable } from './columns.js';
+import { leavesProcessRunning } from './command-evidence.js';
+import type { PlacementIndex, SpanKey } from './placements.js';
+
+/** Alerts of one source key (sorted times), as shipped to the linker. */
+export interface KeyAlertsInput { kind: 'ip' | 'host'; value: string; ts: Float64Array }
+
+export interface LinkOptions {
+  /** Clock skew between trace and firewall clocks, ms (windows widen by it on both sides). */
+  skewMs: number;
+  /** Longest time after a call's end that a process it left running may still be blamed on it, ms. */
+  lagMs: number;
+  /** Lag candidates whose command shows no way to outlive the call are kept only this long after its end, ms. */
+  graceMs: number;
+}
+
+export interface EpisodeAgg {
+  episode: string; run?: string; host?: string; sandbox?: string;
+  start: number; end: number; calls: number; minStep: number; maxStep: number;
+  /** Source keys with alerts this episode ran under ('ip:…' / 'host:…') and their validity. */
+  keys: { key: string; from: number; to: number }[];
+}
+
+export interface Candidate { n: number; span: ToolCallSpan; keys: { key: string; from: number; to: number }[]; detached: boolean }
+
+export interface LinkState {
+  spans: number;
+  candidates: Candidate[];
+  episodes: EpisodeAgg[];
+  /** Widened call windows per key (unsorted), for the enrichment test. */
+  exposure: { key: string; starts: Float64Array; ends: Float64Array }[];
+  minTs: number; maxTs: number;
+}
+
+interface KeyState { key: string; ts: Float64Array; starts: Growable<Float64Array>; ends: Growable<Float64Array> }
+
+export class SpanLinker {
+  private readonly ip = new Map<string, KeyState>();
+  private readonly host = new Map<string, KeyState>();
+  private readonly episodes = new Map<string, EpisodeAgg>();
+  private readonly candidates: Candidate[] = [];
+  private readonly placementKeys: SpanKey[] = [];
+  private spans = 0;
+  private minTs = Infinity; maxTs = -Infinity;
+
+  constructor(keys: KeyAlertsInput[], private readonly placements: PlacementIndex | undefined, private readonly opts: LinkOptions, private readonly numberBase = 0) {
+    for (const k of keys) {
+      const st: KeyState = { key: `${k.kind}:${k.value}`, ts: k.ts, starts: f64(16), ends: f64(16) };
+      (k.kind === 'ip' ? this.ip : this.host).set(k.value, st);
+    }
+  }
+
+  /** Consumes one tool call (hot path: no allocation unless the call matters). */
+  add(span: ToolCallSpan): void {
+    const n = this.numberBase + this.spans++;
+    const { skewMs, lagMs } = this.opts;
+    if (span.start < this.minTs) this.minTs = span.start;
+    if (span.end > this.maxTs) this.maxTs = span.end;
+    let ep = this.episodes.get(span.episode);
+    if (!ep) {
+      ep = { episode: span.episode, run: span.run, host: span.host, sandbox: span.sandbox, start: span.start, end: span.end, calls: 0, minStep: Infinity, maxStep: -Infinity, keys: [] };
+      this.episodes.set(span.episode, ep);
+    }
+    ep.calls++;
+    if (span.start < ep.start) ep.start = span.start;
+    if (span.end > ep.end) ep.end = span.end;
+    if (span.step !== undefined) { if (span.step < ep.minStep) ep.minStep = span.step; if (span.step > ep.maxStep) ep.maxStep = span.step; }
+
+    const until = span.end + lagMs;
+    let hit: Candidate | undefined;
+    const ips = span.ips;
+    if (ips) for (let i = 0; i < ips.length; i++) {
+      const st = this.ip.get(ips[i]!);
+      if (st) hit = this.visit(st, span, n, -Infinity, Infinity, until, ep, hit);
+    }
+    if (span.host !== undefined) {
+      const st = this.host.get(span.host);
+      if (st) hit = this.visit(st, span, n, -Infinity, Infinity, until, ep, hit);
+    }
+    if (this.placements) {
+      const pk = this.placementKeys;
+      pk.length = 0;
+      this.placements.keysFor(span, until + skewMs, pk);
+      for (const k of pk) {
+        const st = this.ip.get(k.value);
+        if (st) hit = this.visit(st, span, n, k.from, k.to, until, ep, hit);
+      }
+    }
+    if (hit) this.candidates.push(hit);
+  }
+
+  /** Records exposure on one key and checks its alerts against the call's window. */
+  private visit(st: KeyState, span: ToolCallSpan, n: number, from: number, to: number, until: number, ep: EpisodeAgg, hit: Candidate | undefined): Candidate | undefined {
+    const skew = this.opts.skewMs;
+    const a = Math.max(span.start, from) - skew;
+    const b = Math.min(span.end, to) + skew;
+    if (b < a) return hit;
+    st.starts.push(a); st.ends.push(b);
+    let known = false;
+    for (const k of ep.keys) if (k.key === st.key && k.from === from) { known = true; break; }
+    if (!known) ep.keys.push({ key: st.key, from, to });
+    const hi = Math.min(until, to) + skew;
+    const i = lowerBound(st.ts, a);
+    if (i >= st.ts.length || st.ts[i]! > hi) return hit;
+    // Something lies in [start - skew, end + lag + skew]. After the call only counts if the call
+    // could have left a process running (or its end is a guess); otherwise only within the grace.
+    let detached = hit?.detached;
+    if (st.ts[i]! > b + this.opts.graceMs && span.endKnown) {
+      detached ??= leavesProcessRunning(span.command);
+      if (!detached) return hit;
+    }
+    const entry = { key: st.key, from, to };
+    if (hit) { hit.keys.push(entry); return hit; }
+    return { n, span, keys: [entry], detached: detached ?? leavesProcessRunning(span.command) };
+  }
+
+  state(): LinkState {
+    const exposure = [...this.ip.values(), ...this.host.values()]
+      .filter((s) => s.starts.length > 0)
+      .map((s) => ({ key: s.key, starts: s.starts.data.slice(0, s.starts.length), ends: s.ends.data.slice(0, s.ends.length) }));
+    return { spans: this.spans, candidates: this.candidates, episodes: [...this.episodes.values()], exposure, minTs: this.minTs, maxTs: this.maxTs };
+  }
+}
+
+/** Merges the states of several linkers (trace workers) into one. */
+export function mergeLinkStates(states: LinkState[]): LinkState {
+  const episodes = new Map<string, EpisodeAgg>();
+  const exposure = new Map<string, { starts: Float64Array[]; ends: Float64Array[] }>();
+  const out: LinkState = { spans: 0, candidates: [], episodes: [], exposure: [], minTs: Infinity, maxTs: -Infinity };
+  for (const s of states) {
+    out.spans += s.spans;
+    for (const c of s.candidates) out.candidates.push(c);
+    out.minTs = Math.min(out.minTs, s.minTs); out.maxTs = Math.max(out.maxTs, s.maxTs);
+    for (const e of s.episodes) {
+      const cur = episodes.get(e.episode);
+      if (!cur) { episodes.set(e.episode, { ...e, keys: [...e.keys] }); continue; }
+      cur.start = Math.min(cur.start, e.start); cur.end = Math.max(cur.end, e.end); cur.calls += e.calls;
+      cur.minStep = Math.min(cur.minStep, e.minStep); cur.maxStep = Math.max(cur.maxStep, e.maxStep);
+      for (const k of e.keys) if (!cur.keys.some((x) => x.key === k.key && x.from === k.from)) cur.keys.push(k);
+    }
+    for (const x of s.exposure) {
+      const cur = exposure.get(x.key) ?? { starts: [], ends: [] };
+      cur.starts.push(x.starts); cur.ends.push(x.ends);
+      exposure.set(x.key, cur);
+    }
+  }
+  out.episodes = [...episodes.values()];
+  for (const [key, v] of exposure) out.exposure.push({ key, starts: concat(v.starts), ends: concat(v.ends) });
+  return out;
+}
+
+function concat(parts: Float64Array[]): Float64Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}

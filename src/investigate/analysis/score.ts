@@ -1,0 +1,150 @@
+// Why: turns "these calls overlapped this alert" into ranked, explained probabilities. For each
+// candidate (alert, call) pair it computes evidence factors (timing, command naming the
+// destination, detection-rule match, a process left running, destination rarity), multiplies
+// them into a score, and normalises the scores of one alert together with a "noise" weight
+// taken from the enrichment rates, so that p says how likely each call — or none — caused it.
+import type { AlertTable, KeyAlerts } from './alert-table.js';
+import { lowerBound } from './columns.js';
+import { commandPattern, mentionsDestination, type CommandRules, type RuleHit } from './command-evidence.js';
+import { computeEnrichment, type EnrichmentResult } from './enrichment.js';
+import type { LinkState } from './linker.js';
+import type { AlertOut, CallRef, LinkEvidence, Timing } from './model.js';
+
+export interface ScoreOptions { skewMs: number; lagMs: number; graceMs: number; rules?: CommandRules }
+
+/** The factors, named so the docs and the evidence table can explain them. */
+export const FACTORS = {
+  inside: 1, skew: 0.7,
+  /** After the call: base weight for a call that left a process running, else for one that did not. */
+  afterDetached: 0.5, afterPlain: 0.08,
+  mentionAddress: 5, mentionPort: 2.5, ruleCategory: 5, ruleOther: 1.8,
+} as const;
+
+export interface Scored {
+  alerts: AlertOut[];
+  calls: CallRef[];
+  enrichment: EnrichmentResult;
+  unlinked: number[];
+}
+
+/** Category of an alert: the log's own, else one derived from the destination's address class. */
+export function alertKind(table: AlertTable, i: number): { category: string; kind: string } {
+  const cat = table.strings.get(table.category.data[i]!);
+  const cls = table.dstClass(i);
+  const port = table.dport.data[i]!;
+  const derived = cls === 'metadata' ? 'metadata_access' : cls === 'private' || cls === 'cgnat' || cls === 'link_local' || cls === 'host_self' ? 'internal_probe' : 'policy_violation';
+  const category = cat ?? derived;
+  return { category, kind: cat ? category : `${category}${cls === 'public' && port >= 0 ? `:${port}` : ''}` };
+}
+
+export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOptions): Scored {
+  const byIp = table.alertsByIp(), byHost = table.alertsByHost();
+  const keyAlerts = new Map<string, KeyAlerts>();
+  const lookup = (key: string): KeyAlerts | undefined => {
+    let ka = keyAlerts.get(key);
+    if (!ka) { ka = key.startsWith('ip:') ? byIp.get(key.slice(3)) : byHost.get(key.slice(5)); if (ka) keyAlerts.set(key, ka); }
+    return ka;
+  };
+  const epEnd = new Map<string, number>();
+  for (const e of state.episodes) epEnd.set(e.episode, e.end);
+
+  // 1. Exact windows (the lag now capped at the episode's end): alert → raw links.
+  const raw = new Map<number, { c: number; timing: Timing; offsetMs: number; via: string }[]>();
+  const inside = new Uint8Array(table.size);
+  const { skewMs, lagMs, graceMs } = opts;
+  state.candidates.forEach((cand, c) => {
+    const s = cand.span;
+    const lagEnd = Math.max(s.end, Math.min(s.end + lagMs, epEnd.get(s.episode) ?? s.end));
+    for (const k of cand.keys) {
+      const ka = lookup(k.key);
+      if (!ka) continue;
+      const lo = Math.max(s.start, k.from) - skewMs;
+      const hi = Math.min(lagEnd, k.to) + skewMs;
+      for (let j = lowerBound(ka.ts, lo); j < ka.ts.length && ka.ts[j]! <= hi; j++) {
+        const a = ka.idx[j]!, t = ka.ts[j]!;
+        let timing: Timing, offsetMs = 0;
+        if (t >= s.start && t <= s.end) timing = 'inside';
+        else if (t < s.start) { timing = 'skew'; offsetMs = t - s.start; }
+        else if (t <= s.end + skewMs) { timing = 'skew'; offsetMs = t - s.end; }
+        else {
+          timing = 'after'; offsetMs = t - s.end;
+          if (!cand.detached && s.endKnown && offsetMs > graceMs + skewMs) continue;
+        }
+        if (timing !== 'after') inside[a] = 1;
+        const list = raw.get(a) ?? [];
+        // The same call reached through two keys (IP and host) counts once, with its closest timing.
+        const dup = list.find((x) => x.c === c);
+        if (dup) { if (rankTiming(timing) < rankTiming(dup.timing)) { dup.timing = timing; dup.offsetMs = offsetMs; dup.via = k.key; } continue; }
+        list.push({ c, timing, offsetMs, via: k.key });
+        raw.set(a, list);
+      }
+    }
+  });
+
+  // 2. The enrichment test needs every key's inside/outside counts.
+  for (const x of state.exposure) lookup(x.key);
+  const enrichment = computeEnrichment(keyAlerts, state, inside, skewMs);
+
+  // 3. Materialise the calls that explain something, with their command evidence.
+  const callIndex = new Map<number, number>();
+  const calls: CallRef[] = [];
+  const ruleCache = new Map<string, RuleHit[]>();
+  const callOf = (c: number): number => {
+    let at = callIndex.get(c);
+    if (at !== undefined) return at;
+    const cand = state.candidates[c]!;
+    const s = cand.span;
+    let rules: RuleHit[] = [];
+    if (opts.rules && s.command) {
+      rules = ruleCache.get(s.command) ?? safeRules(opts.rules, s.command);
+      ruleCache.set(s.command, rules);
+    }
+    at = calls.length;
+    calls.push({
+      n: cand.n, tool_call_id: s.tool_call_id, episode: s.episode, run: s.run, step: s.step, tool: s.tool, command: s.command,
+      start: s.start, end: s.end, endKnown: s.endKnown, host: s.host, sandbox: s.sandbox, file: s.file, line: s.line,
+      pattern: commandPattern(s.command), detached: cand.detached, rules,
+    });
+    callIndex.set(c, at);
+    return at;
+  };
+
+  // 4. Score and normalise per alert.
+  const alerts: AlertOut[] = [];
+  const unlinked: number[] = [];
+  for (let a = 0; a < table.size; a++) {
+    const links = raw.get(a);
+    if (!links) { unlinked.push(a); continue; }
+    const rec = table.record(a);
+    const { category, kind } = alertKind(table, a);
+    const rarity = table.rarity(table.dst.data[a]!);
+    const ev: LinkEvidence[] = links.map((l) => {
+      const call = calls[callOf(l.c)]!;
+      const mention = mentionsDestination(call.command, rec.dst, rec.dport);
+      const ruleMatch = call.rules.length === 0 ? 'none' : call.rules.some((r) => r.category === category) ? 'category' : 'other';
+      let score = l.timing === 'inside' ? FACTORS.inside : l.timing === 'skew' ? FACTORS.skew
+        : (call.detached || !call.endKnown ? FACTORS.afterDetached : FACTORS.afterPlain) * (0.5 + 0.5 * Math.exp(-l.offsetMs / Math.max(60_000, lagMs / 4)));
+      if (mention === 'address') score *= FACTORS.mentionAddress; else if (mention === 'port') score *= FACTORS.mentionPort;
+      if (ruleMatch === 'category') score *= FACTORS.ruleCategory; else if (ruleMatch === 'other') score *= FACTORS.ruleOther;
+      score *= 0.5 + rarity;
+      return { call: callIndex.get(l.c)!, timing: l.timing, offsetMs: l.offsetMs, mention, ruleMatch, via: l.via, score, p: 0 };
+    });
+    const key = ev.find((e) => e.via.startsWith('ip:'))?.via ?? ev[0]!.via;
+    const noise = Math.min(1, Math.max(0.02, enrichment.noiseRatio.get(key) ?? 0.3));
+    const total = ev.reduce((s, e) => s + e.score, 0) + noise;
+    for (const e of ev) e.p = e.score / total;
+    ev.sort((x, y) => y.p - x.p);
+    alerts.push({
+      i: alerts.length, ts: rec.ts, src: rec.src, dst: rec.dst, dport: rec.dport, proto: rec.proto, category, kind,
+      rule: rec.rule, severity: rec.severity, action: rec.action, host: rec.host, file: rec.file, line: rec.line,
+      inside: inside[a] === 1, rarity, pNoise: noise / total, noiseWeight: noise, candidates: ev,
+    });
+  }
+  return { alerts, calls, enrichment, unlinked };
+}
+
+function rankTiming(t: Timing): number { return t === 'inside' ? 0 : t === 'skew' ? 1 : 2; }
+
+function safeRules(check: CommandRules, command: string): RuleHit[] {
+  try { return check(command); } catch { return []; }
+}

@@ -1,0 +1,63 @@
+// Why: parsing 10 M tool calls is the bulk of an investigation's time, and it parallelises:
+// each worker thread reads some trace files (or line-aligned byte ranges of one big file) with
+// the same readers, runs its own SpanLinker against the alert index it was sent, and returns
+// only the linker's small state. Messages: in {tasks, keys, placements, opts}; out {progress}
+// and finally {done, states, stats} or {error}.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { InputStats, Placement } from '../types.js';
+import { traceReader } from '../inputs/index.js';
+import { PlacementIndex } from './placements.js';
+import { SpanLinker, type KeyAlertsInput, type LinkOptions, type LinkState } from './linker.js';
+
+export interface TraceTask {
+  path: string; format: string;
+  range?: { start: number; end: number; firstLine: number };
+  /** Call numbers of this task start here (unique across tasks). */
+  numberBase: number;
+}
+
+export interface WorkerInput {
+  tasks: TraceTask[]; keys: KeyAlertsInput[]; placements: Placement[]; opts: LinkOptions; assumedDurationMs?: number;
+}
+
+export type WorkerMessage =
+  | { type: 'progress'; bytes: number }
+  | { type: 'done'; states: LinkState[]; stats: InputStats[] }
+  | { type: 'error'; error: string };
+
+/** Reads tasks one after another; shared by the worker and the single-threaded path. */
+export async function runTraceTasks(input: WorkerInput, onBytes: (delta: number) => void): Promise<{ states: LinkState[]; stats: InputStats[] }> {
+  const placements = input.placements.length ? new PlacementIndex(input.placements) : undefined;
+  const states: LinkState[] = [];
+  const stats: InputStats[] = [];
+  for (const t of input.tasks) {
+    const linker = new SpanLinker(input.keys, placements, input.opts, t.numberBase);
+    let last = 0;
+    const reader = traceReader(t.format);
+    const opts: Record<string, unknown> = {
+      onProgress: (b: number) => { onBytes(b - last); last = b; },
+      assumedDurationMs: input.assumedDurationMs,
+    };
+    if (t.range) opts.range = t.range;
+    stats.push(await reader.read(t.path, (s) => linker.add(s), opts));
+    states.push(linker.state());
+  }
+  return { states, stats };
+}
+
+if (parentPort && workerData && (workerData as { corralTraceWorker?: boolean }).corralTraceWorker) {
+  const port = parentPort;
+  const input = (workerData as { input: WorkerInput }).input;
+  let pending = 0, lastPost = 0;
+  runTraceTasks(input, (d) => {
+    pending += d;
+    const now = Date.now();
+    if (now - lastPost > 200) { port.postMessage({ type: 'progress', bytes: pending } satisfies WorkerMessage); pending = 0; lastPost = now; }
+  }).then(({ states, stats }) => {
+    if (pending) port.postMessage({ type: 'progress', bytes: pending } satisfies WorkerMessage);
+    const transfer = states.flatMap((s) => s.exposure.flatMap((x) => [x.starts.buffer, x.ends.buffer])) as ArrayBuffer[];
+    port.postMessage({ type: 'done', states, stats } satisfies WorkerMessage, transfer);
+  }, (e: unknown) => {
+    port.postMessage({ type: 'error', error: (e as Error).stack ?? String(e) } satisfies WorkerMessage);
+  });
+}

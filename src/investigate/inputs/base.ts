@@ -1,0 +1,82 @@
+// Why: the shared frame of every line-oriented reader: open the file, set up the timestamp
+// parser (with the file's mtime for syslog years), count good/bad/skipped records, report
+// progress, and build NetRecords with one fixed object shape (same hidden class → fast).
+import { statSync } from 'node:fs';
+import type { FieldMap, NetKind, NetLogReader, NetRecord, ToolCallSpan, TraceReader } from '../types.js';
+import type { CategoryCache } from './category.js';
+import { forEachLine, type LineInfo, type LineRange } from './lines.js';
+import { StatsBuilder, type ReadStats } from './stats.js';
+import { TsParser } from './timestamps.js';
+
+/** Options every net reader accepts (a superset of the contract's opts). */
+export interface NetReadOptions {
+  map?: FieldMap;
+  onProgress?: (bytes: number, total: number) => void;
+  /** Zone for timestamps written without one (default UTC, always stated in tsNote). */
+  tz?: string;
+  /** Year for syslog lines (default: from the file's mtime, stated in tsNote). */
+  year?: number;
+  /** Read only this line-aligned byte range (for parallel readers; see splitLineRanges). */
+  range?: LineRange;
+  /** VPC flow logs without a header line: the custom field list (names, with or without ${}). */
+  vpcFields?: string[];
+}
+
+/** Options every trace reader accepts (a superset of the contract's opts). */
+export interface TraceReadOptions {
+  onProgress?: (bytes: number, total: number) => void;
+  /** End assumed for a call whose end is unknown: start + this (default 30 000 ms). */
+  assumedDurationMs?: number;
+  tz?: string;
+  range?: LineRange;
+}
+
+export const DEFAULT_ASSUMED_DURATION_MS = 30_000;
+
+/** A NetLogReader that also takes the extra options and returns the skip counts. */
+export interface NetReader extends NetLogReader {
+  read(path: string, onRecord: (r: NetRecord) => void, opts?: NetReadOptions): Promise<ReadStats>;
+}
+
+/** A TraceReader that also takes the extra options and returns the skip counts. */
+export interface SpanReader extends TraceReader {
+  read(path: string, onSpan: (s: ToolCallSpan) => void, opts?: TraceReadOptions): Promise<ReadStats>;
+}
+
+export interface LineCtx { file: string; stats: StatsBuilder; ts: TsParser; cats: CategoryCache }
+export type LineHandler = (text: string, lineNo: number, info: LineInfo) => void;
+
+/** Runs one line-oriented reader over a file. makeHandler is called once per read. */
+export async function readLines(path: string, format: string, opts: { onProgress?: (b: number, t: number) => void; tz?: string; year?: number; range?: LineRange },
+  makeHandler: (ctx: LineCtx) => LineHandler, finish?: (ctx: LineCtx) => void): Promise<ReadStats> {
+  const stats = new StatsBuilder(path, format);
+  const ts = new TsParser({ tz: opts.tz, year: opts.year, refMs: statSync(path).mtimeMs });
+  const ctx: LineCtx = { file: path, stats, ts, cats: new Map() };
+  const handler = makeHandler(ctx);
+  const res = await forEachLine(path, handler, { onProgress: opts.onProgress, range: opts.range });
+  finish?.(ctx);
+  return stats.finish(ts, res.bytes, res.overlong);
+}
+
+/** A NetRecord with every optional field present (undefined), so all records share one shape. */
+export function mkRecord(ts: number, kind: NetKind, src: string, dst: string, file: string, line: number): NetRecord {
+  return { ts, kind, src, dst, sport: undefined, dport: undefined, proto: undefined, action: undefined, severity: undefined, rule: undefined, category: undefined, host: undefined, bytes: undefined, file, line };
+}
+
+/** True for lines that are empty or only whitespace. */
+export function isBlank(s: string): boolean {
+  for (let i = 0; i < s.length; i++) { const c = s.charCodeAt(i); if (c !== 32 && c !== 9 && c !== 13) return false; }
+  return true;
+}
+
+/** JSON.parse of one line into an object, or an error message. */
+export function parseObject(text: string): Record<string, unknown> | string {
+  let v: unknown;
+  try { v = JSON.parse(text); } catch (e) { return `invalid JSON: ${(e as Error).message}`; }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'expected a JSON object';
+  return v as Record<string, unknown>;
+}
+
+export function isObj(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}

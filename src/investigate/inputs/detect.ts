@@ -1,0 +1,65 @@
+// Why: users point `corral investigate` at whatever logs they have; asking them to name each
+// format is friction and a source of silent misreads. These sniffers look at the first KB
+// (first non-comment lines) and name the format, or 'unknown' with no guessing.
+import { closeSync, openSync, readSync } from 'node:fs';
+
+const SNIFF_BYTES = 4096;
+
+function head(path: string): string[] {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(SNIFF_BYTES);
+    const got = readSync(fd, buf, 0, buf.length, 0);
+    let text = buf.toString('utf8', 0, got);
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
+    if (got === SNIFF_BYTES && lines.length > 1) lines.pop(); // possibly cut
+    return lines.filter((l) => l.trim() !== '');
+  } finally { closeSync(fd); }
+}
+
+function firstObject(lines: string[]): Record<string, unknown> | undefined {
+  for (const l of lines) {
+    if (!l.trimStart().startsWith('{')) return undefined;
+    try { const v: unknown = JSON.parse(l); if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>; } catch { /* next */ }
+  }
+  return undefined;
+}
+
+/** One of suricata-eve, zeek-conn-tsv, zeek-conn-json, iptables-log, vpc-flow, corral-events, jsonl, csv, or 'unknown'. */
+export async function detectNetFormat(path: string): Promise<string> {
+  const lines = head(path);
+  const l0 = lines[0];
+  if (l0 === undefined) return 'unknown';
+  if (l0.startsWith('#separator') || l0.startsWith('#fields')) return 'zeek-conn-tsv';
+  const o = firstObject(lines);
+  if (o) {
+    if ('event_type' in o && ('src_ip' in o || 'timestamp' in o)) return 'suricata-eve';
+    if ('id.orig_h' in o) return 'zeek-conn-json';
+    if ('kind' in o && 'session' in o && 'payload' in o) return 'corral-events';
+    return 'jsonl';
+  }
+  if (lines.some((l) => l.includes(' SRC=') && l.includes(' DST=') && l.includes('IN='))) return 'iptables-log';
+  if (/(^|\s)(\$\{)?srcaddr\}?(\s|$)/.test(l0) && /(^|\s)(\$\{)?dstaddr\}?(\s|$)/.test(l0)) return 'vpc-flow';
+  const toks = l0.trim().split(/\s+/);
+  if (toks.length >= 10 && /^[2-9]$/.test(toks[0]!) && /^(eni-|-)/.test(toks[2] ?? '')) return 'vpc-flow';
+  if (toks.length === 14 && /^\d+$/.test(toks[0]!) && /^(ACCEPT|REJECT|-)$/.test(toks[12]!)) return 'vpc-flow';
+  if (/[,;\t|]/.test(l0) && !l0.trimStart().startsWith('{')) return 'csv';
+  return 'unknown';
+}
+
+/** One of canonical-jsonl, otlp-json, openai-messages, or 'unknown'. */
+export async function detectTraceFormat(path: string): Promise<string> {
+  const lines = head(path);
+  if (lines.length === 0) return 'unknown';
+  const o = firstObject(lines);
+  if (o) {
+    if ('resourceSpans' in o) return 'otlp-json';
+    if (Array.isArray(o.messages) || Array.isArray(o.items)) return 'openai-messages';
+    if ('episode' in o && 'command' in o) return 'canonical-jsonl';
+    return 'unknown';
+  }
+  // A pretty-printed or single huge OTLP document: its first line is not a whole JSON value.
+  if (lines.join('\n').includes('"resourceSpans"')) return 'otlp-json';
+  return 'unknown';
+}

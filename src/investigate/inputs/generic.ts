@@ -1,0 +1,125 @@
+// Why: "any CSV or JSONL through a field mapping" covers firewalls with their own export
+// formats. A record is an 'alert' when it has a rule, severity or category value, else a
+// 'flow'. ts, src and dst are required; a file where no column can be found for them is
+// reported once (line 1) with the columns it has and the --map syntax to fix it.
+import type { FieldMap, NetRecord } from '../types.js';
+import { isBlank, mkRecord, parseObject, readLines, type LineCtx, type NetReader } from './base.js';
+import { deriveCategory } from './category.js';
+import { compilePath, FIELD_CANDIDATES, FIELD_KEYS, sniffDelimiter, splitCsv, type FieldKey } from './fieldmap.js';
+import { normaliseAction, normaliseProto, normaliseSeverity, toCount, toPort, toStr } from './normalise.js';
+import { lineError } from './stats.js';
+import { ALERT_CATEGORIES } from '../../events/event.js';
+
+const CATS: ReadonlySet<string> = new Set(ALERT_CATEGORIES);
+type Get = (k: FieldKey) => unknown;
+const KI = Object.fromEntries(FIELD_KEYS.map((k, i) => [k, i])) as Record<FieldKey, number>;
+
+/** Builds a NetRecord from field values; returns an error string when a required one is missing. */
+function build(get: Get, ctx: LineCtx, line: number): NetRecord | string {
+  const tv = get('ts');
+  const t = ctx.ts.parse(tv);
+  if (Number.isNaN(t)) return `missing or unparseable ts ${JSON.stringify(tv ?? null)}`;
+  const src = toStr(get('src')), dst = toStr(get('dst'));
+  if (src === undefined || dst === undefined) return 'missing src or dst';
+  const rule = toStr(get('rule')), sevRaw = get('severity'), catRaw = toStr(get('category'));
+  const severity = normaliseSeverity(sevRaw);
+  const kind = rule !== undefined || severity !== undefined || catRaw !== undefined ? 'alert' : 'flow';
+  const r = mkRecord(t, kind, src, dst, ctx.file, line);
+  r.sport = toPort(get('sport'));
+  r.dport = toPort(get('dport'));
+  r.proto = normaliseProto(get('proto'));
+  r.action = normaliseAction(get('action'));
+  r.severity = severity;
+  r.rule = rule;
+  r.host = toStr(get('host'));
+  r.bytes = toCount(get('bytes'));
+  const text = catRaw !== undefined && rule !== undefined ? `${catRaw} | ${rule}` : catRaw ?? rule;
+  r.category = catRaw !== undefined && CATS.has(catRaw) ? catRaw : deriveCategory({ kind, dst, dport: r.dport, text }, ctx.cats);
+  return r;
+}
+
+function describeMap(cols: Partial<Record<FieldKey, string>>, given: FieldMap): string {
+  const guessed = FIELD_KEYS.filter((k) => cols[k] !== undefined && given[k] === undefined).map((k) => `${k}=${cols[k]}`);
+  return guessed.length ? `columns guessed: ${guessed.join(',')} (override with --map)` : '';
+}
+
+export const csvReader: NetReader = {
+  format: 'csv',
+  read(path, onRecord, opts = {}) {
+    const given = opts.map ?? {};
+    return readLines(path, 'csv', opts, (ctx) => {
+      let delim = ',';
+      let idx: Int32Array | undefined;
+      let failed = false;
+      const cells: string[] = [];
+      const get: Get = (k) => { const i = idx![KI[k]]!; return i < 0 ? undefined : cells[i]; };
+      return (text, line, info) => {
+        if (failed || isBlank(text)) return;
+        if (idx === undefined) {
+          const header = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+          delim = sniffDelimiter(header);
+          const err = splitCsv(header, delim, cells);
+          if (err) { ctx.stats.badLine(line, `header: ${err}`); failed = true; return; }
+          const lower = cells.map((c) => c.trim().toLowerCase());
+          idx = new Int32Array(FIELD_KEYS.length).fill(-1);
+          const chosen: Partial<Record<FieldKey, string>> = {};
+          FIELD_KEYS.forEach((k, ki) => {
+            const want = given[k];
+            const i = want !== undefined ? cells.findIndex((c) => c.trim() === want) : FIELD_CANDIDATES[k].map((c) => lower.indexOf(c.toLowerCase())).find((j) => j >= 0) ?? -1;
+            if (want !== undefined && i < 0) ctx.stats.badLine(line, `--map ${k}=${want}: no such column`);
+            idx![ki] = i;
+            if (i >= 0) chosen[k] = cells[i]!.trim();
+          });
+          const missing = (['ts', 'src', 'dst'] as const).filter((k) => idx![FIELD_KEYS.indexOf(k)]! < 0);
+          if (missing.length) { ctx.stats.badLine(line, `no column for ${missing.join(', ')} (columns: ${cells.join(', ')}); pass --map ${missing.map((m) => `${m}=COLUMN`).join(',')}`); failed = true; return; }
+          const d = describeMap(chosen, given);
+          if (d) ctx.stats.note(d);
+          return;
+        }
+        const err = splitCsv(text, delim, cells);
+        if (err) { ctx.stats.badLine(line, lineError(err, info.unterminated)); return; }
+        const r = build(get, ctx, line);
+        if (typeof r === 'string') { ctx.stats.badLine(line, lineError(r, info.unterminated)); return; }
+        ctx.stats.records++;
+        onRecord(r);
+      };
+    });
+  },
+};
+
+export const jsonlReader: NetReader = {
+  format: 'jsonl',
+  read(path, onRecord, opts = {}) {
+    const given = opts.map ?? {};
+    return readLines(path, 'jsonl', opts, (ctx) => {
+      let getters: ((o: Record<string, unknown>) => unknown)[] | undefined;
+      let cur: Record<string, unknown> = {};
+      const get: Get = (k) => getters![KI[k]]!(cur);
+      const resolve = (o: Record<string, unknown>, line: number): boolean => {
+        const chosen: Partial<Record<FieldKey, string>> = {};
+        const gs = FIELD_KEYS.map((k) => {
+          const paths = given[k] !== undefined ? [given[k]!] : FIELD_CANDIDATES[k];
+          for (const p of paths) { const g = compilePath(p); if (g(o) !== undefined) { chosen[k] = p; return g; } }
+          return given[k] !== undefined ? compilePath(given[k]!) : () => undefined;
+        });
+        const missing = (['ts', 'src', 'dst'] as const).filter((k) => chosen[k] === undefined);
+        if (missing.length) { ctx.stats.badLine(line, `no field for ${missing.join(', ')} (keys: ${Object.keys(o).slice(0, 20).join(', ')}); pass --map ${missing.map((m) => `${m}=PATH`).join(',')}`); return false; }
+        getters = gs;
+        const d = describeMap(chosen, given);
+        if (d) ctx.stats.note(d);
+        return true;
+      };
+      return (text, line, info) => {
+        if (isBlank(text)) return;
+        const o = parseObject(text);
+        if (typeof o === 'string') { ctx.stats.badLine(line, lineError(o, info.unterminated)); return; }
+        if (getters === undefined && !resolve(o, line)) return;
+        cur = o;
+        const r = build(get, ctx, line);
+        if (typeof r === 'string') { ctx.stats.badLine(line, lineError(r, info.unterminated)); return; }
+        ctx.stats.records++;
+        onRecord(r);
+      };
+    });
+  },
+};

@@ -1,0 +1,127 @@
+// Why: an OTLP JSON export is often one big document ({"resourceSpans":[…]}) of many GB.
+// JSON.parse would need the whole file (and several times its size) in memory. This scanner
+// walks the bytes once, tracks only nesting, object keys and string boundaries, and hands out
+// the few sub-values a caller asks for (here: each span and each resource) as small JSON texts
+// to JSON.parse. Memory: one chunk plus the largest captured value (capped).
+// Threat stopped: a huge or hostile trace file exhausting memory.
+import { createReadStream, statSync } from 'node:fs';
+
+export const MAX_CAPTURE_BYTES = 64 << 20;
+
+interface Frame { arr: boolean; key: string | undefined; idx: number }
+
+export interface ScanHandlers {
+  /** Called at each '{' outside a capture; return a tag to capture that object, or undefined. */
+  want(stack: readonly Frame[]): string | undefined;
+  /** A captured object's text, and the line it started on. */
+  captured(tag: string, text: string, line: number): void;
+  /** A container closed; stack is as it was while inside it (the closed frame last). */
+  closed(stack: readonly Frame[]): void;
+  /** Structural problems: junk between documents, oversize values, truncation. */
+  problem(line: number, error: string): void;
+}
+
+/** Streams path through the scanner. Returns the bytes read. */
+export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: number, t: number) => void): Promise<number> {
+  const total = statSync(path).size;
+  const stack: Frame[] = [];
+  let line = 1;
+  let inStr = false;
+  let carryBs = 0;
+  let isKey = false;
+  let keyParts: Buffer[] = [];
+  let wantKey = false;
+  let capTag: string | undefined;
+  let capDepth = 0;
+  let capLine = 0;
+  let capParts: Buffer[] = [];
+  let capLen = 0;
+  let capDropped = false;
+  let skipToNl = false;
+  let docLine = 1;
+  let bytes = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    let capStart = capTag !== undefined ? 0 : -1;
+    let keyStart = inStr && isKey ? 0 : -1;
+    const n = chunk.length;
+    for (let i = 0; i < n; i++) {
+      if (inStr) {
+        // Jump to the next quote; it ends the string unless escaped by an odd run of backslashes.
+        const q = chunk.indexOf(34, i);
+        if (q < 0) {
+          let k = n - 1, r = 0;
+          while (k >= i && chunk[k] === 92) { r++; k--; }
+          carryBs = k < i ? carryBs + r : r;
+          i = n;
+          break;
+        }
+        let k = q - 1, bs = 0;
+        while (k >= i && chunk[k] === 92) { bs++; k--; }
+        if (k < i && i === 0) bs += carryBs; // the backslash run continues from the previous chunk
+        carryBs = 0;
+        i = q;
+        if (bs % 2 === 1) continue;
+        inStr = false;
+        if (isKey) {
+          keyParts.push(chunk.subarray(keyStart, q));
+          const top = stack[stack.length - 1];
+          if (top) top.key = capTag === undefined && stack.length <= 8 ? Buffer.concat(keyParts).toString('utf8') : undefined;
+          keyParts = [];
+          isKey = false;
+        }
+        continue;
+      }
+      const c = chunk[i]!;
+      if (skipToNl) { if (c === 10) { line++; skipToNl = false; } continue; }
+      switch (c) {
+        case 10: line++; break;
+        case 34: // '"'
+          inStr = true;
+          carryBs = 0;
+          if (wantKey) { isKey = true; wantKey = false; keyStart = i + 1; keyParts = []; }
+          break;
+        case 123: case 91: { // '{' '['
+          if (stack.length === 0) docLine = line;
+          if (c === 123 && capTag === undefined) {
+            const tag = h.want(stack);
+            if (tag !== undefined) { capTag = tag; capDepth = stack.length; capLine = line; capParts = []; capLen = 0; capDropped = false; capStart = i; }
+          }
+          stack.push({ arr: c === 91, key: undefined, idx: 0 });
+          wantKey = c === 123;
+          break;
+        }
+        case 125: case 93: { // '}' ']'
+          if (stack.length === 0) { h.problem(line, `unexpected "${String.fromCharCode(c)}" outside any document`); break; }
+          if (capTag !== undefined && stack.length === capDepth + 1) {
+            const piece = chunk.subarray(capStart, i + 1);
+            if (!capDropped) h.captured(capTag, capParts.length ? Buffer.concat([...capParts, piece]).toString('utf8') : piece.toString('utf8'), capLine);
+            capTag = undefined; capParts = []; capStart = -1;
+          }
+          if (capTag === undefined) h.closed(stack);
+          stack.pop();
+          wantKey = false;
+          break;
+        }
+        case 44: { // ','
+          const top = stack[stack.length - 1];
+          if (top) { if (top.arr) top.idx++; else wantKey = true; }
+          break;
+        }
+        case 32: case 9: case 13: case 58: break;
+        default:
+          if (stack.length === 0) { h.problem(line, `unexpected text outside a JSON document (byte 0x${c.toString(16)}); skipped to the end of the line`); skipToNl = true; }
+      }
+    }
+    if (capTag !== undefined && capStart >= 0) {
+      capLen += n - capStart;
+      if (capLen > MAX_CAPTURE_BYTES) { if (!capDropped) h.problem(capLine, `value larger than ${MAX_CAPTURE_BYTES} bytes; skipped`); capDropped = true; capParts = []; }
+      else capParts.push(chunk.subarray(capStart));
+    }
+    if (inStr && isKey && keyStart >= 0) keyParts.push(chunk.subarray(keyStart));
+    bytes += n;
+    onProgress?.(bytes, total);
+  }
+  if (stack.length > 0) h.problem(docLine, `document starting at line ${docLine} is truncated: ${stack.length} unclosed bracket(s) at end of file`);
+  return bytes;
+}
+

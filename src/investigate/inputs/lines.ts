@@ -1,0 +1,145 @@
+// Why: every reader of `corral investigate` walks files of up to several GB line by line.
+// readline is slow and decodes per line; this splitter reads 1 MiB chunks, cuts each chunk
+// at its last newline byte (so multi-byte UTF-8 characters are never split), decodes that
+// part once and hands out lines with indexOf. Memory stays at O(chunk + longest line).
+// Threat stopped: a hostile or corrupt log (one gigantic line, binary junk) exhausting
+// memory or crashing the investigation; such lines are reported and skipped.
+import { createReadStream, openSync, readSync, closeSync, fstatSync } from 'node:fs';
+
+export const CHUNK_BYTES = 1 << 20;
+/** Lines longer than this are reported as bad and skipped (their bytes are never held). */
+export const MAX_LINE_BYTES = 64 << 20;
+
+/** A byte range of a file that starts at a line start and ends after a newline (or at EOF). */
+export interface LineRange { start: number; end: number; firstLine: number }
+
+export interface LineOptions {
+  onProgress?: (bytes: number, total: number) => void;
+  /** Read only this part of the file (see splitLineRanges); line numbers start at range.firstLine. */
+  range?: LineRange;
+}
+
+export interface LineInfo {
+  /** True for a last line that had no terminating newline (possibly a torn write). */
+  unterminated: boolean;
+}
+
+export interface LineResult { bytes: number; lines: number; total: number; overlong: { line: number; bytes: number }[] }
+
+/**
+ * Calls onLine(text, lineNo, info) for each line (without '\n' or a trailing '\r').
+ * Empty lines are passed too, so callers see true line numbers. onLine may throw only on
+ * programming errors: parse errors are the caller's business.
+ */
+export async function forEachLine(path: string, onLine: (text: string, lineNo: number, info: LineInfo) => void, opts: LineOptions = {}): Promise<LineResult> {
+  const fd = openSync(path, 'r');
+  let size: number;
+  try { size = fstatSync(fd).size; } finally { closeSync(fd); }
+  const start = opts.range?.start ?? 0;
+  const end = opts.range?.end ?? size;
+  const total = end - start;
+  let lineNo = (opts.range?.firstLine ?? 1) - 1;
+  let bytes = 0;
+  let carry: Buffer[] = [];
+  let carryLen = 0;
+  let skippingOverlong = false;
+  const overlong: { line: number; bytes: number }[] = [];
+  const term: LineInfo = { unterminated: false };
+  const emitText = (s: string): void => {
+    let from = 0;
+    for (;;) {
+      const nl = s.indexOf('\n', from);
+      if (nl < 0) break;
+      lineNo++;
+      const stop = nl > from && s.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+      onLine(s.slice(from, stop), lineNo, term);
+      from = nl + 1;
+    }
+  };
+  if (total <= 0) return { bytes: 0, lines: 0, total: 0, overlong };
+  const stream = createReadStream(path, { start, end: end - 1, highWaterMark: CHUNK_BYTES });
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    const last = chunk.lastIndexOf(10);
+    if (last < 0) {
+      carryLen += chunk.length;
+      if (!skippingOverlong) {
+        carry.push(chunk);
+        if (carryLen > MAX_LINE_BYTES) { skippingOverlong = true; carry = []; }
+      }
+    } else {
+      if (skippingOverlong) {
+        // The overlong line ends at the first newline of this chunk.
+        const first = chunk.indexOf(10);
+        lineNo++;
+        overlong.push({ line: lineNo, bytes: carryLen + first });
+        skippingOverlong = false; carry = []; carryLen = 0;
+        if (first < last) emitText(chunk.toString('utf8', first + 1, last + 1));
+      } else if (carryLen > 0) {
+        carry.push(chunk.subarray(0, last + 1));
+        emitText(Buffer.concat(carry).toString('utf8'));
+      } else {
+        emitText(chunk.toString('utf8', 0, last + 1));
+      }
+      carry = [];
+      carryLen = 0;
+      if (last + 1 < chunk.length) { carry.push(chunk.subarray(last + 1)); carryLen = chunk.length - last - 1; }
+    }
+    opts.onProgress?.(bytes, total);
+  }
+  if (skippingOverlong) { lineNo++; overlong.push({ line: lineNo, bytes: carryLen }); }
+  else if (carryLen > 0) {
+    let s = Buffer.concat(carry).toString('utf8');
+    if (s.charCodeAt(s.length - 1) === 13) s = s.slice(0, -1);
+    lineNo++;
+    onLine(s, lineNo, { unterminated: true });
+  }
+  return { bytes, lines: lineNo - ((opts.range?.firstLine ?? 1) - 1), total, overlong };
+}
+
+/**
+ * Cuts a file into n line-aligned byte ranges of about equal size, with the line number each
+ * starts at, so n workers can read one file in parallel and still report true line numbers.
+ * Counting lines reads the file once (memchr speed); pass countLines=false to skip that
+ * (firstLine is then 0 for every range but the first, meaning "unknown").
+ */
+export function splitLineRanges(path: string, n: number, countLines = true): LineRange[] {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const cuts = [0];
+    const probe = Buffer.allocUnsafe(1 << 16);
+    for (let i = 1; i < n; i++) {
+      let pos = Math.max(Math.floor((size * i) / n), cuts[cuts.length - 1]!);
+      let found = -1;
+      while (pos < size && found < 0) {
+        const got = readSync(fd, probe, 0, probe.length, pos);
+        if (got <= 0) break;
+        const nl = probe.subarray(0, got).indexOf(10);
+        if (nl >= 0) found = pos + nl + 1; else pos += got;
+      }
+      if (found < 0 || found >= size) break;
+      if (found > cuts[cuts.length - 1]!) cuts.push(found);
+    }
+    cuts.push(size);
+    const ranges: LineRange[] = [];
+    let line = 1;
+    let at = 0;
+    const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    for (let i = 0; i + 1 < cuts.length; i++) {
+      const s = cuts[i]!;
+      if (countLines) {
+        while (at < s) {
+          const got = readSync(fd, buf, 0, Math.min(buf.length, s - at), at);
+          if (got <= 0) break;
+          const view = buf.subarray(0, got);
+          let k = view.indexOf(10);
+          while (k >= 0) { line++; k = view.indexOf(10, k + 1); }
+          at += got;
+        }
+      }
+      ranges.push({ start: s, end: cuts[i + 1]!, firstLine: countLines || i === 0 ? line : 0 });
+    }
+    return ranges;
+  } finally { closeSync(fd); }
+}

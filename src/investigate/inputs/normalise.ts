@@ -1,0 +1,65 @@
+// Why: each log source spells the same facts differently (ACCEPT/allowed/pass, severity 1..3
+// or "high" or 0..10, protocol 6 or "TCP"). The analysis compares records across sources, so
+// the readers agree on one spelling here. Unknown values are kept lowercased, never guessed.
+const ACTIONS: Record<string, string> = {
+  accept: 'allowed', accepted: 'allowed', allow: 'allowed', allowed: 'allowed', pass: 'allowed', permit: 'allowed', permitted: 'allowed',
+  reject: 'blocked', rejected: 'blocked', deny: 'blocked', denied: 'blocked', drop: 'blocked', dropped: 'blocked', block: 'blocked', blocked: 'blocked',
+};
+
+/** ACCEPT/allow/pass → allowed; REJECT/deny/drop/block → blocked; anything else lowercased. */
+export function normaliseAction(a: unknown): string | undefined {
+  if (typeof a !== 'string' || a === '' || a === '-') return undefined;
+  const l = a.toLowerCase();
+  return ACTIONS[l] ?? l;
+}
+
+const SEV_WORDS: Record<string, number> = { critical: 1, crit: 1, emergency: 1, alert: 1, high: 2, error: 2, major: 2, medium: 3, moderate: 3, warning: 3, warn: 3, low: 4, minor: 4, info: 4, informational: 4, notice: 4 };
+
+/**
+ * Normalises to 1 (highest) .. 4. Integers 1..4 are taken as Suricata-style (1 = highest).
+ * Larger numbers are read as a 0..10 score where higher is worse (9-10→1, 7-8→2, 4-6→3, else 4).
+ * Words: critical→1, high→2, medium→3, low/info→4. Anything else → undefined.
+ */
+export function normaliseSeverity(v: unknown): number | undefined {
+  if (typeof v === 'string') {
+    if (v === '' || v === '-') return undefined;
+    const w = SEV_WORDS[v.toLowerCase()];
+    if (w !== undefined) return w;
+    v = Number(v);
+  }
+  if (typeof v !== 'number' || !Number.isFinite(v)) return undefined;
+  if (v >= 1 && v <= 4 && Number.isInteger(v)) return v;
+  if (v > 4 && v <= 10) return v >= 9 ? 1 : v >= 7 ? 2 : v >= 4 ? 3 : 4;
+  if (v >= 0 && v < 1) return 4;
+  return undefined;
+}
+
+const PROTO_NUM: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 47: 'gre', 50: 'esp', 58: 'ipv6-icmp', 132: 'sctp' };
+
+/** IANA protocol number or name → lowercase name ('6' → 'tcp', 'TCP' → 'tcp'). */
+export function normaliseProto(p: unknown): string | undefined {
+  if (typeof p === 'number') return PROTO_NUM[p] ?? String(p);
+  if (typeof p !== 'string' || p === '' || p === '-') return undefined;
+  const c = p.charCodeAt(0);
+  if (c >= 48 && c <= 57) { const n = Number(p); return PROTO_NUM[n] ?? p; }
+  return p.toLowerCase();
+}
+
+/** A TCP/UDP port from a number or a decimal string; undefined unless 0..65535. */
+export function toPort(v: unknown): number | undefined {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v !== '' && v !== '-' ? Number(v) : NaN;
+  return Number.isInteger(n) && n >= 0 && n <= 65535 ? n : undefined;
+}
+
+/** A non-negative count (bytes, packets) from a number or decimal string. */
+export function toCount(v: unknown): number | undefined {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v !== '' && v !== '-' ? Number(v) : NaN;
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+/** A string field, or undefined for missing / '-' / empty. */
+export function toStr(v: unknown): string | undefined {
+  if (typeof v === 'string') return v === '' || v === '-' ? undefined : v;
+  if (typeof v === 'number') return String(v);
+  return undefined;
+}

@@ -1,0 +1,51 @@
+// Why: a forensic tool that silently drops records gives false negatives nobody can see. Every
+// reader counts what it kept, what it could not parse (with file and line, first 100 kept)
+// and what it skipped on purpose (event types that are not alerts or flows), and states its
+// timestamp assumptions. The result is InputStats plus the skip counts.
+import type { InputStats } from '../types.js';
+import type { TsParser } from './timestamps.js';
+
+export const MAX_ISSUES = 100;
+
+/** InputStats plus counts of records skipped on purpose (not errors), by kind. */
+export interface ReadStats extends InputStats {
+  skipped: number;
+  skippedKinds: Record<string, number>;
+  bytes: number;
+}
+
+export class StatsBuilder {
+  records = 0;
+  bad = 0;
+  skipped = 0;
+  readonly issues: InputStats['issues'] = [];
+  readonly skippedKinds: Record<string, number> = {};
+  private notes: string[] = [];
+
+  constructor(readonly file: string, readonly format: string) {}
+
+  badLine(line: number, error: string): void {
+    this.bad++;
+    if (this.issues.length < MAX_ISSUES) this.issues.push({ file: this.file, line, error });
+  }
+
+  skip(kind: string): void {
+    this.skipped++;
+    this.skippedKinds[kind] = (this.skippedKinds[kind] ?? 0) + 1;
+  }
+
+  note(s: string): void { if (!this.notes.includes(s)) this.notes.push(s); }
+
+  finish(ts: TsParser | undefined, bytes: number, overlong: { line: number; bytes: number }[] = []): ReadStats {
+    for (const o of overlong) this.badLine(o.line, `line of ${o.bytes} bytes is longer than the limit; skipped`);
+    const tsNote = [ts?.note(), ...this.notes].filter((x): x is string => !!x).join('; ');
+    const out: ReadStats = { file: this.file, format: this.format, records: this.records, bad: this.bad, issues: this.issues, skipped: this.skipped, skippedKinds: this.skippedKinds, bytes };
+    if (tsNote) out.tsNote = tsNote;
+    return out;
+  }
+}
+
+/** "truncated last line" hint for a parse failure on an unterminated final line. */
+export function lineError(msg: string, unterminated: boolean): string {
+  return unterminated ? `truncated last line (no newline): ${msg}` : msg;
+}

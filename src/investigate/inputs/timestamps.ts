@@ -1,0 +1,213 @@
+// Why: joining firewall alerts to tool calls is only as good as the clocks. Logs write time
+// as ISO 8601 with or without a zone, as epoch s/ms/µs/ns, as Zeek float seconds, as syslog
+// "May  1 12:00:00" (no year, no zone). A wrong unit or zone silently shifts every record by
+// hours or by a factor of 1000 and produces confident but false links. This parser turns all
+// of them into epoch milliseconds (UTC) and keeps a note of every assumption it made, which
+// the readers put into InputStats.tsNote, so an assumption is always stated, never silent.
+export type EpochUnit = 's' | 'ms' | 'us' | 'ns';
+
+const UNIT_NAME: Record<EpochUnit, string> = { s: 'epoch seconds', ms: 'epoch milliseconds', us: 'epoch microseconds', ns: 'epoch nanoseconds' };
+const UNIT_DIV: Record<EpochUnit, number> = { s: 1e-3, ms: 1, us: 1e3, ns: 1e6 };
+/** Plausible window for log timestamps: 2000-01-01 .. now + 2 days. Outside it, unit or clock is suspect. */
+const MIN_PLAUSIBLE = 946_684_800_000;
+const MONTHS: Record<string, number> = { Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11 };
+
+/** Guesses the unit of an epoch number by its magnitude (valid for dates 1973..5138). */
+export function epochUnitOf(n: number): EpochUnit {
+  const a = Math.abs(n);
+  return a < 1e11 ? 's' : a < 1e14 ? 'ms' : a < 1e17 ? 'us' : 'ns';
+}
+
+export interface TsOptions {
+  /** Zone for timestamps that carry none: 'UTC', '+02:00', '-0500' or an IANA name ('Europe/Berlin'). Default UTC (stated in the note). */
+  tz?: string;
+  /** Year for syslog timestamps (which have none). Default: the year of the file's mtime (stated in the note). */
+  year?: number;
+  /** Reference time for the syslog year guess and rollover (file mtime, ms). */
+  refMs?: number;
+}
+
+/** Validates a tz option; throws a readable error for an unknown zone. */
+export function checkTz(tz: string): void {
+  if (fixedOffsetMs(tz) !== undefined) return;
+  try { new Intl.DateTimeFormat('en-US', { timeZone: tz }); } catch { throw new Error(`unknown timezone "${tz}": use UTC, an offset like +02:00, or an IANA name like Europe/Berlin`); }
+}
+
+function fixedOffsetMs(tz: string): number | undefined {
+  if (tz === 'UTC' || tz === 'Z' || tz === 'GMT' || tz === 'utc') return 0;
+  const m = /^(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?$/.exec(tz);
+  if (!m) return undefined;
+  return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0)) * 60_000;
+}
+
+/** Parses timestamps of one file and remembers what it had to assume. */
+export class TsParser {
+  private readonly units: Record<EpochUnit, number> = { s: 0, ms: 0, us: 0, ns: 0 };
+  private expectedMismatch = 0;
+  private expected?: EpochUnit;
+  private zoned = 0;
+  private unzoned = 0;
+  private syslog = 0;
+  private implausible = 0;
+  private firstImplausible?: number;
+  private readonly maxPlausible = Date.now() + 2 * 86_400_000;
+  private readonly fixed: number | undefined;
+  private readonly zoneCache = new Map<number, number>();
+  private dtf?: Intl.DateTimeFormat;
+  private yearNote?: string;
+
+  constructor(private readonly opts: TsOptions = {}) {
+    if (opts.tz !== undefined) checkTz(opts.tz);
+    this.fixed = opts.tz === undefined ? 0 : fixedOffsetMs(opts.tz);
+  }
+
+  /** Any JSON value: number (epoch, unit by magnitude), numeric string, or date string. NaN when unusable. */
+  parse(v: unknown, expected?: EpochUnit): number {
+    if (typeof v === 'number') return this.epoch(v, expected);
+    if (typeof v === 'string') return this.parseString(v, expected);
+    return NaN;
+  }
+
+  /** An epoch number; the unit is detected by magnitude. If the format defines a unit and the value disagrees, that is noted. */
+  epoch(n: number, expected?: EpochUnit): number {
+    if (!Number.isFinite(n) || n <= 0) return NaN;
+    const u = epochUnitOf(n);
+    this.units[u]++;
+    if (expected !== undefined) { this.expected = expected; if (u !== expected) this.expectedMismatch++; }
+    return this.check(n / UNIT_DIV[u]);
+  }
+
+  parseString(s: string, expected?: EpochUnit): number {
+    const c = s.charCodeAt(0);
+    if (c >= 48 && c <= 57 && isNumeric(s)) return this.epoch(Number(s), expected);
+    return this.iso(s);
+  }
+
+  /** ISO 8601 / RFC 3339, 'T' or space, optional fraction, zone Z, ±HH:MM, ±HHMM, ±HH or none. */
+  iso(s: string): number {
+    const n = s.length;
+    if (n < 16 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return this.fallback(s);
+    const y = d4(s, 0), mo = d2(s, 5), d = d2(s, 8);
+    const sep = s.charCodeAt(10);
+    if ((sep !== 84 && sep !== 32 && sep !== 116) || s.charCodeAt(13) !== 58) return this.fallback(s);
+    const h = d2(s, 11), mi = d2(s, 14);
+    let i = 16, sec = 0, frac = 0;
+    if (i < n && s.charCodeAt(i) === 58) { sec = d2(s, 17); i = 19; }
+    if (i < n && (s.charCodeAt(i) === 46 || s.charCodeAt(i) === 44)) {
+      i++;
+      let scale = 100;
+      while (i < n) { const k = s.charCodeAt(i) - 48; if (k < 0 || k > 9) break; frac += k * scale; scale /= 10; i++; }
+    }
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24 || mi < 0 || mi > 59 || sec < 0 || sec > 60) return NaN;
+    const local = Date.UTC(y, mo - 1, d, h, mi, sec) + frac;
+    if (i === n) { this.unzoned++; return this.check(local - this.offsetFor(local)); }
+    const z = s.charCodeAt(i);
+    if ((z === 90 || z === 122) && i + 1 === n) { this.zoned++; return this.check(local); }
+    if (z === 43 || z === 45) {
+      const oh = d2(s, i + 1);
+      let om = 0;
+      let j = i + 3;
+      if (j < n && s.charCodeAt(j) === 58) j++;
+      if (j + 2 <= n) { om = d2(s, j); j += 2; }
+      if (oh < 0 || om < 0 || j !== n) return NaN;
+      this.zoned++;
+      return this.check(local - (z === 45 ? -1 : 1) * (oh * 60 + om) * 60_000);
+    }
+    if (s.endsWith(' UTC') || s.endsWith(' GMT')) { this.zoned++; return this.check(local); }
+    return NaN;
+  }
+
+  /** Other date strings are accepted only when they name a zone (Date.parse would otherwise use the machine's local zone). */
+  private fallback(s: string): number {
+    if (!/(?:GMT|UTC|Z|[+-]\d\d:?\d\d)$/.test(s)) return NaN;
+    const t = Date.parse(s);
+    if (Number.isNaN(t)) return NaN;
+    this.zoned++;
+    return this.check(t);
+  }
+
+  /**
+   * Syslog "Mmm dd HH:MM:SS" at the start of s (BSD format: no year, no zone). Returns the time
+   * and the index after it, or undefined. Year from opts.year or the reference time (file mtime),
+   * going back one year when the date would otherwise lie more than a day after the reference.
+   */
+  syslogPrefix(s: string): { ms: number; next: number } | undefined {
+    if (s.length < 15 || s.charCodeAt(3) !== 32 || s.charCodeAt(9) !== 58 || s.charCodeAt(12) !== 58) return undefined;
+    const mo = MONTHS[s.slice(0, 3)];
+    if (mo === undefined) return undefined;
+    const dc = s.charCodeAt(4) === 32 ? s.charCodeAt(5) - 48 : (s.charCodeAt(4) - 48) * 10 + s.charCodeAt(5) - 48;
+    const h = d2(s, 7), mi = d2(s, 10), sec = d2(s, 13);
+    if (dc < 1 || dc > 31 || h < 0 || mi < 0 || sec < 0) return undefined;
+    const ref = this.opts.refMs ?? Date.now();
+    let year = this.opts.year ?? new Date(ref).getUTCFullYear();
+    let local = Date.UTC(year, mo, dc, h, mi, sec);
+    if (this.opts.year === undefined && local - this.offsetFor(local) > ref + 86_400_000) { year--; local = Date.UTC(year, mo, dc, h, mi, sec); }
+    this.yearNote ??= this.opts.year !== undefined ? `year ${this.opts.year} given as an option` : `year taken from the file's modification time (${new Date(ref).toISOString().slice(0, 10)}), previous year for dates after it`;
+    this.syslog++;
+    return { ms: this.check(local - this.offsetFor(local)), next: 15 };
+  }
+
+  private offsetFor(localMs: number): number {
+    if (this.fixed !== undefined) return this.fixed;
+    const bucket = Math.floor(localMs / 3_600_000);
+    const hit = this.zoneCache.get(bucket);
+    if (hit !== undefined) return hit;
+    this.dtf ??= new Intl.DateTimeFormat('en-US', { timeZone: this.opts.tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    // Offset at an instant = wall clock there − the instant; iterate once for DST edges.
+    let off = this.wallMinusUtc(localMs);
+    off = this.wallMinusUtc(localMs - off);
+    this.zoneCache.set(bucket, off);
+    return off;
+  }
+
+  private wallMinusUtc(utc: number): number {
+    const p: Record<string, number> = {};
+    for (const part of this.dtf!.formatToParts(new Date(utc))) if (part.type !== 'literal') p[part.type] = Number(part.value);
+    const wall = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!);
+    return wall - Math.floor(utc / 1000) * 1000;
+  }
+
+  private check(ms: number): number {
+    if (ms < MIN_PLAUSIBLE || ms > this.maxPlausible) { this.implausible++; this.firstImplausible ??= ms; }
+    return ms;
+  }
+
+  /** Everything that was assumed or looked wrong, or undefined when every timestamp was explicit and plausible. */
+  note(): string | undefined {
+    const parts: string[] = [];
+    const seen = (Object.keys(this.units) as EpochUnit[]).filter((u) => this.units[u] > 0);
+    if (seen.length === 1) parts.push(`${UNIT_NAME[seen[0]!]} detected`);
+    else if (seen.length > 1) parts.push(`MIXED epoch units: ${seen.map((u) => `${this.units[u]} ${UNIT_NAME[u]}`).join(', ')} (each converted by magnitude)`);
+    if (this.expectedMismatch > 0) parts.push(`WARNING: the format defines ${UNIT_NAME[this.expected!]} but ${this.expectedMismatch} values had another magnitude (converted by magnitude)`);
+    const zoneName = this.opts.tz === undefined ? 'UTC (pass tz to override)' : this.opts.tz;
+    if (this.unzoned > 0) parts.push(`${this.unzoned} timestamps had no timezone: assumed ${zoneName}`);
+    if (this.syslog > 0) parts.push(`${this.syslog} syslog timestamps have no year and no timezone: ${this.yearNote}; zone assumed ${zoneName}`);
+    if (this.implausible > 0) parts.push(`WARNING: ${this.implausible} timestamps outside 2000-01-01..now+2d (first ${isoOrRaw(this.firstImplausible!)}): wrong unit or clock?`);
+    return parts.length ? parts.join('; ') : undefined;
+  }
+}
+
+function isoOrRaw(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
+}
+
+function isNumeric(s: string): boolean {
+  let dot = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46 && !dot) { dot = true; continue; }
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+function d2(s: string, i: number): number {
+  const a = s.charCodeAt(i) - 48, b = s.charCodeAt(i + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+function d4(s: string, i: number): number {
+  const a = d2(s, i), b = d2(s, i + 2);
+  return a < 0 || b < 0 ? -1 : a * 100 + b;
+}

@@ -1,0 +1,73 @@
+// Why: many RL stacks log whole episodes as OpenAI chat messages, one episode per line:
+// {run?, episode?, host?, sandbox?, ip?|ips?, messages:[…]}. They can be investigated when the
+// messages carry times (timestamp | ts | created_at | created | time, ISO or epoch). A tool
+// call starts at its own timestamp or its assistant message's; it ends at the timestamp of the
+// tool message answering it (role 'tool', same tool_call_id), else end is assumed
+// (endKnown=false). Responses-API items (type function_call / function_call_output) work too.
+// A tool call with no time at all cannot be placed and is reported as a bad record.
+import type { ToolCallSpan } from '../types.js';
+import { DEFAULT_ASSUMED_DURATION_MS, isBlank, isObj, parseObject, readLines, type SpanReader } from './base.js';
+import { commandOf } from './traces-otlp.js';
+import { ipsOf, mkSpan } from './traces-canonical.js';
+import { toStr } from './normalise.js';
+import { lineError } from './stats.js';
+import type { TsParser } from './timestamps.js';
+
+function timeOf(m: Record<string, unknown>, ts: TsParser): number {
+  const v = m.timestamp ?? m.ts ?? m.created_at ?? m.created ?? m.time;
+  return v === undefined || v === null ? NaN : ts.parse(v);
+}
+
+interface Pending { id: string; tool?: string; args: unknown; start: number }
+
+export const openaiMessagesReader: SpanReader = {
+  format: 'openai-messages',
+  read(path, onSpan, opts = {}) {
+    const assumed = opts.assumedDurationMs ?? DEFAULT_ASSUMED_DURATION_MS;
+    let assumedCount = 0;
+    return readLines(path, 'openai-messages', opts, ({ file, stats, ts }) => (text, line, info) => {
+      if (isBlank(text)) return;
+      const o = parseObject(text);
+      if (typeof o === 'string') { stats.badLine(line, lineError(o, info.unterminated)); return; }
+      const msgs = Array.isArray(o.messages) ? o.messages : Array.isArray(o.input) ? o.input : Array.isArray(o.items) ? o.items : undefined;
+      if (!msgs) { stats.badLine(line, 'no "messages" array'); return; }
+      const episode = toStr(o.episode) ?? toStr(o.id) ?? `${file}#${line}`;
+      const calls: Pending[] = [];
+      const ends = new Map<string, number>();
+      for (const m of msgs) {
+        if (!isObj(m)) continue;
+        const t = timeOf(m, ts);
+        if (m.role === 'assistant' && Array.isArray(m.tool_calls)) {
+          for (const tc of m.tool_calls) {
+            if (!isObj(tc)) continue;
+            const fn = isObj(tc.function) ? tc.function : {};
+            const own = timeOf(tc, ts);
+            calls.push({ id: toStr(tc.id) ?? `${episode}#${calls.length + 1}`, tool: toStr(fn.name), args: fn.arguments, start: Number.isNaN(own) ? t : own });
+          }
+        } else if (m.type === 'function_call') {
+          calls.push({ id: toStr(m.call_id) ?? toStr(m.id) ?? `${episode}#${calls.length + 1}`, tool: toStr(m.name), args: m.arguments, start: t });
+        } else if ((m.role === 'tool' || m.type === 'function_call_output') && !Number.isNaN(t)) {
+          const id = toStr(m.tool_call_id) ?? toStr(m.call_id);
+          if (id !== undefined && !ends.has(id)) ends.set(id, t);
+        }
+      }
+      let step = 0;
+      for (const c of calls) {
+        step++;
+        if (Number.isNaN(c.start)) { stats.badLine(line, `episode ${episode}: tool call ${c.id} has no timestamp (neither on the call nor on its message)`); continue; }
+        let end = ends.get(c.id), endKnown = true;
+        if (end === undefined || end < c.start) { end = c.start + assumed; endKnown = false; assumedCount++; }
+        const s: ToolCallSpan = mkSpan(episode, c.id, c.start, end, endKnown, file, line);
+        s.run = toStr(o.run);
+        s.step = step;
+        s.tool = c.tool;
+        s.command = commandOf(c.args);
+        s.host = toStr(o.host);
+        s.sandbox = toStr(o.sandbox) ?? toStr(o.container);
+        s.ips = ipsOf(o.ip, o.ips);
+        stats.records++;
+        onSpan(s);
+      }
+    }, ({ stats }) => { if (assumedCount) stats.note(`${assumedCount} tool calls had no answering tool message with a time: end assumed ${assumed} ms after start (endKnown=false)`); });
+  },
+};

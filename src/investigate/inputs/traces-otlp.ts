@@ -1,0 +1,176 @@
+// Why: agent frameworks instrumented with OpenTelemetry GenAI conventions export tool calls as
+// `execute_tool` spans (gen_ai.operation.name) with gen_ai.tool.call.id, gen_ai.tool.name and
+// gen_ai.tool.call.arguments, start/end in unix ns, and where they ran in the resource
+// (host.name, container.id, net.host.ip / host.ip). Two file shapes are accepted:
+// JSON lines with one OTLP document per line (each line ≤ 64 MiB), or one document of any size
+// (pretty-printed or not), which is stream-scanned span by span (see json-scan.ts).
+// Other spans (chat, agent, …) are skipped and counted by their operation name.
+import { openSync, readSync, closeSync, statSync } from 'node:fs';
+import type { ToolCallSpan } from '../types.js';
+import { DEFAULT_ASSUMED_DURATION_MS, isBlank, isObj, parseObject, readLines, type SpanReader, type TraceReadOptions } from './base.js';
+import { scanJson } from './json-scan.js';
+import { StatsBuilder, lineError, type ReadStats } from './stats.js';
+import { TsParser } from './timestamps.js';
+import { ipsOf, mkSpan } from './traces-canonical.js';
+import { toStr } from './normalise.js';
+
+type Attrs = Record<string, unknown>;
+
+/** OTLP AnyValue → plain JS value. */
+function anyValue(v: unknown): unknown {
+  if (!isObj(v)) return v;
+  if ('stringValue' in v) return v.stringValue;
+  if ('intValue' in v) return Number(v.intValue);
+  if ('doubleValue' in v) return Number(v.doubleValue);
+  if ('boolValue' in v) return v.boolValue;
+  if (isObj(v.arrayValue)) return Array.isArray(v.arrayValue.values) ? v.arrayValue.values.map(anyValue) : [];
+  if (isObj(v.kvlistValue)) return attrsOf(v.kvlistValue.values);
+  return undefined;
+}
+
+/** [{key, value}] → {key: value}. */
+export function attrsOf(list: unknown): Attrs {
+  const out: Attrs = {};
+  if (Array.isArray(list)) for (const kv of list) if (isObj(kv) && typeof kv.key === 'string') out[kv.key] = anyValue(kv.value);
+  return out;
+}
+
+function first(a: Attrs, r: Attrs, keys: string[]): unknown {
+  for (const k of keys) { if (a[k] !== undefined) return a[k]; }
+  for (const k of keys) { if (r[k] !== undefined) return r[k]; }
+  return undefined;
+}
+
+/** The command of a tool call from its arguments (JSON text or object with command/cmd/code), else the raw text. */
+export function commandOf(args: unknown): string | undefined {
+  let o: unknown = args;
+  if (typeof args === 'string') { try { o = JSON.parse(args); } catch { return args; } }
+  if (isObj(o)) { const c = [o.command, o.cmd, o.code, o.script].find((v) => typeof v === 'string'); if (typeof c === 'string') return c; }
+  return typeof args === 'string' ? args : args === undefined ? undefined : JSON.stringify(args);
+}
+
+class OtlpState {
+  assumed = 0;
+  constructor(readonly file: string, readonly stats: StatsBuilder, readonly ts: TsParser, readonly assumedMs: number, readonly onSpan: (s: ToolCallSpan) => void) {}
+
+  /** One span object with its resource's attributes. */
+  span(sp: unknown, res: Attrs, line: number): void {
+    if (!isObj(sp)) { this.stats.badLine(line, 'span is not an object'); return; }
+    const a = attrsOf(sp.attributes);
+    const op = a['gen_ai.operation.name'];
+    const name = typeof sp.name === 'string' ? sp.name : '';
+    if (op !== 'execute_tool' && !(op === undefined && name.startsWith('execute_tool'))) { this.stats.skip(`span:${typeof op === 'string' ? op : name || 'unnamed'}`); return; }
+    const start = this.ts.parse(sp.startTimeUnixNano, 'ns');
+    if (Number.isNaN(start)) { this.stats.badLine(line, `span ${String(sp.spanId ?? '?')}: missing or unparseable startTimeUnixNano`); return; }
+    const endRaw = sp.endTimeUnixNano;
+    let end: number, endKnown = true;
+    if (endRaw === undefined || endRaw === null || endRaw === '0' || endRaw === 0) { end = start + this.assumedMs; endKnown = false; this.assumed++; }
+    else {
+      end = this.ts.parse(endRaw, 'ns');
+      if (Number.isNaN(end) || end < start) { this.stats.badLine(line, `span ${String(sp.spanId ?? '?')}: bad endTimeUnixNano ${JSON.stringify(endRaw)}`); return; }
+    }
+    const episode = toStr(first(a, res, ['episode', 'corral.episode', 'gen_ai.conversation.id', 'session.id'])) ?? toStr(sp.traceId);
+    if (episode === undefined) { this.stats.badLine(line, 'span has no episode attribute and no traceId'); return; }
+    const id = toStr(a['gen_ai.tool.call.id']) ?? toStr(sp.spanId) ?? `${this.file}:${line}`;
+    const s = mkSpan(episode, id, start, end, endKnown, this.file, line);
+    s.run = toStr(first(a, res, ['run', 'corral.run', 'gen_ai.run.id']));
+    const step = first(a, res, ['step', 'corral.step', 'gen_ai.step']);
+    s.step = typeof step === 'number' && Number.isInteger(step) ? step : typeof step === 'string' && /^\d+$/.test(step) ? Number(step) : undefined;
+    s.tool = toStr(a['gen_ai.tool.name']);
+    s.command = commandOf(a['gen_ai.tool.call.arguments']);
+    s.host = toStr(first(a, res, ['host.name', 'host']));
+    s.sandbox = toStr(first(a, res, ['container.id', 'corral.sandbox', 'sandbox', 'k8s.pod.name']));
+    s.ips = ipsOf(first(a, res, ['net.host.ip']), first(a, res, ['host.ip']), first(a, res, ['network.local.address']));
+    this.stats.records++;
+    this.onSpan(s);
+  }
+
+  /** A whole document {resourceSpans: […]}. */
+  doc(d: Record<string, unknown>, line: number): void {
+    const rs = d.resourceSpans;
+    if (!Array.isArray(rs)) { this.stats.badLine(line, 'not an OTLP document (no "resourceSpans" array)'); return; }
+    for (const r of rs) {
+      if (!isObj(r)) continue;
+      const res = attrsOf(isObj(r.resource) ? r.resource.attributes : undefined);
+      const scopes = Array.isArray(r.scopeSpans) ? r.scopeSpans : Array.isArray(r.instrumentationLibrarySpans) ? r.instrumentationLibrarySpans : [];
+      for (const sc of scopes) if (isObj(sc) && Array.isArray(sc.spans)) for (const sp of sc.spans) this.span(sp, res, line);
+    }
+  }
+}
+
+/** True when the first non-blank line of the file is a complete JSON value (JSON-lines mode). */
+function firstLineIsDocument(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(Math.min(statSync(path).size, 1 << 20));
+    const got = readSync(fd, buf, 0, buf.length, 0);
+    const text = buf.toString('utf8', 0, got);
+    for (const l of text.split('\n')) {
+      if (isBlank(l)) continue;
+      try { JSON.parse(l); return true; } catch { return false; }
+    }
+    return false;
+  } finally { closeSync(fd); }
+}
+
+async function scanDocument(path: string, onSpan: (s: ToolCallSpan) => void, opts: TraceReadOptions): Promise<ReadStats> {
+  const stats = new StatsBuilder(path, 'otlp-json');
+  const ts = new TsParser({ tz: opts.tz });
+  const st = new OtlpState(path, stats, ts, opts.assumedDurationMs ?? DEFAULT_ASSUMED_DURATION_MS, onSpan);
+  // Spans seen before their resource (JSON key order is free) wait until the resource is known.
+  let res: Attrs | undefined;
+  let pending: { text: string; line: number }[] = [];
+  const emit = (text: string, line: number, r: Attrs): void => {
+    let sp: unknown;
+    try { sp = JSON.parse(text); } catch (e) { stats.badLine(line, `invalid span JSON: ${(e as Error).message}`); return; }
+    st.span(sp, r, line);
+  };
+  const off = (s: readonly { arr: boolean }[]): number => (s[0]?.arr ? 1 : 0);
+  const bytes = await scanJson(path, {
+    want(s) {
+      const o = off(s), d = s.length - o;
+      if (d === 3 && s[o]!.key === 'resourceSpans' && s[o + 2]!.key === 'resource') return 'resource';
+      if (d === 6 && s[o]!.key === 'resourceSpans' && s[o + 4]!.key === 'spans' && (s[o + 2]!.key === 'scopeSpans' || s[o + 2]!.key === 'instrumentationLibrarySpans')) return 'span';
+      return undefined;
+    },
+    captured(tag, text, line) {
+      if (tag === 'resource') {
+        try { const r = JSON.parse(text) as Record<string, unknown>; res = attrsOf(r.attributes); } catch (e) { stats.badLine(line, `invalid resource JSON: ${(e as Error).message}`); res = {}; }
+        for (const p of pending) emit(p.text, p.line, res);
+        pending = [];
+      } else if (res !== undefined) emit(text, line, res);
+      else pending.push({ text, line });
+    },
+    closed(s) {
+      const o = off(s);
+      if (s.length - o === 3 && s[o]!.key === 'resourceSpans' && !s[o + 2]!.arr) {
+        for (const p of pending) emit(p.text, p.line, {});
+        pending = []; res = undefined;
+      }
+    },
+    problem(line, error) { stats.badLine(line, error); },
+  }, opts.onProgress);
+  if (st.assumed) stats.note(`${st.assumed} spans had no end time: end assumed ${st.assumedMs} ms after start (endKnown=false)`);
+  return stats.finish(ts, bytes);
+}
+
+export const otlpTraceReader: SpanReader = {
+  format: 'otlp-json',
+  read(path, onSpan, opts = {}) {
+    if (!firstLineIsDocument(path)) {
+      // One document cannot be split by line ranges: the range that starts at 0 reads it all, the others nothing.
+      if (opts.range && opts.range.start > 0) return Promise.resolve(new StatsBuilder(path, 'otlp-json').finish(undefined, 0));
+      return scanDocument(path, onSpan, opts);
+    }
+    let st: OtlpState | undefined;
+    return readLines(path, 'otlp-json', opts, (ctx) => {
+      st = new OtlpState(ctx.file, ctx.stats, ctx.ts, opts.assumedDurationMs ?? DEFAULT_ASSUMED_DURATION_MS, onSpan);
+      return (text, line, info) => {
+        if (isBlank(text)) return;
+        const d = parseObject(text);
+        if (typeof d === 'string') { ctx.stats.badLine(line, lineError(d, info.unterminated)); return; }
+        st!.doc(d, line);
+      };
+    }, ({ stats }) => { if (st?.assumed) stats.note(`${st.assumed} spans had no end time: end assumed ${st.assumedMs} ms after start (endKnown=false)`); });
+  },
+};

@@ -1,0 +1,181 @@
+// Why: the library entry of `corral investigate`: ties firewall/network logs an operator
+// already has to agent traces, offline. Pass 1 reads the logs into a compact alert table;
+// pass 2 streams the traces (in worker threads when large) and keeps only candidate calls;
+// then scoring, the enrichment test, incidents and the fleet view. Memory is bounded by the
+// alerts and candidates, not by the size of the traces.
+import { availableParallelism } from 'node:os';
+import type { FieldMap, InputStats, NetRecord, Placement, ToolCallSpan } from './types.js';
+import { detectNetFormat, detectTraceFormat, netReader, readPlacementsDetailed } from './inputs/index.js';
+import { AlertTable } from './analysis/alert-table.js';
+import { loadCommandRules, type CommandRules } from './analysis/command-evidence.js';
+import { buildFleetView } from './analysis/fleet.js';
+import { buildIncidents } from './analysis/incidents.js';
+import { mergeLinkStates, SpanLinker, type KeyAlertsInput, type LinkState } from './analysis/linker.js';
+import { PlacementIndex } from './analysis/placements.js';
+import type { InvestigationOptions, InvestigationResult } from './analysis/model.js';
+import { alertKind, linkAndScore } from './analysis/score.js';
+import { tracePass } from './analysis/trace-pass.js';
+
+export type { InvestigationResult, Incident, AlertOut, CallRef } from './analysis/model.js';
+
+export interface InvestigateInput {
+  logs: { path: string; format?: string }[];
+  traces: { path: string; format?: string }[];
+  placements?: string[];
+  map?: FieldMap;
+  /** Clock skew between the trace and firewall clocks (default 2 s). */
+  skewMs?: number;
+  /** Longest lag for processes a call left running (default 10 min, never past the episode's end). */
+  lagMs?: number;
+  /** After-call grace for calls that show no way of leaving a process behind (default 5 s). */
+  graceMs?: number;
+  /** Alerts further apart than this start a new incident (default 10 min). */
+  gapMs?: number;
+  /** Worker threads for the traces (default: available cores). */
+  jobs?: number;
+  assumedDurationMs?: number;
+  /** 'auto' uses src/detect's command analyzer when present; 'off' never does. Or a function. */
+  rules?: 'auto' | 'off' | CommandRules;
+  onProgress?: (phase: 'logs' | 'traces' | 'analysis', done: number, total: number, file?: string) => void;
+}
+
+export const DEFAULTS = { skewMs: 2_000, lagMs: 600_000, graceMs: 5_000, gapMs: 600_000 } as const;
+
+export async function investigate(inp: InvestigateInput): Promise<InvestigationResult> {
+  const t0 = performance.now();
+  const timings: Record<string, number> = {};
+  const notes: string[] = [];
+  const opts: InvestigationOptions = {
+    skewMs: inp.skewMs ?? DEFAULTS.skewMs, lagMs: inp.lagMs ?? DEFAULTS.lagMs, graceMs: inp.graceMs ?? DEFAULTS.graceMs,
+    gapMs: inp.gapMs ?? DEFAULTS.gapMs, jobs: Math.max(1, inp.jobs ?? defaultJobs()),
+  };
+
+  // Pass 1: network logs → alert table (+ destination rarity from every record).
+  const table = new AlertTable();
+  const netStats: InputStats[] = [];
+  for (const log of inp.logs) {
+    const format = log.format ?? await detectNetFormat(log.path);
+    const reader = netReader(format);
+    const st = await reader.read(log.path, (r) => table.add(r), {
+      map: inp.map, onProgress: (b, t) => inp.onProgress?.('logs', b, t, log.path),
+    });
+    netStats.push(st);
+  }
+  table.buildIndex();
+  timings.logsMs = performance.now() - t0;
+
+  const placements: Placement[] = [];
+  const placementStats: InputStats[] = [];
+  for (const p of inp.placements ?? []) {
+    const got = await readPlacementsDetailed(p);
+    placements.push(...got.placements);
+    placementStats.push(got.stats);
+  }
+
+  // Pass 2: traces → candidate calls, episode windows, exposure.
+  const t1 = performance.now();
+  const keys = keysOf(table);
+  const traces = [];
+  for (const t of inp.traces) traces.push({ path: t.path, format: t.format ?? await detectTraceFormat(t.path) });
+  const { state, stats: traceStats, workers } = await tracePass({
+    traces, keys, placements, opts, assumedDurationMs: inp.assumedDurationMs, jobs: opts.jobs,
+    onProgress: (b, t) => inp.onProgress?.('traces', b, t),
+  });
+  timings.tracesMs = performance.now() - t1;
+  if (workers) notes.push(`traces read by ${workers} worker threads`);
+
+  return finish(table, state, {
+    opts, rules: inp.rules, notes, timings, t0,
+    inputs: { net: netStats, traces: traceStats, placements: placements.length, placementFiles: placementStats },
+  });
+}
+
+/**
+ * The same analysis over records already in memory (tests, embedding). No files, no workers.
+ * @example investigateRecords({ records: [alert], spans: [call], skewMs: 1000 })
+ */
+export async function investigateRecords(inp: Omit<InvestigateInput, 'logs' | 'traces' | 'placements' | 'map' | 'jobs' | 'onProgress'> & { records: NetRecord[]; spans: ToolCallSpan[]; placements?: Placement[] }): Promise<InvestigationResult> {
+  const t0 = performance.now();
+  const opts: InvestigationOptions = {
+    skewMs: inp.skewMs ?? DEFAULTS.skewMs, lagMs: inp.lagMs ?? DEFAULTS.lagMs, graceMs: inp.graceMs ?? DEFAULTS.graceMs,
+    gapMs: inp.gapMs ?? DEFAULTS.gapMs, jobs: 1,
+  };
+  const table = new AlertTable();
+  for (const r of inp.records) table.add(r);
+  table.buildIndex();
+  const linker = new SpanLinker(keysOf(table), inp.placements?.length ? new PlacementIndex(inp.placements) : undefined, opts);
+  for (const s of inp.spans) linker.add(s);
+  return finish(table, mergeLinkStates([linker.state()]), {
+    opts, rules: inp.rules ?? 'off', notes: [], timings: {}, t0,
+    inputs: { net: [], traces: [], placements: inp.placements?.length ?? 0, placementFiles: [] },
+  });
+}
+
+function keysOf(table: AlertTable): KeyAlertsInput[] {
+  const keys: KeyAlertsInput[] = [];
+  for (const [value, ka] of table.alertsByIp()) keys.push({ kind: 'ip', value, ts: ka.ts });
+  for (const [value, ka] of table.alertsByHost()) keys.push({ kind: 'host', value, ts: ka.ts });
+  return keys;
+}
+
+interface FinishCtx {
+  opts: InvestigationOptions; rules: InvestigateInput['rules']; notes: string[]; timings: Record<string, number>; t0: number;
+  inputs: InvestigationResult['inputs'];
+}
+
+async function finish(table: AlertTable, state: LinkState, ctx: FinishCtx): Promise<InvestigationResult> {
+  const { opts, notes, timings, t0 } = ctx;
+  // Analysis.
+  const t2 = performance.now();
+  let rules: CommandRules | undefined;
+  if (typeof ctx.rules === 'function') rules = ctx.rules;
+  else if (ctx.rules !== 'off') {
+    const loaded = await loadCommandRules();
+    rules = loaded.check;
+    notes.push(loaded.note);
+  }
+  const scored = linkAndScore(table, state, { skewMs: opts.skewMs, lagMs: opts.lagMs, graceMs: opts.graceMs, rules });
+  const incidents = buildIncidents(scored.alerts, scored.calls, { gapMs: opts.gapMs });
+  const fleet = buildFleetView(incidents, scored.calls);
+  const unattributed = summariseUnlinked(table, scored.unlinked);
+  const involved = new Set(scored.calls.map((c) => c.episode));
+  timings.analysisMs = performance.now() - t2;
+  timings.totalMs = performance.now() - t0;
+  if (table.size === 0) notes.push('no alert-like records in the logs (kind=alert, a category, or a blocked/denied action)');
+  if (state.spans === 0) notes.push('no tool calls in the traces');
+
+  return {
+    version: 1,
+    options: opts,
+    inputs: ctx.inputs,
+    counts: {
+      records: table.records, alerts: table.size, toolCalls: state.spans, episodes: state.episodes.length,
+      candidates: scored.calls.length, linkedAlerts: scored.alerts.length, unlinkedAlerts: scored.unlinked.length,
+    },
+    unattributed, enrichment: scored.enrichment.enrichment, incidents, alerts: scored.alerts, calls: scored.calls, fleet,
+    episodes: state.episodes.filter((e) => involved.has(e.episode))
+      .map((e) => ({ episode: e.episode, run: e.run, host: e.host, sandbox: e.sandbox, start: e.start, end: e.end, calls: e.calls })),
+    notes, timings: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])),
+  };
+}
+
+function defaultJobs(): number {
+  return Math.max(1, Math.min(8, availableParallelism()));
+}
+
+function summariseUnlinked(table: AlertTable, unlinked: number[]): InvestigationResult['unattributed'] {
+  const groups = new Map<string, { source: string; kind: string; alerts: number; first: number; last: number }>();
+  for (const a of unlinked) {
+    const source = table.strings.get(table.src.data[a]!) ?? '';
+    const { kind } = alertKind(table, a);
+    const k = `${source}\u0000${kind}`;
+    const ts = table.ts.data[a]!;
+    const g = groups.get(k);
+    if (g) { g.alerts++; g.first = Math.min(g.first, ts); g.last = Math.max(g.last, ts); }
+    else groups.set(k, { source, kind, alerts: 1, first: ts, last: ts });
+  }
+  return [...groups.values()].sort((a, b) => b.alerts - a.alerts).slice(0, MAX_UNATTRIBUTED_GROUPS);
+}
+
+/** Unlinked alerts are summarised per (source, kind); only the largest groups are listed. */
+export const MAX_UNATTRIBUTED_GROUPS = 500;
