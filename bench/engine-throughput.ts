@@ -50,21 +50,31 @@ const NAMES = ['pypi.registry.test', 'files.pythonhosted.test', 'registry.npmjs.
 
 function pick<T>(r: () => number, a: T[]): T { return a[Math.floor(r() * a.length)]!; }
 
-export function generateStream(n: number, seed = 42): EngineEvent[] {
-  const r = prng(seed);
-  const out: EngineEvent[] = new Array(n);
-  let ts = 1_700_000_000_000_000_000n;
-  for (let i = 0; i < n; i++) {
-    ts += BigInt(50_000 + Math.floor(r() * 100_000));
+/** A deterministic stream generator: next(k) returns the next k events. */
+export class StreamGen {
+  private r: () => number;
+  private ts = 1_700_000_000_000_000_000n;
+  private i = 0;
+  constructor(seed = 42) { this.r = prng(seed); }
+  next(k: number): EngineEvent[] {
+    const out: EngineEvent[] = new Array(k);
+    for (let j = 0; j < k; j++) out[j] = this.one();
+    return out;
+  }
+  private one(): EngineEvent {
+    const r = this.r;
+    const i = this.i++;
+    this.ts += BigInt(50_000 + Math.floor(r() * 100_000));
+    const ts = this.ts;
     const tc = `tc-${Math.floor(i / 2000)}`;
     const base = { id: `e${i}`, ts: ts.toString(), session: 'bench-session', episode: `ep-${Math.floor(i / 20000)}`, tool_call: tc, step: Math.floor(i / 2000), pid: 1000 + (i % 5000), ppid: 999 };
     const x = r();
     const hostile = r() < 0.0005;
     if (x < 0.28) {
       const argv = [...pick(r, hostile ? HOSTILE_EXECS : BENIGN_EXECS)];
-      out[i] = { ...base, kind: 'exec', payload: { argv, filename: `/usr/bin/${argv[0]}`, truncated: false } };
+      return { ...base, kind: 'exec', payload: { argv, filename: `/usr/bin/${argv[0]}`, truncated: false } };
     } else if (x < 0.50) {
-      out[i] = { ...base, kind: 'exit', payload: { exit_code: r() < 0.9 ? 0 : 1, signal: 0, comm: pick(r, BENIGN_EXECS)[0] } };
+      return { ...base, kind: 'exit', payload: { exit_code: r() < 0.9 ? 0 : 1, signal: 0, comm: pick(r, BENIGN_EXECS)[0] } };
     } else if (x < 0.66) {
       const y = r();
       const payload = y < 0.5
@@ -72,18 +82,21 @@ export function generateStream(n: number, seed = 42): EngineEvent[] {
         : { source: 'gateway', 'network.peer.address': hostile ? '10.0.0.5' : `198.51.100.${Math.floor(r() * 20)}`, 'network.peer.port': hostile ? 22 : 443,
           'server.address': pick(r, NAMES), protocol: 'tls', sni: pick(r, NAMES), decision: hostile ? 'deny' : 'allow', rule: 'allow-registries',
           address_class: hostile ? 'private' : 'public', detail: undefined, observed: false };
-      out[i] = { ...base, kind: 'connect', payload };
+      return { ...base, kind: 'connect', payload };
     } else if (x < 0.80) {
-      out[i] = { ...base, kind: 'dns', payload: { name: hostile ? 'xmr.pool.minexmr.com' : pick(r, NAMES), qtype: r() < 0.5 ? 'A' : 'AAAA', verdict: 'allow', rule: 'allow-registries', answers: ['198.51.100.7'], rcode: 'NOERROR' } };
+      return { ...base, kind: 'dns', payload: { name: hostile ? 'xmr.pool.minexmr.com' : pick(r, NAMES), qtype: r() < 0.5 ? 'A' : 'AAAA', verdict: 'allow', rule: 'allow-registries', answers: ['198.51.100.7'], rcode: 'NOERROR' } };
     } else if (x < 0.92) {
-      out[i] = { ...base, kind: 'flow', payload: { 'network.peer.address': `198.51.100.${Math.floor(r() * 20)}`, 'network.peer.port': 443, 'server.address': pick(r, NAMES), protocol: 'tls', decision: 'allow', rule: 'allow-registries', address_class: 'public', bytes_up: Math.floor(r() * 20_000), bytes_down: Math.floor(r() * 5_000_000), duration_ms: Math.floor(r() * 3000) } };
+      return { ...base, kind: 'flow', payload: { 'network.peer.address': `198.51.100.${Math.floor(r() * 20)}`, 'network.peer.port': 443, 'server.address': pick(r, NAMES), protocol: 'tls', decision: 'allow', rule: 'allow-registries', address_class: 'public', bytes_up: Math.floor(r() * 20_000), bytes_down: Math.floor(r() * 5_000_000), duration_ms: Math.floor(r() * 3000) } };
     } else if (x < 0.97) {
-      out[i] = { ...base, kind: 'resource', payload: { scope: 'tool_call', cpu_ns: Math.floor(r() * 1e10), cpu_pct: Math.floor(r() * 100), memory_peak_bytes: Math.floor(r() * 1e9), pids: 1 + Math.floor(r() * 20), pids_max_hits: 0, oom_kills: 0, throttled_periods: 0 } };
+      return { ...base, kind: 'resource', payload: { scope: 'tool_call', cpu_ns: Math.floor(r() * 1e10), cpu_pct: Math.floor(r() * 100), memory_peak_bytes: Math.floor(r() * 1e9), pids: 1 + Math.floor(r() * 20), pids_max_hits: 0, oom_kills: 0, throttled_periods: 0 } };
     } else {
-      out[i] = { ...base, kind: r() < 0.5 ? 'toolcall.start' : 'toolcall.end', payload: { command: 'npm test', tool: 'bash' } };
+      return { ...base, kind: r() < 0.5 ? 'toolcall.start' : 'toolcall.end', payload: { command: 'npm test', tool: 'bash' } };
     }
   }
-  return out;
+}
+
+export function generateStream(n: number, seed = 42): EngineEvent[] {
+  return new StreamGen(seed).next(n);
 }
 
 function run(engine: DetectionEngine, events: EngineEvent[]): { ns: bigint; detections: number } {
@@ -93,55 +106,78 @@ function run(engine: DetectionEngine, events: EngineEvent[]): { ns: bigint; dete
   return { ns: process.hrtime.bigint() - t0, detections };
 }
 
+/** Live replay: each chunk is produced and then handed to the engine at once, as a sensor or a
+ *  JSONL reader delivers events (fresh in cache). Only engine time is counted. */
+function runLive(engine: DetectionEngine, n: number, chunk: number): { ns: bigint; detections: number; kinds: Map<string, number> } {
+  const gen = new StreamGen();
+  let ns = 0n;
+  let detections = 0;
+  const kinds = new Map<string, number>();
+  for (let done = 0; done < n; done += chunk) {
+    const evs = gen.next(Math.min(chunk, n - done));
+    const r = run(engine, evs);
+    ns += r.ns;
+    detections += r.detections;
+    for (const e of evs) kinds.set(e.kind, (kinds.get(e.kind) ?? 0) + 1);
+  }
+  return { ns, detections, kinds };
+}
+
 export async function main(): Promise<void> {
   const n = Math.floor(arg('events', 1_000_000));
   const runs = Math.floor(arg('runs', 3));
+  const chunk = Math.floor(arg('chunk', 1024));
   const maxSeconds = arg('max-seconds', 60);
   const json = process.argv.includes('--json');
   const started = Date.now();
-  process.stderr.write(`generating ${n} events…\n`);
-  const events = generateStream(n);
   const rules = loadBuiltinRules();
-  const kinds = new Map<string, number>();
-  for (const e of events) kinds.set(e.kind, (kinds.get(e.kind) ?? 0) + 1);
-  // Warm-up (JIT) on a separate engine.
-  run(new DetectionEngine(rules), events.slice(0, Math.min(n, 200_000)));
-  const results: { eps: number; detections: number }[] = [];
+  runLive(new DetectionEngine(rules), Math.min(n, 200_000), chunk); // JIT warm-up
+  const live: number[] = [];
+  let detections = 0;
+  let kinds = new Map<string, number>();
   for (let k = 0; k < runs; k++) {
-    const { ns, detections } = run(new DetectionEngine(rules), events);
-    results.push({ eps: n / (Number(ns) / 1e9), detections });
-    process.stderr.write(`run ${k + 1}/${runs}: ${Math.round(results[k]!.eps).toLocaleString('en-US')} events/s\n`);
+    const r = runLive(new DetectionEngine(rules), n, chunk);
+    live.push(n / (Number(r.ns) / 1e9));
+    detections = r.detections;
+    kinds = r.kinds;
+    process.stderr.write(`live run ${k + 1}/${runs}: ${Math.round(live[k]!).toLocaleString('en-US')} events/s\n`);
     if ((Date.now() - started) / 1000 > maxSeconds) break;
   }
-  const sorted = results.map((x) => x.eps).sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)]!;
-  const best = sorted[sorted.length - 1]!;
-  // Exec events are the most expensive (most rules): measure them alone too.
-  const execs = events.filter((e) => e.kind === 'exec');
+  // The same stream fully materialised first (1M scattered objects): bound by memory latency.
+  process.stderr.write(`materialising ${n} events…\n`);
+  const all = generateStream(n);
+  const m = run(new DetectionEngine(rules), all);
+  const materialized = n / (Number(m.ns) / 1e9);
+  const execs = all.filter((e) => e.kind === 'exec').slice(0, 50_000);
   const ex = run(new DetectionEngine(rules), execs);
   const execEps = execs.length / (Number(ex.ns) / 1e9);
+  const sorted = [...live].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  const best = sorted[sorted.length - 1]!;
   const out = {
-    events: n, rules: rules.rules.length, runs: results.length, mix: Object.fromEntries(kinds),
-    median_eps: Math.round(median), best_eps: Math.round(best), exec_only_eps: Math.round(execEps),
-    detections: results[0]!.detections, falco_reported_eps: FALCO_REPORTED_EPS, ratio_vs_falco: +(median / FALCO_REPORTED_EPS).toFixed(2),
-    node: process.version,
+    events: n, rules: rules.rules.length, runs: live.length, chunk, mix: Object.fromEntries(kinds),
+    live_median_eps: Math.round(median), live_best_eps: Math.round(best), materialized_eps: Math.round(materialized),
+    exec_only_eps: Math.round(execEps), detections, falco_reported_eps: FALCO_REPORTED_EPS,
+    ratio_vs_falco: +(median / FALCO_REPORTED_EPS).toFixed(2), node: process.version,
   };
   if (json) { process.stdout.write(`${JSON.stringify(out)}\n`); return; }
   const fmt = (v: number) => Math.round(v).toLocaleString('en-US').padStart(12);
+  const row = (name: string, v: number) => `${name.padEnd(40)}${fmt(v)}   ${(v / FALCO_REPORTED_EPS).toFixed(2)}x`;
   process.stdout.write([
-    `Engine throughput: ${n.toLocaleString('en-US')} mixed events, ${rules.rules.length} built-in rules, single thread (${process.version})`,
+    `Engine throughput: ${n.toLocaleString('en-US')} mixed events per run, ${rules.rules.length} built-in rules, one thread (${process.version})`,
     `mix: ${[...kinds].map(([k, v]) => `${k} ${(100 * v / n).toFixed(1)}%`).join(', ')}`,
     '',
-    `${'engine'.padEnd(28)}${'events/s'.padStart(12)}   ratio vs Falco (reported)`,
-    `${'Corral (median of runs)'.padEnd(28)}${fmt(median)}   ${(median / FALCO_REPORTED_EPS).toFixed(2)}x`,
-    `${'Corral (best run)'.padEnd(28)}${fmt(best)}   ${(best / FALCO_REPORTED_EPS).toFixed(2)}x`,
-    `${'Corral (exec events only)'.padEnd(28)}${fmt(execEps)}   ${(execEps / FALCO_REPORTED_EPS).toFixed(2)}x`,
-    `${'Falco (reported)'.padEnd(28)}${fmt(FALCO_REPORTED_EPS)}   1.00x`,
+    `${'engine'.padEnd(40)}${'events/s'.padStart(12)}   vs Falco (reported)`,
+    row(`Corral, live replay (median of ${live.length})`, median),
+    row('Corral, live replay (best)', best),
+    row('Corral, pre-materialised 1M objects', materialized),
+    row('Corral, exec events only (materialised)', execEps),
+    row('Falco (reported)', FALCO_REPORTED_EPS),
     '',
-    `detections per run: ${results[0]!.detections} (hostile events are ~0.05% of the stream)`,
-    `goal >= 1,000,000 events/s: ${median >= 1_000_000 ? 'met' : 'NOT met'}`,
+    `detections per run: ${detections} (hostile events are ~0.05% of the stream)`,
+    `goal >= 1,000,000 events/s (live replay median): ${median >= 1_000_000 ? 'met' : 'NOT met'}`,
     '',
   ].join('\n'));
 }
 
-if (process.argv[1]?.endsWith("engine-throughput.js")) main().catch((e) => { process.stderr.write(`${(e as Error).stack ?? String(e)}\n`); process.exitCode = 1; });
+if (process.argv[1]?.endsWith('engine-throughput.js')) main().catch((e) => { process.stderr.write(`${(e as Error).stack ?? String(e)}\n`); process.exitCode = 1; });

@@ -123,3 +123,23 @@ test('observe mode records "would block" and lets traffic through (lab only)', a
   assert.equal(alerts[0]?.payload.action, 'observed');
   assert.equal(alerts[0]?.payload.category, 'internal_probe');
 });
+
+test('hostile bytes at the resolver and the proxy do not hurt the gateway', async () => {
+  const { alerts } = await oneCall(`import socket, os, random
+random.seed(7)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(200):
+    u.sendto(os.urandom(random.randint(0, 600)), ("10.231.0.1", 53))
+    u.sendto(bytes(random.randint(0, 255) for _ in range(12)) + b"\\xff" * 40, ("198.51.100.10", 53))
+for i in range(30):
+    try:
+        c = socket.create_connection(("198.51.100.10", 80), timeout=2)
+        c.sendall(os.urandom(random.randint(1, 20000)))
+        c.close()
+    except OSError:
+        pass`, { tool: 'python' });
+  assert.deepEqual(alerts.filter((a) => a.tool_call !== 'call-1').map((a) => [a.payload.rule, a.payload.message, a.tool_call]), []);
+  const { r, alerts: after } = await oneCall('getent hosts registry.test && curl -sS -m 5 -o /dev/null -w "%{http_code}" http://registry.test/ok');
+  assert.match(r.stdout, /198\.51\.100\.10\s+registry\.test[\s\S]*200/);
+  assert.deepEqual(after, []);
+});

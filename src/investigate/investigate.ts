@@ -25,7 +25,7 @@ export interface InvestigateInput {
   map?: FieldMap;
   /** Clock skew between the trace and firewall clocks (default 2 s). */
   skewMs?: number;
-  /** Longest lag for processes a call left running (default 10 min, never past the episode's end). */
+  /** Longest lag for processes a call left running (default 30 min, never past the episode's end). */
   lagMs?: number;
   /** After-call grace for calls that show no way of leaving a process behind (default 5 s). */
   graceMs?: number;
@@ -39,7 +39,7 @@ export interface InvestigateInput {
   onProgress?: (phase: 'logs' | 'traces' | 'analysis', done: number, total: number, file?: string) => void;
 }
 
-export const DEFAULTS = { skewMs: 2_000, lagMs: 600_000, graceMs: 5_000, gapMs: 600_000 } as const;
+export const DEFAULTS = { skewMs: 2_000, lagMs: 1_800_000, graceMs: 5_000, gapMs: 600_000 } as const;
 
 export async function investigate(inp: InvestigateInput): Promise<InvestigationResult> {
   const t0 = performance.now();

@@ -61,7 +61,7 @@ export interface ToolCallResult {
   alerts: AlertEvent[];
 }
 
-interface CallState extends Attribution { cgroup: Cgroup; running: boolean; startedNs: bigint; statsBefore?: CgroupStats }
+interface CallState extends Attribution { cgroup: Cgroup; running: boolean; startedNs: bigint; endedNs?: bigint; statsBefore?: CgroupStats }
 
 const RING = 256;
 
@@ -214,6 +214,7 @@ export class Session {
     }
     const durationMs = Number(process.hrtime.bigint() - t0) / 1e6;
     state.running = false;
+    state.endedNs = process.hrtime.bigint();
     if (this.current === state) this.current = undefined;
     // Gateway decisions of this call are awaited; kernel records are drained here only when
     // asked (close() always drains), keeping the per-call path short.
@@ -279,10 +280,20 @@ export class Session {
     return { session: this.id, run: this.run, episode: this.episode, step: state.step, tool_call: state.tool_call };
   }
 
-  /** Attribution when no kernel record names the process: the only call with live processes, else the running call. Marked as inferred. */
-  private inferred(): Attribution & { inferred: true } {
-    const live = [...this.calls.values()].filter((c) => c.running || c.cgroup.populated());
-    const pick = this.current ?? (live.length === 1 ? live[0] : undefined);
+  /**
+   * Attribution when no kernel record names the process: the call that was running when the
+   * gateway saw the traffic, else the only call with live processes. Marked as inferred.
+   */
+  private inferred(atNs: bigint = process.hrtime.bigint()): Attribution & { inferred: true } {
+    const calls = [...this.calls.values()];
+    let pick = calls.find((c) => c.startedNs <= atNs && (c.endedNs === undefined || atNs <= c.endedNs));
+    // traffic is seen a little after it was sent: a call that ended just before still owns it
+    pick ??= calls.filter((c) => c.endedNs !== undefined && atNs > c.endedNs && atNs - c.endedNs < 500_000_000n)
+      .sort((a, b) => Number(b.endedNs! - a.endedNs!))[0];
+    if (!pick) {
+      const live = calls.filter((c) => c.running || c.cgroup.populated());
+      pick = live.length === 1 ? live[0] : this.current;
+    }
     return { ...this.attr(pick), inferred: true };
   }
 
@@ -332,9 +343,11 @@ export class Session {
   }
 
   // ---- kernel-log drops (non-TCP egress) ----
-  onDrop(d: { proto: string; src: string; dst: string; sport?: number; dport?: number; icmpType?: number }): void {
-    const match = this.findConnect(d.dst, d.dport, process.hrtime.bigint());
-    const attr = match ? this.attrFromCgroup(match.cgroupId) ?? this.inferred() : this.inferred();
+  onDrop(d: { proto: string; src: string; dst: string; sport?: number; dport?: number; icmpType?: number; tsUs?: number }): void {
+    // kmsg stamps records with the kernel's monotonic clock (µs since boot)
+    const at = d.tsUs !== undefined ? BigInt(Math.round(d.tsUs)) * 1000n : process.hrtime.bigint();
+    const match = this.findConnect(d.dst, d.dport, at + 1_000_000_000n);
+    const attr = match ? this.attrFromCgroup(match.cgroupId) ?? this.inferred(at) : this.inferred(at);
     const ev = this.emit('drop', { proto: d.proto, 'network.peer.address': d.dst, 'network.peer.port': d.dport, icmp_type: d.icmpType, attribution: match ? 'syscall' : 'inferred' }, { attr, pid: match?.pid });
     const cls = classifyAddress(d.dst, new Set(this.rt.hostAddresses));
     const draft = alertForDrop({ proto: d.proto, dst: d.dst, dport: d.dport }, cls);
@@ -357,7 +370,7 @@ export class Session {
     let pid: number | undefined;
     if (r.kind === 'dns') {
       const c = this.findConnect(this.slot.lease.hostIp, 53, r.tsNs) ?? this.findDnsConnect(r.tsNs);
-      attr = (c && this.attrFromCgroup(c.cgroupId)) || this.inferred();
+      attr = (c && this.attrFromCgroup(c.cgroupId)) || this.inferred(r.tsNs);
       pid = c?.pid;
       const ev = this.emit('dns', { name: r.name, qtype: r.qtype, verdict: r.verdict, rule: r.rule, answers: r.answers, rcode: r.rcode }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
       const d = alertForDns(r, this.rt.pools);
@@ -373,7 +386,7 @@ export class Session {
       await this.rt.sensorBarrier(r.tsNs);
       syn = await lookup(2000);
     }
-    attr = (syn && this.attrFromCgroup(syn.cgroupId)) || this.inferred();
+    attr = (syn && this.attrFromCgroup(syn.cgroupId)) || this.inferred(r.tsNs);
     pid = syn?.pid;
     const base = {
       'network.peer.address': r.dst.ip, 'network.peer.port': r.dst.port, 'server.address': r.name,

@@ -38,6 +38,8 @@ export interface EmitInput {
   flags: string[];
   via?: string[];
   depth?: number;
+  /** Where the first record's text starts when it is not the name (prefix assignments `A=1 cmd`). */
+  start?: number;
 }
 
 /** Where an unwrapping step is: the current argv slice and its chain. */
@@ -93,7 +95,8 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
 
 function record(run: RunState, inp: EmitInput, argv: string[], exact: boolean[], nodes: SNode[], via: string[], depth: number): CommandRecord {
   const L = inp.ctx.layer;
-  const start = nodes[0]?.start ?? 0;
+  const first = nodes[0]?.start ?? 0;
+  const start = nodes === inp.nodes && inp.start !== undefined ? Math.min(inp.start, first) : first;
   const end = Math.max(inp.end, nodes.at(-1)?.end ?? 0);
   const text = L.text.slice(start, end);
   const flags = [...inp.ctx.flags, ...inp.flags];

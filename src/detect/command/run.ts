@@ -258,7 +258,7 @@ export class Run implements RunState {
     const stdin = r.stdin ?? ctx.stdin;
     const end = Math.max(n.end, ...(outer ?? []).map((o) => o.end));
     const eff = emitCommand(this, {
-      argv: vals.map((v) => v.value), exact: vals.map((v) => v.exact), nodes: words, end, ctx,
+      argv: vals.map((v) => v.value), exact: vals.map((v) => v.exact), nodes: words, end, ctx, start: n.start,
       stdin, inputFrom: [...new Set([...ctx.inputFrom, ...r.stdinFrom, ...substNames])],
       redirects: [...ctx.redirects, ...r.list], flags: extraFlags,
     });

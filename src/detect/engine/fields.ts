@@ -27,6 +27,17 @@ const bool = (v: unknown): boolean | undefined => (typeof v === 'boolean' ? v : 
 const P = (ev: EngineEvent): Record<string, unknown> => (ev.payload && typeof ev.payload === 'object' ? ev.payload : {}) as Record<string, unknown>;
 const NET_KINDS = new Set(['connect', 'flow', 'drop']);
 
+/** Address classification is pure, so recent answers are reused (bounded, one memo per FieldTable). */
+function classifyMemo(memo: Map<string, string | undefined>, ip: string): string | undefined {
+  const hit = memo.get(ip);
+  if (hit !== undefined || memo.has(ip)) return hit;
+  let v: string | undefined;
+  try { v = classifyAddress(ip); } catch { v = undefined; }
+  if (memo.size >= 4096) memo.clear();
+  memo.set(ip, v);
+  return v;
+}
+
 function basename(s: string): string {
   const i = s.lastIndexOf('/');
   return i < 0 ? s : s.slice(i + 1);
@@ -42,11 +53,36 @@ export function shannon(s: string): number {
   return h;
 }
 
-function longestLabel(labels: string[] | undefined): string | undefined {
-  if (!labels || labels.length === 0) return undefined;
-  let best = labels[0]!;
-  for (const l of labels) if (l.length > best.length) best = l;
-  return best;
+/** Lower-cases a host name and drops a trailing dot, allocating only when needed. */
+function normName(n: string | undefined): string | undefined {
+  if (n === undefined) return undefined;
+  if (n.charCodeAt(n.length - 1) === 46) n = n.slice(0, -1);
+  return HAS_UPPER.test(n) ? n.toLowerCase() : n;
+}
+const HAS_UPPER = /[A-Z]/;
+
+/** Last two labels of a name (naive registrable domain). */
+function lastLabels(n: string | undefined): string | undefined {
+  if (n === undefined) return undefined;
+  const a = n.lastIndexOf('.');
+  if (a <= 0) return n;
+  const b = n.lastIndexOf('.', a - 1);
+  return b < 0 ? n : n.slice(b + 1);
+}
+
+interface LabelStats { count: number; maxLen: number; maxStart: number }
+/** Label count and the longest label's position, without splitting. */
+function labelStats(n: string | undefined): LabelStats | undefined {
+  if (n === undefined) return undefined;
+  let count = 1, maxLen = 0, maxStart = 0, start = 0;
+  for (let i = 0; i <= n.length; i++) {
+    if (i === n.length || n.charCodeAt(i) === 46) {
+      if (i - start > maxLen) { maxLen = i - start; maxStart = start; }
+      if (i < n.length) count++;
+      start = i + 1;
+    }
+  }
+  return { count, maxLen, maxStart };
 }
 
 // Slot indices of fields other getters reuse (their position in DEFS below).
@@ -55,6 +91,8 @@ const S_EXE = 1;
 const S_DNS_NAME = 2;
 const S_DNS_LABELS = 3;
 const S_DST_IP = 4;
+const S_NET_NAME = 5;
+const S_DNS_STATS = 6;
 
 const DEFS: FieldDef[] = [
   // --- reused by other getters: keep these first and in the order of the S_* constants ---
@@ -63,11 +101,14 @@ const DEFS: FieldDef[] = [
   { name: 'proc.exe', type: 'str', kinds: 'exec, command', doc: 'p.filename if present, else argv[0]',
     get: (ev, c) => str(P(ev).filename) ?? (c.g(S_ARGV) as string[] | undefined)?.[0] },
   { name: 'dns.name', type: 'str', kinds: 'dns', doc: 'queried name, lower-cased, without the trailing dot',
-    get: (ev) => { if (ev.kind !== 'dns') return undefined; const n = str(P(ev).name); return n === undefined ? undefined : n.toLowerCase().replace(/\.$/, ''); } },
+    get: (ev) => (ev.kind === 'dns' ? normName(str(P(ev).name)) : undefined) },
   { name: 'dns.labels', type: 'strs', kinds: 'dns', doc: 'the labels of dns.name',
     get: (ev, c) => { const n = c.g(S_DNS_NAME) as string | undefined; return n ? n.split('.') : undefined; } },
   { name: 'net.dst.ip', type: 'str', kinds: 'connect, flow, drop', doc: "p['network.peer.address'] (the original destination)",
     get: (ev) => (NET_KINDS.has(ev.kind) ? str(P(ev)['network.peer.address']) : undefined) },
+  { name: 'net.name', type: 'str', kinds: 'connect, flow', doc: "p['server.address'] (name the client asked for), else p.sni; lower-cased",
+    get: (ev) => { if (!NET_KINDS.has(ev.kind)) return undefined; const p = P(ev); return normName(str(p['server.address']) ?? str(p.sni)); } },
+  { name: '_dns.stats', type: 'num', kinds: 'dns', doc: 'internal: label statistics', get: (ev, c) => labelStats(c.g(S_DNS_NAME) as string | undefined) },
   // --- evt ---
   { name: 'evt.kind', type: 'str', kinds: '*', doc: 'event kind (exec, exit, connect, dns, flow, drop, resource, command, toolcall.start …)', get: (ev) => str(ev.kind) },
   { name: 'evt.id', type: 'str', kinds: '*', doc: 'event id', get: (ev) => str(ev.id) },
@@ -101,10 +142,8 @@ const DEFS: FieldDef[] = [
   { name: 'tool.name', type: 'str', kinds: 'toolcall.start', doc: 'the tool name (p.tool)', get: (ev) => (ev.kind === 'toolcall.start' ? str(P(ev).tool) : undefined) },
   // --- net ---
   { name: 'net.dst.port', type: 'num', kinds: 'connect, flow, drop', doc: "p['network.peer.port']", get: (ev) => (NET_KINDS.has(ev.kind) ? num(P(ev)['network.peer.port']) : undefined) },
-  { name: 'net.name', type: 'str', kinds: 'connect, flow', doc: "p['server.address'] (name the client asked for), else p.sni; lower-cased",
-    get: (ev) => { if (!NET_KINDS.has(ev.kind)) return undefined; const p = P(ev); return (str(p['server.address']) ?? str(p.sni))?.toLowerCase(); } },
   { name: 'net.domain', type: 'str', kinds: 'connect, flow', doc: 'last two labels of net.name (naive registrable domain; no public-suffix list)',
-    get: (ev) => { if (!NET_KINDS.has(ev.kind)) return undefined; const p = P(ev); const n = (str(p['server.address']) ?? str(p.sni))?.toLowerCase().replace(/\.$/, ''); return n === undefined ? undefined : n.split('.').slice(-2).join('.'); } },
+    get: (ev, c) => lastLabels(c.g(S_NET_NAME) as string | undefined) },
   { name: 'net.sni', type: 'str', kinds: 'connect, flow', doc: 'TLS SNI seen by the gateway', get: (ev) => (NET_KINDS.has(ev.kind) ? str(P(ev).sni)?.toLowerCase() : undefined) },
   { name: 'net.protocol', type: 'str', kinds: 'connect, flow, drop', doc: 'p.protocol as sniffed by the gateway (tls, http, ssh, mining, other); for drop p.proto',
     get: (ev) => { if (!NET_KINDS.has(ev.kind)) return undefined; const p = P(ev); return str(p.protocol) ?? str(p.proto); } },
@@ -118,7 +157,7 @@ const DEFS: FieldDef[] = [
       if (given !== undefined || !NET_KINDS.has(ev.kind)) return given;
       const ip = c.g(S_DST_IP) as string | undefined;
       if (ip === undefined) return undefined;
-      try { return classifyAddress(ip); } catch { return undefined; }
+      return classifyMemo(c.classMemo, ip);
     } },
   { name: 'net.bytes_up', type: 'num', kinds: 'flow', doc: 'bytes sent by the sandbox', get: (ev) => (ev.kind === 'flow' ? num(P(ev).bytes_up) : undefined) },
   { name: 'net.bytes_down', type: 'num', kinds: 'flow', doc: 'bytes received', get: (ev) => (ev.kind === 'flow' ? num(P(ev).bytes_down) : undefined) },
@@ -133,12 +172,12 @@ const DEFS: FieldDef[] = [
   { name: 'dns.rcode', type: 'str', kinds: 'dns', doc: 'response code', get: (ev) => { if (ev.kind !== 'dns') return undefined; const r = P(ev).rcode; return typeof r === 'number' ? String(r) : str(r); } },
   { name: 'dns.answers', type: 'strs', kinds: 'dns', doc: 'answer addresses', get: (ev) => { if (ev.kind !== 'dns') return undefined; const a = P(ev).answers; return Array.isArray(a) && a.length ? a.filter((x): x is string => typeof x === 'string') : undefined; } },
   { name: 'dns.domain', type: 'str', kinds: 'dns', doc: 'last two labels of dns.name (naive registrable domain; no public-suffix list)',
-    get: (ev, c) => { const l = c.g(S_DNS_LABELS) as string[] | undefined; return l ? l.slice(-2).join('.') : undefined; } },
+    get: (ev, c) => lastLabels(c.g(S_DNS_NAME) as string | undefined) },
   { name: 'dns.name_len', type: 'num', kinds: 'dns', doc: 'length of dns.name', get: (ev, c) => (c.g(S_DNS_NAME) as string | undefined)?.length },
-  { name: 'dns.label_count', type: 'num', kinds: 'dns', doc: 'number of labels', get: (ev, c) => (c.g(S_DNS_LABELS) as string[] | undefined)?.length },
-  { name: 'dns.label_max_len', type: 'num', kinds: 'dns', doc: 'length of the longest label', get: (ev, c) => longestLabel(c.g(S_DNS_LABELS) as string[] | undefined)?.length },
+  { name: 'dns.label_count', type: 'num', kinds: 'dns', doc: 'number of labels', get: (ev, c) => (c.g(S_DNS_STATS) as LabelStats | undefined)?.count },
+  { name: 'dns.label_max_len', type: 'num', kinds: 'dns', doc: 'length of the longest label', get: (ev, c) => (c.g(S_DNS_STATS) as LabelStats | undefined)?.maxLen },
   { name: 'dns.entropy', type: 'num', kinds: 'dns', doc: 'Shannon entropy (bits/char) of the longest label',
-    get: (ev, c) => { const l = longestLabel(c.g(S_DNS_LABELS) as string[] | undefined); return l === undefined ? undefined : shannon(l); } },
+    get: (ev, c) => { const n = c.g(S_DNS_NAME) as string | undefined; const st = c.g(S_DNS_STATS) as LabelStats | undefined; return st === undefined ? undefined : shannon(n!.slice(st.maxStart, st.maxStart + st.maxLen)); } },
   // --- res (kind 'resource') ---
   { name: 'res.scope', type: 'str', kinds: 'resource', doc: "sample scope ('tool_call', 'session', 'process' …)", get: (ev) => (ev.kind === 'resource' ? str(P(ev).scope) : undefined) },
   { name: 'res.cpu_pct', type: 'num', kinds: 'resource', doc: 'p.cpu_pct: CPU use over the sample interval, % of one core (sensors that sample periodically set it)', get: (ev) => (ev.kind === 'resource' ? num(P(ev).cpu_pct) : undefined) },
@@ -155,8 +194,8 @@ const DEFS: FieldDef[] = [
 ];
 
 /** Public description of every static field (docs, `corral rules fields`). */
-export const FIELDS: FieldInfo[] = DEFS.map(({ name, type, kinds, doc }) => ({ name, type, kinds, doc }));
-const BY_NAME = new Map(DEFS.map((d, i) => [d.name, i] as const));
+export const FIELDS: FieldInfo[] = DEFS.filter((d) => !d.name.startsWith('_')).map(({ name, type, kinds, doc }) => ({ name, type, kinds, doc }));
+const BY_NAME = new Map(DEFS.map((d, i) => [d.name, i] as const).filter(([n]) => !n.startsWith('_')));
 const INDEXED = /^proc\.arg\[(\d{1,4})\]$/;
 
 export interface FieldRef { name: string; type: FieldType; slot: number }
@@ -194,7 +233,10 @@ export class FieldTable {
     return s;
   }
 
-  newCache(): FieldCache { return new FieldCache(this.getters); }
+  /** Memo of address classes, shared by this table's caches. */
+  readonly classMemo = new Map<string, string | undefined>();
+
+  newCache(): FieldCache { return new FieldCache(this.getters, this.classMemo); }
 }
 
 /** Per-event lazy cache of field values. reset() starts a new event in O(1). */
@@ -203,7 +245,7 @@ export class FieldCache {
   private gen = 1;
   private gens: Uint32Array;
   private vals: unknown[];
-  constructor(private readonly getters: Getter[]) {
+  constructor(private readonly getters: Getter[], readonly classMemo: Map<string, string | undefined> = new Map()) {
     this.gens = new Uint32Array(getters.length + 16);
     this.vals = new Array(getters.length + 16).fill(undefined);
   }

@@ -161,27 +161,37 @@ function typeName(t: FieldType): string {
   return t === 'str' ? 'a string' : t === 'num' ? 'a number' : t === 'bool' ? 'a boolean' : 'a list of strings';
 }
 
-/** Event kinds a condition can match: from evt.kind tests in its conjunctions, or 'any'. */
-export function kindsOf(n: Node): Set<string> | 'any' {
+/**
+ * The values a scalar field must have for the condition to be true (from `field = v` and
+ * `field in (…)` tests combined through and/or), or 'any' when the condition does not constrain
+ * it. The engine indexes rules by evt.kind and proc.name with this, so an event is only tested
+ * against rules that can match it.
+ */
+export function valuesOf(n: Node, field: string): Set<string> | 'any' {
   switch (n.t) {
     case 'and': {
-      const a = kindsOf(n.a), b = kindsOf(n.b);
+      const a = valuesOf(n.a, field), b = valuesOf(n.b, field);
       if (a === 'any') return b;
       if (b === 'any') return a;
       return new Set([...a].filter((k) => b.has(k)));
     }
     case 'or': {
-      const a = kindsOf(n.a), b = kindsOf(n.b);
+      const a = valuesOf(n.a, field), b = valuesOf(n.b, field);
       if (a === 'any' || b === 'any') return 'any';
       return new Set([...a, ...b]);
     }
     case 'cmp':
-      return n.f.name === 'evt.kind' && n.op === '=' ? new Set([String(n.v)]) : 'any';
+      return n.f.name === field && n.op === '=' ? new Set([String(n.v)]) : 'any';
     case 'set':
-      return n.f.name === 'evt.kind' ? new Set(n.vs.map(String)) : 'any';
+      return n.f.name === field && n.f.type !== 'strs' ? new Set(n.vs.map(String)) : 'any';
     default:
       return 'any';
   }
+}
+
+/** Event kinds a condition can match: from evt.kind tests in its conjunctions, or 'any'. */
+export function kindsOf(n: Node): Set<string> | 'any' {
+  return valuesOf(n, 'evt.kind');
 }
 
 /** Field names a condition reads. */

@@ -8,13 +8,15 @@ import { compilePredicate, type Predicate } from './codegen.js';
 import { FieldTable } from './fields.js';
 import { emptyStore, loadSource, type CondPiece, type RuleDraft, type Store } from './loader.js';
 import { compileOutput, type OutputTemplate } from './output.js';
-import { errAt, fieldsOf, kindsOf, parseCondition, type Node, type ParseCtx } from './parse.js';
+import { errAt, fieldsOf, kindsOf, parseCondition, valuesOf, type Node, type ParseCtx } from './parse.js';
 import { tokenize, type Loc, type Token } from './tokenize.js';
 import { parseWindow } from './window-spec.js';
 
 export interface RuleImpl extends CompiledRule {
   fn: Predicate;
   out: OutputTemplate;
+  /** proc.name values the rule needs (engine index), or 'any'. */
+  names: Set<string> | 'any';
   /** Cache slots of window.distinct and window.group_by. */
   distinctSlot?: number;
   groupSlot?: number;
@@ -162,7 +164,7 @@ function compileRule(d: RuleDraft, ctx: ParseCtx, table: FieldTable): RuleImpl {
     condition: piecesText(d.condition), output: d.output.text, reason: d.reason.trim(),
     exceptions: d.exceptions.map((e) => ({ name: e.name, condition: piecesText(e.pieces) })),
     tags: d.tags, examples: d.examples, source: { file: d.at.file, line: d.at.line }, fields: [...fields],
-    matches, fn, out: compileOutput(d.output, table),
+    matches, fn, out: compileOutput(d.output, table), names: valuesOf(cond, 'proc.name'),
   };
   if (window) rule.window = window;
   if (distinctSlot !== undefined) rule.distinctSlot = distinctSlot;

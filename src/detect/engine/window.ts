@@ -10,7 +10,7 @@ export const MAX_EVIDENCE = 64;
 
 interface Base { overNs: number; last: number; quietUntil: number }
 interface CountState extends Base { t: 'count'; ts: number[]; ids: string[]; head: number }
-interface DistinctState extends Base { t: 'distinct'; seen: Map<string, { ts: number; id: string }> }
+interface DistinctState extends Base { t: 'distinct'; seen: Map<unknown, { ts: number; id: string }>; /** Lower bound of the oldest entry's ts. */ headTs: number }
 interface SustainedState extends Base { t: 'sustained'; since: number; n: number; ids: string[] }
 type State = CountState | DistinctState | SustainedState;
 
@@ -21,37 +21,44 @@ function keyValue(ev: EngineEvent, key: string): string {
   return v ?? `session:${ev.session ?? ''}`;
 }
 
-export class WindowStore {
-  private states = new Map<string, State>();
-  evictions = 0;
-  constructor(private readonly maxKeys: number, private readonly maxEntries: number) {}
+type Inner = Map<unknown, State>;
 
-  get size(): number { return this.states.size; }
+export class WindowStore {
+  /** Per rule: window key value -> (group value -> state). Maps keep insertion order; eviction picks
+   *  the least recently active of the oldest few, so no reordering is needed on every event. */
+  private perRule: Map<string, Inner>[];
+  private total = 0;
+  evictions = 0;
+  constructor(rules: number, private readonly maxKeys: number, private readonly maxEntries: number) {
+    this.perRule = Array.from({ length: rules }, () => new Map<string, Inner>());
+  }
+
+  get size(): number { return this.total; }
 
   /** Feeds one evaluated event to a windowed rule; returns a hit when the window fires. */
   feed(r: RuleImpl, ruleIdx: number, matched: boolean, ev: EngineEvent, c: FieldCache, now: number): WindowHit | undefined {
     const w = r.window!;
-    let k = `${ruleIdx}\u0000${keyValue(ev, w.key)}`;
+    const outer = this.perRule[ruleIdx]!;
+    if (!matched && outer.size === 0) return undefined; // sustained reset with nothing to reset
+    let group: unknown = '';
     if (r.groupSlot !== undefined) {
-      const g = c.g(r.groupSlot);
-      if (g === undefined) return undefined;
-      k += `\u0000${String(g)}`;
+      group = c.g(r.groupSlot);
+      if (group === undefined) return undefined;
     }
-    let st = this.states.get(k);
-    if (w.sustained) {
-      if (!matched) { if (st) this.states.delete(k); return undefined; }
+    const k = keyValue(ev, w.key);
+    let inner = outer.get(k);
+    let st = inner?.get(group);
+    if (!matched) { // only sustained windows get here: the condition broke, start again
+      if (st) this.remove(outer, k, inner!, group);
+      return undefined;
     }
-    if (st) { this.states.delete(k); this.states.set(k, st); } // LRU: most recent last
-    else {
+    if (!st) {
       st = w.sustained ? { t: 'sustained', overNs: w.overNs, last: now, quietUntil: 0, since: now, n: 0, ids: [] }
-        : w.distinct ? { t: 'distinct', overNs: w.overNs, last: now, quietUntil: 0, seen: new Map() }
+        : w.distinct ? { t: 'distinct', overNs: w.overNs, last: now, quietUntil: 0, seen: new Map(), headTs: now }
           : { t: 'count', overNs: w.overNs, last: now, quietUntil: 0, ts: [], ids: [], head: 0 };
-      this.states.set(k, st);
-      if (this.states.size > this.maxKeys) {
-        const oldest = this.states.keys().next().value as string;
-        this.states.delete(oldest);
-        this.evictions++;
-      }
+      if (!inner) outer.set(k, (inner = new Map()));
+      inner.set(group, st);
+      if (++this.total > this.maxKeys) this.evictOne(inner, st);
     }
     const id = ev.id;
     const horizon = now - w.overNs;
@@ -70,17 +77,21 @@ export class WindowStore {
       case 'distinct': {
         const v = c.g(r.distinctSlot!);
         if (v === undefined) return undefined;
-        const sv = String(v);
-        st.seen.delete(sv);
-        st.seen.set(sv, { ts: now, id });
+        const seen = st.seen;
+        const e = seen.get(v);
+        if (e) { e.ts = now; e.id = id; seen.delete(v); seen.set(v, e); } // keep last-seen order
+        else seen.set(v, { ts: now, id });
         st.last = now;
-        for (const [key, e] of st.seen) { if (e.ts > horizon) break; st.seen.delete(key); }
-        if (st.seen.size > this.maxEntries) st.seen.delete(st.seen.keys().next().value as string);
-        if (st.seen.size < w.threshold! || now < st.quietUntil) return undefined;
-        const all = [...st.seen.values()];
-        const evidence = all.slice(-MAX_EVIDENCE).map((e) => e.id);
-        const n = st.seen.size;
-        st.seen.clear(); st.quietUntil = now + w.overNs;
+        if (st.headTs <= horizon) { // something may have expired: drop from the least recently seen end
+          for (const [key, x] of seen) { if (x.ts > horizon) { st.headTs = x.ts; break; } seen.delete(key); }
+        }
+        if (seen.size > this.maxEntries) seen.delete(seen.keys().next().value);
+        if (seen.size < w.threshold! || now < st.quietUntil) return undefined;
+        const evidence: string[] = [];
+        let skip = seen.size - MAX_EVIDENCE;
+        for (const x of seen.values()) if (skip-- <= 0) evidence.push(x.id);
+        const n = seen.size;
+        seen.clear(); st.headTs = now; st.quietUntil = now + w.overNs;
         return { count: n, evidence };
       }
       case 'sustained': {
@@ -96,9 +107,46 @@ export class WindowStore {
     }
   }
 
+  private remove(outer: Map<string, Inner>, k: string, inner: Inner, group: unknown): void {
+    inner.delete(group);
+    if (inner.size === 0) outer.delete(k);
+    this.total--;
+  }
+
+  /** Evicts one state, preferring the map that just grew: the least recently active of its
+   *  oldest 8 entries (never the state just created). */
+  private evictOne(grown: Inner, keep: State): void {
+    let inner: Inner | undefined = grown.size > 1 ? grown : undefined;
+    let outer: Map<string, Inner> | undefined;
+    let outerKey: string | undefined;
+    if (!inner) { // the grown map holds only the new state: take the largest map anywhere
+      let most = 0;
+      for (const o of this.perRule) for (const [ok, m] of o) if (m.size > most && !(m.size === 1 && m.values().next().value === keep)) { most = m.size; inner = m; outer = o; outerKey = ok; }
+      if (!inner) return;
+    }
+    let victim: unknown;
+    let oldest = Infinity;
+    let n = 0;
+    for (const [g, st] of inner) {
+      if (st !== keep && st.last < oldest) { oldest = st.last; victim = g; }
+      if (++n >= 8) break;
+    }
+    if (oldest === Infinity) return;
+    inner.delete(victim);
+    if (outer && outerKey !== undefined && inner.size === 0) outer.delete(outerKey);
+    this.total--;
+    this.evictions++;
+  }
+
   /** Drops state whose last event is older than its window at `now`; everything when now is undefined. */
   evict(now?: number): void {
-    if (now === undefined) { this.states.clear(); return; }
-    for (const [k, st] of this.states) if (st.last <= now - st.overNs && now >= st.quietUntil) this.states.delete(k);
+    for (const outer of this.perRule) {
+      for (const [k, inner] of outer) {
+        for (const [g, st] of inner) {
+          if (now === undefined || (st.last <= now - st.overNs && now >= st.quietUntil)) { inner.delete(g); this.total--; }
+        }
+        if (inner.size === 0) outer.delete(k);
+      }
+    }
   }
 }

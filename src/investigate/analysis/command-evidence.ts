@@ -25,11 +25,12 @@ export function leavesProcessRunning(command: string | undefined): boolean {
 export function mentionsDestination(command: string | undefined, dst: string, dport?: number): 'address' | 'port' | undefined {
   if (!command || !dst) return undefined;
   let at = command.indexOf(dst);
+  const v6 = dst.includes(':');
   while (at >= 0) {
     // Guard against 10.0.0.1 matching inside 10.0.0.10.
     const after = command.charCodeAt(at + dst.length);
     const before = at > 0 ? command.charCodeAt(at - 1) : 32;
-    if (!isAddrChar(after) && !isAddrChar(before)) return 'address';
+    if (!isAddrChar(after, v6) && !isAddrChar(before, v6)) return 'address';
     at = command.indexOf(dst, at + 1);
   }
   if (dport !== undefined && dport > 1024) {
@@ -40,8 +41,9 @@ export function mentionsDestination(command: string | undefined, dst: string, dp
   return undefined;
 }
 
-function isAddrChar(c: number): boolean {
-  return (c >= 48 && c <= 57) || c === 46 || (c >= 97 && c <= 102) || (c >= 65 && c <= 70) || c === 58;
+function isAddrChar(c: number, v6: boolean): boolean {
+  if ((c >= 48 && c <= 57) || c === 46) return true;
+  return v6 && ((c >= 97 && c <= 102) || (c >= 65 && c <= 70) || c === 58);
 }
 
 /**
@@ -64,7 +66,7 @@ export function commandPattern(command: string | undefined, max = 120): string {
 
 /** What the detection engine's command analyzer says about one command (if it is available). */
 export interface RuleHit { rule: string; category?: string; severity?: string }
-export type CommandRules = (command: string) => RuleHit[];
+export type CommandRules = (command: string, tool?: string) => RuleHit[];
 
 /**
  * Loads the command analyzer of the detection issue (src/detect/check.ts) when it exists.
@@ -80,11 +82,11 @@ export async function loadCommandRules(): Promise<{ check?: CommandRules; note: 
     return { note: `command analyzer not available (${(e as Error).message.split('\n')[0]}); scoring without rule matches` };
   }
   try {
-    let fn: ((c: string) => unknown) | undefined;
-    if (typeof mod.checkCommand === 'function') fn = mod.checkCommand as (c: string) => unknown;
+    let fn: ((c: string, o?: { tool?: 'bash' | 'python' }) => unknown) | undefined;
+    if (typeof mod.checkCommand === 'function') fn = mod.checkCommand as (c: string, o?: { tool?: 'bash' | 'python' }) => unknown;
     else if (typeof mod.CommandChecker === 'function') {
-      const Ctor = mod.CommandChecker as new () => { check?: (c: string) => unknown; checkCommand?: (c: string) => unknown };
-      const inst = new Ctor();
+      const Ctor = mod.CommandChecker as { create?: () => unknown } & (new () => unknown);
+      const inst = (typeof Ctor.create === 'function' ? Ctor.create() : new Ctor()) as { check?: (c: string) => unknown; checkCommand?: (c: string) => unknown };
       const m = inst.check ?? inst.checkCommand;
       if (typeof m === 'function') fn = m.bind(inst);
     }
@@ -94,7 +96,7 @@ export async function loadCommandRules(): Promise<{ check?: CommandRules; note: 
       return { note: 'command analyzer is asynchronous; not supported here yet, scoring without rule matches' };
     }
     const call = fn;
-    return { check: (c: string) => toHits(call(c)), note: 'command analyzer: src/detect/check.ts' };
+    return { check: (c: string, tool?: string) => toHits(call(c, { tool: /python|ipython|code_interpreter/i.test(tool ?? '') ? 'python' : 'bash' })), note: 'command analyzer: src/detect/check.ts (rule matches are evidence)' };
   } catch (e) {
     return { note: `command analyzer failed to start (${(e as Error).message}); scoring without rule matches` };
   }

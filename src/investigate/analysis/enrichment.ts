@@ -11,18 +11,28 @@ import { rateTest, stratifiedRateTest, type RateStratum } from './stats.js';
 
 export interface EnrichmentResult {
   enrichment: Enrichment;
-  /** Per key: expected ratio noise-rate / inside-rate (shrunk towards the fleet), used as the null weight. */
-  noiseRatio: Map<string, number>;
+  /**
+   * The null ("noise") weight of an alert on key with destination dst: the alert rate outside
+   * tool calls over the rate inside them, for that source and destination, shrunk towards the
+   * source's rates, which are shrunk towards the fleet's. A destination a source reaches all
+   * day long whatever the agent does (a host daemon behind the NAT address) gets a high weight.
+   */
+  noiseWeight(key: string, dst: number): number;
 }
 
-/** Pseudo-exposure (ms) at fleet rates added to each source before estimating its own rates. */
+/** Pseudo-exposure (ms) at the parent's rates added before estimating a source's (or source+destination's) own rates. */
 const SHRINK_MS = 3_600_000;
+export const NOISE_WEIGHT_RANGE = [0.02, 2] as const;
+
+/**
+ * @param dstOf  destination id of alert number a
+ */
 
 /**
  * @param keyAlerts   alerts per key ('ip:…' / 'host:…'), sorted by time
  * @param inside      per alert number: 1 when a tool-call window (± skew) on its key contains it
  */
-export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: LinkState, inside: Uint8Array, skewMs: number): EnrichmentResult {
+export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: LinkState, inside: Uint8Array, skewMs: number, dstOf: (a: number) => number): EnrichmentResult {
   // Observation windows: the episodes that ran under each key (clipped to the key's validity).
   const windows = new Map<string, [number, number][]>();
   const hostVotes = new Map<string, Map<string, number>>();
@@ -42,6 +52,7 @@ export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: Link
   }
   const counted = new Uint8Array(inside.length);
   const strata: (RateStratum & { key: string })[] = [];
+  const byDst = new Map<string, Map<number, { inside: number; total: number }>>();
   // IP keys first, so an alert seen under both its IP and its host is counted once.
   const exposure = [...state.exposure].sort((a, b) => (a.key.startsWith('ip:') ? 0 : 1) - (b.key.startsWith('ip:') ? 0 : 1) || (a.key < b.key ? -1 : 1));
   for (const x of exposure) {
@@ -52,13 +63,19 @@ export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: Link
     const observedMs = merged.reduce((s, [a, b]) => s + (b - a), 0);
     const insideMs = Math.min(observedMs, unionLength(x.starts, x.ends));
     let total = 0, ins = 0;
+    const dsts = new Map<number, { inside: number; total: number }>();
+    byDst.set(x.key, dsts);
     const lo = lowerBound(ka.ts, merged[0]?.[0] ?? Infinity);
     for (let j = lo; j < ka.ts.length; j++) {
       const a = ka.idx[j]!;
       if (counted[a] || !inIntervals(merged, ka.ts[j]!)) continue;
       counted[a] = 1;
       total++;
-      if (inside[a]) ins++;
+      const d = dstOf(a);
+      const dc = dsts.get(d) ?? { inside: 0, total: 0 };
+      dc.total++;
+      if (inside[a]) { ins++; dc.inside++; }
+      dsts.set(d, dc);
     }
     strata.push({ key: x.key, inside: ins, total, insideMs, observedMs });
   }
@@ -85,11 +102,24 @@ export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: Link
   const fleetIn = sum.insideMs > 0 ? sum.inside / sum.insideMs : 0;
   const outMs = sum.observedMs - sum.insideMs;
   const fleetOut = outMs > 0 ? (sum.total - sum.inside) / outMs : 0;
-  const noiseRatio = new Map<string, number>();
+  const keyRates = new Map<string, { rin: number; rout: number; s: RateStratum }>();
   for (const s of strata) {
     const rin = (s.inside + fleetIn * SHRINK_MS) / (s.insideMs + SHRINK_MS);
     const rout = (s.total - s.inside + fleetOut * SHRINK_MS) / (s.observedMs - s.insideMs + SHRINK_MS);
-    noiseRatio.set(s.key, rin > 0 ? rout / rin : 1);
+    keyRates.set(s.key, { rin, rout, s });
   }
-  return { enrichment: { fleet, pooled, perKey, perHost }, noiseRatio };
+  const clamp = (r: number): number => Math.min(NOISE_WEIGHT_RANGE[1], Math.max(NOISE_WEIGHT_RANGE[0], r));
+  const fallback = fleetIn > 0 ? clamp(fleetOut / fleetIn) : 0.3;
+  const noiseWeight = (key: string, dst: number): number => {
+    const k = keyRates.get(key);
+    if (!k) return fallback;
+    const d = byDst.get(key)?.get(dst);
+    if (!d) return clamp(k.rin > 0 ? k.rout / k.rin : 1);
+    // The source's rates, scaled to this destination's share of its alerts, are the prior.
+    const share = d.total / Math.max(1, k.s.total);
+    const rin = (d.inside + share * k.rin * SHRINK_MS) / (k.s.insideMs + SHRINK_MS);
+    const rout = (d.total - d.inside + share * k.rout * SHRINK_MS) / (k.s.observedMs - k.s.insideMs + SHRINK_MS);
+    return clamp(rin > 0 ? rout / rin : NOISE_WEIGHT_RANGE[1]);
+  };
+  return { enrichment: { fleet, pooled, perKey, perHost }, noiseWeight };
 }

@@ -13,7 +13,7 @@ export interface IncidentOptions {
 export const CO_CAUSE_MIN_GAIN = Math.log(20);
 /** … and by at least this share of the first call's gain (a bystander that overlapped one beacon of a long series is not a co-cause). */
 export const CO_CAUSE_REL = 0.25;
-/** A runner-up with this share of the best call's posterior makes the attribution ambiguous. */
+/** A runner-up with this share of the best call's confidence makes the attribution ambiguous. */
 export const AMBIGUOUS_SHARE = 0.5;
 
 const CATEGORY_WEIGHT: Record<string, number> = {
@@ -47,27 +47,29 @@ export function buildIncidents(alerts: AlertOut[], calls: CallRef[], opts: Incid
 }
 
 /**
- * Incident-level attribution. Hypothesis H_S: the calls in S caused the incident's alerts
- * (each alert by the best of them), and any alert none of them explains is noise. Its
- * likelihood is Π_i (max_{c∈S} score_ic + noise_i). The best single call is chosen first;
- * more calls join S greedily while each raises the log-likelihood enough (CO_CAUSE_MIN_GAIN,
- * CO_CAUSE_REL): a scan spread over three calls needs all three; a NAT neighbour that merely
- * overlapped the same alerts, or one beacon of a long series, adds little. Confidence of the first call = its posterior among all
- * single-call hypotheses and "noise only"; of a co-cause = the logistic of its gain.
+ * Incident-level attribution. Each alert is explained by the best of a set S of calls, or by
+ * noise when that is likelier: L(S) = Π_i max(noise_i, max_{c∈S} score_ic). The best single
+ * call is chosen first; more calls join S greedily while each raises log L enough
+ * (CO_CAUSE_MIN_GAIN, CO_CAUSE_REL): a scan spread over three calls needs all three; a NAT
+ * neighbour that merely overlapped the same alerts, or one beacon of a long series, adds little.
+ * Confidence of c ∈ S is a posterior over the alternatives "S with c replaced by another
+ * candidate d" and "S without c": L(S) / (L(S) + Σ_d L(S−c+d) + L(S−c)). It is 1/2 for a
+ * perfect tie (shared NAT, no other evidence) and s/(s+noise) for a lone candidate.
  */
 function describe(group: number[], alerts: AlertOut[], calls: CallRef[]): Incident {
   const first = alerts[group[0]!]!;
   const explains = new Map<number, number>();
   const timing = new Map<number, { inside: number; after: number; mention: number; rule: number }>();
   const perCall = new Map<number, Map<number, number>>(); // call → alert position → score
-  const noise: number[] = [];
+  const n = group.length;
+  const noise = new Float64Array(n);
   let severity: number | undefined, rarity = 0, start = Infinity, end = -Infinity;
   group.forEach((i, pos) => {
     const a = alerts[i]!;
     start = Math.min(start, a.ts); end = Math.max(end, a.ts);
     if (a.severity !== undefined) severity = severity === undefined ? a.severity : Math.min(severity, a.severity);
     rarity = Math.max(rarity, a.rarity);
-    noise.push(a.noiseWeight);
+    noise[pos] = a.noiseWeight;
     for (const e of a.candidates) {
       explains.set(e.call, (explains.get(e.call) ?? 0) + e.p);
       const m = perCall.get(e.call) ?? new Map<number, number>();
@@ -80,35 +82,42 @@ function describe(group: number[], alerts: AlertOut[], calls: CallRef[]): Incide
       timing.set(e.call, t);
     }
   });
-  const n = group.length;
-  // Gain in log-likelihood of adding call c to the current per-alert best scores.
-  const best = new Float64Array(n);
-  const gain = (c: number): number => {
+  // best[pos]: how well the chosen set explains alert pos (noise at least).
+  const best = Float64Array.from(noise);
+  const gainOver = (base: Float64Array, c: number): number => {
     let g = 0;
-    for (const [pos, sc] of perCall.get(c)!) if (sc > best[pos]!) g += Math.log(sc + noise[pos]!) - Math.log(best[pos]! + noise[pos]!);
+    for (const [pos, sc] of perCall.get(c)!) if (sc > base[pos]!) g += Math.log(sc) - Math.log(base[pos]!);
     return g;
   };
-  const singles = [...perCall.keys()].map((c) => ({ c, g: gain(c) }))
+  const singles = [...perCall.keys()].map((c) => ({ c, g: gainOver(best, c) }))
     .sort((a, b) => b.g - a.g || explains.get(b.c)! - explains.get(a.c)! || calls[a.c]!.start - calls[b.c]!.start);
-  // Posterior among single-call hypotheses and "all noise" (log-likelihood gain 0).
-  const maxG = Math.max(0, singles[0]?.g ?? 0);
-  const z = Math.exp(-maxG) + singles.reduce((s, x) => s + Math.exp(x.g - maxG), 0);
-  const posterior = (g: number): number => Math.exp(g - maxG) / z;
-  const attr = (c: number, confidence: number): Attribution => ({ call: c, explains: explains.get(c)!, confidence, reasons: reasons(calls[c]!, timing.get(c)!, n, first) });
-
-  const attributed: Attribution[] = [];
-  const chosen = new Set<number>();
-  const take = (c: number): void => { chosen.add(c); for (const [pos, sc] of perCall.get(c)!) if (sc > best[pos]!) best[pos] = sc; };
-  if (singles[0]) { attributed.push(attr(singles[0].c, posterior(singles[0].g))); take(singles[0].c); }
+  const chosen: number[] = [];
+  const take = (c: number): void => { chosen.push(c); for (const [pos, sc] of perCall.get(c)!) if (sc > best[pos]!) best[pos] = sc; };
+  if (singles[0]) take(singles[0].c);
+  const minGain = Math.max(CO_CAUSE_MIN_GAIN, CO_CAUSE_REL * (singles[0]?.g ?? 0));
   for (;;) {
-    let bestC = -1, bestG = Math.max(CO_CAUSE_MIN_GAIN, CO_CAUSE_REL * (singles[0]?.g ?? 0));
-    for (const { c } of singles) { if (chosen.has(c)) continue; const g = gain(c); if (g > bestG) { bestG = g; bestC = c; } }
+    let bestC = -1, bestG = minGain;
+    for (const { c } of singles) { if (chosen.includes(c)) continue; const g = gainOver(best, c); if (g > bestG) { bestG = g; bestC = c; } }
     if (bestC < 0) break;
-    attributed.push(attr(bestC, 1 / (1 + Math.exp(-bestG))));
     take(bestC);
   }
-  const ru = singles.find((x) => !chosen.has(x.c));
-  const runnerUp = ru ? attr(ru.c, posterior(ru.g)) : undefined;
+  // Swap posteriors.
+  const swaps = (c: number): { conf: number; alt: { d: number; w: number }[] } => {
+    const without = Float64Array.from(noise);
+    for (const o of chosen) if (o !== c) for (const [pos, sc] of perCall.get(o)!) if (sc > without[pos]!) without[pos] = sc;
+    const removal = -gainOver(without, c); // log L(S−c) − log L(S)
+    const alt = singles.filter((x) => !chosen.includes(x.c)).map((x) => ({ d: x.c, w: Math.exp(removal + gainOver(without, x.c)) }));
+    const conf = 1 / (1 + Math.exp(removal) + alt.reduce((s, a) => s + a.w, 0));
+    return { conf, alt: alt.map((a) => ({ d: a.d, w: a.w * conf })).sort((x, y) => y.w - x.w) };
+  };
+  const attr = (c: number, confidence: number): Attribution => ({ call: c, explains: explains.get(c)!, confidence, reasons: reasons(calls[c]!, timing.get(c)!, n, first) });
+  const attributed: Attribution[] = [];
+  let runnerUp: Attribution | undefined;
+  chosen.forEach((c, k) => {
+    const sw = swaps(c);
+    attributed.push(attr(c, sw.conf));
+    if (k === 0 && sw.alt[0]) runnerUp = attr(sw.alt[0].d, sw.alt[0].w);
+  });
   const ambiguous = runnerUp !== undefined && attributed[0] !== undefined && runnerUp.confidence >= AMBIGUOUS_SHARE * attributed[0].confidence;
   const episodes = [...new Set(attributed.map((a) => calls[a.call]!.episode))];
   const sevW = severity === undefined ? 2 : 5 - Math.min(4, Math.max(1, severity));

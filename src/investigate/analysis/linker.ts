@@ -80,18 +80,22 @@ export class SpanLinker {
       const st = this.ip.get(ips[i]!);
       if (st) hit = this.visit(st, span, n, -Infinity, Infinity, until, ep, hit);
     }
-    if (span.host !== undefined) {
-      const st = this.host.get(span.host);
-      if (st) hit = this.visit(st, span, n, -Infinity, Infinity, until, ep, hit);
-    }
+    let ipKnown = ips !== undefined && ips.length > 0;
     if (this.placements) {
       const pk = this.placementKeys;
       pk.length = 0;
       this.placements.keysFor(span, until + skewMs, pk);
+      if (pk.length) ipKnown = true;
       for (const k of pk) {
         const st = this.ip.get(k.value);
         if (st) hit = this.visit(st, span, n, k.from, k.to, until, ep, hit);
       }
+    }
+    // The host name links only calls whose IP nobody knows: when it is known, traffic from the
+    // host's other addresses comes from the host itself (its daemons), not from this call.
+    if (span.host !== undefined && !ipKnown) {
+      const st = this.host.get(span.host);
+      if (st) hit = this.visit(st, span, n, -Infinity, Infinity, until, ep, hit);
     }
     if (hit) this.candidates.push(hit);
   }

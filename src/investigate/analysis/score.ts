@@ -18,6 +18,8 @@ export const FACTORS = {
   /** After the call: base weight for a call that left a process running, else for one that did not. */
   afterDetached: 0.5, afterPlain: 0.08,
   mentionAddress: 5, mentionPort: 2.5, ruleCategory: 5, ruleOther: 1.8,
+  /** With the command analyzer loaded, a command that neither matches a rule nor names the destination. */
+  noEvidence: 0.5,
 } as const;
 
 export interface Scored {
@@ -50,6 +52,10 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
 
   // 1. Exact windows (the lag now capped at the episode's end): alert → raw links.
   const raw = new Map<number, { c: number; timing: Timing; offsetMs: number; via: string }[]>();
+  // An alert whose source IP some call ran under is linked by IP only: its sensor/host name
+  // would add every other sandbox of that host as a bystander candidate.
+  const agentIps = new Set(state.exposure.filter((x) => x.key.startsWith('ip:')).map((x) => x.key.slice(3)));
+  const ipKnown = (a: number): boolean => agentIps.has(table.strings.get(table.src.data[a]!) ?? '');
   const inside = new Uint8Array(table.size);
   const { skewMs, lagMs, graceMs } = opts;
   state.candidates.forEach((cand, c) => {
@@ -60,8 +66,10 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
       if (!ka) continue;
       const lo = Math.max(s.start, k.from) - skewMs;
       const hi = Math.min(lagEnd, k.to) + skewMs;
+      const viaHost = k.key.startsWith('host:');
       for (let j = lowerBound(ka.ts, lo); j < ka.ts.length && ka.ts[j]! <= hi; j++) {
         const a = ka.idx[j]!, t = ka.ts[j]!;
+        if (viaHost && ipKnown(a)) continue;
         let timing: Timing, offsetMs = 0;
         if (t >= s.start && t <= s.end) timing = 'inside';
         else if (t < s.start) { timing = 'skew'; offsetMs = t - s.start; }
@@ -83,7 +91,7 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
 
   // 2. The enrichment test needs every key's inside/outside counts.
   for (const x of state.exposure) lookup(x.key);
-  const enrichment = computeEnrichment(keyAlerts, state, inside, skewMs);
+  const enrichment = computeEnrichment(keyAlerts, state, inside, skewMs, (a) => table.dst.data[a]!);
 
   // 3. Materialise the calls that explain something, with their command evidence.
   const callIndex = new Map<number, number>();
@@ -96,8 +104,9 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
     const s = cand.span;
     let rules: RuleHit[] = [];
     if (opts.rules && s.command) {
-      rules = ruleCache.get(s.command) ?? safeRules(opts.rules, s.command);
-      ruleCache.set(s.command, rules);
+      const ck = `${s.tool ?? ''}\u0000${s.command}`;
+      rules = ruleCache.get(ck) ?? safeRules(opts.rules, s.command, s.tool);
+      ruleCache.set(ck, rules);
     }
     at = calls.length;
     calls.push({
@@ -126,11 +135,12 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
         : (call.detached || !call.endKnown ? FACTORS.afterDetached : FACTORS.afterPlain) * (0.5 + 0.5 * Math.exp(-l.offsetMs / Math.max(60_000, lagMs / 4)));
       if (mention === 'address') score *= FACTORS.mentionAddress; else if (mention === 'port') score *= FACTORS.mentionPort;
       if (ruleMatch === 'category') score *= FACTORS.ruleCategory; else if (ruleMatch === 'other') score *= FACTORS.ruleOther;
+      else if (opts.rules && !mention) score *= FACTORS.noEvidence;
       score *= 0.5 + rarity;
       return { call: callIndex.get(l.c)!, timing: l.timing, offsetMs: l.offsetMs, mention, ruleMatch, via: l.via, score, p: 0 };
     });
     const key = ev.find((e) => e.via.startsWith('ip:'))?.via ?? ev[0]!.via;
-    const noise = Math.min(1, Math.max(0.02, enrichment.noiseRatio.get(key) ?? 0.3));
+    const noise = enrichment.noiseWeight(key, table.dst.data[a]!);
     const total = ev.reduce((s, e) => s + e.score, 0) + noise;
     for (const e of ev) e.p = e.score / total;
     ev.sort((x, y) => y.p - x.p);
@@ -145,6 +155,6 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
 
 function rankTiming(t: Timing): number { return t === 'inside' ? 0 : t === 'skew' ? 1 : 2; }
 
-function safeRules(check: CommandRules, command: string): RuleHit[] {
-  try { return check(command); } catch { return []; }
+function safeRules(check: CommandRules, command: string, tool?: string): RuleHit[] {
+  try { return check(command, tool); } catch { return []; }
 }

@@ -40,5 +40,11 @@ export class Rng {
   }
   /** Log-normal with the given median and spread (sigma of the underlying normal). */
   logNormal(median: number, sigma: number): number { return median * Math.exp(sigma * this.normal()); }
+  /** A shuffled copy (Fisher-Yates). */
+  shuffle<T>(xs: readonly T[]): T[] {
+    const a = [...xs];
+    for (let i = a.length - 1; i > 0; i--) { const j = Math.floor(this.next() * (i + 1)); [a[i], a[j]] = [a[j]!, a[i]!]; }
+    return a;
+  }
   hex(n: number): string { let s = ''; while (s.length < n) s += Math.floor(this.next() * 16).toString(16); return s; }
 }

@@ -56,10 +56,10 @@ export function simulate(opts: FleetOptions, sinks: SimSinks): SimResult {
   const natCount = Math.round(o.natShare * S);
   const natIps: string[] = [];
   for (let h = 0; h < o.hosts; h++) {
-    const order = Array.from({ length: S }, (_, i) => i).sort(() => rng.next() - 0.5);
+    const order = rng.shuffle(Array.from({ length: S }, (_, i) => i));
     const natSet = new Set(order.slice(0, natCount));
     if (natCount > 0) natIps.push(natIp(h));
-    for (let s = 0; s < S; s++) heap.push({ h, s, nat: natSet.has(s), next: o.startMs + rng.range(0, MIN) });
+    for (let s = 0; s < S; s++) heap.push({ h, s, nat: natSet.has(s), next: o.startMs + Math.round(rng.range(0, MIN)) });
   }
   const busyUntil: number[][] = Array.from({ length: o.hosts }, () => new Array<number>(2 * S).fill(-Infinity));
   const skew = (t: number): number => t + o.clockSkewMs + rng.range(-20, 20);
@@ -84,13 +84,14 @@ export function simulate(opts: FleetOptions, sinks: SimSinks): SimResult {
     let t = slot.next;
     for (let k = 0; k < N; k++) {
       modelStarts.push(t);
-      t += Math.min(5 * MIN, Math.max(1000, rng.logNormal(o.modelTimeMedianMs, 0.8)));
+      t += Math.round(Math.min(5 * MIN, Math.max(1000, rng.logNormal(o.modelTimeMedianMs, 0.8))));
       let dur = Math.min(10 * MIN, Math.max(100, rng.logNormal(o.callMedianMs, 1.0)));
       if (k === ci) dur = kind === 'internalScan' ? rng.range(5000, 25000) : kind === 'tunnel' ? rng.range(1000, 4000) : rng.range(300, 1500);
+      dur = Math.round(dur);
       starts.push(t); ends.push(t + dur); t += dur;
     }
-    let episodeEnd = t + Math.min(5 * MIN, Math.max(1000, rng.logNormal(o.modelTimeMedianMs, 0.8)));
-    if (kind === 'minerBeacon' && episodeEnd - ends[ci]! < 3 * MIN) episodeEnd = ends[ci]! + rng.range(3 * MIN, 6 * MIN);
+    let episodeEnd = t + Math.round(Math.min(5 * MIN, Math.max(1000, rng.logNormal(o.modelTimeMedianMs, 0.8))));
+    if (kind === 'minerBeacon' && episodeEnd - ends[ci]! < 3 * MIN) episodeEnd = ends[ci]! + Math.round(rng.range(3 * MIN, 6 * MIN));
     // Address: the host's NAT address, or a free one from the host's pool.
     let ip: string;
     if (slot.nat) ip = natIp(h);
@@ -131,7 +132,7 @@ export function simulate(opts: FleetOptions, sinks: SimSinks): SimResult {
     sinks.episode(calls, modelStarts, rng.hex(32));
     toolCalls += N;
     if (episodeEnd > end) end = episodeEnd;
-    slot.next = episodeEnd + rng.range(2000, 30_000);
+    slot.next = episodeEnd + Math.round(rng.range(2000, 30_000));
     heap.push(slot);
     if (o.onProgress && (ep & 1023) === 0) o.onProgress('simulate', toolCalls, o.episodes * N);
   }
@@ -161,7 +162,7 @@ export function simulate(opts: FleetOptions, sinks: SimSinks): SimResult {
     if (kind === 'internalScan') {
       const net = rng.chance(0.7) ? `10.30.${rng.int(0, 255)}` : `172.16.${rng.int(0, 255)}`;
       const first = rng.int(1, 200), nh = rng.int(3, 10);
-      const ports = [...SCAN_PORTS].sort(() => rng.next() - 0.5).slice(0, rng.int(2, 4));
+      const ports = rng.shuffle(SCAN_PORTS).slice(0, rng.int(2, 4));
       const probes: [string, number][] = [];
       for (let i = 0; i < nh; i++) for (const p of ports) probes.push([`${net}.${first + i}`, p]);
       probes.forEach(([dst, p], i) => {

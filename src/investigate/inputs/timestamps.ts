@@ -55,6 +55,8 @@ export class TsParser {
   private readonly zoneCache = new Map<number, number>();
   private dtf?: Intl.DateTimeFormat;
   private yearNote?: string;
+  private lastMinute?: string;
+  private lastMinuteMs = 0;
 
   constructor(private readonly opts: TsOptions = {}) {
     if (opts.tz !== undefined) checkTz(opts.tz);
@@ -86,11 +88,20 @@ export class TsParser {
   /** ISO 8601 / RFC 3339, 'T' or space, optional fraction, zone Z, ±HH:MM, ±HHMM, ±HH or none. */
   iso(s: string): number {
     const n = s.length;
-    if (n < 16 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return this.fallback(s);
-    const y = d4(s, 0), mo = d2(s, 5), d = d2(s, 8);
-    const sep = s.charCodeAt(10);
-    if ((sep !== 84 && sep !== 32 && sep !== 116) || s.charCodeAt(13) !== 58) return this.fallback(s);
-    const h = d2(s, 11), mi = d2(s, 14);
+    let base: number;
+    // Consecutive log lines share their minute: reuse "YYYY-MM-DDTHH:MM" → ms from the last line.
+    if (this.lastMinute !== undefined && s.startsWith(this.lastMinute)) base = this.lastMinuteMs;
+    else {
+      if (n < 16 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return this.fallback(s);
+      const y = d4(s, 0), mo = d2(s, 5), d = d2(s, 8);
+      const sep = s.charCodeAt(10);
+      if ((sep !== 84 && sep !== 32 && sep !== 116) || s.charCodeAt(13) !== 58) return this.fallback(s);
+      const h = d2(s, 11), mi = d2(s, 14);
+      if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24 || mi < 0 || mi > 59) return NaN;
+      base = Date.UTC(y, mo - 1, d, h, mi);
+      this.lastMinute = s.slice(0, 16);
+      this.lastMinuteMs = base;
+    }
     let i = 16, sec = 0, frac = 0;
     if (i < n && s.charCodeAt(i) === 58) { sec = d2(s, 17); i = 19; }
     if (i < n && (s.charCodeAt(i) === 46 || s.charCodeAt(i) === 44)) {
@@ -98,8 +109,8 @@ export class TsParser {
       let scale = 100;
       while (i < n) { const k = s.charCodeAt(i) - 48; if (k < 0 || k > 9) break; frac += k * scale; scale /= 10; i++; }
     }
-    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24 || mi < 0 || mi > 59 || sec < 0 || sec > 60) return NaN;
-    const local = Date.UTC(y, mo - 1, d, h, mi, sec) + frac;
+    if (sec < 0 || sec > 60) return NaN;
+    const local = base + sec * 1000 + frac;
     if (i === n) { this.unzoned++; return this.check(local - this.offsetFor(local)); }
     const z = s.charCodeAt(i);
     if ((z === 90 || z === 122) && i + 1 === n) { this.zoned++; return this.check(local); }

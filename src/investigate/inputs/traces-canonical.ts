@@ -15,6 +15,8 @@ export function mkSpan(episode: string, id: string, start: number, end: number, 
 
 /** ip / ips as a string, an array of strings, or a comma-separated string. */
 export function ipsOf(...vals: unknown[]): string[] | undefined {
+  const v0 = vals[0];
+  if (vals.length <= 2 && typeof v0 === 'string' && v0 !== '' && vals[1] === undefined && v0.indexOf(',') < 0) return [v0];
   const out: string[] = [];
   for (const v of vals) {
     if (typeof v === 'string' && v !== '') for (const p of v.split(',')) { const s = p.trim(); if (s && !out.includes(s)) out.push(s); }
@@ -59,7 +61,7 @@ export const canonicalTraceReader: SpanReader = {
       s.command = o.command;
       s.host = toStr(o.host);
       s.sandbox = toStr(o.sandbox) ?? toStr(o.container);
-      s.ips = ipsOf(o.ip, o.ips);
+      s.ips = o.ips === undefined && typeof o.ip === 'string' && o.ip !== '' && o.ip.indexOf(',') < 0 ? [o.ip] : ipsOf(o.ip, o.ips);
       stats.records++;
       onSpan(s);
     }, ({ stats }) => { if (assumedCount) stats.note(`${assumedCount} calls had no end_ts/duration_ms: end assumed ${assumed} ms after start (endKnown=false)`); });

@@ -1,0 +1,141 @@
+// Why: the library entry for screening a command BEFORE it runs: analyse the shell text (or
+// Python source), turn every unwrapped command into a `command` event, run the rule engine over
+// them, and give a verdict with findings that point at the span of the original text and show
+// the unwrap chain. The sandbox calls this before each tool call; `corral check` wraps it.
+// Threat it stops: an agent running a miner, tunnel, reverse shell, scan, credential grab,
+// persistence, evasion or exfiltration command — caught before it executes.
+// Loading the bash grammar is asynchronous (WebAssembly), so this module awaits it once at import
+// (top-level await); after that, checkCommand and CommandChecker.check are synchronous.
+import type { AlertCategory, Severity } from '../events/event.js';
+import { CommandAnalyzer } from './command/analyzer.js';
+import { factMatches } from './command/fact-rules.js';
+import type { CommandRecord } from './command/types.js';
+import { DetectionEngine, loadRuleSources, type Detection, type EngineEvent, type RuleSet, type RuleSource } from './engine/api.js';
+
+export type Verdict = 'allow' | 'warn' | 'deny';
+
+export interface Finding {
+  rule: string;
+  category: AlertCategory;
+  severity: Severity;
+  attack: string[];
+  message: string;
+  /** Short reason the agent can read. */
+  reason: string;
+  /** [start, end) in the original text (UTF-16 indices) of what triggered the finding. */
+  span: [number, number];
+  /** The unwrapped command that matched, and the chain of texts from the outermost layer to it. */
+  command: string;
+  chain: string[];
+  via: string;
+  depth: number;
+  /** 'rule' = a YAML rule run by the engine; 'analyzer' = an interim analyzer fact rule. */
+  source: 'rule' | 'analyzer';
+}
+
+export interface CheckResult {
+  verdict: Verdict;
+  findings: Finding[];
+  parseErrors: string[];
+  unwrapped: string[];
+  durationUs: number;
+}
+
+export interface Policy { denyAt?: Severity; warnAt?: Severity }
+export interface CheckOptions { rules?: RuleSet; tool?: 'bash' | 'python'; policy?: Policy }
+
+export const SEVERITY_RANK: Record<Severity, number> = { low: 1, medium: 2, high: 3, critical: 4 };
+const DEFAULT_POLICY: Required<Policy> = { denyAt: 'high', warnAt: 'medium' };
+
+/** Turns analyzer records into engine events (one tool call, one fresh session key). */
+export function toEvents(records: CommandRecord[], callId: string): EngineEvent[] {
+  return records.map((r, i) => ({ id: `${callId}.${i}`, ts: String(i + 1), kind: 'command', session: callId, tool_call: callId, payload: { ...r } }));
+}
+
+function verdictOf(findings: Finding[], p: Required<Policy>): Verdict {
+  let max = 0;
+  for (const f of findings) max = Math.max(max, SEVERITY_RANK[f.severity]);
+  return max >= SEVERITY_RANK[p.denyAt] ? 'deny' : max >= SEVERITY_RANK[p.warnAt] ? 'warn' : 'allow';
+}
+
+/** Keeps one finding per rule and span; a finding whose span holds a tighter one of the same rule goes. */
+function dedupe(fs: Finding[]): Finding[] {
+  const out: Finding[] = [];
+  for (const f of fs) {
+    if (out.some((g) => g.rule === f.rule && g.span[0] >= f.span[0] && g.span[1] <= f.span[1])) continue;
+    for (let i = out.length - 1; i >= 0; i--) {
+      const g = out[i]!;
+      if (g.rule === f.rule && f.span[0] >= g.span[0] && f.span[1] <= g.span[1]) out.splice(i, 1);
+    }
+    out.push(f);
+  }
+  return out.sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || a.span[0] - b.span[0]);
+}
+
+function finding(r: CommandRecord, f: Omit<Finding, 'span' | 'command' | 'chain' | 'via' | 'depth'>): Finding {
+  return { ...f, span: r.span, command: r.text, chain: r.chain, via: r.via, depth: r.depth };
+}
+
+/**
+ * Holds a loaded analyzer and a compiled rule set, so repeated checks do no setup work.
+ * Not re-entrant (the parser is single-threaded); use one per worker.
+ */
+export class CommandChecker {
+  private readonly engine: DetectionEngine;
+  private readonly policy: Required<Policy>;
+  private seq = 0;
+
+  constructor(readonly analyzer: CommandAnalyzer, readonly rules: RuleSet, policy: Policy = {}) {
+    this.engine = new DetectionEngine(rules);
+    this.policy = { ...DEFAULT_POLICY, ...policy };
+  }
+
+  /** Built-in rules plus optional user rule files (lists/macros/rules may override built-ins). */
+  static create(opts: { extraRules?: RuleSource[]; rules?: RuleSet; policy?: Policy } = {}): CommandChecker {
+    const rules = opts.rules ?? loadRuleSources(opts.extraRules ?? [], { builtins: true });
+    return new CommandChecker(sharedAnalyzer, rules, opts.policy);
+  }
+
+  /** The `command` events the analyzer derives from `text` (also the rule-example expander). */
+  expand(text: string, tool: 'bash' | 'python' = 'bash'): EngineEvent[] {
+    return toEvents(this.analyzer.analyze(text, tool).commands, `check-${++this.seq}`);
+  }
+
+  check(text: string, opts: { tool?: 'bash' | 'python'; policy?: Policy } = {}): CheckResult {
+    const t0 = process.hrtime.bigint();
+    const a = this.analyzer.analyze(text, opts.tool ?? 'bash');
+    const events = toEvents(a.commands, `check-${++this.seq}`);
+    const found: Finding[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const r = a.commands[i]!;
+      let dets: Detection[];
+      try { dets = this.engine.process(events[i]!); } catch (e) { a.parseErrors.push(`rule engine error: ${(e as Error).message}`); dets = []; }
+      for (const d of dets) {
+        found.push(finding(r, { rule: d.rule, category: d.category, severity: d.severity, attack: d.attack, message: d.message, reason: d.reason, source: 'rule' }));
+      }
+      for (const m of factMatches(r)) {
+        found.push(finding(r, { rule: m.rule.id, category: m.rule.category, severity: m.rule.severity, attack: m.rule.attack, message: m.message, reason: m.rule.reason, source: 'analyzer' }));
+      }
+    }
+    const findings = dedupe(found);
+    const policy = { ...this.policy, ...opts.policy };
+    return {
+      verdict: verdictOf(findings, policy), findings, parseErrors: a.parseErrors, unwrapped: a.unwrapped,
+      durationUs: Number(process.hrtime.bigint() - t0) / 1000,
+    };
+  }
+}
+
+// The grammar is loaded once per process (it is immutable); rule sets are compiled on first use
+// and cached per RuleSet object, so plain checkCommand() calls also do no repeated setup.
+const sharedAnalyzer = await CommandAnalyzer.load();
+const checkers = new WeakMap<RuleSet, CommandChecker>();
+let builtin: RuleSet | undefined;
+
+/** Screens one command (synchronous). Default rules: the built-in set (rules/*.yaml). */
+export function checkCommand(text: string, opts: CheckOptions = {}): CheckResult {
+  const rules = opts.rules ?? (builtin ??= loadRuleSources([], { builtins: true }));
+  let c = checkers.get(rules);
+  if (!c) { c = new CommandChecker(sharedAnalyzer, rules); checkers.set(rules, c); }
+  return c.check(text, { tool: opts.tool, policy: opts.policy });
+}

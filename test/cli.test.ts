@@ -1,0 +1,34 @@
+// CLI plumbing without sandboxes: doctor's report, usage errors, unknown commands.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const main = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+const run = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+
+test('corral doctor --json reports every prerequisite with a fix for what is missing', () => {
+  const r = run('doctor', '--json');
+  const out = JSON.parse(r.stdout) as { ok: boolean; checks: { name: string; ok: boolean; required: boolean; fix?: string }[] };
+  assert.equal(r.status, out.ok ? 0 : 1);
+  for (const n of ['root', 'kernel', 'bwrap', 'nft', 'tracefs', 'bpftrace (exec/connect sensor)', 'native helpers']) assert.ok(out.checks.some((c) => c.name === n), n);
+  for (const c of out.checks) if (!c.ok) assert.ok(c.fix, `${c.name} has a fix`);
+  const human = run('doctor');
+  assert.match(human.stdout, /^ok\s+root\s+uid 0/m);
+  assert.doesNotMatch(human.stdout, /\x1b\[/, 'NO_COLOR respected');
+});
+
+test('usage errors exit 2 with a clear message; unknown commands too', () => {
+  const a = run('run', '--bogus', '--', 'true');
+  assert.equal(a.status, 2);
+  assert.match(a.stderr, /corral run: .*bogus/);
+  const b = run('run');
+  assert.equal(b.status, 2);
+  assert.match(b.stderr, /missing command after --/);
+  const c = run('frobnicate');
+  assert.equal(c.status, 2);
+  assert.match(c.stderr, /unknown command "frobnicate"/);
+  const d = run('replay', '--parallel', '0', 'x.jsonl');
+  assert.equal(d.status, 2);
+  assert.match(d.stderr, /--parallel must be an integer/);
+});

