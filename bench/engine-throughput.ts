@@ -5,6 +5,7 @@
 // Falco's reported ~1M events/s. Goal: >= 1,000,000 events/s.
 //
 // Run: node dist/bench/engine-throughput.js [--events 1000000] [--runs 3] [--max-seconds 60] [--json]
+import { cpus, loadavg } from 'node:os';
 import type { EngineEvent } from '../src/detect/engine/api.js';
 import { DetectionEngine, loadBuiltinRules } from '../src/detect/engine/api.js';
 
@@ -28,16 +29,18 @@ function prng(seed: number): () => number {
   };
 }
 
+// Templates: {n} becomes a random number, so most command lines in the stream are distinct
+// (as in real sessions), and nothing can be memoised per command line.
 const BENIGN_EXECS: string[][] = [
-  ['git', 'status', '--short'], ['git', 'diff', '--stat'], ['git', 'log', '--oneline', '-n', '20'],
-  ['python3', '-m', 'pytest', '-q', 'tests/'], ['python3', 'train.py', '--epochs', '3', '--lr', '0.001'],
-  ['npm', 'test'], ['npm', 'install', '--no-audit'], ['node', 'dist/index.js'], ['npx', 'tsc', '-p', 'tsconfig.json'],
-  ['ls', '-la'], ['cat', 'README.md'], ['grep', '-rn', 'TODO', 'src/'], ['find', '.', '-name', '*.py'],
-  ['sed', '-n', '1,80p', 'src/main.ts'], ['head', '-n', '50', 'data.csv'], ['wc', '-l', 'data.csv'],
-  ['gcc', '-O2', '-c', 'module.c', '-o', 'module.o'], ['make', '-j2'], ['cargo', 'build', '--release'],
-  ['pip', 'install', '-r', 'requirements.txt'], ['curl', '-fsSL', '-o', 'data.tgz', 'https://files.registry.test/data.tgz'],
-  ['tar', 'xzf', 'data.tgz'], ['bash', '-c', 'cd src && ls'], ['sh', '-c', 'echo done'], ['rg', 'import', '-g', '*.ts'],
-  ['go', 'test', './...'], ['java', '-jar', 'app.jar'], ['uname', '-a'], ['mkdir', '-p', 'build/out'], ['rm', '-rf', 'build/tmp'],
+  ['git', 'status', '--short'], ['git', 'diff', '--stat', 'HEAD~{n}'], ['git', 'log', '--oneline', '-n', '{n}'],
+  ['python3', '-m', 'pytest', '-q', 'tests/test_mod{n}.py'], ['python3', 'train.py', '--epochs', '{n}', '--lr', '0.001'],
+  ['npm', 'test', '--', '--grep', 'case {n}'], ['npm', 'install', '--no-audit'], ['node', 'dist/job{n}.js'], ['npx', 'tsc', '-p', 'tsconfig.json'],
+  ['ls', '-la', 'src/pkg{n}'], ['cat', 'docs/page{n}.md'], ['grep', '-rn', 'TODO{n}', 'src/'], ['find', '.', '-name', '*{n}.py'],
+  ['sed', '-n', '1,{n}p', 'src/main.ts'], ['head', '-n', '{n}', 'data.csv'], ['wc', '-l', 'data/part-{n}.csv'],
+  ['gcc', '-O2', '-c', 'module{n}.c', '-o', 'module{n}.o'], ['make', '-j2', 'target{n}'], ['cargo', 'build', '--release'],
+  ['pip', 'install', 'pkg{n}==1.{n}'], ['curl', '-fsSL', '-o', 'data.tgz', 'https://files.registry.test/data{n}.tgz'],
+  ['tar', 'xzf', 'data{n}.tgz'], ['bash', '-c', 'cd src/mod{n} && ls'], ['sh', '-c', 'echo step {n} done'], ['rg', 'import{n}', '-g', '*.ts'],
+  ['go', 'test', './pkg{n}/...'], ['java', '-jar', 'app{n}.jar'], ['uname', '-a'], ['mkdir', '-p', 'build/out{n}'], ['rm', '-rf', 'build/tmp{n}'],
 ];
 const HOSTILE_EXECS: string[][] = [
   ['xmrig', '-o', 'stratum+tcp://pool.minexmr.test:3333', '--donate-level=1'],
@@ -71,7 +74,8 @@ export class StreamGen {
     const x = r();
     const hostile = r() < 0.0005;
     if (x < 0.28) {
-      const argv = [...pick(r, hostile ? HOSTILE_EXECS : BENIGN_EXECS)];
+      const n = String(Math.floor(r() * 10000));
+      const argv = pick(r, hostile ? HOSTILE_EXECS : BENIGN_EXECS).map((a) => (a.includes('{n}') ? a.replaceAll('{n}', n) : a));
       return { ...base, kind: 'exec', payload: { argv, filename: `/usr/bin/${argv[0]}`, truncated: false } };
     } else if (x < 0.50) {
       return { ...base, kind: 'exit', payload: { exit_code: r() < 0.9 ? 0 : 1, signal: 0, comm: pick(r, BENIGN_EXECS)[0] } };
@@ -99,28 +103,51 @@ export function generateStream(n: number, seed = 42): EngineEvent[] {
   return new StreamGen(seed).next(n);
 }
 
-function run(engine: DetectionEngine, events: EngineEvent[]): { ns: bigint; detections: number } {
+/** Wall time and CPU time (user+system of this process: excludes time the OS gave to other
+ *  processes on a shared machine) spent in engine.process only. */
+function run(engine: DetectionEngine, events: EngineEvent[]): { ns: bigint; cpuUs: number; detections: number } {
   let detections = 0;
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < events.length; i++) detections += engine.process(events[i]!).length;
-  return { ns: process.hrtime.bigint() - t0, detections };
+  const ns = process.hrtime.bigint() - t0;
+  const c = process.cpuUsage(c0);
+  return { ns, cpuUs: c.user + c.system, detections };
+}
+
+/** The floor: a pass that only reads each event's kind, payload and one payload field. */
+function touchOnly(events: EngineEvent[]): { ns: bigint; cpuUs: number } {
+  let sink = 0;
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    const p = e.payload as Record<string, unknown>;
+    sink += e.kind.length + (p.argv !== undefined ? 1 : 0);
+  }
+  const ns = process.hrtime.bigint() - t0;
+  const c = process.cpuUsage(c0);
+  if (sink === -1) process.stderr.write('');
+  return { ns, cpuUs: c.user + c.system };
 }
 
 /** Live replay: each chunk is produced and then handed to the engine at once, as a sensor or a
  *  JSONL reader delivers events (fresh in cache). Only engine time is counted. */
-function runLive(engine: DetectionEngine, n: number, chunk: number): { ns: bigint; detections: number; kinds: Map<string, number> } {
+function runLive(engine: DetectionEngine, n: number, chunk: number): { ns: bigint; cpuUs: number; detections: number; kinds: Map<string, number> } {
   const gen = new StreamGen();
   let ns = 0n;
+  let cpuUs = 0;
   let detections = 0;
   const kinds = new Map<string, number>();
   for (let done = 0; done < n; done += chunk) {
     const evs = gen.next(Math.min(chunk, n - done));
     const r = run(engine, evs);
     ns += r.ns;
+    cpuUs += r.cpuUs;
     detections += r.detections;
     for (const e of evs) kinds.set(e.kind, (kinds.get(e.kind) ?? 0) + 1);
   }
-  return { ns, detections, kinds };
+  return { ns, cpuUs, detections, kinds };
 }
 
 export async function main(): Promise<void> {
@@ -133,49 +160,53 @@ export async function main(): Promise<void> {
   const rules = loadBuiltinRules();
   runLive(new DetectionEngine(rules), Math.min(n, 200_000), chunk); // JIT warm-up
   const live: number[] = [];
+  const liveCpu: number[] = [];
   let detections = 0;
   let kinds = new Map<string, number>();
   for (let k = 0; k < runs; k++) {
     const r = runLive(new DetectionEngine(rules), n, chunk);
     live.push(n / (Number(r.ns) / 1e9));
+    liveCpu.push(n / (r.cpuUs / 1e6));
     detections = r.detections;
     kinds = r.kinds;
-    process.stderr.write(`live run ${k + 1}/${runs}: ${Math.round(live[k]!).toLocaleString('en-US')} events/s\n`);
+    process.stderr.write(`live run ${k + 1}/${runs}: ${Math.round(live[k]!).toLocaleString('en-US')} events/s wall, ${Math.round(liveCpu[k]!).toLocaleString('en-US')} events/CPU-s\n`);
     if ((Date.now() - started) / 1000 > maxSeconds) break;
   }
   // The same stream fully materialised first (1M scattered objects): bound by memory latency.
   process.stderr.write(`materialising ${n} events…\n`);
   const all = generateStream(n);
   const m = run(new DetectionEngine(rules), all);
-  const materialized = n / (Number(m.ns) / 1e9);
+  const floor = touchOnly(all);
   const execs = all.filter((e) => e.kind === 'exec').slice(0, 50_000);
   const ex = run(new DetectionEngine(rules), execs);
-  const execEps = execs.length / (Number(ex.ns) / 1e9);
-  const sorted = [...live].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)]!;
-  const best = sorted[sorted.length - 1]!;
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const rows: [string, number, number][] = [
+    [`Corral, live replay (median of ${live.length})`, med(live), med(liveCpu)],
+    ['Corral, live replay (best)', Math.max(...live), Math.max(...liveCpu)],
+    ['Corral, pre-materialised stream', n / (Number(m.ns) / 1e9), n / (m.cpuUs / 1e6)],
+    ['Corral, exec events only', execs.length / (Number(ex.ns) / 1e9), execs.length / (ex.cpuUs / 1e6)],
+    ['(floor: read kind+payload, materialised)', n / (Number(floor.ns) / 1e9), n / (floor.cpuUs / 1e6)],
+  ];
+  const headline = med(liveCpu);
   const out = {
-    events: n, rules: rules.rules.length, runs: live.length, chunk, mix: Object.fromEntries(kinds),
-    live_median_eps: Math.round(median), live_best_eps: Math.round(best), materialized_eps: Math.round(materialized),
-    exec_only_eps: Math.round(execEps), detections, falco_reported_eps: FALCO_REPORTED_EPS,
-    ratio_vs_falco: +(median / FALCO_REPORTED_EPS).toFixed(2), node: process.version,
+    events: n, rules: rules.rules.length, runs: live.length, chunk, mix: Object.fromEntries(kinds), detections,
+    results: rows.map(([name, wall, cpu]) => ({ name, wall_eps: Math.round(wall), cpu_eps: Math.round(cpu) })),
+    falco_reported_eps: FALCO_REPORTED_EPS, ratio_vs_falco: +(headline / FALCO_REPORTED_EPS).toFixed(2), node: process.version,
+    load_avg_1m: +(loadavg()[0] ?? 0).toFixed(2), cpus: cpus().length,
   };
   if (json) { process.stdout.write(`${JSON.stringify(out)}\n`); return; }
-  const fmt = (v: number) => Math.round(v).toLocaleString('en-US').padStart(12);
-  const row = (name: string, v: number) => `${name.padEnd(40)}${fmt(v)}   ${(v / FALCO_REPORTED_EPS).toFixed(2)}x`;
+  const fmt = (v: number) => Math.round(v).toLocaleString('en-US').padStart(13);
   process.stdout.write([
     `Engine throughput: ${n.toLocaleString('en-US')} mixed events per run, ${rules.rules.length} built-in rules, one thread (${process.version})`,
     `mix: ${[...kinds].map(([k, v]) => `${k} ${(100 * v / n).toFixed(1)}%`).join(', ')}`,
+    `machine: ${cpus().length} CPUs, load average ${(loadavg()[0] ?? 0).toFixed(2)} (CPU-time rates discount time given to other processes)`,
     '',
-    `${'engine'.padEnd(40)}${'events/s'.padStart(12)}   vs Falco (reported)`,
-    row(`Corral, live replay (median of ${live.length})`, median),
-    row('Corral, live replay (best)', best),
-    row('Corral, pre-materialised 1M objects', materialized),
-    row('Corral, exec events only (materialised)', execEps),
-    row('Falco (reported)', FALCO_REPORTED_EPS),
+    `${'engine'.padEnd(40)}${'events/s wall'.padStart(13)}${'events/CPU-s'.padStart(13)}   vs Falco (reported)`,
+    ...rows.map(([name, wall, cpu]) => `${name.padEnd(40)}${fmt(wall)}${fmt(cpu)}   ${(cpu / FALCO_REPORTED_EPS).toFixed(2)}x`),
+    `${'Falco (reported)'.padEnd(40)}${fmt(FALCO_REPORTED_EPS)}${fmt(FALCO_REPORTED_EPS)}   1.00x`,
     '',
     `detections per run: ${detections} (hostile events are ~0.05% of the stream)`,
-    `goal >= 1,000,000 events/s (live replay median): ${median >= 1_000_000 ? 'met' : 'NOT met'}`,
+    `goal >= 1,000,000 events/s (live replay, median, per CPU-second): ${headline >= 1_000_000 ? 'met' : 'NOT met'}`,
     '',
   ].join('\n'));
 }

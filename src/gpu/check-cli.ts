@@ -14,7 +14,8 @@ import { buildSamples, cgroupV2Path, GpuSampler, type GpuAttribution, type GpuSa
 import { formatIssue, parseComputeApps, parseGpuQuery, parseQueryInfo, type ParseIssue, type QueryInfo } from './nvidia-smi.js';
 
 const USAGE = `usage: check-cli (--gpu-file F [--apps-file F] | --live [--count N] [--interval-ms MS])
-                 [--q-file F] [--grant none|all|0,1,...] [--proc-cgroups] [--json]`;
+                 [--q-file F] [--grant none|all|0,1,...] [--args0] [--proc-cgroups] [--json]
+  --args0  print only the bwrap device arguments for --grant, NUL-separated (for scripts)`;
 
 /** Shows the raw cgroup2 path of each pid, so the /proc mapping is checked on a real host (no Corral session exists there). */
 function procCgroupLabel(pid: number): GpuAttribution | undefined {
@@ -40,7 +41,7 @@ export async function gpuCheckCommand(argv: string[], io: CliIO): Promise<number
     values = parseArgs({ args: argv, strict: true, options: {
       'gpu-file': { type: 'string' }, 'apps-file': { type: 'string' }, 'q-file': { type: 'string' },
       live: { type: 'boolean' }, count: { type: 'string' }, 'interval-ms': { type: 'string' },
-      grant: { type: 'string' }, 'proc-cgroups': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
+      grant: { type: 'string' }, args0: { type: 'boolean' }, 'proc-cgroups': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
     } }).values;
   } catch (e) { io.stderr.write(`${(e as Error).message}\n${USAGE}\n`); return 2; }
   if (values.help) { io.stdout.write(`${USAGE}\n`); return 0; }
@@ -51,6 +52,7 @@ export async function gpuCheckCommand(argv: string[], io: CliIO): Promise<number
   let samples: GpuSample[] = [];
   let availability: unknown;
   let info: QueryInfo | undefined;
+  const roundMs: number[] = [];
   try {
     if (values['q-file']) info = parseQueryInfo(readFileSync(values['q-file'], 'utf8'));
     if (values['gpu-file']) {
@@ -67,9 +69,12 @@ export async function gpuCheckCommand(argv: string[], io: CliIO): Promise<number
       const sampler = new GpuSampler({ attribute, onProblem: (p) => { problems.push(p); if (p.issues) issues.push(...p.issues); } });
       for (let i = 0; i < count; i++) {
         if (i) await new Promise((r) => setTimeout(r, interval));
+        const t0 = process.hrtime.bigint();
         const round = await sampler.sampleOnce();
+        const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+        roundMs.push(Math.round(ms * 10) / 10);
         samples.push(...round);
-        io.stderr.write(`sample ${i + 1}/${count}: ${round.length} GPU(s), ${round.reduce((n, s) => n + s.processes.length, 0)} process(es)\n`);
+        io.stderr.write(`sample ${i + 1}/${count}: ${round.length} GPU(s), ${round.reduce((n, s) => n + s.processes.length, 0)} process(es), ${ms.toFixed(1)} ms (both queries)\n`);
       }
     }
   } catch (e) { io.stderr.write(`${(e as Error).message}\n`); return 1; }
@@ -84,11 +89,16 @@ export async function gpuCheckCommand(argv: string[], io: CliIO): Promise<number
     }
     try { devices = buildGpuDeviceArgs({ grant: parseGrant(values.grant), hostGpus: [...seen.values()] }); } catch (e) { devices = { error: (e as Error).message }; }
   }
+  if (values.args0) {
+    if (!devices || 'error' in devices) { io.stderr.write(`${devices ? devices.error : '--args0 needs --grant'}\n`); return 1; }
+    io.stdout.write(devices.args.map((a) => `${a}\0`).join(''));
+    return issues.length ? 1 : 0;
+  }
   const ok = issues.length === 0 && !problems.some((p) => p.stage !== 'attribution') && !(devices && 'error' in devices);
 
   if (values.json) {
     const q = info && { driver: info.driver, cuda: info.cuda, minorByUuid: Object.fromEntries(info.minorByUuid), migByUuid: Object.fromEntries(info.migByUuid) };
-    io.stdout.write(`${JSON.stringify({ ok, availability, query_info: q, samples, issues, problems, devices }, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify({ ok, availability, query_info: q, round_ms: roundMs.length ? roundMs : undefined, samples, issues, problems, devices }, null, 2)}\n`);
     return ok ? 0 : 1;
   }
   const st = makeStyle(io.stdout as NodeJS.WriteStream, io.env);
@@ -97,7 +107,7 @@ export async function gpuCheckCommand(argv: string[], io: CliIO): Promise<number
   const last = [...latest.values()];
   if (info) io.stdout.write(`driver ${info.driver ?? '?'}, CUDA ${info.cuda ?? '?'}\n`);
   io.stdout.write(table(last.map((s) => [String(s.gpu.index ?? '?'), safeText(s.gpu.name), s.gpu.uuid, orNa(s.gpu.util_pct, '%'),
-    `${mib(s.gpu.mem_used_bytes)}/${mib(s.gpu.mem_total_bytes)}`, orNa(s.gpu.power_w, ' W'), orNa(s.gpu.temp_c, ' C')]),
+    s.gpu.mem_total_bytes === null ? mib(s.gpu.mem_used_bytes) : `${mib(s.gpu.mem_used_bytes)}/${mib(s.gpu.mem_total_bytes)}`, orNa(s.gpu.power_w, ' W'), orNa(s.gpu.temp_c, ' C')]),
   ['GPU', 'NAME', 'UUID', 'UTIL', 'MEM MiB', 'POWER', 'TEMP']));
   const procs = last.flatMap((s) => s.processes.map((p) => [String(s.gpu.index ?? '?'), String(p.pid), safeText(p.name),
     mib(p.used_bytes), p.attribution ? safeText(p.attribution.cgroup ?? p.attribution.session) : st.dim('-')]));

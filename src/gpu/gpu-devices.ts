@@ -38,10 +38,13 @@ export interface GpuDeviceSpec {
   grant: GpuGrant;
   hostGpus: HostGpu[];
   exists?: (path: string) => boolean;
+  /** Where the host's nodes are found (default /dev); inside the sandbox they always appear under /dev. Tests point this at stand-in files. */
+  sourceDir?: string;
 }
 
 export function buildGpuDeviceArgs(spec: GpuDeviceSpec): GpuDevicePlan {
-  const exists = spec.exists ?? existsSync;
+  const src = spec.sourceDir ?? '/dev';
+  const exists = (node: string) => (spec.exists ?? existsSync)(`${src}${node.slice('/dev'.length)}`);
   if (spec.grant === 'none' || (Array.isArray(spec.grant) && spec.grant.length === 0)) {
     // Nothing bound: bwrap's --dev leaves no nvidia node. The env tells CUDA and the NVIDIA
     // container runtime the same thing, so a tool fails with "no device" rather than probing.
@@ -73,7 +76,7 @@ export function buildGpuDeviceArgs(spec: GpuDeviceSpec): GpuDevicePlan {
     else if (c === REQUIRED_CONTROL) throw new GpuGrantError(`${c} does not exist: the NVIDIA driver is not loaded`);
     else absent.push(c);
   }
-  const args = nodes.flatMap((n) => ['--dev-bind', n, n]);
+  const args = nodes.flatMap((n) => ['--dev-bind', `${src}${n.slice('/dev'.length)}`, n]);
   // Inside the sandbox CUDA enumerates only the nodes it can open; UUIDs name the same GPUs
   // whatever the enumeration order, so they are preferred when known.
   const ids = granted.map((g) => g.uuid ?? String(g.index)).join(',');

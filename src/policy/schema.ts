@@ -237,6 +237,20 @@ export const PolicySchema = z
       .object({ on_finding: enumField(['record', 'block'] as const, 'record') })
       .strict()
       .default({}),
+    gpu: z
+      .object({
+        devices: field<'none' | 'all' | number[]>((v) => {
+          if (v === undefined || v === 'none') return { ok: true, value: 'none' };
+          if (v === 'all') return { ok: true, value: 'all' };
+          if (Array.isArray(v) && v.every((x) => Number.isInteger(x) && (x as number) >= 0 && (x as number) < 64)) return { ok: true, value: v as number[] };
+          return { ok: false, error: `expected 'none', 'all' or a list of GPU indexes, got ${describe(v)}` };
+        }),
+        expected_processes: z.array(z.string().min(1)).default([]),
+        util_threshold_pct: z.number().min(1).max(100).default(50),
+        sustain_s: z.number().min(1).max(86_400).default(60),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 

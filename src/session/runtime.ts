@@ -20,6 +20,7 @@ import { Session, type SessionOptions } from './session.js';
 import { BpftraceSensor, type SensorRecord } from '../sensors/bpftrace-sensor.js';
 import { KmsgDropReader } from '../sensors/kmsg-drops.js';
 import type { CorralEvent } from '../events/event.js';
+import { GpuMonitor } from '../gpu/gpu-monitor.js';
 
 export interface RuntimeOptions {
   home?: string;
@@ -47,6 +48,7 @@ export class Runtime extends EventEmitter {
   sensor?: BpftraceSensor;
   sensorError?: string;
   private kmsg?: KmsgDropReader;
+  gpu?: GpuMonitor;
   private errors: string[] = [];
 
   private constructor(private opts: RuntimeOptions) {
@@ -88,6 +90,17 @@ export class Runtime extends EventEmitter {
       }
       if (this.opts.sensor === true && !this.sensor) throw new Error(`eBPF sensor unavailable: ${this.sensorError}`);
     }
+    this.gpu = await GpuMonitor.start({
+      unifiedRoot: this.layout.unified,
+      labelsForCgroupId: (id) => this.index.labels(id),
+      policyFor: (a) => {
+        const g = this.sessions.get(a.session)?.opts.policy.gpu;
+        return { expected_processes: g?.expected_processes ?? [], util_threshold_pct: g?.util_threshold_pct ?? 50, sustain_s: g?.sustain_s ?? 60, gpu_task: (g?.devices ?? 'none') !== 'none' };
+      },
+      onResource: (a, pid, payload) => this.sessions.get(a.session)?.onGpuResource(a, pid, payload),
+      onDetection: (d) => this.sessions.get(d.attribution.session)?.onGpuDetection(d),
+      onProblem: (m) => this.onError(m),
+    }).catch((e) => { this.onError(e); return undefined; });
     try {
       this.kmsg = await KmsgDropReader.start();
       this.kmsg.on('error', (e: unknown) => this.onError(e));
@@ -145,6 +158,7 @@ export class Runtime extends EventEmitter {
     await this.pool.close();
     await this.gateway.close();
     this.kmsg?.stop();
+    this.gpu?.stop();
     await this.sensor?.stop();
     this.store.close();
     await this.waiterCgroup.remove();

@@ -19,6 +19,8 @@ import { FanoutAggregator, type Probe } from '../alerts/fanout.js';
 import { monoToEpochNs, nowNs, type AlertEvent, type Attribution, type CorralEvent, type EventKind } from '../events/event.js';
 import type { Runtime } from './runtime.js';
 import type { SensorRecord, ConnectRecord } from '../sensors/bpftrace-sensor.js';
+import { buildGpuDeviceArgs, insertGpuArgs } from '../gpu/gpu-devices.js';
+import type { GpuDetection } from '../gpu/gpu-detect.js';
 
 export const SANDBOX_UID = 65534;
 export const SANDBOX_GID = 65534;
@@ -87,6 +89,7 @@ export class Session {
   private repeats: FanoutAggregator<{ attr: Attribution; pid?: number; draft: AlertDraft; action: 'blocked' | 'observed' }>;
   private closed = false;
   private stats: CgroupStats = {};
+  private gpuEnv: Record<string, string> = {};
 
   private constructor(private rt: Runtime, private slot: NetSlot, readonly opts: SessionOptions) {
     this.compiled = compilePolicy(opts.policy, { hostAddresses: rt.hostAddresses });
@@ -148,9 +151,17 @@ export class Session {
     this.rt.gateway.register(this.net);
 
     const hide = [...this.opts.policy.filesystem.hide.map(expandHome), this.rt.store.home, this.rt.runDir];
+    let bwrap = buildBwrapArgs({ workspace: this.workspace, resolvConf: resolv, hostsFile: hosts, hide }, ['/bin/cat']);
+    const grant = this.opts.policy.gpu.devices;
+    if (grant !== 'none') {
+      // Only granted GPUs become visible; a grant this host cannot honour fails the session (GpuGrantError).
+      const plan = buildGpuDeviceArgs({ grant, hostGpus: this.rt.gpu?.hostGpus ?? [] });
+      bwrap = insertGpuArgs(bwrap, plan.args);
+      this.gpuEnv = plan.env;
+    }
     const argv = buildEnterArgv(
       { cgroupProcs: this.cgroup.procsFiles(), netns: this.slot.netnsPath, uid: SANDBOX_UID, gid: SANDBOX_GID },
-      buildBwrapArgs({ workspace: this.workspace, resolvConf: resolv, hostsFile: hosts, hide }, ['/bin/cat']),
+      bwrap,
     );
     const h = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin' } });
     this.holder = h;
@@ -240,6 +251,7 @@ export class Session {
     env.PATH = '/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin';
     env.TMPDIR = '/tmp';
     env.LANG ??= 'C.UTF-8';
+    Object.assign(env, this.gpuEnv);
     return env;
   }
 
@@ -340,6 +352,19 @@ export class Session {
         this.alert(attr, { ...d, rule: d.rule.replace('drop.', 'ipv6.'), message: `${d.message} (IPv6 is disabled in sandboxes)` }, [ev.id], 'blocked', { pid: rec.pid });
       }
     }
+  }
+
+  // ---- GPU samples and detections (see src/gpu) ----
+  onGpuResource(a: Attribution, pid: number, payload: Record<string, unknown>): void {
+    this.emit('resource', { scope: 'gpu', ...payload }, { attr: this.attrFromLabels(a), pid });
+  }
+
+  onGpuDetection(d: GpuDetection): void {
+    this.alert(this.attrFromLabels(d.attribution), d.draft, [], 'observed', { pid: d.pid });
+  }
+
+  private attrFromLabels(a: Attribution): Attribution {
+    return { session: a.session, run: a.run, episode: a.episode, step: a.step, tool_call: a.tool_call };
   }
 
   // ---- kernel-log drops (non-TCP egress) ----

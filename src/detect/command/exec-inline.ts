@@ -63,12 +63,20 @@ function findCode(run: RunState, st: Step, spec: InterpreterSpec): Found | null 
   }
   if (pieces.length) {
     const idx = pieces.map((p) => p.idx);
+    if (idx.some((k) => st.exact[k] === false)) st.rec.flags.push('code_from_input');
     return { code: pieces.map((p) => p.code).join('\n'), from: Math.min(...idx), to: Math.max(...idx) + 1, pre };
   }
   if (i < a.length && a[i] !== '-') {
+    const node = st.nodes[i];
+    if (node?.type === 'process_substitution') {
+      st.rec.flags.push('code_from_input');
+      const out = run.visitSubst(node, st.inp.ctx).out;
+      return out ? { code: out.toString('utf8'), from: i, to: i + 1, pre } : null;
+    }
     const f = run.readFile(a[i]!);
     return f ? { code: f.toString('utf8'), from: i, to: i + 1, pre } : null;
   }
+  if (st.inp.inputFrom.length || st.inp.stdin) st.rec.flags.push('code_from_input');
   return st.inp.stdin ? { code: st.inp.stdin.toString('utf8'), from: -1, to: -1, pre } : null;
 }
 
@@ -92,7 +100,9 @@ export function runInline(run: RunState, st: Step, spec: InterpreterSpec, codeOv
   const found = codeOverride !== undefined ? { code: codeOverride, from: -1, to: -1, pre: [] } : findCode(run, st, spec);
   if (!found || found.code.trim() === '') return;
   const code = [...found.pre, found.code].join('\n');
-  st.rec.files = found.from >= 0 && found.to - found.from === 1 && st.argv[found.from] !== found.code ? [st.argv[found.from]!] : [];
+  // Files it acts on: a script file read as code, else the operands that are not code.
+  st.rec.files = found.from >= 0 && found.to - found.from === 1 && st.argv[found.from] !== found.code
+    ? [st.argv[found.from]!] : st.rec.files.filter((f) => f !== found.code && !found.code.includes(f) && f !== '-');
   const res = analyzeInline(code, spec.lang);
   st.rec.inline_lang = spec.lang;
   st.rec.inline_code = res.normalized;

@@ -53,6 +53,7 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
   const via = [...(inp.via ?? inp.ctx.layer.via)];
   let depth = inp.depth ?? inp.ctx.layer.depth;
   let eff = argv;
+  if (argv.length === 0) { record(run, inp, argv, exact, nodes, via, depth); return eff; }
   for (let hop = 0; hop < MAX_HOPS && argv.length > 0 && !run.full(); hop++) {
     const rec = record(run, inp, argv, exact, nodes, via, depth);
     eff = argv;
@@ -71,6 +72,8 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
       if (at < argv.length) layerFromArgs(run, st, at, argv.length, 'watch');
       break;
     }
+    if (name === 'xargs') { if (xargs(run, st)) break; }
+    if (name === 'screen' || name === 'tmux' || name === 'dtach' || name === 'byobu') { detached(run, st, name); break; }
     const spec = WRAPPERS[name];
     if (spec) {
       const { at, noExec } = skipOptions(argv, 1, spec, name === 'env' || name === 'sudo' || name === 'doas');
@@ -95,7 +98,7 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
 
 function record(run: RunState, inp: EmitInput, argv: string[], exact: boolean[], nodes: SNode[], via: string[], depth: number): CommandRecord {
   const L = inp.ctx.layer;
-  const first = nodes[0]?.start ?? 0;
+  const first = nodes[0]?.start ?? inp.start ?? 0;
   const start = nodes === inp.nodes && inp.start !== undefined ? Math.min(inp.start, first) : first;
   const end = Math.max(inp.end, nodes.at(-1)?.end ?? 0);
   const text = L.text.slice(start, end);
@@ -150,10 +153,17 @@ export function subLayer(st: Step, text: string, from: number, to: number, label
   return { text, depth: st.depth + 1, via: [...st.via, label], chain: [...L.chain, text], map };
 }
 
+/** Context a nested layer inherits: loop/background state and where its input comes from. */
+export function inherit(st: Step, extra: Partial<Ctx> = {}): Partial<Ctx> {
+  const c = st.inp.ctx;
+  return { vars: new Map(c.vars), inLoop: c.inLoop, background: c.background, flags: c.flags, stdin: st.inp.stdin, inputFrom: st.inp.inputFrom, ...extra };
+}
+
 function layerFromArgs(run: RunState, st: Step, from: number, to: number, label: string): void {
   const text = st.argv.slice(from, to).join(' ');
   if (text.trim() === '') return;
-  run.analyzeLayer(text, subLayer(st, text, from, to, label), { vars: new Map(st.inp.ctx.vars), stdin: st.inp.stdin, inputFrom: st.inp.inputFrom });
+  if (st.exact.slice(from, to).some((e) => !e)) st.rec.flags.push('code_from_input');
+  run.analyzeLayer(text, subLayer(st, text, from, to, label), inherit(st));
 }
 
 /** A layer whose text did not come from one argument (stdin payload, file content). */
@@ -167,7 +177,7 @@ function layerFromData(run: RunState, st: Step, text: string, label: string): vo
     runInline(run, { ...st, argv: [lang], exact: [true], nodes: [] }, interpreterOf(lang)!, text);
     return;
   }
-  run.analyzeLayer(text, layer, { inputFrom: st.inp.inputFrom });
+  run.analyzeLayer(text, layer, inherit(st, { stdin: null }));
 }
 
 function script(run: RunState, st: Step, idx: number, label: string): void {
@@ -175,7 +185,10 @@ function script(run: RunState, st: Step, idx: number, label: string): void {
   const path = st.argv[idx];
   if (path === undefined) return;
   let content = run.readFile(path);
-  if (!content && node && node.type === 'process_substitution') content = run.visitSubst(node, st.inp.ctx).out;
+  if (node && node.type === 'process_substitution') {
+    st.rec.flags.push('code_from_input');
+    if (!content) content = run.visitSubst(node, st.inp.ctx).out;
+  }
   if (content) layerFromData(run, st, content.toString('utf8'), `${label} ${path}`);
 }
 
@@ -195,6 +208,7 @@ function shell(run: RunState, st: Step, name: string): void {
   st.rec.files = sawC || sawS || i >= a.length ? [] : [a[i]!];
   if (sawC) { if (i < a.length) layerFromArgs(run, st, i, i + 1, `${name} -c`); return; }
   if (!sawS && i < a.length) { script(run, st, i, name); return; }
+  if (st.inp.inputFrom.length || st.inp.stdin) st.rec.flags.push('code_from_input');
   if (st.inp.stdin) layerFromData(run, st, st.inp.stdin.toString('utf8'), `${name} <stdin`);
 }
 
@@ -209,4 +223,48 @@ function findExec(run: RunState, st: Step): void {
     }
     i = j;
   }
+}
+
+/** xargs: the wrapped command gets stdin items as extra arguments (`echo CMD | xargs -0 sh -c`). */
+function xargs(run: RunState, st: Step): boolean {
+  const spec = WRAPPERS.xargs!;
+  const { at } = skipOptions(st.argv, 1, spec);
+  if (at >= st.argv.length) return true;
+  st.rec.files = [];
+  const opts = st.argv.slice(1, at);
+  const replace = opts.find((o) => /^(-I|-i|--replace)/.test(o));
+  let items: string[] = [];
+  if (st.inp.stdin) {
+    const data = st.inp.stdin.toString('utf8');
+    items = (opts.some((o) => o === '-0' || o === '--null') ? data.split('\0') : replace ? data.split('\n') : data.split(/\s+/)).filter((x) => x !== '').slice(0, 64);
+    if (opts.some((o) => o === '-0' || o === '--null')) items = items.map((x) => x.replace(/\n$/, ''));
+  }
+  let argv = st.argv.slice(at);
+  let exact = st.exact.slice(at);
+  let nodes = st.nodes.slice(at);
+  if (items.length) {
+    const last = nodes[nodes.length - 1]!;
+    if (replace) {
+      const token = replace.length > 2 && !replace.startsWith('--') ? replace.slice(2) : '{}';
+      argv = argv.map((a) => (a.includes(token) ? a.split(token).join(items[0]!) : a));
+    } else {
+      argv = [...argv, ...items]; exact = [...exact, ...items.map(() => true)]; nodes = [...nodes, ...items.map(() => last)];
+    }
+  }
+  emitCommand(run, { ...st.inp, argv, exact, nodes, via: [...st.via, 'xargs'], depth: st.depth + 1 });
+  return true;
+}
+
+/** screen -dmS name CMD… / tmux new -d "CMD": a detached session running a command. */
+function detached(run: RunState, st: Step, name: string): void {
+  const a = st.argv;
+  if (name === 'screen') {
+    const { at } = skipOptions(a, 1, { short: 'SpcTetLlhX', long: [] });
+    if (at < a.length) emitCommand(run, { ...st.inp, argv: a.slice(at), exact: st.exact.slice(at), nodes: st.nodes.slice(at), via: [...st.via, 'screen'], depth: st.depth + 1 });
+    return;
+  }
+  const sub = a.findIndex((x, i) => i > 0 && /^(new|new-session|new-window|neww|split-window|splitw|send-keys|send|run-shell|run)$/.test(x));
+  if (sub < 0) return;
+  const { at } = skipOptions(a, sub + 1, { short: 'sncteFxylt', long: [] });
+  if (at < a.length) layerFromArgs(run, st, at, a.length, `${name} ${a[sub]}`);
 }

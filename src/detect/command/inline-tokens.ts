@@ -135,7 +135,7 @@ export function render(toks: Tok[]): string {
   for (const t of toks) {
     if (t.t === 'nl') { out += '\n'; prevWord = false; continue; }
     const word = t.t === 'id' || t.t === 'num';
-    if (word && prevWord) out += ' ';
+    if (prevWord && (word || t.t === 'str')) out += ' ';
     out += t.t === 'str' ? (t.shell ? `\`${t.v}\`` : JSON.stringify(t.v)) : t.v;
     prevWord = word;
   }

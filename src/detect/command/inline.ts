@@ -98,7 +98,15 @@ function foldOnce(toks: Tok[], lang: string, payloads: string[]): boolean {
 function callArgs(toks: Tok[], i: number): { strs: string[]; list: string[] | null } {
   const end = closeOf(toks, i);
   if (end < 0) return { strs: [], list: null };
-  const inner = toks.slice(i + 1, end);
+  // Only direct arguments count: strings nested in inner calls are not what this call receives.
+  const inner: Tok[] = [];
+  let d = 0;
+  for (const t of toks.slice(i + 1, end)) {
+    if (t.t === 'op' && (t.v === '(' || t.v === '{')) d++;
+    if (d === 0 || (t.t === 'op' && (t.v === '[' || t.v === ']'))) inner.push(t);
+    else if (d > 0 && inner.length === 0 && t.t === 'op' && t.v === '(') inner.push(t);
+    if (t.t === 'op' && (t.v === ')' || t.v === '}')) d--;
+  }
   const first = inner[0];
   if (first?.t === 'op' && (first.v === '[' || first.v === '(')) {
     const le = closeOf(inner, 0);
@@ -126,6 +134,12 @@ export function analyzeInline(code: string, lang: string): InlineResult {
     if ((lang === 'perl' || lang === 'ruby') && /^(system|exec)$/.test(t.v) && isStr(toks[i + 1])) { shell.push(toks[i + 1]!.v); continue; }
     if (lang === 'awk' && isStr(toks[i - 1]) && toks[i - 1] && t.v === 'getline') { shell.push((toks[i - 1] as { v: string }).v); continue; }
     if (toks[i + 1]?.v !== '(') continue;
+    // python exec/eval and node eval run code of the same language, not a shell
+    if ((lang === 'python' || lang === 'node') && /^(exec|eval|compile)$/.test(t.v) && toks[i + 1]?.v === '(') {
+      const { strs } = callArgs(toks, i + 1);
+      if (strs[0] && !payloads.includes(strs[0])) payloads.push(strs[0]);
+      continue;
+    }
     const isSpawn = /(^|\.)spawn$/.test(t.v) && /pty/.test(t.v);
     if (!SHELL_CALL.test(t.v) && !isSpawn) continue;
     const { strs, list } = callArgs(toks, i + 1);

@@ -79,7 +79,12 @@ function splitCommand(n: SNode): SNode {
 /** Applies every fix, bottom-up, in place where possible. Returns the (maybe replaced) node. */
 export function normalizeTree(n: SNode, text: string, depth = 0): SNode {
   if (depth > 200) return n;
-  for (let i = 0; i < n.children.length; i++) n.children[i] = normalizeTree(n.children[i]!, text, depth + 1);
+  for (let i = 0; i < n.children.length; i++) {
+    const c = n.children[i]!;
+    const r = normalizeTree(c, text, depth + 1);
+    if (r !== c) r.field = c.field;
+    n.children[i] = r;
+  }
   if (n.type === 'redirected_statement') return fixRedirected(n, text);
   if (n.type === 'command') return splitCommand(n);
   return n;

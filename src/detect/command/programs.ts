@@ -34,7 +34,7 @@ export const WRAPPERS: Record<string, OptSpec> = {
   'xvfb-run': {}, sshpass: { short: 'pfdP' }, caffeinate: {}, cpulimit: { short: 'lpe', long: ['--limit', '--pid'] },
   busybox: {}, catchsegv: {}, fakeroot: {}, firejail: {}, daemonize: { short: 'aceopluv' },
   'systemd-run': { short: 'pEuM', long: ['--unit', '--property', '--description', '--slice', '--uid', '--gid', '--setenv', '--working-directory', '--on-calendar', '--on-active'] },
-  xargs: { short: 'ILnPdEsa', long: ['--replace', '--max-lines', '--max-args', '--max-procs', '--delimiter', '--eof', '--max-chars', '--arg-file'] },
+  xargs: { short: 'ILnPdEsa', long: ['--max-lines', '--max-args', '--max-procs', '--delimiter', '--eof', '--max-chars', '--arg-file'] },
   parallel: { short: 'jS', long: ['--jobs'] }, watch: { short: 'n', long: ['--interval'] },
 };
 

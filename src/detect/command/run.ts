@@ -70,7 +70,7 @@ export class Run implements RunState {
     if (!parsed.root) { this.parseErrors.push(`${where(layer)}parse timed out after ${this.limits.parseBudgetMs} ms; not analysed`); return null; }
     if (parsed.hasError) this.noteSyntax(parsed.root, layer);
     const root = normalizeTree(parsed.root, text);
-    const ctx: Ctx = { layer, vars: base.vars ?? new Map(), inLoop: false, background: false, flags: base.flags ?? [], redirects: [], stdin: base.stdin ?? null, inputFrom: base.inputFrom ?? [], ...{} };
+    const ctx: Ctx = { layer, vars: base.vars ?? new Map(), inLoop: base.inLoop ?? false, background: base.background ?? false, flags: base.flags ?? [], redirects: [], stdin: base.stdin ?? null, inputFrom: base.inputFrom ?? [] };
     return this.visitSeq(root.children, ctx);
   }
 
@@ -156,6 +156,7 @@ export class Run implements RunState {
     const body = n.children.find((c) => c.field === 'body') ?? n.children.find((c) => c.named && !c.type.endsWith('redirect'));
     const redirs = n.children.filter((c) => c !== body && c.type.endsWith('redirect'));
     if (body?.type === 'command') return this.visitCommand(body, ctx, redirs);
+    if (!body) return this.visitCommand({ type: 'command', start: n.start, end: n.end, field: null, named: true, missing: false, children: [] }, ctx, redirs);
     const r = this.evalRedirects(redirs, ctx);
     const inner: Ctx = { ...ctx, redirects: [...ctx.redirects, ...r.list], stdin: r.stdin ?? ctx.stdin, inputFrom: [...ctx.inputFrom, ...r.stdinFrom] };
     const out = body ? this.visit(body, inner) : null;
@@ -249,7 +250,9 @@ export class Run implements RunState {
     const inner = n.children.filter((c) => c.type.endsWith('redirect'));
     const r = this.evalRedirects([...inner, ...(outer ?? [])], ctx);
     if (!nameNode) {
-      this.assign(n, ctx, true);
+      const hasAssign = n.children.some((c) => c.type === 'variable_assignment');
+      if (hasAssign) this.assign(n, ctx, true);
+      else if (r.list.length) emitCommand(this, { argv: [], exact: [], nodes: [], end: n.end, start: n.start, ctx, stdin: null, inputFrom: r.stdinFrom, redirects: [...ctx.redirects, ...r.list], flags: ['redirect_only'] });
       return this.sinkOutput(null, r);
     }
     const substNames: string[] = [];

@@ -12,17 +12,24 @@ import { rateTest, stratifiedRateTest, type RateStratum } from './stats.js';
 export interface EnrichmentResult {
   enrichment: Enrichment;
   /**
-   * The null ("noise") weight of an alert on key with destination dst: the alert rate outside
-   * tool calls over the rate inside them, for that source and destination, shrunk towards the
-   * source's rates, which are shrunk towards the fleet's. A destination a source reaches all
-   * day long whatever the agent does (a host daemon behind the NAT address) gets a high weight.
+   * The null ("noise") weight of an alert on key with destination dst: the odds that a plain
+   * alert inside a call is background, rbg / (rin − rbg), from the rate of background alerts
+   * (outside tool calls and not explained by a call that left a process running) and the rate
+   * of "plain" alerts inside tool calls (those whose calls show no command evidence),
+   * for that source and destination, shrunk towards the destination's fleet-wide rates, which
+   * are shrunk towards the fleet's; leave-one-out. Plain inside alerts as frequent as background
+   * ones mean that being inside a call, by itself, says little; command evidence is scored separately. A destination a source reaches all
+   * day long whatever the agent does (a host daemon behind the NAT address) gets a high weight;
+   * a miner's beacons after the call that started it do not count as background.
    */
-  noiseWeight(key: string, dst: number): number;
+  noiseWeight(key: string, dst: number, alert: number): number;
 }
 
 /** Pseudo-exposure (ms) at the parent's rates added before estimating a source's (or source+destination's) own rates. */
 const SHRINK_MS = 3_600_000;
-export const NOISE_WEIGHT_RANGE = [0.02, 2] as const;
+export const NOISE_WEIGHT_RANGE = [0.02, 20] as const;
+/** Pseudo-alerts at the fleet's inside/background mix behind each destination's rates. */
+const FLEET_PSEUDO = 2;
 
 /**
  * @param dstOf  destination id of alert number a
@@ -31,8 +38,10 @@ export const NOISE_WEIGHT_RANGE = [0.02, 2] as const;
 /**
  * @param keyAlerts   alerts per key ('ip:…' / 'host:…'), sorted by time
  * @param inside      per alert number: 1 when a tool-call window (± skew) on its key contains it
+ * @param evidenced   per alert number: 1 when an alert inside a call has command evidence (rule, destination named)
+ * @param explained   per alert number: 1 when an alert outside calls has a convincing lag explanation
  */
-export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: LinkState, inside: Uint8Array, skewMs: number, dstOf: (a: number) => number): EnrichmentResult {
+export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: LinkState, inside: Uint8Array, evidenced: Uint8Array, explained: Uint8Array, skewMs: number, dstOf: (a: number) => number): EnrichmentResult {
   // Observation windows: the episodes that ran under each key (clipped to the key's validity).
   const windows = new Map<string, [number, number][]>();
   const hostVotes = new Map<string, Map<string, number>>();
@@ -52,7 +61,7 @@ export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: Link
   }
   const counted = new Uint8Array(inside.length);
   const strata: (RateStratum & { key: string })[] = [];
-  const byDst = new Map<string, Map<number, { inside: number; total: number }>>();
+  const byDst = new Map<string, Map<number, { inside: number; background: number }>>();
   // IP keys first, so an alert seen under both its IP and its host is counted once.
   const exposure = [...state.exposure].sort((a, b) => (a.key.startsWith('ip:') ? 0 : 1) - (b.key.startsWith('ip:') ? 0 : 1) || (a.key < b.key ? -1 : 1));
   for (const x of exposure) {
@@ -63,7 +72,7 @@ export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: Link
     const observedMs = merged.reduce((s, [a, b]) => s + (b - a), 0);
     const insideMs = Math.min(observedMs, unionLength(x.starts, x.ends));
     let total = 0, ins = 0;
-    const dsts = new Map<number, { inside: number; total: number }>();
+    const dsts = new Map<number, { inside: number; background: number }>();
     byDst.set(x.key, dsts);
     const lo = lowerBound(ka.ts, merged[0]?.[0] ?? Infinity);
     for (let j = lo; j < ka.ts.length; j++) {
@@ -72,9 +81,8 @@ export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: Link
       counted[a] = 1;
       total++;
       const d = dstOf(a);
-      const dc = dsts.get(d) ?? { inside: 0, total: 0 };
-      dc.total++;
-      if (inside[a]) { ins++; dc.inside++; }
+      const dc = dsts.get(d) ?? { inside: 0, background: 0 };
+      if (inside[a]) { ins++; if (!evidenced[a]) dc.inside++; } else if (!explained[a]) dc.background++;
       dsts.set(d, dc);
     }
     strata.push({ key: x.key, inside: ins, total, insideMs, observedMs });
@@ -97,29 +105,43 @@ export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: Link
   const perHost: KeyEnrichment[] = [...byHost].filter(([, s]) => s.total > 0).map(([host, s]) => ({ key: `host:${host}`, ...rateTest(s) }));
   perHost.sort((a, b) => a.log10p - b.log10p || b.total - a.total);
 
-  // Null weight per key: how likely an alert inside a call is just noise, from the key's own
-  // rates shrunk towards the fleet's (a source with 3 alerts says little on its own).
-  const fleetIn = sum.insideMs > 0 ? sum.inside / sum.insideMs : 0;
-  const outMs = sum.observedMs - sum.insideMs;
-  const fleetOut = outMs > 0 ? (sum.total - sum.inside) / outMs : 0;
-  const keyRates = new Map<string, { rin: number; rout: number; s: RateStratum }>();
-  for (const s of strata) {
-    const rin = (s.inside + fleetIn * SHRINK_MS) / (s.insideMs + SHRINK_MS);
-    const rout = (s.total - s.inside + fleetOut * SHRINK_MS) / (s.observedMs - s.insideMs + SHRINK_MS);
-    keyRates.set(s.key, { rin, rout, s });
+  // Null weights: background rate over inside rate, estimated leave-one-out (the alert being
+  // judged never counts as evidence about itself) and shrunk fleet → destination → source+destination.
+  // A destination's rates are per unit of exposure of the sources that reached it at all
+  // (a host daemon's beacon comes only from NAT addresses, never from sandbox addresses).
+  let bgAll = 0, plainAll = 0;
+  const exposureOf = new Map(strata.map((x) => [x.key, x]));
+  const fleetDst = new Map<number, { inside: number; background: number; inMs: number; outMs: number }>();
+  for (const [key, dsts] of byDst) {
+    const k = exposureOf.get(key)!;
+    for (const [d, c] of dsts) {
+      const f = fleetDst.get(d) ?? { inside: 0, background: 0, inMs: 0, outMs: 0 };
+      f.inside += c.inside; f.background += c.background; bgAll += c.background; plainAll += c.inside;
+      f.inMs += k.insideMs; f.outMs += k.observedMs - k.insideMs;
+      fleetDst.set(d, f);
+    }
   }
-  const clamp = (r: number): number => Math.min(NOISE_WEIGHT_RANGE[1], Math.max(NOISE_WEIGHT_RANGE[0], r));
-  const fallback = fleetIn > 0 ? clamp(fleetOut / fleetIn) : 0.3;
-  const noiseWeight = (key: string, dst: number): number => {
-    const k = keyRates.get(key);
-    if (!k) return fallback;
+  // Plain inside alerts arrive at rin = background + caused; the odds that one is background
+  // are rbg / (rin − rbg).
+  const odds = (rbg: number, rin: number): number => {
+    const caused = Math.max(rin - rbg, 0);
+    return caused <= 0 ? NOISE_WEIGHT_RANGE[1] : Math.min(NOISE_WEIGHT_RANGE[1], Math.max(NOISE_WEIGHT_RANGE[0], rbg / caused));
+  };
+  const noiseWeight = (key: string, dst: number, alert: number): number => {
+    const selfIn = inside[alert] && !evidenced[alert] ? 1 : 0, selfBg = !inside[alert] && !explained[alert] && counted[alert] ? 1 : 0;
+    const IN = Math.max(0, plainAll - selfIn), BG = Math.max(0, bgAll - selfBg);
+    if (IN + BG === 0) return 1;
+    // Destination, fleet-wide, with FLEET_PSEUDO alerts at the fleet's in/background mix.
+    const fd = fleetDst.get(dst) ?? { inside: 0, background: 0, inMs: sum.insideMs, outMs: sum.observedMs - sum.insideMs };
+    const rinD = (Math.max(0, fd.inside - selfIn) + (FLEET_PSEUDO * IN) / (IN + BG)) / Math.max(1, fd.inMs);
+    const rbgD = (Math.max(0, fd.background - selfBg) + (FLEET_PSEUDO * BG) / (IN + BG)) / Math.max(1, fd.outMs);
+    const k = exposureOf.get(key);
     const d = byDst.get(key)?.get(dst);
-    if (!d) return clamp(k.rin > 0 ? k.rout / k.rin : 1);
-    // The source's rates, scaled to this destination's share of its alerts, are the prior.
-    const share = d.total / Math.max(1, k.s.total);
-    const rin = (d.inside + share * k.rin * SHRINK_MS) / (k.s.insideMs + SHRINK_MS);
-    const rout = (d.total - d.inside + share * k.rout * SHRINK_MS) / (k.s.observedMs - k.s.insideMs + SHRINK_MS);
-    return clamp(rin > 0 ? rout / rin : NOISE_WEIGHT_RANGE[1]);
+    if (!k) return odds(rbgD, rinD);
+    // Source + destination, with SHRINK_MS of exposure at the destination's fleet rates.
+    const rin = (Math.max(0, (d?.inside ?? 0) - selfIn) + rinD * SHRINK_MS) / (k.insideMs + SHRINK_MS);
+    const rbg = (Math.max(0, (d?.background ?? 0) - selfBg) + rbgD * SHRINK_MS) / (k.observedMs - k.insideMs + SHRINK_MS);
+    return odds(rbg, rin);
   };
   return { enrichment: { fleet, pooled, perKey, perHost }, noiseWeight };
 }

@@ -9,10 +9,13 @@ export interface IncidentOptions {
   gapMs: number;
 }
 
-/** A further call is blamed when it raises the incident's log-likelihood by this much (odds 20:1) … */
-export const CO_CAUSE_MIN_GAIN = Math.log(20);
-/** … and by at least this share of the first call's gain (a bystander that overlapped one beacon of a long series is not a co-cause). */
-export const CO_CAUSE_REL = 0.25;
+/** A further call is blamed with the best one when it explains this share of what the best explains … */
+export const CO_CAUSE_SHARE = 0.25;
+/** … and is likely (confidence ≥ this) to have caused one of the alerts. Also the "likely" threshold of an incident. */
+export const LIKELY = 0.5;
+export const EM_ITERATIONS = 25;
+/** Dirichlet pseudo-count per mixture component. */
+export const EM_PSEUDO = 1.5;
 /** A runner-up with this share of the best call's confidence makes the attribution ambiguous. */
 export const AMBIGUOUS_SHARE = 0.5;
 
@@ -47,20 +50,20 @@ export function buildIncidents(alerts: AlertOut[], calls: CallRef[], opts: Incid
 }
 
 /**
- * Incident-level attribution. Each alert is explained by the best of a set S of calls, or by
- * noise when that is likelier: L(S) = Π_i max(noise_i, max_{c∈S} score_ic). The best single
- * call is chosen first; more calls join S greedily while each raises log L enough
- * (CO_CAUSE_MIN_GAIN, CO_CAUSE_REL): a scan spread over three calls needs all three; a NAT
- * neighbour that merely overlapped the same alerts, or one beacon of a long series, adds little.
- * Confidence of c ∈ S is a posterior over the alternatives "S with c replaced by another
- * candidate d" and "S without c": L(S) / (L(S) + Σ_d L(S−c+d) + L(S−c)). It is 1/2 for a
- * perfect tie (shared NAT, no other evidence) and s/(s+noise) for a lone candidate.
+ * Incident-level attribution. The alerts of one incident are a mixture: each was caused by one
+ * candidate call c (likelihood ∝ its score s_ic) or is noise (∝ noise_i), with mixing weights
+ * π shared by the whole incident. A few EM iterations (with a small Dirichlet pseudo-count so
+ * one alert cannot make a weight 0 or 1) let a call that explains many alerts absorb them: a
+ * miner started at step 3 takes every beacon, and the calls each beacon merely overlapped drop
+ * out. r_ic is then the posterior that c caused alert i; a call's confidence is the
+ * probability it caused at least one: 1 − Π_i (1 − r_ic). A perfect tie (shared NAT, no other
+ * evidence) gives each side about half.
  */
 function describe(group: number[], alerts: AlertOut[], calls: CallRef[]): Incident {
   const first = alerts[group[0]!]!;
-  const explains = new Map<number, number>();
   const timing = new Map<number, { inside: number; after: number; mention: number; rule: number }>();
-  const perCall = new Map<number, Map<number, number>>(); // call → alert position → score
+  const slot = new Map<number, number>(); // call → mixture component (1..K); 0 is noise
+  const links: { pos: number; k: number; s: number }[][] = [];
   const n = group.length;
   const noise = new Float64Array(n);
   let severity: number | undefined, rarity = 0, start = Infinity, end = -Infinity;
@@ -70,54 +73,51 @@ function describe(group: number[], alerts: AlertOut[], calls: CallRef[]): Incide
     if (a.severity !== undefined) severity = severity === undefined ? a.severity : Math.min(severity, a.severity);
     rarity = Math.max(rarity, a.rarity);
     noise[pos] = a.noiseWeight;
+    const mine: { pos: number; k: number; s: number }[] = [];
     for (const e of a.candidates) {
-      explains.set(e.call, (explains.get(e.call) ?? 0) + e.p);
-      const m = perCall.get(e.call) ?? new Map<number, number>();
-      m.set(pos, Math.max(m.get(pos) ?? 0, e.score));
-      perCall.set(e.call, m);
+      let k = slot.get(e.call);
+      if (k === undefined) { k = slot.size + 1; slot.set(e.call, k); }
+      const dup = mine.find((m) => m.k === k);
+      if (dup) dup.s = Math.max(dup.s, e.score); else mine.push({ pos, k, s: e.score });
       const t = timing.get(e.call) ?? { inside: 0, after: 0, mention: 0, rule: 0 };
       if (e.timing === 'after') t.after++; else t.inside++;
       if (e.mention) t.mention++;
       if (e.ruleMatch !== 'none') t.rule++;
       timing.set(e.call, t);
     }
+    links.push(mine);
   });
-  // best[pos]: how well the chosen set explains alert pos (noise at least).
-  const best = Float64Array.from(noise);
-  const gainOver = (base: Float64Array, c: number): number => {
-    let g = 0;
-    for (const [pos, sc] of perCall.get(c)!) if (sc > base[pos]!) g += Math.log(sc) - Math.log(base[pos]!);
-    return g;
-  };
-  const singles = [...perCall.keys()].map((c) => ({ c, g: gainOver(best, c) }))
-    .sort((a, b) => b.g - a.g || explains.get(b.c)! - explains.get(a.c)! || calls[a.c]!.start - calls[b.c]!.start);
-  const chosen: number[] = [];
-  const take = (c: number): void => { chosen.push(c); for (const [pos, sc] of perCall.get(c)!) if (sc > best[pos]!) best[pos] = sc; };
-  if (singles[0]) take(singles[0].c);
-  const minGain = Math.max(CO_CAUSE_MIN_GAIN, CO_CAUSE_REL * (singles[0]?.g ?? 0));
-  for (;;) {
-    let bestC = -1, bestG = minGain;
-    for (const { c } of singles) { if (chosen.includes(c)) continue; const g = gainOver(best, c); if (g > bestG) { bestG = g; bestC = c; } }
-    if (bestC < 0) break;
-    take(bestC);
+  const K = slot.size;
+  let pi = new Float64Array(K + 1).fill(1 / (K + 1));
+  const resp = new Float64Array(K + 1); // Σ_i r_ik
+  const logNone = new Float64Array(K + 1); // Σ_i log(1 − r_ik)
+  for (let it = 0; it <= EM_ITERATIONS; it++) {
+    resp.fill(0); logNone.fill(0);
+    for (let pos = 0; pos < n; pos++) {
+      let z = pi[0]! * noise[pos]!;
+      for (const l of links[pos]!) z += pi[l.k]! * l.s;
+      resp[0]! += (pi[0]! * noise[pos]!) / z;
+      for (const l of links[pos]!) {
+        const r = (pi[l.k]! * l.s) / z;
+        resp[l.k]! += r;
+        logNone[l.k]! += Math.log1p(-Math.min(r, 1 - 1e-15));
+      }
+    }
+    if (it === EM_ITERATIONS) break;
+    const next = new Float64Array(K + 1);
+    for (let k = 0; k <= K; k++) next[k] = (resp[k]! + EM_PSEUDO) / (n + EM_PSEUDO * (K + 1));
+    pi = next;
   }
-  // Swap posteriors.
-  const swaps = (c: number): { conf: number; alt: { d: number; w: number }[] } => {
-    const without = Float64Array.from(noise);
-    for (const o of chosen) if (o !== c) for (const [pos, sc] of perCall.get(o)!) if (sc > without[pos]!) without[pos] = sc;
-    const removal = -gainOver(without, c); // log L(S−c) − log L(S)
-    const alt = singles.filter((x) => !chosen.includes(x.c)).map((x) => ({ d: x.c, w: Math.exp(removal + gainOver(without, x.c)) }));
-    const conf = 1 / (1 + Math.exp(removal) + alt.reduce((s, a) => s + a.w, 0));
-    return { conf, alt: alt.map((a) => ({ d: a.d, w: a.w * conf })).sort((x, y) => y.w - x.w) };
-  };
-  const attr = (c: number, confidence: number): Attribution => ({ call: c, explains: explains.get(c)!, confidence, reasons: reasons(calls[c]!, timing.get(c)!, n, first) });
+  const calledBy = [...slot].map(([call, k]) => ({ call, k, explains: resp[k]!, confidence: -Math.expm1(logNone[k]!) }))
+    .sort((a, b) => b.explains - a.explains || b.confidence - a.confidence || calls[a.call]!.start - calls[b.call]!.start);
+  const attr = (x: { call: number; explains: number; confidence: number }): Attribution => ({ call: x.call, explains: x.explains, confidence: x.confidence, reasons: reasons(calls[x.call]!, timing.get(x.call)!, n, first) });
   const attributed: Attribution[] = [];
   let runnerUp: Attribution | undefined;
-  chosen.forEach((c, k) => {
-    const sw = swaps(c);
-    attributed.push(attr(c, sw.conf));
-    if (k === 0 && sw.alt[0]) runnerUp = attr(sw.alt[0].d, sw.alt[0].w);
-  });
+  const top = calledBy[0];
+  for (const x of calledBy) {
+    if (x === top || (x.explains >= CO_CAUSE_SHARE * top!.explains && x.confidence >= LIKELY)) attributed.push(attr(x));
+    else if (!runnerUp) runnerUp = attr(x);
+  }
   const ambiguous = runnerUp !== undefined && attributed[0] !== undefined && runnerUp.confidence >= AMBIGUOUS_SHARE * attributed[0].confidence;
   const episodes = [...new Set(attributed.map((a) => calls[a.call]!.episode))];
   const sevW = severity === undefined ? 2 : 5 - Math.min(4, Math.max(1, severity));
@@ -125,8 +125,8 @@ function describe(group: number[], alerts: AlertOut[], calls: CallRef[]): Incide
   const score = sevW * (CATEGORY_WEIGHT[first.category] ?? 1) * (1 + Math.log2(1 + n)) * (0.5 + rarity) * (0.3 + 0.7 * conf);
   return {
     id: '', rank: 0, score, category: first.category, kind: first.kind, source: first.candidates[0]?.via ?? `ip:${first.src}`,
-    start, end, alertCount: n, severity, rarity, episodes, attributed, runnerUp, ambiguous, alerts: group,
-    calls: singles.map((x) => x.c),
+    start, end, alertCount: n, severity, rarity, episodes, attributed, runnerUp, ambiguous, likely: conf >= LIKELY, alerts: group,
+    calls: calledBy.map((x) => x.call),
   };
 }
 

@@ -69,6 +69,8 @@ export interface Incident {
   /** The best call not blamed, shown when attribution is ambiguous (e.g. shared NAT). */
   runnerUp?: Attribution;
   ambiguous: boolean;
+  /** The best call's confidence reaches LIKELY (0.5): counted as an attributed incident (exit code 3). */
+  likely: boolean;
   /** Alert numbers (index into InvestigationResult.alerts). */
   alerts: number[];
   /** Every call that is a candidate for one of its alerts (index into calls). */

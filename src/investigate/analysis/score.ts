@@ -12,14 +12,18 @@ import type { AlertOut, CallRef, LinkEvidence, Timing } from './model.js';
 
 export interface ScoreOptions { skewMs: number; lagMs: number; graceMs: number; rules?: CommandRules }
 
-/** The factors, named so the docs and the evidence table can explain them. */
+/**
+ * The factors, named so the docs and the evidence table can explain them. A score is a
+ * likelihood ratio against the noise odds of the enrichment: timing sets the base (1 for a
+ * plain call the alert fell inside); command evidence multiplies it by how much likelier that
+ * evidence is for a call that caused the alert than for one that merely ran at the time
+ * (commands naming 169.254.169.254 or matching a mining rule are rare among innocent calls).
+ */
 export const FACTORS = {
   inside: 1, skew: 0.7,
   /** After the call: base weight for a call that left a process running, else for one that did not. */
   afterDetached: 0.5, afterPlain: 0.08,
-  mentionAddress: 5, mentionPort: 2.5, ruleCategory: 5, ruleOther: 1.8,
-  /** With the command analyzer loaded, a command that neither matches a rule nor names the destination. */
-  noEvidence: 0.5,
+  mentionAddress: 30, mentionPort: 5, ruleCategory: 30, ruleOther: 3,
 } as const;
 
 export interface Scored {
@@ -89,10 +93,8 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
     }
   });
 
-  // 2. The enrichment test needs every key's inside/outside counts.
+  // 2. The enrichment test (step 4) needs every key's inside/outside counts.
   for (const x of state.exposure) lookup(x.key);
-  const enrichment = computeEnrichment(keyAlerts, state, inside, skewMs, (a) => table.dst.data[a]!);
-
   // 3. Materialise the calls that explain something, with their command evidence.
   const callIndex = new Map<number, number>();
   const calls: CallRef[] = [];
@@ -118,7 +120,28 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
     return at;
   };
 
-  // 4. Score and normalise per alert.
+  // 4. Evidence before the enrichment. An alert outside every call is "explained" (not background noise) only when a call that
+  // left a process running also names its destination or matches a rule of its category.
+  // An alert inside a call is "evidenced" when one of the calls it fell in shows such evidence.
+  const explained = new Uint8Array(table.size);
+  const evidenced = new Uint8Array(table.size);
+  for (const [a, links] of raw) {
+    const dst = table.strings.get(table.dst.data[a]!) ?? '';
+    const dport = table.dport.data[a]!;
+    const { category } = alertKind(table, a);
+    for (const l of links) {
+      if (inside[a] !== (l.timing === 'after' ? 0 : 1)) continue;
+      const call = calls[callOf(l.c)]!;
+      if (!inside[a] && !call.detached) continue;
+      if (mentionsDestination(call.command, dst, dport >= 0 ? dport : undefined) || call.rules.some((r) => r.category === category)) {
+        if (inside[a]) evidenced[a] = 1; else explained[a] = 1;
+        break;
+      }
+    }
+  }
+  const enrichment = computeEnrichment(keyAlerts, state, inside, evidenced, explained, skewMs, (a) => table.dst.data[a]!);
+
+  // 5. Score and normalise per alert.
   const alerts: AlertOut[] = [];
   const unlinked: number[] = [];
   for (let a = 0; a < table.size; a++) {
@@ -135,12 +158,11 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
         : (call.detached || !call.endKnown ? FACTORS.afterDetached : FACTORS.afterPlain) * (0.5 + 0.5 * Math.exp(-l.offsetMs / Math.max(60_000, lagMs / 4)));
       if (mention === 'address') score *= FACTORS.mentionAddress; else if (mention === 'port') score *= FACTORS.mentionPort;
       if (ruleMatch === 'category') score *= FACTORS.ruleCategory; else if (ruleMatch === 'other') score *= FACTORS.ruleOther;
-      else if (opts.rules && !mention) score *= FACTORS.noEvidence;
-      score *= 0.5 + rarity;
+      score *= 0.75 + 0.5 * rarity;
       return { call: callIndex.get(l.c)!, timing: l.timing, offsetMs: l.offsetMs, mention, ruleMatch, via: l.via, score, p: 0 };
     });
     const key = ev.find((e) => e.via.startsWith('ip:'))?.via ?? ev[0]!.via;
-    const noise = enrichment.noiseWeight(key, table.dst.data[a]!);
+    const noise = enrichment.noiseWeight(key, table.dst.data[a]!, a);
     const total = ev.reduce((s, e) => s + e.score, 0) + noise;
     for (const e of ev) e.p = e.score / total;
     ev.sort((x, y) => y.p - x.p);

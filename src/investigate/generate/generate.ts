@@ -6,7 +6,7 @@
 // calls fit); network events are held in memory until sorted (~150 B each).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { eveAlert, eveFlow, iptablesLine, canonicalLine, otlpEpisode, vpcRow, zeekRow, VPC_HEADER, ZEEK_HEADER, syslogTime, type NetEvent } from './formats.js';
+import { IsoFormatter, eveAlert, eveFlow, iptablesLine, canonicalLine, otlpEpisode, vpcRow, zeekRow, VPC_HEADER, ZEEK_HEADER, syslogTime, type NetEvent } from './formats.js';
 import { hostName, withDefaults, type FleetOptions, type GroundTruth, type NetOutput, type TruthAlert } from './model.js';
 import { simulate } from './simulate.js';
 import { Rng } from './rng.js';
@@ -38,12 +38,13 @@ export async function generateFleet(opts: FleetOptions, outDir: string): Promise
   place.line('ip,from,to,host,sandbox,episode');
   otlp?.line('{"resourceSpans":[');
   let firstEp = true;
+  const iso = new IsoFormatter();
   const events: NetEvent[] = [];
   const sim = simulate(opts, {
-    call: (c) => { canon.line(canonicalLine(c, o.traceIps)); },
+    call: (c) => { canon.line(canonicalLine(c, o.traceIps, iso)); },
     episode: (calls, modelStarts, traceId) => { if (otlp) { otlp.line((firstEp ? '' : ',') + otlpEpisode(calls, traceId, modelStarts, o.traceIps)); firstEp = false; } },
     net: (e) => { events.push(e); },
-    placement: (p) => { place.line(`${p.ip},${new Date(p.from).toISOString()},${new Date(p.to).toISOString()},${p.host ?? ''},${p.sandbox ?? ''},${p.episode ?? ''}`); },
+    placement: (p) => { place.line(`${p.ip},${iso.format(p.from)},${iso.format(p.to)},${p.host ?? ''},${p.sandbox ?? ''},${p.episode ?? ''}`); },
   });
   otlp?.line(']}');
   canon.close(sim.end); otlp?.close(sim.end); place.close(sim.end);

@@ -7,6 +7,8 @@
 import { createReadStream, statSync } from 'node:fs';
 
 export const MAX_CAPTURE_BYTES = 64 << 20;
+/** Deeper nesting than any OTLP export has; stops a '[[[[…' file from growing the stack without bound. */
+export const MAX_DEPTH = 256;
 
 interface Frame { arr: boolean; key: string | undefined; idx: number }
 
@@ -27,7 +29,7 @@ export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: n
   const stack: Frame[] = [];
   let line = 1;
   let inStr = false;
-  let carryBs = 0;
+  let escNext = false;
   let isKey = false;
   let keyParts: Buffer[] = [];
   let wantKey = false;
@@ -46,24 +48,17 @@ export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: n
     const n = chunk.length;
     for (let i = 0; i < n; i++) {
       if (inStr) {
-        // Jump to the next quote; it ends the string unless escaped by an odd run of backslashes.
-        const q = chunk.indexOf(34, i);
-        if (q < 0) {
-          let k = n - 1, r = 0;
-          while (k >= i && chunk[k] === 92) { r++; k--; }
-          carryBs = k < i ? carryBs + r : r;
-          i = n;
-          break;
+        // Inline scan to the closing quote (most strings are short; a native call per string costs more).
+        if (escNext) { escNext = false; i++; }
+        while (i < n) {
+          const b = chunk[i]!;
+          if (b === 34) break;
+          i += b === 92 ? 2 : 1;
         }
-        let k = q - 1, bs = 0;
-        while (k >= i && chunk[k] === 92) { bs++; k--; }
-        if (k < i && i === 0) bs += carryBs; // the backslash run continues from the previous chunk
-        carryBs = 0;
-        i = q;
-        if (bs % 2 === 1) continue;
+        if (i >= n) { escNext = i > n; break; }
         inStr = false;
         if (isKey) {
-          keyParts.push(chunk.subarray(keyStart, q));
+          keyParts.push(chunk.subarray(keyStart, i));
           const top = stack[stack.length - 1];
           if (top) top.key = capTag === undefined && stack.length <= 8 ? Buffer.concat(keyParts).toString('utf8') : undefined;
           keyParts = [];
@@ -77,8 +72,7 @@ export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: n
         case 10: line++; break;
         case 34: // '"'
           inStr = true;
-          carryBs = 0;
-          if (wantKey) { isKey = true; wantKey = false; keyStart = i + 1; keyParts = []; }
+          if (wantKey) { wantKey = false; if (capTag === undefined) { isKey = true; keyStart = i + 1; keyParts = []; } }
           break;
         case 123: case 91: { // '{' '['
           if (stack.length === 0) docLine = line;
@@ -86,6 +80,7 @@ export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: n
             const tag = h.want(stack);
             if (tag !== undefined) { capTag = tag; capDepth = stack.length; capLine = line; capParts = []; capLen = 0; capDropped = false; capStart = i; }
           }
+          if (stack.length >= MAX_DEPTH) { h.problem(line, `JSON nested deeper than ${MAX_DEPTH} levels; the rest of the file is not read`); return bytes + i; }
           stack.push({ arr: c === 91, key: undefined, idx: 0 });
           wantKey = c === 123;
           break;

@@ -121,6 +121,8 @@ async function scanDocument(path: string, onSpan: (s: ToolCallSpan) => void, opt
   let res: Attrs | undefined;
   let pending: { text: string; line: number }[] = [];
   const emit = (text: string, line: number, r: Attrs): void => {
+    // Most spans of an agent trace are model calls: skip them without parsing.
+    if (text.indexOf('execute_tool') < 0) { stats.skip('span:not execute_tool'); return; }
     let sp: unknown;
     try { sp = JSON.parse(text); } catch (e) { stats.badLine(line, `invalid span JSON: ${(e as Error).message}`); return; }
     st.span(sp, r, line);

@@ -1,0 +1,191 @@
+// Why: `corral check` screens shell commands before they run, from the terminal, from scripts and
+// replay files, and as a Claude Code PreToolUse hook. Threat it stops: an agent's miner, tunnel,
+// reverse shell, scan, credential grab, persistence, evasion or exfiltration command reaching a
+// shell. Output shows the span of the original command that triggered each finding and the chain
+// of unwrapped layers, with agent-controlled text escaped (safeText) so it cannot drive the terminal.
+// Exit codes: 0 allow, 1 warn, 2 deny (the worst over all commands checked); 64 usage error;
+// 65 unreadable input or invalid rule file. In hook mode it always exits 0 (the protocol's way).
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { Severity } from '../events/event.js';
+import type { CheckResult, CommandChecker, Finding, Verdict } from '../detect/check.js';
+import type { RuleSource } from '../detect/engine/api.js';
+import { parseReplayInput } from '../trace/replay-input.js';
+import { Progress, severityColor, type CliIO } from './io.js';
+import { makeStyle, safeText, type Style } from './style.js';
+
+export const CHECK_USAGE = `usage: corral check [options] -- COMMAND...      check one command (or: corral check "COMMAND")
+       corral check --stdin [options]             one command per line on stdin
+       corral check --jsonl FILE|- [options]      tool calls in the canonical replay format
+       corral check --hook claude-code            Claude Code PreToolUse hook (JSON on stdin and stdout)
+options: --json  --rules FILE (repeatable)  --tool bash|python  --deny-at SEV  --warn-at SEV  --hook-allow
+exit: 0 allow, 1 warn, 2 deny (worst of all commands), 64 usage error, 65 bad input or rules`;
+
+const EXIT: Record<Verdict, number> = { allow: 0, warn: 1, deny: 2 };
+const SEVERITIES = new Set(['low', 'medium', 'high', 'critical']);
+const MAX_STDIN = 64 * 1024 * 1024;
+
+export type CheckIO = CliIO & { stdin?: NodeJS.ReadableStream };
+
+class InputError extends Error {}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of stream) {
+    const b = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
+    size += b.length;
+    if (size > MAX_STDIN) throw new InputError(`stdin larger than ${MAX_STDIN} bytes`);
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function sev(v: string | undefined, flag: string): Severity | undefined {
+  if (v === undefined) return undefined;
+  if (!SEVERITIES.has(v)) throw new InputError(`${flag} must be one of low, medium, high, critical (got ${JSON.stringify(v)})`);
+  return v as Severity;
+}
+
+/** One line of the original text with the span underlined (carets; colour when enabled). */
+function underline(text: string, span: [number, number], st: Style): string[] {
+  const lineStart = text.lastIndexOf('\n', span[0] - 1) + 1;
+  let lineEnd = text.indexOf('\n', span[0]);
+  if (lineEnd < 0) lineEnd = text.length;
+  const s = span[0] - lineStart;
+  const e = Math.min(span[1], lineEnd) - lineStart;
+  let line = text.slice(lineStart, lineEnd);
+  let from = 0;
+  if (line.length > 160) { from = Math.max(0, Math.min(s - 40, line.length - 160)); line = line.slice(from, from + 160); }
+  const a = Math.max(0, s - from);
+  const b = Math.max(a + 1, Math.min(line.length, e - from));
+  const pre = safeText(line.slice(0, a));
+  const mid = safeText(line.slice(a, b));
+  const post = safeText(line.slice(b));
+  const more = span[1] > lineEnd ? st.dim(' …') : '';
+  return [`${pre}${st.red(st.bold(mid))}${post}${more}`, `${' '.repeat(pre.length)}${st.red('^'.repeat(Math.max(1, mid.length)))}`];
+}
+
+function renderFinding(text: string, f: Finding, st: Style): string {
+  const out: string[] = [];
+  out.push(`  ${severityColor(st, f.severity, f.severity.toUpperCase().padEnd(8))} ${st.bold(f.category.padEnd(16))} ${safeText(f.message)}`);
+  out.push(`           ${st.dim(`${f.rule} · ${f.attack.join(',')}${f.source === 'analyzer' ? ' · analyzer' : ''}`)}`);
+  for (const l of underline(text, f.span, st)) out.push(`           ${l}`);
+  if (f.depth > 0) {
+    out.push(`           ${st.dim(`unwrapped via ${safeText(f.via || '(layers)')}:`)}`);
+    for (const c of f.chain.slice(-4)) out.push(`             ${st.cyan('→')} ${safeText(c.length > 200 ? `${c.slice(0, 200)}…` : c)}`);
+  }
+  out.push(`           ${st.dim(`agent reason: ${safeText(f.reason)}`)}`);
+  return out.join('\n');
+}
+
+function renderResult(text: string, r: CheckResult, st: Style, label?: string): string {
+  const v = r.verdict === 'deny' ? st.red(st.bold('DENY ')) : r.verdict === 'warn' ? st.yellow(st.bold('WARN ')) : st.green('ALLOW');
+  const shown = text.length > 200 || text.includes('\n') ? `${text.slice(0, 200).split('\n')[0]}…` : text;
+  const head = `${v} ${label ? `${st.dim(safeText(label))} ` : ''}${safeText(shown)}`;
+  const body = r.findings.map((f) => renderFinding(text, f, st));
+  const notes = r.parseErrors.map((e) => `  ${st.dim(`note: ${safeText(e)}`)}`);
+  return [head, ...body, ...notes].join('\n');
+}
+
+function resultJson(command: string, r: CheckResult, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ ...extra, command, verdict: r.verdict, findings: r.findings, parseErrors: r.parseErrors, unwrapped: r.unwrapped, durationUs: Math.round(r.durationUs) });
+}
+
+/** Claude Code PreToolUse hook: JSON payload in, decision JSON out, exit 0. */
+async function hook(checker: CommandChecker, io: CheckIO, allowClean: boolean): Promise<number> {
+  const answer = (decision: 'allow' | 'ask' | 'deny' | null, reason: string): number => {
+    const out = decision === null ? {} : { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: decision, permissionDecisionReason: reason } };
+    io.stdout.write(`${JSON.stringify(out)}\n`);
+    return 0;
+  };
+  let payload: Record<string, unknown>;
+  try {
+    const v = JSON.parse(await readAll(io.stdin ?? process.stdin)) as unknown;
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('expected a JSON object');
+    payload = v as Record<string, unknown>;
+  } catch (e) {
+    return answer('ask', `corral could not read the hook payload (${(e as Error).message}); please review this command yourself.`);
+  }
+  if (payload.tool_name !== 'Bash') return answer(allowClean ? 'allow' : null, 'corral screens Bash commands only');
+  const input = payload.tool_input as Record<string, unknown> | undefined;
+  const command = input && typeof input.command === 'string' ? input.command : undefined;
+  if (command === undefined) return answer('ask', 'corral: the Bash tool call has no command string; please review it yourself.');
+  const r = checker.check(command);
+  if (r.verdict === 'allow') return answer(allowClean ? 'allow' : null, 'corral: no findings');
+  const top = r.findings.filter((f) => f.severity !== 'low').slice(0, 3);
+  const reason = `corral ${r.verdict}: ${top.map((f) => `${f.reason} [${f.rule}: ${f.message}]`).join(' ')}`;
+  return answer(r.verdict === 'deny' ? 'deny' : 'ask', reason.length > 1000 ? `${reason.slice(0, 997)}…` : reason);
+}
+
+export async function checkCommandCli(argv: string[], io: CheckIO): Promise<number> {
+  let opts;
+  try {
+    opts = parseArgs({
+      args: argv, allowPositionals: true, strict: true,
+      options: {
+        json: { type: 'boolean' }, stdin: { type: 'boolean' }, jsonl: { type: 'string' }, rules: { type: 'string', multiple: true },
+        hook: { type: 'string' }, 'hook-allow': { type: 'boolean' }, tool: { type: 'string' }, 'deny-at': { type: 'string' },
+        'warn-at': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    io.stderr.write(`corral check: ${(e as Error).message}\n${CHECK_USAGE}\n`);
+    return 64;
+  }
+  const v = opts.values;
+  if (v.help) { io.stdout.write(`${CHECK_USAGE}\n`); return 0; }
+  const modes = [v.stdin, v.jsonl !== undefined, v.hook !== undefined, opts.positionals.length > 0].filter(Boolean).length;
+  const usage = (msg: string): number => { io.stderr.write(`corral check: ${msg}\n${CHECK_USAGE}\n`); return 64; };
+  if (modes !== 1) return usage(modes === 0 ? 'give a command, --stdin, --jsonl FILE or --hook claude-code' : 'use only one input: a command, --stdin, --jsonl or --hook');
+  if (v.hook !== undefined && v.hook !== 'claude-code') return usage(`unknown hook protocol ${JSON.stringify(v.hook)} (supported: claude-code)`);
+  if (v.tool !== undefined && v.tool !== 'bash' && v.tool !== 'python') return usage('--tool must be bash or python');
+
+  let checker: CommandChecker;
+  let policy: { denyAt?: Severity; warnAt?: Severity };
+  try {
+    policy = { denyAt: sev(v['deny-at'], '--deny-at'), warnAt: sev(v['warn-at'], '--warn-at') };
+    const extra: RuleSource[] = (v.rules ?? []).map((f) => ({ file: f, text: readFileSync(f, 'utf8') }));
+    const { CommandChecker: Checker } = await import('../detect/check.js');
+    checker = Checker.create({ extraRules: extra, policy: { ...(policy.denyAt ? { denyAt: policy.denyAt } : {}), ...(policy.warnAt ? { warnAt: policy.warnAt } : {}) } });
+  } catch (e) {
+    io.stderr.write(`corral check: ${(e as Error).message}\n`);
+    return 65;
+  }
+  if (v.hook !== undefined) return hook(checker, io, v['hook-allow'] === true);
+
+  const st = makeStyle(io.stdout as NodeJS.WriteStream, io.env);
+  const tool = (v.tool ?? 'bash') as 'bash' | 'python';
+  type Item = { command: string; tool: 'bash' | 'python'; label?: string; extra?: Record<string, unknown> };
+  const items: Item[] = [];
+  try {
+    if (opts.positionals.length > 0) items.push({ command: opts.positionals.join(' '), tool });
+    else if (v.stdin) {
+      for (const line of (await readAll(io.stdin ?? process.stdin)).split('\n')) if (line.trim() !== '') items.push({ command: line, tool });
+    } else {
+      const file = v.jsonl!;
+      const text = file === '-' ? await readAll(io.stdin ?? process.stdin) : readFileSync(file, 'utf8');
+      const { episodes, problems } = parseReplayInput(text, file === '-' ? '<stdin>' : file);
+      for (const p of problems) io.stderr.write(`corral check: ${p.file}:${p.line}: ${p.error}\n`);
+      for (const ep of episodes) for (const c of ep.calls) items.push({ command: c.command, tool: c.tool, label: `${ep.episode}#${c.step}`, extra: { episode: ep.episode, step: c.step } });
+    }
+  } catch (e) {
+    io.stderr.write(`corral check: ${(e as Error).message}\n`);
+    return 65;
+  }
+
+  const progress = new Progress(io, items.length > 200 && !v.json);
+  const counts: Record<Verdict, number> = { allow: 0, warn: 0, deny: 0 };
+  let worst = 0;
+  items.forEach((it, i) => {
+    const r = checker.check(it.command, { tool: it.tool });
+    counts[r.verdict]++;
+    worst = Math.max(worst, EXIT[r.verdict]);
+    if (v.json) io.stdout.write(`${resultJson(it.command, r, it.extra)}\n`);
+    else if (items.length === 1 || r.verdict !== 'allow') io.stdout.write(`${renderResult(it.command, r, st, it.label)}\n`);
+    progress.update(`checked ${i + 1}/${items.length}`);
+  });
+  progress.done();
+  if (items.length > 1) io.stderr.write(`checked ${items.length} commands: ${counts.allow} allow, ${counts.warn} warn, ${counts.deny} deny\n`);
+  return worst;
+}

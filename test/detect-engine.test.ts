@@ -1,0 +1,420 @@
+// Why: proves the detection engine's contract: the condition language parses with the right
+// precedence and reports errors at file/rule/line/column, every operator means what docs/rules.md
+// says, user files override built-ins without editing them, windows fire once per window with
+// evidence and bounded memory, and hostile events never crash the engine.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  compileFilter, DetectionEngine, type EngineEvent, loadRuleSources, RuleError, type RuleSet, toAlertPayload,
+} from '../src/detect/engine/api.js';
+
+const T0 = 1_700_000_000_000_000_000n;
+let seq = 0;
+function ev(kind: string, payload: Record<string, unknown>, extra: Partial<EngineEvent> & { atMs?: number } = {}): EngineEvent {
+  const { atMs, ...rest } = extra;
+  return { id: `e${seq++}`, ts: (T0 + BigInt(Math.round((atMs ?? 0) * 1e6))).toString(), kind: kind as EngineEvent['kind'], session: 's1', episode: 'ep1', tool_call: 'tc1', payload, ...rest };
+}
+const exec = (argv: unknown[], extra: Record<string, unknown> = {}, o: Partial<EngineEvent> & { atMs?: number } = {}) => ev('exec', { argv, ...extra }, o);
+
+const BASE = `
+- list: shells
+  items: [bash, sh]
+- list: ports
+  items: [22, 3333]
+- macro: is_exec
+  condition: evt.kind = exec
+`;
+function rs(extra = ''): RuleSet { return loadRuleSources([{ file: 'base.yaml', text: BASE + extra }]); }
+function f(cond: string, set = rs()): (e: EngineEvent) => boolean { return compileFilter(set, cond); }
+
+function rule(id: string, cond: string, more = ''): string {
+  return `
+- rule: ${id}
+  desc: test rule
+  condition: ${cond}
+  severity: high
+  category: tunnel
+  attack: [T1572]
+  output: "hit %proc.name %net.dst.ip"
+  reason: test reason
+${more}`;
+}
+
+function loadError(text: string, file = 'bad.yaml'): RuleError {
+  try { loadRuleSources([{ file, text }]); } catch (e) { assert.ok(e instanceof RuleError, `not a RuleError: ${String(e)}`); return e; }
+  assert.fail('expected a RuleError');
+}
+
+describe('condition parser', () => {
+  it('binds not > and > or', () => {
+    // a or (b and c): true for an exec whatever the name
+    const g = f('evt.kind = exec or evt.kind = dns and proc.name = zzz');
+    assert.equal(g(exec(['ls'])), true);
+    assert.equal(g(ev('dns', { name: 'a.test' })), false);
+    // (not a) and b
+    const h = f('not proc.name = ls and evt.kind = exec');
+    assert.equal(h(exec(['ls'])), false);
+    assert.equal(h(exec(['cat'])), true);
+    assert.equal(h(ev('dns', { name: 'x' })), false);
+    // parentheses override
+    const k = f('(evt.kind = exec or evt.kind = dns) and proc.name = zzz');
+    assert.equal(k(exec(['ls'])), false);
+    assert.equal(k(exec(['zzz'])), true);
+    assert.equal(f('not not proc.name = ls')(exec(['ls'])), true);
+  });
+
+  it('reports syntax errors with file, rule, line and column', () => {
+    const text = `${BASE}${rule('r1', '(is_exec and proc.name = x')}`;
+    const e = loadError(text);
+    const lines = text.split('\n');
+    const line = lines.findIndex((l) => l.includes('(is_exec and proc.name = x')) + 1;
+    assert.equal(e.file, 'bad.yaml');
+    assert.equal(e.rule, 'r1');
+    assert.equal(e.line, line);
+    assert.equal(e.column, lines[line - 1]!.length + 1); // at end of condition
+    assert.match(e.message, /^bad\.yaml:\d+:\d+: r1: expected '\)'/);
+  });
+
+  it('names unknown fields, macros and lists at their column', () => {
+    for (const [cond, msg, token] of [
+      ['is_exec and proc.nam = x', /unknown field 'proc\.nam'/, 'proc.nam'],
+      ['is_exec and is_exce', /unknown macro 'is_exce'/, 'is_exce'],
+      ['proc.name in (shels_list)', /unknown list 'shels_list'/, 'shels_list'],
+      ['proc.name < 3', /needs a numeric field/, '<'],
+      ['net.dst.port = abc', /not a number/, 'abc'],
+      ['proc.argv = x', /does not apply to the list field/, '='],
+      ['proc.name regex "(unclosed"', /bad regex/, '"(unclosed"'],
+      ['proc.name = x y', /unexpected 'y'/, 'y'],
+      ['proc.name ! x', /unexpected '!'/, '!'],
+    ] as const) {
+      const text = `${BASE}${rule('r2', cond)}`;
+      const e = loadError(text);
+      assert.match(e.message, msg, cond);
+      const lines = text.split('\n');
+      const line = lines.findIndex((l) => l.includes(`condition: ${cond}`)) + 1;
+      assert.equal(e.line, line, cond);
+      assert.equal(e.column, lines[line - 1]!.indexOf(token, lines[line - 1]!.indexOf('condition: ') + 11) + 1, cond);
+      assert.equal(e.rule, 'r2');
+    }
+  });
+
+  it('maps positions inside folded multi-line conditions and macros', () => {
+    const text = `${BASE}
+- rule: r3
+  desc: d
+  condition: >
+    is_exec and
+    proc.name = x and bogus.field = 1
+  severity: low
+  category: tunnel
+  attack: [T1572]
+  output: o
+  reason: r
+`;
+    const e = loadError(text);
+    const lines = text.split('\n');
+    const line = lines.findIndex((l) => l.includes('bogus.field')) + 1;
+    assert.equal(e.line, line);
+    assert.equal(e.column, lines[line - 1]!.indexOf('bogus.field') + 1);
+    const m = loadError(`${BASE}\n- macro: broken\n  condition: evt.kind = exec and and\n`, 'm.yaml');
+    assert.equal(m.rule, 'macro broken');
+    assert.equal(m.file, 'm.yaml');
+    assert.equal(m.column, 'evt.kind = exec and and'.lastIndexOf('and') + 14);
+  });
+
+  it('detects macro cycles and validates item keys and enums', () => {
+    assert.match(loadError(`- macro: a\n  condition: b\n- macro: b\n  condition: a\n`).message, /macro cycle/);
+    assert.match(loadError(`${BASE}${rule('r', 'is_exec').replace('condition:', 'condtion:')}`).message, /unknown key 'condtion'/);
+    assert.match(loadError(`${BASE}${rule('r', 'is_exec').replace('severity: high', 'severity: urgent')}`).message, /severity must be/);
+    assert.match(loadError(`${BASE}${rule('r', 'is_exec').replace('category: tunnel', 'category: spying')}`).message, /category must be one of/);
+    assert.match(loadError(`${BASE}${rule('r', 'is_exec').replace('[T1572]', '[T15]')}`).message, /not an ATT&CK technique id/);
+    assert.match(loadError(`- rule: r\n  desc: [unclosed\n`).message, /YAML/);
+    const e = loadError(`${BASE}${rule('r', 'is_exec', '  window: { key: run, over: 5s, count: 2 }')}`);
+    assert.match(e.message, /window: key must be session, episode or tool_call/);
+  });
+
+  it('accepts legacy and v19 ATT&CK ids', () => {
+    const set = rs(rule('r', 'is_exec').replace('[T1572]', '[T1562.001, T1685, T1562.004, T1686]'));
+    assert.deepEqual(set.rules[0]!.attack, ['T1562.001', 'T1685', 'T1562.004', 'T1686']);
+  });
+});
+
+describe('operators', () => {
+  const e1 = exec(['/usr/bin/Python3', '-c', 'print(1)', '--Flag'], { filename: '/usr/bin/python3', cwd: '/work/proj' });
+  it('string comparisons', () => {
+    assert.equal(f('proc.name = python3')(e1), true);
+    assert.equal(f('proc.name != python3')(e1), false);
+    assert.equal(f('proc.name != bash')(e1), true);
+    assert.equal(f('proc.exe = "/usr/bin/python3"')(e1), true);
+    assert.equal(f('proc.cmdline contains "-c print"')(e1), true);
+    assert.equal(f('proc.cmdline contains "PRINT"')(e1), false);
+    assert.equal(f('proc.cmdline icontains "PRINT(1)"')(e1), true);
+    assert.equal(f('proc.cwd startswith /work')(e1), true);
+    assert.equal(f('proc.cwd endswith proj')(e1), true);
+    assert.equal(f('proc.cwd endswith work')(e1), false);
+    assert.equal(f('proc.exe glob "/usr/*/py*3"')(e1), true);
+    assert.equal(f('proc.exe glob "/usr/*/py"')(e1), false);
+    assert.equal(f('proc.exe glob "/usr/bin/python[0-9]"')(e1), true);
+    assert.equal(f('proc.cmdline regex "print\\\\([0-9]\\\\)"')(e1), true);
+    assert.equal(f('proc.cmdline regex "(?i)FLAG"')(e1), true);
+    assert.equal(f('proc.cmdline regex "FLAG"')(e1), false);
+    assert.equal(f('proc.arg[1] = "-c"')(e1), true);
+    assert.equal(f('proc.arg[9] exists')(e1), false);
+    assert.equal(f('proc.args = "-c print(1) --Flag"')(e1), true);
+  });
+
+  it('list (array) fields: contains is element equality, in is all, intersects is any', () => {
+    assert.equal(f('proc.argv contains "-c"')(e1), true);
+    assert.equal(f('proc.argv contains "-"')(e1), false); // not substring
+    assert.equal(f('proc.argv icontains "--flag"')(e1), true);
+    assert.equal(f('proc.argv startswith "--F"')(e1), true);
+    assert.equal(f('proc.argv endswith "(1)"')(e1), true);
+    assert.equal(f('proc.argv glob "--*"')(e1), true);
+    assert.equal(f('proc.argv regex "^print"')(e1), true);
+    assert.equal(f('proc.argv intersects (x, "-c")')(e1), true);
+    assert.equal(f('proc.argv in (x, "-c")')(e1), false);
+    assert.equal(f('proc.argv in ("/usr/bin/Python3", "-c", "print(1)", "--Flag")')(e1), true);
+    assert.equal(f('proc.argv exists')(e1), true);
+    assert.equal(f('proc.argv exists')(exec([])), false);
+  });
+
+  it('numbers, sizes, sets and booleans', () => {
+    const fl = ev('flow', { 'network.peer.address': '203.0.113.1', 'network.peer.port': 3333, bytes_up: 60 * 1024 * 1024 });
+    assert.equal(f('net.dst.port in (ports)')(fl), true);
+    assert.equal(f('net.dst.port in (ports, 80)')(ev('connect', { 'network.peer.port': 80 })), true);
+    assert.equal(f('net.dst.port intersects (3333)')(fl), true);
+    assert.equal(f('net.dst.port = 3333')(fl), true);
+    assert.equal(f('net.dst.port > 3332 and net.dst.port >= 3333 and net.dst.port < 3334 and net.dst.port <= 3333')(fl), true);
+    assert.equal(f('net.dst.port > 3333')(fl), false);
+    assert.equal(f('net.bytes_up > 50MiB')(fl), true);
+    assert.equal(f('net.bytes_up > 1GB')(fl), false);
+    assert.equal(f('net.bytes_up > 60MB')(fl), true); // 62.9e6 > 60e6
+    assert.equal(f('net.dst.port in ()')(fl), false);
+    assert.equal(f('net.dst.ip in (203.0.113.1)')(fl), true);
+    assert.equal(f('proc.name in (shells, python3)')(e1), true);
+    const c = ev('connect', { source: 'gateway', observed: true, 'network.peer.address': '10.1.2.3' });
+    assert.equal(f('net.observed = true')(c), true);
+    assert.equal(f('net.observed = false')(c), false);
+    assert.equal(f('net.addr_class = private')(c), true); // computed from the IP when absent
+    assert.throws(() => f('net.observed = yes'), /boolean/);
+  });
+
+  it('a missing value makes every comparison false, including !=', () => {
+    const d = ev('dns', { name: 'A.Example.TEST.' });
+    assert.equal(f('net.dst.ip = x')(d), false);
+    assert.equal(f('net.dst.ip != x')(d), false);
+    assert.equal(f('net.dst.port < 1')(d), false);
+    assert.equal(f('net.dst.ip exists')(d), false);
+    assert.equal(f('not net.dst.ip exists or net.dst.ip != x')(d), true);
+    assert.equal(f('dns.name = a.example.test and dns.domain = example.test and dns.label_count = 3')(d), true);
+  });
+
+  it('dns label statistics', () => {
+    const d = ev('dns', { name: 'mzxw6ytboi3dmnrvgq2tkmbzgzbdeyjq.x.exfil.test' });
+    assert.equal(f('dns.label_max_len = 32')(d), true);
+    assert.equal(f('dns.entropy > 3.5')(d), true);
+    assert.equal(f('dns.entropy > 0.1')(ev('dns', { name: 'aaaaaaaa.test' })), false);
+    assert.equal(f('dns.labels contains exfil')(d), true);
+  });
+
+  it('never throws on hostile or malformed events', () => {
+    const set = rs(rule('r', 'is_exec and proc.cmdline contains x and proc.name in (shells)'));
+    const engine = new DetectionEngine(set);
+    const bad = [
+      { id: 'b1', ts: 'garbage', kind: 'exec', session: 's', payload: null },
+      { id: 'b2', ts: '1', kind: 'exec', session: 's', payload: { argv: [1, { a: 2 }, null, 'bash', 'x'] } },
+      { id: 'b3', ts: '1', kind: 'exec', session: 's', payload: { argv: 'bash x' } },
+      { id: 'b4', kind: 'dns', payload: { name: 42 } },
+      null,
+    ] as unknown as EngineEvent[];
+    const out = bad.flatMap((b) => engine.process(b));
+    // b2: non-strings dropped, argv[0] is 1 -> dropped, so cmdline is "bash x" and name is bash
+    assert.deepEqual(out.map((d) => d.evidence[0]), ['b2']);
+    assert.equal(engine.stats().ruleErrors, 0);
+  });
+});
+
+describe('rule sets from several files', () => {
+  const builtin = `${BASE}
+- list: miner_binaries
+  items: [xmrig, t-rex]
+- macro: spawned
+  condition: evt.kind in (exec, command)
+${rule('miner', 'spawned and proc.name in (miner_binaries)', `  exceptions:
+    - name: bench
+      condition: proc.cmdline contains "--benchmark"`)}
+${rule('other', 'is_exec and proc.name = nc')}
+`;
+  const user = `
+- list: miner_binaries
+  override: append
+  items: [mysupersecretminer]
+- rule: miner
+  override: { condition: append, exceptions: append }
+  condition: and not proc.cwd startswith "/opt/allowed"
+  exceptions:
+    - name: lab
+      condition: evt.session = lab
+- rule: other
+  enabled: false
+`;
+  const set = loadRuleSources([{ file: 'builtin.yaml', text: builtin }, { file: 'user.yaml', text: user }]);
+  const engine = new DetectionEngine(set);
+  const hit = (e: EngineEvent) => engine.process(e).map((d) => d.rule);
+
+  it('appends to lists and rule conditions, appends exceptions, disables rules', () => {
+    assert.deepEqual(set.lists.get('miner_binaries'), ['xmrig', 't-rex', 'mysupersecretminer']);
+    assert.equal(set.rules.find((r) => r.id === 'miner')!.condition, '(spawned and proc.name in (miner_binaries)) and not proc.cwd startswith "/opt/allowed"');
+    assert.deepEqual(set.disabled, ['other']);
+    assert.deepEqual(hit(exec(['mysupersecretminer', '-o', 'x'])), ['miner']);
+    assert.deepEqual(hit(exec(['xmrig'], { cwd: '/opt/allowed/bin' })), []);
+    assert.deepEqual(hit(exec(['xmrig', '--benchmark'])), []);
+    assert.deepEqual(hit(exec(['xmrig'], {}, { session: 'lab' })), []);
+    assert.deepEqual(hit(exec(['nc', '-l'])), []);
+    assert.deepEqual(hit(ev('command', { argv: ['t-rex'], text: 't-rex', depth: 1 })), ['miner']);
+  });
+
+  it('replaces macros, and rejects silent redefinitions and unknown overrides', () => {
+    const s2 = loadRuleSources([{ file: 'b.yaml', text: builtin }, { file: 'u.yaml', text: '- macro: spawned\n  override: replace\n  condition: evt.kind = command\n' }]);
+    const e2 = new DetectionEngine(s2);
+    assert.equal(e2.process(exec(['xmrig'])).length, 0);
+    assert.equal(e2.process(ev('command', { argv: ['xmrig'] })).length, 1);
+    assert.match(loadError(`${builtin}\n- list: miner_binaries\n  items: [a]\n`).message, /already defined .*use override/);
+    assert.match(loadError(`${builtin}${rule('miner', 'is_exec')}`).message, /already defined/);
+    assert.match(loadError(`- list: nope\n  override: append\n  items: [a]\n`).message, /override of unknown list/);
+    assert.match(loadError(`${builtin}\n- rule: miner\n  override: { output: append }\n  output: x\n`).message, /can only be replaced/);
+    assert.match(loadError(`${builtin}\n- rule: miner\n  override: { condition: append }\n  output: x\n`).message, /does not say append or replace/);
+  });
+
+  it('detections carry rule metadata, attribution, evidence and a sanitised message', () => {
+    const e = exec(['xmrig\u001b[31m', '-o', 'pool'], { filename: '/tmp/xmrig' }, { tool_call: 'tc-42', step: 3, pid: 99 });
+    const [d] = engine.process(e);
+    assert.ok(d);
+    assert.equal(d.rule, 'miner');
+    assert.equal(d.category, 'tunnel');
+    assert.equal(d.severity, 'high');
+    assert.deepEqual(d.attack, ['T1572']);
+    assert.deepEqual(d.evidence, [e.id]);
+    assert.equal(d.event.tool_call, 'tc-42');
+    assert.equal(d.reason, 'test reason');
+    assert.equal(d.message, 'hit xmrig <none>');
+    const bad = engine.process(exec(['xmrig', `a\u001b]0;evil\u0007`.repeat(1)], { filename: `/tmp/xm\nrig` }));
+    assert.equal(bad.length, 0); // name 'xm\nrig' is not a miner name
+    const p = toAlertPayload(d, 'observed');
+    assert.deepEqual({ ...p }, { rule: 'miner', category: 'tunnel', severity: 'high', attack: ['T1572'], message: d.message, reason: 'test reason', evidence: [e.id], action: 'observed' });
+  });
+
+  it('escapes control characters in messages', () => {
+    const s = rs(rule('r', 'is_exec').replace('"hit %proc.name %net.dst.ip"', '"cmd %proc.cmdline"'));
+    const [d] = new DetectionEngine(s).process(exec(['echo', 'a\u001b[2Jb\nc']));
+    assert.equal(d!.message, 'cmd echo a\\x1b[2Jb\\x0ac');
+  });
+
+  it('computes event kinds for indexing', () => {
+    assert.deepEqual([...(set.rules[0]!.kinds as Set<string>)].sort(), ['command', 'exec']);
+    const any = rs(rule('r', 'proc.name = x or evt.kind = dns'));
+    assert.equal(any.rules[0]!.kinds, 'any');
+    assert.equal(new DetectionEngine(any).process(ev('connect', { comm: 'x' })).length, 1);
+  });
+});
+
+describe('windows', () => {
+  const win = (w: string, cond = 'evt.kind = connect', out = '"n=%window.count ip=%net.dst.ip"') =>
+    rs(rule('w', cond, `  window: ${w}`).replace('"hit %proc.name %net.dst.ip"', out));
+  const conn = (ip: string, port: number, atMs: number, o: Partial<EngineEvent> = {}) =>
+    ev('connect', { source: 'syscall', 'network.peer.address': ip, 'network.peer.port': port }, { atMs, ...o });
+
+  it('count: fires once when N events fall within T, with count and evidence', () => {
+    const e = new DetectionEngine(win('{ key: tool_call, over: 10s, count: 3 }'));
+    const evs = [0, 1000, 2000, 3000, 4000, 5000].map((t) => conn('203.0.113.1', 443, t));
+    const fired = evs.map((x) => e.process(x));
+    assert.deepEqual(fired.map((f) => f.length), [0, 0, 1, 0, 0, 0]); // once per window
+    assert.equal(fired[2]![0]!.count, 3);
+    assert.deepEqual(fired[2]![0]!.evidence, evs.slice(0, 3).map((x) => x.id));
+    assert.equal(fired[2]![0]!.message, 'n=3 ip=203.0.113.1');
+    // after the quiet period it counts afresh (events during the quiet period still count)
+    assert.equal(e.process(conn('203.0.113.1', 443, 12_500)).length, 1);
+  });
+
+  it('count: events spread wider than T do not fire; keys are separate', () => {
+    const e = new DetectionEngine(win('{ key: tool_call, over: 10s, count: 3 }'));
+    const out = [0, 6000, 12000, 18000].flatMap((t) => e.process(conn('203.0.113.1', 443, t)));
+    assert.equal(out.length, 0);
+    const e2 = new DetectionEngine(win('{ key: tool_call, over: 10s, count: 3 }'));
+    const o2 = [['a', 0], ['b', 1], ['a', 2], ['b', 3]].flatMap(([tc, t]) => e2.process(conn('203.0.113.1', 443, t as number, { tool_call: tc as string })));
+    assert.equal(o2.length, 0);
+    const e3 = new DetectionEngine(win('{ key: session, over: 10s, count: 3 }'));
+    const o3 = [['a', 0], ['b', 1], ['c', 2]].flatMap(([tc, t]) => e3.process(conn('203.0.113.1', 443, t as number, { tool_call: tc as string })));
+    assert.equal(o3.length, 1);
+    assert.equal(o3[0]!.event.tool_call, 'c'); // attribution comes from the triggering event
+  });
+
+  it('distinct: a scan of N distinct ports within T fires once', () => {
+    const e = new DetectionEngine(win('{ key: tool_call, over: 60s, distinct: net.dst.port, threshold: 5 }'));
+    const same = [0, 1, 2, 3, 4, 5, 6].map((t) => conn('10.0.0.1', 22, t));
+    assert.equal(same.flatMap((x) => e.process(x)).length, 0); // one distinct value, however often
+    const scan = Array.from({ length: 20 }, (_, i) => conn('10.0.0.1', 1000 + i, 100 + i));
+    const out = scan.flatMap((x) => e.process(x));
+    assert.equal(out.length, 1);
+    assert.equal(out[0]!.count, 5);
+    assert.equal(out[0]!.event.id, scan[3]!.id); // 22 + four scanned ports
+    assert.deepEqual(out[0]!.evidence, [same[6]!.id, ...scan.slice(0, 4).map((x) => x.id)]);
+  });
+
+  it('distinct: values older than T expire', () => {
+    const e = new DetectionEngine(win('{ key: tool_call, over: 10s, distinct: net.dst.ip, threshold: 3 }'));
+    assert.equal([conn('10.0.0.1', 1, 0), conn('10.0.0.2', 1, 5000), conn('10.0.0.3', 1, 11_000)].flatMap((x) => e.process(x)).length, 0);
+    assert.equal(e.process(conn('10.0.0.4', 1, 12_000)).length, 1); // .2 .3 .4 within 10 s
+  });
+
+  it('group_by: repeated attempts to one destination (beaconing), per destination', () => {
+    const e = new DetectionEngine(win('{ key: session, over: 60s, count: 4, group_by: net.dst.ip }'));
+    const spread = Array.from({ length: 8 }, (_, i) => conn(`203.0.113.${i}`, 443, i * 100));
+    assert.equal(spread.flatMap((x) => e.process(x)).length, 0);
+    const beacon = Array.from({ length: 4 }, (_, i) => conn('198.51.100.9', 443, 1000 + i * 5000));
+    const out = beacon.flatMap((x) => e.process(x));
+    assert.equal(out.length, 1);
+    assert.equal(out[0]!.message, 'n=4 ip=198.51.100.9');
+    assert.deepEqual(out[0]!.evidence, beacon.map((x) => x.id));
+  });
+
+  it('sustained: fires when the condition held on every sample for T; a break or a gap resets', () => {
+    const cond = 'evt.kind = resource and res.cpu_pct >= 90';
+    const mk = () => new DetectionEngine(win('{ key: tool_call, over: 30s, sustained: true }', cond, '"cpu %res.cpu_pct n=%window.count"'));
+    const res = (pct: number, atMs: number) => ev('resource', { scope: 'tool_call', cpu_pct: pct }, { atMs });
+    const e = mk();
+    const steady = Array.from({ length: 7 }, (_, i) => res(99, i * 5000)); // 0..30 s
+    const out = steady.flatMap((x) => e.process(x));
+    assert.equal(out.length, 1);
+    assert.equal(out[0]!.count, 7);
+    assert.equal(out[0]!.event.id, steady[6]!.id);
+    const e2 = mk();
+    const broken = [99, 99, 99, 20, 99, 99, 99, 99].map((p, i) => res(p, i * 5000));
+    assert.equal(broken.flatMap((x) => e2.process(x)).length, 0);
+    const e3 = mk();
+    const gappy = [0, 5000, 50_000, 55_000, 60_000].map((t) => res(99, t));
+    assert.equal(gappy.flatMap((x) => e3.process(x)).length, 0);
+    // events of other kinds do not reset it
+    const e4 = mk();
+    const mixed = Array.from({ length: 7 }, (_, i) => [exec(['ls'], {}, { atMs: i * 5000 + 1 }), res(95, i * 5000)]).flat();
+    assert.equal(mixed.flatMap((x) => e4.process(x)).length, 1);
+    assert.throws(() => win('{ key: tool_call, over: 30s, sustained: true }', 'res.cpu_pct > 1'), /sustained window needs a condition that names its event kinds/);
+  });
+
+  it('bounds memory: keys are evicted past maxWindowKeys, and flush drops state', () => {
+    const set = win('{ key: session, over: 60s, count: 3, group_by: net.dst.ip }');
+    const e = new DetectionEngine(set, { maxWindowKeys: 100 });
+    for (let i = 0; i < 5000; i++) e.process(conn(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 80, i));
+    assert.ok(e.stats().windowKeys <= 100, `keys ${e.stats().windowKeys}`);
+    assert.ok(e.stats().windowEvictions >= 4900);
+    // a hot key keeps working under the flood
+    const out = [0, 1, 2].flatMap((k) => e.process(conn('198.51.100.1', 80, 6000 + k)));
+    assert.equal(out.length, 1);
+    e.flush((T0 + 10_000_000_000_000n));
+    assert.equal(e.stats().windowKeys, 0);
+    const e2 = new DetectionEngine(win('{ key: tool_call, over: 60s, distinct: net.dst.port, threshold: 5000 }'), { maxEntriesPerKey: 8000 });
+    for (let i = 0; i < 4000; i++) e2.process(conn('10.0.0.1', i, i));
+    assert.equal(e2.stats().windowKeys, 1);
+    assert.throws(() => new DetectionEngine(win('{ key: tool_call, over: 60s, count: 10 }'), { maxEntriesPerKey: 5 }), /exceeds maxEntriesPerKey/);
+  });
+});
