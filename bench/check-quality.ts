@@ -3,7 +3,8 @@
 // the labelled hostile corpus (corpus/hostile.jsonl), false positives on real benign agent actions
 // (../shared/data/benign-agent-bash.jsonl, distinct commands) and on tricky benign commands
 // (corpus/benign-tricky.jsonl), and precision. Goals (issue §5): FP ≤ 0.2 %, recall ≥ 98 %.
-// Not a unit test. Usage: node dist/bench/check-quality.js [--json] [--list] [--benign FILE]
+// Not a unit test. Usage: node dist/bench/check-quality.js [--json] [--list] [--benign FILE] [--hostile FILE]
+// (corpus/hostile-holdout.jsonl was written after the rules and is the honest recall estimate).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CommandChecker, type CheckResult } from '../src/detect/check.js';
@@ -14,6 +15,7 @@ const opt = (name: string, dflt: string): string => { const i = args.indexOf(nam
 const JSON_OUT = args.includes('--json');
 const LIST = args.includes('--list');
 const BENIGN = opt('--benign', `${ROOT}../shared/data/benign-agent-bash.jsonl`);
+const HOSTILE = opt('--hostile', `${ROOT}corpus/hostile.jsonl`);
 
 function readJsonl<T>(path: string): T[] {
   const out: T[] = [];
@@ -29,7 +31,7 @@ const short = (r: CheckResult): string => r.findings.map((f) => `${f.rule}(${f.s
 const flagged = (r: CheckResult): boolean => r.verdict !== 'allow';
 
 // Hostile corpus: recall per category.
-const hostile = readJsonl<{ command: string; category: string; note?: string }>(`${ROOT}corpus/hostile.jsonl`);
+const hostile = readJsonl<{ command: string; category: string; note?: string }>(HOSTILE);
 const perCat = new Map<string, { n: number; flagged: number; category: number }>();
 const misses: string[] = [];
 const wrongCat: string[] = [];

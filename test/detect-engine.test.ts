@@ -418,3 +418,85 @@ describe('windows', () => {
     assert.throws(() => new DetectionEngine(win('{ key: tool_call, over: 60s, count: 10 }'), { maxEntriesPerKey: 5 }), /exceeds maxEntriesPerKey/);
   });
 });
+
+describe('field getters', () => {
+  it('kind-specialised getter copies return exactly what the originals return', async () => {
+    const { FieldTable, FIELDS } = await import('../src/detect/engine/fields.js');
+    const table = new FieldTable();
+    const samples: EngineEvent[] = [
+      exec(['/usr/bin/python3', '-c', 'x'], { filename: '/usr/bin/python3', cwd: '/w', truncated: true }, { pid: 5, ppid: 4, step: 2 }),
+      ev('command', { argv: ['bash', '-c', 'id'], text: 'id', depth: 1, via: 'bash -c', inline_lang: 'python', inline_code: 'import os' }),
+      ev('connect', { source: 'syscall', family: 'inet', 'network.peer.address': '169.254.169.254', 'network.peer.port': 80, comm: 'curl' }),
+      ev('connect', { source: 'gateway', 'network.peer.address': '203.0.113.1', 'network.peer.port': 3333, 'server.address': 'Pool.Test.', sni: 'x.test', protocol: 'mining', decision: 'deny', rule: 'r', address_class: 'public', detail: 'mining.subscribe', observed: true }),
+      ev('flow', { 'network.peer.address': '10.0.0.1', 'network.peer.port': 443, bytes_up: 5, bytes_down: 6, duration_ms: 7 }),
+      ev('drop', { proto: 'udp', 'network.peer.address': '192.168.0.1', 'network.peer.port': 161 }),
+      ev('dns', { name: 'AbC.d3f.Example.test.', qtype: 'TXT', verdict: 'deny', rule: 'r', answers: ['1.2.3.4'], rcode: 3 }),
+      ev('resource', { scope: 'process', comm: 'x', cpu_pct: 99, cpu_ns: 1, memory_peak_bytes: 2, pids: 3, oom_kills: 1, pids_max_hits: 2, throttled_periods: 4, gpu_util_pct: 5, gpu_mem_bytes: 6, gpu_process: 'g' }),
+      ev('exit', { exit_code: 1, signal: 9, comm: 'sh' }),
+      ev('toolcall.start', { command: 'ls', tool: 'bash' }),
+    ];
+    let defined = 0;
+    for (const s of samples) {
+      const a = table.newCache().reset(s);
+      const b = table.newCache().reset(s, table.gettersFor(s.kind));
+      for (const fld of FIELDS) {
+        const slot = table.resolve(fld.name)!.slot;
+        const va = a.g(slot);
+        assert.deepEqual(b.g(slot), va, `${s.kind} ${fld.name}`);
+        if (va !== undefined) defined++;
+      }
+    }
+    assert.ok(defined > 80, `only ${defined} field values defined across samples`);
+  });
+});
+
+describe('command-line prefilter', () => {
+  it('extracts only literals every match must contain', async () => {
+    const { regexLiterals } = await import('../src/detect/engine/prefilter.js');
+    assert.deepEqual(regexLiterals('release_agent|notify_on_release'), ['release_agent', 'notify_on_release']);
+    assert.deepEqual(regexLiterals('(?i)Stratum[0-9]?\\+(tcp|ssl)://'), ['stratum']);
+    assert.deepEqual(regexLiterals('a{2}bcd'), ['bcd']); // not "2bcd"
+    assert.deepEqual(regexLiterals('\\x41bcd|xyz'), ['bcd', 'xyz']); // not "41bcd"
+    assert.deepEqual(regexLiterals('ab?cde'), ['cde']);
+    assert.deepEqual(regexLiterals('abcd|(x|y)z'), 'any'); // one alternative has no literal
+    assert.deepEqual(regexLiterals('^(/proc/(self|[0-9]+)/fd)'), 'any');
+    for (const src of ['release_agent|notify_on_release', 'a{2}bcd', '\\x41bcd|xyz', 'ab?cde', 'foo\\.bar+baz', '(?i)Stratum[0-9]?\\+(tcp|ssl)://']) {
+      const lits = regexLiterals(src);
+      const re = new RegExp(src.replace('(?i)', ''), src.startsWith('(?i)') ? 'i' : '');
+      for (const t of ['xx release_agent', 'aabcd', 'Abcd', 'acde', 'abcde', 'foo.barrrbaz', 'STRATUM+tcp://', 'xyz']) {
+        if (re.test(t)) assert.ok(lits !== 'any' && lits.some((l) => t.toLowerCase().includes(l)), `${src} matched ${t} without a literal`);
+      }
+    }
+  });
+
+  it('never changes the engine\'s detections (built-in rules, examples, generated and mutated events)', async () => {
+    const { runRuleExamples: _unused, loadBuiltinRules } = await import('../src/detect/engine/api.js');
+    void _unused;
+    const { exampleEvents } = await import('../src/detect/engine/examples.js');
+    const set = loadBuiltinRules();
+    const events: EngineEvent[] = [];
+    for (const r of set.rules) for (const ex of [...r.examples.match, ...r.examples.nomatch]) {
+      if (typeof ex !== 'string') events.push(...exampleEvents(ex, `p-${r.id}`));
+    }
+    // Mutations: upper-case, wrap in a shell, add non-ASCII, cut argv.
+    const base = events.filter((e) => e.kind === 'exec');
+    for (const e of base) {
+      const argv = ((e.payload as { argv?: string[] }).argv ?? []);
+      events.push({ ...e, id: `${e.id}-up`, payload: { ...e.payload, argv: argv.map((a) => String(a).toUpperCase()) } });
+      events.push({ ...e, id: `${e.id}-sh`, payload: { argv: ['bash', '-c', argv.join(' ')], filename: '/bin/bash' } });
+      events.push({ ...e, id: `${e.id}-na`, payload: { ...e.payload, argv: [...argv, 'ſtratum+tcp://x'] } });
+      events.push({ ...e, id: `${e.id}-cut`, payload: { ...e.payload, argv: argv.slice(0, 1) } });
+    }
+    const on = new DetectionEngine(set);
+    const off = new DetectionEngine(set, { prefilter: false });
+    const key = (e: EngineEvent) => on.process(e).map((d) => `${d.rule}:${d.count ?? ''}`).sort().join(',');
+    const keyOff = (e: EngineEvent) => off.process(e).map((d) => `${d.rule}:${d.count ?? ''}`).sort().join(',');
+    let fired = 0;
+    for (const e of events) {
+      const a = key(e);
+      assert.equal(a, keyOff(e), `event ${e.id}`);
+      if (a) fired++;
+    }
+    assert.ok(events.length > 500 && fired > 100, `${events.length} events, ${fired} with detections`);
+  });
+});

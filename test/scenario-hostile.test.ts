@@ -31,13 +31,18 @@ test('the demo episode: each hostile step blocked, zero far-host connections, ri
   assert.deepEqual(by('demo-call-2'), [], 'allowed download raises nothing');
   assert.equal(results[1]!.exitCode, 0, results[1]!.stderr);
   assert.deepEqual(by('demo-call-3'), ['tunnel']);
-  assert.deepEqual(by('demo-call-4'), ['mining'], 'the nohup miner is attributed to the step that started it');
-  assert.deepEqual(by('demo-call-5'), ['internal_probe']);
+  // the nohup miner is attributed to the step that started it (the command screen may add its own pre-run findings)
+  const call4 = alerts.filter((a) => a.tool_call === 'demo-call-4');
+  assert.deepEqual(categories(call4.filter((a) => a.payload.layer !== 'command')), ['mining'], 'the nohup miner is attributed to the step that started it');
+  assert.ok(call4.some((a) => a.payload.layer === 'command' && a.payload.category === 'mining'), 'the miner script was flagged before it ran');
+  // bash /dev/tcp connects are also flagged by the process-layer rule for shells opening sockets
+  assert.ok(by('demo-call-5').includes('internal_probe'), by('demo-call-5').join());
+  assert.deepEqual(by('demo-call-5').filter((c) => c !== 'internal_probe' && c !== 'reverse_shell'), []);
   assert.deepEqual(by('demo-call-6'), ['metadata_access']);
   assert.deepEqual(by('demo-call-7'), []);
-  const scan = alerts.find((a) => a.tool_call === 'demo-call-5')!;
+  const scan = alerts.find((a) => a.tool_call === 'demo-call-5' && a.payload.category === 'internal_probe')!;
   assert.equal(scan.payload.count, 12, 'the scan is one alert with the count');
-  const miner = alerts.filter((a) => a.tool_call === 'demo-call-4');
+  const miner = alerts.filter((a) => a.tool_call === 'demo-call-4' && a.payload.layer === 'network');
   assert.ok(miner.some((a) => /443/.test(a.payload.message)), 'Stratum over 443 to an allowed IP is cut');
   assert.ok(miner.every((a) => a.pid && a.payload.evidence.length > 0));
   assert.ok(BigInt(miner[0]!.ts) > BigInt(alerts.find((a) => a.tool_call === 'demo-call-6')!.ts), 'the miner alert fired during a later step');
@@ -86,7 +91,10 @@ test('a bash /dev/tcp reverse shell and a Python socket client to an outside hos
   const msgs = alerts.map((a) => a.payload.message).join('\n');
   assert.match(msgs, /203\.0\.113\.10:4444/);
   assert.match(msgs, /203\.0\.113\.10:8080/);
-  assert.ok(alerts.every((a) => a.payload.category === 'policy_violation' && a.tool_call === 'call-1' && a.pid));
+  assert.ok(alerts.every((a) => a.tool_call === 'call-1' && (a.pid || a.payload.layer === 'command')));
+  // the network layer blocks both connections; the process layer recognises the bash -i /dev/tcp reverse shell
+  // (port 4444 is also a common pool port, so a low-confidence mining heuristic may add itself)
+  assert.ok(categories(alerts).includes('policy_violation') && categories(alerts).includes('reverse_shell'), categories(alerts).join());
   assert.equal(await fx.far.accepted('203.0.113.10', 22), 0);
 });
 

@@ -18,6 +18,12 @@ export class FanoutAggregator<K> {
     g.probes.push(p);
   }
 
+  /** Whether a group whose id starts with prefix is still collecting. */
+  hasPrefix(prefix: string): boolean {
+    for (const id of this.groups.keys()) if (id.startsWith(prefix)) return true;
+    return false;
+  }
+
   /** Flushes every group whose id starts with prefix (e.g. all groups of one tool call). */
   flushPrefix(prefix: string): void {
     for (const id of [...this.groups.keys()]) if (id.startsWith(prefix)) this.flush(id);

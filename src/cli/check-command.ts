@@ -7,6 +7,7 @@
 // 65 unreadable input or invalid rule file. In hook mode it always exits 0 (the protocol's way).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import type { Severity } from '../events/event.js';
 import type { CheckResult, CommandChecker, Finding, Verdict } from '../detect/check.js';
 import type { RuleSource } from '../detect/engine/api.js';
@@ -146,6 +147,10 @@ export async function checkCommandCli(argv: string[], io: CheckIO): Promise<numb
   try {
     policy = { denyAt: sev(v['deny-at'], '--deny-at'), warnAt: sev(v['warn-at'], '--warn-at') };
     const extra: RuleSource[] = (v.rules ?? []).map((f) => ({ file: f, text: readFileSync(f, 'utf8') }));
+    // One-shot runs (a hook call, one command) finish before V8's optimizing wasm compiler would pay
+    // off, and on exit the process waits for those background compiles (~0.7 s measured here).
+    // Baseline-compiled wasm is enough for a handful of parses; bulk modes keep the default.
+    if (v.hook !== undefined || opts.positionals.length > 0) setFlagsFromString('--liftoff-only');
     const { CommandChecker: Checker } = await import('../detect/check.js');
     checker = Checker.create({ extraRules: extra, policy: { ...(policy.denyAt ? { denyAt: policy.denyAt } : {}), ...(policy.warnAt ? { warnAt: policy.warnAt } : {}) } });
   } catch (e) {

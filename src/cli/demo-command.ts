@@ -73,7 +73,7 @@ function renderTimeline(rows: { step: number; id: string; command: string; exit:
       const p = a.payload;
       const late = Number(BigInt(a.ts) / 1_000_000n) - t0 > r.startMs + r.ms + 200 ? st.cyan(' (raised later, by a process this call left running)') : '';
       out.push(`          ${severityColor(st, p.severity, `✖ ${p.category}`)} ${st.dim(`[${p.severity}, ${p.attack.join(',')}]`)} ${safeText(p.message)}${p.count && p.count > 1 ? ` ×${p.count}` : ''}${late}`);
-      out.push(`            ${st.dim(`${p.action}${a.pid ? ` · pid ${a.pid}` : ''} · agent reads: ${safeText(p.reason)}`)}`);
+      out.push(`            ${st.dim(`${p.action}${p.layer ? ` at the ${p.layer} layer` : ''}${a.pid ? ` · pid ${a.pid}` : ''} · agent reads: ${safeText(p.reason)}`)}`);
     }
   }
   return `${out.join('\n')}\n`;

@@ -1,7 +1,7 @@
 // Why: `corral investigate` ties the firewall/network logs an operator already has to agent
 // traces, offline, for teams that do not (yet) run Corral's sandbox. Thin layer over
 // src/investigate/investigate.ts: argument parsing, progress on stderr, the three outputs.
-// Exit codes: 0 no incidents · 3 incidents found · 2 usage error · 1 failure.
+// Exit codes: 0 no likely incident · 3 incidents attributed with confidence ≥ 2/3 · 2 usage error · 1 failure.
 import { statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { investigate, DEFAULTS } from '../investigate/investigate.js';
@@ -28,7 +28,8 @@ export const INVESTIGATE_USAGE = `Usage: corral investigate [options] LOGFILE…
   --json                  print the full result (incidents, alerts, calls, statistics) as JSON on stdout
   --no-rules              do not use the command analyzer even when it is present
   --quiet                 no progress on stderr
-Exit: 0 no incidents · 3 incidents found · 2 usage error · 1 failure. Bad records are counted and
+Exit: 0 no likely incident · 3 at least one incident attributed to a tool call with confidence ≥ 2/3 ·
+2 usage error · 1 failure. Bad records are counted and
 reported with file:line; the rest is analysed.`;
 
 function duration(name: string, v: string | undefined, dflt: number, allowZero: boolean): number {
@@ -114,5 +115,5 @@ export async function investigateCommand(argv: string[], io: CliIO): Promise<num
   }
   if (v.json) io.stdout.write(`${JSON.stringify(result)}\n`);
   else io.stdout.write(renderSummary(result, makeStyle(io.stdout as NodeJS.WriteStream, io.env)));
-  return result.incidents.length > 0 ? 3 : 0;
+  return result.incidents.some((i) => i.likely) ? 3 : 0;
 }

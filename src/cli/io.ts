@@ -50,11 +50,11 @@ export function renderAlerts(alerts: AlertEvent[], io: CliIO, stream: NodeJS.Wri
     const p = a.payload;
     const where = [a.episode && `episode ${a.episode}`, a.step !== undefined && `step ${a.step}`, a.tool_call && `call ${a.tool_call}`, a.pid && `pid ${a.pid}`].filter(Boolean).join(', ');
     return `  ${severityColor(st, p.severity, p.severity.toUpperCase().padEnd(8))} ${st.bold(p.category.padEnd(16))} ${safeText(p.message)}${p.count && p.count > 1 ? ` [x${p.count}]` : ''}\n` +
-      `           ${st.dim(`${p.action} · ${p.rule} · ${p.attack.join(',')} · ${where}`)}\n` +
+      `           ${st.dim(`${p.action}${p.layer ? ` at ${p.layer} layer` : ''} · ${p.rule} · ${p.attack.join(',')} · ${where}`)}\n` +
       `           ${st.dim(`agent reason: ${safeText(p.reason)}`)}`;
   }).join('\n');
 }
 
 export function alertJson(a: AlertEvent): Record<string, unknown> {
-  return { rule: a.payload.rule, category: a.payload.category, severity: a.payload.severity, attack: a.payload.attack, message: a.payload.message, reason: a.payload.reason, action: a.payload.action, count: a.payload.count, pid: a.pid, step: a.step, tool_call: a.tool_call, evidence: a.payload.evidence };
+  return { rule: a.payload.rule, category: a.payload.category, severity: a.payload.severity, attack: a.payload.attack, message: a.payload.message, reason: a.payload.reason, action: a.payload.action, layer: a.payload.layer, count: a.payload.count, pid: a.pid, step: a.step, tool_call: a.tool_call, evidence: a.payload.evidence };
 }

@@ -7,6 +7,7 @@ import { replayCommand } from './replay-command.js';
 import { demoCommand } from './demo-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { eventsCommand } from './events-command.js';
+import { checkCommandCli } from './check-command.js';
 import { PolicyError } from '../policy/index.js';
 
 const USAGE = `Usage: corral <command> [options]
@@ -15,6 +16,7 @@ Commands:
   replay    re-run recorded agent trajectories in sandboxes
   demo      build a lab and replay a rogue episode (safe: nothing leaves the machine)
   events    query recorded events
+  check     screen commands before they run (allow 0 / warn 1 / deny 2; --hook claude-code)
   doctor    check prerequisites
 Every command accepts --json; colour follows NO_COLOR.`;
 
@@ -27,6 +29,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       case 'demo': return await demoCommand(rest, io);
       case 'events': return await eventsCommand(rest, io);
       case 'doctor': return await doctorCommand(rest, io);
+      case 'check': return await checkCommandCli(rest, io);
       case undefined: case '-h': case '--help': case 'help':
         io.stdout.write(`${USAGE}\n`); return cmd ? 0 : 2;
       default:

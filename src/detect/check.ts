@@ -10,7 +10,7 @@ import type { AlertCategory, Severity } from '../events/event.js';
 import { CommandAnalyzer } from './command/analyzer.js';
 import { factMatches } from './command/fact-rules.js';
 import type { CommandRecord } from './command/types.js';
-import { DetectionEngine, loadRuleSources, type Detection, type EngineEvent, type RuleSet, type RuleSource } from './engine/api.js';
+import { builtinRuleSources, DetectionEngine, loadRuleSources, type Detection, type EngineEvent, type RuleSet, type RuleSource } from './engine/api.js';
 
 export type Verdict = 'allow' | 'warn' | 'deny';
 
@@ -46,6 +46,19 @@ export interface CheckOptions { rules?: RuleSet; tool?: 'bash' | 'python'; polic
 
 export const SEVERITY_RANK: Record<Severity, number> = { low: 1, medium: 2, high: 3, critical: 4 };
 const DEFAULT_POLICY: Required<Policy> = { denyAt: 'high', warnAt: 'medium' };
+
+/**
+ * The built-in rule files that can match `command` events: the shared lists and command-*.yaml.
+ * (Runtime rules match exec/connect/dns… events only; compiling them too would quadruple start-up.)
+ */
+export function commandRuleSources(): RuleSource[] {
+  return builtinRuleSources().filter((s) => /(^|\/)(lists|command-[^/]*)\.ya?ml$/.test(s.file));
+}
+
+/** Compiles the command rules plus optional user rule files (which may override built-ins). */
+export function loadCommandRules(extra: RuleSource[] = []): RuleSet {
+  return loadRuleSources([...commandRuleSources(), ...extra]);
+}
 
 /** Turns analyzer records into engine events (one tool call, one fresh session key). */
 export function toEvents(records: CommandRecord[], callId: string): EngineEvent[] {
@@ -90,9 +103,9 @@ export class CommandChecker {
     this.policy = { ...DEFAULT_POLICY, ...policy };
   }
 
-  /** Built-in rules plus optional user rule files (lists/macros/rules may override built-ins). */
+  /** Built-in command rules plus optional user rule files (lists/macros/rules may override built-ins). */
   static create(opts: { extraRules?: RuleSource[]; rules?: RuleSet; policy?: Policy } = {}): CommandChecker {
-    const rules = opts.rules ?? loadRuleSources(opts.extraRules ?? [], { builtins: true });
+    const rules = opts.rules ?? loadCommandRules(opts.extraRules);
     return new CommandChecker(sharedAnalyzer, rules, opts.policy);
   }
 
@@ -117,6 +130,12 @@ export class CommandChecker {
         found.push(finding(r, { rule: m.rule.id, category: m.rule.category, severity: m.rule.severity, attack: m.rule.attack, message: m.message, reason: m.rule.reason, source: 'analyzer' }));
       }
     }
+    if (a.incomplete.length) {
+      // Fail safe: what was not analysed cannot be called clean.
+      found.push({ rule: 'cmd_analysis_incomplete', category: 'policy_violation', severity: 'medium', attack: ['T1027'],
+        message: `command only partly analysed: ${a.incomplete.join('; ')}`, reason: 'This command is too large or too deeply nested to screen; split it into simpler commands.',
+        span: [0, text.length], command: text, chain: [text], via: '', depth: 0, source: 'analyzer' });
+    }
     const findings = dedupe(found);
     const policy = { ...this.policy, ...opts.policy };
     return {
@@ -132,9 +151,9 @@ const sharedAnalyzer = await CommandAnalyzer.load();
 const checkers = new WeakMap<RuleSet, CommandChecker>();
 let builtin: RuleSet | undefined;
 
-/** Screens one command (synchronous). Default rules: the built-in set (rules/*.yaml). */
+/** Screens one command (synchronous). Default rules: the built-in command rules (see commandRuleSources). */
 export function checkCommand(text: string, opts: CheckOptions = {}): CheckResult {
-  const rules = opts.rules ?? (builtin ??= loadRuleSources([], { builtins: true }));
+  const rules = opts.rules ?? (builtin ??= loadCommandRules());
   let c = checkers.get(rules);
   if (!c) { c = new CommandChecker(sharedAnalyzer, rules); checkers.set(rules, c); }
   return c.check(text, { tool: opts.tool, policy: opts.policy });

@@ -10,6 +10,7 @@ export const ALERT_CATEGORIES = [
 export type AlertCategory = (typeof ALERT_CATEGORIES)[number];
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
+export type AlertLayer = 'command' | 'process' | 'network' | 'resource';
 
 export type EventKind =
   | 'session.start' | 'session.end' | 'toolcall.start' | 'toolcall.end'
@@ -48,6 +49,8 @@ export interface AlertPayload {
   count?: number;
   /** 'blocked' when enforcement stopped it, 'observed' in observe mode or when detection only. */
   action: 'blocked' | 'killed' | 'observed';
+  /** Where it was seen: the command text before it ran, a process (exec), the network (gateway, sockets, DNS), or resource counters. */
+  layer?: AlertLayer;
 }
 
 export type AlertEvent = CorralEvent<AlertPayload> & { kind: 'alert' };

@@ -50,6 +50,10 @@ export async function investigate(inp: InvestigateInput): Promise<InvestigationR
     gapMs: inp.gapMs ?? DEFAULTS.gapMs, jobs: Math.max(1, inp.jobs ?? defaultJobs()),
   };
 
+  // The command analyzer loads a WebAssembly grammar: start now, overlapping the reading.
+  const rulesLoading = inp.rules === undefined || inp.rules === 'auto' ? loadCommandRules() : undefined;
+  rulesLoading?.catch(() => undefined);
+
   // Pass 1: network logs → alert table (+ destination rarity from every record).
   const table = new AlertTable();
   const netStats: InputStats[] = [];
@@ -85,7 +89,7 @@ export async function investigate(inp: InvestigateInput): Promise<InvestigationR
   if (workers) notes.push(`traces read by ${workers} worker threads`);
 
   return finish(table, state, {
-    opts, rules: inp.rules, notes, timings, t0,
+    opts, rules: rulesLoading ?? inp.rules, notes, timings, t0,
     inputs: { net: netStats, traces: traceStats, placements: placements.length, placementFiles: placementStats },
   });
 }
@@ -119,7 +123,7 @@ function keysOf(table: AlertTable): KeyAlertsInput[] {
 }
 
 interface FinishCtx {
-  opts: InvestigationOptions; rules: InvestigateInput['rules']; notes: string[]; timings: Record<string, number>; t0: number;
+  opts: InvestigationOptions; rules: InvestigateInput['rules'] | ReturnType<typeof loadCommandRules>; notes: string[]; timings: Record<string, number>; t0: number;
   inputs: InvestigationResult['inputs'];
 }
 
@@ -130,7 +134,7 @@ async function finish(table: AlertTable, state: LinkState, ctx: FinishCtx): Prom
   let rules: CommandRules | undefined;
   if (typeof ctx.rules === 'function') rules = ctx.rules;
   else if (ctx.rules !== 'off') {
-    const loaded = await loadCommandRules();
+    const loaded = await (typeof ctx.rules === 'object' ? ctx.rules : loadCommandRules());
     rules = loaded.check;
     notes.push(loaded.note);
   }

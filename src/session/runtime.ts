@@ -21,6 +21,8 @@ import { BpftraceSensor, type SensorRecord } from '../sensors/bpftrace-sensor.js
 import { KmsgDropReader } from '../sensors/kmsg-drops.js';
 import type { CorralEvent } from '../events/event.js';
 import { GpuMonitor } from '../gpu/gpu-monitor.js';
+import { DetectionEngine, loadRuleSources, type RuleSet } from '../detect/engine/api.js';
+import { readFileSync as readText } from 'node:fs';
 
 export interface RuntimeOptions {
   home?: string;
@@ -29,7 +31,14 @@ export interface RuntimeOptions {
   sensor?: boolean | 'auto';
   poolSize?: number;
   onEvent?: (ev: CorralEvent) => void;
+  /** Extra rule files (YAML) that extend or override the built-in detection rules. */
+  ruleFiles?: string[];
+  /** Screen each tool call's command before it runs (default true). */
+  commandCheck?: boolean;
 }
+
+/** The pre-execution command screen (src/detect/check.ts), loaded lazily: its parser is WebAssembly. */
+export interface CommandScreen { check(text: string, opts: { tool?: 'bash' | 'python' }): import('../detect/check.js').CheckResult }
 
 export class Runtime extends EventEmitter {
   readonly layout: CgroupLayout;
@@ -49,6 +58,10 @@ export class Runtime extends EventEmitter {
   sensorError?: string;
   private kmsg?: KmsgDropReader;
   gpu?: GpuMonitor;
+  /** Built-in + user detection rules, compiled once; one engine serves every session (windows are keyed per session/episode/call). */
+  rules!: RuleSet;
+  engine!: DetectionEngine;
+  checker?: CommandScreen;
   private errors: string[] = [];
 
   private constructor(private opts: RuntimeOptions) {
@@ -74,6 +87,14 @@ export class Runtime extends EventEmitter {
     this.seccompFile = join(this.runDir, `seccomp-${process.pid}.bpf`);
     writeFileSync(this.seccompFile, encodeSeccompFilter(buildSeccompFilter()), { mode: 0o644 });
     this.store = EventStore.open({ home: this.opts.home });
+    this.rules = loadRuleSources((this.opts.ruleFiles ?? []).map((file) => ({ file, text: readText(file, 'utf8') })), { builtins: true });
+    this.engine = new DetectionEngine(this.rules);
+    if (this.opts.commandCheck !== false) {
+      try {
+        const { CommandChecker } = await import('../detect/check.js');
+        this.checker = CommandChecker.create({ extraRules: (this.opts.ruleFiles ?? []).map((file) => ({ file, text: readText(file, 'utf8') })) });
+      } catch (e) { this.onError(`command screening unavailable: ${(e as Error).message}`); }
+    }
     this.gateway = await new Gateway().start();
     this.pool = new NetSlotPool({ tcpPort: this.gateway.tcpPort, dnsPort: this.gateway.dnsPort }, this.opts.poolSize ?? 2);
     this.pool.fill();

@@ -16,11 +16,12 @@ import { compilePolicy, classifyAddress, type Policy, type CompiledPolicy } from
 import type { GatewayReport, SandboxNet } from '../gateway/types.js';
 import { alertForConnect, alertForDns, alertForDrop, type AlertDraft } from '../alerts/network-alerts.js';
 import { FanoutAggregator, type Probe } from '../alerts/fanout.js';
-import { monoToEpochNs, nowNs, type AlertEvent, type Attribution, type CorralEvent, type EventKind } from '../events/event.js';
+import { monoToEpochNs, nowNs, type AlertEvent, type AlertLayer, type Attribution, type CorralEvent, type EventKind } from '../events/event.js';
 import type { Runtime } from './runtime.js';
 import type { SensorRecord, ConnectRecord } from '../sensors/bpftrace-sensor.js';
 import { buildGpuDeviceArgs, insertGpuArgs } from '../gpu/gpu-devices.js';
 import type { GpuDetection } from '../gpu/gpu-detect.js';
+import type { Detection } from '../detect/engine/api.js';
 
 export const SANDBOX_UID = 65534;
 export const SANDBOX_GID = 65534;
@@ -48,6 +49,8 @@ export interface ToolCallSpec {
   maxOutput?: number;
   /** Drain the kernel sensor before returning, so every exec/connect record of the call is stored. */
   syncSensor?: boolean;
+  /** Skip pre-execution command screening for this call. */
+  skipScreen?: boolean;
 }
 
 export interface ToolCallResult {
@@ -90,6 +93,9 @@ export class Session {
   private closed = false;
   private stats: CgroupStats = {};
   private gpuEnv: Record<string, string> = {};
+  /** Rule-engine detections wait here until the gateway's own (aggregated) alerts are out, so one behaviour is one alert. */
+  private pendingDetections: Detection[] = [];
+  private detectionTimer?: NodeJS.Timeout;
 
   private constructor(private rt: Runtime, private slot: NetSlot, readonly opts: SessionOptions) {
     this.compiled = compilePolicy(opts.policy, { hostAddresses: rt.hostAddresses });
@@ -196,7 +202,9 @@ export class Session {
     this.calls.set(toolCallId, state);
     this.current = state;
     const tool = spec.tool ?? 'bash';
-    this.emit('toolcall.start', { command: spec.command, tool }, { attr: this.attr(state) });
+    const startEv = this.emit('toolcall.start', { command: spec.command, tool }, { attr: this.attr(state) });
+    const screened = this.screen(spec, state, startEv);
+    if (screened) return screened;
 
     const cmd = spec.argv ?? (tool === 'python' ? ['python3', '-c', spec.command] : ['/bin/bash', '-c', spec.command]);
     const argv = buildEnterArgv({
@@ -232,12 +240,44 @@ export class Session {
     await this.settle(spec.syncSensor ?? false);
     this.fanout.flushPrefix(toolCallId);
     this.repeats.flushPrefix(`${toolCallId}|`);
+    this.flushDetections(toolCallId);
     const st = cg.stats();
-    this.emit('resource', { scope: 'tool_call', cpu_ns: st.cpuNs, memory_peak_bytes: st.memoryPeakBytes, pids: st.pids, pids_max_hits: st.pidsMaxHits, oom_kills: st.oomKills, throttled_periods: st.throttledPeriods }, { attr: this.attr(state) });
-    this.limitAlerts(state, st, timedOut, timeoutMs);
+    const resEv = this.emit('resource', { scope: 'tool_call', cpu_ns: st.cpuNs, memory_peak_bytes: st.memoryPeakBytes, pids: st.pids, pids_max_hits: st.pidsMaxHits, oom_kills: st.oomKills, throttled_periods: st.throttledPeriods }, { attr: this.attr(state) });
+    this.limitAlerts(state, st, timedOut, timeoutMs, [resEv.id]);
     const exitCode = timedOut ? 124 : code;
     this.emit('toolcall.end', { exit_code: exitCode, signal, duration_ms: durationMs, timed_out: timedOut, stdout_bytes: stdout.length, stderr_bytes: stderr.length }, { attr: this.attr(state) });
     return { toolCallId, step, exitCode, signal, durationMs, timedOut, stdout, stderr, alerts: this.alertsFor(toolCallId) };
+  }
+
+  /**
+   * Pre-execution screening (issue 3's command analyser). Findings join the rule-engine
+   * detections of this call (so a behaviour the gateway later blocks is one alert); with
+   * `detection.on_finding: block`, a deny verdict stops the call before it runs.
+   */
+  private screen(spec: ToolCallSpec, state: CallState, startEv: CorralEvent): ToolCallResult | undefined {
+    const checker = this.rt.checker;
+    if (!checker || spec.skipScreen) return undefined;
+    let res;
+    try { res = checker.check(spec.argv ? spec.argv.join(' ') : spec.command, { tool: spec.tool ?? 'bash' }); } catch (e) { this.rt.onError(e); return undefined; }
+    if (!res.findings.length) return undefined;
+    const attr = this.attr(state);
+    const block = this.opts.policy.detection.on_finding === 'block' && res.verdict === 'deny';
+    if (block) {
+      const lines = res.findings.map((f) => `corral: blocked before running: ${f.reason} [rule ${f.rule}: ${f.command.slice(0, 200)}]`);
+      for (const f of res.findings) {
+        this.alert(attr, { rule: f.rule, category: f.category, severity: f.severity, attack: f.attack, message: `${f.message} (screened before running)`, reason: f.reason }, [startEv.id], 'blocked', { layer: 'command' });
+      }
+      state.running = false;
+      state.endedNs = process.hrtime.bigint();
+      if (this.current === state) this.current = undefined;
+      this.emit('toolcall.end', { exit_code: 126, blocked: true, duration_ms: 0 }, { attr });
+      return { toolCallId: attr.tool_call!, step: attr.step!, exitCode: 126, signal: null, durationMs: 0, timedOut: false, stdout: '', stderr: `${lines.join('\n')}\n`, alerts: this.alertsFor(attr.tool_call!) };
+    }
+    for (const f of res.findings) {
+      this.pendingDetections.push({ rule: f.rule, category: f.category, severity: f.severity, attack: f.attack,
+        message: `${f.message} (screened before running: ${res.verdict})`, reason: f.reason, evidence: [startEv.id], event: startEv });
+    }
+    return undefined;
   }
 
   alertsFor(toolCallId: string): AlertEvent[] {
@@ -255,23 +295,23 @@ export class Session {
     return env;
   }
 
-  private limitAlerts(state: CallState, st: CgroupStats, timedOut: boolean, timeoutMs: number): void {
+  private limitAlerts(state: CallState, st: CgroupStats, timedOut: boolean, timeoutMs: number, evidence: string[]): void {
     const before = state.statsBefore ?? {};
     const attr = this.attr(state);
     if ((st.oomKills ?? 0) > (before.oomKills ?? 0)) {
       this.alert(attr, { rule: 'limit.memory_oom', category: 'resource_abuse', severity: 'medium', attack: ['T1496'],
         message: `Memory limit (${this.opts.policy.resources.memory} bytes) hit: ${st.oomKills} process(es) OOM-killed`,
-        reason: `The tool call exceeded the sandbox memory limit of ${fmtBytes(this.opts.policy.resources.memory)} and was killed by the OOM killer.` }, [], 'killed');
+        reason: `The tool call exceeded the sandbox memory limit of ${fmtBytes(this.opts.policy.resources.memory)} and was killed by the OOM killer.` }, evidence, 'killed');
     }
     if ((st.pidsMaxHits ?? 0) > (before.pidsMaxHits ?? 0)) {
       this.alert(attr, { rule: 'limit.pids', category: 'resource_abuse', severity: 'medium', attack: ['T1496'],
         message: `Process limit (${this.opts.policy.resources.pids}) hit ${st.pidsMaxHits} time(s) (fork bomb?)`,
-        reason: `The tool call tried to create more than ${this.opts.policy.resources.pids} processes; extra forks failed.` }, [], 'blocked');
+        reason: `The tool call tried to create more than ${this.opts.policy.resources.pids} processes; extra forks failed.` }, evidence, 'blocked');
     }
     if (timedOut) {
       this.alert(attr, { rule: 'limit.timeout', category: 'resource_abuse', severity: 'low', attack: ['T1496'],
         message: `Tool call exceeded its ${timeoutMs} ms timeout and was killed with all its processes`,
-        reason: `The tool call ran longer than ${Math.round(timeoutMs / 1000)} s and was killed.` }, [], 'killed');
+        reason: `The tool call ran longer than ${Math.round(timeoutMs / 1000)} s and was killed.` }, evidence, 'killed');
     }
     state.statsBefore = st;
   }
@@ -323,12 +363,62 @@ export class Session {
     this.events.push(ev);
     this.rt.store.append(ev);
     this.rt.onEvent(ev);
+    // Session-level events are Corral's own machinery (the namespace holder); agent activity always has a tool call.
+    if (kind !== 'alert' && ev.tool_call !== undefined) this.detect(ev);
     return ev;
   }
 
-  private alert(attr: Attribution, d: AlertDraft, evidence: string[], action: 'blocked' | 'killed' | 'observed', extra: { pid?: number; count?: number; ts?: string } = {}): AlertEvent {
+  private detect(ev: CorralEvent): void {
+    let found: Detection[];
+    try { found = this.rt.engine.process(ev); } catch (e) { this.rt.onError(e); return; }
+    if (!found.length) return;
+    this.pendingDetections.push(...found);
+    this.detectionTimer ??= setTimeout(() => this.flushDetections(false), 2000);
+  }
+
+  /**
+   * Emits rule-engine detections as alerts: one per tool call and category (highest severity
+   * first, the others counted and their evidence merged), and none where the gateway or the
+   * limits already reported that category for that tool call — one behaviour, one alert.
+   */
+  /** force: 'all' (session close), a tool call id (that call just ended and its aggregates were flushed), or false (timer). */
+  flushDetections(force: string | boolean = 'all'): void {
+    if (this.detectionTimer) { clearTimeout(this.detectionTimer); this.detectionTimer = undefined; }
+    const groups = new Map<string, Detection[]>();
+    const keep: Detection[] = [];
+    for (const d of this.pendingDetections.splice(0)) {
+      const call = d.event.tool_call ?? '';
+      // the gateway may still be about to report this call (aggregating, or joining a flow to its pid): wait for it
+      const forced = force === 'all' || force === true || force === call;
+      if (!forced && (this.pending.size > 0 || this.fanout.hasPrefix(call) || this.repeats.hasPrefix(`${call}|`))) { keep.push(d); continue; }
+      const k = `${d.event.tool_call ?? ''}|${d.category}`;
+      groups.set(k, [...(groups.get(k) ?? []), d]);
+    }
+    if (keep.length) {
+      this.pendingDetections.push(...keep);
+      this.detectionTimer = setTimeout(() => this.flushDetections(false), 1000);
+    }
+    const rank = { critical: 0, high: 1, medium: 2, low: 3 } as const;
+    for (const group of groups.values()) {
+      const first = group[0]!;
+      if (this.alertEvents.some((a) => a.tool_call === first.event.tool_call && a.payload.category === first.category)) continue;
+      group.sort((x, y) => rank[x.severity] - rank[y.severity]);
+      const top = group[0]!;
+      const e = top.event;
+      const rules = [...new Set(group.map((d) => d.rule))];
+      const evidence = [...new Set(group.flatMap((d) => d.evidence))].slice(0, 64);
+      const attr: Attribution = { session: e.session, run: e.run, episode: e.episode, step: e.step, tool_call: e.tool_call };
+      const more = rules.length > 1 ? ` (also: ${rules.slice(1).join(', ')})` : '';
+      this.alert(attr, { rule: top.rule, category: top.category, severity: top.severity, attack: [...new Set(group.flatMap((d) => d.attack))],
+        message: `${top.message}${more}`, reason: top.reason }, evidence, 'observed', { pid: e.pid, count: group.reduce((n, d) => n + (d.count ?? 1), 0), ts: e.ts, layer: layerOf(e.kind) });
+    }
+  }
+
+
+  private alert(attr: Attribution, d: AlertDraft, evidence: string[], action: 'blocked' | 'killed' | 'observed', extra: { pid?: number; count?: number; ts?: string; layer?: AlertLayer } = {}): AlertEvent {
     // An alert is stamped with the time of its first evidence (when the behaviour happened), not when an aggregate was flushed.
-    const ev = this.emit('alert', { ...d, evidence, action, count: extra.count }, { attr, pid: extra.pid, ts: extra.ts }) as unknown as AlertEvent;
+    const layer = extra.layer ?? (d.rule.startsWith('limit.') || d.rule.startsWith('gpu.') ? 'resource' : 'network');
+    const ev = this.emit('alert', { ...d, evidence, action, count: extra.count, layer }, { attr, pid: extra.pid, ts: extra.ts }) as unknown as AlertEvent;
     this.alertEvents.push(ev);
     return ev;
   }
@@ -394,7 +484,8 @@ export class Session {
     let attr: Attribution & { inferred?: boolean };
     let pid: number | undefined;
     if (r.kind === 'dns') {
-      const c = this.findConnect(this.slot.lease.hostIp, 53, r.tsNs) ?? this.findDnsConnect(r.tsNs);
+      let c = this.findDnsConnect(r.tsNs);
+      if (!c && this.rt.sensor) { await this.rt.sensorBarrier(r.tsNs); c = this.findDnsConnect(r.tsNs); }
       attr = (c && this.attrFromCgroup(c.cgroupId)) || this.inferred(r.tsNs);
       pid = c?.pid;
       const ev = this.emit('dns', { name: r.name, qtype: r.qtype, verdict: r.verdict, rule: r.rule, answers: r.answers, rcode: r.rcode }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
@@ -434,10 +525,12 @@ export class Session {
     }
   }
 
-  private findDnsConnect(now: bigint): ConnectRecord | undefined {
+  /** The latest resolver socket connect (port 53) at or shortly before the query reached the gateway. */
+  private findDnsConnect(at: bigint): ConnectRecord | undefined {
     for (let i = this.recentConnects.length - 1; i >= 0; i--) {
       const c = this.recentConnects[i]!;
-      if (now - c.tsNs > 5_000_000_000n) break;
+      if (c.tsNs > at) continue;
+      if (at - c.tsNs > 2_000_000_000n) break;
       if (c.port === 53) return c;
     }
     return undefined;
@@ -466,6 +559,7 @@ export class Session {
     if (this.nsInitPid) await this.settle().catch(() => {});
     this.fanout.flush();
     this.repeats.flush();
+    this.flushDetections();
     this.stats = this.cgroup.stats();
     this.cgroup.kill();
     if (this.holder && this.holder.exitCode === null && this.holder.signalCode === null) {
@@ -481,6 +575,14 @@ export class Session {
     this.rt.store.flush();
     return { alerts: this.alertEvents, stats: this.stats };
   }
+}
+
+/** The layer a detection was seen at, from its triggering event (toolcall.start = the screened command text). */
+function layerOf(kind: string): AlertLayer {
+  if (kind === 'exec' || kind === 'exit') return 'process';
+  if (kind === 'resource') return 'resource';
+  if (kind === 'toolcall.start' || kind === 'command') return 'command';
+  return 'network';
 }
 
 function expandHome(p: string): string {

@@ -21,7 +21,7 @@ export class CommandAnalyzer {
     let input = text;
     if (input.length > this.limits.maxInputChars) {
       input = input.slice(0, this.limits.maxInputChars);
-      run.parseErrors.push(`input of ${text.length} characters cut to ${this.limits.maxInputChars} (limit); the rest was not analysed`);
+      run.note('input', `input of ${text.length} characters cut to ${this.limits.maxInputChars} (limit); the rest was not analysed`);
     }
     try {
       if (tool === 'python') {
@@ -33,7 +33,7 @@ export class CommandAnalyzer {
       }
     } catch (e) {
       // A bug in the analyzer must not crash the caller or hide what was found so far.
-      run.parseErrors.push(`analyzer error: ${(e as Error).message}; result is partial`);
+      run.note('error', `analyzer error: ${(e as Error).message}; result is partial`);
     }
     return run.result();
   }

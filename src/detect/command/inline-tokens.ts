@@ -61,7 +61,7 @@ function scanDelimited(s: string, i: number, open: string): { body: string; end:
 
 /** Tokenizes `code` in language `lang` (unknown languages use the python-like default). */
 export function tokenize(code: string, lang: string, maxTokens = 20_000): Tok[] {
-  const L = SYNTAX[lang] ?? BASE;
+  const L = Object.prototype.hasOwnProperty.call(SYNTAX, lang) ? SYNTAX[lang]! : BASE;
   const toks: Tok[] = [];
   let i = 0;
   const n = code.length;

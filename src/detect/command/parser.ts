@@ -37,7 +37,16 @@ const MAX_NODES = 20_000;
  * then `parse` is synchronous. One instance is not re-entrant but holds no state between calls.
  */
 export class ShellParser {
-  private constructor(private readonly parser: TS.Parser) {}
+  /** Per node-type id: its name and whether it is named (read once; saves wasm calls per node). */
+  private readonly types: string[];
+  private readonly named: boolean[];
+  private readonly fields: (string | null)[];
+
+  private constructor(private readonly parser: TS.Parser, lang: TS.Language) {
+    this.types = lang.types.map((t) => t || 'ERROR');
+    this.named = lang.types.map((_, id) => lang.nodeTypeIsNamed(id));
+    this.fields = lang.fields;
+  }
 
   static async load(): Promise<ShellParser> {
     const req = createRequire(import.meta.url);
@@ -47,7 +56,7 @@ export class ShellParser {
     const lang = await ts.Language.load(new Uint8Array(wasm));
     const parser = new ts.Parser();
     parser.setLanguage(lang);
-    return new ShellParser(parser);
+    return new ShellParser(parser, lang);
   }
 
   /**
@@ -67,43 +76,46 @@ export class ShellParser {
     if (!tree) { this.parser.reset(); return { root: null, hasError: true, timedOut }; }
     try {
       const hasError = tree.rootNode.hasError;
-      return { root: copyTree(tree.walk(), text.length), hasError, timedOut: false };
+      return { root: this.copyTree(tree.walk(), text.length), hasError, timedOut: false };
     } finally {
       tree.delete();
     }
   }
-}
 
-/** Copies the wasm tree into plain objects with one depth-first cursor walk. */
-function copyTree(cur: TS.TreeCursor, limit: number): SNode {
-  const mk = (): SNode => ({
-    type: cur.nodeType, start: Math.min(cur.startIndex, limit), end: Math.min(cur.endIndex, limit),
-    field: cur.currentFieldName, named: cur.nodeIsNamed, missing: cur.nodeIsMissing, children: [],
-  });
-  const root = mk();
-  const stack: SNode[] = [root];
-  let count = 1;
-  try {
-    for (;;) {
-      if (count < MAX_NODES && cur.gotoFirstChild()) {
-        const n = mk(); count++;
-        stack[stack.length - 1]!.children.push(n);
-        stack.push(n);
-        continue;
-      }
+  /** Copies the wasm tree into plain objects with one depth-first cursor walk (4 wasm reads per node). */
+  private copyTree(cur: TS.TreeCursor, limit: number): SNode {
+    const mk = (): SNode => {
+      const id = cur.nodeTypeId;
+      const start = Math.min(cur.startIndex, limit);
+      const end = Math.min(cur.endIndex, limit);
+      // Only zero-width nodes can be parser-inserted (missing) ones: ask the cursor just then.
+      return { type: this.types[id] ?? 'ERROR', start, end, field: this.fields[cur.currentFieldId] ?? null, named: this.named[id] ?? true, missing: start === end && cur.nodeIsMissing, children: [] };
+    };
+    const root = mk();
+    const stack: SNode[] = [root];
+    let count = 1;
+    try {
       for (;;) {
-        if (stack.length > 1 && cur.gotoNextSibling()) {
-          stack.pop();
+        if (count < MAX_NODES && cur.gotoFirstChild()) {
           const n = mk(); count++;
           stack[stack.length - 1]!.children.push(n);
           stack.push(n);
-          break;
+          continue;
         }
-        if (stack.length <= 1 || !cur.gotoParent()) return root;
-        stack.pop();
+        for (;;) {
+          if (stack.length > 1 && cur.gotoNextSibling()) {
+            stack.pop();
+            const n = mk(); count++;
+            stack[stack.length - 1]!.children.push(n);
+            stack.push(n);
+            break;
+          }
+          if (stack.length <= 1 || !cur.gotoParent()) return root;
+          stack.pop();
+        }
       }
+    } finally {
+      cur.delete();
     }
-  } finally {
-    cur.delete();
   }
 }

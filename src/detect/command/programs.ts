@@ -81,6 +81,11 @@ export function interpreterOf(name: string): InterpreterSpec | undefined {
   return undefined;
 }
 
+/** Own-property lookup: a command named `constructor` or `__proto__` must not hit Object.prototype. */
+export function own<T>(table: Record<string, T>, key: string): T | undefined {
+  return Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined;
+}
+
 export function basename(p: string): string {
   const s = p.replace(/\/+$/, '');
   const i = s.lastIndexOf('/');

@@ -10,6 +10,7 @@ import { emitCommand, type RunState } from './exec.js';
 import { stageOutput, normPath } from './stage.js';
 import { basename } from './programs.js';
 import { evalWord, type WordEnv } from './words.js';
+import { evalRedirects, type Redir } from './redirects.js';
 import { mapSpan, type Analysis, type AnalysisLimits, type CommandRecord, type Layer } from './types.js';
 
 export interface Ctx {
@@ -26,7 +27,6 @@ export interface Ctx {
   pipeStart?: number;
 }
 
-interface Redir { list: string[]; stdin: Buffer | null; stdinFrom: string[]; outFiles: { path: string; append: boolean }[] }
 
 const STATEMENT_TYPES = new Set(['command', 'pipeline', 'list', 'redirected_statement', 'subshell', 'compound_statement', 'if_statement', 'for_statement', 'while_statement', 'c_style_for_statement', 'case_statement', 'function_definition', 'negated_command', 'declaration_command', 'variable_assignment', 'unset_command']);
 const WORDISH = new Set(['subscript', 'word', 'number', 'concatenation', 'simple_expansion', 'expansion', 'raw_string', 'string', 'ansi_c_string', 'command_name']);
@@ -35,16 +35,18 @@ export class Run implements RunState {
   readonly commands: CommandRecord[] = [];
   readonly parseErrors: string[] = [];
   readonly unwrapped: string[] = [];
+  readonly incomplete: string[] = [];
   readonly written = new Map<string, Buffer>();
   readonly downloaded = new Set<string>();
   readonly chmodded = new Set<string>();
+  readonly aliases = new Map<string, string>();
   private parsedChars = 0;
   private substCache = new Map<SNode, { out: Buffer | null; names: string[] }>();
   private limitNoted = new Set<string>();
 
   constructor(private readonly parser: ShellParser, readonly limits: AnalysisLimits) {}
 
-  result(): Analysis { return { commands: this.commands, parseErrors: this.parseErrors, unwrapped: this.unwrapped }; }
+  result(): Analysis { return { commands: this.commands, parseErrors: this.parseErrors, unwrapped: this.unwrapped, incomplete: this.incomplete }; }
 
   full(): boolean {
     if (this.commands.length < this.limits.maxCommands) return false;
@@ -52,10 +54,12 @@ export class Run implements RunState {
     return true;
   }
 
+  /** Records (once per kind) that a limit stopped the analysis: the result is incomplete. */
   note(key: string, msg: string): void {
     if (this.limitNoted.has(key)) return;
     this.limitNoted.add(key);
     this.parseErrors.push(msg);
+    this.incomplete.push(msg);
   }
 
   readFile(p: string): Buffer | null { return this.written.get(normPath(p)) ?? null; }
@@ -67,7 +71,7 @@ export class Run implements RunState {
     this.parsedChars += text.length;
     if (layer.depth > 0) this.unwrapped.push(text);
     const parsed = this.parser.parse(text, this.limits.parseBudgetMs);
-    if (!parsed.root) { this.parseErrors.push(`${where(layer)}parse timed out after ${this.limits.parseBudgetMs} ms; not analysed`); return null; }
+    if (!parsed.root) { this.note(`timeout${this.parseErrors.length}`, `${where(layer)}parse timed out after ${this.limits.parseBudgetMs} ms; not analysed`); return null; }
     if (parsed.hasError) this.noteSyntax(parsed.root, layer);
     const root = normalizeTree(parsed.root, text);
     const ctx: Ctx = { layer, vars: base.vars ?? new Map(), inLoop: base.inLoop ?? false, background: base.background ?? false, flags: base.flags ?? [], redirects: [], stdin: base.stdin ?? null, inputFrom: base.inputFrom ?? [] };
@@ -195,54 +199,7 @@ export class Run implements RunState {
     return res;
   }
 
-  evalRedirects(nodes: SNode[], ctx: Ctx): Redir {
-    const r: Redir = { list: [], stdin: null, stdinFrom: [], outFiles: [] };
-    const t = ctx.layer.text;
-    for (const n of nodes) {
-      if (n.type === 'heredoc_redirect') {
-        const start = n.children.find((c) => c.type === 'heredoc_start');
-        const body = n.children.find((c) => c.type === 'heredoc_body');
-        const quoted = start ? /['"\\]/.test(t.slice(start.start, start.end)) : true;
-        let s = body ? (quoted ? t.slice(body.start, body.end) : this.heredocText(body, ctx, r.stdinFrom)) : '';
-        if (n.children.some((c) => c.type === '<<-')) s = s.replace(/^\t+/gm, '');
-        r.stdin = Buffer.from(s, 'utf8');
-        continue;
-      }
-      if (n.type === 'herestring_redirect') {
-        const w = n.children.find((c) => c.named);
-        if (w) { const v = evalWord(w, this.wordEnv(ctx, r.stdinFrom)); r.stdin = v.exact ? Buffer.from(`${v.value}\n`) : null; }
-        continue;
-      }
-      const op = n.children.find((c) => !c.named)?.type ?? '';
-      const dest = n.children.find((c) => c.field === 'destination') ?? n.children.filter((c) => c.named && c.type !== 'file_descriptor').at(-1);
-      if (!dest) continue;
-      if (dest.type === 'process_substitution') {
-        const sub = this.visitSubst(dest, ctx);
-        r.stdinFrom.push(...sub.names);
-        if (op === '<') r.stdin = sub.out;
-        r.list.push(`${op}${t.slice(dest.start, dest.end)}`);
-        continue;
-      }
-      const v = evalWord(dest, this.wordEnv(ctx, r.stdinFrom)).value;
-      if (/^[&>]*$/.test(op) && /^\d+$|^-$/.test(v) && op.includes('&')) continue; // 2>&1, >&-
-      r.list.push(`${op}${v}`);
-      if (op === '<') r.stdin = this.readFile(v);
-      if (/^(>|>>|&>|&>>|>\||>&)$/.test(op) && !v.startsWith('/dev/')) r.outFiles.push({ path: v, append: op.endsWith('>>') });
-    }
-    return r;
-  }
-
-  private heredocText(body: SNode, ctx: Ctx, names: string[]): string {
-    let s = '';
-    let pos = body.start;
-    const env = this.wordEnv(ctx, names);
-    for (const c of body.children) {
-      s += ctx.layer.text.slice(pos, c.start);
-      s += c.type === 'heredoc_content' ? ctx.layer.text.slice(c.start, c.end) : evalWord(c, env).value;
-      pos = c.end;
-    }
-    return s + ctx.layer.text.slice(pos, body.end);
-  }
+  evalRedirects(nodes: SNode[], ctx: Ctx): Redir { return evalRedirects(this, nodes, ctx); }
 
   visitCommand(n: SNode, ctx: Ctx, outer: SNode[] | null, extraFlags: string[] = []): Buffer | null {
     const nameNode = n.children.find((c) => c.field === 'name');
@@ -257,11 +214,20 @@ export class Run implements RunState {
     }
     const substNames: string[] = [];
     const env = this.wordEnv(ctx, substNames);
-    const vals = words.map((w) => evalWord(w, env));
+    // Unquoted expansions are split on IFS like bash does (`c="nc -e sh h 1"; $c`).
+    const argv: string[] = [];
+    const exact: boolean[] = [];
+    const nodes: SNode[] = [];
+    const ifs = ctx.vars.get('IFS') ?? ' \t\n';
+    for (const w of words) {
+      const v = evalWord(w, env);
+      const parts = v.exact && ifs !== '' && splits(w) ? v.value.split(new RegExp(`[${ifs.replace(/[\]\\^-]/g, '\\$&')}]+`)).filter((x) => x !== '') : [v.value];
+      for (const p of parts.length ? parts : ['']) { argv.push(p); exact.push(v.exact); nodes.push(w); }
+    }
     const stdin = r.stdin ?? ctx.stdin;
     const end = Math.max(n.end, ...(outer ?? []).map((o) => o.end));
     const eff = emitCommand(this, {
-      argv: vals.map((v) => v.value), exact: vals.map((v) => v.exact), nodes: words, end, ctx, start: n.start,
+      argv, exact, nodes, end, ctx, start: n.start,
       stdin, inputFrom: [...new Set([...ctx.inputFrom, ...r.stdinFrom, ...substNames])],
       redirects: [...ctx.redirects, ...r.list], flags: extraFlags,
     });
@@ -271,6 +237,7 @@ export class Run implements RunState {
       this.sinkOutput(stdin, r);
       return stdin;
     }
+    if (DOWNLOADERS.has(basename(eff[0] ?? ''))) for (const f of r.outFiles) this.downloaded.add(normPath(f.path));
     return this.sinkOutput(stageOutput(eff, stdin, (p) => this.readFile(p)), r);
   }
 
@@ -324,6 +291,15 @@ export class Run implements RunState {
     }
     flush();
   }
+}
+
+const DOWNLOADERS = new Set(['curl', 'wget', 'fetch', 'aria2c', 'axel', 'lftp', 'ftp', 'tftp', 'nc', 'ncat', 'netcat', 'socat']);
+
+/** Does bash word-split this word's value? (an unquoted expansion or substitution at its top level) */
+function splits(w: SNode): boolean {
+  if (w.type === 'simple_expansion' || w.type === 'expansion' || w.type === 'command_substitution') return true;
+  if (w.type === 'command_name') return w.children.some(splits);
+  return w.type === 'concatenation' && w.children.some((c) => c.type === 'simple_expansion' || c.type === 'expansion' || c.type === 'command_substitution');
 }
 
 function findError(n: SNode): SNode | null {

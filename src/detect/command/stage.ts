@@ -70,8 +70,10 @@ const PATTERN_OPTS: Record<string, { pat: string[]; val: string[] }> = {
   jq: { pat: ['-f', '--from-file'], val: ['--arg', '--argjson', '--slurpfile', '--rawfile', '--indent'] },
   perl: { pat: ['-e', '-E'], val: ['-I', '-M', '-m'] },
 };
-const patternOpts = (name: string): { pat: string[]; val: string[] } =>
-  PATTERN_OPTS[/grep$|^rg$|^ag$|^ack$/.test(name) ? 'grep' : /awk$/.test(name) ? 'awk' : name === 'yq' ? 'jq' : name] ?? { pat: [], val: [] };
+const patternOpts = (name: string): { pat: string[]; val: string[] } => {
+  const k = /grep$|^rg$|^ag$|^ack$/.test(name) ? 'grep' : /awk$/.test(name) ? 'awk' : name === 'yq' ? 'jq' : name;
+  return Object.prototype.hasOwnProperty.call(PATTERN_OPTS, k) ? PATTERN_OPTS[k]! : { pat: [], val: [] };
+};
 
 /** Operands naming files the command reads or writes (best effort; see docs/check.md). */
 export function fileOperands(argv: string[]): string[] {
@@ -114,6 +116,12 @@ export function downloadTargets(argv: string[]): string[] {
       else if (a.startsWith('--output=')) out.push(a.slice(9));
       else if (a === '-O' || a === '--remote-name' || (/^-[a-zA-Z]*O[a-zA-Z]*$/.test(a) && !a.startsWith('--'))) out.push(...urlBase());
     }
+  } else if (name === 'tftp' || name === 'atftp') {
+    const g = args.findIndex((a) => a === 'get' || a === '-g' || a === '--get');
+    if (g >= 0 && args[g + 1]) out.push(args[g + 2] && !args[g + 2]!.startsWith('-') ? args[g + 2]! : basename(args[g + 1]!));
+  } else if (name === 'aria2c' || name === 'axel') {
+    const o = args.findIndex((a) => a === '-o' || a === '--out' || a === '--output');
+    out.push(...(o >= 0 && args[o + 1] ? [args[o + 1]!] : urlBase()));
   } else if (name === 'wget') {
     let explicit = false;
     for (let i = 0; i < args.length; i++) {

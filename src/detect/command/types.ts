@@ -47,7 +47,7 @@ export const DEFAULT_LIMITS: AnalysisLimits = {
   maxDepth: 8,
   maxTotalChars: 512 * 1024,
   maxCommands: 2000,
-  parseBudgetMs: 50,
+  parseBudgetMs: 500,
 };
 
 export interface Analysis {
@@ -56,6 +56,8 @@ export interface Analysis {
   parseErrors: string[];
   /** Every unwrapped text layer (decoded payloads, bash -c strings, inline code), in order found. */
   unwrapped: string[];
+  /** Why part of the input was NOT analysed (limit hit, parse timeout, input cut); empty when complete. */
+  incomplete: string[];
 }
 
 /** How positions in a layer's text map back to the original text. */

@@ -130,6 +130,8 @@ export interface EngineOptions {
   maxWindowKeys?: number;
   /** Most entries (events or distinct values) held per window key. Default 4096. */
   maxEntriesPerKey?: number;
+  /** Skip command-line rules whose required literals do not occur (Aho–Corasick). Default true. */
+  prefilter?: boolean;
 }
 
 export interface ExampleResult { rule: string; kind: 'match' | 'nomatch'; index: number; ok: boolean; error?: string; skipped?: boolean }

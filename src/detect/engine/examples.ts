@@ -27,6 +27,10 @@ export function exampleEvents(ex: RuleExample, tag: string): EngineEvent[] {
     const e = raw as ExampleEvent;
     for (const k of Object.keys(e)) if (!EVENT_KEYS.has(k)) throw new Error(`event ${j}: unknown key '${k}'`);
     if (typeof e.kind !== 'string') throw new Error(`event ${j}: needs a kind`);
+    const argv = (e.payload as { argv?: unknown } | undefined)?.argv;
+    if (argv !== undefined && (!Array.isArray(argv) || argv.some((a) => typeof a !== 'string'))) {
+      throw new Error(`event ${j}: payload.argv must be a list of strings (quote numbers: "4444")`);
+    }
     const every = e.every === undefined ? 1e9 : parseDurationNs(e.every);
     if (every === undefined) throw new Error(`event ${j}: bad every '${String(e.every)}'`);
     const at = e.at === undefined ? undefined : parseDurationNs(e.at);

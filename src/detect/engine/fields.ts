@@ -13,7 +13,7 @@ export interface FieldInfo {
   kinds: string;
   doc: string;
 }
-type Getter = (ev: EngineEvent, c: FieldCache) => unknown;
+export type Getter = (ev: EngineEvent, c: FieldCache) => unknown;
 interface FieldDef extends FieldInfo { get: Getter }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -204,9 +204,37 @@ export interface FieldRef { name: string; type: FieldType; slot: number }
  * Maps field names (and their lower-cased variants) to cache slots for one rule set. Static fields
  * occupy the first slots in DEFS order; proc.arg[N] and lower-case variants are added on demand.
  */
+/** Everything the static getters' source text refers to (see cloneGetter). */
+const GETTER_SCOPE: Record<string, unknown> = {
+  P, str, num, bool, NET_KINDS, S_ARGV, S_EXE, S_DNS_NAME, S_DNS_LABELS, S_DST_IP, S_NET_NAME, S_DNS_STATS,
+  basename, normName, lastLabels, labelStats, shannon, classifyMemo,
+};
+
+/**
+ * A copy of a getter with its own inline caches. Payload shapes differ per event kind, so one
+ * shared getter sees them all and its property loads go megamorphic; a copy per kind stays
+ * monomorphic (several times faster). Falls back to the original if the copy cannot be built.
+ */
+export function cloneGetter(g: Getter): Getter {
+  try {
+    const names = Object.keys(GETTER_SCOPE);
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    return new Function(...names, `"use strict"; return (${g.toString()});`)(...names.map((n) => GETTER_SCOPE[n])) as Getter;
+  } catch { return g; }
+}
+
 export class FieldTable {
   readonly getters: Getter[] = DEFS.map((d) => d.get);
   private extra = new Map<string, number>();
+  private perKind = new Map<string, Getter[]>();
+
+  /** Getters specialised for one event kind (static ones cloned; extra slots shared). */
+  gettersFor(kind: string): Getter[] {
+    let g = this.perKind.get(kind);
+    if (!g) { g = this.getters.map((x, i) => (i < DEFS.length ? cloneGetter(x) : x)); this.perKind.set(kind, g); }
+    for (let i = g.length; i < this.getters.length; i++) g.push(this.getters[i]!);
+    return g;
+  }
 
   /** Resolves a field name; undefined when unknown. */
   resolve(name: string): FieldRef | undefined {
@@ -229,7 +257,12 @@ export class FieldTable {
 
   private slotFor(key: string, get: Getter): number {
     let s = this.extra.get(key);
-    if (s === undefined) { s = this.getters.length; this.getters.push(get); this.extra.set(key, s); }
+    if (s === undefined) {
+      s = this.getters.length;
+      this.getters.push(get);
+      this.extra.set(key, s);
+      for (const g of this.perKind.values()) g.push(get);
+    }
     return s;
   }
 
@@ -245,12 +278,16 @@ export class FieldCache {
   private gen = 1;
   private gens: Uint32Array;
   private vals: unknown[];
-  constructor(private readonly getters: Getter[], readonly classMemo: Map<string, string | undefined> = new Map()) {
-    this.gens = new Uint32Array(getters.length + 16);
-    this.vals = new Array(getters.length + 16).fill(undefined);
+  private getters: Getter[];
+  constructor(private readonly base: Getter[], readonly classMemo: Map<string, string | undefined> = new Map()) {
+    this.getters = base;
+    this.gens = new Uint32Array(base.length + 16);
+    this.vals = new Array(base.length + 16).fill(undefined);
   }
-  reset(ev: EngineEvent): this {
+  /** Starts a new event; `getters` may be a kind-specialised set from FieldTable.gettersFor. */
+  reset(ev: EngineEvent, getters: Getter[] = this.base): this {
     this.ev = ev;
+    this.getters = getters;
     if (++this.gen === 0xffffffff) { this.gens.fill(0); this.gen = 1; }
     if (this.gens.length < this.getters.length) {
       this.gens = new Uint32Array(this.getters.length + 16);

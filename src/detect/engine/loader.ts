@@ -40,7 +40,9 @@ export function loadSource(store: Store, src: RuleSource): void {
   if (doc.errors.length) {
     const e = doc.errors[0]!;
     const p = lc.linePos(e.pos[0]);
-    throw new RuleError(`YAML: ${e.message.split('\n')[0]}`, { file: src.file, line: p.line, column: p.col });
+    const first = e.message.split('\n')[0]!;
+    const hint = /compact mappings|Implicit map keys|Nested mappings/.test(first) ? " (quote text that contains ': ', or fold it with '>')" : '';
+    throw new RuleError(`YAML: ${first}${hint}`, { file: src.file, line: p.line, column: p.col });
   }
   const root = doc.contents;
   if (root === null || (isScalar(root) && (root.value === null || root.value === ''))) return;

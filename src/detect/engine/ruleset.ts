@@ -9,6 +9,7 @@ import { FieldTable } from './fields.js';
 import { emptyStore, loadSource, type CondPiece, type RuleDraft, type Store } from './loader.js';
 import { compileOutput, type OutputTemplate } from './output.js';
 import { errAt, fieldsOf, kindsOf, parseCondition, valuesOf, type Node, type ParseCtx } from './parse.js';
+import { requiredLiterals } from './prefilter.js';
 import { tokenize, type Loc, type Token } from './tokenize.js';
 import { parseWindow } from './window-spec.js';
 
@@ -17,6 +18,8 @@ export interface RuleImpl extends CompiledRule {
   out: OutputTemplate;
   /** proc.name values the rule needs (engine index), or 'any'. */
   names: Set<string> | 'any';
+  /** Literals one of which proc.cmdline must contain for the rule to match (prefilter), or 'any'. */
+  literals: string[] | 'any';
   /** Cache slots of window.distinct and window.group_by. */
   distinctSlot?: number;
   groupSlot?: number;
@@ -164,7 +167,7 @@ function compileRule(d: RuleDraft, ctx: ParseCtx, table: FieldTable): RuleImpl {
     condition: piecesText(d.condition), output: d.output.text, reason: d.reason.trim(),
     exceptions: d.exceptions.map((e) => ({ name: e.name, condition: piecesText(e.pieces) })),
     tags: d.tags, examples: d.examples, source: { file: d.at.file, line: d.at.line }, fields: [...fields],
-    matches, fn, out: compileOutput(d.output, table), names: valuesOf(cond, 'proc.name'),
+    matches, fn, out: compileOutput(d.output, table), names: valuesOf(cond, 'proc.name'), literals: requiredLiterals(cond),
   };
   if (window) rule.window = window;
   if (distinctSlot !== undefined) rule.distinctSlot = distinctSlot;

@@ -12,24 +12,22 @@ import { rateTest, stratifiedRateTest, type RateStratum } from './stats.js';
 export interface EnrichmentResult {
   enrichment: Enrichment;
   /**
-   * The null ("noise") weight of an alert on key with destination dst: the odds that a plain
-   * alert inside a call is background, rbg / (rin − rbg), from the rate of background alerts
-   * (outside tool calls and not explained by a call that left a process running) and the rate
-   * of "plain" alerts inside tool calls (those whose calls show no command evidence),
-   * for that source and destination, shrunk towards the destination's fleet-wide rates, which
-   * are shrunk towards the fleet's; leave-one-out. Plain inside alerts as frequent as background
-   * ones mean that being inside a call, by itself, says little; command evidence is scored separately. A destination a source reaches all
-   * day long whatever the agent does (a host daemon behind the NAT address) gets a high weight;
+   * The null ("noise") weight of an alert with destination dst: the odds that a plain alert
+   * inside a call is background, rbg / (rin − rbg). rbg is the rate of background alerts
+   * (outside tool calls and not explained by a call that left a process running); rin the
+   * rate of "plain" alerts inside tool calls (whose calls show no command evidence). Both are
+   * for that destination over the whole fleet (pooled over sources: per source the counts are
+   * tiny, and a host daemon behaves alike on every host), shrunk towards the fleet's mix,
+   * leave-one-out (the alert judged is no evidence about itself). A destination reached as
+   * often outside calls as inside (a daemon behind the NAT address) gets a high weight;
    * a miner's beacons after the call that started it do not count as background.
    */
-  noiseWeight(key: string, dst: number, alert: number): number;
+  noiseWeight(dst: number, alert: number): number;
 }
 
-/** Pseudo-exposure (ms) at the parent's rates added before estimating a source's (or source+destination's) own rates. */
-const SHRINK_MS = 3_600_000;
-export const NOISE_WEIGHT_RANGE = [0.02, 20] as const;
-/** Pseudo-alerts at the fleet's inside/background mix behind each destination's rates. */
-const FLEET_PSEUDO = 2;
+export const NOISE_WEIGHT_RANGE = [0.02, 5] as const;
+/** Weight, in alerts, of the fleet's rates behind each destination's own. */
+const DST_PRIOR = 2;
 
 /**
  * @param dstOf  destination id of alert number a
@@ -107,19 +105,24 @@ export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: Link
 
   // Null weights: background rate over inside rate, estimated leave-one-out (the alert being
   // judged never counts as evidence about itself) and shrunk fleet → destination → source+destination.
-  // A destination's rates are per unit of exposure of the sources that reached it at all
-  // (a host daemon's beacon comes only from NAT addresses, never from sandbox addresses).
-  let bgAll = 0, plainAll = 0;
+  // A destination's rates are per unit of exposure of the sources that reached it without a
+  // command to explain it (a host daemon's beacon comes only from NAT addresses, never from
+  // sandbox addresses; a sandbox whose only metadata read was a curl says nothing about daemons).
+  let bgAll = 0, plainAll = 0, fleetInMs = 0, fleetOutMs = 0;
   const exposureOf = new Map(strata.map((x) => [x.key, x]));
   const fleetDst = new Map<number, { inside: number; background: number; inMs: number; outMs: number }>();
   for (const [key, dsts] of byDst) {
     const k = exposureOf.get(key)!;
+    let used = false;
     for (const [d, c] of dsts) {
+      if (c.inside + c.background === 0) continue;
+      used = true;
       const f = fleetDst.get(d) ?? { inside: 0, background: 0, inMs: 0, outMs: 0 };
       f.inside += c.inside; f.background += c.background; bgAll += c.background; plainAll += c.inside;
       f.inMs += k.insideMs; f.outMs += k.observedMs - k.insideMs;
       fleetDst.set(d, f);
     }
+    if (used) { fleetInMs += k.insideMs; fleetOutMs += k.observedMs - k.insideMs; }
   }
   // Plain inside alerts arrive at rin = background + caused; the odds that one is background
   // are rbg / (rin − rbg).
@@ -127,20 +130,22 @@ export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: Link
     const caused = Math.max(rin - rbg, 0);
     return caused <= 0 ? NOISE_WEIGHT_RANGE[1] : Math.min(NOISE_WEIGHT_RANGE[1], Math.max(NOISE_WEIGHT_RANGE[0], rbg / caused));
   };
-  const noiseWeight = (key: string, dst: number, alert: number): number => {
+  // Gamma–Poisson estimates. Fleet: one pseudo-alert of background (so "never seen outside a
+  // call" during a sliver of idle time is not taken as proof) and the inside count that keeps
+  // the prior neutral (no enrichment): without data, being inside a call proves nothing.
+  // Destination: DST_PRIOR pseudo-alerts at the fleet's rates.
+  const noiseWeight = (dst: number, alert: number): number => {
     const selfIn = inside[alert] && !evidenced[alert] ? 1 : 0, selfBg = !inside[alert] && !explained[alert] && counted[alert] ? 1 : 0;
-    const IN = Math.max(0, plainAll - selfIn), BG = Math.max(0, bgAll - selfBg);
-    if (IN + BG === 0) return 1;
-    // Destination, fleet-wide, with FLEET_PSEUDO alerts at the fleet's in/background mix.
-    const fd = fleetDst.get(dst) ?? { inside: 0, background: 0, inMs: sum.insideMs, outMs: sum.observedMs - sum.insideMs };
-    const rinD = (Math.max(0, fd.inside - selfIn) + (FLEET_PSEUDO * IN) / (IN + BG)) / Math.max(1, fd.inMs);
-    const rbgD = (Math.max(0, fd.background - selfBg) + (FLEET_PSEUDO * BG) / (IN + BG)) / Math.max(1, fd.outMs);
-    const k = exposureOf.get(key);
-    const d = byDst.get(key)?.get(dst);
-    if (!k) return odds(rbgD, rinD);
-    // Source + destination, with SHRINK_MS of exposure at the destination's fleet rates.
-    const rin = (Math.max(0, (d?.inside ?? 0) - selfIn) + rinD * SHRINK_MS) / (k.insideMs + SHRINK_MS);
-    const rbg = (Math.max(0, (d?.background ?? 0) - selfBg) + rbgD * SHRINK_MS) / (k.observedMs - k.insideMs + SHRINK_MS);
+    const inF = Math.max(1, fleetInMs), outF = Math.max(1, fleetOutMs);
+    const rbgF = (Math.max(0, bgAll - selfBg) + 1) / outF;
+    const rinF = (Math.max(0, plainAll - selfIn) + inF / outF) / inF;
+    const fd = fleetDst.get(dst);
+    if (!fd) return odds(rbgF, rinF);
+    const inD = Math.max(1, fd.inMs), outD = Math.max(1, fd.outMs);
+    // DST_PRIOR pseudo-alerts, split between inside and background as the fleet's rates would.
+    const eIn = rinF * inD, eBg = rbgF * outD;
+    const rbg = (Math.max(0, fd.background - selfBg) + (DST_PRIOR * eBg) / (eIn + eBg)) / outD;
+    const rin = (Math.max(0, fd.inside - selfIn) + (DST_PRIOR * eIn) / (eIn + eBg)) / inD;
     return odds(rbg, rin);
   };
   return { enrichment: { fleet, pooled, perKey, perHost }, noiseWeight };

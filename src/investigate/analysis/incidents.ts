@@ -11,8 +11,12 @@ export interface IncidentOptions {
 
 /** A further call is blamed with the best one when it explains this share of what the best explains … */
 export const CO_CAUSE_SHARE = 0.25;
-/** … and is likely (confidence ≥ this) to have caused one of the alerts. Also the "likely" threshold of an incident. */
-export const LIKELY = 0.5;
+/**
+ * … and is likely (confidence ≥ this, odds of at least 2:1) to have caused one of the alerts.
+ * Also the threshold for an incident's attribution to count as "likely" (exit code 3, the
+ * accuracy benchmark); below it an incident is reported as "possible".
+ */
+export const LIKELY = 2 / 3;
 export const EM_ITERATIONS = 25;
 /** Dirichlet pseudo-count per mixture component. */
 export const EM_PSEUDO = 1.5;
@@ -44,7 +48,7 @@ export function buildIncidents(alerts: AlertOut[], calls: CallRef[], opts: Incid
   if (cur.length) groups.push(cur);
 
   const incidents = groups.map((g) => describe(g, alerts, calls));
-  incidents.sort((a, b) => b.score - a.score || a.start - b.start);
+  incidents.sort((a, b) => Number(b.likely) - Number(a.likely) || b.score - a.score || a.start - b.start);
   incidents.forEach((inc, k) => { inc.rank = k + 1; inc.id = `INC-${String(k + 1).padStart(4, '0')}`; });
   return incidents;
 }

@@ -69,7 +69,7 @@ export interface Incident {
   /** The best call not blamed, shown when attribution is ambiguous (e.g. shared NAT). */
   runnerUp?: Attribution;
   ambiguous: boolean;
-  /** The best call's confidence reaches LIKELY (0.5): counted as an attributed incident (exit code 3). */
+  /** The best call's confidence reaches LIKELY (2/3): counted as an attributed incident (exit code 3). */
   likely: boolean;
   /** Alert numbers (index into InvestigationResult.alerts). */
   alerts: number[];

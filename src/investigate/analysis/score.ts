@@ -122,7 +122,8 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
 
   // 4. Evidence before the enrichment. An alert outside every call is "explained" (not background noise) only when a call that
   // left a process running also names its destination or matches a rule of its category.
-  // An alert inside a call is "evidenced" when one of the calls it fell in shows such evidence.
+  // An alert inside a call is "evidenced" when a call it fell in shows such evidence, or a call
+  // that left a process running does (a miner's beacon during some other call).
   const explained = new Uint8Array(table.size);
   const evidenced = new Uint8Array(table.size);
   for (const [a, links] of raw) {
@@ -130,9 +131,8 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
     const dport = table.dport.data[a]!;
     const { category } = alertKind(table, a);
     for (const l of links) {
-      if (inside[a] !== (l.timing === 'after' ? 0 : 1)) continue;
       const call = calls[callOf(l.c)]!;
-      if (!inside[a] && !call.detached) continue;
+      if (l.timing === 'after' && !call.detached) continue;
       if (mentionsDestination(call.command, dst, dport >= 0 ? dport : undefined) || call.rules.some((r) => r.category === category)) {
         if (inside[a]) evidenced[a] = 1; else explained[a] = 1;
         break;
@@ -161,8 +161,7 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
       score *= 0.75 + 0.5 * rarity;
       return { call: callIndex.get(l.c)!, timing: l.timing, offsetMs: l.offsetMs, mention, ruleMatch, via: l.via, score, p: 0 };
     });
-    const key = ev.find((e) => e.via.startsWith('ip:'))?.via ?? ev[0]!.via;
-    const noise = enrichment.noiseWeight(key, table.dst.data[a]!, a);
+    const noise = enrichment.noiseWeight(table.dst.data[a]!, a);
     const total = ev.reduce((s, e) => s + e.score, 0) + noise;
     for (const e of ev) e.p = e.score / total;
     ev.sort((x, y) => y.p - x.p);

@@ -50,7 +50,7 @@ export function reportMain(data: ReportData): void {
   const r = data.result;
   const fleet = r.enrichment.fleet;
   $('summary').append(
-    el('div', { class: 'card' }, el('b', {}, String(data.incidents.length)), ' incidents'),
+    el('div', { class: 'card' }, el('b', {}, String(data.incidents.filter((i) => i.likely).length)), ` likely incidents (${data.incidents.filter((i) => !i.likely).length} possible)`),
     el('div', { class: 'card' }, el('b', {}, r.counts.alerts.toLocaleString('en')), ` alert-like records of ${r.counts.records.toLocaleString('en')}`),
     el('div', { class: 'card' }, el('b', {}, r.counts.toolCalls.toLocaleString('en')), ` tool calls in ${r.counts.episodes.toLocaleString('en')} episodes`),
     el('div', { class: 'card', id: 'enrichment-card' }, 'alerts during tool calls: ',
@@ -62,13 +62,13 @@ export function reportMain(data: ReportData): void {
   const list = $('incidents');
   const rows = data.incidents.map((inc, k) => {
     const top = inc.attributed[0];
-    const tr = el('tr', { class: 'incident', 'data-incident': String(k), tabindex: '0' },
+    const tr = el('tr', { class: `incident${inc.likely ? '' : ' possible'}`, 'data-incident': String(k), tabindex: '0' },
       el('td', {}, String(inc.rank)),
       el('td', {}, el('span', { class: 'swatch', style: `background:${color(inc.category)}` }), ` ${inc.category}`),
       el('td', {}, inc.source),
       el('td', { class: 'num' }, String(inc.alertCount)),
       el('td', {}, iso(inc.start)),
-      el('td', {}, top ? `${callLabel(top.call)} (${pct(top.confidence)})` : '—', inc.ambiguous ? el('span', { class: 'flag' }, ' ambiguous') : undefined),
+      el('td', {}, top ? `${callLabel(top.call)} (${pct(top.confidence)}${inc.likely ? '' : ', possible'})` : '—', inc.ambiguous ? el('span', { class: 'flag' }, ' ambiguous') : undefined),
     );
     tr.addEventListener('click', () => select(k));
     tr.addEventListener('keydown', (e) => { if (e.key === 'Enter') select(k); });

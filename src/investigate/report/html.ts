@@ -20,7 +20,7 @@ h3 { margin: 4px 0; font-size: 15px; } h4 { margin: 8px 0 4px; font-size: 13px; 
 table { border-collapse: collapse; background: #fff; font-size: 13px; }
 th, td { border: 1px solid #e2e2e2; padding: 3px 6px; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; } td.num { text-align: right; }
-tr.incident { cursor: pointer; } tr.incident:hover { background: #f3f7ff; } tr.incident.sel { background: #dde8ff; }
+tr.incident { cursor: pointer; } tr.incident.possible { color: #777; } tr.incident:hover { background: #f3f7ff; } tr.incident.sel { background: #dde8ff; }
 .flag { color: #b00; font-weight: bold; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 50%; vertical-align: middle; }
 .legend-item { margin-right: 12px; }

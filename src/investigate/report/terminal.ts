@@ -43,17 +43,19 @@ export function renderSummary(r: InvestigationResult, st: Style, o: SummaryOptio
   out.push('');
   if (!r.incidents.length) out.push(st.green('No incidents: no alert could be linked to a tool call.'));
   else {
-    out.push(st.bold(`Incidents (${r.incidents.length}${r.incidents.length > maxInc ? `, top ${maxInc} shown` : ''}):`));
+    const likely = r.incidents.filter((i) => i.likely).length;
+    out.push(st.bold(`Incidents: ${likely} likely (a call with confidence ≥ 67%), ${r.incidents.length - likely} possible${r.incidents.length > maxInc ? `; top ${maxInc} shown` : ''}:`));
     const rows = r.incidents.slice(0, maxInc).map((inc) => {
       const top = inc.attributed[0];
       const call = top ? r.calls[top.call]! : undefined;
-      const who = call ? `${safeText(clip(call.episode, 24))}${call.step !== undefined ? ` #${call.step}` : ''} (${Math.round(top!.confidence * 100)}%)` : '-';
+      const pct = top ? `${Math.round(top.confidence * 100)}%` : '';
+      const who = call ? `${safeText(clip(call.episode, 24))}${call.step !== undefined ? ` #${call.step}` : ''} (${inc.likely ? pct : st.dim(`${pct} possible`)})` : '-';
       const cat = inc.severity !== undefined && inc.severity <= 2 ? st.red(inc.category) : st.yellow(inc.category);
       return [inc.id, cat, safeText(clip(inc.source, 22)), String(inc.alertCount), `${iso(inc.start)} +${dur(inc.end - inc.start)}`, who + (inc.ambiguous ? st.red(' ambiguous') : '')];
     });
     out.push(table(rows, ['ID', 'CATEGORY', 'SOURCE', 'ALERTS', 'WHEN (UTC)', 'MOST LIKELY CALL']).trimEnd());
     out.push('');
-    for (const inc of r.incidents.slice(0, Math.min(maxInc, 5))) {
+    for (const inc of r.incidents.slice(0, Math.min(maxInc, 5)).filter((i) => i.likely)) {
       out.push(st.bold(`${inc.id} ${inc.category} from ${safeText(inc.source)}: ${inc.alertCount} alert${inc.alertCount === 1 ? '' : 's'} (${safeText(inc.kind)})`));
       for (const at of inc.attributed.slice(0, 3)) {
         const k = r.calls[at.call]!;

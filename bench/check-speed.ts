@@ -1,0 +1,88 @@
+// Why: command screening runs before every tool call, so its cost must be negligible next to the
+// tool call itself. This measures throughput (commands/s) and per-command latency (p50/p99/max)
+// of CommandChecker.check over the distinct benign agent commands, on one thread, after a warm-up
+// pass, and splits the cost between the analyzer and the rule engine. Goals (issue §5): ≥ 10,000
+// commands/s and p99 ≤ 2 ms. Peer for scale: sandbox-runtime's library adds ~27 ms per command.
+// Bounded: at most --rounds timed passes (default 3) and --seconds of timing (default 20).
+// Usage: node dist/bench/check-speed.js [--rounds N] [--seconds S] [--json]
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { CommandChecker } from '../src/detect/check.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const args = process.argv.slice(2);
+const num = (name: string, d: number): number => { const i = args.indexOf(name); const v = i >= 0 ? Number(args[i + 1]) : NaN; return Number.isFinite(v) && v > 0 ? v : d; };
+const ROUNDS = num('--rounds', 3);
+const SECONDS = num('--seconds', 20);
+const FILE = (() => { const i = args.indexOf('--benign'); return i >= 0 && args[i + 1] ? args[i + 1]! : `${ROOT}../shared/data/benign-agent-bash.jsonl`; })();
+
+const seen = new Set<string>();
+const cmds: string[] = [];
+for (const line of readFileSync(FILE, 'utf8').split('\n')) {
+  if (!line.trim()) continue;
+  try { const c = (JSON.parse(line) as { command?: unknown }).command; if (typeof c === 'string' && !seen.has(c)) { seen.add(c); cmds.push(c); } } catch { /* skip bad line */ }
+}
+
+const checker = CommandChecker.create();
+const pct = (xs: number[], p: number): number => xs[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+
+/** Wall-clock and CPU time of this thread (the machine may be shared: CPU time is the fair measure). */
+const cpuMs = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+
+function pass(fn: (c: string) => unknown): { lat: number[]; cpu: number[]; secs: number; cpuSecs: number } {
+  const lat = new Array<number>(cmds.length);
+  const cpu = new Array<number>(cmds.length);
+  const t0 = process.hrtime.bigint();
+  const c0 = cpuMs();
+  for (let i = 0; i < cmds.length; i++) {
+    const a = process.hrtime.bigint();
+    const ca = cpuMs();
+    fn(cmds[i]!);
+    cpu[i] = cpuMs() - ca;
+    lat[i] = Number(process.hrtime.bigint() - a) / 1e6;
+  }
+  return { lat, cpu, secs: Number(process.hrtime.bigint() - t0) / 1e9, cpuSecs: (cpuMs() - c0) / 1000 };
+}
+
+process.stderr.write(`warm-up over ${cmds.length} distinct commands…\n`);
+pass((c) => checker.check(c));
+const lat: number[] = [];
+const clat: number[] = [];
+const alat: number[] = [];
+let secs = 0;
+let csecs = 0;
+let asecs = 0;
+const start = Date.now();
+for (let r = 0; r < ROUNDS && (Date.now() - start) / 1000 < SECONDS; r++) {
+  const full = pass((c) => checker.check(c));
+  lat.push(...full.lat); clat.push(...full.cpu); secs += full.secs; csecs += full.cpuSecs;
+  const an = pass((c) => checker.analyzer.analyze(c));
+  alat.push(...an.lat); asecs += an.secs;
+  process.stderr.write(`round ${r + 1}: ${(cmds.length / full.secs).toFixed(0)} cmds/s\n`);
+}
+lat.sort((a, b) => a - b);
+clat.sort((a, b) => a - b);
+alat.sort((a, b) => a - b);
+const rate = lat.length / secs;
+const cpuRate = clat.length / csecs;
+const res = {
+  commands: cmds.length, checks: lat.length, cmdsPerSec: rate, cmdsPerCpuSec: cpuRate,
+  p50ms: pct(lat, 0.5), p90ms: pct(lat, 0.9), p99ms: pct(lat, 0.99), maxMs: lat[lat.length - 1]!,
+  cpu: { p50ms: pct(clat, 0.5), p99ms: pct(clat, 0.99) },
+  loadavg: loadavg()[0], cpus: (await import('node:os')).cpus().length,
+  analyzerOnly: { cmdsPerSec: alat.length / asecs, p50ms: pct(alat, 0.5), p99ms: pct(alat, 0.99) },
+  node: process.version,
+};
+if (args.includes('--json')) process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
+else {
+  process.stdout.write([
+    `corral check over ${res.commands} distinct benign commands, ${res.checks} timed checks, one thread (${res.node}); load average ${(res.loadavg ?? 0).toFixed(2)} on ${res.cpus} CPUs`,
+    `throughput (wall): ${rate.toFixed(0)} commands/s      goal ≥ 10,000   ratio ${(rate / 10_000).toFixed(2)}`,
+    `throughput (CPU):  ${cpuRate.toFixed(0)} commands per CPU-second   ratio ${(cpuRate / 10_000).toFixed(2)}   (fair on a shared machine)`,
+    `latency (wall): p50 ${res.p50ms.toFixed(3)} ms  p90 ${res.p90ms.toFixed(3)} ms  p99 ${res.p99ms.toFixed(3)} ms  max ${res.maxMs.toFixed(2)} ms   goal p99 ≤ 2 ms   ratio ${(res.p99ms / 2).toFixed(2)}`,
+    `latency (CPU):  p50 ${res.cpu.p50ms.toFixed(3)} ms  p99 ${res.cpu.p99ms.toFixed(3)} ms`,
+    `analyzer only: ${res.analyzerOnly.cmdsPerSec.toFixed(0)} commands/s, p50 ${res.analyzerOnly.p50ms.toFixed(3)} ms, p99 ${res.analyzerOnly.p99ms.toFixed(3)} ms (rest is the rule engine)`,
+    `peer: sandbox-runtime library ~27 ms per command → corral check p50 is ${(27 / res.p50ms).toFixed(0)}x lower`,
+  ].join('\n') + '\n');
+}

@@ -1,0 +1,59 @@
+// Why: evaluates redirections the way bash applies them: `>`/`>>` targets (recorded for the
+// rules and for same-call file bookkeeping), `<` inputs, here-strings and heredocs (quoted or
+// expanded, `<<-` tab stripping) as static stdin, and `<(…)` process substitutions. Threat it
+// stops: `bash -i >& /dev/tcp/…`, writes to ~/.bashrc or authorized_keys, and payloads fed to a
+// shell through a heredoc or here-string going unseen.
+import type { SNode } from './parser.js';
+import type { Ctx, Run } from './run.js';
+import { evalWord } from './words.js';
+
+export interface Redir { list: string[]; stdin: Buffer | null; stdinFrom: string[]; outFiles: { path: string; append: boolean }[] }
+
+export function evalRedirects(run: Run, nodes: SNode[], ctx: Ctx): Redir {
+  const r: Redir = { list: [], stdin: null, stdinFrom: [], outFiles: [] };
+  const t = ctx.layer.text;
+  for (const n of nodes) {
+    if (n.type === 'heredoc_redirect') {
+      const start = n.children.find((c) => c.type === 'heredoc_start');
+      const body = n.children.find((c) => c.type === 'heredoc_body');
+      const quoted = start ? /['"\\]/.test(t.slice(start.start, start.end)) : true;
+      let s = body ? (quoted ? t.slice(body.start, body.end) : heredocText(run, body, ctx, r.stdinFrom)) : '';
+      if (n.children.some((c) => c.type === '<<-')) s = s.replace(/^\t+/gm, '');
+      r.stdin = Buffer.from(s, 'utf8');
+      continue;
+    }
+    if (n.type === 'herestring_redirect') {
+      const w = n.children.find((c) => c.named);
+      if (w) { const v = evalWord(w, run.wordEnv(ctx, r.stdinFrom)); r.stdin = v.exact ? Buffer.from(`${v.value}\n`) : null; }
+      continue;
+    }
+    const op = n.children.find((c) => !c.named)?.type ?? '';
+    const dest = n.children.find((c) => c.field === 'destination') ?? n.children.filter((c) => c.named && c.type !== 'file_descriptor').at(-1);
+    if (!dest) continue;
+    if (dest.type === 'process_substitution') {
+      const sub = run.visitSubst(dest, ctx);
+      r.stdinFrom.push(...sub.names);
+      if (op === '<') r.stdin = sub.out;
+      r.list.push(`${op}${t.slice(dest.start, dest.end)}`);
+      continue;
+    }
+    const v = evalWord(dest, run.wordEnv(ctx, r.stdinFrom)).value;
+    if (/^[&>]*$/.test(op) && /^\d+$|^-$/.test(v) && op.includes('&')) continue; // 2>&1, >&-
+    r.list.push(`${op}${v}`);
+    if (op === '<') r.stdin = run.readFile(v);
+    if (/^(>|>>|&>|&>>|>\||>&)$/.test(op) && !v.startsWith('/dev/')) r.outFiles.push({ path: v, append: op.endsWith('>>') });
+  }
+  return r;
+}
+
+function heredocText(run: Run, body: SNode, ctx: Ctx, names: string[]): string {
+  let s = '';
+  let pos = body.start;
+  const env = run.wordEnv(ctx, names);
+  for (const c of body.children) {
+    s += ctx.layer.text.slice(pos, c.start);
+    s += c.type === 'heredoc_content' ? ctx.layer.text.slice(c.start, c.end) : evalWord(c, env).value;
+    pos = c.end;
+  }
+  return s + ctx.layer.text.slice(pos, body.end);
+}
