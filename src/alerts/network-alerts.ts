@@ -2,18 +2,11 @@
 // reason the agent can read: an SSH tunnel -> tunnel, Stratum or a pool -> mining,
 // metadata -> metadata_access, internal ranges -> internal_probe, anything else denied ->
 // policy_violation. Pure functions, so the mapping is unit-tested without sockets.
-import type { AlertCategory, Severity } from '../events/event.js';
+import type { AlertDraft } from '../events/event.js';
 import type { ConnectReport, DnsReport } from '../gateway/types.js';
 import type { MiningNameMatcher } from './mining-names.js';
 
-export interface AlertDraft {
-  rule: string;
-  category: AlertCategory;
-  severity: Severity;
-  attack: string[];
-  message: string;
-  reason: string;
-}
+export type { AlertDraft };
 
 const INTERNAL = new Set(['private', 'cgnat', 'link_local', 'loopback', 'host_self', 'reserved', 'multicast']);
 

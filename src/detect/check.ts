@@ -6,7 +6,7 @@
 // persistence, evasion or exfiltration command — caught before it executes.
 // Loading the bash grammar is asynchronous (WebAssembly), so this module awaits it once at import
 // (top-level await); after that, checkCommand and CommandChecker.check are synchronous.
-import type { AlertCategory, Severity } from '../events/event.js';
+import type { AlertDraft, Severity } from '../events/event.js';
 import { CommandAnalyzer } from './command/analyzer.js';
 import { factMatches } from './command/fact-rules.js';
 import type { CommandRecord } from './command/types.js';
@@ -14,14 +14,7 @@ import { builtinRuleSources, DetectionEngine, loadRuleSources, type Detection, t
 
 export type Verdict = 'allow' | 'warn' | 'deny';
 
-export interface Finding {
-  rule: string;
-  category: AlertCategory;
-  severity: Severity;
-  attack: string[];
-  message: string;
-  /** Short reason the agent can read. */
-  reason: string;
+export interface Finding extends AlertDraft {
   /** [start, end) in the original text (UTF-16 indices) of what triggered the finding. */
   span: [number, number];
   /** The unwrapped command that matched, and the chain of texts from the outermost layer to it. */

@@ -37,14 +37,19 @@ export interface CorralEvent<P = Record<string, unknown>> extends Attribution {
   payload: P;
 }
 
-export interface AlertPayload {
+/** What every alerting layer (gateway, limits, rule engine, command screen, GPU) produces. */
+export interface AlertDraft {
   rule: string;
   category: AlertCategory;
   severity: Severity;
+  /** ATT&CK technique ids (v19 and legacy forms are both valid). */
   attack: string[];
   message: string;
   /** Short reason the agent itself can read and act on. */
   reason: string;
+}
+
+export interface AlertPayload extends AlertDraft {
   evidence: string[];
   count?: number;
   /** 'blocked' when enforcement stopped it, 'observed' in observe mode or when detection only. */

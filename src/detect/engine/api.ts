@@ -5,7 +5,7 @@
 // reverse shells, internal probing, metadata access, exfiltration, persistence, evasion) being
 // missed because a detection lived in ad-hoc code nobody could read, test or extend.
 // Everything a caller needs is re-exported here; keep these names stable (other modules code to them).
-import type { AlertCategory, AlertPayload, CorralEvent, EventKind, Severity } from '../../events/event.js';
+import type { AlertCategory, AlertDraft, AlertPayload, CorralEvent, EventKind, Severity } from '../../events/event.js';
 
 export type { AlertCategory, Severity } from '../../events/event.js';
 
@@ -109,14 +109,8 @@ export interface RuleSet {
   disabled: string[];
 }
 
-export interface Detection {
-  rule: string;
-  category: AlertCategory;
-  severity: Severity;
-  attack: string[];
-  /** The rule's output template with %field substituted (values sanitised and truncated). */
-  message: string;
-  reason: string;
+/** message is the rule's output template with %field substituted (values sanitised and truncated). */
+export interface Detection extends AlertDraft {
   /** Ids of the events that caused it (one for stateless rules; the window's events, capped, for windows). */
   evidence: string[];
   /** For windows: matching events (count) or distinct values (distinct) in the window when it fired. */
