@@ -344,3 +344,34 @@ test('CLI: exit 3 with incidents, bad records reported with file:line, JSON and 
     assert.equal(await investigateCommand([join(dir, 'eve.json'), '--bogus'], capture().io), 2);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('worker threads over byte ranges give the same result as one thread, with exact line numbers', async () => {
+  const { investigate } = await import('../src/investigate/investigate.js');
+  const dir = mkdtempSync(join(tmpdir(), 'corral-inv-par-'));
+  try {
+    const iso = (ms: number): string => new Date(ms).toISOString();
+    const lines: string[] = [];
+    const eve: string[] = [];
+    for (let i = 0; i < 4000; i++) {
+      const ip = `10.0.${i % 7}.9`, start = T0 + i * 1000;
+      const bad = i === 2500;
+      lines.push(bad ? '{"episode": "ep-x", "command": "ls", "ts": ' : JSON.stringify({ episode: `ep-${i % 7}`, step: Math.floor(i / 7), tool_call_id: `c${i}`, command: i === 3001 ? 'curl http://169.254.169.254/latest/meta-data/' : 'python step.py', ts: iso(start), end_ts: iso(start + 600), ip }));
+    }
+    eve.push(JSON.stringify({ timestamp: iso(T0 + 3001 * 1000 + 300), event_type: 'alert', src_ip: '10.0.5.9', src_port: 1, dest_ip: '169.254.169.254', dest_port: 80, proto: 'TCP', alert: { signature: 'metadata', severity: 2 } }));
+    for (let k = 0; k < 30; k++) eve.push(JSON.stringify({ timestamp: iso(T0 + k * 97_000 + 50), event_type: 'alert', src_ip: `10.0.${k % 7}.9`, src_port: 1, dest_ip: '192.0.2.50', dest_port: 443, proto: 'TCP', alert: { signature: 'telemetry', severity: 3 } }));
+    writeFileSync(join(dir, 'trace.jsonl'), lines.join('\n') + '\n');
+    writeFileSync(join(dir, 'eve.json'), eve.join('\n') + '\n');
+    const base = { logs: [{ path: join(dir, 'eve.json') }], traces: [{ path: join(dir, 'trace.jsonl') }], rules: 'off' as const };
+    const one = await investigate({ ...base, jobs: 1 });
+    const many = await investigate({ ...base, jobs: 3, parallelMinBytes: 1 });
+    assert.ok(many.notes.some((n) => /worker threads/.test(n)), many.notes.join('; '));
+    assert.equal(many.counts.toolCalls, 3999);
+    assert.equal(many.counts.episodes, one.counts.episodes);
+    assert.deepEqual(many.inputs.traces[0]!.issues.map((i) => i.line), [2501]);
+    assert.equal(many.inputs.traces[0]!.bad, 1);
+    const summary = (r: InvestigationResult): string[] => r.incidents.map((i) => `${i.category} ${i.alertCount} ${i.attributed.map((a) => r.calls[a.call]!.tool_call_id).join(',')} ${i.attributed[0]!.confidence.toFixed(6)}`).sort();
+    assert.deepEqual(summary(many), summary(one));
+    assert.deepEqual(many.enrichment.fleet, one.enrichment.fleet);
+    assert.ok(summary(one).some((s) => s.startsWith('metadata_access 1 c3001')));
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});

@@ -8,6 +8,7 @@ import { demoCommand } from './demo-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { eventsCommand } from './events-command.js';
 import { checkCommandCli } from './check-command.js';
+import { investigateCommand } from './investigate-command.js';
 import { PolicyError } from '../policy/index.js';
 
 const USAGE = `Usage: corral <command> [options]
@@ -17,6 +18,7 @@ Commands:
   demo      build a lab and replay a rogue episode (safe: nothing leaves the machine)
   events    query recorded events
   check     screen commands before they run (allow 0 / warn 1 / deny 2; --hook claude-code)
+  investigate  tie existing firewall logs to agent traces offline (HTML report, --json)
   doctor    check prerequisites
 Every command accepts --json; colour follows NO_COLOR.`;
 
@@ -30,6 +32,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       case 'events': return await eventsCommand(rest, io);
       case 'doctor': return await doctorCommand(rest, io);
       case 'check': return await checkCommandCli(rest, io);
+      case 'investigate': return await investigateCommand(rest, io);
       case undefined: case '-h': case '--help': case 'help':
         io.stdout.write(`${USAGE}\n`); return cmd ? 0 : 2;
       default:

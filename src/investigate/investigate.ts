@@ -33,6 +33,8 @@ export interface InvestigateInput {
   gapMs?: number;
   /** Worker threads for the traces (default: available cores). */
   jobs?: number;
+  /** Trace inputs smaller than this (bytes) are read on the main thread (default 32 MiB). */
+  parallelMinBytes?: number;
   assumedDurationMs?: number;
   /** 'auto' uses src/detect's command analyzer when present; 'off' never does. Or a function. */
   rules?: 'auto' | 'off' | CommandRules;
@@ -82,7 +84,7 @@ export async function investigate(inp: InvestigateInput): Promise<InvestigationR
   const traces = [];
   for (const t of inp.traces) traces.push({ path: t.path, format: t.format ?? await detectTraceFormat(t.path) });
   const { state, stats: traceStats, workers } = await tracePass({
-    traces, keys, placements, opts, assumedDurationMs: inp.assumedDurationMs, jobs: opts.jobs,
+    traces, keys, placements, opts, assumedDurationMs: inp.assumedDurationMs, jobs: opts.jobs, parallelMinBytes: inp.parallelMinBytes,
     onProgress: (b, t) => inp.onProgress?.('traces', b, t),
   });
   timings.tracesMs = performance.now() - t1;
@@ -98,7 +100,7 @@ export async function investigate(inp: InvestigateInput): Promise<InvestigationR
  * The same analysis over records already in memory (tests, embedding). No files, no workers.
  * @example investigateRecords({ records: [alert], spans: [call], skewMs: 1000 })
  */
-export async function investigateRecords(inp: Omit<InvestigateInput, 'logs' | 'traces' | 'placements' | 'map' | 'jobs' | 'onProgress'> & { records: NetRecord[]; spans: ToolCallSpan[]; placements?: Placement[] }): Promise<InvestigationResult> {
+export async function investigateRecords(inp: Omit<InvestigateInput, 'logs' | 'traces' | 'placements' | 'map' | 'jobs' | 'parallelMinBytes' | 'onProgress'> & { records: NetRecord[]; spans: ToolCallSpan[]; placements?: Placement[] }): Promise<InvestigationResult> {
   const t0 = performance.now();
   const opts: InvestigationOptions = {
     skewMs: inp.skewMs ?? DEFAULTS.skewMs, lagMs: inp.lagMs ?? DEFAULTS.lagMs, graceMs: inp.graceMs ?? DEFAULTS.graceMs,
@@ -138,7 +140,7 @@ async function finish(table: AlertTable, state: LinkState, ctx: FinishCtx): Prom
     rules = loaded.check;
     notes.push(loaded.note);
   }
-  const scored = linkAndScore(table, state, { skewMs: opts.skewMs, lagMs: opts.lagMs, graceMs: opts.graceMs, rules });
+  const scored = linkAndScore(table, state, { skewMs: opts.skewMs, lagMs: opts.lagMs, graceMs: opts.graceMs, gapMs: opts.gapMs, rules });
   const incidents = buildIncidents(scored.alerts, scored.calls, { gapMs: opts.gapMs });
   const fleet = buildFleetView(incidents, scored.calls);
   const unattributed = summariseUnlinked(table, scored.unlinked);

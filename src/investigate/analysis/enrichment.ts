@@ -17,12 +17,13 @@ export interface EnrichmentResult {
    * (outside tool calls and not explained by a call that left a process running); rin the
    * rate of "plain" alerts inside tool calls (whose calls show no command evidence). Both are
    * for that destination over the whole fleet (pooled over sources: per source the counts are
-   * tiny, and a host daemon behaves alike on every host), shrunk towards the fleet's mix,
-   * leave-one-out (the alert judged is no evidence about itself). A destination reached as
+   * tiny, and a host daemon behaves alike on every host), shrunk towards the fleet's mix, with
+   * the alert's own burst left out (its source's alerts to the destination within the incident
+   * gap: one scan's or one tunnel's alerts are no evidence about themselves). A destination reached as
    * often outside calls as inside (a daemon behind the NAT address) gets a high weight;
    * a miner's beacons after the call that started it do not count as background.
    */
-  noiseWeight(dst: number, alert: number): number;
+  noiseWeight(dst: number, key: string, ts: number): number;
 }
 
 export const NOISE_WEIGHT_RANGE = [0.02, 5] as const;
@@ -39,7 +40,19 @@ const DST_PRIOR = 2;
  * @param evidenced   per alert number: 1 when an alert inside a call has command evidence (rule, destination named)
  * @param explained   per alert number: 1 when an alert outside calls has a convincing lag explanation
  */
-export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: LinkState, inside: Uint8Array, evidenced: Uint8Array, explained: Uint8Array, skewMs: number, dstOf: (a: number) => number): EnrichmentResult {
+/** Plain-inside and background alerts of one source to one destination (times ascending). */
+interface Cell { inside: number; background: number; times: number[]; kinds: number[] }
+
+/** Counts of a cell's plain-inside / background alerts within [from, to]. */
+function countIn(c: Cell, from: number, to: number): { inside: number; background: number } {
+  let lo = 0, hi = c.times.length;
+  while (lo < hi) { const m = (lo + hi) >>> 1; if (c.times[m]! < from) lo = m + 1; else hi = m; }
+  let inside = 0, background = 0;
+  for (let i = lo; i < c.times.length && c.times[i]! <= to; i++) { if (c.kinds[i] === 1) inside++; else background++; }
+  return { inside, background };
+}
+
+export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: LinkState, inside: Uint8Array, evidenced: Uint8Array, explained: Uint8Array, skewMs: number, dstOf: (a: number) => number, burstMs: number): EnrichmentResult {
   // Observation windows: the episodes that ran under each key (clipped to the key's validity).
   const windows = new Map<string, [number, number][]>();
   const hostVotes = new Map<string, Map<string, number>>();
@@ -59,7 +72,7 @@ export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: Link
   }
   const counted = new Uint8Array(inside.length);
   const strata: (RateStratum & { key: string })[] = [];
-  const byDst = new Map<string, Map<number, { inside: number; background: number }>>();
+  const byDst = new Map<string, Map<number, Cell>>();
   // IP keys first, so an alert seen under both its IP and its host is counted once.
   const exposure = [...state.exposure].sort((a, b) => (a.key.startsWith('ip:') ? 0 : 1) - (b.key.startsWith('ip:') ? 0 : 1) || (a.key < b.key ? -1 : 1));
   for (const x of exposure) {
@@ -70,7 +83,7 @@ export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: Link
     const observedMs = merged.reduce((s, [a, b]) => s + (b - a), 0);
     const insideMs = Math.min(observedMs, unionLength(x.starts, x.ends));
     let total = 0, ins = 0;
-    const dsts = new Map<number, { inside: number; background: number }>();
+    const dsts = new Map<number, Cell>();
     byDst.set(x.key, dsts);
     const lo = lowerBound(ka.ts, merged[0]?.[0] ?? Infinity);
     for (let j = lo; j < ka.ts.length; j++) {
@@ -79,8 +92,10 @@ export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: Link
       counted[a] = 1;
       total++;
       const d = dstOf(a);
-      const dc = dsts.get(d) ?? { inside: 0, background: 0 };
-      if (inside[a]) { ins++; if (!evidenced[a]) dc.inside++; } else if (!explained[a]) dc.background++;
+      const dc = dsts.get(d) ?? { inside: 0, background: 0, times: [], kinds: [] };
+      let kind = 0;
+      if (inside[a]) { ins++; if (!evidenced[a]) { dc.inside++; kind = 1; } } else if (!explained[a]) { dc.background++; kind = 2; }
+      if (kind) { dc.times.push(ka.ts[j]!); dc.kinds.push(kind); }
       dsts.set(d, dc);
     }
     strata.push({ key: x.key, inside: ins, total, insideMs, observedMs });
@@ -103,8 +118,8 @@ export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: Link
   const perHost: KeyEnrichment[] = [...byHost].filter(([, s]) => s.total > 0).map(([host, s]) => ({ key: `host:${host}`, ...rateTest(s) }));
   perHost.sort((a, b) => a.log10p - b.log10p || b.total - a.total);
 
-  // Null weights: background rate over inside rate, estimated leave-one-out (the alert being
-  // judged never counts as evidence about itself) and shrunk fleet → destination → source+destination.
+  // Null weights: background rate over inside rate per destination, fleet-wide, without the
+  // alert's own burst, shrunk towards the fleet.
   // A destination's rates are per unit of exposure of the sources that reached it without a
   // command to explain it (a host daemon's beacon comes only from NAT addresses, never from
   // sandbox addresses; a sandbox whose only metadata read was a curl says nothing about daemons).
@@ -134,18 +149,24 @@ export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: Link
   // call" during a sliver of idle time is not taken as proof) and the inside count that keeps
   // the prior neutral (no enrichment): without data, being inside a call proves nothing.
   // Destination: DST_PRIOR pseudo-alerts at the fleet's rates.
-  const noiseWeight = (dst: number, alert: number): number => {
-    const selfIn = inside[alert] && !evidenced[alert] ? 1 : 0, selfBg = !inside[alert] && !explained[alert] && counted[alert] ? 1 : 0;
+  const noiseWeight = (dst: number, key: string, ts: number): number => {
+    // Leave the alert's own burst out (its source's alerts to this destination within burstMs):
+    // one scan or one tunnel's alerts are not independent evidence about the destination.
+    const own = byDst.get(key)?.get(dst);
+    const burst = own ? countIn(own, ts - burstMs, ts + burstMs) : { inside: 0, background: 0 };
+    const ownIn = burst.inside, ownBg = burst.background;
+    const k = exposureOf.get(key);
     const inF = Math.max(1, fleetInMs), outF = Math.max(1, fleetOutMs);
-    const rbgF = (Math.max(0, bgAll - selfBg) + 1) / outF;
-    const rinF = (Math.max(0, plainAll - selfIn) + inF / outF) / inF;
+    const rbgF = (Math.max(0, bgAll - ownBg) + 1) / outF;
+    const rinF = (Math.max(0, plainAll - ownIn) + inF / outF) / inF;
     const fd = fleetDst.get(dst);
-    if (!fd) return odds(rbgF, rinF);
-    const inD = Math.max(1, fd.inMs), outD = Math.max(1, fd.outMs);
+    const ownUsed = own !== undefined && own.inside + own.background === ownIn + ownBg && ownIn + ownBg > 0 && k !== undefined;
+    const inD = (fd?.inMs ?? 0) - (ownUsed ? k.insideMs : 0), outD = (fd?.outMs ?? 0) - (ownUsed ? k.observedMs - k.insideMs : 0);
+    if (!fd || inD <= 0 || outD <= 0) return odds(rbgF, rinF);
     // DST_PRIOR pseudo-alerts, split between inside and background as the fleet's rates would.
     const eIn = rinF * inD, eBg = rbgF * outD;
-    const rbg = (Math.max(0, fd.background - selfBg) + (DST_PRIOR * eBg) / (eIn + eBg)) / outD;
-    const rin = (Math.max(0, fd.inside - selfIn) + (DST_PRIOR * eIn) / (eIn + eBg)) / inD;
+    const rbg = (Math.max(0, fd.background - ownBg) + (DST_PRIOR * eBg) / (eIn + eBg)) / outD;
+    const rin = (Math.max(0, fd.inside - ownIn) + (DST_PRIOR * eIn) / (eIn + eBg)) / inD;
     return odds(rbg, rin);
   };
   return { enrichment: { fleet, pooled, perKey, perHost }, noiseWeight };

@@ -10,7 +10,7 @@ import { computeEnrichment, type EnrichmentResult } from './enrichment.js';
 import type { LinkState } from './linker.js';
 import type { AlertOut, CallRef, LinkEvidence, Timing } from './model.js';
 
-export interface ScoreOptions { skewMs: number; lagMs: number; graceMs: number; rules?: CommandRules }
+export interface ScoreOptions { skewMs: number; lagMs: number; graceMs: number; gapMs: number; rules?: CommandRules }
 
 /**
  * The factors, named so the docs and the evidence table can explain them. A score is a
@@ -139,7 +139,7 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
       }
     }
   }
-  const enrichment = computeEnrichment(keyAlerts, state, inside, evidenced, explained, skewMs, (a) => table.dst.data[a]!);
+  const enrichment = computeEnrichment(keyAlerts, state, inside, evidenced, explained, skewMs, (a) => table.dst.data[a]!, opts.gapMs);
 
   // 5. Score and normalise per alert.
   const alerts: AlertOut[] = [];
@@ -161,7 +161,8 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
       score *= 0.75 + 0.5 * rarity;
       return { call: callIndex.get(l.c)!, timing: l.timing, offsetMs: l.offsetMs, mention, ruleMatch, via: l.via, score, p: 0 };
     });
-    const noise = enrichment.noiseWeight(table.dst.data[a]!, a);
+    const key = ev.find((e) => e.via.startsWith('ip:'))?.via ?? ev[0]!.via;
+    const noise = enrichment.noiseWeight(table.dst.data[a]!, key, rec.ts);
     const total = ev.reduce((s, e) => s + e.score, 0) + noise;
     for (const e of ev) e.p = e.score / total;
     ev.sort((x, y) => y.p - x.p);

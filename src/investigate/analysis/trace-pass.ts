@@ -19,6 +19,8 @@ export interface TracePassInput {
   traces: { path: string; format: string }[];
   keys: KeyAlertsInput[]; placements: Placement[]; opts: LinkOptions; assumedDurationMs?: number;
   jobs: number;
+  /** Inputs smaller than this are read on the main thread (default PARALLEL_MIN_BYTES; tests lower it). */
+  parallelMinBytes?: number;
   onProgress?: (bytes: number, total: number) => void;
 }
 
@@ -29,15 +31,16 @@ export async function tracePass(inp: TracePassInput): Promise<{ state: LinkState
   const onBytes = (d: number): void => { done += d; inp.onProgress?.(done, total); };
   const base = { keys: inp.keys, placements: inp.placements, opts: inp.opts, assumedDurationMs: inp.assumedDurationMs };
   const jobs = Math.max(1, Math.floor(inp.jobs));
+  const minBytes = inp.parallelMinBytes ?? PARALLEL_MIN_BYTES;
   const tasks: TraceTask[] = [];
   let serial = 0;
   const nextBase = (): number => (serial++) * 2 ** 32;
   inp.traces.forEach((t, i) => {
-    const split = jobs > 1 && total >= PARALLEL_MIN_BYTES && SPLITTABLE.has(t.format) && sizes[i]! >= PARALLEL_MIN_BYTES;
+    const split = jobs > 1 && total >= minBytes && SPLITTABLE.has(t.format) && sizes[i]! >= minBytes;
     if (!split) { tasks.push({ path: t.path, format: t.format, numberBase: nextBase() }); return; }
     for (const r of splitLineRanges(t.path, jobs * RANGES_PER_JOB)) tasks.push({ path: t.path, format: t.format, range: r, numberBase: nextBase() });
   });
-  if (jobs === 1 || tasks.length === 1 || total < PARALLEL_MIN_BYTES) {
+  if (jobs === 1 || tasks.length === 1 || total < minBytes) {
     const { states, stats } = await runTraceTasks({ ...base, tasks }, onBytes);
     return { state: mergeLinkStates(states), stats: mergeStats(stats), workers: 0 };
   }
