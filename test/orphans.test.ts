@@ -1,0 +1,46 @@
+// A Corral that dies hard (SIGKILL) leaves its sandbox behind: namespace, veth, nft table,
+// lease and cgroups. The next Corral start must find and remove all of it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { assertInLab } from '../src/lab/lab-guard.js';
+import { Runtime } from '../src/session/runtime.js';
+
+test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', async () => {
+  assertInLab();
+  const home = mkdtempSync(join(tmpdir(), 'corral-orphan-'));
+  const script = join(home, 'crashy.mjs');
+  const dist = join(process.cwd(), 'dist', 'src');
+  writeFileSync(script, `
+    import { Runtime } from ${JSON.stringify(join(dist, 'session', 'runtime.js'))};
+    import { loadPreset } from ${JSON.stringify(join(dist, 'policy', 'index.js'))};
+    const rt = await Runtime.start({ home: ${JSON.stringify(home)}, sensor: false, poolSize: 0, commandCheck: false });
+    const s = await rt.createSession({ policy: loadPreset('default'), episode: 'doomed' });
+    await s.exec({ command: 'nohup sleep 300 >/dev/null 2>&1 & echo started' });
+    console.log(JSON.stringify({ netns: s['slot'].lease.netns, table: s['slot'].lease.table, index: s['slot'].lease.index, cgroup: s.cgroup.unifiedDir }));
+    setInterval(() => {}, 1000);
+  `);
+  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const info = await new Promise<{ netns: string; table: string; index: number; cgroup: string }>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!)); });
+    child.on('exit', (c) => reject(new Error(`crashy Corral exited early (${c})`)));
+  });
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  try {
+    assert.match(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), new RegExp(info.netns), 'the crash left a namespace');
+    assert.ok(existsSync(info.cgroup), 'the crash left a cgroup');
+    const rt = await Runtime.start({ home, sensor: false, poolSize: 0, commandCheck: false });
+    await rt.close();
+    assert.doesNotMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), new RegExp(info.netns));
+    assert.doesNotMatch(execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }), new RegExp(info.table));
+    assert.ok(!existsSync(info.cgroup), 'cgroup removed');
+    assert.ok(!existsSync(`/run/corral/leases/${info.index}.json`), 'lease released');
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
