@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Runtime } from '../src/session/runtime.js';
-import { loadPreset } from '../src/policy/index.js';
+import { parsePolicy } from '../src/policy/index.js';
+import { cpus } from 'node:os';
 import { FarHosts } from '../src/lab/far-hosts.js';
 import { median, printTable, fmt } from './bench-util.js';
 
@@ -46,7 +47,8 @@ async function main(): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), 'corral-bench-'));
   const rt = await Runtime.start({ home, poolSize: 1 });
   try {
-    const s = await rt.createSession({ policy: loadPreset('lab-demo'), episode: 'bench' });
+    // the sandbox gets the machine's cores, like the direct curl it is compared with
+    const s = await rt.createSession({ policy: parsePolicy(`name: bench\nextends: lab-demo\nresources:\n  cpus: ${cpus().length}\n  timeout: 5m\n`, 'bench-policy.yaml'), episode: 'bench' });
     const direct: number[] = [];
     const gw: number[] = [];
     for (let i = 0; i < REPS; i++) {
