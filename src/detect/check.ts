@@ -10,6 +10,7 @@ import type { AlertDraft, Severity } from '../events/event.js';
 import { CommandAnalyzer } from './command/analyzer.js';
 import { factMatches } from './command/fact-rules.js';
 import type { CommandRecord } from './command/types.js';
+import { cacheable, cloneFinding, DEFAULT_CACHE_SIZE, ResultCache, type CheckerOptions } from './check-cache.js';
 import { builtinRuleSources, DetectionEngine, loadRuleSources, type Detection, type EngineEvent, type RuleSet, type RuleSource } from './engine/api.js';
 
 export type Verdict = 'allow' | 'warn' | 'deny';
@@ -89,18 +90,26 @@ function finding(r: CommandRecord, f: Omit<Finding, 'span' | 'command' | 'chain'
 export class CommandChecker {
   private readonly engine: DetectionEngine;
   private readonly policy: Required<Policy>;
+  private readonly cache: ResultCache | undefined;
   private seq = 0;
 
-  constructor(readonly analyzer: CommandAnalyzer, readonly rules: RuleSet, policy: Policy = {}) {
+  /** `cacheSize`: how many recent (text, tool) results to reuse (default 1024; 0 turns it off). */
+  constructor(readonly analyzer: CommandAnalyzer, readonly rules: RuleSet, policy: Policy = {}, opts: CheckerOptions = {}) {
     this.engine = new DetectionEngine(rules);
     this.policy = { ...DEFAULT_POLICY, ...policy };
+    const size = opts.cacheSize ?? DEFAULT_CACHE_SIZE;
+    // Results may be reused only when no rule can tell two calls apart (see cacheable).
+    this.cache = size > 0 && cacheable(rules) ? new ResultCache(size) : undefined;
   }
 
   /** Built-in command rules plus optional user rule files (lists/macros/rules may override built-ins). */
-  static create(opts: { extraRules?: RuleSource[]; rules?: RuleSet; policy?: Policy } = {}): CommandChecker {
+  static create(opts: { extraRules?: RuleSource[]; rules?: RuleSet; policy?: Policy } & CheckerOptions = {}): CommandChecker {
     const rules = opts.rules ?? loadCommandRules(opts.extraRules);
-    return new CommandChecker(sharedAnalyzer, rules, opts.policy);
+    return new CommandChecker(sharedAnalyzer, rules, opts.policy, { cacheSize: opts.cacheSize });
   }
+
+  /** Whether results are being reused for repeated commands. */
+  get caching(): boolean { return this.cache !== undefined; }
 
   /** The `command` events the analyzer derives from `text` (also the rule-example expander). */
   expand(text: string, tool: 'bash' | 'python' = 'bash'): EngineEvent[] {
@@ -109,7 +118,17 @@ export class CommandChecker {
 
   check(text: string, opts: { tool?: 'bash' | 'python'; policy?: Policy } = {}): CheckResult {
     const t0 = process.hrtime.bigint();
-    const a = this.analyzer.analyze(text, opts.tool ?? 'bash');
+    const tool = opts.tool ?? 'bash';
+    const policy = { ...this.policy, ...opts.policy };
+    const hit = this.cache?.get(text, tool);
+    if (hit !== undefined) {
+      const findings = hit.findings.map(cloneFinding);
+      return {
+        verdict: verdictOf(findings, policy), findings, parseErrors: hit.parseErrors.slice(), unwrapped: hit.unwrapped.slice(),
+        durationUs: Number(process.hrtime.bigint() - t0) / 1000,
+      };
+    }
+    const a = this.analyzer.analyze(text, tool);
     const events = toEvents(a.commands, `check-${++this.seq}`);
     const found: Finding[] = [];
     for (let i = 0; i < events.length; i++) {
@@ -130,7 +149,8 @@ export class CommandChecker {
         span: [0, text.length], command: text, chain: [text], via: '', depth: 0, source: 'analyzer' });
     }
     const findings = dedupe(found);
-    const policy = { ...this.policy, ...opts.policy };
+    // The cache keeps its own copy, so a caller mutating the result cannot change later answers.
+    this.cache?.set(text, tool, { findings: findings.map(cloneFinding), parseErrors: a.parseErrors.slice(), unwrapped: a.unwrapped.slice() });
     return {
       verdict: verdictOf(findings, policy), findings, parseErrors: a.parseErrors, unwrapped: a.unwrapped,
       durationUs: Number(process.hrtime.bigint() - t0) / 1000,

@@ -4,6 +4,7 @@
 // next Corral start can find and clean up what a crashed Corral left behind.
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { pidAlive } from '../util/pid-alive.js';
 
 export interface Lease {
   index: number;
@@ -61,9 +62,6 @@ export function releaseLease(lease: Lease, cfg: LeaseConfig = DEFAULT_LEASES): v
   rmSync(join(cfg.dir, `${lease.index}.json`), { force: true });
 }
 
-function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
-}
 
 /** Leases whose owner process is gone (a crashed Corral). */
 export function orphanedLeases(cfg: LeaseConfig = DEFAULT_LEASES): Lease[] {
@@ -73,7 +71,7 @@ export function orphanedLeases(cfg: LeaseConfig = DEFAULT_LEASES): Lease[] {
   for (const f of files) {
     try {
       const l = JSON.parse(readFileSync(join(cfg.dir, f), 'utf8')) as Lease;
-      if (!alive(l.ownerPid)) out.push(l);
+      if (!pidAlive(l.ownerPid)) out.push(l);
     } catch { rmSync(join(cfg.dir, f), { force: true }); }
   }
   return out;

@@ -11,6 +11,7 @@ import { buildSeccompFilter, encodeSeccompFilter } from '../sandbox/seccomp-filt
 import { NetSlotPool } from '../sandbox/net-slot-pool.js';
 import { destroyLeaseResources } from '../sandbox/net-slot.js';
 import { orphanedLeases } from '../sandbox/address-leases.js';
+import { pidAlive } from '../util/pid-alive.js';
 import { Gateway } from '../gateway/gateway.js';
 import { EventStore } from '../store/index.js';
 import { localHostAddresses, type Policy } from '../policy/index.js';
@@ -203,8 +204,5 @@ export async function cleanupOrphans(layout: CgroupLayout, root: string): Promis
   return n;
 }
 
-function pidAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
-}
 
 export type { Policy };

@@ -236,8 +236,12 @@ export class FieldTable {
     return g;
   }
 
+  /** Every field name a rule, output or window of this table's rule set has asked for. */
+  readonly resolved = new Set<string>();
+
   /** Resolves a field name; undefined when unknown. */
   resolve(name: string): FieldRef | undefined {
+    this.resolved.add(name);
     const i = BY_NAME.get(name);
     if (i !== undefined) return { name, type: DEFS[i]!.type, slot: i };
     const m = INDEXED.exec(name);
