@@ -80,12 +80,15 @@ function dedupe(fs: Finding[]): Finding[] {
 }
 
 function finding(r: CommandRecord, f: Omit<Finding, 'span' | 'command' | 'chain' | 'via' | 'depth'>): Finding {
-  return { ...f, span: r.span, command: r.text, chain: r.chain, via: r.via, depth: r.depth };
+  // attack, span and chain are copied: they belong to the rule and the record, and a caller that
+  // edits a result must not change later answers.
+  return { ...f, attack: f.attack.slice(), span: [r.span[0], r.span[1]], command: r.text, chain: r.chain.slice(), via: r.via, depth: r.depth };
 }
 
 /**
  * Holds a loaded analyzer and a compiled rule set, so repeated checks do no setup work.
- * Not re-entrant (the parser is single-threaded); use one per worker.
+ * Not re-entrant (the parser is single-threaded); use one per worker. Repeated (text, tool) pairs
+ * are answered from a bounded LRU of copies (check-cache.ts) unless a rule reads per-call ids.
  */
 export class CommandChecker {
   private readonly engine: DetectionEngine;

@@ -23,6 +23,11 @@ function num(v: unknown): number | undefined {
   if (typeof v === 'bigint') return Number(v);
   return undefined;
 }
+/** The string elements of a; a itself (no copy) when all are strings, as sensors send them. */
+function strings(a: unknown[]): string[] {
+  for (let i = 0; i < a.length; i++) if (typeof a[i] !== 'string') return a.filter((x): x is string => typeof x === 'string');
+  return a as string[];
+}
 const bool = (v: unknown): boolean | undefined => (typeof v === 'boolean' ? v : undefined);
 const P = (ev: EngineEvent): Record<string, unknown> => (ev.payload && typeof ev.payload === 'object' ? ev.payload : {}) as Record<string, unknown>;
 const NET_KINDS = new Set(['connect', 'flow', 'drop']);
@@ -97,7 +102,7 @@ const S_DNS_STATS = 6;
 const DEFS: FieldDef[] = [
   // --- reused by other getters: keep these first and in the order of the S_* constants ---
   { name: 'proc.argv', type: 'strs', kinds: 'exec, command', doc: 'argv array (p.argv); non-strings are dropped',
-    get: (ev) => { const a = P(ev).argv; return Array.isArray(a) && a.length ? a.filter((x): x is string => typeof x === 'string') : undefined; } },
+    get: (ev) => { const a = P(ev).argv; return Array.isArray(a) && a.length ? strings(a) : undefined; } },
   { name: 'proc.exe', type: 'str', kinds: 'exec, command', doc: 'p.filename if present, else argv[0]',
     get: (ev, c) => str(P(ev).filename) ?? (c.g(S_ARGV) as string[] | undefined)?.[0] },
   { name: 'dns.name', type: 'str', kinds: 'dns', doc: 'queried name, lower-cased, without the trailing dot',
@@ -170,7 +175,7 @@ const DEFS: FieldDef[] = [
   { name: 'dns.verdict', type: 'str', kinds: 'dns', doc: "resolver decision ('allow', 'deny')", get: (ev) => (ev.kind === 'dns' ? str(P(ev).verdict) : undefined) },
   { name: 'dns.rule', type: 'str', kinds: 'dns', doc: 'policy rule that decided', get: (ev) => (ev.kind === 'dns' ? str(P(ev).rule) : undefined) },
   { name: 'dns.rcode', type: 'str', kinds: 'dns', doc: 'response code', get: (ev) => { if (ev.kind !== 'dns') return undefined; const r = P(ev).rcode; return typeof r === 'number' ? String(r) : str(r); } },
-  { name: 'dns.answers', type: 'strs', kinds: 'dns', doc: 'answer addresses', get: (ev) => { if (ev.kind !== 'dns') return undefined; const a = P(ev).answers; return Array.isArray(a) && a.length ? a.filter((x): x is string => typeof x === 'string') : undefined; } },
+  { name: 'dns.answers', type: 'strs', kinds: 'dns', doc: 'answer addresses', get: (ev) => { if (ev.kind !== 'dns') return undefined; const a = P(ev).answers; return Array.isArray(a) && a.length ? strings(a) : undefined; } },
   { name: 'dns.domain', type: 'str', kinds: 'dns', doc: 'last two labels of dns.name (naive registrable domain; no public-suffix list)',
     get: (ev, c) => lastLabels(c.g(S_DNS_NAME) as string | undefined) },
   { name: 'dns.name_len', type: 'num', kinds: 'dns', doc: 'length of dns.name', get: (ev, c) => (c.g(S_DNS_NAME) as string | undefined)?.length },
@@ -206,7 +211,7 @@ export interface FieldRef { name: string; type: FieldType; slot: number }
  */
 /** Everything the static getters' source text refers to (see cloneGetter). */
 const GETTER_SCOPE: Record<string, unknown> = {
-  P, str, num, bool, NET_KINDS, S_ARGV, S_EXE, S_DNS_NAME, S_DNS_LABELS, S_DST_IP, S_NET_NAME, S_DNS_STATS,
+  P, str, num, bool, strings, NET_KINDS, S_ARGV, S_EXE, S_DNS_NAME, S_DNS_LABELS, S_DST_IP, S_NET_NAME, S_DNS_STATS,
   basename, normName, lastLabels, labelStats, shannon, classifyMemo,
 };
 
