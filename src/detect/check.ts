@@ -8,7 +8,6 @@
 // (top-level await); after that, checkCommand and CommandChecker.check are synchronous.
 import type { AlertDraft, Severity } from '../events/event.js';
 import { CommandAnalyzer } from './command/analyzer.js';
-import { factMatches } from './command/fact-rules.js';
 import type { CommandRecord } from './command/types.js';
 import { cacheable, cloneFinding, DEFAULT_CACHE_SIZE, ResultCache, type CheckerOptions } from './check-cache.js';
 import { builtinRuleSources, DetectionEngine, loadRuleSources, type Detection, type EngineEvent, type RuleSet, type RuleSource } from './engine/api.js';
@@ -23,7 +22,7 @@ export interface Finding extends AlertDraft {
   chain: string[];
   via: string;
   depth: number;
-  /** 'rule' = a YAML rule run by the engine; 'analyzer' = an interim analyzer fact rule. */
+  /** 'rule' = a YAML rule run by the engine; 'analyzer' = raised by the checker itself (cmd_analysis_incomplete). */
   source: 'rule' | 'analyzer';
 }
 
@@ -140,9 +139,6 @@ export class CommandChecker {
       try { dets = this.engine.process(events[i]!); } catch (e) { a.parseErrors.push(`rule engine error: ${(e as Error).message}`); dets = []; }
       for (const d of dets) {
         found.push(finding(r, { rule: d.rule, category: d.category, severity: d.severity, attack: d.attack, message: d.message, reason: d.reason, source: 'rule' }));
-      }
-      for (const m of factMatches(r)) {
-        found.push(finding(r, { rule: m.rule.id, category: m.rule.category, severity: m.rule.severity, attack: m.rule.attack, message: m.message, reason: m.rule.reason, source: 'analyzer' }));
       }
     }
     if (a.incomplete.length) {

@@ -142,6 +142,10 @@ const DEFS: FieldDef[] = [
   { name: 'cmd.via', type: 'str', kinds: 'command', doc: "wrapper chain, outermost first ('bash -c > base64')", get: (ev) => (ev.kind === 'command' ? str(P(ev).via) : undefined) },
   { name: 'cmd.inline_lang', type: 'str', kinds: 'command', doc: 'language of inline code (python, node, perl, ruby …)', get: (ev) => (ev.kind === 'command' ? str(P(ev).inline_lang) : undefined) },
   { name: 'cmd.inline_code', type: 'str', kinds: 'command', doc: 'inline interpreter code', get: (ev) => (ev.kind === 'command' ? str(P(ev).inline_code) : undefined) },
+  { name: 'cmd.redirects', type: 'strs', kinds: 'command', doc: "redirections as operator+target, e.g. '>>~/.bashrc', '>&/dev/tcp/h/80' (p.redirects)", get: (ev) => { if (ev.kind !== 'command') return undefined; const a = P(ev).redirects; return Array.isArray(a) ? strings(a) : undefined; } },
+  { name: 'cmd.input_from', type: 'strs', kinds: 'command', doc: 'names of the commands whose output feeds this one: pipes, $(…), <(…) (p.input_from)', get: (ev) => { if (ev.kind !== 'command') return undefined; const a = P(ev).input_from; return Array.isArray(a) ? strings(a) : undefined; } },
+  { name: 'cmd.files', type: 'strs', kinds: 'command', doc: 'file operands; patterns, programs, echo text and code excluded (p.files)', get: (ev) => { if (ev.kind !== 'command') return undefined; const a = P(ev).files; return Array.isArray(a) ? strings(a) : undefined; } },
+  { name: 'cmd.flags', type: 'strs', kinds: 'command', doc: 'analyzer facts: in_loop, code_from_input, exec_downloaded, background … (p.flags)', get: (ev) => { if (ev.kind !== 'command') return undefined; const a = P(ev).flags; return Array.isArray(a) ? strings(a) : undefined; } },
   // --- tool (kind 'toolcall.start') ---
   { name: 'tool.command', type: 'str', kinds: 'toolcall.start', doc: 'the tool call text (p.command)', get: (ev) => (ev.kind === 'toolcall.start' ? str(P(ev).command) : undefined) },
   { name: 'tool.name', type: 'str', kinds: 'toolcall.start', doc: 'the tool name (p.tool)', get: (ev) => (ev.kind === 'toolcall.start' ? str(P(ev).tool) : undefined) },
