@@ -99,7 +99,7 @@ test('a bash /dev/tcp reverse shell and a Python socket client to an outside hos
 });
 
 test('DNS lookups of pool names are refused and reported as mining; metadata names too', async () => {
-  const { alerts, r } = await oneCall('getent hosts xmr.pool.test || echo nx1; getent hosts pool.supportxmr.com || echo nx2; getent hosts metadata.google.internal || echo nx3');
+  const { alerts, r } = await oneCall('getent hosts xmr.pool.test || echo nx1; getent hosts pool.supportxmr.test || echo nx2; getent hosts metadata.google.internal || echo nx3');
   assert.match(r.stdout, /nx1[\s\S]*nx2[\s\S]*nx3/);
   const mining = alerts.filter((a) => a.payload.category === 'mining');
   assert.deepEqual(mining.map((a) => a.payload.rule), ['dns.mining_pool', 'dns.mining_pool']);
