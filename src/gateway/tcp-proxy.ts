@@ -172,6 +172,8 @@ class ProxiedFlow {
     const first = Buffer.concat(this.buf);
     this.buf = [];
     if (first.length) this.forward(first);
+    // the client may have half-closed while we were still deciding (e.g. `printf … | nc host 80`)
+    if (this.client.readableEnded) up.end();
   }
 
   private forward(chunk: Buffer): void {
