@@ -10,13 +10,6 @@ import { enterBinary } from './launcher.js';
 
 export interface NetSlot { lease: Lease; netnsPath: string }
 
-/**
- * The sandbox<->gateway link never leaves the machine (the gateway terminates every TCP
- * connection), so it can use a jumbo MTU: bulk transfers then cost far fewer packets on the
- * extra hop the gateway adds.
- */
-export const VETH_MTU = 65520;
-
 export async function createNetSlot(ports: { tcpPort: number; dnsPort: number }, cfg: LeaseConfig = DEFAULT_LEASES): Promise<NetSlot> {
   const lease = acquireLease(cfg);
   try {
@@ -24,10 +17,10 @@ export async function createNetSlot(ports: { tcpPort: number; dnsPort: number },
     await execFile(['ip', 'link', 'add', lease.hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lease.netns]);
     try { writeFileSync(`/proc/sys/net/ipv6/conf/${lease.hostIf}/disable_ipv6`, '1'); } catch { /* ipv6 absent */ }
     await execFile(['ip', '-batch', '-'], {
-      input: `addr add ${lease.hostIp}/30 dev ${lease.hostIf}\nlink set ${lease.hostIf} mtu ${VETH_MTU} up\n`,
+      input: `addr add ${lease.hostIp}/30 dev ${lease.hostIf}\nlink set ${lease.hostIf} up\n`,
     });
     await execFile(['ip', '-n', lease.netns, '-batch', '-'], {
-      input: `link set lo up\naddr add ${lease.sandboxIp}/30 dev eth0\nlink set eth0 mtu ${VETH_MTU} up\nroute add default via ${lease.hostIp}\n`,
+      input: `link set lo up\naddr add ${lease.sandboxIp}/30 dev eth0\nlink set eth0 up\nroute add default via ${lease.hostIp}\n`,
     });
     // IPv6 off inside (held to the same policy by being absent); ping sockets on so ICMP
     // attempts reach the gateway side, where they are logged and rejected.
