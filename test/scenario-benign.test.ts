@@ -55,7 +55,8 @@ test('corral replay: JSON lines per tool call with alerts attributed (even when 
   const bg = lines.find((l) => l.tool_call_id === 'bg');
   const probe = bg.alerts.find((a: { category: string }) => a.category === 'internal_probe');
   assert.ok(probe, JSON.stringify(bg.alerts));
-  assert.ok(bg.alerts.every((a: { pid: number; tool_call: string; layer: string }) => (a.pid > 0 || a.layer === 'command') && a.tool_call === 'bg'));
+  assert.ok(bg.alerts.every((a: { tool_call: string }) => a.tool_call === 'bg'));
+  assert.ok(bg.alerts.some((a: { pid: number }) => a.pid > 0), 'the background process is named');
   assert.deepEqual(lines.filter((l) => l.tool_call_id !== 'bg').flatMap((l) => l.alerts), []);
   assert.deepEqual(Object.keys(lines[0]).sort(), ['alerts', 'duration_ms', 'episode', 'exit_code', 'step', 'tool_call_id']);
   // the events are queryable afterwards
