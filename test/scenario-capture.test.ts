@@ -57,15 +57,16 @@ print(ok)`;
     // the same 4-tuple, which under load can arrive too late and is then marked inferred. Every
     // connect() itself is captured with its pid above (source: syscall) — that is the hard requirement.
     assert.ok(gw.every((e) => e.tool_call === 'conns'));
-    const inferred = gw.filter((e) => !(e.pid! > 0 && e.payload.attribution === 'kernel'));
-    // (known issue, see docs/architecture.md: on a loaded 2-core VM up to a few % of joins time out)
-    assert.ok(inferred.length <= 50, `${inferred.length} of 500 gateway decisions without a kernel pid`);
+    const inferred = gw.filter((e) => !(e.pid! > 0 && (e.payload.attribution === 'kernel' || e.payload.attribution === 'kernel-connect')));
+    // (see docs/architecture.md: a few 4-tuple records can be missing; the connect() records cover them)
+    assert.ok(inferred.length <= 5, `${inferred.length} of 500 gateway decisions without a kernel pid`);
     assert.ok(inferred.every((e) => e.payload.attribution === 'inferred'));
     assert.equal(await fx.far.accepted('198.51.100.10', 8081), 0, 'blocked port never reached');
     assert.equal(await fx.far.accepted('198.51.100.10', 80), 250);
-    // 250 blocked attempts to one destination fold into one alert with the count
+    // 250 blocked attempts to one destination fold into one alert with the count (a pause longer than the
+    // aggregation window on a loaded machine may split it, never lose attempts)
     const alerts = s.alertEvents.filter((a) => a.tool_call === 'conns' && a.payload.rule === 'gateway.policy');
-    assert.equal(alerts.length, 1);
-    assert.equal(alerts[0]!.payload.count, 250);
+    assert.ok(alerts.length >= 1 && alerts.length <= 3, `${alerts.length} alerts`);
+    assert.equal(alerts.reduce((n, a) => n + (a.payload.count ?? 1), 0), 250);
   } finally { await s.close(); }
 });

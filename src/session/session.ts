@@ -101,7 +101,7 @@ export class Session {
     this.compiled = compilePolicy(opts.policy, { hostAddresses: rt.hostAddresses });
     this.cgroup = new Cgroup(rt.layout, `${rt.cgroupRoot}/${process.pid}-${this.id}`);
     this.fanout = new FanoutAggregator(1500, (key, probes) => this.emitFanout(key, probes));
-    this.repeats = new FanoutAggregator(300, (k, probes) => {
+    this.repeats = new FanoutAggregator(1000, (k, probes) => {
       this.alert(k.attr, k.draft, probes.map((p) => p.evidence), k.action, { pid: k.pid, count: probes.length, ts: probes[0]!.ts });
     });
   }
@@ -502,12 +502,25 @@ export class Session {
       await this.rt.sensorBarrier(r.tsNs);
       syn = await lookup(2000);
     }
-    attr = (syn && this.attrFromCgroup(syn.cgroupId)) || this.inferred(r.tsNs);
-    pid = syn?.pid;
+    let how: 'kernel' | 'kernel-connect' | 'inferred' = syn ? 'kernel' : 'inferred';
+    let viaConnect: { cgroupId: string; pid?: number } | undefined;
+    if (!syn) {
+      // No 4-tuple record: fall back to the connect() syscall records to this destination. When they
+      // all come from one cgroup (one tool call), that is still kernel evidence, not a guess.
+      const cands = this.recentConnects.filter((c) => c.ip === r.dst.ip && c.port === r.dst.port && c.tsNs <= r.tsNs && r.tsNs - c.tsNs < 5_000_000_000n);
+      const cgs = new Set(cands.map((c) => c.cgroupId));
+      if (cands.length && cgs.size === 1) {
+        const pids = new Set(cands.map((c) => c.pid));
+        viaConnect = { cgroupId: cands[0]!.cgroupId, pid: pids.size === 1 ? cands[0]!.pid : undefined };
+        how = 'kernel-connect';
+      }
+    }
+    attr = (syn && this.attrFromCgroup(syn.cgroupId)) || (viaConnect && this.attrFromCgroup(viaConnect.cgroupId)) || this.inferred(r.tsNs);
+    pid = syn?.pid ?? viaConnect?.pid;
     const base = {
-      'network.peer.address': r.dst.ip, 'network.peer.port': r.dst.port, 'server.address': r.name,
+      'network.peer.address': r.dst.ip, 'network.peer.port': r.dst.port, 'server.address': r.name, 'client.port': r.sport,
       protocol: r.protocol, sni: r.sniHost, decision: r.decision.verdict, rule: r.decision.rule,
-      address_class: r.decision.addressClass, attribution: syn ? 'kernel' : 'inferred',
+      address_class: r.decision.addressClass, attribution: how,
     };
     if (r.kind === 'flow') {
       this.emit('flow', { ...base, bytes_up: r.bytesUp, bytes_down: r.bytesDown, duration_ms: r.durationMs, connect_latency_us: r.connectLatencyUs, error: r.error }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
