@@ -8,7 +8,6 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { CorralEvent } from '../src/events/event.js';
 import { EventStore, FLUSH_EVENTS } from '../src/store/event-store.js';

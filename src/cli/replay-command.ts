@@ -91,7 +91,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     res = await replayEpisodes(rt, episodes, policy, {
       parallel,
       onStep: () => { doneSteps++; draw(); },
-      onEpisode: (ep, outs, alerts) => {
+      onEpisode: (_ep, outs, alerts) => {
         doneEps++;
         alertCount += alerts.length;
         if (values.json) for (const o of outs) io.stdout.write(`${JSON.stringify(o)}\n`);
