@@ -117,6 +117,16 @@ static void relay_done(napi_env env, napi_value cb, void *ctx, void *data) {
   free(r);
 }
 
+/* Undoes a half-started relay (slot, dup'd fds, memory) and throws msg. */
+static napi_value fail_relay(napi_env env, struct relay *r, const char *msg) {
+  if (r->slot >= 0) { pthread_mutex_lock(&slots_lock); slots[r->slot] = NULL; pthread_mutex_unlock(&slots_lock); }
+  if (r->from >= 0) close(r->from);
+  if (r->to >= 0) close(r->to);
+  free(r);
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
 static napi_value splice_one_way(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -128,15 +138,10 @@ static napi_value splice_one_way(napi_env env, napi_callback_info info) {
   }
   struct relay *r = calloc(1, sizeof *r);
   if (!r) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
+  r->slot = -1;
   r->from = fcntl(from, F_DUPFD_CLOEXEC, 3);
   r->to = fcntl(to, F_DUPFD_CLOEXEC, 3);
-  if (r->from < 0 || r->to < 0) {
-    if (r->from >= 0) close(r->from);
-    if (r->to >= 0) close(r->to);
-    free(r);
-    napi_throw_error(env, NULL, "cannot dup relay fds");
-    return NULL;
-  }
+  if (r->from < 0 || r->to < 0) return fail_relay(env, r, "cannot dup relay fds");
   pthread_mutex_lock(&slots_lock);
   /* round-robin, so a stale id from a finished relay is not reused for thousands of relays */
   static int next_slot = 0;
@@ -146,17 +151,12 @@ static napi_value splice_one_way(napi_env env, napi_callback_info info) {
     if (!slots[i]) { slot = i; slots[i] = r; next_slot = i + 1; break; }
   }
   pthread_mutex_unlock(&slots_lock);
-  if (slot < 0) { close(r->from); close(r->to); free(r); napi_throw_error(env, NULL, "too many relays"); return NULL; }
+  if (slot < 0) return fail_relay(env, r, "too many relays");
   r->slot = slot;
   napi_value name;
   napi_create_string_utf8(env, "corral-splice", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, NULL, relay_done, &r->tsfn) != napi_ok) {
-    pthread_mutex_lock(&slots_lock); slots[slot] = NULL; pthread_mutex_unlock(&slots_lock);
-    close(r->from); close(r->to);
-    free(r);
-    napi_throw_error(env, NULL, "cannot create completion callback");
-    return NULL;
-  }
+  if (napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, NULL, relay_done, &r->tsfn) != napi_ok)
+    return fail_relay(env, r, "cannot create completion callback");
   pthread_t t;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -166,11 +166,7 @@ static napi_value splice_one_way(napi_env env, napi_callback_info info) {
   pthread_attr_destroy(&attr);
   if (rc != 0) {
     napi_release_threadsafe_function(r->tsfn, napi_tsfn_abort);
-    pthread_mutex_lock(&slots_lock); slots[slot] = NULL; pthread_mutex_unlock(&slots_lock);
-    close(r->from); close(r->to);
-    free(r);
-    napi_throw_error(env, NULL, "cannot start relay thread");
-    return NULL;
+    return fail_relay(env, r, "cannot start relay thread");
   }
   napi_value id;
   napi_create_int32(env, slot, &id);

@@ -48,6 +48,8 @@ export class Runtime extends EventEmitter {
   readonly sessions = new Map<string, Session>();
   readonly pools = new MiningNameMatcher();
   readonly hostAddresses: string[];
+  /** The same, as a set for address classification on the event path. */
+  readonly hostAddressSet: Set<string>;
   readonly runDir: string;
   seccompFile = '';
   /** Holds corral-enter's waiting parents (trusted), outside every tool call's cgroup. */
@@ -70,6 +72,7 @@ export class Runtime extends EventEmitter {
     this.layout = detectCgroupLayout();
     this.runDir = opts.runDir ?? process.env.CORRAL_RUN_DIR ?? '/run/corral';
     this.hostAddresses = localHostAddresses();
+    this.hostAddressSet = new Set(this.hostAddresses);
     this.waiterCgroup = new Cgroup(this.layout, `${this.cgroupRoot}/${process.pid}-waiters`);
   }
 
@@ -88,12 +91,14 @@ export class Runtime extends EventEmitter {
     this.seccompFile = join(this.runDir, `seccomp-${process.pid}.bpf`);
     writeFileSync(this.seccompFile, encodeSeccompFilter(buildSeccompFilter()), { mode: 0o644 });
     this.store = EventStore.open({ home: this.opts.home });
-    this.rules = loadRuleSources((this.opts.ruleFiles ?? []).map((file) => ({ file, text: readText(file, 'utf8') })), { builtins: true });
+    // user rule files are read once and shared by the engine and the command screen
+    const userRules = (this.opts.ruleFiles ?? []).map((file) => ({ file, text: readText(file, 'utf8') }));
+    this.rules = loadRuleSources(userRules, { builtins: true });
     this.engine = new DetectionEngine(this.rules);
     if (this.opts.commandCheck !== false) {
       try {
         const { CommandChecker } = await import('../detect/check.js');
-        this.checker = CommandChecker.create({ extraRules: (this.opts.ruleFiles ?? []).map((file) => ({ file, text: readText(file, 'utf8') })) });
+        this.checker = CommandChecker.create({ extraRules: userRules });
       } catch (e) { this.onError(`command screening unavailable: ${(e as Error).message}`); }
     }
     this.gateway = await new Gateway().start();

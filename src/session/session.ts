@@ -392,7 +392,8 @@ export class Session {
       const forced = force === 'all' || force === true || force === call;
       if (!forced && (this.pending.size > 0 || this.fanout.hasPrefix(call) || this.repeats.hasPrefix(`${call}|`))) { keep.push(d); continue; }
       const k = `${d.event.tool_call ?? ''}|${d.category}`;
-      groups.set(k, [...(groups.get(k) ?? []), d]);
+      const g = groups.get(k);
+      if (g) g.push(d); else groups.set(k, [d]);
     }
     if (keep.length) {
       this.pendingDetections.push(...keep);
@@ -437,7 +438,7 @@ export class Session {
       if (this.recentConnects.length > RING) this.recentConnects.splice(0, this.recentConnects.length - RING);
       const ev = this.emit('connect', { source: 'syscall', family: rec.family, 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
       if (rec.family === 'inet6' && rec.ip !== '::1' && !rec.ip.startsWith('::ffff:127.')) {
-        const cls = classifyAddress(rec.ip, new Set(this.rt.hostAddresses));
+        const cls = classifyAddress(rec.ip, this.rt.hostAddressSet);
         const d = alertForDrop({ proto: 'IPv6', dst: rec.ip, dport: rec.port }, cls);
         this.alert(attr, { ...d, rule: d.rule.replace('drop.', 'ipv6.'), message: `${d.message} (IPv6 is disabled in sandboxes)` }, [ev.id], 'blocked', { pid: rec.pid });
       }
@@ -464,7 +465,7 @@ export class Session {
     const match = this.findConnect(d.dst, d.dport, at + 1_000_000_000n);
     const attr = match ? this.attrFromCgroup(match.cgroupId) ?? this.inferred(at) : this.inferred(at);
     const ev = this.emit('drop', { proto: d.proto, 'network.peer.address': d.dst, 'network.peer.port': d.dport, icmp_type: d.icmpType, attribution: match ? 'syscall' : 'inferred' }, { attr, pid: match?.pid });
-    const cls = classifyAddress(d.dst, new Set(this.rt.hostAddresses));
+    const cls = classifyAddress(d.dst, this.rt.hostAddressSet);
     const draft = alertForDrop({ proto: d.proto, dst: d.dst, dport: d.dport }, cls);
     if (draft.category === 'internal_probe') this.fanout.add(attr.tool_call ?? this.id, { ...attr, pid: match?.pid, action: 'blocked' }, { target: `${d.dst}:${d.dport ?? d.proto}`, evidence: ev.id, message: draft.message, ts: ev.ts });
     else this.alert(attr, draft, [ev.id], 'blocked', { pid: match?.pid });
