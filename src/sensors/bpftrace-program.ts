@@ -14,7 +14,9 @@
 //   F cg tid key ret                    failed exec
 //   Q cg pid ts ppid exit_code comm     last thread of a process exited
 //   N cg pid ts ppid hexsockaddr comm   connect() to AF_INET/AF_INET6
-//   S cg pid ts saddr sport daddr dport TCP connect got its source port
+//   S cg pid ts saddr sport daddr dport TCP connect got its source port; printed once, at
+//                                       connect() return in the caller's context (the socket
+//                                       entered SYN_SENT inside that syscall, so the port is set)
 //   B 0 token                           BEGIN marker (all probes attached)
 // `key` is the kernel timestamp of the execve entry: it pairs enter/exec/fail lines that
 // may arrive out of order because bpftrace drains one perf buffer per CPU.
@@ -84,6 +86,7 @@ tracepoint:sched:sched_process_exit {
 }
 
 tracepoint:syscalls:sys_enter_connect {
+  delete(@syntid[tid]);
   $fam = args->uservaddr->sa_family;
   if ($fam == 2) {
     printf("N\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(args->uservaddr, 8), comm);
@@ -94,37 +97,21 @@ tracepoint:syscalls:sys_enter_connect {
 }
 
 tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->newstate == 2/ {
-  @synpid[(uint64)args->skaddr] = pid;
-  @syncg[(uint64)args->skaddr] = cgroup;
   @syntid[tid] = (uint64)args->skaddr;
-}
-
-tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->oldstate == 2 && @synpid[(uint64)args->skaddr] != 0/ {
-  if (args->family == 2) {
-    printf("S\\t%llu\\t%d\\t%llu\\t%s\\t%d\\t%s\\t%d\\n", @syncg[(uint64)args->skaddr], @synpid[(uint64)args->skaddr], nsecs, ntop(args->saddr), args->sport, ntop(args->daddr), args->dport);
-  } else {
-    printf("S\\t%llu\\t%d\\t%llu\\t%s\\t%d\\t%s\\t%d\\n", @syncg[(uint64)args->skaddr], @synpid[(uint64)args->skaddr], nsecs, ntop(args->saddr_v6), args->sport, ntop(args->daddr_v6), args->dport);
-  }
-  delete(@synpid[(uint64)args->skaddr]);
-  delete(@syncg[(uint64)args->skaddr]);
 }
 
 tracepoint:syscalls:sys_exit_connect /@syntid[tid] != 0/ {
   $sk = (struct sock *)@syntid[tid];
   delete(@syntid[tid]);
-  if (@synpid[(uint64)$sk] != 0) {
-    $port = $sk->__sk_common.skc_num;
-    $dport = $sk->__sk_common.skc_dport;
-    if ($sk->__sk_common.skc_family == 2) {
-      printf("S\\t%llu\\t%d\\t%llu\\t%s\\t%d\\t%s\\t%d\\n", cgroup, pid, nsecs, ntop($sk->__sk_common.skc_rcv_saddr), $port, ntop($sk->__sk_common.skc_daddr), (($dport & 0xff) << 8) | ($dport >> 8));
-    } else {
-      printf("S\\t%llu\\t%d\\t%llu\\t%s\\t%d\\t%s\\t%d\\n", cgroup, pid, nsecs, ntop($sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8), $port, ntop($sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8), (($dport & 0xff) << 8) | ($dport >> 8));
-    }
-    delete(@synpid[(uint64)$sk]);
-    delete(@syncg[(uint64)$sk]);
+  $port = $sk->__sk_common.skc_num;
+  $dport = $sk->__sk_common.skc_dport;
+  if ($sk->__sk_common.skc_family == 2) {
+    printf("S\\t%llu\\t%d\\t%llu\\t%s\\t%d\\t%s\\t%d\\n", cgroup, pid, nsecs, ntop($sk->__sk_common.skc_rcv_saddr), $port, ntop($sk->__sk_common.skc_daddr), (($dport & 0xff) << 8) | ($dport >> 8));
+  } else {
+    printf("S\\t%llu\\t%d\\t%llu\\t%s\\t%d\\t%s\\t%d\\n", cgroup, pid, nsecs, ntop($sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8), $port, ntop($sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8), (($dport & 0xff) << 8) | ($dport >> 8));
   }
 }
 
-END { clear(@eseq); clear(@synpid); clear(@syncg); clear(@syntid); }
+END { clear(@eseq); clear(@syntid); }
 `;
 }
