@@ -6,10 +6,11 @@
 // Exit codes: 0 allow, 1 warn, 2 deny (the worst over all commands checked); 64 usage error;
 // 65 unreadable input or invalid rule file. In hook mode it always exits 0 (the protocol's way).
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import type { Severity } from '../events/event.js';
-import type { CheckResult, CommandChecker, Finding, Verdict } from '../detect/check.js';
+import type { CheckResult, CommandChecker, Finding, Policy, Verdict } from '../detect/check.js';
 import type { RuleSource } from '../detect/engine/api.js';
 import { parseReplayInput } from '../trace/replay-input.js';
 import { Progress, severityColor, type CliIO } from './io.js';
@@ -20,11 +21,14 @@ export const CHECK_USAGE = `usage: corral check [options] -- COMMAND...      che
        corral check --jsonl FILE|- [options]      tool calls in the canonical replay format
        corral check --hook claude-code            Claude Code PreToolUse hook (JSON on stdin and stdout)
 options: --json  --rules FILE (repeatable)  --tool bash|python  --deny-at SEV  --warn-at SEV  --hook-allow
+         --workers N  threads for --stdin/--jsonl batches of 256+ commands (default: all cores; 1 = one thread)
 exit: 0 allow, 1 warn, 2 deny (worst of all commands), 64 usage error, 65 bad input or rules`;
 
 const EXIT: Record<Verdict, number> = { allow: 0, warn: 1, deny: 2 };
 const SEVERITIES = new Set(['low', 'medium', 'high', 'critical']);
 const MAX_STDIN = 64 * 1024 * 1024;
+/** Batches at least this long are screened by worker threads (below it, thread start-up dominates). */
+const POOL_MIN_ITEMS = 256;
 
 export type CheckIO = CliIO & { stdin?: NodeJS.ReadableStream };
 
@@ -127,7 +131,7 @@ export async function checkCommandCli(argv: string[], io: CheckIO): Promise<numb
       options: {
         json: { type: 'boolean' }, stdin: { type: 'boolean' }, jsonl: { type: 'string' }, rules: { type: 'string', multiple: true },
         hook: { type: 'string' }, 'hook-allow': { type: 'boolean' }, tool: { type: 'string' }, 'deny-at': { type: 'string' },
-        'warn-at': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        'warn-at': { type: 'string' }, workers: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
@@ -141,23 +145,30 @@ export async function checkCommandCli(argv: string[], io: CheckIO): Promise<numb
   if (modes !== 1) return usage(modes === 0 ? 'give a command, --stdin, --jsonl FILE or --hook claude-code' : 'use only one input: a command, --stdin, --jsonl or --hook');
   if (v.hook !== undefined && v.hook !== 'claude-code') return usage(`unknown hook protocol ${JSON.stringify(v.hook)} (supported: claude-code)`);
   if (v.tool !== undefined && v.tool !== 'bash' && v.tool !== 'python') return usage('--tool must be bash or python');
+  const workers = v.workers === undefined ? availableParallelism() : Number(v.workers);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) return usage('--workers must be an integer from 1 to 256');
 
-  let checker: CommandChecker;
-  let policy: { denyAt?: Severity; warnAt?: Severity };
+  let policy: Policy;
+  let extra: RuleSource[];
   try {
-    policy = { denyAt: sev(v['deny-at'], '--deny-at'), warnAt: sev(v['warn-at'], '--warn-at') };
-    const extra: RuleSource[] = (v.rules ?? []).map((f) => ({ file: f, text: readFileSync(f, 'utf8') }));
-    // One-shot runs (a hook call, one command) finish before V8's optimizing wasm compiler would pay
-    // off, and on exit the process waits for those background compiles (~0.7 s measured here).
-    // Baseline-compiled wasm is enough for a handful of parses; bulk modes keep the default.
-    if (v.hook !== undefined || opts.positionals.length > 0) setFlagsFromString('--liftoff-only');
-    const { CommandChecker: Checker } = await import('../detect/check.js');
-    checker = Checker.create({ extraRules: extra, policy: { ...(policy.denyAt ? { denyAt: policy.denyAt } : {}), ...(policy.warnAt ? { warnAt: policy.warnAt } : {}) } });
+    const p = { denyAt: sev(v['deny-at'], '--deny-at'), warnAt: sev(v['warn-at'], '--warn-at') };
+    policy = { ...(p.denyAt ? { denyAt: p.denyAt } : {}), ...(p.warnAt ? { warnAt: p.warnAt } : {}) };
+    extra = (v.rules ?? []).map((f) => ({ file: f, text: readFileSync(f, 'utf8') }));
   } catch (e) {
     io.stderr.write(`corral check: ${(e as Error).message}\n`);
     return 65;
   }
-  if (v.hook !== undefined) return hook(checker, io, v['hook-allow'] === true);
+  const inProcess = async (): Promise<CommandChecker> => {
+    const { CommandChecker: Checker } = await import('../detect/check.js');
+    return Checker.create({ extraRules: extra, policy });
+  };
+  if (v.hook !== undefined) {
+    // One-shot runs (a hook call, one command) finish before V8's optimizing wasm compiler would pay
+    // off, and on exit the process waits for those background compiles (~0.7 s measured here).
+    // Baseline-compiled wasm is enough for a handful of parses; bulk modes keep the default.
+    setFlagsFromString('--liftoff-only');
+    try { return hook(await inProcess(), io, v['hook-allow'] === true); } catch (e) { io.stderr.write(`corral check: ${(e as Error).message}\n`); return 65; }
+  }
 
   const st = makeStyle(io.stdout as NodeJS.WriteStream, io.env);
   const tool = (v.tool ?? 'bash') as 'bash' | 'python';
@@ -179,17 +190,32 @@ export async function checkCommandCli(argv: string[], io: CheckIO): Promise<numb
     return 65;
   }
 
+  if (items.length === 1) setFlagsFromString('--liftoff-only');
   const progress = new Progress(io, items.length > 200 && !v.json);
   const counts: Record<Verdict, number> = { allow: 0, warn: 0, deny: 0 };
   let worst = 0;
-  items.forEach((it, i) => {
-    const r = checker.check(it.command, { tool: it.tool });
+  const emit = (i: number, r: CheckResult): void => {
+    const it = items[i]!;
     counts[r.verdict]++;
     worst = Math.max(worst, EXIT[r.verdict]);
     if (v.json) io.stdout.write(`${resultJson(it.command, r, it.extra)}\n`);
     else if (items.length === 1 || r.verdict !== 'allow') io.stdout.write(`${renderResult(it.command, r, st, it.label)}\n`);
     progress.update(`checked ${i + 1}/${items.length}`);
-  });
+  };
+  try {
+    if (workers > 1 && items.length >= POOL_MIN_ITEMS) {
+      const { CheckPool } = await import('../detect/check-pool.js');
+      const pool = await CheckPool.start({ workers: Math.min(workers, Math.ceil(items.length / POOL_MIN_ITEMS)), extraRules: extra, policy });
+      try { await pool.run(items, emit); } finally { await pool.close(); }
+    } else {
+      const checker = await inProcess();
+      items.forEach((it, i) => emit(i, checker.check(it.command, { tool: it.tool })));
+    }
+  } catch (e) {
+    progress.done();
+    io.stderr.write(`corral check: ${(e as Error).message}\n`);
+    return 65;
+  }
   progress.done();
   if (items.length > 1) io.stderr.write(`checked ${items.length} commands: ${counts.allow} allow, ${counts.warn} warn, ${counts.deny} deny\n`);
   return worst;
