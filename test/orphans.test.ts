@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertInLab } from '../src/lab/lab-guard.js';
 import { Runtime } from '../src/session/runtime.js';
+import { mountsUnder } from '../src/sandbox/workspace-quota.js';
 
 test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', async () => {
   assertInLab();
@@ -16,15 +17,15 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
   const dist = join(process.cwd(), 'dist', 'src');
   writeFileSync(script, `
     import { Runtime } from ${JSON.stringify(join(dist, 'session', 'runtime.js'))};
-    import { loadPreset } from ${JSON.stringify(join(dist, 'policy', 'index.js'))};
+    import { parsePolicy } from ${JSON.stringify(join(dist, 'policy', 'index.js'))};
     const rt = await Runtime.start({ home: ${JSON.stringify(home)}, sensor: false, poolSize: 0, commandCheck: false });
-    const s = await rt.createSession({ policy: loadPreset('default'), episode: 'doomed' });
+    const s = await rt.createSession({ policy: parsePolicy('name: capped\\nextends: default\\nresources:\\n  workspace_size: 4MiB\\n', 'capped.yaml'), episode: 'doomed' });
     await s.exec({ command: 'nohup sleep 300 >/dev/null 2>&1 & echo started' });
-    console.log(JSON.stringify({ netns: s['slot'].lease.netns, table: s['slot'].lease.table, index: s['slot'].lease.index, cgroup: s.cgroup.unifiedDir }));
+    console.log(JSON.stringify({ netns: s['slot'].lease.netns, table: s['slot'].lease.table, index: s['slot'].lease.index, cgroup: s.cgroup.unifiedDir, workspace: s.workspaceDir }));
     setInterval(() => {}, 1000);
   `);
   const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const info = await new Promise<{ netns: string; table: string; index: number; cgroup: string }>((resolve, reject) => {
+  const info = await new Promise<{ netns: string; table: string; index: number; cgroup: string; workspace: string }>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => { out += d; if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!)); });
     child.on('exit', (c) => reject(new Error(`crashy Corral exited early (${c})`)));
@@ -34,12 +35,15 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
   try {
     assert.match(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), new RegExp(info.netns), 'the crash left a namespace');
     assert.ok(existsSync(info.cgroup), 'the crash left a cgroup');
+    assert.deepEqual(mountsUnder(info.workspace), [info.workspace], 'the crash left the size-capped workspace mounted');
     const rt = await Runtime.start({ home, sensor: false, poolSize: 0, commandCheck: false });
     await rt.close();
     assert.doesNotMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), new RegExp(info.netns));
     assert.doesNotMatch(execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }), new RegExp(info.table));
     assert.ok(!existsSync(info.cgroup), 'cgroup removed');
     assert.ok(!existsSync(`/run/corral/leases/${info.index}.json`), 'lease released');
+    assert.deepEqual(mountsUnder(info.workspace), [], 'workspace unmounted');
+    assert.ok(!existsSync(info.workspace), 'session dir removed');
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

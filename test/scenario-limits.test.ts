@@ -82,3 +82,32 @@ test('the sandbox holds: no root, no capabilities, NoNewPrivs, seccomp, read-onl
     assert.ok(Number(r.stdout.trim().split('\n')[10]) < 10, 'only the sandbox processes are visible');
   } finally { await s.close(); }
 });
+
+test('workspace_size caps /workspace: writes past it fail with ENOSPC, the call is flagged, the host disk is untouched', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy('resources:\n  workspace_size: 2MiB\n'), episode: 'disk' });
+  try {
+    const r = await s.exec({ command: 'dd if=/dev/zero of=/workspace/fill bs=64k count=200 2>&1; echo rc=$?; stat -c %s /workspace/fill', step: 1, toolCallId: 'fill' });
+    assert.match(r.stdout, /No space left on device/);
+    assert.doesNotMatch(r.stdout, /rc=0/);
+    const size = Number(r.stdout.trim().split('\n').at(-1));
+    assert.ok(size > 0 && size <= 2 * 1024 * 1024, `file size ${size}`);
+    const a = r.alerts.filter((x) => x.payload.rule === 'limit.workspace');
+    assert.equal(a.length, 1, JSON.stringify(r.alerts.map((x) => x.payload.rule)));
+    assert.equal(a[0]!.payload.category, 'resource_abuse');
+    // freeing space lets work go on, and the next fill is flagged again
+    const ok = await s.exec({ command: 'rm /workspace/fill && echo hi > /workspace/note && cat /workspace/note', step: 2, toolCallId: 'free' });
+    assert.equal(ok.stdout.trim(), 'hi');
+    assert.deepEqual(ok.alerts, []);
+  } finally { await s.close(); }
+  // without the cap the same write succeeds
+  const u = await fx.rt.createSession({ policy: labPolicy(), episode: 'disk' });
+  try {
+    const r = await u.exec({ command: 'dd if=/dev/zero of=/workspace/fill bs=64k count=200 2>/dev/null; stat -c %s /workspace/fill' });
+    assert.equal(Number(r.stdout.trim()), 200 * 64 * 1024);
+  } finally { await u.close(); }
+});
+
+test('workspace_size with a host workspace directory is refused, not silently ignored', async () => {
+  await assert.rejects(fx.rt.createSession({ policy: labPolicy('resources:\n  workspace_size: 2MiB\nfilesystem:\n  workspace: /tmp/corral-ws-refused\n'), episode: 'disk' }),
+    /workspace_size is enforced only on a workspace Corral creates/);
+});

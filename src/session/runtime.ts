@@ -10,6 +10,7 @@ import { Cgroup, detectCgroupLayout, type CgroupLayout } from '../sandbox/cgroup
 import { buildSeccompFilter, encodeSeccompFilter } from '../sandbox/seccomp-filter.js';
 import { NetSlotPool } from '../sandbox/net-slot-pool.js';
 import { destroyLeaseResources } from '../sandbox/net-slot.js';
+import { cleanupOrphanSessionDirs } from '../sandbox/workspace-quota.js';
 import { orphanedLeases } from '../sandbox/address-leases.js';
 import { pidAlive } from '../util/pid-alive.js';
 import { Gateway } from '../gateway/gateway.js';
@@ -86,6 +87,7 @@ export class Runtime extends EventEmitter {
   private async init(): Promise<void> {
     mkdirSync(this.runDir, { recursive: true, mode: 0o755 });
     await cleanupOrphans(this.layout, this.cgroupRoot);
+    await cleanupOrphanSessionDirs(this.runDir);
     new Cgroup(this.layout, this.cgroupRoot).create();
     this.waiterCgroup.create();
     this.seccompFile = join(this.runDir, `seccomp-${process.pid}.bpf`);

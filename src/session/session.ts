@@ -5,7 +5,8 @@
 // escaping attribution (each call's processes are born in the call's cgroup), runaway
 // calls (timeout kills the call's cgroup), and leftovers (close() kills and removes all).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mountSizedWorkspace, sessionDirPrefix, unmountUnder } from '../sandbox/workspace-quota.js';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
@@ -85,6 +86,7 @@ export class Session {
   private dir = '';
   private workspace = '';
   private ownWorkspace = false;
+  private workspaceWasFull = false;
   private net?: SandboxNet;
   private recentConnects: ConnectRecord[] = [];
   private pending = new Set<Promise<unknown>>();
@@ -134,17 +136,23 @@ export class Session {
     this.cgroup.create(this.limits());
     this.rt.index.registerCgroup(this.cgroup.id(), { session: this.id, run: this.run, episode: this.episode, cgroup: this.cgroup.path });
     this.rt.sessions.set(this.id, this);
-    this.dir = mkdtempSync(join(this.rt.runDir, `sess-${this.id}-`));
+    this.dir = mkdtempSync(join(this.rt.runDir, sessionDirPrefix(this.id)));
     chmodSync(this.dir, 0o755);
     const resolv = join(this.dir, 'resolv.conf');
     writeFileSync(resolv, `nameserver ${this.slot.lease.hostIp}\noptions timeout:2 attempts:2\n`);
     const hosts = join(this.dir, 'hosts');
     writeFileSync(hosts, '127.0.0.1 localhost corral\n::1 localhost\n');
     const ws = this.opts.workspace ?? this.opts.policy.filesystem.workspace ?? undefined;
+    const cap = this.opts.policy.resources.workspace_size;
+    if (ws && cap !== undefined) {
+      // a host directory cannot be capped without hiding what is in it: refuse rather than ignore the cap
+      throw new Error(`resources.workspace_size is enforced only on a workspace Corral creates; policy ${this.opts.policy.name} also sets a host workspace (${ws})`);
+    }
     if (ws) { this.workspace = ws; mkdirSync(ws, { recursive: true }); } else {
       this.workspace = join(this.dir, 'workspace');
       mkdirSync(this.workspace);
       this.ownWorkspace = true;
+      if (cap !== undefined) await mountSizedWorkspace(this.workspace, cap, SANDBOX_UID, SANDBOX_GID);
     }
     chownSync(this.workspace, SANDBOX_UID, SANDBOX_GID);
 
@@ -295,6 +303,16 @@ export class Session {
     return env;
   }
 
+  /** True when a size-capped workspace has (almost) no room left: the last write hit the cap. */
+  private workspaceFull(): boolean {
+    const cap = this.opts.policy.resources.workspace_size;
+    if (cap === undefined || !this.ownWorkspace) return false;
+    try {
+      const f = statfsSync(this.workspace);
+      return f.bavail * f.bsize < Math.max(64 * 1024, cap / 100);
+    } catch { return false; }
+  }
+
   private limitAlerts(state: CallState, st: CgroupStats, timedOut: boolean, timeoutMs: number, evidence: string[]): void {
     const before = state.statsBefore ?? {};
     const attr = this.attr(state);
@@ -308,6 +326,14 @@ export class Session {
         message: `Process limit (${this.opts.policy.resources.pids}) hit ${st.pidsMaxHits} time(s) (fork bomb?)`,
         reason: `The tool call tried to create more than ${this.opts.policy.resources.pids} processes; extra forks failed.` }, evidence, 'blocked');
     }
+    const full = this.workspaceFull();
+    if (full && !this.workspaceWasFull) {
+      const cap = this.opts.policy.resources.workspace_size!;
+      this.alert(attr, { rule: 'limit.workspace', category: 'resource_abuse', severity: 'medium', attack: ['T1499'],
+        message: `Workspace size limit (${cap} bytes) reached: writes fail with ENOSPC`,
+        reason: `The workspace is full (limit ${fmtBytes(cap)}); further writes fail. Delete files you do not need.` }, evidence, 'blocked');
+    }
+    this.workspaceWasFull = full;
     if (timedOut) {
       this.alert(attr, { rule: 'limit.timeout', category: 'resource_abuse', severity: 'low', attack: ['T1496'],
         message: `Tool call exceeded its ${timeoutMs} ms timeout and was killed with all its processes`,
@@ -583,7 +609,7 @@ export class Session {
     await this.cgroup.remove();
     const reusable = !this.cgroup.populated();
     this.rt.pool.release(this.slot, reusable);
-    if (this.ownWorkspace || this.dir) rmSync(this.dir, { recursive: true, force: true });
+    if (this.dir) { await unmountUnder(this.dir); rmSync(this.dir, { recursive: true, force: true }); }
     this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes });
     this.rt.sessions.delete(this.id);
     this.rt.store.flush();

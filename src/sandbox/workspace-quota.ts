@@ -1,0 +1,59 @@
+// Why: `resources.workspace_size` must be a real cap, not a documented wish. A Corral-made
+// workspace becomes a size-limited tmpfs, so an agent filling the disk (a miner's blockchain, a
+// runaway log, a download loop) gets ENOSPC inside its sandbox instead of filling the host.
+// Threat it stops: disk exhaustion of the training host by one rollout. tmpfs pages are charged
+// to the memory cgroup of the writer, so the session's memory limit also bounds them.
+// Session dirs carry the owning Corral's pid, so a crashed Corral's mounts are found and removed.
+import { execFile as execFileCb } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const execFile = promisify(execFileCb);
+
+/** Mounts a tmpfs of `bytes` (rounded up to a page) on `dir`, owned by uid:gid. */
+export async function mountSizedWorkspace(dir: string, bytes: number, uid: number, gid: number): Promise<void> {
+  const size = Math.max(4096, Math.ceil(bytes / 4096) * 4096);
+  await execFile('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755,uid=${uid},gid=${gid},nosuid,nodev`, 'corral-workspace', dir]);
+}
+
+/** Mount points at or below `dir`, deepest first (from this process's mount table). */
+export function mountsUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const mp = line.split(' ')[4];
+    if (!mp) continue;
+    const p = mp.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (p === dir || p.startsWith(`${dir}/`)) out.push(p);
+  }
+  return out.sort((a, b) => b.length - a.length);
+}
+
+/** Detaches every mount under `dir` (lazy, so a straggling process cannot keep it busy). */
+export async function unmountUnder(dir: string): Promise<void> {
+  for (const m of mountsUnder(dir)) await execFile('umount', ['-l', m]).catch(() => {});
+}
+
+/** The name of a session's private dir under the run dir: its owner pid comes first. */
+export function sessionDirPrefix(sessionId: string): string {
+  return `sess-${process.pid}-${sessionId}-`;
+}
+
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/** Removes session dirs (and their workspace mounts) whose owning Corral is gone. Returns how many. */
+export async function cleanupOrphanSessionDirs(runDir: string): Promise<number> {
+  if (!existsSync(runDir)) return 0;
+  let n = 0;
+  for (const name of readdirSync(runDir)) {
+    const m = /^sess-(\d+)-/.exec(name);
+    if (!m || pidAlive(Number(m[1]))) continue;
+    const dir = join(runDir, name);
+    await unmountUnder(dir);
+    rmSync(dir, { recursive: true, force: true });
+    n++;
+  }
+  return n;
+}
