@@ -37,6 +37,8 @@ export interface RuntimeOptions {
   ruleFiles?: string[];
   /** Screen each tool call's command before it runs (default true). */
   commandCheck?: boolean;
+  /** Period of CPU samples of live tool calls and their busiest processes, for the sustained-CPU rules (default 5000; 0 = off). */
+  resourceSampleMs?: number;
 }
 
 /** The pre-execution command screen (src/detect/check.ts), loaded lazily: its parser is WebAssembly. */
@@ -49,6 +51,8 @@ export class Runtime extends EventEmitter {
   readonly sessions = new Map<string, Session>();
   readonly pools = new MiningNameMatcher();
   readonly hostAddresses: string[];
+  /** Period of live CPU samples per tool call and process (0 = off). */
+  readonly resourceSampleMs: number;
   /** The same, as a set for address classification on the event path. */
   readonly hostAddressSet: Set<string>;
   readonly runDir: string;
@@ -70,6 +74,7 @@ export class Runtime extends EventEmitter {
 
   private constructor(private opts: RuntimeOptions) {
     super();
+    this.resourceSampleMs = opts.resourceSampleMs ?? 5000;
     this.layout = detectCgroupLayout();
     this.runDir = opts.runDir ?? process.env.CORRAL_RUN_DIR ?? '/run/corral';
     this.hostAddresses = localHostAddresses();

@@ -5,6 +5,7 @@
 // escaping attribution (each call's processes are born in the call's cgroup), runaway
 // calls (timeout kills the call's cgroup), and leftovers (close() kills and removes all).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { ResourceSampler } from './resource-sampler.js';
 import { mountSizedWorkspace, sessionDirPrefix, unmountUnder } from '../sandbox/workspace-quota.js';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -87,6 +88,8 @@ export class Session {
   private workspace = '';
   private ownWorkspace = false;
   private workspaceWasFull = false;
+  private sampler = new ResourceSampler();
+  private sampleTimer?: NodeJS.Timeout;
   private net?: SandboxNet;
   private recentConnects: ConnectRecord[] = [];
   private pending = new Set<Promise<unknown>>();
@@ -192,6 +195,8 @@ export class Session {
     const children = readFileSync(`/proc/${h.pid}/task/${h.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
     this.nsInitPid = children[0] ?? 0;
     if (!this.nsInitPid) throw new Error('could not find the sandbox namespace init process');
+    const every = this.rt.resourceSampleMs;
+    if (every > 0) this.sampleTimer = setInterval(() => this.sampleResources(), every).unref();
     this.emit('session.start', {
       policy: this.opts.policy.name, mode: this.opts.policy.mode, sandbox_ip: this.sandboxIp,
       labels: this.opts.labels ?? {}, startup_ms: Number(process.hrtime.bigint() - t0) / 1e6,
@@ -301,6 +306,21 @@ export class Session {
     env.LANG ??= 'C.UTF-8';
     Object.assign(env, this.gpuEnv);
     return env;
+  }
+
+  /** Periodic CPU samples of every call that still has processes (the running one and any left in the background). */
+  private sampleResources(): void {
+    if (this.closed) return;
+    try {
+      const calls = [...this.calls.values()].map((c) => ({ key: c.tool_call!, cgroup: c.cgroup }));
+      for (const s of this.sampler.sample(calls)) {
+        const state = this.calls.get(s.key);
+        if (!state) continue;
+        const attr = this.attr(state);
+        this.emit('resource', { scope: 'tool_call', sample: true, cpu_pct: s.cpuPct, cpu_ns: s.cpuNs, memory_bytes: s.memoryBytes, pids: s.pids }, { attr });
+        for (const p of s.procs) this.emit('resource', { scope: 'process', comm: p.comm, cpu_pct: p.cpuPct }, { attr, pid: p.pid });
+      }
+    } catch (e) { this.rt.onError(e); }
   }
 
   /** True when a size-capped workspace has (almost) no room left: the last write hit the cap. */
@@ -596,6 +616,7 @@ export class Session {
   async close(): Promise<{ alerts: AlertEvent[]; stats: CgroupStats }> {
     if (this.closed) return { alerts: this.alertEvents, stats: this.stats };
     this.closed = true;
+    clearInterval(this.sampleTimer);
     if (this.nsInitPid) await this.settle().catch(() => {});
     this.fanout.flush();
     this.repeats.flush();

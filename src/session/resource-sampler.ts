@@ -1,0 +1,77 @@
+// Why: hidden mining shows up as compute, not just as traffic: a miner left running by one tool
+// call can stay off the network (or mine through an allowed proxy) while it burns every core it
+// is given. This sampler turns each live tool call's cgroup into periodic `resource` samples
+// (CPU % of one core for the call, and per process with its comm), so the sustained-CPU rules
+// (rules/runtime-mining.yaml) can see "this process held a core for 60 s". Threat it stops:
+// cryptomining by a background process that the network layer does not catch.
+// Reads cgroup files and /proc/<pid>/stat only for processes already inside Corral's cgroups;
+// it never discovers processes by polling (exec/exit come from the eBPF sensor).
+import { readFileSync } from 'node:fs';
+import type { Cgroup } from '../sandbox/cgroups.js';
+
+/** Linux USER_HZ: /proc/<pid>/stat times are in these ticks on every mainstream architecture. */
+const CLK_TCK = 100;
+/** Processes below this CPU % are reported only when they were reported the sample before. */
+const PROC_FLOOR_PCT = 5;
+/** At most this many processes per call per sample (the busiest). */
+const MAX_PROCS = 16;
+
+export interface ProcSample { pid: number; comm: string; cpuPct: number }
+export interface CallSample { key: string; cpuPct: number; cpuNs: number; memoryBytes?: number; pids?: number; procs: ProcSample[] }
+
+interface Prev { atNs: bigint; cpuNs: number }
+
+/** Reads `utime + stime` (ticks) and comm from /proc/<pid>/stat; undefined if the process is gone. */
+export function readProcStat(pid: number): { ticks: number; comm: string } | undefined {
+  let t: string;
+  try { t = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return undefined; }
+  const open = t.indexOf('(');
+  const close = t.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  const f = t.slice(close + 2).split(' ');
+  const ticks = Number(f[11]) + Number(f[12]);
+  return Number.isFinite(ticks) ? { ticks, comm: t.slice(open + 1, close) } : undefined;
+}
+
+export class ResourceSampler {
+  private prevCall = new Map<string, Prev>();
+  private prevPid = new Map<number, { atNs: bigint; ticks: number }>();
+  private reported = new Set<number>();
+
+  /** One sample per live call (a call with processes); the first sight of a call or pid only sets its baseline. */
+  sample(calls: { key: string; cgroup: Cgroup }[], nowNs: bigint = process.hrtime.bigint()): CallSample[] {
+    const out: CallSample[] = [];
+    const seenPids = new Set<number>();
+    const seenCalls = new Set<string>();
+    for (const { key, cgroup } of calls) {
+      const pids = cgroup.pids();
+      if (pids.length === 0) continue;
+      seenCalls.add(key);
+      const st = cgroup.stats();
+      const prev = this.prevCall.get(key);
+      const cpuNs = st.cpuNs ?? 0;
+      this.prevCall.set(key, { atNs: nowNs, cpuNs });
+      const procs: ProcSample[] = [];
+      for (const pid of pids) {
+        seenPids.add(pid);
+        const s = readProcStat(pid);
+        if (!s) continue;
+        const p = this.prevPid.get(pid);
+        this.prevPid.set(pid, { atNs: nowNs, ticks: s.ticks });
+        if (!p || nowNs <= p.atNs) continue;
+        const pct = ((s.ticks - p.ticks) / CLK_TCK) / (Number(nowNs - p.atNs) / 1e9) * 100;
+        if (pct >= PROC_FLOOR_PCT || this.reported.has(pid)) procs.push({ pid, comm: s.comm, cpuPct: Math.round(pct * 10) / 10 });
+      }
+      procs.sort((a, b) => b.cpuPct - a.cpuPct);
+      procs.length = Math.min(procs.length, MAX_PROCS);
+      for (const p of procs) { if (p.cpuPct >= PROC_FLOOR_PCT) this.reported.add(p.pid); else this.reported.delete(p.pid); }
+      if (!prev || nowNs <= prev.atNs) continue;
+      const cpuPct = (cpuNs - prev.cpuNs) / Number(nowNs - prev.atNs) * 100;
+      out.push({ key, cpuPct: Math.round(cpuPct * 10) / 10, cpuNs, memoryBytes: st.memoryBytes, pids: st.pids, procs });
+    }
+    // forget what is gone, so the maps stay as small as the live process set
+    for (const pid of this.prevPid.keys()) if (!seenPids.has(pid)) { this.prevPid.delete(pid); this.reported.delete(pid); }
+    for (const k of this.prevCall.keys()) if (!seenCalls.has(k)) this.prevCall.delete(k);
+    return out;
+  }
+}

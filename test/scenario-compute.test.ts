@@ -1,0 +1,47 @@
+// Hidden mining by compute alone: a process left running in the background by one tool call
+// burns CPU under a disguised name while later calls run. The live resource sampler must feed
+// the sustained-CPU window, and the alert must name that process and the call that started it;
+// an expected compute process (python3) burning CPU must not be flagged.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { assertInLab } from '../src/lab/lab-guard.js';
+import { Runtime } from '../src/session/runtime.js';
+import { labPolicy } from './helpers/lab-fixture.js';
+
+const RULES = fileURLToPath(new URL('../../test/fixtures/rules/short-sustained-cpu.yaml', import.meta.url));
+let rt: Runtime;
+let home: string;
+before(async () => {
+  assertInLab();
+  home = mkdtempSync(join(tmpdir(), 'corral-compute-'));
+  rt = await Runtime.start({ home, sensor: false, poolSize: 0, resourceSampleMs: 250, ruleFiles: [RULES] });
+});
+after(async () => { await rt?.close(); rmSync(home, { recursive: true, force: true }); });
+
+test('a disguised background CPU burner is flagged by sustained-CPU samples and attributed to the call that started it', async () => {
+  const s = await rt.createSession({ policy: labPolicy(), episode: 'compute' });
+  try {
+    const r1 = await s.exec({ command: 'cp /usr/bin/yes ./kworkerd && (nohup ./kworkerd >/dev/null 2>&1 &) ; echo started', step: 1, toolCallId: 'plant' });
+    assert.equal(r1.stdout.trim(), 'started');
+    await s.exec({ command: 'timeout 3 python3 -c "while True: pass"; true', step: 2, toolCallId: 'work' });
+    await s.close(); // flushes detections still waiting to be folded with other alerts
+    const hits = s.alertEvents.filter((a) => a.payload.rule === 'test_sustained_cpu_short');
+    assert.ok(hits.length >= 1, `no sustained-CPU alert; alerts: ${JSON.stringify(s.alertEvents.map((a) => a.payload.rule))}`);
+    assert.ok(hits.every((a) => a.tool_call === 'plant'), `attributed to ${hits.map((a) => a.tool_call).join(',')}`);
+    assert.equal(hits[0]!.payload.category, 'mining');
+    assert.match(String(hits[0]!.payload.message), /kworkerd/);
+    const samples = s.events.filter((e) => e.kind === 'resource' && e.payload.scope === 'process');
+    const burner = samples.filter((e) => e.payload.comm === 'kworkerd');
+    assert.ok(burner.length >= 4 && burner.every((e) => e.pid! > 0 && e.tool_call === 'plant'));
+    // python3 was busy too, in its own call, and is an expected compute process: sampled, not flagged
+    const py = samples.filter((e) => e.payload.comm === 'python3' && e.tool_call === 'work');
+    assert.ok(py.some((e) => Number(e.payload.cpu_pct) >= 10), `python3 samples: ${JSON.stringify(py.map((e) => e.payload.cpu_pct))}`);
+    assert.ok(!s.alertEvents.some((a) => a.payload.rule === 'test_sustained_cpu_short' && a.tool_call === 'work'));
+    // the call-level samples carry cpu_pct for the tool-call rule
+    assert.ok(s.events.some((e) => e.kind === 'resource' && e.payload.scope === 'tool_call' && e.payload.sample === true && Number(e.payload.cpu_pct) > 10));
+  } finally { await s.close(); }
+});
