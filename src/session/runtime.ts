@@ -85,7 +85,12 @@ export class Runtime extends EventEmitter {
   static async start(opts: RuntimeOptions = {}): Promise<Runtime> {
     if (process.getuid?.() !== 0) throw new Error('corral needs root for sandboxes (namespaces, cgroups, nftables); run `corral doctor` for details');
     const rt = new Runtime(opts);
-    await rt.init();
+    try {
+      await rt.init();
+    } catch (e) {
+      await rt.close().catch(() => {});
+      throw e;
+    }
     return rt;
   }
 
@@ -98,32 +103,49 @@ export class Runtime extends EventEmitter {
     this.seccompFile = join(this.runDir, `seccomp-${process.pid}.bpf`);
     writeFileSync(this.seccompFile, encodeSeccompFilter(buildSeccompFilter()), { mode: 0o644 });
     this.store = EventStore.open({ home: this.opts.home });
-    // user rule files are read once and shared by the engine and the command screen
-    const userRules = (this.opts.ruleFiles ?? []).map((file) => ({ file, text: readText(file, 'utf8') }));
-    this.rules = loadRuleSources(userRules, { builtins: true });
-    this.engine = new DetectionEngine(this.rules);
-    if (this.opts.commandCheck !== false) {
-      try {
-        const { CommandChecker } = await import('../detect/check.js');
-        this.checker = CommandChecker.create({ extraRules: userRules });
-      } catch (e) { this.onError(`command screening unavailable: ${(e as Error).message}`); }
-    }
-    this.gateway = await new Gateway().start();
-    this.pool = new NetSlotPool({ tcpPort: this.gateway.tcpPort, dnsPort: this.gateway.dnsPort }, this.opts.poolSize ?? 2);
-    this.pool.fill();
-    if (this.opts.sensor !== false) {
-      const avail = BpftraceSensor.available();
-      if (avail.ok) {
+    // The sensor (bpftrace compiles its program in its own process, ~2 s), the GPU probe and the
+    // kernel-log reader start first and run while this process compiles rules and the grammar.
+    const sensorP = this.startSensor();
+    const gpuP = this.startGpu();
+    const kmsgP = this.startKmsg();
+    try {
+      // user rule files are read once and shared by the engine and the command screen
+      const userRules = (this.opts.ruleFiles ?? []).map((file) => ({ file, text: readText(file, 'utf8') }));
+      this.rules = loadRuleSources(userRules, { builtins: true });
+      this.engine = new DetectionEngine(this.rules);
+      if (this.opts.commandCheck !== false) {
         try {
-          this.sensor = await BpftraceSensor.start({ cgroupFilter: (id) => this.index.knows(id) });
-          this.sensor.on('record', (r: SensorRecord) => this.onSensorRecord(r));
-          this.sensor.on('error', (e: Error) => this.onError(e));
-        } catch (e) { this.sensorError = (e as Error).message; }
-      } else {
-        this.sensorError = avail.why;
+          const { CommandChecker } = await import('../detect/check.js');
+          this.checker = CommandChecker.create({ extraRules: userRules });
+        } catch (e) { this.onError(`command screening unavailable: ${(e as Error).message}`); }
       }
-      if (this.opts.sensor === true && !this.sensor) throw new Error(`eBPF sensor unavailable: ${this.sensorError}`);
+      this.gateway = await new Gateway().start();
+      this.pool = new NetSlotPool({ tcpPort: this.gateway.tcpPort, dnsPort: this.gateway.dnsPort }, this.opts.poolSize ?? 2);
+      this.pool.fill();
+    } finally {
+      // whatever happened above, the helpers started are owned (and stopped by close())
+      await Promise.allSettled([sensorP, gpuP, kmsgP]);
     }
+    await sensorP;
+  }
+
+  /** Starts the eBPF sensor; rejects only when the caller demanded it (sensor: true) and it is unavailable. */
+  private async startSensor(): Promise<void> {
+    if (this.opts.sensor === false) return;
+    const avail = BpftraceSensor.available();
+    if (avail.ok) {
+      try {
+        this.sensor = await BpftraceSensor.start({ cgroupFilter: (id) => this.index.knows(id) });
+        this.sensor.on('record', (r: SensorRecord) => this.onSensorRecord(r));
+        this.sensor.on('error', (e: Error) => this.onError(e));
+      } catch (e) { this.sensorError = (e as Error).message; }
+    } else {
+      this.sensorError = avail.why;
+    }
+    if (this.opts.sensor === true && !this.sensor) throw new Error(`eBPF sensor unavailable: ${this.sensorError}`);
+  }
+
+  private async startGpu(): Promise<void> {
     this.gpu = await GpuMonitor.start({
       unifiedRoot: this.layout.unified,
       labelsForCgroupId: (id) => this.index.labels(id),
@@ -135,6 +157,9 @@ export class Runtime extends EventEmitter {
       onDetection: (d) => this.sessions.get(d.attribution.session)?.onGpuDetection(d),
       onProblem: (m) => this.onError(m),
     }).catch((e) => { this.onError(e); return undefined; });
+  }
+
+  private async startKmsg(): Promise<void> {
     try {
       this.kmsg = await KmsgDropReader.start();
       this.kmsg.on('error', (e: unknown) => this.onError(e));
@@ -189,12 +214,13 @@ export class Runtime extends EventEmitter {
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.sessions.values()].map((s) => s.close()));
-    await this.pool.close();
-    await this.gateway.close();
+    // (each part may be missing when start() failed half-way)
+    await this.pool?.close();
+    await this.gateway?.close();
     this.kmsg?.stop();
     this.gpu?.stop();
     await this.sensor?.stop();
-    this.store.close();
+    this.store?.close();
     await this.waiterCgroup.remove();
     rmSync(this.seccompFile, { force: true });
   }
