@@ -259,8 +259,16 @@ export class FieldTable {
     return { name, type: 'str', slot: this.slotFor(name, (ev, c) => (c.g(S_ARGV) as string[] | undefined)?.[n]) };
   }
 
+  /** Slots whose values other getters read through the cache (see cachedSlots). */
+  private deps = new Set<number>([S_ARGV, S_EXE, S_DNS_NAME, S_DNS_LABELS, S_DST_IP, S_NET_NAME, S_DNS_STATS]);
+
+  /** Slots that generated code must read through a FieldCache, not with a private getter call:
+   *  other getters (the S_* helpers, lower-case variants, proc.arg[N]) read them from the cache. */
+  cachedSlots(): ReadonlySet<number> { return this.deps; }
+
   /** Slot holding the lower-cased value of a string or string-array field. */
   lowerSlot(f: FieldRef): number {
+    this.deps.add(f.slot);
     return this.slotFor(`lower:${f.name}`, (ev, c) => {
       const v = c.g(f.slot);
       if (typeof v === 'string') return v.toLowerCase();
