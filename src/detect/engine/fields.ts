@@ -222,13 +222,19 @@ const GETTER_SCOPE: Record<string, unknown> = {
 /**
  * A copy of a getter with its own inline caches. Payload shapes differ per event kind, so one
  * shared getter sees them all and its property loads go megamorphic; a copy per kind stays
- * monomorphic (several times faster). Falls back to the original if the copy cannot be built.
+ * monomorphic (several times faster). With `kind`, the copy is only ever called for events of
+ * that kind (the engine dispatches on ev.kind), so `ev.kind` and the kind-set tests fold to
+ * constants. Falls back to the original if the copy cannot be built.
  */
-export function cloneGetter(g: Getter): Getter {
+export function cloneGetter(g: Getter, kind?: string): Getter {
   try {
+    let src = g.toString();
+    if (kind !== undefined) {
+      src = src.replaceAll('NET_KINDS.has(ev.kind)', String(NET_KINDS.has(kind))).replaceAll('ev.kind', JSON.stringify(kind));
+    }
     const names = Object.keys(GETTER_SCOPE);
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    return new Function(...names, `"use strict"; return (${g.toString()});`)(...names.map((n) => GETTER_SCOPE[n])) as Getter;
+    return new Function(...names, `"use strict"; return (${src});`)(...names.map((n) => GETTER_SCOPE[n])) as Getter;
   } catch { return g; }
 }
 
@@ -237,10 +243,11 @@ export class FieldTable {
   private extra = new Map<string, number>();
   private perKind = new Map<string, Getter[]>();
 
-  /** Getters specialised for one event kind (static ones cloned; extra slots shared). */
+  /** Getters specialised for events whose ev.kind is exactly `kind` (static ones cloned with the
+   *  kind folded in; extra slots shared). Never use them for an event of another kind. */
   gettersFor(kind: string): Getter[] {
     let g = this.perKind.get(kind);
-    if (!g) { g = this.getters.map((x, i) => (i < DEFS.length ? cloneGetter(x) : x)); this.perKind.set(kind, g); }
+    if (!g) { g = this.getters.map((x, i) => (i < DEFS.length ? cloneGetter(x, kind) : x)); this.perKind.set(kind, g); }
     for (let i = g.length; i < this.getters.length; i++) g.push(this.getters[i]!);
     return g;
   }

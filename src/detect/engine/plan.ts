@@ -75,7 +75,10 @@ function kindPlan(rs: RuleSet, kind: string | undefined, entries: Entry[], prefi
   }
   const getters = () => (kind === undefined ? table.getters : table.gettersFor(kind));
   const rules: ProgramRule[] = entries.map((e, j) => ({ r: e.r, group: groups[j]!, named: named(e) }));
-  const run = entries.length > 0 ? compileKind(table, kind, rules, getters, table.cachedSlots()) : undefined;
+  // Dispatch reads proc.name and the prefilter proc.cmdline through the cache: the program must too.
+  const cached = new Set(table.cachedSlots());
+  for (const f of ['proc.name', 'proc.cmdline']) cached.add(table.resolve(f)!.slot);
+  const run = entries.length > 0 ? compileKind(table, kind, rules, getters, cached) : undefined;
   return {
     entries, run, always: allow(undefined), byName, scanner,
     noCmd: scanner ? new Uint8Array(scanner.groups) : undefined, getters: getters(),

@@ -150,6 +150,7 @@ export class LiteralScanner {
   private width: number;
   private delta: Uint16Array;
   private out: (number[] | undefined)[];
+  private next: Int32Array;
   readonly groups: number;
   private hits: Uint8Array;
 
@@ -200,20 +201,30 @@ export class LiteralScanner {
       }
     }
     this.out = outs.map((o) => (o.size ? [...o] : undefined));
+    // Scan table: row offsets pre-multiplied by the width (no multiply per character), and a
+    // transition into a state that completes a literal stored as its bitwise complement.
+    this.next = new Int32Array(this.delta.length);
+    for (let k = 0; k < this.delta.length; k++) {
+      const t = this.delta[k]!;
+      this.next[k] = this.out[t] !== undefined ? ~(t * this.width) : t * this.width;
+    }
   }
 
   /** Marks the groups whose literals occur in s. Returns false when s cannot be judged (non-ASCII). */
   scan(s: string): Uint8Array | undefined {
     const hits = this.hits;
     hits.fill(0);
-    const { alpha, delta, width, out } = this;
+    const { alpha, next, width, out } = this;
     let st = 0;
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
       if (c >= 128) return undefined;
-      st = delta[st * width + alpha[c]!]!;
-      const o = out[st];
-      if (o !== undefined) for (let k = 0; k < o.length; k++) hits[o[k]!] = 1;
+      st = next[st + alpha[c]!]!;
+      if (st < 0) {
+        st = ~st;
+        const o = out[st / width]!;
+        for (let k = 0; k < o.length; k++) hits[o[k]!] = 1;
+      }
     }
     return hits;
   }
