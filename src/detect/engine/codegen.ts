@@ -45,7 +45,12 @@ export function globToRegex(g: string): RegExp {
 
 /** How generated code reads a field slot, and (optionally) the one event kind it will only ever
  *  see, so that `evt.kind = x` folds to a constant (see kindprog.ts). */
-export interface GenOptions { access?: (slot: number) => string; kind?: string }
+export interface GenOptions {
+  access?: (slot: number) => string;
+  kind?: string;
+  /** A cheap test that must hold for this string test to be true (the literal prefilter), or undefined. */
+  guard?: (n: Extract<Node, { t: 'str' }>) => string | undefined;
+}
 
 export class CodeGen {
   readonly consts: unknown[] = [];
@@ -84,7 +89,10 @@ export class CodeGen {
         if (n.f.type === 'strs') return n.op === 'in' ? `H.allIn(${g}, ${set})` : `H.anyIn(${g}, ${set})`;
         return `${set}.has(${g})`;
       }
-      case 'str': return this.strOp(n);
+      case 'str': {
+        const g = this.opts.guard?.(n);
+        return g === undefined ? this.strOp(n) : `(${g} && ${this.strOp(n)})`;
+      }
     }
   }
 

@@ -43,7 +43,7 @@ export class DetectionEngine {
   private plans: Plans;
   private cache: FieldCache;
   private nameSlot: number;
-  private cmdlineSlot: number;
+  private argvSlot: number;
   private windows: WindowStore;
   private lastTs = 0;
   private counters = { events: 0, detections: 0, ruleErrors: 0 };
@@ -67,7 +67,7 @@ export class DetectionEngine {
     this.cur = this.plans.anyKind;
     this.cache = table.newCache();
     this.nameSlot = table.resolve('proc.name')!.slot;
-    this.cmdlineSlot = table.resolve('proc.cmdline')!.slot;
+    this.argvSlot = table.resolve('proc.argv')!.slot;
     this.windows = new WindowStore(ruleSet.rules.length, opts.maxWindowKeys ?? 10_000, maxEntries);
     this.sink = { hit: (j, m) => this.onHit(j, m), err: () => { this.counters.ruleErrors++; } };
   }
@@ -86,11 +86,12 @@ export class DetectionEngine {
       const name = c.g(this.nameSlot);
       if (name !== undefined) allow = k.byName.get(name as string) ?? allow;
     }
-    // Prefilter: rules that need a literal in the command line run only if one occurs.
+    // Prefilter: rules (and string tests) that need a literal in the command line run only if
+    // one occurs. argv is scanned in place: proc.cmdline is argv joined by single spaces.
     let hits: Uint8Array | undefined;
     if (allow.scan) {
-      const cmd = c.g(this.cmdlineSlot);
-      hits = typeof cmd === 'string' ? k.scanner!.scan(cmd) : k.noCmd; // undefined (non-ASCII): run them all
+      const argv = c.g(this.argvSlot);
+      hits = argv !== undefined ? k.scanner!.scanParts(argv as string[]) : k.noCmd; // undefined (non-ASCII): run them all
     }
     this.cur = k;
     this.ev = ev;

@@ -9,6 +9,7 @@
 // counted and skipped, never allowed to stop the stream.
 import { CodeGen, H } from './codegen.js';
 import type { FieldCache, FieldTable, Getter } from './fields.js';
+import type { Node } from './parse.js';
 import type { RuleImpl } from './ruleset.js';
 
 /** What a kind program reports back to the engine (the engine itself implements it). */
@@ -21,7 +22,8 @@ export interface ProgramSink {
 
 /**
  * Runs a kind's rules over the event in `c`. `allow[j] === 0` skips name-indexed rule j; a gated
- * rule j with literal group g runs only when `hits` is undefined (not judged) or `hits[g] !== 0`.
+ * rule j with literal group g runs only when `hits` is undefined (not judged) or `hits[g] !== 0`;
+ * string tests inside a rule may be guarded the same way (a guard names a literal group).
  */
 export type KindRun = (ev: unknown, c: FieldCache, allow: Uint8Array, hits: Uint8Array | undefined, E: ProgramSink) => void;
 
@@ -33,17 +35,25 @@ const ABSENT = Symbol('absent');
  * Compiles the rules for one kind (undefined: an unknown kind, nothing folded). `cached` lists the
  * slots to read through the FieldCache (those other getters, the prefilter or dispatch also read).
  */
-export function compileKind(table: FieldTable, kind: string | undefined, rules: ProgramRule[], getters: () => Getter[], cached: ReadonlySet<number>): KindRun {
+export function compileKind(
+  table: FieldTable, kind: string | undefined, rules: ProgramRule[], getters: () => Getter[], cached: ReadonlySet<number>,
+  guard?: (n: Extract<Node, { t: 'str' }>) => string | undefined,
+): { run: KindRun; usesHits: boolean[] } {
   const used = new Set<number>();
   const access = (slot: number): string => {
     if (cached.has(slot)) return `c.g(${slot})`;
     used.add(slot);
     return `(v${slot} !== U ? v${slot} : (v${slot} = f${slot}(ev, c)))`;
   };
-  const gen = new CodeGen(table, kind === undefined ? { access } : { access, kind });
+  let guarded = false;
+  const g = guard === undefined ? undefined : (n: Extract<Node, { t: 'str' }>) => { const x = guard(n); if (x !== undefined) guarded = true; return x; };
+  const gen = new CodeGen(table, { access, ...(kind === undefined ? {} : { kind }), ...(g === undefined ? {} : { guard: g }) });
   const body: string[] = [];
+  const usesHits: boolean[] = [];
   rules.forEach(({ r, group, named }, j) => {
+    guarded = false;
     const cond = gen.condition(r.ast.cond, r.ast.excs);
+    usesHits.push(guarded || group >= 0);
     const guards: string[] = [];
     if (named) guards.push(`allow[${j}] !== 0`);
     if (group >= 0) guards.push(`(hits === undefined || hits[${group}] !== 0)`);
@@ -62,5 +72,5 @@ ${body.join('\n')}
 };`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const make = new Function('K', 'H', 'G', 'U', src) as (k: unknown[], h: typeof H, g: Getter[], u: symbol) => KindRun;
-  return make(gen.consts, H, getters(), ABSENT); // after codegen: it may have added slots
+  return { run: make(gen.consts, H, getters(), ABSENT), usesHits }; // getters after codegen: it may add slots
 }

@@ -5,7 +5,8 @@
 import type { RuleSet } from './api.js';
 import type { Getter } from './fields.js';
 import { compileKind, type KindRun, type ProgramRule } from './kindprog.js';
-import { LiteralScanner } from './prefilter.js';
+import type { Node } from './parse.js';
+import { LiteralScanner, requiredLiterals } from './prefilter.js';
 import { internals, type RuleImpl } from './ruleset.js';
 
 export interface Entry { r: RuleImpl; i: number }
@@ -54,17 +55,31 @@ const named = (e: Entry): boolean => e.r.names !== 'any' && !e.r.window?.sustain
 
 function kindPlan(rs: RuleSet, kind: string | undefined, entries: Entry[], prefilter: boolean): KindPlan {
   const { table } = internals(rs);
-  const groups = entries.map(() => -1);
+  // Literal groups, one per distinct set of literals. A rule needing particular process names is
+  // not gated as a whole (its name mask is the cheaper filter), but its string tests may be.
   const lits: string[][] = [];
-  if (prefilter) {
-    entries.forEach((e, j) => {
-      if (e.r.literals !== 'any' && !e.r.window?.sustained) { groups[j] = lits.length; lits.push(e.r.literals); }
-    });
-  }
+  const groupOf = new Map<string, number>();
+  const group = (ls: string[]): number => {
+    const key = JSON.stringify([...ls].sort());
+    let g = groupOf.get(key);
+    if (g === undefined) { g = lits.length; lits.push(ls); groupOf.set(key, g); }
+    return g;
+  };
+  const groups = entries.map((e) => (prefilter && !named(e) && e.r.literals !== 'any' && !e.r.window?.sustained ? group(e.r.literals) : -1));
+  const guard = prefilter ? (n: Extract<Node, { t: 'str' }>) => {
+    const ls = requiredLiterals(n);
+    return ls === 'any' ? undefined : `(hits === undefined || hits[${group(ls)}] !== 0)`;
+  } : undefined;
+  // Dispatch reads proc.name and the prefilter proc.argv through the cache: the program must too.
+  const cached = new Set(table.cachedSlots());
+  for (const f of ['proc.name', 'proc.cmdline', 'proc.argv']) cached.add(table.resolve(f)!.slot);
+  const getters = () => (kind === undefined ? table.getters : table.gettersFor(kind));
+  const rules: ProgramRule[] = entries.map((e, j) => ({ r: e.r, group: groups[j]!, named: named(e) }));
+  const prog = entries.length > 0 ? compileKind(table, kind, rules, getters, cached, guard) : undefined;
   const scanner = lits.length > 0 ? new LiteralScanner(lits) : undefined;
   const allow = (n: string | undefined): Allow => {
     const mask = Uint8Array.from(entries, (e) => (!named(e) || (n !== undefined && (e.r.names as Set<string>).has(n)) ? 1 : 0));
-    return { mask, scan: entries.some((_, j) => mask[j] === 1 && groups[j]! >= 0) };
+    return { mask, scan: scanner !== undefined && entries.some((_, j) => mask[j] === 1 && prog!.usesHits[j]) };
   };
   const names = new Set<string>();
   for (const e of entries) if (named(e)) for (const n of e.r.names as Set<string>) names.add(n);
@@ -73,14 +88,8 @@ function kindPlan(rs: RuleSet, kind: string | undefined, entries: Entry[], prefi
     byName = new Map();
     for (const n of names) byName.set(n, allow(n));
   }
-  const getters = () => (kind === undefined ? table.getters : table.gettersFor(kind));
-  const rules: ProgramRule[] = entries.map((e, j) => ({ r: e.r, group: groups[j]!, named: named(e) }));
-  // Dispatch reads proc.name and the prefilter proc.cmdline through the cache: the program must too.
-  const cached = new Set(table.cachedSlots());
-  for (const f of ['proc.name', 'proc.cmdline']) cached.add(table.resolve(f)!.slot);
-  const run = entries.length > 0 ? compileKind(table, kind, rules, getters, cached) : undefined;
   return {
-    entries, run, always: allow(undefined), byName, scanner,
+    entries, run: prog?.run, always: allow(undefined), byName, scanner,
     noCmd: scanner ? new Uint8Array(scanner.groups) : undefined, getters: getters(),
   };
 }
