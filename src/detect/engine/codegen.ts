@@ -8,7 +8,7 @@ import { errAt, type Lit, type Node } from './parse.js';
 export type Predicate = (c: FieldCache) => boolean;
 
 /** Helpers the generated code calls for list-valued fields. */
-const H = {
+export const H = {
   allIn: (a: string[] | undefined, s: Set<Lit>): boolean => {
     if (a === undefined || a.length === 0) return false;
     for (const x of a) if (!s.has(x)) return false;
@@ -43,9 +43,20 @@ export function globToRegex(g: string): RegExp {
   return new RegExp(`^${src}$`, 's');
 }
 
+/** How generated code reads a field slot, and (optionally) the one event kind it will only ever
+ *  see, so that `evt.kind = x` folds to a constant (see kindprog.ts). */
+export interface GenOptions {
+  access?: (slot: number) => string;
+  kind?: string;
+  /** A cheap test that must hold for this string test to be true (the literal prefilter), or undefined. */
+  guard?: (n: Extract<Node, { t: 'str' }>) => string | undefined;
+}
+
 export class CodeGen {
   readonly consts: unknown[] = [];
-  constructor(private readonly fields: FieldTable) {}
+  constructor(private readonly fields: FieldTable, private readonly opts: GenOptions = {}) {}
+
+  private acc(slot: number): string { return this.opts.access ? this.opts.access(slot) : `c.g(${slot})`; }
 
   private k(v: unknown): string { this.consts.push(v); return `K[${this.consts.length - 1}]`; }
 
@@ -55,11 +66,15 @@ export class CodeGen {
       case 'or': return `(${this.expr(n.a)} || ${this.expr(n.b)})`;
       case 'not': return `!${this.expr(n.a)}`;
       case 'exists': {
-        const g = `c.g(${n.f.slot})`;
+        const g = this.acc(n.f.slot);
         return n.f.type === 'strs' ? `((t = ${g}) !== undefined && t.length > 0)` : `(${g} !== undefined)`;
       }
       case 'cmp': {
-        const g = `c.g(${n.f.slot})`;
+        const kind = this.opts.kind;
+        if (kind !== undefined && n.f.name === 'evt.kind' && (n.op === '=' || n.op === '!=') && typeof n.v === 'string') {
+          return String((kind === n.v) === (n.op === '='));
+        }
+        const g = this.acc(n.f.slot);
         const lit = typeof n.v === 'string' ? this.k(n.v) : String(n.v);
         switch (n.op) {
           case '=': return `(${g} === ${lit})`;
@@ -68,18 +83,22 @@ export class CodeGen {
         }
       }
       case 'set': {
+        if (this.opts.kind !== undefined && n.f.name === 'evt.kind') return String(n.vs.includes(this.opts.kind));
         const set = this.k(new Set(n.vs));
-        const g = `c.g(${n.f.slot})`;
+        const g = this.acc(n.f.slot);
         if (n.f.type === 'strs') return n.op === 'in' ? `H.allIn(${g}, ${set})` : `H.anyIn(${g}, ${set})`;
         return `${set}.has(${g})`;
       }
-      case 'str': return this.strOp(n);
+      case 'str': {
+        const g = this.opts.guard?.(n);
+        return g === undefined ? this.strOp(n) : `(${g} && ${this.strOp(n)})`;
+      }
     }
   }
 
   private strOp(n: Extract<Node, { t: 'str' }>): string {
     const arr = n.f.type === 'strs';
-    const g = (lower: boolean) => `c.g(${lower ? this.fields.lowerSlot(n.f) : n.f.slot})`;
+    const g = (lower: boolean) => this.acc(lower ? this.fields.lowerSlot(n.f) : n.f.slot);
     switch (n.op) {
       case 'contains': return `((t = ${g(false)}) !== undefined && t.includes(${this.k(n.v)}))`;
       case 'icontains': return `((t = ${g(true)}) !== undefined && t.includes(${this.k(n.v.toLowerCase())}))`;
@@ -98,10 +117,16 @@ export class CodeGen {
     }
   }
 
-  /** Compiles `cond and not (e1 or e2 …)` into one function. */
-  compile(cond: Node, exceptions: Node[]): Predicate {
+  /** Source of `cond and not (e1 or e2 …)` as one expression (uses a scratch variable `t`). */
+  condition(cond: Node, exceptions: Node[]): string {
     let body = this.expr(cond);
     if (exceptions.length) body = `${body} && !(${exceptions.map((e) => this.expr(e)).join(' || ')})`;
+    return body;
+  }
+
+  /** Compiles `cond and not (e1 or e2 …)` into one function. */
+  compile(cond: Node, exceptions: Node[]): Predicate {
+    const body = this.condition(cond, exceptions);
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
     const make = new Function('K', 'H', `"use strict"; return function rule(c) { let t; return ${body}; };`) as (k: unknown[], h: typeof H) => Predicate;
     return make(this.consts, H);

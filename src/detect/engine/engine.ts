@@ -1,52 +1,21 @@
 // Why: runs a compiled rule set over a stream of events and returns detections with the rule,
 // category, severity, ATT&CK ids, evidence ids and the triggering event (for attribution).
-// Rules are indexed by event kind and process name, command-line rules sit behind a literal
-// prefilter, and all share one per-event field cache (see docs/rules.md for measured speed).
+// Each event kind runs one compiled program holding all of that kind's rules (plan.ts,
+// kindprog.ts); rules needing particular process names are masked per proc.name, command-line
+// rules sit behind a literal prefilter, and field values are read once per event. Nothing is
+// allocated for an event that matches nothing (see docs/rules.md for measured speed).
 // A rule that misbehaves on a hostile event is counted and skipped, never allowed to stop the stream.
 import type { Detection, EngineEvent, EngineOptions, RuleSet } from './api.js';
-import type { FieldCache, Getter } from './fields.js';
+import type { FieldCache } from './fields.js';
+import type { ProgramSink } from './kindprog.js';
 import { renderOutput } from './output.js';
+import { plansFor, type KindPlan, type Plans } from './plan.js';
 import { internals, type RuleImpl } from './ruleset.js';
-import { LiteralScanner } from './prefilter.js';
 import { WindowStore } from './window.js';
 
-interface Entry { r: RuleImpl; i: number }
-
-/** An ordered list of rules to run, with the command-line prefilter when it pays off. */
-interface RuleList {
-  entries: Entry[];
-  /** Per entry: its literal group in `scanner`, or -1 when it must always run. */
-  groups: Int32Array;
-  scanner: LiteralScanner | undefined;
-}
-
-function ruleList(entries: Entry[], prefilter: boolean): RuleList {
-  const groups = new Int32Array(entries.length).fill(-1);
-  const lits: string[][] = [];
-  if (prefilter) {
-    entries.forEach((e, k) => {
-      if (e.r.literals !== 'any' && !e.r.window?.sustained) { groups[k] = lits.length; lits.push(e.r.literals); }
-    });
-  }
-  if (lits.length < 2) return { entries, groups: groups.fill(-1), scanner: undefined };
-  return { entries, groups, scanner: new LiteralScanner(lits) };
-}
-
-/** Rules for one event kind: per proc.name (when some rules need particular names) or the rest. */
-interface KindIndex { always: RuleList; byName: Map<string, RuleList> | undefined; getters?: Getter[] }
-
-/** Splits rules into those any event may match and, per proc.name, the ordered list to run. */
-function indexByName(entries: Entry[], prefilter: boolean): KindIndex {
-  // Sustained windows must see non-matching events to reset, so they are never name-indexed.
-  const named = (e: Entry) => e.r.names !== 'any' && !e.r.window?.sustained;
-  const always = ruleList(entries.filter((e) => !named(e)), prefilter);
-  const names = new Set<string>();
-  for (const e of entries) if (named(e)) for (const n of e.r.names as Set<string>) names.add(n);
-  if (names.size === 0) return { always, byName: undefined };
-  const byName = new Map<string, RuleList>();
-  for (const n of names) byName.set(n, ruleList(entries.filter((e) => !named(e) || (e.r.names as Set<string>).has(n)), prefilter));
-  return { always, byName };
-}
+/** Returned when nothing matched (almost every event): one shared, frozen array, no allocation.
+ *  Callers treat the result as read-only. */
+const NONE = Object.freeze([]) as unknown as Detection[];
 
 /** Event time in ns as a double (sub-microsecond precision is not needed for windows). */
 function parseTs(ts: unknown): number {
@@ -70,86 +39,88 @@ function parseTs(ts: unknown): number {
   return NaN;
 }
 
-
 export class DetectionEngine {
-  private byKind = new Map<string, KindIndex>();
-  private anyKind: KindIndex;
+  private plans: Plans;
   private cache: FieldCache;
   private nameSlot: number;
-  private cmdlineSlot: number;
+  private argvSlot: number;
   private windows: WindowStore;
   private lastTs = 0;
   private counters = { events: 0, detections: 0, ruleErrors: 0 };
+  // The event being processed, for the program's callbacks (process() is not re-entrant).
+  private cur: KindPlan;
+  private ev: EngineEvent | undefined;
+  private now = NaN;
+  private out: Detection[] | undefined;
+  private sink: ProgramSink;
 
   constructor(readonly ruleSet: RuleSet, opts: EngineOptions = {}) {
     const { table } = internals(ruleSet);
-    this.cache = table.newCache();
-    this.nameSlot = table.resolve('proc.name')!.slot;
-    this.cmdlineSlot = table.resolve('proc.cmdline')!.slot;
-    const prefilter = opts.prefilter ?? true;
     const maxEntries = opts.maxEntriesPerKey ?? 4096;
-    this.windows = new WindowStore(ruleSet.rules.length, opts.maxWindowKeys ?? 10_000, maxEntries);
-    const entries: Entry[] = ruleSet.rules.map((r, i) => {
+    for (const r of ruleSet.rules) {
       const impl = r as RuleImpl;
-      if (typeof impl.fn !== 'function') throw new Error(`rule ${r.id} was not compiled by loadRuleSources`);
+      if (typeof impl.fn !== 'function' || impl.ast === undefined) throw new Error(`rule ${r.id} was not compiled by loadRuleSources`);
       const need = impl.window?.count ?? impl.window?.threshold;
       if (need !== undefined && need > maxEntries) throw new Error(`rule ${r.id}: window threshold ${need} exceeds maxEntriesPerKey ${maxEntries}`);
-      return { r: impl, i };
-    });
-    const kinds = new Set<string>();
-    for (const e of entries) if (e.r.kinds !== 'any') for (const k of e.r.kinds) kinds.add(k);
-    for (const k of kinds) {
-      const idx = indexByName(entries.filter((e) => e.r.kinds === 'any' || e.r.kinds.has(k)), prefilter);
-      idx.getters = table.gettersFor(k);
-      this.byKind.set(k, idx);
     }
-    this.anyKind = indexByName(entries.filter((e) => e.r.kinds === 'any'), prefilter);
+    this.plans = plansFor(ruleSet, opts.prefilter ?? true);
+    this.cur = this.plans.anyKind;
+    this.cache = table.newCache();
+    this.nameSlot = table.resolve('proc.name')!.slot;
+    this.argvSlot = table.resolve('proc.argv')!.slot;
+    this.windows = new WindowStore(ruleSet.rules.length, opts.maxWindowKeys ?? 10_000, maxEntries);
+    this.sink = { hit: (j, m) => this.onHit(j, m), err: () => { this.counters.ruleErrors++; } };
   }
 
-  /** Evaluates every rule that can match this event's kind. Never throws on a malformed event. */
+  /** Evaluates every rule that can match this event's kind. Never throws on a malformed event.
+   *  The returned array is shared and frozen when empty: treat it as read-only. */
   process(ev: EngineEvent): Detection[] {
-    if (ev === null || typeof ev !== 'object') return [];
+    if (ev === null || typeof ev !== 'object') return NONE;
     this.counters.events++;
-    const idx = this.byKind.get(ev.kind) ?? this.anyKind;
-    const c = this.cache.reset(ev, idx.getters);
-    let list = idx.always;
-    if (idx.byName !== undefined) {
+    const k = this.plans.byKind.get(ev.kind) ?? this.plans.anyKind;
+    const run = k.run;
+    if (run === undefined) return NONE;
+    const c = this.cache.reset(ev, k.getters);
+    let allow = k.always;
+    if (k.byName !== undefined) {
       const name = c.g(this.nameSlot);
-      if (name !== undefined) list = idx.byName.get(name as string) ?? list;
+      if (name !== undefined) allow = k.byName.get(name as string) ?? allow;
     }
-    // Prefilter: rules that need a literal in the command line run only if one occurs.
+    // Prefilter: rules (and string tests) that need a literal in the command line run only if
+    // one occurs. argv is scanned in place: proc.cmdline is argv joined by single spaces.
     let hits: Uint8Array | undefined;
-    let judged = false;
-    if (list.scanner !== undefined) {
-      const cmd = c.g(this.cmdlineSlot);
-      if (typeof cmd !== 'string') { judged = true; hits = undefined; } // no command line: those rules cannot match
-      else { hits = list.scanner.scan(cmd); judged = hits !== undefined; }
+    if (allow.scan) {
+      const argv = c.g(this.argvSlot);
+      hits = argv !== undefined ? k.scanner!.scanParts(argv as string[]) : k.noCmd; // undefined (non-ASCII): run them all
     }
-    const entries = list.entries;
-    const groups = list.groups;
-    let out: Detection[] | undefined;
-    let now = NaN;
-    for (let j = 0; j < entries.length; j++) {
-      const g = groups[j]!;
-      if (g >= 0 && judged && (hits === undefined || hits[g] === 0)) continue;
-      const { r, i } = entries[j]!;
-      let m: boolean;
-      try { m = r.fn(c); } catch { this.counters.ruleErrors++; continue; }
-      const w = r.window;
-      if (w === undefined) {
-        if (m) (out ??= []).push(this.detection(r, ev, [ev.id]));
-        continue;
-      }
-      if (!m && !w.sustained) continue;
-      if (now !== now) {
-        now = parseTs(ev.ts);
-        if (now !== now) now = this.lastTs; else if (now > this.lastTs) this.lastTs = now;
-      }
-      const hit = this.windows.feed(r, i, m, ev, c, now);
-      if (hit) (out ??= []).push(this.detection(r, ev, hit.evidence, hit.count));
+    this.cur = k;
+    this.ev = ev;
+    this.now = NaN;
+    run(ev, c, allow.mask, hits, this.sink);
+    const out = this.out;
+    if (out === undefined) return NONE;
+    this.out = undefined;
+    this.counters.detections += out.length;
+    return out;
+  }
+
+  /** Rule j of the current kind matched (or, for a sustained window, was evaluated to m). */
+  private onHit(j: number, m: boolean): void {
+    const { r, i } = this.cur.entries[j]!;
+    const ev = this.ev!;
+    const w = r.window;
+    if (w === undefined) {
+      if (m) (this.out ??= []).push(this.detection(r, ev, [ev.id]));
+      return;
     }
-    if (out) this.counters.detections += out.length;
-    return out ?? [];
+    if (!m && !w.sustained) return;
+    if (this.now !== this.now) {
+      let now = parseTs(ev.ts);
+      if (now !== now) now = this.lastTs; else if (now > this.lastTs) this.lastTs = now;
+      this.now = now;
+    }
+    const hit = this.windows.feed(r, i, m, ev, this.cache, this.now);
+    if (hit) (this.out ??= []).push(this.detection(r, ev, hit.evidence, hit.count));
   }
 
   /** Drops window state that has aged out by nowNs (all of it when omitted, e.g. at the end of a

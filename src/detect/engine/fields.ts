@@ -75,6 +75,19 @@ function lastLabels(n: string | undefined): string | undefined {
   return b < 0 ? n : n.slice(b + 1);
 }
 
+/** lastLabels through a bounded memo: names repeat heavily (registries, CDNs), and a memo hit
+ *  skips the slice whose result would be hashed again for every `in (list)` test. */
+function domainMemo(memo: Map<string, string>, n: string | undefined): string | undefined {
+  if (n === undefined) return undefined;
+  let d = memo.get(n);
+  if (d === undefined) {
+    d = lastLabels(n)!;
+    if (memo.size >= 4096) memo.clear();
+    memo.set(n, d);
+  }
+  return d;
+}
+
 interface LabelStats { count: number; maxLen: number; maxStart: number }
 /** Label count and the longest label's position, without splitting. */
 function labelStats(n: string | undefined): LabelStats | undefined {
@@ -152,7 +165,7 @@ const DEFS: FieldDef[] = [
   // --- net ---
   { name: 'net.dst.port', type: 'num', kinds: 'connect, flow, drop', doc: "p['network.peer.port']", get: (ev) => (NET_KINDS.has(ev.kind) ? num(P(ev)['network.peer.port']) : undefined) },
   { name: 'net.domain', type: 'str', kinds: 'connect, flow', doc: 'last two labels of net.name (naive registrable domain; no public-suffix list)',
-    get: (ev, c) => lastLabels(c.g(S_NET_NAME) as string | undefined) },
+    get: (ev, c) => domainMemo(c.domainMemo, c.g(S_NET_NAME) as string | undefined) },
   { name: 'net.sni', type: 'str', kinds: 'connect, flow', doc: 'TLS SNI seen by the gateway', get: (ev) => (NET_KINDS.has(ev.kind) ? str(P(ev).sni)?.toLowerCase() : undefined) },
   { name: 'net.protocol', type: 'str', kinds: 'connect, flow, drop', doc: 'p.protocol as sniffed by the gateway (tls, http, ssh, mining, other); for drop p.proto',
     get: (ev) => { if (!NET_KINDS.has(ev.kind)) return undefined; const p = P(ev); return str(p.protocol) ?? str(p.proto); } },
@@ -181,7 +194,7 @@ const DEFS: FieldDef[] = [
   { name: 'dns.rcode', type: 'str', kinds: 'dns', doc: 'response code', get: (ev) => { if (ev.kind !== 'dns') return undefined; const r = P(ev).rcode; return typeof r === 'number' ? String(r) : str(r); } },
   { name: 'dns.answers', type: 'strs', kinds: 'dns', doc: 'answer addresses', get: (ev) => { if (ev.kind !== 'dns') return undefined; const a = P(ev).answers; return Array.isArray(a) && a.length ? strings(a) : undefined; } },
   { name: 'dns.domain', type: 'str', kinds: 'dns', doc: 'last two labels of dns.name (naive registrable domain; no public-suffix list)',
-    get: (ev, c) => lastLabels(c.g(S_DNS_NAME) as string | undefined) },
+    get: (ev, c) => domainMemo(c.domainMemo, c.g(S_DNS_NAME) as string | undefined) },
   { name: 'dns.name_len', type: 'num', kinds: 'dns', doc: 'length of dns.name', get: (ev, c) => (c.g(S_DNS_NAME) as string | undefined)?.length },
   { name: 'dns.label_count', type: 'num', kinds: 'dns', doc: 'number of labels', get: (ev, c) => (c.g(S_DNS_STATS) as LabelStats | undefined)?.count },
   { name: 'dns.label_max_len', type: 'num', kinds: 'dns', doc: 'length of the longest label', get: (ev, c) => (c.g(S_DNS_STATS) as LabelStats | undefined)?.maxLen },
@@ -216,19 +229,25 @@ export interface FieldRef { name: string; type: FieldType; slot: number }
 /** Everything the static getters' source text refers to (see cloneGetter). */
 const GETTER_SCOPE: Record<string, unknown> = {
   P, str, num, bool, strings, NET_KINDS, S_ARGV, S_EXE, S_DNS_NAME, S_DNS_LABELS, S_DST_IP, S_NET_NAME, S_DNS_STATS,
-  basename, normName, lastLabels, labelStats, shannon, classifyMemo,
+  basename, normName, lastLabels, labelStats, shannon, classifyMemo, domainMemo,
 };
 
 /**
  * A copy of a getter with its own inline caches. Payload shapes differ per event kind, so one
  * shared getter sees them all and its property loads go megamorphic; a copy per kind stays
- * monomorphic (several times faster). Falls back to the original if the copy cannot be built.
+ * monomorphic (several times faster). With `kind`, the copy is only ever called for events of
+ * that kind (the engine dispatches on ev.kind), so `ev.kind` and the kind-set tests fold to
+ * constants. Falls back to the original if the copy cannot be built.
  */
-export function cloneGetter(g: Getter): Getter {
+export function cloneGetter(g: Getter, kind?: string): Getter {
   try {
+    let src = g.toString();
+    if (kind !== undefined) {
+      src = src.replaceAll('NET_KINDS.has(ev.kind)', String(NET_KINDS.has(kind))).replaceAll('ev.kind', JSON.stringify(kind));
+    }
     const names = Object.keys(GETTER_SCOPE);
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    return new Function(...names, `"use strict"; return (${g.toString()});`)(...names.map((n) => GETTER_SCOPE[n])) as Getter;
+    return new Function(...names, `"use strict"; return (${src});`)(...names.map((n) => GETTER_SCOPE[n])) as Getter;
   } catch { return g; }
 }
 
@@ -237,10 +256,11 @@ export class FieldTable {
   private extra = new Map<string, number>();
   private perKind = new Map<string, Getter[]>();
 
-  /** Getters specialised for one event kind (static ones cloned; extra slots shared). */
+  /** Getters specialised for events whose ev.kind is exactly `kind` (static ones cloned with the
+   *  kind folded in; extra slots shared). Never use them for an event of another kind. */
   gettersFor(kind: string): Getter[] {
     let g = this.perKind.get(kind);
-    if (!g) { g = this.getters.map((x, i) => (i < DEFS.length ? cloneGetter(x) : x)); this.perKind.set(kind, g); }
+    if (!g) { g = this.getters.map((x, i) => (i < DEFS.length ? cloneGetter(x, kind) : x)); this.perKind.set(kind, g); }
     for (let i = g.length; i < this.getters.length; i++) g.push(this.getters[i]!);
     return g;
   }
@@ -259,8 +279,16 @@ export class FieldTable {
     return { name, type: 'str', slot: this.slotFor(name, (ev, c) => (c.g(S_ARGV) as string[] | undefined)?.[n]) };
   }
 
+  /** Slots whose values other getters read through the cache (see cachedSlots). */
+  private deps = new Set<number>([S_ARGV, S_EXE, S_DNS_NAME, S_DNS_LABELS, S_DST_IP, S_NET_NAME, S_DNS_STATS]);
+
+  /** Slots that generated code must read through a FieldCache, not with a private getter call:
+   *  other getters (the S_* helpers, lower-case variants, proc.arg[N]) read them from the cache. */
+  cachedSlots(): ReadonlySet<number> { return this.deps; }
+
   /** Slot holding the lower-cased value of a string or string-array field. */
   lowerSlot(f: FieldRef): number {
+    this.deps.add(f.slot);
     return this.slotFor(`lower:${f.name}`, (ev, c) => {
       const v = c.g(f.slot);
       if (typeof v === 'string') return v.toLowerCase();
@@ -282,7 +310,10 @@ export class FieldTable {
   /** Memo of address classes, shared by this table's caches. */
   readonly classMemo = new Map<string, string | undefined>();
 
-  newCache(): FieldCache { return new FieldCache(this.getters, this.classMemo); }
+  /** Memo of registrable-domain guesses (dns.domain, net.domain), shared by this table's caches. */
+  readonly domainMemo = new Map<string, string>();
+
+  newCache(): FieldCache { return new FieldCache(this.getters, this.classMemo, this.domainMemo); }
 }
 
 /** Per-event lazy cache of field values. reset() starts a new event in O(1). */
@@ -292,7 +323,8 @@ export class FieldCache {
   private gens: Uint32Array;
   private vals: unknown[];
   private getters: Getter[];
-  constructor(private readonly base: Getter[], readonly classMemo: Map<string, string | undefined> = new Map()) {
+  constructor(private readonly base: Getter[], readonly classMemo: Map<string, string | undefined> = new Map(),
+    readonly domainMemo: Map<string, string> = new Map()) {
     this.getters = base;
     this.gens = new Uint32Array(base.length + 16);
     this.vals = new Array(base.length + 16).fill(undefined);

@@ -150,6 +150,7 @@ export class LiteralScanner {
   private width: number;
   private delta: Uint16Array;
   private out: (number[] | undefined)[];
+  private next: Int16Array | Int32Array;
   readonly groups: number;
   private hits: Uint8Array;
 
@@ -200,20 +201,54 @@ export class LiteralScanner {
       }
     }
     this.out = outs.map((o) => (o.size ? [...o] : undefined));
+    // Scan table: row offsets pre-multiplied by the width (no multiply per character), and a
+    // transition into a state that completes a literal stored as its bitwise complement.
+    // Int16 rows keep a typical table (a few hundred states) within the L1 cache.
+    this.next = go.length * this.width < 32768 ? new Int16Array(this.delta.length) : new Int32Array(this.delta.length);
+    for (let k = 0; k < this.delta.length; k++) {
+      const t = this.delta[k]!;
+      this.next[k] = this.out[t] !== undefined ? ~(t * this.width) : t * this.width;
+    }
+  }
+
+  /** Like scan(parts.join(' ')) without building the joined string (argv as proc.cmdline). */
+  scanParts(parts: readonly string[]): Uint8Array | undefined {
+    const hits = this.hits;
+    hits.fill(0);
+    const { alpha, next, width, out } = this;
+    const space = alpha[32]!;
+    let st = 0;
+    for (let p = 0; p < parts.length; p++) {
+      if (p > 0) {
+        st = next[st + space]!;
+        if (st < 0) { st = ~st; const o = out[st / width]!; for (let k = 0; k < o.length; k++) hits[o[k]!] = 1; }
+      }
+      const s = parts[p]!;
+      for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 128) return undefined;
+        st = next[st + alpha[c]!]!;
+        if (st < 0) { st = ~st; const o = out[st / width]!; for (let k = 0; k < o.length; k++) hits[o[k]!] = 1; }
+      }
+    }
+    return hits;
   }
 
   /** Marks the groups whose literals occur in s. Returns false when s cannot be judged (non-ASCII). */
   scan(s: string): Uint8Array | undefined {
     const hits = this.hits;
     hits.fill(0);
-    const { alpha, delta, width, out } = this;
+    const { alpha, next, width, out } = this;
     let st = 0;
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
       if (c >= 128) return undefined;
-      st = delta[st * width + alpha[c]!]!;
-      const o = out[st];
-      if (o !== undefined) for (let k = 0; k < o.length; k++) hits[o[k]!] = 1;
+      st = next[st + alpha[c]!]!;
+      if (st < 0) {
+        st = ~st;
+        const o = out[st / width]!;
+        for (let k = 0; k < o.length; k++) hits[o[k]!] = 1;
+      }
     }
     return hits;
   }

@@ -23,6 +23,8 @@ export interface RuleImpl extends CompiledRule {
   /** Cache slots of window.distinct and window.group_by. */
   distinctSlot?: number;
   groupSlot?: number;
+  /** The parsed condition and exceptions, for per-kind programs (kindprog.ts). */
+  ast: { cond: Node; excs: Node[] };
 }
 interface Internals { table: FieldTable; ctx: ParseCtx }
 const INTERNAL = Symbol('corral.ruleset');
@@ -167,7 +169,7 @@ function compileRule(d: RuleDraft, ctx: ParseCtx, table: FieldTable): RuleImpl {
     condition: piecesText(d.condition), output: d.output.text, reason: d.reason.trim(),
     exceptions: d.exceptions.map((e) => ({ name: e.name, condition: piecesText(e.pieces) })),
     tags: d.tags, examples: d.examples, source: { file: d.at.file, line: d.at.line }, fields: [...fields],
-    matches, fn, out: compileOutput(d.output, table), names: valuesOf(cond, 'proc.name'), literals: requiredLiterals(cond),
+    matches, fn, ast: { cond, excs }, out: compileOutput(d.output, table), names: valuesOf(cond, 'proc.name'), literals: requiredLiterals(cond),
   };
   if (window) rule.window = window;
   if (distinctSlot !== undefined) rule.distinctSlot = distinctSlot;
