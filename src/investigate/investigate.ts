@@ -83,12 +83,13 @@ export async function investigate(inp: InvestigateInput): Promise<InvestigationR
   const keys = keysOf(table);
   const traces = [];
   for (const t of inp.traces) traces.push({ path: t.path, format: t.format ?? await detectTraceFormat(t.path) });
-  const { state, stats: traceStats, workers } = await tracePass({
+  const { state, stats: traceStats, workers, fast } = await tracePass({
     traces, keys, placements, opts, assumedDurationMs: inp.assumedDurationMs, jobs: opts.jobs, parallelMinBytes: inp.parallelMinBytes,
     onProgress: (b, t) => inp.onProgress?.('traces', b, t),
   });
   timings.tracesMs = performance.now() - t1;
   if (workers) notes.push(`traces read by ${workers} worker threads`);
+  if (fast) notes.push(`${fast} of ${state.spans} tool calls read by the fast scanner (layout of the previous line; the rest fully parsed)`);
 
   return finish(table, state, {
     opts, rules: rulesLoading ?? inp.rules, notes, timings, t0,

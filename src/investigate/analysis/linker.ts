@@ -39,7 +39,7 @@ export interface LinkState {
   minTs: number; maxTs: number;
 }
 
-interface KeyState { key: string; ts: Float64Array; starts: Growable<Float64Array>; ends: Growable<Float64Array> }
+export interface KeyState { key: string; ts: Float64Array; starts: Growable<Float64Array>; ends: Growable<Float64Array> }
 
 export class SpanLinker {
   private readonly ip = new Map<string, KeyState>();
@@ -98,6 +98,46 @@ export class SpanLinker {
       if (st) hit = this.visit(st, span, n, -Infinity, Infinity, until, ep, hit);
     }
     if (hit) this.candidates.push(hit);
+  }
+
+  /** The alert keys state of an IP, or undefined when it raised no alerts (for quick()). */
+  ipState(ip: string): KeyState | undefined { return this.ip.get(ip); }
+
+  /** The aggregate of an episode already seen (for quick()). */
+  episodeAgg(episode: string): EpisodeAgg | undefined { return this.episodes.get(episode); }
+
+  /**
+   * The fast path of the trace scanner, for a call with exactly one IP, a known end, in an episode
+   * already seen, without placements. Says what add() would make of the call's alerts, without
+   * changing anything: 0 none in its window (not a candidate), 1 one inside the call or its grace
+   * (a candidate), 2 only after the grace (a candidate only if the command can leave a process
+   * running). For 0, and for 2 with a command that cannot, quickCommit() does add()'s bookkeeping;
+   * otherwise the caller parses the whole line and calls add().
+   */
+  quickCheck(start: number, end: number, st: KeyState): 0 | 1 | 2 {
+    const skew = this.opts.skewMs;
+    const i = lowerBound(st.ts, start - skew);
+    if (i >= st.ts.length) return 0;
+    const t = st.ts[i]!;
+    if (t > end + this.opts.lagMs + skew) return 0;
+    return t > end + skew + this.opts.graceMs ? 2 : 1;
+  }
+
+  /** add()'s bookkeeping for a call that is not a candidate (see quickCheck). Steps are kept by add() only. */
+  quickCommit(ep: EpisodeAgg, start: number, end: number, st: KeyState | undefined): void {
+    this.spans++;
+    if (start < this.minTs) this.minTs = start;
+    if (end > this.maxTs) this.maxTs = end;
+    ep.calls++;
+    if (start < ep.start) ep.start = start;
+    if (end > ep.end) ep.end = end;
+    if (st) {
+      const skew = this.opts.skewMs;
+      st.starts.push(start - skew); st.ends.push(end + skew);
+      let known = false;
+      for (const k of ep.keys) if (k.key === st.key && k.from === -Infinity) { known = true; break; }
+      if (!known) ep.keys.push({ key: st.key, from: -Infinity, to: Infinity });
+    }
   }
 
   /** Records exposure on one key and checks its alerts against the call's window. */
