@@ -156,7 +156,7 @@ async function finish(table: AlertTable, state: LinkState, ctx: FinishCtx): Prom
     options: opts,
     inputs: ctx.inputs,
     counts: {
-      records: table.records, alerts: table.size, toolCalls: state.spans, episodes: state.episodes.length,
+      records: table.records, alerts: table.size, toolCalls: state.spans, episodes: state.episodeCount,
       candidates: scored.calls.length, linkedAlerts: scored.alerts.length, unlinkedAlerts: scored.unlinked.length,
     },
     unattributed, enrichment: scored.enrichment.enrichment, incidents, alerts: scored.alerts, calls: scored.calls, fleet,

@@ -5,7 +5,7 @@
 // alerts, not by the traces. It runs on the main thread or inside trace workers (state is plain
 // data so it can cross a thread boundary).
 import type { ToolCallSpan } from '../types.js';
-import { f64, lowerBound, type Growable } from './columns.js';
+import { f64, Growable, lowerBound } from './columns.js';
 import { leavesProcessRunning } from './command-evidence.js';
 import type { PlacementIndex, SpanKey } from './placements.js';
 
@@ -37,6 +37,10 @@ export interface LinkState {
   /** Widened call windows per key (unsorted), for the enrichment test. */
   exposure: { key: string; starts: Float64Array; ends: Float64Array }[];
   minTs: number; maxTs: number;
+  /** Distinct episodes, including those only in rest. */
+  episodeCount: number;
+  /** Episodes without keys, as flat arrays (names joined by newlines): see SpanLinker.state(compact). */
+  rest?: { names: string; start: Float64Array; end: Float64Array; calls: Int32Array };
 }
 
 export interface KeyState { key: string; ts: Float64Array; starts: Growable<Float64Array>; ends: Growable<Float64Array> }
@@ -165,11 +169,25 @@ export class SpanLinker {
     return { n, span, keys: [entry], detached: detached ?? leavesProcessRunning(span.command) };
   }
 
-  state(): LinkState {
+  /**
+   * The linker's result. compact: episodes that never ran under a key with alerts (most of a
+   * fleet) are kept only as names, windows and call counts in flat arrays (cheap to send from a
+   * worker thread); they count as episodes and merge into the same episode of another state.
+   */
+  state(compact = false): LinkState {
     const exposure = [...this.ip.values(), ...this.host.values()]
       .filter((s) => s.starts.length > 0)
       .map((s) => ({ key: s.key, starts: s.starts.data.slice(0, s.starts.length), ends: s.ends.data.slice(0, s.ends.length) }));
-    return { spans: this.spans, candidates: this.candidates, episodes: [...this.episodes.values()], exposure, minTs: this.minTs, maxTs: this.maxTs };
+    const base = { spans: this.spans, candidates: this.candidates, exposure, minTs: this.minTs, maxTs: this.maxTs };
+    if (!compact) return { ...base, episodes: [...this.episodes.values()], episodeCount: this.episodes.size };
+    const keyed: EpisodeAgg[] = [];
+    const names: string[] = [];
+    const start = f64(1024), end = f64(1024), calls = new Growable(Int32Array, 1024);
+    for (const e of this.episodes.values()) {
+      if (e.keys.length > 0) { keyed.push(e); continue; }
+      names.push(e.episode); start.push(e.start); end.push(e.end); calls.push(e.calls);
+    }
+    return { ...base, episodes: keyed, episodeCount: this.episodes.size, rest: { names: names.join('\n'), start: start.data.slice(0, start.length), end: end.data.slice(0, end.length), calls: calls.data.slice(0, calls.length) } };
   }
 }
 
@@ -177,7 +195,7 @@ export class SpanLinker {
 export function mergeLinkStates(states: LinkState[]): LinkState {
   const episodes = new Map<string, EpisodeAgg>();
   const exposure = new Map<string, { starts: Float64Array[]; ends: Float64Array[] }>();
-  const out: LinkState = { spans: 0, candidates: [], episodes: [], exposure: [], minTs: Infinity, maxTs: -Infinity };
+  const out: LinkState = { spans: 0, candidates: [], episodes: [], exposure: [], minTs: Infinity, maxTs: -Infinity, episodeCount: 0 };
   for (const s of states) {
     out.spans += s.spans;
     for (const c of s.candidates) out.candidates.push(c);
@@ -195,7 +213,19 @@ export function mergeLinkStates(states: LinkState[]): LinkState {
       exposure.set(x.key, cur);
     }
   }
+  // Episodes without keys: merged into a keyed episode of the same name, else only counted.
+  const others = new Set<string>();
+  for (const s of states) {
+    if (!s.rest || s.rest.names === '') continue;
+    const names = s.rest.names.split('\n');
+    names.forEach((name, i) => {
+      const cur = episodes.get(name);
+      if (!cur) { others.add(name); return; }
+      cur.start = Math.min(cur.start, s.rest!.start[i]!); cur.end = Math.max(cur.end, s.rest!.end[i]!); cur.calls += s.rest!.calls[i]!;
+    });
+  }
   out.episodes = [...episodes.values()];
+  out.episodeCount = episodes.size + others.size;
   for (const [key, v] of exposure) out.exposure.push({ key, starts: concat(v.starts), ends: concat(v.ends) });
   return out;
 }

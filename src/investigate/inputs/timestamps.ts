@@ -57,6 +57,8 @@ export class TsParser {
   private yearNote?: string;
   private lastMinute?: string;
   private lastMinuteMs = 0;
+  private lastHour = '';
+  private lastHourMs = 0;
 
   constructor(private readonly opts: TsOptions = {}) {
     if (opts.tz !== undefined) checkTz(opts.tz);
@@ -134,17 +136,21 @@ export class TsParser {
    * keeps goes through acceptZoned(), so the notes count it exactly as parse() would.
    */
   isoZAt(s: string, i: number): number {
-    if (s.charCodeAt(i + 23) !== 90 || s.charCodeAt(i + 19) !== 46 || s.charCodeAt(i + 4) !== 45 || s.charCodeAt(i + 7) !== 45
-      || s.charCodeAt(i + 10) !== 84 || s.charCodeAt(i + 13) !== 58 || s.charCodeAt(i + 16) !== 58) return NaN;
-    const y = d4(s, i), mo = d2(s, i + 5), d = d2(s, i + 8), h = d2(s, i + 11), mi = d2(s, i + 14), sec = d2(s, i + 17);
-    const f = d2(s, i + 20), g = s.charCodeAt(i + 22) - 48;
-    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24 || mi < 0 || mi > 59 || sec < 0 || sec > 60 || f < 0 || g < 0 || g > 9) return NaN;
-    // Days since 1970 by arithmetic (Howard Hinnant's days_from_civil): no Date object per call.
-    const yy = mo <= 2 ? y - 1 : y;
-    const era = Math.floor(yy / 400), yoe = yy - era * 400;
-    const doy = Math.floor((153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5) + d - 1;
-    const days = era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
-    return days * 86_400_000 + h * 3_600_000 + mi * 60_000 + sec * 1000 + f * 10 + g;
+    if (s.charCodeAt(i + 23) !== 90 || s.charCodeAt(i + 19) !== 46 || s.charCodeAt(i + 13) !== 58 || s.charCodeAt(i + 16) !== 58) return NaN;
+    let base: number;
+    // Consecutive calls share their hour: "YYYY-MM-DDTHH" → ms is reused.
+    if (this.lastHour !== '' && s.startsWith(this.lastHour, i)) base = this.lastHourMs;
+    else {
+      if (s.charCodeAt(i + 4) !== 45 || s.charCodeAt(i + 7) !== 45 || s.charCodeAt(i + 10) !== 84) return NaN;
+      const y = d4(s, i), mo = d2(s, i + 5), d = d2(s, i + 8), h = d2(s, i + 11);
+      if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24) return NaN;
+      base = Date.UTC(y, mo - 1, d, h);
+      this.lastHour = s.slice(i, i + 13);
+      this.lastHourMs = base;
+    }
+    const mi = d2(s, i + 14), sec = d2(s, i + 17), f = d2(s, i + 20), g = s.charCodeAt(i + 22) - 48;
+    if (mi < 0 || mi > 59 || sec < 0 || sec > 60 || f < 0 || g < 0 || g > 9) return NaN;
+    return base + mi * 60_000 + sec * 1000 + f * 10 + g;
   }
 
   /** Counts a zoned timestamp read by isoZAt (the same bookkeeping as iso()). */
