@@ -15,6 +15,7 @@ import { PlacementIndex } from './analysis/placements.js';
 import type { InvestigationOptions, InvestigationResult } from './analysis/model.js';
 import { alertKind, linkAndScore } from './analysis/score.js';
 import { tracePass } from './analysis/trace-pass.js';
+import { logPass } from './analysis/log-pass.js';
 
 export type { InvestigationResult, Incident, AlertOut, CallRef } from './analysis/model.js';
 
@@ -58,15 +59,15 @@ export async function investigate(inp: InvestigateInput): Promise<InvestigationR
 
   // Pass 1: network logs → alert table (+ destination rarity from every record).
   const table = new AlertTable();
-  const netStats: InputStats[] = [];
-  for (const log of inp.logs) {
-    const format = log.format ?? await detectNetFormat(log.path);
-    const reader = netReader(format);
-    const st = await reader.read(log.path, (r) => table.add(r), {
-      map: inp.map, onProgress: (b, t) => inp.onProgress?.('logs', b, t, log.path),
-    });
-    netStats.push(st);
-  }
+  const logs = [];
+  for (const log of inp.logs) logs.push({ path: log.path, format: log.format ?? await detectNetFormat(log.path) });
+  for (const l of logs) netReader(l.format); // unknown formats fail here, before any worker starts
+  const label = logs.length === 1 ? logs[0]!.path : `${logs.length} logs`;
+  const { stats: netStats, workers: logWorkers } = await logPass(table, {
+    logs, map: inp.map, jobs: opts.jobs, parallelMinBytes: inp.parallelMinBytes,
+    onProgress: (b, t) => inp.onProgress?.('logs', b, t, label),
+  });
+  if (logWorkers) notes.push(`logs read by ${logWorkers} worker threads`);
   table.buildIndex();
   timings.logsMs = performance.now() - t0;
 

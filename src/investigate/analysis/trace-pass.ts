@@ -113,18 +113,35 @@ function runWorker(input: WorkerInput, onBytes: (d: number) => void): Promise<Ta
 }
 
 /** Ranges of one file are reported as one input: counts summed, issues merged in line order. */
-function mergeStats(stats: InputStats[]): InputStats[] {
+export function mergeStats(stats: InputStats[]): InputStats[] {
   const byFile = new Map<string, InputStats>();
   for (const s of stats) {
     const cur = byFile.get(s.file);
-    if (!cur) { byFile.set(s.file, { ...s, issues: [...s.issues] }); continue; }
+    if (!cur) { const k = (s as { skippedKinds?: Record<string, number> }).skippedKinds; byFile.set(s.file, { ...s, issues: [...s.issues], ...(k ? { skippedKinds: { ...k } } : {}) }); continue; }
     cur.records += s.records; cur.bad += s.bad;
     cur.issues = [...cur.issues, ...s.issues].sort((a, b) => a.line - b.line).slice(0, 100);
-    if (s.tsNote && !(cur.tsNote ?? '').split('; ').includes(s.tsNote)) cur.tsNote = cur.tsNote ? `${cur.tsNote}; ${s.tsNote}` : s.tsNote;
+    if (s.tsNote) cur.tsNote = cur.tsNote ? mergeNotes(cur.tsNote, s.tsNote) : s.tsNote;
+    const kinds = (s as { skippedKinds?: Record<string, number> }).skippedKinds, into = (cur as { skippedKinds?: Record<string, number> }).skippedKinds;
+    if (kinds && into && kinds !== into) for (const [k, v] of Object.entries(kinds)) into[k] = (into[k] ?? 0) + v;
     // Readers may return extra counters (skipped lines …): sum the numeric ones.
     for (const [k, v] of Object.entries(s)) {
       if (typeof v === 'number' && !['records', 'bad'].includes(k) && typeof (cur as unknown as Record<string, unknown>)[k] === 'number') (cur as unknown as Record<string, number>)[k]! += v;
     }
   }
   return [...byFile.values()];
+}
+
+/**
+ * Notes of two ranges of one file: parts that differ only in their leading count
+ * ("26 syslog timestamps have no year …") are summed, other new parts are appended.
+ */
+function mergeNotes(a: string, b: string): string {
+  const parts = a.split('; ');
+  for (const p of b.split('; ')) {
+    const m = /^(\d+) (.*)$/s.exec(p);
+    const at = m ? parts.findIndex((q) => q.endsWith(` ${m[2]}`) && /^\d+ /.test(q) && q.slice(q.indexOf(' ') + 1) === m[2]) : -1;
+    if (m && at >= 0) parts[at] = `${Number(parts[at]!.slice(0, parts[at]!.indexOf(' '))) + Number(m[1])} ${m[2]}`;
+    else if (!parts.includes(p)) parts.push(p);
+  }
+  return parts.join('; ');
 }
