@@ -84,12 +84,13 @@ export async function investigate(inp: InvestigateInput): Promise<InvestigationR
   const keys = keysOf(table);
   const traces = [];
   for (const t of inp.traces) traces.push({ path: t.path, format: t.format ?? await detectTraceFormat(t.path) });
-  const { state, stats: traceStats, workers, fast } = await tracePass({
+  const { state, stats: traceStats, workers, fast, reread } = await tracePass({
     traces, keys, placements, opts, assumedDurationMs: inp.assumedDurationMs, jobs: opts.jobs, parallelMinBytes: inp.parallelMinBytes,
     onProgress: (b, t) => inp.onProgress?.('traces', b, t),
   });
   timings.tracesMs = performance.now() - t1;
   if (workers) notes.push(`traces read by ${workers} worker threads`);
+  if (reread) notes.push('traces read twice: an episode moved from an IP without alerts to one with alerts, so every call time was read the second time');
   if (fast) notes.push(`${fast} of ${state.spans} tool calls read by the fast scanner (layout of the previous line; the rest fully parsed)`);
 
   return finish(table, state, {

@@ -26,6 +26,8 @@ export interface EpisodeAgg {
   start: number; end: number; calls: number; minStep: number; maxStep: number;
   /** Source keys with alerts this episode ran under ('ip:…' / 'host:…') and their validity. */
   keys: { key: string; from: number; to: number }[];
+  /** Calls counted without reading their times (fast scanner, no key yet): see LinkState.mixed. */
+  untimed?: number;
 }
 
 export interface Candidate { n: number; span: ToolCallSpan; keys: { key: string; from: number; to: number }[]; detached: boolean }
@@ -40,7 +42,13 @@ export interface LinkState {
   /** Distinct episodes, including those only in rest. */
   episodeCount: number;
   /** Episodes without keys, as flat arrays (names joined by newlines): see SpanLinker.state(compact). */
-  rest?: { names: string; start: Float64Array; end: Float64Array; calls: Int32Array };
+  rest?: { names: string; start: Float64Array; end: Float64Array; calls: Int32Array; untimed: Int32Array };
+  /**
+   * Episodes with keys that also have calls whose times were not read (they ran under an IP
+   * without alerts before one with alerts): their windows are incomplete, and the traces must be
+   * read again with every time read (trace-pass.ts does).
+   */
+  mixed: number;
 }
 
 export interface KeyState { key: string; ts: Float64Array; starts: Growable<Float64Array>; ends: Growable<Float64Array> }
@@ -72,6 +80,8 @@ export class SpanLinker {
       ep = { episode: span.episode, run: span.run, host: span.host, sandbox: span.sandbox, start: span.start, end: span.end, calls: 0, minStep: Infinity, maxStep: -Infinity, keys: [] };
       this.episodes.set(span.episode, ep);
     }
+    // An episode the fast scanner opened without reading its first call takes these from this one.
+    if (ep.calls === 0) { ep.run = span.run; ep.host = span.host; ep.sandbox = span.sandbox; }
     ep.calls++;
     if (span.start < ep.start) ep.start = span.start;
     if (span.end > ep.end) ep.end = span.end;
@@ -144,6 +154,23 @@ export class SpanLinker {
     }
   }
 
+  /**
+   * A call of an episode without keys under an IP without alerts: counted, its times not read
+   * (they matter only if the episode later runs under a key; see LinkState.mixed).
+   */
+  quickCount(ep: EpisodeAgg): void {
+    this.spans++;
+    ep.calls++;
+    ep.untimed = (ep.untimed ?? 0) + 1;
+  }
+
+  /** An episode first seen by the fast scanner (its run, host and sandbox are not read). */
+  newEpisode(episode: string): EpisodeAgg {
+    const ep: EpisodeAgg = { episode, run: undefined, host: undefined, sandbox: undefined, start: Infinity, end: -Infinity, calls: 0, minStep: Infinity, maxStep: -Infinity, keys: [], untimed: 0 };
+    this.episodes.set(episode, ep);
+    return ep;
+  }
+
   /** Records exposure on one key and checks its alerts against the call's window. */
   private visit(st: KeyState, span: ToolCallSpan, n: number, from: number, to: number, until: number, ep: EpisodeAgg, hit: Candidate | undefined): Candidate | undefined {
     const skew = this.opts.skewMs;
@@ -179,15 +206,20 @@ export class SpanLinker {
       .filter((s) => s.starts.length > 0)
       .map((s) => ({ key: s.key, starts: s.starts.data.slice(0, s.starts.length), ends: s.ends.data.slice(0, s.ends.length) }));
     const base = { spans: this.spans, candidates: this.candidates, exposure, minTs: this.minTs, maxTs: this.maxTs };
-    if (!compact) return { ...base, episodes: [...this.episodes.values()], episodeCount: this.episodes.size };
+    if (!compact) {
+      const all = [...this.episodes.values()];
+      return { ...base, episodes: all, episodeCount: this.episodes.size, mixed: all.filter((e) => e.keys.length > 0 && (e.untimed ?? 0) > 0).length };
+    }
     const keyed: EpisodeAgg[] = [];
     const names: string[] = [];
-    const start = f64(1024), end = f64(1024), calls = new Growable(Int32Array, 1024);
+    const start = f64(1024), end = f64(1024), calls = new Growable(Int32Array, 1024), untimed = new Growable(Int32Array, 1024);
+    let mixed = 0;
     for (const e of this.episodes.values()) {
-      if (e.keys.length > 0) { keyed.push(e); continue; }
-      names.push(e.episode); start.push(e.start); end.push(e.end); calls.push(e.calls);
+      if (e.keys.length > 0) { keyed.push(e); if ((e.untimed ?? 0) > 0) mixed++; continue; }
+      names.push(e.episode); start.push(e.start); end.push(e.end); calls.push(e.calls); untimed.push(e.untimed ?? 0);
     }
-    return { ...base, episodes: keyed, episodeCount: this.episodes.size, rest: { names: names.join('\n'), start: start.data.slice(0, start.length), end: end.data.slice(0, end.length), calls: calls.data.slice(0, calls.length) } };
+    const cut = <T extends Float64Array | Int32Array>(g: Growable<T>): T => g.data.slice(0, g.length) as T;
+    return { ...base, episodes: keyed, episodeCount: this.episodes.size, mixed, rest: { names: names.join('\n'), start: cut(start), end: cut(end), calls: cut(calls), untimed: cut(untimed) } };
   }
 }
 
@@ -195,7 +227,7 @@ export class SpanLinker {
 export function mergeLinkStates(states: LinkState[]): LinkState {
   const episodes = new Map<string, EpisodeAgg>();
   const exposure = new Map<string, { starts: Float64Array[]; ends: Float64Array[] }>();
-  const out: LinkState = { spans: 0, candidates: [], episodes: [], exposure: [], minTs: Infinity, maxTs: -Infinity, episodeCount: 0 };
+  const out: LinkState = { spans: 0, candidates: [], episodes: [], exposure: [], minTs: Infinity, maxTs: -Infinity, episodeCount: 0, mixed: 0 };
   for (const s of states) {
     out.spans += s.spans;
     for (const c of s.candidates) out.candidates.push(c);
@@ -204,6 +236,7 @@ export function mergeLinkStates(states: LinkState[]): LinkState {
       const cur = episodes.get(e.episode);
       if (!cur) { episodes.set(e.episode, { ...e, keys: [...e.keys] }); continue; }
       cur.start = Math.min(cur.start, e.start); cur.end = Math.max(cur.end, e.end); cur.calls += e.calls;
+      if (e.untimed) cur.untimed = (cur.untimed ?? 0) + e.untimed;
       cur.minStep = Math.min(cur.minStep, e.minStep); cur.maxStep = Math.max(cur.maxStep, e.maxStep);
       for (const k of e.keys) if (!cur.keys.some((x) => x.key === k.key && x.from === k.from)) cur.keys.push(k);
     }
@@ -222,9 +255,11 @@ export function mergeLinkStates(states: LinkState[]): LinkState {
       const cur = episodes.get(name);
       if (!cur) { others.add(name); return; }
       cur.start = Math.min(cur.start, s.rest!.start[i]!); cur.end = Math.max(cur.end, s.rest!.end[i]!); cur.calls += s.rest!.calls[i]!;
+      if (s.rest!.untimed[i]) cur.untimed = (cur.untimed ?? 0) + s.rest!.untimed[i]!;
     });
   }
   out.episodes = [...episodes.values()];
+  out.mixed = out.episodes.filter((e) => e.keys.length > 0 && (e.untimed ?? 0) > 0).length;
   out.episodeCount = episodes.size + others.size;
   for (const [key, v] of exposure) out.exposure.push({ key, starts: concat(v.starts), ends: concat(v.ends) });
   return out;

@@ -25,8 +25,11 @@ import type { EpisodeAgg, KeyState, SpanLinker } from './linker.js';
 /** Small enough that each chunk becomes a young, sequential V8 string: 1 MiB chunks decode 7× slower (large-object space). */
 const CHUNK = 64 << 10;
 
-/** Where the fields of the last full-parsed line were; offsets from the line start (fromEnd=false) or end. */
-interface Field { pat: string; off: number; fromEnd: boolean }
+/**
+ * Where a field of the last line was: pat (the key, and for episode and ip also the value and its
+ * closing quote) at off from the line's start (fromEnd=false) or end. key: pat up to the value.
+ */
+interface Field { pat: string; key: string; off: number; fromEnd: boolean }
 interface Layout { ep: Field; cmd: Field; ip: Field; ts: Field; end: Field; agg: EpisodeAgg; st: KeyState | undefined }
 
 export interface ScanResult { stats: ReadStats; lines: number; fast: number }
@@ -34,9 +37,10 @@ export interface ScanResult { stats: ReadStats; lines: number; fast: number }
 /**
  * Reads a canonical trace (or a line-aligned range of it) into the linker. Line numbers start
  * at range.firstLine (1 when absent or 0 = unknown; the caller then shifts them). The linker
- * must have no placements (quick() does not apply them).
+ * must have no placements (quick() does not apply them). Without exactTimes, calls of episodes
+ * without keys under IPs without alerts are counted without reading their times (see LinkState.mixed).
  */
-export async function scanCanonical(path: string, linker: SpanLinker, opts: { range?: LineRange; assumedDurationMs: number; onProgress?: (bytes: number, total: number) => void }): Promise<ScanResult> {
+export async function scanCanonical(path: string, linker: SpanLinker, opts: { range?: LineRange; assumedDurationMs: number; exactTimes?: boolean; onProgress?: (bytes: number, total: number) => void }): Promise<ScanResult> {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
@@ -84,6 +88,58 @@ export async function scanCanonical(path: string, linker: SpanLinker, opts: { ra
       const end = nl > from && buf[nl - 1] === 13 ? nl - 1 : nl;
       handle(buf.toString('utf8', from, end), lineNo, info);
     };
+    const exact = opts.exactTimes === true;
+    /** Reads one line by the layout: 0 done, 1 the layout does not fit, 2 a possible candidate (full parse). */
+    const tryFast = (s: string, from: number, nl: number, L: Layout): 0 | 1 | 2 => {
+      if (!s.startsWith(L.ip.pat, L.ip.fromEnd ? nl - L.ip.off : from + L.ip.off)
+        || !s.startsWith(L.ep.pat, L.ep.fromEnd ? nl - L.ep.off : from + L.ep.off)) return 1;
+      // The command key moves with the length of the fields before it (tool, call id):
+      // looked for near where it was, and it must come before the line's end.
+      const c = s.startsWith(L.cmd.pat, from + L.cmd.off) ? from + L.cmd.off : s.indexOf(L.cmd.pat, from + (L.cmd.off > 32 ? L.cmd.off - 32 : 0));
+      if (c < 0 || c >= nl) return 1;
+      if (L.st === undefined && !exact && L.agg.keys.length === 0) { linker.quickCount(L.agg); stats.records++; fast++; return 0; }
+      const tsAt = (L.ts.fromEnd ? nl - L.ts.off : from + L.ts.off) + L.ts.pat.length;
+      const endAt = (L.end.fromEnd ? nl - L.end.off : from + L.end.off) + L.end.pat.length;
+      if (!s.startsWith(L.ts.pat, tsAt - L.ts.pat.length) || !s.startsWith(L.end.pat, endAt - L.end.pat.length)
+        || s.charCodeAt(tsAt + 24) !== 34 || s.charCodeAt(endAt + 24) !== 34) return 1;
+      const a = ts.isoZAt(s, tsAt), b = ts.isoZAt(s, endAt);
+      if (!(b >= a)) return 1;
+      const q = L.st === undefined ? 0 : linker.quickCheck(a, b, L.st);
+      if (q === 1 || (q === 2 && detachedAt(s, c + L.cmd.pat.length, nl) !== false)) return 2;
+      linker.quickCommit(L.agg, a, b, L.st); ts.acceptZoned(a); ts.acceptZoned(b); stats.records++; fast++;
+      return 0;
+    };
+    /** The layout moved to this line's episode and IP, or undefined (full parse). */
+    const adapt = (L0: Layout | undefined, s: string, from: number, nl: number): Layout | undefined => {
+      if (L0 === undefined) return undefined;
+      const find = (f: Field): number => {
+        const p = f.fromEnd ? nl - f.off : from + f.off;
+        if (p >= from && s.startsWith(f.key, p)) return p;
+        const q = f.fromEnd ? s.lastIndexOf(f.key, nl) : s.indexOf(f.key, from);
+        return q >= from && q < nl ? q : -1;
+      };
+      const moved = (f: Field, p: number, pat: string): Field => ({ pat, key: f.key, off: f.fromEnd ? nl - p : p - from, fromEnd: f.fromEnd });
+      const value = (f: Field, p: number): string | undefined => {
+        const v = p + f.key.length, e = s.indexOf('"', v);
+        if (e < 0 || e >= nl || e === v) return undefined;
+        for (let i = v; i < e; i++) { const ch = s.charCodeAt(i); if (ch < 32 || ch > 126 || ch === 92) return undefined; }
+        return s.slice(v, e);
+      };
+      const pe = find(L0.ep), pi = find(L0.ip), pt = find(L0.ts), pn = find(L0.end);
+      if (pe < 0 || pi < 0 || pt < 0 || pn < 0) return undefined;
+      const ep = value(L0.ep, pe), ip = value(L0.ip, pi);
+      if (ep === undefined || ip === undefined) return undefined;
+      const st = linker.ipState(ip);
+      let agg = linker.episodeAgg(ep);
+      if (agg === undefined) {
+        if (st !== undefined || exact) return undefined; // its first call is read in full (run, host, sandbox)
+        agg = linker.newEpisode(ep);
+      }
+      return {
+        ep: moved(L0.ep, pe, `${L0.ep.key}${ep}"`), ip: moved(L0.ip, pi, `${L0.ip.key}${ip}"`),
+        ts: moved(L0.ts, pt, L0.ts.key), end: moved(L0.end, pn, L0.end.key), cmd: L0.cmd, agg, st,
+      };
+    };
     while (pos < stop) {
       if (carry === buf.length) {
         if (buf.length >= MAX_LINE_BYTES) { skipping += carry; carry = 0; }
@@ -108,27 +164,12 @@ export async function scanCanonical(path: string, linker: SpanLinker, opts: { ra
           const nl = s.indexOf('\n', from);
           if (nl < 0) break;
           lineNo++;
-          const L = layout;
-          // 0: read here; 1: the layout did not match (full parse, learn again); 2: matched but a
-          // possible candidate (full parse, the layout stays).
-          let how = 1;
-          if (L !== undefined && s.charCodeAt(from) === 123 && s.charCodeAt(nl - 1) === 125) {
-            const tsAt = (L.ts.fromEnd ? nl - L.ts.off : from + L.ts.off) + L.ts.pat.length;
-            const endAt = (L.end.fromEnd ? nl - L.end.off : from + L.end.off) + L.end.pat.length;
-            if (s.startsWith(L.ip.pat, L.ip.fromEnd ? nl - L.ip.off : from + L.ip.off)
-              && s.startsWith(L.ep.pat, L.ep.fromEnd ? nl - L.ep.off : from + L.ep.off)
-              && s.startsWith(L.ts.pat, tsAt - L.ts.pat.length) && s.startsWith(L.end.pat, endAt - L.end.pat.length)
-              && s.charCodeAt(tsAt + 24) === 34 && s.charCodeAt(endAt + 24) === 34) {
-              // The command key moves with the length of the fields before it (tool, call id):
-              // looked for near where it was, and it must come before the line's end.
-              const c = s.startsWith(L.cmd.pat, from + L.cmd.off) ? from + L.cmd.off : s.indexOf(L.cmd.pat, from + (L.cmd.off > 32 ? L.cmd.off - 32 : 0));
-              const a = ts.isoZAt(s, tsAt), b = ts.isoZAt(s, endAt);
-              if (c >= 0 && c < nl && b >= a) {
-                const q = L.st === undefined ? 0 : linker.quickCheck(a, b, L.st);
-                how = q === 0 ? 0 : q === 1 ? 2 : detachedAt(s, c + L.cmd.pat.length, nl) === false ? 0 : 2;
-                if (how === 0) { linker.quickCommit(L.agg, a, b, L.st); ts.acceptZoned(a); ts.acceptZoned(b); stats.records++; fast++; }
-              }
-            }
+          let how = layout === undefined || s.charCodeAt(from) !== 123 || s.charCodeAt(nl - 1) !== 125 ? 1 : tryFast(s, from, nl, layout);
+          if (how === 1 && s.charCodeAt(from) === 123 && s.charCodeAt(nl - 1) === 125) {
+            // Another episode or IP (or field lengths) than the line before: find the fields again
+            // near where they were; a new episode under an IP with alerts is read in full.
+            const L = adapt(layout, s, from, nl);
+            if (L !== undefined) { layout = L; how = tryFast(s, from, nl, L); }
           }
           if (how !== 0) { curFrom = from; curNl = nl; relearn = how === 1; slow(from, nl); }
           from = nl + 1;
@@ -176,13 +217,13 @@ function learn(s: string, from: number, nl: number, span: ToolCallSpan, linker: 
   if (ts.isoZAt(t, a.v) !== span.start || ts.isoZAt(t, b.v) !== span.end || t.charCodeAt(a.v + 24) !== 34 || t.charCodeAt(b.v + 24) !== 34) return undefined;
   const n = t.length;
   // Fields before the command sit at fixed offsets from the start, fields after it from the end.
-  const field = (k: number, patEnd: number): Field => {
+  const field = (k: number, v: number, patEnd: number): Field => {
     const fromEnd = k > cmd.k;
-    return { pat: t.slice(k, patEnd), off: fromEnd ? n - k : k, fromEnd };
+    return { pat: t.slice(k, patEnd), key: t.slice(k, v), off: fromEnd ? n - k : k, fromEnd };
   };
   return {
-    ep: field(ep.k, epEnd + 1), cmd: { pat: t.slice(cmd.k, cmd.v), off: cmd.k, fromEnd: false },
-    ip: field(ip.k, ipEnd + 1), ts: field(a.k, a.v), end: field(b.k, b.v),
+    ep: field(ep.k, ep.v, epEnd + 1), cmd: { pat: t.slice(cmd.k, cmd.v), key: t.slice(cmd.k, cmd.v), off: cmd.k, fromEnd: false },
+    ip: field(ip.k, ip.v, ipEnd + 1), ts: field(a.k, a.v, a.v), end: field(b.k, b.v, b.v),
     agg, st: linker.ipState(span.ips[0]!),
   };
 }
