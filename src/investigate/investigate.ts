@@ -90,7 +90,7 @@ export async function investigate(inp: InvestigateInput): Promise<InvestigationR
   });
   timings.tracesMs = performance.now() - t1;
   if (workers) notes.push(`traces read by ${workers} worker threads`);
-  if (reread) notes.push('traces read twice: an episode moved from an IP without alerts to one with alerts, so every call time was read the second time');
+  if (reread) notes.push('traces read twice: an episode moved from an IP without alerts to one with alerts, so the first call of every episode was read in full the second time');
   if (fast) notes.push(`${fast} of ${state.spans} tool calls read by the fast scanner (layout of the previous line; the rest fully parsed)`);
 
   return finish(table, state, {

@@ -26,8 +26,8 @@ export interface EpisodeAgg {
   start: number; end: number; calls: number; minStep: number; maxStep: number;
   /** Source keys with alerts this episode ran under ('ip:…' / 'host:…') and their validity. */
   keys: { key: string; from: number; to: number }[];
-  /** Calls counted without reading their times (fast scanner, no key yet): see LinkState.mixed. */
-  untimed?: number;
+  /** Opened by the fast scanner, which did not read run, host and sandbox: see LinkState.mixed. */
+  firstUnread?: boolean;
 }
 
 export interface Candidate { n: number; span: ToolCallSpan; keys: { key: string; from: number; to: number }[]; detached: boolean }
@@ -42,11 +42,11 @@ export interface LinkState {
   /** Distinct episodes, including those only in rest. */
   episodeCount: number;
   /** Episodes without keys, as flat arrays (names joined by newlines): see SpanLinker.state(compact). */
-  rest?: { names: string; start: Float64Array; end: Float64Array; calls: Int32Array; untimed: Int32Array };
+  rest?: { names: string; start: Float64Array; end: Float64Array; calls: Int32Array; firstUnread: Uint8Array };
   /**
-   * Episodes with keys that also have calls whose times were not read (they ran under an IP
-   * without alerts before one with alerts): their windows are incomplete, and the traces must be
-   * read again with every time read (trace-pass.ts does).
+   * Episodes with keys whose first call the fast scanner did not read in full (they started under
+   * an IP without alerts and moved to one with alerts): their run, host and sandbox are unknown,
+   * and the traces must be read again without that shortcut (trace-pass.ts does).
    */
   mixed: number;
 }
@@ -81,7 +81,7 @@ export class SpanLinker {
       this.episodes.set(span.episode, ep);
     }
     // An episode the fast scanner opened without reading its first call takes these from this one.
-    if (ep.calls === 0) { ep.run = span.run; ep.host = span.host; ep.sandbox = span.sandbox; }
+    if (ep.calls === 0) { ep.run = span.run; ep.host = span.host; ep.sandbox = span.sandbox; ep.firstUnread = undefined; }
     ep.calls++;
     if (span.start < ep.start) ep.start = span.start;
     if (span.end > ep.end) ep.end = span.end;
@@ -154,19 +154,9 @@ export class SpanLinker {
     }
   }
 
-  /**
-   * A call of an episode without keys under an IP without alerts: counted, its times not read
-   * (they matter only if the episode later runs under a key; see LinkState.mixed).
-   */
-  quickCount(ep: EpisodeAgg): void {
-    this.spans++;
-    ep.calls++;
-    ep.untimed = (ep.untimed ?? 0) + 1;
-  }
-
   /** An episode first seen by the fast scanner (its run, host and sandbox are not read). */
   newEpisode(episode: string): EpisodeAgg {
-    const ep: EpisodeAgg = { episode, run: undefined, host: undefined, sandbox: undefined, start: Infinity, end: -Infinity, calls: 0, minStep: Infinity, maxStep: -Infinity, keys: [], untimed: 0 };
+    const ep: EpisodeAgg = { episode, run: undefined, host: undefined, sandbox: undefined, start: Infinity, end: -Infinity, calls: 0, minStep: Infinity, maxStep: -Infinity, keys: [], firstUnread: true };
     this.episodes.set(episode, ep);
     return ep;
   }
@@ -208,18 +198,18 @@ export class SpanLinker {
     const base = { spans: this.spans, candidates: this.candidates, exposure, minTs: this.minTs, maxTs: this.maxTs };
     if (!compact) {
       const all = [...this.episodes.values()];
-      return { ...base, episodes: all, episodeCount: this.episodes.size, mixed: all.filter((e) => e.keys.length > 0 && (e.untimed ?? 0) > 0).length };
+      return { ...base, episodes: all, episodeCount: this.episodes.size, mixed: all.filter((e) => e.keys.length > 0 && e.firstUnread === true).length };
     }
     const keyed: EpisodeAgg[] = [];
     const names: string[] = [];
-    const start = f64(1024), end = f64(1024), calls = new Growable(Int32Array, 1024), untimed = new Growable(Int32Array, 1024);
+    const start = f64(1024), end = f64(1024), calls = new Growable(Int32Array, 1024), unread = new Growable(Uint8Array, 1024);
     let mixed = 0;
     for (const e of this.episodes.values()) {
-      if (e.keys.length > 0) { keyed.push(e); if ((e.untimed ?? 0) > 0) mixed++; continue; }
-      names.push(e.episode); start.push(e.start); end.push(e.end); calls.push(e.calls); untimed.push(e.untimed ?? 0);
+      if (e.keys.length > 0) { keyed.push(e); if (e.firstUnread === true) mixed++; continue; }
+      names.push(e.episode); start.push(e.start); end.push(e.end); calls.push(e.calls); unread.push(e.firstUnread === true ? 1 : 0);
     }
-    const cut = <T extends Float64Array | Int32Array>(g: Growable<T>): T => g.data.slice(0, g.length) as T;
-    return { ...base, episodes: keyed, episodeCount: this.episodes.size, mixed, rest: { names: names.join('\n'), start: cut(start), end: cut(end), calls: cut(calls), untimed: cut(untimed) } };
+    const cut = <T extends Float64Array | Int32Array | Uint8Array>(g: Growable<T>): T => g.data.slice(0, g.length) as T;
+    return { ...base, episodes: keyed, episodeCount: this.episodes.size, mixed, rest: { names: names.join('\n'), start: cut(start), end: cut(end), calls: cut(calls), firstUnread: cut(unread) } };
   }
 }
 
@@ -236,7 +226,6 @@ export function mergeLinkStates(states: LinkState[]): LinkState {
       const cur = episodes.get(e.episode);
       if (!cur) { episodes.set(e.episode, { ...e, keys: [...e.keys] }); continue; }
       cur.start = Math.min(cur.start, e.start); cur.end = Math.max(cur.end, e.end); cur.calls += e.calls;
-      if (e.untimed) cur.untimed = (cur.untimed ?? 0) + e.untimed;
       cur.minStep = Math.min(cur.minStep, e.minStep); cur.maxStep = Math.max(cur.maxStep, e.maxStep);
       for (const k of e.keys) if (!cur.keys.some((x) => x.key === k.key && x.from === k.from)) cur.keys.push(k);
     }
@@ -255,11 +244,10 @@ export function mergeLinkStates(states: LinkState[]): LinkState {
       const cur = episodes.get(name);
       if (!cur) { others.add(name); return; }
       cur.start = Math.min(cur.start, s.rest!.start[i]!); cur.end = Math.max(cur.end, s.rest!.end[i]!); cur.calls += s.rest!.calls[i]!;
-      if (s.rest!.untimed[i]) cur.untimed = (cur.untimed ?? 0) + s.rest!.untimed[i]!;
     });
   }
   out.episodes = [...episodes.values()];
-  out.mixed = out.episodes.filter((e) => e.keys.length > 0 && (e.untimed ?? 0) > 0).length;
+  out.mixed = s_mixed(states, episodes);
   out.episodeCount = episodes.size + others.size;
   for (const [key, v] of exposure) out.exposure.push({ key, starts: concat(v.starts), ends: concat(v.ends) });
   return out;
@@ -271,4 +259,19 @@ function concat(parts: Float64Array[]): Float64Array {
   let at = 0;
   for (const p of parts) { out.set(p, at); at += p.length; }
   return out;
+}
+
+/**
+ * Keyed episodes whose first call was not read in full: the state that holds the episode's
+ * first lines (the one that opened it) says so, whether it kept it keyed or in rest.
+ */
+function s_mixed(states: LinkState[], episodes: Map<string, EpisodeAgg>): number {
+  const unread = new Set<string>();
+  for (const s of states) {
+    for (const e of s.episodes) if (e.firstUnread === true) unread.add(e.episode);
+    if (s.rest && s.rest.names !== '') s.rest.names.split('\n').forEach((n, i) => { if (s.rest!.firstUnread[i]) unread.add(n); });
+  }
+  let n = 0;
+  for (const e of episodes.values()) if (e.keys.length > 0 && unread.has(e.episode)) n++;
+  return n;
 }

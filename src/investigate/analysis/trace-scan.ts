@@ -37,10 +37,10 @@ export interface ScanResult { stats: ReadStats; lines: number; fast: number }
 /**
  * Reads a canonical trace (or a line-aligned range of it) into the linker. Line numbers start
  * at range.firstLine (1 when absent or 0 = unknown; the caller then shifts them). The linker
- * must have no placements (quick() does not apply them). Without exactTimes, calls of episodes
- * without keys under IPs without alerts are counted without reading their times (see LinkState.mixed).
+ * must have no placements (quickCheck() does not apply them). With exact, the first call of every
+ * episode is read in full (see LinkState.mixed).
  */
-export async function scanCanonical(path: string, linker: SpanLinker, opts: { range?: LineRange; assumedDurationMs: number; exactTimes?: boolean; onProgress?: (bytes: number, total: number) => void }): Promise<ScanResult> {
+export async function scanCanonical(path: string, linker: SpanLinker, opts: { range?: LineRange; assumedDurationMs: number; exact?: boolean; onProgress?: (bytes: number, total: number) => void }): Promise<ScanResult> {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
@@ -88,7 +88,7 @@ export async function scanCanonical(path: string, linker: SpanLinker, opts: { ra
       const end = nl > from && buf[nl - 1] === 13 ? nl - 1 : nl;
       handle(buf.toString('utf8', from, end), lineNo, info);
     };
-    const exact = opts.exactTimes === true;
+    const exact = opts.exact === true;
     /** Reads one line by the layout: 0 done, 1 the layout does not fit, 2 a possible candidate (full parse). */
     const tryFast = (s: string, from: number, nl: number, L: Layout): 0 | 1 | 2 => {
       if (!s.startsWith(L.ip.pat, L.ip.fromEnd ? nl - L.ip.off : from + L.ip.off)
@@ -97,7 +97,6 @@ export async function scanCanonical(path: string, linker: SpanLinker, opts: { ra
       // looked for near where it was, and it must come before the line's end.
       const c = s.startsWith(L.cmd.pat, from + L.cmd.off) ? from + L.cmd.off : s.indexOf(L.cmd.pat, from + (L.cmd.off > 32 ? L.cmd.off - 32 : 0));
       if (c < 0 || c >= nl) return 1;
-      if (L.st === undefined && !exact && L.agg.keys.length === 0) { linker.quickCount(L.agg); stats.records++; fast++; return 0; }
       const tsAt = (L.ts.fromEnd ? nl - L.ts.off : from + L.ts.off) + L.ts.pat.length;
       const endAt = (L.end.fromEnd ? nl - L.end.off : from + L.end.off) + L.end.pat.length;
       if (!s.startsWith(L.ts.pat, tsAt - L.ts.pat.length) || !s.startsWith(L.end.pat, endAt - L.end.pat.length)
@@ -112,12 +111,17 @@ export async function scanCanonical(path: string, linker: SpanLinker, opts: { ra
     /** The layout moved to this line's episode and IP, or undefined (full parse). */
     const adapt = (L0: Layout | undefined, s: string, from: number, nl: number): Layout | undefined => {
       if (L0 === undefined) return undefined;
+      // Each key must occur once (JSON.parse keeps the last of duplicates; nested keys differ).
       const find = (f: Field): number => {
         const p = f.fromEnd ? nl - f.off : from + f.off;
-        if (p >= from && s.startsWith(f.key, p)) return p;
-        const q = f.fromEnd ? s.lastIndexOf(f.key, nl) : s.indexOf(f.key, from);
-        return q >= from && q < nl ? q : -1;
+        const first = p >= from && s.startsWith(f.key, p) && !f.fromEnd ? p : s.indexOf(f.key, from);
+        if (first < 0 || first >= nl) return -1;
+        const last = p >= from && s.startsWith(f.key, p) && f.fromEnd ? p : s.lastIndexOf(f.key, nl);
+        return first === last ? first : -1;
       };
+      // A line with "ips" gets the union of ip and ips: read in full.
+      const ips = s.indexOf('"ips"', from);
+      if (ips >= 0 && ips < nl) return undefined;
       const moved = (f: Field, p: number, pat: string): Field => ({ pat, key: f.key, off: f.fromEnd ? nl - p : p - from, fromEnd: f.fromEnd });
       const value = (f: Field, p: number): string | undefined => {
         const v = p + f.key.length, e = s.indexOf('"', v);
@@ -210,6 +214,7 @@ function learn(s: string, from: number, nl: number, span: ToolCallSpan, linker: 
     while (t.charCodeAt(v) === 32) v++;
     return t.charCodeAt(v) === 34 ? { k, v: v + 1 } : undefined;
   };
+  if (t.indexOf('"ips"') >= 0) return undefined;
   const ep = key('episode'), cmd = key('command'), ip = key('ip'), a = key('ts'), b = key('end_ts');
   if (!ep || !cmd || !ip || !a || !b) return undefined;
   const epEnd = t.indexOf('"', ep.v), ipEnd = t.indexOf('"', ip.v);
