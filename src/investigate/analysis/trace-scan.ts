@@ -89,14 +89,34 @@ export async function scanCanonical(path: string, linker: SpanLinker, opts: { ra
       handle(buf.toString('utf8', from, end), lineNo, info);
     };
     const exact = opts.exact === true;
+    // Next occurrence of a pattern in the current chunk at or after a position. Lines are visited
+    // in order, so each pattern is searched through a chunk at most once in all: a pattern
+    // missing from a line never makes each line scan to the chunk's end.
+    let cmdAlt = 0;
+    let cursorOf = '';
+    const cursors = new Map<string, number>();
+    const nextAt = (s: string, pat: string, at: number): number => {
+      if (s !== cursorOf) { cursors.clear(); cursorOf = s; }
+      let p = cursors.get(pat);
+      if (p === undefined || (p >= 0 && p < at)) { p = s.indexOf(pat, at); cursors.set(pat, p); }
+      return p;
+    };
     /** Reads one line by the layout: 0 done, 1 the layout does not fit, 2 a possible candidate (full parse). */
     const tryFast = (s: string, from: number, nl: number, L: Layout): 0 | 1 | 2 => {
       if (!s.startsWith(L.ip.pat, L.ip.fromEnd ? nl - L.ip.off : from + L.ip.off)
         || !s.startsWith(L.ep.pat, L.ep.fromEnd ? nl - L.ep.off : from + L.ep.off)) return 1;
       // The command key moves with the length of the fields before it (tool, call id):
       // looked for near where it was, and it must come before the line's end.
-      const c = s.startsWith(L.cmd.pat, from + L.cmd.off) ? from + L.cmd.off : s.indexOf(L.cmd.pat, from + (L.cmd.off > 32 ? L.cmd.off - 32 : 0));
-      if (c < 0 || c >= nl) return 1;
+      // Two remembered offsets: tools alternate ("bash", "python"), and so does where it is.
+      let c = from + L.cmd.off;
+      if (!s.startsWith(L.cmd.pat, c)) {
+        c = from + cmdAlt;
+        if (!s.startsWith(L.cmd.pat, c)) {
+          c = nextAt(s, L.cmd.pat, from);
+          if (c < 0 || c >= nl) return 1;
+          cmdAlt = L.cmd.off; L.cmd.off = c - from;
+        }
+      }
       const tsAt = (L.ts.fromEnd ? nl - L.ts.off : from + L.ts.off) + L.ts.pat.length;
       const endAt = (L.end.fromEnd ? nl - L.end.off : from + L.end.off) + L.end.pat.length;
       if (!s.startsWith(L.ts.pat, tsAt - L.ts.pat.length) || !s.startsWith(L.end.pat, endAt - L.end.pat.length)
@@ -113,15 +133,13 @@ export async function scanCanonical(path: string, linker: SpanLinker, opts: { ra
       if (L0 === undefined) return undefined;
       // Each key must occur once (JSON.parse keeps the last of duplicates; nested keys differ).
       const find = (f: Field): number => {
-        const p = f.fromEnd ? nl - f.off : from + f.off;
-        const first = p >= from && s.startsWith(f.key, p) && !f.fromEnd ? p : s.indexOf(f.key, from);
+        const first = nextAt(s, f.key, from);
         if (first < 0 || first >= nl) return -1;
-        const last = p >= from && s.startsWith(f.key, p) && f.fromEnd ? p : s.lastIndexOf(f.key, nl);
-        return first === last ? first : -1;
+        const second = nextAt(s, f.key, first + 1);
+        return second >= 0 && second < nl ? -1 : first;
       };
       // A line with "ips" gets the union of ip and ips: read in full.
-      const ips = s.indexOf('"ips"', from);
-      if (ips >= 0 && ips < nl) return undefined;
+      if (s.slice(from, nl).includes('"ips"')) return undefined;
       const moved = (f: Field, p: number, pat: string): Field => ({ pat, key: f.key, off: f.fromEnd ? nl - p : p - from, fromEnd: f.fromEnd });
       const value = (f: Field, p: number): string | undefined => {
         const v = p + f.key.length, e = s.indexOf('"', v);
