@@ -237,17 +237,22 @@ export function mergeLinkStates(states: LinkState[]): LinkState {
   }
   // Episodes without keys: merged into a keyed episode of the same name, else only counted.
   const others = new Set<string>();
+  // Episodes whose first call the fast scanner did not read in full (see LinkState.mixed).
+  const unread = new Set<string>();
+  for (const s of states) for (const e of s.episodes) if (e.firstUnread === true) unread.add(e.episode);
   for (const s of states) {
     if (!s.rest || s.rest.names === '') continue;
     const names = s.rest.names.split('\n');
     names.forEach((name, i) => {
       const cur = episodes.get(name);
       if (!cur) { others.add(name); return; }
+      if (s.rest!.firstUnread[i]) unread.add(name);
       cur.start = Math.min(cur.start, s.rest!.start[i]!); cur.end = Math.max(cur.end, s.rest!.end[i]!); cur.calls += s.rest!.calls[i]!;
     });
   }
   out.episodes = [...episodes.values()];
-  out.mixed = s_mixed(states, episodes);
+  out.mixed = 0;
+  for (const e of episodes.values()) if (e.keys.length > 0 && unread.has(e.episode)) out.mixed++;
   out.episodeCount = episodes.size + others.size;
   for (const [key, v] of exposure) out.exposure.push({ key, starts: concat(v.starts), ends: concat(v.ends) });
   return out;
@@ -261,17 +266,3 @@ function concat(parts: Float64Array[]): Float64Array {
   return out;
 }
 
-/**
- * Keyed episodes whose first call was not read in full: the state that holds the episode's
- * first lines (the one that opened it) says so, whether it kept it keyed or in rest.
- */
-function s_mixed(states: LinkState[], episodes: Map<string, EpisodeAgg>): number {
-  const unread = new Set<string>();
-  for (const s of states) {
-    for (const e of s.episodes) if (e.firstUnread === true) unread.add(e.episode);
-    if (s.rest && s.rest.names !== '') s.rest.names.split('\n').forEach((n, i) => { if (s.rest!.firstUnread[i]) unread.add(n); });
-  }
-  let n = 0;
-  for (const e of episodes.values()) if (e.keys.length > 0 && unread.has(e.episode)) n++;
-  return n;
-}

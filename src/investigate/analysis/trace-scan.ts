@@ -92,7 +92,7 @@ export async function scanCanonical(path: string, linker: SpanLinker, opts: { ra
     // Next occurrence of a pattern in the current chunk at or after a position. Lines are visited
     // in order, so each pattern is searched through a chunk at most once in all: a pattern
     // missing from a line never makes each line scan to the chunk's end.
-    let cmdAlt = 0;
+    const cmdAlt = [0, 0, 0];
     let cursorOf = '';
     const cursors = new Map<string, number>();
     const nextAt = (s: string, pat: string, at: number): number => {
@@ -107,14 +107,16 @@ export async function scanCanonical(path: string, linker: SpanLinker, opts: { ra
         || !s.startsWith(L.ep.pat, L.ep.fromEnd ? nl - L.ep.off : from + L.ep.off)) return 1;
       // The command key moves with the length of the fields before it (tool, call id):
       // looked for near where it was, and it must come before the line's end.
-      // Two remembered offsets: tools alternate ("bash", "python"), and so does where it is.
+      // Four remembered offsets: tools vary ("bash", "python", …), and so does where it is.
       let c = from + L.cmd.off;
       if (!s.startsWith(L.cmd.pat, c)) {
-        c = from + cmdAlt;
-        if (!s.startsWith(L.cmd.pat, c)) {
+        let k = 0;
+        while (k < 3 && !s.startsWith(L.cmd.pat, from + cmdAlt[k]!)) k++;
+        if (k < 3) c = from + cmdAlt[k]!;
+        else {
           c = nextAt(s, L.cmd.pat, from);
           if (c < 0 || c >= nl) return 1;
-          cmdAlt = L.cmd.off; L.cmd.off = c - from;
+          cmdAlt[2] = cmdAlt[1]!; cmdAlt[1] = cmdAlt[0]!; cmdAlt[0] = L.cmd.off; L.cmd.off = c - from;
         }
       }
       const tsAt = (L.ts.fromEnd ? nl - L.ts.off : from + L.ts.off) + L.ts.pat.length;
