@@ -5,7 +5,7 @@
 // alerts, not by the traces. It runs on the main thread or inside trace workers (state is plain
 // data so it can cross a thread boundary).
 import type { ToolCallSpan } from '../types.js';
-import { f64, Growable, lowerBound } from './columns.js';
+import { f64, Growable, lowerBound, mergeSorted } from './columns.js';
 import { leavesProcessRunning } from './command-evidence.js';
 import type { PlacementIndex, SpanKey } from './placements.js';
 
@@ -36,8 +36,8 @@ export interface LinkState {
   spans: number;
   candidates: Candidate[];
   episodes: EpisodeAgg[];
-  /** Widened call windows per key (unsorted), for the enrichment test. */
-  exposure: { key: string; starts: Float64Array; ends: Float64Array }[];
+  /** Widened call windows per key, for the enrichment test (starts and ends each sorted when sorted). */
+  exposure: { key: string; starts: Float64Array; ends: Float64Array; sorted?: boolean }[];
   minTs: number; maxTs: number;
   /** Distinct episodes, including those only in rest. */
   episodeCount: number;
@@ -192,9 +192,14 @@ export class SpanLinker {
    * worker thread); they count as episodes and merge into the same episode of another state.
    */
   state(compact = false): LinkState {
+    // Compact states come from workers: they sort their windows, so the merge is linear.
     const exposure = [...this.ip.values(), ...this.host.values()]
       .filter((s) => s.starts.length > 0)
-      .map((s) => ({ key: s.key, starts: s.starts.data.slice(0, s.starts.length), ends: s.ends.data.slice(0, s.ends.length) }));
+      .map((s) => {
+        const starts = s.starts.data.slice(0, s.starts.length), ends = s.ends.data.slice(0, s.ends.length);
+        if (compact) { starts.sort(); ends.sort(); }
+        return { key: s.key, starts, ends, sorted: compact };
+      });
     const base = { spans: this.spans, candidates: this.candidates, exposure, minTs: this.minTs, maxTs: this.maxTs };
     if (!compact) {
       const all = [...this.episodes.values()];
@@ -216,7 +221,7 @@ export class SpanLinker {
 /** Merges the states of several linkers (trace workers) into one. */
 export function mergeLinkStates(states: LinkState[]): LinkState {
   const episodes = new Map<string, EpisodeAgg>();
-  const exposure = new Map<string, { starts: Float64Array[]; ends: Float64Array[] }>();
+  const exposure = new Map<string, { starts: Float64Array[]; ends: Float64Array[]; sorted: boolean }>();
   const out: LinkState = { spans: 0, candidates: [], episodes: [], exposure: [], minTs: Infinity, maxTs: -Infinity, episodeCount: 0, mixed: 0 };
   for (const s of states) {
     out.spans += s.spans;
@@ -230,8 +235,9 @@ export function mergeLinkStates(states: LinkState[]): LinkState {
       for (const k of e.keys) if (!cur.keys.some((x) => x.key === k.key && x.from === k.from)) cur.keys.push(k);
     }
     for (const x of s.exposure) {
-      const cur = exposure.get(x.key) ?? { starts: [], ends: [] };
+      const cur = exposure.get(x.key) ?? { starts: [], ends: [], sorted: true };
       cur.starts.push(x.starts); cur.ends.push(x.ends);
+      if (x.sorted !== true) cur.sorted = false;
       exposure.set(x.key, cur);
     }
   }
@@ -254,7 +260,7 @@ export function mergeLinkStates(states: LinkState[]): LinkState {
   out.mixed = 0;
   for (const e of episodes.values()) if (e.keys.length > 0 && unread.has(e.episode)) out.mixed++;
   out.episodeCount = episodes.size + others.size;
-  for (const [key, v] of exposure) out.exposure.push({ key, starts: concat(v.starts), ends: concat(v.ends) });
+  for (const [key, v] of exposure) out.exposure.push(v.sorted ? { key, starts: mergeSorted(v.starts), ends: mergeSorted(v.ends), sorted: true } : { key, starts: concat(v.starts), ends: concat(v.ends) });
   return out;
 }
 
