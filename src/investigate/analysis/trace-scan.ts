@@ -4,9 +4,12 @@
 // command) or end (fields after it), the same episode and IP. This scanner learns that layout
 // from a line the full parser accepted, then reads the next lines by checking a handful of
 // literal patterns at the predicted offsets and parsing the two timestamps in place (≈0.2 µs).
-// Any line that does not match exactly, whose IP has an alert near the call (a possible
-// candidate), or that starts a new episode goes through the full parser (traces-canonical.ts),
-// which reports bad lines with file:line; the layout is then learned again.
+// When the episode or IP changes, the fields are found again on that line (each key exactly
+// once). Any line that does not fit, whose IP has an alert near the call (a possible
+// candidate), or that opens a new episode under an IP with alerts goes through the full parser
+// (traces-canonical.ts), which reports bad lines with file:line; the layout is learned again.
+// An episode opened without a full parse that later runs under an alert key is reported
+// (LinkState.mixed) and trace-pass.ts reads the traces again with exact=true.
 // Why the patterns are safe: inside a JSON string every '"' is escaped, so a text like
 // `"ip":"10.0.0.1"` with bare quotes can only be the key "ip" and its value, never part of a
 // command. What the fast path does not check: the bytes of fields it does not use (a line
@@ -89,10 +92,11 @@ export async function scanCanonical(path: string, linker: SpanLinker, opts: { ra
       handle(buf.toString('utf8', from, end), lineNo, info);
     };
     const exact = opts.exact === true;
+    /** Other offsets the command key was seen at (the tool name before it varies). */
+    const cmdAlt = [0, 0, 0];
     // Next occurrence of a pattern in the current chunk at or after a position. Lines are visited
     // in order, so each pattern is searched through a chunk at most once in all: a pattern
     // missing from a line never makes each line scan to the chunk's end.
-    const cmdAlt = [0, 0, 0];
     let cursorOf = '';
     const cursors = new Map<string, number>();
     const nextAt = (s: string, pat: string, at: number): number => {
