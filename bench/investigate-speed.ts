@@ -10,6 +10,8 @@
 // Run: node dist/bench/investigate-speed.js            (quick: growth 10k…1M, side-by-side at 1M)
 //      node dist/bench/investigate-speed.js --full     (adds 10 M calls + 1 M records; ~5 min the first time)
 //      options: --cache DIR (default /tmp/corral-inv-speed) --jobs N --sizes 10000,100000
+//               --repeat N: run investigate and the DuckDB count N times each, alternating, and
+//               report medians and the median of the per-pair ratios (steadier on a shared machine)
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -23,6 +25,7 @@ const opt = (name: string): string | undefined => { const i = argv.indexOf(`--${
 const full = argv.includes('--full') && argv[0] !== '--child';
 const cache = opt('cache') ?? '/tmp/corral-inv-speed';
 const jobs = opt('jobs');
+const repeat = Math.max(1, Number(opt('repeat') ?? 1));
 const TIME = '/usr/bin/time';
 
 /** Records per tool call in the generated fleets: 1 M firewall records per 10 M calls. */
@@ -116,16 +119,25 @@ async function main(): Promise<void> {
   let last: { ratio: number; wall: number; rss: number; calls: number } | undefined;
   for (const n of sizes) {
     const f = await ensureFleet(n);
-    const inv = await investigateRun(f);
-    const duck = await duckCount(f);
-    const ratio = inv.wallS / duck.seconds;
+    // Alternate the two so that both see the same background load; keep the medians.
+    const invs: Awaited<ReturnType<typeof investigateRun>>[] = [];
+    const ducks: Awaited<ReturnType<typeof duckCount>>[] = [];
+    const ratios: number[] = [];
+    for (let k = 0; k < repeat; k++) {
+      invs.push(await investigateRun(f));
+      ducks.push(await duckCount(f));
+      ratios.push(invs[k]!.wallS / ducks[k]!.seconds);
+    }
+    const inv = medianBy(invs, (r) => r.wallS);
+    const duck = medianBy(ducks, (r) => r.seconds);
+    const ratio = median(ratios);
     growth.push([n.toLocaleString('en'), f.records.toLocaleString('en'), fmt(f.bytes / 1e6, 0), fmt(inv.wallS, 2), fmt(inv.cpuS, 1), fmt(inv.rssMb, 0), fmt((inv.wallS * 1e6) / n, 2), inv.incidents]);
-    side.push([n.toLocaleString('en'), fmt(inv.wallS, 2), fmt(duck.seconds, 2), `${fmt(ratio, 1)}×`, duck.rows.toLocaleString('en'), fmt(duck.parseTracesS, 2)]);
+    side.push([n.toLocaleString('en'), fmt(inv.wallS, 2), fmt(duck.seconds, 2), `${fmt(ratio, 1)}×${repeat > 1 ? ` (${ratios.map((r) => fmt(r, 1)).join(', ')})` : ''}`, duck.rows.toLocaleString('en'), fmt(duck.parseTracesS, 2)]);
     last = { ratio, wall: inv.wallS, rss: inv.rssMb, calls: n };
   }
   printTable('corral investigate: growth (end to end as a child process; peak RSS includes worker threads)', growth,
     ['tool calls', 'fw records', 'input MB', 'wall s', 'cpu s', 'peak RSS MB', 'µs/call', 'likely incidents']);
-  printTable('side by side: corral investigate vs DuckDB counting the rows of the same files (same run)', side,
+  printTable(`side by side: corral investigate vs DuckDB counting the rows of the same files (same run${repeat > 1 ? `, medians of ${repeat} alternating runs` : ''})`, side,
     ['tool calls', 'investigate s', 'duckdb count s', 'ratio', 'rows counted', 'duckdb parse trace columns s']);
   if (last) {
     const goals = last.calls >= 10_000_000
@@ -133,6 +145,16 @@ async function main(): Promise<void> {
       : `largest run ${last.calls.toLocaleString('en')} calls: ${fmt(last.wall, 1)} s, ${fmt(last.rss, 0)} MB, ${fmt(last.ratio, 1)}× DuckDB count (run --full for the 10 M goals)`;
     console.log(`\n${goals}`);
   }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** The element with the median key (the lower middle one for an even count). */
+function medianBy<T>(xs: T[], key: (x: T) => number): T {
+  return [...xs].sort((a, b) => key(a) - key(b))[Math.floor((xs.length - 1) / 2)]!;
 }
 
 if (argv[0] === '--child') {

@@ -15,6 +15,7 @@ import { PlacementIndex } from './analysis/placements.js';
 import type { InvestigationOptions, InvestigationResult } from './analysis/model.js';
 import { alertKind, linkAndScore } from './analysis/score.js';
 import { tracePass } from './analysis/trace-pass.js';
+import { logPass } from './analysis/log-pass.js';
 
 export type { InvestigationResult, Incident, AlertOut, CallRef } from './analysis/model.js';
 
@@ -58,15 +59,15 @@ export async function investigate(inp: InvestigateInput): Promise<InvestigationR
 
   // Pass 1: network logs → alert table (+ destination rarity from every record).
   const table = new AlertTable();
-  const netStats: InputStats[] = [];
-  for (const log of inp.logs) {
-    const format = log.format ?? await detectNetFormat(log.path);
-    const reader = netReader(format);
-    const st = await reader.read(log.path, (r) => table.add(r), {
-      map: inp.map, onProgress: (b, t) => inp.onProgress?.('logs', b, t, log.path),
-    });
-    netStats.push(st);
-  }
+  const logs = [];
+  for (const log of inp.logs) logs.push({ path: log.path, format: log.format ?? await detectNetFormat(log.path) });
+  for (const l of logs) netReader(l.format); // unknown formats fail here, before any worker starts
+  const label = logs.length === 1 ? logs[0]!.path : `${logs.length} logs`;
+  const { stats: netStats, workers: logWorkers } = await logPass(table, {
+    logs, map: inp.map, jobs: opts.jobs, parallelMinBytes: inp.parallelMinBytes,
+    onProgress: (b, t) => inp.onProgress?.('logs', b, t, label),
+  });
+  if (logWorkers) notes.push(`logs read by ${logWorkers} worker threads`);
   table.buildIndex();
   timings.logsMs = performance.now() - t0;
 
@@ -83,12 +84,14 @@ export async function investigate(inp: InvestigateInput): Promise<InvestigationR
   const keys = keysOf(table);
   const traces = [];
   for (const t of inp.traces) traces.push({ path: t.path, format: t.format ?? await detectTraceFormat(t.path) });
-  const { state, stats: traceStats, workers } = await tracePass({
+  const { state, stats: traceStats, workers, fast, reread } = await tracePass({
     traces, keys, placements, opts, assumedDurationMs: inp.assumedDurationMs, jobs: opts.jobs, parallelMinBytes: inp.parallelMinBytes,
     onProgress: (b, t) => inp.onProgress?.('traces', b, t),
   });
   timings.tracesMs = performance.now() - t1;
   if (workers) notes.push(`traces read by ${workers} worker threads`);
+  if (reread) notes.push('traces read twice: an episode moved from an IP without alerts to one with alerts, so the first call of every episode was read in full the second time');
+  if (fast) notes.push(`${fast} of ${state.spans} tool calls read by the fast scanner (layout of the previous line; the rest fully parsed)`);
 
   return finish(table, state, {
     opts, rules: rulesLoading ?? inp.rules, notes, timings, t0,
@@ -155,7 +158,7 @@ async function finish(table: AlertTable, state: LinkState, ctx: FinishCtx): Prom
     options: opts,
     inputs: ctx.inputs,
     counts: {
-      records: table.records, alerts: table.size, toolCalls: state.spans, episodes: state.episodes.length,
+      records: table.records, alerts: table.size, toolCalls: state.spans, episodes: state.episodeCount,
       candidates: scored.calls.length, linkedAlerts: scored.alerts.length, unlinkedAlerts: scored.unlinked.length,
     },
     unattributed, enrichment: scored.enrichment.enrichment, incidents, alerts: scored.alerts, calls: scored.calls, fleet,

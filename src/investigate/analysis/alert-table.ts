@@ -37,15 +37,32 @@ export class AlertTable {
 
   add(r: NetRecord): void {
     this.records++;
-    const s = this.strings;
-    const src = s.id(r.src), dst = s.id(r.dst);
+    const src = this.strings.id(r.src), dst = this.strings.id(r.dst);
+    this.seen(src, dst);
+    if (isAlertLike(r)) this.push(r, src, dst);
+  }
+
+  /**
+   * What a log worker found (see log-pass.ts): the count of records, the distinct sources of each
+   * destination, and the alert-like records in file order. Same result as add() for each record.
+   */
+  addDigest(records: number, dstSources: [string, string[]][], alerts: NetRecord[]): void {
+    this.records += records;
+    for (const [d, srcs] of dstSources) { const dst = this.strings.id(d); for (const src of srcs) this.seen(this.strings.id(src), dst); }
+    for (const r of alerts) this.push(r, this.strings.id(r.src), this.strings.id(r.dst));
+  }
+
+  private seen(src: number, dst: number): void {
     this.allSources.add(src);
     const seen = this.dstSources.get(dst);
     // Most destinations see one source: keep a bare number until a second one appears.
     if (seen === undefined) this.dstSources.set(dst, src);
     else if (typeof seen === 'number') { if (seen !== src) this.dstSources.set(dst, new Set([seen, src])); }
     else seen.add(src);
-    if (!isAlertLike(r)) return;
+  }
+
+  private push(r: NetRecord, src: number, dst: number): void {
+    const s = this.strings;
     if (r.ts < this.minTs) this.minTs = r.ts;
     if (r.ts > this.maxTs) this.maxTs = r.ts;
     this.ts.push(r.ts); this.src.push(src); this.dst.push(dst);

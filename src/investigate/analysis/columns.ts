@@ -60,10 +60,10 @@ export function upperBound(a: ArrayLike<number>, x: number, lo = 0, hi = a.lengt
 /**
  * Measure (total length) of the union of intervals [starts[i], ends[i]]. Sorting starts and ends
  * separately is enough: a sweep over both counts how many intervals cover each stretch of time.
- * Sorts the arrays in place.
+ * Sorts the arrays in place (unless the caller says they are sorted already).
  */
-export function unionLength(starts: Float64Array, ends: Float64Array): number {
-  starts.sort(); ends.sort();
+export function unionLength(starts: Float64Array, ends: Float64Array, sorted = false): number {
+  if (!sorted) { starts.sort(); ends.sort(); }
   let i = 0, j = 0, depth = 0, from = 0, total = 0;
   const n = starts.length;
   while (i < n || j < n) {
@@ -100,4 +100,20 @@ export function inIntervals(merged: [number, number][], t: number): boolean {
   }
   const m = merged[lo];
   return m !== undefined && m[0] <= t;
+}
+
+/** Merges sorted arrays into one sorted array (linear; for call windows sorted by each worker). */
+export function mergeSorted(parts: Float64Array[]): Float64Array {
+  if (parts.length === 1) return parts[0]!;
+  let out = parts[0]!;
+  for (let p = 1; p < parts.length; p++) {
+    const a = out, b = parts[p]!;
+    const m = new Float64Array(a.length + b.length);
+    let i = 0, j = 0, k = 0;
+    while (i < a.length && j < b.length) m[k++] = a[i]! <= b[j]! ? a[i++]! : b[j++]!;
+    while (i < a.length) m[k++] = a[i++]!;
+    while (j < b.length) m[k++] = b[j++]!;
+    out = m;
+  }
+  return out;
 }

@@ -81,7 +81,7 @@ export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: Link
     if (!ka || !win) continue;
     const merged = mergeIntervals(win);
     const observedMs = merged.reduce((s, [a, b]) => s + (b - a), 0);
-    const insideMs = Math.min(observedMs, unionLength(x.starts, x.ends));
+    const insideMs = Math.min(observedMs, unionLength(x.starts, x.ends, x.sorted === true));
     let total = 0, ins = 0;
     const dsts = new Map<number, Cell>();
     byDst.set(x.key, dsts);

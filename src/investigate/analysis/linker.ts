@@ -5,7 +5,7 @@
 // alerts, not by the traces. It runs on the main thread or inside trace workers (state is plain
 // data so it can cross a thread boundary).
 import type { ToolCallSpan } from '../types.js';
-import { f64, lowerBound, type Growable } from './columns.js';
+import { f64, Growable, lowerBound, mergeSorted } from './columns.js';
 import { leavesProcessRunning } from './command-evidence.js';
 import type { PlacementIndex, SpanKey } from './placements.js';
 
@@ -26,6 +26,8 @@ export interface EpisodeAgg {
   start: number; end: number; calls: number; minStep: number; maxStep: number;
   /** Source keys with alerts this episode ran under ('ip:…' / 'host:…') and their validity. */
   keys: { key: string; from: number; to: number }[];
+  /** Opened by the fast scanner, which did not read run, host and sandbox: see LinkState.mixed. */
+  firstUnread?: boolean;
 }
 
 export interface Candidate { n: number; span: ToolCallSpan; keys: { key: string; from: number; to: number }[]; detached: boolean }
@@ -34,12 +36,22 @@ export interface LinkState {
   spans: number;
   candidates: Candidate[];
   episodes: EpisodeAgg[];
-  /** Widened call windows per key (unsorted), for the enrichment test. */
-  exposure: { key: string; starts: Float64Array; ends: Float64Array }[];
+  /** Widened call windows per key, for the enrichment test (starts and ends each sorted when sorted). */
+  exposure: { key: string; starts: Float64Array; ends: Float64Array; sorted?: boolean }[];
   minTs: number; maxTs: number;
+  /** Distinct episodes, including those only in rest. */
+  episodeCount: number;
+  /** Episodes without keys, as flat arrays (names joined by newlines): see SpanLinker.state(compact). */
+  rest?: { names: string; start: Float64Array; end: Float64Array; calls: Int32Array; firstUnread: Uint8Array };
+  /**
+   * Episodes with keys whose first call the fast scanner did not read in full (they started under
+   * an IP without alerts and moved to one with alerts): their run, host and sandbox are unknown,
+   * and the traces must be read again without that shortcut (trace-pass.ts does).
+   */
+  mixed: number;
 }
 
-interface KeyState { key: string; ts: Float64Array; starts: Growable<Float64Array>; ends: Growable<Float64Array> }
+export interface KeyState { key: string; ts: Float64Array; starts: Growable<Float64Array>; ends: Growable<Float64Array> }
 
 export class SpanLinker {
   private readonly ip = new Map<string, KeyState>();
@@ -68,6 +80,8 @@ export class SpanLinker {
       ep = { episode: span.episode, run: span.run, host: span.host, sandbox: span.sandbox, start: span.start, end: span.end, calls: 0, minStep: Infinity, maxStep: -Infinity, keys: [] };
       this.episodes.set(span.episode, ep);
     }
+    // An episode the fast scanner opened without reading its first call takes these from this one.
+    if (ep.calls === 0) { ep.run = span.run; ep.host = span.host; ep.sandbox = span.sandbox; ep.firstUnread = undefined; }
     ep.calls++;
     if (span.start < ep.start) ep.start = span.start;
     if (span.end > ep.end) ep.end = span.end;
@@ -100,6 +114,53 @@ export class SpanLinker {
     if (hit) this.candidates.push(hit);
   }
 
+  /** The alert keys state of an IP, or undefined when it raised no alerts (for quick()). */
+  ipState(ip: string): KeyState | undefined { return this.ip.get(ip); }
+
+  /** The aggregate of an episode already seen (for quick()). */
+  episodeAgg(episode: string): EpisodeAgg | undefined { return this.episodes.get(episode); }
+
+  /**
+   * The fast path of the trace scanner, for a call with exactly one IP, a known end, in an episode
+   * already seen, without placements. Says what add() would make of the call's alerts, without
+   * changing anything: 0 none in its window (not a candidate), 1 one inside the call or its grace
+   * (a candidate), 2 only after the grace (a candidate only if the command can leave a process
+   * running). For 0, and for 2 with a command that cannot, quickCommit() does add()'s bookkeeping;
+   * otherwise the caller parses the whole line and calls add().
+   */
+  quickCheck(start: number, end: number, st: KeyState): 0 | 1 | 2 {
+    const skew = this.opts.skewMs;
+    const i = lowerBound(st.ts, start - skew);
+    if (i >= st.ts.length) return 0;
+    const t = st.ts[i]!;
+    if (t > end + this.opts.lagMs + skew) return 0;
+    return t > end + skew + this.opts.graceMs ? 2 : 1;
+  }
+
+  /** add()'s bookkeeping for a call that is not a candidate (see quickCheck). Steps are kept by add() only. */
+  quickCommit(ep: EpisodeAgg, start: number, end: number, st: KeyState | undefined): void {
+    this.spans++;
+    if (start < this.minTs) this.minTs = start;
+    if (end > this.maxTs) this.maxTs = end;
+    ep.calls++;
+    if (start < ep.start) ep.start = start;
+    if (end > ep.end) ep.end = end;
+    if (st) {
+      const skew = this.opts.skewMs;
+      st.starts.push(start - skew); st.ends.push(end + skew);
+      let known = false;
+      for (const k of ep.keys) if (k.key === st.key && k.from === -Infinity) { known = true; break; }
+      if (!known) ep.keys.push({ key: st.key, from: -Infinity, to: Infinity });
+    }
+  }
+
+  /** An episode first seen by the fast scanner (its run, host and sandbox are not read). */
+  newEpisode(episode: string): EpisodeAgg {
+    const ep: EpisodeAgg = { episode, run: undefined, host: undefined, sandbox: undefined, start: Infinity, end: -Infinity, calls: 0, minStep: Infinity, maxStep: -Infinity, keys: [], firstUnread: true };
+    this.episodes.set(episode, ep);
+    return ep;
+  }
+
   /** Records exposure on one key and checks its alerts against the call's window. */
   private visit(st: KeyState, span: ToolCallSpan, n: number, from: number, to: number, until: number, ep: EpisodeAgg, hit: Candidate | undefined): Candidate | undefined {
     const skew = this.opts.skewMs;
@@ -125,19 +186,43 @@ export class SpanLinker {
     return { n, span, keys: [entry], detached: detached ?? leavesProcessRunning(span.command) };
   }
 
-  state(): LinkState {
+  /**
+   * The linker's result. compact: episodes that never ran under a key with alerts (most of a
+   * fleet) are kept only as names, windows and call counts in flat arrays (cheap to send from a
+   * worker thread); they count as episodes and merge into the same episode of another state.
+   */
+  state(compact = false): LinkState {
+    // Compact states come from workers: they sort their windows, so the merge is linear.
     const exposure = [...this.ip.values(), ...this.host.values()]
       .filter((s) => s.starts.length > 0)
-      .map((s) => ({ key: s.key, starts: s.starts.data.slice(0, s.starts.length), ends: s.ends.data.slice(0, s.ends.length) }));
-    return { spans: this.spans, candidates: this.candidates, episodes: [...this.episodes.values()], exposure, minTs: this.minTs, maxTs: this.maxTs };
+      .map((s) => {
+        const starts = s.starts.data.slice(0, s.starts.length), ends = s.ends.data.slice(0, s.ends.length);
+        if (compact) { starts.sort(); ends.sort(); }
+        return { key: s.key, starts, ends, sorted: compact };
+      });
+    const base = { spans: this.spans, candidates: this.candidates, exposure, minTs: this.minTs, maxTs: this.maxTs };
+    if (!compact) {
+      const all = [...this.episodes.values()];
+      return { ...base, episodes: all, episodeCount: this.episodes.size, mixed: all.filter((e) => e.keys.length > 0 && e.firstUnread === true).length };
+    }
+    const keyed: EpisodeAgg[] = [];
+    const names: string[] = [];
+    const start = f64(1024), end = f64(1024), calls = new Growable(Int32Array, 1024), unread = new Growable(Uint8Array, 1024);
+    let mixed = 0;
+    for (const e of this.episodes.values()) {
+      if (e.keys.length > 0) { keyed.push(e); if (e.firstUnread === true) mixed++; continue; }
+      names.push(e.episode); start.push(e.start); end.push(e.end); calls.push(e.calls); unread.push(e.firstUnread === true ? 1 : 0);
+    }
+    const cut = <T extends Float64Array | Int32Array | Uint8Array>(g: Growable<T>): T => g.data.slice(0, g.length) as T;
+    return { ...base, episodes: keyed, episodeCount: this.episodes.size, mixed, rest: { names: names.join('\n'), start: cut(start), end: cut(end), calls: cut(calls), firstUnread: cut(unread) } };
   }
 }
 
 /** Merges the states of several linkers (trace workers) into one. */
 export function mergeLinkStates(states: LinkState[]): LinkState {
   const episodes = new Map<string, EpisodeAgg>();
-  const exposure = new Map<string, { starts: Float64Array[]; ends: Float64Array[] }>();
-  const out: LinkState = { spans: 0, candidates: [], episodes: [], exposure: [], minTs: Infinity, maxTs: -Infinity };
+  const exposure = new Map<string, { starts: Float64Array[]; ends: Float64Array[]; sorted: boolean }>();
+  const out: LinkState = { spans: 0, candidates: [], episodes: [], exposure: [], minTs: Infinity, maxTs: -Infinity, episodeCount: 0, mixed: 0 };
   for (const s of states) {
     out.spans += s.spans;
     for (const c of s.candidates) out.candidates.push(c);
@@ -150,13 +235,32 @@ export function mergeLinkStates(states: LinkState[]): LinkState {
       for (const k of e.keys) if (!cur.keys.some((x) => x.key === k.key && x.from === k.from)) cur.keys.push(k);
     }
     for (const x of s.exposure) {
-      const cur = exposure.get(x.key) ?? { starts: [], ends: [] };
+      const cur = exposure.get(x.key) ?? { starts: [], ends: [], sorted: true };
       cur.starts.push(x.starts); cur.ends.push(x.ends);
+      if (x.sorted !== true) cur.sorted = false;
       exposure.set(x.key, cur);
     }
   }
+  // Episodes without keys: merged into a keyed episode of the same name, else only counted.
+  const others = new Set<string>();
+  // Episodes whose first call the fast scanner did not read in full (see LinkState.mixed).
+  const unread = new Set<string>();
+  for (const s of states) for (const e of s.episodes) if (e.firstUnread === true) unread.add(e.episode);
+  for (const s of states) {
+    if (!s.rest || s.rest.names === '') continue;
+    const names = s.rest.names.split('\n');
+    names.forEach((name, i) => {
+      const cur = episodes.get(name);
+      if (!cur) { others.add(name); return; }
+      if (s.rest!.firstUnread[i]) unread.add(name);
+      cur.start = Math.min(cur.start, s.rest!.start[i]!); cur.end = Math.max(cur.end, s.rest!.end[i]!); cur.calls += s.rest!.calls[i]!;
+    });
+  }
   out.episodes = [...episodes.values()];
-  for (const [key, v] of exposure) out.exposure.push({ key, starts: concat(v.starts), ends: concat(v.ends) });
+  out.mixed = 0;
+  for (const e of episodes.values()) if (e.keys.length > 0 && unread.has(e.episode)) out.mixed++;
+  out.episodeCount = episodes.size + others.size;
+  for (const [key, v] of exposure) out.exposure.push(v.sorted ? { key, starts: mergeSorted(v.starts), ends: mergeSorted(v.ends), sorted: true } : { key, starts: concat(v.starts), ends: concat(v.ends) });
   return out;
 }
 
@@ -167,3 +271,4 @@ function concat(parts: Float64Array[]): Float64Array {
   for (const p of parts) { out.set(p, at); at += p.length; }
   return out;
 }
+

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import type { InputStats, Placement } from '../types.js';
 import { splitLineRanges } from '../inputs/lines.js';
 import { mergeLinkStates, type KeyAlertsInput, type LinkOptions, type LinkState } from './linker.js';
-import { runTraceTasks, type TraceTask, type WorkerInput, type WorkerMessage } from './trace-worker.js';
+import { runTraceTasks, type TaskResults, type TraceTask, type WorkerInput, type WorkerMessage } from './trace-worker.js';
 
 /** Formats with one record per line, which may be split at line boundaries. */
 const SPLITTABLE = new Set(['canonical-jsonl', 'openai-messages']);
@@ -24,12 +24,20 @@ export interface TracePassInput {
   onProgress?: (bytes: number, total: number) => void;
 }
 
-export async function tracePass(inp: TracePassInput): Promise<{ state: LinkState; stats: InputStats[]; workers: number }> {
+export async function tracePass(inp: TracePassInput): Promise<{ state: LinkState; stats: InputStats[]; workers: number; fast: number; reread: boolean }> {
+  const first = await tracePassOnce(inp, false);
+  if (first.state.mixed === 0) return { ...first, reread: false };
+  // Some episode started under an IP without alerts and moved to one with alerts, and the fast
+  // scanner did not read its first call in full (run, host, sandbox): read again without that shortcut.
+  return { ...(await tracePassOnce(inp, true)), reread: true };
+}
+
+async function tracePassOnce(inp: TracePassInput, exact: boolean): Promise<{ state: LinkState; stats: InputStats[]; workers: number; fast: number }> {
   const sizes = inp.traces.map((t) => statSync(t.path).size);
   const total = sizes.reduce((a, b) => a + b, 0);
   let done = 0;
   const onBytes = (d: number): void => { done += d; inp.onProgress?.(done, total); };
-  const base = { keys: inp.keys, placements: inp.placements, opts: inp.opts, assumedDurationMs: inp.assumedDurationMs };
+  const base = { keys: inp.keys, placements: inp.placements, opts: inp.opts, assumedDurationMs: inp.assumedDurationMs, exact };
   const jobs = Math.max(1, Math.floor(inp.jobs));
   const minBytes = inp.parallelMinBytes ?? PARALLEL_MIN_BYTES;
   const tasks: TraceTask[] = [];
@@ -38,11 +46,15 @@ export async function tracePass(inp: TracePassInput): Promise<{ state: LinkState
   inp.traces.forEach((t, i) => {
     const split = jobs > 1 && total >= minBytes && SPLITTABLE.has(t.format) && sizes[i]! >= minBytes;
     if (!split) { tasks.push({ path: t.path, format: t.format, numberBase: nextBase() }); return; }
-    for (const r of splitLineRanges(t.path, jobs * RANGES_PER_JOB)) tasks.push({ path: t.path, format: t.format, range: r, numberBase: nextBase() });
+    // The canonical fast scanner counts the lines of its range itself: line numbers are shifted
+    // once all ranges are read, instead of a serial counting pass over the file before.
+    const counts = t.format !== 'canonical-jsonl' || inp.placements.length > 0;
+    for (const r of splitLineRanges(t.path, jobs * RANGES_PER_JOB, counts)) tasks.push({ path: t.path, format: t.format, range: r, numberBase: nextBase() });
   });
   if (jobs === 1 || tasks.length === 1 || total < minBytes) {
-    const { states, stats } = await runTraceTasks({ ...base, tasks }, onBytes);
-    return { state: mergeLinkStates(states), stats: mergeStats(stats), workers: 0 };
+    const r = await runTraceTasks({ ...base, tasks }, onBytes);
+    shiftLines(tasks, r);
+    return { state: mergeLinkStates(r.states), stats: mergeStats(r.stats), workers: 0, fast: sum(r.fast) };
   }
   // Largest tasks first, dealt round-robin: the workers finish at about the same time.
   const order = tasks.map((t, i) => ({ t, size: t.range ? t.range.end - t.range.start : sizes[inp.traces.findIndex((x) => x.path === t.path)]!, i }))
@@ -52,16 +64,55 @@ export async function tracePass(inp: TracePassInput): Promise<{ state: LinkState
   const load = new Array<number>(n).fill(0);
   for (const o of order) { const k = load.indexOf(Math.min(...load)); buckets[k]!.push(o.t); load[k]! += o.size; }
   const results = await Promise.all(buckets.map((b) => runWorker({ ...base, tasks: b }, onBytes)));
-  return { state: mergeLinkStates(results.flatMap((r) => r.states)), stats: mergeStats(results.flatMap((r) => r.stats)), workers: n };
+  const all: TaskResults = { states: [], stats: [], lines: [], fast: [] };
+  const order2: TraceTask[] = [];
+  results.forEach((r, k) => {
+    order2.push(...buckets[k]!);
+    all.states.push(...r.states); all.stats.push(...r.stats); all.lines.push(...r.lines); all.fast.push(...r.fast);
+  });
+  shiftLines(order2, all);
+  return { state: mergeLinkStates(all.states), stats: mergeStats(all.stats), workers: n, fast: sum(all.fast) };
 }
 
-function runWorker(input: WorkerInput, onBytes: (d: number) => void): Promise<{ states: LinkState[]; stats: InputStats[] }> {
+function sum(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Ranges read without knowing their first line number (firstLine 0) numbered their lines from 1:
+ * shifts the line numbers of their candidate calls and bad-line reports by the lines of the
+ * ranges before them, so every report names the true line of the file.
+ */
+function shiftLines(tasks: TraceTask[], r: TaskResults): void {
+  const byFile = new Map<string, number[]>();
+  tasks.forEach((t, i) => { if (t.range) { const l = byFile.get(t.path) ?? []; l.push(i); byFile.set(t.path, l); } });
+  for (const idx of byFile.values()) {
+    idx.sort((a, b) => tasks[a]!.range!.start - tasks[b]!.range!.start);
+    let before = 0;
+    for (const i of idx) {
+      const t = tasks[i]!;
+      const shift = t.range!.firstLine === 0 ? before : 0;
+      if (shift > 0) {
+        for (const c of r.states[i]!.candidates) {
+          const s = c.span;
+          if (s.tool_call_id === `${s.file}:${s.line}`) s.tool_call_id = `${s.file}:${s.line + shift}`;
+          s.line += shift;
+        }
+        for (const issue of r.stats[i]!.issues) issue.line += shift;
+      }
+      if (r.lines[i]! < 0) break; // lines not counted: the ranges were numbered up front
+      before += r.lines[i]!;
+    }
+  }
+}
+
+function runWorker(input: WorkerInput, onBytes: (d: number) => void): Promise<TaskResults> {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL('./trace-worker.js', import.meta.url), { workerData: { corralTraceWorker: true, input } });
     let settled = false;
     w.on('message', (m: WorkerMessage) => {
       if (m.type === 'progress') onBytes(m.bytes);
-      else if (m.type === 'done') { settled = true; resolve({ states: m.states, stats: m.stats }); void w.terminate(); }
+      else if (m.type === 'done') { settled = true; resolve({ states: m.states, stats: m.stats, lines: m.lines, fast: m.fast }); void w.terminate(); }
       else { settled = true; reject(new Error(`trace worker failed: ${m.error}`)); void w.terminate(); }
     });
     w.on('error', (e) => { if (!settled) { settled = true; reject(e); } });
@@ -70,18 +121,35 @@ function runWorker(input: WorkerInput, onBytes: (d: number) => void): Promise<{ 
 }
 
 /** Ranges of one file are reported as one input: counts summed, issues merged in line order. */
-function mergeStats(stats: InputStats[]): InputStats[] {
+export function mergeStats(stats: InputStats[]): InputStats[] {
   const byFile = new Map<string, InputStats>();
   for (const s of stats) {
     const cur = byFile.get(s.file);
-    if (!cur) { byFile.set(s.file, { ...s, issues: [...s.issues] }); continue; }
+    if (!cur) { const k = (s as { skippedKinds?: Record<string, number> }).skippedKinds; byFile.set(s.file, { ...s, issues: [...s.issues], ...(k ? { skippedKinds: { ...k } } : {}) }); continue; }
     cur.records += s.records; cur.bad += s.bad;
     cur.issues = [...cur.issues, ...s.issues].sort((a, b) => a.line - b.line).slice(0, 100);
-    if (s.tsNote && !(cur.tsNote ?? '').split('; ').includes(s.tsNote)) cur.tsNote = cur.tsNote ? `${cur.tsNote}; ${s.tsNote}` : s.tsNote;
+    if (s.tsNote) cur.tsNote = cur.tsNote ? mergeNotes(cur.tsNote, s.tsNote) : s.tsNote;
+    const kinds = (s as { skippedKinds?: Record<string, number> }).skippedKinds, into = (cur as { skippedKinds?: Record<string, number> }).skippedKinds;
+    if (kinds && into && kinds !== into) for (const [k, v] of Object.entries(kinds)) into[k] = (into[k] ?? 0) + v;
     // Readers may return extra counters (skipped lines …): sum the numeric ones.
     for (const [k, v] of Object.entries(s)) {
       if (typeof v === 'number' && !['records', 'bad'].includes(k) && typeof (cur as unknown as Record<string, unknown>)[k] === 'number') (cur as unknown as Record<string, number>)[k]! += v;
     }
   }
   return [...byFile.values()];
+}
+
+/**
+ * Notes of two ranges of one file: parts that differ only in their leading count
+ * ("26 syslog timestamps have no year …") are summed, other new parts are appended.
+ */
+function mergeNotes(a: string, b: string): string {
+  const parts = a.split('; ');
+  for (const p of b.split('; ')) {
+    const m = /^(\d+) (.*)$/s.exec(p);
+    const at = m ? parts.findIndex((q) => q.endsWith(` ${m[2]}`) && /^\d+ /.test(q) && q.slice(q.indexOf(' ') + 1) === m[2]) : -1;
+    if (m && at >= 0) parts[at] = `${Number(parts[at]!.slice(0, parts[at]!.indexOf(' '))) + Number(m[1])} ${m[2]}`;
+    else if (!parts.includes(p)) parts.push(p);
+  }
+  return parts.join('; ');
 }

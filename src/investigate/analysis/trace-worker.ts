@@ -5,7 +5,8 @@
 // and finally {done, states, stats} or {error}.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { InputStats, Placement } from '../types.js';
-import { traceReader } from '../inputs/index.js';
+import { DEFAULT_ASSUMED_DURATION_MS, traceReader } from '../inputs/index.js';
+import { scanCanonical } from './trace-scan.js';
 import { PlacementIndex } from './placements.js';
 import { SpanLinker, type KeyAlertsInput, type LinkOptions, type LinkState } from './linker.js';
 
@@ -18,18 +19,25 @@ export interface TraceTask {
 
 export interface WorkerInput {
   tasks: TraceTask[]; keys: KeyAlertsInput[]; placements: Placement[]; opts: LinkOptions; assumedDurationMs?: number;
+  /** Read the first call of every episode in full (see LinkState.mixed). */
+  exact?: boolean;
 }
 
 export type WorkerMessage =
   | { type: 'progress'; bytes: number }
-  | { type: 'done'; states: LinkState[]; stats: InputStats[] }
+  | ({ type: 'done' } & TaskResults)
   | { type: 'error'; error: string };
 
 /** Reads tasks one after another; shared by the worker and the single-threaded path. */
-export async function runTraceTasks(input: WorkerInput, onBytes: (delta: number) => void): Promise<{ states: LinkState[]; stats: InputStats[] }> {
+/** Per task (in input order): the linker state, the stats, the lines read (-1: not counted) and the lines read by the fast path. */
+export interface TaskResults { states: LinkState[]; stats: InputStats[]; lines: number[]; fast: number[] }
+
+export async function runTraceTasks(input: WorkerInput, onBytes: (delta: number) => void): Promise<TaskResults> {
   const placements = input.placements.length ? new PlacementIndex(input.placements) : undefined;
   const states: LinkState[] = [];
   const stats: InputStats[] = [];
+  const lines: number[] = [];
+  const fast: number[] = [];
   for (const t of input.tasks) {
     const linker = new SpanLinker(input.keys, placements, input.opts, t.numberBase);
     let last = 0;
@@ -39,10 +47,16 @@ export async function runTraceTasks(input: WorkerInput, onBytes: (delta: number)
       assumedDurationMs: input.assumedDurationMs,
     };
     if (t.range) opts.range = t.range;
-    stats.push(await reader.read(t.path, (s) => linker.add(s), opts));
-    states.push(linker.state());
+    if (t.format === 'canonical-jsonl' && !placements) {
+      const r = await scanCanonical(t.path, linker, { range: t.range, assumedDurationMs: input.assumedDurationMs ?? DEFAULT_ASSUMED_DURATION_MS, exact: input.exact, onProgress: opts.onProgress as (b: number) => void });
+      stats.push(r.stats); lines.push(r.lines); fast.push(r.fast);
+    } else {
+      stats.push(await reader.read(t.path, (s) => linker.add(s), opts));
+      lines.push(-1); fast.push(0);
+    }
+    states.push(linker.state(true));
   }
-  return { states, stats };
+  return { states, stats, lines, fast };
 }
 
 if (parentPort && workerData && (workerData as { corralTraceWorker?: boolean }).corralTraceWorker) {
@@ -53,10 +67,10 @@ if (parentPort && workerData && (workerData as { corralTraceWorker?: boolean }).
     pending += d;
     const now = Date.now();
     if (now - lastPost > 200) { port.postMessage({ type: 'progress', bytes: pending } satisfies WorkerMessage); pending = 0; lastPost = now; }
-  }).then(({ states, stats }) => {
+  }).then((r) => {
     if (pending) port.postMessage({ type: 'progress', bytes: pending } satisfies WorkerMessage);
-    const transfer = states.flatMap((s) => s.exposure.flatMap((x) => [x.starts.buffer, x.ends.buffer])) as ArrayBuffer[];
-    port.postMessage({ type: 'done', states, stats } satisfies WorkerMessage, transfer);
+    const transfer = r.states.flatMap((s) => [...s.exposure.flatMap((x) => [x.starts.buffer, x.ends.buffer]), ...(s.rest ? [s.rest.start.buffer, s.rest.end.buffer, s.rest.calls.buffer, s.rest.firstUnread.buffer] : [])]) as ArrayBuffer[];
+    port.postMessage({ type: 'done', ...r } satisfies WorkerMessage, transfer);
   }, (e: unknown) => {
     port.postMessage({ type: 'error', error: (e as Error).stack ?? String(e) } satisfies WorkerMessage);
   });

@@ -57,6 +57,8 @@ export class TsParser {
   private yearNote?: string;
   private lastMinute?: string;
   private lastMinuteMs = 0;
+  private lastHour = '';
+  private lastHourMs = 0;
 
   constructor(private readonly opts: TsOptions = {}) {
     if (opts.tz !== undefined) checkTz(opts.tz);
@@ -127,6 +129,32 @@ export class TsParser {
     if (s.endsWith(' UTC') || s.endsWith(' GMT')) { this.zoned++; return this.check(local); }
     return NaN;
   }
+
+  /**
+   * Fast path of the trace scanner: "YYYY-MM-DDTHH:MM:SS.sssZ" (exactly 24 characters) at s[i..],
+   * or NaN for anything else (the caller then uses parse()). No side effects: a value the caller
+   * keeps goes through acceptZoned(), so the notes count it exactly as parse() would.
+   */
+  isoZAt(s: string, i: number): number {
+    if (s.charCodeAt(i + 23) !== 90 || s.charCodeAt(i + 19) !== 46 || s.charCodeAt(i + 13) !== 58 || s.charCodeAt(i + 16) !== 58) return NaN;
+    let base: number;
+    // Consecutive calls share their hour: "YYYY-MM-DDTHH" → ms is reused.
+    if (this.lastHour !== '' && s.startsWith(this.lastHour, i)) base = this.lastHourMs;
+    else {
+      if (s.charCodeAt(i + 4) !== 45 || s.charCodeAt(i + 7) !== 45 || s.charCodeAt(i + 10) !== 84) return NaN;
+      const y = d4(s, i), mo = d2(s, i + 5), d = d2(s, i + 8), h = d2(s, i + 11);
+      if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24) return NaN;
+      base = Date.UTC(y, mo - 1, d, h);
+      this.lastHour = s.slice(i, i + 13);
+      this.lastHourMs = base;
+    }
+    const mi = d2(s, i + 14), sec = d2(s, i + 17), f = d2(s, i + 20), g = s.charCodeAt(i + 22) - 48;
+    if (mi < 0 || mi > 59 || sec < 0 || sec > 60 || f < 0 || g < 0 || g > 9) return NaN;
+    return base + mi * 60_000 + sec * 1000 + f * 10 + g;
+  }
+
+  /** Counts a zoned timestamp read by isoZAt (the same bookkeeping as iso()). */
+  acceptZoned(ms: number): number { this.zoned++; return this.check(ms); }
 
   /** Other date strings are accepted only when they name a zone (Date.parse would otherwise use the machine's local zone). */
   private fallback(s: string): number {

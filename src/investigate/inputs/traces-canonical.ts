@@ -4,7 +4,7 @@
 // A call with only ts gets end = ts + assumed duration and endKnown=false, so the analysis
 // knows the window is a guess. Missing tool_call_id → "<episode>#<step>" (or "<file>:<line>").
 import type { ToolCallSpan } from '../types.js';
-import { DEFAULT_ASSUMED_DURATION_MS, isBlank, parseObject, readLines, type SpanReader } from './base.js';
+import { DEFAULT_ASSUMED_DURATION_MS, isBlank, parseObject, readLines, type LineCtx, type LineHandler, type SpanReader } from './base.js';
 import { toStr } from './normalise.js';
 import { lineError } from './stats.js';
 
@@ -30,40 +30,57 @@ function intOf(v: unknown): number | undefined {
   return Number.isInteger(n) ? n : undefined;
 }
 
+/**
+ * The per-line parser of the canonical format (JSON.parse, every check, every bad line reported).
+ * Shared by the reader below and the fast scanner (canonical-fast.ts), which falls back to it.
+ * Returns the line handler and a finish step that adds the assumed-end note.
+ */
+export function canonicalLineHandler(ctx: LineCtx, onSpan: (s: ToolCallSpan) => void, assumed: number): { handle: LineHandler; finish: () => void } {
+  const { file, stats, ts } = ctx;
+  let assumedCount = 0;
+  const handle: LineHandler = (text, line, info) => {
+    if (isBlank(text)) return;
+    const o = parseObject(text);
+    if (typeof o === 'string') { stats.badLine(line, lineError(o, info.unterminated)); return; }
+    const episode = toStr(o.episode);
+    if (episode === undefined) { stats.badLine(line, 'missing field "episode" (string)'); return; }
+    if (typeof o.command !== 'string') { stats.badLine(line, 'missing field "command" (string)'); return; }
+    const start = ts.parse(o.ts);
+    if (Number.isNaN(start)) { stats.badLine(line, `missing or unparseable "ts" ${JSON.stringify(o.ts ?? null)}`); return; }
+    let end: number, endKnown = true;
+    if (o.end_ts !== undefined && o.end_ts !== null) {
+      end = ts.parse(o.end_ts);
+      if (Number.isNaN(end)) { stats.badLine(line, `unparseable "end_ts" ${JSON.stringify(o.end_ts)}`); return; }
+    } else if (typeof o.duration_ms === 'number' && o.duration_ms >= 0) end = start + o.duration_ms;
+    else if (o.duration_ms !== undefined) { stats.badLine(line, `"duration_ms" must be a non-negative number, got ${JSON.stringify(o.duration_ms)}`); return; }
+    else { end = start + assumed; endKnown = false; assumedCount++; }
+    if (end < start) { stats.badLine(line, `end before start (${new Date(end).toISOString()} < ${new Date(start).toISOString()})`); return; }
+    const step = intOf(o.step);
+    const id = toStr(o.tool_call_id) ?? (step !== undefined ? `${episode}#${step}` : `${file}:${line}`);
+    const s = mkSpan(episode, id, start, end, endKnown, file, line);
+    s.run = toStr(o.run);
+    s.step = step;
+    s.tool = toStr(o.tool);
+    s.command = o.command;
+    s.host = toStr(o.host);
+    s.sandbox = toStr(o.sandbox) ?? toStr(o.container);
+    s.ips = o.ips === undefined && typeof o.ip === 'string' && o.ip !== '' && o.ip.indexOf(',') < 0 ? [o.ip] : ipsOf(o.ip, o.ips);
+    stats.records++;
+    onSpan(s);
+  };
+  const finish = (): void => { if (assumedCount) stats.note(`${assumedCount} calls had no end_ts/duration_ms: end assumed ${assumed} ms after start (endKnown=false)`); };
+  return { handle, finish };
+}
+
 export const canonicalTraceReader: SpanReader = {
   format: 'canonical-jsonl',
   read(path, onSpan, opts = {}) {
     const assumed = opts.assumedDurationMs ?? DEFAULT_ASSUMED_DURATION_MS;
-    let assumedCount = 0;
-    return readLines(path, 'canonical-jsonl', opts, ({ file, stats, ts }) => (text, line, info) => {
-      if (isBlank(text)) return;
-      const o = parseObject(text);
-      if (typeof o === 'string') { stats.badLine(line, lineError(o, info.unterminated)); return; }
-      const episode = toStr(o.episode);
-      if (episode === undefined) { stats.badLine(line, 'missing field "episode" (string)'); return; }
-      if (typeof o.command !== 'string') { stats.badLine(line, 'missing field "command" (string)'); return; }
-      const start = ts.parse(o.ts);
-      if (Number.isNaN(start)) { stats.badLine(line, `missing or unparseable "ts" ${JSON.stringify(o.ts ?? null)}`); return; }
-      let end: number, endKnown = true;
-      if (o.end_ts !== undefined && o.end_ts !== null) {
-        end = ts.parse(o.end_ts);
-        if (Number.isNaN(end)) { stats.badLine(line, `unparseable "end_ts" ${JSON.stringify(o.end_ts)}`); return; }
-      } else if (typeof o.duration_ms === 'number' && o.duration_ms >= 0) end = start + o.duration_ms;
-      else if (o.duration_ms !== undefined) { stats.badLine(line, `"duration_ms" must be a non-negative number, got ${JSON.stringify(o.duration_ms)}`); return; }
-      else { end = start + assumed; endKnown = false; assumedCount++; }
-      if (end < start) { stats.badLine(line, `end before start (${new Date(end).toISOString()} < ${new Date(start).toISOString()})`); return; }
-      const step = intOf(o.step);
-      const id = toStr(o.tool_call_id) ?? (step !== undefined ? `${episode}#${step}` : `${file}:${line}`);
-      const s = mkSpan(episode, id, start, end, endKnown, file, line);
-      s.run = toStr(o.run);
-      s.step = step;
-      s.tool = toStr(o.tool);
-      s.command = o.command;
-      s.host = toStr(o.host);
-      s.sandbox = toStr(o.sandbox) ?? toStr(o.container);
-      s.ips = o.ips === undefined && typeof o.ip === 'string' && o.ip !== '' && o.ip.indexOf(',') < 0 ? [o.ip] : ipsOf(o.ip, o.ips);
-      stats.records++;
-      onSpan(s);
-    }, ({ stats }) => { if (assumedCount) stats.note(`${assumedCount} calls had no end_ts/duration_ms: end assumed ${assumed} ms after start (endKnown=false)`); });
+    let done: (() => void) | undefined;
+    return readLines(path, 'canonical-jsonl', opts, (ctx) => {
+      const h = canonicalLineHandler(ctx, onSpan, assumed);
+      done = h.finish;
+      return h.handle;
+    }, () => done?.());
   },
 };

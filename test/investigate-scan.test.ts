@@ -1,0 +1,143 @@
+// Why: the fast trace scanner (src/investigate/analysis/trace-scan.ts) reads most lines by
+// checking patterns at offsets learned from the previous line instead of parsing them. These
+// tests prove it builds exactly the linker state the full parser builds (counts, candidates
+// with their lines, episode windows, exposure, bad lines with file:line) on traces that break
+// its assumptions: layout and field-length changes, episodes switching, escaped quotes and
+// UTF-8 in commands, CRLF, bad lines, duplicate keys, Python-style spacing, and an episode that
+// moves from an IP without alerts to one with alerts (which forces an exact second reading).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SpanLinker, type KeyAlertsInput, type LinkState } from '../src/investigate/analysis/linker.js';
+import { scanCanonical } from '../src/investigate/analysis/trace-scan.js';
+import { canonicalTraceReader } from '../src/investigate/inputs/traces-canonical.js';
+import { investigate } from '../src/investigate/investigate.js';
+
+const T0 = Date.UTC(2024, 4, 1, 12);
+const OPTS = { skewMs: 2000, lagMs: 600_000, graceMs: 5000 };
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** A deterministic trace with every kind of irregularity, and alert keys that make some calls candidates. */
+function fixture(): { lines: string[]; keys: KeyAlertsInput[] } {
+  const lines: string[] = [];
+  let t = T0;
+  const ips = ['10.0.0.5', '10.0.1.77', '10.0.0.5', '10.9.9.9', '10.0.12.130'];
+  for (let e = 0; e < 60; e++) {
+    const ip = ips[e % ips.length]!;
+    const host = e % 4 === 0 ? 'h-1' : `host-${e}`;
+    for (let step = 1; step <= 12; step++) {
+      const start = t, end = t + 500 + ((e * 7 + step * 13) % 4000);
+      t = end + 3000;
+      const command = step === 3 ? `echo "quoted \\"${e}\\"" && nohup ./miner --pool x.test &` : step === 5 ? `python -c 'print("héllo ✓ ${e}")'` : step === 7 ? 'curl -s http://169.254.169.254/latest/meta-data/' : `ls -la ${'x'.repeat(step)}`;
+      const o: Record<string, unknown> = { run: 'r1', episode: `ep-${e}`, step, tool_call_id: `ep-${e}-c${step}`, tool: step % 2 ? 'bash' : 'python', command, ts: iso(start), end_ts: iso(end), host, sandbox: `${host}-s1`, ip };
+      let line = JSON.stringify(o);
+      if (e === 7 && step === 4) line = line.replace(/,/g, ', ').replace(/":/g, '": '); // Python's json.dumps spacing
+      if (e === 9 && step === 2) line = line.slice(0, 60); // torn line in the middle
+      if (e === 11 && step === 6) line = JSON.stringify({ ...o, ts: 1714564800 + step }); // epoch seconds
+      if (e === 13 && step === 8) line = JSON.stringify({ ...o, end_ts: iso(start - 10) }); // end before start
+      if (e === 15) line = JSON.stringify({ ts: o.ts, end_ts: o.end_ts, episode: o.episode, command: o.command, ip: o.ip }); // other key order
+      if (e === 17 && step === 9) line += '\r';
+      if (e === 19 && step === 3) line = line.replace('"ip":', '"ip":"10.0.0.5","ip":'); // duplicate key: the last one counts
+      if (e === 21 && step === 10) line = JSON.stringify({ ...o, ips: ['10.0.1.77', '10.0.0.5'] });
+      if (e === 23 && step === 11) line = line.replace(`"episode":"ep-${e}"`, '"episode":""');
+      if (e === 25 && step === 5) lines.push('');
+      lines.push(line);
+    }
+  }
+  // Alerts on two IPs (inside some calls, in the lag after others) and one host.
+  const ts = (xs: number[]): Float64Array => Float64Array.from(xs.sort((a, b) => a - b));
+  const span = t - T0;
+  const keys: KeyAlertsInput[] = [
+    { kind: 'ip', value: '10.0.0.5', ts: ts(Array.from({ length: 40 }, (_, i) => T0 + Math.floor((span * i) / 40) + 700)) },
+    { kind: 'ip', value: '10.0.12.130', ts: ts(Array.from({ length: 12 }, (_, i) => T0 + Math.floor((span * i) / 12) + 9000)) },
+    { kind: 'host', value: 'h-1', ts: ts([T0 + 5000]) },
+  ];
+  return { lines, keys };
+}
+
+/** A linker state in a comparable form (exposure sorted, candidates by number). */
+function norm(s: LinkState): unknown {
+  return {
+    spans: s.spans,
+    candidates: s.candidates.map((c) => ({ n: c.n, id: c.span.tool_call_id, line: c.span.line, command: c.span.command, keys: c.keys, detached: c.detached, start: c.span.start, end: c.span.end, ips: c.span.ips })),
+    episodes: s.episodes.filter((e) => e.keys.length > 0).map((e) => ({ episode: e.episode, run: e.run, host: e.host, sandbox: e.sandbox, start: e.start, end: e.end, calls: e.calls, keys: e.keys })).sort((a, b) => (a.episode < b.episode ? -1 : 1)),
+    episodeCount: s.episodeCount,
+    exposure: s.exposure.map((x) => ({ key: x.key, starts: [...x.starts].sort((a, b) => a - b), ends: [...x.ends].sort((a, b) => a - b) })).sort((a, b) => (a.key < b.key ? -1 : 1)),
+  };
+}
+
+test('fast scanner: the same linker state and bad-line reports as the full parser, on an irregular trace', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-scan-'));
+  try {
+    const { lines, keys } = fixture();
+    const path = join(dir, 'trace.jsonl');
+    writeFileSync(path, lines.join('\n') + '\n{"episode":"ep-last","command":"ls","ts":"2024-05-01T1'); // torn last line
+    const full = new SpanLinker(keys, undefined, OPTS);
+    const fullStats = await canonicalTraceReader.read(path, (s) => full.add(s));
+    for (const exact of [false, true]) {
+      const fast = new SpanLinker(keys, undefined, OPTS);
+      const r = await scanCanonical(path, fast, { assumedDurationMs: 30_000, exact });
+      assert.ok(r.fast > lines.length / 2, `most lines read fast (${r.fast} of ${lines.length})`);
+      assert.equal(r.lines, lines.length + 1);
+      const got = fast.state();
+      // ep-21 starts on a quiet IP and gains one with alerts (the "ips" line): without exact, the
+      // scanner did not read its first call in full, says so (mixed), and trace-pass reads again.
+      assert.equal(got.mixed, exact ? 0 : 1);
+      if (!exact) for (const e of got.episodes) if (e.episode === 'ep-21') { assert.equal(e.run, undefined); Object.assign(e, { run: 'r1', host: 'host-21', sandbox: 'host-21-s1' }); }
+      assert.deepEqual(norm(got), norm(full.state()));
+      assert.equal(r.stats.records, fullStats.records);
+      assert.equal(r.stats.bad, fullStats.bad);
+      assert.deepEqual(r.stats.issues, fullStats.issues);
+      assert.equal(r.stats.tsNote, fullStats.tsNote);
+    }
+    assert.ok(fullStats.bad >= 4, 'the fixture has bad lines');
+    assert.ok(full.state().candidates.length >= 10, 'the fixture has candidates');
+    // The bad lines are named where they are.
+    const torn = lines.findIndex((l) => l.length === 60) + 1;
+    assert.ok(fullStats.issues.some((i) => i.line === torn && /invalid JSON/.test(i.error)));
+    assert.ok(fullStats.issues.some((i) => i.line === lines.length + 1 && /truncated last line/.test(i.error)));
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('fast scanner: line ranges read without a line count report true line numbers', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-scan-'));
+  try {
+    const lines: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      lines.push(i === 2222 ? '{"episode":"ep-1","command":' : JSON.stringify({ episode: `ep-${Math.floor(i / 10)}`, command: 'ls', ts: iso(T0 + i * 1000), end_ts: iso(T0 + i * 1000 + 300), ip: `10.1.${i % 3}.1` }));
+    }
+    writeFileSync(join(dir, 'trace.jsonl'), lines.join('\n') + '\n');
+    writeFileSync(join(dir, 'eve.json'), JSON.stringify({ timestamp: iso(T0 + 2500 * 1000 + 100), event_type: 'alert', src_ip: '10.1.1.1', dest_ip: '192.0.2.8', dest_port: 443, proto: 'TCP', alert: { signature: 'x', severity: 2 } }) + '\n');
+    const base = { logs: [{ path: join(dir, 'eve.json') }], traces: [{ path: join(dir, 'trace.jsonl') }], rules: 'off' as const };
+    const one = await investigate({ ...base, jobs: 1 });
+    const many = await investigate({ ...base, jobs: 4, parallelMinBytes: 1 });
+    assert.deepEqual(many.inputs.traces[0]!.issues.map((i) => i.line), [2223]);
+    assert.deepEqual(many.calls.map((c) => [c.tool_call_id, c.line]).sort(), one.calls.map((c) => [c.tool_call_id, c.line]).sort());
+    assert.ok(one.calls.some((c) => c.line === 2501), 'the call at line 2501 is linked and named by its line');
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('an episode that moves from an IP without alerts to one with alerts: traces read again, its first call in full', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-scan-'));
+  try {
+    const lines: string[] = [];
+    // ep-m runs 20 calls on a quiet IP, then 5 on an IP with alerts: the fast scanner opens it
+    // without reading run/host/sandbox, so the traces are read again.
+    for (let i = 0; i < 3; i++) lines.push(JSON.stringify({ episode: 'ep-a', host: 'h-a', command: 'make', ts: iso(T0 - 600_000 + i * 60_000), end_ts: iso(T0 - 600_000 + i * 60_000 + 2000), ip: '10.2.0.9' }));
+    for (let i = 0; i < 25; i++) lines.push(JSON.stringify({ episode: 'ep-m', host: 'h-m', command: 'make', ts: iso(T0 + i * 60_000), end_ts: iso(T0 + i * 60_000 + 2000), ip: i < 20 ? '10.2.0.1' : '10.2.0.2' }));
+    writeFileSync(join(dir, 'trace.jsonl'), lines.join('\n') + '\n');
+    const alertAt = T0 + 22 * 60_000 + 500;
+    writeFileSync(join(dir, 'eve.json'), JSON.stringify({ timestamp: iso(alertAt), event_type: 'alert', src_ip: '10.2.0.2', dest_ip: '192.0.2.9', dest_port: 3333, proto: 'TCP', alert: { signature: 'miner', severity: 1 } }) + '\n');
+    const r = await investigate({ logs: [{ path: join(dir, 'eve.json') }], traces: [{ path: join(dir, 'trace.jsonl') }], rules: 'off', jobs: 1 });
+    assert.ok(r.notes.some((n) => /traces read twice/.test(n)), r.notes.join('; '));
+    const ep = r.episodes.find((e) => e.episode === 'ep-m');
+    assert.ok(ep, 'the episode is involved');
+    assert.equal(ep.start, T0, 'its window includes the calls on the quiet IP');
+    assert.equal(ep.calls, 25);
+    assert.equal(ep.host, 'h-m', 'its host comes from its first call');
+    assert.equal(r.counts.toolCalls, 28);
+    assert.equal(r.counts.episodes, 2);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
