@@ -7,9 +7,11 @@
 // row replays the log in order, repeats included, with the default cache. Bounded: at most --rounds timed passes (default 3) and --seconds of timing (default 20).
 // Usage: node dist/bench/check-speed.js [--rounds N] [--seconds S] [--json]
 import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CommandChecker } from '../src/detect/check.js';
+import { CheckPool } from '../src/detect/check-pool.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const args = process.argv.slice(2);
@@ -83,6 +85,33 @@ for (let r = 0; r < ROUNDS && (Date.now() - start) / 1000 < SECONDS; r++) {
 // Cached replay: the benign log in order, repeats included, through a checker with the default cache.
 const cached = CommandChecker.create();
 const rp = bulk(all, (c) => cached.check(c));
+
+// Batch screening on every core (CheckPool, what `corral check --stdin/--jsonl` uses): distinct
+// commands, worker caches off, after warm-up rounds; wall-clock throughput.
+const nWorkers = availableParallelism();
+const pool = await CheckPool.start({ workers: nWorkers, cacheSize: 0 });
+const items = cmds.map((command) => ({ command, tool: 'bash' as const }));
+// two warm-up rounds: each worker is a fresh isolate whose JIT must warm up on its own
+for (let r = 0; r < 2; r++) await pool.run(items, () => {});
+let poolSecs = 0;
+let poolChecks = 0;
+for (let r = 0; r < ROUNDS; r++) {
+  const t0 = process.hrtime.bigint();
+  poolChecks += await pool.run(items, () => {});
+  poolSecs += Number(process.hrtime.bigint() - t0) / 1e9;
+}
+await pool.close();
+
+// The command itself, end to end (process start, grammar, rules, reading, JSON output) over the
+// benign file as a replay log (every line, repeats included), one thread vs all cores.
+function cliRun(workers: number): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, [`${ROOT}dist/src/cli/main.js`, 'check', '--jsonl', FILE, '--json', '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`corral check exited ${r.status}: ${r.stderr.slice(-500)}`);
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+const cli1 = Math.min(cliRun(1), cliRun(1));
+const cliN = Math.min(cliRun(nWorkers), cliRun(nWorkers));
 lat.sort((a, b) => a - b);
 clat.sort((a, b) => a - b);
 alat.sort((a, b) => a - b);
@@ -95,6 +124,8 @@ const res = {
   loadavg: loadavg()[0], cpus: (await import('node:os')).cpus().length,
   cachedReplay: { commands: all.length, cmdsPerSec: all.length / rp.secs, cmdsPerCpuSec: all.length / rp.cpuSecs },
   analyzerOnly: { cmdsPerSec: analyses / asecs, p50ms: pct(alat, 0.5), p99ms: pct(alat, 0.99) },
+  pool: { workers: nWorkers, cmdsPerSec: poolChecks / poolSecs },
+  cli: { commands: all.length, oneThreadCmdsPerSec: all.length / cli1, allCoresCmdsPerSec: all.length / cliN, oneThreadSecs: cli1, allCoresSecs: cliN },
   node: process.version,
 };
 if (args.includes('--json')) process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
@@ -107,6 +138,8 @@ else {
     `latency (CPU):  p50 ${res.cpu.p50ms.toFixed(3)} ms  p99 ${res.cpu.p99ms.toFixed(3)} ms`,
     `analyzer only: ${res.analyzerOnly.cmdsPerSec.toFixed(0)} commands/s, p50 ${res.analyzerOnly.p50ms.toFixed(3)} ms, p99 ${res.analyzerOnly.p99ms.toFixed(3)} ms (rest is the rule engine)`,
     `cached replay (log order, ${res.cachedReplay.commands} commands incl. repeats, default cache): ${res.cachedReplay.cmdsPerSec.toFixed(0)} commands/s, ${res.cachedReplay.cmdsPerCpuSec.toFixed(0)} per CPU-second`,
+    `batch on ${nWorkers} worker threads (CheckPool, distinct commands, caches off): ${res.pool.cmdsPerSec.toFixed(0)} commands/s   goal ≥ 10,000   ratio ${(res.pool.cmdsPerSec / 10_000).toFixed(2)}`,
+    `corral check --jsonl over the benign file (${res.cli.commands} lines), end to end incl. start-up: ${res.cli.oneThreadCmdsPerSec.toFixed(0)} commands/s on one thread (${res.cli.oneThreadSecs.toFixed(2)} s), ${res.cli.allCoresCmdsPerSec.toFixed(0)}/s with ${nWorkers} workers (${res.cli.allCoresSecs.toFixed(2)} s)`,
     `peer: sandbox-runtime library ~27 ms per command → corral check p50 is ${(27 / res.p50ms).toFixed(0)}x lower`,
   ].join('\n') + '\n');
 }

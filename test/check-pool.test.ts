@@ -60,7 +60,9 @@ class Collect extends Writable {
 }
 
 test('corral check --stdin --workers 2 prints the same JSON lines as --workers 1', async () => {
-  const lines = [...hostile.slice(0, 200), ...benign.slice(0, 200)].filter((c) => !c.includes('\n'));
+  // 2000+ lines so the CLI uses the pool (hostile and benign corpora, repeated with distinct suffixes)
+  const base = [...hostile, ...benign].filter((c) => !c.includes('\n'));
+  const lines = Array.from({ length: 2100 }, (_, i) => i < base.length ? base[i]! : `${base[i % base.length]!} ; : ${i}`);
   const run = async (w: string): Promise<{ code: number; out: unknown[] }> => {
     const stdout = new Collect();
     const stderr = new Collect();

@@ -21,14 +21,14 @@ export const CHECK_USAGE = `usage: corral check [options] -- COMMAND...      che
        corral check --jsonl FILE|- [options]      tool calls in the canonical replay format
        corral check --hook claude-code            Claude Code PreToolUse hook (JSON on stdin and stdout)
 options: --json  --rules FILE (repeatable)  --tool bash|python  --deny-at SEV  --warn-at SEV  --hook-allow
-         --workers N  threads for --stdin/--jsonl batches of 256+ commands (default: all cores; 1 = one thread)
+         --workers N  threads for --stdin/--jsonl batches of 2000+ commands (default: cores - 1; 1 = one thread)
 exit: 0 allow, 1 warn, 2 deny (worst of all commands), 64 usage error, 65 bad input or rules`;
 
 const EXIT: Record<Verdict, number> = { allow: 0, warn: 1, deny: 2 };
 const SEVERITIES = new Set(['low', 'medium', 'high', 'critical']);
 const MAX_STDIN = 64 * 1024 * 1024;
-/** Batches at least this long are screened by worker threads (below it, thread start-up dominates). */
-const POOL_MIN_ITEMS = 256;
+/** Batches at least this long are screened by worker threads (below it, each thread's start-up and JIT warm-up dominate). */
+const POOL_MIN_ITEMS = 2000;
 
 export type CheckIO = CliIO & { stdin?: NodeJS.ReadableStream };
 
@@ -145,7 +145,9 @@ export async function checkCommandCli(argv: string[], io: CheckIO): Promise<numb
   if (modes !== 1) return usage(modes === 0 ? 'give a command, --stdin, --jsonl FILE or --hook claude-code' : 'use only one input: a command, --stdin, --jsonl or --hook');
   if (v.hook !== undefined && v.hook !== 'claude-code') return usage(`unknown hook protocol ${JSON.stringify(v.hook)} (supported: claude-code)`);
   if (v.tool !== undefined && v.tool !== 'bash' && v.tool !== 'python') return usage('--tool must be bash or python');
-  const workers = v.workers === undefined ? availableParallelism() : Number(v.workers);
+  // One core is left to V8's own threads (GC, JIT), which take ~30 % of a core per checking thread:
+  // on 2 cores, two checking threads are no faster than one (measured; docs/check.md).
+  const workers = v.workers === undefined ? Math.max(1, availableParallelism() - 1) : Number(v.workers);
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) return usage('--workers must be an integer from 1 to 256');
 
   let policy: Policy;
