@@ -203,3 +203,27 @@ test('hostile input is bounded: depth, size and time limits hold', () => {
   assert.ok(performance.now() - t0 < 5000, 'bounded time');
 });
 
+
+test('the raw cursor path copies exactly the trees the binding\'s own cursor API gives', async () => {
+  const { ShellParser } = await import('../src/detect/command/parser.js');
+  const { readFileSync } = await import('node:fs');
+  const raw = await ShellParser.load();
+  const js = await ShellParser.load({ cursor: 'js' });
+  assert.equal(raw.cursorKind, 'raw', 'this binding exposes the raw cursor calls');
+  assert.equal(js.cursorKind, 'js');
+  const root = new URL('../../', import.meta.url);
+  const cmds: string[] = [];
+  for (const f of ['corpus/hostile.jsonl', 'corpus/benign-tricky.jsonl', 'corpus/hostile-holdout.jsonl']) {
+    for (const l of readFileSync(new URL(f, root), 'utf8').split('\n')) if (l.trim()) cmds.push((JSON.parse(l) as { command: string }).command);
+  }
+  // junk and recovery cases: unterminated quotes, missing nodes, deep nesting, non-ASCII
+  cmds.push('echo "unterminated', 'if true; then echo', '$(((((1', 'echo é ü 漢字 | grep 字', "cat <<EOF\nx\n", '');
+  let nodes = 0;
+  for (const c of cmds) {
+    const a = raw.parse(c);
+    assert.deepEqual(a, js.parse(c), c);
+    const count = (n: { children: unknown[] } | null): number => (n ? 1 + n.children.reduce((s: number, k) => s + count(k as { children: unknown[] }), 0) : 0);
+    nodes += count(a.root);
+  }
+  assert.ok(nodes > cmds.length * 10, `${nodes} nodes compared`);
+});
