@@ -208,10 +208,14 @@ export class BpftraceSensor extends EventEmitter {
     const c = this.child;
     if (!c || c.exitCode !== null || c.signalCode !== null) { this.assembler.sweep(Date.now(), true); return; }
     const exited = new Promise<void>((r) => c.once('exit', () => r()));
-    this.kill('SIGINT');
-    const t = setTimeout(() => this.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(t);
+    // SIGKILL, not SIGINT: callers drain what they need with sync() first (sessions do on close).
+    // The kernel then detaches the programs as the process's fds close, which still takes ~0.8 s
+    // (an RCU grace period per tracepoint); nothing depends on it finishing, so stop() does not
+    // wait for it (up to 50 ms) and the exiting process no longer holds Node's event loop open.
+    this.kill('SIGKILL');
+    c.unref();
+    for (const st of [c.stdout, c.stderr]) { st?.removeAllListeners('data'); (st as unknown as { unref?: () => void } | null)?.unref?.(); }
+    await Promise.race([exited, new Promise<void>((r) => setTimeout(r, 50))]);
     this.assembler.sweep(Date.now(), true);
   }
 
