@@ -83,8 +83,16 @@ for (let r = 0; r < ROUNDS && (Date.now() - start) / 1000 < SECONDS; r++) {
   process.stderr.write(`round ${r + 1}: ${(cmds.length / tp.secs).toFixed(0)} cmds/s\n`);
 }
 // Cached replay: the benign log in order, repeats included, through a checker with the default cache.
-const cached = CommandChecker.create();
-const rp = bulk(all, (c) => cached.check(c));
+// Each replay gets a fresh (empty) cache but shares the compiled rule set, as a long-lived process
+// does (rules compile once per process; a new RuleSet would mean cold, never-run compiled code).
+// Median of ROUNDS replays.
+const replays: { secs: number; cpuSecs: number }[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  const cached = CommandChecker.create({ rules: checker.rules });
+  replays.push(bulk(all, (c) => cached.check(c)));
+}
+replays.sort((a, b) => a.secs - b.secs);
+const rp = replays[Math.floor(replays.length / 2)]!;
 
 // Batch screening on every core (CheckPool, what `corral check --stdin/--jsonl` uses): distinct
 // commands, worker caches off, after warm-up rounds; wall-clock throughput.
@@ -137,7 +145,7 @@ else {
     `latency (wall): p50 ${res.p50ms.toFixed(3)} ms  p90 ${res.p90ms.toFixed(3)} ms  p99 ${res.p99ms.toFixed(3)} ms  max ${res.maxMs.toFixed(2)} ms   goal p99 ≤ 2 ms   ratio ${(res.p99ms / 2).toFixed(2)}`,
     `latency (CPU):  p50 ${res.cpu.p50ms.toFixed(3)} ms  p99 ${res.cpu.p99ms.toFixed(3)} ms`,
     `analyzer only: ${res.analyzerOnly.cmdsPerSec.toFixed(0)} commands/s, p50 ${res.analyzerOnly.p50ms.toFixed(3)} ms, p99 ${res.analyzerOnly.p99ms.toFixed(3)} ms (rest is the rule engine)`,
-    `cached replay (log order, ${res.cachedReplay.commands} commands incl. repeats, default cache): ${res.cachedReplay.cmdsPerSec.toFixed(0)} commands/s, ${res.cachedReplay.cmdsPerCpuSec.toFixed(0)} per CPU-second`,
+    `cached replay (log order, ${res.cachedReplay.commands} commands incl. repeats, default cache, median of ${ROUNDS} fresh caches): ${res.cachedReplay.cmdsPerSec.toFixed(0)} commands/s, ${res.cachedReplay.cmdsPerCpuSec.toFixed(0)} per CPU-second`,
     `batch on ${nWorkers} worker threads (CheckPool, distinct commands, caches off): ${res.pool.cmdsPerSec.toFixed(0)} commands/s   goal ≥ 10,000   ratio ${(res.pool.cmdsPerSec / 10_000).toFixed(2)}`,
     `corral check --jsonl over the benign file (${res.cli.commands} lines), end to end incl. start-up: ${res.cli.oneThreadCmdsPerSec.toFixed(0)} commands/s on one thread (${res.cli.oneThreadSecs.toFixed(2)} s), ${res.cli.allCoresCmdsPerSec.toFixed(0)}/s with ${nWorkers} workers (${res.cli.allCoresSecs.toFixed(2)} s)`,
     `peer: sandbox-runtime library ~27 ms per command → corral check p50 is ${(27 / res.p50ms).toFixed(0)}x lower`,
