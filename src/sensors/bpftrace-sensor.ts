@@ -7,7 +7,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -107,7 +107,8 @@ export class BpftraceSensor extends EventEmitter {
       BPFTRACE_NO_CPP_DEMANGLE: '1',
     };
     const t0 = process.hrtime.bigint();
-    const child = spawn(bin, ['-f', 'json', '-B', 'line', '-e', buildProgram()], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const hostNetns = (() => { try { return statSync('/proc/self/ns/net').ino; } catch { return 0; } })();
+    const child = spawn(bin, ['-f', 'json', '-B', 'line', '-e', buildProgram({ hostNetns })], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     let attached = false;
     return new Promise<void>((resolve, reject) => {

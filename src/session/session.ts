@@ -482,7 +482,9 @@ export class Session {
     } else if (rec.kind === 'connect') {
       this.recentConnects.push(rec);
       if (this.recentConnects.length > RING) this.recentConnects.splice(0, this.recentConnects.length - RING);
-      const ev = this.emit('connect', { source: 'syscall', family: rec.family, 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      // A datagram sender repeats its sendto() per packet: one event per (pid, destination) per second.
+      if (rec.via === 'sendto' && this.repeatedSend(rec)) return;
+      const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), family: rec.family, 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
       if (rec.family === 'inet6' && rec.ip !== '::1' && !rec.ip.startsWith('::ffff:127.')) {
         const cls = classifyAddress(rec.ip, this.rt.hostAddressSet);
         const d = alertForDrop({ proto: 'IPv6', dst: rec.ip, dport: rec.port }, cls);
@@ -504,11 +506,30 @@ export class Session {
     return { session: a.session, run: a.run, episode: a.episode, step: a.step, tool_call: a.tool_call };
   }
 
+  private lastSend = new Map<string, bigint>();
+
+  /** True when the same process sent to the same destination within the last second (already recorded). */
+  private repeatedSend(rec: { pid: number; ip: string; port: number; tsNs: bigint }): boolean {
+    const k = `${rec.pid}|${rec.ip}|${rec.port}`;
+    const last = this.lastSend.get(k);
+    if (last !== undefined && rec.tsNs - last < 1_000_000_000n) return true;
+    if (this.lastSend.size > 4096) this.lastSend.clear();
+    this.lastSend.set(k, rec.tsNs);
+    return false;
+  }
+
   // ---- kernel-log drops (non-TCP egress) ----
   onDrop(d: { proto: string; src: string; dst: string; sport?: number; dport?: number; icmpType?: number; tsUs?: number }): void {
+    this.track(this.onDropAsync(d));
+  }
+
+  private async onDropAsync(d: { proto: string; src: string; dst: string; sport?: number; dport?: number; icmpType?: number; tsUs?: number }): Promise<void> {
     // kmsg stamps records with the kernel's monotonic clock (µs since boot)
     const at = d.tsUs !== undefined ? BigInt(Math.round(d.tsUs)) * 1000n : process.hrtime.bigint();
-    const match = this.findConnect(d.dst, d.dport, at + 1_000_000_000n);
+    // ICMP has no port; the sender's record (connect or sendto) may still be in the sensor's buffers
+    const port = d.proto === 'ICMP' ? undefined : d.dport;
+    let match = this.findConnect(d.dst, port, at + 1_000_000_000n);
+    if (!match && this.rt.sensor && !this.closed) { await this.rt.sensorBarrier(at); match = this.findConnect(d.dst, port, at + 1_000_000_000n); }
     const attr = match ? this.attrFromCgroup(match.cgroupId) ?? this.inferred(at) : this.inferred(at);
     const ev = this.emit('drop', { proto: d.proto, 'network.peer.address': d.dst, 'network.peer.port': d.dport, icmp_type: d.icmpType, attribution: match ? 'syscall' : 'inferred' }, { attr, pid: match?.pid });
     const cls = classifyAddress(d.dst, this.rt.hostAddressSet);
