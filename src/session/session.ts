@@ -70,7 +70,9 @@ export interface ToolCallResult {
 
 interface CallState extends Attribution { cgroup: Cgroup; running: boolean; startedNs: bigint; endedNs?: bigint; statsBefore?: CgroupStats }
 
-const RING = 256;
+/** Recent connect()/sendto() records kept per session for joins (gateway fallback, drops, DNS); a burst of
+ *  hundreds of connects must not push out records the gateway has not judged yet. */
+const RING = 4096;
 
 export class Session {
   readonly id = randomBytes(6).toString('hex');
@@ -481,7 +483,7 @@ export class Session {
       this.emit('exit', { exit_code: rec.exitCode, signal: rec.signal, comm: rec.comm }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'connect') {
       this.recentConnects.push(rec);
-      if (this.recentConnects.length > RING) this.recentConnects.splice(0, this.recentConnects.length - RING);
+      if (this.recentConnects.length > 2 * RING) this.recentConnects.splice(0, this.recentConnects.length - RING); // amortised trim
       // A datagram sender repeats its sendto() per packet: one event per (pid, destination) per second.
       if (rec.via === 'sendto' && this.repeatedSend(rec)) return;
       const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), family: rec.family, 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
