@@ -72,8 +72,11 @@ test('nft ruleset: redirects TCP and DNS, logs and rejects everything else from 
   const r = buildSandboxRuleset({ table: 'corral_0001', hostIf: 'crl0001h', sandboxId: '0001', tcpPort: 4000, dnsPort: 5353 });
   assert.match(r, /iifname "crl0001h" meta nfproto ipv4 meta l4proto tcp redirect to :4000/);
   assert.match(r, /udp dport 53 redirect to :5353/);
-  assert.match(r, /chain sandbox_forward[\s\S]*iifname "crl0001h" log prefix "corral-drop 0001 "[^\n]*reject/);
-  assert.match(r, /meta nfproto ipv6 log prefix[^\n]*reject/);
+  // every drop is logged at a bounded rate, then rejected by the next rule with the same match
+  assert.match(r, /chain sandbox_forward[\s\S]*iifname "crl0001h" limit rate 200\/second burst 400 packets log prefix "corral-drop 0001 "[^\n]*\n\s*iifname "crl0001h" reject/);
+  assert.match(r, /meta nfproto ipv6 limit rate [^\n]*log prefix[^\n]*\n\s*iifname "crl0001h" meta nfproto ipv6 reject/);
+  assert.match(r, /meta l4proto tcp limit rate [^\n]*log prefix[^\n]*\n\s*iifname "crl0001h" meta l4proto tcp reject with tcp reset/);
+  assert.ok(!/log prefix[^\n]*reject/.test(r), 'no log rule carries the verdict (the limit would skip the reject)');
   assert.ok(!/ accept\n\s*}\n\s*chain sandbox_forward/.test(r.replace(/ct status dnat accept/g, '')), 'no blanket accept before fwd');
 });
 

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { startFixture, labPolicy, categories, type Fixture } from './helpers/lab-fixture.js';
 import { DEMO_FAR_HOSTS, demoEpisode } from '../src/cli/demo-scenario.js';
 import type { Session } from '../src/session/session.js';
+import type { SensorRecord } from '../src/sensors/bpftrace-sensor.js';
 
 let fx: Fixture;
 before(async () => { fx = await startFixture(DEMO_FAR_HOSTS, 'labsh'); });
@@ -162,6 +163,49 @@ time.sleep(0.5)`;
     assert.ok(sends.some((e) => e.payload['network.peer.port'] === 9999) && sends.some((e) => e.payload['network.peer.port'] === 9998), 'sendto and sendmsg recorded');
     assert.ok(s.alertEvents.filter((a) => a.payload.category !== undefined && /203\.0\.113\.10/.test(String(a.payload.message))).every((a) => a.tool_call === 'plant'));
   } finally { await s.close(); }
+});
+
+test('a UDP flood cannot blind the sensor: every exec during it is captured, datagram records are throttled in the kernel, Corral stays healthy', async () => {
+  const warningsBefore = fx.rt.warnings.length;
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'flood' });
+  let sendRecords = 0;
+  const count = (rec: SensorRecord): void => { if (rec.kind === 'connect' && rec.via === 'sendto' && rec.ip === '203.0.113.10') sendRecords++; };
+  fx.rt.sensor!.on('record', count);
+  try {
+    const py = `import socket, subprocess, threading, time
+stop = time.time() + 2.0
+def flood():
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    n = 0
+    while time.time() < stop:
+        for _ in range(1000):
+            u.sendto(b"x", ("203.0.113.10", 9999))
+        n += 1000
+    print("sent", n)
+t = threading.Thread(target=flood)
+t.start()
+for i in range(300):
+    subprocess.run(["/bin/true", "flood-tag-%d" % i])
+t.join()`;
+    const r = await s.exec({ command: py, tool: 'python', step: 1, toolCallId: 'flood', timeoutMs: 60_000 });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const sent = Number(/sent (\d+)/.exec(r.stdout)?.[1]);
+    assert.ok(sent >= 20_000, `the flood sent ${sent} datagrams`);
+    const ok = await s.exec({ command: 'echo healthy', step: 2, toolCallId: 'after' });
+    assert.equal(ok.stdout.trim(), 'healthy');
+    await s.close();
+    const tags = new Set(s.events.filter((e) => e.kind === 'exec').map((e) => (e.payload.argv as string[])[1]).filter((a) => /^flood-tag-/.test(a ?? '')));
+    assert.equal(tags.size, 300, `captured ${tags.size}/300 execs during the flood`);
+    const lost = fx.rt.warnings.slice(warningsBefore).filter((w) => /lost/.test(w));
+    assert.deepEqual(lost, [], 'the sensor lost no events');
+    const drops = s.events.filter((e) => e.kind === 'drop' && e.payload['network.peer.address'] === '203.0.113.10');
+    // the flood is on record (drop logging is rate-limited per sandbox by the nft ruleset: builders.test.ts)
+    assert.ok(drops.length >= 1, `${drops.length} logged drops for ${sent} datagrams`);
+    const sends = s.events.filter((e) => e.kind === 'connect' && e.payload.via === 'sendto');
+    assert.ok(sends.length >= 1 && sends.length <= 10, `${sends.length} sendto events (one per process and destination per second)`);
+    // the kernel side records at most 8 sends per thread per ms: the flood thread ran ~2 s
+    assert.ok(sendRecords >= 8 && sendRecords <= 8 * 2600 && sendRecords < sent / 2, `${sendRecords} sendto records reached Corral for ${sent} datagrams`);
+  } finally { fx.rt.sensor!.off('record', count); await s.close(); }
 });
 
 test('observe mode records "would block" and lets traffic through (lab only)', async () => {

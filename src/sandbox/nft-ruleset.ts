@@ -14,11 +14,17 @@ export interface SandboxRulesetSpec {
 }
 
 export const DROP_LOG_PREFIX = 'corral-drop';
+/** Logged drops per second per rule and sandbox (burst above it); beyond, packets are rejected unlogged. */
+export const DROP_LOG_RATE = 200;
+export const DROP_LOG_BURST = 400;
 
 /** Pure builder for `nft -f -`. */
 export function buildSandboxRuleset(s: SandboxRulesetSpec): string {
   const ifm = `iifname "${s.hostIf}"`;
-  const log = `log prefix "${DROP_LOG_PREFIX} ${s.sandboxId} " level info`;
+  // Logging is rate-limited per rule (a flooding sandbox must not flood the host's kernel log or
+  // Corral's reader); every packet is still rejected by the rule that follows its log rule.
+  const log = `limit rate ${DROP_LOG_RATE}/second burst ${DROP_LOG_BURST} packets log prefix "${DROP_LOG_PREFIX} ${s.sandboxId} " level info`;
+  const logThen = (match: string, verdict: string): string => `${match} ${log}\n    ${match} ${verdict}`;
   return [
     `table inet ${s.table} {`,
     `  chain sandbox_redirect {`,
@@ -28,15 +34,15 @@ export function buildSandboxRuleset(s: SandboxRulesetSpec): string {
     `  }`,
     `  chain sandbox_input {`,
     `    type filter hook input priority filter; policy accept;`,
-    `    ${ifm} meta nfproto ipv6 ${log} reject with icmpx admin-prohibited`,
+    `    ${logThen(`${ifm} meta nfproto ipv6`, 'reject with icmpx admin-prohibited')}`,
     `    ${ifm} meta nfproto ipv4 tcp dport ${s.tcpPort} ct status dnat accept`,
     `    ${ifm} meta nfproto ipv4 udp dport ${s.dnsPort} ct status dnat accept`,
-    `    ${ifm} meta l4proto tcp ${log} reject with tcp reset`,
-    `    ${ifm} ${log} reject with icmpx admin-prohibited`,
+    `    ${logThen(`${ifm} meta l4proto tcp`, 'reject with tcp reset')}`,
+    `    ${logThen(ifm, 'reject with icmpx admin-prohibited')}`,
     `  }`,
     `  chain sandbox_forward {`,
     `    type filter hook forward priority filter; policy accept;`,
-    `    ${ifm} ${log} reject with icmpx admin-prohibited`,
+    `    ${logThen(ifm, 'reject with icmpx admin-prohibited')}`,
     `    oifname "${s.hostIf}" reject with icmpx admin-prohibited`,
     `  }`,
     `}`,

@@ -20,7 +20,7 @@
 //   U cg pid ts ppid hexsockaddr comm   sendto()/sendmsg() with a destination (unconnected UDP,
 //                                       ICMP ping sockets), only outside the host's network
 //                                       namespace (sandboxes have their own), so host traffic
-//                                       never floods the sensor
+//                                       never floods the sensor; at most 8 per thread per ms
 //   B 0 token                           BEGIN marker (all probes attached)
 // `key` is the kernel timestamp of the execve entry: it pairs enter/exec/fail lines that
 // may arrive out of order because bpftrace drains one perf buffer per CPU.
@@ -34,6 +34,13 @@ export const ARGV_CHUNK = 192;
 /** ... at most this many (verifier budget): 7680 bytes of argv+NULs per exec. */
 export const ARGV_MAX_CHUNKS = 40;
 export const READY_TOKEN = 'corral-sensor-ready';
+/**
+ * Datagram sends are recorded at most SEND_BURST times per thread per SEND_WINDOW_NS (8 per ms): a
+ * sandbox flooding sendto() must not be able to fill the perf buffers and make the sensor lose exec
+ * records. Sends past the burst leave their drops without a pid (attributed by time instead).
+ */
+export const SEND_WINDOW_NS = 1_000_000;
+export const SEND_BURST = 8;
 
 /**
  * `hostNetns`: inode of the network namespace Corral runs in; datagram sends from it are not
@@ -90,6 +97,8 @@ tracepoint:syscalls:sys_exit_execve,tracepoint:syscalls:sys_exit_execveat /args-
 tracepoint:sched:sched_process_exit {
   delete(@eseq[tid]);
   delete(@syntid[tid]);
+  delete(@uwin[tid]);
+  delete(@ucnt[tid]);
   if (args->group_dead) {
     printf("Q\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, curtask->exit_code, comm);
   }
@@ -107,7 +116,9 @@ tracepoint:syscalls:sys_enter_connect {
 }
 
 tracepoint:syscalls:sys_enter_sendto /args->addr != 0${inSandboxNs}/ {
-  $fam = args->addr->sa_family;
+  if (nsecs - @uwin[tid] > ${SEND_WINDOW_NS}) { @uwin[tid] = nsecs; @ucnt[tid] = 0; }
+  @ucnt[tid]++;
+  $fam = @ucnt[tid] <= ${SEND_BURST} ? args->addr->sa_family : 0;
   if ($fam == 2) {
     printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(args->addr, 8), comm);
   }
@@ -117,7 +128,11 @@ tracepoint:syscalls:sys_enter_sendto /args->addr != 0${inSandboxNs}/ {
 }
 
 tracepoint:syscalls:sys_enter_sendmsg /args->msg->msg_name != 0${inSandboxNs}/ {
-  printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(uptr(args->msg->msg_name), 24), comm);
+  if (nsecs - @uwin[tid] > ${SEND_WINDOW_NS}) { @uwin[tid] = nsecs; @ucnt[tid] = 0; }
+  @ucnt[tid]++;
+  if (@ucnt[tid] <= ${SEND_BURST}) {
+    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(uptr(args->msg->msg_name), 24), comm);
+  }
 }
 
 tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->newstate == 2/ {
@@ -136,6 +151,6 @@ tracepoint:syscalls:sys_exit_connect /@syntid[tid] != 0/ {
   }
 }
 
-END { clear(@eseq); clear(@syntid); }
+END { clear(@eseq); clear(@syntid); clear(@uwin); clear(@ucnt); }
 `;
 }
