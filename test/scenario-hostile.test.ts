@@ -169,7 +169,10 @@ test('a UDP flood cannot blind the sensor: every exec during it is captured, dat
   const warningsBefore = fx.rt.warnings.length;
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'flood' });
   let sendRecords = 0;
-  const count = (rec: SensorRecord): void => { if (rec.kind === 'connect' && rec.via === 'sendto' && rec.ip === '203.0.113.10') sendRecords++; };
+  let connectRecords = 0;
+  const count = (rec: SensorRecord): void => {
+    if (rec.kind === 'connect' && rec.ip === '203.0.113.10') { if (rec.via === 'sendto') sendRecords++; else if (rec.port === 9997) connectRecords++; }
+  };
   fx.rt.sensor!.on('record', count);
   try {
     const py = `import socket, subprocess, threading, time
@@ -182,11 +185,22 @@ def flood():
             u.sendto(b"x", ("203.0.113.10", 9999))
         n += 1000
     print("sent", n)
+def connects():
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    n = 0
+    while time.time() < stop:
+        for _ in range(1000):
+            u.connect(("203.0.113.10", 9997))
+        n += 1000
+    print("connects", n)
 t = threading.Thread(target=flood)
+c = threading.Thread(target=connects)
 t.start()
+c.start()
 for i in range(300):
     subprocess.run(["/bin/true", "flood-tag-%d" % i])
-t.join()`;
+t.join()
+c.join()`;
     const r = await s.exec({ command: py, tool: 'python', step: 1, toolCallId: 'flood', timeoutMs: 60_000 });
     assert.equal(r.exitCode, 0, r.stderr);
     const sent = Number(/sent (\d+)/.exec(r.stdout)?.[1]);
@@ -205,6 +219,9 @@ t.join()`;
     assert.ok(sends.length >= 1 && sends.length <= 10, `${sends.length} sendto events (one per process and destination per second)`);
     // the kernel side records at most 8 sends per thread per ms: the flood thread ran ~2 s
     assert.ok(sendRecords >= 8 && sendRecords <= 8 * 2600 && sendRecords < sent / 2, `${sendRecords} sendto records reached Corral for ${sent} datagrams`);
+    // and at most 32 connect() records per thread per ms for a UDP connect() loop
+    const connects = Number(/connects (\d+)/.exec(r.stdout)?.[1]);
+    assert.ok(connectRecords >= 32 && connectRecords <= 32 * 2600 && connectRecords < connects, `${connectRecords} connect records for ${connects} connect() calls`);
   } finally { fx.rt.sensor!.off('record', count); await s.close(); }
 });
 

@@ -13,7 +13,7 @@
 //   X cg tid key pid ppid total ts      successful exec trailer
 //   F cg tid key ret                    failed exec
 //   Q cg pid ts ppid exit_code comm     last thread of a process exited
-//   N cg pid ts ppid hexsockaddr comm   connect() to AF_INET/AF_INET6
+//   N cg pid ts ppid hexsockaddr comm   connect() to AF_INET/AF_INET6 (at most 32 per thread per ms)
 //   S cg pid ts saddr sport daddr dport TCP connect got its source port; printed once, at
 //                                       connect() return in the caller's context (the socket
 //                                       entered SYN_SENT inside that syscall, so the port is set)
@@ -41,6 +41,8 @@ export const READY_TOKEN = 'corral-sensor-ready';
  */
 export const SEND_WINDOW_NS = 1_000_000;
 export const SEND_BURST = 8;
+/** connect() attempts recorded per thread per SEND_WINDOW_NS (a UDP connect() loop is as cheap as a send). */
+export const CONNECT_BURST = 32;
 
 /**
  * `hostNetns`: inode of the network namespace Corral runs in; datagram sends from it are not
@@ -99,6 +101,8 @@ tracepoint:sched:sched_process_exit {
   delete(@syntid[tid]);
   delete(@uwin[tid]);
   delete(@ucnt[tid]);
+  delete(@cwin[tid]);
+  delete(@ccnt[tid]);
   if (args->group_dead) {
     printf("Q\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, curtask->exit_code, comm);
   }
@@ -106,7 +110,9 @@ tracepoint:sched:sched_process_exit {
 
 tracepoint:syscalls:sys_enter_connect {
   delete(@syntid[tid]);
-  $fam = args->uservaddr->sa_family;
+  if (nsecs - @cwin[tid] > ${SEND_WINDOW_NS}) { @cwin[tid] = nsecs; @ccnt[tid] = 0; }
+  @ccnt[tid]++;
+  $fam = @ccnt[tid] <= ${CONNECT_BURST} ? args->uservaddr->sa_family : 0;
   if ($fam == 2) {
     printf("N\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(args->uservaddr, 8), comm);
   }
@@ -151,6 +157,6 @@ tracepoint:syscalls:sys_exit_connect /@syntid[tid] != 0/ {
   }
 }
 
-END { clear(@eseq); clear(@syntid); clear(@uwin); clear(@ucnt); }
+END { clear(@eseq); clear(@syntid); clear(@uwin); clear(@ucnt); clear(@cwin); clear(@ccnt); }
 `;
 }
