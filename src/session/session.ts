@@ -6,6 +6,8 @@
 // calls (timeout kills the call's cgroup), and leftovers (close() kills and removes all).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ResourceSampler } from './resource-sampler.js';
+import { ConnectRing } from './connect-ring.js';
+import { limitAlerts } from './limit-alerts.js';
 import { mountSizedWorkspace, sessionDirPrefix, unmountUnder } from '../sandbox/workspace-quota.js';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +22,8 @@ import { alertForConnect, alertForDns, alertForDrop, type AlertDraft } from '../
 import { FanoutAggregator, type Probe } from '../alerts/fanout.js';
 import { monoToEpochNs, nowNs, type AlertEvent, type AlertLayer, type Attribution, type CorralEvent, type EventKind } from '../events/event.js';
 import type { Runtime } from './runtime.js';
-import type { SensorRecord, ConnectRecord } from '../sensors/bpftrace-sensor.js';
+import type { SensorRecord } from '../sensors/bpftrace-sensor.js';
+import type { DropRecord } from '../sensors/kmsg-drops.js';
 import { buildGpuDeviceArgs, insertGpuArgs } from '../gpu/gpu-devices.js';
 import type { GpuDetection } from '../gpu/gpu-detect.js';
 import type { Detection } from '../detect/engine/api.js';
@@ -70,9 +73,6 @@ export interface ToolCallResult {
 
 interface CallState extends Attribution { cgroup: Cgroup; running: boolean; startedNs: bigint; endedNs?: bigint; statsBefore?: CgroupStats }
 
-/** Recent connect()/sendto() records kept per session for joins (gateway fallback, drops, DNS); a burst of
- *  hundreds of connects must not push out records the gateway has not judged yet. */
-const RING = 4096;
 
 export class Session {
   readonly id = randomBytes(6).toString('hex');
@@ -93,7 +93,7 @@ export class Session {
   private sampler = new ResourceSampler();
   private sampleTimer?: NodeJS.Timeout;
   private net?: SandboxNet;
-  private recentConnects: ConnectRecord[] = [];
+  private connects = new ConnectRing();
   private pending = new Set<Promise<unknown>>();
   private fanout: FanoutAggregator<Attribution & { pid?: number; action: 'blocked' | 'observed' }>;
   private repeats: FanoutAggregator<{ attr: Attribution; pid?: number; draft: AlertDraft; action: 'blocked' | 'observed' }>;
@@ -336,31 +336,10 @@ export class Session {
   }
 
   private limitAlerts(state: CallState, st: CgroupStats, timedOut: boolean, timeoutMs: number, evidence: string[]): void {
-    const before = state.statsBefore ?? {};
-    const attr = this.attr(state);
-    if ((st.oomKills ?? 0) > (before.oomKills ?? 0)) {
-      this.alert(attr, { rule: 'limit.memory_oom', category: 'resource_abuse', severity: 'medium', attack: ['T1496'],
-        message: `Memory limit (${this.opts.policy.resources.memory} bytes) hit: ${st.oomKills} process(es) OOM-killed`,
-        reason: `The tool call exceeded the sandbox memory limit of ${fmtBytes(this.opts.policy.resources.memory)} and was killed by the OOM killer.` }, evidence, 'killed');
-    }
-    if ((st.pidsMaxHits ?? 0) > (before.pidsMaxHits ?? 0)) {
-      this.alert(attr, { rule: 'limit.pids', category: 'resource_abuse', severity: 'medium', attack: ['T1496'],
-        message: `Process limit (${this.opts.policy.resources.pids}) hit ${st.pidsMaxHits} time(s) (fork bomb?)`,
-        reason: `The tool call tried to create more than ${this.opts.policy.resources.pids} processes; extra forks failed.` }, evidence, 'blocked');
-    }
     const full = this.workspaceFull();
-    if (full && !this.workspaceWasFull) {
-      const cap = this.opts.policy.resources.workspace_size!;
-      this.alert(attr, { rule: 'limit.workspace', category: 'resource_abuse', severity: 'medium', attack: ['T1499'],
-        message: `Workspace size limit (${cap} bytes) reached: writes fail with ENOSPC`,
-        reason: `The workspace is full (limit ${fmtBytes(cap)}); further writes fail. Delete files you do not need.` }, evidence, 'blocked');
-    }
+    const found = limitAlerts({ before: state.statsBefore ?? {}, after: st, resources: this.opts.policy.resources, timedOut, timeoutMs, workspaceFilled: full && !this.workspaceWasFull });
     this.workspaceWasFull = full;
-    if (timedOut) {
-      this.alert(attr, { rule: 'limit.timeout', category: 'resource_abuse', severity: 'low', attack: ['T1496'],
-        message: `Tool call exceeded its ${timeoutMs} ms timeout and was killed with all its processes`,
-        reason: `The tool call ran longer than ${Math.round(timeoutMs / 1000)} s and was killed.` }, evidence, 'killed');
-    }
+    for (const a of found) this.alert(this.attr(state), a.draft, evidence, a.action);
     state.statsBefore = st;
   }
 
@@ -482,10 +461,9 @@ export class Session {
     } else if (rec.kind === 'exit') {
       this.emit('exit', { exit_code: rec.exitCode, signal: rec.signal, comm: rec.comm }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'connect') {
-      this.recentConnects.push(rec);
-      if (this.recentConnects.length > 2 * RING) this.recentConnects.splice(0, this.recentConnects.length - RING); // amortised trim
+      this.connects.push(rec);
       // A datagram sender repeats its sendto() per packet: one event per (pid, destination) per second.
-      if (rec.via === 'sendto' && this.repeatedSend(rec)) return;
+      if (rec.via === 'sendto' && this.connects.repeatedSend(rec)) return;
       const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), family: rec.family, 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
       if (rec.family === 'inet6' && rec.ip !== '::1' && !rec.ip.startsWith('::ffff:127.')) {
         const cls = classifyAddress(rec.ip, this.rt.hostAddressSet);
@@ -508,30 +486,18 @@ export class Session {
     return { session: a.session, run: a.run, episode: a.episode, step: a.step, tool_call: a.tool_call };
   }
 
-  private lastSend = new Map<string, bigint>();
-
-  /** True when the same process sent to the same destination within the last second (already recorded). */
-  private repeatedSend(rec: { pid: number; ip: string; port: number; tsNs: bigint }): boolean {
-    const k = `${rec.pid}|${rec.ip}|${rec.port}`;
-    const last = this.lastSend.get(k);
-    if (last !== undefined && rec.tsNs - last < 1_000_000_000n) return true;
-    if (this.lastSend.size > 4096) this.lastSend.clear();
-    this.lastSend.set(k, rec.tsNs);
-    return false;
-  }
-
   // ---- kernel-log drops (non-TCP egress) ----
-  onDrop(d: { proto: string; src: string; dst: string; sport?: number; dport?: number; icmpType?: number; tsUs?: number }): void {
+  onDrop(d: DropRecord): void {
     this.track(this.onDropAsync(d));
   }
 
-  private async onDropAsync(d: { proto: string; src: string; dst: string; sport?: number; dport?: number; icmpType?: number; tsUs?: number }): Promise<void> {
+  private async onDropAsync(d: DropRecord): Promise<void> {
     // kmsg stamps records with the kernel's monotonic clock (µs since boot)
     const at = d.tsUs !== undefined ? BigInt(Math.round(d.tsUs)) * 1000n : process.hrtime.bigint();
     // ICMP has no port; the sender's record (connect or sendto) may still be in the sensor's buffers
     const port = d.proto === 'ICMP' ? undefined : d.dport;
-    let match = this.findConnect(d.dst, port, at + 1_000_000_000n);
-    if (!match && this.rt.sensor && !this.closed) { await this.rt.sensorBarrier(at); match = this.findConnect(d.dst, port, at + 1_000_000_000n); }
+    let match = this.connects.find(d.dst, port, at + 1_000_000_000n);
+    if (!match && this.rt.sensor && !this.closed) { await this.rt.sensorBarrier(at); match = this.connects.find(d.dst, port, at + 1_000_000_000n); }
     const attr = match ? this.attrFromCgroup(match.cgroupId) ?? this.inferred(at) : this.inferred(at);
     const ev = this.emit('drop', { proto: d.proto, 'network.peer.address': d.dst, 'network.peer.port': d.dport, icmp_type: d.icmpType, attribution: match ? 'syscall' : 'inferred' }, { attr, pid: match?.pid });
     const cls = classifyAddress(d.dst, this.rt.hostAddressSet);
@@ -540,22 +506,13 @@ export class Session {
     else this.alert(attr, draft, [ev.id], 'blocked', { pid: match?.pid });
   }
 
-  private findConnect(ip: string, port: number | undefined, now: bigint): ConnectRecord | undefined {
-    for (let i = this.recentConnects.length - 1; i >= 0; i--) {
-      const c = this.recentConnects[i]!;
-      if (now - c.tsNs > 5_000_000_000n) break;
-      if (c.ip === ip && (port === undefined || c.port === port)) return c;
-    }
-    return undefined;
-  }
-
   // ---- gateway reports ----
   private async onGatewayReport(r: GatewayReport): Promise<void> {
     let attr: Attribution & { inferred?: boolean };
     let pid: number | undefined;
     if (r.kind === 'dns') {
-      let c = this.findDnsConnect(r.tsNs);
-      if (!c && this.rt.sensor) { await this.rt.sensorBarrier(r.tsNs); c = this.findDnsConnect(r.tsNs); }
+      let c = this.connects.findDns(r.tsNs);
+      if (!c && this.rt.sensor) { await this.rt.sensorBarrier(r.tsNs); c = this.connects.findDns(r.tsNs); }
       attr = (c && this.attrFromCgroup(c.cgroupId)) || this.inferred(r.tsNs);
       pid = c?.pid;
       const ev = this.emit('dns', { name: r.name, qtype: r.qtype, verdict: r.verdict, rule: r.rule, answers: r.answers, rcode: r.rcode }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
@@ -577,7 +534,7 @@ export class Session {
     if (!syn) {
       // No 4-tuple record: fall back to the connect() syscall records to this destination. When they
       // all come from one cgroup (one tool call), that is still kernel evidence, not a guess.
-      const cands = this.recentConnects.filter((c) => c.ip === r.dst.ip && c.port === r.dst.port && c.tsNs <= r.tsNs && r.tsNs - c.tsNs < 5_000_000_000n);
+      const cands = this.connects.toDestination(r.dst.ip, r.dst.port, r.tsNs);
       const cgs = new Set(cands.map((c) => c.cgroupId));
       if (cands.length && cgs.size === 1) {
         const pids = new Set(cands.map((c) => c.pid));
@@ -609,16 +566,6 @@ export class Session {
   }
 
   /** The latest resolver socket connect (port 53) at or shortly before the query reached the gateway. */
-  private findDnsConnect(at: bigint): ConnectRecord | undefined {
-    for (let i = this.recentConnects.length - 1; i >= 0; i--) {
-      const c = this.recentConnects[i]!;
-      if (c.tsNs > at) continue;
-      if (at - c.tsNs > 2_000_000_000n) break;
-      if (c.port === 53) return c;
-    }
-    return undefined;
-  }
-
   private emitFanout(key: Attribution & { pid?: number; action: 'blocked' | 'observed' }, probes: Probe[]): void {
     const targets = new Set(probes.map((p) => p.target));
     const hosts = new Set(probes.map((p) => p.target.split(':')[0]));
@@ -671,8 +618,4 @@ function layerOf(kind: string): AlertLayer {
 
 function expandHome(p: string): string {
   return p.startsWith('~/') ? join(process.env.HOME ?? '/root', p.slice(2)) : p;
-}
-
-function fmtBytes(n: number): string {
-  return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : `${Math.round(n / (1 << 20))} MiB`;
 }

@@ -1,0 +1,57 @@
+// Why: the kernel's connect()/sendto() records of one session, kept briefly so later evidence can be
+// tied to the process that caused it: a gateway flow whose 4-tuple record is missing, a dropped
+// UDP/ICMP packet from the kernel log, a DNS query at Corral's resolver. Threat it stops: a
+// background process (a miner, a beacon) escaping attribution to the tool call that started it.
+import type { ConnectRecord } from '../sensors/bpftrace-sensor.js';
+
+/** Records kept (amortised trim at twice this); a burst of hundreds of connects must not push out
+ *  records the gateway has not judged yet. */
+export const CONNECT_RING = 4096;
+/** How far back a join looks. */
+const HORIZON_NS = 5_000_000_000n;
+
+export class ConnectRing {
+  private recs: ConnectRecord[] = [];
+  private lastSend = new Map<string, bigint>();
+
+  push(rec: ConnectRecord): void {
+    this.recs.push(rec);
+    if (this.recs.length > 2 * CONNECT_RING) this.recs.splice(0, this.recs.length - CONNECT_RING);
+  }
+
+  /** True when the same process sent to the same destination within the last second (already recorded as an event). */
+  repeatedSend(rec: { pid: number; ip: string; port: number; tsNs: bigint }): boolean {
+    const k = `${rec.pid}|${rec.ip}|${rec.port}`;
+    const last = this.lastSend.get(k);
+    if (last !== undefined && rec.tsNs - last < 1_000_000_000n) return true;
+    if (this.lastSend.size > 4096) this.lastSend.clear();
+    this.lastSend.set(k, rec.tsNs);
+    return false;
+  }
+
+  /** The newest record to ip (and port, when given) no older than the horizon before `now`. */
+  find(ip: string, port: number | undefined, now: bigint): ConnectRecord | undefined {
+    for (let i = this.recs.length - 1; i >= 0; i--) {
+      const c = this.recs[i]!;
+      if (now - c.tsNs > HORIZON_NS) break;
+      if (c.ip === ip && (port === undefined || c.port === port)) return c;
+    }
+    return undefined;
+  }
+
+  /** The newest record to port 53 at most 2 s before `at` (a resolver socket or a hand-built query). */
+  findDns(at: bigint): ConnectRecord | undefined {
+    for (let i = this.recs.length - 1; i >= 0; i--) {
+      const c = this.recs[i]!;
+      if (c.tsNs > at) continue;
+      if (at - c.tsNs > 2_000_000_000n) break;
+      if (c.port === 53) return c;
+    }
+    return undefined;
+  }
+
+  /** Every record to ip:port in the horizon before `at` (the gateway's fallback join). */
+  toDestination(ip: string, port: number, at: bigint): ConnectRecord[] {
+    return this.recs.filter((c) => c.ip === ip && c.port === port && c.tsNs <= at && at - c.tsNs < HORIZON_NS);
+  }
+}

@@ -1,0 +1,49 @@
+// Why: turns what the kernel says about a tool call's limits (cgroup counters before and after the
+// call, a full size-capped workspace, the timeout) into resource_abuse alerts with a reason the
+// agent can read. Threat it stops: fork bombs, memory hogs, disk fillers and runaway calls going
+// unreported, or reported without saying which limit stopped them.
+import type { AlertDraft } from '../events/event.js';
+import type { CgroupStats } from '../sandbox/cgroups.js';
+import type { Policy } from '../policy/index.js';
+
+export interface LimitFacts {
+  before: CgroupStats;
+  after: CgroupStats;
+  resources: Policy['resources'];
+  timedOut: boolean;
+  timeoutMs: number;
+  /** The capped workspace has just become full (it was not at the previous check). */
+  workspaceFilled: boolean;
+}
+
+export interface LimitAlert { draft: AlertDraft; action: 'killed' | 'blocked' }
+
+export function fmtBytes(n: number): string {
+  return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : `${Math.round(n / (1 << 20))} MiB`;
+}
+
+export function limitAlerts(f: LimitFacts): LimitAlert[] {
+  const out: LimitAlert[] = [];
+  const r = f.resources;
+  if ((f.after.oomKills ?? 0) > (f.before.oomKills ?? 0)) {
+    out.push({ action: 'killed', draft: { rule: 'limit.memory_oom', category: 'resource_abuse', severity: 'medium', attack: ['T1496'],
+      message: `Memory limit (${r.memory} bytes) hit: ${f.after.oomKills} process(es) OOM-killed`,
+      reason: `The tool call exceeded the sandbox memory limit of ${fmtBytes(r.memory)} and was killed by the OOM killer.` } });
+  }
+  if ((f.after.pidsMaxHits ?? 0) > (f.before.pidsMaxHits ?? 0)) {
+    out.push({ action: 'blocked', draft: { rule: 'limit.pids', category: 'resource_abuse', severity: 'medium', attack: ['T1496'],
+      message: `Process limit (${r.pids}) hit ${f.after.pidsMaxHits} time(s) (fork bomb?)`,
+      reason: `The tool call tried to create more than ${r.pids} processes; extra forks failed.` } });
+  }
+  if (f.workspaceFilled && r.workspace_size !== undefined) {
+    out.push({ action: 'blocked', draft: { rule: 'limit.workspace', category: 'resource_abuse', severity: 'medium', attack: ['T1499'],
+      message: `Workspace size limit (${r.workspace_size} bytes) reached: writes fail with ENOSPC`,
+      reason: `The workspace is full (limit ${fmtBytes(r.workspace_size)}); further writes fail. Delete files you do not need.` } });
+  }
+  if (f.timedOut) {
+    out.push({ action: 'killed', draft: { rule: 'limit.timeout', category: 'resource_abuse', severity: 'low', attack: ['T1496'],
+      message: `Tool call exceeded its ${f.timeoutMs} ms timeout and was killed with all its processes`,
+      reason: `The tool call ran longer than ${Math.round(f.timeoutMs / 1000)} s and was killed.` } });
+  }
+  return out;
+}
