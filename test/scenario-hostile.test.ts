@@ -167,12 +167,10 @@ time.sleep(0.5)`;
 
 test('a UDP flood cannot blind the sensor: every exec during it is captured, datagram records are throttled in the kernel, Corral stays healthy', async () => {
   const warningsBefore = fx.rt.warnings.length;
+  const lostBefore = fx.rt.sensor!.lost;
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'flood' });
   let sendRecords = 0;
-  let connectRecords = 0;
-  const count = (rec: SensorRecord): void => {
-    if (rec.kind === 'connect' && rec.ip === '203.0.113.10') { if (rec.via === 'sendto') sendRecords++; else if (rec.port === 9997) connectRecords++; }
-  };
+  const count = (rec: SensorRecord): void => { if (rec.kind === 'connect' && rec.ip === '203.0.113.10' && rec.via === 'sendto') sendRecords++; };
   fx.rt.sensor!.on('record', count);
   try {
     const py = `import socket, subprocess, threading, time
@@ -182,28 +180,19 @@ def flood():
     for _ in range(60000):
         u.sendto(b"x", ("203.0.113.10", 9999))
     print("sent", 60000, int((time.time() - t0) * 1000))
-def connects():
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    t0 = time.time()
-    for _ in range(150000):
-        u.connect(("203.0.113.10", 9997))
-    print("connects", 150000, int((time.time() - t0) * 1000))
 t = threading.Thread(target=flood)
-c = threading.Thread(target=connects)
 t.start()
-c.start()
 for i in range(300):
     subprocess.run(["/bin/true", "flood-tag-%d" % i])
-t.join()
-c.join()`;
+t.join()`;
     const r = await s.exec({ command: py, tool: 'python', step: 1, toolCallId: 'flood', timeoutMs: 60_000 });
     assert.equal(r.exitCode, 0, r.stderr);
     const [, sent, sentMs] = (/sent (\d+) (\d+)/.exec(r.stdout) ?? []).map(Number);
-    const [, connects, connectMs] = (/connects (\d+) (\d+)/.exec(r.stdout) ?? []).map(Number);
-    assert.ok(sent === 60000 && connects === 150000, r.stdout);
+    assert.ok(sent === 60000, r.stdout);
     const ok = await s.exec({ command: 'echo healthy', step: 2, toolCallId: 'after' });
     assert.equal(ok.stdout.trim(), 'healthy');
     await s.close();
+    assert.equal(fx.rt.sensor!.lost - lostBefore, 0, 'the kernel dropped no sensor records');
     const tags = new Set(s.events.filter((e) => e.kind === 'exec').map((e) => (e.payload.argv as string[])[1]).filter((a) => /^flood-tag-/.test(a ?? '')));
     assert.equal(tags.size, 300, `captured ${tags.size}/300 execs during the flood`);
     const lost = fx.rt.warnings.slice(warningsBefore).filter((w) => /lost/.test(w));
@@ -213,11 +202,9 @@ c.join()`;
     assert.ok(drops.length >= 1, `${drops.length} logged drops for ${sent} datagrams`);
     const sends = s.events.filter((e) => e.kind === 'connect' && e.payload.via === 'sendto');
     assert.ok(sends.length >= 1 && sends.length <= 10, `${sends.length} sendto events (one per process and destination per second)`);
-    // the kernel side records at most 8 sends and 32 connects per thread per ms (+2 windows of slack)
-    assert.ok(sent! > 8 * (sentMs! + 2), `flood too slow to exercise the throttle (${sent} in ${sentMs} ms)`);
-    assert.ok(sendRecords >= 8 && sendRecords <= 8 * (sentMs! + 2), `${sendRecords} sendto records for ${sent} datagrams in ${sentMs} ms`);
-    assert.ok(connects! > 32 * (connectMs! + 2), `connect loop too slow to exercise the throttle (${connects} in ${connectMs} ms)`);
-    assert.ok(connectRecords >= 32 && connectRecords <= 32 * (connectMs! + 2), `${connectRecords} connect records for ${connects} connect() calls in ${connectMs} ms`);
+    // the kernel side records at most 2 sends per tool call (cgroup) per ms (+2 windows of slack)
+    assert.ok(sent! > 2 * (sentMs! + 2), `flood too slow to exercise the throttle (${sent} in ${sentMs} ms)`);
+    assert.ok(sendRecords >= 2 && sendRecords <= 2 * (sentMs! + 2), `${sendRecords} sendto records for ${sent} datagrams in ${sentMs} ms`);
   } finally { fx.rt.sensor!.off('record', count); await s.close(); }
 });
 

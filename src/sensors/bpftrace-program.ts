@@ -13,14 +13,14 @@
 //   X cg tid key pid ppid total ts      successful exec trailer
 //   F cg tid key ret                    failed exec
 //   Q cg pid ts ppid exit_code comm     last thread of a process exited
-//   N cg pid ts ppid hexsockaddr comm   connect() to AF_INET/AF_INET6 (at most 32 per thread per ms)
+//   N cg pid ts ppid hexsockaddr comm   connect() to AF_INET/AF_INET6 (every one: capture completeness)
 //   S cg pid ts saddr sport daddr dport TCP connect got its source port; printed once, at
 //                                       connect() return in the caller's context (the socket
 //                                       entered SYN_SENT inside that syscall, so the port is set)
 //   U cg pid ts ppid hexsockaddr comm   sendto()/sendmsg() with a destination (unconnected UDP,
 //                                       ICMP ping sockets), only outside the host's network
 //                                       namespace (sandboxes have their own), so host traffic
-//                                       never floods the sensor; at most 8 per thread per ms
+//                                       never floods the sensor; at most 2 per cgroup per ms
 //   B 0 token                           BEGIN marker (all probes attached)
 // `key` is the kernel timestamp of the execve entry: it pairs enter/exec/fail lines that
 // may arrive out of order because bpftrace drains one perf buffer per CPU.
@@ -35,14 +35,14 @@ export const ARGV_CHUNK = 192;
 export const ARGV_MAX_CHUNKS = 40;
 export const READY_TOKEN = 'corral-sensor-ready';
 /**
- * Datagram sends are recorded at most SEND_BURST times per thread per SEND_WINDOW_NS (8 per ms): a
- * sandbox flooding sendto() must not be able to fill the perf buffers and make the sensor lose exec
- * records. Sends past the burst leave their drops without a pid (attributed by time instead).
+ * Datagram sends are recorded at most SEND_BURST times per cgroup (one tool call, all its threads)
+ * per SEND_WINDOW_NS (2 per ms): a sandbox flooding sendto() must not be able to fill the perf
+ * buffers or outrun the reader and make the sensor lose exec records. Sends past the burst leave
+ * their drops without a pid (attributed by time instead). The budget maps hold one entry per cgroup
+ * (bpftrace's 65,536-key limit: past it, new cgroups go unthrottled rather than unrecorded).
  */
 export const SEND_WINDOW_NS = 1_000_000;
-export const SEND_BURST = 8;
-/** connect() attempts recorded per thread per SEND_WINDOW_NS (a UDP connect() loop is as cheap as a send). */
-export const CONNECT_BURST = 32;
+export const SEND_BURST = 2;
 
 /**
  * `hostNetns`: inode of the network namespace Corral runs in; datagram sends from it are not
@@ -99,10 +99,6 @@ tracepoint:syscalls:sys_exit_execve,tracepoint:syscalls:sys_exit_execveat /args-
 tracepoint:sched:sched_process_exit {
   delete(@eseq[tid]);
   delete(@syntid[tid]);
-  delete(@uwin[tid]);
-  delete(@ucnt[tid]);
-  delete(@cwin[tid]);
-  delete(@ccnt[tid]);
   if (args->group_dead) {
     printf("Q\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, curtask->exit_code, comm);
   }
@@ -110,9 +106,7 @@ tracepoint:sched:sched_process_exit {
 
 tracepoint:syscalls:sys_enter_connect {
   delete(@syntid[tid]);
-  if (nsecs - @cwin[tid] > ${SEND_WINDOW_NS}) { @cwin[tid] = nsecs; @ccnt[tid] = 0; }
-  @ccnt[tid]++;
-  $fam = @ccnt[tid] <= ${CONNECT_BURST} ? args->uservaddr->sa_family : 0;
+  $fam = args->uservaddr->sa_family;
   if ($fam == 2) {
     printf("N\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(args->uservaddr, 8), comm);
   }
@@ -122,9 +116,9 @@ tracepoint:syscalls:sys_enter_connect {
 }
 
 tracepoint:syscalls:sys_enter_sendto /args->addr != 0${inSandboxNs}/ {
-  if (nsecs - @uwin[tid] > ${SEND_WINDOW_NS}) { @uwin[tid] = nsecs; @ucnt[tid] = 0; }
-  @ucnt[tid]++;
-  $fam = @ucnt[tid] <= ${SEND_BURST} ? args->addr->sa_family : 0;
+  if (nsecs - @uwin[cgroup] > ${SEND_WINDOW_NS}) { @uwin[cgroup] = nsecs; @ucnt[cgroup] = 0; }
+  @ucnt[cgroup]++;
+  $fam = @ucnt[cgroup] <= ${SEND_BURST} ? args->addr->sa_family : 0;
   if ($fam == 2) {
     printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(args->addr, 8), comm);
   }
@@ -134,9 +128,9 @@ tracepoint:syscalls:sys_enter_sendto /args->addr != 0${inSandboxNs}/ {
 }
 
 tracepoint:syscalls:sys_enter_sendmsg /args->msg->msg_name != 0${inSandboxNs}/ {
-  if (nsecs - @uwin[tid] > ${SEND_WINDOW_NS}) { @uwin[tid] = nsecs; @ucnt[tid] = 0; }
-  @ucnt[tid]++;
-  if (@ucnt[tid] <= ${SEND_BURST}) {
+  if (nsecs - @uwin[cgroup] > ${SEND_WINDOW_NS}) { @uwin[cgroup] = nsecs; @ucnt[cgroup] = 0; }
+  @ucnt[cgroup]++;
+  if (@ucnt[cgroup] <= ${SEND_BURST}) {
     printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(uptr(args->msg->msg_name), 24), comm);
   }
 }
@@ -157,6 +151,6 @@ tracepoint:syscalls:sys_exit_connect /@syntid[tid] != 0/ {
   }
 }
 
-END { clear(@eseq); clear(@syntid); clear(@uwin); clear(@ucnt); clear(@cwin); clear(@ccnt); }
+END { clear(@eseq); clear(@syntid); clear(@uwin); clear(@ucnt); }
 `;
 }
