@@ -170,7 +170,10 @@ test('a UDP flood cannot blind the sensor: every exec during it is captured, dat
   const lostBefore = fx.rt.sensor!.lost;
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'flood' });
   let sendRecords = 0;
-  const count = (rec: SensorRecord): void => { if (rec.kind === 'connect' && rec.ip === '203.0.113.10' && rec.via === 'sendto') sendRecords++; };
+  let connectRecords = 0;
+  const count = (rec: SensorRecord): void => {
+    if (rec.kind === 'connect' && rec.ip === '203.0.113.10') { if (rec.via === 'sendto') sendRecords++; else if (rec.port === 9997) connectRecords++; }
+  };
   fx.rt.sensor!.on('record', count);
   try {
     const py = `import socket, subprocess, threading, time
@@ -180,15 +183,25 @@ def flood():
     for _ in range(60000):
         u.sendto(b"x", ("203.0.113.10", 9999))
     print("sent", 60000, int((time.time() - t0) * 1000))
+def connects():
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    t0 = time.time()
+    for _ in range(150000):
+        u.connect(("203.0.113.10", 9997))
+    print("connects", 150000, int((time.time() - t0) * 1000))
 t = threading.Thread(target=flood)
+c = threading.Thread(target=connects)
 t.start()
+c.start()
 for i in range(300):
     subprocess.run(["/bin/true", "flood-tag-%d" % i])
-t.join()`;
+t.join()
+c.join()`;
     const r = await s.exec({ command: py, tool: 'python', step: 1, toolCallId: 'flood', timeoutMs: 60_000 });
     assert.equal(r.exitCode, 0, r.stderr);
     const [, sent, sentMs] = (/sent (\d+) (\d+)/.exec(r.stdout) ?? []).map(Number);
-    assert.ok(sent === 60000, r.stdout);
+    const [, connects, connectMs] = (/connects (\d+) (\d+)/.exec(r.stdout) ?? []).map(Number);
+    assert.ok(sent === 60000 && connects === 150000, r.stdout);
     const ok = await s.exec({ command: 'echo healthy', step: 2, toolCallId: 'after' });
     assert.equal(ok.stdout.trim(), 'healthy');
     await s.close();
@@ -202,9 +215,11 @@ t.join()`;
     assert.ok(drops.length >= 1, `${drops.length} logged drops for ${sent} datagrams`);
     const sends = s.events.filter((e) => e.kind === 'connect' && e.payload.via === 'sendto');
     assert.ok(sends.length >= 1 && sends.length <= 10, `${sends.length} sendto events (one per process and destination per second)`);
-    // the kernel side records at most 2 sends per tool call (cgroup) per ms (+2 windows of slack)
+    // the kernel side records at most 2 sends and 2 non-TCP connects per tool call (cgroup) per ms (+2 windows of slack)
     assert.ok(sent! > 2 * (sentMs! + 2), `flood too slow to exercise the throttle (${sent} in ${sentMs} ms)`);
     assert.ok(sendRecords >= 2 && sendRecords <= 2 * (sentMs! + 2), `${sendRecords} sendto records for ${sent} datagrams in ${sentMs} ms`);
+    assert.ok(connects! > 2 * (connectMs! + 2), `connect loop too slow to exercise the throttle (${connects} in ${connectMs} ms)`);
+    assert.ok(connectRecords >= 2 && connectRecords <= 2 * (connectMs! + 2), `${connectRecords} UDP connect records for ${connects} connect() calls in ${connectMs} ms`);
   } finally { fx.rt.sensor!.off('record', count); await s.close(); }
 });
 

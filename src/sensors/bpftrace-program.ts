@@ -13,7 +13,8 @@
 //   X cg tid key pid ppid total ts      successful exec trailer
 //   F cg tid key ret                    failed exec
 //   Q cg pid ts ppid exit_code comm     last thread of a process exited
-//   N cg pid ts ppid hexsockaddr comm   connect() to AF_INET/AF_INET6 (every one: capture completeness)
+//   N cg pid ts ppid hexsockaddr comm   connect() to AF_INET/AF_INET6 (every TCP one; other socket types
+//                                       share the datagram budget below, per cgroup)
 //   S cg pid ts saddr sport daddr dport TCP connect got its source port; printed once, at
 //                                       connect() return in the caller's context (the socket
 //                                       entered SYN_SENT inside that syscall, so the port is set)
@@ -35,7 +36,7 @@ export const ARGV_CHUNK = 192;
 export const ARGV_MAX_CHUNKS = 40;
 export const READY_TOKEN = 'corral-sensor-ready';
 /**
- * Datagram sends are recorded at most SEND_BURST times per cgroup (one tool call, all its threads)
+ * Datagram sends (and connect() on non-stream sockets, counted separately) are recorded at most SEND_BURST times per cgroup (one tool call, all its threads)
  * per SEND_WINDOW_NS (2 per ms): a sandbox flooding sendto() must not be able to fill the perf
  * buffers or outrun the reader and make the sensor lose exec records. Sends past the burst leave
  * their drops without a pid (attributed by time instead). The budget maps hold one entry per cgroup
@@ -106,7 +107,16 @@ tracepoint:sched:sched_process_exit {
 
 tracepoint:syscalls:sys_enter_connect {
   delete(@syntid[tid]);
-  $fam = args->uservaddr->sa_family;
+  // stream (TCP) sockets: every attempt; others (a UDP connect() loop is as cheap as a send): a budget per cgroup
+  $f = *(curtask->files->fdt->fd + args->fd);
+  $stype = ((struct socket *)$f->private_data)->type;
+  $ok = 1;
+  if ($stype != 1) {
+    if (nsecs - @cwin[cgroup] > ${SEND_WINDOW_NS}) { @cwin[cgroup] = nsecs; @ccnt[cgroup] = 0; }
+    @ccnt[cgroup]++;
+    if (@ccnt[cgroup] > ${SEND_BURST}) { $ok = 0; }
+  }
+  $fam = $ok ? args->uservaddr->sa_family : 0;
   if ($fam == 2) {
     printf("N\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(args->uservaddr, 8), comm);
   }
@@ -151,6 +161,6 @@ tracepoint:syscalls:sys_exit_connect /@syntid[tid] != 0/ {
   }
 }
 
-END { clear(@eseq); clear(@syntid); clear(@uwin); clear(@ucnt); }
+END { clear(@eseq); clear(@syntid); clear(@uwin); clear(@ucnt); clear(@cwin); clear(@ccnt); }
 `;
 }
