@@ -20,9 +20,7 @@ export function pidsInNetns(ns: string): number[] {
   return out;
 }
 
-export function pidAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
-}
+export { pidAlive } from '../util/pid-alive.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

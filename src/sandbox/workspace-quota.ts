@@ -8,6 +8,7 @@ import { execFile as execFileCb } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { pidAlive } from '../util/pid-alive.js';
 
 const execFile = promisify(execFileCb);
 
@@ -37,10 +38,6 @@ export async function unmountUnder(dir: string): Promise<void> {
 /** The name of a session's private dir under the run dir: its owner pid comes first. */
 export function sessionDirPrefix(sessionId: string): string {
   return `sess-${process.pid}-${sessionId}-`;
-}
-
-function pidAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
 /** Removes session dirs (and their workspace mounts) whose owning Corral is gone. Returns how many. */

@@ -96,8 +96,7 @@ export class Runtime extends EventEmitter {
 
   private async init(): Promise<void> {
     mkdirSync(this.runDir, { recursive: true, mode: 0o755 });
-    await cleanupOrphans(this.layout, this.cgroupRoot);
-    await cleanupOrphanSessionDirs(this.runDir);
+    await cleanupOrphans(this.layout, this.cgroupRoot, this.runDir);
     new Cgroup(this.layout, this.cgroupRoot).create();
     this.waiterCgroup.create();
     this.seccompFile = join(this.runDir, `seccomp-${process.pid}.bpf`);
@@ -226,10 +225,14 @@ export class Runtime extends EventEmitter {
   }
 }
 
-/** Removes sandboxes whose owning Corral process is gone: net slots by lease, cgroups by owner pid. */
-export async function cleanupOrphans(layout: CgroupLayout, root: string): Promise<number> {
+/**
+ * Removes sandboxes whose owning Corral process is gone: net slots by lease, session dirs (and their
+ * capped workspace mounts) and cgroups by owner pid.
+ */
+export async function cleanupOrphans(layout: CgroupLayout, root: string, runDir?: string): Promise<number> {
   let n = 0;
   for (const lease of orphanedLeases()) { await destroyLeaseResources(lease); n++; }
+  if (runDir) n += await cleanupOrphanSessionDirs(runDir);
   const base = join(layout.unified, root);
   if (!existsSync(base)) return n;
   for (const name of readdirSync(base, { withFileTypes: true })) {
