@@ -1,5 +1,6 @@
 // Why: builds Corral's two small native pieces with the machine's gcc and Node's own
-// headers (no downloads): the corral-enter launcher and the SO_ORIGINAL_DST addon.
+// headers (no downloads): the corral-enter launcher, the SO_ORIGINAL_DST addon and the JSON Lines
+// scanner of `corral investigate`.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -23,4 +24,10 @@ const dstLib = join(out, 'original-dst.node');
 if (stale(dstLib, dstSrc)) {
   execFileSync('gcc', ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-pthread', '-DNODE_GYP_MODULE_NAME=original_dst',
     `-I${nodeInclude}`, '-o', dstLib, dstSrc], { stdio: 'inherit' });
+}
+const jlSrc = join(root, 'native', 'json-lines.c');
+const jlLib = join(out, 'json-lines.node');
+if (stale(jlLib, jlSrc)) {
+  execFileSync('gcc', ['-O3', '-Wall', '-Werror', '-shared', '-fPIC', '-DNODE_GYP_MODULE_NAME=json_lines',
+    `-I${nodeInclude}`, '-o', jlLib, jlSrc, '-lm'], { stdio: 'inherit' });
 }

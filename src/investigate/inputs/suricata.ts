@@ -1,11 +1,36 @@
 // Why: Suricata's eve.json is the most common IDS output next to a cloud firewall. Its alert
 // events carry the signature that says "crypto mining" or "SSH tunnel"; its flow events give
 // the benign background. Other event types (dns, http, tls, stats, …) are skipped and
-// counted without a full JSON parse, because they dominate eve files.
-import { isBlank, isObj, mkRecord, parseObject, readLines, type NetReader } from './base.js';
+// counted without a full JSON parse, because they dominate eve files. Lines are read through
+// the native JSON Lines scanner (fields indexed in C, every byte validated); a line it cannot
+// vouch for is parsed with JSON.parse. Both paths run the same field logic (eventFields).
+import { statSync } from 'node:fs';
+import { isBlank, isObj, mkRecord, parseObject, type LineCtx, type NetReader } from './base.js';
 import { deriveCategory } from './category.js';
+import { T_OBJ, T_STR, type JsonLineScanner, type KeyPath } from './json-lines.js';
+import { readJsonLines } from './json-lines-read.js';
 import { normaliseAction, normaliseProto, normaliseSeverity, toCount, toPort, toStr } from './normalise.js';
-import { lineError } from './stats.js';
+import { lineError, StatsBuilder } from './stats.js';
+import { TsParser } from './timestamps.js';
+
+/** The fields an eve event is read by; index = position in KEYS. */
+const KEYS: readonly KeyPath[] = [
+  'event_type', 'src_ip', 'dest_ip', 'src_port', 'dest_port', 'proto', 'host', 'in_iface', 'timestamp', 'direction', 'flow',
+  ['flow', 'src_ip'], ['flow', 'dest_ip'], ['flow', 'src_port'], ['flow', 'dest_port'], ['flow', 'start'],
+  ['flow', 'bytes_toserver'], ['flow', 'bytes_toclient'], ['flow', 'action'],
+  'alert', ['alert', 'signature'], ['alert', 'signature_id'], ['alert', 'severity'], ['alert', 'action'], ['alert', 'category'],
+];
+const EVENT_TYPE = 0, SRC_IP = 1, DEST_IP = 2, SRC_PORT = 3, DEST_PORT = 4, PROTO = 5, HOST = 6, IN_IFACE = 7, TIMESTAMP = 8, DIRECTION = 9, FLOW = 10;
+const F_SRC_IP = 11, F_DEST_IP = 12, F_SRC_PORT = 13, F_DEST_PORT = 14, F_START = 15, F_TOSERVER = 16, F_TOCLIENT = 17, F_ACTION = 18;
+const ALERT = 19, A_SIGNATURE = 20, A_SID = 21, A_SEVERITY = 22, A_ACTION = 23, A_CATEGORY = 24;
+
+/** One event's fields, from a parsed object or from the scanner's index. */
+interface EventView {
+  get(k: number): unknown;
+  isObj(k: number): boolean;
+  /** The timestamp in key k through the reader's TsParser (NaN when unusable). */
+  time(k: number): number;
+}
 
 /** The value of "event_type" found by text search, or undefined when it cannot be found that way. */
 function sniffEventType(text: string): string | undefined {
@@ -21,54 +46,103 @@ function sniffEventType(text: string): string | undefined {
   return e < 0 ? undefined : text.slice(i + 1, e);
 }
 
+/** Reads one alert/flow/drop event into a record, or reports why it is bad; other types are counted as skipped. */
+function eventFields(v: EventView, { file, stats, cats }: LineCtx, line: number, onRecord: Parameters<NetReader['read']>[1]): void {
+  const et = v.get(EVENT_TYPE);
+  if (typeof et !== 'string') { stats.badLine(line, 'missing field "event_type" (string)'); return; }
+  if (et !== 'alert' && et !== 'flow' && et !== 'drop') { stats.skip(et); return; }
+  const flow = v.isObj(FLOW);
+  // Alerts on a reply packet (direction to_client) have src/dest swapped; flow.* keeps the
+  // orientation of the connection (who opened it), which is what ties it to a sandbox.
+  const swap = v.get(DIRECTION) === 'to_client' && flow && typeof v.get(F_SRC_IP) === 'string';
+  const src = v.get(swap ? F_SRC_IP : SRC_IP);
+  const dst = v.get(swap ? F_DEST_IP : DEST_IP);
+  if (typeof src !== 'string' || typeof dst !== 'string') { stats.badLine(line, 'missing field "src_ip" or "dest_ip" (string)'); return; }
+  const tk = et === 'flow' && flow && v.get(F_START) !== undefined ? F_START : TIMESTAMP;
+  const t = v.time(tk);
+  if (Number.isNaN(t)) { stats.badLine(line, `missing or unparseable timestamp ${JSON.stringify(v.get(tk))}`); return; }
+  const r = mkRecord(t, et === 'alert' ? 'alert' : 'flow', src, dst, file, line);
+  r.sport = toPort(v.get(swap ? F_SRC_PORT : SRC_PORT));
+  r.dport = toPort(v.get(swap ? F_DEST_PORT : DEST_PORT));
+  r.proto = normaliseProto(v.get(PROTO));
+  r.host = toStr(v.get(HOST)) ?? toStr(v.get(IN_IFACE));
+  if (flow) {
+    const up = toCount(v.get(F_TOSERVER)), down = toCount(v.get(F_TOCLIENT));
+    if (up !== undefined || down !== undefined) r.bytes = (up ?? 0) + (down ?? 0);
+  }
+  let text2: string | undefined;
+  if (et === 'alert') {
+    if (!v.isObj(ALERT)) { stats.badLine(line, 'alert event without an "alert" object'); return; }
+    const sid = v.get(A_SID);
+    r.rule = toStr(v.get(A_SIGNATURE)) ?? (sid !== undefined ? `sid:${String(sid)}` : undefined);
+    r.severity = normaliseSeverity(v.get(A_SEVERITY));
+    r.action = normaliseAction(v.get(A_ACTION)) ?? 'alert';
+    const cat = toStr(v.get(A_CATEGORY));
+    text2 = cat !== undefined && r.rule !== undefined ? `${cat} | ${r.rule}` : cat ?? r.rule;
+  } else if (et === 'drop') {
+    r.action = 'blocked';
+  } else {
+    r.action = normaliseAction(flow ? v.get(F_ACTION) : undefined) ?? undefined;
+  }
+  r.category = deriveCategory({ kind: r.kind, dst: r.dst, dport: r.dport, text: text2 }, cats);
+  stats.records++;
+  onRecord(r);
+}
+
+/** The same fields from a JSON.parse'd object. */
+class ObjectView implements EventView {
+  o: Record<string, unknown> = {};
+  constructor(private readonly ts: TsParser) {}
+  get(k: number): unknown {
+    const key = KEYS[k]!;
+    if (typeof key === 'string') return this.o[key];
+    const p = this.o[key[0]];
+    return isObj(p) ? p[key[1]] : undefined;
+  }
+  isObj(k: number): boolean { return isObj(this.get(k)); }
+  time(k: number): number { return this.ts.parse(this.get(k)); }
+}
+
+/** The same fields from the scanner's index (strings are built only when asked for). */
+class IndexView implements EventView {
+  sc!: JsonLineScanner; buf!: Buffer; i = 0;
+  constructor(private readonly ts: TsParser) {}
+  get(k: number): unknown { return this.sc.value(this.buf, this.i, k); }
+  isObj(k: number): boolean { return (this.sc.tf(this.i, k) & 15) === T_OBJ; }
+  time(k: number): number {
+    const tf = this.sc.tf(this.i, k), ms = this.sc.num(this.i, k);
+    // A zoned ISO string was converted in C exactly as TsParser.iso() converts it.
+    return (tf & 15) === T_STR && ms === ms ? this.ts.acceptZoned(ms) : this.ts.parse(this.get(k));
+  }
+}
+
+const ET = Buffer.from('"event_type"');
+
 export const suricataEveReader: NetReader = {
   format: 'suricata-eve',
-  read(path, onRecord, opts = {}) {
-    return readLines(path, 'suricata-eve', opts, ({ file, stats, ts, cats }) => (text, line, info) => {
+  async read(path, onRecord, opts = {}) {
+    const stats = new StatsBuilder(path, 'suricata-eve');
+    const ts = new TsParser({ tz: opts.tz, year: opts.year, refMs: statSync(path).mtimeMs });
+    const ctx: LineCtx = { file: path, stats, ts, cats: new Map() };
+    const ov = new ObjectView(ts), iv = new IndexView(ts);
+    const slow = (text: string, line: number, info: { unterminated: boolean }): void => {
       if (isBlank(text)) return;
       const sniffed = sniffEventType(text);
       if (sniffed !== undefined && sniffed !== 'alert' && sniffed !== 'flow' && sniffed !== 'drop') { stats.skip(sniffed); return; }
       const o = parseObject(text);
       if (typeof o === 'string') { stats.badLine(line, lineError(o, info.unterminated)); return; }
-      const et = o.event_type;
-      if (typeof et !== 'string') { stats.badLine(line, 'missing field "event_type" (string)'); return; }
-      if (et !== 'alert' && et !== 'flow' && et !== 'drop') { stats.skip(et); return; }
-      const flow = isObj(o.flow) ? o.flow : undefined;
-      // Alerts on a reply packet (direction to_client) have src/dest swapped; flow.* keeps the
-      // orientation of the connection (who opened it), which is what ties it to a sandbox.
-      const swap = o.direction === 'to_client' && flow !== undefined && typeof flow.src_ip === 'string';
-      const src = swap ? flow!.src_ip : o.src_ip;
-      const dst = swap ? flow!.dest_ip : o.dest_ip;
-      if (typeof src !== 'string' || typeof dst !== 'string') { stats.badLine(line, 'missing field "src_ip" or "dest_ip" (string)'); return; }
-      const tsv = et === 'flow' && flow !== undefined && flow.start !== undefined ? flow.start : o.timestamp;
-      const t = ts.parse(tsv);
-      if (Number.isNaN(t)) { stats.badLine(line, `missing or unparseable timestamp ${JSON.stringify(tsv)}`); return; }
-      const r = mkRecord(t, et === 'alert' ? 'alert' : 'flow', src, dst, file, line);
-      r.sport = toPort(swap ? flow!.src_port : o.src_port);
-      r.dport = toPort(swap ? flow!.dest_port : o.dest_port);
-      r.proto = normaliseProto(o.proto);
-      r.host = toStr(o.host) ?? toStr(o.in_iface);
-      if (flow !== undefined) {
-        const up = toCount(flow.bytes_toserver), down = toCount(flow.bytes_toclient);
-        if (up !== undefined || down !== undefined) r.bytes = (up ?? 0) + (down ?? 0);
-      }
-      let text2: string | undefined;
-      if (et === 'alert') {
-        const a = o.alert;
-        if (!isObj(a)) { stats.badLine(line, 'alert event without an "alert" object'); return; }
-        r.rule = toStr(a.signature) ?? (a.signature_id !== undefined ? `sid:${String(a.signature_id)}` : undefined);
-        r.severity = normaliseSeverity(a.severity);
-        r.action = normaliseAction(a.action) ?? 'alert';
-        const cat = toStr(a.category);
-        text2 = cat !== undefined && r.rule !== undefined ? `${cat} | ${r.rule}` : cat ?? r.rule;
-      } else if (et === 'drop') {
-        r.action = 'blocked';
-      } else {
-        r.action = normaliseAction(flow?.action) ?? undefined;
-      }
-      r.category = deriveCategory({ kind: r.kind, dst: r.dst, dport: r.dport, text: text2 }, cats);
-      stats.records++;
-      onRecord(r);
-    });
+      ov.o = o;
+      eventFields(ov, ctx, line, onRecord);
+    };
+    const fast = (sc: JsonLineScanner, buf: Buffer, i: number, line: number): boolean => {
+      // The text search of the full path must find this same "event_type" (not one nested earlier).
+      const at = buf.indexOf(ET, sc.lineStart(i));
+      if ((sc.tf(i, EVENT_TYPE) & 15) !== T_STR || at < 0 || at + 14 !== sc.off(i, EVENT_TYPE)) return false;
+      iv.sc = sc; iv.buf = buf; iv.i = i;
+      eventFields(iv, ctx, line, onRecord);
+      return true;
+    };
+    const res = await readJsonLines(path, KEYS, { fast, slow }, { range: opts.range, onProgress: opts.onProgress });
+    return stats.finish(ts, res.bytes, res.overlong);
   },
 };

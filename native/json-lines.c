@@ -1,0 +1,385 @@
+/*
+ * json-lines: validates and indexes JSON Lines in bulk for `corral investigate`.
+ * Why it exists: a fleet's agent traces are ~2.7 GB of JSON Lines per 10 M tool calls, and
+ * eve.json is hundreds of MB; JSON.parse costs 1.5-2.6 us per line and building every object
+ * is most of an investigation's time. This scanner walks each line's bytes once: it decides
+ * whether the line is exactly what JSON.parse accepts (the same grammar, byte for byte: UTF-8
+ * is only ever inside strings, where JSON.parse accepts any decoded character) and records
+ * where the values of a few named keys (top level, or one level down) are, with numbers and
+ * zoned ISO-8601 strings already converted the way Corral's TsParser converts them. JavaScript
+ * then reads two typed arrays and builds strings only for the values it needs.
+ * A line the scanner cannot vouch for (invalid JSON, a key written with escapes, a duplicate
+ * of a named key, nesting deeper than 64, a long number) is marked for the full parser, which
+ * reports it with file:line; so the fast path never accepts what JSON.parse would reject and
+ * never reads a value JSON.parse would read differently.
+ * Threat stopped: hostile or corrupt logs crashing or misleading the investigation: every read
+ * is bounds-checked against the line, output never exceeds the arrays the caller passed.
+ *
+ * scan(buf, from, to, spec, outI, outF) -> lines
+ *   buf: Buffer; [from, to): complete lines are those ending in '\n' before `to`.
+ *   spec: Buffer of entries "<parent+1 byte><name bytes>\0" (parent: index of an earlier entry
+ *         whose value is an object, or 0 for top level). K entries, K <= 64.
+ *   outI: Int32Array, per line 4 + 3K ints: start, newline index, status (0 ok, 1 full parse
+ *         needed, 2 blank), content end (before a trailing '\r'); then per key:
+ *         type | flags, value offset, value length (strings: the raw bytes between quotes).
+ *   outF: Float64Array, per line K doubles: numbers; zoned ISO timestamps as epoch ms; else NaN.
+ *   Returns how many lines were written (stops when the arrays are full).
+ */
+#include <emmintrin.h>
+#include <math.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { T_ABSENT = 0, T_STR = 1, T_NUM = 2, T_TRUE = 3, T_FALSE = 4, T_NULL = 5, T_OBJ = 6, T_ARR = 7 };
+enum { F_ESC = 16, F_HIGH = 32, F_SAME = 64 };
+enum { MAX_KEYS = 64, MAX_DEPTH = 64 };
+
+typedef struct {
+  int parent;          /* -1: top level */
+  int has_children;
+  const uint8_t *name;
+  size_t len;
+} Key;
+
+typedef struct {
+  const uint8_t *b;
+  size_t p, end;
+  int depth;
+  int unsure;          /* valid JSON, but let the full parser read it */
+  const Key *keys;
+  int nkeys;
+  int32_t *rec;        /* this line's per-key triples */
+  double *f;
+} Parser;
+
+static inline void skip_ws(Parser *x) {
+  while (x->p < x->end) {
+    uint8_t c = x->b[x->p];
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') x->p++;
+    else break;
+  }
+}
+
+static inline int is_hex(uint8_t c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* At an opening quote: moves past the closing quote. Returns 0, or -1 for invalid JSON. */
+static inline __attribute__((always_inline)) int scan_string(Parser *x, int *flags) {
+  const uint8_t *b = x->b;
+  size_t p = x->p + 1, end = x->end;
+  int fl = 0;
+  const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+  for (;;) {
+    while (p + 16 <= end) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(b + p));
+      int hm = _mm_movemask_epi8(v); /* bytes >= 0x80 */
+      int cm = _mm_movemask_epi8(_mm_cmplt_epi8(v, space)) & ~hm; /* control bytes (signed compare) */
+      int sm = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash))) | cm;
+      if (sm == 0) { if (hm) fl |= F_HIGH; p += 16; continue; }
+      int i = __builtin_ctz((unsigned)sm);
+      if (hm & ((1 << i) - 1)) fl |= F_HIGH;
+      p += (size_t)i;
+      break;
+    }
+    if (p >= end) return -1;
+    uint8_t c = b[p];
+    if (c == '"') { x->p = p + 1; *flags = fl; return 0; }
+    if (c == '\\') {
+      fl |= F_ESC;
+      if (++p >= end) return -1;
+      c = b[p];
+      if (c == 'u') {
+        if (p + 4 >= end || !is_hex(b[p + 1]) || !is_hex(b[p + 2]) || !is_hex(b[p + 3]) || !is_hex(b[p + 4])) return -1;
+        p += 5;
+      } else if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't') p++;
+      else return -1;
+      continue;
+    }
+    if (c < 0x20) return -1;
+    if (c >= 0x80) fl |= F_HIGH;
+    p++;
+  }
+}
+
+static inline int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+
+/* JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int scan_number(Parser *x) {
+  const uint8_t *b = x->b;
+  size_t p = x->p, end = x->end;
+  if (p < end && b[p] == '-') p++;
+  if (p >= end) return -1;
+  if (b[p] == '0') p++;
+  else if (b[p] >= '1' && b[p] <= '9') { while (p < end && is_digit(b[p])) p++; }
+  else return -1;
+  if (p < end && b[p] == '.') {
+    p++;
+    if (p >= end || !is_digit(b[p])) return -1;
+    while (p < end && is_digit(b[p])) p++;
+  }
+  if (p < end && (b[p] == 'e' || b[p] == 'E')) {
+    p++;
+    if (p < end && (b[p] == '+' || b[p] == '-')) p++;
+    if (p >= end || !is_digit(b[p])) return -1;
+    while (p < end && is_digit(b[p])) p++;
+  }
+  x->p = p;
+  return 0;
+}
+
+static int d2(const uint8_t *s, size_t n, size_t i) {
+  if (i + 1 >= n) return -1;
+  int a = s[i] - '0', c = s[i + 1] - '0';
+  return a >= 0 && a <= 9 && c >= 0 && c <= 9 ? a * 10 + c : -1;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (d may exceed the month, as in Date.UTC). */
+static int64_t days_from_civil(int64_t y, int m, int d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/*
+ * TsParser.iso() for strings that name their zone (Z, +-HH:MM, +-HHMM, +-HH), with the same
+ * arithmetic in the same order; NaN for anything else (the caller then uses TsParser itself).
+ */
+static double iso_zoned(const uint8_t *s, size_t n) {
+  if (n < 16 || s[4] != '-' || s[7] != '-') return NAN;
+  int y1 = d2(s, n, 0), y2 = d2(s, n, 2), mo = d2(s, n, 5), d = d2(s, n, 8);
+  uint8_t sep = s[10];
+  if ((sep != 'T' && sep != ' ' && sep != 't') || s[13] != ':') return NAN;
+  int h = d2(s, n, 11), mi = d2(s, n, 14);
+  if (y1 < 0 || y2 < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24 || mi < 0 || mi > 59) return NAN;
+  int y = y1 * 100 + y2;
+  if (y < 100) return NAN; /* Date.UTC maps years 0-99 to 1900-1999: leave it to TsParser */
+  double base = (double)(days_from_civil(y, mo, 1) + d - 1) * 86400000.0 + (double)h * 3600000.0 + (double)mi * 60000.0;
+  size_t i = 16;
+  int sec = 0;
+  double frac = 0;
+  if (i < n && s[i] == ':') { sec = d2(s, n, 17); i = 19; }
+  if (i < n && (s[i] == '.' || s[i] == ',')) {
+    i++;
+    double scale = 100;
+    while (i < n && is_digit(s[i])) { frac += (s[i] - '0') * scale; scale /= 10; i++; }
+  }
+  if (sec < 0 || sec > 60) return NAN;
+  double local = base + sec * 1000.0 + frac;
+  if (i >= n) return NAN; /* no zone: TsParser applies the assumed one */
+  uint8_t z = s[i];
+  if ((z == 'Z' || z == 'z') && i + 1 == n) return local;
+  if (z == '+' || z == '-') {
+    int oh = d2(s, n, i + 1), om = 0;
+    size_t j = i + 3;
+    if (j < n && s[j] == ':') j++;
+    if (j + 2 <= n) { om = d2(s, n, j); j += 2; }
+    if (oh < 0 || om < 0 || j != n) return NAN;
+    return local - (z == '-' ? -1.0 : 1.0) * (double)((oh * 60 + om) * 60000);
+  }
+  return NAN;
+}
+
+static int parse_value(Parser *x, int slot);
+
+static inline int find_key(const Parser *x, int parent, const uint8_t *k, size_t len) {
+  if (len == 0) return -1;
+  for (int i = 0; i < x->nkeys; i++) {
+    const Key *e = &x->keys[i];
+    if (e->len != len || e->name[0] != k[0] || e->parent != parent) continue;
+    size_t j = 1;
+    while (j < len && e->name[j] == k[j]) j++;
+    if (j == len) return i;
+  }
+  return -1;
+}
+
+/* At '{'. parent: the key whose value this object is (-1 top level, -2 not named). */
+static int parse_object(Parser *x, int parent) {
+  if (++x->depth > MAX_DEPTH) { x->unsure = 1; return -1; }
+  x->p++;
+  skip_ws(x);
+  if (x->p < x->end && x->b[x->p] == '}') { x->p++; x->depth--; return 0; }
+  for (;;) {
+    if (x->p >= x->end || x->b[x->p] != '"') return -1;
+    size_t ks = x->p + 1;
+    int kf = 0;
+    if (scan_string(x, &kf)) return -1;
+    int slot = -1;
+    if (parent != -2) {
+      if (kf & F_ESC) x->unsure = 1; /* "\u0065pisode" is "episode" to JSON.parse */
+      else slot = find_key(x, parent, x->b + ks, x->p - 1 - ks);
+    }
+    skip_ws(x);
+    if (x->p >= x->end || x->b[x->p] != ':') return -1;
+    x->p++;
+    skip_ws(x);
+    if (parse_value(x, slot)) return -1;
+    skip_ws(x);
+    if (x->p < x->end && x->b[x->p] == ',') { x->p++; skip_ws(x); continue; }
+    if (x->p < x->end && x->b[x->p] == '}') { x->p++; x->depth--; return 0; }
+    return -1;
+  }
+}
+
+static int parse_array(Parser *x) {
+  if (++x->depth > MAX_DEPTH) { x->unsure = 1; return -1; }
+  x->p++;
+  skip_ws(x);
+  if (x->p < x->end && x->b[x->p] == ']') { x->p++; x->depth--; return 0; }
+  for (;;) {
+    if (parse_value(x, -1)) return -1;
+    skip_ws(x);
+    if (x->p < x->end && x->b[x->p] == ',') { x->p++; skip_ws(x); continue; }
+    if (x->p < x->end && x->b[x->p] == ']') { x->p++; x->depth--; return 0; }
+    return -1;
+  }
+}
+
+static int literal(Parser *x, const char *word, size_t len) {
+  if (x->end - x->p < len || memcmp(x->b + x->p, word, len) != 0) return -1;
+  x->p += len;
+  return 0;
+}
+
+/* One value at x->p; slot: the named key it belongs to, or -1. */
+static int parse_value(Parser *x, int slot) {
+  if (x->p >= x->end) return -1;
+  int32_t *r = slot >= 0 ? x->rec + 3 * slot : NULL;
+  if (r && r[0] != T_ABSENT) x->unsure = 1; /* duplicate: JSON.parse keeps the last one */
+  size_t start = x->p;
+  uint8_t c = x->b[start];
+  int type, fl = 0;
+  double num = NAN;
+  if (c == '"') {
+    if (scan_string(x, &fl)) return -1;
+    type = T_STR;
+    if (r && !(fl & (F_ESC | F_HIGH))) num = iso_zoned(x->b + start + 1, x->p - start - 2);
+    if (r) { r[0] = type | fl; r[1] = (int32_t)(start + 1); r[2] = (int32_t)(x->p - start - 2); x->f[slot] = num; }
+    return 0;
+  }
+  if (c == '{') {
+    if (parse_object(x, slot >= 0 && x->keys[slot].has_children ? slot : -2)) return -1;
+    type = T_OBJ;
+  } else if (c == '[') {
+    if (parse_array(x)) return -1;
+    type = T_ARR;
+  } else if (c == '-' || is_digit(c)) {
+    if (scan_number(x)) return -1;
+    type = T_NUM;
+    if (r) {
+      char tmp[64];
+      size_t n = x->p - start;
+      if (n >= sizeof tmp) x->unsure = 1;
+      else { memcpy(tmp, x->b + start, n); tmp[n] = 0; num = strtod(tmp, NULL); }
+    }
+  } else if (c == 't') { if (literal(x, "true", 4)) return -1; type = T_TRUE; }
+  else if (c == 'f') { if (literal(x, "false", 5)) return -1; type = T_FALSE; }
+  else if (c == 'n') { if (literal(x, "null", 4)) return -1; type = T_NULL; }
+  else return -1;
+  if (r) { r[0] = type; r[1] = (int32_t)start; r[2] = (int32_t)(x->p - start); x->f[slot] = num; }
+  return 0;
+}
+
+static int parse_spec(const uint8_t *s, size_t n, Key *keys) {
+  int k = 0;
+  size_t i = 0;
+  while (i < n) {
+    if (k >= MAX_KEYS) return -1;
+    int parent = (int)s[i] - 1;
+    if (parent >= k) return -1;
+    size_t j = i + 1;
+    while (j < n && s[j] != 0) j++;
+    if (j >= n) return -1;
+    keys[k].parent = parent;
+    keys[k].has_children = 0;
+    keys[k].name = s + i + 1;
+    keys[k].len = j - i - 1;
+    if (parent >= 0) keys[parent].has_children = 1;
+    k++;
+    i = j + 1;
+  }
+  return k;
+}
+
+static napi_value fail(napi_env env, const char *msg) {
+  napi_throw_type_error(env, NULL, msg);
+  return NULL;
+}
+
+static int typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
+  napi_typedarray_type t;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &t, len, data, &ab, &off) != napi_ok) return -1;
+  return t == want ? 0 : -1;
+}
+
+static napi_value scan(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 6) return fail(env, "scan(buf, from, to, spec, outI, outF): 6 arguments");
+  uint8_t *buf, *spec;
+  int32_t *outI;
+  double *outF;
+  size_t blen, slen, ilen, flen;
+  int64_t from, to;
+  if (typed(env, argv[0], napi_uint8_array, (void **)&buf, &blen)) return fail(env, "scan: buf must be a Buffer");
+  if (napi_get_value_int64(env, argv[1], &from) != napi_ok || napi_get_value_int64(env, argv[2], &to) != napi_ok) return fail(env, "scan: from/to must be numbers");
+  if (typed(env, argv[3], napi_uint8_array, (void **)&spec, &slen)) return fail(env, "scan: spec must be a Buffer");
+  if (typed(env, argv[4], napi_int32_array, (void **)&outI, &ilen)) return fail(env, "scan: outI must be an Int32Array");
+  if (typed(env, argv[5], napi_float64_array, (void **)&outF, &flen)) return fail(env, "scan: outF must be a Float64Array");
+  if (from < 0 || to < from || (uint64_t)to > blen || blen > INT32_MAX) return fail(env, "scan: bad range");
+  Key keys[MAX_KEYS];
+  int k = parse_spec(spec, slen, keys);
+  if (k < 0) return fail(env, "scan: malformed spec");
+  size_t si = 4 + 3 * (size_t)k, sf = (size_t)k;
+  size_t cap = ilen / si;
+  if (sf > 0 && flen / sf < cap) cap = flen / sf;
+  Parser x = { .b = buf, .keys = keys, .nkeys = k };
+  size_t p = (size_t)from, lines = 0;
+  int32_t *prev = NULL;
+  while (lines < cap && p < (size_t)to) {
+    const uint8_t *nlp = memchr(buf + p, '\n', (size_t)to - p);
+    if (!nlp) break;
+    size_t nl = (size_t)(nlp - buf), end = nl;
+    if (end > p && buf[end - 1] == '\r') end--;
+    int32_t *rec = outI + lines * si;
+    double *f = outF + lines * sf;
+    memset(rec + 4, 0, 3 * (size_t)k * sizeof *rec);
+    x.p = p; x.end = end; x.depth = 0; x.unsure = 0; x.rec = rec + 4; x.f = f;
+    skip_ws(&x);
+    int status;
+    if (x.p >= end) status = 2;
+    else if (buf[x.p] != '{' || parse_object(&x, -1)) status = 1;
+    else { skip_ws(&x); status = x.p != end || x.unsure ? 1 : 0; }
+    rec[0] = (int32_t)p; rec[1] = (int32_t)nl; rec[2] = status; rec[3] = (int32_t)end;
+    if (status == 0 && prev) {
+      for (int i = 0; i < k; i++) {
+        int32_t *a = rec + 4 + 3 * i, *o = prev + 4 + 3 * i;
+        int t = a[0] & 15;
+        if (t != T_ABSENT && (a[0] & ~F_SAME) == (o[0] & ~F_SAME) && a[2] == o[2]
+            && memcmp(buf + a[1], buf + o[1], (size_t)a[2]) == 0) a[0] |= F_SAME;
+      }
+    }
+    prev = status == 0 ? rec : NULL;
+    lines++;
+    p = nl + 1;
+  }
+  napi_value out;
+  napi_create_int64(env, (int64_t)lines, &out);
+  return out;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "scan", NAPI_AUTO_LENGTH, scan, NULL, &fn);
+  napi_set_named_property(env, exports, "scan", fn);
+  return exports;
+}
