@@ -17,12 +17,16 @@
  *
  * scan(buf, from, to, spec, outI, outF) -> lines
  *   buf: Buffer; [from, to): complete lines are those ending in '\n' before `to`.
- *   spec: Buffer of entries "<parent+1 byte><name bytes>\0" (parent: index of an earlier entry
- *         whose value is an object, or 0 for top level). K entries, K <= 64.
+ *   spec: Buffer of entries "<flags|parent+1 byte><name bytes>\0" (parent: index of an earlier
+ *         entry whose value is an object, or 0 for top level; flag 0x80: compute F_SAME for this
+ *         key: values of up to 128 bytes that equal the line before's). K entries, K <= 64;
+ *         names are 1-63 bytes of printable ASCII without '"' or '\\' (the wrapper checks), so
+ *         comparing bytes is comparing what JSON.parse decodes.
  *   outI: Int32Array, per line 4 + 3K ints: start, newline index, status (0 ok, 1 full parse
  *         needed, 2 blank), content end (before a trailing '\r'); then per key:
  *         type | flags, value offset, value length (strings: the raw bytes between quotes).
- *   outF: Float64Array, per line K doubles: numbers; zoned ISO timestamps as epoch ms; else NaN.
+ *   outF: Float64Array, per line K doubles: numbers; zoned ISO timestamps as epoch ms; else NaN
+ *         (absent keys too).
  *   Returns how many lines were written (stops when the arrays are full).
  */
 #include <emmintrin.h>
@@ -39,6 +43,7 @@ enum { MAX_KEYS = 64, MAX_DEPTH = 64 };
 typedef struct {
   int parent;          /* -1: top level */
   int has_children;
+  int same;            /* compute F_SAME for this key */
   const uint8_t *name;
   size_t len;
 } Key;
@@ -50,6 +55,7 @@ typedef struct {
   int unsure;          /* valid JSON, but let the full parser read it */
   const Key *keys;
   int nkeys;
+  uint64_t by_len[64]; /* bit i set: key i has this length (keys of 64+ bytes never match) */
   int32_t *rec;        /* this line's per-key triples */
   double *f;
 } Parser;
@@ -188,10 +194,13 @@ static double iso_zoned(const uint8_t *s, size_t n) {
 static int parse_value(Parser *x, int slot);
 
 static inline int find_key(const Parser *x, int parent, const uint8_t *k, size_t len) {
-  if (len == 0) return -1;
-  for (int i = 0; i < x->nkeys; i++) {
+  if (len >= 64) return -1;
+  uint64_t m = x->by_len[len];
+  while (m) {
+    int i = __builtin_ctzll(m);
+    m &= m - 1;
     const Key *e = &x->keys[i];
-    if (e->len != len || e->name[0] != k[0] || e->parent != parent) continue;
+    if (e->name[0] != k[0] || e->parent != parent) continue;
     size_t j = 1;
     while (j < len && e->name[j] == k[j]) j++;
     if (j == len) return i;
@@ -215,11 +224,15 @@ static int parse_object(Parser *x, int parent) {
       if (kf & F_ESC) x->unsure = 1; /* "\u0065pisode" is "episode" to JSON.parse */
       else slot = find_key(x, parent, x->b + ks, x->p - 1 - ks);
     }
-    skip_ws(x);
-    if (x->p >= x->end || x->b[x->p] != ':') return -1;
-    x->p++;
-    skip_ws(x);
-    if (parse_value(x, slot)) return -1;
+    if (x->p < x->end && x->b[x->p] == ':') x->p++; /* compact JSON: no blanks around ':' */
+    else {
+      skip_ws(x);
+      if (x->p >= x->end || x->b[x->p] != ':') return -1;
+      x->p++;
+    }
+    if (x->p < x->end && x->b[x->p] > ' ') { if (parse_value(x, slot)) return -1; }
+    else { skip_ws(x); if (parse_value(x, slot)) return -1; }
+    if (x->p < x->end && x->b[x->p] == ',' && x->p + 1 < x->end && x->b[x->p + 1] == '"') { x->p++; continue; }
     skip_ws(x);
     if (x->p < x->end && x->b[x->p] == ',') { x->p++; skip_ws(x); continue; }
     if (x->p < x->end && x->b[x->p] == '}') { x->p++; x->depth--; return 0; }
@@ -291,7 +304,8 @@ static int parse_spec(const uint8_t *s, size_t n, Key *keys) {
   size_t i = 0;
   while (i < n) {
     if (k >= MAX_KEYS) return -1;
-    int parent = (int)s[i] - 1;
+    int parent = (int)(s[i] & 0x7f) - 1;
+    keys[k].same = (s[i] & 0x80) != 0;
     if (parent >= k) return -1;
     size_t j = i + 1;
     while (j < n && s[j] != 0) j++;
@@ -343,6 +357,7 @@ static napi_value scan(napi_env env, napi_callback_info info) {
   size_t cap = ilen / si;
   if (sf > 0 && flen / sf < cap) cap = flen / sf;
   Parser x = { .b = buf, .keys = keys, .nkeys = k };
+  for (int i = 0; i < k; i++) if (keys[i].len > 0 && keys[i].len < 64) x.by_len[keys[i].len] |= 1ull << i;
   size_t p = (size_t)from, lines = 0;
   int32_t *prev = NULL;
   while (lines < cap && p < (size_t)to) {
@@ -353,6 +368,7 @@ static napi_value scan(napi_env env, napi_callback_info info) {
     int32_t *rec = outI + lines * si;
     double *f = outF + lines * sf;
     memset(rec + 4, 0, 3 * (size_t)k * sizeof *rec);
+    for (int i = 0; i < k; i++) f[i] = NAN;
     x.p = p; x.end = end; x.depth = 0; x.unsure = 0; x.rec = rec + 4; x.f = f;
     skip_ws(&x);
     int status;
@@ -364,8 +380,11 @@ static napi_value scan(napi_env env, napi_callback_info info) {
       for (int i = 0; i < k; i++) {
         int32_t *a = rec + 4 + 3 * i, *o = prev + 4 + 3 * i;
         int t = a[0] & 15;
-        if (t != T_ABSENT && (a[0] & ~F_SAME) == (o[0] & ~F_SAME) && a[2] == o[2]
-            && memcmp(buf + a[1], buf + o[1], (size_t)a[2]) == 0) a[0] |= F_SAME;
+        if (!keys[i].same || t == T_ABSENT || a[0] != (o[0] & ~F_SAME) || a[2] != o[2] || a[2] > 128) continue;
+        const uint8_t *u = buf + a[1], *v = buf + o[1];
+        int32_t j = 0;
+        while (j < a[2] && u[j] == v[j]) j++;
+        if (j == a[2]) a[0] |= F_SAME;
       }
     }
     prev = status == 0 ? rec : NULL;

@@ -1,17 +1,25 @@
 // Why: pass 1 of an investigation (the firewall/network logs) on both cores. Small inputs are
-// read on the main thread; large ones are cut into tasks (whole files, or line-aligned ranges
-// of big headerless line formats such as eve.json) dealt to worker threads, whose digests are
-// added to the alert table in file and line order, so the table is the one a serial read builds.
+// read on the main thread; large ones are cut into tasks (line-aligned ranges of big line
+// formats; a range of a format with header lines, Zeek TSV or VPC, carries the header lines
+// before it) pulled by worker threads one at a time (formats cost very different amounts per
+// byte, so a fixed deal would leave one core idle). Digests are added to the alert table in
+// file and line order, so the table is the one a serial read builds.
 import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { FieldMap, InputStats } from '../types.js';
-import { splitLineRanges } from '../inputs/lines.js';
+import { headerLinesBefore, splitLineRanges, type LineRange, type PreludeLine } from '../inputs/lines.js';
+import { isVpcHeader, VPC_HEADER_NEEDLES } from '../inputs/vpc.js';
 import type { AlertTable } from './alert-table.js';
-import { digestLog, type LogDigest, type LogTask, type LogWorkerMessage } from './log-worker.js';
+import { digestLog, type LogDigest, type LogTask, type LogWorkerMessage, type LogWorkerRequest } from './log-worker.js';
 import { mergeStats, PARALLEL_MIN_BYTES } from './trace-pass.js';
 
 /** Line formats without a header line: any line-aligned range can be read on its own. */
 const SPLITTABLE = new Set(['suricata-eve', 'iptables-log', 'zeek-conn-json', 'corral-events']);
+/** Line formats whose header lines set how later lines are read: needles every header line contains, and the test. */
+const HEADERED: Record<string, { needles: string[]; isHeader: (line: string) => boolean }> = {
+  'zeek-conn-tsv': { needles: ['#'], isHeader: (l) => l.charCodeAt(0) === 35 },
+  'vpc-flow': { needles: VPC_HEADER_NEEDLES, isHeader: isVpcHeader },
+};
 
 export interface LogPassInput {
   logs: { path: string; format: string }[];
@@ -32,9 +40,19 @@ export async function logPass(table: AlertTable, inp: LogPassInput): Promise<{ s
   const tasks: LogTask[] = [];
   const taskSize: number[] = [];
   inp.logs.forEach((l, i) => {
-    if (jobs > 1 && total >= minBytes && SPLITTABLE.has(l.format) && sizes[i]! >= minBytes) {
-      for (const r of splitLineRanges(l.path, jobs * 2)) { tasks.push({ path: l.path, format: l.format, range: r }); taskSize.push(r.end - r.start); }
-    } else { tasks.push({ path: l.path, format: l.format }); taskSize.push(sizes[i]!); }
+    const big = jobs > 1 && total >= minBytes && sizes[i]! >= minBytes;
+    const head = HEADERED[l.format];
+    let ranges: LineRange[] | undefined, preludes: PreludeLine[][] | undefined;
+    if (big && (SPLITTABLE.has(l.format) || head)) ranges = splitLineRanges(l.path, jobs * 2);
+    if (ranges && head) {
+      preludes = headerLinesBefore(l.path, ranges.map((r) => r.start), head.needles, head.isHeader);
+      if (!preludes) ranges = undefined;
+    } else if (head) ranges = undefined;
+    if (!ranges) { tasks.push({ path: l.path, format: l.format }); taskSize.push(sizes[i]!); return; }
+    ranges.forEach((r, k) => {
+      tasks.push({ path: l.path, format: l.format, range: r, ...(preludes?.[k]?.length ? { prelude: preludes[k] } : {}) });
+      taskSize.push(r.end - r.start);
+    });
   });
   let digests: LogDigest[];
   let workers = 0;
@@ -42,35 +60,34 @@ export async function logPass(table: AlertTable, inp: LogPassInput): Promise<{ s
     digests = [];
     for (const t of tasks) digests.push(await digestLog(t, inp.map, onBytes));
   } else {
-    // Largest first to the least loaded worker; results go back to task order.
+    // Largest first; each worker pulls the next task when it is done with one.
     workers = Math.min(jobs, tasks.length);
-    const buckets: number[][] = Array.from({ length: workers }, () => []);
-    const load = new Array<number>(workers).fill(0);
-    for (const i of tasks.map((_, i) => i).sort((a, b) => taskSize[b]! - taskSize[a]!)) {
-      const k = load.indexOf(Math.min(...load));
-      buckets[k]!.push(i); load[k]! += taskSize[i]!;
-    }
+    const queue = tasks.map((_, i) => i).sort((a, b) => taskSize[b]! - taskSize[a]!);
     digests = new Array<LogDigest>(tasks.length);
-    await Promise.all(buckets.map(async (b) => {
-      const got = await runWorker(b.map((i) => tasks[i]!), inp.map, onBytes);
-      b.forEach((i, j) => { digests[i] = got[j]!; });
-    }));
+    await Promise.all(Array.from({ length: workers }, () => runWorker(tasks, queue, digests, inp.map, onBytes)));
   }
   for (const d of digests) table.addDigest(d.records, d.dstSources, d.alerts);
   const merged = mergeStats(digests.map((d) => d.stats));
   return { stats: inp.logs.map((l) => merged.find((s) => s.file === l.path)!).filter((s, i, all) => all.indexOf(s) === i), workers };
 }
 
-function runWorker(tasks: LogTask[], map: FieldMap | undefined, onBytes: (d: number) => void): Promise<LogDigest[]> {
+/** One worker thread taking tasks off the shared queue until it is empty. */
+function runWorker(tasks: LogTask[], queue: number[], digests: LogDigest[], map: FieldMap | undefined, onBytes: (d: number) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(new URL('./log-worker.js', import.meta.url), { workerData: { corralLogWorker: true, tasks, map } });
+    const w = new Worker(new URL('./log-worker.js', import.meta.url), { workerData: { corralLogWorker: true, map } });
     let settled = false;
+    const next = (): void => {
+      const index = queue.shift();
+      if (index === undefined) { settled = true; w.postMessage({ type: 'close' } satisfies LogWorkerRequest); resolve(); void w.terminate(); return; }
+      w.postMessage({ type: 'task', index, task: tasks[index]! } satisfies LogWorkerRequest);
+    };
     w.on('message', (m: LogWorkerMessage) => {
       if (m.type === 'progress') onBytes(m.bytes);
-      else if (m.type === 'done') { settled = true; resolve(m.digests); void w.terminate(); }
+      else if (m.type === 'digest') { digests[m.index] = m.digest; next(); }
       else { settled = true; reject(new Error(`log worker failed: ${m.error}`)); void w.terminate(); }
     });
     w.on('error', (e) => { if (!settled) { settled = true; reject(e); } });
     w.on('exit', (code) => { if (!settled) { settled = true; reject(new Error(`log worker exited with code ${code}`)); } });
+    next();
   });
 }

@@ -102,7 +102,7 @@ export async function scanCanonical(path: string, linker: SpanLinker, opts: { ra
     stats.records++;
     return true;
   };
-  const r = await readJsonLines(path, KEYS, { fast, slow: handle, batch: () => { cacheOk = false; } }, opts);
+  const r = await readJsonLines(path, KEYS, { fast, slow: handle, batch: () => { cacheOk = false; } }, { ...opts, same: [K_EP, K_IP] });
   finish();
   return { stats: stats.finish(ts, r.bytes, r.overlong), lines: r.lines, fast: r.fast };
 }

@@ -4,7 +4,7 @@
 import { statSync } from 'node:fs';
 import type { FieldMap, NetKind, NetLogReader, NetRecord, ToolCallSpan, TraceReader } from '../types.js';
 import type { CategoryCache } from './category.js';
-import { forEachLine, type LineInfo, type LineRange } from './lines.js';
+import { forEachLine, type LineInfo, type LineRange, type PreludeLine } from './lines.js';
 import { StatsBuilder, type ReadStats } from './stats.js';
 import { TsParser } from './timestamps.js';
 
@@ -20,7 +20,10 @@ export interface NetReadOptions {
   range?: LineRange;
   /** VPC flow logs without a header line: the custom field list (names, with or without ${}). */
   vpcFields?: string[];
+  /** Header lines before range.start (Zeek "#…", a VPC field list), replayed silently first. */
+  prelude?: PreludeLine[];
 }
+
 
 /** Options every trace reader accepts (a superset of the contract's opts). */
 export interface TraceReadOptions {
@@ -47,12 +50,18 @@ export interface LineCtx { file: string; stats: StatsBuilder; ts: TsParser; cats
 export type LineHandler = (text: string, lineNo: number, info: LineInfo) => void;
 
 /** Runs one line-oriented reader over a file. makeHandler is called once per read. */
-export async function readLines(path: string, format: string, opts: { onProgress?: (b: number, t: number) => void; tz?: string; year?: number; range?: LineRange },
+export async function readLines(path: string, format: string, opts: { onProgress?: (b: number, t: number) => void; tz?: string; year?: number; range?: LineRange; prelude?: PreludeLine[] },
   makeHandler: (ctx: LineCtx) => LineHandler, finish?: (ctx: LineCtx) => void): Promise<ReadStats> {
   const stats = new StatsBuilder(path, format);
   const ts = new TsParser({ tz: opts.tz, year: opts.year, refMs: statSync(path).mtimeMs });
   const ctx: LineCtx = { file: path, stats, ts, cats: new Map() };
   const handler = makeHandler(ctx);
+  // The range before reports these lines; here they only set the reader's state (fields, separator).
+  if (opts.prelude?.length) {
+    stats.muted = true;
+    for (const p of opts.prelude) handler(p.text, p.line, { unterminated: false });
+    stats.muted = false;
+  }
   const res = await forEachLine(path, handler, { onProgress: opts.onProgress, range: opts.range });
   finish?.(ctx);
   return stats.finish(ts, res.bytes, res.overlong);

@@ -23,10 +23,10 @@ export interface JsonLineHandlers {
 }
 
 /** Reads path (or opts.range of it) line by line; see JsonLineHandlers. */
-export async function readJsonLines(path: string, keys: readonly KeyPath[], h: JsonLineHandlers, opts: { range?: LineRange; onProgress?: (bytes: number, total: number) => void }): Promise<LineResult & { fast: number }> {
+export async function readJsonLines(path: string, keys: readonly KeyPath[], h: JsonLineHandlers, opts: { range?: LineRange; onProgress?: (bytes: number, total: number) => void; same?: readonly number[] }): Promise<LineResult & { fast: number }> {
   const addon = jsonLinesAddon();
   if (!addon) return { ...(await forEachLine(path, h.slow, opts)), fast: 0 };
-  const sc = new JsonLineScanner(addon, keys);
+  const sc = new JsonLineScanner(addon, keys, opts.same);
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;

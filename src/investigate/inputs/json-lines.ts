@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const T_ABSENT = 0, T_STR = 1, T_NUM = 2, T_TRUE = 3, T_FALSE = 4, T_NULL = 5, T_OBJ = 6, T_ARR = 7;
-/** String flags: backslash escapes inside; bytes ≥ 0x80 (UTF-8) inside; same type and bytes as on the line before. */
+/** String flags: backslash escapes inside; bytes ≥ 0x80 (UTF-8) inside; same type and bytes as on the line before (keys asked for, values ≤ 128 bytes). */
 export const F_ESC = 16, F_HIGH = 32, F_SAME = 64;
 /** Line status: fields extracted; read this line with JSON.parse; only whitespace. */
 export const ST_OK = 0, ST_FULL = 1, ST_BLANK = 2;
@@ -48,7 +48,15 @@ export class JsonLineScanner {
   private readonly spec: Buffer;
   private readonly k: number;
 
-  constructor(private readonly addon: Addon, keys: readonly KeyPath[]) {
+  /** same: indexes (into keys) of the keys whose lines should get F_SAME. */
+  constructor(private readonly addon: Addon, keys: readonly KeyPath[], same: readonly number[] = []) {
+    // Names are compared as bytes in C, which is JSON.parse's comparison of decoded text only for
+    // names of 1-63 UTF-8 bytes without control characters, '"', '\\', U+FFFD (what invalid UTF-8
+    // decodes to) or lone surrogates: other names are refused rather than silently never found.
+    for (const k of keys) for (const name of typeof k === 'string' ? [k] : k) {
+      const n = Buffer.byteLength(name);
+      if (n < 1 || n > 63 || /["\\\x00-\x1f\ufffd]/.test(name) || Buffer.from(name).toString() !== name) throw new Error(`JsonLineScanner: key ${JSON.stringify(name)} must be 1-63 UTF-8 bytes without control characters, '"', '\\', U+FFFD or lone surrogates`);
+    }
     const names: string[] = [];
     const parents: number[] = [];
     const idx = (name: string, parent: number): number => {
@@ -68,12 +76,14 @@ export class JsonLineScanner {
     for (let i = 0; i < names.length; i++) if (parents[i] === -1) order.push(i);
     for (let i = 0; i < names.length; i++) if (parents[i]! >= 0) order.push(i);
     if (order.length > 64) throw new Error(`JsonLineScanner: at most 64 keys, got ${order.length}`);
+    // (parent + 1 must fit in 7 bits: guaranteed by the 64-key limit)
     const pos = new Map(order.map((orig, at) => [orig, at]));
     this.remap = Int32Array.from(keys.map((_, i) => pos.get(i)!));
     const parts: Buffer[] = [];
     for (const orig of order) {
       const p = parents[orig]!;
-      parts.push(Buffer.from([p < 0 ? 0 : pos.get(p)! + 1]), Buffer.from(names[orig]!, 'utf8'), Buffer.from([0]));
+      const flag = orig < keys.length && same.includes(orig) ? 0x80 : 0;
+      parts.push(Buffer.from([flag | (p < 0 ? 0 : pos.get(p)! + 1)]), Buffer.from(names[orig]!, 'utf8'), Buffer.from([0]));
     }
     this.spec = Buffer.concat(parts);
     this.k = order.length;

@@ -10,6 +10,9 @@ export const CHUNK_BYTES = 1 << 20;
 /** Lines longer than this are reported as bad and skipped (their bytes are never held). */
 export const MAX_LINE_BYTES = 64 << 20;
 
+/** A header line of a file (Zeek "#fields …", a VPC field list), with its line number. */
+export interface PreludeLine { text: string; line: number }
+
 /** A byte range of a file that starts at a line start and ends after a newline (or at EOF). */
 export interface LineRange { start: number; end: number; firstLine: number }
 
@@ -141,5 +144,51 @@ export function splitLineRanges(path: string, n: number, countLines = true): Lin
       ranges.push({ start: s, end: cuts[i + 1]!, firstLine: countLines || i === 0 ? line : 0 });
     }
     return ranges;
+  } finally { closeSync(fd); }
+}
+
+/**
+ * For each cut (a line start), the header lines before it, in file order, so a range reader can
+ * start with the state a serial read has there. A header line is one for which isHeader holds;
+ * every header line must contain one of the needles (found at memchr speed; only lines holding
+ * a needle are decoded). One read of the file up to the last cut. undefined when a line before
+ * the last cut is longer than 1 MiB (the caller then reads the file as a whole).
+ */
+export function headerLinesBefore(path: string, cuts: number[], needles: string[], isHeader: (line: string) => boolean): PreludeLine[][] | undefined {
+  const out: PreludeLine[][] = cuts.map(() => []);
+  const last = Math.max(0, ...cuts);
+  if (last === 0) return out;
+  const fd = openSync(path, 'r');
+  try {
+    const found: { at: number; line: PreludeLine }[] = [];
+    const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    const pats = needles.map((n) => Buffer.from(n));
+    let pos = 0, line = 1, carry = 0;
+    while (pos < last) {
+      const got = readSync(fd, buf, carry, Math.min(buf.length - carry, last - pos), pos);
+      if (got <= 0) break;
+      const n = carry + got, base = pos - carry;
+      pos += got;
+      const end = pos >= last ? n : buf.lastIndexOf(10, n - 1) + 1; // whole lines only
+      if (end <= 0) { if (n === buf.length) return undefined; carry = n; continue; } // a line over 1 MiB: do not split
+      const starts = new Set<number>();
+      for (const pat of pats) {
+        for (let k = buf.indexOf(pat, 0); k >= 0 && k < end; k = buf.indexOf(pat, k + 1)) starts.add(k > 0 ? buf.lastIndexOf(10, k - 1) + 1 : 0);
+      }
+      let counted = 0;
+      for (const s of [...starts].sort((a, b) => a - b)) {
+        for (let k = buf.indexOf(10, counted); k >= 0 && k < s; k = buf.indexOf(10, k + 1)) line++;
+        counted = s;
+        let e = buf.indexOf(10, s);
+        if (e < 0 || e > end) e = end;
+        const text = buf.toString('utf8', s, e > s && buf[e - 1] === 13 ? e - 1 : e);
+        if (isHeader(text)) found.push({ at: base + s, line: { text, line } });
+      }
+      for (let k = buf.indexOf(10, counted); k >= 0 && k < end; k = buf.indexOf(10, k + 1)) line++;
+      carry = n - end;
+      if (carry > 0) buf.copy(buf, 0, end, n);
+    }
+    cuts.forEach((c, i) => { for (const f of found) if (f.at < c) out[i]!.push(f.line); });
+    return out;
   } finally { closeSync(fd); }
 }

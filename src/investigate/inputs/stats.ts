@@ -21,20 +21,24 @@ export class StatsBuilder {
   readonly issues: InputStats['issues'] = [];
   readonly skippedKinds: Record<string, number> = {};
   private notes: string[] = [];
+  /** While true, nothing is counted (a range reader replaying header lines that the range before reports). */
+  muted = false;
 
   constructor(readonly file: string, readonly format: string) {}
 
   badLine(line: number, error: string): void {
+    if (this.muted) return;
     this.bad++;
     if (this.issues.length < MAX_ISSUES) this.issues.push({ file: this.file, line, error });
   }
 
   skip(kind: string): void {
+    if (this.muted) return;
     this.skipped++;
     this.skippedKinds[kind] = (this.skippedKinds[kind] ?? 0) + 1;
   }
 
-  note(s: string): void { if (!this.notes.includes(s)) this.notes.push(s); }
+  note(s: string): void { if (!this.muted && !this.notes.includes(s)) this.notes.push(s); }
 
   finish(ts: TsParser | undefined, bytes: number, overlong: { line: number; bytes: number }[] = []): ReadStats {
     for (const o of overlong) this.badLine(o.line, `line of ${o.bytes} bytes is longer than the limit; skipped`);

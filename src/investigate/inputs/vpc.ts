@@ -19,7 +19,9 @@ export function vpcFieldName(tok: string): string {
   return t.replace(/_/g, '-').toLowerCase();
 }
 
-function isHeader(text: string): boolean {
+/** A field-list line (every one contains one of VPC_HEADER_NEEDLES). */
+export const VPC_HEADER_NEEDLES = ['srcaddr', '${'];
+export function isVpcHeader(text: string): boolean {
   return text.includes('srcaddr') || text.includes('${');
 }
 
@@ -41,7 +43,7 @@ export const vpcFlowReader: NetReader = {
       if (opts.vpcFields) setFields(opts.vpcFields.map(vpcFieldName), 0);
       return (text, line, info) => {
         if (isBlank(text)) return;
-        if (isHeader(text)) {
+        if (isVpcHeader(text)) {
           setFields(text.trim().split(/\s+/).map(vpcFieldName), line);
           if (slotOf) stats.note(`field list from the header at line ${line}`);
           return;
