@@ -15,7 +15,7 @@
 import { statSync } from 'node:fs';
 import type { LineCtx } from '../inputs/base.js';
 import type { LineRange } from '../inputs/lines.js';
-import { F_ESC, F_HIGH, F_SAME, T_ABSENT, T_NULL, T_NUM, T_STR, type JsonLineScanner } from '../inputs/json-lines.js';
+import { F_ESC, F_HIGH, F_SAME, latin1, T_ABSENT, T_NULL, T_NUM, T_STR, type JsonLineScanner } from '../inputs/json-lines.js';
 import { readJsonLines } from '../inputs/json-lines-read.js';
 import { StatsBuilder, type ReadStats } from '../inputs/stats.js';
 import { TsParser } from '../inputs/timestamps.js';
@@ -56,34 +56,42 @@ export async function scanCanonical(path: string, linker: SpanLinker, opts: { ra
 
   // The episode and IP of the last line that had plain ones (valid while the next line's are F_SAME).
   let epName = '', agg: EpisodeAgg | undefined, st: KeyState | undefined, cacheOk = false;
+  // Positions of the fields in the scanner's output (set on the first line).
+  let I: Int32Array = new Int32Array(0), F: Float64Array = new Float64Array(0), S = 0, FK = 0;
+  let sEp = 0, sCmd = 0, sTs = 0, sEnd = 0, sDur = 0, sIp = 0, sIps = 0, fTs = 0, fEnd = 0, fDur = 0;
+  const bind = (sc: JsonLineScanner): void => {
+    I = sc.outI; F = sc.outF; S = sc.stride; FK = sc.k;
+    sEp = sc.slot(K_EP); sCmd = sc.slot(K_CMD); sTs = sc.slot(K_TS); sEnd = sc.slot(K_END); sDur = sc.slot(K_DUR); sIp = sc.slot(K_IP); sIps = sc.slot(K_IPS);
+    fTs = sc.fslot(K_TS); fEnd = sc.fslot(K_END); fDur = sc.fslot(K_DUR);
+  };
   /** Reads line i of the scanner's batch by its indexed fields; false: the full parser must read it. */
   const fast = (sc: JsonLineScanner, buf: Buffer, i: number): boolean => {
-    const eTf = sc.tf(i, K_EP), iTf = sc.tf(i, K_IP);
-    if (!cacheOk || !(eTf & F_SAME) || !(iTf & F_SAME)) {
+    if (I !== sc.outI) bind(sc);
+    const r = i * S, fr = i * FK;
+    const eTf = I[r + sEp]!, iTf = I[r + sIp]!;
+    if (!cacheOk || !(eTf & iTf & F_SAME)) {
       cacheOk = false;
       // Plain strings only (what toStr gives unchanged); an IP list goes to the full parser.
-      if ((eTf & 15) !== T_STR || (eTf & (F_ESC | F_HIGH)) || sc.len(i, K_EP) === 0) return false;
-      if ((iTf & 15) !== T_STR || (iTf & (F_ESC | F_HIGH)) || sc.len(i, K_IP) === 0) return false;
-      const io = sc.off(i, K_IP), il = sc.len(i, K_IP);
+      const eo = I[r + sEp + 1]!, el = I[r + sEp + 2]!, io = I[r + sIp + 1]!, il = I[r + sIp + 2]!;
+      if ((eTf & 15) !== T_STR || (eTf & (F_ESC | F_HIGH)) || el === 0) return false;
+      if ((iTf & 15) !== T_STR || (iTf & (F_ESC | F_HIGH)) || il === 0) return false;
       for (let j = io; j < io + il; j++) if (buf[j] === 44) return false; // "a,b" is a list
-      const eo = sc.off(i, K_EP);
-      if (sc.len(i, K_EP) === 1 && buf[eo] === 45) return false; // toStr("-") is no episode
-      epName = buf.toString('latin1', eo, eo + sc.len(i, K_EP));
-      st = linker.ipState(buf.toString('latin1', io, io + il));
+      if (el === 1 && buf[eo] === 45) return false; // toStr("-") is no episode
+      epName = latin1(buf, eo, eo + el);
+      st = linker.ipState(latin1(buf, io, io + il));
       agg = linker.episodeAgg(epName);
       cacheOk = true;
     }
-    if ((sc.tf(i, K_IPS) & 15) !== T_ABSENT || (sc.tf(i, K_CMD) & 15) !== T_STR) return false;
-    if ((sc.tf(i, K_TS) & 15) !== T_STR) return false;
-    const a = sc.num(i, K_TS);
+    if ((I[r + sIps]! & 15) !== T_ABSENT || (I[r + sCmd]! & 15) !== T_STR || (I[r + sTs]! & 15) !== T_STR) return false;
+    const a = F[fr + fTs]!;
     if (a !== a) return false; // not a zoned ISO string: TsParser decides
     let b: number, endTs = false;
-    const endT = sc.tf(i, K_END) & 15;
-    if (endT === T_STR) { b = sc.num(i, K_END); endTs = true; if (b !== b) return false; }
+    const endT = I[r + sEnd]! & 15;
+    if (endT === T_STR) { b = F[fr + fEnd]!; endTs = true; if (b !== b) return false; }
     else if (endT === T_ABSENT || endT === T_NULL) {
       // No end (assumed, and noted) or a bad duration: the full parser.
-      if ((sc.tf(i, K_DUR) & 15) !== T_NUM) return false;
-      const d = sc.num(i, K_DUR);
+      if ((I[r + sDur]! & 15) !== T_NUM) return false;
+      const d = F[fr + fDur]!;
       if (!(d >= 0)) return false;
       b = a + d;
     } else return false;

@@ -17,6 +17,11 @@ export const F_ESC = 16, F_HIGH = 32, F_SAME = 64;
 /** Line status: fields extracted; read this line with JSON.parse; only whitespace. */
 export const ST_OK = 0, ST_FULL = 1, ST_BLANK = 2;
 
+/** Node's Buffer#latin1Slice / #utf8Slice (no argument normalisation: hot loops build many short strings). */
+type SliceBuffer = Buffer & { latin1Slice(start: number, end: number): string; utf8Slice(start: number, end: number): string };
+export const latin1 = (b: Buffer, start: number, end: number): string => (b as SliceBuffer).latin1Slice(start, end);
+export const utf8 = (b: Buffer, start: number, end: number): string => (b as SliceBuffer).utf8Slice(start, end);
+
 interface Addon { scan(buf: Uint8Array, from: number, to: number, spec: Uint8Array, outI: Int32Array, outF: Float64Array): number }
 
 let loaded: Addon | null | undefined;
@@ -46,7 +51,8 @@ export class JsonLineScanner {
   readonly outI: Int32Array;
   readonly outF: Float64Array;
   private readonly spec: Buffer;
-  private readonly k: number;
+  /** Doubles per line in outF. */
+  readonly k: number;
 
   /** same: indexes (into keys) of the keys whose lines should get F_SAME. */
   constructor(private readonly addon: Addon, keys: readonly KeyPath[], same: readonly number[] = []) {
@@ -95,6 +101,13 @@ export class JsonLineScanner {
   /** Spec position of each caller key index. */
   private readonly remap: Int32Array;
 
+  /**
+   * For hot loops: key k's type|flags is outI[i * stride + slot(k)], its offset and length follow;
+   * its number is outF[i * k + fslot(k)].
+   */
+  slot(k: number): number { return 4 + 3 * this.remap[k]!; }
+  fslot(k: number): number { return this.remap[k]!; }
+
   /** Scans the complete lines of buf[from, to); returns how many were indexed (continue after lineEnd(n-1)). */
   scan(buf: Buffer, from: number, to: number): number {
     return this.addon.scan(buf, from, to, this.spec, this.outI, this.outF);
@@ -116,8 +129,8 @@ export class JsonLineScanner {
   /** The string value of key k (which must be T_STR), decoded as JSON.parse would. */
   str(buf: Buffer, i: number, k: number): string {
     const tf = this.tf(i, k), o = this.off(i, k), n = this.len(i, k);
-    if (tf & F_ESC) return JSON.parse(`"${buf.toString('utf8', o, o + n)}"`) as string;
-    return buf.toString(tf & F_HIGH ? 'utf8' : 'latin1', o, o + n);
+    if (tf & F_ESC) return JSON.parse(`"${utf8(buf, o, o + n)}"`) as string;
+    return tf & F_HIGH ? utf8(buf, o, o + n) : latin1(buf, o, o + n);
   }
 
   /** Key k's value as JSON.parse would give it (objects and arrays are parsed from their bytes). */
