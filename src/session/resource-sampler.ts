@@ -16,8 +16,43 @@ const PROC_FLOOR_PCT = 5;
 /** At most this many processes per call per sample (the busiest). */
 const MAX_PROCS = 16;
 
+/** An idle call's unchanged samples are elided, but one is still sent this often (a heartbeat). */
+const IDLE_HEARTBEAT = 12;
+/** Memory movement below this counts as unchanged for an idle call. */
+const IDLE_MEMORY_SLACK = 1 << 20;
+
 export interface ProcSample { pid: number; comm: string; cpuPct: number }
-export interface CallSample { key: string; cpuPct: number; cpuNs: number; memoryBytes?: number; pids?: number; procs: ProcSample[] }
+export interface CallSample {
+  key: string; cpuPct: number; cpuNs: number; memoryBytes?: number; pids?: number; procs: ProcSample[];
+  /** Samples elided since the last one sent because the call sat idle and unchanged. */
+  idleSkipped: number;
+}
+
+/**
+ * Drops repeated samples of an idle call (below the CPU floor, no busy process, same process
+ * count, memory within 1 MiB of the last sample sent): a `sleep infinity` left in the background
+ * would otherwise log a sample every few seconds for the whole session. Every IDLE_HEARTBEAT-th
+ * idle sample is still sent, carrying how many were elided; any change is sent at once. The
+ * sustained-CPU rules only look at busy samples, so nothing they need is dropped.
+ */
+export class IdleSampleFilter {
+  private last = new Map<string, { idle: boolean; pids?: number; memoryBytes?: number; skipped: number }>();
+
+  /** Whether to send this sample; sets sample.idleSkipped when it is sent. */
+  keep(s: CallSample): boolean {
+    const idle = s.cpuPct < PROC_FLOOR_PCT && s.procs.length === 0;
+    const prev = this.last.get(s.key);
+    const unchanged = prev !== undefined && prev.idle && idle && prev.pids === s.pids
+      && Math.abs((prev.memoryBytes ?? 0) - (s.memoryBytes ?? 0)) < IDLE_MEMORY_SLACK;
+    if (unchanged && prev.skipped + 1 < IDLE_HEARTBEAT) { prev.skipped++; return false; }
+    s.idleSkipped = prev?.skipped ?? 0;
+    this.last.set(s.key, { idle, pids: s.pids, memoryBytes: s.memoryBytes, skipped: 0 });
+    return true;
+  }
+
+  /** Forget calls that are gone. */
+  retain(keys: Set<string>): void { for (const k of this.last.keys()) if (!keys.has(k)) this.last.delete(k); }
+}
 
 interface Prev { atNs: bigint; cpuNs: number }
 
@@ -37,8 +72,9 @@ export class ResourceSampler {
   private prevCall = new Map<string, Prev>();
   private prevPid = new Map<number, { atNs: bigint; ticks: number }>();
   private reported = new Set<number>();
+  private readonly idle = new IdleSampleFilter();
 
-  /** One sample per live call (a call with processes); the first sight of a call or pid only sets its baseline. */
+  /** One sample per live call (a call with processes, idle repeats elided); the first sight of a call or pid only sets its baseline. */
   sample(calls: { key: string; cgroup: Cgroup }[], nowNs: bigint = process.hrtime.bigint()): CallSample[] {
     const out: CallSample[] = [];
     const seenPids = new Set<number>();
@@ -67,11 +103,13 @@ export class ResourceSampler {
       for (const p of procs) { if (p.cpuPct >= PROC_FLOOR_PCT) this.reported.add(p.pid); else this.reported.delete(p.pid); }
       if (!prev || nowNs <= prev.atNs) continue;
       const cpuPct = (cpuNs - prev.cpuNs) / Number(nowNs - prev.atNs) * 100;
-      out.push({ key, cpuPct: Math.round(cpuPct * 10) / 10, cpuNs, memoryBytes: st.memoryBytes, pids: st.pids, procs });
+      const sample: CallSample = { key, cpuPct: Math.round(cpuPct * 10) / 10, cpuNs, memoryBytes: st.memoryBytes, pids: st.pids, procs, idleSkipped: 0 };
+      if (this.idle.keep(sample)) out.push(sample);
     }
     // forget what is gone, so the maps stay as small as the live process set
     for (const pid of this.prevPid.keys()) if (!seenPids.has(pid)) { this.prevPid.delete(pid); this.reported.delete(pid); }
     for (const k of this.prevCall.keys()) if (!seenCalls.has(k)) this.prevCall.delete(k);
+    this.idle.retain(seenCalls);
     return out;
   }
 }

@@ -319,7 +319,7 @@ export class Session {
         const state = this.calls.get(s.key);
         if (!state) continue;
         const attr = this.attr(state);
-        this.emit('resource', { scope: 'tool_call', sample: true, cpu_pct: s.cpuPct, cpu_ns: s.cpuNs, memory_bytes: s.memoryBytes, pids: s.pids }, { attr });
+        this.emit('resource', { scope: 'tool_call', sample: true, cpu_pct: s.cpuPct, cpu_ns: s.cpuNs, memory_bytes: s.memoryBytes, pids: s.pids, ...(s.idleSkipped ? { idle_skipped: s.idleSkipped } : {}) }, { attr });
         for (const p of s.procs) this.emit('resource', { scope: 'process', comm: p.comm, cpu_pct: p.cpuPct }, { attr, pid: p.pid });
       }
     } catch (e) { this.rt.onError(e); }
