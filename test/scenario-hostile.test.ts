@@ -128,7 +128,7 @@ time.sleep(0.3)`, { tool: 'python' });
   assert.ok(alerts.every((a) => a.tool_call === 'call-1'));
 });
 
-test('datagrams sent later by a background process (UDP, ICMP ping, DNS to an outside resolver) are attributed to the call that started it, with its pid', async () => {
+test('datagrams sent later by a background process (UDP via sendto/sendmsg/sendmmsg, ICMP ping, DNS to an outside resolver) are attributed to the call that started it, with its pid', async () => {
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'udp-bg' });
   try {
     const bg = `import socket, time
@@ -136,6 +136,18 @@ time.sleep(1.5)
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u.sendto(b"beacon", ("203.0.113.10", 9999))
 u.sendmsg([b"beacon2"], [], 0, ("203.0.113.10", 9998))
+# sendmmsg() (batched datagrams; Python has no wrapper): two messages to one destination
+import ctypes, struct
+class Iov(ctypes.Structure): _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+class Hdr(ctypes.Structure): _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint32), ("iov", ctypes.POINTER(Iov)), ("iovlen", ctypes.c_size_t), ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t), ("flags", ctypes.c_int)]
+class MHdr(ctypes.Structure): _fields_ = [("hdr", Hdr), ("len", ctypes.c_uint)]
+sa = ctypes.create_string_buffer(struct.pack("=HH4s8x", socket.AF_INET, socket.htons(9996), socket.inet_aton("203.0.113.10")), 16)
+data = ctypes.create_string_buffer(b"beacon3")
+iov = Iov(ctypes.cast(data, ctypes.c_void_p), 7)
+mm = (MHdr * 2)()
+for m in mm:
+    m.hdr.name = ctypes.cast(sa, ctypes.c_void_p); m.hdr.namelen = 16; m.hdr.iov = ctypes.pointer(iov); m.hdr.iovlen = 1
+print("sendmmsg", ctypes.CDLL(None, use_errno=True).sendmmsg(u.fileno(), mm, 2, 0))
 icmp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
 icmp.sendto(b"\\x08\\x00\\xf7\\xff\\x00\\x00\\x00\\x00", ("203.0.113.10", 0))
 q = b"\\x12\\x34\\x01\\x00\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x00" + b"".join(bytes([len(p)]) + p.encode() for p in "xmr.pool.test".split(".")) + b"\\x00\\x00\\x01\\x00\\x01"
@@ -160,7 +172,8 @@ time.sleep(0.5)`;
       assert.ok(d.pid! > 0);
     }
     const sends = s.events.filter((e) => e.kind === 'connect' && e.payload.via === 'sendto');
-    assert.ok(sends.some((e) => e.payload['network.peer.port'] === 9999) && sends.some((e) => e.payload['network.peer.port'] === 9998), 'sendto and sendmsg recorded');
+    for (const [port, how] of [[9999, 'sendto'], [9998, 'sendmsg'], [9996, 'sendmmsg']] as const) assert.ok(sends.some((e) => e.payload['network.peer.port'] === port), `${how} recorded`);
+    assert.ok(drops.some((d) => d.payload['network.peer.port'] === 9996), 'the sendmmsg datagrams were dropped');
     assert.ok(s.alertEvents.filter((a) => a.payload.category !== undefined && /203\.0\.113\.10/.test(String(a.payload.message))).every((a) => a.tool_call === 'plant'));
   } finally { await s.close(); }
 });

@@ -18,10 +18,11 @@
 //   S cg pid ts saddr sport daddr dport TCP connect got its source port; printed once, at
 //                                       connect() return in the caller's context (the socket
 //                                       entered SYN_SENT inside that syscall, so the port is set)
-//   U cg pid ts ppid hexsockaddr comm   sendto()/sendmsg() with a destination (unconnected UDP,
+//   U cg pid ts ppid hexsockaddr comm   sendto()/sendmsg()/sendmmsg() with a destination (unconnected UDP,
 //                                       ICMP ping sockets), only outside the host's network
 //                                       namespace (sandboxes have their own), so host traffic
-//                                       never floods the sensor; at most 2 per cgroup per ms
+//                                       never floods the sensor; at most 2 per cgroup per ms;
+//                                       sendmmsg() records the first message's destination
 //   B 0 token                           BEGIN marker (all probes attached)
 // `key` is the kernel timestamp of the execve entry: it pairs enter/exec/fail lines that
 // may arrive out of order because bpftrace drains one perf buffer per CPU.
@@ -142,6 +143,14 @@ tracepoint:syscalls:sys_enter_sendmsg /args->msg->msg_name != 0${inSandboxNs}/ {
   @ucnt[cgroup]++;
   if (@ucnt[cgroup] <= ${SEND_BURST}) {
     printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(uptr(args->msg->msg_name), 24), comm);
+  }
+}
+
+tracepoint:syscalls:sys_enter_sendmmsg /args->vlen > 0 && args->mmsg->msg_hdr.msg_name != 0${inSandboxNs}/ {
+  if (nsecs - @uwin[cgroup] > ${SEND_WINDOW_NS}) { @uwin[cgroup] = nsecs; @ucnt[cgroup] = 0; }
+  @ucnt[cgroup]++;
+  if (@ucnt[cgroup] <= ${SEND_BURST}) {
+    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(uptr(args->mmsg->msg_hdr.msg_name), 24), comm);
   }
 }
 
