@@ -1,10 +1,11 @@
-// Why: the fast trace scanner (src/investigate/analysis/trace-scan.ts) reads most lines by
-// checking patterns at offsets learned from the previous line instead of parsing them. These
-// tests prove it builds exactly the linker state the full parser builds (counts, candidates
-// with their lines, episode windows, exposure, bad lines with file:line) on traces that break
-// its assumptions: layout and field-length changes, episodes switching, escaped quotes and
-// UTF-8 in commands, CRLF, bad lines, duplicate keys, Python-style spacing, and an episode that
-// moves from an IP without alerts to one with alerts (which forces an exact second reading).
+// Why: the fast trace scanner (src/investigate/analysis/trace-scan.ts) reads most lines from the
+// native JSON Lines scanner's index instead of JSON.parse. These tests prove it builds exactly
+// the linker state the full parser builds (counts, candidates with their lines, episode
+// windows, exposure, bad lines with file:line) on traces that break its assumptions: field
+// order and length changes, episodes switching, escaped quotes and UTF-8 in commands, CRLF, bad
+// lines (also one corrupted only inside its command text), duplicate keys, Python-style
+// spacing, and an episode that moves from an IP without alerts to one with alerts (which forces
+// an exact second reading).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,6 +44,7 @@ function fixture(): { lines: string[]; keys: KeyAlertsInput[] } {
       if (e === 21 && step === 10) line = JSON.stringify({ ...o, ips: ['10.0.1.77', '10.0.0.5'] });
       if (e === 23 && step === 11) line = line.replace(`"episode":"ep-${e}"`, '"episode":""');
       if (e === 25 && step === 5) lines.push('');
+      if (e === 27 && step === 4) line = line.replace('ls -la', 'ls\t-la'); // a raw tab inside the command: invalid JSON
       lines.push(line);
     }
   }
@@ -98,6 +100,8 @@ test('fast scanner: the same linker state and bad-line reports as the full parse
     const torn = lines.findIndex((l) => l.length === 60) + 1;
     assert.ok(fullStats.issues.some((i) => i.line === torn && /invalid JSON/.test(i.error)));
     assert.ok(fullStats.issues.some((i) => i.line === lines.length + 1 && /truncated last line/.test(i.error)));
+    const tab = lines.findIndex((l) => l.includes('ls\t-la')) + 1;
+    assert.ok(tab > 0 && fullStats.issues.some((i) => i.line === tab && /invalid JSON/.test(i.error)), 'a line corrupted only inside its command is reported (by both readers: compared above)');
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 

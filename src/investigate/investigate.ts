@@ -91,7 +91,7 @@ export async function investigate(inp: InvestigateInput): Promise<InvestigationR
   timings.tracesMs = performance.now() - t1;
   if (workers) notes.push(`traces read by ${workers} worker threads`);
   if (reread) notes.push('traces read twice: an episode moved from an IP without alerts to one with alerts, so the first call of every episode was read in full the second time');
-  if (fast) notes.push(`${fast} of ${state.spans} tool calls read by the fast scanner (layout of the previous line; the rest fully parsed)`);
+  if (fast) notes.push(`${fast} of ${state.spans} tool calls read from the native scanner's index (the rest, and every line it could not vouch for, by JSON.parse)`);
 
   return finish(table, state, {
     opts, rules: rulesLoading ?? inp.rules, notes, timings, t0,
