@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { release } from 'node:os';
+import { jsonLinesAddon } from '../investigate/inputs/json-lines.js';
 import { detectCgroupLayout } from '../sandbox/cgroups.js';
 import { enterBinary } from '../sandbox/launcher.js';
 import { makeStyle } from './style.js';
@@ -36,6 +37,8 @@ export function runChecks(): Check[] {
   let native = '';
   try { native = enterBinary(); } catch (e) { native = ''; c.push({ name: 'native helpers', ok: false, required: true, detail: (e as Error).message, fix: 'npm run build' }); }
   if (native) c.push({ name: 'native helpers', ok: existsSync(native.replace('corral-enter', 'original-dst.node')), required: true, detail: native, fix: 'npm run build' });
+  const scanner = jsonLinesAddon();
+  c.push({ name: 'JSON Lines scanner (investigate speed)', ok: !!scanner, required: false, detail: scanner ? 'native/json-lines.c loaded' : 'not loaded: `corral investigate` parses every line with JSON.parse (same answers, ~2x slower)', fix: 'npm run build (needs gcc)' });
   const bpf = which('bpftrace');
   c.push({ name: 'bpftrace (exec/connect sensor)', ok: !!bpf, required: false, detail: bpf ?? 'not found', fix: `apt-get install -y bpftrace (or ${setup})` });
   const tracefs = existsSync('/sys/kernel/tracing/events');

@@ -26,8 +26,13 @@ interface Addon { scan(buf: Uint8Array, from: number, to: number, spec: Uint8Arr
 
 let loaded: Addon | null | undefined;
 
-/** The addon, or undefined when it was not built (readers then parse every line in JS). */
+/**
+ * The addon, or undefined when it was not built (readers then parse every line in JS). The
+ * environment variable CORRAL_NO_NATIVE_SCANNER=1 turns it off (to compare answers, or to rule
+ * the scanner out when chasing a problem).
+ */
 export function jsonLinesAddon(): Addon | undefined {
+  if (loaded === undefined && process.env.CORRAL_NO_NATIVE_SCANNER === '1') loaded = null;
   if (loaded === undefined) {
     const here = dirname(fileURLToPath(import.meta.url));
     // dist/src/investigate/inputs → dist/native
