@@ -46,8 +46,8 @@ export async function logPass(table: AlertTable, inp: LogPassInput): Promise<{ s
     if (big && (SPLITTABLE.has(l.format) || head)) ranges = splitLineRanges(l.path, jobs * 2);
     if (ranges && head) {
       preludes = headerLinesBefore(l.path, ranges.map((r) => r.start), head.needles, head.isHeader);
-      if (!preludes) ranges = undefined;
-    } else if (head) ranges = undefined;
+      if (!preludes) ranges = undefined; // a line over 1 MiB before a cut: read the file whole
+    }
     if (!ranges) { tasks.push({ path: l.path, format: l.format }); taskSize.push(sizes[i]!); return; }
     ranges.forEach((r, k) => {
       tasks.push({ path: l.path, format: l.format, range: r, ...(preludes?.[k]?.length ? { prelude: preludes[k] } : {}) });

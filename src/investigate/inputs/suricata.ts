@@ -7,7 +7,7 @@
 import { statSync } from 'node:fs';
 import { isBlank, isObj, mkRecord, parseObject, type LineCtx, type NetReader } from './base.js';
 import { deriveCategory } from './category.js';
-import { T_OBJ, T_STR, type JsonLineScanner, type KeyPath } from './json-lines.js';
+import { F_ESC, T_OBJ, T_STR, type JsonLineScanner, type KeyPath } from './json-lines.js';
 import { readJsonLines } from './json-lines-read.js';
 import { normaliseAction, normaliseProto, normaliseSeverity, toCount, toPort, toStr } from './normalise.js';
 import { lineError, StatsBuilder } from './stats.js';
@@ -135,9 +135,10 @@ export const suricataEveReader: NetReader = {
       eventFields(ov, ctx, line, onRecord);
     };
     const fast = (sc: JsonLineScanner, buf: Buffer, i: number, line: number): boolean => {
-      // The text search of the full path must find this same "event_type" (not one nested earlier).
-      const at = buf.indexOf(ET, sc.lineStart(i));
-      if ((sc.tf(i, EVENT_TYPE) & 15) !== T_STR || at < 0 || at + 14 !== sc.off(i, EVENT_TYPE)) return false;
+      // The text search of the full path must find this same "event_type" (not one nested
+      // earlier), and read the same value (it does not decode escapes).
+      const at = buf.indexOf(ET, sc.lineStart(i)), tf = sc.tf(i, EVENT_TYPE);
+      if ((tf & 15) !== T_STR || (tf & F_ESC) || at < 0 || at + 14 !== sc.off(i, EVENT_TYPE)) return false;
       iv.sc = sc; iv.buf = buf; iv.i = i;
       eventFields(iv, ctx, line, onRecord);
       return true;
