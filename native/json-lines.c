@@ -29,7 +29,9 @@
  *         (absent keys too).
  *   Returns how many lines were written (stops when the arrays are full).
  */
+#if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
 #include <math.h>
 #include <node_api.h>
 #include <stdint.h>
@@ -77,8 +79,11 @@ static inline __attribute__((always_inline)) int scan_string(Parser *x, int *fla
   const uint8_t *b = x->b;
   size_t p = x->p + 1, end = x->end;
   int fl = 0;
+#if defined(__SSE2__)
   const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+#endif
   for (;;) {
+#if defined(__SSE2__)
     while (p + 16 <= end) {
       __m128i v = _mm_loadu_si128((const __m128i *)(b + p));
       int hm = _mm_movemask_epi8(v); /* bytes >= 0x80 */
@@ -90,6 +95,7 @@ static inline __attribute__((always_inline)) int scan_string(Parser *x, int *fla
       p += (size_t)i;
       break;
     }
+#endif
     if (p >= end) return -1;
     uint8_t c = b[p];
     if (c == '"') { x->p = p + 1; *flags = fl; return 0; }
