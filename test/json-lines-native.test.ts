@@ -646,6 +646,8 @@ test('key names the C cannot compare exactly are refused; accepted names are fou
     assert.throws(() => new JsonLineScanner(a, [['p', bad]]), /must be 1-63 UTF-8 bytes/, `child ${JSON.stringify(bad)}`);
     if (bad !== '') assert.throws(() => new JsonLineScanner(a, [[bad, 'c']]), /must be 1-63 UTF-8 bytes/, `parent ${JSON.stringify(bad)}`);
   }
+  assert.throws(() => new JsonLineScanner(a, ['x', 'y', 'x']), /listed twice/);
+  assert.throws(() => new JsonLineScanner(a, [['p', 'c'], ['p', 'c']]), /listed twice/);
   const k63 = 'k'.repeat(63);
   const keys: KeyPath[] = [k63, 'a', ['p', k63], ['p', 'a b'], 'é✓'];
   const sc = new JsonLineScanner(a, keys);

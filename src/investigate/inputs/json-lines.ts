@@ -68,6 +68,7 @@ export class JsonLineScanner {
       const n = Buffer.byteLength(name);
       if (n < 1 || n > 63 || /["\\\x00-\x1f\ufffd]/.test(name) || Buffer.from(name).toString() !== name) throw new Error(`JsonLineScanner: key ${JSON.stringify(name)} must be 1-63 UTF-8 bytes without control characters, '"', '\\', U+FFFD or lone surrogates`);
     }
+    if (new Set(keys.map((k) => JSON.stringify(k))).size !== keys.length) throw new Error('JsonLineScanner: a key is listed twice');
     const names: string[] = [];
     const parents: number[] = [];
     const idx = (name: string, parent: number): number => {
