@@ -7,6 +7,7 @@ import type { CompiledRule, EngineEvent, RuleSet, RuleSource, WindowSpec } from 
 import { compilePredicate, type Predicate } from './codegen.js';
 import { FieldTable } from './fields.js';
 import { emptyStore, loadSource, type CondPiece, type RuleDraft, type Store } from './loader.js';
+import { RuleCache } from './rule-cache.js';
 import { compileOutput, type OutputTemplate } from './output.js';
 import { errAt, fieldsOf, kindsOf, parseCondition, valuesOf, type Node, type ParseCtx } from './parse.js';
 import { requiredLiterals } from './prefilter.js';
@@ -56,10 +57,26 @@ export function builtinRuleSources(): RuleSource[] {
   return names.map((n) => ({ file: `rules/${n}`, text: readFileSync(`${dir}/${n}`, 'utf8') }));
 }
 
-export function loadRuleSources(sources: RuleSource[], opts: { builtins?: boolean } = {}): RuleSet {
+/** Where the build writes the parsed built-in rule files (scripts/build-rule-cache.mjs; see rule-cache.ts). */
+export function ruleCachePath(): string { return `${packageRoot()}dist/rules-cache.json`; }
+
+function readRuleCache(): RuleCache {
+  let json: string | undefined;
+  try { json = readFileSync(ruleCachePath(), 'utf8'); } catch { /* no cache: every file from YAML */ }
+  return RuleCache.parse(json);
+}
+
+/**
+ * Loads rule files in order into one store and compiles it. A file whose exact text the build
+ * cached (the built-in files) is taken from the cache instead of its YAML (same items, same
+ * positions); any other file, or a cached one whose names clash, is parsed as usual.
+ * cache: false parses every file from YAML.
+ */
+export function loadRuleSources(sources: RuleSource[], opts: { builtins?: boolean; cache?: boolean } = {}): RuleSet {
+  const all = [...(opts.builtins ? builtinRuleSources() : []), ...sources];
+  const cache = all.length && opts.cache !== false ? readRuleCache() : RuleCache.parse(undefined);
   const store = emptyStore();
-  for (const s of opts.builtins ? builtinRuleSources() : []) loadSource(store, s);
-  for (const s of sources) loadSource(store, s);
+  for (const s of all) if (!cache.apply(store, s)) loadSource(store, s);
   return compileStore(store);
 }
 
