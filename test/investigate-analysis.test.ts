@@ -340,6 +340,19 @@ test('CLI: exit 3 with incidents, bad records reported with file:line, JSON and 
     assert.equal(await investigateCommand(['--traces', join(dir, 'trace.jsonl')], c.io), 2);
     assert.equal(await investigateCommand([join(dir, 'eve.json'), '--skew', 'soon'], capture().io), 2);
     assert.equal(await investigateCommand([join(dir, 'eve.json'), '--format', 'nope'], capture().io), 2);
+    assert.equal(await investigateCommand([join(dir, 'eve.json'), '--traces', join(dir, 'trace.jsonl'), '--trace-format', 'nope'], capture().io), 2);
+    // A trace whose first lines do not look like any format: the report says which option names it,
+    // and --trace-format reads it anyway (its good lines count, the rest are bad lines).
+    writeFileSync(join(dir, 'odd.jsonl'), 'garbage first line\n' + trace);
+    c = capture();
+    await investigateCommand([join(dir, 'eve.json'), '--traces', join(dir, 'odd.jsonl'), '--json', '--quiet'], c.io);
+    const odd = JSON.parse(c.out()) as InvestigationResult;
+    assert.match(odd.inputs.traces[0]!.issues[0]!.error, /unknown trace format.*--trace-format/);
+    c = capture();
+    assert.equal(await investigateCommand([join(dir, 'eve.json'), '--traces', join(dir, 'odd.jsonl'), '--trace-format', 'canonical-jsonl', '--json', '--quiet'], c.io), 3);
+    const named = JSON.parse(c.out()) as InvestigationResult;
+    assert.equal(named.inputs.traces[0]!.records, 3);
+    assert.equal(named.inputs.traces[0]!.bad, 2);
     assert.equal(await investigateCommand([join(dir, 'missing.json')], capture().io), 2);
     assert.equal(await investigateCommand([join(dir, 'eve.json'), '--bogus'], capture().io), 2);
   } finally { rmSync(dir, { recursive: true, force: true }); }

@@ -6,7 +6,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { investigate, DEFAULTS } from '../investigate/investigate.js';
-import { NET_FORMATS, parseFieldMap } from '../investigate/inputs/index.js';
+import { NET_FORMATS, parseFieldMap, TRACE_FORMATS } from '../investigate/inputs/index.js';
 import { renderSummary } from '../investigate/report/terminal.js';
 import { renderHtml } from '../investigate/report/html.js';
 import { parseDuration } from '../policy/units.js';
@@ -20,6 +20,7 @@ export const INVESTIGATE_USAGE = `Usage: corral investigate [options] LOGFILE…
   --format F              format of the LOGFILEs: suricata-eve zeek-conn-tsv zeek-conn-json iptables-log vpc-flow csv jsonl corral-events
   --map ts=…,src=…,…      field mapping for csv/jsonl (ts src dst sport dport proto action severity rule host bytes category)
   --traces FILE           agent traces (repeatable): canonical JSONL, OTLP JSON, OpenAI messages (detected)
+  --trace-format F        format of the --traces files when detection fails: canonical-jsonl otlp-json openai-messages
   --placements FILE       where episodes ran: CSV/JSONL ip,from,to,host,sandbox,episode (repeatable)
   --skew DUR              clock skew between trace and firewall clocks (default ${DEFAULTS.skewMs / 1000}s)
   --lag DUR               longest time a process a call left running is blamed on it, never past the episode's end (default ${DEFAULTS.lagMs / 60_000}m)
@@ -47,7 +48,7 @@ export async function investigateCommand(argv: string[], io: CliIO): Promise<num
     args = parseArgs({
       args: argv, strict: true, allowPositionals: true,
       options: {
-        format: { type: 'string' }, map: { type: 'string' }, traces: { type: 'string', multiple: true },
+        format: { type: 'string' }, 'trace-format': { type: 'string' }, map: { type: 'string' }, traces: { type: 'string', multiple: true },
         placements: { type: 'string', multiple: true }, skew: { type: 'string' }, lag: { type: 'string' }, gap: { type: 'string' },
         jobs: { type: 'string' }, html: { type: 'string' }, json: { type: 'boolean' }, 'no-rules': { type: 'boolean' },
         quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
@@ -69,6 +70,8 @@ export async function investigateCommand(argv: string[], io: CliIO): Promise<num
       if (!ok) throw new UsageError(`cannot read ${safeText(f)}: no such file`);
     }
     if (v.format !== undefined && !NET_FORMATS.includes(v.format)) throw new UsageError(`unknown --format "${safeText(v.format)}" (formats: ${NET_FORMATS.join(', ')})`);
+    const traceFormat = v['trace-format'];
+    if (traceFormat !== undefined && !TRACE_FORMATS.includes(traceFormat)) throw new UsageError(`unknown --trace-format "${safeText(traceFormat)}" (formats: ${TRACE_FORMATS.join(', ')})`);
     const jobs = v.jobs === undefined ? undefined : Number(v.jobs);
     if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1 || jobs > 64)) throw new UsageError(`--jobs must be an integer 1..64, got "${safeText(v.jobs!)}"`);
     let map;
@@ -77,7 +80,7 @@ export async function investigateCommand(argv: string[], io: CliIO): Promise<num
     }
     input = {
       logs: positionals.map((path) => ({ path, format: v.format })),
-      traces: (v.traces ?? []).map((path) => ({ path })),
+      traces: (v.traces ?? []).map((path) => ({ path, format: traceFormat })),
       placements: v.placements ?? [], map,
       skewMs: duration('skew', v.skew, DEFAULTS.skewMs, true),
       lagMs: duration('lag', v.lag, DEFAULTS.lagMs, true),

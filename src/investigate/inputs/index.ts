@@ -43,12 +43,12 @@ export const NET_FORMATS = Object.keys(NET);
 export const TRACE_FORMATS = Object.keys(TRACE);
 
 /** A reader that reads nothing and reports the file as one bad record (format not recognised). */
-function unknownReader(kind: string, formats: string[]): NetReader & SpanReader {
+function unknownReader(kind: string, formats: string[], option: string): NetReader & SpanReader {
   return {
     format: 'unknown',
     async read(path: string) {
       const s = new StatsBuilder(path, 'unknown');
-      s.badLine(1, `unknown ${kind} format: not recognised from the first lines; name it with --format (${formats.join(', ')})`);
+      s.badLine(1, `unknown ${kind} format: not recognised from the first lines; name it with ${option} (${formats.join(', ')})`);
       return s.finish(undefined, 0);
     },
   };
@@ -56,14 +56,14 @@ function unknownReader(kind: string, formats: string[]): NetReader & SpanReader 
 
 /** The reader for a format name. 'unknown' gives a reader that reports the file as unreadable; any other unknown name throws. */
 export function netReader(format: string): NetReader & NetLogReader {
-  if (format === 'unknown') return unknownReader('network log', NET_FORMATS);
+  if (format === 'unknown') return unknownReader('network log', NET_FORMATS, '--format');
   const r = NET[format];
   if (!r) throw new Error(`unknown network log format "${format}" (formats: ${NET_FORMATS.join(', ')})`);
   return r;
 }
 
 export function traceReader(format: string): SpanReader & TraceReader {
-  if (format === 'unknown') return unknownReader('trace', TRACE_FORMATS);
+  if (format === 'unknown') return unknownReader('trace', TRACE_FORMATS, '--trace-format');
   const r = TRACE[format];
   if (!r) throw new Error(`unknown trace format "${format}" (formats: ${TRACE_FORMATS.join(', ')})`);
   return r;
