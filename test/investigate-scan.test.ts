@@ -4,8 +4,8 @@
 // windows, exposure, bad lines with file:line) on traces that break its assumptions: field
 // order and length changes, episodes switching, escaped quotes and UTF-8 in commands, CRLF, bad
 // lines (also one corrupted only inside its command text), duplicate keys, Python-style
-// spacing, and an episode that moves from an IP without alerts to one with alerts (which forces
-// an exact second reading).
+// spacing, and an episode that moves from an IP without alerts to one with alerts (its run,
+// host and sandbox must come from its first line although the fast path opened it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -78,22 +78,19 @@ test('fast scanner: the same linker state and bad-line reports as the full parse
     writeFileSync(path, lines.join('\n') + '\n{"episode":"ep-last","command":"ls","ts":"2024-05-01T1'); // torn last line
     const full = new SpanLinker(keys, undefined, OPTS);
     const fullStats = await canonicalTraceReader.read(path, (s) => full.add(s));
-    for (const exact of [false, true]) {
-      const fast = new SpanLinker(keys, undefined, OPTS);
-      const r = await scanCanonical(path, fast, { assumedDurationMs: 30_000, exact });
-      assert.ok(r.fast > lines.length / 2, `most lines read fast (${r.fast} of ${lines.length})`);
-      assert.equal(r.lines, lines.length + 1);
-      const got = fast.state();
-      // ep-21 starts on a quiet IP and gains one with alerts (the "ips" line): without exact, the
-      // scanner did not read its first call in full, says so (mixed), and trace-pass reads again.
-      assert.equal(got.mixed, exact ? 0 : 1);
-      if (!exact) for (const e of got.episodes) if (e.episode === 'ep-21') { assert.equal(e.run, undefined); Object.assign(e, { run: 'r1', host: 'host-21', sandbox: 'host-21-s1' }); }
-      assert.deepEqual(norm(got), norm(full.state()));
-      assert.equal(r.stats.records, fullStats.records);
-      assert.equal(r.stats.bad, fullStats.bad);
-      assert.deepEqual(r.stats.issues, fullStats.issues);
-      assert.equal(r.stats.tsNote, fullStats.tsNote);
-    }
+    const fast = new SpanLinker(keys, undefined, OPTS);
+    const r = await scanCanonical(path, fast, { assumedDurationMs: 30_000 });
+    assert.ok(r.fast > lines.length / 2, `most lines read fast (${r.fast} of ${lines.length})`);
+    assert.equal(r.lines, lines.length + 1);
+    // ep-21 starts on a quiet IP and gains one with alerts (the "ips" line): the fast path opened
+    // it and took run, host and sandbox from its first line, as the full parser does.
+    const ep21 = fast.state().episodes.find((e) => e.episode === 'ep-21');
+    assert.deepEqual([ep21?.run, ep21?.host, ep21?.sandbox], ['r1', 'host-21', 'host-21-s1']);
+    assert.deepEqual(norm(fast.state()), norm(full.state()));
+    assert.equal(r.stats.records, fullStats.records);
+    assert.equal(r.stats.bad, fullStats.bad);
+    assert.deepEqual(r.stats.issues, fullStats.issues);
+    assert.equal(r.stats.tsNote, fullStats.tsNote);
     assert.ok(fullStats.bad >= 4, 'the fixture has bad lines');
     assert.ok(full.state().candidates.length >= 10, 'the fixture has candidates');
     // The bad lines are named where they are.
@@ -123,24 +120,24 @@ test('fast scanner: line ranges read without a line count report true line numbe
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
-test('an episode that moves from an IP without alerts to one with alerts: traces read again, its first call in full', async () => {
+test('an episode that moves from an IP without alerts to one with alerts keeps the run, host and sandbox of its first call, in one reading', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-scan-'));
   try {
     const lines: string[] = [];
-    // ep-m runs 20 calls on a quiet IP, then 5 on an IP with alerts: the fast scanner opens it
-    // without reading run/host/sandbox, so the traces are read again.
+    // ep-m runs 20 calls on a quiet IP, then 5 on an IP with alerts: the fast scanner opens it and
+    // must take host (and run, sandbox or container) from its first line, as the full parser does.
     for (let i = 0; i < 3; i++) lines.push(JSON.stringify({ episode: 'ep-a', host: 'h-a', command: 'make', ts: iso(T0 - 600_000 + i * 60_000), end_ts: iso(T0 - 600_000 + i * 60_000 + 2000), ip: '10.2.0.9' }));
-    for (let i = 0; i < 25; i++) lines.push(JSON.stringify({ episode: 'ep-m', host: 'h-m', command: 'make', ts: iso(T0 + i * 60_000), end_ts: iso(T0 + i * 60_000 + 2000), ip: i < 20 ? '10.2.0.1' : '10.2.0.2' }));
+    for (let i = 0; i < 25; i++) lines.push(JSON.stringify({ episode: 'ep-m', ...(i === 0 ? { run: 7, host: 'h-m', container: 'c-\u00e9' } : { run: 'later', host: 'h-later', sandbox: 's-later' }), command: 'make', ts: iso(T0 + i * 60_000), end_ts: iso(T0 + i * 60_000 + 2000), ip: i < 20 ? '10.2.0.1' : '10.2.0.2' }));
     writeFileSync(join(dir, 'trace.jsonl'), lines.join('\n') + '\n');
     const alertAt = T0 + 22 * 60_000 + 500;
     writeFileSync(join(dir, 'eve.json'), JSON.stringify({ timestamp: iso(alertAt), event_type: 'alert', src_ip: '10.2.0.2', dest_ip: '192.0.2.9', dest_port: 3333, proto: 'TCP', alert: { signature: 'miner', severity: 1 } }) + '\n');
     const r = await investigate({ logs: [{ path: join(dir, 'eve.json') }], traces: [{ path: join(dir, 'trace.jsonl') }], rules: 'off', jobs: 1 });
-    assert.ok(r.notes.some((n) => /traces read twice/.test(n)), r.notes.join('; '));
+    assert.ok(r.notes.some((n) => /27 of 28 tool calls read from the native scanner/.test(n)), r.notes.join('; '));
     const ep = r.episodes.find((e) => e.episode === 'ep-m');
     assert.ok(ep, 'the episode is involved');
     assert.equal(ep.start, T0, 'its window includes the calls on the quiet IP');
     assert.equal(ep.calls, 25);
-    assert.equal(ep.host, 'h-m', 'its host comes from its first call');
+    assert.deepEqual([ep.run, ep.host, ep.sandbox], ['7', 'h-m', 'c-é'], 'run, host and sandbox (from container) come from its first call');
     assert.equal(r.counts.toolCalls, 28);
     assert.equal(r.counts.episodes, 2);
   } finally { rmSync(dir, { recursive: true, force: true }); }

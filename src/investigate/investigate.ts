@@ -84,13 +84,12 @@ export async function investigate(inp: InvestigateInput): Promise<InvestigationR
   const keys = keysOf(table);
   const traces = [];
   for (const t of inp.traces) traces.push({ path: t.path, format: t.format ?? await detectTraceFormat(t.path) });
-  const { state, stats: traceStats, workers, fast, reread } = await tracePass({
+  const { state, stats: traceStats, workers, fast } = await tracePass({
     traces, keys, placements, opts, assumedDurationMs: inp.assumedDurationMs, jobs: opts.jobs, parallelMinBytes: inp.parallelMinBytes,
     onProgress: (b, t) => inp.onProgress?.('traces', b, t),
   });
   timings.tracesMs = performance.now() - t1;
   if (workers) notes.push(`traces read by ${workers} worker threads`);
-  if (reread) notes.push('traces read twice: an episode moved from an IP without alerts to one with alerts, so the first call of every episode was read in full the second time');
   if (fast) notes.push(`${fast} of ${state.spans} tool calls read from the native scanner's index (the rest, and every line it could not vouch for, by JSON.parse)`);
 
   return finish(table, state, {

@@ -26,8 +26,6 @@ export interface EpisodeAgg {
   start: number; end: number; calls: number; minStep: number; maxStep: number;
   /** Source keys with alerts this episode ran under ('ip:…' / 'host:…') and their validity. */
   keys: { key: string; from: number; to: number }[];
-  /** Opened by the fast scanner, which did not read run, host and sandbox: see LinkState.mixed. */
-  firstUnread?: boolean;
 }
 
 export interface Candidate { n: number; span: ToolCallSpan; keys: { key: string; from: number; to: number }[]; detached: boolean }
@@ -42,13 +40,7 @@ export interface LinkState {
   /** Distinct episodes, including those only in rest. */
   episodeCount: number;
   /** Episodes without keys, as flat arrays (names joined by newlines): see SpanLinker.state(compact). */
-  rest?: { names: string; start: Float64Array; end: Float64Array; calls: Int32Array; firstUnread: Uint8Array };
-  /**
-   * Episodes with keys whose first call the fast scanner did not read in full (they started under
-   * an IP without alerts and moved to one with alerts): their run, host and sandbox are unknown,
-   * and the traces must be read again without that shortcut (trace-pass.ts does).
-   */
-  mixed: number;
+  rest?: { names: string; start: Float64Array; end: Float64Array; calls: Int32Array };
 }
 
 export interface KeyState { key: string; ts: Float64Array; starts: Growable<Float64Array>; ends: Growable<Float64Array> }
@@ -80,8 +72,6 @@ export class SpanLinker {
       ep = { episode: span.episode, run: span.run, host: span.host, sandbox: span.sandbox, start: span.start, end: span.end, calls: 0, minStep: Infinity, maxStep: -Infinity, keys: [] };
       this.episodes.set(span.episode, ep);
     }
-    // An episode the fast scanner opened without reading its first call takes these from this one.
-    if (ep.calls === 0) { ep.run = span.run; ep.host = span.host; ep.sandbox = span.sandbox; ep.firstUnread = undefined; }
     ep.calls++;
     if (span.start < ep.start) ep.start = span.start;
     if (span.end > ep.end) ep.end = span.end;
@@ -154,9 +144,9 @@ export class SpanLinker {
     }
   }
 
-  /** An episode first seen by the fast scanner (its run, host and sandbox are not read). */
-  newEpisode(episode: string): EpisodeAgg {
-    const ep: EpisodeAgg = { episode, run: undefined, host: undefined, sandbox: undefined, start: Infinity, end: -Infinity, calls: 0, minStep: Infinity, maxStep: -Infinity, keys: [], firstUnread: true };
+  /** An episode first seen by the fast scanner, with the run, host and sandbox of its first call (as add() takes them). */
+  newEpisode(episode: string, first: { run?: string; host?: string; sandbox?: string }): EpisodeAgg {
+    const ep: EpisodeAgg = { episode, run: first.run, host: first.host, sandbox: first.sandbox, start: Infinity, end: -Infinity, calls: 0, minStep: Infinity, maxStep: -Infinity, keys: [] };
     this.episodes.set(episode, ep);
     return ep;
   }
@@ -203,18 +193,17 @@ export class SpanLinker {
     const base = { spans: this.spans, candidates: this.candidates, exposure, minTs: this.minTs, maxTs: this.maxTs };
     if (!compact) {
       const all = [...this.episodes.values()];
-      return { ...base, episodes: all, episodeCount: this.episodes.size, mixed: all.filter((e) => e.keys.length > 0 && e.firstUnread === true).length };
+      return { ...base, episodes: all, episodeCount: this.episodes.size };
     }
     const keyed: EpisodeAgg[] = [];
     const names: string[] = [];
-    const start = f64(1024), end = f64(1024), calls = new Growable(Int32Array, 1024), unread = new Growable(Uint8Array, 1024);
-    let mixed = 0;
+    const start = f64(1024), end = f64(1024), calls = new Growable(Int32Array, 1024);
     for (const e of this.episodes.values()) {
-      if (e.keys.length > 0) { keyed.push(e); if (e.firstUnread === true) mixed++; continue; }
-      names.push(e.episode); start.push(e.start); end.push(e.end); calls.push(e.calls); unread.push(e.firstUnread === true ? 1 : 0);
+      if (e.keys.length > 0) { keyed.push(e); continue; }
+      names.push(e.episode); start.push(e.start); end.push(e.end); calls.push(e.calls);
     }
-    const cut = <T extends Float64Array | Int32Array | Uint8Array>(g: Growable<T>): T => g.data.slice(0, g.length) as T;
-    return { ...base, episodes: keyed, episodeCount: this.episodes.size, mixed, rest: { names: names.join('\n'), start: cut(start), end: cut(end), calls: cut(calls), firstUnread: cut(unread) } };
+    const cut = <T extends Float64Array | Int32Array>(g: Growable<T>): T => g.data.slice(0, g.length) as T;
+    return { ...base, episodes: keyed, episodeCount: this.episodes.size, rest: { names: names.join('\n'), start: cut(start), end: cut(end), calls: cut(calls) } };
   }
 }
 
@@ -222,7 +211,7 @@ export class SpanLinker {
 export function mergeLinkStates(states: LinkState[]): LinkState {
   const episodes = new Map<string, EpisodeAgg>();
   const exposure = new Map<string, { starts: Float64Array[]; ends: Float64Array[]; sorted: boolean }>();
-  const out: LinkState = { spans: 0, candidates: [], episodes: [], exposure: [], minTs: Infinity, maxTs: -Infinity, episodeCount: 0, mixed: 0 };
+  const out: LinkState = { spans: 0, candidates: [], episodes: [], exposure: [], minTs: Infinity, maxTs: -Infinity, episodeCount: 0 };
   for (const s of states) {
     out.spans += s.spans;
     for (const c of s.candidates) out.candidates.push(c);
@@ -243,22 +232,16 @@ export function mergeLinkStates(states: LinkState[]): LinkState {
   }
   // Episodes without keys: merged into a keyed episode of the same name, else only counted.
   const others = new Set<string>();
-  // Episodes whose first call the fast scanner did not read in full (see LinkState.mixed).
-  const unread = new Set<string>();
-  for (const s of states) for (const e of s.episodes) if (e.firstUnread === true) unread.add(e.episode);
   for (const s of states) {
     if (!s.rest || s.rest.names === '') continue;
     const names = s.rest.names.split('\n');
     names.forEach((name, i) => {
       const cur = episodes.get(name);
       if (!cur) { others.add(name); return; }
-      if (s.rest!.firstUnread[i]) unread.add(name);
       cur.start = Math.min(cur.start, s.rest!.start[i]!); cur.end = Math.max(cur.end, s.rest!.end[i]!); cur.calls += s.rest!.calls[i]!;
     });
   }
   out.episodes = [...episodes.values()];
-  out.mixed = 0;
-  for (const e of episodes.values()) if (e.keys.length > 0 && unread.has(e.episode)) out.mixed++;
   out.episodeCount = episodes.size + others.size;
   for (const [key, v] of exposure) out.exposure.push(v.sorted ? { key, starts: mergeSorted(v.starts), ends: mergeSorted(v.ends), sorted: true } : { key, starts: concat(v.starts), ends: concat(v.ends) });
   return out;

@@ -24,20 +24,12 @@ export interface TracePassInput {
   onProgress?: (bytes: number, total: number) => void;
 }
 
-export async function tracePass(inp: TracePassInput): Promise<{ state: LinkState; stats: InputStats[]; workers: number; fast: number; reread: boolean }> {
-  const first = await tracePassOnce(inp, false);
-  if (first.state.mixed === 0) return { ...first, reread: false };
-  // Some episode started under an IP without alerts and moved to one with alerts, and the fast
-  // scanner did not read its first call in full (run, host, sandbox): read again without that shortcut.
-  return { ...(await tracePassOnce(inp, true)), reread: true };
-}
-
-async function tracePassOnce(inp: TracePassInput, exact: boolean): Promise<{ state: LinkState; stats: InputStats[]; workers: number; fast: number }> {
+export async function tracePass(inp: TracePassInput): Promise<{ state: LinkState; stats: InputStats[]; workers: number; fast: number }> {
   const sizes = inp.traces.map((t) => statSync(t.path).size);
   const total = sizes.reduce((a, b) => a + b, 0);
   let done = 0;
   const onBytes = (d: number): void => { done += d; inp.onProgress?.(done, total); };
-  const base = { keys: inp.keys, placements: inp.placements, opts: inp.opts, assumedDurationMs: inp.assumedDurationMs, exact };
+  const base = { keys: inp.keys, placements: inp.placements, opts: inp.opts, assumedDurationMs: inp.assumedDurationMs };
   const jobs = Math.max(1, Math.floor(inp.jobs));
   const minBytes = inp.parallelMinBytes ?? PARALLEL_MIN_BYTES;
   const tasks: TraceTask[] = [];

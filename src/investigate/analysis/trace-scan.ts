@@ -7,8 +7,9 @@
 // file:line) when the scanner could not vouch for it, when a field is not of the common form
 // (ts/end_ts not zoned ISO strings, "ips", a comma in "ip", escapes in the episode…), when its IP
 // has an alert near the call (a possible candidate), or when it opens a new episode under an IP
-// with alerts. An episode opened without a full parse that later runs under an alert key is
-// reported (LinkState.mixed) and trace-pass.ts reads the traces again with exact=true.
+// with alerts. A new episode opened here takes run, host and sandbox (or container) from its
+// first line, as the full parser's add() does, so an episode that later runs under an alert key
+// needs no second reading.
 // Every byte of every line is checked against JSON's grammar, so a line corrupted anywhere
 // (even inside its command) is reported exactly as the full parser reports it.
 // Threat stopped: a fleet's traces taking minutes to analyse (or being sampled instead).
@@ -20,26 +21,25 @@ import { readJsonLines } from '../inputs/json-lines-read.js';
 import { StatsBuilder, type ReadStats } from '../inputs/stats.js';
 import { TsParser } from '../inputs/timestamps.js';
 import { canonicalLineHandler } from '../inputs/traces-canonical.js';
+import { toStr } from '../inputs/normalise.js';
 import { leavesProcessRunning } from './command-evidence.js';
 import type { EpisodeAgg, KeyState, SpanLinker } from './linker.js';
 
-const K_EP = 0, K_CMD = 1, K_TS = 2, K_END = 3, K_DUR = 4, K_IP = 5, K_IPS = 6;
-const KEYS = ['episode', 'command', 'ts', 'end_ts', 'duration_ms', 'ip', 'ips'] as const;
+const K_EP = 0, K_CMD = 1, K_TS = 2, K_END = 3, K_DUR = 4, K_IP = 5, K_IPS = 6, K_RUN = 7, K_HOST = 8, K_SANDBOX = 9, K_CONTAINER = 10;
+const KEYS = ['episode', 'command', 'ts', 'end_ts', 'duration_ms', 'ip', 'ips', 'run', 'host', 'sandbox', 'container'] as const;
 
 export interface ScanResult { stats: ReadStats; lines: number; fast: number }
 
 /**
  * Reads a canonical trace (or a line-aligned range of it) into the linker. Line numbers start
  * at range.firstLine (1 when absent or 0 = unknown; the caller then shifts them). The linker
- * must have no placements (quickCheck() does not apply them). With exact, the first call of every
- * episode is read in full (see LinkState.mixed).
+ * must have no placements (quickCheck() does not apply them).
  */
-export async function scanCanonical(path: string, linker: SpanLinker, opts: { range?: LineRange; assumedDurationMs: number; exact?: boolean; onProgress?: (bytes: number, total: number) => void }): Promise<ScanResult> {
+export async function scanCanonical(path: string, linker: SpanLinker, opts: { range?: LineRange; assumedDurationMs: number; onProgress?: (bytes: number, total: number) => void }): Promise<ScanResult> {
   const stats = new StatsBuilder(path, 'canonical-jsonl');
   const ts = new TsParser({ refMs: statSync(path).mtimeMs });
   const ctx: LineCtx = { file: path, stats, ts, cats: new Map() };
   const { handle, finish } = canonicalLineHandler(ctx, (span) => linker.add(span), opts.assumedDurationMs);
-  const exact = opts.exact === true;
 
   // Whether a command can leave a process running, by its raw JSON text (commands repeat).
   const detachedCache = new Map<string, boolean>();
@@ -99,11 +99,15 @@ export async function scanCanonical(path: string, linker: SpanLinker, opts: { ra
     if (agg === undefined) {
       agg = linker.episodeAgg(epName);
       // A new episode's first call is read in full under an alert key (run, host, sandbox).
-      if (agg === undefined && (st !== undefined || exact)) return false;
+      if (agg === undefined && st !== undefined) return false;
     }
     const q = st === undefined ? 0 : linker.quickCheck(a, b, st);
     if (q === 1 || (q === 2 && detached(sc, buf, i))) return false;
-    agg ??= linker.newEpisode(epName);
+    if (agg === undefined) {
+      // Read like the full parser: toStr(run), toStr(host), toStr(sandbox) ?? toStr(container).
+      const v = (k: number): string | undefined => toStr(sc.value(buf, i, k));
+      agg = linker.newEpisode(epName, { run: v(K_RUN), host: v(K_HOST), sandbox: v(K_SANDBOX) ?? v(K_CONTAINER) });
+    }
     linker.quickCommit(agg, a, b, st);
     ts.acceptZoned(a);
     if (endTs) ts.acceptZoned(b);

@@ -19,8 +19,6 @@ export interface TraceTask {
 
 export interface WorkerInput {
   tasks: TraceTask[]; keys: KeyAlertsInput[]; placements: Placement[]; opts: LinkOptions; assumedDurationMs?: number;
-  /** Read the first call of every episode in full (see LinkState.mixed). */
-  exact?: boolean;
 }
 
 export type WorkerMessage =
@@ -48,7 +46,7 @@ export async function runTraceTasks(input: WorkerInput, onBytes: (delta: number)
     };
     if (t.range) opts.range = t.range;
     if (t.format === 'canonical-jsonl' && !placements) {
-      const r = await scanCanonical(t.path, linker, { range: t.range, assumedDurationMs: input.assumedDurationMs ?? DEFAULT_ASSUMED_DURATION_MS, exact: input.exact, onProgress: opts.onProgress as (b: number) => void });
+      const r = await scanCanonical(t.path, linker, { range: t.range, assumedDurationMs: input.assumedDurationMs ?? DEFAULT_ASSUMED_DURATION_MS, onProgress: opts.onProgress as (b: number) => void });
       stats.push(r.stats); lines.push(r.lines); fast.push(r.fast);
     } else {
       stats.push(await reader.read(t.path, (s) => linker.add(s), opts));
@@ -69,7 +67,7 @@ if (parentPort && workerData && (workerData as { corralTraceWorker?: boolean }).
     if (now - lastPost > 200) { port.postMessage({ type: 'progress', bytes: pending } satisfies WorkerMessage); pending = 0; lastPost = now; }
   }).then((r) => {
     if (pending) port.postMessage({ type: 'progress', bytes: pending } satisfies WorkerMessage);
-    const transfer = r.states.flatMap((s) => [...s.exposure.flatMap((x) => [x.starts.buffer, x.ends.buffer]), ...(s.rest ? [s.rest.start.buffer, s.rest.end.buffer, s.rest.calls.buffer, s.rest.firstUnread.buffer] : [])]) as ArrayBuffer[];
+    const transfer = r.states.flatMap((s) => [...s.exposure.flatMap((x) => [x.starts.buffer, x.ends.buffer]), ...(s.rest ? [s.rest.start.buffer, s.rest.end.buffer, s.rest.calls.buffer] : [])]) as ArrayBuffer[];
     port.postMessage({ type: 'done', ...r } satisfies WorkerMessage, transfer);
   }, (e: unknown) => {
     port.postMessage({ type: 'error', error: (e as Error).stack ?? String(e) } satisfies WorkerMessage);
