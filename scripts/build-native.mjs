@@ -1,8 +1,11 @@
-// Why: builds Corral's two small native pieces with the machine's gcc and Node's own
-// headers (no downloads): the corral-enter launcher, the SO_ORIGINAL_DST addon and the JSON Lines
-// scanner of `corral investigate`.
+// Why: builds Corral's small native pieces with the machine's gcc and Node's own headers (no
+// downloads): the corral-enter launcher, the SO_ORIGINAL_DST/splice addon and the JSON Lines
+// scanner of `corral investigate`. A target is rebuilt when its source is newer or when the gcc
+// command that builds it changed (recorded next to it in `<target>.cmd`) or the binary was
+// written after that record, so a binary built by hand with other flags is never mistaken for
+// the real one.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,30 +13,35 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist', 'native');
 mkdirSync(out, { recursive: true });
 const nodeInclude = join(dirname(dirname(process.execPath)), 'include', 'node');
+const src = (name) => join(root, 'native', name);
 
-function stale(target, source) {
-  return !existsSync(target) || statSync(target).mtimeMs < statSync(source).mtimeMs;
-}
-const enterSrc = join(root, 'native', 'corral-enter.c');
-const enterBin = join(out, 'corral-enter');
-if (stale(enterBin, enterSrc)) {
-  execFileSync('gcc', ['-O2', '-Wall', '-Werror', '-o', enterBin, enterSrc], { stdio: 'inherit' });
-}
-const dstSrc = join(root, 'native', 'original-dst.c');
-const dstLib = join(out, 'original-dst.node');
-if (stale(dstLib, dstSrc)) {
-  execFileSync('gcc', ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-pthread', '-DNODE_GYP_MODULE_NAME=original_dst',
-    `-I${nodeInclude}`, '-o', dstLib, dstSrc], { stdio: 'inherit' });
-}
-const jlSrc = join(root, 'native', 'json-lines.c');
-const jlLib = join(out, 'json-lines.node');
-if (stale(jlLib, jlSrc)) {
-  // Optional: without it `corral investigate` parses every line with JSON.parse (same answers,
-  // slower; `corral doctor` says so). SSE2 is used where the compiler targets it (x86-64).
+const targets = [
+  { out: join(out, 'corral-enter'), src: src('corral-enter.c'), args: ['-O2', '-Wall', '-Werror'] },
+  {
+    out: join(out, 'original-dst.node'), src: src('original-dst.c'),
+    args: ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-pthread', '-DNODE_GYP_MODULE_NAME=original_dst', `-I${nodeInclude}`],
+  },
+  {
+    // Optional: without it `corral investigate` parses every line with JSON.parse (same answers,
+    // slower; `corral doctor` says so). SSE2 is used where the compiler targets it (x86-64).
+    out: join(out, 'json-lines.node'), src: src('json-lines.c'), optional: true, libs: ['-lm'],
+    args: ['-O3', '-Wall', '-Werror', '-shared', '-fPIC', '-DNODE_GYP_MODULE_NAME=json_lines', `-I${nodeInclude}`],
+  },
+];
+
+for (const t of targets) {
+  const argv = [...t.args, '-o', t.out, t.src, ...(t.libs ?? [])];
+  const stamp = `${t.out}.cmd`;
+  const cmd = JSON.stringify(['gcc', ...argv]);
+  // Fresh: built from this source, by this command, and not overwritten since (stamp written after it).
+  const fresh = existsSync(t.out) && existsSync(stamp) && statSync(t.out).mtimeMs >= statSync(t.src).mtimeMs
+    && statSync(stamp).mtimeMs >= statSync(t.out).mtimeMs && readFileSync(stamp, 'utf8') === cmd;
+  if (fresh) continue;
   try {
-    execFileSync('gcc', ['-O3', '-Wall', '-Werror', '-shared', '-fPIC', '-DNODE_GYP_MODULE_NAME=json_lines',
-      `-I${nodeInclude}`, '-o', jlLib, jlSrc, '-lm'], { stdio: 'inherit' });
+    execFileSync('gcc', argv, { stdio: 'inherit' });
+    writeFileSync(stamp, cmd);
   } catch (e) {
-    process.stderr.write(`warning: the JSON Lines scanner was not built (${e.message.split('\n')[0]}); corral investigate will use JSON.parse\n`);
+    if (!t.optional) throw e;
+    process.stderr.write(`warning: ${t.out} was not built (${e.message.split('\n')[0]}); corral investigate will use JSON.parse\n`);
   }
 }
