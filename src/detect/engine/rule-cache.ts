@@ -97,20 +97,12 @@ export class RuleCache {
     if (!e || e.hash !== textHash(src.text)) return false;
     const lists = e.lists as [string, never][], macros = e.macros as [string, never][], rules = e.rules as [string, never][];
     if (lists.some(([k]) => store.lists.has(k)) || macros.some(([k]) => store.macros.has(k)) || rules.some(([k]) => store.rules.has(k))) return false;
-    // Fresh objects per use: a later user file's override mutates the store's items.
-    const copy = <T>(v: T): T => structuredCloneWithFns(v);
-    for (const [k, v] of lists) store.lists.set(k, copy(v));
-    for (const [k, v] of macros) store.macros.set(k, copy(v));
-    for (const [k, v] of rules) store.rules.set(k, copy(v));
+    // Each file's items are handed out once (a later user file's override mutates them in the
+    // store): a second apply of the same file reads its YAML.
+    delete this.files[src.file];
+    for (const [k, v] of lists) store.lists.set(k, v);
+    for (const [k, v] of macros) store.macros.set(k, v);
+    for (const [k, v] of rules) store.rules.set(k, v);
     return true;
   }
-}
-
-/** A deep copy of plain data whose only functions are PosFns (shared: they are pure). */
-function structuredCloneWithFns<T>(v: T): T {
-  if (v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) return v.map(structuredCloneWithFns) as T;
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = typeof x === 'function' ? x : structuredCloneWithFns(x);
-  return out as T;
 }

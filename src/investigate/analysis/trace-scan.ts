@@ -13,13 +13,11 @@
 // Every byte of every line is checked against JSON's grammar, so a line corrupted anywhere
 // (even inside its command) is reported exactly as the full parser reports it.
 // Threat stopped: a fleet's traces taking minutes to analyse (or being sampled instead).
-import { statSync } from 'node:fs';
-import type { LineCtx } from '../inputs/base.js';
+import { lineCtx } from '../inputs/base.js';
 import type { LineRange } from '../inputs/lines.js';
 import { F_ESC, F_HIGH, F_SAME, latin1, T_ABSENT, T_NULL, T_NUM, T_STR, type JsonLineScanner } from '../inputs/json-lines.js';
 import { readJsonLines } from '../inputs/json-lines-read.js';
-import { StatsBuilder, type ReadStats } from '../inputs/stats.js';
-import { TsParser } from '../inputs/timestamps.js';
+import type { ReadStats } from '../inputs/stats.js';
 import { canonicalLineHandler } from '../inputs/traces-canonical.js';
 import { toStr } from '../inputs/normalise.js';
 import { leavesProcessRunning } from './command-evidence.js';
@@ -36,9 +34,8 @@ export interface ScanResult { stats: ReadStats; lines: number; fast: number }
  * must have no placements (quickCheck() does not apply them).
  */
 export async function scanCanonical(path: string, linker: SpanLinker, opts: { range?: LineRange; assumedDurationMs: number; onProgress?: (bytes: number, total: number) => void }): Promise<ScanResult> {
-  const stats = new StatsBuilder(path, 'canonical-jsonl');
-  const ts = new TsParser({ refMs: statSync(path).mtimeMs });
-  const ctx: LineCtx = { file: path, stats, ts, cats: new Map() };
+  const ctx = lineCtx(path, 'canonical-jsonl');
+  const { stats, ts } = ctx;
   const { handle, finish } = canonicalLineHandler(ctx, (span) => linker.add(span), opts.assumedDurationMs);
 
   // Whether a command can leave a process running, by its raw JSON text (commands repeat).

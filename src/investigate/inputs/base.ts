@@ -49,12 +49,16 @@ export interface SpanReader extends TraceReader {
 export interface LineCtx { file: string; stats: StatsBuilder; ts: TsParser; cats: CategoryCache }
 export type LineHandler = (text: string, lineNo: number, info: LineInfo) => void;
 
+/** A reader's frame for one file: stats, a timestamp parser (file mtime for syslog years), category cache. */
+export function lineCtx(path: string, format: string, opts: { tz?: string; year?: number } = {}): LineCtx {
+  return { file: path, stats: new StatsBuilder(path, format), ts: new TsParser({ tz: opts.tz, year: opts.year, refMs: statSync(path).mtimeMs }), cats: new Map() };
+}
+
 /** Runs one line-oriented reader over a file. makeHandler is called once per read. */
 export async function readLines(path: string, format: string, opts: { onProgress?: (b: number, t: number) => void; tz?: string; year?: number; range?: LineRange; prelude?: PreludeLine[] },
   makeHandler: (ctx: LineCtx) => LineHandler, finish?: (ctx: LineCtx) => void): Promise<ReadStats> {
-  const stats = new StatsBuilder(path, format);
-  const ts = new TsParser({ tz: opts.tz, year: opts.year, refMs: statSync(path).mtimeMs });
-  const ctx: LineCtx = { file: path, stats, ts, cats: new Map() };
+  const ctx = lineCtx(path, format, opts);
+  const { stats, ts } = ctx;
   const handler = makeHandler(ctx);
   // The range before reports these lines; here they only set the reader's state (fields, separator).
   if (opts.prelude?.length) {

@@ -4,14 +4,13 @@
 // counted without a full JSON parse, because they dominate eve files. Lines are read through
 // the native JSON Lines scanner (fields indexed in C, every byte validated); a line it cannot
 // vouch for is parsed with JSON.parse. Both paths run the same field logic (eventFields).
-import { statSync } from 'node:fs';
-import { isBlank, isObj, mkRecord, parseObject, type LineCtx, type NetReader } from './base.js';
+import { isBlank, isObj, lineCtx, mkRecord, parseObject, type LineCtx, type NetReader } from './base.js';
 import { deriveCategory } from './category.js';
 import { F_ESC, T_OBJ, T_STR, type JsonLineScanner, type KeyPath } from './json-lines.js';
 import { readJsonLines } from './json-lines-read.js';
 import { normaliseAction, normaliseProto, normaliseSeverity, toCount, toPort, toStr } from './normalise.js';
-import { lineError, StatsBuilder } from './stats.js';
-import { TsParser } from './timestamps.js';
+import { lineError } from './stats.js';
+import type { TsParser } from './timestamps.js';
 
 /** The fields an eve event is read by; index = position in KEYS. */
 const KEYS: readonly KeyPath[] = [
@@ -121,9 +120,8 @@ const ET = Buffer.from('"event_type"');
 export const suricataEveReader: NetReader = {
   format: 'suricata-eve',
   async read(path, onRecord, opts = {}) {
-    const stats = new StatsBuilder(path, 'suricata-eve');
-    const ts = new TsParser({ tz: opts.tz, year: opts.year, refMs: statSync(path).mtimeMs });
-    const ctx: LineCtx = { file: path, stats, ts, cats: new Map() };
+    const ctx = lineCtx(path, 'suricata-eve', opts);
+    const { stats, ts } = ctx;
     const ov = new ObjectView(ts), iv = new IndexView(ts);
     const slow = (text: string, line: number, info: { unterminated: boolean }): void => {
       if (isBlank(text)) return;
@@ -137,8 +135,9 @@ export const suricataEveReader: NetReader = {
     const fast = (sc: JsonLineScanner, buf: Buffer, i: number, line: number): boolean => {
       // The text search of the full path must find this same "event_type" (not one nested
       // earlier), and read the same value (it does not decode escapes).
-      const at = buf.indexOf(ET, sc.lineStart(i)), tf = sc.tf(i, EVENT_TYPE);
-      if ((tf & 15) !== T_STR || (tf & F_ESC) || at < 0 || at + 14 !== sc.off(i, EVENT_TYPE)) return false;
+      // (The key is on this line, so the search never runs past it.)
+      const tf = sc.tf(i, EVENT_TYPE);
+      if ((tf & 15) !== T_STR || (tf & F_ESC) || buf.indexOf(ET, sc.lineStart(i)) + 14 !== sc.off(i, EVENT_TYPE)) return false;
       iv.sc = sc; iv.buf = buf; iv.i = i;
       eventFields(iv, ctx, line, onRecord);
       return true;
