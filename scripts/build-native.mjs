@@ -1,5 +1,5 @@
 // Why: builds Corral's small native pieces with the machine's gcc and Node's own headers (no
-// downloads): the corral-enter launcher, the SO_ORIGINAL_DST/splice addon and the JSON Lines
+// downloads): the corral-enter launcher, the SO_ORIGINAL_DST/splice addon, the daemon's stdio borrower and the JSON Lines
 // scanner of `corral investigate`. A target is rebuilt when its source is newer or when the gcc
 // command that builds it changed (recorded next to it in `<target>.cmd`) or the binary was
 // written after that record, so a binary built by hand with other flags is never mistaken for
@@ -20,6 +20,11 @@ const targets = [
   {
     out: join(out, 'original-dst.node'), src: src('original-dst.c'),
     args: ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-pthread', '-DNODE_GYP_MODULE_NAME=original_dst', `-I${nodeInclude}`],
+  },
+  {
+    // `corral serve` borrows a client's stdio with it (SO_PEERPIDFD + pidfd_getfd).
+    out: join(out, 'peer-fds.node'), src: src('peer-fds.c'),
+    args: ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-DNODE_GYP_MODULE_NAME=peer_fds', `-I${nodeInclude}`],
   },
   {
     // Optional: without it `corral investigate` parses every line with JSON.parse (same answers,

@@ -43,18 +43,27 @@ export function severityColor(st: Style, sev: string, s: string): string {
   return sev === 'critical' || sev === 'high' ? st.red(s) : sev === 'medium' ? st.yellow(s) : st.dim(s);
 }
 
+/** Alerts as people read them: severity first, then time. */
 export function renderAlerts(alerts: AlertEvent[], io: CliIO, stream: NodeJS.WritableStream = io.stderr): string {
+  return renderAlertSummaries(alerts.map(alertJson), io, stream);
+}
+
+/** The same for alerts in their JSON form (what `corral serve` returns to `corral run`). */
+export function renderAlertSummaries(alerts: AlertJson[], io: CliIO, stream: NodeJS.WritableStream = io.stderr): string {
   const st = makeStyle(stream as NodeJS.WriteStream, io.env);
-  const sorted = [...alerts].sort((a, b) => SEV_ORDER[a.payload.severity] - SEV_ORDER[b.payload.severity] || a.ts.localeCompare(b.ts));
-  return sorted.map((a) => {
-    const p = a.payload;
-    const where = [a.episode && `episode ${a.episode}`, a.step !== undefined && `step ${a.step}`, a.tool_call && `call ${a.tool_call}`, a.pid && `pid ${a.pid}`].filter(Boolean).join(', ');
+  const sorted = [...alerts].sort((a, b) => SEV_ORDER[a.severity] - SEV_ORDER[b.severity] || (a.ts ?? '').localeCompare(b.ts ?? ''));
+  return sorted.map((p) => {
+    const where = [p.episode && `episode ${p.episode}`, p.step !== undefined && `step ${p.step}`, p.tool_call && `call ${p.tool_call}`, p.pid && `pid ${p.pid}`].filter(Boolean).join(', ');
     return `  ${severityColor(st, p.severity, p.severity.toUpperCase().padEnd(8))} ${st.bold(p.category.padEnd(16))} ${safeText(p.message)}${p.count && p.count > 1 ? ` [x${p.count}]` : ''}\n` +
       `           ${st.dim(`${p.action}${p.layer ? ` at ${p.layer} layer` : ''} · ${p.rule} · ${p.attack.join(',')} · ${where}`)}\n` +
       `           ${st.dim(`agent reason: ${safeText(p.reason)}`)}`;
   }).join('\n');
 }
 
-export function alertJson(a: AlertEvent): Record<string, unknown> {
-  return { rule: a.payload.rule, category: a.payload.category, severity: a.payload.severity, attack: a.payload.attack, message: a.payload.message, reason: a.payload.reason, action: a.payload.action, layer: a.payload.layer, count: a.payload.count, pid: a.pid, step: a.step, tool_call: a.tool_call, evidence: a.payload.evidence };
+export type AlertJson = ReturnType<typeof alertJson>;
+
+/** An alert's public JSON form (`corral run --json`, `corral replay --json`, `corral serve`). */
+export function alertJson(a: AlertEvent) {
+  const p = a.payload;
+  return { rule: p.rule, category: p.category, severity: p.severity, attack: p.attack, message: p.message, reason: p.reason, action: p.action, layer: p.layer, count: p.count, pid: a.pid, episode: a.episode, step: a.step, tool_call: a.tool_call, ts: a.ts, evidence: p.evidence };
 }

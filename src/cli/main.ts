@@ -1,19 +1,14 @@
 #!/usr/bin/env node
 // Why: the `corral` command: a thin dispatcher over the library. Exit codes: 0 ok,
 // 2 usage error, 125 Corral failed (run), 1/3 per command (see each usage text).
+// Commands are imported when chosen: `corral run` through a daemon and the `corral check` hook
+// must not pay for loading the sandbox runtime, the rule engine or investigate.
 import { processIO, UsageError, type CliIO } from './io.js';
-import { runCommand } from './run-command.js';
-import { replayCommand } from './replay-command.js';
-import { demoCommand } from './demo-command.js';
-import { doctorCommand } from './doctor-command.js';
-import { eventsCommand } from './events-command.js';
-import { checkCommandCli } from './check-command.js';
-import { investigateCommand } from './investigate-command.js';
-import { PolicyError } from '../policy/index.js';
 
 const USAGE = `Usage: corral <command> [options]
 Commands:
-  run       run one command as one tool call in a fresh sandbox
+  run       run one command as one tool call in a fresh sandbox (through \`corral serve\` when it runs)
+  serve     keep a warm Corral and serve its API on a Unix socket (fast \`corral run\`, sessions over HTTP)
   replay    re-run recorded agent trajectories in sandboxes
   demo      build a lab and replay a rogue episode (safe: nothing leaves the machine)
   events    query recorded events
@@ -26,13 +21,14 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {
-      case 'run': return await runCommand(rest, io);
-      case 'replay': return await replayCommand(rest, io);
-      case 'demo': return await demoCommand(rest, io);
-      case 'events': return await eventsCommand(rest, io);
-      case 'doctor': return await doctorCommand(rest, io);
-      case 'check': return await checkCommandCli(rest, io);
-      case 'investigate': return await investigateCommand(rest, io);
+      case 'run': return await (await import('./run-command.js')).runCommand(rest, io);
+      case 'serve': return await (await import('./serve-command.js')).serveCommand(rest, io);
+      case 'replay': return await (await import('./replay-command.js')).replayCommand(rest, io);
+      case 'demo': return await (await import('./demo-command.js')).demoCommand(rest, io);
+      case 'events': return await (await import('./events-command.js')).eventsCommand(rest, io);
+      case 'doctor': return await (await import('./doctor-command.js')).doctorCommand(rest, io);
+      case 'check': return await (await import('./check-command.js')).checkCommandCli(rest, io);
+      case 'investigate': return await (await import('./investigate-command.js')).investigateCommand(rest, io);
       case undefined: case '-h': case '--help': case 'help':
         io.stdout.write(`${USAGE}\n`); return cmd ? 0 : 2;
       default:
@@ -42,6 +38,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     if (e instanceof UsageError || String((e as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS')) {
       io.stderr.write(`corral ${cmd}: ${(e as Error).message}\n`); return 2;
     }
+    const { PolicyError } = await import('../policy/errors.js');
     if (e instanceof PolicyError) { io.stderr.write(`corral: invalid policy: ${e.message}\n`); return 2; }
     io.stderr.write(`corral ${cmd}: ${(e as Error).stack ?? e}\n`);
     return 125;

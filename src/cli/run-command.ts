@@ -1,15 +1,26 @@
 // Why: `corral run -- CMD…` puts one command into a fresh sandbox as one tool call, passes
 // its stdio through, exits with its exit code, and then says what was blocked and why.
+// When a `corral serve` daemon listens, the call goes there (warm sensor and netns pool: tens
+// of milliseconds instead of the ~2 s a fresh eBPF sensor needs); otherwise it runs here.
 import { parseArgs } from 'node:util';
-import { Runtime } from '../session/runtime.js';
-import { resolvePolicy, withExtraAllows } from '../policy/index.js';
-import { alertJson, renderAlerts, UsageError, type CliIO } from './io.js';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { alertJson, renderAlertSummaries, UsageError, type AlertJson, type CliIO } from './io.js';
 import { makeStyle } from './style.js';
+import { parseDuration } from '../policy/units.js';
+import { daemonRequest, DEFAULT_SOCKET, noDaemon } from '../server/daemon-client.js';
 
-export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--label k=v]… [--timeout DUR] [--json] [--home DIR] -- CMD ARGS…
+export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--label k=v]… [--timeout DUR] [--json] [--home DIR] [--socket PATH | --no-daemon] -- CMD ARGS…
   Runs CMD (no shell) as one tool call in a fresh sandbox. stdin/stdout/stderr pass through and
   corral exits with CMD's exit code. A summary of violations follows on stderr; with --json the
-  summary is one JSON object on the last line of stderr.`;
+  summary is one JSON object on the last line of stderr.
+  If a \`corral serve\` daemon listens on --socket (default $CORRAL_SOCKET, else ${DEFAULT_SOCKET}),
+  the call runs there; --no-daemon (or --home, --no-sensor) runs it in this process.`;
+
+interface RunSummary {
+  session: string; exit_code: number | null; duration_ms: number; timed_out: boolean;
+  alerts: AlertJson[]; sensor: string; via: 'daemon' | 'local';
+}
 
 export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   const sep = argv.indexOf('--');
@@ -19,32 +30,72 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     options: {
       policy: { type: 'string' }, allow: { type: 'string', multiple: true }, label: { type: 'string', multiple: true },
       json: { type: 'boolean' }, home: { type: 'string' }, timeout: { type: 'string' }, 'no-sensor': { type: 'boolean' },
+      socket: { type: 'string' }, 'no-daemon': { type: 'boolean' },
     },
   });
   const cmd = argv.slice(sep + 1);
-  let policy = resolvePolicy(values.policy);
-  if (values.allow?.length) policy = withExtraAllows(policy, values.allow);
   const labels: Record<string, string> = {};
   for (const l of values.label ?? []) {
     const i = l.indexOf('=');
     if (i <= 0) throw new UsageError(`--label expects k=v, got "${l}"`);
     labels[l.slice(0, i)] = l.slice(i + 1);
   }
-  const rt = await Runtime.start({ home: values.home, sensor: values['no-sensor'] ? false : 'auto', poolSize: 0 });
-  let code = 125;
+  if (values.socket && values['no-daemon']) throw new UsageError('--socket and --no-daemon contradict each other');
+  const local = values['no-daemon'] || values.home !== undefined || values['no-sensor'] || io.env.CORRAL_NO_DAEMON === '1';
+  let summary: RunSummary | undefined;
+  if (!local) summary = await viaDaemon(values.socket ?? io.env.CORRAL_SOCKET ?? DEFAULT_SOCKET, values.socket !== undefined, cmd, values, labels);
+  summary ??= await runLocally(cmd, values, labels);
+  if (values.json) {
+    io.stderr.write(`${JSON.stringify(summary)}\n`);
+  } else if (summary.alerts.length) {
+    const st = makeStyle(io.stderr as NodeJS.WriteStream, io.env);
+    io.stderr.write(`\n${st.bold(`corral: ${summary.alerts.length} violation(s) in session ${summary.session}`)}\n${renderAlertSummaries(summary.alerts, io)}\n`);
+  }
+  return summary.exit_code ?? 128;
+}
+
+interface RunValues { policy?: string; allow?: string[]; timeout?: string; home?: string; 'no-sensor'?: boolean }
+
+/** The call through a warm daemon; undefined when none listens (and none was named explicitly). */
+async function viaDaemon(socket: string, explicit: boolean, cmd: string[], v: RunValues, labels: Record<string, string>): Promise<RunSummary | undefined> {
+  // A policy file is named by its absolute path: the daemon does not share this working directory.
+  const policy = v.policy !== undefined && (/\.ya?ml$/i.test(v.policy) || existsSync(v.policy)) ? resolve(v.policy) : v.policy;
+  const timeout_ms = v.timeout === undefined ? undefined : parseTimeout(v.timeout);
+  let answer;
+  try {
+    answer = await daemonRequest(socket, 'POST', '/v1/run', { argv: cmd, policy, allow: v.allow, labels, timeout_ms, stdio: 'borrow' });
+  } catch (e) {
+    if (!explicit && noDaemon(e)) return undefined;
+    throw new Error(`corral daemon at ${socket}: ${(e as Error).message}`);
+  }
+  if (answer.status === 200) return answer.json as unknown as RunSummary;
+  const err = (answer.json.error ?? {}) as { kind?: string; message?: string };
+  if (err.kind === 'policy') throw new UsageError(`invalid policy: ${err.message}`);
+  if (answer.status === 400) throw new UsageError(err.message ?? 'bad request');
+  throw new Error(`corral daemon at ${socket} answered ${answer.status}: ${err.message ?? ''}`);
+}
+
+function parseTimeout(text: string): number {
+  const d = parseDuration(text);
+  if (!d.ok) throw new UsageError(`--timeout: ${d.error}`);
+  return d.value;
+}
+
+async function runLocally(cmd: string[], v: RunValues, labels: Record<string, string>): Promise<RunSummary> {
+  const [{ Runtime }, { resolvePolicy, withExtraAllows }] = await Promise.all([import('../session/runtime.js'), import('../policy/index.js')]);
+  let policy = resolvePolicy(v.policy);
+  if (v.allow?.length) policy = withExtraAllows(policy, v.allow);
+  const timeoutMs = v.timeout === undefined ? undefined : parseTimeout(v.timeout);
+  const rt = await Runtime.start({ home: v.home, sensor: v['no-sensor'] ? false : 'auto', poolSize: 0 });
   try {
     const session = await rt.createSession({ policy, run: labels.run, episode: labels.episode, labels });
-    const r = await session.exec({ command: cmd.join(' '), argv: cmd, stdio: 'inherit', step: 1, toolCallId: labels.tool_call });
+    const r = await session.exec({ command: cmd.join(' '), argv: cmd, stdio: 'inherit', step: 1, toolCallId: labels.tool_call, timeoutMs });
     const { alerts } = await session.close();
-    code = r.exitCode ?? 128;
-    if (values.json) {
-      io.stderr.write(`${JSON.stringify({ session: session.id, exit_code: r.exitCode, duration_ms: Math.round(r.durationMs), timed_out: r.timedOut, alerts: alerts.map(alertJson), sensor: rt.sensor ? 'ebpf' : `off (${rt.sensorError ?? 'disabled'})` })}\n`);
-    } else if (alerts.length) {
-      const st = makeStyle(io.stderr as NodeJS.WriteStream, io.env);
-      io.stderr.write(`\n${st.bold(`corral: ${alerts.length} violation(s) in session ${session.id}`)}\n${renderAlerts(alerts, io)}\n`);
-    }
+    return {
+      session: session.id, exit_code: r.exitCode, duration_ms: Math.round(r.durationMs), timed_out: r.timedOut,
+      alerts: alerts.map(alertJson), sensor: rt.sensor ? 'ebpf' : `off (${rt.sensorError ?? 'disabled'})`, via: 'local',
+    };
   } finally {
     await rt.close();
   }
-  return code;
 }

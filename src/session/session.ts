@@ -4,7 +4,7 @@
 // reports into attributed events and alerts. Threats handled here: background processes
 // escaping attribution (each call's processes are born in the call's cgroup), runaway
 // calls (timeout kills the call's cgroup), and leftovers (close() kills and removes all).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { ResourceSampler } from './resource-sampler.js';
 import { ConnectRing } from './connect-ring.js';
 import { limitAlerts } from './limit-alerts.js';
@@ -48,7 +48,9 @@ export interface ToolCallSpec {
   tool?: 'bash' | 'python';
   step?: number;
   toolCallId?: string;
-  stdio?: 'inherit' | 'pipe';
+  /** 'pipe' captures stdout/stderr; 'inherit' passes Corral's own; three descriptors (−1 = closed) are
+   * used as the call's stdin/stdout/stderr (`corral serve` passes a client's borrowed stdio). */
+  stdio?: 'inherit' | 'pipe' | [number, number, number];
   timeoutMs?: number;
   /** Captured output cap per stream in pipe mode. */
   maxOutput?: number;
@@ -227,7 +229,8 @@ export class Session {
       seccompFile: this.rt.seccompFile, cwd: '/workspace', setsid: true,
     }, cmd);
     const stdio = spec.stdio ?? 'pipe';
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: stdio === 'inherit' ? 'inherit' : ['ignore', 'pipe', 'pipe'], env: this.toolEnv() });
+    const spawnStdio: StdioOptions = Array.isArray(stdio) ? stdio.map((fd) => (fd < 0 ? 'ignore' : fd)) : stdio === 'inherit' ? 'inherit' : ['ignore', 'pipe', 'pipe'];
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: spawnStdio, env: this.toolEnv() });
     const max = spec.maxOutput ?? 1 << 20;
     let stdout = '';
     let stderr = '';
@@ -580,6 +583,11 @@ export class Session {
     this.alert(attr, { rule: 'gateway.internal_scan', category: 'internal_probe', severity: 'high', attack: ['T1046', 'T1018'],
       message: `Internal network scan: ${probes.length} blocked attempts to ${targets.size} targets on ${hosts.size} hosts (${[...targets].slice(0, 5).join(', ')}${targets.size > 5 ? ', …' : ''})`,
       reason: 'Internal, private and host addresses are not reachable from this sandbox; scanning them is recorded.' }, evidence, action, { pid, count: probes.length, ts: probes[0]!.ts });
+  }
+
+  /** Kills the running tool call's processes (its client went away); the call then ends as usual. */
+  cancelRunning(): void {
+    if (this.current?.running) this.current.cgroup.kill();
   }
 
   /** Kills everything, removes the sandbox, and returns the session's alerts. */

@@ -1,0 +1,53 @@
+// Why: `corral serve` runs the warm daemon (src/server/daemon.ts) in the foreground, for
+// systemd or a terminal: `corral run` then costs tens of milliseconds, and trainers in any
+// language drive sessions over HTTP on its Unix socket (docs/daemon.md).
+import { parseArgs } from 'node:util';
+import { UsageError, type CliIO } from './io.js';
+
+export const SERVE_USAGE = `Usage: corral serve [--socket PATH] [--home DIR] [--pool N] [--max-sessions N] [--session-idle DUR] [--no-sensor] [--json]
+  Keeps a warm Corral (eBPF sensor, netns pool, gateway, event store) and serves its API on a
+  Unix socket (default $CORRAL_SOCKET, else /run/corral/corral.sock; created 0600). Stops on
+  SIGINT/SIGTERM, killing every sandbox it holds. Prints one "ready" line (JSON with --json).`;
+
+export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true, allowPositionals: false,
+    options: {
+      socket: { type: 'string' }, home: { type: 'string' }, pool: { type: 'string' }, 'max-sessions': { type: 'string' },
+      'session-idle': { type: 'string' }, 'no-sensor': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
+    },
+  });
+  if (values.help) { io.stdout.write(`${SERVE_USAGE}\n`); return 0; }
+  const int = (name: string, v: string | undefined, min: number): number | undefined => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${v}"`);
+    return Number(v);
+  };
+  const pool = int('pool', values.pool, 0);
+  const maxSessions = int('max-sessions', values['max-sessions'], 1);
+  const { parseDuration } = await import('../policy/units.js');
+  let sessionIdleMs: number | undefined;
+  if (values['session-idle'] !== undefined) {
+    const d = parseDuration(values['session-idle']);
+    if (!d.ok) throw new UsageError(`--session-idle: ${d.error}`);
+    sessionIdleMs = d.value;
+  }
+  const { CorralDaemon, DEFAULT_SOCKET } = await import('../server/daemon.js');
+  const socketPath = values.socket ?? io.env.CORRAL_SOCKET ?? DEFAULT_SOCKET;
+  const d = await CorralDaemon.start({
+    socketPath, maxSessions, sessionIdleMs,
+    runtime: { home: values.home, sensor: values['no-sensor'] ? false : 'auto', ...(pool !== undefined ? { poolSize: pool } : {}) },
+  });
+  const sensor = d.runtime.sensor ? 'ebpf' : `off (${d.runtime.sensorError ?? 'disabled'})`;
+  io.stdout.write(values.json
+    ? `${JSON.stringify({ ready: true, socket: socketPath, pid: process.pid, sensor, home: d.runtime.store.home })}\n`
+    : `corral serve: ready on ${socketPath} (pid ${process.pid}, sensor ${sensor}, events in ${d.runtime.store.home})\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  if (!values.json) io.stderr.write('corral serve: stopping (killing the sandboxes it holds)\n');
+  await d.close();
+  return 0;
+}

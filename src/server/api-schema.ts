@@ -1,0 +1,55 @@
+// Why: the request bodies of Corral's local API (`corral serve`), validated before anything runs.
+// A malformed request gets a 400 whose message names the field ("argv.0: Expected string"),
+// never a half-started sandbox. Threat: a client sending huge or hostile bodies to wedge the
+// daemon — sizes and counts are bounded here, and unknown fields are refused so typos show.
+import { z } from 'zod';
+
+const label = z.string().min(1).max(256);
+const labels = z.record(z.string().min(1).max(64), z.string().max(256)).refine((r) => Object.keys(r).length <= 32, 'at most 32 labels');
+const argv = z.array(z.string().max(64 * 1024)).min(1, 'argv must name a command').max(4096);
+const policyFields = {
+  /** A preset name, or an absolute path to a policy file (read by the daemon). */
+  policy: z.string().min(1).max(4096).optional(),
+  /** Extra allowed hosts, as `corral run --allow`. */
+  allow: z.array(z.string().min(1).max(512)).max(256).optional(),
+};
+const timeoutMs = z.number().int().positive().max(7 * 24 * 3600 * 1000);
+
+/** POST /v1/run: one command as one tool call in a fresh sandbox (what `corral run` sends). */
+export const RunRequest = z.object({
+  argv,
+  ...policyFields,
+  labels: labels.optional(),
+  timeout_ms: timeoutMs.optional(),
+  /** 'borrow': the command uses the connecting process's own stdin/stdout/stderr (the kernel
+   * says which process that is); 'capture': output comes back in the response. */
+  stdio: z.enum(['borrow', 'capture']).default('capture'),
+}).strict();
+
+/** POST /v1/sessions: a sandbox that runs many tool calls in order (an RL episode). */
+export const SessionRequest = z.object({
+  ...policyFields,
+  run: label.optional(),
+  episode: label.optional(),
+  labels: labels.optional(),
+}).strict();
+
+/** POST /v1/sessions/{id}/exec: one tool call in that session; output is captured. */
+export const ExecRequest = z.object({
+  command: z.string().max(1024 * 1024).optional(),
+  argv: argv.optional(),
+  tool: z.enum(['bash', 'python']).optional(),
+  step: z.number().int().nonnegative().optional(),
+  tool_call_id: label.optional(),
+  timeout_ms: timeoutMs.optional(),
+  max_output: z.number().int().positive().max(64 * 1024 * 1024).optional(),
+}).strict().refine((r) => r.command !== undefined || r.argv !== undefined, { message: 'give command or argv', path: ['command'] });
+
+export type RunRequest = z.infer<typeof RunRequest>;
+export type SessionRequest = z.infer<typeof SessionRequest>;
+export type ExecRequest = z.infer<typeof ExecRequest>;
+
+/** Formats zod issues as "field: message; field: message" (the place, then what is wrong). */
+export function describeIssues(err: z.ZodError): string {
+  return err.issues.map((i) => `${i.path.length ? i.path.join('.') : '(body)'}: ${i.message}`).join('; ');
+}

@@ -1,0 +1,276 @@
+// Why: `corral serve`, a warm Corral on one machine. A one-shot `corral run` pays ~2 s for the
+// eBPF sensor to compile and attach before its command may start; a coding agent that wraps
+// every tool call, or an RL trainer written in Python, cannot pay that per call and cannot
+// import a Node library. The daemon keeps one Runtime (sensor, netns pool, gateway, store) and
+// offers it over HTTP on a Unix socket: POST /v1/run (what `corral run` uses, with the client's
+// own stdio borrowed from the kernel), and sessions (open, exec, close) for trainers.
+// Threats: the socket is the only door — it is created 0600 (root only) in a 0700 directory;
+// request bodies are bounded and validated (api-schema.ts); a client's identity (pid, uid) comes
+// from the kernel (SO_PEERCRED/SO_PEERPIDFD), never from the request; a client that goes away
+// mid-call gets its call killed, so an abandoned command cannot keep running unobserved.
+import http from 'node:http';
+import net from 'node:net';
+import { closeSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { ZodType, ZodTypeDef } from 'zod';
+import { Runtime, type RuntimeOptions } from '../session/runtime.js';
+import type { Session, ToolCallResult } from '../session/session.js';
+import { PolicyError, resolvePolicy, withExtraAllows, type Policy } from '../policy/index.js';
+import { alertJson } from '../cli/io.js';
+import { describeIssues, ExecRequest, RunRequest, SessionRequest } from './api-schema.js';
+import { loadPeerFds, type PeerFds } from './peer-fds.js';
+import { DEFAULT_SOCKET } from './daemon-client.js';
+
+export { DEFAULT_SOCKET };
+
+const MAX_BODY = 2 * 1024 * 1024;
+
+export interface DaemonOptions {
+  socketPath?: string;
+  runtime?: RuntimeOptions;
+  /** Sessions open at once (runs included); more get 503. */
+  maxSessions?: number;
+  /** API sessions unused for this long are closed (their processes killed). */
+  sessionIdleMs?: number;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, readonly kind: string, message: string) { super(message); }
+}
+
+interface Held { session: Session; lastUsed: number; busy: boolean; client: { pid: number; uid: number } | undefined }
+
+export class CorralDaemon {
+  readonly socketPath: string;
+  private readonly held = new Map<string, Held>();
+  private readonly server: http.Server;
+  private reaper?: NodeJS.Timeout;
+  private closing?: Promise<void>;
+  private readonly startedAt = Date.now();
+
+  private constructor(readonly runtime: Runtime, private readonly peer: PeerFds, private readonly opts: DaemonOptions) {
+    this.socketPath = opts.socketPath ?? DEFAULT_SOCKET;
+    this.server = http.createServer((req, res) => { void this.handle(req, res); });
+    this.server.keepAliveTimeout = 5_000;
+  }
+
+  static async start(opts: DaemonOptions = {}): Promise<CorralDaemon> {
+    const peer = loadPeerFds();
+    const rt = await Runtime.start({ poolSize: 2, ...opts.runtime });
+    const d = new CorralDaemon(rt, peer, opts);
+    try {
+      await d.listen();
+    } catch (e) {
+      await rt.close();
+      throw e;
+    }
+    // the first screened command compiles the shell grammar (~1 s): pay it now, not in a client's call
+    try { rt.checker?.check('true', { tool: 'bash' }); } catch (e) { rt.onError(e); }
+    const idle = opts.sessionIdleMs ?? 30 * 60_000;
+    d.reaper = setInterval(() => d.reapIdle(idle), Math.min(60_000, idle)).unref();
+    return d;
+  }
+
+  private async listen(): Promise<void> {
+    mkdirSync(dirname(this.socketPath), { recursive: true, mode: 0o700 });
+    if (existsSync(this.socketPath)) {
+      if (await socketAnswers(this.socketPath)) throw new Error(`another corral daemon is listening on ${this.socketPath}`);
+      unlinkSync(this.socketPath); // stale, from a daemon that died
+    }
+    // created 0600 from the start: no window in which another user could connect
+    const oldMask = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(this.socketPath, () => { this.server.off('error', reject); resolve(); });
+      });
+    } finally { process.umask(oldMask); }
+  }
+
+  /** Stops accepting, kills every session's processes, stops the runtime, removes the socket. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.reaper);
+      const stopped = new Promise<void>((r) => this.server.close(() => r()));
+      this.server.closeAllConnections();
+      // running calls are killed first and allowed to finish their bookkeeping, then torn down
+      const held = [...this.held.values()];
+      for (const h of held) h.session.cancelRunning();
+      for (let i = 0; i < 100 && held.some((h) => h.busy); i++) await new Promise((r) => setTimeout(r, 50));
+      await Promise.allSettled(held.map((h) => h.session.close()));
+      this.held.clear();
+      await this.runtime.close();
+      await stopped;
+      try { unlinkSync(this.socketPath); } catch { /* already gone */ }
+    })();
+    return this.closing;
+  }
+
+  private reapIdle(idleMs: number): void {
+    const now = Date.now();
+    for (const [id, h] of this.held) {
+      if (!h.busy && now - h.lastUsed > idleMs) { this.held.delete(id); void h.session.close().catch((e: unknown) => this.runtime.onError(e)); }
+    }
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    try {
+      const path = new URL(req.url ?? '/', 'http://corral').pathname;
+      const m = /^\/v1\/sessions\/([0-9a-f]{1,64})(\/exec)?$/.exec(path);
+      let out: unknown;
+      if (req.method === 'GET' && path === '/v1/health') out = this.health();
+      else if (req.method === 'GET' && path === '/v1/sessions') out = this.list();
+      else if (req.method === 'POST' && path === '/v1/run') out = await this.run(req, res, await body(req, RunRequest));
+      else if (req.method === 'POST' && path === '/v1/sessions') out = await this.open(req, await body(req, SessionRequest));
+      else if (req.method === 'POST' && m?.[2]) out = await this.exec(m[1]!, res, await body(req, ExecRequest));
+      else if (req.method === 'DELETE' && m && !m[2]) out = await this.closeSession(m[1]!);
+      else throw new HttpError(404, 'not_found', `no route ${req.method} ${path} (see docs/daemon.md)`);
+      send(res, 200, out);
+    } catch (e) {
+      if (e instanceof HttpError) send(res, e.status, { error: { kind: e.kind, message: e.message } });
+      else if (e instanceof PolicyError) send(res, 400, { error: { kind: 'policy', message: e.message } });
+      else {
+        this.runtime.onError(e);
+        send(res, 500, { error: { kind: 'internal', message: (e as Error).message } });
+      }
+    }
+  }
+
+  private health(): Record<string, unknown> {
+    return {
+      ok: true, pid: process.pid, uptime_s: Math.round((Date.now() - this.startedAt) / 1000), sessions: this.held.size,
+      sensor: this.runtime.sensor ? 'ebpf' : `off (${this.runtime.sensorError ?? 'disabled'})`, home: this.runtime.store.home,
+    };
+  }
+
+  private list(): Record<string, unknown> {
+    const now = Date.now();
+    return { sessions: [...this.held.values()].map((h) => ({ session: h.session.id, busy: h.busy, idle_s: Math.round((now - h.lastUsed) / 1000), client_pid: h.client?.pid })) };
+  }
+
+  private policy(spec: string | undefined, allow: string[] | undefined): Policy {
+    if (spec !== undefined && spec.includes('/') && !spec.startsWith('/')) throw new HttpError(400, 'bad_request', `policy: a path must be absolute (the daemon does not share your working directory): ${spec}`);
+    const p = resolvePolicy(spec);
+    return allow?.length ? withExtraAllows(p, allow) : p;
+  }
+
+  private async hold(policy: Policy, o: { run?: string; episode?: string; labels?: Record<string, string> }, client: Held['client']): Promise<Held> {
+    if (this.closing) throw new HttpError(503, 'unavailable', 'the daemon is shutting down');
+    if (this.held.size >= (this.opts.maxSessions ?? 64)) throw new HttpError(503, 'unavailable', `too many open sessions (${this.held.size}); close some or raise --max-sessions`);
+    const labels = { ...o.labels, ...(client ? { client_pid: String(client.pid), client_uid: String(client.uid) } : {}) };
+    const session = await this.runtime.createSession({ policy, run: o.run, episode: o.episode, labels });
+    const h: Held = { session, lastUsed: Date.now(), busy: false, client };
+    this.held.set(session.id, h);
+    return h;
+  }
+
+  private async run(req: http.IncomingMessage, res: http.ServerResponse, r: RunRequest): Promise<Record<string, unknown>> {
+    const policy = this.policy(r.policy, r.allow);
+    let fds: number[] = [];
+    let client: Held['client'];
+    if (r.stdio === 'borrow') {
+      const b = this.peer.borrowPeerFds(socketFd(req.socket), [0, 1, 2]);
+      fds = b.fds;
+      client = { pid: b.pid, uid: b.uid };
+    }
+    try {
+      const labels = r.labels ?? {};
+      const h = await this.hold(policy, { run: labels.run, episode: labels.episode, labels }, client);
+      h.busy = true;
+      const cancel = (): void => { if (!res.writableEnded) h.session.cancelRunning(); };
+      res.on('close', cancel);
+      let result: ToolCallResult;
+      try {
+        result = await h.session.exec({
+          command: r.argv.join(' '), argv: r.argv, step: 1, toolCallId: labels.tool_call, timeoutMs: r.timeout_ms,
+          stdio: r.stdio === 'borrow' ? [fds[0]!, fds[1]!, fds[2]!] : 'pipe',
+        });
+      } finally {
+        res.off('close', cancel);
+        h.busy = false;
+        this.held.delete(h.session.id);
+      }
+      const { alerts } = await h.session.close();
+      return {
+        session: h.session.id, exit_code: result.exitCode, signal: result.signal, duration_ms: Math.round(result.durationMs), timed_out: result.timedOut,
+        alerts: alerts.map(alertJson), sensor: this.health().sensor, via: 'daemon',
+        ...(r.stdio === 'capture' ? { stdout: result.stdout, stderr: result.stderr } : {}),
+      };
+    } finally {
+      for (const fd of fds) if (fd >= 0) closeSync(fd);
+    }
+  }
+
+  private async open(req: http.IncomingMessage, r: SessionRequest): Promise<Record<string, unknown>> {
+    const cred = this.peer.borrowPeerFds(socketFd(req.socket), []);
+    const h = await this.hold(this.policy(r.policy, r.allow), r, { pid: cred.pid, uid: cred.uid });
+    return { session: h.session.id, sandbox_ip: h.session.sandboxIp };
+  }
+
+  private async exec(id: string, res: http.ServerResponse, r: ExecRequest): Promise<Record<string, unknown>> {
+    const h = this.held.get(id);
+    if (!h) throw new HttpError(404, 'not_found', `no open session ${id}`);
+    if (h.busy) throw new HttpError(409, 'busy', `session ${id} is running a tool call; calls in a session run in order`);
+    h.busy = true;
+    const cancel = (): void => { if (!res.writableEnded) h.session.cancelRunning(); };
+    res.on('close', cancel);
+    try {
+      const x = await h.session.exec({ command: r.command ?? r.argv!.join(' '), argv: r.argv, tool: r.tool, step: r.step, toolCallId: r.tool_call_id, timeoutMs: r.timeout_ms, maxOutput: r.max_output });
+      return {
+        session: id, tool_call_id: x.toolCallId, step: x.step, exit_code: x.exitCode, signal: x.signal, duration_ms: Math.round(x.durationMs),
+        timed_out: x.timedOut, stdout: x.stdout, stderr: x.stderr, alerts: x.alerts.map(alertJson),
+      };
+    } finally {
+      res.off('close', cancel);
+      h.busy = false;
+      h.lastUsed = Date.now();
+    }
+  }
+
+  private async closeSession(id: string): Promise<Record<string, unknown>> {
+    const h = this.held.get(id);
+    if (!h) throw new HttpError(404, 'not_found', `no open session ${id}`);
+    this.held.delete(id);
+    const { alerts, stats } = await h.session.close();
+    return { session: id, alerts: alerts.map(alertJson), cpu_ns: stats.cpuNs, memory_peak_bytes: stats.memoryPeakBytes };
+  }
+}
+
+function socketFd(s: net.Socket): number {
+  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new HttpError(400, 'bad_request', 'stdio borrowing needs a Unix-socket connection');
+  return fd;
+}
+
+async function body<T>(req: http.IncomingMessage, schema: ZodType<T, ZodTypeDef, unknown>): Promise<T> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > MAX_BODY) throw new HttpError(413, 'bad_request', `body: larger than ${MAX_BODY} bytes`);
+    chunks.push(c);
+  }
+  let raw: unknown;
+  try { raw = n ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {}; } catch (e) {
+    throw new HttpError(400, 'bad_request', `body: not JSON (${(e as Error).message})`);
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) throw new HttpError(400, 'bad_request', describeIssues(r.error));
+  return r.data;
+}
+
+function send(res: http.ServerResponse, status: number, value: unknown): void {
+  if (res.writableEnded || res.destroyed) return;
+  const text = `${JSON.stringify(value)}\n`;
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** True when something accepts connections on the socket path. */
+export function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(path);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}

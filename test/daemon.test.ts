@@ -1,0 +1,190 @@
+// `corral serve` through the real system, inside the lab: a daemon in this process, `corral run`
+// as a child process talking to it over the Unix socket, real sandboxes, real far hosts.
+// Proves: the client's own stdio reaches the sandboxed command (pipes, and a closed stdin), exit
+// codes and alert summaries come back, a blocked connection is attributed and never reaches its
+// far host, a client that dies mid-call gets its call killed, sessions keep state between calls
+// and run calls in order, bad requests are refused with the field named, and the socket is
+// root-only, single-owner and removed on close.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CorralDaemon } from '../src/server/daemon.js';
+import { daemonRequest } from '../src/server/daemon-client.js';
+import { FarHosts } from '../src/lab/far-hosts.js';
+import { assertInLab } from '../src/lab/lab-guard.js';
+import { DEMO_FAR_HOSTS } from '../src/cli/demo-scenario.js';
+
+const MAIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+let dir: string;
+let sock: string;
+let far: FarHosts;
+let d: CorralDaemon;
+
+before(async () => {
+  assertInLab();
+  dir = mkdtempSync(join(tmpdir(), 'corral-daemon-test-'));
+  sock = join(dir, 'run', 'corral.sock');
+  far = await FarHosts.start(DEMO_FAR_HOSTS, { prefix: 'labdm' });
+  d = await CorralDaemon.start({ socketPath: sock, runtime: { home: join(dir, 'home'), sensor: true, poolSize: 1 }, sessionIdleMs: 60_000 });
+});
+after(async () => {
+  await d?.close();
+  await far?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** `corral run ARGS` as a child process aimed at the test daemon. */
+function cli(args: string[], opts: { stdin?: string | 'closed'; onStdout?: (s: string) => void } = {}) {
+  const child = spawn(process.execPath, [MAIN, 'run', ...args], {
+    env: { ...process.env, CORRAL_SOCKET: sock, NO_COLOR: '1' },
+    stdio: [opts.stdin === 'closed' ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '', stderr = '';
+  child.stdout!.on('data', (c: Buffer) => { stdout += c; opts.onStdout?.(stdout); });
+  child.stderr!.on('data', (c: Buffer) => { stderr += c; });
+  if (child.stdin) child.stdin.end(typeof opts.stdin === 'string' && opts.stdin !== 'closed' ? opts.stdin : '');
+  const done = new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+/** Python that speaks SSH to the lab's outside SSH host and reports how the connection ended (in r). */
+const SSH_PY = 'import socket\ntry:\n  s = socket.create_connection(("203.0.113.10", 22), timeout=3)\n  s.sendall(b"SSH-2.0-OpenSSH_9.2\\r\\n")\n  r = repr(s.recv(100))\nexcept Exception as e:\n  r = type(e).__name__\n';
+
+const lastJson = (stderr: string) => JSON.parse(stderr.trim().split('\n').at(-1)!) as Record<string, unknown> & { alerts: { category: string; tool_call?: string; layer?: string }[] };
+
+test('corral run goes through the daemon: its own stdin/stdout/stderr reach the sandboxed command, exit code and summary come back', async () => {
+  const r = await cli(['--json', '--label', 'tool_call=tc-io', '--', '/bin/sh', '-c', 'read line; echo "got:$line uid:$(id -u)"; echo to-stderr >&2; exit 7'], { stdin: 'hello-daemon\n' }).done;
+  assert.equal(r.code, 7, r.stderr);
+  assert.equal(r.stdout, 'got:hello-daemon uid:65534\n', 'stdin and stdout are the client\'s own, the command ran as the sandbox uid');
+  assert.match(r.stderr, /^to-stderr$/m);
+  const s = lastJson(r.stderr);
+  assert.equal(s.via, 'daemon');
+  assert.equal(s.exit_code, 7);
+  assert.equal(s.sensor, 'ebpf');
+  assert.deepEqual(s.alerts, []);
+  // a closed stdin stays closed (the command sees EOF / no descriptor, not the daemon's stdin)
+  const c = await cli(['--', '/bin/sh', '-c', 'if read x; then echo "read:$x"; else echo eof; fi'], { stdin: 'closed' }).done;
+  assert.equal(c.code, 0, c.stderr);
+  assert.equal(c.stdout, 'eof\n');
+});
+
+test('a blocked connection through the daemon is reported to the client, attributed to its call, and never reaches the far host', async () => {
+  const before = await far.accepted('203.0.113.10', 22);
+  // an SSH client's first bytes: the gateway accepts, sniffs the banner, refuses and resets
+  const py = SSH_PY + 'print("cut", r)';
+  const r = await cli(['--json', '--policy', 'lab-demo', '--label', 'tool_call=tc-ssh', '--label', 'episode=ep-d', '--', 'python3', '-c', py]).done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^cut /);
+  const s = lastJson(r.stderr);
+  const net = s.alerts.filter((a) => a.layer !== 'command');
+  assert.ok(net.length >= 1, JSON.stringify(s.alerts));
+  assert.ok(net.every((a) => a.tool_call === 'tc-ssh'));
+  assert.ok(net.some((a) => a.category === 'tunnel'), JSON.stringify(net));
+  assert.equal(await far.accepted('203.0.113.10', 22), before, 'zero connections reached the SSH far host');
+  // the readable summary, too
+  const h = await cli(['--policy', 'lab-demo', '--', 'python3', '-c', py]).done;
+  assert.match(h.stderr, /corral: \d+ violation\(s\) in session [0-9a-f]+/);
+  assert.match(h.stderr, /tunnel/);
+});
+
+test('a client that dies mid-call gets its call killed by the daemon', async () => {
+  const started = new Promise<void>((resolve) => {
+    const { child } = cli(['--', '/bin/sh', '-c', 'echo started; sleep 30; echo finished'], {
+      onStdout: (s) => { if (s.includes('started')) { child.kill('SIGKILL'); resolve(); } },
+    });
+  });
+  await started;
+  const t0 = Date.now();
+  let left = -1;
+  while (Date.now() - t0 < 10_000) {
+    const r = await daemonRequest(sock, 'GET', '/v1/sessions');
+    left = (r.json.sessions as unknown[]).length;
+    if (left === 0) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.equal(left, 0, 'the session ended long before its 30 s sleep would have');
+  assert.ok(Date.now() - t0 < 10_000);
+});
+
+test('sessions over the API keep files and background processes between calls, run calls in order, and close with their alerts', async () => {
+  const open = await daemonRequest(sock, 'POST', '/v1/sessions', { policy: 'lab-demo', episode: 'ep-api', run: 'run-1' });
+  assert.equal(open.status, 200, JSON.stringify(open.json));
+  const id = open.json.session as string;
+  const exec = (body: Record<string, unknown>) => daemonRequest(sock, 'POST', `/v1/sessions/${id}/exec`, body);
+  // step 1 leaves a file and a background process that connects out later
+  assert.ok(!SSH_PY.includes("'"));
+  const bg = `echo state > /workspace/f; nohup python3 -c 'import time\ntime.sleep(1.5)\n${SSH_PY}' >/dev/null 2>&1 &`;
+  const s1 = await exec({ command: bg, step: 1, tool_call_id: 'api-1' });
+  assert.equal(s1.status, 200, JSON.stringify(s1.json));
+  assert.equal(s1.json.exit_code, 0);
+  // while step 2 runs, a concurrent call in the same session is refused (calls run in order)
+  const slow = exec({ command: 'cat /workspace/f; sleep 2.5', step: 2, tool_call_id: 'api-2' });
+  await new Promise((r) => setTimeout(r, 300));
+  const busy = await exec({ command: 'true', step: 3 });
+  assert.equal(busy.status, 409);
+  assert.match(String((busy.json.error as { message: string }).message), /calls in a session run in order/);
+  const s2 = await slow;
+  assert.equal(s2.json.stdout, 'state\n', 'the workspace persists between calls');
+  const closed = await daemonRequest(sock, 'DELETE', `/v1/sessions/${id}`);
+  assert.equal(closed.status, 200);
+  const alerts = closed.json.alerts as { category: string; tool_call: string; layer?: string; episode?: string }[];
+  const net = alerts.filter((a) => a.layer !== 'command');
+  assert.ok(net.some((a) => a.category === 'tunnel' && a.tool_call === 'api-1' && a.episode === 'ep-api'),
+    `the background connection made during step 2 is attributed to step 1: ${JSON.stringify(alerts)}`);
+  assert.equal((await daemonRequest(sock, 'DELETE', `/v1/sessions/${id}`)).status, 404);
+});
+
+test('bad requests get a 4xx naming the field; the CLI maps them to usage errors', async () => {
+  const cases: [string, string, unknown, number, RegExp][] = [
+    ['POST', '/v1/run', { argv: [] }, 400, /^argv: argv must name a command/],
+    ['POST', '/v1/run', { argv: ['true'], bogus: 1 }, 400, /Unrecognized key\(s\) in object: 'bogus'/],
+    ['POST', '/v1/run', { argv: ['true'], policy: 'rel/p.yaml' }, 400, /^policy: a path must be absolute/],
+    ['POST', '/v1/run', { argv: ['true'], policy: 'no-such-preset' }, 400, /unknown preset 'no-such-preset'/],
+    ['POST', '/v1/sessions/abc/exec', { command: 'true' }, 404, /no open session abc/],
+    ['POST', '/v1/sessions/abc/exec', {}, 400, /command: give command or argv/],
+    ['GET', '/v1/nothing', undefined, 404, /no route GET \/v1\/nothing/],
+  ];
+  for (const [method, path, body, status, re] of cases) {
+    const r = await daemonRequest(sock, method, path, body);
+    assert.equal(r.status, status, `${method} ${path} ${JSON.stringify(body)}`);
+    assert.match((r.json.error as { message: string }).message, re);
+  }
+  const notJson = await new Promise<number>((resolve, reject) => {
+    import('node:http').then(({ request }) => {
+      const req = request({ socketPath: sock, method: 'POST', path: '/v1/run' }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+      req.on('error', reject);
+      req.end('{"argv": [');
+    }, reject);
+  });
+  assert.equal(notJson, 400);
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'name: bad\nresources:\n  memory: lots\n');
+  const r = await cli(['--policy', bad, '--', 'true']).done;
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /invalid policy: .*bad\.yaml:3.*memory/);
+  const health = await daemonRequest(sock, 'GET', '/v1/health');
+  assert.equal(health.json.ok, true, 'the daemon is healthy after all of that');
+});
+
+test('the socket is root-only, a second daemon on it is refused, and close() kills held sessions and removes it', async () => {
+  assert.equal(statSync(sock).mode & 0o777, 0o600);
+  await assert.rejects(CorralDaemon.start({ socketPath: sock, runtime: { home: join(dir, 'home2'), sensor: false, poolSize: 0 } }), /another corral daemon is listening/);
+  // a separate daemon (its own socket): a session left open is killed when the daemon closes
+  const sock2 = join(dir, 'other.sock');
+  writeFileSync(sock2, 'stale'); // a stale file where the socket goes is replaced
+  const d2 = await CorralDaemon.start({ socketPath: sock2, runtime: { home: join(dir, 'home3'), sensor: false, poolSize: 0 } });
+  const o = await daemonRequest(sock2, 'POST', '/v1/sessions', {});
+  const id = o.json.session as string;
+  const running = daemonRequest(sock2, 'POST', `/v1/sessions/${id}/exec`, { command: 'sleep 30' }).catch((e: Error) => e);
+  await new Promise((r) => setTimeout(r, 300));
+  const t0 = Date.now();
+  await d2.close();
+  assert.ok(Date.now() - t0 < 10_000, 'close() did not wait for the 30 s sleep');
+  assert.ok((await running) instanceof Error, 'the pending call\'s connection was closed');
+  assert.throws(() => statSync(sock2), /ENOENT/);
+});
