@@ -188,3 +188,19 @@ test('the socket is root-only, a second daemon on it is refused, and close() kil
   assert.ok((await running) instanceof Error, 'the pending call\'s connection was closed');
   assert.throws(() => statSync(sock2), /ENOENT/);
 });
+
+test('corral run without a daemon: Ctrl-C kills the call, still tears the sandbox down and reports, exits 130', async () => {
+  const t0 = Date.now();
+  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const { child, done } = cli(['--no-daemon', '--no-sensor', '--json', '--home', join(dir, 'home-local'), '--', '/bin/sh', '-c', 'echo started; sleep 30; echo finished'], {
+      onStdout: (s) => { if (s === 'started\n') child.kill('SIGINT'); },
+    });
+    void done.then(resolve);
+  });
+  assert.ok(Date.now() - t0 < 20_000, 'did not wait for the 30 s sleep');
+  assert.equal(r.code, 130, r.stderr);
+  assert.equal(r.stdout, 'started\n');
+  const s = lastJson(r.stderr);
+  assert.equal(s.via, 'local');
+  assert.equal(s.exit_code, 130);
+});

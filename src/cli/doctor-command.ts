@@ -37,6 +37,11 @@ export function runChecks(): Check[] {
   let native = '';
   try { native = enterBinary(); } catch (e) { native = ''; c.push({ name: 'native helpers', ok: false, required: true, detail: (e as Error).message, fix: 'npm run build' }); }
   if (native) c.push({ name: 'native helpers', ok: existsSync(native.replace('corral-enter', 'original-dst.node')), required: true, detail: native, fix: 'npm run build' });
+  const serveKernel = (maj! > 6) || (maj === 6 && min! >= 5);
+  const peerFds = native ? existsSync(native.replace('corral-enter', 'peer-fds.node')) : false;
+  c.push({ name: 'corral serve (stdio borrowing)', ok: serveKernel && peerFds, required: false,
+    detail: !serveKernel ? `Linux ${release()} lacks SO_PEERPIDFD (6.5+): corral serve cannot start; corral run runs locally` : peerFds ? 'peer-fds.node built, SO_PEERPIDFD available' : 'peer-fds.node not built',
+    fix: serveKernel ? 'npm run build' : 'Linux 6.5+ for corral serve (everything else works without it)' });
   const scanner = jsonLinesAddon();
   c.push({ name: 'JSON Lines scanner (investigate speed)', ok: !!scanner, required: false, detail: scanner ? 'native/json-lines.c loaded' : 'not loaded: `corral investigate` parses every line with JSON.parse (same answers, ~2x slower)', fix: 'npm run build (needs gcc)' });
   const bpf = which('bpftrace');

@@ -9,6 +9,8 @@ import { alertJson, renderAlertSummaries, UsageError, type AlertJson, type CliIO
 import { makeStyle } from './style.js';
 import { parseDuration } from '../policy/units.js';
 import { daemonRequest, DEFAULT_SOCKET, noDaemon } from '../server/daemon-client.js';
+import type { Runtime } from '../session/runtime.js';
+import type { Session } from '../session/session.js';
 
 export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--label k=v]… [--timeout DUR] [--json] [--home DIR] [--socket PATH | --no-daemon] -- CMD ARGS…
   Runs CMD (no shell) as one tool call in a fresh sandbox. stdin/stdout/stderr pass through and
@@ -82,20 +84,30 @@ function parseTimeout(text: string): number {
 }
 
 async function runLocally(cmd: string[], v: RunValues, labels: Record<string, string>): Promise<RunSummary> {
-  const [{ Runtime }, { resolvePolicy, withExtraAllows }] = await Promise.all([import('../session/runtime.js'), import('../policy/index.js')]);
+  const [{ Runtime: RuntimeClass }, { resolvePolicy, withExtraAllows }] = await Promise.all([import('../session/runtime.js'), import('../policy/index.js')]);
   let policy = resolvePolicy(v.policy);
   if (v.allow?.length) policy = withExtraAllows(policy, v.allow);
   const timeoutMs = v.timeout === undefined ? undefined : parseTimeout(v.timeout);
-  const rt = await Runtime.start({ home: v.home, sensor: v['no-sensor'] ? false : 'auto', poolSize: 0 });
+  // Ctrl-C or a kill of corral itself ends the call (its cgroup is killed) and still tears the
+  // sandbox down and reports, instead of leaving it for the next start's orphan cleanup.
+  let interrupted: NodeJS.Signals | undefined;
+  let session: Session | undefined;
+  const onSignal = (sig: NodeJS.Signals): void => { interrupted ??= sig; session?.cancelRunning(); };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const sig of signals) process.on(sig, onSignal);
+  let rt: Runtime | undefined;
   try {
-    const session = await rt.createSession({ policy, run: labels.run, episode: labels.episode, labels });
-    const r = await session.exec({ command: cmd.join(' '), argv: cmd, stdio: 'inherit', step: 1, toolCallId: labels.tool_call, timeoutMs });
-    const { alerts } = await session.close();
+    rt = await RuntimeClass.start({ home: v.home, sensor: v['no-sensor'] ? false : 'auto', poolSize: 0 });
+    if (!interrupted) session = await rt.createSession({ policy, run: labels.run, episode: labels.episode, labels });
+    const r = session && !interrupted ? await session.exec({ command: cmd.join(' '), argv: cmd, stdio: 'inherit', step: 1, toolCallId: labels.tool_call, timeoutMs }) : undefined;
+    const alerts = session ? (await session.close()).alerts : [];
+    const signalCode = interrupted ? 128 + (interrupted === 'SIGINT' ? 2 : interrupted === 'SIGTERM' ? 15 : 1) : undefined;
     return {
-      session: session.id, exit_code: r.exitCode, duration_ms: Math.round(r.durationMs), timed_out: r.timedOut,
+      session: session?.id ?? '', exit_code: signalCode ?? r?.exitCode ?? null, duration_ms: Math.round(r?.durationMs ?? 0), timed_out: r?.timedOut ?? false,
       alerts: alerts.map(alertJson), sensor: rt.sensor ? 'ebpf' : `off (${rt.sensorError ?? 'disabled'})`, via: 'local',
     };
   } finally {
-    await rt.close();
+    for (const sig of signals) process.off(sig, onSignal);
+    await rt?.close();
   }
 }
