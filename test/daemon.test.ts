@@ -204,3 +204,42 @@ test('corral run without a daemon: Ctrl-C kills the call, still tears the sandbo
   assert.equal(s.via, 'local');
   assert.equal(s.exit_code, 130);
 });
+
+test('the Python client (clients/python, standard library only) drives sessions and gets typed errors', async () => {
+  const script = `
+import json, sys
+from corral_client import Corral, CorralError
+c = Corral()
+out = {"health": c.health()["ok"]}
+with c.session(policy="lab-demo", run="py-run", episode="py-ep") as s:
+    r1 = s.exec(${JSON.stringify(SSH_PY + 'print("cut", r)')}, tool="python", step=1, tool_call_id="py-1")
+    r2 = s.exec("echo ok", step=2, tool_call_id="py-2")
+    out["r1"] = {"exit_code": r1["exit_code"], "stdout": r1["stdout"], "stderr": r1["stderr"], "categories": sorted({a["category"] for a in r1["alerts"] if a.get("layer") != "command"})}
+    out["r2"] = {"exit_code": r2["exit_code"], "stdout": r2["stdout"], "alerts": len(r2["alerts"])}
+out["closed"] = sorted({(a["tool_call"], a["category"]) for a in s.alerts if a.get("layer") != "command"})
+out["run"] = c.run(["sh", "-c", "echo captured; exit 4"])["exit_code"]
+try:
+    c.run([])
+except CorralError as e:
+    out["error"] = [e.status, e.kind, e.message]
+print(json.dumps(out))
+`;
+  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn('python3', ['-c', script], { env: { ...process.env, CORRAL_SOCKET: sock, PYTHONPATH: join(process.cwd(), 'clients', 'python') } });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (c: Buffer) => { stdout += c; });
+    child.stderr.on('data', (c: Buffer) => { stderr += c; });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  assert.equal(r.code, 0, `python exited ${r.code}: ${r.stdout}${r.stderr}`);
+  const out = JSON.parse(r.stdout) as { health: boolean; r1: { exit_code: number; stdout: string; stderr: string; categories: string[] }; r2: { exit_code: number; stdout: string; alerts: number }; closed: [string, string][]; run: number; error: [number, string, string] };
+  assert.equal(out.health, true);
+  assert.equal(out.r1.exit_code, 0, out.r1.stderr);
+  assert.match(out.r1.stdout, /^cut /);
+  assert.deepEqual(out.r1.categories, ['tunnel']);
+  assert.deepEqual(out.r2, { exit_code: 0, stdout: 'ok\n', alerts: 0 });
+  assert.deepEqual(out.closed, [['py-1', 'tunnel']]);
+  assert.equal(out.run, 4);
+  assert.deepEqual(out.error.slice(0, 2), [400, 'bad_request']);
+  assert.match(out.error[2], /argv/);
+});

@@ -21,11 +21,11 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
     const rt = await Runtime.start({ home: ${JSON.stringify(home)}, sensor: false, poolSize: 0, commandCheck: false });
     const s = await rt.createSession({ policy: parsePolicy('name: capped\\nextends: default\\nresources:\\n  workspace_size: 4MiB\\n', 'capped.yaml'), episode: 'doomed' });
     await s.exec({ command: 'nohup sleep 300 >/dev/null 2>&1 & echo started' });
-    console.log(JSON.stringify({ netns: s['slot'].lease.netns, table: s['slot'].lease.table, index: s['slot'].lease.index, cgroup: s.cgroup.unifiedDir, workspace: s.workspaceDir }));
+    console.log(JSON.stringify({ seccomp: rt.seccompFile, netns: s['slot'].lease.netns, table: s['slot'].lease.table, index: s['slot'].lease.index, cgroup: s.cgroup.unifiedDir, workspace: s.workspaceDir }));
     setInterval(() => {}, 1000);
   `);
   const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const info = await new Promise<{ netns: string; table: string; index: number; cgroup: string; workspace: string }>((resolve, reject) => {
+  const info = await new Promise<{ seccomp: string; netns: string; table: string; index: number; cgroup: string; workspace: string }>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => { out += d; if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!)); });
     child.on('exit', (c) => reject(new Error(`crashy Corral exited early (${c})`)));
@@ -35,6 +35,7 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
   try {
     assert.match(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), new RegExp(info.netns), 'the crash left a namespace');
     assert.ok(existsSync(info.cgroup), 'the crash left a cgroup');
+    assert.ok(existsSync(info.seccomp), 'the crash left its seccomp file');
     assert.deepEqual(mountsUnder(info.workspace), [info.workspace], 'the crash left the size-capped workspace mounted');
     const rt = await Runtime.start({ home, sensor: false, poolSize: 0, commandCheck: false });
     await rt.close();
@@ -44,7 +45,27 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
     assert.ok(!existsSync(`/run/corral/leases/${info.index}.json`), 'lease released');
     assert.deepEqual(mountsUnder(info.workspace), [], 'workspace unmounted');
     assert.ok(!existsSync(info.workspace), 'session dir removed');
+    assert.ok(!existsSync(info.seccomp), 'seccomp file removed');
   } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test('two runtimes in one process: closing one leaves the other working (its own seccomp file and waiter cgroup)', async () => {
+  assertInLab();
+  const home = mkdtempSync(join(tmpdir(), 'corral-two-rt-'));
+  const a = await Runtime.start({ home: join(home, 'a'), sensor: false, poolSize: 0, commandCheck: false });
+  const b = await Runtime.start({ home: join(home, 'b'), sensor: false, poolSize: 0, commandCheck: false });
+  try {
+    assert.notEqual(a.seccompFile, b.seccompFile);
+    await a.close();
+    const s = await b.createSession({ policy: (await import('../src/policy/index.js')).loadPreset('default') });
+    const r = await s.exec({ command: 'echo still-here' });
+    await s.close();
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.stdout, 'still-here\n');
+  } finally {
+    await b.close();
     rmSync(home, { recursive: true, force: true });
   }
 });

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import { Cgroup, detectCgroupLayout, type CgroupLayout } from '../sandbox/cgroups.js';
 import { buildSeccompFilter, encodeSeccompFilter } from '../sandbox/seccomp-filter.js';
 import { NetSlotPool } from '../sandbox/net-slot-pool.js';
@@ -57,6 +58,8 @@ export class Runtime extends EventEmitter {
   readonly hostAddressSet: Set<string>;
   readonly runDir: string;
   seccompFile = '';
+  /** `<pid>-<random>`: names this runtime's own files and cgroups. */
+  readonly instance: string;
   /** Holds corral-enter's waiting parents (trusted), outside every tool call's cgroup. */
   readonly waiterCgroup: Cgroup;
   gateway!: Gateway;
@@ -79,7 +82,10 @@ export class Runtime extends EventEmitter {
     this.runDir = opts.runDir ?? process.env.CORRAL_RUN_DIR ?? '/run/corral';
     this.hostAddresses = localHostAddresses();
     this.hostAddressSet = new Set(this.hostAddresses);
-    this.waiterCgroup = new Cgroup(this.layout, `${this.cgroupRoot}/${process.pid}-waiters`);
+    // Per-runtime names: several runtimes in one process (a daemon's and a library user's, or a
+    // test's) must never remove each other's waiter cgroup or seccomp file when one closes.
+    this.instance = `${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.waiterCgroup = new Cgroup(this.layout, `${this.cgroupRoot}/${this.instance}-waiters`);
   }
 
   static async start(opts: RuntimeOptions = {}): Promise<Runtime> {
@@ -99,7 +105,7 @@ export class Runtime extends EventEmitter {
     await cleanupOrphans(this.layout, this.cgroupRoot, this.runDir);
     new Cgroup(this.layout, this.cgroupRoot).create();
     this.waiterCgroup.create();
-    this.seccompFile = join(this.runDir, `seccomp-${process.pid}.bpf`);
+    this.seccompFile = join(this.runDir, `seccomp-${this.instance}.bpf`);
     writeFileSync(this.seccompFile, encodeSeccompFilter(buildSeccompFilter()), { mode: 0o644 });
     this.store = EventStore.open({ home: this.opts.home });
     // The sensor (bpftrace compiles its program in its own process, ~2 s), the GPU probe and the
@@ -227,12 +233,19 @@ export class Runtime extends EventEmitter {
 
 /**
  * Removes sandboxes whose owning Corral process is gone: net slots by lease, session dirs (and their
- * capped workspace mounts) and cgroups by owner pid.
+ * capped workspace mounts), seccomp files and cgroups by owner pid.
  */
 export async function cleanupOrphans(layout: CgroupLayout, root: string, runDir?: string): Promise<number> {
   let n = 0;
   for (const lease of orphanedLeases()) { await destroyLeaseResources(lease); n++; }
-  if (runDir) n += await cleanupOrphanSessionDirs(runDir);
+  if (runDir) {
+    n += await cleanupOrphanSessionDirs(runDir);
+    // seccomp programs written by runtimes whose process is gone (killed `corral run`s)
+    for (const f of readdirSync(runDir)) {
+      const m = /^seccomp-(\d+)(?:-[0-9a-f]+)?\.bpf$/.exec(f);
+      if (m && !pidAlive(Number(m[1]))) { rmSync(join(runDir, f), { force: true }); n++; }
+    }
+  }
   const base = join(layout.unified, root);
   if (!existsSync(base)) return n;
   for (const name of readdirSync(base, { withFileTypes: true })) {

@@ -1,0 +1,101 @@
+"""Corral's local API from Python, standard library only (docs/daemon.md).
+
+Why: RL trainers are written in Python and cannot import Corral's Node library. `corral serve`
+keeps a warm Corral on the machine; this module opens sandboxed sessions (one per episode), runs
+tool calls in them and collects the verdict (alerts attributed to each tool call) over the
+daemon's root-only Unix socket.
+
+    from corral_client import Corral
+    corral = Corral()                                   # /run/corral/corral.sock or $CORRAL_SOCKET
+    with corral.session(policy="default", run="r1", episode="e7") as s:
+        r = s.exec("pytest -q", step=1, tool_call_id="c1")
+        print(r["exit_code"], r["stdout"], r["alerts"])
+    print(s.alerts)                                     # every alert of the episode, after close
+"""
+import http.client
+import json
+import os
+import socket
+
+DEFAULT_SOCKET = "/run/corral/corral.sock"
+
+
+class CorralError(Exception):
+    """An error answer from the daemon: .status (HTTP), .kind (bad_request, policy, ...), message."""
+
+    def __init__(self, status, kind, message):
+        super().__init__(f"{status} {kind}: {message}")
+        self.status, self.kind, self.message = status, kind, message
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout):
+        super().__init__("corral", timeout=timeout)
+        self._path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self._path)
+        self.sock = s
+
+
+class Corral:
+    def __init__(self, socket_path=None, timeout=None):
+        self.socket_path = socket_path or os.environ.get("CORRAL_SOCKET") or DEFAULT_SOCKET
+        self.timeout = timeout
+
+    def request(self, method, path, body=None):
+        conn = _UnixHTTPConnection(self.socket_path, self.timeout)
+        try:
+            data = None if body is None else json.dumps(body)
+            conn.request(method, path, data, {"content-type": "application/json"} if data else {})
+            res = conn.getresponse()
+            answer = json.loads(res.read() or b"{}")
+        finally:
+            conn.close()
+        if res.status != 200:
+            err = answer.get("error", {})
+            raise CorralError(res.status, err.get("kind", "unknown"), err.get("message", ""))
+        return answer
+
+    def health(self):
+        return self.request("GET", "/v1/health")
+
+    def run(self, argv, policy=None, allow=None, labels=None, timeout_ms=None):
+        """One command as one tool call in a fresh sandbox; output is captured."""
+        body = {"argv": list(argv), "stdio": "capture"}
+        for k, v in (("policy", policy), ("allow", allow), ("labels", labels), ("timeout_ms", timeout_ms)):
+            if v is not None:
+                body[k] = v
+        return self.request("POST", "/v1/run", body)
+
+    def session(self, policy=None, allow=None, run=None, episode=None, labels=None):
+        body = {k: v for k, v in (("policy", policy), ("allow", allow), ("run", run), ("episode", episode), ("labels", labels)) if v is not None}
+        return Session(self, self.request("POST", "/v1/sessions", body)["session"])
+
+
+class Session:
+    """A sandbox for one episode: tool calls run in order; files and background processes persist."""
+
+    def __init__(self, corral, session_id):
+        self.corral, self.id, self.alerts, self.closed = corral, session_id, None, False
+
+    def exec(self, command=None, argv=None, tool=None, step=None, tool_call_id=None, timeout_ms=None, max_output=None):
+        body = {k: v for k, v in (("command", command), ("argv", argv), ("tool", tool), ("step", step),
+                                  ("tool_call_id", tool_call_id), ("timeout_ms", timeout_ms), ("max_output", max_output)) if v is not None}
+        return self.corral.request("POST", f"/v1/sessions/{self.id}/exec", body)
+
+    def close(self):
+        """Kills what the episode left running; returns (and keeps in .alerts) every alert of the session."""
+        if not self.closed:
+            self.alerts = self.corral.request("DELETE", f"/v1/sessions/{self.id}")["alerts"]
+            self.closed = True
+        return self.alerts
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
