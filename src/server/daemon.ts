@@ -185,6 +185,9 @@ export class CorralDaemon {
           command: r.argv.join(' '), argv: r.argv, step: 1, toolCallId: labels.tool_call, timeoutMs: r.timeout_ms,
           stdio: r.stdio === 'borrow' ? [fds[0]!, fds[1]!, fds[2]!] : 'pipe',
         });
+      } catch (e) {
+        await h.session.close().catch(() => {}); // a one-shot session never outlives its call
+        throw e;
       } finally {
         res.off('close', cancel);
         h.busy = false;
