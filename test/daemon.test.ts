@@ -243,3 +243,35 @@ print(json.dumps(out))
   assert.deepEqual(out.error.slice(0, 2), [400, 'bad_request']);
   assert.match(out.error[2], /argv/);
 });
+
+test('corral serve (the CLI): ready line, one access-log line per request, clean stop on SIGTERM', async () => {
+  const sock3 = join(dir, 'cli.sock');
+  const serve = spawn(process.execPath, [MAIN, 'serve', '--socket', sock3, '--home', join(dir, 'home-cli'), '--no-sensor', '--pool', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  serve.stderr.on('data', (c: Buffer) => { err += c; });
+  const lines = (): Record<string, unknown>[] => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  serve.stdout.on('data', (c: Buffer) => { out += c; });
+  const waitFor = async (pred: () => boolean): Promise<void> => {
+    for (const t0 = Date.now(); !pred(); await new Promise((r) => setTimeout(r, 20))) {
+      if (Date.now() - t0 > 20_000) throw new Error(`timed out; stdout=${out} stderr=${err}`);
+    }
+  };
+  try {
+    await waitFor(() => lines().some((l) => l.ready === true));
+    assert.equal(lines()[0]!.socket, sock3);
+    const r = await new Promise<number | null>((resolve) => {
+      const c = spawn(process.execPath, [MAIN, 'run', '--socket', sock3, '--', 'sh', '-c', 'exit 5'], { stdio: 'ignore' });
+      c.on('close', resolve);
+    });
+    assert.equal(r, 5);
+    await waitFor(() => lines().some((l) => l.path === '/v1/run'));
+    const entry = lines().find((l) => l.path === '/v1/run')!;
+    assert.equal(entry.status, 200);
+    assert.equal(entry.exit_code, 5);
+    assert.match(String(entry.session), /^[0-9a-f]{12}$/);
+  } finally {
+    const code = await new Promise<number | null>((resolve) => { serve.on('close', resolve); serve.kill('SIGTERM'); });
+    assert.equal(code, 0, err);
+  }
+  assert.throws(() => statSync(sock3), /ENOENT/, 'the socket is removed on stop');
+});

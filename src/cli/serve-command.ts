@@ -3,11 +3,14 @@
 // language drive sessions over HTTP on its Unix socket (docs/daemon.md).
 import { parseArgs } from 'node:util';
 import { UsageError, type CliIO } from './io.js';
+import { makeStyle, safeText } from './style.js';
+import type { RequestLogEntry } from '../server/daemon.js';
 
-export const SERVE_USAGE = `Usage: corral serve [--socket PATH] [--home DIR] [--pool N] [--max-sessions N] [--session-idle DUR] [--no-sensor] [--json]
+export const SERVE_USAGE = `Usage: corral serve [--socket PATH] [--home DIR] [--pool N] [--max-sessions N] [--session-idle DUR] [--no-sensor] [--quiet] [--json]
   Keeps a warm Corral (eBPF sensor, netns pool, gateway, event store) and serves its API on a
   Unix socket (default $CORRAL_SOCKET, else /run/corral/corral.sock; created 0600). Stops on
-  SIGINT/SIGTERM, killing every sandbox it holds. Prints one "ready" line (JSON with --json).`;
+  SIGINT/SIGTERM, killing every sandbox it holds. Prints a "ready" line, then one line per
+  answered request (JSON lines with --json; --quiet: only the ready line).`;
 
 export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseArgs({
@@ -15,6 +18,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
     options: {
       socket: { type: 'string' }, home: { type: 'string' }, pool: { type: 'string' }, 'max-sessions': { type: 'string' },
       'session-idle': { type: 'string' }, 'no-sensor': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
+      quiet: { type: 'boolean' },
     },
   });
   if (values.help) { io.stdout.write(`${SERVE_USAGE}\n`); return 0; }
@@ -34,8 +38,16 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   }
   const { CorralDaemon, DEFAULT_SOCKET } = await import('../server/daemon.js');
   const socketPath = values.socket ?? io.env.CORRAL_SOCKET ?? DEFAULT_SOCKET;
+  const st = makeStyle(io.stdout as NodeJS.WriteStream, io.env);
+  const onRequest = values.quiet ? undefined : (e: RequestLogEntry): void => {
+    if (values.json) { io.stdout.write(`${JSON.stringify(e)}\n`); return; }
+    const status = e.status === 200 ? st.dim(String(e.status)) : st.red(String(e.status));
+    const what = [e.session && `session ${e.session}`, e.exit_code !== undefined && `exit ${e.exit_code}`,
+      e.alerts ? st.yellow(`${e.alerts} alert(s)`) : undefined, e.error && safeText(e.error)].filter(Boolean).join('  ');
+    io.stdout.write(`${st.dim(e.ts)} ${status} ${e.method.padEnd(6)} ${e.path.padEnd(32)} ${String(e.ms).padStart(6)} ms  ${what}\n`);
+  };
   const d = await CorralDaemon.start({
-    socketPath, maxSessions, sessionIdleMs,
+    socketPath, maxSessions, sessionIdleMs, onRequest,
     runtime: { home: values.home, sensor: values['no-sensor'] ? false : 'auto', ...(pool !== undefined ? { poolSize: pool } : {}) },
   });
   const sensor = d.runtime.sensor ? 'ebpf' : `off (${d.runtime.sensorError ?? 'disabled'})`;

@@ -32,6 +32,13 @@ export interface DaemonOptions {
   maxSessions?: number;
   /** API sessions unused for this long are closed (their processes killed). */
   sessionIdleMs?: number;
+  /** Called once per answered request (the access log `corral serve` prints). */
+  onRequest?: (entry: RequestLogEntry) => void;
+}
+
+export interface RequestLogEntry {
+  ts: string; method: string; path: string; status: number; ms: number;
+  session?: string; exit_code?: number | null; alerts?: number; error?: string;
 }
 
 class HttpError extends Error {
@@ -114,8 +121,21 @@ export class CorralDaemon {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const t0 = performance.now();
+    const path = new URL(req.url ?? '/', 'http://corral').pathname;
+    const answer = await this.answer(req, res, path);
+    send(res, answer.status, answer.body);
+    if (this.opts.onRequest) {
+      const b = answer.body as { session?: string; exit_code?: number | null; alerts?: unknown[]; error?: { message?: string } };
+      this.opts.onRequest({
+        ts: new Date().toISOString(), method: req.method ?? '?', path, status: answer.status, ms: Math.round(performance.now() - t0),
+        session: b.session, exit_code: b.exit_code, alerts: b.alerts?.length, error: b.error?.message,
+      });
+    }
+  }
+
+  private async answer(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<{ status: number; body: unknown }> {
     try {
-      const path = new URL(req.url ?? '/', 'http://corral').pathname;
       const m = /^\/v1\/sessions\/([0-9a-f]{1,64})(\/exec)?$/.exec(path);
       let out: unknown;
       if (req.method === 'GET' && path === '/v1/health') out = this.health();
@@ -125,14 +145,12 @@ export class CorralDaemon {
       else if (req.method === 'POST' && m?.[2]) out = await this.exec(m[1]!, res, await body(req, ExecRequest));
       else if (req.method === 'DELETE' && m && !m[2]) out = await this.closeSession(m[1]!);
       else throw new HttpError(404, 'not_found', `no route ${req.method} ${path} (see docs/daemon.md)`);
-      send(res, 200, out);
+      return { status: 200, body: out };
     } catch (e) {
-      if (e instanceof HttpError) send(res, e.status, { error: { kind: e.kind, message: e.message } });
-      else if (e instanceof PolicyError) send(res, 400, { error: { kind: 'policy', message: e.message } });
-      else {
-        this.runtime.onError(e);
-        send(res, 500, { error: { kind: 'internal', message: (e as Error).message } });
-      }
+      if (e instanceof HttpError) return { status: e.status, body: { error: { kind: e.kind, message: e.message } } };
+      if (e instanceof PolicyError) return { status: 400, body: { error: { kind: 'policy', message: e.message } } };
+      this.runtime.onError(e);
+      return { status: 500, body: { error: { kind: 'internal', message: (e as Error).message } } };
     }
   }
 
