@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { checkDomainPattern, checkHostName } from './domain.js';
 import { parseAddr, parseCidr } from './ip.js';
 import { describe, parseDuration, parseSize } from './units.js';
+import { ALERT_CATEGORIES, type AlertCategory } from '../events/event.js';
 
 export const PROTOCOLS = ['tls', 'http', 'ssh', 'mining', 'other'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -235,6 +236,28 @@ export const PolicySchema = z
       .default({}),
     detection: z
       .object({ on_finding: enumField(['record', 'block'] as const, 'record') })
+      .strict()
+      .default({}),
+    // Response to runtime alerts (process, network, resource layers; the command screen has
+    // detection.on_finding): kill the processes of the tool call an alert is attributed to (a
+    // miner left running in the background is killed even while a later call runs), or of the
+    // whole session. Off unless categories are listed.
+    response: z
+      .object({
+        kill: z
+          .object({
+            categories: field<AlertCategory[]>((v) => {
+              if (v === undefined) return { ok: true, value: [] };
+              if (Array.isArray(v) && v.every((x) => typeof x === 'string' && (ALERT_CATEGORIES as readonly string[]).includes(x))) return { ok: true, value: [...new Set(v as AlertCategory[])] };
+              const bad = Array.isArray(v) ? v.find((x) => typeof x !== 'string' || !(ALERT_CATEGORIES as readonly string[]).includes(x)) : v;
+              return { ok: false, error: `expected a list of alert categories (${ALERT_CATEGORIES.join(', ')}), got ${describe(bad)}` };
+            }),
+            min_severity: enumField(['low', 'medium', 'high', 'critical'] as const, 'high'),
+            scope: enumField(['tool_call', 'session'] as const, 'tool_call'),
+          })
+          .strict()
+          .default({}),
+      })
       .strict()
       .default({}),
     gpu: z

@@ -20,7 +20,7 @@ import { compilePolicy, classifyAddress, type Policy, type CompiledPolicy } from
 import type { GatewayReport, SandboxNet } from '../gateway/types.js';
 import { alertForConnect, alertForDns, alertForDrop, type AlertDraft } from '../alerts/network-alerts.js';
 import { FanoutAggregator, type Probe } from '../alerts/fanout.js';
-import { monoToEpochNs, nowNs, type AlertEvent, type AlertLayer, type Attribution, type CorralEvent, type EventKind } from '../events/event.js';
+import { monoToEpochNs, nowNs, type AlertCategory, type AlertEvent, type AlertLayer, type Attribution, type CorralEvent, type EventKind, type Severity } from '../events/event.js';
 import type { Runtime } from './runtime.js';
 import type { SensorRecord } from '../sensors/bpftrace-sensor.js';
 import type { DropRecord } from '../sensors/kmsg-drops.js';
@@ -73,7 +73,7 @@ export interface ToolCallResult {
   alerts: AlertEvent[];
 }
 
-interface CallState extends Attribution { cgroup: Cgroup; running: boolean; startedNs: bigint; endedNs?: bigint; statsBefore?: CgroupStats }
+interface CallState extends Attribution { cgroup: Cgroup; running: boolean; startedNs: bigint; endedNs?: bigint; statsBefore?: CgroupStats; killReason?: string }
 
 
 export class Session {
@@ -100,10 +100,14 @@ export class Session {
   private fanout: FanoutAggregator<Attribution & { pid?: number; action: 'blocked' | 'observed' }>;
   private repeats: FanoutAggregator<{ attr: Attribution; pid?: number; draft: AlertDraft; action: 'blocked' | 'observed' }>;
   private closed = false;
+  /** Set when policy.response.kill with scope 'session' stopped the episode: later calls are refused. */
+  private stoppedReason?: string;
   private stats: CgroupStats = {};
   private gpuEnv: Record<string, string> = {};
   /** Rule-engine detections wait here until the gateway's own (aggregated) alerts are out, so one behaviour is one alert. */
   private pendingDetections: Detection[] = [];
+  /** Detections that triggered policy.response.kill (their alert is never folded into an earlier one). */
+  private readonly killers = new WeakSet<Detection>();
   private detectionTimer?: NodeJS.Timeout;
 
   private constructor(private rt: Runtime, private slot: NetSlot, readonly opts: SessionOptions) {
@@ -210,6 +214,7 @@ export class Session {
   /** Runs one tool call inside the session and waits for its main process to exit. */
   async exec(spec: ToolCallSpec): Promise<ToolCallResult> {
     if (this.closed) throw new Error('session is closed');
+    if (this.stoppedReason) return this.refuseStopped(spec);
     const step = spec.step ?? ++this.stepCounter;
     this.stepCounter = Math.max(this.stepCounter, step);
     const toolCallId = spec.toolCallId ?? `${this.id}-${step}`;
@@ -250,6 +255,7 @@ export class Session {
       for (let i = 0; i < 100 && cg.populated(); i++) await new Promise((r) => setTimeout(r, 10));
     }
     const durationMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (state.killReason && stdio === 'pipe') stderr += `corral: this tool call's processes were killed by policy (response.kill): ${state.killReason}\n`;
     state.running = false;
     state.endedNs = process.hrtime.bigint();
     if (this.current === state) this.current = undefined;
@@ -402,6 +408,9 @@ export class Session {
     let found: Detection[];
     try { found = this.rt.engine.process(ev); } catch (e) { this.rt.onError(e); return; }
     if (!found.length) return;
+    // policy.response.kill acts when the behaviour is seen; the alert follows when detections are grouped
+    const attr = { session: ev.session, run: ev.run, episode: ev.episode, step: ev.step, tool_call: ev.tool_call };
+    for (const d of found) if (this.respond(attr, d.category, d.severity, layerOf(ev.kind), d.reason)) this.killers.add(d);
     this.pendingDetections.push(...found);
     this.detectionTimer ??= setTimeout(() => this.flushDetections(false), 2000);
   }
@@ -432,7 +441,9 @@ export class Session {
     const rank = { critical: 0, high: 1, medium: 2, low: 3 } as const;
     for (const group of groups.values()) {
       const first = group[0]!;
-      if (this.alertEvents.some((a) => a.tool_call === first.event.tool_call && a.payload.category === first.category)) continue;
+      // (unless this behaviour made Corral kill something and no alert of it says so yet: the kill must be on record)
+      const earlier = this.alertEvents.filter((a) => a.tool_call === first.event.tool_call && a.payload.category === first.category);
+      if (earlier.length && (earlier.some((a) => a.payload.action === 'killed') || !group.some((d) => this.killers.has(d)))) continue;
       group.sort((x, y) => rank[x.severity] - rank[y.severity]);
       const top = group[0]!;
       const e = top.event;
@@ -449,6 +460,11 @@ export class Session {
   private alert(attr: Attribution, d: AlertDraft, evidence: string[], action: 'blocked' | 'killed' | 'observed', extra: { pid?: number; count?: number; ts?: string; layer?: AlertLayer } = {}): AlertEvent {
     // An alert is stamped with the time of its first evidence (when the behaviour happened), not when an aggregate was flushed.
     const layer = extra.layer ?? (d.rule.startsWith('limit.') || d.rule.startsWith('gpu.') ? 'resource' : 'network');
+    const killed = this.respond(attr, d.category, d.severity, layer, d.reason);
+    if (killed) {
+      action = 'killed';
+      d = { ...d, message: `${d.message} — ${killed}` };
+    }
     const ev = this.emit('alert', { ...d, evidence, action, count: extra.count, layer }, { attr, pid: extra.pid, ts: extra.ts }) as unknown as AlertEvent;
     this.alertEvents.push(ev);
     return ev;
@@ -585,6 +601,38 @@ export class Session {
       reason: 'Internal, private and host addresses are not reachable from this sandbox; scanning them is recorded.' }, evidence, action, { pid, count: probes.length, ts: probes[0]!.ts });
   }
 
+  /**
+   * policy.response.kill: kills the processes of the tool call an alert is attributed to (or of
+   * every call, scope 'session', which also refuses later calls). Runtime layers only — the command
+   * screen has detection.on_finding — and never in observe mode. Returns what was done, for the
+   * alert's message, or undefined.
+   */
+  private respond(attr: Attribution, category: AlertCategory, severity: Severity, layer: AlertLayer, why: string): string | undefined {
+    const k = this.opts.policy.response.kill;
+    if (!k.categories.length || layer === 'command' || this.opts.policy.mode === 'observe') return undefined;
+    if (!k.categories.includes(category) || SEVERITY_RANK[severity] > SEVERITY_RANK[k.min_severity]) return undefined;
+    const call = attr.tool_call === undefined ? undefined : this.calls.get(attr.tool_call);
+    if (k.scope === 'session') {
+      this.stoppedReason ??= why;
+      for (const c of this.calls.values()) { c.killReason ??= why; c.cgroup.kill(); }
+      return 'Corral killed every process of this session and stops its further tool calls (policy response.kill, scope session)';
+    }
+    if (!call) return undefined;
+    call.killReason ??= why;
+    call.cgroup.kill();
+    return `Corral killed the processes of tool call ${call.tool_call} (policy response.kill)`;
+  }
+
+  /** A tool call after a session-scope kill: not run; the agent reads why. */
+  private refuseStopped(spec: ToolCallSpec): ToolCallResult {
+    const step = spec.step ?? ++this.stepCounter;
+    this.stepCounter = Math.max(this.stepCounter, step);
+    const toolCallId = spec.toolCallId ?? `${this.id}-${step}`;
+    const stderr = `corral: this session was stopped by policy (response.kill) and runs no further tool calls: ${this.stoppedReason}\n`;
+    this.emit('toolcall.end', { exit_code: 126, blocked: true, duration_ms: 0, reason: 'session stopped by policy response.kill' }, { attr: { ...this.attr(), step, tool_call: toolCallId } });
+    return { toolCallId, step, exitCode: 126, signal: null, durationMs: 0, timedOut: false, stdout: '', stderr, alerts: [] };
+  }
+
   /** Kills the running tool call's processes (its client went away); the call then ends as usual. */
   cancelRunning(): void {
     if (this.current?.running) this.current.cgroup.kill();
@@ -617,6 +665,8 @@ export class Session {
 }
 
 /** The layer a detection was seen at, from its triggering event (toolcall.start = the screened command text). */
+const SEVERITY_RANK = { critical: 0, high: 1, medium: 2, low: 3 } as const;
+
 function layerOf(kind: string): AlertLayer {
   if (kind === 'exec' || kind === 'exit') return 'process';
   if (kind === 'resource') return 'resource';

@@ -1,0 +1,88 @@
+// policy.response.kill through the real system, inside the lab: a miner stand-in left running in
+// the background by step 1 reaches for its pool during step 2; with the response configured its
+// processes (step 1's cgroup) are killed at once, the alert says so, step 2 runs on untouched; the
+// same episode without the response lets the miner live (the control). A foreground call that
+// triggers the response ends at once and reads why; scope 'session' also stops later calls.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
+import { DEMO_FAR_HOSTS } from '../src/cli/demo-scenario.js';
+import { parsePolicy, PolicyError } from '../src/policy/index.js';
+
+let fx: Fixture;
+before(async () => { fx = await startFixture(DEMO_FAR_HOSTS, 'labrs'); });
+after(async () => { await fx?.close(); });
+
+// Sleeps, reaches for the pool (refused by name: a mining alert), then, if still alive, leaves a mark.
+// The pool's name is spelled backwards so that neither the command screen nor the exec rules see it:
+// the first sighting is the DNS lookup during step 2.
+const MINER = `import socket, time
+time.sleep(1.0)
+try:
+    socket.create_connection(("tset.rmxenim.loop"[::-1], 3333), timeout=2).close()
+except Exception:
+    pass
+time.sleep(2.5)
+open("/workspace/survived", "w").write("yes")`;
+
+const KILL_MINING = 'response:\n  kill:\n    categories: [mining]\n';
+
+async function episode(policyYaml: string) {
+  const s = await fx.rt.createSession({ policy: labPolicy(policyYaml), episode: 'resp' });
+  try {
+    const r1 = await s.exec({ command: `nohup python3 -c '${MINER}' >/dev/null 2>&1 & echo started`, step: 1, toolCallId: 'resp-1' });
+    const r2 = await s.exec({ command: 'sleep 5; echo done', step: 2, toolCallId: 'resp-2', timeoutMs: 20_000 });
+    const r3 = await s.exec({ command: 'test -e /workspace/survived && echo survived || echo gone', step: 3, toolCallId: 'resp-3' });
+    const { alerts } = await s.close();
+    return { r1, r2, r3, alerts };
+  } finally { await s.close(); }
+}
+
+test('response.kill: the background miner of step 1 is killed when it reaches for its pool during step 2; step 2 is untouched', async () => {
+  const { r1, r2, r3, alerts } = await episode(KILL_MINING);
+  assert.equal(r1.stdout, 'started\n');
+  assert.equal(r2.exitCode, 0, r2.stderr);
+  assert.equal(r2.stdout, 'done\n', 'the call running at the time is not the one killed');
+  assert.equal(r3.stdout, 'gone\n', 'the miner never lived to leave its mark');
+  const all = JSON.stringify(alerts.map((a) => [a.tool_call, a.payload.rule, a.payload.layer, a.payload.action, a.payload.message]));
+  const mining = alerts.filter((a) => a.payload.category === 'mining' && a.payload.layer !== 'command');
+  assert.ok(mining.length >= 1, all);
+  assert.ok(mining.every((a) => a.tool_call === 'resp-1'), `attributed to the step that started the miner: ${all}`);
+  assert.ok(mining.some((a) => a.payload.action === 'killed' && a.payload.layer === 'network' && /killed the processes of tool call resp-1/.test(a.payload.message)), all);
+  assert.ok(!alerts.some((a) => a.tool_call === 'resp-1' && a.payload.layer === 'command'), `the screen did not see the pool: ${all}`);
+  assert.equal(mining.filter((a) => a.payload.action === 'killed').length, 1, `one behaviour, one alert: ${all}`);
+});
+
+test('without response.kill the same miner survives (the control)', async () => {
+  const { r3, alerts } = await episode('');
+  assert.equal(r3.stdout, 'survived\n');
+  assert.ok(alerts.filter((a) => a.payload.category === 'mining').every((a) => a.payload.action !== 'killed'));
+});
+
+test('a foreground call that triggers the response ends at once and reads why; scope session stops the episode', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(`${KILL_MINING}    scope: session\n`), episode: 'resp-fg' });
+  try {
+    const t0 = Date.now();
+    const py = 'import socket, time\ntry:\n    socket.create_connection(("pool.minexmr.test", 3333), timeout=2)\nexcept Exception:\n    pass\ntime.sleep(20)\nprint("finished")';
+    const r = await s.exec({ command: py, tool: 'python', step: 1, toolCallId: 'fg-1', timeoutMs: 30_000 });
+    assert.ok(Date.now() - t0 < 10_000, 'did not sleep its 20 s');
+    assert.equal(r.exitCode, 137, 'killed by SIGKILL (128 + 9, as a shell reports it)');
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /corral: this tool call's processes were killed by policy \(response\.kill\): /);
+    const next = await s.exec({ command: 'echo hi', step: 2, toolCallId: 'fg-2' });
+    assert.equal(next.exitCode, 126);
+    assert.equal(next.stdout, '');
+    assert.match(next.stderr, /this session was stopped by policy \(response\.kill\)/);
+    const { alerts } = await s.close();
+    assert.ok(alerts.some((a) => a.tool_call === 'fg-1' && a.payload.action === 'killed' && /every process of this session/.test(a.payload.message)));
+  } finally { await s.close(); }
+});
+
+test('response.kill is validated: unknown categories and severities are errors naming the line', () => {
+  assert.throws(() => parsePolicy('name: x\nresponse:\n  kill:\n    categories: [mining, bitcoin]\n', 'x.yaml'),
+    (e: unknown) => e instanceof PolicyError && /x\.yaml:4:\d+: response\.kill\.categories: expected a list of alert categories .* got 'bitcoin'/.test(e.message));
+  assert.throws(() => parsePolicy('name: x\nresponse:\n  kill:\n    categories: [mining]\n    min_severity: severe\n', 'x.yaml'),
+    (e: unknown) => e instanceof PolicyError && /x\.yaml:5:\d+: response\.kill\.min_severity: expected one of low \| medium \| high \| critical/.test(e.message));
+  const p = parsePolicy('name: x\n', 'x.yaml');
+  assert.deepEqual(p.response.kill, { categories: [], min_severity: 'high', scope: 'tool_call' }, 'off by default');
+});
