@@ -50,7 +50,8 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
       io.stdout.write(renderTimeline(rows, alerts, st, t0));
       io.stdout.write(`\n${st.bold('Far hosts')} (connections that reached them): ${hostile.map(([k, c]) => `${k}=${c.accepted}`).join('  ')}\n`);
       io.stdout.write(`  allowed registry.test: ${registryHits}   hostile: ${leaked === 0 ? st.green('0 — nothing got through') : st.red(String(leaked))}\n`);
-      io.stdout.write(st.dim(`\nEvents: corral events --session ${session.id}${values.home ? ` --home ${values.home}` : ''}\n`));
+      const home = values.home ? ` --home ${values.home}` : '';
+      io.stdout.write(st.dim(`\nEvents: corral events --session ${session.id}${home}\nReport: corral report --session ${session.id}${home} [--html demo.html]\n`));
     }
     return leaked === 0 ? 0 : 1;
   } finally {

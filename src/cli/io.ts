@@ -3,6 +3,7 @@
 // readable rendering of alerts.
 import { makeStyle, safeText, type Style } from './style.js';
 import type { AlertEvent } from '../events/event.js';
+import { alertJson, type AlertJson } from '../events/alert-json.js';
 
 export interface CliIO {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -60,10 +61,4 @@ export function renderAlertSummaries(alerts: AlertJson[], io: CliIO, stream: Nod
   }).join('\n');
 }
 
-export type AlertJson = ReturnType<typeof alertJson>;
-
-/** An alert's public JSON form (`corral run --json`, `corral replay --json`, `corral serve`). */
-export function alertJson(a: AlertEvent) {
-  const p = a.payload;
-  return { rule: p.rule, category: p.category, severity: p.severity, attack: p.attack, message: p.message, reason: p.reason, action: p.action, layer: p.layer, count: p.count, pid: a.pid, episode: a.episode, step: a.step, tool_call: a.tool_call, ts: a.ts, evidence: p.evidence };
-}
+export { alertJson, type AlertJson } from '../events/alert-json.js';

@@ -12,6 +12,7 @@ Commands:
   replay    re-run recorded agent trajectories in sandboxes
   demo      build a lab and replay a rogue episode (safe: nothing leaves the machine)
   events    query recorded events
+  report    explain recorded sessions: timeline, blame per tool call, verdict (--html, --json)
   check     screen commands before they run (allow 0 / warn 1 / deny 2; --hook claude-code)
   investigate  tie existing firewall logs to agent traces offline (HTML report, --json)
   doctor    check prerequisites
@@ -26,6 +27,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       case 'replay': return await (await import('./replay-command.js')).replayCommand(rest, io);
       case 'demo': return await (await import('./demo-command.js')).demoCommand(rest, io);
       case 'events': return await (await import('./events-command.js')).eventsCommand(rest, io);
+      case 'report': return await (await import('./report-command.js')).reportCommand(rest, io);
       case 'doctor': return await (await import('./doctor-command.js')).doctorCommand(rest, io);
       case 'check': return await (await import('./check-command.js')).checkCommandCli(rest, io);
       case 'investigate': return await (await import('./investigate-command.js')).investigateCommand(rest, io);

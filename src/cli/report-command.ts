@@ -1,0 +1,67 @@
+// Why: `corral report` turns Corral's record of a session (or of every session of an episode or
+// run) into the explanation people ask for after an alert: a timeline of the tool calls, what
+// each was blamed for (background processes included), what was stopped, and a verdict — on the
+// terminal, as --json for tools, or as a self-contained HTML file to hand around.
+import { existsSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { EventStore } from '../store/event-store.js';
+import { indexPath, resolveHome } from '../store/home.js';
+import { buildSessionReport, type SessionReport } from '../report/session-report.js';
+import { renderSessionText } from '../report/session-text.js';
+import { renderSessionHtml } from '../report/session-html.js';
+import { makeStyle } from './style.js';
+import { UsageError, type CliIO } from './io.js';
+
+export const REPORT_USAGE = `Usage: corral report [--session S | --episode E | --run R | --last N] [--html FILE] [--json] [--home DIR]
+  Explains recorded sessions: a timeline of each session's tool calls with the alerts attributed
+  to them (including those raised later by processes a call left running), what was blocked or
+  killed, and a verdict (clean | flagged | blocked | killed). Without a selector: the latest session.
+  --json prints one report object per line; --html FILE writes one self-contained HTML file.
+  Exit code: 0 every selected session is clean, 3 at least one has alerts, 2 usage error or nothing found.`;
+
+export async function reportCommand(argv: string[], io: CliIO): Promise<number> {
+  const { values: v } = parseArgs({
+    args: argv, strict: true, allowPositionals: false,
+    options: {
+      session: { type: 'string' }, episode: { type: 'string' }, run: { type: 'string' }, last: { type: 'string' },
+      html: { type: 'string' }, json: { type: 'boolean' }, home: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (v.help) { io.stdout.write(`${REPORT_USAGE}\n`); return 0; }
+  const selectors = [v.session, v.episode, v.run, v.last].filter((x) => x !== undefined).length;
+  if (selectors > 1) throw new UsageError('give one of --session, --episode, --run, --last');
+  let last = 1;
+  if (v.last !== undefined) {
+    if (!/^\d+$/.test(v.last) || Number(v.last) < 1) throw new UsageError(`--last must be an integer ≥ 1, got "${v.last}"`);
+    last = Number(v.last);
+  }
+  const home = resolveHome(v.home, io.env);
+  if (!existsSync(indexPath(home))) throw new UsageError(`no event store at ${home} (missing ${indexPath(home)}); pass --home DIR or set CORRAL_HOME`);
+  const store = EventStore.open({ home });
+  let reports: SessionReport[];
+  try {
+    const all = store.sessions().sort((a, b) => (a.first_ts.length - b.first_ts.length) || (a.first_ts < b.first_ts ? -1 : 1));
+    const chosen = v.session !== undefined ? all.filter((s) => s.session === v.session)
+      : v.episode !== undefined ? all.filter((s) => s.episode === v.episode)
+        : v.run !== undefined ? all.filter((s) => s.run === v.run)
+          : all.slice(-last);
+    if (!chosen.length) {
+      const what = v.session !== undefined ? `session ${v.session}` : v.episode !== undefined ? `episode ${v.episode}` : v.run !== undefined ? `run ${v.run}` : 'any session';
+      io.stderr.write(`corral report: no recorded events for ${what} in ${home}\n`);
+      return 2;
+    }
+    reports = chosen.map((s) => buildSessionReport(store.query({ session: s.session })));
+  } finally {
+    store.close();
+  }
+  if (v.html) {
+    writeFileSync(v.html, renderSessionHtml(reports));
+    if (!v.json) io.stderr.write(`corral report: wrote ${v.html} (${reports.length} session(s))\n`);
+  }
+  if (v.json) for (const r of reports) io.stdout.write(`${JSON.stringify(r)}\n`);
+  else if (!v.html) {
+    const st = makeStyle(io.stdout as NodeJS.WriteStream, io.env);
+    io.stdout.write(reports.map((r) => renderSessionText(r, st)).join('\n'));
+  }
+  return reports.every((r) => r.verdict === 'clean') ? 0 : 3;
+}

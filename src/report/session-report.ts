@@ -1,0 +1,100 @@
+// Why: the incident team's question — "what did this episode do, what was stopped, and which
+// tool call is to blame?" — answered from Corral's own record of a session, for people (terminal
+// and HTML, see session-html.ts) and machines (--json). Built from stored events only, so it works
+// for any past session and for sessions another process (a daemon) ran. An alert raised after its
+// tool call ended is marked as coming from a process that call left running, with the step that
+// was running at the time: the incident's "the miner started in step 2 talked in step 5".
+import { alertJson, type AlertJson } from '../events/alert-json.js';
+import type { AlertEvent, CorralEvent } from '../events/event.js';
+
+export type Verdict = 'clean' | 'flagged' | 'blocked' | 'killed';
+
+export interface ReportAlert extends AlertJson {
+  /** Raised after the call it is attributed to had ended: by a process that call left running. */
+  late: boolean;
+  /** The step running when it was raised, when that is another step. */
+  during_step?: number;
+}
+
+export interface ReportCall {
+  step?: number; tool_call: string; tool?: string; command: string;
+  start_ts: string; end_ts?: string; exit_code?: number | null; duration_ms?: number; timed_out?: boolean; blocked?: boolean;
+  processes: number; connections: { allowed: number; denied: number };
+  alerts: ReportAlert[];
+}
+
+export interface SessionReport {
+  session: string; run?: string; episode?: string; policy?: string; mode?: string; sandbox_ip?: string;
+  start_ts?: string; end_ts?: string; duration_ms?: number; closed: boolean;
+  verdict: Verdict;
+  counts: { calls: number; alerts: number; by_category: Record<string, number>; by_action: Record<string, number> };
+  calls: ReportCall[];
+  /** Alerts attributed to no tool call (session machinery). */
+  other_alerts: ReportAlert[];
+}
+
+const ms = (a: string, b: string): number => Number((BigInt(b) - BigInt(a)) / 1_000_000n);
+
+/** Builds the report of one session from its events (any order). */
+export function buildSessionReport(events: CorralEvent[]): SessionReport {
+  const evs = [...events].sort((a, b) => (a.ts.length - b.ts.length) || (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
+  const first = evs[0];
+  const start = evs.find((e) => e.kind === 'session.start');
+  const end = evs.find((e) => e.kind === 'session.end');
+  const calls = new Map<string, ReportCall>();
+  const alerts: AlertEvent[] = [];
+  for (const e of evs) {
+    const id = e.tool_call;
+    if (e.kind === 'alert') { alerts.push(e as unknown as AlertEvent); continue; }
+    if (id === undefined) continue;
+    let c = calls.get(id);
+    if (e.kind === 'toolcall.start' || !c) {
+      c ??= { step: e.step, tool_call: id, command: '', start_ts: e.ts, processes: 0, connections: { allowed: 0, denied: 0 }, alerts: [] };
+      calls.set(id, c);
+      if (e.kind === 'toolcall.start') {
+        c.command = String(e.payload.command ?? '');
+        c.tool = typeof e.payload.tool === 'string' ? e.payload.tool : undefined;
+        c.start_ts = e.ts;
+      }
+    }
+    if (e.kind === 'toolcall.end') {
+      const p = e.payload;
+      c.end_ts = e.ts;
+      c.exit_code = typeof p.exit_code === 'number' ? p.exit_code : null;
+      c.duration_ms = typeof p.duration_ms === 'number' ? Math.round(p.duration_ms) : undefined;
+      c.timed_out = p.timed_out === true;
+      if (p.blocked === true) c.blocked = true;
+    } else if (e.kind === 'exec') c.processes++;
+    else if (e.kind === 'connect' && e.payload.source === 'gateway') {
+      if (e.payload.decision === 'allow') c.connections.allowed++; else c.connections.denied++;
+    }
+  }
+  const ordered = [...calls.values()].sort((a, b) => (a.start_ts.length - b.start_ts.length) || (a.start_ts < b.start_ts ? -1 : 1));
+  const runningAt = (ts: string): ReportCall | undefined => ordered.find((c) => c.start_ts <= ts && (c.end_ts === undefined || ts <= c.end_ts) && c.start_ts.length === ts.length);
+  const other: ReportAlert[] = [];
+  const byCategory: Record<string, number> = {};
+  const byAction: Record<string, number> = {};
+  for (const a of alerts) {
+    const j = alertJson(a);
+    const c = a.tool_call === undefined ? undefined : calls.get(a.tool_call);
+    const late = !!(c?.end_ts && a.ts.length === c.end_ts.length && a.ts > c.end_ts && j.layer !== 'command');
+    const now = late ? runningAt(a.ts) : undefined;
+    const r: ReportAlert = { ...j, late, ...(now && now !== c && now.step !== undefined ? { during_step: now.step } : {}) };
+    (c ? c.alerts : other).push(r);
+    byCategory[j.category] = (byCategory[j.category] ?? 0) + 1;
+    byAction[j.action] = (byAction[j.action] ?? 0) + 1;
+  }
+  const verdict: Verdict = byAction.killed ? 'killed' : byAction.blocked ? 'blocked' : alerts.length ? 'flagged' : 'clean';
+  const s = start?.payload ?? {};
+  const t0 = start?.ts ?? first?.ts;
+  const t1 = end?.ts ?? evs.at(-1)?.ts;
+  return {
+    session: first?.session ?? '', run: start?.run ?? first?.run, episode: start?.episode ?? first?.episode,
+    policy: typeof s.policy === 'string' ? s.policy : undefined, mode: typeof s.mode === 'string' ? s.mode : undefined,
+    sandbox_ip: typeof s.sandbox_ip === 'string' ? s.sandbox_ip : undefined,
+    start_ts: t0, end_ts: end?.ts, duration_ms: t0 && t1 ? ms(t0, t1) : undefined, closed: !!end,
+    verdict,
+    counts: { calls: ordered.length, alerts: alerts.length, by_category: byCategory, by_action: byAction },
+    calls: ordered, other_alerts: other,
+  };
+}
