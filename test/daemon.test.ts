@@ -130,8 +130,16 @@ test('sessions over the API keep files and background processes between calls, r
   assert.match(String((busy.json.error as { message: string }).message), /calls in a session run in order/);
   const s2 = await slow;
   assert.equal(s2.json.stdout, 'state\n', 'the workspace persists between calls');
+  const live = await daemonRequest(sock, 'GET', `/v1/sessions/${id}/report`);
+  assert.equal(live.status, 200);
+  assert.equal(live.json.closed, false);
+  assert.deepEqual((live.json.calls as { tool_call: string }[]).map((c) => c.tool_call), ['api-1', 'api-2']);
   const closed = await daemonRequest(sock, 'DELETE', `/v1/sessions/${id}`);
   assert.equal(closed.status, 200);
+  assert.equal(closed.json.verdict, 'blocked');
+  const after = await daemonRequest(sock, 'GET', `/v1/sessions/${id}/report`);
+  assert.equal(after.json.closed, true, 'a closed session is still reported, from the store');
+  assert.equal(after.json.verdict, 'blocked');
   const alerts = closed.json.alerts as { category: string; tool_call: string; layer?: string; episode?: string }[];
   const net = alerts.filter((a) => a.layer !== 'command');
   assert.ok(net.some((a) => a.category === 'tunnel' && a.tool_call === 'api-1' && a.episode === 'ep-api'),
@@ -217,6 +225,8 @@ with c.session(policy="lab-demo", run="py-run", episode="py-ep") as s:
     out["r1"] = {"exit_code": r1["exit_code"], "stdout": r1["stdout"], "stderr": r1["stderr"], "categories": sorted({a["category"] for a in r1["alerts"] if a.get("layer") != "command"})}
     out["r2"] = {"exit_code": r2["exit_code"], "stdout": r2["stdout"], "alerts": len(r2["alerts"])}
 out["closed"] = sorted({(a["tool_call"], a["category"]) for a in s.alerts if a.get("layer") != "command"})
+out["verdict"] = s.verdict
+out["report_calls"] = [c["tool_call"] for c in s.report()["calls"]]
 out["run"] = c.run(["sh", "-c", "echo captured; exit 4"])["exit_code"]
 try:
     c.run([])
@@ -232,13 +242,15 @@ print(json.dumps(out))
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
   assert.equal(r.code, 0, `python exited ${r.code}: ${r.stdout}${r.stderr}`);
-  const out = JSON.parse(r.stdout) as { health: boolean; r1: { exit_code: number; stdout: string; stderr: string; categories: string[] }; r2: { exit_code: number; stdout: string; alerts: number }; closed: [string, string][]; run: number; error: [number, string, string] };
+  const out = JSON.parse(r.stdout) as { health: boolean; r1: { exit_code: number; stdout: string; stderr: string; categories: string[] }; r2: { exit_code: number; stdout: string; alerts: number }; closed: [string, string][]; verdict: string; report_calls: string[]; run: number; error: [number, string, string] };
   assert.equal(out.health, true);
   assert.equal(out.r1.exit_code, 0, out.r1.stderr);
   assert.match(out.r1.stdout, /^cut /);
   assert.deepEqual(out.r1.categories, ['tunnel']);
   assert.deepEqual(out.r2, { exit_code: 0, stdout: 'ok\n', alerts: 0 });
   assert.deepEqual(out.closed, [['py-1', 'tunnel']]);
+  assert.equal(out.verdict, 'blocked');
+  assert.deepEqual(out.report_calls, ['py-1', 'py-2']);
   assert.equal(out.run, 4);
   assert.deepEqual(out.error.slice(0, 2), [400, 'bad_request']);
   assert.match(out.error[2], /argv/);

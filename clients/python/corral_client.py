@@ -79,17 +79,22 @@ class Session:
     """A sandbox for one episode: tool calls run in order; files and background processes persist."""
 
     def __init__(self, corral, session_id):
-        self.corral, self.id, self.alerts, self.closed = corral, session_id, None, False
+        self.corral, self.id, self.alerts, self.verdict, self.closed = corral, session_id, None, None, False
 
     def exec(self, command=None, argv=None, tool=None, step=None, tool_call_id=None, timeout_ms=None, max_output=None):
         body = {k: v for k, v in (("command", command), ("argv", argv), ("tool", tool), ("step", step),
                                   ("tool_call_id", tool_call_id), ("timeout_ms", timeout_ms), ("max_output", max_output)) if v is not None}
         return self.corral.request("POST", f"/v1/sessions/{self.id}/exec", body)
 
+    def report(self):
+        """The session's report so far: calls, blame per call, verdict (works after close, too)."""
+        return self.corral.request("GET", f"/v1/sessions/{self.id}/report")
+
     def close(self):
         """Kills what the episode left running; returns (and keeps in .alerts) every alert of the session."""
         if not self.closed:
-            self.alerts = self.corral.request("DELETE", f"/v1/sessions/{self.id}")["alerts"]
+            done = self.corral.request("DELETE", f"/v1/sessions/{self.id}")
+            self.alerts, self.verdict = done["alerts"], done["verdict"]
             self.closed = True
         return self.alerts
 

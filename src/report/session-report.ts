@@ -33,6 +33,13 @@ export interface SessionReport {
   other_alerts: ReportAlert[];
 }
 
+/** The verdict of a set of alerts: killed > blocked > flagged > clean. */
+export function verdictOf(alerts: { payload: { action: string } }[]): Verdict {
+  if (alerts.some((a) => a.payload.action === 'killed')) return 'killed';
+  if (alerts.some((a) => a.payload.action === 'blocked')) return 'blocked';
+  return alerts.length ? 'flagged' : 'clean';
+}
+
 const ms = (a: string, b: string): number => Number((BigInt(b) - BigInt(a)) / 1_000_000n);
 
 /** Builds the report of one session from its events (any order). */
@@ -84,7 +91,7 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
     byCategory[j.category] = (byCategory[j.category] ?? 0) + 1;
     byAction[j.action] = (byAction[j.action] ?? 0) + 1;
   }
-  const verdict: Verdict = byAction.killed ? 'killed' : byAction.blocked ? 'blocked' : alerts.length ? 'flagged' : 'clean';
+  const verdict = verdictOf(alerts);
   const s = start?.payload ?? {};
   const t0 = start?.ts ?? first?.ts;
   const t1 = end?.ts ?? evs.at(-1)?.ts;

@@ -16,7 +16,8 @@ import type { ZodType, ZodTypeDef } from 'zod';
 import { Runtime, type RuntimeOptions } from '../session/runtime.js';
 import type { Session, ToolCallResult } from '../session/session.js';
 import { PolicyError, resolvePolicy, withExtraAllows, type Policy } from '../policy/index.js';
-import { alertJson } from '../cli/io.js';
+import { alertJson } from '../events/alert-json.js';
+import { buildSessionReport, verdictOf, type SessionReport } from '../report/session-report.js';
 import { describeIssues, ExecRequest, RunRequest, SessionRequest } from './api-schema.js';
 import { loadPeerFds, type PeerFds } from './peer-fds.js';
 import { DEFAULT_SOCKET } from './daemon-client.js';
@@ -136,13 +137,14 @@ export class CorralDaemon {
 
   private async answer(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<{ status: number; body: unknown }> {
     try {
-      const m = /^\/v1\/sessions\/([0-9a-f]{1,64})(\/exec)?$/.exec(path);
+      const m = /^\/v1\/sessions\/([0-9a-f]{1,64})(\/exec|\/report)?$/.exec(path);
       let out: unknown;
       if (req.method === 'GET' && path === '/v1/health') out = this.health();
       else if (req.method === 'GET' && path === '/v1/sessions') out = this.list();
       else if (req.method === 'POST' && path === '/v1/run') out = await this.run(req, res, await body(req, RunRequest));
       else if (req.method === 'POST' && path === '/v1/sessions') out = await this.open(req, await body(req, SessionRequest));
-      else if (req.method === 'POST' && m?.[2]) out = await this.exec(m[1]!, res, await body(req, ExecRequest));
+      else if (req.method === 'POST' && m?.[2] === '/exec') out = await this.exec(m[1]!, res, await body(req, ExecRequest));
+      else if (req.method === 'GET' && m?.[2] === '/report') out = this.report(m[1]!);
       else if (req.method === 'DELETE' && m && !m[2]) out = await this.closeSession(m[1]!);
       else throw new HttpError(404, 'not_found', `no route ${req.method} ${path} (see docs/daemon.md)`);
       return { status: 200, body: out };
@@ -214,7 +216,7 @@ export class CorralDaemon {
       const { alerts } = await h.session.close();
       return {
         session: h.session.id, exit_code: result.exitCode, signal: result.signal, duration_ms: Math.round(result.durationMs), timed_out: result.timedOut,
-        alerts: alerts.map(alertJson), sensor: this.health().sensor, via: 'daemon',
+        verdict: verdictOf(alerts), alerts: alerts.map(alertJson), sensor: this.health().sensor, via: 'daemon',
         ...(r.stdio === 'capture' ? { stdout: result.stdout, stderr: result.stderr } : {}),
       };
     } finally {
@@ -248,12 +250,19 @@ export class CorralDaemon {
     }
   }
 
+  /** The session's report (src/report) from the store: open or closed sessions of this daemon's home. */
+  private report(id: string): SessionReport {
+    const events = this.runtime.store.query({ session: id });
+    if (!events.length) throw new HttpError(404, 'not_found', `no recorded events for session ${id}`);
+    return buildSessionReport(events);
+  }
+
   private async closeSession(id: string): Promise<Record<string, unknown>> {
     const h = this.held.get(id);
     if (!h) throw new HttpError(404, 'not_found', `no open session ${id}`);
     this.held.delete(id);
     const { alerts, stats } = await h.session.close();
-    return { session: id, alerts: alerts.map(alertJson), cpu_ns: stats.cpuNs, memory_peak_bytes: stats.memoryPeakBytes };
+    return { session: id, verdict: verdictOf(alerts), alerts: alerts.map(alertJson), cpu_ns: stats.cpuNs, memory_peak_bytes: stats.memoryPeakBytes };
   }
 }
 
