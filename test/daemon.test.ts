@@ -66,6 +66,7 @@ test('corral run goes through the daemon: its own stdin/stdout/stderr reach the 
   assert.equal(s.via, 'daemon');
   assert.equal(s.exit_code, 7);
   assert.equal(s.sensor, 'ebpf');
+  assert.equal(s.verdict, 'clean');
   assert.deepEqual(s.alerts, []);
   // a closed stdin stays closed (the command sees EOF / no descriptor, not the daemon's stdin)
   const c = await cli(['--', '/bin/sh', '-c', 'if read x; then echo "read:$x"; else echo eof; fi'], { stdin: 'closed' }).done;
@@ -81,6 +82,7 @@ test('a blocked connection through the daemon is reported to the client, attribu
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^cut /);
   const s = lastJson(r.stderr);
+  assert.equal(s.verdict, 'blocked');
   const net = s.alerts.filter((a) => a.layer !== 'command');
   assert.ok(net.length >= 1, JSON.stringify(s.alerts));
   assert.ok(net.every((a) => a.tool_call === 'tc-ssh'));
@@ -211,6 +213,7 @@ test('corral run without a daemon: Ctrl-C kills the call, still tears the sandbo
   const s = lastJson(r.stderr);
   assert.equal(s.via, 'local');
   assert.equal(s.exit_code, 130);
+  assert.equal(s.verdict, 'clean');
 });
 
 test('the Python client (clients/python, standard library only) drives sessions and gets typed errors', async () => {

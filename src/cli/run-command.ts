@@ -11,6 +11,7 @@ import { parseDuration } from '../policy/units.js';
 import { daemonRequest, DEFAULT_SOCKET, noDaemon } from '../server/daemon-client.js';
 import type { Runtime } from '../session/runtime.js';
 import type { Session } from '../session/session.js';
+import { verdictOf, type Verdict } from '../report/session-report.js';
 
 export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--label k=v]… [--timeout DUR] [--json] [--home DIR] [--socket PATH | --no-daemon] -- CMD ARGS…
   Runs CMD (no shell) as one tool call in a fresh sandbox. stdin/stdout/stderr pass through and
@@ -21,7 +22,7 @@ export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--la
 
 interface RunSummary {
   session: string; exit_code: number | null; duration_ms: number; timed_out: boolean;
-  alerts: AlertJson[]; sensor: string; via: 'daemon' | 'local';
+  verdict: Verdict; alerts: AlertJson[]; sensor: string; via: 'daemon' | 'local';
 }
 
 export async function runCommand(argv: string[], io: CliIO): Promise<number> {
@@ -104,7 +105,7 @@ async function runLocally(cmd: string[], v: RunValues, labels: Record<string, st
     const signalCode = interrupted ? 128 + (interrupted === 'SIGINT' ? 2 : interrupted === 'SIGTERM' ? 15 : 1) : undefined;
     return {
       session: session?.id ?? '', exit_code: signalCode ?? r?.exitCode ?? null, duration_ms: Math.round(r?.durationMs ?? 0), timed_out: r?.timedOut ?? false,
-      alerts: alerts.map(alertJson), sensor: rt.sensor ? 'ebpf' : `off (${rt.sensorError ?? 'disabled'})`, via: 'local',
+      verdict: verdictOf(alerts), alerts: alerts.map(alertJson), sensor: rt.sensor ? 'ebpf' : `off (${rt.sensorError ?? 'disabled'})`, via: 'local',
     };
   } finally {
     for (const sig of signals) process.off(sig, onSignal);
