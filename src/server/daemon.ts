@@ -169,7 +169,7 @@ export class CorralDaemon {
   }
 
   private policy(spec: string | undefined, allow: string[] | undefined): Policy {
-    if (spec !== undefined && spec.includes('/') && !spec.startsWith('/')) throw new HttpError(400, 'bad_request', `policy: a path must be absolute (the daemon does not share your working directory): ${spec}`);
+    if (spec !== undefined && (spec.includes('/') || /\.ya?ml$/i.test(spec)) && !spec.startsWith('/')) throw new HttpError(400, 'bad_request', `policy: a path must be absolute (the daemon does not share your working directory): ${spec}`);
     const p = resolvePolicy(spec);
     return allow?.length ? withExtraAllows(p, allow) : p;
   }

@@ -214,10 +214,8 @@ export class Session {
   /** Runs one tool call inside the session and waits for its main process to exit. */
   async exec(spec: ToolCallSpec): Promise<ToolCallResult> {
     if (this.closed) throw new Error('session is closed');
-    if (this.stoppedReason) return this.refuseStopped(spec);
-    const step = spec.step ?? ++this.stepCounter;
-    this.stepCounter = Math.max(this.stepCounter, step);
-    const toolCallId = spec.toolCallId ?? `${this.id}-${step}`;
+    const { step, toolCallId } = this.nextCall(spec);
+    if (this.stoppedReason) return this.refuseStopped(spec, step, toolCallId);
     const cg = new Cgroup(this.rt.layout, `${this.cgroup.path}/call-${this.calls.size + 1}`).create(this.limits());
     const state: CallState = { session: this.id, run: this.run, episode: this.episode, step, tool_call: toolCallId, cgroup: cg, running: true, startedNs: process.hrtime.bigint() };
     this.rt.index.registerCgroup(cg.id(), { ...this.attr(state), cgroup: cg.path });
@@ -438,13 +436,12 @@ export class Session {
       this.pendingDetections.push(...keep);
       this.detectionTimer = setTimeout(() => this.flushDetections(false), 1000);
     }
-    const rank = { critical: 0, high: 1, medium: 2, low: 3 } as const;
     for (const group of groups.values()) {
       const first = group[0]!;
       // (unless this behaviour made Corral kill something and no alert of it says so yet: the kill must be on record)
       const earlier = this.alertEvents.filter((a) => a.tool_call === first.event.tool_call && a.payload.category === first.category);
       if (earlier.length && (earlier.some((a) => a.payload.action === 'killed') || !group.some((d) => this.killers.has(d)))) continue;
-      group.sort((x, y) => rank[x.severity] - rank[y.severity]);
+      group.sort((x, y) => SEVERITY_RANK[x.severity] - SEVERITY_RANK[y.severity]);
       const top = group[0]!;
       const e = top.event;
       const rules = [...new Set(group.map((d) => d.rule))];
@@ -623,13 +620,19 @@ export class Session {
     return `Corral killed the processes of tool call ${call.tool_call} (policy response.kill)`;
   }
 
-  /** A tool call after a session-scope kill: not run; the agent reads why. */
-  private refuseStopped(spec: ToolCallSpec): ToolCallResult {
+  /** The step and id of the next tool call (the caller's, else numbered in order). */
+  private nextCall(spec: ToolCallSpec): { step: number; toolCallId: string } {
     const step = spec.step ?? ++this.stepCounter;
     this.stepCounter = Math.max(this.stepCounter, step);
-    const toolCallId = spec.toolCallId ?? `${this.id}-${step}`;
+    return { step, toolCallId: spec.toolCallId ?? `${this.id}-${step}` };
+  }
+
+  /** A tool call after a session-scope kill: recorded, not run; the agent reads why. */
+  private refuseStopped(spec: ToolCallSpec, step: number, toolCallId: string): ToolCallResult {
+    const attr = { ...this.attr(), step, tool_call: toolCallId };
+    this.emit('toolcall.start', { command: spec.command, tool: spec.tool ?? 'bash' }, { attr });
+    this.emit('toolcall.end', { exit_code: 126, blocked: true, duration_ms: 0, reason: 'session stopped by policy response.kill' }, { attr });
     const stderr = `corral: this session was stopped by policy (response.kill) and runs no further tool calls: ${this.stoppedReason}\n`;
-    this.emit('toolcall.end', { exit_code: 126, blocked: true, duration_ms: 0, reason: 'session stopped by policy response.kill' }, { attr: { ...this.attr(), step, tool_call: toolCallId } });
     return { toolCallId, step, exitCode: 126, signal: null, durationMs: 0, timedOut: false, stdout: '', stderr, alerts: [] };
   }
 
