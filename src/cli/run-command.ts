@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { constants } from 'node:os';
 import { alertJson, renderAlertSummaries, UsageError, type AlertJson, type CliIO } from './io.js';
 import { makeStyle } from './style.js';
 import { parseDuration } from '../policy/units.js';
@@ -102,7 +103,7 @@ async function runLocally(cmd: string[], v: RunValues, labels: Record<string, st
     if (!interrupted) session = await rt.createSession({ policy, run: labels.run, episode: labels.episode, labels });
     const r = session && !interrupted ? await session.exec({ command: cmd.join(' '), argv: cmd, stdio: 'inherit', step: 1, toolCallId: labels.tool_call, timeoutMs }) : undefined;
     const alerts = session ? (await session.close()).alerts : [];
-    const signalCode = interrupted ? 128 + (interrupted === 'SIGINT' ? 2 : interrupted === 'SIGTERM' ? 15 : 1) : undefined;
+    const signalCode = interrupted ? 128 + constants.signals[interrupted] : undefined;
     return {
       session: session?.id ?? '', exit_code: signalCode ?? r?.exitCode ?? null, duration_ms: Math.round(r?.durationMs ?? 0), timed_out: r?.timedOut ?? false,
       verdict: verdictOf(alerts), alerts: alerts.map(alertJson), sensor: rt.sensor ? 'ebpf' : `off (${rt.sensorError ?? 'disabled'})`, via: 'local',
