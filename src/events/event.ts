@@ -14,7 +14,9 @@ export type AlertLayer = 'command' | 'process' | 'network' | 'resource';
 
 export type EventKind =
   | 'session.start' | 'session.end' | 'toolcall.start' | 'toolcall.end'
-  | 'exec' | 'exit' | 'connect' | 'dns' | 'flow' | 'drop' | 'resource' | 'alert';
+  | 'exec' | 'exit' | 'connect' | 'dns' | 'flow' | 'drop' | 'resource' | 'alert'
+  /** The kernel sensor went down or came back (a capture gap every open session records). */
+  | 'sensor';
 
 /** Attribution labels. They come from Corral's own bookkeeping (cgroup lineage), never from the agent. */
 export interface Attribution {

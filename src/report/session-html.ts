@@ -20,7 +20,7 @@ h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:24px 0 6px} .meta{col
 .v-clean{background:#2ca02c}.v-flagged{background:#c98a00}.v-blocked,.v-killed{background:#d62728}
 table{border-collapse:collapse;margin:6px 0;width:100%} th,td{border:1px solid #e2e2e2;padding:3px 6px;text-align:left;vertical-align:top}
 th{background:#f0f0f0} pre{background:#1e1e1e;color:#eee;padding:6px;border-radius:4px;white-space:pre-wrap;word-break:break-all;margin:0}
-.swatch{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:4px} .late{color:#1f6f8b}
+.swatch{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:4px} .late{color:#1f6f8b} .gap{color:#b00020}
 svg text{font-size:11px;fill:#444} .bar{fill:#b8c4d6;stroke:#7d8ca3} .bar.blocked{fill:#f2b8b8}`;
 
 function fmtMs(n: number | undefined): string { return n === undefined ? '' : n < 1000 ? `${n} ms` : `${(n / 1000).toFixed(1)} s`; }
@@ -71,6 +71,7 @@ export function renderSessionHtml(reports: SessionReport[], generated = new Date
       r.start_ts && nsToIso(r.start_ts), r.duration_ms !== undefined && fmtMs(r.duration_ms)].filter(Boolean).join(' · ');
     return `<section class="session" id="s-${escapeHtml(r.session)}"><h1>Session ${escapeHtml(r.session)} <span class="verdict v-${r.verdict}">${r.verdict}</span></h1>`
       + `<div class="meta">${escapeHtml(head)} · ${r.counts.calls} tool call(s), ${r.counts.alerts} alert(s)</div>`
+      + r.sensor_gaps.map((g) => `<p class="gap"><b>Capture gap</b>: the kernel sensor was down from ${escapeHtml(nsToIso(g.down_ts))}${g.gap_ms !== undefined ? ` for ${g.gap_ms} ms` : ' until the session ended'}; execs and connects in that window were not recorded.${g.error ? ` <span class="meta">${escapeHtml(g.error)}</span>` : ''}</p>`).join('')
       + timeline(r) + r.calls.map(callTable).join('') + '</section>';
   }).join('<hr>');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">`

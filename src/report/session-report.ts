@@ -31,6 +31,8 @@ export interface SessionReport {
   calls: ReportCall[];
   /** Alerts attributed to no tool call (session machinery). */
   other_alerts: ReportAlert[];
+  /** Times the kernel sensor was down while this session was open (exec/connect capture gaps). */
+  sensor_gaps: { down_ts: string; up_ts?: string; gap_ms?: number; error?: string }[];
 }
 
 /** The verdict of a set of alerts: killed > blocked > flagged > clean. */
@@ -50,9 +52,15 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
   const end = evs.find((e) => e.kind === 'session.end');
   const calls = new Map<string, ReportCall>();
   const alerts: AlertEvent[] = [];
+  const gaps: SessionReport['sensor_gaps'] = [];
   for (const e of evs) {
     const id = e.tool_call;
     if (e.kind === 'alert') { alerts.push(e as unknown as AlertEvent); continue; }
+    if (e.kind === 'sensor') {
+      if (e.payload.state === 'down') gaps.push({ down_ts: e.ts, error: typeof e.payload.error === 'string' ? e.payload.error : undefined });
+      else if (gaps.length && gaps.at(-1)!.up_ts === undefined) Object.assign(gaps.at(-1)!, { up_ts: e.ts, gap_ms: Number(e.payload.gap_ms) });
+      continue;
+    }
     if (id === undefined) continue;
     let c = calls.get(id);
     if (e.kind === 'toolcall.start' || !c) {
@@ -102,6 +110,6 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
     start_ts: t0, end_ts: end?.ts, duration_ms: t0 && t1 ? ms(t0, t1) : undefined, closed: !!end,
     verdict,
     counts: { calls: ordered.length, alerts: alerts.length, by_category: byCategory, by_action: byAction },
-    calls: ordered, other_alerts: other,
+    calls: ordered, other_alerts: other, sensor_gaps: gaps,
   };
 }

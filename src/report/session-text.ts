@@ -21,6 +21,9 @@ export function renderSessionText(r: SessionReport, st: Style): string {
   if (r.start_ts) out.push(st.dim(`  ${nsToIso(r.start_ts)}${r.duration_ms !== undefined ? `, ${(r.duration_ms / 1000).toFixed(1)} s` : ''}${r.closed ? '' : ', still open'}`));
   const color = r.verdict === 'clean' ? st.green : r.verdict === 'flagged' ? st.yellow : st.red;
   out.push(`  verdict: ${color(VERDICT_TEXT[r.verdict])}`);
+  for (const g of r.sensor_gaps) {
+    out.push(`  ${st.red('capture gap')}: the kernel sensor was down from ${nsToIso(g.down_ts)}${g.gap_ms !== undefined ? ` for ${g.gap_ms} ms` : ' (not back when the session ended)'} — execs and connects in that window were not recorded${g.error ? st.dim(` (${safeText(g.error)})`) : ''}`);
+  }
   const t0 = r.start_ts;
   for (const c of r.calls) {
     const at = t0 && c.start_ts.length === t0.length ? `+${(Number((BigInt(c.start_ts) - BigInt(t0)) / 1_000_000n) / 1000).toFixed(1)}s` : '';

@@ -152,7 +152,7 @@ export class BpftraceSensor extends EventEmitter {
         if (!settled) { fail(err); return; }
         for (const w of this.syncs.values()) { clearTimeout(w.timer); w.reject(err); }
         this.syncs.clear();
-        if (!this.stopped) this.emit('error', err);
+        if (!this.stopped) { this.emit('error', err); this.emit('exit', err); }
       });
     });
   }

@@ -159,7 +159,7 @@ export class CorralDaemon {
   private health(): Record<string, unknown> {
     return {
       ok: true, pid: process.pid, uptime_s: Math.round((Date.now() - this.startedAt) / 1000), sessions: this.held.size,
-      sensor: this.runtime.sensor ? 'ebpf' : `off (${this.runtime.sensorError ?? 'disabled'})`, home: this.runtime.store.home,
+      sensor: this.runtime.sensor ? 'ebpf' : `off (${this.runtime.sensorError ?? 'disabled'})`, sensor_restarts: this.runtime.sensorRestarts, home: this.runtime.store.home,
     };
   }
 

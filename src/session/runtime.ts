@@ -67,6 +67,9 @@ export class Runtime extends EventEmitter {
   store!: EventStore;
   sensor?: BpftraceSensor;
   sensorError?: string;
+  /** How many times a dead sensor was restarted. */
+  sensorRestarts = 0;
+  private closing = false;
   private kmsg?: KmsgDropReader;
   gpu?: GpuMonitor;
   /** Built-in + user detection rules, compiled once; one engine serves every session (windows are keyed per session/episode/call). */
@@ -140,14 +143,55 @@ export class Runtime extends EventEmitter {
     const avail = BpftraceSensor.available();
     if (avail.ok) {
       try {
-        this.sensor = await BpftraceSensor.start({ cgroupFilter: (id) => this.index.knows(id) });
-        this.sensor.on('record', (r: SensorRecord) => this.onSensorRecord(r));
-        this.sensor.on('error', (e: Error) => this.onError(e));
+        this.sensor = await this.launchSensor();
       } catch (e) { this.sensorError = (e as Error).message; }
     } else {
       this.sensorError = avail.why;
     }
     if (this.opts.sensor === true && !this.sensor) throw new Error(`eBPF sensor unavailable: ${this.sensorError}`);
+  }
+
+  /** One bpftrace sensor, wired to this runtime and supervised: if it dies, it is restarted. */
+  private async launchSensor(): Promise<BpftraceSensor> {
+    const s = await BpftraceSensor.start({ cgroupFilter: (id) => this.index.knows(id) });
+    s.on('record', (r: SensorRecord) => this.onSensorRecord(r));
+    s.on('error', (e: Error) => this.onError(e));
+    s.once('exit', (e: Error) => this.onSensorExit(s, e));
+    return s;
+  }
+
+  /**
+   * The sensor process died (killed, OOM, a bpftrace crash). A long-lived runtime (`corral serve`)
+   * must not go on without exec/connect capture unnoticed: every open session records the gap
+   * (kind 'sensor'), health shows the sensor as down, and it is restarted (0, 1, 5, 30 s, then every
+   * 30 s) until it is back or the runtime closes.
+   */
+  private onSensorExit(s: BpftraceSensor, e: Error): void {
+    if (this.closing || this.sensor !== s) return;
+    this.sensor = undefined;
+    this.sensorError = `stopped: ${e.message}`;
+    const downNs = process.hrtime.bigint();
+    for (const sess of this.sessions.values()) sess.onSensorState('down', { error: e.message });
+    this.onError(`eBPF sensor stopped (${e.message}); restarting it`);
+    void this.restartSensor(downNs, 0);
+  }
+
+  private async restartSensor(downNs: bigint, attempt: number): Promise<void> {
+    const delay = [0, 1000, 5000][attempt] ?? 30_000;
+    if (delay) await new Promise((r) => setTimeout(r, delay).unref());
+    if (this.closing) return;
+    try {
+      const s = await this.launchSensor();
+      if (this.closing) { await s.stop(); return; }
+      this.sensor = s;
+      this.sensorError = undefined;
+      this.sensorRestarts++;
+      const gapMs = Number(process.hrtime.bigint() - downNs) / 1e6;
+      for (const sess of this.sessions.values()) sess.onSensorState('up', { gap_ms: Math.round(gapMs), restarts: this.sensorRestarts });
+    } catch (err) {
+      this.sensorError = `stopped; restart ${attempt + 1} failed: ${(err as Error).message}`;
+      void this.restartSensor(downNs, attempt + 1);
+    }
   }
 
   private async startGpu(): Promise<void> {
@@ -218,6 +262,7 @@ export class Runtime extends EventEmitter {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.allSettled([...this.sessions.values()].map((s) => s.close()));
     // (each part may be missing when start() failed half-way)
     await this.pool?.close();

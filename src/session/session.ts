@@ -489,6 +489,11 @@ export class Session {
     }
   }
 
+  /** The kernel sensor went down or came back: the session's record shows the capture gap. */
+  onSensorState(state: 'down' | 'up', detail: Record<string, unknown>): void {
+    if (!this.closed) this.emit('sensor', { state, ...detail });
+  }
+
   // ---- GPU samples and detections (see src/gpu) ----
   onGpuResource(a: Attribution, pid: number, payload: Record<string, unknown>): void {
     this.emit('resource', { scope: 'gpu', ...payload }, { attr: this.attrFromLabels(a), pid });

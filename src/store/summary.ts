@@ -144,6 +144,7 @@ export function summarizeEvent(ev: CorralEvent): string {
     case 'session.end':
     case 'toolcall.start':
     case 'toolcall.end': return lifecycleSummary(p);
+    case 'sensor': return p.state === 'down' ? `kernel sensor DOWN (capture gap begins): ${str(p.error) ?? ''}` : `kernel sensor back after a ${p.gap_ms} ms capture gap`;
     default: return compactJson(p);
   }
 }
