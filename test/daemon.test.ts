@@ -188,9 +188,12 @@ test('the socket is root-only, a second daemon on it is refused, and close() kil
   // a separate daemon (its own socket): a session left open is killed when the daemon closes
   const sock2 = join(dir, 'other.sock');
   writeFileSync(sock2, 'stale'); // a stale file where the socket goes is replaced
-  const d2 = await CorralDaemon.start({ socketPath: sock2, runtime: { home: join(dir, 'home3'), sensor: false, poolSize: 0 } });
+  const d2 = await CorralDaemon.start({ socketPath: sock2, maxSessions: 1, runtime: { home: join(dir, 'home3'), sensor: false, poolSize: 0 } });
   const o = await daemonRequest(sock2, 'POST', '/v1/sessions', {});
   const id = o.json.session as string;
+  const full = await daemonRequest(sock2, 'POST', '/v1/sessions', {});
+  assert.equal(full.status, 503, '--max-sessions holds');
+  assert.match((full.json.error as { message: string }).message, /too many open sessions \(1\)/);
   const running = daemonRequest(sock2, 'POST', `/v1/sessions/${id}/exec`, { command: 'sleep 30' }).catch((e: Error) => e);
   await new Promise((r) => setTimeout(r, 300));
   const t0 = Date.now();
@@ -290,4 +293,26 @@ test('corral serve (the CLI): ready line, one access-log line per request, clean
     assert.equal(code, 0, err);
   }
   assert.throws(() => statSync(sock3), /ENOENT/, 'the socket is removed on stop');
+});
+
+test('a session dies with the client process that opened it, unless it asked to be kept', async () => {
+  const openAndExit = (keep: boolean) => new Promise<string>((resolve, reject) => {
+    const py = `import sys, json\nsys.path.insert(0, ${JSON.stringify(join(process.cwd(), 'clients', 'python'))})\nfrom corral_client import Corral\nc = Corral(${JSON.stringify(sock)})\n` +
+      `body = {"episode": "orphan"${keep ? ', "keep_after_client_exit": True' : ''}}\ns = c.request("POST", "/v1/sessions", body)["session"]\n` +
+      `c.request("POST", f"/v1/sessions/{s}/exec", {"command": "nohup sleep 300 >/dev/null 2>&1 & echo bg"})\nprint(s)`;
+    const child = spawn('python3', ['-c', py]);
+    let out = '', err = '';
+    child.stdout.on('data', (c: Buffer) => { out += c; });
+    child.stderr.on('data', (c: Buffer) => { err += c; });
+    child.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`python exited ${code}: ${err}`))));
+  });
+  const listed = async (): Promise<string[]> => ((await daemonRequest(sock, 'GET', '/v1/sessions')).json.sessions as { session: string }[]).map((s) => s.session);
+  const gone = await openAndExit(false);
+  const kept = await openAndExit(true);
+  const t0 = Date.now();
+  while ((await listed()).includes(gone) && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 200));
+  const now = await listed();
+  assert.ok(!now.includes(gone), 'the orphaned session was closed (its background sleep killed with it)');
+  assert.ok(now.includes(kept), 'the session that asked to be kept is still open');
+  assert.equal((await daemonRequest(sock, 'DELETE', `/v1/sessions/${kept}`)).status, 200);
 });

@@ -32,6 +32,9 @@ export const SessionRequest = z.object({
   run: label.optional(),
   episode: label.optional(),
   labels: labels.optional(),
+  /** By default a session is closed when the process that opened it exits; true keeps it until
+   * DELETE or --session-idle (for a client that hands sessions to other processes). */
+  keep_after_client_exit: z.boolean().optional(),
 }).strict();
 
 /** POST /v1/sessions/{id}/exec: one tool call in that session; output is captured. */

@@ -10,7 +10,7 @@
 // mid-call gets its call killed, so an abandoned command cannot keep running unobserved.
 import http from 'node:http';
 import net from 'node:net';
-import { closeSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ZodType, ZodTypeDef } from 'zod';
 import { Runtime, type RuntimeOptions } from '../session/runtime.js';
@@ -25,6 +25,7 @@ import { DEFAULT_SOCKET } from './daemon-client.js';
 export { DEFAULT_SOCKET };
 
 const MAX_BODY = 2 * 1024 * 1024;
+const REAP_EVERY_MS = 2_000;
 
 export interface DaemonOptions {
   socketPath?: string;
@@ -46,7 +47,8 @@ class HttpError extends Error {
   constructor(readonly status: number, readonly kind: string, message: string) { super(message); }
 }
 
-interface Held { session: Session; lastUsed: number; busy: boolean; client: { pid: number; uid: number } | undefined }
+interface Client { pid: number; uid: number; /** /proc/PID/stat start time: tells the client from a later process given the same pid. */ start?: string }
+interface Held { session: Session; lastUsed: number; busy: boolean; client: Client | undefined; keep: boolean }
 
 export class CorralDaemon {
   readonly socketPath: string;
@@ -75,7 +77,7 @@ export class CorralDaemon {
     // the first screened command compiles the shell grammar (~1 s): pay it now, not in a client's call
     try { rt.checker?.check('true', { tool: 'bash' }); } catch (e) { rt.onError(e); }
     const idle = opts.sessionIdleMs ?? 30 * 60_000;
-    d.reaper = setInterval(() => d.reapIdle(idle), Math.min(60_000, idle)).unref();
+    d.reaper = setInterval(() => d.reap(idle), Math.min(REAP_EVERY_MS, idle)).unref();
     return d;
   }
 
@@ -114,10 +116,19 @@ export class CorralDaemon {
     return this.closing;
   }
 
-  private reapIdle(idleMs: number): void {
+  /**
+   * Closes sessions nobody will use again: idle past --session-idle, or opened by a client process
+   * that has exited (a crashed trainer must not leave its rollouts' sandboxes — and whatever they
+   * left running — alive for half an hour). A call still running in such a session is killed first.
+   */
+  private reap(idleMs: number): void {
     const now = Date.now();
     for (const [id, h] of this.held) {
-      if (!h.busy && now - h.lastUsed > idleMs) { this.held.delete(id); void h.session.close().catch((e: unknown) => this.runtime.onError(e)); }
+      const orphaned = !h.keep && h.client !== undefined && !clientAlive(h.client);
+      if (!orphaned && (h.busy || now - h.lastUsed <= idleMs)) continue;
+      this.held.delete(id);
+      if (h.busy) h.session.cancelRunning();
+      void h.session.close().catch((e: unknown) => this.runtime.onError(e));
     }
   }
 
@@ -174,12 +185,12 @@ export class CorralDaemon {
     return allow?.length ? withExtraAllows(p, allow) : p;
   }
 
-  private async hold(policy: Policy, o: { run?: string; episode?: string; labels?: Record<string, string> }, client: Held['client']): Promise<Held> {
+  private async hold(policy: Policy, o: { run?: string; episode?: string; labels?: Record<string, string>; keep?: boolean }, client: Held['client']): Promise<Held> {
     if (this.closing) throw new HttpError(503, 'unavailable', 'the daemon is shutting down');
     if (this.held.size >= (this.opts.maxSessions ?? 64)) throw new HttpError(503, 'unavailable', `too many open sessions (${this.held.size}); close some or raise --max-sessions`);
     const labels = { ...o.labels, ...(client ? { client_pid: String(client.pid), client_uid: String(client.uid) } : {}) };
     const session = await this.runtime.createSession({ policy, run: o.run, episode: o.episode, labels });
-    const h: Held = { session, lastUsed: Date.now(), busy: false, client };
+    const h: Held = { session, lastUsed: Date.now(), busy: false, client, keep: o.keep ?? false };
     this.held.set(session.id, h);
     return h;
   }
@@ -191,7 +202,7 @@ export class CorralDaemon {
     if (r.stdio === 'borrow') {
       const b = this.peer.borrowPeerFds(socketFd(req.socket), [0, 1, 2]);
       fds = b.fds;
-      client = { pid: b.pid, uid: b.uid };
+      client = clientOf(b);
     }
     try {
       const labels = r.labels ?? {};
@@ -226,7 +237,7 @@ export class CorralDaemon {
 
   private async open(req: http.IncomingMessage, r: SessionRequest): Promise<Record<string, unknown>> {
     const cred = this.peer.borrowPeerFds(socketFd(req.socket), []);
-    const h = await this.hold(this.policy(r.policy, r.allow), r, { pid: cred.pid, uid: cred.uid });
+    const h = await this.hold(this.policy(r.policy, r.allow), { ...r, keep: r.keep_after_client_exit }, clientOf(cred));
     return { session: h.session.id, sandbox_ip: h.session.sandboxIp };
   }
 
@@ -264,6 +275,23 @@ export class CorralDaemon {
     const { alerts, stats } = await h.session.close();
     return { session: id, verdict: verdictOf(alerts), alerts: alerts.map(alertJson), cpu_ns: stats.cpuNs, memory_peak_bytes: stats.memoryPeakBytes };
   }
+}
+
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]; // field 22, after "pid (comm)"
+  } catch { return undefined; }
+}
+
+function clientOf(c: { pid: number; uid: number }): Client {
+  return { pid: c.pid, uid: c.uid, start: startTime(c.pid) };
+}
+
+/** The client process is still the one that opened the session (same pid, same start time). */
+function clientAlive(c: Client): boolean {
+  const now = startTime(c.pid);
+  return now !== undefined && (c.start === undefined || now === c.start);
 }
 
 function socketFd(s: net.Socket): number {
