@@ -71,6 +71,20 @@ function toRow(c: CheckedEvent): Row {
   ];
 }
 
+/** Runs fn, retrying for up to 5 s while SQLite answers SQLITE_BUSY. */
+function retryBusy<T>(fn: () => T): T {
+  const deadline = Date.now() + 5000;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      return fn();
+    } catch (e) {
+      if (!String((e as { code?: unknown }).code).startsWith('SQLITE_BUSY') || Date.now() > deadline) throw e;
+      Atomics.wait(pause, 0, 0, 10 + Math.random() * 20);
+    }
+  }
+}
+
 /** One connection to `<home>/index.sqlite`. */
 export class EventIndex {
   private readonly db: Database.Database;
@@ -83,9 +97,12 @@ export class EventIndex {
     closeSync(openSync(path, 'a', 0o600));
     this.db = new Database(path);
     this.db.pragma('busy_timeout = 5000');
-    this.db.pragma('journal_mode = WAL');
+    // Switching a fresh file to WAL (or reading one another process is recovering) can answer
+    // SQLITE_BUSY without consulting busy_timeout: two processes opening one new home at once (a
+    // daemon and `corral events`, two writers) retry instead of failing.
+    retryBusy(() => this.db.pragma('journal_mode = WAL'));
     this.db.pragma('synchronous = NORMAL');
-    this.db.exec(SCHEMA);
+    retryBusy(() => this.db.exec(SCHEMA));
     // OR IGNORE: an id seen twice (a replay, a reindex racing a live writer) keeps its first row.
     this.insertStmt = this.db.prepare<Row>(
       'INSERT OR IGNORE INTO events (id, ts, kind, session, run, episode, step, tool_call, pid, category, rule, severity, json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)',
