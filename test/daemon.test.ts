@@ -7,7 +7,7 @@
 // root-only, single-owner and removed on close.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { assertInLab } from '../src/lab/lab-guard.js';
 import { DEMO_FAR_HOSTS } from '../src/cli/demo-scenario.js';
 
 const MAIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+const spawnSyncNode = (args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
 let dir: string;
 let sock: string;
 let far: FarHosts;
@@ -315,4 +316,42 @@ test('a session dies with the client process that opened it, unless it asked to 
   assert.ok(!now.includes(gone), 'the orphaned session was closed (its background sleep killed with it)');
   assert.ok(now.includes(kept), 'the session that asked to be kept is still open');
   assert.equal((await daemonRequest(sock, 'DELETE', `/v1/sessions/${kept}`)).status, 200);
+});
+
+test('corral events --follow prints a session\'s events live from the daemon, filtered there', async () => {
+  const open = await daemonRequest(sock, 'POST', '/v1/sessions', { policy: 'lab-demo', episode: 'ep-live' });
+  const id = open.json.session as string;
+  const follow = (args: string[]) => {
+    const child = spawn(process.execPath, [MAIN, 'events', '--follow', '--socket', sock, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const out = { text: '' };
+    child.stdout.on('data', (c: Buffer) => { out.text += c; });
+    return { child, out };
+  };
+  const all = follow(['--session', id, '--json']);
+  const alertsOnly = follow(['--session', id, '--kind', 'alert']);
+  await new Promise((r) => setTimeout(r, 800)); // both readers subscribed
+  const r = await daemonRequest(sock, 'POST', `/v1/sessions/${id}/exec`, { command: `/bin/echo live-marker; ${'python3 -c \'import socket\ntry:\n  socket.create_connection(("203.0.113.10", 22), timeout=2)\nexcept Exception: pass\''}`, step: 1, tool_call_id: 'live-1' });
+  assert.equal(r.status, 200);
+  const t0 = Date.now();
+  const seen = (): CorralEventLike[] => all.out.text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as CorralEventLike);
+  while (!(seen().some((e) => e.kind === 'toolcall.end') && /ALERT/.test(alertsOnly.out.text)) && Date.now() - t0 < 15_000) await new Promise((res) => setTimeout(res, 100));
+  all.child.kill('SIGINT');
+  alertsOnly.child.kill('SIGINT');
+  await daemonRequest(sock, 'DELETE', `/v1/sessions/${id}`);
+  const evs = seen();
+  assert.ok(evs.every((e) => e.session === id), 'only this session');
+  const kinds = new Set(evs.map((e) => e.kind));
+  for (const k of ['toolcall.start', 'exec', 'toolcall.end']) assert.ok(kinds.has(k), `${k} streamed live: ${[...kinds].join(',')}`);
+  assert.ok(evs.some((e) => e.kind === 'exec' && (e.payload.argv as string[] | undefined)?.includes('live-marker')), 'the exec with its argv');
+  const lines = alertsOnly.out.text.split('\n').filter(Boolean);
+  assert.ok(lines.length >= 1 && lines.every((l) => /ALERT /.test(l)), alertsOnly.out.text);
+  assert.match(alertsOnly.out.text, new RegExp(`${id} ep-live 1 live-1 ALERT (tunnel|policy_violation)`));
+});
+
+interface CorralEventLike { session: string; kind: string; payload: Record<string, unknown> }
+
+test('corral events --follow without a daemon says how to start one', () => {
+  const r = spawnSyncNode(['events', '--follow', '--socket', join(dir, 'nobody.sock')]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--follow reads a running corral serve; none listens on .*nobody\.sock \(start one with: corral serve\)/);
 });

@@ -35,6 +35,9 @@ Filters:
   --category C[,C]     only alerts of these categories
   --since TS           events at or after TS (epoch ns or ISO 8601)
   --limit N            at most N events (oldest first)
+Live:
+  --follow             print events as they happen, from a running \`corral serve\` (filters above apply;
+                       not --since/--limit/--sessions); --socket PATH names its socket
 Output:
   --json               one JSON event per line
   --sessions           list sessions instead of events
@@ -57,6 +60,8 @@ const OPTIONS = {
   json: { type: 'boolean' },
   sessions: { type: 'boolean' },
   home: { type: 'string' },
+  follow: { type: 'boolean' },
+  socket: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -192,12 +197,17 @@ export async function eventsCommand(argv: string[], io: CommandIO): Promise<numb
       return 0;
     }
     q = buildQuery(v);
+    if (v.follow && (v.since !== undefined || v.limit !== undefined || v.sessions)) throw new UsageError('--follow shows new events: it takes the filters, not --since, --limit or --sessions');
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     await write(io.stderr, `corral events: ${err.message}\n`);
     return 2;
   }
 
+  if (v.follow) {
+    const { followEvents } = await import('./events-follow.js');
+    return followEvents({ socket: v.socket, json: v.json, filter: { session: q.session, run: q.run, episode: q.episode, step: q.step, tool_call: q.tool_call, kind: q.kind, category: q.category } }, io);
+  }
   const home = resolveHome(v.home, io.env);
   if (!existsSync(indexPath(home))) {
     await write(io.stderr, `corral events: no event store at ${home} (missing ${indexPath(home)}); pass --home DIR or set CORRAL_HOME\n`);

@@ -37,3 +37,43 @@ export function noDaemon(e: unknown): boolean {
   const code = (e as { code?: string }).code;
   return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ENOTSOCK' || code === 'EACCES';
 }
+
+/**
+ * Follows a server-sent event stream of the daemon (GET path): calls onEvent(type, data) per
+ * message ('message' for plain data lines). Resolves when the daemon ends the stream; rejects on a
+ * socket error or a non-200 answer.
+ */
+export function daemonStream(socketPath: string, path: string, onEvent: (type: string, data: unknown) => void): { done: Promise<void>; stop: () => void } {
+  let req: http.ClientRequest | undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    req = http.request({ socketPath, method: 'GET', path, agent: false, headers: { accept: 'text/event-stream' } }, (res) => {
+      if (res.statusCode !== 200) {
+        let body = '';
+        res.on('data', (c: Buffer) => { body += c; });
+        res.on('end', () => reject(new Error(`daemon answered ${res.statusCode}: ${body.slice(0, 300)}`)));
+        return;
+      }
+      res.setEncoding('utf8');
+      let buf = '';
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        let end: number;
+        while ((end = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          let type = 'message', data = '';
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event: ')) type = line.slice(7);
+            else if (line.startsWith('data: ')) data += line.slice(6);
+          }
+          if (data) { try { onEvent(type, JSON.parse(data)); } catch { /* a torn message: skip */ } }
+        }
+      });
+      res.on('end', () => resolve());
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  return { done, stop: () => req?.destroy() };
+}

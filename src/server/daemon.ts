@@ -21,6 +21,7 @@ import { buildSessionReport, verdictOf, type SessionReport } from '../report/ses
 import { describeIssues, ExecRequest, RunRequest, SessionRequest } from './api-schema.js';
 import { loadPeerFds, type PeerFds } from './peer-fds.js';
 import { DEFAULT_SOCKET } from './daemon-client.js';
+import { serveEventStream, streamFilter } from './event-stream.js';
 
 export { DEFAULT_SOCKET };
 
@@ -67,6 +68,7 @@ export class CorralDaemon {
   static async start(opts: DaemonOptions = {}): Promise<CorralDaemon> {
     const peer = loadPeerFds();
     const rt = await Runtime.start({ poolSize: 2, ...opts.runtime });
+    rt.setMaxListeners(0); // one listener per `corral events --follow` reader
     const d = new CorralDaemon(rt, peer, opts);
     try {
       await d.listen();
@@ -136,6 +138,7 @@ export class CorralDaemon {
     const t0 = performance.now();
     const path = new URL(req.url ?? '/', 'http://corral').pathname;
     const answer = await this.answer(req, res, path);
+    if (answer.streamed) return; // a stream answers as it goes (and is not an access-log line)
     send(res, answer.status, answer.body);
     if (this.opts.onRequest) {
       const b = answer.body as { session?: string; exit_code?: number | null; alerts?: unknown[]; error?: { message?: string } };
@@ -146,12 +149,13 @@ export class CorralDaemon {
     }
   }
 
-  private async answer(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<{ status: number; body: unknown }> {
+  private async answer(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<{ status: number; body: unknown; streamed?: true }> {
     try {
       const m = /^\/v1\/sessions\/([0-9a-f]{1,64})(\/exec|\/report)?$/.exec(path);
       let out: unknown;
       if (req.method === 'GET' && path === '/v1/health') out = this.health();
       else if (req.method === 'GET' && path === '/v1/sessions') out = this.list();
+      else if (req.method === 'GET' && path === '/v1/events') return this.events(req, res);
       else if (req.method === 'POST' && path === '/v1/run') out = await this.run(req, res, await body(req, RunRequest));
       else if (req.method === 'POST' && path === '/v1/sessions') out = await this.open(req, await body(req, SessionRequest));
       else if (req.method === 'POST' && m?.[2] === '/exec') out = await this.exec(m[1]!, res, await body(req, ExecRequest));
@@ -259,6 +263,13 @@ export class CorralDaemon {
       h.busy = false;
       h.lastUsed = Date.now();
     }
+  }
+
+  /** GET /v1/events?session=&kind=…: the runtime's events as they happen (server-sent events). */
+  private events(req: http.IncomingMessage, res: http.ServerResponse): { status: number; body: unknown; streamed: true } {
+    const filter = streamFilter(new URL(req.url ?? '/', 'http://corral').searchParams);
+    serveEventStream(res, filter, (fn) => { this.runtime.on('event', fn); return () => { this.runtime.off('event', fn); }; });
+    return { status: 200, body: undefined, streamed: true };
   }
 
   /** The session's report (src/report) from the store: open or closed sessions of this daemon's home. */
