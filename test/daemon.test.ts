@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CorralDaemon } from '../src/server/daemon.js';
@@ -115,7 +115,15 @@ test('a client that dies mid-call gets its call killed by the daemon', async () 
 });
 
 test('sessions over the API keep files and background processes between calls, run calls in order, and close with their alerts', async () => {
-  const open = await daemonRequest(sock, 'POST', '/v1/sessions', { policy: 'lab-demo', episode: 'ep-api', run: 'run-1' });
+  const ws = join(dir, 'task-ws');
+  mkdirSync(ws);
+  // the sandbox user must be able to pass through the directories above a host workspace
+  const unreachable = await daemonRequest(sock, 'POST', '/v1/sessions', { workspace: ws });
+  assert.equal(unreachable.status, 400);
+  assert.match((unreachable.json.error as { message: string }).message, /cannot reach it: .* is mode 0700 \(each directory above the workspace needs o\+x\)/);
+  chmodSync(dir, 0o711);
+  writeFileSync(join(ws, 'task.txt'), 'seeded by the trainer\n');
+  const open = await daemonRequest(sock, 'POST', '/v1/sessions', { policy: 'lab-demo', episode: 'ep-api', run: 'run-1', workspace: ws });
   assert.equal(open.status, 200, JSON.stringify(open.json));
   const id = open.json.session as string;
   const exec = (body: Record<string, unknown>) => daemonRequest(sock, 'POST', `/v1/sessions/${id}/exec`, body);
@@ -133,10 +141,13 @@ test('sessions over the API keep files and background processes between calls, r
   assert.match(String((busy.json.error as { message: string }).message), /calls in a session run in order/);
   const s2 = await slow;
   assert.equal(s2.json.stdout, 'state\n', 'the workspace persists between calls');
+  const s3 = await exec({ command: 'cat task.txt; echo result > out.txt', step: 3, tool_call_id: 'api-3' });
+  assert.equal(s3.json.stdout, 'seeded by the trainer\n', 'the trainer seeded the workspace');
+  assert.equal(readFileSync(join(ws, 'out.txt'), 'utf8'), 'result\n', 'and collects what the episode wrote');
   const live = await daemonRequest(sock, 'GET', `/v1/sessions/${id}/report`);
   assert.equal(live.status, 200);
   assert.equal(live.json.closed, false);
-  assert.deepEqual((live.json.calls as { tool_call: string }[]).map((c) => c.tool_call), ['api-1', 'api-2']);
+  assert.deepEqual((live.json.calls as { tool_call: string }[]).map((c) => c.tool_call), ['api-1', 'api-2', 'api-3']);
   const closed = await daemonRequest(sock, 'DELETE', `/v1/sessions/${id}`);
   assert.equal(closed.status, 200);
   assert.equal(closed.json.verdict, 'blocked');
@@ -158,6 +169,8 @@ test('bad requests get a 4xx naming the field; the CLI maps them to usage errors
     ['POST', '/v1/run', { argv: ['true'], policy: 'p.yaml' }, 400, /^policy: a path must be absolute/],
     ['POST', '/v1/run', { argv: ['true'], policy: 'no-such-preset' }, 400, /unknown preset 'no-such-preset'/],
     ['POST', '/v1/sessions/abc/exec', { command: 'true' }, 404, /no open session abc/],
+    ['POST', '/v1/sessions', { workspace: '/etc/x' }, 400, /^workspace: must not be in a system directory/],
+    ['POST', '/v1/sessions', { workspace: 'rel/dir' }, 400, /^workspace: must be an absolute path/],
     ['POST', '/v1/sessions/abc/exec', {}, 400, /command: give command or argv/],
     ['GET', '/v1/nothing', undefined, 404, /no route GET \/v1\/nothing/],
   ];

@@ -70,10 +70,11 @@ class Corral:
                 body[k] = v
         return self.request("POST", "/v1/run", body)
 
-    def session(self, policy=None, allow=None, run=None, episode=None, labels=None, keep_after_client_exit=None):
-        """A sandbox for one episode. It is closed when this process exits, unless keep_after_client_exit."""
+    def session(self, policy=None, allow=None, run=None, episode=None, labels=None, keep_after_client_exit=None, workspace=None):
+        """A sandbox for one episode. It is closed when this process exits, unless keep_after_client_exit.
+        workspace: an absolute host directory mounted as /workspace (seed files, collect artifacts)."""
         body = {k: v for k, v in (("policy", policy), ("allow", allow), ("run", run), ("episode", episode), ("labels", labels),
-                                  ("keep_after_client_exit", keep_after_client_exit)) if v is not None}
+                                  ("keep_after_client_exit", keep_after_client_exit), ("workspace", workspace)) if v is not None}
         return Session(self, self.request("POST", "/v1/sessions", body)["session"])
 
 

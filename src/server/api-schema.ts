@@ -13,6 +13,7 @@ const policyFields = {
   /** Extra allowed hosts, as `corral run --allow`. */
   allow: z.array(z.string().min(1).max(512)).max(256).optional(),
 };
+const SYSTEM_DIRS = new Set(['', 'bin', 'boot', 'dev', 'etc', 'lib', 'lib32', 'lib64', 'libx32', 'proc', 'root', 'run', 'sbin', 'sys', 'usr']);
 const timeoutMs = z.number().int().positive().max(7 * 24 * 3600 * 1000);
 
 /** POST /v1/run: one command as one tool call in a fresh sandbox (what `corral run` sends). */
@@ -35,6 +36,12 @@ export const SessionRequest = z.object({
   /** By default a session is closed when the process that opened it exits; true keeps it until
    * DELETE or --session-idle (for a client that hands sessions to other processes). */
   keep_after_client_exit: z.boolean().optional(),
+  /** A host directory (absolute) to mount as /workspace: seed a task's files, collect its artifacts. */
+  workspace: z.string().min(2).max(4096)
+    .refine((p) => p.startsWith('/') && !p.split('/').includes('..'), 'must be an absolute path without ..')
+    // Corral makes the directory the sandbox uid's: never a system directory by a typo
+    .refine((p) => !SYSTEM_DIRS.has(p.split('/')[1] ?? ''), 'must not be in a system directory (/etc, /usr, /bin, /proc, …)')
+    .optional(),
 }).strict();
 
 /** POST /v1/sessions/{id}/exec: one tool call in that session; output is captured. */

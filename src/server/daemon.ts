@@ -14,7 +14,7 @@ import { closeSync, existsSync, mkdirSync, readFileSync, unlinkSync } from 'node
 import { dirname } from 'node:path';
 import type { ZodType, ZodTypeDef } from 'zod';
 import { Runtime, type RuntimeOptions } from '../session/runtime.js';
-import type { Session, ToolCallResult } from '../session/session.js';
+import { SessionSetupError, type Session, type ToolCallResult } from '../session/session.js';
 import { PolicyError, resolvePolicy, withExtraAllows, type Policy } from '../policy/index.js';
 import { alertJson } from '../events/alert-json.js';
 import { buildSessionReport, verdictOf, type SessionReport } from '../report/session-report.js';
@@ -189,11 +189,17 @@ export class CorralDaemon {
     return allow?.length ? withExtraAllows(p, allow) : p;
   }
 
-  private async hold(policy: Policy, o: { run?: string; episode?: string; labels?: Record<string, string>; keep?: boolean }, client: Held['client']): Promise<Held> {
+  private async hold(policy: Policy, o: { run?: string; episode?: string; labels?: Record<string, string>; keep?: boolean; workspace?: string }, client: Held['client']): Promise<Held> {
     if (this.closing) throw new HttpError(503, 'unavailable', 'the daemon is shutting down');
     if (this.held.size >= (this.opts.maxSessions ?? 64)) throw new HttpError(503, 'unavailable', `too many open sessions (${this.held.size}); close some or raise --max-sessions`);
     const labels = { ...o.labels, ...(client ? { client_pid: String(client.pid), client_uid: String(client.uid) } : {}) };
-    const session = await this.runtime.createSession({ policy, run: o.run, episode: o.episode, labels });
+    let session: Session;
+    try {
+      session = await this.runtime.createSession({ policy, run: o.run, episode: o.episode, labels, workspace: o.workspace });
+    } catch (e) {
+      if (e instanceof SessionSetupError) throw new HttpError(400, 'bad_request', e.message);
+      throw e;
+    }
     const h: Held = { session, lastUsed: Date.now(), busy: false, client, keep: o.keep ?? false };
     this.held.set(session.id, h);
     return h;

@@ -9,8 +9,8 @@ import { ResourceSampler } from './resource-sampler.js';
 import { ConnectRing } from './connect-ring.js';
 import { limitAlerts } from './limit-alerts.js';
 import { mountSizedWorkspace, sessionDirPrefix, unmountUnder } from '../sandbox/workspace-quota.js';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { join, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
 import { buildBwrapArgs } from '../sandbox/bwrap-args.js';
@@ -27,6 +27,21 @@ import type { DropRecord } from '../sensors/kmsg-drops.js';
 import { buildGpuDeviceArgs, insertGpuArgs } from '../gpu/gpu-devices.js';
 import type { GpuDetection } from '../gpu/gpu-detect.js';
 import type { Detection } from '../detect/engine/api.js';
+
+/** A session that cannot be set up as asked (a workspace the sandbox cannot reach, a cap that cannot apply). */
+export class SessionSetupError extends Error {}
+
+/** bwrap runs as the sandbox uid: every directory above a host workspace must let it pass (o+x). */
+function assertReachable(ws: string): void {
+  const parts = resolvePath(ws).split('/').filter(Boolean);
+  for (let i = 0; i < parts.length; i++) {
+    const dir = `/${parts.slice(0, i).join('/')}`;
+    const st = statSync(dir);
+    if (!(st.mode & 0o001) && st.uid !== 65534) {
+      throw new SessionSetupError(`workspace ${ws}: the sandbox user (uid 65534) cannot reach it: ${dir} is mode ${(st.mode & 0o777).toString(8).padStart(4, '0')} (each directory above the workspace needs o+x)`);
+    }
+  }
+}
 
 export const SANDBOX_UID = 65534;
 export const SANDBOX_GID = 65534;
@@ -157,9 +172,9 @@ export class Session {
     const cap = this.opts.policy.resources.workspace_size;
     if (ws && cap !== undefined) {
       // a host directory cannot be capped without hiding what is in it: refuse rather than ignore the cap
-      throw new Error(`resources.workspace_size is enforced only on a workspace Corral creates; policy ${this.opts.policy.name} also sets a host workspace (${ws})`);
+      throw new SessionSetupError(`resources.workspace_size is enforced only on a workspace Corral creates; policy ${this.opts.policy.name} also sets a host workspace (${ws})`);
     }
-    if (ws) { this.workspace = ws; mkdirSync(ws, { recursive: true }); } else {
+    if (ws) { this.workspace = ws; mkdirSync(ws, { recursive: true }); assertReachable(ws); } else {
       this.workspace = join(this.dir, 'workspace');
       mkdirSync(this.workspace);
       this.ownWorkspace = true;
