@@ -368,3 +368,45 @@ test('corral events --follow without a daemon says how to start one', () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--follow reads a running corral serve; none listens on .*nobody\.sock \(start one with: corral serve\)/);
 });
+
+test('--alert-webhook POSTs each alert at or above its severity as it is raised, retrying a failed delivery', async () => {
+  const { createServer } = await import('node:http');
+  const got: { alert: { category: string; severity: string; tool_call?: string }; session: string }[] = [];
+  let requests = 0;
+  const hookServer = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => { body += c; });
+    req.on('end', () => {
+      requests++;
+      if (requests === 1) { res.writeHead(500).end(); return; } // the first delivery fails once
+      got.push(JSON.parse(body) as (typeof got)[number]);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', () => r()));
+  const port = (hookServer.address() as { port: number }).port;
+  await assert.rejects(CorralDaemon.start({ socketPath: join(dir, 'bad-hook.sock'), alertWebhook: { url: 'ftp://x' } }), /http or https only/);
+  const sock3 = join(dir, 'hook.sock');
+  const d3 = await CorralDaemon.start({ socketPath: sock3, alertWebhook: { url: `http://127.0.0.1:${port}/hook`, minSeverity: 'high' }, runtime: { home: join(dir, 'home-hook'), sensor: false, poolSize: 0 } });
+  try {
+    const low = 'import socket\ntry:\n  socket.create_connection(("198.51.100.10", 81), timeout=2).recv(1)\nexcept Exception: pass';
+    const r = await daemonRequest(sock3, 'POST', '/v1/run', { argv: ['python3', '-c', `${SSH_PY}\n${low}`], policy: 'lab-demo', labels: { tool_call: 'hooked-1' } });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    const categories = (r.json.alerts as { category: string; severity: string }[]).map((a) => `${a.category}/${a.severity}`);
+    assert.ok(categories.includes('policy_violation/low'), `a low alert was raised too: ${categories.join(', ')}`);
+    const t0 = Date.now();
+    while (!got.some((g) => g.alert.category === 'tunnel') && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 50));
+    const tunnel = got.find((g) => g.alert.category === 'tunnel');
+    assert.ok(tunnel, `delivered: ${JSON.stringify(got)}`);
+    assert.equal(tunnel.session, r.json.session);
+    assert.equal(tunnel.alert.tool_call, 'hooked-1');
+    assert.ok(got.every((g) => g.alert.severity === 'high' || g.alert.severity === 'critical'), 'nothing below high was sent');
+    const health = (await daemonRequest(sock3, 'GET', '/v1/health')).json.alert_webhook as { sent: number; failed: number };
+    assert.ok(health.sent >= 1);
+    assert.equal(health.failed, 0, 'the failed first delivery was retried');
+    assert.ok(requests >= 2);
+  } finally {
+    await d3.close();
+    hookServer.close();
+  }
+});

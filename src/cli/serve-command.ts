@@ -6,11 +6,13 @@ import { UsageError, type CliIO } from './io.js';
 import { makeStyle, safeText } from './style.js';
 import type { RequestLogEntry } from '../server/daemon.js';
 
-export const SERVE_USAGE = `Usage: corral serve [--socket PATH] [--home DIR] [--pool N] [--max-sessions N] [--session-idle DUR] [--no-sensor] [--quiet] [--json]
+export const SERVE_USAGE = `Usage: corral serve [--socket PATH] [--home DIR] [--pool N] [--max-sessions N] [--session-idle DUR] [--no-sensor]
+                    [--alert-webhook URL [--webhook-min-severity low|medium|high|critical]] [--quiet] [--json]
   Keeps a warm Corral (eBPF sensor, netns pool, gateway, event store) and serves its API on a
   Unix socket (default $CORRAL_SOCKET, else /run/corral/corral.sock; created 0600). Stops on
   SIGINT/SIGTERM, killing every sandbox it holds. Prints a "ready" line, then one line per
-  answered request (JSON lines with --json; --quiet: only the ready line).`;
+  answered request (JSON lines with --json; --quiet: only the ready line). --alert-webhook POSTs
+  every alert (default: all severities) as JSON to URL when it is raised (docs/daemon.md).`;
 
 export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseArgs({
@@ -18,7 +20,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
     options: {
       socket: { type: 'string' }, home: { type: 'string' }, pool: { type: 'string' }, 'max-sessions': { type: 'string' },
       'session-idle': { type: 'string' }, 'no-sensor': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
-      quiet: { type: 'boolean' },
+      quiet: { type: 'boolean' }, 'alert-webhook': { type: 'string' }, 'webhook-min-severity': { type: 'string' },
     },
   });
   if (values.help) { io.stdout.write(`${SERVE_USAGE}\n`); return 0; }
@@ -36,6 +38,9 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
     if (!d.ok) throw new UsageError(`--session-idle: ${d.error}`);
     sessionIdleMs = d.value;
   }
+  const sev = values['webhook-min-severity'];
+  if (sev !== undefined && !['low', 'medium', 'high', 'critical'].includes(sev)) throw new UsageError(`--webhook-min-severity must be low, medium, high or critical, got "${sev}"`);
+  if (sev !== undefined && values['alert-webhook'] === undefined) throw new UsageError('--webhook-min-severity needs --alert-webhook URL');
   const { CorralDaemon, DEFAULT_SOCKET } = await import('../server/daemon.js');
   const socketPath = values.socket ?? io.env.CORRAL_SOCKET ?? DEFAULT_SOCKET;
   const st = makeStyle(io.stdout as NodeJS.WriteStream, io.env);
@@ -48,6 +53,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   };
   const d = await CorralDaemon.start({
     socketPath, maxSessions, sessionIdleMs, onRequest,
+    alertWebhook: values['alert-webhook'] === undefined ? undefined : { url: values['alert-webhook'], minSeverity: sev as 'low' | 'medium' | 'high' | 'critical' | undefined },
     runtime: { home: values.home, sensor: values['no-sensor'] ? false : 'auto', ...(pool !== undefined ? { poolSize: pool } : {}) },
   });
   const sensor = d.runtime.sensor ? 'ebpf' : `off (${d.runtime.sensorError ?? 'disabled'})`;

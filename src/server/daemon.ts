@@ -22,6 +22,8 @@ import { describeIssues, ExecRequest, RunRequest, SessionRequest } from './api-s
 import { loadPeerFds, type PeerFds } from './peer-fds.js';
 import { DEFAULT_SOCKET } from './daemon-client.js';
 import { serveEventStream, streamFilter } from './event-stream.js';
+import { AlertWebhook } from './alert-webhook.js';
+import type { CorralEvent, Severity } from '../events/event.js';
 
 export { DEFAULT_SOCKET };
 
@@ -37,6 +39,8 @@ export interface DaemonOptions {
   sessionIdleMs?: number;
   /** Called once per answered request (the access log `corral serve` prints). */
   onRequest?: (entry: RequestLogEntry) => void;
+  /** POST every alert (at or above minSeverity) to this URL as it is raised. */
+  alertWebhook?: { url: string; minSeverity?: Severity };
 }
 
 export interface RequestLogEntry {
@@ -58,6 +62,7 @@ export class CorralDaemon {
   private reaper?: NodeJS.Timeout;
   private closing?: Promise<void>;
   private readonly startedAt = Date.now();
+  private webhook?: AlertWebhook;
 
   private constructor(readonly runtime: Runtime, private readonly peer: PeerFds, private readonly opts: DaemonOptions) {
     this.socketPath = opts.socketPath ?? DEFAULT_SOCKET;
@@ -67,9 +72,12 @@ export class CorralDaemon {
 
   static async start(opts: DaemonOptions = {}): Promise<CorralDaemon> {
     const peer = loadPeerFds();
+    // a bad webhook URL fails here, before anything is started
+    const hook = opts.alertWebhook ? new AlertWebhook(opts.alertWebhook.url, { minSeverity: opts.alertWebhook.minSeverity }) : undefined;
     const rt = await Runtime.start({ poolSize: 2, ...opts.runtime });
     rt.setMaxListeners(0); // one listener per `corral events --follow` reader
     const d = new CorralDaemon(rt, peer, opts);
+    if (hook) { d.webhook = hook; rt.on('event', (ev: CorralEvent) => hook.offer(ev)); }
     try {
       await d.listen();
     } catch (e) {
@@ -111,6 +119,7 @@ export class CorralDaemon {
       for (let i = 0; i < 100 && held.some((h) => h.busy); i++) await new Promise((r) => setTimeout(r, 50));
       await Promise.allSettled(held.map((h) => h.session.close()));
       this.held.clear();
+      await this.webhook?.drain(); // alerts raised while closing still go out (bounded wait)
       await this.runtime.close();
       await stopped;
       try { unlinkSync(this.socketPath); } catch { /* already gone */ }
@@ -175,6 +184,7 @@ export class CorralDaemon {
     return {
       ok: true, pid: process.pid, uptime_s: Math.round((Date.now() - this.startedAt) / 1000), sessions: this.held.size,
       sensor: this.runtime.sensor ? 'ebpf' : `off (${this.runtime.sensorError ?? 'disabled'})`, sensor_restarts: this.runtime.sensorRestarts, home: this.runtime.store.home,
+      ...(this.webhook ? { alert_webhook: this.webhook.stats() } : {}),
     };
   }
 
