@@ -106,7 +106,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   for (const a of res.alerts) byCategory[a.payload.category] = (byCategory[a.payload.category] ?? 0) + 1;
   const summary = {
     episodes: episodes.length, tool_calls: res.outcomes.length, alerts: res.alerts.length, by_category: byCategory,
-    failed_episodes: res.failedEpisodes, bad_lines: problems.length, sensor: rt.sensor ? 'ebpf' : `off (${rt.sensorError ?? 'disabled'})`,
+    failed_episodes: res.failedEpisodes, bad_lines: problems.length, sensor: rt.sensorState,
   };
   if (values.json) io.stdout.write(`${JSON.stringify({ summary })}\n`);
   else {

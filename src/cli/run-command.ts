@@ -106,7 +106,7 @@ async function runLocally(cmd: string[], v: RunValues, labels: Record<string, st
     const signalCode = interrupted ? 128 + constants.signals[interrupted] : undefined;
     return {
       session: session?.id ?? '', exit_code: signalCode ?? r?.exitCode ?? null, duration_ms: Math.round(r?.durationMs ?? 0), timed_out: r?.timedOut ?? false,
-      verdict: verdictOf(alerts), alerts: alerts.map(alertJson), sensor: rt.sensor ? 'ebpf' : `off (${rt.sensorError ?? 'disabled'})`, via: 'local',
+      verdict: verdictOf(alerts), alerts: alerts.map(alertJson), sensor: rt.sensorState, via: 'local',
     };
   } finally {
     for (const sig of signals) process.off(sig, onSignal);

@@ -56,7 +56,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
     alertWebhook: values['alert-webhook'] === undefined ? undefined : { url: values['alert-webhook'], minSeverity: sev as 'low' | 'medium' | 'high' | 'critical' | undefined },
     runtime: { home: values.home, sensor: values['no-sensor'] ? false : 'auto', ...(pool !== undefined ? { poolSize: pool } : {}) },
   });
-  const sensor = d.runtime.sensor ? 'ebpf' : `off (${d.runtime.sensorError ?? 'disabled'})`;
+  const sensor = d.runtime.sensorState;
   io.stdout.write(values.json
     ? `${JSON.stringify({ ready: true, socket: socketPath, pid: process.pid, sensor, home: d.runtime.store.home })}\n`
     : `corral serve: ready on ${socketPath} (pid ${process.pid}, sensor ${sensor}, events in ${d.runtime.store.home})\n`);

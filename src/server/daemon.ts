@@ -183,7 +183,7 @@ export class CorralDaemon {
   private health(): Record<string, unknown> {
     return {
       ok: true, pid: process.pid, uptime_s: Math.round((Date.now() - this.startedAt) / 1000), sessions: this.held.size,
-      sensor: this.runtime.sensor ? 'ebpf' : `off (${this.runtime.sensorError ?? 'disabled'})`, sensor_restarts: this.runtime.sensorRestarts, home: this.runtime.store.home,
+      sensor: this.runtime.sensorState, sensor_restarts: this.runtime.sensorRestarts, home: this.runtime.store.home,
       ...(this.webhook ? { alert_webhook: this.webhook.stats() } : {}),
     };
   }
@@ -247,7 +247,7 @@ export class CorralDaemon {
       const { alerts } = await h.session.close();
       return {
         session: h.session.id, exit_code: result.exitCode, signal: result.signal, duration_ms: Math.round(result.durationMs), timed_out: result.timedOut,
-        verdict: verdictOf(alerts), alerts: alerts.map(alertJson), sensor: this.health().sensor, via: 'daemon',
+        verdict: verdictOf(alerts), alerts: alerts.map(alertJson), sensor: this.runtime.sensorState, via: 'daemon',
         ...(r.stdio === 'capture' ? { stdout: result.stdout, stderr: result.stderr } : {}),
       };
     } finally {

@@ -67,6 +67,8 @@ export class Runtime extends EventEmitter {
   store!: EventStore;
   sensor?: BpftraceSensor;
   sensorError?: string;
+  /** 'ebpf' while the kernel sensor runs, else 'off (why)': what summaries and health report. */
+  get sensorState(): string { return this.sensor ? 'ebpf' : `off (${this.sensorError ?? 'disabled'})`; }
   /** How many times a dead sensor was restarted. */
   sensorRestarts = 0;
   private closing = false;
