@@ -17,6 +17,8 @@ const src = (name) => join(root, 'native', name);
 
 const targets = [
   { out: join(out, 'corral-enter'), src: src('corral-enter.c'), args: ['-O2', '-Wall', '-Werror'] },
+  // A host workspace's owner shown as the sandbox uid, without chowning host files.
+  { out: join(out, 'corral-idmap'), src: src('corral-idmap.c'), args: ['-O2', '-Wall', '-Werror'] },
   {
     out: join(out, 'original-dst.node'), src: src('original-dst.c'),
     args: ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-pthread', '-DNODE_GYP_MODULE_NAME=original_dst', `-I${nodeInclude}`],

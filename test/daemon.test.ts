@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CorralDaemon } from '../src/server/daemon.js';
@@ -117,11 +117,14 @@ test('a client that dies mid-call gets its call killed by the daemon', async () 
 test('sessions over the API keep files and background processes between calls, run calls in order, and close with their alerts', async () => {
   const ws = join(dir, 'task-ws');
   mkdirSync(ws);
-  // the sandbox user must be able to pass through the directories above a host workspace
+  // Without idmapped mounts (CORRAL_NO_IDMAP=1, or a filesystem that cannot) bwrap must pass through the
+  // directories above a host workspace as the sandbox user: an unreachable one is a clear 400.
+  process.env.CORRAL_NO_IDMAP = '1';
   const unreachable = await daemonRequest(sock, 'POST', '/v1/sessions', { workspace: ws });
+  delete process.env.CORRAL_NO_IDMAP;
   assert.equal(unreachable.status, 400);
   assert.match((unreachable.json.error as { message: string }).message, /cannot reach it: .* is mode 0700 \(each directory above the workspace needs o\+x\)/);
-  chmodSync(dir, 0o711);
+  // With the idmapped view (the default) the workspace is reached through Corral's own session dir.
   writeFileSync(join(ws, 'task.txt'), 'seeded by the trainer\n');
   const open = await daemonRequest(sock, 'POST', '/v1/sessions', { policy: 'lab-demo', episode: 'ep-api', run: 'run-1', workspace: ws });
   assert.equal(open.status, 200, JSON.stringify(open.json));
@@ -141,9 +144,12 @@ test('sessions over the API keep files and background processes between calls, r
   assert.match(String((busy.json.error as { message: string }).message), /calls in a session run in order/);
   const s2 = await slow;
   assert.equal(s2.json.stdout, 'state\n', 'the workspace persists between calls');
-  const s3 = await exec({ command: 'cat task.txt; echo result > out.txt', step: 3, tool_call_id: 'api-3' });
-  assert.equal(s3.json.stdout, 'seeded by the trainer\n', 'the trainer seeded the workspace');
+  const s3 = await exec({ command: 'cat task.txt; echo edited >> task.txt; echo result > out.txt; stat -c %u task.txt', step: 3, tool_call_id: 'api-3' });
+  assert.equal(s3.json.stdout, 'seeded by the trainer\n65534\n', 'the trainer seeded the workspace; its root-owned file is the agent\'s in the sandbox');
   assert.equal(readFileSync(join(ws, 'out.txt'), 'utf8'), 'result\n', 'and collects what the episode wrote');
+  assert.equal(readFileSync(join(ws, 'task.txt'), 'utf8'), 'seeded by the trainer\nedited\n', 'the agent could change a seeded file');
+  assert.equal(statSync(join(ws, 'out.txt')).uid, 0, 'new files land as the workspace owner on the host');
+  assert.equal(statSync(ws).uid, 0, 'no host file or directory was chowned');
   const live = await daemonRequest(sock, 'GET', `/v1/sessions/${id}/report`);
   assert.equal(live.status, 200);
   assert.equal(live.json.closed, false);
@@ -169,7 +175,8 @@ test('bad requests get a 4xx naming the field; the CLI maps them to usage errors
     ['POST', '/v1/run', { argv: ['true'], policy: 'p.yaml' }, 400, /^policy: a path must be absolute/],
     ['POST', '/v1/run', { argv: ['true'], policy: 'no-such-preset' }, 400, /unknown preset 'no-such-preset'/],
     ['POST', '/v1/sessions/abc/exec', { command: 'true' }, 404, /no open session abc/],
-    ['POST', '/v1/sessions', { workspace: '/etc/x' }, 400, /^workspace: must not be in a system directory/],
+    ['POST', '/v1/sessions', { workspace: '/etc/x' }, 400, /^workspace: must not be a system directory/],
+    ['POST', '/v1/sessions', { workspace: '/' }, 400, /^workspace: must not be a system directory/],
     ['POST', '/v1/sessions', { workspace: 'rel/dir' }, 400, /^workspace: must be an absolute path/],
     ['POST', '/v1/sessions/abc/exec', {}, 400, /command: give command or argv/],
     ['GET', '/v1/nothing', undefined, 404, /no route GET \/v1\/nothing/],
@@ -409,4 +416,22 @@ test('--alert-webhook POSTs each alert at or above its severity as it is raised,
     await d3.close();
     hookServer.close();
   }
+});
+
+test('corral run --workspace DIR runs in the caller\'s project as /workspace, its files the agent\'s, nothing chowned on the host', async () => {
+  const proj = join(dir, 'project');
+  mkdirSync(proj);
+  writeFileSync(join(proj, 'main.py'), 'print("v1")\n');
+  const r = await cli(['--workspace', proj, '--', '/bin/sh', '-c', 'pwd; python3 main.py; echo \'print("v2")\' > main.py; python3 main.py; touch build.log']).done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '/workspace\nv1\nv2\n');
+  assert.equal(readFileSync(join(proj, 'main.py'), 'utf8'), 'print("v2")\n', 'the agent edited the project file');
+  assert.equal(statSync(join(proj, 'build.log')).uid, 0, 'new files belong to the project\'s owner on the host');
+  assert.equal(statSync(proj).uid, 0, 'the project directory was not chowned');
+  const local = await cli(['--no-daemon', '--no-sensor', '--home', join(dir, 'home-ws'), '--workspace', proj, '--', 'python3', 'main.py']).done;
+  assert.equal(local.code, 0, local.stderr);
+  assert.equal(local.stdout, 'v2\n', 'the same without a daemon');
+  const bad = await cli(['--workspace', '/etc', '--', 'true']).done;
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /workspace: must not be a system directory/);
 });

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertInLab } from '../src/lab/lab-guard.js';
@@ -21,11 +21,16 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
     const rt = await Runtime.start({ home: ${JSON.stringify(home)}, sensor: false, poolSize: 0, commandCheck: false });
     const s = await rt.createSession({ policy: parsePolicy('name: capped\\nextends: default\\nresources:\\n  workspace_size: 4MiB\\n', 'capped.yaml'), episode: 'doomed' });
     await s.exec({ command: 'nohup sleep 300 >/dev/null 2>&1 & echo started' });
-    console.log(JSON.stringify({ seccomp: rt.seccompFile, netns: s['slot'].lease.netns, table: s['slot'].lease.table, index: s['slot'].lease.index, cgroup: s.cgroup.unifiedDir, workspace: s.workspaceDir }));
+    // a second session on a host workspace (an idmapped view under its session dir)
+    const h = await rt.createSession({ policy: parsePolicy('name: host\\nextends: default\\n', 'host.yaml'), episode: 'doomed-host', workspace: ${JSON.stringify(join(home, 'project'))} });
+    await h.exec({ command: 'echo from-agent > made-by-agent.txt' });
+    console.log(JSON.stringify({ hostView: h['dir'], seccomp: rt.seccompFile, netns: s['slot'].lease.netns, table: s['slot'].lease.table, index: s['slot'].lease.index, cgroup: s.cgroup.unifiedDir, workspace: s.workspaceDir }));
     setInterval(() => {}, 1000);
   `);
   const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const info = await new Promise<{ seccomp: string; netns: string; table: string; index: number; cgroup: string; workspace: string }>((resolve, reject) => {
+  mkdirSync(join(home, 'project'));
+  writeFileSync(join(home, 'project', 'precious.txt'), 'the user\'s work\n');
+  const info = await new Promise<{ hostView: string; seccomp: string; netns: string; table: string; index: number; cgroup: string; workspace: string }>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => { out += d; if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!)); });
     child.on('exit', (c) => reject(new Error(`crashy Corral exited early (${c})`)));
@@ -46,6 +51,10 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
     assert.deepEqual(mountsUnder(info.workspace), [], 'workspace unmounted');
     assert.ok(!existsSync(info.workspace), 'session dir removed');
     assert.ok(!existsSync(info.seccomp), 'seccomp file removed');
+    assert.deepEqual(mountsUnder(info.hostView), [], 'the idmapped view of the host workspace is detached');
+    assert.ok(!existsSync(info.hostView), 'its session dir removed');
+    assert.equal(readFileSync(join(home, 'project', 'precious.txt'), 'utf8'), 'the user\'s work\n', 'the host workspace itself is untouched');
+    assert.equal(readFileSync(join(home, 'project', 'made-by-agent.txt'), 'utf8'), 'from-agent\n', 'and keeps what the agent wrote');
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

@@ -72,8 +72,8 @@ class Corral:
 
     def session(self, policy=None, allow=None, run=None, episode=None, labels=None, keep_after_client_exit=None, workspace=None):
         """A sandbox for one episode. It is closed when this process exits, unless keep_after_client_exit.
-        workspace: an absolute host directory mounted as /workspace (seed files, collect artifacts). The
-        agent runs as uid 65534: chown files it should be able to change (os.chown(p, 65534, 65534))."""
+        workspace: an absolute host directory shown as /workspace (seed files, collect artifacts): its owner's
+        files are the agent's through an idmapped mount; nothing on the host is chowned."""
         body = {k: v for k, v in (("policy", policy), ("allow", allow), ("run", run), ("episode", episode), ("labels", labels),
                                   ("keep_after_client_exit", keep_after_client_exit), ("workspace", workspace)) if v is not None}
         return Session(self, self.request("POST", "/v1/sessions", body)["session"])

@@ -14,10 +14,12 @@ import type { Runtime } from '../session/runtime.js';
 import type { Session } from '../session/session.js';
 import { verdictOf, type Verdict } from '../report/session-report.js';
 
-export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--label k=v]… [--timeout DUR] [--json] [--home DIR] [--socket PATH | --no-daemon] -- CMD ARGS…
+export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--label k=v]… [--timeout DUR] [--workspace DIR] [--json] [--home DIR] [--socket PATH | --no-daemon] -- CMD ARGS…
   Runs CMD (no shell) as one tool call in a fresh sandbox. stdin/stdout/stderr pass through and
   corral exits with CMD's exit code. A summary of violations follows on stderr; with --json the
-  summary is one JSON object on the last line of stderr.
+  summary is one JSON object on the last line of stderr. --workspace DIR (e.g. .) runs CMD in that
+  host directory as /workspace: the agent's uid sees DIR's owner's files as its own (an idmapped
+  mount; nothing on the host is chowned) — the way to run a coding agent's commands on its project.
   If a \`corral serve\` daemon listens on --socket (default $CORRAL_SOCKET, else ${DEFAULT_SOCKET}),
   the call runs there; --no-daemon (or --home, --no-sensor) runs it in this process.`;
 
@@ -34,7 +36,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     options: {
       policy: { type: 'string' }, allow: { type: 'string', multiple: true }, label: { type: 'string', multiple: true },
       json: { type: 'boolean' }, home: { type: 'string' }, timeout: { type: 'string' }, 'no-sensor': { type: 'boolean' },
-      socket: { type: 'string' }, 'no-daemon': { type: 'boolean' },
+      socket: { type: 'string' }, 'no-daemon': { type: 'boolean' }, workspace: { type: 'string' },
     },
   });
   const cmd = argv.slice(sep + 1);
@@ -58,7 +60,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   return summary.exit_code ?? 128;
 }
 
-interface RunValues { policy?: string; allow?: string[]; timeout?: string; home?: string; 'no-sensor'?: boolean }
+interface RunValues { policy?: string; allow?: string[]; timeout?: string; home?: string; 'no-sensor'?: boolean; workspace?: string }
 
 /** The call through a warm daemon; undefined when none listens (and none was named explicitly). */
 async function viaDaemon(socket: string, explicit: boolean, cmd: string[], v: RunValues, labels: Record<string, string>): Promise<RunSummary | undefined> {
@@ -67,7 +69,7 @@ async function viaDaemon(socket: string, explicit: boolean, cmd: string[], v: Ru
   const timeout_ms = v.timeout === undefined ? undefined : parseTimeout(v.timeout);
   let answer;
   try {
-    answer = await daemonRequest(socket, 'POST', '/v1/run', { argv: cmd, policy, allow: v.allow, labels, timeout_ms, stdio: 'borrow' });
+    answer = await daemonRequest(socket, 'POST', '/v1/run', { argv: cmd, policy, allow: v.allow, labels, timeout_ms, stdio: 'borrow', workspace: v.workspace === undefined ? undefined : resolve(v.workspace) });
   } catch (e) {
     if (!explicit && noDaemon(e)) return undefined;
     throw new Error(`corral daemon at ${socket}: ${(e as Error).message}`);
@@ -100,7 +102,7 @@ async function runLocally(cmd: string[], v: RunValues, labels: Record<string, st
   let rt: Runtime | undefined;
   try {
     rt = await RuntimeClass.start({ home: v.home, sensor: v['no-sensor'] ? false : 'auto', poolSize: 0 });
-    if (!interrupted) session = await rt.createSession({ policy, run: labels.run, episode: labels.episode, labels });
+    if (!interrupted) session = await rt.createSession({ policy, run: labels.run, episode: labels.episode, labels, workspace: v.workspace === undefined ? undefined : resolve(v.workspace) });
     const r = session && !interrupted ? await session.exec({ command: cmd.join(' '), argv: cmd, stdio: 'inherit', step: 1, toolCallId: labels.tool_call, timeoutMs }) : undefined;
     const alerts = session ? (await session.close()).alerts : [];
     const signalCode = interrupted ? 128 + constants.signals[interrupted] : undefined;

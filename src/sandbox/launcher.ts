@@ -16,6 +16,12 @@ export function enterBinary(): string {
   return p;
 }
 
+/** native/corral-idmap: an idmapped bind mount of a host workspace (its owner shown as the sandbox uid). */
+export function idmapBinary(): string | undefined {
+  const p = join(nativeDir, 'corral-idmap');
+  return existsSync(p) ? p : undefined;
+}
+
 export interface GatewayNative {
   originalDst(fd: number): { address: string; port: number } | null;
   /** Kernel splice relay fromFd -> toFd on a native thread; returns an id for spliceCancel. */

@@ -35,6 +35,18 @@ export async function unmountUnder(dir: string): Promise<void> {
   for (const m of mountsUnder(dir)) await execFile('umount', ['-l', m]).catch(() => {});
 }
 
+/**
+ * Unmounts everything under a session dir, then removes it — only when no mount is left: an
+ * idmapped host workspace that failed to detach must never be deleted through (those are the
+ * user's files).
+ */
+export async function removeSessionDir(dir: string): Promise<boolean> {
+  await unmountUnder(dir);
+  if (mountsUnder(dir).length) return false;
+  rmSync(dir, { recursive: true, force: true });
+  return true;
+}
+
 /** The name of a session's private dir under the run dir: its owner pid comes first. */
 export function sessionDirPrefix(sessionId: string): string {
   return `sess-${process.pid}-${sessionId}-`;
@@ -47,10 +59,7 @@ export async function cleanupOrphanSessionDirs(runDir: string): Promise<number> 
   for (const name of readdirSync(runDir)) {
     const m = /^sess-(\d+)-/.exec(name);
     if (!m || pidAlive(Number(m[1]))) continue;
-    const dir = join(runDir, name);
-    await unmountUnder(dir);
-    rmSync(dir, { recursive: true, force: true });
-    n++;
+    if (await removeSessionDir(join(runDir, name))) n++;
   }
   return n;
 }

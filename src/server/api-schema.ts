@@ -3,6 +3,7 @@
 // never a half-started sandbox. Threat: a client sending huge or hostile bodies to wedge the
 // daemon — sizes and counts are bounded here, and unknown fields are refused so typos show.
 import { z } from 'zod';
+import { hostWorkspaceProblem } from '../sandbox/host-workspace.js';
 
 const label = z.string().min(1).max(256);
 const labels = z.record(z.string().min(1).max(64), z.string().max(256)).refine((r) => Object.keys(r).length <= 32, 'at most 32 labels');
@@ -13,7 +14,11 @@ const policyFields = {
   /** Extra allowed hosts, as `corral run --allow`. */
   allow: z.array(z.string().min(1).max(512)).max(256).optional(),
 };
-const SYSTEM_DIRS = new Set(['', 'bin', 'boot', 'dev', 'etc', 'lib', 'lib32', 'lib64', 'libx32', 'proc', 'root', 'run', 'sbin', 'sys', 'usr']);
+/** A host directory (absolute) shown to the agent as /workspace; never a system directory by a typo. */
+const hostWorkspace = z.string().min(1).max(4096).superRefine((p, ctx) => {
+  const why = hostWorkspaceProblem(p);
+  if (why) ctx.addIssue({ code: z.ZodIssueCode.custom, message: why });
+});
 const timeoutMs = z.number().int().positive().max(7 * 24 * 3600 * 1000);
 
 /** POST /v1/run: one command as one tool call in a fresh sandbox (what `corral run` sends). */
@@ -22,6 +27,8 @@ export const RunRequest = z.object({
   ...policyFields,
   labels: labels.optional(),
   timeout_ms: timeoutMs.optional(),
+  /** The host directory the command works in, as /workspace (`corral run --workspace DIR`). */
+  workspace: hostWorkspace.optional(),
   /** 'borrow': the command uses the connecting process's own stdin/stdout/stderr (the kernel
    * says which process that is); 'capture': output comes back in the response. */
   stdio: z.enum(['borrow', 'capture']).default('capture'),
@@ -37,11 +44,7 @@ export const SessionRequest = z.object({
    * DELETE or --session-idle (for a client that hands sessions to other processes). */
   keep_after_client_exit: z.boolean().optional(),
   /** A host directory (absolute) to mount as /workspace: seed a task's files, collect its artifacts. */
-  workspace: z.string().min(2).max(4096)
-    .refine((p) => p.startsWith('/') && !p.split('/').includes('..'), 'must be an absolute path without ..')
-    // Corral makes the directory the sandbox uid's: never a system directory by a typo
-    .refine((p) => !SYSTEM_DIRS.has(p.split('/')[1] ?? ''), 'must not be in a system directory (/etc, /usr, /bin, /proc, …)')
-    .optional(),
+  workspace: hostWorkspace.optional(),
 }).strict();
 
 /** POST /v1/sessions/{id}/exec: one tool call in that session; output is captured. */

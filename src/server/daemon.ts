@@ -226,7 +226,7 @@ export class CorralDaemon {
     }
     try {
       const labels = r.labels ?? {};
-      const h = await this.hold(policy, { run: labels.run, episode: labels.episode, labels }, client);
+      const h = await this.hold(policy, { run: labels.run, episode: labels.episode, labels, workspace: r.workspace }, client);
       h.busy = true;
       const cancel = (): void => { if (!res.writableEnded) h.session.cancelRunning(); };
       res.on('close', cancel);

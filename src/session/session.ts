@@ -8,13 +8,15 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { ResourceSampler } from './resource-sampler.js';
 import { ConnectRing } from './connect-ring.js';
 import { limitAlerts } from './limit-alerts.js';
-import { mountSizedWorkspace, sessionDirPrefix, unmountUnder } from '../sandbox/workspace-quota.js';
+import { mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
 import { buildBwrapArgs } from '../sandbox/bwrap-args.js';
-import { buildEnterArgv } from '../sandbox/launcher.js';
+import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
+import { execFile } from '../util/exec-file.js';
+import { hostWorkspaceProblem } from '../sandbox/host-workspace.js';
 import type { NetSlot } from '../sandbox/net-slot.js';
 import { compilePolicy, classifyAddress, type Policy, type CompiledPolicy } from '../policy/index.js';
 import type { GatewayReport, SandboxNet } from '../gateway/types.js';
@@ -106,6 +108,8 @@ export class Session {
   private dir = '';
   private workspace = '';
   private ownWorkspace = false;
+  /** The host directory behind /workspace, when the policy or the caller named one. */
+  private hostWorkspace?: string;
   private workspaceWasFull = false;
   private sampler = new ResourceSampler();
   private sampleTimer?: NodeJS.Timeout;
@@ -138,7 +142,33 @@ export class Session {
   get episode(): string | undefined { return this.opts.episode; }
   get sandboxIp(): string { return this.slot.lease.sandboxIp; }
   get leaseId(): string { return this.slot.lease.id; }
-  get workspaceDir(): string { return this.workspace; }
+  /** The host directory the agent's /workspace is (for a host workspace: that directory, not its idmapped view). */
+  get workspaceDir(): string { return this.hostWorkspace ?? this.workspace; }
+
+  /**
+   * A host workspace is shown to the agent through an idmapped mount (native/corral-idmap.c): its
+   * owner's files appear as the sandbox uid's and what the agent creates lands as the owner's, with
+   * no host file chowned. Where the kernel or filesystem cannot idmap, the old way: the directory
+   * itself is chowned to the sandbox uid (its files keep their owners) and a warning says so;
+   * CORRAL_NO_IDMAP=1 asks for that way.
+   */
+  private async idmappedWorkspace(ws: string): Promise<string> {
+    const helper = process.env.CORRAL_NO_IDMAP === '1' ? undefined : idmapBinary();
+    const view = join(this.dir, 'workspace');
+    mkdirSync(view);
+    const st = statSync(ws);
+    if (helper) {
+      try {
+        await execFile([helper, ws, view, String(st.uid), String(st.gid), String(SANDBOX_UID), String(SANDBOX_GID)]);
+        return view;
+      } catch (e) {
+        this.rt.onError(`workspace ${ws}: no idmapped mount (${(e as Error).message}); the directory is given to uid ${SANDBOX_UID} instead, its files keep their owners`);
+      }
+    }
+    assertReachable(ws);
+    chownSync(ws, SANDBOX_UID, SANDBOX_GID);
+    return ws;
+  }
 
   static async create(rt: Runtime, opts: SessionOptions): Promise<Session> {
     const slot = await rt.pool.acquire();
@@ -174,13 +204,19 @@ export class Session {
       // a host directory cannot be capped without hiding what is in it: refuse rather than ignore the cap
       throw new SessionSetupError(`resources.workspace_size is enforced only on a workspace Corral creates; policy ${this.opts.policy.name} also sets a host workspace (${ws})`);
     }
-    if (ws) { this.workspace = ws; mkdirSync(ws, { recursive: true }); assertReachable(ws); } else {
+    if (ws) {
+      const why = hostWorkspaceProblem(resolvePath(ws));
+      if (why) throw new SessionSetupError(`workspace ${ws}: ${why}`);
+      mkdirSync(ws, { recursive: true });
+      this.hostWorkspace = ws;
+      this.workspace = await this.idmappedWorkspace(ws);
+    } else {
       this.workspace = join(this.dir, 'workspace');
       mkdirSync(this.workspace);
       this.ownWorkspace = true;
       if (cap !== undefined) await mountSizedWorkspace(this.workspace, cap, SANDBOX_UID, SANDBOX_GID);
+      chownSync(this.workspace, SANDBOX_UID, SANDBOX_GID);
     }
-    chownSync(this.workspace, SANDBOX_UID, SANDBOX_GID);
 
     this.net = {
       id: this.id, ip: this.slot.lease.sandboxIp, policy: this.compiled,
@@ -679,7 +715,7 @@ export class Session {
     await this.cgroup.remove();
     const reusable = !this.cgroup.populated();
     this.rt.pool.release(this.slot, reusable);
-    if (this.dir) { await unmountUnder(this.dir); rmSync(this.dir, { recursive: true, force: true }); }
+    if (this.dir && !(await removeSessionDir(this.dir))) this.rt.onError(`session dir ${this.dir} kept: a mount under it did not detach (never deleted through a host workspace)`);
     this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes });
     this.rt.sessions.delete(this.id);
     this.rt.store.flush();
