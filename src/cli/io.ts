@@ -2,7 +2,7 @@
 // progress line that redraws on a TTY and degrades to plain lines elsewhere, and
 // readable rendering of alerts.
 import { makeStyle, safeText, type Style } from './style.js';
-import type { AlertEvent } from '../events/event.js';
+import { SEVERITY_RANK, type AlertEvent } from '../events/event.js';
 import { alertJson, type AlertJson } from '../events/alert-json.js';
 
 export interface CliIO {
@@ -38,8 +38,6 @@ export class Progress {
   }
 }
 
-const SEV_ORDER = { critical: 0, high: 1, medium: 2, low: 3 } as const;
-
 export function severityColor(st: Style, sev: string, s: string): string {
   return sev === 'critical' || sev === 'high' ? st.red(s) : sev === 'medium' ? st.yellow(s) : st.dim(s);
 }
@@ -52,7 +50,7 @@ export function renderAlerts(alerts: AlertEvent[], io: CliIO, stream: NodeJS.Wri
 /** The same for alerts in their JSON form (what `corral serve` returns to `corral run`). */
 export function renderAlertSummaries(alerts: AlertJson[], io: CliIO, stream: NodeJS.WritableStream = io.stderr): string {
   const st = makeStyle(stream as NodeJS.WriteStream, io.env);
-  const sorted = [...alerts].sort((a, b) => SEV_ORDER[a.severity] - SEV_ORDER[b.severity] || (a.ts ?? '').localeCompare(b.ts ?? ''));
+  const sorted = [...alerts].sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || (a.ts ?? '').localeCompare(b.ts ?? ''));
   return sorted.map((p) => {
     const where = [p.episode && `episode ${p.episode}`, p.step !== undefined && `step ${p.step}`, p.tool_call && `call ${p.tool_call}`, p.pid && `pid ${p.pid}`].filter(Boolean).join(', ');
     return `  ${severityColor(st, p.severity, p.severity.toUpperCase().padEnd(8))} ${st.bold(p.category.padEnd(16))} ${safeText(p.message)}${p.count && p.count > 1 ? ` [x${p.count}]` : ''}\n` +

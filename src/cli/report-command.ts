@@ -6,6 +6,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { EventStore } from '../store/event-store.js';
 import { indexPath, resolveHome } from '../store/home.js';
+import { compareTs } from '../store/ts-key.js';
 import { buildSessionReport, type SessionReport } from '../report/session-report.js';
 import { renderSessionText } from '../report/session-text.js';
 import { renderSessionHtml } from '../report/session-html.js';
@@ -40,7 +41,7 @@ export async function reportCommand(argv: string[], io: CliIO): Promise<number> 
   const store = EventStore.open({ home });
   let reports: SessionReport[];
   try {
-    const all = store.sessions().sort((a, b) => (a.first_ts.length - b.first_ts.length) || (a.first_ts < b.first_ts ? -1 : 1));
+    const all = store.sessions().sort((a, b) => compareTs(a.first_ts, b.first_ts));
     const chosen = v.session !== undefined ? all.filter((s) => s.session === v.session)
       : v.episode !== undefined ? all.filter((s) => s.episode === v.episode)
         : v.run !== undefined ? all.filter((s) => s.run === v.run)

@@ -10,6 +10,9 @@ export const ALERT_CATEGORIES = [
 export type AlertCategory = (typeof ALERT_CATEGORIES)[number];
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
+
+/** Most severe first: sort keys and thresholds compare these. */
+export const SEVERITY_RANK: Record<Severity, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 export type AlertLayer = 'command' | 'process' | 'network' | 'resource';
 
 export type EventKind =

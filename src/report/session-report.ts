@@ -6,6 +6,7 @@
 // was running at the time: the incident's "the miner started in step 2 talked in step 5".
 import { alertJson, type AlertJson } from '../events/alert-json.js';
 import type { AlertEvent, CorralEvent } from '../events/event.js';
+import { compareTs } from '../store/ts-key.js';
 
 export type Verdict = 'clean' | 'flagged' | 'blocked' | 'killed';
 
@@ -46,7 +47,7 @@ const ms = (a: string, b: string): number => Number((BigInt(b) - BigInt(a)) / 1_
 
 /** Builds the report of one session from its events (any order). */
 export function buildSessionReport(events: CorralEvent[]): SessionReport {
-  const evs = [...events].sort((a, b) => (a.ts.length - b.ts.length) || (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
+  const evs = [...events].sort((a, b) => compareTs(a.ts, b.ts));
   const first = evs[0];
   const start = evs.find((e) => e.kind === 'session.start');
   const end = evs.find((e) => e.kind === 'session.end');
@@ -84,15 +85,15 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
       if (e.payload.decision === 'allow') c.connections.allowed++; else c.connections.denied++;
     }
   }
-  const ordered = [...calls.values()].sort((a, b) => (a.start_ts.length - b.start_ts.length) || (a.start_ts < b.start_ts ? -1 : 1));
-  const runningAt = (ts: string): ReportCall | undefined => ordered.find((c) => c.start_ts <= ts && (c.end_ts === undefined || ts <= c.end_ts) && c.start_ts.length === ts.length);
+  const ordered = [...calls.values()].sort((a, b) => compareTs(a.start_ts, b.start_ts));
+  const runningAt = (ts: string): ReportCall | undefined => ordered.find((c) => compareTs(c.start_ts, ts) <= 0 && (c.end_ts === undefined || compareTs(ts, c.end_ts) <= 0));
   const other: ReportAlert[] = [];
   const byCategory: Record<string, number> = {};
   const byAction: Record<string, number> = {};
   for (const a of alerts) {
     const j = alertJson(a);
     const c = a.tool_call === undefined ? undefined : calls.get(a.tool_call);
-    const late = !!(c?.end_ts && a.ts.length === c.end_ts.length && a.ts > c.end_ts && j.layer !== 'command');
+    const late = !!(c?.end_ts && compareTs(a.ts, c.end_ts) > 0 && j.layer !== 'command');
     const now = late ? runningAt(a.ts) : undefined;
     const r: ReportAlert = { ...j, late, ...(now && now !== c && now.step !== undefined ? { during_step: now.step } : {}) };
     (c ? c.alerts : other).push(r);

@@ -7,13 +7,12 @@
 // request, three tries), and what could not be delivered is counted, not hidden.
 import http from 'node:http';
 import https from 'node:https';
-import type { AlertEvent, CorralEvent, Severity } from '../events/event.js';
+import { SEVERITY_RANK, type AlertEvent, type CorralEvent, type Severity } from '../events/event.js';
 import { alertJson } from '../events/alert-json.js';
 
 const QUEUE_MAX = 1000;
 const TIMEOUT_MS = 5000;
 const TRIES = 3;
-const RANK: Record<Severity, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
 export interface WebhookStats { sent: number; failed: number; dropped: number; queued: number; last_error?: string }
 
@@ -35,7 +34,7 @@ export class AlertWebhook {
   offer(ev: CorralEvent): void {
     if (ev.kind !== 'alert') return;
     const a = ev as unknown as AlertEvent;
-    if (RANK[a.payload.severity] > RANK[this.opts.minSeverity ?? 'low']) return;
+    if (SEVERITY_RANK[a.payload.severity] > SEVERITY_RANK[this.opts.minSeverity ?? 'low']) return;
     if (this.queue.length >= QUEUE_MAX) { this.counts.dropped++; return; }
     this.queue.push({ source: 'corral', session: a.session, run: a.run, episode: a.episode, alert: alertJson(a) });
     void this.pump();

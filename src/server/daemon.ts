@@ -14,7 +14,7 @@ import { closeSync, existsSync, mkdirSync, readFileSync, unlinkSync } from 'node
 import { dirname } from 'node:path';
 import type { ZodType, ZodTypeDef } from 'zod';
 import { Runtime, type RuntimeOptions } from '../session/runtime.js';
-import { SessionSetupError, type Session, type ToolCallResult } from '../session/session.js';
+import { SessionSetupError, type Session, type ToolCallResult, type ToolCallSpec } from '../session/session.js';
 import { PolicyError, resolvePolicy, withExtraAllows, type Policy } from '../policy/index.js';
 import { alertJson } from '../events/alert-json.js';
 import { buildSessionReport, verdictOf, type SessionReport } from '../report/session-report.js';
@@ -227,12 +227,9 @@ export class CorralDaemon {
     try {
       const labels = r.labels ?? {};
       const h = await this.hold(policy, { run: labels.run, episode: labels.episode, labels, workspace: r.workspace }, client);
-      h.busy = true;
-      const cancel = (): void => { if (!res.writableEnded) h.session.cancelRunning(); };
-      res.on('close', cancel);
       let result: ToolCallResult;
       try {
-        result = await h.session.exec({
+        result = await this.call(h, res, {
           command: r.argv.join(' '), argv: r.argv, step: 1, toolCallId: labels.tool_call, timeoutMs: r.timeout_ms,
           stdio: r.stdio === 'borrow' ? [fds[0]!, fds[1]!, fds[2]!] : 'pipe',
         });
@@ -240,8 +237,6 @@ export class CorralDaemon {
         await h.session.close().catch(() => {}); // a one-shot session never outlives its call
         throw e;
       } finally {
-        res.off('close', cancel);
-        h.busy = false;
         this.held.delete(h.session.id);
       }
       const { alerts } = await h.session.close();
@@ -265,15 +260,20 @@ export class CorralDaemon {
     const h = this.held.get(id);
     if (!h) throw new HttpError(404, 'not_found', `no open session ${id}`);
     if (h.busy) throw new HttpError(409, 'busy', `session ${id} is running a tool call; calls in a session run in order`);
+    const x = await this.call(h, res, { command: r.command ?? r.argv!.join(' '), argv: r.argv, tool: r.tool, step: r.step, toolCallId: r.tool_call_id, timeoutMs: r.timeout_ms, maxOutput: r.max_output });
+    return {
+      session: id, tool_call_id: x.toolCallId, step: x.step, exit_code: x.exitCode, signal: x.signal, duration_ms: Math.round(x.durationMs),
+      timed_out: x.timedOut, stdout: x.stdout, stderr: x.stderr, alerts: x.alerts.map(alertJson),
+    };
+  }
+
+  /** One tool call in a held session: marked busy meanwhile, killed if the client goes away. */
+  private async call(h: Held, res: http.ServerResponse, spec: ToolCallSpec): Promise<ToolCallResult> {
     h.busy = true;
     const cancel = (): void => { if (!res.writableEnded) h.session.cancelRunning(); };
     res.on('close', cancel);
     try {
-      const x = await h.session.exec({ command: r.command ?? r.argv!.join(' '), argv: r.argv, tool: r.tool, step: r.step, toolCallId: r.tool_call_id, timeoutMs: r.timeout_ms, maxOutput: r.max_output });
-      return {
-        session: id, tool_call_id: x.toolCallId, step: x.step, exit_code: x.exitCode, signal: x.signal, duration_ms: Math.round(x.durationMs),
-        timed_out: x.timedOut, stdout: x.stdout, stderr: x.stderr, alerts: x.alerts.map(alertJson),
-      };
+      return await h.session.exec(spec);
     } finally {
       res.off('close', cancel);
       h.busy = false;

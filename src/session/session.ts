@@ -22,7 +22,7 @@ import { compilePolicy, classifyAddress, type Policy, type CompiledPolicy } from
 import type { GatewayReport, SandboxNet } from '../gateway/types.js';
 import { alertForConnect, alertForDns, alertForDrop, type AlertDraft } from '../alerts/network-alerts.js';
 import { FanoutAggregator, type Probe } from '../alerts/fanout.js';
-import { monoToEpochNs, nowNs, type AlertCategory, type AlertEvent, type AlertLayer, type Attribution, type CorralEvent, type EventKind, type Severity } from '../events/event.js';
+import { monoToEpochNs, nowNs, SEVERITY_RANK, type AlertCategory, type AlertEvent, type AlertLayer, type Attribution, type CorralEvent, type EventKind, type Severity } from '../events/event.js';
 import type { Runtime } from './runtime.js';
 import type { SensorRecord } from '../sensors/bpftrace-sensor.js';
 import type { DropRecord } from '../sensors/kmsg-drops.js';
@@ -724,8 +724,6 @@ export class Session {
 }
 
 /** The layer a detection was seen at, from its triggering event (toolcall.start = the screened command text). */
-const SEVERITY_RANK = { critical: 0, high: 1, medium: 2, low: 3 } as const;
-
 function layerOf(kind: string): AlertLayer {
   if (kind === 'exec' || kind === 'exit') return 'process';
   if (kind === 'resource') return 'resource';

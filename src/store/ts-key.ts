@@ -16,6 +16,12 @@ export function tsKey(ts: unknown): string {
   return (BigInt(ms) * 1_000_000n).toString().padStart(TS_KEY_WIDTH, '0');
 }
 
+/** Orders two event timestamps in time (epoch-ns strings of any width, or ISO 8601). */
+export function compareTs(a: string, b: string): number {
+  const x = tsKey(a), y = tsKey(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 /** Undo the padding: back to a plain epoch-ns decimal string. */
 export function keyToNs(key: string): string {
   return BigInt(key).toString();
