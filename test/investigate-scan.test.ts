@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SpanLinker, type KeyAlertsInput, type LinkState } from '../src/investigate/analysis/linker.js';
+import { mergeLinkStates, SpanLinker, type KeyAlertsInput, type LinkState } from '../src/investigate/analysis/linker.js';
 import { scanCanonical } from '../src/investigate/analysis/trace-scan.js';
 import { canonicalTraceReader } from '../src/investigate/inputs/traces-canonical.js';
 import { investigate } from '../src/investigate/investigate.js';
@@ -141,4 +141,23 @@ test('an episode that moves from an IP without alerts to one with alerts keeps t
     assert.equal(r.counts.toolCalls, 28);
     assert.equal(r.counts.episodes, 2);
   } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('worker states merge episodes by their exact names, also names with newlines (compact states)', () => {
+  // Episode names come from JSON strings and may hold any character; the compact state of a
+  // worker once joined the names of its episodes without alert keys with '\n', which split
+  // "a\nb" into "a" and "b" at the merge (three episodes instead of one; "b" merged into a
+  // keyed episode of that name).
+  const key: KeyAlertsInput = { kind: 'ip', value: '10.0.0.9', ts: Float64Array.from([T0 + 3_600_000]) };
+  const span = (episode: string, ip: string, start: number) => ({ episode, command: 'ls', start, end: start + 1000, endKnown: true, ips: [ip], tool_call_id: 'c', file: 't.jsonl', line: 1 });
+  const a = new SpanLinker([key], undefined, OPTS, 0), b = new SpanLinker([key], undefined, OPTS, 100);
+  a.add(span('a\nb', '10.0.0.1', T0));
+  a.add(span('plain', '10.0.0.1', T0 + 10));
+  b.add(span('a\nb', '10.0.0.2', T0 + 5000));
+  b.add(span('b', '10.0.0.9', T0 + 6000)); // keyed: under an IP with alerts
+  const merged = mergeLinkStates([a.state(true), b.state(true)]);
+  assert.equal(merged.episodeCount, 3, 'episodes "a\\nb", "plain" and "b"');
+  const eb = merged.episodes.find((e) => e.episode === 'b');
+  assert.equal(eb?.calls, 1, 'the keyed episode "b" got no calls of "a\\nb"');
+  assert.equal(merged.spans, 4);
 });

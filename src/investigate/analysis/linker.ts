@@ -39,8 +39,12 @@ export interface LinkState {
   minTs: number; maxTs: number;
   /** Distinct episodes, including those only in rest. */
   episodeCount: number;
-  /** Episodes without keys, as flat arrays (names joined by newlines): see SpanLinker.state(compact). */
-  rest?: { names: string; start: Float64Array; end: Float64Array; calls: Int32Array };
+  /**
+   * Episodes without keys, as flat arrays: see SpanLinker.state(compact). Their names are
+   * concatenated (names may hold any character, so no separator): name i is
+   * names.slice(nameEnds[i - 1] ?? 0, nameEnds[i]).
+   */
+  rest?: { names: string; nameEnds: Int32Array; start: Float64Array; end: Float64Array; calls: Int32Array };
 }
 
 export interface KeyState { key: string; ts: Float64Array; starts: Growable<Float64Array>; ends: Growable<Float64Array> }
@@ -197,13 +201,15 @@ export class SpanLinker {
     }
     const keyed: EpisodeAgg[] = [];
     const names: string[] = [];
-    const start = f64(1024), end = f64(1024), calls = new Growable(Int32Array, 1024);
+    const start = f64(1024), end = f64(1024), calls = new Growable(Int32Array, 1024), nameEnds = new Growable(Int32Array, 1024);
+    let at = 0;
     for (const e of this.episodes.values()) {
       if (e.keys.length > 0) { keyed.push(e); continue; }
       names.push(e.episode); start.push(e.start); end.push(e.end); calls.push(e.calls);
+      at += e.episode.length; nameEnds.push(at);
     }
     const cut = <T extends Float64Array | Int32Array>(g: Growable<T>): T => g.data.slice(0, g.length) as T;
-    return { ...base, episodes: keyed, episodeCount: this.episodes.size, rest: { names: names.join('\n'), start: cut(start), end: cut(end), calls: cut(calls) } };
+    return { ...base, episodes: keyed, episodeCount: this.episodes.size, rest: { names: names.join(''), nameEnds: cut(nameEnds), start: cut(start), end: cut(end), calls: cut(calls) } };
   }
 }
 
@@ -233,13 +239,16 @@ export function mergeLinkStates(states: LinkState[]): LinkState {
   // Episodes without keys: merged into a keyed episode of the same name, else only counted.
   const others = new Set<string>();
   for (const s of states) {
-    if (!s.rest || s.rest.names === '') continue;
-    const names = s.rest.names.split('\n');
-    names.forEach((name, i) => {
+    if (!s.rest) continue;
+    const { names, nameEnds, start, end, calls } = s.rest;
+    let from = 0;
+    for (let i = 0; i < nameEnds.length; i++) {
+      const name = names.slice(from, nameEnds[i]!);
+      from = nameEnds[i]!;
       const cur = episodes.get(name);
-      if (!cur) { others.add(name); return; }
-      cur.start = Math.min(cur.start, s.rest!.start[i]!); cur.end = Math.max(cur.end, s.rest!.end[i]!); cur.calls += s.rest!.calls[i]!;
-    });
+      if (!cur) { others.add(name); continue; }
+      cur.start = Math.min(cur.start, start[i]!); cur.end = Math.max(cur.end, end[i]!); cur.calls += calls[i]!;
+    }
   }
   out.episodes = [...episodes.values()];
   out.episodeCount = episodes.size + others.size;

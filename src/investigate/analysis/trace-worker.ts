@@ -67,7 +67,7 @@ if (parentPort && workerData && (workerData as { corralTraceWorker?: boolean }).
     if (now - lastPost > 200) { port.postMessage({ type: 'progress', bytes: pending } satisfies WorkerMessage); pending = 0; lastPost = now; }
   }).then((r) => {
     if (pending) port.postMessage({ type: 'progress', bytes: pending } satisfies WorkerMessage);
-    const transfer = r.states.flatMap((s) => [...s.exposure.flatMap((x) => [x.starts.buffer, x.ends.buffer]), ...(s.rest ? [s.rest.start.buffer, s.rest.end.buffer, s.rest.calls.buffer] : [])]) as ArrayBuffer[];
+    const transfer = r.states.flatMap((s) => [...s.exposure.flatMap((x) => [x.starts.buffer, x.ends.buffer]), ...(s.rest ? [s.rest.nameEnds.buffer, s.rest.start.buffer, s.rest.end.buffer, s.rest.calls.buffer] : [])]) as ArrayBuffer[];
     port.postMessage({ type: 'done', ...r } satisfies WorkerMessage, transfer);
   }, (e: unknown) => {
     port.postMessage({ type: 'error', error: (e as Error).stack ?? String(e) } satisfies WorkerMessage);
