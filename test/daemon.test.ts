@@ -89,6 +89,11 @@ test('a blocked connection through the daemon is reported to the client, attribu
   assert.ok(net.every((a) => a.tool_call === 'tc-ssh'));
   assert.ok(net.some((a) => a.category === 'tunnel'), JSON.stringify(net));
   assert.equal(await far.accepted('203.0.113.10', 22), before, 'zero connections reached the SSH far host');
+  // the answer comes before the sandbox's teardown; the session's report waits for it
+  const rep = await daemonRequest(sock, 'GET', `/v1/sessions/${s.session}/report`);
+  assert.equal(rep.status, 200);
+  assert.equal(rep.json.closed, true, 'the report of a run that was answered is the ended session');
+  assert.equal(rep.json.verdict, 'blocked');
   // the readable summary, too
   const h = await cli(['--policy', 'lab-demo', '--', 'python3', '-c', py]).done;
   assert.match(h.stderr, /corral: \d+ violation\(s\) in session [0-9a-f]+/);

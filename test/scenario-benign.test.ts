@@ -35,6 +35,27 @@ test('building and testing a small C and Python project in the workspace raises 
   } finally { await s.close(); }
 });
 
+test('a connection a background process still holds when the session closes gets its flow record before close() returns, attributed to the call that started it', async () => {
+  // The killed process's connection closes during close(); its flow record (bytes each way) comes
+  // from the gateway a moment later and must not be lost (it used to be, whenever it came late).
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'held' });
+  try {
+    const py = "import socket,time\ns=socket.create_connection(('registry.test',80))\ns.sendall(b'GET /big?bytes=3000000 HTTP/1.1\\r\\nHost: registry.test\\r\\n\\r\\n')\nn=0\nwhile n < 65536:\n    n += len(s.recv(65536))\nopen('got','w').write(str(n))\ntime.sleep(60)\n";
+    writeFileSync(join(s.workspaceDir, 'hold.py'), py);
+    const r1 = await s.exec({ command: 'nohup python3 hold.py >/dev/null 2>&1 & echo started', step: 1, toolCallId: 'holder' });
+    assert.equal(r1.exitCode, 0, r1.stderr);
+    const r2 = await s.exec({ command: 'for i in $(seq 50); do [ -s got ] && break; sleep 0.1; done; cat got', step: 2 });
+    assert.ok(Number(r2.stdout) >= 65536, `the background reader got its bytes: ${r2.stdout} ${r2.stderr}`);
+    assert.equal(s.events.filter((e) => e.kind === 'flow').length, 0, 'the connection is still open');
+    await s.close();
+    const flows = s.events.filter((e) => e.kind === 'flow' && e.payload['server.address'] === 'registry.test');
+    assert.equal(flows.length, 1, JSON.stringify(flows.map((f) => f.payload)));
+    assert.equal(flows[0]!.payload.decision, 'allow');
+    assert.ok(Number(flows[0]!.payload.bytes_down) >= 65536, JSON.stringify(flows[0]!.payload));
+    assert.equal(flows[0]!.tool_call, 'holder');
+  } finally { await s.close(); }
+});
+
 test('corral replay: JSON lines per tool call with alerts attributed (even when raised later), exit 3', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-replay-'));
   const input = join(dir, 'episodes.jsonl');

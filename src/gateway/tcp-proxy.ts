@@ -59,6 +59,7 @@ export class TcpProxy {
     client.on('close', () => this.sockets.delete(client));
     const flow = new ProxiedFlow(sb, client, dst, this.opts, (s) => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); });
     sb.track?.(flow.decidedPromise);
+    sb.flowOpened?.(flow.reportedPromise);
     flow.start();
   }
 }
@@ -85,6 +86,9 @@ class ProxiedFlow {
   private reportedFlow = false;
   private markDecided!: () => void;
   readonly decidedPromise = new Promise<void>((r) => { this.markDecided = r; });
+  private markReported!: () => void;
+  /** Resolves when the flow record (bytes each way, duration) has been reported. */
+  readonly reportedPromise = new Promise<void>((r) => { this.markReported = r; });
 
   constructor(private sb: SandboxNet, private client: net.Socket, private dst: { address: string; port: number },
     private opts: ProxyOptions, private track: (s: net.Socket) => void) {
@@ -221,6 +225,7 @@ class ProxiedFlow {
         // upstream finished sending (or failed): end the sandbox side like pipe() would
         if (client.readableEnded || client.destroyed || err) { client.destroy(); up.destroy(); }
         else { client.once('end', () => { client.destroy(); up.destroy(); }); client.end(); }
+        this.finish(); // the flow record waited for this count (see finish())
       });
       this.spliced = true;
       const cancel = () => { if (this.relayId !== undefined) this.opts.native.spliceCancel(this.relayId); };
@@ -235,6 +240,9 @@ class ProxiedFlow {
 
   private finish(): void {
     if (this.reportedFlow || !this.decided) return;
+    // A download relay still running (being cancelled: a killed process's socket) reports its
+    // byte count in its callback, which calls finish() again; reporting now would say 0 bytes.
+    if (this.relayId !== undefined) return;
     if (this.upstream && !this.upstream.destroyed && !this.client.destroyed) return;
     if (this.upstream && !this.upstream.destroyed) { this.upstream.destroy(); }
     this.reportedFlow = true;
@@ -246,5 +254,6 @@ class ProxiedFlow {
       durationMs: Number(process.hrtime.bigint() - this.t0) / 1e6, connectLatencyUs: this.connectLatencyUs,
       error: this.error, tsNs: process.hrtime.bigint(),
     });
+    this.markReported();
   }
 }

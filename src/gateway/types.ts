@@ -63,4 +63,9 @@ export interface SandboxNet {
   report(r: GatewayReport): void;
   /** Told about every connection that is still being decided, so a session can wait for its reports. */
   track?(decided: Promise<void>): void;
+  /**
+   * Told about every proxied connection; the promise resolves once its flow record has been
+   * reported, so a closing session can wait for the records of the connections its processes held.
+   */
+  flowOpened?(reported: Promise<void>): void;
 }

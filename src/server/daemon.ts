@@ -61,6 +61,8 @@ export class CorralDaemon {
   private readonly server: http.Server;
   private reaper?: NodeJS.Timeout;
   private closing?: Promise<void>;
+  /** Sessions answered as closed whose sandbox is still being torn down (close() and reports wait). */
+  private readonly teardowns = new Map<string, Promise<unknown>>();
   private readonly startedAt = Date.now();
   private webhook?: AlertWebhook;
 
@@ -119,6 +121,7 @@ export class CorralDaemon {
       for (let i = 0; i < 100 && held.some((h) => h.busy); i++) await new Promise((r) => setTimeout(r, 50));
       await Promise.allSettled(held.map((h) => h.session.close()));
       this.held.clear();
+      await Promise.allSettled([...this.teardowns.values()]);
       await this.webhook?.drain(); // alerts raised while closing still go out (bounded wait)
       await this.runtime.close();
       await stopped;
@@ -168,7 +171,7 @@ export class CorralDaemon {
       else if (req.method === 'POST' && path === '/v1/run') out = await this.run(req, res, await body(req, RunRequest));
       else if (req.method === 'POST' && path === '/v1/sessions') out = await this.open(req, await body(req, SessionRequest));
       else if (req.method === 'POST' && m?.[2] === '/exec') out = await this.exec(m[1]!, res, await body(req, ExecRequest));
-      else if (req.method === 'GET' && m?.[2] === '/report') out = this.report(m[1]!);
+      else if (req.method === 'GET' && m?.[2] === '/report') out = await this.report(m[1]!);
       else if (req.method === 'DELETE' && m && !m[2]) out = await this.closeSession(m[1]!);
       else throw new HttpError(404, 'not_found', `no route ${req.method} ${path} (see docs/daemon.md)`);
       return { status: 200, body: out };
@@ -239,7 +242,7 @@ export class CorralDaemon {
       } finally {
         this.held.delete(h.session.id);
       }
-      const { alerts } = await h.session.close();
+      const { alerts } = await this.closeAnswering(h.session);
       return {
         session: h.session.id, exit_code: result.exitCode, signal: result.signal, duration_ms: Math.round(result.durationMs), timed_out: result.timedOut,
         verdict: verdictOf(alerts), alerts: alerts.map(alertJson), sensor: this.runtime.sensorState, via: 'daemon',
@@ -289,17 +292,33 @@ export class CorralDaemon {
   }
 
   /** The session's report (src/report) from the store: open or closed sessions of this daemon's home. */
-  private report(id: string): SessionReport {
+  private async report(id: string): Promise<SessionReport> {
+    await this.teardowns.get(id)?.catch(() => {}); // session.end is recorded by the teardown
     const events = this.runtime.store.query({ session: id });
     if (!events.length) throw new HttpError(404, 'not_found', `no recorded events for session ${id}`);
     return buildSessionReport(events);
+  }
+
+  /**
+   * Closes a session and resolves as soon as its alerts and stats are final (processes dead, late
+   * events settled); the sandbox's teardown (~a third of a one-shot run's time) goes on after the
+   * client has its answer, and close() and the session's report wait for it.
+   */
+  private closeAnswering(session: Session): ReturnType<Session['close']> {
+    return new Promise((resolve, reject) => {
+      let answered = false;
+      const done = session.close((r) => { answered = true; resolve(r); });
+      const tracked = done.then(() => {}, (e: unknown) => { if (answered) this.runtime.onError(e); else reject(e); })
+        .finally(() => { this.teardowns.delete(session.id); });
+      this.teardowns.set(session.id, tracked);
+    });
   }
 
   private async closeSession(id: string): Promise<Record<string, unknown>> {
     const h = this.held.get(id);
     if (!h) throw new HttpError(404, 'not_found', `no open session ${id}`);
     this.held.delete(id);
-    const { alerts, stats } = await h.session.close();
+    const { alerts, stats } = await this.closeAnswering(h.session);
     return { session: id, verdict: verdictOf(alerts), alerts: alerts.map(alertJson), cpu_ns: stats.cpuNs, memory_peak_bytes: stats.memoryPeakBytes };
   }
 }

@@ -30,6 +30,9 @@ import { buildGpuDeviceArgs, insertGpuArgs } from '../gpu/gpu-devices.js';
 import type { GpuDetection } from '../gpu/gpu-detect.js';
 import type { Detection } from '../detect/engine/api.js';
 
+/** How long a closing session waits for the flow records of the connections its killed processes held. */
+const FLOW_RECORD_WAIT_MS = 2000;
+
 /** A session that cannot be set up as asked (a workspace the sandbox cannot reach, a cap that cannot apply). */
 export class SessionSetupError extends Error {}
 
@@ -116,6 +119,8 @@ export class Session {
   private net?: SandboxNet;
   private connects = new ConnectRing();
   private pending = new Set<Promise<unknown>>();
+  /** Proxied connections whose flow record has not been reported yet (see close()). */
+  private readonly openFlows = new Set<Promise<void>>();
   private fanout: FanoutAggregator<Attribution & { pid?: number; action: 'blocked' | 'observed' }>;
   private repeats: FanoutAggregator<{ attr: Attribution; pid?: number; draft: AlertDraft; action: 'blocked' | 'observed' }>;
   private closed = false;
@@ -223,6 +228,7 @@ export class Session {
       observe: this.opts.policy.mode === 'observe', names: new Map(),
       report: (r) => this.track(this.onGatewayReport(r)),
       track: (p) => this.track(p),
+      flowOpened: (p) => { this.openFlows.add(p); void p.finally(() => this.openFlows.delete(p)); },
     };
     this.rt.gateway.register(this.net);
 
@@ -698,8 +704,28 @@ export class Session {
   }
 
   /** Kills everything, removes the sandbox, and returns the session's alerts. */
-  async close(): Promise<{ alerts: AlertEvent[]; stats: CgroupStats }> {
-    if (this.closed) return { alerts: this.alertEvents, stats: this.stats };
+  /**
+   * Ends the session: kills its processes, then tears the sandbox down. onFinal (optional) is
+   * called as soon as the alerts and stats are final — the processes are dead and the late
+   * events settled — before the teardown (cgroup, network slot, session directory), so a caller
+   * can answer its client without waiting for the cleanup. The promise resolves after the teardown.
+   */
+  async close(onFinal?: (r: { alerts: AlertEvent[]; stats: CgroupStats }) => void): Promise<{ alerts: AlertEvent[]; stats: CgroupStats }> {
+    if (this.closed) {
+      // The connections the killed processes held close now; their flow records (bytes each way)
+    // come from the gateway a moment later (a download's record once its relay has stopped).
+    if (this.openFlows.size) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.openFlows]), new Promise<void>((r) => { timer = setTimeout(r, FLOW_RECORD_WAIT_MS); })]);
+      clearTimeout(timer);
+      await this.settle(false).catch(() => {});
+      this.fanout.flush();
+      this.repeats.flush();
+      this.flushDetections();
+    }
+    onFinal?.({ alerts: this.alertEvents, stats: this.stats });
+      return { alerts: this.alertEvents, stats: this.stats };
+    }
     this.closed = true;
     clearInterval(this.sampleTimer);
     if (this.nsInitPid) await this.settle().catch(() => {});
@@ -711,6 +737,7 @@ export class Session {
     if (this.holder && this.holder.exitCode === null && this.holder.signalCode === null) {
       await new Promise<void>((r) => { this.holder!.once('exit', () => r()); setTimeout(r, 2000).unref(); });
     }
+    onFinal?.({ alerts: this.alertEvents, stats: this.stats });
     if (this.net) this.rt.gateway.unregister(this.net.ip);
     await this.cgroup.remove();
     const reusable = !this.cgroup.populated();
