@@ -703,7 +703,6 @@ export class Session {
     if (this.current?.running) this.current.cgroup.kill();
   }
 
-  /** Kills everything, removes the sandbox, and returns the session's alerts. */
   /**
    * Ends the session: kills its processes, then tears the sandbox down. onFinal (optional) is
    * called as soon as the alerts and stats are final — the processes are dead and the late
@@ -712,18 +711,7 @@ export class Session {
    */
   async close(onFinal?: (r: { alerts: AlertEvent[]; stats: CgroupStats }) => void): Promise<{ alerts: AlertEvent[]; stats: CgroupStats }> {
     if (this.closed) {
-      // The connections the killed processes held close now; their flow records (bytes each way)
-    // come from the gateway a moment later (a download's record once its relay has stopped).
-    if (this.openFlows.size) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...this.openFlows]), new Promise<void>((r) => { timer = setTimeout(r, FLOW_RECORD_WAIT_MS); })]);
-      clearTimeout(timer);
-      await this.settle(false).catch(() => {});
-      this.fanout.flush();
-      this.repeats.flush();
-      this.flushDetections();
-    }
-    onFinal?.({ alerts: this.alertEvents, stats: this.stats });
+      onFinal?.({ alerts: this.alertEvents, stats: this.stats });
       return { alerts: this.alertEvents, stats: this.stats };
     }
     this.closed = true;
@@ -736,6 +724,17 @@ export class Session {
     this.cgroup.kill();
     if (this.holder && this.holder.exitCode === null && this.holder.signalCode === null) {
       await new Promise<void>((r) => { this.holder!.once('exit', () => r()); setTimeout(r, 2000).unref(); });
+    }
+    // The connections the killed processes held close now; their flow records (bytes each way)
+    // come from the gateway a moment later (a download's record once its relay has stopped).
+    if (this.openFlows.size) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.openFlows]), new Promise<void>((r) => { timer = setTimeout(r, FLOW_RECORD_WAIT_MS); })]);
+      clearTimeout(timer);
+      await this.settle(false).catch(() => {});
+      this.fanout.flush();
+      this.repeats.flush();
+      this.flushDetections();
     }
     onFinal?.({ alerts: this.alertEvents, stats: this.stats });
     if (this.net) this.rt.gateway.unregister(this.net.ip);
