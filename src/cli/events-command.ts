@@ -38,6 +38,10 @@ Filters:
 Live:
   --follow             print events as they happen, from a running \`corral serve\` (filters above apply;
                        not --since/--limit/--sessions); --socket PATH names its socket
+Fleet:
+  --postgres URL       query the fleet's central store (filled by \`corral collect\`) instead of this
+                       machine's; events carry the machine they came from ("host")
+  --host H             only events of machine H (with --postgres)
 Output:
   --json               one JSON event per line
   --sessions           list sessions instead of events
@@ -62,6 +66,8 @@ const OPTIONS = {
   home: { type: 'string' },
   follow: { type: 'boolean' },
   socket: { type: 'string' },
+  postgres: { type: 'string' },
+  host: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -198,6 +204,8 @@ export async function eventsCommand(argv: string[], io: CommandIO): Promise<numb
     }
     q = buildQuery(v);
     if (v.follow && (v.since !== undefined || v.limit !== undefined || v.sessions)) throw new UsageError('--follow shows new events: it takes the filters, not --since, --limit or --sessions');
+    if (v.host !== undefined && v.postgres === undefined) throw new UsageError('--host filters the fleet store: it needs --postgres URL');
+    if (v.postgres !== undefined && (v.follow || v.sessions || v.home !== undefined)) throw new UsageError('--postgres queries the fleet store: not with --follow, --sessions or --home');
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     await write(io.stderr, `corral events: ${err.message}\n`);
@@ -208,6 +216,7 @@ export async function eventsCommand(argv: string[], io: CommandIO): Promise<numb
     const { followEvents } = await import('./events-follow.js');
     return followEvents({ socket: v.socket, json: v.json, filter: { session: q.session, run: q.run, episode: q.episode, step: q.step, tool_call: q.tool_call, kind: q.kind, category: q.category } }, io);
   }
+  if (v.postgres !== undefined) return fleetEvents(v.postgres, { ...q, host: v.host }, v.json === true, io);
   const home = resolveHome(v.home, io.env);
   if (!existsSync(indexPath(home))) {
     await write(io.stderr, `corral events: no event store at ${home} (missing ${indexPath(home)}); pass --home DIR or set CORRAL_HOME\n`);
@@ -242,5 +251,34 @@ export async function eventsCommand(argv: string[], io: CommandIO): Promise<numb
     return 0;
   } finally {
     store.close();
+  }
+}
+
+/** `--postgres`: the same query against the fleet's central store (store/pg-store.ts), with a HOST column. */
+async function fleetEvents(url: string, q: EventQuery & { host?: string }, json: boolean, io: CommandIO): Promise<number> {
+  const { PgEventStore } = await import('../store/pg-store.js');
+  let store;
+  try {
+    store = await PgEventStore.open(url);
+  } catch (e) {
+    await write(io.stderr, `corral events: ${safeText((e as Error).message)}\n`);
+    return 1;
+  }
+  try {
+    const events = await store.query(q);
+    const st = makeStyle(io.stdout, io.env);
+    const tty = 'isTTY' in io.stdout && io.stdout.isTTY === true;
+    if (json) {
+      for (const ev of events) await write(io.stdout, `${JSON.stringify(ev)}\n`);
+    } else if (events.length === 0) {
+      await write(io.stderr, 'no matching events\n');
+    } else {
+      const header = ['HOST', 'TIME', 'SESSION', 'EPISODE', 'STEP', 'TOOL CALL', 'KIND', 'PID', 'SUMMARY'].map((h) => st.bold(h));
+      const rows = eventRows(events, st, tty).map((r, i) => [safeText(events[i]!.host ?? '-'), ...r]);
+      await write(io.stdout, table(rows, header));
+    }
+    return 0;
+  } finally {
+    await store.close();
   }
 }

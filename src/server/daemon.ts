@@ -23,6 +23,7 @@ import { loadPeerFds, type PeerFds } from './peer-fds.js';
 import { DEFAULT_SOCKET } from './daemon-client.js';
 import { serveEventStream, streamFilter } from './event-stream.js';
 import { AlertWebhook } from './alert-webhook.js';
+import type { NatsEventPublisher } from '../store/nats-publisher.js';
 import type { CorralEvent, Severity } from '../events/event.js';
 
 export { DEFAULT_SOCKET };
@@ -41,6 +42,8 @@ export interface DaemonOptions {
   onRequest?: (entry: RequestLogEntry) => void;
   /** POST every alert (at or above minSeverity) to this URL as it is raised. */
   alertWebhook?: { url: string; minSeverity?: Severity };
+  /** Publish every event to NATS JetStream (store/nats-publisher.ts) for `corral collect`; host names this machine. */
+  publish?: { url: string; host: string };
 }
 
 export interface RequestLogEntry {
@@ -65,6 +68,7 @@ export class CorralDaemon {
   private readonly teardowns = new Map<string, Promise<unknown>>();
   private readonly startedAt = Date.now();
   private webhook?: AlertWebhook;
+  private publisher?: NatsEventPublisher;
 
   private constructor(readonly runtime: Runtime, private readonly peer: PeerFds, private readonly opts: DaemonOptions) {
     this.socketPath = opts.socketPath ?? DEFAULT_SOCKET;
@@ -80,6 +84,12 @@ export class CorralDaemon {
     rt.setMaxListeners(0); // one listener per `corral events --follow` reader
     const d = new CorralDaemon(rt, peer, opts);
     if (hook) { d.webhook = hook; rt.on('event', (ev: CorralEvent) => hook.offer(ev)); }
+    if (opts.publish) {
+      const { NatsEventPublisher } = await import('../store/nats-publisher.js');
+      const pub = new NatsEventPublisher(opts.publish.url, { host: opts.publish.host });
+      d.publisher = pub;
+      rt.on('event', (ev: CorralEvent) => pub.publish(ev));
+    }
     try {
       await d.listen();
     } catch (e) {
@@ -124,6 +134,7 @@ export class CorralDaemon {
       await Promise.allSettled([...this.teardowns.values()]);
       await this.webhook?.drain(); // alerts raised while closing still go out (bounded wait)
       await this.runtime.close();
+      await this.publisher?.close(); // events of the closing sessions still go out (bounded wait)
       await stopped;
       try { unlinkSync(this.socketPath); } catch { /* already gone */ }
     })();
@@ -188,6 +199,7 @@ export class CorralDaemon {
       ok: true, pid: process.pid, uptime_s: Math.round((Date.now() - this.startedAt) / 1000), sessions: this.held.size,
       sensor: this.runtime.sensorState, sensor_restarts: this.runtime.sensorRestarts, home: this.runtime.store.home,
       ...(this.webhook ? { alert_webhook: this.webhook.stats() } : {}),
+      ...(this.publisher ? { publish: this.publisher.stats() } : {}),
     };
   }
 

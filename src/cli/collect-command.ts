@@ -1,0 +1,86 @@
+// Why: `corral collect` — the central end of the fleet pipeline (docs/fleet.md): gathers the
+// events every machine's `corral serve --publish` sent to NATS JetStream into PostgreSQL, where
+// `corral events --postgres` queries the whole fleet. Runs until SIGINT/SIGTERM (a service), or
+// with --until-idle until the stream has been quiet that long (backfills, cron, tests).
+import { parseArgs } from 'node:util';
+import { UsageError, type CliIO } from './io.js';
+import { makeStyle, safeText } from './style.js';
+
+export const COLLECT_USAGE = `Usage: corral collect --nats nats://HOST:PORT --postgres postgres://USER@HOST:PORT/DB
+                      [--durable NAME] [--batch N] [--until-idle DUR] [--json]
+  Moves the events of stream CORRAL_EVENTS (published by \`corral serve --publish\`) into the
+  PostgreSQL table corral_events (created if missing), acknowledging each message after its row
+  is committed; a message that is not a valid event is reported and never stored. Collectors
+  sharing --durable (default corral-collect) split the work. --nats / --postgres default to
+  $CORRAL_NATS / $CORRAL_POSTGRES. Progress on stderr; a summary on stdout (--json: one object).
+  Exit: 0 done (messages rejected are in the summary), 1 NATS or PostgreSQL failed, 2 usage.`;
+
+export async function collectCommand(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true, allowPositionals: false,
+    options: {
+      nats: { type: 'string' }, postgres: { type: 'string' }, durable: { type: 'string' }, batch: { type: 'string' },
+      'until-idle': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) { io.stdout.write(`${COLLECT_USAGE}\n`); return 0; }
+  const natsUrl = values.nats ?? io.env.CORRAL_NATS;
+  const pgUrl = values.postgres ?? io.env.CORRAL_POSTGRES;
+  if (!natsUrl) throw new UsageError('corral collect needs --nats nats://HOST:PORT (or $CORRAL_NATS)');
+  if (!pgUrl) throw new UsageError('corral collect needs --postgres postgres://USER@HOST:PORT/DB (or $CORRAL_POSTGRES)');
+  if (values.durable !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(values.durable)) throw new UsageError(`--durable must be 1-64 of A-Z a-z 0-9 _ -, got "${safeText(values.durable)}"`);
+  let batch: number | undefined;
+  if (values.batch !== undefined) {
+    if (!/^\d+$/.test(values.batch) || Number(values.batch) < 1 || Number(values.batch) > 10_000) throw new UsageError(`--batch must be an integer 1..10000, got "${safeText(values.batch)}"`);
+    batch = Number(values.batch);
+  }
+  let untilIdleMs: number | undefined;
+  if (values['until-idle'] !== undefined) {
+    const { parseDuration } = await import('../policy/units.js');
+    const d = parseDuration(values['until-idle']);
+    if (!d.ok) throw new UsageError(`--until-idle: ${d.error}`);
+    untilIdleMs = d.value;
+  }
+  const { PgEventStore, redact } = await import('../store/pg-store.js');
+  const { collectEvents } = await import('../store/collector.js');
+  const st = makeStyle(io.stderr as NodeJS.WriteStream, io.env);
+  let store;
+  try {
+    store = await PgEventStore.open(pgUrl);
+  } catch (e) {
+    io.stderr.write(`corral collect: ${safeText((e as Error).message)}\n`);
+    return 1;
+  }
+  const ac = new AbortController();
+  const stop = (): void => ac.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let lastShown = 0;
+  try {
+    const stats = await collectEvents({
+      natsUrl, store, durable: values.durable, batch, untilIdleMs, signal: ac.signal,
+      onProgress: (s) => {
+        const now = Date.now();
+        if (now - lastShown < 1000) return;
+        lastShown = now;
+        io.stderr.write(values.json
+          ? `${JSON.stringify({ progress: { received: s.received, inserted: s.inserted, duplicates: s.duplicates, rejected: s.rejected, pending: s.pending } })}\n`
+          : `${st.dim('corral collect:')} ${s.received} received, ${s.inserted} stored, ${s.duplicates} already stored, ${s.rejected} rejected, ${s.pending} pending\n`);
+      },
+    });
+    const summary = { ...stats, nats: natsUrl, postgres: redact(pgUrl), table: 'corral_events', total_rows: await store.count() };
+    if (values.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
+    else {
+      io.stdout.write(`corral collect: ${stats.received} message(s) received, ${stats.inserted} stored, ${stats.duplicates} already stored, ${stats.rejected} rejected; ${summary.total_rows} event(s) in ${summary.postgres} corral_events\n`);
+      for (const p of stats.problems) io.stdout.write(`  ${st.yellow('rejected')} stream seq ${p.seq} (${safeText(p.subject)}): ${safeText(p.error)}\n`);
+    }
+    return 0;
+  } catch (e) {
+    io.stderr.write(`corral collect: ${safeText((e as Error).message)}\n`);
+    return 1;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await store.close().catch(() => {});
+  }
+}

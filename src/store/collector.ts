@@ -1,0 +1,130 @@
+// Why: the central half of the fleet pipeline: a durable JetStream consumer that moves the
+// events every machine's `corral serve` published into PostgreSQL, in batches, acknowledging a
+// message only after its row is committed (a crash re-delivers, the id makes the insert
+// idempotent). Several collectors may share one durable name to split the work.
+// Threat stopped: a hostile or corrupt message on the stream (anyone who can publish to NATS)
+// crashing the collector, wedging it in a redelivery loop, or reaching SQL: every message is
+// parsed and checked like a local event (store/event-check.ts); a bad one is counted, reported
+// with its stream sequence and terminated (never redelivered), and the rest go on.
+import { AckPolicy, connect, DeliverPolicy, type JsMsg, type NatsConnection } from 'nats';
+import { checkEvent } from './event-check.js';
+import { ensureEventStream, EVENT_STREAM } from './nats-publisher.js';
+import type { HostEvent, PgEventStore } from './pg-store.js';
+
+export interface CollectStats {
+  received: number;
+  /** New rows in PostgreSQL. */
+  inserted: number;
+  /** Already stored (a redelivery, a second collector, a replayed stream). */
+  duplicates: number;
+  /** Messages that were not valid events (terminated, never stored). */
+  rejected: number;
+  /** The first rejections: stream sequence, subject and why. */
+  problems: { seq: number; subject: string; error: string }[];
+  /** Messages still in the stream for this consumer when last asked. */
+  pending: number;
+}
+
+export interface CollectOptions {
+  natsUrl: string;
+  store: PgEventStore;
+  /** Durable consumer name (default corral-collect); collectors sharing it split the stream. */
+  durable?: string;
+  /** Messages per fetch and per PostgreSQL transaction (default 500). */
+  batch?: number;
+  /** Stop once no message arrived for this long (backfills, tests); default: run until stop(). */
+  untilIdleMs?: number;
+  onProgress?: (s: CollectStats) => void;
+  signal?: AbortSignal;
+}
+
+const MAX_PROBLEMS = 20;
+
+/** One message as an event row, or the reason it is not one. */
+function decode(m: JsMsg): HostEvent | string {
+  try {
+    const checked = checkEvent(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(m.data)));
+    return { checked, host: m.headers?.get('Corral-Host') || undefined };
+  } catch (e) {
+    return (e as Error).message.slice(0, 200);
+  }
+}
+
+export async function collectEvents(o: CollectOptions): Promise<CollectStats> {
+  const stats: CollectStats = { received: 0, inserted: 0, duplicates: 0, rejected: 0, problems: [], pending: 0 };
+  const nc: NatsConnection = await connect({ servers: o.natsUrl, name: 'corral-collect', maxReconnectAttempts: -1, reconnectTimeWait: 1000, timeout: 5000 });
+  try {
+    await ensureEventStream(nc);
+    const durable = o.durable ?? 'corral-collect';
+    const jsm = await nc.jetstreamManager();
+    try { await jsm.consumers.info(EVENT_STREAM, durable); } catch {
+      await jsm.consumers.add(EVENT_STREAM, { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: 20_000 });
+    }
+    const consumer = await nc.jetstream().consumers.get(EVENT_STREAM, durable);
+    const size = o.batch ?? 500;
+    let lastMessage = Date.now();
+    while (!o.signal?.aborted) {
+      const msgs: JsMsg[] = [];
+      const it = await consumer.fetch({ max_messages: size, expires: 1000 });
+      for await (const m of it) msgs.push(m);
+      if (msgs.length === 0) {
+        stats.pending = (await consumer.info()).num_pending;
+        o.onProgress?.(stats);
+        if (o.untilIdleMs !== undefined && Date.now() - lastMessage >= o.untilIdleMs) break;
+        continue;
+      }
+      lastMessage = Date.now();
+      stats.received += msgs.length;
+      const rows: HostEvent[] = [], good: JsMsg[] = [];
+      for (const m of msgs) {
+        const d = decode(m);
+        if (typeof d === 'string') {
+          stats.rejected++;
+          if (stats.problems.length < MAX_PROBLEMS) stats.problems.push({ seq: m.seq, subject: m.subject, error: d });
+          m.term();
+        } else { rows.push(d); good.push(m); }
+      }
+      await storeRows(o.store, rows, good, stats);
+      stats.pending = msgs.at(-1)!.info.pending;
+      o.onProgress?.(stats);
+    }
+  } finally {
+    await nc.drain().catch(() => {});
+  }
+  return stats;
+}
+
+/**
+ * Inserts the batch, then acknowledges it. A batch PostgreSQL refuses is retried row by row so
+ * one row it cannot take is terminated alone; a lost database connection throws (nothing is
+ * acknowledged, JetStream redelivers after the collector restarts).
+ */
+async function storeRows(store: PgEventStore, rows: HostEvent[], msgs: JsMsg[], stats: CollectStats): Promise<void> {
+  if (rows.length === 0) return;
+  try {
+    const added = await store.insert(rows);
+    stats.inserted += added; stats.duplicates += rows.length - added;
+    for (const m of msgs) m.ack();
+    return;
+  } catch (e) {
+    if (isConnectionError(e)) throw e;
+  }
+  for (let i = 0; i < rows.length; i++) {
+    try {
+      const added = await store.insert([rows[i]!]);
+      stats.inserted += added; stats.duplicates += 1 - added;
+      msgs[i]!.ack();
+    } catch (e) {
+      if (isConnectionError(e)) throw e;
+      stats.rejected++;
+      if (stats.problems.length < MAX_PROBLEMS) stats.problems.push({ seq: msgs[i]!.seq, subject: msgs[i]!.subject, error: `PostgreSQL: ${(e as Error).message.slice(0, 200)}` });
+      msgs[i]!.term();
+    }
+  }
+}
+
+/** Errors of the connection (not of the row): retrying the rows one by one would not help. */
+function isConnectionError(e: unknown): boolean {
+  const code = String((e as { code?: unknown }).code ?? '');
+  return /^(ECONN|ENOTFOUND|EPIPE|ETIMEDOUT|57P|08)/.test(code) || /Connection terminated|not queryable/.test(String((e as Error).message));
+}

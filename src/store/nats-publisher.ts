@@ -1,0 +1,153 @@
+// Why: on a fleet, each machine's `corral serve` records events in its own SQLite store; the
+// team needs them in one place as they happen. This publishes every event to a NATS JetStream
+// stream (`corral.events.<host>.<kind>`, the event id as the message id so the stream drops
+// duplicates of a retried publish), from which `corral collect` fills PostgreSQL. The local
+// store stays the source of truth: a NATS outage never blocks or fails a tool call — events
+// wait in a bounded queue (dropped ones are counted and shown in health) and go out on
+// reconnection.
+import { connect, headers, RetentionPolicy, StorageType, type JetStreamClient, type NatsConnection } from 'nats';
+import type { CorralEvent } from '../events/event.js';
+
+export const EVENT_STREAM = 'CORRAL_EVENTS';
+export const SUBJECT_ROOT = 'corral.events';
+/** How long JetStream remembers message ids to drop a duplicate publish. */
+const DUPLICATE_WINDOW_NS = 10 * 60 * 1e9;
+
+/** A subject token: NATS tokens cannot hold '.', '*', '>' or blanks. */
+export function subjectToken(s: string): string {
+  const t = s.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
+  return t === '' ? '_' : t;
+}
+
+export const subjectFor = (host: string, ev: CorralEvent): string => `${SUBJECT_ROOT}.${subjectToken(host)}.${subjectToken(ev.kind)}`;
+
+/** Creates the stream if it does not exist (file storage, limits retention, duplicate window). */
+export async function ensureEventStream(nc: NatsConnection): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  try {
+    await jsm.streams.info(EVENT_STREAM);
+  } catch {
+    await jsm.streams.add({
+      name: EVENT_STREAM, subjects: [`${SUBJECT_ROOT}.>`], storage: StorageType.File,
+      retention: RetentionPolicy.Limits, duplicate_window: DUPLICATE_WINDOW_NS,
+    });
+  }
+}
+
+export interface PublisherStats {
+  url: string; host: string; connected: boolean;
+  /** Acknowledged by JetStream (a duplicate the stream dropped counts too: it is stored once). */
+  published: number;
+  queued: number;
+  /** Dropped because the queue was full (NATS unreachable for long). */
+  dropped: number;
+  /** Publish attempts that failed and were retried. */
+  retries: number;
+  lastError?: string;
+}
+
+export interface PublisherOptions {
+  /** Names this machine in subjects and in the central store (default: the hostname). */
+  host: string;
+  /** Events held while NATS is unreachable (default 200 000). */
+  maxQueue?: number;
+  /** Publishes in flight at once (default 256). */
+  window?: number;
+}
+
+export class NatsEventPublisher {
+  private nc?: NatsConnection;
+  private js?: JetStreamClient;
+  private queue: CorralEvent[] = [];
+  private head = 0;
+  private sending = false;
+  private closed = false;
+  private readonly counters: Omit<PublisherStats, 'url' | 'host' | 'connected' | 'queued'> = { published: 0, dropped: 0, retries: 0 };
+  private readonly ready: Promise<void>;
+  /** Ends the current pause early (close()). */
+  private wake?: () => void;
+
+  /** Starts connecting in the background (retrying forever); publish() may be called at once. */
+  constructor(private readonly url: string, private readonly opts: PublisherOptions) {
+    this.ready = this.start();
+  }
+
+  private async start(): Promise<void> {
+    for (;;) {
+      if (this.closed) return;
+      try {
+        const nc = await connect({ servers: this.url, name: `corral-serve@${this.opts.host}`, maxReconnectAttempts: -1, reconnectTimeWait: 1000, timeout: 5000 });
+        await ensureEventStream(nc);
+        if (this.closed) { await nc.close(); return; }
+        this.nc = nc; this.js = nc.jetstream();
+        void this.pump();
+        return;
+      } catch (e) {
+        this.counters.lastError = (e as Error).message;
+        await this.pause(1000);
+      }
+    }
+  }
+
+  /** Queues one event (never blocks, never throws). */
+  publish(ev: CorralEvent): void {
+    if (this.closed) return;
+    if (this.queue.length - this.head >= (this.opts.maxQueue ?? 200_000)) { this.counters.dropped++; return; }
+    this.queue.push(ev);
+    if (this.js && !this.sending) void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.sending || !this.js) return;
+    this.sending = true;
+    try {
+      while (this.head < this.queue.length && this.js && !this.nc?.isClosed()) {
+        const batch = this.queue.slice(this.head, this.head + (this.opts.window ?? 256));
+        const results = await Promise.allSettled(batch.map((ev) => {
+          const h = headers();
+          h.set('Corral-Host', this.opts.host);
+          return this.js!.publish(subjectFor(this.opts.host, ev), JSON.stringify(ev), { msgID: ev.id, headers: h, timeout: 5000 });
+        }));
+        // Keep the events after the first failure (ids make a second publish of the others harmless).
+        const failed = results.findIndex((r) => r.status === 'rejected');
+        const done = failed < 0 ? batch.length : failed;
+        this.counters.published += done;
+        this.head += done;
+        if (this.head > 65_536 && this.head * 2 > this.queue.length) { this.queue = this.queue.slice(this.head); this.head = 0; }
+        if (failed >= 0) {
+          this.counters.retries++;
+          this.counters.lastError = String((results[failed] as PromiseRejectedResult).reason?.message ?? (results[failed] as PromiseRejectedResult).reason);
+          if (this.closed) break;
+          await this.pause(500);
+        }
+      }
+    } finally {
+      this.sending = false;
+    }
+    if (!this.closed && this.head < this.queue.length) setTimeout(() => void this.pump(), 500).unref();
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((r) => {
+      const t = setTimeout(() => { this.wake = undefined; r(); }, ms);
+      this.wake = () => { clearTimeout(t); this.wake = undefined; r(); };
+    });
+  }
+
+  stats(): PublisherStats {
+    return { url: this.url, host: this.opts.host, connected: !!this.nc && !this.nc.isClosed(), queued: this.queue.length - this.head, ...this.counters };
+  }
+
+  /** Sends what is queued (waiting at most timeoutMs), then closes the connection. */
+  async close(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.nc && this.head < this.queue.length && Date.now() < deadline) {
+      void this.pump();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    this.closed = true;
+    this.wake?.();
+    await this.ready.catch(() => {});
+    await this.nc?.drain().catch(() => {});
+  }
+}

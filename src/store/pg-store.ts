@@ -1,0 +1,142 @@
+// Why: a fleet of machines running thousands of rollouts needs one place to ask "which tool
+// calls, on any machine, raised tunnel alerts in run X". Each machine keeps its own SQLite
+// index (the embedded store); `corral collect` moves their events, carried by NATS JetStream,
+// into this PostgreSQL table, and `corral events --postgres` queries it with the same filters.
+// Inserts are idempotent on the event id (JetStream delivers at least once), and the SQL is
+// parameterised throughout: event text never becomes SQL.
+import pg from 'pg';
+import type { CorralEvent } from '../events/event.js';
+import type { CheckedEvent } from './event-check.js';
+import type { EventQuery } from './sqlite-index.js';
+import { tsKey } from './ts-key.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS corral_events (
+  id TEXT PRIMARY KEY,
+  ts TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  host TEXT,
+  session TEXT NOT NULL,
+  run TEXT,
+  episode TEXT,
+  step INTEGER,
+  tool_call TEXT,
+  pid INTEGER,
+  category TEXT,
+  rule TEXT,
+  severity TEXT,
+  event JSONB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS corral_events_session_ts ON corral_events (session, ts);
+CREATE INDEX IF NOT EXISTS corral_events_episode_step ON corral_events (episode, step);
+CREATE INDEX IF NOT EXISTS corral_events_run ON corral_events (run);
+CREATE INDEX IF NOT EXISTS corral_events_tool_call ON corral_events (tool_call);
+CREATE INDEX IF NOT EXISTS corral_events_kind ON corral_events (kind);
+CREATE INDEX IF NOT EXISTS corral_events_category ON corral_events (category) WHERE category IS NOT NULL;
+CREATE INDEX IF NOT EXISTS corral_events_host ON corral_events (host);
+`;
+
+/** Columns per row (the multi-row INSERT has this many parameters per event). */
+const COLS = 14;
+/** Rows per INSERT statement (PostgreSQL allows 65535 parameters). */
+const ROWS_PER_INSERT = 1000;
+
+/** An event as the collector received it, with the machine it came from. */
+export interface HostEvent { checked: CheckedEvent; host?: string }
+
+function alertField(ev: CorralEvent, k: 'category' | 'rule' | 'severity'): string | null {
+  if (ev.kind !== 'alert') return null;
+  const v = ev.payload[k];
+  return typeof v === 'string' ? v : null;
+}
+
+/** PostgreSQL text cannot hold NUL: a host name's NULs become U+FFFD. */
+const noNul = (s: string | undefined): string | null => (s === undefined ? null : s.replace(/\0/g, '\uFFFD'));
+/** jsonb rejects the escape \u0000 (an agent's text can hold NUL): it becomes \ufffd; an escaped backslash before "u0000" is left alone. */
+const jsonbSafe = (line: string): string => (line.includes('u0000') ? line.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : line);
+
+export class PgEventStore {
+  private constructor(private readonly pool: pg.Pool) {}
+
+  /** Connects (postgres://user@host:port/db or a libpq key=value string) and creates the table if needed. */
+  static async open(url: string): Promise<PgEventStore> {
+    const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 10_000 });
+    pool.on('error', () => { /* an idle client lost its connection: the pool replaces it */ });
+    try {
+      await pool.query(SCHEMA);
+    } catch (e) {
+      await pool.end().catch(() => {});
+      throw new Error(`PostgreSQL ${redact(url)}: ${(e as Error).message}`);
+    }
+    return new PgEventStore(pool);
+  }
+
+  /** Inserts a batch in one transaction; an id already stored is skipped. Returns how many rows were new. */
+  async insert(rows: HostEvent[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      let added = 0;
+      for (let at = 0; at < rows.length; at += ROWS_PER_INSERT) {
+        const part = rows.slice(at, at + ROWS_PER_INSERT);
+        const args: unknown[] = [];
+        const tuples = part.map(({ checked, host }, i) => {
+          const ev = checked.ev;
+          args.push(ev.id, checked.key, ev.kind, noNul(host), ev.session, ev.run ?? null, ev.episode ?? null, ev.step ?? null,
+            ev.tool_call ?? null, ev.pid ?? null, alertField(ev, 'category'), alertField(ev, 'rule'), alertField(ev, 'severity'), jsonbSafe(checked.line));
+          return `(${Array.from({ length: COLS }, (_, c) => `$${i * COLS + c + 1}`).join(',')})`;
+        });
+        const r = await client.query(
+          `INSERT INTO corral_events (id, ts, kind, host, session, run, episode, step, tool_call, pid, category, rule, severity, event)
+           VALUES ${tuples.join(',')} ON CONFLICT (id) DO NOTHING`, args);
+        added += r.rowCount ?? 0;
+      }
+      await client.query('COMMIT');
+      return added;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** The same filters as the SQLite index (store/sqlite-index.ts), plus the machine. Oldest first. */
+  async query(q: EventQuery & { host?: string }): Promise<(CorralEvent & { host?: string })[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const eq = (col: string, v: string | number | undefined): void => {
+      if (v === undefined) return;
+      args.push(v);
+      where.push(`${col} = $${args.length}`);
+    };
+    const inList = (col: string, vs: string[] | undefined): void => {
+      if (!vs?.length) return;
+      args.push(vs);
+      where.push(`${col} = ANY($${args.length})`);
+    };
+    eq('session', q.session); eq('run', q.run); eq('episode', q.episode); eq('step', q.step);
+    eq('tool_call', q.tool_call); eq('host', q.host);
+    inList('kind', q.kind); inList('category', q.category);
+    if (q.since !== undefined) { args.push(tsKey(q.since)); where.push(`ts >= $${args.length}`); }
+    let sql = 'SELECT event, host FROM corral_events';
+    if (where.length) sql += ` WHERE ${where.join(' AND ')}`;
+    sql += ' ORDER BY ts, id';
+    if (q.limit !== undefined) { args.push(q.limit); sql += ` LIMIT $${args.length}`; }
+    const r = await this.pool.query<{ event: CorralEvent; host: string | null }>(sql, args);
+    return r.rows.map((row) => (row.host === null ? row.event : { ...row.event, host: row.host }));
+  }
+
+  async count(): Promise<number> {
+    const r = await this.pool.query<{ n: string }>('SELECT count(*) AS n FROM corral_events');
+    return Number(r.rows[0]!.n);
+  }
+
+  async close(): Promise<void> { await this.pool.end(); }
+}
+
+/** A connection string without its password, for messages. */
+export function redact(url: string): string {
+  return url.replace(/(:\/\/[^:/@]*):[^@/]*@/, '$1:***@').replace(/(password=)\S+/i, '$1***');
+}

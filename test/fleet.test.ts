@@ -1,0 +1,151 @@
+// The fleet pipeline through real components, inside the lab: two `corral serve` daemons in this
+// process stand for two machines (m1 with the eBPF sensor, m2 without), publishing to a real
+// nats-server with JetStream; `corral collect` (a child process) moves the events into a real
+// PostgreSQL; `corral events --postgres` queries them. Proves: a blocked SSH tunnel on m1 is in
+// the central store with its machine, episode and tool call; m2's events recorded while NATS was
+// down arrive after it comes back; every local event of the sessions is stored centrally exactly
+// once (a second collector re-reading the stream adds nothing); hostile messages on the stream are
+// rejected with their sequence and do not stop the rest.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'nats';
+import { CorralDaemon } from '../src/server/daemon.js';
+import { daemonRequest } from '../src/server/daemon-client.js';
+import { FarHosts } from '../src/lab/far-hosts.js';
+import { assertInLab } from '../src/lab/lab-guard.js';
+import { DEMO_FAR_HOSTS } from '../src/cli/demo-scenario.js';
+import { PgEventStore } from '../src/store/pg-store.js';
+import { startNats, startPostgres, type NatsServer, type Postgres } from './helpers/fleet-services.js';
+
+const MAIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+let dir: string;
+let far: FarHosts;
+let nats: NatsServer;
+let pg: Postgres;
+let m1: CorralDaemon, m2: CorralDaemon;
+
+before(async () => {
+  assertInLab();
+  dir = mkdtempSync(join(tmpdir(), 'corral-fleet-test-'));
+  [nats, pg] = await Promise.all([startNats(), startPostgres()]);
+  far = await FarHosts.start(DEMO_FAR_HOSTS, { prefix: 'labfl' });
+  m1 = await CorralDaemon.start({ socketPath: join(dir, 'm1.sock'), runtime: { home: join(dir, 'm1'), sensor: true, poolSize: 1 }, publish: { url: nats.url, host: 'm1' } });
+  m2 = await CorralDaemon.start({ socketPath: join(dir, 'm2.sock'), runtime: { home: join(dir, 'm2'), sensor: false, poolSize: 1 }, publish: { url: nats.url, host: 'm2' } });
+});
+after(async () => {
+  await m1?.close();
+  await m2?.close();
+  await far?.stop();
+  await nats?.remove();
+  await pg?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function corral(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  child.stdout.on('data', (c: Buffer) => { stdout += c; });
+  child.stderr.on('data', (c: Buffer) => { stderr += c; });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+type PublishHealth = { published: number; queued: number; dropped: number; connected: boolean };
+async function publishHealth(d: CorralDaemon): Promise<PublishHealth> {
+  return (await daemonRequest(d.socketPath, 'GET', '/v1/health')).json.publish as PublishHealth;
+}
+async function drained(d: CorralDaemon, ms = 20_000): Promise<PublishHealth> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const h = await publishHealth(d);
+    if (h.connected && h.queued === 0 && h.published > 0) return h;
+    if (Date.now() > end) throw new Error(`publisher not drained: ${JSON.stringify(h)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const SSH_PY = 'import socket\ns=socket.create_connection(("203.0.113.10",22),timeout=5)\ns.sendall(b"SSH-2.0-OpenSSH_9.2\\r\\n")\ntry:\n  print("got", len(s.recv(100)))\nexcept Exception as e:\n  print("cut", type(e).__name__)\n';
+
+test('two machines publish to NATS JetStream; corral collect fills PostgreSQL; corral events --postgres answers for the fleet', async () => {
+  // m1: the incident's tunnel, blocked and attributed
+  const r1 = await corral(['run', '--json', '--policy', 'lab-demo', '--label', 'episode=ep-fleet-1', '--label', 'tool_call=tc-ssh', '--', 'python3', '-c', SSH_PY], { CORRAL_SOCKET: m1.socketPath });
+  assert.equal(r1.code, 0, r1.stderr);
+  const s1 = JSON.parse(r1.stderr.trim().split('\n').at(-1)!) as { session: string; verdict: string };
+  assert.equal(s1.verdict, 'blocked');
+  await daemonRequest(m1.socketPath, 'GET', `/v1/sessions/${s1.session}/report`); // waits for the teardown (session.end)
+  await drained(m1);
+
+  // m2 during a NATS outage: its events wait in the publisher's queue
+  await nats.stop();
+  const r2 = await corral(['run', '--json', '--label', 'episode=ep-fleet-2', '--label', 'tool_call=tc-ok', '--', '/bin/echo', 'hello'], { CORRAL_SOCKET: m2.socketPath });
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.equal(r2.stdout, 'hello\n');
+  const s2 = JSON.parse(r2.stderr.trim().split('\n').at(-1)!) as { session: string };
+  await daemonRequest(m2.socketPath, 'GET', `/v1/sessions/${s2.session}/report`);
+  const during = await publishHealth(m2);
+  assert.ok(during.queued > 0, `events queued while NATS is down: ${JSON.stringify(during)}`);
+  await nats.start();
+  const after2 = await drained(m2);
+  assert.equal(after2.dropped, 0);
+
+  // hostile messages on the stream (anyone who can publish to NATS could send them)
+  const nc = await connect({ servers: nats.url });
+  const js = nc.jetstream();
+  await js.publish('corral.events.evil.exec', new TextEncoder().encode('{not json'));
+  await js.publish('corral.events.evil.exec', JSON.stringify({ id: 'x1', ts: '1', kind: 'exec', session: '../../etc', payload: {} }));
+  await nc.drain();
+
+  const c1 = await corral(['collect', '--nats', nats.url, '--postgres', pg.url, '--until-idle', '2s', '--json']);
+  assert.equal(c1.code, 0, c1.stderr);
+  const sum1 = JSON.parse(c1.stdout) as { received: number; inserted: number; duplicates: number; rejected: number; problems: { seq: number; subject: string; error: string }[]; total_rows: number };
+  assert.equal(sum1.rejected, 2, JSON.stringify(sum1.problems));
+  assert.ok(sum1.problems.some((p) => /JSON/.test(p.error) && p.subject === 'corral.events.evil.exec' && p.seq > 0));
+  assert.ok(sum1.problems.some((p) => /session must match/.test(p.error)));
+  assert.equal(sum1.inserted, sum1.received - 2);
+
+  // every local event of both sessions is in the central store, with its machine
+  const store = await PgEventStore.open(pg.url);
+  try {
+    for (const [d, s, host] of [[m1, s1.session, 'm1'], [m2, s2.session, 'm2']] as const) {
+      const local = d.runtime.store.query({ session: s }).map((e) => e.id).sort();
+      const central = (await store.query({ session: s })).map((e) => { assert.equal(e.host, host); return e.id; }).sort();
+      assert.ok(local.length > 3);
+      assert.deepEqual(central, local, `session ${s} of ${host}`);
+    }
+  } finally { await store.close(); }
+
+  // the fleet query: the tunnel alert, with its machine and tool call
+  const q = await corral(['events', '--postgres', pg.url, '--category', 'tunnel', '--json']);
+  assert.equal(q.code, 0, q.stderr);
+  const alerts = q.stdout.trim().split('\n').map((l) => JSON.parse(l) as { host: string; episode: string; tool_call: string; session: string });
+  assert.ok(alerts.length >= 1);
+  assert.ok(alerts.every((a) => a.host === 'm1' && a.episode === 'ep-fleet-1' && a.tool_call === 'tc-ssh' && a.session === s1.session), q.stdout);
+  const table = await corral(['events', '--postgres', pg.url, '--host', 'm2', '--episode', 'ep-fleet-2', '--kind', 'toolcall.start']);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^HOST\s+TIME/m);
+  assert.match(table.stdout, /^m2\s.*ep-fleet-2.*tc-ok/m);
+
+  // a second collector re-reading the whole stream stores nothing twice
+  const c2 = await corral(['collect', '--nats', nats.url, '--postgres', pg.url, '--durable', 'second', '--until-idle', '2s', '--json']);
+  assert.equal(c2.code, 0, c2.stderr);
+  const sum2 = JSON.parse(c2.stdout) as { received: number; inserted: number; duplicates: number; total_rows: number };
+  assert.equal(sum2.inserted, 0);
+  assert.equal(sum2.duplicates, sum2.received - 2);
+  assert.equal(sum2.total_rows, sum1.total_rows);
+});
+
+test('corral collect and events --postgres: usage errors and an unreachable database are clear', async () => {
+  const u = await corral(['collect', '--postgres', pg.url], { CORRAL_NATS: '' });
+  assert.equal(u.code, 2);
+  assert.match(u.stderr, /needs --nats/);
+  const h = await corral(['events', '--host', 'm1']);
+  assert.equal(h.code, 2);
+  assert.match(h.stderr, /--host filters the fleet store: it needs --postgres/);
+  const bad = await corral(['events', '--postgres', 'postgres://postgres:secret@127.0.0.1:1/none', '--json']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /PostgreSQL postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/none: .*ECONNREFUSED/);
+  assert.doesNotMatch(bad.stderr, /secret/);
+});
