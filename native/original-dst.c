@@ -9,7 +9,8 @@
  * fromFd -> toFd with splice(2) (kernel-only, no copies through JavaScript) until EOF, shuts
  * down toFd's write side, and calls cb(err, bytes) on the JS thread. The thread works on
  * dup()s of both fds, so a socket Node closes can never be confused with a reused fd
- * number; spliceCancel(id) shuts the dups down to stop a relay early. The caller must not
+ * number; spliceCancel(id) shuts the dups down to stop a relay early; spliceMoved(id) reads its
+ * running byte count (interim flow records of long-lived connections). The caller must not
  * read fromFd meanwhile. No new threat surface: it relays
  * between two sockets the gateway has already decided to allow and never parses the data.
  */
@@ -77,7 +78,7 @@ static void *relay_thread(void *arg) {
     }
     if (inpipe > 0) {
       ssize_t n = splice(p[0], NULL, r->to, NULL, inpipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n > 0) { inpipe -= n; r->moved += n; continue; }
+      if (n > 0) { inpipe -= n; __atomic_fetch_add(&r->moved, n, __ATOMIC_RELAXED); continue; }
       if (n < 0 && errno != EAGAIN) { r->err = errno; break; }
     } else if (eof) {
       shutdown(r->to, SHUT_WR);
@@ -186,6 +187,24 @@ static napi_value splice_cancel(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* spliceMoved(id): bytes a running relay has moved so far (for interim flow records), or -1. */
+static napi_value splice_moved(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t id = -1;
+  double moved = -1;
+  if (argc >= 1 && napi_get_value_int32(env, argv[0], &id) == napi_ok && id >= 0 && id < MAX_RELAYS) {
+    pthread_mutex_lock(&slots_lock);
+    struct relay *r = slots[id];
+    if (r) moved = (double)__atomic_load_n(&r->moved, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&slots_lock);
+  }
+  napi_value out;
+  napi_create_double(env, moved, &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value sfn;
   napi_create_function(env, "spliceOneWay", NAPI_AUTO_LENGTH, splice_one_way, NULL, &sfn);
@@ -193,6 +212,9 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_value cfn;
   napi_create_function(env, "spliceCancel", NAPI_AUTO_LENGTH, splice_cancel, NULL, &cfn);
   napi_set_named_property(env, exports, "spliceCancel", cfn);
+  napi_value mfn;
+  napi_create_function(env, "spliceMoved", NAPI_AUTO_LENGTH, splice_moved, NULL, &mfn);
+  napi_set_named_property(env, exports, "spliceMoved", mfn);
   napi_value fn;
   napi_create_function(env, "originalDst", NAPI_AUTO_LENGTH, original_dst, NULL, &fn);
   napi_set_named_property(env, exports, "originalDst", fn);

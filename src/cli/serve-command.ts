@@ -9,7 +9,7 @@ import type { RequestLogEntry } from '../server/daemon.js';
 
 export const SERVE_USAGE = `Usage: corral serve [--socket PATH] [--home DIR] [--pool N] [--max-sessions N] [--session-idle DUR] [--no-sensor]
                     [--alert-webhook URL [--webhook-min-severity low|medium|high|critical]]
-                    [--publish nats://HOST:PORT [--host-id NAME]] [--quiet] [--json]
+                    [--publish nats://HOST:PORT [--host-id NAME]] [--flow-update DUR] [--quiet] [--json]
   Keeps a warm Corral (eBPF sensor, netns pool, gateway, event store) and serves its API on a
   Unix socket (default $CORRAL_SOCKET, else /run/corral/corral.sock; created 0600). Stops on
   SIGINT/SIGTERM, killing every sandbox it holds. Prints a "ready" line, then one line per
@@ -18,7 +18,8 @@ export const SERVE_USAGE = `Usage: corral serve [--socket PATH] [--home DIR] [--
   --publish sends every event to NATS JetStream (stream CORRAL_EVENTS, subjects
   corral.events.<host>.<kind>) for \`corral collect\` to gather the fleet's events into PostgreSQL;
   --host-id names this machine there (default: the hostname). A NATS outage never blocks a
-  call: events wait in a bounded queue (docs/fleet.md).`;
+  call: events wait in a bounded queue (docs/fleet.md). --flow-update: how often an open
+  connection gets an interim flow record (bytes so far; default 10s, 0 = only when it closes).`;
 
 export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseArgs({
@@ -27,7 +28,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
       socket: { type: 'string' }, home: { type: 'string' }, pool: { type: 'string' }, 'max-sessions': { type: 'string' },
       'session-idle': { type: 'string' }, 'no-sensor': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
       quiet: { type: 'boolean' }, 'alert-webhook': { type: 'string' }, 'webhook-min-severity': { type: 'string' },
-      publish: { type: 'string' }, 'host-id': { type: 'string' },
+      publish: { type: 'string' }, 'host-id': { type: 'string' }, 'flow-update': { type: 'string' },
     },
   });
   if (values.help) { io.stdout.write(`${SERVE_USAGE}\n`); return 0; }
@@ -44,6 +45,16 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
     const d = parseDuration(values['session-idle']);
     if (!d.ok) throw new UsageError(`--session-idle: ${d.error}`);
     sessionIdleMs = d.value;
+  }
+  let flowUpdateMs: number | undefined;
+  if (values['flow-update'] !== undefined) {
+    if (values['flow-update'] === '0') flowUpdateMs = 0;
+    else {
+      const d = parseDuration(values['flow-update']);
+      if (!d.ok) throw new UsageError(`--flow-update: ${d.error}`);
+      if (d.value < 100) throw new UsageError('--flow-update must be 0 or at least 100ms');
+      flowUpdateMs = d.value;
+    }
   }
   const sev = values['webhook-min-severity'];
   if (sev !== undefined && !['low', 'medium', 'high', 'critical'].includes(sev)) throw new UsageError(`--webhook-min-severity must be low, medium, high or critical, got "${sev}"`);
@@ -64,7 +75,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
     socketPath, maxSessions, sessionIdleMs, onRequest,
     publish: values.publish === undefined ? undefined : { url: values.publish, host: values['host-id'] ?? hostname() },
     alertWebhook: values['alert-webhook'] === undefined ? undefined : { url: values['alert-webhook'], minSeverity: sev as 'low' | 'medium' | 'high' | 'critical' | undefined },
-    runtime: { home: values.home, sensor: values['no-sensor'] ? false : 'auto', ...(pool !== undefined ? { poolSize: pool } : {}) },
+    runtime: { home: values.home, sensor: values['no-sensor'] ? false : 'auto', ...(pool !== undefined ? { poolSize: pool } : {}), ...(flowUpdateMs !== undefined ? { flowUpdateMs } : {}) },
   });
   const sensor = d.runtime.sensorState;
   io.stdout.write(values.json

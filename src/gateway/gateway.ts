@@ -7,6 +7,9 @@ import { DnsServer } from './dns-server.js';
 import type { SandboxNet } from './types.js';
 import { loadGatewayNative } from '../sandbox/launcher.js';
 
+/** Interim flow records of open connections, by default (see ProxyOptions.flowUpdateMs). */
+export const DEFAULT_FLOW_UPDATE_MS = 10_000;
+
 export class Gateway {
   private sandboxes = new Map<string, SandboxNet>();
   private proxy: TcpProxy;
@@ -22,6 +25,7 @@ export class Gateway {
       scanBytes: opts.scanBytes ?? 64 * 1024,
       native: opts.native ?? loadGatewayNative(),
       kernelSplice: opts.kernelSplice ?? process.env.CORRAL_NO_SPLICE !== '1',
+      flowUpdateMs: opts.flowUpdateMs ?? DEFAULT_FLOW_UPDATE_MS,
     });
     this.dns = new DnsServer(lookup);
   }

@@ -22,6 +22,11 @@ export interface ProxyOptions {
   native: GatewayNative;
   /** Move the download direction with kernel splice (else Node's pipe). */
   kernelSplice: boolean;
+  /**
+   * An allowed connection still open gets a flow record (bytes so far) this often, so detection
+   * (a 50 MiB upload) and responses do not wait for it to close; 0 = only at the end.
+   */
+  flowUpdateMs: number;
 }
 
 const MAX_SNIFF = 16 * 1024;
@@ -84,6 +89,10 @@ class ProxiedFlow {
   private connectLatencyUs?: number;
   private error?: string;
   private reportedFlow = false;
+  private updateTimer?: NodeJS.Timeout;
+  /** Bytes each way at the last flow record. */
+  private lastUp = 0;
+  private lastDown = 0;
   private markDecided!: () => void;
   readonly decidedPromise = new Promise<void>((r) => { this.markDecided = r; });
   private markReported!: () => void;
@@ -162,7 +171,13 @@ class ProxiedFlow {
     const up = net.connect({ host: this.dst.address, port: this.dst.port, noDelay: true, allowHalfOpen: true });
     this.upstream = up;
     this.track(up);
-    up.on('connect', () => { this.connectLatencyUs = Number((process.hrtime.bigint() - c0) / 1000n); });
+    up.on('connect', () => {
+      this.connectLatencyUs = Number((process.hrtime.bigint() - c0) / 1000n);
+      if (this.opts.flowUpdateMs > 0 && !this.reportedFlow) {
+        this.updateTimer = setInterval(() => this.update(), this.opts.flowUpdateMs);
+        this.updateTimer.unref();
+      }
+    });
     // Download direction: nothing to inspect. The kernel splice relay carries it when available,
     // else Node's own pipe (with its backpressure).
     if (this.opts.kernelSplice) {
@@ -238,6 +253,29 @@ class ProxiedFlow {
     }
   }
 
+  /** Bytes received from upstream so far (the splice relay's running count while it runs). */
+  private bytesDown(): number {
+    if (!this.spliced) return this.upstream?.bytesRead ?? 0;
+    if (this.relayId === undefined) return this.splicedDown;
+    const moved = this.opts.native.spliceMoved?.(this.relayId) ?? -1;
+    return moved >= 0 ? moved : this.lastDown;
+  }
+
+  /** An interim flow record of a connection still open, when anything moved since the last. */
+  private update(): void {
+    if (this.reportedFlow) return;
+    const up = this.upstream?.bytesWritten ?? 0, down = this.bytesDown();
+    if (up === this.lastUp && down === this.lastDown) return;
+    this.sb.report({
+      kind: 'flow', flowId: this.id, sport: this.sport, dst: { ip: this.dst.address, port: this.dst.port },
+      name: this.name, protocol: this.protocol(), sniHost: this.sniffed?.host, decision: this.decision,
+      bytesUp: up, bytesDown: down, bytesUpPrev: this.lastUp, bytesDownPrev: this.lastDown, interim: true,
+      durationMs: Number(process.hrtime.bigint() - this.t0) / 1e6, connectLatencyUs: this.connectLatencyUs,
+      tsNs: process.hrtime.bigint(),
+    });
+    this.lastUp = up; this.lastDown = down;
+  }
+
   private finish(): void {
     if (this.reportedFlow || !this.decided) return;
     // A download relay still running (being cancelled: a killed process's socket) reports its
@@ -246,11 +284,13 @@ class ProxiedFlow {
     if (this.upstream && !this.upstream.destroyed && !this.client.destroyed) return;
     if (this.upstream && !this.upstream.destroyed) { this.upstream.destroy(); }
     this.reportedFlow = true;
+    clearInterval(this.updateTimer);
     this.sb.report({
       kind: 'flow', flowId: this.id, sport: this.sport, dst: { ip: this.dst.address, port: this.dst.port },
       name: this.name, protocol: this.protocol(), sniHost: this.sniffed?.host, decision: this.decision,
       bytesUp: this.upstream?.bytesWritten ?? 0,
       bytesDown: this.spliced ? this.splicedDown : this.upstream?.bytesRead ?? 0,
+      bytesUpPrev: this.lastUp, bytesDownPrev: this.lastDown,
       durationMs: Number(process.hrtime.bigint() - this.t0) / 1e6, connectLatencyUs: this.connectLatencyUs,
       error: this.error, tsNs: process.hrtime.bigint(),
     });

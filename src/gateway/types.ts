@@ -34,6 +34,11 @@ export interface FlowReport {
   durationMs: number;
   connectLatencyUs?: number;
   error?: string;
+  /** A record of a connection still open (bytes so far); the last record of a flow has none. */
+  interim?: boolean;
+  /** Bytes each way at this flow's previous record (0 for its first), so a threshold is crossed once. */
+  bytesUpPrev: number;
+  bytesDownPrev: number;
   tsNs: bigint;
 }
 

@@ -31,9 +31,15 @@ function streamBytes(res: ServerResponse, total: number): void {
   pump();
 }
 
-/** The registry: GET /pkg.tar.gz, GET /big?bytes=N, anything else 200 'ok'. */
+/** The registry: GET /pkg.tar.gz, GET /big?bytes=N, POST /upload (reads the body, answers its size), anything else 200 'ok'. */
 export function handleRegistry(req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', 'http://registry.test');
+  if (req.method === 'POST' && url.pathname === '/upload') {
+    let n = 0;
+    req.on('data', (c: Buffer) => { n += c.length; });
+    req.on('end', () => reply(res, 200, `${n}\n`));
+    return;
+  }
   if (req.method === 'GET' && url.pathname === '/pkg.tar.gz') return reply(res, 200, PKG, 'application/gzip');
   if (req.method === 'GET' && url.pathname === '/big') {
     const n = Number(url.searchParams.get('bytes') ?? '0');

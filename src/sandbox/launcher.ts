@@ -27,6 +27,8 @@ export interface GatewayNative {
   /** Kernel splice relay fromFd -> toFd on a native thread; returns an id for spliceCancel. */
   spliceOneWay(fromFd: number, toFd: number, cb: (err: string | null, bytes: number) => void): number;
   spliceCancel(id: number): void;
+  /** Bytes a running relay has moved so far, or -1 when it has finished. */
+  spliceMoved(id: number): number;
 }
 
 export function loadGatewayNative(): GatewayNative {

@@ -40,6 +40,8 @@ export interface RuntimeOptions {
   commandCheck?: boolean;
   /** Period of CPU samples of live tool calls and their busiest processes, for the sustained-CPU rules (default 5000; 0 = off). */
   resourceSampleMs?: number;
+  /** Interim flow records of open connections this often (default 10 000 ms; 0 = only when they close). */
+  flowUpdateMs?: number;
 }
 
 /** The pre-execution command screen (src/detect/check.ts), loaded lazily: its parser is WebAssembly. */
@@ -129,7 +131,7 @@ export class Runtime extends EventEmitter {
           this.checker = CommandChecker.create({ extraRules: userRules });
         } catch (e) { this.onError(`command screening unavailable: ${(e as Error).message}`); }
       }
-      this.gateway = await new Gateway().start();
+      this.gateway = await new Gateway({ flowUpdateMs: this.opts.flowUpdateMs }).start();
       this.pool = new NetSlotPool({ tcpPort: this.gateway.tcpPort, dnsPort: this.gateway.dnsPort }, this.opts.poolSize ?? 2);
       this.pool.fill();
     } finally {

@@ -19,7 +19,7 @@ import { execFile } from '../util/exec-file.js';
 import { hostWorkspaceProblem } from '../sandbox/host-workspace.js';
 import type { NetSlot } from '../sandbox/net-slot.js';
 import { compilePolicy, classifyAddress, type Policy, type CompiledPolicy } from '../policy/index.js';
-import type { GatewayReport, SandboxNet } from '../gateway/types.js';
+import type { ConnectReport, FlowReport, GatewayReport, SandboxNet } from '../gateway/types.js';
 import { alertForConnect, alertForDns, alertForDrop, type AlertDraft } from '../alerts/network-alerts.js';
 import { FanoutAggregator, type Probe } from '../alerts/fanout.js';
 import { monoToEpochNs, nowNs, SEVERITY_RANK, type AlertCategory, type AlertEvent, type AlertLayer, type Attribution, type CorralEvent, type EventKind, type Severity } from '../events/event.js';
@@ -119,6 +119,8 @@ export class Session {
   private net?: SandboxNet;
   private connects = new ConnectRing();
   private pending = new Set<Promise<unknown>>();
+  /** The attribution of open allowed connections, for their flow records (interim and last). */
+  private readonly flowAttr = new Map<string, { attr: Attribution & { inferred?: boolean }; pid?: number; how: string }>();
   /** Proxied connections whose flow record has not been reported yet (see close()). */
   private readonly openFlows = new Set<Promise<void>>();
   private fanout: FanoutAggregator<Attribution & { pid?: number; action: 'blocked' | 'observed' }>;
@@ -585,6 +587,14 @@ export class Session {
   }
 
   // ---- gateway reports ----
+  /** A flow record (bytes each way so far, or in all when it is the last) as an event. */
+  private emitFlow(r: FlowReport, a: { attr: Attribution & { inferred?: boolean }; pid?: number; how: string }): void {
+    this.emit('flow', {
+      ...netBase(r, a.how), bytes_up: r.bytesUp, bytes_down: r.bytesDown, bytes_up_prev: r.bytesUpPrev, bytes_down_prev: r.bytesDownPrev,
+      ...(r.interim ? { interim: true } : {}), duration_ms: r.durationMs, connect_latency_us: r.connectLatencyUs, error: r.error,
+    }, { attr: a.attr, pid: a.pid, ts: monoToEpochNs(r.tsNs) });
+  }
+
   private async onGatewayReport(r: GatewayReport): Promise<void> {
     let attr: Attribution & { inferred?: boolean };
     let pid: number | undefined;
@@ -599,6 +609,10 @@ export class Session {
       if (d) this.repeats.add(`${attr.tool_call ?? ''}|${d.rule}|${r.name}`, { attr, pid, draft: d, action: this.net?.observe ? 'observed' : 'blocked' }, { target: r.name, evidence: ev.id, message: d.message, ts: ev.ts });
       return;
     }
+    // A flow's records (interim and last) take the attribution its connection got.
+    const known = r.kind === 'flow' ? this.flowAttr.get(r.flowId) : undefined;
+    if (r.kind === 'flow' && !r.interim) this.flowAttr.delete(r.flowId);
+    if (known) { this.emitFlow(r as FlowReport, known); return; }
     const lookup = (waitMs: number) => this.rt.index.byFlow(this.slot.lease.sandboxIp, r.sport, r.dst.ip, r.dst.port, waitMs);
     let syn = await lookup(this.rt.sensor ? 50 : 0);
     if (!syn && this.rt.sensor) {
@@ -622,15 +636,13 @@ export class Session {
     }
     attr = (syn && this.attrFromCgroup(syn.cgroupId)) || (viaConnect && this.attrFromCgroup(viaConnect.cgroupId)) || this.inferred(r.tsNs);
     pid = syn?.pid ?? viaConnect?.pid;
-    const base = {
-      'network.peer.address': r.dst.ip, 'network.peer.port': r.dst.port, 'server.address': r.name, 'client.port': r.sport,
-      protocol: r.protocol, sni: r.sniHost, decision: r.decision.verdict, rule: r.decision.rule,
-      address_class: r.decision.addressClass, attribution: how,
-    };
     if (r.kind === 'flow') {
-      this.emit('flow', { ...base, bytes_up: r.bytesUp, bytes_down: r.bytesDown, duration_ms: r.durationMs, connect_latency_us: r.connectLatencyUs, error: r.error }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
+      if (r.interim) this.flowAttr.set(r.flowId, { attr, pid, how });
+      this.emitFlow(r, { attr, pid, how });
       return;
     }
+    if (r.decision.verdict === 'allow' || r.observed) this.flowAttr.set(r.flowId, { attr, pid, how });
+    const base = netBase(r, how);
     const ev = this.emit('connect', { ...base, source: 'gateway', detail: r.detail, midstream: r.midstream, observed: r.observed, reason: r.decision.reason }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
     const d = alertForConnect(r, this.rt.pools);
     if (!d) return;
@@ -747,6 +759,15 @@ export class Session {
     this.rt.store.flush();
     return { alerts: this.alertEvents, stats: this.stats };
   }
+}
+
+/** The fields connect and flow events share. */
+function netBase(r: ConnectReport | FlowReport, how: string): Record<string, unknown> {
+  return {
+    'network.peer.address': r.dst.ip, 'network.peer.port': r.dst.port, 'server.address': r.name, 'client.port': r.sport,
+    protocol: r.protocol, sni: r.sniHost, decision: r.decision.verdict, rule: r.decision.rule,
+    address_class: r.decision.addressClass, attribution: how,
+  };
 }
 
 /** The layer a detection was seen at, from its triggering event (toolcall.start = the screened command text). */

@@ -93,6 +93,7 @@ function flowSummary(p: P): string {
   let base = destination(p);
   if (proto !== undefined) base += ` ${proto}`;
   base += ` ↑${formatBytes(up)} ↓${formatBytes(down)}`;
+  if (p.interim === true) base += ' (still open: so far)';
   return withRule(p, base);
 }
 

@@ -5,19 +5,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FarHosts, type FarHostSpec } from '../../src/lab/far-hosts.js';
 import { assertInLab } from '../../src/lab/lab-guard.js';
-import { Runtime } from '../../src/session/runtime.js';
+import { Runtime, type RuntimeOptions } from '../../src/session/runtime.js';
 import { loadPreset, parsePolicy, type Policy } from '../../src/policy/index.js';
 import type { AlertEvent } from '../../src/events/event.js';
 
 export interface Fixture { far: FarHosts; rt: Runtime; home: string; close(): Promise<void> }
 
-export async function startFixture(hosts: FarHostSpec[], prefix: string): Promise<Fixture> {
+export async function startFixture(hosts: FarHostSpec[], prefix: string, runtime: Partial<RuntimeOptions> = {}): Promise<Fixture> {
   assertInLab();
   const home = mkdtempSync(join(tmpdir(), 'corral-test-home-'));
   const far = await FarHosts.start(hosts, { prefix });
   let rt: Runtime;
   try {
-    rt = await Runtime.start({ home, sensor: true, poolSize: 1 });
+    rt = await Runtime.start({ home, sensor: true, poolSize: 1, ...runtime });
   } catch (e) {
     await far.stop();
     throw e;

@@ -184,6 +184,11 @@ const DEFS: FieldDef[] = [
   { name: 'net.bytes_up', type: 'num', kinds: 'flow', doc: 'bytes sent by the sandbox', get: (ev) => (ev.kind === 'flow' ? num(P(ev).bytes_up) : undefined) },
   { name: 'net.bytes_down', type: 'num', kinds: 'flow', doc: 'bytes received', get: (ev) => (ev.kind === 'flow' ? num(P(ev).bytes_down) : undefined) },
   { name: 'net.duration_ms', type: 'num', kinds: 'flow', doc: 'flow duration', get: (ev) => (ev.kind === 'flow' ? num(P(ev).duration_ms) : undefined) },
+  // An open connection gets interim records (bytes so far); prev is its count at the flow's record before (0 for the
+  // first), so `net.bytes_up > X and net.bytes_up_prev <= X` fires once per flow, when X is crossed.
+  { name: 'net.bytes_up_prev', type: 'num', kinds: 'flow', doc: "bytes sent at this flow's previous record (0: first record)", get: (ev) => (ev.kind === 'flow' ? num(P(ev).bytes_up_prev) ?? 0 : undefined) },
+  { name: 'net.bytes_down_prev', type: 'num', kinds: 'flow', doc: "bytes received at this flow's previous record (0: first record)", get: (ev) => (ev.kind === 'flow' ? num(P(ev).bytes_down_prev) ?? 0 : undefined) },
+  { name: 'net.interim', type: 'bool', kinds: 'flow', doc: 'a record of a connection still open (bytes so far)', get: (ev) => (ev.kind === 'flow' ? bool(P(ev).interim) ?? false : undefined) },
   { name: 'net.source', type: 'str', kinds: 'connect, flow, drop', doc: "p.source ('gateway' or 'syscall'); flow: 'gateway'; drop: 'nft'",
     get: (ev) => (NET_KINDS.has(ev.kind) ? str(P(ev).source) ?? (ev.kind === 'flow' ? 'gateway' : ev.kind === 'drop' ? 'nft' : undefined) : undefined) },
   { name: 'net.family', type: 'str', kinds: 'connect', doc: 'address family of a syscall connect', get: (ev) => (NET_KINDS.has(ev.kind) ? str(P(ev).family) ?? (typeof P(ev).family === 'number' ? String(P(ev).family) : undefined) : undefined) },

@@ -3,7 +3,8 @@
 // against an unsandboxed one. Mapping: 'alert' → alert (its destination comes from the
 // connect/drop event it cites as evidence), 'flow' → flow, 'drop' → flow (action blocked).
 // 'connect' events are not emitted (each connection also has a 'flow' event; emitting both
-// would count it twice) but are remembered as evidence. Other kinds are skipped and counted.
+// would count it twice) but are remembered as evidence; nor are interim 'flow' records of open
+// connections (the last record of each flow is). Other kinds are skipped and counted.
 import { isBlank, isObj, mkRecord, parseObject, readLines, type NetReader } from './base.js';
 import { deriveCategory } from './category.js';
 import { normaliseAction, normaliseProto, normaliseSeverity, toCount, toPort, toStr } from './normalise.js';
@@ -40,6 +41,8 @@ export const corralEventsReader: NetReader = {
           if (kind === 'connect') { stats.skip(kind); return; }
         }
         if (kind !== 'alert' && kind !== 'flow' && kind !== 'drop') { stats.skip(kind); return; }
+        // an open connection's interim records: the flow is counted once, by its last record
+        if (kind === 'flow' && p.interim === true) { stats.skip('flow (interim)'); return; }
         const t = ts.parse(o.ts, 'ns');
         if (Number.isNaN(t)) { stats.badLine(line, `missing or unparseable ts ${JSON.stringify(o.ts)}`); return; }
         const src = sandboxIp.get(session) ?? '';
