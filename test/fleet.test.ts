@@ -4,8 +4,9 @@
 // PostgreSQL; `corral events --postgres` queries them. Proves: a blocked SSH tunnel on m1 is in
 // the central store with its machine, episode and tool call; m2's events recorded while NATS was
 // down arrive after it comes back; every local event of the sessions is stored centrally exactly
-// once (a second collector re-reading the stream adds nothing); hostile messages on the stream are
-// rejected with their sequence and do not stop the rest.
+// once (a second collector re-reading the stream adds nothing); `corral report --postgres` explains
+// an episode from the fleet store; hostile messages on the stream are rejected with their sequence
+// and do not stop the rest.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -127,6 +128,14 @@ test('two machines publish to NATS JetStream; corral collect fills PostgreSQL; c
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, /^HOST\s+TIME/m);
   assert.match(table.stdout, /^m2\s.*ep-fleet-2.*tc-ok/m);
+
+  // the people's report of that episode, from the fleet store (same model as the local one)
+  const rep = await corral(['report', '--postgres', pg.url, '--episode', 'ep-fleet-1', '--json']);
+  assert.equal(rep.code, 3, rep.stderr);
+  const report = JSON.parse(rep.stdout) as { session: string; verdict: string; calls: { tool_call: string; alerts: { category: string }[] }[] };
+  assert.equal(report.session, s1.session);
+  assert.equal(report.verdict, 'blocked');
+  assert.ok(report.calls.some((c) => c.tool_call === 'tc-ssh' && c.alerts.some((a) => a.category === 'tunnel')), rep.stdout);
 
   // a second collector re-reading the whole stream stores nothing twice
   const c2 = await corral(['collect', '--nats', nats.url, '--postgres', pg.url, '--durable', 'second', '--until-idle', '2s', '--json']);

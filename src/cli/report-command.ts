@@ -10,14 +10,18 @@ import { compareTs } from '../store/ts-key.js';
 import { buildSessionReport, type SessionReport } from '../report/session-report.js';
 import { renderSessionText } from '../report/session-text.js';
 import { renderSessionHtml } from '../report/session-html.js';
-import { makeStyle } from './style.js';
+import { makeStyle, safeText } from './style.js';
+import type { CorralEvent } from '../events/event.js';
+import type { SessionSummary } from '../store/sqlite-index.js';
 import { UsageError, type CliIO } from './io.js';
 
-export const REPORT_USAGE = `Usage: corral report [--session S | --episode E | --run R | --last N] [--html FILE] [--json] [--home DIR]
+export const REPORT_USAGE = `Usage: corral report [--session S | --episode E | --run R | --last N] [--html FILE] [--json] [--home DIR | --postgres URL]
   Explains recorded sessions: a timeline of each session's tool calls with the alerts attributed
   to them (including those raised later by processes a call left running), what was blocked or
   killed, and a verdict (clean | flagged | blocked | killed). Without a selector: the latest session.
   --json prints one report object per line; --html FILE writes one self-contained HTML file.
+  --postgres URL reads the fleet's central store (filled by \`corral collect\`, docs/fleet.md), so
+  one report covers an episode or run across machines.
   Exit code: 0 every selected session is clean, 3 at least one has alerts, 2 usage error or nothing found.`;
 
 export async function reportCommand(argv: string[], io: CliIO): Promise<number> {
@@ -25,7 +29,7 @@ export async function reportCommand(argv: string[], io: CliIO): Promise<number> 
     args: argv, strict: true, allowPositionals: false,
     options: {
       session: { type: 'string' }, episode: { type: 'string' }, run: { type: 'string' }, last: { type: 'string' },
-      html: { type: 'string' }, json: { type: 'boolean' }, home: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      html: { type: 'string' }, json: { type: 'boolean' }, home: { type: 'string' }, postgres: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (v.help) { io.stdout.write(`${REPORT_USAGE}\n`); return 0; }
@@ -36,12 +40,13 @@ export async function reportCommand(argv: string[], io: CliIO): Promise<number> 
     if (!/^\d+$/.test(v.last) || Number(v.last) < 1) throw new UsageError(`--last must be an integer ≥ 1, got "${v.last}"`);
     last = Number(v.last);
   }
-  const home = resolveHome(v.home, io.env);
-  if (!existsSync(indexPath(home))) throw new UsageError(`no event store at ${home} (missing ${indexPath(home)}); pass --home DIR or set CORRAL_HOME`);
-  const store = EventStore.open({ home });
+  if (v.postgres !== undefined && v.home !== undefined) throw new UsageError('give --home DIR or --postgres URL, not both');
+  const src = v.postgres !== undefined ? await fleetSource(v.postgres) : localSource(v.home, io);
+  if (typeof src === 'string') { io.stderr.write(`corral report: ${safeText(src)}\n`); return 1; }
+  const home = src.where;
   let reports: SessionReport[];
   try {
-    const all = store.sessions().sort((a, b) => compareTs(a.first_ts, b.first_ts));
+    const all = (await src.sessions()).sort((a, b) => compareTs(a.first_ts, b.first_ts));
     const chosen = v.session !== undefined ? all.filter((s) => s.session === v.session)
       : v.episode !== undefined ? all.filter((s) => s.episode === v.episode)
         : v.run !== undefined ? all.filter((s) => s.run === v.run)
@@ -51,9 +56,10 @@ export async function reportCommand(argv: string[], io: CliIO): Promise<number> 
       io.stderr.write(`corral report: no recorded events for ${what} in ${home}\n`);
       return 2;
     }
-    reports = chosen.map((s) => buildSessionReport(store.query({ session: s.session })));
+    reports = [];
+    for (const s of chosen) reports.push(buildSessionReport(await src.events(s.session)));
   } finally {
-    store.close();
+    await src.close();
   }
   if (v.html) {
     writeFileSync(v.html, renderSessionHtml(reports));
@@ -65,4 +71,30 @@ export async function reportCommand(argv: string[], io: CliIO): Promise<number> 
     io.stdout.write(reports.map((r) => renderSessionText(r, st)).join('\n'));
   }
   return reports.every((r) => r.verdict === 'clean') ? 0 : 3;
+}
+
+/** Where the reports' events come from: this machine's store, or the fleet's PostgreSQL. */
+interface ReportSource {
+  where: string;
+  sessions(): Promise<SessionSummary[]>;
+  events(session: string): Promise<CorralEvent[]>;
+  close(): Promise<void>;
+}
+
+function localSource(homeFlag: string | undefined, io: CliIO): ReportSource {
+  const home = resolveHome(homeFlag, io.env);
+  if (!existsSync(indexPath(home))) throw new UsageError(`no event store at ${home} (missing ${indexPath(home)}); pass --home DIR or set CORRAL_HOME`);
+  const store = EventStore.open({ home });
+  return { where: home, sessions: async () => store.sessions(), events: async (session) => store.query({ session }), close: async () => store.close() };
+}
+
+/** The fleet store, or why it cannot be read. */
+async function fleetSource(url: string): Promise<ReportSource | string> {
+  const { PgEventStore, redact } = await import('../store/pg-store.js');
+  try {
+    const store = await PgEventStore.open(url);
+    return { where: redact(url), sessions: () => store.sessions(), events: (session) => store.query({ session }), close: () => store.close() };
+  } catch (e) {
+    return (e as Error).message;
+  }
 }

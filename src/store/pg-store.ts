@@ -7,8 +7,8 @@
 import pg from 'pg';
 import type { CorralEvent } from '../events/event.js';
 import type { CheckedEvent } from './event-check.js';
-import type { EventQuery } from './sqlite-index.js';
-import { tsKey } from './ts-key.js';
+import type { EventQuery, SessionSummary } from './sqlite-index.js';
+import { keyToNs, tsKey } from './ts-key.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS corral_events (
@@ -126,6 +126,18 @@ export class PgEventStore {
     if (q.limit !== undefined) { args.push(q.limit); sql += ` LIMIT $${args.length}`; }
     const r = await this.pool.query<{ event: CorralEvent; host: string | null }>(sql, args);
     return r.rows.map((row) => (row.host === null ? row.event : { ...row.event, host: row.host }));
+  }
+
+  /** Every session in the store, oldest first, as the SQLite index lists them (plus the machine). */
+  async sessions(): Promise<(SessionSummary & { host?: string })[]> {
+    const r = await this.pool.query<{ session: string; host: string | null; run: string | null; episode: string | null; first_ts: string; last_ts: string; events: string; alerts: string }>(`
+      SELECT session, MIN(host) AS host, MIN(run) AS run, MIN(episode) AS episode, MIN(ts) AS first_ts, MAX(ts) AS last_ts,
+             COUNT(*) AS events, COUNT(*) FILTER (WHERE kind = 'alert') AS alerts
+      FROM corral_events GROUP BY session ORDER BY first_ts, session`);
+    return r.rows.map((row) => ({
+      session: row.session, first_ts: keyToNs(row.first_ts), last_ts: keyToNs(row.last_ts), events: Number(row.events), alerts: Number(row.alerts),
+      ...(row.run !== null ? { run: row.run } : {}), ...(row.episode !== null ? { episode: row.episode } : {}), ...(row.host !== null ? { host: row.host } : {}),
+    }));
   }
 
   async count(): Promise<number> {
