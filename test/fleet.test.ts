@@ -146,6 +146,39 @@ test('two machines publish to NATS JetStream; corral collect fills PostgreSQL; c
   assert.equal(sum2.total_rows, sum1.total_rows);
 });
 
+test('corral collect as a service rides out a NATS restart and stops cleanly on SIGTERM', async () => {
+  const child = spawn(process.execPath, [MAIN, 'collect', '--nats', nats.url, '--postgres', pg.url, '--durable', 'service'], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  child.stdout.on('data', (c: Buffer) => { stdout += c; });
+  child.stderr.on('data', (c: Buffer) => { stderr += c; });
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  try {
+    await new Promise((r) => setTimeout(r, 1500));
+    await nats.stop();
+    await new Promise((r) => setTimeout(r, 2500));
+    await nats.start();
+    const r = await corral(['run', '--json', '--label', 'episode=ep-after-restart', '--', '/bin/true'], { CORRAL_SOCKET: m2.socketPath });
+    assert.equal(r.code, 0, r.stderr);
+    const session = (JSON.parse(r.stderr.trim().split('\n').at(-1)!) as { session: string }).session;
+    await daemonRequest(m2.socketPath, 'GET', `/v1/sessions/${session}/report`);
+    await drained(m2);
+    const store = await PgEventStore.open(pg.url);
+    try {
+      const local = m2.runtime.store.query({ session }).length;
+      let central = 0;
+      for (let i = 0; i < 100 && central < local; i++) {
+        central = (await store.query({ session })).length;
+        if (central < local) await new Promise((res) => setTimeout(res, 200));
+      }
+      assert.equal(central, local, `the running collector stored the new session's events (stderr: ${stderr})`);
+    } finally { await store.close(); }
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0, stderr);
+  assert.match(stdout, /corral collect: \d+ message\(s\) received/);
+});
+
 test('corral collect and events --postgres: usage errors and an unreachable database are clear', async () => {
   const u = await corral(['collect', '--postgres', pg.url], { CORRAL_NATS: '' });
   assert.equal(u.code, 2);

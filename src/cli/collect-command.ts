@@ -13,6 +13,8 @@ export const COLLECT_USAGE = `Usage: corral collect --nats nats://HOST:PORT --po
   is committed; a message that is not a valid event is reported and never stored. Collectors
   sharing --durable (default corral-collect) split the work. --nats / --postgres default to
   $CORRAL_NATS / $CORRAL_POSTGRES. Progress on stderr; a summary on stdout (--json: one object).
+  Running as a service (no --until-idle), a lost NATS or PostgreSQL connection is reported and
+  retried every 2 s (unacknowledged messages are redelivered).
   Exit: 0 done (messages rejected are in the summary), 1 NATS or PostgreSQL failed, 2 usage.`;
 
 export async function collectCommand(argv: string[], io: CliIO): Promise<number> {
@@ -59,6 +61,7 @@ export async function collectCommand(argv: string[], io: CliIO): Promise<number>
   try {
     const stats = await collectEvents({
       natsUrl, store, durable: values.durable, batch, untilIdleMs, signal: ac.signal,
+      onRetry: (e) => io.stderr.write(`corral collect: ${safeText(e.message)}; retrying in 2 s\n`),
       onProgress: (s) => {
         const now = Date.now();
         if (now - lastShown < 1000) return;

@@ -35,6 +35,11 @@ export interface CollectOptions {
   /** Stop once no message arrived for this long (backfills, tests); default: run until stop(). */
   untilIdleMs?: number;
   onProgress?: (s: CollectStats) => void;
+  /**
+   * Running as a service (no untilIdleMs): a failed fetch or database write is reported here and
+   * retried after a pause (unacknowledged messages come back); without it, or with untilIdleMs, it ends the run.
+   */
+  onRetry?: (e: Error) => void;
   signal?: AbortSignal;
 }
 
@@ -64,34 +69,57 @@ export async function collectEvents(o: CollectOptions): Promise<CollectStats> {
     const size = o.batch ?? 500;
     let lastMessage = Date.now();
     while (!o.signal?.aborted) {
-      const msgs: JsMsg[] = [];
-      const it = await consumer.fetch({ max_messages: size, expires: 1000 });
-      for await (const m of it) msgs.push(m);
-      if (msgs.length === 0) {
-        stats.pending = (await consumer.info()).num_pending;
+      let msgs: JsMsg[] = [];
+      try {
+        const it = await consumer.fetch({ max_messages: size, expires: 1000 });
+        for await (const m of it) msgs.push(m);
+        if (msgs.length === 0) {
+          stats.pending = (await consumer.info()).num_pending;
+          o.onProgress?.(stats);
+          if (o.untilIdleMs !== undefined && Date.now() - lastMessage >= o.untilIdleMs) break;
+          continue;
+        }
+        lastMessage = Date.now();
+        stats.received += msgs.length;
+        const rows: HostEvent[] = [], good: JsMsg[] = [];
+        for (const m of msgs) {
+          const d = decode(m);
+          if (typeof d === 'string') {
+            stats.rejected++;
+            if (stats.problems.length < MAX_PROBLEMS) stats.problems.push({ seq: m.seq, subject: m.subject, error: d });
+            m.term();
+          } else { rows.push(d); good.push(m); }
+        }
+        msgs = good;
+        await storeRows(o.store, rows, good, stats);
+        msgs = [];
+        stats.pending = good.at(-1)?.info.pending ?? stats.pending;
         o.onProgress?.(stats);
-        if (o.untilIdleMs !== undefined && Date.now() - lastMessage >= o.untilIdleMs) break;
-        continue;
+      } catch (e) {
+        // NATS or PostgreSQL went away (service mode retries; a run with --until-idle ends here)
+        if (!retrying(o, e)) throw e;
+        for (const m of msgs) { try { m.nak(2000); } catch { /* the connection is down: redelivered after ack_wait */ } }
+        await pause(2000, o.signal);
       }
-      lastMessage = Date.now();
-      stats.received += msgs.length;
-      const rows: HostEvent[] = [], good: JsMsg[] = [];
-      for (const m of msgs) {
-        const d = decode(m);
-        if (typeof d === 'string') {
-          stats.rejected++;
-          if (stats.problems.length < MAX_PROBLEMS) stats.problems.push({ seq: m.seq, subject: m.subject, error: d });
-          m.term();
-        } else { rows.push(d); good.push(m); }
-      }
-      await storeRows(o.store, rows, good, stats);
-      stats.pending = msgs.at(-1)!.info.pending;
-      o.onProgress?.(stats);
     }
   } finally {
     await nc.drain().catch(() => {});
   }
   return stats;
+}
+
+/** In service mode (onRetry given, no untilIdleMs) an error is reported and the loop goes on. */
+function retrying(o: CollectOptions, e: unknown): boolean {
+  if (!o.onRetry || o.untilIdleMs !== undefined || o.signal?.aborted) return false;
+  o.onRetry(e as Error);
+  return true;
+}
+
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((r) => {
+    const t = setTimeout(r, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
+  });
 }
 
 /**
