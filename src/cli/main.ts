@@ -13,6 +13,7 @@ Commands:
   demo      build a lab and replay a rogue episode (safe: nothing leaves the machine)
   events    query recorded events (this machine's store, or the fleet's with --postgres)
   collect   gather the fleet's events from NATS JetStream into PostgreSQL
+  dashboard a live web page of this machine's sandboxes (from a running corral serve)
   report    explain recorded sessions: timeline, blame per tool call, verdict (--html, --json)
   check     screen commands before they run (allow 0 / warn 1 / deny 2; --hook claude-code)
   investigate  tie existing firewall logs to agent traces offline (HTML report, --json)
@@ -29,6 +30,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       case 'demo': return await (await import('./demo-command.js')).demoCommand(rest, io);
       case 'events': return await (await import('./events-command.js')).eventsCommand(rest, io);
       case 'collect': return await (await import('./collect-command.js')).collectCommand(rest, io);
+      case 'dashboard': return await (await import('./dashboard-command.js')).dashboardCommand(rest, io);
       case 'report': return await (await import('./report-command.js')).reportCommand(rest, io);
       case 'doctor': return await (await import('./doctor-command.js')).doctorCommand(rest, io);
       case 'check': return await (await import('./check-command.js')).checkCommandCli(rest, io);

@@ -1,0 +1,49 @@
+// Why: `corral dashboard` starts the live web view of this machine (src/web/) next to a running
+// `corral serve`, prints its tokenised address, and runs until SIGINT/SIGTERM.
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { UsageError, type CliIO } from './io.js';
+import { safeText } from './style.js';
+
+export const DASHBOARD_USAGE = `Usage: corral dashboard [--listen HOST:PORT] [--socket PATH] [--json]
+  Serves a live web page of this machine's sandboxes — sessions, tool calls, alerts by category
+  and the latest events, refreshed every second — from a running \`corral serve\` (its socket:
+  --socket, else $CORRAL_SOCKET, else /run/corral/corral.sock). Listens on 127.0.0.1 and a free
+  port unless --listen says otherwise; the printed address carries a random token (keep it private;
+  anything else answers 404). --json prints {"url": …} instead of a sentence. Stops on Ctrl-C.`;
+
+export async function dashboardCommand(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true, allowPositionals: false,
+    options: { listen: { type: 'string' }, socket: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) { io.stdout.write(`${DASHBOARD_USAGE}\n`); return 0; }
+  let host = '127.0.0.1', port = 0;
+  if (values.listen !== undefined) {
+    const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(values.listen);
+    if (!m || Number(m[2]) > 65535) throw new UsageError(`--listen must be HOST:PORT (e.g. 127.0.0.1:8787), got "${safeText(values.listen)}"`);
+    host = m[1]!.replace(/^\[|\]$/g, ''); port = Number(m[2]);
+  }
+  const { DEFAULT_SOCKET, daemonRequest, noDaemon } = await import('../server/daemon-client.js');
+  const socket = values.socket ?? io.env.CORRAL_SOCKET ?? DEFAULT_SOCKET;
+  try {
+    await daemonRequest(socket, 'GET', '/v1/health');
+  } catch (e) {
+    io.stderr.write(`corral dashboard: shows a running corral serve; ${noDaemon(e) ? `none listens on ${socket}` : safeText((e as Error).message)} (start one with: corral serve)\n`);
+    return 2;
+  }
+  const { DashboardServer } = await import('../web/dashboard-server.js');
+  const d = await DashboardServer.start({ socket, host, port, machine: hostname() });
+  if (values.json) io.stdout.write(`${JSON.stringify({ url: d.url, socket })}\n`);
+  else {
+    io.stdout.write(`corral dashboard: ${d.url}\n`);
+    if (!['127.0.0.1', 'localhost', '::1'].includes(host)) io.stderr.write(`corral dashboard: listening on ${safeText(host)} — anyone who learns the address sees this machine's agent activity; prefer 127.0.0.1 with an SSH tunnel\n`);
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await d.close();
+  return 0;
+}
