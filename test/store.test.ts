@@ -265,6 +265,11 @@ test('summaries per kind', () => {
     'registry.test (192.0.2.5:443) ↑2.0KiB ↓10B allow (allow-registry)');
   assert.equal(s('alert', { severity: 'critical', category: 'mining', rule: 'stratum', message: 'stratum login' }), 'critical mining stratum stratum login');
   assert.equal(s('resource', { cpu_pct: 99, mem_bytes: 1048576, pids: 3 }), 'cpu 99.0% mem 1.0MiB pids 3');
+  assert.equal(s('flow', { dst_ip: '192.0.2.5', dst_port: 80, bytes_up: 4096, bytes_down: 0, interim: true, decision: 'allow' }), '192.0.2.5:80 ↑4.0KiB ↓0B (still open: so far) allow');
+  assert.equal(s('toolcall.end', { exit_code: 0, signal: null, duration_ms: 38.49, timed_out: false, stdout_bytes: 2048, stderr_bytes: 0 }), 'exit 0 after 38 ms, 2.0KiB out, 0B err');
+  assert.equal(s('toolcall.end', { exit_code: null, signal: 'SIGKILL', duration_ms: 5000, timed_out: true }), 'timed out after 5000 ms');
+  assert.equal(s('session.end', { alerts: 1, cpu_ns: 31_489_899, memory_peak_bytes: 6_426_624 }), 'ended: 1 alert(s), cpu 31 ms, memory peak 6.1MiB');
+  assert.equal(s('session.end', { reason: 'holder exited unexpectedly' }), 'ended: holder exited unexpectedly');
 });
 
 test('eventsCommand: table and --json output, filters, --sessions', async (t) => {

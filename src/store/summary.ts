@@ -129,6 +129,22 @@ function lifecycleSummary(p: P): string {
   return parts.length > 0 ? parts.join(' ') : compactJson(p);
 }
 
+function callEndSummary(p: P): string {
+  if (p.exit_code === undefined && p.signal === undefined && p.duration_ms === undefined) return lifecycleSummary(p);
+  const how = p.timed_out === true ? 'timed out' : typeof p.signal === 'string' ? `signal ${p.signal}` : `exit ${str(p.exit_code) ?? '?'}`;
+  const ms = typeof p.duration_ms === 'number' ? ` after ${Math.round(p.duration_ms)} ms` : '';
+  const out = typeof p.stdout_bytes === 'number' ? `, ${formatBytes(p.stdout_bytes)} out, ${formatBytes(p.stderr_bytes)} err` : '';
+  return `${how}${ms}${out}${p.blocked === true ? ', blocked' : ''}`;
+}
+
+function sessionEndSummary(p: P): string {
+  if (typeof p.reason === 'string') return `ended: ${p.reason}`;
+  if (p.alerts === undefined && p.cpu_ns === undefined) return lifecycleSummary(p);
+  const cpu = typeof p.cpu_ns === 'number' ? `, cpu ${(p.cpu_ns / 1e6).toFixed(0)} ms` : '';
+  const mem = p.memory_peak_bytes !== undefined ? `, memory peak ${formatBytes(p.memory_peak_bytes)}` : '';
+  return `ended: ${str(p.alerts) ?? '0'} alert(s)${cpu}${mem}`;
+}
+
 /** One human-readable line describing an event's payload. Text is raw: escape before printing to a terminal. */
 export function summarizeEvent(ev: CorralEvent): string {
   const p = (ev.payload ?? {}) as P;
@@ -142,9 +158,9 @@ export function summarizeEvent(ev: CorralEvent): string {
     case 'alert': return alertSummary(p);
     case 'resource': return resourceSummary(p);
     case 'session.start':
-    case 'session.end':
-    case 'toolcall.start':
-    case 'toolcall.end': return lifecycleSummary(p);
+    case 'toolcall.start': return lifecycleSummary(p);
+    case 'toolcall.end': return callEndSummary(p);
+    case 'session.end': return sessionEndSummary(p);
     case 'sensor': return p.state === 'down' ? `kernel sensor DOWN (capture gap begins): ${str(p.error) ?? ''}` : `kernel sensor back after a ${p.gap_ms} ms capture gap`;
     default: return compactJson(p);
   }
