@@ -10,7 +10,7 @@ import type { GatewayNative } from '../sandbox/launcher.js';
 import { randomBytes } from 'node:crypto';
 import { sniff, MiningRpcScanner, type SniffResult } from './sniff/index.js';
 import type { Decision, Protocol } from '../policy/index.js';
-import type { SandboxNet, ConnectReport } from './types.js';
+import type { SandboxNet, ConnectReport, FlowReport } from './types.js';
 
 export interface ProxyOptions {
   /** How long to wait for client-first bytes before treating the protocol as server-first. */
@@ -266,14 +266,19 @@ class ProxiedFlow {
     if (this.reportedFlow) return;
     const up = this.upstream?.bytesWritten ?? 0, down = this.bytesDown();
     if (up === this.lastUp && down === this.lastDown) return;
-    this.sb.report({
+    this.sb.report(this.flowRecord(up, down, true));
+    this.lastUp = up; this.lastDown = down;
+  }
+
+  /** A flow record with the bytes each way (so far, when interim) and those of the record before. */
+  private flowRecord(up: number, down: number, interim: boolean): FlowReport {
+    return {
       kind: 'flow', flowId: this.id, sport: this.sport, dst: { ip: this.dst.address, port: this.dst.port },
       name: this.name, protocol: this.protocol(), sniHost: this.sniffed?.host, decision: this.decision,
-      bytesUp: up, bytesDown: down, bytesUpPrev: this.lastUp, bytesDownPrev: this.lastDown, interim: true,
+      bytesUp: up, bytesDown: down, bytesUpPrev: this.lastUp, bytesDownPrev: this.lastDown, ...(interim ? { interim } : {}),
       durationMs: Number(process.hrtime.bigint() - this.t0) / 1e6, connectLatencyUs: this.connectLatencyUs,
-      tsNs: process.hrtime.bigint(),
-    });
-    this.lastUp = up; this.lastDown = down;
+      ...(interim ? {} : { error: this.error }), tsNs: process.hrtime.bigint(),
+    };
   }
 
   private finish(): void {
@@ -285,15 +290,7 @@ class ProxiedFlow {
     if (this.upstream && !this.upstream.destroyed) { this.upstream.destroy(); }
     this.reportedFlow = true;
     clearInterval(this.updateTimer);
-    this.sb.report({
-      kind: 'flow', flowId: this.id, sport: this.sport, dst: { ip: this.dst.address, port: this.dst.port },
-      name: this.name, protocol: this.protocol(), sniHost: this.sniffed?.host, decision: this.decision,
-      bytesUp: this.upstream?.bytesWritten ?? 0,
-      bytesDown: this.spliced ? this.splicedDown : this.upstream?.bytesRead ?? 0,
-      bytesUpPrev: this.lastUp, bytesDownPrev: this.lastDown,
-      durationMs: Number(process.hrtime.bigint() - this.t0) / 1e6, connectLatencyUs: this.connectLatencyUs,
-      error: this.error, tsNs: process.hrtime.bigint(),
-    });
+    this.sb.report(this.flowRecord(this.upstream?.bytesWritten ?? 0, this.spliced ? this.splicedDown : this.upstream?.bytesRead ?? 0, false));
     this.markReported();
   }
 }
