@@ -154,10 +154,15 @@ test('worker states merge episodes by their exact names, also names with newline
   a.add(span('a\nb', '10.0.0.1', T0));
   a.add(span('plain', '10.0.0.1', T0 + 10));
   b.add(span('a\nb', '10.0.0.2', T0 + 5000));
-  b.add(span('b', '10.0.0.9', T0 + 6000)); // keyed: under an IP with alerts
+  b.add({ ...span('b', '10.0.0.9', T0 + 6000), run: 'r1', host: 'h-1', sandbox: 'h-1-s2' }); // keyed: under an IP with alerts
   const merged = mergeLinkStates([a.state(true), b.state(true)]);
   assert.equal(merged.episodeCount, 3, 'episodes "a\\nb", "plain" and "b"');
   const eb = merged.episodes.find((e) => e.episode === 'b');
   assert.equal(eb?.calls, 1, 'the keyed episode "b" got no calls of "a\\nb"');
+  // keyed episodes travel as columns (EpisodeColumns): every field comes back
+  assert.deepEqual(eb?.keys, [{ key: 'ip:10.0.0.9', from: -Infinity, to: Infinity }]);
+  assert.equal(eb?.start, T0 + 6000);
+  assert.equal(eb?.end, T0 + 7000);
+  assert.deepEqual([eb?.run, eb?.host, eb?.sandbox], ['r1', 'h-1', 'h-1-s2']);
   assert.equal(merged.spans, 4);
 });

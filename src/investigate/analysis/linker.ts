@@ -45,6 +45,74 @@ export interface LinkState {
    * names.slice(nameEnds[i - 1] ?? 0, nameEnds[i]).
    */
   rest?: { names: string; nameEnds: Int32Array; start: Float64Array; end: Float64Array; calls: Int32Array };
+  /** Compact states: the episodes with keys as columns (episodes is then empty); see keyedColumns(). */
+  keyed?: EpisodeColumns;
+}
+
+/**
+ * Episodes with keys as flat columns, so a worker sends them as a few buffers instead of a
+ * hundred thousand objects (structured cloning them was ≈ 0.3 s per worker and as much again to
+ * read them on the main thread). Names are concatenated with end offsets; run, host, sandbox and
+ * key strings are indexes into dict (-1: absent); num holds start, end, calls, minStep, maxStep
+ * per episode; episode i's keys are keyStarts[i]..keyStarts[i+1] of keyIdx/keyFrom/keyTo.
+ */
+export interface EpisodeColumns {
+  names: string; nameEnds: Int32Array; dict: string[];
+  run: Int32Array; host: Int32Array; sandbox: Int32Array; num: Float64Array;
+  keyStarts: Int32Array; keyIdx: Int32Array; keyFrom: Float64Array; keyTo: Float64Array;
+}
+
+const EP_NUM = 5;
+
+function keyedColumns(eps: EpisodeAgg[]): EpisodeColumns {
+  const dict: string[] = [], ids = new Map<string, number>();
+  const id = (v: string | undefined): number => {
+    if (v === undefined) return -1;
+    let i = ids.get(v);
+    if (i === undefined) { i = dict.length; dict.push(v); ids.set(v, i); }
+    return i;
+  };
+  const n = eps.length;
+  const nameEnds = new Int32Array(n), run = new Int32Array(n), host = new Int32Array(n), sandbox = new Int32Array(n), num = new Float64Array(n * EP_NUM);
+  const keyStarts = new Int32Array(n + 1);
+  const keyIdx: number[] = [], keyFrom: number[] = [], keyTo: number[] = [];
+  const names: string[] = [];
+  let at = 0;
+  eps.forEach((e, i) => {
+    names.push(e.episode); at += e.episode.length; nameEnds[i] = at;
+    run[i] = id(e.run); host[i] = id(e.host); sandbox[i] = id(e.sandbox);
+    num.set([e.start, e.end, e.calls, e.minStep, e.maxStep], i * EP_NUM);
+    keyStarts[i] = keyIdx.length;
+    for (const k of e.keys) { keyIdx.push(id(k.key)); keyFrom.push(k.from); keyTo.push(k.to); }
+  });
+  keyStarts[n] = keyIdx.length;
+  return { names: names.join(''), nameEnds, dict, run, host, sandbox, num, keyStarts, keyIdx: Int32Array.from(keyIdx), keyFrom: Float64Array.from(keyFrom), keyTo: Float64Array.from(keyTo) };
+}
+
+/** The buffers of a compact state (to transfer, not copy, to another thread). */
+export function stateBuffers(s: LinkState): ArrayBuffer[] {
+  const out: ArrayBufferLike[] = s.exposure.flatMap((x) => [x.starts.buffer, x.ends.buffer]);
+  if (s.rest) out.push(s.rest.nameEnds.buffer, s.rest.start.buffer, s.rest.end.buffer, s.rest.calls.buffer);
+  const k = s.keyed;
+  if (k) out.push(k.nameEnds.buffer, k.run.buffer, k.host.buffer, k.sandbox.buffer, k.num.buffer, k.keyStarts.buffer, k.keyIdx.buffer, k.keyFrom.buffer, k.keyTo.buffer);
+  return out as ArrayBuffer[];
+}
+
+/** The keyed episodes of a compact state as fresh objects (in their original order). */
+function* keyedEpisodes(c: EpisodeColumns): Generator<EpisodeAgg> {
+  const str = (i: number): string | undefined => (i < 0 ? undefined : c.dict[i]);
+  let from = 0;
+  for (let i = 0; i < c.nameEnds.length; i++) {
+    const episode = c.names.slice(from, c.nameEnds[i]!);
+    from = c.nameEnds[i]!;
+    const keys: EpisodeAgg['keys'] = [];
+    for (let j = c.keyStarts[i]!; j < c.keyStarts[i + 1]!; j++) keys.push({ key: c.dict[c.keyIdx[j]!]!, from: c.keyFrom[j]!, to: c.keyTo[j]! });
+    const o = i * EP_NUM;
+    yield {
+      episode, run: str(c.run[i]!), host: str(c.host[i]!), sandbox: str(c.sandbox[i]!),
+      start: c.num[o]!, end: c.num[o + 1]!, calls: c.num[o + 2]!, minStep: c.num[o + 3]!, maxStep: c.num[o + 4]!, keys,
+    };
+  }
 }
 
 export interface KeyState { key: string; ts: Float64Array; starts: Growable<Float64Array>; ends: Growable<Float64Array> }
@@ -209,7 +277,7 @@ export class SpanLinker {
       at += e.episode.length; nameEnds.push(at);
     }
     const cut = <T extends Float64Array | Int32Array>(g: Growable<T>): T => g.data.slice(0, g.length) as T;
-    return { ...base, episodes: keyed, episodeCount: this.episodes.size, rest: { names: names.join(''), nameEnds: cut(nameEnds), start: cut(start), end: cut(end), calls: cut(calls) } };
+    return { ...base, episodes: [], keyed: keyedColumns(keyed), episodeCount: this.episodes.size, rest: { names: names.join(''), nameEnds: cut(nameEnds), start: cut(start), end: cut(end), calls: cut(calls) } };
   }
 }
 
@@ -222,9 +290,11 @@ export function mergeLinkStates(states: LinkState[]): LinkState {
     out.spans += s.spans;
     for (const c of s.candidates) out.candidates.push(c);
     out.minTs = Math.min(out.minTs, s.minTs); out.maxTs = Math.max(out.maxTs, s.maxTs);
-    for (const e of s.episodes) {
+    const fresh = s.keyed !== undefined;
+    for (const e of s.keyed ? keyedEpisodes(s.keyed) : s.episodes) {
       const cur = episodes.get(e.episode);
-      if (!cur) { episodes.set(e.episode, { ...e, keys: [...e.keys] }); continue; }
+      // (episodes decoded from columns are new objects: no copy needed)
+      if (!cur) { episodes.set(e.episode, fresh ? e : { ...e, keys: [...e.keys] }); continue; }
       cur.start = Math.min(cur.start, e.start); cur.end = Math.max(cur.end, e.end); cur.calls += e.calls;
       cur.minStep = Math.min(cur.minStep, e.minStep); cur.maxStep = Math.max(cur.maxStep, e.maxStep);
       for (const k of e.keys) if (!cur.keys.some((x) => x.key === k.key && x.from === k.from)) cur.keys.push(k);

@@ -8,7 +8,7 @@ import type { InputStats, Placement } from '../types.js';
 import { DEFAULT_ASSUMED_DURATION_MS, traceReader } from '../inputs/index.js';
 import { scanCanonical } from './trace-scan.js';
 import { PlacementIndex } from './placements.js';
-import { SpanLinker, type KeyAlertsInput, type LinkOptions, type LinkState } from './linker.js';
+import { SpanLinker, stateBuffers, type KeyAlertsInput, type LinkOptions, type LinkState } from './linker.js';
 
 export interface TraceTask {
   path: string; format: string;
@@ -67,7 +67,7 @@ if (parentPort && workerData && (workerData as { corralTraceWorker?: boolean }).
     if (now - lastPost > 200) { port.postMessage({ type: 'progress', bytes: pending } satisfies WorkerMessage); pending = 0; lastPost = now; }
   }).then((r) => {
     if (pending) port.postMessage({ type: 'progress', bytes: pending } satisfies WorkerMessage);
-    const transfer = r.states.flatMap((s) => [...s.exposure.flatMap((x) => [x.starts.buffer, x.ends.buffer]), ...(s.rest ? [s.rest.nameEnds.buffer, s.rest.start.buffer, s.rest.end.buffer, s.rest.calls.buffer] : [])]) as ArrayBuffer[];
+    const transfer = r.states.flatMap(stateBuffers);
     port.postMessage({ type: 'done', ...r } satisfies WorkerMessage, transfer);
   }, (e: unknown) => {
     port.postMessage({ type: 'error', error: (e as Error).stack ?? String(e) } satisfies WorkerMessage);
