@@ -20,6 +20,7 @@ import { FarHosts } from '../src/lab/far-hosts.js';
 import { assertInLab } from '../src/lab/lab-guard.js';
 import { DEMO_FAR_HOSTS } from '../src/cli/demo-scenario.js';
 import { PgEventStore } from '../src/store/pg-store.js';
+import { NatsEventPublisher } from '../src/store/nats-publisher.js';
 import { startNats, startPostgres, type NatsServer, type Postgres } from './helpers/fleet-services.js';
 
 const MAIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
@@ -177,6 +178,21 @@ test('corral collect as a service rides out a NATS restart and stops cleanly on 
   }
   assert.equal(await exited, 0, stderr);
   assert.match(stdout, /corral collect: \d+ message\(s\) received/);
+});
+
+test('the publisher drops (and counts) events NATS can never take instead of retrying them forever', async () => {
+  const pub = new NatsEventPublisher(nats.url, { host: 'poison' });
+  try {
+    pub.publish({ id: 'p-1', ts: '1', kind: 'exec', session: 'sp', payload: {} });
+    pub.publish({ id: 'p-big', ts: '2', kind: 'exec', session: 'sp', payload: { argv: ['x'.repeat(2 << 20)] } }); // over max_payload
+    pub.publish({ id: 'p-bigint', ts: '3', kind: 'exec', session: 'sp', payload: { n: 1n } as unknown as Record<string, unknown> });
+    pub.publish({ id: 'p-2', ts: '4', kind: 'exec', session: 'sp', payload: {} });
+    for (let i = 0; i < 100 && pub.stats().queued > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    const st = pub.stats();
+    assert.equal(st.queued, 0, JSON.stringify(st));
+    assert.equal(st.published, 2);
+    assert.equal(st.rejected, 2);
+  } finally { await pub.close(); }
 });
 
 test('corral collect and events --postgres: usage errors and an unreachable database are clear', async () => {

@@ -34,6 +34,12 @@ export async function ensureEventStream(nc: NatsConnection): Promise<void> {
   }
 }
 
+/** Errors no retry can fix. */
+function unpublishable(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return code === 'MAX_PAYLOAD_EXCEEDED' || e instanceof TypeError; // TypeError: JSON.stringify of a BigInt or a cycle
+}
+
 export interface PublisherStats {
   url: string; host: string; connected: boolean;
   /** Acknowledged by JetStream (a duplicate the stream dropped counts too: it is stored once). */
@@ -43,6 +49,8 @@ export interface PublisherStats {
   dropped: number;
   /** Publish attempts that failed and were retried. */
   retries: number;
+  /** Events NATS can never take (over max_payload, not serialisable): dropped, counted. */
+  rejected: number;
   lastError?: string;
 }
 
@@ -62,7 +70,7 @@ export class NatsEventPublisher {
   private head = 0;
   private sending = false;
   private closed = false;
-  private readonly counters: Omit<PublisherStats, 'url' | 'host' | 'connected' | 'queued'> = { published: 0, dropped: 0, retries: 0 };
+  private readonly counters: Omit<PublisherStats, 'url' | 'host' | 'connected' | 'queued'> = { published: 0, dropped: 0, retries: 0, rejected: 0 };
   private readonly ready: Promise<void>;
   /** Ends the current pause early (close()). */
   private wake?: () => void;
@@ -103,15 +111,23 @@ export class NatsEventPublisher {
     try {
       while (this.head < this.queue.length && this.js && !this.nc?.isClosed()) {
         const batch = this.queue.slice(this.head, this.head + (this.opts.window ?? 256));
-        const results = await Promise.allSettled(batch.map((ev) => {
+        const results = await Promise.allSettled(batch.map(async (ev) => {
           const h = headers();
           h.set('Corral-Host', this.opts.host);
           return this.js!.publish(subjectFor(this.opts.host, ev), JSON.stringify(ev), { msgID: ev.id, headers: h, timeout: 5000 });
         }));
-        // Keep the events after the first failure (ids make a second publish of the others harmless).
-        const failed = results.findIndex((r) => r.status === 'rejected');
-        const done = failed < 0 ? batch.length : failed;
-        this.counters.published += done;
+        // Keep the events from the first failure on (ids make a second publish of the others
+        // harmless); an event NATS can never take (over the server's max_payload, unserialisable)
+        // is dropped and counted instead, so it cannot hold the queue up forever.
+        let done = 0;
+        for (; done < batch.length; done++) {
+          const r = results[done]!;
+          if (r.status === 'fulfilled') { this.counters.published++; continue; }
+          if (!unpublishable(r.reason)) break;
+          this.counters.rejected++;
+          this.counters.lastError = `event ${batch[done]!.id} not publishable: ${String((r.reason as Error)?.message ?? r.reason)}`;
+        }
+        const failed = done < batch.length ? done : -1;
         this.head += done;
         if (this.head > 65_536 && this.head * 2 > this.queue.length) { this.queue = this.queue.slice(this.head); this.head = 0; }
         if (failed >= 0) {
