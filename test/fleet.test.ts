@@ -98,6 +98,8 @@ test('two machines publish to NATS JetStream; corral collect fills PostgreSQL; c
   const js = nc.jetstream();
   await js.publish('corral.events.evil.exec', new TextEncoder().encode('{not json'));
   await js.publish('corral.events.evil.exec', JSON.stringify({ id: 'x1', ts: '1', kind: 'exec', session: '../../etc', payload: {} }));
+  // valid, but with text jsonb and PostgreSQL text refuse as it is (NUL, a lone surrogate): stored, sanitised
+  await js.publish('corral.events.odd.exec', JSON.stringify({ id: 'odd-1', ts: '2', kind: 'exec', session: 'odd-1', tool_call: 'tc\u0000', payload: { argv: ['a\u0000b', '\ud800'] } }));
   await nc.drain();
 
   const c1 = await corral(['collect', '--nats', nats.url, '--postgres', pg.url, '--until-idle', '2s', '--json']);
@@ -111,6 +113,10 @@ test('two machines publish to NATS JetStream; corral collect fills PostgreSQL; c
   // every local event of both sessions is in the central store, with its machine
   const store = await PgEventStore.open(pg.url);
   try {
+    const odd = await store.query({ session: 'odd-1' });
+    assert.equal(odd.length, 1);
+    assert.deepEqual(odd[0]!.payload.argv, ['a\uFFFDb', '\uFFFD']);
+    assert.equal(odd[0]!.tool_call, 'tc\uFFFD');
     for (const [d, s, host] of [[m1, s1.session, 'm1'], [m2, s2.session, 'm2']] as const) {
       const local = d.runtime.store.query({ session: s }).map((e) => e.id).sort();
       const central = (await store.query({ session: s })).map((e) => { assert.equal(e.host, host); return e.id; }).sort();

@@ -50,10 +50,16 @@ function alertField(ev: CorralEvent, k: 'category' | 'rule' | 'severity'): strin
   return typeof v === 'string' ? v : null;
 }
 
-/** PostgreSQL text cannot hold NUL: a host name's NULs become U+FFFD. */
+/** PostgreSQL text cannot hold NUL: NULs in labels (agent-influenced text) become U+FFFD in the columns (the event keeps them, escaped). */
 const noNul = (s: string | undefined): string | null => (s === undefined ? null : s.replace(/\0/g, '\uFFFD'));
-/** jsonb rejects the escape \u0000 (an agent's text can hold NUL): it becomes \ufffd; an escaped backslash before "u0000" is left alone. */
-const jsonbSafe = (line: string): string => (line.includes('u0000') ? line.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : line);
+/**
+ * jsonb refuses some JSON that JSON.stringify writes for an agent's text: the escape \u0000 and
+ * lone UTF-16 surrogates. Such an event is re-serialised with NUL as U+FFFD and lone surrogates
+ * made well-formed (rare: the fast path keeps the line as it is).
+ */
+const jsonbSafe = (c: CheckedEvent): string => (/\\u(0000|d[89a-f])/i.test(c.line)
+  ? JSON.stringify(c.ev, (_k, v: unknown) => (typeof v === 'string' ? (v as string & { toWellFormed(): string }).toWellFormed().replace(/\0/g, '\uFFFD') : v))
+  : c.line);
 
 export class PgEventStore {
   private constructor(private readonly pool: pg.Pool) {}
@@ -83,8 +89,9 @@ export class PgEventStore {
         const args: unknown[] = [];
         const tuples = part.map(({ checked, host }, i) => {
           const ev = checked.ev;
-          args.push(ev.id, checked.key, ev.kind, noNul(host), ev.session, ev.run ?? null, ev.episode ?? null, ev.step ?? null,
-            ev.tool_call ?? null, ev.pid ?? null, alertField(ev, 'category'), alertField(ev, 'rule'), alertField(ev, 'severity'), jsonbSafe(checked.line));
+          args.push(noNul(ev.id), checked.key, noNul(ev.kind), noNul(host), ev.session, noNul(ev.run), noNul(ev.episode), ev.step ?? null,
+            noNul(ev.tool_call), ev.pid ?? null, noNul(alertField(ev, 'category') ?? undefined), noNul(alertField(ev, 'rule') ?? undefined),
+            noNul(alertField(ev, 'severity') ?? undefined), jsonbSafe(checked));
           return `(${Array.from({ length: COLS }, (_, c) => `$${i * COLS + c + 1}`).join(',')})`;
         });
         const r = await client.query(
