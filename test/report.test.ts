@@ -62,6 +62,8 @@ test('corral report --json: verdict, blame per tool call, and the late alert mar
   assert.ok(net2.some((a) => a.category === 'tunnel' && a.late && a.during_step === 3 && a.action === 'blocked'), JSON.stringify(rep.calls[1]!.alerts));
   assert.deepEqual(rep.calls[2]!.alerts, [], 'the call running at the time is not blamed');
   assert.ok(rep.calls[3]!.connections.allowed >= 1, 'the download is an allowed connection');
+  assert.ok(rep.calls[3]!.bytes.down > 0 && rep.calls[3]!.bytes.up > 0, `the download's bytes: ${JSON.stringify(rep.calls[3]!.bytes)}`);
+  assert.deepEqual(rep.calls[0]!.bytes, { up: 0, down: 0 });
   assert.deepEqual(rep.calls[3]!.alerts, []);
   assert.ok(rep.calls[0]!.processes >= 1, 'exec events counted');
   assert.equal(rep.counts.calls, 4);

@@ -63,6 +63,12 @@ test('a large upload over a connection still open is flagged while it runs, attr
     assert.ok(Number(last[0]!.payload.bytes_up) >= 60 * 2 ** 20);
     assert.ok(Number(last[0]!.payload.bytes_up_prev) >= 50 * 2 ** 20, 'the last record knows what was already reported');
     assert.equal(alerts.filter((a) => a.payload.rule === 'large_outbound_flow').length, 1, 'once per connection');
+    assert.equal(new Set(flows().map((f) => f.payload.flow_id)).size, 1, 'every record names the one flow');
+    // the report counts the flow once, by its latest record
+    const { buildSessionReport } = await import('../src/report/session-report.js');
+    const rep = buildSessionReport(s.events);
+    const up1 = rep.calls.find((c) => c.tool_call === 'up-1')!;
+    assert.equal(up1.bytes.up, Number(last[0]!.payload.bytes_up));
   } finally { await s.close(); }
 });
 

@@ -21,6 +21,8 @@ export interface ReportCall {
   step?: number; tool_call: string; tool?: string; command: string;
   start_ts: string; end_ts?: string; exit_code?: number | null; duration_ms?: number; timed_out?: boolean; blocked?: boolean;
   processes: number; connections: { allowed: number; denied: number };
+  /** Bytes its connections moved through the gateway (each flow's latest record, so an open one counts so far). */
+  bytes: { up: number; down: number };
   alerts: ReportAlert[];
 }
 
@@ -54,6 +56,7 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
   const calls = new Map<string, ReportCall>();
   const alerts: AlertEvent[] = [];
   const gaps: SessionReport['sensor_gaps'] = [];
+  const flowBytes = new Map<string, { up: number; down: number }>();
   for (const e of evs) {
     const id = e.tool_call;
     if (e.kind === 'alert') { alerts.push(e as unknown as AlertEvent); continue; }
@@ -65,7 +68,7 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
     if (id === undefined) continue;
     let c = calls.get(id);
     if (e.kind === 'toolcall.start' || !c) {
-      c ??= { step: e.step, tool_call: id, command: '', start_ts: e.ts, processes: 0, connections: { allowed: 0, denied: 0 }, alerts: [] };
+      c ??= { step: e.step, tool_call: id, command: '', start_ts: e.ts, processes: 0, connections: { allowed: 0, denied: 0 }, bytes: { up: 0, down: 0 }, alerts: [] };
       calls.set(id, c);
       if (e.kind === 'toolcall.start') {
         c.command = String(e.payload.command ?? '');
@@ -83,6 +86,13 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
     } else if (e.kind === 'exec') c.processes++;
     else if (e.kind === 'connect' && e.payload.source === 'gateway') {
       if (e.payload.decision === 'allow') c.connections.allowed++; else c.connections.denied++;
+    } else if (e.kind === 'flow') {
+      // A flow's records carry its running totals: count each flow once, by its latest record.
+      const key = typeof e.payload.flow_id === 'string' ? e.payload.flow_id : e.id;
+      const up = Number(e.payload.bytes_up) || 0, down = Number(e.payload.bytes_down) || 0;
+      const seen = flowBytes.get(key);
+      c.bytes.up += up - (seen?.up ?? 0); c.bytes.down += down - (seen?.down ?? 0);
+      flowBytes.set(key, { up, down });
     }
   }
   const ordered = [...calls.values()].sort((a, b) => compareTs(a.start_ts, b.start_ts));

@@ -590,7 +590,7 @@ export class Session {
   /** A flow record (bytes each way so far, or in all when it is the last) as an event. */
   private emitFlow(r: FlowReport, a: { attr: Attribution & { inferred?: boolean }; pid?: number; how: string }): void {
     this.emit('flow', {
-      ...netBase(r, a.how), bytes_up: r.bytesUp, bytes_down: r.bytesDown, bytes_up_prev: r.bytesUpPrev, bytes_down_prev: r.bytesDownPrev,
+      ...netBase(r, a.how), flow_id: r.flowId, bytes_up: r.bytesUp, bytes_down: r.bytesDown, bytes_up_prev: r.bytesUpPrev, bytes_down_prev: r.bytesDownPrev,
       ...(r.interim ? { interim: true } : {}), duration_ms: r.durationMs, connect_latency_us: r.connectLatencyUs, error: r.error,
     }, { attr: a.attr, pid: a.pid, ts: monoToEpochNs(r.tsNs) });
   }
@@ -643,7 +643,7 @@ export class Session {
     }
     if (r.decision.verdict === 'allow' || r.observed) this.flowAttr.set(r.flowId, { attr, pid, how });
     const base = netBase(r, how);
-    const ev = this.emit('connect', { ...base, source: 'gateway', detail: r.detail, midstream: r.midstream, observed: r.observed, reason: r.decision.reason }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
+    const ev = this.emit('connect', { ...base, flow_id: r.flowId, source: 'gateway', detail: r.detail, midstream: r.midstream, observed: r.observed, reason: r.decision.reason }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
     const d = alertForConnect(r, this.rt.pools);
     if (!d) return;
     const action = r.observed ? 'observed' : 'blocked';
