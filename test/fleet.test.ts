@@ -186,6 +186,29 @@ test('corral collect as a service rides out a NATS restart and stops cleanly on 
   assert.match(stdout, /corral collect: \d+ message\(s\) received/);
 });
 
+test('corral events --follow --nats shows the fleet live, filtered by machine, with the machine named', async () => {
+  const child = spawn(process.execPath, [MAIN, 'events', '--follow', '--nats', nats.url, '--host', 'm1', '--episode', 'ep-live', '--json'], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  child.stdout.on('data', (c: Buffer) => { out += c; });
+  child.stderr.on('data', (c: Buffer) => { err += c; });
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  try {
+    await new Promise((r) => setTimeout(r, 1500)); // subscribed
+    const [a, b] = await Promise.all([
+      corral(['run', '--label', 'episode=ep-live', '--label', 'tool_call=live-1', '--', '/bin/true'], { CORRAL_SOCKET: m1.socketPath }),
+      corral(['run', '--label', 'episode=ep-live', '--label', 'tool_call=live-2', '--', '/bin/true'], { CORRAL_SOCKET: m2.socketPath }),
+    ]);
+    assert.equal(a.code, 0, a.stderr); assert.equal(b.code, 0, b.stderr);
+    for (let i = 0; i < 100 && !/"kind":"toolcall\.end"/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { host: string; episode: string; tool_call?: string; kind: string });
+    assert.ok(lines.some((l) => l.kind === 'toolcall.start' && l.tool_call === 'live-1'), out);
+    assert.ok(lines.every((l) => l.host === 'm1' && l.episode === 'ep-live'), out);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0, err);
+});
+
 test('the publisher drops (and counts) events NATS can never take instead of retrying them forever', async () => {
   const pub = new NatsEventPublisher(nats.url, { host: 'poison' });
   try {
@@ -207,7 +230,10 @@ test('corral collect and events --postgres: usage errors and an unreachable data
   assert.match(u.stderr, /needs --nats/);
   const h = await corral(['events', '--host', 'm1']);
   assert.equal(h.code, 2);
-  assert.match(h.stderr, /--host filters the fleet store: it needs --postgres/);
+  assert.match(h.stderr, /--host filters the fleet: it needs --postgres URL or --follow --nats URL/);
+  const n = await corral(['events', '--nats', nats.url]);
+  assert.equal(n.code, 2);
+  assert.match(n.stderr, /--nats follows the fleet live: it needs --follow/);
   const bad = await corral(['events', '--postgres', 'postgres://postgres:secret@127.0.0.1:1/none', '--json']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /PostgreSQL postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/none: .*ECONNREFUSED/);

@@ -37,11 +37,12 @@ Filters:
   --limit N            at most N events (oldest first)
 Live:
   --follow             print events as they happen, from a running \`corral serve\` (filters above apply;
-                       not --since/--limit/--sessions); --socket PATH names its socket
+                       not --since/--limit/--sessions); --socket PATH names its socket; with --nats URL
+                       (and optionally --host H), the whole fleet's events as machines publish them
 Fleet:
   --postgres URL       query the fleet's central store (filled by \`corral collect\`) instead of this
                        machine's; events carry the machine they came from ("host")
-  --host H             only events of machine H (with --postgres)
+  --host H             only events of machine H (with --postgres, or --follow --nats)
 Output:
   --json               one JSON event per line
   --sessions           list sessions instead of events
@@ -67,6 +68,7 @@ const OPTIONS = {
   follow: { type: 'boolean' },
   socket: { type: 'string' },
   postgres: { type: 'string' },
+  nats: { type: 'string' },
   host: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -204,7 +206,8 @@ export async function eventsCommand(argv: string[], io: CommandIO): Promise<numb
     }
     q = buildQuery(v);
     if (v.follow && (v.since !== undefined || v.limit !== undefined || v.sessions)) throw new UsageError('--follow shows new events: it takes the filters, not --since, --limit or --sessions');
-    if (v.host !== undefined && v.postgres === undefined) throw new UsageError('--host filters the fleet store: it needs --postgres URL');
+    if (v.host !== undefined && v.postgres === undefined && v.nats === undefined) throw new UsageError('--host filters the fleet: it needs --postgres URL or --follow --nats URL');
+    if (v.nats !== undefined && !v.follow) throw new UsageError('--nats follows the fleet live: it needs --follow (for stored events use --postgres URL)');
     if (v.postgres !== undefined && (v.follow || v.sessions || v.home !== undefined)) throw new UsageError('--postgres queries the fleet store: not with --follow, --sessions or --home');
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
@@ -212,6 +215,10 @@ export async function eventsCommand(argv: string[], io: CommandIO): Promise<numb
     return 2;
   }
 
+  if (v.follow && v.nats !== undefined) {
+    const { followFleet } = await import('./events-follow.js');
+    return followFleet({ natsUrl: v.nats, host: v.host, json: v.json, filter: { session: q.session, run: q.run, episode: q.episode, step: q.step, tool_call: q.tool_call, kind: q.kind, category: q.category } }, io);
+  }
   if (v.follow) {
     const { followEvents } = await import('./events-follow.js');
     return followEvents({ socket: v.socket, json: v.json, filter: { session: q.session, run: q.run, episode: q.episode, step: q.step, tool_call: q.tool_call, kind: q.kind, category: q.category } }, io);

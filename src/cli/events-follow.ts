@@ -12,6 +12,61 @@ export interface FollowOptions {
   filter: { session?: string; run?: string; episode?: string; step?: number; tool_call?: string; kind?: string[]; category?: string[] };
 }
 
+/** One readable line per event (alerts highlighted; host first for the fleet view). */
+function eventLine(ev: CorralEvent, st: ReturnType<typeof makeStyle>, host?: string): string {
+  const where = [ev.session.slice(0, 12), ev.episode ?? '-', ev.step ?? '-', ev.tool_call ?? '-'].join(' ');
+  const text = safeText(summarizeEvent(ev)).slice(0, 200);
+  const kind = ev.kind === 'alert' ? severityColor(st, String(ev.payload.severity), st.bold(`ALERT ${String(ev.payload.category)}`)) : ev.kind;
+  return `${st.dim(nsToIso(ev.ts).slice(11, 23))} ${host !== undefined ? `${st.cyan(safeText(host))} ` : ''}${safeText(where)} ${kind}${ev.pid !== undefined ? ` pid ${ev.pid}` : ''}  ${text}\n`;
+}
+
+/**
+ * `--follow --nats URL`: the whole fleet live, from the subjects every `corral serve --publish`
+ * writes (host and kind filtered by subject, the rest here). Messages are checked like the
+ * collector checks them; ones that are not events are skipped and counted, never printed raw.
+ */
+export async function followFleet(o: FollowOptions & { natsUrl: string; host?: string }, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv }): Promise<number> {
+  const { connect } = await import('nats');
+  const { SUBJECT_ROOT, subjectToken } = await import('../store/nats-publisher.js');
+  const { checkEvent } = await import('../store/event-check.js');
+  const { matches } = await import('../server/event-stream.js');
+  let nc;
+  try {
+    nc = await connect({ servers: o.natsUrl, name: 'corral-events-follow', maxReconnectAttempts: -1, reconnectTimeWait: 1000, timeout: 5000 });
+  } catch (e) {
+    io.stderr.write(`corral events: cannot reach NATS at ${safeText(o.natsUrl)}: ${safeText((e as Error).message)}\n`);
+    return 1;
+  }
+  const f = o.filter;
+  const kind = f.kind?.length === 1 ? subjectToken(f.kind[0]!) : '*';
+  const subject = `${SUBJECT_ROOT}.${o.host !== undefined ? subjectToken(o.host) : '*'}.${kind}`;
+  const filter = { session: f.session, run: f.run, episode: f.episode, step: f.step, tool_call: f.tool_call, kinds: f.kind ? new Set<string>(f.kind) : undefined, categories: f.category ? new Set<string>(f.category) : undefined };
+  const st = makeStyle(io.stdout as NodeJS.WriteStream, io.env);
+  if (!o.json) io.stderr.write(`corral events: following the fleet on ${safeText(o.natsUrl)} (${subject}); Ctrl-C to stop\n`);
+  const sub = nc.subscribe(subject);
+  const stop = (): void => sub.unsubscribe();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let bad = 0;
+  const dec = new TextDecoder('utf-8', { fatal: true });
+  try {
+    for await (const m of sub) {
+      let ev: CorralEvent;
+      try { ev = checkEvent(JSON.parse(dec.decode(m.data))).ev; } catch { bad++; continue; }
+      const host = m.headers?.get('Corral-Host') || undefined;
+      if (o.host !== undefined && host !== o.host) continue;
+      if (!matches(filter, ev)) continue;
+      io.stdout.write(o.json ? `${JSON.stringify(host === undefined ? ev : { ...ev, host })}\n` : eventLine(ev, st, host ?? '?'));
+    }
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await nc.drain().catch(() => {});
+  }
+  if (bad && !o.json) io.stderr.write(`corral events: skipped ${bad} message(s) that were not Corral events\n`);
+  return 0;
+}
+
 export async function followEvents(o: FollowOptions, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv }): Promise<number> {
   const socket = o.socket ?? io.env.CORRAL_SOCKET ?? DEFAULT_SOCKET;
   try {
@@ -27,11 +82,7 @@ export async function followEvents(o: FollowOptions, io: { stdout: NodeJS.Writab
   const s = daemonStream(socket, `/v1/events${q.size ? `?${q}` : ''}`, (type, data) => {
     if (type === 'dropped') { io.stderr.write(`corral events: ${(data as { dropped: number }).dropped} event(s) dropped (reader too slow)\n`); return; }
     const ev = data as CorralEvent;
-    if (o.json) { io.stdout.write(`${JSON.stringify(ev)}\n`); return; }
-    const where = [ev.session.slice(0, 12), ev.episode ?? '-', ev.step ?? '-', ev.tool_call ?? '-'].join(' ');
-    const text = safeText(summarizeEvent(ev)).slice(0, 200);
-    const kind = ev.kind === 'alert' ? severityColor(st, String(ev.payload.severity), st.bold(`ALERT ${String(ev.payload.category)}`)) : ev.kind;
-    io.stdout.write(`${st.dim(nsToIso(ev.ts).slice(11, 23))} ${safeText(where)} ${kind}${ev.pid !== undefined ? ` pid ${ev.pid}` : ''}  ${text}\n`);
+    io.stdout.write(o.json ? `${JSON.stringify(ev)}\n` : eventLine(ev, st));
   });
   const stop = (): void => s.stop();
   process.once('SIGINT', stop);
