@@ -164,6 +164,9 @@ function colorSummary(ev: CorralEvent, text: string, st: Style): string {
   return text;
 }
 
+/** The columns of eventRows(), in order. */
+const EVENT_COLUMNS = ['TIME', 'SESSION', 'EPISODE', 'STEP', 'TOOL CALL', 'KIND', 'PID', 'SUMMARY'];
+
 function eventRows(events: CorralEvent[], st: Style, tty: boolean): string[][] {
   const isos = events.map((e) => isoOf(e.ts));
   const fmt = timeFormatter(isos);
@@ -252,8 +255,7 @@ export async function eventsCommand(argv: string[], io: CommandIO): Promise<numb
     } else if (events.length === 0) {
       await write(io.stderr, 'no matching events\n');
     } else {
-      const header = ['TIME', 'SESSION', 'EPISODE', 'STEP', 'TOOL CALL', 'KIND', 'PID', 'SUMMARY'].map((h) => st.bold(h));
-      await write(io.stdout, table(eventRows(events, st, tty), header));
+      await write(io.stdout, table(eventRows(events, st, tty), EVENT_COLUMNS.map((h) => st.bold(h))));
     }
     return 0;
   } finally {
@@ -280,7 +282,7 @@ async function fleetEvents(url: string, q: EventQuery & { host?: string }, json:
     } else if (events.length === 0) {
       await write(io.stderr, 'no matching events\n');
     } else {
-      const header = ['HOST', 'TIME', 'SESSION', 'EPISODE', 'STEP', 'TOOL CALL', 'KIND', 'PID', 'SUMMARY'].map((h) => st.bold(h));
+      const header = ['HOST', ...EVENT_COLUMNS].map((h) => st.bold(h));
       const rows = eventRows(events, st, tty).map((r, i) => [safeText(events[i]!.host ?? '-'), ...r]);
       await write(io.stdout, table(rows, header));
     }

@@ -120,7 +120,7 @@ export class Session {
   private connects = new ConnectRing();
   private pending = new Set<Promise<unknown>>();
   /** The attribution of open allowed connections, for their flow records (interim and last). */
-  private readonly flowAttr = new Map<string, { attr: Attribution & { inferred?: boolean }; pid?: number; how: string }>();
+  private readonly flowAttr = new Map<string, FlowAttribution>();
   /** Proxied connections whose flow record has not been reported yet (see close()). */
   private readonly openFlows = new Set<Promise<void>>();
   private fanout: FanoutAggregator<Attribution & { pid?: number; action: 'blocked' | 'observed' }>;
@@ -588,9 +588,9 @@ export class Session {
 
   // ---- gateway reports ----
   /** A flow record (bytes each way so far, or in all when it is the last) as an event. */
-  private emitFlow(r: FlowReport, a: { attr: Attribution & { inferred?: boolean }; pid?: number; how: string }): void {
+  private emitFlow(r: FlowReport, a: FlowAttribution): void {
     this.emit('flow', {
-      ...netBase(r, a.how), flow_id: r.flowId, bytes_up: r.bytesUp, bytes_down: r.bytesDown, bytes_up_prev: r.bytesUpPrev, bytes_down_prev: r.bytesDownPrev,
+      ...netBase(r, a.how), bytes_up: r.bytesUp, bytes_down: r.bytesDown, bytes_up_prev: r.bytesUpPrev, bytes_down_prev: r.bytesDownPrev,
       ...(r.interim ? { interim: true } : {}), duration_ms: r.durationMs, connect_latency_us: r.connectLatencyUs, error: r.error,
     }, { attr: a.attr, pid: a.pid, ts: monoToEpochNs(r.tsNs) });
   }
@@ -643,7 +643,7 @@ export class Session {
     }
     if (r.decision.verdict === 'allow' || r.observed) this.flowAttr.set(r.flowId, { attr, pid, how });
     const base = netBase(r, how);
-    const ev = this.emit('connect', { ...base, flow_id: r.flowId, source: 'gateway', detail: r.detail, midstream: r.midstream, observed: r.observed, reason: r.decision.reason }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
+    const ev = this.emit('connect', { ...base, source: 'gateway', detail: r.detail, midstream: r.midstream, observed: r.observed, reason: r.decision.reason }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
     const d = alertForConnect(r, this.rt.pools);
     if (!d) return;
     const action = r.observed ? 'observed' : 'blocked';
@@ -761,10 +761,13 @@ export class Session {
   }
 }
 
-/** The fields connect and flow events share. */
+/** Who a connection's records belong to (kept per flow so interim and last records need no second lookup). */
+interface FlowAttribution { attr: Attribution & { inferred?: boolean }; pid?: number; how: string }
+
+/** The fields connect and flow events share (flow_id ties one connection's records together). */
 function netBase(r: ConnectReport | FlowReport, how: string): Record<string, unknown> {
   return {
-    'network.peer.address': r.dst.ip, 'network.peer.port': r.dst.port, 'server.address': r.name, 'client.port': r.sport,
+    flow_id: r.flowId, 'network.peer.address': r.dst.ip, 'network.peer.port': r.dst.port, 'server.address': r.name, 'client.port': r.sport,
     protocol: r.protocol, sni: r.sniHost, decision: r.decision.verdict, rule: r.decision.rule,
     address_class: r.decision.addressClass, attribution: how,
   };

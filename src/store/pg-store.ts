@@ -7,7 +7,7 @@
 import pg from 'pg';
 import type { CorralEvent } from '../events/event.js';
 import type { CheckedEvent } from './event-check.js';
-import type { EventQuery, SessionSummary } from './sqlite-index.js';
+import { alertField, type EventQuery, type SessionSummary } from './sqlite-index.js';
 import { keyToNs, tsKey } from './ts-key.js';
 
 const SCHEMA = `
@@ -43,12 +43,6 @@ const ROWS_PER_INSERT = 1000;
 
 /** An event as the collector received it, with the machine it came from. */
 export interface HostEvent { checked: CheckedEvent; host?: string }
-
-function alertField(ev: CorralEvent, k: 'category' | 'rule' | 'severity'): string | null {
-  if (ev.kind !== 'alert') return null;
-  const v = ev.payload[k];
-  return typeof v === 'string' ? v : null;
-}
 
 /** PostgreSQL text cannot hold NUL: NULs in labels (agent-influenced text) become U+FFFD in the columns (the event keeps them, escaped). */
 const noNul = (s: string | undefined): string | null => (s === undefined ? null : s.replace(/\0/g, '\uFFFD'));

@@ -56,7 +56,8 @@ CREATE INDEX IF NOT EXISTS events_run ON events (run);
 
 type Row = (string | number | null)[];
 
-function alertField(ev: CorralEvent, k: 'category' | 'rule' | 'severity'): string | null {
+/** An alert's category, rule or severity (the indexed columns of both stores), or null for other kinds. */
+export function alertField(ev: CorralEvent, k: 'category' | 'rule' | 'severity'): string | null {
   if (ev.kind !== 'alert') return null;
   const v = ev.payload[k];
   return typeof v === 'string' ? v : null;

@@ -44,7 +44,7 @@ export interface LinkState {
    * concatenated (names may hold any character, so no separator): name i is
    * names.slice(nameEnds[i - 1] ?? 0, nameEnds[i]).
    */
-  rest?: { names: string; nameEnds: Int32Array; start: Float64Array; end: Float64Array; calls: Int32Array };
+  rest?: PackedNames & { start: Float64Array; end: Float64Array; calls: Int32Array };
   /** Compact states: the episodes with keys as columns (episodes is then empty); see keyedColumns(). */
   keyed?: EpisodeColumns;
 }
@@ -56,13 +56,29 @@ export interface LinkState {
  * key strings are indexes into dict (-1: absent); num holds start, end, calls, minStep, maxStep
  * per episode; episode i's keys are keyStarts[i]..keyStarts[i+1] of keyIdx/keyFrom/keyTo.
  */
-export interface EpisodeColumns {
-  names: string; nameEnds: Int32Array; dict: string[];
+export interface EpisodeColumns extends PackedNames {
+  dict: string[];
   run: Int32Array; host: Int32Array; sandbox: Int32Array; num: Float64Array;
   keyStarts: Int32Array; keyIdx: Int32Array; keyFrom: Float64Array; keyTo: Float64Array;
 }
 
 const EP_NUM = 5;
+
+/** Names packed without a separator (a name may hold any character): one string and the end offset of each. */
+export interface PackedNames { names: string; nameEnds: Int32Array }
+
+export function packNames(list: string[]): PackedNames {
+  const nameEnds = new Int32Array(list.length);
+  let at = 0;
+  list.forEach((n, i) => { at += n.length; nameEnds[i] = at; });
+  return { names: list.join(''), nameEnds };
+}
+
+/** The names of packNames(), in order. */
+export function* unpackNames(p: PackedNames): Generator<string> {
+  let from = 0;
+  for (let i = 0; i < p.nameEnds.length; i++) { yield p.names.slice(from, p.nameEnds[i]!); from = p.nameEnds[i]!; }
+}
 
 function keyedColumns(eps: EpisodeAgg[]): EpisodeColumns {
   const dict: string[] = [], ids = new Map<string, number>();
@@ -73,20 +89,17 @@ function keyedColumns(eps: EpisodeAgg[]): EpisodeColumns {
     return i;
   };
   const n = eps.length;
-  const nameEnds = new Int32Array(n), run = new Int32Array(n), host = new Int32Array(n), sandbox = new Int32Array(n), num = new Float64Array(n * EP_NUM);
+  const run = new Int32Array(n), host = new Int32Array(n), sandbox = new Int32Array(n), num = new Float64Array(n * EP_NUM);
   const keyStarts = new Int32Array(n + 1);
   const keyIdx: number[] = [], keyFrom: number[] = [], keyTo: number[] = [];
-  const names: string[] = [];
-  let at = 0;
   eps.forEach((e, i) => {
-    names.push(e.episode); at += e.episode.length; nameEnds[i] = at;
     run[i] = id(e.run); host[i] = id(e.host); sandbox[i] = id(e.sandbox);
     num.set([e.start, e.end, e.calls, e.minStep, e.maxStep], i * EP_NUM);
     keyStarts[i] = keyIdx.length;
     for (const k of e.keys) { keyIdx.push(id(k.key)); keyFrom.push(k.from); keyTo.push(k.to); }
   });
   keyStarts[n] = keyIdx.length;
-  return { names: names.join(''), nameEnds, dict, run, host, sandbox, num, keyStarts, keyIdx: Int32Array.from(keyIdx), keyFrom: Float64Array.from(keyFrom), keyTo: Float64Array.from(keyTo) };
+  return { ...packNames(eps.map((e) => e.episode)), dict, run, host, sandbox, num, keyStarts, keyIdx: Int32Array.from(keyIdx), keyFrom: Float64Array.from(keyFrom), keyTo: Float64Array.from(keyTo) };
 }
 
 /** The buffers of a compact state (to transfer, not copy, to another thread). */
@@ -101,10 +114,8 @@ export function stateBuffers(s: LinkState): ArrayBuffer[] {
 /** The keyed episodes of a compact state as fresh objects (in their original order). */
 function* keyedEpisodes(c: EpisodeColumns): Generator<EpisodeAgg> {
   const str = (i: number): string | undefined => (i < 0 ? undefined : c.dict[i]);
-  let from = 0;
-  for (let i = 0; i < c.nameEnds.length; i++) {
-    const episode = c.names.slice(from, c.nameEnds[i]!);
-    from = c.nameEnds[i]!;
+  let i = 0;
+  for (const episode of unpackNames(c)) {
     const keys: EpisodeAgg['keys'] = [];
     for (let j = c.keyStarts[i]!; j < c.keyStarts[i + 1]!; j++) keys.push({ key: c.dict[c.keyIdx[j]!]!, from: c.keyFrom[j]!, to: c.keyTo[j]! });
     const o = i * EP_NUM;
@@ -112,6 +123,7 @@ function* keyedEpisodes(c: EpisodeColumns): Generator<EpisodeAgg> {
       episode, run: str(c.run[i]!), host: str(c.host[i]!), sandbox: str(c.sandbox[i]!),
       start: c.num[o]!, end: c.num[o + 1]!, calls: c.num[o + 2]!, minStep: c.num[o + 3]!, maxStep: c.num[o + 4]!, keys,
     };
+    i++;
   }
 }
 
@@ -269,15 +281,13 @@ export class SpanLinker {
     }
     const keyed: EpisodeAgg[] = [];
     const names: string[] = [];
-    const start = f64(1024), end = f64(1024), calls = new Growable(Int32Array, 1024), nameEnds = new Growable(Int32Array, 1024);
-    let at = 0;
+    const start = f64(1024), end = f64(1024), calls = new Growable(Int32Array, 1024);
     for (const e of this.episodes.values()) {
       if (e.keys.length > 0) { keyed.push(e); continue; }
       names.push(e.episode); start.push(e.start); end.push(e.end); calls.push(e.calls);
-      at += e.episode.length; nameEnds.push(at);
     }
     const cut = <T extends Float64Array | Int32Array>(g: Growable<T>): T => g.data.slice(0, g.length) as T;
-    return { ...base, episodes: [], keyed: keyedColumns(keyed), episodeCount: this.episodes.size, rest: { names: names.join(''), nameEnds: cut(nameEnds), start: cut(start), end: cut(end), calls: cut(calls) } };
+    return { ...base, episodes: [], keyed: keyedColumns(keyed), episodeCount: this.episodes.size, rest: { ...packNames(names), start: cut(start), end: cut(end), calls: cut(calls) } };
   }
 }
 
@@ -310,14 +320,13 @@ export function mergeLinkStates(states: LinkState[]): LinkState {
   const others = new Set<string>();
   for (const s of states) {
     if (!s.rest) continue;
-    const { names, nameEnds, start, end, calls } = s.rest;
-    let from = 0;
-    for (let i = 0; i < nameEnds.length; i++) {
-      const name = names.slice(from, nameEnds[i]!);
-      from = nameEnds[i]!;
+    const { start, end, calls } = s.rest;
+    let i = 0;
+    for (const name of unpackNames(s.rest)) {
       const cur = episodes.get(name);
-      if (!cur) { others.add(name); continue; }
-      cur.start = Math.min(cur.start, start[i]!); cur.end = Math.max(cur.end, end[i]!); cur.calls += calls[i]!;
+      if (!cur) others.add(name);
+      else { cur.start = Math.min(cur.start, start[i]!); cur.end = Math.max(cur.end, end[i]!); cur.calls += calls[i]!; }
+      i++;
     }
   }
   out.episodes = [...episodes.values()];
