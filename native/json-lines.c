@@ -37,6 +37,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "napi-util.h"
+
+/* native/trace-link.c: the trace pass's fast path, in the same addon. */
+void trace_link_register(napi_env env, napi_value exports);
 
 enum { T_ABSENT = 0, T_STR = 1, T_NUM = 2, T_TRUE = 3, T_FALSE = 4, T_NULL = 5, T_OBJ = 6, T_ARR = 7 };
 enum { F_ESC = 16, F_HIGH = 32, F_SAME = 64 };
@@ -327,18 +331,8 @@ static int parse_spec(const uint8_t *s, size_t n, Key *keys) {
   return k;
 }
 
-static napi_value fail(napi_env env, const char *msg) {
-  napi_throw_type_error(env, NULL, msg);
-  return NULL;
-}
-
-static int typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
-  napi_typedarray_type t;
-  napi_value ab;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &t, len, data, &ab, &off) != napi_ok) return -1;
-  return t == want ? 0 : -1;
-}
+#define fail napi_fail
+#define typed napi_typed
 
 static napi_value scan(napi_env env, napi_callback_info info) {
   size_t argc = 6;
@@ -406,5 +400,6 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "scan", NAPI_AUTO_LENGTH, scan, NULL, &fn);
   napi_set_named_property(env, exports, "scan", fn);
+  trace_link_register(env, exports);
   return exports;
 }

@@ -31,17 +31,19 @@ const targets = [
   {
     // Optional: without it `corral investigate` parses every line with JSON.parse (same answers,
     // slower; `corral doctor` says so). SSE2 is used where the compiler targets it (x86-64).
-    out: join(out, 'json-lines.node'), src: src('json-lines.c'), optional: true, libs: ['-lm'],
+    // native/trace-link.c (the trace pass's native linker) is part of the same addon.
+    out: join(out, 'json-lines.node'), src: src('json-lines.c'), extra: [src('trace-link.c'), src('napi-util.h')], optional: true, libs: ['-lm'],
     args: ['-O3', '-Wall', '-Werror', '-shared', '-fPIC', '-DNODE_GYP_MODULE_NAME=json_lines', `-I${nodeInclude}`],
   },
 ];
 
 for (const t of targets) {
-  const argv = [...t.args, '-o', t.out, t.src, ...(t.libs ?? [])];
+  const sources = [t.src, ...(t.extra ?? []).filter((f) => f.endsWith('.c'))];
+  const argv = [...t.args, '-o', t.out, ...sources, ...(t.libs ?? [])];
   const stamp = `${t.out}.cmd`;
   const cmd = JSON.stringify(['gcc', ...argv]);
   // Fresh: built from this source, by this command, and not overwritten since (stamp written after it).
-  const fresh = existsSync(t.out) && existsSync(stamp) && statSync(t.out).mtimeMs >= statSync(t.src).mtimeMs
+  const fresh = existsSync(t.out) && existsSync(stamp) && [t.src, ...(t.extra ?? [])].every((f) => statSync(t.out).mtimeMs >= statSync(f).mtimeMs)
     && statSync(stamp).mtimeMs >= statSync(t.out).mtimeMs && readFileSync(stamp, 'utf8') === cmd;
   if (fresh) continue;
   try {

@@ -64,6 +64,22 @@ export interface EpisodeColumns extends PackedNames {
 
 const EP_NUM = 5;
 
+/**
+ * What the native trace linker (analysis/native-link.ts) took of one range, for state() to fold
+ * in: its calls, its episodes with alert keys (none of them also an episode of this linker; see
+ * foldNative) with the line of their first call, its other episodes as columns, and the exposure
+ * it recorded per key.
+ */
+export interface NativePart {
+  calls: number; minTs: number; maxTs: number;
+  keyed: { ep: EpisodeAgg; first: number }[];
+  rest: PackedNames & { start: Float64Array; end: Float64Array; calls: Int32Array };
+  exposure: Map<string, { starts: Float64Array; ends: Float64Array }>;
+}
+
+/** An episode of the native linker as foldNative() receives it (keys: key strings, all unbounded). */
+export interface NativeEpisode { start: number; end: number; calls: number; first: number; run?: string; host?: string; sandbox?: string; keys: string[] }
+
 /** Names packed without a separator (a name may hold any character): one string and the end offset of each. */
 export interface PackedNames { names: string; nameEnds: Int32Array }
 
@@ -137,8 +153,16 @@ export class SpanLinker {
   private readonly placementKeys: SpanKey[] = [];
   private spans = 0;
   private minTs = Infinity; maxTs = -Infinity;
+  /**
+   * Added to the ordinal of the next call add() numbers: the calls of this range another reader
+   * (the native linker) took before it, so every call keeps the number a single reader gives it.
+   */
+  ordinalOffset = 0;
+  /** Line of each episode's first call (kept only with trackFirstLines(), to fold a native part in line order). */
+  private firstLine: Map<string, number> | undefined;
+  private native: NativePart | undefined;
 
-  constructor(keys: KeyAlertsInput[], private readonly placements: PlacementIndex | undefined, private readonly opts: LinkOptions, private readonly numberBase = 0) {
+  constructor(keys: KeyAlertsInput[], private readonly placements: PlacementIndex | undefined, readonly opts: LinkOptions, private readonly numberBase = 0) {
     for (const k of keys) {
       const st: KeyState = { key: `${k.kind}:${k.value}`, ts: k.ts, starts: f64(16), ends: f64(16) };
       (k.kind === 'ip' ? this.ip : this.host).set(k.value, st);
@@ -147,7 +171,7 @@ export class SpanLinker {
 
   /** Consumes one tool call (hot path: no allocation unless the call matters). */
   add(span: ToolCallSpan): void {
-    const n = this.numberBase + this.spans++;
+    const n = this.numberBase + this.ordinalOffset + this.spans++;
     const { skewMs, lagMs } = this.opts;
     if (span.start < this.minTs) this.minTs = span.start;
     if (span.end > this.maxTs) this.maxTs = span.end;
@@ -155,6 +179,7 @@ export class SpanLinker {
     if (!ep) {
       ep = { episode: span.episode, run: span.run, host: span.host, sandbox: span.sandbox, start: span.start, end: span.end, calls: 0, minStep: Infinity, maxStep: -Infinity, keys: [] };
       this.episodes.set(span.episode, ep);
+      this.firstLine?.set(span.episode, span.line);
     }
     ep.calls++;
     if (span.start < ep.start) ep.start = span.start;
@@ -188,52 +213,34 @@ export class SpanLinker {
     if (hit) this.candidates.push(hit);
   }
 
-  /** The alert keys state of an IP, or undefined when it raised no alerts (for quick()). */
-  ipState(ip: string): KeyState | undefined { return this.ip.get(ip); }
-
-  /** The aggregate of an episode already seen (for quick()). */
-  episodeAgg(episode: string): EpisodeAgg | undefined { return this.episodes.get(episode); }
-
-  /**
-   * The fast path of the trace scanner, for a call with exactly one IP, a known end, in an episode
-   * already seen, without placements. Says what add() would make of the call's alerts, without
-   * changing anything: 0 none in its window (not a candidate), 1 one inside the call or its grace
-   * (a candidate), 2 only after the grace (a candidate only if the command can leave a process
-   * running). For 0, and for 2 with a command that cannot, quickCommit() does add()'s bookkeeping;
-   * otherwise the caller parses the whole line and calls add().
-   */
-  quickCheck(start: number, end: number, st: KeyState): 0 | 1 | 2 {
-    const skew = this.opts.skewMs;
-    const i = lowerBound(st.ts, start - skew);
-    if (i >= st.ts.length) return 0;
-    const t = st.ts[i]!;
-    if (t > end + this.opts.lagMs + skew) return 0;
-    return t > end + skew + this.opts.graceMs ? 2 : 1;
+  /** The IPs with alerts and their sorted alert times, in the order state() lists their exposure. */
+  alertIps(): { value: string; ts: Float64Array; key: string }[] {
+    return [...this.ip].map(([value, st]) => ({ value, ts: st.ts, key: st.key }));
   }
 
-  /** add()'s bookkeeping for a call that is not a candidate (see quickCheck). Steps are kept by add() only. */
-  quickCommit(ep: EpisodeAgg, start: number, end: number, st: KeyState | undefined): void {
-    this.spans++;
-    if (start < this.minTs) this.minTs = start;
-    if (end > this.maxTs) this.maxTs = end;
-    ep.calls++;
-    if (start < ep.start) ep.start = start;
-    if (end > ep.end) ep.end = end;
-    if (st) {
-      const skew = this.opts.skewMs;
-      st.starts.push(start - skew); st.ends.push(end + skew);
-      let known = false;
-      for (const k of ep.keys) if (k.key === st.key && k.from === -Infinity) { known = true; break; }
-      if (!known) ep.keys.push({ key: st.key, from: -Infinity, to: Infinity });
+  /** Keep the line of each episode's first call (call before the first add()). */
+  trackFirstLines(): void { this.firstLine ??= new Map(); }
+
+  /**
+   * Folds the native linker's share of this linker's episodes into them (take(name) hands over
+   * and forgets the native episode of that name): windows and counts add up, keys are joined,
+   * and run, host and sandbox are those of whichever first call came first.
+   */
+  foldNative(take: (name: string) => NativeEpisode | undefined): void {
+    for (const [name, ep] of this.episodes) {
+      const c = take(name);
+      if (!c) continue;
+      if (c.start < ep.start) ep.start = c.start;
+      if (c.end > ep.end) ep.end = c.end;
+      ep.calls += c.calls;
+      for (const key of c.keys) if (!ep.keys.some((k) => k.key === key && k.from === -Infinity)) ep.keys.push({ key, from: -Infinity, to: Infinity });
+      const mine = this.firstLine?.get(name) ?? Infinity;
+      if (c.first < mine) { ep.run = c.run; ep.host = c.host; ep.sandbox = c.sandbox; this.firstLine?.set(name, c.first); }
     }
   }
 
-  /** An episode first seen by the fast scanner, with the run, host and sandbox of its first call (as add() takes them). */
-  newEpisode(episode: string, first: { run?: string; host?: string; sandbox?: string }): EpisodeAgg {
-    const ep: EpisodeAgg = { episode, run: first.run, host: first.host, sandbox: first.sandbox, start: Infinity, end: -Infinity, calls: 0, minStep: Infinity, maxStep: -Infinity, keys: [] };
-    this.episodes.set(episode, ep);
-    return ep;
-  }
+  /** The rest of the native linker's work on this range (after foldNative), for state(). */
+  absorb(part: NativePart): void { this.native = part; }
 
   /** Records exposure on one key and checks its alerts against the call's window. */
   private visit(st: KeyState, span: ToolCallSpan, n: number, from: number, to: number, until: number, ep: EpisodeAgg, hit: Candidate | undefined): Candidate | undefined {
@@ -266,29 +273,61 @@ export class SpanLinker {
    * worker thread); they count as episodes and merge into the same episode of another state.
    */
   state(compact = false): LinkState {
+    const nat = this.native;
     // Compact states come from workers: they sort their windows, so the merge is linear.
     const exposure = [...this.ip.values(), ...this.host.values()]
-      .filter((s) => s.starts.length > 0)
       .map((s) => {
-        const starts = s.starts.data.slice(0, s.starts.length), ends = s.ends.data.slice(0, s.ends.length);
+        let starts: Float64Array = s.starts.data.slice(0, s.starts.length), ends: Float64Array = s.ends.data.slice(0, s.ends.length);
+        const x = nat?.exposure.get(s.key);
+        if (x && x.starts.length) { starts = concat([starts, x.starts]); ends = concat([ends, x.ends]); }
         if (compact) { starts.sort(); ends.sort(); }
         return { key: s.key, starts, ends, sorted: compact };
-      });
-    const base = { spans: this.spans, candidates: this.candidates, exposure, minTs: this.minTs, maxTs: this.maxTs };
+      })
+      .filter((x) => x.starts.length > 0);
+    const base = {
+      spans: this.spans + (nat?.calls ?? 0), candidates: this.candidates, exposure,
+      minTs: Math.min(this.minTs, nat?.minTs ?? Infinity), maxTs: Math.max(this.maxTs, nat?.maxTs ?? -Infinity),
+    };
+    // Episodes in the order of their first call (a single reader's order).
+    let all = [...this.episodes.values()];
+    if (nat?.keyed.length) {
+      const first = this.firstLine;
+      const order = [...all.map((ep) => ({ ep, first: first?.get(ep.episode) ?? Infinity })), ...nat.keyed];
+      order.sort((a, b) => a.first - b.first);
+      all = order.map((o) => o.ep);
+    }
+    const restCount = nat?.rest.nameEnds.length ?? 0;
     if (!compact) {
-      const all = [...this.episodes.values()];
-      return { ...base, episodes: all, episodeCount: this.episodes.size };
+      if (nat) {
+        const { start, end, calls } = nat.rest;
+        let i = 0;
+        for (const episode of unpackNames(nat.rest)) { all.push({ episode, start: start[i]!, end: end[i]!, calls: calls[i]!, minStep: Infinity, maxStep: -Infinity, keys: [] }); i++; }
+      }
+      return { ...base, episodes: all, episodeCount: all.length };
     }
     const keyed: EpisodeAgg[] = [];
     const names: string[] = [];
     const start = f64(1024), end = f64(1024), calls = new Growable(Int32Array, 1024);
-    for (const e of this.episodes.values()) {
+    for (const e of all) {
       if (e.keys.length > 0) { keyed.push(e); continue; }
       names.push(e.episode); start.push(e.start); end.push(e.end); calls.push(e.calls);
     }
     const cut = <T extends Float64Array | Int32Array>(g: Growable<T>): T => g.data.slice(0, g.length) as T;
-    return { ...base, episodes: [], keyed: keyedColumns(keyed), episodeCount: this.episodes.size, rest: { ...packNames(names), start: cut(start), end: cut(end), calls: cut(calls) } };
+    let rest: NonNullable<LinkState['rest']> = { ...packNames(names), start: cut(start), end: cut(end), calls: cut(calls) };
+    if (nat && restCount) rest = joinRest(rest, nat.rest);
+    return { ...base, episodes: [], keyed: keyedColumns(keyed), episodeCount: all.length + restCount, rest };
   }
+}
+
+/** Two packed sets of episodes without keys, one after the other. */
+function joinRest(a: NonNullable<LinkState['rest']>, b: NonNullable<LinkState['rest']>): NonNullable<LinkState['rest']> {
+  const shift = a.names.length;
+  const nameEnds = new Int32Array(a.nameEnds.length + b.nameEnds.length);
+  nameEnds.set(a.nameEnds);
+  for (let i = 0; i < b.nameEnds.length; i++) nameEnds[a.nameEnds.length + i] = b.nameEnds[i]! + shift;
+  const calls = new Int32Array(a.calls.length + b.calls.length);
+  calls.set(a.calls); calls.set(b.calls, a.calls.length);
+  return { names: a.names + b.names, nameEnds, start: concat([a.start, b.start]), end: concat([a.end, b.end]), calls };
 }
 
 /** Merges the states of several linkers (trace workers) into one. */

@@ -20,6 +20,8 @@ export interface JsonLineHandlers {
   slow(text: string, lineNo: number, info: LineInfo): void;
   /** A new batch starts (values from the batch before are no longer "the line before"). */
   batch?(): void;
+  /** The scanner has indexed lines lines of buf, the first being line firstLine (before fast() sees them). */
+  chunk?(sc: JsonLineScanner, buf: Buffer, lines: number, firstLine: number): void;
 }
 
 /** Reads path (or opts.range of it) line by line; see JsonLineHandlers. */
@@ -56,6 +58,7 @@ export async function readJsonLines(path: string, keys: readonly KeyPath[], h: J
       for (;;) {
         h.batch?.();
         const lines = sc.scan(buf, from, n);
+        if (lines > 0) h.chunk?.(sc, buf, lines, lineNo + 1);
         for (let i = 0; i < lines; i++) {
           lineNo++;
           const s = sc.status(i);

@@ -156,6 +156,12 @@ export class TsParser {
   /** Counts a zoned timestamp read by isoZAt (the same bookkeeping as iso()). */
   acceptZoned(ms: number): number { this.zoned++; return this.check(ms); }
 
+  /** Counts n zoned timestamps converted elsewhere (the native trace linker), all inside plausibleRange(). */
+  countZoned(n: number): void { this.zoned += n; }
+
+  /** Times outside [min, max] are counted as implausible (and the first one is named in the note). */
+  plausibleRange(): [number, number] { return [MIN_PLAUSIBLE, this.maxPlausible]; }
+
   /** Other date strings are accepted only when they name a zone (Date.parse would otherwise use the machine's local zone). */
   private fallback(s: string): number {
     if (!/(?:GMT|UTC|Z|[+-]\d\d:?\d\d)$/.test(s)) return NaN;
