@@ -6,6 +6,7 @@
 // data so it can cross a thread boundary).
 import type { ToolCallSpan } from '../types.js';
 import { f64, Growable, lowerBound, mergeSorted } from './columns.js';
+import { sortFloat64 } from '../inputs/json-lines.js';
 import { leavesProcessRunning } from './command-evidence.js';
 import type { PlacementIndex, SpanKey } from './placements.js';
 
@@ -280,7 +281,7 @@ export class SpanLinker {
         let starts: Float64Array = s.starts.data.slice(0, s.starts.length), ends: Float64Array = s.ends.data.slice(0, s.ends.length);
         const x = nat?.exposure.get(s.key);
         if (x && x.starts.length) { starts = concat([starts, x.starts]); ends = concat([ends, x.ends]); }
-        if (compact) { starts.sort(); ends.sort(); }
+        if (compact) { sortFloat64(starts); sortFloat64(ends); }
         return { key: s.key, starts, ends, sorted: compact };
       })
       .filter((x) => x.starts.length > 0);
