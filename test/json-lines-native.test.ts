@@ -769,3 +769,26 @@ test('sortF64 (the addon\'s radix sort) orders exactly as Float64Array#sort: -0 
   assert.deepEqual([...sortF64(Float64Array.from([3, 3, 3]))], [3, 3, 3], 'all keys equal in a digit: passes skipped');
   assert.throws(() => sortF64(new Float32Array(2) as unknown as Float64Array), TypeError);
 });
+
+test('nameIds numbers names by first occurrence exactly as a JavaScript Map of the strings would (UTF-16, lone surrogates, empty names)', () => {
+  const nameIds = jsonLinesAddon()?.nameIds;
+  assert.ok(nameIds, 'the addon exports nameIds');
+  let x = 99;
+  const rnd = (n: number): number => { x = (x * 1103515245 + 12345) % 2147483648; return x % n; };
+  const alphabet = ['a', 'b', 'é', '✓', '\ud83d\ude00', '\ud800', '\udc00', '\n', '"', '\u0000'];
+  const pool = Array.from({ length: 300 }, () => Array.from({ length: rnd(6) }, () => alphabet[rnd(alphabet.length)]).join(''));
+  const parts = Array.from({ length: 5 }, () => {
+    const names = Array.from({ length: rnd(400) }, () => pool[rnd(pool.length)]!);
+    const nameEnds = new Int32Array(names.length);
+    let at = 0;
+    names.forEach((n, i) => { at += n.length; nameEnds[i] = at; });
+    return { list: names, names: names.join(''), nameEnds };
+  });
+  const seen = new Map<string, number>();
+  const want = parts.map((p) => Int32Array.from(p.list, (n) => { if (!seen.has(n)) seen.set(n, seen.size); return seen.get(n)!; }));
+  const got = nameIds(parts);
+  assert.equal(got.count, seen.size);
+  assert.deepEqual(got.ids, want);
+  assert.throws(() => nameIds([{ names: 'ab', nameEnds: Int32Array.from([3]) }]), TypeError, 'an end past the names is refused');
+  assert.throws(() => nameIds([{ names: 'ab', nameEnds: Int32Array.from([2, 1]) }]), TypeError, 'ends out of order are refused');
+});

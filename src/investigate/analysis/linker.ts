@@ -6,7 +6,7 @@
 // data so it can cross a thread boundary).
 import type { ToolCallSpan } from '../types.js';
 import { f64, Growable, lowerBound, mergeSorted } from './columns.js';
-import { sortFloat64 } from '../inputs/json-lines.js';
+import { jsonLinesAddon, sortFloat64, type NameIds } from '../inputs/json-lines.js';
 import { leavesProcessRunning } from './command-evidence.js';
 import type { PlacementIndex, SpanKey } from './placements.js';
 
@@ -333,27 +333,45 @@ function joinRest(a: NonNullable<LinkState['rest']>, b: NonNullable<LinkState['r
 
 /** Merges the states of several linkers (trace workers) into one. */
 export function mergeLinkStates(states: LinkState[]): LinkState {
-  const episodes = new Map<string, EpisodeAgg>();
   const exposure = new Map<string, { starts: Float64Array[]; ends: Float64Array[]; sorted: boolean }>();
   const out: LinkState = { spans: 0, candidates: [], episodes: [], exposure: [], minTs: Infinity, maxTs: -Infinity, episodeCount: 0 };
   for (const s of states) {
     out.spans += s.spans;
     for (const c of s.candidates) out.candidates.push(c);
     out.minTs = Math.min(out.minTs, s.minTs); out.maxTs = Math.max(out.maxTs, s.maxTs);
-    const fresh = s.keyed !== undefined;
-    for (const e of s.keyed ? keyedEpisodes(s.keyed) : s.episodes) {
-      const cur = episodes.get(e.episode);
-      // (episodes decoded from columns are new objects: no copy needed)
-      if (!cur) { episodes.set(e.episode, fresh ? e : { ...e, keys: [...e.keys] }); continue; }
-      cur.start = Math.min(cur.start, e.start); cur.end = Math.max(cur.end, e.end); cur.calls += e.calls;
-      cur.minStep = Math.min(cur.minStep, e.minStep); cur.maxStep = Math.max(cur.maxStep, e.maxStep);
-      for (const k of e.keys) if (!cur.keys.some((x) => x.key === k.key && x.from === k.from)) cur.keys.push(k);
-    }
     for (const x of s.exposure) {
       const cur = exposure.get(x.key) ?? { starts: [], ends: [], sorted: true };
       cur.starts.push(x.starts); cur.ends.push(x.ends);
       if (x.sorted !== true) cur.sorted = false;
       exposure.set(x.key, cur);
+    }
+  }
+  const nameIds = jsonLinesAddon()?.nameIds;
+  const compact = states.every((s) => s.keyed !== undefined && s.rest !== undefined && s.episodes.length === 0);
+  const eps = nameIds && compact ? mergeCompactEpisodes(states, nameIds) : mergeEpisodes(states);
+  out.episodes = eps.episodes;
+  out.episodeCount = eps.count;
+  for (const [key, v] of exposure) out.exposure.push(v.sorted ? { key, starts: mergeSorted(v.starts), ends: mergeSorted(v.ends), sorted: true } : { key, starts: concat(v.starts), ends: concat(v.ends) });
+  return out;
+}
+
+/** Adds episode e's windows, counts and keys to cur (the same episode seen by another state). */
+function addEpisode(cur: EpisodeAgg, e: { start: number; end: number; calls: number; minStep: number; maxStep: number; keys: EpisodeAgg['keys'] }): void {
+  cur.start = Math.min(cur.start, e.start); cur.end = Math.max(cur.end, e.end); cur.calls += e.calls;
+  cur.minStep = Math.min(cur.minStep, e.minStep); cur.maxStep = Math.max(cur.maxStep, e.maxStep);
+  for (const k of e.keys) if (!cur.keys.some((x) => x.key === k.key && x.from === k.from)) cur.keys.push(k);
+}
+
+/** Episodes with keys merged by name (first state's run/host/sandbox), the others only counted or added to them. */
+function mergeEpisodes(states: LinkState[]): { episodes: EpisodeAgg[]; count: number } {
+  const episodes = new Map<string, EpisodeAgg>();
+  for (const s of states) {
+    const fresh = s.keyed !== undefined;
+    for (const e of s.keyed ? keyedEpisodes(s.keyed) : s.episodes) {
+      const cur = episodes.get(e.episode);
+      // (episodes decoded from columns are new objects: no copy needed)
+      if (!cur) episodes.set(e.episode, fresh ? e : { ...e, keys: [...e.keys] });
+      else addEpisode(cur, e);
     }
   }
   // Episodes without keys: merged into a keyed episode of the same name, else only counted.
@@ -369,10 +387,40 @@ export function mergeLinkStates(states: LinkState[]): LinkState {
       i++;
     }
   }
-  out.episodes = [...episodes.values()];
-  out.episodeCount = episodes.size + others.size;
-  for (const [key, v] of exposure) out.exposure.push(v.sorted ? { key, starts: mergeSorted(v.starts), ends: mergeSorted(v.ends), sorted: true } : { key, starts: concat(v.starts), ends: concat(v.ends) });
-  return out;
+  return { episodes: [...episodes.values()], count: episodes.size + others.size };
+}
+
+/**
+ * mergeEpisodes() for compact states, with the names numbered by the addon (nameIds: keyed parts
+ * first, so the keyed episodes get the numbers 0..K-1 in the order mergeEpisodes() meets them):
+ * an object only for each distinct keyed episode, no string for the others.
+ */
+function mergeCompactEpisodes(states: LinkState[], nameIds: NameIds): { episodes: EpisodeAgg[]; count: number } {
+  const { ids, count } = nameIds([...states.map((s) => s.keyed!), ...states.map((s) => s.rest!)]);
+  const eps: EpisodeAgg[] = [];
+  states.forEach((s, si) => {
+    const c = s.keyed!, id = ids[si]!;
+    const str = (i: number): string | undefined => (i < 0 ? undefined : c.dict[i]);
+    let from = 0;
+    for (let i = 0; i < id.length; i++) {
+      const keys: EpisodeAgg['keys'] = [];
+      for (let j = c.keyStarts[i]!; j < c.keyStarts[i + 1]!; j++) keys.push({ key: c.dict[c.keyIdx[j]!]!, from: c.keyFrom[j]!, to: c.keyTo[j]! });
+      const o = i * EP_NUM, k = id[i]!, cur = eps[k];
+      const e = { start: c.num[o]!, end: c.num[o + 1]!, calls: c.num[o + 2]!, minStep: c.num[o + 3]!, maxStep: c.num[o + 4]!, keys };
+      if (cur) addEpisode(cur, e);
+      else eps[k] = { episode: c.names.slice(from, c.nameEnds[i]), run: str(c.run[i]!), host: str(c.host[i]!), sandbox: str(c.sandbox[i]!), ...e };
+      from = c.nameEnds[i]!;
+    }
+  });
+  const keyedCount = eps.length;
+  states.forEach((s, si) => {
+    const { start, end, calls } = s.rest!, id = ids[states.length + si]!;
+    for (let i = 0; i < id.length; i++) {
+      const cur = id[i]! < keyedCount ? eps[id[i]!] : undefined;
+      if (cur) { cur.start = Math.min(cur.start, start[i]!); cur.end = Math.max(cur.end, end[i]!); cur.calls += calls[i]!; }
+    }
+  });
+  return { episodes: eps, count };
 }
 
 function concat(parts: Float64Array[]): Float64Array {

@@ -22,7 +22,10 @@ type SliceBuffer = Buffer & { latin1Slice(start: number, end: number): string; u
 export const latin1 = (b: Buffer, start: number, end: number): string => (b as SliceBuffer).latin1Slice(start, end);
 export const utf8 = (b: Buffer, start: number, end: number): string => (b as SliceBuffer).utf8Slice(start, end);
 
-interface Addon { scan(buf: Uint8Array, from: number, to: number, spec: Uint8Array, outI: Int32Array, outF: Float64Array): number; sortF64?(a: Float64Array): Float64Array }
+interface Addon { scan(buf: Uint8Array, from: number, to: number, spec: Uint8Array, outI: Int32Array, outF: Float64Array): number; sortF64?(a: Float64Array): Float64Array; nameIds?: NameIds }
+
+/** Numbers packed name lists by first occurrence (native/name-ids.c). */
+export type NameIds = (parts: { names: string; nameEnds: Int32Array }[]) => { ids: Int32Array[]; count: number };
 
 let loaded: Addon | null | undefined;
 
