@@ -41,8 +41,6 @@
 
 /* native/trace-link.c: the trace pass's fast path, in the same addon. */
 void trace_link_register(napi_env env, napi_value exports);
-/* native/f64-sort.c: in-place radix sort of a Float64Array. */
-void f64_sort_register(napi_env env, napi_value exports);
 /* native/name-ids.c: numbers the trace workers' episode names for the merge. */
 void name_ids_register(napi_env env, napi_value exports);
 
@@ -405,7 +403,6 @@ NAPI_MODULE_INIT() {
   napi_create_function(env, "scan", NAPI_AUTO_LENGTH, scan, NULL, &fn);
   napi_set_named_property(env, exports, "scan", fn);
   trace_link_register(env, exports);
-  f64_sort_register(env, exports);
   name_ids_register(env, exports);
   return exports;
 }

@@ -751,25 +751,6 @@ test('bad arguments throw a TypeError instead of crashing', () => {
   assert.throws(() => new JsonLineScanner(a, [...keys64.slice(0, 63), ['p', 'c']]), /at most 64 keys/);
 });
 
-test('sortF64 (the addon\'s radix sort) orders exactly as Float64Array#sort: -0 before +0, infinities, NaN last, subnormals', () => {
-  const sortF64 = jsonLinesAddon()?.sortF64;
-  assert.ok(sortF64, 'the addon exports sortF64');
-  let x = 12345;
-  const rnd = (): number => { x = (x * 1103515245 + 12345) % 2147483648; return x / 2147483648; };
-  const special = [-0, 0, NaN, Infinity, -Infinity, Number.MIN_VALUE, -Number.MIN_VALUE, Number.MAX_VALUE, -Number.MAX_VALUE, 1.7e12];
-  for (let t = 0; t < 200; t++) {
-    const n = Math.floor(rnd() * (t < 100 ? 50 : 5000));
-    const a = new Float64Array(n);
-    for (let i = 0; i < n; i++) a[i] = rnd() < 0.2 ? special[Math.floor(rnd() * special.length)]! : (rnd() - 0.5) * 10 ** Math.floor(rnd() * 40 - 20);
-    const want = a.slice().sort();
-    const got: Float64Array = sortF64(a);
-    assert.equal(got, a, 'sorted in place');
-    for (let i = 0; i < n; i++) if (!Object.is(a[i], want[i])) assert.fail(`case ${t}, index ${i}: ${a[i]} vs ${want[i]}`);
-  }
-  assert.deepEqual([...sortF64(Float64Array.from([3, 3, 3]))], [3, 3, 3], 'all keys equal in a digit: passes skipped');
-  assert.throws(() => sortF64(new Float32Array(2) as unknown as Float64Array), TypeError);
-});
-
 test('nameIds numbers names by first occurrence exactly as a JavaScript Map of the strings would (UTF-16, lone surrogates, empty names)', () => {
   const nameIds = jsonLinesAddon()?.nameIds;
   assert.ok(nameIds, 'the addon exports nameIds');

@@ -6,7 +6,7 @@
 // data so it can cross a thread boundary).
 import type { ToolCallSpan } from '../types.js';
 import { f64, Growable, lowerBound, mergeSorted } from './columns.js';
-import { jsonLinesAddon, sortFloat64, type NameIds } from '../inputs/json-lines.js';
+import { jsonLinesAddon, type NameIds } from '../inputs/json-lines.js';
 import { leavesProcessRunning } from './command-evidence.js';
 import type { PlacementIndex, SpanKey } from './placements.js';
 
@@ -281,7 +281,7 @@ export class SpanLinker {
         let starts: Float64Array = s.starts.data.slice(0, s.starts.length), ends: Float64Array = s.ends.data.slice(0, s.ends.length);
         const x = nat?.exposure.get(s.key);
         if (x && x.starts.length) { starts = concat([starts, x.starts]); ends = concat([ends, x.ends]); }
-        if (compact) { sortFloat64(starts); sortFloat64(ends); }
+        if (compact) { starts.sort(); ends.sort(); }
         return { key: s.key, starts, ends, sorted: compact };
       })
       .filter((x) => x.starts.length > 0);

@@ -22,7 +22,7 @@ type SliceBuffer = Buffer & { latin1Slice(start: number, end: number): string; u
 export const latin1 = (b: Buffer, start: number, end: number): string => (b as SliceBuffer).latin1Slice(start, end);
 export const utf8 = (b: Buffer, start: number, end: number): string => (b as SliceBuffer).utf8Slice(start, end);
 
-interface Addon { scan(buf: Uint8Array, from: number, to: number, spec: Uint8Array, outI: Int32Array, outF: Float64Array): number; sortF64?(a: Float64Array): Float64Array; nameIds?: NameIds }
+interface Addon { scan(buf: Uint8Array, from: number, to: number, spec: Uint8Array, outI: Int32Array, outF: Float64Array): number; nameIds?: NameIds }
 
 /** Numbers packed name lists by first occurrence (native/name-ids.c). */
 export type NameIds = (parts: { names: string; nameEnds: Int32Array }[]) => { ids: Int32Array[]; count: number };
@@ -42,12 +42,6 @@ export function jsonLinesAddon(): Addon | undefined {
     try { loaded = createRequire(import.meta.url)(join(here, '..', '..', '..', 'native', 'json-lines.node')) as Addon; } catch { loaded = null; }
   }
   return loaded ?? undefined;
-}
-
-/** Sorts a in place as a.sort() does (the addon's radix sort when built: millions of exposure windows per worker). */
-export function sortFloat64(a: Float64Array): Float64Array {
-  const sort = jsonLinesAddon()?.sortF64;
-  return sort ? sort(a) : a.sort();
 }
 
 /** A key at the top level, or [parent, child] one level down (the parent's value must be an object). */
