@@ -24,7 +24,8 @@
  *         comparing bytes is comparing what JSON.parse decodes.
  *   outI: Int32Array, per line 4 + 3K ints: start, newline index, status (0 ok, 1 full parse
  *         needed, 2 blank), content end (before a trailing '\r'); then per key:
- *         type | flags, value offset, value length (strings: the raw bytes between quotes).
+ *         type | flags, value offset, value length (strings: the raw bytes between quotes;
+ *         offset and length are set only when the type is not T_ABSENT).
  *   outF: Float64Array, per line K doubles: numbers; zoned ISO timestamps as epoch ms; else NaN
  *         (absent keys too).
  *   Returns how many lines were written (stops when the arrays are full).
@@ -54,10 +55,12 @@ typedef struct {
   int same;            /* compute F_SAME for this key */
   const uint8_t *name;
   size_t len;
+  uint64_t w8, m8;     /* the name's first (up to) 8 bytes, little-endian, and their mask */
 } Key;
 
 typedef struct {
   const uint8_t *b;
+  size_t blen;         /* the whole buffer (8-byte loads of key names stay inside it) */
   size_t p, end;
   int depth;
   int unsure;          /* valid JSON, but let the full parser read it */
@@ -205,17 +208,25 @@ static double iso_zoned(const uint8_t *s, size_t n) {
 
 static int parse_value(Parser *x, int slot);
 
+/* Up to 8 bytes at k as a little-endian word (bytes past the buffer read as 0). */
+static inline uint64_t load8(const Parser *x, const uint8_t *k) {
+  uint64_t w = 0;
+  size_t avail = x->blen - (size_t)(k - x->b);
+  memcpy(&w, k, avail >= 8 ? 8 : avail);
+  return w;
+}
+
 static inline int find_key(const Parser *x, int parent, const uint8_t *k, size_t len) {
   if (len >= 64) return -1;
   uint64_t m = x->by_len[len];
+  if (!m) return -1;
+  uint64_t w = load8(x, k);
   while (m) {
     int i = __builtin_ctzll(m);
     m &= m - 1;
     const Key *e = &x->keys[i];
-    if (e->name[0] != k[0] || e->parent != parent) continue;
-    size_t j = 1;
-    while (j < len && e->name[j] == k[j]) j++;
-    if (j == len) return i;
+    if ((w & e->m8) != e->w8 || e->parent != parent) continue;
+    if (len <= 8 || memcmp(e->name + 8, k + 8, len - 8) == 0) return i;
   }
   return -1;
 }
@@ -326,6 +337,11 @@ static int parse_spec(const uint8_t *s, size_t n, Key *keys) {
     keys[k].has_children = 0;
     keys[k].name = s + i + 1;
     keys[k].len = j - i - 1;
+    keys[k].w8 = 0;
+    memcpy(&keys[k].w8, keys[k].name, keys[k].len < 8 ? keys[k].len : 8);
+    uint8_t ones[8] = { 0 };  /* the mask of the bytes compared, in the machine's byte order */
+    memset(ones, 0xff, keys[k].len < 8 ? keys[k].len : 8);
+    memcpy(&keys[k].m8, ones, 8);
     if (parent >= 0) keys[parent].has_children = 1;
     k++;
     i = j + 1;
@@ -358,7 +374,7 @@ static napi_value scan(napi_env env, napi_callback_info info) {
   size_t si = 4 + 3 * (size_t)k, sf = (size_t)k;
   size_t cap = ilen / si;
   if (sf > 0 && flen / sf < cap) cap = flen / sf;
-  Parser x = { .b = buf, .keys = keys, .nkeys = k };
+  Parser x = { .b = buf, .blen = blen, .keys = keys, .nkeys = k };
   for (int i = 0; i < k; i++) if (keys[i].len > 0 && keys[i].len < 64) x.by_len[keys[i].len] |= 1ull << i;
   size_t p = (size_t)from, lines = 0;
   int32_t *prev = NULL;
@@ -369,8 +385,7 @@ static napi_value scan(napi_env env, napi_callback_info info) {
     if (end > p && buf[end - 1] == '\r') end--;
     int32_t *rec = outI + lines * si;
     double *f = outF + lines * sf;
-    memset(rec + 4, 0, 3 * (size_t)k * sizeof *rec);
-    for (int i = 0; i < k; i++) f[i] = NAN;
+    for (int i = 0; i < k; i++) { rec[4 + 3 * i] = T_ABSENT; f[i] = NAN; }
     x.p = p; x.end = end; x.depth = 0; x.unsure = 0; x.rec = rec + 4; x.f = f;
     skip_ws(&x);
     int status;
@@ -383,10 +398,7 @@ static napi_value scan(napi_env env, napi_callback_info info) {
         int32_t *a = rec + 4 + 3 * i, *o = prev + 4 + 3 * i;
         int t = a[0] & 15;
         if (!keys[i].same || t == T_ABSENT || a[0] != (o[0] & ~F_SAME) || a[2] != o[2] || a[2] > 128) continue;
-        const uint8_t *u = buf + a[1], *v = buf + o[1];
-        int32_t j = 0;
-        while (j < a[2] && u[j] == v[j]) j++;
-        if (j == a[2]) a[0] |= F_SAME;
+        if (memcmp(buf + a[1], buf + o[1], (size_t)a[2]) == 0) a[0] |= F_SAME;
       }
     }
     prev = status == 0 ? rec : NULL;
