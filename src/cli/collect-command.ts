@@ -5,9 +5,12 @@
 import { parseArgs } from 'node:util';
 import { UsageError, type CliIO } from './io.js';
 import { makeStyle, safeText } from './style.js';
+import { NATS_FLAG_OPTIONS, NATS_FLAGS_USAGE, natsSecurityFlags } from './nats-flags.js';
 
 export const COLLECT_USAGE = `Usage: corral collect --nats nats://HOST:PORT --postgres postgres://USER@HOST:PORT/DB
-                      [--durable NAME] [--batch N] [--until-idle DUR] [--json]
+                      [--durable NAME] [--batch N] [--until-idle DUR] [--stream-max-age DUR]
+                      [--stream-max-bytes SIZE] [--nats-ca FILE] [--nats-cert FILE --nats-key FILE]
+                      [--nats-nkey FILE] [--json]
   Moves the events of stream CORRAL_EVENTS (published by \`corral serve --publish\`) into the
   PostgreSQL table corral_events (created if missing), acknowledging each message after its row
   is committed; a message that is not a valid event is reported and never stored. Collectors
@@ -15,6 +18,9 @@ export const COLLECT_USAGE = `Usage: corral collect --nats nats://HOST:PORT --po
   $CORRAL_NATS / $CORRAL_POSTGRES. Progress on stderr; a summary on stdout (--json: one object).
   Running as a service (no --until-idle), a lost NATS or PostgreSQL connection is reported and
   retried every 2 s (unacknowledged messages are redelivered).
+  --stream-max-age / --stream-max-bytes set how long / how much the stream keeps (0: no limit;
+  the oldest events go first; default: no limit), on a new or an existing stream.
+${NATS_FLAGS_USAGE}
   Exit: 0 done (messages rejected are in the summary), 1 NATS or PostgreSQL failed, 2 usage.`;
 
 export async function collectCommand(argv: string[], io: CliIO): Promise<number> {
@@ -23,6 +29,7 @@ export async function collectCommand(argv: string[], io: CliIO): Promise<number>
     options: {
       nats: { type: 'string' }, postgres: { type: 'string' }, durable: { type: 'string' }, batch: { type: 'string' },
       'until-idle': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'stream-max-age': { type: 'string' }, 'stream-max-bytes': { type: 'string' }, ...NATS_FLAG_OPTIONS,
     },
   });
   if (values.help) { io.stdout.write(`${COLLECT_USAGE}\n`); return 0; }
@@ -43,7 +50,23 @@ export async function collectCommand(argv: string[], io: CliIO): Promise<number>
     if (!d.ok) throw new UsageError(`--until-idle: ${d.error}`);
     untilIdleMs = d.value;
   }
+  const limits: { maxAgeMs?: number; maxBytes?: number } = {};
+  if (values['stream-max-age'] !== undefined || values['stream-max-bytes'] !== undefined) {
+    const { parseDuration, parseSize } = await import('../policy/units.js');
+    if (values['stream-max-age'] !== undefined) {
+      const d = values['stream-max-age'] === '0' ? { ok: true as const, value: 0 } : parseDuration(values['stream-max-age']);
+      if (!d.ok) throw new UsageError(`--stream-max-age: ${d.error}`);
+      limits.maxAgeMs = d.value;
+    }
+    if (values['stream-max-bytes'] !== undefined) {
+      const b = values['stream-max-bytes'] === '0' ? { ok: true as const, value: 0 } : parseSize(values['stream-max-bytes']);
+      if (!b.ok) throw new UsageError(`--stream-max-bytes: ${b.error}`);
+      limits.maxBytes = b.value;
+    }
+  }
+  const security = natsSecurityFlags(values, io.env, natsUrl);
   const { PgEventStore, redact } = await import('../store/pg-store.js');
+  const { redactNatsUrl, explainNatsError } = await import('../store/nats-options.js');
   const { collectEvents } = await import('../store/collector.js');
   const st = makeStyle(io.stderr as NodeJS.WriteStream, io.env);
   let store;
@@ -60,7 +83,7 @@ export async function collectCommand(argv: string[], io: CliIO): Promise<number>
   let lastShown = 0;
   try {
     const stats = await collectEvents({
-      natsUrl, store, durable: values.durable, batch, untilIdleMs, signal: ac.signal,
+      natsUrl, security, limits, store, durable: values.durable, batch, untilIdleMs, signal: ac.signal,
       onRetry: (e) => io.stderr.write(`corral collect: ${safeText(e.message)}; retrying in 2 s\n`),
       onProgress: (s) => {
         const now = Date.now();
@@ -71,7 +94,7 @@ export async function collectCommand(argv: string[], io: CliIO): Promise<number>
           : `${st.dim('corral collect:')} ${s.received} received, ${s.inserted} stored, ${s.duplicates} already stored, ${s.rejected} rejected, ${s.pending} pending\n`);
       },
     });
-    const summary = { ...stats, nats: natsUrl, postgres: redact(pgUrl), table: 'corral_events', total_rows: await store.count() };
+    const summary = { ...stats, nats: redactNatsUrl(natsUrl), postgres: redact(pgUrl), table: 'corral_events', total_rows: await store.count() };
     if (values.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
     else {
       io.stdout.write(`corral collect: ${stats.received} message(s) received, ${stats.inserted} stored, ${stats.duplicates} already stored, ${stats.rejected} rejected; ${summary.total_rows} event(s) in ${summary.postgres} corral_events\n`);
@@ -79,7 +102,7 @@ export async function collectCommand(argv: string[], io: CliIO): Promise<number>
     }
     return 0;
   } catch (e) {
-    io.stderr.write(`corral collect: ${safeText((e as Error).message)}\n`);
+    io.stderr.write(`corral collect: ${safeText(explainNatsError(e))}\n`);
     return 1;
   } finally {
     process.off('SIGINT', stop);

@@ -10,6 +10,9 @@ import { indexPath, resolveHome } from '../store/home.js';
 import { summarizeEvent } from '../store/summary.js';
 import { tsKey } from '../store/ts-key.js';
 import { makeStyle, safeText, table, type Style } from './style.js';
+import { UsageError as CliUsageError } from './io.js';
+import { NATS_FLAG_OPTIONS, natsSecurityFlags } from './nats-flags.js';
+import type { NatsSecurity } from '../store/nats-options.js';
 
 export interface CommandIO {
   stdout: NodeJS.WritableStream;
@@ -43,6 +46,9 @@ Fleet:
   --postgres URL       query the fleet's central store (filled by \`corral collect\`) instead of this
                        machine's; events carry the machine they came from ("host")
   --host H             only events of machine H (with --postgres, or --follow --nats)
+  --nats-ca FILE, --nats-cert FILE --nats-key FILE, --nats-nkey FILE
+                       TLS and credentials for --nats (defaults $CORRAL_NATS_CA, …_CERT, …_KEY,
+                       …_NKEY; a user:password@ or token@ in the URL works too)
 Output:
   --json               one JSON event per line
   --sessions           list sessions instead of events
@@ -71,6 +77,7 @@ const OPTIONS = {
   nats: { type: 'string' },
   host: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...NATS_FLAG_OPTIONS,
 } as const;
 
 function parse(argv: string[]) {
@@ -201,6 +208,7 @@ function sessionRows(sessions: SessionSummary[], st: Style): string[][] {
 export async function eventsCommand(argv: string[], io: CommandIO): Promise<number> {
   let v: ReturnType<typeof parse>;
   let q: EventQuery;
+  let natsSecurity: NatsSecurity = {};
   try {
     v = parse(argv);
     if (v.help) {
@@ -212,15 +220,16 @@ export async function eventsCommand(argv: string[], io: CommandIO): Promise<numb
     if (v.host !== undefined && v.postgres === undefined && v.nats === undefined) throw new UsageError('--host filters the fleet: it needs --postgres URL or --follow --nats URL');
     if (v.nats !== undefined && !v.follow) throw new UsageError('--nats follows the fleet live: it needs --follow (for stored events use --postgres URL)');
     if (v.postgres !== undefined && (v.follow || v.sessions || v.home !== undefined)) throw new UsageError('--postgres queries the fleet store: not with --follow, --sessions or --home');
+    natsSecurity = natsSecurityFlags(v, io.env, v.nats);
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
+    if (!(err instanceof UsageError) && !(err instanceof CliUsageError)) throw err;
     await write(io.stderr, `corral events: ${err.message}\n`);
     return 2;
   }
 
   if (v.follow && v.nats !== undefined) {
     const { followFleet } = await import('./events-follow.js');
-    return followFleet({ natsUrl: v.nats, host: v.host, json: v.json, filter: { session: q.session, run: q.run, episode: q.episode, step: q.step, tool_call: q.tool_call, kind: q.kind, category: q.category } }, io);
+    return followFleet({ natsUrl: v.nats, security: natsSecurity, host: v.host, json: v.json, filter: { session: q.session, run: q.run, episode: q.episode, step: q.step, tool_call: q.tool_call, kind: q.kind, category: q.category } }, io);
   }
   if (v.follow) {
     const { followEvents } = await import('./events-follow.js');

@@ -6,6 +6,7 @@ import { nsToIso, type CorralEvent } from '../events/event.js';
 import { summarizeEvent } from '../store/summary.js';
 import { makeStyle, safeText } from './style.js';
 import { severityColor } from './io.js';
+import { explainNatsError, natsConnectOptions, redactNatsUrl, type NatsSecurity } from '../store/nats-options.js';
 
 export interface FollowOptions {
   socket?: string; json?: boolean;
@@ -25,16 +26,16 @@ function eventLine(ev: CorralEvent, st: ReturnType<typeof makeStyle>, host?: str
  * writes (host and kind filtered by subject, the rest here). Messages are checked like the
  * collector checks them; ones that are not events are skipped and counted, never printed raw.
  */
-export async function followFleet(o: FollowOptions & { natsUrl: string; host?: string }, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv }): Promise<number> {
+export async function followFleet(o: FollowOptions & { natsUrl: string; host?: string; security?: NatsSecurity }, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv }): Promise<number> {
   const { connect } = await import('nats');
   const { SUBJECT_ROOT, subjectToken } = await import('../store/nats-publisher.js');
   const { checkEvent } = await import('../store/event-check.js');
   const { matches } = await import('../server/event-stream.js');
   let nc;
   try {
-    nc = await connect({ servers: o.natsUrl, name: 'corral-events-follow', maxReconnectAttempts: -1, reconnectTimeWait: 1000, timeout: 5000 });
+    nc = await connect(natsConnectOptions(o.natsUrl, o.security ?? {}, 'corral-events-follow'));
   } catch (e) {
-    io.stderr.write(`corral events: cannot reach NATS at ${safeText(o.natsUrl)}: ${safeText((e as Error).message)}\n`);
+    io.stderr.write(`corral events: cannot reach NATS at ${safeText(redactNatsUrl(o.natsUrl))}: ${safeText(explainNatsError(e))}\n`);
     return 1;
   }
   const f = o.filter;
@@ -42,7 +43,7 @@ export async function followFleet(o: FollowOptions & { natsUrl: string; host?: s
   const subject = `${SUBJECT_ROOT}.${o.host !== undefined ? subjectToken(o.host) : '*'}.${kind}`;
   const filter = { session: f.session, run: f.run, episode: f.episode, step: f.step, tool_call: f.tool_call, kinds: f.kind ? new Set<string>(f.kind) : undefined, categories: f.category ? new Set<string>(f.category) : undefined };
   const st = makeStyle(io.stdout as NodeJS.WriteStream, io.env);
-  if (!o.json) io.stderr.write(`corral events: following the fleet on ${safeText(o.natsUrl)} (${subject}); Ctrl-C to stop\n`);
+  if (!o.json) io.stderr.write(`corral events: following the fleet on ${safeText(redactNatsUrl(o.natsUrl))} (${subject}); Ctrl-C to stop\n`);
   const sub = nc.subscribe(subject);
   const stop = (): void => sub.unsubscribe();
   process.once('SIGINT', stop);

@@ -5,11 +5,14 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { UsageError, type CliIO } from './io.js';
 import { makeStyle, safeText } from './style.js';
+import { NATS_FLAG_OPTIONS, NATS_FLAGS_USAGE, natsSecurityFlags } from './nats-flags.js';
+import { redactNatsUrl } from '../store/nats-options.js';
 import type { RequestLogEntry } from '../server/daemon.js';
 
 export const SERVE_USAGE = `Usage: corral serve [--socket PATH] [--home DIR] [--pool N] [--max-sessions N] [--session-idle DUR] [--no-sensor]
                     [--alert-webhook URL [--webhook-min-severity low|medium|high|critical]]
-                    [--publish nats://HOST:PORT [--host-id NAME]] [--flow-update DUR] [--quiet] [--json]
+                    [--publish nats://HOST:PORT [--host-id NAME] [--nats-ca FILE] [--nats-cert FILE --nats-key FILE]
+                    [--nats-nkey FILE]] [--flow-update DUR] [--quiet] [--json]
   Keeps a warm Corral (eBPF sensor, netns pool, gateway, event store) and serves its API on a
   Unix socket (default $CORRAL_SOCKET, else /run/corral/corral.sock; created 0600). Stops on
   SIGINT/SIGTERM, killing every sandbox it holds. Prints a "ready" line, then one line per
@@ -19,7 +22,8 @@ export const SERVE_USAGE = `Usage: corral serve [--socket PATH] [--home DIR] [--
   corral.events.<host>.<kind>) for \`corral collect\` to gather the fleet's events into PostgreSQL;
   --host-id names this machine there (default: the hostname). A NATS outage never blocks a
   call: events wait in a bounded queue (docs/fleet.md). --flow-update: how often an open
-  connection gets an interim flow record (bytes so far; default 10s, 0 = only when it closes).`;
+  connection gets an interim flow record (bytes so far; default 10s, 0 = only when it closes).
+${NATS_FLAGS_USAGE}`;
 
 export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseArgs({
@@ -28,7 +32,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
       socket: { type: 'string' }, home: { type: 'string' }, pool: { type: 'string' }, 'max-sessions': { type: 'string' },
       'session-idle': { type: 'string' }, 'no-sensor': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
       quiet: { type: 'boolean' }, 'alert-webhook': { type: 'string' }, 'webhook-min-severity': { type: 'string' },
-      publish: { type: 'string' }, 'host-id': { type: 'string' }, 'flow-update': { type: 'string' },
+      publish: { type: 'string' }, 'host-id': { type: 'string' }, 'flow-update': { type: 'string' }, ...NATS_FLAG_OPTIONS,
     },
   });
   if (values.help) { io.stdout.write(`${SERVE_USAGE}\n`); return 0; }
@@ -60,7 +64,8 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   if (sev !== undefined && !['low', 'medium', 'high', 'critical'].includes(sev)) throw new UsageError(`--webhook-min-severity must be low, medium, high or critical, got "${sev}"`);
   if (sev !== undefined && values['alert-webhook'] === undefined) throw new UsageError('--webhook-min-severity needs --alert-webhook URL');
   if (values['host-id'] !== undefined && values.publish === undefined) throw new UsageError('--host-id needs --publish nats://HOST:PORT');
-  if (values.publish !== undefined && !/^(nats|tls):\/\/[^\s/]+$/.test(values.publish)) throw new UsageError(`--publish must be nats://HOST:PORT, got "${safeText(values.publish)}"`);
+  if (values.publish !== undefined && !/^(nats|tls):\/\/[^\s/]+$/.test(values.publish)) throw new UsageError(`--publish must be nats://HOST:PORT or tls://HOST:PORT, got "${safeText(redactNatsUrl(values.publish))}"`);
+  const natsSecurity = natsSecurityFlags(values, io.env, values.publish);
   const { CorralDaemon, DEFAULT_SOCKET } = await import('../server/daemon.js');
   const socketPath = values.socket ?? io.env.CORRAL_SOCKET ?? DEFAULT_SOCKET;
   const st = makeStyle(io.stdout as NodeJS.WriteStream, io.env);
@@ -73,7 +78,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   };
   const d = await CorralDaemon.start({
     socketPath, maxSessions, sessionIdleMs, onRequest,
-    publish: values.publish === undefined ? undefined : { url: values.publish, host: values['host-id'] ?? hostname() },
+    publish: values.publish === undefined ? undefined : { url: values.publish, host: values['host-id'] ?? hostname(), security: natsSecurity },
     alertWebhook: values['alert-webhook'] === undefined ? undefined : { url: values['alert-webhook'], minSeverity: sev as 'low' | 'medium' | 'high' | 'critical' | undefined },
     runtime: { home: values.home, sensor: values['no-sensor'] ? false : 'auto', ...(pool !== undefined ? { poolSize: pool } : {}), ...(flowUpdateMs !== undefined ? { flowUpdateMs } : {}) },
   });

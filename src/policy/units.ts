@@ -30,9 +30,9 @@ export function parseSize(v: unknown): UnitParse {
   return { ok: true, value };
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, '': 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, '': 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** Milliseconds from a number (seconds) or a string: '500ms', '30s', '5m', '1h', '90' (seconds). */
+/** Milliseconds from a number (seconds) or a string: '500ms', '30s', '5m', '1h', '7d', '90' (seconds). */
 export function parseDuration(v: unknown): UnitParse {
   if (typeof v === 'number') {
     if (!Number.isFinite(v) || v <= 0) return { ok: false, error: `expected a positive duration, got ${v}` };

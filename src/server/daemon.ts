@@ -43,7 +43,7 @@ export interface DaemonOptions {
   /** POST every alert (at or above minSeverity) to this URL as it is raised. */
   alertWebhook?: { url: string; minSeverity?: Severity };
   /** Publish every event to NATS JetStream (store/nats-publisher.ts) for `corral collect`; host names this machine. */
-  publish?: { url: string; host: string };
+  publish?: { url: string; host: string; security?: import('../store/nats-options.js').NatsSecurity };
 }
 
 export interface RequestLogEntry {
@@ -86,7 +86,7 @@ export class CorralDaemon {
     if (hook) { d.webhook = hook; rt.on('event', (ev: CorralEvent) => hook.offer(ev)); }
     if (opts.publish) {
       const { NatsEventPublisher } = await import('../store/nats-publisher.js');
-      const pub = new NatsEventPublisher(opts.publish.url, { host: opts.publish.host });
+      const pub = new NatsEventPublisher(opts.publish.url, { host: opts.publish.host, security: opts.publish.security });
       d.publisher = pub;
       rt.on('event', (ev: CorralEvent) => pub.publish(ev));
     }

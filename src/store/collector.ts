@@ -7,8 +7,9 @@
 // parsed and checked like a local event (store/event-check.ts); a bad one is counted, reported
 // with its stream sequence and terminated (never redelivered), and the rest go on.
 import { AckPolicy, connect, DeliverPolicy, type JsMsg, type NatsConnection } from 'nats';
+import { natsConnectOptions, type NatsSecurity } from './nats-options.js';
 import { checkEvent } from './event-check.js';
-import { ensureEventStream, EVENT_STREAM } from './nats-publisher.js';
+import { ensureEventStream, EVENT_STREAM, type StreamLimits } from './nats-publisher.js';
 import type { HostEvent, PgEventStore } from './pg-store.js';
 
 export interface CollectStats {
@@ -23,10 +24,16 @@ export interface CollectStats {
   problems: { seq: number; subject: string; error: string }[];
   /** Messages still in the stream for this consumer when last asked. */
   pending: number;
+  /** The stream's retention limits (0: none). */
+  stream?: { maxAgeMs: number; maxBytes: number };
 }
 
 export interface CollectOptions {
   natsUrl: string;
+  /** TLS and NKEY files; a user:password@ or token@ may be in the URL. */
+  security?: NatsSecurity;
+  /** Retention of stream CORRAL_EVENTS, set when given (created with them if missing). */
+  limits?: StreamLimits;
   store: PgEventStore;
   /** Durable consumer name (default corral-collect); collectors sharing it split the stream. */
   durable?: string;
@@ -57,9 +64,9 @@ function decode(m: JsMsg): HostEvent | string {
 
 export async function collectEvents(o: CollectOptions): Promise<CollectStats> {
   const stats: CollectStats = { received: 0, inserted: 0, duplicates: 0, rejected: 0, problems: [], pending: 0 };
-  const nc: NatsConnection = await connect({ servers: o.natsUrl, name: 'corral-collect', maxReconnectAttempts: -1, reconnectTimeWait: 1000, timeout: 5000 });
+  const nc: NatsConnection = await connect(natsConnectOptions(o.natsUrl, o.security ?? {}, 'corral-collect'));
   try {
-    await ensureEventStream(nc);
+    stats.stream = await ensureEventStream(nc, o.limits);
     const durable = o.durable ?? 'corral-collect';
     const jsm = await nc.jetstreamManager();
     try { await jsm.consumers.info(EVENT_STREAM, durable); } catch {

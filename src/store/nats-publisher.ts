@@ -5,7 +5,8 @@
 // store stays the source of truth: a NATS outage never blocks or fails a tool call — events
 // wait in a bounded queue (dropped ones are counted and shown in health) and go out on
 // reconnection.
-import { connect, headers, RetentionPolicy, StorageType, type JetStreamClient, type NatsConnection } from 'nats';
+import { connect, headers, RetentionPolicy, StorageType, type JetStreamClient, type NatsConnection, type StreamConfig } from 'nats';
+import { explainNatsError, natsConnectOptions, redactNatsUrl, type NatsSecurity } from './nats-options.js';
 import type { CorralEvent } from '../events/event.js';
 
 export const EVENT_STREAM = 'CORRAL_EVENTS';
@@ -21,17 +22,33 @@ export function subjectToken(s: string): string {
 
 export const subjectFor = (host: string, ev: CorralEvent): string => `${SUBJECT_ROOT}.${subjectToken(host)}.${subjectToken(ev.kind)}`;
 
-/** Creates the stream if it does not exist (file storage, limits retention, duplicate window). */
-export async function ensureEventStream(nc: NatsConnection): Promise<void> {
+/** How long and how much the stream keeps (0 or absent: no limit). */
+export interface StreamLimits { maxAgeMs?: number; maxBytes?: number }
+
+/**
+ * Creates the stream if it does not exist (file storage, limits retention, duplicate window);
+ * with limits, also sets them on an existing stream (the oldest events go first when one is hit).
+ * Returns the stream's limits as they are now.
+ */
+export async function ensureEventStream(nc: NatsConnection, limits?: StreamLimits): Promise<{ maxAgeMs: number; maxBytes: number }> {
   const jsm = await nc.jetstreamManager();
+  const want: Partial<StreamConfig> = {};
+  if (limits?.maxAgeMs !== undefined) want.max_age = limits.maxAgeMs * 1e6;
+  if (limits?.maxBytes !== undefined) want.max_bytes = limits.maxBytes === 0 ? -1 : limits.maxBytes;
+  let cfg: StreamConfig;
   try {
-    await jsm.streams.info(EVENT_STREAM);
-  } catch {
-    await jsm.streams.add({
+    cfg = (await jsm.streams.info(EVENT_STREAM)).config;
+    if ((want.max_age !== undefined && want.max_age !== cfg.max_age) || (want.max_bytes !== undefined && want.max_bytes !== cfg.max_bytes)) {
+      cfg = (await jsm.streams.update(EVENT_STREAM, { ...cfg, ...want })).config;
+    }
+  } catch (e) {
+    if (!/stream not found/i.test((e as Error).message)) throw e;
+    cfg = (await jsm.streams.add({
       name: EVENT_STREAM, subjects: [`${SUBJECT_ROOT}.>`], storage: StorageType.File,
-      retention: RetentionPolicy.Limits, duplicate_window: DUPLICATE_WINDOW_NS,
-    });
+      retention: RetentionPolicy.Limits, duplicate_window: DUPLICATE_WINDOW_NS, ...want,
+    })).config;
   }
+  return { maxAgeMs: cfg.max_age / 1e6, maxBytes: cfg.max_bytes < 0 ? 0 : cfg.max_bytes };
 }
 
 /** Errors no retry can fix. */
@@ -61,6 +78,8 @@ export interface PublisherOptions {
   maxQueue?: number;
   /** Publishes in flight at once (default 256). */
   window?: number;
+  /** TLS and NKEY files (store/nats-options.ts); a user:password@ or token@ may be in the URL. */
+  security?: NatsSecurity;
 }
 
 export class NatsEventPublisher {
@@ -84,14 +103,14 @@ export class NatsEventPublisher {
     for (;;) {
       if (this.closed) return;
       try {
-        const nc = await connect({ servers: this.url, name: `corral-serve@${this.opts.host}`, maxReconnectAttempts: -1, reconnectTimeWait: 1000, timeout: 5000 });
+        const nc = await connect(natsConnectOptions(this.url, this.opts.security ?? {}, `corral-serve@${this.opts.host}`));
         await ensureEventStream(nc);
         if (this.closed) { await nc.close(); return; }
         this.nc = nc; this.js = nc.jetstream();
         void this.pump();
         return;
       } catch (e) {
-        this.counters.lastError = (e as Error).message;
+        this.counters.lastError = explainNatsError(e);
         await this.pause(1000);
       }
     }
@@ -151,7 +170,7 @@ export class NatsEventPublisher {
   }
 
   stats(): PublisherStats {
-    return { url: this.url, host: this.opts.host, connected: !!this.nc && !this.nc.isClosed(), queued: this.queue.length - this.head, ...this.counters };
+    return { url: redactNatsUrl(this.url), host: this.opts.host, connected: !!this.nc && !this.nc.isClosed(), queued: this.queue.length - this.head, ...this.counters };
   }
 
   /** Sends what is queued (waiting at most timeoutMs), then closes the connection. */

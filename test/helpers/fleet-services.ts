@@ -3,7 +3,7 @@
 // afterwards. PostgreSQL refuses to run as root, so its cluster belongs to the `postgres` user
 // the Debian package creates.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,13 +45,18 @@ export interface NatsServer {
   remove(): Promise<void>;
 }
 
-/** nats-server with JetStream (file store in a temp dir) on 127.0.0.1; stop()/start() keep its data. */
-export async function startNats(): Promise<NatsServer> {
+/**
+ * nats-server with JetStream (file store in a temp dir) on 127.0.0.1; stop()/start() keep its
+ * data. config: extra configuration (TLS, authorization) in nats-server's config syntax.
+ */
+export async function startNats(opts: { config?: string } = {}): Promise<NatsServer> {
   const dir = mkdtempSync(join(tmpdir(), 'corral-nats-'));
   const port = await freePort();
+  const conf = join(dir, 'nats.conf');
+  writeFileSync(conf, opts.config ?? '');
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
-    child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir, '--http_port', '0'], { stdio: 'ignore' });
+    child = spawn('nats-server', ['-c', conf, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', join(dir, 'js'), '--http_port', '0'], { stdio: 'ignore' });
     await waitFor('nats-server', () => portOpen(port));
   };
   const stop = async (): Promise<void> => {
