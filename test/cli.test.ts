@@ -32,3 +32,15 @@ test('usage errors exit 2 with a clear message; unknown commands too', () => {
   assert.equal(d.status, 2);
   assert.match(d.stderr, /--parallel must be an integer/);
 });
+
+test('every command answers --help with its usage on stdout and exit 0 (and -h where it has no positional meaning)', () => {
+  for (const cmd of ['run', 'serve', 'replay', 'demo', 'events', 'collect', 'dashboard', 'report', 'check', 'investigate', 'doctor']) {
+    const r = run(cmd, '--help');
+    assert.equal(r.status, 0, `${cmd} --help: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^Usage: corral ${cmd}\\b`, 'm'), `${cmd} --help prints its usage`);
+  }
+  for (const cmd of ['run', 'replay', 'demo', 'doctor']) assert.equal(run(cmd, '-h').status, 0, `${cmd} -h`);
+  // `run --help` after `--` belongs to the command, not to corral run
+  const r = run('run', '--bogus', '--', 'x', '--help');
+  assert.equal(r.status, 2);
+});

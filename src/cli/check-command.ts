@@ -16,7 +16,7 @@ import { parseReplayInput } from '../trace/replay-input.js';
 import { Progress, severityColor, type CliIO } from './io.js';
 import { makeStyle, safeText, type Style } from './style.js';
 
-export const CHECK_USAGE = `usage: corral check [options] -- COMMAND...      check one command (or: corral check "COMMAND")
+export const CHECK_USAGE = `Usage: corral check [options] -- COMMAND...      check one command (or: corral check "COMMAND")
        corral check --stdin [options]             one command per line on stdin
        corral check --jsonl FILE|- [options]      tool calls in the canonical replay format
        corral check --hook claude-code            Claude Code PreToolUse hook (JSON on stdin and stdout)

@@ -14,8 +14,18 @@ import { makeStyle, safeText } from './style.js';
 import { demoEpisode, DEMO_FAR_HOSTS } from './demo-scenario.js';
 import type { AlertEvent } from '../events/event.js';
 
+export const DEMO_USAGE = `Usage: corral demo [--json] [--home DIR]
+  Builds a lab network namespace with fake far hosts (a real sshd, a fake Stratum pool, internal
+  hosts, a metadata service, an allowed registry), replays a rogue episode modelled on the
+  incident, prints what was blocked and which tool call each alert belongs to, checks that no far
+  host received a hostile connection, and tears everything down. Nothing leaves the machine.
+  --json: one JSON object (session, steps with their alerts, far_host_connections,
+  hostile_connections_through, alerts). Exit 0 when no hostile connection reached a far host,
+  1 otherwise.`;
+
 export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { json: { type: 'boolean' }, home: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, strict: true, options: { json: { type: 'boolean' }, home: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) { io.stdout.write(`${DEMO_USAGE}\n`); return 0; }
   if (!inLab()) {
     const main = fileURLToPath(new URL('./main.js', import.meta.url));
     return runInLab([process.execPath, main, 'demo', ...argv]);

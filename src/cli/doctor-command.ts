@@ -56,8 +56,15 @@ export function runChecks(): Check[] {
   return c;
 }
 
+export const DOCTOR_USAGE = `Usage: corral doctor [--json]
+  Checks every prerequisite (root, kernel features, cgroup v2 controllers, bubblewrap, nftables,
+  tracefs and the eBPF sensor, the native addons, …) and says what is missing and how to fix it.
+  --json: {"ok", "checks": [{"name", "ok", "required", "detail", "fix"}]}. Exit 0 when every
+  required check passes, 1 otherwise.`;
+
 export async function doctorCommand(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { json: { type: 'boolean' } } });
+  const { values } = parseArgs({ args: argv, strict: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) { io.stdout.write(`${DOCTOR_USAGE}\n`); return 0; }
   const checks = runChecks();
   const ok = checks.every((c) => c.ok || !c.required);
   if (values.json) { io.stdout.write(`${JSON.stringify({ ok, checks })}\n`); return ok ? 0 : 1; }

@@ -61,8 +61,9 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
 export async function replayCommand(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, strict: true, allowPositionals: true,
-    options: { policy: { type: 'string' }, parallel: { type: 'string' }, json: { type: 'boolean' }, home: { type: 'string' }, 'no-sensor': { type: 'boolean' } },
+    options: { policy: { type: 'string' }, parallel: { type: 'string' }, json: { type: 'boolean' }, home: { type: 'string' }, 'no-sensor': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
+  if (values.help) { io.stdout.write(`${REPLAY_USAGE}\n`); return 0; }
   if (!positionals.length) throw new UsageError(`no input files\n${REPLAY_USAGE}`);
   const parallel = values.parallel ? Number(values.parallel) : 1;
   if (!Number.isInteger(parallel) || parallel < 1 || parallel > 256) throw new UsageError(`--parallel must be an integer 1..256, got "${values.parallel}"`);

@@ -30,6 +30,8 @@ interface RunSummary {
 
 export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   const sep = argv.indexOf('--');
+  const opts = sep < 0 ? argv : argv.slice(0, sep);
+  if (opts.includes('--help') || opts.includes('-h')) { io.stdout.write(`${RUN_USAGE}\n`); return 0; }
   if (sep < 0 || sep === argv.length - 1) throw new UsageError(`missing command after --\n${RUN_USAGE}`);
   const { values } = parseArgs({
     args: argv.slice(0, sep), strict: true, allowPositionals: false,
