@@ -214,6 +214,7 @@ static int eval_line(Linker *L, const uint8_t *buf, size_t blen, const int32_t *
     int32_t m[3];
     if (line_meta(L, buf, blen, rec, m)) return V_SLOW;
     if (ep < 0) {
+      if (E[1] < 0 || E[2] <= 0 || (size_t)E[1] + (size_t)E[2] > blen) return V_SLOW;  /* (a cached line's offsets, unchecked so far) */
       ep = episode_add(L, buf + E[1], (size_t)E[2], eh);
       if (ep < 0) return V_SLOW;
       if (!late) L->cur_ep = ep;
