@@ -773,3 +773,42 @@ test('nameIds numbers names by first occurrence exactly as a JavaScript Map of t
   assert.throws(() => nameIds([{ names: 'ab', nameEnds: Int32Array.from([3]) }]), TypeError, 'an end past the names is refused');
   assert.throws(() => nameIds([{ names: 'ab', nameEnds: Int32Array.from([2, 1]) }]), TypeError, 'ends out of order are refused');
 });
+
+test('the native trace linker refuses bad arguments with a TypeError (never a read out of bounds)', async () => {
+  const { isLinkerAddon, LINK_FIELDS } = await import('../src/investigate/analysis/native-link.js');
+  const a = jsonLinesAddon();
+  assert.ok(a && isLinkerAddon(a), 'the addon has the linker');
+  const sc = new JsonLineScanner(a, LINK_FIELDS, [0, 5]);
+  const layout = new Int32Array(2 + 2 * LINK_FIELDS.length);
+  layout[0] = sc.stride; layout[1] = sc.k;
+  LINK_FIELDS.forEach((_, k) => { layout[2 + k] = sc.slot(k); layout[2 + LINK_FIELDS.length + k] = sc.fslot(k); });
+  const params = Float64Array.from([2000, 600_000, 5000, 0, 1e15]);
+  const h = a.linkerNew(layout, params);
+  const buf = Buffer.from('{"episode":"e","command":"ls","ts":"2024-05-01T00:00:00Z","end_ts":"2024-05-01T00:00:01Z","ip":"10.0.0.1"}\n');
+  const n = sc.scan(buf, 0, buf.length);
+  assert.equal(n, 1);
+  const v = new Uint8Array(4), b = new Float64Array(4);
+  assert.equal(a.linkerChunk(h, buf, 1, sc.outI, sc.outF, 1, v, b), 1, 'a good line is taken');
+  const bad: [string, () => unknown][] = [
+    ['layout of the wrong length', () => a.linkerNew(new Int32Array(3), params)],
+    ['a slot outside the record', () => { const l = layout.slice(); l[2] = sc.stride; return a.linkerNew(l, params); }],
+    ['an F slot outside the doubles', () => { const l = layout.slice(); l[2 + LINK_FIELDS.length] = sc.k; return a.linkerNew(l, params); }],
+    ['params of the wrong length', () => a.linkerNew(layout, new Float64Array(2))],
+    ['a handle that is not one', () => a.linkerChunk({} as never, buf, 1, sc.outI, sc.outF, 1, v, b)],
+    ['alert times not sorted', () => a.linkerKey(h, '10.0.0.9', Float64Array.from([2, 1]))],
+    ['a key given twice', () => { a.linkerKey(h, '10.0.0.7', new Float64Array(0)); return a.linkerKey(h, '10.0.0.7', new Float64Array(0)); }],
+    ['more lines than the verdict array', () => a.linkerChunk(h, buf, 5, sc.outI, sc.outF, 1, v, b)],
+    ['more lines than the scanner arrays', () => a.linkerChunk(h, buf, sc.outI.length, sc.outI, sc.outF, 1, new Uint8Array(sc.outI.length), new Float64Array(sc.outI.length))],
+    ['a negative line count', () => a.linkerChunk(h, buf, -1, sc.outI, sc.outF, 1, v, b)],
+    ['commit past the arrays', () => a.linkerCommit(h, buf, sc.outI, sc.outF, sc.outI.length, 1)],
+    ['take of a number', () => a.linkerTake(h, 5 as unknown as string)],
+  ];
+  for (const [what, f] of bad) assert.throws(f, TypeError, what);
+  // A record whose offsets point past the buffer (arrays from another buffer) is handed back, not read.
+  const short = buf.subarray(0, 20);
+  assert.equal(a.linkerChunk(a.linkerNew(layout, params), short, 1, sc.outI, sc.outF, 1, v, b), 0);
+  assert.equal(v[0], 1, 'verdict SLOW');
+  const st = a.linkerState(h);
+  assert.equal(st.fast, 1);
+  assert.equal(st.rest.names, 'e');
+});
