@@ -136,6 +136,19 @@ test('two machines publish to NATS JetStream; corral collect fills PostgreSQL; c
   assert.match(table.stdout, /^HOST\s+TIME/m);
   assert.match(table.stdout, /^m2\s.*ep-fleet-2.*tc-ok/m);
 
+  // the fleet's sessions, with their machine; filtered by machine or episode
+  const ss = await corral(['events', '--postgres', pg.url, '--sessions', '--json']);
+  assert.equal(ss.code, 0, ss.stderr);
+  const sessions = ss.stdout.trim().split('\n').map((l) => JSON.parse(l) as { session: string; host: string; episode?: string; alerts: number });
+  assert.ok(sessions.some((x) => x.session === s1.session && x.host === 'm1' && x.episode === 'ep-fleet-1' && x.alerts >= 1), ss.stdout);
+  assert.ok(sessions.some((x) => x.session === s2.session && x.host === 'm2'), ss.stdout);
+  const only2 = await corral(['events', '--postgres', pg.url, '--sessions', '--host', 'm2']);
+  assert.equal(only2.code, 0, only2.stderr);
+  assert.match(only2.stdout, /^HOST\s+SESSION/m);
+  assert.ok(only2.stdout.includes(s2.session) && !only2.stdout.includes(s1.session), only2.stdout);
+  const byEp = await corral(['events', '--postgres', pg.url, '--sessions', '--episode', 'ep-fleet-1', '--json']);
+  assert.deepEqual(byEp.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { session: string }).session), [s1.session]);
+
   // the people's report of that episode, from the fleet store (same model as the local one)
   const rep = await corral(['report', '--postgres', pg.url, '--episode', 'ep-fleet-1', '--json']);
   assert.equal(rep.code, 3, rep.stderr);

@@ -318,6 +318,9 @@ test('eventsCommand: table and --json output, filters, --sessions', async (t) =>
   const plainSessions = tty.text.replace(/\x1b\[[0-9;]*m/g, '').trimEnd().split('\n');
   assert.equal(plainSessions.length, 4);
   assert.match(plainSessions[1]!, /^s1\s+r1\s+ep1\s+\S+\s+\S+\s+4\s+1$/);
+  const oneEp = new Collect();
+  assert.equal(await eventsCommand(['--sessions', '--episode', 'ep1', '--json'], { stdout: oneEp, stderr, env: { CORRAL_HOME: home } }), 0);
+  assert.deepEqual(oneEp.text.trimEnd().split('\n').map((l) => (JSON.parse(l) as { session: string }).session), ['s1'], '--sessions takes the episode filter');
 
   const noColor = new Collect();
   noColor.isTTY = true;

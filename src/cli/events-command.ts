@@ -51,7 +51,8 @@ Fleet:
                        …_NKEY; a user:password@ or token@ in the URL works too)
 Output:
   --json               one JSON event per line
-  --sessions           list sessions instead of events
+  --sessions           list sessions instead of events (--session/--run/--episode/--host filter them;
+                       with --postgres, the fleet's sessions with their machine)
   --home DIR           event store directory (default: $CORRAL_HOME or /var/lib/corral)
   -h, --help           show this help
 `;
@@ -219,7 +220,7 @@ export async function eventsCommand(argv: string[], io: CommandIO): Promise<numb
     if (v.follow && (v.since !== undefined || v.limit !== undefined || v.sessions)) throw new UsageError('--follow shows new events: it takes the filters, not --since, --limit or --sessions');
     if (v.host !== undefined && v.postgres === undefined && v.nats === undefined) throw new UsageError('--host filters the fleet: it needs --postgres URL or --follow --nats URL');
     if (v.nats !== undefined && !v.follow) throw new UsageError('--nats follows the fleet live: it needs --follow (for stored events use --postgres URL)');
-    if (v.postgres !== undefined && (v.follow || v.sessions || v.home !== undefined)) throw new UsageError('--postgres queries the fleet store: not with --follow, --sessions or --home');
+    if (v.postgres !== undefined && (v.follow || v.home !== undefined)) throw new UsageError('--postgres queries the fleet store: not with --follow or --home');
     natsSecurity = natsSecurityFlags(v, io.env, v.nats);
   } catch (err) {
     if (!(err instanceof UsageError) && !(err instanceof CliUsageError)) throw err;
@@ -235,7 +236,7 @@ export async function eventsCommand(argv: string[], io: CommandIO): Promise<numb
     const { followEvents } = await import('./events-follow.js');
     return followEvents({ socket: v.socket, json: v.json, filter: { session: q.session, run: q.run, episode: q.episode, step: q.step, tool_call: q.tool_call, kind: q.kind, category: q.category } }, io);
   }
-  if (v.postgres !== undefined) return fleetEvents(v.postgres, { ...q, host: v.host }, v.json === true, io);
+  if (v.postgres !== undefined) return fleetEvents(v.postgres, { ...q, host: v.host }, v.json === true, io, v.sessions === true);
   const home = resolveHome(v.home, io.env);
   if (!existsSync(indexPath(home))) {
     await write(io.stderr, `corral events: no event store at ${home} (missing ${indexPath(home)}); pass --home DIR or set CORRAL_HOME\n`);
@@ -247,15 +248,7 @@ export async function eventsCommand(argv: string[], io: CommandIO): Promise<numb
     const st = makeStyle(io.stdout, io.env);
     const tty = 'isTTY' in io.stdout && io.stdout.isTTY === true;
     if (v.sessions) {
-      const sessions = store.sessions();
-      if (v.json) {
-        for (const s of sessions) await write(io.stdout, `${JSON.stringify(s)}\n`);
-      } else if (sessions.length === 0) {
-        await write(io.stderr, 'no sessions\n');
-      } else {
-        const header = ['SESSION', 'RUN', 'EPISODE', 'FIRST', 'LAST', 'EVENTS', 'ALERTS'].map((h) => st.bold(h));
-        await write(io.stdout, table(sessionRows(sessions, st), header));
-      }
+      await writeSessions(store.sessions().filter(sessionFilter(q)), v.json === true, st, io);
       return 0;
     }
     const events = store.query(q);
@@ -273,7 +266,26 @@ export async function eventsCommand(argv: string[], io: CommandIO): Promise<numb
 }
 
 /** `--postgres`: the same query against the fleet's central store (store/pg-store.ts), with a HOST column. */
-async function fleetEvents(url: string, q: EventQuery & { host?: string }, json: boolean, io: CommandIO): Promise<number> {
+/** --sessions takes the session, run, episode (and, for the fleet, host) filters. */
+function sessionFilter(q: EventQuery & { host?: string }): (s: SessionSummary & { host?: string }) => boolean {
+  return (s) => (q.session === undefined || s.session === q.session) && (q.run === undefined || s.run === q.run)
+    && (q.episode === undefined || s.episode === q.episode) && (q.host === undefined || s.host === q.host);
+}
+
+/** Sessions as JSON lines or a table; with hosts (the fleet store), a HOST column first. */
+async function writeSessions(sessions: (SessionSummary & { host?: string })[], json: boolean, st: Style, io: CommandIO, hosts = false): Promise<void> {
+  if (json) {
+    for (const s of sessions) await write(io.stdout, `${JSON.stringify(s)}\n`);
+  } else if (sessions.length === 0) {
+    await write(io.stderr, 'no sessions\n');
+  } else {
+    const header = [...(hosts ? ['HOST'] : []), 'SESSION', 'RUN', 'EPISODE', 'FIRST', 'LAST', 'EVENTS', 'ALERTS'].map((h) => st.bold(h));
+    const rows = sessionRows(sessions, st).map((r, i) => (hosts ? [safeText(sessions[i]!.host ?? '-'), ...r] : r));
+    await write(io.stdout, table(rows, header));
+  }
+}
+
+async function fleetEvents(url: string, q: EventQuery & { host?: string }, json: boolean, io: CommandIO, sessions = false): Promise<number> {
   const { PgEventStore } = await import('../store/pg-store.js');
   let store;
   try {
@@ -283,8 +295,13 @@ async function fleetEvents(url: string, q: EventQuery & { host?: string }, json:
     return 1;
   }
   try {
-    const events = await store.query(q);
     const st = makeStyle(io.stdout, io.env);
+    if (sessions) {
+      const all = await store.sessions();
+      await writeSessions(all.filter(sessionFilter(q)), json, st, io, true);
+      return 0;
+    }
+    const events = await store.query(q);
     const tty = 'isTTY' in io.stdout && io.stdout.isTTY === true;
     if (json) {
       for (const ev of events) await write(io.stdout, `${JSON.stringify(ev)}\n`);
