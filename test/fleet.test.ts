@@ -10,7 +10,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'nats';
@@ -216,6 +216,60 @@ test('corral events --follow --nats shows the fleet live, filtered by machine, w
     const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { host: string; episode: string; tool_call?: string; kind: string });
     assert.ok(lines.some((l) => l.kind === 'toolcall.start' && l.tool_call === 'live-1'), out);
     assert.ok(lines.every((l) => l.host === 'm1' && l.episode === 'ep-live'), out);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0, err);
+});
+
+test('corral dashboard --nats shows the whole fleet live, each row with its machine; messages that are not events are counted, never shown', async (t) => {
+  const child = spawn(process.execPath, [MAIN, 'dashboard', '--nats', nats.url, '--json'], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  child.stderr.on('data', (c: Buffer) => { err += c; });
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => { out += c; const m = /"url":"([^"]+)"/.exec(out); if (m) resolve(m[1]!); });
+      setTimeout(() => reject(new Error(`no url: ${out} ${err}`)), 15_000);
+    });
+    const state = async (): Promise<{ hosts: string[]; rejected: number; daemon: string; sessions: { host: string; episode?: string }[]; events: { host: string }[] }> => {
+      const r = await fetch(`${url}state`);
+      return await r.json() as never;
+    };
+    for (let i = 0; i < 100 && (await state()).daemon !== 'connected'; i++) await new Promise((r) => setTimeout(r, 100));
+    const [a, b] = await Promise.all([
+      corral(['run', '--label', 'episode=ep-dash-fleet', '--', '/bin/true'], { CORRAL_SOCKET: m1.socketPath }),
+      corral(['run', '--label', 'episode=ep-dash-fleet', '--', '/bin/true'], { CORRAL_SOCKET: m2.socketPath }),
+    ]);
+    assert.equal(a.code, 0, a.stderr); assert.equal(b.code, 0, b.stderr);
+    const nc = await connect({ servers: nats.url });
+    nc.publish('corral.events.evil.exec', new TextEncoder().encode('<script>not an event</script>'));
+    await nc.drain();
+    let s = await state();
+    for (let i = 0; i < 100 && !(s.hosts.includes('m1') && s.hosts.includes('m2') && s.rejected >= 1); i++) { await new Promise((r) => setTimeout(r, 100)); s = await state(); }
+    assert.deepEqual(s.hosts.filter((h) => h === 'm1' || h === 'm2'), ['m1', 'm2'], JSON.stringify(s.hosts));
+    assert.ok(s.rejected >= 1, 'the hostile message is counted');
+    const mine = s.sessions.filter((x) => x.episode === 'ep-dash-fleet');
+    assert.deepEqual(mine.map((x) => x.host).sort(), ['m1', 'm2']);
+    assert.ok(!JSON.stringify(s).includes('not an event'), 'never shown');
+
+    const CHROMIUM = '/usr/bin/chromium';
+    if (!existsSync(CHROMIUM)) { t.skip(`${CHROMIUM} missing (apt-get install -y chromium)`); return; }
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    try {
+      const p = await browser.newPage();
+      const errors: string[] = [];
+      p.on('pageerror', (e) => errors.push(e.message));
+      await p.goto(url);
+      await p.waitForFunction(() => document.querySelectorAll('#sessions tbody tr').length >= 2, undefined, { timeout: 10_000 });
+      assert.equal(await p.textContent('#sessions thead th'), 'machine');
+      const rows = await p.$$eval('#sessions tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+      const eps = rows.filter((r) => r.includes('ep-dash-fleet')).map((r) => r[0]).sort();
+      assert.deepEqual(eps, ['m1', 'm2'], JSON.stringify(rows));
+      assert.ok(Number(await p.textContent('#c-hosts')) >= 2);
+      assert.deepEqual(errors, []);
+    } finally { await browser.close(); }
   } finally {
     child.kill('SIGTERM');
   }

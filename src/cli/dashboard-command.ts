@@ -1,21 +1,26 @@
 // Why: `corral dashboard` starts the live web view of this machine (src/web/) next to a running
-// `corral serve`, prints its tokenised address, and runs until SIGINT/SIGTERM.
+// `corral serve` — or of the whole fleet from NATS (--nats) —, prints its tokenised address, and
+// runs until SIGINT/SIGTERM.
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { UsageError, type CliIO } from './io.js';
 import { safeText } from './style.js';
+import { NATS_FLAG_OPTIONS, NATS_FLAGS_USAGE, natsSecurityFlags } from './nats-flags.js';
 
-export const DASHBOARD_USAGE = `Usage: corral dashboard [--listen HOST:PORT] [--socket PATH] [--json]
+export const DASHBOARD_USAGE = `Usage: corral dashboard [--listen HOST:PORT] [--socket PATH | --nats URL [NATS security]] [--json]
   Serves a live web page of this machine's sandboxes — sessions, tool calls, alerts by category
   and the latest events, refreshed every second — from a running \`corral serve\` (its socket:
   --socket, else $CORRAL_SOCKET, else /run/corral/corral.sock). Listens on 127.0.0.1 and a free
   port unless --listen says otherwise; the printed address carries a random token (keep it private;
-  anything else answers 404). --json prints {"url": …} instead of a sentence. Stops on Ctrl-C.`;
+  anything else answers 404). --json prints {"url": …} instead of a sentence. Stops on Ctrl-C.
+  --nats URL: the whole fleet instead, live from the NATS that every \`corral serve --publish\`
+  writes to (a machine column; messages that are not events are counted, never shown).
+${NATS_FLAGS_USAGE}`;
 
 export async function dashboardCommand(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true, allowPositionals: false,
-    options: { listen: { type: 'string' }, socket: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { listen: { type: 'string' }, socket: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, nats: { type: 'string' }, ...NATS_FLAG_OPTIONS },
   });
   if (values.help) { io.stdout.write(`${DASHBOARD_USAGE}\n`); return 0; }
   let host = '127.0.0.1', port = 0;
@@ -23,6 +28,16 @@ export async function dashboardCommand(argv: string[], io: CliIO): Promise<numbe
     const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(values.listen);
     if (!m || Number(m[2]) > 65535) throw new UsageError(`--listen must be HOST:PORT (e.g. 127.0.0.1:8787), got "${safeText(values.listen)}"`);
     host = m[1]!.replace(/^\[|\]$/g, ''); port = Number(m[2]);
+  }
+  if (values.nats !== undefined && values.socket !== undefined) throw new UsageError('--socket shows one machine, --nats the fleet: give one of them');
+  const security = natsSecurityFlags(values, io.env, values.nats);
+  if (values.nats !== undefined) {
+    const { redactNatsUrl } = await import('../store/nats-options.js');
+    const { DashboardServer } = await import('../web/dashboard-server.js');
+    const d = await DashboardServer.start({ nats: { url: values.nats, security }, host, port, machine: 'fleet' });
+    if (values.json) io.stdout.write(`${JSON.stringify({ url: d.url, nats: redactNatsUrl(values.nats) })}\n`);
+    else io.stdout.write(`corral dashboard: ${d.url} (the fleet, from ${safeText(redactNatsUrl(values.nats))})\n`);
+    return serveUntilStopped(d, host, io);
   }
   const { DEFAULT_SOCKET, daemonRequest, noDaemon } = await import('../server/daemon-client.js');
   const socket = values.socket ?? io.env.CORRAL_SOCKET ?? DEFAULT_SOCKET;
@@ -35,10 +50,13 @@ export async function dashboardCommand(argv: string[], io: CliIO): Promise<numbe
   const { DashboardServer } = await import('../web/dashboard-server.js');
   const d = await DashboardServer.start({ socket, host, port, machine: hostname() });
   if (values.json) io.stdout.write(`${JSON.stringify({ url: d.url, socket })}\n`);
-  else {
-    io.stdout.write(`corral dashboard: ${d.url}\n`);
-    if (!['127.0.0.1', 'localhost', '::1'].includes(host)) io.stderr.write(`corral dashboard: listening on ${safeText(host)} — anyone who learns the address sees this machine's agent activity; prefer 127.0.0.1 with an SSH tunnel\n`);
-  }
+  else io.stdout.write(`corral dashboard: ${d.url}\n`);
+  return serveUntilStopped(d, host, io);
+}
+
+/** Warns about a non-loopback listener, then serves until SIGINT/SIGTERM. */
+async function serveUntilStopped(d: { close(): Promise<void> }, host: string, io: CliIO): Promise<number> {
+  if (!['127.0.0.1', 'localhost', '::1'].includes(host)) io.stderr.write(`corral dashboard: listening on ${safeText(host)} — anyone who learns the address sees the agents' activity; prefer 127.0.0.1 with an SSH tunnel\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
     process.on('SIGINT', stop);

@@ -29,7 +29,7 @@ function eventLine(ev: CorralEvent, st: ReturnType<typeof makeStyle>, host?: str
 export async function followFleet(o: FollowOptions & { natsUrl: string; host?: string; security?: NatsSecurity }, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv }): Promise<number> {
   const { connect } = await import('nats');
   const { SUBJECT_ROOT, subjectToken } = await import('../store/nats-publisher.js');
-  const { checkEvent } = await import('../store/event-check.js');
+  const { consumeFleet } = await import('../store/fleet-feed.js');
   const { matches } = await import('../server/event-stream.js');
   let nc;
   try {
@@ -49,16 +49,12 @@ export async function followFleet(o: FollowOptions & { natsUrl: string; host?: s
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   let bad = 0;
-  const dec = new TextDecoder('utf-8', { fatal: true });
   try {
-    for await (const m of sub) {
-      let ev: CorralEvent;
-      try { ev = checkEvent(JSON.parse(dec.decode(m.data))).ev; } catch { bad++; continue; }
-      const host = m.headers?.get('Corral-Host') || undefined;
-      if (o.host !== undefined && host !== o.host) continue;
-      if (!matches(filter, ev)) continue;
+    bad = await consumeFleet(sub, (ev, host) => {
+      if (o.host !== undefined && host !== o.host) return;
+      if (!matches(filter, ev)) return;
       io.stdout.write(o.json ? `${JSON.stringify(host === undefined ? ev : { ...ev, host })}\n` : eventLine(ev, st, host ?? '?'));
-    }
+    });
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);

@@ -1,10 +1,11 @@
 // Why: the dashboard's single page: counters, alerts by category, the alerts, the sessions and
-// the latest events of this machine, refreshed every second from the server's snapshot.
+// the latest events of this machine (or of the fleet, with a machine column), refreshed every
+// second from the server's snapshot.
 // Threat stopped: an agent's text (commands, DNS names, messages) running as script in the
 // operator's browser. Everything agent-made is set with textContent, never parsed as HTML; the
 // page loads nothing external and its Content-Security-Policy (set by the server) allows only
 // this page's own nonce'd script and style, and fetches to its own origin.
-export function dashboardPage(nonce: string, machine: string): string {
+export function dashboardPage(nonce: string, machine: string, fleet = false): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Corral — ${escapeHtml(machine)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -22,7 +23,7 @@ tr.critical td,tr.high td{color:#ff8a80} tr.medium td{color:#ffd180} tr.low td{c
 .open{color:#a5d6a7} .ended{color:#8b98a9} #status{margin-left:auto}
 </style></head><body>
 <header><h1>Corral · <span id="machine"></span></h1>
-<span class="k">sessions<span class="n" id="c-sessions">0</span></span>
+${fleet ? '<span class="k">machines<span class="n" id="c-hosts">0</span></span>' : ''}<span class="k">sessions<span class="n" id="c-sessions">0</span></span>
 <span class="k">open<span class="n" id="c-open">0</span></span>
 <span class="k">tool calls<span class="n" id="c-calls">0</span></span>
 <span class="k">alerts<span class="n" id="c-alerts">0</span></span>
@@ -36,6 +37,11 @@ tr.critical td,tr.high td{color:#ff8a80} tr.medium td{color:#ffd180} tr.low td{c
 (function () {
   'use strict';
   document.getElementById('machine').textContent = ${JSON.stringify(machine)};
+  var FLEET = ${fleet ? 'true' : 'false'};
+  if (FLEET) ['alerts', 'sessions', 'events'].forEach(function (id) {
+    var th = document.createElement('th'); th.textContent = 'machine';
+    var row = document.querySelector('#' + id + ' thead tr'); row.insertBefore(th, row.firstChild);
+  });
   function time(ts) {
     var ms = /^[0-9]+$/.test(ts) ? Number(BigInt(ts) / 1000000n) : Date.parse(ts);
     return isFinite(ms) ? new Date(ms).toISOString().slice(11, 23) : String(ts);
@@ -47,6 +53,7 @@ tr.critical td,tr.high td{color:#ff8a80} tr.medium td{color:#ffd180} tr.low td{c
       var tr = document.createElement('tr');
       if (cls) tr.className = cls(r);
       var cs = cells(r);
+      if (FLEET) cs.unshift(r.host);
       cs.forEach(function (c, i) {
         var td = document.createElement('td');
         td.textContent = c === undefined || c === null ? '-' : String(c);
@@ -59,6 +66,7 @@ tr.critical td,tr.high td{color:#ff8a80} tr.medium td{color:#ffd180} tr.low td{c
   }
   function render(s) {
     var open = s.sessions.filter(function (x) { return !x.ended; }).length;
+    if (FLEET) document.getElementById('c-hosts').textContent = String(s.hosts.length);
     document.getElementById('c-sessions').textContent = String(s.sessions.length);
     document.getElementById('c-open').textContent = String(open);
     document.getElementById('c-calls').textContent = String(s.counts['toolcall.start'] || 0);
@@ -72,7 +80,7 @@ tr.critical td,tr.high td{color:#ff8a80} tr.medium td{color:#ffd180} tr.low td{c
     fill('alerts', s.alerts, function (a) { return [time(a.ts), a.session.slice(0, 12), a.episode, a.step, a.tool_call, a.category, a.severity, a.action, a.rule, a.message]; }, function (a) { return a.severity; });
     fill('sessions', s.sessions, function (x) { return [x.session.slice(0, 12), x.run, x.episode, time(x.started), x.ended ? 'ended' : 'open', x.calls, x.alerts, x.blocked, x.killed]; }, function (x) { return x.ended ? 'ended' : 'open'; });
     fill('events', s.events, function (e) { return [time(e.ts), e.session.slice(0, 12), e.step, e.tool_call, e.kind, e.pid, e.summary]; });
-    document.getElementById('status').textContent = 'live · ' + new Date().toISOString().slice(11, 19) + (s.dropped ? ' · ' + s.dropped + ' dropped' : '');
+    document.getElementById('status').textContent = 'live · ' + new Date().toISOString().slice(11, 19) + (s.dropped ? ' · ' + s.dropped + ' dropped' : '') + (s.rejected ? ' · ' + s.rejected + ' rejected (not events)' : '');
   }
   function tick() {
     fetch('state', { cache: 'no-store' }).then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })

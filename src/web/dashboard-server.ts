@@ -1,6 +1,7 @@
 // Why: `corral dashboard` — a live web view of one machine for the people watching a training
-// run: it follows the daemon's event stream (GET /v1/events on its root-only socket) and serves a
-// page that refreshes every second. The daemon stays on its Unix socket; this separate process
+// run: it follows the daemon's event stream (GET /v1/events on its root-only socket), or the
+// whole fleet's from NATS (the subjects `corral serve --publish` writes), and serves a page that
+// refreshes every second. The daemon stays on its Unix socket; this separate process
 // is the only thing listening on TCP, and it serves nothing but that page and its snapshot.
 // Threats stopped: anyone else on the machine or network reading agent activity (loopback by
 // default; every URL carries a 128-bit random token, compared in constant time; unknown paths
@@ -12,10 +13,13 @@ import { daemonStream } from '../server/daemon-client.js';
 import type { CorralEvent } from '../events/event.js';
 import { DashboardState } from './dashboard-state.js';
 import { dashboardPage } from './dashboard-page.js';
+import type { NatsSecurity } from '../store/nats-options.js';
 
 export interface DashboardOptions {
-  /** The daemon's socket. */
-  socket: string;
+  /** The daemon's socket (one machine). */
+  socket?: string;
+  /** Or the fleet: the NATS that every `corral serve --publish` writes to. */
+  nats?: { url: string; security?: NatsSecurity };
   host?: string;
   port?: number;
   /** Names the machine on the page. */
@@ -31,6 +35,7 @@ export class DashboardServer {
   private readonly server: http.Server;
   private readonly token: string;
   private stream?: { done: Promise<void>; stop: () => void };
+  private nc?: import('nats').NatsConnection;
   private closed = false;
   /** Whether the daemon's stream is connected (the page says so). */
   connected = false;
@@ -59,9 +64,11 @@ export class DashboardServer {
     return `http://${h.includes(':') ? `[${h}]` : h}:${this.port}/${this.token}/`;
   }
 
-  /** Follows the daemon's events; reconnects every 2 s while it is away (restarts, upgrades). */
+  /** Follows the daemon's events (or the fleet's); reconnects every 2 s while it is away (restarts, upgrades). */
   private follow(): void {
     if (this.closed) return;
+    if (this.o.nats) { void this.followFleet(this.o.nats); return; }
+    if (this.o.socket === undefined) throw new Error('DashboardServer: give socket or nats');
     this.stream = daemonStream(this.o.socket, '/v1/events', (type, data) => {
       this.connected = true;
       if (type === 'dropped') { this.state.dropped += Number((data as { dropped?: number }).dropped ?? 0); return; }
@@ -73,6 +80,33 @@ export class DashboardServer {
       if (!this.closed) this.retry = setTimeout(() => this.follow(), 2000);
     };
     this.stream.done.then(again, again);
+  }
+
+  /** The fleet from NATS: connects (retrying every 2 s until it can), then nats.js keeps it connected. */
+  private async followFleet(o: NonNullable<DashboardOptions['nats']>): Promise<void> {
+    const { connect } = await import('nats');
+    const { natsConnectOptions } = await import('../store/nats-options.js');
+    const { SUBJECT_ROOT } = await import('../store/nats-publisher.js');
+    const { consumeFleet } = await import('../store/fleet-feed.js');
+    while (!this.closed) {
+      try {
+        const nc = await connect(natsConnectOptions(o.url, o.security ?? {}, 'corral-dashboard'));
+        if (this.closed) { await nc.close(); return; }
+        this.nc = nc;
+        this.connected = true;
+        void (async () => {
+          for await (const s of nc.status()) {
+            if (s.type === 'disconnect') this.connected = false;
+            else if (s.type === 'reconnect') this.connected = true;
+          }
+        })().catch(() => {});
+        await consumeFleet(nc.subscribe(`${SUBJECT_ROOT}.>`), (ev, host) => this.state.add(ev, host), () => { this.state.rejected++; });
+        return;
+      } catch {
+        this.connected = false;
+        await new Promise((r) => { this.retry = setTimeout(r, 2000); });
+      }
+    }
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -93,7 +127,7 @@ export class DashboardServer {
       ...common, 'content-type': 'text/html; charset=utf-8', 'x-frame-options': 'DENY',
       'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
     });
-    res.end(dashboardPage(nonce, this.o.machine));
+    res.end(dashboardPage(nonce, this.o.machine, this.o.nats !== undefined));
   }
 
   private tokenOk(t: string): boolean {
@@ -114,6 +148,7 @@ export class DashboardServer {
     this.closed = true;
     clearTimeout(this.retry);
     this.stream?.stop();
+    await this.nc?.close().catch(() => {});
     await new Promise<void>((r) => { this.server.close(() => r()); this.server.closeAllConnections(); });
   }
 }

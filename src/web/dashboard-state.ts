@@ -1,12 +1,12 @@
-// Why: the live dashboard shows what agents on this machine are doing right now: sessions,
-// their tool calls, alerts by category, the latest events. This folds the daemon's event stream
-// into that small picture, bounded (rings of the latest items; sessions beyond a cap drop the
+// Why: the live dashboard shows what agents on this machine (or, from NATS, on the fleet) are
+// doing right now: sessions, their tool calls, alerts by category, the latest events. This folds
+// the event stream into that small picture (with each item's machine when it has one), bounded (rings of the latest items; sessions beyond a cap drop the
 // oldest closed ones), so a dashboard left open for a week of rollouts stays small.
 import type { CorralEvent } from '../events/event.js';
 import { summarizeEvent } from '../store/summary.js';
 
 export interface SessionView {
-  session: string; run?: string; episode?: string;
+  session: string; host?: string; run?: string; episode?: string;
   started: string; ended?: string;
   calls: number; alerts: number; blocked: number; killed: number;
   /** The highest alert severity seen (for colour). */
@@ -14,12 +14,12 @@ export interface SessionView {
 }
 
 export interface AlertView {
-  ts: string; session: string; episode?: string; step?: number; tool_call?: string; pid?: number;
+  ts: string; host?: string; session: string; episode?: string; step?: number; tool_call?: string; pid?: number;
   category: string; severity: string; rule: string; action?: string; message: string;
 }
 
 /** An event as the page lists it (the summary is made here, once, by the CLI's summariser). */
-export interface EventView { ts: string; session: string; episode?: string; step?: number; tool_call?: string; kind: string; pid?: number; summary: string }
+export interface EventView { ts: string; host?: string; session: string; episode?: string; step?: number; tool_call?: string; kind: string; pid?: number; summary: string }
 
 export interface DashboardSnapshot {
   since: string;
@@ -29,6 +29,9 @@ export interface DashboardSnapshot {
   alerts: AlertView[];
   events: EventView[];
   dropped: number;
+  rejected: number;
+  /** Machines seen (fleet view; empty for one machine's daemon). */
+  hosts: string[];
 }
 
 const RANK: Record<string, number> = { low: 1, medium: 2, high: 3, critical: 4 };
@@ -37,18 +40,23 @@ export class DashboardState {
   private readonly counts: Record<string, number> = {};
   private readonly byCategory: Record<string, number> = {};
   private readonly sessions = new Map<string, SessionView>();
+  private readonly hosts = new Set<string>();
   private alerts: AlertView[] = [];
   private events: EventView[] = [];
   private readonly since = new Date().toISOString();
   dropped = 0;
+  /** Messages from NATS that were not events (never shown). */
+  rejected = 0;
 
   constructor(private readonly caps = { events: 300, alerts: 300, sessions: 500 }) {}
 
-  add(ev: CorralEvent): void {
+  /** Folds in one event; host: the machine it came from (fleet view). */
+  add(ev: CorralEvent, host?: string): void {
     this.counts[ev.kind] = (this.counts[ev.kind] ?? 0) + 1;
+    if (host !== undefined && this.hosts.size < 10_000) this.hosts.add(host);
     let s = this.sessions.get(ev.session);
     if (!s) {
-      s = { session: ev.session, run: ev.run, episode: ev.episode, started: ev.ts, calls: 0, alerts: 0, blocked: 0, killed: 0 };
+      s = { session: ev.session, host, run: ev.run, episode: ev.episode, started: ev.ts, calls: 0, alerts: 0, blocked: 0, killed: 0 };
       this.sessions.set(ev.session, s);
       this.trimSessions();
     }
@@ -58,7 +66,7 @@ export class DashboardState {
     if (ev.kind === 'alert') {
       const p = ev.payload;
       const a: AlertView = {
-        ts: ev.ts, session: ev.session, episode: ev.episode, step: ev.step, tool_call: ev.tool_call, pid: ev.pid,
+        ts: ev.ts, host, session: ev.session, episode: ev.episode, step: ev.step, tool_call: ev.tool_call, pid: ev.pid,
         category: String(p.category ?? '?'), severity: String(p.severity ?? '?'), rule: String(p.rule ?? '?'),
         action: p.action === undefined ? undefined : String(p.action), message: String(p.message ?? ''),
       };
@@ -72,7 +80,7 @@ export class DashboardState {
     }
     let summary: string;
     try { summary = summarizeEvent(ev).slice(0, 300); } catch { summary = ev.kind; }
-    this.events.push({ ts: ev.ts, session: ev.session, episode: ev.episode, step: ev.step, tool_call: ev.tool_call, kind: ev.kind, pid: ev.pid, summary });
+    this.events.push({ ts: ev.ts, host, session: ev.session, episode: ev.episode, step: ev.step, tool_call: ev.tool_call, kind: ev.kind, pid: ev.pid, summary });
     if (this.events.length > this.caps.events * 2) this.events = this.events.slice(-this.caps.events);
   }
 
@@ -92,7 +100,7 @@ export class DashboardState {
       sessions: [...this.sessions.values()].slice(-this.caps.sessions).reverse(),
       alerts: this.alerts.slice(-this.caps.alerts).reverse(),
       events: this.events.slice(-this.caps.events).reverse(),
-      dropped: this.dropped,
+      dropped: this.dropped, rejected: this.rejected, hosts: [...this.hosts].sort(),
     };
   }
 }
