@@ -74,6 +74,42 @@ test('SSH over 443 to an allowed address is cut and reported as a tunnel', async
   assert.equal(await fx.far.accepted('203.0.113.20', 443), before);
 });
 
+test('a TLS client is fingerprinted at the gateway: its connect event carries the JA3/JA4 of its ClientHello', async () => {
+  // The sandboxed Python first sends its ClientHello to a listener of its own on loopback (inside
+  // the sandbox, so with the sandbox's OpenSSL configuration: it offers other ciphers than the
+  // host's) and prints the bytes; then the same client connects out through the gateway.
+  const { s, r } = await oneCall(`import socket, ssl, threading, binascii
+ctx = ssl.create_default_context()
+ctx.set_alpn_protocols(["http/1.1"])
+def client(addr):
+    c = socket.create_connection(addr, timeout=3)
+    try:
+        ctx.wrap_socket(c, server_hostname="mirror.test")
+    except Exception as e:
+        pass
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(1)
+t = threading.Thread(target=client, args=(srv.getsockname(),))
+t.start()
+conn, _ = srv.accept()
+data = conn.recv(65536)
+conn.close()
+t.join()
+print("HELLO", binascii.hexlify(data).decode())
+client(("203.0.113.20", 443))`, { tool: 'python' });
+  const hex = /HELLO ([0-9a-f]+)/.exec(r.stdout)?.[1];
+  assert.ok(hex, r.stdout + r.stderr);
+  const { parseClientHello } = await import('../src/gateway/sniff/index.js');
+  const want = parseClientHello(Buffer.from(hex, 'hex')).tls;
+  assert.match(want?.ja4 ?? '', /^t13d\d{4}h1_[0-9a-f]{12}_[0-9a-f]{12}$/);
+  const tls = s.events.filter((e) => e.kind === 'connect' && e.payload.source === 'gateway' && e.payload.protocol === 'tls');
+  assert.equal(tls.length, 1, JSON.stringify(s.events.filter((e) => e.kind === 'connect').map((e) => e.payload)));
+  assert.equal(tls[0]!.payload['tls.client.ja4'], want!.ja4);
+  assert.equal(tls[0]!.payload['tls.client.ja3'], want!.ja3);
+  assert.equal(tls[0]!.payload.sni, 'mirror.test');
+});
+
 test('Stratum over 443 to an allowed IP from a Python socket client is cut as mining', async () => {
   const before = await fx.far.accepted('203.0.113.20', 443);
   const { alerts, r } = await oneCall(`import socket, json

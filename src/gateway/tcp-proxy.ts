@@ -150,7 +150,7 @@ class ProxiedFlow {
   private report(d: Decision, midstream: boolean): void {
     const r: ConnectReport = {
       kind: 'connect', flowId: this.id, sport: this.sport, dst: { ip: this.dst.address, port: this.dst.port },
-      name: this.name, protocol: this.protocol(), sniHost: this.sniffed?.host, detail: this.sniffed?.detail,
+      name: this.name, protocol: this.protocol(), sniHost: this.sniffed?.host, detail: this.sniffed?.detail, tls: this.sniffed?.tls,
       decision: d, midstream, observed: d.verdict === 'deny' && this.sb.observe, tsNs: process.hrtime.bigint(),
     };
     this.sb.report(r);
@@ -274,7 +274,7 @@ class ProxiedFlow {
   private flowRecord(up: number, down: number, interim: boolean): FlowReport {
     return {
       kind: 'flow', flowId: this.id, sport: this.sport, dst: { ip: this.dst.address, port: this.dst.port },
-      name: this.name, protocol: this.protocol(), sniHost: this.sniffed?.host, decision: this.decision,
+      name: this.name, protocol: this.protocol(), sniHost: this.sniffed?.host, tls: this.sniffed?.tls, decision: this.decision,
       bytesUp: up, bytesDown: down, bytesUpPrev: this.lastUp, bytesDownPrev: this.lastDown, ...(interim ? { interim } : {}),
       durationMs: Number(process.hrtime.bigint() - this.t0) / 1e6, connectLatencyUs: this.connectLatencyUs,
       ...(interim ? {} : { error: this.error }), tsNs: process.hrtime.bigint(),

@@ -2,6 +2,7 @@
 // session (which knows attribution, stores events and raises alerts). The gateway never
 // stores anything itself, so several sessions with different policies share one gateway.
 import type { CompiledPolicy, Decision, Protocol } from '../policy/index.js';
+import type { TlsFingerprint } from './sniff/tls-fingerprint.js';
 
 export interface ConnectReport {
   kind: 'connect';
@@ -12,6 +13,8 @@ export interface ConnectReport {
   protocol?: Protocol;
   sniHost?: string;
   detail?: string;
+  /** JA3/JA4 of the client's TLS ClientHello. */
+  tls?: TlsFingerprint;
   decision: Decision;
   /** True when the decision was made after the connection was allowed (protocol seen mid-stream). */
   midstream?: boolean;
@@ -28,6 +31,7 @@ export interface FlowReport {
   name?: string;
   protocol?: Protocol;
   sniHost?: string;
+  tls?: TlsFingerprint;
   decision: Decision;
   bytesUp: number;
   bytesDown: number;

@@ -770,6 +770,7 @@ function netBase(r: ConnectReport | FlowReport, how: string): Record<string, unk
     flow_id: r.flowId, 'network.peer.address': r.dst.ip, 'network.peer.port': r.dst.port, 'server.address': r.name, 'client.port': r.sport,
     protocol: r.protocol, sni: r.sniHost, decision: r.decision.verdict, rule: r.decision.rule,
     address_class: r.decision.addressClass, attribution: how,
+    ...(r.tls ? { 'tls.client.ja3': r.tls.ja3, 'tls.client.ja4': r.tls.ja4 } : {}),
   };
 }
 

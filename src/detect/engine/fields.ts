@@ -167,6 +167,8 @@ const DEFS: FieldDef[] = [
   { name: 'net.domain', type: 'str', kinds: 'connect, flow', doc: 'last two labels of net.name (naive registrable domain; no public-suffix list)',
     get: (ev, c) => domainMemo(c.domainMemo, c.g(S_NET_NAME) as string | undefined) },
   { name: 'net.sni', type: 'str', kinds: 'connect, flow', doc: 'TLS SNI seen by the gateway', get: (ev) => (NET_KINDS.has(ev.kind) ? str(P(ev).sni)?.toLowerCase() : undefined) },
+  { name: 'tls.ja4', type: 'str', kinds: 'connect, flow', doc: "JA4 fingerprint of the client's TLS ClientHello (p['tls.client.ja4'])", get: (ev) => (NET_KINDS.has(ev.kind) ? str(P(ev)['tls.client.ja4']) : undefined) },
+  { name: 'tls.ja3', type: 'str', kinds: 'connect, flow', doc: "JA3 fingerprint (MD5) of the client's TLS ClientHello (p['tls.client.ja3'])", get: (ev) => (NET_KINDS.has(ev.kind) ? str(P(ev)['tls.client.ja3']) : undefined) },
   { name: 'net.protocol', type: 'str', kinds: 'connect, flow, drop', doc: 'p.protocol as sniffed by the gateway (tls, http, ssh, mining, other); for drop p.proto',
     get: (ev) => { if (!NET_KINDS.has(ev.kind)) return undefined; const p = P(ev); return str(p.protocol) ?? str(p.proto); } },
   { name: 'net.detail', type: 'str', kinds: 'connect', doc: "gateway's protocol detail (e.g. the mining method seen)", get: (ev) => (NET_KINDS.has(ev.kind) ? str(P(ev).detail) : undefined) },

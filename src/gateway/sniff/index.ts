@@ -5,11 +5,13 @@
 // Every function here is pure and never throws, whatever bytes the (hostile) client sends.
 
 import { parseClientHello } from './tls-client-hello.js';
+import type { TlsFingerprint } from './tls-fingerprint.js';
 import { parseHttpRequest } from './http-request.js';
 import { parseSshBanner } from './ssh-banner.js';
 import { parseMiningRpc, containsMiningRpc } from './mining-jsonrpc.js';
 
 export { parseClientHello } from './tls-client-hello.js';
+export { tlsFingerprint, isGrease, type TlsFingerprint, type HelloFields } from './tls-fingerprint.js';
 export { parseHttpRequest, normalizeAuthority, HTTP_METHODS, MAX_HTTP_HEAD } from './http-request.js';
 export { parseSshBanner, MAX_SSH_ID_LINE } from './ssh-banner.js';
 export {
@@ -33,6 +35,8 @@ export interface SniffResult {
   detail?: string;
   /** HTTP method, or the mining JSON-RPC method. */
   method?: string;
+  /** A TLS ClientHello's JA3 and JA4 fingerprints (tls-fingerprint.ts). */
+  tls?: TlsFingerprint;
 }
 
 type Parser = (buf: Buffer) => SniffResult;

@@ -6,6 +6,7 @@
 // 'other', a prefix of a valid ClientHello is 'incomplete'.
 
 import type { SniffResult } from './index.js';
+import { tlsFingerprint, type HelloFields } from './tls-fingerprint.js';
 
 const CONTENT_HANDSHAKE = 22;
 const HANDSHAKE_CLIENT_HELLO = 1;
@@ -17,7 +18,13 @@ const MAX_HANDSHAKE_LEN = 65536;
 const MIN_CLIENT_HELLO_BODY = 41;
 
 const EXT_SERVER_NAME = 0;
+const EXT_SUPPORTED_GROUPS = 10;
+const EXT_POINT_FORMATS = 11;
+const EXT_SIGNATURE_ALGORITHMS = 13;
 const EXT_ALPN = 16;
+const EXT_SUPPORTED_VERSIONS = 43;
+/** Values kept per list for the fingerprints (real ClientHellos have tens). */
+const MAX_LIST = 512;
 const EXT_ECH = 0xfe0d;
 
 const DNS_NAME = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?$/;
@@ -90,7 +97,7 @@ function printable(s: string, max: number): string {
   return s.slice(0, max).replace(/[^\x20-\x7e]/g, '?');
 }
 
-interface Hello { host?: string; sniProblem?: string; alpn: string[]; ech: boolean }
+interface Hello { host?: string; sniProblem?: string; alpn: string[]; ech: boolean; f: HelloFields }
 
 function parseServerName(r: Reader, extLen: number, out: Hello): void {
   r.need(extLen);
@@ -123,22 +130,56 @@ function parseAlpn(r: Reader, extLen: number, out: Hello): void {
   while (r.pos < end && out.alpn.length < 16) {
     const len = r.u8();
     if (len === 0 || r.pos + len > end) throw MALFORMED;
+    if (out.alpn.length === 0) out.f.alpnFirst = Buffer.from(r.buf.subarray(r.pos, r.pos + len));
     out.alpn.push(printable(r.buf.toString('latin1', r.pos, r.pos + len), 32));
     r.pos += len;
   }
   r.pos = end;
 }
 
+/** A list of u16 (lenBytes: its length prefix, 1 or 2 bytes) filling exactly extLen bytes, into out (capped). */
+function u16List(r: Reader, extLen: number, lenBytes: 1 | 2, out: number[]): void {
+  r.need(extLen);
+  const end = r.pos + extLen;
+  if (extLen < lenBytes) throw MALFORMED;
+  const n = lenBytes === 1 ? r.u8() : r.u16();
+  if (n !== extLen - lenBytes || n % 2 !== 0) throw MALFORMED;
+  while (r.pos < end) { const v = r.u16(); if (out.length < MAX_LIST) out.push(v); }
+}
+
+/**
+ * The lists the fingerprints use (groups, point formats, signature algorithms, versions). A
+ * malformed list is only cut short: it must not turn a ClientHello into 'other' (classification
+ * stays what it was before fingerprints), but bytes that have not arrived yet still mean 'incomplete'.
+ */
+function fingerprintList(r: Reader, type: number, len: number, f: HelloFields): void {
+  try {
+    if (type === EXT_SUPPORTED_GROUPS) u16List(r, len, 2, f.groups);
+    else if (type === EXT_SIGNATURE_ALGORITHMS) u16List(r, len, 2, f.sigAlgs);
+    else if (type === EXT_SUPPORTED_VERSIONS) u16List(r, len, 1, f.versions);
+    else if (type === EXT_POINT_FORMATS) {
+      r.need(len);
+      if (len < 1 || r.u8() !== len - 1) throw MALFORMED;
+      for (let i = 1; i < len; i++) f.pointFormats.push(r.u8());
+    }
+  } catch (e) {
+    if (e === NEED_MORE) throw e;
+  }
+}
+
 function parseBody(r: Reader): Hello {
-  const out: Hello = { alpn: [], ech: false };
+  const f: HelloFields = { version: 0, ciphers: [], extensions: [], groups: [], pointFormats: [], sigAlgs: [], versions: [], sni: false };
+  const out: Hello = { alpn: [], ech: false, f };
   if (r.u8() !== 3) throw MALFORMED; // legacy_version major
-  r.skip(1 + 32); // minor + random
+  f.version = 0x0300 | r.u8();
+  r.skip(32); // random
   const sid = r.u8();
   if (sid > 32) throw MALFORMED;
   r.skip(sid);
   const cs = r.u16();
   if (cs < 2 || cs % 2 !== 0) throw MALFORMED;
-  r.skip(cs);
+  r.need(cs);
+  for (let i = 0; i < cs; i += 2) { const v = r.u16(); if (f.ciphers.length < MAX_LIST) f.ciphers.push(v); }
   const cm = r.u8();
   if (cm < 1) throw MALFORMED;
   r.skip(cm);
@@ -151,7 +192,11 @@ function parseBody(r: Reader): Hello {
     const type = r.u16();
     const len = r.u16();
     if (r.pos + len > r.end) throw MALFORMED;
-    const next = r.pos + len;
+    const start = r.pos, next = r.pos + len;
+    if (f.extensions.length < MAX_LIST) f.extensions.push(type);
+    if (type === EXT_SERVER_NAME) f.sni = true;
+    fingerprintList(r, type, len, f);
+    r.pos = start;
     if (type === EXT_SERVER_NAME) {
       if (sawSni) { out.host = undefined; out.sniProblem = 'duplicate server_name extension'; }
       else parseServerName(r, len, out);
@@ -191,7 +236,7 @@ export function parseClientHello(buf: Buffer): SniffResult {
     if (hello.alpn.length > 0) detail += ` alpn=${hello.alpn.join(',')}`;
     if (hello.ech) detail += ' ech';
     if (hello.sniProblem) detail += ` (${hello.sniProblem})`;
-    const res: SniffResult = { status: 'done', protocol: 'tls', detail };
+    const res: SniffResult = { status: 'done', protocol: 'tls', detail, tls: tlsFingerprint(hello.f) };
     if (hello.host !== undefined) res.host = hello.host;
     return res;
   } catch {
