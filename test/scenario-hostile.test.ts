@@ -76,8 +76,8 @@ test('SSH over 443 to an allowed address is cut and reported as a tunnel', async
 
 test('a TLS client is fingerprinted at the gateway: its connect event carries the JA3/JA4 of its ClientHello', async () => {
   // The sandboxed Python first sends its ClientHello to a listener of its own on loopback (inside
-  // the sandbox, so with the sandbox's OpenSSL configuration: it offers other ciphers than the
-  // host's) and prints the bytes; then the same client connects out through the gateway.
+  // the sandbox: the host's PATH may hold another Python build, with another fingerprint) and
+  // prints the bytes; then the same client connects out through the gateway.
   const { s, r } = await oneCall(`import socket, ssl, threading, binascii
 ctx = ssl.create_default_context()
 ctx.set_alpn_protocols(["http/1.1"])
