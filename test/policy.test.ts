@@ -490,3 +490,43 @@ describe('performance', () => {
     assert.ok(perCall < 20_000, `decideConnect too slow: ${perCall} ns`);
   });
 });
+
+describe('network.deny_tls (TLS client fingerprints)', () => {
+  const JA4 = 't13d1516h2_8daaf6152771_e5627efa2ab1';
+  const JA3 = '98487aa16281980e7d1120d399efb6a4';
+  const c = compilePolicy(policy(`name: t
+network:
+  allow:
+    - domain: registry.test
+      ports: [443]
+      protocols: [tls]
+  deny_tls:
+    - ${JA4.toUpperCase()}
+    - '${JA3}'
+`));
+
+  it('refuses a listed client wherever it connects (JA4 or JA3), with a reason naming the fingerprint; others are unaffected', () => {
+    const d = c.decideConnect({ ip: '198.51.100.10', port: 443, name: 'registry.test', protocol: 'tls', sniHost: 'registry.test', tls: { ja4: JA4, ja3: 'ffffffffffffffffffffffffffffffff' } });
+    assert.deepEqual([d.verdict, d.rule], ['deny', `deny-tls:${JA4}`]);
+    assert.match(d.reason ?? '', /fingerprint t13d1516h2_8daaf6152771_e5627efa2ab1/);
+    const by3 = c.decideConnect({ ip: '198.51.100.10', port: 443, name: 'registry.test', protocol: 'tls', sniHost: 'registry.test', tls: { ja4: 't13d0101h2_000000000000_000000000000', ja3: JA3 } });
+    assert.deepEqual([by3.verdict, by3.rule], ['deny', `deny-tls:${JA3}`]);
+    const other = c.decideConnect({ ip: '198.51.100.10', port: 443, name: 'registry.test', protocol: 'tls', sniHost: 'registry.test', tls: { ja4: 't13d0101h2_000000000000_000000000000', ja3: 'ffffffffffffffffffffffffffffffff' } });
+    assert.equal(other.verdict, 'allow');
+    assert.equal(c.decideConnect({ ip: '198.51.100.10', port: 443, name: 'registry.test' }).verdict, 'allow', 'before sniffing: no fingerprint yet');
+  });
+
+  it('a child policy adds fingerprints to its parent\'s (never drops them); bad entries name their line and index', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-pol-'));
+    try {
+      writeFileSync(join(dir, 'base.yaml'), `name: base\nnetwork:\n  deny_tls: ['${JA3}']\n`);
+      writeFileSync(join(dir, 'child.yaml'), `name: child\nextends: ./base.yaml\nnetwork:\n  deny_tls: ['${JA4}']\n`);
+      assert.deepEqual(loadPolicyFile(join(dir, 'child.yaml')).network.deny_tls, [JA3, JA4]);
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+    const e = errorOf(() => policy(`name: x\nnetwork:\n  deny_tls:\n    - ${JA4}\n    - chrome\n`));
+    assert.equal(e.line, 5);
+    assert.equal(e.field, 'network.deny_tls[1]');
+    assert.match(e.message, /expected a JA4 fingerprint .* or a JA3 hash/);
+    assert.deepEqual(policy('name: x\n').network.deny_tls, [], 'default: none');
+  });
+});

@@ -108,6 +108,17 @@ client(("203.0.113.20", 443))`, { tool: 'python' });
   assert.equal(tls[0]!.payload['tls.client.ja4'], want!.ja4);
   assert.equal(tls[0]!.payload['tls.client.ja3'], want!.ja3);
   assert.equal(tls[0]!.payload.sni, 'mirror.test');
+
+  // A policy that denies this client by its fingerprint refuses it before anything reaches the far host.
+  const before = await fx.far.accepted('203.0.113.20', 443);
+  const { alerts, s: s2 } = await oneCall('import socket, ssl\nctx = ssl.create_default_context()\nctx.set_alpn_protocols(["http/1.1"])\nc = socket.create_connection(("203.0.113.20", 443), timeout=3)\ntry:\n    ctx.wrap_socket(c, server_hostname="mirror.test")\nexcept Exception as e:\n    print("tls", type(e).__name__)', {
+    tool: 'python', policy: `network:\n  allow:\n    - cidr: 203.0.113.20/32\n      ports: [443]\n  deny_tls: ['${want!.ja4}']\n`,
+  });
+  const denied = s2.events.find((e) => e.kind === 'connect' && e.payload.source === 'gateway' && e.payload.protocol === 'tls');
+  assert.equal(denied?.payload.decision, 'deny', JSON.stringify(denied?.payload));
+  assert.equal(denied?.payload.rule, `deny-tls:${want!.ja4}`);
+  assert.ok(alerts.some((a) => a.tool_call === 'call-1' && /fingerprint/.test(String(a.payload.message) + String(a.payload.reason))), JSON.stringify(alerts.map((a) => a.payload)));
+  assert.equal(await fx.far.accepted('203.0.113.20', 443), before, 'the far host saw nothing');
 });
 
 test('Stratum over 443 to an allowed IP from a Python socket client is cut as mining', async () => {

@@ -137,7 +137,7 @@ class ProxiedFlow {
     this.decided = true;
     const protocol = this.protocol();
     const d = protocol === undefined ? pre : this.sb.policy.decideConnect({
-      ip: this.dst.address, port: this.dst.port, name: this.name, protocol, sniHost: this.sniffed?.host,
+      ip: this.dst.address, port: this.dst.port, name: this.name, protocol, sniHost: this.sniffed?.host, tls: this.sniffed?.tls,
     });
     this.decision = d;
     const blocked = d.verdict === 'deny' && !this.sb.observe;

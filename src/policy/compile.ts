@@ -30,6 +30,8 @@ export interface ConnectContext {
   protocol?: Protocol;
   /** TLS SNI or HTTP Host from sniffing (a ':port' suffix is ignored). */
   sniHost?: string;
+  /** The TLS client's fingerprints (from its ClientHello). */
+  tls?: { ja3: string; ja4: string };
 }
 
 export interface DnsDecision {
@@ -140,6 +142,7 @@ class Compiled implements CompiledPolicy {
   private readonly denyCidrs: CRule[];
   private readonly hosts: Map<string, string>;
   private readonly hostsKey: Map<string, string>;
+  private readonly denyTls: Set<string>;
 
   constructor(p: Policy, hostKeys: Set<string>) {
     this.policy = p;
@@ -151,6 +154,7 @@ class Compiled implements CompiledPolicy {
     this.allowCidrs = this.allow.filter((r) => r.cidr);
     this.denyCidrs = this.deny.filter((r) => r.cidr);
     this.hosts = new Map(Object.entries(p.network.hosts));
+    this.denyTls = new Set(p.network.deny_tls);
     this.hostsKey = new Map();
     for (const [n, ip] of this.hosts) {
       const a = parseAddr(ip);
@@ -188,7 +192,13 @@ class Compiled implements CompiledPolicy {
       }
     }
 
-    // 2. Deny rules win over allow rules. A deny rule restricted to some protocols waits for sniffing.
+    // 2. A TLS client this policy refuses by its fingerprint, wherever it connects.
+    if (ctx.tls && this.denyTls.size) {
+      const fp = this.denyTls.has(ctx.tls.ja4) ? ctx.tls.ja4 : this.denyTls.has(ctx.tls.ja3) ? ctx.tls.ja3 : undefined;
+      if (fp !== undefined) return { verdict: 'deny', rule: `deny-tls:${fp}`, reason: `This TLS client (fingerprint ${fp}) is denied by this policy, whatever it connects to; do not retry with it.`, addressClass: cls };
+    }
+
+    // 3. Deny rules win over allow rules. A deny rule restricted to some protocols waits for sniffing.
     const denyHit = (r: CRule): boolean => portOk(r, port) && (r.protoMask === ALL_PROTOS || (pbit !== 0 && (r.protoMask & pbit) !== 0));
     let denied: CRule | undefined;
     const pickDeny = (i: number): boolean => {
@@ -204,7 +214,7 @@ class Compiled implements CompiledPolicy {
       return { verdict: 'deny', rule: denied.id, reason: `${what} is explicitly denied by this policy (${denied.label}); do not retry this destination.`, addressClass: cls };
     }
 
-    // 3. Sniffed host: an IP literal must be this IP; a name must itself be allowed (no fronting).
+    // 4. Sniffed host: an IP literal must be this IP; a name must itself be allowed (no fronting).
     let nameForRules = name;
     if (sni) {
       const sa = parseAddr(sni);
@@ -221,7 +231,7 @@ class Compiled implements CompiledPolicy {
       }
     }
 
-    // 4. Allow rules: lowest index wins. Remember near-misses for a precise reason.
+    // 5. Allow rules: lowest index wins. Remember near-misses for a precise reason.
     let best: CRule | undefined;
     let portMiss: CRule | undefined;
     let protoMiss: CRule | undefined;

@@ -1,8 +1,9 @@
 // Why: `extends` lets a policy start from a vetted preset and add only what it needs, instead of
 // copy-pasting (and drifting from) the safe defaults. Merging happens on the raw YAML values, before
 // defaults, so a child only overrides what it actually writes.
-// Rules: mappings merge recursively; network.allow and network.deny are concatenated (parent rules
-// first, so rule indices of the parent stay stable); network.hosts merges key by key (child wins);
+// Rules: mappings merge recursively; network.allow, network.deny and network.deny_tls are
+// concatenated (parent rules first, so rule indices of the parent stay stable; a child cannot drop
+// a parent's denied fingerprint); network.hosts merges key by key (child wins);
 // every other value, lists included, is replaced by the child's.
 
 type Raw = Record<string, unknown>;
@@ -16,7 +17,7 @@ export function mergeRaw(parent: Raw, child: Raw, path: string[] = []): Raw {
   for (const [key, cv] of Object.entries(child)) {
     const pv = parent[key];
     const here = [...path, key].join('.');
-    if ((here === 'network.allow' || here === 'network.deny') && Array.isArray(pv) && Array.isArray(cv)) {
+    if ((here === 'network.allow' || here === 'network.deny' || here === 'network.deny_tls') && Array.isArray(pv) && Array.isArray(cv)) {
       out[key] = [...pv, ...cv];
     } else if (here === 'network.hosts' && isPlainObject(pv) && isPlainObject(cv)) {
       out[key] = { ...pv, ...cv };

@@ -136,6 +136,20 @@ const resolversField = field<string[]>((v) => {
   return { ok: true, value: (v as string[]).map((r) => r.trim()) };
 });
 
+/** JA4 (t13d1516h2_8daaf6152771_e5627efa2ab1) or JA3 (32 hex) fingerprints of TLS clients to refuse. */
+const JA4_RE = /^[tqd][0-9a-z]{2}[di]\d{4}[0-9a-z]{2}_[0-9a-f]{12}_[0-9a-f]{12}$/;
+const JA3_RE = /^[0-9a-f]{32}$/;
+const denyTlsField = field<string[]>((v) => {
+  if (v === undefined || v === null) return { ok: true, value: [] };
+  if (!Array.isArray(v)) return { ok: false, error: `expected a list of TLS client fingerprints (JA4 or JA3), got ${describe(v)}` };
+  for (const [i, f] of v.entries()) {
+    if (typeof f !== 'string' || !(JA4_RE.test(f.trim().toLowerCase()) || JA3_RE.test(f.trim().toLowerCase()))) {
+      return { ok: false, error: `expected a JA4 fingerprint (like t13d1516h2_8daaf6152771_e5627efa2ab1) or a JA3 hash (32 hex digits), got ${describe(f)}`, path: [i] };
+    }
+  }
+  return { ok: true, value: (v as string[]).map((f) => f.trim().toLowerCase()) };
+});
+
 function pathList(what: string, dflt: string[]) {
   return field<string[]>((v) => {
     if (v === undefined) return { ok: true, value: dflt };
@@ -213,6 +227,7 @@ export const PolicySchema = z
         deny: z.array(ruleSchema('deny')).default([]),
         hosts: hostsField,
         resolvers: resolversField,
+        deny_tls: denyTlsField,
       })
       .strict()
       .default({}),
