@@ -1,6 +1,6 @@
 // `corral report` through the real system, inside the lab: a real episode (a benign call with a
 // hostile-looking string, a call that leaves a process running which later opens an SSH tunnel
-// while step 3 runs, an allowed download) is recorded by a runtime, then reported by the CLI from
+// while step 3 runs, an allowed download, a TLS client) is recorded by a runtime, then reported by the CLI from
 // the store: JSON (verdict, blame per call, the late alert marked with the step it fired during),
 // the terminal text, and the HTML file in headless Chromium (one bar per call, one mark per
 // alert, nothing executes, hostile text stays text).
@@ -39,6 +39,7 @@ before(async () => {
   await s.exec({ command: TUNNEL_LATER, step: 2, toolCallId: 'rep-2' });
   await s.exec({ command: 'sleep 3', step: 3, toolCallId: 'rep-3' });
   await s.exec({ command: 'curl -s -o /dev/null http://registry.test/pkg.tar.gz', step: 4, toolCallId: 'rep-4' });
+  await s.exec({ command: 'import socket, ssl\nc = socket.create_connection(("203.0.113.20", 443), timeout=3)\ntry:\n    ssl.create_default_context().wrap_socket(c, server_hostname="mirror.test")\nexcept Exception:\n    pass', tool: 'python', step: 5, toolCallId: 'rep-5' });
   await s.close();
 });
 after(async () => {
@@ -57,7 +58,10 @@ test('corral report --json: verdict, blame per tool call, and the late alert mar
   assert.equal(rep.run, 'run-r');
   assert.equal(rep.closed, true);
   assert.equal(rep.verdict, 'blocked');
-  assert.deepEqual(rep.calls.map((c) => [c.step, c.tool_call, c.exit_code]), [[1, 'rep-1', 0], [2, 'rep-2', 0], [3, 'rep-3', 0], [4, 'rep-4', 0]]);
+  assert.deepEqual(rep.calls.map((c) => [c.step, c.tool_call, c.exit_code]), [[1, 'rep-1', 0], [2, 'rep-2', 0], [3, 'rep-3', 0], [4, 'rep-4', 0], [5, 'rep-5', 0]]);
+  assert.equal(rep.calls[4]!.tls_clients?.length, 1, 'the TLS client of step 5, by its JA4');
+  assert.match(rep.calls[4]!.tls_clients![0]!, /^t13d\d{4}00_[0-9a-f]{12}_[0-9a-f]{12}$/);
+  assert.equal(rep.calls[3]!.tls_clients, undefined, 'plain HTTP: no TLS client');
   const net2 = rep.calls[1]!.alerts.filter((a) => a.layer !== 'command');
   assert.ok(net2.some((a) => a.category === 'tunnel' && a.late && a.during_step === 3 && a.action === 'blocked'), JSON.stringify(rep.calls[1]!.alerts));
   assert.deepEqual(rep.calls[2]!.alerts, [], 'the call running at the time is not blamed');
@@ -66,7 +70,7 @@ test('corral report --json: verdict, blame per tool call, and the late alert mar
   assert.deepEqual(rep.calls[0]!.bytes, { up: 0, down: 0 });
   assert.deepEqual(rep.calls[3]!.alerts, []);
   assert.ok(rep.calls[0]!.processes >= 1, 'exec events counted');
-  assert.equal(rep.counts.calls, 4);
+  assert.equal(rep.counts.calls, 5);
   assert.ok((rep.counts.by_category.tunnel ?? 0) >= 1);
   // the same session selected by episode and by run
   assert.equal((JSON.parse(cli('--episode', 'ep-report', '--json').stdout) as SessionReport).session, session);
@@ -79,6 +83,7 @@ test('corral report (text): the timeline a person reads; unknown selectors exit 
   assert.match(r.stdout, new RegExp(`^Session ${session}  episode ep-report · run run-r · policy lab-demo`, 'm'));
   assert.match(r.stdout, /verdict: blocked/);
   assert.match(r.stdout, /step 2 rep-2 {2}exit 0/);
+  assert.match(r.stdout, /TLS t13d\d{4}00_[0-9a-f]{12}_[0-9a-f]{12}/);
   assert.match(r.stdout, /✖ tunnel .*\(later, during step 3: a process this call left running, pid \d+\)/);
   assert.doesNotMatch(r.stdout, /\x1b\[/, 'NO_COLOR respected');
   const none = cli('--session', 'no-such-session');
@@ -103,7 +108,8 @@ test('corral report --html renders in headless Chromium: one bar per call, one m
     const requests: string[] = [];
     page.on('request', (req) => { if (!req.url().startsWith('file:')) requests.push(req.url()); });
     await page.goto(pathToFileURL(file).href);
-    assert.equal(await page.locator('svg#timeline .call-bar').count(), 4);
+    assert.equal(await page.locator('svg#timeline .call-bar').count(), 5);
+    assert.match(await page.locator('#call-rep-5 ~ .meta').first().innerText(), /TLS clients \(JA4\) t13d/);
     assert.equal(await page.locator('svg#timeline .alert-mark').count(), alerts);
     assert.ok(alerts >= 1);
     assert.equal(await page.locator('.verdict.v-blocked').count(), 1);

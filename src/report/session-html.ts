@@ -61,7 +61,7 @@ function callTable(c: ReportCall): string {
   const ended = c.end_ts === undefined ? 'running' : c.blocked ? `blocked (exit ${c.exit_code})` : c.timed_out ? 'timed out' : `exit ${c.exit_code}`;
   return `<h2 id="call-${escapeHtml(c.tool_call)}">step ${c.step ?? '?'} · ${escapeHtml(c.tool_call)} · ${escapeHtml(ended)} · ${fmtMs(c.duration_ms)}</h2>`
     + `<pre class="cmd">${escapeHtml(c.command)}</pre>`
-    + `<div class="meta">${c.processes} process start(s) · ${c.connections.allowed} allowed / ${c.connections.denied} denied connection(s)${(c.bytes.up + c.bytes.down) > 0 ? ` · ↑${formatBytes(c.bytes.up)} ↓${formatBytes(c.bytes.down)}` : ''}</div>`
+    + `<div class="meta">${c.processes} process start(s) · ${c.connections.allowed} allowed / ${c.connections.denied} denied connection(s)${(c.bytes.up + c.bytes.down) > 0 ? ` · ↑${formatBytes(c.bytes.up)} ↓${formatBytes(c.bytes.down)}` : ''}${c.tls_clients?.length ? ` · TLS clients (JA4) ${escapeHtml(c.tls_clients.join(', '))}` : ''}</div>`
     + (alerts ? `<table><thead><tr><th>category</th><th>severity</th><th>action</th><th>what happened</th><th>rule</th></tr></thead><tbody>${alerts}</tbody></table>` : '<div class="meta">no alerts</div>');
 }
 

@@ -23,6 +23,8 @@ export interface ReportCall {
   processes: number; connections: { allowed: number; denied: number };
   /** Bytes its connections moved through the gateway (each flow's latest record, so an open one counts so far). */
   bytes: { up: number; down: number };
+  /** JA4 fingerprints of the TLS clients its processes used (distinct, in order of first use; absent: none). */
+  tls_clients?: string[];
   alerts: ReportAlert[];
 }
 
@@ -86,6 +88,8 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
     } else if (e.kind === 'exec') c.processes++;
     else if (e.kind === 'connect' && e.payload.source === 'gateway') {
       if (e.payload.decision === 'allow') c.connections.allowed++; else c.connections.denied++;
+      const ja4 = e.payload['tls.client.ja4'];
+      if (typeof ja4 === 'string' && !(c.tls_clients ??= []).includes(ja4) && c.tls_clients.length < 16) c.tls_clients.push(ja4);
     } else if (e.kind === 'flow') {
       // A flow's records carry its running totals: count each flow once, by its latest record.
       const key = typeof e.payload.flow_id === 'string' ? e.payload.flow_id : e.id;
