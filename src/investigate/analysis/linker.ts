@@ -240,8 +240,11 @@ export class SpanLinker {
     }
   }
 
-  /** The rest of the native linker's work on this range (after foldNative), for state(). */
-  absorb(part: NativePart): void { this.native = part; }
+  /** The rest of the native linker's work on this range (after foldNative), for state(). One per linker (one range). */
+  absorb(part: NativePart): void {
+    if (this.native) throw new Error('SpanLinker.absorb: a linker takes one native part (one linker per trace range)');
+    this.native = part;
+  }
 
   /** Records exposure on one key and checks its alerts against the call's window. */
   private visit(st: KeyState, span: ToolCallSpan, n: number, from: number, to: number, until: number, ep: EpisodeAgg, hit: Candidate | undefined): Candidate | undefined {
