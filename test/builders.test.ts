@@ -106,6 +106,8 @@ test('bwrap args: read-only allowlisted root dirs, symlinks mirrored, secrets hi
   assert.ok(a.includes('--unshare-user') && a.includes('--unshare-pid') && a.includes('--unshare-ipc') && a.includes('--unshare-uts'));
   assert.match(s, /--bind \/w \/workspace/);
   assert.deepEqual(a.slice(-2), ['--', '/bin/cat']);
+  const m = buildBwrapArgs({ workspace: '/w', resolvConf: '/r', hostsFile: '/h', hide: [], rootDir: root, mounts: [{ host: '/srv/data', path: '/data' }] }, ['/bin/cat']).join(' ');
+  assert.match(m, /--ro-bind \/srv\/data \/data --bind \/w \/workspace/, 'read-only mounts, before the workspace');
 });
 
 test('replay input: canonical lines, OpenAI messages, and bad lines reported with file:line', () => {

@@ -530,3 +530,22 @@ network:
     assert.deepEqual(policy('name: x\n').network.deny_tls, [], 'default: none');
   });
 });
+
+describe('filesystem.mounts (read-only host paths)', () => {
+  it('normalises good mounts and refuses writable ones, system targets, duplicates and unknown keys with their line and path', () => {
+    assert.deepEqual(policy('name: x\nfilesystem:\n  mounts:\n    - host: /srv/data\n      path: /data//set/\n      mode: ro\n').filesystem.mounts, [{ host: '/srv/data', path: '/data/set' }]);
+    assert.deepEqual(policy('name: x\n').filesystem.mounts, []);
+    const rw = errorOf(() => policy('name: x\nfilesystem:\n  mounts:\n    - host: /srv/data\n      path: /data\n      mode: rw\n'));
+    assert.equal(rw.field, 'filesystem.mounts[0].mode');
+    assert.equal(rw.line, 6);
+    assert.match(rw.message, /mounts are read-only/);
+    for (const [path, want] of [['/etc/x', /cover the sandbox's own \/etc/], ['/workspace/d', /cover the sandbox's own \/workspace/], ['/', /absolute path inside the sandbox/], ['data', /absolute path inside the sandbox/], ['/data/../etc', /absolute path inside the sandbox/]] as const) {
+      const e = errorOf(() => policy(`name: x\nfilesystem:\n  mounts:\n    - host: /srv/data\n      path: ${path}\n`));
+      assert.equal(e.field, 'filesystem.mounts[0].path', path);
+      assert.match(e.message, want, path);
+    }
+    assert.match(errorOf(() => policy('name: x\nfilesystem:\n  mounts:\n    - { host: /a/b, path: /d }\n    - { host: /a/c, path: /d/ }\n')).message, /'\/d' is mounted twice/);
+    assert.equal(errorOf(() => policy('name: x\nfilesystem:\n  mounts:\n    - { host: /a/b, path: /d, writable: true }\n')).field, 'filesystem.mounts[0].writable');
+    assert.equal(errorOf(() => policy('name: x\nfilesystem:\n  mounts:\n    - { host: relative/dir, path: /d }\n')).field, 'filesystem.mounts[0].host');
+  });
+});

@@ -103,3 +103,30 @@ test('corral run passes stdio and the exit code through and reports violations o
 });
 
 void DEMO_FAR_HOSTS;
+
+test('filesystem.mounts shows a host dataset read-only at its own path; a mount that would show a hidden path (even through a symlink) or is missing refuses the session', async () => {
+  const { mkdirSync, rmSync, symlinkSync } = await import('node:fs');
+  const data = mkdtempSync(join(tmpdir(), 'corral-mount-'));
+  try {
+    writeFileSync(join(data, 'train.jsonl'), '{"x":1}\n');
+    mkdirSync(join(data, 'sub'));
+    const yaml = (host: string): string => `filesystem:\n  mounts:\n    - host: ${host}\n      path: /data/set\n`;
+    const s = await fx.rt.createSession({ policy: labPolicy(yaml(data)), episode: 'mounts' });
+    try {
+      const r = await s.exec({ command: 'cat /data/set/train.jsonl && ls /data/set && (touch /data/set/new 2>&1 || true) && (rm -f /data/set/train.jsonl 2>&1 || true)', step: 1, toolCallId: 'm-1' });
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.match(r.stdout, /\{"x":1\}/);
+      assert.match(r.stdout, /sub/);
+      assert.match(r.stdout + r.stderr, /Read-only file system/);
+    } finally { await s.close(); }
+    assert.deepEqual(spawnSync('ls', [data], { encoding: 'utf8' }).stdout.trim().split('\n').sort(), ['sub', 'train.jsonl'], 'nothing changed on the host');
+
+    // A symlink to a hidden path is the hidden path (here Corral's own event store): refused before the sandbox starts.
+    const link = join(data, 'innocent');
+    symlinkSync(fx.home, link);
+    await assert.rejects(fx.rt.createSession({ policy: labPolicy(yaml(link)), episode: 'mounts-2' }), /filesystem\.mounts .*innocent \(.*corral-test-home-[^)]*\): would show the hidden path/);
+    await assert.rejects(fx.rt.createSession({ policy: labPolicy(yaml('/root/.ssh')), episode: 'mounts-3' }), /must not be a system directory/);
+    await assert.rejects(fx.rt.createSession({ policy: labPolicy(yaml(join(data, 'missing'))), episode: 'mounts-4' }), /no such file or directory on this host/);
+    assert.equal(fx.rt.sessions.size, 0, 'refused sessions leave nothing open');
+  } finally { rmSync(data, { recursive: true, force: true }); }
+});

@@ -183,6 +183,37 @@ const workspaceField = field<string | null>((v) => {
   return { ok: true, value: v };
 });
 
+/** Top-level directories a read-only mount may not land in (the sandbox's own system view, its workspace and scratch space). */
+const MOUNT_TARGET_REFUSED = new Set(['bin', 'boot', 'dev', 'etc', 'lib', 'lib32', 'lib64', 'libx32', 'proc', 'root', 'run', 'sbin', 'sys', 'usr', 'var', 'opt', 'tmp', 'workspace']);
+
+export interface ReadOnlyMount { host: string; path: string }
+
+/** filesystem.mounts: host files or directories shown read-only at a path of their own (datasets, model caches). */
+const mountsField = field<ReadOnlyMount[]>((v) => {
+  if (v === undefined || v === null) return { ok: true, value: [] };
+  if (!Array.isArray(v)) return { ok: false, error: `expected a list of {host, path} read-only mounts, got ${describe(v)}` };
+  const out: ReadOnlyMount[] = [];
+  const seen = new Set<string>();
+  for (const [i, m] of v.entries()) {
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) return { ok: false, error: `expected {host: /host/dir, path: /in/sandbox}, got ${describe(m)}`, path: [i] };
+    const { host, path, mode, ...rest } = m as Record<string, unknown>;
+    const extra = Object.keys(rest)[0];
+    if (extra !== undefined) return { ok: false, error: `unknown key '${extra}' (a mount has host, path and mode: ro)`, path: [i, extra] };
+    if (mode !== undefined && mode !== 'ro') return { ok: false, error: `mounts are read-only (mode: ro); the writable place is the workspace (filesystem.workspace), got ${describe(mode)}`, path: [i, 'mode'] };
+    if (typeof host !== 'string' || !isAbsoluteOrHome(host) || host.split('/').includes('..')) return { ok: false, error: `expected an absolute host path ('/...' or '~/...') without '..', got ${describe(host)}`, path: [i, 'host'] };
+    const parts = typeof path === 'string' ? path.split('/').filter(Boolean) : [];
+    if (typeof path !== 'string' || !path.startsWith('/') || !parts.length || path.split('/').includes('..') || path.split('/').includes('.')) {
+      return { ok: false, error: `expected an absolute path inside the sandbox like /data, got ${describe(path)}`, path: [i, 'path'] };
+    }
+    if (MOUNT_TARGET_REFUSED.has(parts[0]!)) return { ok: false, error: `'${path}' would cover the sandbox's own /${parts[0]}; mount under a directory of its own like /data or /models`, path: [i, 'path'] };
+    const norm = `/${parts.join('/')}`;
+    if (seen.has(norm)) return { ok: false, error: `'${norm}' is mounted twice`, path: [i, 'path'] };
+    seen.add(norm);
+    out.push({ host, path: norm });
+  }
+  return { ok: true, value: out };
+});
+
 const cpusField = field<number>((v) => {
   if (v === undefined) return { ok: true, value: 1 };
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 1024) return { ok: false, error: `expected a number of cores between 0 and 1024 like 1 or 0.5, got ${describe(v)}` };
@@ -244,6 +275,7 @@ export const PolicySchema = z
     filesystem: z
       .object({
         workspace: workspaceField,
+        mounts: mountsField,
         hide: pathList('paths to hide', DEFAULT_HIDE),
         env_allow: envAllowField,
       })

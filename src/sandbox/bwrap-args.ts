@@ -13,6 +13,8 @@ export interface BwrapSpec {
   resolvConf: string;
   hostsFile: string;
   hide: string[];
+  /** Host paths shown read-only at their own paths in the sandbox (checked by the caller: hostMountProblem). */
+  mounts?: { host: string; path: string }[];
   hostname?: string;
   /** Root listing to mirror symlinks from (tests may pass another). */
   rootDir?: string;
@@ -45,6 +47,7 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
     if (statSync(h).isDirectory()) a.push('--tmpfs', h);
     else a.push('--ro-bind', '/dev/null', h);
   }
+  for (const m of spec.mounts ?? []) a.push('--ro-bind', m.host, m.path);
   a.push('--bind', spec.workspace, '/workspace', '--chdir', '/workspace', '--', ...holder);
   return a;
 }

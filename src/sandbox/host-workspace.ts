@@ -5,6 +5,20 @@
 
 const SYSTEM_DIRS = new Set(['', 'bin', 'boot', 'dev', 'etc', 'lib', 'lib32', 'lib64', 'libx32', 'proc', 'root', 'run', 'sbin', 'sys', 'usr', 'var']);
 
+/**
+ * Why a host path cannot be mounted read-only into a sandbox (filesystem.mounts), or undefined
+ * when it can: the same system directories as a workspace, and nothing that is, holds or lies in a
+ * hidden path (hidden: the policy's hide list plus Corral's own store and run directory).
+ * Threat: a mount of ~ or of a parent of ~/.ssh handing the agent the secrets hide exists for.
+ */
+export function hostMountProblem(path: string, hidden: string[]): string | undefined {
+  const why = hostWorkspaceProblem(path);
+  if (why) return why;
+  const inside = (a: string, b: string): boolean => a === b || a.startsWith(`${b.replace(/\/+$/, '')}/`);
+  const h = hidden.find((x) => inside(path, x) || inside(x, path));
+  return h === undefined ? undefined : `would show the hidden path ${h}`;
+}
+
 /** Why a path cannot be a host workspace, or undefined when it can. */
 export function hostWorkspaceProblem(path: string): string | undefined {
   if (!path.startsWith('/') || path.split('/').includes('..')) return 'must be an absolute path without ..';

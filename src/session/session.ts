@@ -9,14 +9,14 @@ import { ResourceSampler } from './resource-sampler.js';
 import { ConnectRing } from './connect-ring.js';
 import { limitAlerts } from './limit-alerts.js';
 import { mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
 import { buildBwrapArgs } from '../sandbox/bwrap-args.js';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
 import { execFile } from '../util/exec-file.js';
-import { hostWorkspaceProblem } from '../sandbox/host-workspace.js';
+import { hostMountProblem, hostWorkspaceProblem } from '../sandbox/host-workspace.js';
 import type { NetSlot } from '../sandbox/net-slot.js';
 import { compilePolicy, classifyAddress, type Policy, type CompiledPolicy } from '../policy/index.js';
 import type { ConnectReport, FlowReport, GatewayReport, SandboxNet } from '../gateway/types.js';
@@ -177,6 +177,26 @@ export class Session {
     return ws;
   }
 
+  /**
+   * A read-only mount's source as the agent should see it: a directory through an idmapped view
+   * (its owner's files readable as the sandbox uid's, like a host workspace; bwrap binds it
+   * read-only), a file or an unmappable directory as it is (readable only as its permissions allow).
+   */
+  private async readableView(host: string, name: string): Promise<string> {
+    const helper = process.env.CORRAL_NO_IDMAP === '1' ? undefined : idmapBinary();
+    const st = statSync(host);
+    if (!helper || !st.isDirectory()) return host;
+    const view = join(this.dir, name);
+    mkdirSync(view);
+    try {
+      await execFile([helper, host, view, String(st.uid), String(st.gid), String(SANDBOX_UID), String(SANDBOX_GID)]);
+      return view;
+    } catch (e) {
+      this.rt.onError(`filesystem.mounts ${host}: no idmapped mount (${(e as Error).message}); shown with its own permissions (what only its owner may read stays unreadable to the agent)`);
+      return host;
+    }
+  }
+
   static async create(rt: Runtime, opts: SessionOptions): Promise<Session> {
     const slot = await rt.pool.acquire();
     const s = new Session(rt, slot, opts);
@@ -205,6 +225,22 @@ export class Session {
     writeFileSync(resolv, `nameserver ${this.slot.lease.hostIp}\noptions timeout:2 attempts:2\n`);
     const hosts = join(this.dir, 'hosts');
     writeFileSync(hosts, '127.0.0.1 localhost corral\n::1 localhost\n');
+    // Read-only mounts are checked before anything is set up for them (nothing to undo on refusal).
+    const hide = [...this.opts.policy.filesystem.hide.map(expandHome), this.rt.store.home, this.rt.runDir];
+    // Checked on real paths: a symlink to ~/.ssh is ~/.ssh (bwrap follows it).
+    const real = (p: string): string => { try { return realpathSync(p); } catch { return resolvePath(p); } };
+    const mounts = this.opts.policy.filesystem.mounts.map((m) => {
+      const given = resolvePath(expandHome(m.host));
+      const hidden = hide.map(real);
+      const first = hostMountProblem(given, hidden);
+      if (first) throw new SessionSetupError(`filesystem.mounts ${m.host}: ${first}`);
+      if (!existsSync(given)) throw new SessionSetupError(`filesystem.mounts ${m.host}: no such file or directory on this host`);
+      const host = real(given);
+      const why = hostMountProblem(host, hidden);
+      if (why) throw new SessionSetupError(`filesystem.mounts ${m.host}${host !== given ? ` (${host})` : ''}: ${why}`);
+      return { host, path: m.path };
+    });
+    for (const [i, m] of mounts.entries()) m.host = await this.readableView(m.host, `mount-${i}`);
     const ws = this.opts.workspace ?? this.opts.policy.filesystem.workspace ?? undefined;
     const cap = this.opts.policy.resources.workspace_size;
     if (ws && cap !== undefined) {
@@ -234,8 +270,7 @@ export class Session {
     };
     this.rt.gateway.register(this.net);
 
-    const hide = [...this.opts.policy.filesystem.hide.map(expandHome), this.rt.store.home, this.rt.runDir];
-    let bwrap = buildBwrapArgs({ workspace: this.workspace, resolvConf: resolv, hostsFile: hosts, hide }, ['/bin/cat']);
+    let bwrap = buildBwrapArgs({ workspace: this.workspace, resolvConf: resolv, hostsFile: hosts, hide, mounts }, ['/bin/cat']);
     const grant = this.opts.policy.gpu.devices;
     if (grant !== 'none') {
       // Only granted GPUs become visible; a grant this host cannot honour fails the session (GpuGrantError).
