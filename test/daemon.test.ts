@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CorralDaemon } from '../src/server/daemon.js';
@@ -172,6 +172,22 @@ test('sessions over the API keep files and background processes between calls, r
   assert.equal((await daemonRequest(sock, 'DELETE', `/v1/sessions/${id}`)).status, 404);
 });
 
+test('a session opened over the API with read-only mounts reads a root-only dataset and cannot change it', async () => {
+  const data = join(dir, 'dataset');
+  mkdirSync(data, { mode: 0o700 });
+  writeFileSync(join(data, 'rows.jsonl'), '{"q":"2+2"}\n', { mode: 0o600 });
+  const open = await daemonRequest(sock, 'POST', '/v1/sessions', { policy: 'lab-demo', episode: 'ep-mounts', mounts: [{ host: data, path: '/data/eval' }] });
+  assert.equal(open.status, 200, JSON.stringify(open.json));
+  const id = open.json.session as string;
+  try {
+    const r = await daemonRequest(sock, 'POST', `/v1/sessions/${id}/exec`, { command: 'cat /data/eval/rows.jsonl; echo x > /data/eval/new 2>&1 || echo refused', step: 1 });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.match(r.json.stdout as string, /\{"q":"2\+2"\}\n/);
+    assert.match(`${r.json.stdout as string}${r.json.stderr as string}`, /Read-only file system/);
+  } finally { await daemonRequest(sock, 'DELETE', `/v1/sessions/${id}`); }
+  assert.deepEqual(readdirSync(data), ['rows.jsonl'], 'nothing written on the host');
+});
+
 test('bad requests get a 4xx naming the field; the CLI maps them to usage errors', async () => {
   const cases: [string, string, unknown, number, RegExp][] = [
     ['POST', '/v1/run', { argv: [] }, 400, /^argv: argv must name a command/],
@@ -183,6 +199,9 @@ test('bad requests get a 4xx naming the field; the CLI maps them to usage errors
     ['POST', '/v1/sessions', { workspace: '/etc/x' }, 400, /^workspace: must not be a system directory/],
     ['POST', '/v1/sessions', { workspace: '/' }, 400, /^workspace: must not be a system directory/],
     ['POST', '/v1/sessions', { workspace: 'rel/dir' }, 400, /^workspace: must be an absolute path/],
+    ['POST', '/v1/sessions', { mounts: [{ host: '/srv/x', path: '/etc/x' }] }, 400, /^mounts\.0\.path: '\/etc\/x' would cover the sandbox's own \/etc/],
+    ['POST', '/v1/sessions', { mounts: [{ host: '/srv/x', path: '/data', mode: 'rw' }] }, 400, /^mounts\.0\.mode: mounts are read-only/],
+    ['POST', '/v1/sessions', { mounts: [{ host: '/srv/x-no-such-dir', path: '/data' }] }, 400, /filesystem\.mounts \/srv\/x-no-such-dir: no such file or directory on this host/],
     ['POST', '/v1/sessions/abc/exec', {}, 400, /command: give command or argv/],
     ['GET', '/v1/nothing', undefined, 404, /no route GET \/v1\/nothing/],
   ];

@@ -8,5 +8,5 @@ export { PolicyError, type PolicyIssue } from './errors.js';
 export { parseHostSpec, withExtraAllows } from './extra-allows.js';
 export { listPresets, loadPolicyFile, loadPreset, parsePolicy, presetDir, resolvePolicy } from './load.js';
 export { localHostAddresses } from './host-addresses.js';
-export { type NetRule, type Policy, type Protocol, PROTOCOLS, parseResolver } from './schema.js';
+export { type NetRule, type Policy, type Protocol, type ReadOnlyMount, PROTOCOLS, parseResolver, checkMounts } from './schema.js';
 export { parseDuration, parseSize } from './units.js';

@@ -188,8 +188,8 @@ const MOUNT_TARGET_REFUSED = new Set(['bin', 'boot', 'dev', 'etc', 'lib', 'lib32
 
 export interface ReadOnlyMount { host: string; path: string }
 
-/** filesystem.mounts: host files or directories shown read-only at a path of their own (datasets, model caches). */
-const mountsField = field<ReadOnlyMount[]>((v) => {
+/** filesystem.mounts: host files or directories shown read-only at a path of their own (datasets, model caches). Also checks the API's mounts. */
+export function checkMounts(v: unknown): Check<ReadOnlyMount[]> {
   if (v === undefined || v === null) return { ok: true, value: [] };
   if (!Array.isArray(v)) return { ok: false, error: `expected a list of {host, path} read-only mounts, got ${describe(v)}` };
   const out: ReadOnlyMount[] = [];
@@ -212,7 +212,8 @@ const mountsField = field<ReadOnlyMount[]>((v) => {
     out.push({ host, path: norm });
   }
   return { ok: true, value: out };
-});
+}
+const mountsField = field<ReadOnlyMount[]>(checkMounts);
 
 const cpusField = field<number>((v) => {
   if (v === undefined) return { ok: true, value: 1 };

@@ -4,6 +4,7 @@
 // daemon — sizes and counts are bounded here, and unknown fields are refused so typos show.
 import { z } from 'zod';
 import { hostWorkspaceProblem } from '../sandbox/host-workspace.js';
+import { checkMounts } from '../policy/index.js';
 
 const label = z.string().min(1).max(256);
 const labels = z.record(z.string().min(1).max(64), z.string().max(256)).refine((r) => Object.keys(r).length <= 32, 'at most 32 labels');
@@ -45,6 +46,12 @@ export const SessionRequest = z.object({
   keep_after_client_exit: z.boolean().optional(),
   /** A host directory (absolute) to mount as /workspace: seed a task's files, collect its artifacts. */
   workspace: hostWorkspace.optional(),
+  /** Read-only host paths added to the policy's filesystem.mounts (a dataset per episode); checked like the policy's. */
+  mounts: z.array(z.unknown()).max(64).optional().superRefine((v, ctx) => {
+    if (v === undefined) return;
+    const r = checkMounts(v);
+    if (!r.ok) ctx.addIssue({ code: z.ZodIssueCode.custom, message: r.error, path: r.path ?? [] });
+  }),
 }).strict();
 
 /** POST /v1/sessions/{id}/exec: one tool call in that session; output is captured. */

@@ -15,7 +15,7 @@ import { dirname } from 'node:path';
 import type { ZodType, ZodTypeDef } from 'zod';
 import { Runtime, type RuntimeOptions } from '../session/runtime.js';
 import { SessionSetupError, type Session, type ToolCallResult, type ToolCallSpec } from '../session/session.js';
-import { PolicyError, resolvePolicy, withExtraAllows, type Policy } from '../policy/index.js';
+import { checkMounts, PolicyError, resolvePolicy, withExtraAllows, type Policy } from '../policy/index.js';
 import { alertJson } from '../events/alert-json.js';
 import { buildSessionReport, verdictOf, type SessionReport } from '../report/session-report.js';
 import { describeIssues, ExecRequest, RunRequest, SessionRequest } from './api-schema.js';
@@ -267,7 +267,14 @@ export class CorralDaemon {
 
   private async open(req: http.IncomingMessage, r: SessionRequest): Promise<Record<string, unknown>> {
     const cred = this.peer.borrowPeerFds(socketFd(req.socket), []);
-    const h = await this.hold(this.policy(r.policy, r.allow), { ...r, keep: r.keep_after_client_exit }, clientOf(cred));
+    let policy = this.policy(r.policy, r.allow);
+    if (r.mounts?.length) {
+      // The policy's mounts and the request's, checked together (one target twice is refused).
+      const all = checkMounts([...policy.filesystem.mounts, ...r.mounts]);
+      if (!all.ok) throw new HttpError(400, 'bad_request', `mounts: ${all.error}`);
+      policy = { ...policy, filesystem: { ...policy.filesystem, mounts: all.value } };
+    }
+    const h = await this.hold(policy, { ...r, keep: r.keep_after_client_exit }, clientOf(cred));
     return { session: h.session.id, sandbox_ip: h.session.sandboxIp };
   }
 
