@@ -280,6 +280,8 @@ out["closed"] = sorted({(a["tool_call"], a["category"]) for a in s.alerts if a.g
 out["verdict"] = s.verdict
 out["report_calls"] = [c["tool_call"] for c in s.report()["calls"]]
 out["run"] = c.run(["sh", "-c", "echo captured; exit 4"])["exit_code"]
+with c.session(policy="lab-demo", mounts=[{"host": ${JSON.stringify(join(dir, 'dataset'))}, "path": "/data/eval"}]) as m:
+    out["mounted"] = m.exec("cat /data/eval/rows.jsonl", step=1)["stdout"]
 try:
     c.run([])
 except CorralError as e:
@@ -303,6 +305,7 @@ print(json.dumps(out))
   assert.deepEqual(out.closed, [['py-1', 'tunnel']]);
   assert.equal(out.verdict, 'blocked');
   assert.deepEqual(out.report_calls, ['py-1', 'py-2']);
+  assert.equal((out as unknown as { mounted: string }).mounted, '{"q":"2+2"}\n', 'mounts from Python (the dataset of the test above)');
   assert.equal(out.run, 4);
   assert.deepEqual(out.error.slice(0, 2), [400, 'bad_request']);
   assert.match(out.error[2], /argv/);
