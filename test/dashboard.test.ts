@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,9 +14,9 @@ import { CorralDaemon } from '../src/server/daemon.js';
 import { FarHosts } from '../src/lab/far-hosts.js';
 import { assertInLab } from '../src/lab/lab-guard.js';
 import { DEMO_FAR_HOSTS } from '../src/cli/demo-scenario.js';
+import { launchChromium, startDashboard } from './helpers/browser.js';
 
 const MAIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
-const CHROMIUM = '/usr/bin/chromium';
 let dir: string;
 let far: FarHosts;
 let d: CorralDaemon;
@@ -54,15 +54,9 @@ const HOSTILE = '<img src=x onerror=document.title=1>';
 const SSH_PY = `import socket\nprint(${JSON.stringify(HOSTILE)})\ns=socket.create_connection(("203.0.113.10",22),timeout=5)\ns.sendall(b"SSH-2.0-OpenSSH_9.2\\r\\n")\ntry:\n  s.recv(100)\nexcept Exception:\n  pass\n`;
 
 test('corral dashboard shows a blocked tunnel live, keeps agent text as text, and serves only its tokenised page', async (t) => {
-  const child = spawn(process.execPath, [MAIN, 'dashboard', '--socket', d.socketPath, '--json'], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '';
-  child.stderr.on('data', (c: Buffer) => { err += c; });
-  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  const dash = await startDashboard(['--socket', d.socketPath]);
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (c: Buffer) => { out += c; const m = /"url":"([^"]+)"/.exec(out); if (m) resolve(m[1]!); });
-      setTimeout(() => reject(new Error(`no url: ${out} ${err}`)), 15_000);
-    });
+    const { url } = dash;
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/[0-9a-f]{32}\/$/);
     const base = url.replace(/\/[0-9a-f]{32}\/$/, '');
     assert.equal((await get(`${base}/`)).status, 404);
@@ -78,9 +72,8 @@ test('corral dashboard shows a blocked tunnel live, keeps agent text as text, an
     assert.equal(state.daemon, 'connected');
     assert.ok(state.alerts.some((a) => a.tool_call === 'tc-dash' && a.category === 'tunnel'), JSON.stringify(state.alerts));
 
-    if (!existsSync(CHROMIUM)) { t.skip(`${CHROMIUM} missing (apt-get install -y chromium)`); return; }
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    const browser = await launchChromium(t);
+    if (!browser) return;
     try {
       const p = await browser.newPage();
       const errors: string[] = [];
@@ -98,9 +91,8 @@ test('corral dashboard shows a blocked tunnel live, keeps agent text as text, an
       assert.deepEqual(errors, []);
     } finally { await browser.close(); }
   } finally {
-    child.kill('SIGTERM');
+    assert.equal(await dash.stop(), 0, dash.stderr());
   }
-  assert.equal(await exited, 0, err);
 });
 
 test('corral dashboard without a daemon says so', async () => {

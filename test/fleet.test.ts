@@ -10,7 +10,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'nats';
@@ -22,6 +22,7 @@ import { DEMO_FAR_HOSTS } from '../src/cli/demo-scenario.js';
 import { PgEventStore } from '../src/store/pg-store.js';
 import { NatsEventPublisher } from '../src/store/nats-publisher.js';
 import { startNats, startPostgres, type NatsServer, type Postgres } from './helpers/fleet-services.js';
+import { launchChromium, startDashboard } from './helpers/browser.js';
 
 const MAIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
 let dir: string;
@@ -223,15 +224,9 @@ test('corral events --follow --nats shows the fleet live, filtered by machine, w
 });
 
 test('corral dashboard --nats shows the whole fleet live, each row with its machine; messages that are not events are counted, never shown', async (t) => {
-  const child = spawn(process.execPath, [MAIN, 'dashboard', '--nats', nats.url, '--json'], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '';
-  child.stderr.on('data', (c: Buffer) => { err += c; });
-  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  const dash = await startDashboard(['--nats', nats.url]);
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (c: Buffer) => { out += c; const m = /"url":"([^"]+)"/.exec(out); if (m) resolve(m[1]!); });
-      setTimeout(() => reject(new Error(`no url: ${out} ${err}`)), 15_000);
-    });
+    const { url } = dash;
     const state = async (): Promise<{ hosts: string[]; rejected: number; daemon: string; sessions: { host: string; episode?: string }[]; events: { host: string }[] }> => {
       const r = await fetch(`${url}state`);
       return await r.json() as never;
@@ -253,10 +248,8 @@ test('corral dashboard --nats shows the whole fleet live, each row with its mach
     assert.deepEqual(mine.map((x) => x.host).sort(), ['m1', 'm2']);
     assert.ok(!JSON.stringify(s).includes('not an event'), 'never shown');
 
-    const CHROMIUM = '/usr/bin/chromium';
-    if (!existsSync(CHROMIUM)) { t.skip(`${CHROMIUM} missing (apt-get install -y chromium)`); return; }
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    const browser = await launchChromium(t);
+    if (!browser) return;
     try {
       const p = await browser.newPage();
       const errors: string[] = [];
@@ -271,9 +264,8 @@ test('corral dashboard --nats shows the whole fleet live, each row with its mach
       assert.deepEqual(errors, []);
     } finally { await browser.close(); }
   } finally {
-    child.kill('SIGTERM');
+    assert.equal(await dash.stop(), 0, dash.stderr());
   }
-  assert.equal(await exited, 0, err);
 });
 
 test('the publisher drops (and counts) events NATS can never take instead of retrying them forever', async () => {

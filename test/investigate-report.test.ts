@@ -5,15 +5,15 @@
 // Saves docs/investigate-report.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { investigateRecords } from '../src/investigate/investigate.js';
 import { renderHtml } from '../src/investigate/report/html.js';
 import type { NetRecord, ToolCallSpan } from '../src/investigate/types.js';
+import { launchChromium } from './helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const T0 = Date.parse('2025-03-01T10:00:00Z');
 const MIN = 60_000;
@@ -45,8 +45,7 @@ function fleet(): { records: NetRecord[]; spans: ToolCallSpan[] } {
 }
 
 test('HTML report renders offline in headless Chromium, draws every alert, shows commands on click, resists injection', { timeout: 120_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) { t.skip(`${CHROMIUM} missing (apt-get install -y chromium)`); return; }
-  const { chromium } = await import('playwright-core');
+
   const result = await investigateRecords(fleet());
   assert.ok(result.incidents.length >= 4, `incidents: ${result.incidents.length}`);
   const expectedMarks = result.incidents.reduce((n, i) => n + i.alertCount, 0);
@@ -54,10 +53,8 @@ test('HTML report renders offline in headless Chromium, draws every alert, shows
   const file = join(dir, 'report.html');
   writeFileSync(file, renderHtml(result, new Date(T0 + 3_600_000)));
   const url = pathToFileURL(file).href;
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM, headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium(t);
+  if (!browser) return;
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
     const requests: string[] = [];

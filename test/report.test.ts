@@ -7,16 +7,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
 import { DEMO_FAR_HOSTS } from '../src/cli/demo-scenario.js';
 import type { SessionReport } from '../src/report/session-report.js';
+import { launchChromium } from './helpers/browser.js';
 
 const MAIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
-const CHROMIUM = '/usr/bin/chromium';
 const HOSTILE = 'echo "</pre><script>window.__pwned=1</script><img src=x onerror=window.__pwned=2>"';
 const TUNNEL_LATER = `nohup python3 -c 'import socket, time
 time.sleep(1.0)
@@ -95,14 +95,14 @@ test('corral report (text): the timeline a person reads; unknown selectors exit 
 });
 
 test('corral report --html renders in headless Chromium: one bar per call, one mark per alert, nothing executes', { timeout: 120_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) { t.skip(`${CHROMIUM} missing (apt-get install -y chromium)`); return; }
+
   const file = join(dir, 'session.html');
   const r = cli('--session', session, '--html', file);
   assert.equal(r.status, 3, r.stderr);
   const rep = JSON.parse(cli('--session', session, '--json').stdout) as SessionReport;
   const alerts = rep.calls.reduce((n, c) => n + c.alerts.length, 0);
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  const browser = await launchChromium(t);
+  if (!browser) return;
   try {
     const page = await browser.newPage();
     const requests: string[] = [];
