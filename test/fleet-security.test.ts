@@ -19,8 +19,8 @@ import { daemonRequest } from '../src/server/daemon-client.js';
 import { assertInLab } from '../src/lab/lab-guard.js';
 import { natsConnectOptions } from '../src/store/nats-options.js';
 import { startNats, startPostgres, type NatsServer, type Postgres } from './helpers/fleet-services.js';
+import { corral, MAIN } from './helpers/cli.js';
 
-const MAIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
 const PASSWORD = 'pw-Zq81-not-in-output';
 let dir: string;
 let nats: NatsServer;
@@ -62,14 +62,6 @@ after(async () => {
   await pg?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-function corral(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '', stderr = '';
-  child.stdout.on('data', (c: Buffer) => { stdout += c; });
-  child.stderr.on('data', (c: Buffer) => { stderr += c; });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
 
 const collectorUrl = (pw = PASSWORD): string => `tls://collector:${pw}@127.0.0.1:${nats.port}`;
 const mtls = (): string[] => ['--nats-ca', f('ca.pem'), '--nats-cert', f('client.pem'), '--nats-key', f('client.key')];

@@ -22,9 +22,9 @@ import { DEMO_FAR_HOSTS } from '../src/cli/demo-scenario.js';
 import { PgEventStore } from '../src/store/pg-store.js';
 import { NatsEventPublisher } from '../src/store/nats-publisher.js';
 import { startNats, startPostgres, type NatsServer, type Postgres } from './helpers/fleet-services.js';
+import { corral, MAIN } from './helpers/cli.js';
 import { launchChromium, startDashboard } from './helpers/browser.js';
 
-const MAIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
 let dir: string;
 let far: FarHosts;
 let nats: NatsServer;
@@ -47,14 +47,6 @@ after(async () => {
   await pg?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-function corral(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '', stderr = '';
-  child.stdout.on('data', (c: Buffer) => { stdout += c; });
-  child.stderr.on('data', (c: Buffer) => { stderr += c; });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
 
 type PublishHealth = { published: number; queued: number; dropped: number; connected: boolean };
 async function publishHealth(d: CorralDaemon): Promise<PublishHealth> {
