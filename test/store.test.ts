@@ -260,6 +260,8 @@ test('summaries per kind', () => {
   const s = (kind: CorralEvent['kind'], payload: Record<string, unknown>) => summarizeEvent({ id: 'i', ts: '1', kind, session: 's', payload });
   assert.equal(s('exec', { argv: ['sh', '-c', 'echo hi'] }), `sh -c 'echo hi'`);
   assert.equal(s('connect', { 'destination.address': '2001:db8::1', 'destination.port': 22, decision: 'allow' }), '[2001:db8::1]:22 allow');
+  assert.equal(s('connect', { 'network.peer.address': '203.0.113.20', 'network.peer.port': 443, sni: 'mirror.test', decision: 'deny', rule: 'deny-tls:t13d3112h1_e8f1e7e78f70_d41ae481755e', 'tls.client.ja4': 't13d3112h1_e8f1e7e78f70_d41ae481755e' }),
+    'mirror.test (203.0.113.20:443) deny (deny-tls:t13d3112h1_e8f1e7e78f70_d41ae481755e) tls t13d3112h1_e8f1e7e78f70_d41ae481755e');
   assert.equal(s('dns', { name: 'a.test', answers: [{ data: '192.0.2.1' }], verdict: 'allowed' }), 'a.test → 192.0.2.1 / allowed');
   assert.equal(s('flow', { dst_ip: '192.0.2.5', dst_port: 443, host: 'registry.test', bytes_up: 2048, bytes_down: 10, decision: 'allow', rule: 'allow-registry' }),
     'registry.test (192.0.2.5:443) ↑2.0KiB ↓10B allow (allow-registry)');

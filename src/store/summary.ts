@@ -151,7 +151,10 @@ export function summarizeEvent(ev: CorralEvent): string {
   switch (ev.kind) {
     case 'exec': return execSummary(p);
     case 'exit': return exitSummary(p);
-    case 'connect':
+    case 'connect': {
+      const ja4 = str(p['tls.client.ja4']);
+      return withRule(p, destination(p)) + (ja4 !== undefined ? ` tls ${ja4}` : '');
+    }
     case 'drop': return withRule(p, destination(p));
     case 'dns': return dnsSummary(p);
     case 'flow': return flowSummary(p);
