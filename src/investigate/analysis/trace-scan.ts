@@ -22,7 +22,8 @@ import { leavesProcessRunning } from './command-evidence.js';
 import type { SpanLinker } from './linker.js';
 import { isLinkerAddon, LINK_FIELDS, NativeLink, V_DETACHED, V_DONE } from './native-link.js';
 
-const K_CMD = 1;
+/** The scanner's index of the command (the keys are LINK_FIELDS, in order). */
+const K_CMD = LINK_FIELDS.indexOf('command');
 
 export interface ScanResult { stats: ReadStats; lines: number; fast: number }
 
