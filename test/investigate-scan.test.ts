@@ -223,6 +223,9 @@ test('native linker: calls and episodes read by both readers come out as one rea
       const r = await scanCanonical(path, fast, { assumedDurationMs: 30_000 });
       assert.ok(r.fast > lines.length / 3 && r.fast < lines.length, `both readers took lines (seed ${seed}: ${r.fast} of ${lines.length} natively)`);
       assert.deepEqual(norm(fast.state()), norm(full.state()), `seed ${seed}`);
+      const keyedOrder = (st: LinkState): string[] => st.episodes.filter((e) => e.keys.length).map((e) => e.episode);
+      assert.deepEqual(keyedOrder(fast.state()), keyedOrder(full.state()), `seed ${seed}: episodes in the order of their first call`);
+      assert.deepEqual(keyedOrder(mergeLinkStates([fast.state(true)])), keyedOrder(mergeLinkStates([full.state(true)])), `seed ${seed}: the same after a compact state`);
       assert.ok(full.state().candidates.some((c) => c.detached) && full.state().candidates.length > 20, 'the trace has candidates, some detached');
       // Every keyed episode's run/host/sandbox, also through the compact state and the merge.
       const meta = (s: LinkState): string[] => s.episodes.filter((e) => e.keys.length).map((e) => JSON.stringify([e.episode, e.run, e.host, e.sandbox, e.start, e.end, e.calls, e.keys.map((k) => k.key).sort()])).sort();
@@ -232,5 +235,25 @@ test('native linker: calls and episodes read by both readers come out as one rea
       assert.deepEqual(r.stats.issues, fullStats.issues);
       assert.equal(r.stats.tsNote, fullStats.tsNote, 'timestamp notes (units, zones, implausible) alike');
     }
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('native linker: an episode whose first call the native linker read keeps its place before episodes the full parser met first', async () => {
+  // Line 1: ep-A on a quiet IP (taken natively). Line 2: ep-B, line 3: ep-A, both candidates on an
+  // IP with alerts (the full parser). Folded, ep-A's first call is line 1, so it comes before ep-B.
+  const dir = mkdtempSync(join(tmpdir(), 'corral-scan-'));
+  try {
+    const line = (episode: string, ip: string, at: number): string => JSON.stringify({ episode, command: 'ls', ts: iso(T0 + at), end_ts: iso(T0 + at + 1000), ip, host: `h-${episode}` });
+    const path = join(dir, 't.jsonl');
+    writeFileSync(path, [line('ep-A', '10.3.0.1', 0), line('ep-B', '10.3.0.9', 10_000), line('ep-A', '10.3.0.9', 20_000)].join('\n') + '\n');
+    const keys: KeyAlertsInput[] = [{ kind: 'ip', value: '10.3.0.9', ts: Float64Array.from([T0 + 10_500, T0 + 20_500]) }];
+    const full = new SpanLinker(keys, undefined, OPTS);
+    await canonicalTraceReader.read(path, (s) => full.add(s));
+    const fast = new SpanLinker(keys, undefined, OPTS);
+    const r = await scanCanonical(path, fast, { assumedDurationMs: 30_000 });
+    assert.equal(r.fast, 1, 'line 1 natively, lines 2 and 3 by the full parser');
+    const order = (s: LinkState): string[] => s.episodes.filter((e) => e.keys.length).map((e) => `${e.episode}/${e.host}/${e.start}`);
+    assert.deepEqual(order(full.state()), [`ep-A/h-ep-A/${T0}`, `ep-B/h-ep-B/${T0 + 10_000}`]);
+    assert.deepEqual(order(fast.state()), order(full.state()));
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });

@@ -292,9 +292,10 @@ export class SpanLinker {
       spans: this.spans + (nat?.calls ?? 0), candidates: this.candidates, exposure,
       minTs: Math.min(this.minTs, nat?.minTs ?? Infinity), maxTs: Math.max(this.maxTs, nat?.maxTs ?? -Infinity),
     };
-    // Episodes in the order of their first call (a single reader's order).
+    // Episodes in the order of their first call (a single reader's order): with a native part,
+    // folding may have moved an episode's first call before those of episodes this linker met earlier.
     let all = [...this.episodes.values()];
-    if (nat?.keyed.length) {
+    if (nat) {
       const first = this.firstLine;
       const order = [...all.map((ep) => ({ ep, first: first?.get(ep.episode) ?? Infinity })), ...nat.keyed];
       order.sort((a, b) => a.first - b.first);
