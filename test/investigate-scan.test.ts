@@ -226,6 +226,8 @@ test('native linker: calls and episodes read by both readers come out as one rea
       const keyedOrder = (st: LinkState): string[] => st.episodes.filter((e) => e.keys.length).map((e) => e.episode);
       assert.deepEqual(keyedOrder(fast.state()), keyedOrder(full.state()), `seed ${seed}: episodes in the order of their first call`);
       assert.deepEqual(keyedOrder(mergeLinkStates([fast.state(true)])), keyedOrder(mergeLinkStates([full.state(true)])), `seed ${seed}: the same after a compact state`);
+      // Compact states' exposure is sorted (the merge and the enrichment's union length rely on it): exactly the full parser's.
+      assert.deepEqual(fast.state(true).exposure, full.state(true).exposure, `seed ${seed}: compact exposure`);
       assert.ok(full.state().candidates.some((c) => c.detached) && full.state().candidates.length > 20, 'the trace has candidates, some detached');
       // Every keyed episode's run/host/sandbox, also through the compact state and the merge.
       const meta = (s: LinkState): string[] => s.episodes.filter((e) => e.keys.length).map((e) => JSON.stringify([e.episode, e.run, e.host, e.sandbox, e.start, e.end, e.calls, e.keys.map((k) => k.key).sort()])).sort();

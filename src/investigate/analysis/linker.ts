@@ -282,9 +282,13 @@ export class SpanLinker {
     const exposure = [...this.ip.values(), ...this.host.values()]
       .map((s) => {
         let starts: Float64Array = s.starts.data.slice(0, s.starts.length), ends: Float64Array = s.ends.data.slice(0, s.ends.length);
-        const x = nat?.exposure.get(s.key);
-        if (x && x.starts.length) { starts = concat([starts, x.starts]); ends = concat([ends, x.ends]); }
         if (compact) { starts.sort(); ends.sort(); }
+        // The native linker's windows come sorted: merged with this linker's (sorted above) when compact.
+        const x = nat?.exposure.get(s.key);
+        if (x && x.starts.length) {
+          starts = compact ? mergeSorted([starts, x.starts]) : concat([starts, x.starts]);
+          ends = compact ? mergeSorted([ends, x.ends]) : concat([ends, x.ends]);
+        }
         return { key: s.key, starts, ends, sorted: compact };
       })
       .filter((x) => x.starts.length > 0);
