@@ -188,6 +188,22 @@ test('a session opened over the API with read-only mounts reads a root-only data
   assert.deepEqual(readdirSync(data), ['rows.jsonl'], 'nothing written on the host');
 });
 
+test('corral run --mount HOST:PATH, through the daemon and without it; a mount over the sandbox\'s /etc is a usage error', async () => {
+  const data = join(dir, 'dataset');
+  const via = await cli(['--mount', `${data}:/data/eval`, '--', 'cat', '/data/eval/rows.jsonl']).done;
+  assert.equal(via.code, 0, via.stderr);
+  assert.equal(via.stdout, '{"q":"2+2"}\n');
+  const local = await cli(['--no-daemon', '--mount', `${data}:/data/eval:ro`, '--', 'cat', '/data/eval/rows.jsonl']).done;
+  assert.equal(local.code, 0, local.stderr);
+  assert.equal(local.stdout, '{"q":"2+2"}\n');
+  const etc = await cli(['--mount', `${data}:/etc/x`, '--', 'true']).done;
+  assert.equal(etc.code, 2);
+  assert.match(etc.stderr, /mounts.*0.*path.*would cover the sandbox's own \/etc/);
+  const bad = await cli(['--mount', 'no-colon', '--', 'true']).done;
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /expected HOST:PATH/);
+});
+
 test('bad requests get a 4xx naming the field; the CLI maps them to usage errors', async () => {
   const cases: [string, string, unknown, number, RegExp][] = [
     ['POST', '/v1/run', { argv: [] }, 400, /^argv: argv must name a command/],

@@ -14,12 +14,13 @@ import type { Runtime } from '../session/runtime.js';
 import type { Session } from '../session/session.js';
 import { verdictOf, type Verdict } from '../report/session-report.js';
 
-export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--label k=v]… [--timeout DUR] [--workspace DIR] [--json] [--home DIR] [--socket PATH | --no-daemon] -- CMD ARGS…
+export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--label k=v]… [--timeout DUR] [--workspace DIR] [--mount HOST:PATH]… [--json] [--home DIR] [--socket PATH | --no-daemon] -- CMD ARGS…
   Runs CMD (no shell) as one tool call in a fresh sandbox. stdin/stdout/stderr pass through and
   corral exits with CMD's exit code. A summary of violations follows on stderr; with --json the
   summary is one JSON object on the last line of stderr. --workspace DIR (e.g. .) runs CMD in that
   host directory as /workspace: the agent's uid sees DIR's owner's files as its own (an idmapped
   mount; nothing on the host is chowned) — the way to run a coding agent's commands on its project.
+  --mount HOST:PATH shows a host file or directory read-only at PATH (a dataset, a model cache).
   If a \`corral serve\` daemon listens on --socket (default $CORRAL_SOCKET, else ${DEFAULT_SOCKET}),
   the call runs there; --no-daemon (or --home, --no-sensor) runs it in this process.`;
 
@@ -38,9 +39,12 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     options: {
       policy: { type: 'string' }, allow: { type: 'string', multiple: true }, label: { type: 'string', multiple: true },
       json: { type: 'boolean' }, home: { type: 'string' }, timeout: { type: 'string' }, 'no-sensor': { type: 'boolean' },
-      socket: { type: 'string' }, 'no-daemon': { type: 'boolean' }, workspace: { type: 'string' },
+      socket: { type: 'string' }, 'no-daemon': { type: 'boolean' }, workspace: { type: 'string' }, mount: { type: 'string', multiple: true },
     },
   });
+  const { parseMountSpec, PolicyError } = await import('../policy/index.js');
+  let mounts: { host: string; path: string; mode?: string }[];
+  try { mounts = (values.mount ?? []).map((m) => parseMountSpec(m, process.cwd())); } catch (e) { if (e instanceof PolicyError) throw new UsageError(e.message); throw e; }
   const cmd = argv.slice(sep + 1);
   const labels: Record<string, string> = {};
   for (const l of values.label ?? []) {
@@ -51,8 +55,8 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   if (values.socket && values['no-daemon']) throw new UsageError('--socket and --no-daemon contradict each other');
   const local = values['no-daemon'] || values.home !== undefined || values['no-sensor'] || io.env.CORRAL_NO_DAEMON === '1';
   let summary: RunSummary | undefined;
-  if (!local) summary = await viaDaemon(values.socket ?? io.env.CORRAL_SOCKET ?? DEFAULT_SOCKET, values.socket !== undefined, cmd, values, labels);
-  summary ??= await runLocally(cmd, values, labels);
+  if (!local) summary = await viaDaemon(values.socket ?? io.env.CORRAL_SOCKET ?? DEFAULT_SOCKET, values.socket !== undefined, cmd, { ...values, mounts }, labels);
+  summary ??= await runLocally(cmd, { ...values, mounts }, labels);
   if (values.json) {
     io.stderr.write(`${JSON.stringify(summary)}\n`);
   } else if (summary.alerts.length) {
@@ -62,7 +66,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   return summary.exit_code ?? 128;
 }
 
-interface RunValues { policy?: string; allow?: string[]; timeout?: string; home?: string; 'no-sensor'?: boolean; workspace?: string }
+interface RunValues { policy?: string; allow?: string[]; timeout?: string; home?: string; 'no-sensor'?: boolean; workspace?: string; mounts: { host: string; path: string; mode?: string }[] }
 
 /** The call through a warm daemon; undefined when none listens (and none was named explicitly). */
 async function viaDaemon(socket: string, explicit: boolean, cmd: string[], v: RunValues, labels: Record<string, string>): Promise<RunSummary | undefined> {
@@ -71,7 +75,7 @@ async function viaDaemon(socket: string, explicit: boolean, cmd: string[], v: Ru
   const timeout_ms = v.timeout === undefined ? undefined : parseTimeout(v.timeout);
   let answer;
   try {
-    answer = await daemonRequest(socket, 'POST', '/v1/run', { argv: cmd, policy, allow: v.allow, labels, timeout_ms, stdio: 'borrow', workspace: v.workspace === undefined ? undefined : resolve(v.workspace) });
+    answer = await daemonRequest(socket, 'POST', '/v1/run', { argv: cmd, policy, allow: v.allow, labels, timeout_ms, stdio: 'borrow', workspace: v.workspace === undefined ? undefined : resolve(v.workspace), ...(v.mounts.length ? { mounts: v.mounts } : {}) });
   } catch (e) {
     if (!explicit && noDaemon(e)) return undefined;
     throw new Error(`corral daemon at ${socket}: ${(e as Error).message}`);
@@ -90,9 +94,10 @@ function parseTimeout(text: string): number {
 }
 
 async function runLocally(cmd: string[], v: RunValues, labels: Record<string, string>): Promise<RunSummary> {
-  const [{ Runtime: RuntimeClass }, { resolvePolicy, withExtraAllows }] = await Promise.all([import('../session/runtime.js'), import('../policy/index.js')]);
+  const [{ Runtime: RuntimeClass }, { resolvePolicy, withExtraAllows, withExtraMounts }] = await Promise.all([import('../session/runtime.js'), import('../policy/index.js')]);
   let policy = resolvePolicy(v.policy);
   if (v.allow?.length) policy = withExtraAllows(policy, v.allow);
+  policy = withExtraMounts(policy, v.mounts);
   const timeoutMs = v.timeout === undefined ? undefined : parseTimeout(v.timeout);
   // Ctrl-C or a kill of corral itself ends the call (its cgroup is killed) and still tears the
   // sandbox down and reports, instead of leaving it for the next start's orphan cleanup.

@@ -1,9 +1,10 @@
-// Why: `corral run --allow HOST…` must widen a policy for one run without editing files, yet pass
-// the same validation as a policy file, so a hurried '--allow *' or a bad CIDR is refused rather
-// than opening everything (threat: accidental over-broad egress).
+// Why: `corral run --allow HOST…` (and `--mount HOST:PATH`) must widen a policy for one run without
+// editing files, yet pass the same validation as a policy file, so a hurried '--allow *', a bad
+// CIDR or a mount over /etc is refused rather than opening everything (threat: accidental
+// over-broad egress or filesystem exposure).
 
 import { PolicyError, formatPath, issuesFromZod } from './errors.js';
-import { type Policy, PolicySchema } from './schema.js';
+import { checkMounts, type Policy, PolicySchema } from './schema.js';
 
 /**
  * Splits 'registry.test', 'registry.test:8080', '*.pypi.test:443', '198.51.100.7',
@@ -48,4 +49,27 @@ export function withExtraAllows(p: Policy, hosts: string[]): Policy {
     ...p,
     network: { ...p.network, allow: [...p.network.allow, ...r.data.network.allow] },
   };
+}
+
+/**
+ * The policy with more read-only mounts (`corral run --mount`, the API's `mounts`), checked
+ * together with the policy's own (a target twice is refused) exactly as filesystem.mounts is.
+ */
+export function withExtraMounts(p: Policy, mounts: unknown[]): Policy {
+  if (!mounts.length) return p;
+  const all = checkMounts([...p.filesystem.mounts, ...mounts]);
+  if (!all.ok) {
+    const at = all.path ?? [];
+    const idx = typeof at[0] === 'number' ? at[0] - p.filesystem.mounts.length : -1;
+    throw new PolicyError('--mount', { field: `mounts${idx >= 0 ? `[${idx}]${at.slice(1).map((k) => `.${String(k)}`).join('')}` : ''}`, message: all.error });
+  }
+  return { ...p, filesystem: { ...p.filesystem, mounts: all.value } };
+}
+
+/** `HOST:PATH` (or `HOST:PATH:ro`) as a mount; HOST relative to cwd. */
+export function parseMountSpec(spec: string, cwd: string): { host: string; path: string; mode?: string } {
+  const m = /^(.+?):(\/[^:]*)(?::([a-z]+))?$/.exec(spec);
+  if (!m) throw new PolicyError('--mount', { field: 'mounts', message: `expected HOST:PATH (a host path and an absolute path in the sandbox), got '${spec}'` });
+  const host = m[1]!.startsWith('/') || m[1]!.startsWith('~/') ? m[1]! : `${cwd.replace(/\/+$/, '')}/${m[1]!.replace(/^\.\/?/, '')}`;
+  return { host: host.replace(/\/+$/, '') || '/', path: m[2]!, ...(m[3] !== undefined ? { mode: m[3] } : {}) };
 }

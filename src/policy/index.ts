@@ -5,7 +5,7 @@ export { type AddressClass, classifyAddress, METADATA_ADDRESSES } from './addres
 export { type CompiledPolicy, type CompileOptions, type ConnectContext, type Decision, type DnsDecision, compilePolicy } from './compile.js';
 export { isMetadataName, METADATA_NAMES } from './domain.js';
 export { PolicyError, type PolicyIssue } from './errors.js';
-export { parseHostSpec, withExtraAllows } from './extra-allows.js';
+export { parseHostSpec, parseMountSpec, withExtraAllows, withExtraMounts } from './extra-allows.js';
 export { listPresets, loadPolicyFile, loadPreset, parsePolicy, presetDir, resolvePolicy } from './load.js';
 export { localHostAddresses } from './host-addresses.js';
 export { type NetRule, type Policy, type Protocol, type ReadOnlyMount, PROTOCOLS, parseResolver, checkMounts } from './schema.js';

@@ -21,6 +21,11 @@ const hostWorkspace = z.string().min(1).max(4096).superRefine((p, ctx) => {
   if (why) ctx.addIssue({ code: z.ZodIssueCode.custom, message: why });
 });
 const timeoutMs = z.number().int().positive().max(7 * 24 * 3600 * 1000);
+/** Read-only host paths ({host, path}), checked as filesystem.mounts is (field names in the message). */
+const mounts = z.array(z.unknown()).max(64).superRefine((v, ctx) => {
+  const r = checkMounts(v);
+  if (!r.ok) ctx.addIssue({ code: z.ZodIssueCode.custom, message: r.error, path: r.path ?? [] });
+});
 
 /** POST /v1/run: one command as one tool call in a fresh sandbox (what `corral run` sends). */
 export const RunRequest = z.object({
@@ -30,6 +35,8 @@ export const RunRequest = z.object({
   timeout_ms: timeoutMs.optional(),
   /** The host directory the command works in, as /workspace (`corral run --workspace DIR`). */
   workspace: hostWorkspace.optional(),
+  /** Read-only host paths (`corral run --mount HOST:PATH`), added to the policy's filesystem.mounts. */
+  mounts: mounts.optional(),
   /** 'borrow': the command uses the connecting process's own stdin/stdout/stderr (the kernel
    * says which process that is); 'capture': output comes back in the response. */
   stdio: z.enum(['borrow', 'capture']).default('capture'),
@@ -47,11 +54,7 @@ export const SessionRequest = z.object({
   /** A host directory (absolute) to mount as /workspace: seed a task's files, collect its artifacts. */
   workspace: hostWorkspace.optional(),
   /** Read-only host paths added to the policy's filesystem.mounts (a dataset per episode); checked like the policy's. */
-  mounts: z.array(z.unknown()).max(64).optional().superRefine((v, ctx) => {
-    if (v === undefined) return;
-    const r = checkMounts(v);
-    if (!r.ok) ctx.addIssue({ code: z.ZodIssueCode.custom, message: r.error, path: r.path ?? [] });
-  }),
+  mounts: mounts.optional(),
 }).strict();
 
 /** POST /v1/sessions/{id}/exec: one tool call in that session; output is captured. */

@@ -15,7 +15,7 @@ import { dirname } from 'node:path';
 import type { ZodType, ZodTypeDef } from 'zod';
 import { Runtime, type RuntimeOptions } from '../session/runtime.js';
 import { SessionSetupError, type Session, type ToolCallResult, type ToolCallSpec } from '../session/session.js';
-import { checkMounts, PolicyError, resolvePolicy, withExtraAllows, type Policy } from '../policy/index.js';
+import { PolicyError, resolvePolicy, withExtraAllows, withExtraMounts, type Policy } from '../policy/index.js';
 import { alertJson } from '../events/alert-json.js';
 import { buildSessionReport, verdictOf, type SessionReport } from '../report/session-report.js';
 import { describeIssues, ExecRequest, RunRequest, SessionRequest } from './api-schema.js';
@@ -208,10 +208,11 @@ export class CorralDaemon {
     return { sessions: [...this.held.values()].map((h) => ({ session: h.session.id, busy: h.busy, idle_s: Math.round((now - h.lastUsed) / 1000), client_pid: h.client?.pid })) };
   }
 
-  private policy(spec: string | undefined, allow: string[] | undefined): Policy {
+  /** The named policy with the request's extra allows and read-only mounts (checked as a policy's; errors are 400s). */
+  private policy(spec: string | undefined, allow: string[] | undefined, mounts?: unknown[]): Policy {
     if (spec !== undefined && (spec.includes('/') || /\.ya?ml$/i.test(spec)) && !spec.startsWith('/')) throw new HttpError(400, 'bad_request', `policy: a path must be absolute (the daemon does not share your working directory): ${spec}`);
     const p = resolvePolicy(spec);
-    return allow?.length ? withExtraAllows(p, allow) : p;
+    return withExtraMounts(allow?.length ? withExtraAllows(p, allow) : p, mounts ?? []);
   }
 
   private async hold(policy: Policy, o: { run?: string; episode?: string; labels?: Record<string, string>; keep?: boolean; workspace?: string }, client: Held['client']): Promise<Held> {
@@ -231,7 +232,7 @@ export class CorralDaemon {
   }
 
   private async run(req: http.IncomingMessage, res: http.ServerResponse, r: RunRequest): Promise<Record<string, unknown>> {
-    const policy = this.policy(r.policy, r.allow);
+    const policy = this.policy(r.policy, r.allow, r.mounts);
     let fds: number[] = [];
     let client: Held['client'];
     if (r.stdio === 'borrow') {
@@ -267,14 +268,7 @@ export class CorralDaemon {
 
   private async open(req: http.IncomingMessage, r: SessionRequest): Promise<Record<string, unknown>> {
     const cred = this.peer.borrowPeerFds(socketFd(req.socket), []);
-    let policy = this.policy(r.policy, r.allow);
-    if (r.mounts?.length) {
-      // The policy's mounts and the request's, checked together (one target twice is refused).
-      const all = checkMounts([...policy.filesystem.mounts, ...r.mounts]);
-      if (!all.ok) throw new HttpError(400, 'bad_request', `mounts: ${all.error}`);
-      policy = { ...policy, filesystem: { ...policy.filesystem, mounts: all.value } };
-    }
-    const h = await this.hold(policy, { ...r, keep: r.keep_after_client_exit }, clientOf(cred));
+    const h = await this.hold(this.policy(r.policy, r.allow, r.mounts), { ...r, keep: r.keep_after_client_exit }, clientOf(cred));
     return { session: h.session.id, sandbox_ip: h.session.sandboxIp };
   }
 
