@@ -401,23 +401,17 @@ function mergeEpisodes(states: LinkState[]): { episodes: EpisodeAgg[]; count: nu
 /**
  * mergeEpisodes() for compact states, with the names numbered by the addon (nameIds: keyed parts
  * first, so the keyed episodes get the numbers 0..K-1 in the order mergeEpisodes() meets them):
- * an object only for each distinct keyed episode, no string for the others.
+ * no Map of names, and no string at all for the episodes without keys.
  */
 function mergeCompactEpisodes(states: LinkState[], nameIds: NameIds): { episodes: EpisodeAgg[]; count: number } {
   const { ids, count } = nameIds([...states.map((s) => s.keyed!), ...states.map((s) => s.rest!)]);
   const eps: EpisodeAgg[] = [];
   states.forEach((s, si) => {
-    const c = s.keyed!, id = ids[si]!;
-    const str = (i: number): string | undefined => (i < 0 ? undefined : c.dict[i]);
-    let from = 0;
-    for (let i = 0; i < id.length; i++) {
-      const keys: EpisodeAgg['keys'] = [];
-      for (let j = c.keyStarts[i]!; j < c.keyStarts[i + 1]!; j++) keys.push({ key: c.dict[c.keyIdx[j]!]!, from: c.keyFrom[j]!, to: c.keyTo[j]! });
-      const o = i * EP_NUM, k = id[i]!, cur = eps[k];
-      const e = { start: c.num[o]!, end: c.num[o + 1]!, calls: c.num[o + 2]!, minStep: c.num[o + 3]!, maxStep: c.num[o + 4]!, keys };
-      if (cur) addEpisode(cur, e);
-      else eps[k] = { episode: c.names.slice(from, c.nameEnds[i]), run: str(c.run[i]!), host: str(c.host[i]!), sandbox: str(c.sandbox[i]!), ...e };
-      from = c.nameEnds[i]!;
+    const id = ids[si]!;
+    let i = 0;
+    for (const e of keyedEpisodes(s.keyed!)) {
+      const cur = eps[id[i++]!];
+      if (cur) addEpisode(cur, e); else eps[id[i - 1]!] = e;
     }
   });
   const keyedCount = eps.length;
