@@ -7,6 +7,7 @@ import type { NetRecord } from '../types.js';
 import { parseAddr } from '../../policy/ip.js';
 import { classifyParsed, type AddressClass } from '../../policy/address-class.js';
 import { f64, i32, StringTable, Growable } from './columns.js';
+import type { SourcesExport } from './source-set.js';
 
 /** Actions that make a plain flow record an alert: the firewall stopped or flagged it. */
 const ALERT_ACTIONS = new Set(['blocked', 'block', 'drop', 'dropped', 'deny', 'denied', 'reject', 'rejected', 'alert', 'alerted']);
@@ -43,13 +44,19 @@ export class AlertTable {
   }
 
   /**
-   * What a log worker found (see log-pass.ts): the count of records, the distinct sources of each
-   * destination, and the alert-like records in file order. Same result as add() for each record.
+   * What a log worker found (see log-pass.ts): the count of records and the alert-like records
+   * in file order (their sources come through addSources). Same result as add() for each record.
    */
-  addDigest(records: number, dstSources: [string, string[]][], alerts: NetRecord[]): void {
+  addDigest(records: number, alerts: NetRecord[]): void {
     this.records += records;
-    for (const [d, srcs] of dstSources) { const dst = this.strings.id(d); for (const src of srcs) this.seen(this.strings.id(src), dst); }
     for (const r of alerts) this.push(r, this.strings.id(r.src), this.strings.id(r.dst));
+  }
+
+  /** The distinct (destination, source) pairs a log reader's thread saw (rarity evidence). */
+  addSources(s: SourcesExport): void {
+    const ids = s.ips.map((ip) => this.strings.id(ip));
+    const p = s.pairs;
+    for (let i = 0; i < p.length; i += 2) this.seen(ids[p[i + 1]!]!, ids[p[i]!]!);
   }
 
   private seen(src: number, dst: number): void {

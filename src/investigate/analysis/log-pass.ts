@@ -11,6 +11,7 @@ import { headerLinesBefore, splitLineRanges, type LineRange, type PreludeLine } 
 import { isVpcHeader, VPC_HEADER_NEEDLES } from '../inputs/vpc.js';
 import type { AlertTable } from './alert-table.js';
 import { digestLog, type LogDigest, type LogTask, type LogWorkerMessage, type LogWorkerRequest } from './log-worker.js';
+import { SourceSet, type SourcesExport } from './source-set.js';
 import { mergeStats, PARALLEL_MIN_BYTES } from './trace-pass.js';
 
 /** Line formats without a header line: any line-aligned range can be read on its own. */
@@ -55,39 +56,45 @@ export async function logPass(table: AlertTable, inp: LogPassInput): Promise<{ s
     });
   });
   let digests: LogDigest[];
+  const sources: SourcesExport[] = [];
   let workers = 0;
   if (jobs === 1 || tasks.length === 1 || total < minBytes) {
     digests = [];
-    for (const t of tasks) digests.push(await digestLog(t, inp.map, onBytes));
+    const set = new SourceSet();
+    for (const t of tasks) digests.push(await digestLog(t, inp.map, onBytes, set));
+    sources.push(set.export());
   } else {
     // Largest first; each worker pulls the next task when it is done with one.
     workers = Math.min(jobs, tasks.length);
     const queue = tasks.map((_, i) => i).sort((a, b) => taskSize[b]! - taskSize[a]!);
     digests = new Array<LogDigest>(tasks.length);
-    await Promise.all(Array.from({ length: workers }, () => runWorker(tasks, queue, digests, inp.map, onBytes)));
+    await Promise.all(Array.from({ length: workers }, () => runWorker(tasks, queue, digests, inp.map, onBytes).then((s) => { sources.push(s); })));
   }
-  for (const d of digests) table.addDigest(d.records, d.dstSources, d.alerts);
+  for (const s of sources) table.addSources(s);
+  for (const d of digests) table.addDigest(d.records, d.alerts);
   const merged = mergeStats(digests.map((d) => d.stats));
   return { stats: inp.logs.map((l) => merged.find((s) => s.file === l.path)!).filter((s, i, all) => all.indexOf(s) === i), workers };
 }
 
-/** One worker thread taking tasks off the shared queue until it is empty. */
-function runWorker(tasks: LogTask[], queue: number[], digests: LogDigest[], map: FieldMap | undefined, onBytes: (d: number) => void): Promise<void> {
+/** One worker thread taking tasks off the shared queue until it is empty; resolves with the sources it saw. */
+function runWorker(tasks: LogTask[], queue: number[], digests: LogDigest[], map: FieldMap | undefined, onBytes: (d: number) => void): Promise<SourcesExport> {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL('./log-worker.js', import.meta.url), { workerData: { corralLogWorker: true, map } });
     let settled = false;
+    const fail = (e: Error): void => { if (!settled) { settled = true; reject(e); void w.terminate(); } };
     const next = (): void => {
       const index = queue.shift();
-      if (index === undefined) { settled = true; w.postMessage({ type: 'close' } satisfies LogWorkerRequest); resolve(); void w.terminate(); return; }
+      if (index === undefined) { w.postMessage({ type: 'close' } satisfies LogWorkerRequest); return; }
       w.postMessage({ type: 'task', index, task: tasks[index]! } satisfies LogWorkerRequest);
     };
     w.on('message', (m: LogWorkerMessage) => {
       if (m.type === 'progress') onBytes(m.bytes);
       else if (m.type === 'digest') { digests[m.index] = m.digest; next(); }
-      else { settled = true; reject(new Error(`log worker failed: ${m.error}`)); void w.terminate(); }
+      else if (m.type === 'sources') { settled = true; resolve(m.sources); void w.terminate(); }
+      else fail(new Error(`log worker failed: ${m.error}`));
     });
-    w.on('error', (e) => { if (!settled) { settled = true; reject(e); } });
-    w.on('exit', (code) => { if (!settled) { settled = true; reject(new Error(`log worker exited with code ${code}`)); } });
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`log worker exited with code ${code} before sending its sources`)));
     next();
   });
 }

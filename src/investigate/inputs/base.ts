@@ -4,7 +4,8 @@
 import { statSync } from 'node:fs';
 import type { FieldMap, NetKind, NetLogReader, NetRecord, ToolCallSpan, TraceReader } from '../types.js';
 import type { CategoryCache } from './category.js';
-import { forEachLine, type LineInfo, type LineRange, type PreludeLine } from './lines.js';
+import type { FlowPairs } from './flow-pairs.js';
+import { forEachLine, type BulkLines, type LineInfo, type LineRange, type PreludeLine } from './lines.js';
 import { StatsBuilder, type ReadStats } from './stats.js';
 import { TsParser } from './timestamps.js';
 
@@ -22,6 +23,11 @@ export interface NetReadOptions {
   vpcFields?: string[];
   /** Header lines before range.start (Zeek "#…", a VPC field list), replayed silently first. */
   prelude?: PreludeLine[];
+  /**
+   * Plain, non-alert flows may be taken into this set (their destination and source) and counted
+   * in the stats instead of being passed to onRecord (Zeek conn TSV, VPC, eve.json; see flow-pairs.ts).
+   */
+  pairs?: FlowPairs;
 }
 
 
@@ -46,7 +52,13 @@ export interface SpanReader extends TraceReader {
   read(path: string, onSpan: (s: ToolCallSpan) => void, opts?: TraceReadOptions): Promise<ReadStats>;
 }
 
-export interface LineCtx { file: string; stats: StatsBuilder; ts: TsParser; cats: CategoryCache }
+export interface LineCtx {
+  file: string; stats: StatsBuilder; ts: TsParser; cats: CategoryCache;
+  /** Set by the caller that wants plain flows as pairs (NetReadOptions.pairs). */
+  pairs?: FlowPairs;
+  /** Set by a reader's handler factory to take runs of lines natively (see LineOptions.bulk). */
+  bulk?: BulkLines;
+}
 export type LineHandler = (text: string, lineNo: number, info: LineInfo) => void;
 
 /** A reader's frame for one file: stats, a timestamp parser (file mtime for syslog years), category cache. */
@@ -55,9 +67,10 @@ export function lineCtx(path: string, format: string, opts: { tz?: string; year?
 }
 
 /** Runs one line-oriented reader over a file. makeHandler is called once per read. */
-export async function readLines(path: string, format: string, opts: { onProgress?: (b: number, t: number) => void; tz?: string; year?: number; range?: LineRange; prelude?: PreludeLine[] },
+export async function readLines(path: string, format: string, opts: { onProgress?: (b: number, t: number) => void; tz?: string; year?: number; range?: LineRange; prelude?: PreludeLine[]; pairs?: FlowPairs },
   makeHandler: (ctx: LineCtx) => LineHandler, finish?: (ctx: LineCtx) => void): Promise<ReadStats> {
   const ctx = lineCtx(path, format, opts);
+  ctx.pairs = opts.pairs;
   const { stats, ts } = ctx;
   const handler = makeHandler(ctx);
   // The range before reports these lines; here they only set the reader's state (fields, separator).
@@ -66,7 +79,7 @@ export async function readLines(path: string, format: string, opts: { onProgress
     for (const p of opts.prelude) handler(p.text, p.line, { unterminated: false });
     stats.muted = false;
   }
-  const res = await forEachLine(path, handler, { onProgress: opts.onProgress, range: opts.range });
+  const res = await forEachLine(path, handler, { onProgress: opts.onProgress, range: opts.range, bulk: ctx.bulk });
   finish?.(ctx);
   return stats.finish(ts, res.bytes, res.overlong);
 }

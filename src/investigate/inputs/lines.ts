@@ -20,7 +20,12 @@ export interface LineOptions {
   onProgress?: (bytes: number, total: number) => void;
   /** Read only this part of the file (see splitLineRanges); line numbers start at range.firstLine. */
   range?: LineRange;
+  /** Takes runs of lines before they are decoded (a native fast path); the lines it leaves go to onLine. */
+  bulk?: BulkLines;
 }
+
+/** Takes whole lines of buf[from, to) (to is just after a '\n'); returns where the first line it left starts, and how many it took in `lines`. */
+export interface BulkLines { take(buf: Buffer, from: number, to: number): number; lines: number }
 
 export interface LineInfo {
   /** True for a last line that had no terminating newline (possibly a torn write). */
@@ -48,6 +53,20 @@ export async function forEachLine(path: string, onLine: (text: string, lineNo: n
   let skippingOverlong = false;
   const overlong: { line: number; bytes: number }[] = [];
   const term: LineInfo = { unterminated: false };
+  const bulk = opts.bulk;
+  /** Lines of b[from, end) (end just after a '\n'): runs the bulk reader takes, the others decoded one by one. */
+  const emitBytes = (b: Buffer, from: number, end: number): void => {
+    let p = from;
+    while (p < end) {
+      p = bulk!.take(b, p, end);
+      lineNo += bulk!.lines;
+      if (p >= end) break;
+      const nl = b.indexOf(10, p);
+      lineNo++;
+      onLine(b.toString('utf8', p, nl > p && b[nl - 1] === 13 ? nl - 1 : nl), lineNo, term);
+      p = nl + 1;
+    }
+  };
   const emitText = (s: string): void => {
     let from = 0;
     for (;;) {
@@ -77,10 +96,13 @@ export async function forEachLine(path: string, onLine: (text: string, lineNo: n
         lineNo++;
         overlong.push({ line: lineNo, bytes: carryLen + first });
         skippingOverlong = false; carry = []; carryLen = 0;
-        if (first < last) emitText(chunk.toString('utf8', first + 1, last + 1));
+        if (first < last) { if (bulk) emitBytes(chunk, first + 1, last + 1); else emitText(chunk.toString('utf8', first + 1, last + 1)); }
       } else if (carryLen > 0) {
         carry.push(chunk.subarray(0, last + 1));
-        emitText(Buffer.concat(carry).toString('utf8'));
+        const joined = Buffer.concat(carry);
+        if (bulk) emitBytes(joined, 0, joined.length); else emitText(joined.toString('utf8'));
+      } else if (bulk) {
+        emitBytes(chunk, 0, last + 1);
       } else {
         emitText(chunk.toString('utf8', 0, last + 1));
       }

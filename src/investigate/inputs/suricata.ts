@@ -5,8 +5,9 @@
 // the native JSON Lines scanner (fields indexed in C, every byte validated); a line it cannot
 // vouch for is parsed with JSON.parse. Both paths run the same field logic (eventFields).
 import { isBlank, isObj, lineCtx, mkRecord, parseObject, type LineCtx, type NetReader } from './base.js';
-import { deriveCategory } from './category.js';
-import { F_ESC, T_OBJ, T_STR, type JsonLineScanner, type KeyPath } from './json-lines.js';
+import { deriveCategory, MINING_PORTS } from './category.js';
+import type { FlowPairs } from './flow-pairs.js';
+import { F_ESC, F_HIGH, T_ABSENT, T_NUM, T_OBJ, T_STR, type JsonLineScanner, type KeyPath } from './json-lines.js';
 import { readJsonLines } from './json-lines-read.js';
 import { normaliseAction, normaliseProto, normaliseSeverity, toCount, toPort, toStr } from './normalise.js';
 import { lineError } from './stats.js';
@@ -116,6 +117,39 @@ class IndexView implements EventView {
 }
 
 const ET = Buffer.from('"event_type"');
+const METADATA = [Buffer.from('169.254.169.254'), Buffer.from('fd00:ec2::254')];
+
+/** Key k is a non-empty string without escapes or bytes ≥ 0x80 (its bytes are its value). */
+function plainString(sc: JsonLineScanner, i: number, k: number): boolean {
+  return (sc.tf(i, k) & (15 | F_ESC | F_HIGH)) === T_STR && sc.len(i, k) > 0;
+}
+
+/**
+ * A flow event that eventFields() would turn into a record that is not alert-like (plain ASCII
+ * addresses, no metadata destination, no mining port or port 22, no flow.action, a zoned time
+ * the scanner converted, not a reply-direction event): only counted and its addresses queued.
+ */
+function plainFlow(sc: JsonLineScanner, buf: Buffer, i: number, ctx: LineCtx, pairs: FlowPairs): boolean {
+  const o = sc.off(i, EVENT_TYPE);
+  if (sc.len(i, EVENT_TYPE) !== 4 || buf[o] !== 102 || buf[o + 1] !== 108 || buf[o + 2] !== 111 || buf[o + 3] !== 119) return false; // "flow"
+  if ((sc.tf(i, DIRECTION) & 15) !== T_ABSENT) return false;
+  if (!plainString(sc, i, SRC_IP) || !plainString(sc, i, DEST_IP)) return false;
+  const dOff = sc.off(i, DEST_IP), dLen = sc.len(i, DEST_IP);
+  for (const m of METADATA) if (dLen === m.length && buf.compare(m, 0, m.length, dOff, dOff + dLen) === 0) return false;
+  const flow = (sc.tf(i, FLOW) & 15) === T_OBJ;
+  if (flow && (sc.tf(i, F_ACTION) & 15) !== T_ABSENT) return false;
+  const pt = sc.tf(i, DEST_PORT) & 15;
+  if (pt === T_NUM) { const p = sc.num(i, DEST_PORT); if (!Number.isInteger(p) || p < 0 || p > 65535 || p === 22 || MINING_PORTS.has(p)) return false; }
+  else if (pt !== T_ABSENT) return false;
+  const tk = flow && (sc.tf(i, F_START) & 15) !== T_ABSENT ? F_START : TIMESTAMP;
+  const ms = sc.num(i, tk);
+  if ((sc.tf(i, tk) & 15) !== T_STR || ms !== ms) return false;
+  ctx.ts.acceptZoned(ms);
+  ctx.stats.records++;
+  pairs.taken++;
+  pairs.push(buf, dOff, dLen, sc.off(i, SRC_IP), sc.len(i, SRC_IP));
+  return true;
+}
 
 export const suricataEveReader: NetReader = {
   format: 'suricata-eve',
@@ -123,6 +157,7 @@ export const suricataEveReader: NetReader = {
     const ctx = lineCtx(path, 'suricata-eve', opts);
     const { stats, ts } = ctx;
     const ov = new ObjectView(ts), iv = new IndexView(ts);
+    const pairs = opts.pairs;
     const slow = (text: string, line: number, info: { unterminated: boolean }): void => {
       if (isBlank(text)) return;
       const sniffed = sniffEventType(text);
@@ -138,11 +173,14 @@ export const suricataEveReader: NetReader = {
       // (The key is on this line, so the search never runs past it.)
       const tf = sc.tf(i, EVENT_TYPE);
       if ((tf & 15) !== T_STR || (tf & F_ESC) || buf.indexOf(ET, sc.lineStart(i)) + 14 !== sc.off(i, EVENT_TYPE)) return false;
+      if (pairs && plainFlow(sc, buf, i, ctx, pairs)) return true;
       iv.sc = sc; iv.buf = buf; iv.i = i;
       eventFields(iv, ctx, line, onRecord);
       return true;
     };
-    const res = await readJsonLines(path, KEYS, { fast, slow }, { range: opts.range, onProgress: opts.onProgress });
+    // Queued address pairs point into the scanner's buffer: added before its bytes change.
+    const batch = (): void => pairs?.flush();
+    const res = await readJsonLines(path, KEYS, { fast, slow, batch }, { range: opts.range, onProgress: opts.onProgress });
     return stats.finish(ts, res.bytes, res.overlong);
   },
 };

@@ -159,6 +159,13 @@ export class TsParser {
   /** Counts n zoned timestamps converted elsewhere (the native trace linker), all inside plausibleRange(). */
   countZoned(n: number): void { this.zoned += n; }
 
+  /** Counts n epoch-seconds values converted elsewhere (the native flow reader), all inside plausibleRange(). */
+  countEpochSeconds(n: number): void {
+    if (n <= 0) return;
+    this.units.s += n;
+    this.expected = 's';
+  }
+
   /** Times outside [min, max] are counted as implausible (and the first one is named in the note). */
   plausibleRange(): [number, number] { return [MIN_PLAUSIBLE, this.maxPlausible]; }
 

@@ -5,6 +5,7 @@
 // flow and are skipped (counted). Rows of the wrong width are bad records.
 import { isBlank, mkRecord, readLines, type NetReader } from './base.js';
 import { deriveCategory } from './category.js';
+import { DelimScan } from './flow-pairs.js';
 import { normaliseAction, normaliseProto, toCount, toPort, toStr } from './normalise.js';
 import { lineError } from './stats.js';
 
@@ -28,10 +29,14 @@ export function isVpcHeader(text: string): boolean {
 export const vpcFlowReader: NetReader = {
   format: 'vpc-flow',
   read(path, onRecord, opts = {}) {
-    return readLines(path, 'vpc-flow', opts, ({ file, stats, ts, cats }) => {
+    return readLines(path, 'vpc-flow', opts, (ctx) => {
+      const { file, stats, ts, cats } = ctx;
       let slotOf: Int8Array | undefined;
       let ncols = 0;
       const vals: (string | undefined)[] = new Array(WANTED.length);
+      // Plain flows straight from the bytes (native), with the field list in force.
+      const scan = ctx.pairs && new DelimScan(ctx.pairs, stats, ts);
+      if (scan) ctx.bulk = scan;
       const setFields = (names: string[], line: number): void => {
         ncols = names.length;
         slotOf = new Int8Array(ncols).fill(-1);
@@ -39,6 +44,11 @@ export const vpcFlowReader: NetReader = {
         const missing = ['srcaddr', 'dstaddr'].filter((n) => !names.includes(n));
         if (!names.includes('start') && !names.includes('end')) missing.push('start');
         if (missing.length) { stats.badLine(line, `field list lacks ${missing.join(', ')}`); slotOf = undefined; }
+        const col = (n: string): number => names.lastIndexOf(n);
+        scan?.configure(slotOf && {
+          mode: 'vpc', sep: ' ', ncols, unset: '-', empty: '-', ts: col('start'), ts2: col('end'), src: col('srcaddr'), dst: col('dstaddr'),
+          dport: col('dstport'), action: col('action'), status: col('log-status'),
+        });
       };
       if (opts.vpcFields) setFields(opts.vpcFields.map(vpcFieldName), 0);
       return (text, line, info) => {

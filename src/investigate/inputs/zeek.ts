@@ -6,6 +6,7 @@
 import type { NetRecord } from '../types.js';
 import { isBlank, mkRecord, parseObject, readLines, type NetReader } from './base.js';
 import { deriveCategory } from './category.js';
+import { DelimScan } from './flow-pairs.js';
 import { normaliseProto, toCount, toPort, toStr } from './normalise.js';
 import { lineError } from './stats.js';
 
@@ -19,18 +20,27 @@ function unescapeZeek(s: string): string {
 export const zeekConnTsvReader: NetReader = {
   format: 'zeek-conn-tsv',
   read(path, onRecord, opts = {}) {
-    return readLines(path, 'zeek-conn-tsv', opts, ({ file, stats, ts, cats }) => {
+    return readLines(path, 'zeek-conn-tsv', opts, (ctx) => {
+      const { file, stats, ts, cats } = ctx;
       let sep = '\t';
       let unset = '-';
       let empty = '(empty)';
       let logPath = 'conn';
       /** column index → slot in WANTED, or -1 */
       let slotOf: Int8Array | undefined;
+      let names: string[] = [];
       let ncols = 0;
       const vals: (string | undefined)[] = new Array(WANTED.length);
+      // Plain flows straight from the bytes (native), with the layout the header lines set.
+      const scan = ctx.pairs && new DelimScan(ctx.pairs, stats, ts);
+      if (scan) ctx.bulk = scan;
+      const layout = (): void => scan?.configure(logPath !== 'conn' || !slotOf ? undefined : {
+        mode: 'zeek', sep, ncols, unset, empty, ts: names.lastIndexOf('ts'), ts2: -1, src: names.lastIndexOf('id.orig_h'), dst: names.lastIndexOf('id.resp_h'),
+        dport: names.lastIndexOf('id.resp_p'), action: -1, status: -1,
+      });
       return (text, line, info) => {
         if (text.charCodeAt(0) === 35) { // '#'
-          if (text.startsWith('#separator')) { sep = unescapeZeek(text.slice(11).trim() || '\\x09'); return; }
+          if (text.startsWith('#separator')) { sep = unescapeZeek(text.slice(11).trim() || '\\x09'); layout(); return; }
           const sp = text.indexOf(sep);
           const key = sp < 0 ? text : text.slice(0, sp);
           const rest = sp < 0 ? '' : text.slice(sp + sep.length);
@@ -38,13 +48,14 @@ export const zeekConnTsvReader: NetReader = {
           else if (key === '#empty_field') empty = rest;
           else if (key === '#path') logPath = rest;
           else if (key === '#fields') {
-            const names = rest.split(sep);
+            names = rest.split(sep);
             ncols = names.length;
             slotOf = new Int8Array(ncols).fill(-1);
             names.forEach((n, i) => { const k = (WANTED as readonly string[]).indexOf(n); if (k >= 0) slotOf![i] = k; });
             const missing = ['ts', 'id.orig_h', 'id.resp_h'].filter((n) => !names.includes(n));
             if (missing.length && logPath === 'conn') stats.badLine(line, `#fields lacks ${missing.join(', ')}: not a conn.log header`);
           }
+          layout();
           return;
         }
         if (isBlank(text)) return;
