@@ -8,6 +8,8 @@
  * where the values of a few named keys (top level, or one level down) are, with numbers and
  * zoned ISO-8601 strings already converted the way Corral's TsParser converts them. JavaScript
  * then reads two typed arrays and builds strings only for the values it needs.
+ * Lines that repeat the member keys of the line before (nearly all trace and log lines) are
+ * matched against that shape first and skip scanning their keys (see Shape).
  * A line the scanner cannot vouch for (invalid JSON, a key written with escapes, a duplicate
  * of a named key, nesting deeper than 64, a long number) is marked for the full parser, which
  * reports it with file:line; so the fast path never accepts what JSON.parse would reject and
@@ -49,7 +51,7 @@ void flow_digest_register(napi_env env, napi_value exports);
 
 enum { T_ABSENT = 0, T_STR = 1, T_NUM = 2, T_TRUE = 3, T_FALSE = 4, T_NULL = 5, T_OBJ = 6, T_ARR = 7 };
 enum { F_ESC = 16, F_HIGH = 32, F_SAME = 64 };
-enum { MAX_KEYS = 64, MAX_DEPTH = 64 };
+enum { MAX_KEYS = 64, MAX_DEPTH = 64, MAX_MEMBERS = 48, SHAPE_BYTES = 2048 };
 
 typedef struct {
   int parent;          /* -1: top level */
@@ -71,7 +73,32 @@ typedef struct {
   uint64_t by_len[64]; /* bit i set: key i has this length (keys of 64+ bytes never match) */
   int32_t *rec;        /* this line's per-key triples */
   double *f;
+  /* The root object's members as they are parsed (see Shape): key text offsets and slots. */
+  int tn;              /* members recorded; -1: this line cannot be a shape (not compact, too many) */
+  uint32_t toff[MAX_MEMBERS];
+  uint16_t tlen[MAX_MEMBERS];
+  int8_t tslot[MAX_MEMBERS];
 } Parser;
+
+/*
+ * The shape of the last line read in full: its root object's member keys, byte for byte (quotes
+ * and colon included), in order, each with its named slot. Trace and log lines nearly always
+ * repeat the shape of the line before, so a line is first matched against it: '{', then each
+ * member's exact key bytes ("," between members) and its value parsed by parse_value() exactly
+ * as the full walk would parse it, then '}' at the line's end. Keys that equal, byte for byte,
+ * the keys of a line the full walk accepted are valid, unescaped and free of duplicate named
+ * keys, so such a line gets the full walk's verdict and values without scanning or looking up
+ * its keys. Anything else (other keys or order, blanks, a value that does not parse) resets the
+ * line's outputs and takes the full walk, which then becomes the new shape if it qualifies.
+ */
+typedef struct {
+  int n;               /* members; 0: no shape */
+  uint32_t off[MAX_MEMBERS];
+  uint16_t len[MAX_MEMBERS];
+  int8_t slot[MAX_MEMBERS];
+  uint64_t w[MAX_MEMBERS][2], m[MAX_MEMBERS][2]; /* keys of up to 16 bytes as two masked words */
+  uint8_t text[SHAPE_BYTES];
+} Shape;
 
 static inline void skip_ws(Parser *x) {
   while (x->p < x->end) {
@@ -249,15 +276,22 @@ static int parse_object(Parser *x, int parent) {
       if (kf & F_ESC) x->unsure = 1; /* "\u0065pisode" is "episode" to JSON.parse */
       else slot = find_key(x, parent, x->b + ks, x->p - 1 - ks);
     }
+    int compact = 1;
     if (x->p < x->end && x->b[x->p] == ':') x->p++; /* compact JSON: no blanks around ':' */
     else {
+      compact = 0;
       skip_ws(x);
       if (x->p >= x->end || x->b[x->p] != ':') return -1;
       x->p++;
     }
+    if (parent == -1 && x->tn >= 0) { /* the root's members: a shape for the lines after */
+      if (!compact || x->tn >= MAX_MEMBERS || x->p - ks + 1 > 0xffff) x->tn = -1;
+      else { x->toff[x->tn] = (uint32_t)(ks - 1); x->tlen[x->tn] = (uint16_t)(x->p - ks + 1); x->tslot[x->tn] = (int8_t)slot; x->tn++; }
+    }
     if (x->p < x->end && x->b[x->p] > ' ') { if (parse_value(x, slot)) return -1; }
-    else { skip_ws(x); if (parse_value(x, slot)) return -1; }
+    else { if (parent == -1) x->tn = -1; skip_ws(x); if (parse_value(x, slot)) return -1; }
     if (x->p < x->end && x->b[x->p] == ',' && x->p + 1 < x->end && x->b[x->p + 1] == '"') { x->p++; continue; }
+    if (parent == -1 && !(x->p < x->end && x->b[x->p] == '}')) x->tn = -1;
     skip_ws(x);
     if (x->p < x->end && x->b[x->p] == ',') { x->p++; skip_ws(x); continue; }
     if (x->p < x->end && x->b[x->p] == '}') { x->p++; x->depth--; return 0; }
@@ -324,6 +358,48 @@ static int parse_value(Parser *x, int slot) {
   return 0;
 }
 
+/* The line [p, end) against the shape: 0 when it is exactly the shape with valid values (outputs set), -1 otherwise. */
+static int match_shape(Parser *x, const Shape *sh, size_t p, size_t end) {
+  const uint8_t *b = x->b;
+  if (b[p] != '{') return -1;
+  size_t q = p + 1;
+  x->depth = 1;
+  for (int j = 0; j < sh->n; j++) {
+    if (j > 0) { if (q >= end || b[q] != ',') return -1; q++; }
+    size_t n = sh->len[j];
+    if (end - q < n) return -1;
+    if (n <= 16 && x->blen - q >= 16) { /* two word compares instead of a memcmp call */
+      uint64_t w0, w1;
+      memcpy(&w0, b + q, 8); memcpy(&w1, b + q + 8, 8);
+      if (((w0 ^ sh->w[j][0]) & sh->m[j][0]) | ((w1 ^ sh->w[j][1]) & sh->m[j][1])) return -1;
+    } else if (memcmp(b + q, sh->text + sh->off[j], n) != 0) return -1;
+    x->p = q + n;
+    if (parse_value(x, sh->slot[j])) return -1;           /* (a blank or the end fails here) */
+    q = x->p;
+  }
+  if (q + 1 != end || b[q] != '}') return -1;
+  x->p = end;
+  return 0;
+}
+
+/* Keeps the line just read in full as the shape (its recorded members). */
+static void keep_shape(const Parser *x, Shape *sh) {
+  size_t at = 0;
+  sh->n = 0;
+  for (int j = 0; j < x->tn; j++) {
+    if (at + x->tlen[j] > SHAPE_BYTES) return;
+    memcpy(sh->text + at, x->b + x->toff[j], x->tlen[j]);
+    sh->off[j] = (uint32_t)at; sh->len[j] = x->tlen[j]; sh->slot[j] = x->tslot[j];
+    uint8_t wb[16] = { 0 }, mb[16] = { 0 };
+    size_t n = x->tlen[j] < 16 ? x->tlen[j] : 16;
+    memcpy(wb, sh->text + at, n);
+    memset(mb, 0xff, n);
+    memcpy(sh->w[j], wb, 16); memcpy(sh->m[j], mb, 16);
+    at += x->tlen[j];
+  }
+  sh->n = x->tn;
+}
+
 static int parse_spec(const uint8_t *s, size_t n, Key *keys) {
   int k = 0;
   size_t i = 0;
@@ -377,6 +453,8 @@ static napi_value scan(napi_env env, napi_callback_info info) {
   size_t cap = ilen / si;
   if (sf > 0 && flen / sf < cap) cap = flen / sf;
   Parser x = { .b = buf, .blen = blen, .keys = keys, .nkeys = k };
+  Shape shape; /* the shape of the line before, within this call */
+  shape.n = 0;
   for (int i = 0; i < k; i++) if (keys[i].len > 0 && keys[i].len < 64) x.by_len[keys[i].len] |= 1ull << i;
   size_t p = (size_t)from, lines = 0;
   int32_t *prev = NULL;
@@ -389,11 +467,21 @@ static napi_value scan(napi_env env, napi_callback_info info) {
     double *f = outF + lines * sf;
     for (int i = 0; i < k; i++) { rec[4 + 3 * i] = T_ABSENT; f[i] = NAN; }
     x.p = p; x.end = end; x.depth = 0; x.unsure = 0; x.rec = rec + 4; x.f = f;
-    skip_ws(&x);
     int status;
-    if (x.p >= end) status = 2;
-    else if (buf[x.p] != '{' || parse_object(&x, -1)) status = 1;
-    else { skip_ws(&x); status = x.p != end || x.unsure ? 1 : 0; }
+    if (shape.n > 0 && p < end && match_shape(&x, &shape, p, end) == 0) status = x.unsure ? 1 : 0;
+    else {
+      if (shape.n > 0) { /* not the shape after all: start the line again */
+        for (int i = 0; i < k; i++) { rec[4 + 3 * i] = T_ABSENT; f[i] = NAN; }
+        x.p = p; x.depth = 0; x.unsure = 0;
+      }
+      x.tn = 0;
+      skip_ws(&x);
+      if (x.p != p) x.tn = -1; /* leading blanks: not a shape */
+      if (x.p >= end) status = 2;
+      else if (buf[x.p] != '{' || parse_object(&x, -1)) status = 1;
+      else { if (x.p != end) x.tn = -1; skip_ws(&x); status = x.p != end || x.unsure ? 1 : 0; }
+      if (status == 0 && x.tn > 0) keep_shape(&x, &shape);
+    }
     rec[0] = (int32_t)p; rec[1] = (int32_t)nl; rec[2] = status; rec[3] = (int32_t)end;
     if (status == 0 && prev) {
       for (int i = 0; i < k; i++) {

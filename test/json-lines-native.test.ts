@@ -453,6 +453,38 @@ test('fuzz: verdict equals JSON.parse on 60 000 seeded lines; every named value 
     `too little coverage: ${JSON.stringify(tally)}`);
 });
 
+test('a line after one of its shape: every single-byte replacement, deletion and insertion gets JSON.parse\'s verdict', () => {
+  // The scanner first matches a line against the shape (member keys, in order) of the line before
+  // and skips scanning those keys; each variant here follows its unchanged base line, so every
+  // byte the shape path compares, skips or hands to parse_value is edited once.
+  const a = addon();
+  const bases = [
+    '{"ts":"2024-05-01T12:00:00.5Z","name":"ab","n":-1.5e3,"other":"x","é":"é","flag":true}',
+    '{"attrs":{"id":7,"ts":"2024-05-01T12:00:00+02:00"},"n":12,"list":[1,{"a":2}],"meta":{"k":null},"obj":{}}',
+    '{"name":"a\\"b","ts":1714521613,"x":{"y":[]},"n":0}',
+  ];
+  const edits = [':', ',', ';', ' ', '"', '}', '{', ']', 'x', '\\', '0', '\t', 'é'];
+  const lines: Buffer[] = [];
+  for (const base of bases) {
+    const b = Buffer.from(base, 'utf8');
+    const variant = (v: Buffer): void => { lines.push(b, v); };
+    for (let i = 0; i <= b.length; i++) {
+      if (i < b.length) variant(Buffer.concat([b.subarray(0, i), b.subarray(i + 1)]));
+      for (const e of edits) {
+        const eb = Buffer.from(e, 'utf8');
+        variant(Buffer.concat([b.subarray(0, i), eb, b.subarray(i)]));
+        if (i < b.length && b[i] !== eb[0]) variant(Buffer.concat([b.subarray(0, i), eb, b.subarray(i + 1)]));
+      }
+    }
+    variant(Buffer.concat([b, b])); // the shape twice on one line
+  }
+  const tally: Tally = { lines: 0, ok: 0, blank: 0, invalid: 0, unsure: 0, same: 0, values: 0, stamps: 0 };
+  const failures: string[] = [];
+  checkLines(a, lines, (i) => i % 5 === 4, tally, failures);
+  assert.deepEqual(failures, [], `the scanner disagrees with JSON.parse:\n${failures.join('\n')}`);
+  assert.ok(tally.ok > lines.length / 2 && tally.invalid > 1000, `too little coverage: ${JSON.stringify(tally)}`);
+});
+
 test('hand-written edge cases get the exact verdict (depth 64, 63-char numbers, escaped and duplicate named keys)', () => {
   const a = addon();
   const sc = new JsonLineScanner(a, KEYS);
