@@ -12,7 +12,7 @@
  * back (verdict SLOW) to the full parser, which reports bad lines with file:line. A call with
  * an alert only after its grace period is handed back as DETACHED: JavaScript decides by its
  * command whether the call could have left a process running (then it is a candidate) or not
- * (then commit() takes it here).
+ * (then commit() takes it here, and later lines with the same command bytes are taken at once).
  * Threat stopped: a fleet's traces taking minutes to analyse; a hostile trace reading out of
  * bounds (every offset is checked against the buffer, every allocation failure hands the line
  * back instead of crashing).
@@ -63,6 +63,7 @@ typedef struct {
   int32_t *kid, *knext;     /* per-episode key lists */
   size_t kn, kcap;
   Intern dict;              /* run, host and sandbox values */
+  Intern plain_cmds;        /* raw command bytes JavaScript judged unable to leave a process running */
   double fast, late, min_ts, max_ts, zoned;
   /* The episode and key of the last line with plain ones (valid while lines are FL_SAME). */
   int cache_ok;
@@ -80,6 +81,7 @@ static void linker_free(napi_env env, void *data, void *hint) {
   free(L->start); free(L->end); free(L->first); free(L->calls); free(L->run); free(L->host); free(L->sandbox);
   free(L->key_head); free(L->gone); free(L->kid); free(L->knext);
   intern_free(&L->dict);
+  intern_free(&L->plain_cmds);
   free(L);
 }
 
@@ -170,6 +172,34 @@ static int str_ok(const int32_t *r, size_t blen) {
   return (r[0] & 15) == T_STR && !(r[0] & (FL_ESC | FL_HIGH)) && r[2] > 0 && r[1] >= 0 && (size_t)r[1] + (size_t)r[2] <= blen;
 }
 
+/* The line's raw command bytes, when they are a string inside the buffer (else n = 0). */
+static const uint8_t *command_bytes(const Linker *L, const uint8_t *buf, size_t blen, const int32_t *rec, size_t *n) {
+  const int32_t *C = rec + L->is[F_CMD];
+  *n = 0;
+  if ((C[0] & 15) != T_STR || C[1] < 0 || C[2] < 0 || (size_t)C[1] + (size_t)C[2] > blen) return NULL;
+  *n = (size_t)C[2];
+  return buf + C[1];
+}
+
+/*
+ * Whether JavaScript already judged this command (by its raw bytes, as its own cache keys it)
+ * unable to leave a process running: such a DETACHED line is taken at once, as commit() would.
+ */
+static int plain_command(const Linker *L, const uint8_t *buf, size_t blen, const int32_t *rec) {
+  size_t n;
+  const uint8_t *c = command_bytes(L, buf, blen, rec, &n);
+  return c && L->plain_cmds.n > 0 && intern_find(&L->plain_cmds, c, n, hash_bytes(c, n)) >= 0;
+}
+
+/* Remembers a committed line's command (up to 1 M commands, 64 MB of them). */
+static void remember_plain(Linker *L, const uint8_t *buf, size_t blen, const int32_t *rec) {
+  size_t n;
+  const uint8_t *c = command_bytes(L, buf, blen, rec, &n);
+  if (!c || L->plain_cmds.n >= (1u << 20) || L->plain_cmds.alen + n > (64u << 20)) return;
+  uint64_t h = hash_bytes(c, n);
+  if (intern_find(&L->plain_cmds, c, n, h) < 0) intern_add(&L->plain_cmds, c, n, h);  /* (out of memory: not remembered) */
+}
+
 /*
  * One line of the last scan. late: commit a DETACHED line (the cache of the line before is not
  * used or changed: chunk() has moved past it). Returns a verdict.
@@ -208,7 +238,7 @@ static int eval_line(Linker *L, const uint8_t *buf, size_t blen, const int32_t *
   if (key >= 0 && !late) {
     int q = quick_check(L, key, a, b);
     if (q == 1) return V_SLOW;
-    if (q == 2) return V_DETACHED;
+    if (q == 2 && !plain_command(L, buf, blen, rec)) return V_DETACHED;
   }
   /* A new episode (or a late line before its first) takes run, host and sandbox from its first line. */
   if (ep < 0 || line < L->first[ep]) {
@@ -356,7 +386,9 @@ static napi_value tl_commit(napi_env env, napi_callback_info info) {
   if (batch_args(env, L, argv + 1, &b) || napi_get_value_int64(env, argv[4], &i) != napi_ok || napi_get_value_double(env, argv[5], &line) != napi_ok)
     return napi_fail(env, "linkerCommit: bad arguments");
   if (i < 0 || (size_t)(i + 1) * (size_t)L->stride > b.ilen || (size_t)(i + 1) * (size_t)L->k > b.flen) return napi_fail(env, "linkerCommit: no such line");
-  int v = eval_line(L, b.buf, b.blen, b.outI + i * L->stride, b.outF + i * L->k, line, 1);
+  const int32_t *rec = b.outI + i * L->stride;
+  int v = eval_line(L, b.buf, b.blen, rec, b.outF + i * L->k, line, 1);
+  if (v == V_DONE && rec[2] == 0) remember_plain(L, b.buf, b.blen, rec);
   napi_value out;
   napi_get_boolean(env, v == V_DONE, &out);
   return out;

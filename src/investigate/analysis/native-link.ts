@@ -39,6 +39,7 @@ export class NativeLink {
   /** Per line of the last chunk: its verdict, and the calls taken in C before it (this range). */
   readonly verdict: Uint8Array;
   readonly before: Float64Array;
+  private readonly todo: Int32Array;
   private firstLine = 0;
   private lines = 0;
   /** Calls taken by chunk() so far; by commit() so far. */
@@ -57,12 +58,21 @@ export class NativeLink {
     const cap = Math.floor(sc.outI.length / sc.stride);
     this.verdict = new Uint8Array(cap);
     this.before = new Float64Array(cap);
+    this.todo = new Int32Array(cap);
   }
 
-  /** Takes what it can of the lines the scanner just indexed; line 0 is line firstLine of the range. */
-  chunk(sc: JsonLineScanner, buf: Buffer, lines: number, firstLine: number): void {
+  /**
+   * Takes what it can of the lines the scanner just indexed (line 0 is line firstLine of the
+   * range); returns the indexes of the lines it left to JavaScript, in order.
+   */
+  chunk(sc: JsonLineScanner, buf: Buffer, lines: number, firstLine: number): Int32Array {
     this.firstLine = firstLine; this.lines = lines;
-    this.fast += this.addon.linkerChunk(this.h, buf, lines, sc.outI, sc.outF, firstLine, this.verdict, this.before);
+    const taken = this.addon.linkerChunk(this.h, buf, lines, sc.outI, sc.outF, firstLine, this.verdict, this.before);
+    this.fast += taken;
+    const v = this.verdict, todo = this.todo;
+    let n = 0;
+    if (taken < lines) for (let i = 0; i < lines; i++) if (v[i] !== V_DONE) todo[n++] = i;
+    return todo.subarray(0, n);
   }
 
   /** Takes DETACHED line i of the last chunk after all (its command cannot leave a process running). */

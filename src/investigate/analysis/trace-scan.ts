@@ -54,10 +54,10 @@ export async function scanCanonical(path: string, linker: SpanLinker, opts: { ra
   const native = addon !== undefined && isLinkerAddon(addon) ? addon : undefined;
   if (native) linker.trackFirstLines();
   let nat: NativeLink | undefined;
-  const chunk = (sc: JsonLineScanner, buf: Buffer, lines: number, firstLine: number): void => {
-    if (!native) return;
+  const chunk = (sc: JsonLineScanner, buf: Buffer, lines: number, firstLine: number): Int32Array | undefined => {
+    if (!native) return undefined;
     nat ??= new NativeLink(native, sc, linker, linker.opts, ts.plausibleRange());
-    nat.chunk(sc, buf, lines, firstLine);
+    return nat.chunk(sc, buf, lines, firstLine);
   };
   /** Line i of the last chunk: taken by the native linker (true), or the full parser must read it. */
   const fast = (sc: JsonLineScanner, buf: Buffer, i: number): boolean => {

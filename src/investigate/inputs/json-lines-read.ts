@@ -20,8 +20,12 @@ export interface JsonLineHandlers {
   slow(text: string, lineNo: number, info: LineInfo): void;
   /** A new batch starts (values from the batch before are no longer "the line before"). */
   batch?(): void;
-  /** The scanner has indexed lines lines of buf, the first being line firstLine (before fast() sees them). */
-  chunk?(sc: JsonLineScanner, buf: Buffer, lines: number, firstLine: number): void;
+  /**
+   * The scanner has indexed lines lines of buf, the first being line firstLine (before fast() sees
+   * them). May return the indexes of the lines that still need fast()/slow(): every other line of
+   * the batch is then taken as handled by the fast path.
+   */
+  chunk?(sc: JsonLineScanner, buf: Buffer, lines: number, firstLine: number): Int32Array | void;
 }
 
 /** Reads path (or opts.range of it) line by line; see JsonLineHandlers. */
@@ -58,14 +62,19 @@ export async function readJsonLines(path: string, keys: readonly KeyPath[], h: J
       for (;;) {
         h.batch?.();
         const lines = sc.scan(buf, from, n);
-        if (lines > 0) h.chunk?.(sc, buf, lines, lineNo + 1);
-        for (let i = 0; i < lines; i++) {
-          lineNo++;
+        const todo = lines > 0 ? h.chunk?.(sc, buf, lines, lineNo + 1) : undefined;
+        const base = lineNo;
+        const count = todo ? todo.length : lines;
+        if (todo) fast += lines - todo.length;
+        for (let t = 0; t < count; t++) {
+          const i = todo ? todo[t]! : t;
+          lineNo = base + i + 1;
           const s = sc.status(i);
           if (s === ST_BLANK) continue;
           if (s === ST_OK && h.fast(sc, buf, i, lineNo)) { fast++; continue; }
           h.slow(buf.toString('utf8', sc.lineStart(i), sc.contentEnd(i)), lineNo, info);
         }
+        lineNo = base + lines;
         if (lines === 0) break;
         from = sc.lineEnd(lines - 1) + 1;
       }
