@@ -267,7 +267,9 @@ static int take_line(Pairs *P, const Layout *L, const uint8_t *p, const uint8_t 
   if (col != L->ncols) return -1;
   if (L->mode == M_VPC) {
     /* A field-list header holds "srcaddr" or "${" (checked after the split: most lines are data). */
-    if (memmem(p, n, "srcaddr", 7) || memmem(p, n, "${", 2)) return -1;
+    if (memchr(p, '$', n)) { if (memmem(p, n, "${", 2)) return -1; }
+    for (const uint8_t *q = memchr(p, 's', n); q; q = memchr(q + 1, 's', (size_t)(e - q - 1)))  /* data lines rarely hold an 's' */
+      if (e - q >= 7 && memcmp(q, "srcaddr", 7) == 0) return -1;
     if (have[W_STATUS] && (eq(want[W_STATUS], "NODATA", 6) || eq(want[W_STATUS], "SKIPDATA", 8))) return -1;
   }
   Span src = want[W_SRC], dst = want[W_DST];

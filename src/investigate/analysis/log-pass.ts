@@ -38,63 +38,77 @@ export async function logPass(table: AlertTable, inp: LogPassInput): Promise<{ s
   const onBytes = (d: number): void => { done += d; inp.onProgress?.(done, total); };
   const jobs = Math.max(1, Math.floor(inp.jobs));
   const minBytes = inp.parallelMinBytes ?? PARALLEL_MIN_BYTES;
-  const tasks: LogTask[] = [];
+  const plan: Plan = { tasks: [], queue: [], digests: [] };
+  // Workers boot (≈ 0.1 s) while the big files are cut into ranges; they wait for the plan.
+  let start!: () => void;
+  const ready = new Promise<void>((resolve) => { start = resolve; });
+  const pool = jobs > 1 && total >= minBytes ? Array.from({ length: jobs }, () => runWorker(plan, ready, inp.map, onBytes)) : [];
   const taskSize: number[] = [];
-  inp.logs.forEach((l, i) => {
-    const big = jobs > 1 && total >= minBytes && sizes[i]! >= minBytes;
-    const head = HEADERED[l.format];
-    let ranges: LineRange[] | undefined, preludes: PreludeLine[][] | undefined;
-    if (big && (SPLITTABLE.has(l.format) || head)) ranges = splitLineRanges(l.path, jobs * 2);
-    if (ranges && head) {
-      preludes = headerLinesBefore(l.path, ranges.map((r) => r.start), head.needles, head.isHeader);
-      if (!preludes) ranges = undefined; // a line over 1 MiB before a cut: read the file whole
-    }
-    if (!ranges) { tasks.push({ path: l.path, format: l.format }); taskSize.push(sizes[i]!); return; }
-    ranges.forEach((r, k) => {
-      tasks.push({ path: l.path, format: l.format, range: r, ...(preludes?.[k]?.length ? { prelude: preludes[k] } : {}) });
-      taskSize.push(r.end - r.start);
+  try {
+    inp.logs.forEach((l, i) => {
+      const big = jobs > 1 && total >= minBytes && sizes[i]! >= minBytes;
+      const head = HEADERED[l.format];
+      let ranges: LineRange[] | undefined, preludes: PreludeLine[][] | undefined;
+      if (big && (SPLITTABLE.has(l.format) || head)) ranges = splitLineRanges(l.path, jobs * 2);
+      if (ranges && head) {
+        preludes = headerLinesBefore(l.path, ranges.map((r) => r.start), head.needles, head.isHeader);
+        if (!preludes) ranges = undefined; // a line over 1 MiB before a cut: read the file whole
+      }
+      if (!ranges) { plan.tasks.push({ path: l.path, format: l.format }); taskSize.push(sizes[i]!); return; }
+      ranges.forEach((r, k) => {
+        plan.tasks.push({ path: l.path, format: l.format, range: r, ...(preludes?.[k]?.length ? { prelude: preludes[k] } : {}) });
+        taskSize.push(r.end - r.start);
+      });
     });
-  });
-  let digests: LogDigest[];
+  } catch (e) { start(); await Promise.allSettled(pool); throw e; }
+  const tasks = plan.tasks;
   const sources: SourcesExport[] = [];
   let workers = 0;
-  if (jobs === 1 || tasks.length === 1 || total < minBytes) {
-    digests = [];
+  if (pool.length === 0 || tasks.length === 1) {
+    start(); // (early workers, if any, find the queue empty and end)
+    await Promise.all(pool);
     const set = new SourceSet();
-    for (const t of tasks) digests.push(await digestLog(t, inp.map, onBytes, set));
+    for (const t of tasks) plan.digests.push(await digestLog(t, inp.map, onBytes, set));
     sources.push(set.export());
   } else {
     // Largest first; each worker pulls the next task when it is done with one.
-    workers = Math.min(jobs, tasks.length);
-    const queue = tasks.map((_, i) => i).sort((a, b) => taskSize[b]! - taskSize[a]!);
-    digests = new Array<LogDigest>(tasks.length);
-    await Promise.all(Array.from({ length: workers }, () => runWorker(tasks, queue, digests, inp.map, onBytes).then((s) => { sources.push(s); })));
+    plan.queue = tasks.map((_, i) => i).sort((a, b) => taskSize[b]! - taskSize[a]!);
+    start();
+    for (const r of await Promise.all(pool)) if (r.tasks > 0) { workers++; sources.push(r.sources); }
   }
+  const digests = plan.digests;
   for (const s of sources) table.addSources(s);
   for (const d of digests) table.addDigest(d.records, d.alerts);
   const merged = mergeStats(digests.map((d) => d.stats));
   return { stats: inp.logs.map((l) => merged.find((s) => s.file === l.path)!).filter((s, i, all) => all.indexOf(s) === i), workers };
 }
 
-/** One worker thread taking tasks off the shared queue until it is empty; resolves with the sources it saw. */
-function runWorker(tasks: LogTask[], queue: number[], digests: LogDigest[], map: FieldMap | undefined, onBytes: (d: number) => void): Promise<SourcesExport> {
+/** The log pass's tasks, shared by its workers: the queue of task indexes not yet taken, and each task's digest. */
+interface Plan { tasks: LogTask[]; queue: number[]; digests: LogDigest[] }
+
+/**
+ * One worker thread: starts at once, takes tasks off the shared queue once ready resolves until
+ * the queue is empty; resolves with the sources it saw and how many tasks it read.
+ */
+function runWorker(plan: Plan, ready: Promise<void>, map: FieldMap | undefined, onBytes: (d: number) => void): Promise<{ sources: SourcesExport; tasks: number }> {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL('./log-worker.js', import.meta.url), { workerData: { corralLogWorker: true, map } });
-    let settled = false;
+    let settled = false, taken = 0;
     const fail = (e: Error): void => { if (!settled) { settled = true; reject(e); void w.terminate(); } };
     const next = (): void => {
-      const index = queue.shift();
+      const index = plan.queue.shift();
       if (index === undefined) { w.postMessage({ type: 'close' } satisfies LogWorkerRequest); return; }
-      w.postMessage({ type: 'task', index, task: tasks[index]! } satisfies LogWorkerRequest);
+      taken++;
+      w.postMessage({ type: 'task', index, task: plan.tasks[index]! } satisfies LogWorkerRequest);
     };
     w.on('message', (m: LogWorkerMessage) => {
       if (m.type === 'progress') onBytes(m.bytes);
-      else if (m.type === 'digest') { digests[m.index] = m.digest; next(); }
-      else if (m.type === 'sources') { settled = true; resolve(m.sources); void w.terminate(); }
+      else if (m.type === 'digest') { plan.digests[m.index] = m.digest; next(); }
+      else if (m.type === 'sources') { settled = true; resolve({ sources: m.sources, tasks: taken }); void w.terminate(); }
       else fail(new Error(`log worker failed: ${m.error}`));
     });
     w.on('error', fail);
     w.on('exit', (code) => fail(new Error(`log worker exited with code ${code} before sending its sources`)));
-    next();
+    void ready.then(next);
   });
 }
