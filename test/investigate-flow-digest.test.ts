@@ -16,19 +16,14 @@ import { isAlertLike } from '../src/investigate/analysis/alert-table.js';
 import { netReader } from '../src/investigate/inputs/index.js';
 import { FlowPairs } from '../src/investigate/inputs/flow-pairs.js';
 import type { NetRecord } from '../src/investigate/types.js';
+import { Rng } from '../src/investigate/generate/rng.js';
 
 const T0 = Date.UTC(2024, 4, 1, 12) / 1000;
 
-/** Small seeded PRNG (mulberry32). */
+/** The simulator's seeded generator, as a function. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 /** Values a field may take: mostly plain, sometimes one that must go to the JavaScript reader. */
@@ -86,16 +81,17 @@ function vpcLog(seed: number): string {
     if (x < 0.004) { fields = fields.filter((f) => f !== 'start'); out.push(fields.join(' ')); continue; }
     if (x < 0.008) { out.push(p.one(['', '  ', '\t'])); continue; }
     const v: Record<string, string> = {
-      version: '2', 'account-id': '1234', 'interface-id': r() < 0.01 ? 'eni-${x}' : 'eni-1', srcaddr: p.src() || '-', dstaddr: p.dst() || '-', srcport: '5000', dstport: p.port() || '-',
+      version: '2', 'account-id': '1234', 'interface-id': r() < 0.002 ? 'eni-${x}' : 'eni-1', srcaddr: p.src() || '-', dstaddr: p.dst() || '-', srcport: '5000', dstport: p.port() || '-',
       protocol: '6', packets: '3', bytes: '300', start: p.ts(i) || '-', end: r() < 0.1 ? '-' : String(T0 + i + 5),
       action: r() < 0.05 ? p.one(['REJECT', 'accept', '-', 'DROP']) : 'ACCEPT', 'log-status': r() < 0.03 ? p.one(['NODATA', 'SKIPDATA', 'weird']) : 'OK',
     };
     let row = fields.map((f) => v[f] ?? '-');
     if (r() < 0.01) row = row.slice(1);
+    if (r() < 0.003) row[Math.floor(r() * row.length)] = p.one(['srcaddr', 'x-srcaddr-y', '${a}']); // a row of the right width that reads as a field list
     let line = row.join(r() < 0.05 ? '  ' : ' ');
     if (r() < 0.02) line = ' ' + line + ' ';
     if (r() < 0.01) line = line.replace(' ', '\t');
-    if (r() < 0.01) line += ' srcaddr';
+    if (r() < 0.002) line += ' srcaddr'; // a data line that reads as a field list (the rows after it are bad)
     out.push(line);
   }
   return out.join('\r\n') + '\n';
@@ -180,7 +176,7 @@ test('the native flow digest equals reading every record in JavaScript (seeded h
         const pairs = FlowPairs.create()!;
         let passed = 0;
         const st = await netReader(format).read(path, () => { passed++; }, { pairs });
-        assert.ok(pairs.taken > want.records * 0.5, `${where}: only ${pairs.taken} of ${want.records} taken natively`);
+        assert.ok(pairs.taken > want.records * 0.3, `${where}: only ${pairs.taken} of ${want.records} taken natively`);
         assert.ok(passed > 0 && st.bad > 0, `${where}: the JavaScript reader saw ${passed} records and ${st.bad} bad lines`);
         assert.equal(pairs.taken + passed, want.records, `${where}: every record counted once`);
       }
