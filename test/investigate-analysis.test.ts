@@ -388,3 +388,55 @@ test('worker threads over byte ranges give the same result as one thread, with e
     assert.ok(summary(one).some((s) => s.startsWith('metadata_access 1 c3001')));
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('OTLP traces read by worker threads: JSON lines split by line ranges, one document read whole, both as one thread reads them', async () => {
+  const { investigate } = await import('../src/investigate/investigate.js');
+  const dir = mkdtempSync(join(tmpdir(), 'corral-inv-otlp-par-'));
+  try {
+    const ns = (ms: number): string => `${ms}000000`;
+    const str = (key: string, v: string): unknown => ({ key, value: { stringValue: v } });
+    // One resource (a sandbox on one IP) per episode; an execute_tool span per call between model spans.
+    const resources: unknown[] = [];
+    for (let e = 0; e < 300; e++) {
+      const ip = `10.0.${e % 7}.9`;
+      const spans: unknown[] = [];
+      for (let k = 0; k < 10; k++) {
+        const i = e * 10 + k, start = T0 + i * 1000;
+        spans.push({ traceId: `t${e}`, spanId: `m${i}`, name: 'chat model', startTimeUnixNano: ns(start - 300), endTimeUnixNano: ns(start), attributes: [str('gen_ai.operation.name', 'chat')] });
+        spans.push({
+          traceId: `t${e}`, spanId: `s${i}`, name: 'execute_tool bash', startTimeUnixNano: ns(start), endTimeUnixNano: ns(start + 600),
+          attributes: [str('gen_ai.operation.name', 'execute_tool'), str('gen_ai.tool.name', 'bash'), str('gen_ai.tool.call.id', `c${i}`),
+            str('gen_ai.tool.call.arguments', JSON.stringify({ command: i === 2001 ? 'curl http://169.254.169.254/latest/meta-data/' : 'python step.py' })), { key: 'step', value: { intValue: String(k) } }],
+        });
+      }
+      resources.push({ resource: { attributes: [str('episode', `ep-${e}`), str('host.name', `h${e % 5}`), { key: 'host.ip', value: { arrayValue: { values: [{ stringValue: ip }] } } }] }, scopeSpans: [{ scope: { name: 't' }, spans }] });
+    }
+    const lines = resources.map((r) => JSON.stringify({ resourceSpans: [r] }));
+    lines[150] = lines[150]!.slice(0, 200); // a torn document in the middle
+    writeFileSync(join(dir, 'otlp-lines.jsonl'), lines.join('\n') + '\n');
+    writeFileSync(join(dir, 'otlp.json'), `{"resourceSpans":[\n${resources.map((r) => JSON.stringify(r)).join(',\n')}\n]}\n`);
+    const iso = (ms: number): string => new Date(ms).toISOString();
+    writeFileSync(join(dir, 'eve.json'), [
+      // Call c2001 is episode 200's, on 10.0.4.9.
+      JSON.stringify({ timestamp: iso(T0 + 2001 * 1000 + 300), event_type: 'alert', src_ip: '10.0.4.9', src_port: 1, dest_ip: '169.254.169.254', dest_port: 80, proto: 'TCP', alert: { signature: 'metadata', severity: 2 } }),
+      ...Array.from({ length: 30 }, (_, k) => JSON.stringify({ timestamp: iso(T0 + k * 97_000 + 50), event_type: 'alert', src_ip: `10.0.${k % 7}.9`, src_port: 1, dest_ip: '192.0.2.50', dest_port: 443, proto: 'TCP', alert: { signature: 'telemetry', severity: 3 } })),
+    ].join('\n') + '\n');
+    const skipped = (r: InvestigationResult): unknown => (r.inputs.traces[0] as { skipped?: number }).skipped;
+    const summary = (r: InvestigationResult): string[] => r.incidents.map((i) => `${i.category} ${i.alertCount} ${i.attributed.map((a) => r.calls[a.call]!.tool_call_id).join(',')} ${i.attributed[0]!.confidence.toFixed(6)}`).sort();
+    for (const [file, calls, bad] of [['otlp-lines.jsonl', 2990, [151]], ['otlp.json', 3000, []]] as const) {
+      const base = { logs: [{ path: join(dir, 'eve.json') }], traces: [{ path: join(dir, file) }], rules: 'off' as const };
+      const one = await investigate({ ...base, jobs: 1 });
+      const many = await investigate({ ...base, jobs: 3, parallelMinBytes: 1 });
+      assert.ok(many.notes.some((n) => /traces read by \d+ worker threads/.test(n)), `${file}: ${many.notes.join('; ')}`);
+      assert.equal(one.counts.toolCalls, calls, file);
+      assert.equal(many.counts.toolCalls, calls, file);
+      assert.equal(many.counts.episodes, one.counts.episodes, file);
+      assert.deepEqual(many.inputs.traces[0]!.issues.map((i) => i.line), [...bad], file);
+      assert.deepEqual(one.inputs.traces[0]!.issues.map((i) => i.line), [...bad], file);
+      assert.ok(Number(skipped(one)) >= 2900 && skipped(many) === skipped(one), `${file}: skipped model spans ${String(skipped(one))} / ${String(skipped(many))}`);
+      assert.deepEqual(summary(many), summary(one), file);
+      assert.deepEqual(many.enrichment.fleet, one.enrichment.fleet, file);
+      assert.ok(summary(one).some((s) => s.startsWith('metadata_access 1 c2001')), `${file}: ${summary(one).join(' | ')}`);
+    }
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});

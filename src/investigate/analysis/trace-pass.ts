@@ -8,8 +8,11 @@ import { splitLineRanges } from '../inputs/lines.js';
 import { mergeLinkStates, type KeyAlertsInput, type LinkOptions, type LinkState } from './linker.js';
 import { runTraceTasks, type TaskResults, type TraceTask, type WorkerInput, type WorkerMessage } from './trace-worker.js';
 
-/** Formats with one record per line, which may be split at line boundaries. */
-const SPLITTABLE = new Set(['canonical-jsonl', 'openai-messages']);
+/**
+ * Formats with one record per line, which may be split at line boundaries. OTLP JSON lines hold
+ * one document per line; an OTLP file that is one document is read whole by the range at 0.
+ */
+const SPLITTABLE = new Set(['canonical-jsonl', 'openai-messages', 'otlp-json']);
 /** Below this many bytes in all, threads cost more than they save. */
 export const PARALLEL_MIN_BYTES = 32 << 20;
 /** Byte ranges per worker for a split file (more than one evens out the load). */

@@ -35,6 +35,13 @@ export function attrsOf(list: unknown): Attrs {
   return out;
 }
 
+/** attrsOf(list)[key] without building the object (the last entry of a key wins, as there). */
+function attrOf(list: unknown, key: string): unknown {
+  if (!Array.isArray(list)) return undefined;
+  for (let i = list.length - 1; i >= 0; i--) { const kv: unknown = list[i]; if (isObj(kv) && kv.key === key) return anyValue(kv.value); }
+  return undefined;
+}
+
 function first(a: Attrs, r: Attrs, keys: string[]): unknown {
   for (const k of keys) { if (a[k] !== undefined) return a[k]; }
   for (const k of keys) { if (r[k] !== undefined) return r[k]; }
@@ -56,10 +63,11 @@ class OtlpState {
   /** One span object with its resource's attributes. */
   span(sp: unknown, res: Attrs, line: number): void {
     if (!isObj(sp)) { this.stats.badLine(line, 'span is not an object'); return; }
-    const a = attrsOf(sp.attributes);
-    const op = a['gen_ai.operation.name'];
+    // Most spans are model calls: decided by one attribute before the others are read.
+    const op = attrOf(sp.attributes, 'gen_ai.operation.name');
     const name = typeof sp.name === 'string' ? sp.name : '';
     if (op !== 'execute_tool' && !(op === undefined && name.startsWith('execute_tool'))) { this.stats.skip(`span:${typeof op === 'string' ? op : name || 'unnamed'}`); return; }
+    const a = attrsOf(sp.attributes);
     const start = this.ts.parse(sp.startTimeUnixNano, 'ns');
     if (Number.isNaN(start)) { this.stats.badLine(line, `span ${String(sp.spanId ?? '?')}: missing or unparseable startTimeUnixNano`); return; }
     const endRaw = sp.endTimeUnixNano;
