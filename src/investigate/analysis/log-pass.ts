@@ -42,7 +42,8 @@ export async function logPass(table: AlertTable, inp: LogPassInput): Promise<{ s
   // Workers boot (≈ 0.1 s) while the big files are cut into ranges; they wait for the plan.
   let start!: () => void;
   const ready = new Promise<void>((resolve) => { start = resolve; });
-  const pool = jobs > 1 && total >= minBytes ? Array.from({ length: jobs }, () => runWorker(plan, ready, inp.map, onBytes)) : [];
+  const parallel = jobs > 1 && total >= minBytes && (inp.logs.length > 1 || SPLITTABLE.has(inp.logs[0]!.format) || HEADERED[inp.logs[0]!.format] !== undefined);
+  const pool = parallel ? Array.from({ length: jobs }, () => runWorker(plan, ready, inp.map, onBytes)) : [];
   const taskSize: number[] = [];
   try {
     inp.logs.forEach((l, i) => {

@@ -78,6 +78,8 @@ export async function forEachLine(path: string, onLine: (text: string, lineNo: n
       from = nl + 1;
     }
   };
+  /** Whole lines of b[from, end): through the bulk reader, or decoded at once and split. */
+  const emit = (b: Buffer, from: number, end: number): void => { if (bulk) emitBytes(b, from, end); else emitText(b.toString('utf8', from, end)); };
   if (total <= 0) return { bytes: 0, lines: 0, total: 0, overlong };
   const stream = createReadStream(path, { start, end: end - 1, highWaterMark: CHUNK_BYTES });
   for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -96,15 +98,13 @@ export async function forEachLine(path: string, onLine: (text: string, lineNo: n
         lineNo++;
         overlong.push({ line: lineNo, bytes: carryLen + first });
         skippingOverlong = false; carry = []; carryLen = 0;
-        if (first < last) { if (bulk) emitBytes(chunk, first + 1, last + 1); else emitText(chunk.toString('utf8', first + 1, last + 1)); }
+        if (first < last) emit(chunk, first + 1, last + 1);
       } else if (carryLen > 0) {
         carry.push(chunk.subarray(0, last + 1));
         const joined = Buffer.concat(carry);
-        if (bulk) emitBytes(joined, 0, joined.length); else emitText(joined.toString('utf8'));
-      } else if (bulk) {
-        emitBytes(chunk, 0, last + 1);
+        emit(joined, 0, joined.length);
       } else {
-        emitText(chunk.toString('utf8', 0, last + 1));
+        emit(chunk, 0, last + 1);
       }
       carry = [];
       carryLen = 0;
