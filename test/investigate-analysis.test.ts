@@ -340,6 +340,12 @@ test('CLI: exit 3 with incidents, bad records reported with file:line, JSON and 
     assert.equal(await investigateCommand(['--traces', join(dir, 'trace.jsonl')], c.io), 2);
     assert.equal(await investigateCommand([join(dir, 'eve.json'), '--skew', 'soon'], capture().io), 2);
     assert.equal(await investigateCommand([join(dir, 'eve.json'), '--format', 'nope'], capture().io), 2);
+    c = capture();
+    assert.equal(await investigateCommand([dir, '--traces', join(dir, 'trace.jsonl')], c.io), 2);
+    assert.match(c.err(), /cannot read .*: it is a directory \(name the log files in it\)/);
+    c = capture();
+    assert.equal(await investigateCommand([join(dir, 'missing.log'), '--traces', join(dir, 'trace.jsonl')], c.io), 2);
+    assert.match(c.err(), /cannot read .*missing\.log: no such file/);
     assert.equal(await investigateCommand([join(dir, 'eve.json'), '--traces', join(dir, 'trace.jsonl'), '--trace-format', 'nope'], capture().io), 2);
     // A trace whose first lines do not look like any format: the report says which option names it,
     // and --trace-format reads it anyway (its good lines count, the rest are bad lines).

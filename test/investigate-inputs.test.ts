@@ -62,6 +62,23 @@ test('format detection names every fixture, and an unknown file becomes one repo
   assert.equal(recs.length, 0);
   assert.equal(st.bad, 1);
   assert.match(st.issues[0]!.error, /unknown network log format.*--format/);
+  // Binary data (a pcap, an archive, random bytes with commas) is never guessed as CSV, and says why.
+  const bin = Buffer.alloc(3000);
+  for (let i = 0; i < bin.length; i++) bin[i] = (i * 7919 + 13) % 256 || 44;
+  writeFileSync(join(d, 'capture.pcap'), Buffer.concat([Buffer.from([0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0]), bin]));
+  writeFileSync(join(d, 'noise.log'), Buffer.from(bin.map((b) => (b === 0 || b === 10 ? 44 : b))));
+  for (const f of ['capture.pcap', 'noise.log']) {
+    assert.equal(await detectNetFormat(join(d, f)), 'unknown', f);
+    const r = await readNet(join(d, f));
+    assert.match(r.st.issues[0]!.error, /looks like binary data, not a text log.*--format/, f);
+  }
+  // A reader quoting a huge garbage field keeps the issue short.
+  writeFileSync(join(d, 'wide.csv'), `${Array.from({ length: 400 }, (_, i) => `column_${i}_${'x'.repeat(30)}`).join(',')}\n1,2,3\n`);
+  const wide = await readNet(join(d, 'wide.csv'));
+  assert.ok(wide.st.issues[0]!.error.length <= 400 && /no column for ts, src, dst \(columns: column_0_x+…, .*, … \(400 columns\)\); pass --map ts=COLUMN,src=COLUMN,dst=COLUMN$/.test(wide.st.issues[0]!.error), wide.st.issues[0]!.error);
+  writeFileSync(join(d, 'long.log'), `#separator \\x09\n#fields\tts\tid.orig_h\tid.resp_h\n${'9'.repeat(3000)}x\t10.0.0.1\t10.0.0.2\n`);
+  const long = await netReader('zeek-conn-tsv').read(join(d, 'long.log'), () => {});
+  assert.match(long.issues[0]!.error, /^unparseable ts "9{280,}… \(3018 characters\)$/, 'an issue quoting a huge field is cut, with its length');
   assert.throws(() => netReader('pcap'), /unknown network log format "pcap".*suricata-eve/);
   assert.throws(() => traceReader('langsmith'), /unknown trace format/);
   assert.equal(NET_FORMATS.length, 8);

@@ -65,9 +65,9 @@ export async function investigateCommand(argv: string[], io: CliIO): Promise<num
     if (!positionals.length) throw new UsageError('no LOGFILE given');
     const files = [...positionals, ...(v.traces ?? []), ...(v.placements ?? [])];
     for (const f of files) {
-      let ok = false;
-      try { ok = statSync(f).isFile(); } catch { /* reported below */ }
-      if (!ok) throw new UsageError(`cannot read ${safeText(f)}: no such file`);
+      let why = 'no such file';
+      try { const st = statSync(f); why = st.isFile() ? '' : st.isDirectory() ? 'it is a directory (name the log files in it)' : 'not a regular file'; } catch { /* no such file */ }
+      if (why) throw new UsageError(`cannot read ${safeText(f)}: ${why}`);
     }
     if (v.format !== undefined && !NET_FORMATS.includes(v.format)) throw new UsageError(`unknown --format "${safeText(v.format)}" (formats: ${NET_FORMATS.join(', ')})`);
     const traceFormat = v['trace-format'];

@@ -5,17 +5,39 @@ import { closeSync, openSync, readSync } from 'node:fs';
 
 const SNIFF_BYTES = 4096;
 
-function head(path: string): string[] {
+function sniff(path: string): Buffer {
   const fd = openSync(path, 'r');
   try {
     const buf = Buffer.alloc(SNIFF_BYTES);
-    const got = readSync(fd, buf, 0, buf.length, 0);
-    let text = buf.toString('utf8', 0, got);
-    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
-    if (got === SNIFF_BYTES && lines.length > 1) lines.pop(); // possibly cut
-    return lines.filter((l) => l.trim() !== '');
+    return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0));
   } finally { closeSync(fd); }
+}
+
+/**
+ * True when the first KB hold a NUL byte or mostly no text (control bytes other than tab, CR, LF
+ * and form feed, or bytes that are not UTF-8 over 10 %): an archive, a pcap, a database — never
+ * guessed as a CSV log.
+ */
+function isBinary(b: Buffer): boolean {
+  if (b.includes(0)) return true;
+  let odd = 0;
+  for (const c of b) if (c < 32 && c !== 9 && c !== 10 && c !== 13 && c !== 12) odd++;
+  const text = b.toString('utf8');
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 0xfffd) odd++;
+  return odd > b.length / 10;
+}
+
+export function looksBinary(path: string): boolean { return isBinary(sniff(path)); }
+
+/** The first non-blank lines of the first KB (none for a binary file). */
+function head(path: string): string[] {
+  const buf = sniff(path);
+  if (isBinary(buf)) return [];
+  let text = buf.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
+  if (buf.length === SNIFF_BYTES && lines.length > 1) lines.pop(); // possibly cut
+  return lines.filter((l) => l.trim() !== '');
 }
 
 function firstObject(lines: string[]): Record<string, unknown> | undefined {

@@ -71,7 +71,12 @@ export const csvReader: NetReader = {
             if (i >= 0) chosen[k] = cells[i]!.trim();
           });
           const missing = (['ts', 'src', 'dst'] as const).filter((k) => idx![FIELD_KEYS.indexOf(k)]! < 0);
-          if (missing.length) { ctx.stats.badLine(line, `no column for ${missing.join(', ')} (columns: ${cells.join(', ')}); pass --map ${missing.map((m) => `${m}=COLUMN`).join(',')}`); failed = true; return; }
+          if (missing.length) {
+            // (short enough that the issue keeps its advice: see MAX_ISSUE_CHARS)
+            const shown = cells.slice(0, 8).map((c) => (c.length > 20 ? `${c.slice(0, 20)}…` : c)).join(', ') + (cells.length > 8 ? `, … (${cells.length} columns)` : '');
+            ctx.stats.badLine(line, `no column for ${missing.join(', ')} (columns: ${shown}); pass --map ${missing.map((m) => `${m}=COLUMN`).join(',')}`);
+            failed = true; return;
+          }
           const d = describeMap(chosen, given);
           if (d) ctx.stats.note(d);
           return;

@@ -2,6 +2,7 @@
 // reader for each format, placements, field maps, and the extra options and stats types.
 import type { NetLogReader, TraceReader } from '../types.js';
 import { StatsBuilder } from './stats.js';
+import { looksBinary } from './detect.js';
 import type { NetReader, SpanReader } from './base.js';
 import { suricataEveReader } from './suricata.js';
 import { zeekConnJsonReader, zeekConnTsvReader } from './zeek.js';
@@ -48,7 +49,8 @@ function unknownReader(kind: string, formats: string[], option: string): NetRead
     format: 'unknown',
     async read(path: string) {
       const s = new StatsBuilder(path, 'unknown');
-      s.badLine(1, `unknown ${kind} format: not recognised from the first lines; name it with ${option} (${formats.join(', ')})`);
+      const why = looksBinary(path) ? 'the file looks like binary data, not a text log' : 'not recognised from the first lines';
+      s.badLine(1, `unknown ${kind} format: ${why}; name it with ${option} (${formats.join(', ')})`);
       return s.finish(undefined, 0);
     },
   };

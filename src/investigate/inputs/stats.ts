@@ -6,6 +6,8 @@ import type { InputStats } from '../types.js';
 import type { TsParser } from './timestamps.js';
 
 export const MAX_ISSUES = 100;
+/** An issue's text is cut here: a reader may quote a field of a garbage or binary line. */
+export const MAX_ISSUE_CHARS = 300;
 
 /** InputStats plus counts of records skipped on purpose (not errors), by kind. */
 export interface ReadStats extends InputStats {
@@ -29,7 +31,7 @@ export class StatsBuilder {
   badLine(line: number, error: string): void {
     if (this.muted) return;
     this.bad++;
-    if (this.issues.length < MAX_ISSUES) this.issues.push({ file: this.file, line, error });
+    if (this.issues.length < MAX_ISSUES) this.issues.push({ file: this.file, line, error: error.length > MAX_ISSUE_CHARS ? `${error.slice(0, MAX_ISSUE_CHARS)}… (${error.length} characters)` : error });
   }
 
   skip(kind: string): void {
