@@ -187,6 +187,9 @@ network:
     const e = errorOf(() => policy('name: x\nnetwork:\n  allow: [\n    {domain: a.test\n'));
     assert.ok(e.line !== undefined && e.line >= 3, `line ${e.line}`);
     assert.match(e.message, /^policies\/t\.yaml:\d+:\d+: YAML syntax error/);
+    // One mistake the YAML parser reports three times at one place is shown once.
+    const once = errorOf(() => policy('name: x\nnetwork:\n  allow: [[[\n'));
+    assert.equal(once.message.split('\n').filter((l) => l.includes('YAML syntax error')).length, 1, once.message);
     const dup = errorOf(() => policy('name: x\nmode: enforce\nmode: observe\n'));
     assert.equal(dup.line, 3);
     assert.match(dup.message, /unique/);

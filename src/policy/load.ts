@@ -38,11 +38,12 @@ function parseYaml(text: string, file: string): Parsed {
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, version: '1.2' });
   const errs = doc.errors;
   if (errs.length > 0) {
+    // (the parser may report one mistake several times at the same place: each is shown once)
     const issues = errs.map((e) => {
       const p = lc.linePos(e.pos[0]);
       const msg = e.message.split('\n')[0] ?? e.message;
       return { line: p.line, column: p.col, message: `YAML syntax error: ${msg}` };
-    });
+    }).filter((x, i, all) => all.findIndex((y) => y.line === x.line && y.column === x.column && y.message === x.message) === i);
     throw new PolicyError(file, issues[0] as (typeof issues)[number], issues.slice(1));
   }
   const raw: unknown = doc.toJS({ maxAliasCount: 100 });
