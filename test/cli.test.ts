@@ -2,6 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const main = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
@@ -31,6 +33,18 @@ test('usage errors exit 2 with a clear message; unknown commands too', () => {
   const d = run('replay', '--parallel', '0', 'x.jsonl');
   assert.equal(d.status, 2);
   assert.match(d.stderr, /--parallel must be an integer/);
+  // A file with no readable tool call (here: 60 lines of junk) is refused before any sandbox starts,
+  // with the first 20 bad lines named and the rest counted.
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  try {
+    writeFileSync(join(dir, 'junk.jsonl'), Array.from({ length: 60 }, (_, i) => `junk ${i} \u0007`).join('\n') + '\n');
+    const e = run('replay', join(dir, 'junk.jsonl'));
+    assert.equal(e.status, 2, e.stderr);
+    assert.equal((e.stderr.match(/\(line skipped\)/g) ?? []).length, 20);
+    assert.match(e.stderr, /… and 40 more bad lines/);
+    assert.match(e.stderr, /no tool call could be read from .*junk\.jsonl \(60 bad lines\)/);
+    assert.doesNotMatch(e.stderr, /\x07/, 'control bytes of the input are escaped');
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
 test('every command answers --help with its usage on stdout and exit 0 (and -h where it has no positional meaning)', () => {

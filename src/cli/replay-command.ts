@@ -58,6 +58,9 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
   return { outcomes, alerts, failedEpisodes };
 }
 
+/** Bad input lines named one by one on stderr before the rest are only counted. */
+const MAX_PROBLEMS_SHOWN = 20;
+
 export async function replayCommand(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, strict: true, allowPositionals: true,
@@ -77,8 +80,15 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     episodes.push(...r.episodes);
     problems.push(...r.problems);
   }
-  for (const p of problems) io.stderr.write(`corral replay: ${p.file}:${p.line}: ${p.error} (line skipped)\n`);
+  // The first bad lines are named (a binary or foreign file would otherwise flood the terminal).
+  for (const p of problems.slice(0, MAX_PROBLEMS_SHOWN)) io.stderr.write(`corral replay: ${safeText(p.file)}:${p.line}: ${safeText(p.error)} (line skipped)\n`);
+  if (problems.length > MAX_PROBLEMS_SHOWN) io.stderr.write(`corral replay: … and ${problems.length - MAX_PROBLEMS_SHOWN} more bad lines (skipped; counted as bad_lines in the --json summary)\n`);
   const total = episodes.reduce((n, e) => n + e.calls.length, 0);
+  // Nothing readable at all (a wrong or binary file): a usage error, never a clean "no alerts".
+  if (total === 0 && problems.length > 0) {
+    io.stderr.write(`corral replay: no tool call could be read from ${positionals.map((f) => safeText(f)).join(', ')} (${problems.length} bad lines); expected JSON lines of tool calls or OpenAI-style episodes\n`);
+    return 2;
+  }
   const st = makeStyle(io.stderr as NodeJS.WriteStream, io.env);
   const progress = new Progress(io);
   let doneSteps = 0;
