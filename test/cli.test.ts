@@ -44,6 +44,10 @@ test('usage errors exit 2 with a clear message; unknown commands too', () => {
     assert.match(e.stderr, /… and 40 more bad lines/);
     assert.match(e.stderr, /no tool call could be read from .*junk\.jsonl \(60 bad lines\)/);
     assert.doesNotMatch(e.stderr, /\x07/, 'control bytes of the input are escaped');
+    const k = run('check', '--jsonl', join(dir, 'junk.jsonl'));
+    assert.equal(k.status, 65, 'corral check: unreadable input is bad input, not "allow"');
+    assert.equal((k.stderr.match(/invalid JSON/g) ?? []).length, 20);
+    assert.match(k.stderr, /… and 40 more bad lines\n.*no tool call could be read \(60 bad lines\)/);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 

@@ -13,7 +13,7 @@ import type { Severity } from '../events/event.js';
 import type { CheckResult, CommandChecker, Finding, Policy, Verdict } from '../detect/check.js';
 import type { RuleSource } from '../detect/engine/api.js';
 import { parseReplayInput } from '../trace/replay-input.js';
-import { Progress, severityColor, type CliIO } from './io.js';
+import { Progress, severityColor, writeInputProblems, type CliIO } from './io.js';
 import { makeStyle, safeText, type Style } from './style.js';
 
 export const CHECK_USAGE = `Usage: corral check [options] -- COMMAND...      check one command (or: corral check "COMMAND")
@@ -186,8 +186,10 @@ export async function checkCommandCli(argv: string[], io: CheckIO): Promise<numb
       const file = v.jsonl!;
       const text = file === '-' ? await readAll(io.stdin ?? process.stdin) : readFileSync(file, 'utf8');
       const { episodes, problems } = parseReplayInput(text, file === '-' ? '<stdin>' : file);
-      for (const p of problems) io.stderr.write(`corral check: ${p.file}:${p.line}: ${p.error}\n`);
+      writeInputProblems(io, 'corral check', problems);
       for (const ep of episodes) for (const c of ep.calls) items.push({ command: c.command, tool: c.tool, label: `${ep.episode}#${c.step}`, extra: { episode: ep.episode, step: c.step } });
+      // Nothing readable at all: bad input, never a clean "allow".
+      if (items.length === 0 && problems.length > 0) { io.stderr.write(`corral check: no tool call could be read (${problems.length} bad lines)\n`); return 65; }
     }
   } catch (e) {
     io.stderr.write(`corral check: ${(e as Error).message}\n`);

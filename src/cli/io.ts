@@ -60,3 +60,12 @@ export function renderAlertSummaries(alerts: AlertJson[], io: CliIO, stream: Nod
 }
 
 export { alertJson, type AlertJson } from '../events/alert-json.js';
+
+/** Bad input lines named one by one before the rest are only counted (a binary or foreign file would flood the terminal). */
+export const MAX_PROBLEMS_SHOWN = 20;
+
+/** Writes bad input lines to stderr as `cmd: FILE:LINE: error suffix`, their text escaped: the first MAX_PROBLEMS_SHOWN, then a count. */
+export function writeInputProblems(io: CliIO, cmd: string, problems: readonly { file: string; line: number; error: string }[], suffix = ''): void {
+  for (const p of problems.slice(0, MAX_PROBLEMS_SHOWN)) io.stderr.write(`${cmd}: ${safeText(p.file)}:${p.line}: ${safeText(p.error)}${suffix}\n`);
+  if (problems.length > MAX_PROBLEMS_SHOWN) io.stderr.write(`${cmd}: … and ${problems.length - MAX_PROBLEMS_SHOWN} more bad lines\n`);
+}

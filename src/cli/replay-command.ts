@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { Runtime } from '../session/runtime.js';
 import { resolvePolicy, type Policy } from '../policy/index.js';
 import { parseReplayInput, type Episode, type InputProblem } from '../trace/replay-input.js';
-import { alertJson, Progress, renderAlerts, UsageError, type CliIO } from './io.js';
+import { alertJson, Progress, renderAlerts, UsageError, writeInputProblems, type CliIO } from './io.js';
 import { makeStyle, safeText } from './style.js';
 import type { AlertEvent } from '../events/event.js';
 
@@ -58,9 +58,6 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
   return { outcomes, alerts, failedEpisodes };
 }
 
-/** Bad input lines named one by one on stderr before the rest are only counted. */
-const MAX_PROBLEMS_SHOWN = 20;
-
 export async function replayCommand(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, strict: true, allowPositionals: true,
@@ -80,9 +77,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     episodes.push(...r.episodes);
     problems.push(...r.problems);
   }
-  // The first bad lines are named (a binary or foreign file would otherwise flood the terminal).
-  for (const p of problems.slice(0, MAX_PROBLEMS_SHOWN)) io.stderr.write(`corral replay: ${safeText(p.file)}:${p.line}: ${safeText(p.error)} (line skipped)\n`);
-  if (problems.length > MAX_PROBLEMS_SHOWN) io.stderr.write(`corral replay: … and ${problems.length - MAX_PROBLEMS_SHOWN} more bad lines (skipped; counted as bad_lines in the --json summary)\n`);
+  writeInputProblems(io, 'corral replay', problems, ' (line skipped)');
   const total = episodes.reduce((n, e) => n + e.calls.length, 0);
   // Nothing readable at all (a wrong or binary file): a usage error, never a clean "no alerts".
   if (total === 0 && problems.length > 0) {
