@@ -48,6 +48,13 @@ test('usage errors exit 2 with a clear message; unknown commands too', () => {
     assert.equal(k.status, 65, 'corral check: unreadable input is bad input, not "allow"');
     assert.equal((k.stderr.match(/invalid JSON/g) ?? []).length, 20);
     assert.match(k.stderr, /… and 40 more bad lines\n.*no tool call could be read \(60 bad lines\)/);
+    // An output file that cannot be written is refused before the work, not after it.
+    const h = run('investigate', join(dir, 'junk.jsonl'), '--traces', join(dir, 'junk.jsonl'), '--html', join(dir, 'missing', 'r.html'));
+    assert.equal(h.status, 2, h.stderr);
+    assert.match(h.stderr, /--html .*r\.html: cannot write there \(no directory .*missing\)/);
+    const rep = run('report', '--html', dir);
+    assert.equal(rep.status, 2, rep.stderr);
+    assert.match(rep.stderr, /--html .*: cannot write there \(it is a directory\)/);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 

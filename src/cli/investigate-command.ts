@@ -10,7 +10,7 @@ import { NET_FORMATS, parseFieldMap, TRACE_FORMATS } from '../investigate/inputs
 import { renderSummary } from '../investigate/report/terminal.js';
 import { renderHtml } from '../investigate/report/html.js';
 import { parseDuration } from '../policy/units.js';
-import { Progress, UsageError, type CliIO } from './io.js';
+import { checkWritable, Progress, UsageError, type CliIO } from './io.js';
 import { makeStyle, safeText } from './style.js';
 
 export const INVESTIGATE_USAGE = `Usage: corral investigate [options] LOGFILE…
@@ -78,6 +78,7 @@ export async function investigateCommand(argv: string[], io: CliIO): Promise<num
     if (v.map !== undefined) {
       try { map = parseFieldMap(v.map); } catch (e) { throw new UsageError(`--map: ${(e as Error).message}`); }
     }
+    if (v.html !== undefined) checkWritable(v.html, '--html');
     input = {
       logs: positionals.map((path) => ({ path, format: v.format })),
       traces: (v.traces ?? []).map((path) => ({ path, format: traceFormat })),

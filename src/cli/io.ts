@@ -1,6 +1,8 @@
 // Why: shared CLI plumbing: the streams a command writes to (injectable for tests), a
 // progress line that redraws on a TTY and degrades to plain lines elsewhere, and
 // readable rendering of alerts.
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { makeStyle, safeText, type Style } from './style.js';
 import { SEVERITY_RANK, type AlertEvent } from '../events/event.js';
 import { alertJson, type AlertJson } from '../events/alert-json.js';
@@ -14,6 +16,26 @@ export interface CliIO {
 export const processIO: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env };
 
 export class UsageError extends Error {}
+
+/**
+ * Throws a UsageError when an output file could not be written (its directory missing or not
+ * writable, or the path a directory), so a long run does not fail only at its very end.
+ */
+export function checkWritable(path: string, option: string): void {
+  const abs = resolve(path);
+  let why = '';
+  try {
+    const st = statSync(abs, { throwIfNoEntry: false });
+    if (st?.isDirectory()) why = 'it is a directory';
+    else if (st) accessSync(abs, constants.W_OK);
+    else {
+      const dir = statSync(dirname(abs), { throwIfNoEntry: false });
+      if (!dir?.isDirectory()) why = `no directory ${dirname(abs)}`;
+      else accessSync(dirname(abs), constants.W_OK);
+    }
+  } catch { why = 'not writable'; }
+  if (why) throw new UsageError(`${option} ${safeText(path)}: cannot write there (${why})`);
+}
 
 export class Progress {
   private last = 0;

@@ -13,7 +13,7 @@ import { renderSessionHtml } from '../report/session-html.js';
 import { makeStyle, safeText } from './style.js';
 import type { CorralEvent } from '../events/event.js';
 import type { SessionSummary } from '../store/sqlite-index.js';
-import { UsageError, type CliIO } from './io.js';
+import { checkWritable, UsageError, type CliIO } from './io.js';
 
 export const REPORT_USAGE = `Usage: corral report [--session S | --episode E | --run R | --last N] [--html FILE] [--json] [--home DIR | --postgres URL]
   Explains recorded sessions: a timeline of each session's tool calls with the alerts attributed
@@ -41,6 +41,7 @@ export async function reportCommand(argv: string[], io: CliIO): Promise<number> 
     last = Number(v.last);
   }
   if (v.postgres !== undefined && v.home !== undefined) throw new UsageError('give --home DIR or --postgres URL, not both');
+  if (v.html !== undefined) checkWritable(v.html, '--html');
   const src = v.postgres !== undefined ? await fleetSource(v.postgres) : localSource(v.home, io);
   if (typeof src === 'string') { io.stderr.write(`corral report: ${safeText(src)}\n`); return 1; }
   const home = src.where;
