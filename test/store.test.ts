@@ -331,6 +331,27 @@ test('eventsCommand: table and --json output, filters, --sessions', async (t) =>
   assert.match(noColor.text, /medium tunnel/);
 });
 
+test('eventsCommand: --since takes a time ago (10m, 2h) as well as epoch ns and ISO 8601', async (t) => {
+  const home = tempHome(t);
+  const store = EventStore.open({ home });
+  const now = Date.now();
+  const at = (msAgo: number): string => String(BigInt(now - msAgo) * 1_000_000n);
+  store.append(ev({ kind: 'exec', session: 's1', id: 'old', ts: at(3 * 3_600_000) }));
+  store.append(ev({ kind: 'exec', session: 's1', id: 'recent', ts: at(30 * 60_000) }));
+  store.append(ev({ kind: 'exec', session: 's1', id: 'now', ts: at(1000) }));
+  store.close();
+  const ids = async (since: string): Promise<string[]> => {
+    const out = new Collect();
+    assert.equal(await eventsCommand(['--since', since, '--json'], { stdout: out, stderr: new Collect(), env: { CORRAL_HOME: home } }), 0, since);
+    return out.text.trimEnd().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id);
+  };
+  assert.deepEqual(await ids('1h'), ['recent', 'now']);
+  assert.deepEqual(await ids('10m'), ['now']);
+  assert.deepEqual(await ids('1d'), ['old', 'recent', 'now']);
+  assert.deepEqual(await ids(new Date(now - 2 * 3_600_000).toISOString()), ['recent', 'now']);
+  assert.deepEqual(await ids(at(60_000)), ['now'], 'digits alone stay epoch nanoseconds');
+});
+
 test('eventsCommand: usage errors exit 2 with a clear message', async (t) => {
   const home = tempHome(t);
   EventStore.open({ home }).close();

@@ -9,6 +9,7 @@ import { EventStore, type EventQuery, type SessionSummary } from '../store/event
 import { indexPath, resolveHome } from '../store/home.js';
 import { summarizeEvent } from '../store/summary.js';
 import { tsKey } from '../store/ts-key.js';
+import { parseDuration } from '../policy/units.js';
 import { makeStyle, safeText, table, type Style } from './style.js';
 import { UsageError as CliUsageError } from './io.js';
 import { NATS_FLAG_OPTIONS, natsSecurityFlags } from './nats-flags.js';
@@ -36,7 +37,7 @@ Filters:
   --tool-call T        only this tool call
   --kind K[,K]         only these kinds (${KINDS.join(', ')})
   --category C[,C]     only alerts of these categories
-  --since TS           events at or after TS (epoch ns or ISO 8601)
+  --since TS           events at or after TS (epoch ns, ISO 8601, or a time ago: 30s, 10m, 2h, 7d)
   --limit N            at most N events (oldest first)
 Live:
   --follow             print events as they happen, from a running \`corral serve\` (filters above apply;
@@ -124,17 +125,24 @@ function buildQuery(v: ReturnType<typeof parse>): EventQuery {
   if (kind) q.kind = kind;
   const category = list('--category', v.category, ALERT_CATEGORIES);
   if (category) q.category = category;
-  if (v.since !== undefined) {
-    try {
-      tsKey(v.since);
-    } catch {
-      throw new UsageError(`--since must be epoch nanoseconds or an ISO 8601 time, got ${JSON.stringify(v.since)}`);
-    }
-    q.since = v.since;
-  }
+  if (v.since !== undefined) q.since = sinceTs(v.since);
   const limit = nonNegInt('--limit', v.limit, 1);
   if (limit !== undefined) q.limit = limit;
   return q;
+}
+
+/** --since: epoch nanoseconds or ISO 8601 as given, or a duration with its unit ("10m") counted back from now. */
+export function sinceTs(text: string, now: number = Date.now()): string {
+  if (/^\s*\d+(\.\d+)?\s*(ms|s|m|min|h|d)\s*$/.test(text)) {
+    const d = parseDuration(text);
+    if (d.ok) return new Date(now - d.value).toISOString();
+  }
+  try {
+    tsKey(text);
+  } catch {
+    throw new UsageError(`--since must be epoch nanoseconds, an ISO 8601 time or a duration ago (10m, 2h, 7d), got ${JSON.stringify(text)}`);
+  }
+  return text;
 }
 
 /** Write and wait for drain when the stream asks us to, so large outputs do not pile up in memory. */
