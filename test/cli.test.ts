@@ -52,6 +52,10 @@ test('usage errors exit 2 with a clear message; unknown commands too', () => {
     const h = run('investigate', join(dir, 'junk.jsonl'), '--traces', join(dir, 'junk.jsonl'), '--html', join(dir, 'missing', 'r.html'));
     assert.equal(h.status, 2, h.stderr);
     assert.match(h.stderr, /--html .*r\.html: cannot write there \(no directory .*missing\)/);
+    // A mount that cannot be set up is the asker's to fix: a clear line and exit 2, no stack trace.
+    const m = run('run', '--no-daemon', '--no-sensor', '--mount', `${join(dir, 'nope')}:/data`, '--', 'true');
+    assert.equal(m.status, 2, m.stderr);
+    assert.match(m.stderr, /^corral run: filesystem\.mounts .*nope: no such file or directory on this host\n$/);
     const rep = run('report', '--html', dir);
     assert.equal(rep.status, 2, rep.stderr);
     assert.match(rep.stderr, /--html .*: cannot write there \(it is a directory\)/);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Why: the `corral` command: a thin dispatcher over the library. Exit codes: 0 ok,
-// 2 usage error, 125 Corral failed (run), 1/3 per command (see each usage text).
+// 2 usage error (also a sandbox that cannot be set up as asked), 125 Corral failed (run), 1/3 per command (see each usage text).
 // Commands are imported when chosen: `corral run` through a daemon and the `corral check` hook
 // must not pay for loading the sandbox runtime, the rule engine or investigate.
 import { processIO, UsageError, type CliIO } from './io.js';
@@ -46,6 +46,8 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     }
     const { PolicyError } = await import('../policy/errors.js');
     if (e instanceof PolicyError) { io.stderr.write(`corral: invalid policy: ${e.message}\n`); return 2; }
+    // A sandbox that cannot be set up as asked (a mount or workspace that does not exist or is hidden): the asker's to fix.
+    if ((e as Error).name === 'SessionSetupError') { io.stderr.write(`corral ${cmd}: ${(e as Error).message}\n`); return 2; }
     io.stderr.write(`corral ${cmd}: ${(e as Error).stack ?? e}\n`);
     return 125;
   }

@@ -24,7 +24,8 @@ export function hostWorkspaceProblem(path: string): string | undefined {
   if (!path.startsWith('/') || path.split('/').includes('..')) return 'must be an absolute path without ..';
   const parts = path.split('/').filter(Boolean);
   if (!parts.length || SYSTEM_DIRS.has(parts[0]!) || (parts.length === 1 && ['home', 'tmp', 'mnt', 'opt', 'srv', 'media'].includes(parts[0]!))) {
-    return 'must not be a system directory or a top-level directory (/, /etc, /usr, /var, /home, /tmp, …)';
+    const under = parts.length > 1 ? `: it is under /${parts[0]!}` : '';
+    return `must not be a system directory or a top-level directory (/, /etc, /usr, /var, /home, /tmp, …)${under}`;
   }
   return undefined;
 }

@@ -34,7 +34,9 @@ import type { Detection } from '../detect/engine/api.js';
 const FLOW_RECORD_WAIT_MS = 2000;
 
 /** A session that cannot be set up as asked (a workspace the sandbox cannot reach, a cap that cannot apply). */
-export class SessionSetupError extends Error {}
+export class SessionSetupError extends Error {
+  override readonly name = 'SessionSetupError';
+}
 
 /** bwrap runs as the sandbox uid: every directory above a host workspace must let it pass (o+x). */
 function assertReachable(ws: string): void {
