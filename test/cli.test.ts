@@ -48,6 +48,9 @@ test('usage errors exit 2 with a clear message; unknown commands too', () => {
     assert.equal(k.status, 65, 'corral check: unreadable input is bad input, not "allow"');
     assert.equal((k.stderr.match(/invalid JSON/g) ?? []).length, 20);
     assert.match(k.stderr, /… and 40 more bad lines\n.*no tool call could be read \(60 bad lines\)/);
+    const bin = spawnSync(process.execPath, [main, 'check', '--stdin'], { input: Buffer.from([0x6c, 0x73, 10, 0, 1, 2, 10]), encoding: 'utf8' });
+    assert.equal(bin.status, 65, 'binary data on stdin is bad input, not commands');
+    assert.match(bin.stderr, /stdin holds binary data/);
     // An output file that cannot be written is refused before the work, not after it.
     const h = run('investigate', join(dir, 'junk.jsonl'), '--traces', join(dir, 'junk.jsonl'), '--html', join(dir, 'missing', 'r.html'));
     assert.equal(h.status, 2, h.stderr);

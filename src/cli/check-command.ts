@@ -181,7 +181,10 @@ export async function checkCommandCli(argv: string[], io: CheckIO): Promise<numb
   try {
     if (opts.positionals.length > 0) items.push({ command: opts.positionals.join(' '), tool });
     else if (v.stdin) {
-      for (const line of (await readAll(io.stdin ?? process.stdin)).split('\n')) if (line.trim() !== '') items.push({ command: line, tool });
+      const text = await readAll(io.stdin ?? process.stdin);
+      // Commands are text: NUL bytes mean a binary file was piped in by mistake, not commands to judge.
+      if (text.includes('\0')) { io.stderr.write('corral check: stdin holds binary data (NUL bytes), not one command per line\n'); return 65; }
+      for (const line of text.split('\n')) if (line.trim() !== '') items.push({ command: line, tool });
     } else {
       const file = v.jsonl!;
       const text = file === '-' ? await readAll(io.stdin ?? process.stdin) : readFileSync(file, 'utf8');
