@@ -71,6 +71,7 @@ export async function scanCanonical(path: string, linker: SpanLinker, opts: { ra
     handle(text, lineNo, info);
   };
   const r = await readJsonLines(path, LINK_FIELDS, { fast, slow, chunk }, { ...opts, same: [0, 5] });
+  if (r.error) stats.badLine(r.error.line, r.error.message);
   if (nat) {
     ts.countZoned(nat.finish(linker));
     stats.records += r.fast;

@@ -80,6 +80,7 @@ export async function readLines(path: string, format: string, opts: { onProgress
     stats.muted = false;
   }
   const res = await forEachLine(path, handler, { onProgress: opts.onProgress, range: opts.range, bulk: ctx.bulk });
+  if (res.error) stats.badLine(res.error.line, res.error.message);
   finish?.(ctx);
   return stats.finish(ts, res.bytes, res.overlong);
 }

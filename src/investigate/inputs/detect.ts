@@ -1,16 +1,13 @@
 // Why: users point `corral investigate` at whatever logs they have; asking them to name each
 // format is friction and a source of silent misreads. These sniffers look at the first KB
 // (first non-comment lines) and name the format, or 'unknown' with no guessing.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { headBytes } from './source.js';
 
 const SNIFF_BYTES = 4096;
 
+/** The first bytes of the file's content (decompressed for a gzip file). */
 function sniff(path: string): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(SNIFF_BYTES);
-    return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0));
-  } finally { closeSync(fd); }
+  return headBytes(path, SNIFF_BYTES);
 }
 
 /**

@@ -7,7 +7,8 @@
 // Threat stopped: a hostile or corrupt file (one gigantic line, a torn last line) exhausting
 // memory or being silently dropped: lines over MAX_LINE_BYTES are skipped and reported, a last
 // line without '\n' is handed over marked unterminated.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { ContentError, contentReader, isGzip } from './source.js';
 import { forEachLine, MAX_LINE_BYTES, type LineInfo, type LineRange, type LineResult } from './lines.js';
 import { JsonLineScanner, jsonLinesAddon, ST_BLANK, ST_OK, type KeyPath } from './json-lines.js';
 
@@ -33,14 +34,16 @@ export async function readJsonLines(path: string, keys: readonly KeyPath[], h: J
   const addon = jsonLinesAddon();
   if (!addon) return { ...(await forEachLine(path, h.slow, opts)), fast: 0 };
   const sc = new JsonLineScanner(addon, keys, opts.same);
-  const fd = openSync(path, 'r');
+  const size = statSync(path).size;
+  const gz = isGzip(path); // (read whole, decompressed: its content is longer than the file)
+  const reader = contentReader(path, opts.range?.start ?? 0);
   try {
-    const size = fstatSync(fd).size;
-    const begin = opts.range?.start ?? 0, stop = opts.range?.end ?? size, total = Math.max(0, stop - begin);
+    const begin = opts.range?.start ?? 0, stop = gz ? Infinity : opts.range?.end ?? size, total = gz ? size : Math.max(0, stop - begin);
     let lineNo = Math.max(1, opts.range?.firstLine ?? 1) - 1;
     const first = lineNo;
     let fast = 0, pos = begin, carry = 0, skipping = 0;
-    let buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(total, 1)) + 1);
+    let error: LineResult['error'];
+    let buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(gz ? CHUNK : total, 1)) + 1);
     const overlong: { line: number; bytes: number }[] = [];
     const info: LineInfo = { unterminated: false };
     while (pos < stop) {
@@ -48,7 +51,13 @@ export async function readJsonLines(path: string, keys: readonly KeyPath[], h: J
         if (buf.length >= MAX_LINE_BYTES) { skipping += carry; carry = 0; }
         else { const nb = Buffer.allocUnsafe(Math.min(buf.length * 2, MAX_LINE_BYTES)); buf.copy(nb, 0, 0, carry); buf = nb; }
       }
-      const got = readSync(fd, buf, carry, Math.min(buf.length - carry, stop - pos), pos);
+      let got: number;
+      try { got = await reader.read(buf, carry, Math.min(buf.length - carry, stop - pos)); } catch (e) {
+        if (!(e instanceof ContentError)) throw e;
+        // A corrupt gzip stream: what came before is read; the partial line at the break is not.
+        error = { line: lineNo + 1, message: e.message }; carry = 0; skipping = 0;
+        break;
+      }
       if (got <= 0) break;
       pos += got;
       const n = carry + got;
@@ -80,7 +89,7 @@ export async function readJsonLines(path: string, keys: readonly KeyPath[], h: J
       }
       carry = n - from;
       if (carry > 0) buf.copy(buf, 0, from, n);
-      opts.onProgress?.(pos - begin - carry, total);
+      opts.onProgress?.(gz ? reader.progress() : pos - begin - carry, total);
     }
     if (skipping) { lineNo++; overlong.push({ line: lineNo, bytes: skipping + carry }); }
     else if (carry > 0) {
@@ -90,6 +99,6 @@ export async function readJsonLines(path: string, keys: readonly KeyPath[], h: J
       h.slow(buf.toString('utf8', 0, end), lineNo, { unterminated: true });
     }
     opts.onProgress?.(total, total);
-    return { bytes: pos - begin, lines: lineNo - first, total, overlong, fast };
-  } finally { closeSync(fd); }
+    return { bytes: pos - begin, lines: lineNo - first, total, overlong, fast, ...(error ? { error } : {}) };
+  } finally { reader.close(); }
 }

@@ -4,7 +4,8 @@
 // the few sub-values a caller asks for (here: each span and each resource) as small JSON texts
 // to JSON.parse. Memory: one chunk plus the largest captured value (capped).
 // Threat stopped: a huge or hostile trace file exhausting memory.
-import { createReadStream, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { ContentError, openContent } from './source.js';
 
 export const MAX_CAPTURE_BYTES = 64 << 20;
 /** Deeper nesting than any OTLP export has; stops a '[[[[…' file from growing the stack without bound. */
@@ -42,79 +43,86 @@ export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: n
   let skipToNl = false;
   let docLine = 1;
   let bytes = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-    let capStart = capTag !== undefined ? 0 : -1;
-    let keyStart = inStr && isKey ? 0 : -1;
-    const n = chunk.length;
-    for (let i = 0; i < n; i++) {
-      if (inStr) {
-        // Inline scan to the closing quote (most strings are short; a native call per string costs more).
-        if (escNext) { escNext = false; i++; }
-        while (i < n) {
-          const b = chunk[i]!;
-          if (b === 34) break;
-          i += b === 92 ? 2 : 1;
-        }
-        if (i >= n) { escNext = i > n; break; }
-        inStr = false;
-        if (isKey) {
-          keyParts.push(chunk.subarray(keyStart, i));
-          const top = stack[stack.length - 1];
-          if (top) top.key = capTag === undefined && stack.length <= 8 ? Buffer.concat(keyParts).toString('utf8') : undefined;
-          keyParts = [];
-          isKey = false;
-        }
-        continue;
-      }
-      const c = chunk[i]!;
-      if (skipToNl) { if (c === 10) { line++; skipToNl = false; } continue; }
-      switch (c) {
-        case 10: line++; break;
-        case 34: // '"'
-          inStr = true;
-          if (wantKey) { wantKey = false; if (capTag === undefined) { isKey = true; keyStart = i + 1; keyParts = []; } }
-          break;
-        case 123: case 91: { // '{' '['
-          if (stack.length === 0) docLine = line;
-          if (c === 123 && capTag === undefined) {
-            const tag = h.want(stack);
-            if (tag !== undefined) { capTag = tag; capDepth = stack.length; capLine = line; capParts = []; capLen = 0; capDropped = false; capStart = i; }
+  const content = openContent(path, { chunkBytes: 1 << 20 }); // (gzip decompressed on the way)
+  try {
+    for await (const chunk of content.chunks) {
+      let capStart = capTag !== undefined ? 0 : -1;
+      let keyStart = inStr && isKey ? 0 : -1;
+      const n = chunk.length;
+      for (let i = 0; i < n; i++) {
+        if (inStr) {
+          // Inline scan to the closing quote (most strings are short; a native call per string costs more).
+          if (escNext) { escNext = false; i++; }
+          while (i < n) {
+            const b = chunk[i]!;
+            if (b === 34) break;
+            i += b === 92 ? 2 : 1;
           }
-          if (stack.length >= MAX_DEPTH) { h.problem(line, `JSON nested deeper than ${MAX_DEPTH} levels; the rest of the file is not read`); return bytes + i; }
-          stack.push({ arr: c === 91, key: undefined, idx: 0 });
-          wantKey = c === 123;
-          break;
-        }
-        case 125: case 93: { // '}' ']'
-          if (stack.length === 0) { h.problem(line, `unexpected "${String.fromCharCode(c)}" outside any document`); break; }
-          if (capTag !== undefined && stack.length === capDepth + 1) {
-            const piece = chunk.subarray(capStart, i + 1);
-            if (!capDropped) h.captured(capTag, capParts.length ? Buffer.concat([...capParts, piece]).toString('utf8') : piece.toString('utf8'), capLine);
-            capTag = undefined; capParts = []; capStart = -1;
+          if (i >= n) { escNext = i > n; break; }
+          inStr = false;
+          if (isKey) {
+            keyParts.push(chunk.subarray(keyStart, i));
+            const top = stack[stack.length - 1];
+            if (top) top.key = capTag === undefined && stack.length <= 8 ? Buffer.concat(keyParts).toString('utf8') : undefined;
+            keyParts = [];
+            isKey = false;
           }
-          if (capTag === undefined) h.closed(stack);
-          stack.pop();
-          wantKey = false;
-          break;
+          continue;
         }
-        case 44: { // ','
-          const top = stack[stack.length - 1];
-          if (top) { if (top.arr) top.idx++; else wantKey = true; }
-          break;
+        const c = chunk[i]!;
+        if (skipToNl) { if (c === 10) { line++; skipToNl = false; } continue; }
+        switch (c) {
+          case 10: line++; break;
+          case 34: // '"'
+            inStr = true;
+            if (wantKey) { wantKey = false; if (capTag === undefined) { isKey = true; keyStart = i + 1; keyParts = []; } }
+            break;
+          case 123: case 91: { // '{' '['
+            if (stack.length === 0) docLine = line;
+            if (c === 123 && capTag === undefined) {
+              const tag = h.want(stack);
+              if (tag !== undefined) { capTag = tag; capDepth = stack.length; capLine = line; capParts = []; capLen = 0; capDropped = false; capStart = i; }
+            }
+            if (stack.length >= MAX_DEPTH) { h.problem(line, `JSON nested deeper than ${MAX_DEPTH} levels; the rest of the file is not read`); return bytes + i; }
+            stack.push({ arr: c === 91, key: undefined, idx: 0 });
+            wantKey = c === 123;
+            break;
+          }
+          case 125: case 93: { // '}' ']'
+            if (stack.length === 0) { h.problem(line, `unexpected "${String.fromCharCode(c)}" outside any document`); break; }
+            if (capTag !== undefined && stack.length === capDepth + 1) {
+              const piece = chunk.subarray(capStart, i + 1);
+              if (!capDropped) h.captured(capTag, capParts.length ? Buffer.concat([...capParts, piece]).toString('utf8') : piece.toString('utf8'), capLine);
+              capTag = undefined; capParts = []; capStart = -1;
+            }
+            if (capTag === undefined) h.closed(stack);
+            stack.pop();
+            wantKey = false;
+            break;
+          }
+          case 44: { // ','
+            const top = stack[stack.length - 1];
+            if (top) { if (top.arr) top.idx++; else wantKey = true; }
+            break;
+          }
+          case 32: case 9: case 13: case 58: break;
+          default:
+            if (stack.length === 0) { h.problem(line, `unexpected text outside a JSON document (byte 0x${c.toString(16)}); skipped to the end of the line`); skipToNl = true; }
         }
-        case 32: case 9: case 13: case 58: break;
-        default:
-          if (stack.length === 0) { h.problem(line, `unexpected text outside a JSON document (byte 0x${c.toString(16)}); skipped to the end of the line`); skipToNl = true; }
       }
+      if (capTag !== undefined && capStart >= 0) {
+        capLen += n - capStart;
+        if (capLen > MAX_CAPTURE_BYTES) { if (!capDropped) h.problem(capLine, `value larger than ${MAX_CAPTURE_BYTES} bytes; skipped`); capDropped = true; capParts = []; }
+        else capParts.push(chunk.subarray(capStart));
+      }
+      if (inStr && isKey && keyStart >= 0) keyParts.push(chunk.subarray(keyStart));
+      bytes += n;
+      onProgress?.(content.progress(), total);
     }
-    if (capTag !== undefined && capStart >= 0) {
-      capLen += n - capStart;
-      if (capLen > MAX_CAPTURE_BYTES) { if (!capDropped) h.problem(capLine, `value larger than ${MAX_CAPTURE_BYTES} bytes; skipped`); capDropped = true; capParts = []; }
-      else capParts.push(chunk.subarray(capStart));
-    }
-    if (inStr && isKey && keyStart >= 0) keyParts.push(chunk.subarray(keyStart));
-    bytes += n;
-    onProgress?.(bytes, total);
+  } catch (e) {
+    if (!(e instanceof ContentError)) throw e;
+    h.problem(line, e.message);
+    return bytes;
   }
   if (stack.length > 0) h.problem(docLine, `document starting at line ${docLine} is truncated: ${stack.length} unclosed bracket(s) at end of file`);
   return bytes;

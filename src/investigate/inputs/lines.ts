@@ -4,7 +4,8 @@
 // part once and hands out lines with indexOf. Memory stays at O(chunk + longest line).
 // Threat stopped: a hostile or corrupt log (one gigantic line, binary junk) exhausting
 // memory or crashing the investigation; such lines are reported and skipped.
-import { createReadStream, openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { ContentError, openContent } from './source.js';
 
 export const CHUNK_BYTES = 1 << 20;
 /** Lines longer than this are reported as bad and skipped (their bytes are never held). */
@@ -32,7 +33,11 @@ export interface LineInfo {
   unterminated: boolean;
 }
 
-export interface LineResult { bytes: number; lines: number; total: number; overlong: { line: number; bytes: number }[] }
+export interface LineResult {
+  bytes: number; lines: number; total: number; overlong: { line: number; bytes: number }[];
+  /** Reading stopped early (a corrupt gzip stream): where, and why. The lines before it were read. */
+  error?: { line: number; message: string };
+}
 
 /**
  * Calls onLine(text, lineNo, info) for each line (without '\n' or a trailing '\r').
@@ -81,36 +86,45 @@ export async function forEachLine(path: string, onLine: (text: string, lineNo: n
   /** Whole lines of b[from, end): through the bulk reader, or decoded at once and split. */
   const emit = (b: Buffer, from: number, end: number): void => { if (bulk) emitBytes(b, from, end); else emitText(b.toString('utf8', from, end)); };
   if (total <= 0) return { bytes: 0, lines: 0, total: 0, overlong };
-  const stream = createReadStream(path, { start, end: end - 1, highWaterMark: CHUNK_BYTES });
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    bytes += chunk.length;
-    const last = chunk.lastIndexOf(10);
-    if (last < 0) {
-      carryLen += chunk.length;
-      if (!skippingOverlong) {
-        carry.push(chunk);
-        if (carryLen > MAX_LINE_BYTES) { skippingOverlong = true; carry = []; }
-      }
-    } else {
-      if (skippingOverlong) {
-        // The overlong line ends at the first newline of this chunk.
-        const first = chunk.indexOf(10);
-        lineNo++;
-        overlong.push({ line: lineNo, bytes: carryLen + first });
-        skippingOverlong = false; carry = []; carryLen = 0;
-        if (first < last) emit(chunk, first + 1, last + 1);
-      } else if (carryLen > 0) {
-        carry.push(chunk.subarray(0, last + 1));
-        const joined = Buffer.concat(carry);
-        emit(joined, 0, joined.length);
+  // (a gzip file is decompressed on the way: see source.ts; progress counts the file's own bytes)
+  const content = openContent(path, { start, end, chunkBytes: CHUNK_BYTES });
+  let error: LineResult['error'];
+  try {
+    for await (const chunk of content.chunks) {
+      bytes += chunk.length;
+      const last = chunk.lastIndexOf(10);
+      if (last < 0) {
+        carryLen += chunk.length;
+        if (!skippingOverlong) {
+          carry.push(chunk);
+          if (carryLen > MAX_LINE_BYTES) { skippingOverlong = true; carry = []; }
+        }
       } else {
-        emit(chunk, 0, last + 1);
+        if (skippingOverlong) {
+          // The overlong line ends at the first newline of this chunk.
+          const first = chunk.indexOf(10);
+          lineNo++;
+          overlong.push({ line: lineNo, bytes: carryLen + first });
+          skippingOverlong = false; carry = []; carryLen = 0;
+          if (first < last) emit(chunk, first + 1, last + 1);
+        } else if (carryLen > 0) {
+          carry.push(chunk.subarray(0, last + 1));
+          const joined = Buffer.concat(carry);
+          emit(joined, 0, joined.length);
+        } else {
+          emit(chunk, 0, last + 1);
+        }
+        carry = [];
+        carryLen = 0;
+        if (last + 1 < chunk.length) { carry.push(chunk.subarray(last + 1)); carryLen = chunk.length - last - 1; }
       }
-      carry = [];
-      carryLen = 0;
-      if (last + 1 < chunk.length) { carry.push(chunk.subarray(last + 1)); carryLen = chunk.length - last - 1; }
+      opts.onProgress?.(content.progress(), total);
     }
-    opts.onProgress?.(bytes, total);
+  } catch (e) {
+    if (!(e instanceof ContentError)) throw e;
+    // The partial line at the break is not read.
+    error = { line: lineNo + 1, message: e.message };
+    carry = []; carryLen = 0; skippingOverlong = false;
   }
   if (skippingOverlong) { lineNo++; overlong.push({ line: lineNo, bytes: carryLen }); }
   else if (carryLen > 0) {
@@ -119,7 +133,7 @@ export async function forEachLine(path: string, onLine: (text: string, lineNo: n
     lineNo++;
     onLine(s, lineNo, { unterminated: true });
   }
-  return { bytes, lines: lineNo - ((opts.range?.firstLine ?? 1) - 1), total, overlong };
+  return { bytes, lines: lineNo - ((opts.range?.firstLine ?? 1) - 1), total, overlong, ...(error ? { error } : {}) };
 }
 
 /**

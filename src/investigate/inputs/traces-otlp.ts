@@ -5,7 +5,7 @@
 // JSON lines with one OTLP document per line (each line ≤ 64 MiB), or one document of any size
 // (pretty-printed or not), which is stream-scanned span by span (see json-scan.ts).
 // Other spans (chat, agent, …) are skipped and counted by their operation name.
-import { openSync, readSync, closeSync, statSync } from 'node:fs';
+import { headBytes } from './source.js';
 import type { ToolCallSpan } from '../types.js';
 import { DEFAULT_ASSUMED_DURATION_MS, isBlank, isObj, parseObject, readLines, type SpanReader, type TraceReadOptions } from './base.js';
 import { scanJson } from './json-scan.js';
@@ -108,17 +108,11 @@ class OtlpState {
 
 /** True when the first non-blank line of the file is a complete JSON value (JSON-lines mode). */
 function firstLineIsDocument(path: string): boolean {
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(Math.min(statSync(path).size, 1 << 20));
-    const got = readSync(fd, buf, 0, buf.length, 0);
-    const text = buf.toString('utf8', 0, got);
-    for (const l of text.split('\n')) {
-      if (isBlank(l)) continue;
-      try { JSON.parse(l); return true; } catch { return false; }
-    }
-    return false;
-  } finally { closeSync(fd); }
+  for (const l of headBytes(path, 1 << 20).toString('utf8').split('\n')) {
+    if (isBlank(l)) continue;
+    try { JSON.parse(l); return true; } catch { return false; }
+  }
+  return false;
 }
 
 async function scanDocument(path: string, onSpan: (s: ToolCallSpan) => void, opts: TraceReadOptions): Promise<ReadStats> {
