@@ -16,7 +16,8 @@ import { makeStyle, safeText } from './style.js';
 export const INVESTIGATE_USAGE = `Usage: corral investigate [options] LOGFILE…
   Ties firewall / network logs to agent traces: which tool call caused which alert.
   LOGFILE                 suricata eve.json, zeek conn.log (TSV/JSON), iptables/nftables log, AWS VPC flow log,
-                          CSV/JSONL (with --map), or a Corral event log; the format is detected unless --format
+                          CSV/JSONL (with --map), or a Corral event log; the format is detected unless --format;
+                          any input may be gzip-compressed (read as it streams)
   --format F              format of the LOGFILEs: suricata-eve zeek-conn-tsv zeek-conn-json iptables-log vpc-flow csv jsonl corral-events
   --map ts=…,src=…,…      field mapping for csv/jsonl (ts src dst sport dport proto action severity rule host bytes category)
   --traces FILE           agent traces (repeatable): canonical JSONL, OTLP JSON, OpenAI messages (detected)
