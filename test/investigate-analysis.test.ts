@@ -4,7 +4,8 @@
 // fleet view, and the CLI's exit codes and bad-record reporting.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -340,9 +341,21 @@ test('CLI: exit 3 with incidents, bad records reported with file:line, JSON and 
     assert.equal(await investigateCommand(['--traces', join(dir, 'trace.jsonl')], c.io), 2);
     assert.equal(await investigateCommand([join(dir, 'eve.json'), '--skew', 'soon'], capture().io), 2);
     assert.equal(await investigateCommand([join(dir, 'eve.json'), '--format', 'nope'], capture().io), 2);
+    // A directory stands for the files under it (rotated logs, gzipped or not; hidden ones skipped); an empty one is refused.
+    const logDir = join(dir, 'logs');
+    mkdirSync(join(logDir, 'day2'), { recursive: true });
+    writeFileSync(join(logDir, 'day1-eve.json.gz'), gzipSync(eve));
+    writeFileSync(join(logDir, 'day2', 'eve.json'), eve);
+    writeFileSync(join(logDir, '.hidden.json'), 'not read');
     c = capture();
-    assert.equal(await investigateCommand([dir, '--traces', join(dir, 'trace.jsonl')], c.io), 2);
-    assert.match(c.err(), /cannot read .*: it is a directory \(name the log files in it\)/);
+    assert.equal(await investigateCommand([logDir, '--traces', join(dir, 'trace.jsonl'), '--json', '--quiet'], c.io), 3, c.err());
+    const fromDir = JSON.parse(c.out()) as InvestigationResult;
+    assert.deepEqual(fromDir.inputs.net.map((s) => s.file), [join(logDir, 'day1-eve.json.gz'), join(logDir, 'day2', 'eve.json')]);
+    assert.equal(fromDir.inputs.net[0]!.format, 'suricata-eve');
+    mkdirSync(join(dir, 'empty'));
+    c = capture();
+    assert.equal(await investigateCommand([join(dir, 'empty'), '--traces', join(dir, 'trace.jsonl')], c.io), 2);
+    assert.match(c.err(), /cannot read .*empty: the directory holds no files/);
     c = capture();
     assert.equal(await investigateCommand([join(dir, 'missing.log'), '--traces', join(dir, 'trace.jsonl')], c.io), 2);
     assert.match(c.err(), /cannot read .*missing\.log: no such file/);

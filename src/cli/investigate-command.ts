@@ -2,7 +2,7 @@
 // traces, offline, for teams that do not (yet) run Corral's sandbox. Thin layer over
 // src/investigate/investigate.ts: argument parsing, progress on stderr, the three outputs.
 // Exit codes: 0 no likely incident · 3 incidents attributed with confidence ≥ 2/3 · 2 usage error · 1 failure.
-import { statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { investigate, DEFAULTS } from '../investigate/investigate.js';
@@ -11,13 +11,15 @@ import { renderSummary } from '../investigate/report/terminal.js';
 import { renderHtml } from '../investigate/report/html.js';
 import { parseDuration } from '../policy/units.js';
 import { checkWritable, Progress, UsageError, type CliIO } from './io.js';
+import { expandInputs } from './input-files.js';
 import { makeStyle, safeText } from './style.js';
 
 export const INVESTIGATE_USAGE = `Usage: corral investigate [options] LOGFILE…
   Ties firewall / network logs to agent traces: which tool call caused which alert.
   LOGFILE                 suricata eve.json, zeek conn.log (TSV/JSON), iptables/nftables log, AWS VPC flow log,
                           CSV/JSONL (with --map), or a Corral event log; the format is detected unless --format;
-                          any input may be gzip-compressed (read as it streams)
+                          any input may be gzip-compressed (read as it streams); a directory stands for
+                          the files under it (recursively; hidden ones skipped)
   --format F              format of the LOGFILEs: suricata-eve zeek-conn-tsv zeek-conn-json iptables-log vpc-flow csv jsonl corral-events
   --map ts=…,src=…,…      field mapping for csv/jsonl (ts src dst sport dport proto action severity rule host bytes category)
   --traces FILE           agent traces (repeatable): canonical JSONL, OTLP JSON, OpenAI messages (detected)
@@ -64,12 +66,8 @@ export async function investigateCommand(argv: string[], io: CliIO): Promise<num
   let input;
   try {
     if (!positionals.length) throw new UsageError('no LOGFILE given');
-    const files = [...positionals, ...(v.traces ?? []), ...(v.placements ?? [])];
-    for (const f of files) {
-      let why = 'no such file';
-      try { const st = statSync(f); why = st.isFile() ? '' : st.isDirectory() ? 'it is a directory (name the log files in it)' : 'not a regular file'; } catch { /* no such file */ }
-      if (why) throw new UsageError(`cannot read ${safeText(f)}: ${why}`);
-    }
+    // A directory stands for the files under it (rotated logs); every path must exist.
+    const logFiles = expandInputs(positionals), traceFiles = expandInputs(v.traces ?? []), placementFiles = expandInputs(v.placements ?? []);
     if (v.format !== undefined && !NET_FORMATS.includes(v.format)) throw new UsageError(`unknown --format "${safeText(v.format)}" (formats: ${NET_FORMATS.join(', ')})`);
     const traceFormat = v['trace-format'];
     if (traceFormat !== undefined && !TRACE_FORMATS.includes(traceFormat)) throw new UsageError(`unknown --trace-format "${safeText(traceFormat)}" (formats: ${TRACE_FORMATS.join(', ')})`);
@@ -81,9 +79,9 @@ export async function investigateCommand(argv: string[], io: CliIO): Promise<num
     }
     if (v.html !== undefined) checkWritable(v.html, '--html');
     input = {
-      logs: positionals.map((path) => ({ path, format: v.format })),
-      traces: (v.traces ?? []).map((path) => ({ path, format: traceFormat })),
-      placements: v.placements ?? [], map,
+      logs: logFiles.map((path) => ({ path, format: v.format })),
+      traces: traceFiles.map((path) => ({ path, format: traceFormat })),
+      placements: placementFiles, map,
       skewMs: duration('skew', v.skew, DEFAULTS.skewMs, true),
       lagMs: duration('lag', v.lag, DEFAULTS.lagMs, true),
       gapMs: duration('gap', v.gap, DEFAULTS.gapMs, false),
