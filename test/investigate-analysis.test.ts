@@ -405,6 +405,9 @@ test('worker threads over byte ranges give the same result as one thread, with e
     assert.deepEqual(summary(many), summary(one));
     assert.deepEqual(many.enrichment.fleet, one.enrichment.fleet);
     assert.ok(summary(one).some((s) => s.startsWith('metadata_access 1 c3001')));
+    // The whole result, calls' numbers and order included, does not depend on the number of threads.
+    const whole = (r: InvestigationResult): string => JSON.stringify({ ...r, timings: undefined, notes: undefined, options: { ...r.options, jobs: undefined } });
+    assert.equal(whole(many), whole(one));
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 

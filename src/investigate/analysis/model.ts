@@ -7,7 +7,7 @@ import type { RuleHit } from './command-evidence.js';
 
 /** A tool call, as shown in evidence (only calls that matter are materialised). */
 export interface CallRef {
-  /** Ordinal of the call in the input (stable within one run). */
+  /** Ordinal of the call: its trace file's index × 2^32 + the calls before it in that file (the same whatever the number of threads). */
   n: number;
   tool_call_id: string; episode: string; run?: string; step?: number; tool?: string; command?: string;
   start: number; end: number; endKnown: boolean; host?: string; sandbox?: string;

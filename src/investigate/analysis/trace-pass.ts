@@ -47,10 +47,12 @@ export async function tracePass(inp: TracePassInput): Promise<{ state: LinkState
     const counts = t.format !== 'canonical-jsonl' || inp.placements.length > 0;
     for (const r of splitLineRanges(t.path, jobs * RANGES_PER_JOB, counts)) tasks.push({ path: t.path, format: t.format, range: r, numberBase: nextBase() });
   });
+  const fileOf = new Map(inp.traces.map((t, i) => [t.path, i]));
   if (jobs === 1 || tasks.length === 1 || total < minBytes) {
     const r = await runTraceTasks({ ...base, tasks }, onBytes);
     shiftLines(tasks, r);
-    return { state: mergeLinkStates(r.states), stats: mergeStats(r.stats), workers: 0, fast: sum(r.fast) };
+    const c = canonical(tasks, r, fileOf);
+    return { state: mergeLinkStates(c.states), stats: mergeStats(c.stats), workers: 0, fast: sum(c.fast) };
   }
   // Largest tasks first, dealt round-robin: the workers finish at about the same time.
   const order = tasks.map((t, i) => ({ t, size: t.range ? t.range.end - t.range.start : sizes[inp.traces.findIndex((x) => x.path === t.path)]!, i }))
@@ -67,7 +69,27 @@ export async function tracePass(inp: TracePassInput): Promise<{ state: LinkState
     all.states.push(...r.states); all.stats.push(...r.stats); all.lines.push(...r.lines); all.fast.push(...r.fast);
   });
   shiftLines(order2, all);
-  return { state: mergeLinkStates(all.states), stats: mergeStats(all.stats), workers: n, fast: sum(all.fast) };
+  const c = canonical(order2, all, fileOf);
+  return { state: mergeLinkStates(c.states), stats: mergeStats(c.stats), workers: n, fast: sum(c.fast) };
+}
+
+/**
+ * The results in file order (input file, then byte range), with every candidate call numbered as
+ * a single reader numbers it: the file's base (its index × 2^32) plus the calls before it in the
+ * file. Workers number each range from its own base; without this the calls of --json (and the
+ * episodes' order) would depend on how many threads read the traces.
+ */
+function canonical(tasks: TraceTask[], r: TaskResults, fileOf: Map<string, number>): TaskResults {
+  const idx = tasks.map((_, i) => i).sort((a, b) => fileOf.get(tasks[a]!.path)! - fileOf.get(tasks[b]!.path)! || (tasks[a]!.range?.start ?? 0) - (tasks[b]!.range?.start ?? 0));
+  const before = new Map<string, number>();
+  for (const i of idx) {
+    const t = tasks[i]!, st = r.states[i]!;
+    const prior = before.get(t.path) ?? 0;
+    const base = fileOf.get(t.path)! * 2 ** 32 + prior;
+    for (const c of st.candidates) c.n = base + (c.n - t.numberBase);
+    before.set(t.path, prior + st.spans);
+  }
+  return { states: idx.map((i) => r.states[i]!), stats: idx.map((i) => r.stats[i]!), lines: idx.map((i) => r.lines[i]!), fast: idx.map((i) => r.fast[i]!) };
 }
 
 function sum(xs: number[]): number {
