@@ -70,6 +70,16 @@ test('a gzipped log or trace reads exactly as the plain file (every format)', as
   }
 });
 
+test('concatenated gzip members (cat a.gz b.gz) read as one file', async (t) => {
+  const d = tmp(t);
+  const text = readFileSync(join(FIX, 'eve.json'), 'utf8');
+  const cut = text.indexOf('\n', Math.floor(text.length / 2)) + 1;
+  const multi = join(d, 'eve-multi.json.gz');
+  writeFileSync(multi, Buffer.concat([gzipSync(text.slice(0, cut)), gzipSync(text.slice(cut))]));
+  const read = async (p: string): Promise<string> => { const recs: unknown[] = []; const st = await netReader('suricata-eve').read(p, (r) => recs.push(r)); return view({ recs, st }, p); };
+  assert.equal(await read(multi), await read(join(FIX, 'eve.json')));
+});
+
 test('a truncated .gz keeps the records before the break and reports it as a bad record', async (t) => {
   const d = tmp(t);
   const lines = Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ timestamp: new Date(Date.UTC(2024, 4, 1) + i * 1000).toISOString(), event_type: 'alert', src_ip: `10.0.${i % 9}.1`, dest_ip: '203.0.113.5', dest_port: 22, proto: 'TCP', alert: { signature: `ssh ${i}`, severity: 2 } }));
