@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 
 const main = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
@@ -48,6 +49,11 @@ test('usage errors exit 2 with a clear message; unknown commands too', () => {
     assert.equal(k.status, 65, 'corral check: unreadable input is bad input, not "allow"');
     assert.equal((k.stderr.match(/invalid JSON/g) ?? []).length, 20);
     assert.match(k.stderr, /… and 40 more bad lines\n.*no tool call could be read \(60 bad lines\)/);
+    // Trajectories kept gzipped are read as they are.
+    writeFileSync(join(dir, 'traj.jsonl.gz'), gzipSync('{"episode":"e1","step":1,"command":"nohup ./xmrig -o stratum+tcp://pool.test:3333 &"}\n'));
+    const z = run('check', '--jsonl', join(dir, 'traj.jsonl.gz'), '--json');
+    assert.equal(z.status, 2, z.stderr);
+    assert.match(z.stdout, /"verdict":"deny"/);
     const bin = spawnSync(process.execPath, [main, 'check', '--stdin'], { input: Buffer.from([0x6c, 0x73, 10, 0, 1, 2, 10]), encoding: 'utf8' });
     assert.equal(bin.status, 65, 'binary data on stdin is bad input, not commands');
     assert.match(bin.stderr, /stdin holds binary data/);

@@ -13,7 +13,7 @@ import type { Severity } from '../events/event.js';
 import type { CheckResult, CommandChecker, Finding, Policy, Verdict } from '../detect/check.js';
 import type { RuleSource } from '../detect/engine/api.js';
 import { parseReplayInput } from '../trace/replay-input.js';
-import { Progress, severityColor, writeInputProblems, type CliIO } from './io.js';
+import { Progress, readTextFile, severityColor, writeInputProblems, type CliIO } from './io.js';
 import { makeStyle, safeText, type Style } from './style.js';
 
 export const CHECK_USAGE = `Usage: corral check [options] -- COMMAND...      check one command (or: corral check "COMMAND")
@@ -187,7 +187,7 @@ export async function checkCommandCli(argv: string[], io: CheckIO): Promise<numb
       for (const line of text.split('\n')) if (line.trim() !== '') items.push({ command: line, tool });
     } else {
       const file = v.jsonl!;
-      const text = file === '-' ? await readAll(io.stdin ?? process.stdin) : readFileSync(file, 'utf8');
+      const text = file === '-' ? await readAll(io.stdin ?? process.stdin) : readTextFile(file);
       const { episodes, problems } = parseReplayInput(text, file === '-' ? '<stdin>' : file);
       writeInputProblems(io, 'corral check', problems);
       for (const ep of episodes) for (const c of ep.calls) items.push({ command: c.command, tool: c.tool, label: `${ep.episode}#${c.step}`, extra: { episode: ep.episode, step: c.step } });

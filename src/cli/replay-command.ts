@@ -3,12 +3,11 @@
 // by processes it left running. Evaluation tools depend on its output and exit codes:
 //   stdout (--json): one line per tool call once its episode finished, then {"summary":…}
 //   exit 0: no alerts · 3: at least one alert · anything else: Corral failed.
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Runtime } from '../session/runtime.js';
 import { resolvePolicy, type Policy } from '../policy/index.js';
 import { parseReplayInput, type Episode, type InputProblem } from '../trace/replay-input.js';
-import { alertJson, Progress, renderAlerts, UsageError, writeInputProblems, type CliIO } from './io.js';
+import { alertJson, Progress, readTextFile, renderAlerts, UsageError, writeInputProblems, type CliIO } from './io.js';
 import { makeStyle, safeText } from './style.js';
 import type { AlertEvent } from '../events/event.js';
 
@@ -72,7 +71,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   const problems: InputProblem[] = [];
   for (const f of positionals) {
     let text: string;
-    try { text = readFileSync(f, 'utf8'); } catch (e) { throw new UsageError(`cannot read ${f}: ${(e as Error).message}`); }
+    try { text = readTextFile(f); } catch (e) { throw new UsageError(`cannot read ${f}: ${(e as Error).message}`); }
     const r = parseReplayInput(text, f);
     episodes.push(...r.episodes);
     problems.push(...r.problems);
