@@ -37,35 +37,24 @@ function view(x: unknown, file: string): string {
   return JSON.stringify(x).split(JSON.stringify(file).slice(1, -1)).join('FILE');
 }
 
-const NET = ['eve.json', 'conn.log', 'conn.json', 'iptables.log', 'vpc-default.log', 'vpc-noheader.log', 'vpc-custom.log', 'firewall.csv', 'firewall.jsonl', 'corral-events.jsonl'];
-const TRACES = ['traces.jsonl', 'otlp.json', 'otlp-lines.jsonl', 'openai.jsonl'];
+/** Each fixture with its format's detector and a reader that collects what it yields. */
+type Reader = { detect: (p: string) => Promise<string>; read: (format: string, p: string, out: unknown[]) => Promise<ReadStats> };
+const NET: Reader = { detect: detectNetFormat, read: (f, p, out) => netReader(f).read(p, (r) => out.push(r)) };
+const TRACE: Reader = { detect: detectTraceFormat, read: (f, p, out) => traceReader(f).read(p, (s) => out.push(s)) };
+const FIXTURES: [string, Reader][] = [
+  ...['eve.json', 'conn.log', 'conn.json', 'iptables.log', 'vpc-default.log', 'vpc-noheader.log', 'vpc-custom.log', 'firewall.csv', 'firewall.jsonl', 'corral-events.jsonl'].map((f): [string, Reader] => [f, NET]),
+  ...['traces.jsonl', 'otlp.json', 'otlp-lines.jsonl', 'openai.jsonl'].map((f): [string, Reader] => [f, TRACE]),
+];
 
 test('a gzipped log or trace reads exactly as the plain file (every format)', async (t) => {
   const d = tmp(t);
-  for (const f of NET) {
+  for (const [f, r] of FIXTURES) {
     const plain = join(FIX, f), gz = gzipTo(d, plain);
-    const format = await detectNetFormat(plain);
-    assert.equal(await detectNetFormat(gz), format, f);
-    const read = async (p: string): Promise<{ recs: unknown[]; st: ReadStats }> => {
-      const recs: unknown[] = [];
-      const st = await netReader(format).read(p, (r) => recs.push(r));
-      return { recs, st };
-    };
+    const format = await r.detect(plain);
+    assert.equal(await r.detect(gz), format, f);
+    const read = async (p: string): Promise<{ items: unknown[]; st: ReadStats }> => { const items: unknown[] = []; return { st: await r.read(format, p, items), items }; };
     const a = await read(plain), b = await read(gz);
-    assert.ok(a.recs.length > 0, f);
-    assert.equal(view(b, gz), view(a, plain), f);
-  }
-  for (const f of TRACES) {
-    const plain = join(FIX, f), gz = gzipTo(d, plain);
-    const format = await detectTraceFormat(plain);
-    assert.equal(await detectTraceFormat(gz), format, f);
-    const read = async (p: string): Promise<{ spans: unknown[]; st: ReadStats }> => {
-      const spans: unknown[] = [];
-      const st = await traceReader(format).read(p, (s) => spans.push(s));
-      return { spans, st };
-    };
-    const a = await read(plain), b = await read(gz);
-    assert.ok(a.spans.length > 0, f);
+    assert.ok(a.items.length > 0, f);
     assert.equal(view(b, gz), view(a, plain), f);
   }
 });
