@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(bubblewrap nftables bpftrace openssh-server socat iproute2 util-linux procps gcc libc6-dev python3 make g++ curl wget chromium ripgrep nats-server postgresql)
+PKGS=(bubblewrap nftables bpftrace openssh-server socat iproute2 util-linux procps gcc libc6-dev python3 make g++ curl wget chromium ripgrep nats-server postgresql zstd xz-utils bzip2)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

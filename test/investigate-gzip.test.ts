@@ -6,6 +6,7 @@
 // investigation over gzipped inputs on several worker threads equals the plain one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +58,31 @@ test('a gzipped log or trace reads exactly as the plain file (every format)', as
     assert.ok(a.items.length > 0, f);
     assert.equal(view(b, gz), view(a, plain), f);
   }
+});
+
+test('zstd, xz and bzip2 files read through their decompressors exactly as the plain file; a missing one is named', async (t) => {
+  const d = tmp(t);
+  for (const [cmd, ext] of [['zstd', 'zst'], ['xz', 'xz'], ['bzip2', 'bz2']] as const) {
+    for (const [f, r] of FIXTURES.filter(([name]) => ['eve.json', 'conn.log', 'traces.jsonl', 'otlp.json'].includes(name))) {
+      const plain = join(FIX, f), packed = join(d, `${f}.${ext}`);
+      const z = spawnSync(cmd, ['-c', '--', plain]);
+      assert.equal(z.status, 0, `${cmd} is installed (scripts/setup.sh): ${String(z.error ?? z.stderr)}`);
+      writeFileSync(packed, z.stdout);
+      const st = statSync(plain);
+      utimesSync(packed, st.atime, st.mtime);
+      const format = await r.detect(plain);
+      assert.equal(await r.detect(packed), format, `${f}.${ext}`);
+      const read = async (p: string): Promise<string> => { const items: unknown[] = []; return view({ st: await r.read(format, p, items), items }, p); };
+      assert.equal(await read(packed), await read(plain), `${f}.${ext}`);
+    }
+  }
+  // Without the decompressor on PATH: one bad record that says which package to install.
+  const zst = join(d, 'eve.json.zst');
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e',
+    `const { netReader } = await import(${JSON.stringify(new URL('../src/investigate/inputs/index.js', import.meta.url).href)}); const st = await netReader('suricata-eve').read(${JSON.stringify(zst)}, () => {}); console.log(JSON.stringify(st.issues));`,
+  ], { env: { PATH: join(d, 'no-such-dir') }, encoding: 'utf8' });
+  assert.equal(child.status, 0, child.stderr);
+  assert.match(child.stdout, /zstd-compressed and the zstd command is missing \(install the zstd package\)/);
 });
 
 test('concatenated gzip members (cat a.gz b.gz) read as one file', async (t) => {

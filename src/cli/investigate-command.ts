@@ -18,7 +18,7 @@ export const INVESTIGATE_USAGE = `Usage: corral investigate [options] LOGFILE…
   Ties firewall / network logs to agent traces: which tool call caused which alert.
   LOGFILE                 suricata eve.json, zeek conn.log (TSV/JSON), iptables/nftables log, AWS VPC flow log,
                           CSV/JSONL (with --map), or a Corral event log; the format is detected unless --format;
-                          any input may be gzip-compressed (read as it streams); a directory stands for
+                          any input may be compressed (gzip, zstd, xz, bzip2: read as it streams); a directory stands for
                           the files under it (recursively; hidden ones skipped)
   --format F              format of the LOGFILEs: suricata-eve zeek-conn-tsv zeek-conn-json iptables-log vpc-flow csv jsonl corral-events
   --map ts=…,src=…,…      field mapping for csv/jsonl (ts src dst sport dport proto action severity rule host bytes category)

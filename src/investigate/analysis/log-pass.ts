@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { FieldMap, InputStats } from '../types.js';
 import { headerLinesBefore, splitLineRanges, type LineRange, type PreludeLine } from '../inputs/lines.js';
-import { isGzip } from '../inputs/source.js';
+import { isCompressed } from '../inputs/source.js';
 import { isVpcHeader, VPC_HEADER_NEEDLES } from '../inputs/vpc.js';
 import type { AlertTable } from './alert-table.js';
 import { digestLog, type LogDigest, type LogTask, type LogWorkerMessage, type LogWorkerRequest } from './log-worker.js';
@@ -43,8 +43,8 @@ export async function logPass(table: AlertTable, inp: LogPassInput): Promise<{ s
   // Workers boot (≈ 0.1 s) while the big files are cut into ranges; they wait for the plan.
   let start!: () => void;
   const ready = new Promise<void>((resolve) => { start = resolve; });
-  // A gzip file is read whole by one reader (see inputs/source.ts): only plain files are cut into ranges.
-  const gz = inp.logs.map((l) => isGzip(l.path));
+  // A compressed file is read whole by one reader (see inputs/source.ts): only plain files are cut into ranges.
+  const gz = inp.logs.map((l) => isCompressed(l.path));
   const parallel = jobs > 1 && total >= minBytes && (inp.logs.length > 1 || (!gz[0] && (SPLITTABLE.has(inp.logs[0]!.format) || HEADERED[inp.logs[0]!.format] !== undefined)));
   const pool = parallel ? Array.from({ length: jobs }, () => runWorker(plan, ready, inp.map, onBytes)) : [];
   const taskSize: number[] = [];

@@ -5,7 +5,7 @@ import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { InputStats, Placement } from '../types.js';
 import { splitLineRanges } from '../inputs/lines.js';
-import { isGzip } from '../inputs/source.js';
+import { isCompressed } from '../inputs/source.js';
 import { mergeLinkStates, type KeyAlertsInput, type LinkOptions, type LinkState } from './linker.js';
 import { runTraceTasks, type TaskResults, type TraceTask, type WorkerInput, type WorkerMessage } from './trace-worker.js';
 
@@ -40,7 +40,7 @@ export async function tracePass(inp: TracePassInput): Promise<{ state: LinkState
   let serial = 0;
   const nextBase = (): number => (serial++) * 2 ** 32;
   inp.traces.forEach((t, i) => {
-    const split = jobs > 1 && total >= minBytes && SPLITTABLE.has(t.format) && sizes[i]! >= minBytes && !isGzip(t.path); // (gzip: read whole)
+    const split = jobs > 1 && total >= minBytes && SPLITTABLE.has(t.format) && sizes[i]! >= minBytes && !isCompressed(t.path); // (compressed: read whole)
     if (!split) { tasks.push({ path: t.path, format: t.format, numberBase: nextBase() }); return; }
     // The canonical fast scanner counts the lines of its range itself: line numbers are shifted
     // once all ranges are read, instead of a serial counting pass over the file before.

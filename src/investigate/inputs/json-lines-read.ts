@@ -8,7 +8,7 @@
 // memory or being silently dropped: lines over MAX_LINE_BYTES are skipped and reported, a last
 // line without '\n' is handed over marked unterminated.
 import { statSync } from 'node:fs';
-import { ContentError, contentReader, isGzip } from './source.js';
+import { ContentError, contentReader, isCompressed } from './source.js';
 import { forEachLine, MAX_LINE_BYTES, type LineInfo, type LineRange, type LineResult } from './lines.js';
 import { JsonLineScanner, jsonLinesAddon, ST_BLANK, ST_OK, type KeyPath } from './json-lines.js';
 
@@ -35,7 +35,7 @@ export async function readJsonLines(path: string, keys: readonly KeyPath[], h: J
   if (!addon) return { ...(await forEachLine(path, h.slow, opts)), fast: 0 };
   const sc = new JsonLineScanner(addon, keys, opts.same);
   const size = statSync(path).size;
-  const gz = isGzip(path); // (read whole, decompressed: its content is longer than the file)
+  const gz = isCompressed(path); // (read whole, decompressed: its content is longer than the file)
   const reader = contentReader(path, opts.range?.start ?? 0);
   try {
     const begin = opts.range?.start ?? 0, stop = gz ? Infinity : opts.range?.end ?? size, total = gz ? size : Math.max(0, stop - begin);

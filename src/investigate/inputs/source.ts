@@ -1,32 +1,57 @@
 // Why: the logs a fleet already has are mostly rotated and compressed — Zeek archives every hour
-// as .log.gz, VPC Flow Logs land in S3 as .log.gz, logrotate gzips eve.json.1 — and asking users
-// to unpack gigabytes before an investigation is friction and doubles the disk. Every reader gets
-// a file's content through here: plain files as they are (a byte range when the caller splits
-// them), gzip files (recognised by their magic bytes, not their name) decompressed as a stream.
-// A gzip file is never split into ranges: it is read whole by one reader.
-// Threat stopped: a truncated or corrupt .gz ending the investigation or being silently cut short:
-// the readers report it as a bad record at the line where it broke and keep what came before.
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+// as .log.gz, VPC Flow Logs land in S3 as .log.gz, logrotate gzips eve.json.1 (or, configured so,
+// compresses with zstd, xz or bzip2) — and asking users to unpack gigabytes before an
+// investigation is friction and doubles the disk. Every reader gets a file's content through
+// here: plain files as they are (a byte range when the caller splits them), compressed files
+// (recognised by their magic bytes, not their name) decompressed as a stream — gzip by zlib, the
+// others by their own command (`zstd -dc`, `xz -dc`, `bzip2 -dc`, run from an argv array, never a
+// shell). A compressed file is never split into ranges: it is read whole by one reader.
+// Threat stopped: a truncated or corrupt file ending the investigation or being silently cut
+// short: the readers report it as a bad record at the line where it broke and keep what came
+// before; a missing decompressor is said with the package that provides it.
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { createGunzip, gunzipSync, constants as zc } from 'node:zlib';
 
-/** True when the file starts with gzip's magic bytes (1f 8b). */
-export function isGzip(path: string): boolean {
+export type Codec = 'plain' | 'gzip' | 'zstd' | 'xz' | 'bzip2';
+
+const MAGIC: [Codec, number[]][] = [
+  ['gzip', [0x1f, 0x8b]], ['zstd', [0x28, 0xb5, 0x2f, 0xfd]], ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]], ['bzip2', [0x42, 0x5a, 0x68]],
+];
+/** The command and Debian package that decompress each codec zlib does not. */
+const TOOLS: Partial<Record<Codec, { cmd: string; pkg: string }>> = { zstd: { cmd: 'zstd', pkg: 'zstd' }, xz: { cmd: 'xz', pkg: 'xz-utils' }, bzip2: { cmd: 'bzip2', pkg: 'bzip2' } };
+
+/** How the file is compressed, by its magic bytes ('plain' for anything else). */
+export function codecOf(path: string): Codec {
   const fd = openSync(path, 'r');
-  try {
-    const b = Buffer.alloc(2);
-    return readSync(fd, b, 0, 2, 0) === 2 && b[0] === 0x1f && b[1] === 0x8b;
-  } finally { closeSync(fd); }
+  const b = Buffer.alloc(6);
+  let got: number;
+  try { got = readSync(fd, b, 0, 6, 0); } finally { closeSync(fd); }
+  // (bzip2's "BZh" is also how a text file may begin: its fourth byte must be the block size digit)
+  for (const [codec, m] of MAGIC) if (got >= m.length && m.every((x, i) => b[i] === x) && (codec !== 'bzip2' || (b[3]! >= 0x31 && b[3]! <= 0x39))) return codec;
+  return 'plain';
 }
 
-/** Up to n bytes of the file's content from its start (decompressed for gzip). */
+export function isCompressed(path: string): boolean { return codecOf(path) !== 'plain'; }
+
+/** A compressed file that cannot be decompressed (truncated, corrupt, no decompressor): reported as a bad record by the readers. */
+export class ContentError extends Error {}
+
+/** Up to n bytes of the file's content from its start (decompressed when compressed). */
 export function headBytes(path: string, n: number): Buffer {
-  const gz = isGzip(path);
-  // Compressed text shrinks 5-20×: 16 × n bytes of it (at most 16 MiB) hold n bytes of content.
-  const raw = Buffer.alloc(gz ? Math.min(n * 16, 16 << 20) : n);
+  const codec = codecOf(path);
+  const tool = TOOLS[codec];
+  if (tool) {
+    // The decompressor is stopped once n bytes came out (spawnSync keeps the output up to maxBuffer).
+    const r = spawnSync(tool.cmd, ['-dc', '--', path], { maxBuffer: n, stdio: ['ignore', 'pipe', 'ignore'] });
+    return r.stdout ? r.stdout.subarray(0, n) : Buffer.alloc(0);
+  }
+  // Compressed text shrinks 5-20×: 16 × n bytes of gzip (at most 16 MiB) hold n bytes of content.
+  const raw = Buffer.alloc(codec === 'gzip' ? Math.min(n * 16, 16 << 20) : n);
   const fd = openSync(path, 'r');
   let got: number;
   try { got = readSync(fd, raw, 0, raw.length, 0); } finally { closeSync(fd); }
-  if (!gz) return raw.subarray(0, got);
+  if (codec === 'plain') return raw.subarray(0, got);
   try {
     // A prefix of a gzip stream: decompress what it holds (no error for the missing end).
     return gunzipSync(raw.subarray(0, got), { finishFlush: zc.Z_SYNC_FLUSH }).subarray(0, n);
@@ -37,24 +62,28 @@ export function headBytes(path: string, n: number): Buffer {
 export interface ContentStream { chunks: AsyncIterable<Buffer>; progress(): number }
 
 /**
- * The content of path, or of bytes [start, end) of a plain file. A range of a gzip file is an
- * error (callers read gzip files whole).
+ * The content of path, or of bytes [start, end) of a plain file. A range of a compressed file is
+ * an error (callers read compressed files whole).
  */
 export function openContent(path: string, opts: { start?: number; end?: number; chunkBytes: number }): ContentStream {
-  const gz = isGzip(path);
-  if (gz && (opts.start ?? 0) > 0) throw new Error(`${path}: a gzip file cannot be read from byte ${opts.start}`);
+  const codec = codecOf(path);
+  if (codec !== 'plain' && (opts.start ?? 0) > 0) throw new Error(`${path}: a compressed file cannot be read from byte ${opts.start}`);
+  const tool = TOOLS[codec];
+  if (tool) {
+    // The decompressor reads the file itself: progress is known only at the end.
+    let done = false;
+    const size = statSync(path).size;
+    return { chunks: toolChunks(path, codec, tool, () => { done = true; }), progress: () => (done ? size : 0) };
+  }
   const raw = createReadStream(path, { start: opts.start, end: opts.end === undefined ? undefined : opts.end - 1, highWaterMark: opts.chunkBytes });
   let read = 0;
   raw.on('data', (c: Buffer | string) => { read += c.length; });
-  if (!gz) return { chunks: raw as AsyncIterable<Buffer>, progress: () => read };
+  if (codec === 'plain') return { chunks: raw as AsyncIterable<Buffer>, progress: () => read };
   const gunzip = createGunzip({ chunkSize: opts.chunkBytes });
   raw.on('error', (e) => gunzip.destroy(e));
   raw.pipe(gunzip);
   return { chunks: gunzipChunks(path, gunzip), progress: () => read };
 }
-
-/** A compressed file that cannot be decompressed further (truncated, corrupt): reported as a bad record by the readers. */
-export class ContentError extends Error {}
 
 async function* gunzipChunks(path: string, gunzip: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   try {
@@ -64,14 +93,40 @@ async function* gunzipChunks(path: string, gunzip: AsyncIterable<Buffer>): Async
   }
 }
 
+async function* toolChunks(path: string, codec: Codec, tool: { cmd: string; pkg: string }, onEnd: () => void): AsyncGenerator<Buffer> {
+  const child = spawn(tool.cmd, ['-dc', '--', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => { if (stderr.length < 2000) stderr += c.toString(); });
+  const exited = new Promise<{ code: number | null; error?: Error }>((resolve) => {
+    child.on('error', (error) => resolve({ code: null, error }));
+    child.on('close', (code) => resolve({ code }));
+  });
+  let ended = false;
+  try {
+    for await (const c of child.stdout as AsyncIterable<Buffer>) yield c;
+    ended = true;
+  } finally {
+    if (!ended) child.kill(); // (the reader stopped early: nothing more is wanted)
+  }
+  const r = await exited;
+  onEnd();
+  if (r.error) {
+    const missing = (r.error as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new ContentError(missing ? `cannot read ${path}: it is ${codec}-compressed and the ${tool.cmd} command is missing (install the ${tool.pkg} package)` : `cannot decompress ${path} (${r.error.message})`);
+  }
+  // (the tool's last message line; progress output is separated by carriage returns)
+  const why = stderr.split(/[\r\n]+/).map((l) => l.trim()).filter(Boolean).pop() ?? `exit ${String(r.code)}`;
+  if (r.code !== 0) throw new ContentError(`cannot decompress ${path} (${tool.cmd}: ${why}): truncated or corrupt ${codec}; the lines before this point were read`);
+}
+
 /**
  * Reads content sequentially into a caller's buffer (the JSON Lines reader keeps its own buffer
- * and carries partial lines): plain files by readSync at a position, gzip files from the stream.
+ * and carries partial lines): plain files by readSync at a position, compressed files from the stream.
  */
 export interface ContentReader { read(into: Buffer, at: number, max: number): Promise<number>; close(): void; progress(): number }
 
 export function contentReader(path: string, start: number): ContentReader {
-  if (!isGzip(path)) {
+  if (!isCompressed(path)) {
     const fd = openSync(path, 'r');
     let pos = start;
     return {
