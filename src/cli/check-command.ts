@@ -187,7 +187,7 @@ export async function checkCommandCli(argv: string[], io: CheckIO): Promise<numb
       for (const line of text.split('\n')) if (line.trim() !== '') items.push({ command: line, tool });
     } else {
       const file = v.jsonl!;
-      const text = file === '-' ? await readAll(io.stdin ?? process.stdin) : readTextFile(file);
+      const text = file === '-' ? await readAll(io.stdin ?? process.stdin) : await readTextFile(file);
       const { episodes, problems } = parseReplayInput(text, file === '-' ? '<stdin>' : file);
       writeInputProblems(io, 'corral check', problems);
       for (const ep of episodes) for (const c of ep.calls) items.push({ command: c.command, tool: c.tool, label: `${ep.episode}#${c.step}`, extra: { episode: ep.episode, step: c.step } });

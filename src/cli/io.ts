@@ -1,8 +1,7 @@
 // Why: shared CLI plumbing: the streams a command writes to (injectable for tests), a
 // progress line that redraws on a TTY and degrades to plain lines elsewhere, and
 // readable rendering of alerts.
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { makeStyle, safeText, type Style } from './style.js';
 import { SEVERITY_RANK, type AlertEvent } from '../events/event.js';
@@ -84,10 +83,15 @@ export function renderAlertSummaries(alerts: AlertJson[], io: CliIO, stream: Nod
 
 export { alertJson, type AlertJson } from '../events/alert-json.js';
 
-/** A text file's content, decompressed when it is gzip (magic bytes 1f 8b): trajectories are often kept gzipped. */
-export function readTextFile(path: string): string {
-  const b = readFileSync(path);
-  return (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b ? gunzipSync(b) : b).toString('utf8');
+/**
+ * A text file's content, decompressed when it is compressed (trajectories are often kept
+ * gzipped): the same codec detection and decompressors as `corral investigate` (inputs/source.ts).
+ */
+export async function readTextFile(path: string): Promise<string> {
+  const { openContent } = await import('../investigate/inputs/source.js'); // (not on every command's start-up)
+  const parts: Buffer[] = [];
+  for await (const c of openContent(path, { chunkBytes: 1 << 20 }).chunks) parts.push(c);
+  return Buffer.concat(parts).toString('utf8');
 }
 
 /** Bad input lines named one by one before the rest are only counted (a binary or foreign file would flood the terminal). */

@@ -71,7 +71,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   const problems: InputProblem[] = [];
   for (const f of positionals) {
     let text: string;
-    try { text = readTextFile(f); } catch (e) { throw new UsageError(`cannot read ${f}: ${(e as Error).message}`); }
+    try { text = await readTextFile(f); } catch (e) { throw new UsageError(`cannot read ${f}: ${(e as Error).message}`); }
     const r = parseReplayInput(text, f);
     episodes.push(...r.episodes);
     problems.push(...r.problems);
