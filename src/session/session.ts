@@ -353,6 +353,10 @@ export class Session {
     state.running = false;
     state.endedNs = process.hrtime.bigint();
     if (this.current === state) this.current = undefined;
+    // Connections the call completed just before it exited may still sit in the gateway's accept
+    // queue: let the event loop pass one I/O poll so they are accepted (and tracked) first, else a
+    // scan's last probes would miss the call's fan-out alert and become a second one.
+    await ioPollTurn();
     // Gateway decisions of this call are awaited; kernel records are drained here only when
     // asked (close() always drains), keeping the per-call path short.
     await this.settle(spec.syncSensor ?? false);
@@ -821,4 +825,9 @@ function layerOf(kind: string): AlertLayer {
 
 function expandHome(p: string): string {
   return p.startsWith('~/') ? join(process.env.HOME ?? '/root', p.slice(2)) : p;
+}
+
+/** Resolves after the event loop has run at least one full I/O poll phase (two check phases apart). */
+function ioPollTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
 }
