@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +84,28 @@ test('zstd, xz and bzip2 files read through their decompressors exactly as the p
   ], { env: { PATH: join(d, 'no-such-dir') }, encoding: 'utf8' });
   assert.equal(child.status, 0, child.stderr);
   assert.match(child.stdout, /zstd-compressed and the zstd command is missing \(install the zstd package\)/);
+});
+
+test('progress through a zstd file counts its compressed bytes as they are read, not only at the end', async (t) => {
+  const d = tmp(t);
+  // Random hex keeps the file from compressing to nothing: several MiB of compressed input.
+  const rows: string[] = [];
+  for (let i = 0; i < 40_000; i++) rows.push(JSON.stringify({ timestamp: `2024-05-01T00:00:${String(i % 60).padStart(2, '0')}.000000+0000`, event_type: 'flow', src_ip: '10.20.1.10', src_port: 40000, dest_ip: '198.51.100.7', dest_port: 443, proto: 'TCP', pad: randomBytes(96).toString('hex') }));
+  const plain = join(d, 'eve-big.json'), packed = join(d, 'eve-big.json.zst');
+  writeFileSync(plain, rows.join('\n') + '\n');
+  const z = spawnSync('zstd', ['-q', '-c', '--', plain], { maxBuffer: 64 << 20 });
+  assert.equal(z.status, 0, String(z.error ?? z.stderr));
+  writeFileSync(packed, z.stdout);
+  const size = statSync(packed).size;
+  assert.ok(size > 4 << 20, `compressed size ${size}`);
+  const seen: number[] = [];
+  let recs = 0;
+  const st = await netReader('suricata-eve').read(packed, () => { recs++; }, { onProgress: (b) => seen.push(b) });
+  assert.equal(st.records, 40_000);
+  assert.equal(recs, 40_000, "every record reached the reader's callback");
+  assert.ok(seen.some((b) => b > 0 && b < size), `progress while reading: ${seen.slice(0, 8).join(', ')} of ${size}`);
+  assert.equal(Math.max(...seen), size, 'ends at the whole compressed file');
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, 'never goes back');
 });
 
 test('concatenated gzip members (cat a.gz b.gz) read as one file', async (t) => {

@@ -5,12 +5,13 @@
 // here: plain files as they are (a byte range when the caller splits them), compressed files
 // (recognised by their magic bytes, not their name) decompressed as a stream — gzip by zlib, the
 // others by their own command (`zstd -dc`, `xz -dc`, `bzip2 -dc`, run from an argv array, never a
-// shell). A compressed file is never split into ranges: it is read whole by one reader.
+// shell, fed the file on stdin so progress counts its compressed bytes). A compressed file is
+// never split into ranges: it is read whole by one reader.
 // Threat stopped: a truncated or corrupt file ending the investigation or being silently cut
 // short: the readers report it as a bad record at the line where it broke and keep what came
 // before; a missing decompressor is said with the package that provides it.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { createGunzip, gunzipSync, constants as zc } from 'node:zlib';
 
 export type Codec = 'plain' | 'gzip' | 'zstd' | 'xz' | 'bzip2';
@@ -70,10 +71,9 @@ export function openContent(path: string, opts: { start?: number; end?: number; 
   if (codec !== 'plain' && (opts.start ?? 0) > 0) throw new Error(`${path}: a compressed file cannot be read from byte ${opts.start}`);
   const tool = TOOLS[codec];
   if (tool) {
-    // The decompressor reads the file itself: progress is known only at the end.
-    let done = false;
-    const size = statSync(path).size;
-    return { chunks: toolChunks(path, codec, tool, () => { done = true; }), progress: () => (done ? size : 0) };
+    // The file is fed to the decompressor's stdin by us, so progress counts its compressed bytes.
+    let read = 0;
+    return { chunks: toolChunks(path, codec, tool, (n) => { read += n; }), progress: () => read };
   }
   const raw = createReadStream(path, { start: opts.start, end: opts.end === undefined ? undefined : opts.end - 1, highWaterMark: opts.chunkBytes });
   let read = 0;
@@ -93,8 +93,14 @@ async function* gunzipChunks(path: string, gunzip: AsyncIterable<Buffer>): Async
   }
 }
 
-async function* toolChunks(path: string, codec: Codec, tool: { cmd: string; pkg: string }, onEnd: () => void): AsyncGenerator<Buffer> {
-  const child = spawn(tool.cmd, ['-dc', '--', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function* toolChunks(path: string, codec: Codec, tool: { cmd: string; pkg: string }, onRead: (bytes: number) => void): AsyncGenerator<Buffer> {
+  const child = spawn(tool.cmd, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const raw = createReadStream(path, { highWaterMark: 1 << 20 });
+  raw.on('data', (c: Buffer | string) => onRead(c.length));
+  // (a decompressor that stops early, or is missing, closes its stdin: that is reported below, not here)
+  child.stdin.on('error', () => {});
+  raw.on('error', (e) => child.stdin.destroy(e));
+  raw.pipe(child.stdin);
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => { if (stderr.length < 2000) stderr += c.toString(); });
   const exited = new Promise<{ code: number | null; error?: Error }>((resolve) => {
@@ -106,10 +112,9 @@ async function* toolChunks(path: string, codec: Codec, tool: { cmd: string; pkg:
     for await (const c of child.stdout as AsyncIterable<Buffer>) yield c;
     ended = true;
   } finally {
-    if (!ended) child.kill(); // (the reader stopped early: nothing more is wanted)
+    if (!ended) { raw.destroy(); child.kill(); } // (the reader stopped early: nothing more is wanted)
   }
   const r = await exited;
-  onEnd();
   if (r.error) {
     const missing = (r.error as NodeJS.ErrnoException).code === 'ENOENT';
     throw new ContentError(missing ? `cannot read ${path}: it is ${codec}-compressed and the ${tool.cmd} command is missing (install the ${tool.pkg} package)` : `cannot decompress ${path} (${r.error.message})`);
