@@ -84,12 +84,13 @@ export async function investigate(inp: InvestigateInput): Promise<InvestigationR
   const keys = keysOf(table);
   const traces = [];
   for (const t of inp.traces) traces.push({ path: t.path, format: t.format ?? await detectTraceFormat(t.path) });
-  const { state, stats: traceStats, workers, fast } = await tracePass({
+  const { state, stats: traceStats, workers, fast, rereadWhole } = await tracePass({
     traces, keys, placements, opts, assumedDurationMs: inp.assumedDurationMs, jobs: opts.jobs, parallelMinBytes: inp.parallelMinBytes,
     onProgress: (b, t) => inp.onProgress?.('traces', b, t),
   });
   timings.tracesMs = performance.now() - t1;
   if (workers) notes.push(`traces read by ${workers} worker threads`);
+  for (const f of rereadWhole) notes.push(`${f}: one OTLP document whose parts, read in parallel, did not join up (not the OTLP layout, or damaged): read again whole by one thread`);
   if (fast) notes.push(`${fast} of ${state.spans} tool calls read from the native scanner's index (the rest, and every line it could not vouch for, by JSON.parse)`);
 
   return finish(table, state, {

@@ -6,12 +6,15 @@ import { Worker } from 'node:worker_threads';
 import type { InputStats, Placement } from '../types.js';
 import { splitLineRanges } from '../inputs/lines.js';
 import { isCompressed } from '../inputs/source.js';
+import { documentRanges } from '../inputs/otlp-resync.js';
+import { firstLineIsDocument } from '../inputs/traces-otlp.js';
 import { mergeLinkStates, type KeyAlertsInput, type LinkOptions, type LinkState } from './linker.js';
 import { runTraceTasks, type TaskResults, type TraceTask, type WorkerInput, type WorkerMessage } from './trace-worker.js';
 
 /**
  * Formats with one record per line, which may be split at line boundaries. OTLP JSON lines hold
- * one document per line; an OTLP file that is one document is read whole by the range at 0.
+ * one document per line; an OTLP file that is one document is cut at its ResourceSpans elements
+ * instead (otlp-resync.ts), or read whole when it cannot be.
  */
 const SPLITTABLE = new Set(['canonical-jsonl', 'openai-messages', 'otlp-json']);
 /** Below this many bytes in all, threads cost more than they save. */
@@ -28,7 +31,8 @@ export interface TracePassInput {
   onProgress?: (bytes: number, total: number) => void;
 }
 
-export async function tracePass(inp: TracePassInput): Promise<{ state: LinkState; stats: InputStats[]; workers: number; fast: number }> {
+/** rereadWhole: OTLP documents read in parallel whose parts did not join up, read again whole. */
+export async function tracePass(inp: TracePassInput): Promise<{ state: LinkState; stats: InputStats[]; workers: number; fast: number; rereadWhole: string[] }> {
   const sizes = inp.traces.map((t) => statSync(t.path).size);
   const total = sizes.reduce((a, b) => a + b, 0);
   let done = 0;
@@ -39,20 +43,26 @@ export async function tracePass(inp: TracePassInput): Promise<{ state: LinkState
   const tasks: TraceTask[] = [];
   let serial = 0;
   const nextBase = (): number => (serial++) * 2 ** 32;
-  inp.traces.forEach((t, i) => {
+  for (const [i, t] of inp.traces.entries()) {
     const split = jobs > 1 && total >= minBytes && SPLITTABLE.has(t.format) && sizes[i]! >= minBytes && !isCompressed(t.path); // (compressed: read whole)
-    if (!split) { tasks.push({ path: t.path, format: t.format, numberBase: nextBase() }); return; }
+    if (!split) { tasks.push({ path: t.path, format: t.format, numberBase: nextBase() }); continue; }
+    // One OTLP document is cut at its ResourceSpans elements instead (see otlp-resync.ts).
+    const docs = t.format === 'otlp-json' && !firstLineIsDocument(t.path) ? await documentRanges(t.path, jobs * RANGES_PER_JOB) : undefined;
+    if (docs) {
+      docs.forEach((d, k) => tasks.push({ path: t.path, format: t.format, range: { start: d.start, end: d.end, firstLine: k === 0 ? 1 : 0 }, doc: d, numberBase: nextBase() }));
+      continue;
+    }
     // The canonical fast scanner counts the lines of its range itself: line numbers are shifted
     // once all ranges are read, instead of a serial counting pass over the file before.
     const counts = t.format !== 'canonical-jsonl' || inp.placements.length > 0;
     for (const r of splitLineRanges(t.path, jobs * RANGES_PER_JOB, counts)) tasks.push({ path: t.path, format: t.format, range: r, numberBase: nextBase() });
-  });
+  }
   const fileOf = new Map(inp.traces.map((t, i) => [t.path, i]));
   if (jobs === 1 || tasks.length === 1 || total < minBytes) {
     const r = await runTraceTasks({ ...base, tasks }, onBytes);
     shiftLines(tasks, r);
     const c = canonical(tasks, r, fileOf);
-    return { state: mergeLinkStates(c.states), stats: mergeStats(c.stats), workers: 0, fast: sum(c.fast) };
+    return { state: mergeLinkStates(c.states), stats: mergeStats(c.stats), workers: 0, fast: sum(c.fast), rereadWhole: [] };
   }
   // Largest tasks first, dealt round-robin: the workers finish at about the same time.
   const order = tasks.map((t, i) => ({ t, size: t.range ? t.range.end - t.range.start : sizes[inp.traces.findIndex((x) => x.path === t.path)]!, i }))
@@ -62,15 +72,27 @@ export async function tracePass(inp: TracePassInput): Promise<{ state: LinkState
   const load = new Array<number>(n).fill(0);
   for (const o of order) { const k = load.indexOf(Math.min(...load)); buckets[k]!.push(o.t); load[k]! += o.size; }
   const results = await Promise.all(buckets.map((b) => runWorker({ ...base, tasks: b }, onBytes)));
-  const all: TaskResults = { states: [], stats: [], lines: [], fast: [] };
-  const order2: TraceTask[] = [];
+  let all: TaskResults = { states: [], stats: [], lines: [], fast: [], docEnds: [] };
+  let order2: TraceTask[] = [];
   results.forEach((r, k) => {
     order2.push(...buckets[k]!);
-    all.states.push(...r.states); all.stats.push(...r.stats); all.lines.push(...r.lines); all.fast.push(...r.fast);
+    all.states.push(...r.states); all.stats.push(...r.stats); all.lines.push(...r.lines); all.fast.push(...r.fast); all.docEnds.push(...r.docEnds);
   });
+  // A document whose ranges did not join up is read again, whole, as a serial read would.
+  const broken = new Set(order2.filter((t, i) => t.doc && all.docEnds[i] !== t.doc.expectEnd).map((t) => t.path));
+  for (const path of broken) {
+    const keep = order2.map((t, i) => i).filter((i) => order2[i]!.path !== path);
+    const whole: TraceTask = { path, format: 'otlp-json', numberBase: nextBase() };
+    const r = await runTraceTasks({ ...base, tasks: [whole] }, () => {});
+    order2 = [...keep.map((i) => order2[i]!), whole];
+    all = {
+      states: [...keep.map((i) => all.states[i]!), ...r.states], stats: [...keep.map((i) => all.stats[i]!), ...r.stats],
+      lines: [...keep.map((i) => all.lines[i]!), ...r.lines], fast: [...keep.map((i) => all.fast[i]!), ...r.fast], docEnds: [...keep.map((i) => all.docEnds[i]!), ...r.docEnds],
+    };
+  }
   shiftLines(order2, all);
   const c = canonical(order2, all, fileOf);
-  return { state: mergeLinkStates(c.states), stats: mergeStats(c.stats), workers: n, fast: sum(c.fast) };
+  return { state: mergeLinkStates(c.states), stats: mergeStats(c.stats), workers: n, fast: sum(c.fast), rereadWhole: [...broken] };
 }
 
 /**
@@ -89,7 +111,7 @@ function canonical(tasks: TraceTask[], r: TaskResults, fileOf: Map<string, numbe
     for (const c of st.candidates) c.n = base + (c.n - t.numberBase);
     before.set(t.path, prior + st.spans);
   }
-  return { states: idx.map((i) => r.states[i]!), stats: idx.map((i) => r.stats[i]!), lines: idx.map((i) => r.lines[i]!), fast: idx.map((i) => r.fast[i]!) };
+  return { states: idx.map((i) => r.states[i]!), stats: idx.map((i) => r.stats[i]!), lines: idx.map((i) => r.lines[i]!), fast: idx.map((i) => r.fast[i]!), docEnds: idx.map((i) => r.docEnds[i]!) };
 }
 
 function sum(xs: number[]): number {
@@ -130,7 +152,7 @@ function runWorker(input: WorkerInput, onBytes: (d: number) => void): Promise<Ta
     let settled = false;
     w.on('message', (m: WorkerMessage) => {
       if (m.type === 'progress') onBytes(m.bytes);
-      else if (m.type === 'done') { settled = true; resolve({ states: m.states, stats: m.stats, lines: m.lines, fast: m.fast }); void w.terminate(); }
+      else if (m.type === 'done') { settled = true; resolve({ states: m.states, stats: m.stats, lines: m.lines, fast: m.fast, docEnds: m.docEnds }); void w.terminate(); }
       else { settled = true; reject(new Error(`trace worker failed: ${m.error}`)); void w.terminate(); }
     });
     w.on('error', (e) => { if (!settled) { settled = true; reject(e); } });

@@ -6,6 +6,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { InputStats, Placement } from '../types.js';
 import { DEFAULT_ASSUMED_DURATION_MS, traceReader } from '../inputs/index.js';
+import { stackSignature, type DocRange } from '../inputs/otlp-resync.js';
+import { readDocumentRange } from '../inputs/traces-otlp.js';
 import { scanCanonical } from './trace-scan.js';
 import { PlacementIndex } from './placements.js';
 import { SpanLinker, stateBuffers, type KeyAlertsInput, type LinkOptions, type LinkState } from './linker.js';
@@ -13,6 +15,8 @@ import { SpanLinker, stateBuffers, type KeyAlertsInput, type LinkOptions, type L
 export interface TraceTask {
   path: string; format: string;
   range?: { start: number; end: number; firstLine: number };
+  /** A range of one OTLP document (otlp-resync.ts) instead of a line range. */
+  doc?: DocRange;
   /** Call numbers of this task start here (unique across tasks). */
   numberBase: number;
 }
@@ -27,8 +31,12 @@ export type WorkerMessage =
   | { type: 'error'; error: string };
 
 /** Reads tasks one after another; shared by the worker and the single-threaded path. */
-/** Per task (in input order): the linker state, the stats, the lines read (-1: not counted) and the lines read by the fast path. */
-export interface TaskResults { states: LinkState[]; stats: InputStats[]; lines: number[]; fast: number[] }
+/**
+ * Per task (in input order): the linker state, the stats, the lines read (-1: not counted), the
+ * lines read by the fast path, and for a document range how its scan ended (stackSignature, "!"
+ * added after a structural problem; null for other tasks).
+ */
+export interface TaskResults { states: LinkState[]; stats: InputStats[]; lines: number[]; fast: number[]; docEnds: (string | null)[] }
 
 export async function runTraceTasks(input: WorkerInput, onBytes: (delta: number) => void): Promise<TaskResults> {
   const placements = input.placements.length ? new PlacementIndex(input.placements) : undefined;
@@ -36,6 +44,7 @@ export async function runTraceTasks(input: WorkerInput, onBytes: (delta: number)
   const stats: InputStats[] = [];
   const lines: number[] = [];
   const fast: number[] = [];
+  const docEnds: (string | null)[] = [];
   for (const t of input.tasks) {
     const linker = new SpanLinker(input.keys, placements, input.opts, t.numberBase);
     let last = 0;
@@ -45,7 +54,12 @@ export async function runTraceTasks(input: WorkerInput, onBytes: (delta: number)
       assumedDurationMs: input.assumedDurationMs,
     };
     if (t.range) opts.range = t.range;
-    if (t.format === 'canonical-jsonl' && !placements) {
+    docEnds.push(null);
+    if (t.doc) {
+      const r = await readDocumentRange(t.path, (s) => linker.add(s), opts, t.doc);
+      stats.push(r.stats); lines.push(r.scan.newlines); fast.push(0);
+      docEnds[docEnds.length - 1] = stackSignature(r.scan.stack) + (r.scan.problems > 0 ? '!' : '');
+    } else if (t.format === 'canonical-jsonl' && !placements) {
       const r = await scanCanonical(t.path, linker, { range: t.range, assumedDurationMs: input.assumedDurationMs ?? DEFAULT_ASSUMED_DURATION_MS, onProgress: opts.onProgress as (b: number) => void });
       stats.push(r.stats); lines.push(r.lines); fast.push(r.fast);
     } else {
@@ -54,7 +68,7 @@ export async function runTraceTasks(input: WorkerInput, onBytes: (delta: number)
     }
     states.push(linker.state(true));
   }
-  return { states, stats, lines, fast };
+  return { states, stats, lines, fast, docEnds };
 }
 
 if (parentPort && workerData && (workerData as { corralTraceWorker?: boolean }).corralTraceWorker) {

@@ -11,7 +11,17 @@ export const MAX_CAPTURE_BYTES = 64 << 20;
 /** Deeper nesting than any OTLP export has; stops a '[[[[…' file from growing the stack without bound. */
 export const MAX_DEPTH = 256;
 
-interface Frame { arr: boolean; key: string | undefined; idx: number }
+export interface Frame { arr: boolean; key: string | undefined; idx: number }
+
+/**
+ * Where a scan starts and stops inside one document (parallel reading, see otlp-resync.ts): bytes
+ * [start, end) of a plain file, entered with this stack of open containers. A range that ends
+ * before the document does is not "truncated": its caller compares the stack it ended with.
+ */
+export interface ScanRange { start: number; end: number; stack: readonly { arr: boolean; key?: string }[] }
+
+/** What a scan saw: bytes read, newlines, structural problems, and the open containers at its end. */
+export interface ScanResult { bytes: number; newlines: number; problems: number; stack: { arr: boolean; key?: string }[] }
 
 export interface ScanHandlers {
   /** Called at each '{' outside a capture; return a tag to capture that object, or undefined. */
@@ -24,10 +34,13 @@ export interface ScanHandlers {
   problem(line: number, error: string): void;
 }
 
-/** Streams path through the scanner. Returns the bytes read. */
-export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: number, t: number) => void): Promise<number> {
-  const total = statSync(path).size;
-  const stack: Frame[] = [];
+/** Streams path (or one range of it) through the scanner. */
+export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: number, t: number) => void, range?: ScanRange): Promise<ScanResult> {
+  const total = range ? range.end - range.start : statSync(path).size;
+  const stack: Frame[] = range ? range.stack.map((f) => ({ arr: f.arr, key: f.key, idx: 0 })) : [];
+  let problems = 0;
+  const problem = (at: number, error: string): void => { problems++; h.problem(at, error); };
+  const result = (bytes: number): ScanResult => ({ bytes, newlines: line - 1, problems, stack: stack.map((f) => ({ arr: f.arr, ...(f.key !== undefined ? { key: f.key } : {}) })) });
   let line = 1;
   let inStr = false;
   let escNext = false;
@@ -43,7 +56,7 @@ export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: n
   let skipToNl = false;
   let docLine = 1;
   let bytes = 0;
-  const content = openContent(path, { chunkBytes: 1 << 20 }); // (gzip decompressed on the way)
+  const content = openContent(path, { chunkBytes: 1 << 20, ...(range ? { start: range.start, end: range.end } : {}) }); // (gzip decompressed on the way)
   try {
     for await (const chunk of content.chunks) {
       let capStart = capTag !== undefined ? 0 : -1;
@@ -83,13 +96,13 @@ export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: n
               const tag = h.want(stack);
               if (tag !== undefined) { capTag = tag; capDepth = stack.length; capLine = line; capParts = []; capLen = 0; capDropped = false; capStart = i; }
             }
-            if (stack.length >= MAX_DEPTH) { h.problem(line, `JSON nested deeper than ${MAX_DEPTH} levels; the rest of the file is not read`); return bytes + i; }
+            if (stack.length >= MAX_DEPTH) { problem(line, `JSON nested deeper than ${MAX_DEPTH} levels; the rest of the file is not read`); return result(bytes + i); }
             stack.push({ arr: c === 91, key: undefined, idx: 0 });
             wantKey = c === 123;
             break;
           }
           case 125: case 93: { // '}' ']'
-            if (stack.length === 0) { h.problem(line, `unexpected "${String.fromCharCode(c)}" outside any document`); break; }
+            if (stack.length === 0) { problem(line, `unexpected "${String.fromCharCode(c)}" outside any document`); break; }
             if (capTag !== undefined && stack.length === capDepth + 1) {
               const piece = chunk.subarray(capStart, i + 1);
               if (!capDropped) h.captured(capTag, capParts.length ? Buffer.concat([...capParts, piece]).toString('utf8') : piece.toString('utf8'), capLine);
@@ -107,12 +120,12 @@ export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: n
           }
           case 32: case 9: case 13: case 58: break;
           default:
-            if (stack.length === 0) { h.problem(line, `unexpected text outside a JSON document (byte 0x${c.toString(16)}); skipped to the end of the line`); skipToNl = true; }
+            if (stack.length === 0) { problem(line, `unexpected text outside a JSON document (byte 0x${c.toString(16)}); skipped to the end of the line`); skipToNl = true; }
         }
       }
       if (capTag !== undefined && capStart >= 0) {
         capLen += n - capStart;
-        if (capLen > MAX_CAPTURE_BYTES) { if (!capDropped) h.problem(capLine, `value larger than ${MAX_CAPTURE_BYTES} bytes; skipped`); capDropped = true; capParts = []; }
+        if (capLen > MAX_CAPTURE_BYTES) { if (!capDropped) problem(capLine, `value larger than ${MAX_CAPTURE_BYTES} bytes; skipped`); capDropped = true; capParts = []; }
         else capParts.push(chunk.subarray(capStart));
       }
       if (inStr && isKey && keyStart >= 0) keyParts.push(chunk.subarray(keyStart));
@@ -121,10 +134,11 @@ export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: n
     }
   } catch (e) {
     if (!(e instanceof ContentError)) throw e;
-    h.problem(line, e.message);
-    return bytes;
+    problem(line, e.message);
+    return result(bytes);
   }
-  if (stack.length > 0) h.problem(docLine, `document starting at line ${docLine} is truncated: ${stack.length} unclosed bracket(s) at end of file`);
-  return bytes;
+  // (a range's caller compares the stack it ended with instead)
+  if (stack.length > 0 && !range) problem(docLine, `document starting at line ${docLine} is truncated: ${stack.length} unclosed bracket(s) at end of file`);
+  return result(bytes);
 }
 

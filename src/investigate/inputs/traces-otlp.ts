@@ -8,7 +8,7 @@
 import { headBytes } from './source.js';
 import type { ToolCallSpan } from '../types.js';
 import { DEFAULT_ASSUMED_DURATION_MS, isBlank, isObj, parseObject, readLines, type SpanReader, type TraceReadOptions } from './base.js';
-import { scanJson } from './json-scan.js';
+import { scanJson, type ScanRange, type ScanResult } from './json-scan.js';
 import { StatsBuilder, lineError, type ReadStats } from './stats.js';
 import { TsParser } from './timestamps.js';
 import { ipsOf, mkSpan } from './traces-canonical.js';
@@ -107,7 +107,7 @@ class OtlpState {
 }
 
 /** True when the first non-blank line of the file is a complete JSON value (JSON-lines mode). */
-function firstLineIsDocument(path: string): boolean {
+export function firstLineIsDocument(path: string): boolean {
   for (const l of headBytes(path, 1 << 20).toString('utf8').split('\n')) {
     if (isBlank(l)) continue;
     try { JSON.parse(l); return true; } catch { return false; }
@@ -115,7 +115,16 @@ function firstLineIsDocument(path: string): boolean {
   return false;
 }
 
-async function scanDocument(path: string, onSpan: (s: ToolCallSpan) => void, opts: TraceReadOptions): Promise<ReadStats> {
+/**
+ * One range of a single OTLP document (otlp-resync.ts): its spans, stats (lines counted from 1 in
+ * the range; the caller shifts them), and how the scan ended, for the caller to check that the
+ * range began and ended where the ranges were cut (else it reads the file whole instead).
+ */
+export async function readDocumentRange(path: string, onSpan: (s: ToolCallSpan) => void, opts: TraceReadOptions, range: ScanRange): Promise<{ stats: ReadStats; scan: ScanResult }> {
+  return scanDocument(path, onSpan, opts, range);
+}
+
+async function scanDocument(path: string, onSpan: (s: ToolCallSpan) => void, opts: TraceReadOptions, range?: ScanRange): Promise<{ stats: ReadStats; scan: ScanResult }> {
   const stats = new StatsBuilder(path, 'otlp-json');
   const ts = new TsParser({ tz: opts.tz });
   const st = new OtlpState(path, stats, ts, opts.assumedDurationMs ?? DEFAULT_ASSUMED_DURATION_MS, onSpan);
@@ -130,7 +139,7 @@ async function scanDocument(path: string, onSpan: (s: ToolCallSpan) => void, opt
     st.span(sp, r, line);
   };
   const off = (s: readonly { arr: boolean }[]): number => (s[0]?.arr ? 1 : 0);
-  const bytes = await scanJson(path, {
+  const scan = await scanJson(path, {
     want(s) {
       const o = off(s), d = s.length - o;
       if (d === 3 && s[o]!.key === 'resourceSpans' && s[o + 2]!.key === 'resource') return 'resource';
@@ -153,9 +162,9 @@ async function scanDocument(path: string, onSpan: (s: ToolCallSpan) => void, opt
       }
     },
     problem(line, error) { stats.badLine(line, error); },
-  }, opts.onProgress);
+  }, opts.onProgress, range);
   if (st.assumed) stats.note(`${st.assumed} spans had no end time: end assumed ${st.assumedMs} ms after start (endKnown=false)`);
-  return stats.finish(ts, bytes);
+  return { stats: stats.finish(ts, scan.bytes), scan };
 }
 
 export const otlpTraceReader: SpanReader = {
@@ -164,7 +173,7 @@ export const otlpTraceReader: SpanReader = {
     if (!firstLineIsDocument(path)) {
       // One document cannot be split by line ranges: the range that starts at 0 reads it all, the others nothing.
       if (opts.range && opts.range.start > 0) return Promise.resolve(new StatsBuilder(path, 'otlp-json').finish(undefined, 0));
-      return scanDocument(path, onSpan, opts);
+      return scanDocument(path, onSpan, opts).then((r) => r.stats);
     }
     let st: OtlpState | undefined;
     return readLines(path, 'otlp-json', opts, (ctx) => {
