@@ -48,6 +48,8 @@ void trace_link_register(napi_env env, napi_value exports);
 void name_ids_register(napi_env env, napi_value exports);
 /* native/flow-digest.c: the log pass's plain flows (distinct address pairs, Zeek/VPC lines). */
 void flow_digest_register(napi_env env, napi_value exports);
+/* native/json-skip.c: the end of a value the OTLP document scanner captures. */
+void json_skip_register(napi_env env, napi_value exports);
 
 enum { T_ABSENT = 0, T_STR = 1, T_NUM = 2, T_TRUE = 3, T_FALSE = 4, T_NULL = 5, T_OBJ = 6, T_ARR = 7 };
 enum { F_ESC = 16, F_HIGH = 32, F_SAME = 64 };
@@ -507,5 +509,6 @@ NAPI_MODULE_INIT() {
   trace_link_register(env, exports);
   name_ids_register(env, exports);
   flow_digest_register(env, exports);
+  json_skip_register(env, exports);
   return exports;
 }

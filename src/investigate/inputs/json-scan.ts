@@ -2,12 +2,19 @@
 // JSON.parse would need the whole file (and several times its size) in memory. This scanner
 // walks the bytes once, tracks only nesting, object keys and string boundaries, and hands out
 // the few sub-values a caller asks for (here: each span and each resource) as small JSON texts
-// to JSON.parse. Memory: one chunk plus the largest captured value (capped).
+// (their bytes: a caller may skip one without decoding it) to JSON.parse. Memory: one chunk plus the largest captured value (capped).
 // Threat stopped: a huge or hostile trace file exhausting memory.
 import { statSync } from 'node:fs';
 import { ContentError, openContent } from './source.js';
+import { jsonLinesAddon } from './json-lines.js';
 
 export const MAX_CAPTURE_BYTES = 64 << 20;
+
+type SkipValue = (buf: Uint8Array, from: number, to: number, state: Int32Array, room: number) => number;
+function skipAddon(): SkipValue | undefined {
+  const a = jsonLinesAddon() as { skipValue?: SkipValue } | undefined;
+  return a?.skipValue;
+}
 /** Deeper nesting than any OTLP export has; stops a '[[[[…' file from growing the stack without bound. */
 export const MAX_DEPTH = 256;
 
@@ -26,8 +33,8 @@ export interface ScanResult { bytes: number; newlines: number; problems: number;
 export interface ScanHandlers {
   /** Called at each '{' outside a capture; return a tag to capture that object, or undefined. */
   want(stack: readonly Frame[]): string | undefined;
-  /** A captured object's text, and the line it started on. */
-  captured(tag: string, text: string, line: number): void;
+  /** A captured object's bytes (valid until the handler returns: copy to keep), and the line it started on. */
+  captured(tag: string, bytes: Buffer, line: number): void;
   /** A container closed; stack is as it was while inside it (the closed frame last). */
   closed(stack: readonly Frame[]): void;
   /** Structural problems: junk between documents, oversize values, truncation. */
@@ -40,7 +47,11 @@ export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: n
   const stack: Frame[] = range ? range.stack.map((f) => ({ arr: f.arr, key: f.key, idx: 0 })) : [];
   let problems = 0;
   const problem = (at: number, error: string): void => { problems++; h.problem(at, error); };
-  const result = (bytes: number): ScanResult => ({ bytes, newlines: line - 1, problems, stack: stack.map((f) => ({ arr: f.arr, ...(f.key !== undefined ? { key: f.key } : {}) })) });
+  // (the stack reported ends at a captured value: the frames inside it are the native walk's depth only)
+  const result = (bytes: number): ScanResult => ({
+    bytes, newlines: line - 1, problems,
+    stack: (capTag !== undefined ? stack.slice(0, capDepth + 1) : stack).map((f) => ({ arr: f.arr, ...(f.key !== undefined ? { key: f.key } : {}) })),
+  });
   let line = 1;
   let inStr = false;
   let escNext = false;
@@ -56,6 +67,10 @@ export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: n
   let skipToNl = false;
   let docLine = 1;
   let bytes = 0;
+  // The native walk through captured values, when the addon is built (else the loop below does it).
+  const skip = skipAddon();
+  let skipping = false;
+  const skipState = new Int32Array(4);
   const content = openContent(path, { chunkBytes: 1 << 20, ...(range ? { start: range.start, end: range.end } : {}) }); // (gzip decompressed on the way)
   try {
     for await (const chunk of content.chunks) {
@@ -63,6 +78,15 @@ export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: n
       let keyStart = inStr && isKey ? 0 : -1;
       const n = chunk.length;
       for (let i = 0; i < n; i++) {
+        if (skipping) {
+          // Inside a captured value: native/json-skip.c walks to its closing bracket (same rules as below).
+          const p = skip!(chunk, i, n, skipState, MAX_DEPTH - stack.length);
+          line += skipState[3]!;
+          if (p < 0) { problem(line, `JSON nested deeper than ${MAX_DEPTH} levels; the rest of the file is not read`); return result(bytes - p - 1); }
+          if (p >= n) break;
+          skipping = false;
+          i = p; // the closing bracket, handled below
+        }
         if (inStr) {
           // Inline scan to the closing quote (most strings are short; a native call per string costs more).
           if (escNext) { escNext = false; i++; }
@@ -94,9 +118,12 @@ export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: n
             if (stack.length === 0) docLine = line;
             if (c === 123 && capTag === undefined) {
               const tag = h.want(stack);
-              if (tag !== undefined) { capTag = tag; capDepth = stack.length; capLine = line; capParts = []; capLen = 0; capDropped = false; capStart = i; }
+              if (tag !== undefined) { capTag = tag; capDepth = stack.length; capLine = line; capParts = []; capLen = 0; capDropped = false; capStart = i; skipping = skip !== undefined; skipState.fill(0); }
             }
-            if (stack.length >= MAX_DEPTH) { problem(line, `JSON nested deeper than ${MAX_DEPTH} levels; the rest of the file is not read`); return result(bytes + i); }
+            if (stack.length >= MAX_DEPTH) {
+              problem(line, `JSON nested deeper than ${MAX_DEPTH} levels; the rest of the file is not read`);
+              return result(bytes + i);
+            }
             stack.push({ arr: c === 91, key: undefined, idx: 0 });
             wantKey = c === 123;
             break;
@@ -105,7 +132,7 @@ export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: n
             if (stack.length === 0) { problem(line, `unexpected "${String.fromCharCode(c)}" outside any document`); break; }
             if (capTag !== undefined && stack.length === capDepth + 1) {
               const piece = chunk.subarray(capStart, i + 1);
-              if (!capDropped) h.captured(capTag, capParts.length ? Buffer.concat([...capParts, piece]).toString('utf8') : piece.toString('utf8'), capLine);
+              if (!capDropped) h.captured(capTag, capParts.length ? Buffer.concat([...capParts, piece]) : piece, capLine);
               capTag = undefined; capParts = []; capStart = -1;
             }
             if (capTag === undefined) h.closed(stack);
@@ -138,7 +165,8 @@ export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: n
     return result(bytes);
   }
   // (a range's caller compares the stack it ended with instead)
-  if (stack.length > 0 && !range) problem(docLine, `document starting at line ${docLine} is truncated: ${stack.length} unclosed bracket(s) at end of file`);
+  const open = stack.length + (skipping ? skipState[0]! : 0);
+  if (open > 0 && !range) problem(docLine, `document starting at line ${docLine} is truncated: ${open} unclosed bracket(s) at end of file`);
   return result(bytes);
 }
 

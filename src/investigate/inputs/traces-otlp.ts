@@ -16,6 +16,8 @@ import { toStr } from './normalise.js';
 
 type Attrs = Record<string, unknown>;
 
+const EXECUTE_TOOL = Buffer.from('execute_tool');
+
 /** OTLP AnyValue → plain JS value. */
 function anyValue(v: unknown): unknown {
   if (!isObj(v)) return v;
@@ -130,12 +132,13 @@ async function scanDocument(path: string, onSpan: (s: ToolCallSpan) => void, opt
   const st = new OtlpState(path, stats, ts, opts.assumedDurationMs ?? DEFAULT_ASSUMED_DURATION_MS, onSpan);
   // Spans seen before their resource (JSON key order is free) wait until the resource is known.
   let res: Attrs | undefined;
-  let pending: { text: string; line: number }[] = [];
-  const emit = (text: string, line: number, r: Attrs): void => {
-    // Most spans of an agent trace are model calls: skip them without parsing.
-    if (text.indexOf('execute_tool') < 0) { stats.skip('span:not execute_tool'); return; }
+  let pending: { bytes: Buffer; line: number }[] = [];
+  const emit = (bytes: Buffer, line: number, r: Attrs): void => {
+    // Most spans of an agent trace are model calls: skip them without decoding them (an ASCII
+    // word is in UTF-8 bytes exactly when it is in their decoded text).
+    if (bytes.indexOf(EXECUTE_TOOL) < 0) { stats.skip('span:not execute_tool'); return; }
     let sp: unknown;
-    try { sp = JSON.parse(text); } catch (e) { stats.badLine(line, `invalid span JSON: ${(e as Error).message}`); return; }
+    try { sp = JSON.parse(bytes.toString('utf8')); } catch (e) { stats.badLine(line, `invalid span JSON: ${(e as Error).message}`); return; }
     st.span(sp, r, line);
   };
   const off = (s: readonly { arr: boolean }[]): number => (s[0]?.arr ? 1 : 0);
@@ -146,18 +149,18 @@ async function scanDocument(path: string, onSpan: (s: ToolCallSpan) => void, opt
       if (d === 6 && s[o]!.key === 'resourceSpans' && s[o + 4]!.key === 'spans' && (s[o + 2]!.key === 'scopeSpans' || s[o + 2]!.key === 'instrumentationLibrarySpans')) return 'span';
       return undefined;
     },
-    captured(tag, text, line) {
+    captured(tag, bytes, line) {
       if (tag === 'resource') {
-        try { const r = JSON.parse(text) as Record<string, unknown>; res = attrsOf(r.attributes); } catch (e) { stats.badLine(line, `invalid resource JSON: ${(e as Error).message}`); res = {}; }
-        for (const p of pending) emit(p.text, p.line, res);
+        try { const r = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>; res = attrsOf(r.attributes); } catch (e) { stats.badLine(line, `invalid resource JSON: ${(e as Error).message}`); res = {}; }
+        for (const p of pending) emit(p.bytes, p.line, res);
         pending = [];
-      } else if (res !== undefined) emit(text, line, res);
-      else pending.push({ text, line });
+      } else if (res !== undefined) emit(bytes, line, res);
+      else pending.push({ bytes: Buffer.from(bytes), line });
     },
     closed(s) {
       const o = off(s);
       if (s.length - o === 3 && s[o]!.key === 'resourceSpans' && !s[o + 2]!.arr) {
-        for (const p of pending) emit(p.text, p.line, {});
+        for (const p of pending) emit(p.bytes, p.line, {});
         pending = []; res = undefined;
       }
     },
