@@ -128,15 +128,15 @@ function eveLog(seed: number): string {
 async function reference(path: string, format: string): Promise<{ digest: LogDigest; sources: Map<string, string[]> }> {
   const bySrc = new Map<string, Set<string>>();
   const alerts: NetRecord[] = [];
-  let records = 0;
+  let records = 0, lines = 0;
   const stats = await netReader(format).read(path, (rec) => {
     records++;
     const s = bySrc.get(rec.dst) ?? new Set<string>();
     s.add(rec.src);
     bySrc.set(rec.dst, s);
     if (isAlertLike(rec)) alerts.push(rec);
-  });
-  return { digest: { records, alerts, stats }, sources: new Map([...bySrc].map(([d, s]) => [d, [...s].sort()])) };
+  }, { onLines: (n) => { lines = n; } });
+  return { digest: { records, alerts, stats, lines }, sources: new Map([...bySrc].map(([d, s]) => [d, [...s].sort()])) };
 }
 
 /** An export as destination → sorted distinct sources. */

@@ -6,7 +6,7 @@
 // on files whose headers change in the middle, and that header problems are reported once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { investigate } from '../src/investigate/investigate.js';
@@ -73,13 +73,17 @@ test('Zeek TSV and VPC logs read in parallel line ranges give what a serial read
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
-test('headerLinesBefore: the header lines before each cut, with line numbers, in file order', () => {
+test('headerLinesBefore: the header lines before each cut, with line numbers, in file order, and the line each cut starts', () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-ranges-'));
   try {
     const p = join(dir, 'conn.log');
     writeFileSync(p, zeekLog());
     const ranges = splitLineRanges(p, 5);
-    const got = headerLinesBefore(p, ranges.map((r) => r.start), ['#'], (l) => l.startsWith('#'))!;
+    const h = headerLinesBefore(p, ranges.map((r) => r.start), ['#'], (l) => l.startsWith('#'))!;
+    const got = h.preludes;
+    // The line numbers found on the way equal those a counting pass gives (splitLineRanges counts them).
+    assert.deepEqual(h.firstLines, ranges.map((r) => r.firstLine));
+    assert.ok(new Set(h.firstLines).size === ranges.length && ranges.length >= 4, h.firstLines.join());
     const lines = zeekLog().split('\n');
     let at = 0;
     ranges.forEach((r, i) => {
@@ -89,5 +93,43 @@ test('headerLinesBefore: the header lines before each cut, with line numbers, in
       at = r.start;
     });
     assert.ok(at > 0 && got[got.length - 1]!.length === 7 + 7 + 3, 'the last cut sees all three headers');
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('eve.json and iptables ranges, numbered without a counting pass, report the true lines of alerts and bad lines', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-ranges-'));
+  try {
+    const iso = (s: number): string => new Date(s * 1000).toISOString();
+    const eve: string[] = [], ipt: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const alert = i % 97 === 0;
+      eve.push(i === 2222 ? '{"timestamp": "torn' : JSON.stringify(alert
+        ? { timestamp: iso(T0 + i), event_type: 'alert', src_ip: `10.1.${i % 7}.5`, src_port: 1, dest_ip: '169.254.169.254', dest_port: 80, proto: 'TCP', alert: { signature: `sig ${i}`, severity: 2 } }
+        : { timestamp: iso(T0 + i), event_type: 'flow', src_ip: `10.1.${i % 7}.5`, src_port: 1, dest_ip: '198.51.100.7', dest_port: 443, proto: 'TCP' }));
+      ipt.push(i === 1777 ? 'Mai 99 12:00:00 host kernel: [corral-drop] IN=eth0 OUT= SRC=10.2.0.9 DST=10.40.0.1 PROTO=TCP SPT=1 DPT=22' : `May  1 12:${String(Math.floor(i / 60) % 60).padStart(2, '0')}:${String(i % 60).padStart(2, '0')} host kernel: [corral-drop] IN=eth0 OUT= SRC=10.2.${i % 5}.9 DST=10.40.0.${i % 3} LEN=60 PROTO=TCP SPT=4000 DPT=${i % 2 ? 22 : 6379}`);
+    }
+    const evePath = join(dir, 'eve.json'), iptPath = join(dir, 'iptables.log'), trace = join(dir, 'trace.jsonl');
+    writeFileSync(evePath, eve.join('\n') + '\n');
+    writeFileSync(iptPath, ipt.join('\n') + '\n');
+    utimesSync(iptPath, T0, T0); // (syslog lines take their year from the file's time)
+    // One long call on every source address, so every alert of both logs is linked and listed.
+    const ips = [...Array.from({ length: 7 }, (_, k) => `10.1.${k}.5`), ...Array.from({ length: 5 }, (_, k) => `10.2.${k}.9`)];
+    writeFileSync(trace, ips.map((ip, k) => JSON.stringify({ episode: `e${k}`, command: 'python job.py', ts: iso(T0 - 10), end_ts: iso(T0 + 4000), ip })).join('\n') + '\n');
+    const base = { logs: [{ path: evePath, format: 'suricata-eve' }, { path: iptPath, format: 'iptables-log' }], traces: [{ path: trace }], rules: 'off' as const };
+    const serial = await investigate({ ...base, jobs: 1 });
+    const parallel = await investigate({ ...base, jobs: 4, parallelMinBytes: 1 });
+    assert.ok(parallel.notes.some((n) => /logs read by \d+ worker threads/.test(n)), parallel.notes.join('; '));
+    const view = (r: typeof serial): unknown => ({
+      net: r.inputs.net.map((s) => ({ records: s.records, bad: s.bad, issues: s.issues })),
+      alerts: r.alerts.map((a) => [a.ts, a.src, a.dst, a.dport, a.file, a.line]),
+    });
+    assert.deepEqual(view(parallel), view(serial));
+    const [e, p] = serial.inputs.net;
+    assert.deepEqual(e!.issues.map((i) => i.line), [2223]);
+    assert.deepEqual(p!.issues.map((i) => i.line), [1778]);
+    // alerts late in each file name their own lines
+    assert.equal(serial.alerts.filter((a) => a.file === evePath).length, 31, 'every eve alert is listed');
+    assert.ok(serial.alerts.some((a) => a.file === evePath && a.line === 2911), 'eve alert (i = 2910) at line 2911');
+    assert.ok(serial.alerts.some((a) => a.file === iptPath && a.line === 3000), 'iptables record on the last line');
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });

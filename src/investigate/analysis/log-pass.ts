@@ -53,10 +53,14 @@ export async function logPass(table: AlertTable, inp: LogPassInput): Promise<{ s
       const big = jobs > 1 && total >= minBytes && sizes[i]! >= minBytes && !gz[i];
       const head = HEADERED[l.format];
       let ranges: LineRange[] | undefined, preludes: PreludeLine[][] | undefined;
-      if (big && (SPLITTABLE.has(l.format) || head)) ranges = splitLineRanges(l.path, jobs * 2);
+      // Lines are not counted up front (a serial read of every big log before any worker could
+      // start): a header format's ranges get their first line from the header search, which reads
+      // up to the last cut anyway; the others are numbered from 1 and shifted once read (below).
+      if (big && (SPLITTABLE.has(l.format) || head)) ranges = splitLineRanges(l.path, jobs * 2, false);
       if (ranges && head) {
-        preludes = headerLinesBefore(l.path, ranges.map((r) => r.start), head.needles, head.isHeader);
-        if (!preludes) ranges = undefined; // a line over 1 MiB before a cut: read the file whole
+        const h = headerLinesBefore(l.path, ranges.map((r) => r.start), head.needles, head.isHeader);
+        if (!h) ranges = undefined; // a line over 1 MiB before a cut: read the file whole
+        else { preludes = h.preludes; ranges = ranges.map((r, k) => ({ ...r, firstLine: h.firstLines[k]! })); }
       }
       if (!ranges) { plan.tasks.push({ path: l.path, format: l.format }); taskSize.push(sizes[i]!); return; }
       ranges.forEach((r, k) => {
@@ -81,10 +85,30 @@ export async function logPass(table: AlertTable, inp: LogPassInput): Promise<{ s
     for (const r of await Promise.all(pool)) if (r.tasks > 0) { workers++; sources.push(r.sources); }
   }
   const digests = plan.digests;
+  shiftLines(tasks, digests);
   for (const s of sources) table.addSources(s);
   for (const d of digests) table.addDigest(d.records, d.alerts);
   const merged = mergeStats(digests.map((d) => d.stats));
   return { stats: inp.logs.map((l) => merged.find((s) => s.file === l.path)!).filter((s, i, all) => all.indexOf(s) === i), workers };
+}
+
+/**
+ * Ranges read without knowing their first line (firstLine 0) numbered their lines from 1: shifts
+ * their alerts' and bad lines' numbers by the lines of the ranges before them in the file, so
+ * every report names the true line.
+ */
+function shiftLines(tasks: LogTask[], digests: LogDigest[]): void {
+  let file = '', before = 0;
+  tasks.forEach((t, i) => {
+    if (!t.range) return;
+    if (t.path !== file) { file = t.path; before = 0; }
+    const d = digests[i]!;
+    if (t.range.firstLine === 0 && before > 0) {
+      for (const a of d.alerts) a.line += before;
+      for (const issue of d.stats.issues) issue.line += before;
+    }
+    before += d.lines;
+  });
 }
 
 /** The log pass's tasks, shared by its workers: the queue of task indexes not yet taken, and each task's digest. */

@@ -15,7 +15,8 @@ import { isAlertLike } from './alert-table.js';
 import { SourceSet, type SourcesExport } from './source-set.js';
 
 export interface LogTask { path: string; format: string; range?: LineRange; prelude?: PreludeLine[] }
-export interface LogDigest { records: number; alerts: NetRecord[]; stats: ReadStats }
+/** What one task read: records, the alert-like ones, the reader's stats, and the lines of its range. */
+export interface LogDigest { records: number; alerts: NetRecord[]; stats: ReadStats; lines: number }
 
 export type LogWorkerMessage =
   | { type: 'progress'; bytes: number }
@@ -32,13 +33,14 @@ export async function digestLog(t: LogTask, map: FieldMap | undefined, onBytes: 
   // Plain flows are taken natively into sources.pairs (counted in the stats, not passed here).
   const pairs = sources.pairs;
   const before = pairs?.taken ?? 0;
+  let lines = 0;
   const stats = await netReader(t.format).read(t.path, (r) => {
     records++;
     sources.add(r.dst, r.src);
     if (isAlertLike(r)) alerts.push(r);
-  }, { map, range: t.range, prelude: t.prelude, pairs, onProgress: (b) => { onBytes(b - last); last = b; } });
+  }, { map, range: t.range, prelude: t.prelude, pairs, onProgress: (b) => { onBytes(b - last); last = b; }, onLines: (n) => { lines = n; } });
   if (pairs) records += pairs.taken - before;
-  return { records, alerts, stats };
+  return { records, alerts, stats, lines };
 }
 
 if (parentPort && workerData && (workerData as { corralLogWorker?: boolean }).corralLogWorker) {

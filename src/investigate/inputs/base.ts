@@ -28,6 +28,8 @@ export interface NetReadOptions {
    * in the stats instead of being passed to onRecord (Zeek conn TSV, VPC, eve.json; see flow-pairs.ts).
    */
   pairs?: FlowPairs;
+  /** Told the number of lines read (of the range, when one is given) at the end. */
+  onLines?: (lines: number) => void;
 }
 
 
@@ -67,7 +69,7 @@ export function lineCtx(path: string, format: string, opts: { tz?: string; year?
 }
 
 /** Runs one line-oriented reader over a file. makeHandler is called once per read. */
-export async function readLines(path: string, format: string, opts: { onProgress?: (b: number, t: number) => void; tz?: string; year?: number; range?: LineRange; prelude?: PreludeLine[]; pairs?: FlowPairs },
+export async function readLines(path: string, format: string, opts: { onProgress?: (b: number, t: number) => void; tz?: string; year?: number; range?: LineRange; prelude?: PreludeLine[]; pairs?: FlowPairs; onLines?: (lines: number) => void },
   makeHandler: (ctx: LineCtx) => LineHandler, finish?: (ctx: LineCtx) => void): Promise<ReadStats> {
   const ctx = lineCtx(path, format, opts);
   ctx.pairs = opts.pairs;
@@ -80,6 +82,7 @@ export async function readLines(path: string, format: string, opts: { onProgress
     stats.muted = false;
   }
   const res = await forEachLine(path, handler, { onProgress: opts.onProgress, range: opts.range, bulk: ctx.bulk });
+  opts.onLines?.(res.lines);
   if (res.error) stats.badLine(res.error.line, res.error.message);
   finish?.(ctx);
   return stats.finish(ts, res.bytes, res.overlong);

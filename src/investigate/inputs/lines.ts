@@ -51,7 +51,9 @@ export async function forEachLine(path: string, onLine: (text: string, lineNo: n
   const start = opts.range?.start ?? 0;
   const end = opts.range?.end ?? size;
   const total = end - start;
-  let lineNo = (opts.range?.firstLine ?? 1) - 1;
+  // (firstLine 0 = unknown: numbered from 1, the caller shifts them)
+  const lineBase = Math.max(1, opts.range?.firstLine ?? 1) - 1;
+  let lineNo = lineBase;
   let bytes = 0;
   let carry: Buffer[] = [];
   let carryLen = 0;
@@ -133,7 +135,7 @@ export async function forEachLine(path: string, onLine: (text: string, lineNo: n
     lineNo++;
     onLine(s, lineNo, { unterminated: true });
   }
-  return { bytes, lines: lineNo - ((opts.range?.firstLine ?? 1) - 1), total, overlong, ...(error ? { error } : {}) };
+  return { bytes, lines: lineNo - lineBase, total, overlong, ...(error ? { error } : {}) };
 }
 
 /**
@@ -185,15 +187,18 @@ export function splitLineRanges(path: string, n: number, countLines = true): Lin
 
 /**
  * For each cut (a line start), the header lines before it, in file order, so a range reader can
- * start with the state a serial read has there. A header line is one for which isHeader holds;
- * every header line must contain one of the needles (found at memchr speed; only lines holding
- * a needle are decoded). One read of the file up to the last cut. undefined when a line before
- * the last cut is longer than 1 MiB (the caller then reads the file as a whole).
+ * start with the state a serial read has there, and the number of the line the cut starts. A
+ * header line is one for which isHeader holds; every header line must contain one of the needles
+ * (found at memchr speed; only lines holding a needle are decoded). One read of the file up to
+ * the last cut. undefined when a line before the last cut is longer than 1 MiB (the caller then
+ * reads the file as a whole).
  */
-export function headerLinesBefore(path: string, cuts: number[], needles: string[], isHeader: (line: string) => boolean): PreludeLine[][] | undefined {
+export function headerLinesBefore(path: string, cuts: number[], needles: string[], isHeader: (line: string) => boolean): { preludes: PreludeLine[][]; firstLines: number[] } | undefined {
   const out: PreludeLine[][] = cuts.map(() => []);
+  const firstLines = cuts.map(() => 1);
   const last = Math.max(0, ...cuts);
-  if (last === 0) return out;
+  if (last === 0) return { preludes: out, firstLines };
+  const lineAt = new Map<number, number>();
   const fd = openSync(path, 'r');
   try {
     const found: { at: number; line: PreludeLine }[] = [];
@@ -211,10 +216,14 @@ export function headerLinesBefore(path: string, cuts: number[], needles: string[
       for (const pat of pats) {
         for (let k = buf.indexOf(pat, 0); k >= 0 && k < end; k = buf.indexOf(pat, k + 1)) starts.add(k > 0 ? buf.lastIndexOf(10, k - 1) + 1 : 0);
       }
+      // (the cuts in this part are line starts too: their line numbers are taken on the way)
+      const cutsHere = new Set(cuts.filter((c) => c >= base && c - base < end).map((c) => c - base));
       let counted = 0;
-      for (const s of [...starts].sort((a, b) => a - b)) {
+      for (const s of [...new Set([...starts, ...cutsHere])].sort((a, b) => a - b)) {
         for (let k = buf.indexOf(10, counted); k >= 0 && k < s; k = buf.indexOf(10, k + 1)) line++;
         counted = s;
+        if (cutsHere.has(s)) lineAt.set(base + s, line);
+        if (!starts.has(s)) continue;
         let e = buf.indexOf(10, s);
         if (e < 0 || e > end) e = end;
         const text = buf.toString('utf8', s, e > s && buf[e - 1] === 13 ? e - 1 : e);
@@ -224,7 +233,8 @@ export function headerLinesBefore(path: string, cuts: number[], needles: string[
       carry = n - end;
       if (carry > 0) buf.copy(buf, 0, end, n);
     }
-    cuts.forEach((c, i) => { for (const f of found) if (f.at < c) out[i]!.push(f.line); });
-    return out;
+    lineAt.set(pos, line); // (the last cut, at the end of what was read)
+    cuts.forEach((c, i) => { for (const f of found) if (f.at < c) out[i]!.push(f.line); firstLines[i] = c === 0 ? 1 : lineAt.get(c) ?? 0; });
+    return { preludes: out, firstLines };
   } finally { closeSync(fd); }
 }

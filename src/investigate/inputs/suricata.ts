@@ -181,6 +181,7 @@ export const suricataEveReader: NetReader = {
     // Queued address pairs point into the scanner's buffer: added before its bytes change.
     const batch = (): void => pairs?.flush();
     const res = await readJsonLines(path, KEYS, { fast, slow, batch }, { range: opts.range, onProgress: opts.onProgress });
+    opts.onLines?.(res.lines);
     if (res.error) stats.badLine(res.error.line, res.error.message);
     return stats.finish(ts, res.bytes, res.overlong);
   },
