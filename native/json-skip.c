@@ -36,9 +36,7 @@ static inline int64_t next_special(const uint8_t *b, int64_t i, int64_t n) {
 }
 
 static napi_value skip_value(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  NAPI_ARGS(5);
   uint8_t *b;
   int32_t *st;
   size_t bn, sn;

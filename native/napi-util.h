@@ -8,6 +8,12 @@
 #include <node_api.h>
 #include <stddef.h>
 
+/* The callback's arguments: argc (how many came, at most n) and argv[n]. */
+#define NAPI_ARGS(n) \
+  size_t argc = (n); \
+  napi_value argv[(n)]; \
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL)
+
 static inline napi_value napi_fail(napi_env env, const char *msg) {
   napi_throw_type_error(env, NULL, msg);
   return NULL;

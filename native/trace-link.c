@@ -277,9 +277,7 @@ static napi_value num(napi_env env, double v) {
 }
 
 static napi_value tl_new(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  NAPI_ARGS(2);
   int32_t *layout;
   double *params;
   size_t ln, pn;
