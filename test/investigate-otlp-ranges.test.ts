@@ -61,14 +61,18 @@ async function oneAndMany(dir: string, file: string, text: string): Promise<{ on
   return { one, many };
 }
 
-test('one OTLP document (compact or pretty-printed) is cut at element starts and read in parallel exactly as one thread reads it', async (t) => {
+test('one OTLP document (compact, pretty-printed, several concatenated or in an array) is cut at element starts and read in parallel exactly as one thread reads it', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-otlp-ranges-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'eve.json'), eve());
   const compact = `{"resourceSpans":[\n${resources().map((r) => JSON.stringify(r)).join(',\n')}\n]}\n`;
   // Pretty-printed, with one span missing its start time far into the file: its bad-span report must name its true line.
   const pretty = JSON.stringify({ resourceSpans: resources({ badSpan: 2605 }) }, null, 2) + '\n';
-  for (const [file, text] of [['compact.json', compact], ['pretty.json', pretty]] as const) {
+  // Several documents: concatenated (pretty-printed, so not JSON lines), and inside one top-level array.
+  const rs = resources();
+  const concatenated = [rs.slice(0, 100), rs.slice(100)].map((part) => JSON.stringify({ resourceSpans: part }, null, 1)).join('\n') + '\n';
+  const array = JSON.stringify([{ resourceSpans: rs.slice(0, 150) }, { resourceSpans: rs.slice(150) }], null, 1) + '\n';
+  for (const [file, text] of [['compact.json', compact], ['pretty.json', pretty], ['concatenated.json', concatenated], ['array.json', array]] as const) {
     const { one, many } = await oneAndMany(dir, file, text);
     const ranges = await documentRanges(join(dir, file), 6);
     assert.ok(ranges && ranges.length >= 4, `${file}: cut into ${ranges?.length} ranges`);
