@@ -12,6 +12,7 @@ import { renderHtml } from '../investigate/report/html.js';
 import { parseDuration } from '../policy/units.js';
 import { checkWritable, Progress, UsageError, type CliIO } from './io.js';
 import { expandInputs } from './input-files.js';
+import { renamePath, spoolStdin, stdinWanted, STDIN_NAME, type SpooledStdin } from './stdin-input.js';
 import { makeStyle, safeText } from './style.js';
 
 export const INVESTIGATE_USAGE = `Usage: corral investigate [options] LOGFILE…
@@ -19,7 +20,8 @@ export const INVESTIGATE_USAGE = `Usage: corral investigate [options] LOGFILE…
   LOGFILE                 suricata eve.json, zeek conn.log (TSV/JSON), iptables/nftables log, AWS VPC flow log,
                           CSV/JSONL (with --map), or a Corral event log; the format is detected unless --format;
                           any input may be compressed (gzip, zstd, xz, bzip2: read as it streams); a directory stands for
-                          the files under it (recursively; hidden ones skipped)
+                          the files under it (recursively; hidden ones skipped); "-" is standard input (once, as a
+                          LOGFILE, --traces or --placements: e.g. aws s3 cp s3://…/flow.log.gz - | corral investigate -)
   --format F              format of the LOGFILEs: suricata-eve zeek-conn-tsv zeek-conn-json iptables-log vpc-flow csv jsonl corral-events
   --map ts=…,src=…,…      field mapping for csv/jsonl (ts src dst sport dport proto action severity rule host bytes category)
   --traces FILE           agent traces (repeatable): canonical JSONL, OTLP JSON, OpenAI messages (detected)
@@ -45,7 +47,14 @@ function duration(name: string, v: string | undefined, dflt: number, allowZero: 
   return d.value;
 }
 
-export async function investigateCommand(argv: string[], io: CliIO): Promise<number> {
+export async function investigateCommand(argv: string[], io: CliIO & { stdin?: NodeJS.ReadableStream & { isTTY?: boolean } }): Promise<number> {
+  let spooled: SpooledStdin | undefined;
+  try {
+    return await investigateWith(argv, io, (s) => { spooled = s; });
+  } finally { spooled?.cleanup(); }
+}
+
+async function investigateWith(argv: string[], io: CliIO & { stdin?: NodeJS.ReadableStream & { isTTY?: boolean } }, onSpooled: (s: SpooledStdin) => void): Promise<number> {
   let args;
   try {
     args = parseArgs({
@@ -64,10 +73,26 @@ export async function investigateCommand(argv: string[], io: CliIO): Promise<num
   const { values: v, positionals } = args;
   if (v.help) { io.stdout.write(`${INVESTIGATE_USAGE}\n`); return 0; }
   let input;
+  let spooled: SpooledStdin | undefined;
   try {
     if (!positionals.length) throw new UsageError('no LOGFILE given');
+    // "-" is standard input, spooled to a private file first (stdin-input.ts).
+    const stdin = io.stdin ?? process.stdin;
+    if (stdinWanted([...positionals, ...(v.traces ?? []), ...(v.placements ?? [])], stdin as { isTTY?: boolean })) {
+      const p = new Progress(io, !v.quiet);
+      try {
+        spooled = await spoolStdin(stdin, (b) => p.update(`reading standard input: ${(b / 1e6).toFixed(0)} MB`));
+      } catch (e) {
+        p.done();
+        io.stderr.write(`corral investigate: cannot read standard input: ${safeText((e as Error).message)}\n`);
+        return 1;
+      }
+      p.done();
+      onSpooled(spooled);
+    }
+    const real = (paths: readonly string[]): string[] => paths.map((x) => (x === STDIN_NAME && spooled ? spooled.path : x));
     // A directory stands for the files under it (rotated logs); every path must exist.
-    const logFiles = expandInputs(positionals), traceFiles = expandInputs(v.traces ?? []), placementFiles = expandInputs(v.placements ?? []);
+    const logFiles = expandInputs(real(positionals)), traceFiles = expandInputs(real(v.traces ?? [])), placementFiles = expandInputs(real(v.placements ?? []));
     if (v.format !== undefined && !NET_FORMATS.includes(v.format)) throw new UsageError(`unknown --format "${safeText(v.format)}" (formats: ${NET_FORMATS.join(', ')})`);
     const traceFormat = v['trace-format'];
     if (traceFormat !== undefined && !TRACE_FORMATS.includes(traceFormat)) throw new UsageError(`unknown --trace-format "${safeText(traceFormat)}" (formats: ${TRACE_FORMATS.join(', ')})`);
@@ -114,6 +139,8 @@ export async function investigateCommand(argv: string[], io: CliIO): Promise<num
     return 1;
   }
   progress.done();
+  // Reports name standard input "-", not the spooled file (removed when the command ends).
+  if (spooled) result = renamePath(result, spooled.path, STDIN_NAME);
   if (v.html) {
     try { writeFileSync(v.html, renderHtml(result)); } catch (e) {
       io.stderr.write(`corral investigate: cannot write ${safeText(v.html)}: ${safeText((e as Error).message)}\n`);
