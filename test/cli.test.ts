@@ -45,6 +45,12 @@ test('usage errors exit 2 with a clear message; unknown commands too', () => {
     assert.match(e.stderr, /… and 40 more bad lines/);
     assert.match(e.stderr, /no tool call could be read from .*junk\.jsonl \(60 bad lines\)/);
     assert.doesNotMatch(e.stderr, /\x07/, 'control bytes of the input are escaped');
+    // The same junk piped in as "-" (gzipped: a pipe is read like a file) is refused the same way.
+    const piped = spawnSync(process.execPath, [main, 'replay', '-'], { input: gzipSync(Array.from({ length: 60 }, (_, i) => `junk ${i}`).join('\n') + '\n'), encoding: 'utf8' });
+    assert.equal(piped.status, 2, piped.stderr);
+    assert.match(piped.stderr, /corral replay: -:1: .*\(line skipped\)/);
+    assert.match(piped.stderr, /no tool call could be read from - \(60 bad lines\)/);
+    assert.equal(spawnSync(process.execPath, [main, 'replay', '-', '-'], { input: '', encoding: 'utf8' }).status, 2, '"-" twice');
     const k = run('check', '--jsonl', join(dir, 'junk.jsonl'));
     assert.equal(k.status, 65, 'corral check: unreadable input is bad input, not "allow"');
     assert.equal((k.stderr.match(/invalid JSON/g) ?? []).length, 20);

@@ -8,12 +8,14 @@ import { Runtime } from '../session/runtime.js';
 import { resolvePolicy, type Policy } from '../policy/index.js';
 import { parseReplayInput, type Episode, type InputProblem } from '../trace/replay-input.js';
 import { alertJson, Progress, readTextFile, renderAlerts, UsageError, writeInputProblems, type CliIO } from './io.js';
+import { spoolStdin, stdinWanted, STDIN_NAME } from './stdin-input.js';
 import { makeStyle, safeText } from './style.js';
 import type { AlertEvent } from '../events/event.js';
 
 export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [--json] [--home DIR] FILE…
   FILE: JSON lines, canonical ({"episode","step","command",...} per line) or OpenAI chat
-  ({"episode"?, "messages":[...]} per line). Exit 0 = no alerts, 3 = alerts, other = failure.`;
+  ({"episode"?, "messages":[...]} per line), possibly compressed; "-" reads standard input.
+  Exit 0 = no alerts, 3 = alerts, other = failure.`;
 
 export interface CallOutcome {
   episode: string; step: number; tool_call_id: string; exit_code: number | null; duration_ms: number;
@@ -69,9 +71,17 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   const policy = resolvePolicy(values.policy);
   const episodes: Episode[] = [];
   const problems: InputProblem[] = [];
+  // "-" is standard input (once), spooled like corral investigate's so a compressed pipe reads too.
+  const stdin = (io as CliIO & { stdin?: NodeJS.ReadableStream & { isTTY?: boolean } }).stdin ?? process.stdin;
+  const piped = stdinWanted(positionals, stdin as { isTTY?: boolean });
   for (const f of positionals) {
     let text: string;
-    try { text = await readTextFile(f); } catch (e) { throw new UsageError(`cannot read ${f}: ${(e as Error).message}`); }
+    if (f === STDIN_NAME && piped) {
+      const spooled = await spoolStdin(stdin, () => {});
+      try { text = await readTextFile(spooled.path); } finally { spooled.cleanup(); }
+    } else {
+      try { text = await readTextFile(f); } catch (e) { throw new UsageError(`cannot read ${f}: ${(e as Error).message}`); }
+    }
     const r = parseReplayInput(text, f);
     episodes.push(...r.episodes);
     problems.push(...r.problems);
