@@ -72,23 +72,15 @@ export async function tracePass(inp: TracePassInput): Promise<{ state: LinkState
   const load = new Array<number>(n).fill(0);
   for (const o of order) { const k = load.indexOf(Math.min(...load)); buckets[k]!.push(o.t); load[k]! += o.size; }
   const results = await Promise.all(buckets.map((b) => runWorker({ ...base, tasks: b }, onBytes)));
-  let all: TaskResults = { states: [], stats: [], lines: [], fast: [], docEnds: [] };
-  let order2: TraceTask[] = [];
-  results.forEach((r, k) => {
-    order2.push(...buckets[k]!);
-    all.states.push(...r.states); all.stats.push(...r.stats); all.lines.push(...r.lines); all.fast.push(...r.fast); all.docEnds.push(...r.docEnds);
-  });
+  let order2 = buckets.flat();
+  let all = joinResults(results);
   // A document whose ranges did not join up is read again, whole, as a serial read would.
   const broken = new Set(order2.filter((t, i) => t.doc && all.docEnds[i] !== t.doc.expectEnd).map((t) => t.path));
   for (const path of broken) {
-    const keep = order2.map((t, i) => i).filter((i) => order2[i]!.path !== path);
+    const keep = order2.map((_, i) => i).filter((i) => order2[i]!.path !== path);
     const whole: TraceTask = { path, format: 'otlp-json', numberBase: nextBase() };
-    const r = await runTraceTasks({ ...base, tasks: [whole] }, () => {});
+    all = joinResults([selectResults(all, keep), await runTraceTasks({ ...base, tasks: [whole] }, () => {})]);
     order2 = [...keep.map((i) => order2[i]!), whole];
-    all = {
-      states: [...keep.map((i) => all.states[i]!), ...r.states], stats: [...keep.map((i) => all.stats[i]!), ...r.stats],
-      lines: [...keep.map((i) => all.lines[i]!), ...r.lines], fast: [...keep.map((i) => all.fast[i]!), ...r.fast], docEnds: [...keep.map((i) => all.docEnds[i]!), ...r.docEnds],
-    };
   }
   shiftLines(order2, all);
   const c = canonical(order2, all, fileOf);
@@ -111,7 +103,17 @@ function canonical(tasks: TraceTask[], r: TaskResults, fileOf: Map<string, numbe
     for (const c of st.candidates) c.n = base + (c.n - t.numberBase);
     before.set(t.path, prior + st.spans);
   }
+  return selectResults(r, idx);
+}
+
+/** The results of tasks idx, in that order. */
+function selectResults(r: TaskResults, idx: number[]): TaskResults {
   return { states: idx.map((i) => r.states[i]!), stats: idx.map((i) => r.stats[i]!), lines: idx.map((i) => r.lines[i]!), fast: idx.map((i) => r.fast[i]!), docEnds: idx.map((i) => r.docEnds[i]!) };
+}
+
+/** Several workers' results one after another. */
+function joinResults(rs: TaskResults[]): TaskResults {
+  return { states: rs.flatMap((r) => r.states), stats: rs.flatMap((r) => r.stats), lines: rs.flatMap((r) => r.lines), fast: rs.flatMap((r) => r.fast), docEnds: rs.flatMap((r) => r.docEnds) };
 }
 
 function sum(xs: number[]): number {

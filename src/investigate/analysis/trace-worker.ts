@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { InputStats, Placement } from '../types.js';
 import { DEFAULT_ASSUMED_DURATION_MS, traceReader } from '../inputs/index.js';
 import { stackSignature, type DocRange } from '../inputs/otlp-resync.js';
-import { readDocumentRange } from '../inputs/traces-otlp.js';
+import { readDocument } from '../inputs/traces-otlp.js';
 import { scanCanonical } from './trace-scan.js';
 import { PlacementIndex } from './placements.js';
 import { SpanLinker, stateBuffers, type KeyAlertsInput, type LinkOptions, type LinkState } from './linker.js';
@@ -54,17 +54,16 @@ export async function runTraceTasks(input: WorkerInput, onBytes: (delta: number)
       assumedDurationMs: input.assumedDurationMs,
     };
     if (t.range) opts.range = t.range;
-    docEnds.push(null);
     if (t.doc) {
-      const r = await readDocumentRange(t.path, (s) => linker.add(s), opts, t.doc);
+      const r = await readDocument(t.path, (s) => linker.add(s), opts, t.doc);
       stats.push(r.stats); lines.push(r.scan.newlines); fast.push(0);
-      docEnds[docEnds.length - 1] = stackSignature(r.scan.stack) + (r.scan.problems > 0 ? '!' : '');
+      docEnds.push(stackSignature(r.scan.stack) + (r.scan.problems > 0 ? '!' : ''));
     } else if (t.format === 'canonical-jsonl' && !placements) {
       const r = await scanCanonical(t.path, linker, { range: t.range, assumedDurationMs: input.assumedDurationMs ?? DEFAULT_ASSUMED_DURATION_MS, onProgress: opts.onProgress as (b: number) => void });
-      stats.push(r.stats); lines.push(r.lines); fast.push(r.fast);
+      stats.push(r.stats); lines.push(r.lines); fast.push(r.fast); docEnds.push(null);
     } else {
       stats.push(await reader.read(t.path, (s) => linker.add(s), opts));
-      lines.push(-1); fast.push(0);
+      lines.push(-1); fast.push(0); docEnds.push(null);
     }
     states.push(linker.state(true));
   }

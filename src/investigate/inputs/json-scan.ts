@@ -2,23 +2,25 @@
 // JSON.parse would need the whole file (and several times its size) in memory. This scanner
 // walks the bytes once, tracks only nesting, object keys and string boundaries, and hands out
 // the few sub-values a caller asks for (here: each span and each resource) as small JSON texts
-// (their bytes: a caller may skip one without decoding it) to JSON.parse. Memory: one chunk plus the largest captured value (capped).
+// (their bytes: a caller may skip one without decoding it) to JSON.parse. The walk through a
+// captured value is native when the addon is built (native/json-skip.c, the same rules).
+// Memory: one chunk plus the largest captured value (capped).
 // Threat stopped: a huge or hostile trace file exhausting memory.
 import { statSync } from 'node:fs';
 import { ContentError, openContent } from './source.js';
 import { jsonLinesAddon } from './json-lines.js';
 
 export const MAX_CAPTURE_BYTES = 64 << 20;
+/** Deeper nesting than any OTLP export has; stops a '[[[[…' file from growing the stack without bound. */
+export const MAX_DEPTH = 256;
+
+interface Frame { arr: boolean; key: string | undefined; idx: number }
 
 type SkipValue = (buf: Uint8Array, from: number, to: number, state: Int32Array, room: number) => number;
 function skipAddon(): SkipValue | undefined {
   const a = jsonLinesAddon() as { skipValue?: SkipValue } | undefined;
   return a?.skipValue;
 }
-/** Deeper nesting than any OTLP export has; stops a '[[[[…' file from growing the stack without bound. */
-export const MAX_DEPTH = 256;
-
-export interface Frame { arr: boolean; key: string | undefined; idx: number }
 
 /**
  * Where a scan starts and stops inside one document (parallel reading, see otlp-resync.ts): bytes

@@ -118,15 +118,11 @@ export function firstLineIsDocument(path: string): boolean {
 }
 
 /**
- * One range of a single OTLP document (otlp-resync.ts): its spans, stats (lines counted from 1 in
- * the range; the caller shifts them), and how the scan ended, for the caller to check that the
- * range began and ended where the ranges were cut (else it reads the file whole instead).
+ * A file of OTLP documents (not JSON lines), or one range of it (otlp-resync.ts): its spans, the
+ * stats (in a range, lines counted from 1; the caller shifts them), and how the scan ended, for
+ * the caller to check that a range began and ended where the ranges were cut.
  */
-export async function readDocumentRange(path: string, onSpan: (s: ToolCallSpan) => void, opts: TraceReadOptions, range: ScanRange): Promise<{ stats: ReadStats; scan: ScanResult }> {
-  return scanDocument(path, onSpan, opts, range);
-}
-
-async function scanDocument(path: string, onSpan: (s: ToolCallSpan) => void, opts: TraceReadOptions, range?: ScanRange): Promise<{ stats: ReadStats; scan: ScanResult }> {
+export async function readDocument(path: string, onSpan: (s: ToolCallSpan) => void, opts: TraceReadOptions, range?: ScanRange): Promise<{ stats: ReadStats; scan: ScanResult }> {
   const stats = new StatsBuilder(path, 'otlp-json');
   const ts = new TsParser({ tz: opts.tz });
   const st = new OtlpState(path, stats, ts, opts.assumedDurationMs ?? DEFAULT_ASSUMED_DURATION_MS, onSpan);
@@ -176,7 +172,7 @@ export const otlpTraceReader: SpanReader = {
     if (!firstLineIsDocument(path)) {
       // One document cannot be split by line ranges: the range that starts at 0 reads it all, the others nothing.
       if (opts.range && opts.range.start > 0) return Promise.resolve(new StatsBuilder(path, 'otlp-json').finish(undefined, 0));
-      return scanDocument(path, onSpan, opts).then((r) => r.stats);
+      return readDocument(path, onSpan, opts).then((r) => r.stats);
     }
     let st: OtlpState | undefined;
     return readLines(path, 'otlp-json', opts, (ctx) => {
