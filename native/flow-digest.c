@@ -120,9 +120,7 @@ static napi_value fd_new(napi_env env, napi_callback_info info) {
 }
 
 static napi_value fd_add(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  NAPI_ARGS(4);
   Pairs *P = argc >= 4 ? get_pairs(env, argv[0]) : NULL;
   uint8_t *buf;
   int32_t *q;
@@ -139,9 +137,7 @@ static napi_value fd_add(napi_env env, napi_callback_info info) {
 }
 
 static napi_value fd_take(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  NAPI_ARGS(1);
   Pairs *P = argc >= 1 ? get_pairs(env, argv[0]) : NULL;
   if (!P) return napi_fail(env, "pairsTake(set)");
   /* The addresses joined by '\n' (a taken address is printable ASCII: never a newline). */
@@ -289,9 +285,7 @@ static int take_line(Pairs *P, const Layout *L, const uint8_t *p, const uint8_t 
 }
 
 static napi_value fd_delim(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  NAPI_ARGS(7);
   Pairs *P = argc >= 7 ? get_pairs(env, argv[0]) : NULL;
   uint8_t *buf;
   int32_t *cfg;

@@ -433,9 +433,7 @@ static int parse_spec(const uint8_t *s, size_t n, Key *keys) {
 #define typed napi_typed
 
 static napi_value scan(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  NAPI_ARGS(6);
   if (argc < 6) return fail(env, "scan(buf, from, to, spec, outI, outF): 6 arguments");
   uint8_t *buf, *spec;
   int32_t *outI;

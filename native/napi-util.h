@@ -1,7 +1,7 @@
 /*
- * napi-util: the argument checks the investigate addon's C files share (json-lines.c,
- * trace-link.c), so each refuses a wrong argument the same way: a TypeError, never a read
- * through a pointer of the wrong type.
+ * napi-util: what every addon's C files share for their arguments (NAPI_ARGS, the checks of
+ * json-lines.c, trace-link.c, flow-digest.c, json-skip.c), so each refuses a wrong argument the
+ * same way: a TypeError, never a read through a pointer of the wrong type.
  */
 #ifndef CORRAL_NAPI_UTIL_H
 #define CORRAL_NAPI_UTIL_H

@@ -27,11 +27,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include "napi-util.h"
 
 static napi_value original_dst(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  NAPI_ARGS(1);
   int32_t fd = -1;
   if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
     napi_throw_type_error(env, NULL, "originalDst(fd): fd must be an integer");
@@ -129,9 +128,7 @@ static napi_value fail_relay(napi_env env, struct relay *r, const char *msg) {
 }
 
 static napi_value splice_one_way(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  NAPI_ARGS(3);
   int32_t from = -1, to = -1;
   if (argc < 3 || napi_get_value_int32(env, argv[0], &from) != napi_ok || napi_get_value_int32(env, argv[1], &to) != napi_ok) {
     napi_throw_type_error(env, NULL, "spliceOneWay(fromFd, toFd, cb)");
@@ -175,9 +172,7 @@ static napi_value splice_one_way(napi_env env, napi_callback_info info) {
 }
 
 static napi_value splice_cancel(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  NAPI_ARGS(1);
   int32_t id = -1;
   if (argc < 1 || napi_get_value_int32(env, argv[0], &id) != napi_ok || id < 0 || id >= MAX_RELAYS) return NULL;
   pthread_mutex_lock(&slots_lock);
@@ -189,9 +184,7 @@ static napi_value splice_cancel(napi_env env, napi_callback_info info) {
 
 /* spliceMoved(id): bytes a running relay has moved so far (for interim flow records), or -1. */
 static napi_value splice_moved(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  NAPI_ARGS(1);
   int32_t id = -1;
   double moved = -1;
   if (argc >= 1 && napi_get_value_int32(env, argv[0], &id) == napi_ok && id >= 0 && id < MAX_RELAYS) {

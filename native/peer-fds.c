@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "napi-util.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
@@ -38,9 +39,7 @@ static napi_value throw_errno(napi_env env, const char *what, int err) {
 }
 
 static napi_value borrow_peer_fds(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  NAPI_ARGS(2);
   int32_t sock = -1;
   bool is_array = false;
   if (argc < 2 || napi_get_value_int32(env, argv[0], &sock) != napi_ok || napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) {

@@ -308,9 +308,7 @@ static uint8_t *utf8_of(napi_env env, napi_value v, size_t *n) {
 }
 
 static napi_value tl_key(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  NAPI_ARGS(3);
   Linker *L = argc >= 3 ? get_linker(env, argv[0]) : NULL;
   double *ts;
   size_t tn, n;
@@ -344,9 +342,7 @@ static int batch_args(napi_env env, Linker *L, napi_value *argv, Batch *b) {
 }
 
 static napi_value tl_chunk(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  NAPI_ARGS(8);
   if (argc < 8) return napi_fail(env, "linkerChunk(h, buf, lines, outI, outF, firstLine, verdict, before)");
   Linker *L = get_linker(env, argv[0]);
   Batch b;
@@ -373,9 +369,7 @@ static napi_value tl_chunk(napi_env env, napi_callback_info info) {
 }
 
 static napi_value tl_commit(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  NAPI_ARGS(6);
   if (argc < 6) return napi_fail(env, "linkerCommit(h, buf, outI, outF, i, line)");
   Linker *L = get_linker(env, argv[0]);
   Batch b;
@@ -409,9 +403,7 @@ static napi_value typed_copy(napi_env env, napi_typedarray_type t, const void *s
 }
 
 static napi_value tl_take(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  NAPI_ARGS(2);
   Linker *L = argc >= 2 ? get_linker(env, argv[0]) : NULL;
   size_t n;
   if (!L) return napi_fail(env, "linkerTake(h, name)");
@@ -518,9 +510,7 @@ static int sort_doubles(double *a, size_t n) {
 }
 
 static napi_value tl_state(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  NAPI_ARGS(1);
   Linker *L = argc >= 1 ? get_linker(env, argv[0]) : NULL;
   if (!L) return napi_fail(env, "linkerState(h)");
   napi_value o, dict, exposure, keyed = export_episodes(env, L, 1), rest = export_episodes(env, L, 0);

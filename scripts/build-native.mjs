@@ -20,12 +20,12 @@ const targets = [
   // A host workspace's owner shown as the sandbox uid, without chowning host files.
   { out: join(out, 'corral-idmap'), src: src('corral-idmap.c'), args: ['-O2', '-Wall', '-Werror'] },
   {
-    out: join(out, 'original-dst.node'), src: src('original-dst.c'),
+    out: join(out, 'original-dst.node'), src: src('original-dst.c'), extra: [src('napi-util.h')],
     args: ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-pthread', '-DNODE_GYP_MODULE_NAME=original_dst', `-I${nodeInclude}`],
   },
   {
     // `corral serve` borrows a client's stdio with it (SO_PEERPIDFD + pidfd_getfd).
-    out: join(out, 'peer-fds.node'), src: src('peer-fds.c'),
+    out: join(out, 'peer-fds.node'), src: src('peer-fds.c'), extra: [src('napi-util.h')],
     args: ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-DNODE_GYP_MODULE_NAME=peer_fds', `-I${nodeInclude}`],
   },
   {
