@@ -10,6 +10,7 @@ import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSyn
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NetRecord, ToolCallSpan } from '../src/investigate/types.js';
@@ -44,6 +45,33 @@ function tmp(t: { after(fn: () => void): void }): string {
   t.after(() => rmSync(d, { recursive: true, force: true }));
   return d;
 }
+
+test('format detection reads a first line longer than its 4 KB window whole (an OpenAI episode, an eve alert with its payload, a long command), gzipped too', async (t) => {
+  const d = tmp(t);
+  const ts = (s: number): string => new Date(Date.UTC(2024, 4, 1, 12, 0, s)).toISOString();
+  const messages = [{ role: 'user', content: 'fix the tests', timestamp: ts(0) }];
+  for (let i = 0; i < 40; i++) {
+    messages.push({ role: 'assistant', content: 'running', timestamp: ts(2 * i + 1), tool_calls: [{ id: `c${i}`, type: 'function', function: { name: 'bash', arguments: JSON.stringify({ command: `pytest -k case_${i}` }) } }] } as never);
+    messages.push({ role: 'tool', tool_call_id: `c${i}`, content: 'ok '.repeat(40), timestamp: ts(2 * i + 2) } as never);
+  }
+  const episode = JSON.stringify({ episode: 'ep-long', ip: '10.20.0.9', messages });
+  assert.ok(episode.length > 8000);
+  const cases: [string, string, string, 'net' | 'trace'][] = [
+    ['openai-long.jsonl', `${episode}\n${episode.replace('ep-long', 'ep-2')}\n`, 'openai-messages', 'trace'],
+    // Longer than the 1 MiB it reads on: told by its keys.
+    ['openai-huge.jsonl', `${JSON.stringify({ episode: 'ep-huge', messages: [...messages, { role: 'tool', content: 'x'.repeat(1_200_000), timestamp: ts(99) }] })}\n`, 'openai-messages', 'trace'],
+    ['canonical-long.jsonl', `${JSON.stringify({ episode: 'e1', step: 1, command: `python -c "${'print(1);'.repeat(700)}"`, ts: ts(0), end_ts: ts(5), ip: '10.20.0.9' })}\n`, 'canonical-jsonl', 'trace'],
+    ['eve-long.json', `${JSON.stringify({ timestamp: ts(0), event_type: 'alert', src_ip: '10.20.0.9', src_port: 1, dest_ip: '198.51.100.7', dest_port: 443, proto: 'TCP', alert: { signature: 'x', severity: 2 }, payload: 'A'.repeat(9000) })}\n`, 'suricata-eve', 'net'],
+  ];
+  for (const [name, text, want, kind] of cases) {
+    writeFileSync(join(d, name), text);
+    writeFileSync(join(d, `${name}.gz`), gzipSync(text));
+    for (const f of [name, `${name}.gz`]) assert.equal(await (kind === 'net' ? detectNetFormat : detectTraceFormat)(join(d, f)), want, f);
+  }
+  // …and the long episodes are then read: 40 tool calls each.
+  const { spans } = await readTrace(join(d, 'openai-long.jsonl'));
+  assert.equal(spans.length, 80);
+});
 
 test('format detection names every fixture, and an unknown file becomes one reported bad record', async (t) => {
   const net: Record<string, string> = {

@@ -1,9 +1,15 @@
 // Why: users point `corral investigate` at whatever logs they have; asking them to name each
 // format is friction and a source of silent misreads. These sniffers look at the first KB
-// (first non-comment lines) and name the format, or 'unknown' with no guessing.
+// (first non-comment lines; a longer first line is read whole, up to 1 MiB) and name the
+// format, or 'unknown' with no guessing.
 import { headBytes } from './source.js';
 
 const SNIFF_BYTES = 4096;
+/**
+ * A first line longer than SNIFF_BYTES (an OpenAI episode with its messages, an eve alert with its
+ * payload, a long command) is read on, up to this many bytes, so it can be parsed whole.
+ */
+const LONG_LINE_BYTES = 1 << 20;
 
 /** The first bytes of the file's content (decompressed for a gzip file). */
 function sniff(path: string): Buffer {
@@ -28,13 +34,27 @@ export function looksBinary(path: string): boolean { return isBinary(sniff(path)
 
 /** The first non-blank lines of the first KB (none for a binary file). */
 function head(path: string): string[] {
-  const buf = sniff(path);
+  let buf = sniff(path);
   if (isBinary(buf)) return [];
+  let asked = SNIFF_BYTES;
+  if (buf.length === SNIFF_BYTES && firstLineOpen(buf)) { asked = LONG_LINE_BYTES; buf = headBytes(path, asked); }
   let text = buf.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
-  if (buf.length === SNIFF_BYTES && lines.length > 1) lines.pop(); // possibly cut
+  if (buf.length === asked && lines.length > 1) lines.pop(); // possibly cut
   return lines.filter((l) => l.trim() !== '');
+}
+
+/** True when the first non-blank line does not end within buf. */
+function firstLineOpen(buf: Buffer): boolean {
+  let i = 0;
+  while (i < buf.length && (buf[i] === 32 || buf[i] === 9 || buf[i] === 10 || buf[i] === 13)) i++;
+  return buf.indexOf(10, i) < 0;
+}
+
+/** A JSON object cut short (a first line longer than LONG_LINE_BYTES): whether it starts with `{` and names key k early on. */
+function cutObjectHasKey(line: string, k: string): boolean {
+  return line.trimStart().startsWith('{') && new RegExp(`"${k}"\\s*:`).test(line);
 }
 
 function firstObject(lines: string[]): Record<string, unknown> | undefined {
@@ -80,5 +100,9 @@ export async function detectTraceFormat(path: string): Promise<string> {
   }
   // A pretty-printed or single huge OTLP document: its first line is not a whole JSON value.
   if (lines.join('\n').includes('"resourceSpans"')) return 'otlp-json';
+  // One line longer than LONG_LINE_BYTES: told by its keys.
+  const l0 = lines[0] ?? '';
+  if (cutObjectHasKey(l0, 'messages') || cutObjectHasKey(l0, 'items')) return 'openai-messages';
+  if (cutObjectHasKey(l0, 'episode') && cutObjectHasKey(l0, 'command')) return 'canonical-jsonl';
   return 'unknown';
 }
