@@ -79,7 +79,8 @@ export async function tracePass(inp: TracePassInput): Promise<{ state: LinkState
   for (const path of broken) {
     const keep = order2.map((_, i) => i).filter((i) => order2[i]!.path !== path);
     const whole: TraceTask = { path, format: 'otlp-json', numberBase: nextBase() };
-    all = joinResults([selectResults(all, keep), await runTraceTasks({ ...base, tasks: [whole] }, () => {})]);
+    onBytes(-sizes[fileOf.get(path)!]!); // (progress goes back and counts the file again)
+    all = joinResults([selectResults(all, keep), await runTraceTasks({ ...base, tasks: [whole] }, onBytes)]);
     order2 = [...keep.map((i) => order2[i]!), whole];
   }
   shiftLines(order2, all);
