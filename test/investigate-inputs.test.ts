@@ -247,6 +247,29 @@ test('generic JSONL: nested paths guessed (GCP-style), epoch ms detected, missin
   assert.equal(iso(recs[1]!.ts), '2024-05-01T12:05:00.000Z');
 });
 
+test('a cloud firewall allow log through --map (every record names its rule) is flows, not alerts; threats on allowed traffic and denials stay alerts', async (t) => {
+  const d = tmp(t);
+  const row = (o: Record<string, unknown>): string => JSON.stringify({ timestamp: '2024-05-01T12:00:00Z', severity: 'INFO', ...o });
+  const conn = (dst: string, port: number): Record<string, unknown> => ({ connection: { src_ip: '10.20.1.5', dest_ip: dst, dest_port: port, protocol: 6 } });
+  writeFileSync(join(d, 'gcp.jsonl'), [
+    row({ jsonPayload: { ...conn('198.51.100.7', 443), disposition: 'ALLOWED', rule_details: { reference: 'network:default/firewall:allow-egress' } } }),
+    row({ jsonPayload: { ...conn('10.30.0.9', 22), disposition: 'ALLOWED', rule_details: { reference: 'network:default/firewall:allow-ssh-internal' } } }),
+    row({ jsonPayload: { ...conn('198.51.100.9', 3333), disposition: 'ALLOWED', rule_details: { reference: 'network:default/firewall:allow-egress' } } }),
+    row({ severity: 'HIGH', jsonPayload: { ...conn('198.51.100.7', 443), disposition: 'ALLOWED', rule_details: { reference: 'threat:ET POLICY stratum login' } } }),
+    row({ jsonPayload: { ...conn('198.51.100.8', 8080), disposition: 'DENIED', rule_details: { reference: 'network:default/firewall:deny-all' } } }),
+  ].join('\n') + '\n');
+  const map = parseFieldMap('ts=timestamp,src=jsonPayload.connection.src_ip,dst=jsonPayload.connection.dest_ip,dport=jsonPayload.connection.dest_port,action=jsonPayload.disposition,rule=jsonPayload.rule_details.reference,severity=severity');
+  const { recs } = await readNet(join(d, 'gcp.jsonl'), { map });
+  const { isAlertLike } = await import('../src/investigate/analysis/alert-table.js');
+  assert.deepEqual(recs.map((r) => [r.dport, r.kind, r.category ?? null, isAlertLike(r)]), [
+    [443, 'flow', null, false], // allowed by its rule, log level INFO: a flow
+    [22, 'flow', null, false], // the rule's name ("ssh") is policy, not tunnel evidence
+    [3333, 'flow', 'mining', true], // the destination port still is evidence
+    [443, 'alert', 'mining', true], // a threat (severity HIGH) on allowed traffic stays an alert
+    [8080, 'alert', null, true], // denied
+  ]);
+});
+
 test("Corral's own event log: alert destination from its evidence, drops and flows kept, connects not double-counted", async () => {
   const { recs, st } = await readNet('corral-events.jsonl');
   assert.equal(st.records, 3);

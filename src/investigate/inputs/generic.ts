@@ -1,7 +1,12 @@
 // Why: "any CSV or JSONL through a field mapping" covers firewalls with their own export
 // formats. A record is an 'alert' when it has a rule, severity or category value, else a
-// 'flow'. ts, src and dst are required; a file where no column can be found for them is
-// reported once (line 1) with the columns it has and the --map syntax to fix it.
+// 'flow' — except that an allowed record (accept/allow/pass/permit) is a flow when all it has is
+// the rule that allowed it and at most an informational severity: a cloud firewall's allow log
+// (GCP's jsonPayload.rule_details, a Palo Alto traffic log) names its rule on every connection,
+// and reading those as alerts would make all allowed traffic incidents. Its rule's name is then
+// no category evidence either (a rule "allow-ssh" is policy, not a tunnel); its destination still
+// is (a metadata address, a mining port). ts, src and dst are required; a file where no column
+// can be found for them is reported once (line 1) with the columns it has and the --map syntax.
 import type { FieldMap, NetRecord } from '../types.js';
 import { isBlank, mkRecord, parseObject, readLines, type LineCtx, type NetReader } from './base.js';
 import { deriveCategory } from './category.js';
@@ -11,6 +16,8 @@ import { lineError } from './stats.js';
 import { ALERT_CATEGORIES } from '../../events/event.js';
 
 const CATS: ReadonlySet<string> = new Set(ALERT_CATEGORIES);
+/** Severity words of log levels, not of threats (a log entry's "severity": "INFO"). */
+const INFO_WORDS: ReadonlySet<string> = new Set(['info', 'informational', 'notice', 'debug', 'default']);
 type Get = (k: FieldKey) => unknown;
 const KI = Object.fromEntries(FIELD_KEYS.map((k, i) => [k, i])) as Record<FieldKey, number>;
 
@@ -23,17 +30,19 @@ function build(get: Get, ctx: LineCtx, line: number): NetRecord | string {
   if (src === undefined || dst === undefined) return 'missing src or dst';
   const rule = toStr(get('rule')), sevRaw = get('severity'), catRaw = toStr(get('category'));
   const severity = normaliseSeverity(sevRaw);
-  const kind = rule !== undefined || severity !== undefined || catRaw !== undefined ? 'alert' : 'flow';
+  const action = normaliseAction(get('action'));
+  const allowLog = action === 'allowed' && catRaw === undefined && (severity === undefined || (typeof sevRaw === 'string' && INFO_WORDS.has(sevRaw.toLowerCase())));
+  const kind = !allowLog && (rule !== undefined || severity !== undefined || catRaw !== undefined) ? 'alert' : 'flow';
   const r = mkRecord(t, kind, src, dst, ctx.file, line);
   r.sport = toPort(get('sport'));
   r.dport = toPort(get('dport'));
   r.proto = normaliseProto(get('proto'));
-  r.action = normaliseAction(get('action'));
+  r.action = action;
   r.severity = severity;
   r.rule = rule;
   r.host = toStr(get('host'));
   r.bytes = toCount(get('bytes'));
-  const text = catRaw !== undefined && rule !== undefined ? `${catRaw} | ${rule}` : catRaw ?? rule;
+  const text = allowLog ? undefined : catRaw !== undefined && rule !== undefined ? `${catRaw} | ${rule}` : catRaw ?? rule;
   r.category = catRaw !== undefined && CATS.has(catRaw) ? catRaw : deriveCategory({ kind, dst, dport: r.dport, text }, ctx.cats);
   return r;
 }
