@@ -196,6 +196,27 @@ test('iptables: without a year option the year comes from the file mtime (stated
   assert.match(berlin.st.tsNote ?? '', /zone assumed Europe\/Berlin/);
 });
 
+test('iptables: dmesg -T lines ([Www Mmm dd HH:MM:SS YYYY], no host) read with their time, zone assumed and stated; malformed brackets stay uptime-only', async (t) => {
+  const d = tmp(t);
+  const p = join(d, 'dmesg.log');
+  writeFileSync(p, [
+    '[Wed May  1 12:00:03 2024] corral-drop: IN=veth0 OUT=eth0 SRC=10.20.0.9 DST=198.51.100.7 LEN=60 PROTO=TCP SPT=40000 DPT=3333',
+    '[Sat Jun 15 09:30:00 2024] FW-DROP IN=eth0 OUT= SRC=10.20.0.9 DST=10.30.0.5 LEN=60 PROTO=TCP SPT=40001 DPT=5432',
+    '[Wed Foo  1 12:00:03 2024] corral-drop: IN=veth0 OUT=eth0 SRC=10.20.0.9 DST=198.51.100.7 PROTO=TCP DPT=1',
+    '[ 1234.567890] corral-drop: IN=veth0 OUT=eth0 SRC=10.20.0.9 DST=198.51.100.7 PROTO=TCP DPT=2',
+  ].join('\n') + '\n');
+  const { recs, st } = await readNet(p);
+  assert.deepEqual(recs.map((r) => [iso(r.ts), r.host, r.rule, r.dport, r.category]), [
+    ['2024-05-01T12:00:03.000Z', undefined, 'corral-drop:', 3333, 'mining'],
+    ['2024-06-15T09:30:00.000Z', undefined, 'FW-DROP', 5432, 'internal_probe'],
+  ]);
+  assert.deepEqual(issueLines(st), [3, 4]);
+  assert.match(st.issues[1]!.error, /uptime only .*journalctl -k -o short-iso \(or dmesg -T\)/);
+  assert.match(st.tsNote ?? '', /2 dmesg -T timestamps have no timezone: zone assumed UTC/);
+  const berlin = await readNet(p, { tz: 'Europe/Berlin' });
+  assert.equal(iso(berlin.recs[0]!.ts), '2024-05-01T10:00:03.000Z', 'CEST is UTC+2 in May');
+});
+
 test('VPC flow logs: default v2 with and without header, custom ${field} lists, NODATA skipped, wrong width reported', async () => {
   const def = await readNet('vpc-default.log');
   assert.equal(def.st.records, 3);

@@ -40,17 +40,19 @@ export const iptablesLogReader: NetReader = {
         let t: number;
         let after: number;
         const sys = ts.syslogPrefix(text);
+        const dm = sys ? undefined : ts.dmesgPrefix(text); // (dmesg -T: no host name follows)
         if (sys) { t = sys.ms; after = sys.next; }
+        else if (dm) { t = dm.ms; after = dm.next; }
         else {
           const sp = text.indexOf(' ');
           const first = sp < 0 ? text : text.slice(0, sp);
-          if (first.charCodeAt(0) === 91) { stats.badLine(line, 'kernel uptime only ([seconds since boot]), no wall-clock time: export with journalctl -k -o short-iso'); return; }
+          if (first.charCodeAt(0) === 91) { stats.badLine(line, 'kernel uptime only ([seconds since boot]), no wall-clock time: export with journalctl -k -o short-iso (or dmesg -T)'); return; }
           t = ts.iso(first);
           after = sp;
         }
         if (Number.isNaN(t)) { stats.badLine(line, `unparseable timestamp at the start of the line: "${text.slice(0, 32)}"`); return; }
         while (text.charCodeAt(after) === 32) after++;
-        const hostEnd = text.indexOf(' ', after);
+        const hostEnd = dm ? after : text.indexOf(' ', after);
         const host = hostEnd > after ? text.slice(after, hostEnd) : undefined;
         // The prefix sits between "kernel: " (and an optional "[uptime] ") and "IN=".
         let p = text.indexOf('kernel:', after);

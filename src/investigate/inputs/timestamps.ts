@@ -48,6 +48,7 @@ export class TsParser {
   private zoned = 0;
   private unzoned = 0;
   private syslog = 0;
+  private dmesg = 0;
   private implausible = 0;
   private firstImplausible?: number;
   private readonly maxPlausible = Date.now() + 2 * 86_400_000;
@@ -199,6 +200,23 @@ export class TsParser {
     return { ms: this.check(local - this.offsetFor(local)), next: 15 };
   }
 
+  /**
+   * `dmesg -T` (--ctime) "[Www Mmm dd HH:MM:SS YYYY]" at the start of s: a wall-clock time the
+   * kernel log tool computed from boot time plus uptime (local time, no zone; it drifts after a
+   * suspend). Returns the time and the index after the bracket, or undefined.
+   */
+  dmesgPrefix(s: string): { ms: number; next: number } | undefined {
+    if (s.length < 26 || s.charCodeAt(0) !== 91 || s.charCodeAt(4) !== 32 || s.charCodeAt(8) !== 32 || s.charCodeAt(25) !== 93) return undefined;
+    const mo = MONTHS[s.slice(5, 8)];
+    if (mo === undefined) return undefined;
+    const dc = s.charCodeAt(9) === 32 ? s.charCodeAt(10) - 48 : (s.charCodeAt(9) - 48) * 10 + s.charCodeAt(10) - 48;
+    const h = d2(s, 12), mi = d2(s, 15), sec = d2(s, 18), year = Number(s.slice(21, 25));
+    if (dc < 1 || dc > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60 || s.charCodeAt(14) !== 58 || s.charCodeAt(17) !== 58 || !(year >= 1970 && year <= 9999)) return undefined;
+    const local = Date.UTC(year, mo, dc, h, mi, sec);
+    this.dmesg++;
+    return { ms: this.check(local - this.offsetFor(local)), next: 26 };
+  }
+
   private offsetFor(localMs: number): number {
     if (this.fixed !== undefined) return this.fixed;
     const bucket = Math.floor(localMs / 3_600_000);
@@ -234,6 +252,7 @@ export class TsParser {
     const zoneName = this.opts.tz === undefined ? 'UTC (pass tz to override)' : this.opts.tz;
     if (this.unzoned > 0) parts.push(`${this.unzoned} timestamps had no timezone: assumed ${zoneName}`);
     if (this.syslog > 0) parts.push(`${this.syslog} syslog timestamps have no year and no timezone: ${this.yearNote}; zone assumed ${zoneName}`);
+    if (this.dmesg > 0) parts.push(`${this.dmesg} dmesg -T timestamps have no timezone: zone assumed ${zoneName} (dmesg derives them from the boot time: they drift after a suspend; journalctl -k -o short-iso is exact)`);
     if (this.implausible > 0) parts.push(`WARNING: ${this.implausible} timestamps outside 2000-01-01..now+2d (first ${isoOrRaw(this.firstImplausible!)}): wrong unit or clock?`);
     return parts.length ? parts.join('; ') : undefined;
   }
