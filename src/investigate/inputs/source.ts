@@ -13,6 +13,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { createGunzip, gunzipSync, constants as zc } from 'node:zlib';
+import { looksSyslogWrapped, SyslogUnwrap, unwrapChunks } from './syslog-unwrap.js';
 
 export type Codec = 'plain' | 'gzip' | 'zstd' | 'xz' | 'bzip2';
 
@@ -33,13 +34,30 @@ export function codecOf(path: string): Codec {
   return 'plain';
 }
 
-export function isCompressed(path: string): boolean { return codecOf(path) !== 'plain'; }
+/**
+ * Whether the file's content is not its bytes as they are (compressed, or syslog-wrapped JSON:
+ * see syslog-unwrap.ts): such a file is read whole, never cut into byte ranges.
+ */
+export function isCompressed(path: string): boolean { return codecOf(path) !== 'plain' || syslogWrapped(path); }
+
+/** Whether the content's lines are syslog messages carrying JSON (their prefixes are dropped as it is read). */
+export function syslogWrapped(path: string): boolean {
+  return looksSyslogWrapped(rawHead(path, 4096));
+}
 
 /** A compressed file that cannot be decompressed (truncated, corrupt, no decompressor): reported as a bad record by the readers. */
 export class ContentError extends Error {}
 
-/** Up to n bytes of the file's content from its start (decompressed when compressed). */
+/** Up to n bytes of the file's content from its start (decompressed when compressed, syslog lines unwrapped). */
 export function headBytes(path: string, n: number): Buffer {
+  const raw = rawHead(path, n);
+  if (!looksSyslogWrapped(raw.subarray(0, 4096))) return raw;
+  const u = new SyslogUnwrap();
+  return Buffer.concat([u.push(raw), u.end()]);
+}
+
+/** Up to n bytes of the file's content from its start, decompressed when compressed. */
+function rawHead(path: string, n: number): Buffer {
   const codec = codecOf(path);
   const tool = TOOLS[codec];
   if (tool) {
@@ -67,6 +85,11 @@ export interface ContentStream { chunks: AsyncIterable<Buffer>; progress(): numb
  * an error (callers read compressed files whole).
  */
 export function openContent(path: string, opts: { start?: number; end?: number; chunkBytes: number }): ContentStream {
+  const c = openDecoded(path, opts);
+  return syslogWrapped(path) ? { chunks: unwrapChunks(c.chunks), progress: c.progress } : c;
+}
+
+function openDecoded(path: string, opts: { start?: number; end?: number; chunkBytes: number }): ContentStream {
   const codec = codecOf(path);
   if (codec !== 'plain' && (opts.start ?? 0) > 0) throw new Error(`${path}: a compressed file cannot be read from byte ${opts.start}`);
   const tool = TOOLS[codec];
