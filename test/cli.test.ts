@@ -1,8 +1,9 @@
 // CLI plumbing without sandboxes: doctor's report, usage errors, unknown commands.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
@@ -88,3 +89,28 @@ test('every command answers --help with its usage on stdout and exit 0 (and -h w
   const r = run('run', '--bogus', '--', 'x', '--help');
   assert.equal(r.status, 2);
 });
+
+test('a reader that stops early (corral … | head) ends corral quietly: exit 0, no stack trace', async () => {
+  const { generateFleetFiles } = await import('../src/investigate/generate/generate.js');
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-pipe-'));
+  try {
+    const gt = await generateFleetFiles({ outDir: dir, toolCalls: 60_000, records: 6_000, seed: 3 });
+    const logs = gt.files.network.map((f) => join(dir, f.path)), trace = join(dir, gt.files.traces[0]!.path);
+    // A real pipe (a FIFO: 64 KB, like a shell's `| head`; Node's own stdio pipes are socket pairs with larger buffers).
+    const fifo = join(dir, 'out.fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const rfd = openSync(fifo, constants.O_RDWR), wfd = openSync(fifo, constants.O_WRONLY);
+    const child = spawn(process.execPath, [main, 'investigate', ...logs, '--traces', trace, '--json', '--quiet'], { stdio: ['ignore', wfd, 'pipe'] });
+    closeSync(wfd);
+    let err = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; });
+    const buf = Buffer.alloc(10);
+    const got = readSync(rfd, buf, 0, 10, null);
+    closeSync(rfd); // the reader leaves after 10 bytes, as head -c 10 does (the output is 100+ KB)
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(got, 10);
+    assert.equal(code, 0, err);
+    assert.doesNotMatch(err, /EPIPE|Error|at /);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+

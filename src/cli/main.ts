@@ -53,4 +53,22 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
   }
 }
 
+/**
+ * `corral events --json | head`: the reader left. Stop quietly (exit 0) as Unix tools do, not with
+ * a stack trace; a command with its own SIGTERM teardown (run, collect, dashboard, --follow) goes
+ * through it, so no sandbox is left behind.
+ */
+function quietOnBrokenPipe(): void {
+  let gone = false;
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      if (gone) return;
+      gone = true;
+      if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM'); else process.exit(0);
+    });
+  }
+}
+
+quietOnBrokenPipe();
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
