@@ -270,6 +270,8 @@ static int take_line(Pairs *P, const Layout *L, const uint8_t *p, const uint8_t 
   }
   Span src = want[W_SRC], dst = want[W_DST];
   if (!have[W_SRC] || !have[W_DST] || src.n == 0 || dst.n == 0 || unset(L, src) || unset(L, dst)) return -1;
+  /* IPv6 (a ':'): JavaScript spells it canonically (normalise.ts canonicalIp), so the same address meets across logs */
+  if (memchr(src.p, ':', src.n) || memchr(dst.p, ':', dst.n)) return -1;
   Span ts;
   if (have[W_TS] && !unset(L, want[W_TS])) ts = want[W_TS];
   else if (have[W_TS2] && !unset(L, want[W_TS2])) ts = want[W_TS2];

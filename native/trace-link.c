@@ -217,6 +217,8 @@ static int eval_line(Linker *L, const uint8_t *buf, size_t blen, const int32_t *
     if (memchr(buf + P[1], ',', (size_t)P[2])) return V_SLOW;  /* "a,b" is a list */
     if (E[2] == 1 && buf[E[1]] == '-') return V_SLOW;          /* toStr("-") is no episode */
     key = intern_find(&L->ips, buf + P[1], (size_t)P[2], hash_bytes(buf + P[1], (size_t)P[2]));
+    /* An IPv6 address with no alert as spelt: JavaScript spells it canonically and looks again. */
+    if (key < 0 && memchr(buf + P[1], ':', (size_t)P[2])) return V_SLOW;
     eh = hash_bytes(buf + E[1], (size_t)E[2]);
     ep = intern_find(&L->names, buf + E[1], (size_t)E[2], eh);
     if (!late) { L->cache_ok = 1; L->cur_ep = ep; L->cur_key = key; L->cur_hash = eh; }

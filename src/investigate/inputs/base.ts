@@ -6,6 +6,7 @@ import type { FieldMap, NetKind, NetLogReader, NetRecord, ToolCallSpan, TraceRea
 import type { CategoryCache } from './category.js';
 import type { FlowPairs } from './flow-pairs.js';
 import { forEachLine, type BulkLines, type LineInfo, type LineRange, type PreludeLine } from './lines.js';
+import { canonicalIp } from './normalise.js';
 import { StatsBuilder, type ReadStats } from './stats.js';
 import { TsParser } from './timestamps.js';
 
@@ -90,7 +91,8 @@ export async function readLines(path: string, format: string, opts: { onProgress
 
 /** A NetRecord with every optional field present (undefined), so all records share one shape. */
 export function mkRecord(ts: number, kind: NetKind, src: string, dst: string, file: string, line: number): NetRecord {
-  return { ts, kind, src, dst, sport: undefined, dport: undefined, proto: undefined, action: undefined, severity: undefined, rule: undefined, category: undefined, host: undefined, bytes: undefined, file, line };
+  // (addresses in one spelling: an IPv6 alert and a call on the same address must meet)
+  return { ts, kind, src: canonicalIp(src), dst: canonicalIp(dst), sport: undefined, dport: undefined, proto: undefined, action: undefined, severity: undefined, rule: undefined, category: undefined, host: undefined, bytes: undefined, file, line };
 }
 
 /** True for lines that are empty or only whitespace. */

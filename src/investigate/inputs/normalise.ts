@@ -63,3 +63,61 @@ export function toStr(v: unknown): string | undefined {
   if (typeof v === 'number') return String(v);
   return undefined;
 }
+
+/**
+ * One spelling per address, so an alert and a call on the same IPv6 address meet: Suricata writes
+ * IPv6 fully expanded ("fd00:0000:…:0009"), traces and Zeek compressed ("fd00::9"). IPv6 text
+ * becomes RFC 5952's form (lowercase, no leading zeros, the longest run of two or more zero groups
+ * as "::", the first on a tie); an IPv4-mapped address (::ffff:10.0.0.9, ::ffff:a00:9) becomes the
+ * IPv4 address; a zone (%eth0) is kept. Anything that is not IPv6 text (IPv4, a name, garbage) is
+ * returned unchanged. IPv4 costs one indexOf.
+ */
+export function canonicalIp(s: string): string {
+  if (s.indexOf(':') < 0) return s;
+  const pct = s.indexOf('%');
+  const addr = pct < 0 ? s : s.slice(0, pct), zone = pct < 0 ? '' : s.slice(pct);
+  const g = parseV6(addr);
+  if (!g) return s;
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}${zone}`;
+  }
+  let best = -1, bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = (a: number, b: number): string => g.slice(a, b).map((x) => x.toString(16)).join(':');
+  return (best < 0 ? hex(0, 8) : `${hex(0, best)}::${hex(best + bestLen, 8)}`) + zone;
+}
+
+/** IPv6 text (with "::" and a trailing dotted IPv4 allowed) as 8 groups, or undefined. */
+function parseV6(s: string): number[] | undefined {
+  if (s.length < 2 || s.length > 45) return undefined;
+  const dbl = s.indexOf('::');
+  if (dbl >= 0 && s.indexOf('::', dbl + 1) >= 0) return undefined;
+  const side = (part: string): number[] | undefined => {
+    if (part === '') return [];
+    const out: number[] = [];
+    const items = part.split(':');
+    for (let k = 0; k < items.length; k++) {
+      const it = items[k]!;
+      if (k === items.length - 1 && it.includes('.')) {
+        const v4 = it.split('.');
+        if (v4.length !== 4 || v4.some((o) => !/^\d{1,3}$/.test(o) || Number(o) > 255)) return undefined;
+        const b = v4.map(Number);
+        out.push((b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!);
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(it)) return undefined;
+        out.push(parseInt(it, 16));
+      }
+    }
+    return out;
+  };
+  if (dbl < 0) { const all = side(s); return all && all.length === 8 ? all : undefined; }
+  const head = side(s.slice(0, dbl)), tail = side(s.slice(dbl + 2));
+  if (!head || !tail || head.length + tail.length > 7) return undefined;
+  return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+}

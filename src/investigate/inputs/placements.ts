@@ -6,7 +6,7 @@
 import type { Placement } from '../types.js';
 import { isBlank, parseObject, readLines, type LineCtx } from './base.js';
 import { splitCsv } from './fieldmap.js';
-import { toStr } from './normalise.js';
+import { canonicalIp, toStr } from './normalise.js';
 import { lineError, type ReadStats } from './stats.js';
 
 const COLS = ['ip', 'from', 'to', 'host', 'sandbox', 'episode'] as const;
@@ -28,7 +28,7 @@ function make(get: (k: (typeof COLS)[number]) => unknown, ctx: LineCtx, line: nu
   const from = bound(get('from'), ctx, -Infinity), to = bound(get('to'), ctx, Infinity);
   if (Number.isNaN(from) || Number.isNaN(to)) return `unparseable from/to ${JSON.stringify([get('from'), get('to')])}`;
   if (to < from) return `to before from at line ${line}`;
-  const p: Placement = { ip, from, to };
+  const p: Placement = { ip: canonicalIp(ip), from, to };
   const host = trimmed(get('host')), sandbox = trimmed(get('sandbox')), episode = trimmed(get('episode'));
   if (host !== undefined) p.host = host;
   if (sandbox !== undefined) p.sandbox = sandbox;

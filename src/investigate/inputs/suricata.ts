@@ -129,12 +129,19 @@ function plainString(sc: JsonLineScanner, i: number, k: number): boolean {
  * addresses, no metadata destination, no mining port or port 22, no flow.action, a zoned time
  * the scanner converted, not a reply-direction event): only counted and its addresses queued.
  */
+function hasColon(buf: Buffer, off: number, len: number): boolean {
+  for (let k = off; k < off + len; k++) if (buf[k] === 58) return true;
+  return false;
+}
+
 function plainFlow(sc: JsonLineScanner, buf: Buffer, i: number, ctx: LineCtx, pairs: FlowPairs): boolean {
   const o = sc.off(i, EVENT_TYPE);
   if (sc.len(i, EVENT_TYPE) !== 4 || buf[o] !== 102 || buf[o + 1] !== 108 || buf[o + 2] !== 111 || buf[o + 3] !== 119) return false; // "flow"
   if ((sc.tf(i, DIRECTION) & 15) !== T_ABSENT) return false;
   if (!plainString(sc, i, SRC_IP) || !plainString(sc, i, DEST_IP)) return false;
   const dOff = sc.off(i, DEST_IP), dLen = sc.len(i, DEST_IP);
+  // IPv6 (a ':' in either address) is spelt canonically by the record path (normalise.ts canonicalIp).
+  if (hasColon(buf, sc.off(i, SRC_IP), sc.len(i, SRC_IP)) || hasColon(buf, dOff, dLen)) return false;
   for (const m of METADATA) if (dLen === m.length && buf.compare(m, 0, m.length, dOff, dOff + dLen) === 0) return false;
   const flow = (sc.tf(i, FLOW) & 15) === T_OBJ;
   if (flow && (sc.tf(i, F_ACTION) & 15) !== T_ABSENT) return false;

@@ -5,7 +5,7 @@
 // knows the window is a guess. Missing tool_call_id → "<episode>#<step>" (or "<file>:<line>").
 import type { ToolCallSpan } from '../types.js';
 import { DEFAULT_ASSUMED_DURATION_MS, isBlank, parseObject, readLines, type LineCtx, type LineHandler, type SpanReader } from './base.js';
-import { toStr } from './normalise.js';
+import { canonicalIp, toStr } from './normalise.js';
 import { lineError } from './stats.js';
 
 /** A ToolCallSpan with every optional field present (one object shape). */
@@ -16,11 +16,12 @@ export function mkSpan(episode: string, id: string, start: number, end: number, 
 /** ip / ips as a string, an array of strings, or a comma-separated string. */
 export function ipsOf(...vals: unknown[]): string[] | undefined {
   const v0 = vals[0];
-  if (vals.length <= 2 && typeof v0 === 'string' && v0 !== '' && vals[1] === undefined && v0.indexOf(',') < 0) return [v0];
+  if (vals.length <= 2 && typeof v0 === 'string' && v0 !== '' && vals[1] === undefined && v0.indexOf(',') < 0) return [canonicalIp(v0)];
   const out: string[] = [];
+  const add = (x: string): void => { const c = canonicalIp(x); if (!out.includes(c)) out.push(c); };
   for (const v of vals) {
-    if (typeof v === 'string' && v !== '') for (const p of v.split(',')) { const s = p.trim(); if (s && !out.includes(s)) out.push(s); }
-    else if (Array.isArray(v)) for (const x of v) if (typeof x === 'string' && x && !out.includes(x)) out.push(x);
+    if (typeof v === 'string' && v !== '') for (const p of v.split(',')) { const s = p.trim(); if (s) add(s); }
+    else if (Array.isArray(v)) for (const x of v) if (typeof x === 'string' && x) add(x);
   }
   return out.length ? out : undefined;
 }
@@ -64,7 +65,7 @@ export function canonicalLineHandler(ctx: LineCtx, onSpan: (s: ToolCallSpan) => 
     s.command = o.command;
     s.host = toStr(o.host);
     s.sandbox = toStr(o.sandbox) ?? toStr(o.container);
-    s.ips = o.ips === undefined && typeof o.ip === 'string' && o.ip !== '' && o.ip.indexOf(',') < 0 ? [o.ip] : ipsOf(o.ip, o.ips);
+    s.ips = o.ips === undefined && typeof o.ip === 'string' && o.ip !== '' && o.ip.indexOf(',') < 0 ? [canonicalIp(o.ip)] : ipsOf(o.ip, o.ips);
     stats.records++;
     onSpan(s);
   };
