@@ -417,6 +417,32 @@ test('OpenAI-style messages: start from the assistant message, end from the answ
   assert.deepEqual([b.command, b.end, b.endKnown], ['nohup ./miner &', 1714564900000, true]);
 });
 
+test('Anthropic Messages logs: tool_use blocks start calls, tool_result blocks (by tool_use_id) end them', async (t) => {
+  const d = tmp(t);
+  const at = (s: number): string => new Date(Date.UTC(2024, 4, 1, 12, 0, s)).toISOString();
+  const ep = {
+    episode: 'claude-1', ip: '10.20.7.3', host: 'host-7',
+    messages: [
+      { role: 'user', content: 'the tests fail', timestamp: at(0) },
+      { role: 'assistant', timestamp: at(5), content: [{ type: 'text', text: 'Let me look.' }, { type: 'tool_use', id: 'toolu_1', name: 'bash', input: { command: 'pytest -x' } }, { type: 'tool_use', id: 'toolu_2', name: 'bash', input: { command: 'nohup ./xmrig &' } }] },
+      { role: 'user', timestamp: at(9), content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: '1 failed' }, { type: 'tool_result', tool_use_id: 'toolu_2', content: '' }] },
+      { role: 'assistant', timestamp: at(12), content: [{ type: 'tool_use', id: 'toolu_3', name: 'str_replace_editor', input: { path: 'a.py' } }] },
+    ],
+  };
+  const p = join(d, 'claude.jsonl');
+  writeFileSync(p, `${JSON.stringify(ep)}\n`);
+  assert.equal(await detectTraceFormat(p), 'openai-messages');
+  const { spans, st } = await readTrace(p);
+  assert.equal(st.records, 3);
+  assert.deepEqual(spans.map((x) => [x.tool_call_id, x.tool, x.command, x.step, x.start, x.end, x.endKnown, x.ips]), [
+    ['toolu_1', 'bash', 'pytest -x', 1, Date.parse(at(5)), Date.parse(at(9)), true, ['10.20.7.3']],
+    ['toolu_2', 'bash', 'nohup ./xmrig &', 2, Date.parse(at(5)), Date.parse(at(9)), true, ['10.20.7.3']],
+    // no tool_result: the end is assumed (and noted); a non-shell tool keeps its input as the command text
+    ['toolu_3', 'str_replace_editor', '{"path":"a.py"}', 3, Date.parse(at(12)), Date.parse(at(12)) + 30_000, false, ['10.20.7.3']],
+  ]);
+  assert.match(st.tsNote ?? '', /1 tool calls had no answering tool message with a time: end assumed 30000 ms after start/);
+});
+
 test('line splitter: CRLF, UTF-8 split across chunks, long lines, unterminated tail, and parallel line ranges', async (t) => {
   const d = tmp(t);
   const p = join(d, 'lines.txt');

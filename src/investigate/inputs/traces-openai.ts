@@ -3,7 +3,9 @@
 // messages carry times (timestamp | ts | created_at | created | time, ISO or epoch). A tool
 // call starts at its own timestamp or its assistant message's; it ends at the timestamp of the
 // tool message answering it (role 'tool', same tool_call_id), else end is assumed
-// (endKnown=false). Responses-API items (type function_call / function_call_output) work too.
+// (endKnown=false). Responses-API items (type function_call / function_call_output) work too, and
+// so do Anthropic Messages logs (tool_use blocks in an assistant message's content, tool_result
+// blocks with tool_use_id in the user message answering them).
 // A tool call with no time at all cannot be placed and is reported as a bad record.
 import type { ToolCallSpan } from '../types.js';
 import { DEFAULT_ASSUMED_DURATION_MS, isBlank, isObj, parseObject, readLines, type SpanReader } from './base.js';
@@ -43,6 +45,20 @@ export const openaiMessagesReader: SpanReader = {
             const fn = isObj(tc.function) ? tc.function : {};
             const own = timeOf(tc, ts);
             calls.push({ id: toStr(tc.id) ?? `${episode}#${calls.length + 1}`, tool: toStr(fn.name), args: fn.arguments, start: Number.isNaN(own) ? t : own });
+          }
+        } else if (m.role === 'assistant' && Array.isArray(m.content)) {
+          // Anthropic Messages: tool_use blocks in the assistant's content.
+          for (const b of m.content) {
+            if (!isObj(b) || b.type !== 'tool_use') continue;
+            const own = timeOf(b, ts);
+            calls.push({ id: toStr(b.id) ?? `${episode}#${calls.length + 1}`, tool: toStr(b.name), args: b.input, start: Number.isNaN(own) ? t : own });
+          }
+        } else if (m.role === 'user' && Array.isArray(m.content)) {
+          // …and tool_result blocks answering them in the next user message.
+          for (const b of m.content) {
+            if (!isObj(b) || b.type !== 'tool_result') continue;
+            const at = Number.isNaN(timeOf(b, ts)) ? t : timeOf(b, ts), id = toStr(b.tool_use_id);
+            if (id !== undefined && !Number.isNaN(at) && !ends.has(id)) ends.set(id, at);
           }
         } else if (m.type === 'function_call') {
           calls.push({ id: toStr(m.call_id) ?? toStr(m.id) ?? `${episode}#${calls.length + 1}`, tool: toStr(m.name), args: m.arguments, start: t });
