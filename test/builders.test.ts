@@ -110,7 +110,7 @@ test('bwrap args: read-only allowlisted root dirs, symlinks mirrored, secrets hi
   assert.match(m, /--ro-bind \/srv\/data \/data --bind \/w \/workspace/, 'read-only mounts, before the workspace');
 });
 
-test('replay input: canonical lines, OpenAI messages, and bad lines reported with file:line', () => {
+test('replay input: canonical lines, OpenAI and Anthropic messages, and bad lines reported with file:line', () => {
   const text = [
     '{"episode":"e1","step":2,"command":"echo b"}',
     '{"episode":"e1","step":1,"command":"echo a","tool_call_id":"t1"}',
@@ -128,4 +128,13 @@ test('replay input: canonical lines, OpenAI messages, and bad lines reported wit
   assert.deepEqual(e3.calls.map((c) => [c.step, c.tool_call_id, c.tool, c.command]), [[1, 'c1', 'bash', 'ls'], [2, 'c2', 'python', 'print(2)']]);
   assert.deepEqual(r.problems.map((p) => p.line), [5, 6, 7]);
   assert.match(r.problems[0]!.error, /step/);
+  // Anthropic Messages: tool_use blocks of assistant messages (text blocks and tool_result messages ignored).
+  const claude = parseReplayInput(JSON.stringify({ episode: 'c1', messages: [
+    { role: 'user', content: 'fix it' },
+    { role: 'assistant', content: [{ type: 'text', text: 'ok' }, { type: 'tool_use', id: 'toolu_1', name: 'bash', input: { command: 'make test' } }, { type: 'tool_use', id: 'toolu_2', name: 'python', input: { code: 'print(3)' } }] },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'ok' }] },
+    { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_3', name: 'editor', input: { path: 'a.py' } }] },
+  ] }), 'claude.jsonl');
+  assert.deepEqual(claude.episodes[0]!.calls.map((c) => [c.step, c.tool_call_id, c.tool, c.command]), [[1, 'toolu_1', 'bash', 'make test'], [2, 'toolu_2', 'python', 'print(3)']]);
+  assert.deepEqual(claude.problems.map((p) => p.error), ['tool call toolu_3: no command, cmd or code argument']);
 });

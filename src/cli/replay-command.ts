@@ -13,7 +13,7 @@ import { makeStyle, safeText } from './style.js';
 import type { AlertEvent } from '../events/event.js';
 
 export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [--json] [--home DIR] FILE…
-  FILE: JSON lines, canonical ({"episode","step","command",...} per line) or OpenAI chat
+  FILE: JSON lines, canonical ({"episode","step","command",...} per line) or OpenAI/Anthropic chat
   ({"episode"?, "messages":[...]} per line), possibly compressed; "-" reads standard input.
   Exit 0 = no alerts, 3 = alerts, other = failure.`;
 

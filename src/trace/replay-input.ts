@@ -1,6 +1,7 @@
 // Why: `corral replay` re-runs recorded trajectories. Traces arrive as JSON lines in two
-// forms: Corral's canonical one-tool-call-per-line form, and one episode per line in
-// OpenAI chat format. Bad lines are reported with file and line and never stop the rest.
+// forms: Corral's canonical one-tool-call-per-line form, and one episode per line in chat
+// format — OpenAI's (assistant tool_calls) or Anthropic's (tool_use content blocks). Bad lines
+// are reported with file and line and never stop the rest.
 
 export interface ToolCallLine {
   run?: string;
@@ -57,25 +58,39 @@ export function parseReplayInput(text: string, file: string): { episodes: Episod
   return { episodes: [...episodes.values()], problems };
 }
 
+/**
+ * The tool calls of one episode's messages, in order: OpenAI `tool_calls` of assistant messages
+ * (`function.arguments`, JSON text or an object), and Anthropic `tool_use` content blocks of
+ * assistant messages (`input`, an object).
+ */
 function fromMessages(messages: unknown[], episode: string, run: string | undefined, at: { file: string; line: number }, problems: InputProblem[]): ToolCallLine[] {
   const out: ToolCallLine[] = [];
   let step = 0;
+  const add = (id: string | undefined, name: unknown, a: unknown): void => {
+    let args: Record<string, unknown> = {};
+    if (typeof a === 'string') {
+      try { args = JSON.parse(a) as Record<string, unknown>; } catch { problems.push({ ...at, error: `tool call ${id ?? step + 1}: arguments are not valid JSON` }); return; }
+    } else if (a && typeof a === 'object') args = a as Record<string, unknown>;
+    const command = [args.command, args.cmd, args.code].find((v) => typeof v === 'string') as string | undefined;
+    if (command === undefined) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: no command, cmd or code argument` }); return; }
+    step++;
+    const tool = typeof args.code === 'string' && args.command === undefined && args.cmd === undefined ? 'python' : toolOf(name);
+    out.push({ run, episode, step, tool_call_id: id, tool, command });
+  };
   for (const m of messages) {
     if (!m || typeof m !== 'object') continue;
-    const msg = m as { role?: string; tool_calls?: unknown[] };
-    if (msg.role !== 'assistant' || !Array.isArray(msg.tool_calls)) continue;
-    for (const tc of msg.tool_calls) {
-      const t = tc as { id?: string; function?: { name?: string; arguments?: unknown } };
-      let args: Record<string, unknown> = {};
-      const a = t.function?.arguments;
-      if (typeof a === 'string') {
-        try { args = JSON.parse(a) as Record<string, unknown>; } catch { problems.push({ ...at, error: `tool call ${t.id ?? step + 1}: arguments are not valid JSON` }); continue; }
-      } else if (a && typeof a === 'object') args = a as Record<string, unknown>;
-      const command = [args.command, args.cmd, args.code].find((v) => typeof v === 'string') as string | undefined;
-      if (command === undefined) { problems.push({ ...at, error: `tool call ${t.id ?? step + 1}: no command, cmd or code argument` }); continue; }
-      step++;
-      const tool = typeof args.code === 'string' && args.command === undefined && args.cmd === undefined ? 'python' : toolOf(t.function?.name);
-      out.push({ run, episode, step, tool_call_id: t.id, tool, command });
+    const msg = m as { role?: string; tool_calls?: unknown[]; content?: unknown };
+    if (msg.role !== 'assistant') continue;
+    if (Array.isArray(msg.tool_calls)) {
+      for (const tc of msg.tool_calls) {
+        const t = tc as { id?: string; function?: { name?: string; arguments?: unknown } };
+        add(t.id, t.function?.name, t.function?.arguments);
+      }
+    } else if (Array.isArray(msg.content)) {
+      for (const b of msg.content) {
+        const u = b as { type?: string; id?: string; name?: string; input?: unknown };
+        if (u && u.type === 'tool_use') add(u.id, u.name, u.input);
+      }
     }
   }
   return out;
