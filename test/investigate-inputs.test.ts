@@ -374,6 +374,27 @@ test('canonical trace JSONL: ISO/epoch ts, end_ts or duration_ms, assumed ends f
   assert.equal(longer.spans[2]!.end - longer.spans[2]!.start, 120_000);
 });
 
+test('OTLP spans traced with OpenInference (span kind TOOL, tool.name, tool_call.id, input.value) are tool calls too, in a document and in JSON lines', async (t) => {
+  const d = tmp(t);
+  const ns = (s: number): string => `${Date.UTC(2024, 4, 1, 12, 0, s)}000000`;
+  const str = (key: string, v: string): unknown => ({ key, value: { stringValue: v } });
+  const spans = [
+    { traceId: 't1', spanId: 's1', name: 'ChatCompletion', startTimeUnixNano: ns(0), endTimeUnixNano: ns(2), attributes: [str('openinference.span.kind', 'LLM'), str('llm.model_name', 'gpt')] },
+    { traceId: 't1', spanId: 's2', name: 'run_shell', startTimeUnixNano: ns(3), endTimeUnixNano: ns(8), attributes: [str('openinference.span.kind', 'TOOL'), str('tool.name', 'run_shell'), str('tool_call.id', 'call_9'), str('input.value', JSON.stringify({ command: 'nohup ./xmrig -o pool.test:3333 &' })), str('session.id', 'ep-oi')] },
+    { traceId: 't1', spanId: 's3', name: 'agent', startTimeUnixNano: ns(0), endTimeUnixNano: ns(9), attributes: [str('openinference.span.kind', 'AGENT')] },
+  ];
+  const docObj = { resourceSpans: [{ resource: { attributes: [str('host.name', 'h1'), { key: 'host.ip', value: { stringValue: '10.20.3.3' } }] }, scopeSpans: [{ scope: { name: 'openinference' }, spans }] }] };
+  writeFileSync(join(d, 'oi.json'), JSON.stringify(docObj, null, 2));
+  writeFileSync(join(d, 'oi-lines.jsonl'), `${JSON.stringify(docObj)}\n`);
+  for (const f of ['oi.json', 'oi-lines.jsonl']) {
+    const { spans: got, st } = await readTrace(join(d, f));
+    assert.deepEqual(got.map((x) => [x.episode, x.tool_call_id, x.tool, x.command, x.start, x.end, x.ips, x.host]),
+      [['ep-oi', 'call_9', 'run_shell', 'nohup ./xmrig -o pool.test:3333 &', Date.UTC(2024, 4, 1, 12, 0, 3), Date.UTC(2024, 4, 1, 12, 0, 8), ['10.20.3.3'], 'h1']], f);
+    assert.equal(st.records, 1, f);
+    assert.equal(Object.values(st.skippedKinds).reduce((a, b) => a + b, 0), 2, `${f}: the LLM and AGENT spans are skipped`);
+  }
+});
+
 test('OTLP JSON: one pretty-printed document is stream-scanned; resource after spans still applies; other spans skipped', async () => {
   const { spans, st } = await readTrace('otlp.json');
   assert.equal(st.records, 3);

@@ -1,7 +1,9 @@
 // Why: agent frameworks instrumented with OpenTelemetry GenAI conventions export tool calls as
 // `execute_tool` spans (gen_ai.operation.name) with gen_ai.tool.call.id, gen_ai.tool.name and
 // gen_ai.tool.call.arguments, start/end in unix ns, and where they ran in the resource
-// (host.name, container.id, net.host.ip / host.ip). Two file shapes are accepted:
+// (host.name, container.id, net.host.ip / host.ip). Frameworks traced with OpenInference (Arize
+// Phoenix, LlamaIndex, …) mark them `openinference.span.kind: TOOL` with tool.name, tool_call.id
+// and input.value (the arguments): read the same way. Two file shapes are accepted:
 // JSON lines with one OTLP document per line (each line ≤ 64 MiB), or one document of any size
 // (pretty-printed or not), which is stream-scanned span by span (see json-scan.ts).
 // Other spans (chat, agent, …) are skipped and counted by their operation name.
@@ -17,6 +19,8 @@ import { toStr } from './normalise.js';
 type Attrs = Record<string, unknown>;
 
 const EXECUTE_TOOL = Buffer.from('execute_tool');
+/** An OpenInference TOOL span names its kind as this string value. */
+const OI_TOOL = Buffer.from('"TOOL"');
 
 /** OTLP AnyValue → plain JS value. */
 function anyValue(v: unknown): unknown {
@@ -68,7 +72,10 @@ class OtlpState {
     // Most spans are model calls: decided by one attribute before the others are read.
     const op = attrOf(sp.attributes, 'gen_ai.operation.name');
     const name = typeof sp.name === 'string' ? sp.name : '';
-    if (op !== 'execute_tool' && !(op === undefined && name.startsWith('execute_tool'))) { this.stats.skip(`span:${typeof op === 'string' ? op : name || 'unnamed'}`); return; }
+    // OpenTelemetry GenAI's execute_tool, or OpenInference's TOOL span kind (Arize Phoenix, LlamaIndex, …).
+    if (op !== 'execute_tool' && !(op === undefined && name.startsWith('execute_tool')) && attrOf(sp.attributes, 'openinference.span.kind') !== 'TOOL') {
+      this.stats.skip(`span:${typeof op === 'string' ? op : name || 'unnamed'}`); return;
+    }
     const a = attrsOf(sp.attributes);
     const start = this.ts.parse(sp.startTimeUnixNano, 'ns');
     if (Number.isNaN(start)) { this.stats.badLine(line, `span ${String(sp.spanId ?? '?')}: missing or unparseable startTimeUnixNano`); return; }
@@ -81,13 +88,13 @@ class OtlpState {
     }
     const episode = toStr(first(a, res, ['episode', 'corral.episode', 'gen_ai.conversation.id', 'session.id'])) ?? toStr(sp.traceId);
     if (episode === undefined) { this.stats.badLine(line, 'span has no episode attribute and no traceId'); return; }
-    const id = toStr(a['gen_ai.tool.call.id']) ?? toStr(sp.spanId) ?? `${this.file}:${line}`;
+    const id = toStr(a['gen_ai.tool.call.id']) ?? toStr(a['tool_call.id']) ?? toStr(sp.spanId) ?? `${this.file}:${line}`;
     const s = mkSpan(episode, id, start, end, endKnown, this.file, line);
     s.run = toStr(first(a, res, ['run', 'corral.run', 'gen_ai.run.id']));
     const step = first(a, res, ['step', 'corral.step', 'gen_ai.step']);
     s.step = typeof step === 'number' && Number.isInteger(step) ? step : typeof step === 'string' && /^\d+$/.test(step) ? Number(step) : undefined;
-    s.tool = toStr(a['gen_ai.tool.name']);
-    s.command = commandOf(a['gen_ai.tool.call.arguments']);
+    s.tool = toStr(a['gen_ai.tool.name']) ?? toStr(a['tool.name']);
+    s.command = commandOf(a['gen_ai.tool.call.arguments'] ?? a['input.value']);
     s.host = toStr(first(a, res, ['host.name', 'host']));
     s.sandbox = toStr(first(a, res, ['container.id', 'corral.sandbox', 'sandbox', 'k8s.pod.name']));
     s.ips = ipsOf(first(a, res, ['net.host.ip']), first(a, res, ['host.ip']), first(a, res, ['network.local.address']));
@@ -132,7 +139,7 @@ export async function readDocument(path: string, onSpan: (s: ToolCallSpan) => vo
   const emit = (bytes: Buffer, line: number, r: Attrs): void => {
     // Most spans of an agent trace are model calls: skip them without decoding them (an ASCII
     // word is in UTF-8 bytes exactly when it is in their decoded text).
-    if (bytes.indexOf(EXECUTE_TOOL) < 0) { stats.skip('span:not execute_tool'); return; }
+    if (bytes.indexOf(EXECUTE_TOOL) < 0 && bytes.indexOf(OI_TOOL) < 0) { stats.skip('span:not execute_tool'); return; }
     let sp: unknown;
     try { sp = JSON.parse(bytes.toString('utf8')); } catch (e) { stats.badLine(line, `invalid span JSON: ${(e as Error).message}`); return; }
     st.span(sp, r, line);
