@@ -41,7 +41,7 @@ export async function readJsonLines(path: string, keys: readonly KeyPath[], h: J
     const begin = opts.range?.start ?? 0, stop = gz ? Infinity : opts.range?.end ?? size, total = gz ? size : Math.max(0, stop - begin);
     let lineNo = Math.max(1, opts.range?.firstLine ?? 1) - 1;
     const first = lineNo;
-    let fast = 0, pos = begin, carry = 0, skipping = 0;
+    let fast = 0, pos = begin, carry = 0, skipping = 0, atStart = begin === 0;
     let error: LineResult['error'];
     let buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(gz ? CHUNK : total, 1)) + 1);
     const overlong: { line: number; bytes: number }[] = [];
@@ -62,6 +62,8 @@ export async function readJsonLines(path: string, keys: readonly KeyPath[], h: J
       pos += got;
       const n = carry + got;
       let from = 0;
+      // A UTF-8 byte order mark at the start of a plain file is not content (the stream of a compressed one has none left).
+      if (atStart) { atStart = false; if (n >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) from = 3; }
       if (skipping) {
         const nl = buf.indexOf(10, carry);
         if (nl < 0 || nl >= n) { skipping += n - carry; carry = 0; continue; }

@@ -50,7 +50,8 @@ export class ContentError extends Error {}
 
 /** Up to n bytes of the file's content from its start (decompressed when compressed, syslog lines unwrapped). */
 export function headBytes(path: string, n: number): Buffer {
-  const raw = rawHead(path, n);
+  let raw = rawHead(path, n);
+  if (raw.length >= 3 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf) raw = raw.subarray(3); // (a byte order mark is not content)
   if (!looksSyslogWrapped(raw.subarray(0, 4096))) return raw;
   const u = new SyslogUnwrap();
   return Buffer.concat([u.push(raw), u.end()]);
@@ -86,8 +87,36 @@ export interface ContentStream { chunks: AsyncIterable<Buffer>; progress(): numb
  */
 export function openContent(path: string, opts: { start?: number; end?: number; chunkBytes: number }): ContentStream {
   const c = openDecoded(path, opts);
-  return syslogWrapped(path) ? { chunks: unwrapChunks(c.chunks), progress: c.progress } : c;
+  // (a UTF-8 byte order mark — Windows tools, PowerShell exports — is not content: the first line would not parse)
+  const chunks = (opts.start ?? 0) === 0 ? dropBom(c.chunks) : c.chunks;
+  return { chunks: syslogWrapped(path) ? unwrapChunks(chunks) : chunks, progress: c.progress };
 }
+
+const BOM = [0xef, 0xbb, 0xbf];
+
+/** The chunks without a UTF-8 byte order mark at the very start (also when it is split over the first chunks). */
+async function* dropBom(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let seen = 0; // bytes of the content so far, while fewer than 3
+  for await (let c of chunks) {
+    if (seen < 3) {
+      let k = 0;
+      while (k < c.length && seen + k < 3 && c[k] === BOM[seen + k]) k++;
+      const matchedAll = seen + k === 3;
+      if (!matchedAll && k < c.length) {
+        // not a BOM: give back the BOM bytes held from earlier chunks, untouched
+        if (seen > 0) yield Buffer.from(BOM.slice(0, seen));
+        seen = 3;
+      } else {
+        seen += k;
+        c = matchedAll ? c.subarray(k) : c.subarray(c.length);
+        if (!matchedAll) continue;
+      }
+    }
+    if (c.length) yield c;
+  }
+  if (seen > 0 && seen < 3) yield Buffer.from(BOM.slice(0, seen)); // (a file of only "\xef" or "\xef\xbb")
+}
+
 
 function openDecoded(path: string, opts: { start?: number; end?: number; chunkBytes: number }): ContentStream {
   const codec = codecOf(path);
@@ -149,7 +178,8 @@ async function* toolChunks(path: string, codec: Codec, tool: { cmd: string; pkg:
 
 /**
  * Reads content sequentially into a caller's buffer (the JSON Lines reader keeps its own buffer
- * and carries partial lines): plain files by readSync at a position, compressed files from the stream.
+ * and carries partial lines): plain files by readSync at a position (a byte order mark at 0 is the
+ * caller's to skip: its positions are file positions), compressed files from the stream.
  */
 export interface ContentReader { read(into: Buffer, at: number, max: number): Promise<number>; close(): void; progress(): number }
 
