@@ -321,6 +321,9 @@ test('timestamps: epoch unit by magnitude, zones, tz option (fixed and IANA), an
   assert.equal(p.parse('2024-05-01 12:00:00'), want);
   assert.match(p.note() ?? '', /1 timestamps had no timezone: assumed UTC/);
   assert.ok(Number.isNaN(p.parse('01/05/2024 12:00')), 'ambiguous local formats are refused, not read in the machine zone');
+  assert.equal(p.parse('2024/05/01 12:00:00'), want, 'year-first with slashes (Palo Alto CSV) is unambiguous');
+  assert.equal(p.parse('2024-05-01 12:00:00,000'), want, 'a comma before the fraction (Python logging)');
+  assert.ok(Number.isNaN(p.parse('2024/05-01 12:00:00')), 'mixed separators are refused');
   assert.ok(Number.isNaN(p.parse('2024-13-01T00:00:00Z')));
   const tz = new TsParser({ tz: '+05:30' });
   assert.equal(tz.parse('2024-05-01T17:30:00'), want);

@@ -88,14 +88,16 @@ export class TsParser {
     return this.iso(s);
   }
 
-  /** ISO 8601 / RFC 3339, 'T' or space, optional fraction, zone Z, ±HH:MM, ±HHMM, ±HH or none. */
+  /** ISO 8601 / RFC 3339 ('-' or '/' between date parts), 'T' or space, optional fraction, zone Z, ±HH:MM, ±HHMM, ±HH or none. */
   iso(s: string): number {
     const n = s.length;
     let base: number;
     // Consecutive log lines share their minute: reuse "YYYY-MM-DDTHH:MM" → ms from the last line.
     if (this.lastMinute !== undefined && s.startsWith(this.lastMinute)) base = this.lastMinuteMs;
     else {
-      if (n < 16 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return this.fallback(s);
+      // (YYYY-MM-DD, or YYYY/MM/DD as Palo Alto's CSV exports write it)
+      const ds = s.charCodeAt(4);
+      if (n < 16 || (ds !== 45 && ds !== 47) || s.charCodeAt(7) !== ds) return this.fallback(s);
       const y = d4(s, 0), mo = d2(s, 5), d = d2(s, 8);
       const sep = s.charCodeAt(10);
       if ((sep !== 84 && sep !== 32 && sep !== 116) || s.charCodeAt(13) !== 58) return this.fallback(s);
