@@ -268,6 +268,23 @@ test('generic JSONL: nested paths guessed (GCP-style), epoch ms detected, missin
   assert.equal(iso(recs[1]!.ts), '2024-05-01T12:05:00.000Z');
 });
 
+test('a Palo Alto traffic export (headers with spaces, YYYY/MM/DD times) is read without a --map: columns guessed and stated', async (t) => {
+  const d = tmp(t);
+  const p = join(d, 'pan.csv');
+  writeFileSync(p, [
+    'Receive Time,Serial #,Type,Threat/Content Type,Generated Time,Source address,Destination address,Rule,Application,Source Port,Destination Port,IP Protocol,Action,Bytes',
+    '2024/05/01 12:00:03,0123,TRAFFIC,end,2024/05/01 12:00:03,10.20.0.9,198.51.100.7,allow-web,ssl,40000,443,tcp,allow,4242',
+    '2024/05/01 12:00:04,0123,TRAFFIC,deny,2024/05/01 12:00:04,10.20.0.9,198.51.100.9,deny-all,unknown-tcp,40001,3333,tcp,deny,0',
+  ].join('\n') + '\n');
+  const { recs, st } = await readNet(p);
+  assert.equal(await detectNetFormat(p), 'csv');
+  assert.match(st.tsNote ?? '', /columns guessed: ts=Receive Time,src=Source address,dst=Destination address,sport=Source Port,dport=Destination Port,proto=IP Protocol,action=Action,rule=Rule,bytes=Bytes/);
+  assert.deepEqual(recs.map((r) => [iso(r.ts), r.src, r.dst, r.dport, r.proto, r.action, r.kind, r.bytes]), [
+    ['2024-05-01T12:00:03.000Z', '10.20.0.9', '198.51.100.7', 443, 'tcp', 'allowed', 'flow', 4242],
+    ['2024-05-01T12:00:04.000Z', '10.20.0.9', '198.51.100.9', 3333, 'tcp', 'blocked', 'alert', 0],
+  ]);
+});
+
 test('a cloud firewall allow log through --map (every record names its rule) is flows, not alerts; threats on allowed traffic and denials stay alerts', async (t) => {
   const d = tmp(t);
   const row = (o: Record<string, unknown>): string => JSON.stringify({ timestamp: '2024-05-01T12:00:00Z', severity: 'INFO', ...o });

@@ -10,8 +10,8 @@ export type FieldKey = (typeof FIELD_KEYS)[number];
 /** Common column names / JSON paths per field, tried in order (case-insensitive for CSV). */
 export const FIELD_CANDIDATES: Record<FieldKey, string[]> = {
   ts: ['ts', 'timestamp', '@timestamp', 'time', 'event_time', 'eventtime', 'datetime', 'date', 'start', 'start_time', 'starttime', 'receive_time', 'generated_time', 'timegenerated'],
-  src: ['src', 'src_ip', 'srcip', 'srcaddr', 'source_ip', 'sourceip', 'source.ip', 'source', 'client_ip', 'id.orig_h', 'saddr', 'src_addr', 'connection.src_ip', 'jsonPayload.connection.src_ip'],
-  dst: ['dst', 'dst_ip', 'dstip', 'dstaddr', 'dest_ip', 'destip', 'destination_ip', 'destinationip', 'destination.ip', 'destination', 'dest', 'server_ip', 'id.resp_h', 'daddr', 'dst_addr', 'connection.dest_ip', 'jsonPayload.connection.dest_ip'],
+  src: ['src', 'src_ip', 'srcip', 'srcaddr', 'source_ip', 'sourceip', 'source.ip', 'source_address', 'source', 'client_ip', 'id.orig_h', 'saddr', 'src_addr', 'connection.src_ip', 'jsonPayload.connection.src_ip'],
+  dst: ['dst', 'dst_ip', 'dstip', 'dstaddr', 'dest_ip', 'destip', 'destination_ip', 'destinationip', 'destination.ip', 'destination_address', 'destination', 'dest', 'server_ip', 'id.resp_h', 'daddr', 'dst_addr', 'connection.dest_ip', 'jsonPayload.connection.dest_ip'],
   sport: ['sport', 'src_port', 'srcport', 'source_port', 'sourceport', 'source.port', 'spt', 'id.orig_p', 'connection.src_port', 'jsonPayload.connection.src_port'],
   dport: ['dport', 'dst_port', 'dstport', 'dest_port', 'destport', 'destination_port', 'destinationport', 'destination.port', 'dpt', 'id.resp_p', 'port', 'connection.dest_port', 'jsonPayload.connection.dest_port'],
   proto: ['proto', 'protocol', 'transport', 'ip_protocol', 'network.transport', 'connection.protocol', 'jsonPayload.connection.protocol'],

@@ -69,7 +69,8 @@ export const csvReader: NetReader = {
           delim = sniffDelimiter(header);
           const err = splitCsv(header, delim, cells);
           if (err) { ctx.stats.badLine(line, `header: ${err}`); failed = true; return; }
-          const lower = cells.map((c) => c.trim().toLowerCase());
+          // Header names compared loosely: "Source address" / "Receive Time" (Palo Alto) find source_address / receive_time.
+          const lower = cells.map((c) => c.trim().toLowerCase().replace(/[\s-]+/g, '_'));
           idx = new Int32Array(FIELD_KEYS.length).fill(-1);
           const chosen: Partial<Record<FieldKey, string>> = {};
           FIELD_KEYS.forEach((k, ki) => {
