@@ -109,7 +109,7 @@ test('format detection names every fixture, and an unknown file becomes one repo
   assert.match(long.issues[0]!.error, /^unparseable ts "9{280,}… \(3018 characters\)$/, 'an issue quoting a huge field is cut, with its length');
   assert.throws(() => netReader('pcap'), /unknown network log format "pcap".*suricata-eve/);
   assert.throws(() => traceReader('langsmith'), /unknown trace format/);
-  assert.equal(NET_FORMATS.length, 8);
+  assert.equal(NET_FORMATS.length, 9);
 });
 
 test('suricata eve: alerts and flows kept, other event types skipped and counted, bad lines reported with line numbers', async () => {
@@ -266,6 +266,31 @@ test('generic JSONL: nested paths guessed (GCP-style), epoch ms detected, missin
   assert.match(st.tsNote ?? '', /src=jsonPayload\.connection\.src_ip/);
   assert.deepEqual(recs.map((r) => [r.src, r.dst, r.dport, r.proto, r.action]), [['10.20.1.5', '203.0.113.10', 22, 'tcp', 'allowed'], ['10.20.1.7', '169.254.169.254', 80, 'tcp', 'blocked']]);
   assert.equal(iso(recs[1]!.ts), '2024-05-01T12:05:00.000Z');
+});
+
+test('key=value firewall logs (FortiGate traffic, IPS and event lines, behind a syslog prefix) are detected and read without a --map', async (t) => {
+  const d = tmp(t);
+  const p = join(d, 'fortigate.log');
+  writeFileSync(p, [
+    'date=2024-05-01 time=12:00:03 devname="FGT-EDGE" logid="0000000013" type="traffic" subtype="forward" level="notice" srcip=10.20.0.9 srcport=40000 dstip=198.51.100.7 dstport=443 policyid=1 policyname="allow-out" proto=6 action="close" sentbyte=4242',
+    'date=2024-05-01 time=12:00:04 devname="FGT-EDGE" logid="0000000013" type="traffic" subtype="forward" level="notice" srcip=10.20.0.9 srcport=40001 dstip=198.51.100.9 dstport=3333 policyid=0 policyname="implicit deny" proto=6 action="deny" sentbyte=0',
+    '<189>date=2024-05-01 time=12:00:04 eventtime=1714564804500000000 tz="+0000" devname="FGT-EDGE" type="utm" subtype="ips" level="alert" srcip=10.20.0.9 dstip=198.51.100.9 dstport=443 proto=6 action="dropped" attack="Stratum.Mining.Protocol" msg="a \\"quoted\\" word" severity="high"',
+    'date=2024-05-01 time=12:00:05 tz="-0700" devname="FGT-EDGE" type="traffic" subtype="forward" level="notice" srcip=10.20.0.10 dstip=198.51.100.8 dstport=80 policyname="allow-out" proto=6 action="accept"',
+    'date=2024-05-01 time=12:00:06 devname="FGT-EDGE" type="event" subtype="system" level="information" logdesc="Admin login successful" user="admin"',
+  ].join('\n') + '\n');
+  assert.equal(await detectNetFormat(p), 'kv');
+  const { recs, st } = await readNet(p);
+  assert.deepEqual(recs.map((r) => [iso(r.ts), r.dst, r.dport, r.proto, r.action, r.kind, r.rule, r.category ?? null, r.host]), [
+    ['2024-05-01T12:00:03.000Z', '198.51.100.7', 443, 'tcp', 'allowed', 'flow', 'allow-out', null, 'FGT-EDGE'], // a closed allowed session: a flow
+    ['2024-05-01T12:00:04.000Z', '198.51.100.9', 3333, 'tcp', 'blocked', 'alert', 'implicit deny', 'mining', 'FGT-EDGE'],
+    ['2024-05-01T12:00:04.500Z', '198.51.100.9', 443, 'tcp', 'blocked', 'alert', 'Stratum.Mining.Protocol', 'mining', 'FGT-EDGE'], // IPS line: its own fields (attack), eventtime
+    ['2024-05-01T19:00:05.000Z', '198.51.100.8', 80, 'tcp', 'allowed', 'flow', 'allow-out', null, 'FGT-EDGE'], // tz -0700
+  ]);
+  assert.deepEqual(issueLines(st), [5], 'an event line without addresses is a bad record');
+  assert.match(st.tsNote ?? '', /columns guessed: ts=time,src=srcip,dst=dstip/);
+  const { parseKv } = await import('../src/investigate/inputs/kv.js');
+  assert.deepEqual(parseKv('a=1 b="x \\"y\\" z" c= d=4'), { a: '1', b: 'x "y" z', c: '', d: '4' });
+  assert.match(String(parseKv('just words here')), /not a key=value line/);
 });
 
 test('a Palo Alto traffic export (headers with spaces, YYYY/MM/DD times) is read without a --map: columns guessed and stated', async (t) => {

@@ -18,12 +18,13 @@ import { makeStyle, safeText } from './style.js';
 export const INVESTIGATE_USAGE = `Usage: corral investigate [options] LOGFILE…
   Ties firewall / network logs to agent traces: which tool call caused which alert.
   LOGFILE                 suricata eve.json, zeek conn.log (TSV/JSON), iptables/nftables log, AWS VPC flow log,
-                          CSV/JSONL (with --map), or a Corral event log; the format is detected unless --format;
+                          CSV/JSONL or key=value lines (FortiGate; columns guessed, or --map), or a Corral event log;
+                          the format is detected unless --format;
                           any input may be compressed (gzip, zstd, xz, bzip2: read as it streams); a directory stands for
                           the files under it (recursively; hidden ones skipped); "-" is standard input (once, as a
                           LOGFILE, --traces or --placements: e.g. aws s3 cp s3://…/flow.log.gz - | corral investigate -)
-  --format F              format of the LOGFILEs: suricata-eve zeek-conn-tsv zeek-conn-json iptables-log vpc-flow csv jsonl corral-events
-  --map ts=…,src=…,…      field mapping for csv/jsonl (ts src dst sport dport proto action severity rule host bytes category)
+  --format F              format of the LOGFILEs: suricata-eve zeek-conn-tsv zeek-conn-json iptables-log vpc-flow csv jsonl kv corral-events
+  --map ts=…,src=…,…      field mapping for csv/jsonl/kv (ts src dst sport dport proto action severity rule host bytes category)
   --traces FILE           agent traces (repeatable): canonical JSONL, OTLP JSON, OpenAI messages (detected)
   --trace-format F        format of the --traces files when detection fails: canonical-jsonl otlp-json openai-messages
   --placements FILE       where episodes ran: CSV/JSONL ip,from,to,host,sandbox,episode (repeatable)

@@ -3,6 +3,7 @@
 // (first non-comment lines; a longer first line is read whole, up to 1 MiB) and name the
 // format, or 'unknown' with no guessing.
 import { headBytes } from './source.js';
+import { looksKv } from './kv.js';
 
 const SNIFF_BYTES = 4096;
 /**
@@ -65,7 +66,7 @@ function firstObject(lines: string[]): Record<string, unknown> | undefined {
   return undefined;
 }
 
-/** One of suricata-eve, zeek-conn-tsv, zeek-conn-json, iptables-log, vpc-flow, corral-events, jsonl, csv, or 'unknown'. */
+/** One of suricata-eve, zeek-conn-tsv, zeek-conn-json, iptables-log, vpc-flow, corral-events, jsonl, kv, csv, or 'unknown'. */
 export async function detectNetFormat(path: string): Promise<string> {
   const lines = head(path);
   const l0 = lines[0];
@@ -83,6 +84,7 @@ export async function detectNetFormat(path: string): Promise<string> {
   const toks = l0.trim().split(/\s+/);
   if (toks.length >= 10 && /^[2-9]$/.test(toks[0]!) && /^(eni-|-)/.test(toks[2] ?? '')) return 'vpc-flow';
   if (toks.length === 14 && /^\d+$/.test(toks[0]!) && /^(ACCEPT|REJECT|-)$/.test(toks[12]!)) return 'vpc-flow';
+  if (looksKv(l0)) return 'kv';
   if (/[,;\t|]/.test(l0) && !l0.trimStart().startsWith('{')) return 'csv';
   return 'unknown';
 }

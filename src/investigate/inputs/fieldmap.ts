@@ -17,9 +17,9 @@ export const FIELD_CANDIDATES: Record<FieldKey, string[]> = {
   proto: ['proto', 'protocol', 'transport', 'ip_protocol', 'network.transport', 'connection.protocol', 'jsonPayload.connection.protocol'],
   action: ['action', 'disposition', 'decision', 'verdict', 'event.action', 'jsonPayload.disposition'],
   severity: ['severity', 'priority', 'level', 'alert.severity', 'event.severity'],
-  rule: ['rule', 'rule_name', 'rulename', 'signature', 'alert.signature', 'rule.name', 'policy', 'threat', 'msg', 'jsonPayload.rule_details.reference'],
-  host: ['host', 'hostname', 'sensor', 'interface', 'interface_id', 'device', 'observer.name', 'host.name', 'jsonPayload.instance.vm_name'],
-  bytes: ['bytes', 'total_bytes', 'bytes_sent', 'sentbytes', 'network.bytes'],
+  rule: ['rule', 'rule_name', 'rulename', 'signature', 'alert.signature', 'rule.name', 'policy', 'policyname', 'attack', 'threat', 'msg', 'jsonPayload.rule_details.reference'],
+  host: ['host', 'hostname', 'sensor', 'interface', 'interface_id', 'device', 'devname', 'observer.name', 'host.name', 'jsonPayload.instance.vm_name'],
+  bytes: ['bytes', 'total_bytes', 'bytes_sent', 'sentbytes', 'sentbyte', 'network.bytes'],
   category: ['category', 'alert.category', 'threat_category', 'event.category'],
 };
 

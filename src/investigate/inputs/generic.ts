@@ -102,33 +102,54 @@ export const csvReader: NetReader = {
   },
 };
 
-export const jsonlReader: NetReader = {
-  format: 'jsonl',
-  read(path, onRecord, opts = {}) {
+export const jsonlReader: NetReader = objectLinesReader('jsonl', (text) => parseObject(text));
+
+type Getter = (o: Record<string, unknown>) => unknown;
+/** Most distinct key sets resolved per file (beyond, lines use the first line's fields). */
+const MAX_KEY_SETS = 256;
+
+/**
+ * A reader of lines that are each one object (JSON lines; key=value lines, kv.ts): fields are
+ * found by --map paths or guessed from the keys (the first line's guesses are stated), then
+ * build() makes the record. Guesses are made per distinct set of top-level keys, so a log that
+ * mixes kinds of line (FortiGate's traffic and IPS lines: policyname or attack as the rule) reads
+ * each kind by its own fields; a kind without ts/src/dst fields uses the first line's.
+ */
+export function objectLinesReader(format: string, parse: (text: string) => Record<string, unknown> | string): NetReader {
+  return { format, read(path, onRecord, opts = {}) {
     const given = opts.map ?? {};
-    return readLines(path, 'jsonl', opts, (ctx) => {
-      let getters: ((o: Record<string, unknown>) => unknown)[] | undefined;
+    return readLines(path, format, opts, (ctx) => {
+      let getters: Getter[] | undefined, first: Getter[] | undefined;
+      const byKeys = new Map<string, Getter[]>();
       let cur: Record<string, unknown> = {};
       const get: Get = (k) => getters![KI[k]]!(cur);
-      const resolve = (o: Record<string, unknown>, line: number): boolean => {
+      const resolve = (o: Record<string, unknown>): { gs: Getter[]; chosen: Partial<Record<FieldKey, string>>; missing: string[] } => {
         const chosen: Partial<Record<FieldKey, string>> = {};
         const gs = FIELD_KEYS.map((k) => {
           const paths = given[k] !== undefined ? [given[k]!] : FIELD_CANDIDATES[k];
           for (const p of paths) { const g = compilePath(p); if (g(o) !== undefined) { chosen[k] = p; return g; } }
           return given[k] !== undefined ? compilePath(given[k]!) : () => undefined;
         });
-        const missing = (['ts', 'src', 'dst'] as const).filter((k) => chosen[k] === undefined);
-        if (missing.length) { ctx.stats.badLine(line, `no field for ${missing.join(', ')} (keys: ${Object.keys(o).slice(0, 20).join(', ')}); pass --map ${missing.map((m) => `${m}=PATH`).join(',')}`); return false; }
-        getters = gs;
-        const d = describeMap(chosen, given);
-        if (d) ctx.stats.note(d);
-        return true;
+        return { gs, chosen, missing: (['ts', 'src', 'dst'] as const).filter((k) => chosen[k] === undefined) };
       };
       return (text, line, info) => {
         if (isBlank(text)) return;
-        const o = parseObject(text);
+        const o = parse(text);
         if (typeof o === 'string') { ctx.stats.badLine(line, lineError(o, info.unterminated)); return; }
-        if (getters === undefined && !resolve(o, line)) return;
+        const sig = Object.keys(o).join('\n');
+        let gs = byKeys.get(sig);
+        if (!gs) {
+          const r = resolve(o);
+          if (!first) {
+            if (r.missing.length) { ctx.stats.badLine(line, `no field for ${r.missing.join(', ')} (keys: ${Object.keys(o).slice(0, 20).join(', ')}); pass --map ${r.missing.map((m) => `${m}=PATH`).join(',')}`); return; }
+            first = r.gs;
+            const d = describeMap(r.chosen, given);
+            if (d) ctx.stats.note(d);
+          }
+          gs = r.missing.length ? first : r.gs;
+          if (byKeys.size < MAX_KEY_SETS) byKeys.set(sig, gs);
+        }
+        getters = gs;
         cur = o;
         const r = build(get, ctx, line);
         if (typeof r === 'string') { ctx.stats.badLine(line, lineError(r, info.unterminated)); return; }
@@ -136,5 +157,5 @@ export const jsonlReader: NetReader = {
         onRecord(r);
       };
     });
-  },
-};
+  } };
+}

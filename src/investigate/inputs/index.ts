@@ -9,6 +9,7 @@ import { zeekConnJsonReader, zeekConnTsvReader } from './zeek.js';
 import { iptablesLogReader } from './iptables.js';
 import { vpcFlowReader } from './vpc.js';
 import { csvReader, jsonlReader } from './generic.js';
+import { kvReader } from './kv.js';
 import { corralEventsReader } from './corral-events.js';
 import { canonicalTraceReader } from './traces-canonical.js';
 import { otlpTraceReader } from './traces-otlp.js';
@@ -31,6 +32,7 @@ const NET: Record<string, NetReader> = {
   'vpc-flow': vpcFlowReader,
   csv: csvReader,
   jsonl: jsonlReader,
+  kv: kvReader,
   'corral-events': corralEventsReader,
 };
 

@@ -3,6 +3,8 @@
 // the readers agree on one spelling here. Unknown values are kept lowercased, never guessed.
 const ACTIONS: Record<string, string> = {
   accept: 'allowed', accepted: 'allowed', allow: 'allowed', allowed: 'allowed', pass: 'allowed', permit: 'allowed', permitted: 'allowed',
+  // FortiGate ends an allowed session with how it ended
+  close: 'allowed', timeout: 'allowed', 'server-rst': 'allowed', 'client-rst': 'allowed',
   reject: 'blocked', rejected: 'blocked', deny: 'blocked', denied: 'blocked', drop: 'blocked', dropped: 'blocked', block: 'blocked', blocked: 'blocked',
 };
 
