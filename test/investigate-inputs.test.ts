@@ -268,6 +268,25 @@ test('generic JSONL: nested paths guessed (GCP-style), epoch ms detected, missin
   assert.equal(iso(recs[1]!.ts), '2024-05-01T12:05:00.000Z');
 });
 
+test('AWS Network Firewall alert and flow logs (eve events in an envelope; netflow events) read as Suricata eve', async (t) => {
+  const d = tmp(t);
+  const p = join(d, 'nfw.log');
+  const env = (ts: number, event: Record<string, unknown>): string => JSON.stringify({ firewall_name: 'corral-fw', availability_zone: 'us-east-1a', event_timestamp: String(ts), event });
+  writeFileSync(p, [
+    env(1714564803, { timestamp: '2024-05-01T12:00:03.123456+0000', flow_id: 1, event_type: 'alert', src_ip: '10.20.0.9', src_port: 40000, dest_ip: '198.51.100.9', dest_port: 3333, proto: 'TCP', alert: { action: 'blocked', signature_id: 5, rev: 1, signature: 'ET POLICY Stratum mining.subscribe', category: 'Crypto Currency Mining Activity Detected', severity: 1 } }),
+    env(1714564804, { timestamp: '2024-05-01T12:00:04.000000+0000', flow_id: 2, event_type: 'netflow', src_ip: '10.20.0.9', src_port: 40001, dest_ip: '198.51.100.7', dest_port: 443, proto: 'TCP', netflow: { pkts: 10, bytes: 4000, start: '2024-05-01T12:00:04.000000+0000', end: '2024-05-01T12:00:05.000000+0000', age: 1 } }),
+    env(1714564805, { timestamp: '2024-05-01T12:00:05.000000+0000', event_type: 'tls', src_ip: '10.20.0.9', dest_ip: '198.51.100.7' }),
+  ].join('\n') + '\n');
+  assert.equal(await detectNetFormat(p), 'suricata-eve');
+  const { recs, st } = await readNet(p);
+  assert.deepEqual(recs.map((r) => [iso(r.ts), r.kind, r.dst, r.dport, r.action ?? null, r.category ?? null, r.rule ?? null, r.host]), [
+    ['2024-05-01T12:00:03.123Z', 'alert', '198.51.100.9', 3333, 'blocked', 'mining', 'ET POLICY Stratum mining.subscribe', 'corral-fw'],
+    ['2024-05-01T12:00:04.000Z', 'flow', '198.51.100.7', 443, null, null, null, 'corral-fw'],
+  ]);
+  assert.equal(st.bad, 0);
+  assert.deepEqual(st.skippedKinds, { tls: 1 });
+});
+
 test('key=value firewall logs (FortiGate traffic, IPS and event lines, behind a syslog prefix) are detected and read without a --map', async (t) => {
   const d = tmp(t);
   const p = join(d, 'fortigate.log');

@@ -75,6 +75,9 @@ export async function detectNetFormat(path: string): Promise<string> {
   const o = firstObject(lines);
   if (o) {
     if ('event_type' in o && ('src_ip' in o || 'timestamp' in o)) return 'suricata-eve';
+    // AWS Network Firewall's alert and flow logs: eve events in an envelope.
+    const ev = o.event;
+    if (ev !== null && typeof ev === 'object' && !Array.isArray(ev) && 'event_type' in ev && ('firewall_name' in o || 'event_timestamp' in o)) return 'suricata-eve';
     if ('id.orig_h' in o) return 'zeek-conn-json';
     if ('kind' in o && 'session' in o && 'payload' in o) return 'corral-events';
     return 'jsonl';

@@ -46,11 +46,11 @@ function sniffEventType(text: string): string | undefined {
   return e < 0 ? undefined : text.slice(i + 1, e);
 }
 
-/** Reads one alert/flow/drop event into a record, or reports why it is bad; other types are counted as skipped. */
+/** Reads one alert/flow/netflow/drop event into a record (netflow: a flow, as AWS Network Firewall logs them), or reports why it is bad; other types are counted as skipped. */
 function eventFields(v: EventView, { file, stats, cats }: LineCtx, line: number, onRecord: Parameters<NetReader['read']>[1]): void {
   const et = v.get(EVENT_TYPE);
   if (typeof et !== 'string') { stats.badLine(line, 'missing field "event_type" (string)'); return; }
-  if (et !== 'alert' && et !== 'flow' && et !== 'drop') { stats.skip(et); return; }
+  if (et !== 'alert' && et !== 'flow' && et !== 'drop' && et !== 'netflow') { stats.skip(et); return; }
   const flow = v.isObj(FLOW);
   // Alerts on a reply packet (direction to_client) have src/dest swapped; flow.* keeps the
   // orientation of the connection (who opened it), which is what ties it to a sandbox.
@@ -168,10 +168,15 @@ export const suricataEveReader: NetReader = {
     const slow = (text: string, line: number, info: { unterminated: boolean }): void => {
       if (isBlank(text)) return;
       const sniffed = sniffEventType(text);
-      if (sniffed !== undefined && sniffed !== 'alert' && sniffed !== 'flow' && sniffed !== 'drop') { stats.skip(sniffed); return; }
+      if (sniffed !== undefined && sniffed !== 'alert' && sniffed !== 'flow' && sniffed !== 'drop' && sniffed !== 'netflow') { stats.skip(sniffed); return; }
       const o = parseObject(text);
       if (typeof o === 'string') { stats.badLine(line, lineError(o, info.unterminated)); return; }
-      ov.o = o;
+      // AWS Network Firewall wraps each eve event: {"firewall_name", "event_timestamp", "event": {…}}.
+      const inner = o.event_type === undefined ? o.event : undefined;
+      if (inner !== null && typeof inner === 'object' && !Array.isArray(inner) && typeof (inner as Record<string, unknown>).event_type === 'string') {
+        const e = inner as Record<string, unknown>;
+        ov.o = e.host === undefined && typeof o.firewall_name === 'string' ? { ...e, host: o.firewall_name } : e;
+      } else ov.o = o;
       eventFields(ov, ctx, line, onRecord);
     };
     const fast = (sc: JsonLineScanner, buf: Buffer, i: number, line: number): boolean => {
