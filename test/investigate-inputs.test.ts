@@ -268,6 +268,22 @@ test('generic JSONL: nested paths guessed (GCP-style), epoch ms detected, missin
   assert.equal(iso(recs[1]!.ts), '2024-05-01T12:05:00.000Z');
 });
 
+test('JSON exports that nest and capitalise their fields (Azure Firewall: properties.SourceIp, …) are guessed without a --map, and stated', async (t) => {
+  const d = tmp(t);
+  const p = join(d, 'azure.json');
+  const row = (s: number, props: Record<string, unknown>): string => JSON.stringify({ time: `2024-05-01T12:00:0${s}.0000000Z`, resourceId: '/SUBSCRIPTIONS/X/AZUREFIREWALLS/FW', operationName: 'AZFWNetworkRule', properties: props });
+  writeFileSync(p, [
+    row(3, { Protocol: 'TCP', SourceIp: '10.20.0.9', SourcePort: 40000, DestinationIp: '198.51.100.7', DestinationPort: 443, Action: 'Allow', Policy: 'fw-policy', Rule: 'allow-web' }),
+    row(4, { Protocol: 'TCP', SourceIp: '10.20.0.9', SourcePort: 40001, DestinationIp: '198.51.100.9', DestinationPort: 3333, Action: 'Deny', Policy: 'fw-policy', Rule: 'deny-all' }),
+  ].join('\n') + '\n');
+  const { recs, st } = await readNet(p);
+  assert.match(st.tsNote ?? '', /columns guessed: ts=time,src=properties\.SourceIp,dst=properties\.DestinationIp,sport=properties\.SourcePort,dport=properties\.DestinationPort,proto=properties\.Protocol,action=properties\.Action,rule=properties\.Rule/);
+  assert.deepEqual(recs.map((r) => [iso(r.ts), r.src, r.dst, r.dport, r.proto, r.action, r.kind, r.category ?? null]), [
+    ['2024-05-01T12:00:03.000Z', '10.20.0.9', '198.51.100.7', 443, 'tcp', 'allowed', 'flow', null],
+    ['2024-05-01T12:00:04.000Z', '10.20.0.9', '198.51.100.9', 3333, 'tcp', 'blocked', 'alert', 'mining'],
+  ]);
+});
+
 test('AWS Network Firewall alert and flow logs (eve events in an envelope; netflow events) read as Suricata eve', async (t) => {
   const d = tmp(t);
   const p = join(d, 'nfw.log');

@@ -106,3 +106,35 @@ export function compilePath(path: string): (o: Record<string, unknown>) => unkno
     return cur;
   };
 }
+
+/** A name compared loosely: lowercase, without '_' and '-'. */
+function loose(s: string): string { return s.toLowerCase().replace(/[_-]/g, ''); }
+
+/**
+ * The object's leaf paths (dotted, objects up to three levels down, arrays not entered), for
+ * guessing fields of exports that nest and capitalise them (Azure Firewall's properties.SourceIp).
+ */
+function leafPaths(o: Record<string, unknown>, prefix = '', depth = 0, out: string[] = []): string[] {
+  for (const [k, v] of Object.entries(o)) {
+    const p = prefix ? `${prefix}.${k}` : k;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) { if (depth < 2) leafPaths(v as Record<string, unknown>, p, depth + 1, out); }
+    else out.push(p);
+  }
+  return out;
+}
+
+/**
+ * A path of o for one of the candidates, compared loosely (case, '_' and '-') and allowed to sit
+ * under any parent ("sourceip" finds properties.SourceIp; "connection.src_ip" finds
+ * jsonPayload.connection.src_ip). The candidates are tried in order; undefined when none is there.
+ */
+export function looseFind(o: Record<string, unknown>, candidates: readonly string[]): string | undefined {
+  const paths = leafPaths(o).map((p) => ({ p, l: loose(p) }));
+  for (const c of candidates) {
+    const lc = loose(c);
+    const hit = paths.find((x) => x.l === lc || x.l.endsWith(`.${lc}`));
+    if (hit) return hit.p;
+  }
+  return undefined;
+}
+

@@ -10,7 +10,7 @@
 import type { FieldMap, NetRecord } from '../types.js';
 import { isBlank, mkRecord, parseObject, readLines, type LineCtx, type NetReader } from './base.js';
 import { deriveCategory } from './category.js';
-import { compilePath, FIELD_CANDIDATES, FIELD_KEYS, sniffDelimiter, splitCsv, type FieldKey } from './fieldmap.js';
+import { compilePath, FIELD_CANDIDATES, FIELD_KEYS, looseFind, sniffDelimiter, splitCsv, type FieldKey } from './fieldmap.js';
 import { normaliseAction, normaliseProto, normaliseSeverity, toCount, toPort, toStr } from './normalise.js';
 import { lineError } from './stats.js';
 import { ALERT_CATEGORIES } from '../../events/event.js';
@@ -128,7 +128,11 @@ export function objectLinesReader(format: string, parse: (text: string) => Recor
         const gs = FIELD_KEYS.map((k) => {
           const paths = given[k] !== undefined ? [given[k]!] : FIELD_CANDIDATES[k];
           for (const p of paths) { const g = compilePath(p); if (g(o) !== undefined) { chosen[k] = p; return g; } }
-          return given[k] !== undefined ? compilePath(given[k]!) : () => undefined;
+          if (given[k] !== undefined) return compilePath(given[k]!);
+          // Not under a common name: the same names nested or capitalised (Azure's properties.SourceIp).
+          const p = looseFind(o, FIELD_CANDIDATES[k]);
+          if (p !== undefined) { chosen[k] = p; return compilePath(p); }
+          return () => undefined;
         });
         return { gs, chosen, missing: (['ts', 'src', 'dst'] as const).filter((k) => chosen[k] === undefined) };
       };
