@@ -284,6 +284,19 @@ test('JSON exports that nest and capitalise their fields (Azure Firewall: proper
   ]);
 });
 
+test('Cilium Hubble flows (hubble observe -o json: verdicts, nested IP and l4) are guessed without a --map', async (t) => {
+  const d = tmp(t);
+  const p = join(d, 'hubble.json');
+  const flow = (ts: string, verdict: string, dst: string, port: number): string => JSON.stringify({ flow: { time: ts, verdict, IP: { source: '10.20.0.9', destination: dst, ipVersion: 'IPv4' }, l4: { TCP: { source_port: 40000, destination_port: port } }, source: { namespace: 'rl', pod_name: 'rollout-7' }, node_name: 'node-3', traffic_direction: 'EGRESS' }, node_name: 'node-3', time: ts });
+  writeFileSync(p, [flow('2024-05-01T12:00:03Z', 'FORWARDED', '198.51.100.7', 443), flow('2024-05-01T12:00:04.123456789Z', 'DROPPED', '198.51.100.9', 3333)].join('\n') + '\n');
+  const { recs, st } = await readNet(p);
+  assert.match(st.tsNote ?? '', /src=flow\.IP\.source,dst=flow\.IP\.destination,sport=flow\.l4\.TCP\.source_port,dport=flow\.l4\.TCP\.destination_port,action=flow\.verdict,host=node_name/);
+  assert.deepEqual(recs.map((r) => [r.dst, r.dport, r.action, r.kind, r.category ?? null, r.host]), [
+    ['198.51.100.7', 443, 'allowed', 'flow', null, 'node-3'],
+    ['198.51.100.9', 3333, 'blocked', 'flow', 'mining', 'node-3'],
+  ]);
+});
+
 test('AWS Network Firewall alert and flow logs (eve events in an envelope; netflow events) read as Suricata eve', async (t) => {
   const d = tmp(t);
   const p = join(d, 'nfw.log');

@@ -18,7 +18,7 @@ export const FIELD_CANDIDATES: Record<FieldKey, string[]> = {
   action: ['action', 'disposition', 'decision', 'verdict', 'event.action', 'jsonPayload.disposition'],
   severity: ['severity', 'priority', 'level', 'alert.severity', 'event.severity'],
   rule: ['rule', 'rule_name', 'rulename', 'signature', 'alert.signature', 'rule.name', 'policy', 'policyname', 'attack', 'threat', 'msg', 'jsonPayload.rule_details.reference'],
-  host: ['host', 'hostname', 'sensor', 'interface', 'interface_id', 'device', 'devname', 'observer.name', 'host.name', 'jsonPayload.instance.vm_name'],
+  host: ['host', 'hostname', 'sensor', 'interface', 'interface_id', 'device', 'devname', 'node_name', 'observer.name', 'host.name', 'jsonPayload.instance.vm_name'],
   bytes: ['bytes', 'total_bytes', 'bytes_sent', 'sentbytes', 'sentbyte', 'network.bytes'],
   category: ['category', 'alert.category', 'threat_category', 'event.category'],
 };
@@ -111,13 +111,13 @@ export function compilePath(path: string): (o: Record<string, unknown>) => unkno
 function loose(s: string): string { return s.toLowerCase().replace(/[_-]/g, ''); }
 
 /**
- * The object's leaf paths (dotted, objects up to three levels down, arrays not entered), for
+ * The object's leaf paths (dotted, objects up to four levels down, arrays not entered), for
  * guessing fields of exports that nest and capitalise them (Azure Firewall's properties.SourceIp).
  */
 function leafPaths(o: Record<string, unknown>, prefix = '', depth = 0, out: string[] = []): string[] {
   for (const [k, v] of Object.entries(o)) {
     const p = prefix ? `${prefix}.${k}` : k;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) { if (depth < 2) leafPaths(v as Record<string, unknown>, p, depth + 1, out); }
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) { if (depth < 3) leafPaths(v as Record<string, unknown>, p, depth + 1, out); }
     else out.push(p);
   }
   return out;

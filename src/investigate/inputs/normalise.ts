@@ -5,6 +5,8 @@ const ACTIONS: Record<string, string> = {
   accept: 'allowed', accepted: 'allowed', allow: 'allowed', allowed: 'allowed', pass: 'allowed', permit: 'allowed', permitted: 'allowed',
   // FortiGate ends an allowed session with how it ended
   close: 'allowed', timeout: 'allowed', 'server-rst': 'allowed', 'client-rst': 'allowed',
+  // Cilium Hubble's verdicts
+  forwarded: 'allowed', audit: 'allowed', 'redirected': 'allowed', error: 'blocked',
   reject: 'blocked', rejected: 'blocked', deny: 'blocked', denied: 'blocked', drop: 'blocked', dropped: 'blocked', block: 'blocked', blocked: 'blocked',
 };
 
