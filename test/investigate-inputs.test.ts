@@ -325,6 +325,7 @@ test('key=value firewall logs (FortiGate traffic, IPS and event lines, behind a 
     '<189>date=2024-05-01 time=12:00:04 eventtime=1714564804500000000 tz="+0000" devname="FGT-EDGE" type="utm" subtype="ips" level="alert" srcip=10.20.0.9 dstip=198.51.100.9 dstport=443 proto=6 action="dropped" attack="Stratum.Mining.Protocol" msg="a \\"quoted\\" word" severity="high"',
     'date=2024-05-01 time=12:00:05 tz="-0700" devname="FGT-EDGE" type="traffic" subtype="forward" level="notice" srcip=10.20.0.10 dstip=198.51.100.8 dstport=80 policyname="allow-out" proto=6 action="accept"',
     'date=2024-05-01 time=12:00:06 devname="FGT-EDGE" type="event" subtype="system" level="information" logdesc="Admin login successful" user="admin"',
+    '<189>date=2024-05-01 time=12:00:07 devname="FGT-EDGE" type="traffic" subtype="forward" level="warning" srcip=10.20.0.9 dstip=10.30.0.5 dstport=22 policyname="deny-internal" proto=6 action="deny"',
   ].join('\n') + '\n');
   assert.equal(await detectNetFormat(p), 'kv');
   const { recs, st } = await readNet(p);
@@ -333,7 +334,9 @@ test('key=value firewall logs (FortiGate traffic, IPS and event lines, behind a 
     ['2024-05-01T12:00:04.000Z', '198.51.100.9', 3333, 'tcp', 'blocked', 'alert', 'implicit deny', 'mining', 'FGT-EDGE'],
     ['2024-05-01T12:00:04.500Z', '198.51.100.9', 443, 'tcp', 'blocked', 'alert', 'Stratum.Mining.Protocol', 'mining', 'FGT-EDGE'], // IPS line: its own fields (attack), eventtime
     ['2024-05-01T19:00:05.000Z', '198.51.100.8', 80, 'tcp', 'allowed', 'flow', 'allow-out', null, 'FGT-EDGE'], // tz -0700
+    ['2024-05-01T12:00:07.000Z', '10.30.0.5', 22, 'tcp', 'blocked', 'alert', 'deny-internal', 'internal_probe', 'FGT-EDGE'], // a <PRI> before date=
   ]);
+  assert.match(st.tsNote ?? '', /from line 3 \(keys date, time, eventtime, .*\): columns guessed: .*rule=attack/, 'the IPS lines\' own guesses are stated too');
   assert.deepEqual(issueLines(st), [5], 'an event line without addresses is a bad record');
   assert.match(st.tsNote ?? '', /columns guessed: ts=time,src=srcip,dst=dstip/);
   const { parseKv } = await import('../src/investigate/inputs/kv.js');

@@ -107,10 +107,13 @@ export const jsonlReader: NetReader = objectLinesReader('jsonl', (text) => parse
 type Getter = (o: Record<string, unknown>) => unknown;
 /** Most distinct key sets resolved per file (beyond, lines use the first line's fields). */
 const MAX_KEY_SETS = 256;
+/** Guesses of other kinds of line stated per file, beyond the first line's. */
+const MAX_GUESS_NOTES = 5;
 
 /**
  * A reader of lines that are each one object (JSON lines; key=value lines, kv.ts): fields are
- * found by --map paths or guessed from the keys (the first line's guesses are stated), then
+ * found by --map paths or guessed from the keys (the first line's guesses are stated, and those of
+ * up to five other kinds of line that differ), then
  * build() makes the record. Guesses are made per distinct set of top-level keys, so a log that
  * mixes kinds of line (FortiGate's traffic and IPS lines: policyname or attack as the rule) reads
  * each kind by its own fields; a kind without ts/src/dst fields uses the first line's.
@@ -119,7 +122,7 @@ export function objectLinesReader(format: string, parse: (text: string) => Recor
   return { format, read(path, onRecord, opts = {}) {
     const given = opts.map ?? {};
     return readLines(path, format, opts, (ctx) => {
-      let getters: Getter[] | undefined, first: Getter[] | undefined;
+      let getters: Getter[] | undefined, first: Getter[] | undefined, firstGuess = '', otherGuesses = 0;
       const byKeys = new Map<string, Getter[]>();
       let cur: Record<string, unknown> = {};
       const get: Get = (k) => getters![KI[k]]!(cur);
@@ -144,11 +147,15 @@ export function objectLinesReader(format: string, parse: (text: string) => Recor
         let gs = byKeys.get(sig);
         if (!gs) {
           const r = resolve(o);
+          const d = describeMap(r.chosen, given);
           if (!first) {
             if (r.missing.length) { ctx.stats.badLine(line, `no field for ${r.missing.join(', ')} (keys: ${Object.keys(o).slice(0, 20).join(', ')}); pass --map ${r.missing.map((m) => `${m}=PATH`).join(',')}`); return; }
-            first = r.gs;
-            const d = describeMap(r.chosen, given);
+            first = r.gs; firstGuess = d;
             if (d) ctx.stats.note(d);
+          } else if (!r.missing.length && d && d !== firstGuess && otherGuesses < MAX_GUESS_NOTES) {
+            // Another kind of line read by other fields: said too (a wrong guess must be visible).
+            otherGuesses++;
+            ctx.stats.note(`from line ${line} (keys ${Object.keys(o).slice(0, 6).join(', ')}${Object.keys(o).length > 6 ? ', …' : ''}): ${d}`);
           }
           gs = r.missing.length ? first : r.gs;
           if (byKeys.size < MAX_KEY_SETS) byKeys.set(sig, gs);

@@ -6,8 +6,8 @@
 // Threat stopped: a fleet's firewall whose log format is none of the big ones being unreadable.
 import { objectLinesReader } from './generic.js';
 
-/** key=value tokens: the key, then a "quoted value" (\" and \\ escapes) or a bare one up to a blank. */
-const TOKEN = /(?:^|[\s,;])([A-Za-z_][\w.-]*)=(?:"((?:[^"\\]|\\.)*)"|([^\s"]*))/g;
+/** key=value tokens (after a blank, a separator or a syslog <PRI>): the key, then a "quoted value" (\" and \\ escapes) or a bare one up to a blank. */
+const TOKEN = /(?:^|[\s,;>])([A-Za-z_][\w.-]*)=(?:"((?:[^"\\]|\\.)*)"|([^\s"]*))/g;
 
 /** A key=value line as a flat object, or an error when it holds fewer than three pairs. */
 export function parseKv(text: string): Record<string, unknown> | string {
