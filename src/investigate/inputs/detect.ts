@@ -39,8 +39,7 @@ function head(path: string): string[] {
   if (isBinary(buf)) return [];
   let asked = SNIFF_BYTES;
   if (buf.length === SNIFF_BYTES && firstLineOpen(buf)) { asked = LONG_LINE_BYTES; buf = headBytes(path, asked); }
-  let text = buf.toString('utf8');
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const text = buf.toString('utf8'); // (headBytes drops a byte order mark)
   const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
   if (buf.length === asked && lines.length > 1) lines.pop(); // possibly cut
   return lines.filter((l) => l.trim() !== '');

@@ -65,9 +65,9 @@ export const csvReader: NetReader = {
       return (text, line, info) => {
         if (failed || isBlank(text)) return;
         if (idx === undefined) {
-          const header = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-          delim = sniffDelimiter(header);
-          const err = splitCsv(header, delim, cells);
+          // (a byte order mark was dropped with the content's start: source.ts)
+          delim = sniffDelimiter(text);
+          const err = splitCsv(text, delim, cells);
           if (err) { ctx.stats.badLine(line, `header: ${err}`); failed = true; return; }
           // Header names compared loosely: "Source address" / "Receive Time" (Palo Alto) find source_address / receive_time.
           const lower = cells.map((c) => c.trim().toLowerCase().replace(/[\s-]+/g, '_'));

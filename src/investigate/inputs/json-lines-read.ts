@@ -8,7 +8,7 @@
 // memory or being silently dropped: lines over MAX_LINE_BYTES are skipped and reported, a last
 // line without '\n' is handed over marked unterminated.
 import { statSync } from 'node:fs';
-import { ContentError, contentReader, isCompressed } from './source.js';
+import { ContentError, contentReader, isCompressed, startsWithBom } from './source.js';
 import { forEachLine, MAX_LINE_BYTES, type LineInfo, type LineRange, type LineResult } from './lines.js';
 import { JsonLineScanner, jsonLinesAddon, ST_BLANK, ST_OK, type KeyPath } from './json-lines.js';
 
@@ -63,7 +63,7 @@ export async function readJsonLines(path: string, keys: readonly KeyPath[], h: J
       const n = carry + got;
       let from = 0;
       // A UTF-8 byte order mark at the start of a plain file is not content (the stream of a compressed one has none left).
-      if (atStart) { atStart = false; if (n >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) from = 3; }
+      if (atStart) { atStart = false; if (startsWithBom(buf.subarray(0, n))) from = 3; }
       if (skipping) {
         const nl = buf.indexOf(10, carry);
         if (nl < 0 || nl >= n) { skipping += n - carry; carry = 0; continue; }

@@ -40,19 +40,28 @@ export function codecOf(path: string): Codec {
  */
 export function isCompressed(path: string): boolean { return codecOf(path) !== 'plain' || syslogWrapped(path); }
 
+/** How much of the content's start decides whether it is syslog-wrapped. */
+const WRAP_SNIFF = 4096;
+
 /** Whether the content's lines are syslog messages carrying JSON (their prefixes are dropped as it is read). */
 export function syslogWrapped(path: string): boolean {
-  return looksSyslogWrapped(rawHead(path, 4096));
+  return looksSyslogWrapped(withoutBom(rawHead(path, WRAP_SNIFF + 3)).subarray(0, WRAP_SNIFF));
 }
+
+/** Whether b starts with a UTF-8 byte order mark (Windows tools, PowerShell exports): not content. */
+export function startsWithBom(b: Uint8Array): boolean {
+  return b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf;
+}
+
+function withoutBom(b: Buffer): Buffer { return startsWithBom(b) ? b.subarray(3) : b; }
 
 /** A compressed file that cannot be decompressed (truncated, corrupt, no decompressor): reported as a bad record by the readers. */
 export class ContentError extends Error {}
 
 /** Up to n bytes of the file's content from its start (decompressed when compressed, syslog lines unwrapped). */
 export function headBytes(path: string, n: number): Buffer {
-  let raw = rawHead(path, n);
-  if (raw.length >= 3 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf) raw = raw.subarray(3); // (a byte order mark is not content)
-  if (!looksSyslogWrapped(raw.subarray(0, 4096))) return raw;
+  const raw = withoutBom(rawHead(path, n));
+  if (!looksSyslogWrapped(raw.subarray(0, WRAP_SNIFF))) return raw;
   const u = new SyslogUnwrap();
   return Buffer.concat([u.push(raw), u.end()]);
 }
@@ -87,34 +96,34 @@ export interface ContentStream { chunks: AsyncIterable<Buffer>; progress(): numb
  */
 export function openContent(path: string, opts: { start?: number; end?: number; chunkBytes: number }): ContentStream {
   const c = openDecoded(path, opts);
-  // (a UTF-8 byte order mark — Windows tools, PowerShell exports — is not content: the first line would not parse)
-  const chunks = (opts.start ?? 0) === 0 ? dropBom(c.chunks) : c.chunks;
-  return { chunks: syslogWrapped(path) ? unwrapChunks(chunks) : chunks, progress: c.progress };
+  // (a range past 0 is of a plain, unwrapped file: only the content's start carries a mark or a wrapper)
+  return (opts.start ?? 0) === 0 ? { chunks: contentStart(c.chunks), progress: c.progress } : c;
 }
 
-const BOM = [0xef, 0xbb, 0xbf];
-
-/** The chunks without a UTF-8 byte order mark at the very start (also when it is split over the first chunks). */
-async function* dropBom(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  let seen = 0; // bytes of the content so far, while fewer than 3
-  for await (let c of chunks) {
-    if (seen < 3) {
-      let k = 0;
-      while (k < c.length && seen + k < 3 && c[k] === BOM[seen + k]) k++;
-      const matchedAll = seen + k === 3;
-      if (!matchedAll && k < c.length) {
-        // not a BOM: give back the BOM bytes held from earlier chunks, untouched
-        if (seen > 0) yield Buffer.from(BOM.slice(0, seen));
-        seen = 3;
-      } else {
-        seen += k;
-        c = matchedAll ? c.subarray(k) : c.subarray(c.length);
-        if (!matchedAll) continue;
-      }
+/**
+ * The content from its start: without a byte order mark, and with syslog lines unwrapped when its
+ * first WRAP_SNIFF bytes say so — decided on the stream itself, as headBytes decides on the head.
+ */
+async function* contentStart(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const it = chunks[Symbol.asyncIterator]();
+  const held: Buffer[] = [];
+  let len = 0, done = false, failure: unknown;
+  try {
+    while (len < WRAP_SNIFF + 3) {
+      const r = await it.next();
+      if (r.done) { done = true; break; }
+      held.push(r.value); len += r.value.length;
     }
-    if (c.length) yield c;
+  } catch (e) { failure = e; done = true; } // (a break in the first bytes: what came before is still read)
+  const head = withoutBom(Buffer.concat(held));
+  async function* all(): AsyncGenerator<Buffer> {
+    try {
+      if (head.length) yield head;
+      if (failure !== undefined) throw failure;
+      while (!done) { const r = await it.next(); if (r.done) done = true; else yield r.value; }
+    } finally { if (!done) await it.return?.(); } // (a reader that stops early stops the source: a decompressor is killed)
   }
-  if (seen > 0 && seen < 3) yield Buffer.from(BOM.slice(0, seen)); // (a file of only "\xef" or "\xef\xbb")
+  yield* looksSyslogWrapped(head.subarray(0, WRAP_SNIFF)) ? unwrapChunks(all()) : all();
 }
 
 
