@@ -32,7 +32,7 @@ const POOL_MIN_ITEMS = 2000;
 /** Below this many commands, baseline-compiled wasm finishes sooner than waiting for optimised code. */
 const LIFTOFF_MAX_ITEMS = 20_000;
 
-export type CheckIO = CliIO & { stdin?: NodeJS.ReadableStream };
+export type CheckIO = CliIO;
 
 class InputError extends Error {}
 

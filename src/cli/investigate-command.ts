@@ -48,14 +48,15 @@ function duration(name: string, v: string | undefined, dflt: number, allowZero: 
   return d.value;
 }
 
-export async function investigateCommand(argv: string[], io: CliIO & { stdin?: NodeJS.ReadableStream & { isTTY?: boolean } }): Promise<number> {
-  let spooled: SpooledStdin | undefined;
+export async function investigateCommand(argv: string[], io: CliIO): Promise<number> {
+  const stdinSpool: { file?: SpooledStdin } = {};
   try {
-    return await investigateWith(argv, io, (s) => { spooled = s; });
-  } finally { spooled?.cleanup(); }
+    return await investigateWith(argv, io, stdinSpool);
+  } finally { stdinSpool.file?.cleanup(); }
 }
 
-async function investigateWith(argv: string[], io: CliIO & { stdin?: NodeJS.ReadableStream & { isTTY?: boolean } }, onSpooled: (s: SpooledStdin) => void): Promise<number> {
+/** The command; standard input, when read, is spooled into stdinSpool.file (the caller removes it). */
+async function investigateWith(argv: string[], io: CliIO, stdinSpool: { file?: SpooledStdin }): Promise<number> {
   let args;
   try {
     args = parseArgs({
@@ -74,24 +75,22 @@ async function investigateWith(argv: string[], io: CliIO & { stdin?: NodeJS.Read
   const { values: v, positionals } = args;
   if (v.help) { io.stdout.write(`${INVESTIGATE_USAGE}\n`); return 0; }
   let input;
-  let spooled: SpooledStdin | undefined;
   try {
     if (!positionals.length) throw new UsageError('no LOGFILE given');
     // "-" is standard input, spooled to a private file first (stdin-input.ts).
     const stdin = io.stdin ?? process.stdin;
-    if (stdinWanted([...positionals, ...(v.traces ?? []), ...(v.placements ?? [])], stdin as { isTTY?: boolean })) {
+    if (stdinWanted([...positionals, ...(v.traces ?? []), ...(v.placements ?? [])], stdin)) {
       const p = new Progress(io, !v.quiet);
       try {
-        spooled = await spoolStdin(stdin, (b) => p.update(`reading standard input: ${(b / 1e6).toFixed(0)} MB`));
+        stdinSpool.file = await spoolStdin(stdin, (b) => p.update(`reading standard input: ${(b / 1e6).toFixed(0)} MB`));
       } catch (e) {
         p.done();
         io.stderr.write(`corral investigate: cannot read standard input: ${safeText((e as Error).message)}\n`);
         return 1;
       }
       p.done();
-      onSpooled(spooled);
     }
-    const real = (paths: readonly string[]): string[] => paths.map((x) => (x === STDIN_NAME && spooled ? spooled.path : x));
+    const real = (paths: readonly string[]): string[] => paths.map((x) => (x === STDIN_NAME && stdinSpool.file ? stdinSpool.file.path : x));
     // A directory stands for the files under it (rotated logs); every path must exist.
     const logFiles = expandInputs(real(positionals)), traceFiles = expandInputs(real(v.traces ?? [])), placementFiles = expandInputs(real(v.placements ?? []));
     if (v.format !== undefined && !NET_FORMATS.includes(v.format)) throw new UsageError(`unknown --format "${safeText(v.format)}" (formats: ${NET_FORMATS.join(', ')})`);
@@ -141,7 +140,7 @@ async function investigateWith(argv: string[], io: CliIO & { stdin?: NodeJS.Read
   }
   progress.done();
   // Reports name standard input "-", not the spooled file (removed when the command ends).
-  if (spooled) result = renamePath(result, spooled.path, STDIN_NAME);
+  if (stdinSpool.file) result = renamePath(result, stdinSpool.file.path, STDIN_NAME);
   if (v.html) {
     try { writeFileSync(v.html, renderHtml(result)); } catch (e) {
       io.stderr.write(`corral investigate: cannot write ${safeText(v.html)}: ${safeText((e as Error).message)}\n`);

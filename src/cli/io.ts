@@ -11,6 +11,8 @@ export interface CliIO {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
+  /** Standard input where a command reads it ("-", check --stdin); process.stdin when absent. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
 export const processIO: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env };

@@ -72,8 +72,8 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   const episodes: Episode[] = [];
   const problems: InputProblem[] = [];
   // "-" is standard input (once), spooled like corral investigate's so a compressed pipe reads too.
-  const stdin = (io as CliIO & { stdin?: NodeJS.ReadableStream & { isTTY?: boolean } }).stdin ?? process.stdin;
-  const piped = stdinWanted(positionals, stdin as { isTTY?: boolean });
+  const stdin = io.stdin ?? process.stdin;
+  const piped = stdinWanted(positionals, stdin);
   for (const f of positionals) {
     let text: string;
     if (f === STDIN_NAME && piped) {
