@@ -107,8 +107,8 @@ export function compilePath(path: string): (o: Record<string, unknown>) => unkno
   };
 }
 
-/** A name compared loosely: lowercase, without '_' and '-'. */
-function loose(s: string): string { return s.toLowerCase().replace(/[_-]/g, ''); }
+/** A field or column name compared loosely: lowercase, without blanks, '_' and '-' ("Source address" = source_address). */
+export function looseName(s: string): string { return s.toLowerCase().replace(/[\s_-]+/g, ''); }
 
 /**
  * The object's leaf paths (dotted, objects up to four levels down, arrays not entered), for
@@ -129,9 +129,9 @@ function leafPaths(o: Record<string, unknown>, prefix = '', depth = 0, out: stri
  * jsonPayload.connection.src_ip). The candidates are tried in order; undefined when none is there.
  */
 export function looseFind(o: Record<string, unknown>, candidates: readonly string[]): string | undefined {
-  const paths = leafPaths(o).map((p) => ({ p, l: loose(p) }));
+  const paths = leafPaths(o).map((p) => ({ p, l: looseName(p) }));
   for (const c of candidates) {
-    const lc = loose(c);
+    const lc = looseName(c);
     const hit = paths.find((x) => x.l === lc || x.l.endsWith(`.${lc}`));
     if (hit) return hit.p;
   }

@@ -10,7 +10,7 @@
 import type { FieldMap, NetRecord } from '../types.js';
 import { isBlank, mkRecord, parseObject, readLines, type LineCtx, type NetReader } from './base.js';
 import { deriveCategory } from './category.js';
-import { compilePath, FIELD_CANDIDATES, FIELD_KEYS, looseFind, sniffDelimiter, splitCsv, type FieldKey } from './fieldmap.js';
+import { compilePath, FIELD_CANDIDATES, FIELD_KEYS, looseFind, looseName, sniffDelimiter, splitCsv, type FieldKey } from './fieldmap.js';
 import { normaliseAction, normaliseProto, normaliseSeverity, toCount, toPort, toStr } from './normalise.js';
 import { lineError } from './stats.js';
 import { ALERT_CATEGORIES } from '../../events/event.js';
@@ -70,12 +70,12 @@ export const csvReader: NetReader = {
           const err = splitCsv(text, delim, cells);
           if (err) { ctx.stats.badLine(line, `header: ${err}`); failed = true; return; }
           // Header names compared loosely: "Source address" / "Receive Time" (Palo Alto) find source_address / receive_time.
-          const lower = cells.map((c) => c.trim().toLowerCase().replace(/[\s-]+/g, '_'));
+          const lower = cells.map((c) => looseName(c));
           idx = new Int32Array(FIELD_KEYS.length).fill(-1);
           const chosen: Partial<Record<FieldKey, string>> = {};
           FIELD_KEYS.forEach((k, ki) => {
             const want = given[k];
-            const i = want !== undefined ? cells.findIndex((c) => c.trim() === want) : FIELD_CANDIDATES[k].map((c) => lower.indexOf(c.toLowerCase())).find((j) => j >= 0) ?? -1;
+            const i = want !== undefined ? cells.findIndex((c) => c.trim() === want) : FIELD_CANDIDATES[k].map((c) => lower.indexOf(looseName(c))).find((j) => j >= 0) ?? -1;
             if (want !== undefined && i < 0) ctx.stats.badLine(line, `--map ${k}=${want}: no such column`);
             idx![ki] = i;
             if (i >= 0) chosen[k] = cells[i]!.trim();
