@@ -1,6 +1,8 @@
 // Why: each log source spells the same facts differently (ACCEPT/allowed/pass, severity 1..3
 // or "high" or 0..10, protocol 6 or "TCP"). The analysis compares records across sources, so
 // the readers agree on one spelling here. Unknown values are kept lowercased, never guessed.
+import { isIPv6 } from 'node:net';
+
 const ACTIONS: Record<string, string> = {
   accept: 'allowed', accepted: 'allowed', allow: 'allowed', allowed: 'allowed', pass: 'allowed', permit: 'allowed', permitted: 'allowed',
   // FortiGate ends an allowed session with how it ended
@@ -80,48 +82,12 @@ export function canonicalIp(s: string): string {
   if (s.indexOf(':') < 0) return s;
   const pct = s.indexOf('%');
   const addr = pct < 0 ? s : s.slice(0, pct), zone = pct < 0 ? '' : s.slice(pct);
-  const g = parseV6(addr);
-  if (!g) return s;
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}${zone}`;
-  }
-  let best = -1, bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = (a: number, b: number): string => g.slice(a, b).map((x) => x.toString(16)).join(':');
-  return (best < 0 ? hex(0, 8) : `${hex(0, best)}::${hex(best + bestLen, 8)}`) + zone;
-}
-
-/** IPv6 text (with "::" and a trailing dotted IPv4 allowed) as 8 groups, or undefined. */
-function parseV6(s: string): number[] | undefined {
-  if (s.length < 2 || s.length > 45) return undefined;
-  const dbl = s.indexOf('::');
-  if (dbl >= 0 && s.indexOf('::', dbl + 1) >= 0) return undefined;
-  const side = (part: string): number[] | undefined => {
-    if (part === '') return [];
-    const out: number[] = [];
-    const items = part.split(':');
-    for (let k = 0; k < items.length; k++) {
-      const it = items[k]!;
-      if (k === items.length - 1 && it.includes('.')) {
-        const v4 = it.split('.');
-        if (v4.length !== 4 || v4.some((o) => !/^\d{1,3}$/.test(o) || Number(o) > 255)) return undefined;
-        const b = v4.map(Number);
-        out.push((b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!);
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(it)) return undefined;
-        out.push(parseInt(it, 16));
-      }
-    }
-    return out;
-  };
-  if (dbl < 0) { const all = side(s); return all && all.length === 8 ? all : undefined; }
-  const head = side(s.slice(0, dbl)), tail = side(s.slice(dbl + 2));
-  if (!head || !tail || head.length + tail.length > 7) return undefined;
-  return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  if (!isIPv6(addr)) return s;
+  // The WHATWG URL serialiser writes IPv6 as RFC 5952 does (lowercase, no leading zeros, the first
+  // longest run of two or more zero groups as "::"), an embedded IPv4 in hex.
+  const c = new URL(`http://[${addr}]/`).hostname.slice(1, -1);
+  const m = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(c);
+  if (!m) return c + zone;
+  const hi = parseInt(m[1]!, 16), lo = parseInt(m[2]!, 16);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}${zone}`;
 }
