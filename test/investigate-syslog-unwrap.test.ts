@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { detectNetFormat, netReader } from '../src/investigate/inputs/index.js';
-import { syslogWrapped } from '../src/investigate/inputs/source.js';
+import { contentWrapper } from '../src/investigate/inputs/source.js';
 import { SyslogUnwrap } from '../src/investigate/inputs/syslog-unwrap.js';
 import { investigate } from '../src/investigate/investigate.js';
 
@@ -44,13 +44,13 @@ test('syslog-wrapped JSON lines read exactly as the plain file: BSD and RFC 3339
     writeFileSync(p, text);
     writeFileSync(gz, gzipSync(text));
     for (const f of [p, gz]) {
-      assert.equal(syslogWrapped(f), true, f);
+      assert.equal(contentWrapper(f), 'syslog', f);
       assert.equal(await detectNetFormat(f), 'suricata-eve', f);
       assert.equal(await read(f), want, `${f} reads as the plain file`);
     }
   }
   // Plain logs whose lines start with a syslog time are not unwrapped.
-  for (const f of ['iptables.log', 'firewall.csv', 'conn.log', 'eve.json']) assert.equal(syslogWrapped(join(FIX, f)), false, f);
+  for (const f of ['iptables.log', 'firewall.csv', 'conn.log', 'eve.json']) assert.equal(contentWrapper(join(FIX, f)), undefined, f);
 });
 
 test('the unwrapper drops each prefix across any chunk edges and keeps lines without a brace whole', () => {

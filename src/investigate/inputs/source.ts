@@ -14,6 +14,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { createGunzip, gunzipSync, constants as zc } from 'node:zlib';
 import { looksSyslogWrapped, SyslogUnwrap, unwrapChunks } from './syslog-unwrap.js';
+import { looksEnveloped, unwrapEnvelopes, unwrapText } from './envelope-unwrap.js';
 
 export type Codec = 'plain' | 'gzip' | 'zstd' | 'xz' | 'bzip2';
 
@@ -35,17 +36,33 @@ export function codecOf(path: string): Codec {
 }
 
 /**
- * Whether the file's content is not its bytes as they are (compressed, or syslog-wrapped JSON:
- * see syslog-unwrap.ts): such a file is read whole, never cut into byte ranges.
+ * Whether the file's content is not its bytes as they are (compressed, syslog-wrapped JSON or
+ * JSON envelopes: see syslog-unwrap.ts, envelope-unwrap.ts): such a file is read whole, never cut
+ * into byte ranges.
  */
-export function isCompressed(path: string): boolean { return codecOf(path) !== 'plain' || syslogWrapped(path); }
+export function isCompressed(path: string): boolean { return codecOf(path) !== 'plain' || contentWrapper(path) !== undefined; }
 
-/** How much of the content's start decides whether it is syslog-wrapped. */
+/** The wrapper the lines of path's content are taken out of as they are read, if any. */
+export function contentWrapper(path: string): Wrapper | undefined {
+  return wrapperOf(withoutBom(rawHead(path, WRAP_SNIFF + 3)));
+}
+
+/** How much of the content's start decides whether it is wrapped. */
 const WRAP_SNIFF = 4096;
 
-/** Whether the content's lines are syslog messages carrying JSON (their prefixes are dropped as it is read). */
-export function syslogWrapped(path: string): boolean {
-  return looksSyslogWrapped(withoutBom(rawHead(path, WRAP_SNIFF + 3)).subarray(0, WRAP_SNIFF));
+/** A wrapper each line of the content is taken out of as it is read. */
+export type Wrapper = 'syslog' | 'envelope';
+
+/** Which wrapper the content's first bytes show, if any. */
+function wrapperOf(head: Buffer): Wrapper | undefined {
+  const h = head.subarray(0, WRAP_SNIFF);
+  return looksSyslogWrapped(h) ? 'syslog' : looksEnveloped(lineHead(head)) ? 'envelope' : undefined;
+}
+
+/** The first line of head whole when it is longer than WRAP_SNIFF (an envelope is judged by parsing it). */
+function lineHead(head: Buffer): Buffer {
+  const nl = head.indexOf(10);
+  return nl < 0 || nl > WRAP_SNIFF ? head : head.subarray(0, WRAP_SNIFF);
 }
 
 /** Whether b starts with a UTF-8 byte order mark (Windows tools, PowerShell exports): not content. */
@@ -61,7 +78,9 @@ export class ContentError extends Error {}
 /** Up to n bytes of the file's content from its start (decompressed when compressed, syslog lines unwrapped). */
 export function headBytes(path: string, n: number): Buffer {
   const raw = withoutBom(rawHead(path, n));
-  if (!looksSyslogWrapped(raw.subarray(0, WRAP_SNIFF))) return raw;
+  const w = wrapperOf(raw);
+  if (w === 'envelope') return Buffer.from(unwrapText(raw.toString('utf8')), 'utf8');
+  if (w !== 'syslog') return raw;
   const u = new SyslogUnwrap();
   return Buffer.concat([u.push(raw), u.end()]);
 }
@@ -101,8 +120,8 @@ export function openContent(path: string, opts: { start?: number; end?: number; 
 }
 
 /**
- * The content from its start: without a byte order mark, and with syslog lines unwrapped when its
- * first WRAP_SNIFF bytes say so — decided on the stream itself, as headBytes decides on the head.
+ * The content from its start: without a byte order mark, and with its lines unwrapped when its
+ * first bytes show a wrapper — decided on the stream itself, as headBytes decides on the head.
  */
 async function* contentStart(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   const it = chunks[Symbol.asyncIterator]();
@@ -123,7 +142,8 @@ async function* contentStart(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buff
       while (!done) { const r = await it.next(); if (r.done) done = true; else yield r.value; }
     } finally { if (!done) await it.return?.(); } // (a reader that stops early stops the source: a decompressor is killed)
   }
-  yield* looksSyslogWrapped(head.subarray(0, WRAP_SNIFF)) ? unwrapChunks(all()) : all();
+  const w = wrapperOf(head);
+  yield* w === 'syslog' ? unwrapChunks(all()) : w === 'envelope' ? unwrapEnvelopes(all()) : all();
 }
 
 
