@@ -76,7 +76,7 @@ test('format detection reads a first line longer than its 4 KB window whole (an 
 test('format detection names every fixture, and an unknown file becomes one reported bad record', async (t) => {
   const net: Record<string, string> = {
     'eve.json': 'suricata-eve', 'conn.log': 'zeek-conn-tsv', 'conn.json': 'zeek-conn-json', 'iptables.log': 'iptables-log',
-    'vpc-default.log': 'vpc-flow', 'vpc-noheader.log': 'vpc-flow', 'vpc-custom.log': 'vpc-flow', 'firewall.csv': 'csv',
+    'vpc-default.log': 'vpc-flow', 'vpc-noheader.log': 'vpc-flow', 'vpc-custom.log': 'vpc-flow', 'firewall.csv': 'csv', 'cisco-asa.log': 'cisco-asa',
     'firewall.jsonl': 'jsonl', 'corral-events.jsonl': 'corral-events',
   };
   for (const [f, want] of Object.entries(net)) assert.equal(await detectNetFormat(fx(f)), want, f);
@@ -109,7 +109,7 @@ test('format detection names every fixture, and an unknown file becomes one repo
   assert.match(long.issues[0]!.error, /^unparseable ts "9{280,}… \(3018 characters\)$/, 'an issue quoting a huge field is cut, with its length');
   assert.throws(() => netReader('pcap'), /unknown network log format "pcap".*suricata-eve/);
   assert.throws(() => traceReader('langsmith'), /unknown trace format/);
-  assert.equal(NET_FORMATS.length, 9);
+  assert.equal(NET_FORMATS.length, 10);
 });
 
 test('suricata eve: alerts and flows kept, other event types skipped and counted, bad lines reported with line numbers', async () => {
@@ -342,6 +342,29 @@ test('key=value firewall logs (FortiGate traffic, IPS and event lines, behind a 
   const { parseKv } = await import('../src/investigate/inputs/kv.js');
   assert.deepEqual(parseKv('a=1 b="x \\"y\\" z" c= d=4'), { a: '1', b: 'x "y" z', c: '', d: '4' });
   assert.match(String(parseKv('just words here')), /not a key=value line/);
+});
+
+test('Cisco ASA / FTD syslog: denies are alerts with their ACL, permits and built connections flows (real, not NAT-mapped, ends), other ids skipped by id', async () => {
+  const { recs, st } = await readNet('cisco-asa.log', { year: 2024 });
+  const row = (r: NetRecord): string => `${iso(r.ts)} ${r.kind} ${r.src}:${r.sport ?? ''}>${r.dst}:${r.dport ?? ''} ${r.proto} ${r.rule} s${r.severity} ${r.host ?? '-'}`;
+  assert.deepEqual(recs.map(row), [
+    '2024-05-01T12:00:00.000Z alert 10.20.1.5:40000>203.0.113.10:22 tcp 106023 INSIDE_OUT s3 fw-1',
+    '2024-05-01T12:00:01.000Z flow 10.20.2.5:41000>198.51.100.7:443 tcp 302013 s4 fw-1',
+    '2024-05-01T12:00:03.000Z alert 10.20.1.6:41001>203.0.113.20:3333 tcp 106100 INSIDE_OUT s3 -',
+    '2024-05-01T12:00:04.000Z flow 10.20.1.7:5353>198.51.100.53:53 udp 106100 INSIDE_OUT s4 fw-2',
+    '2024-05-01T12:00:05.000Z alert 10.20.3.5:40002>169.254.169.254:80 tcp 106001 inbound denied s1 fw-3',
+    '2024-05-01T12:00:06.000Z alert 10.20.1.8:5000>10.30.0.9:161 udp 106006 inbound denied s1 fw-1',
+    '2024-05-01T12:00:07.000Z alert 10.20.1.9:40003>10.30.0.10:8080 tcp 106015 no connection s4 fw-1',
+    '2024-05-01T12:00:08.000Z alert 10.20.1.10:>10.30.0.11: icmp 106014 s2 fw-1',
+    '2024-05-01T12:00:09.000Z alert 10.20.1.11:40004>10.20.0.1:22 tcp 710003 to-the-box ACL s2 fw-1',
+    '2024-05-01T12:00:10.000Z alert 2001:db8::5:40005>2001:db8::10:443 tcp 106023 INSIDE_OUT s3 fw-1',
+    '2024-05-01T12:00:11.000Z flow 203.0.113.30:500>10.20.4.4:500 udp 302015 s4 fw-1',
+  ]);
+  assert.deepEqual(recs.map((r) => r.category ?? '-'), ['tunnel', '-', 'mining', '-', 'metadata_access', 'internal_probe', 'internal_probe', 'internal_probe', 'internal_probe', '-', '-']);
+  assert.deepEqual((st as unknown as { skippedKinds: Record<string, number> }).skippedKinds, { 'ASA 302014': 1, 'ASA 111008': 1 });
+  assert.deepEqual(issueLines(st), [14]);
+  assert.match(st.issues[0]!.error, /106023 message not in its documented form/);
+  assert.match(st.tsNote ?? '', /no timezone: assumed UTC/, 'the ASA\'s own zone-less timestamps are stated');
 });
 
 test('a Palo Alto traffic export (headers with spaces, YYYY/MM/DD times) is read without a --map: columns guessed and stated', async (t) => {

@@ -23,7 +23,7 @@ export const INVESTIGATE_USAGE = `Usage: corral investigate [options] LOGFILE…
                           any input may be compressed (gzip, zstd, xz, bzip2: read as it streams); a directory stands for
                           the files under it (recursively; hidden ones skipped); "-" is standard input (once, as a
                           LOGFILE, --traces or --placements: e.g. aws s3 cp s3://…/flow.log.gz - | corral investigate -)
-  --format F              format of the LOGFILEs: suricata-eve zeek-conn-tsv zeek-conn-json iptables-log vpc-flow csv jsonl kv corral-events
+  --format F              format of the LOGFILEs: suricata-eve zeek-conn-tsv zeek-conn-json iptables-log vpc-flow cisco-asa csv jsonl kv corral-events
   --map ts=…,src=…,…      field mapping for csv/jsonl/kv (ts src dst sport dport proto action severity rule host bytes category)
   --traces FILE           agent traces (repeatable): canonical JSONL, OTLP JSON, OpenAI messages (detected)
   --trace-format F        format of the --traces files when detection fails: canonical-jsonl otlp-json openai-messages

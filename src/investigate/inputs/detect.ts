@@ -4,6 +4,7 @@
 // format, or 'unknown' with no guessing.
 import { headBytes } from './source.js';
 import { looksKv } from './kv.js';
+import { looksAsa } from './cisco-asa.js';
 
 const SNIFF_BYTES = 4096;
 /**
@@ -65,7 +66,7 @@ function firstObject(lines: string[]): Record<string, unknown> | undefined {
   return undefined;
 }
 
-/** One of suricata-eve, zeek-conn-tsv, zeek-conn-json, iptables-log, vpc-flow, corral-events, jsonl, kv, csv, or 'unknown'. */
+/** One of suricata-eve, zeek-conn-tsv, zeek-conn-json, iptables-log, vpc-flow, corral-events, jsonl, cisco-asa, kv, csv, or 'unknown'. */
 export async function detectNetFormat(path: string): Promise<string> {
   const lines = head(path);
   const l0 = lines[0];
@@ -82,6 +83,7 @@ export async function detectNetFormat(path: string): Promise<string> {
     return 'jsonl';
   }
   if (lines.some((l) => l.includes(' SRC=') && l.includes(' DST=') && l.includes('IN='))) return 'iptables-log';
+  if (lines.some(looksAsa)) return 'cisco-asa';
   if (/(^|\s)(\$\{)?srcaddr\}?(\s|$)/.test(l0) && /(^|\s)(\$\{)?dstaddr\}?(\s|$)/.test(l0)) return 'vpc-flow';
   const toks = l0.trim().split(/\s+/);
   if (toks.length >= 10 && /^[2-9]$/.test(toks[0]!) && /^(eni-|-)/.test(toks[2] ?? '')) return 'vpc-flow';

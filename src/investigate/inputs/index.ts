@@ -10,6 +10,7 @@ import { iptablesLogReader } from './iptables.js';
 import { vpcFlowReader } from './vpc.js';
 import { csvReader, jsonlReader } from './generic.js';
 import { kvReader } from './kv.js';
+import { ciscoAsaReader } from './cisco-asa.js';
 import { corralEventsReader } from './corral-events.js';
 import { canonicalTraceReader } from './traces-canonical.js';
 import { otlpTraceReader } from './traces-otlp.js';
@@ -33,6 +34,7 @@ const NET: Record<string, NetReader> = {
   csv: csvReader,
   jsonl: jsonlReader,
   kv: kvReader,
+  'cisco-asa': ciscoAsaReader,
   'corral-events': corralEventsReader,
 };
 
