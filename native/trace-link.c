@@ -231,7 +231,7 @@ static int eval_line(Linker *L, const uint8_t *buf, size_t blen, const int32_t *
   else if (et == T_ABSENT || et == T_NULL) {
     if ((rec[L->is[F_DUR]] & 15) != T_NUM) return V_SLOW;  /* no end (assumed and noted), or a bad duration */
     double d = f[L->fs[F_DUR]];
-    if (!(d >= 0)) return V_SLOW;
+    if (!(d >= 0 && d <= 31536000000.0)) return V_SLOW;  /* (over a year: JavaScript reports it, MAX_DURATION_MS) */
     b = a + d;
   } else return V_SLOW;
   if (!(b >= a)) return V_SLOW;

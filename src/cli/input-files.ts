@@ -4,22 +4,35 @@
 // recursively, in path order; hidden entries are skipped and symlinked directories are not
 // followed (no loops). Each file's format is still detected on its own, so a Zeek day directory
 // may hold dns.log.gz and http.log.gz next to conn logs: they are read and skipped as not conn.
-import { readdirSync, statSync } from 'node:fs';
+// A file named twice (a directory and a file in it, a symlink and its target) is read once, with a
+// note: read twice, its alerts would count double and inflate every confidence.
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from './io.js';
 import { safeText } from './style.js';
 
-/** The files an input path stands for: itself, or the regular files under a directory. */
-export function expandInputs(paths: readonly string[]): string[] {
+/**
+ * The files the input paths stand for: each itself, or the regular files under a directory; a file
+ * reached a second time is left out and a note about it added to notes.
+ */
+export function expandInputs(paths: readonly string[], notes?: string[]): string[] {
   const out: string[] = [];
+  const seen = new Map<string, string>();
+  const add = (p: string): void => {
+    let key = p;
+    try { key = realpathSync(p); } catch { /* (reported when read) */ }
+    const first = seen.get(key);
+    if (first === undefined) { seen.set(key, p); out.push(p); return; }
+    notes?.push(first === p ? `${p} is given more than once: read once` : `${p} is ${first} (given twice): read once`);
+  };
   for (const p of paths) {
     let st;
     try { st = statSync(p); } catch { throw new UsageError(`cannot read ${safeText(p)}: no such file`); }
-    if (st.isFile()) { out.push(p); continue; }
+    if (st.isFile()) { add(p); continue; }
     if (!st.isDirectory()) throw new UsageError(`cannot read ${safeText(p)}: not a regular file`);
     const found = filesUnder(p);
     if (!found.length) throw new UsageError(`cannot read ${safeText(p)}: the directory holds no files`);
-    out.push(...found);
+    found.forEach(add);
   }
   return out;
 }

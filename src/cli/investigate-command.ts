@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { investigate, DEFAULTS } from '../investigate/investigate.js';
-import { NET_FORMATS, parseFieldMap, TRACE_FORMATS } from '../investigate/inputs/index.js';
+import { checkTz, NET_FORMATS, parseFieldMap, TRACE_FORMATS } from '../investigate/inputs/index.js';
 import { renderSummary } from '../investigate/report/terminal.js';
 import { renderHtml } from '../investigate/report/html.js';
 import { parseDuration } from '../policy/units.js';
@@ -32,12 +32,14 @@ export const INVESTIGATE_USAGE = `Usage: corral investigate [options] LOGFILE…
   --lag DUR               longest time a process a call left running is blamed on it, never past the episode's end (default ${DEFAULTS.lagMs / 60_000}m)
   --gap DUR               alerts further apart start a new incident (default ${DEFAULTS.gapMs / 60_000}m)
   --jobs N                worker threads for the traces (default: cores)
+  --tz ZONE               zone of times written without one, in logs and traces: IANA name or ±HH:MM (default UTC, stated)
+  --year YYYY             year of syslog times, which have none (default: each file's modification time, stated)
   --html FILE             write a self-contained HTML report (timeline, evidence per incident)
   --json                  print the full result (incidents, alerts, calls, statistics) as JSON on stdout
   --no-rules              do not use the command analyzer even when it is present
   --quiet                 no progress on stderr
 Exit: 0 no likely incident · 3 at least one incident attributed to a tool call with confidence ≥ 2/3 ·
-2 usage error · 1 failure. Bad records are counted and
+2 usage error · 1 failure, or nothing to analyse (no network record or no tool call could be read). Bad records are counted and
 reported with file:line; the rest is analysed.`;
 
 function duration(name: string, v: string | undefined, dflt: number, allowZero: boolean): number {
@@ -64,7 +66,7 @@ async function investigateWith(argv: string[], io: CliIO, stdinSpool: { file?: S
       options: {
         format: { type: 'string' }, 'trace-format': { type: 'string' }, map: { type: 'string' }, traces: { type: 'string', multiple: true },
         placements: { type: 'string', multiple: true }, skew: { type: 'string' }, lag: { type: 'string' }, gap: { type: 'string' },
-        jobs: { type: 'string' }, html: { type: 'string' }, json: { type: 'boolean' }, 'no-rules': { type: 'boolean' },
+        jobs: { type: 'string' }, tz: { type: 'string' }, year: { type: 'string' }, html: { type: 'string' }, json: { type: 'boolean' }, 'no-rules': { type: 'boolean' },
         quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     });
@@ -92,7 +94,8 @@ async function investigateWith(argv: string[], io: CliIO, stdinSpool: { file?: S
     }
     const real = (paths: readonly string[]): string[] => paths.map((x) => (x === STDIN_NAME && stdinSpool.file ? stdinSpool.file.path : x));
     // A directory stands for the files under it (rotated logs); every path must exist.
-    const logFiles = expandInputs(real(positionals)), traceFiles = expandInputs(real(v.traces ?? [])), placementFiles = expandInputs(real(v.placements ?? []));
+    const twice: string[] = [];
+    const logFiles = expandInputs(real(positionals), twice), traceFiles = expandInputs(real(v.traces ?? []), twice), placementFiles = expandInputs(real(v.placements ?? []), twice);
     if (v.format !== undefined && !NET_FORMATS.includes(v.format)) throw new UsageError(`unknown --format "${safeText(v.format)}" (formats: ${NET_FORMATS.join(', ')})`);
     const traceFormat = v['trace-format'];
     if (traceFormat !== undefined && !TRACE_FORMATS.includes(traceFormat)) throw new UsageError(`unknown --trace-format "${safeText(traceFormat)}" (formats: ${TRACE_FORMATS.join(', ')})`);
@@ -102,6 +105,9 @@ async function investigateWith(argv: string[], io: CliIO, stdinSpool: { file?: S
     if (v.map !== undefined) {
       try { map = parseFieldMap(v.map); } catch (e) { throw new UsageError(`--map: ${(e as Error).message}`); }
     }
+    if (v.tz !== undefined) { try { checkTz(v.tz); } catch (e) { throw new UsageError(`--tz: ${(e as Error).message}`); } }
+    const year = v.year === undefined ? undefined : Number(v.year);
+    if (year !== undefined && !(Number.isInteger(year) && year >= 1970 && year <= 9999)) throw new UsageError(`--year must be a year 1970..9999, got "${safeText(v.year!)}"`);
     if (v.html !== undefined) checkWritable(v.html, '--html');
     input = {
       logs: logFiles.map((path) => ({ path, format: v.format })),
@@ -111,6 +117,7 @@ async function investigateWith(argv: string[], io: CliIO, stdinSpool: { file?: S
       lagMs: duration('lag', v.lag, DEFAULTS.lagMs, true),
       gapMs: duration('gap', v.gap, DEFAULTS.gapMs, false),
       jobs, rules: v['no-rules'] ? 'off' as const : 'auto' as const,
+      tz: v.tz, year, notes: twice,
     };
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
@@ -148,7 +155,23 @@ async function investigateWith(argv: string[], io: CliIO, stdinSpool: { file?: S
     }
     if (!v.quiet) io.stderr.write(`report written to ${safeText(v.html)}\n`);
   }
-  if (v.json) io.stdout.write(`${JSON.stringify(result)}\n`);
-  else io.stdout.write(renderSummary(result, makeStyle(io.stdout as NodeJS.WriteStream, io.env)));
+  try {
+    if (v.json) io.stdout.write(`${JSON.stringify(result)}\n`);
+    else io.stdout.write(renderSummary(result, makeStyle(io.stdout as NodeJS.WriteStream, io.env)));
+  } catch (e) {
+    io.stderr.write(`corral investigate: cannot render the result: ${safeText((e as Error).stack ?? String(e))}\n`);
+    return 1;
+  }
+  // Nothing read on one side: "no incident" would be a false all-clear (swapped or unreadable inputs).
+  const empty = nothingToAnalyse(result);
+  if (empty) { io.stderr.write(`corral investigate: nothing to analyse: ${empty}\n`); return 1; }
   return result.incidents.some((i) => i.likely) ? 3 : 0;
+}
+
+/** Why the result cannot be an all-clear (no network record, or no tool call, was read), or undefined. */
+export function nothingToAnalyse(r: { counts: { records: number; toolCalls: number }; inputs: { net: { bad: number }[]; traces: { bad: number }[] } }): string | undefined {
+  const bad = (xs: { bad: number }[]): string => { const n = xs.reduce((a, x) => a + x.bad, 0); return n ? ` (${n} bad records, listed above)` : ''; };
+  if (r.counts.records === 0) return `no network record was read from the logs${bad(r.inputs.net)}`;
+  if (r.counts.toolCalls === 0) return `no tool call was read from the traces${bad(r.inputs.traces)}`;
+  return undefined;
 }

@@ -37,6 +37,12 @@ export interface InvestigateInput {
   /** Trace inputs smaller than this (bytes) are read on the main thread (default 32 MiB). */
   parallelMinBytes?: number;
   assumedDurationMs?: number;
+  /** Zone of times written without one, in logs and traces (IANA name or ±HH:MM; default UTC, always stated). */
+  tz?: string;
+  /** Year of syslog times, which have none (default: from each file's modification time, stated). */
+  year?: number;
+  /** Notes from the caller (e.g. inputs given twice), put first in the result's notes. */
+  notes?: string[];
   /** 'auto' uses src/detect's command analyzer when present; 'off' never does. Or a function. */
   rules?: 'auto' | 'off' | CommandRules;
   onProgress?: (phase: 'logs' | 'traces' | 'analysis', done: number, total: number, file?: string) => void;
@@ -47,7 +53,7 @@ export const DEFAULTS = { skewMs: 2_000, lagMs: 1_800_000, graceMs: 5_000, gapMs
 export async function investigate(inp: InvestigateInput): Promise<InvestigationResult> {
   const t0 = performance.now();
   const timings: Record<string, number> = {};
-  const notes: string[] = [];
+  const notes: string[] = [...(inp.notes ?? [])];
   const opts: InvestigationOptions = {
     skewMs: inp.skewMs ?? DEFAULTS.skewMs, lagMs: inp.lagMs ?? DEFAULTS.lagMs, graceMs: inp.graceMs ?? DEFAULTS.graceMs,
     gapMs: inp.gapMs ?? DEFAULTS.gapMs, jobs: Math.max(1, inp.jobs ?? defaultJobs()),
@@ -64,7 +70,7 @@ export async function investigate(inp: InvestigateInput): Promise<InvestigationR
   for (const l of logs) netReader(l.format); // unknown formats fail here, before any worker starts
   const label = logs.length === 1 ? logs[0]!.path : `${logs.length} logs`;
   const { stats: netStats, workers: logWorkers } = await logPass(table, {
-    logs, map: inp.map, jobs: opts.jobs, parallelMinBytes: inp.parallelMinBytes,
+    logs, map: inp.map, jobs: opts.jobs, parallelMinBytes: inp.parallelMinBytes, tz: inp.tz, year: inp.year,
     onProgress: (b, t) => inp.onProgress?.('logs', b, t, label),
   });
   if (logWorkers) notes.push(`logs read by ${logWorkers} worker threads`);
@@ -85,7 +91,7 @@ export async function investigate(inp: InvestigateInput): Promise<InvestigationR
   const traces = [];
   for (const t of inp.traces) traces.push({ path: t.path, format: t.format ?? await detectTraceFormat(t.path) });
   const { state, stats: traceStats, workers, fast, rereadWhole } = await tracePass({
-    traces, keys, placements, opts, assumedDurationMs: inp.assumedDurationMs, jobs: opts.jobs, parallelMinBytes: inp.parallelMinBytes,
+    traces, keys, placements, opts, assumedDurationMs: inp.assumedDurationMs, tz: inp.tz, jobs: opts.jobs, parallelMinBytes: inp.parallelMinBytes,
     onProgress: (b, t) => inp.onProgress?.('traces', b, t),
   });
   timings.tracesMs = performance.now() - t1;
@@ -152,6 +158,8 @@ async function finish(table: AlertTable, state: LinkState, ctx: FinishCtx): Prom
   timings.totalMs = performance.now() - t0;
   if (table.size === 0) notes.push('no alert-like records in the logs (kind=alert, a category, or a blocked/denied action)');
   if (state.spans === 0) notes.push('no tool calls in the traces');
+  const apart = clocksApart(table, state);
+  if (apart) notes.push(apart);
 
   return {
     version: 1,
@@ -167,6 +175,23 @@ async function finish(table: AlertTable, state: LinkState, ctx: FinishCtx): Prom
     notes, timings: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])),
   };
 }
+
+/**
+ * A note when the alerts' times and the calls' times do not overlap at all (so nothing can link):
+ * a wrong year for syslog lines, a zone, a unit, or logs and traces of different days.
+ */
+function clocksApart(table: AlertTable, state: LinkState): string | undefined {
+  if (table.size === 0 || state.spans === 0 || !Number.isFinite(state.minTs) || !Number.isFinite(state.maxTs)) return undefined;
+  let lo = Infinity, hi = -Infinity;
+  const ts = table.ts.data;
+  for (let i = 0; i < table.size; i++) { const t = ts[i]!; if (t < lo) lo = t; if (t > hi) hi = t; }
+  if (hi >= state.minTs - DAY_MS && lo <= state.maxTs + DAY_MS) return undefined;
+  const d = (ms: number): string => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+  const gap = lo > state.maxTs ? lo - state.maxTs : state.minTs - hi;
+  return `the alerts (${d(lo)} … ${d(hi)} UTC) and the tool calls (${d(state.minTs)} … ${d(state.maxTs)} UTC) are ${(gap / DAY_MS).toFixed(gap < 10 * DAY_MS ? 1 : 0)} days apart: nothing could link; check the clocks (a syslog year from a file's mtime: --year; zones: --tz) or the files`;
+}
+
+const DAY_MS = 86_400_000;
 
 function defaultJobs(): number {
   return Math.max(1, Math.min(8, availableParallelism()));

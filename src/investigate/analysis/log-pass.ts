@@ -28,6 +28,8 @@ export interface LogPassInput {
   map?: FieldMap;
   jobs: number;
   parallelMinBytes?: number;
+  /** Zone for zone-less times, and the year of syslog times (see NetReadOptions). */
+  tz?: string; year?: number;
   onProgress?: (bytes: number, total: number) => void;
 }
 
@@ -62,9 +64,10 @@ export async function logPass(table: AlertTable, inp: LogPassInput): Promise<{ s
         if (!h) ranges = undefined; // a line over 1 MiB before a cut: read the file whole
         else { preludes = h.preludes; ranges = ranges.map((r, k) => ({ ...r, firstLine: h.firstLines[k]! })); }
       }
-      if (!ranges) { plan.tasks.push({ path: l.path, format: l.format }); taskSize.push(sizes[i]!); return; }
+      const clock = { ...(inp.tz !== undefined ? { tz: inp.tz } : {}), ...(inp.year !== undefined ? { year: inp.year } : {}) };
+      if (!ranges) { plan.tasks.push({ path: l.path, format: l.format, ...clock }); taskSize.push(sizes[i]!); return; }
       ranges.forEach((r, k) => {
-        plan.tasks.push({ path: l.path, format: l.format, range: r, ...(preludes?.[k]?.length ? { prelude: preludes[k] } : {}) });
+        plan.tasks.push({ path: l.path, format: l.format, range: r, ...(preludes?.[k]?.length ? { prelude: preludes[k] } : {}), ...clock });
         taskSize.push(r.end - r.start);
       });
     });

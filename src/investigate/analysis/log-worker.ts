@@ -14,7 +14,7 @@ import type { ReadStats } from '../inputs/stats.js';
 import { isAlertLike } from './alert-table.js';
 import { SourceSet, type SourcesExport } from './source-set.js';
 
-export interface LogTask { path: string; format: string; range?: LineRange; prelude?: PreludeLine[] }
+export interface LogTask { path: string; format: string; range?: LineRange; prelude?: PreludeLine[]; tz?: string; year?: number }
 /** What one task read: records, the alert-like ones, the reader's stats, and the lines of its range. */
 export interface LogDigest { records: number; alerts: NetRecord[]; stats: ReadStats; lines: number }
 
@@ -38,7 +38,7 @@ export async function digestLog(t: LogTask, map: FieldMap | undefined, onBytes: 
     records++;
     sources.add(r.dst, r.src);
     if (isAlertLike(r)) alerts.push(r);
-  }, { map, range: t.range, prelude: t.prelude, pairs, onProgress: (b) => { onBytes(b - last); last = b; }, onLines: (n) => { lines = n; } });
+  }, { map, range: t.range, prelude: t.prelude, tz: t.tz, year: t.year, pairs, onProgress: (b) => { onBytes(b - last); last = b; }, onLines: (n) => { lines = n; } });
   if (pairs) records += pairs.taken - before;
   return { records, alerts, stats, lines };
 }

@@ -24,7 +24,7 @@ const RANGES_PER_JOB = 2;
 
 export interface TracePassInput {
   traces: { path: string; format: string }[];
-  keys: KeyAlertsInput[]; placements: Placement[]; opts: LinkOptions; assumedDurationMs?: number;
+  keys: KeyAlertsInput[]; placements: Placement[]; opts: LinkOptions; assumedDurationMs?: number; tz?: string;
   jobs: number;
   /** Inputs smaller than this are read on the main thread (default PARALLEL_MIN_BYTES; tests lower it). */
   parallelMinBytes?: number;
@@ -37,7 +37,7 @@ export async function tracePass(inp: TracePassInput): Promise<{ state: LinkState
   const total = sizes.reduce((a, b) => a + b, 0);
   let done = 0;
   const onBytes = (d: number): void => { done += d; inp.onProgress?.(done, total); };
-  const base = { keys: inp.keys, placements: inp.placements, opts: inp.opts, assumedDurationMs: inp.assumedDurationMs };
+  const base = { keys: inp.keys, placements: inp.placements, opts: inp.opts, assumedDurationMs: inp.assumedDurationMs, tz: inp.tz };
   const jobs = Math.max(1, Math.floor(inp.jobs));
   const minBytes = inp.parallelMinBytes ?? PARALLEL_MIN_BYTES;
   const tasks: TraceTask[] = [];

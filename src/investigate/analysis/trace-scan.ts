@@ -32,8 +32,8 @@ export interface ScanResult { stats: ReadStats; lines: number; fast: number }
  * at range.firstLine (1 when absent or 0 = unknown; the caller then shifts them). The linker
  * must have no placements (the native linker does not apply them).
  */
-export async function scanCanonical(path: string, linker: SpanLinker, opts: { range?: LineRange; assumedDurationMs: number; onProgress?: (bytes: number, total: number) => void }): Promise<ScanResult> {
-  const ctx = lineCtx(path, 'canonical-jsonl');
+export async function scanCanonical(path: string, linker: SpanLinker, opts: { range?: LineRange; assumedDurationMs: number; tz?: string; onProgress?: (bytes: number, total: number) => void }): Promise<ScanResult> {
+  const ctx = lineCtx(path, 'canonical-jsonl', { tz: opts.tz });
   const { stats, ts } = ctx;
   const { handle, finish } = canonicalLineHandler(ctx, (span) => linker.add(span), opts.assumedDurationMs);
 

@@ -23,6 +23,8 @@ export interface TraceTask {
 
 export interface WorkerInput {
   tasks: TraceTask[]; keys: KeyAlertsInput[]; placements: Placement[]; opts: LinkOptions; assumedDurationMs?: number;
+  /** Zone for zone-less trace times (default UTC, stated). */
+  tz?: string;
 }
 
 export type WorkerMessage =
@@ -52,6 +54,7 @@ export async function runTraceTasks(input: WorkerInput, onBytes: (delta: number)
     const opts: Record<string, unknown> = {
       onProgress: (b: number) => { onBytes(b - last); last = b; },
       assumedDurationMs: input.assumedDurationMs,
+      tz: input.tz,
     };
     if (t.range) opts.range = t.range;
     if (t.doc) {
@@ -59,7 +62,7 @@ export async function runTraceTasks(input: WorkerInput, onBytes: (delta: number)
       stats.push(r.stats); lines.push(r.scan.newlines); fast.push(0);
       docEnds.push(stackSignature(r.scan.stack) + (r.scan.problems > 0 ? '!' : ''));
     } else if (t.format === 'canonical-jsonl' && !placements) {
-      const r = await scanCanonical(t.path, linker, { range: t.range, assumedDurationMs: input.assumedDurationMs ?? DEFAULT_ASSUMED_DURATION_MS, onProgress: opts.onProgress as (b: number) => void });
+      const r = await scanCanonical(t.path, linker, { range: t.range, assumedDurationMs: input.assumedDurationMs ?? DEFAULT_ASSUMED_DURATION_MS, tz: input.tz, onProgress: opts.onProgress as (b: number) => void });
       stats.push(r.stats); lines.push(r.lines); fast.push(r.fast); docEnds.push(null);
     } else {
       stats.push(await reader.read(t.path, (s) => linker.add(s), opts));

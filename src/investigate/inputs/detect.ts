@@ -19,12 +19,12 @@ function sniff(path: string): Buffer {
 }
 
 /**
- * True when the first KB hold a NUL byte or mostly no text (control bytes other than tab, CR, LF
- * and form feed, or bytes that are not UTF-8 over 10 %): an archive, a pcap, a database — never
- * guessed as a CSV log.
+ * True when the first KB are mostly no text (NUL and other control bytes than tab, CR, LF and form
+ * feed, or bytes that are not UTF-8, over 10 %): an archive, a pcap, a database — never guessed as a
+ * CSV log. A few NUL bytes in a text log (a damaged line) do not make it binary: those lines are
+ * left out of the detection and reported by the reader.
  */
 function isBinary(b: Buffer): boolean {
-  if (b.includes(0)) return true;
   let odd = 0;
   for (const c of b) if (c < 32 && c !== 9 && c !== 10 && c !== 13 && c !== 12) odd++;
   const text = b.toString('utf8');
@@ -43,7 +43,7 @@ function head(path: string): string[] {
   const text = buf.toString('utf8'); // (headBytes drops a byte order mark)
   const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
   if (buf.length === asked && lines.length > 1) lines.pop(); // possibly cut
-  return lines.filter((l) => l.trim() !== '');
+  return lines.filter((l) => l.trim() !== '' && !l.includes('\u0000'));
 }
 
 /** True when the first non-blank line does not end within buf. */
@@ -72,6 +72,14 @@ export async function detectNetFormat(path: string): Promise<string> {
   const l0 = lines[0];
   if (l0 === undefined) return 'unknown';
   if (l0.startsWith('#separator') || l0.startsWith('#fields')) return 'zeek-conn-tsv';
+  // One line longer than LONG_LINE_BYTES (an alert with a huge payload): told by its keys.
+  const cut = firstObject(lines) ? undefined : lines.length === 1 && l0.trimStart().startsWith('{') ? l0 : undefined;
+  if (cut !== undefined) {
+    if (cutObjectHasKey(cut, 'event_type') && (cutObjectHasKey(cut, 'src_ip') || cutObjectHasKey(cut, 'timestamp'))) return 'suricata-eve';
+    if (cutObjectHasKey(cut, 'id.orig_h')) return 'zeek-conn-json';
+    if (cutObjectHasKey(cut, 'kind') && cutObjectHasKey(cut, 'session') && cutObjectHasKey(cut, 'payload')) return 'corral-events';
+    return 'jsonl';
+  }
   const o = firstObject(lines);
   if (o) {
     if ('event_type' in o && ('src_ip' in o || 'timestamp' in o)) return 'suricata-eve';

@@ -103,7 +103,11 @@ function rawHead(path: string, n: number): Buffer {
   try {
     // A prefix of a gzip stream: decompress what it holds (no error for the missing end).
     return gunzipSync(raw.subarray(0, got), { finishFlush: zc.Z_SYNC_FLUSH }).subarray(0, n);
-  } catch { return Buffer.alloc(0); }
+  } catch {
+    // A bad checksum or a break inside the prefix: gzip(1) still writes what comes before it.
+    const r = spawnSync('gzip', ['-dc', '--', path], { maxBuffer: n, stdio: ['ignore', 'pipe', 'ignore'] });
+    return r.stdout ? r.stdout.subarray(0, n) : Buffer.alloc(0);
+  }
 }
 
 /** The file's content as chunks; progress() is how many bytes of the file itself were read. */
@@ -167,11 +171,30 @@ function openDecoded(path: string, opts: { start?: number; end?: number; chunkBy
 }
 
 async function* gunzipChunks(path: string, gunzip: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let delivered = 0;
+  let failure: Error;
   try {
-    for await (const c of gunzip) yield c;
-  } catch (e) {
-    throw new ContentError(`cannot decompress ${path} (${(e as Error).message}): truncated or corrupt gzip; the lines before this point were read`);
-  }
+    for await (const c of gunzip) { delivered += c.length; yield c; }
+    return;
+  } catch (e) { failure = e as Error; }
+  // zlib drops what the failing call decompressed (up to a chunk: the whole of a small file with a
+  // bad checksum); gzip(1) writes everything it decompressed before the break: the rest comes from it.
+  yield* gzipToolTail(path, delivered);
+  throw new ContentError(`cannot decompress ${path} (${failure.message}): truncated or corrupt gzip; the lines before this point were read`);
+}
+
+/** What `gzip -dc` decompresses of path after its first skip bytes (nothing when gzip cannot run). */
+async function* gzipToolTail(path: string, skip: number): AsyncGenerator<Buffer> {
+  const child = spawn('gzip', ['-dc', '--', path], { stdio: ['ignore', 'pipe', 'ignore'] });
+  child.on('error', () => {}); // (no gzip: the break is reported as it is)
+  let seen = 0;
+  try {
+    for await (const c of child.stdout as AsyncIterable<Buffer>) {
+      const from = Math.max(0, skip - seen);
+      seen += c.length;
+      if (from < c.length) yield from > 0 ? c.subarray(from) : c;
+    }
+  } catch { /* (a broken pipe: what came is kept) */ } finally { child.kill(); }
 }
 
 async function* toolChunks(path: string, codec: Codec, tool: { cmd: string; pkg: string }, onRead: (bytes: number) => void): AsyncGenerator<Buffer> {

@@ -10,6 +10,8 @@ const UNIT_NAME: Record<EpochUnit, string> = { s: 'epoch seconds', ms: 'epoch mi
 const UNIT_DIV: Record<EpochUnit, number> = { s: 1e-3, ms: 1, us: 1e3, ns: 1e6 };
 /** Plausible window for log timestamps: 2000-01-01 .. now + 2 days. Outside it, unit or clock is suspect. */
 const MIN_PLAUSIBLE = 946_684_800_000;
+/** Largest |ms| a Date holds (ECMA-262 §21.4.1.1): beyond it a value is no time at all. */
+const MAX_DATE_MS = 8.64e15;
 const MONTHS: Record<string, number> = { Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11 };
 
 /** Guesses the unit of an epoch number by its magnitude (valid for dates 1973..5138). */
@@ -240,6 +242,7 @@ export class TsParser {
   }
 
   private check(ms: number): number {
+    if (!(Math.abs(ms) <= MAX_DATE_MS)) return NaN; // (no date at all: the caller reports the value)
     if (ms < MIN_PLAUSIBLE || ms > this.maxPlausible) { this.implausible++; this.firstImplausible ??= ms; }
     return ms;
   }
@@ -251,7 +254,7 @@ export class TsParser {
     if (seen.length === 1) parts.push(`${UNIT_NAME[seen[0]!]} detected`);
     else if (seen.length > 1) parts.push(`MIXED epoch units: ${seen.map((u) => `${this.units[u]} ${UNIT_NAME[u]}`).join(', ')} (each converted by magnitude)`);
     if (this.expectedMismatch > 0) parts.push(`WARNING: the format defines ${UNIT_NAME[this.expected!]} but ${this.expectedMismatch} values had another magnitude (converted by magnitude)`);
-    const zoneName = this.opts.tz === undefined ? 'UTC (pass tz to override)' : this.opts.tz;
+    const zoneName = this.opts.tz === undefined ? 'UTC (--tz to override)' : this.opts.tz;
     if (this.unzoned > 0) parts.push(`${this.unzoned} timestamps had no timezone: assumed ${zoneName}`);
     if (this.syslog > 0) parts.push(`${this.syslog} syslog timestamps have no year and no timezone: ${this.yearNote}; zone assumed ${zoneName}`);
     if (this.dmesg > 0) parts.push(`${this.dmesg} dmesg -T timestamps have no timezone: zone assumed ${zoneName} (dmesg derives them from the boot time: they drift after a suspend; journalctl -k -o short-iso is exact)`);

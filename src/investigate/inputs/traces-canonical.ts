@@ -36,6 +36,9 @@ function intOf(v: unknown): number | undefined {
  * Shared by the reader below and the fast scanner (canonical-fast.ts), which falls back to it.
  * Returns the line handler and a finish step that adds the assumed-end note.
  */
+/** Longest duration_ms taken as a call's (a year): a longer one is a unit mistake or garbage, and would put its end past any date. */
+export const MAX_DURATION_MS = 31_536_000_000;
+
 export function canonicalLineHandler(ctx: LineCtx, onSpan: (s: ToolCallSpan) => void, assumed: number): { handle: LineHandler; finish: () => void } {
   const { file, stats, ts } = ctx;
   let assumedCount = 0;
@@ -52,8 +55,8 @@ export function canonicalLineHandler(ctx: LineCtx, onSpan: (s: ToolCallSpan) => 
     if (o.end_ts !== undefined && o.end_ts !== null) {
       end = ts.parse(o.end_ts);
       if (Number.isNaN(end)) { stats.badLine(line, `unparseable "end_ts" ${JSON.stringify(o.end_ts)}`); return; }
-    } else if (typeof o.duration_ms === 'number' && o.duration_ms >= 0) end = start + o.duration_ms;
-    else if (o.duration_ms !== undefined) { stats.badLine(line, `"duration_ms" must be a non-negative number, got ${JSON.stringify(o.duration_ms)}`); return; }
+    } else if (typeof o.duration_ms === 'number' && o.duration_ms >= 0 && o.duration_ms <= MAX_DURATION_MS) end = start + o.duration_ms;
+    else if (o.duration_ms !== undefined) { stats.badLine(line, `"duration_ms" must be a number of milliseconds from 0 to ${MAX_DURATION_MS} (a year), got ${JSON.stringify(o.duration_ms)}`); return; }
     else { end = start + assumed; endKnown = false; assumedCount++; }
     if (end < start) { stats.badLine(line, `end before start (${new Date(end).toISOString()} < ${new Date(start).toISOString()})`); return; }
     const step = intOf(o.step);

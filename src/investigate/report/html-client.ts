@@ -25,7 +25,7 @@ export function reportMain(data: ReportData): void {
     for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
     return e;
   }
-  const iso = (t: number): string => (Number.isFinite(t) ? new Date(t).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '—');
+  const iso = (t: number): string => (Number.isFinite(t) && Math.abs(t) <= 8.64e15 ? new Date(t).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '—');
   const dur = (ms: number): string => {
     const a = Math.abs(ms);
     const s = a < 1000 ? `${Math.round(a)} ms` : a < 120_000 ? `${(a / 1000).toFixed(1)} s` : a < 7_200_000 ? `${(a / 60_000).toFixed(1)} min` : `${(a / 3_600_000).toFixed(1)} h`;

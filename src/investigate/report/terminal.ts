@@ -6,7 +6,9 @@ import type { InvestigationResult } from '../analysis/model.js';
 import { formatP } from '../analysis/stats.js';
 import { safeText, table, type Style } from '../../cli/style.js';
 
-const iso = (t: number): string => (Number.isFinite(t) ? new Date(t).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-');
+/** Largest |ms| a Date holds (ECMA-262 §21.4.1.1). */
+const MAX_DATE_MS = 8.64e15;
+const iso = (t: number): string => (Number.isFinite(t) && Math.abs(t) <= MAX_DATE_MS ? new Date(t).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-');
 const fmtN = (n: number): string => n.toLocaleString('en');
 function dur(ms: number): string {
   const a = Math.abs(ms);

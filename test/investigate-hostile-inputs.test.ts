@@ -1,0 +1,176 @@
+// Why: `corral investigate` must never crash, never drop data it already read and never give a false
+// all-clear on damaged or mistaken input. These tests replay what a review found broken (session 9):
+// absurd times crashed the summary; a NUL byte in the first lines made a whole file "binary"; a gzip
+// file with a bad checksum lost everything zlib had decompressed; swapped or empty inputs exited 0
+// ("no incident"); a file named twice counted its alerts twice; a 5 MB first line defeated format
+// detection; a copied syslog file silently got today's year, with no --year or --tz to fix it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { detectNetFormat, detectTraceFormat, netReader, traceReader } from '../src/investigate/inputs/index.js';
+
+const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const FIX = fileURLToPath(new URL('../../test/fixtures/investigate/', import.meta.url));
+const EVE = join(FIX, 'eve.json'), TRACES = join(FIX, 'traces.jsonl');
+
+function tmp(t: { after(fn: () => void): void }): string {
+  const d = mkdtempSync(join(tmpdir(), 'corral-hostile-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+function corral(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, 'investigate', '--quiet', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+type Json = { counts: { records: number; alerts: number; toolCalls: number }; notes: string[]; inputs: { net: { bad: number; records: number; issues: { line: number; error: string }[] }[]; traces: { bad: number; records: number; issues: { line: number; error: string }[] }[] } };
+
+test('times beyond any date are bad records, never a crash: a 1e300 ms duration, a 1e29 epoch, an alert at 1e23', (t) => {
+  const d = tmp(t);
+  const tr = join(d, 'tr.jsonl'), lg = join(d, 'lg.jsonl');
+  writeFileSync(tr, [
+    '{"episode":"ep1","step":1,"command":"ls","ts":1714564840,"duration_ms":1e300,"ip":"10.0.0.5"}',
+    '{"episode":"ep1","step":2,"command":"ls","ts":99999999999999999999999999999,"ip":"10.0.0.5"}',
+    '{"episode":"ep1","step":3,"command":"curl http://203.0.113.9/","ts":1714564850,"duration_ms":2000,"ip":"10.0.0.5"}',
+  ].join('\n') + '\n');
+  writeFileSync(lg, [
+    '{"ts":1714564851,"src":"10.0.0.5","dst":"203.0.113.9","action":"blocked","category":"policy_violation"}',
+    '{"ts":99999999999999999999999,"src":"10.0.0.5","dst":"203.0.113.9","action":"blocked","category":"policy_violation"}',
+  ].join('\n') + '\n');
+  for (const extra of [[], ['--json'], ['--html', join(d, 'r.html')]]) {
+    const r = corral(['--traces', tr, lg, ...extra]);
+    assert.ok(r.status === 0 || r.status === 3, `exit ${r.status}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /RangeError|at \w+ \(/, 'no stack trace');
+  }
+  const j = JSON.parse(corral(['--traces', tr, lg, '--json']).stdout) as Json;
+  assert.deepEqual(j.inputs.traces[0]!.issues.map((i) => i.line), [1, 2]);
+  assert.match(j.inputs.traces[0]!.issues[0]!.error, /"duration_ms" must be a number of milliseconds from 0 to 31536000000/);
+  assert.match(j.inputs.traces[0]!.issues[1]!.error, /unparseable "ts"/);
+  assert.deepEqual(j.inputs.net[0]!.issues.map((i) => i.line), [2]);
+  assert.equal(j.counts.toolCalls, 1);
+  assert.equal(j.counts.alerts, 1);
+});
+
+test('nothing to analyse is exit 1, not an all-clear: inputs swapped, an empty trace file, a log of noise', (t) => {
+  const d = tmp(t);
+  const swapped = corral(['--traces', EVE, TRACES]);
+  assert.equal(swapped.status, 1, swapped.stderr);
+  assert.match(swapped.stderr, /nothing to analyse: no network record was read from the logs \(\d+ bad records, listed above\)/);
+  assert.match(swapped.stdout, /bad/, 'the summary with the bad records is still printed');
+  writeFileSync(join(d, 'empty.jsonl'), '');
+  const empty = corral(['--traces', join(d, 'empty.jsonl'), EVE, '--json']);
+  assert.equal(empty.status, 1);
+  assert.match(empty.stderr, /nothing to analyse: no tool call was read from the traces/);
+  assert.equal((JSON.parse(empty.stdout) as Json).counts.toolCalls, 0, '--json still prints the result');
+  const ok = corral(['--traces', TRACES, EVE]);
+  assert.ok(ok.status === 0 || ok.status === 3, `a real pair is analysed: exit ${ok.status}`);
+});
+
+test('a few NUL bytes in the first lines do not make a log or a trace "binary": the format is detected and only those lines are bad', async (t) => {
+  const d = tmp(t);
+  const eve = readFileSync(EVE, 'utf8').trimEnd().split('\n');
+  writeFileSync(join(d, 'plain.json'), eve.join('\n') + '\n');
+  const plain = await netReader('suricata-eve').read(join(d, 'plain.json'), () => {});
+  eve.splice(1, 0, '\u0000'.repeat(50));
+  writeFileSync(join(d, 'eve.json'), eve.join('\n') + '\n');
+  assert.equal(await detectNetFormat(join(d, 'eve.json')), 'suricata-eve');
+  const st = await netReader('suricata-eve').read(join(d, 'eve.json'), () => {});
+  assert.deepEqual(st.issues.map((i) => i.line), [2, ...plain.issues.map((i) => (i.line >= 2 ? i.line + 1 : i.line))]);
+  assert.equal(st.records, plain.records);
+  const tr = readFileSync(TRACES, 'utf8').trimEnd().split('\n');
+  writeFileSync(join(d, 'plain.jsonl'), tr.join('\n') + '\n');
+  const tplain = await traceReader('canonical-jsonl').read(join(d, 'plain.jsonl'), () => {});
+  tr[0] = tr[0]!.replace('pip install', 'pip\u0000 install'); // (a raw NUL inside a JSON string: invalid JSON)
+  writeFileSync(join(d, 'tr.jsonl'), tr.join('\n') + '\n');
+  assert.equal(await detectTraceFormat(join(d, 'tr.jsonl')), 'canonical-jsonl');
+  const ts = await traceReader('canonical-jsonl').read(join(d, 'tr.jsonl'), () => {});
+  assert.deepEqual(ts.issues.map((i) => i.line), [1, ...tplain.issues.map((i) => i.line)]);
+  assert.match(ts.issues[0]!.error, /control character/i);
+  assert.equal(ts.records, tplain.records - 1);
+  // Real binary data is still refused as such.
+  const bin = Buffer.alloc(4096, 0);
+  writeFileSync(join(d, 'zeros.bin'), bin);
+  assert.equal(await detectNetFormat(join(d, 'zeros.bin')), 'unknown');
+});
+
+test('a gzip file with a bad checksum or corrupt end keeps every line decompressed before the break, and is still detected', async (t) => {
+  const d = tmp(t);
+  const text = readFileSync(EVE, 'utf8').trimEnd() + '\n';
+  writeFileSync(join(d, 'plain.json'), text);
+  const plain = await netReader('suricata-eve').read(join(d, 'plain.json'), () => {});
+  const gz = gzipSync(text);
+  gz[gz.length - 8]! ^= 0xff; // (the CRC: the data itself is intact)
+  writeFileSync(join(d, 'crc.json.gz'), gz);
+  assert.equal(await detectNetFormat(join(d, 'crc.json.gz')), 'suricata-eve');
+  let n = 0;
+  const st = await netReader('suricata-eve').read(join(d, 'crc.json.gz'), () => { n++; });
+  assert.equal(st.records, plain.records, 'every line was read');
+  assert.equal(n, plain.records);
+  assert.equal(st.bad, plain.bad + 1);
+  assert.match(st.issues.at(-1)!.error, /cannot decompress .*incorrect data check/);
+  // A bigger file (several zlib chunks): nothing lost either.
+  const big = Array.from({ length: 40 }, () => text).join('');
+  const gz2 = gzipSync(big);
+  gz2[gz2.length - 8]! ^= 0xff;
+  writeFileSync(join(d, 'big.json.gz'), gz2);
+  const st2 = await netReader('suricata-eve').read(join(d, 'big.json.gz'), () => {});
+  assert.equal(st2.records, plain.records * 40);
+});
+
+test('a file named twice (its directory and itself, or a symlink) is read once, with a note', (t) => {
+  const d = tmp(t);
+  mkdirSync(join(d, 'logs'));
+  copyFileSync(EVE, join(d, 'logs', 'eve.json'));
+  symlinkSync(join(d, 'logs', 'eve.json'), join(d, 'link.json'));
+  const once = JSON.parse(corral(['--traces', TRACES, join(d, 'logs'), '--json']).stdout) as Json;
+  const twice = corral(['--traces', TRACES, join(d, 'logs'), join(d, 'logs', 'eve.json'), join(d, 'link.json'), '--json']);
+  const j = JSON.parse(twice.stdout) as Json;
+  assert.equal(j.counts.records, once.counts.records);
+  assert.equal(j.counts.alerts, once.counts.alerts);
+  assert.equal(j.inputs.net.length, 1);
+  assert.equal(j.notes.filter((n) => /given (more than once|twice\)): read once/.test(n)).length, 2, j.notes.join('\n'));
+});
+
+test('a first line longer than the detection window (an alert with a 5 MB payload) does not hide the format', async (t) => {
+  const d = tmp(t);
+  const eve = readFileSync(EVE, 'utf8').trimEnd().split('\n');
+  writeFileSync(join(d, 'plain.json'), eve.join('\n') + '\n');
+  const plain = await netReader('suricata-eve').read(join(d, 'plain.json'), () => {});
+  const first = JSON.parse(eve[0]!) as Record<string, unknown>;
+  first.payload_printable = 'A'.repeat(5 << 20);
+  eve[0] = JSON.stringify(first);
+  writeFileSync(join(d, 'eve.json'), eve.join('\n') + '\n');
+  assert.equal(await detectNetFormat(join(d, 'eve.json')), 'suricata-eve');
+  const st = await netReader('suricata-eve').read(join(d, 'eve.json'), () => {});
+  assert.equal(st.records, plain.records);
+  assert.equal(st.bad, plain.bad);
+});
+
+test('--year and --tz reach every reader; logs and calls with no overlap in time get a note naming them', (t) => {
+  const d = tmp(t);
+  // The fixture's syslog lines have no year: a copy made now gets this year from its mtime.
+  const ipt = join(d, 'ipt.log');
+  writeFileSync(ipt, readFileSync(join(FIX, 'iptables.log'), 'utf8').split('\n').filter((l) => /^[A-Z][a-z]{2} /.test(l)).join('\n') + '\n');
+  const now = JSON.parse(corral(['--traces', TRACES, ipt, '--json']).stdout) as Json;
+  const apart = now.notes.find((n) => /days apart: nothing could link; check the clocks .*--year.*--tz/.test(n));
+  assert.ok(apart, now.notes.join('\n'));
+  const fixed = JSON.parse(corral(['--traces', TRACES, ipt, '--json', '--year', '2024']).stdout) as Json & { incidents: unknown[] };
+  assert.equal(fixed.notes.find((n) => /days apart/.test(n)), undefined);
+  assert.ok(fixed.incidents.length > 0, 'with the right year the alerts link');
+  // A zone: the fixture's zone-less trace time "2024-05-01 12:01:00" moves by two hours.
+  const utc = JSON.parse(corral(['--traces', TRACES, EVE, '--json']).stdout) as Json & { calls: { start: number; step?: number }[] };
+  const berlin = JSON.parse(corral(['--traces', TRACES, EVE, '--json', '--tz', '+02:00']).stdout) as Json;
+  assert.ok(JSON.stringify(berlin.inputs.traces[0]).includes('+02:00') || JSON.stringify(berlin).includes('+02:00'), 'the zone used is stated');
+  assert.notDeepEqual(berlin, utc);
+  for (const bad of [['--tz', 'Mars/Base'], ['--year', '24'], ['--year', 'abc']]) {
+    const r = corral(['--traces', TRACES, EVE, ...bad]);
+    assert.equal(r.status, 2, bad.join(' '));
+    assert.match(r.stderr, bad[0] === '--tz' ? /--tz: unknown timezone "Mars\/Base"/ : /--year must be a year 1970\.\.9999/);
+  }
+});
