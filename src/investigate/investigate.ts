@@ -10,6 +10,7 @@ import { AlertTable } from './analysis/alert-table.js';
 import { loadCommandRules, type CommandRules } from './analysis/command-evidence.js';
 import { buildFleetView } from './analysis/fleet.js';
 import { buildIncidents } from './analysis/incidents.js';
+import { clockOffset, clockOffsetNote } from './analysis/clock-check.js';
 import { mergeLinkStates, SpanLinker, type KeyAlertsInput, type LinkState } from './analysis/linker.js';
 import { PlacementIndex } from './analysis/placements.js';
 import type { InvestigationOptions, InvestigationResult } from './analysis/model.js';
@@ -160,6 +161,10 @@ async function finish(table: AlertTable, state: LinkState, ctx: FinishCtx): Prom
   if (state.spans === 0) notes.push('no tool calls in the traces');
   const apart = clocksApart(table, state);
   if (apart) notes.push(apart);
+  else {
+    const clock = clockOffset(state, (k) => (k.startsWith('ip:') ? table.alertsByIp().get(k.slice(3)) : table.alertsByHost().get(k.slice(5))));
+    if (clock) notes.push(clockOffsetNote(clock));
+  }
 
   return {
     version: 1,
