@@ -174,3 +174,49 @@ test('--year and --tz reach every reader; logs and calls with no overlap in time
     assert.match(r.stderr, bad[0] === '--tz' ? /--tz: unknown timezone "Mars\/Base"/ : /--year must be a year 1970\.\.9999/);
   }
 });
+
+test('values that cannot be used are said, not silently dropped: bad ports, broken tool-call arguments, odd OTLP shapes, impossible dates', async (t) => {
+  const d = tmp(t);
+  const ports = join(d, 'ports.jsonl');
+  writeFileSync(ports, [
+    '{"ts":"2024-05-01T12:00:00Z","src":"10.0.0.1","dst":"10.0.0.2","dport":99999,"action":"blocked"}',
+    '{"ts":"2024-05-01T12:00:01Z","src":"10.0.0.1","dst":"10.0.0.2","dport":"abc","sport":-1,"action":"blocked"}',
+    '{"ts":"2024-05-01T12:00:02Z","src":"10.0.0.1","dst":"10.0.0.2","dport":22,"action":"blocked"}',
+    '{"ts":"2024-02-30T12:00:02Z","src":"10.0.0.1","dst":"10.0.0.2","dport":22,"action":"blocked"}',
+  ].join('\n') + '\n');
+  const p = await netReader('jsonl').read(ports, () => {});
+  assert.equal(p.records, 3);
+  assert.match(p.tsNote ?? '', /2 destination ports not 0\.\.65535 dropped, the records kept \(first at line 1\)/);
+  assert.match(p.tsNote ?? '', /1 source ports not 0\.\.65535 dropped, the records kept \(first at line 2\)/);
+  assert.deepEqual(p.issues.map((i) => i.line), [4], '2024-02-30 is no date (not March 1)');
+  // OpenAI messages: broken arguments are taken raw, and said; junk messages are counted.
+  const oa = join(d, 'oa.jsonl');
+  writeFileSync(oa, `${JSON.stringify({ episode: 'e1', messages: [
+    null,
+    { role: 'assistant', created_at: '2024-05-01T12:00:00Z', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'bash', arguments: '{"command": "curl http://203.0.113.9/x' } }, 'junk'] },
+    { role: 'tool', tool_call_id: 'c1', created_at: '2024-05-01T12:00:02Z', content: 'ok' },
+    { role: 'assistant', created_at: '2024-05-01T12:00:03Z', tool_calls: 'notalist' },
+  ] })}\n`);
+  const spans: { command?: string }[] = [];
+  const o = await traceReader('openai-messages').read(oa, (s) => spans.push(s));
+  assert.equal(spans.length, 1);
+  assert.equal(spans[0]!.command, '{"command": "curl http://203.0.113.9/x', 'the raw text keeps the destination evidence');
+  for (const want of [/1 tool calls whose arguments are not JSON: their raw text is the command/, /1 messages that are not objects skipped/, /1 tool calls that are not objects skipped/, /1 "tool_calls" that are not lists skipped/]) assert.match(o.tsNote ?? '', want);
+  const otlp = join(d, 'otlp.json');
+  writeFileSync(otlp, '{"resourceSpans":[{"scopeSpans":"x"}, 7]}\n');
+  const ot = await traceReader('otlp-json').read(otlp, () => {});
+  assert.match(ot.tsNote ?? '', /1 "scopeSpans" that are not lists skipped/);
+  assert.match(ot.tsNote ?? '', /1 resourceSpans elements that are not objects skipped/);
+});
+
+test('--map: a key given twice is a usage error; a mapped field that no line has is named as such', (t) => {
+  const d = tmp(t);
+  const lg = join(d, 'lg.jsonl');
+  writeFileSync(lg, '{"ts":"2024-05-01T12:00:00Z","src":"10.0.0.1","dst":"10.0.0.2","action":"blocked"}\n');
+  const twice = corral(['--traces', TRACES, '--map', 'ts=ts,ts=src', lg]);
+  assert.equal(twice.status, 2);
+  assert.match(twice.stderr, /--map: field map key "ts" is given twice \(ts=ts and ts=src\)/);
+  const missing = corral(['--traces', TRACES, '--map', 'src=nosuch', lg, '--json']);
+  const j = JSON.parse(missing.stdout) as Json;
+  assert.match(j.inputs.net[0]!.issues[0]!.error, /^--map src=nosuch: no such field \(keys: ts, src, dst, action\)$/);
+});

@@ -14,7 +14,7 @@ import {
   JsonLineScanner, jsonLinesAddon, ST_OK, ST_FULL, ST_BLANK,
   T_ABSENT, T_STR, T_NUM, T_TRUE, T_FALSE, T_NULL, T_OBJ, T_ARR, F_ESC, F_HIGH, F_SAME, type KeyPath,
 } from '../src/investigate/inputs/json-lines.js';
-import { TsParser } from '../src/investigate/inputs/timestamps.js';
+import { daysInMonth, TsParser } from '../src/investigate/inputs/timestamps.js';
 
 type Addon = NonNullable<ReturnType<typeof jsonLinesAddon>>;
 
@@ -254,6 +254,7 @@ function genStamp(r: Rng): { s: string; zonedValid: boolean } {
   if (r.chance(0.03)) { d = r.pick([0, 32, 99]); valid = false; }
   if (r.chance(0.03)) { h = r.pick([25, 99]); valid = false; }
   if (r.chance(0.03)) { mi = r.pick([60, 99]); valid = false; }
+  if (mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && d > daysInMonth(year, mo)) valid = false; // (2024-02-30: no date, for both)
   let s = `${String(year).padStart(4, '0')}-${p2(mo)}-${p2(d)}${r.pick(['T', 'T', ' ', 't'])}${p2(h)}:${p2(mi)}`;
   if (r.chance(0.8)) {
     let sec = r.int(61);
@@ -565,7 +566,8 @@ test('num() of strings: 40 000 generated timestamps equal TsParser whenever not 
   for (let i = 0; i < 40_000; i++) stamps.push(genStamp(r));
   for (const s of ['', 'x', '12345', '1714564800', '1714564800.5', '2024-05-01', '2024-05-01T12:00', 'May  1 12:00:00', '2024-05-01T12:00:00 UTC',
     'Wed, 01 May 2024 12:00:00 GMT', '2024-05-01T12:00:00+02:00x', '2024/05/01T12:00:00Z', '2024-05-01X12:00:00Z', '2024-05-01T12-00:00Z',
-    '+02024-05-01T12:00Z', '-2024-05-01T12:00Z', '2024-05-01T12:00:00Z ', ' 2024-05-01T12:00:00Z', '2024-5-01T12:00:00Z', '２０２４-05-01T12:00Z']) {
+    '+02024-05-01T12:00Z', '-2024-05-01T12:00Z', '2024-05-01T12:00:00Z ', ' 2024-05-01T12:00:00Z', '2024-5-01T12:00:00Z', '２０２４-05-01T12:00Z',
+    '2024-02-30T00:00:00Z', '2023-02-29T00:00:00Z', '2024-04-31T10:00:00+02:00', '1900-02-29T00:00:00Z']) {
     stamps.push({ s, zonedValid: false });
   }
   let converted = 0;
@@ -593,6 +595,9 @@ test('num() of strings: 40 000 generated timestamps equal TsParser whenever not 
   }
   assert.deepEqual(failures, []);
   assert.ok(converted > 25_000, `only ${converted} timestamps converted`);
+  // Days a month does not have are no date on either side (Date.UTC would roll 2024-02-30 to March 1).
+  for (const bad of ['2024-02-30T00:00:00Z', '2023-02-29T00:00:00Z', '2024-04-31T10:00:00+02:00']) assert.ok(Number.isNaN(new TsParser().parse(bad)), bad);
+  assert.equal(new TsParser().parse('2024-02-29T00:00:00Z'), Date.UTC(2024, 1, 29));
   // Non-string values and strings with escapes or UTF-8 are never converted.
   const b = Buffer.from('{"ts":"2024-05-01T12:00:00\\u005a"}\n{"ts":"2024-05-01T12:00:00Zé"}\n{"ts":1714564800}\n{"ts":true}\n', 'utf8');
   assert.equal(sc.scan(b, 0, b.length), 4);

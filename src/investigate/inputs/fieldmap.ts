@@ -33,6 +33,7 @@ export function parseFieldMap(spec: string): FieldMap {
     if (eq <= 0 || eq === item.length - 1) throw new Error(`field map item "${item}" is not KEY=COLUMN (keys: ${FIELD_KEYS.join(', ')})`);
     const key = item.slice(0, eq).trim();
     if (!(FIELD_KEYS as readonly string[]).includes(key)) throw new Error(`unknown field map key "${key}" (keys: ${FIELD_KEYS.join(', ')})`);
+    if (out[key as FieldKey] !== undefined) throw new Error(`field map key "${key}" is given twice (${key}=${out[key as FieldKey]} and ${item})`);
     out[key as FieldKey] = item.slice(eq + 1).trim();
   }
   return out;

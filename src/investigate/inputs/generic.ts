@@ -34,8 +34,11 @@ function build(get: Get, ctx: LineCtx, line: number): NetRecord | string {
   const allowLog = action === 'allowed' && catRaw === undefined && (severity === undefined || (typeof sevRaw === 'string' && INFO_WORDS.has(sevRaw.toLowerCase())));
   const kind = !allowLog && (rule !== undefined || severity !== undefined || catRaw !== undefined) ? 'alert' : 'flow';
   const r = mkRecord(t, kind, src, dst, ctx.file, line);
-  r.sport = toPort(get('sport'));
-  r.dport = toPort(get('dport'));
+  const sp = get('sport'), dp = get('dport');
+  r.sport = toPort(sp);
+  r.dport = toPort(dp);
+  if (r.sport === undefined && given(sp)) ctx.stats.tally('source ports not 0..65535 dropped, the records kept', line);
+  if (r.dport === undefined && given(dp)) ctx.stats.tally('destination ports not 0..65535 dropped, the records kept', line);
   r.proto = normaliseProto(get('proto'));
   r.action = action;
   r.severity = severity;
@@ -45,6 +48,11 @@ function build(get: Get, ctx: LineCtx, line: number): NetRecord | string {
   const text = allowLog ? undefined : catRaw !== undefined && rule !== undefined ? `${catRaw} | ${rule}` : catRaw ?? rule;
   r.category = catRaw !== undefined && CATS.has(catRaw) ? catRaw : deriveCategory({ kind, dst, dport: r.dport, text }, ctx.cats);
   return r;
+}
+
+/** Whether a field holds a value at all (not absent, null, empty or "-"). */
+function given(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== '' && v !== '-';
 }
 
 function describeMap(cols: Partial<Record<FieldKey, string>>, given: FieldMap): string {
@@ -149,7 +157,14 @@ export function objectLinesReader(format: string, parse: (text: string) => Recor
           const r = resolve(o);
           const d = describeMap(r.chosen, given);
           if (!first) {
-            if (r.missing.length) { ctx.stats.badLine(line, `no field for ${r.missing.join(', ')} (keys: ${Object.keys(o).slice(0, 20).join(', ')}); pass --map ${r.missing.map((m) => `${m}=PATH`).join(',')}`); return; }
+            if (r.missing.length) {
+              const keys = Object.keys(o).slice(0, 20).join(', ');
+              const mapped = r.missing.filter((m) => given[m as FieldKey] !== undefined), unmapped = r.missing.filter((m) => given[m as FieldKey] === undefined);
+              ctx.stats.badLine(line, mapped.length
+                ? `${mapped.map((m) => `--map ${m}=${given[m as FieldKey]}`).join(', ')}: no such field (keys: ${keys})`
+                : `no field for ${unmapped.join(', ')} (keys: ${keys}); pass --map ${unmapped.map((m) => `${m}=PATH`).join(',')}`);
+              return;
+            }
             first = r.gs; firstGuess = d;
             if (d) ctx.stats.note(d);
           } else if (!r.missing.length && d && d !== firstGuess && otherGuesses < MAX_GUESS_NOTES) {

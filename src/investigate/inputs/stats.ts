@@ -23,6 +23,7 @@ export class StatsBuilder {
   readonly issues: InputStats['issues'] = [];
   readonly skippedKinds: Record<string, number> = {};
   private notes: string[] = [];
+  private readonly tallies = new Map<string, { n: number; first: number }>();
   /** While true, nothing is counted (a range reader replaying header lines that the range before reports). */
   muted = false;
 
@@ -42,9 +43,20 @@ export class StatsBuilder {
 
   note(s: string): void { if (!this.muted && !this.notes.includes(s)) this.notes.push(s); }
 
+  /**
+   * Something worth saying about some records that did not make them bad (a port of 99999 dropped,
+   * arguments that are not JSON taken raw): counted per kind, one note "N what (first at line L)".
+   */
+  tally(what: string, line: number): void {
+    if (this.muted) return;
+    const d = this.tallies.get(what);
+    if (d) d.n++; else this.tallies.set(what, { n: 1, first: line });
+  }
+
   finish(ts: TsParser | undefined, bytes: number, overlong: { line: number; bytes: number }[] = []): ReadStats {
     for (const o of overlong) this.badLine(o.line, `line of ${o.bytes} bytes is longer than the limit; skipped`);
-    const tsNote = [ts?.note(), ...this.notes].filter((x): x is string => !!x).join('; ');
+    const tallied = [...this.tallies].map(([what, d]) => `${d.n} ${what} (first at line ${d.first})`);
+    const tsNote = [ts?.note(), ...this.notes, ...tallied].filter((x): x is string => !!x).join('; ');
     const out: ReadStats = { file: this.file, format: this.format, records: this.records, bad: this.bad, issues: this.issues, skipped: this.skipped, skippedKinds: this.skippedKinds, bytes };
     if (tsNote) out.tsNote = tsNote;
     return out;

@@ -43,6 +43,11 @@ function fixedOffsetMs(tz: string): number | undefined {
 }
 
 /** Parses timestamps of one file and remembers what it had to assume. */
+/** Days in month mo (1-12) of year y: 2024-02-30 is no date (Date.UTC would roll it to March 1). */
+export function daysInMonth(y: number, mo: number): number {
+  return mo === 2 ? ((y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28) : mo === 4 || mo === 6 || mo === 9 || mo === 11 ? 30 : 31;
+}
+
 export class TsParser {
   private readonly units: Record<EpochUnit, number> = { s: 0, ms: 0, us: 0, ns: 0 };
   private expectedMismatch = 0;
@@ -104,7 +109,7 @@ export class TsParser {
       const sep = s.charCodeAt(10);
       if ((sep !== 84 && sep !== 32 && sep !== 116) || s.charCodeAt(13) !== 58) return this.fallback(s);
       const h = d2(s, 11), mi = d2(s, 14);
-      if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24 || mi < 0 || mi > 59) return NaN;
+      if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h < 0 || h > 24 || mi < 0 || mi > 59) return NaN;
       base = Date.UTC(y, mo - 1, d, h, mi);
       this.lastMinute = s.slice(0, 16);
       this.lastMinuteMs = base;
@@ -148,7 +153,7 @@ export class TsParser {
     else {
       if (s.charCodeAt(i + 4) !== 45 || s.charCodeAt(i + 7) !== 45 || s.charCodeAt(i + 10) !== 84) return NaN;
       const y = d4(s, i), mo = d2(s, i + 5), d = d2(s, i + 8), h = d2(s, i + 11);
-      if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24) return NaN;
+      if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h < 0 || h > 24) return NaN;
       base = Date.UTC(y, mo - 1, d, h);
       this.lastHour = s.slice(i, i + 13);
       this.lastHourMs = base;
@@ -199,6 +204,7 @@ export class TsParser {
     let year = this.opts.year ?? new Date(ref).getUTCFullYear();
     let local = Date.UTC(year, mo, dc, h, mi, sec);
     if (this.opts.year === undefined && local - this.offsetFor(local) > ref + 86_400_000) { year--; local = Date.UTC(year, mo, dc, h, mi, sec); }
+    if (dc > daysInMonth(year, mo + 1)) return undefined; // (Feb 30: no date)
     this.yearNote ??= this.opts.year !== undefined ? `year ${this.opts.year} given as an option` : `year taken from the file's modification time (${new Date(ref).toISOString().slice(0, 10)}), previous year for dates after it`;
     this.syslog++;
     return { ms: this.check(local - this.offsetFor(local)), next: 15 };
@@ -215,7 +221,7 @@ export class TsParser {
     if (mo === undefined) return undefined;
     const dc = s.charCodeAt(9) === 32 ? s.charCodeAt(10) - 48 : (s.charCodeAt(9) - 48) * 10 + s.charCodeAt(10) - 48;
     const h = d2(s, 12), mi = d2(s, 15), sec = d2(s, 18), year = Number(s.slice(21, 25));
-    if (dc < 1 || dc > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60 || s.charCodeAt(14) !== 58 || s.charCodeAt(17) !== 58 || !(year >= 1970 && year <= 9999)) return undefined;
+    if (dc < 1 || dc > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60 || s.charCodeAt(14) !== 58 || s.charCodeAt(17) !== 58 || !(year >= 1970 && year <= 9999) || dc > daysInMonth(year, mo + 1)) return undefined;
     const local = Date.UTC(year, mo, dc, h, mi, sec);
     this.dmesg++;
     return { ms: this.check(local - this.offsetFor(local)), next: 26 };

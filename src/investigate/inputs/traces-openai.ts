@@ -37,11 +37,12 @@ export const openaiMessagesReader: SpanReader = {
       const calls: Pending[] = [];
       const ends = new Map<string, number>();
       for (const m of msgs) {
-        if (!isObj(m)) continue;
+        if (!isObj(m)) { stats.tally('messages that are not objects skipped', line); continue; }
         const t = timeOf(m, ts);
+        if (m.role === 'assistant' && m.tool_calls !== undefined && m.tool_calls !== null && !Array.isArray(m.tool_calls)) stats.tally('"tool_calls" that are not lists skipped', line);
         if (m.role === 'assistant' && Array.isArray(m.tool_calls)) {
           for (const tc of m.tool_calls) {
-            if (!isObj(tc)) continue;
+            if (!isObj(tc)) { stats.tally('tool calls that are not objects skipped', line); continue; }
             const fn = isObj(tc.function) ? tc.function : {};
             const own = timeOf(tc, ts);
             calls.push({ id: toStr(tc.id) ?? `${episode}#${calls.length + 1}`, tool: toStr(fn.name), args: fn.arguments, start: Number.isNaN(own) ? t : own });
@@ -77,7 +78,7 @@ export const openaiMessagesReader: SpanReader = {
         s.run = toStr(o.run);
         s.step = step;
         s.tool = c.tool;
-        s.command = commandOf(c.args);
+        s.command = commandOf(c.args, () => stats.tally('tool calls whose arguments are not JSON: their raw text is the command', line));
         s.host = toStr(o.host);
         s.sandbox = toStr(o.sandbox) ?? toStr(o.container);
         s.ips = ipsOf(o.ip, o.ips);

@@ -54,10 +54,13 @@ function first(a: Attrs, r: Attrs, keys: string[]): unknown {
   return undefined;
 }
 
-/** The command of a tool call from its arguments (JSON text or object with command/cmd/code), else the raw text. */
-export function commandOf(args: unknown): string | undefined {
+/**
+ * The command of a tool call from its arguments (JSON text or object with command/cmd/code), else
+ * the raw text; notJson is called when the arguments are text that is not JSON (a cut or broken object).
+ */
+export function commandOf(args: unknown, notJson?: () => void): string | undefined {
   let o: unknown = args;
-  if (typeof args === 'string') { try { o = JSON.parse(args); } catch { return args; } }
+  if (typeof args === 'string') { try { o = JSON.parse(args); } catch { notJson?.(); return args; } }
   if (isObj(o)) { const c = [o.command, o.cmd, o.code, o.script].find((v) => typeof v === 'string'); if (typeof c === 'string') return c; }
   return typeof args === 'string' ? args : args === undefined ? undefined : JSON.stringify(args);
 }
@@ -107,10 +110,14 @@ class OtlpState {
     const rs = d.resourceSpans;
     if (!Array.isArray(rs)) { this.stats.badLine(line, 'not an OTLP document (no "resourceSpans" array)'); return; }
     for (const r of rs) {
-      if (!isObj(r)) continue;
+      if (!isObj(r)) { this.stats.tally('resourceSpans elements that are not objects skipped', line); continue; }
       const res = attrsOf(isObj(r.resource) ? r.resource.attributes : undefined);
-      const scopes = Array.isArray(r.scopeSpans) ? r.scopeSpans : Array.isArray(r.instrumentationLibrarySpans) ? r.instrumentationLibrarySpans : [];
-      for (const sc of scopes) if (isObj(sc) && Array.isArray(sc.spans)) for (const sp of sc.spans) this.span(sp, res, line);
+      const list = r.scopeSpans ?? r.instrumentationLibrarySpans;
+      if (!Array.isArray(list)) { if (list !== undefined) this.stats.tally('"scopeSpans" that are not lists skipped', line); continue; }
+      for (const sc of list) {
+        if (isObj(sc) && Array.isArray(sc.spans)) for (const sp of sc.spans) this.span(sp, res, line);
+        else if (!isObj(sc) || sc.spans !== undefined) this.stats.tally('scope spans that are not {"spans": […]} skipped', line);
+      }
     }
   }
 }
