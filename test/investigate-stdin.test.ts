@@ -4,9 +4,10 @@
 // twice and a terminal as stdin are refused with a usage error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { stdinWanted } from '../src/cli/stdin-input.js';
@@ -53,4 +54,31 @@ test('"-" twice, or a terminal as standard input, is a usage error', () => {
   assert.throws(() => stdinWanted(['-'], { isTTY: true }), (e: unknown) => e instanceof UsageError && /terminal/.test(e.message));
   assert.equal(stdinWanted(['a.log'], { isTTY: true }), false);
   assert.equal(stdinWanted(['a.log', '-'], { isTTY: false }), true);
+});
+
+test('named pipes (a shell\'s <(zcat …)) are read once each, like "-", as the same files named; the spools are removed', async (t) => {
+  const eve = `${FIX}eve.json`, traces = `${FIX}traces.jsonl`;
+  const d = mkdtempSync(join(tmpdir(), 'corral-fifo-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  const before = spools();
+  const named = corral([eve, '--traces', traces, '--json', '--quiet']);
+  const logPipe = join(d, 'eve.pipe'), tracePipe = join(d, 'traces.pipe');
+  for (const p of [logPipe, tracePipe]) assert.equal(spawnSync('mkfifo', [p]).status, 0);
+  // Writers: separate processes, as a shell's substitutions are (a gzip stream into one of them).
+  const feed = (from: Buffer, to: string): Promise<number | null> => new Promise((resolve) => {
+    const w = spawn(process.execPath, ['-e', 'require("fs").writeFileSync(process.argv[1], Buffer.from(process.argv[2], "base64"))', to, from.toString('base64')], { stdio: 'ignore' });
+    w.on('exit', resolve);
+  });
+  const writers = [feed(gzipSync(readFileSync(eve)), logPipe), feed(readFileSync(traces), tracePipe)];
+  const r = await new Promise<{ status: number | null; stdout: string }>((resolve) => {
+    const c = spawn(process.execPath, [MAIN, 'investigate', logPipe, '--traces', tracePipe, '--json', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    c.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
+    c.on('close', (status) => resolve({ status, stdout: out }));
+  });
+  assert.deepEqual(await Promise.all(writers), [0, 0]);
+  assert.equal(r.status, named.status);
+  const rename = (s: string, from: string, to: string): string => s.split(JSON.stringify(from).slice(1, -1)).join(JSON.stringify(to).slice(1, -1));
+  assert.deepEqual(result(r.stdout), JSON.parse(rename(rename(JSON.stringify(result(named.stdout)), eve, logPipe), traces, tracePipe)));
+  assert.deepEqual(spools(), before, 'no spooled copy is left behind');
 });

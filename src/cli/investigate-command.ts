@@ -2,7 +2,7 @@
 // traces, offline, for teams that do not (yet) run Corral's sandbox. Thin layer over
 // src/investigate/investigate.ts: argument parsing, progress on stderr, the three outputs.
 // Exit codes: 0 no likely incident · 3 incidents attributed with confidence ≥ 2/3 · 2 usage error · 1 failure.
-import { writeFileSync } from 'node:fs';
+import { createReadStream, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { investigate, DEFAULTS } from '../investigate/investigate.js';
@@ -22,7 +22,8 @@ export const INVESTIGATE_USAGE = `Usage: corral investigate [options] LOGFILE…
                           the format is detected unless --format;
                           any input may be compressed (gzip, zstd, xz, bzip2: read as it streams); a directory stands for
                           the files under it (recursively; hidden ones skipped); "-" is standard input (once, as a
-                          LOGFILE, --traces or --placements: e.g. aws s3 cp s3://…/flow.log.gz - | corral investigate -)
+                          LOGFILE, --traces or --placements: e.g. aws s3 cp s3://…/flow.log.gz - | corral investigate -);
+                          named pipes too (<(zcat eve.json.*.gz)), each read once
   --format F              format of the LOGFILEs: suricata-eve zeek-conn-tsv zeek-conn-json iptables-log vpc-flow cisco-asa csv jsonl kv corral-events
   --map ts=…,src=…,…      field mapping for csv/jsonl/kv (ts src dst sport dport proto action severity rule host bytes category)
   --traces FILE           agent traces (repeatable): canonical JSONL, OTLP JSON, OpenAI messages (detected)
@@ -42,6 +43,11 @@ Exit: 0 no likely incident · 3 at least one incident attributed to a tool call 
 2 usage error · 1 failure, or nothing to analyse (no network record or no tool call could be read). Bad records are counted and
 reported with file:line; the rest is analysed.`;
 
+/** Whether path is a named pipe or a pipe's /dev/fd entry (read once, so it is spooled first). */
+function isPipe(path: string): boolean {
+  try { return statSync(path).isFIFO(); } catch { return false; }
+}
+
 function duration(name: string, v: string | undefined, dflt: number, allowZero: boolean): number {
   if (v === undefined) return dflt;
   if (allowZero && /^\s*0+(?:\.0+)?\s*(?:ms|s|m|min|h)?\s*$/.test(v)) return 0;
@@ -51,14 +57,17 @@ function duration(name: string, v: string | undefined, dflt: number, allowZero: 
 }
 
 export async function investigateCommand(argv: string[], io: CliIO): Promise<number> {
-  const stdinSpool: { file?: SpooledStdin } = {};
+  const stdinSpool: Spools = { pipes: [] };
   try {
     return await investigateWith(argv, io, stdinSpool);
-  } finally { stdinSpool.file?.cleanup(); }
+  } finally { stdinSpool.file?.cleanup(); for (const p of stdinSpool.pipes) p.file.cleanup(); }
 }
 
-/** The command; standard input, when read, is spooled into stdinSpool.file (the caller removes it). */
-async function investigateWith(argv: string[], io: CliIO, stdinSpool: { file?: SpooledStdin }): Promise<number> {
+/** Standard input, and named pipes given as inputs (`<(zcat …)`), spooled to private files (the caller removes them). */
+interface Spools { file?: SpooledStdin; pipes: { name: string; file: SpooledStdin }[] }
+
+/** The command; standard input and named pipes, when read, are spooled into stdinSpool (the caller removes them). */
+async function investigateWith(argv: string[], io: CliIO, stdinSpool: Spools): Promise<number> {
   let args;
   try {
     args = parseArgs({
@@ -92,7 +101,21 @@ async function investigateWith(argv: string[], io: CliIO, stdinSpool: { file?: S
       }
       p.done();
     }
-    const real = (paths: readonly string[]): string[] => paths.map((x) => (x === STDIN_NAME && stdinSpool.file ? stdinSpool.file.path : x));
+    // A named pipe (a shell's process substitution, <(zcat eve.json.gz)) is read once, like stdin: spooled.
+    for (const x of new Set([...positionals, ...(v.traces ?? []), ...(v.placements ?? [])])) {
+      if (x === STDIN_NAME || !isPipe(x)) continue;
+      const p = new Progress(io, !v.quiet);
+      try {
+        stdinSpool.pipes.push({ name: x, file: await spoolStdin(createReadStream(x), (b) => p.update(`reading ${safeText(x)}: ${(b / 1e6).toFixed(0)} MB`)) });
+      } catch (e) {
+        p.done();
+        io.stderr.write(`corral investigate: cannot read ${safeText(x)}: ${safeText((e as Error).message)}\n`);
+        return 1;
+      }
+      p.done();
+    }
+    const piped = new Map(stdinSpool.pipes.map((p) => [p.name, p.file.path]));
+    const real = (paths: readonly string[]): string[] => paths.map((x) => (x === STDIN_NAME && stdinSpool.file ? stdinSpool.file.path : piped.get(x) ?? x));
     // A directory stands for the files under it (rotated logs); every path must exist.
     const twice: string[] = [];
     const logFiles = expandInputs(real(positionals), twice), traceFiles = expandInputs(real(v.traces ?? []), twice), placementFiles = expandInputs(real(v.placements ?? []), twice);
@@ -148,6 +171,7 @@ async function investigateWith(argv: string[], io: CliIO, stdinSpool: { file?: S
   progress.done();
   // Reports name standard input "-", not the spooled file (removed when the command ends).
   if (stdinSpool.file) result = renamePath(result, stdinSpool.file.path, STDIN_NAME);
+  for (const p of stdinSpool.pipes) result = renamePath(result, p.file.path, p.name);
   if (v.html) {
     try { writeFileSync(v.html, renderHtml(result)); } catch (e) {
       io.stderr.write(`corral investigate: cannot write ${safeText(v.html)}: ${safeText((e as Error).message)}\n`);

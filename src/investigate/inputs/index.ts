@@ -3,6 +3,7 @@
 import type { NetLogReader, TraceReader } from '../types.js';
 import { StatsBuilder } from './stats.js';
 import { looksBinary } from './detect.js';
+import { codecOf, headBytes } from './source.js';
 import type { NetReader, SpanReader } from './base.js';
 import { suricataEveReader } from './suricata.js';
 import { zeekConnJsonReader, zeekConnTsvReader } from './zeek.js';
@@ -53,7 +54,10 @@ function unknownReader(kind: string, formats: string[], option: string): NetRead
     format: 'unknown',
     async read(path: string) {
       const s = new StatsBuilder(path, 'unknown');
-      const why = looksBinary(path) ? 'the file looks like binary data, not a text log' : 'not recognised from the first lines';
+      const codec = codecOf(path);
+      const why = codec !== 'plain' && headBytes(path, 64).length === 0
+        ? `the file is ${codec}-compressed and nothing could be decompressed from its start (truncated or corrupt)`
+        : looksBinary(path) ? 'the file looks like binary data, not a text log' : 'not recognised from the first lines';
       s.badLine(1, `unknown ${kind} format: ${why}; name it with ${option} (${formats.join(', ')})`);
       return s.finish(undefined, 0);
     },
