@@ -5,31 +5,18 @@
 // kernel line gets the envelope's time and host, and that plain logs are never taken for envelopes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { detectNetFormat, netReader } from '../src/investigate/inputs/index.js';
 import { contentWrapper } from '../src/investigate/inputs/source.js';
 import { unwrapEnvelopes, unwrapText } from '../src/investigate/inputs/envelope-unwrap.js';
 import { investigate } from '../src/investigate/investigate.js';
+import { FIX, readNetView, tmpDir } from './support/investigate-files.js';
 
-const FIX = fileURLToPath(new URL('../../test/fixtures/investigate/', import.meta.url));
+function tmp(t: { after(fn: () => void): void }): string { return tmpDir(t, 'corral-envelope-'); }
 
-function tmp(t: { after(fn: () => void): void }): string {
-  const d = mkdtempSync(join(tmpdir(), 'corral-envelope-'));
-  t.after(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
-
-/** Records and stats of path as its detected format reads them, without file names. */
-async function read(path: string): Promise<string> {
-  const recs: unknown[] = [];
-  const st = await netReader(await detectNetFormat(path)).read(path, (r) => recs.push(r));
-  const { file: _f, bytes: _b, ...rest } = st as unknown as Record<string, unknown>;
-  return JSON.stringify({ recs: recs.map((r) => ({ ...(r as Record<string, unknown>), file: undefined })), st: { ...rest, issues: st.issues.map((i) => ({ ...i, file: undefined })) } });
-}
+const read = readNetView;
 
 /** Writes text plain and gzipped; both must read as want. */
 async function assertReadsAs(d: string, name: string, text: string, format: string, want: string): Promise<void> {

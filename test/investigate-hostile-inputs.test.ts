@@ -7,22 +7,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { detectNetFormat, detectTraceFormat, netReader, traceReader } from '../src/investigate/inputs/index.js';
+import { FIX, tmpDir } from './support/investigate-files.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const FIX = fileURLToPath(new URL('../../test/fixtures/investigate/', import.meta.url));
 const EVE = join(FIX, 'eve.json'), TRACES = join(FIX, 'traces.jsonl');
 
-function tmp(t: { after(fn: () => void): void }): string {
-  const d = mkdtempSync(join(tmpdir(), 'corral-hostile-'));
-  t.after(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
+function tmp(t: { after(fn: () => void): void }): string { return tmpDir(t, 'corral-hostile-'); }
 
 function corral(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [MAIN, 'investigate', '--quiet', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });

@@ -5,30 +5,18 @@
 // parallel investigation; and that a plain CSV or iptables log is not mistaken for one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { detectNetFormat, netReader } from '../src/investigate/inputs/index.js';
+import { detectNetFormat } from '../src/investigate/inputs/index.js';
 import { contentWrapper } from '../src/investigate/inputs/source.js';
 import { SyslogUnwrap } from '../src/investigate/inputs/syslog-unwrap.js';
 import { investigate } from '../src/investigate/investigate.js';
+import { FIX, readNetView, tmpDir } from './support/investigate-files.js';
 
-const FIX = fileURLToPath(new URL('../../test/fixtures/investigate/', import.meta.url));
+function tmp(t: { after(fn: () => void): void }): string { return tmpDir(t, 'corral-syslog-'); }
 
-function tmp(t: { after(fn: () => void): void }): string {
-  const d = mkdtempSync(join(tmpdir(), 'corral-syslog-'));
-  t.after(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
-
-async function read(path: string): Promise<string> {
-  const recs: unknown[] = [];
-  const st = await netReader(await detectNetFormat(path)).read(path, (r) => recs.push(r));
-  const { file: _f, bytes: _b, ...rest } = st as unknown as Record<string, unknown>;
-  return JSON.stringify({ recs: recs.map((r) => ({ ...(r as Record<string, unknown>), file: undefined })), st: { ...rest, issues: st.issues.map((i) => ({ ...i, file: undefined })) } });
-}
+const read = readNetView;
 
 test('syslog-wrapped JSON lines read exactly as the plain file: BSD and RFC 3339 prefixes, gzipped, bad lines at their numbers', async (t) => {
   const d = tmp(t);
