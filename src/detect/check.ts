@@ -142,8 +142,11 @@ export class CommandChecker {
       }
     }
     if (a.incomplete.length) {
-      // Fail safe: what was not analysed cannot be called clean.
-      found.push({ rule: 'cmd_analysis_incomplete', category: 'policy_violation', severity: 'medium', attack: ['T1027'],
+      // Fail safe: what was not analysed cannot be called clean. When a limit that padding reaches
+      // cut the analysis short (2,000 distinct commands, a 20,000-node tree), the unscreened end is
+      // where a padded payload would sit: that is denied (high), not just warned.
+      const cut = a.cutShort.length > 0;
+      found.push({ rule: 'cmd_analysis_incomplete', category: 'policy_violation', severity: cut ? 'high' : 'medium', attack: ['T1027'],
         message: `command only partly analysed: ${a.incomplete.join('; ')}`, reason: 'This command is too large or too deeply nested to screen; split it into simpler commands.',
         span: [0, text.length], command: text, chain: [text], via: '', depth: 0, source: 'analyzer' });
     }

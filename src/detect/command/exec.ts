@@ -18,6 +18,7 @@ export interface RunState {
   readonly chmodded: Set<string>;
   readonly aliases: Map<string, string>;
   readonly limits: AnalysisLimits;
+  addCommand(rec: CommandRecord): void;
   full(): boolean;
   note(key: string, msg: string): void;
   readFile(p: string): Buffer | null;
@@ -120,7 +121,7 @@ function record(run: RunState, inp: EmitInput, argv: string[], exact: boolean[],
     argv, text, depth, via: via.join(' > '), span: mapSpan(L.map, start, end), chain: L.chain.at(-1) === text ? L.chain : [...L.chain, text],
     redirects: inp.redirects, input_from: inp.inputFrom, files: fileOperands(argv), flags,
   };
-  run.commands.push(rec);
+  run.addCommand(rec);
   return rec;
 }
 

@@ -28,9 +28,11 @@ export interface ParseResult {
   hasError: boolean;
   /** Set when parsing was cut off by the time budget (root is null then). */
   timedOut: boolean;
+  /** Set when the tree had more than MAX_NODES nodes: the copy stops there and the rest is missing. */
+  truncated: boolean;
 }
 
-const MAX_NODES = 20_000;
+export const MAX_NODES = 20_000;
 
 /**
  * The binding's raw cursor calls. The JS TreeCursor re-writes its 4-int state into the shared
@@ -121,17 +123,18 @@ export class ShellParser {
         return false;
       },
     } as TS.ParseOptions);
-    if (!tree) { this.parser.reset(); return { root: null, hasError: true, timedOut }; }
+    if (!tree) { this.parser.reset(); return { root: null, hasError: true, timedOut, truncated: false }; }
     try {
       const hasError = tree.rootNode.hasError;
-      return { root: this.copyTree(tree, text.length), hasError, timedOut: false };
+      const copy = this.copyTree(tree, text.length);
+      return { root: copy.root, hasError, timedOut: false, truncated: copy.truncated };
     } finally {
       tree.delete();
     }
   }
 
   /** Copies the wasm tree into plain objects with one depth-first cursor walk (4 reads and a move per node). */
-  private copyTree(tree: TS.Tree, limit: number): SNode {
+  private copyTree(tree: TS.Tree, limit: number): { root: SNode; truncated: boolean } {
     const cur = tree.walk();
     const w = this.raw ? rawWalker(this.raw, tree, cur) : jsWalker(cur);
     const mk = (): SNode => {
@@ -144,23 +147,25 @@ export class ShellParser {
     const root = mk();
     const stack: SNode[] = [root];
     let count = 1;
+    let truncated = false;
     try {
       for (;;) {
-        if (count < MAX_NODES && w.first()) {
+        if (count >= MAX_NODES) truncated = true;
+        else if (w.first()) {
           const n = mk(); count++;
           stack[stack.length - 1]!.children.push(n);
           stack.push(n);
           continue;
         }
         for (;;) {
-          if (stack.length > 1 && w.next()) {
+          if (stack.length > 1 && !truncated && w.next()) {
             stack.pop();
             const n = mk(); count++;
             stack[stack.length - 1]!.children.push(n);
             stack.push(n);
             break;
           }
-          if (stack.length <= 1 || !w.parent()) return root;
+          if (stack.length <= 1 || !w.parent()) return { root, truncated };
           stack.pop();
         }
       }

@@ -4,8 +4,10 @@
 // variable assignments so later uses resolve. Threat it stops: a hostile command hidden inside
 // shell structure; each simple command found becomes one CommandRecord for the rule engine.
 // Hostile input cannot blow up time or memory: depth, total parsed size and record count are capped.
+// Lists and pipelines are walked iteratively (a 6 KB `a&&a&&…` list nests 2,000 deep), and the
+// record limit counts distinct commands, so padding with repeats cannot push a payload past it.
 import { normalizeTree } from './normalize.js';
-import type { ShellParser, SNode } from './parser.js';
+import { MAX_NODES, type ShellParser, type SNode } from './parser.js';
 import { emitCommand, type RunState } from './exec.js';
 import { stageOutput, normPath } from './stage.js';
 import { basename } from './programs.js';
@@ -43,23 +45,43 @@ export class Run implements RunState {
   private parsedChars = 0;
   private substCache = new Map<SNode, { out: Buffer | null; names: string[] }>();
   private limitNoted = new Set<string>();
+  /** Keys of the distinct records so far (see addCommand). */
+  private distinct = new Set<string>();
 
   constructor(private readonly parser: ShellParser, readonly limits: AnalysisLimits) {}
 
-  result(): Analysis { return { commands: this.commands, parseErrors: this.parseErrors, unwrapped: this.unwrapped, incomplete: this.incomplete }; }
+  result(): Analysis { return { commands: this.commands, parseErrors: this.parseErrors, unwrapped: this.unwrapped, incomplete: this.incomplete, cutShort: this.cutShort }; }
+  readonly cutShort: string[] = [];
+
+  /**
+   * Stores a record. Records identical to an earlier one (same argv, redirects, flags, wrappers,
+   * inputs when stored) are kept, since later steps refer to records by position, but only distinct
+   * ones count toward maxCommands: `:;` or `x&&` repeated 2,000 times cannot use up the limit.
+   * Repeats are capped too (REPEAT_FACTOR × maxCommands in all), so time and memory stay bounded.
+   */
+  addCommand(rec: CommandRecord): void {
+    this.commands.push(rec);
+    this.distinct.add(JSON.stringify([rec.argv, rec.redirects, rec.flags, rec.via, rec.depth, rec.input_from]));
+  }
 
   full(): boolean {
-    if (this.commands.length < this.limits.maxCommands) return false;
-    this.note('limit', `stopped after ${this.limits.maxCommands} commands (limit)`);
+    const max = this.limits.maxCommands;
+    if (this.distinct.size < max && this.commands.length < max * REPEAT_FACTOR) return false;
+    this.note('limit', `stopped after ${this.distinct.size} distinct commands (${this.commands.length} in all; limit ${max} distinct, ${max * REPEAT_FACTOR} in all)`, true);
     return true;
   }
 
-  /** Records (once per kind) that a limit stopped the analysis: the result is incomplete. */
-  note(key: string, msg: string): void {
+  /**
+   * Records (once per kind) that a limit stopped the analysis: the result is incomplete. `cut`:
+   * the limit is one that padding reaches (command count, syntax-tree size), so the unscreened
+   * rest of the input is where a payload would sit (the checker treats that as high, see check.ts).
+   */
+  note(key: string, msg: string, cut = false): void {
     if (this.limitNoted.has(key)) return;
     this.limitNoted.add(key);
     this.parseErrors.push(msg);
     this.incomplete.push(msg);
+    if (cut) this.cutShort.push(msg);
   }
 
   readFile(p: string): Buffer | null { return this.written.get(normPath(p)) ?? null; }
@@ -72,6 +94,7 @@ export class Run implements RunState {
     if (layer.depth > 0) this.unwrapped.push(text);
     const parsed = this.parser.parse(text, this.limits.parseBudgetMs);
     if (!parsed.root) { this.note(`timeout${this.parseErrors.length}`, `${where(layer)}parse timed out after ${this.limits.parseBudgetMs} ms; not analysed`); return null; }
+    if (parsed.truncated) this.note(`nodes${this.parseErrors.length}`, `${where(layer)}syntax tree cut at ${MAX_NODES} nodes (limit); the rest was not analysed`, true);
     if (parsed.hasError) this.noteSyntax(parsed.root, layer);
     const root = normalizeTree(parsed.root, text);
     const ctx: Ctx = { layer, vars: base.vars ?? new Map(), inLoop: base.inLoop ?? false, background: base.background ?? false, flags: base.flags ?? [], redirects: [], stdin: base.stdin ?? null, inputFrom: base.inputFrom ?? [] };
@@ -109,8 +132,13 @@ export class Run implements RunState {
       case 'subshell':
         return this.visitSeq(n.children, { ...ctx, vars: new Map(ctx.vars) });
       case 'list': {
-        const parts = n.children.filter((c) => c.named);
-        const outs = parts.map((c) => this.visit(c, ctx));
+        // Flattened without recursion: `a && b && c` is list(list(a, b), c), as deep as it is long.
+        const outs: (Buffer | null)[] = [];
+        for (const c of flatten(n, 'list')) {
+          if (c.type === 'comment') continue;
+          if (this.full()) return null;
+          outs.push(this.visit(c, ctx));
+        }
         return outs.every((o) => o) ? Buffer.concat(outs as Buffer[]) : null;
       }
       case 'pipeline': return this.visitPipeline(n, ctx);
@@ -141,12 +169,11 @@ export class Run implements RunState {
   }
 
   private visitPipeline(n: SNode, ctx: Ctx): Buffer | null {
-    const stages: SNode[] = [];
-    const flat = (p: SNode): void => { for (const c of p.children) if (c.type === 'pipeline') flat(c); else if (c.named) stages.push(c); };
-    flat(n);
+    const stages = flatten(n, 'pipeline');
     let data = ctx.stdin;
     let from = ctx.inputFrom;
     for (const st of stages) {
+      if (this.full()) return null;
       const before = this.commands.length;
       data = this.visit(st, { ...ctx, stdin: data, inputFrom: from, pipeStart: ctx.pipeStart ?? n.start });
       const names = new Set(from);
@@ -293,6 +320,9 @@ export class Run implements RunState {
   }
 }
 
+/** How many records in all (repeats included) one analysis may hold, as a multiple of maxCommands. */
+const REPEAT_FACTOR = 5;
+
 const DOWNLOADERS = new Set(['curl', 'wget', 'fetch', 'aria2c', 'axel', 'lftp', 'ftp', 'tftp', 'nc', 'ncat', 'netcat', 'socat']);
 
 /** Does bash word-split this word's value? (an unquoted expansion or substitution at its top level) */
@@ -302,9 +332,25 @@ function splits(w: SNode): boolean {
   return w.type === 'concatenation' && w.children.some((c) => c.type === 'simple_expansion' || c.type === 'expansion' || c.type === 'command_substitution');
 }
 
-function findError(n: SNode): SNode | null {
-  if (n.type === 'ERROR' || n.missing) return n;
-  for (const c of n.children) { const e = findError(c); if (e) return e; }
+/** Named children of `n`, with nested nodes of the same type opened in place, in order (no recursion). */
+function flatten(n: SNode, type: string): SNode[] {
+  const out: SNode[] = [];
+  const stack: SNode[] = [n];
+  while (stack.length) {
+    const x = stack.pop()!;
+    if (x.type === type) { for (let i = x.children.length - 1; i >= 0; i--) if (x.children[i]!.named) stack.push(x.children[i]!); } else out.push(x);
+  }
+  return out;
+}
+
+/** The first ERROR or missing node in document order (iterative: trees can be thousands deep). */
+function findError(root: SNode): SNode | null {
+  const stack: SNode[] = [root];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (n.type === 'ERROR' || n.missing) return n;
+    for (let i = n.children.length - 1; i >= 0; i--) stack.push(n.children[i]!);
+  }
   return null;
 }
 

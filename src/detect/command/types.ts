@@ -36,7 +36,7 @@ export interface AnalysisLimits {
   maxDepth: number;
   /** Total characters parsed across all layers of one analysis. */
   maxTotalChars: number;
-  /** Most command records produced by one analysis. */
+  /** Most distinct command records produced by one analysis (repeats are capped at 5× this). */
   maxCommands: number;
   /** Parser time budget per layer, milliseconds. */
   parseBudgetMs: number;
@@ -58,6 +58,11 @@ export interface Analysis {
   unwrapped: string[];
   /** Why part of the input was NOT analysed (limit hit, parse timeout, input cut); empty when complete. */
   incomplete: string[];
+  /**
+   * The subset of `incomplete` from limits that padding reaches (distinct-command count, syntax-tree
+   * size): the part left unscreened is the end of the input, where a padded payload sits.
+   */
+  cutShort: string[];
 }
 
 /** How positions in a layer's text map back to the original text. */
