@@ -12,6 +12,7 @@ import { emitCommand, type RunState } from './exec.js';
 import { stageOutput, normPath } from './stage.js';
 import { basename } from './programs.js';
 import { evalWord, type WordEnv } from './words.js';
+import { braceExpand } from './braces.js';
 import { evalRedirects, type Redir } from './redirects.js';
 import { mapSpan, type Analysis, type AnalysisLimits, type CommandRecord, type Layer } from './types.js';
 
@@ -98,7 +99,16 @@ export class Run implements RunState {
     if (parsed.hasError) this.noteSyntax(parsed.root, layer);
     const root = normalizeTree(parsed.root, text);
     const ctx: Ctx = { layer, vars: base.vars ?? new Map(), inLoop: base.inLoop ?? false, background: base.background ?? false, flags: base.flags ?? [], redirects: [], stdin: base.stdin ?? null, inputFrom: base.inputFrom ?? [] };
-    return this.visitSeq(root.children, ctx);
+    const out = this.visitSeq(root.children, ctx);
+    // Brace expansion (`{ssh,-R,…}`) happens before bash runs anything; the grammar does not model
+    // it, so the expanded text is screened as one more layer (its records span the whole layer).
+    const expanded = braceExpand(text);
+    if (expanded !== null) {
+      const [s, e] = mapSpan(layer.map, 0, text.length);
+      this.analyzeLayer(expanded, { text: expanded, depth: layer.depth + 1, via: [...layer.via, 'brace expansion'], chain: [...layer.chain, expanded], map: { exact: false, start: s, end: e } },
+        { vars: new Map(ctx.vars), inLoop: ctx.inLoop, flags: ctx.flags, stdin: base.stdin ?? null, inputFrom: base.inputFrom ?? [] });
+    }
+    return out;
   }
 
   private noteSyntax(root: SNode, layer: Layer): void {
@@ -246,10 +256,21 @@ export class Run implements RunState {
     const exact: boolean[] = [];
     const nodes: SNode[] = [];
     const ifs = ctx.vars.get('IFS') ?? ' \t\n';
-    for (const w of words) {
+    let joinNext = false;
+    for (let i = 0; i < words.length; i++) {
+      const w = words[i]!;
       const v = evalWord(w, env);
       const parts = v.exact && ifs !== '' && splits(w) ? v.value.split(new RegExp(`[${ifs.replace(/[\]\\^-]/g, '\\$&')}]+`)).filter((x) => x !== '') : [v.value];
-      for (const p of parts.length ? parts : ['']) { argv.push(p); exact.push(v.exact); nodes.push(w); }
+      const list = parts.length ? parts : [''];
+      // `ss\<newline>h`: bash removes a backslash-newline before splitting words, so the two
+      // pieces the grammar sees are one word (`ssh`); join them.
+      if (joinNext && argv.length) {
+        argv[argv.length - 1] += list.shift()!;
+        exact[exact.length - 1] &&= v.exact;
+      }
+      for (const p of list) { argv.push(p); exact.push(v.exact); nodes.push(w); }
+      const next = words[i + 1];
+      joinNext = next !== undefined && /^(\\\n)+$/.test(ctx.layer.text.slice(w.end, next.start));
     }
     const stdin = r.stdin ?? ctx.stdin;
     const end = Math.max(n.end, ...(outer ?? []).map((o) => o.end));

@@ -123,9 +123,17 @@ function evalParts(n: SNode, env: WordEnv, inDouble: boolean): WordValue {
   return { value, exact };
 }
 
+/**
+ * A variable's known value. IFS is set by every shell at start-up (space, tab, newline), so an IFS
+ * the command did not assign still has that value: `nc${IFS}-e${IFS}/bin/sh` is `nc -e /bin/sh`.
+ */
+function lookup(env: WordEnv, name: string): string | undefined {
+  return env.vars.get(name) ?? (name === 'IFS' ? ' \t\n' : undefined);
+}
+
 function evalSimpleExpansion(n: SNode, env: WordEnv): WordValue {
   const name = n.children.find((c) => c.type === 'variable_name' || c.type === 'special_variable_name');
-  const v = name ? env.vars.get(src(env, name)) : undefined;
+  const v = name ? lookup(env, src(env, name)) : undefined;
   return v === undefined ? { value: src(env, n), exact: false } : { value: v, exact: true };
 }
 
@@ -141,7 +149,7 @@ function evalExpansion(n: SNode, env: WordEnv): WordValue {
   const nameIdx = kids.findIndex((c) => c.type === 'variable_name' || c.type === 'special_variable_name');
   if (nameIdx < 0) return unknown;
   const pre = kids.slice(0, nameIdx).map((c) => src(env, c)).join('');
-  const val = env.vars.get(src(env, kids[nameIdx]!));
+  const val = lookup(env, src(env, kids[nameIdx]!));
   const rest = kids.slice(nameIdx + 1);
   if (pre === '#' && rest.length === 0) return val === undefined ? unknown : { value: String(val.length), exact: true };
   if (pre !== '') return unknown;
