@@ -9,6 +9,7 @@ import type { Ctx } from './run.js';
 import { basename, interpreterOf, own, SHELL_STRING_OPTS, SHELLS, skipOptions, WRAPPERS } from './programs.js';
 import { downloadTargets, fileOperands, normPath } from './stage.js';
 import { runInline } from './exec-inline.js';
+import { optionCommands } from './exec-options.js';
 import { mapSpan, type AnalysisLimits, type CommandRecord, type Layer, type SpanMap } from './types.js';
 
 export interface RunState {
@@ -62,6 +63,10 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
     const name = basename(argv[0]!);
     const st: Step = { argv, exact, nodes, via, depth, rec, inp };
     bookkeeping(run, rec, name);
+    // ssh -o ProxyCommand=…, git -c core.sshCommand=…, rsync -e …, env GIT_SSH_COMMAND=…: run as shell.
+    for (const oc of optionCommands(name, argv)) {
+      run.analyzeLayer(oc.text, subLayer(st, oc.text, oc.idx, oc.idx + 1, oc.label), inherit(st, { stdin: null, inputFrom: [] }));
+    }
     if (name === 'alias') { for (const a of argv.slice(1)) { const m = /^([^=\s]+)=(.*)$/s.exec(a); if (m) run.aliases.set(m[1]!, m[2]!); } break; }
     const alias = hop === 0 && !argv[0]!.includes('/') ? run.aliases.get(argv[0]!) : undefined;
     if (alias !== undefined && !via.includes('alias')) {

@@ -13,6 +13,7 @@ import { stageOutput, normPath } from './stage.js';
 import { basename } from './programs.js';
 import { evalWord, type WordEnv } from './words.js';
 import { braceExpand } from './braces.js';
+import { COMMAND_ENV } from './exec-options.js';
 import { evalRedirects, type Redir } from './redirects.js';
 import { mapSpan, type Analysis, type AnalysisLimits, type CommandRecord, type Layer } from './types.js';
 
@@ -272,6 +273,7 @@ export class Run implements RunState {
       const next = words[i + 1];
       joinNext = next !== undefined && /^(\\\n)+$/.test(ctx.layer.text.slice(w.end, next.start));
     }
+    this.commandEnv(n, ctx);
     const stdin = r.stdin ?? ctx.stdin;
     const end = Math.max(n.end, ...(outer ?? []).map((o) => o.end));
     const eff = emitCommand(this, {
@@ -287,6 +289,23 @@ export class Run implements RunState {
     }
     if (DOWNLOADERS.has(basename(eff[0] ?? ''))) for (const f of r.outFiles) this.downloaded.add(normPath(f.path));
     return this.sinkOutput(stageOutput(eff, stdin, (p) => this.readFile(p)), r);
+  }
+
+  /** Prefix assignments a program runs as a shell command (`GIT_SSH_COMMAND="ssh -R …" git …`): one more layer each. */
+  private commandEnv(n: SNode, ctx: Ctx): void {
+    for (const a of n.children) {
+      if (a.type !== 'variable_assignment') continue;
+      const name = a.children.find((c) => c.field === 'name');
+      const val = a.children.find((c) => c.field === 'value');
+      const key = name ? ctx.layer.text.slice(name.start, name.end) : '';
+      if (!val || !COMMAND_ENV.has(key)) continue;
+      const v = evalWord(val, this.wordEnv(ctx, []));
+      if (v.value.trim() === '') continue;
+      const [s, e] = mapSpan(ctx.layer.map, a.start, a.end);
+      const L = ctx.layer;
+      this.analyzeLayer(v.value, { text: v.value, depth: L.depth + 1, via: [...L.via, key], chain: [...L.chain, v.value], map: { exact: false, start: s, end: e } },
+        { vars: new Map(ctx.vars), inLoop: ctx.inLoop, background: ctx.background, flags: ctx.flags });
+    }
   }
 
   /** Bare assignments (`a=nc`, `HISTFILE=/dev/null`): remember the value and record it. */
