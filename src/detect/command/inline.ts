@@ -134,8 +134,11 @@ export function analyzeInline(code: string, lang: string): InlineResult {
     if ((lang === 'perl' || lang === 'ruby') && /^(system|exec)$/.test(t.v) && isStr(toks[i + 1])) { shell.push(toks[i + 1]!.v); continue; }
     if (lang === 'awk' && isStr(toks[i - 1]) && toks[i - 1] && t.v === 'getline') { shell.push((toks[i - 1] as { v: string }).v); continue; }
     if (toks[i + 1]?.v !== '(') continue;
-    // python exec/eval and node eval run code of the same language, not a shell
-    if ((lang === 'python' || lang === 'node') && /^(exec|eval|compile)$/.test(t.v) && toks[i + 1]?.v === '(') {
+    // python exec/eval/compile and node eval run code of the same language, not a shell. A node
+    // `exec(…)` is child_process.exec (`require("child_process").exec(…)`, `const {exec} = …`): a shell.
+    const method = toks[i - 1]?.t === 'op' && toks[i - 1]!.v === '.';
+    const sameLang = lang === 'python' ? /^(exec|eval|compile)$/ : lang === 'node' ? /^eval$/ : null;
+    if (sameLang && !method && sameLang.test(t.v) && toks[i + 1]?.v === '(') {
       const { strs } = callArgs(toks, i + 1);
       if (strs[0] && !payloads.includes(strs[0])) payloads.push(strs[0]);
       continue;
