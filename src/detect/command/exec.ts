@@ -10,6 +10,7 @@ import { basename, interpreterOf, own, SHELL_STRING_OPTS, SHELLS, skipOptions, W
 import { downloadTargets, fileOperands, normPath } from './stage.js';
 import { runInline } from './exec-inline.js';
 import { optionCommands } from './exec-options.js';
+import { ipLiterals } from './ips.js';
 import { mapSpan, type AnalysisLimits, type CommandRecord, type Layer, type SpanMap } from './types.js';
 
 export interface RunState {
@@ -124,7 +125,7 @@ function record(run: RunState, inp: EmitInput, argv: string[], exact: boolean[],
   if (depth > 0) flags.push('unwrapped');
   const rec: CommandRecord = {
     argv, text, depth, via: via.join(' > '), span: mapSpan(L.map, start, end), chain: L.chain.at(-1) === text ? L.chain : [...L.chain, text],
-    redirects: inp.redirects, input_from: inp.inputFrom, files: fileOperands(argv), flags,
+    redirects: inp.redirects, input_from: inp.inputFrom, files: fileOperands(argv), ips: ipLiterals(argv.slice(1)), flags,
   };
   run.addCommand(rec);
   return rec;

@@ -25,6 +25,8 @@ export interface CommandRecord {
   input_from: string[];
   /** Operands naming files it acts on (patterns, programs and echo data excluded). */
   files: string[];
+  /** IP literals its arguments name (URL hosts, user@host, host:port, operands), canonical (see ips.ts). */
+  ips: string[];
   /** Analyzer facts: in_loop, background, dynamic_name, exec_downloaded, decoded, from_parse_error … */
   flags: string[];
 }
