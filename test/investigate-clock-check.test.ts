@@ -29,7 +29,7 @@ test('the clock check names the zone offset of a shifted trace (2 h, −5 h 30 m
   const text = readFileSync(trace, 'utf8');
   const note = async (path: string): Promise<string | undefined> => {
     const r = await investigate({ logs, traces: [{ path }], rules: 'off', jobs: 1 });
-    return r.notes.find((n) => n.startsWith('clock check:'));
+    return r.warnings.find((n) => n.startsWith('clock check:'));
   };
   assert.equal(await note(trace), undefined, 'no note on the fleet as generated');
   for (const [ms, words] of [[2 * 3_600_000, 'earlier by 2 h'], [-5.5 * 3_600_000, 'later by 5 h 30 min']] as const) {

@@ -159,11 +159,12 @@ async function finish(table: AlertTable, state: LinkState, ctx: FinishCtx): Prom
   timings.totalMs = performance.now() - t0;
   if (table.size === 0) notes.push('no alert-like records in the logs (kind=alert, a category, or a blocked/denied action)');
   if (state.spans === 0) notes.push('no tool calls in the traces');
+  const warnings: string[] = [];
   const apart = clocksApart(table, state);
-  if (apart) notes.push(apart);
+  if (apart) warnings.push(apart);
   else {
     const clock = clockOffset(state, (k) => (k.startsWith('ip:') ? table.alertsByIp().get(k.slice(3)) : table.alertsByHost().get(k.slice(5))));
-    if (clock) notes.push(clockOffsetNote(clock));
+    if (clock) warnings.push(clockOffsetNote(clock));
   }
 
   return {
@@ -177,7 +178,7 @@ async function finish(table: AlertTable, state: LinkState, ctx: FinishCtx): Prom
     unattributed, enrichment: scored.enrichment.enrichment, incidents, alerts: scored.alerts, calls: scored.calls, fleet,
     episodes: state.episodes.filter((e) => involved.has(e.episode))
       .map((e) => ({ episode: e.episode, run: e.run, host: e.host, sandbox: e.sandbox, start: e.start, end: e.end, calls: e.calls })),
-    notes, timings: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])),
+    notes, warnings, timings: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])),
   };
 }
 

@@ -114,5 +114,7 @@ export interface InvestigationResult {
   fleet: FleetView;
   episodes: { episode: string; run?: string; host?: string; sandbox?: string; start: number; end: number; calls: number }[];
   notes: string[];
+  /** What makes the result itself doubtful (the alerts and calls days apart, a zone offset found): shown first. */
+  warnings: string[];
   timings: Record<string, number>;
 }

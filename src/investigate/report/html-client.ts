@@ -56,6 +56,7 @@ export function reportMain(data: ReportData): void {
     el('div', { class: 'card', id: 'enrichment-card' }, 'alerts during tool calls: ',
       el('b', {}, Number.isFinite(fleet.rateRatio) ? `${fleet.rateRatio.toFixed(1)}×` : 'n/a'), ` the idle rate, p = ${pval(fleet)}`),
   );
+  for (const w of r.warnings ?? []) $('summary').append(el('div', { class: 'note warning' }, `Warning: ${w}`));
   if (data.truncated.length) $('summary').append(el('div', { class: 'note' }, `Not everything is drawn: ${data.truncated.join('; ')}.`));
 
   // ---- Incident list ----

@@ -17,6 +17,7 @@ h3 { margin: 4px 0; font-size: 15px; } h4 { margin: 8px 0 4px; font-size: 13px; 
 #summary { display: flex; flex-wrap: wrap; gap: 8px; }
 .card { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 8px 12px; }
 .note { color: #8a5a00; width: 100%; }
+.warning { font-weight: bold; border-left: 4px solid #d48a00; padding-left: 8px; }
 table { border-collapse: collapse; background: #fff; font-size: 13px; }
 th, td { border: 1px solid #e2e2e2; padding: 3px 6px; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; } td.num { text-align: right; }

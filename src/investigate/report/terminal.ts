@@ -32,6 +32,9 @@ export function renderSummary(r: InvestigationResult, st: Style, o: SummaryOptio
     if (s.issues.length > 3 || s.bad > s.issues.length) out.push(st.dim(`    … ${fmtN(s.bad - Math.min(3, s.issues.length))} more bad records (see --json)`));
   }
 
+  // What makes the whole result doubtful comes before it.
+  for (const w of r.warnings ?? []) out.push(st.yellow(`WARNING: ${safeText(w)}`));
+
   // Enrichment in one sentence.
   const f = r.enrichment.fleet;
   if (f.total > 0) {
