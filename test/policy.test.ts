@@ -229,6 +229,12 @@ network:
     const e = errorOf(() => compilePolicy(p, { env: {} }));
     assert.equal(e.field, 'mode');
     assert.match(e.message, /CORRAL_LAB=1/);
+    assert.equal(compilePolicy(p, { ...LAB, labCheck: () => [] }).policy.mode, 'observe');
+    // CORRAL_LAB=1 alone is not enough: the namespace must be the lab's (anyone can set a variable).
+    const outside = errorOf(() => compilePolicy(p, { ...LAB, labCheck: () => ['this process is in the init/outer network namespace (net:[1])'] }));
+    assert.equal(outside.field, 'mode');
+    assert.match(outside.message, /init\/outer network namespace/);
+    // The real check, from inside the lab the tests run in: accepted.
     assert.equal(compilePolicy(p, LAB).policy.mode, 'observe');
   });
 });

@@ -5,6 +5,7 @@
 // rebinding), domain fronting (SNI/Host differing from the resolved name), protocol smuggling
 // (ssh or mining traffic on an allowed web port), and metadata lookups at DNS.
 
+import { labProblems } from '../lab/lab-guard.js';
 import { type AddressClass, ALWAYS_DENIED_RANGES, classifyParsed, hostKeySet, METADATA_ADDRESSES } from './address-class.js';
 import { DomainIndex, isMetadataName, normaliseName } from './domain.js';
 import { PolicyError } from './errors.js';
@@ -54,6 +55,11 @@ export interface CompileOptions {
   hostAddresses?: string[];
   /** Environment consulted for CORRAL_LAB (defaults to process.env). */
   env?: Record<string, string | undefined>;
+  /**
+   * Why this process is not in the lab (empty when it is): observe mode needs an empty answer, not
+   * only CORRAL_LAB=1 (an environment variable anyone can set). Default: lab-guard's labProblems.
+   */
+  labCheck?: () => string[];
 }
 
 const PROTO_BIT: Record<Protocol, number> = { tls: 1, http: 2, ssh: 4, mining: 8, other: 16 };
@@ -332,16 +338,20 @@ function mismatch(reason: string, cls: AddressClass): Decision {
 }
 
 /**
- * Compiles a policy for the gateway and sandbox. Throws PolicyError for mode: observe unless
- * CORRAL_LAB=1 (observe lets blocked traffic through, which is only acceptable inside the lab).
+ * Compiles a policy for the gateway and sandbox. Throws PolicyError for mode: observe unless this
+ * process is proven to be inside the lab (observe lets blocked traffic through, which is only
+ * acceptable where nothing can leave): CORRAL_LAB=1 and the network namespace checks of lab-guard.
  */
 export function compilePolicy(p: Policy, opts: CompileOptions = {}): CompiledPolicy {
   const env = opts.env ?? process.env;
-  if (p.mode === 'observe' && env.CORRAL_LAB !== '1') {
-    throw new PolicyError(`policy '${p.name}'`, {
-      field: 'mode',
-      message: "'observe' lets blocked traffic through and is only allowed inside the Corral lab (CORRAL_LAB=1); use mode: enforce",
-    });
+  if (p.mode === 'observe') {
+    const problems = env.CORRAL_LAB !== '1' ? ['CORRAL_LAB=1 is not set'] : (opts.labCheck ?? (() => labProblems({ env: { ...process.env, ...env } })))();
+    if (problems.length) {
+      throw new PolicyError(`policy '${p.name}'`, {
+        field: 'mode',
+        message: `'observe' lets blocked traffic through and is only allowed inside the Corral lab (CORRAL_LAB=1 in a network namespace with no way out); here: ${problems.join('; ')}; use mode: enforce`,
+      });
+    }
   }
   return new Compiled(p, hostKeySet(opts.hostAddresses));
 }
