@@ -50,7 +50,7 @@ test('seccomp: clone with namespace flags is refused, plain fork-style clone all
   assert.equal(runFilter(435), 0x00050000 | 38);
 });
 
-test('seccomp: raw and packet sockets refused; TCP, UDP, unix and netlink allowed', () => {
+test('seccomp: raw and packet sockets refused; TCP, UDP (v4, v6), unix and netlink allowed', () => {
   assert.equal(runFilter(41, [2, 3]), EPERM); // AF_INET SOCK_RAW
   assert.equal(runFilter(41, [10, 3 | 0x80000]), EPERM); // AF_INET6 SOCK_RAW|SOCK_CLOEXEC
   assert.equal(runFilter(41, [17, 2]), EPERM); // AF_PACKET
@@ -58,6 +58,13 @@ test('seccomp: raw and packet sockets refused; TCP, UDP, unix and netlink allowe
   assert.equal(runFilter(41, [2, 2]), ALLOW);
   assert.equal(runFilter(41, [1, 1]), ALLOW);
   assert.equal(runFilter(41, [16, 3]), ALLOW); // netlink raw (ip addr) is fine
+  assert.equal(runFilter(41, [10, 1]), ALLOW);
+});
+
+test('seccomp: every other socket family is refused as unsupported — vsock (the hypervisor, past netns and gateway), bluetooth, can, rds, tipc, alg, xdp', () => {
+  for (const fam of [40 /* vsock */, 31 /* bluetooth */, 29 /* can */, 21 /* rds */, 30 /* tipc */, 38 /* alg */, 44 /* xdp */, 15 /* key */, 4 /* ipx */, 0, 45, 0xffff]) {
+    assert.equal(runFilter(41, [fam, 1]), 0x00050000 | 97, `family ${fam}`);
+  }
 });
 
 test('seccomp: foreign architectures are killed, x32 refused, TIOCSTI refused', () => {

@@ -67,6 +67,27 @@ test('files and background processes persist between calls of a session; not acr
   } finally { await s2.close(); }
 });
 
+test('refused sockets are recorded and alerted with the pid and the tool call: vsock (the hypervisor, past the netns), raw, packet', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'sockets' });
+  try {
+    const r = await s.exec({ step: 1, toolCallId: 'socks', command: [
+      'python3 -c "import socket; socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)" 2>/dev/null; echo vsock=$?',
+      'python3 -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)" 2>/dev/null; echo raw=$?',
+      'python3 -c "import socket; socket.socket(socket.AF_PACKET, socket.SOCK_RAW)" 2>/dev/null; echo packet=$?',
+      'python3 -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_STREAM).close(); socket.socket(socket.AF_UNIX).close()"; echo ok=$?',
+    ].join('; ') });
+    assert.equal(r.stdout.trim(), 'vsock=1\nraw=1\npacket=1\nok=0');
+    const rules = r.alerts.map((a) => a.payload.rule).sort();
+    assert.deepEqual(rules, ['socket.raw', 'socket.raw', 'socket.vsock'], JSON.stringify(r.alerts.map((a) => a.payload.message)));
+    for (const a of r.alerts) {
+      assert.equal(a.tool_call, 'socks');
+      assert.ok(typeof a.pid === 'number' && a.pid > 0, 'the refusing process is named');
+      assert.equal(a.payload.category, 'policy_violation');
+    }
+    assert.match(String(r.alerts.find((a) => a.payload.rule === 'socket.vsock')!.payload.message), /socket\(AF_VSOCK, SOCK_STREAM\) refused: vsock reaches the hypervisor/);
+  } finally { await s.close(); }
+});
+
 test('the sandbox holds: no root, no capabilities, NoNewPrivs, seccomp, read-only root, hidden secrets, no namespaces', async () => {
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'walls' });
   try {
@@ -76,10 +97,11 @@ test('the sandbox holds: no root, no capabilities, NoNewPrivs, seccomp, read-onl
       'ls /root 2>/dev/null && echo root-visible || echo root-hidden',
       'unshare -n true 2>/dev/null && echo unshare-ok || echo unshare-denied',
       'python3 -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)" 2>/dev/null && echo raw-ok || echo raw-denied',
+      'python3 -c "import socket; socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)" 2>&1 | grep -o "Errno 97" || echo vsock-ok',
       'env | grep -c CORRAL || true', 'touch /workspace/w && echo ws-writable', 'ps -e --no-headers | wc -l',
     ].join('; ') });
-    assert.deepEqual(r.stdout.trim().split('\n'), ['65534', 'CapEff: 0000000000000000', 'NoNewPrivs: 1', 'Seccomp: 2', 'usr-ro', 'root-hidden', 'unshare-denied', 'raw-denied', '0', 'ws-writable', r.stdout.trim().split('\n')[10]!]);
-    assert.ok(Number(r.stdout.trim().split('\n')[10]) < 10, 'only the sandbox processes are visible');
+    assert.deepEqual(r.stdout.trim().split('\n'), ['65534', 'CapEff: 0000000000000000', 'NoNewPrivs: 1', 'Seccomp: 2', 'usr-ro', 'root-hidden', 'unshare-denied', 'raw-denied', 'Errno 97', '0', 'ws-writable', r.stdout.trim().split('\n')[11]!]);
+    assert.ok(Number(r.stdout.trim().split('\n')[11]) < 10, 'only the sandbox processes are visible');
   } finally { await s.close(); }
 });
 

@@ -68,6 +68,15 @@ describe('decoders (pure)', () => {
     assert.deepEqual(e.argv, ['x', 'a\tb']);
     assert.equal(e.result, 'ok'); assert.equal(e.cgroupId, '42'); assert.equal(e.tsNs, 100n);
   });
+  it('decodes refused-socket lines (family, type and errno as numbers, comm last) and keeps only wanted cgroups', () => {
+    const out: SensorRecord[] = [];
+    const a = new RecordAssembler({ keep: (cg) => cg === '42', emit: (r) => out.push(r) });
+    const L = (d: string): string => `{"type": "printf", "data": "${d}\\n"}`;
+    a.line(L('K\\t42\\t7\\t300\\t1\\t40\\t1\\t97\\tpy\\tthon'));
+    a.line(L('K\\t43\\t8\\t301\\t1\\t2\\t3\\t1\\tping'));
+    assert.deepEqual(out, [{ kind: 'socket_denied', tsNs: 300n, pid: 7, ppid: 1, cgroupId: '42', family: 40, type: 1, errno: 97, comm: 'py\tthon' }]);
+  });
+
   it('parses bpftrace lines fast (custom decoder vs JSON.parse of the same lines)', () => {
     const L = (d: string): string => `{"type": "printf", "data": "${d}\\n"}`;
     const lines: string[] = [];

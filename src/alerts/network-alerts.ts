@@ -71,3 +71,28 @@ export function alertForDrop(d: { proto: string; dst: string; dport?: number }, 
   }
   return { rule: 'drop.non_tcp', category: 'policy_violation', severity: 'medium', attack: ['T1095'], reason, message: `${d.proto} packet to ${target} dropped (non-TCP egress is not allowed)` };
 }
+
+/** Names of the socket families and types a refused socket() names (the rest by number). */
+const FAMILIES: Record<number, string> = { 2: 'AF_INET', 10: 'AF_INET6', 17: 'AF_PACKET', 40: 'AF_VSOCK', 31: 'AF_BLUETOOTH', 29: 'AF_CAN', 21: 'AF_RDS', 30: 'AF_TIPC', 38: 'AF_ALG', 44: 'AF_XDP', 15: 'AF_KEY' };
+const TYPES: Record<number, string> = { 1: 'SOCK_STREAM', 2: 'SOCK_DGRAM', 3: 'SOCK_RAW', 5: 'SOCK_SEQPACKET', 10: 'SOCK_PACKET' };
+
+/**
+ * A socket() the sandbox's seccomp filter refused. A raw or packet socket crafts packets around the
+ * gateway; AF_VSOCK talks to the hypervisor past the network namespace; the other families are
+ * kernel attack surface no tool call needs. Nothing left the sandbox: the alert says someone tried.
+ */
+export function alertForDeniedSocket(d: { family: number; type: number; errno: number }): AlertDraft {
+  const fam = FAMILIES[d.family] ?? `family ${d.family}`, type = TYPES[d.type] ?? `type ${d.type}`;
+  const what = `socket(${fam}, ${type})`;
+  const reason = `Only TCP through Corral's gateway, DNS to Corral's resolver, and unix and netlink sockets are available in this sandbox; ${what} was refused.`;
+  if (d.family === 40) {
+    return { rule: 'socket.vsock', category: 'policy_violation', severity: 'high', attack: ['T1599', 'T1095'], reason,
+      message: `${what} refused: vsock reaches the hypervisor around the sandbox's network` };
+  }
+  if (d.family === 17 || d.type === 3 || d.type === 10) {
+    return { rule: 'socket.raw', category: 'policy_violation', severity: 'medium', attack: ['T1095'], reason,
+      message: `${what} refused: raw and packet sockets would craft traffic around the gateway` };
+  }
+  return { rule: 'socket.family', category: 'policy_violation', severity: 'low', attack: ['T1095'], reason,
+    message: `${what} refused: the family is not available in sandboxes` };
+}

@@ -19,7 +19,9 @@ export type EventKind =
   | 'session.start' | 'session.end' | 'toolcall.start' | 'toolcall.end'
   | 'exec' | 'exit' | 'connect' | 'dns' | 'flow' | 'drop' | 'resource' | 'alert'
   /** The kernel sensor went down or came back (a capture gap every open session records). */
-  | 'sensor';
+  | 'sensor'
+  /** A socket() the sandbox's seccomp filter refused (raw, packet, vsock, other families). */
+  | 'socket';
 
 /** Attribution labels. They come from Corral's own bookkeeping (cgroup lineage), never from the agent. */
 export interface Attribution {

@@ -2,7 +2,9 @@
 // process creating or joining namespaces (escape, or hiding from the per-sandbox
 // gateway by making its own netns), mounting, ptrace/process_vm_* (tampering with
 // other processes), bpf/perf/kernel modules/kexec, keyctl, io_uring (syscalls the
-// sensors cannot see), raw and packet sockets (crafting traffic around the gateway),
+// sensors cannot see), raw and packet sockets (crafting traffic around the gateway), every
+// socket family but unix, inet, inet6 and netlink (AF_VSOCK reaches the hypervisor past the
+// network namespace, the gateway and nftables; rarely used families are kernel attack surface),
 // TIOCSTI terminal injection, and 32-bit/x32 syscall ABIs that would bypass the table.
 // The program is built here as plain data so it is unit-testable; corral-enter loads it.
 
@@ -15,6 +17,8 @@ const RET_KILL_PROCESS = 0x80000000;
 const RET_ERRNO = 0x00050000;
 const EPERM = 1;
 const ENOSYS = 38;
+/** What a kernel without the family answers: software probing for one falls back quietly. */
+const EAFNOSUPPORT = 97;
 
 const LD_W_ABS = 0x20;
 const JEQ_K = 0x15;
@@ -40,9 +44,12 @@ export const SYSCALL = { ioctl: 16, socket: 41, clone: 56, clone3: 435 } as cons
 
 /** Namespace flags refused in clone(): NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET|NEWTIME. */
 export const CLONE_NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x80;
+export const AF_UNIX = 1;
 export const AF_PACKET = 17;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
+export const AF_NETLINK = 16;
+export const AF_VSOCK = 40;
 export const SOCK_RAW = 3;
 export const TIOCSTI = 0x5412;
 
@@ -74,7 +81,9 @@ export function buildSeccompFilter(): SockFilter[] {
   ins.push({ code: JEQ_K, k: AF_PACKET, jt: 'eperm' });
   ins.push({ code: JEQ_K, k: AF_INET, jt: 'inet_socket' });
   ins.push({ code: JEQ_K, k: AF_INET6, jt: 'inet_socket' });
-  ret(RET_ALLOW); // netlink and unix sockets may be raw: they cannot craft IP traffic
+  ins.push({ code: JEQ_K, k: AF_UNIX, jt: 'allow' }); // (netlink and unix sockets may be raw: they cannot craft IP traffic)
+  ins.push({ code: JEQ_K, k: AF_NETLINK, jt: 'allow' });
+  ret(RET_ERRNO | EAFNOSUPPORT); // vsock, bluetooth, can, rds, tipc, alg, xdp, …
   ins.push({ label: 'inet_socket' });
   ld(arg(1));
   ins.push({ code: AND_K, k: 0xf });
@@ -83,6 +92,8 @@ export function buildSeccompFilter(): SockFilter[] {
   ins.push({ label: 'ioctl' });
   ld(arg(1));
   ins.push({ code: JEQ_K, k: TIOCSTI, jt: 'eperm' });
+  ret(RET_ALLOW);
+  ins.push({ label: 'allow' });
   ret(RET_ALLOW);
   ins.push({ label: 'eperm' });
   ret(RET_ERRNO | EPERM);

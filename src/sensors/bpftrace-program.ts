@@ -23,6 +23,10 @@
 //                                       namespace (sandboxes have their own), so host traffic
 //                                       never floods the sensor; at most 2 per cgroup per ms;
 //                                       sendmmsg() records the first message's destination
+//   K cg pid ts ppid family type errno comm   socket() refused by the sandbox's seccomp filter (EPERM:
+//                                       raw or packet; EAFNOSUPPORT: vsock and other families),
+//                                       only outside the host's network namespace; family and type
+//                                       from the saved registers (x86_64 layout)
 //   B 0 token                           BEGIN marker (all probes attached)
 // `key` is the kernel timestamp of the execve entry: it pairs enter/exec/fail lines that
 // may arrive out of order because bpftrace drains one perf buffer per CPU.
@@ -152,6 +156,14 @@ tracepoint:syscalls:sys_enter_sendmmsg /args->vlen > 0 && args->mmsg->msg_hdr.ms
   if (@ucnt[cgroup] <= ${SEND_BURST}) {
     printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(uptr(args->mmsg->msg_hdr.msg_name), 24), comm);
   }
+}
+
+// A socket() seccomp refused never reaches sys_enter (seccomp runs first), but sys_exit fires; its
+// arguments are read back from the task's saved registers (x86_64: pt_regs at the top of the 16 KiB
+// kernel stack; di = family, si = type).
+tracepoint:syscalls:sys_exit_socket /(args->ret == -1 || args->ret == -97)${inSandboxNs}/ {
+  $regs = (struct pt_regs *)((uint64)curtask->stack + 16384 - sizeof(struct pt_regs));
+  printf("K\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%d\\t%d\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, $regs->di & 0xffff, $regs->si & 0xf, -args->ret, comm);
 }
 
 tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->newstate == 2/ {

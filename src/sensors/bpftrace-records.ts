@@ -17,7 +17,9 @@ export interface ExitRecord { kind: 'exit'; tsNs: bigint; pid: number; ppid: num
 /** A connect() attempt, or (via 'sendto') a datagram sent to an explicit destination (sendto/sendmsg). */
 export interface ConnectRecord { kind: 'connect'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; family: 'inet' | 'inet6'; ip: string; port: number; comm: string; via?: 'sendto' }
 export interface SynRecord { kind: 'syn'; tsNs: bigint; pid: number; cgroupId: string; saddr: string; sport: number; daddr: string; dport: number }
-export type SensorRecord = ExecRecord | ExitRecord | ConnectRecord | SynRecord;
+/** A socket() the sandbox's seccomp filter refused: family and type as asked, errno as answered (1 EPERM, 97 EAFNOSUPPORT). */
+export interface SocketDeniedRecord { kind: 'socket_denied'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; family: number; type: number; errno: number; comm: string }
+export type SensorRecord = ExecRecord | ExitRecord | ConnectRecord | SynRecord | SocketDeniedRecord;
 
 const PRINTF_PREFIX = '{"type": "printf", "data": "';
 const PRINTF_SUFFIX = '\\n"}';
@@ -145,6 +147,7 @@ export class RecordAssembler {
       case 'N': return this.onN(body);
       case 'U': return this.onN(body, 'sendto');
       case 'S': return this.onS(body);
+      case 'K': return this.onK(body);
       case 'B': if (body.endsWith(READY_TOKEN)) this.opts.control?.({ type: 'ready' }); return;
       default: this.opts.control?.({ type: 'other', line: raw });
     }
@@ -264,6 +267,12 @@ export class RecordAssembler {
     const [cg = '', pid = '', ts = '', saddr = '', sport = '', daddr = '', dport = ''] = fields(b, 6);
     if (!this.opts.keep(cg, Number(pid))) return;
     this.opts.emit({ kind: 'syn', tsNs: BigInt(ts), pid: Number(pid), cgroupId: cg, saddr, sport: Number(sport), daddr, dport: Number(dport) });
+  }
+
+  private onK(b: string): void {
+    const [cg = '', pid = '', ts = '', ppid = '', family = '', type = '', errno = '', comm = ''] = fields(b, 7);
+    if (!this.opts.keep(cg, Number(pid))) return;
+    this.opts.emit({ kind: 'socket_denied', tsNs: BigInt(ts), pid: Number(pid), ppid: Number(ppid), cgroupId: cg, family: Number(family), type: Number(type), errno: Number(errno), comm: text(comm) });
   }
 
   /** Emits execs whose result never arrived, and forgets stale partial state. */

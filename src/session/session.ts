@@ -20,7 +20,7 @@ import { hostMountProblem, hostWorkspaceProblem } from '../sandbox/host-workspac
 import type { NetSlot } from '../sandbox/net-slot.js';
 import { compilePolicy, classifyAddress, type Policy, type CompiledPolicy } from '../policy/index.js';
 import type { ConnectReport, FlowReport, GatewayReport, SandboxNet } from '../gateway/types.js';
-import { alertForConnect, alertForDns, alertForDrop, type AlertDraft } from '../alerts/network-alerts.js';
+import { alertForConnect, alertForDns, alertForDeniedSocket, alertForDrop, type AlertDraft } from '../alerts/network-alerts.js';
 import { FanoutAggregator, type Probe } from '../alerts/fanout.js';
 import { monoToEpochNs, nowNs, SEVERITY_RANK, type AlertCategory, type AlertEvent, type AlertLayer, type Attribution, type CorralEvent, type EventKind, type Severity } from '../events/event.js';
 import type { Runtime } from './runtime.js';
@@ -581,11 +581,15 @@ export class Session {
       // A datagram sender repeats its sendto() per packet: one event per (pid, destination) per second.
       if (rec.via === 'sendto' && this.connects.repeatedSend(rec)) return;
       const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), family: rec.family, 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
-      if (rec.family === 'inet6' && rec.ip !== '::1' && !rec.ip.startsWith('::ffff:127.')) {
+      // (an IPv4-mapped address, ::ffff:a.b.c.d, is IPv4 on the wire: the gateway judges it as such)
+      if (rec.family === 'inet6' && rec.ip !== '::1' && !rec.ip.startsWith('::ffff:')) {
         const cls = classifyAddress(rec.ip, this.rt.hostAddressSet);
         const d = alertForDrop({ proto: 'IPv6', dst: rec.ip, dport: rec.port }, cls);
         this.alert(attr, { ...d, rule: d.rule.replace('drop.', 'ipv6.'), message: `${d.message} (IPv6 is disabled in sandboxes)` }, [ev.id], 'blocked', { pid: rec.pid });
       }
+    } else if (rec.kind === 'socket_denied') {
+      const ev = this.emit('socket', { denied: true, family: rec.family, type: rec.type, errno: rec.errno, comm: rec.comm }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      this.alert(attr, alertForDeniedSocket(rec), [ev.id], 'blocked', { pid: rec.pid });
     }
   }
 

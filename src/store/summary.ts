@@ -164,6 +164,7 @@ export function summarizeEvent(ev: CorralEvent): string {
     case 'toolcall.start': return lifecycleSummary(p);
     case 'toolcall.end': return callEndSummary(p);
     case 'session.end': return sessionEndSummary(p);
+    case 'socket': return `socket(family ${str(p.family) ?? '?'}, type ${str(p.type) ?? '?'}) refused by seccomp (errno ${str(p.errno) ?? '?'})${typeof p.comm === 'string' ? ` by ${p.comm}` : ''}`;
     case 'sensor': return p.state === 'down' ? `kernel sensor DOWN (capture gap begins): ${str(p.error) ?? ''}` : `kernel sensor back after a ${p.gap_ms} ms capture gap`;
     default: return compactJson(p);
   }
