@@ -279,6 +279,11 @@ test('corral run without a daemon: Ctrl-C kills the call, still tears the sandbo
   assert.equal(s.via, 'local');
   assert.equal(s.exit_code, 130);
   assert.equal(s.verdict, 'clean');
+  // The record says why the call ended: the operator's Ctrl-C, not a crash or a kill.
+  const rep = spawnSyncNode(['report', '--session', String(s.session), '--json', '--home', join(dir, 'home-local')]);
+  const calls = (JSON.parse(rep.stdout) as { calls: { cancelled?: string }[] }).calls;
+  assert.equal(calls[0]!.cancelled, 'SIGINT', rep.stdout.slice(0, 400));
+  assert.match(spawnSyncNode(['report', '--session', String(s.session), '--home', join(dir, 'home-local')]).stdout, /cancelled \(SIGINT\)/);
 });
 
 test('the Python client (clients/python, standard library only) drives sessions and gets typed errors', async () => {

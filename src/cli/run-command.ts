@@ -103,7 +103,7 @@ async function runLocally(cmd: string[], v: RunValues, labels: Record<string, st
   // sandbox down and reports, instead of leaving it for the next start's orphan cleanup.
   let interrupted: NodeJS.Signals | undefined;
   let session: Session | undefined;
-  const onSignal = (sig: NodeJS.Signals): void => { interrupted ??= sig; session?.cancelRunning(); };
+  const onSignal = (sig: NodeJS.Signals): void => { interrupted ??= sig; session?.cancelRunning(sig); };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const sig of signals) process.on(sig, onSignal);
   let rt: Runtime | undefined;

@@ -58,7 +58,7 @@ function callTable(c: ReportCall): string {
     + `<td>${escapeHtml(a.severity)}</td><td>${escapeHtml(a.action)}${a.layer ? ` · ${escapeHtml(a.layer)}` : ''}</td>`
     + `<td>${escapeHtml(a.message)}${a.late ? `<div class="late">raised after this call ended${a.during_step !== undefined ? `, during step ${a.during_step}` : ''}: by a process it left running${a.pid ? ` (pid ${a.pid})` : ''}</div>` : ''}`
     + `<div class="meta">agent reads: ${escapeHtml(a.reason)}</div></td><td>${escapeHtml(a.rule)}<div class="meta">${escapeHtml(a.attack.join(', '))}</div></td></tr>`).join('');
-  const ended = c.end_ts === undefined ? 'running' : c.blocked ? `blocked (exit ${c.exit_code})` : c.timed_out ? 'timed out' : `exit ${c.exit_code}`;
+  const ended = c.end_ts === undefined ? 'running' : c.blocked ? `blocked (exit ${c.exit_code})` : c.timed_out ? 'timed out' : c.cancelled ? `cancelled (${c.cancelled}), exit ${c.exit_code}` : `exit ${c.exit_code}`;
   return `<h2 id="call-${escapeHtml(c.tool_call)}">step ${c.step ?? '?'} · ${escapeHtml(c.tool_call)} · ${escapeHtml(ended)} · ${fmtMs(c.duration_ms)}</h2>`
     + `<pre class="cmd">${escapeHtml(c.command)}</pre>`
     + `<div class="meta">${c.processes} process start(s) · ${c.connections.allowed} allowed / ${c.connections.denied} denied connection(s)${(c.bytes.up + c.bytes.down) > 0 ? ` · ↑${formatBytes(c.bytes.up)} ↓${formatBytes(c.bytes.down)}` : ''}${c.tls_clients?.length ? ` · TLS clients (JA4) ${escapeHtml(c.tls_clients.join(', '))}` : ''}</div>`

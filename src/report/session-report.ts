@@ -20,6 +20,8 @@ export interface ReportAlert extends AlertJson {
 export interface ReportCall {
   step?: number; tool_call: string; tool?: string; command: string;
   start_ts: string; end_ts?: string; exit_code?: number | null; duration_ms?: number; timed_out?: boolean; blocked?: boolean;
+  /** Stopped before it ended by itself: why ("SIGINT": the operator's Ctrl-C; "cancelled": a client went away). */
+  cancelled?: string;
   processes: number; connections: { allowed: number; denied: number };
   /** Bytes its connections moved through the gateway (each flow's latest record, so an open one counts so far). */
   bytes: { up: number; down: number };
@@ -85,6 +87,7 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
       c.duration_ms = typeof p.duration_ms === 'number' ? Math.round(p.duration_ms) : undefined;
       c.timed_out = p.timed_out === true;
       if (p.blocked === true) c.blocked = true;
+      if (typeof p.cancelled === 'string') c.cancelled = p.cancelled;
     } else if (e.kind === 'exec') c.processes++;
     else if (e.kind === 'connect' && e.payload.source === 'gateway') {
       if (e.payload.decision === 'allow') c.connections.allowed++; else c.connections.denied++;

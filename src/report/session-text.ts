@@ -30,7 +30,7 @@ export function renderSessionText(r: SessionReport, st: Style): string {
     const at = t0 && c.start_ts.length === t0.length ? `+${(Number((BigInt(c.start_ts) - BigInt(t0)) / 1_000_000n) / 1000).toFixed(1)}s` : '';
     const cmd = safeText(c.command.split('\n')[0] ?? '').slice(0, 100) + (c.command.includes('\n') || c.command.length > 100 ? '…' : '');
     const ended = c.end_ts === undefined ? st.yellow('running') : c.blocked ? st.red(`blocked (exit ${c.exit_code})`)
-      : c.timed_out ? st.red('timed out') : c.exit_code === 0 ? st.green('exit 0') : st.yellow(`exit ${c.exit_code}`);
+      : c.timed_out ? st.red('timed out') : c.cancelled ? st.yellow(`cancelled (${c.cancelled}), exit ${c.exit_code}`) : c.exit_code === 0 ? st.green('exit 0') : st.yellow(`exit ${c.exit_code}`);
     const facts = [c.duration_ms !== undefined && `${c.duration_ms} ms`, c.processes && `${c.processes} exec`, (c.connections.allowed + c.connections.denied) > 0 && `${c.connections.allowed} allowed / ${c.connections.denied} denied connections`, (c.bytes.up + c.bytes.down) > 0 && `↑${formatBytes(c.bytes.up)} ↓${formatBytes(c.bytes.down)}`, c.tls_clients?.length && `TLS ${c.tls_clients.map((f) => safeText(f)).join(' ')}`].filter(Boolean).join(', ');
     out.push('');
     out.push(`${st.dim(at.padStart(8))}  ${st.bold(`step ${c.step ?? '?'}`)} ${st.dim(safeText(c.tool_call))}  ${ended}  ${st.dim(facts)}`);

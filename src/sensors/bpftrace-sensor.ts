@@ -108,8 +108,14 @@ export class BpftraceSensor extends EventEmitter {
     };
     const t0 = process.hrtime.bigint();
     const hostNetns = (() => { try { return statSync('/proc/self/ns/net').ino; } catch { return 0; } })();
-    const child = spawn(bin, ['-f', 'json', '-B', 'line', '-e', buildProgram({ hostNetns })], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group: a terminal's Ctrl-C (SIGINT to the whole foreground group) must not stop
+    // the sensor while Corral is still tearing sandboxes down and recording; Corral ends it (stop(),
+    // and at exit below), and it dies of a broken pipe if Corral is killed outright.
+    const child = spawn(bin, ['-f', 'json', '-B', 'line', '-e', buildProgram({ hostNetns })], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.child = child;
+    const onExit = (): void => this.kill();
+    process.once('exit', onExit);
+    child.once('exit', () => process.off('exit', onExit));
     let attached = false;
     return new Promise<void>((resolve, reject) => {
       let settled = false;

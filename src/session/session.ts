@@ -95,7 +95,7 @@ export interface ToolCallResult {
   alerts: AlertEvent[];
 }
 
-interface CallState extends Attribution { cgroup: Cgroup; running: boolean; startedNs: bigint; endedNs?: bigint; statsBefore?: CgroupStats; killReason?: string }
+interface CallState extends Attribution { cgroup: Cgroup; running: boolean; startedNs: bigint; endedNs?: bigint; statsBefore?: CgroupStats; killReason?: string; cancelled?: string }
 
 
 export class Session {
@@ -367,7 +367,7 @@ export class Session {
     const resEv = this.emit('resource', { scope: 'tool_call', cpu_ns: st.cpuNs, memory_peak_bytes: st.memoryPeakBytes, pids: st.pids, pids_max_hits: st.pidsMaxHits, oom_kills: st.oomKills, throttled_periods: st.throttledPeriods }, { attr: this.attr(state) });
     this.limitAlerts(state, st, timedOut, timeoutMs, [resEv.id]);
     const exitCode = timedOut ? 124 : code;
-    this.emit('toolcall.end', { exit_code: exitCode, signal, duration_ms: durationMs, timed_out: timedOut, stdout_bytes: stdout.length, stderr_bytes: stderr.length }, { attr: this.attr(state) });
+    this.emit('toolcall.end', { exit_code: exitCode, signal, duration_ms: durationMs, timed_out: timedOut, stdout_bytes: stdout.length, stderr_bytes: stderr.length, ...(state.cancelled ? { cancelled: state.cancelled } : {}) }, { attr: this.attr(state) });
     return { toolCallId, step, exitCode, signal, durationMs, timedOut, stdout, stderr, alerts: this.alertsFor(toolCallId) };
   }
 
@@ -756,8 +756,11 @@ export class Session {
   }
 
   /** Kills the running tool call's processes (its client went away); the call then ends as usual. */
-  cancelRunning(): void {
-    if (this.current?.running) this.current.cgroup.kill();
+  /** Kills the running call's processes; why (e.g. "SIGINT": the operator) is recorded in its toolcall.end. */
+  cancelRunning(why?: string): void {
+    if (!this.current?.running) return;
+    this.current.cancelled ??= why ?? 'cancelled';
+    this.current.cgroup.kill();
   }
 
   /**
