@@ -183,6 +183,8 @@ int main(int argc, char **argv) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
   if (prog.filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) die("seccomp");
   execvp(argv[i], &argv[i]);
-  fprintf(stderr, "corral-enter: exec %s: %s\n", argv[i], strerror(errno));
-  _exit(127);
+  int err = errno;
+  fprintf(stderr, "corral-enter: exec %s: %s\n", argv[i], strerror(err));
+  /* As a shell answers: 127 when there is no such command, 126 when it exists but cannot run. */
+  _exit(err == ENOENT || err == ENOTDIR ? 127 : 126);
 }

@@ -73,6 +73,14 @@ test('corral run goes through the daemon: its own stdin/stdout/stderr reach the 
   const c = await cli(['--', '/bin/sh', '-c', 'if read x; then echo "read:$x"; else echo eof; fi'], { stdin: 'closed' }).done;
   assert.equal(c.code, 0, c.stderr);
   assert.equal(c.stdout, 'eof\n');
+  // Exit codes as a shell gives them: 127 no such command, 126 found but not executable.
+  for (const [argv, code, msg] of [[['no-such-command-xyz'], 127, /No such file or directory/], [['/etc/passwd'], 126, /Permission denied/]] as const) {
+    for (const via of [[], ['--no-daemon', '--no-sensor']]) {
+      const x = await cli([...via, '--', ...argv]).done;
+      assert.equal(x.code, code, `${argv.join(' ')} ${via.join(' ')}: ${x.stderr}`);
+      assert.match(x.stderr, msg);
+    }
+  }
 });
 
 test('a blocked connection through the daemon is reported to the client, attributed to its call, and never reaches the far host', async () => {
