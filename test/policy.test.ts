@@ -474,6 +474,21 @@ describe('withExtraAllows', () => {
     assert.match(errorOf(() => withExtraAllows(base, ['a.test:99999'])).message, /1-65535/);
     assert.match(errorOf(() => withExtraAllows(base, ['10.0.0.1/8'])).message, /host bits/);
   });
+  it('never opens the host itself, its loopback, link-local or metadata from the command line; internal and public hosts are fine', () => {
+    const host = ['192.0.2.253', '2001:db8::fe'];
+    for (const [spec, why] of [['192.0.2.253:8081', /this host's own address/], ['[2001:db8::fe]:22', /this host's own address/], ['127.0.0.1', /loopback/],
+      ['127.0.0.0/8', /loopback/], ['::1', /loopback/], ['169.254.169.254', /cloud metadata/], ['fd00:ec2::254', /cloud metadata/],
+      ['169.254.0.0/16', /link-local/], ['fe80::1', /link-local/], ['100.100.100.200', /cloud metadata/]] as const) {
+      const e = errorOf(() => withExtraAllows(base, ['ok.test', spec], host));
+      assert.equal(e.file, '--allow', spec);
+      assert.match(e.message, why, spec);
+      assert.match(e.message, /policy file under network\.allow/, spec);
+    }
+    const p = withExtraAllows(base, ['10.0.0.5:3128', '203.0.113.7', '0.0.0.0/0', 'registry.test', '192.0.2.0/24'], host);
+    assert.equal(p.network.allow.length, 5);
+    // (a /24 around the host's address does not open the host itself: compile still denies it)
+    assert.equal(compilePolicy(p, { hostAddresses: host }).decideConnect({ ip: '192.0.2.253', port: 443 }).verdict, 'deny');
+  });
 });
 
 describe('performance', () => {

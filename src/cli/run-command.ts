@@ -20,6 +20,11 @@ export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--la
   summary is one JSON object on the last line of stderr. --workspace DIR (e.g. .) runs CMD in that
   host directory as /workspace: the agent's uid sees DIR's owner's files as its own (an idmapped
   mount; nothing on the host is chowned) — the way to run a coding agent's commands on its project.
+  --allow HOST opens one destination for this run: a domain, *.wildcard, IP or CIDR, optionally :PORT
+  (default ports 80 and 443): registry.test, api.test:8443, 198.51.100.0/24:443, [2001:db8::1]:443. It
+  never opens the host itself, loopback, link-local or metadata addresses, and protocol checks still
+  apply (SSH or Stratum to an allowed address stays cut): both are for a policy file (--policy).
+  --label k=v sets run, episode, tool_call (and any other key, recorded with the session).
   --mount HOST:PATH shows a host file or directory read-only at PATH (a dataset, a model cache).
   If a \`corral serve\` daemon listens on --socket (default $CORRAL_SOCKET, else ${DEFAULT_SOCKET}),
   the call runs there; --no-daemon (or --home, --no-sensor) runs it in this process.`;

@@ -3,8 +3,34 @@
 // CIDR or a mount over /etc is refused rather than opening everything (threat: accidental
 // over-broad egress or filesystem exposure).
 
+import { ALWAYS_DENIED_RANGES, METADATA_ADDRESSES, type AddressClass } from './address-class.js';
 import { PolicyError, formatPath, issuesFromZod } from './errors.js';
+import { localHostAddresses } from './host-addresses.js';
+import { addrKey, cidrWithin, parseAddr, parseCidr } from './ip.js';
 import { checkMounts, type Policy, PolicySchema } from './schema.js';
+
+/** Address classes a command-line --allow may never open: the host itself, its loopback, link-local and cloud metadata. */
+const NEVER_FROM_CLI: ReadonlySet<AddressClass> = new Set(['host_self', 'loopback', 'link_local', 'metadata']);
+const CLI_REASON: Partial<Record<AddressClass, string>> = {
+  host_self: "is this host's own address: a sandbox would reach the host's own services",
+  loopback: "is the host's loopback: a sandbox would reach the host's local services",
+  link_local: 'is link-local (169.254.0.0/16, fe80::/10), where cloud metadata and host-local services live',
+  metadata: 'is a cloud metadata address: a sandbox would read the machine\'s credentials',
+};
+
+/** The class of the always-denied ranges an allow cidr would open that the command line may not, if any. */
+function sensitiveClass(cidrText: string, hostKeys: ReadonlySet<string>): AddressClass | undefined {
+  const c = parseCidr(cidrText);
+  if (!c.ok) return undefined; // (the schema reports it)
+  const single = c.cidr.prefix === (c.cidr.v === 4 ? 32 : 128);
+  if (single) {
+    const key = addrKey(c.cidr.v === 4 ? { v: 4, n: c.cidr.net } : { v: 6, w: c.cidr.net });
+    if (METADATA_ADDRESSES.some((m) => { const a = parseAddr(m); return a !== null && addrKey(a) === key; })) return 'metadata';
+    if (hostKeys.has(key)) return 'host_self';
+  }
+  for (const [range, cls] of ALWAYS_DENIED_RANGES) if (NEVER_FROM_CLI.has(cls) && cidrWithin(c.cidr, range)) return cls;
+  return undefined;
+}
 
 /**
  * Splits 'registry.test', 'registry.test:8080', '*.pypi.test:443', '198.51.100.7',
@@ -32,10 +58,22 @@ export function parseHostSpec(spec: string): Record<string, unknown> {
   return rule;
 }
 
-/** Returns a copy of the policy with one allow rule per HOST appended (default ports 80/443). */
-export function withExtraAllows(p: Policy, hosts: string[]): Policy {
+/**
+ * Returns a copy of the policy with one allow rule per HOST appended (default ports 80/443). A HOST
+ * that would open the host itself, its loopback, link-local or metadata addresses is refused: that is
+ * for a reviewed policy file, never a command-line flag (threat: `--allow <the host's IP>` quietly
+ * letting tool calls reach the host's own services). hostAddresses default to this machine's.
+ */
+export function withExtraAllows(p: Policy, hosts: string[], hostAddresses: string[] = localHostAddresses()): Policy {
   if (hosts.length === 0) return p;
   const rules = hosts.map(parseHostSpec);
+  const hostKeys = new Set(hostAddresses.map((h) => parseAddr(h)).filter((a) => a !== null).map((a) => addrKey(a)));
+  rules.forEach((r, i) => {
+    const cls = typeof r.cidr === 'string' ? sensitiveClass(r.cidr, hostKeys) : undefined;
+    if (cls) {
+      throw new PolicyError('--allow', { field: `--allow ${JSON.stringify(hosts[i])}`, message: `${r.cidr} ${CLI_REASON[cls]}; the command line never opens that (if it is really meant, write it in a policy file under network.allow and pass --policy)` });
+    }
+  });
   const r = PolicySchema.safeParse({ name: p.name, network: { allow: rules } });
   if (!r.success) {
     const issues = issuesFromZod(r.error.issues, undefined, undefined).map((i) => {
