@@ -32,6 +32,16 @@ test('usage errors exit 2 with a clear message; unknown commands too', () => {
   const c = run('frobnicate');
   assert.equal(c.status, 2);
   assert.match(c.stderr, /unknown command "frobnicate"/);
+  // With --json the last line of stderr is one JSON object on failure too; an argument after "--" is the command's.
+  for (const [args, kind, msg] of [[['run', '--json', '--timeout', '5x', '--', 'true'], 'usage', /--timeout/], [['run', '--json', '--label', 'step=x', '--', 'true'], 'usage', /step=N expects a whole number/],
+    [['run', '--json', '--policy', '/nonexistent/p.yaml', '--', 'true'], 'policy', /nonexistent/]] as const) {
+    const j = run(...args);
+    assert.equal(j.status, 2, j.stderr);
+    const last = JSON.parse(j.stderr.trim().split('\n').at(-1)!) as { error: { kind: string; message: string } };
+    assert.equal(last.error.kind, kind, j.stderr);
+    assert.match(last.error.message, msg);
+  }
+  assert.doesNotMatch(run('run', '--timeout', '5x', '--', 'echo', '--json').stderr, /^\{"error"/m, 'a --json after "--" belongs to the command');
   const d = run('replay', '--parallel', '0', 'x.jsonl');
   assert.equal(d.status, 2);
   assert.match(d.stderr, /--parallel must be an integer/);

@@ -59,13 +59,16 @@ const SSH_PY = 'import socket\ntry:\n  s = socket.create_connection(("203.0.113.
 const lastJson = (stderr: string) => JSON.parse(stderr.trim().split('\n').at(-1)!) as Record<string, unknown> & { alerts: { category: string; tool_call?: string; layer?: string }[] };
 
 test('corral run goes through the daemon: its own stdin/stdout/stderr reach the sandboxed command, exit code and summary come back', async () => {
-  const r = await cli(['--json', '--label', 'tool_call=tc-io', '--', '/bin/sh', '-c', 'read line; echo "got:$line uid:$(id -u)"; echo to-stderr >&2; exit 7'], { stdin: 'hello-daemon\n' }).done;
+  const r = await cli(['--json', '--label', 'tool_call=tc-io', '--label', 'step=7', '--', '/bin/sh', '-c', 'read line; echo "got:$line uid:$(id -u)"; echo to-stderr >&2; exit 7'], { stdin: 'hello-daemon\n' }).done;
   assert.equal(r.code, 7, r.stderr);
   assert.equal(r.stdout, 'got:hello-daemon uid:65534\n', 'stdin and stdout are the client\'s own, the command ran as the sandbox uid');
   assert.match(r.stderr, /^to-stderr$/m);
   const s = lastJson(r.stderr);
   assert.equal(s.via, 'daemon');
   assert.equal(s.exit_code, 7);
+  assert.deepEqual(s.labels, { tool_call: 'tc-io', step: '7' }, 'the labels are echoed');
+  const rep = spawnSyncNode(['report', '--session', String(s.session), '--json', '--home', join(dir, 'home')]);
+  assert.equal((JSON.parse(rep.stdout) as { calls: { step?: number }[] }).calls[0]!.step, 7, 'step=7 is the recorded step');
   assert.equal(s.sensor, 'ebpf');
   assert.equal(s.verdict, 'clean');
   assert.deepEqual(s.alerts, []);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Why: the `corral` command: a thin dispatcher over the library. Exit codes: 0 ok,
-// 2 usage error (also a sandbox that cannot be set up as asked), 125 Corral failed (run), 1/3 per command (see each usage text).
+// 2 usage error (also a sandbox that cannot be set up as asked, an invalid policy or rule file), 125 Corral failed (run), 1/3 per command
+// (see each usage text). With --json a failure's last stderr line is {"error":{"kind","message"}}.
 // Commands are imported when chosen: `corral run` through a daemon and the `corral check` hook
 // must not pay for loading the sandbox runtime, the rule engine or investigate.
 import { processIO, UsageError, type CliIO } from './io.js';
@@ -41,15 +42,21 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         io.stderr.write(`corral: unknown command "${cmd}"\n${USAGE}\n`); return 2;
     }
   } catch (e) {
-    if (e instanceof UsageError || String((e as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`corral ${cmd}: ${(e as Error).message}\n`); return 2;
-    }
+    // With --json (before a run's "--"), the last line of stderr is also one JSON object, as on success.
+    const json = (cmd === 'run' ? rest.slice(0, rest.indexOf('--') < 0 ? rest.length : rest.indexOf('--')) : rest).includes('--json');
+    const fail = (kind: string, text: string, code: number): number => {
+      io.stderr.write(`${text}\n`);
+      if (json) io.stderr.write(`${JSON.stringify({ error: { kind, message: (e as Error).message ?? String(e) } })}\n`);
+      return code;
+    };
+    if (e instanceof UsageError || String((e as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS')) return fail('usage', `corral ${cmd}: ${(e as Error).message}`, 2);
     const { PolicyError } = await import('../policy/errors.js');
-    if (e instanceof PolicyError) { io.stderr.write(`corral: invalid policy: ${e.message}\n`); return 2; }
+    if (e instanceof PolicyError) return fail('policy', `corral: invalid policy: ${e.message}`, 2);
     // A sandbox that cannot be set up as asked (a mount or workspace that does not exist or is hidden): the asker's to fix.
-    if ((e as Error).name === 'SessionSetupError') { io.stderr.write(`corral ${cmd}: ${(e as Error).message}\n`); return 2; }
-    io.stderr.write(`corral ${cmd}: ${(e as Error).stack ?? e}\n`);
-    return 125;
+    if ((e as Error).name === 'SessionSetupError') return fail('setup', `corral ${cmd}: ${(e as Error).message}`, 2);
+    // A rule file that does not load (a user's rules, or a bad edit): its message names file and field; no stack.
+    if ((e as Error).name === 'RuleError') return fail('rules', `corral ${cmd}: invalid rules: ${(e as Error).message}`, 2);
+    return fail('internal', `corral ${cmd}: ${(e as Error).stack ?? e}`, 125);
   }
 }
 

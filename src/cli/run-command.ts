@@ -24,7 +24,7 @@ export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--la
   (default ports 80 and 443): registry.test, api.test:8443, 198.51.100.0/24:443, [2001:db8::1]:443. It
   never opens the host itself, loopback, link-local or metadata addresses, and protocol checks still
   apply (SSH or Stratum to an allowed address stays cut): both are for a policy file (--policy).
-  --label k=v sets run, episode, tool_call (and any other key, recorded with the session).
+  --label k=v sets run, episode, step, tool_call (and any other key, recorded with the session and echoed in --json).
   --mount HOST:PATH shows a host file or directory read-only at PATH (a dataset, a model cache).
   If a \`corral serve\` daemon listens on --socket (default $CORRAL_SOCKET, else ${DEFAULT_SOCKET}),
   the call runs there; --no-daemon (or --home, --no-sensor) runs it in this process.`;
@@ -32,6 +32,8 @@ export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--la
 interface RunSummary {
   session: string; exit_code: number | null; duration_ms: number; timed_out: boolean;
   verdict: Verdict; alerts: AlertJson[]; sensor: string; via: 'daemon' | 'local';
+  /** The --label values the call was recorded with (run, episode, step, tool_call and any other). */
+  labels?: Record<string, string>;
 }
 
 export async function runCommand(argv: string[], io: CliIO): Promise<number> {
@@ -57,11 +59,13 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     if (i <= 0) throw new UsageError(`--label expects k=v, got "${l}"`);
     labels[l.slice(0, i)] = l.slice(i + 1);
   }
+  if (labels.step !== undefined && !/^\d{1,9}$/.test(labels.step)) throw new UsageError(`--label step=N expects a whole number, got "${labels.step}"`);
   if (values.socket && values['no-daemon']) throw new UsageError('--socket and --no-daemon contradict each other');
   const local = values['no-daemon'] || values.home !== undefined || values['no-sensor'] || io.env.CORRAL_NO_DAEMON === '1';
   let summary: RunSummary | undefined;
   if (!local) summary = await viaDaemon(values.socket ?? io.env.CORRAL_SOCKET ?? DEFAULT_SOCKET, values.socket !== undefined, cmd, { ...values, mounts }, labels);
   summary ??= await runLocally(cmd, { ...values, mounts }, labels);
+  if (Object.keys(labels).length) summary = { ...summary, labels };
   if (values.json) {
     io.stderr.write(`${JSON.stringify(summary)}\n`);
   } else if (summary.alerts.length) {
@@ -92,6 +96,11 @@ async function viaDaemon(socket: string, explicit: boolean, cmd: string[], v: Ru
   throw new Error(`corral daemon at ${socket} answered ${answer.status}: ${err.message ?? ''}`);
 }
 
+/** The step a one-call run is recorded as: its step label (checked above), else 1. */
+function stepOf(labels: Record<string, string | undefined>): number {
+  return labels.step !== undefined && /^\d{1,9}$/.test(labels.step) ? Number(labels.step) : 1;
+}
+
 function parseTimeout(text: string): number {
   const d = parseDuration(text);
   if (!d.ok) throw new UsageError(`--timeout: ${d.error}`);
@@ -115,7 +124,7 @@ async function runLocally(cmd: string[], v: RunValues, labels: Record<string, st
   try {
     rt = await RuntimeClass.start({ home: v.home, sensor: v['no-sensor'] ? false : 'auto', poolSize: 0 });
     if (!interrupted) session = await rt.createSession({ policy, run: labels.run, episode: labels.episode, labels, workspace: v.workspace === undefined ? undefined : resolve(v.workspace) });
-    const r = session && !interrupted ? await session.exec({ command: cmd.join(' '), argv: cmd, stdio: 'inherit', step: 1, toolCallId: labels.tool_call, timeoutMs }) : undefined;
+    const r = session && !interrupted ? await session.exec({ command: cmd.join(' '), argv: cmd, stdio: 'inherit', step: stepOf(labels), toolCallId: labels.tool_call, timeoutMs }) : undefined;
     const alerts = session ? (await session.close()).alerts : [];
     const signalCode = interrupted ? 128 + constants.signals[interrupted] : undefined;
     return {

@@ -246,7 +246,7 @@ export class CorralDaemon {
       let result: ToolCallResult;
       try {
         result = await this.call(h, res, {
-          command: r.argv.join(' '), argv: r.argv, step: 1, toolCallId: labels.tool_call, timeoutMs: r.timeout_ms,
+          command: r.argv.join(' '), argv: r.argv, step: labels.step !== undefined && /^\d{1,9}$/.test(labels.step) ? Number(labels.step) : 1, toolCallId: labels.tool_call, timeoutMs: r.timeout_ms,
           stdio: r.stdio === 'borrow' ? [fds[0]!, fds[1]!, fds[2]!] : 'pipe',
         });
       } catch (e) {
