@@ -245,6 +245,18 @@ test('bad requests get a 4xx naming the field; the CLI maps them to usage errors
     }, reject);
   });
   assert.equal(notJson, 400);
+  // A request target Node's parser accepts but URL cannot parse once ended the whole daemon.
+  const rawLine = await new Promise<string>((resolve, reject) => {
+    import('node:net').then(({ connect }) => {
+      const c = connect(sock);
+      let got = '';
+      c.on('data', (d: Buffer) => { got += d.toString(); });
+      c.on('end', () => resolve(got)); c.on('close', () => resolve(got)); c.on('error', reject);
+      c.write('GET http://[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    }, reject);
+  });
+  assert.match(rawLine, /^HTTP\/1\.1 400 /);
+  assert.match(rawLine, /request target: not a URL path/);
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'name: bad\nresources:\n  memory: lots\n');
   const r = await cli(['--policy', bad, '--', 'true']).done;
@@ -261,7 +273,10 @@ test('the socket is root-only, a second daemon on it is refused, and close() kil
   const sock2 = join(dir, 'other.sock');
   writeFileSync(sock2, 'stale'); // a stale file where the socket goes is replaced
   const d2 = await CorralDaemon.start({ socketPath: sock2, maxSessions: 1, runtime: { home: join(dir, 'home3'), sensor: false, poolSize: 0 } });
-  const o = await daemonRequest(sock2, 'POST', '/v1/sessions', {});
+  // Opened at once, they all passed a count of the sessions already held: exactly one may open.
+  const racing = await Promise.all(Array.from({ length: 5 }, () => daemonRequest(sock2, 'POST', '/v1/sessions', {})));
+  assert.deepEqual(racing.map((x) => x.status).sort(), [200, 503, 503, 503, 503], '--max-sessions holds for concurrent opens');
+  const o = racing.find((x) => x.status === 200)!;
   const id = o.json.session as string;
   const full = await daemonRequest(sock2, 'POST', '/v1/sessions', {});
   assert.equal(full.status, 503, '--max-sessions holds');

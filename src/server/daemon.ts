@@ -61,6 +61,8 @@ interface Held { session: Session; lastUsed: number; busy: boolean; client: Clie
 export class CorralDaemon {
   readonly socketPath: string;
   private readonly held = new Map<string, Held>();
+  /** Sessions being created (counted against --max-sessions before they are held). */
+  private opening = 0;
   private readonly server: http.Server;
   private reaper?: NodeJS.Timeout;
   private closing?: Promise<void>;
@@ -72,7 +74,14 @@ export class CorralDaemon {
 
   private constructor(readonly runtime: Runtime, private readonly peer: PeerFds, private readonly opts: DaemonOptions) {
     this.socketPath = opts.socketPath ?? DEFAULT_SOCKET;
-    this.server = http.createServer((req, res) => { void this.handle(req, res); });
+    // Nothing a client sends may end the daemon (and every session it holds): a failure in handling
+    // one request is that request's 500, never an unhandled rejection.
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch((e: unknown) => {
+        this.runtime.onError(e);
+        send(res, 500, { error: { kind: 'internal', message: (e as Error).message ?? String(e) } });
+      });
+    });
     this.server.keepAliveTimeout = 5_000;
   }
 
@@ -159,7 +168,12 @@ export class CorralDaemon {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const t0 = performance.now();
-    const path = new URL(req.url ?? '/', 'http://corral').pathname;
+    let path: string;
+    // (Node's parser accepts request targets URL cannot parse, e.g. "http://[")
+    try { path = new URL(req.url ?? '/', 'http://corral').pathname; } catch {
+      send(res, 400, { error: { kind: 'bad_request', message: `request target: not a URL path: ${JSON.stringify((req.url ?? '').slice(0, 200))}` } });
+      return;
+    }
     const answer = await this.answer(req, res, path);
     if (answer.streamed) return; // a stream answers as it goes (and is not an access-log line)
     send(res, answer.status, answer.body);
@@ -217,14 +231,19 @@ export class CorralDaemon {
 
   private async hold(policy: Policy, o: { run?: string; episode?: string; labels?: Record<string, string>; keep?: boolean; workspace?: string }, client: Held['client']): Promise<Held> {
     if (this.closing) throw new HttpError(503, 'unavailable', 'the daemon is shutting down');
-    if (this.held.size >= (this.opts.maxSessions ?? 64)) throw new HttpError(503, 'unavailable', `too many open sessions (${this.held.size}); close some or raise --max-sessions`);
+    // Sessions still being created count too: concurrent opens all passed a check of held alone.
+    const open = this.held.size + this.opening;
+    if (open >= (this.opts.maxSessions ?? 64)) throw new HttpError(503, 'unavailable', `too many open sessions (${open}); close some or raise --max-sessions`);
     const labels = { ...o.labels, ...(client ? { client_pid: String(client.pid), client_uid: String(client.uid) } : {}) };
     let session: Session;
+    this.opening++;
     try {
       session = await this.runtime.createSession({ policy, run: o.run, episode: o.episode, labels, workspace: o.workspace });
     } catch (e) {
       if (e instanceof SessionSetupError) throw new HttpError(400, 'bad_request', e.message);
       throw e;
+    } finally {
+      this.opening--;
     }
     const h: Held = { session, lastUsed: Date.now(), busy: false, client, keep: o.keep ?? false };
     this.held.set(session.id, h);
