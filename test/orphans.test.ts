@@ -3,12 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertInLab } from '../src/lab/lab-guard.js';
 import { Runtime } from '../src/session/runtime.js';
-import { mountsUnder } from '../src/sandbox/workspace-quota.js';
+import { cleanupOrphanSessionDirs, LEGACY_DIR_MAX_AGE_MS, mountsUnder } from '../src/sandbox/workspace-quota.js';
 
 test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', async () => {
   assertInLab();
@@ -77,4 +77,19 @@ test('two runtimes in one process: closing one leaves the other working (its own
     await b.close();
     rmSync(home, { recursive: true, force: true });
   }
+});
+
+test('session dirs: a dead owner pid\'s are removed, a live one\'s kept; old-format dirs (no pid) once untouched for an hour', async () => {
+  const run = mkdtempSync(join(tmpdir(), 'corral-rundir-'));
+  try {
+    const names = {
+      dead: 'sess-2147480000-0123456789ab-AbC123', live: `sess-${process.pid}-0123456789ab-DeF456`,
+      legacyOld: 'sess-001bc10db49b-1SU2bP', legacyNew: 'sess-37c5f3da4301-K3JNkJ', other: 'leases',
+    };
+    for (const n of Object.values(names)) mkdirSync(join(run, n, 'workspace'), { recursive: true });
+    const old = (Date.now() - LEGACY_DIR_MAX_AGE_MS - 60_000) / 1000;
+    utimesSync(join(run, names.legacyOld), old, old);
+    assert.equal(await cleanupOrphanSessionDirs(run), 2);
+    assert.deepEqual(readdirSync(run).sort(), [names.legacyNew, names.live, names.other].sort());
+  } finally { rmSync(run, { recursive: true, force: true }); }
 });

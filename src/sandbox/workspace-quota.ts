@@ -5,7 +5,7 @@
 // to the memory cgroup of the writer, so the session's memory limit also bounds them.
 // Session dirs carry the owning Corral's pid, so a crashed Corral's mounts are found and removed.
 import { execFile as execFileCb } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pidAlive } from '../util/pid-alive.js';
@@ -52,14 +52,24 @@ export function sessionDirPrefix(sessionId: string): string {
   return `sess-${process.pid}-${sessionId}-`;
 }
 
+/**
+ * Session dirs named before the owner pid was part of the name (`sess-<session id>-XXXXXX`) cannot
+ * be tied to a process: they are taken as orphans once untouched this long.
+ */
+export const LEGACY_DIR_MAX_AGE_MS = 3_600_000;
+
 /** Removes session dirs (and their workspace mounts) whose owning Corral is gone. Returns how many. */
-export async function cleanupOrphanSessionDirs(runDir: string): Promise<number> {
+export async function cleanupOrphanSessionDirs(runDir: string, now = Date.now()): Promise<number> {
   if (!existsSync(runDir)) return 0;
   let n = 0;
   for (const name of readdirSync(runDir)) {
-    const m = /^sess-(\d+)-/.exec(name);
-    if (!m || pidAlive(Number(m[1]))) continue;
-    if (await removeSessionDir(join(runDir, name))) n++;
+    const path = join(runDir, name);
+    const m = /^sess-(\d+)-[0-9a-f]{12}-/.exec(name);
+    if (m) { if (!pidAlive(Number(m[1])) && await removeSessionDir(path)) n++; continue; }
+    if (!/^sess-[0-9a-f]{12}-[A-Za-z0-9]{6}$/.test(name)) continue;
+    let age: number;
+    try { age = now - statSync(path).mtimeMs; } catch { continue; }
+    if (age > LEGACY_DIR_MAX_AGE_MS && await removeSessionDir(path)) n++;
   }
   return n;
 }
