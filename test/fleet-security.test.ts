@@ -124,18 +124,21 @@ test('corral events --follow --nats over mutual TLS with an NKEY shows the machi
 
 test('each wrong NATS setting fails with an error that names what to check, never the password', async () => {
   const pgArgs = ['--postgres', pg.url, '--until-idle', '1s'];
-  const [noCert, noCa, wrongPw] = await Promise.all([
+  const [noCert, noCa, wrongPw, nobody] = await Promise.all([
     corral(['collect', '--nats', collectorUrl(), '--nats-ca', f('ca.pem'), ...pgArgs]),
     corral(['collect', '--nats', collectorUrl(), '--nats-cert', f('client.pem'), '--nats-key', f('client.key'), ...pgArgs]),
     corral(['collect', '--nats', collectorUrl('wrong-pw-Q7'), ...mtls(), ...pgArgs]),
+    corral(['collect', '--nats', 'nats://collector:wrong-pw-Q7@127.0.0.1:1', ...pgArgs]),
   ]);
+  assert.equal(nobody.code, 1, nobody.stderr);
+  assert.match(nobody.stderr, /NATS nats:\/\/collector:\*\*\*@127\.0\.0\.1:1: .*nothing listens there: is nats-server running/);
   assert.equal(noCert.code, 1, noCert.stderr);
   assert.match(noCert.stderr, /client certificate.*--nats-cert\/--nats-key/);
   assert.equal(noCa.code, 1, noCa.stderr);
   assert.match(noCa.stderr, /--nats-ca must name the CA/);
   assert.equal(wrongPw.code, 1, wrongPw.stderr);
   assert.match(wrongPw.stderr, /Authorization Violation.*user:password@/i);
-  for (const r of [noCert, noCa, wrongPw]) assert.doesNotMatch(r.stdout + r.stderr, /wrong-pw-Q7|pw-Zq81/);
+  for (const r of [noCert, noCa, wrongPw, nobody]) assert.doesNotMatch(r.stdout + r.stderr, /wrong-pw-Q7|pw-Zq81/);
 });
 
 test('NATS security flags: usage errors name the flag and the file', async () => {

@@ -102,7 +102,7 @@ export async function collectCommand(argv: string[], io: CliIO): Promise<number>
     }
     return 0;
   } catch (e) {
-    io.stderr.write(`corral collect: ${safeText(explainNatsError(e))}\n`);
+    io.stderr.write(`corral collect: NATS ${safeText(redactNatsUrl(natsUrl))}: ${safeText(explainNatsError(e))}\n`);
     return 1;
   } finally {
     process.off('SIGINT', stop);

@@ -59,5 +59,6 @@ export function explainNatsError(e: unknown): string {
   if (code === 'AUTHORIZATION_VIOLATION' || /authorization violation/i.test(msg)) return `${msg} (check the user:password@ or token@ in the URL, or --nats-nkey)`;
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|TLS|SSL/i.test(code) || /certificate/i.test(msg)) return `${msg} (TLS: --nats-ca must name the CA that signed the server's certificate, issued for the host in the URL)`;
   if (code === 'TIMEOUT') return `${msg} (no answer in time; a server that requires a client certificate closes the handshake without one: --nats-cert/--nats-key)`;
+  if (code === 'CONNECTION_REFUSED' || /ECONNREFUSED|CONNECTION_REFUSED/.test(msg)) return `${msg} (nothing listens there: is nats-server running, and are the host and port in --nats right?)`;
   return msg;
 }
