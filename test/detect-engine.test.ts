@@ -308,6 +308,11 @@ ${rule('other', 'is_exec and proc.name = nc')}
     const s = rs(rule('r', 'is_exec').replace('"hit %proc.name %net.dst.ip"', '"cmd %proc.cmdline"'));
     const [d] = new DetectionEngine(s).process(exec(['echo', 'a\u001b[2Jb\nc']));
     assert.equal(d!.message, 'cmd echo a\\x1b[2Jb\\x0ac');
+    // A field with no value is <none>, but a parenthesised aside holding only it is left out.
+    const aside = rs(rule('r', 'is_exec').replace('"hit %proc.name %net.dst.ip"', '"ran %proc.name (%net.name) at %net.dst.ip"'));
+    assert.equal(new DetectionEngine(aside).process(exec(['xmrig']))[0]!.message, 'ran xmrig at <none>');
+    const nul = new DetectionEngine(aside).process(exec(['a\u0000b']))[0]!.message;
+    assert.equal(nul, 'ran a\\x00b at <none>', 'a real NUL in a value is escaped, never taken for an absent field');
   });
 
   it('computes event kinds for indexing', () => {

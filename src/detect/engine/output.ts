@@ -40,12 +40,19 @@ export function safeValue(v: unknown): string {
   return s.length > MAX_VALUE ? `${s.slice(0, MAX_VALUE)}…` : s;
 }
 
+/** Stands for a field with no value while rendering (safeValue escapes a real NUL, so no value can forge it). */
+const ABSENT = '\u0000';
+
+/**
+ * The alert text. A field with no value is `<none>`, except when it is the whole of a parenthesised
+ * aside — "to 203.0.113.5:9999 (%net.name)" without a name — which is left out instead.
+ */
 export function renderOutput(t: OutputTemplate, c: FieldCache, count?: number): string {
   let out = '';
   for (const p of t.parts) {
     if (typeof p === 'string') out += p;
-    else if ('slot' in p) out += safeValue(c.g(p.slot));
-    else out += count === undefined ? '<none>' : String(count);
+    else if ('slot' in p) { const v = c.g(p.slot); out += v === undefined ? ABSENT : safeValue(v); }
+    else out += count === undefined ? ABSENT : String(count);
   }
-  return out;
+  return out.indexOf(ABSENT) < 0 ? out : out.replace(/ ?\(\u0000\)/g, '').replace(/\u0000/g, '<none>');
 }
