@@ -1,8 +1,10 @@
 // Why: Corral answers every DNS query a sandbox makes. Threats: resolving a mining pool
 // or a tunnel endpoint, DNS tunnelling through a real resolver, reaching cloud metadata
 // by name. Only names the policy allows are answered (from the static map, or an upstream
-// the policy names); everything else gets NXDOMAIN and is recorded. The answers also tell
-// the TCP proxy which name a sandbox used to reach an address.
+// the policy names); everything else gets NXDOMAIN and is recorded — with an Extended DNS Error
+// (RFC 8914, "Blocked", naming Corral's rule) for a client that speaks EDNS, so `dig` and
+// EDNS-aware resolvers show the agent why. The answers also tell the TCP proxy which name a
+// sandbox used to reach an address.
 import dgram from 'node:dgram';
 import dnsPacket from 'dns-packet';
 import type { SandboxNet } from './types.js';
@@ -10,6 +12,17 @@ import { isMetadataName, parseResolver } from '../policy/index.js';
 
 const NXDOMAIN = 3;
 const SERVFAIL = 2;
+/** RFC 8914 Extended DNS Error option code, and its INFO-CODE 15 "Blocked" (by the resolver's operator). */
+const EDE_OPTION = 15, EDE_BLOCKED = 15;
+
+/** An OPT record carrying an Extended DNS Error: info code, then UTF-8 extra text. */
+export function blockedEde(text: string): dnsPacket.Answer {
+  const extra = Buffer.from(text.slice(0, 400), 'utf8');
+  const data = Buffer.alloc(2 + extra.length);
+  data.writeUInt16BE(EDE_BLOCKED, 0);
+  extra.copy(data, 2);
+  return { type: 'OPT', name: '.', udpPayloadSize: 1232, flags: 0, options: [{ code: EDE_OPTION, data }] } as unknown as dnsPacket.Answer;
+}
 const FLAGS_RESPONSE = 0x8000 | 0x0400 /* AA */ | 0x0100 /* RD */ | 0x0080; /* RA */
 
 export class DnsServer {
@@ -41,14 +54,17 @@ export class DnsServer {
     if (!question) return;
     const name = question.name.toLowerCase().replace(/\.$/, '');
     const d = sb.policy.decideDns(name);
-    const reply = (rcode: number, answers: dnsPacket.Answer[]) => {
-      const out = dnsPacket.encode({ type: 'response', id: q.id, flags: FLAGS_RESPONSE | rcode, questions: q.questions, answers });
+    // (an OPT record only for a query that had one: RFC 6891)
+    const edns = (q.additionals ?? []).some((a) => a.type === 'OPT');
+    const reply = (rcode: number, answers: dnsPacket.Answer[], why?: string) => {
+      const additionals = why !== undefined && edns ? [blockedEde(why)] : [];
+      const out = dnsPacket.encode({ type: 'response', id: q.id, flags: FLAGS_RESPONSE | rcode, questions: q.questions, answers, additionals });
       this.sock.send(out, rinfo.port, rinfo.address);
     };
     const rec = (verdict: 'allow' | 'deny', answers: string[], rcode: string) =>
       sb.report({ kind: 'dns', sport: rinfo.port, name, qtype: question.type, verdict, rule: d.rule, reason: d.reason, answers, rcode, tsNs });
 
-    if (d.verdict === 'deny' && (!sb.observe || isMetadataName(name))) { reply(NXDOMAIN, []); rec('deny', [], 'NXDOMAIN'); return; }
+    if (d.verdict === 'deny' && (!sb.observe || isMetadataName(name))) { reply(NXDOMAIN, [], `${d.reason} [corral rule ${d.rule}]`); rec('deny', [], 'NXDOMAIN'); return; }
     if (d.staticAddress) {
       const answers: dnsPacket.Answer[] = question.type === 'A' ? [{ type: 'A', name: question.name, ttl: 60, data: d.staticAddress }] : [];
       if (question.type === 'A') sb.names.set(d.staticAddress, name);
