@@ -3,6 +3,8 @@
 // Corral stays healthy afterwards.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { DEFAULT_HOME } from '../src/store/home.js';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
 
 let fx: Fixture;
@@ -89,6 +91,8 @@ test('refused sockets are recorded and alerted with the pid and the tool call: v
 });
 
 test('the sandbox holds: no root, no capabilities, NoNewPrivs, seccomp, read-only root, hidden secrets, no namespaces', async () => {
+  // (Corral's default store exists on any machine that ran it; it must look empty from inside, not "permission denied")
+  mkdirSync(DEFAULT_HOME, { recursive: true, mode: 0o700 });
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'walls' });
   try {
     const r = await s.exec({ step: 1, command: [
@@ -98,10 +102,10 @@ test('the sandbox holds: no root, no capabilities, NoNewPrivs, seccomp, read-onl
       'unshare -n true 2>/dev/null && echo unshare-ok || echo unshare-denied',
       'python3 -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)" 2>/dev/null && echo raw-ok || echo raw-denied',
       'python3 -c "import socket; socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)" 2>&1 | grep -o "Errno 97" || echo vsock-ok',
-      'env | grep -c CORRAL || true', 'touch /workspace/w && echo ws-writable', 'ps -e --no-headers | wc -l',
+      'env | grep -c CORRAL || true', 'touch /workspace/w && echo ws-writable', '(ls -A /var/lib/corral 2>&1 || true) | wc -l', 'ps -e --no-headers | wc -l',
     ].join('; ') });
-    assert.deepEqual(r.stdout.trim().split('\n'), ['65534', 'CapEff: 0000000000000000', 'NoNewPrivs: 1', 'Seccomp: 2', 'usr-ro', 'root-hidden', 'unshare-denied', 'raw-denied', 'Errno 97', '0', 'ws-writable', r.stdout.trim().split('\n')[11]!]);
-    assert.ok(Number(r.stdout.trim().split('\n')[11]) < 10, 'only the sandbox processes are visible');
+    assert.deepEqual(r.stdout.trim().split('\n'), ['65534', 'CapEff: 0000000000000000', 'NoNewPrivs: 1', 'Seccomp: 2', 'usr-ro', 'root-hidden', 'unshare-denied', 'raw-denied', 'Errno 97', '0', 'ws-writable', '0', r.stdout.trim().split('\n')[12]!]);
+    assert.ok(Number(r.stdout.trim().split('\n')[12]) < 10, 'only the sandbox processes are visible');
   } finally { await s.close(); }
 });
 

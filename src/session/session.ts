@@ -4,6 +4,7 @@
 // reports into attributed events and alerts. Threats handled here: background processes
 // escaping attribution (each call's processes are born in the call's cgroup), runaway
 // calls (timeout kills the call's cgroup), and leftovers (close() kills and removes all).
+import { DEFAULT_HOME } from '../store/home.js';
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { ResourceSampler } from './resource-sampler.js';
 import { ConnectRing } from './connect-ring.js';
@@ -228,7 +229,8 @@ export class Session {
     const hosts = join(this.dir, 'hosts');
     writeFileSync(hosts, '127.0.0.1 localhost corral\n::1 localhost\n');
     // Read-only mounts are checked before anything is set up for them (nothing to undo on refusal).
-    const hide = [...this.opts.policy.filesystem.hide.map(expandHome), this.rt.store.home, this.rt.runDir];
+    // Corral's own state is never shown: this runtime's store and run dir, and the default store (another Corral's, or an earlier one's).
+    const hide = [...this.opts.policy.filesystem.hide.map(expandHome), this.rt.store.home, this.rt.runDir, DEFAULT_HOME];
     // Checked on real paths: a symlink to ~/.ssh is ~/.ssh (bwrap follows it).
     const real = (p: string): string => { try { return realpathSync(p); } catch { return resolvePath(p); } };
     const mounts = this.opts.policy.filesystem.mounts.map((m) => {
