@@ -69,6 +69,24 @@ test('files and background processes persist between calls of a session; not acr
   } finally { await s2.close(); }
 });
 
+test('a call returns when its command exits even if a background process keeps its output open; that process lives on', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'held-output' });
+  try {
+    const t0 = Date.now();
+    const r = await s.exec({ step: 1, command: 'sleep 60 & echo started; echo err-line >&2' });
+    assert.ok(Date.now() - t0 < 5_000, `returned after ${Date.now() - t0} ms, not when the background sleep ends`);
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.stdout, 'started\n');
+    assert.match(r.stderr, /^err-line\n/);
+    assert.match(r.stderr, /a background process of this call still holds its output open/);
+    const next = await s.exec({ step: 2, command: 'pgrep -c -x sleep' });
+    assert.equal(next.stdout.trim(), '1', 'the background process was not killed (no SIGPIPE either)');
+    const quick = await s.exec({ step: 3, command: 'head -c 300000 /dev/zero | tr "\\0" x; echo' });
+    assert.equal(quick.stdout.length, 300001, 'output written just before the exit is all there');
+    assert.doesNotMatch(quick.stderr, /holds its output/);
+  } finally { await s.close(); }
+});
+
 test('refused sockets are recorded and alerted with the pid and the tool call: vsock (the hypervisor, past the netns), raw, packet', async () => {
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'sockets' });
   try {

@@ -96,6 +96,9 @@ export interface ToolCallResult {
   alerts: AlertEvent[];
 }
 
+/** How long the output pipes may stay open after a call's command exited, before a background process is taken to hold them. */
+const OUTPUT_GRACE_MS = 200;
+
 interface CallState extends Attribution { cgroup: Cgroup; running: boolean; startedNs: bigint; endedNs?: bigint; statsBefore?: CgroupStats; killReason?: string; cancelled?: string }
 
 
@@ -335,16 +338,27 @@ export class Session {
     const max = spec.maxOutput ?? 1 << 20;
     let stdout = '';
     let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => { if (stdout.length < max) stdout += d.slice(0, max - stdout.length); });
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < max) stderr += d.slice(0, max - stderr.length); });
+    let collecting = true; // (false once the call has returned: later output of its background processes is drained and dropped)
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => { if (collecting && stdout.length < max) stdout += d.slice(0, max - stdout.length); });
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => { if (collecting && stderr.length < max) stderr += d.slice(0, max - stderr.length); });
     const timeoutMs = spec.timeoutMs ?? this.opts.policy.resources.timeout;
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; cg.kill(); }, timeoutMs);
     const t0 = process.hrtime.bigint();
+    // The call ends when its command exits, as in a shell: a background process it started (`server &`)
+    // may hold the output pipes open for as long as it runs. Output written before the exit is
+    // waited for briefly; the pipes are then left open (a background writer must not die of SIGPIPE)
+    // and drained without being recorded.
+    let heldOpen = false;
     const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => {
       child.on('error', (e) => { stderr += `corral: ${e.message}\n`; resolve([null, null]); });
-      child.on('close', (c, s) => resolve([c, s]));
+      child.on('exit', (c, s) => {
+        const grace = setTimeout(() => { heldOpen = true; resolve([c, s]); }, OUTPUT_GRACE_MS);
+        child.once('close', () => { clearTimeout(grace); resolve([c, s]); });
+      });
     });
+    collecting = false;
+    if (heldOpen && stdio === 'pipe') stderr += `corral: a background process of this call still holds its output open; what it writes from now on is not captured (redirect it, e.g. \`server > log 2>&1 &\`)\n`;
     clearTimeout(timer);
     if (timedOut) {
       // cgroup.kill delivers SIGKILL asynchronously: wait until the call's processes are really gone.
