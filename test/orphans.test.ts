@@ -3,11 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertInLab } from '../src/lab/lab-guard.js';
-import { Runtime } from '../src/session/runtime.js';
+import { cleanupOrphans, Runtime } from '../src/session/runtime.js';
+import { detectCgroupLayout } from '../src/sandbox/cgroups.js';
 import { cleanupOrphanSessionDirs, LEGACY_DIR_MAX_AGE_MS, mountsUnder } from '../src/sandbox/workspace-quota.js';
 
 test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', async () => {
@@ -92,4 +93,24 @@ test('session dirs: a dead owner pid\'s are removed, a live one\'s kept; old-for
     assert.equal(await cleanupOrphanSessionDirs(run), 2);
     assert.deepEqual(readdirSync(run).sort(), [names.legacyNew, names.live, names.other].sort());
   } finally { rmSync(run, { recursive: true, force: true }); }
+});
+
+test('a dead runtime\'s cgroups are removed from every hierarchy, also where only a v1 controller\'s directory is left', async () => {
+  assertInLab();
+  const layout = detectCgroupLayout();
+  const root = `corral-orphan-test-${process.pid}`;
+  const dead = '2147480001-0123456789ab';
+  const hierarchies = [layout.unified, ...Object.values(layout.v1)].filter((h): h is string => !!h);
+  // v1 directories only (the unified one already gone), each with a call's child left in it.
+  const made = (Object.values(layout.v1).length ? Object.values(layout.v1) : [layout.unified]).filter((h): h is string => !!h).map((h) => join(h, root, dead, 'call-3'));
+  for (const d of made) mkdirSync(d, { recursive: true });
+  const live = join(layout.unified, root, `${process.pid}-fedcba987654`);
+  mkdirSync(live, { recursive: true });
+  try {
+    assert.ok(await cleanupOrphans(layout, root) >= 1);
+    for (const d of made) assert.ok(!existsSync(join(d, '..')), `${d} removed`);
+    assert.ok(existsSync(live), 'a live runtime\'s cgroup is kept');
+  } finally {
+    for (const h of hierarchies) { for (const d of [join(h, root, dead, 'call-3'), join(h, root, dead), live, join(h, root)]) try { rmdirSync(d); } catch { /* gone */ } }
+  }
 });

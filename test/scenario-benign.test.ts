@@ -83,8 +83,11 @@ test('corral replay: JSON lines per tool call with alerts attributed (even when 
   // the events are queryable afterwards
   const ev = spawnSync(process.execPath, [main, 'events', '--home', fx.home, '--category', 'internal_probe', '--json'], { encoding: 'utf8' });
   assert.equal(ev.status, 0, ev.stderr);
-  assert.equal(ev.stdout.trim().split('\n').length, 1);
-  assert.equal(JSON.parse(ev.stdout).tool_call, 'bg');
+  // The blocked connection (network layer) once, and the command screen's finding on the call (command
+  // layer: a /dev/tcp probe, raised before the call ran, so not folded into the later network alert).
+  const probes = ev.stdout.trim().split('\n').map((l) => JSON.parse(l) as { tool_call: string; payload: { layer?: string } });
+  assert.deepEqual(probes.map((p) => p.payload.layer).sort(), ['command', 'network']);
+  assert.ok(probes.every((p) => p.tool_call === 'bg'));
 });
 
 test('corral run passes stdio and the exit code through and reports violations on stderr', async () => {

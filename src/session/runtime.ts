@@ -295,13 +295,18 @@ export async function cleanupOrphans(layout: CgroupLayout, root: string, runDir?
       if (m && !pidAlive(Number(m[1]))) { rmSync(join(runDir, f), { force: true }); n++; }
     }
   }
-  const base = join(layout.unified, root);
-  if (!existsSync(base)) return n;
-  for (const name of readdirSync(base, { withFileTypes: true })) {
-    if (!name.isDirectory()) continue;
-    const pid = Number(name.name.split('-')[0]);
+  // Every hierarchy is looked at, not only the unified one: on a hybrid host a v1 controller's
+  // directory can outlive the unified one (a call's dir busy at teardown) and must go too.
+  const names = new Set<string>();
+  for (const h of [layout.unified, ...Object.values(layout.v1)]) {
+    const base = h ? join(h, root) : '';
+    if (!base || !existsSync(base)) continue;
+    for (const e of readdirSync(base, { withFileTypes: true })) if (e.isDirectory()) names.add(e.name);
+  }
+  for (const name of names) {
+    const pid = Number(name.split('-')[0]);
     if (!pid || pidAlive(pid)) continue;
-    await new Cgroup(layout, `${root}/${name.name}`).remove();
+    await new Cgroup(layout, `${root}/${name}`).remove();
     n++;
   }
   return n;
