@@ -11,12 +11,13 @@ import { isIPv4, isIPv6 } from 'node:net';
 const URL_HOST = /[a-z][a-z0-9+.-]*:\/\/([^/?#\s'"]*)/gi;
 const NUMERIC_HOST = /^[0-9][0-9a-fx.]*$/i;
 const MAPPED = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
+const HAS_DIGIT = /[0-9]/;
 
 /** Canonical IP literals named by `args` (duplicates removed, in order found). */
 export function ipLiterals(args: string[]): string[] {
   const out = new Set<string>();
   for (const a of args) {
-    if (a.length > 2048) continue;
+    if (a.length > 2048 || !HAS_DIGIT.test(a)) continue; // (every IP literal but '::' has a digit; most words have none)
     const hosts: string[] = [];
     for (const m of a.matchAll(URL_HOST)) hosts.push(m[1]!);
     if (hosts.length === 0 && !a.startsWith('-')) hosts.push(a);
@@ -29,13 +30,13 @@ export function ipLiterals(args: string[]): string[] {
 function hostPart(auth: string): string {
   const h = auth.slice(auth.lastIndexOf('@') + 1);
   if (h.startsWith('[')) { const e = h.indexOf(']'); return e > 0 ? h.slice(1, e) : h; }
-  if (isIPv6(h)) return h;
   const c = h.indexOf(':');
+  if (c >= 0 && isIPv6(h)) return h;
   return c >= 0 ? h.slice(0, c) : h;
 }
 
 function canonical(h: string): string[] {
-  if (isIPv6(h)) {
+  if (h.indexOf(':') >= 0 && isIPv6(h)) {
     const v6 = new URL(`http://[${h}]/`).hostname.slice(1, -1);
     const m = MAPPED.exec(v6);
     if (!m) return [v6];
