@@ -214,7 +214,7 @@ static double iso_zoned(const uint8_t *s, size_t n) {
   int h = d2(s, n, 11), mi = d2(s, n, 14);
   if (y1 < 0 || y2 < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24 || mi < 0 || mi > 59) return NAN;
   int y = y1 * 100 + y2;
-  if (d > days_in_month(y, mo)) return NAN; /* 2024-02-30: TsParser.iso() refuses it */
+  if (d > 28 && d > days_in_month(y, mo)) return NAN; /* 2024-02-30: TsParser.iso() refuses it */
   if (y < 100) return NAN; /* Date.UTC maps years 0-99 to 1900-1999: leave it to TsParser */
   double base = (double)(days_from_civil(y, mo, 1) + d - 1) * 86400000.0 + (double)h * 3600000.0 + (double)mi * 60000.0;
   size_t i = 16;
