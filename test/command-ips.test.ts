@@ -19,6 +19,6 @@ test('IPv6 is canonical (RFC 5952) and an IPv4-mapped address also gives its IPv
 });
 
 test('names, options and non-host numbers are not addresses', () => {
-  assert.deepEqual(ipLiterals(['-s', '--max-time', 'http://example.com/', 'deadbeef', 'README.md', 'http://1.2.3.4.5/', '0xa9fe.0xa9fe']), []);
+  assert.deepEqual(ipLiterals(['-s', '--max-time', 'http://example.com/', 'deadbeef', 'README.md', 'http://192.0.2.4.5/', '0xa9fe.0xa9fe']), []);
   assert.deepEqual(ipLiterals(['--url=http://10.0.0.5:8080/x']), ['10.0.0.5']);
 });

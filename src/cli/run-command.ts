@@ -2,6 +2,7 @@
 // its stdio through, exits with its exit code, and then says what was blocked and why.
 // When a `corral serve` daemon listens, the call goes there (warm sensor and netns pool: tens
 // of milliseconds instead of the ~2 s a fresh eBPF sensor needs); otherwise it runs here.
+import { isStepLabel, stepFromLabels } from '../session/call-labels.js';
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -59,7 +60,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     if (i <= 0) throw new UsageError(`--label expects k=v, got "${l}"`);
     labels[l.slice(0, i)] = l.slice(i + 1);
   }
-  if (labels.step !== undefined && !/^\d{1,9}$/.test(labels.step)) throw new UsageError(`--label step=N expects a whole number, got "${labels.step}"`);
+  if (labels.step !== undefined && !isStepLabel(labels.step)) throw new UsageError(`--label step=N expects a whole number, got "${labels.step}"`);
   if (values.socket && values['no-daemon']) throw new UsageError('--socket and --no-daemon contradict each other');
   const local = values['no-daemon'] || values.home !== undefined || values['no-sensor'] || io.env.CORRAL_NO_DAEMON === '1';
   let summary: RunSummary | undefined;
@@ -96,11 +97,6 @@ async function viaDaemon(socket: string, explicit: boolean, cmd: string[], v: Ru
   throw new Error(`corral daemon at ${socket} answered ${answer.status}: ${err.message ?? ''}`);
 }
 
-/** The step a one-call run is recorded as: its step label (checked above), else 1. */
-function stepOf(labels: Record<string, string | undefined>): number {
-  return labels.step !== undefined && /^\d{1,9}$/.test(labels.step) ? Number(labels.step) : 1;
-}
-
 function parseTimeout(text: string): number {
   const d = parseDuration(text);
   if (!d.ok) throw new UsageError(`--timeout: ${d.error}`);
@@ -124,7 +120,7 @@ async function runLocally(cmd: string[], v: RunValues, labels: Record<string, st
   try {
     rt = await RuntimeClass.start({ home: v.home, sensor: v['no-sensor'] ? false : 'auto', poolSize: 0 });
     if (!interrupted) session = await rt.createSession({ policy, run: labels.run, episode: labels.episode, labels, workspace: v.workspace === undefined ? undefined : resolve(v.workspace) });
-    const r = session && !interrupted ? await session.exec({ command: cmd.join(' '), argv: cmd, stdio: 'inherit', step: stepOf(labels), toolCallId: labels.tool_call, timeoutMs }) : undefined;
+    const r = session && !interrupted ? await session.exec({ command: cmd.join(' '), argv: cmd, stdio: 'inherit', step: stepFromLabels(labels), toolCallId: labels.tool_call, timeoutMs }) : undefined;
     const alerts = session ? (await session.close()).alerts : [];
     const signalCode = interrupted ? 128 + constants.signals[interrupted] : undefined;
     return {

@@ -8,6 +8,7 @@
 // request bodies are bounded and validated (api-schema.ts); a client's identity (pid, uid) comes
 // from the kernel (SO_PEERCRED/SO_PEERPIDFD), never from the request; a client that goes away
 // mid-call gets its call killed, so an abandoned command cannot keep running unobserved.
+import { stepFromLabels } from '../session/call-labels.js';
 import http from 'node:http';
 import net from 'node:net';
 import { closeSync, existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
@@ -265,7 +266,7 @@ export class CorralDaemon {
       let result: ToolCallResult;
       try {
         result = await this.call(h, res, {
-          command: r.argv.join(' '), argv: r.argv, step: labels.step !== undefined && /^\d{1,9}$/.test(labels.step) ? Number(labels.step) : 1, toolCallId: labels.tool_call, timeoutMs: r.timeout_ms,
+          command: r.argv.join(' '), argv: r.argv, step: stepFromLabels(labels), toolCallId: labels.tool_call, timeoutMs: r.timeout_ms,
           stdio: r.stdio === 'borrow' ? [fds[0]!, fds[1]!, fds[2]!] : 'pipe',
         });
       } catch (e) {
