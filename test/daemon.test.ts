@@ -219,6 +219,7 @@ test('bad requests get a 4xx naming the field; the CLI maps them to usage errors
   const cases: [string, string, unknown, number, RegExp][] = [
     ['POST', '/v1/run', { argv: [] }, 400, /^argv: argv must name a command/],
     ['POST', '/v1/run', { argv: ['true'], bogus: 1 }, 400, /Unrecognized key\(s\) in object: 'bogus'/],
+    ['POST', '/v1/run', { argv: ['true'], labels: { step: 'x' } }, 400, /^labels\.step: step must be a whole number, got "x"/],
     ['POST', '/v1/run', { argv: ['true'], policy: 'rel/p.yaml' }, 400, /^policy: a path must be absolute/],
     ['POST', '/v1/run', { argv: ['true'], policy: 'p.yaml' }, 400, /^policy: a path must be absolute/],
     ['POST', '/v1/run', { argv: ['true'], policy: 'no-such-preset' }, 400, /unknown preset 'no-such-preset'/],

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { hostWorkspaceProblem } from '../sandbox/host-workspace.js';
 import { checkMounts } from '../policy/index.js';
+import { isStepLabel } from '../session/call-labels.js';
 
 const label = z.string().min(1).max(256);
 const labels = z.record(z.string().min(1).max(64), z.string().max(256)).refine((r) => Object.keys(r).length <= 32, 'at most 32 labels');
@@ -27,11 +28,16 @@ const mounts = z.array(z.unknown()).max(64).superRefine((v, ctx) => {
   if (!r.ok) ctx.addIssue({ code: z.ZodIssueCode.custom, message: r.error, path: r.path ?? [] });
 });
 
+/** A one-call run's labels: the step label, when given, is the recorded step (a whole number). */
+const runLabels = labels.superRefine((r, ctx) => {
+  if (r.step !== undefined && !isStepLabel(r.step)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `step must be a whole number, got "${r.step.slice(0, 40)}"`, path: ['step'] });
+});
+
 /** POST /v1/run: one command as one tool call in a fresh sandbox (what `corral run` sends). */
 export const RunRequest = z.object({
   argv,
   ...policyFields,
-  labels: labels.optional(),
+  labels: runLabels.optional(),
   timeout_ms: timeoutMs.optional(),
   /** The host directory the command works in, as /workspace (`corral run --workspace DIR`). */
   workspace: hostWorkspace.optional(),
