@@ -222,6 +222,11 @@ time.sleep(0.5)`;
     for (const [port, how] of [[9999, 'sendto'], [9998, 'sendmsg'], [9996, 'sendmmsg']] as const) assert.ok(sends.some((e) => e.payload['network.peer.port'] === port), `${how} recorded`);
     assert.ok(drops.some((d) => d.payload['network.peer.port'] === 9996), 'the sendmmsg datagrams were dropped');
     assert.ok(s.alertEvents.filter((a) => a.payload.category !== undefined && /203\.0\.113\.10/.test(String(a.payload.message))).every((a) => a.tool_call === 'plant'));
+    // The pool lookup sent to another resolver says so, and where.
+    const pool = s.alertEvents.find((a) => a.payload.rule === 'dns.mining_pool');
+    assert.ok(pool, s.alertEvents.map((a) => a.payload.rule).join(','));
+    assert.equal(pool.tool_call, 'plant');
+    assert.match(String(pool.payload.message), /sent to 203\.0\.113\.53:53, a resolver other than Corral's \(redirected\)/);
   } finally { await s.close(); }
 });
 

@@ -40,6 +40,18 @@ export class ConnectRing {
   }
 
   /** The newest record to port 53 at most 2 s before `at` (a resolver socket or a hand-built query). */
+  /** The destinations of the port-53 records in the 2 s before `at` (which resolvers queries were sent to). */
+  dnsTargets(at: bigint): Set<string> {
+    const out = new Set<string>();
+    for (let i = this.recs.length - 1; i >= 0; i--) {
+      const c = this.recs[i]!;
+      if (c.tsNs > at) continue;
+      if (at - c.tsNs > 2_000_000_000n) break;
+      if (c.port === 53) out.add(c.ip);
+    }
+    return out;
+  }
+
   findDns(at: bigint): ConnectRecord | undefined {
     for (let i = this.recs.length - 1; i >= 0; i--) {
       const c = this.recs[i]!;

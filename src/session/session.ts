@@ -665,7 +665,13 @@ export class Session {
       attr = (c && this.attrFromCgroup(c.cgroupId)) || this.inferred(r.tsNs);
       pid = c?.pid;
       const ev = this.emit('dns', { name: r.name, qtype: r.qtype, verdict: r.verdict, rule: r.rule, answers: r.answers, rcode: r.rcode }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
-      const d = alertForDns(r, this.rt.pools);
+      let d = alertForDns(r, this.rt.pools);
+      // A query aimed at another resolver (`dig @203.0.113.53`) was redirected to Corral's: say so, and where,
+      // when the recent port-53 sends name one other resolver only (else the address would be a guess).
+      if (d && c && c.ip !== this.slot.lease.hostIp) {
+        const others = [...this.connects.dnsTargets(r.tsNs)].filter((ip) => ip !== this.slot.lease.hostIp);
+        d = { ...d, message: `${d.message} — sent to ${others.length === 1 ? `${others[0]}:53, ` : ''}a resolver other than Corral's (redirected)` };
+      }
       // A and AAAA queries (and resolver retries) for one name are one alert with a count.
       if (d) this.repeats.add(`${attr.tool_call ?? ''}|${d.rule}|${r.name}`, { attr, pid, draft: d, action: this.net?.observe ? 'observed' : 'blocked' }, { target: r.name, evidence: ev.id, message: d.message, ts: ev.ts });
       return;
