@@ -33,3 +33,9 @@ if [ ! -d node_modules ] || [ package.json -nt node_modules/.corral-installed ];
   touch node_modules/.corral-installed
 fi
 npm run -s build
+
+# `corral` on PATH, for the docs' examples and for callers that run it by name (a Claude Code hook's
+# "command": "corral check --hook claude-code"). A wrapper with absolute paths, rewritten on every setup.
+node_bin=$(command -v node)
+printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$node_bin" "$PWD/dist/src/cli/main.js" > /usr/local/bin/corral.new
+chmod 755 /usr/local/bin/corral.new && mv -f /usr/local/bin/corral.new /usr/local/bin/corral

