@@ -164,7 +164,8 @@ test('corral check --stdin and --jsonl: worst verdict wins, JSON lines carry epi
 test('corral check: usage errors exit 64, never the deny code', async () => {
   assert.equal((await cli([])).code, 64);
   assert.equal((await cli(['--stdin', 'ls'])).code, 64);
-  assert.equal((await cli(['--hook', 'cursor'])).code, 64);
+  // (--hook with an unknown protocol is the hook failing: it answers deny with exit 0, see below)
+  assert.equal((JSON.parse((await cli(['--hook', 'cursor'])).out) as { hookSpecificOutput: { permissionDecision: string } }).hookSpecificOutput.permissionDecision, 'deny');
   assert.equal((await cli(['--bogus'])).code, 64);
   assert.equal((await cli(['--deny-at', 'extreme', 'ls'])).code, 65);
 });
