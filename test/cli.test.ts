@@ -32,6 +32,17 @@ test('usage errors exit 2 with a clear message; unknown commands too', () => {
   const c = run('frobnicate');
   assert.equal(c.status, 2);
   assert.match(c.stderr, /unknown command "frobnicate"/);
+  // No command: the usage on stderr, exit 2; `help COMMAND` is that command's help; a version.
+  const none = run();
+  assert.equal(none.status, 2);
+  assert.match(none.stderr, /^Usage: corral <command>/);
+  assert.equal(none.stdout, '');
+  const help = run('help', 'check');
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /^Usage: corral check/);
+  const version = run('--version');
+  assert.equal(version.status, 0);
+  assert.match(version.stdout, /^corral \d+\.\d+\.\d+\n$/);
   // With --json the last line of stderr is one JSON object on failure too; an argument after "--" is the command's.
   for (const [args, kind, msg] of [[['run', '--json', '--timeout', '5x', '--', 'true'], 'usage', /--timeout/], [['run', '--json', '--label', 'step=x', '--', 'true'], 'usage', /step=N expects a whole number/],
     [['run', '--json', '--policy', '/nonexistent/p.yaml', '--', 'true'], 'policy', /nonexistent/]] as const) {

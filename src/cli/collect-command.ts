@@ -35,7 +35,7 @@ export async function collectCommand(argv: string[], io: CliIO): Promise<number>
   if (values.help) { io.stdout.write(`${COLLECT_USAGE}\n`); return 0; }
   const natsUrl = values.nats ?? io.env.CORRAL_NATS;
   const pgUrl = values.postgres ?? io.env.CORRAL_POSTGRES;
-  if (!natsUrl) throw new UsageError('corral collect needs --nats nats://HOST:PORT (or $CORRAL_NATS)');
+  if (!natsUrl) throw new UsageError('--nats nats://HOST:PORT (or $CORRAL_NATS) is needed');
   if (!pgUrl) throw new UsageError('corral collect needs --postgres postgres://USER@HOST:PORT/DB (or $CORRAL_POSTGRES)');
   if (values.durable !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(values.durable)) throw new UsageError(`--durable must be 1-64 of A-Z a-z 0-9 _ -, got "${safeText(values.durable)}"`);
   let batch: number | undefined;

@@ -4,6 +4,7 @@
 // (see each usage text). With --json a failure's last stderr line is {"error":{"kind","message"}}.
 // Commands are imported when chosen: `corral run` through a daemon and the `corral check` hook
 // must not pay for loading the sandbox runtime, the rule engine or investigate.
+import { readFileSync } from 'node:fs';
 import { processIO, UsageError, type CliIO } from './io.js';
 
 const USAGE = `Usage: corral <command> [options]
@@ -19,7 +20,13 @@ Commands:
   check     screen commands before they run (allow 0 / warn 1 / deny 2; --hook claude-code)
   investigate  tie existing firewall logs to agent traces offline (HTML report, --json)
   doctor    check prerequisites
-Every command accepts --json; colour follows NO_COLOR.`;
+Every command accepts --json; colour follows NO_COLOR. \`corral help COMMAND\` or \`corral COMMAND --help\` for one command;
+\`corral --version\`.`;
+
+/** This package's version (package.json, two levels above dist/src/cli). */
+function packageVersion(): string {
+  try { return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown'; } catch { return 'unknown'; }
+}
 
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -36,8 +43,16 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       case 'doctor': return await (await import('./doctor-command.js')).doctorCommand(rest, io);
       case 'check': return await (await import('./check-command.js')).checkCommandCli(rest, io);
       case 'investigate': return await (await import('./investigate-command.js')).investigateCommand(rest, io);
-      case undefined: case '-h': case '--help': case 'help':
-        io.stdout.write(`${USAGE}\n`); return cmd ? 0 : 2;
+      case '--version': case '-V': case 'version':
+        io.stdout.write(`corral ${packageVersion()}\n`); return 0;
+      case 'help':
+        // `corral help check` is `corral check --help`
+        if (rest[0] !== undefined && rest[0] !== 'help' && !rest[0].startsWith('-')) return await main([rest[0], '--help'], io);
+        io.stdout.write(`${USAGE}\n`); return 0;
+      case '-h': case '--help':
+        io.stdout.write(`${USAGE}\n`); return 0;
+      case undefined:
+        io.stderr.write(`${USAGE}\n`); return 2;
       default:
         io.stderr.write(`corral: unknown command "${cmd}"\n${USAGE}\n`); return 2;
     }
