@@ -143,5 +143,21 @@ test('replay input: canonical lines, OpenAI and Anthropic messages, and bad line
     { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_3', name: 'editor', input: { path: 'a.py' } }] },
   ] }), 'claude.jsonl');
   assert.deepEqual(claude.episodes[0]!.calls.map((c) => [c.step, c.tool_call_id, c.tool, c.command]), [[1, 'toolu_1', 'bash', 'make test'], [2, 'toolu_2', 'python', 'print(3)']]);
-  assert.deepEqual(claude.problems.map((p) => p.error), ['tool call toolu_3: no command, cmd or code argument']);
+  assert.deepEqual(claude.problems, [], 'an editor call is not a bad line');
+  assert.equal(claude.skipped, 1, '… it is counted as not replayed');
+  // Anthropic's text editor tool takes a `command` (view, create, str_replace) that must never run as bash.
+  const editor = parseReplayInput(JSON.stringify({ episode: 'ed', messages: [
+    { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'str_replace_based_edit_tool', input: { command: 'view', path: '/etc/hosts' } },
+      { type: 'tool_use', id: 't2', name: 'bash', input: { command: 'ls' } }, { type: 'tool_use', id: 't3', name: 'tool', input: { command: 'create', path: 'a.py', file_text: 'x' } }] },
+    { role: 'assistant', tool_calls: [{ id: 'k1', type: 'function', function: { name: 'shell', arguments: JSON.stringify({ command: ['bash', '-lc', 'make -j2 test'] }) } }] },
+  ] }), 'ed.jsonl');
+  assert.deepEqual(editor.episodes[0]!.calls.map((c) => [c.tool_call_id, c.command]), [['t2', 'ls'], ['k1', 'make -j2 test']], 'editor calls skipped; a Codex-style argv array is its script');
+  assert.equal(editor.skipped, 2);
+  // One episode over two files (and a canonical line plus a chat line of one episode) adds up, in order.
+  const into = new Map();
+  parseReplayInput('{"episode":"S","step":1,"command":"echo s1 > s1.txt"}\n', 'a.jsonl', into);
+  parseReplayInput(`{"episode":"S","step":2,"command":"cat s1.txt"}\n${JSON.stringify({ episode: 'S', messages: [{ role: 'assistant', tool_calls: [{ id: 'x', type: 'function', function: { name: 'bash', arguments: '{"command":"echo chat"}' } }] }] })}\n`, 'b.jsonl', into);
+  const merged = [...into.values()];
+  assert.equal(merged.length, 1);
+  assert.deepEqual(merged[0]!.calls.map((c: { step: number; command: string }) => [c.step, c.command]), [[1, 'echo s1 > s1.txt'], [2, 'cat s1.txt'], [3, 'echo chat']]);
 });

@@ -2,7 +2,7 @@
 // workspace, and fetching from the allowed registry. Also `corral replay` end to end.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +88,53 @@ test('corral replay: JSON lines per tool call with alerts attributed (even when 
   const probes = ev.stdout.trim().split('\n').map((l) => JSON.parse(l) as { tool_call: string; payload: { layer?: string } });
   assert.deepEqual(probes.map((p) => p.payload.layer).sort(), ['command', 'network']);
   assert.ok(probes.every((p) => p.tool_call === 'bg'));
+});
+
+test('corral replay: repeated steps keep their own alerts, a command too long to run fails alone, nothing to replay is exit 2', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-replay2-'));
+  const input = join(dir, 'episodes.jsonl');
+  writeFileSync(input, [
+    { episode: 'd', step: 1, command: 'echo one' },
+    { episode: 'd', step: 2, command: 'curl -s -m 2 http://169.254.169.254/latest/ || true' },
+    { episode: 'd', step: 2, command: 'echo benign-dup' },
+    { episode: 'd', step: 3, command: `echo ${'x'.repeat(200_000)}` },
+    { episode: 'd', step: 4, command: 'echo after' },
+  ].map((o) => JSON.stringify(o)).join('\n') + '\n');
+  const main = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+  const r = spawnSync(process.execPath, [main, 'replay', '--json', '--home', fx.home, input], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 1 << 24 });
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(r.stderr, /repeat a step or tool call id/);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { tool_call_id: string; exit_code: number | null; alerts: { category: string }[]; error?: string; summary?: unknown });
+  const calls = lines.filter((l) => !l.summary);
+  assert.deepEqual(calls.map((c) => c.tool_call_id), ['d:1', 'd:2', 'd:2#2', 'd:3', 'd:4']);
+  assert.ok(calls[1]!.alerts.some((a) => a.category === 'metadata_access'));
+  assert.deepEqual(calls[2]!.alerts, [], 'the second call of step 2 does not carry the first one\'s alerts');
+  assert.equal(calls[3]!.exit_code, 126);
+  assert.equal(calls[4]!.exit_code, 0, 'the episode went on after the call that could not start');
+  const empty = join(dir, 'empty.jsonl');
+  writeFileSync(empty, '');
+  const e = spawnSync(process.execPath, [main, 'replay', '--home', fx.home, empty], { encoding: 'utf8' });
+  assert.equal(e.status, 2);
+  assert.match(e.stderr, /no tool call could be read/);
+});
+
+test('corral replay stopped by Ctrl-C tears every sandbox down, prints what ran and a summary saying so, and exits 130', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-replay3-'));
+  const input = join(dir, 'slow.jsonl');
+  writeFileSync(input, Array.from({ length: 20 }, (_, i) => JSON.stringify({ episode: `s${i}`, step: 1, command: 'sleep 2' })).join('\n') + '\n');
+  const main = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+  const netns = (): string => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]).sort().join(',');
+  const before = netns();
+  const child = spawn(process.execPath, [main, 'replay', '--json', '--parallel', '2', '--home', fx.home, input], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; if (out.includes('\n') && !child.killed) child.kill('SIGINT'); });
+  child.stderr.resume();
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.equal(code, 130);
+  const summary = (JSON.parse(out.trim().split('\n').at(-1)!) as { summary: { interrupted?: string; episodes_not_run?: number } }).summary;
+  assert.equal(summary.interrupted, 'SIGINT');
+  assert.ok((summary.episodes_not_run ?? 0) > 0);
+  assert.equal(netns(), before, 'no namespace left behind');
 });
 
 test('corral run passes stdio and the exit code through and reports violations on stderr', async () => {

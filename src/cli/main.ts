@@ -80,17 +80,19 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
  * a stack trace; a command with its own SIGTERM teardown (run, collect, dashboard, --follow) goes
  * through it, so no sandbox is left behind.
  */
-function quietOnBrokenPipe(): void {
-  let gone = false;
+function quietOnBrokenPipe(): { gone: boolean } {
+  const reader = { gone: false };
   for (const s of [process.stdout, process.stderr]) {
     s.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code !== 'EPIPE') throw e;
-      if (gone) return;
-      gone = true;
+      if (reader.gone) return;
+      reader.gone = true;
       if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM'); else process.exit(0);
     });
   }
+  return reader;
 }
 
-quietOnBrokenPipe();
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+const reader = quietOnBrokenPipe();
+// (a command that tore down on the reader's leaving still ends 0, as without a teardown)
+main(process.argv.slice(2)).then((code) => { process.exitCode = reader.gone ? 0 : code; });

@@ -3,6 +3,7 @@
 // by processes it left running. Evaluation tools depend on its output and exit codes:
 //   stdout (--json): one line per tool call once its episode finished, then {"summary":…}
 //   exit 0: no alerts · 3: at least one alert · anything else: Corral failed.
+import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Runtime } from '../session/runtime.js';
 import { resolvePolicy, type Policy } from '../policy/index.js';
@@ -20,32 +21,61 @@ export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [-
 export interface CallOutcome {
   episode: string; step: number; tool_call_id: string; exit_code: number | null; duration_ms: number;
   alerts: ReturnType<typeof alertJson>[];
+  /** The call could not be started (e.g. a command too long for the kernel): why; its episode goes on. */
+  error?: string;
 }
 
-export interface ReplayResult { outcomes: CallOutcome[]; alerts: AlertEvent[]; problems: InputProblem[]; failedEpisodes: { episode: string; error: string }[] }
+export interface ReplayResult { outcomes: CallOutcome[]; alerts: AlertEvent[]; problems: InputProblem[]; failedEpisodes: { episode: string; error: string }[]; /** Episodes that were started (all, unless stopped). */ episodesRun: number }
 
 /** Library form: replays episodes with a runtime the caller owns. */
-export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: Policy, opts: { parallel?: number; onEpisode?: (ep: Episode, outcomes: CallOutcome[], alerts: AlertEvent[]) => void; onStep?: () => void } = {}): Promise<Omit<ReplayResult, 'problems'>> {
+/**
+ * A replay may be stopped (Ctrl-C, a reader that left): no new episode starts, running calls are
+ * killed, and every session still closes, so nothing is left behind.
+ */
+export interface ReplayStop { stopped?: string; onStop?: () => void }
+
+export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: Policy, opts: { parallel?: number; onEpisode?: (ep: Episode, outcomes: CallOutcome[], alerts: AlertEvent[]) => void; onStep?: () => void; stop?: ReplayStop } = {}): Promise<Omit<ReplayResult, 'problems'>> {
   const queue = [...episodes];
   const outcomes: CallOutcome[] = [];
   const alerts: AlertEvent[] = [];
   const failedEpisodes: { episode: string; error: string }[] = [];
+  const active = new Set<{ cancelRunning(why?: string): void }>();
+  let episodesRun = 0;
+  if (opts.stop) opts.stop.onStop = () => { for (const s of active) s.cancelRunning(opts.stop!.stopped); };
   const worker = async () => {
-    for (let ep = queue.shift(); ep; ep = queue.shift()) {
+    for (let ep = queue.shift(); ep && !opts.stop?.stopped; ep = queue.shift()) {
+      episodesRun++;
       try {
         const s = await rt.createSession({ policy, run: ep.run, episode: ep.episode });
-        const results = [];
+        active.add(s);
+        if (opts.stop?.stopped) s.cancelRunning(opts.stop.stopped);
+        const results: { step: number; toolCallId: string; exitCode: number | null; durationMs: number; error?: string }[] = [];
+        // Tool call ids are unique within an episode: a repeated id (two lines with one step) gets #2, #3 …,
+        // or the later call's alerts would be reported on both.
+        const used = new Map<string, number>();
         try {
           for (const c of ep.calls) {
-            results.push(await s.exec({ command: c.command, tool: c.tool, step: c.step, toolCallId: c.tool_call_id ?? `${ep.episode}:${c.step}`, stdio: 'pipe' }));
+            if (opts.stop?.stopped) break;
+            const base = c.tool_call_id ?? `${ep.episode}:${c.step}`;
+            const n = (used.get(base) ?? 0) + 1;
+            used.set(base, n);
+            const toolCallId = n === 1 ? base : `${base}#${n}`;
+            try {
+              results.push(await s.exec({ command: c.command, tool: c.tool, step: c.step, toolCallId, stdio: 'pipe' }));
+            } catch (e) {
+              // (E2BIG: one command over the kernel's argument limit) — this call fails, the episode goes on
+              const why = (e as NodeJS.ErrnoException).code === 'E2BIG' ? `the command is too long to run (${c.command.length} characters; the kernel's limit for one argument is 128 KiB)` : (e as Error).message;
+              results.push({ step: c.step, toolCallId, exitCode: null, durationMs: 0, error: why });
+            }
             opts.onStep?.();
           }
         } finally {
+          active.delete(s);
           await s.close();
         }
         const epOut = results.map((r) => ({
           episode: ep!.episode, step: r.step, tool_call_id: r.toolCallId, exit_code: r.exitCode,
-          duration_ms: Math.round(r.durationMs), alerts: s.alertsFor(r.toolCallId).map(alertJson),
+          duration_ms: Math.round(r.durationMs), alerts: s.alertsFor(r.toolCallId).map(alertJson), ...(r.error ? { error: r.error } : {}),
         }));
         outcomes.push(...epOut);
         alerts.push(...s.alertEvents);
@@ -56,7 +86,7 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.parallel ?? 1) }, worker));
-  return { outcomes, alerts, failedEpisodes };
+  return { outcomes, alerts, failedEpisodes, episodesRun };
 }
 
 export async function replayCommand(argv: string[], io: CliIO): Promise<number> {
@@ -69,8 +99,10 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   const parallel = values.parallel ? Number(values.parallel) : 1;
   if (!Number.isInteger(parallel) || parallel < 1 || parallel > 256) throw new UsageError(`--parallel must be an integer 1..256, got "${values.parallel}"`);
   const policy = resolvePolicy(values.policy);
-  const episodes: Episode[] = [];
+  // One map for all files: an episode spread over files is one episode, in one sandbox.
+  const byEpisode = new Map<string, Episode>();
   const problems: InputProblem[] = [];
+  let skipped = 0;
   // "-" is standard input (once), spooled like corral investigate's so a compressed pipe reads too.
   const stdin = io.stdin ?? process.stdin;
   const piped = stdinWanted(positionals, stdin);
@@ -82,15 +114,20 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     } else {
       try { text = await readTextFile(f); } catch (e) { throw new UsageError(`cannot read ${f}: ${(e as Error).message}`); }
     }
-    const r = parseReplayInput(text, f);
-    episodes.push(...r.episodes);
+    const r = parseReplayInput(text, f, byEpisode);
     problems.push(...r.problems);
+    skipped += r.skipped;
   }
+  const episodes = [...byEpisode.values()];
+  for (const ep of episodes) ep.calls.sort((a, b) => a.step - b.step);
   writeInputProblems(io, 'corral replay', problems, ' (line skipped)');
+  if (skipped) io.stderr.write(`corral replay: ${skipped} tool call(s) of tools that do not run a command (file editors, browsers) were not replayed\n`);
+  const dup = episodes.map((e) => ({ e, n: e.calls.length - new Set(e.calls.map((c) => c.tool_call_id ?? c.step)).size })).filter((x) => x.n > 0);
+  if (dup.length) io.stderr.write(`corral replay: ${dup.length} episode(s) repeat a step or tool call id (first: ${safeText(dup[0]!.e.episode)}); the repeats run in file order and are reported as ID#2, ID#3 …\n`);
   const total = episodes.reduce((n, e) => n + e.calls.length, 0);
-  // Nothing readable at all (a wrong or binary file): a usage error, never a clean "no alerts".
-  if (total === 0 && problems.length > 0) {
-    io.stderr.write(`corral replay: no tool call could be read from ${positionals.map((f) => safeText(f)).join(', ')} (${problems.length} bad lines); expected JSON lines of tool calls or OpenAI-style episodes\n`);
+  // Nothing to replay at all (a wrong, empty or binary file): a usage error, never a clean "no alerts".
+  if (total === 0) {
+    io.stderr.write(`corral replay: no tool call could be read from ${positionals.map((f) => safeText(f)).join(', ')}${problems.length ? ` (${problems.length} bad lines)` : ''}; expected JSON lines of tool calls or OpenAI/Anthropic-style episodes\n`);
     return 2;
   }
   const st = makeStyle(io.stderr as NodeJS.WriteStream, io.env);
@@ -100,11 +137,17 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   let alertCount = 0;
   const draw = (force = false) => progress.update(`corral replay: ${doneEps}/${episodes.length} episodes · ${doneSteps}/${total} tool calls · ${alertCount} alerts`, force);
   draw(true);
+  // Ctrl-C, a kill, or a reader that left (`| head`: main turns the broken pipe into SIGTERM): stop
+  // starting episodes, kill the running calls, close every session and the runtime, say so.
+  const stop: ReplayStop = {};
+  const onSignal = (sig: NodeJS.Signals): void => { if (stop.stopped) return; stop.stopped = sig; stop.onStop?.(); };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const sig of signals) process.on(sig, onSignal);
   const rt = await Runtime.start({ home: values.home, sensor: values['no-sensor'] ? false : 'auto', poolSize: Math.min(parallel + 1, 8) });
   let res;
   try {
     res = await replayEpisodes(rt, episodes, policy, {
-      parallel,
+      parallel, stop,
       onStep: () => { doneSteps++; draw(); },
       onEpisode: (_ep, outs, alerts) => {
         doneEps++;
@@ -115,6 +158,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     });
   } finally {
     await rt.close();
+    for (const sig of signals) process.off(sig, onSignal);
   }
   progress.done();
   const byCategory: Record<string, number> = {};
@@ -122,6 +166,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   const summary = {
     episodes: episodes.length, tool_calls: res.outcomes.length, alerts: res.alerts.length, by_category: byCategory,
     failed_episodes: res.failedEpisodes, bad_lines: problems.length, sensor: rt.sensorState,
+    ...(stop.stopped ? { interrupted: stop.stopped, episodes_not_run: episodes.length - res.episodesRun } : {}),
   };
   if (values.json) io.stdout.write(`${JSON.stringify({ summary })}\n`);
   else {
@@ -129,6 +174,10 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     for (const [c, n] of Object.entries(byCategory)) io.stdout.write(`  ${c}: ${n}\n`);
     if (res.alerts.length) io.stdout.write(`${renderAlerts(res.alerts, io, io.stdout)}\n`);
     for (const f of res.failedEpisodes) io.stdout.write(st.red(`  episode ${safeText(f.episode)} failed: ${safeText(f.error)}\n`));
+  }
+  if (stop.stopped) {
+    io.stderr.write(`corral replay: stopped by ${stop.stopped} after ${res.episodesRun} of ${episodes.length} episodes; every sandbox was torn down\n`);
+    return 128 + (constants.signals[stop.stopped as keyof typeof constants.signals] ?? 15);
   }
   if (res.failedEpisodes.length) return 1;
   return res.alerts.length ? 3 : 0;

@@ -334,7 +334,19 @@ export class Session {
     }, cmd);
     const stdio = spec.stdio ?? 'pipe';
     const spawnStdio: StdioOptions = Array.isArray(stdio) ? stdio.map((fd) => (fd < 0 ? 'ignore' : fd)) : stdio === 'inherit' ? 'inherit' : ['ignore', 'pipe', 'pipe'];
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: spawnStdio, env: this.toolEnv() });
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(argv[0]!, argv.slice(1), { stdio: spawnStdio, env: this.toolEnv() });
+    } catch (e) {
+      // (E2BIG: one argument over the kernel's 128 KiB) — the call fails as a shell's would (126), the session goes on
+      const why = (e as NodeJS.ErrnoException).code === 'E2BIG' ? `the command is too long to run (${spec.command.length} characters; the kernel's limit for one argument is 128 KiB)` : (e as Error).message;
+      state.running = false;
+      state.endedNs = process.hrtime.bigint();
+      if (this.current === state) this.current = undefined;
+      const stderr = `corral: cannot start this tool call: ${why}\n`;
+      this.emit('toolcall.end', { exit_code: 126, signal: null, duration_ms: 0, timed_out: false, stdout_bytes: 0, stderr_bytes: stderr.length, error: why }, { attr: this.attr(state) });
+      return { toolCallId, step, exitCode: 126, signal: null, durationMs: 0, timedOut: false, stdout: '', stderr, alerts: this.alertsFor(toolCallId) };
+    }
     const max = spec.maxOutput ?? 1 << 20;
     let stdout = '';
     let stderr = '';

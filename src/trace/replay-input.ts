@@ -20,15 +20,33 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 }
 
+/**
+ * Tools that take a `command` argument but do not run it in a shell: file editors (Anthropic's
+ * text editor tool: `command: "view" | "create" | "str_replace" …` with a `path`), browsers, computer
+ * use. Replaying their `command` as bash would run `view` (vim) or worse.
+ */
+const NOT_SHELL = /(?:str_replace|text_editor|edit|write|read|view|browser|computer|search|fetch)/i;
+
+/** Whether a tool call runs its command in a shell or an interpreter (the calls a replay re-runs). */
+function runsCommand(name: unknown, args: Record<string, unknown>): boolean {
+  if (typeof args.path === 'string' && typeof args.command === 'string' && /^(view|create|str_replace|insert|undo_edit)$/.test(args.command)) return false;
+  return !(typeof name === 'string' && NOT_SHELL.test(name) && !/bash|shell|python|exec|run|terminal|cmd/i.test(name));
+}
+
 function toolOf(name: unknown): 'bash' | 'python' {
   const n = String(name ?? 'bash').toLowerCase();
   return n.includes('python') || n === 'ipython' || n === 'code_interpreter' ? 'python' : 'bash';
 }
 
-/** Parses one file's text into episodes, in first-seen order, steps sorted. */
-export function parseReplayInput(text: string, file: string): { episodes: Episode[]; problems: InputProblem[] } {
+/**
+ * Parses one file's text into episodes, in first-seen order, steps sorted. Pass the same `into` map
+ * for several files: an episode whose steps are spread over files is one episode (its sandbox and
+ * files persist across them), and a canonical line and a chat line of one episode add up.
+ */
+export function parseReplayInput(text: string, file: string, into: Map<string, Episode> = new Map()): { episodes: Episode[]; problems: InputProblem[]; skipped: number } {
   const problems: InputProblem[] = [];
-  const episodes = new Map<string, Episode>();
+  const episodes = into;
+  let skipped = 0;
   const lines = text.split('\n');
   lines.forEach((raw, i) => {
     const line = raw.trim();
@@ -40,8 +58,13 @@ export function parseReplayInput(text: string, file: string): { episodes: Episod
     const o = obj as Record<string, unknown>;
     if (Array.isArray(o.messages)) {
       const ep = str(o.episode) ?? `${file}#${i + 1}`;
-      const calls = fromMessages(o.messages, ep, str(o.run), at, problems);
-      episodes.set(ep, { run: str(o.run), episode: ep, calls });
+      const got = fromMessages(o.messages, ep, str(o.run), at, problems);
+      skipped += got.skipped;
+      const cur = episodes.get(ep);
+      // (steps continue after the episode's calls read so far: a chat line adds to, never replaces, them)
+      const base = cur ? Math.max(0, ...cur.calls.map((c) => c.step)) : 0;
+      for (const c of got.calls) c.step += base;
+      episodes.set(ep, { run: cur?.run ?? str(o.run), episode: ep, calls: [...(cur?.calls ?? []), ...got.calls] });
       return;
     }
     const episode = str(o.episode);
@@ -55,7 +78,7 @@ export function parseReplayInput(text: string, file: string): { episodes: Episod
     episodes.set(episode, ep);
   });
   for (const ep of episodes.values()) ep.calls.sort((a, b) => a.step - b.step);
-  return { episodes: [...episodes.values()], problems };
+  return { episodes: [...episodes.values()], problems, skipped };
 }
 
 /**
@@ -63,14 +86,18 @@ export function parseReplayInput(text: string, file: string): { episodes: Episod
  * (`function.arguments`, JSON text or an object), and Anthropic `tool_use` content blocks of
  * assistant messages (`input`, an object).
  */
-function fromMessages(messages: unknown[], episode: string, run: string | undefined, at: { file: string; line: number }, problems: InputProblem[]): ToolCallLine[] {
+function fromMessages(messages: unknown[], episode: string, run: string | undefined, at: { file: string; line: number }, problems: InputProblem[]): { calls: ToolCallLine[]; skipped: number } {
   const out: ToolCallLine[] = [];
-  let step = 0;
+  let step = 0, skipped = 0;
   const add = (id: string | undefined, name: unknown, a: unknown): void => {
     let args: Record<string, unknown> = {};
     if (typeof a === 'string') {
       try { args = JSON.parse(a) as Record<string, unknown>; } catch { problems.push({ ...at, error: `tool call ${id ?? step + 1}: arguments are not valid JSON` }); return; }
     } else if (a && typeof a === 'object') args = a as Record<string, unknown>;
+    if (!runsCommand(name, args)) { skipped++; return; } // (an editor's view/create, a browser: nothing to run)
+    // Codex-style argv arrays: ["bash", "-lc", "…"] is its last element; other argv is joined.
+    const argv = Array.isArray(args.command) && args.command.every((x) => typeof x === 'string') ? args.command as string[] : undefined;
+    if (argv) args = { ...args, command: argv.length >= 3 && /(^|\/)(ba)?sh$/.test(argv[0]!) && /^-l?c$/.test(argv[1]!) ? argv.slice(2).join(' ') : argv.join(' ') };
     const command = [args.command, args.cmd, args.code].find((v) => typeof v === 'string') as string | undefined;
     if (command === undefined) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: no command, cmd or code argument` }); return; }
     step++;
@@ -93,5 +120,5 @@ function fromMessages(messages: unknown[], episode: string, run: string | undefi
       }
     }
   }
-  return out;
+  return { calls: out, skipped };
 }
