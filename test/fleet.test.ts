@@ -278,7 +278,7 @@ test('the publisher drops (and counts) events NATS can never take instead of ret
 test('corral collect and events --postgres: usage errors and an unreachable database are clear', async () => {
   const u = await corral(['collect', '--postgres', pg.url], { CORRAL_NATS: '' });
   assert.equal(u.code, 2);
-  assert.match(u.stderr, /needs --nats/);
+  assert.match(u.stderr, /--nats nats:\/\/HOST:PORT .*is needed/);
   const h = await corral(['events', '--host', 'm1']);
   assert.equal(h.code, 2);
   assert.match(h.stderr, /--host filters the fleet: it needs --postgres URL or --follow --nats URL/);
