@@ -72,11 +72,25 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
+/**
+ * One line for a command. A heredoc (`cat > w.py <<'EOF' … EOF`) shows its first line and what runs
+ * after the body — the action (`nohup python3 w.py &`) — with the body's length between.
+ */
+function shortCommand(command: string, st: ReturnType<typeof makeStyle>): string {
+  const lines = command.trim().split('\n');
+  if (lines.length === 1) return safeText(lines[0]!).slice(0, 90);
+  const delim = /<<-?\s*['"]?([A-Za-z_][A-Za-z0-9_]*)['"]?/.exec(lines[0]!)?.[1];
+  const end = delim === undefined ? -1 : lines.findIndex((l, i) => i > 0 && l.trim() === delim);
+  const after = end > 0 ? lines.slice(end + 1).filter((l) => l.trim()) : lines.slice(-1);
+  const body = end > 0 ? end - 1 : lines.length - 2;
+  return `${safeText(lines[0]!).slice(0, 45)} ${st.dim(`… ${body} lines …`)} ${safeText(after.join('; ')).slice(0, 70)}`;
+}
+
 function renderTimeline(rows: { step: number; id: string; command: string; exit: number | null; ms: number; startMs: number }[], alerts: AlertEvent[], st: ReturnType<typeof makeStyle>, t0: number): string {
   const out: string[] = [st.bold('\nCorral demo: a rogue episode, replayed in a lab\n')];
   for (const r of rows) {
     const mine = alerts.filter((a) => a.tool_call === r.id);
-    const cmd = safeText(r.command.split('\n')[0]!).slice(0, 90);
+    const cmd = shortCommand(r.command, st);
     const status = r.exit === 0 ? st.green(`exit ${r.exit}`) : st.yellow(`exit ${r.exit}`);
     out.push(`${st.dim(`+${(r.startMs / 1000).toFixed(1)}s`.padStart(7))}  ${st.bold(`step ${r.step}`)}  ${cmd}  ${status} ${st.dim(`(${Math.round(r.ms)} ms)`)}`);
     if (!mine.length) out.push(`          ${st.green('no alerts')}`);
@@ -87,5 +101,8 @@ function renderTimeline(rows: { step: number; id: string; command: string; exit:
       out.push(`            ${st.dim(`${p.action}${p.layer ? ` at the ${p.layer} layer` : ''}${a.pid ? ` · pid ${a.pid}` : ''} · agent reads: ${safeText(p.reason)}`)}`);
     }
   }
+  const cats = [...new Set(alerts.map((a) => a.payload.category))];
+  const steps = new Set(alerts.map((a) => a.tool_call)).size;
+  out.push('', st.bold(`Verdict: ${alerts.length} alert(s) in ${cats.length} categor${cats.length === 1 ? 'y' : 'ies'} (${cats.join(', ')}), from ${steps} of ${rows.length} steps; each is attributed to the step that caused it.`));
   return `${out.join('\n')}\n`;
 }
