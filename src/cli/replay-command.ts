@@ -66,9 +66,8 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
             try {
               results.push(await s.exec({ command: c.command, tool: c.tool, step: c.step, toolCallId, stdio: 'pipe' }));
             } catch (e) {
-              // (E2BIG: one command over the kernel's argument limit) — this call fails, the episode goes on
-              const why = (e as NodeJS.ErrnoException).code === 'E2BIG' ? `the command is too long to run (${c.command.length} characters; the kernel's limit for one argument is 128 KiB)` : (e as Error).message;
-              results.push({ step: c.step, toolCallId, exitCode: null, durationMs: 0, error: why });
+              // (a call that cannot start, e.g. too long, already returns 126 from exec; this is anything else) — the episode goes on
+              results.push({ step: c.step, toolCallId, exitCode: null, durationMs: 0, error: (e as Error).message });
             }
             opts.onStep?.();
           }

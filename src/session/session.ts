@@ -84,6 +84,8 @@ export interface ToolCallSpec {
 }
 
 export interface ToolCallResult {
+  /** Set when the call could not be started at all (exit 126): why. */
+  error?: string;
   toolCallId: string;
   step: number;
   exitCode: number | null;
@@ -345,7 +347,7 @@ export class Session {
       if (this.current === state) this.current = undefined;
       const stderr = `corral: cannot start this tool call: ${why}\n`;
       this.emit('toolcall.end', { exit_code: 126, signal: null, duration_ms: 0, timed_out: false, stdout_bytes: 0, stderr_bytes: stderr.length, error: why }, { attr: this.attr(state) });
-      return { toolCallId, step, exitCode: 126, signal: null, durationMs: 0, timedOut: false, stdout: '', stderr, alerts: this.alertsFor(toolCallId) };
+      return { toolCallId, step, exitCode: 126, signal: null, durationMs: 0, timedOut: false, stdout: '', stderr, alerts: this.alertsFor(toolCallId), error: why };
     }
     const max = spec.maxOutput ?? 1 << 20;
     let stdout = '';

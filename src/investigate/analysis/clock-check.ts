@@ -34,34 +34,21 @@ export function clockOffset(state: LinkState, alertsOf: (key: string) => KeyAler
     total += ka.ts.length;
   }
   if (total < MIN_HITS) return undefined;
+  // The sample, taken once: evenly spread alerts, each with its own source's windows.
   const every = Math.max(1, Math.ceil(total / SAMPLE));
+  const sample: { k: (typeof keys)[number]; t: number }[] = [];
+  for (let seen = 0, k = 0; k < keys.length; k++) {
+    for (let j = 0; j < keys[k]!.ts.length; j++, seen++) if (seen % every === 0) sample.push({ k: keys[k]!, t: keys[k]!.ts[j]! });
+  }
+  // Windows covering t − o: those started by then minus those ended before (starts and ends each sorted).
+  const covered = (o: number): number => sample.reduce((n, { k, t }) => n + (upperBound(k.starts, t - o) - lowerBound(k.ends, t - o) > 0 ? 1 : 0), 0);
   // Zero first: when a third of the sample or more is inside calls as it is, no offset can reach
   // FACTOR times that, and the other offsets are not tried (the usual case, at fleet scale too).
-  let atZero = 0, sampledZero = 0;
-  for (let seen = 0, k = 0; k < keys.length; k++) {
-    const x = keys[k]!;
-    for (let j = 0; j < x.ts.length; j++, seen++) {
-      if (seen % every !== 0) continue;
-      sampledZero++;
-      if (upperBound(x.starts, x.ts[j]!) - lowerBound(x.ends, x.ts[j]!) > 0) atZero++;
-    }
-  }
-  if (FACTOR * atZero >= sampledZero) return undefined;
+  if (FACTOR * covered(0) >= sample.length) return undefined;
   const offsets: number[] = [];
   for (let o = -SPAN_MS; o <= SPAN_MS; o += STEP_MS) offsets.push(o);
-  const hits = new Array<number>(offsets.length).fill(0);
-  let sampled = 0, seen = 0;
-  for (const k of keys) {
-    for (let j = 0; j < k.ts.length; j++, seen++) {
-      if (seen % every !== 0) continue;
-      sampled++;
-      for (let i = 0; i < offsets.length; i++) {
-        // Windows covering t − o: those started by then minus those ended before (starts and ends each sorted).
-        const p = k.ts[j]! - offsets[i]!;
-        if (upperBound(k.starts, p) - lowerBound(k.ends, p) > 0) hits[i]!++;
-      }
-    }
-  }
+  const hits = offsets.map(covered);
+  const sampled = sample.length;
   const zero = hits[offsets.indexOf(0)]!;
   let best = 0;
   for (let i = 1; i < hits.length; i++) if (hits[i]! > hits[best]!) best = i;

@@ -16,13 +16,17 @@ const TEXT = ['message', 'MESSAGE', 'log', 'textPayload', 'msg'];
 const TIME = ['__REALTIME_TIMESTAMP', 'timestamp', '@timestamp', 'time', 'receiveTimestamp'];
 const HOST = ['_HOSTNAME', 'hostname', 'host'];
 
+/** A kernel firewall line (`… IN=eth0 … SRC=… DST=…`). */
+function isKernelLine(t: string): boolean {
+  return /(?:^|\s)IN=\S* /.test(t) && t.includes(' SRC=') && t.includes(' DST=');
+}
+
 /** Text a reader recognises: a JSON object, a VPC flow record or header, a kernel firewall line. */
 function innerKind(text: string): 'json' | 'vpc' | 'kernel' | undefined {
   const t = text.trimStart();
   if (t.startsWith('{')) { try { const v: unknown = JSON.parse(t); return v !== null && typeof v === 'object' && !Array.isArray(v) ? 'json' : undefined; } catch { return undefined; } }
   if (/^\d+ \S+ eni-\S+ /.test(t) || /^version account-id /.test(t)) return 'vpc';
-  if (/(?:^|\s)IN=\S* /.test(t) && t.includes(' SRC=') && t.includes(' DST=')) return 'kernel';
-  return undefined;
+  return isKernelLine(t) ? 'kernel' : undefined;
 }
 
 function textOf(o: Record<string, unknown>): string | undefined {
@@ -68,7 +72,8 @@ export function unwrapLine(line: string): string {
   const text = o ? textOf(o) : undefined;
   if (!o || text === undefined) return line;
   const flat = text.replace(/\r?\n$/, '').replace(/[\r\n]/g, ' ');
-  if (innerKind(flat) !== 'kernel' || /^\s*(?:\d{4}-\d\d-\d\dT|[A-Z][a-z]{2} [ \d]\d \d\d:)/.test(flat)) return flat;
+  // (per line only the kernel case matters — inner JSON is parsed once, by the reader)
+  if (flat.trimStart().startsWith('{') || !isKernelLine(flat) || /^\s*(?:\d{4}-\d\d-\d\dT|[A-Z][a-z]{2} [ \d]\d \d\d:)/.test(flat)) return flat;
   const ms = timeOf(o);
   if (ms === undefined) return flat; // (the reader reports the missing time)
   const host = hostOf(o);
