@@ -329,6 +329,19 @@ test('eventsCommand: table and --json output, filters, --sessions', async (t) =>
   assert.equal(await eventsCommand(['--kind', 'alert'], { stdout: noColor, stderr, env: { CORRAL_HOME: home, NO_COLOR: '1' } }), 0);
   assert.ok(!noColor.text.includes('\x1b'), 'NO_COLOR respected');
   assert.match(noColor.text, /medium tunnel/);
+
+  // A session id that the store does not hold is an error (exit 2, named), not an empty answer;
+  // a known session with no match for the other filters is an empty answer (exit 0).
+  for (const json of [[], ['--json']]) {
+    const missOut = new Collect();
+    const missErr = new Collect();
+    assert.equal(await eventsCommand([...json, '--session', 'nosuch'], { stdout: missOut, stderr: missErr, env: { CORRAL_HOME: home } }), 2);
+    assert.equal(missOut.text, '');
+    assert.match(missErr.text, /no session nosuch in .*--sessions lists them/);
+  }
+  const none = new Collect();
+  assert.equal(await eventsCommand(['--json', '--session', 's1', '--category', 'exfiltration'], { stdout: none, stderr: new Collect(), env: { CORRAL_HOME: home } }), 0);
+  assert.equal(none.text, '');
 });
 
 test('eventsCommand: --since takes a time ago (10m, 2h) as well as epoch ns and ISO 8601', async (t) => {

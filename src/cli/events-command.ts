@@ -260,6 +260,11 @@ export async function eventsCommand(argv: string[], io: CommandIO): Promise<numb
       return 0;
     }
     const events = store.query(q);
+    if (events.length === 0 && q.session !== undefined && !store.sessions().some((s) => s.session === q.session)) {
+      // A mistyped id is an error, not an empty answer (as `corral report` says).
+      await write(io.stderr, `corral events: no session ${safeText(q.session)} in ${home} (corral events --sessions lists them)\n`);
+      return 2;
+    }
     if (v.json) {
       for (const ev of events) await write(io.stdout, `${JSON.stringify(ev)}\n`);
     } else if (events.length === 0) {
@@ -310,6 +315,10 @@ async function fleetEvents(url: string, q: EventQuery & { host?: string }, json:
       return 0;
     }
     const events = await store.query(q);
+    if (events.length === 0 && q.session !== undefined && !(await store.sessions()).some((s) => s.session === q.session)) {
+      await write(io.stderr, `corral events: no session ${safeText(q.session)} in the fleet store (corral events --postgres URL --sessions lists them)\n`);
+      return 2;
+    }
     const tty = 'isTTY' in io.stdout && io.stdout.isTTY === true;
     if (json) {
       for (const ev of events) await write(io.stdout, `${JSON.stringify(ev)}\n`);
