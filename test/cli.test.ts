@@ -53,6 +53,21 @@ test('usage errors exit 2 with a clear message; unknown commands too', () => {
     assert.match(last.error.message, msg);
   }
   assert.doesNotMatch(run('run', '--timeout', '5x', '--', 'echo', '--json').stderr, /^\{"error"/m, 'a --json after "--" belongs to the command');
+  // Every command, also those that return their failures as exit codes: the JSON error's message is
+  // the first line of what people read, without the usage text.
+  const noHome = join(tmpdir(), 'corral-no-such-home');
+  for (const [args, code, kind, msg] of [
+    [['events', '--json', '--bogus'], 2, 'usage', /^unknown option --bogus/], [['events', '--json', '--home', noHome], 2, 'usage', /^no event store at /],
+    [['report', '--json', '--home', noHome, '--session', 'x'], 2, 'usage', /^no event store at /], [['investigate', '--json'], 2, 'usage', /^no LOGFILE given$/],
+    [['check', '--json'], 64, 'usage', /^give a command/], [['replay', '--json'], 2, 'usage', /^no input files$/], [['run', '--json'], 2, 'usage', /^missing command after --$/],
+  ] as const) {
+    const j = run(...args);
+    assert.equal(j.status, code, `${args.join(' ')}: ${j.stderr}`);
+    const last = JSON.parse(j.stderr.trim().split('\n').at(-1)!) as { error: { kind: string; message: string } };
+    assert.equal(last.error.kind, kind, args.join(' '));
+    assert.match(last.error.message, msg, args.join(' '));
+  }
+  assert.doesNotMatch(run('events', '--bogus').stderr, /^\{"error"/m, 'without --json, no JSON');
   const d = run('replay', '--parallel', '0', 'x.jsonl');
   assert.equal(d.status, 2);
   assert.match(d.stderr, /--parallel must be an integer/);

@@ -28,8 +28,48 @@ function packageVersion(): string {
   try { return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown'; } catch { return 'unknown'; }
 }
 
+/**
+ * Commands that report some failures by their exit code rather than by throwing: which codes are
+ * failures (the rest are verdicts or success) and their kind in the JSON error object.
+ */
+const RETURNED_FAILURES: Record<string, Record<number, string>> = {
+  events: { 1: 'failure', 2: 'usage' }, report: { 1: 'failure', 2: 'usage' },
+  investigate: { 1: 'failure', 2: 'usage' }, check: { 64: 'usage', 65: 'input' },
+};
+
+/**
+ * With --json, a failure a command returned (not threw) still ends stderr with the JSON error
+ * object, built from the command's last message: the stderr stream is watched, not replaced.
+ */
+async function withJsonFailure(cmd: string, rest: string[], io: CliIO, run: (io: CliIO) => Promise<number>): Promise<number> {
+  const codes = RETURNED_FAILURES[cmd];
+  if (!codes || !rest.includes('--json')) return run(io);
+  let last = '';
+  const real = io.stderr;
+  const watched = Object.create(real) as CliIO['stderr'];
+  watched.write = ((chunk: unknown, ...more: unknown[]) => {
+    if (typeof chunk === 'string' && chunk.trim() !== '') last = chunk;
+    return (real.write as (...a: unknown[]) => boolean)(chunk, ...more);
+  }) as CliIO['stderr']['write'];
+  const code = await run({ ...io, stderr: watched });
+  const kind = codes[code];
+  if (kind !== undefined && !last.trimStart().startsWith('{')) real.write(`${JSON.stringify({ error: { kind, message: errorMessage(cmd, last) } })}\n`);
+  return code;
+}
+
+/** The message of an error text: its first line, without the `corral CMD:` prefix or a usage text after it. */
+function errorMessage(cmd: string, text: string): string {
+  const first = text.split('\n').find((l) => l.trim() !== '') ?? '';
+  return first.replace(new RegExp(`^corral( ${cmd})?: `), '').trim();
+}
+
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd !== undefined && RETURNED_FAILURES[cmd]) return withJsonFailure(cmd, rest, io, (watched) => dispatch(cmd, rest, watched));
+  return dispatch(cmd, rest, io);
+}
+
+async function dispatch(cmd: string | undefined, rest: string[], io: CliIO): Promise<number> {
   try {
     switch (cmd) {
       case 'run': return await (await import('./run-command.js')).runCommand(rest, io);
@@ -61,7 +101,8 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     const json = (cmd === 'run' ? rest.slice(0, rest.indexOf('--') < 0 ? rest.length : rest.indexOf('--')) : rest).includes('--json');
     const fail = (kind: string, text: string, code: number): number => {
       io.stderr.write(`${text}\n`);
-      if (json) io.stderr.write(`${JSON.stringify({ error: { kind, message: (e as Error).message ?? String(e) } })}\n`);
+      // (a usage text after the message is for people: the JSON message ends before it)
+      if (json) io.stderr.write(`${JSON.stringify({ error: { kind, message: String((e as Error).message ?? e).split(/\nUsage:/)[0] } })}\n`);
       return code;
     };
     if (e instanceof UsageError || String((e as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS')) return fail('usage', `corral ${cmd}: ${(e as Error).message}`, 2);
