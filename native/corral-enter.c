@@ -32,9 +32,16 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+/* CLOSE_RANGE_CLOEXEC (5.11+): mark instead of close, so exec's own failure message still reaches stderr. */
+#define CLOSE_RANGE_CLOEXEC_FLAG (1U << 2)
 
 static void die(const char *what) {
   fprintf(stderr, "corral-enter: %s: %s\n", what, strerror(errno));
@@ -182,6 +189,12 @@ int main(int argc, char **argv) {
   if (do_setsid) setsid();
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
   if (prog.filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) die("seccomp");
+  /* A tool call gets stdio and nothing else: a descriptor Corral's own parent left open (a CI
+   * runner's, a supervisor's; Node passes on what it inherited) would otherwise reach agent code.
+   * (The holder's start passes bwrap its seccomp program as fd 3; the holder closes the rest.) */
+  if (join_pid > 0 && syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC_FLAG) < 0) {
+    for (int fd = 3; fd < 65536; fd++) { int fl = fcntl(fd, F_GETFD); if (fl >= 0) fcntl(fd, F_SETFD, fl | FD_CLOEXEC); }
+  }
   execvp(argv[i], &argv[i]);
   int err = errno;
   fprintf(stderr, "corral-enter: exec %s: %s\n", argv[i], strerror(err));

@@ -17,6 +17,8 @@ const src = (name) => join(root, 'native', name);
 
 const targets = [
   { out: join(out, 'corral-enter'), src: src('corral-enter.c'), args: ['-O2', '-Wall', '-Werror'] },
+  // pid 1 of every sandbox: holds its namespaces, not dumpable, reaps orphans.
+  { out: join(out, 'corral-holder'), src: src('corral-holder.c'), args: ['-O2', '-Wall', '-Werror'] },
   // A host workspace's owner shown as the sandbox uid, without chowning host files.
   { out: join(out, 'corral-idmap'), src: src('corral-idmap.c'), args: ['-O2', '-Wall', '-Werror'] },
   {

@@ -3,7 +3,7 @@
 // regression that would open metadata, internal ranges or fronting shows up as a failing case.
 
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -19,6 +19,8 @@ import {
   resolvePolicy,
   withExtraAllows,
 } from '../src/policy/index.js';
+import { hostRangeList } from '../src/policy/address-class.js';
+import { leaseSubnet } from '../src/sandbox/address-leases.js';
 
 function policy(yaml: string): Policy {
   return parsePolicy(yaml, 'policies/t.yaml');
@@ -84,6 +86,16 @@ describe('presets', () => {
   it('resolvePolicy: default, preset names, paths, and unknown names', () => {
     assert.equal(resolvePolicy(undefined).name, 'default');
     assert.equal(resolvePolicy('lab-demo').name, 'lab-demo');
+    // A file named like a preset in the working directory (a sandbox's writable workspace under
+    // `--workspace .`) never stands in for the preset; `./default` names it on purpose.
+    const cwd = process.cwd();
+    const dir = mkdtempSync(join(tmpdir(), 'corral-preset-'));
+    try {
+      writeFileSync(join(dir, 'default'), 'name: default\nnetwork:\n  allow:\n    - cidr: 0.0.0.0/0\n      ports: any\n');
+      process.chdir(dir);
+      assert.deepEqual(resolvePolicy('default').network.allow, [], 'the preset, not the planted file');
+      assert.equal(resolvePolicy('./default').network.allow.length, 1);
+    } finally { process.chdir(cwd); rmSync(dir, { recursive: true, force: true }); }
     const e = errorOf(() => resolvePolicy('no-such-preset'));
     assert.match(e.message, /unknown preset 'no-such-preset'; available presets: .*default/);
     const e2 = errorOf(() => resolvePolicy('/nonexistent/dir/p.yaml'));
@@ -156,6 +168,20 @@ resources:
 });
 
 describe('error reporting', () => {
+  it('limits past what timers and the kernel take are errors, not a timeout that fires at once', () => {
+    assert.match(errorOf(() => policy('name: t\nresources:\n  timeout: 30d\n')).message, /timeout.*at most 24 days/);
+    assert.equal(policy('name: t\nresources:\n  timeout: 24d\n').resources.timeout, 24 * 86_400_000);
+    assert.match(errorOf(() => policy('name: t\nresources:\n  memory: 99999999999999999999TiB\n')).message, /memory.*at most 8 PiB/);
+    assert.match(errorOf(() => policy('name: t\nresources:\n  workspace_size: 99999999999TiB\n')).message, /at most 8 PiB/);
+  });
+
+  it('an alias bomb is a policy error naming the file, not a crash', () => {
+    const bomb = ['name: bomb', 'a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefgh'.split('').map((k, n) => `${k}: &${k} [${Array(9).fill(`*${'abcdefgh'[n]}`).join(', ')}]`), 'network: *h', ''].join('\n');
+    const e = errorOf(() => parsePolicy(bomb, 'policies/bomb.yaml'));
+    assert.equal(e.file, 'policies/bomb.yaml');
+    assert.match(e.message, /YAML error: .*alias/i);
+  });
+
   it('bad port in a list: line, column and field path of the element', () => {
     const e = errorOf(() => policy(`name: x
 network:
@@ -489,6 +515,21 @@ describe('withExtraAllows', () => {
     // (a /24 around the host's address does not open the host itself: compile still denies it)
     assert.equal(compilePolicy(p, { hostAddresses: host }).decideConnect({ ip: '192.0.2.253', port: 443 }).verdict, 'deny');
   });
+  it("Corral's sandbox subnet is the host's: no --allow inside it, and no rule around it opens it", () => {
+    assert.equal(leaseSubnet(), '10.231.0.0/16', 'the default lease range (16384 leases of 4 addresses)');
+    assert.equal(leaseSubnet({ dir: '/x', base: '10.9.128.0', size: 64 }), '10.9.128.0/24');
+    assert.equal(leaseSubnet({ dir: '/x', base: '10.9.0.252', size: 2 }), '10.9.0.0/23', 'an unaligned base is covered whole');
+    for (const spec of ['10.231.0.0/16:2222', '10.231.7.1', '10.231.0.0/24']) {
+      assert.match(errorOf(() => withExtraAllows(base, [spec], [])).message, /this host's own address/, spec);
+    }
+    // The host-side veth addresses appear as sandboxes start (also other Corral processes'): the
+    // whole range is host_self, so a policy file's 10.0.0.0/8 opens internal hosts, never them.
+    const c = compilePolicy(policy('name: internal\nnetwork:\n  allow:\n    - cidr: 10.0.0.0/8\n      ports: any\n'), { hostRanges: ['10.231.0.0/16'] });
+    assert.deepEqual([c.decideConnect({ ip: '10.231.4.1', port: 2222 }).rule, c.decideConnect({ ip: '10.231.4.1', port: 2222 }).addressClass], ['always-deny:host_self', 'host_self']);
+    assert.equal(c.decideConnect({ ip: '10.5.0.1', port: 2222 }).verdict, 'allow');
+    assert.equal(classifyAddress('10.231.200.9', undefined, hostRangeList(['10.231.0.0/16'])), 'host_self');
+    assert.equal(classifyAddress('10.232.0.1', undefined, hostRangeList(['10.231.0.0/16'])), 'private');
+  });
 });
 
 describe('performance', () => {
@@ -571,5 +612,17 @@ describe('filesystem.mounts (read-only host paths)', () => {
     assert.match(errorOf(() => policy('name: x\nfilesystem:\n  mounts:\n    - { host: /a/b, path: /d }\n    - { host: /a/c, path: /d/ }\n')).message, /'\/d' is mounted twice/);
     assert.equal(errorOf(() => policy('name: x\nfilesystem:\n  mounts:\n    - { host: /a/b, path: /d, writable: true }\n')).field, 'filesystem.mounts[0].writable');
     assert.equal(errorOf(() => policy('name: x\nfilesystem:\n  mounts:\n    - { host: relative/dir, path: /d }\n')).field, 'filesystem.mounts[0].host');
+  });
+});
+
+describe('library entry', () => {
+  it('exports every function docs/policy.md documents for programmatic use', async () => {
+    const docs = readFileSync(join(process.cwd(), 'docs', 'policy.md'), 'utf8');
+    const api = docs.slice(docs.indexOf('## API'));
+    const block = api.slice(api.indexOf('```ts') + 5, api.indexOf('```', api.indexOf('```ts') + 5));
+    const names = [...block.matchAll(/^(?:class )?(?!type\b)([a-z][A-Za-z]+|[A-Z][A-Za-z]+Error)\b/gm)].map((m) => m[1]!).concat(['parseDuration']);
+    assert.ok(names.length >= 10, names.join(' '));
+    const lib = await import('../src/index.js') as Record<string, unknown>;
+    for (const n of names) assert.equal(typeof lib[n], 'function', `corral exports ${n}`);
   });
 });

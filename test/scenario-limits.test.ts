@@ -3,9 +3,13 @@
 // Corral stays healthy afterwards.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DEFAULT_HOME } from '../src/store/home.js';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
+import type { SessionOptions, ToolCallSpec } from '../src/session/session.js';
 
 let fx: Fixture;
 before(async () => { fx = await startFixture([{ name: 'registry.test', ip: '198.51.100.10', services: [{ kind: 'http', port: 80 }] }], 'lablim'); });
@@ -121,10 +125,52 @@ test('the sandbox holds: no root, no capabilities, NoNewPrivs, seccomp, read-onl
       'python3 -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)" 2>/dev/null && echo raw-ok || echo raw-denied',
       'python3 -c "import socket; socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)" 2>&1 | grep -o "Errno 97" || echo vsock-ok',
       'env | grep -c CORRAL || true', 'touch /workspace/w && echo ws-writable', '(ls -A /var/lib/corral 2>&1 || true) | wc -l', 'ps -e --no-headers | wc -l',
+      // the host's cgroup tree (other sandboxes' usage) and its network interfaces are not shown
+      'ls -A /sys/fs/cgroup | wc -l', 'ls -A /sys/class/net /sys/devices/virtual/net | grep -c crl || true', 'test -d /sys/devices/system/cpu && echo sys-cpu',
     ].join('; ') });
-    assert.deepEqual(r.stdout.trim().split('\n'), ['65534', 'CapEff: 0000000000000000', 'NoNewPrivs: 1', 'Seccomp: 2', 'usr-ro', 'root-hidden', 'unshare-denied', 'raw-denied', 'Errno 97', '0', 'ws-writable', '0', r.stdout.trim().split('\n')[12]!]);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['65534', 'CapEff: 0000000000000000', 'NoNewPrivs: 1', 'Seccomp: 2', 'usr-ro', 'root-hidden', 'unshare-denied', 'raw-denied', 'Errno 97', '0', 'ws-writable', '0', r.stdout.trim().split('\n')[12]!, '0', '0', 'sys-cpu']);
     assert.ok(Number(r.stdout.trim().split('\n')[12]) < 10, 'only the sandbox processes are visible');
   } finally { await s.close(); }
+});
+
+test('pid 1 cannot be taken over: the holder is not dumpable, is filtered, reaps orphans; tool calls get no inherited descriptors', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'pid1' });
+  try {
+    // Same uid as pid 1: without the holder's protection /proc/1/mem opens read-write (no ptrace
+    // needed on kernels without Yama) and a tool call could make pid 1 run anything, unfiltered.
+    const r = await s.exec({ step: 1, command: [
+      'python3 -c "open(\'/proc/1/mem\', \'r+b\')" 2>&1 | grep -o PermissionError || echo mem-open',
+      'ls /proc/1/fd >/dev/null 2>&1 && echo fd-listed || echo fd-denied',
+      'grep -E "^(Name|Seccomp):" /proc/1/status | tr -s "\t" " "',
+      '(sleep 0.1 &); sleep 0.5; ps -e -o stat= | grep -c "^Z" || true',
+    ].join('; ') });
+    assert.deepEqual(r.stdout.trim().split('\n'), ['PermissionError', 'fd-denied', 'Name: corral-holder', 'Seccomp: 2', '0'], r.stderr);
+  } finally { await s.close(); }
+  // A descriptor left open (not close-on-exec) by whatever started Corral never reaches a tool call.
+  const dir = mkdtempSync(join(tmpdir(), 'corral-fd-'));
+  const secret = openSync(join(dir, 'secret'), 'w');
+  try {
+    const main = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+    const c = spawnSync(process.execPath, [main, 'run', '--no-daemon', '--home', fx.home, '--', 'bash', '-c', '[ -e /proc/self/fd/7 ] && echo leaked || echo closed'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore', secret] });
+    assert.equal(c.stdout.trim(), 'closed', c.stderr);
+  } finally { closeSync(secret); rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('library callers get clear errors for bad tool calls, never lost events; a repeated tool call id is ID#2', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'lib-input' });
+  try {
+    await assert.rejects(s.exec({ command: 'true', step: -1 }), /Session\.exec: step must be a whole number ≥ 0, got -1/);
+    await assert.rejects(s.exec({ command: 'true', step: Number.NaN }), /step must be a whole number/);
+    await assert.rejects(s.exec({} as ToolCallSpec), /command must be a string/);
+    await assert.rejects(s.exec({ command: 'true', timeoutMs: 3e9 }), /timeoutMs must be from 1 to 2147483647/);
+    const a = await s.exec({ command: 'echo one', toolCallId: 'same' });
+    const b = await s.exec({ command: 'echo two', toolCallId: 'same' });
+    assert.deepEqual([a.toolCallId, b.toolCallId, b.stdout.trim()], ['same', 'same#2', 'two']);
+    // numbering went on after the refused calls: every call's events are in the store
+    assert.deepEqual(s.events.filter((e) => e.kind === 'toolcall.start').map((e) => e.tool_call), ['same', 'same#2']);
+  } finally { await s.close(); }
+  await assert.rejects(fx.rt.createSession({} as SessionOptions), /createSession: opts\.policy is required/);
 });
 
 test('workspace_size caps /workspace: writes past it fail with ENOSPC, the call is flagged, the host disk is untouched', async () => {

@@ -4,12 +4,12 @@
 // of milliseconds instead of the ~2 s a fresh eBPF sensor needs); otherwise it runs here.
 import { isStepLabel, stepFromLabels } from '../session/call-labels.js';
 import { parseArgs } from 'node:util';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { constants } from 'node:os';
 import { alertJson, renderAlertSummaries, UsageError, type AlertJson, type CliIO } from './io.js';
-import { makeStyle } from './style.js';
-import { parseDuration } from '../policy/units.js';
+import { makeStyle, safeText } from './style.js';
+import { parseTimerDuration } from '../policy/units.js';
 import { daemonRequest, DEFAULT_SOCKET, noDaemon } from '../server/daemon-client.js';
 import type { Runtime } from '../session/runtime.js';
 import type { Session } from '../session/session.js';
@@ -50,7 +50,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
       socket: { type: 'string' }, 'no-daemon': { type: 'boolean' }, workspace: { type: 'string' }, mount: { type: 'string', multiple: true },
     },
   });
-  const { parseMountSpec, PolicyError } = await import('../policy/index.js');
+  const { parseMountSpec, PolicyError, listPresets } = await import('../policy/index.js');
   let mounts: { host: string; path: string; mode?: string }[];
   try { mounts = (values.mount ?? []).map((m) => parseMountSpec(m, process.cwd())); } catch (e) { if (e instanceof PolicyError) throw new UsageError(e.message); throw e; }
   const cmd = argv.slice(sep + 1);
@@ -62,6 +62,8 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   }
   if (labels.step !== undefined && !isStepLabel(labels.step)) throw new UsageError(`--label step=N expects a whole number, got "${labels.step}"`);
   if (values.socket && values['no-daemon']) throw new UsageError('--socket and --no-daemon contradict each other');
+  const inside = policyInsideWorkspace(values.policy, values.workspace, listPresets());
+  if (inside) io.stderr.write(`corral run: warning: the policy file ${safeText(inside)} is inside the workspace this sandbox can write; a tool call could rewrite the policy of the next run (keep policies outside it)\n`);
   const local = values['no-daemon'] || values.home !== undefined || values['no-sensor'] || io.env.CORRAL_NO_DAEMON === '1';
   let summary: RunSummary | undefined;
   if (!local) summary = await viaDaemon(values.socket ?? io.env.CORRAL_SOCKET ?? DEFAULT_SOCKET, values.socket !== undefined, cmd, { ...values, mounts }, labels);
@@ -97,8 +99,20 @@ async function viaDaemon(socket: string, explicit: boolean, cmd: string[], v: Ru
   throw new Error(`corral daemon at ${socket} answered ${answer.status}: ${err.message ?? ''}`);
 }
 
+/** The policy file's real path when it lies inside the (writable) host workspace, else undefined. */
+function policyInsideWorkspace(policy: string | undefined, workspace: string | undefined, presets: string[]): string | undefined {
+  if (policy === undefined || workspace === undefined) return undefined;
+  if (!policy.includes('/') && !/\.ya?ml$/i.test(policy) && presets.includes(policy)) return undefined; // a preset
+  try {
+    const file = realpathSync(policy);
+    if (!statSync(file).isFile()) return undefined;
+    const ws = realpathSync(workspace);
+    return file.startsWith(`${ws}/`) ? file : undefined;
+  } catch { return undefined; } // (a preset name, or a path that does not exist: resolvePolicy says so)
+}
+
 function parseTimeout(text: string): number {
-  const d = parseDuration(text);
+  const d = parseTimerDuration(text);
   if (!d.ok) throw new UsageError(`--timeout: ${d.error}`);
   return d.value;
 }

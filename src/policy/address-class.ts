@@ -45,18 +45,24 @@ const METADATA_KEYS = new Set(METADATA_ADDRESSES.map((s) => {
   return addrKey(a);
 }));
 
-/** Classifies a parsed address. `hostKeys` holds addrKey() of the host's own addresses. */
-export function classifyParsed(a: Addr, hostKeys?: ReadonlySet<string>): AddressClass {
+/**
+ * Classifies a parsed address. `hostKeys` holds addrKey() of the host's own addresses; `hostRanges`
+ * are ranges that belong to the host as a whole — Corral's own sandbox subnet, whose host-side veth
+ * addresses appear one by one as sandboxes start (also other Corral processes' sandboxes), so no
+ * address list captured at start-up can hold them.
+ */
+export function classifyParsed(a: Addr, hostKeys?: ReadonlySet<string>, hostRanges?: readonly Cidr[]): AddressClass {
   const key = addrKey(a);
   if (METADATA_KEYS.has(key)) return 'metadata';
   if (hostKeys && hostKeys.size > 0 && hostKeys.has(key)) {
     // Loopback stays loopback: it is the more specific reason.
     if (!(a.v === 4 && a.n >>> 24 === 127)) return 'host_self';
   }
+  if (hostRanges?.some((c) => cidrContains(c, a))) return 'host_self';
   for (const [c, cls] of RANGES) if (cidrContains(c, a)) return cls;
   if (cidrContains(NAT64, a) && a.v === 6) {
     // NAT64 embeds an IPv4 address in its low 32 bits: judge the address it will reach.
-    const inner = classifyParsed({ v: 4, n: a.w[3] }, hostKeys);
+    const inner = classifyParsed({ v: 4, n: a.w[3] }, hostKeys, hostRanges);
     if (inner !== 'public') return inner;
   }
   return 'public';
@@ -77,8 +83,13 @@ export function hostKeySet(addrs: Iterable<string> | undefined): Set<string> {
  * Classifies an address string. Unparsable input is 'reserved' (never 'public'), so callers that
  * only deny non-public classes fail closed.
  */
-export function classifyAddress(ip: string, hostAddrs?: Set<string>): AddressClass {
+export function classifyAddress(ip: string, hostAddrs?: Set<string>, hostRanges?: readonly Cidr[]): AddressClass {
   const a = parseAddr(ip);
   if (!a) return 'reserved';
-  return classifyParsed(a, hostAddrs ? hostKeySet(hostAddrs) : undefined);
+  return classifyParsed(a, hostAddrs ? hostKeySet(hostAddrs) : undefined, hostRanges);
+}
+
+/** Parses CIDR strings for hostRanges; a malformed one is an internal error (they come from configuration). */
+export function hostRangeList(ranges: readonly string[] | undefined): Cidr[] {
+  return (ranges ?? []).map((r) => cidr(r));
 }

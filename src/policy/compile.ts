@@ -6,7 +6,7 @@
 // (ssh or mining traffic on an allowed web port), and metadata lookups at DNS.
 
 import { labProblems } from '../lab/lab-guard.js';
-import { type AddressClass, ALWAYS_DENIED_RANGES, classifyParsed, hostKeySet, METADATA_ADDRESSES } from './address-class.js';
+import { type AddressClass, ALWAYS_DENIED_RANGES, classifyParsed, hostKeySet, hostRangeList, METADATA_ADDRESSES } from './address-class.js';
 import { DomainIndex, isMetadataName, normaliseName } from './domain.js';
 import { PolicyError } from './errors.js';
 import { addrKey, type Cidr, cidrContains, cidrWithin, parseAddr, parseCidr } from './ip.js';
@@ -53,6 +53,8 @@ export interface CompiledPolicy {
 export interface CompileOptions {
   /** The host's own addresses; connections to them are always denied (class host_self). */
   hostAddresses?: string[];
+  /** Ranges that are the host's as a whole (Corral's sandbox subnet): class host_self, never opened by a rule. */
+  hostRanges?: string[];
   /** Environment consulted for CORRAL_LAB (defaults to process.env). */
   env?: Record<string, string | undefined>;
   /**
@@ -140,6 +142,7 @@ function normaliseSniffed(h: string): string {
 class Compiled implements CompiledPolicy {
   readonly policy: Policy;
   private readonly hostKeys: Set<string>;
+  private readonly hostRanges: Cidr[];
   private readonly allow: CRule[];
   private readonly deny: CRule[];
   private readonly allowDomains = new DomainIndex();
@@ -150,9 +153,10 @@ class Compiled implements CompiledPolicy {
   private readonly hostsKey: Map<string, string>;
   private readonly denyTls: Set<string>;
 
-  constructor(p: Policy, hostKeys: Set<string>) {
+  constructor(p: Policy, hostKeys: Set<string>, hostRanges: Cidr[]) {
     this.policy = p;
     this.hostKeys = hostKeys;
+    this.hostRanges = hostRanges;
     this.allow = p.network.allow.map((r, i) => compileRule(r, i, 'allow', hostKeys));
     this.deny = p.network.deny.map((r, i) => compileRule(r, i, 'deny', hostKeys));
     p.network.allow.forEach((r, i) => r.domain && this.allowDomains.add(r.domain.replace(/^\*\./, ''), r.domain.startsWith('*.'), i));
@@ -171,7 +175,7 @@ class Compiled implements CompiledPolicy {
   decideConnect(ctx: ConnectContext): Decision {
     const a = parseAddr(ctx.ip);
     if (!a) return { verdict: 'deny', rule: 'invalid-address', reason: `'${ctx.ip}' is not a valid IP address.`, addressClass: 'reserved' };
-    const cls = classifyParsed(a, this.hostKeys);
+    const cls = classifyParsed(a, this.hostKeys, this.hostRanges);
     const port = ctx.port;
     const target = ctx.name ? `${ctx.name} (${ctx.ip})` : ctx.ip;
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -353,5 +357,5 @@ export function compilePolicy(p: Policy, opts: CompileOptions = {}): CompiledPol
       });
     }
   }
-  return new Compiled(p, hostKeySet(opts.hostAddresses));
+  return new Compiled(p, hostKeySet(opts.hostAddresses), hostRangeList(opts.hostRanges));
 }

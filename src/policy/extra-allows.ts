@@ -3,10 +3,11 @@
 // CIDR or a mount over /etc is refused rather than opening everything (threat: accidental
 // over-broad egress or filesystem exposure).
 
-import { ALWAYS_DENIED_RANGES, METADATA_ADDRESSES, type AddressClass } from './address-class.js';
+import { ALWAYS_DENIED_RANGES, hostRangeList, METADATA_ADDRESSES, type AddressClass } from './address-class.js';
+import { leaseSubnet } from '../sandbox/address-leases.js';
 import { PolicyError, formatPath, issuesFromZod } from './errors.js';
 import { localHostAddresses } from './host-addresses.js';
-import { addrKey, cidrWithin, parseAddr, parseCidr } from './ip.js';
+import { addrKey, type Cidr, cidrWithin, parseAddr, parseCidr } from './ip.js';
 import { checkMounts, type Policy, PolicySchema } from './schema.js';
 
 /** Address classes a command-line --allow may never open: the host itself, its loopback, link-local and cloud metadata. */
@@ -19,9 +20,11 @@ const CLI_REASON: Partial<Record<AddressClass, string>> = {
 };
 
 /** The class of the always-denied ranges an allow cidr would open that the command line may not, if any. */
-function sensitiveClass(cidrText: string, hostKeys: ReadonlySet<string>): AddressClass | undefined {
+function sensitiveClass(cidrText: string, hostKeys: ReadonlySet<string>, hostRanges: readonly Cidr[]): AddressClass | undefined {
   const c = parseCidr(cidrText);
   if (!c.ok) return undefined; // (the schema reports it)
+  // Inside Corral's sandbox subnet: the host's veth addresses (a wider rule is accepted; the subnet stays closed)
+  if (hostRanges.some((h) => cidrWithin(c.cidr, h))) return 'host_self';
   const single = c.cidr.prefix === (c.cidr.v === 4 ? 32 : 128);
   if (single) {
     const key = addrKey(c.cidr.v === 4 ? { v: 4, n: c.cidr.net } : { v: 6, w: c.cidr.net });
@@ -64,12 +67,13 @@ export function parseHostSpec(spec: string): Record<string, unknown> {
  * for a reviewed policy file, never a command-line flag (threat: `--allow <the host's IP>` quietly
  * letting tool calls reach the host's own services). hostAddresses default to this machine's.
  */
-export function withExtraAllows(p: Policy, hosts: string[], hostAddresses: string[] = localHostAddresses()): Policy {
+export function withExtraAllows(p: Policy, hosts: string[], hostAddresses: string[] = localHostAddresses(), hostRanges: string[] = [leaseSubnet()]): Policy {
   if (hosts.length === 0) return p;
   const rules = hosts.map(parseHostSpec);
   const hostKeys = new Set(hostAddresses.map((h) => parseAddr(h)).filter((a) => a !== null).map((a) => addrKey(a)));
+  const ranges = hostRangeList(hostRanges);
   rules.forEach((r, i) => {
-    const cls = typeof r.cidr === 'string' ? sensitiveClass(r.cidr, hostKeys) : undefined;
+    const cls = typeof r.cidr === 'string' ? sensitiveClass(r.cidr, hostKeys, ranges) : undefined;
     if (cls) {
       throw new PolicyError('--allow', { field: `--allow ${JSON.stringify(hosts[i])}`, message: `${r.cidr} ${CLI_REASON[cls]}; the command line never opens that (if it is really meant, write it in a policy file under network.allow and pass --policy)` });
     }

@@ -46,7 +46,13 @@ function parseYaml(text: string, file: string): Parsed {
     }).filter((x, i, all) => all.findIndex((y) => y.line === x.line && y.column === x.column && y.message === x.message) === i);
     throw new PolicyError(file, issues[0] as (typeof issues)[number], issues.slice(1));
   }
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // An alias bomb (or an alias to nothing) is the file's mistake, not Corral's: a policy error.
+    throw new PolicyError(file, { line: 1, column: 1, message: `YAML error: ${(e as Error).message.split('\n')[0]}` });
+  }
   if (raw === null || raw === undefined) throw new PolicyError(file, { line: 1, column: 1, message: 'the policy is empty; expected a mapping with at least a name' });
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     const p = lc.linePos((doc.contents?.range?.[0]) ?? 0);
@@ -137,11 +143,17 @@ export function loadPreset(name: string): Policy {
 }
 
 /**
- * undefined -> the 'default' preset; an existing path, or anything ending in .yaml/.yml -> that
- * file; anything else -> a preset name.
+ * undefined -> the 'default' preset; a preset's name -> that preset, always; a path (with a `/`),
+ * anything ending in .yaml/.yml, or an existing file -> that file; anything else -> an unknown preset.
+ * Threat: a file named like a preset in the working directory — which may be the sandbox's own
+ * writable workspace (`corral run --workspace .`) — standing in for the preset the operator named,
+ * so a tool call could write `default` and open everything for the next run. `./default` names
+ * such a file on purpose.
  */
 export function resolvePolicy(spec: string | undefined): Policy {
   if (spec === undefined || spec === '') return loadPreset('default');
-  if (/\.ya?ml$/i.test(spec) || (existsSync(spec) && statSync(spec).isFile())) return loadPolicyFile(spec);
+  const pathLike = spec.includes('/') || /\.ya?ml$/i.test(spec);
+  if (!pathLike && listPresets().includes(spec)) return loadPreset(spec);
+  if (pathLike || (existsSync(spec) && statSync(spec).isFile())) return loadPolicyFile(spec);
   return loadPreset(spec);
 }

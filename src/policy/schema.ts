@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { checkDomainPattern, checkHostName } from './domain.js';
 import { parseAddr, parseCidr } from './ip.js';
-import { describe, parseDuration, parseSize } from './units.js';
+import { describe, parseSize, parseTimerDuration } from './units.js';
 import { ALERT_CATEGORIES, type AlertCategory } from '../events/event.js';
 
 export const PROTOCOLS = ['tls', 'http', 'ssh', 'mining', 'other'] as const;
@@ -268,7 +268,7 @@ export const PolicySchema = z
         cpus: cpusField,
         memory: field<number>((v) => (v === undefined ? { ok: true, value: 1024 ** 3 } : parseSize(v))),
         pids: pidsField,
-        timeout: field<number>((v) => (v === undefined ? { ok: true, value: 120_000 } : parseDuration(v))),
+        timeout: field<number>((v) => (v === undefined ? { ok: true, value: 120_000 } : parseTimerDuration(v))),
         workspace_size: optionalSize,
       })
       .strict()

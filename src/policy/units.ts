@@ -19,7 +19,7 @@ const SIZE_UNITS: Record<string, number> = {
 export function parseSize(v: unknown): UnitParse {
   if (typeof v === 'number') {
     if (!Number.isFinite(v) || v <= 0) return { ok: false, error: `expected a positive size, got ${v}` };
-    return { ok: true, value: Math.round(v) };
+    return sizeInRange(Math.round(v), String(v));
   }
   if (typeof v !== 'string') return { ok: false, error: `expected a size like 512MiB, 1G or a number of bytes, got ${describe(v)}` };
   const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$/.exec(v);
@@ -27,7 +27,23 @@ export function parseSize(v: unknown): UnitParse {
   if (!m || unit === undefined) return { ok: false, error: `expected a size like 512MiB, 1G or a number of bytes, got '${v}'` };
   const value = Math.round(Number(m[1]) * unit);
   if (value <= 0) return { ok: false, error: `expected a positive size, got '${v}'` };
+  return sizeInRange(value, `'${v}'`);
+}
+
+/** Past 2^53 bytes (8 PiB) a size is no longer an exact number, and no kernel limit takes it. */
+function sizeInRange(value: number, shown: string): UnitParse {
+  if (value > Number.MAX_SAFE_INTEGER) return { ok: false, error: `expected a size of at most 8 PiB, got ${shown}` };
   return { ok: true, value };
+}
+
+/** The longest timer Node can set (2^31 − 1 ms, ≈ 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** parseDuration for a timer (a tool call's timeout): also at most MAX_TIMER_MS. */
+export function parseTimerDuration(v: unknown): UnitParse {
+  const d = parseDuration(v);
+  if (d.ok && d.value > MAX_TIMER_MS) return { ok: false, error: `expected a duration of at most 24 days (the longest timer this runtime can set), got ${typeof v === 'string' ? `'${v}'` : String(v)}` };
+  return d;
 }
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, '': 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000 };

@@ -31,6 +31,22 @@ function ipAdd(base: string, n: number): string {
   return [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.');
 }
 
+/**
+ * The smallest CIDR holding every address a lease of cfg can use (the host-side veth addresses
+ * among them): the policy classes all of it as the host's own (host_self).
+ */
+export function leaseSubnet(cfg: LeaseConfig = DEFAULT_LEASES): string {
+  const b = cfg.base.split('.').map(Number);
+  const base = (((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0);
+  const end = base + cfg.size * 4;
+  for (let prefix = 32; prefix >= 0; prefix--) {
+    const size = 2 ** (32 - prefix);
+    const net = Math.floor(base / size) * size;
+    if (net + size >= end) return `${ipAdd('0.0.0.0', net)}/${prefix}`;
+  }
+  return '0.0.0.0/0';
+}
+
 export function leaseFor(index: number, cfg: LeaseConfig): Lease {
   const id = index.toString(16).padStart(4, '0');
   return {

@@ -18,7 +18,26 @@ export interface BwrapSpec {
   hostname?: string;
   /** Root listing to mirror symlinks from (tests may pass another). */
   rootDir?: string;
+  /**
+   * Host file of native/corral-holder: shown read-only at HOLDER_PATH and run as the sandbox's
+   * pid 1 itself (`--as-pid-1`: no bwrap init beside it, which would be a dumpable, unfiltered
+   * process a tool call could take over through /proc/1/mem).
+   */
+  holderBinary?: string;
+  /** A descriptor of the seccomp program bwrap loads before it runs the holder. */
+  seccompFd?: number;
 }
+
+/**
+ * Parts of the host's /sys covered by an empty tmpfs: the host's whole cgroup tree (every other
+ * sandbox's memory use and process counts), the host's network interfaces (sysfs shows the netns
+ * that mounted it, not the sandbox's: the host NICs and every sandbox's veth), pinned BPF objects
+ * and firmware tables. Threat: reconnaissance of the host and of neighbouring sandboxes.
+ */
+export const HIDDEN_SYS_DIRS = ['/sys/fs/cgroup', '/sys/class/net', '/sys/devices/virtual/net', '/sys/fs/bpf', '/sys/firmware'];
+
+/** Where the holder binary appears inside a sandbox (under the private /run). */
+export const HOLDER_PATH = '/run/corral-holder';
 
 export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
   const a = [
@@ -26,6 +45,8 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
     '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
     '--die-with-parent', '--hostname', spec.hostname ?? 'corral',
   ];
+  if (spec.holderBinary !== undefined) a.push('--as-pid-1');
+  if (spec.seccompFd !== undefined) a.push('--seccomp', String(spec.seccompFd));
   const root = spec.rootDir ?? '/';
   for (const name of readdirSync(root)) {
     const p = `${root === '/' ? '' : root}/${name}`;
@@ -40,6 +61,9 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
     }
   }
   a.push('--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/dev/shm', '--tmpfs', '/run');
+  // (only directories that exist: bwrap cannot create a mount point in the read-only /sys)
+  if (VISIBLE_ROOT_DIRS.includes('sys')) for (const d of HIDDEN_SYS_DIRS) if (existsSync(`${root === '/' ? '' : root}${d}`)) a.push('--tmpfs', d);
+  if (spec.holderBinary !== undefined) a.push('--ro-bind', spec.holderBinary, HOLDER_PATH);
   a.push('--ro-bind', spec.resolvConf, '/etc/resolv.conf', '--ro-bind', spec.hostsFile, '/etc/hosts');
   for (const h of spec.hide) {
     if (!existsSync(h)) continue;

@@ -16,6 +16,13 @@ export function enterBinary(): string {
   return p;
 }
 
+/** native/corral-holder: pid 1 of every sandbox (see native/corral-holder.c). */
+export function holderBinary(): string {
+  const p = join(nativeDir, 'corral-holder');
+  if (!existsSync(p)) throw new Error(`corral-holder is not built (${p}); run: npm run build`);
+  return p;
+}
+
 /** native/corral-idmap: an idmapped bind mount of a host workspace (its owner shown as the sandbox uid). */
 export function idmapBinary(): string | undefined {
   const p = join(nativeDir, 'corral-idmap');

@@ -3,20 +3,23 @@
 // attribution index. It is an object (not module state), so tests and embedders can run
 // several runtimes, each with its own sessions and policies. On start it also removes
 // sandboxes that a crashed Corral left behind.
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { Cgroup, detectCgroupLayout, type CgroupLayout } from '../sandbox/cgroups.js';
 import { buildSeccompFilter, encodeSeccompFilter } from '../sandbox/seccomp-filter.js';
 import { NetSlotPool } from '../sandbox/net-slot-pool.js';
+import { holderBinary } from '../sandbox/launcher.js';
 import { destroyLeaseResources } from '../sandbox/net-slot.js';
 import { cleanupOrphanSessionDirs } from '../sandbox/workspace-quota.js';
-import { orphanedLeases } from '../sandbox/address-leases.js';
+import { leaseSubnet, orphanedLeases } from '../sandbox/address-leases.js';
 import { pidAlive } from '../util/pid-alive.js';
 import { Gateway } from '../gateway/gateway.js';
 import { EventStore } from '../store/index.js';
 import { localHostAddresses, type Policy } from '../policy/index.js';
+import { hostRangeList } from '../policy/address-class.js';
+import type { Cidr } from '../policy/ip.js';
 import { MiningNameMatcher } from '../alerts/mining-names.js';
 import { AttributionIndex } from './attribution.js';
 import { Session, type SessionOptions } from './session.js';
@@ -58,8 +61,13 @@ export class Runtime extends EventEmitter {
   readonly resourceSampleMs: number;
   /** The same, as a set for address classification on the event path. */
   readonly hostAddressSet: Set<string>;
+  /** Ranges that are the host's as a whole: Corral's sandbox subnet (every host-side veth address, also other Corral processes'). */
+  readonly hostRanges: string[];
+  readonly hostRangeCidrs: Cidr[];
   readonly runDir: string;
   seccompFile = '';
+  /** This runtime's copy of native/corral-holder (pid 1 of its sandboxes). */
+  holderFile = '';
   /** `<pid>-<random>`: names this runtime's own files and cgroups. */
   readonly instance: string;
   /** Holds corral-enter's waiting parents (trusted), outside every tool call's cgroup. */
@@ -89,6 +97,8 @@ export class Runtime extends EventEmitter {
     this.runDir = opts.runDir ?? process.env.CORRAL_RUN_DIR ?? '/run/corral';
     this.hostAddresses = localHostAddresses();
     this.hostAddressSet = new Set(this.hostAddresses);
+    this.hostRanges = [leaseSubnet()];
+    this.hostRangeCidrs = hostRangeList(this.hostRanges);
     // Per-runtime names: several runtimes in one process (a daemon's and a library user's, or a
     // test's) must never remove each other's waiter cgroup or seccomp file when one closes.
     this.instance = `${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -114,6 +124,10 @@ export class Runtime extends EventEmitter {
     this.waiterCgroup.create();
     this.seccompFile = join(this.runDir, `seccomp-${this.instance}.bpf`);
     writeFileSync(this.seccompFile, encodeSeccompFilter(buildSeccompFilter()), { mode: 0o644 });
+    // A copy the sandbox uid can reach wherever Corral is installed (bwrap binds it as that uid).
+    this.holderFile = join(this.runDir, `holder-${this.instance}`);
+    copyFileSync(holderBinary(), this.holderFile);
+    chmodSync(this.holderFile, 0o555);
     this.store = EventStore.open({ home: this.opts.home });
     // The sensor (bpftrace compiles its program in its own process, ~2 s), the GPU probe and the
     // kernel-log reader start first and run while this process compiles rules and the grammar.
@@ -262,6 +276,11 @@ export class Runtime extends EventEmitter {
   get warnings(): string[] { return this.errors; }
 
   createSession(opts: SessionOptions): Promise<Session> {
+    // (a library caller's mistakes get a clear error, not a sandbox that cannot run or a TypeError deep inside)
+    if (this.closing) return Promise.reject(new Error('createSession: this runtime is closed'));
+    if (typeof opts !== 'object' || opts === null || typeof opts.policy !== 'object' || opts.policy === null) {
+      return Promise.reject(new TypeError('createSession: opts.policy is required (e.g. resolvePolicy(\'default\') or loadPolicyFile(path))'));
+    }
     return Session.create(this, opts);
   }
 
@@ -277,6 +296,7 @@ export class Runtime extends EventEmitter {
     this.store?.close();
     await this.waiterCgroup.remove();
     rmSync(this.seccompFile, { force: true });
+    if (this.holderFile) rmSync(this.holderFile, { force: true });
   }
 }
 
@@ -289,9 +309,9 @@ export async function cleanupOrphans(layout: CgroupLayout, root: string, runDir?
   for (const lease of orphanedLeases()) { await destroyLeaseResources(lease); n++; }
   if (runDir) {
     n += await cleanupOrphanSessionDirs(runDir);
-    // seccomp programs written by runtimes whose process is gone (killed `corral run`s)
+    // seccomp programs and holder copies of runtimes whose process is gone (killed `corral run`s)
     for (const f of readdirSync(runDir)) {
-      const m = /^seccomp-(\d+)(?:-[0-9a-f]+)?\.bpf$/.exec(f);
+      const m = /^seccomp-(\d+)(?:-[0-9a-f]+)?\.bpf$/.exec(f) ?? /^holder-(\d+)-[0-9a-f]+$/.exec(f);
       if (m && !pidAlive(Number(m[1]))) { rmSync(join(runDir, f), { force: true }); n++; }
     }
   }

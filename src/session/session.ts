@@ -10,11 +10,12 @@ import { ResourceSampler } from './resource-sampler.js';
 import { ConnectRing } from './connect-ring.js';
 import { limitAlerts } from './limit-alerts.js';
 import { mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
-import { chmodSync, chownSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
-import { buildBwrapArgs } from '../sandbox/bwrap-args.js';
+import { buildBwrapArgs, HOLDER_PATH } from '../sandbox/bwrap-args.js';
+import { MAX_TIMER_MS } from '../policy/units.js';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
 import { execFile } from '../util/exec-file.js';
 import { hostMountProblem, hostWorkspaceProblem } from '../sandbox/host-workspace.js';
@@ -83,6 +84,24 @@ export interface ToolCallSpec {
   skipScreen?: boolean;
 }
 
+/**
+ * What is wrong with a library caller's tool call, if anything. The API and the CLI validate their
+ * input; a library call must too, or its events are refused by the store (a negative step) and lost
+ * without a word, or `bash -c undefined` runs.
+ */
+export function toolCallSpecProblem(spec: ToolCallSpec): string | undefined {
+  if (typeof spec !== 'object' || spec === null) return 'expected a tool call object';
+  const argvOk = Array.isArray(spec.argv) && spec.argv.length > 0 && spec.argv.every((a) => typeof a === 'string');
+  if (spec.argv !== undefined && !argvOk) return 'argv must be a non-empty array of strings';
+  if (!argvOk && typeof spec.command !== 'string') return 'command must be a string';
+  if (spec.tool !== undefined && spec.tool !== 'bash' && spec.tool !== 'python') return `tool must be 'bash' or 'python', got ${JSON.stringify(spec.tool)}`;
+  if (spec.step !== undefined && !(Number.isSafeInteger(spec.step) && spec.step >= 0)) return `step must be a whole number ≥ 0, got ${String(spec.step)}`;
+  if (spec.toolCallId !== undefined && (typeof spec.toolCallId !== 'string' || spec.toolCallId === '' || spec.toolCallId.length > 256)) return 'toolCallId must be a non-empty string of at most 256 characters';
+  if (spec.timeoutMs !== undefined && !(Number.isFinite(spec.timeoutMs) && spec.timeoutMs > 0 && spec.timeoutMs <= MAX_TIMER_MS)) return `timeoutMs must be from 1 to ${MAX_TIMER_MS} (≈ 24.8 days), got ${String(spec.timeoutMs)}`;
+  if (spec.maxOutput !== undefined && !(Number.isSafeInteger(spec.maxOutput) && spec.maxOutput >= 0)) return `maxOutput must be a whole number of bytes, got ${String(spec.maxOutput)}`;
+  return undefined;
+}
+
 export interface ToolCallResult {
   /** Set when the call could not be started at all (exit 126): why. */
   error?: string;
@@ -145,7 +164,7 @@ export class Session {
   private detectionTimer?: NodeJS.Timeout;
 
   private constructor(private rt: Runtime, private slot: NetSlot, readonly opts: SessionOptions) {
-    this.compiled = compilePolicy(opts.policy, { hostAddresses: rt.hostAddresses });
+    this.compiled = compilePolicy(opts.policy, { hostAddresses: rt.hostAddresses, hostRanges: rt.hostRanges });
     this.cgroup = new Cgroup(rt.layout, `${rt.cgroupRoot}/${process.pid}-${this.id}`);
     this.fanout = new FanoutAggregator(1500, (key, probes) => this.emitFanout(key, probes));
     this.repeats = new FanoutAggregator(1000, (k, probes) => {
@@ -279,7 +298,8 @@ export class Session {
     };
     this.rt.gateway.register(this.net);
 
-    let bwrap = buildBwrapArgs({ workspace: this.workspace, resolvConf: resolv, hostsFile: hosts, hide, mounts }, ['/bin/cat']);
+    // The holder is pid 1, not dumpable, under the tool calls' seccomp program (fd 3 of bwrap).
+    let bwrap = buildBwrapArgs({ workspace: this.workspace, resolvConf: resolv, hostsFile: hosts, hide, mounts, holderBinary: this.rt.holderFile, seccompFd: 3 }, [HOLDER_PATH]);
     const grant = this.opts.policy.gpu.devices;
     if (grant !== 'none') {
       // Only granted GPUs become visible; a grant this host cannot honour fails the session (GpuGrantError).
@@ -291,10 +311,17 @@ export class Session {
       { cgroupProcs: this.cgroup.procsFiles(), netns: this.slot.netnsPath, uid: SANDBOX_UID, gid: SANDBOX_GID },
       bwrap,
     );
-    const h = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin' } });
+    const seccompFd = openSync(this.rt.seccompFile, 'r');
+    let h: ChildProcess;
+    try {
+      h = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe', seccompFd], env: { PATH: '/usr/bin:/bin' } });
+    } finally {
+      closeSync(seccompFd);
+    }
     this.holder = h;
+    // Only the start of what the holder's side says is kept: a sandbox must not grow Corral's memory.
     let err = '';
-    h.stderr!.on('data', (d) => { err += d; });
+    h.stderr!.on('data', (d) => { if (err.length < 8192) err += String(d).slice(0, 8192 - err.length); });
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`sandbox did not start within 10s: ${err}`)), 10_000);
       h.once('exit', (code) => { clearTimeout(t); reject(new Error(`sandbox holder exited (${code}): ${err.trim()}`)); });
@@ -613,7 +640,7 @@ export class Session {
       const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), family: rec.family, 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
       // (an IPv4-mapped address, ::ffff:a.b.c.d, is IPv4 on the wire: the gateway judges it as such)
       if (rec.family === 'inet6' && rec.ip !== '::1' && !rec.ip.startsWith('::ffff:')) {
-        const cls = classifyAddress(rec.ip, this.rt.hostAddressSet);
+        const cls = classifyAddress(rec.ip, this.rt.hostAddressSet, this.rt.hostRangeCidrs);
         const d = alertForDrop({ proto: 'IPv6', dst: rec.ip, dport: rec.port }, cls);
         this.alert(attr, { ...d, rule: d.rule.replace('drop.', 'ipv6.'), message: `${d.message} (IPv6 is disabled in sandboxes)` }, [ev.id], 'blocked', { pid: rec.pid });
       }
@@ -655,7 +682,7 @@ export class Session {
     if (!match && this.rt.sensor && !this.closed) { await this.rt.sensorBarrier(at); match = this.connects.find(d.dst, port, at + 1_000_000_000n); }
     const attr = match ? this.attrFromCgroup(match.cgroupId) ?? this.inferred(at) : this.inferred(at);
     const ev = this.emit('drop', { proto: d.proto, 'network.peer.address': d.dst, 'network.peer.port': d.dport, icmp_type: d.icmpType, attribution: match ? 'syscall' : 'inferred' }, { attr, pid: match?.pid });
-    const cls = classifyAddress(d.dst, this.rt.hostAddressSet);
+    const cls = classifyAddress(d.dst, this.rt.hostAddressSet, this.rt.hostRangeCidrs);
     const draft = alertForDrop({ proto: d.proto, dst: d.dst, dport: d.dport }, cls);
     if (draft.category === 'internal_probe') this.fanout.add(attr.tool_call ?? this.id, { ...attr, pid: match?.pid, action: 'blocked' }, { target: `${d.dst}:${d.dport ?? d.proto}`, evidence: ev.id, message: draft.message, ts: ev.ts });
     else this.alert(attr, draft, [ev.id], 'blocked', { pid: match?.pid });
@@ -777,9 +804,14 @@ export class Session {
 
   /** The step and id of the next tool call (the caller's, else numbered in order). */
   private nextCall(spec: ToolCallSpec): { step: number; toolCallId: string } {
+    const problem = toolCallSpecProblem(spec);
+    if (problem) throw new TypeError(`Session.exec: ${problem}`);
     const step = spec.step ?? ++this.stepCounter;
     this.stepCounter = Math.max(this.stepCounter, step);
-    return { step, toolCallId: spec.toolCallId ?? `${this.id}-${step}` };
+    // A repeated id would merge two calls' events and alerts into one: the second is ID#2 (as replay does).
+    let toolCallId = spec.toolCallId ?? `${this.id}-${step}`;
+    for (let n = 2; this.calls.has(toolCallId); n++) toolCallId = `${spec.toolCallId ?? `${this.id}-${step}`}#${n}`;
+    return { step, toolCallId };
   }
 
   /** A tool call after a session-scope kill: recorded, not run; the agent reads why. */
