@@ -14,6 +14,7 @@ import { EventStore, FLUSH_EVENTS } from '../src/store/event-store.js';
 import { sessionLogPath } from '../src/store/home.js';
 import { summarizeEvent } from '../src/store/summary.js';
 import { makeStyle, safeText, table } from '../src/cli/style.js';
+import { escapeHtml } from '../src/investigate/report/html-data.js';
 import { eventsCommand } from '../src/cli/events-command.js';
 
 const run = promisify(execFile);
@@ -254,6 +255,9 @@ test('style: colour on a TTY only, NO_COLOR wins, tables align ignoring ANSI cod
   const plain = out.replace(/\x1b\[[0-9;]*m/g, '').split('\n');
   assert.deepEqual(plain, ['H1    H2  H3', 'a     bb  c', 'dddd  e   fff', '']);
   assert.equal(safeText('ok\x1b[2J\x07\r\n'), 'ok\\x1b[2J\\x07\\r\\n');
+  // bidi overrides and zero-width characters would make a command read differently from what ran
+  assert.equal(safeText('cat \u202ewodahs/cte/\u202c x\u200by'), 'cat \\u202ewodahs/cte/\\u202c x\\u200by');
+  assert.equal(escapeHtml('<b>\u2066x\u2069'), '&#60;b&#62;\\u2066x\\u2069');
 });
 
 test('summaries per kind', () => {

@@ -2,6 +2,7 @@
 // output, plus an aligned table. Threat stopped: terminal escape injection — text the agent
 // controls (argv, DNS names, messages) could carry ANSI/OSC sequences that rewrite or hide lines
 // in an operator's terminal; `safeText` escapes control characters before anything is printed.
+import { INVISIBLE_FORMAT, showInvisible } from '../util/invisible-text.js';
 
 export interface Style {
   enabled: boolean;
@@ -45,14 +46,14 @@ export function visibleWidth(s: string): number {
   return [...s.replace(SGR, '')].length;
 }
 
-/** Escape C0/C1 control characters (ESC, CR, BEL, …) so untrusted text cannot drive the terminal. */
+/** Escape C0/C1 control characters (ESC, CR, BEL, …) so untrusted text cannot drive the terminal, and bidi/zero-width ones (util/invisible-text.ts). */
 export function safeText(s: string): string {
   return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => {
     if (c === '\n') return '\\n';
     if (c === '\t') return '\\t';
     if (c === '\r') return '\\r';
     return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
-  });
+  }).replace(INVISIBLE_FORMAT, showInvisible);
 }
 
 /** Aligned columns (two spaces apart, no trailing padding); widths ignore ANSI colour codes. */

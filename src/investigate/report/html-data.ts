@@ -2,6 +2,7 @@
 // This picks what the page shows (the top incidents, their alerts and calls, the lanes of the
 // timeline) under fixed caps, and says what it left out, so the file stays small enough for
 // a browser and nothing is dropped silently.
+import { showInvisible } from '../../util/invisible-text.js';
 import type { AlertOut, CallRef, Incident, InvestigationResult } from '../analysis/model.js';
 
 export const HTML_LIMITS = { incidents: 300, alertsPerIncident: 400, lanes: 80 } as const;
@@ -92,5 +93,6 @@ export function scriptSafeJson(v: unknown): string {
 
 /** Escapes text for HTML element content and attribute values. */
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`);
+  // (bidi overrides and zero-width characters become visible \uXXXX: they would reorder what people read)
+  return showInvisible(s.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`));
 }
