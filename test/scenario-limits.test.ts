@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_HOME } from '../src/store/home.js';
@@ -155,6 +156,23 @@ test('pid 1 cannot be taken over: the holder is not dumpable, is filtered, reaps
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore', secret] });
     assert.equal(c.stdout.trim(), 'closed', c.stderr);
   } finally { closeSync(secret); rmSync(dir, { recursive: true, force: true }); }
+});
+
+test("an internal-network allow never opens the host's own sandbox-side address (the gateway's veth)", async () => {
+  // A service on the host listening on every address — what the gateway's veth address reaches.
+  let accepted = 0;
+  const srv = createServer((c) => { accepted++; c.end('HOST-SERVICE\n'); });
+  await new Promise<void>((r) => srv.listen(0, '0.0.0.0', r));
+  const port = (srv.address() as AddressInfo).port;
+  const s = await fx.rt.createSession({ policy: labPolicy('network:\n  allow:\n    - cidr: 10.0.0.0/8\n      ports: any\n'), episode: 'hostself' });
+  try {
+    const gw = s.sandboxIp.replace(/\.(\d+)$/, (_, n: string) => `.${Number(n) - 1}`);
+    const r = await s.exec({ step: 1, command: `timeout 3 bash -c 'cat < /dev/tcp/${gw}/${port}' 2>/dev/null; echo rc=$?` });
+    assert.doesNotMatch(r.stdout, /HOST-SERVICE/);
+    assert.equal(accepted, 0, 'the host service saw no connection');
+    const decided = s.events.filter((e) => e.kind === 'connect' && e.payload.source === 'gateway' && e.payload['network.peer.address'] === gw);
+    assert.deepEqual(decided.map((e) => [e.payload.decision, e.payload.rule]), [['deny', 'always-deny:host_self']]);
+  } finally { await s.close(); srv.close(); }
 });
 
 test('library callers get clear errors for bad tool calls, never lost events; a repeated tool call id is ID#2', async () => {
