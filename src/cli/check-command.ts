@@ -1,17 +1,19 @@
 // Why: `corral check` screens shell commands before they run, from the terminal, from scripts and
 // replay files, and as a Claude Code PreToolUse hook. Threat it stops: an agent's miner, tunnel,
 // reverse shell, scan, credential grab, persistence, evasion or exfiltration command reaching a
-// shell. Output shows the span of the original command that triggered each finding and the chain
-// of unwrapped layers, with agent-controlled text escaped (safeText) so it cannot drive the terminal.
+// shell (as a hook, also the same harm done through Claude Code's file tools or WebFetch: src/hook/).
+// Output shows the span of the original command that triggered each finding and the chain of
+// unwrapped layers, with agent-controlled text escaped (safeText) so it cannot drive the terminal.
 // Exit codes: 0 allow, 1 warn, 2 deny (the worst over all commands checked); 64 usage error;
 // 65 unreadable input or invalid rule file. In hook mode it always exits 0 (the protocol's way).
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import type { Severity } from '../events/event.js';
 import type { CheckResult, CommandChecker, Finding, Policy, Verdict } from '../detect/check.js';
 import type { RuleSource } from '../detect/engine/api.js';
+import { SCREENED_TOOLS, screenToolCall } from '../hook/tool-call-screen.js';
 import { parseReplayInput } from '../trace/replay-input.js';
 import { Progress, readTextFile, severityColor, writeInputProblems, type CliIO } from './io.js';
 import { makeStyle, safeText, type Style } from './style.js';
@@ -19,7 +21,8 @@ import { makeStyle, safeText, type Style } from './style.js';
 export const CHECK_USAGE = `Usage: corral check [options] -- COMMAND...      check one command (or: corral check "COMMAND")
        corral check --stdin [options]             one command per line on stdin
        corral check --jsonl FILE|- [options]      tool calls in the canonical replay format
-       corral check --hook claude-code            Claude Code PreToolUse hook (JSON on stdin and stdout)
+       corral check --hook claude-code            Claude Code PreToolUse hook (JSON on stdin and stdout): screens
+                                                  Bash, Write, Edit, MultiEdit, NotebookEdit and WebFetch calls
 options: --json  --rules FILE (repeatable)  --tool bash|python  --deny-at SEV  --warn-at SEV  --hook-allow
          --workers N  threads for --stdin/--jsonl batches of 2000+ commands (default: cores - 1; 1 = one thread)
 exit: 0 allow, 1 warn, 2 deny (worst of all commands), 64 usage error, 65 bad input or rules`;
@@ -108,7 +111,8 @@ function hookAnswer(io: CheckIO, decision: 'allow' | 'ask' | 'deny' | null, reas
 
 /**
  * Claude Code PreToolUse hook: JSON payload in, decision JSON out, exit 0. The payload is read
- * before the checker is built (a non-Bash call does not pay for the grammar and the rules).
+ * before the checker is built (an unscreened tool does not pay for the grammar and the rules).
+ * Bash, Write, Edit, MultiEdit, NotebookEdit and WebFetch are screened (src/hook/tool-call-screen.ts).
  */
 async function hook(makeChecker: () => Promise<CommandChecker>, io: CheckIO, allowClean: boolean): Promise<number> {
   const answer = (decision: 'allow' | 'ask' | 'deny' | null, reason: string): number => hookAnswer(io, decision, reason);
@@ -126,15 +130,10 @@ async function hook(makeChecker: () => Promise<CommandChecker>, io: CheckIO, all
     return answer(null, '');
   }
   if (typeof payload.tool_name !== 'string') return answer('ask', 'corral: the hook payload names no tool (tool_name); please review this call yourself.');
-  if (payload.tool_name.toLowerCase() !== 'bash') return answer(allowClean ? 'allow' : null, 'corral screens Bash commands only');
-  const input = payload.tool_input as Record<string, unknown> | undefined;
-  const command = input && typeof input.command === 'string' ? input.command : undefined;
-  if (command === undefined) return answer('ask', 'corral: the Bash tool call has no command string; please review it yourself.');
-  const r = (await makeChecker()).check(command);
-  if (r.verdict === 'allow') return answer(allowClean ? 'allow' : null, 'corral: no findings');
-  const top = r.findings.filter((f) => f.severity !== 'low').slice(0, 3);
-  const reason = `corral ${r.verdict}: ${top.map((f) => `${f.reason} [${f.rule}: ${f.message}]`).join(' ')}`;
-  return answer(r.verdict === 'deny' ? 'deny' : 'ask', reason.length > 1000 ? `${reason.slice(0, 997)}…` : reason);
+  const home = typeof io.env.HOME === 'string' && io.env.HOME.startsWith('/') ? io.env.HOME : homedir();
+  const a = await screenToolCall(payload.tool_name, payload.tool_input, payload.cwd, { checker: makeChecker, allowClean, home, cwd: process.cwd() });
+  if (a === undefined) return answer(allowClean ? 'allow' : null, `corral screens ${SCREENED_TOOLS.join(', ')} calls only`);
+  return answer(a.decision, a.reason);
 }
 
 export async function checkCommandCli(argv: string[], io: CheckIO): Promise<number> {

@@ -131,16 +131,7 @@ export class CommandChecker {
       };
     }
     const a = this.analyzer.analyze(text, tool);
-    const events = toEvents(a.commands, `check-${++this.seq}`);
-    const found: Finding[] = [];
-    for (let i = 0; i < events.length; i++) {
-      const r = a.commands[i]!;
-      let dets: Detection[];
-      try { dets = this.engine.process(events[i]!); } catch (e) { a.parseErrors.push(`rule engine error: ${(e as Error).message}`); dets = []; }
-      for (const d of dets) {
-        found.push(finding(r, { rule: d.rule, category: d.category, severity: d.severity, attack: d.attack, message: d.message, reason: d.reason, source: 'rule' }));
-      }
-    }
+    const found = this.detect(a.commands, a.parseErrors);
     if (a.incomplete.length) {
       // Fail safe: what was not analysed cannot be called clean. When a limit that padding reaches
       // cut the analysis short (2,000 distinct commands, a 20,000-node tree), the unscreened end is
@@ -157,6 +148,41 @@ export class CommandChecker {
       verdict: verdictOf(findings, policy), findings, parseErrors: a.parseErrors, unwrapped: a.unwrapped,
       durationUs: Number(process.hrtime.bigint() - t0) / 1000,
     };
+  }
+
+  /**
+   * Screens command records that did not come from shell text, e.g. a file-writing tool's write
+   * modelled as `tee PATH` (src/detect/write-record.ts): the same rules and policy as check(), no
+   * analyzer and no cache.
+   */
+  checkRecords(records: CommandRecord[], opts: { policy?: Policy } = {}): CheckResult {
+    const t0 = process.hrtime.bigint();
+    const parseErrors: string[] = [];
+    const findings = dedupe(this.detect(records, parseErrors));
+    return {
+      verdict: this.verdict(findings, opts.policy), findings, parseErrors, unwrapped: [],
+      durationUs: Number(process.hrtime.bigint() - t0) / 1000,
+    };
+  }
+
+  /** The verdict this checker's policy (overridden by `policy`) gives a set of findings. */
+  verdict(findings: Finding[], policy?: Policy): Verdict {
+    return verdictOf(findings, { ...this.policy, ...policy });
+  }
+
+  /** Runs the rules over records; an engine error becomes a note in `errors`, never a throw. */
+  private detect(records: CommandRecord[], errors: string[]): Finding[] {
+    const events = toEvents(records, `check-${++this.seq}`);
+    const found: Finding[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const r = records[i]!;
+      let dets: Detection[];
+      try { dets = this.engine.process(events[i]!); } catch (e) { errors.push(`rule engine error: ${(e as Error).message}`); dets = []; }
+      for (const d of dets) {
+        found.push(finding(r, { rule: d.rule, category: d.category, severity: d.severity, attack: d.attack, message: d.message, reason: d.reason, source: 'rule' }));
+      }
+    }
+    return found;
   }
 }
 
