@@ -14,7 +14,7 @@ import { EventStore, FLUSH_EVENTS } from '../src/store/event-store.js';
 import { sessionLogPath } from '../src/store/home.js';
 import { summarizeEvent } from '../src/store/summary.js';
 import { makeStyle, safeText, table } from '../src/cli/style.js';
-import { escapeHtml } from '../src/investigate/report/html-data.js';
+import { escapeHtml, scriptSafeJson } from '../src/investigate/report/html-data.js';
 import { eventsCommand } from '../src/cli/events-command.js';
 
 const run = promisify(execFile);
@@ -258,6 +258,7 @@ test('style: colour on a TTY only, NO_COLOR wins, tables align ignoring ANSI cod
   // bidi overrides and zero-width characters would make a command read differently from what ran
   assert.equal(safeText('cat \u202ewodahs/cte/\u202c x\u200by'), 'cat \\u202ewodahs/cte/\\u202c x\\u200by');
   assert.equal(escapeHtml('<b>\u2066x\u2069'), '&#60;b&#62;\\u2066x\\u2069');
+  assert.deepEqual(JSON.parse(scriptSafeJson({ cmd: 'cat \u202ex', n: 1 })), { cmd: 'cat \\u202ex', n: 1 }, 'the investigate report shows them too');
 });
 
 test('summaries per kind', () => {

@@ -88,7 +88,8 @@ export function reportData(r: InvestigationResult, now = new Date()): ReportData
 
 /** JSON that is safe inside a <script> element: no '<', '>', '&' or line separators survive literally. */
 export function scriptSafeJson(v: unknown): string {
-  return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  // (every string's bidi and zero-width characters become visible \uXXXX text: the page shows them with textContent)
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'string' ? showInvisible(x) : x)).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Escapes text for HTML element content and attribute values. */
