@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/filter.h>
+#include <linux/landlock.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -79,6 +80,26 @@ static struct sock_fprog load_filter(const char *path) {
 }
 
 static pid_t child_pid = 0;
+/*
+ * Each tool call gets its own Landlock domain. It restricts nothing a tool call can do today (the only
+ * handled rights, creating character and block devices, need CAP_MKNOD, which it never has); what it
+ * buys is Landlock's ptrace rule: a process may only ptrace-access processes of its own domain or of
+ * domains nested in it. Every process in a sandbox is the same uid and, on kernels without Yama,
+ * /proc/PID/mem opens without ptrace: without this, a later call could write code into a background
+ * process an earlier call left running, whose actions are then attributed to that earlier call.
+ * /proc/PID/{mem,environ,fd,…} of other calls' processes (and of pid 1) now answer EACCES; signals
+ * still reach them (`pkill server` in a later call works). Best effort: no Landlock, no domain.
+ */
+static void own_landlock_domain(void) {
+  struct landlock_ruleset_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.handled_access_fs = LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_BLOCK;
+  long rs = syscall(SYS_landlock_create_ruleset, &attr, sizeof attr.handled_access_fs, 0);
+  if (rs < 0) return;
+  if (syscall(SYS_landlock_restrict_self, (int)rs, 0) < 0) { /* best effort */ }
+  close((int)rs);
+}
+
 static void forward(int sig) { if (child_pid > 0) kill(child_pid, sig); }
 
 int main(int argc, char **argv) {
@@ -188,6 +209,7 @@ int main(int argc, char **argv) {
   if (oomfd >= 0) close(oomfd);
   if (do_setsid) setsid();
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
+  if (join_pid > 0) own_landlock_domain();
   if (prog.filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) die("seccomp");
   /* A tool call gets stdio and nothing else: a descriptor Corral's own parent left open (a CI
    * runner's, a supervisor's; Node passes on what it inherited) would otherwise reach agent code.

@@ -134,7 +134,7 @@ test('the sandbox holds: no root, no capabilities, NoNewPrivs, seccomp, read-onl
   } finally { await s.close(); }
 });
 
-test('pid 1 cannot be taken over: the holder is not dumpable, is filtered, reaps orphans; tool calls get no inherited descriptors', async () => {
+test('pid 1 cannot be taken over (the holder is not dumpable, is filtered, reaps orphans), nor another call\'s processes; tool calls get no inherited descriptors', async () => {
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'pid1' });
   try {
     // Same uid as pid 1: without the holder's protection /proc/1/mem opens read-write (no ptrace
@@ -147,6 +147,20 @@ test('pid 1 cannot be taken over: the holder is not dumpable, is filtered, reaps
     ].join('; ') });
     assert.deepEqual(r.stdout.trim().split('\n'), ['PermissionError', 'fd-denied', 'Name: corral-holder', 'Seccomp: 2', '0'], r.stderr);
   } finally { await s.close(); }
+  // Nor another call's processes: a later call cannot write into a background process an earlier
+  // call left running (its actions would be attributed to the earlier call), yet can still signal it.
+  const t = await fx.rt.createSession({ policy: labPolicy(), episode: 'cross-call' });
+  try {
+    const bg = await t.exec({ step: 1, command: 'sleep 60 >/dev/null 2>&1 & echo $!' });
+    const pid = bg.stdout.trim();
+    const r = await t.exec({ step: 2, command: [
+      `python3 -c "open('/proc/${pid}/mem', 'r+b')" 2>&1 | grep -o PermissionError || echo mem-open`,
+      `cat /proc/${pid}/environ >/dev/null 2>&1 && echo environ-read || echo environ-denied`,
+      'sleep 5 & (cat /proc/$!/environ >/dev/null && echo own-child-ok); kill $!',
+      `kill ${pid} && echo signal-ok`,
+    ].join('; ') });
+    assert.deepEqual(r.stdout.trim().split('\n'), ['PermissionError', 'environ-denied', 'own-child-ok', 'signal-ok'], r.stderr);
+  } finally { await t.close(); }
   // A descriptor left open (not close-on-exec) by whatever started Corral never reaches a tool call.
   const dir = mkdtempSync(join(tmpdir(), 'corral-fd-'));
   const secret = openSync(join(dir, 'secret'), 'w');
