@@ -5,7 +5,7 @@ export {
   loadPreset, loadPolicyFile, parsePolicy, resolvePolicy, listPresets, withExtraAllows, withExtraMounts, compilePolicy, PolicyError, type Policy,
   type CompiledPolicy, type Decision, classifyAddress, type AddressClass, localHostAddresses, parseResolver, parseSize, parseDuration,
 } from './policy/index.js';
-export { EventStore, type EventQuery } from './store/index.js';
+export { EventStore, EventReader, StoreError, rebuildIndex, type EventQuery, type ReindexResult } from './store/index.js';
 export { parseReplayInput, type Episode, type ToolCallLine } from './trace/replay-input.js';
 export { replayEpisodes } from './cli/replay-command.js';
 export * from './events/event.js';

@@ -1,5 +1,5 @@
-// Why: `corral doctor` checks every prerequisite of the sandbox, gateway and sensors and
-// says exactly what is missing and how to fix it, instead of failing mid-run.
+// Why: `corral doctor` checks every prerequisite of the sandbox, gateway and sensors, and the
+// event store, and says exactly what is missing and how to fix it, instead of failing mid-run.
 import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -7,7 +7,9 @@ import { release } from 'node:os';
 import { jsonLinesAddon } from '../investigate/inputs/json-lines.js';
 import { detectCgroupLayout } from '../sandbox/cgroups.js';
 import { enterBinary } from '../sandbox/launcher.js';
-import { makeStyle } from './style.js';
+import { resolveHome } from '../store/home.js';
+import { checkStore } from '../store/store-check.js';
+import { makeStyle, safeText } from './style.js';
 import type { CliIO } from './io.js';
 
 export interface Check { name: string; ok: boolean; required: boolean; detail: string; fix?: string }
@@ -18,7 +20,8 @@ function which(cmd: string): string | undefined {
 }
 function read(p: string): string | undefined { try { return readFileSync(p, 'utf8').trim(); } catch { return undefined; } }
 
-export function runChecks(): Check[] {
+/** `home`: the event store to check (default $CORRAL_HOME or /var/lib/corral). */
+export function runChecks(home: string = resolveHome()): Check[] {
   const c: Check[] = [];
   const setup = 'run: scripts/setup.sh';
   c.push({ name: 'root', ok: process.getuid?.() === 0, required: true, detail: `uid ${process.getuid?.()}`, fix: 'run corral as root (sudo)' });
@@ -37,6 +40,8 @@ export function runChecks(): Check[] {
   let native = '';
   try { native = enterBinary(); } catch (e) { native = ''; c.push({ name: 'native helpers', ok: false, required: true, detail: (e as Error).message, fix: 'npm run build' }); }
   if (native) c.push({ name: 'native helpers', ok: existsSync(native.replace('corral-enter', 'original-dst.node')), required: true, detail: native, fix: 'npm run build' });
+  const store = checkStore(home);
+  c.push({ name: 'event store', ok: store.ok, required: true, detail: store.detail, ...(store.fix !== undefined ? { fix: store.fix } : {}) });
   const serveKernel = (maj! > 6) || (maj === 6 && min! >= 5);
   const peerFds = native ? existsSync(native.replace('corral-enter', 'peer-fds.node')) : false;
   c.push({ name: 'corral serve (stdio borrowing)', ok: serveKernel && peerFds, required: false,
@@ -56,23 +61,25 @@ export function runChecks(): Check[] {
   return c;
 }
 
-export const DOCTOR_USAGE = `Usage: corral doctor [--json]
+export const DOCTOR_USAGE = `Usage: corral doctor [--json] [--home DIR]
   Checks every prerequisite (root, kernel features, cgroup v2 controllers, bubblewrap, nftables,
   tracefs and the eBPF sensor, the native addons, …) and says what is missing and how to fix it.
+  The event store (--home DIR, default $CORRAL_HOME or /var/lib/corral) is read-only checked: it
+  is readable, its index opens and passes SQLite's quick_check, and every session log is indexed.
   --json: {"ok", "checks": [{"name", "ok", "required", "detail", "fix"}]}. Exit 0 when every
   required check passes, 1 otherwise.`;
 
 export async function doctorCommand(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({ args: argv, strict: true, options: { json: { type: 'boolean' }, home: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) { io.stdout.write(`${DOCTOR_USAGE}\n`); return 0; }
-  const checks = runChecks();
+  const checks = runChecks(resolveHome(values.home, io.env));
   const ok = checks.every((c) => c.ok || !c.required);
   if (values.json) { io.stdout.write(`${JSON.stringify({ ok, checks })}\n`); return ok ? 0 : 1; }
   const st = makeStyle(io.stdout as NodeJS.WriteStream, io.env);
   for (const c of checks) {
     const mark = c.ok ? st.green('ok  ') : c.required ? st.red('FAIL') : st.yellow('warn');
-    io.stdout.write(`${mark} ${c.name.padEnd(34)} ${st.dim(c.detail)}\n`);
-    if (!c.ok && c.fix) io.stdout.write(`     ${st.dim('fix:')} ${c.fix}\n`);
+    io.stdout.write(`${mark} ${c.name.padEnd(34)} ${st.dim(safeText(c.detail))}\n`);
+    if (!c.ok && c.fix) io.stdout.write(`     ${st.dim('fix:')} ${safeText(c.fix)}\n`);
   }
   io.stdout.write(ok ? st.green('\ncorral doctor: ready\n') : st.red('\ncorral doctor: not ready (see FAIL lines)\n'));
   return ok ? 0 : 1;

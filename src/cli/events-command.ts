@@ -1,12 +1,14 @@
 // Why: `corral events` — the operator's view of the event store: filter by session, run,
 // episode, step, tool call, kind or alert category, and print a readable table or JSON lines.
 // All text from events is escaped (safeText) before printing, so an agent cannot inject
-// terminal control sequences into the operator's screen.
-import { existsSync } from 'node:fs';
+// terminal control sequences into the operator's screen. The local store is opened read-only;
+// --reindex rebuilds its index from the session logs.
 import { parseArgs } from 'node:util';
 import { ALERT_CATEGORIES, nsToIso, type CorralEvent, type EventKind } from '../events/event.js';
-import { EventStore, type EventQuery, type SessionSummary } from '../store/event-store.js';
-import { indexPath, resolveHome } from '../store/home.js';
+import type { EventQuery, SessionSummary } from '../store/event-store.js';
+import { EventReader } from '../store/event-reader.js';
+import { resolveHome } from '../store/home.js';
+import { StoreError } from '../store/store-error.js';
 import { summarizeEvent } from '../store/summary.js';
 import { tsKey } from '../store/ts-key.js';
 import { parseDuration } from '../policy/units.js';
@@ -56,6 +58,10 @@ Output:
                        with --postgres, the fleet's sessions with their machine)
   --home DIR           event store directory (default: $CORRAL_HOME or /var/lib/corral)
   -h, --help           show this help
+Repair:
+  --reindex            rebuild the store's index.sqlite from its session logs (sessions/*.jsonl, the
+                       record) when it is damaged or lost; progress on stderr, the old index is kept
+                       beside it (index.sqlite.before-reindex-TIME); stop \`corral serve\` first
 `;
 
 class UsageError extends Error {}
@@ -78,6 +84,7 @@ const OPTIONS = {
   postgres: { type: 'string' },
   nats: { type: 'string' },
   host: { type: 'string' },
+  reindex: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...NATS_FLAG_OPTIONS,
 } as const;
@@ -225,6 +232,8 @@ export async function eventsCommand(argv: string[], io: CommandIO): Promise<numb
       return 0;
     }
     q = buildQuery(v);
+    const beside = Object.keys(v).filter((k) => !['reindex', 'home', 'json'].includes(k));
+    if (v.reindex && beside.length > 0) throw new UsageError(`--reindex rebuilds the whole index: it takes --home and --json only, not --${beside[0]}`);
     if (v.follow && (v.since !== undefined || v.limit !== undefined || v.sessions)) throw new UsageError('--follow shows new events: it takes the filters, not --since, --limit or --sessions');
     if (v.host !== undefined && v.postgres === undefined && v.nats === undefined) throw new UsageError('--host filters the fleet: it needs --postgres URL or --follow --nats URL');
     if (v.nats !== undefined && !v.follow) throw new UsageError('--nats follows the fleet live: it needs --follow (for stored events use --postgres URL)');
@@ -246,12 +255,13 @@ export async function eventsCommand(argv: string[], io: CommandIO): Promise<numb
   }
   if (v.postgres !== undefined) return fleetEvents(v.postgres, { ...q, host: v.host }, v.json === true, io, v.sessions === true);
   const home = resolveHome(v.home, io.env);
-  if (!existsSync(indexPath(home))) {
-    await write(io.stderr, `corral events: no event store at ${home} (missing ${indexPath(home)}); pass --home DIR or set CORRAL_HOME\n`);
-    return 2;
+  if (v.reindex) return (await import('./events-reindex.js')).reindexStore(home, v.json === true, io);
+  let store: EventReader;
+  try {
+    store = EventReader.open({ home });
+  } catch (err) {
+    return storeFailure(err, io);
   }
-
-  const store = EventStore.open({ home });
   try {
     const st = makeStyle(io.stdout, io.env);
     const tty = 'isTTY' in io.stdout && io.stdout.isTTY === true;
@@ -273,9 +283,18 @@ export async function eventsCommand(argv: string[], io: CommandIO): Promise<numb
       await write(io.stdout, table(eventRows(events, st, tty), EVENT_COLUMNS.map((h) => st.bold(h))));
     }
     return 0;
+  } catch (err) {
+    return storeFailure(err, io);
   } finally {
     store.close();
   }
+}
+
+/** A store that cannot be read: its message (which file, what to run), exit 2 when there is none, 1 otherwise. */
+async function storeFailure(err: unknown, io: CommandIO): Promise<number> {
+  if (!(err instanceof StoreError)) throw err;
+  await write(io.stderr, `corral events: ${safeText(err.message)}\n`);
+  return err.kind === 'missing' ? 2 : 1;
 }
 
 /** `--postgres`: the same query against the fleet's central store (store/pg-store.ts), with a HOST column. */

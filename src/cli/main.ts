@@ -112,6 +112,9 @@ async function dispatch(cmd: string | undefined, rest: string[], io: CliIO): Pro
     if ((e as Error).name === 'SessionSetupError') return fail('setup', `corral ${cmd}: ${(e as Error).message}`, 2);
     // A rule file that does not load (a user's rules, or a bad edit): its message names file and field; no stack.
     if ((e as Error).name === 'RuleError') return fail('rules', `corral ${cmd}: invalid rules: ${(e as Error).message}`, 2);
+    // A store Corral cannot record into (damaged index, index lost next to its logs, read-only,
+    // not root's to read): its message names the file and the repair; a Corral failure, no stack.
+    if ((e as Error).name === 'StoreError') return fail('store', `corral ${cmd}: ${(e as Error).message}`, 125);
     return fail('internal', `corral ${cmd}: ${(e as Error).stack ?? e}`, 125);
   }
 }

@@ -2,10 +2,11 @@
 // run) into the explanation people ask for after an alert: a timeline of the tool calls, what
 // each was blamed for (background processes included), what was stopped, and a verdict — on the
 // terminal, as --json for tools, or as a self-contained HTML file to hand around.
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { EventStore } from '../store/event-store.js';
-import { indexPath, resolveHome } from '../store/home.js';
+import { EventReader } from '../store/event-reader.js';
+import { resolveHome } from '../store/home.js';
+import { StoreError } from '../store/store-error.js';
 import { compareTs } from '../store/ts-key.js';
 import { buildSessionReport, type SessionReport } from '../report/session-report.js';
 import { renderSessionText } from '../report/session-text.js';
@@ -22,7 +23,9 @@ export const REPORT_USAGE = `Usage: corral report [--session S | --episode E | -
   --json prints one report object per line; --html FILE writes one self-contained HTML file.
   --postgres URL reads the fleet's central store (filled by \`corral collect\`, docs/fleet.md), so
   one report covers an episode or run across machines.
-  Exit code: 0 every selected session is clean, 3 at least one has alerts, 2 usage error or nothing found.`;
+  The local store is only read (read-only copies work); a damaged index is named with its repair.
+  Exit code: 0 every selected session is clean, 3 at least one has alerts, 2 usage error or nothing found,
+  1 the store cannot be read (damaged, unreadable, or its index lost: corral events --reindex).`;
 
 export async function reportCommand(argv: string[], io: CliIO): Promise<number> {
   const { values: v } = parseArgs({
@@ -44,6 +47,16 @@ export async function reportCommand(argv: string[], io: CliIO): Promise<number> 
   if (v.html !== undefined) checkWritable(v.html, '--html');
   const src = v.postgres !== undefined ? await fleetSource(v.postgres) : localSource(v.home, io);
   if (typeof src === 'string') { io.stderr.write(`corral report: ${safeText(src)}\n`); return 1; }
+  try {
+    return await reportFrom(src, v, last, io);
+  } catch (err) {
+    if (!(err instanceof StoreError)) throw err;
+    io.stderr.write(`corral report: ${safeText(err.message)}\n`);
+    return 1;
+  }
+}
+
+async function reportFrom(src: ReportSource, v: { session?: string; episode?: string; run?: string; html?: string; json?: boolean }, last: number, io: CliIO): Promise<number> {
   const home = src.where;
   let reports: SessionReport[];
   try {
@@ -82,10 +95,17 @@ interface ReportSource {
   close(): Promise<void>;
 }
 
-function localSource(homeFlag: string | undefined, io: CliIO): ReportSource {
+/** This machine's store, read-only; a store that cannot be read is its StoreError's message (exit 1), a missing one a usage error. */
+function localSource(homeFlag: string | undefined, io: CliIO): ReportSource | string {
   const home = resolveHome(homeFlag, io.env);
-  if (!existsSync(indexPath(home))) throw new UsageError(`no event store at ${home} (missing ${indexPath(home)}); pass --home DIR or set CORRAL_HOME`);
-  const store = EventStore.open({ home });
+  let store: EventReader;
+  try {
+    store = EventReader.open({ home });
+  } catch (err) {
+    if (!(err instanceof StoreError)) throw err;
+    if (err.kind === 'missing') throw new UsageError(err.message);
+    return err.message;
+  }
   return { where: home, sessions: async () => store.sessions(), events: async (session) => store.query({ session }), close: async () => store.close() };
 }
 

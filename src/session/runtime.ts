@@ -118,6 +118,9 @@ export class Runtime extends EventEmitter {
   }
 
   private async init(): Promise<void> {
+    // The store first: one that cannot record (a damaged index, an index lost next to its logs,
+    // a read-only home) refuses the run before any cgroup, seccomp file or sensor exists.
+    this.store = EventStore.open({ home: this.opts.home });
     mkdirSync(this.runDir, { recursive: true, mode: 0o755 });
     await cleanupOrphans(this.layout, this.cgroupRoot, this.runDir);
     new Cgroup(this.layout, this.cgroupRoot).create();
@@ -128,7 +131,6 @@ export class Runtime extends EventEmitter {
     this.holderFile = join(this.runDir, `holder-${this.instance}`);
     copyFileSync(holderBinary(), this.holderFile);
     chmodSync(this.holderFile, 0o555);
-    this.store = EventStore.open({ home: this.opts.home });
     // The sensor (bpftrace compiles its program in its own process, ~2 s), the GPU probe and the
     // kernel-log reader start first and run while this process compiles rules and the grammar.
     const sensorP = this.startSensor();

@@ -1,13 +1,17 @@
 // Why: the one object sensors, the gateway and detection hand events to. It buffers appends,
 // writes them to the per-session append-only JSONL log (source of truth) and then to the shared
 // SQLite index, and answers queries. State lives in the instance: several stores (in one or
-// many processes) can share a home.
+// many processes) can share a home. Opening refuses (StoreError) a damaged index, or a missing
+// one next to existing logs, rather than recording into a fresh index that hides the past.
 import { mkdirSync } from 'node:fs';
 import type { CorralEvent } from '../events/event.js';
 import { checkEvent, type CheckedEvent } from './event-check.js';
-import { indexPath, resolveHome, sessionLogPath } from './home.js';
-import { readSessionLog, SessionLogWriter } from './session-log.js';
-import { EventIndex, type EventQuery, type SessionSummary } from './sqlite-index.js';
+import { resolveHome } from './home.js';
+import { openIndexForWriting } from './index-open.js';
+import { checkedLogEvents } from './reindex.js';
+import { SessionLogWriter } from './session-log.js';
+import type { EventIndex, EventQuery, SessionSummary } from './sqlite-index.js';
+import { asStoreError } from './store-error.js';
 import { tsKey } from './ts-key.js';
 
 export type { EventQuery, SessionSummary } from './sqlite-index.js';
@@ -47,15 +51,26 @@ export class EventStore {
 
   private constructor(home: string) {
     this.home = home;
-    mkdirSync(home, { recursive: true, mode: 0o700 });
-    this.log = new SessionLogWriter(home);
-    this.index = new EventIndex(indexPath(home));
+    try {
+      mkdirSync(home, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw asStoreError(err, home, home);
+    }
+    this.index = openIndexForWriting(home);
+    try {
+      this.log = new SessionLogWriter(home);
+    } catch (err) {
+      this.index.close();
+      throw asStoreError(err, home, home);
+    }
     // Buffered events must not vanish when the process exits without calling close().
     process.once('exit', this.onExit);
   }
 
   /**
    * Open (creating if needed) the store at `opts.home ?? $CORRAL_HOME ?? /var/lib/corral`.
+   * Throws StoreError when it cannot record there: damaged index, index missing next to logs
+   * (rebuild: `corral events --reindex`), permissions, a read-only file system.
    * @example
    * const store = EventStore.open({ home: '/tmp/corral' });
    * store.append({ id: 'e1', ts: nowNs(), kind: 'exec', session: 's1', payload: { argv: ['ls'] } });
@@ -121,20 +136,7 @@ export class EventStore {
   reindexSession(session: string): { indexed: number; badLines: { line: number; error: string }[] } {
     this.assertOpen();
     this.flush();
-    sessionLogPath(this.home, session); // validates the name before touching the filesystem
-    const parsed = readSessionLog(this.home, session);
-    const badLines = [...parsed.badLines];
-    const rows: CheckedEvent[] = [];
-    for (const { line, value } of parsed.events) {
-      try {
-        const c = checkEvent(value);
-        if (c.ev.session !== session) throw new Error(`event belongs to session ${JSON.stringify(c.ev.session)}`);
-        rows.push(c);
-      } catch (err) {
-        badLines.push({ line, error: (err as Error).message });
-      }
-    }
-    badLines.sort((a, b) => a.line - b.line);
+    const { rows, badLines } = checkedLogEvents(this.home, session);
     return { indexed: this.index.replace(session, rows), badLines };
   }
 

@@ -1,6 +1,8 @@
 // Why: the JSONL logs are easy to append and recover but slow to search; this shared SQLite
 // index (WAL, busy_timeout) lets several Corral processes write and lets queries filter by
-// session, attribution labels, kind and alert category without scanning every log.
+// session, attribution labels, kind and alert category without scanning every log. A reader
+// opens it read-only: it never creates the index, switches its journal or writes to it, so
+// queries work on a read-only copy and cannot damage the record they read.
 import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { CorralEvent } from '../events/event.js';
@@ -86,17 +88,39 @@ function retryBusy<T>(fn: () => T): T {
   }
 }
 
+export interface EventIndexOptions {
+  /** Open for queries only: no file creation, no WAL switch, no schema, no writes. */
+  readonly?: boolean;
+}
+
+interface Writes {
+  insertMany: (rows: CheckedEvent[]) => number;
+  replaceSession: (session: string, rows: CheckedEvent[]) => number;
+}
+
 /** One connection to `<home>/index.sqlite`. */
 export class EventIndex {
   private readonly db: Database.Database;
-  private readonly insertStmt: Database.Statement<Row>;
-  private readonly insertMany: (rows: CheckedEvent[]) => number;
-  private readonly replaceSession: (session: string, rows: CheckedEvent[]) => number;
+  private readonly writes: Writes | undefined;
 
-  constructor(path: string) {
+  constructor(path: string, opts: EventIndexOptions = {}) {
+    if (opts.readonly === true) {
+      this.db = new Database(path, { readonly: true, fileMustExist: true, timeout: 5000 });
+      this.writes = undefined;
+      return;
+    }
     // Create the file ourselves so it is 0600 (SQLite gives -wal/-shm the same mode).
     closeSync(openSync(path, 'a', 0o600));
     this.db = new Database(path);
+    try {
+      this.writes = this.prepareWrites();
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+  }
+
+  private prepareWrites(): Writes {
     this.db.pragma('busy_timeout = 5000');
     // Switching a fresh file to WAL (or reading one another process is recovering) can answer
     // SQLITE_BUSY without consulting busy_timeout: two processes opening one new home at once (a
@@ -105,31 +129,38 @@ export class EventIndex {
     this.db.pragma('synchronous = NORMAL');
     retryBusy(() => this.db.exec(SCHEMA));
     // OR IGNORE: an id seen twice (a replay, a reindex racing a live writer) keeps its first row.
-    this.insertStmt = this.db.prepare<Row>(
+    const insertStmt = this.db.prepare<Row>(
       'INSERT OR IGNORE INTO events (id, ts, kind, session, run, episode, step, tool_call, pid, category, rule, severity, json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)',
     );
     const del = this.db.prepare('DELETE FROM events WHERE session = ?');
     const insertAll = (rows: CheckedEvent[]): number => {
       let n = 0;
-      for (const r of rows) n += this.insertStmt.run(...toRow(r)).changes;
+      for (const r of rows) n += insertStmt.run(...toRow(r)).changes;
       return n;
     };
     // IMMEDIATE takes the write lock up front, so busy_timeout applies instead of a deadlock error.
-    this.insertMany = this.db.transaction(insertAll).immediate as (rows: CheckedEvent[]) => number;
-    this.replaceSession = this.db.transaction((session: string, rows: CheckedEvent[]) => {
-      del.run(session);
-      return insertAll(rows);
-    }).immediate as (session: string, rows: CheckedEvent[]) => number;
+    return {
+      insertMany: this.db.transaction(insertAll).immediate as (rows: CheckedEvent[]) => number,
+      replaceSession: this.db.transaction((session: string, rows: CheckedEvent[]) => {
+        del.run(session);
+        return insertAll(rows);
+      }).immediate as (session: string, rows: CheckedEvent[]) => number,
+    };
+  }
+
+  private writer(): Writes {
+    if (this.writes === undefined) throw new Error('this index was opened read-only');
+    return this.writes;
   }
 
   /** Insert a batch in one transaction; returns how many rows were new. */
   insert(rows: CheckedEvent[]): number {
-    return rows.length === 0 ? 0 : this.insertMany(rows);
+    return rows.length === 0 ? 0 : this.writer().insertMany(rows);
   }
 
   /** Replace every row of `session` with `rows`, atomically. */
   replace(session: string, rows: CheckedEvent[]): number {
-    return this.replaceSession(session, rows);
+    return this.writer().replaceSession(session, rows);
   }
 
   query(q: EventQuery, sinceKey?: string): CorralEvent[] {
@@ -182,6 +213,26 @@ export class EventIndex {
       if (r.episode !== null) s.episode = r.episode;
       return s;
     });
+  }
+
+  /** False for a database without Corral's schema (a file never written by a writer). Reading it also proves the file opens. */
+  hasEvents(): boolean {
+    return retryBusy(() => this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").get()) !== undefined;
+  }
+
+  count(): number {
+    return this.db.prepare('SELECT COUNT(*) FROM events').pluck().get() as number;
+  }
+
+  /** Every session with at least one indexed event. */
+  sessionNames(): string[] {
+    return this.db.prepare('SELECT DISTINCT session FROM events').pluck().all() as string[];
+  }
+
+  /** SQLite's quick_check: ['ok'] for a sound file, else its findings. */
+  quickCheck(): string[] {
+    const rows = this.db.pragma('quick_check') as { quick_check: string }[];
+    return rows.map((r) => r.quick_check);
   }
 
   close(): void {
