@@ -7,7 +7,8 @@
  * capabilities, NoNewPrivs, seccomp loaded) - the threats are a tool call that
  * escapes its cgroup to hide a miner, and a tool call that keeps root.
  *
- * usage: corral-enter [--cgroup PROCS_FILE]... [--netns PATH] [--join-pid PID]
+ * usage: corral-enter --landlock-abi   (prints the kernel's Landlock ABI version, 0 without)
+ *        corral-enter [--cgroup PROCS_FILE]... [--netns PATH] [--join-pid PID]
  *                     [--uid N --gid N] [--seccomp FILE] [--cwd DIR] [--setsid] -- PROG ARGS...
  *   --cgroup   write our pid to this cgroup.procs file (repeatable; v1 controllers + cgroup2)
  *   --netns    setns() into this network namespace (session holder start)
@@ -109,6 +110,12 @@ int main(int argc, char **argv) {
   long join_pid = 0, uid = -1, gid = -1;
   int do_setsid = 0;
   int i = 1;
+  /* `corral doctor`: which Landlock ABI this kernel offers (0: none), so it can say whether tool calls get their own domain. */
+  if (argc == 2 && !strcmp(argv[1], "--landlock-abi")) {
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    printf("%ld\n", abi < 0 ? 0L : abi);
+    return 0;
+  }
   for (; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--")) { i++; break; }

@@ -16,6 +16,8 @@ test('corral doctor --json reports every prerequisite with a fix for what is mis
   const out = JSON.parse(r.stdout) as { ok: boolean; checks: { name: string; ok: boolean; required: boolean; fix?: string }[] };
   assert.equal(r.status, out.ok ? 0 : 1);
   for (const n of ['root', 'kernel', 'bwrap', 'nft', 'tracefs', 'bpftrace (exec/connect sensor)', 'native helpers']) assert.ok(out.checks.some((c) => c.name === n), n);
+  const landlock = out.checks.find((c) => c.name.startsWith('Landlock'));
+  assert.ok(landlock && /^(ABI \d+|not available)$/.test((landlock as { detail?: string }).detail ?? ''), JSON.stringify(landlock));
   for (const c of out.checks) if (!c.ok) assert.ok(c.fix, `${c.name} has a fix`);
   const human = run('doctor');
   assert.match(human.stdout, /^ok\s+root\s+uid 0/m);

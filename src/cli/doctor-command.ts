@@ -1,7 +1,7 @@
 // Why: `corral doctor` checks every prerequisite of the sandbox, gateway and sensors, and the
 // event store, and says exactly what is missing and how to fix it, instead of failing mid-run.
 import { existsSync, readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { release } from 'node:os';
 import { jsonLinesAddon } from '../investigate/inputs/json-lines.js';
@@ -41,6 +41,11 @@ export function runChecks(home: string = resolveHome()): Check[] {
   try { native = enterBinary(); } catch (e) { native = ''; c.push({ name: 'native helpers', ok: false, required: true, detail: (e as Error).message, fix: 'npm run build' }); }
   if (native) c.push({ name: 'native helpers', ok: existsSync(native.replace('corral-enter', 'original-dst.node')), required: true, detail: native, fix: 'npm run build' });
   const store = checkStore(home);
+  if (native) {
+    let abi = 0;
+    try { abi = Number(execFileSync(native, ['--landlock-abi'], { encoding: 'utf8' }).trim()) || 0; } catch { /* reported as 0 */ }
+    c.push({ name: 'Landlock (tool calls kept out of each other\'s processes)', ok: abi > 0, required: false, detail: abi > 0 ? `ABI ${abi}` : 'not available', fix: 'a kernel with CONFIG_SECURITY_LANDLOCK=y and landlock in lsm= (5.13+); without it a later tool call can write into an earlier call\'s background process through /proc/PID/mem' });
+  }
   c.push({ name: 'event store', ok: store.ok, required: true, detail: store.detail, ...(store.fix !== undefined ? { fix: store.fix } : {}) });
   const serveKernel = (maj! > 6) || (maj === 6 && min! >= 5);
   const peerFds = native ? existsSync(native.replace('corral-enter', 'peer-fds.node')) : false;
