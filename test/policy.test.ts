@@ -21,6 +21,7 @@ import {
 } from '../src/policy/index.js';
 import { hostRangeList } from '../src/policy/address-class.js';
 import { leaseSubnet } from '../src/sandbox/address-leases.js';
+import { policyDigest } from '../src/session/session.js';
 
 function policy(yaml: string): Policy {
   return parsePolicy(yaml, 'policies/t.yaml');
@@ -624,5 +625,16 @@ describe('library entry', () => {
     assert.ok(names.length >= 10, names.join(' '));
     const lib = await import('../src/index.js') as Record<string, unknown>;
     for (const n of names) assert.equal(typeof lib[n], 'function', `corral exports ${n}`);
+  });
+});
+
+describe('policy digest (session.start)', () => {
+  it('names the effective policy: same rules, same digest; a widened policy of the same name differs', () => {
+    const a = policyDigest(loadPreset('default'));
+    assert.match(a, /^[0-9a-f]{16}$/);
+    assert.equal(policyDigest(loadPreset('default')), a);
+    const reordered = Object.fromEntries(Object.entries(loadPreset('default')).reverse()) as Policy;
+    assert.equal(policyDigest(reordered), a, 'key order does not matter');
+    assert.notEqual(policyDigest(withExtraAllows(loadPreset('default'), ['extra.test'], [])), a);
   });
 });

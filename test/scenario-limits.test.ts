@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_HOME } from '../src/store/home.js';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
-import type { SessionOptions, ToolCallSpec } from '../src/session/session.js';
+import { policyDigest, type SessionOptions, type ToolCallSpec } from '../src/session/session.js';
 
 let fx: Fixture;
 before(async () => { fx = await startFixture([{ name: 'registry.test', ip: '198.51.100.10', services: [{ kind: 'http', port: 80 }] }], 'lablim'); });
@@ -199,6 +199,7 @@ test('library callers get clear errors for bad tool calls, never lost events; a 
     const a = await s.exec({ command: 'echo one', toolCallId: 'same' });
     const b = await s.exec({ command: 'echo two', toolCallId: 'same' });
     assert.deepEqual([a.toolCallId, b.toolCallId, b.stdout.trim()], ['same', 'same#2', 'two']);
+    assert.equal(s.events.find((e) => e.kind === 'session.start')!.payload.policy_digest, policyDigest(labPolicy()), 'the effective policy is named');
     // numbering went on after the refused calls: every call's events are in the store
     assert.deepEqual(s.events.filter((e) => e.kind === 'toolcall.start').map((e) => e.tool_call), ['same', 'same#2']);
   } finally { await s.close(); }

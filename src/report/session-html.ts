@@ -68,7 +68,7 @@ function callTable(c: ReportCall): string {
 export function renderSessionHtml(reports: SessionReport[], generated = new Date()): string {
   const title = reports.length === 1 ? `Corral report: session ${reports[0]!.session}` : `Corral report: ${reports.length} sessions`;
   const body = reports.map((r) => {
-    const head = [r.episode && `episode ${r.episode}`, r.run && `run ${r.run}`, r.policy && `policy ${r.policy}`, r.sandbox_ip && `sandbox ${r.sandbox_ip}`,
+    const head = [r.episode && `episode ${r.episode}`, r.run && `run ${r.run}`, r.policy && `policy ${r.policy}${r.policy_digest ? ` [${r.policy_digest.slice(0, 8)}]` : ''}`, r.sandbox_ip && `sandbox ${r.sandbox_ip}`,
       r.start_ts && nsToIso(r.start_ts), r.duration_ms !== undefined && fmtMs(r.duration_ms)].filter(Boolean).join(' · ');
     return `<section class="session" id="s-${escapeHtml(r.session)}"><h1>Session ${escapeHtml(r.session)} <span class="verdict v-${r.verdict}">${r.verdict}</span></h1>`
       + `<div class="meta">${escapeHtml(head)} · ${r.counts.calls} tool call(s), ${r.counts.alerts} alert(s)</div>`

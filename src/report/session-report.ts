@@ -31,7 +31,7 @@ export interface ReportCall {
 }
 
 export interface SessionReport {
-  session: string; run?: string; episode?: string; policy?: string; mode?: string; sandbox_ip?: string;
+  session: string; run?: string; episode?: string; policy?: string; policy_digest?: string; mode?: string; sandbox_ip?: string;
   start_ts?: string; end_ts?: string; duration_ms?: number; closed: boolean;
   verdict: Verdict;
   counts: { calls: number; alerts: number; by_category: Record<string, number>; by_action: Record<string, number> };
@@ -123,7 +123,8 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
   const t1 = end?.ts ?? evs.at(-1)?.ts;
   return {
     session: first?.session ?? '', run: start?.run ?? first?.run, episode: start?.episode ?? first?.episode,
-    policy: typeof s.policy === 'string' ? s.policy : undefined, mode: typeof s.mode === 'string' ? s.mode : undefined,
+    policy: typeof s.policy === 'string' ? s.policy : undefined, policy_digest: typeof s.policy_digest === 'string' ? s.policy_digest : undefined,
+    mode: typeof s.mode === 'string' ? s.mode : undefined,
     sandbox_ip: typeof s.sandbox_ip === 'string' ? s.sandbox_ip : undefined,
     start_ts: t0, end_ts: end?.ts, duration_ms: t0 && t1 ? ms(t0, t1) : undefined, closed: !!end,
     verdict,

@@ -17,7 +17,7 @@ const VERDICT_TEXT: Record<Verdict, string> = {
 
 export function renderSessionText(r: SessionReport, st: Style): string {
   const out: string[] = [];
-  const head = [r.episode && `episode ${r.episode}`, r.run && `run ${r.run}`, r.policy && `policy ${r.policy}${r.mode === 'observe' ? ' (observe)' : ''}`, r.sandbox_ip && `sandbox ${r.sandbox_ip}`].filter(Boolean).join(' · ');
+  const head = [r.episode && `episode ${r.episode}`, r.run && `run ${r.run}`, r.policy && `policy ${r.policy}${r.policy_digest ? ` [${r.policy_digest.slice(0, 8)}]` : ''}${r.mode === 'observe' ? ' (observe)' : ''}`, r.sandbox_ip && `sandbox ${r.sandbox_ip}`].filter(Boolean).join(' · ');
   out.push(st.bold(`Session ${r.session}`) + (head ? `  ${st.dim(safeText(head))}` : ''));
   if (r.start_ts) out.push(st.dim(`  ${nsToIso(r.start_ts)}${r.duration_ms !== undefined ? `, ${(r.duration_ms / 1000).toFixed(1)} s` : ''}${r.closed ? '' : ', still open'}`));
   const color = r.verdict === 'clean' ? st.green : r.verdict === 'flagged' ? st.yellow : st.red;

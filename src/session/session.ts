@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
 import { buildBwrapArgs, HOLDER_PATH } from '../sandbox/bwrap-args.js';
 import { MAX_TIMER_MS } from '../policy/units.js';
+import { createHash } from 'node:crypto';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
 import { execFile } from '../util/exec-file.js';
 import { hostMountProblem, hostWorkspaceProblem } from '../sandbox/host-workspace.js';
@@ -89,6 +90,13 @@ export interface ToolCallSpec {
  * input; a library call must too, or its events are refused by the store (a negative step) and lost
  * without a word, or `bash -c undefined` runs.
  */
+/** sha256 (first 16 hex digits) of the effective policy's canonical JSON (keys sorted). */
+export function policyDigest(p: Policy): string {
+  const canon = (v: unknown): unknown => (Array.isArray(v) ? v.map(canon) : v && typeof v === 'object'
+    ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v);
+  return createHash('sha256').update(JSON.stringify(canon(p))).digest('hex').slice(0, 16);
+}
+
 export function toolCallSpecProblem(spec: ToolCallSpec): string | undefined {
   if (typeof spec !== 'object' || spec === null) return 'expected a tool call object';
   const argvOk = Array.isArray(spec.argv) && spec.argv.length > 0 && spec.argv.every((a) => typeof a === 'string');
@@ -336,7 +344,8 @@ export class Session {
     const every = this.rt.resourceSampleMs;
     if (every > 0) this.sampleTimer = setInterval(() => this.sampleResources(), every).unref();
     this.emit('session.start', {
-      policy: this.opts.policy.name, mode: this.opts.policy.mode, sandbox_ip: this.sandboxIp,
+      // (the digest of the effective policy — after extends, --allow, mounts — tells two policies of one name apart)
+      policy: this.opts.policy.name, policy_digest: policyDigest(this.opts.policy), mode: this.opts.policy.mode, sandbox_ip: this.sandboxIp,
       labels: this.opts.labels ?? {}, startup_ms: Number(process.hrtime.bigint() - t0) / 1e6,
     });
   }
