@@ -9,7 +9,8 @@ import type { Session } from '../src/session/session.js';
 import type { SensorRecord } from '../src/sensors/bpftrace-sensor.js';
 
 let fx: Fixture;
-before(async () => { fx = await startFixture(DEMO_FAR_HOSTS, 'labsh'); });
+// (+ a second sshd, for a server-first test that must reach one: the demo's stays at zero connections)
+before(async () => { fx = await startFixture([...DEMO_FAR_HOSTS, { name: 'ssh-alt', ip: '203.0.113.30', services: [{ kind: 'ssh', port: 2222 }] }], 'labsh'); });
 after(async () => { await fx?.close(); });
 
 async function oneCall(command: string, opts: { tool?: 'bash' | 'python'; policy?: string } = {}) {
@@ -72,6 +73,54 @@ test('SSH over 443 to an allowed address is cut and reported as a tunnel', async
   assert.ok(t.payload.attack.includes('T1571'), 'non-standard port');
   assert.equal(t.tool_call, 'call-1');
   assert.equal(await fx.far.accepted('203.0.113.20', 443), before);
+});
+
+test('SSH that holds back its banner past the sniff wait is still classified and cut (client late, or server first)', async () => {
+  // Client late: nothing for 0.6 s (the gateway decides on address and port after 0.3 s), then its banner.
+  const late = await oneCall(`import socket, time
+s = socket.create_connection(("203.0.113.20", 443), timeout=3)
+time.sleep(0.6)
+try:
+    s.sendall(b"SSH-2.0-OpenSSH_9.2p1\\r\\n")
+    print("got", s.recv(100))
+except Exception as e:
+    print("cut", type(e).__name__)`, { tool: 'python' });
+  assert.match(late.r.stdout, /^cut|^got b''/m, late.r.stdout + late.r.stderr);
+  const t = late.alerts.find((a) => a.payload.category === 'tunnel' && a.payload.layer === 'network');
+  assert.ok(t, JSON.stringify(late.alerts.map((a) => [a.payload.layer, a.payload.message])));
+  assert.equal(t.tool_call, 'call-1');
+  // Server first: a client that waits for the server's banner (a tunnel behind a ProxyCommand).
+  // The address is allowed for TLS only; the far sshd speaks first; the sandbox never reads its banner.
+  const first = await oneCall(`import socket
+s = socket.create_connection(("203.0.113.30", 2222), timeout=3)
+try:
+    print("got", s.recv(100))
+except Exception as e:
+    print("cut", type(e).__name__)`, { tool: 'python', policy: 'network:\n  allow:\n    - cidr: 203.0.113.30/32\n      ports: [2222]\n      protocols: [tls]\n' });
+  assert.doesNotMatch(first.r.stdout, /SSH-/, 'the server banner never reached the sandbox');
+  const f = first.alerts.find((a) => a.payload.category === 'tunnel' && a.payload.layer === 'network');
+  assert.ok(f, JSON.stringify(first.alerts.map((a) => [a.payload.layer, a.payload.message])));
+});
+
+test('mining JSON-RPC after 70 KB of padding in an allowed HTTP upload is still seen and cut', async () => {
+  const before = await fx.far.accepted('203.0.113.20', 443);
+  const { r, alerts } = await oneCall(`import socket, json, time
+s = socket.create_connection(("203.0.113.20", 443), timeout=3)
+line = (json.dumps({"id": 1, "method": "mining.subscribe", "params": ["cpuminer/2.5"]}) + "\\n").encode()
+try:
+    s.sendall(b"POST /upload HTTP/1.1\\r\\nHost: 203.0.113.20\\r\\nContent-Length: %d\\r\\n\\r\\n" % (70000 + len(line)) + b"x" * 70000)
+    time.sleep(0.3)
+    s.sendall(line)
+    time.sleep(0.5)
+    s.sendall(b"more")
+    print("got", s.recv(100))
+except Exception as e:
+    print("cut", type(e).__name__)`, { tool: 'python' });
+  assert.match(r.stdout, /^cut|^got b''/m, r.stdout + r.stderr);
+  // (the command screen flags the source too; this is the gateway's own verdict on the bytes)
+  const m = alerts.find((a) => a.payload.category === 'mining' && a.payload.layer === 'network');
+  assert.ok(m, JSON.stringify(alerts.map((a) => [a.payload.layer, a.payload.message])));
+  assert.ok((await fx.far.accepted('203.0.113.20', 443)) >= before, '(the HTTP request itself was allowed)');
 });
 
 test('a TLS client is fingerprinted at the gateway: its connect event carries the JA3/JA4 of its ClientHello', async () => {

@@ -8,7 +8,7 @@
 import net from 'node:net';
 import type { GatewayNative } from '../sandbox/launcher.js';
 import { randomBytes } from 'node:crypto';
-import { sniff, MiningRpcScanner, type SniffResult } from './sniff/index.js';
+import { sniff, MiningRpcScanner, parseSshBanner, type SniffResult } from './sniff/index.js';
 import type { Decision, Protocol } from '../policy/index.js';
 import type { SandboxNet, ConnectReport, FlowReport } from './types.js';
 
@@ -17,7 +17,10 @@ export interface ProxyOptions {
   firstBytesMs: number;
   /** How long a denied connection waits for bytes (to classify it and answer HTTP readably). */
   deniedBytesMs: number;
-  /** Upstream bytes scanned for mining JSON-RPC after the first chunk. */
+  /**
+   * Upload bytes of a non-TLS connection are scanned for mining JSON-RPC for the whole flow (a pool
+   * login after 64 KiB of padding is still seen; ~1.2 GB/s on one core). 0 turns the scan off.
+   */
   scanBytes: number;
   native: GatewayNative;
   /** Move the download direction with kernel splice (else Node's pipe). */
@@ -79,8 +82,13 @@ class ProxiedFlow {
   private sniffed?: SniffResult;
   private decision!: Decision;
   private decided = false;
-  private scanned = 0;
   private scanner = new MiningRpcScanner();
+  /** Decided before the client sent anything (server-first, or a client holding back its first bytes). */
+  private clientSilent = false;
+  /** A silent client's late first bytes, held until they are classified. */
+  private late: Buffer[] = [];
+  private lateLen = 0;
+  private lateTimer?: NodeJS.Timeout;
   private piped = false;
   private relayId?: number;
   private spliced = false;
@@ -140,11 +148,31 @@ class ProxiedFlow {
       ip: this.dst.address, port: this.dst.port, name: this.name, protocol, sniHost: this.sniffed?.host, tls: this.sniffed?.tls,
     });
     this.decision = d;
+    this.clientSilent = protocol === undefined;
     const blocked = d.verdict === 'deny' && !this.sb.observe;
     this.report(d, false);
     this.markDecided();
     if (blocked) { this.refuse(d); return; }
     this.connectUpstream();
+  }
+
+  /**
+   * Decides again now that the protocol is known mid-flow (late first bytes, a server's SSH banner,
+   * mining JSON-RPC later in the upload). A denial is reported (midstream) and, in enforce mode,
+   * cuts both sides: returns true when the flow was cut.
+   */
+  private redecide(sniffed: SniffResult): boolean {
+    this.sniffed = sniffed;
+    const d = this.sb.policy.decideConnect({
+      ip: this.dst.address, port: this.dst.port, name: this.name, protocol: sniffed.protocol, sniHost: sniffed.host, tls: sniffed.tls,
+    });
+    this.decision = d;
+    if (d.verdict !== 'deny') return false;
+    this.report(d, true);
+    if (this.sb.observe) return false;
+    this.client.resetAndDestroy();
+    this.upstream?.destroy();
+    return true;
   }
 
   private report(d: Decision, midstream: boolean): void {
@@ -178,9 +206,17 @@ class ProxiedFlow {
         this.updateTimer.unref();
       }
     });
-    // Download direction: nothing to inspect. The kernel splice relay carries it when available,
-    // else Node's own pipe (with its backpressure).
-    if (this.opts.kernelSplice) {
+    // Download direction: nothing to inspect — except the first bytes of a server that speaks first
+    // to a client that had said nothing (an SSH server's banner to a tunnel client waiting for it,
+    // which would otherwise pass a tls-only rule unclassified); those flows use Node's pipe. The
+    // kernel splice relay carries the rest when available, else Node's own pipe (with its backpressure).
+    if (this.clientSilent) {
+      up.once('data', (first: Buffer) => {
+        if (!this.sniffed && first.subarray(0, 4).toString('latin1') === 'SSH-' && this.redecide(parseSshBanner(first))) return;
+        if (!this.client.destroyed) this.client.write(first);
+        up.pipe(this.client);
+      });
+    } else if (this.opts.kernelSplice) {
       up.pause();
       up.once('connect', () => this.spliceDownload(up));
     } else {
@@ -198,9 +234,27 @@ class ProxiedFlow {
   private forward(chunk: Buffer): void {
     const up = this.upstream;
     if (!up) return;
-    const scanning = this.scanned < this.opts.scanBytes && this.sniffed?.protocol !== 'mining' && this.sniffed?.protocol !== 'tls';
+    if (this.clientSilent && !this.sniffed) {
+      // A client that held back its first bytes past the sniff wait (e.g. SSH behind a slow
+      // ProxyCommand) is classified now, before any of them leaves: the late bytes are held until
+      // the sniff is done, then the connection is decided again with the protocol they show.
+      this.late.push(chunk);
+      this.lateLen += chunk.length;
+      const all = Buffer.concat(this.late);
+      const r = sniff(all);
+      if (r.status !== 'done' && this.lateLen < MAX_SNIFF) {
+        // (a client that sends a few bytes and waits for an answer is not held forever)
+        this.lateTimer ??= setTimeout(() => { if (!this.sniffed) this.releaseLate(); }, this.opts.firstBytesMs);
+        return;
+      }
+      clearTimeout(this.lateTimer);
+      this.late = [];
+      if (this.redecide(r.status === 'done' ? r : { status: 'done', protocol: 'other' })) return;
+      chunk = all;
+    }
+    const scanning = this.opts.scanBytes > 0 && this.sniffed?.protocol !== 'mining' && this.sniffed?.protocol !== 'tls';
     if (!scanning && !this.piped) {
-      // Inspection is over (TLS, or the first scanBytes seen): hand the upload direction to pipe().
+      // Nothing to inspect (TLS: the bytes are encrypted): hand the upload direction to pipe().
       this.piped = true;
       this.client.removeAllListeners('data');
       if (!up.write(chunk)) this.client.pause();
@@ -208,19 +262,19 @@ class ProxiedFlow {
       return;
     }
     if (scanning) {
-      this.scanned += chunk.length;
       const hit = this.scanner.push(chunk);
-      if (hit) {
-        const d = this.sb.policy.decideConnect({ ip: this.dst.address, port: this.dst.port, name: this.name, protocol: 'mining', sniHost: this.sniffed?.host });
-        if (d.verdict === 'deny') {
-          this.sniffed = { status: 'done', protocol: 'mining', detail: hit.method, method: hit.method };
-          this.decision = d;
-          this.report(d, true);
-          if (!this.sb.observe) { this.client.resetAndDestroy(); up.destroy(); return; }
-        }
-      }
+      if (hit && this.redecide({ status: 'done', protocol: 'mining', detail: hit.method, method: hit.method, host: this.sniffed?.host })) return;
     }
     if (!up.write(chunk)) { this.client.pause(); up.once('drain', () => this.client.resume()); }
+  }
+
+  /** Late first bytes that stayed incomplete for the sniff wait: decided as what they are so far. */
+  private releaseLate(): void {
+    const all = Buffer.concat(this.late);
+    this.late = [];
+    this.lateLen = 0;
+    if (this.redecide({ status: 'done', protocol: 'other' })) return;
+    this.forward(all);
   }
 
   /**
