@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import { UsageError, type CliIO } from './io.js';
 import { makeStyle, safeText } from './style.js';
 import { NATS_FLAG_OPTIONS, NATS_FLAGS_USAGE, natsSecurityFlags } from './nats-flags.js';
+import { formatBytes } from '../store/summary.js';
+import { postgresUrlProblem } from '../store/pg-url.js';
 
 export const COLLECT_USAGE = `Usage: corral collect --nats nats://HOST:PORT --postgres postgres://USER@HOST:PORT/DB
                       [--durable NAME] [--batch N] [--until-idle DUR] [--stream-max-age DUR]
@@ -17,11 +19,14 @@ export const COLLECT_USAGE = `Usage: corral collect --nats nats://HOST:PORT --po
   sharing --durable (default corral-collect) split the work. --nats / --postgres default to
   $CORRAL_NATS / $CORRAL_POSTGRES. Progress on stderr; a summary on stdout (--json: one object).
   Running as a service (no --until-idle), a lost NATS or PostgreSQL connection is reported and
-  retried every 2 s (unacknowledged messages are redelivered).
+  retried every 2 s (unacknowledged messages are redelivered). --until-idle DUR ends the run once
+  no message came for DUR and none is pending — messages a stopped collector took and never
+  acknowledged count as pending: the run waits the consumer's ack_wait for their redelivery.
   --stream-max-age / --stream-max-bytes set how long / how much the stream keeps (0: no limit;
   the oldest events go first; default: no limit), on a new or an existing stream.
 ${NATS_FLAGS_USAGE}
-  Exit: 0 done (messages rejected are in the summary), 1 NATS or PostgreSQL failed, 2 usage.`;
+  Exit: 0 done (messages rejected are in the summary), 1 NATS or PostgreSQL failed, 2 usage
+  (also a --postgres that is not a postgres:// URL, a --stream-max-bytes the NATS server has no room for).`;
 
 export async function collectCommand(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseArgs({
@@ -37,6 +42,8 @@ export async function collectCommand(argv: string[], io: CliIO): Promise<number>
   const pgUrl = values.postgres ?? io.env.CORRAL_POSTGRES;
   if (!natsUrl) throw new UsageError('--nats nats://HOST:PORT (or $CORRAL_NATS) is needed');
   if (!pgUrl) throw new UsageError('corral collect needs --postgres postgres://USER@HOST:PORT/DB (or $CORRAL_POSTGRES)');
+  const pgProblem = postgresUrlProblem(pgUrl);
+  if (pgProblem) throw new UsageError(`${values.postgres !== undefined ? '--postgres' : '$CORRAL_POSTGRES'} ${safeText(pgProblem)}`);
   if (values.durable !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(values.durable)) throw new UsageError(`--durable must be 1-64 of A-Z a-z 0-9 _ -, got "${safeText(values.durable)}"`);
   let batch: number | undefined;
   if (values.batch !== undefined) {
@@ -68,6 +75,7 @@ export async function collectCommand(argv: string[], io: CliIO): Promise<number>
   const { PgEventStore, redact } = await import('../store/pg-store.js');
   const { redactNatsUrl, explainNatsError } = await import('../store/nats-options.js');
   const { collectEvents } = await import('../store/collector.js');
+  const { StreamStorageError } = await import('../store/stream-room.js');
   const st = makeStyle(io.stderr as NodeJS.WriteStream, io.env);
   let store;
   try {
@@ -90,8 +98,8 @@ export async function collectCommand(argv: string[], io: CliIO): Promise<number>
         if (now - lastShown < 1000) return;
         lastShown = now;
         io.stderr.write(values.json
-          ? `${JSON.stringify({ progress: { received: s.received, inserted: s.inserted, duplicates: s.duplicates, rejected: s.rejected, pending: s.pending } })}\n`
-          : `${st.dim('corral collect:')} ${s.received} received, ${s.inserted} stored, ${s.duplicates} already stored, ${s.rejected} rejected, ${s.pending} pending\n`);
+          ? `${JSON.stringify({ progress: { received: s.received, inserted: s.inserted, duplicates: s.duplicates, rejected: s.rejected, pending: s.pending, ack_pending: s.ackPending } })}\n`
+          : `${st.dim('corral collect:')} ${s.received} received, ${s.inserted} stored, ${s.duplicates} already stored, ${s.rejected} rejected, ${s.pending} pending${s.ackPending ? ` (${s.ackPending} delivered, not acknowledged: back after the consumer's ack_wait)` : ''}\n`);
       },
     });
     const summary = { ...stats, nats: redactNatsUrl(natsUrl), postgres: redact(pgUrl), table: 'corral_events', total_rows: await store.count() };
@@ -102,6 +110,7 @@ export async function collectCommand(argv: string[], io: CliIO): Promise<number>
     }
     return 0;
   } catch (e) {
+    if (e instanceof StreamStorageError) throw new UsageError(storageMessage(e, values['stream-max-bytes'] ?? String(e.requested)));
     io.stderr.write(`corral collect: NATS ${safeText(redactNatsUrl(natsUrl))}: ${safeText(explainNatsError(e))}\n`);
     return 1;
   } finally {
@@ -109,4 +118,11 @@ export async function collectCommand(argv: string[], io: CliIO): Promise<number>
     process.off('SIGTERM', stop);
     await store.close().catch(() => {});
   }
+}
+
+/** --stream-max-bytes asks more than the NATS server can reserve: the flag, and what would fit. */
+function storageMessage(e: import('../store/stream-room.js').StreamStorageError, asked: string): string {
+  const left = e.available === undefined ? 'less than that (how much less could not be measured)' : `at most ${formatBytes(e.available)} (${e.available} bytes)`;
+  return `--stream-max-bytes ${safeText(asked)}: the NATS server can reserve ${left} for stream ${e.stream} — JetStream reserves a stream's byte `
+    + 'limit on the server\'s disk (up to its jetstream max_file_store, by default 75% of the disk free when nats-server started); give a smaller --stream-max-bytes or the server more storage';
 }

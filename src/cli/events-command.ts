@@ -16,6 +16,7 @@ import { makeStyle, safeText, table, type Style } from './style.js';
 import { UsageError as CliUsageError } from './io.js';
 import { NATS_FLAG_OPTIONS, natsSecurityFlags } from './nats-flags.js';
 import type { NatsSecurity } from '../store/nats-options.js';
+import { postgresUrlProblem } from '../store/pg-url.js';
 
 export interface CommandIO {
   stdout: NodeJS.WritableStream;
@@ -44,7 +45,9 @@ Filters:
 Live:
   --follow             print events as they happen, from a running \`corral serve\` (filters above apply;
                        not --since/--limit/--sessions); --socket PATH names its socket; with --nats URL
-                       (and optionally --host H), the whole fleet's events as machines publish them
+                       (and optionally --host H), the whole fleet's events as machines publish them.
+                       Ends 0 on Ctrl-C; 1, saying so, when the daemon stops (no reconnect: a gap
+                       would go unseen; \`--since\` shows what was recorded in between)
 Fleet:
   --postgres URL       query the fleet's central store (filled by \`corral collect\`) instead of this
                        machine's; events carry the machine they came from ("host")
@@ -238,6 +241,8 @@ export async function eventsCommand(argv: string[], io: CommandIO): Promise<numb
     if (v.host !== undefined && v.postgres === undefined && v.nats === undefined) throw new UsageError('--host filters the fleet: it needs --postgres URL or --follow --nats URL');
     if (v.nats !== undefined && !v.follow) throw new UsageError('--nats follows the fleet live: it needs --follow (for stored events use --postgres URL)');
     if (v.postgres !== undefined && (v.follow || v.home !== undefined)) throw new UsageError('--postgres queries the fleet store: not with --follow or --home');
+    const pgProblem = v.postgres === undefined ? undefined : postgresUrlProblem(v.postgres);
+    if (pgProblem) throw new UsageError(`--postgres ${safeText(pgProblem)}`);
     natsSecurity = natsSecurityFlags(v, io.env, v.nats);
   } catch (err) {
     if (!(err instanceof UsageError) && !(err instanceof CliUsageError)) throw err;

@@ -1,6 +1,7 @@
 // Why: `corral events --follow` shows what agents do on this machine while they do it: it reads
 // the live event stream of a running `corral serve` (GET /v1/events, filtered there) and prints
-// one line per event (or its JSON), alerts highlighted, until Ctrl-C.
+// one line per event (or its JSON), alerts highlighted, until Ctrl-C (exit 0) or until the daemon
+// stops (said on stderr, exit 1: a script can tell the two apart).
 import { daemonRequest, daemonStream, DEFAULT_SOCKET, noDaemon } from '../server/daemon-client.js';
 import { nsToIso, type CorralEvent } from '../events/event.js';
 import { summarizeEvent } from '../store/summary.js';
@@ -81,13 +82,14 @@ export async function followEvents(o: FollowOptions, io: { stdout: NodeJS.Writab
     const ev = data as CorralEvent;
     io.stdout.write(o.json ? `${JSON.stringify(ev)}\n` : eventLine(ev, st));
   });
-  const stop = (): void => s.stop();
+  let stopped = false; // by Ctrl-C / SIGTERM (or a reader that left): the one quiet, successful end
+  const stop = (): void => { stopped = true; s.stop(); };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
     await s.done;
   } catch (e) {
-    if ((e as { code?: string }).code !== 'ECONNRESET' && !/aborted|socket hang up/.test((e as Error).message)) {
+    if (!stopped && (e as { code?: string }).code !== 'ECONNRESET' && !/aborted|socket hang up/.test((e as Error).message)) {
       io.stderr.write(`corral events: ${(e as Error).message}\n`);
       return 1;
     }
@@ -95,5 +97,10 @@ export async function followEvents(o: FollowOptions, io: { stdout: NodeJS.Writab
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
-  return 0;
+  if (stopped) return 0;
+  // The daemon went away (stopped, restarted, crashed). Not retried: its stream is live only, so
+  // a reconnect would hide the events of the gap; a supervisor can restart this, and the store
+  // has the gap (the dashboard, a view of current state, reconnects instead).
+  io.stderr.write(`corral events: the daemon on ${safeText(socket)} stopped (its event stream ended); follow again once corral serve is back (corral events --since DUR shows what was recorded in between)\n`);
+  return 1;
 }

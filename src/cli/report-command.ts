@@ -15,6 +15,7 @@ import { makeStyle, safeText } from './style.js';
 import type { CorralEvent } from '../events/event.js';
 import type { SessionSummary } from '../store/sqlite-index.js';
 import { checkWritable, UsageError, type CliIO } from './io.js';
+import { postgresUrlProblem } from '../store/pg-url.js';
 
 export const REPORT_USAGE = `Usage: corral report [--session S | --episode E | --run R | --last N] [--html FILE] [--json] [--home DIR | --postgres URL]
   Explains recorded sessions: a timeline of each session's tool calls with the alerts attributed
@@ -44,6 +45,8 @@ export async function reportCommand(argv: string[], io: CliIO): Promise<number> 
     last = Number(v.last);
   }
   if (v.postgres !== undefined && v.home !== undefined) throw new UsageError('give --home DIR or --postgres URL, not both');
+  const pgProblem = v.postgres === undefined ? undefined : postgresUrlProblem(v.postgres);
+  if (pgProblem) throw new UsageError(`--postgres ${safeText(pgProblem)}`);
   if (v.html !== undefined) checkWritable(v.html, '--html');
   const src = v.postgres !== undefined ? await fleetSource(v.postgres) : localSource(v.home, io);
   if (typeof src === 'string') { io.stderr.write(`corral report: ${safeText(src)}\n`); return 1; }

@@ -8,6 +8,7 @@ import { makeStyle, safeText } from './style.js';
 import { NATS_FLAG_OPTIONS, NATS_FLAGS_USAGE, natsSecurityFlags } from './nats-flags.js';
 import { redactNatsUrl } from '../store/nats-options.js';
 import type { RequestLogEntry } from '../server/daemon.js';
+import type { Unpublished } from '../store/nats-publisher.js';
 
 export const SERVE_USAGE = `Usage: corral serve [--socket PATH] [--home DIR] [--pool N] [--max-sessions N] [--session-idle DUR] [--no-sensor]
                     [--alert-webhook URL [--webhook-min-severity low|medium|high|critical]]
@@ -93,5 +94,14 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   });
   if (!values.json) io.stderr.write('corral serve: stopping (killing the sandboxes it holds)\n');
   await d.close();
+  const lost = d.unpublished;
+  if (lost && lost.total > 0 && values.publish !== undefined) io.stderr.write(`${unpublishedMessage(lost, redactNatsUrl(values.publish), d.runtime.store.home)}\n`);
   return 0;
+}
+
+/** What a stop leaves unpublished, and where those events still are (each is stored before it is queued). */
+function unpublishedMessage(u: Unpublished, url: string, home: string): string {
+  const parts = [u.queued && `${u.queued} still queued`, u.dropped && `${u.dropped} dropped when the queue was full`, u.rejected && `${u.rejected} NATS could never take`].filter(Boolean);
+  return `corral serve: ${u.total} event(s) were not published to NATS at ${safeText(url)} (${parts.join(', ')}${u.lastError !== undefined ? `; last error: ${safeText(u.lastError)}` : ''}); `
+    + `this machine's store in ${safeText(home)} still has them (corral events --home ${safeText(home)}), \`corral collect\` will not see them`;
 }

@@ -24,7 +24,7 @@ import { loadPeerFds, type PeerFds } from './peer-fds.js';
 import { DEFAULT_SOCKET } from './daemon-client.js';
 import { serveEventStream, streamFilter } from './event-stream.js';
 import { AlertWebhook } from './alert-webhook.js';
-import type { NatsEventPublisher } from '../store/nats-publisher.js';
+import type { NatsEventPublisher, Unpublished } from '../store/nats-publisher.js';
 import type { CorralEvent, Severity } from '../events/event.js';
 
 export { DEFAULT_SOCKET };
@@ -72,6 +72,8 @@ export class CorralDaemon {
   private readonly startedAt = Date.now();
   private webhook?: AlertWebhook;
   private publisher?: NatsEventPublisher;
+  /** After close() with --publish: the events that never reached NATS (the local store has them). */
+  unpublished?: Unpublished;
 
   private constructor(readonly runtime: Runtime, private readonly peer: PeerFds, private readonly opts: DaemonOptions) {
     this.socketPath = opts.socketPath ?? DEFAULT_SOCKET;
@@ -144,7 +146,7 @@ export class CorralDaemon {
       await Promise.allSettled([...this.teardowns.values()]);
       await this.webhook?.drain(); // alerts raised while closing still go out (bounded wait)
       await this.runtime.close();
-      await this.publisher?.close(); // events of the closing sessions still go out (bounded wait)
+      this.unpublished = await this.publisher?.close(); // events of the closing sessions still go out (bounded wait)
       await stopped;
       try { unlinkSync(this.socketPath); } catch { /* already gone */ }
     })();

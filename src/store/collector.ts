@@ -22,8 +22,13 @@ export interface CollectStats {
   rejected: number;
   /** The first rejections: stream sequence, subject and why. */
   problems: { seq: number; subject: string; error: string }[];
-  /** Messages still in the stream for this consumer when last asked. */
+  /**
+   * Messages this consumer has still to store when last asked: not yet delivered, plus delivered
+   * and never acknowledged (ackPending: a crashed collector's, redelivered after ack_wait).
+   */
   pending: number;
+  /** Of pending: delivered, not acknowledged (they come back after the consumer's ack_wait). */
+  ackPending: number;
   /** The stream's retention limits (0: none). */
   stream?: { maxAgeMs: number; maxBytes: number };
 }
@@ -39,7 +44,10 @@ export interface CollectOptions {
   durable?: string;
   /** Messages per fetch and per PostgreSQL transaction (default 500). */
   batch?: number;
-  /** Stop once no message arrived for this long (backfills, tests); default: run until stop(). */
+  /**
+   * Stop once no message arrived for this long and none is pending (backfills, tests); default:
+   * run until stop(). Messages delivered and not acknowledged keep it running until redelivered.
+   */
   untilIdleMs?: number;
   onProgress?: (s: CollectStats) => void;
   /**
@@ -63,7 +71,7 @@ function decode(m: JsMsg): HostEvent | string {
 }
 
 export async function collectEvents(o: CollectOptions): Promise<CollectStats> {
-  const stats: CollectStats = { received: 0, inserted: 0, duplicates: 0, rejected: 0, problems: [], pending: 0 };
+  const stats: CollectStats = { received: 0, inserted: 0, duplicates: 0, rejected: 0, problems: [], pending: 0, ackPending: 0 };
   const nc: NatsConnection = await connect(natsConnectOptions(o.natsUrl, o.security ?? {}, 'corral-collect'));
   try {
     stats.stream = await ensureEventStream(nc, o.limits);
@@ -81,13 +89,20 @@ export async function collectEvents(o: CollectOptions): Promise<CollectStats> {
         const it = await consumer.fetch({ max_messages: size, expires: 1000 });
         for await (const m of it) msgs.push(m);
         if (msgs.length === 0) {
-          stats.pending = (await consumer.info()).num_pending;
+          const info = await consumer.info();
+          stats.ackPending = info.num_ack_pending;
+          stats.pending = info.num_pending + info.num_ack_pending;
           o.onProgress?.(stats);
-          if (o.untilIdleMs !== undefined && Date.now() - lastMessage >= o.untilIdleMs) break;
+          // Idle means nothing left: messages a crashed collector took (ack pending) arrive only
+          // after ack_wait, so the run waits for them rather than reporting done without them.
+          if (o.untilIdleMs !== undefined && Date.now() - lastMessage >= o.untilIdleMs && stats.pending === 0) break;
           continue;
         }
         lastMessage = Date.now();
         stats.received += msgs.length;
+        // (redelivered messages were counted as ack pending at the last look; they are handled now)
+        stats.ackPending = Math.max(0, stats.ackPending - msgs.filter((m) => m.redelivered).length);
+        const streamLeft = msgs.at(-1)!.info.pending;
         const rows: HostEvent[] = [], good: JsMsg[] = [];
         for (const m of msgs) {
           const d = decode(m);
@@ -100,7 +115,7 @@ export async function collectEvents(o: CollectOptions): Promise<CollectStats> {
         msgs = good;
         await storeRows(o.store, rows, good, stats);
         msgs = [];
-        stats.pending = good.at(-1)?.info.pending ?? stats.pending;
+        stats.pending = streamLeft + stats.ackPending;
         o.onProgress?.(stats);
       } catch (e) {
         // NATS or PostgreSQL went away (service mode retries; a run with --until-idle ends here)

@@ -7,6 +7,7 @@
 // reconnection.
 import { connect, headers, RetentionPolicy, StorageType, type JetStreamClient, type NatsConnection, type StreamConfig } from 'nats';
 import { explainNatsError, natsConnectOptions, redactNatsUrl, type NatsSecurity } from './nats-options.js';
+import { isStorageExceeded, storageRoom, StreamStorageError } from './stream-room.js';
 import type { CorralEvent } from '../events/event.js';
 
 export const EVENT_STREAM = 'CORRAL_EVENTS';
@@ -28,7 +29,8 @@ export interface StreamLimits { maxAgeMs?: number; maxBytes?: number }
 /**
  * Creates the stream if it does not exist (file storage, limits retention, duplicate window);
  * with limits, also sets them on an existing stream (the oldest events go first when one is hit).
- * Returns the stream's limits as they are now.
+ * Returns the stream's limits as they are now. A byte limit the server has no room for throws a
+ * StreamStorageError with what would fit (store/stream-room.ts).
  */
 export async function ensureEventStream(nc: NatsConnection, limits?: StreamLimits): Promise<{ maxAgeMs: number; maxBytes: number }> {
   const jsm = await nc.jetstreamManager();
@@ -36,17 +38,25 @@ export async function ensureEventStream(nc: NatsConnection, limits?: StreamLimit
   if (limits?.maxAgeMs !== undefined) want.max_age = limits.maxAgeMs * 1e6;
   if (limits?.maxBytes !== undefined) want.max_bytes = limits.maxBytes === 0 ? -1 : limits.maxBytes;
   let cfg: StreamConfig;
+  let held = 0; // bytes the existing stream already has reserved (an update needs only the difference)
   try {
-    cfg = (await jsm.streams.info(EVENT_STREAM)).config;
-    if ((want.max_age !== undefined && want.max_age !== cfg.max_age) || (want.max_bytes !== undefined && want.max_bytes !== cfg.max_bytes)) {
-      cfg = (await jsm.streams.update(EVENT_STREAM, { ...cfg, ...want })).config;
+    try {
+      cfg = (await jsm.streams.info(EVENT_STREAM)).config;
+      held = cfg.storage === StorageType.File && cfg.max_bytes > 0 ? cfg.max_bytes : 0;
+      if ((want.max_age !== undefined && want.max_age !== cfg.max_age) || (want.max_bytes !== undefined && want.max_bytes !== cfg.max_bytes)) {
+        cfg = (await jsm.streams.update(EVENT_STREAM, { ...cfg, ...want })).config;
+      }
+    } catch (e) {
+      if (!/stream not found/i.test((e as Error).message)) throw e;
+      cfg = (await jsm.streams.add({
+        name: EVENT_STREAM, subjects: [`${SUBJECT_ROOT}.>`], storage: StorageType.File,
+        retention: RetentionPolicy.Limits, duplicate_window: DUPLICATE_WINDOW_NS, ...want,
+      })).config;
     }
   } catch (e) {
-    if (!/stream not found/i.test((e as Error).message)) throw e;
-    cfg = (await jsm.streams.add({
-      name: EVENT_STREAM, subjects: [`${SUBJECT_ROOT}.>`], storage: StorageType.File,
-      retention: RetentionPolicy.Limits, duplicate_window: DUPLICATE_WINDOW_NS, ...want,
-    })).config;
+    if (!isStorageExceeded(e) || want.max_bytes === undefined || want.max_bytes <= 0) throw e;
+    const room = await storageRoom(jsm, want.max_bytes - held);
+    throw new StreamStorageError(EVENT_STREAM, want.max_bytes, room === undefined ? undefined : room + held, e);
   }
   return { maxAgeMs: cfg.max_age / 1e6, maxBytes: cfg.max_bytes < 0 ? 0 : cfg.max_bytes };
 }
@@ -173,8 +183,12 @@ export class NatsEventPublisher {
     return { url: redactNatsUrl(this.url), host: this.opts.host, connected: !!this.nc && !this.nc.isClosed(), queued: this.queue.length - this.head, ...this.counters };
   }
 
-  /** Sends what is queued (waiting at most timeoutMs), then closes the connection. */
-  async close(timeoutMs = 5000): Promise<void> {
+  /**
+   * Sends what is queued (waiting at most timeoutMs), then closes the connection: a drain bounded
+   * by DRAIN_MS (with NATS away a drain waits for a server that never answers), then a plain close.
+   * Returns what never went out, so the caller can say so.
+   */
+  async close(timeoutMs = 5000): Promise<Unpublished> {
     const deadline = Date.now() + timeoutMs;
     while (this.nc && this.head < this.queue.length && Date.now() < deadline) {
       void this.pump();
@@ -182,7 +196,27 @@ export class NatsEventPublisher {
     }
     this.closed = true;
     this.wake?.();
-    await this.ready.catch(() => {});
-    await this.nc?.drain().catch(() => {});
+    await within(this.ready.catch(() => {}), Math.max(0, deadline - Date.now()) + DRAIN_MS);
+    const nc = this.nc;
+    if (nc && !nc.isClosed()) {
+      await within(nc.drain().catch(() => {}), DRAIN_MS);
+      // (a drain that failed to flush still resolves, leaving the connection reconnecting forever)
+      if (!nc.isClosed()) await within(nc.close().catch(() => {}), DRAIN_MS);
+    }
+    const queued = this.queue.length - this.head;
+    const { dropped, rejected, lastError } = this.counters;
+    return { total: queued + dropped + rejected, queued, dropped, rejected, ...(lastError !== undefined ? { lastError } : {}) };
   }
+}
+
+/** How long close() lets a drain (and then a close) of the connection take. */
+const DRAIN_MS = 2000;
+
+/** Events that never reached NATS: still queued at close, dropped (queue full) or rejected (never publishable). */
+export interface Unpublished { total: number; queued: number; dropped: number; rejected: number; lastError?: string }
+
+/** p's value, or undefined once ms have passed (p goes on unobserved). */
+function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<undefined>((r) => { t = setTimeout(() => r(undefined), ms); t.unref(); })]).finally(() => clearTimeout(t));
 }

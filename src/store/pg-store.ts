@@ -9,6 +9,9 @@ import type { CorralEvent } from '../events/event.js';
 import type { CheckedEvent } from './event-check.js';
 import { alertField, type EventQuery, type SessionSummary } from './sqlite-index.js';
 import { keyToNs, tsKey } from './ts-key.js';
+import { redact } from './pg-url.js';
+
+export { redact };
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS corral_events (
@@ -147,9 +150,4 @@ export class PgEventStore {
   }
 
   async close(): Promise<void> { await this.pool.end(); }
-}
-
-/** A connection string without its password, for messages. */
-export function redact(url: string): string {
-  return url.replace(/(:\/\/[^:/@]*):[^@/]*@/, '$1:***@').replace(/(password=)\S+/i, '$1***');
 }

@@ -43,6 +43,8 @@ export interface NatsServer {
   start(): Promise<void>;
   /** Stops it and removes its data. */
   remove(): Promise<void>;
+  /** SIGSTOP: a server that keeps its connections open and answers nothing (a hung host, a partition); remove() ends it. */
+  freeze(): void;
 }
 
 /**
@@ -67,7 +69,8 @@ export async function startNats(opts: { config?: string } = {}): Promise<NatsSer
   await start();
   return {
     url: `nats://127.0.0.1:${port}`, port, start, stop,
-    remove: async () => { await stop(); rmSync(dir, { recursive: true, force: true }); },
+    remove: async () => { child?.kill('SIGCONT'); await stop(); rmSync(dir, { recursive: true, force: true }); },
+    freeze: () => { child?.kill('SIGSTOP'); },
   };
 }
 
