@@ -294,7 +294,7 @@ test('eventsCommand: table and --json output, filters, --sessions', async (t) =>
   const io = { stdout, stderr, env: { CORRAL_HOME: home } };
   assert.equal(await eventsCommand([], io), 0);
   const lines = stdout.text.trimEnd().split('\n');
-  assert.match(lines[0]!, /^TIME\s+SESSION\s+EPISODE\s+STEP\s+TOOL CALL\s+KIND\s+PID\s+SUMMARY$/);
+  assert.match(lines[0]!, /^TIME \(UTC\)\s+SESSION\s+EPISODE\s+STEP\s+TOOL CALL\s+KIND\s+PID\s+SUMMARY$/);
   assert.equal(lines.length, evs.length + 2);
   assert.ok(!stdout.text.includes('\x1b'), 'no colour and no raw escapes when not a TTY');
   assert.match(stdout.text, /exec\s+100\s+ls -la 'my dir'/);

@@ -15,7 +15,9 @@ export const DASHBOARD_USAGE = `Usage: corral dashboard [--listen HOST:PORT] [--
   anything else answers 404). --json prints {"url": …} instead of a sentence. Stops on Ctrl-C.
   --nats URL: the whole fleet instead, live from the NATS that every \`corral serve --publish\`
   writes to (a machine column; messages that are not events are counted, never shown).
-${NATS_FLAGS_USAGE}`;
+${NATS_FLAGS_USAGE}
+  Exit: 0 stopped, 2 usage (also: no corral serve on the socket, a --listen address that is taken
+  or not this machine's).`;
 
 export async function dashboardCommand(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseArgs({
@@ -33,8 +35,7 @@ export async function dashboardCommand(argv: string[], io: CliIO): Promise<numbe
   const security = natsSecurityFlags(values, io.env, values.nats);
   if (values.nats !== undefined) {
     const { redactNatsUrl } = await import('../store/nats-options.js');
-    const { DashboardServer } = await import('../web/dashboard-server.js');
-    const d = await DashboardServer.start({ nats: { url: values.nats, security }, host, port, machine: 'fleet' });
+    const d = await startServer({ nats: { url: values.nats, security }, host, port, machine: 'fleet' });
     if (values.json) io.stdout.write(`${JSON.stringify({ url: d.url, nats: redactNatsUrl(values.nats) })}\n`);
     else io.stdout.write(`corral dashboard: ${d.url} (the fleet, from ${safeText(redactNatsUrl(values.nats))})\n`);
     return serveUntilStopped(d, host, io);
@@ -47,11 +48,26 @@ export async function dashboardCommand(argv: string[], io: CliIO): Promise<numbe
     io.stderr.write(`corral dashboard: shows a running corral serve; ${noDaemon(e) ? `none listens on ${socket}` : safeText((e as Error).message)} (start one with: corral serve)\n`);
     return 2;
   }
-  const { DashboardServer } = await import('../web/dashboard-server.js');
-  const d = await DashboardServer.start({ socket, host, port, machine: hostname() });
+  const d = await startServer({ socket, host, port, machine: hostname() });
   if (values.json) io.stdout.write(`${JSON.stringify({ url: d.url, socket })}\n`);
   else io.stdout.write(`corral dashboard: ${d.url}\n`);
   return serveUntilStopped(d, host, io);
+}
+
+/** Starts the page's server; an address it cannot listen on is the asker's to fix (a usage error, exit 2). */
+async function startServer(o: import('../web/dashboard-server.js').DashboardOptions & { host: string; port: number }): Promise<import('../web/dashboard-server.js').DashboardServer> {
+  const { DashboardServer } = await import('../web/dashboard-server.js');
+  try {
+    return await DashboardServer.start(o);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const where = `--listen ${safeText(o.host.includes(':') ? `[${o.host}]` : o.host)}:${o.port}`;
+    if (code === 'EADDRINUSE') throw new UsageError(`${where}: port ${o.port} is taken (another program listens there); give another port, or no --listen for a free one`);
+    if (code === 'EADDRNOTAVAIL') throw new UsageError(`${where}: ${safeText(o.host)} is not an address of this machine`);
+    if (code === 'EACCES') throw new UsageError(`${where}: not allowed to listen on port ${o.port} (below 1024 needs privileges)`);
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') throw new UsageError(`${where}: cannot resolve ${safeText(o.host)}; give an IP address`);
+    throw e;
+  }
 }
 
 /** Warns about a non-loopback listener, then serves until SIGINT/SIGTERM. */

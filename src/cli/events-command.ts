@@ -145,6 +145,8 @@ function buildQuery(v: ReturnType<typeof parse>): EventQuery {
 export function sinceTs(text: string, now: number = Date.now()): string {
   if (/^\s*\d+(\.\d+)?\s*(ms|s|m|min|h|d)\s*$/.test(text)) {
     const d = parseDuration(text);
+    // (events are stamped since 1970: a longer time ago has no timestamp, and past ±8.64e15 ms no Date)
+    if (d.ok && d.value > now) throw new UsageError(`--since ${JSON.stringify(text)} reaches back before 1970-01-01, where event times begin: at most ${Math.floor(now / 86_400_000)}d (or give an ISO 8601 time)`);
     if (d.ok) return new Date(now - d.value).toISOString();
   }
   try {
@@ -168,10 +170,12 @@ function isoOf(ts: string): string {
   }
 }
 
-/** Time column: time of day when every row is on the same UTC day, full ISO otherwise. */
-function timeFormatter(isos: string[]): (iso: string) => string {
-  const sameDay = isos.every((t) => t.slice(0, 10) === isos[0]?.slice(0, 10));
-  return sameDay ? (iso) => iso.slice(11, 23) : (iso) => iso.replace('T', ' ').slice(0, 23);
+/**
+ * Time column: always the date with the time (UTC, as the header says): a time of day alone is
+ * ambiguous for results that reach back days (--since 7d) even when they happen to share one.
+ */
+function timeCell(iso: string): string {
+  return /^\d{4}-\d{2}-\d{2}T/.test(iso) ? iso.replace('T', ' ').slice(0, 23) : iso;
 }
 
 function shortSession(s: string): string {
@@ -191,16 +195,14 @@ function colorSummary(ev: CorralEvent, text: string, st: Style): string {
 }
 
 /** The columns of eventRows(), in order. */
-const EVENT_COLUMNS = ['TIME', 'SESSION', 'EPISODE', 'STEP', 'TOOL CALL', 'KIND', 'PID', 'SUMMARY'];
+const EVENT_COLUMNS = ['TIME (UTC)', 'SESSION', 'EPISODE', 'STEP', 'TOOL CALL', 'KIND', 'PID', 'SUMMARY'];
 
 function eventRows(events: CorralEvent[], st: Style, tty: boolean): string[][] {
-  const isos = events.map((e) => isoOf(e.ts));
-  const fmt = timeFormatter(isos);
-  return events.map((ev, i) => {
+  return events.map((ev) => {
     let summary = safeText(summarizeEvent(ev));
     if (tty && summary.length > 160) summary = `${summary.slice(0, 159)}…`;
     return [
-      st.dim(fmt(isos[i] ?? '')),
+      st.dim(timeCell(isoOf(ev.ts))),
       safeText(shortSession(ev.session)),
       safeText(ev.episode ?? '-'),
       ev.step === undefined ? '-' : String(ev.step),

@@ -35,7 +35,7 @@ function packageVersion(): string {
 const RETURNED_FAILURES: Record<string, Record<number, string>> = {
   events: { 1: 'failure', 2: 'usage' }, report: { 1: 'failure', 2: 'usage' },
   investigate: { 1: 'failure', 2: 'usage' }, check: { 64: 'usage', 65: 'input' },
-  collect: { 1: 'failure', 2: 'usage' },
+  collect: { 1: 'failure', 2: 'usage' }, dashboard: { 2: 'usage' },
 };
 
 /**

@@ -2,7 +2,6 @@
 // run) into the explanation people ask for after an alert: a timeline of the tool calls, what
 // each was blamed for (background processes included), what was stopped, and a verdict — on the
 // terminal, as --json for tools, or as a self-contained HTML file to hand around.
-import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { EventReader } from '../store/event-reader.js';
 import { resolveHome } from '../store/home.js';
@@ -16,6 +15,7 @@ import type { CorralEvent } from '../events/event.js';
 import type { SessionSummary } from '../store/sqlite-index.js';
 import { checkWritable, UsageError, type CliIO } from './io.js';
 import { postgresUrlProblem } from '../store/pg-url.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 
 export const REPORT_USAGE = `Usage: corral report [--session S | --episode E | --run R | --last N] [--html FILE] [--json] [--home DIR | --postgres URL]
   Explains recorded sessions: a timeline of each session's tool calls with the alerts attributed
@@ -25,8 +25,11 @@ export const REPORT_USAGE = `Usage: corral report [--session S | --episode E | -
   --postgres URL reads the fleet's central store (filled by \`corral collect\`, docs/fleet.md), so
   one report covers an episode or run across machines.
   The local store is only read (read-only copies work); a damaged index is named with its repair.
+  --html FILE is written whole or not at all (a temporary file renamed over it), readable by its
+  owner only (0600: it holds the agents' commands).
   Exit code: 0 every selected session is clean, 3 at least one has alerts, 2 usage error or nothing found,
-  1 the store cannot be read (damaged, unreadable, or its index lost: corral events --reindex).`;
+  1 the store cannot be read (damaged, unreadable, or its index lost: corral events --reindex; or the fleet
+  store given by --postgres), or --html FILE could not be written.`;
 
 export async function reportCommand(argv: string[], io: CliIO): Promise<number> {
   const { values: v } = parseArgs({
@@ -79,7 +82,12 @@ async function reportFrom(src: ReportSource, v: { session?: string; episode?: st
     await src.close();
   }
   if (v.html) {
-    writeFileSync(v.html, renderSessionHtml(reports));
+    try {
+      writeFileAtomic(v.html, renderSessionHtml(reports));
+    } catch (e) {
+      io.stderr.write(`corral report: --html ${safeText(v.html)}: cannot write it: ${safeText((e as Error).message)}\n`);
+      return 1;
+    }
     if (!v.json) io.stderr.write(`corral report: wrote ${v.html} (${reports.length} session(s))\n`);
   }
   if (v.json) for (const r of reports) io.stdout.write(`${JSON.stringify(r)}\n`);
