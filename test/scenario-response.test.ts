@@ -86,3 +86,30 @@ test('response.kill is validated: unknown categories and severities are errors n
   const p = parsePolicy('name: x\n', 'x.yaml');
   assert.deepEqual(p.response.kill, { categories: [], min_severity: 'high', scope: 'tool_call' }, 'off by default');
 });
+
+test('a DNS sighting while another call is resolving too kills nobody on a guess', async () => {
+  // Step 1's beacon looks a pool name up (refused: a mining alert) while step 2 resolves a name every
+  // 50 ms: the resolver sees a query from each, and the kernel's records of port-53 sends carry no
+  // source port to tell them apart — the alert is kept, marked inferred, and step 2 is not killed.
+  const beacon = `import socket, time
+time.sleep(1.0)
+try:
+    socket.getaddrinfo("tset.rmxtroppus.loop"[::-1], 443)
+except Exception:
+    pass
+time.sleep(2.5)
+open("/workspace/survived", "w").write("yes")`;
+  const s = await fx.rt.createSession({ policy: labPolicy(KILL_MINING), episode: 'resp-dns' });
+  try {
+    await s.exec({ command: `nohup python3 -c '${beacon}' >/dev/null 2>&1 & echo started`, step: 1, toolCallId: 'dns-1' });
+    const r2 = await s.exec({ command: 'for i in $(seq 50); do getent hosts registry.test >/dev/null; sleep 0.05; done; echo done', step: 2, toolCallId: 'dns-2', timeoutMs: 20_000 });
+    assert.equal(r2.exitCode, 0, `the resolving call was not killed: ${r2.stderr}`);
+    assert.equal(r2.stdout.trim(), 'done');
+    const { alerts } = await s.close();
+    const dnsAlert = alerts.find((a) => a.payload.rule === 'dns.mining_pool');
+    assert.ok(dnsAlert, JSON.stringify(alerts.map((a) => [a.tool_call, a.payload.rule])));
+    assert.notEqual(dnsAlert.payload.action, 'killed');
+    const q = s.events.find((e) => e.kind === 'dns' && /supportxmr/.test(String(e.payload.name)));
+    assert.equal(q?.payload.attribution, "ambiguous", JSON.stringify(s.events.filter((e) => e.kind === "dns").map((e) => [e.tool_call, e.payload.name, e.payload.attribution])));
+  } finally { await s.close(); }
+});

@@ -39,7 +39,6 @@ export class ConnectRing {
     return undefined;
   }
 
-  /** The newest record to port 53 at most 2 s before `at` (a resolver socket or a hand-built query). */
   /** The destinations of the port-53 records in the 2 s before `at` (which resolvers queries were sent to). */
   dnsTargets(at: bigint): Set<string> {
     const out = new Set<string>();
@@ -52,14 +51,22 @@ export class ConnectRing {
     return out;
   }
 
-  findDns(at: bigint): ConnectRecord | undefined {
+  /**
+   * The newest record to port 53 at most 2 s before `at`, and whether another cgroup (another tool
+   * call's process) also sent to port 53 in that time: then the query's sender is a guess — the
+   * records carry no source port to join on — and nothing may be killed on its strength.
+   */
+  findDns(at: bigint): { rec: ConnectRecord; ambiguous: boolean } | undefined {
+    let rec: ConnectRecord | undefined;
     for (let i = this.recs.length - 1; i >= 0; i--) {
       const c = this.recs[i]!;
       if (c.tsNs > at) continue;
       if (at - c.tsNs > 2_000_000_000n) break;
-      if (c.port === 53) return c;
+      if (c.port !== 53) continue;
+      if (!rec) rec = c;
+      else if (c.cgroupId !== rec.cgroupId) return { rec, ambiguous: true };
     }
-    return undefined;
+    return rec && { rec, ambiguous: false };
   }
 
   /** Every record to ip:port in the horizon before `at` (the gateway's fallback join). */

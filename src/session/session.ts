@@ -573,7 +573,7 @@ export class Session {
     try { found = this.rt.engine.process(ev); } catch (e) { this.rt.onError(e); return; }
     if (!found.length) return;
     // policy.response.kill acts when the behaviour is seen; the alert follows when detections are grouped
-    const attr = { session: ev.session, run: ev.run, episode: ev.episode, step: ev.step, tool_call: ev.tool_call };
+    const attr = { session: ev.session, run: ev.run, episode: ev.episode, step: ev.step, tool_call: ev.tool_call, ...((ev as { inferred?: boolean }).inferred ? { inferred: true } : {}) };
     for (const d of found) if (this.respond(attr, d.category, d.severity, layerOf(ev.kind), d.reason)) this.killers.add(d);
     this.pendingDetections.push(...found);
     this.detectionTimer ??= setTimeout(() => this.flushDetections(false), 2000);
@@ -710,11 +710,17 @@ export class Session {
     let attr: Attribution & { inferred?: boolean };
     let pid: number | undefined;
     if (r.kind === 'dns') {
-      let c = this.connects.findDns(r.tsNs);
-      if (!c && this.rt.sensor) { await this.rt.sensorBarrier(r.tsNs); c = this.connects.findDns(r.tsNs); }
-      attr = (c && this.attrFromCgroup(c.cgroupId)) || this.inferred(r.tsNs);
+      // The sender's own record may still be in flight while another call's older one is at hand:
+      // the sensor is drained up to the query first, always.
+      if (this.rt.sensor && !this.closed) await this.rt.sensorBarrier(r.tsNs);
+      const found = this.connects.findDns(r.tsNs);
+      const c = found?.rec;
+      const exact = c && this.attrFromCgroup(c.cgroupId);
+      // Two calls' processes querying within 2 s: the best guess is kept, marked inferred (never killed on).
+      attr = exact ? (found.ambiguous ? { ...exact, inferred: true } : exact) : this.inferred(r.tsNs);
       pid = c?.pid;
-      const ev = this.emit('dns', { name: r.name, qtype: r.qtype, verdict: r.verdict, rule: r.rule, answers: r.answers, rcode: r.rcode }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
+      const attribution = !exact ? 'inferred' : found.ambiguous ? 'ambiguous' : 'syscall';
+      const ev = this.emit('dns', { name: r.name, qtype: r.qtype, verdict: r.verdict, rule: r.rule, answers: r.answers, rcode: r.rcode, attribution }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
       let d = alertForDns(r, this.rt.pools);
       // A query aimed at another resolver (`dig @203.0.113.53`) was redirected to Corral's: say so, and where,
       // when the recent port-53 sends name one other resolver only (else the address would be a guess).
@@ -805,7 +811,9 @@ export class Session {
       for (const c of this.calls.values()) { c.killReason ??= why; c.cgroup.kill(); }
       return 'Corral killed every process of this session and stops its further tool calls (policy response.kill, scope session)';
     }
-    if (!call) return undefined;
+    // A call is only killed on evidence that names it: an inferred or ambiguous attribution (a DNS
+    // query while two calls' processes were resolving) may point at the innocent one.
+    if (!call || (attr as { inferred?: boolean }).inferred) return undefined;
     call.killReason ??= why;
     call.cgroup.kill();
     return `Corral killed the processes of tool call ${call.tool_call} (policy response.kill)`;
