@@ -206,6 +206,19 @@ test('DNS lookups of pool names are refused and reported as mining; metadata nam
   assert.ok(alerts.some((a) => a.payload.category === 'metadata_access' && a.payload.rule === 'dns.metadata'));
 });
 
+test("the sandbox kernel's own ICMP errors (a DNS answer to a closed port) are recorded, never alerted", async () => {
+  const { s, alerts } = await oneCall(`import socket, struct, time
+ns = [l.split()[1] for l in open("/etc/resolv.conf") if l.startswith("nameserver")][0]
+q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"".join(bytes([len(p)]) + p.encode() for p in "registry.test".split(".")) + b"\\x00" + struct.pack(">HH", 1, 1)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.sendto(q, (ns, 53))
+u.close()
+time.sleep(1.5)`, { tool: 'python' });
+  const drops = s.events.filter((e) => e.kind === 'drop');
+  assert.ok(drops.some((e) => e.payload.icmp_type === 3), JSON.stringify(drops.map((e) => e.payload)));
+  assert.deepEqual(alerts.filter((a) => String(a.payload.rule).startsWith('drop.')).map((a) => a.payload.message), []);
+});
+
 test('UDP, ICMP and IPv6 attempts are dropped and recorded', async () => {
   const { alerts } = await oneCall(`import socket, time
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

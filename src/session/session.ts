@@ -691,6 +691,11 @@ export class Session {
     if (!match && this.rt.sensor && !this.closed) { await this.rt.sensorBarrier(at); match = this.connects.find(d.dst, port, at + 1_000_000_000n); }
     const attr = match ? this.attrFromCgroup(match.cgroupId) ?? this.inferred(at) : this.inferred(at);
     const ev = this.emit('drop', { proto: d.proto, 'network.peer.address': d.dst, 'network.peer.port': d.dport, icmp_type: d.icmpType, attribution: match ? 'syscall' : 'inferred' }, { attr, pid: match?.pid });
+    // An ICMP error (destination unreachable, time exceeded, parameter problem) is the sandbox kernel's
+    // answer to a packet it received — a DNS answer arriving after the resolver gave up is answered
+    // "port unreachable" to the gateway. Agent code cannot send one (raw sockets are refused; ping
+    // sockets send echo requests only): recorded, never an alert.
+    if (/^ICMP/.test(d.proto) && (d.icmpType === 3 || d.icmpType === 11 || d.icmpType === 12)) return;
     const cls = classifyAddress(d.dst, this.rt.hostAddressSet, this.rt.hostRangeCidrs);
     const draft = alertForDrop({ proto: d.proto, dst: d.dst, dport: d.dport }, cls);
     if (draft.category === 'internal_probe') this.fanout.add(attr.tool_call ?? this.id, { ...attr, pid: match?.pid, action: 'blocked' }, { target: `${d.dst}:${d.dport ?? d.proto}`, evidence: ev.id, message: draft.message, ts: ev.ts });
