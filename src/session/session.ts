@@ -564,7 +564,8 @@ export class Session {
     this.rt.store.append(ev);
     this.rt.onEvent(ev);
     // Session-level events are Corral's own machinery (the namespace holder); agent activity always has a tool call.
-    if (kind !== 'alert' && ev.tool_call !== undefined) this.detect(ev);
+    // (a kernel_reply — an ICMP error the sandbox's kernel sent on its own — is not the agent's either)
+    if (kind !== 'alert' && ev.tool_call !== undefined && payload.kernel_reply !== true) this.detect(ev);
     return ev;
   }
 
@@ -690,12 +691,13 @@ export class Session {
     let match = this.connects.find(d.dst, port, at + 1_000_000_000n);
     if (!match && this.rt.sensor && !this.closed) { await this.rt.sensorBarrier(at); match = this.connects.find(d.dst, port, at + 1_000_000_000n); }
     const attr = match ? this.attrFromCgroup(match.cgroupId) ?? this.inferred(at) : this.inferred(at);
-    const ev = this.emit('drop', { proto: d.proto, 'network.peer.address': d.dst, 'network.peer.port': d.dport, icmp_type: d.icmpType, attribution: match ? 'syscall' : 'inferred' }, { attr, pid: match?.pid });
     // An ICMP error (destination unreachable, time exceeded, parameter problem) is the sandbox kernel's
     // answer to a packet it received — a DNS answer arriving after the resolver gave up is answered
     // "port unreachable" to the gateway. Agent code cannot send one (raw sockets are refused; ping
-    // sockets send echo requests only): recorded, never an alert.
-    if (/^ICMP/.test(d.proto) && (d.icmpType === 3 || d.icmpType === 11 || d.icmpType === 12)) return;
+    // sockets send echo requests only): recorded as the kernel's, never judged or alerted.
+    const kernelReply = /^ICMP/.test(d.proto) && (d.icmpType === 3 || d.icmpType === 11 || d.icmpType === 12);
+    const ev = this.emit('drop', { proto: d.proto, 'network.peer.address': d.dst, 'network.peer.port': d.dport, icmp_type: d.icmpType, attribution: match ? 'syscall' : 'inferred', ...(kernelReply ? { kernel_reply: true } : {}) }, { attr, pid: match?.pid });
+    if (kernelReply) return;
     const cls = classifyAddress(d.dst, this.rt.hostAddressSet, this.rt.hostRangeCidrs);
     const draft = alertForDrop({ proto: d.proto, dst: d.dst, dport: d.dport }, cls);
     if (draft.category === 'internal_probe') this.fanout.add(attr.tool_call ?? this.id, { ...attr, pid: match?.pid, action: 'blocked' }, { target: `${d.dst}:${d.dport ?? d.proto}`, evidence: ev.id, message: draft.message, ts: ev.ts });
