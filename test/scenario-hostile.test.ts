@@ -206,6 +206,28 @@ test('DNS lookups of pool names are refused and reported as mining; metadata nam
   assert.ok(alerts.some((a) => a.payload.category === 'metadata_access' && a.payload.rule === 'dns.metadata'));
 });
 
+test('persistence planted by code (Python start-up hook, git hook, ~/.bashrc) is found when the call ends and attributed to it', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'persist' });
+  try {
+    // Written by a Python script (the command screen sees only `python3 plant.py`).
+    const plant = ['import os, site', 'd = site.getusersitepackages()', 'os.makedirs(d, exist_ok=True)',
+      'open(os.path.join(d, "usercustomize.py"), "w").write("open(\'/workspace/hooked\', \'w\')\\n")',
+      'open("repo/.git/hooks/pre-commit", "w").write("#!/bin/sh\\n")', 'open(os.path.expanduser("~/.bashrc"), "a").write("\\n")'].join('\n');
+    await s.exec({ command: `git init -q repo && cat > plant.py <<'EOF'\n${plant}\nEOF`, step: 1, toolCallId: 'write-plant' });
+    const r = await s.exec({ command: 'python3 plant.py && echo planted', step: 2, toolCallId: 'plant' });
+    assert.equal(r.stdout.trim(), 'planted', r.stderr);
+    const found = r.alerts.filter((a) => a.payload.rule === 'persistence.file_written');
+    const paths = found.map((a) => String(a.payload.message).split(' ')[0]).sort().join('\n');
+    assert.match(paths, /^\/workspace\/\.bashrc\n\/workspace\/\.local\/lib\/python3[.\d]*\/site-packages\/usercustomize\.py\n\/workspace\/repo\/\.git\/hooks\/pre-commit$/);
+    assert.ok(found.every((a) => a.tool_call === 'plant' && a.payload.category === 'persistence'));
+    assert.ok(found.some((a) => (a.payload.attack as string[]).includes('T1546.018')));
+    // The hook works (that is the threat), and a later call that changes nothing there raises nothing.
+    const later = await s.exec({ command: 'python3 -c "print(42)" && test -e /workspace/hooked && echo hook-ran', step: 3, toolCallId: 'later' });
+    assert.equal(later.stdout.trim(), '42\nhook-ran');
+    assert.deepEqual(later.alerts.filter((a) => a.payload.rule === 'persistence.file_written'), []);
+  } finally { await s.close(); }
+});
+
 test("the sandbox kernel's own ICMP errors (a DNS answer to a closed port) are recorded, never alerted", async () => {
   const { s, alerts } = await oneCall(`import socket, struct, time
 ns = [l.split()[1] for l in open("/etc/resolv.conf") if l.startswith("nameserver")][0]

@@ -26,7 +26,7 @@ export interface CommandIO {
 
 const ALL_KINDS = {
   'session.start': 1, 'session.end': 1, 'toolcall.start': 1, 'toolcall.end': 1, exec: 1, exit: 1,
-  connect: 1, dns: 1, flow: 1, drop: 1, resource: 1, alert: 1, sensor: 1, socket: 1,
+  connect: 1, dns: 1, flow: 1, drop: 1, resource: 1, alert: 1, sensor: 1, socket: 1, file: 1,
 } satisfies Record<EventKind, 1>; // a new EventKind fails to compile here until it is listed
 const KINDS = Object.keys(ALL_KINDS) as EventKind[];
 

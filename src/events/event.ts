@@ -21,7 +21,9 @@ export type EventKind =
   /** The kernel sensor went down or came back (a capture gap every open session records). */
   | 'sensor'
   /** A socket() the sandbox's seccomp filter refused (raw, packet, vsock, other families). */
-  | 'socket';
+  | 'socket'
+  /** A persistence file (shell start-up file, Python start-up hook, git hook, …) appeared or changed in the workspace. */
+  | 'file';
 
 /** Attribution labels. They come from Corral's own bookkeeping (cgroup lineage), never from the agent. */
 export interface Attribution {

@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
 import { buildBwrapArgs, HOLDER_PATH } from '../sandbox/bwrap-args.js';
 import { MAX_TIMER_MS } from '../policy/units.js';
+import { persistenceChanges, snapshotPersistence, type PersistenceSnapshot } from './persistence-watch.js';
 import { createHash } from 'node:crypto';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
 import { execFile } from '../util/exec-file.js';
@@ -142,6 +143,8 @@ export class Session {
   private calls = new Map<string, CallState>();
   private current?: CallState;
   private holder?: ChildProcess;
+  /** The workspace's persistence files as the last call left them (persistence-watch.ts). */
+  private persistSnap?: PersistenceSnapshot;
   private nsInitPid = 0;
   private dir = '';
   private workspace = '';
@@ -341,6 +344,8 @@ export class Session {
     const children = readFileSync(`/proc/${h.pid}/task/${h.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
     this.nsInitPid = children[0] ?? 0;
     if (!this.nsInitPid) throw new Error('could not find the sandbox namespace init process');
+    // (what a host workspace already holds is not the agent's doing)
+    this.persistSnap = snapshotPersistence(this.workspace);
     const every = this.rt.resourceSampleMs;
     if (every > 0) this.sampleTimer = setInterval(() => this.sampleResources(), every).unref();
     this.emit('session.start', {
@@ -432,9 +437,31 @@ export class Session {
     const st = cg.stats();
     const resEv = this.emit('resource', { scope: 'tool_call', cpu_ns: st.cpuNs, memory_peak_bytes: st.memoryPeakBytes, pids: st.pids, pids_max_hits: st.pidsMaxHits, oom_kills: st.oomKills, throttled_periods: st.throttledPeriods }, { attr: this.attr(state) });
     this.limitAlerts(state, st, timedOut, timeoutMs, [resEv.id]);
+    this.persistenceAlerts(state);
     const exitCode = timedOut ? 124 : code;
     this.emit('toolcall.end', { exit_code: exitCode, signal, duration_ms: durationMs, timed_out: timedOut, stdout_bytes: stdout.length, stderr_bytes: stderr.length, ...(state.cancelled ? { cancelled: state.cancelled } : {}) }, { attr: this.attr(state) });
     return { toolCallId, step, exitCode, signal, durationMs, timedOut, stdout, stderr, alerts: this.alertsFor(toolCallId) };
+  }
+
+  /**
+   * Persistence files (shell start-up files, Python start-up hooks, git hooks, autostart, SSH keys)
+   * that appeared or changed in the workspace since the last call ended: a `file` event and an alert
+   * each, attributed to this call (a background process of an earlier call may have written it; the
+   * message says when it was found). See persistence-watch.ts.
+   */
+  private persistenceAlerts(state: CallState): void {
+    const now = snapshotPersistence(this.workspace);
+    const changes = persistenceChanges(this.persistSnap ?? new Map(), now);
+    this.persistSnap = now;
+    for (const c of changes.slice(0, 32)) {
+      const path = `/workspace/${c.path}`;
+      const ev = this.emit('file', { path, change: c.created ? 'created' : 'modified', place: c.place.what }, { attr: this.attr(state) });
+      this.alert(this.attr(state), {
+        rule: 'persistence.file_written', category: 'persistence', severity: c.place.severity, attack: c.place.attack,
+        message: `${path} ${c.created ? 'created' : 'modified'} (found when this call ended): a ${c.place.what}`,
+        reason: 'Planting start-up hooks or other persistence in the sandbox is not allowed; it runs again in later tool calls.',
+      }, [ev.id], 'observed', { layer: 'process' });
+    }
   }
 
   /**

@@ -165,6 +165,7 @@ export function summarizeEvent(ev: CorralEvent): string {
     case 'toolcall.end': return callEndSummary(p);
     case 'session.end': return sessionEndSummary(p);
     case 'socket': return `socket(family ${str(p.family) ?? '?'}, type ${str(p.type) ?? '?'}) refused by seccomp (errno ${str(p.errno) ?? '?'})${typeof p.comm === 'string' ? ` by ${p.comm}` : ''}`;
+    case 'file': return `${str(p.path) ?? '?'} ${str(p.change) ?? 'changed'}: ${str(p.place) ?? ''}`;
     case 'sensor': return p.state === 'down' ? `kernel sensor DOWN (capture gap begins): ${str(p.error) ?? ''}` : `kernel sensor back after a ${p.gap_ms} ms capture gap`;
     default: return compactJson(p);
   }

@@ -1,0 +1,78 @@
+// Why: persistence planted by code rather than by a command the screen can read — a Python script
+// writing usercustomize.py into the user site, a git hook, ~/.bashrc — runs again in
+// later tool calls (every python3 start, every git commit, every login shell) and, with a host
+// workspace, in the user's own repository. HOME is /workspace, so these places are the workspace's.
+// Threat it stops: runtime persistence the command layer cannot see (T1546.004 shell configuration,
+// T1546.018 Python startup hooks, git hooks, XDG autostart and user systemd units, SSH keys). The
+// places are looked at (lstat, never following links) before and after every tool call; a file that
+// appeared or changed becomes a `file` event and a persistence alert attributed to that call.
+import { lstatSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** What a planted file there does, and its ATT&CK technique. */
+export interface PersistencePlace { what: string; attack: string[]; severity: 'medium' | 'high' }
+
+const SHELL: PersistencePlace = { what: 'shell start-up file (runs in every login or interactive shell)', attack: ['T1546.004'], severity: 'high' };
+const PY_HOOK: PersistencePlace = { what: 'Python start-up hook (runs in every python3 of this user)', attack: ['T1546.018'], severity: 'high' };
+const GIT_HOOK: PersistencePlace = { what: 'git hook (runs on git commands in that repository)', attack: ['T1546'], severity: 'high' };
+const AUTOSTART: PersistencePlace = { what: 'XDG autostart entry', attack: ['T1547.013'], severity: 'high' };
+const SYSTEMD: PersistencePlace = { what: 'user systemd unit', attack: ['T1543.002'], severity: 'high' };
+const SSH: PersistencePlace = { what: 'SSH login file (authorized_keys or rc)', attack: ['T1098.004'], severity: 'high' };
+
+const SHELL_FILES = ['.bashrc', '.bash_profile', '.bash_login', '.bash_logout', '.profile', '.zshrc', '.zprofile', '.zshenv'];
+
+/** lstat without throwing; undefined when absent. */
+function stamp(path: string): string | undefined {
+  try {
+    const st = lstatSync(path);
+    return `${st.mtimeMs}:${st.size}:${st.mode}:${st.ino}`;
+  } catch { return undefined; }
+}
+
+/** Entries of a real directory (a symlinked one is not followed: it could point anywhere on the host). */
+function entries(dir: string): { name: string; dir: boolean }[] {
+  try {
+    if (!lstatSync(dir).isDirectory()) return [];
+    return readdirSync(dir, { withFileTypes: true }).slice(0, 256).map((e) => ({ name: e.name, dir: e.isDirectory() }));
+  } catch { return []; }
+}
+
+/** path (relative to the workspace) → [stamp, place] for every persistence file now present. */
+export type PersistenceSnapshot = Map<string, [string, PersistencePlace]>;
+
+export function snapshotPersistence(root: string): PersistenceSnapshot {
+  const out: PersistenceSnapshot = new Map();
+  const add = (rel: string, place: PersistencePlace): void => { const s = stamp(join(root, rel)); if (s) out.set(rel, [s, place]); };
+  for (const f of SHELL_FILES) add(f, SHELL);
+  for (const f of ['authorized_keys', 'authorized_keys2', 'rc']) add(`.ssh/${f}`, SSH);
+  for (const py of entries(join(root, '.local/lib'))) {
+    if (!py.dir || !py.name.startsWith('python')) continue;
+    const site = `.local/lib/${py.name}/site-packages`;
+    for (const e of entries(join(root, site))) {
+      // (.pth files are not watched: pip writes them for namespace packages, setuptools and editable
+      // installs — `pip install` in a sandbox defaults to this user site — so they would be noise)
+      if (e.name === 'usercustomize.py' || e.name === 'sitecustomize.py') add(`${site}/${e.name}`, PY_HOOK);
+    }
+  }
+  // git hooks of a repository at the top of the workspace or one level down
+  const repos = ['', ...entries(root).filter((e) => e.dir && !e.name.startsWith('.')).map((e) => `${e.name}/`)];
+  for (const r of repos) {
+    for (const h of entries(join(root, `${r}.git/hooks`))) if (!h.dir && !h.name.endsWith('.sample')) add(`${r}.git/hooks/${h.name}`, GIT_HOOK);
+  }
+  for (const e of entries(join(root, '.config/autostart'))) if (!e.dir) add(`.config/autostart/${e.name}`, AUTOSTART);
+  for (const e of entries(join(root, '.config/systemd/user'))) {
+    if (!e.dir) add(`.config/systemd/user/${e.name}`, SYSTEMD);
+    else for (const f of entries(join(root, `.config/systemd/user/${e.name}`))) if (!f.dir) add(`.config/systemd/user/${e.name}/${f.name}`, SYSTEMD);
+  }
+  return out;
+}
+
+/** Files that appeared or changed from `before` to `after`, with their place. */
+export function persistenceChanges(before: PersistenceSnapshot, after: PersistenceSnapshot): { path: string; created: boolean; place: PersistencePlace }[] {
+  const out: { path: string; created: boolean; place: PersistencePlace }[] = [];
+  for (const [path, [s, place]] of after) {
+    const old = before.get(path);
+    if (!old || old[0] !== s) out.push({ path, created: !old, place });
+  }
+  return out;
+}
