@@ -206,6 +206,25 @@ test('DNS lookups of pool names are refused and reported as mining; metadata nam
   assert.ok(alerts.some((a) => a.payload.category === 'metadata_access' && a.payload.rule === 'dns.metadata'));
 });
 
+test('a keep-alive connection cannot front: a later request with a pool Host is judged by that Host and cut', async () => {
+  const { r, alerts } = await oneCall(`import socket, time
+s = socket.create_connection(("registry.test", 80), timeout=3)
+s.sendall(b"GET /simple/ HTTP/1.1\\r\\nHost: registry.test\\r\\n\\r\\n")
+time.sleep(0.3)
+try:
+    s.sendall(b"GET /job HTTP/1.1\\r\\nHost: pool.minexmr.test\\r\\n\\r\\n")
+    time.sleep(0.3)
+    s.sendall(b"x")
+    while s.recv(4096):
+        pass
+    print("read to end")
+except Exception as e:
+    print("cut", type(e).__name__)`, { tool: 'python' });
+  assert.match(r.stdout, /^cut (ConnectionResetError|BrokenPipeError)/, r.stderr);
+  const a = alerts.find((x) => x.payload.layer === 'network' && /sni-mismatch|pool\.minexmr\.test/.test(String(x.payload.message)));
+  assert.ok(a, JSON.stringify(alerts.map((x) => [x.payload.layer, x.payload.rule, x.payload.message])));
+});
+
 test('persistence planted by code (Python start-up hook, git hook, ~/.bashrc) is found when the call ends and attributed to it', async () => {
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'persist' });
   try {

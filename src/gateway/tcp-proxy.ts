@@ -8,7 +8,7 @@
 import net from 'node:net';
 import type { GatewayNative } from '../sandbox/launcher.js';
 import { randomBytes } from 'node:crypto';
-import { sniff, MiningRpcScanner, parseSshBanner, type SniffResult } from './sniff/index.js';
+import { sniff, MiningRpcScanner, MAX_HTTP_HEAD, parseHttpRequest, parseSshBanner, type SniffResult } from './sniff/index.js';
 import type { Decision, Protocol } from '../policy/index.js';
 import type { SandboxNet, ConnectReport, FlowReport } from './types.js';
 
@@ -33,6 +33,25 @@ export interface ProxyOptions {
 }
 
 const MAX_SNIFF = 16 * 1024;
+
+/**
+ * Hosts of the HTTP/1.x request heads that begin in this upload chunk — at its start or right after
+ * a blank line (the end of a head or of a body) — as the first-bytes sniff reads them. Without
+ * message framing this is a heuristic: a body that embeds a request head is judged as one too.
+ */
+function laterRequestHosts(chunk: Buffer): string[] {
+  const hosts: string[] = [];
+  for (let pos = 0, n = 0; pos >= 0 && pos < chunk.length && n < 64; n++) {
+    const b = chunk[pos]!;
+    if (b >= 0x41 && b <= 0x5a) {
+      const r = parseHttpRequest(chunk.subarray(pos, pos + MAX_HTTP_HEAD));
+      if (r.status === 'done' && r.protocol === 'http' && r.host) hosts.push(r.host);
+    }
+    const next = chunk.indexOf('\r\n\r\n', pos);
+    pos = next < 0 ? -1 : next + 4;
+  }
+  return hosts;
+}
 
 function stripV6(a: string | undefined): string {
   return (a ?? '').replace(/^::ffff:/, '');
@@ -264,6 +283,13 @@ class ProxiedFlow {
     if (scanning) {
       const hit = this.scanner.push(chunk);
       if (hit && this.redecide({ status: 'done', protocol: 'mining', detail: hit.method, method: hit.method, host: this.sniffed?.host })) return;
+      // A keep-alive connection's later requests are judged by their own Host (fronting: an allowed
+      // first request, then `Host: pool.example` on the same connection).
+      if (this.sniffed?.protocol === 'http') {
+        for (const host of laterRequestHosts(chunk)) {
+          if (host !== this.sniffed.host && this.redecide({ ...this.sniffed, host })) return;
+        }
+      }
     }
     if (!up.write(chunk)) { this.client.pause(); up.once('drain', () => this.client.resume()); }
   }
