@@ -225,6 +225,28 @@ except Exception as e:
   assert.ok(a, JSON.stringify(alerts.map((x) => [x.payload.layer, x.payload.rule, x.payload.message])));
 });
 
+test('Stratum inside masked WebSocket frames to an allowed HTTP host is unmasked, seen and cut', async () => {
+  const { r, alerts } = await oneCall(`import socket, os, time, json
+s = socket.create_connection(("registry.test", 80), timeout=3)
+s.sendall(b"GET /ws HTTP/1.1\\r\\nHost: registry.test\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n")
+time.sleep(0.3)
+m = "min" + "ing.subscribe"
+payload = (json.dumps({"id": 1, "method": m, "params": ["x"]}) + "\\n").encode()
+key = os.urandom(4)
+frame = bytes([0x81, 0x80 | len(payload)]) + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+try:
+    s.sendall(frame)
+    time.sleep(0.3)
+    s.sendall(frame)
+    s.recv(100)
+    print("not cut")
+except Exception as e:
+    print("cut", type(e).__name__)`, { tool: 'python' });
+  assert.match(r.stdout, /^cut /, r.stdout + r.stderr);
+  const m = alerts.find((a) => a.payload.category === 'mining' && a.payload.layer === 'network');
+  assert.ok(m, JSON.stringify(alerts.map((a) => [a.payload.layer, a.payload.message])));
+});
+
 test('persistence planted by code (Python start-up hook, git hook, ~/.bashrc) is found when the call ends and attributed to it', async () => {
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'persist' });
   try {

@@ -13,6 +13,7 @@ import {
   sniff, containsMiningRpc, parseClientHello, parseHttpRequest, parseSshBanner, parseMiningRpc,
   MiningRpcScanner, type SniffResult,
 } from '../src/gateway/sniff/index.js';
+import { WebSocketUnmasker } from '../src/gateway/sniff/websocket-frames.js';
 
 // ---------- capture helpers (127.0.0.1 only) ----------
 
@@ -490,4 +491,26 @@ test('speed: sniff() and containsMiningRpc() throughput', async (t) => {
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
     t.diagnostic(`containsMiningRpc(64 KiB ${name}): ${Math.round(n / s).toLocaleString('en-US')} chunks/s, ${Math.round((n * buf.length) / s / 1e6)} MB/s`);
   }
+});
+
+test('WebSocket: masked client frames of any size, split anywhere, are unmasked; garbage never throws', () => {
+  const frame = (payload: Buffer, key: Buffer): Buffer => {
+    const len = payload.length;
+    const head = len < 126 ? Buffer.from([0x81, 0x80 | len]) : len < 65536 ? Buffer.from([0x81, 0x80 | 126, len >> 8, len & 255])
+      : Buffer.concat([Buffer.from([0x82, 0x80 | 127]), (() => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(len)); return b; })()]);
+    const masked = Buffer.from(payload.map((c, i) => c ^ key[i & 3]!));
+    return Buffer.concat([head, key, masked]);
+  };
+  const payloads = [Buffer.from('{"id":1,"method":"mining.subscribe","params":[]}\n'), Buffer.alloc(300, 0x61), Buffer.alloc(70000, 0x62), Buffer.alloc(0)];
+  const stream = Buffer.concat(payloads.map((p, i) => frame(p, Buffer.from([i + 1, 0x5a, 0xa5, 0xff]))));
+  for (const cut of [1, 2, 7, 13, 64, 4096, stream.length]) {
+    const u = new WebSocketUnmasker();
+    const got: Buffer[] = [];
+    for (let at = 0; at < stream.length; at += cut) got.push(...u.push(stream.subarray(at, at + cut)));
+    assert.deepEqual(Buffer.concat(got), Buffer.concat(payloads), `chunks of ${cut}`);
+  }
+  const u = new WebSocketUnmasker();
+  for (let i = 0; i < 200; i++) u.push(Buffer.from(Array.from({ length: 50 }, (_, j) => (i * 31 + j * 7) & 255)));
+  // a stratum line inside masked frames has none of its markers in the raw bytes
+  assert.equal(containsMiningRpc(frame(payloads[0]!, Buffer.from([9, 8, 7, 6]))), null);
 });

@@ -9,6 +9,7 @@ import net from 'node:net';
 import type { GatewayNative } from '../sandbox/launcher.js';
 import { randomBytes } from 'node:crypto';
 import { sniff, MiningRpcScanner, MAX_HTTP_HEAD, parseHttpRequest, parseSshBanner, type SniffResult } from './sniff/index.js';
+import { WebSocketUnmasker } from './sniff/websocket-frames.js';
 import type { Decision, Protocol } from '../policy/index.js';
 import type { SandboxNet, ConnectReport, FlowReport } from './types.js';
 
@@ -33,6 +34,13 @@ export interface ProxyOptions {
 }
 
 const MAX_SNIFF = 16 * 1024;
+
+/** Where the frames begin after an `Upgrade: websocket` request head in this chunk, or -1. */
+function websocketUpgradeEnd(chunk: Buffer): number {
+  const end = chunk.indexOf('\r\n\r\n');
+  if (end < 0 || end > MAX_HTTP_HEAD) return -1;
+  return /\r\nupgrade:[ \t]*websocket/i.test(chunk.toString('latin1', 0, end)) ? end + 4 : -1;
+}
 
 /**
  * Hosts of the HTTP/1.x request heads that begin in this upload chunk — at its start or right after
@@ -102,6 +110,9 @@ class ProxiedFlow {
   private decision!: Decision;
   private decided = false;
   private scanner = new MiningRpcScanner();
+  /** Set after the client asked for a WebSocket upgrade: its frames' payloads are unmasked and scanned. */
+  private ws?: WebSocketUnmasker;
+  private wsScanner = new MiningRpcScanner();
   /** Decided before the client sent anything (server-first, or a client holding back its first bytes). */
   private clientSilent = false;
   /** A silent client's late first bytes, held until they are classified. */
@@ -283,15 +294,31 @@ class ProxiedFlow {
     if (scanning) {
       const hit = this.scanner.push(chunk);
       if (hit && this.redecide({ status: 'done', protocol: 'mining', detail: hit.method, method: hit.method, host: this.sniffed?.host })) return;
-      // A keep-alive connection's later requests are judged by their own Host (fronting: an allowed
-      // first request, then `Host: pool.example` on the same connection).
-      if (this.sniffed?.protocol === 'http') {
+      if (this.ws) {
+        if (this.scanWebSocket(chunk)) return;
+      } else if (this.sniffed?.protocol === 'http') {
+        // A keep-alive connection's later requests are judged by their own Host (fronting: an allowed
+        // first request, then `Host: pool.example` on the same connection).
         for (const host of laterRequestHosts(chunk)) {
           if (host !== this.sniffed.host && this.redecide({ ...this.sniffed, host })) return;
+        }
+        const framesAt = websocketUpgradeEnd(chunk);
+        if (framesAt >= 0) {
+          this.ws = new WebSocketUnmasker();
+          if (this.scanWebSocket(chunk.subarray(framesAt))) return;
         }
       }
     }
     if (!up.write(chunk)) { this.client.pause(); up.once('drain', () => this.client.resume()); }
+  }
+
+  /** After `Upgrade: websocket` the client's payloads are masked: scanned once unmasked. True when the flow was cut. */
+  private scanWebSocket(frames: Buffer): boolean {
+    for (const payload of this.ws!.push(frames)) {
+      const h = this.wsScanner.push(payload);
+      if (h && this.redecide({ status: 'done', protocol: 'mining', detail: `websocket ${h.method}`, method: h.method, host: this.sniffed?.host })) return true;
+    }
+    return false;
   }
 
   /** Late first bytes that stayed incomplete for the sniff wait: decided as what they are so far. */
