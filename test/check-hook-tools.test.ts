@@ -12,15 +12,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { checkCommandCli } from '../src/cli/check-command.js';
 import { resolveToolPath } from '../src/hook/tool-path.js';
 import { crontabCommands, shebangInterpreter } from '../src/hook/written-content.js';
+import { Collect } from './helpers/collect.js';
 
-class Collect extends Writable {
-  text = '';
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: () => void): void { this.text += chunk.toString(); cb(); }
-}
 
 /** A home directory no rule lists (not /root, not /home/NAME): `~` only matches through its ~/ spelling. */
 const HOME = '/srv/agent-home';

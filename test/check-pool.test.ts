@@ -5,10 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { CommandChecker, type CheckResult } from '../src/detect/check.js';
 import { CheckPool, type PoolItem } from '../src/detect/check-pool.js';
 import { checkCommandCli } from '../src/cli/check-command.js';
+import { Collect } from './helpers/collect.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const corpus = (f: string): string[] => readFileSync(`${ROOT}corpus/${f}`, 'utf8').split('\n').filter((l) => l.trim())
@@ -54,10 +55,6 @@ test('a rule file that does not compile fails pool start with its name', async (
   await assert.rejects(CheckPool.start({ workers: 2, extraRules: [{ file: 'site-rules.yaml', text: '- rule: x\n  condtion: oops\n' }] }), /site-rules\.yaml/);
 });
 
-class Collect extends Writable {
-  text = '';
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: () => void): void { this.text += chunk.toString(); cb(); }
-}
 
 test('corral check --stdin --workers 2 prints the same JSON lines as --workers 1', async () => {
   // 2000+ lines so the CLI uses the pool (hostile and benign corpora, repeated with distinct suffixes)

@@ -7,16 +7,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { checkCommand, CommandChecker } from '../src/detect/check.js';
 import { loadBuiltinRules, runRuleExamples } from '../src/detect/engine/api.js';
 import { checkCommandCli } from '../src/cli/check-command.js';
+import { Collect } from './helpers/collect.js';
 
-class Collect extends Writable {
-  text = '';
-  isTTY = false;
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: () => void): void { this.text += chunk.toString(); cb(); }
-}
 
 async function cli(args: string[], stdin = '', env: NodeJS.ProcessEnv = { NO_COLOR: '1' }): Promise<{ code: number; out: string; err: string }> {
   const stdout = new Collect();

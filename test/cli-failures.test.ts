@@ -13,12 +13,12 @@ import net from 'node:net';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { CorralEvent } from '../src/events/event.js';
 import { EventStore } from '../src/store/event-store.js';
 import { eventsCommand, sinceTs } from '../src/cli/events-command.js';
 import { REPORT_USAGE } from '../src/cli/report-command.js';
 import { corral, MAIN } from './helpers/cli.js';
+import { Collect } from './helpers/collect.js';
 
 const lastJson = (stderr: string) => JSON.parse(stderr.trim().split('\n').at(-1)!) as { error: { kind: string; message: string } };
 
@@ -55,10 +55,6 @@ test('events --since further back than 1970 is a usage error naming the bound, n
   assert.throws(() => sinceTs(`${now / 86_400_000 + 1}d`, now), /at most 20455d/);
 });
 
-class Collect extends Writable {
-  text = '';
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: () => void): void { this.text += chunk.toString(); cb(); }
-}
 
 test('the events table says UTC and shows the date even when every event is on one day', async (t) => {
   const home = tempDir(t);

@@ -10,7 +10,6 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { CorralEvent } from '../src/events/event.js';
 import { EventStore } from '../src/store/event-store.js';
 import { EventIndex } from '../src/store/sqlite-index.js';
@@ -18,17 +17,10 @@ import { rebuildIndex } from '../src/store/reindex.js';
 import { StoreError } from '../src/store/store-error.js';
 import { checkStore } from '../src/store/store-check.js';
 import { eventsCommand } from '../src/cli/events-command.js';
+import { Collect } from './helpers/collect.js';
 
 const CLI = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
 
-class Collect extends Writable {
-  text = '';
-  isTTY = false;
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: () => void): void {
-    this.text += chunk.toString();
-    cb();
-  }
-}
 
 function tempHome(t: { after(fn: () => void): void }): string {
   const home = mkdtempSync(join(tmpdir(), 'corral-recovery-'));

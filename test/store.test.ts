@@ -7,7 +7,6 @@ import { execFile } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { CorralEvent } from '../src/events/event.js';
 import { EventStore, FLUSH_EVENTS } from '../src/store/event-store.js';
@@ -16,6 +15,7 @@ import { summarizeEvent } from '../src/store/summary.js';
 import { makeStyle, safeText, table } from '../src/cli/style.js';
 import { escapeHtml, scriptSafeJson } from '../src/investigate/report/html-data.js';
 import { eventsCommand } from '../src/cli/events-command.js';
+import { Collect } from './helpers/collect.js';
 
 const run = promisify(execFile);
 
@@ -44,14 +44,6 @@ function logLines(home: string, session: string): string[] {
   return readFileSync(p, 'utf8').split('\n').filter((l) => l !== '');
 }
 
-class Collect extends Writable {
-  text = '';
-  isTTY = false;
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: () => void): void {
-    this.text += chunk.toString();
-    cb();
-  }
-}
 
 function fixture(): CorralEvent[] {
   return [
