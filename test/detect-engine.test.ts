@@ -406,6 +406,91 @@ describe('windows', () => {
     assert.throws(() => win('{ key: tool_call, over: 30s, sustained: true }', 'res.cpu_pct > 1'), /sustained window needs a condition that names its event kinds/);
   });
 
+  it('mean: fires on a high time-weighted mean over T even when single samples dip below the bar', () => {
+    const cond = 'evt.kind = resource and res.scope = process';
+    const mk = (w = '{ key: tool_call, over: 60s, mean: res.cpu_pct, threshold: 70, step: 10s, group_by: proc.name }') =>
+      new DetectionEngine(win(w, cond, '"%proc.name mean=%window.value n=%window.count"'));
+    const res = (pct: number, atMs: number, comm = 'kworkerd', o: Partial<EngineEvent> = {}) => ev('resource', { scope: 'process', comm, cpu_pct: pct }, { atMs, ...o });
+    // an 85 % duty cycle whose samples wobble around the old 90 % bar: a sustained window never fires, the mean does
+    const duty = [85, 92, 80, 88, 84, 91, 79, 86, 85, 87, 83, 90, 86].map((p, i) => res(p, i * 5000));
+    const e = mk();
+    const out = duty.flatMap((x) => e.process(x));
+    assert.equal(out.length, 1);
+    assert.equal(out[0]!.event.id, duty[12]!.id); // fires once the samples cover 60 s
+    assert.equal(out[0]!.count, 12); // the 12 samples inside (0 s, 60 s]
+    assert.equal(out[0]!.value, 85.9);
+    assert.equal(out[0]!.message, 'kworkerd mean=85.9 n=12');
+    assert.deepEqual(out[0]!.evidence, duty.slice(1).map((x) => x.id));
+    const sus = new DetectionEngine(win('{ key: tool_call, over: 60s, sustained: true, group_by: proc.name }', `${cond} and res.cpu_pct >= 90`));
+    assert.equal(duty.flatMap((x) => sus.process(x)).length, 0); // what the red team found
+    // under the threshold: quiet; a quiet period follows a hit, then the next window fires again
+    const e2 = mk();
+    assert.equal(Array.from({ length: 30 }, (_, i) => res(60, i * 5000)).flatMap((x) => e2.process(x)).length, 0);
+    const e3 = mk();
+    const long = Array.from({ length: 30 }, (_, i) => res(99, i * 5000)).flatMap((x) => e3.process(x));
+    assert.deepEqual(long.map((d) => d.event.ts), [60_000, 120_000].map((ms) => (T0 + BigInt(ms) * 1_000_000n).toString()));
+    // jittered sampling (5.1 s apart) still fires, and reads the right mean
+    const e4 = mk();
+    const jit = Array.from({ length: 14 }, (_, i) => res(80, i * 5100)).flatMap((x) => e4.process(x));
+    assert.equal(jit.length, 1);
+    assert.equal(jit[0]!.value, 80);
+  });
+
+  it('mean: gaps longer than step count as 0, gaps longer than T restart the run, groups and keys are separate', () => {
+    const cond = 'evt.kind = resource and res.scope = process';
+    const mk = () => new DetectionEngine(win('{ key: tool_call, over: 60s, mean: res.cpu_pct, threshold: 70, step: 10s, group_by: proc.name }', cond));
+    const res = (pct: number, atMs: number, comm = 'kworkerd', o: Partial<EngineEvent> = {}) => ev('resource', { scope: 'process', comm, cpu_pct: pct }, { atMs, ...o });
+    // bursts: 15 s at 100 % every 50 s (a sampler reports a process only while it is busy): true mean ~30 %
+    const bursty = [0, 5, 10, 15, 50, 55, 60, 65, 100, 105, 110, 115, 150, 155, 160, 165].map((t) => res(t % 50 === 15 ? 2 : 100, t * 1000));
+    const e = mk();
+    assert.equal(bursty.flatMap((x) => e.process(x)).length, 0);
+    // without step a sample stands for the whole gap before it: the same bursts read as ~90 %
+    const e1 = new DetectionEngine(win('{ key: tool_call, over: 60s, mean: res.cpu_pct, threshold: 70, group_by: proc.name }', cond));
+    assert.ok(bursty.flatMap((x) => e1.process(x)).length >= 1);
+    // a gap longer than over starts a new run: it needs a full window again
+    const e2 = mk();
+    const runs = [...[0, 5, 10, 15, 20, 25, 30].map((t) => res(99, t * 1000)), ...[100, 105, 110, 115, 120, 125, 130, 135, 140, 145, 150, 155].map((t) => res(99, t * 1000))];
+    assert.equal(runs.flatMap((x) => e2.process(x)).length, 0);
+    assert.equal(e2.process(res(99, 160_000)).length, 1);
+    // two processes under different names and two tool calls keep their own state
+    const e3 = mk();
+    const mixed = Array.from({ length: 13 }, (_, i) => [res(99, i * 5000, 'a'), res(20, i * 5000, 'b'), res(99, i * 5000, 'a', { tool_call: 'tc2' })]).flat();
+    const hits = mixed.flatMap((x) => e3.process(x));
+    assert.deepEqual(hits.map((d) => `${d.event.tool_call}/${(d.event.payload as { comm: string }).comm}`), ['tc1/a', 'tc2/a']);
+    // samples without the field are ignored; the field must be numeric; threshold is a value, not an entry count
+    const e4 = mk();
+    assert.equal(Array.from({ length: 20 }, (_, i) => ev('resource', { scope: 'process', comm: 'x' }, { atMs: i * 5000 })).flatMap((x) => e4.process(x)).length, 0);
+    assert.throws(() => win('{ key: tool_call, over: 60s, mean: proc.name, threshold: 70 }', cond), /mean needs a numeric field/);
+    assert.throws(() => win('{ key: tool_call, over: 60s, mean: res.cpu_pct }', cond), /threshold must be a positive number/);
+    assert.throws(() => win('{ key: tool_call, over: 60s, sustained: true, step: 5s }', cond), /step goes with mean/);
+    assert.ok(new DetectionEngine(win('{ key: tool_call, over: 60s, mean: res.cpu_pct, threshold: 90000 }', cond), { maxEntriesPerKey: 10 }));
+  });
+
+  it('distinct + sum: adds a numeric field once per distinct value (bytes of distinct DNS names)', () => {
+    const cond = 'evt.kind = dns';
+    const mk = () => new DetectionEngine(win('{ key: session, over: 60s, distinct: dns.name, sum: dns.subdomain_len, threshold: 100, group_by: dns.domain }', cond, '"%dns.domain sum=%window.value n=%window.count"'));
+    const q = (name: string, atMs: number, o: Partial<EngineEvent> = {}) => ev('dns', { name, qtype: 'A' }, { atMs, ...o });
+    // one long name asked again and again (A, AAAA, retries) counts once
+    const e = mk();
+    assert.equal(Array.from({ length: 50 }, (_, i) => q('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.cdn.test', i * 100)).flatMap((x) => e.process(x)).length, 0);
+    // distinct names add up (40 + 4 chars each, per domain), across tool calls of the session
+    const names = Array.from({ length: 3 }, (_, i) => q(`${String(i).repeat(40)}.t.exfil.test`, 1000 + i * 100, { tool_call: `c${i}` }));
+    const out = names.flatMap((x) => e.process(x));
+    assert.equal(out.length, 1);
+    assert.equal(out[0]!.message, 'exfil.test sum=126 n=3');
+    assert.equal(out[0]!.event.tool_call, 'c2');
+    assert.deepEqual(out[0]!.evidence, names.map((x) => x.id));
+    // values expire with their time (47 chars each): a and b are gone when c and d come, e makes three within 60 s
+    const e2 = mk();
+    const slow = [q(`${'a'.repeat(45)}.t.exfil.test`, 0), q(`${'b'.repeat(45)}.t.exfil.test`, 1000), q(`${'c'.repeat(45)}.t.exfil.test`, 62_000), q(`${'d'.repeat(45)}.t.exfil.test`, 63_000)];
+    assert.equal(slow.flatMap((x) => e2.process(x)).length, 0);
+    const last = e2.process(q(`${'e'.repeat(45)}.t.exfil.test`, 64_000));
+    assert.equal(last.length, 1);
+    assert.equal(last[0]!.value, 141);
+    assert.throws(() => win('{ key: session, over: 60s, distinct: dns.name, sum: dns.qtype, threshold: 5 }', cond), /sum needs a numeric field/);
+    assert.throws(() => win('{ key: session, over: 60s, count: 3, sum: dns.name_len }', cond), /sum goes with distinct/);
+  });
+
   it('bounds memory: keys are evicted past maxWindowKeys, and flush drops state', () => {
     const set = win('{ key: session, over: 60s, count: 3, group_by: net.dst.ip }');
     const e = new DetectionEngine(set, { maxWindowKeys: 100 });

@@ -40,18 +40,25 @@ export interface RuleSource { file: string; text: string }
 
 export type WindowKey = 'session' | 'episode' | 'tool_call';
 
-/** Stateful detection. Exactly one of count / distinct+threshold / sustained. */
+/** Stateful detection. Exactly one of count / distinct+threshold / sustained / mean+threshold. */
 export interface WindowSpec {
   key: WindowKey;
   /** Window length in nanoseconds (parsed from '60s', '5m', '500ms' …). */
   overNs: number;
   /** Fire when this many matching events fall within `over`. */
   count?: number;
-  /** Fire when `threshold` distinct values of this field are seen within `over`. */
+  /** Fire when `threshold` distinct values of this field are seen within `over` (with `sum`: when
+   *  the numeric field `sum`, taken once per distinct value, adds up to `threshold`). */
   distinct?: string;
+  sum?: string;
   threshold?: number;
   /** Fire when the condition held on every sample (of the rule's kinds) for at least `over`. */
   sustained?: boolean;
+  /** Fire when the matching events have covered `over` and the time-weighted mean of this numeric
+   *  field over the last `over` is at least `threshold`. Each event's value stands for the time
+   *  since the previous one, at most `stepNs` (default `over`); longer gaps count as 0. */
+  mean?: string;
+  stepNs?: number;
   /** Separate state per value of this field (e.g. net.dst.ip for beaconing). */
   group_by?: string;
 }
@@ -113,8 +120,10 @@ export interface RuleSet {
 export interface Detection extends AlertDraft {
   /** Ids of the events that caused it (one for stateless rules; the window's events, capped, for windows). */
   evidence: string[];
-  /** For windows: matching events (count) or distinct values (distinct) in the window when it fired. */
+  /** For windows: matching events (count, mean) or distinct values (distinct) in the window when it fired. */
   count?: number;
+  /** For sum and mean windows: the sum or the mean that crossed the threshold (%window.value). */
+  value?: number;
   /** The triggering event; attribution (session, episode, step, tool_call, pid) comes from it. */
   event: EngineEvent;
 }

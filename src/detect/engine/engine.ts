@@ -60,7 +60,8 @@ export class DetectionEngine {
     for (const r of ruleSet.rules) {
       const impl = r as RuleImpl;
       if (typeof impl.fn !== 'function' || impl.ast === undefined) throw new Error(`rule ${r.id} was not compiled by loadRuleSources`);
-      const need = impl.window?.count ?? impl.window?.threshold;
+      // (a sum or mean threshold is a value, not a number of entries)
+      const need = impl.window?.count ?? (impl.window?.distinct !== undefined && impl.window.sum === undefined ? impl.window.threshold : undefined);
       if (need !== undefined && need > maxEntries) throw new Error(`rule ${r.id}: window threshold ${need} exceeds maxEntriesPerKey ${maxEntries}`);
     }
     this.plans = plansFor(ruleSet, opts.prefilter ?? true);
@@ -120,7 +121,7 @@ export class DetectionEngine {
       this.now = now;
     }
     const hit = this.windows.feed(r, i, m, ev, this.cache, this.now);
-    if (hit) (this.out ??= []).push(this.detection(r, ev, hit.evidence, hit.count));
+    if (hit) (this.out ??= []).push(this.detection(r, ev, hit.evidence, hit.count, hit.value));
   }
 
   /** Drops window state that has aged out by nowNs (all of it when omitted, e.g. at the end of a
@@ -134,12 +135,13 @@ export class DetectionEngine {
     return { ...this.counters, windowKeys: this.windows.size, windowEvictions: this.windows.evictions };
   }
 
-  private detection(r: RuleImpl, ev: EngineEvent, evidence: string[], count?: number): Detection {
+  private detection(r: RuleImpl, ev: EngineEvent, evidence: string[], count?: number, value?: number): Detection {
     const d: Detection = {
       rule: r.id, category: r.category, severity: r.severity, attack: r.attack,
-      message: renderOutput(r.out, this.cache, count), reason: r.reason, evidence, event: ev,
+      message: renderOutput(r.out, this.cache, count, value), reason: r.reason, evidence, event: ev,
     };
     if (count !== undefined) d.count = count;
+    if (value !== undefined) d.value = value;
     return d;
   }
 }

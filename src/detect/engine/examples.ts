@@ -43,9 +43,9 @@ export function exampleEvents(ex: RuleExample, tag: string): EngineEvent[] {
         id: e.id !== undefined ? `${subst(e.id, i)}` : `${tag}-${j}-${i}`,
         ts: (BASE_NS + BigInt(Math.round(t))).toString(),
         kind: e.kind,
-        session: e.session ?? 'ex-session',
-        episode: e.episode ?? 'ex-episode',
-        tool_call: e.tool_call ?? 'ex-tool-call',
+        session: e.session !== undefined ? subst(e.session, i) : 'ex-session',
+        episode: e.episode !== undefined ? subst(e.episode, i) : 'ex-episode',
+        tool_call: e.tool_call !== undefined ? subst(e.tool_call, i) : 'ex-tool-call',
         payload: subst(e.payload ?? {}, i),
       };
       for (const k of ['pid', 'ppid', 'step', 'cgroup', 'run'] as const) if (e[k] !== undefined) (ev as Record<string, unknown>)[k] = e[k];

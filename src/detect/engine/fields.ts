@@ -58,6 +58,15 @@ export function shannon(s: string): number {
   return h;
 }
 
+const HEX = /^[0-9a-f]+$/;
+const BASE32 = /^[a-z2-7]+$/;
+const BASE36 = /^[a-z0-9]+$/;
+const HOSTNAME = /^[a-z0-9_-]+$/;
+/** Size of the smallest common encoding alphabet that holds every character of a (lower-cased) label. */
+export function alphabetSize(l: string): number {
+  return HEX.test(l) ? 16 : BASE32.test(l) ? 32 : BASE36.test(l) ? 36 : HOSTNAME.test(l) ? 38 : 64;
+}
+
 /** Lower-cases a host name and drops a trailing dot, allocating only when needed. */
 function normName(n: string | undefined): string | undefined {
   if (n === undefined) return undefined;
@@ -116,8 +125,8 @@ const DEFS: FieldDef[] = [
   // --- reused by other getters: keep these first and in the order of the S_* constants ---
   { name: 'proc.argv', type: 'strs', kinds: 'exec, command', doc: 'argv array (p.argv); non-strings are dropped',
     get: (ev) => { const a = P(ev).argv; return Array.isArray(a) && a.length ? strings(a) : undefined; } },
-  { name: 'proc.exe', type: 'str', kinds: 'exec, command', doc: 'p.filename if present, else argv[0]',
-    get: (ev, c) => str(P(ev).filename) ?? (c.g(S_ARGV) as string[] | undefined)?.[0] },
+  { name: 'proc.exe', type: 'str', kinds: 'exec, command, resource', doc: "p.filename if present, else argv[0]; for a process resource sample p.exe (the sampler's readlink of /proc/PID/exe, as the sandbox sees it)",
+    get: (ev, c) => (ev.kind === 'resource' ? str(P(ev).exe) : str(P(ev).filename) ?? (c.g(S_ARGV) as string[] | undefined)?.[0]) },
   { name: 'dns.name', type: 'str', kinds: 'dns', doc: 'queried name, lower-cased, without the trailing dot',
     get: (ev) => (ev.kind === 'dns' ? normName(str(P(ev).name)) : undefined) },
   { name: 'dns.labels', type: 'strs', kinds: 'dns', doc: 'the labels of dns.name',
@@ -139,8 +148,8 @@ const DEFS: FieldDef[] = [
   // --- proc ---
   { name: 'proc.pid', type: 'num', kinds: '*', doc: 'event pid', get: (ev) => num(ev.pid) },
   { name: 'proc.ppid', type: 'num', kinds: '*', doc: 'event ppid', get: (ev) => num(ev.ppid) },
-  { name: 'proc.name', type: 'str', kinds: 'exec, command, exit, connect, resource', doc: 'basename of proc.exe; for other kinds p.comm',
-    get: (ev, c) => { const e = c.g(S_EXE) as string | undefined; return e !== undefined ? basename(e) : str(P(ev).comm); } },
+  { name: 'proc.name', type: 'str', kinds: 'exec, command, exit, connect, resource', doc: 'basename of proc.exe; for other kinds (resource included) p.comm',
+    get: (ev, c) => { const e = ev.kind === 'resource' ? undefined : c.g(S_EXE) as string | undefined; return e !== undefined ? basename(e) : str(P(ev).comm); } },
   { name: 'proc.args', type: 'str', kinds: 'exec, command', doc: 'argv[1..] joined by one space',
     get: (ev, c) => (c.g(S_ARGV) as string[] | undefined)?.slice(1).join(' ') },
   { name: 'proc.cmdline', type: 'str', kinds: 'exec, command', doc: 'argv joined by one space',
@@ -208,6 +217,10 @@ const DEFS: FieldDef[] = [
   { name: 'dns.label_max_len', type: 'num', kinds: 'dns', doc: 'length of the longest label', get: (ev, c) => (c.g(S_DNS_STATS) as LabelStats | undefined)?.maxLen },
   { name: 'dns.entropy', type: 'num', kinds: 'dns', doc: 'Shannon entropy (bits/char) of the longest label',
     get: (ev, c) => { const n = c.g(S_DNS_NAME) as string | undefined; const st = c.g(S_DNS_STATS) as LabelStats | undefined; return st === undefined ? undefined : shannon(n!.slice(st.maxStart, st.maxStart + st.maxLen)); } },
+  { name: 'dns.entropy_norm', type: 'num', kinds: 'dns', doc: "dns.entropy divided by log2 of the size of the smallest encoding alphabet the longest label fits: hex [0-9a-f] 16, base32 [a-z2-7] 32, [a-z0-9] 36, [a-z0-9_-] 38, else 64 (base64 and the rest, lower-cased); random data nears 1, words stay lower (0 for an empty label)",
+    get: (ev, c) => { const n = c.g(S_DNS_NAME) as string | undefined; const st = c.g(S_DNS_STATS) as LabelStats | undefined; if (st === undefined) return undefined; const l = n!.slice(st.maxStart, st.maxStart + st.maxLen); return l.length === 0 ? 0 : shannon(l) / Math.log2(alphabetSize(l)); } },
+  { name: 'dns.subdomain_len', type: 'num', kinds: 'dns', doc: 'length of dns.name before dns.domain (without the joining dot; 0 for the domain itself): the part of a name that can carry data',
+    get: (ev, c) => { const n = c.g(S_DNS_NAME) as string | undefined; if (n === undefined) return undefined; const d = domainMemo(c.domainMemo, n)!; return n.length > d.length ? n.length - d.length - 1 : 0; } },
   // --- res (kind 'resource') ---
   { name: 'res.scope', type: 'str', kinds: 'resource', doc: "sample scope ('tool_call', 'session', 'process' …)", get: (ev) => (ev.kind === 'resource' ? str(P(ev).scope) : undefined) },
   { name: 'res.cpu_pct', type: 'num', kinds: 'resource', doc: 'p.cpu_pct: CPU use over the sample interval, % of one core (sensors that sample periodically set it)', get: (ev) => (ev.kind === 'resource' ? num(P(ev).cpu_pct) : undefined) },
@@ -237,7 +250,7 @@ export interface FieldRef { name: string; type: FieldType; slot: number }
 /** Everything the static getters' source text refers to (see cloneGetter). */
 const GETTER_SCOPE: Record<string, unknown> = {
   P, str, num, bool, strings, NET_KINDS, S_ARGV, S_EXE, S_DNS_NAME, S_DNS_LABELS, S_DST_IP, S_NET_NAME, S_DNS_STATS,
-  basename, normName, lastLabels, labelStats, shannon, classifyMemo, domainMemo,
+  basename, normName, lastLabels, labelStats, shannon, classifyMemo, domainMemo, alphabetSize,
 };
 
 /**

@@ -5,7 +5,7 @@ import { RuleError } from './errors.js';
 import type { FieldCache, FieldTable } from './fields.js';
 import type { CondPiece } from './loader.js';
 
-type Part = string | { slot: number } | { window: 'count' };
+type Part = string | { slot: number } | { window: 'count' | 'value' };
 export interface OutputTemplate { parts: Part[] }
 
 const PLACEHOLDER = /%%|%([a-z_]+(?:\.[a-z_]+)+(?:\[\d{1,4}\])?)/g;
@@ -21,6 +21,7 @@ export function compileOutput(piece: CondPiece, fields: FieldTable): OutputTempl
     if (m[0] === '%%') { parts.push('%'); continue; }
     const name = m[1]!;
     if (name === 'window.count') { parts.push({ window: 'count' }); continue; }
+    if (name === 'window.value') { parts.push({ window: 'value' }); continue; }
     const f = fields.resolve(name);
     if (!f) {
       const p = piece.pos(i);
@@ -47,12 +48,15 @@ const ABSENT = '\u0000';
  * The alert text. A field with no value is `<none>`, except when it is the whole of a parenthesised
  * aside — "to 203.0.113.5:9999 (%net.name)" without a name — which is left out instead.
  */
-export function renderOutput(t: OutputTemplate, c: FieldCache, count?: number): string {
+export function renderOutput(t: OutputTemplate, c: FieldCache, count?: number, value?: number): string {
   let out = '';
   for (const p of t.parts) {
     if (typeof p === 'string') out += p;
     else if ('slot' in p) { const v = c.g(p.slot); out += v === undefined ? ABSENT : safeValue(v); }
-    else out += count === undefined ? ABSENT : String(count);
+    else {
+      const n = p.window === 'count' ? count : value;
+      out += n === undefined ? ABSENT : String(n);
+    }
   }
   return out.indexOf(ABSENT) < 0 ? out : out.replace(/ ?\(\u0000\)/g, '').replace(/\u0000/g, '<none>');
 }

@@ -21,8 +21,10 @@ export interface RuleImpl extends CompiledRule {
   names: Set<string> | 'any';
   /** Literals one of which proc.cmdline must contain for the rule to match (prefilter), or 'any'. */
   literals: string[] | 'any';
-  /** Cache slots of window.distinct and window.group_by. */
+  /** Cache slots of window.distinct, window.sum, window.mean and window.group_by. */
   distinctSlot?: number;
+  sumSlot?: number;
+  meanSlot?: number;
   groupSlot?: number;
   /** The parsed condition and exceptions, for per-kind programs (kindprog.ts). */
   ast: { cond: Node; excs: Node[] };
@@ -165,6 +167,8 @@ function compileRule(d: RuleDraft, ctx: ParseCtx, table: FieldTable): RuleImpl {
   for (const e of excs) fieldsOf(e, fields);
   let window: WindowSpec | undefined;
   let distinctSlot: number | undefined;
+  let sumSlot: number | undefined;
+  let meanSlot: number | undefined;
   let groupSlot: number | undefined;
   if (d.window) {
     window = parseWindow(d.window.raw, d.window.at, d.id);
@@ -176,7 +180,14 @@ function compileRule(d: RuleDraft, ctx: ParseCtx, table: FieldTable): RuleImpl {
       fields.add(name);
       return f.slot;
     };
+    const numSlot = (name: string, key: string) => {
+      const f = table.resolve(name);
+      if (f && f.type !== 'num') throw errAt(at, `window: ${key} needs a numeric field; '${name}' is not one`);
+      return slot(name);
+    };
     if (window.distinct) distinctSlot = slot(window.distinct);
+    if (window.sum) sumSlot = numSlot(window.sum, 'sum');
+    if (window.mean) meanSlot = numSlot(window.mean, 'mean');
     if (window.group_by) groupSlot = slot(window.group_by);
     if (window.sustained && kinds === 'any') throw errAt(at, 'a sustained window needs a condition that names its event kinds (evt.kind = … / in (…))');
   }
@@ -190,6 +201,8 @@ function compileRule(d: RuleDraft, ctx: ParseCtx, table: FieldTable): RuleImpl {
   };
   if (window) rule.window = window;
   if (distinctSlot !== undefined) rule.distinctSlot = distinctSlot;
+  if (sumSlot !== undefined) rule.sumSlot = sumSlot;
+  if (meanSlot !== undefined) rule.meanSlot = meanSlot;
   if (groupSlot !== undefined) rule.groupSlot = groupSlot;
   return rule;
 }

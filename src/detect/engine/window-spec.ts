@@ -1,10 +1,11 @@
 // Why: validates a rule's `window:` block (stateful detection: counts, distinct values such as
-// scanned ports, sustained conditions such as hidden mining load) and parses its duration.
+// scanned ports or the bytes of distinct DNS names, sustained conditions and means such as hidden
+// mining load) and parses its durations.
 import type { WindowKey, WindowSpec } from './api.js';
 import { RuleError } from './errors.js';
 import type { Located } from './loader.js';
 
-const KEYS = new Set(['key', 'over', 'count', 'distinct', 'threshold', 'sustained', 'group_by']);
+const KEYS = new Set(['key', 'over', 'count', 'distinct', 'sum', 'threshold', 'sustained', 'mean', 'step', 'group_by']);
 const WINDOW_KEYS = new Set<WindowKey>(['session', 'episode', 'tool_call']);
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ns|us|ms|s|m|h)$/;
 const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
@@ -28,15 +29,35 @@ export function parseWindow(raw: Record<string, unknown>, at: Located, rule: str
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(`${name} must be a positive integer`);
     return v as number;
   };
+  const posNum = (name: string): number => {
+    const v = raw[name];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`${name} must be a positive number`);
+    return v as number;
+  };
   const spec: WindowSpec = { key: key as WindowKey, overNs: overNs! };
-  const modes = ['count', 'distinct', 'sustained'].filter((m) => raw[m] !== undefined);
-  if (modes.length !== 1) fail('give exactly one of count, distinct (+ threshold) or sustained');
+  const modes = ['count', 'distinct', 'sustained', 'mean'].filter((m) => raw[m] !== undefined);
+  if (modes.length !== 1) fail('give exactly one of count, distinct (+ threshold), sustained or mean (+ threshold)');
   if (raw.count !== undefined) spec.count = posInt('count');
+  if (raw.sum !== undefined && raw.distinct === undefined) fail('sum goes with distinct');
+  if (raw.step !== undefined && raw.mean === undefined) fail('step goes with mean');
   if (raw.distinct !== undefined) {
     if (typeof raw.distinct !== 'string') fail('distinct must name a field');
     spec.distinct = raw.distinct as string;
-    spec.threshold = posInt('threshold');
-  } else if (raw.threshold !== undefined) fail('threshold goes with distinct');
+    if (raw.sum !== undefined) {
+      if (typeof raw.sum !== 'string') fail('sum must name a numeric field');
+      spec.sum = raw.sum as string;
+      spec.threshold = posNum('threshold');
+    } else spec.threshold = posInt('threshold');
+  } else if (raw.mean !== undefined) {
+    if (typeof raw.mean !== 'string') fail('mean must name a numeric field');
+    spec.mean = raw.mean as string;
+    spec.threshold = posNum('threshold');
+    if (raw.step !== undefined) {
+      const stepNs = parseDurationNs(raw.step);
+      if (stepNs === undefined || stepNs <= 0) fail("step must be a duration such as '10s'");
+      spec.stepNs = Math.min(stepNs!, overNs!);
+    }
+  } else if (raw.threshold !== undefined) fail('threshold goes with distinct or mean');
   if (raw.sustained !== undefined) {
     if (raw.sustained !== true) fail('sustained must be true');
     spec.sustained = true;

@@ -1,5 +1,7 @@
 // Why: state for windowed (stateful) detections: scans (distinct destinations), beaconing and
-// bursts (counts, optionally per destination), hidden mining load (sustained conditions). Memory
+// bursts (counts, optionally per destination), DNS tunnels (bytes of distinct names: distinct +
+// sum), hidden mining load (sustained conditions, and means, which a throttled miner cannot dodge
+// by dipping below the bar on one sample). Memory
 // is bounded (LRU over keys, a cap per key) because the agent controls how many keys it creates:
 // a flood of random destinations must cost bounded memory, not crash the monitor.
 import type { EngineEvent } from './api.js';
@@ -10,11 +12,21 @@ export const MAX_EVIDENCE = 64;
 
 interface Base { overNs: number; last: number; quietUntil: number }
 interface CountState extends Base { t: 'count'; ts: number[]; ids: string[]; head: number }
-interface DistinctState extends Base { t: 'distinct'; seen: Map<unknown, { ts: number; id: string }>; /** Lower bound of the oldest entry's ts. */ headTs: number }
+interface DistinctState extends Base {
+  t: 'distinct'; seen: Map<unknown, { ts: number; id: string; w: number }>; /** Lower bound of the oldest entry's ts. */ headTs: number;
+  /** Sum of the entries' w (distinct + sum windows; w is 0 otherwise). */ total: number;
+}
 interface SustainedState extends Base { t: 'sustained'; since: number; n: number; ids: string[] }
-type State = CountState | DistinctState | SustainedState;
+/** Mean windows: a run of samples (since = its first), each with the time it stands for (w). */
+interface MeanState extends Base { t: 'mean'; since: number; n: number; ts: number[]; w: number[]; v: number[]; ids: string[]; head: number }
+type State = CountState | DistinctState | SustainedState | MeanState;
 
-export interface WindowHit { count: number; evidence: string[] }
+export interface WindowHit { count: number; evidence: string[]; value?: number }
+
+/** A finite number, or undefined (window values come from hostile payloads). */
+function finite(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
 
 function keyValue(ev: EngineEvent, key: string): string {
   const v = key === 'tool_call' ? ev.tool_call : key === 'episode' ? ev.episode : ev.session;
@@ -54,8 +66,9 @@ export class WindowStore {
     }
     if (!st) {
       st = w.sustained ? { t: 'sustained', overNs: w.overNs, last: now, quietUntil: 0, since: now, n: 0, ids: [] }
-        : w.distinct ? { t: 'distinct', overNs: w.overNs, last: now, quietUntil: 0, seen: new Map(), headTs: now }
-          : { t: 'count', overNs: w.overNs, last: now, quietUntil: 0, ts: [], ids: [], head: 0 };
+        : w.mean !== undefined ? { t: 'mean', overNs: w.overNs, last: now, quietUntil: 0, since: now, n: 0, ts: [], w: [], v: [], ids: [], head: 0 }
+          : w.distinct ? { t: 'distinct', overNs: w.overNs, last: now, quietUntil: 0, seen: new Map(), headTs: now, total: 0 }
+            : { t: 'count', overNs: w.overNs, last: now, quietUntil: 0, ts: [], ids: [], head: 0 };
       if (!inner) outer.set(k, (inner = new Map()));
       inner.set(group, st);
       if (++this.total > this.maxKeys) this.evictOne(inner, st);
@@ -77,22 +90,56 @@ export class WindowStore {
       case 'distinct': {
         const v = c.g(r.distinctSlot!);
         if (v === undefined) return undefined;
+        let weight = 0;
+        if (r.sumSlot !== undefined) { // distinct + sum: each distinct value adds its field once (its latest value)
+          const x = finite(c.g(r.sumSlot));
+          if (x === undefined || x < 0) return undefined;
+          weight = x;
+        }
         const seen = st.seen;
         const e = seen.get(v);
-        if (e) { e.ts = now; e.id = id; seen.delete(v); seen.set(v, e); } // keep last-seen order
-        else seen.set(v, { ts: now, id });
+        if (e) { st.total += weight - e.w; e.ts = now; e.id = id; e.w = weight; seen.delete(v); seen.set(v, e); } // keep last-seen order
+        else { seen.set(v, { ts: now, id, w: weight }); st.total += weight; }
         st.last = now;
         if (st.headTs <= horizon) { // something may have expired: drop from the least recently seen end
-          for (const [key, x] of seen) { if (x.ts > horizon) { st.headTs = x.ts; break; } seen.delete(key); }
+          for (const [key, x] of seen) { if (x.ts > horizon) { st.headTs = x.ts; break; } seen.delete(key); st.total -= x.w; }
         }
-        if (seen.size > this.maxEntries) seen.delete(seen.keys().next().value);
-        if (seen.size < w.threshold! || now < st.quietUntil) return undefined;
+        if (seen.size > this.maxEntries) { const [key, x] = seen.entries().next().value!; seen.delete(key); st.total -= x.w; }
+        if (seen.size === 0) st.total = 0; // no float drift once empty
+        const reached = r.sumSlot !== undefined ? st.total >= w.threshold! : seen.size >= w.threshold!;
+        if (!reached || now < st.quietUntil) return undefined;
         const evidence: string[] = [];
         let skip = seen.size - MAX_EVIDENCE;
         for (const x of seen.values()) if (skip-- <= 0) evidence.push(x.id);
         const n = seen.size;
-        seen.clear(); st.headTs = now; st.quietUntil = now + w.overNs;
-        return { count: n, evidence };
+        const hit: WindowHit = { count: n, evidence };
+        if (r.sumSlot !== undefined) hit.value = st.total;
+        seen.clear(); st.total = 0; st.headTs = now; st.quietUntil = now + w.overNs;
+        return hit;
+      }
+      case 'mean': {
+        const x = finite(c.g(r.meanSlot!));
+        if (x === undefined) return undefined;
+        if (st.n > 0 && now - st.last > w.overNs) { st.since = now; st.n = 0; st.ts = []; st.w = []; st.v = []; st.ids = []; st.head = 0; }
+        // the value stands for the time since the previous sample, at most step: a longer gap counts as 0
+        const weight = st.n === 0 ? 0 : Math.min(now - st.last, w.stepNs ?? w.overNs);
+        st.ts.push(now); st.w.push(weight); st.v.push(x); st.ids.push(id);
+        st.last = now; st.n++;
+        while (st.head < st.ts.length && st.ts[st.head]! <= horizon) st.head++;
+        if (st.ts.length - st.head > this.maxEntries) st.head = st.ts.length - this.maxEntries;
+        if (st.head > 256 && st.head * 2 > st.ts.length) {
+          st.ts = st.ts.slice(st.head); st.w = st.w.slice(st.head); st.v = st.v.slice(st.head); st.ids = st.ids.slice(st.head); st.head = 0;
+        }
+        if (now - st.since < w.overNs || now < st.quietUntil) return undefined;
+        // the run covers the whole window: weigh each sample by the part of its time inside it
+        let sum = 0;
+        for (let i = st.head; i < st.ts.length; i++) sum += st.v[i]! * Math.min(st.w[i]!, st.ts[i]! - horizon);
+        const mean = sum / w.overNs;
+        if (mean < w.threshold!) return undefined;
+        const hit: WindowHit = { count: st.ts.length - st.head, evidence: st.ids.slice(Math.max(st.head, st.ids.length - MAX_EVIDENCE)), value: Math.round(mean * 10) / 10 };
+        // this sample starts the next run, so the next alert needs another full window
+        st.since = now; st.n = 1; st.ts = [now]; st.w = [0]; st.v = [x]; st.ids = [id]; st.head = 0; st.quietUntil = now + w.overNs;
+        return hit;
       }
       case 'sustained': {
         if (st.n > 0 && now - st.last > w.overNs) { st.since = now; st.n = 0; st.ids = []; }
