@@ -8,6 +8,8 @@ import {
   compileFilter, DetectionEngine, type EngineEvent, loadRuleSources, RuleError, type RuleSet, toAlertPayload,
 } from '../src/detect/engine/api.js';
 
+const fieldsMod = await import('../src/detect/engine/fields.js').catch(() => undefined);
+
 const T0 = 1_700_000_000_000_000_000n;
 let seq = 0;
 function ev(kind: string, payload: Record<string, unknown>, extra: Partial<EngineEvent> & { atMs?: number } = {}): EngineEvent {
@@ -215,6 +217,27 @@ describe('operators', () => {
     assert.equal(f('dns.entropy > 3.5')(d), true);
     assert.equal(f('dns.entropy > 0.1')(ev('dns', { name: 'aaaaaaaa.test' })), false);
     assert.equal(f('dns.labels contains exfil')(d), true);
+    // entropy relative to the label's alphabet: a random hex label is near 1 though it never reaches 4.0 bits
+    const val = (field: string, e: EngineEvent): unknown => {
+      const { FieldTable } = fieldsMod!;
+      const t = new FieldTable();
+      return t.newCache().reset(e).g(t.resolve(field)!.slot);
+    };
+    const hex = ev('dns', { name: '5c5c50f3a2a48eee8674a2269e26d9bc0c38d8b799403c29ec.t.pypi.test' });
+    assert.ok((val('dns.entropy', hex) as number) < 4);
+    assert.ok((val('dns.entropy_norm', hex) as number) > 0.9, String(val('dns.entropy_norm', hex)));
+    assert.ok((val('dns.entropy_norm', ev('dns', { name: 'kubernetes-dashboard-metrics-scraper.svc.test' })) as number) < 0.8);
+    assert.equal(val('dns.entropy_norm', ev('dns', { name: 'aaaa.test' })), 0);
+    assert.equal(val('dns.entropy_norm', ev('dns', { name: 'xyxy.a.test' })), 1 / 5); // x and y fit base32: 1 bit of 5
+    assert.equal(val('dns.entropy_norm', ev('dns', { name: 'abab.a.test' })), 1 / 4); // a and b fit hex: 1 bit of 4
+    assert.equal(val('dns.subdomain_len', hex), 52);
+    assert.equal(val('dns.subdomain_len', ev('dns', { name: 'pypi.test' })), 0);
+    assert.equal(val('dns.subdomain_len', ev('dns', { name: 'Files.PythonHosted.test.' })), 5);
+    // process samples: proc.exe is p.exe, proc.name stays the (agent-chosen) comm
+    const sample = ev('resource', { scope: 'process', comm: 'pytest', cpu_pct: 99, exe: '/workspace/pytest', filename: '/usr/bin/x' });
+    assert.equal(val('proc.exe', sample), '/workspace/pytest');
+    assert.equal(val('proc.name', sample), 'pytest');
+    assert.equal(val('proc.exe', ev('resource', { scope: 'process', comm: 'x' })), undefined);
   });
 
   it('never throws on hostile or malformed events', () => {
