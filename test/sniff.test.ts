@@ -11,7 +11,7 @@ import http from 'node:http';
 import { spawn, spawnSync } from 'node:child_process';
 import {
   sniff, containsMiningRpc, parseClientHello, parseHttpRequest, parseSshBanner, parseMiningRpc,
-  MiningRpcScanner, type SniffResult,
+  MiningRpcScanner, classifyRawText, classifyRpcMessage, type SniffResult,
 } from '../src/gateway/sniff/index.js';
 import { WebSocketUnmasker } from '../src/gateway/sniff/websocket-frames.js';
 
@@ -346,6 +346,68 @@ test('mining: XMRig-style login and XMR job methods, eth stratum', () => {
     assert.equal(r.protocol, 'mining', m);
     assert.equal(r.method, m);
   }
+});
+
+test('mining: bitcoind mining RPC (getblocktemplate, getwork, submitblock, aux blocks) as lines and as HTTP POST bodies', () => {
+  for (const m of ['getblocktemplate', 'getwork', 'submitblock', 'getauxblock', 'createauxblock', 'submitauxblock']) {
+    const r = sniff(lines(JSON.stringify({ jsonrpc: '1.0', id: 1, method: m, params: [] })));
+    assert.equal(r.protocol, 'mining', m);
+    assert.equal(r.method, m);
+    assert.equal(classifyRawText(`{"id":1,"method":"${m}","params":[`).mining, true, `raw ${m}`);
+  }
+  // the red team's getwork_post: HTTP POSTs with a JSON-RPC body on one keep-alive connection
+  const post = (body: object) => {
+    const b = JSON.stringify(body);
+    return Buffer.from(`POST / HTTP/1.1\r\nHost: registry.test\r\nContent-Type: application/json\r\nAuthorization: Basic dXNlcjpwYXNz\r\nContent-Length: ${b.length}\r\n\r\n${b}`);
+  };
+  const gbt = post({ jsonrpc: '1.0', id: 1, method: 'getblocktemplate', params: [{ rules: ['segwit'] }] });
+  assert.equal(sniff(gbt).protocol, 'http'); // the first bytes are an HTTP request; the body scan decides
+  assert.deepEqual(containsMiningRpc(gbt), { method: 'getblocktemplate' });
+  for (const m of ['getwork', 'submitblock', 'getauxblock']) assert.deepEqual(new MiningRpcScanner().push(post({ jsonrpc: '1.0', id: 2, method: m, params: [] })), { method: m });
+  // a body split across TCP chunks, and a pretty-printed body (the method on its own line)
+  const scanner = new MiningRpcScanner();
+  const cut = gbt.indexOf('getblocktemplate') + 5; // "getbl" | "ocktemplate"
+  assert.equal(scanner.push(gbt.subarray(0, cut)), null);
+  assert.equal(containsMiningRpc(gbt.subarray(cut)), null, 'the second chunk alone misses it');
+  assert.deepEqual(scanner.push(gbt.subarray(cut)), { method: 'getblocktemplate' });
+  assert.deepEqual(containsMiningRpc(Buffer.from('POST / HTTP/1.1\r\nHost: h.test\r\nContent-Length: 60\r\n\r\n{\n  "jsonrpc": "1.0",\n  "method": "getwork",\n  "params": []\n}')), { method: 'getwork' });
+  // ordinary bitcoind and Ethereum JSON-RPC are not mining
+  for (const m of ['getblockchaininfo', 'getblock', 'sendrawtransaction', 'eth_blockNumber', 'eth_call', 'eth_sendRawTransaction', 'eth_getBlockByNumber']) {
+    const r = sniff(lines(JSON.stringify({ jsonrpc: '2.0', id: 1, method: m, params: [] })));
+    assert.equal(r.protocol, 'other', m);
+    assert.equal(containsMiningRpc(post({ jsonrpc: '2.0', id: 1, method: m, params: [] })), null, m);
+  }
+});
+
+test('mining: stripped-down XMR login (login and rigid only, or a bare wallet) and submit without job_id', () => {
+  // the red team's xmr_login_nopass / xmr_submit_nojobid
+  const nopass = sniff(lines('{"id": 1, "jsonrpc": "2.0", "method": "login", "params": {"login": "4Awallet", "rigid": "r1"}}'));
+  assert.equal(nopass.protocol, 'mining');
+  assert.equal(nopass.detail, 'login');
+  assert.equal(sniff(lines('{"id":1,"method":"login","params":{"login":"4Awallet"}}')).protocol, 'mining', 'only XMR keys');
+  assert.equal(sniff(lines('{"id":1,"method":"login","params":{"login":"4Awallet","algo":["rx/0"]}}')).protocol, 'mining');
+  const wallet = `4${'A'.repeat(94)}`;
+  assert.equal(sniff(lines(JSON.stringify({ id: 1, method: 'login', params: { login: `${wallet}.rig1`, token: 'x' } }))).protocol, 'mining', 'a Monero wallet');
+  const submit = sniff(lines(JSON.stringify({ id: 2, jsonrpc: '2.0', method: 'submit', params: { id: 'w1', job: 'j1', nonce: 'deadbeef', result: '00'.repeat(32) } })));
+  assert.equal(submit.protocol, 'mining');
+  // the parsed-JSON classifier on its own (the raw-text one backs it up in sniff)
+  assert.equal(classifyRpcMessage({ method: 'submit', params: { id: 'w1', job: 'j1', nonce: 'deadbeef', result: '00'.repeat(32) } }).mining, true);
+  assert.equal(classifyRpcMessage({ method: 'login', params: { login: 'w', rigid: 'r1', worker: 'x' } }).mining, true, 'rigid with another key');
+  assert.equal(classifyRpcMessage({ method: 'login', params: { login: wallet, token: 'x' } }).mining, true, 'wallet with another key');
+  assert.equal(classifyRpcMessage({ method: 'login', params: { login: 'w', token: 'x' } }).mining, false);
+  // raw text (not parseable: a duplicate-key trick or a truncated line) decides on rigid, pass, agent, a wallet, nonce+result
+  assert.equal(classifyRawText('{"id":1,"method":"login","params":{"login":"w","rigid":"r1"').mining, true);
+  assert.equal(classifyRawText(`{"id":1,"method":"login","params":{"login":"${wallet}"`).mining, true);
+  assert.equal(classifyRawText(`{"id":2,"method":"submit","params":{"id":"w1","nonce":"deadbeef","result":"${'ab'.repeat(32)}"`).mining, true);
+  assert.deepEqual(containsMiningRpc(Buffer.from('{"id":2,"method":"ping"}\n{"id":3,"method":"submit","params":{"id":"w1","job":"j1","nonce":"0a0b0c0d","result":"' + 'f'.repeat(64) + '"}}\n')), { method: 'submit' });
+  // web logins and form submits stay other
+  for (const params of [{ username: 'bob', password: 'x' }, { login: 'alice', password: 'x' }, { login: 'alice', token: 'abc' }, { login: 'alice', remember: true }, { user: 'bob' }]) {
+    assert.equal(sniff(lines(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'login', params }))).protocol, 'other', JSON.stringify(params));
+  }
+  for (const params of [{ form: 'contact', nonce: 'deadbeef' }, { nonce: 'not-hex!', result: 'ok' }, { nonce: 'deadbeef', result: 'accepted' }, { nonce: 12345678, result: 'ff'.repeat(32) }]) {
+    assert.equal(sniff(lines(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'submit', params }))).protocol, 'other', JSON.stringify(params));
+  }
+  assert.equal(classifyRawText('{"id":1,"method":"login","params":{"login":"alice","password":"x"').mining, false);
 });
 
 test('mining: benign JSON-RPC is other', () => {

@@ -1,11 +1,23 @@
 // Why: cryptocurrency pools speak newline-delimited JSON-RPC over plain TCP (Stratum v1,
-// XMR-style login/submit, eth stratum). Recognising those messages lets the gateway block mining
-// whatever address or port the pool hides behind.
+// XMR-style login/submit, eth stratum), and solo miners and merged-mining proxies speak
+// bitcoind's JSON-RPC (getblocktemplate, getwork, submitblock, getauxblock), as bare lines or as
+// HTTP POST bodies. Recognising those messages lets the gateway block mining whatever address or
+// port the pool hides behind.
 // Threat stopped: a sandboxed agent mining through a pool (or a proxy to one) on an allowed
 // address, including pools reached after an innocuous first message (containsMiningRpc and
-// MiningRpcScanner look at every later chunk), duplicate-key and \u-escape tricks (each line is
-// checked both as parsed JSON and as raw text).
-// Out of scope: Stratum inside HTTP POST bodies or WebSocket frames, and binary Stratum v2.
+// MiningRpcScanner look at every later chunk: the lines of an HTTP request's body too),
+// duplicate-key and \u-escape tricks (each line is checked both as parsed JSON and as raw text),
+// and stripped-down miners (an XMR `login` without agent or pass, a `submit` without job_id).
+// False positives weighed: the bitcoind mining methods are used by nothing but mining software;
+// Ethereum's ordinary JSON-RPC (eth_call, eth_blockNumber …) is not mining, only its four
+// getWork-style methods are. `login` is mining when its params carry a `login` key and either
+// pass/agent/rigid, a Monero-style wallet as the login, or no key outside the XMR login set
+// (login, pass, agent, rigid, algo, algo-perf): a web API's {"method":"login","params":
+// {"username":…,"password":…}} or {"login":…,"password":…} stays other; a bare {"login":"alice"}
+// is taken for a miner (no web login we know of sends a name without a secret). `submit` is
+// mining with job_id, or with a hex nonce (8-16 digits) and a hex result of 32+ digits.
+// Out of scope: WebSocket frames (masked), compressed or chunked HTTP bodies, a JSON body
+// pretty-printed so that `login` and its keys fall on different lines, binary Stratum v2.
 
 import type { SniffResult } from './index.js';
 
@@ -17,6 +29,14 @@ const MAX_LINES = 32;
 const MAX_PARSE_LINE = 65536;
 
 const ETH_METHODS = new Set(['eth_submitLogin', 'eth_getWork', 'eth_submitWork', 'eth_submitHashrate']);
+/** bitcoind's mining RPC (BIP 22/23 getblocktemplate, the old getwork, merged mining's aux blocks). */
+const BLOCK_METHODS = new Set(['getblocktemplate', 'getwork', 'submitblock', 'getauxblock', 'createauxblock', 'submitauxblock']);
+/** Keys an XMR stratum login carries; a login with other keys (password, username, token …) is some web API's. */
+const XMR_LOGIN_KEYS = new Set(['login', 'pass', 'agent', 'rigid', 'algo', 'algo-perf']);
+/** A Monero address (95 base58 characters, 106 integrated) at the start of a login, maybe with .worker or +diff after it. */
+const MONERO_WALLET = /^[48][1-9A-HJ-NP-Za-km-z]{94}(?:[1-9A-HJ-NP-Za-km-z]{11})?(?:$|[.+/:@])/;
+const HEX_NONCE = /^[0-9a-fA-F]{8,16}$/;
+const HEX_RESULT = /^[0-9a-fA-F]{32,128}$/;
 
 export interface MiningVerdict {
   mining: boolean;
@@ -36,7 +56,21 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 function isMiningMethodName(m: string): boolean {
-  return m.startsWith('mining.') || ETH_METHODS.has(m);
+  return m.startsWith('mining.') || ETH_METHODS.has(m) || BLOCK_METHODS.has(m);
+}
+
+/** An XMR stratum login (see the header for why each shape counts). */
+function isXmrLogin(params: Record<string, unknown>): boolean {
+  if (typeof params.login !== 'string') return false;
+  if ('pass' in params || typeof params.agent === 'string' || 'rigid' in params) return true;
+  if (MONERO_WALLET.test(params.login)) return true;
+  return Object.keys(params).every((k) => XMR_LOGIN_KEYS.has(k));
+}
+
+/** An XMR share: job_id, or a hex nonce and a hex result. */
+function isXmrSubmit(params: Record<string, unknown>): boolean {
+  if ('job_id' in params) return true;
+  return typeof params.nonce === 'string' && HEX_NONCE.test(params.nonce) && typeof params.result === 'string' && HEX_RESULT.test(params.result);
 }
 
 /** Classifies one parsed JSON-RPC message (or a batch array of them). */
@@ -61,12 +95,11 @@ export function classifyRpcMessage(msg: unknown): MiningVerdict {
     }
     return { mining: true, method: name, detail };
   }
-  if (method === 'login' && isObject(params) && typeof params.login === 'string' &&
-      ('pass' in params || typeof params.agent === 'string')) {
+  if (method === 'login' && isObject(params) && isXmrLogin(params)) {
     const detail = typeof params.agent === 'string' ? `login agent=${clean(params.agent)}` : 'login';
     return { mining: true, method: name, detail };
   }
-  if (method === 'submit' && isObject(params) && 'job_id' in params) {
+  if (method === 'submit' && isObject(params) && isXmrSubmit(params)) {
     return { mining: true, method: name, detail: name };
   }
   if ((method === 'getjob' || method === 'keepalived') && isObject(params)) {
@@ -80,6 +113,10 @@ const LOGIN_KEY_RE = /"login"\s*:/;
 const PASS_KEY_RE = /"pass"\s*:/;
 const AGENT_RE = /"agent"\s*:\s*"([^"\\]{0,64})"/;
 const JOB_ID_KEY_RE = /"job_id"\s*:/;
+const RIGID_KEY_RE = /"rigid"\s*:/;
+const WALLET_LOGIN_RE = /"login"\s*:\s*"[48][1-9A-HJ-NP-Za-km-z]{94}/;
+const NONCE_RE = /"nonce"\s*:\s*"[0-9a-fA-F]{8,16}"/;
+const RESULT_RE = /"result"\s*:\s*"[0-9a-fA-F]{32,128}"/;
 const PARAMS_KEY_RE = /"params"\s*:\s*\{/;
 
 /**
@@ -96,11 +133,16 @@ export function classifyRawText(text: string): MiningVerdict {
     const method = m[1]!;
     const name = clean(method);
     if (isMiningMethodName(method)) return { mining: true, method: name, detail: name };
-    if (method === 'login' && LOGIN_KEY_RE.test(text) && PASS_KEY_RE.test(text)) {
+    // Raw text has no key set to compare (it may not parse); pass, agent, rigid or a wallet decide.
+    if (method === 'login' && LOGIN_KEY_RE.test(text)) {
       const agent = AGENT_RE.exec(text);
-      return { mining: true, method: name, detail: agent ? `login agent=${clean(agent[1]!)}` : 'login' };
+      if (agent || PASS_KEY_RE.test(text) || RIGID_KEY_RE.test(text) || WALLET_LOGIN_RE.test(text)) {
+        return { mining: true, method: name, detail: agent ? `login agent=${clean(agent[1]!)}` : 'login' };
+      }
     }
-    if (method === 'submit' && JOB_ID_KEY_RE.test(text)) return { mining: true, method: name, detail: name };
+    if (method === 'submit' && (JOB_ID_KEY_RE.test(text) || (NONCE_RE.test(text) && RESULT_RE.test(text)))) {
+      return { mining: true, method: name, detail: name };
+    }
     if ((method === 'getjob' || method === 'keepalived') && PARAMS_KEY_RE.test(text)) {
       return { mining: true, method: name, detail: name };
     }
@@ -184,7 +226,7 @@ export function parseMiningRpc(buf: Buffer): SniffResult {
  * contains \u. One regex pass over the latin1 view (string index == byte index) finds them;
  * it measured ~3x faster than seven Buffer.indexOf passes and runs before any JSON parsing.
  */
-const MARKER_RE = /mining\.|eth_submit|eth_getWork|"(?:login|submit|getjob|keepalived)"|\\u/g;
+const MARKER_RE = /mining\.|eth_submit|eth_getWork|"(?:login|submit|getjob|keepalived|getblocktemplate|getwork|submitblock|getauxblock|createauxblock|submitauxblock)"|\\u/g;
 
 /**
  * For chunks later in a client stream: returns the mining method if any line in the chunk
