@@ -12,13 +12,20 @@ export class MiningNameMatcher {
   constructor(list?: string[]) {
     this.suffixes = list ?? loadDefaultList();
   }
-  /** Returns why the name looks like a mining pool, or null. */
-  match(name: string): string | null {
+  /** The known pool domain (an entry of the list) the name is or falls under, or null. No heuristic. */
+  known(name: string): string | null {
     const n = name.toLowerCase().replace(/\.$/, '');
     for (const s of this.suffixes) {
-      if (s.startsWith('.') ? n === s.slice(1) || n.endsWith(s) : n === s) return `known pool domain ${s.replace(/^\./, '')}`;
+      if (s.startsWith('.') ? n === s.slice(1) || n.endsWith(s) : n === s) return s.replace(/^\./, '');
     }
-    const m = POOL_WORDS.exec(n);
+    return null;
+  }
+
+  /** Returns why the name looks like a mining pool, or null. */
+  match(name: string): string | null {
+    const k = this.known(name);
+    if (k !== null) return `known pool domain ${k}`;
+    const m = POOL_WORDS.exec(name.toLowerCase().replace(/\.$/, ''));
     return m ? `pool-like name (${m[2]})` : null;
   }
 }

@@ -2,6 +2,9 @@
 // reason the agent can read: an SSH tunnel -> tunnel, Stratum or a pool -> mining,
 // metadata -> metadata_access, internal ranges -> internal_probe, anything else denied ->
 // policy_violation. Pure functions, so the mapping is unit-tested without sockets.
+// A pool is recognised by the resolved name and also by the name the client asked the server
+// for (TLS SNI, HTTP Host, CONNECT target): connecting to an allowed address while asking for
+// pool.example is mining, not a mere host mismatch (red team: sni_pool, front_http, connect_pool).
 import type { AlertDraft } from '../events/event.js';
 import type { ConnectReport, DnsReport } from '../gateway/types.js';
 import type { MiningNameMatcher } from './mining-names.js';
@@ -19,6 +22,16 @@ export function alertForConnect(r: ConnectReport, pools: MiningNameMatcher): Ale
   if (r.protocol === 'mining' || poolName) {
     return { ...base, rule: 'gateway.mining', category: 'mining', severity: 'critical', attack: ['T1496', 'T1496.001'],
       message: `Cryptomining traffic to ${dst} ${how}: ${r.detail ?? poolName ?? 'mining JSON-RPC'}` };
+  }
+  // The sniffed host: a known pool is as certain as a resolved pool name (critical); the name
+  // heuristic (words such as pool, xmr, miner) also fits benign hosts, so it is high.
+  const asked = r.sniHost !== undefined && r.sniHost !== r.name ? r.sniHost : undefined;
+  const knownPool = asked !== undefined ? pools.known(asked) : null;
+  const askedPool = asked !== undefined ? (knownPool !== null ? `known pool domain ${knownPool}` : pools.match(asked)) : null;
+  if (askedPool) {
+    const where = r.protocol === 'tls' ? 'TLS SNI' : r.protocol === 'http' ? (r.detail?.startsWith('CONNECT ') ? 'CONNECT target' : 'HTTP Host') : 'requested host';
+    return { ...base, rule: 'gateway.mining', category: 'mining', severity: knownPool !== null ? 'critical' : 'high', attack: ['T1496', 'T1496.001'],
+      message: `Cryptomining pool ${asked} named in the ${where} of a connection to ${dst} ${how}: ${askedPool}` };
   }
   if (r.protocol === 'ssh') {
     const attack = ['T1572', 'T1021.004'];

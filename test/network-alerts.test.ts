@@ -1,0 +1,67 @@
+// Why: the gateway's refusals become alerts through alertForConnect, and the category decides
+// what a policy's response.kill does. A pool named only in the TLS SNI, the HTTP Host or a
+// CONNECT target of a connection to an allowed address (the red team's sni_pool, front_http,
+// connect_pool) was filed as a low policy_violation ("sni-mismatch"); it must be mining, critical
+// for a known pool domain and high for the pool-like-name heuristic. Pure function, no sockets.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { alertForConnect, alertForDns } from '../src/alerts/network-alerts.js';
+import { MiningNameMatcher } from '../src/alerts/mining-names.js';
+import type { ConnectReport } from '../src/gateway/types.js';
+import type { Decision } from '../src/policy/index.js';
+
+const pools = new MiningNameMatcher(['.minexmr.com', '.supportxmr.com', 'pool.exact.test']);
+const mismatch: Decision = { verdict: 'deny', rule: 'sni-mismatch', reason: 'The TLS/HTTP host differs from the resolved name.', addressClass: 'public' } as Decision;
+const conn = (o: Partial<ConnectReport>): ConnectReport => ({
+  kind: 'connect', flowId: 'f1', sport: 40000, dst: { ip: '198.51.100.10', port: 443 }, name: 'registry.test',
+  decision: mismatch, observed: false, tsNs: 1n, ...o,
+});
+
+test('a known pool in the TLS SNI of a refused connection is mining, critical', () => {
+  const d = alertForConnect(conn({ protocol: 'tls', sniHost: 'xmr-eu1.supportxmr.com', detail: 'ClientHello' }), pools)!;
+  assert.equal(d.rule, 'gateway.mining');
+  assert.equal(d.category, 'mining');
+  assert.equal(d.severity, 'critical');
+  assert.deepEqual(d.attack, ['T1496', 'T1496.001']);
+  assert.match(d.message, /xmr-eu1\.supportxmr\.com named in the TLS SNI of a connection to 198\.51\.100\.10:443 \(registry\.test\) was blocked: known pool domain supportxmr\.com/);
+  assert.match(d.reason, /sni-mismatch/);
+});
+
+test('a pool-like name in the HTTP Host or a CONNECT target is mining, high (a heuristic)', () => {
+  const host = alertForConnect(conn({ dst: { ip: '198.51.100.10', port: 80 }, protocol: 'http', sniHost: 'pool.minexmr.test', detail: 'GET /' }), pools)!;
+  assert.equal(host.category, 'mining');
+  assert.equal(host.severity, 'high');
+  assert.match(host.message, /named in the HTTP Host/);
+  assert.match(host.message, /pool-like name/);
+  const connect = alertForConnect(conn({ dst: { ip: '198.51.100.10', port: 80 }, protocol: 'http', sniHost: 'pool.minexmr.test', detail: 'CONNECT pool.minexmr.test:3333' }), pools)!;
+  assert.equal(connect.category, 'mining');
+  assert.match(connect.message, /named in the CONNECT target/);
+  // the same via a known list entry that is an exact name
+  assert.equal(alertForConnect(conn({ protocol: 'tls', sniHost: 'pool.exact.test' }), pools)!.severity, 'critical');
+  // observe mode words it as such
+  assert.match(alertForConnect(conn({ protocol: 'tls', sniHost: 'pool.exact.test', observed: true }), pools)!.message, /would have been blocked/);
+});
+
+test('resolved pool names and mining protocol keep their alert; benign host mismatches stay policy_violation', () => {
+  const byName = alertForConnect(conn({ name: 'gulf.minexmr.com', protocol: 'tls', sniHost: 'gulf.minexmr.com' }), pools)!;
+  assert.equal(byName.severity, 'critical');
+  assert.match(byName.message, /Cryptomining traffic to .*: known pool domain minexmr\.com/);
+  const proto = alertForConnect(conn({ protocol: 'mining', detail: 'mining.subscribe' }), pools)!;
+  assert.equal(proto.category, 'mining');
+  assert.equal(proto.severity, 'critical');
+  const benign = alertForConnect(conn({ protocol: 'tls', sniHost: 'cdn.other.test' }), pools)!;
+  assert.equal(benign.rule, 'gateway.policy');
+  assert.equal(benign.category, 'policy_violation');
+  assert.equal(benign.severity, 'low');
+  // allowed connections raise nothing here (the rule engine's pool_name_connect sees them)
+  assert.equal(alertForConnect(conn({ protocol: 'tls', sniHost: 'x.supportxmr.com', decision: { ...mismatch, verdict: 'allow' } }), pools), null);
+  // DNS keeps its own mapping
+  assert.equal(alertForDns({ kind: 'dns', sport: 1, name: 'x.supportxmr.com', qtype: 'A', verdict: 'deny', rule: 'default-deny', reason: 'r', answers: [], rcode: 'REFUSED', tsNs: 1n }, pools)!.category, 'mining');
+});
+
+test('MiningNameMatcher.known answers for list entries only', () => {
+  assert.equal(pools.known('A.SupportXMR.com.'), 'supportxmr.com');
+  assert.equal(pools.known('pool.minexmr.test'), null);
+  assert.equal(pools.match('pool.minexmr.test'), 'pool-like name (pool)');
+  assert.equal(pools.match('x.minexmr.com'), 'known pool domain minexmr.com');
+});
