@@ -35,7 +35,7 @@ describe('built-in rules', () => {
       assert.ok(cats.has(c as never), c);
     }
     const windowed = runtime.filter((r) => r.window);
-    for (const mode of ['count', 'distinct', 'sustained'] as const) assert.ok(windowed.some((r) => r.window![mode] !== undefined), mode);
+    for (const mode of ['count', 'distinct', 'sum', 'mean'] as const) assert.ok(windowed.some((r) => r.window![mode] !== undefined), mode);
     assert.ok(windowed.some((r) => r.window!.group_by), 'group_by');
   });
 

@@ -1,12 +1,15 @@
 // Why: hidden mining shows up as compute, not just as traffic: a miner left running by one tool
 // call can stay off the network (or mine through an allowed proxy) while it burns every core it
 // is given. This sampler turns each live tool call's cgroup into periodic `resource` samples
-// (CPU % of one core for the call, and per process with its comm), so the sustained-CPU rules
-// (rules/runtime-mining.yaml) can see "this process held a core for 60 s". Threat it stops:
-// cryptomining by a background process that the network layer does not catch.
+// (CPU % of one core for the call, and per process with its comm and executable), so the
+// sustained-CPU rules (rules/runtime-mining.yaml) can see "this process held a core for 60 s".
+// Threat it stops: cryptomining by a background process that the network layer does not catch.
+// The executable path is there because comm is the agent's to choose (a copy of python named
+// ./pytest has comm "pytest"): the rules exempt expected compute processes only when they run
+// from the sandbox's read-only system directories.
 // Reads cgroup files and /proc/<pid>/stat only for processes already inside Corral's cgroups;
 // it never discovers processes by polling (exec/exit come from the eBPF sensor).
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import type { Cgroup } from '../sandbox/cgroups.js';
 
 /** Linux USER_HZ: /proc/<pid>/stat times are in these ticks on every mainstream architecture. */
@@ -21,7 +24,12 @@ const IDLE_HEARTBEAT = 12;
 /** Memory movement below this counts as unchanged for an idle call. */
 const IDLE_MEMORY_SLACK = 1 << 20;
 
-export interface ProcSample { pid: number; comm: string; cpuPct: number }
+export interface ProcSample {
+  pid: number; comm: string; cpuPct: number;
+  /** readlink of /proc/<pid>/exe: the path as the sandbox sees it (/usr/bin/python3.11,
+   *  /workspace/pytest, '/tmp/x (deleted)'); undefined if unreadable. */
+  exe?: string;
+}
 export interface CallSample {
   key: string; cpuPct: number; cpuNs: number; memoryBytes?: number; pids?: number; procs: ProcSample[];
   /** Samples elided since the last one sent because the call sat idle and unchanged. */
@@ -68,6 +76,12 @@ export function readProcStat(pid: number): { ticks: number; comm: string } | und
   return Number.isFinite(ticks) ? { ticks, comm: t.slice(open + 1, close) } : undefined;
 }
 
+/** The executable of a process (symlinks resolved by the kernel), or undefined if unreadable or gone.
+ *  Read from the host, a sandboxed process's path is the one inside its mount namespace. */
+export function readProcExe(pid: number): string | undefined {
+  try { return readlinkSync(`/proc/${pid}/exe`); } catch { return undefined; }
+}
+
 export class ResourceSampler {
   private prevCall = new Map<string, Prev>();
   private prevPid = new Map<number, { atNs: bigint; ticks: number }>();
@@ -96,7 +110,12 @@ export class ResourceSampler {
         this.prevPid.set(pid, { atNs: nowNs, ticks: s.ticks });
         if (!p || nowNs <= p.atNs) continue;
         const pct = ((s.ticks - p.ticks) / CLK_TCK) / (Number(nowNs - p.atNs) / 1e9) * 100;
-        if (pct >= PROC_FLOOR_PCT || this.reported.has(pid)) procs.push({ pid, comm: s.comm, cpuPct: Math.round(pct * 10) / 10 });
+        if (pct >= PROC_FLOOR_PCT || this.reported.has(pid)) {
+          const p: ProcSample = { pid, comm: s.comm, cpuPct: Math.round(pct * 10) / 10 };
+          const exe = readProcExe(pid);
+          if (exe !== undefined) p.exe = exe;
+          procs.push(p);
+        }
       }
       procs.sort((a, b) => b.cpuPct - a.cpuPct);
       procs.length = Math.min(procs.length, MAX_PROCS);
