@@ -56,7 +56,8 @@ export interface WindowSpec {
   sustained?: boolean;
   /** Fire when the matching events have covered `over` and the time-weighted mean of this numeric
    *  field over the last `over` is at least `threshold`. Each event's value stands for the time
-   *  since the previous one, at most `stepNs` (default `over`); longer gaps count as 0. */
+   *  since the previous one (the first of a run: the interval to the second), at most `stepNs`
+   *  (default `over`); longer gaps count as 0. */
   mean?: string;
   stepNs?: number;
   /** Separate state per value of this field (e.g. net.dst.ip for beaconing). */

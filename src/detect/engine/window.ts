@@ -123,6 +123,11 @@ export class WindowStore {
         if (st.n > 0 && now - st.last > w.overNs) { st.since = now; st.n = 0; st.ts = []; st.w = []; st.v = []; st.ids = []; st.head = 0; }
         // the value stands for the time since the previous sample, at most step: a longer gap counts as 0
         const weight = st.n === 0 ? 0 : Math.min(now - st.last, w.stepNs ?? w.overNs);
+        if (st.n === 1 && st.ts.length === 1) {
+          // a sample describes the interval before it: the run's first one takes the second one's
+          // interval, and the run began that much earlier (13 samples 5 s apart cover 65 s, not 60)
+          st.w[0] = weight; st.since -= weight;
+        }
         st.ts.push(now); st.w.push(weight); st.v.push(x); st.ids.push(id);
         st.last = now; st.n++;
         while (st.head < st.ts.length && st.ts[st.head]! <= horizon) st.head++;
