@@ -520,7 +520,8 @@ export class Session {
         if (!state) continue;
         const attr = this.attr(state);
         this.emit('resource', { scope: 'tool_call', sample: true, cpu_pct: s.cpuPct, cpu_ns: s.cpuNs, memory_bytes: s.memoryBytes, pids: s.pids, ...(s.idleSkipped ? { idle_skipped: s.idleSkipped } : {}) }, { attr });
-        for (const p of s.procs) this.emit('resource', { scope: 'process', comm: p.comm, cpu_pct: p.cpuPct }, { attr, pid: p.pid });
+        // (exe: where the binary lives as the sandbox sees it — comm alone is the agent's to choose)
+        for (const p of s.procs) this.emit('resource', { scope: 'process', comm: p.comm, ...(p.exe ? { exe: p.exe } : {}), cpu_pct: p.cpuPct }, { attr, pid: p.pid });
       }
     } catch (e) { this.rt.onError(e); }
   }
@@ -631,12 +632,14 @@ export class Session {
       this.detectionTimer = setTimeout(() => this.flushDetections(false), 1000);
     }
     for (const group of groups.values()) {
-      const first = group[0]!;
-      // (unless this behaviour made Corral kill something and no alert of it says so yet: the kill must be on record)
-      const earlier = this.alertEvents.filter((a) => a.tool_call === first.event.tool_call && a.payload.category === first.category);
-      if (earlier.length && (earlier.some((a) => a.payload.action === 'killed') || !group.some((d) => this.killers.has(d)))) continue;
       group.sort((x, y) => SEVERITY_RANK[x.severity] - SEVERITY_RANK[y.severity]);
       const top = group[0]!;
+      // Already said by an alert of this call and category at least as severe (a scan seen across the
+      // session outranks the call's own medium gateway alert, so it is kept) — unless this behaviour
+      // made Corral kill something and no alert of it says so yet: the kill must be on record.
+      const earlier = this.alertEvents.filter((a) => a.tool_call === top.event.tool_call && a.payload.category === top.category
+        && SEVERITY_RANK[a.payload.severity] <= SEVERITY_RANK[top.severity]);
+      if (earlier.length && (earlier.some((a) => a.payload.action === 'killed') || !group.some((d) => this.killers.has(d)))) continue;
       const e = top.event;
       const rules = [...new Set(group.map((d) => d.rule))];
       const evidence = [...new Set(group.flatMap((d) => d.evidence))].slice(0, 64);
