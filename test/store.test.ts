@@ -249,6 +249,7 @@ test('style: colour on a TTY only, NO_COLOR wins, tables align ignoring ANSI cod
   assert.equal(safeText('ok\x1b[2J\x07\r\n'), 'ok\\x1b[2J\\x07\\r\\n');
   // bidi overrides and zero-width characters would make a command read differently from what ran
   assert.equal(safeText('cat \u202ewodahs/cte/\u202c x\u200by'), 'cat \\u202ewodahs/cte/\\u202c x\\u200by');
+  assert.equal(safeText('ok\u{e0072}\u{e006d}'), 'ok\\u{e0072}\\u{e006d}', 'tag characters (hidden ASCII) are shown');
   assert.equal(escapeHtml('<b>\u2066x\u2069'), '&#60;b&#62;\\u2066x\\u2069');
   assert.deepEqual(JSON.parse(scriptSafeJson({ cmd: 'cat \u202ex', n: 1 })), { cmd: 'cat \\u202ex', n: 1 }, 'the investigate report shows them too');
 });

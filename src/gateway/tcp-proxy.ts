@@ -149,7 +149,7 @@ class ProxiedFlow {
     const timer = setTimeout(() => this.decide(pre), wait);
     this.client.on('error', (e) => { this.error ??= e.message; this.finish(); });
     this.client.on('close', () => { clearTimeout(timer); if (!this.decided) this.decide(pre); this.finish(); });
-    this.client.on('end', () => { if (this.decided) this.upstream?.end(); });
+    this.client.on('end', () => { if (this.decided) { this.releaseLate(); this.upstream?.end(); } });
     this.client.on('data', (chunk: Buffer) => {
       if (this.decided) { this.forward(chunk); return; }
       this.buf.push(chunk);
@@ -242,7 +242,15 @@ class ProxiedFlow {
     // kernel splice relay carries the rest when available, else Node's own pipe (with its backpressure).
     if (this.clientSilent) {
       up.once('data', (first: Buffer) => {
-        if (!this.sniffed && first.subarray(0, 4).toString('latin1') === 'SSH-' && this.redecide(parseSshBanner(first))) return;
+        if (!this.sniffed) {
+          // TLS and HTTP are client-first: a server speaking first to a silent client is another
+          // protocol — SSH when a line of it is an identification string (RFC 4253 allows lines
+          // before it), else 'other' — and is judged as that, before its bytes reach the sandbox.
+          const at = first.indexOf('SSH-');
+          const r: SniffResult = at >= 0 && (at === 0 || first[at - 1] === 0x0a) ? parseSshBanner(first.subarray(at)) : { status: 'done', protocol: 'other' };
+          if (this.redecide(r)) return;
+          this.releaseLate();
+        }
         if (!this.client.destroyed) this.client.write(first);
         up.pipe(this.client);
       });
@@ -274,7 +282,7 @@ class ProxiedFlow {
       const r = sniff(all);
       if (r.status !== 'done' && this.lateLen < MAX_SNIFF) {
         // (a client that sends a few bytes and waits for an answer is not held forever)
-        this.lateTimer ??= setTimeout(() => { if (!this.sniffed) this.releaseLate(); }, this.opts.firstBytesMs);
+        this.lateTimer ??= setTimeout(() => this.releaseLate(), this.opts.firstBytesMs);
         return;
       }
       clearTimeout(this.lateTimer);
@@ -282,9 +290,10 @@ class ProxiedFlow {
       if (this.redecide(r.status === 'done' ? r : { status: 'done', protocol: 'other' })) return;
       chunk = all;
     }
-    const scanning = this.opts.scanBytes > 0 && this.sniffed?.protocol !== 'mining' && this.sniffed?.protocol !== 'tls';
+    const p = this.sniffed?.protocol;
+    const scanning = this.opts.scanBytes > 0 && p !== 'mining' && p !== 'tls' && p !== 'ssh';
     if (!scanning && !this.piped) {
-      // Nothing to inspect (TLS: the bytes are encrypted): hand the upload direction to pipe().
+      // Nothing to inspect (TLS, or SSH a policy allows: the bytes are encrypted): hand the upload direction to pipe().
       this.piped = true;
       this.client.removeAllListeners('data');
       if (!up.write(chunk)) this.client.pause();
@@ -321,12 +330,18 @@ class ProxiedFlow {
     return false;
   }
 
-  /** Late first bytes that stayed incomplete for the sniff wait: decided as what they are so far. */
+  /**
+   * Late first bytes still held (the sniff wait ran out on an incomplete prefix, the client ended, or
+   * the server spoke first and settled the protocol): decided as what they are so far, then sent.
+   */
   private releaseLate(): void {
+    clearTimeout(this.lateTimer);
+    this.lateTimer = undefined;
+    if (this.late.length === 0) return;
     const all = Buffer.concat(this.late);
     this.late = [];
     this.lateLen = 0;
-    if (this.redecide({ status: 'done', protocol: 'other' })) return;
+    if (!this.sniffed && this.redecide({ status: 'done', protocol: 'other' })) return;
     this.forward(all);
   }
 
@@ -397,6 +412,7 @@ class ProxiedFlow {
     if (this.upstream && !this.upstream.destroyed) { this.upstream.destroy(); }
     this.reportedFlow = true;
     clearInterval(this.updateTimer);
+    clearTimeout(this.lateTimer);
     this.sb.report(this.flowRecord(this.upstream?.bytesWritten ?? 0, this.spliced ? this.splicedDown : this.upstream?.bytesRead ?? 0, false));
     this.markReported();
   }

@@ -62,7 +62,7 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
   }
   a.push('--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/dev/shm', '--tmpfs', '/run');
   // (only directories that exist: bwrap cannot create a mount point in the read-only /sys)
-  if (VISIBLE_ROOT_DIRS.includes('sys')) for (const d of HIDDEN_SYS_DIRS) if (existsSync(`${root === '/' ? '' : root}${d}`)) a.push('--tmpfs', d);
+  for (const d of HIDDEN_SYS_DIRS) if (existsSync(`${root === '/' ? '' : root}${d}`)) a.push('--tmpfs', d);
   if (spec.holderBinary !== undefined) a.push('--ro-bind', spec.holderBinary, HOLDER_PATH);
   a.push('--ro-bind', spec.resolvConf, '/etc/resolv.conf', '--ro-bind', spec.hostsFile, '/etc/hosts');
   for (const h of spec.hide) {

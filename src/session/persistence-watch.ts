@@ -4,9 +4,9 @@
 // workspace, in the user's own repository. HOME is /workspace, so these places are the workspace's.
 // Threat it stops: runtime persistence the command layer cannot see (T1546.004 shell configuration,
 // T1546.018 Python startup hooks, git hooks, XDG autostart and user systemd units, SSH keys). The
-// places are looked at (lstat, never following links) before and after every tool call; a file that
-// appeared or changed becomes a `file` event and a persistence alert attributed to that call.
-import { lstatSync, readdirSync } from 'node:fs';
+// places are looked at (lstat, below real directories only: a symlink anywhere on the way is not
+// followed) after every tool call; a file that appeared or changed becomes a `file` event and a persistence alert attributed to that call.
+import { lstatSync, opendirSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** What a planted file there does, and its ATT&CK technique. */
@@ -21,20 +21,41 @@ const SSH: PersistencePlace = { what: 'SSH login file (authorized_keys or rc)', 
 
 const SHELL_FILES = ['.bashrc', '.bash_profile', '.bash_login', '.bash_logout', '.profile', '.zshrc', '.zprofile', '.zshenv'];
 
-/** lstat without throwing; undefined when absent. */
-function stamp(path: string): string | undefined {
+/**
+ * True when every component of rel below root is a real directory (no symlink anywhere on the way):
+ * the agent owns the workspace, and `ln -s /root/.ssh .ssh` must not make Corral (root) look at the
+ * host's files and report on them.
+ */
+function realDirs(root: string, rel: string): boolean {
+  let p = root;
+  for (const part of rel.split('/').filter(Boolean)) {
+    p = join(p, part);
+    try { if (!lstatSync(p).isDirectory()) return false; } catch { return false; }
+  }
+  return true;
+}
+
+/** lstat of root/rel without throwing, only below real directories; undefined when absent. ctime: the agent cannot set it back. */
+function stamp(root: string, rel: string): string | undefined {
+  const slash = rel.lastIndexOf('/');
+  if (slash > 0 && !realDirs(root, rel.slice(0, slash))) return undefined;
   try {
-    const st = lstatSync(path);
-    return `${st.mtimeMs}:${st.size}:${st.mode}:${st.ino}`;
+    const st = lstatSync(join(root, rel));
+    return `${st.mtimeMs}:${st.ctimeMs}:${st.size}:${st.mode}:${st.ino}`;
   } catch { return undefined; }
 }
 
-/** Entries of a real directory (a symlinked one is not followed: it could point anywhere on the host). */
-function entries(dir: string): { name: string; dir: boolean }[] {
+/** Up to 256 entries of root/rel when it and every directory above it are real (never a symlink), read lazily. */
+function entries(root: string, rel: string): { name: string; dir: boolean }[] {
+  if (!realDirs(root, rel)) return [];
+  const out: { name: string; dir: boolean }[] = [];
   try {
-    if (!lstatSync(dir).isDirectory()) return [];
-    return readdirSync(dir, { withFileTypes: true }).slice(0, 256).map((e) => ({ name: e.name, dir: e.isDirectory() }));
-  } catch { return []; }
+    const d = opendirSync(join(root, rel));
+    try {
+      for (let e = d.readSync(); e !== null && out.length < 256; e = d.readSync()) out.push({ name: e.name, dir: e.isDirectory() });
+    } finally { d.closeSync(); }
+  } catch { /* gone or unreadable: nothing to watch */ }
+  return out;
 }
 
 /** path (relative to the workspace) → [stamp, place] for every persistence file now present. */
@@ -42,27 +63,27 @@ export type PersistenceSnapshot = Map<string, [string, PersistencePlace]>;
 
 export function snapshotPersistence(root: string): PersistenceSnapshot {
   const out: PersistenceSnapshot = new Map();
-  const add = (rel: string, place: PersistencePlace): void => { const s = stamp(join(root, rel)); if (s) out.set(rel, [s, place]); };
+  const add = (rel: string, place: PersistencePlace): void => { const s = stamp(root, rel); if (s) out.set(rel, [s, place]); };
   for (const f of SHELL_FILES) add(f, SHELL);
   for (const f of ['authorized_keys', 'authorized_keys2', 'rc']) add(`.ssh/${f}`, SSH);
-  for (const py of entries(join(root, '.local/lib'))) {
+  for (const py of entries(root, '.local/lib')) {
     if (!py.dir || !py.name.startsWith('python')) continue;
     const site = `.local/lib/${py.name}/site-packages`;
-    for (const e of entries(join(root, site))) {
-      // (.pth files are not watched: pip writes them for namespace packages, setuptools and editable
-      // installs — `pip install` in a sandbox defaults to this user site — so they would be noise)
-      if (e.name === 'usercustomize.py' || e.name === 'sitecustomize.py') add(`${site}/${e.name}`, PY_HOOK);
-    }
+    // (.pth files are not watched: pip writes them for namespace packages, setuptools and editable
+    // installs — `pip install` in a sandbox defaults to this user site — so they would be noise)
+    for (const e of entries(root, site)) if (e.name === 'usercustomize.py' || e.name === 'sitecustomize.py') add(`${site}/${e.name}`, PY_HOOK);
   }
-  // git hooks of a repository at the top of the workspace or one level down
-  const repos = ['', ...entries(root).filter((e) => e.dir && !e.name.startsWith('.')).map((e) => `${e.name}/`)];
+  // git hooks of a repository at the top of the workspace or one level down. (Git configuration —
+  // core.hooksPath, core.fsmonitor — is not watched: `git init` and `git config user.email` write it
+  // in ordinary work; the command screen judges such settings where a command makes them.)
+  const repos = ['', ...entries(root, '').filter((e) => e.dir && !e.name.startsWith('.')).map((e) => `${e.name}/`)];
   for (const r of repos) {
-    for (const h of entries(join(root, `${r}.git/hooks`))) if (!h.dir && !h.name.endsWith('.sample')) add(`${r}.git/hooks/${h.name}`, GIT_HOOK);
+    for (const h of entries(root, `${r}.git/hooks`)) if (!h.dir && !h.name.endsWith('.sample')) add(`${r}.git/hooks/${h.name}`, GIT_HOOK);
   }
-  for (const e of entries(join(root, '.config/autostart'))) if (!e.dir) add(`.config/autostart/${e.name}`, AUTOSTART);
-  for (const e of entries(join(root, '.config/systemd/user'))) {
+  for (const e of entries(root, '.config/autostart')) if (!e.dir) add(`.config/autostart/${e.name}`, AUTOSTART);
+  for (const e of entries(root, '.config/systemd/user')) {
     if (!e.dir) add(`.config/systemd/user/${e.name}`, SYSTEMD);
-    else for (const f of entries(join(root, `.config/systemd/user/${e.name}`))) if (!f.dir) add(`.config/systemd/user/${e.name}/${f.name}`, SYSTEMD);
+    else for (const f of entries(root, `.config/systemd/user/${e.name}`)) if (!f.dir) add(`.config/systemd/user/${e.name}/${f.name}`, SYSTEMD);
   }
   return out;
 }

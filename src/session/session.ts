@@ -12,12 +12,11 @@ import { limitAlerts } from './limit-alerts.js';
 import { mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
 import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
 import { buildBwrapArgs, HOLDER_PATH } from '../sandbox/bwrap-args.js';
 import { MAX_TIMER_MS } from '../policy/units.js';
 import { persistenceChanges, snapshotPersistence, type PersistenceSnapshot } from './persistence-watch.js';
-import { createHash } from 'node:crypto';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
 import { execFile } from '../util/exec-file.js';
 import { hostMountProblem, hostWorkspaceProblem } from '../sandbox/host-workspace.js';
@@ -87,10 +86,13 @@ export interface ToolCallSpec {
 }
 
 /**
- * What is wrong with a library caller's tool call, if anything. The API and the CLI validate their
- * input; a library call must too, or its events are refused by the store (a negative step) and lost
- * without a word, or `bash -c undefined` runs.
+ * The attribution an event carries, with its `inferred` mark (a best guess, e.g. an ambiguous DNS
+ * query): every path from an event to policy.response.kill goes through here, so none can drop it.
  */
+function attrOfEvent(ev: Pick<CorralEvent, 'session' | 'run' | 'episode' | 'step' | 'tool_call'>): Attribution & { inferred?: true } {
+  return { session: ev.session, run: ev.run, episode: ev.episode, step: ev.step, tool_call: ev.tool_call, ...((ev as { inferred?: boolean }).inferred ? { inferred: true } : {}) };
+}
+
 /** sha256 (first 16 hex digits) of the effective policy's canonical JSON (keys sorted). */
 export function policyDigest(p: Policy): string {
   const canon = (v: unknown): unknown => (Array.isArray(v) ? v.map(canon) : v && typeof v === 'object'
@@ -98,6 +100,11 @@ export function policyDigest(p: Policy): string {
   return createHash('sha256').update(JSON.stringify(canon(p))).digest('hex').slice(0, 16);
 }
 
+/**
+ * What is wrong with a library caller's tool call, if anything. The API and the CLI validate their
+ * input; a library call must too, or its events are refused by the store (a negative step) and lost
+ * without a word, or `bash -c undefined` runs.
+ */
 export function toolCallSpecProblem(spec: ToolCallSpec): string | undefined {
   if (typeof spec !== 'object' || spec === null) return 'expected a tool call object';
   const argvOk = Array.isArray(spec.argv) && spec.argv.length > 0 && spec.argv.every((a) => typeof a === 'string');
@@ -602,7 +609,7 @@ export class Session {
     try { found = this.rt.engine.process(ev); } catch (e) { this.rt.onError(e); return; }
     if (!found.length) return;
     // policy.response.kill acts when the behaviour is seen; the alert follows when detections are grouped
-    const attr = { session: ev.session, run: ev.run, episode: ev.episode, step: ev.step, tool_call: ev.tool_call, ...((ev as { inferred?: boolean }).inferred ? { inferred: true } : {}) };
+    const attr = attrOfEvent(ev);
     for (const d of found) if (this.respond(attr, d.category, d.severity, layerOf(ev.kind), d.reason)) this.killers.add(d);
     this.pendingDetections.push(...found);
     this.detectionTimer ??= setTimeout(() => this.flushDetections(false), 2000);
@@ -643,7 +650,7 @@ export class Session {
       const e = top.event;
       const rules = [...new Set(group.map((d) => d.rule))];
       const evidence = [...new Set(group.flatMap((d) => d.evidence))].slice(0, 64);
-      const attr: Attribution = { session: e.session, run: e.run, episode: e.episode, step: e.step, tool_call: e.tool_call };
+      const attr = attrOfEvent(e);
       const more = rules.length > 1 ? ` (also: ${rules.slice(1).join(', ')})` : '';
       this.alert(attr, { rule: top.rule, category: top.category, severity: top.severity, attack: [...new Set(group.flatMap((d) => d.attack))],
         message: `${top.message}${more}`, reason: top.reason }, evidence, 'observed', { pid: e.pid, count: group.reduce((n, d) => n + (d.count ?? 1), 0), ts: e.ts, layer: layerOf(e.kind) });

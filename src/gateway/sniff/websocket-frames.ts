@@ -3,7 +3,8 @@
 // shows its marker strings to a byte scanner. Threat it stops: Stratum tunnelled through a cleartext
 // WebSocket to an allowed HTTP host (the browser-miner proxies' transport). This reader undoes the
 // framing and the mask of the client's stream, chunk by chunk, so the payloads can be scanned like
-// any other upload. It never throws on hostile input: bytes it cannot frame are simply not yielded.
+// any other upload. It never throws on hostile input: any bytes frame as something, and a lying
+// length only makes it read the stream as one long payload.
 
 /** Incremental reader of a client's (masked) WebSocket frames: push() returns the unmasked payload bytes. */
 export class WebSocketUnmasker {
@@ -20,13 +21,11 @@ export class WebSocketUnmasker {
     let pos = 0;
     while (pos < chunk.length) {
       if (this.left < 0) {
+        // (any 14 bytes hold a complete header: fewer are kept for the next chunk)
         const need = Math.min(14 - this.head.length, chunk.length - pos);
         const h = Buffer.concat([this.head, chunk.subarray(pos, pos + need)]);
         const parsed = parseHeader(h);
-        if (!parsed) {
-          if (h.length >= 14) { this.head = Buffer.alloc(0); return out; } // not framing: give up on this chunk
-          this.head = h; pos += need; continue;
-        }
+        if (!parsed) { this.head = h; pos += need; continue; }
         pos += parsed.size - this.head.length;
         this.head = Buffer.alloc(0);
         this.masked = parsed.masked;
