@@ -10,7 +10,7 @@ import { MiningNameMatcher } from '../src/alerts/mining-names.js';
 import type { ConnectReport } from '../src/gateway/types.js';
 import type { Decision } from '../src/policy/index.js';
 
-const pools = new MiningNameMatcher(['.minexmr.com', '.supportxmr.com', 'pool.exact.test']);
+const pools = new MiningNameMatcher(['.knownxmr.test', '.supportxmr.test', 'pool.exact.test']);
 const mismatch: Decision = { verdict: 'deny', rule: 'sni-mismatch', reason: 'The TLS/HTTP host differs from the resolved name.', addressClass: 'public' } as Decision;
 const conn = (o: Partial<ConnectReport>): ConnectReport => ({
   kind: 'connect', flowId: 'f1', sport: 40000, dst: { ip: '198.51.100.10', port: 443 }, name: 'registry.test',
@@ -18,12 +18,12 @@ const conn = (o: Partial<ConnectReport>): ConnectReport => ({
 });
 
 test('a known pool in the TLS SNI of a refused connection is mining, critical', () => {
-  const d = alertForConnect(conn({ protocol: 'tls', sniHost: 'xmr-eu1.supportxmr.com', detail: 'ClientHello' }), pools)!;
+  const d = alertForConnect(conn({ protocol: 'tls', sniHost: 'xmr-eu1.supportxmr.test', detail: 'ClientHello' }), pools)!;
   assert.equal(d.rule, 'gateway.mining');
   assert.equal(d.category, 'mining');
   assert.equal(d.severity, 'critical');
   assert.deepEqual(d.attack, ['T1496', 'T1496.001']);
-  assert.match(d.message, /xmr-eu1\.supportxmr\.com named in the TLS SNI of a connection to 198\.51\.100\.10:443 \(registry\.test\) was blocked: known pool domain supportxmr\.com/);
+  assert.match(d.message, /xmr-eu1\.supportxmr\.test named in the TLS SNI of a connection to 198\.51\.100\.10:443 \(registry\.test\) was blocked: known pool domain supportxmr\.test/);
   assert.match(d.reason, /sni-mismatch/);
 });
 
@@ -43,9 +43,9 @@ test('a pool-like name in the HTTP Host or a CONNECT target is mining, high (a h
 });
 
 test('resolved pool names and mining protocol keep their alert; benign host mismatches stay policy_violation', () => {
-  const byName = alertForConnect(conn({ name: 'gulf.minexmr.com', protocol: 'tls', sniHost: 'gulf.minexmr.com' }), pools)!;
+  const byName = alertForConnect(conn({ name: 'gulf.knownxmr.test', protocol: 'tls', sniHost: 'gulf.knownxmr.test' }), pools)!;
   assert.equal(byName.severity, 'critical');
-  assert.match(byName.message, /Cryptomining traffic to .*: known pool domain minexmr\.com/);
+  assert.match(byName.message, /Cryptomining traffic to .*: known pool domain knownxmr\.test/);
   const proto = alertForConnect(conn({ protocol: 'mining', detail: 'mining.subscribe' }), pools)!;
   assert.equal(proto.category, 'mining');
   assert.equal(proto.severity, 'critical');
@@ -54,14 +54,14 @@ test('resolved pool names and mining protocol keep their alert; benign host mism
   assert.equal(benign.category, 'policy_violation');
   assert.equal(benign.severity, 'low');
   // allowed connections raise nothing here (the rule engine's pool_name_connect sees them)
-  assert.equal(alertForConnect(conn({ protocol: 'tls', sniHost: 'x.supportxmr.com', decision: { ...mismatch, verdict: 'allow' } }), pools), null);
+  assert.equal(alertForConnect(conn({ protocol: 'tls', sniHost: 'x.supportxmr.test', decision: { ...mismatch, verdict: 'allow' } }), pools), null);
   // DNS keeps its own mapping
-  assert.equal(alertForDns({ kind: 'dns', sport: 1, name: 'x.supportxmr.com', qtype: 'A', verdict: 'deny', rule: 'default-deny', reason: 'r', answers: [], rcode: 'REFUSED', tsNs: 1n }, pools)!.category, 'mining');
+  assert.equal(alertForDns({ kind: 'dns', sport: 1, name: 'x.supportxmr.test', qtype: 'A', verdict: 'deny', rule: 'default-deny', reason: 'r', answers: [], rcode: 'REFUSED', tsNs: 1n }, pools)!.category, 'mining');
 });
 
 test('MiningNameMatcher.known answers for list entries only', () => {
-  assert.equal(pools.known('A.SupportXMR.com.'), 'supportxmr.com');
+  assert.equal(pools.known('A.SupportXMR.test.'), 'supportxmr.test');
   assert.equal(pools.known('pool.minexmr.test'), null);
   assert.equal(pools.match('pool.minexmr.test'), 'pool-like name (pool)');
-  assert.equal(pools.match('x.minexmr.com'), 'known pool domain minexmr.com');
+  assert.equal(pools.match('x.knownxmr.test'), 'known pool domain knownxmr.test');
 });
