@@ -257,11 +257,13 @@ test('persistence planted by code (Python start-up hook, git hook, ~/.bashrc) is
     await s.exec({ command: `git init -q repo && cat > plant.py <<'EOF'\n${plant}\nEOF`, step: 1, toolCallId: 'write-plant' });
     const r = await s.exec({ command: 'python3 plant.py && echo planted', step: 2, toolCallId: 'plant' });
     assert.equal(r.stdout.trim(), 'planted', r.stderr);
-    const found = r.alerts.filter((a) => a.payload.rule === 'persistence.file_written');
-    const paths = found.map((a) => String(a.payload.message).split(' ')[0]).sort().join('\n');
-    assert.match(paths, /^\/workspace\/\.bashrc\n\/workspace\/\.local\/lib\/python3[.\d]*\/site-packages\/usercustomize\.py\n\/workspace\/repo\/\.git\/hooks\/pre-commit$/);
-    assert.ok(found.every((a) => a.tool_call === 'plant' && a.payload.category === 'persistence'));
-    assert.ok(found.some((a) => (a.payload.attack as string[]).includes('T1546.018')));
+    // one alert for the call (the files listed and counted), one file event each; the screen's own
+    // persistence findings fold under it
+    const found = r.alerts.filter((a) => a.payload.category === 'persistence');
+    assert.deepEqual(found.map((a) => [a.payload.rule, a.tool_call, a.payload.count]), [['persistence.file_written', 'plant', 3]]);
+    for (const p of [/\/workspace\/\.bashrc/, /\/workspace\/\.local\/lib\/python3[.\d]*\/site-packages\/usercustomize\.py/, /\/workspace\/repo\/\.git\/hooks\/pre-commit/]) assert.match(String(found[0]!.payload.message), p);
+    assert.ok((found[0]!.payload.attack as string[]).includes('T1546.018'));
+    assert.equal(s.events.filter((e) => e.kind === 'file' && e.tool_call === 'plant').length, 3);
     // The hook works (that is the threat), and a later call that changes nothing there raises nothing.
     const later = await s.exec({ command: 'python3 -c "print(42)" && test -e /workspace/hooked && echo hook-ran', step: 3, toolCallId: 'later' });
     assert.equal(later.stdout.trim(), '42\nhook-ran');

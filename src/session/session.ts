@@ -440,11 +440,12 @@ export class Session {
     await this.settle(spec.syncSensor ?? false);
     this.fanout.flushPrefix(toolCallId);
     this.repeats.flushPrefix(`${toolCallId}|`);
+    // (before the detections: the screen's finding for the same write folds under the file's alert)
+    this.persistenceAlerts(state);
     this.flushDetections(toolCallId);
     const st = cg.stats();
     const resEv = this.emit('resource', { scope: 'tool_call', cpu_ns: st.cpuNs, memory_peak_bytes: st.memoryPeakBytes, pids: st.pids, pids_max_hits: st.pidsMaxHits, oom_kills: st.oomKills, throttled_periods: st.throttledPeriods }, { attr: this.attr(state) });
     this.limitAlerts(state, st, timedOut, timeoutMs, [resEv.id]);
-    this.persistenceAlerts(state);
     const exitCode = timedOut ? 124 : code;
     this.emit('toolcall.end', { exit_code: exitCode, signal, duration_ms: durationMs, timed_out: timedOut, stdout_bytes: stdout.length, stderr_bytes: stderr.length, ...(state.cancelled ? { cancelled: state.cancelled } : {}) }, { attr: this.attr(state) });
     return { toolCallId, step, exitCode, signal, durationMs, timedOut, stdout, stderr, alerts: this.alertsFor(toolCallId) };
@@ -452,23 +453,26 @@ export class Session {
 
   /**
    * Persistence files (shell start-up files, Python start-up hooks, git hooks, autostart, SSH keys)
-   * that appeared or changed in the workspace since the last call ended: a `file` event and an alert
-   * each, attributed to this call (a background process of an earlier call may have written it; the
+   * that appeared or changed in the workspace since the last call ended: a `file` event each and one
+   * alert, attributed to this call (a background process of an earlier call may have written it; the
    * message says when it was found). See persistence-watch.ts.
    */
   private persistenceAlerts(state: CallState): void {
     const now = snapshotPersistence(this.workspace);
     const changes = persistenceChanges(this.persistSnap ?? new Map(), now);
     this.persistSnap = now;
-    for (const c of changes.slice(0, 32)) {
-      const path = `/workspace/${c.path}`;
-      const ev = this.emit('file', { path, change: c.created ? 'created' : 'modified', place: c.place.what }, { attr: this.attr(state) });
-      this.alert(this.attr(state), {
-        rule: 'persistence.file_written', category: 'persistence', severity: c.place.severity, attack: c.place.attack,
-        message: `${path} ${c.created ? 'created' : 'modified'} (found when this call ended): a ${c.place.what}`,
-        reason: 'Planting start-up hooks or other persistence in the sandbox is not allowed; it runs again in later tool calls.',
-      }, [ev.id], 'observed', { layer: 'process' });
-    }
+    if (changes.length === 0) return;
+    // one event per file, one alert per call (the most severe place first, the others listed and counted)
+    const events = changes.slice(0, 32).map((c) => this.emit('file', { path: `/workspace/${c.path}`, change: c.created ? 'created' : 'modified', place: c.place.what }, { attr: this.attr(state) }));
+    const sorted = [...changes].sort((a, b) => SEVERITY_RANK[a.place.severity] - SEVERITY_RANK[b.place.severity]);
+    const top = sorted[0]!;
+    const others = sorted.slice(1).map((c) => `/workspace/${c.path}`);
+    const more = others.length ? `; also ${others.slice(0, 3).join(', ')}${others.length > 3 ? ` and ${others.length - 3} more` : ''}` : '';
+    this.alert(this.attr(state), {
+      rule: 'persistence.file_written', category: 'persistence', severity: top.place.severity, attack: [...new Set(sorted.flatMap((c) => c.place.attack))],
+      message: `/workspace/${top.path} ${top.created ? 'created' : 'modified'} (found when this call ended): a ${top.place.what}${more}`,
+      reason: 'Planting start-up hooks or other persistence in the sandbox is not allowed; it runs again in later tool calls.',
+    }, events.map((e) => e.id), 'observed', { layer: 'process', count: changes.length });
   }
 
   /**
