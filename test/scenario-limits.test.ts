@@ -3,7 +3,7 @@
 // Corral stays healthy afterwards.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -187,6 +187,19 @@ test("an internal-network allow never opens the host's own sandbox-side address 
     const decided = s.events.filter((e) => e.kind === 'connect' && e.payload.source === 'gateway' && e.payload['network.peer.address'] === gw);
     assert.deepEqual(decided.map((e) => [e.payload.decision, e.payload.rule]), [['deny', 'always-deny:host_self']]);
   } finally { await s.close(); srv.close(); }
+});
+
+test('corral run warns when the policy file lies in the writable workspace, and when the workspace is visible to every sandbox', async () => {
+  // (under /opt: bound read-only into every sandbox on this host — other sandboxes could read it)
+  const ws = mkdtempSync('/opt/corral-test-ws-');
+  try {
+    writeFileSync(join(ws, 'policy.yaml'), 'name: in-ws\nextends: default\n');
+    const main = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+    const c = spawnSync(process.execPath, [main, 'run', '--no-daemon', '--home', fx.home, '--workspace', ws, '--policy', join(ws, 'policy.yaml'), '--', 'true'], { encoding: 'utf8' });
+    assert.equal(c.status, 0, c.stderr);
+    assert.match(c.stderr, /warning: the policy file .*policy\.yaml is inside the workspace this sandbox can write/);
+    assert.match(c.stderr, /warning: the workspace \/opt\/corral-test-ws-\w+ lies under a directory every sandbox sees read-only/);
+  } finally { rmSync(ws, { recursive: true, force: true }); }
 });
 
 test('library callers get clear errors for bad tool calls, never lost events; a repeated tool call id is ID#2', async () => {

@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { constants } from 'node:os';
 import { alertJson, renderAlertSummaries, UsageError, type AlertJson, type CliIO } from './io.js';
 import { makeStyle, safeText } from './style.js';
+import { VISIBLE_ROOT_DIRS } from '../sandbox/bwrap-args.js';
 import { parseTimerDuration } from '../policy/units.js';
 import { daemonRequest, DEFAULT_SOCKET, noDaemon } from '../server/daemon-client.js';
 import type { Runtime } from '../session/runtime.js';
@@ -64,6 +65,8 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   if (values.socket && values['no-daemon']) throw new UsageError('--socket and --no-daemon contradict each other');
   const inside = policyInsideWorkspace(values.policy, values.workspace, listPresets());
   if (inside) io.stderr.write(`corral run: warning: the policy file ${safeText(inside)} is inside the workspace this sandbox can write; a tool call could rewrite the policy of the next run (keep policies outside it)\n`);
+  const shown = workspaceSeenByAll(values.workspace);
+  if (shown) io.stderr.write(`corral run: warning: the workspace ${safeText(shown)} lies under a directory every sandbox sees read-only: other sandboxes on this host can read its files (keep workspaces outside /${VISIBLE_ROOT_DIRS.join(', /')})\n`);
   const local = values['no-daemon'] || values.home !== undefined || values['no-sensor'] || io.env.CORRAL_NO_DAEMON === '1';
   let summary: RunSummary | undefined;
   if (!local) summary = await viaDaemon(values.socket ?? io.env.CORRAL_SOCKET ?? DEFAULT_SOCKET, values.socket !== undefined, cmd, { ...values, mounts }, labels);
@@ -97,6 +100,15 @@ async function viaDaemon(socket: string, explicit: boolean, cmd: string[], v: Ru
   if (err.kind === 'policy') throw new UsageError(`invalid policy: ${err.message}`);
   if (answer.status === 400) throw new UsageError(err.message ?? 'bad request');
   throw new Error(`corral daemon at ${socket} answered ${answer.status}: ${err.message ?? ''}`);
+}
+
+/** The workspace's real path when it lies under a directory shown (read-only) in every sandbox, else undefined. */
+function workspaceSeenByAll(workspace: string | undefined): string | undefined {
+  if (workspace === undefined) return undefined;
+  try {
+    const ws = realpathSync(workspace);
+    return VISIBLE_ROOT_DIRS.some((d) => ws.startsWith(`/${d}/`)) ? ws : undefined;
+  } catch { return undefined; } // (a workspace that does not exist yet: created under the session's own checks)
 }
 
 /** The policy file's real path when it lies inside the (writable) host workspace, else undefined. */
