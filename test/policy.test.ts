@@ -21,7 +21,7 @@ import {
 } from '../src/policy/index.js';
 import { hostRangeList } from '../src/policy/address-class.js';
 import { leaseSubnet } from '../src/sandbox/address-leases.js';
-import { policyDigest } from '../src/session/session.js';
+import { policyDigest } from '../src/policy/policy-digest.js';
 
 function policy(yaml: string): Policy {
   return parsePolicy(yaml, 'policies/t.yaml');

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_HOME } from '../src/store/home.js';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
-import { policyDigest, type SessionOptions, type ToolCallSpec } from '../src/session/session.js';
+import type { SessionOptions, ToolCallSpec } from '../src/session/session.js';
+import { policyDigest } from '../src/policy/policy-digest.js';
 
 let fx: Fixture;
 before(async () => { fx = await startFixture([{ name: 'registry.test', ip: '198.51.100.10', services: [{ kind: 'http', port: 80 }] }], 'lablim'); });

@@ -35,30 +35,28 @@ export interface ProxyOptions {
 
 const MAX_SNIFF = 16 * 1024;
 
-/** Where the frames begin after an `Upgrade: websocket` request head in this chunk, or -1. */
-function websocketUpgradeEnd(chunk: Buffer): number {
-  const end = chunk.indexOf('\r\n\r\n');
-  if (end < 0 || end > MAX_HTTP_HEAD) return -1;
-  return /\r\nupgrade:[ \t]*websocket/i.test(chunk.toString('latin1', 0, end)) ? end + 4 : -1;
-}
-
 /**
- * Hosts of the HTTP/1.x request heads that begin in this upload chunk — at its start or right after
- * a blank line (the end of a head or of a body) — as the first-bytes sniff reads them. Without
- * message framing this is a heuristic: a body that embeds a request head is judged as one too.
+ * The HTTP/1.x request heads that begin in this upload chunk — at its start or right after a blank
+ * line (the end of a head or of a body) — as the first-bytes sniff reads them: each one's Host, and
+ * where WebSocket frames begin when it asks for `Upgrade: websocket`. One pass over the chunk serves
+ * both checks. Without message framing this is a heuristic: a body that embeds a request head is
+ * judged as one too.
  */
-function laterRequestHosts(chunk: Buffer): string[] {
-  const hosts: string[] = [];
+function requestHeads(chunk: Buffer): { host?: string; framesAt?: number }[] {
+  const heads: { host?: string; framesAt?: number }[] = [];
   for (let pos = 0, n = 0; pos >= 0 && pos < chunk.length && n < 64; n++) {
     const b = chunk[pos]!;
+    const next = chunk.indexOf('\r\n\r\n', pos);
     if (b >= 0x41 && b <= 0x5a) {
       const r = parseHttpRequest(chunk.subarray(pos, pos + MAX_HTTP_HEAD));
-      if (r.status === 'done' && r.protocol === 'http' && r.host) hosts.push(r.host);
+      if (r.status === 'done' && r.protocol === 'http') {
+        const upgrade = next >= 0 && next - pos <= MAX_HTTP_HEAD && /\r\nupgrade:[ \t]*websocket/i.test(chunk.toString('latin1', pos, next));
+        heads.push({ ...(r.host ? { host: r.host } : {}), ...(upgrade ? { framesAt: next + 4 } : {}) });
+      }
     }
-    const next = chunk.indexOf('\r\n\r\n', pos);
     pos = next < 0 ? -1 : next + 4;
   }
-  return hosts;
+  return heads;
 }
 
 function stripV6(a: string | undefined): string {
@@ -307,14 +305,15 @@ class ProxiedFlow {
         if (this.scanWebSocket(chunk)) return;
       } else if (this.sniffed?.protocol === 'http') {
         // A keep-alive connection's later requests are judged by their own Host (fronting: an allowed
-        // first request, then `Host: pool.example` on the same connection).
-        for (const host of laterRequestHosts(chunk)) {
-          if (host !== this.sniffed.host && this.redecide({ ...this.sniffed, host })) return;
-        }
-        const framesAt = websocketUpgradeEnd(chunk);
-        if (framesAt >= 0) {
-          this.ws = new WebSocketUnmasker();
-          if (this.scanWebSocket(chunk.subarray(framesAt))) return;
+        // first request, then `Host: pool.example` on the same connection); after a WebSocket upgrade
+        // the frames that follow are unmasked and scanned.
+        for (const head of requestHeads(chunk)) {
+          if (head.host !== undefined && head.host !== this.sniffed.host && this.redecide({ ...this.sniffed, host: head.host })) return;
+          if (head.framesAt !== undefined) {
+            this.ws = new WebSocketUnmasker();
+            if (this.scanWebSocket(chunk.subarray(head.framesAt))) return;
+            break;
+          }
         }
       }
     }

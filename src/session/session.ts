@@ -12,10 +12,11 @@ import { limitAlerts } from './limit-alerts.js';
 import { mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
 import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
 import { buildBwrapArgs, HOLDER_PATH } from '../sandbox/bwrap-args.js';
 import { MAX_TIMER_MS } from '../policy/units.js';
+import { policyDigest } from '../policy/policy-digest.js';
 import { persistenceChanges, snapshotPersistence, type PersistenceSnapshot } from './persistence-watch.js';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
 import { execFile } from '../util/exec-file.js';
@@ -93,12 +94,6 @@ function attrOfEvent(ev: Pick<CorralEvent, 'session' | 'run' | 'episode' | 'step
   return { session: ev.session, run: ev.run, episode: ev.episode, step: ev.step, tool_call: ev.tool_call, ...((ev as { inferred?: boolean }).inferred ? { inferred: true } : {}) };
 }
 
-/** sha256 (first 16 hex digits) of the effective policy's canonical JSON (keys sorted). */
-export function policyDigest(p: Policy): string {
-  const canon = (v: unknown): unknown => (Array.isArray(v) ? v.map(canon) : v && typeof v === 'object'
-    ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v);
-  return createHash('sha256').update(JSON.stringify(canon(p))).digest('hex').slice(0, 16);
-}
 
 /**
  * What is wrong with a library caller's tool call, if anything. The API and the CLI validate their
