@@ -110,8 +110,10 @@ test('paths are resolved: ~, ~user, relative to the payload cwd, and .. segments
   }
   // No cwd in the payload: relative paths resolve against the hook's own directory, still screened.
   assert.equal((await hook('Write', write('.git/hooks/pre-push'), { cwd: null })).decision, 'ask');
-  // A relative cwd is not trusted either (it would resolve against the hook's directory anyway).
-  assert.equal((await hook('Write', write('../../etc/ld.so.preload'), { cwd: 'proj/sub' })).decision, 'deny');
+  // A relative cwd is not trusted either (it would resolve against the hook's directory anyway);
+  // enough `..` to reach / from wherever the tests run (CI checks out deeper than this machine).
+  const up = '../'.repeat(process.cwd().split('/').length);
+  assert.equal((await hook('Write', write(`${up}etc/ld.so.preload`), { cwd: 'proj/sub' })).decision, 'deny');
   assert.deepEqual(resolveToolPath('../.bashrc', { cwd: '/home/a/proj', home: '/home/a' }), { abs: '/home/a/.bashrc', tilde: '~/.bashrc' });
   assert.deepEqual(resolveToolPath('~', { cwd: '/', home: '/srv/h/' }), { abs: '/srv/h', tilde: '~' });
   assert.deepEqual(resolveToolPath('~x y/z', { cwd: '/w', home: '/h' }), { abs: '/w/~x y/z' }, 'not a user name: a file in cwd');
