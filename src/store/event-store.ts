@@ -9,6 +9,7 @@ import { checkEvent, type CheckedEvent } from './event-check.js';
 import { resolveHome } from './home.js';
 import { openIndexForWriting } from './index-open.js';
 import { checkedLogEvents } from './reindex.js';
+import { registerWriter } from './writer-registry.js';
 import { SessionLogWriter } from './session-log.js';
 import type { EventIndex, EventQuery, SessionSummary } from './sqlite-index.js';
 import { asStoreError } from './store-error.js';
@@ -48,6 +49,7 @@ export class EventStore {
   private closed = false;
   private readonly counters: StoreStats = { appended: 0, logged: 0, indexed: 0, errors: 0, indexErrors: 0 };
   private readonly onExit = (): void => this.close();
+  private readonly unregister: () => void;
 
   private constructor(home: string) {
     this.home = home;
@@ -56,11 +58,23 @@ export class EventStore {
     } catch (err) {
       throw asStoreError(err, home, home);
     }
-    this.index = openIndexForWriting(home);
+    // Registered for as long as the store is open: `corral events --reindex` refuses meanwhile.
+    try {
+      this.unregister = registerWriter(home);
+    } catch (err) {
+      throw asStoreError(err, home, home);
+    }
+    try {
+      this.index = openIndexForWriting(home);
+    } catch (err) {
+      this.unregister();
+      throw err;
+    }
     try {
       this.log = new SessionLogWriter(home);
     } catch (err) {
       this.index.close();
+      this.unregister();
       throw asStoreError(err, home, home);
     }
     // Buffered events must not vanish when the process exits without calling close().
@@ -154,6 +168,7 @@ export class EventStore {
       process.removeListener('exit', this.onExit);
       this.log.close();
       this.index.close();
+      this.unregister();
     }
   }
 

@@ -9,6 +9,7 @@ import { readSessionLog } from './session-log.js';
 import { EventIndex } from './sqlite-index.js';
 import { asStoreError, isPermission, permissionDenied } from './store-error.js';
 import { inspectStore, sessionLogNames } from './store-files.js';
+import { lockForRebuild } from './writer-registry.js';
 
 export interface BadLine { line: number; error: string }
 
@@ -55,11 +56,26 @@ export interface ReindexResult {
 }
 
 /**
- * Rebuilds `<home>/index.sqlite` from every session log. Stop writers (`corral serve`, running
- * `corral run`s) first: one that keeps the old index open goes on writing into the kept file.
+ * Rebuilds `<home>/index.sqlite` from every session log. Refuses (StoreError 'busy') while writers
+ * (`corral serve`, running `corral run`s) have the store open: one that kept the old index open would
+ * go on writing into the kept file; writers that start meanwhile wait for the rebuild to end.
  */
 export function rebuildIndex(home: string, onProgress?: (p: ReindexProgress) => void): ReindexResult {
   const { index } = inspectStore(home);
+  let unlock: () => void;
+  try {
+    unlock = lockForRebuild(home);
+  } catch (err) {
+    throw asStoreError(err, home, index);
+  }
+  try {
+    return rebuildLocked(home, index, onProgress);
+  } finally {
+    unlock();
+  }
+}
+
+function rebuildLocked(home: string, index: string, onProgress?: (p: ReindexProgress) => void): ReindexResult {
   const sessions = sessionLogNames(home);
   const previousEvents = countReadable(index);
   const building = `${index}.rebuild-${process.pid}`;

@@ -10,8 +10,9 @@ import { DEFAULT_HOME, sessionsDir } from './home.js';
  * unwritable: a writer on a read-only store (a copy, a read-only mount).
  * damaged: index.sqlite is not a usable SQLite database (corrupt, truncated, garbage).
  * unindexed: index.sqlite is missing or empty while session logs exist.
+ * busy: a rebuild of the index runs (writers wait), or writers run (a rebuild waits).
  */
-export type StoreErrorKind = 'missing' | 'unreadable' | 'unwritable' | 'damaged' | 'unindexed';
+export type StoreErrorKind = 'missing' | 'unreadable' | 'unwritable' | 'damaged' | 'unindexed' | 'busy';
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';

@@ -1,0 +1,105 @@
+// Why: `corral events --reindex` moves index.sqlite aside and puts a rebuilt one in its place. A
+// process that still has the old index open (`corral serve`, a running `corral run`) would go on
+// writing into the moved file, and everything it recorded from then on would be missing from the
+// index people query. So every writer registers itself in `<home>/writers/` for as long as it has
+// the store open; a rebuild refuses while a live writer is registered, and a writer refuses to open
+// while a rebuild is running. Entries are `<pid>-<start time>-<n>`: a pid reused after a crash is
+// not mistaken for the writer that left the entry (its start time differs), and stale entries are
+// removed by whoever finds them.
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { StoreError } from './store-error.js';
+
+const LOCK = 'reindex.lock';
+let serial = 0;
+
+/** A process's start time in clock ticks since boot (field 22 of /proc/PID/stat), or undefined when it is gone. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch { return undefined; }
+}
+
+/** The process a registry entry names, when it is still that process. */
+function liveOwner(entry: string): { pid: number; command: string } | undefined {
+  const m = /^(\d+)-(\d+)/.exec(entry);
+  if (!m) return undefined;
+  const pid = Number(m[1]);
+  if (startTime(pid) !== m[2]) return undefined;
+  let command = '';
+  try { command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ').slice(0, 200); } catch { /* gone meanwhile */ }
+  return { pid, command };
+}
+
+function writersDir(home: string): string {
+  const dir = join(home, 'writers');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+function describe(owners: { pid: number; command: string }[]): string {
+  return owners.map((o) => `pid ${o.pid}${o.command ? ` (${o.command})` : ''}`).join(', ');
+}
+
+/**
+ * Registers this process as a writer of `home` and returns the function that unregisters it.
+ * Throws StoreError when a rebuild of the index is running.
+ */
+export function registerWriter(home: string): () => void {
+  const dir = writersDir(home);
+  const own = `${process.pid}-${startTime(process.pid) ?? '0'}-${++serial}`;
+  const file = join(dir, own);
+  closeSync(openSync(file, 'wx', 0o600));
+  const release = (): void => rmSync(file, { force: true });
+  const rebuild = lockOwner(dir);
+  if (rebuild) {
+    release();
+    throw new StoreError('busy', `the event index in ${home} is being rebuilt by ${describe([rebuild])} (corral events --reindex): try again when it has finished`, join(dir, LOCK));
+  }
+  return release;
+}
+
+/** The live owner of the rebuild lock, removing a stale lock. */
+function lockOwner(dir: string): { pid: number; command: string } | undefined {
+  let text: string;
+  try { text = readFileSync(join(dir, LOCK), 'utf8').trim(); } catch { return undefined; }
+  const owner = liveOwner(text);
+  if (!owner) rmSync(join(dir, LOCK), { force: true });
+  return owner;
+}
+
+/**
+ * Takes the rebuild lock of `home` and returns the function that releases it. Throws StoreError
+ * naming them when other live processes write to the store, or another rebuild runs.
+ */
+export function lockForRebuild(home: string): () => void {
+  const dir = writersDir(home);
+  const me = `${process.pid}-${startTime(process.pid) ?? '0'}`;
+  const lock = join(dir, LOCK);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(lock, 'wx', 0o600);
+      try { writeSync(fd, me); } finally { closeSync(fd); }
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
+      const other = lockOwner(dir); // removes a stale lock
+      if (other) throw new StoreError('busy', `another rebuild of the index in ${home} is running: ${describe([other])}`, lock);
+    }
+  }
+  const release = (): void => rmSync(lock, { force: true });
+  // Entries are written before their writers look for the lock, so any writer not listed here yet will see it.
+  const writers: { pid: number; command: string }[] = [];
+  for (const entry of readdirSync(dir)) {
+    if (entry === LOCK) continue;
+    const owner = liveOwner(entry);
+    if (!owner) { rmSync(join(dir, entry), { force: true }); continue; }
+    if (!writers.some((w) => w.pid === owner.pid)) writers.push(owner);
+  }
+  if (writers.length) {
+    release();
+    throw new StoreError('busy', `${writers.length} process(es) still write to ${home}: ${describe(writers)}; stop them first (corral serve, running corral run or replay): a writer that keeps the old index open would write into the file moved aside, and its events would be missing from the rebuilt index`, dir);
+  }
+  return release;
+}
