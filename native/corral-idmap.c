@@ -1,6 +1,6 @@
 /*
  * corral-idmap SRC DST OWNER_UID OWNER_GID SANDBOX_UID SANDBOX_GID
- * Why it exists: the agent runs as an unprivileged uid (65534), but a host workspace — a
+ * Why it exists: the agent runs as an unprivileged uid (its sandbox's own host uid), but a host workspace — a
  * project directory a coding agent works on, a task a trainer seeded — belongs to its owner.
  * Chowning the user's files would change the host; leaving them would make them read-only to
  * the agent. An idmapped mount shows OWNER's files as SANDBOX's (and files the agent creates land

@@ -26,6 +26,8 @@ export interface BwrapSpec {
   holderBinary?: string;
   /** A descriptor of the seccomp program bwrap loads before it runs the holder. */
   seccompFd?: number;
+  /** The uid and gid the sandbox sees itself as (bwrap --uid/--gid), whatever host ids it runs as. */
+  inside?: { uid: number; gid: number };
 }
 
 /**
@@ -45,6 +47,8 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
     '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
     '--die-with-parent', '--hostname', spec.hostname ?? 'corral',
   ];
+  // (the caller's own host uid, mapped to this one inside the user namespace)
+  if (spec.inside) a.push('--uid', String(spec.inside.uid), '--gid', String(spec.inside.gid));
   if (spec.holderBinary !== undefined) a.push('--as-pid-1');
   if (spec.seccompFd !== undefined) a.push('--seccomp', String(spec.seccompFd));
   const root = spec.rootDir ?? '/';

@@ -15,6 +15,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
 import { buildBwrapArgs, HOLDER_PATH } from '../sandbox/bwrap-args.js';
+import { hostIdOf, SANDBOX_GID, SANDBOX_UID } from '../sandbox/sandbox-ids.js';
 import { MAX_TIMER_MS } from '../policy/units.js';
 import { policyDigest } from '../policy/policy-digest.js';
 import { persistenceChanges, snapshotPersistence, type PersistenceSnapshot } from './persistence-watch.js';
@@ -42,20 +43,19 @@ export class SessionSetupError extends Error {
   override readonly name = 'SessionSetupError';
 }
 
-/** bwrap runs as the sandbox uid: every directory above a host workspace must let it pass (o+x). */
-function assertReachable(ws: string): void {
+/** bwrap runs as the sandbox's host uid: every directory above a host workspace must let it pass (o+x). */
+function assertReachable(ws: string, uid: number): void {
   const parts = resolvePath(ws).split('/').filter(Boolean);
   for (let i = 0; i < parts.length; i++) {
     const dir = `/${parts.slice(0, i).join('/')}`;
     const st = statSync(dir);
-    if (!(st.mode & 0o001) && st.uid !== 65534) {
-      throw new SessionSetupError(`workspace ${ws}: the sandbox user (uid 65534) cannot reach it: ${dir} is mode ${(st.mode & 0o777).toString(8).padStart(4, '0')} (each directory above the workspace needs o+x)`);
+    if (!(st.mode & 0o001) && st.uid !== uid) {
+      throw new SessionSetupError(`workspace ${ws}: the sandbox user (host uid ${uid}) cannot reach it: ${dir} is mode ${(st.mode & 0o777).toString(8).padStart(4, '0')} (each directory above the workspace needs o+x)`);
     }
   }
 }
 
-export const SANDBOX_UID = 65534;
-export const SANDBOX_GID = 65534;
+export { SANDBOX_UID, SANDBOX_GID } from '../sandbox/sandbox-ids.js';
 
 export interface SessionOptions {
   policy: Policy;
@@ -189,6 +189,8 @@ export class Session {
   get episode(): string | undefined { return this.opts.episode; }
   get sandboxIp(): string { return this.slot.lease.sandboxIp; }
   get leaseId(): string { return this.slot.lease.id; }
+  /** This sandbox's own host uid and gid (seen inside as 65534): see sandbox/sandbox-ids.ts. */
+  get hostId(): number { return hostIdOf(this.slot.lease.index); }
   /** The host directory the agent's /workspace is (for a host workspace: that directory, not its idmapped view). */
   get workspaceDir(): string { return this.hostWorkspace ?? this.workspace; }
 
@@ -206,14 +208,14 @@ export class Session {
     const st = statSync(ws);
     if (helper) {
       try {
-        await execFile([helper, ws, view, String(st.uid), String(st.gid), String(SANDBOX_UID), String(SANDBOX_GID)]);
+        await execFile([helper, ws, view, String(st.uid), String(st.gid), String(this.hostId), String(this.hostId)]);
         return view;
       } catch (e) {
-        this.rt.onError(`workspace ${ws}: no idmapped mount (${(e as Error).message}); the directory is given to uid ${SANDBOX_UID} instead, its files keep their owners`);
+        this.rt.onError(`workspace ${ws}: no idmapped mount (${(e as Error).message}); the directory is given to the sandbox's host uid ${this.hostId} instead, its files keep their owners`);
       }
     }
-    assertReachable(ws);
-    chownSync(ws, SANDBOX_UID, SANDBOX_GID);
+    assertReachable(ws, this.hostId);
+    chownSync(ws, this.hostId, this.hostId);
     return ws;
   }
 
@@ -229,7 +231,7 @@ export class Session {
     const view = join(this.dir, name);
     mkdirSync(view);
     try {
-      await execFile([helper, host, view, String(st.uid), String(st.gid), String(SANDBOX_UID), String(SANDBOX_GID)]);
+      await execFile([helper, host, view, String(st.uid), String(st.gid), String(this.hostId), String(this.hostId)]);
       return view;
     } catch (e) {
       this.rt.onError(`filesystem.mounts ${host}: no idmapped mount (${(e as Error).message}); shown with its own permissions (what only its owner may read stays unreadable to the agent)`);
@@ -298,8 +300,8 @@ export class Session {
       this.workspace = join(this.dir, 'workspace');
       mkdirSync(this.workspace);
       this.ownWorkspace = true;
-      if (cap !== undefined) await mountSizedWorkspace(this.workspace, cap, SANDBOX_UID, SANDBOX_GID);
-      chownSync(this.workspace, SANDBOX_UID, SANDBOX_GID);
+      if (cap !== undefined) await mountSizedWorkspace(this.workspace, cap, this.hostId, this.hostId);
+      chownSync(this.workspace, this.hostId, this.hostId);
     }
 
     this.net = {
@@ -312,7 +314,7 @@ export class Session {
     this.rt.gateway.register(this.net);
 
     // The holder is pid 1, not dumpable, under the tool calls' seccomp program (fd 3 of bwrap).
-    let bwrap = buildBwrapArgs({ workspace: this.workspace, resolvConf: resolv, hostsFile: hosts, hide, mounts, holderBinary: this.rt.holderFile, seccompFd: 3 }, [HOLDER_PATH]);
+    let bwrap = buildBwrapArgs({ workspace: this.workspace, resolvConf: resolv, hostsFile: hosts, hide, mounts, holderBinary: this.rt.holderFile, seccompFd: 3, inside: { uid: SANDBOX_UID, gid: SANDBOX_GID } }, [HOLDER_PATH]);
     const grant = this.opts.policy.gpu.devices;
     if (grant !== 'none') {
       // Only granted GPUs become visible; a grant this host cannot honour fails the session (GpuGrantError).
@@ -321,7 +323,7 @@ export class Session {
       this.gpuEnv = plan.env;
     }
     const argv = buildEnterArgv(
-      { cgroupProcs: this.cgroup.procsFiles(), netns: this.slot.netnsPath, uid: SANDBOX_UID, gid: SANDBOX_GID },
+      { cgroupProcs: this.cgroup.procsFiles(), netns: this.slot.netnsPath, uid: this.hostId, gid: this.hostId },
       bwrap,
     );
     const seccompFd = openSync(this.rt.seccompFile, 'r');
@@ -374,7 +376,7 @@ export class Session {
 
     const cmd = spec.argv ?? (tool === 'python' ? ['python3', '-c', spec.command] : ['/bin/bash', '-c', spec.command]);
     const argv = buildEnterArgv({
-      cgroupProcs: cg.procsFiles(), waiterCgroupProcs: [this.rt.waiterCgroup.unifiedProcsFile()], joinPid: this.nsInitPid, uid: SANDBOX_UID, gid: SANDBOX_GID,
+      cgroupProcs: cg.procsFiles(), waiterCgroupProcs: [this.rt.waiterCgroup.unifiedProcsFile()], joinPid: this.nsInitPid, uid: SANDBOX_UID, gid: SANDBOX_GID, // (ids of the joined user namespace: this sandbox's host id there)
       seccompFile: this.rt.seccompFile, cwd: '/workspace', setsid: true,
     }, cmd);
     const stdio = spec.stdio ?? 'pipe';
