@@ -87,10 +87,10 @@ test('response.kill is validated: unknown categories and severities are errors n
   assert.deepEqual(p.response.kill, { categories: [], min_severity: 'high', scope: 'tool_call' }, 'off by default');
 });
 
-test('a DNS sighting while another call is resolving too kills nobody on a guess', async () => {
+test('a DNS query is joined to its sender by its source port: with another call resolving meanwhile, the beacon\'s call is blamed and killed, never the resolving call', async () => {
   // Step 1's beacon looks a pool name up (refused: a mining alert) while step 2 resolves a name every
-  // 50 ms: the resolver sees a query from each, and the kernel's records of port-53 sends carry no
-  // source port to tell them apart — the alert is kept, marked inferred, and step 2 is not killed.
+  // 50 ms: the resolver sees a query from each. The kernel's record of each UDP send carries its source
+  // port, which the resolver sees too: the pool lookup is step 1's, exactly, and only step 1 is killed.
   const beacon = `import socket, time
 time.sleep(1.0)
 try:
@@ -105,11 +105,20 @@ open("/workspace/survived", "w").write("yes")`;
     const r2 = await s.exec({ command: 'for i in $(seq 50); do getent hosts registry.test >/dev/null; sleep 0.05; done; echo done', step: 2, toolCallId: 'dns-2', timeoutMs: 20_000 });
     assert.equal(r2.exitCode, 0, `the resolving call was not killed: ${r2.stderr}`);
     assert.equal(r2.stdout.trim(), 'done');
+    const r3 = await s.exec({ command: 'sleep 2.5; test -e survived && echo alive || echo gone', step: 3, toolCallId: 'dns-3', timeoutMs: 20_000 });
+    assert.equal(r3.stdout.trim(), 'gone', 'the beacon (step 1) was killed before it could finish');
     const { alerts } = await s.close();
     const dnsAlert = alerts.find((a) => a.payload.rule === 'dns.mining_pool');
     assert.ok(dnsAlert, JSON.stringify(alerts.map((a) => [a.tool_call, a.payload.rule])));
-    assert.notEqual(dnsAlert.payload.action, 'killed');
+    assert.equal(dnsAlert.tool_call, 'dns-1');
+    assert.equal(dnsAlert.payload.action, 'killed', 'the beacon, step 1\'s process, was killed');
     const q = s.events.find((e) => e.kind === 'dns' && /supportxmr/.test(String(e.payload.name)));
-    assert.equal(q?.payload.attribution, "ambiguous", JSON.stringify(s.events.filter((e) => e.kind === "dns").map((e) => [e.tool_call, e.payload.name, e.payload.attribution])));
+    const seen = JSON.stringify(s.events.filter((e) => e.kind === 'dns').map((e) => [e.tool_call, e.pid, e.payload.name, e.payload.attribution]));
+    assert.equal(q?.payload.attribution, 'kernel', seen);
+    assert.equal(q?.tool_call, 'dns-1', seen);
+    // every one of step 2's lookups is step 2's, by its source port too
+    const reg = s.events.filter((e) => e.kind === 'dns' && e.payload.name === 'registry.test');
+    assert.ok(reg.length >= 50, seen);
+    assert.ok(reg.every((e) => e.tool_call === 'dns-2' && e.payload.attribution === 'kernel'), seen);
   } finally { await s.close(); }
 });

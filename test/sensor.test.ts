@@ -77,6 +77,17 @@ describe('decoders (pure)', () => {
     assert.deepEqual(out, [{ kind: 'socket_denied', tsNs: 300n, pid: 7, ppid: 1, cgroupId: '42', family: 40, type: 1, errno: 97, comm: 'py\tthon' }]);
   });
 
+  it('decodes UDP source-port lines (the DNS join) and drops impossible ports and unwanted cgroups', () => {
+    const out: SensorRecord[] = [];
+    const a = new RecordAssembler({ keep: (cg) => cg === '42', emit: (r) => out.push(r) });
+    const L = (d: string): string => `{"type": "printf", "data": "${d}\\n"}`;
+    a.line(L('D\\t42\\t7\\t400\\t38199\\t53'));
+    a.line(L('D\\t42\\t7\\t401\\t0\\t0'));
+    a.line(L('D\\t42\\t7\\t402\\t70000\\t0'));
+    a.line(L('D\\t43\\t8\\t403\\t5353\\t53'));
+    assert.deepEqual(out, [{ kind: 'udp_source', tsNs: 400n, pid: 7, cgroupId: '42', sport: 38199, dport: 53 }]);
+  });
+
   it('parses bpftrace lines fast (custom decoder vs JSON.parse of the same lines)', () => {
     const L = (d: string): string => `{"type": "printf", "data": "${d}\\n"}`;
     const lines: string[] = [];

@@ -23,6 +23,10 @@
 //                                       namespace (sandboxes have their own), so host traffic
 //                                       never floods the sensor; at most 2 per cgroup per ms;
 //                                       sendmmsg() records the first message's destination
+//   D cg pid ts sport dport             a UDP datagram sent to port 53 on a connected socket, or by an
+//                                       unconnected one (dport 0), with its source port: the resolver sees
+//                                       that port, so a DNS query is joined to its sender exactly; only
+//                                       outside the host's network namespace, at most DNS_BURST per cgroup per ms
 //   K cg pid ts ppid family type errno comm   socket() refused by the sandbox's seccomp filter (EPERM:
 //                                       raw or packet; EAFNOSUPPORT: vsock and other families),
 //                                       only outside the host's network namespace; family and type
@@ -49,6 +53,8 @@ export const READY_TOKEN = 'corral-sensor-ready';
  */
 export const SEND_WINDOW_NS = 1_000_000;
 export const SEND_BURST = 2;
+/** Source-port records of datagrams (D lines) per cgroup per SEND_WINDOW_NS: a resolver's A and AAAA queries and a retry. */
+export const DNS_BURST = 4;
 
 /**
  * `hostNetns`: inode of the network namespace Corral runs in; datagram sends from it are not
@@ -166,6 +172,20 @@ tracepoint:syscalls:sys_exit_socket /(args->ret == -1 || args->ret == -97)${inSa
   printf("K\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%d\\t%d\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, $regs->di & 0xffff, $regs->si & 0xf, -args->ret, comm);
 }
 
+// After a UDP send (process context, the socket bound by now): the source port of a DNS query, or of
+// any unconnected send (its destination is in the U line; the resolver matches on the port).
+tracepoint:sock:sock_send_length /args->protocol == 17 && args->ret > 0${inSandboxNs}/ {
+  $usk = (struct sock *)args->sk;
+  $udport = $usk->__sk_common.skc_dport;
+  if ($udport == 0 || $udport == 0x3500) {
+    if (nsecs - @dwin[cgroup] > ${SEND_WINDOW_NS}) { @dwin[cgroup] = nsecs; @dcnt[cgroup] = 0; }
+    @dcnt[cgroup]++;
+    if (@dcnt[cgroup] <= ${DNS_BURST}) {
+      printf("D\\t%llu\\t%d\\t%llu\\t%d\\t%d\\n", cgroup, pid, nsecs, $usk->__sk_common.skc_num, (($udport & 0xff) << 8) | ($udport >> 8));
+    }
+  }
+}
+
 tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->newstate == 2/ {
   @syntid[tid] = (uint64)args->skaddr;
 }
@@ -182,6 +202,6 @@ tracepoint:syscalls:sys_exit_connect /@syntid[tid] != 0/ {
   }
 }
 
-END { clear(@eseq); clear(@syntid); clear(@uwin); clear(@ucnt); clear(@cwin); clear(@ccnt); }
+END { clear(@eseq); clear(@syntid); clear(@uwin); clear(@ucnt); clear(@cwin); clear(@ccnt); clear(@dwin); clear(@dcnt); }
 `;
 }

@@ -19,7 +19,9 @@ export interface ConnectRecord { kind: 'connect'; tsNs: bigint; pid: number; ppi
 export interface SynRecord { kind: 'syn'; tsNs: bigint; pid: number; cgroupId: string; saddr: string; sport: number; daddr: string; dport: number }
 /** A socket() the sandbox's seccomp filter refused: family and type as asked, errno as answered (1 EPERM, 97 EAFNOSUPPORT). */
 export interface SocketDeniedRecord { kind: 'socket_denied'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; family: number; type: number; errno: number; comm: string }
-export type SensorRecord = ExecRecord | ExitRecord | ConnectRecord | SynRecord | SocketDeniedRecord;
+/** A UDP datagram's source port, sent to port 53 (connected socket) or unconnected (dport 0): joins a DNS query to its sender. */
+export interface UdpSourceRecord { kind: 'udp_source'; tsNs: bigint; pid: number; cgroupId: string; sport: number; dport: number }
+export type SensorRecord = ExecRecord | ExitRecord | ConnectRecord | SynRecord | SocketDeniedRecord | UdpSourceRecord;
 
 const PRINTF_PREFIX = '{"type": "printf", "data": "';
 const PRINTF_SUFFIX = '\\n"}';
@@ -148,6 +150,7 @@ export class RecordAssembler {
       case 'U': return this.onN(body, 'sendto');
       case 'S': return this.onS(body);
       case 'K': return this.onK(body);
+      case 'D': return this.onD(body);
       case 'B': if (body.endsWith(READY_TOKEN)) this.opts.control?.({ type: 'ready' }); return;
       default: this.opts.control?.({ type: 'other', line: raw });
     }
@@ -267,6 +270,14 @@ export class RecordAssembler {
     const [cg = '', pid = '', ts = '', saddr = '', sport = '', daddr = '', dport = ''] = fields(b, 6);
     if (!this.opts.keep(cg, Number(pid))) return;
     this.opts.emit({ kind: 'syn', tsNs: BigInt(ts), pid: Number(pid), cgroupId: cg, saddr, sport: Number(sport), daddr, dport: Number(dport) });
+  }
+
+  private onD(b: string): void {
+    const [cg = '', pid = '', ts = '', sport = '', dport = ''] = fields(b, 4);
+    if (!this.opts.keep(cg, Number(pid))) return;
+    const rec: UdpSourceRecord = { kind: 'udp_source', tsNs: BigInt(ts), pid: Number(pid), cgroupId: cg, sport: Number(sport), dport: Number(dport) };
+    if (!Number.isInteger(rec.sport) || rec.sport <= 0 || rec.sport > 65535) return;
+    this.opts.emit(rec);
   }
 
   private onK(b: string): void {

@@ -2,7 +2,7 @@
 // tied to the process that caused it: a gateway flow whose 4-tuple record is missing, a dropped
 // UDP/ICMP packet from the kernel log, a DNS query at Corral's resolver. Threat it stops: a
 // background process (a miner, a beacon) escaping attribution to the tool call that started it.
-import type { ConnectRecord } from '../sensors/bpftrace-sensor.js';
+import type { ConnectRecord, UdpSourceRecord } from '../sensors/bpftrace-sensor.js';
 
 /** Records kept (amortised trim at twice this); a burst of hundreds of connects must not push out
  *  records the gateway has not judged yet. */
@@ -12,11 +12,33 @@ const HORIZON_NS = 5_000_000_000n;
 
 export class ConnectRing {
   private recs: ConnectRecord[] = [];
+  /** Source ports of datagrams sent to port 53 (or unconnected), newest last. */
+  private sources: UdpSourceRecord[] = [];
   private lastSend = new Map<string, bigint>();
 
   push(rec: ConnectRecord): void {
     this.recs.push(rec);
     if (this.recs.length > 2 * CONNECT_RING) this.recs.splice(0, this.recs.length - CONNECT_RING);
+  }
+
+  pushSource(rec: UdpSourceRecord): void {
+    this.sources.push(rec);
+    if (this.sources.length > 2 * CONNECT_RING) this.sources.splice(0, this.sources.length - CONNECT_RING);
+  }
+
+  /**
+   * The process that sent the datagram the resolver received from source port `sport` at `at`: the
+   * newest send from that port at most 2 s before. Exact: within the sandbox's network namespace a
+   * UDP port belongs to one socket at a time.
+   */
+  dnsSender(sport: number, at: bigint): UdpSourceRecord | undefined {
+    for (let i = this.sources.length - 1; i >= 0; i--) {
+      const s = this.sources[i]!;
+      if (s.tsNs > at) continue;
+      if (at - s.tsNs > 2_000_000_000n) break;
+      if (s.sport === sport) return s;
+    }
+    return undefined;
   }
 
   /** True when the same process sent to the same destination within the last second (already recorded as an event). */

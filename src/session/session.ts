@@ -699,6 +699,7 @@ export class Session {
   // ---- sensor records (dispatched by the runtime using the cgroup id) ----
   onSensor(rec: SensorRecord): void {
     if (rec.kind === 'syn') return;
+    if (rec.kind === 'udp_source') { this.connects.pushSource(rec); return; }
     const attr = this.attrFromCgroup(rec.cgroupId) ?? this.attr();
     const ts = monoToEpochNs(rec.tsNs);
     if (rec.kind === 'exec') {
@@ -784,11 +785,15 @@ export class Session {
       if (this.rt.sensor && !this.closed) await this.rt.sensorBarrier(r.tsNs);
       const found = this.connects.findDns(r.tsNs);
       const c = found?.rec;
-      const exact = c && this.attrFromCgroup(c.cgroupId);
-      // Two calls' processes querying within 2 s: the best guess is kept, marked inferred (never killed on).
-      attr = exact ? (found.ambiguous ? { ...exact, inferred: true } : exact) : this.inferred(r.tsNs);
-      pid = c?.pid;
-      const attribution = !exact ? 'inferred' : found.ambiguous ? 'ambiguous' : 'syscall';
+      // The datagram's own source port names its sender exactly (the kernel's record of the send).
+      const sender = this.connects.dnsSender(r.sport, r.tsNs);
+      const bySource = sender && this.attrFromCgroup(sender.cgroupId);
+      const exact = bySource || (c && this.attrFromCgroup(c.cgroupId));
+      // Else, two calls' processes querying within 2 s: the best guess is kept, marked inferred (never killed on).
+      const ambiguous = !bySource && found?.ambiguous === true;
+      attr = exact ? (ambiguous ? { ...exact, inferred: true } : exact) : this.inferred(r.tsNs);
+      pid = bySource ? sender.pid : c?.pid;
+      const attribution = bySource ? 'kernel' : !exact ? 'inferred' : ambiguous ? 'ambiguous' : 'syscall';
       const ev = this.emit('dns', { name: r.name, qtype: r.qtype, verdict: r.verdict, rule: r.rule, answers: r.answers, rcode: r.rcode, attribution }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
       let d = alertForDns(r, this.rt.pools);
       // A query aimed at another resolver (`dig @203.0.113.53`) was redirected to Corral's: say so, and where,
