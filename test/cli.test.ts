@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
@@ -126,6 +126,20 @@ test('every command answers --help with its usage on stdout and exit 0 (and -h w
   // `run --help` after `--` belongs to the command, not to corral run
   const r = run('run', '--bogus', '--', 'x', '--help');
   assert.equal(r.status, 2);
+});
+
+test('every flag a command parses is named in its --help (read from the parser, so a new flag cannot go unlisted)', () => {
+  const src = (f: string) => readFileSync(join(process.cwd(), 'src', 'cli', f), 'utf8');
+  const nats = ['nats-ca', 'nats-cert', 'nats-key', 'nats-nkey'];
+  for (const cmd of ['run', 'serve', 'replay', 'demo', 'events', 'collect', 'dashboard', 'report', 'check', 'investigate', 'doctor']) {
+    const text = src(`${cmd}-command.ts`);
+    const flags = new Set([...text.matchAll(/['"]?([a-z][a-z0-9-]*)['"]?: \{ type: '(?:string|boolean)'/g)].map((m) => m[1]!));
+    if (text.includes('...NATS_FLAG_OPTIONS')) for (const f of nats) flags.add(f);
+    flags.delete('help');
+    assert.ok(flags.size > 0, `${cmd}: options found in its parser`);
+    const help = run(cmd, '--help').stdout;
+    for (const f of flags) assert.match(help, new RegExp(`--${f}\\b`), `corral ${cmd} --help names --${f}`);
+  }
 });
 
 test('a reader that stops early (corral … | head) ends corral quietly: exit 0, no stack trace', async () => {

@@ -13,11 +13,13 @@ import { spoolStdin, stdinWanted, STDIN_NAME } from './stdin-input.js';
 import { makeStyle, safeText } from './style.js';
 import type { AlertEvent } from '../events/event.js';
 
-export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [--json] [--home DIR] FILE…
+export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [--json] [--home DIR] [--no-sensor] FILE…
   FILE: JSON lines, canonical ({"episode","step","command",...} per line) or OpenAI/Anthropic chat
   ({"episode"?, "messages":[...]} per line), possibly compressed; "-" reads standard input.
   One episode may span files; repeated steps run in file order as ID#2, ID#3; tool calls of file editors
   and browsers (Anthropic's text editor: view, create, str_replace …) are skipped, never run as bash.
+  --no-sensor runs without the eBPF sensor (no kernel exec/connect capture; gateway, limits and the
+  command screen still record).
   Exit 0 = no alerts, 3 = alerts, 2 = nothing to replay or a usage error, 130/143 = stopped by Ctrl-C or a
   kill (every sandbox torn down, the summary says "interrupted"), other = failure.`;
 
