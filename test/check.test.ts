@@ -163,7 +163,12 @@ test('corral check: usage errors exit 64, never the deny code', async () => {
   // (--hook with an unknown protocol is the hook failing: it answers deny with exit 0, see below)
   assert.equal((JSON.parse((await cli(['--hook', 'cursor'])).out) as { hookSpecificOutput: { permissionDecision: string } }).hookSpecificOutput.permissionDecision, 'deny');
   assert.equal((await cli(['--bogus'])).code, 64);
-  assert.equal((await cli(['--deny-at', 'extreme', 'ls'])).code, 65);
+  // a severity that is not one is a usage error like a bad --tool (it was 65, "bad input or rules")
+  const sevErr = await cli(['--deny-at', 'extreme', 'ls']);
+  assert.equal(sevErr.code, 64);
+  assert.match(sevErr.err, /--deny-at must be one of low, medium, high, critical/);
+  assert.equal((await cli(['--warn-at', 'loud', '--stdin'], 'ls\n')).code, 64);
+  assert.equal((await cli(['--tool', 'perl', 'ls'])).code, 64);
 });
 
 test('corral check --hook claude-code answers in the PreToolUse protocol and exits 0', async () => {

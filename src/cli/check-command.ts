@@ -189,9 +189,14 @@ async function checkCli(argv: string[], io: CheckIO, hookMode: boolean): Promise
 
   let policy: Policy;
   let extra: RuleSource[];
+  // A severity that is not one is a usage error (64), like a bad --tool; 65 is for input and rule files.
   try {
     const p = { denyAt: sev(v['deny-at'], '--deny-at'), warnAt: sev(v['warn-at'], '--warn-at') };
     policy = { ...(p.denyAt ? { denyAt: p.denyAt } : {}), ...(p.warnAt ? { warnAt: p.warnAt } : {}) };
+  } catch (e) {
+    return usage((e as Error).message);
+  }
+  try {
     extra = (v.rules ?? []).map((f) => ({ file: f, text: readFileSync(f, 'utf8') }));
   } catch (e) {
     if (hookMode) return hookFailure(io, (e as Error).message);
