@@ -16,7 +16,7 @@ import type { Runtime } from '../session/runtime.js';
 import type { Session } from '../session/session.js';
 import { verdictOf, type Verdict } from '../report/session-report.js';
 
-export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--label k=v]… [--timeout DUR] [--workspace DIR] [--mount HOST:PATH]… [--json] [--home DIR] [--socket PATH | --no-daemon] -- CMD ARGS…
+export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--label k=v]… [--timeout DUR] [--workspace DIR] [--mount HOST:PATH]… [--json] [--home DIR] [--no-sensor] [--socket PATH | --no-daemon] -- CMD ARGS…
   Runs CMD (no shell) as one tool call in a fresh sandbox. stdin/stdout/stderr pass through and
   corral exits with CMD's exit code. A summary of violations follows on stderr; with --json the
   summary is one JSON object on the last line of stderr. --workspace DIR (e.g. .) runs CMD in that
@@ -29,7 +29,8 @@ export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--la
   --label k=v sets run, episode, step, tool_call (and any other key, recorded with the session and echoed in --json).
   --mount HOST:PATH shows a host file or directory read-only at PATH (a dataset, a model cache).
   If a \`corral serve\` daemon listens on --socket (default $CORRAL_SOCKET, else ${DEFAULT_SOCKET}),
-  the call runs there; --no-daemon (or --home, --no-sensor) runs it in this process.`;
+  the call runs there; --no-daemon (or --home, --no-sensor, or CORRAL_NO_DAEMON=1) runs it in this
+  process. --no-sensor runs without the eBPF sensor (no exec/connect records; the gateway still enforces).`;
 
 interface RunSummary {
   session: string; exit_code: number | null; duration_ms: number; timed_out: boolean;
