@@ -5,7 +5,9 @@
 // sandbox later runs as that same host uid. Real sandboxes, real processes, inside the lab.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
 import { HOST_ID_BASE } from '../src/sandbox/sandbox-ids.js';
 
@@ -69,5 +71,25 @@ test('each sandbox runs as its own host uid (65534 inside): one exhausting its i
   } finally {
     await a.close();
     await b.close();
+  }
+});
+
+test('without an idmapped mount a host workspace is used as the shared uid 65534, so the next session can change what the last one wrote', async () => {
+  const ws = mkdtempSync(join(tmpdir(), 'corral-noidmap-'));
+  chmodSync(ws, 0o755);
+  process.env.CORRAL_NO_IDMAP = '1';
+  try {
+    for (const [n, cmd] of [[1, 'echo one > notes.txt'], [2, 'echo two >> notes.txt && cat notes.txt']] as const) {
+      const s = await fx.rt.createSession({ policy: labPolicy(), episode: `noidmap-${n}`, workspace: ws });
+      try {
+        const r = await s.exec({ command: cmd, step: 1, toolCallId: `n-${n}`, timeoutMs: 20_000 });
+        assert.equal(r.exitCode, 0, r.stderr);
+        if (n === 2) assert.equal(r.stdout, 'one\ntwo\n');
+      } finally { await s.close(); }
+    }
+    assert.equal(statSync(join(ws, 'notes.txt')).uid, 65534);
+  } finally {
+    delete process.env.CORRAL_NO_IDMAP;
+    rmSync(ws, { recursive: true, force: true });
   }
 });

@@ -190,7 +190,9 @@ export class Session {
   get sandboxIp(): string { return this.slot.lease.sandboxIp; }
   get leaseId(): string { return this.slot.lease.id; }
   /** This sandbox's own host uid and gid (seen inside as 65534): see sandbox/sandbox-ids.ts. */
-  get hostId(): number { return hostIdOf(this.slot.lease.index); }
+  get hostId(): number { return this.sharedId ?? hostIdOf(this.slot.lease.index); }
+  /** Set when a host workspace is used without an idmapped mount (see idmappedWorkspace). */
+  private sharedId: number | undefined;
   /** The host directory the agent's /workspace is (for a host workspace: that directory, not its idmapped view). */
   get workspaceDir(): string { return this.hostWorkspace ?? this.workspace; }
 
@@ -211,9 +213,12 @@ export class Session {
         await execFile([helper, ws, view, String(st.uid), String(st.gid), String(this.hostId), String(this.hostId)]);
         return view;
       } catch (e) {
-        this.rt.onError(`workspace ${ws}: no idmapped mount (${(e as Error).message}); the directory is given to the sandbox's host uid ${this.hostId} instead, its files keep their owners`);
+        this.rt.onError(`workspace ${ws}: no idmapped mount (${(e as Error).message}); the directory is given to uid ${SANDBOX_UID} instead, its files keep their owners`);
       }
     }
+    // Without the idmapped view the files the agent creates keep its host uid: the shared 65534, so
+    // that the next session on this workspace (another lease, another host id) can still change them.
+    this.sharedId = SANDBOX_UID;
     assertReachable(ws, this.hostId);
     chownSync(ws, this.hostId, this.hostId);
     return ws;
@@ -283,7 +288,6 @@ export class Session {
       if (why) throw new SessionSetupError(`filesystem.mounts ${m.host}${host !== given ? ` (${host})` : ''}: ${why}`);
       return { host, path: m.path };
     });
-    for (const [i, m] of mounts.entries()) m.host = await this.readableView(m.host, `mount-${i}`);
     const ws = this.opts.workspace ?? this.opts.policy.filesystem.workspace ?? undefined;
     const cap = this.opts.policy.resources.workspace_size;
     if (ws && cap !== undefined) {
@@ -303,6 +307,8 @@ export class Session {
       if (cap !== undefined) await mountSizedWorkspace(this.workspace, cap, this.hostId, this.hostId);
       chownSync(this.workspace, this.hostId, this.hostId);
     }
+    // (after the workspace: a workspace without an idmapped mount changes the sandbox's host id)
+    for (const [i, m] of mounts.entries()) m.host = await this.readableView(m.host, `mount-${i}`);
 
     this.net = {
       id: this.id, ip: this.slot.lease.sandboxIp, policy: this.compiled,
