@@ -29,16 +29,20 @@ export class ConnectRing {
   /**
    * The process that sent the datagram the resolver received from source port `sport` at `at`: the
    * newest send from that port at most 2 s before. Exact: within the sandbox's network namespace a
-   * UDP port belongs to one socket at a time.
+   * UDP port belongs to one socket at a time — unless sockets share it (SO_REUSEPORT): when another
+   * cgroup (another tool call's process) sent from the same port in that time, the sender is a guess.
    */
-  dnsSender(sport: number, at: bigint): UdpSourceRecord | undefined {
+  dnsSender(sport: number, at: bigint): { rec: UdpSourceRecord; ambiguous: boolean } | undefined {
+    let rec: UdpSourceRecord | undefined;
     for (let i = this.sources.length - 1; i >= 0; i--) {
       const s = this.sources[i]!;
       if (s.tsNs > at) continue;
       if (at - s.tsNs > 2_000_000_000n) break;
-      if (s.sport === sport) return s;
+      if (s.sport !== sport) continue;
+      if (!rec) rec = s;
+      else if (s.cgroupId !== rec.cgroupId) return { rec, ambiguous: true };
     }
-    return undefined;
+    return rec && { rec, ambiguous: false };
   }
 
   /** True when the same process sent to the same destination within the last second (already recorded as an event). */

@@ -793,13 +793,14 @@ export class Session {
       const c = found?.rec;
       // The datagram's own source port names its sender exactly (the kernel's record of the send).
       const sender = this.connects.dnsSender(r.sport, r.tsNs);
-      const bySource = sender && this.attrFromCgroup(sender.cgroupId);
+      const bySource = sender && this.attrFromCgroup(sender.rec.cgroupId);
       const exact = bySource || (c && this.attrFromCgroup(c.cgroupId));
-      // Else, two calls' processes querying within 2 s: the best guess is kept, marked inferred (never killed on).
-      const ambiguous = !bySource && found?.ambiguous === true;
+      // Else (or a port two calls' sockets shared), two calls' processes querying within 2 s: the best
+      // guess is kept, marked inferred (never killed on).
+      const ambiguous = bySource ? sender.ambiguous : found?.ambiguous === true;
       attr = exact ? (ambiguous ? { ...exact, inferred: true } : exact) : this.inferred(r.tsNs);
-      pid = bySource ? sender.pid : c?.pid;
-      const attribution = bySource ? 'kernel' : !exact ? 'inferred' : ambiguous ? 'ambiguous' : 'syscall';
+      pid = bySource ? sender.rec.pid : c?.pid;
+      const attribution = !exact ? 'inferred' : ambiguous ? 'ambiguous' : bySource ? 'kernel' : 'syscall';
       const ev = this.emit('dns', { name: r.name, qtype: r.qtype, verdict: r.verdict, rule: r.rule, answers: r.answers, rcode: r.rcode, attribution }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
       let d = alertForDns(r, this.rt.pools);
       // A query aimed at another resolver (`dig @203.0.113.53`) was redirected to Corral's: say so, and where,
