@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, rmdirSync, statSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { BpftraceSensor, type SensorRecord, type ExecRecord, type ConnectRecord, type SynRecord, type ExitRecord } from '../src/sensors/bpftrace-sensor.js';
+import { BpftraceSensor, type SensorRecord, type ExecRecord, type ConnectRecord, type SynRecord, type ExitRecord, type UdpSourceRecord } from '../src/sensors/bpftrace-sensor.js';
 import { KmsgDropReader, parseDropMessage, parseKmsgRecord, type DropRecord } from '../src/sensors/kmsg-drops.js';
 import { decodeSockaddr, RecordAssembler, unescapeBpfJson } from '../src/sensors/bpftrace-records.js';
 
@@ -218,6 +218,31 @@ process.stdout.write(JSON.stringify(out))})()`;
     const eb = exits.find((e) => e.pid === b.pid);
     assert.equal(ea?.exitCode, 7); assert.equal(ea?.signal, undefined); assert.equal(ea?.cgroupId, A.id);
     assert.equal(eb?.signal, 9);
+  });
+
+  it('records the source port of UDP sends to port 53 (connected) and of unconnected sends, outside the host netns only', async () => {
+    // In a network namespace of its own (like a sandbox); the same sends from the host's namespace are not recorded.
+    const py = `import socket, json
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.connect(("127.0.0.1", 53)); c.send(b"q")
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.sendto(b"q", ("127.0.0.1", 5353))
+o = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); o.connect(("127.0.0.1", 9999)); o.send(b"q")
+print(json.dumps([c.getsockname()[1], u.getsockname()[1], o.getsockname()[1]]))`;
+    const start = recs.length;
+    const inNs = await runIn(A.dir, ['unshare', '--net', 'sh', '-c', 'ip link set lo up && exec python3 -c "$0"', py]);
+    assert.equal(inNs.code, 0, inNs.stdout);
+    const onHost = await runIn(A.dir, ['python3', '-c', py]);
+    assert.equal(onHost.code, 0);
+    await sensor.sync();
+    const [dnsPort, unconnected, other] = JSON.parse(inNs.stdout) as number[];
+    const srcs = recs.slice(start).filter((x): x is UdpSourceRecord => x.kind === 'udp_source');
+    assert.deepEqual(srcs.map((x) => [x.sport, x.dport, x.cgroupId]).sort(), [[dnsPort, 53, A.id], [unconnected, 0, A.id]].sort(), 'a connected send to another port is not recorded');
+    assert.ok(srcs.every((x) => x.sport !== other));
+    assert.ok(srcs.every((x) => x.pid !== onHost.pid), 'nothing from the host\'s own namespace');
+  });
+
+  it('starts without the source-port probe, as on kernels before 6.3 (no sock:sock_send_length)', async () => {
+    const old = await BpftraceSensor.start({ cgroupFilter: () => false, udpSource: false });
+    await old.stop();
   });
 
   it('drops records from cgroups the filter rejects', async () => {

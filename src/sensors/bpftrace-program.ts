@@ -56,11 +56,30 @@ export const SEND_BURST = 2;
 /** Source-port records of datagrams (D lines) per cgroup per SEND_WINDOW_NS: a resolver's A and AAAA queries and a retry. */
 export const DNS_BURST = 4;
 
+/** The D lines' probe (see the protocol above); absent on kernels without the tracepoint. */
+function udpSourceProbe(inSandboxNs: string): string {
+  return `
+// After a UDP send (process context, the socket bound by now): the source port of a DNS query, or of
+// any unconnected send (its destination is in the U line; the resolver matches on the port).
+tracepoint:sock:sock_send_length /args->protocol == 17 && args->ret > 0${inSandboxNs}/ {
+  $usk = (struct sock *)args->sk;
+  $udport = $usk->__sk_common.skc_dport;
+  if ($udport == 0 || $udport == 0x3500) {
+    if (nsecs - @dwin[cgroup] > ${SEND_WINDOW_NS}) { @dwin[cgroup] = nsecs; @dcnt[cgroup] = 0; }
+    @dcnt[cgroup]++;
+    if (@dcnt[cgroup] <= ${DNS_BURST}) {
+      printf("D\\t%llu\\t%d\\t%llu\\t%d\\t%d\\n", cgroup, pid, nsecs, $usk->__sk_common.skc_num, (($udport & 0xff) << 8) | ($udport >> 8));
+    }
+  }
+}
+`;
+}
+
 /**
  * `hostNetns`: inode of the network namespace Corral runs in; datagram sends from it are not
  * traced (0 traces all). Sandboxes always live in namespaces of their own.
  */
-export function buildProgram(opts: { hostNetns?: number } = {}): string {
+export function buildProgram(opts: { hostNetns?: number; udpSource?: boolean } = {}): string {
   const hostNs = Math.max(0, Math.floor(opts.hostNetns ?? 0));
   const inSandboxNs = hostNs ? ` && curtask->nsproxy->net_ns->ns.inum != ${hostNs}` : '';
   return `
@@ -172,21 +191,7 @@ tracepoint:syscalls:sys_exit_socket /(args->ret == -1 || args->ret == -97)${inSa
   printf("K\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%d\\t%d\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, $regs->di & 0xffff, $regs->si & 0xf, -args->ret, comm);
 }
 
-// After a UDP send (process context, the socket bound by now): the source port of a DNS query, or of
-// any unconnected send (its destination is in the U line; the resolver matches on the port).
-tracepoint:sock:sock_send_length /args->protocol == 17 && args->ret > 0${inSandboxNs}/ {
-  $usk = (struct sock *)args->sk;
-  $udport = $usk->__sk_common.skc_dport;
-  if ($udport == 0 || $udport == 0x3500) {
-    if (nsecs - @dwin[cgroup] > ${SEND_WINDOW_NS}) { @dwin[cgroup] = nsecs; @dcnt[cgroup] = 0; }
-    @dcnt[cgroup]++;
-    if (@dcnt[cgroup] <= ${DNS_BURST}) {
-      printf("D\\t%llu\\t%d\\t%llu\\t%d\\t%d\\n", cgroup, pid, nsecs, $usk->__sk_common.skc_num, (($udport & 0xff) << 8) | ($udport >> 8));
-    }
-  }
-}
-
-tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->newstate == 2/ {
+${opts.udpSource === false ? '' : udpSourceProbe(inSandboxNs)}tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->newstate == 2/ {
   @syntid[tid] = (uint64)args->skaddr;
 }
 
@@ -202,6 +207,6 @@ tracepoint:syscalls:sys_exit_connect /@syntid[tid] != 0/ {
   }
 }
 
-END { clear(@eseq); clear(@syntid); clear(@uwin); clear(@ucnt); clear(@cwin); clear(@ccnt); clear(@dwin); clear(@dcnt); }
+END { clear(@eseq); clear(@syntid); clear(@uwin); clear(@ucnt); clear(@cwin); clear(@ccnt);${opts.udpSource === false ? '' : ' clear(@dwin); clear(@dcnt);'} }
 `;
 }

@@ -50,6 +50,8 @@ export interface SensorOptions {
   bpftracePath?: string;
   /** Start-up limit in ms (bpftrace compiles with LLVM; a few seconds is normal). */
   startTimeoutMs?: number;
+  /** Record UDP source ports (D lines); default: when the kernel has sock:sock_send_length (Linux 6.3+). */
+  udpSource?: boolean;
 }
 
 interface SyncWait { pid: number; token: string; sawExec: boolean; sawExit: boolean; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
@@ -111,7 +113,9 @@ export class BpftraceSensor extends EventEmitter {
     // Its own process group: a terminal's Ctrl-C (SIGINT to the whole foreground group) must not stop
     // the sensor while Corral is still tearing sandboxes down and recording; Corral ends it (stop(),
     // and at exit below), and it dies of a broken pipe if Corral is killed outright.
-    const child = spawn(bin, ['-f', 'json', '-B', 'line', '-e', buildProgram({ hostNetns })], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // (sock:sock_send_length, the DNS source-port join, exists from Linux 6.3: older kernels join DNS by time)
+    const udpSource = this.opts.udpSource ?? existsSync(`${TRACEFS}/events/sock/sock_send_length`);
+    const child = spawn(bin, ['-f', 'json', '-B', 'line', '-e', buildProgram({ hostNetns, udpSource })], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.child = child;
     const onExit = (): void => this.kill();
     process.once('exit', onExit);
