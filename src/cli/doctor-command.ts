@@ -58,6 +58,8 @@ export function runChecks(home: string = resolveHome()): Check[] {
   c.push({ name: 'bpftrace (exec/connect sensor)', ok: !!bpf, required: false, detail: bpf ?? 'not found', fix: `apt-get install -y bpftrace (or ${setup})` });
   const tracefs = existsSync('/sys/kernel/tracing/events');
   c.push({ name: 'tracefs', ok: tracefs, required: false, detail: tracefs ? '/sys/kernel/tracing' : 'not mounted', fix: 'mount -t tracefs nodev /sys/kernel/tracing' });
+  const sendLength = tracefs && existsSync('/sys/kernel/tracing/events/sock/sock_send_length');
+  c.push({ name: 'DNS query source ports (sock:sock_send_length)', ok: sendLength, required: false, detail: sendLength ? 'DNS queries joined to their sender by source port' : 'not available: DNS queries are joined to their sender by time (a guess while several tool calls resolve, never killed on)', fix: 'Linux 6.3+' });
   c.push({ name: 'BTF', ok: existsSync('/sys/kernel/btf/vmlinux'), required: false, detail: existsSync('/sys/kernel/btf/vmlinux') ? '/sys/kernel/btf/vmlinux' : 'absent', fix: 'a kernel built with CONFIG_DEBUG_INFO_BTF' });
   const nflog = read('/proc/sys/net/netfilter/nf_log_all_netns');
   c.push({ name: 'nft logging from namespaces', ok: nflog === '1', required: false, detail: `nf_log_all_netns=${nflog ?? 'absent'}`, fix: 'sysctl -w net.netfilter.nf_log_all_netns=1 (needed to record blocked UDP/ICMP)' });
