@@ -7,7 +7,7 @@ import type { KeyAlerts } from './alert-table.js';
 import { inIntervals, lowerBound, mergeIntervals, unionLength } from './columns.js';
 import type { LinkState } from './linker.js';
 import type { Enrichment, KeyEnrichment } from './model.js';
-import { rateTest, stratifiedRateTest, type RateStratum } from './stats.js';
+import { betaQuantile, rateTest, stratifiedRateTest, type RateStratum } from './stats.js';
 
 export interface EnrichmentResult {
   enrichment: Enrichment;
@@ -29,6 +29,13 @@ export interface EnrichmentResult {
 export const NOISE_WEIGHT_RANGE = [0.02, 5] as const;
 /** Weight, in alerts, of the fleet's rates behind each destination's own. */
 const DST_PRIOR = 2;
+/**
+ * The enrichment behind a noise weight is taken at this lower credible bound, not at its point
+ * estimate: a dozen daemon beacons land inside calls more often than the busy fraction says
+ * often enough by chance (6 of 10 where 2.5 were due: p ≈ 0.02), and at face value that made every
+ * coincident beacon a likely incident on fleets with nothing planted.
+ */
+export const ENRICHMENT_QUANTILE = 0.05;
 
 /**
  * @param dstOf  destination id of alert number a
@@ -140,10 +147,14 @@ export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: Link
     if (used) { fleetInMs += k.insideMs; fleetOutMs += k.observedMs - k.insideMs; }
   }
   // Plain inside alerts arrive at rin = background + caused; the odds that one is background
-  // are rbg / (rin − rbg).
-  const odds = (rbg: number, rin: number): number => {
-    const caused = Math.max(rin - rbg, 0);
-    return caused <= 0 ? NOISE_WEIGHT_RANGE[1] : Math.min(NOISE_WEIGHT_RANGE[1], Math.max(NOISE_WEIGHT_RANGE[0], rbg / caused));
+  // are rbg / (rin − rbg) = ρ / (1 − ρ) with ρ = rbg / rin. Given xIn + xBg alerts (pseudo-alerts
+  // included), the share inside is Beta(xIn, xBg)-distributed and fixes ρ = (1 − q)/q · inMs/outMs;
+  // q is taken at its ENRICHMENT_QUANTILE, so a small excess that chance explains gives no odds
+  // against noise, while a destination seen only inside calls still does.
+  const odds = (xIn: number, inMs: number, xBg: number, outMs: number): number => {
+    const q = betaQuantile(ENRICHMENT_QUANTILE, Math.max(xIn, 1e-6), Math.max(xBg, 1e-6));
+    const rho = q <= 0 ? Infinity : ((1 - q) / q) * (inMs / outMs);
+    return rho >= 1 ? NOISE_WEIGHT_RANGE[1] : Math.min(NOISE_WEIGHT_RANGE[1], Math.max(NOISE_WEIGHT_RANGE[0], rho / (1 - rho)));
   };
   // Gamma–Poisson estimates. Fleet: one pseudo-alert of background (so "never seen outside a
   // call" during a sliver of idle time is not taken as proof) and the inside count that keeps
@@ -157,17 +168,15 @@ export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: Link
     const ownIn = burst.inside, ownBg = burst.background;
     const k = exposureOf.get(key);
     const inF = Math.max(1, fleetInMs), outF = Math.max(1, fleetOutMs);
-    const rbgF = (Math.max(0, bgAll - ownBg) + 1) / outF;
-    const rinF = (Math.max(0, plainAll - ownIn) + inF / outF) / inF;
+    const xBgF = Math.max(0, bgAll - ownBg) + 1, xInF = Math.max(0, plainAll - ownIn) + inF / outF;
+    const rbgF = xBgF / outF, rinF = xInF / inF;
     const fd = fleetDst.get(dst);
     const ownUsed = own !== undefined && own.inside + own.background === ownIn + ownBg && ownIn + ownBg > 0 && k !== undefined;
     const inD = (fd?.inMs ?? 0) - (ownUsed ? k.insideMs : 0), outD = (fd?.outMs ?? 0) - (ownUsed ? k.observedMs - k.insideMs : 0);
-    if (!fd || inD <= 0 || outD <= 0) return odds(rbgF, rinF);
+    if (!fd || inD <= 0 || outD <= 0) return odds(xInF, inF, xBgF, outF);
     // DST_PRIOR pseudo-alerts, split between inside and background as the fleet's rates would.
     const eIn = rinF * inD, eBg = rbgF * outD;
-    const rbg = (Math.max(0, fd.background - ownBg) + (DST_PRIOR * eBg) / (eIn + eBg)) / outD;
-    const rin = (Math.max(0, fd.inside - ownIn) + (DST_PRIOR * eIn) / (eIn + eBg)) / inD;
-    return odds(rbg, rin);
+    return odds(Math.max(0, fd.inside - ownIn) + (DST_PRIOR * eIn) / (eIn + eBg), inD, Math.max(0, fd.background - ownBg) + (DST_PRIOR * eBg) / (eIn + eBg), outD);
   };
   return { enrichment: { fleet, pooled, perKey, perHost }, noiseWeight };
 }

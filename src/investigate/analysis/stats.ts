@@ -121,6 +121,37 @@ export function erfc(x: number): number {
   return Math.exp(-x * x) / Math.sqrt(Math.PI) / f;
 }
 
+/**
+ * Regularized incomplete beta I_x(a, b) = P(Beta(a, b) ≤ x), a, b > 0 (continued fraction,
+ * modified Lentz; the symmetry I_x(a, b) = 1 − I_{1−x}(b, a) keeps it in its fast region).
+ */
+export function betaCdf(x: number, a: number, b: number): number {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  if (x > (a + 1) / (a + b + 2)) return 1 - betaCdf(1 - x, b, a);
+  const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log1p(-x)) / a;
+  const tiny = 1e-300;
+  let c = 1, d = 1 - ((a + b) * x) / (a + 1);
+  d = Math.abs(d) < tiny ? tiny : d; d = 1 / d;
+  let f = d;
+  for (let m = 1; m < 500; m++) {
+    for (const num of [(m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m)), (-(a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1))]) {
+      d = 1 + num * d; d = Math.abs(d) < tiny ? tiny : d; d = 1 / d;
+      c = 1 + num / c; c = Math.abs(c) < tiny ? tiny : c;
+      f *= c * d;
+    }
+    if (Math.abs(c * d - 1) < 1e-15) break;
+  }
+  return Math.min(1, Math.max(0, front * f));
+}
+
+/** The q-quantile of Beta(a, b) (bisection on betaCdf; absolute error below 1e-12). */
+export function betaQuantile(q: number, a: number, b: number): number {
+  let lo = 0, hi = 1;
+  for (let i = 0; i < 45; i++) { const m = (lo + hi) / 2; if (betaCdf(m, a, b) < q) lo = m; else hi = m; }
+  return (lo + hi) / 2;
+}
+
 /** One stratum of the enrichment test: alerts and exposure time on one source (IP or host). */
 export interface RateStratum {
   /** Alerts that fell inside tool-call time (widened by the clock skew). */
