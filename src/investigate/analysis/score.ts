@@ -64,10 +64,13 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
   const { skewMs, lagMs, graceMs } = opts;
   state.candidates.forEach((cand, c) => {
     const s = cand.span;
-    const lagEnd = Math.max(s.end, Math.min(s.end + lagMs, epEnd.get(s.episode) ?? s.end));
+    const lastCallEnd = epEnd.get(s.episode) ?? s.end;
     for (const k of cand.keys) {
       const ka = lookup(k.key);
       if (!ka) continue;
+      // The sandbox outlives the episode's last call (a final model turn, grading): a placement
+      // that binds the address until `to` says how long; without one the last call's end is all we know.
+      const lagEnd = Math.max(s.end, Math.min(s.end + lagMs, Number.isFinite(k.to) ? Math.max(lastCallEnd, k.to) : lastCallEnd));
       const lo = Math.max(s.start, k.from) - skewMs;
       const hi = Math.min(lagEnd, k.to) + skewMs;
       const viaHost = k.key.startsWith('host:');
