@@ -19,6 +19,8 @@ export class AttributionIndex {
   forgetCgroup(id: string): void { this.byCgroup.delete(id); }
   labels(cgroupId: string): CgroupLabels | undefined { return this.byCgroup.get(cgroupId); }
   knows(cgroupId: string): boolean { return this.byCgroup.has(cgroupId); }
+  /** Cgroups known now (sessions and tool calls not yet closed). */
+  get cgroupCount(): number { return this.byCgroup.size; }
 
   /** Keyed by the full 4-tuple the socket saw (the original destination, before the gateway's redirect). */
   onSyn(saddr: string, sport: number, daddr: string, dport: number, info: SynInfo): void {

@@ -175,6 +175,8 @@ export class Session {
   /** Detections that triggered policy.response.kill (their alert is never folded into an earlier one). */
   private readonly killers = new WeakSet<Detection>();
   private detectionTimer?: NodeJS.Timeout;
+  /** The cgroup ids this session registered in the runtime's attribution index (forgotten at close). */
+  private readonly cgroupIds: string[] = [];
 
   private constructor(private rt: Runtime, private slot: NetSlot, readonly opts: SessionOptions) {
     this.compiled = compilePolicy(opts.policy, { hostAddresses: rt.hostAddresses, hostRanges: rt.hostRanges });
@@ -264,7 +266,8 @@ export class Session {
   private async start(): Promise<void> {
     const t0 = process.hrtime.bigint();
     this.cgroup.create(this.limits());
-    this.rt.index.registerCgroup(this.cgroup.id(), { session: this.id, run: this.run, episode: this.episode, cgroup: this.cgroup.path });
+    this.cgroupIds.push(this.cgroup.id());
+    this.rt.index.registerCgroup(this.cgroupIds[0]!, { session: this.id, run: this.run, episode: this.episode, cgroup: this.cgroup.path });
     this.rt.sessions.set(this.id, this);
     this.dir = mkdtempSync(join(this.rt.runDir, sessionDirPrefix(this.id)));
     chmodSync(this.dir, 0o755);
@@ -372,7 +375,9 @@ export class Session {
     if (this.stoppedReason) return this.refuseStopped(spec, step, toolCallId);
     const cg = new Cgroup(this.rt.layout, `${this.cgroup.path}/call-${this.calls.size + 1}`).create(this.limits());
     const state: CallState = { session: this.id, run: this.run, episode: this.episode, step, tool_call: toolCallId, cgroup: cg, running: true, startedNs: process.hrtime.bigint() };
-    this.rt.index.registerCgroup(cg.id(), { ...this.attr(state), cgroup: cg.path });
+    const cgId = cg.id();
+    this.cgroupIds.push(cgId);
+    this.rt.index.registerCgroup(cgId, { ...this.attr(state), cgroup: cg.path });
     this.calls.set(toolCallId, state);
     this.current = state;
     const tool = spec.tool ?? 'bash';
@@ -970,7 +975,9 @@ export class Session {
     if (this.dir && !(await removeSessionDir(this.dir))) this.rt.onError(`session dir ${this.dir} kept: a mount under it did not detach (never deleted through a host workspace)`);
     this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes });
     this.rt.sessions.delete(this.id);
-    this.rt.store.flush();
+    // (a long-lived runtime runs thousands of sessions: what one leaves in the process must not add up)
+    for (const id of this.cgroupIds) this.rt.index.forgetCgroup(id);
+    this.rt.store.endSession(this.id);
     return { alerts: this.alertEvents, stats: this.stats };
   }
 }

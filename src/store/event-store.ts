@@ -132,6 +132,15 @@ export class EventStore {
     }
   }
 
+  /**
+   * A session ended: its buffered events are written and its log's fd is released (a long-lived
+   * runtime must not hold one fd per session it ever ran). A later event of it opens the log again.
+   */
+  endSession(session: string): void {
+    if (this.closed) return;
+    try { this.flush(); } finally { this.log.closeSession(session); }
+  }
+
   /** Flushes this store's buffer first; ordered by ts then id. */
   query(q: EventQuery = {}): CorralEvent[] {
     this.assertOpen();

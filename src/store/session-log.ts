@@ -29,6 +29,14 @@ export class SessionLogWriter {
     this.fds.clear();
   }
 
+  /** Releases one session's fd (it ended); a later line for it opens the log again. */
+  closeSession(session: string): void {
+    const fd = this.fds.get(session);
+    if (fd === undefined) return;
+    this.fds.delete(session);
+    closeSync(fd);
+  }
+
   private fdFor(session: string): number {
     const existing = this.fds.get(session);
     if (existing !== undefined) return existing;

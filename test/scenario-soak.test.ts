@@ -1,0 +1,58 @@
+// Why this exists: a long-lived runtime (`corral serve`, a trainer's own process) runs thousands
+// of episodes, so whatever a closed session leaves behind in the Corral process grows with their
+// number. A soak of 300 sessions found two such leftovers: every closed session kept its event
+// log's descriptor open (one fd per session until the store closed: EMFILE — and every spawn,
+// accept and sandbox failing — after RLIMIT_NOFILE sessions), and every session and tool-call
+// cgroup id stayed in the attribution index. Real sandboxes, in the lab.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
+
+let fx: Fixture;
+before(async () => { fx = await startFixture([{ name: 'registry.test', ip: '198.51.100.10', services: [{ kind: 'http', port: 80 }] }], 'labsk'); });
+after(async () => { await fx?.close(); });
+
+/** This process's descriptors open on a file under dir. */
+function fdsUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try { target = readlinkSync(`/proc/self/fd/${fd}`); } catch { continue; }
+    if (target.startsWith(`${dir}/`)) out.push(target);
+  }
+  return out;
+}
+
+test('closed sessions leave no event-log descriptor and no attribution entries behind', async () => {
+  const sessionsDir = join(fx.home, 'sessions');
+  const ids: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const s = await fx.rt.createSession({ policy: labPolicy(), run: 'soak', episode: `ep${i}` });
+    ids.push(s.id);
+    await s.exec({ command: 'echo hi', step: 1, toolCallId: `ep${i}:1` });
+    // a background process the episode leaves running, and a call that times out
+    await s.exec({ command: 'nohup sleep 30 >/dev/null 2>&1 & echo bg', step: 2, toolCallId: `ep${i}:2` });
+    if (i % 3 === 0) await s.exec({ command: 'sleep 5', step: 3, toolCallId: `ep${i}:3`, timeoutMs: 300 });
+    await s.close();
+  }
+  assert.deepEqual(fdsUnder(sessionsDir), [], 'a closed session keeps no descriptor on its event log');
+  assert.equal(fx.rt.index.cgroupCount, 0, 'a closed session leaves none of its cgroup ids in the attribution index');
+  // the logs are still complete: every session's events, its end included, can be read back
+  for (const id of ids) {
+    const kinds = fx.rt.store.query({ session: id }).map((e) => e.kind);
+    assert.ok(kinds.includes('session.start') && kinds.includes('session.end'), `${id}: ${kinds.join(',')}`);
+    assert.equal(kinds.filter((k) => k === 'toolcall.end').length, Number(id === ids[0] || id === ids[3]) + 2);
+  }
+  // a session that is still open keeps its log open and its ids known (the release is at close, not before)
+  const open = await fx.rt.createSession({ policy: labPolicy(), run: 'soak', episode: 'open' });
+  try {
+    await open.exec({ command: 'true', step: 1 });
+    fx.rt.store.flush();
+    assert.equal(fdsUnder(sessionsDir).length, 1);
+    assert.equal(fx.rt.index.cgroupCount, 2);
+  } finally { await open.close(); }
+  assert.deepEqual(fdsUnder(sessionsDir), []);
+  assert.equal(fx.rt.index.cgroupCount, 0);
+});
