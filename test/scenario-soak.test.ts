@@ -45,6 +45,13 @@ test('closed sessions leave no event-log descriptor and no attribution entries b
     assert.ok(kinds.includes('session.start') && kinds.includes('session.end'), `${id}: ${kinds.join(',')}`);
     assert.equal(kinds.filter((k) => k === 'toolcall.end').length, Number(id === ids[0] || id === ids[3]) + 2);
   }
+  // an event of a closed session that still comes (a flow record later than close's wait for it) is
+  // written to its log, and the log is released again
+  const late = await fx.rt.createSession({ policy: labPolicy(), run: 'soak', episode: 'late' });
+  await late.close();
+  late.emit('flow', { flow_id: 'f-late', bytes_up: 1, bytes_down: 2 });
+  assert.deepEqual(fx.rt.store.query({ session: late.id, kind: ['flow'] }).map((e) => e.payload.flow_id), ['f-late']);
+  assert.deepEqual(fdsUnder(sessionsDir), []);
   // a session that is still open keeps its log open and its ids known (the release is at close, not before)
   const open = await fx.rt.createSession({ policy: labPolicy(), run: 'soak', episode: 'open' });
   try {

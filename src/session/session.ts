@@ -166,6 +166,8 @@ export class Session {
   private fanout: FanoutAggregator<Attribution & { pid?: number; action: 'blocked' | 'observed' }>;
   private repeats: FanoutAggregator<{ attr: Attribution; pid?: number; draft: AlertDraft; action: 'blocked' | 'observed' }>;
   private closed = false;
+  /** Set once close() has released the session's log fd: an event that still comes (a flow record later than the close's wait for it) is written at once and the fd released again. */
+  private logReleased = false;
   /** Set when policy.response.kill with scope 'session' stopped the episode: later calls are refused. */
   private stoppedReason?: string;
   private stats: CgroupStats = {};
@@ -609,6 +611,7 @@ export class Session {
     };
     this.events.push(ev);
     this.rt.store.append(ev);
+    if (this.logReleased) this.rt.store.endSession(this.id);
     this.rt.onEvent(ev);
     // Session-level events are Corral's own machinery (the namespace holder); agent activity always has a tool call.
     // (a kernel_reply — an ICMP error the sandbox's kernel sent on its own — is not the agent's either)
@@ -977,6 +980,7 @@ export class Session {
     this.rt.sessions.delete(this.id);
     // (a long-lived runtime runs thousands of sessions: what one leaves in the process must not add up)
     for (const id of this.cgroupIds) this.rt.index.forgetCgroup(id);
+    this.logReleased = true;
     this.rt.store.endSession(this.id);
     return { alerts: this.alertEvents, stats: this.stats };
   }
