@@ -250,7 +250,14 @@ export class Session {
 
   static async create(rt: Runtime, opts: SessionOptions): Promise<Session> {
     const slot = await rt.pool.acquire();
-    const s = new Session(rt, slot, opts);
+    let s: Session;
+    try {
+      s = new Session(rt, slot, opts);
+    } catch (e) {
+      // (a policy that does not compile: the slot is untouched, and must not outlive the refusal)
+      rt.pool.release(slot, true);
+      throw e;
+    }
     try {
       await s.start();
     } catch (e) {
