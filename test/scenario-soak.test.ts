@@ -63,3 +63,28 @@ test('closed sessions leave no event-log descriptor and no attribution entries b
   assert.deepEqual(fdsUnder(sessionsDir), []);
   assert.equal(fx.rt.index.cgroupCount, 0);
 });
+
+test('a call\'s output is returned whole when many sessions start and end at once', async () => {
+  // 24 sessions created at once, each running one call and closing (a trainer's rollout burst, twice):
+  // a call's pipes can reach end-of-file later than a fixed grace after its command exited. None of
+  // these calls leaves a process behind, so each must return all of its output and no
+  // "holds its output open" note (on main some returned exit 0, no output and that note).
+  const wrong: string[] = [];
+  for (let round = 0; round < 2; round++) {
+    await Promise.all(Array.from({ length: 24 }, async (_, k) => {
+      const s = await fx.rt.createSession({ policy: labPolicy(), run: 'soak', episode: `burst${round}-${k}` });
+      try {
+        const r = await s.exec({ command: `echo $((6*7)); echo err-${k} >&2`, step: 1 });
+        if (r.exitCode !== 0 || r.stdout !== '42\n' || r.stderr !== `err-${k}\n`) wrong.push(JSON.stringify([round, k, r.exitCode, r.stdout, r.stderr]));
+      } finally { await s.close(); }
+    }));
+  }
+  assert.deepEqual(wrong, []);
+  // a background process that really holds the output: the call still returns, with what was written before the exit
+  const s = await fx.rt.createSession({ policy: labPolicy(), run: 'soak', episode: 'held' });
+  try {
+    const bg = await s.exec({ command: 'sleep 30 & echo before', step: 1 });
+    assert.equal(bg.stdout, 'before\n');
+    assert.match(bg.stderr, /still holds its output open/);
+  } finally { await s.close(); }
+});

@@ -130,6 +130,8 @@ export interface ToolCallResult {
 
 /** How long the output pipes may stay open after a call's command exited, before a background process is taken to hold them. */
 const OUTPUT_GRACE_MS = 200;
+/** The longest a call waits for its pipes' end of file once no process of it runs (only an fd passed to another call's process holds them that long). */
+const OUTPUT_DRAIN_MAX_MS = 5000;
 
 interface CallState extends Attribution { cgroup: Cgroup; running: boolean; startedNs: bigint; endedNs?: bigint; statsBefore?: CgroupStats; killReason?: string; cancelled?: string }
 
@@ -418,8 +420,9 @@ export class Session {
     let stdout = '';
     let stderr = '';
     let collecting = true; // (false once the call has returned: later output of its background processes is drained and dropped)
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => { if (collecting && stdout.length < max) stdout += d.slice(0, max - stdout.length); });
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => { if (collecting && stderr.length < max) stderr += d.slice(0, max - stderr.length); });
+    let chunks = 0; // (output read so far, in reads: tells whether an I/O poll turn brought more)
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => { chunks++; if (collecting && stdout.length < max) stdout += d.slice(0, max - stdout.length); });
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => { chunks++; if (collecting && stderr.length < max) stderr += d.slice(0, max - stderr.length); });
     const timeoutMs = spec.timeoutMs ?? this.opts.policy.resources.timeout;
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; cg.kill(); }, timeoutMs);
@@ -432,8 +435,28 @@ export class Session {
     const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => {
       child.on('error', (e) => { stderr += `corral: ${e.message}\n`; resolve([null, null]); });
       child.on('exit', (c, s) => {
-        const grace = setTimeout(() => { heldOpen = true; resolve([c, s]); }, OUTPUT_GRACE_MS);
-        child.once('close', () => { clearTimeout(grace); resolve([c, s]); });
+        let finished = false;
+        let wait: NodeJS.Timeout | undefined;
+        const finish = (held: boolean): void => {
+          if (finished) return;
+          finished = true;
+          clearTimeout(wait);
+          heldOpen = held;
+          resolve([c, s]);
+        };
+        child.once('close', () => finish(false));
+        // The grace alone says nothing when Corral is busy (dozens of sandboxes starting at once): the
+        // end of file may be read well after it. After it, the call's cgroup decides. No process of the
+        // call left (they are born in it and cannot leave): nothing of it holds the pipes, their end is
+        // waited for. One left: it may hold them — what is already written is read (I/O poll turns
+        // until one brings nothing), then the call returns.
+        wait = setTimeout(() => {
+          if (!cg.populated()) { wait = setTimeout(() => finish(true), OUTPUT_DRAIN_MAX_MS); return; }
+          void (async () => {
+            for (let i = 0, seen = -1; i < 20 && !finished && seen !== chunks; i++) { seen = chunks; await ioPollTurn(); }
+            finish(true);
+          })();
+        }, OUTPUT_GRACE_MS);
       });
     });
     collecting = false;
