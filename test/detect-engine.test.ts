@@ -375,6 +375,10 @@ describe('windows', () => {
     const o3 = [['a', 0], ['b', 1], ['c', 2]].flatMap(([tc, t]) => e3.process(conn('203.0.113.1', 443, t as number, { tool_call: tc as string })));
     assert.equal(o3.length, 1);
     assert.equal(o3[0]!.event.tool_call, 'c'); // attribution comes from the triggering event
+    // a tool call id is unique only within its session: the same id in two sessions is two keys
+    const e4 = new DetectionEngine(win('{ key: tool_call, over: 10s, count: 3 }'));
+    const o4 = [['s1', 0], ['s2', 1], ['s1', 2], ['s2', 3]].flatMap(([sess, t]) => e4.process(conn('203.0.113.1', 443, t as number, { session: sess as string, tool_call: 'call-1' })));
+    assert.equal(o4.length, 0);
   });
 
   it('distinct: a scan of N distinct ports within T fires once', () => {

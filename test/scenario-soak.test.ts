@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
+import type { AlertEvent } from '../src/events/event.js';
 
 let fx: Fixture;
 before(async () => { fx = await startFixture([{ name: 'registry.test', ip: '198.51.100.10', services: [{ kind: 'http', port: 80 }] }], 'labsk'); });
@@ -87,4 +88,30 @@ test('a call\'s output is returned whole when many sessions start and end at onc
     assert.equal(bg.stdout, 'before\n');
     assert.match(bg.stderr, /still holds its output open/);
   } finally { await s.close(); }
+});
+
+test('detection windows keyed by tool call never mix two sessions that use the same tool call id', async () => {
+  // Trainers name tool calls per episode ('call-1', '1', a dataset's step ids), so the same id runs
+  // in many sessions of one runtime at once. fifo_relay_or_shell fires on two of mkfifo / netcat /
+  // an interactive shell within 30 s of one tool call: a mkfifo in one episode and `bash -i` in
+  // another must not add up to a reverse shell blamed on the second (with the first's evidence).
+  const fifoAlerts = (alerts: AlertEvent[]) => alerts.filter((a) => a.payload.rule === 'fifo_relay_or_shell');
+  const a = await fx.rt.createSession({ policy: labPolicy(), run: 'soak', episode: 'same-id-a' });
+  const b = await fx.rt.createSession({ policy: labPolicy(), run: 'soak', episode: 'same-id-b' });
+  try {
+    const ra = await a.exec({ command: 'mkfifo /tmp/f', step: 1, toolCallId: 'call-1', syncSensor: true });
+    const rb = await b.exec({ command: 'bash -i -c true 2>/dev/null', step: 1, toolCallId: 'call-1', syncSensor: true });
+    assert.equal(ra.exitCode, 0);
+    assert.deepEqual(fifoAlerts([...ra.alerts, ...rb.alerts]), []);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+  assert.deepEqual(fifoAlerts([...a.alertEvents, ...b.alertEvents]).map((x) => `${x.session}:${x.tool_call}`), []);
+  // (both in one tool call of one session is that pattern, and is reported)
+  const c = await fx.rt.createSession({ policy: labPolicy(), run: 'soak', episode: 'same-id-c' });
+  try {
+    await c.exec({ command: 'mkfifo /tmp/f; bash -i -c true 2>/dev/null', step: 1, toolCallId: 'call-1', syncSensor: true });
+  } finally { await c.close(); }
+  assert.equal(fifoAlerts(c.alertEvents).length, 1);
 });

@@ -29,7 +29,10 @@ function finite(v: unknown): number | undefined {
 }
 
 function keyValue(ev: EngineEvent, key: string): string {
-  const v = key === 'tool_call' ? ev.tool_call : key === 'episode' ? ev.episode : ev.session;
+  // A tool call id is the caller's name for it, unique only within its session: trainers reuse
+  // 'call-1' or a step number in every episode, and one engine serves all sessions of a runtime.
+  if (key === 'tool_call') return ev.tool_call === undefined ? `session:${ev.session ?? ''}` : `${ev.session ?? ''}\u0000${ev.tool_call}`;
+  const v = key === 'episode' ? ev.episode : ev.session;
   return v ?? `session:${ev.session ?? ''}`;
 }
 
