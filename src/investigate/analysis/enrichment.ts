@@ -151,8 +151,14 @@ export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: Link
   // included), the share inside is Beta(xIn, xBg)-distributed and fixes ρ = (1 − q)/q · inMs/outMs;
   // q is taken at its ENRICHMENT_QUANTILE, so a small excess that chance explains gives no odds
   // against noise, while a destination seen only inside calls still does.
+  // (memoised: the quantile is a 45-step bisection of the Beta CDF, and alerts of one destination
+  // and burst share their counts; 10 M calls' 27 k alerts took 0.35 s without it)
+  const quantiles = new Map<string, number>();
   const odds = (xIn: number, inMs: number, xBg: number, outMs: number): number => {
-    const q = betaQuantile(ENRICHMENT_QUANTILE, Math.max(xIn, 1e-6), Math.max(xBg, 1e-6));
+    const a = Math.max(xIn, 1e-6), b = Math.max(xBg, 1e-6);
+    const qk = `${a}|${b}`;
+    let q = quantiles.get(qk);
+    if (q === undefined) { q = betaQuantile(ENRICHMENT_QUANTILE, a, b); quantiles.set(qk, q); }
     const rho = q <= 0 ? Infinity : ((1 - q) / q) * (inMs / outMs);
     return rho >= 1 ? NOISE_WEIGHT_RANGE[1] : Math.min(NOISE_WEIGHT_RANGE[1], Math.max(NOISE_WEIGHT_RANGE[0], rho / (1 - rho)));
   };
