@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
+import { MAX_WARNINGS } from '../src/session/runtime.js';
 import type { AlertEvent } from '../src/events/event.js';
 
 let fx: Fixture;
@@ -114,4 +115,16 @@ test('detection windows keyed by tool call never mix two sessions that use the s
     await c.exec({ command: 'mkfifo /tmp/f; bash -i -c true 2>/dev/null', step: 1, toolCallId: 'call-1', syncSensor: true });
   } finally { await c.close(); }
   assert.equal(fifoAlerts(c.alertEvents).length, 1);
+});
+
+test('a long-lived runtime keeps its recent warnings, not every warning it ever had; each is still emitted', () => {
+  let emitted = 0;
+  const count = (): void => { emitted++; };
+  fx.rt.on('warning', count);
+  try {
+    for (let i = 0; i < 2 * MAX_WARNINGS + 500; i++) fx.rt.onError(`soak warning ${i}`);
+  } finally { fx.rt.off('warning', count); }
+  assert.equal(emitted, 2 * MAX_WARNINGS + 500);
+  assert.ok(fx.rt.warnings.length <= 2 * MAX_WARNINGS && fx.rt.warnings.length >= MAX_WARNINGS, String(fx.rt.warnings.length));
+  assert.equal(fx.rt.warnings.at(-1), `soak warning ${2 * MAX_WARNINGS + 499}`);
 });

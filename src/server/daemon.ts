@@ -108,8 +108,6 @@ export class CorralDaemon {
       await rt.close();
       throw e;
     }
-    // the first screened command compiles the shell grammar (~1 s): pay it now, not in a client's call
-    try { rt.checker?.check('true', { tool: 'bash' }); } catch (e) { rt.onError(e); }
     const idle = opts.sessionIdleMs ?? 30 * 60_000;
     d.reaper = setInterval(() => d.reap(idle), Math.min(REAP_EVERY_MS, idle)).unref();
     return d;

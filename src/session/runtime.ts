@@ -50,6 +50,9 @@ export interface RuntimeOptions {
 /** The pre-execution command screen (src/detect/check.ts), loaded lazily: its parser is WebAssembly. */
 export interface CommandScreen { check(text: string, opts: { tool?: 'bash' | 'python' }): import('../detect/check.js').CheckResult }
 
+/** Warnings a runtime keeps for `warnings` (older ones were emitted as events and are dropped). */
+export const MAX_WARNINGS = 1000;
+
 export class Runtime extends EventEmitter {
   readonly layout: CgroupLayout;
   readonly cgroupRoot = 'corral';
@@ -145,6 +148,9 @@ export class Runtime extends EventEmitter {
         try {
           const { CommandChecker } = await import('../detect/check.js');
           this.checker = CommandChecker.create({ extraRules: userRules });
+          // The first screened command compiles the shell grammar's code on the event loop: pay it
+          // here, before any sandbox's gateway timers run, not in some session's first call.
+          this.checker.check('true', { tool: 'bash' });
         } catch (e) { this.onError(`command screening unavailable: ${(e as Error).message}`); }
       }
       this.gateway = await new Gateway({ flowUpdateMs: this.opts.flowUpdateMs }).start();
@@ -272,9 +278,12 @@ export class Runtime extends EventEmitter {
   onError(e: unknown): void {
     const msg = e instanceof Error ? e.message : String(e);
     this.errors.push(msg);
+    // a long-lived runtime (corral serve, a trainer) keeps the recent ones: a warning that repeats per session must not grow memory for ever
+    if (this.errors.length > 2 * MAX_WARNINGS) this.errors.splice(0, this.errors.length - MAX_WARNINGS);
     this.emit('warning', msg);
   }
 
+  /** The most recent warnings (at least the last MAX_WARNINGS); every one is also emitted as a 'warning' event. */
   get warnings(): string[] { return this.errors; }
 
   createSession(opts: SessionOptions): Promise<Session> {
