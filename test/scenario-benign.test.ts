@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
@@ -54,6 +54,21 @@ test('a connection a background process still holds when the session closes gets
     assert.ok(Number(flows[0]!.payload.bytes_down) >= 65536, JSON.stringify(flows[0]!.payload));
     assert.equal(flows[0]!.tool_call, 'holder');
   } finally { await s.close(); }
+});
+
+test('corral replay into a log (not a terminal) writes a progress line per 2 s and the last one, not one per episode', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-replay-progress-'));
+  const input = join(dir, 'episodes.jsonl');
+  writeFileSync(input, Array.from({ length: 12 }, (_, i) => JSON.stringify({ episode: `quick-${i}`, step: 1, command: 'true' })).join('\n') + '\n');
+  const main = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [main, 'replay', '--parallel', '2', '--home', fx.home, input], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const seconds = (Date.now() - t0) / 1000;
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => /^corral replay: \d+\/12 episodes/.test(l));
+  assert.ok(lines.length <= 2 + Math.ceil(seconds / 2), `${lines.length} progress lines in ${seconds.toFixed(1)} s:\n${lines.join('\n')}`);
+  assert.match(lines.at(-1)!, /^corral replay: 12\/12 episodes · 12\/12 tool calls/);
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test('corral replay: JSON lines per tool call with alerts attributed (even when raised later), exit 3', async () => {

@@ -157,7 +157,8 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
         doneEps++;
         alertCount += alerts.length;
         if (values.json) for (const o of outs) io.stdout.write(`${JSON.stringify(o)}\n`);
-        draw(true);
+        // (throttled like every update — one line per 2 s in a log, not one per episode — but the last is always shown)
+        draw(doneEps === episodes.length);
       },
     });
   } finally {
