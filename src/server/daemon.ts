@@ -59,6 +59,9 @@ class HttpError extends Error {
 interface Client { pid: number; uid: number; /** /proc/PID/stat start time: tells the client from a later process given the same pid. */ start?: string }
 interface Held { session: Session; lastUsed: number; busy: boolean; client: Client | undefined; keep: boolean }
 
+/** Why a call still running when the daemon stops was killed (its client reads it as `cancelled`). */
+const STOPPING = 'the corral daemon is stopping';
+
 export class CorralDaemon {
   readonly socketPath: string;
   private readonly held = new Map<string, Held>();
@@ -67,6 +70,8 @@ export class CorralDaemon {
   private readonly server: http.Server;
   private reaper?: NodeJS.Timeout;
   private closing?: Promise<void>;
+  /** Requests being answered (close() lets them finish before it drops connections). */
+  private answering = 0;
   /** Sessions answered as closed whose sandbox is still being torn down (close() and reports wait). */
   private readonly teardowns = new Map<string, Promise<unknown>>();
   private readonly startedAt = Date.now();
@@ -133,12 +138,16 @@ export class CorralDaemon {
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.reaper);
+      // no new connections; idle keep-alive ones go now, ones with a request in flight get its answer
       const stopped = new Promise<void>((r) => this.server.close(() => r()));
-      this.server.closeAllConnections();
+      this.server.closeIdleConnections();
       // running calls are killed first and allowed to finish their bookkeeping, then torn down
       const held = [...this.held.values()];
-      for (const h of held) h.session.cancelRunning();
+      for (const h of held) h.session.cancelRunning(STOPPING);
       for (let i = 0; i < 100 && held.some((h) => h.busy); i++) await new Promise((r) => setTimeout(r, 50));
+      // a killed call's client reads what happened to it (exit code, output so far, why), not a hang-up
+      for (let i = 0; i < 100 && this.answering > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      this.server.closeAllConnections();
       await Promise.allSettled(held.map((h) => h.session.close()));
       this.held.clear();
       await Promise.allSettled([...this.teardowns.values()]);
@@ -168,6 +177,11 @@ export class CorralDaemon {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    this.answering++;
+    try { await this.handleCounted(req, res); } finally { this.answering--; }
+  }
+
+  private async handleCounted(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const t0 = performance.now();
     let path: string;
     // (Node's parser accepts request targets URL cannot parse, e.g. "http://[")
@@ -278,7 +292,7 @@ export class CorralDaemon {
       const { alerts } = await this.closeAnswering(h.session);
       return {
         session: h.session.id, exit_code: result.exitCode, signal: result.signal, duration_ms: Math.round(result.durationMs), timed_out: result.timedOut,
-        verdict: verdictOf(alerts), alerts: alerts.map(alertJson), sensor: this.runtime.sensorState, via: 'daemon',
+        verdict: verdictOf(alerts), alerts: alerts.map(alertJson), sensor: this.runtime.sensorState, via: 'daemon', ...(result.cancelled ? { cancelled: result.cancelled } : {}),
         ...(r.stdio === 'capture' ? { stdout: result.stdout, stderr: result.stderr } : {}),
       };
     } finally {
@@ -299,7 +313,7 @@ export class CorralDaemon {
     const x = await this.call(h, res, { command: r.command ?? r.argv!.join(' '), argv: r.argv, tool: r.tool, step: r.step, toolCallId: r.tool_call_id, timeoutMs: r.timeout_ms, maxOutput: r.max_output });
     return {
       session: id, tool_call_id: x.toolCallId, step: x.step, exit_code: x.exitCode, signal: x.signal, duration_ms: Math.round(x.durationMs),
-      timed_out: x.timedOut, stdout: x.stdout, stderr: x.stderr, alerts: x.alerts.map(alertJson),
+      timed_out: x.timedOut, stdout: x.stdout, stderr: x.stderr, alerts: x.alerts.map(alertJson), ...(x.cancelled ? { cancelled: x.cancelled } : {}),
     };
   }
 

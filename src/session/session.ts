@@ -126,6 +126,8 @@ export interface ToolCallResult {
   stderr: string;
   /** Alerts attributed to this tool call so far. */
   alerts: AlertEvent[];
+  /** Set when the call was stopped from outside (its client left, Corral is stopping): why. */
+  cancelled?: string;
 }
 
 /** How long the output pipes may stay open after a call's command exited, before a background process is taken to hold them. */
@@ -488,7 +490,7 @@ export class Session {
     this.limitAlerts(state, st, timedOut, timeoutMs, [resEv.id]);
     const exitCode = timedOut ? 124 : code;
     this.emit('toolcall.end', { exit_code: exitCode, signal, duration_ms: durationMs, timed_out: timedOut, stdout_bytes: stdout.length, stderr_bytes: stderr.length, ...(state.cancelled ? { cancelled: state.cancelled } : {}) }, { attr: this.attr(state) });
-    return { toolCallId, step, exitCode, signal, durationMs, timedOut, stdout, stderr, alerts: this.alertsFor(toolCallId) };
+    return { toolCallId, step, exitCode, signal, durationMs, timedOut, stdout, stderr, alerts: this.alertsFor(toolCallId), ...(state.cancelled ? { cancelled: state.cancelled } : {}) };
   }
 
   /**
