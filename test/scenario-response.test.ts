@@ -8,6 +8,10 @@ import assert from 'node:assert/strict';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
 import { DEMO_FAR_HOSTS } from '../src/cli/demo-scenario.js';
 import { parsePolicy, PolicyError } from '../src/policy/index.js';
+import { existsSync } from 'node:fs';
+
+/** The kernel records UDP source ports (Linux 6.3+): DNS queries are joined to their sender exactly. */
+const SOURCE_PORTS = existsSync('/sys/kernel/tracing/events/sock/sock_send_length');
 
 let fx: Fixture;
 before(async () => { fx = await startFixture(DEMO_FAR_HOSTS, 'labrs'); });
@@ -106,14 +110,20 @@ open("/workspace/survived", "w").write("yes")`;
     assert.equal(r2.exitCode, 0, `the resolving call was not killed: ${r2.stderr}`);
     assert.equal(r2.stdout.trim(), 'done');
     const r3 = await s.exec({ command: 'sleep 2.5; test -e survived && echo alive || echo gone', step: 3, toolCallId: 'dns-3', timeoutMs: 20_000 });
-    assert.equal(r3.stdout.trim(), 'gone', 'the beacon (step 1) was killed before it could finish');
     const { alerts } = await s.close();
     const dnsAlert = alerts.find((a) => a.payload.rule === 'dns.mining_pool');
     assert.ok(dnsAlert, JSON.stringify(alerts.map((a) => [a.tool_call, a.payload.rule])));
-    assert.equal(dnsAlert.tool_call, 'dns-1');
-    assert.equal(dnsAlert.payload.action, 'killed', 'the beacon, step 1\'s process, was killed');
     const q = s.events.find((e) => e.kind === 'dns' && /supportxmr/.test(String(e.payload.name)));
     const seen = JSON.stringify(s.events.filter((e) => e.kind === 'dns').map((e) => [e.tool_call, e.pid, e.payload.name, e.payload.attribution]));
+    if (!SOURCE_PORTS) {
+      // A kernel before 6.3 (no sock:sock_send_length): the join is by time, a guess here — kept, marked, and never killed on.
+      assert.equal(q?.payload.attribution, 'ambiguous', seen);
+      assert.notEqual(dnsAlert.payload.action, 'killed');
+      return;
+    }
+    assert.equal(r3.stdout.trim(), 'gone', 'the beacon (step 1) was killed before it could finish');
+    assert.equal(dnsAlert.tool_call, 'dns-1');
+    assert.equal(dnsAlert.payload.action, 'killed', 'the beacon, step 1\'s process, was killed');
     assert.equal(q?.payload.attribution, 'kernel', seen);
     assert.equal(q?.tool_call, 'dns-1', seen);
     // every one of step 2's lookups is step 2's, by its source port too

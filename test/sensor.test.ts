@@ -220,7 +220,7 @@ process.stdout.write(JSON.stringify(out))})()`;
     assert.equal(eb?.signal, 9);
   });
 
-  it('records the source port of UDP sends to port 53 (connected) and of unconnected sends, outside the host netns only', async () => {
+  it('records the source port of UDP sends to port 53 (connected) and of unconnected sends, outside the host netns only', { skip: existsSync('/sys/kernel/tracing/events/sock/sock_send_length') ? false : 'no sock:sock_send_length (Linux < 6.3)' }, async () => {
     // In a network namespace of its own (like a sandbox); the same sends from the host's namespace are not recorded.
     const py = `import socket, json
 c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.connect(("127.0.0.1", 53)); c.send(b"q")
