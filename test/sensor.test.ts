@@ -12,6 +12,8 @@ import net from 'node:net';
 import { BpftraceSensor, type SensorRecord, type ExecRecord, type ConnectRecord, type SynRecord, type ExitRecord, type UdpSourceRecord } from '../src/sensors/bpftrace-sensor.js';
 import { KmsgDropReader, parseDropMessage, parseKmsgRecord, type DropRecord } from '../src/sensors/kmsg-drops.js';
 import { decodeSockaddr, RecordAssembler, unescapeBpfJson } from '../src/sensors/bpftrace-records.js';
+import { buildProgram } from '../src/sensors/bpftrace-program.js';
+import { alertForDeniedSocket } from '../src/alerts/network-alerts.js';
 
 const CG_ROOT = '/sys/fs/cgroup/unified';
 const isRoot = process.getuid?.() === 0;
@@ -75,6 +77,22 @@ describe('decoders (pure)', () => {
     a.line(L('K\\t42\\t7\\t300\\t1\\t40\\t1\\t97\\tpy\\tthon'));
     a.line(L('K\\t43\\t8\\t301\\t1\\t2\\t3\\t1\\tping'));
     assert.deepEqual(out, [{ kind: 'socket_denied', tsNs: 300n, pid: 7, ppid: 1, cgroupId: '42', family: 40, type: 1, errno: 97, comm: 'py\tthon' }]);
+  });
+
+  it('reads socket() arguments from saved registers on x86_64 only; elsewhere a refused socket is still recorded, family and type unknown', () => {
+    assert.match(buildProgram({ arch: 'x64' }), /struct pt_regs \*\)/);
+    const other = buildProgram({ arch: 'arm64' });
+    assert.doesNotMatch(other, /struct pt_regs \*\)/);
+    assert.match(other, /tracepoint:syscalls:sys_exit_socket/);
+    const out: SensorRecord[] = [];
+    const a = new RecordAssembler({ keep: () => true, emit: (r) => out.push(r) });
+    a.line(`{"type": "printf", "data": "K\\t42\\t7\\t300\\t1\\t-1\\t-1\\t1\\tping\\n"}`);
+    assert.deepEqual(out, [{ kind: 'socket_denied', tsNs: 300n, pid: 7, ppid: 1, cgroupId: '42', family: -1, type: -1, errno: 1, comm: 'ping' }]);
+    const eperm = alertForDeniedSocket({ family: -1, type: -1, errno: 1 });
+    assert.equal(eperm.rule, 'socket.raw');
+    assert.match(eperm.message, /EPERM: a raw or packet socket; family and type not read/);
+    assert.equal(alertForDeniedSocket({ family: -1, type: -1, errno: 97 }).rule, 'socket.family');
+    assert.match(alertForDeniedSocket({ family: 17, type: 3, errno: 1 }).message, /^socket\(/);
   });
 
   it('decodes UDP source-port lines (the DNS join) and drops impossible ports and unwanted cgroups', () => {

@@ -95,6 +95,13 @@ const TYPES: Record<number, string> = { 1: 'SOCK_STREAM', 2: 'SOCK_DGRAM', 3: 'S
  * kernel attack surface no tool call needs. Nothing left the sandbox: the alert says someone tried.
  */
 export function alertForDeniedSocket(d: { family: number; type: number; errno: number }): AlertDraft {
+  // family and type are -1 where the sensor does not read them (registers of an architecture other than x86_64)
+  if (d.family < 0) {
+    const reason = 'Only TCP through Corral\'s gateway, DNS to Corral\'s resolver, and unix and netlink sockets are available in this sandbox; a socket() was refused.';
+    return d.errno === 1
+      ? { rule: 'socket.raw', category: 'policy_violation', severity: 'medium', attack: ['T1095'], reason, message: 'socket() refused by the sandbox (EPERM: a raw or packet socket; family and type not read on this architecture)' }
+      : { rule: 'socket.family', category: 'policy_violation', severity: 'low', attack: ['T1095'], reason, message: 'socket() refused by the sandbox (EAFNOSUPPORT: a family not available in sandboxes; family and type not read on this architecture)' };
+  }
   const fam = FAMILIES[d.family] ?? `family ${d.family}`, type = TYPES[d.type] ?? `type ${d.type}`;
   const what = `socket(${fam}, ${type})`;
   const reason = `Only TCP through Corral's gateway, DNS to Corral's resolver, and unix and netlink sockets are available in this sandbox; ${what} was refused.`;

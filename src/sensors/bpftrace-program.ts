@@ -79,7 +79,7 @@ tracepoint:sock:sock_send_length /args->protocol == 17 && args->ret > 0${inSandb
  * `hostNetns`: inode of the network namespace Corral runs in; datagram sends from it are not
  * traced (0 traces all). Sandboxes always live in namespaces of their own.
  */
-export function buildProgram(opts: { hostNetns?: number; udpSource?: boolean } = {}): string {
+export function buildProgram(opts: { hostNetns?: number; udpSource?: boolean; arch?: string } = {}): string {
   const hostNs = Math.max(0, Math.floor(opts.hostNetns ?? 0));
   const inSandboxNs = hostNs ? ` && curtask->nsproxy->net_ns->ns.inum != ${hostNs}` : '';
   return `
@@ -185,10 +185,12 @@ tracepoint:syscalls:sys_enter_sendmmsg /args->vlen > 0 && args->mmsg->msg_hdr.ms
 
 // A socket() seccomp refused never reaches sys_enter (seccomp runs first), but sys_exit fires; its
 // arguments are read back from the task's saved registers (x86_64: pt_regs at the top of the 16 KiB
-// kernel stack; di = family, si = type).
+// kernel stack; di = family, si = type). Elsewhere that layout is not assumed: family and type are -1.
 tracepoint:syscalls:sys_exit_socket /(args->ret == -1 || args->ret == -97)${inSandboxNs}/ {
-  $regs = (struct pt_regs *)((uint64)curtask->stack + 16384 - sizeof(struct pt_regs));
-  printf("K\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%d\\t%d\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, $regs->di & 0xffff, $regs->si & 0xf, -args->ret, comm);
+${(opts.arch ?? process.arch) === 'x64'
+    ? `  $regs = (struct pt_regs *)((uint64)curtask->stack + 16384 - sizeof(struct pt_regs));
+  printf("K\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%d\\t%d\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, $regs->di & 0xffff, $regs->si & 0xf, -args->ret, comm);`
+    : `  printf("K\\t%llu\\t%d\\t%llu\\t%d\\t-1\\t-1\\t%d\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, -args->ret, comm);`}
 }
 
 ${opts.udpSource === false ? '' : udpSourceProbe(inSandboxNs)}tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->newstate == 2/ {
