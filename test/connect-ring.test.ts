@@ -29,3 +29,18 @@ test('dnsSender: the newest send from the query\'s source port within 2 s before
   q.pushSource(src('cg-1', 11, 40000, 1n * S + 10n));
   assert.deepEqual(q.dnsSender(40000, 2n * S), { rec: src('cg-1', 11, 40000, 1n * S + 10n), ambiguous: false });
 });
+
+test('a cgroup past its record budget makes a join that found someone else\'s record a guess (both joins)', () => {
+  const r = new ConnectRing();
+  // call 2 resolved from port 40000 (on record); call 1 then spent its budget and sent unrecorded
+  r.pushSource(src('cg-2', 20, 40000, 10n * S));
+  r.push({ kind: 'connect', tsNs: 10n * S, pid: 20, ppid: 1, cgroupId: 'cg-2', family: 'inet', ip: '10.0.0.1', port: 53, comm: 'getent' });
+  assert.equal(r.dnsSender(40000, 10n * S + 100n)?.ambiguous, false, 'no overflow yet: exact');
+  r.pushOverflow({ kind: 'overflow', tsNs: 10n * S + 50n, pid: 10, cgroupId: 'cg-1' });
+  assert.equal(r.dnsSender(40000, 10n * S + 100n)?.ambiguous, true);
+  assert.equal(r.findDns(10n * S + 100n)?.ambiguous, true);
+  // the overflowing call's own record stays exact; an overflow long before the window does not count
+  r.pushOverflow({ kind: 'overflow', tsNs: 10n * S + 60n, pid: 20, cgroupId: 'cg-2' });
+  r.pushSource(src('cg-1', 10, 40001, 20n * S));
+  assert.equal(r.dnsSender(40001, 20n * S + 100n)?.ambiguous, false);
+});

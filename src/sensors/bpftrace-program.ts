@@ -27,6 +27,9 @@
 //                                       unconnected one (dport 0), with its source port: the resolver sees
 //                                       that port, so a DNS query is joined to its sender exactly; only
 //                                       outside the host's network namespace, at most DNS_BURST per cgroup per ms
+//   O cg pid ts                         a cgroup went past one of the budgets above (U, D, or N on a
+//                                       non-stream socket) in this window: its next sends in the window go
+//                                       unrecorded, so a join that found someone else's record is a guess
 //   K cg pid ts ppid family type errno comm   socket() refused by the sandbox's seccomp filter (EPERM:
 //                                       raw or packet; EAFNOSUPPORT: vsock and other families),
 //                                       only outside the host's network namespace; family and type
@@ -67,6 +70,7 @@ tracepoint:sock:sock_send_length /args->protocol == 17 && args->ret > 0${inSandb
   if ($udport == 0 || $udport == 0x3500) {
     if (nsecs - @dwin[cgroup] > ${SEND_WINDOW_NS}) { @dwin[cgroup] = nsecs; @dcnt[cgroup] = 0; }
     @dcnt[cgroup]++;
+    if (@dcnt[cgroup] == ${DNS_BURST} + 1) { printf("O\\t%llu\\t%d\\t%llu\\n", cgroup, pid, nsecs); }
     if (@dcnt[cgroup] <= ${DNS_BURST}) {
       printf("D\\t%llu\\t%d\\t%llu\\t%d\\t%d\\n", cgroup, pid, nsecs, $usk->__sk_common.skc_num, (($udport & 0xff) << 8) | ($udport >> 8));
     }
@@ -144,6 +148,7 @@ tracepoint:syscalls:sys_enter_connect {
   if ($stype != 1) {
     if (nsecs - @cwin[cgroup] > ${SEND_WINDOW_NS}) { @cwin[cgroup] = nsecs; @ccnt[cgroup] = 0; }
     @ccnt[cgroup]++;
+    if (@ccnt[cgroup] == ${SEND_BURST} + 1) { printf("O\\t%llu\\t%d\\t%llu\\n", cgroup, pid, nsecs); }
     if (@ccnt[cgroup] > ${SEND_BURST}) { $ok = 0; }
   }
   $fam = $ok ? args->uservaddr->sa_family : 0;
@@ -158,6 +163,7 @@ tracepoint:syscalls:sys_enter_connect {
 tracepoint:syscalls:sys_enter_sendto /args->addr != 0${inSandboxNs}/ {
   if (nsecs - @uwin[cgroup] > ${SEND_WINDOW_NS}) { @uwin[cgroup] = nsecs; @ucnt[cgroup] = 0; }
   @ucnt[cgroup]++;
+  if (@ucnt[cgroup] == ${SEND_BURST} + 1) { printf("O\\t%llu\\t%d\\t%llu\\n", cgroup, pid, nsecs); }
   $fam = @ucnt[cgroup] <= ${SEND_BURST} ? args->addr->sa_family : 0;
   if ($fam == 2) {
     printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(args->addr, 8), comm);
@@ -170,6 +176,7 @@ tracepoint:syscalls:sys_enter_sendto /args->addr != 0${inSandboxNs}/ {
 tracepoint:syscalls:sys_enter_sendmsg /args->msg->msg_name != 0${inSandboxNs}/ {
   if (nsecs - @uwin[cgroup] > ${SEND_WINDOW_NS}) { @uwin[cgroup] = nsecs; @ucnt[cgroup] = 0; }
   @ucnt[cgroup]++;
+  if (@ucnt[cgroup] == ${SEND_BURST} + 1) { printf("O\\t%llu\\t%d\\t%llu\\n", cgroup, pid, nsecs); }
   if (@ucnt[cgroup] <= ${SEND_BURST}) {
     printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(uptr(args->msg->msg_name), 24), comm);
   }
@@ -178,6 +185,7 @@ tracepoint:syscalls:sys_enter_sendmsg /args->msg->msg_name != 0${inSandboxNs}/ {
 tracepoint:syscalls:sys_enter_sendmmsg /args->vlen > 0 && args->mmsg->msg_hdr.msg_name != 0${inSandboxNs}/ {
   if (nsecs - @uwin[cgroup] > ${SEND_WINDOW_NS}) { @uwin[cgroup] = nsecs; @ucnt[cgroup] = 0; }
   @ucnt[cgroup]++;
+  if (@ucnt[cgroup] == ${SEND_BURST} + 1) { printf("O\\t%llu\\t%d\\t%llu\\n", cgroup, pid, nsecs); }
   if (@ucnt[cgroup] <= ${SEND_BURST}) {
     printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(uptr(args->mmsg->msg_hdr.msg_name), 24), comm);
   }

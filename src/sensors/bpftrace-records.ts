@@ -21,7 +21,9 @@ export interface SynRecord { kind: 'syn'; tsNs: bigint; pid: number; cgroupId: s
 export interface SocketDeniedRecord { kind: 'socket_denied'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; family: number; type: number; errno: number; comm: string }
 /** A UDP datagram's source port, sent to port 53 (connected socket) or unconnected (dport 0): joins a DNS query to its sender. */
 export interface UdpSourceRecord { kind: 'udp_source'; tsNs: bigint; pid: number; cgroupId: string; sport: number; dport: number }
-export type SensorRecord = ExecRecord | ExitRecord | ConnectRecord | SynRecord | SocketDeniedRecord | UdpSourceRecord;
+/** A cgroup went past a datagram record budget (U, D, or N on a non-stream socket): its next sends in that window are unrecorded. */
+export interface BudgetOverflowRecord { kind: 'overflow'; tsNs: bigint; pid: number; cgroupId: string }
+export type SensorRecord = ExecRecord | ExitRecord | ConnectRecord | SynRecord | SocketDeniedRecord | UdpSourceRecord | BudgetOverflowRecord;
 
 const PRINTF_PREFIX = '{"type": "printf", "data": "';
 const PRINTF_SUFFIX = '\\n"}';
@@ -151,6 +153,7 @@ export class RecordAssembler {
       case 'S': return this.onS(body);
       case 'K': return this.onK(body);
       case 'D': return this.onD(body);
+      case 'O': return this.onO(body);
       case 'B': if (body.endsWith(READY_TOKEN)) this.opts.control?.({ type: 'ready' }); return;
       default: this.opts.control?.({ type: 'other', line: raw });
     }
@@ -278,6 +281,12 @@ export class RecordAssembler {
     const rec: UdpSourceRecord = { kind: 'udp_source', tsNs: BigInt(ts), pid: Number(pid), cgroupId: cg, sport: Number(sport), dport: Number(dport) };
     if (!Number.isInteger(rec.sport) || rec.sport <= 0 || rec.sport > 65535) return;
     this.opts.emit(rec);
+  }
+
+  private onO(b: string): void {
+    const [cg = '', pid = '', ts = ''] = fields(b, 2);
+    if (!this.opts.keep(cg, Number(pid))) return;
+    this.opts.emit({ kind: 'overflow', tsNs: BigInt(ts), pid: Number(pid), cgroupId: cg });
   }
 
   private onK(b: string): void {

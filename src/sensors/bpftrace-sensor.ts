@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { BPF_STRLEN, buildProgram } from './bpftrace-program.js';
 import { RecordAssembler, type ControlLine, type SensorRecord } from './bpftrace-records.js';
 
-export type { ExecRecord, ExitRecord, ConnectRecord, SynRecord, SocketDeniedRecord, UdpSourceRecord, SensorRecord } from './bpftrace-records.js';
+export type { ExecRecord, ExitRecord, ConnectRecord, SynRecord, SocketDeniedRecord, UdpSourceRecord, BudgetOverflowRecord, SensorRecord } from './bpftrace-records.js';
 
 const TRACEFS = '/sys/kernel/tracing';
 const BTF = '/sys/kernel/btf/vmlinux';

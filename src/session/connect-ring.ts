@@ -2,19 +2,23 @@
 // tied to the process that caused it: a gateway flow whose 4-tuple record is missing, a dropped
 // UDP/ICMP packet from the kernel log, a DNS query at Corral's resolver. Threat it stops: a
 // background process (a miner, a beacon) escaping attribution to the tool call that started it.
-import type { ConnectRecord, UdpSourceRecord } from '../sensors/bpftrace-sensor.js';
+import type { BudgetOverflowRecord, ConnectRecord, UdpSourceRecord } from '../sensors/bpftrace-sensor.js';
 
 /** Records kept (amortised trim at twice this); a burst of hundreds of connects must not push out
  *  records the gateway has not judged yet. */
 export const CONNECT_RING = 4096;
 /** How far back a join looks. */
 const HORIZON_NS = 5_000_000_000n;
+/** The sensor's budget window (SEND_WINDOW_NS), with room: how long after its O record a cgroup's sends may have gone unrecorded. */
+const BUDGET_WINDOW_NS = 2_000_000n;
 
 export class ConnectRing {
   private recs: ConnectRecord[] = [];
   /** Source ports of datagrams sent to port 53 (or unconnected), newest last. */
   private sources: UdpSourceRecord[] = [];
   private lastSend = new Map<string, bigint>();
+  /** When each cgroup last went past a send-record budget (its sends then went unrecorded for up to a window). */
+  private overflows = new Map<string, bigint>();
 
   push(rec: ConnectRecord): void {
     this.recs.push(rec);
@@ -24,6 +28,22 @@ export class ConnectRing {
   pushSource(rec: UdpSourceRecord): void {
     this.sources.push(rec);
     if (this.sources.length > 2 * CONNECT_RING) this.sources.splice(0, this.sources.length - CONNECT_RING);
+  }
+
+  pushOverflow(rec: BudgetOverflowRecord): void {
+    if (this.overflows.size > 4096) this.overflows.clear();
+    this.overflows.set(rec.cgroupId, rec.tsNs);
+  }
+
+  /**
+   * True when a cgroup other than `cgroupId` went past a record budget between `from` (less one
+   * budget window) and `at`: one of its unrecorded sends may be the one being joined, so a record
+   * found for someone else is a guess. (A beacon spending its own budget right before its lookup
+   * must not leave the lookup to the only sender still on record: an innocent call, killed.)
+   */
+  private othersUnrecorded(cgroupId: string, from: bigint, at: bigint): boolean {
+    for (const [cg, ts] of this.overflows) if (cg !== cgroupId && ts <= at && ts + BUDGET_WINDOW_NS >= from) return true;
+    return false;
   }
 
   /**
@@ -42,7 +62,7 @@ export class ConnectRing {
       if (!rec) rec = s;
       else if (s.cgroupId !== rec.cgroupId) return { rec, ambiguous: true };
     }
-    return rec && { rec, ambiguous: false };
+    return rec && { rec, ambiguous: this.othersUnrecorded(rec.cgroupId, rec.tsNs, at) };
   }
 
   /** True when the same process sent to the same destination within the last second (already recorded as an event). */
@@ -92,7 +112,7 @@ export class ConnectRing {
       if (!rec) rec = c;
       else if (c.cgroupId !== rec.cgroupId) return { rec, ambiguous: true };
     }
-    return rec && { rec, ambiguous: false };
+    return rec && { rec, ambiguous: this.othersUnrecorded(rec.cgroupId, at - 2_000_000_000n, at) };
   }
 
   /** Every record to ip:port in the horizon before `at` (the gateway's fallback join). */

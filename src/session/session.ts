@@ -746,6 +746,7 @@ export class Session {
   onSensor(rec: SensorRecord): void {
     if (rec.kind === 'syn') return;
     if (rec.kind === 'udp_source') { this.connects.pushSource(rec); return; }
+    if (rec.kind === 'overflow') { this.connects.pushOverflow(rec); return; }
     const attr = this.attrFromCgroup(rec.cgroupId) ?? this.attr();
     const ts = monoToEpochNs(rec.tsNs);
     if (rec.kind === 'exec') {
