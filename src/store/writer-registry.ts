@@ -6,7 +6,7 @@
 // while a rebuild is running. Entries are `<pid>-<start time>-<n>`: a pid reused after a crash is
 // not mistaken for the writer that left the entry (its start time differs), and stale entries are
 // removed by whoever finds them.
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StoreError } from './store-error.js';
 
@@ -60,13 +60,38 @@ export function registerWriter(home: string): () => void {
   return release;
 }
 
-/** The live owner of the rebuild lock, removing a stale lock. */
+/**
+ * The live owner of the rebuild lock, removing a stale lock. The lock is created whole (linked into
+ * place, never seen empty), and a stale one is removed only if it is still the file judged stale
+ * (moved aside first, its inode compared): two processes that found the same dead lock used to
+ * remove it both — the second removing the first's fresh lock — and a lock read between its
+ * creation and its write looked stale too, so two rebuilds ran at once.
+ */
 function lockOwner(dir: string): { pid: number; command: string } | undefined {
+  const lock = join(dir, LOCK);
   let text: string;
-  try { text = readFileSync(join(dir, LOCK), 'utf8').trim(); } catch { return undefined; }
+  let ino: number;
+  try {
+    const fd = openSync(lock, 'r');
+    try {
+      ino = fstatSync(fd).ino;
+      const buf = Buffer.alloc(256);
+      text = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8').trim();
+    } finally { closeSync(fd); }
+  } catch { return undefined; }
   const owner = liveOwner(text);
-  if (!owner) rmSync(join(dir, LOCK), { force: true });
+  if (!owner) removeIfSame(lock, ino);
   return owner;
+}
+
+/** Removes `path` if it is still inode `ino`; a newer file that took its name meanwhile is put back. */
+function removeIfSame(path: string, ino: number): void {
+  const aside = `${path}.stale-${process.pid}-${++serial}`;
+  try { renameSync(path, aside); } catch { return; }
+  try {
+    if (statSync(aside).ino !== ino) linkSync(aside, path);
+  } catch { /* a third lock took the name: that one stands */ }
+  rmSync(aside, { force: true });
 }
 
 /**
@@ -75,24 +100,31 @@ function lockOwner(dir: string): { pid: number; command: string } | undefined {
  */
 export function lockForRebuild(home: string): () => void {
   const dir = writersDir(home);
-  const me = `${process.pid}-${startTime(process.pid) ?? '0'}`;
+  const me = `${process.pid}-${startTime(process.pid) ?? '0'}-${++serial}`;
   const lock = join(dir, LOCK);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const fd = openSync(lock, 'wx', 0o600);
-      try { writeSync(fd, me); } finally { closeSync(fd); }
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
-      const other = lockOwner(dir); // removes a stale lock
-      if (other) throw new StoreError('busy', `another rebuild of the index in ${home} is running: ${describe([other])}`, lock);
+  // (written whole under a private name, then linked into place: the lock never exists empty)
+  const draft = join(dir, `${LOCK}.new-${me}`);
+  writeFileSync(draft, me, { mode: 0o600 });
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        linkSync(draft, lock);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
+        const other = lockOwner(dir); // removes a stale lock
+        if (other) throw new StoreError('busy', `another rebuild of the index in ${home} is running: ${describe([other])}`, lock);
+      }
     }
-  }
-  const release = (): void => rmSync(lock, { force: true });
+  } finally { rmSync(draft, { force: true }); }
+  // (only our own lock: never one that another rebuild took after ours was judged stale)
+  const release = (): void => {
+    try { if (readFileSync(lock, 'utf8').trim() === me) rmSync(lock, { force: true }); } catch { /* gone */ }
+  };
   // Entries are written before their writers look for the lock, so any writer not listed here yet will see it.
   const writers: { pid: number; command: string }[] = [];
   for (const entry of readdirSync(dir)) {
-    if (entry === LOCK) continue;
+    if (entry.startsWith(LOCK)) continue; // (the lock, and its drafts and stale copies in passing)
     const owner = liveOwner(entry);
     if (!owner) { rmSync(join(dir, entry), { force: true }); continue; }
     if (!writers.some((w) => w.pid === owner.pid)) writers.push(owner);
