@@ -1,0 +1,60 @@
+// Why: end to end inside the lab, behaviours a Falco parity review found Corral's runtime rules
+// missing (the command screen had twins for some, but a script it never read bypassed them): a
+// credential hunt over the filesystem, an encoded payload decoded and run, and a process disguised
+// as a kernel thread or a daemon. Each runs from a script with the screen skipped and must reach
+// the session as an alert of the right rule and category, attributed to the call. Nothing opens a
+// connection (the lab fixture still refuses to run outside the lab, SAFETY.md).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
+import type { AlertEvent } from '../src/events/event.js';
+
+let fx: Fixture;
+before(async () => { fx = await startFixture([{ name: 'registry.test', ip: '198.51.100.10', services: [{ kind: 'http', port: 80 }] }], 'labfp'); });
+after(async () => { await fx?.close(); });
+
+async function oneCall(command: string) {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'falco-parity' });
+  try {
+    const r = await s.exec({ command, tool: 'bash', step: 1, toolCallId: 'call-1', timeoutMs: 30_000, skipScreen: true, syncSensor: true });
+    await s.close();
+    return { r, alerts: s.alertEvents, s };
+  } finally { await s.close(); }
+}
+/** The rules an alert stands for: its own and those folded into it ("(also: a, b)"). */
+const rulesOf = (a: AlertEvent): string[] => [a.payload.rule, ...(/\(also: ([^)]*)\)/.exec(a.payload.message)?.[1]?.split(', ') ?? [])];
+const show = (alerts: AlertEvent[]): string => JSON.stringify(alerts.map((a) => `${a.payload.rule} ${a.payload.category}: ${a.payload.message}`));
+
+test('a script hunting for keys and cloud secrets over / and /etc: credential_search_exec', async () => {
+  const { r, alerts } = await oneCall(`cat > hunt.sh <<'EOF'
+find / -xdev -name id_rsa -o -name '*.pem' 2>/dev/null | head -3
+grep -rl aws_secret_access_key /etc 2>/dev/null | head -3
+echo hunted
+EOF
+bash hunt.sh`);
+  assert.match(r.stdout, /hunted/);
+  const cred = alerts.filter((a) => a.payload.category === 'metadata_access');
+  assert.ok(cred.some((a) => rulesOf(a).includes('credential_search_exec')), show(alerts));
+  assert.ok(cred.every((a) => a.tool_call === 'call-1'));
+});
+
+test('a script decoding a base64 payload into a shell: decoded_payload_exec', async () => {
+  const payload = Buffer.from('echo decoded-payload-ran\n').toString('base64');
+  const { r, alerts } = await oneCall(`printf '%s\\n' 'echo ${payload} | base64 -d | sh' > run.sh && bash run.sh`);
+  assert.match(r.stdout + r.stderr, /decoded-payload-ran|killed|cancel/i);
+  const ev = alerts.filter((a) => a.payload.category === 'defense_evasion');
+  assert.ok(ev.some((a) => rulesOf(a).includes('decoded_payload_exec')), show(alerts));
+  assert.ok(ev.every((a) => a.tool_call === 'call-1'));
+});
+
+test('a program renamed kworker, and one started with a kernel-thread argv[0]: process_masquerade_exec', async () => {
+  const named = await oneCall('cp /bin/sleep ./kworker && ./kworker 0.1 && echo ran');
+  assert.match(named.r.stdout, /ran/);
+  assert.ok(named.alerts.some((a) => rulesOf(a).includes('process_masquerade_exec')), show(named.alerts));
+  const argv0 = await oneCall(`bash -c "exec -a '[kworker/0:1]' sleep 0.1"; echo ran`);
+  assert.match(argv0.r.stdout, /ran/);
+  const m = argv0.alerts.filter((a) => rulesOf(a).includes('process_masquerade_exec'));
+  assert.equal(m.length, 1, show(argv0.alerts));
+  assert.equal(m[0]!.payload.category, 'defense_evasion');
+  assert.equal(m[0]!.tool_call, 'call-1');
+});
