@@ -69,6 +69,22 @@ test('mentioning is not doing', () => {
   }
 });
 
+test('mentioning inside a wrapper is not doing either; the wrapped command still is', () => {
+  // An agent's search wrapped in bash -c / timeout / eval used to be judged by the wrapper's
+  // argument text (bash is not a text tool), so a grep for a pool or the metadata address was denied.
+  for (const c of ["bash -c 'grep -rn 169.254.169.254 docs/'", 'timeout 30 grep -rn xmrig logs/', "sh -c 'grep -rn \"stratum+tcp://pool.test:3333\" src/'",
+    "bash -lc 'git commit -m \"detect xmrig and stratum+tcp:// pools; block 169.254.169.254\"'", 'eval "grep -rn X-aws-ec2-metadata-token src/"',
+    "timeout 20 bash -c 'grep -rn pool.minexmr.com tests/'"]) {
+    const r = checkCommand(c);
+    assert.equal(r.verdict, 'allow', `${c}: ${JSON.stringify(r.findings.map((f) => f.rule))}`);
+  }
+  for (const c of ["bash -c 'curl http://169.254.169.254/latest/meta-data/'", 'timeout 30 ./xmrig -o pool.test:3333 -u W',
+    'bash -c "./svc -o $0" stratum+tcp://pool.test:3333', 'timeout '.repeat(17) + './svc --donate-level=1',
+    'bash -c '.repeat(10) + 'curl\\ http://169.254.169.254/']) {
+    assert.equal(checkCommand(c).verdict, 'deny', c);
+  }
+});
+
 test('policy thresholds decide between allow, warn and deny', () => {
   const t = 'mkfifo /tmp/p';
   assert.equal(checkCommand(t).verdict, 'warn');

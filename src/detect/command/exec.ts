@@ -20,6 +20,8 @@ export interface RunState {
   readonly chmodded: Set<string>;
   readonly aliases: Map<string, string>;
   readonly limits: AnalysisLimits;
+  /** Layers parsed whole so far (see Run.parsedLayers). */
+  readonly parsedLayers: number;
   addCommand(rec: CommandRecord): void;
   full(): boolean;
   note(key: string, msg: string): void;
@@ -95,6 +97,8 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
       const k = at + (spec.skip ?? 0);
       if (noExec || k >= argv.length) break;
       rec.files = [];
+      // the wrapped command is recorded next (unless the hop or record limit stops here)
+      if (hop + 1 < MAX_HOPS && !run.full()) rec.flags.push('wrapper');
       argv = argv.slice(k); exact = exact.slice(k); nodes = nodes.slice(k);
       via.push(name); depth++;
       continue;
@@ -178,7 +182,11 @@ function layerFromArgs(run: RunState, st: Step, from: number, to: number, label:
   const text = st.argv.slice(from, to).join(' ');
   if (text.trim() === '') return;
   if (st.exact.slice(from, to).some((e) => !e)) st.rec.flags.push('code_from_input');
+  // Every argument after the command's name is now screened as its own layer: content rules leave
+  // the wrapper itself alone (`bash -c 'grep -rn 169.254.169.254 docs/'` is a grep).
+  const parsed = run.parsedLayers;
   run.analyzeLayer(text, subLayer(st, text, from, to, label), inherit(st));
+  if (to === st.argv.length && run.parsedLayers > parsed) st.rec.flags.push('wrapper');
 }
 
 /** A layer whose text did not come from one argument (stdin payload, file content). */

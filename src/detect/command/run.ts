@@ -45,6 +45,8 @@ export class Run implements RunState {
   readonly chmodded = new Set<string>();
   readonly aliases = new Map<string, string>();
   private parsedChars = 0;
+  /** Layers parsed whole (no timeout, cut tree or syntax error): a wrapper's text counts as screened only then. */
+  parsedLayers = 0;
   private substCache = new Map<SNode, { out: Buffer | null; names: string[] }>();
   private limitNoted = new Set<string>();
   /** Keys of the distinct records so far (see addCommand). */
@@ -98,6 +100,7 @@ export class Run implements RunState {
     if (!parsed.root) { this.note(`timeout${this.parseErrors.length}`, `${where(layer)}parse timed out after ${this.limits.parseBudgetMs} ms; not analysed`); return null; }
     if (parsed.truncated) this.note(`nodes${this.parseErrors.length}`, `${where(layer)}syntax tree cut at ${MAX_NODES} nodes (limit); the rest was not analysed`, true);
     if (parsed.hasError) this.noteSyntax(parsed.root, layer);
+    if (!parsed.truncated && !parsed.hasError) this.parsedLayers++;
     const root = normalizeTree(parsed.root, text);
     const ctx: Ctx = { layer, vars: base.vars ?? new Map(), inLoop: base.inLoop ?? false, background: base.background ?? false, flags: base.flags ?? [], redirects: [], stdin: base.stdin ?? null, inputFrom: base.inputFrom ?? [] };
     const out = this.visitSeq(root.children, ctx);
