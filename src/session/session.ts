@@ -21,6 +21,7 @@ import { policyDigest } from '../policy/policy-digest.js';
 import { persistenceChanges, snapshotPersistence, type PersistenceSnapshot } from './persistence-watch.js';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
 import { execFile } from '../util/exec-file.js';
+import { shellJoin } from '../util/shell-join.js';
 import { hostMountProblem, hostWorkspaceProblem } from '../sandbox/host-workspace.js';
 import type { NetSlot } from '../sandbox/net-slot.js';
 import { compilePolicy, classifyAddress, type Policy, type CompiledPolicy } from '../policy/index.js';
@@ -526,7 +527,7 @@ export class Session {
     const checker = this.rt.checker;
     if (!checker || spec.skipScreen) return undefined;
     let res;
-    try { res = checker.check(spec.argv ? spec.argv.join(' ') : spec.command, { tool: spec.tool ?? 'bash' }); } catch (e) { this.rt.onError(e); return undefined; }
+    try { res = checker.check(spec.argv ? shellJoin(spec.argv) : spec.command, { tool: spec.tool ?? 'bash' }); } catch (e) { this.rt.onError(e); return undefined; }
     if (!res.findings.length) return undefined;
     const attr = this.attr(state);
     const block = this.opts.policy.detection.on_finding === 'block' && res.verdict === 'deny';
