@@ -136,7 +136,13 @@ const OUTPUT_GRACE_MS = 200;
 /** The longest a call waits for its pipes' end of file once no process of it runs (only an fd passed to another call's process holds them that long). */
 const OUTPUT_DRAIN_MAX_MS = 5000;
 
-interface CallState extends Attribution { cgroup: Cgroup; running: boolean; startedNs: bigint; endedNs?: bigint; statsBefore?: CgroupStats; killReason?: string; cancelled?: string }
+interface CallState extends Attribution {
+  cgroup: Cgroup; running: boolean; startedNs: bigint; endedNs?: bigint; statsBefore?: CgroupStats; killReason?: string; cancelled?: string;
+  /** The command screen parsed this call's text (see rootScreened). */
+  screened?: boolean;
+  /** The argv Corral starts the call with, when the screen read its text; cleared once its exec is seen. */
+  rootArgv?: string[];
+}
 
 
 export class Session {
@@ -400,6 +406,7 @@ export class Session {
     if (screened) return screened;
 
     const cmd = spec.argv ?? (tool === 'python' ? ['python3', '-c', spec.command] : ['/bin/bash', '-c', spec.command]);
+    if (state.screened) state.rootArgv = cmd;
     const argv = buildEnterArgv({
       cgroupProcs: cg.procsFiles(), waiterCgroupProcs: [this.rt.waiterCgroup.unifiedProcsFile()], joinPid: this.nsInitPid, uid: SANDBOX_UID, gid: SANDBOX_GID, // (ids of the joined user namespace: this sandbox's host id there)
       seccompFile: this.rt.seccompFile, cwd: '/workspace', setsid: true,
@@ -528,6 +535,7 @@ export class Session {
     if (!checker || spec.skipScreen) return undefined;
     let res;
     try { res = checker.check(spec.argv ? shellJoin(spec.argv) : spec.command, { tool: spec.tool ?? 'bash' }); } catch (e) { this.rt.onError(e); return undefined; }
+    state.screened = true;
     if (!res.findings.length) return undefined;
     const attr = this.attr(state);
     const block = this.opts.policy.detection.on_finding === 'block' && res.verdict === 'deny';
@@ -652,7 +660,29 @@ export class Session {
     return ev;
   }
 
+  /**
+   * True for the exec of the call's own root process (`bash -c TEXT`, `python3 -c CODE`, or the
+   * argv a caller gave) when the command screen already read that text. The runtime rules would
+   * only regex the same text again — and a regex cannot tell a command from a quotation, so a grep
+   * for a pool URL, a heredoc fixture or a commit message mentioning `curl … | sh` raised critical
+   * alerts the parser had rightly passed. What the text makes happen (every process it starts,
+   * every connection) is still judged by the runtime rules; only this one event's text is left to
+   * the screen, whose findings are recorded (or block) as before. Matched once per call, on the
+   * whole argv as the kernel recorded it (a truncated argv never matches).
+   */
+  private rootScreened(ev: CorralEvent): boolean {
+    if (ev.kind !== 'exec' || ev.tool_call === undefined) return false;
+    const state = this.calls.get(ev.tool_call);
+    const root = state?.rootArgv;
+    const argv = ev.payload.argv;
+    if (!root || !Array.isArray(argv) || ev.payload.truncated === true || argv.length !== root.length) return false;
+    if (!argv.every((a, i) => a === root[i])) return false;
+    state.rootArgv = undefined;
+    return true;
+  }
+
   private detect(ev: CorralEvent): void {
+    if (this.rootScreened(ev)) return;
     let found: Detection[];
     try { found = this.rt.engine.process(ev); } catch (e) { this.rt.onError(e); return; }
     if (!found.length) return;
