@@ -74,7 +74,7 @@ test('mentioning inside a wrapper is not doing either; the wrapped command still
   // argument text (bash is not a text tool), so a grep for a pool or the metadata address was denied.
   for (const c of ["bash -c 'grep -rn 169.254.169.254 docs/'", 'timeout 30 grep -rn xmrig logs/', "sh -c 'grep -rn \"stratum+tcp://pool.test:3333\" src/'",
     "bash -lc 'git commit -m \"detect xmrig and stratum+tcp:// pools; block 169.254.169.254\"'", 'eval "grep -rn X-aws-ec2-metadata-token src/"',
-    "timeout 20 bash -c 'grep -rn pool.minexmr.com tests/'"]) {
+    "timeout 20 bash -c 'grep -rn pool.minexmr.test tests/'"]) {
     const r = checkCommand(c);
     assert.equal(r.verdict, 'allow', `${c}: ${JSON.stringify(r.findings.map((f) => f.rule))}`);
   }
