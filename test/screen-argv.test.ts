@@ -66,6 +66,10 @@ test('the call\'s own script text is judged by the screen, not regexed again: qu
       assert.equal(r.exitCode, 0, r.stderr);
       assert.deepEqual(r.alerts.map((a) => `${a.payload.layer}:${a.payload.rule}`), [], command);
     }
+    // An argv call found through PATH (`corral run -- bash -c …`): execvp's failed tries come first, same argv.
+    const viaPath = await s.exec({ command: '', argv: ['bash', '-c', 'grep -rn "stratum+tcp://" tests/ || true'], step: 8, toolCallId: 'q-path' });
+    assert.equal(viaPath.exitCode, 0, viaPath.stderr);
+    assert.deepEqual(viaPath.alerts.map((a) => `${a.payload.layer}:${a.payload.rule}`), []);
     // The same kind of text, run: the screen flags it, and what it starts is judged at runtime too.
     const run = await s.exec({ command: 'exec -a xmrig sleep 0.1 --donate-level 1 -o stratum+tcp://pool.minexmr.test:4444', step: 9, toolCallId: 'run-1' });
     const rules = run.alerts.map((a) => `${a.payload.layer}:${a.payload.rule}`);

@@ -667,18 +667,20 @@ export class Session {
    * for a pool URL, a heredoc fixture or a commit message mentioning `curl … | sh` raised critical
    * alerts the parser had rightly passed. What the text makes happen (every process it starts,
    * every connection) is still judged by the runtime rules; only this one event's text is left to
-   * the screen, whose findings are recorded (or block) as before. Matched once per call, on the
-   * whole argv as the kernel recorded it (a truncated argv never matches).
+   * the screen, whose findings are recorded (or block) as before. Matched on the whole argv as the
+   * kernel recorded it (a truncated argv never matches), for the call's first execs only: the root
+   * may take several attempts (execvp tries each PATH directory: /usr/local/bin/bash fails, then
+   * /usr/bin/bash runs); the first exec with another argv ends the window.
    */
   private rootScreened(ev: CorralEvent): boolean {
     if (ev.kind !== 'exec' || ev.tool_call === undefined) return false;
     const state = this.calls.get(ev.tool_call);
     const root = state?.rootArgv;
+    if (!root) return false;
     const argv = ev.payload.argv;
-    if (!root || !Array.isArray(argv) || ev.payload.truncated === true || argv.length !== root.length) return false;
-    if (!argv.every((a, i) => a === root[i])) return false;
-    state.rootArgv = undefined;
-    return true;
+    const same = Array.isArray(argv) && ev.payload.truncated !== true && argv.length === root.length && argv.every((a, i) => a === root[i]);
+    if (!same) state.rootArgv = undefined;
+    return same;
   }
 
   private detect(ev: CorralEvent): void {
