@@ -11,7 +11,7 @@
 import { stepFromLabels } from '../session/call-labels.js';
 import http from 'node:http';
 import net from 'node:net';
-import { closeSync, existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ZodType, ZodTypeDef } from 'zod';
 import { Runtime, type RuntimeOptions } from '../session/runtime.js';
@@ -26,6 +26,7 @@ import { serveEventStream, streamFilter } from './event-stream.js';
 import { AlertWebhook } from './alert-webhook.js';
 import type { NatsEventPublisher, Unpublished } from '../store/nats-publisher.js';
 import type { CorralEvent, Severity } from '../events/event.js';
+import { processStartTime } from '../util/pid-alive.js';
 
 export { DEFAULT_SOCKET };
 
@@ -370,20 +371,13 @@ export class CorralDaemon {
   }
 }
 
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]; // field 22, after "pid (comm)"
-  } catch { return undefined; }
-}
-
 function clientOf(c: { pid: number; uid: number }): Client {
-  return { pid: c.pid, uid: c.uid, start: startTime(c.pid) };
+  return { pid: c.pid, uid: c.uid, start: processStartTime(c.pid) };
 }
 
 /** The client process is still the one that opened the session (same pid, same start time). */
 function clientAlive(c: Client): boolean {
-  const now = startTime(c.pid);
+  const now = processStartTime(c.pid);
   return now !== undefined && (c.start === undefined || now === c.start);
 }
 

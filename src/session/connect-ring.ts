@@ -11,6 +11,25 @@ export const CONNECT_RING = 4096;
 const HORIZON_NS = 5_000_000_000n;
 /** The sensor's budget window (SEND_WINDOW_NS), with room: how long after its O record a cgroup's sends may have gone unrecorded. */
 const BUDGET_WINDOW_NS = 2_000_000n;
+/** How far before a DNS query its sender's record may be. */
+const DNS_JOIN_NS = 2_000_000_000n;
+
+/**
+ * The newest record matching `match` at most DNS_JOIN_NS before `at` (records newest last), and
+ * whether another cgroup (another tool call's process) also has one there: then it is a guess.
+ */
+function newestSender<T extends { tsNs: bigint; cgroupId: string }>(recs: T[], at: bigint, match: (r: T) => boolean): { rec: T; ambiguous: boolean } | undefined {
+  let rec: T | undefined;
+  for (let i = recs.length - 1; i >= 0; i--) {
+    const r = recs[i]!;
+    if (r.tsNs > at) continue;
+    if (at - r.tsNs > DNS_JOIN_NS) break;
+    if (!match(r)) continue;
+    if (!rec) rec = r;
+    else if (r.cgroupId !== rec.cgroupId) return { rec, ambiguous: true };
+  }
+  return rec && { rec, ambiguous: false };
+}
 
 export class ConnectRing {
   private recs: ConnectRecord[] = [];
@@ -53,16 +72,8 @@ export class ConnectRing {
    * cgroup (another tool call's process) sent from the same port in that time, the sender is a guess.
    */
   dnsSender(sport: number, at: bigint): { rec: UdpSourceRecord; ambiguous: boolean } | undefined {
-    let rec: UdpSourceRecord | undefined;
-    for (let i = this.sources.length - 1; i >= 0; i--) {
-      const s = this.sources[i]!;
-      if (s.tsNs > at) continue;
-      if (at - s.tsNs > 2_000_000_000n) break;
-      if (s.sport !== sport) continue;
-      if (!rec) rec = s;
-      else if (s.cgroupId !== rec.cgroupId) return { rec, ambiguous: true };
-    }
-    return rec && { rec, ambiguous: this.othersUnrecorded(rec.cgroupId, rec.tsNs, at) };
+    const found = newestSender(this.sources, at, (s) => s.sport === sport);
+    return found && (found.ambiguous ? found : { rec: found.rec, ambiguous: this.othersUnrecorded(found.rec.cgroupId, found.rec.tsNs, at) });
   }
 
   /** True when the same process sent to the same destination within the last second (already recorded as an event). */
@@ -91,7 +102,7 @@ export class ConnectRing {
     for (let i = this.recs.length - 1; i >= 0; i--) {
       const c = this.recs[i]!;
       if (c.tsNs > at) continue;
-      if (at - c.tsNs > 2_000_000_000n) break;
+      if (at - c.tsNs > DNS_JOIN_NS) break;
       if (c.port === 53) out.add(c.ip);
     }
     return out;
@@ -103,16 +114,8 @@ export class ConnectRing {
    * records carry no source port to join on — and nothing may be killed on its strength.
    */
   findDns(at: bigint): { rec: ConnectRecord; ambiguous: boolean } | undefined {
-    let rec: ConnectRecord | undefined;
-    for (let i = this.recs.length - 1; i >= 0; i--) {
-      const c = this.recs[i]!;
-      if (c.tsNs > at) continue;
-      if (at - c.tsNs > 2_000_000_000n) break;
-      if (c.port !== 53) continue;
-      if (!rec) rec = c;
-      else if (c.cgroupId !== rec.cgroupId) return { rec, ambiguous: true };
-    }
-    return rec && { rec, ambiguous: this.othersUnrecorded(rec.cgroupId, at - 2_000_000_000n, at) };
+    const found = newestSender(this.recs, at, (c) => c.port === 53);
+    return found && (found.ambiguous ? found : { rec: found.rec, ambiguous: this.othersUnrecorded(found.rec.cgroupId, at - DNS_JOIN_NS, at) });
   }
 
   /** Every record to ip:port in the horizon before `at` (the gateway's fallback join). */

@@ -8,25 +8,18 @@
 // removed by whoever finds them.
 import { closeSync, fstatSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { processStartTime } from '../util/pid-alive.js';
 import { StoreError } from './store-error.js';
 
 const LOCK = 'reindex.lock';
 let serial = 0;
-
-/** A process's start time in clock ticks since boot (field 22 of /proc/PID/stat), or undefined when it is gone. */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch { return undefined; }
-}
 
 /** The process a registry entry names, when it is still that process. */
 function liveOwner(entry: string): { pid: number; command: string } | undefined {
   const m = /^(\d+)-(\d+)/.exec(entry);
   if (!m) return undefined;
   const pid = Number(m[1]);
-  if (startTime(pid) !== m[2]) return undefined;
+  if (processStartTime(pid) !== m[2]) return undefined;
   let command = '';
   try { command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ').slice(0, 200); } catch { /* gone meanwhile */ }
   return { pid, command };
@@ -48,7 +41,7 @@ function describe(owners: { pid: number; command: string }[]): string {
  */
 export function registerWriter(home: string): () => void {
   const dir = writersDir(home);
-  const own = `${process.pid}-${startTime(process.pid) ?? '0'}-${++serial}`;
+  const own = `${process.pid}-${processStartTime(process.pid) ?? '0'}-${++serial}`;
   const file = join(dir, own);
   closeSync(openSync(file, 'wx', 0o600));
   const release = (): void => rmSync(file, { force: true });
@@ -100,7 +93,7 @@ function removeIfSame(path: string, ino: number): void {
  */
 export function lockForRebuild(home: string): () => void {
   const dir = writersDir(home);
-  const me = `${process.pid}-${startTime(process.pid) ?? '0'}-${++serial}`;
+  const me = `${process.pid}-${processStartTime(process.pid) ?? '0'}-${++serial}`;
   const lock = join(dir, LOCK);
   // (written whole under a private name, then linked into place: the lock never exists empty)
   const draft = join(dir, `${LOCK}.new-${me}`);
