@@ -231,6 +231,11 @@ test('bad requests get a 4xx naming the field; the CLI maps them to usage errors
     ['POST', '/v1/sessions', { mounts: [{ host: '/srv/x', path: '/data', mode: 'rw' }] }, 400, /^mounts\.0\.mode: mounts are read-only/],
     ['POST', '/v1/sessions', { mounts: [{ host: '/srv/x-no-such-dir', path: '/data' }] }, 400, /filesystem\.mounts \/srv\/x-no-such-dir: no such file or directory on this host/],
     ['POST', '/v1/sessions/abc/exec', {}, 400, /command: give command or argv/],
+    ['POST', '/v1/sessions/abc/files', { op: 'write', path: 'x' }, 400, /^content: a write needs content or content_base64/],
+    ['POST', '/v1/sessions/abc/files', { op: 'write', path: 'x', content_base64: 'no spaces allowed' }, 400, /^content_base64: not base64/],
+    ['POST', '/v1/sessions/abc/files', { op: 'insert', path: 'x', text: 'y' }, 400, /^line: insert needs line/],
+    ['POST', '/v1/sessions/abc/files', { op: 'chmod', path: 'x' }, 400, /^op: Invalid enum value/],
+    ['POST', '/v1/sessions/abc/files', { op: 'read', path: 'x' }, 404, /no open session abc/],
     ['GET', '/v1/nothing', undefined, 404, /no route GET \/v1\/nothing/],
   ];
   for (const [method, path, body, status, re] of cases) {
@@ -335,6 +340,17 @@ out["report_calls"] = [c["tool_call"] for c in s.report()["calls"]]
 out["run"] = c.run(["sh", "-c", "echo captured; exit 4"])["exit_code"]
 with c.session(policy="lab-demo", mounts=[{"host": ${JSON.stringify(join(dir, 'dataset'))}, "path": "/data/eval"}]) as m:
     out["mounted"] = m.exec("cat /data/eval/rows.jsonl", step=1)["stdout"]
+with c.session(policy="lab-demo", episode="py-files") as f:
+    w = f.write_file("src/app.py", "def f():\\n    return 1\\n", step=1, tool_call_id="ed-1")
+    e = f.str_replace("src/app.py", "return 1", "return 2", step=2)
+    i = f.insert("src/app.py", 0, "# top", step=3)
+    b = f.write_file("blob.bin", bytes(range(256)), step=4)
+    t = f.read_file("src/app.py", step=5)
+    rb = f.read_file("blob.bin", step=6)
+    miss = f.str_replace("src/app.py", "nowhere", "x", step=7)
+    piped = f.exec("wc -c; cat src/app.py | head -1", step=8, stdin="12345")
+    out["files"] = {"ok": [w["ok"], e["ok"], i["ok"], b["ok"]], "text": t["content"], "bin": rb["content"] == bytes(range(256)),
+                    "miss": [miss["ok"], miss["problem"]], "piped": piped["stdout"], "ids": [w["tool_call_id"], t["step"]]}
 try:
     c.run([])
 except CorralError as e:
@@ -358,6 +374,14 @@ print(json.dumps(out))
   assert.deepEqual(out.closed, [['py-1', 'tunnel']]);
   assert.equal(out.verdict, 'blocked');
   assert.deepEqual(out.report_calls, ['py-1', 'py-2']);
+  const files = (out as unknown as { files: { ok: boolean[]; text: string; bin: boolean; miss: [boolean, string]; piped: string; ids: [string, number] } }).files;
+  assert.deepEqual(files.ok, [true, true, true, true]);
+  assert.equal(files.text, '# top\ndef f():\n    return 2\n');
+  assert.equal(files.bin, true, 'bytes round-trip through content_base64');
+  assert.equal(files.miss[0], false);
+  assert.match(files.miss[1], /does not appear verbatim in \/workspace\/src\/app\.py/);
+  assert.equal(files.piped, '5\n# top\n', 'exec stdin reaches the command');
+  assert.deepEqual(files.ids, ['ed-1', 5]);
   assert.equal((out as unknown as { mounted: string }).mounted, '{"q":"2+2"}\n', 'mounts from Python (the dataset of the test above)');
   assert.equal(out.run, 4);
   assert.deepEqual(out.error.slice(0, 2), [400, 'bad_request']);

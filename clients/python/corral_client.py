@@ -10,8 +10,10 @@ daemon's root-only Unix socket.
     with corral.session(policy="default", run="r1", episode="e7") as s:
         r = s.exec("pytest -q", step=1, tool_call_id="c1")
         print(r["exit_code"], r["stdout"], r["alerts"])
+        s.write_file("src/app.py", "print('hi')\n", step=2)  # file tools: one tool call each
     print(s.alerts)                                     # every alert of the episode, after close
 """
+import base64
 import http.client
 import json
 import os
@@ -87,10 +89,44 @@ class Session:
     def __init__(self, corral, session_id):
         self.corral, self.id, self.alerts, self.verdict, self.closed = corral, session_id, None, None, False
 
-    def exec(self, command=None, argv=None, tool=None, step=None, tool_call_id=None, timeout_ms=None, max_output=None):
+    def exec(self, command=None, argv=None, tool=None, step=None, tool_call_id=None, timeout_ms=None, max_output=None, stdin=None):
         body = {k: v for k, v in (("command", command), ("argv", argv), ("tool", tool), ("step", step),
-                                  ("tool_call_id", tool_call_id), ("timeout_ms", timeout_ms), ("max_output", max_output)) if v is not None}
+                                  ("tool_call_id", tool_call_id), ("timeout_ms", timeout_ms), ("max_output", max_output),
+                                  ("stdin", stdin)) if v is not None}
         return self.corral.request("POST", f"/v1/sessions/{self.id}/exec", body)
+
+    # File tools: each is one tool call, done inside the sandbox as the agent and screened on what it
+    # writes. The answer has "ok" and, when the operation does not apply, "problem" (what the agent reads).
+    def _file(self, body, step, tool_call_id, timeout_ms):
+        body.update({k: v for k, v in (("step", step), ("tool_call_id", tool_call_id), ("timeout_ms", timeout_ms)) if v is not None})
+        return self.corral.request("POST", f"/v1/sessions/{self.id}/files", body)
+
+    def write_file(self, path, content, append=False, step=None, tool_call_id=None, timeout_ms=None):
+        """Writes text (str) or bytes to path (relative paths are under /workspace); parent directories are created."""
+        body = {"op": "write", "path": path, "append": append}
+        if isinstance(content, (bytes, bytearray)):
+            body["content_base64"] = base64.b64encode(bytes(content)).decode("ascii")
+        else:
+            body["content"] = content
+        return self._file(body, step, tool_call_id, timeout_ms)
+
+    def read_file(self, path, max_bytes=None, step=None, tool_call_id=None, timeout_ms=None):
+        """Reads a file: "content" is str for UTF-8 text, else bytes; a directory gives "entries"."""
+        body = {"op": "read", "path": path}
+        if max_bytes is not None:
+            body["max_bytes"] = max_bytes
+        out = self._file(body, step, tool_call_id, timeout_ms)
+        if "content_base64" in out:
+            out["content"] = base64.b64decode(out.pop("content_base64"))
+        return out
+
+    def str_replace(self, path, old, new, step=None, tool_call_id=None, timeout_ms=None):
+        """Replaces the one occurrence of old with new (not done if old is absent or appears more than once)."""
+        return self._file({"op": "str_replace", "path": path, "old": old, "new": new}, step, tool_call_id, timeout_ms)
+
+    def insert(self, path, line, text, step=None, tool_call_id=None, timeout_ms=None):
+        """Inserts text after line `line` (0: before the first line)."""
+        return self._file({"op": "insert", "path": path, "line": line, "text": text}, step, tool_call_id, timeout_ms)
 
     def report(self):
         """The session's report so far: calls, blame per call, verdict (works after close, too)."""

@@ -6,6 +6,10 @@ import { z } from 'zod';
 import { hostWorkspaceProblem } from '../sandbox/host-workspace.js';
 import { checkMounts } from '../policy/index.js';
 import { isStepLabel } from '../session/call-labels.js';
+import { READ_MAX_BYTES, WRITE_MAX_BYTES } from '../session/file-tools.js';
+
+/** The largest body of a file request: a write's bytes in base64, with room for the other fields. */
+export const FILE_BODY_MAX = Math.ceil(WRITE_MAX_BYTES / 3) * 4 + 64 * 1024;
 
 const label = z.string().min(1).max(256);
 const labels = z.record(z.string().min(1).max(64), z.string().max(256)).refine((r) => Object.keys(r).length <= 32, 'at most 32 labels');
@@ -72,11 +76,42 @@ export const ExecRequest = z.object({
   tool_call_id: label.optional(),
   timeout_ms: timeoutMs.optional(),
   max_output: z.number().int().positive().max(64 * 1024 * 1024).optional(),
+  /** Text for the command's stdin (closed after it); without it stdin is /dev/null. */
+  stdin: z.string().max(1024 * 1024).optional(),
 }).strict().refine((r) => r.command !== undefined || r.argv !== undefined, { message: 'give command or argv', path: ['command'] });
+
+const fileText = z.string().max(FILE_BODY_MAX);
+/**
+ * POST /v1/sessions/{id}/files: one file operation as one tool call (session/file-tools.ts). A write's
+ * bytes come as `content` (text) or `content_base64`; a read answers `content` when the bytes are
+ * UTF-8 (and `encoding` is not base64), else `content_base64`.
+ */
+export const FileRequest = z.object({
+  op: z.enum(['write', 'read', 'str_replace', 'insert']),
+  path: z.string().min(1).max(4096),
+  content: fileText.optional(),
+  content_base64: fileText.regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64').optional(),
+  append: z.boolean().optional(),
+  old: fileText.optional(),
+  new: fileText.optional(),
+  line: z.number().int().nonnegative().optional(),
+  text: fileText.optional(),
+  max_bytes: z.number().int().nonnegative().max(READ_MAX_BYTES).optional(),
+  encoding: z.enum(['utf8', 'base64']).optional(),
+  step: z.number().int().nonnegative().optional(),
+  tool_call_id: label.optional(),
+  timeout_ms: timeoutMs.optional(),
+}).strict().superRefine((r, ctx) => {
+  const need = (field: keyof typeof r, why: string): void => { if (r[field] === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: why, path: [field] }); };
+  if (r.op === 'write' && (r.content === undefined) === (r.content_base64 === undefined)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'a write needs content or content_base64 (one of them)', path: ['content'] });
+  if (r.op === 'str_replace') { need('old', 'str_replace needs old'); need('new', 'str_replace needs new'); }
+  if (r.op === 'insert') { need('line', 'insert needs line (0: before the first line)'); need('text', 'insert needs text'); }
+});
 
 export type RunRequest = z.infer<typeof RunRequest>;
 export type SessionRequest = z.infer<typeof SessionRequest>;
 export type ExecRequest = z.infer<typeof ExecRequest>;
+export type FileRequest = z.infer<typeof FileRequest>;
 
 /** Formats zod issues as "field: message; field: message" (the place, then what is wrong). */
 export function describeIssues(err: z.ZodError): string {

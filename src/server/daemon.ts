@@ -19,7 +19,9 @@ import { SessionSetupError, type Session, type ToolCallResult, type ToolCallSpec
 import { PolicyError, resolvePolicy, withExtraAllows, withExtraMounts, type Policy } from '../policy/index.js';
 import { alertJson } from '../events/alert-json.js';
 import { buildSessionReport, verdictOf, type SessionReport } from '../report/session-report.js';
-import { describeIssues, ExecRequest, RunRequest, SessionRequest } from './api-schema.js';
+import { describeIssues, ExecRequest, FILE_BODY_MAX, FileRequest, RunRequest, SessionRequest } from './api-schema.js';
+import { fileCallProblem, type FileCallResult, type FileCallSpec } from '../session/file-tools.js';
+import { isUtf8 } from 'node:buffer';
 import { loadPeerFds, type PeerFds } from './peer-fds.js';
 import { DEFAULT_SOCKET } from './daemon-client.js';
 import { serveEventStream, streamFilter } from './event-stream.js';
@@ -204,7 +206,7 @@ export class CorralDaemon {
 
   private async answer(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<{ status: number; body: unknown; streamed?: true }> {
     try {
-      const m = /^\/v1\/sessions\/([0-9a-f]{1,64})(\/exec|\/report)?$/.exec(path);
+      const m = /^\/v1\/sessions\/([0-9a-f]{1,64})(\/exec|\/files|\/report)?$/.exec(path);
       let out: unknown;
       if (req.method === 'GET' && path === '/v1/health') out = this.health();
       else if (req.method === 'GET' && path === '/v1/sessions') out = this.list();
@@ -212,6 +214,7 @@ export class CorralDaemon {
       else if (req.method === 'POST' && path === '/v1/run') out = await this.run(req, res, await body(req, RunRequest));
       else if (req.method === 'POST' && path === '/v1/sessions') out = await this.open(req, await body(req, SessionRequest));
       else if (req.method === 'POST' && m?.[2] === '/exec') out = await this.exec(m[1]!, res, await body(req, ExecRequest));
+      else if (req.method === 'POST' && m?.[2] === '/files') out = await this.file(m[1]!, res, await body(req, FileRequest, FILE_BODY_MAX));
       else if (req.method === 'GET' && m?.[2] === '/report') out = await this.report(m[1]!);
       else if (req.method === 'DELETE' && m && !m[2]) out = await this.closeSession(m[1]!);
       else throw new HttpError(404, 'not_found', `no route ${req.method} ${path} (see docs/daemon.md)`);
@@ -311,20 +314,40 @@ export class CorralDaemon {
     const h = this.held.get(id);
     if (!h) throw new HttpError(404, 'not_found', `no open session ${id}`);
     if (h.busy) throw new HttpError(409, 'busy', `session ${id} is running a tool call; calls in a session run in order`);
-    const x = await this.call(h, res, { command: r.command ?? r.argv!.join(' '), argv: r.argv, tool: r.tool, step: r.step, toolCallId: r.tool_call_id, timeoutMs: r.timeout_ms, maxOutput: r.max_output });
+    const x = await this.call(h, res, { command: r.command ?? r.argv!.join(' '), argv: r.argv, tool: r.tool, step: r.step, toolCallId: r.tool_call_id, timeoutMs: r.timeout_ms, maxOutput: r.max_output, stdin: r.stdin });
     return {
       session: id, tool_call_id: x.toolCallId, step: x.step, exit_code: x.exitCode, signal: x.signal, duration_ms: Math.round(x.durationMs),
       timed_out: x.timedOut, stdout: x.stdout, stderr: x.stderr, alerts: x.alerts.map(alertJson), ...(x.cancelled ? { cancelled: x.cancelled } : {}),
     };
   }
 
-  /** One tool call in a held session: marked busy meanwhile, killed if the client goes away. */
-  private async call(h: Held, res: http.ServerResponse, spec: ToolCallSpec): Promise<ToolCallResult> {
+  private async file(id: string, res: http.ServerResponse, r: FileRequest): Promise<Record<string, unknown>> {
+    const h = this.held.get(id);
+    if (!h) throw new HttpError(404, 'not_found', `no open session ${id}`);
+    if (h.busy) throw new HttpError(409, 'busy', `session ${id} is running a tool call; calls in a session run in order`);
+    const at = { step: r.step, toolCallId: r.tool_call_id, timeoutMs: r.timeout_ms };
+    const spec: FileCallSpec = r.op === 'write' ? { op: 'write', path: r.path, content: r.content ?? Buffer.from(r.content_base64!, 'base64'), append: r.append, ...at }
+      : r.op === 'read' ? { op: 'read', path: r.path, maxBytes: r.max_bytes, ...at }
+        : r.op === 'str_replace' ? { op: 'str_replace', path: r.path, old: r.old!, new: r.new!, ...at }
+          : { op: 'insert', path: r.path, line: r.line!, text: r.text!, ...at };
+    const problem = fileCallProblem(spec);
+    if (problem) throw new HttpError(400, 'bad_request', problem);
+    const x = await this.call(h, res, spec) as FileCallResult;
+    const content = x.content === undefined ? {} : r.encoding !== 'base64' && isUtf8(x.content) ? { content: x.content.toString('utf8') } : { content_base64: x.content.toString('base64') };
+    return {
+      session: id, tool_call_id: x.toolCallId, step: x.step, ok: x.ok, ...(x.problem ? { problem: x.problem } : {}), path: x.path,
+      ...(x.size !== undefined ? { size: x.size } : {}), ...content, ...(x.truncated !== undefined ? { truncated: x.truncated } : {}), ...(x.entries ? { entries: x.entries } : {}),
+      exit_code: x.exitCode, duration_ms: Math.round(x.durationMs), timed_out: x.timedOut, alerts: x.alerts.map(alertJson), ...(x.cancelled ? { cancelled: x.cancelled } : {}),
+    };
+  }
+
+  /** One tool call (a command, or a file operation) in a held session: marked busy meanwhile, killed if the client goes away. */
+  private async call(h: Held, res: http.ServerResponse, spec: ToolCallSpec | FileCallSpec): Promise<ToolCallResult> {
     h.busy = true;
     const cancel = (): void => { if (!res.writableEnded) h.session.cancelRunning(); };
     res.on('close', cancel);
     try {
-      return await h.session.exec(spec);
+      return 'op' in spec ? await h.session.file(spec) : await h.session.exec(spec);
     } finally {
       res.off('close', cancel);
       h.busy = false;
@@ -387,12 +410,12 @@ function socketFd(s: net.Socket): number {
   return fd;
 }
 
-async function body<T>(req: http.IncomingMessage, schema: ZodType<T, ZodTypeDef, unknown>): Promise<T> {
+async function body<T>(req: http.IncomingMessage, schema: ZodType<T, ZodTypeDef, unknown>, max = MAX_BODY): Promise<T> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of req as AsyncIterable<Buffer>) {
     n += c.length;
-    if (n > MAX_BODY) throw new HttpError(413, 'bad_request', `body: larger than ${MAX_BODY} bytes`);
+    if (n > max) throw new HttpError(413, 'bad_request', `body: larger than ${max} bytes`);
     chunks.push(c);
   }
   let raw: unknown;
