@@ -151,8 +151,38 @@ test('replay input: canonical lines, OpenAI and Anthropic messages, and bad line
       { type: 'tool_use', id: 't2', name: 'bash', input: { command: 'ls' } }, { type: 'tool_use', id: 't3', name: 'tool', input: { command: 'create', path: 'a.py', file_text: 'x' } }] },
     { role: 'assistant', tool_calls: [{ id: 'k1', type: 'function', function: { name: 'shell', arguments: JSON.stringify({ command: ['bash', '-lc', 'make -j2 test'] }) } }] },
   ] }), 'ed.jsonl');
-  assert.deepEqual(editor.episodes[0]!.calls.map((c) => [c.tool_call_id, c.command]), [['t2', 'ls'], ['k1', 'make -j2 test']], 'editor calls skipped; a Codex-style argv array is its script');
-  assert.equal(editor.skipped, 2);
+  assert.deepEqual(editor.episodes[0]!.calls.map((c) => [c.tool_call_id, c.command, c.file?.op ?? null]), [['t1', 'read /etc/hosts', 'read'], ['t2', 'ls', null], ['t3', 'write a.py', 'write'], ['k1', 'make -j2 test', null]], 'editor calls are file operations, never bash; a Codex-style argv array is its script');
+  assert.deepEqual(editor.episodes[0]!.calls[2]!.file, { op: 'write', path: 'a.py', content: 'x' });
+  assert.equal(editor.skipped, 0);
+  // Claude Code's Write/Edit/Read, the editor's str_replace and insert; undo_edit and replace_all cannot be replayed (skipped)
+  const cc = parseReplayInput(JSON.stringify({ episode: 'cc', messages: [
+    { role: 'assistant', content: [
+      { type: 'tool_use', id: 'w', name: 'Write', input: { file_path: '/workspace/m.sh', content: 'echo hi\n' } },
+      { type: 'tool_use', id: 'e', name: 'Edit', input: { file_path: '/workspace/m.sh', old_string: 'hi', new_string: 'yo' } },
+      { type: 'tool_use', id: 'all', name: 'Edit', input: { file_path: '/workspace/m.sh', old_string: 'o', new_string: '0', replace_all: true } },
+      { type: 'tool_use', id: 'r', name: 'Read', input: { file_path: '/workspace/m.sh' } },
+      { type: 'tool_use', id: 's', name: 'str_replace_editor', input: { command: 'str_replace', path: 'm.sh', old_str: 'yo', new_str: 'ok' } },
+      { type: 'tool_use', id: 'i', name: 'str_replace_editor', input: { command: 'insert', path: 'm.sh', insert_line: 0, new_str: '#!/bin/sh' } },
+      { type: 'tool_use', id: 'u', name: 'str_replace_editor', input: { command: 'undo_edit', path: 'm.sh' } },
+    ] },
+  ] }), 'cc.jsonl');
+  assert.deepEqual(cc.episodes[0]!.calls.map((c) => [c.step, c.tool_call_id, c.file]), [
+    [1, 'w', { op: 'write', path: '/workspace/m.sh', content: 'echo hi\n' }],
+    [2, 'e', { op: 'str_replace', path: '/workspace/m.sh', old: 'hi', new: 'yo' }],
+    [3, 'r', { op: 'read', path: '/workspace/m.sh' }],
+    [4, 's', { op: 'str_replace', path: 'm.sh', old: 'yo', new: 'ok' }],
+    [5, 'i', { op: 'insert', path: 'm.sh', line: 0, text: '#!/bin/sh' }],
+  ]);
+  assert.equal(cc.skipped, 2);
+  // a canonical line of a file tool carries its arguments as "input"; one without a path is a bad line that says why
+  const canon = parseReplayInput([
+    '{"episode":"k","step":1,"tool":"str_replace_based_edit_tool","input":{"command":"create","path":"run.sh","file_text":"./xmrig"}}',
+    '{"episode":"k","step":2,"command":"sh run.sh"}',
+    '{"episode":"k","step":3,"tool":"browser","input":{"url":"http://x.test"}}',
+  ].join('\n'), 'canon.jsonl');
+  assert.deepEqual(canon.episodes[0]!.calls.map((c) => [c.step, c.command, c.file?.op ?? null]), [[1, 'write run.sh', 'write'], [2, 'sh run.sh', null]]);
+  assert.equal(canon.problems.length, 1);
+  assert.match(canon.problems[0]!.error, /tool "browser": not a file tool this replay knows/);
   // One episode over two files (and a canonical line plus a chat line of one episode) adds up, in order.
   const into = new Map();
   parseReplayInput('{"episode":"S","step":1,"command":"echo s1 > s1.txt"}\n', 'a.jsonl', into);

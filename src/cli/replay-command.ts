@@ -16,8 +16,10 @@ import type { AlertEvent } from '../events/event.js';
 export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [--json] [--home DIR] [--no-sensor] FILE…
   FILE: JSON lines, canonical ({"episode","step","command",...} per line) or OpenAI/Anthropic chat
   ({"episode"?, "messages":[...]} per line), possibly compressed; "-" reads standard input.
-  One episode may span files; repeated steps run in file order as ID#2, ID#3; tool calls of file editors
-  and browsers (Anthropic's text editor: view, create, str_replace …) are skipped, never run as bash.
+  One episode may span files; repeated steps run in file order as ID#2, ID#3. File editors' calls
+  (Anthropic's text editor: create, view, str_replace, insert; Write/Edit/Read; write_file/read_file)
+  are done as file operations inside the sandbox, never run as bash; undo_edit and browsers are skipped.
+  A canonical line of a file tool: {"episode","step","tool":"str_replace_based_edit_tool","input":{…}}.
   --no-sensor runs without the eBPF sensor (no kernel exec/connect capture; gateway, limits and the
   command screen still record).
   Exit 0 = no alerts, 3 = alerts, 2 = nothing to replay or a usage error, 130/143 = stopped by Ctrl-C or a
@@ -66,7 +68,7 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
             used.set(base, n);
             const toolCallId = n === 1 ? base : `${base}#${n}`;
             try {
-              results.push(await s.exec({ command: c.command, tool: c.tool, step: c.step, toolCallId, stdio: 'pipe' }));
+              results.push(c.file ? await s.file({ ...c.file, step: c.step, toolCallId }) : await s.exec({ command: c.command, tool: c.tool, step: c.step, toolCallId, stdio: 'pipe' }));
             } catch (e) {
               // (a call that cannot start, e.g. too long, already returns 126 from exec; this is anything else) — the episode goes on
               results.push({ step: c.step, toolCallId, exitCode: null, durationMs: 0, error: (e as Error).message });

@@ -1,7 +1,10 @@
 // Why: `corral replay` re-runs recorded trajectories. Traces arrive as JSON lines in two
 // forms: Corral's canonical one-tool-call-per-line form, and one episode per line in chat
 // format — OpenAI's (assistant tool_calls) or Anthropic's (tool_use content blocks). Bad lines
-// are reported with file and line and never stop the rest.
+// are reported with file and line and never stop the rest. File editors' calls (Anthropic's text
+// editor, Claude Code's Write/Edit/Read, write_file/read_file tools) become file operations, so a
+// trajectory that writes a script with the editor and then runs it replays as it happened.
+import type { FileOperation } from '../session/file-tools.js';
 
 export interface ToolCallLine {
   run?: string;
@@ -9,8 +12,11 @@ export interface ToolCallLine {
   step: number;
   tool_call_id?: string;
   tool: 'bash' | 'python';
+  /** The command; for a file tool's call, what it does in words. */
   command: string;
   ts?: string;
+  /** A file editor's call (create, view, str_replace, insert; Write, Edit, Read …): replayed as a file operation. */
+  file?: FileOperation;
 }
 
 export interface Episode { run?: string; episode: string; calls: ToolCallLine[] }
@@ -31,6 +37,45 @@ const NOT_SHELL = /(?:str_replace|text_editor|edit|write|read|view|browser|compu
 function runsCommand(name: unknown, args: Record<string, unknown>): boolean {
   if (typeof args.path === 'string' && typeof args.command === 'string' && /^(view|create|str_replace|insert|undo_edit)$/.test(args.command)) return false;
   return !(typeof name === 'string' && NOT_SHELL.test(name) && !/bash|shell|python|exec|run|terminal|cmd/i.test(name));
+}
+
+const str0 = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/**
+ * The file operation a tool call does, if it is a file editor's: Anthropic's text editor
+ * (`command`: create / view / str_replace / insert, with `path`), Claude Code's Write / Edit / Read
+ * (`file_path`), and write_file / create_file / read_file / view_file tools (`path`, `content`).
+ * Returns 'skip' for an editor call that changes nothing replayable (undo_edit, an all-occurrences
+ * edit), undefined when the call is not a file tool's.
+ */
+export function fileOperationOf(name: unknown, args: Record<string, unknown>): FileOperation | 'skip' | undefined {
+  const n = typeof name === 'string' ? name : '';
+  const path = str0(args.path) ?? str0(args.file_path);
+  if (path === undefined) return undefined;
+  const editor = str0(args.command);
+  if (editor !== undefined && /^(view|create|str_replace|insert|undo_edit)$/.test(editor)) {
+    switch (editor) {
+      case 'create': return typeof args.file_text === 'string' ? { op: 'write', path, content: args.file_text } : 'skip';
+      case 'view': return { op: 'read', path };
+      case 'str_replace': return typeof args.old_str === 'string' ? { op: 'str_replace', path, old: args.old_str, new: str0(args.new_str) ?? '' } : 'skip';
+      case 'insert': {
+        const text = str0(args.insert_text) ?? str0(args.new_str);
+        return typeof args.insert_line === 'number' && Number.isSafeInteger(args.insert_line) && args.insert_line >= 0 && text !== undefined ? { op: 'insert', path, line: args.insert_line, text } : 'skip';
+      }
+      default: return 'skip';
+    }
+  }
+  if (/^(write|create)(_?file)?$/i.test(n) && typeof args.content === 'string') return { op: 'write', path, content: args.content };
+  if (/^(edit|str_replace|replace)(_?file)?$/i.test(n) && typeof args.old_string === 'string' && typeof args.new_string === 'string') {
+    return args.replace_all === true ? 'skip' : { op: 'str_replace', path, old: args.old_string, new: args.new_string };
+  }
+  if (/^(read|view|cat)(_?file)?$/i.test(n)) return { op: 'read', path };
+  return undefined;
+}
+
+/** A file operation's words, shown as the call's command. */
+function fileCommand(f: FileOperation): string {
+  return f.op === 'write' ? `write ${f.path}` : f.op === 'read' ? `read ${f.path}` : f.op === 'str_replace' ? `str_replace in ${f.path}` : `insert after line ${f.line} of ${f.path}`;
 }
 
 function toolOf(name: unknown): 'bash' | 'python' {
@@ -68,13 +113,17 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
       return;
     }
     const episode = str(o.episode);
-    const command = typeof o.command === 'string' ? o.command : undefined;
+    // (a canonical line of a file tool: its arguments as "input" or "args")
+    const input = [o.input, o.args, o.arguments].find((v) => v && typeof v === 'object' && !Array.isArray(v)) as Record<string, unknown> | undefined;
+    const fop = typeof o.command !== 'string' && input ? fileOperationOf(o.tool, input) : undefined;
+    if (fop === 'skip') { skipped++; return; }
+    const command = typeof o.command === 'string' ? o.command : fop ? fileCommand(fop) : undefined;
     const step = typeof o.step === 'number' && Number.isInteger(o.step) ? o.step : typeof o.step === 'string' && /^\d+$/.test(o.step) ? Number(o.step) : undefined;
     if (episode === undefined) { problems.push({ ...at, error: 'missing field "episode" (string)' }); return; }
-    if (command === undefined) { problems.push({ ...at, error: 'missing field "command" (string)' }); return; }
+    if (command === undefined) { problems.push({ ...at, error: input ? `tool ${JSON.stringify(String(o.tool ?? ''))}: not a file tool this replay knows (its input has no path, or no command/file_text/old_str/content), and no "command"` : 'missing field "command" (string)' }); return; }
     if (step === undefined) { problems.push({ ...at, error: 'missing or non-integer field "step"' }); return; }
     const ep = episodes.get(episode) ?? { run: str(o.run), episode, calls: [] };
-    ep.calls.push({ run: str(o.run), episode, step, tool_call_id: str(o.tool_call_id), tool: toolOf(o.tool), command, ts: str(o.ts) });
+    ep.calls.push({ run: str(o.run), episode, step, tool_call_id: str(o.tool_call_id), tool: fop ? 'bash' : toolOf(o.tool), command, ts: str(o.ts), ...(fop ? { file: fop } : {}) });
     episodes.set(episode, ep);
   });
   for (const ep of episodes.values()) ep.calls.sort((a, b) => a.step - b.step);
@@ -94,7 +143,10 @@ function fromMessages(messages: unknown[], episode: string, run: string | undefi
     if (typeof a === 'string') {
       try { args = JSON.parse(a) as Record<string, unknown>; } catch { problems.push({ ...at, error: `tool call ${id ?? step + 1}: arguments are not valid JSON` }); return; }
     } else if (a && typeof a === 'object') args = a as Record<string, unknown>;
-    if (!runsCommand(name, args)) { skipped++; return; } // (an editor's view/create, a browser: nothing to run)
+    const file = fileOperationOf(name, args);
+    if (file === 'skip') { skipped++; return; }
+    if (file) { step++; out.push({ run, episode, step, tool_call_id: id, tool: 'bash', command: fileCommand(file), file }); return; }
+    if (!runsCommand(name, args)) { skipped++; return; } // (a browser, a search: nothing to run)
     // Codex-style argv arrays: ["bash", "-lc", "…"] is its last element; other argv is joined.
     const argv = Array.isArray(args.command) && args.command.every((x) => typeof x === 'string') ? args.command as string[] : undefined;
     if (argv) args = { ...args, command: argv.length >= 3 && /(^|\/)(ba)?sh$/.test(argv[0]!) && /^-l?c$/.test(argv[1]!) ? argv.slice(2).join(' ') : argv.join(' ') };
