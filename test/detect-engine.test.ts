@@ -379,6 +379,12 @@ describe('windows', () => {
     const e4 = new DetectionEngine(win('{ key: tool_call, over: 10s, count: 3 }'));
     const o4 = [['s1', 0], ['s2', 1], ['s1', 2], ['s2', 3]].flatMap(([sess, t]) => e4.process(conn('203.0.113.1', 443, t as number, { session: sess as string, tool_call: 'call-1' })));
     assert.equal(o4.length, 0);
+    // an episode name is unique only within its run: two runs' 'ep1' are two keys; one episode over two sessions of its run is one
+    const e5 = new DetectionEngine(win('{ key: episode, over: 10s, count: 3 }'));
+    const o5 = [['r1', 0], ['r2', 1], ['r1', 2], ['r2', 3]].flatMap(([run, t]) => e5.process(conn('203.0.113.1', 443, t as number, { run: run as string, session: `s-${run}`, episode: 'ep1' })));
+    assert.equal(o5.length, 0);
+    const o6 = [['sa', 0], ['sb', 1], ['sa', 2]].flatMap(([sess, t]) => e5.process(conn('203.0.113.1', 443, 100 + (t as number), { run: 'r3', session: sess as string, episode: 'ep1' })));
+    assert.equal(o6.length, 1);
   });
 
   it('distinct: a scan of N distinct ports within T fires once', () => {

@@ -32,8 +32,11 @@ function keyValue(ev: EngineEvent, key: string): string {
   // A tool call id is the caller's name for it, unique only within its session: trainers reuse
   // 'call-1' or a step number in every episode, and one engine serves all sessions of a runtime.
   if (key === 'tool_call') return ev.tool_call === undefined ? `session:${ev.session ?? ''}` : `${ev.session ?? ''}\u0000${ev.tool_call}`;
-  const v = key === 'episode' ? ev.episode : ev.session;
-  return v ?? `session:${ev.session ?? ''}`;
+  // An episode name is the trainer's too, unique only within its run ('episode-0' in every run):
+  // the key is the run and the episode, so two runs' episodes never share a window (one episode
+  // reopened in a second session of its run still does).
+  if (key === 'episode') return ev.episode === undefined ? `session:${ev.session ?? ''}` : `${ev.run ?? ''}\u0000${ev.episode}`;
+  return ev.session ?? 'session:';
 }
 
 type Inner = Map<unknown, State>;
