@@ -17,8 +17,9 @@ const src = (name) => join(root, 'native', name);
 
 const targets = [
   { out: join(out, 'corral-enter'), src: src('corral-enter.c'), args: ['-O2', '-Wall', '-Werror'] },
-  // pid 1 of every sandbox: holds its namespaces, not dumpable, reaps orphans.
-  { out: join(out, 'corral-holder'), src: src('corral-holder.c'), args: ['-O2', '-Wall', '-Werror'] },
+  // pid 1 of every sandbox: holds its namespaces, not dumpable, reaps orphans. Static: it runs inside
+  // the sandbox's root, which may be an image without the host's C library (filesystem.root).
+  { out: join(out, 'corral-holder'), src: src('corral-holder.c'), args: ['-O2', '-Wall', '-Werror', '-static'] },
   // A host workspace's owner shown as the sandbox uid, without chowning host files.
   { out: join(out, 'corral-idmap'), src: src('corral-idmap.c'), args: ['-O2', '-Wall', '-Werror'] },
   {

@@ -231,6 +231,8 @@ test('bad requests get a 4xx naming the field; the CLI maps them to usage errors
     ['POST', '/v1/sessions', { mounts: [{ host: '/srv/x', path: '/data', mode: 'rw' }] }, 400, /^mounts\.0\.mode: mounts are read-only/],
     ['POST', '/v1/sessions', { mounts: [{ host: '/srv/x-no-such-dir', path: '/data' }] }, 400, /filesystem\.mounts \/srv\/x-no-such-dir: no such file or directory on this host/],
     ['POST', '/v1/sessions/abc/exec', {}, 400, /command: give command or argv/],
+    ['POST', '/v1/sessions', { root: 'images/swe' }, 400, /^root: must be an absolute path without \.\./],
+    ['POST', '/v1/sessions', { root: '/usr' }, 400, /^filesystem\.root \/usr: must not be the host's \/ , a top-level directory/],
     ['POST', '/v1/sessions/abc/files', { op: 'write', path: 'x' }, 400, /^content: a write needs content or content_base64/],
     ['POST', '/v1/sessions/abc/files', { op: 'write', path: 'x', content_base64: 'no spaces allowed' }, 400, /^content_base64: not base64/],
     ['POST', '/v1/sessions/abc/files', { op: 'insert', path: 'x', text: 'y' }, 400, /^line: insert needs line/],

@@ -183,6 +183,14 @@ const workspaceField = field<string | null>((v) => {
   return { ok: true, value: v };
 });
 
+/** An image's root filesystem on the host (an exported container image), shown read-only as the sandbox's /. */
+const rootField = field<string | null>((v) => {
+  if (v === undefined || v === null) return { ok: true, value: null };
+  if (typeof v !== 'string' || !isAbsoluteOrHome(v)) return { ok: false, error: `expected null (the host's own root) or an absolute host directory holding an image's root filesystem ('/...' or '~/...'), got ${describe(v)}` };
+  if (v.split('/').includes('..')) return { ok: false, error: `'${v}' must not contain '..'` };
+  return { ok: true, value: v };
+});
+
 /** Top-level directories a read-only mount may not land in (the sandbox's own system view, its workspace and scratch space). */
 const MOUNT_TARGET_REFUSED = new Set(['bin', 'boot', 'dev', 'etc', 'lib', 'lib32', 'lib64', 'libx32', 'proc', 'root', 'run', 'sbin', 'sys', 'usr', 'var', 'opt', 'tmp', 'workspace']);
 
@@ -276,6 +284,7 @@ export const PolicySchema = z
     filesystem: z
       .object({
         workspace: workspaceField,
+        root: rootField,
         mounts: mountsField,
         hide: pathList('paths to hide', DEFAULT_HIDE),
         env_allow: envAllowField,

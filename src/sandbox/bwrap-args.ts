@@ -19,6 +19,13 @@ export interface BwrapSpec {
   /** Root listing to mirror symlinks from (tests may pass another). */
   rootDir?: string;
   /**
+   * An image's root filesystem (filesystem.root), shown read-only instead of the host's: every
+   * top-level directory and link of it except the places the sandbox gets from Corral (/dev, /proc,
+   * /sys, /tmp, /run, /workspace); /sys is the host's, with HIDDEN_SYS_DIRS covered as always, and
+   * hidden paths are looked up in the image.
+   */
+  image?: string;
+  /**
    * Host file of native/corral-holder: shown read-only at HOLDER_PATH and run as the sandbox's
    * pid 1 itself (`--as-pid-1`: no bwrap init beside it, which would be a dumpable, unfiltered
    * process a tool call could take over through /proc/1/mem).
@@ -38,6 +45,9 @@ export interface BwrapSpec {
  */
 export const HIDDEN_SYS_DIRS = ['/sys/fs/cgroup', '/sys/class/net', '/sys/devices/virtual/net', '/sys/fs/bpf', '/sys/firmware'];
 
+/** Top-level places of an image root the sandbox gets from Corral instead of from the image. */
+const IMAGE_RESERVED = new Set(['dev', 'proc', 'sys', 'tmp', 'run', 'workspace']);
+
 /** Where the holder binary appears inside a sandbox (under the private /run). */
 export const HOLDER_PATH = '/run/corral-holder';
 
@@ -51,28 +61,50 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
   if (spec.inside) a.push('--uid', String(spec.inside.uid), '--gid', String(spec.inside.gid));
   if (spec.holderBinary !== undefined) a.push('--as-pid-1');
   if (spec.seccompFd !== undefined) a.push('--seccomp', String(spec.seccompFd));
-  const root = spec.rootDir ?? '/';
-  for (const name of readdirSync(root)) {
-    const p = `${root === '/' ? '' : root}/${name}`;
+  const image = spec.image !== undefined;
+  const root = spec.image ?? spec.rootDir ?? '/';
+  const under = (p: string): string => `${root === '/' ? '' : root}${p}`;
+  for (const name of readdirSync(root).sort()) {
+    const p = under(`/${name}`);
     let st;
     try { st = lstatSync(p); } catch { continue; }
+    if (image && (IMAGE_RESERVED.has(name) || name === 'etc')) continue;
     if (st.isSymbolicLink()) {
       const target = readlinkSync(p);
-      // mirror merged-/usr links (/bin -> usr/bin) but never links into hidden places
-      if (VISIBLE_ROOT_DIRS.some((d) => target === d || target.startsWith(`${d}/`))) a.push('--symlink', target, `/${name}`);
-    } else if (st.isDirectory() && VISIBLE_ROOT_DIRS.includes(name)) {
+      // mirror merged-/usr links (/bin -> usr/bin) but never links into hidden places (an image's links stay in the image)
+      if (image || VISIBLE_ROOT_DIRS.some((d) => target === d || target.startsWith(`${d}/`))) a.push('--symlink', target, `/${name}`);
+    } else if (st.isDirectory() && (image || VISIBLE_ROOT_DIRS.includes(name))) {
       a.push('--ro-bind', p, `/${name}`);
     }
   }
+  if (image) {
+    a.push('--ro-bind', '/sys', '/sys');
+    // An image's /etc may lack resolv.conf and hosts (or hold them as links), and nothing can be
+    // created in a read-only bind: /etc is a tmpfs holding the image's entries, one bind each.
+    a.push('--tmpfs', '/etc');
+    let names: string[] = [];
+    try { names = readdirSync(under('/etc')).sort(); } catch { /* no /etc: Corral's two files alone */ }
+    for (const name of names) {
+      if (name === 'resolv.conf' || name === 'hosts') continue;
+      const p = under(`/etc/${name}`);
+      let st;
+      try { st = lstatSync(p); } catch { continue; }
+      if (st.isSymbolicLink()) a.push('--symlink', readlinkSync(p), `/etc/${name}`);
+      else a.push('--ro-bind', p, `/etc/${name}`);
+    }
+  }
   a.push('--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/dev/shm', '--tmpfs', '/run');
-  // (only directories that exist: bwrap cannot create a mount point in the read-only /sys)
-  for (const d of HIDDEN_SYS_DIRS) if (existsSync(`${root === '/' ? '' : root}${d}`)) a.push('--tmpfs', d);
+  // (only directories that exist: bwrap cannot create a mount point in the read-only /sys, always the host's)
+  for (const d of HIDDEN_SYS_DIRS) if (existsSync(image ? d : under(d))) a.push('--tmpfs', d);
   if (spec.holderBinary !== undefined) a.push('--ro-bind', spec.holderBinary, HOLDER_PATH);
   a.push('--ro-bind', spec.resolvConf, '/etc/resolv.conf', '--ro-bind', spec.hostsFile, '/etc/hosts');
   for (const h of spec.hide) {
-    if (!existsSync(h)) continue;
-    if (!VISIBLE_ROOT_DIRS.some((d) => h.startsWith(`/${d}/`))) continue; // not mounted anyway
-    if (statSync(h).isDirectory()) a.push('--tmpfs', h);
+    // (an image's paths are looked up in the image: its /root, its /etc/shadow)
+    const at = image ? under(h) : h;
+    if (!existsSync(at)) continue;
+    if (!image && !VISIBLE_ROOT_DIRS.some((d) => h.startsWith(`/${d}/`))) continue; // not mounted anyway
+    if (image && (h === '/' || IMAGE_RESERVED.has(h.split('/')[1]!))) continue;
+    if (statSync(at).isDirectory()) a.push('--tmpfs', h);
     else a.push('--ro-bind', '/dev/null', h);
   }
   for (const m of spec.mounts ?? []) a.push('--ro-bind', m.host, m.path);

@@ -2,6 +2,7 @@
 // idmapped mount), so naming the wrong directory hands the agent that directory. Threat: a typo or
 // a careless policy (`workspace: /`, `/etc`, `/usr`) giving a sandbox write access to the system;
 // such paths are refused wherever a workspace is named (policy, API, `corral run --workspace`).
+import { statSync } from 'node:fs';
 
 const SYSTEM_DIRS = new Set(['', 'bin', 'boot', 'dev', 'etc', 'lib', 'lib32', 'lib64', 'libx32', 'proc', 'root', 'run', 'sbin', 'sys', 'usr', 'var']);
 
@@ -27,5 +28,27 @@ export function hostWorkspaceProblem(path: string): string | undefined {
     const under = parts.length > 1 ? `: it is under /${parts[0]!}` : '';
     return `must not be a system directory or a top-level directory (/, /etc, /usr, /var, /home, /tmp, …)${under}`;
   }
+  return undefined;
+}
+
+/**
+ * Why a host directory cannot be a sandbox's root filesystem (filesystem.root), or undefined when
+ * it can: an image's root (an exported container), never the host's own system directories or a
+ * place holding hidden paths, and one that looks like a root (etc/ and usr/ or bin/).
+ * Threat: `root: /` or `root: /home` (or a typo) showing the host's files the default view hides.
+ */
+export function hostRootProblem(path: string, hidden: string[]): string | undefined {
+  if (!path.startsWith('/') || path.split('/').includes('..')) return 'must be an absolute path without ..';
+  const parts = path.split('/').filter(Boolean);
+  // (an image may live anywhere below the top level, /var/lib/… included: it is shown read-only)
+  if (parts.length < 2 || ['proc', 'sys', 'dev', 'run'].includes(parts[0]!)) return "must not be the host's / , a top-level directory (/usr, /var, /home, …) or under /proc, /sys, /dev or /run";
+  const inside = (a: string, b: string): boolean => a === b || a.startsWith(`${b.replace(/\/+$/, '')}/`);
+  const h = hidden.find((x) => inside(path, x) || inside(x, path));
+  if (h !== undefined) return `would show the hidden path ${h}`;
+  let st;
+  try { st = statSync(path); } catch { return 'no such directory on this host'; }
+  if (!st.isDirectory()) return 'not a directory';
+  const dir = (name: string): boolean => { try { return statSync(`${path}/${name}`).isDirectory(); } catch { return false; } };
+  if (!dir('etc') || !(dir('usr') || dir('bin'))) return "does not look like a root filesystem (it needs etc/ and usr/ or bin/: an exported image, e.g. `docker export C | tar -x -C DIR`)";
   return undefined;
 }

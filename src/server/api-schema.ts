@@ -25,6 +25,8 @@ const hostWorkspace = z.string().min(1).max(4096).superRefine((p, ctx) => {
   const why = hostWorkspaceProblem(p);
   if (why) ctx.addIssue({ code: z.ZodIssueCode.custom, message: why });
 });
+/** An image's root filesystem on the host (absolute; checked again, on the real path, when the session starts). */
+const hostRoot = z.string().min(1).max(4096).refine((p) => p.startsWith('/') && !p.split('/').includes('..'), 'must be an absolute path without ..');
 const timeoutMs = z.number().int().positive().max(7 * 24 * 3600 * 1000);
 /** Read-only host paths ({host, path}), checked as filesystem.mounts is (field names in the message). */
 const mounts = z.array(z.unknown()).max(64).superRefine((v, ctx) => {
@@ -47,6 +49,8 @@ export const RunRequest = z.object({
   workspace: hostWorkspace.optional(),
   /** Read-only host paths (`corral run --mount HOST:PATH`), added to the policy's filesystem.mounts. */
   mounts: mounts.optional(),
+  /** An image's root filesystem (host directory) shown read-only as / (`corral run --root DIR`). */
+  root: hostRoot.optional(),
   /** 'borrow': the command uses the connecting process's own stdin/stdout/stderr (the kernel
    * says which process that is); 'capture': output comes back in the response. */
   stdio: z.enum(['borrow', 'capture']).default('capture'),
@@ -65,6 +69,8 @@ export const SessionRequest = z.object({
   workspace: hostWorkspace.optional(),
   /** Read-only host paths added to the policy's filesystem.mounts (a dataset per episode); checked like the policy's. */
   mounts: mounts.optional(),
+  /** A host directory holding an image's root filesystem, shown read-only as / (a task's own environment). */
+  root: hostRoot.optional(),
 }).strict();
 
 /** POST /v1/sessions/{id}/exec: one tool call in that session; output is captured. */

@@ -22,7 +22,7 @@ import { persistenceChanges, snapshotPersistence, type PersistenceSnapshot } fro
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
 import { execFile } from '../util/exec-file.js';
 import { shellJoin } from '../util/shell-join.js';
-import { hostMountProblem, hostWorkspaceProblem } from '../sandbox/host-workspace.js';
+import { hostMountProblem, hostRootProblem, hostWorkspaceProblem } from '../sandbox/host-workspace.js';
 import type { NetSlot } from '../sandbox/net-slot.js';
 import { compilePolicy, classifyAddress, type Policy, type CompiledPolicy } from '../policy/index.js';
 import type { ConnectReport, FlowReport, GatewayReport, SandboxNet } from '../gateway/types.js';
@@ -47,13 +47,13 @@ export class SessionSetupError extends Error {
 }
 
 /** bwrap runs as the sandbox's host uid: every directory above a host workspace must let it pass (o+x). */
-function assertReachable(ws: string, uid: number): void {
+function assertReachable(ws: string, uid: number, what = 'workspace'): void {
   const parts = resolvePath(ws).split('/').filter(Boolean);
   for (let i = 0; i < parts.length; i++) {
     const dir = `/${parts.slice(0, i).join('/')}`;
     const st = statSync(dir);
     if (!(st.mode & 0o001) && st.uid !== uid) {
-      throw new SessionSetupError(`workspace ${ws}: the sandbox user (host uid ${uid}) cannot reach it: ${dir} is mode ${(st.mode & 0o777).toString(8).padStart(4, '0')} (each directory above the workspace needs o+x)`);
+      throw new SessionSetupError(`${what} ${ws}: the sandbox user (host uid ${uid}) cannot reach it: ${dir} is mode ${(st.mode & 0o777).toString(8).padStart(4, '0')} (each directory above the ${what === 'workspace' ? 'workspace' : 'root'} needs o+x)`);
     }
   }
 }
@@ -67,6 +67,8 @@ export interface SessionOptions {
   labels?: Record<string, string>;
   /** Host directory to use as /workspace (default: policy's, else a fresh temp dir). */
   workspace?: string;
+  /** Host directory holding an image's root filesystem, shown read-only as / (default: the policy's filesystem.root, else the host's). */
+  root?: string;
 }
 
 export interface ToolCallSpec {
@@ -165,6 +167,10 @@ export class Session {
   readonly cgroup: Cgroup;
   readonly events: CorralEvent[] = [];
   readonly alertEvents: AlertEvent[] = [];
+  /** The image root shown as / (filesystem.root), when not the host's. */
+  image?: string;
+  /** The shell a bash tool call runs in: /bin/bash, or /bin/sh in an image without bash. */
+  private shell = '/bin/bash';
   private seq = 0;
   private stepCounter = 0;
   private calls = new Map<string, CallState>();
@@ -325,6 +331,17 @@ export class Session {
       if (why) throw new SessionSetupError(`filesystem.mounts ${m.host}${host !== given ? ` (${host})` : ''}: ${why}`);
       return { host, path: m.path };
     });
+    const rootGiven = this.opts.root ?? this.opts.policy.filesystem.root ?? undefined;
+    if (rootGiven !== undefined) {
+      const given = resolvePath(expandHome(rootGiven));
+      const host = real(given);
+      const why = hostRootProblem(host, hide.map(real));
+      if (why) throw new SessionSetupError(`filesystem.root ${rootGiven}${host !== given ? ` (${host})` : ''}: ${why}`);
+      assertReachable(`${host}/etc`, this.hostId, 'filesystem.root');
+      this.image = host;
+      // (an image without bash, e.g. Alpine: commands run in its sh)
+      if (!['/usr/bin/bash', '/bin/bash'].some((b) => existsSync(host + b))) this.shell = '/bin/sh';
+    }
     const ws = this.opts.workspace ?? this.opts.policy.filesystem.workspace ?? undefined;
     const cap = this.opts.policy.resources.workspace_size;
     if (ws && cap !== undefined) {
@@ -357,7 +374,7 @@ export class Session {
     this.rt.gateway.register(this.net);
 
     // The holder is pid 1, not dumpable, under the tool calls' seccomp program (fd 3 of bwrap).
-    let bwrap = buildBwrapArgs({ workspace: this.workspace, resolvConf: resolv, hostsFile: hosts, hide, mounts, holderBinary: this.rt.holderFile, seccompFd: 3, inside: { uid: SANDBOX_UID, gid: SANDBOX_GID } }, [HOLDER_PATH]);
+    let bwrap = buildBwrapArgs({ workspace: this.workspace, resolvConf: resolv, hostsFile: hosts, hide, mounts, ...(this.image ? { image: this.image } : {}), holderBinary: this.rt.holderFile, seccompFd: 3, inside: { uid: SANDBOX_UID, gid: SANDBOX_GID } }, [HOLDER_PATH]);
     const grant = this.opts.policy.gpu.devices;
     if (grant !== 'none') {
       // Only granted GPUs become visible; a grant this host cannot honour fails the session (GpuGrantError).
@@ -397,7 +414,7 @@ export class Session {
     if (every > 0) this.sampleTimer = setInterval(() => this.sampleResources(), every).unref();
     this.emit('session.start', {
       // (the digest of the effective policy — after extends, --allow, mounts — tells two policies of one name apart)
-      policy: this.opts.policy.name, policy_digest: policyDigest(this.opts.policy), mode: this.opts.policy.mode, sandbox_ip: this.sandboxIp,
+      policy: this.opts.policy.name, policy_digest: policyDigest(this.opts.policy), mode: this.opts.policy.mode, sandbox_ip: this.sandboxIp, ...(this.image ? { root: this.image } : {}),
       labels: this.opts.labels ?? {}, startup_ms: Number(process.hrtime.bigint() - t0) / 1e6,
     });
   }
@@ -419,7 +436,7 @@ export class Session {
     const screened = this.screen(spec, state, startEv);
     if (screened) return screened;
 
-    const cmd = spec.argv ?? (tool === 'python' ? ['python3', '-c', spec.command] : ['/bin/bash', '-c', spec.command]);
+    const cmd = spec.argv ?? (tool === 'python' ? ['python3', '-c', spec.command] : [this.shell, '-c', spec.command]);
     if (state.screened) state.rootArgv = cmd;
     const argv = buildEnterArgv({
       cgroupProcs: cg.procsFiles(), waiterCgroupProcs: [this.rt.waiterCgroup.unifiedProcsFile()], joinPid: this.nsInitPid, uid: SANDBOX_UID, gid: SANDBOX_GID, // (ids of the joined user namespace: this sandbox's host id there)

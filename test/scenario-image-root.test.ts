@@ -1,0 +1,79 @@
+// Why: proves filesystem.root — a task's own environment — in real sandboxes: the image's files are
+// the sandbox's / (read-only), the host's are not, the image's secrets are hidden like the host's,
+// the workspace stays writable, file tools and the gateway work as on the host root, an image
+// without bash runs commands in sh, and roots that are not an image (the host's /, a system
+// directory, a directory without etc/) are refused before anything starts. Inside the lab.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
+import { buildTestImage } from './helpers/test-image.js';
+import { PolicyError } from '../src/policy/index.js';
+
+let fx: Fixture;
+let dir: string;
+before(async () => {
+  fx = await startFixture([], 'labimg');
+  // (under /var/tmp: every directory above an image must let the sandbox's uid pass)
+  dir = mkdtempSync(join('/var/tmp', 'corral-image-'));
+  chmodSync(dir, 0o755);
+  buildTestImage(join(dir, 'img'));
+  buildTestImage(join(dir, 'nobash'), { bash: false, marker: 'no-bash-image' });
+});
+after(async () => { await fx?.close(); rmSync(dir, { recursive: true, force: true }); });
+
+test('a session in an image root sees the image as / (read-only), not the host; workspace, file tools and the gateway work as usual', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'img-1', root: join(dir, 'img') });
+  try {
+    const r = await s.exec({ command: 'cat /etc/os-release; ls /testbed; cat /opt/tool/VERSION; id -u; test -e /usr/bin/python3 && echo host-python || echo no-python', step: 1 });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.stdout, 'ID=corral-test-image\nREADME.md\n1.2.3\n65534\nno-python\n');
+    const ro = await s.exec({ command: 'touch /testbed/x 2>&1; touch /usr/bin/x 2>&1; echo made > /workspace/out.txt && cat out.txt', step: 2 });
+    assert.match(ro.stdout, /touch: cannot touch '\/testbed\/x': Read-only file system/);
+    assert.match(ro.stdout, /made\n$/);
+    // the image's own secrets are hidden by the policy's hide list (looked up in the image)
+    const shadow = await s.exec({ command: 'cat /etc/shadow | head -c 40; echo "[end]"; ls -A /root | head -3', step: 3 });
+    assert.equal(shadow.stdout, '[end]\n');
+    const f = await s.file({ op: 'write', path: 'notes.md', content: 'in the image\n', step: 4 });
+    assert.ok(f.ok, f.problem);
+    assert.equal((await s.file({ op: 'read', path: 'notes.md', step: 5 })).content?.toString(), 'in the image\n');
+    // containment is the same: an internal probe from the image is blocked and attributed
+    const probe = await s.exec({ command: 'echo > /dev/tcp/10.0.0.9/22', step: 6, toolCallId: 'probe-6', syncSensor: true });
+    assert.ok(probe.alerts.some((a) => a.payload.category === 'internal_probe' && a.tool_call === 'probe-6'), JSON.stringify(probe.alerts.map((a) => a.payload.rule)));
+  } finally { await s.close(); }
+  const start = fx.rt.store.query({ episode: 'img-1', kind: ['session.start'] })[0]!;
+  assert.equal(start.payload.root, join(dir, 'img'), 'the session records which image it ran in');
+});
+
+test('an image without bash runs commands in its sh', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'img-sh', root: join(dir, 'nobash') });
+  try {
+    const r = await s.exec({ command: 'cat /etc/os-release; readlink /proc/$$/exe; echo "a b" | head -c 3', step: 1 });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.stdout, 'ID=no-bash-image\n/usr/bin/dash\na b');
+  } finally { await s.close(); }
+});
+
+test('a root that is not an image is refused before anything starts, and the policy field is checked with its place', async () => {
+  mkdirSync(join(dir, 'empty'));
+  for (const [root, why] of [
+    ['/', /must not be the host's \/ , a top-level directory/],
+    ['/usr', /must not be the host's \/ , a top-level directory/],
+    ['/proc/1/root', /under \/proc/],
+    [join(dir, 'empty'), /does not look like a root filesystem/],
+    [join(dir, 'missing'), /no such directory/],
+  ] as const) {
+    await assert.rejects(fx.rt.createSession({ policy: labPolicy(), episode: 'img-bad', root }), (e: Error) => {
+      assert.match(e.message, new RegExp(`^filesystem\\.root ${root.replace(/[/.]/g, '\\$&')}`));
+      assert.match(e.message, why);
+      return true;
+    });
+  }
+  assert.throws(() => labPolicy('filesystem:\n  root: relative/dir\n'), (e: Error) => e instanceof PolicyError && /test-policy\.yaml:4.*filesystem\.root/.test(e.message));
+  // the policy's own root applies when the session names none
+  const s = await fx.rt.createSession({ policy: labPolicy(`filesystem:\n  root: ${join(dir, 'img')}\n`), episode: 'img-policy' });
+  try {
+    assert.equal((await s.exec({ command: 'cat /etc/os-release', step: 1 })).stdout, 'ID=corral-test-image\n');
+  } finally { await s.close(); }
+});
