@@ -235,6 +235,7 @@ test('bad requests get a 4xx naming the field; the CLI maps them to usage errors
     ['POST', '/v1/sessions', { root: '/usr' }, 400, /^filesystem\.root \/usr: must not be the host's \/ , a top-level directory/],
     ['POST', '/v1/sessions/abc/files', { op: 'write', path: 'x' }, 400, /^content: a write needs content or content_base64/],
     ['POST', '/v1/sessions/abc/files', { op: 'write', path: 'x', content_base64: 'no spaces allowed' }, 400, /^content_base64: not base64/],
+    ['POST', '/v1/sessions/abc/files', { op: 'write', path: 'x', content_base64: 'aGk' }, 400, /^content_base64: not base64: its length must be a multiple of 4/],
     ['POST', '/v1/sessions/abc/files', { op: 'insert', path: 'x', text: 'y' }, 400, /^line: insert needs line/],
     ['POST', '/v1/sessions/abc/files', { op: 'chmod', path: 'x' }, 400, /^op: Invalid enum value/],
     ['POST', '/v1/sessions/abc/files', { op: 'read', path: 'x' }, 404, /no open session abc/],

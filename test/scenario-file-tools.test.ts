@@ -8,6 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
+import { fileCallResult } from '../src/session/file-tools.js';
 
 let fx: Fixture;
 before(async () => { fx = await startFixture([], 'labft'); });
@@ -111,4 +112,66 @@ test('file tools are screened on what they write: flagged by default, refused be
     const after = await block.exec({ command: 'ls -a .ssh 2>&1; echo end', step: 3 });
     assert.doesNotMatch(after.stdout, /authorized_keys/, 'a refused write writes nothing');
   } finally { await block.close(); }
+});
+
+test('file tools are screened like the shell: stray bytes do not hide code, ~/ credentials are seen, a file\'s name is not a command', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'ft-parity' });
+  try {
+    // bash runs a script with one Latin-1 byte in a comment; the code screen must still read it
+    const latin1 = Buffer.concat([Buffer.from('#!/bin/sh\n# caf'), Buffer.from([0xe9]), Buffer.from('\nnohup ./xmrig -o stratum+tcp://pool.test:3333 -u w &\n')]);
+    const miner = await s.file({ op: 'write', path: 'run.sh', content: latin1, step: 1, toolCallId: 'bytes-1' });
+    assert.ok(miner.alerts.some((a) => a.payload.category === 'mining'), `a miner in a script with a non-UTF-8 byte is seen: ${miner.alerts.map((a) => a.payload.rule)}`);
+    // the agent's `cat ~/.ssh/id_rsa` is a credential read; so is its editor's view of ~/.ssh/id_rsa (HOME is /workspace)
+    await s.exec({ command: 'mkdir -p .ssh && printf k > .ssh/id_rsa', step: 2 });
+    const key = await s.file({ op: 'read', path: '~/.ssh/id_rsa', step: 3, toolCallId: 'key-3' });
+    assert.ok(key.alerts.some((a) => a.payload.rule === 'cmd_credential_file_read'), `credential read flagged: ${key.alerts.map((a) => a.payload.rule)}`);
+    // the backstop for a write through a symlink the screen judged by its name: the persistence watch
+    await s.exec({ command: 'ln -s .bashrc notes.txt', step: 4 });
+    const link = await s.file({ op: 'write', path: 'notes.txt', content: 'echo hi\n', step: 5, toolCallId: 'link-5' });
+    assert.ok(link.alerts.some((a) => a.payload.rule === 'persistence.file_written'), `write through a symlink to .bashrc seen: ${link.alerts.map((a) => a.payload.rule)}`);
+  } finally { await s.close(); }
+  // viewing a file whose name mentions a miner or the metadata address runs nothing: no finding, not refused
+  const block = await fx.rt.createSession({ policy: labPolicy('detection:\n  on_finding: block\n'), episode: 'ft-names' });
+  try {
+    for (const [i, path] of ['docs/xmrig-setup.md', 'notes/169.254.169.254.txt'].entries()) {
+      assert.ok((await block.file({ op: 'write', path, content: 'notes\n', step: 2 * i + 1 })).ok);
+      const r = await block.file({ op: 'read', path, step: 2 * i + 2 });
+      assert.equal(r.content?.toString(), 'notes\n', `${path}: ${r.problem}`);
+      assert.deepEqual(r.alerts.map((a) => a.payload.rule), []);
+    }
+  } finally { await block.close(); }
+});
+
+test('file tools do not hang on a FIFO, handle newlines in names, and say plainly when a call timed out', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy('resources:\n  timeout: 20s\n'), episode: 'ft-odd' });
+  try {
+    await s.exec({ command: 'mkfifo pipe && mkdir d && touch "d/$(printf "a\\nb")" d/c', step: 1 });
+    let step = 2;
+    for (const op of [{ op: 'read' as const }, { op: 'write' as const, content: 'x' }, { op: 'str_replace' as const, old: 'a', new: 'b' }]) {
+      const r = await s.file({ ...op, path: 'pipe', step: step++ });
+      assert.equal(r.ok, false);
+      assert.ok(r.durationMs < 10_000, `${op.op} on a FIFO answered at once, not at the timeout (${r.durationMs} ms)`);
+      assert.match(r.problem ?? '', /cannot (read|write) \/workspace\/pipe: it is a FIFO/);
+      assert.deepEqual(r.alerts.map((a) => a.payload.rule), []);
+    }
+    const nl = await s.file({ op: 'write', path: 'x\ny/f.txt', content: 'hi', step: step++ });
+    assert.ok(nl.ok, `the parent directory of a path with a newline is created: ${nl.problem}`);
+    assert.deepEqual((await s.file({ op: 'read', path: 'd', step: step++ })).entries, ['a\nb', 'c']);
+  } finally { await s.close(); }
+  const timedOut = fileCallResult({ op: 'read', path: '/workspace/big' }, '/workspace/big', { toolCallId: 't', step: 1, exitCode: 124, signal: null, durationMs: 120_004, timedOut: true, stdout: '', stderr: '', alerts: [] });
+  assert.match(timedOut.problem ?? '', /did not finish within the call's time limit \(120 s\)/);
+});
+
+test('with the command screen off, the file tool\'s own process raises nothing for the path it was given', async () => {
+  const off = await startFixture([], 'labft2', { commandCheck: false });
+  try {
+    const s = await off.rt.createSession({ policy: labPolicy(), episode: 'ft-noscreen' });
+    try {
+      assert.ok((await s.file({ op: 'write', path: 'notes/169.254.169.254.txt', content: 'x', step: 1 })).ok);
+      assert.ok((await s.file({ op: 'write', path: 'docs/xmrig -o stratum+tcp:/pool.test.md', content: 'x', step: 2 })).ok);
+      assert.ok((await s.file({ op: 'read', path: 'notes/169.254.169.254.txt', step: 3 })).ok);
+      await s.exec({ command: 'true', step: 4, syncSensor: true });
+      assert.deepEqual(s.alertEvents.map((a) => a.payload.rule), []);
+    } finally { await s.close(); }
+  } finally { await off.close(); }
 });

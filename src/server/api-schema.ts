@@ -96,7 +96,9 @@ export const FileRequest = z.object({
   op: z.enum(['write', 'read', 'str_replace', 'insert']),
   path: z.string().min(1).max(4096),
   content: fileText.optional(),
-  content_base64: fileText.regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64').optional(),
+  // (padded to a multiple of 4: Buffer.from(…, 'base64') decodes 'abc' or 'a' without a word, so a
+  // cut-off or unpadded payload was written short — 'a' as an empty file — and answered ok)
+  content_base64: fileText.regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64').refine((b) => b.length % 4 === 0, 'not base64: its length must be a multiple of 4 (padded with =)').optional(),
   append: z.boolean().optional(),
   old: fileText.optional(),
   new: fileText.optional(),

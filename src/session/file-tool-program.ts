@@ -9,6 +9,8 @@
 // from an argv array: [perl, -e, PROGRAM, op, path, arg], with the data on stdin (never in argv, so
 // nothing the agent wrote is ever parsed as code). Exit codes: 0 done, 2 bad use, 3 cannot read,
 // 4 cannot write, 5 the edit does not apply (old text absent or repeated, line out of range).
+// A FIFO or socket is refused before it is opened: opening one blocks until a peer comes, so a
+// `mkfifo notes.txt` would hold every file call on it until the policy timeout (and a limit alert).
 
 /** The interpreter, by absolute path inside the sandbox (PATH there is the agent's to change). */
 export const PERL = '/usr/bin/perl';
@@ -17,14 +19,16 @@ export const FILE_TOOL_EXIT = { ok: 0, usage: 2, read: 3, write: 4, noEdit: 5 } 
 
 // Output on stdout: write/append/str_replace/insert print "<bytes now in the file>\n";
 // read prints "F <bytes sent> <1 if more follow> <file size>\n" and the bytes, or for a directory
-// "D <entries>\n" and one name per line ("/" after directories).
+// "D <entries>\n" and each name followed by a NUL ("/" after directories; a name may hold a newline).
 export const FILE_TOOL_PROGRAM = String.raw`
 use strict; use warnings;
 my ($op, $path, $arg) = @ARGV;
 binmode STDIN; binmode STDOUT;
 sub fail { my ($code, $msg) = @_; print STDERR "$msg\n"; exit $code; }
 sub data_in { local $/; my $d = <STDIN>; return defined $d ? $d : ''; }
-sub whole { my ($p) = @_;
+sub not_pipe { my ($p, $code) = @_;
+  fail($code, "cannot " . ($code == 3 ? 'read' : 'write') . " $p: it is a " . (-p $p ? 'FIFO (named pipe)' : 'socket') . '; file tools read and write files') if -p $p || -S $p; }
+sub whole { my ($p) = @_; not_pipe($p, 3);
   open(my $fh, '<', $p) or fail(3, "cannot read $p: $!");
   binmode $fh; local $/; my $d = <$fh>; close $fh; return defined $d ? $d : ''; }
 sub put { my ($p, $d, $how) = @_;
@@ -34,12 +38,13 @@ sub line_of { my ($d, $at) = @_; return 1 + (substr($d, 0, $at) =~ tr/\n//); }
 fail(2, 'usage: op path [arg]') unless defined $op && defined $path && length $path;
 if ($op eq 'write' || $op eq 'append') {
   my $d = data_in();
-  if ($path =~ m{^(.+)/[^/]+$} && !-d $1) {
+  if ($path =~ m{\A(.+)/[^/]+\z}s && !-d $1) {
     my $dir = $1; require File::Path; my $err;
     File::Path::make_path($dir, { error => \$err });
     fail(4, "cannot create directory $dir: " . join('; ', map { values %$_ } @$err)) if $err && @$err;
   }
   fail(4, "cannot write $path: Is a directory") if -d $path;
+  not_pipe($path, 4);
   put($path, $d, $op eq 'append' ? '>>' : '>');
   print((-s $path) // 0, "\n");
 } elsif ($op eq 'read') {
@@ -48,9 +53,10 @@ if ($op eq 'write' || $op eq 'append') {
     opendir(my $dh, $path) or fail(3, "cannot read $path: $!");
     my @e = sort grep { $_ ne '.' && $_ ne '..' } readdir $dh; closedir $dh;
     print 'D ', scalar(@e), "\n";
-    print $_, (-d "$path/$_" ? '/' : ''), "\n" for @e;
+    print $_, (-d "$path/$_" ? '/' : ''), "\0" for @e;
     exit 0;
   }
+  not_pipe($path, 3);
   open(my $fh, '<', $path) or fail(3, "cannot read $path: $!");
   binmode $fh;
   my $size = -s $fh; my $buf = ''; my $got = 0;

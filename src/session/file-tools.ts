@@ -12,6 +12,7 @@
 import type { CheckResult, Verdict } from '../detect/check.js';
 import type { CommandScreen } from './runtime.js';
 import { writeRecord } from '../detect/write-record.js';
+import type { CommandRecord } from '../detect/command/types.js';
 import { codeUnits } from '../hook/written-content.js';
 import { FILE_TOOL_EXIT, FILE_TOOL_PROGRAM, PERL } from './file-tool-program.js';
 import type { ToolCallResult, ToolCallSpec } from './session.js';
@@ -94,26 +95,49 @@ export function fileCallProblem(spec: FileCallSpec): string | undefined {
 
 const RANK: Record<Verdict, number> = { allow: 0, warn: 1, deny: 2 };
 
-/** The text a write puts into the file, when it is text (bytes that are not UTF-8 are data, not code). */
+/**
+ * The text a write puts into the file. Bytes are decoded as UTF-8 with stray bytes replaced, never
+ * skipped: bash and python run a script with one Latin-1 byte in a comment, so "not UTF-8, so data"
+ * let `#!/bin/sh\n# caf\xe9\n./xmrig …` (or any content_base64 write) past the code screen.
+ * Whether the text is code at all is still decided by its path and shebang (codeUnits).
+ */
 function writtenText(spec: FileOperation): string | undefined {
   if (spec.op === 'str_replace') return spec.new;
   if (spec.op === 'insert') return spec.text;
   if (spec.op !== 'write') return undefined;
   if (typeof spec.content === 'string') return spec.content;
-  const text = Buffer.from(spec.content.buffer, spec.content.byteOffset, spec.content.length).toString('utf8');
-  return text.includes('\ufffd') ? undefined : text;
+  return Buffer.from(spec.content.buffer, spec.content.byteOffset, spec.content.length).toString('utf8');
+}
+
+/** The `~/…` spelling of a path under the workspace (HOME), the form the command rules list. */
+function tildeOf(path: string): string | undefined {
+  return path === WORKSPACE || path.startsWith(`${WORKSPACE}/`) ? `~${path.slice(WORKSPACE.length)}` : undefined;
 }
 
 /**
- * The screen's verdict on a file call: a read is judged as `cat PATH` (credential files, the
+ * The command record of "the file tool reads PATH": `head` (a data tool: it shows bytes, runs
+ * nothing) with the path and its `~/…` spelling as file operands. Judged as `cat -- /workspace/…`
+ * a view of `~/.ssh/id_rsa` passed (the credential rule lists `~/.ssh`, not /workspace) while a view
+ * of docs/xmrig-setup.md or notes/169.254.169.254.txt was a critical miner/metadata finding (cat is
+ * not a data tool, so the content rules matched the file's name) and, with on_finding: block, refused.
+ */
+function readRecord(path: string): CommandRecord {
+  const tilde = tildeOf(path);
+  const files = tilde === undefined ? [path] : [path, tilde];
+  const text = `file read ${path}`;
+  return { argv: ['head', ...files], text, depth: 0, via: '', span: [0, text.length], chain: [text], redirects: [], input_from: [], files, ips: [], flags: [] };
+}
+
+/**
+ * The screen's verdict on a file call: a read is judged as `head PATH ~/PATH` (credential files, the
  * host's secrets), a write by its path (the command rules' list of persistence places, as `tee
  * PATH`) and by the code it writes (shell, crontab, Python: the command analyser).
  */
 export function screenFileCall(spec: FileOperation, path: string, checker: CommandScreen): CheckResult {
   const parts: CheckResult[] = [];
-  if (spec.op === 'read') parts.push(checker.check(`cat -- '${path.replace(/'/g, `'\\''`)}'`, { tool: 'bash' }));
+  if (spec.op === 'read') parts.push(checker.checkRecords([readRecord(path)]));
   else {
-    const where = checker.checkRecords([writeRecord(`file ${spec.op}`, path, path === WORKSPACE || path.startsWith(`${WORKSPACE}/`) ? `~${path.slice(WORKSPACE.length)}` : undefined)]);
+    const where = checker.checkRecords([writeRecord(`file ${spec.op}`, path, tildeOf(path))]);
     parts.push(where);
     const text = writtenText(spec);
     if (text !== undefined) {
@@ -162,7 +186,7 @@ export function fileToolCallSpec(spec: FileCallSpec, path: string, prescreen: Ch
     command: describe(spec, path),
     argv: [PERL, '-e', FILE_TOOL_PROGRAM, op, path, ...arg],
     step: spec.step, toolCallId: spec.toolCallId, timeoutMs: spec.timeoutMs,
-    stdin: stdin ?? '', binaryStdout: spec.op === 'read', maxOutput,
+    stdin: stdin ?? '', binaryStdout: spec.op === 'read', maxOutput, ownRoot: true,
     ...(prescreen ? { prescreen } : { skipScreen: true }),
     record: { tool: 'file', fields },
   };
@@ -171,6 +195,7 @@ export function fileToolCallSpec(spec: FileCallSpec, path: string, prescreen: Ch
 /** The call's outcome read back from the program's output and exit status. */
 export function fileCallResult(spec: FileOperation, path: string, r: ToolCallResult): FileCallResult {
   const base: FileCallResult = { ...r, ok: false, path };
+  if (r.timedOut) return { ...base, problem: `the file operation on ${path} did not finish within the call's time limit (${Math.round(r.durationMs / 1000)} s) and was stopped` };
   if (r.exitCode !== FILE_TOOL_EXIT.ok) {
     const said = r.stderr.trim().split('\n').filter((l) => l !== '').slice(-3).join('; ');
     const problem = r.exitCode === 127 || /perl: (not found|No such file)/.test(r.stderr) ? `the sandbox has no ${PERL} (file tools need perl-base in the sandbox's root)` : said || `the file tool exited with ${r.exitCode ?? r.signal}`;
@@ -190,7 +215,7 @@ export function fileCallResult(spec: FileOperation, path: string, r: ToolCallRes
     return { ...base, ok: true, content: Buffer.from(content), truncated: file[2] === '1' || content.length < got, size: Number(file[3]) };
   }
   if (/^D \d+$/.test(head)) {
-    const entries = out.subarray(nl + 1).toString('utf8').split('\n').filter((e) => e !== '');
+    const entries = out.subarray(nl + 1).toString('utf8').split('\0').filter((e) => e !== '');
     return { ...base, ok: true, entries };
   }
   return { ...base, problem: 'the file tool answered in an unexpected form' };

@@ -98,6 +98,10 @@ export interface ToolCallSpec {
   prescreen?: CheckResult;
   /** What toolcall.start records besides the command: the tool's name (default `tool`) and fields. */
   record?: { tool: string; fields?: Record<string, unknown> };
+  /** The argv is Corral's own constant program whose arguments are data (a file tool): its exec is
+   * left out of the runtime rules, screen or not. Else, with the screen off (or its check failing),
+   * a file named notes/169.254.169.254.txt raised metadata_url_exec on the file tool's own perl. */
+  ownRoot?: boolean;
 }
 
 /**
@@ -437,7 +441,7 @@ export class Session {
     if (screened) return screened;
 
     const cmd = spec.argv ?? (tool === 'python' ? ['python3', '-c', spec.command] : [this.shell, '-c', spec.command]);
-    if (state.screened) state.rootArgv = cmd;
+    if (state.screened || spec.ownRoot) state.rootArgv = cmd;
     const argv = buildEnterArgv({
       cgroupProcs: cg.procsFiles(), waiterCgroupProcs: [this.rt.waiterCgroup.unifiedProcsFile()], joinPid: this.nsInitPid, uid: SANDBOX_UID, gid: SANDBOX_GID, // (ids of the joined user namespace: this sandbox's host id there)
       seccompFile: this.rt.seccompFile, cwd: '/workspace', setsid: true,
