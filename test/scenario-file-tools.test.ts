@@ -170,6 +170,11 @@ test('with the command screen off, the file tool\'s own process raises nothing f
       assert.ok((await s.file({ op: 'write', path: 'notes/169.254.169.254.txt', content: 'x', step: 1 })).ok);
       assert.ok((await s.file({ op: 'write', path: 'docs/xmrig -o stratum+tcp:/pool.test.md', content: 'x', step: 2 })).ok);
       assert.ok((await s.file({ op: 'read', path: 'notes/169.254.169.254.txt', step: 3 })).ok);
+      // a path longer than the sensor's argv cap (the path travels on stdin, so the recorded argv stays whole and is known as Corral's own)
+      const long = `169.254.169.254/${Array.from({ length: 19 }, (_, i) => `${i}`.padEnd(200, 'd')).join('/')}/f.txt`;
+      const w = await s.file({ op: 'write', path: long, content: 'deep\n', step: 5 });
+      assert.ok(w.ok, w.problem);
+      assert.equal((await s.file({ op: 'read', path: long, step: 6 })).content?.toString(), 'deep\n');
       await s.exec({ command: 'true', step: 4, syncSensor: true });
       assert.deepEqual(s.alertEvents.map((a) => a.payload.rule), []);
     } finally { await s.close(); }

@@ -6,8 +6,9 @@
 // its uid: the read-only root, hidden secrets and the workspace are exactly what the agent's own
 // `cat` would meet. The program is Perl because perl-base is Essential on Debian (always in the
 // sandbox's root, like coreutils) and one process does a whole edit; it is a constant text, started
-// from an argv array: [perl, -e, PROGRAM, op, path, arg], with the data on stdin (never in argv, so
-// nothing the agent wrote is ever parsed as code). Exit codes: 0 done, 2 bad use, 3 cannot read,
+// from an argv array: [perl, -e, PROGRAM, op, arg], with the path, a NUL and the data on stdin (never
+// in argv, so nothing the agent wrote is ever parsed as code, and a long path cannot push the
+// program's recorded argv past the sensor's cap). Exit codes: 0 done, 2 bad use, 3 cannot read,
 // 4 cannot write, 5 the edit does not apply (old text absent or repeated, line out of range).
 // A FIFO or socket is refused before it is opened: opening one blocks until a peer comes, so a
 // `mkfifo notes.txt` would hold every file call on it until the policy timeout (and a limit alert).
@@ -22,10 +23,14 @@ export const FILE_TOOL_EXIT = { ok: 0, usage: 2, read: 3, write: 4, noEdit: 5 } 
 // "D <entries>\n" and each name followed by a NUL ("/" after directories; a name may hold a newline).
 export const FILE_TOOL_PROGRAM = String.raw`
 use strict; use warnings;
-my ($op, $path, $arg) = @ARGV;
+my ($op, $arg) = @ARGV;
 binmode STDIN; binmode STDOUT;
 sub fail { my ($code, $msg) = @_; print STDERR "$msg\n"; exit $code; }
-sub data_in { local $/; my $d = <STDIN>; return defined $d ? $d : ''; }
+my $IN = do { local $/; my $d = <STDIN>; defined $d ? $d : '' };
+my $z = index($IN, "\0");
+fail(2, 'usage: stdin must start with the path and a NUL') if $z < 0;
+my $path = substr($IN, 0, $z); $IN = substr($IN, $z + 1);
+sub data_in { return $IN; }
 sub not_pipe { my ($p, $code) = @_;
   fail($code, "cannot " . ($code == 3 ? 'read' : 'write') . " $p: it is a " . (-p $p ? 'FIFO (named pipe)' : 'socket') . '; file tools read and write files') if -p $p || -S $p; }
 sub whole { my ($p) = @_; not_pipe($p, 3);
@@ -35,7 +40,7 @@ sub put { my ($p, $d, $how) = @_;
   open(my $fh, $how, $p) or fail(4, "cannot write $p: $!");
   binmode $fh; print {$fh} $d or fail(4, "cannot write $p: $!"); close $fh or fail(4, "cannot write $p: $!"); }
 sub line_of { my ($d, $at) = @_; return 1 + (substr($d, 0, $at) =~ tr/\n//); }
-fail(2, 'usage: op path [arg]') unless defined $op && defined $path && length $path;
+fail(2, 'usage: op [arg], stdin: path NUL data') unless defined $op && length $path;
 if ($op eq 'write' || $op eq 'append') {
   my $d = data_in();
   if ($path =~ m{\A(.+)/[^/]+\z}s && !-d $1) {

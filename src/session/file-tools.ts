@@ -184,9 +184,10 @@ export function fileToolCallSpec(spec: FileCallSpec, path: string, prescreen: Ch
   if (spec.op === 'write') fields.bytes = typeof spec.content === 'string' ? Buffer.byteLength(spec.content) : spec.content.length;
   return {
     command: describe(spec, path),
-    argv: [PERL, '-e', FILE_TOOL_PROGRAM, op, path, ...arg],
+    argv: [PERL, '-e', FILE_TOOL_PROGRAM, op, ...arg],
     step: spec.step, toolCallId: spec.toolCallId, timeoutMs: spec.timeoutMs,
-    stdin: stdin ?? '', binaryStdout: spec.op === 'read', maxOutput, ownRoot: true,
+    // (the path first, ended by a NUL no path holds: fileCallProblem refuses it)
+    stdin: Buffer.concat([Buffer.from(`${path}\0`), typeof stdin === 'string' ? Buffer.from(stdin) : stdin ?? Buffer.alloc(0)]), binaryStdout: spec.op === 'read', maxOutput, ownRoot: true,
     ...(prescreen ? { prescreen } : { skipScreen: true }),
     record: { tool: 'file', fields },
   };
