@@ -231,6 +231,7 @@ test('bad requests get a 4xx naming the field; the CLI maps them to usage errors
     ['POST', '/v1/sessions', { mounts: [{ host: '/srv/x', path: '/data', mode: 'rw' }] }, 400, /^mounts\.0\.mode: mounts are read-only/],
     ['POST', '/v1/sessions', { mounts: [{ host: '/srv/x-no-such-dir', path: '/data' }] }, 400, /filesystem\.mounts \/srv\/x-no-such-dir: no such file or directory on this host/],
     ['POST', '/v1/sessions/abc/exec', {}, 400, /command: give command or argv/],
+    ['POST', '/v1/sessions', { workspace_path: '/usr/src/app' }, 400, /^workspace_path: must not be under \/usr/],
     ['POST', '/v1/sessions', { root: 'images/swe' }, 400, /^root: must be an absolute path without \.\./],
     ['POST', '/v1/sessions', { root: '/usr' }, 400, /^filesystem\.root \/usr: must not be the host's \/ , a top-level directory/],
     ['POST', '/v1/sessions/abc/files', { op: 'write', path: 'x' }, 400, /^content: a write needs content or content_base64/],

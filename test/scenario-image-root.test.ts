@@ -5,8 +5,9 @@
 // directory, a directory without etc/) are refused before anything starts. Inside the lab.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
 import { buildTestImage } from './helpers/test-image.js';
 import { PolicyError } from '../src/policy/index.js';
@@ -44,6 +45,28 @@ test('a session in an image root sees the image as / (read-only), not the host; 
   } finally { await s.close(); }
   const start = fx.rt.store.query({ episode: 'img-1', kind: ['session.start'] })[0]!;
   assert.equal(start.payload.root, join(dir, 'img'), 'the session records which image it ran in');
+});
+
+test('the workspace can appear where the image expects the task (workspace_path: /testbed): writable, the working and home directory, file tools and the persistence watch use it', async () => {
+  // (a host workspace may not lie under /var, which every sandbox sees)
+  const repo = mkdtempSync(join(tmpdir(), 'corral-testbed-'));
+  chmodSync(repo, 0o755);
+  writeFileSync(join(repo, 'README.md'), '# the task checkout\n');
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'img-testbed', root: join(dir, 'img'), workspace: repo, workspacePath: '/testbed' });
+  try {
+    const r = await s.exec({ command: 'pwd; echo "$HOME"; cat README.md; echo fixed > fix.txt; ls /workspace 2>&1 | head -1', step: 1 });
+    assert.equal(r.stdout, "/testbed\n/testbed\n# the task checkout\nls: cannot access '/workspace': No such file or directory\n");
+    assert.equal(readFileSync(join(repo, 'fix.txt'), 'utf8'), 'fixed\n', 'the write landed in the host checkout');
+    const f = await s.file({ op: 'str_replace', path: 'README.md', old: 'checkout', new: 'repository', step: 2 });
+    assert.equal(f.path, '/testbed/README.md');
+    assert.ok(f.ok, f.problem);
+    const rc = await s.file({ op: 'write', path: '~/.bashrc', content: 'export X=1\n', step: 3, toolCallId: 'rc-3' });
+    assert.equal(rc.path, '/testbed/.bashrc');
+    const persist = rc.alerts.find((a) => a.payload.rule === 'persistence.file_written');
+    assert.match(String(persist?.payload.message), /^\/testbed\/\.bashrc created/);
+  } finally { await s.close(); rmSync(repo, { recursive: true, force: true }); }
+  await assert.rejects(fx.rt.createSession({ policy: labPolicy(), episode: 'img-bad-ws', workspacePath: '/etc/app' }), /^SessionSetupError: filesystem\.workspace_path \/etc\/app: must not be under \/etc/);
+  assert.throws(() => labPolicy('filesystem:\n  workspace_path: ../x\n'), (e: Error) => e instanceof PolicyError && /filesystem\.workspace_path/.test(e.message) && /plain names/.test(e.message));
 });
 
 test('an image without bash runs commands in its sh', async () => {

@@ -3,6 +3,7 @@
 // Objects are strict (unknown keys are errors). Threats stopped: mis-typed keys being ignored
 // ('alow:'), over-broad wildcards, bad CIDRs widening egress, unparsable limits becoming no limit.
 
+import { workspacePathProblem } from '../sandbox/host-workspace.js';
 import { z } from 'zod';
 import { checkDomainPattern, checkHostName } from './domain.js';
 import { parseAddr, parseCidr } from './ip.js';
@@ -183,6 +184,14 @@ const workspaceField = field<string | null>((v) => {
   return { ok: true, value: v };
 });
 
+/** Where the workspace appears in the sandbox (its working and home directory). */
+const workspacePathField = field<string>((v) => {
+  if (v === undefined) return { ok: true, value: '/workspace' };
+  if (typeof v !== 'string') return { ok: false, error: `expected a sandbox path like /testbed, got ${describe(v)}` };
+  const why = workspacePathProblem(v);
+  return why ? { ok: false, error: why } : { ok: true, value: v };
+});
+
 /** An image's root filesystem on the host (an exported container image), shown read-only as the sandbox's /. */
 const rootField = field<string | null>((v) => {
   if (v === undefined || v === null) return { ok: true, value: null };
@@ -284,6 +293,7 @@ export const PolicySchema = z
     filesystem: z
       .object({
         workspace: workspaceField,
+        workspace_path: workspacePathField,
         root: rootField,
         mounts: mountsField,
         hide: pathList('paths to hide', DEFAULT_HIDE),

@@ -25,6 +25,8 @@ export interface BwrapSpec {
    * hidden paths are looked up in the image.
    */
   image?: string;
+  /** Where the workspace appears in the sandbox (filesystem.workspace_path; default /workspace). */
+  workspacePath?: string;
   /**
    * Host file of native/corral-holder: shown read-only at HOLDER_PATH and run as the sandbox's
    * pid 1 itself (`--as-pid-1`: no bwrap init beside it, which would be a dumpable, unfiltered
@@ -108,6 +110,7 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
     else a.push('--ro-bind', '/dev/null', h);
   }
   for (const m of spec.mounts ?? []) a.push('--ro-bind', m.host, m.path);
-  a.push('--bind', spec.workspace, '/workspace', '--chdir', '/workspace', '--', ...holder);
+  const at = spec.workspacePath ?? '/workspace';
+  a.push('--bind', spec.workspace, at, '--chdir', at, '--', ...holder);
   return a;
 }

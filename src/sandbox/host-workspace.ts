@@ -52,3 +52,21 @@ export function hostRootProblem(path: string, hidden: string[]): string | undefi
   if (!dir('etc') || !(dir('usr') || dir('bin'))) return "does not look like a root filesystem (it needs etc/ and usr/ or bin/: an exported image, e.g. `docker export C | tar -x -C DIR`)";
   return undefined;
 }
+
+/** Top-level places of the sandbox the workspace may not cover (its system view and Corral's own). */
+const WORKSPACE_PATH_REFUSED = new Set(['bin', 'boot', 'dev', 'etc', 'lib', 'lib32', 'lib64', 'libx32', 'proc', 'run', 'sbin', 'sys', 'tmp', 'usr']);
+
+/**
+ * Why a sandbox path cannot be where the workspace appears (filesystem.workspace_path: /testbed for
+ * an SWE-style image whose environment expects the repository there), or undefined when it can.
+ * Threat: a workspace mounted over the sandbox's /etc or /usr, making the agent's writable files its
+ * system (a planted /etc/ld.so.preload, a replaced /usr/bin/python3).
+ */
+export function workspacePathProblem(p: string): string | undefined {
+  if (!/^(\/[A-Za-z0-9._@+-]+)+$/.test(p) || p.split('/').some((x) => x === '.' || x === '..') || p.length > 256) {
+    return `must be an absolute path of plain names (letters, digits, . _ @ + -), without . or .., got ${JSON.stringify(p.slice(0, 80))}`;
+  }
+  const top = p.split('/')[1]!;
+  if (WORKSPACE_PATH_REFUSED.has(top)) return `must not be under /${top} (the sandbox's system view or Corral's own places)`;
+  return undefined;
+}

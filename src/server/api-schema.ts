@@ -3,7 +3,7 @@
 // never a half-started sandbox. Threat: a client sending huge or hostile bodies to wedge the
 // daemon — sizes and counts are bounded here, and unknown fields are refused so typos show.
 import { z } from 'zod';
-import { hostWorkspaceProblem } from '../sandbox/host-workspace.js';
+import { hostWorkspaceProblem, workspacePathProblem } from '../sandbox/host-workspace.js';
 import { checkMounts } from '../policy/index.js';
 import { isStepLabel } from '../session/call-labels.js';
 import { READ_MAX_BYTES, WRITE_MAX_BYTES } from '../session/file-tools.js';
@@ -27,6 +27,10 @@ const hostWorkspace = z.string().min(1).max(4096).superRefine((p, ctx) => {
 });
 /** An image's root filesystem on the host (absolute; checked again, on the real path, when the session starts). */
 const hostRoot = z.string().min(1).max(4096).refine((p) => p.startsWith('/') && !p.split('/').includes('..'), 'must be an absolute path without ..');
+const workspacePath = z.string().max(256).superRefine((p, ctx) => {
+  const why = workspacePathProblem(p);
+  if (why) ctx.addIssue({ code: z.ZodIssueCode.custom, message: why });
+});
 const timeoutMs = z.number().int().positive().max(7 * 24 * 3600 * 1000);
 /** Read-only host paths ({host, path}), checked as filesystem.mounts is (field names in the message). */
 const mounts = z.array(z.unknown()).max(64).superRefine((v, ctx) => {
@@ -51,6 +55,8 @@ export const RunRequest = z.object({
   mounts: mounts.optional(),
   /** An image's root filesystem (host directory) shown read-only as / (`corral run --root DIR`). */
   root: hostRoot.optional(),
+  /** Where the workspace appears in the sandbox (`corral run --workspace-path /testbed`). */
+  workspace_path: workspacePath.optional(),
   /** 'borrow': the command uses the connecting process's own stdin/stdout/stderr (the kernel
    * says which process that is); 'capture': output comes back in the response. */
   stdio: z.enum(['borrow', 'capture']).default('capture'),
@@ -71,6 +77,8 @@ export const SessionRequest = z.object({
   mounts: mounts.optional(),
   /** A host directory holding an image's root filesystem, shown read-only as / (a task's own environment). */
   root: hostRoot.optional(),
+  /** Where the workspace appears in the sandbox (default /workspace; /testbed for an SWE-style image). */
+  workspace_path: workspacePath.optional(),
 }).strict();
 
 /** POST /v1/sessions/{id}/exec: one tool call in that session; output is captured. */

@@ -17,8 +17,8 @@ import { codeUnits } from '../hook/written-content.js';
 import { FILE_TOOL_EXIT, FILE_TOOL_PROGRAM, PERL } from './file-tool-program.js';
 import type { ToolCallResult, ToolCallSpec } from './session.js';
 
-/** The sandbox's working and home directory: relative paths and `~` resolve here. */
-const WORKSPACE = '/workspace';
+/** The sandbox's working and home directory by default (filesystem.workspace_path): relative paths and `~` resolve there. */
+export const DEFAULT_WORKSPACE = '/workspace';
 /** The most a read returns by default, and at all. */
 export const READ_DEFAULT_BYTES = 1 << 20;
 export const READ_MAX_BYTES = 64 << 20;
@@ -48,13 +48,13 @@ export interface FileCallResult extends ToolCallResult {
   entries?: string[];
 }
 
-/** The absolute sandbox path a tool gave (relative to /workspace, `~` = /workspace), or why not. */
-export function sandboxPath(raw: unknown): { path: string } | { problem: string } {
+/** The absolute sandbox path a tool gave (relative to the workspace, `~` = the workspace), or why not. */
+export function sandboxPath(raw: unknown, ws = DEFAULT_WORKSPACE): { path: string } | { problem: string } {
   if (typeof raw !== 'string' || raw === '') return { problem: 'path must be a non-empty string' };
   if (raw.includes('\0')) return { problem: 'path holds a NUL byte' };
   if (raw.length > 4096) return { problem: 'path is longer than 4096 characters' };
-  let p = raw === '~' ? WORKSPACE : raw.startsWith('~/') ? WORKSPACE + raw.slice(1) : raw;
-  if (!p.startsWith('/')) p = `${WORKSPACE}/${p}`;
+  let p = raw === '~' ? ws : raw.startsWith('~/') ? ws + raw.slice(1) : raw;
+  if (!p.startsWith('/')) p = `${ws}/${p}`;
   const parts: string[] = [];
   for (const part of p.split('/')) {
     if (part === '' || part === '.') continue;
@@ -110,8 +110,8 @@ function writtenText(spec: FileOperation): string | undefined {
 }
 
 /** The `~/…` spelling of a path under the workspace (HOME), the form the command rules list. */
-function tildeOf(path: string): string | undefined {
-  return path === WORKSPACE || path.startsWith(`${WORKSPACE}/`) ? `~${path.slice(WORKSPACE.length)}` : undefined;
+function tildeOf(path: string, ws: string): string | undefined {
+  return path === ws || path.startsWith(`${ws}/`) ? `~${path.slice(ws.length)}` : undefined;
 }
 
 /**
@@ -121,8 +121,8 @@ function tildeOf(path: string): string | undefined {
  * of docs/xmrig-setup.md or notes/169.254.169.254.txt was a critical miner/metadata finding (cat is
  * not a data tool, so the content rules matched the file's name) and, with on_finding: block, refused.
  */
-function readRecord(path: string): CommandRecord {
-  const tilde = tildeOf(path);
+function readRecord(path: string, ws: string): CommandRecord {
+  const tilde = tildeOf(path, ws);
   const files = tilde === undefined ? [path] : [path, tilde];
   const text = `file read ${path}`;
   return { argv: ['head', ...files], text, depth: 0, via: '', span: [0, text.length], chain: [text], redirects: [], input_from: [], files, ips: [], flags: [] };
@@ -133,11 +133,11 @@ function readRecord(path: string): CommandRecord {
  * host's secrets), a write by its path (the command rules' list of persistence places, as `tee
  * PATH`) and by the code it writes (shell, crontab, Python: the command analyser).
  */
-export function screenFileCall(spec: FileOperation, path: string, checker: CommandScreen): CheckResult {
+export function screenFileCall(spec: FileOperation, path: string, checker: CommandScreen, ws = DEFAULT_WORKSPACE): CheckResult {
   const parts: CheckResult[] = [];
-  if (spec.op === 'read') parts.push(checker.checkRecords([readRecord(path)]));
+  if (spec.op === 'read') parts.push(checker.checkRecords([readRecord(path, ws)]));
   else {
-    const where = checker.checkRecords([writeRecord(`file ${spec.op}`, path, tildeOf(path))]);
+    const where = checker.checkRecords([writeRecord(`file ${spec.op}`, path, tildeOf(path, ws))]);
     parts.push(where);
     const text = writtenText(spec);
     if (text !== undefined) {

@@ -22,7 +22,7 @@ import { persistenceChanges, snapshotPersistence, type PersistenceSnapshot } fro
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
 import { execFile } from '../util/exec-file.js';
 import { shellJoin } from '../util/shell-join.js';
-import { hostMountProblem, hostRootProblem, hostWorkspaceProblem } from '../sandbox/host-workspace.js';
+import { hostMountProblem, hostRootProblem, hostWorkspaceProblem, workspacePathProblem } from '../sandbox/host-workspace.js';
 import type { NetSlot } from '../sandbox/net-slot.js';
 import { compilePolicy, classifyAddress, type Policy, type CompiledPolicy } from '../policy/index.js';
 import type { ConnectReport, FlowReport, GatewayReport, SandboxNet } from '../gateway/types.js';
@@ -69,6 +69,8 @@ export interface SessionOptions {
   workspace?: string;
   /** Host directory holding an image's root filesystem, shown read-only as / (default: the policy's filesystem.root, else the host's). */
   root?: string;
+  /** Where the workspace appears in the sandbox, its working and home directory (default: the policy's filesystem.workspace_path, /workspace). */
+  workspacePath?: string;
 }
 
 export interface ToolCallSpec {
@@ -175,6 +177,8 @@ export class Session {
   image?: string;
   /** The shell a bash tool call runs in: /bin/bash, or /bin/sh in an image without bash. */
   private shell = '/bin/bash';
+  /** Where the workspace appears in the sandbox: the agent's working and home directory. */
+  readonly wsPath: string;
   private seq = 0;
   private stepCounter = 0;
   private calls = new Map<string, CallState>();
@@ -217,6 +221,9 @@ export class Session {
 
   private constructor(private rt: Runtime, private slot: NetSlot, readonly opts: SessionOptions) {
     this.compiled = compilePolicy(opts.policy, { hostAddresses: rt.hostAddresses, hostRanges: rt.hostRanges });
+    this.wsPath = opts.workspacePath ?? opts.policy.filesystem.workspace_path;
+    const wsWhy = workspacePathProblem(this.wsPath);
+    if (wsWhy) throw new SessionSetupError(`filesystem.workspace_path ${this.wsPath}: ${wsWhy}`);
     this.cgroup = new Cgroup(rt.layout, `${rt.cgroupRoot}/${process.pid}-${this.id}`);
     this.fanout = new FanoutAggregator(1500, (key, probes) => this.emitFanout(key, probes));
     this.repeats = new FanoutAggregator(1000, (k, probes) => {
@@ -378,7 +385,7 @@ export class Session {
     this.rt.gateway.register(this.net);
 
     // The holder is pid 1, not dumpable, under the tool calls' seccomp program (fd 3 of bwrap).
-    let bwrap = buildBwrapArgs({ workspace: this.workspace, resolvConf: resolv, hostsFile: hosts, hide, mounts, ...(this.image ? { image: this.image } : {}), holderBinary: this.rt.holderFile, seccompFd: 3, inside: { uid: SANDBOX_UID, gid: SANDBOX_GID } }, [HOLDER_PATH]);
+    let bwrap = buildBwrapArgs({ workspace: this.workspace, workspacePath: this.wsPath, resolvConf: resolv, hostsFile: hosts, hide, mounts, ...(this.image ? { image: this.image } : {}), holderBinary: this.rt.holderFile, seccompFd: 3, inside: { uid: SANDBOX_UID, gid: SANDBOX_GID } }, [HOLDER_PATH]);
     const grant = this.opts.policy.gpu.devices;
     if (grant !== 'none') {
       // Only granted GPUs become visible; a grant this host cannot honour fails the session (GpuGrantError).
@@ -444,7 +451,7 @@ export class Session {
     if (state.screened || spec.ownRoot) state.rootArgv = cmd;
     const argv = buildEnterArgv({
       cgroupProcs: cg.procsFiles(), waiterCgroupProcs: [this.rt.waiterCgroup.unifiedProcsFile()], joinPid: this.nsInitPid, uid: SANDBOX_UID, gid: SANDBOX_GID, // (ids of the joined user namespace: this sandbox's host id there)
-      seccompFile: this.rt.seccompFile, cwd: '/workspace', setsid: true,
+      seccompFile: this.rt.seccompFile, cwd: this.wsPath, setsid: true,
     }, cmd);
     const stdio = spec.stdio ?? 'pipe';
     const feed = stdio === 'pipe' && spec.stdin !== undefined;
@@ -555,10 +562,10 @@ export class Session {
   async file(spec: FileCallSpec): Promise<FileCallResult> {
     const problem = fileCallProblem(spec);
     if (problem) throw new TypeError(`file call: ${problem}`);
-    const where = sandboxPath(spec.path) as { path: string };
+    const where = sandboxPath(spec.path, this.wsPath) as { path: string };
     let prescreen: CheckResult | undefined;
     if (this.rt.checker) {
-      try { prescreen = screenFileCall(spec, where.path, this.rt.checker); } catch (e) { this.rt.onError(e); }
+      try { prescreen = screenFileCall(spec, where.path, this.rt.checker, this.wsPath); } catch (e) { this.rt.onError(e); }
     }
     const r = await this.exec(fileToolCallSpec(spec, where.path, prescreen));
     return fileCallResult(spec, where.path, r);
@@ -576,14 +583,14 @@ export class Session {
     this.persistSnap = now;
     if (changes.length === 0) return;
     // one event per file, one alert per call (the most severe place first, the others listed and counted)
-    const events = changes.slice(0, 32).map((c) => this.emit('file', { path: `/workspace/${c.path}`, change: c.created ? 'created' : 'modified', place: c.place.what }, { attr: this.attr(state) }));
+    const events = changes.slice(0, 32).map((c) => this.emit('file', { path: `${this.wsPath}/${c.path}`, change: c.created ? 'created' : 'modified', place: c.place.what }, { attr: this.attr(state) }));
     const sorted = [...changes].sort((a, b) => SEVERITY_RANK[a.place.severity] - SEVERITY_RANK[b.place.severity]);
     const top = sorted[0]!;
-    const others = sorted.slice(1).map((c) => `/workspace/${c.path}`);
+    const others = sorted.slice(1).map((c) => `${this.wsPath}/${c.path}`);
     const more = others.length ? `; also ${others.slice(0, 3).join(', ')}${others.length > 3 ? ` and ${others.length - 3} more` : ''}` : '';
     this.alert(this.attr(state), {
       rule: 'persistence.file_written', category: 'persistence', severity: top.place.severity, attack: [...new Set(sorted.flatMap((c) => c.place.attack))],
-      message: `/workspace/${top.path} ${top.created ? 'created' : 'modified'} (found when this call ended): a ${top.place.what}${more}`,
+      message: `${this.wsPath}/${top.path} ${top.created ? 'created' : 'modified'} (found when this call ended): a ${top.place.what}${more}`,
       reason: 'Planting start-up hooks or other persistence in the sandbox is not allowed; it runs again in later tool calls.',
     }, events.map((e) => e.id), 'observed', { layer: 'process', count: changes.length });
   }
@@ -627,7 +634,7 @@ export class Session {
   private toolEnv(): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {};
     for (const k of this.opts.policy.filesystem.env_allow) if (process.env[k] !== undefined) env[k] = process.env[k];
-    env.HOME = '/workspace';
+    env.HOME = this.wsPath;
     env.PATH = '/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin';
     env.TMPDIR = '/tmp';
     env.LANG ??= 'C.UTF-8';
