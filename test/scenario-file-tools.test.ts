@@ -40,7 +40,13 @@ test('file tools: write, read, str_replace and insert round-trip inside the sand
     const head = await s.file({ op: 'read', path: 'blob.bin', maxBytes: 10, step: 8 });
     assert.deepEqual([head.content?.length, head.truncated, head.size], [10, true, 512]);
     const dir = await s.file({ op: 'read', path: 'pkg', step: 9 });
-    assert.deepEqual(dir.entries, ['app/']);
+    assert.deepEqual([dir.entries, dir.truncated, dir.size], [['app/'], false, 1]);
+    // a listing larger than maxBytes keeps its whole names and says more follow
+    await s.exec({ command: 'mkdir many && cd many && for i in $(seq 100 199); do : > "entry-$i.txt"; done', step: 9 });
+    const many = await s.file({ op: 'read', path: 'many', maxBytes: 100, step: 9 });
+    assert.equal(many.truncated, true);
+    assert.equal(many.size, 100);
+    assert.ok(many.entries!.length > 0 && many.entries!.every((e) => /^entry-1\d\d\.txt$/.test(e)), JSON.stringify(many.entries));
     // operations that do not apply say why, as the agent should read it; the file is untouched
     const twice = await s.file({ op: 'write', path: 'dup.txt', content: 'x = 1\nx = 1\n', step: 10 });
     assert.ok(twice.ok);

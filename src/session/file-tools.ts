@@ -44,7 +44,7 @@ export interface FileCallResult extends ToolCallResult {
   /** read of a file: its bytes (up to maxBytes); `truncated` when more follow. */
   content?: Buffer;
   truncated?: boolean;
-  /** read of a directory: its entries, directories ending in "/". */
+  /** read of a directory: its entries, directories ending in "/" (`size`: how many it has; `truncated` when not all fit in maxBytes). */
   entries?: string[];
 }
 
@@ -215,9 +215,12 @@ export function fileCallResult(spec: FileOperation, path: string, r: ToolCallRes
     const content = out.subarray(nl + 1, nl + 1 + got);
     return { ...base, ok: true, content: Buffer.from(content), truncated: file[2] === '1' || content.length < got, size: Number(file[3]) };
   }
-  if (/^D \d+$/.test(head)) {
-    const entries = out.subarray(nl + 1).toString('utf8').split('\0').filter((e) => e !== '');
-    return { ...base, ok: true, entries };
+  const dir = /^D (\d+)$/.exec(head);
+  if (dir) {
+    // (each name ends in a NUL: a listing cut at the output cap loses its last, unterminated name and says so)
+    const parts = out.subarray(nl + 1).toString('utf8').split('\0');
+    const entries = parts.slice(0, -1);
+    return { ...base, ok: true, entries, truncated: entries.length < Number(dir[1]), size: Number(dir[1]) };
   }
   return { ...base, problem: 'the file tool answered in an unexpected form' };
 }
