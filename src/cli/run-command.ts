@@ -16,7 +16,7 @@ import type { Runtime } from '../session/runtime.js';
 import type { Session } from '../session/session.js';
 import { verdictOf, type Verdict } from '../report/session-report.js';
 
-export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--label k=v]… [--timeout DUR] [--workspace DIR] [--mount HOST:PATH]… [--root DIR] [--workspace-path PATH] [--json] [--home DIR] [--no-sensor] [--socket PATH | --no-daemon] -- CMD ARGS…
+export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--label k=v]… [--timeout DUR] [--workspace DIR] [--mount HOST:PATH]… [--root DIR [--root-writable]] [--workspace-path PATH] [--json] [--home DIR] [--no-sensor] [--socket PATH | --no-daemon] -- CMD ARGS…
   Runs CMD (no shell) as one tool call in a fresh sandbox. stdin/stdout/stderr pass through and
   corral exits with CMD's exit code. A summary of violations follows on stderr; with --json the
   summary is one JSON object on the last line of stderr. --workspace DIR (e.g. .) runs CMD in that
@@ -29,7 +29,8 @@ export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--la
   --label k=v sets run, episode, step, tool_call (and any other key, recorded with the session and echoed in --json).
   --mount HOST:PATH shows a host file or directory read-only at PATH (a dataset, a model cache).
   --root DIR runs CMD in an image's root filesystem (a host directory, e.g. an exported container:
-  docker export C | tar -x -C DIR) shown read-only as / instead of the host's. --workspace-path PATH
+  docker export C | tar -x -C DIR) shown read-only as / instead of the host's; --root-writable makes it
+  this run's own copy-on-write layer (the image never changes). --workspace-path PATH
   shows the workspace at PATH (default /workspace), e.g. /testbed for an SWE-style image.
   If a \`corral serve\` daemon listens on --socket (default $CORRAL_SOCKET, else ${DEFAULT_SOCKET}),
   the call runs there; --no-daemon (or --home, --no-sensor, or CORRAL_NO_DAEMON=1) runs it in this
@@ -52,7 +53,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     options: {
       policy: { type: 'string' }, allow: { type: 'string', multiple: true }, label: { type: 'string', multiple: true },
       json: { type: 'boolean' }, home: { type: 'string' }, timeout: { type: 'string' }, 'no-sensor': { type: 'boolean' },
-      socket: { type: 'string' }, 'no-daemon': { type: 'boolean' }, workspace: { type: 'string' }, mount: { type: 'string', multiple: true }, root: { type: 'string' }, 'workspace-path': { type: 'string' },
+      socket: { type: 'string' }, 'no-daemon': { type: 'boolean' }, workspace: { type: 'string' }, mount: { type: 'string', multiple: true }, root: { type: 'string' }, 'workspace-path': { type: 'string' }, 'root-writable': { type: 'boolean' },
     },
   });
   const { parseMountSpec, PolicyError, listPresets } = await import('../policy/index.js');
@@ -85,7 +86,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   return summary.exit_code ?? 128;
 }
 
-interface RunValues { policy?: string; allow?: string[]; timeout?: string; home?: string; 'no-sensor'?: boolean; workspace?: string; root?: string; 'workspace-path'?: string; mounts: { host: string; path: string; mode?: string }[] }
+interface RunValues { policy?: string; allow?: string[]; timeout?: string; home?: string; 'no-sensor'?: boolean; workspace?: string; root?: string; 'workspace-path'?: string; 'root-writable'?: boolean; mounts: { host: string; path: string; mode?: string }[] }
 
 /** The call through a warm daemon; undefined when none listens (and none was named explicitly). */
 async function viaDaemon(socket: string, explicit: boolean, cmd: string[], v: RunValues, labels: Record<string, string>): Promise<RunSummary | undefined> {
@@ -94,7 +95,7 @@ async function viaDaemon(socket: string, explicit: boolean, cmd: string[], v: Ru
   const timeout_ms = v.timeout === undefined ? undefined : parseTimeout(v.timeout);
   let answer;
   try {
-    answer = await daemonRequest(socket, 'POST', '/v1/run', { argv: cmd, policy, allow: v.allow, labels, timeout_ms, stdio: 'borrow', workspace: v.workspace === undefined ? undefined : resolve(v.workspace), ...(v.root === undefined ? {} : { root: resolve(v.root) }), ...(v['workspace-path'] === undefined ? {} : { workspace_path: v['workspace-path'] }), ...(v.mounts.length ? { mounts: v.mounts } : {}) });
+    answer = await daemonRequest(socket, 'POST', '/v1/run', { argv: cmd, policy, allow: v.allow, labels, timeout_ms, stdio: 'borrow', workspace: v.workspace === undefined ? undefined : resolve(v.workspace), ...(v.root === undefined ? {} : { root: resolve(v.root) }), ...(v['workspace-path'] === undefined ? {} : { workspace_path: v['workspace-path'] }), ...(v['root-writable'] ? { root_writable: true } : {}), ...(v.mounts.length ? { mounts: v.mounts } : {}) });
   } catch (e) {
     if (!explicit && noDaemon(e)) return undefined;
     throw new Error(`corral daemon at ${socket}: ${(e as Error).message}`);
@@ -149,7 +150,7 @@ async function runLocally(cmd: string[], v: RunValues, labels: Record<string, st
   let rt: Runtime | undefined;
   try {
     rt = await RuntimeClass.start({ home: v.home, sensor: v['no-sensor'] ? false : 'auto', poolSize: 0 });
-    if (!interrupted) session = await rt.createSession({ policy, run: labels.run, episode: labels.episode, labels, workspace: v.workspace === undefined ? undefined : resolve(v.workspace), root: v.root === undefined ? undefined : resolve(v.root), workspacePath: v['workspace-path'] });
+    if (!interrupted) session = await rt.createSession({ policy, run: labels.run, episode: labels.episode, labels, workspace: v.workspace === undefined ? undefined : resolve(v.workspace), root: v.root === undefined ? undefined : resolve(v.root), workspacePath: v['workspace-path'], rootWritable: v['root-writable'] });
     const r = session && !interrupted ? await session.exec({ command: cmd.join(' '), argv: cmd, stdio: 'inherit', step: stepFromLabels(labels), toolCallId: labels.tool_call, timeoutMs }) : undefined;
     const alerts = session ? (await session.close()).alerts : [];
     const signalCode = interrupted ? 128 + constants.signals[interrupted] : undefined;

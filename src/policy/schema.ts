@@ -295,6 +295,7 @@ export const PolicySchema = z
         workspace: workspaceField,
         workspace_path: workspacePathField,
         root: rootField,
+        root_writable: z.boolean({ invalid_type_error: 'expected true or false (the image root as a copy-on-write layer of each session)' }).default(false),
         mounts: mountsField,
         hide: pathList('paths to hide', DEFAULT_HIDE),
         env_allow: envAllowField,

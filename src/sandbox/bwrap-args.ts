@@ -25,6 +25,8 @@ export interface BwrapSpec {
    * hidden paths are looked up in the image.
    */
   image?: string;
+  /** The image is this session's writable copy (filesystem.root_writable): bound read-write. */
+  imageWritable?: boolean;
   /** Where the workspace appears in the sandbox (filesystem.workspace_path; default /workspace). */
   workspacePath?: string;
   /**
@@ -70,19 +72,24 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
     const p = under(`/${name}`);
     let st;
     try { st = lstatSync(p); } catch { continue; }
-    if (image && (IMAGE_RESERVED.has(name) || name === 'etc')) continue;
+    if (image && (IMAGE_RESERVED.has(name) || (name === 'etc' && !spec.imageWritable))) continue;
     if (st.isSymbolicLink()) {
       const target = readlinkSync(p);
       // mirror merged-/usr links (/bin -> usr/bin) but never links into hidden places (an image's links stay in the image)
       if (image || VISIBLE_ROOT_DIRS.some((d) => target === d || target.startsWith(`${d}/`))) a.push('--symlink', target, `/${name}`);
     } else if (st.isDirectory() && (image || VISIBLE_ROOT_DIRS.includes(name))) {
-      a.push('--ro-bind', p, `/${name}`);
+      a.push(spec.imageWritable ? '--bind' : '--ro-bind', p, `/${name}`);
     }
   }
   if (image) {
     a.push('--ro-bind', '/sys', '/sys');
+  }
+  if (image && !spec.imageWritable) {
     // An image's /etc may lack resolv.conf and hosts (or hold them as links), and nothing can be
-    // created in a read-only bind: /etc is a tmpfs holding the image's entries, one bind each.
+    // created in a read-only bind: /etc is a tmpfs holding the image's entries, one bind each, made
+    // read-only once Corral's two files are bound (the tmpfs is the agent's: left writable, it
+    // could create /etc/ld.so.preload). A writable root's /etc is its own layer's, the two files
+    // made there by the session before the sandbox starts.
     a.push('--tmpfs', '/etc');
     let names: string[] = [];
     try { names = readdirSync(under('/etc')).sort(); } catch { /* no /etc: Corral's two files alone */ }
@@ -100,6 +107,7 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
   for (const d of HIDDEN_SYS_DIRS) if (existsSync(image ? d : under(d))) a.push('--tmpfs', d);
   if (spec.holderBinary !== undefined) a.push('--ro-bind', spec.holderBinary, HOLDER_PATH);
   a.push('--ro-bind', spec.resolvConf, '/etc/resolv.conf', '--ro-bind', spec.hostsFile, '/etc/hosts');
+  if (image && !spec.imageWritable) a.push('--remount-ro', '/etc');
   for (const h of spec.hide) {
     // (an image's paths are looked up in the image: its /root, its /etc/shadow)
     const at = image ? under(h) : h;
@@ -111,6 +119,8 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
   }
   for (const m of spec.mounts ?? []) a.push('--ro-bind', m.host, m.path);
   const at = spec.workspacePath ?? '/workspace';
-  a.push('--bind', spec.workspace, at, '--chdir', at, '--', ...holder);
+  // (the sandbox's own / is a tmpfs bwrap made, the agent's by ownership: read-only once every mount
+  // point is in place — "a read-only root" held for / itself, not only for what is bound under it)
+  a.push('--bind', spec.workspace, at, '--remount-ro', '/', '--chdir', at, '--', ...holder);
   return a;
 }

@@ -57,6 +57,8 @@ export const RunRequest = z.object({
   root: hostRoot.optional(),
   /** Where the workspace appears in the sandbox (`corral run --workspace-path /testbed`). */
   workspace_path: workspacePath.optional(),
+  /** The image root as a copy-on-write layer of this run (`corral run --root-writable`). */
+  root_writable: z.boolean().optional(),
   /** 'borrow': the command uses the connecting process's own stdin/stdout/stderr (the kernel
    * says which process that is); 'capture': output comes back in the response. */
   stdio: z.enum(['borrow', 'capture']).default('capture'),
@@ -79,6 +81,8 @@ export const SessionRequest = z.object({
   root: hostRoot.optional(),
   /** Where the workspace appears in the sandbox (default /workspace; /testbed for an SWE-style image). */
   workspace_path: workspacePath.optional(),
+  /** The image root as this session's own copy-on-write layer (pip install into the image works; the image never changes). */
+  root_writable: z.boolean().optional(),
 }).strict();
 
 /** POST /v1/sessions/{id}/exec: one tool call in that session; output is captured. */

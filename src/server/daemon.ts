@@ -248,7 +248,7 @@ export class CorralDaemon {
     return withExtraMounts(allow?.length ? withExtraAllows(p, allow) : p, mounts ?? []);
   }
 
-  private async hold(policy: Policy, o: { run?: string; episode?: string; labels?: Record<string, string>; keep?: boolean; workspace?: string; root?: string; workspacePath?: string }, client: Held['client']): Promise<Held> {
+  private async hold(policy: Policy, o: { run?: string; episode?: string; labels?: Record<string, string>; keep?: boolean; workspace?: string; root?: string; workspacePath?: string; rootWritable?: boolean }, client: Held['client']): Promise<Held> {
     if (this.closing) throw new HttpError(503, 'unavailable', 'the daemon is shutting down');
     // Sessions still being created count too: concurrent opens all passed a check of held alone.
     const open = this.held.size + this.opening;
@@ -257,7 +257,7 @@ export class CorralDaemon {
     let session: Session;
     this.opening++;
     try {
-      session = await this.runtime.createSession({ policy, run: o.run, episode: o.episode, labels, workspace: o.workspace, root: o.root, workspacePath: o.workspacePath });
+      session = await this.runtime.createSession({ policy, run: o.run, episode: o.episode, labels, workspace: o.workspace, root: o.root, workspacePath: o.workspacePath, rootWritable: o.rootWritable });
     } catch (e) {
       if (e instanceof SessionSetupError) throw new HttpError(400, 'bad_request', e.message);
       throw e;
@@ -280,7 +280,7 @@ export class CorralDaemon {
     }
     try {
       const labels = r.labels ?? {};
-      const h = await this.hold(policy, { run: labels.run, episode: labels.episode, labels, workspace: r.workspace, root: r.root, workspacePath: r.workspace_path }, client);
+      const h = await this.hold(policy, { run: labels.run, episode: labels.episode, labels, workspace: r.workspace, root: r.root, workspacePath: r.workspace_path, rootWritable: r.root_writable }, client);
       let result: ToolCallResult;
       try {
         result = await this.call(h, res, {
@@ -306,7 +306,7 @@ export class CorralDaemon {
 
   private async open(req: http.IncomingMessage, r: SessionRequest): Promise<Record<string, unknown>> {
     const cred = this.peer.borrowPeerFds(socketFd(req.socket), []);
-    const h = await this.hold(this.policy(r.policy, r.allow, r.mounts), { ...r, keep: r.keep_after_client_exit, workspacePath: r.workspace_path }, clientOf(cred));
+    const h = await this.hold(this.policy(r.policy, r.allow, r.mounts), { ...r, keep: r.keep_after_client_exit, workspacePath: r.workspace_path, rootWritable: r.root_writable }, clientOf(cred));
     return { session: h.session.id, sandbox_ip: h.session.sandboxIp };
   }
 

@@ -61,9 +61,21 @@ function entries(root: string, rel: string): { name: string; dir: boolean }[] {
 /** path (relative to the workspace) → [stamp, place] for every persistence file now present. */
 export type PersistenceSnapshot = Map<string, [string, PersistencePlace]>;
 
-export function snapshotPersistence(root: string): PersistenceSnapshot {
+/** What a list of places gets to look with: add a file if present, list a directory (both below real directories only). */
+export interface PlaceWalk { add(rel: string, place: PersistencePlace): void; entries(rel: string): { name: string; dir: boolean }[] }
+
+/** A snapshot of the places `walk` names under root (the workspace, or a writable root's changes). */
+export function snapshotPlaces(root: string, walk: (w: PlaceWalk) => void): PersistenceSnapshot {
   const out: PersistenceSnapshot = new Map();
-  const add = (rel: string, place: PersistencePlace): void => { const s = stamp(root, rel); if (s) out.set(rel, [s, place]); };
+  walk({ add: (rel, place) => { const s = stamp(root, rel); if (s) out.set(rel, [s, place]); }, entries: (rel) => entries(root, rel) });
+  return out;
+}
+
+export function snapshotPersistence(root: string): PersistenceSnapshot {
+  return snapshotPlaces(root, ({ add }) => workspacePlaces(root, add));
+}
+
+function workspacePlaces(root: string, add: PlaceWalk['add']): void {
   for (const f of SHELL_FILES) add(f, SHELL);
   for (const f of ['authorized_keys', 'authorized_keys2', 'rc']) add(`.ssh/${f}`, SSH);
   for (const py of entries(root, '.local/lib')) {
@@ -85,7 +97,6 @@ export function snapshotPersistence(root: string): PersistenceSnapshot {
     if (!e.dir) add(`.config/systemd/user/${e.name}`, SYSTEMD);
     else for (const f of entries(root, `.config/systemd/user/${e.name}`)) if (!f.dir) add(`.config/systemd/user/${e.name}/${f.name}`, SYSTEMD);
   }
-  return out;
 }
 
 /** Files that appeared or changed from `before` to `after`, with their place. */

@@ -19,6 +19,7 @@ import { hostIdOf, SANDBOX_GID, SANDBOX_UID } from '../sandbox/sandbox-ids.js';
 import { MAX_TIMER_MS } from '../policy/units.js';
 import { policyDigest } from '../policy/policy-digest.js';
 import { persistenceChanges, snapshotPersistence, type PersistenceSnapshot } from './persistence-watch.js';
+import { snapshotRootPersistence } from './root-persistence-watch.js';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
 import { execFile } from '../util/exec-file.js';
 import { shellJoin } from '../util/shell-join.js';
@@ -71,6 +72,8 @@ export interface SessionOptions {
   root?: string;
   /** Where the workspace appears in the sandbox, its working and home directory (default: the policy's filesystem.workspace_path, /workspace). */
   workspacePath?: string;
+  /** The image root as a copy-on-write layer of this session (default: the policy's filesystem.root_writable). */
+  rootWritable?: boolean;
 }
 
 export interface ToolCallSpec {
@@ -173,8 +176,13 @@ export class Session {
   readonly cgroup: Cgroup;
   readonly events: CorralEvent[] = [];
   readonly alertEvents: AlertEvent[] = [];
-  /** The image root shown as / (filesystem.root), when not the host's. */
-  image?: string;
+  /** What bwrap shows as / when not the host's root: the image, or this session's writable layer over it. */
+  private image?: string;
+  /** The image root (filesystem.root) on the host, when the session runs in one. */
+  imageHost?: string;
+  /** A writable root's copy-on-write layer: the files this session changed in its root. */
+  private rootUpper?: string;
+  private rootSnap?: PersistenceSnapshot;
   /** The shell a bash tool call runs in: /bin/bash, or /bin/sh in an image without bash. */
   private shell = '/bin/bash';
   /** Where the workspace appears in the sandbox: the agent's working and home directory. */
@@ -275,6 +283,34 @@ export class Session {
    * (its owner's files readable as the sandbox uid's, like a host workspace; bwrap binds it
    * read-only), a file or an unmappable directory as it is (readable only as its permissions allow).
    */
+  /**
+   * The image as this session's own writable root: an idmapped view of the image (its root-owned
+   * files the agent's, as a container's root would have them; the image itself never changes),
+   * under an overlay whose upper layer in the session dir takes every write and goes with the
+   * session. Refused (never silently read-only) where the kernel cannot.
+   */
+  private async writableRoot(host: string, given: string): Promise<string> {
+    const helper = process.env.CORRAL_NO_IDMAP === '1' ? undefined : idmapBinary();
+    if (!helper) throw new SessionSetupError(`filesystem.root ${given}: a writable root needs idmapped mounts (native/corral-idmap), which are ${process.env.CORRAL_NO_IDMAP === '1' ? 'turned off (CORRAL_NO_IDMAP=1)' : 'not built here'}`);
+    const [lower, upper, work, merged] = ['root-lower', 'root-upper', 'root-work', 'root'].map((d) => join(this.dir, d)) as [string, string, string, string];
+    for (const d of [lower, upper, work, merged]) mkdirSync(d);
+    try {
+      await execFile([helper, host, lower, '0', '0', String(this.hostId), String(this.hostId)]);
+      // (only Corral's own session paths are in the option string: the image's path never is)
+      await execFile(['mount', '-t', 'overlay', 'corral-root', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, merged]);
+    } catch (e) {
+      throw new SessionSetupError(`filesystem.root ${given}: the kernel refused a writable layer over it (${(e as Error).message.split('\n')[0]}); use root_writable: false`);
+    }
+    // (bwrap binds Corral's resolver and hosts over these: they must be files, whatever the image had)
+    for (const f of ['resolv.conf', 'hosts']) {
+      const at = join(merged, 'etc', f);
+      rmSync(at, { force: true, recursive: true });
+      writeFileSync(at, '');
+    }
+    this.rootUpper = upper;
+    return merged;
+  }
+
   private async readableView(host: string, name: string): Promise<string> {
     const helper = process.env.CORRAL_NO_IDMAP === '1' ? undefined : idmapBinary();
     const st = statSync(host);
@@ -350,8 +386,12 @@ export class Session {
       if (why) throw new SessionSetupError(`filesystem.root ${rootGiven}${host !== given ? ` (${host})` : ''}: ${why}`);
       assertReachable(`${host}/etc`, this.hostId, 'filesystem.root');
       this.image = host;
+      this.imageHost = host;
       // (an image without bash, e.g. Alpine: commands run in its sh)
       if (!['/usr/bin/bash', '/bin/bash'].some((b) => existsSync(host + b))) this.shell = '/bin/sh';
+      if (this.opts.rootWritable ?? this.opts.policy.filesystem.root_writable) this.image = await this.writableRoot(host, rootGiven);
+    } else if (this.opts.rootWritable ?? this.opts.policy.filesystem.root_writable) {
+      throw new SessionSetupError('filesystem.root_writable: only an image root (filesystem.root) can be writable; the host\'s own root never is');
     }
     const ws = this.opts.workspace ?? this.opts.policy.filesystem.workspace ?? undefined;
     const cap = this.opts.policy.resources.workspace_size;
@@ -385,7 +425,7 @@ export class Session {
     this.rt.gateway.register(this.net);
 
     // The holder is pid 1, not dumpable, under the tool calls' seccomp program (fd 3 of bwrap).
-    let bwrap = buildBwrapArgs({ workspace: this.workspace, workspacePath: this.wsPath, resolvConf: resolv, hostsFile: hosts, hide, mounts, ...(this.image ? { image: this.image } : {}), holderBinary: this.rt.holderFile, seccompFd: 3, inside: { uid: SANDBOX_UID, gid: SANDBOX_GID } }, [HOLDER_PATH]);
+    let bwrap = buildBwrapArgs({ workspace: this.workspace, workspacePath: this.wsPath, resolvConf: resolv, hostsFile: hosts, hide, mounts, ...(this.image ? { image: this.image, imageWritable: this.rootUpper !== undefined } : {}), holderBinary: this.rt.holderFile, seccompFd: 3, inside: { uid: SANDBOX_UID, gid: SANDBOX_GID } }, [HOLDER_PATH]);
     const grant = this.opts.policy.gpu.devices;
     if (grant !== 'none') {
       // Only granted GPUs become visible; a grant this host cannot honour fails the session (GpuGrantError).
@@ -425,7 +465,7 @@ export class Session {
     if (every > 0) this.sampleTimer = setInterval(() => this.sampleResources(), every).unref();
     this.emit('session.start', {
       // (the digest of the effective policy — after extends, --allow, mounts — tells two policies of one name apart)
-      policy: this.opts.policy.name, policy_digest: policyDigest(this.opts.policy), mode: this.opts.policy.mode, sandbox_ip: this.sandboxIp, ...(this.image ? { root: this.image } : {}),
+      policy: this.opts.policy.name, policy_digest: policyDigest(this.opts.policy), mode: this.opts.policy.mode, sandbox_ip: this.sandboxIp, ...(this.imageHost ? { root: this.imageHost, root_writable: this.rootUpper !== undefined } : {}),
       labels: this.opts.labels ?? {}, startup_ms: Number(process.hrtime.bigint() - t0) / 1e6,
     });
   }
@@ -579,18 +619,23 @@ export class Session {
    */
   private persistenceAlerts(state: CallState): void {
     const now = snapshotPersistence(this.workspace);
-    const changes = persistenceChanges(this.persistSnap ?? new Map(), now);
+    const changes = persistenceChanges(this.persistSnap ?? new Map(), now).map((c) => ({ ...c, path: `${this.wsPath}/${c.path}` }));
     this.persistSnap = now;
+    if (this.rootUpper) {
+      const root = snapshotRootPersistence(this.rootUpper);
+      changes.push(...persistenceChanges(this.rootSnap ?? new Map(), root).map((c) => ({ ...c, path: `/${c.path}` })));
+      this.rootSnap = root;
+    }
     if (changes.length === 0) return;
     // one event per file, one alert per call (the most severe place first, the others listed and counted)
-    const events = changes.slice(0, 32).map((c) => this.emit('file', { path: `${this.wsPath}/${c.path}`, change: c.created ? 'created' : 'modified', place: c.place.what }, { attr: this.attr(state) }));
+    const events = changes.slice(0, 32).map((c) => this.emit('file', { path: c.path, change: c.created ? 'created' : 'modified', place: c.place.what }, { attr: this.attr(state) }));
     const sorted = [...changes].sort((a, b) => SEVERITY_RANK[a.place.severity] - SEVERITY_RANK[b.place.severity]);
     const top = sorted[0]!;
-    const others = sorted.slice(1).map((c) => `${this.wsPath}/${c.path}`);
+    const others = sorted.slice(1).map((c) => c.path);
     const more = others.length ? `; also ${others.slice(0, 3).join(', ')}${others.length > 3 ? ` and ${others.length - 3} more` : ''}` : '';
     this.alert(this.attr(state), {
       rule: 'persistence.file_written', category: 'persistence', severity: top.place.severity, attack: [...new Set(sorted.flatMap((c) => c.place.attack))],
-      message: `${this.wsPath}/${top.path} ${top.created ? 'created' : 'modified'} (found when this call ended): a ${top.place.what}${more}`,
+      message: `${top.path} ${top.created ? 'created' : 'modified'} (found when this call ended): a ${top.place.what}${more}`,
       reason: 'Planting start-up hooks or other persistence in the sandbox is not allowed; it runs again in later tool calls.',
     }, events.map((e) => e.id), 'observed', { layer: 'process', count: changes.length });
   }

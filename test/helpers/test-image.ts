@@ -6,7 +6,7 @@ import { copyFileSync, cpSync, mkdirSync, symlinkSync, writeFileSync } from 'nod
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 
-const BINS = ['bash', 'dash', 'cat', 'ls', 'env', 'id', 'stat', 'readlink', 'sleep', 'head', 'perl', 'touch'];
+const BINS = ['bash', 'dash', 'cat', 'ls', 'env', 'id', 'stat', 'readlink', 'sleep', 'head', 'perl', 'touch', 'mkdir', 'rm'];
 const PERL_LIB = '/usr/lib/x86_64-linux-gnu/perl-base';
 
 /** Where a host file goes in the image (merged /usr: /lib/… is /usr/lib/…). */
