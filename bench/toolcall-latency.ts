@@ -50,6 +50,13 @@ async function main(): Promise<void> {
     for (let i = 0; i < 10; i++) await s.exec({ command: 'true', argv: ['/bin/true'] });
     for (let i = 0; i < N; i++) { const t = nowMs(); await s.exec({ command: 'true', argv: ['/bin/true'] }); argvTimes.push(nowMs() - t); }
     for (let i = 0; i < N; i++) { const t = nowMs(); await s.exec({ command: 'true' }); bashTimes.push(nowMs() - t); }
+    // File tools (one tool call each, screened, run in the sandbox by perl) against what a trainer
+    // does without them: the same bytes through a shell's stdin.
+    const text = `${'x'.repeat(63)}\n`.repeat(64); // 4 KiB of text
+    const fileWrite: number[] = [], fileRead: number[] = [], shellWrite: number[] = [];
+    for (let i = 0; i < N; i++) { const t = nowMs(); await s.file({ op: 'write', path: `f/${i % 8}.txt`, content: text }); fileWrite.push(nowMs() - t); }
+    for (let i = 0; i < N; i++) { const t = nowMs(); await s.file({ op: 'read', path: `f/${i % 8}.txt` }); fileRead.push(nowMs() - t); }
+    for (let i = 0; i < N; i++) { const t = nowMs(); await s.exec({ command: `mkdir -p g && cat > g/${i % 8}.txt`, stdin: text }); shellWrite.push(nowMs() - t); }
     await s.close();
     const bareBash: number[] = [];
     for (let i = 0; i < N; i++) { const t = nowMs(); await spawnWait('/bin/bash', ['-c', 'true']); bareBash.push(nowMs() - t); }
@@ -74,6 +81,11 @@ async function main(): Promise<void> {
       rows.push(['sandbox-runtime wrapWithSandbox + bash', fmt(median(p)), fmt(percentile(p, 99)), fmt(peerAdded), '(vs bare bash -c true)']);
       ratio = fmt((median(bashTimes) - median(bareBash)) / peerAdded, 2);
     } else rows.push(['sandbox-runtime', '—', '—', '—', p]);
+    rows.push(
+      ['corral file write (4 KiB)', fmt(median(fileWrite)), fmt(percentile(fileWrite, 99)), fmt(median(fileWrite) - median(bareBash)), '(vs bare bash -c true)'],
+      ['corral file read (4 KiB)', fmt(median(fileRead)), fmt(percentile(fileRead, 99)), fmt(median(fileRead) - median(bareBash)), '(vs bare bash -c true)'],
+      ['corral exec cat > f, stdin (4 KiB)', fmt(median(shellWrite)), fmt(percentile(shellWrite, 99)), fmt(median(shellWrite) - median(bareBash)), '(the same write without file tools)'],
+    );
     printTable(`Tool call latency, warm session, N=${N} (ms)`, rows, ['path', 'median', 'p99', 'added (median)', 'note']);
     console.log(`  corral added / sandbox-runtime added (both via bash -c): ${ratio}   goal: ≤ 0.5 and corral added ≤ 10 ms`);
     printTable('Session create + teardown (ms)', [['corral session', fmt(median(life)), fmt(percentile(life, 99)), 'goal: median ≤ 100 ms']], ['what', 'median', 'p99', 'note']);
