@@ -25,13 +25,13 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
     // a second session on a host workspace (an idmapped view under its session dir)
     const h = await rt.createSession({ policy: parsePolicy('name: host\\nextends: default\\n', 'host.yaml'), episode: 'doomed-host', workspace: ${JSON.stringify(join(home, 'project'))} });
     await h.exec({ command: 'echo from-agent > made-by-agent.txt' });
-    console.log(JSON.stringify({ hostView: h['dir'], seccomp: rt.seccompFile, netns: s['slot'].lease.netns, table: s['slot'].lease.table, index: s['slot'].lease.index, cgroup: s.cgroup.unifiedDir, workspace: s.workspaceDir }));
+    console.log(JSON.stringify({ hostView: h['dir'], seccomp: rt.seccompFile, holder: rt.holderFile, fileTool: rt.fileToolFile, netns: s['slot'].lease.netns, table: s['slot'].lease.table, index: s['slot'].lease.index, cgroup: s.cgroup.unifiedDir, workspace: s.workspaceDir }));
     setInterval(() => {}, 1000);
   `);
   const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
   mkdirSync(join(home, 'project'));
   writeFileSync(join(home, 'project', 'precious.txt'), 'the user\'s work\n');
-  const info = await new Promise<{ hostView: string; seccomp: string; netns: string; table: string; index: number; cgroup: string; workspace: string }>((resolve, reject) => {
+  const info = await new Promise<{ hostView: string; seccomp: string; holder: string; fileTool: string; netns: string; table: string; index: number; cgroup: string; workspace: string }>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => { out += d; if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!)); });
     child.on('exit', (c) => reject(new Error(`crashy Corral exited early (${c})`)));
@@ -42,6 +42,7 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
     assert.match(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), new RegExp(info.netns), 'the crash left a namespace');
     assert.ok(existsSync(info.cgroup), 'the crash left a cgroup');
     assert.ok(existsSync(info.seccomp), 'the crash left its seccomp file');
+    assert.ok(existsSync(info.holder) && existsSync(info.fileTool), 'the crash left its holder and file-tool copies');
     assert.deepEqual(mountsUnder(info.workspace), [info.workspace], 'the crash left the size-capped workspace mounted');
     const rt = await Runtime.start({ home, sensor: false, poolSize: 0, commandCheck: false });
     await rt.close();
@@ -52,6 +53,8 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
     assert.deepEqual(mountsUnder(info.workspace), [], 'workspace unmounted');
     assert.ok(!existsSync(info.workspace), 'session dir removed');
     assert.ok(!existsSync(info.seccomp), 'seccomp file removed');
+    assert.ok(!existsSync(info.holder), 'holder copy removed');
+    assert.ok(!existsSync(info.fileTool), 'file-tool copy removed');
     assert.deepEqual(mountsUnder(info.hostView), [], 'the idmapped view of the host workspace is detached');
     assert.ok(!existsSync(info.hostView), 'its session dir removed');
     assert.equal(readFileSync(join(home, 'project', 'precious.txt'), 'utf8'), 'the user\'s work\n', 'the host workspace itself is untouched');

@@ -47,6 +47,31 @@ test('a session in an image root sees the image as / (read-only), not the host; 
   assert.equal(start.payload.root, join(dir, 'img'), 'the session records which image it ran in');
 });
 
+test('file tools work in an image with no shell, perl, python or C library at all (a distroless root): their program is Corral\'s own, static', async () => {
+  const bare = join(dir, 'bare');
+  for (const d of ['etc', 'usr/share']) mkdirSync(join(bare, d), { recursive: true });
+  writeFileSync(join(bare, 'etc/passwd'), 'nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n');
+  writeFileSync(join(bare, 'etc/os-release'), 'ID=distroless-test\n');
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'img-bare', root: bare });
+  try {
+    const w = await s.file({ op: 'write', path: 'src/app.py', content: 'print("hi")\nx = 1\n', step: 1 });
+    assert.ok(w.ok, w.problem);
+    assert.equal(w.size, 18);
+    const e = await s.file({ op: 'str_replace', path: 'src/app.py', old: 'x = 1', new: 'x = 2', step: 2 });
+    assert.ok(e.ok, e.problem);
+    const i = await s.file({ op: 'insert', path: 'src/app.py', line: 0, text: '#!/usr/bin/env python3', step: 3 });
+    assert.ok(i.ok, i.problem);
+    const r = await s.file({ op: 'read', path: 'src/app.py', step: 4 });
+    assert.equal(r.content?.toString(), '#!/usr/bin/env python3\nprint("hi")\nx = 2\n');
+    const os = await s.file({ op: 'read', path: '/etc/os-release', step: 5 });
+    assert.equal(os.content?.toString(), 'ID=distroless-test\n', 'the read sees the image, not the host');
+    assert.deepEqual((await s.file({ op: 'read', path: '~', step: 6 })).entries, ['src/']);
+    // (and there really is nothing to run a command with)
+    const sh = await s.exec({ command: 'true', step: 7 });
+    assert.notEqual(sh.exitCode, 0);
+  } finally { await s.close(); }
+});
+
 test('the workspace can appear where the image expects the task (workspace_path: /testbed): writable, the working and home directory, file tools and the persistence watch use it', async () => {
   // (a host workspace may not lie under /var, which every sandbox sees)
   const repo = mkdtempSync(join(tmpdir(), 'corral-testbed-'));

@@ -1,6 +1,5 @@
 // Why: `corral doctor` checks every prerequisite of the sandbox, gateway and sensors, and the
 // event store, and says exactly what is missing and how to fix it, instead of failing mid-run.
-import { PERL } from '../session/file-tool-program.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -54,7 +53,8 @@ export function runChecks(home: string = resolveHome()): Check[] {
     detail: !serveKernel ? `Linux ${release()} lacks SO_PEERPIDFD (6.5+): corral serve cannot start; corral run runs locally` : peerFds ? 'peer-fds.node built, SO_PEERPIDFD available' : 'peer-fds.node not built',
     fix: serveKernel ? 'npm run build' : 'Linux 6.5+ for corral serve (everything else works without it)' });
   const scanner = jsonLinesAddon();
-  c.push({ name: 'file tools (perl in the sandbox root)', ok: existsSync(PERL), required: false, detail: existsSync(PERL) ? `${PERL} (write/read/str_replace/insert run inside the sandbox)` : `${PERL} not found: session file tools answer ok: false (commands still run)`, fix: 'apt-get install -y perl-base (Essential on Debian and Ubuntu)' });
+  const fileTool = native ? native.replace('corral-enter', 'corral-file') : undefined;
+  c.push({ name: 'file tools (corral-file)', ok: !!fileTool && existsSync(fileTool), required: true, detail: fileTool && existsSync(fileTool) ? `${fileTool} (static; write/read/str_replace/insert run inside the sandbox, any root)` : 'native/corral-file is not built: sessions cannot start', fix: 'npm run build (needs gcc and the static C library, libc6-dev)' });
   c.push({ name: 'JSON Lines scanner (investigate speed)', ok: !!scanner, required: false, detail: scanner ? 'native/json-lines.c loaded' : 'not loaded: `corral investigate` parses every line with JSON.parse (same answers, ~2x slower)', fix: 'npm run build (needs gcc)' });
   const bpf = which('bpftrace');
   c.push({ name: 'bpftrace (exec/connect sensor)', ok: !!bpf, required: false, detail: bpf ?? 'not found', fix: `apt-get install -y bpftrace (or ${setup})` });

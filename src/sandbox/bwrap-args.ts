@@ -35,6 +35,8 @@ export interface BwrapSpec {
    * process a tool call could take over through /proc/1/mem).
    */
   holderBinary?: string;
+  /** Host file of native/corral-file (the session file tools' program): shown read-only at FILE_TOOL_PATH. */
+  fileToolBinary?: string;
   /** A descriptor of the seccomp program bwrap loads before it runs the holder. */
   seccompFd?: number;
   /** The uid and gid the sandbox sees itself as (bwrap --uid/--gid), whatever host ids it runs as. */
@@ -54,6 +56,8 @@ const IMAGE_RESERVED = new Set(['dev', 'proc', 'sys', 'tmp', 'run', 'workspace']
 
 /** Where the holder binary appears inside a sandbox (under the private /run). */
 export const HOLDER_PATH = '/run/corral-holder';
+/** Where the file tools' program appears inside a sandbox (beside the holder, read-only). */
+export const FILE_TOOL_PATH = '/run/corral-file';
 
 export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
   const a = [
@@ -106,6 +110,7 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
   // (only directories that exist: bwrap cannot create a mount point in the read-only /sys, always the host's)
   for (const d of HIDDEN_SYS_DIRS) if (existsSync(image ? d : under(d))) a.push('--tmpfs', d);
   if (spec.holderBinary !== undefined) a.push('--ro-bind', spec.holderBinary, HOLDER_PATH);
+  if (spec.fileToolBinary !== undefined) a.push('--ro-bind', spec.fileToolBinary, FILE_TOOL_PATH);
   a.push('--ro-bind', spec.resolvConf, '/etc/resolv.conf', '--ro-bind', spec.hostsFile, '/etc/hosts');
   if (image && !spec.imageWritable) a.push('--remount-ro', '/etc');
   for (const h of spec.hide) {

@@ -23,6 +23,13 @@ export function holderBinary(): string {
   return p;
 }
 
+/** native/corral-file: the session file tools' program, run inside the sandbox (see native/corral-file.c). */
+export function fileToolBinary(): string {
+  const p = join(nativeDir, 'corral-file');
+  if (!existsSync(p)) throw new Error(`corral-file is not built (${p}); run: npm run build`);
+  return p;
+}
+
 /** native/corral-idmap: an idmapped bind mount of a host workspace (its owner shown as the sandbox uid). */
 export function idmapBinary(): string | undefined {
   const p = join(nativeDir, 'corral-idmap');

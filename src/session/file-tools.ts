@@ -14,7 +14,7 @@ import type { CommandScreen } from './runtime.js';
 import { writeRecord } from '../detect/write-record.js';
 import type { CommandRecord } from '../detect/command/types.js';
 import { codeUnits } from '../hook/written-content.js';
-import { FILE_TOOL_EXIT, FILE_TOOL_PROGRAM, PERL } from './file-tool-program.js';
+import { FILE_TOOL_EXIT, FILE_TOOL_PATH, fileToolArgv } from './file-tool-program.js';
 import type { ToolCallResult, ToolCallSpec } from './session.js';
 
 /** The sandbox's working and home directory by default (filesystem.workspace_path): relative paths and `~` resolve there. */
@@ -184,7 +184,7 @@ export function fileToolCallSpec(spec: FileCallSpec, path: string, prescreen: Ch
   if (spec.op === 'write') fields.bytes = typeof spec.content === 'string' ? Buffer.byteLength(spec.content) : spec.content.length;
   return {
     command: describe(spec, path),
-    argv: [PERL, '-e', FILE_TOOL_PROGRAM, op, ...arg],
+    argv: fileToolArgv(op, arg),
     step: spec.step, toolCallId: spec.toolCallId, timeoutMs: spec.timeoutMs,
     // (the path first, ended by a NUL no path holds: fileCallProblem refuses it)
     stdin: Buffer.concat([Buffer.from(`${path}\0`), typeof stdin === 'string' ? Buffer.from(stdin) : stdin ?? Buffer.alloc(0)]), binaryStdout: spec.op === 'read', maxOutput, ownRoot: true,
@@ -199,7 +199,7 @@ export function fileCallResult(spec: FileOperation, path: string, r: ToolCallRes
   if (r.timedOut) return { ...base, problem: `the file operation on ${path} did not finish within the call's time limit (${Math.round(r.durationMs / 1000)} s) and was stopped` };
   if (r.exitCode !== FILE_TOOL_EXIT.ok) {
     const said = r.stderr.trim().split('\n').filter((l) => l !== '').slice(-3).join('; ');
-    const problem = r.exitCode === 127 || /perl: (not found|No such file)/.test(r.stderr) ? `the sandbox has no ${PERL} (file tools need perl-base in the sandbox's root)` : said || `the file tool exited with ${r.exitCode ?? r.signal}`;
+    const problem = r.exitCode === 127 ? `the sandbox has no ${FILE_TOOL_PATH} (Corral's file-tool program; run: npm run build)` : said || `the file tool exited with ${r.exitCode ?? r.signal}`;
     return { ...base, problem };
   }
   if (spec.op !== 'read') {

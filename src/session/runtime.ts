@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { Cgroup, detectCgroupLayout, type CgroupLayout } from '../sandbox/cgroups.js';
 import { buildSeccompFilter, encodeSeccompFilter } from '../sandbox/seccomp-filter.js';
 import { NetSlotPool } from '../sandbox/net-slot-pool.js';
-import { holderBinary } from '../sandbox/launcher.js';
+import { fileToolBinary, holderBinary } from '../sandbox/launcher.js';
 import { destroyLeaseResources } from '../sandbox/net-slot.js';
 import { cleanupOrphanSessionDirs } from '../sandbox/workspace-quota.js';
 import { leaseSubnet, orphanedLeases } from '../sandbox/address-leases.js';
@@ -75,6 +75,8 @@ export class Runtime extends EventEmitter {
   seccompFile = '';
   /** This runtime's copy of native/corral-holder (pid 1 of its sandboxes). */
   holderFile = '';
+  /** This runtime's copy of native/corral-file (bound into every sandbox for the file tools). */
+  fileToolFile = '';
   /** `<pid>-<random>`: names this runtime's own files and cgroups. */
   readonly instance: string;
   /** Holds corral-enter's waiting parents (trusted), outside every tool call's cgroup. */
@@ -138,6 +140,9 @@ export class Runtime extends EventEmitter {
     this.holderFile = join(this.runDir, `holder-${this.instance}`);
     copyFileSync(holderBinary(), this.holderFile);
     chmodSync(this.holderFile, 0o555);
+    this.fileToolFile = join(this.runDir, `file-tool-${this.instance}`);
+    copyFileSync(fileToolBinary(), this.fileToolFile);
+    chmodSync(this.fileToolFile, 0o555);
     // The sensor (bpftrace compiles its program in its own process, ~2 s), the GPU probe and the
     // kernel-log reader start first and run while this process compiles rules and the grammar.
     const sensorP = this.startSensor();
@@ -312,6 +317,7 @@ export class Runtime extends EventEmitter {
     await this.waiterCgroup.remove();
     rmSync(this.seccompFile, { force: true });
     if (this.holderFile) rmSync(this.holderFile, { force: true });
+    if (this.fileToolFile) rmSync(this.fileToolFile, { force: true });
   }
 }
 
@@ -324,9 +330,9 @@ export async function cleanupOrphans(layout: CgroupLayout, root: string, runDir?
   for (const lease of orphanedLeases()) { await destroyLeaseResources(lease); n++; }
   if (runDir) {
     n += await cleanupOrphanSessionDirs(runDir);
-    // seccomp programs and holder copies of runtimes whose process is gone (killed `corral run`s)
+    // seccomp programs, holder and file-tool copies of runtimes whose process is gone (killed `corral run`s)
     for (const f of readdirSync(runDir)) {
-      const m = /^seccomp-(\d+)(?:-[0-9a-f]+)?\.bpf$/.exec(f) ?? /^holder-(\d+)-[0-9a-f]+$/.exec(f);
+      const m = /^seccomp-(\d+)(?:-[0-9a-f]+)?\.bpf$/.exec(f) ?? /^(?:holder|file-tool)-(\d+)-[0-9a-f]+$/.exec(f);
       if (m && !pidAlive(Number(m[1]))) { rmSync(join(runDir, f), { force: true }); n++; }
     }
   }

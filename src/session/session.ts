@@ -425,7 +425,7 @@ export class Session {
     this.rt.gateway.register(this.net);
 
     // The holder is pid 1, not dumpable, under the tool calls' seccomp program (fd 3 of bwrap).
-    let bwrap = buildBwrapArgs({ workspace: this.workspace, workspacePath: this.wsPath, resolvConf: resolv, hostsFile: hosts, hide, mounts, ...(this.image ? { image: this.image, imageWritable: this.rootUpper !== undefined } : {}), holderBinary: this.rt.holderFile, seccompFd: 3, inside: { uid: SANDBOX_UID, gid: SANDBOX_GID } }, [HOLDER_PATH]);
+    let bwrap = buildBwrapArgs({ workspace: this.workspace, workspacePath: this.wsPath, resolvConf: resolv, hostsFile: hosts, hide, mounts, ...(this.image ? { image: this.image, imageWritable: this.rootUpper !== undefined } : {}), holderBinary: this.rt.holderFile, fileToolBinary: this.rt.fileToolFile, seccompFd: 3, inside: { uid: SANDBOX_UID, gid: SANDBOX_GID } }, [HOLDER_PATH]);
     const grant = this.opts.policy.gpu.devices;
     if (grant !== 'none') {
       // Only granted GPUs become visible; a grant this host cannot honour fails the session (GpuGrantError).

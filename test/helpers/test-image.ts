@@ -1,13 +1,13 @@
 // Test helper: a small image root filesystem built from this host's own binaries (no download, no
-// registry): bash, dash, coreutils pieces and perl with their shared libraries, a passwd, an
+// registry): bash, dash and coreutils pieces with their shared libraries (no perl or python: the
+// file tools must work without them), a passwd, an
 // os-release that names the image, and a /testbed as SWE-style images carry. Stands in for
 // `docker export C | tar -x -C DIR` in tests of filesystem.root.
-import { copyFileSync, cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 
-const BINS = ['bash', 'dash', 'cat', 'ls', 'env', 'id', 'stat', 'readlink', 'sleep', 'head', 'perl', 'touch', 'mkdir', 'rm'];
-const PERL_LIB = '/usr/lib/x86_64-linux-gnu/perl-base';
+const BINS = ['bash', 'dash', 'cat', 'ls', 'env', 'id', 'stat', 'readlink', 'sleep', 'head', 'touch', 'mkdir', 'rm'];
 
 /** Where a host file goes in the image (merged /usr: /lib/… is /usr/lib/…). */
 function inImage(root: string, hostPath: string): string {
@@ -34,7 +34,6 @@ export function buildTestImage(root: string, o: { bash?: boolean; marker?: strin
     copyFileSync(lib, to);
   }
   symlinkSync('dash', join(root, 'usr/bin/sh'));
-  cpSync(PERL_LIB, join(root, PERL_LIB.slice(1)), { recursive: true });
   writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n');
   writeFileSync(join(root, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
   writeFileSync(join(root, 'etc/os-release'), `ID=${o.marker ?? 'corral-test-image'}\n`);

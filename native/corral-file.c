@@ -1,0 +1,333 @@
+// Why: the session file tools (write, read, str_replace, insert) must run *inside* the sandbox as the
+// agent's user, never as Corral (root) on the host, and they must work in any sandbox root: the
+// host's, a Debian image, an Alpine or distroless image with no perl, python or shell. This is the
+// program they run: static (no C library needed in the image), bound read-only at /run/corral-file
+// in every sandbox, started from an argv array [/run/corral-file, op, arg?] with the path, a NUL
+// and the data on stdin (nothing the agent wrote is ever in argv or parsed as code).
+// Threats it stops: a symlink the agent planted (`ln -s /etc/shadow notes.txt`, then "view
+// notes.txt") reaching the host's files with root's rights (the path is resolved in the sandbox's
+// mount namespace with the agent's uid); a FIFO or socket put where a file was expected holding the
+// call until its time limit (every open is non-blocking and anything but a regular file or a
+// directory is refused after the open, so there is no check-then-open race either).
+// Exit codes: 0 done, 2 bad use, 3 cannot read, 4 cannot write, 5 the edit does not apply.
+// Output on stdout: write/append/str_replace/insert print "<bytes now in the file>\n"; read prints
+// "F <bytes sent> <1 if more follow> <file size>\n" and the bytes, or for a directory "D <entries>\n"
+// and each name followed by a NUL ("/" after directories; a name may hold a newline).
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { EXIT_USAGE = 2, EXIT_READ = 3, EXIT_WRITE = 4, EXIT_NO_EDIT = 5 };
+
+typedef struct { char *p; size_t n, cap; } buf_t;
+
+static void fail(int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  exit(code);
+}
+
+static void grow(buf_t *b, size_t need) {
+  if (need <= b->cap) return;
+  size_t cap = b->cap ? b->cap : 65536;
+  while (cap < need) cap *= 2;
+  char *p = realloc(b->p, cap);
+  if (!p) fail(EXIT_USAGE, "out of memory (%zu bytes)", need);
+  b->p = p;
+  b->cap = cap;
+}
+
+static void append(buf_t *b, const char *d, size_t n) {
+  grow(b, b->n + n + 1);
+  memcpy(b->p + b->n, d, n);
+  b->n += n;
+}
+
+/** Reads a descriptor to its end (or `max` bytes); returns -1 with errno on error. */
+static int slurp(int fd, buf_t *b, size_t max) {
+  for (;;) {
+    if (b->n >= max) return 0;
+    size_t want = max - b->n < 65536 ? max - b->n : 65536;
+    grow(b, b->n + want + 1);
+    ssize_t r = read(fd, b->p + b->n, want);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return -1;
+    if (r == 0) return 0;
+    b->n += (size_t)r;
+  }
+}
+
+static void write_all(int fd, const char *d, size_t n, const char *path) {
+  while (n > 0) {
+    ssize_t w = write(fd, d, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) fail(EXIT_WRITE, "cannot write %s: %s", path, strerror(errno));
+    d += w;
+    n -= (size_t)w;
+  }
+}
+
+static const char *kind_of(mode_t m) { return S_ISFIFO(m) ? "FIFO (named pipe)" : S_ISSOCK(m) ? "socket" : "device"; }
+
+/**
+ * Opens `path` without ever blocking (a FIFO with no peer, a device) and refuses what is not a
+ * regular file (or a directory, where `dir_ok`). Returns the descriptor, blocking again.
+ */
+static int open_file(const char *path, int flags, int code, int dir_ok, struct stat *st) {
+  int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0666);
+  const char *verb = code == EXIT_READ ? "read" : "write";
+  if (fd < 0) {
+    if (errno == ENXIO) fail(code, "cannot %s %s: it is a FIFO (named pipe) or socket; file tools read and write files", verb, path);
+    fail(code, "cannot %s %s: %s", verb, path, strerror(errno));
+  }
+  if (fstat(fd, st) != 0) fail(code, "cannot %s %s: %s", verb, path, strerror(errno));
+  if (S_ISDIR(st->st_mode) && !dir_ok) fail(code, "cannot %s %s: Is a directory", verb, path);
+  if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode)) fail(code, "cannot %s %s: it is a %s; file tools read and write files", verb, path, kind_of(st->st_mode));
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  return fd;
+}
+
+/** A path's type without following it into a FIFO's open: refuses FIFOs and sockets before any open. */
+static void not_pipe(const char *path, int code) {
+  struct stat st;
+  if (stat(path, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+    fail(code, "cannot %s %s: it is a %s; file tools read and write files", code == EXIT_READ ? "read" : "write", path, kind_of(st.st_mode));
+}
+
+static void whole(const char *path, buf_t *out) {
+  struct stat st;
+  not_pipe(path, EXIT_READ);
+  int fd = open_file(path, O_RDONLY, EXIT_READ, 0, &st);
+  if (slurp(fd, out, (size_t)-1) != 0) fail(EXIT_READ, "cannot read %s: %s", path, strerror(errno));
+  close(fd);
+}
+
+/** Replaces the file's bytes (follows symlinks as the agent's own `>` would; created 0666 less the umask). */
+static void put(const char *path, const char *d, size_t n, int append_mode) {
+  struct stat st;
+  not_pipe(path, EXIT_WRITE);
+  int fd = open_file(path, O_WRONLY | O_CREAT | (append_mode ? O_APPEND : O_TRUNC), EXIT_WRITE, 0, &st);
+  write_all(fd, d, n, path);
+  if (close(fd) != 0) fail(EXIT_WRITE, "cannot write %s: %s", path, strerror(errno));
+}
+
+static int is_dir(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/** `mkdir -p` of the directory part of `path` (each missing component 0777 less the umask). */
+static void make_parents(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash || slash == path) return;
+  size_t n = (size_t)(slash - path);
+  char *dir = strndup(path, n);
+  if (!dir) fail(EXIT_USAGE, "out of memory");
+  if (is_dir(dir)) { free(dir); return; }
+  for (size_t i = 1; i <= n; i++) {
+    if (i < n && dir[i] != '/') continue;
+    char keep = dir[i];
+    dir[i] = '\0';
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) fail(EXIT_WRITE, "cannot create directory %s: %s", dir, strerror(errno));
+    if (!is_dir(dir)) fail(EXIT_WRITE, "cannot create directory %s: Not a directory", dir);
+    dir[i] = keep;
+  }
+  free(dir);
+}
+
+static off_t size_of(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+static int parse_count(const char *s, size_t *out) {
+  if (!s || !*s) return 0;
+  size_t v = 0;
+  for (const char *c = s; *c; c++) {
+    if (*c < '0' || *c > '9') return 0;
+    if (v > (SIZE_MAX - 9) / 10) return 0;
+    v = v * 10 + (size_t)(*c - '0');
+  }
+  *out = v;
+  return 1;
+}
+
+static size_t line_of(const char *d, size_t at) {
+  size_t line = 1;
+  for (size_t i = 0; i < at; i++) line += d[i] == '\n';
+  return line;
+}
+
+static const char *find(const char *hay, size_t hn, const char *needle, size_t nn, size_t from) {
+  if (from > hn) return NULL;
+  return memmem(hay + from, hn - from, needle, nn);
+}
+
+static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void list_dir(const char *path) {
+  DIR *dh = opendir(path);
+  if (!dh) fail(EXIT_READ, "cannot read %s: %s", path, strerror(errno));
+  char **names = NULL;
+  size_t n = 0, cap = 0;
+  struct dirent *e;
+  while ((errno = 0, e = readdir(dh)) != NULL) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    if (n == cap) {
+      cap = cap ? cap * 2 : 64;
+      names = realloc(names, cap * sizeof *names);
+      if (!names) fail(EXIT_USAGE, "out of memory");
+    }
+    names[n] = strdup(e->d_name);
+    if (!names[n++]) fail(EXIT_USAGE, "out of memory");
+  }
+  if (errno != 0) fail(EXIT_READ, "cannot read %s: %s", path, strerror(errno));
+  qsort(names, n, sizeof *names, by_name);
+  buf_t out = {0};
+  char head[64];
+  int hn = snprintf(head, sizeof head, "D %zu\n", n);
+  append(&out, head, (size_t)hn);
+  for (size_t i = 0; i < n; i++) {
+    struct stat st;
+    append(&out, names[i], strlen(names[i]));
+    if (fstatat(dirfd(dh), names[i], &st, 0) == 0 && S_ISDIR(st.st_mode)) append(&out, "/", 1);
+    append(&out, "", 1);
+  }
+  closedir(dh);
+  write_all(1, out.p, out.n, "standard output");
+}
+
+static void do_read(const char *path, const char *arg) {
+  size_t max = 1048576;
+  if (arg) parse_count(arg, &max);
+  struct stat st;
+  not_pipe(path, EXIT_READ);
+  int fd = open_file(path, O_RDONLY, EXIT_READ, 1, &st);
+  if (S_ISDIR(st.st_mode)) { close(fd); list_dir(path); return; }
+  buf_t b = {0};
+  if (slurp(fd, &b, max) != 0) fail(EXIT_READ, "cannot read %s: %s", path, strerror(errno));
+  char x;
+  ssize_t more;
+  do more = read(fd, &x, 1); while (more < 0 && errno == EINTR);
+  close(fd);
+  char head[96];
+  int hn = snprintf(head, sizeof head, "F %zu %d %lld\n", b.n, more > 0 ? 1 : 0, (long long)st.st_size);
+  write_all(1, head, (size_t)hn, "standard output");
+  write_all(1, b.p ? b.p : "", b.n, "standard output");
+}
+
+static void print_size(size_t n) {
+  char s[32];
+  int k = snprintf(s, sizeof s, "%zu\n", n);
+  write_all(1, s, (size_t)k, "standard output");
+}
+
+static void do_str_replace(const char *path, const char *in, size_t in_n) {
+  const char *nl = memchr(in, '\n', in_n);
+  size_t n = 0;
+  char digits[24];
+  size_t dl = nl ? (size_t)(nl - in) : 0;
+  if (!nl || dl == 0 || dl >= sizeof digits) fail(EXIT_USAGE, "str_replace: input must start with the old text length");
+  memcpy(digits, in, dl);
+  digits[dl] = '\0';
+  if (!parse_count(digits, &n)) fail(EXIT_USAGE, "str_replace: input must start with the old text length");
+  const char *rest = nl + 1;
+  size_t rest_n = in_n - dl - 1;
+  if (n > rest_n) fail(EXIT_USAGE, "str_replace: the old text is shorter than its length");
+  if (n == 0) fail(EXIT_NO_EDIT, "no replacement: the old text is empty");
+  const char *old = rest, *new_text = rest + n;
+  size_t new_n = rest_n - n;
+  buf_t d = {0};
+  whole(path, &d);
+  const char *data = d.p ? d.p : "";
+  size_t at[10], count = 0, first = 0;
+  for (const char *hit = find(data, d.n, old, n, 0); hit; hit = find(data, d.n, old, n, (size_t)(hit - data) + n)) {
+    if (count < 10) at[count] = (size_t)(hit - data);
+    if (count == 0) first = (size_t)(hit - data);
+    count++;
+  }
+  if (count == 0) fail(EXIT_NO_EDIT, "no replacement: the old text does not appear verbatim in %s", path);
+  if (count > 1) {
+    buf_t lines = {0};
+    for (size_t i = 0; i < count && i < 10; i++) {
+      char s[32];
+      int k = snprintf(s, sizeof s, "%s%zu", i ? ", " : "", line_of(data, at[i]));
+      append(&lines, s, (size_t)k);
+    }
+    lines.p[lines.n] = '\0';
+    fail(EXIT_NO_EDIT, "no replacement: the old text appears %zu times in %s (lines %s); it must be unique", count, path, lines.p);
+  }
+  buf_t out = {0};
+  append(&out, data, first);
+  append(&out, new_text, new_n);
+  append(&out, data + first + n, d.n - first - n);
+  put(path, out.p, out.n, 0);
+  print_size(out.n);
+}
+
+static void do_insert(const char *path, const char *arg, const char *text, size_t text_n) {
+  buf_t d = {0};
+  whole(path, &d);
+  size_t line;
+  if (!parse_count(arg, &line)) fail(EXIT_USAGE, "insert: the line must be a whole number");
+  const char *data = d.p ? d.p : "";
+  // Lines keep their newline; a last line without one still counts.
+  size_t count = 0, at = 0, end_of_target = 0;
+  for (size_t i = 0; i < d.n; i++) {
+    if (data[i] == '\n' || i + 1 == d.n) {
+      count++;
+      if (count == line) end_of_target = i + 1;
+    }
+  }
+  if (line > count) fail(EXIT_NO_EDIT, "no insertion: line %zu is past the end of %s (%zu lines)", line, path, count);
+  at = line == 0 ? 0 : end_of_target;
+  buf_t out = {0};
+  append(&out, data, at);
+  if (line > 0 && data[at - 1] != '\n') append(&out, "\n", 1);
+  append(&out, text, text_n);
+  if (text_n > 0 && text[text_n - 1] != '\n' && line < count) append(&out, "\n", 1);
+  append(&out, data + at, d.n - at);
+  put(path, out.p ? out.p : "", out.n, 0);
+  print_size(out.n);
+}
+
+int main(int argc, char **argv) {
+  const char *op = argc > 1 ? argv[1] : NULL;
+  const char *arg = argc > 2 ? argv[2] : NULL;
+  buf_t in = {0};
+  if (slurp(0, &in, (size_t)-1) != 0) fail(EXIT_USAGE, "cannot read standard input: %s", strerror(errno));
+  const char *z = in.p ? memchr(in.p, '\0', in.n) : NULL;
+  if (!z) fail(EXIT_USAGE, "usage: stdin must start with the path and a NUL");
+  const char *path = in.p;
+  const char *data = z + 1;
+  size_t data_n = in.n - (size_t)(z - in.p) - 1;
+  if (!op || !*path) fail(EXIT_USAGE, "usage: op [arg], stdin: path NUL data");
+  if (!strcmp(op, "write") || !strcmp(op, "append")) {
+    make_parents(path);
+    if (is_dir(path)) fail(EXIT_WRITE, "cannot write %s: Is a directory", path);
+    put(path, data, data_n, !strcmp(op, "append"));
+    print_size((size_t)size_of(path));
+  } else if (!strcmp(op, "read")) {
+    do_read(path, arg);
+  } else if (!strcmp(op, "str_replace")) {
+    do_str_replace(path, data, data_n);
+  } else if (!strcmp(op, "insert")) {
+    do_insert(path, arg, data, data_n);
+  } else {
+    fail(EXIT_USAGE, "unknown operation %s", op);
+  }
+  return 0;
+}
