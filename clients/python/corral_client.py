@@ -61,6 +61,24 @@ class Corral:
             raise CorralError(res.status, err.get("kind", "unknown"), err.get("message", ""))
         return answer
 
+    def stream(self, path, body):
+        """POST whose answer is NDJSON (exec with stream): yields each line as a dict as it arrives."""
+        conn = _UnixHTTPConnection(self.socket_path, self.timeout)
+        try:
+            conn.request("POST", path, json.dumps(body), {"content-type": "application/json"})
+            res = conn.getresponse()
+            if res.status != 200:
+                err = json.loads(res.read() or b"{}").get("error", {})
+                raise CorralError(res.status, err.get("kind", "unknown"), err.get("message", ""))
+            while True:
+                line = res.readline()
+                if not line:
+                    return
+                if line.strip():
+                    yield json.loads(line)
+        finally:
+            conn.close()
+
     def health(self):
         return self.request("GET", "/v1/health")
 
@@ -93,11 +111,31 @@ class Session:
     def __init__(self, corral, session_id):
         self.corral, self.id, self.alerts, self.verdict, self.closed = corral, session_id, None, None, False
 
-    def exec(self, command=None, argv=None, tool=None, step=None, tool_call_id=None, timeout_ms=None, max_output=None, stdin=None):
+    def exec(self, command=None, argv=None, tool=None, step=None, tool_call_id=None, timeout_ms=None, max_output=None, stdin=None,
+             on_stdout=None, on_stderr=None, on_alert=None):
+        """One tool call; answers when it ends. With on_stdout/on_stderr/on_alert the call is streamed: each
+        callback gets output text or an alert dict as it comes (an alert may belong to an earlier call's
+        background process: see its tool_call), and the same result is returned at the end."""
         body = {k: v for k, v in (("command", command), ("argv", argv), ("tool", tool), ("step", step),
                                   ("tool_call_id", tool_call_id), ("timeout_ms", timeout_ms), ("max_output", max_output),
                                   ("stdin", stdin)) if v is not None}
-        return self.corral.request("POST", f"/v1/sessions/{self.id}/exec", body)
+        if on_stdout is None and on_stderr is None and on_alert is None:
+            return self.corral.request("POST", f"/v1/sessions/{self.id}/exec", body)
+        body["stream"] = True
+        for line in self.corral.stream(f"/v1/sessions/{self.id}/exec", body):
+            kind = line.get("type")
+            if kind == "stdout" and on_stdout:
+                on_stdout(line["data"])
+            elif kind == "stderr" and on_stderr:
+                on_stderr(line["data"])
+            elif kind == "alert" and on_alert:
+                on_alert(line["alert"])
+            elif kind == "result":
+                return {k: v for k, v in line.items() if k != "type"}
+            elif kind == "error":
+                err = line.get("error", {})
+                raise CorralError(500, err.get("kind", "unknown"), err.get("message", ""))
+        raise CorralError(502, "stream_ended", "the daemon's stream ended before the call's result")
 
     # File tools: each is one tool call, done inside the sandbox as the agent and screened on what it
     # writes. The answer has "ok" and, when the operation does not apply, "problem" (what the agent reads).

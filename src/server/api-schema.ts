@@ -96,6 +96,8 @@ export const ExecRequest = z.object({
   max_output: z.number().int().positive().max(64 * 1024 * 1024).optional(),
   /** Text for the command's stdin (closed after it); without it stdin is /dev/null. */
   stdin: z.string().max(1024 * 1024).optional(),
+  /** Answer as NDJSON while the call runs: output and alerts as they come, then the result (server/exec-stream.ts). */
+  stream: z.boolean().optional(),
 }).strict().refine((r) => r.command !== undefined || r.argv !== undefined, { message: 'give command or argv', path: ['command'] });
 
 const fileText = z.string().max(FILE_BODY_MAX);

@@ -25,6 +25,7 @@ import { isUtf8 } from 'node:buffer';
 import { loadPeerFds, type PeerFds } from './peer-fds.js';
 import { DEFAULT_SOCKET } from './daemon-client.js';
 import { serveEventStream, streamFilter } from './event-stream.js';
+import { ExecStream } from './exec-stream.js';
 import { AlertWebhook } from './alert-webhook.js';
 import type { NatsEventPublisher, Unpublished } from '../store/nats-publisher.js';
 import type { CorralEvent, Severity } from '../events/event.js';
@@ -213,7 +214,11 @@ export class CorralDaemon {
       else if (req.method === 'GET' && path === '/v1/events') return this.events(req, res);
       else if (req.method === 'POST' && path === '/v1/run') out = await this.run(req, res, await body(req, RunRequest));
       else if (req.method === 'POST' && path === '/v1/sessions') out = await this.open(req, await body(req, SessionRequest));
-      else if (req.method === 'POST' && m?.[2] === '/exec') out = await this.exec(m[1]!, res, await body(req, ExecRequest));
+      else if (req.method === 'POST' && m?.[2] === '/exec') {
+        const r = await body(req, ExecRequest);
+        if (r.stream) return await this.execStreamed(m[1]!, res, r);
+        out = await this.exec(m[1]!, res, r);
+      }
       else if (req.method === 'POST' && m?.[2] === '/files') out = await this.file(m[1]!, res, await body(req, FileRequest, FILE_BODY_MAX));
       else if (req.method === 'GET' && m?.[2] === '/report') out = await this.report(m[1]!);
       else if (req.method === 'DELETE' && m && !m[2]) out = await this.closeSession(m[1]!);
@@ -310,21 +315,35 @@ export class CorralDaemon {
     return { session: h.session.id, sandbox_ip: h.session.sandboxIp };
   }
 
-  private async exec(id: string, res: http.ServerResponse, r: ExecRequest): Promise<Record<string, unknown>> {
+  /** The open, idle session a call is for (404 / 409 otherwise). */
+  private idle(id: string): Held {
     const h = this.held.get(id);
     if (!h) throw new HttpError(404, 'not_found', `no open session ${id}`);
     if (h.busy) throw new HttpError(409, 'busy', `session ${id} is running a tool call; calls in a session run in order`);
-    const x = await this.call(h, res, { command: r.command ?? r.argv!.join(' '), argv: r.argv, tool: r.tool, step: r.step, toolCallId: r.tool_call_id, timeoutMs: r.timeout_ms, maxOutput: r.max_output, stdin: r.stdin });
-    return {
-      session: id, tool_call_id: x.toolCallId, step: x.step, exit_code: x.exitCode, signal: x.signal, duration_ms: Math.round(x.durationMs),
-      timed_out: x.timedOut, stdout: x.stdout, stderr: x.stderr, alerts: x.alerts.map(alertJson), ...(x.cancelled ? { cancelled: x.cancelled } : {}),
-    };
+    return h;
+  }
+
+  private async exec(id: string, res: http.ServerResponse, r: ExecRequest): Promise<Record<string, unknown>> {
+    return execJson(id, await this.call(this.idle(id), res, execSpec(r)));
+  }
+
+  /** exec with `stream: true`: NDJSON lines of output and alerts as they come, then the result (exec-stream.ts). */
+  private async execStreamed(id: string, res: http.ServerResponse, r: ExecRequest): Promise<{ status: number; body: unknown; streamed: true }> {
+    const h = this.idle(id);
+    const stream = new ExecStream(res);
+    stream.watchAlerts(id, (fn) => { this.runtime.on('event', fn); return () => { this.runtime.off('event', fn); }; });
+    try {
+      const x = await this.call(h, res, { ...execSpec(r), onOutput: (which, text) => stream.output(which, text) });
+      stream.end({ type: 'result', ...execJson(id, x) });
+    } catch (e) {
+      if (!(e instanceof HttpError)) this.runtime.onError(e);
+      stream.end({ type: 'error', error: e instanceof HttpError ? { kind: e.kind, message: e.message } : { kind: 'internal', message: (e as Error).message } });
+    }
+    return { status: 200, body: undefined, streamed: true };
   }
 
   private async file(id: string, res: http.ServerResponse, r: FileRequest): Promise<Record<string, unknown>> {
-    const h = this.held.get(id);
-    if (!h) throw new HttpError(404, 'not_found', `no open session ${id}`);
-    if (h.busy) throw new HttpError(409, 'busy', `session ${id} is running a tool call; calls in a session run in order`);
+    const h = this.idle(id);
     const at = { step: r.step, toolCallId: r.tool_call_id, timeoutMs: r.timeout_ms };
     const spec: FileCallSpec = r.op === 'write' ? { op: 'write', path: r.path, content: r.content ?? Buffer.from(r.content_base64!, 'base64'), append: r.append, ...at }
       : r.op === 'read' ? { op: 'read', path: r.path, maxBytes: r.max_bytes, ...at }
@@ -425,6 +444,19 @@ async function body<T>(req: http.IncomingMessage, schema: ZodType<T, ZodTypeDef,
   const r = schema.safeParse(raw);
   if (!r.success) throw new HttpError(400, 'bad_request', describeIssues(r.error));
   return r.data;
+}
+
+/** The tool call an exec request asks for. */
+function execSpec(r: ExecRequest): ToolCallSpec {
+  return { command: r.command ?? r.argv!.join(' '), argv: r.argv, tool: r.tool, step: r.step, toolCallId: r.tool_call_id, timeoutMs: r.timeout_ms, maxOutput: r.max_output, stdin: r.stdin };
+}
+
+/** An exec's answer (the same object streamed as the last line of `stream: true`). */
+function execJson(id: string, x: ToolCallResult): Record<string, unknown> {
+  return {
+    session: id, tool_call_id: x.toolCallId, step: x.step, exit_code: x.exitCode, signal: x.signal, duration_ms: Math.round(x.durationMs),
+    timed_out: x.timedOut, stdout: x.stdout, stderr: x.stderr, alerts: x.alerts.map(alertJson), ...(x.cancelled ? { cancelled: x.cancelled } : {}),
+  };
 }
 
 function send(res: http.ServerResponse, status: number, value: unknown): void {

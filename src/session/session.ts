@@ -98,6 +98,12 @@ export interface ToolCallSpec {
   stdin?: string | Uint8Array;
   /** Keep stdout as bytes (`stdoutBytes`) instead of decoding it as UTF-8 text (pipe mode). */
   binaryStdout?: boolean;
+  /**
+   * Called with each piece of output as it is read (pipe mode, text), up to the same per-stream cap
+   * as the captured output, while the call runs: a trainer or UI shows a long build live, and an
+   * `exec` over the API streams it (`stream: true`). The result still carries the whole output.
+   */
+  onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
   /** The screen's verdict, judged by the caller on what the call really does (a file tool: its
    * path and written text), used instead of screening the command text. */
   prescreen?: CheckResult;
@@ -134,6 +140,7 @@ export function toolCallSpecProblem(spec: ToolCallSpec): string | undefined {
   if (spec.timeoutMs !== undefined && !(Number.isFinite(spec.timeoutMs) && spec.timeoutMs > 0 && spec.timeoutMs <= MAX_TIMER_MS)) return `timeoutMs must be from 1 to ${MAX_TIMER_MS} (≈ 24.8 days), got ${String(spec.timeoutMs)}`;
   if (spec.maxOutput !== undefined && !(Number.isSafeInteger(spec.maxOutput) && spec.maxOutput >= 0)) return `maxOutput must be a whole number of bytes, got ${String(spec.maxOutput)}`;
   if (spec.stdin !== undefined && typeof spec.stdin !== 'string' && !(spec.stdin instanceof Uint8Array)) return 'stdin must be a string or bytes';
+  if (spec.onOutput !== undefined && typeof spec.onOutput !== 'function') return 'onOutput must be a function';
   return undefined;
 }
 
@@ -510,6 +517,9 @@ export class Session {
       return { toolCallId, step, exitCode: 126, signal: null, durationMs: 0, timedOut: false, stdout: '', stderr, alerts: this.alertsFor(toolCallId), error: why };
     }
     const max = spec.maxOutput ?? 1 << 20;
+    // (a caller's callback that throws is reported, never an uncaught exception in a stream handler)
+    const onOutput = spec.onOutput;
+    const tell = onOutput ? (stream: 'stdout' | 'stderr', text: string): void => { try { onOutput(stream, text); } catch (e) { this.rt.onError(e); } } : undefined;
     let stdout = '';
     let stderr = '';
     let collecting = true; // (false once the call has returned: later output of its background processes is drained and dropped)
@@ -518,13 +528,13 @@ export class Session {
     let bytesLen = 0;
     if (spec.binaryStdout && stdio === 'pipe') {
       child.stdout?.on('data', (d: Buffer) => { chunks++; if (collecting && bytesLen < max) { const part = d.subarray(0, max - bytesLen); bytesOut.push(part); bytesLen += part.length; } });
-    } else child.stdout?.setEncoding('utf8').on('data', (d: string) => { chunks++; if (collecting && stdout.length < max) stdout += d.slice(0, max - stdout.length); });
+    } else child.stdout?.setEncoding('utf8').on('data', (d: string) => { chunks++; if (collecting && stdout.length < max) { const part = d.slice(0, max - stdout.length); stdout += part; tell?.('stdout', part); } });
     if (feed && child.stdin) {
       // (a command that exits without reading its input closes the pipe: EPIPE is its answer, not Corral's error)
       child.stdin.on('error', () => {});
       child.stdin.end(spec.stdin);
     }
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => { chunks++; if (collecting && stderr.length < max) stderr += d.slice(0, max - stderr.length); });
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => { chunks++; if (collecting && stderr.length < max) { const part = d.slice(0, max - stderr.length); stderr += part; tell?.('stderr', part); } });
     const timeoutMs = spec.timeoutMs ?? this.opts.policy.resources.timeout;
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; cg.kill(); }, timeoutMs);
