@@ -455,9 +455,12 @@ test('corral events --follow prints a session\'s events live from the daemon, fi
     child.stdout.on('data', (c: Buffer) => { out.text += c; });
     return { child, out };
   };
+  const listening = d.runtime.listenerCount('event');
   const all = follow(['--session', id, '--json']);
   const alertsOnly = follow(['--session', id, '--kind', 'alert']);
-  await new Promise((r) => setTimeout(r, 800)); // both readers subscribed
+  // both readers subscribed (a CLI start takes seconds on a loaded machine: wait for the daemon to see them)
+  for (let i = 0; i < 300 && d.runtime.listenerCount('event') < listening + 2; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(d.runtime.listenerCount('event'), listening + 2, 'both followers are subscribed');
   const r = await daemonRequest(sock, 'POST', `/v1/sessions/${id}/exec`, { command: `/bin/echo live-marker; ${'python3 -c \'import socket\ntry:\n  socket.create_connection(("203.0.113.10", 22), timeout=2)\nexcept Exception: pass\''}`, step: 1, tool_call_id: 'live-1' });
   assert.equal(r.status, 200);
   const t0 = Date.now();
