@@ -125,6 +125,35 @@ function writtenText(spec: FileOperation): string | undefined {
   return Buffer.from(spec.content.buffer, spec.content.byteOffset, spec.content.length).toString('utf8');
 }
 
+/**
+ * The code a notebook's text holds, as notebook cells to screen: a whole notebook's code cells (its
+ * JSON parsed), or for a fragment (an edit's new text or lines) each JSON string in it on a line of
+ * its own. Judged as raw text, a cell's `!xmrig …` sat inside a JSON string ("!xmrig …\n",) and no
+ * `!` line was found: a notebook written by a file tool hid any shell command from the screen.
+ */
+export function notebookSources(text: string): string[] {
+  try {
+    const nb = JSON.parse(text) as { cells?: unknown } | null;
+    if (nb && typeof nb === 'object' && Array.isArray(nb.cells)) {
+      return nb.cells.flatMap((c: unknown) => {
+        const cell = c as { cell_type?: unknown; source?: unknown } | null;
+        if (!cell || cell.cell_type !== 'code') return [];
+        const src = Array.isArray(cell.source) ? cell.source.filter((x): x is string => typeof x === 'string').join('') : typeof cell.source === 'string' ? cell.source : '';
+        return src.trim() ? [src] : [];
+      });
+    }
+  } catch { /* not a whole notebook: a fragment */ }
+  const strings = [...text.matchAll(/"((?:[^"\\\n]|\\.)*)"/g)].map((m) => { try { return JSON.parse(`"${m[1]}"`) as string; } catch { return ''; } });
+  const joined = strings.map((x) => x.replace(/\n$/, '')).join('\n');
+  return joined.trim() ? [joined] : [];
+}
+
+/** The code units of text written to a path (a notebook's cells, when the path is one). */
+function unitsOf(path: string, label: string, text: string, shellStartup: boolean): ReturnType<typeof codeUnits> {
+  if (!path.endsWith('.ipynb')) return codeUnits(path, [{ label, text }], { shellStartup });
+  return codeUnits(path, notebookSources(text).map((src, i) => ({ label: `${label}, cell ${i + 1}`, text: src })), { notebook: true, shellStartup });
+}
+
 /** The `~/…` spelling of a path under the workspace (HOME), the form the command rules list. */
 function tildeOf(path: string, ws: string): string | undefined {
   return path === ws || path.startsWith(`${ws}/`) ? `~${path.slice(ws.length)}` : undefined;
@@ -158,7 +187,7 @@ export function screenFileCall(spec: FileOperation, path: string, checker: Comma
     const text = writtenText(spec);
     if (text !== undefined) {
       const shellStartup = where.findings.some((f) => f.rule === 'cmd_persistence_rc_write');
-      for (const u of codeUnits(path, [{ label: spec.op === 'write' ? 'content' : spec.op === 'insert' ? 'text' : 'new', text }], { notebook: path.endsWith('.ipynb'), shellStartup })) {
+      for (const u of unitsOf(path, spec.op === 'write' ? 'content' : spec.op === 'insert' ? 'text' : 'new', text, shellStartup)) {
         parts.push(checker.check(u.text, { tool: u.tool }));
       }
     }
@@ -188,7 +217,7 @@ export function screenEditedLines(spec: FileOperation, path: string, stdout: str
   const text = stdout.slice(m[0].length);
   if (text.trim() === '') return undefined;
   const shellStartup = prescreen?.findings.some((f) => f.rule === 'cmd_persistence_rc_write') ?? false;
-  const units = codeUnits(path, [{ label: 'the edited lines', text }], { notebook: path.endsWith('.ipynb'), shellStartup });
+  const units = unitsOf(path, 'the edited lines', text, shellStartup);
   if (units.length === 0) return undefined;
   const had = new Set(prescreen?.findings.map((f) => f.rule));
   const parts = units.map((u) => checker.check(u.text, { tool: u.tool }));
