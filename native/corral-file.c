@@ -10,7 +10,10 @@
 // call until its time limit (every open is non-blocking and anything but a regular file or a
 // directory is refused after the open, so there is no check-then-open race either).
 // Exit codes: 0 done, 2 bad use, 3 cannot read, 4 cannot write, 5 the edit does not apply.
-// Output on stdout: write/append/str_replace/insert print "<bytes now in the file>\n"; read prints
+// Every message for the agent is one stderr line starting "corral-file-tool: ".
+// Output on stdout: write/append/str_replace/insert print "<bytes now in the file>\n" (an edit —
+// append, str_replace, insert — then the lines around what it changed: one more line either side
+// and the file's first line for its #!, so the screen judges the code as it now is); read prints
 // "F <bytes sent> <1 if more follow> <file size>\n" and the bytes, or for a directory "D <entries>\n"
 // and each name followed by a NUL ("/" after directories; a name may hold a newline).
 #define _GNU_SOURCE
@@ -30,8 +33,16 @@ enum { EXIT_USAGE = 2, EXIT_READ = 3, EXIT_WRITE = 4, EXIT_NO_EDIT = 5 };
 
 typedef struct { char *p; size_t n, cap; } buf_t;
 
+/** Marks the program's own messages for the agent (file-tool-program.ts FILE_TOOL_SAYS). */
+#define SAYS "corral-file-tool: "
+/** The most an edit prints of the lines around its change (file-tool-program.ts EDIT_CONTEXT_MAX). */
+#define EDIT_CONTEXT_MAX ((size_t)1 << 20)
+/** How much of a file's end an append reads first, so a line it finishes is screened whole. */
+#define APPEND_TAIL ((size_t)65536)
+
 static void fail(int code, const char *fmt, ...) {
   va_list ap;
+  fputs(SAYS, stderr);
   va_start(ap, fmt);
   vfprintf(stderr, fmt, ap);
   va_end(ap);
@@ -178,7 +189,7 @@ static const char *find(const char *hay, size_t hn, const char *needle, size_t n
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static void list_dir(const char *path) {
+static void list_dir(const char *path, size_t max) {
   DIR *dh = opendir(path);
   if (!dh) fail(EXIT_READ, "cannot read %s: %s", path, strerror(errno));
   char **names = NULL;
@@ -200,11 +211,17 @@ static void list_dir(const char *path) {
   char head[64];
   int hn = snprintf(head, sizeof head, "D %zu\n", n);
   append(&out, head, (size_t)hn);
+  // (whole names only, up to max bytes: the caller counts them against the total)
+  size_t sent = 0;
   for (size_t i = 0; i < n; i++) {
     struct stat st;
-    append(&out, names[i], strlen(names[i]));
-    if (fstatat(dirfd(dh), names[i], &st, 0) == 0 && S_ISDIR(st.st_mode)) append(&out, "/", 1);
+    size_t len = strlen(names[i]);
+    int dir = fstatat(dirfd(dh), names[i], &st, 0) == 0 && S_ISDIR(st.st_mode);
+    if (sent + len + (size_t)dir + 1 > max) break;
+    append(&out, names[i], len);
+    if (dir) append(&out, "/", 1);
     append(&out, "", 1);
+    sent += len + (size_t)dir + 1;
   }
   closedir(dh);
   write_all(1, out.p, out.n, "standard output");
@@ -216,7 +233,7 @@ static void do_read(const char *path, const char *arg) {
   struct stat st;
   not_pipe(path, EXIT_READ);
   int fd = open_file(path, O_RDONLY, EXIT_READ, 1, &st);
-  if (S_ISDIR(st.st_mode)) { close(fd); list_dir(path); return; }
+  if (S_ISDIR(st.st_mode)) { close(fd); list_dir(path, max); return; }
   buf_t b = {0};
   if (slurp(fd, &b, max) != 0) fail(EXIT_READ, "cannot read %s: %s", path, strerror(errno));
   char x;
@@ -227,6 +244,37 @@ static void do_read(const char *path, const char *arg) {
   int hn = snprintf(head, sizeof head, "F %zu %d %lld\n", b.n, more > 0 ? 1 : 0, (long long)st.st_size);
   write_all(1, head, (size_t)hn, "standard output");
   write_all(1, b.p ? b.p : "", b.n, "standard output");
+}
+
+/** Index of the last newline at or before pos, or -1. */
+static long nl_before(const char *d, size_t len, long pos) {
+  if (pos < 0 || len == 0) return -1;
+  if ((size_t)pos >= len) pos = (long)len - 1;
+  const char *p = memrchr(d, '\n', (size_t)pos + 1);
+  return p ? (long)(p - d) : -1;
+}
+
+/** Index of the first newline at or after pos, or -1. */
+static long nl_after(const char *d, size_t len, size_t pos) {
+  if (pos >= len) return -1;
+  const char *p = memchr(d + pos, '\n', len - pos);
+  return p ? (long)(p - d) : -1;
+}
+
+/** Prints the lines of d around bytes [s, e): one more line either side, and the first line when not among them. */
+static void print_around(const char *d, size_t len, size_t s, size_t e) {
+  size_t lo = s > 0 ? (size_t)(nl_before(d, len, (long)s - 1) + 1) : 0;
+  lo = lo > 1 ? (size_t)(nl_before(d, len, (long)lo - 2) + 1) : 0;
+  long h = nl_after(d, len, e > s ? e - 1 : s);
+  if (h >= 0) h = nl_after(d, len, (size_t)h + 1);
+  size_t hi = h < 0 ? len : (size_t)h + 1;
+  if (hi - lo > EDIT_CONTEXT_MAX) hi = lo + EDIT_CONTEXT_MAX;
+  if (lo > 0) {
+    long n = nl_after(d, len, 0);
+    if (n >= 0 && n < 255) write_all(1, d, (size_t)n + 1, "standard output");
+    else { write_all(1, d, len < 255 ? len : 255, "standard output"); write_all(1, "\n", 1, "standard output"); }
+  }
+  write_all(1, d + lo, hi - lo, "standard output");
 }
 
 static void print_size(size_t n) {
@@ -276,6 +324,7 @@ static void do_str_replace(const char *path, const char *in, size_t in_n) {
   append(&out, data + first + n, d.n - first - n);
   put(path, out.p, out.n, 0);
   print_size(out.n);
+  print_around(out.p, out.n, first, first + new_n);
 }
 
 static void do_insert(const char *path, const char *arg, const char *text, size_t text_n) {
@@ -297,11 +346,26 @@ static void do_insert(const char *path, const char *arg, const char *text, size_
   buf_t out = {0};
   append(&out, data, at);
   if (line > 0 && data[at - 1] != '\n') append(&out, "\n", 1);
+  size_t s = out.n;
   append(&out, text, text_n);
   if (text_n > 0 && text[text_n - 1] != '\n' && line < count) append(&out, "\n", 1);
+  size_t e = out.n;
   append(&out, data + at, d.n - at);
   put(path, out.p ? out.p : "", out.n, 0);
   print_size(out.n);
+  print_around(out.p ? out.p : "", out.n, s, e);
+}
+
+/** The last APPEND_TAIL bytes of a regular file as it is before an append (nothing for anything else). */
+static void append_tail(const char *path, buf_t *out) {
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return;
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    off_t from = st.st_size > (off_t)APPEND_TAIL ? st.st_size - (off_t)APPEND_TAIL : 0;
+    if (lseek(fd, from, SEEK_SET) == from && slurp(fd, out, APPEND_TAIL) != 0) out->n = 0;
+  }
+  close(fd);
 }
 
 int main(int argc, char **argv) {
@@ -316,10 +380,18 @@ int main(int argc, char **argv) {
   size_t data_n = in.n - (size_t)(z - in.p) - 1;
   if (!op || !*path) fail(EXIT_USAGE, "usage: op [arg], stdin: path NUL data");
   if (!strcmp(op, "write") || !strcmp(op, "append")) {
+    int appending = !strcmp(op, "append");
     make_parents(path);
     if (is_dir(path)) fail(EXIT_WRITE, "cannot write %s: Is a directory", path);
-    put(path, data, data_n, !strcmp(op, "append"));
+    buf_t seen = {0};
+    if (appending) append_tail(path, &seen);
+    size_t tail_n = seen.n;
+    put(path, data, data_n, appending);
     print_size((size_t)size_of(path));
+    if (appending) {
+      append(&seen, data, data_n);
+      print_around(seen.p ? seen.p : "", seen.n, tail_n, seen.n);
+    }
   } else if (!strcmp(op, "read")) {
     do_read(path, arg);
   } else if (!strcmp(op, "str_replace")) {

@@ -13,6 +13,17 @@ import { FILE_TOOL_PATH } from '../sandbox/bwrap-args.js';
 
 export { FILE_TOOL_PATH };
 
+/** Each message of the program for the agent starts with this on its own line of stderr (only those become the agent's message). */
+export const FILE_TOOL_SAYS = 'corral-file-tool: ';
+
+/**
+ * An edit (str_replace, insert, append) prints, after the size, the lines around what it changed
+ * (one more line either side, and the file's first line for its #!), at most this many bytes: the
+ * screen judges the code as it is now (file-tools.ts screenEditedLines), not only the new text,
+ * which can be one harmless half of a hostile line. An append sees the end of the file as it was.
+ */
+export const EDIT_CONTEXT_MAX = 1 << 20;
+
 /** 0 done, 2 bad use, 3 cannot read, 4 cannot write, 5 the edit does not apply (old text absent or repeated, line out of range). */
 export const FILE_TOOL_EXIT = { ok: 0, usage: 2, read: 3, write: 4, noEdit: 5 } as const;
 

@@ -14,7 +14,7 @@ import type { CommandScreen } from './runtime.js';
 import { writeRecord } from '../detect/write-record.js';
 import type { CommandRecord } from '../detect/command/types.js';
 import { codeUnits } from '../hook/written-content.js';
-import { FILE_TOOL_EXIT, FILE_TOOL_PATH, fileToolArgv } from './file-tool-program.js';
+import { EDIT_CONTEXT_MAX, FILE_TOOL_EXIT, FILE_TOOL_PATH, FILE_TOOL_SAYS, fileToolArgv } from './file-tool-program.js';
 import type { ToolCallResult, ToolCallSpec } from './session.js';
 
 /** The sandbox's working and home directory by default (filesystem.workspace_path): relative paths and `~` resolve there. */
@@ -60,7 +60,22 @@ export function sandboxPath(raw: unknown, ws = DEFAULT_WORKSPACE): { path: strin
     if (part === '' || part === '.') continue;
     if (part === '..') parts.pop(); else parts.push(part);
   }
+  // /proc/self/root/workspace/.bashrc is /workspace/.bashrc: every process of the sandbox has its
+  // root (the agent cannot chroot), so the screen judges the file by its own name, not the alias.
+  while (parts[0] === 'proc' && parts[2] === 'root' && /^(self|thread-self|\d+)$/.test(parts[1] ?? '')) parts.splice(0, 3);
   return { path: `/${parts.join('/')}` };
+}
+
+/**
+ * Places a file tool does not write: /proc (a process's cwd, fds and root are other names of files
+ * the screen would then judge by the alias: `/proc/self/cwd/.bashrc`, `/proc/1/cwd/.git/hooks/…`)
+ * and the descriptor links of /dev. Nothing an editor writes lives there.
+ */
+function aliasWriteProblem(path: string): string | undefined {
+  if (path === '/proc' || path.startsWith('/proc/') || path.startsWith('/dev/fd/') || /^\/dev\/std(in|out|err)$/.test(path)) {
+    return `file tools do not write under ${path.startsWith('/dev/') ? '/dev' : '/proc'} (${path}): it names processes and descriptors, not files; give the file's own path`;
+  }
+  return undefined;
 }
 
 /** What is wrong with a file call, if anything (the library, the API and replay all check here). */
@@ -68,6 +83,7 @@ export function fileCallProblem(spec: FileCallSpec): string | undefined {
   if (typeof spec !== 'object' || spec === null) return 'expected a file operation object';
   const where = sandboxPath(spec.path);
   if ('problem' in where) return where.problem;
+  if (spec.op !== 'read') { const alias = aliasWriteProblem(where.path); if (alias) return alias; }
   switch (spec.op) {
     case 'write': {
       const c = spec.content;
@@ -109,6 +125,35 @@ function writtenText(spec: FileOperation): string | undefined {
   return Buffer.from(spec.content.buffer, spec.content.byteOffset, spec.content.length).toString('utf8');
 }
 
+/**
+ * The code a notebook's text holds, as notebook cells to screen: a whole notebook's code cells (its
+ * JSON parsed), or for a fragment (an edit's new text or lines) each JSON string in it on a line of
+ * its own. Judged as raw text, a cell's `!xmrig …` sat inside a JSON string ("!xmrig …\n",) and no
+ * `!` line was found: a notebook written by a file tool hid any shell command from the screen.
+ */
+export function notebookSources(text: string): string[] {
+  try {
+    const nb = JSON.parse(text) as { cells?: unknown } | null;
+    if (nb && typeof nb === 'object' && Array.isArray(nb.cells)) {
+      return nb.cells.flatMap((c: unknown) => {
+        const cell = c as { cell_type?: unknown; source?: unknown } | null;
+        if (!cell || cell.cell_type !== 'code') return [];
+        const src = Array.isArray(cell.source) ? cell.source.filter((x): x is string => typeof x === 'string').join('') : typeof cell.source === 'string' ? cell.source : '';
+        return src.trim() ? [src] : [];
+      });
+    }
+  } catch { /* not a whole notebook: a fragment */ }
+  const strings = [...text.matchAll(/"((?:[^"\\\n]|\\.)*)"/g)].map((m) => { try { return JSON.parse(`"${m[1]}"`) as string; } catch { return ''; } });
+  const joined = strings.map((x) => x.replace(/\n$/, '')).join('\n');
+  return joined.trim() ? [joined] : [];
+}
+
+/** The code units of text written to a path (a notebook's cells, when the path is one). */
+function unitsOf(path: string, label: string, text: string, shellStartup: boolean): ReturnType<typeof codeUnits> {
+  if (!path.endsWith('.ipynb')) return codeUnits(path, [{ label, text }], { shellStartup });
+  return codeUnits(path, notebookSources(text).map((src, i) => ({ label: `${label}, cell ${i + 1}`, text: src })), { notebook: true, shellStartup });
+}
+
 /** The `~/…` spelling of a path under the workspace (HOME), the form the command rules list. */
 function tildeOf(path: string, ws: string): string | undefined {
   return path === ws || path.startsWith(`${ws}/`) ? `~${path.slice(ws.length)}` : undefined;
@@ -142,7 +187,7 @@ export function screenFileCall(spec: FileOperation, path: string, checker: Comma
     const text = writtenText(spec);
     if (text !== undefined) {
       const shellStartup = where.findings.some((f) => f.rule === 'cmd_persistence_rc_write');
-      for (const u of codeUnits(path, [{ label: spec.op === 'write' ? 'content' : spec.op === 'insert' ? 'text' : 'new', text }], { notebook: path.endsWith('.ipynb'), shellStartup })) {
+      for (const u of unitsOf(path, spec.op === 'write' ? 'content' : spec.op === 'insert' ? 'text' : 'new', text, shellStartup)) {
         parts.push(checker.check(u.text, { tool: u.tool }));
       }
     }
@@ -158,6 +203,31 @@ export function screenFileCall(spec: FileOperation, path: string, checker: Comma
   };
 }
 
+/**
+ * The screen's verdict on the lines an edit left (str_replace, insert, append: the program prints
+ * them, with one line either side and the file's first line, after the size). The new text alone
+ * can be half of a hostile line (`nc -QQ …` then QQ → e), finish the last line (an append to
+ * `nc -`), or land in a script known as one only by its #! (an edit's text has none). Findings the
+ * pre-screen already had are left out. Undefined when the call wrote nothing, or nothing is code.
+ */
+export function screenEditedLines(spec: FileOperation, path: string, stdout: string, checker: CommandScreen, prescreen: CheckResult | undefined): CheckResult | undefined {
+  if (spec.op === 'read' || (spec.op === 'write' && !spec.append)) return undefined;
+  const m = /^\d+\n/.exec(stdout);
+  if (!m) return undefined;
+  const text = stdout.slice(m[0].length);
+  if (text.trim() === '') return undefined;
+  const shellStartup = prescreen?.findings.some((f) => f.rule === 'cmd_persistence_rc_write') ?? false;
+  const units = unitsOf(path, 'the edited lines', text, shellStartup);
+  if (units.length === 0) return undefined;
+  const had = new Set(prescreen?.findings.map((f) => f.rule));
+  const parts = units.map((u) => checker.check(u.text, { tool: u.tool }));
+  const findings = parts.flatMap((p) => p.findings).filter((f) => !had.has(f.rule));
+  if (findings.length === 0) return undefined;
+  let verdict: Verdict = 'allow';
+  for (const p of parts) if (RANK[p.verdict] > RANK[verdict]) verdict = p.verdict;
+  return { verdict, findings, parseErrors: parts.flatMap((p) => p.parseErrors), unwrapped: parts.flatMap((p) => p.unwrapped), durationUs: parts.reduce((n, p) => n + p.durationUs, 0) };
+}
+
 /** A short, readable line for the call's record (reports and timelines show it as the command). */
 function describe(spec: FileOperation, path: string): string {
   switch (spec.op) {
@@ -169,17 +239,19 @@ function describe(spec: FileOperation, path: string): string {
 }
 
 /** The tool call that does a file operation (its argv runs the file-tool program in the sandbox). */
-export function fileToolCallSpec(spec: FileCallSpec, path: string, prescreen: CheckResult | undefined): ToolCallSpec {
+export function fileToolCallSpec(spec: FileCallSpec, path: string, prescreen: CheckResult | undefined, checker?: CommandScreen): ToolCallSpec {
   let op: string = spec.op;
   let arg: string[] = [];
   let stdin: string | Uint8Array | undefined;
   let maxOutput: number | undefined;
   switch (spec.op) {
     case 'write': op = spec.append ? 'append' : 'write'; stdin = spec.content; break;
-    case 'read': { const max = spec.maxBytes ?? READ_DEFAULT_BYTES; arg = [String(max)]; maxOutput = max + 64; break; }
+    // (the cap is stderr's too: a read of max_bytes 0 must still say in full why it failed)
+    case 'read': { const max = spec.maxBytes ?? READ_DEFAULT_BYTES; arg = [String(max)]; maxOutput = Math.max(max + 64, 1 << 16); break; }
     case 'str_replace': stdin = Buffer.concat([Buffer.from(`${Buffer.byteLength(spec.old)}\n`), Buffer.from(spec.old), Buffer.from(spec.new)]); break;
     case 'insert': arg = [String(spec.line)]; stdin = spec.text; break;
   }
+  if (spec.op !== 'read') maxOutput = EDIT_CONTEXT_MAX + (1 << 12);
   const fields: Record<string, unknown> = { file_op: spec.op, path };
   if (spec.op === 'write') fields.bytes = typeof spec.content === 'string' ? Buffer.byteLength(spec.content) : spec.content.length;
   return {
@@ -189,6 +261,7 @@ export function fileToolCallSpec(spec: FileCallSpec, path: string, prescreen: Ch
     // (the path first, ended by a NUL no path holds: fileCallProblem refuses it)
     stdin: Buffer.concat([Buffer.from(`${path}\0`), typeof stdin === 'string' ? Buffer.from(stdin) : stdin ?? Buffer.alloc(0)]), binaryStdout: spec.op === 'read', maxOutput, ownRoot: true,
     ...(prescreen ? { prescreen } : { skipScreen: true }),
+    ...(checker ? { postscreen: (stdout: string) => screenEditedLines(spec, path, stdout, checker, prescreen) } : {}),
     record: { tool: 'file', fields },
   };
 }
@@ -198,7 +271,10 @@ export function fileCallResult(spec: FileOperation, path: string, r: ToolCallRes
   const base: FileCallResult = { ...r, ok: false, path };
   if (r.timedOut) return { ...base, problem: `the file operation on ${path} did not finish within the call's time limit (${Math.round(r.durationMs / 1000)} s) and was stopped` };
   if (r.exitCode !== FILE_TOOL_EXIT.ok) {
-    const said = r.stderr.trim().split('\n').filter((l) => l !== '').slice(-3).join('; ');
+    // (the program's own words are marked: a sanitizer or the C library may add lines)
+    const lines = r.stderr.split('\n').filter((l) => l !== '');
+    const own = lines.filter((l) => l.startsWith(FILE_TOOL_SAYS)).map((l) => l.slice(FILE_TOOL_SAYS.length));
+    const said = own.length ? own.join('; ') : lines.slice(-3).join('; ');
     const problem = r.exitCode === 127 ? `the sandbox has no ${FILE_TOOL_PATH} (Corral's file-tool program; run: npm run build)` : said || `the file tool exited with ${r.exitCode ?? r.signal}`;
     return { ...base, problem };
   }

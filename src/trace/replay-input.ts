@@ -35,11 +35,22 @@ const NOT_SHELL = /(?:str_replace|text_editor|edit|write|read|view|browser|compu
 
 /** Whether a tool call runs its command in a shell or an interpreter (the calls a replay re-runs). */
 function runsCommand(name: unknown, args: Record<string, unknown>): boolean {
-  if (typeof args.path === 'string' && typeof args.command === 'string' && /^(view|create|str_replace|insert|undo_edit)$/.test(args.command)) return false;
+  if (editorCall(args)) return false;
   return !(typeof name === 'string' && NOT_SHELL.test(name) && !/bash|shell|python|exec|run|terminal|cmd/i.test(name));
 }
 
 const str0 = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+const EDITOR_VERB = /^(view|create|str_replace|insert|undo_edit)$/;
+
+/**
+ * A text editor's call by its shape: an editor verb as `command` with a path field of any type. Its
+ * `command` is never a shell command, even when the path is missing its string (`"path": 7`): run
+ * as bash, `view` is vim and `create` whatever the sandbox's PATH holds under that name.
+ */
+function editorCall(args: Record<string, unknown>): boolean {
+  return typeof args.command === 'string' && EDITOR_VERB.test(args.command) && ('path' in args || 'file_path' in args);
+}
 
 /**
  * The file operation a tool call does, if it is a file editor's: Anthropic's text editor
@@ -140,12 +151,17 @@ function fromMessages(messages: unknown[], episode: string, run: string | undefi
   let step = 0, skipped = 0;
   const add = (id: string | undefined, name: unknown, a: unknown): void => {
     let args: Record<string, unknown> = {};
+    let parsed: unknown = a;
     if (typeof a === 'string') {
-      try { args = JSON.parse(a) as Record<string, unknown>; } catch { problems.push({ ...at, error: `tool call ${id ?? step + 1}: arguments are not valid JSON` }); return; }
-    } else if (a && typeof a === 'object') args = a as Record<string, unknown>;
+      try { parsed = JSON.parse(a); } catch { problems.push({ ...at, error: `tool call ${id ?? step + 1}: arguments are not valid JSON` }); return; }
+    }
+    // (`"arguments": "null"`, a number or a list: no field can be read from it, and reading one crashed the whole parse)
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) args = parsed as Record<string, unknown>;
+    else if (typeof a === 'string' || (parsed !== undefined && parsed !== null)) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: arguments are not a JSON object` }); return; }
     const file = fileOperationOf(name, args);
     if (file === 'skip') { skipped++; return; }
     if (file) { step++; out.push({ run, episode, step, tool_call_id: id, tool: 'bash', command: fileCommand(file), file }); return; }
+    if (editorCall(args)) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: a text editor's ${String(args.command)} whose path is not a string` }); return; }
     if (!runsCommand(name, args)) { skipped++; return; } // (a browser, a search: nothing to run)
     // Codex-style argv arrays: ["bash", "-lc", "…"] is its last element; other argv is joined.
     const argv = Array.isArray(args.command) && args.command.every((x) => typeof x === 'string') ? args.command as string[] : undefined;
