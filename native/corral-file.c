@@ -10,7 +10,8 @@
 // call until its time limit (every open is non-blocking and anything but a regular file or a
 // directory is refused after the open, so there is no check-then-open race either).
 // Exit codes: 0 done, 2 bad use, 3 cannot read, 4 cannot write, 5 the edit does not apply.
-// Every message for the agent is one stderr line starting "corral-file-tool: ".
+// Every message for the agent is one stderr line starting "corral-file-tool: "; a line starting
+// "corral-file-tool-opened: " names the file really opened when a link made it another than the path.
 // Output on stdout: write/append/str_replace/insert print "<bytes now in the file>\n" (an edit —
 // append, str_replace, insert — then the lines around what it changed: one more line either side
 // and the file's first line for its #!, so the screen judges the code as it now is); read prints
@@ -90,6 +91,24 @@ static void write_all(int fd, const char *d, size_t n, const char *path) {
   }
 }
 
+/**
+ * Says on stderr which file was really opened when it is not the path given ("corral-file-tool-opened:
+ * /workspace/.bashrc" for notes.txt -> .bashrc): the screen judged the name the agent gave, and a
+ * link the agent planted in an earlier call can point that name at a credential or a persistence
+ * place. Read from the descriptor (/proc/self/fd), so it is the file the call really touched.
+ */
+static void report_opened(int fd, const char *given) {
+  static char last[PATH_MAX];
+  char link[64], real[PATH_MAX];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, real, sizeof real - 1);
+  if (n <= 0) return;
+  real[n] = '\0';
+  if (!strcmp(real, given) || !strcmp(real, last)) return;
+  memcpy(last, real, (size_t)n + 1);
+  fprintf(stderr, "corral-file-tool-opened: %s\n", real);
+}
+
 static const char *kind_of(mode_t m) { return S_ISFIFO(m) ? "FIFO (named pipe)" : S_ISSOCK(m) ? "socket" : "device"; }
 
 /**
@@ -108,6 +127,7 @@ static int open_file(const char *path, int flags, int code, int dir_ok, struct s
   if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode)) fail(code, "cannot %s %s: it is a %s; file tools read and write files", verb, path, kind_of(st->st_mode));
   int fl = fcntl(fd, F_GETFL);
   if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  report_opened(fd, path);
   return fd;
 }
 

@@ -221,11 +221,44 @@ export function screenEditedLines(spec: FileOperation, path: string, stdout: str
   if (units.length === 0) return undefined;
   const had = new Set(prescreen?.findings.map((f) => f.rule));
   const parts = units.map((u) => checker.check(u.text, { tool: u.tool }));
-  const findings = parts.flatMap((p) => p.findings).filter((f) => !had.has(f.rule));
+  const findings = parts.flatMap((p) => p.findings).filter((f) => !had.has(f.rule)).map((f) => ({ ...f, message: `${f.message} (found in the file as this call left it)` }));
   if (findings.length === 0) return undefined;
   let verdict: Verdict = 'allow';
   for (const p of parts) if (RANK[p.verdict] > RANK[verdict]) verdict = p.verdict;
   return { verdict, findings, parseErrors: parts.flatMap((p) => p.parseErrors), unwrapped: parts.flatMap((p) => p.unwrapped), durationUs: parts.reduce((n, p) => n + p.durationUs, 0) };
+}
+
+/** The file a call really opened, when a link made it another than the path given (native/corral-file.c says so on stderr). */
+export function openedPath(stderr: string): string | undefined {
+  return /^corral-file-tool-opened: (\/.*)$/m.exec(stderr)?.[1];
+}
+
+/**
+ * The screen's verdict on the file a call really opened through a link the agent planted earlier
+ * (`ln -s ~/.bashrc notes.txt`, then write notes.txt; `ln -s ~/.ssh/id_rsa a.txt`, then view a.txt):
+ * the pre-screen judged the name given, which says nothing. Judged as if the agent had named the
+ * real file; findings the pre-screen already had are left out. Observed, as the call has run.
+ */
+export function screenOpenedFile(spec: FileOperation, path: string, stderr: string, checker: CommandScreen, prescreen: CheckResult | undefined, ws = DEFAULT_WORKSPACE): CheckResult | undefined {
+  const real = openedPath(stderr);
+  if (real === undefined || real === path) return undefined;
+  const res = screenFileCall(spec, real, checker, ws);
+  const had = new Set(prescreen?.findings.map((f) => f.rule));
+  const findings = res.findings.filter((f) => !had.has(f.rule)).map((f) => ({ ...f, message: `${f.message} (through a link: ${path} is ${real})` }));
+  return findings.length ? { ...res, findings } : undefined;
+}
+
+/** What a file call's output says it did, judged: the lines an edit left and the file a link led to. */
+function screenAfter(spec: FileOperation, path: string, out: { stdout: string; stderr: string }, checker: CommandScreen, prescreen: CheckResult | undefined, ws: string): CheckResult | undefined {
+  const parts = [screenOpenedFile(spec, path, out.stderr, checker, prescreen, ws), screenEditedLines(spec, openedPath(out.stderr) ?? path, out.stdout, checker, prescreen)].filter((p): p is CheckResult => p !== undefined);
+  if (parts.length < 2) return parts[0];
+  let verdict: Verdict = 'allow';
+  for (const p of parts) if (RANK[p.verdict] > RANK[verdict]) verdict = p.verdict;
+  const seen = new Set<string>();
+  return {
+    verdict, findings: parts.flatMap((p) => p.findings).filter((f) => !seen.has(f.rule) && (seen.add(f.rule), true)),
+    parseErrors: parts.flatMap((p) => p.parseErrors), unwrapped: parts.flatMap((p) => p.unwrapped), durationUs: parts.reduce((n, p) => n + p.durationUs, 0),
+  };
 }
 
 /** A short, readable line for the call's record (reports and timelines show it as the command). */
@@ -239,7 +272,7 @@ function describe(spec: FileOperation, path: string): string {
 }
 
 /** The tool call that does a file operation (its argv runs the file-tool program in the sandbox). */
-export function fileToolCallSpec(spec: FileCallSpec, path: string, prescreen: CheckResult | undefined, checker?: CommandScreen): ToolCallSpec {
+export function fileToolCallSpec(spec: FileCallSpec, path: string, prescreen: CheckResult | undefined, checker?: CommandScreen, ws = DEFAULT_WORKSPACE): ToolCallSpec {
   let op: string = spec.op;
   let arg: string[] = [];
   let stdin: string | Uint8Array | undefined;
@@ -261,7 +294,7 @@ export function fileToolCallSpec(spec: FileCallSpec, path: string, prescreen: Ch
     // (the path first, ended by a NUL no path holds: fileCallProblem refuses it)
     stdin: Buffer.concat([Buffer.from(`${path}\0`), typeof stdin === 'string' ? Buffer.from(stdin) : stdin ?? Buffer.alloc(0)]), binaryStdout: spec.op === 'read', maxOutput, ownRoot: true,
     ...(prescreen ? { prescreen } : { skipScreen: true }),
-    ...(checker ? { postscreen: (stdout: string) => screenEditedLines(spec, path, stdout, checker, prescreen) } : {}),
+    ...(checker ? { postscreen: (out: { stdout: string; stderr: string }) => screenAfter(spec, path, out, checker, prescreen, ws) } : {}),
     record: { tool: 'file', fields },
   };
 }

@@ -109,7 +109,7 @@ export interface ToolCallSpec {
   prescreen?: CheckResult;
   /** A second verdict, judged once the call ended on what its stdout says it did (a file tool's
    * edit: the lines as they are now); its findings are alerts of the call, as observed. */
-  postscreen?: (stdout: string) => CheckResult | undefined;
+  postscreen?: (out: { stdout: string; stderr: string }) => CheckResult | undefined;
   /** What toolcall.start records besides the command: the tool's name (default `tool`) and fields. */
   record?: { tool: string; fields?: Record<string, unknown> };
   /** The argv is Corral's own constant program whose arguments are data (a file tool): its exec is
@@ -597,7 +597,7 @@ export class Session {
     this.repeats.flushPrefix(`${toolCallId}|`);
     // (before the detections: the screen's finding for the same write folds under the file's alert)
     this.persistenceAlerts(state);
-    if (spec.postscreen && !timedOut && code === 0) this.postscreen(spec.postscreen, stdout, startEv);
+    if (spec.postscreen && !timedOut && code === 0) this.postscreen(spec.postscreen, { stdout, stderr }, startEv);
     this.flushDetections(toolCallId);
     const st = cg.stats();
     const resEv = this.emit('resource', { scope: 'tool_call', cpu_ns: st.cpuNs, memory_peak_bytes: st.memoryPeakBytes, pids: st.pids, pids_max_hits: st.pidsMaxHits, oom_kills: st.oomKills, throttled_periods: st.throttledPeriods }, { attr: this.attr(state) });
@@ -621,7 +621,7 @@ export class Session {
     if (this.rt.checker) {
       try { prescreen = screenFileCall(spec, where.path, this.rt.checker, this.wsPath); } catch (e) { this.rt.onError(e); }
     }
-    const r = await this.exec(fileToolCallSpec(spec, where.path, prescreen, this.rt.checker));
+    const r = await this.exec(fileToolCallSpec(spec, where.path, prescreen, this.rt.checker, this.wsPath));
     return fileCallResult(spec, where.path, r);
   }
 
@@ -687,12 +687,12 @@ export class Session {
   }
 
   /** Findings of a call's postscreen (ToolCallSpec.postscreen), folded with the call's other detections. */
-  private postscreen(judge: (stdout: string) => CheckResult | undefined, stdout: string, startEv: CorralEvent): void {
+  private postscreen(judge: NonNullable<ToolCallSpec['postscreen']>, out: { stdout: string; stderr: string }, startEv: CorralEvent): void {
     let res: CheckResult | undefined;
-    try { res = judge(stdout); } catch (e) { this.rt.onError(e); return; }
+    try { res = judge(out); } catch (e) { this.rt.onError(e); return; }
     for (const f of res?.findings ?? []) {
       this.pendingDetections.push({ rule: f.rule, category: f.category, severity: f.severity, attack: f.attack,
-        message: `${f.message} (found in the file as this call left it)`, reason: f.reason, evidence: [startEv.id], event: startEv });
+        message: f.message, reason: f.reason, evidence: [startEv.id], event: startEv });
     }
   }
 
