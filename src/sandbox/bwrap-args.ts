@@ -72,6 +72,13 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
   const image = spec.image !== undefined;
   const root = spec.image ?? spec.rootDir ?? '/';
   const under = (p: string): string => `${root === '/' ? '' : root}${p}`;
+  // (an image's etc must be its own directory: a link would list and bind another tree's files,
+  // the host's for `etc -> /etc`; hostRootProblem refuses such an image before this)
+  if (image) {
+    let etc;
+    try { etc = lstatSync(under('/etc')); } catch { /* no /etc: Corral's two files alone */ }
+    if (etc?.isSymbolicLink()) throw new Error(`image root ${root}: its etc is a symbolic link`);
+  }
   for (const name of readdirSync(root).sort()) {
     const p = under(`/${name}`);
     let st;

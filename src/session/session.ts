@@ -10,7 +10,7 @@ import { ResourceSampler } from './resource-sampler.js';
 import { ConnectRing } from './connect-ring.js';
 import { limitAlerts } from './limit-alerts.js';
 import { mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
-import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
@@ -21,6 +21,7 @@ import { policyDigest } from '../policy/policy-digest.js';
 import { persistenceChanges, snapshotPersistence, type PersistenceSnapshot } from './persistence-watch.js';
 import { snapshotRootPersistence } from './root-persistence-watch.js';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
+import { writeFreshFile } from '../sandbox/fresh-file.js';
 import { execFile } from '../util/exec-file.js';
 import { shellJoin } from '../util/shell-join.js';
 import { hostMountProblem, hostRootProblem, hostWorkspaceProblem, workspacePathProblem } from '../sandbox/host-workspace.js';
@@ -311,11 +312,12 @@ export class Session {
     } catch (e) {
       throw new SessionSetupError(`filesystem.root ${given}: the kernel refused a writable layer over it (${(e as Error).message.split('\n')[0]}); use root_writable: false`);
     }
-    // (bwrap binds Corral's resolver and hosts over these: they must be files, whatever the image had)
-    for (const f of ['resolv.conf', 'hosts']) {
-      const at = join(merged, 'etc', f);
-      rmSync(at, { force: true, recursive: true });
-      writeFileSync(at, '');
+    // (bwrap binds Corral's resolver and hosts over these: they must be files, whatever the image
+    // had, made fresh, never written through a link the image holds: fresh-file.ts)
+    try {
+      for (const f of ['resolv.conf', 'hosts']) writeFreshFile(merged, `etc/${f}`, '');
+    } catch (e) {
+      throw new SessionSetupError(`filesystem.root ${given}: ${(e as Error).message}`);
     }
     this.rootUpper = upper;
     return merged;

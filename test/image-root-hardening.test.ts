@@ -1,0 +1,81 @@
+// Why: image roots (filesystem.root, root_writable, workspace_path) take a directory Corral did not
+// make, an image, and Corral works on it as root. These tests are the holes found in that work, in
+// real sandboxes inside the lab: an image whose etc is a link steering Corral's own writes onto the
+// host; a workspace_path that lands on /usr through the image's links; the writable layer's mounts
+// without nosuid/nodev and its upper layer reachable by the sandbox's host uid; links planted over
+// persistence places in the writable layer going unflagged; a tree deeper than PATH_MAX making the
+// teardown throw and leave the session dir; an image's top-level files missing. Each one failed on
+// the code before its fix. They use only interfaces older than the fixes, so they run against it.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
+import { buildTestImage } from './helpers/test-image.js';
+import { hostRootProblem } from '../src/sandbox/host-workspace.js';
+import { removeSessionDir } from '../src/sandbox/workspace-quota.js';
+import type { Session } from '../src/session/session.js';
+
+let fx: Fixture;
+let dir: string;
+before(async () => {
+  fx = await startFixture([], 'labhrd');
+  // (under /var/tmp: every directory above an image must let the sandbox's uid pass)
+  dir = mkdtempSync(join('/var/tmp', 'corral-harden-'));
+  chmodSync(dir, 0o755);
+  buildTestImage(join(dir, 'img'));
+});
+after(async () => { await fx?.close(); if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+/** A fresh copy of the test image, changed by `edit` (the image is small: built again each time). */
+function image(name: string, edit: (root: string) => void): string {
+  const root = join(dir, name);
+  buildTestImage(root);
+  edit(root);
+  return root;
+}
+
+/** The session's private dir under the runtime's run dir. */
+function sessionDir(s: Session): string {
+  const name = readdirSync(fx.rt.runDir).find((n) => n.startsWith(`sess-${process.pid}-${s.id}-`));
+  assert.ok(name, 'the session dir exists');
+  return join(fx.rt.runDir, name);
+}
+
+/** Mounts at or below `under` from /proc/self/mountinfo: mount point, per-mount options, fs type, super options. */
+function mountsAt(under: string): { at: string; opts: string[]; type: string; superOpts: string }[] {
+  const out = [];
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [left, right] = line.split(' - ');
+    if (!left || !right) continue;
+    const f = left.split(' ');
+    const at = f[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (at !== under && !at.startsWith(`${under}/`)) continue;
+    const [type, , superOpts] = right.split(' ');
+    out.push({ at, opts: f[5]!.split(','), type: type!, superOpts: superOpts ?? '' });
+  }
+  return out;
+}
+
+test('an image whose etc is a symbolic link is refused (read-only and writable), and Corral writes nothing through it', async () => {
+  const victim = join(dir, 'host-etc');
+  mkdirSync(victim);
+  writeFileSync(join(victim, 'hosts'), 'host hosts file\n');
+  writeFileSync(join(victim, 'resolv.conf'), 'nameserver 192.0.2.53\n');
+  const abs = image('etc-abs', (r) => { rmSync(join(r, 'etc'), { recursive: true }); symlinkSync(victim, join(r, 'etc')); });
+  for (const rootWritable of [false, true]) {
+    await assert.rejects(fx.rt.createSession({ policy: labPolicy(), episode: 'etc-link', root: abs, rootWritable }), (e: Error) => {
+      assert.equal(e.name, 'SessionSetupError');
+      assert.match(e.message, new RegExp(`^filesystem\\.root ${abs.replace(/[/.]/g, '\\$&')}: its etc is a symbolic link`));
+      return true;
+    });
+  }
+  assert.deepEqual(readdirSync(victim).sort(), ['hosts', 'resolv.conf'], 'nothing made in the host directory');
+  assert.equal(readFileSync(join(victim, 'hosts'), 'utf8'), 'host hosts file\n');
+  assert.equal(readFileSync(join(victim, 'resolv.conf'), 'utf8'), 'nameserver 192.0.2.53\n');
+  // a relative link (`etc -> ../somewhere`, leaving the image) is refused the same way
+  const rel = image('etc-rel', (r) => { rmSync(join(r, 'etc'), { recursive: true }); symlinkSync('../host-etc', join(r, 'etc')); });
+  assert.match(hostRootProblem(rel, []) ?? '', /its etc is a symbolic link \(to "\.\.\/host-etc"\)/);
+});
