@@ -79,3 +79,30 @@ test('an image whose etc is a symbolic link is refused (read-only and writable),
   const rel = image('etc-rel', (r) => { rmSync(join(r, 'etc'), { recursive: true }); symlinkSync('../host-etc', join(r, 'etc')); });
   assert.match(hostRootProblem(rel, []) ?? '', /its etc is a symbolic link \(to "\.\.\/host-etc"\)/);
 });
+
+test('a workspace_path that lands on a system directory through the image\'s links is refused before anything starts', async () => {
+  const img = image('ws-links', (r) => {
+    rmSync(join(r, 'testbed'), { recursive: true });
+    symlinkSync('usr', join(r, 'testbed'));
+    // (.. past the image's own / stays at it: the link is read inside the image, never on the host)
+    symlinkSync('../../../../../etc', join(r, 'srv'));
+    mkdirSync(join(r, 'opt', 'app'));
+    symlinkSync('/usr/lib', join(r, 'opt', 'app', 'src'));
+  });
+  for (const [path, lands] of [['/testbed', '/usr'], ['/srv/task', '/etc/task'], ['/opt/app/src', '/usr/lib']] as const) {
+    for (const rootWritable of [false, true]) {
+      await assert.rejects(fx.rt.createSession({ policy: labPolicy(), episode: 'ws-link', root: img, rootWritable, workspacePath: path }), (e: Error) => {
+        assert.equal(e.name, 'SessionSetupError');
+        assert.match(e.message, new RegExp(`^filesystem\\.workspace_path ${path.replace(/[/.]/g, '\\$&')}: in the root filesystem it is ${lands.replace(/[/.]/g, '\\$&')} \\(through a symbolic link\\)`));
+        return true;
+      });
+    }
+  }
+  // a path through an ordinary link is still fine: the workspace appears where the link leads
+  const ok = image('ws-ok', (r) => symlinkSync('testbed', join(r, 'task')));
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'ws-link-ok', root: ok, workspacePath: '/task' });
+  try {
+    const r = await s.exec({ command: 'echo made > out.txt; ls /testbed; cat /task/out.txt', step: 1 });
+    assert.equal(r.stdout, 'out.txt\nmade\n', r.stderr);
+  } finally { await s.close(); }
+});

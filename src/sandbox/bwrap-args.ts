@@ -52,7 +52,7 @@ export interface BwrapSpec {
 export const HIDDEN_SYS_DIRS = ['/sys/fs/cgroup', '/sys/class/net', '/sys/devices/virtual/net', '/sys/fs/bpf', '/sys/firmware'];
 
 /** Top-level places of an image root the sandbox gets from Corral instead of from the image. */
-const IMAGE_RESERVED = new Set(['dev', 'proc', 'sys', 'tmp', 'run', 'workspace']);
+export const IMAGE_RESERVED = new Set(['dev', 'proc', 'sys', 'tmp', 'run', 'workspace']);
 
 /** Where the holder binary appears inside a sandbox (under the private /run). */
 export const HOLDER_PATH = '/run/corral-holder';

@@ -22,6 +22,7 @@ import { persistenceChanges, snapshotPersistence, type PersistenceSnapshot } fro
 import { snapshotRootPersistence } from './root-persistence-watch.js';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
 import { writeFreshFile } from '../sandbox/fresh-file.js';
+import { workspacePathInRootProblem } from '../sandbox/image-path.js';
 import { execFile } from '../util/exec-file.js';
 import { shellJoin } from '../util/shell-join.js';
 import { hostMountProblem, hostRootProblem, hostWorkspaceProblem, workspacePathProblem } from '../sandbox/host-workspace.js';
@@ -323,6 +324,15 @@ export class Session {
     return merged;
   }
 
+  /**
+   * workspace_path judged where bwrap will bind it: in the root the sandbox is made from, through
+   * that root's own links (image-path.ts), before anything is set up for the root.
+   */
+  private refuseWorkspacePathIn(root: string): void {
+    const why = workspacePathInRootProblem(root, this.wsPath);
+    if (why) throw new SessionSetupError(`filesystem.workspace_path ${this.wsPath}: ${why}`);
+  }
+
   private async readableView(host: string, name: string): Promise<string> {
     const helper = process.env.CORRAL_NO_IDMAP === '1' ? undefined : idmapBinary();
     const st = statSync(host);
@@ -399,11 +409,14 @@ export class Session {
       assertReachable(`${host}/etc`, this.hostId, 'filesystem.root');
       this.image = host;
       this.imageHost = host;
+      this.refuseWorkspacePathIn(host);
       // (an image without bash, e.g. Alpine: commands run in its sh)
       if (!['/usr/bin/bash', '/bin/bash'].some((b) => existsSync(host + b))) this.shell = '/bin/sh';
       if (this.opts.rootWritable ?? this.opts.policy.filesystem.root_writable) this.image = await this.writableRoot(host, rootGiven);
     } else if (this.opts.rootWritable ?? this.opts.policy.filesystem.root_writable) {
       throw new SessionSetupError('filesystem.root_writable: only an image root (filesystem.root) can be writable; the host\'s own root never is');
+    } else {
+      this.refuseWorkspacePathIn('/');
     }
     const ws = this.opts.workspace ?? this.opts.policy.filesystem.workspace ?? undefined;
     const cap = this.opts.policy.resources.workspace_size;
