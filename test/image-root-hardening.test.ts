@@ -106,3 +106,36 @@ test('a workspace_path that lands on a system directory through the image\'s lin
     assert.equal(r.stdout, 'out.txt\nmade\n', r.stderr);
   } finally { await s.close(); }
 });
+
+test('a writable root\'s mounts are nosuid,nodev (the image\'s view read-only), and its layers lie in a root-only root-layer/ the sandbox\'s host uid cannot reach', async () => {
+  const repo = mkdtempSync(join(tmpdir(), 'corral-harden-ws-'));
+  chmodSync(repo, 0o755);
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'layer-mounts', root: join(dir, 'img'), rootWritable: true, workspace: repo });
+  try {
+    const sd = sessionDir(s);
+    const mounts = mountsAt(sd);
+    assert.deepEqual(mounts.map((m) => m.at.slice(sd.length)).sort(), ['/root', '/root-layer/lower', '/workspace']);
+    for (const m of mounts) {
+      assert.ok(m.opts.includes('nosuid') && m.opts.includes('nodev'), `${m.at}: ${m.opts.join(',')}`);
+    }
+    assert.ok(mounts.find((m) => m.at.endsWith('/root-layer/lower'))!.opts.includes('ro'), 'the image\'s idmapped view is read-only');
+    const overlay = mounts.find((m) => m.at === join(sd, 'root'))!;
+    assert.equal(overlay.type, 'overlay');
+    const upper = /(?:^|,)upperdir=([^,]+)/.exec(overlay.superOpts)?.[1];
+    assert.equal(upper, join(sd, 'root-layer', 'upper'));
+    assert.match(overlay.superOpts, new RegExp(`workdir=${join(sd, 'root-layer', 'work').replace(/[/.]/g, '\\$&')}`));
+    const st = statSync(join(sd, 'root-layer'));
+    assert.equal(st.mode & 0o7777, 0o700);
+    assert.equal(st.uid, 0);
+    // the agent writes a file; its host uid, outside the sandbox, cannot list or read the layer
+    assert.equal((await s.exec({ command: 'echo agent > /opt/mine.txt && cat /opt/mine.txt', step: 1 })).stdout, 'agent\n');
+    assert.equal(readFileSync(join(upper!, 'opt', 'mine.txt'), 'utf8'), 'agent\n');
+    const asAgent = (cmd: string[]): string => {
+      try {
+        return execFileSync('setpriv', ['--reuid', String(s.hostId), '--regid', String(s.hostId), '--clear-groups', '--', ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      } catch (e) { return `refused: ${String((e as { stderr?: string }).stderr)}`; }
+    };
+    assert.match(asAgent(['cat', join(upper!, 'opt', 'mine.txt')]), /^refused: .*Permission denied/);
+    assert.match(asAgent(['ls', upper!]), /^refused: .*Permission denied/);
+  } finally { await s.close(); rmSync(repo, { recursive: true, force: true }); }
+});

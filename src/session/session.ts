@@ -304,12 +304,20 @@ export class Session {
   private async writableRoot(host: string, given: string): Promise<string> {
     const helper = process.env.CORRAL_NO_IDMAP === '1' ? undefined : idmapBinary();
     if (!helper) throw new SessionSetupError(`filesystem.root ${given}: a writable root needs idmapped mounts (native/corral-idmap), which are ${process.env.CORRAL_NO_IDMAP === '1' ? 'turned off (CORRAL_NO_IDMAP=1)' : 'not built here'}`);
-    const [lower, upper, work, merged] = ['root-lower', 'root-upper', 'root-work', 'root'].map((d) => join(this.dir, d)) as [string, string, string, string];
+    // The layers live in root-layer/, root's alone (0700): the sandbox's host uid owns much of
+    // them (the idmapped image, what the agent wrote), and no host process of that uid may reach
+    // them beside the overlay. Only the merged view (root) is bound into the sandbox. Every mount
+    // is nosuid,nodev; the image's view is read-only (the overlay never writes to its lower layer).
+    const layer = join(this.dir, 'root-layer');
+    mkdirSync(layer, { mode: 0o700 });
+    chmodSync(layer, 0o700);
+    const [lower, upper, work] = ['lower', 'upper', 'work'].map((d) => join(layer, d)) as [string, string, string];
+    const merged = join(this.dir, 'root');
     for (const d of [lower, upper, work, merged]) mkdirSync(d);
     try {
-      await execFile([helper, host, lower, '0', '0', String(this.hostId), String(this.hostId)]);
+      await execFile([helper, host, lower, '0', '0', String(this.hostId), String(this.hostId), 'ro']);
       // (only Corral's own session paths are in the option string: the image's path never is)
-      await execFile(['mount', '-t', 'overlay', 'corral-root', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, merged]);
+      await execFile(['mount', '-t', 'overlay', 'corral-root', '-o', `nosuid,nodev,lowerdir=${lower},upperdir=${upper},workdir=${work}`, merged]);
     } catch (e) {
       throw new SessionSetupError(`filesystem.root ${given}: the kernel refused a writable layer over it (${(e as Error).message.split('\n')[0]}); use root_writable: false`);
     }
