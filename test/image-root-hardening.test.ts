@@ -139,3 +139,24 @@ test('a writable root\'s mounts are nosuid,nodev (the image\'s view read-only), 
     assert.match(asAgent(['ls', upper!]), /^refused: .*Permission denied/);
   } finally { await s.close(); rmSync(repo, { recursive: true, force: true }); }
 });
+
+test('links planted over persistence places in a writable root are flagged on the call that planted them', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'link-persist', root: join(dir, 'img'), rootWritable: true });
+  try {
+    for (const [step, command, path, attack] of [
+      [1, 'ln -s /workspace/x.so /etc/ld.so.preload', '/etc/ld.so.preload', 'T1574.006'],
+      [2, 'mkdir -p /workspace/pd && ln -s /workspace/pd /etc/profile.d', '/etc/profile.d', 'T1546.004'],
+      [3, 'ln -s /workspace/units /etc/systemd', '/etc/systemd', 'T1543.002'],
+      [4, 'mkdir -p /usr/local/lib && ln -s /workspace/py /usr/local/lib/python3.11', '/usr/local/lib/python3.11', 'T1546.018'],
+      [5, 'mkdir -p /etc/cron.d && ln -s /workspace/job /etc/cron.d/job', '/etc/cron.d/job', 'T1053.003'],
+    ] as const) {
+      const r = await s.exec({ command, step, toolCallId: `link-${step}` });
+      assert.equal(r.exitCode, 0, r.stderr);
+      const a = r.alerts.find((x) => x.payload.rule === 'persistence.file_written');
+      assert.ok(a, `${command}: ${JSON.stringify(r.alerts.map((x) => x.payload.rule))}`);
+      assert.match(String(a.payload.message), new RegExp(`^${path.replace(/[/.]/g, '\\$&')} created`), command);
+      assert.deepEqual(a.payload.attack, [attack], command);
+      assert.equal(a.tool_call, `link-${step}`);
+    }
+  } finally { await s.close(); }
+});
