@@ -160,3 +160,28 @@ test('links planted over persistence places in a writable root are flagged on th
     }
   } finally { await s.close(); }
 });
+
+test('a tree deeper than PATH_MAX in the writable layer and in the workspace is torn down: close() resolves and the session dir is gone', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'deep-tree', root: join(dir, 'img'), rootWritable: true });
+  const sd = sessionDir(s);
+  try {
+    // (3000 levels of d/ in each, made 100 at a time: bash and mkdir alone, as any image has them)
+    const deep = 'p=; for j in {1..100}; do p+=d/; done; for top in /opt /workspace; do cd $top || exit 1; for i in {1..30}; do mkdir -p $p && cd $p || exit 1; done; done; echo deep';
+    const r = await s.exec({ command: deep, step: 1, timeoutMs: 60_000 });
+    assert.equal(r.stdout, 'deep\n', r.stderr);
+    await s.close();
+    assert.equal(existsSync(sd), false, 'the session dir is gone');
+    assert.deepEqual(fx.rt.warnings.filter((w) => w.includes(s.id)), [], 'no teardown step failed');
+  } finally {
+    // (the code before the fix threw here and left the tree: removed so the run stays clean)
+    await s.close().catch(() => {});
+    if (existsSync(sd) && !mountsAt(sd).length) execFileSync('rm', ['-rf', '--one-file-system', '--', sd]);
+  }
+  // the same for a session dir an earlier Corral left (the orphan sweep goes through the same removal)
+  const orphan = mkdtempSync(join(tmpdir(), 'corral-harden-deep-'));
+  execFileSync('perl', ['-e', 'chdir $ARGV[0] or die; for (1..3000) { mkdir "d" or die; chdir "d" or die }', orphan]);
+  try {
+    assert.equal(await removeSessionDir(orphan), true);
+    assert.equal(existsSync(orphan), false);
+  } finally { if (existsSync(orphan)) execFileSync('rm', ['-rf', '--one-file-system', '--', orphan]); }
+});

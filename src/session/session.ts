@@ -1199,17 +1199,22 @@ export class Session {
       this.flushDetections();
     }
     onFinal?.({ alerts: this.alertEvents, stats: this.stats });
-    if (this.net) this.rt.gateway.unregister(this.net.ip);
-    await this.cgroup.remove();
-    const reusable = !this.cgroup.populated();
-    this.rt.pool.release(this.slot, reusable);
-    if (this.dir && !(await removeSessionDir(this.dir))) this.rt.onError(`session dir ${this.dir} kept: a mount under it did not detach (never deleted through a host workspace)`);
-    this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes });
+    // The teardown never throws: each step that fails is reported and the next still runs (the
+    // agent shapes what is torn down — a tree deeper than PATH_MAX in its layer — and a close
+    // that threw would leave the session, its slot and its log behind).
+    const step = async (what: string, fn: () => unknown): Promise<void> => {
+      try { await fn(); } catch (e) { this.rt.onError(`session ${this.id} teardown: ${what}: ${(e as Error).message}`); }
+    };
+    await step('gateway', () => { if (this.net) this.rt.gateway.unregister(this.net.ip); });
+    await step('cgroup', () => this.cgroup.remove());
+    await step('network slot', () => this.rt.pool.release(this.slot, !this.cgroup.populated()));
+    await step('session dir', () => this.dir && removeSessionDir(this.dir, (why) => this.rt.onError(`session dir ${this.dir} kept: ${why}`)));
+    await step('session.end', () => this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes }));
     this.rt.sessions.delete(this.id);
     // (a long-lived runtime runs thousands of sessions: what one leaves in the process must not add up)
     for (const id of this.cgroupIds) this.rt.index.forgetCgroup(id);
     this.logReleased = true;
-    this.rt.store.endSession(this.id);
+    await step('event log', () => this.rt.store.endSession(this.id));
     return { alerts: this.alertEvents, stats: this.stats };
   }
 }
