@@ -185,3 +185,23 @@ test('a tree deeper than PATH_MAX in the writable layer and in the workspace is 
     assert.equal(existsSync(orphan), false);
   } finally { if (existsSync(orphan)) execFileSync('rm', ['-rf', '--one-file-system', '--', orphan]); }
 });
+
+test('an image\'s top-level files are in the sandbox, read-only (writable with root_writable, the image untouched)', async () => {
+  const img = image('top-files', (r) => {
+    writeFileSync(join(r, 'run_tests.sh'), '#!/bin/sh\necho tests ran\n');
+    writeFileSync(join(r, '.dockerenv'), '');
+  });
+  const ro = await fx.rt.createSession({ policy: labPolicy(), episode: 'top-files', root: img });
+  try {
+    const r = await ro.exec({ command: 'sh /run_tests.sh; test -f /.dockerenv && echo dockerenv', step: 1 });
+    assert.equal(r.stdout, 'tests ran\ndockerenv\n', r.stderr);
+    const w = await ro.exec({ command: 'echo x >> /run_tests.sh', step: 2 });
+    assert.match(w.stderr, /Read-only file system|Permission denied/);
+  } finally { await ro.close(); }
+  const rw = await fx.rt.createSession({ policy: labPolicy(), episode: 'top-files-rw', root: img, rootWritable: true });
+  try {
+    const r = await rw.exec({ command: 'echo "echo patched" >> /run_tests.sh && sh /run_tests.sh', step: 1 });
+    assert.equal(r.stdout, 'tests ran\npatched\n', r.stderr);
+  } finally { await rw.close(); }
+  assert.equal(readFileSync(join(img, 'run_tests.sh'), 'utf8'), '#!/bin/sh\necho tests ran\n', 'the image is untouched');
+});

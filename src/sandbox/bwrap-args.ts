@@ -20,7 +20,7 @@ export interface BwrapSpec {
   rootDir?: string;
   /**
    * An image's root filesystem (filesystem.root), shown read-only instead of the host's: every
-   * top-level directory and link of it except the places the sandbox gets from Corral (/dev, /proc,
+   * top-level directory, regular file and link of it except the places the sandbox gets from Corral (/dev, /proc,
    * /sys, /tmp, /run, /workspace); /sys is the host's, with HIDDEN_SYS_DIRS covered as always, and
    * hidden paths are looked up in the image.
    */
@@ -89,6 +89,10 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
       // mirror merged-/usr links (/bin -> usr/bin) but never links into hidden places (an image's links stay in the image)
       if (image || VISIBLE_ROOT_DIRS.some((d) => target === d || target.startsWith(`${d}/`))) a.push('--symlink', target, `/${name}`);
     } else if (st.isDirectory() && (image || VISIBLE_ROOT_DIRS.includes(name))) {
+      a.push(spec.imageWritable ? '--bind' : '--ro-bind', p, `/${name}`);
+    } else if (image && st.isFile()) {
+      // an image's top-level files are part of it too (/.dockerenv, a task's /run_tests.sh, /environment);
+      // only regular files: a device node, socket or fifo of an image is never shown
       a.push(spec.imageWritable ? '--bind' : '--ro-bind', p, `/${name}`);
     }
   }
