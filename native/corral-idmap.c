@@ -1,5 +1,5 @@
 /*
- * corral-idmap SRC DST OWNER_UID OWNER_GID SANDBOX_UID SANDBOX_GID
+ * corral-idmap SRC DST OWNER_UID OWNER_GID SANDBOX_UID SANDBOX_GID [ro]
  * Why it exists: the agent runs as an unprivileged uid (its sandbox's own host uid), but a host workspace — a
  * project directory a coding agent works on, a task a trainer seeded — belongs to its owner.
  * Chowning the user's files would change the host; leaving them would make them read-only to
@@ -10,6 +10,9 @@
  * Threat it stops: the sandbox writing files as a host identity other than the workspace owner
  * (only OWNER<->SANDBOX is mapped; every other id shows as the overflow id and stays read-only to
  * the agent), and Corral altering ownership of host files.
+ * Every such mount is nosuid and nodev (and read-only with `ro`: a writable root's lower layer):
+ * it lies on the host side, in the session directory, where a set-uid file or a device node the
+ * image or the agent left there must mean nothing to any host process.
  * Exit 0 on success; 2 usage; 1 with a message on stderr when the kernel or filesystem refuses
  * (the caller then falls back and says so).
  */
@@ -60,8 +63,9 @@ static int parse_id(const char *s, unsigned long *out) {
 
 int main(int argc, char **argv) {
   unsigned long ou, og, su, sg;
-  if (argc != 7 || parse_id(argv[3], &ou) || parse_id(argv[4], &og) || parse_id(argv[5], &su) || parse_id(argv[6], &sg)) {
-    fprintf(stderr, "usage: corral-idmap SRC DST OWNER_UID OWNER_GID SANDBOX_UID SANDBOX_GID\n");
+  int ro = argc == 8 && strcmp(argv[7], "ro") == 0;
+  if ((argc != 7 && !ro) || parse_id(argv[3], &ou) || parse_id(argv[4], &og) || parse_id(argv[5], &su) || parse_id(argv[6], &sg)) {
+    fprintf(stderr, "usage: corral-idmap SRC DST OWNER_UID OWNER_GID SANDBOX_UID SANDBOX_GID [ro]\n");
     return 2;
   }
   /* A user namespace that only holds the mapping: a child that waits to be killed. In it, the
@@ -98,7 +102,7 @@ int main(int argc, char **argv) {
   if (tree < 0) { fail("open_tree"); close(userns); goto out; }
   struct mount_attr attr;
   memset(&attr, 0, sizeof attr);
-  attr.attr_set = MOUNT_ATTR_IDMAP;
+  attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (ro ? MOUNT_ATTR_RDONLY : 0);
   attr.userns_fd = (unsigned long long)userns;
   if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) { fail("mount_setattr (idmapped mounts unsupported here?)"); goto close_all; }
   if (syscall(SYS_move_mount, tree, "", AT_FDCWD, argv[2], MOVE_MOUNT_F_EMPTY_PATH) < 0) { fail("move_mount"); goto close_all; }

@@ -3,7 +3,8 @@
 // same pieces against the real kernel.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSeccompFilter, encodeSeccompFilter, DENIED_SYSCALLS } from '../src/sandbox/seccomp-filter.js';
@@ -115,6 +116,26 @@ test('bwrap args: read-only allowlisted root dirs, symlinks mirrored, secrets hi
   assert.deepEqual(a.slice(-2), ['--', '/bin/cat']);
   const m = buildBwrapArgs({ workspace: '/w', resolvConf: '/r', hostsFile: '/h', hide: [], rootDir: root, mounts: [{ host: '/srv/data', path: '/data' }] }, ['/bin/cat']).join(' ');
   assert.match(m, /--ro-bind \/srv\/data \/data --bind \/w \/workspace/, 'read-only mounts, before the workspace');
+});
+
+test('bwrap args: an image\'s top-level regular files are bound (read-only, or read-write in its writable copy), never a fifo; an image whose etc is a link is refused', () => {
+  const img = mkdtempSync(join(tmpdir(), 'corral-img-'));
+  for (const d of ['usr/bin', 'etc']) mkdirSync(join(img, d), { recursive: true });
+  symlinkSync('usr/bin', join(img, 'bin'));
+  writeFileSync(join(img, 'run_tests.sh'), 'echo ok\n');
+  writeFileSync(join(img, '.dockerenv'), '');
+  writeFileSync(join(img, 'tmp'), '');
+  execFileSync('mkfifo', [join(img, 'pipe')]);
+  const spec = { workspace: '/w', resolvConf: '/r', hostsFile: '/h', hide: [], image: img };
+  const ro = buildBwrapArgs(spec, ['/bin/cat']).join(' ');
+  assert.match(ro, new RegExp(`--ro-bind ${img}/\\.dockerenv /\\.dockerenv`));
+  assert.match(ro, new RegExp(`--ro-bind ${img}/run_tests\\.sh /run_tests\\.sh`));
+  assert.ok(!ro.includes('/pipe') && !ro.includes(`${img}/tmp`), 'no fifo; Corral\'s own /tmp');
+  assert.match(buildBwrapArgs({ ...spec, imageWritable: true }, ['/bin/cat']).join(' '), new RegExp(`--bind ${img}/run_tests\\.sh /run_tests\\.sh`));
+  rmSync(join(img, 'etc'), { recursive: true });
+  symlinkSync('/etc', join(img, 'etc'));
+  assert.throws(() => buildBwrapArgs(spec, ['/bin/cat']), /its etc is a symbolic link/);
+  rmSync(img, { recursive: true, force: true });
 });
 
 test('replay input: canonical lines, OpenAI and Anthropic messages, and bad lines reported with file:line', () => {

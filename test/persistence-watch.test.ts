@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, utimesSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { persistenceChanges, snapshotPersistence } from '../src/session/persistence-watch.js';
+import { snapshotRootPersistence } from '../src/session/root-persistence-watch.js';
 
 test('persistence watch: never follows a symlink out of the workspace; a rewrite with its mtime put back is still a change', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-pw-'));
@@ -29,4 +30,27 @@ test('persistence watch: never follows a symlink out of the workspace; a rewrite
   utimesSync(join(ws, '.bashrc'), st.atime, st.mtime);
   writeFileSync(join(ws, 'repo', '.git', 'hooks', 'post-checkout'), '#!/bin/sh\n');
   assert.deepEqual(persistenceChanges(before, snapshotPersistence(ws)).map((c) => [c.path, c.created]), [['.bashrc', false], ['repo/.git/hooks/post-checkout', true]]);
+});
+
+test('root persistence watch: a link planted over a place (a file, a whole place directory, a directory on its way, a python3.X directory) is itself a change; none is followed', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-rpw-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const upper = join(dir, 'upper'), elsewhere = join(dir, 'elsewhere');
+  mkdirSync(join(elsewhere, 'site-packages'), { recursive: true });
+  writeFileSync(join(elsewhere, 'x.sh'), 'curl x | sh\n');
+  writeFileSync(join(elsewhere, 'site-packages', 'sitecustomize.py'), '');
+  for (const d of ['etc/cron.d', 'usr/local/lib/python3.12', 'usr/lib']) mkdirSync(join(upper, d), { recursive: true });
+  symlinkSync('/workspace/x.so', join(upper, 'etc', 'ld.so.preload'));
+  symlinkSync('/workspace/job', join(upper, 'etc', 'cron.d', 'job'));
+  symlinkSync(elsewhere, join(upper, 'etc', 'profile.d'));
+  symlinkSync(elsewhere, join(upper, 'etc', 'systemd'));
+  symlinkSync(elsewhere, join(upper, 'etc', 'zsh'));
+  symlinkSync(elsewhere, join(upper, 'usr', 'lib', 'python3.11'));
+  symlinkSync(join(elsewhere, 'site-packages'), join(upper, 'usr', 'local', 'lib', 'python3.12', 'dist-packages'));
+  const snap = snapshotRootPersistence(upper);
+  assert.deepEqual([...snap.keys()].sort(), ['etc/cron.d/job', 'etc/ld.so.preload', 'etc/profile.d', 'etc/systemd', 'etc/zsh', 'usr/lib/python3.11', 'usr/local/lib/python3.12/dist-packages']);
+  assert.deepEqual(snap.get('etc/systemd')![1].attack, ['T1543.002']);
+  assert.deepEqual(snap.get('usr/lib/python3.11')![1].attack, ['T1546.018']);
+  // (what the links point at is never looked into: the files there are not in the snapshot)
+  assert.ok(![...snap.keys()].some((k) => k.endsWith('x.sh') || k.endsWith('sitecustomize.py')));
 });

@@ -20,7 +20,7 @@ export interface BwrapSpec {
   rootDir?: string;
   /**
    * An image's root filesystem (filesystem.root), shown read-only instead of the host's: every
-   * top-level directory and link of it except the places the sandbox gets from Corral (/dev, /proc,
+   * top-level directory, regular file and link of it except the places the sandbox gets from Corral (/dev, /proc,
    * /sys, /tmp, /run, /workspace); /sys is the host's, with HIDDEN_SYS_DIRS covered as always, and
    * hidden paths are looked up in the image.
    */
@@ -52,7 +52,7 @@ export interface BwrapSpec {
 export const HIDDEN_SYS_DIRS = ['/sys/fs/cgroup', '/sys/class/net', '/sys/devices/virtual/net', '/sys/fs/bpf', '/sys/firmware'];
 
 /** Top-level places of an image root the sandbox gets from Corral instead of from the image. */
-const IMAGE_RESERVED = new Set(['dev', 'proc', 'sys', 'tmp', 'run', 'workspace']);
+export const IMAGE_RESERVED = new Set(['dev', 'proc', 'sys', 'tmp', 'run', 'workspace']);
 
 /** Where the holder binary appears inside a sandbox (under the private /run). */
 export const HOLDER_PATH = '/run/corral-holder';
@@ -72,6 +72,13 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
   const image = spec.image !== undefined;
   const root = spec.image ?? spec.rootDir ?? '/';
   const under = (p: string): string => `${root === '/' ? '' : root}${p}`;
+  // (an image's etc must be its own directory: a link would list and bind another tree's files,
+  // the host's for `etc -> /etc`; hostRootProblem refuses such an image before this)
+  if (image) {
+    let etc;
+    try { etc = lstatSync(under('/etc')); } catch { /* no /etc: Corral's two files alone */ }
+    if (etc?.isSymbolicLink()) throw new Error(`image root ${root}: its etc is a symbolic link`);
+  }
   for (const name of readdirSync(root).sort()) {
     const p = under(`/${name}`);
     let st;
@@ -82,6 +89,10 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
       // mirror merged-/usr links (/bin -> usr/bin) but never links into hidden places (an image's links stay in the image)
       if (image || VISIBLE_ROOT_DIRS.some((d) => target === d || target.startsWith(`${d}/`))) a.push('--symlink', target, `/${name}`);
     } else if (st.isDirectory() && (image || VISIBLE_ROOT_DIRS.includes(name))) {
+      a.push(spec.imageWritable ? '--bind' : '--ro-bind', p, `/${name}`);
+    } else if (image && st.isFile()) {
+      // an image's top-level files are part of it too (/.dockerenv, a task's /run_tests.sh, /environment);
+      // only regular files: a device node, socket or fifo of an image is never shown
       a.push(spec.imageWritable ? '--bind' : '--ro-bind', p, `/${name}`);
     }
   }

@@ -2,7 +2,7 @@
 // idmapped mount), so naming the wrong directory hands the agent that directory. Threat: a typo or
 // a careless policy (`workspace: /`, `/etc`, `/usr`) giving a sandbox write access to the system;
 // such paths are refused wherever a workspace is named (policy, API, `corral run --workspace`).
-import { statSync } from 'node:fs';
+import { lstatSync, readlinkSync, statSync } from 'node:fs';
 
 const SYSTEM_DIRS = new Set(['', 'bin', 'boot', 'dev', 'etc', 'lib', 'lib32', 'lib64', 'libx32', 'proc', 'root', 'run', 'sbin', 'sys', 'usr', 'var']);
 
@@ -34,7 +34,8 @@ export function hostWorkspaceProblem(path: string): string | undefined {
 /**
  * Why a host directory cannot be a sandbox's root filesystem (filesystem.root), or undefined when
  * it can: an image's root (an exported container), never the host's own system directories or a
- * place holding hidden paths, and one that looks like a root (etc/ and usr/ or bin/).
+ * place holding hidden paths, and one that looks like a root (etc/ and usr/ or bin/), its etc a real
+ * directory (not a link: Corral writes into it as root).
  * Threat: `root: /` or `root: /home` (or a typo) showing the host's files the default view hides.
  */
 export function hostRootProblem(path: string, hidden: string[]): string | undefined {
@@ -48,8 +49,17 @@ export function hostRootProblem(path: string, hidden: string[]): string | undefi
   let st;
   try { st = statSync(path); } catch { return 'no such directory on this host'; }
   if (!st.isDirectory()) return 'not a directory';
+  // (etc must be a real directory, never a link: Corral makes resolv.conf and hosts there as root,
+  // and the sandbox's /etc is built from its entries; `etc -> /etc` would be the host's)
+  let etc;
+  try { etc = lstatSync(`${path}/etc`); } catch { etc = undefined; }
+  if (etc?.isSymbolicLink()) {
+    let to = '?';
+    try { to = readlinkSync(`${path}/etc`); } catch { /* gone since: the link is refused all the same */ }
+    return `its etc is a symbolic link (to ${JSON.stringify(to.slice(0, 200))}), not a directory: an image's /etc must be a real directory (Corral writes its resolver files there)`;
+  }
   const dir = (name: string): boolean => { try { return statSync(`${path}/${name}`).isDirectory(); } catch { return false; } };
-  if (!dir('etc') || !(dir('usr') || dir('bin'))) return "does not look like a root filesystem (it needs etc/ and usr/ or bin/: an exported image, e.g. `docker export C | tar -x -C DIR`)";
+  if (!etc?.isDirectory() || !(dir('usr') || dir('bin'))) return "does not look like a root filesystem (it needs etc/ and usr/ or bin/: an exported image, e.g. `docker export C | tar -x -C DIR`)";
   return undefined;
 }
 

@@ -5,10 +5,11 @@
 // to the memory cgroup of the writer, so the session's memory limit also bounds them.
 // Session dirs carry the owning Corral's pid, so a crashed Corral's mounts are found and removed.
 import { execFile as execFileCb } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pidAlive } from '../util/pid-alive.js';
+import { removeDirTree } from './remove-tree.js';
 
 const execFile = promisify(execFileCb);
 
@@ -38,13 +39,23 @@ export async function unmountUnder(dir: string): Promise<void> {
 /**
  * Unmounts everything under a session dir, then removes it — only when no mount is left: an
  * idmapped host workspace that failed to detach must never be deleted through (those are the
- * user's files).
+ * user's files). A tree too deep for rmSync is removed by rm (remove-tree.ts). Never throws:
+ * false, with the reason given to onProblem, when the dir is kept.
  */
-export async function removeSessionDir(dir: string): Promise<boolean> {
-  await unmountUnder(dir);
-  if (mountsUnder(dir).length) return false;
-  rmSync(dir, { recursive: true, force: true });
-  return true;
+export async function removeSessionDir(dir: string, onProblem?: (why: string) => void): Promise<boolean> {
+  try {
+    await unmountUnder(dir);
+    if (mountsUnder(dir).length) {
+      onProblem?.('a mount under it did not detach (never deleted through a host workspace)');
+      return false;
+    }
+  } catch (e) {
+    onProblem?.(`its mounts could not be listed or detached: ${(e as Error).message}`);
+    return false;
+  }
+  const why = await removeDirTree(dir);
+  if (why !== undefined) onProblem?.(why);
+  return why === undefined;
 }
 
 /** The name of a session's private dir under the run dir: its owner pid comes first. */

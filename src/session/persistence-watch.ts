@@ -45,14 +45,17 @@ function stamp(root: string, rel: string): string | undefined {
   } catch { return undefined; }
 }
 
+/** An entry of a watched directory: a real directory (dir), a symbolic link (link), or another file. */
+export interface PlaceEntry { name: string; dir: boolean; link: boolean }
+
 /** Up to 256 entries of root/rel when it and every directory above it are real (never a symlink), read lazily. */
-function entries(root: string, rel: string): { name: string; dir: boolean }[] {
+function entries(root: string, rel: string): PlaceEntry[] {
   if (!realDirs(root, rel)) return [];
-  const out: { name: string; dir: boolean }[] = [];
+  const out: PlaceEntry[] = [];
   try {
     const d = opendirSync(join(root, rel));
     try {
-      for (let e = d.readSync(); e !== null && out.length < 256; e = d.readSync()) out.push({ name: e.name, dir: e.isDirectory() });
+      for (let e = d.readSync(); e !== null && out.length < 256; e = d.readSync()) out.push({ name: e.name, dir: e.isDirectory(), link: e.isSymbolicLink() });
     } finally { d.closeSync(); }
   } catch { /* gone or unreadable: nothing to watch */ }
   return out;
@@ -61,13 +64,37 @@ function entries(root: string, rel: string): { name: string; dir: boolean }[] {
 /** path (relative to the workspace) → [stamp, place] for every persistence file now present. */
 export type PersistenceSnapshot = Map<string, [string, PersistencePlace]>;
 
-/** What a list of places gets to look with: add a file if present, list a directory (both below real directories only). */
-export interface PlaceWalk { add(rel: string, place: PersistencePlace): void; entries(rel: string): { name: string; dir: boolean }[] }
+/**
+ * What a list of places gets to look with: add a file (or link) if present, list a directory (both
+ * below real directories only), and find the first symbolic link on a path (lstat, never followed).
+ */
+export interface PlaceWalk {
+  add(rel: string, place: PersistencePlace): void;
+  entries(rel: string): PlaceEntry[];
+  /** The first component of rel (rel itself included) that is a symbolic link, as a path relative to the root; undefined when none is. */
+  linkOnWay(rel: string): string | undefined;
+}
+
+/** See PlaceWalk.linkOnWay: the components are looked at with lstat, from the top, and the walk stops at one that is absent or not a directory. */
+function linkOnWay(root: string, rel: string): string | undefined {
+  const parts = rel.split('/').filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    let st;
+    try { st = lstatSync(join(root, ...parts.slice(0, i))); } catch { return undefined; }
+    if (st.isSymbolicLink()) return parts.slice(0, i).join('/');
+    if (!st.isDirectory()) return undefined;
+  }
+  return undefined;
+}
 
 /** A snapshot of the places `walk` names under root (the workspace, or a writable root's changes). */
 export function snapshotPlaces(root: string, walk: (w: PlaceWalk) => void): PersistenceSnapshot {
   const out: PersistenceSnapshot = new Map();
-  walk({ add: (rel, place) => { const s = stamp(root, rel); if (s) out.set(rel, [s, place]); }, entries: (rel) => entries(root, rel) });
+  walk({
+    add: (rel, place) => { const s = stamp(root, rel); if (s) out.set(rel, [s, place]); },
+    entries: (rel) => entries(root, rel),
+    linkOnWay: (rel) => linkOnWay(root, rel),
+  });
   return out;
 }
 

@@ -4,7 +4,11 @@
 // and systemd run jobs, sitecustomize.py runs in every python3, sudoers and passwd grant rights.
 // The copy-on-write layer holds exactly the files the session changed, so looking at it after each
 // tool call (lstat, below real directories only: persistence-watch.ts's walk) finds these without
-// a file sensor. Threat it stops: runtime persistence and privilege setup inside a writable root
+// a file sensor. A symbolic link planted there is a change too: over a file (`ln -sf /tmp/x
+// /etc/ld.so.preload`) or over a whole place or a directory on its way (`/etc/profile.d`,
+// `/etc/systemd`, a python3.X directory made a link to the agent's own files), which the walk
+// never follows and so would never look into: the link itself is flagged, at the place's severity.
+// Threat it stops: runtime persistence and privilege setup inside a writable root
 // (T1574.006, T1546.004, T1053.003, T1543.002, T1546.018, T1548.003, T1136/T1098).
 import { snapshotPlaces, type PersistencePlace, type PersistenceSnapshot } from './persistence-watch.js';
 
@@ -34,13 +38,23 @@ const PY_PARENTS = ['usr/lib', 'usr/local/lib', 'opt/conda/lib', 'root/.local/li
 
 /** Persistence files present in a writable root's copy-on-write layer (paths relative to the root). */
 export function snapshotRootPersistence(upper: string): PersistenceSnapshot {
-  return snapshotPlaces(upper, ({ add, entries }) => {
-    for (const [f, place] of FILES) add(f, place);
-    for (const [d, place] of DIRS) for (const e of entries(d)) if (!e.dir) add(`${d}/${e.name}`, place);
+  return snapshotPlaces(upper, ({ add, entries, linkOnWay }) => {
+    // (a link on the way to a place, or over it, is added itself: the walk below never follows it)
+    const linked = (rel: string, place: PersistencePlace): boolean => {
+      const link = linkOnWay(rel);
+      if (link !== undefined) add(link, place);
+      return link !== undefined;
+    };
+    for (const [f, place] of FILES) if (!linked(f, place)) add(f, place);
+    for (const [d, place] of DIRS) if (!linked(d, place)) for (const e of entries(d)) if (!e.dir) add(`${d}/${e.name}`, place);
     for (const parent of PY_PARENTS) {
+      if (linked(parent, PY_HOOK)) continue;
       for (const py of entries(parent)) {
-        if (!py.dir || !py.name.startsWith('python')) continue;
+        if (!py.name.startsWith('python')) continue;
+        if (py.link) { add(`${parent}/${py.name}`, PY_HOOK); continue; }
+        if (!py.dir) continue;
         for (const site of ['site-packages', 'dist-packages']) {
+          if (linked(`${parent}/${py.name}/${site}`, PY_HOOK)) continue;
           for (const e of entries(`${parent}/${py.name}/${site}`)) if (e.name === 'sitecustomize.py' || e.name === 'usercustomize.py') add(`${parent}/${py.name}/${site}/${e.name}`, PY_HOOK);
         }
         for (const e of entries(`${parent}/${py.name}`)) if (e.name === 'sitecustomize.py') add(`${parent}/${py.name}/${e.name}`, PY_HOOK);

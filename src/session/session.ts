@@ -10,7 +10,7 @@ import { ResourceSampler } from './resource-sampler.js';
 import { ConnectRing } from './connect-ring.js';
 import { limitAlerts } from './limit-alerts.js';
 import { mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
-import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
@@ -21,6 +21,8 @@ import { policyDigest } from '../policy/policy-digest.js';
 import { persistenceChanges, snapshotPersistence, type PersistenceSnapshot } from './persistence-watch.js';
 import { snapshotRootPersistence } from './root-persistence-watch.js';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
+import { writeFreshFile } from '../sandbox/fresh-file.js';
+import { workspacePathInRootProblem } from '../sandbox/image-path.js';
 import { execFile } from '../util/exec-file.js';
 import { shellJoin } from '../util/shell-join.js';
 import { hostMountProblem, hostRootProblem, hostWorkspaceProblem, workspacePathProblem } from '../sandbox/host-workspace.js';
@@ -302,23 +304,41 @@ export class Session {
   private async writableRoot(host: string, given: string): Promise<string> {
     const helper = process.env.CORRAL_NO_IDMAP === '1' ? undefined : idmapBinary();
     if (!helper) throw new SessionSetupError(`filesystem.root ${given}: a writable root needs idmapped mounts (native/corral-idmap), which are ${process.env.CORRAL_NO_IDMAP === '1' ? 'turned off (CORRAL_NO_IDMAP=1)' : 'not built here'}`);
-    const [lower, upper, work, merged] = ['root-lower', 'root-upper', 'root-work', 'root'].map((d) => join(this.dir, d)) as [string, string, string, string];
+    // The layers live in root-layer/, root's alone (0700): the sandbox's host uid owns much of
+    // them (the idmapped image, what the agent wrote), and no host process of that uid may reach
+    // them beside the overlay. Only the merged view (root) is bound into the sandbox. Every mount
+    // is nosuid,nodev; the image's view is read-only (the overlay never writes to its lower layer).
+    const layer = join(this.dir, 'root-layer');
+    mkdirSync(layer, { mode: 0o700 });
+    chmodSync(layer, 0o700);
+    const [lower, upper, work] = ['lower', 'upper', 'work'].map((d) => join(layer, d)) as [string, string, string];
+    const merged = join(this.dir, 'root');
     for (const d of [lower, upper, work, merged]) mkdirSync(d);
     try {
-      await execFile([helper, host, lower, '0', '0', String(this.hostId), String(this.hostId)]);
+      await execFile([helper, host, lower, '0', '0', String(this.hostId), String(this.hostId), 'ro']);
       // (only Corral's own session paths are in the option string: the image's path never is)
-      await execFile(['mount', '-t', 'overlay', 'corral-root', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, merged]);
+      await execFile(['mount', '-t', 'overlay', 'corral-root', '-o', `nosuid,nodev,lowerdir=${lower},upperdir=${upper},workdir=${work}`, merged]);
     } catch (e) {
       throw new SessionSetupError(`filesystem.root ${given}: the kernel refused a writable layer over it (${(e as Error).message.split('\n')[0]}); use root_writable: false`);
     }
-    // (bwrap binds Corral's resolver and hosts over these: they must be files, whatever the image had)
-    for (const f of ['resolv.conf', 'hosts']) {
-      const at = join(merged, 'etc', f);
-      rmSync(at, { force: true, recursive: true });
-      writeFileSync(at, '');
+    // (bwrap binds Corral's resolver and hosts over these: they must be files, whatever the image
+    // had, made fresh, never written through a link the image holds: fresh-file.ts)
+    try {
+      for (const f of ['resolv.conf', 'hosts']) writeFreshFile(merged, `etc/${f}`, '');
+    } catch (e) {
+      throw new SessionSetupError(`filesystem.root ${given}: ${(e as Error).message}`);
     }
     this.rootUpper = upper;
     return merged;
+  }
+
+  /**
+   * workspace_path judged where bwrap will bind it: in the root the sandbox is made from, through
+   * that root's own links (image-path.ts), before anything is set up for the root.
+   */
+  private refuseWorkspacePathIn(root: string): void {
+    const why = workspacePathInRootProblem(root, this.wsPath);
+    if (why) throw new SessionSetupError(`filesystem.workspace_path ${this.wsPath}: ${why}`);
   }
 
   private async readableView(host: string, name: string): Promise<string> {
@@ -397,11 +417,14 @@ export class Session {
       assertReachable(`${host}/etc`, this.hostId, 'filesystem.root');
       this.image = host;
       this.imageHost = host;
+      this.refuseWorkspacePathIn(host);
       // (an image without bash, e.g. Alpine: commands run in its sh)
       if (!['/usr/bin/bash', '/bin/bash'].some((b) => existsSync(host + b))) this.shell = '/bin/sh';
       if (this.opts.rootWritable ?? this.opts.policy.filesystem.root_writable) this.image = await this.writableRoot(host, rootGiven);
     } else if (this.opts.rootWritable ?? this.opts.policy.filesystem.root_writable) {
       throw new SessionSetupError('filesystem.root_writable: only an image root (filesystem.root) can be writable; the host\'s own root never is');
+    } else {
+      this.refuseWorkspacePathIn('/');
     }
     const ws = this.opts.workspace ?? this.opts.policy.filesystem.workspace ?? undefined;
     const cap = this.opts.policy.resources.workspace_size;
@@ -1176,17 +1199,22 @@ export class Session {
       this.flushDetections();
     }
     onFinal?.({ alerts: this.alertEvents, stats: this.stats });
-    if (this.net) this.rt.gateway.unregister(this.net.ip);
-    await this.cgroup.remove();
-    const reusable = !this.cgroup.populated();
-    this.rt.pool.release(this.slot, reusable);
-    if (this.dir && !(await removeSessionDir(this.dir))) this.rt.onError(`session dir ${this.dir} kept: a mount under it did not detach (never deleted through a host workspace)`);
-    this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes });
+    // The teardown never throws: each step that fails is reported and the next still runs (the
+    // agent shapes what is torn down — a tree deeper than PATH_MAX in its layer — and a close
+    // that threw would leave the session, its slot and its log behind).
+    const step = async (what: string, fn: () => unknown): Promise<void> => {
+      try { await fn(); } catch (e) { this.rt.onError(`session ${this.id} teardown: ${what}: ${(e as Error).message}`); }
+    };
+    await step('gateway', () => { if (this.net) this.rt.gateway.unregister(this.net.ip); });
+    await step('cgroup', () => this.cgroup.remove());
+    await step('network slot', () => this.rt.pool.release(this.slot, !this.cgroup.populated()));
+    await step('session dir', () => this.dir && removeSessionDir(this.dir, (why) => this.rt.onError(`session dir ${this.dir} kept: ${why}`)));
+    await step('session.end', () => this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes }));
     this.rt.sessions.delete(this.id);
     // (a long-lived runtime runs thousands of sessions: what one leaves in the process must not add up)
     for (const id of this.cgroupIds) this.rt.index.forgetCgroup(id);
     this.logReleased = true;
-    this.rt.store.endSession(this.id);
+    await step('event log', () => this.rt.store.endSession(this.id));
     return { alerts: this.alertEvents, stats: this.stats };
   }
 }

@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 
-const BINS = ['bash', 'dash', 'cat', 'ls', 'env', 'id', 'stat', 'readlink', 'sleep', 'head', 'touch', 'mkdir', 'rm'];
+const BINS = ['bash', 'dash', 'cat', 'ls', 'env', 'id', 'stat', 'readlink', 'sleep', 'head', 'touch', 'mkdir', 'rm', 'ln'];
 
 /** Where a host file goes in the image (merged /usr: /lib/… is /usr/lib/…). */
 function inImage(root: string, hostPath: string): string {
