@@ -114,7 +114,7 @@ test('a writable root\'s mounts are nosuid,nodev (the image\'s view read-only), 
   try {
     const sd = sessionDir(s);
     const mounts = mountsAt(sd);
-    assert.deepEqual(mounts.map((m) => m.at.slice(sd.length)).sort(), ['/root', '/root-layer/lower', '/workspace']);
+    assert.deepEqual(mounts.map((m) => m.at.slice(sd.length)).sort(), ['/root', '/root-layer/lower', '/root-layer/rw', '/workspace']);
     for (const m of mounts) {
       assert.ok(m.opts.includes('nosuid') && m.opts.includes('nodev'), `${m.at}: ${m.opts.join(',')}`);
     }
@@ -122,8 +122,9 @@ test('a writable root\'s mounts are nosuid,nodev (the image\'s view read-only), 
     const overlay = mounts.find((m) => m.at === join(sd, 'root'))!;
     assert.equal(overlay.type, 'overlay');
     const upper = /(?:^|,)upperdir=([^,]+)/.exec(overlay.superOpts)?.[1];
-    assert.equal(upper, join(sd, 'root-layer', 'upper'));
-    assert.match(overlay.superOpts, new RegExp(`workdir=${join(sd, 'root-layer', 'work').replace(/[/.]/g, '\\$&')}`));
+    assert.equal(upper, join(sd, 'root-layer', 'rw', 'upper'));
+    assert.match(overlay.superOpts, new RegExp(`workdir=${join(sd, 'root-layer', 'rw', 'work').replace(/[/.]/g, '\\$&')}`));
+    assert.equal(mounts.find((m) => m.at.endsWith('/root-layer/rw'))!.type, 'tmpfs', 'the writable layer is a tmpfs, not the host\'s disk');
     const st = statSync(join(sd, 'root-layer'));
     assert.equal(st.mode & 0o7777, 0o700);
     assert.equal(st.uid, 0);
@@ -138,6 +139,28 @@ test('a writable root\'s mounts are nosuid,nodev (the image\'s view read-only), 
     assert.match(asAgent(['cat', join(upper!, 'opt', 'mine.txt')]), /^refused: .*Permission denied/);
     assert.match(asAgent(['ls', upper!]), /^refused: .*Permission denied/);
   } finally { await s.close(); rmSync(repo, { recursive: true, force: true }); }
+});
+
+test('a writable root\'s layer is capped (resources.root_size): filling /usr gets ENOSPC in the sandbox, the host\'s disk never sees it, and the session goes on', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy('resources:\n  root_size: 8MiB\n'), episode: 'layer-size', root: join(dir, 'img'), rootWritable: true });
+  try {
+    const sd = sessionDir(s);
+    const rw = mountsAt(sd).find((m) => m.at.endsWith('/root-layer/rw'));
+    assert.ok(rw && rw.type === 'tmpfs', JSON.stringify(mountsAt(sd)));
+    assert.match(rw.superOpts, /size=8192k/);
+    const fill = await s.exec({ command: 'head -c 33554432 /dev/zero > /usr/big; echo "rc=$?"; stat -c %s /usr/big', step: 1 });
+    assert.match(fill.stderr, /No space left on device/);
+    assert.match(fill.stdout, /^rc=1\n/);
+    assert.ok(Number(fill.stdout.split('\n')[1]) <= 8 << 20, fill.stdout);
+    // freed again, the layer takes writes; the workspace was never part of it
+    const after = await s.exec({ command: 'rm /usr/big && echo ok > /usr/small && cat /usr/small && head -c 16777216 /dev/zero > /workspace/w && echo ws-ok', step: 2 });
+    assert.equal(after.stdout, 'ok\nws-ok\n', after.stderr);
+  } finally { await s.close(); }
+  // the default cap is the session's memory limit
+  const d = await fx.rt.createSession({ policy: labPolicy('resources:\n  memory: 96MiB\n'), episode: 'layer-size-default', root: join(dir, 'img'), rootWritable: true });
+  try {
+    assert.match(mountsAt(sessionDir(d)).find((m) => m.at.endsWith('/root-layer/rw'))!.superOpts, /size=98304k/);
+  } finally { await d.close(); }
 });
 
 test('links planted over persistence places in a writable root are flagged on the call that planted them', async () => {

@@ -287,6 +287,8 @@ export const PolicySchema = z
         pids: pidsField,
         timeout: field<number>((v) => (v === undefined ? { ok: true, value: 120_000 } : parseTimerDuration(v))),
         workspace_size: optionalSize,
+        /** The most a writable image root's layer may hold (filesystem.root_writable); default: the memory limit. */
+        root_size: optionalSize,
       })
       .strict()
       .default({}),

@@ -311,10 +311,19 @@ export class Session {
     const layer = join(this.dir, 'root-layer');
     mkdirSync(layer, { mode: 0o700 });
     chmodSync(layer, 0o700);
-    const [lower, upper, work] = ['lower', 'upper', 'work'].map((d) => join(layer, d)) as [string, string, string];
+    // What the agent writes lands in a tmpfs of resources.root_size (default: the memory limit),
+    // never on the host's disk: `dd if=/dev/zero of=/usr/big` gets ENOSPC in the sandbox, and its
+    // pages are charged to the writer's memory cgroup, so the session's memory limit bounds it too.
+    const rw = join(layer, 'rw');
+    const [lower, upper, work] = [join(layer, 'lower'), join(rw, 'upper'), join(rw, 'work')];
     const merged = join(this.dir, 'root');
-    for (const d of [lower, upper, work, merged]) mkdirSync(d);
+    for (const d of [lower, rw, merged]) mkdirSync(d);
+    const res = this.opts.policy.resources;
+    const size = Math.max(1 << 20, Math.ceil((res.root_size ?? res.memory) / 4096) * 4096);
     try {
+      await execFile(['mount', '-t', 'tmpfs', '-o', `size=${size},mode=0700,nosuid,nodev`, 'corral-root-layer', rw]);
+      for (const d of [upper, work]) mkdirSync(d, { mode: 0o755 });
+      chmodSync(upper, 0o755);
       await execFile([helper, host, lower, '0', '0', String(this.hostId), String(this.hostId), 'ro']);
       // (only Corral's own session paths are in the option string: the image's path never is)
       await execFile(['mount', '-t', 'overlay', 'corral-root', '-o', `nosuid,nodev,lowerdir=${lower},upperdir=${upper},workdir=${work}`, merged]);
