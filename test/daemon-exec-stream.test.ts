@@ -7,13 +7,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CorralDaemon } from '../src/server/daemon.js';
 import { daemonRequest } from '../src/server/daemon-client.js';
 import { assertInLab } from '../src/lab/lab-guard.js';
+import { runPythonClient } from './helpers/python-client.js';
 
 let dir: string;
 let sock: string;
@@ -141,13 +141,7 @@ with c.session(policy="default", episode="py-stream") as s:
     end = time.monotonic() - t0
 print(json.dumps({"seen": seen, "end": end, "stdout": r["stdout"], "exit_code": r["exit_code"], "tool_call_id": r["tool_call_id"]}))
 `;
-  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn('python3', ['-c', script], { env: { ...process.env, CORRAL_SOCKET: sock, PYTHONPATH: join(process.cwd(), 'clients', 'python') } });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c; });
-    child.stderr.on('data', (c: Buffer) => { stderr += c; });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  const r = await runPythonClient(script, sock);
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { seen: [string, string, number][]; end: number; stdout: string; exit_code: number; tool_call_id: string };
   assert.equal(out.stdout, 'one\ntwo\n');

@@ -15,6 +15,7 @@ import { CorralDaemon } from '../src/server/daemon.js';
 import { daemonRequest } from '../src/server/daemon-client.js';
 import { FarHosts } from '../src/lab/far-hosts.js';
 import { assertInLab } from '../src/lab/lab-guard.js';
+import { runPythonClient } from './helpers/python-client.js';
 import { DEMO_FAR_HOSTS } from '../src/cli/demo-scenario.js';
 
 const MAIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
@@ -361,13 +362,7 @@ except CorralError as e:
     out["error"] = [e.status, e.kind, e.message]
 print(json.dumps(out))
 `;
-  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn('python3', ['-c', script], { env: { ...process.env, CORRAL_SOCKET: sock, PYTHONPATH: join(process.cwd(), 'clients', 'python') } });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c; });
-    child.stderr.on('data', (c: Buffer) => { stderr += c; });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  const r = await runPythonClient(script, sock);
   assert.equal(r.code, 0, `python exited ${r.code}: ${r.stdout}${r.stderr}`);
   const out = JSON.parse(r.stdout) as { health: boolean; r1: { exit_code: number; stdout: string; stderr: string; categories: string[] }; r2: { exit_code: number; stdout: string; alerts: number }; closed: [string, string][]; verdict: string; report_calls: string[]; run: number; error: [number, string, string] };
   assert.equal(out.health, true);

@@ -41,6 +41,9 @@ function stamp(root: string, rel: string): string | undefined {
   if (slash > 0 && !realDirs(root, rel.slice(0, slash))) return undefined;
   try {
     const st = lstatSync(join(root, rel));
+    // (an overlay whiteout — a character device 0:0 in a writable root's layer — is a file the agent
+    // deleted from the image, not one it planted; an agent cannot make device nodes itself)
+    if (st.isCharacterDevice() && st.rdev === 0) return undefined;
     return `${st.mtimeMs}:${st.ctimeMs}:${st.size}:${st.mode}:${st.ino}`;
   } catch { return undefined; }
 }
