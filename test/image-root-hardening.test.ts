@@ -197,6 +197,19 @@ test('deleting an image\'s own start-up file in a writable root is not a planted
   assert.equal(readFileSync(join(root, 'etc/profile.d/lang.sh'), 'utf8'), 'export LANG=C.UTF-8\n', 'the image never changes');
 });
 
+test('Corral looks into an image through the image\'s own links: an absolute `bin -> /usr/bin` in an image without bash is not answered by the host\'s bash', async () => {
+  const root = join(dir, 'abs-links');
+  buildTestImage(root, { bash: false, marker: 'abs-links' });
+  rmSync(join(root, 'bin'));
+  symlinkSync('/usr/bin', join(root, 'bin'));
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'abs-links', root });
+  try {
+    const r = await s.exec({ command: 'echo "ran in $0"; cat /etc/os-release', step: 1 });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.stdout, 'ran in /bin/sh\nID=abs-links\n');
+  } finally { await s.close(); }
+});
+
 test('a tree deeper than PATH_MAX in the writable layer and in the workspace is torn down: close() resolves and the session dir is gone', async () => {
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'deep-tree', root: join(dir, 'img'), rootWritable: true });
   const sd = sessionDir(s);

@@ -4,6 +4,9 @@
 // and seeing host processes (own pid namespace), IPC, hostname. The session "holder"
 // process keeps the namespaces alive between tool calls; tool calls join them.
 import { existsSync, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { IMAGE_RESERVED, pathKindInRoot } from './image-path.js';
+
+export { IMAGE_RESERVED };
 
 /** Top-level directories visible (read-only) inside a sandbox. Everything else (/root, /home, /mnt, /srv, /boot, ...) is absent. */
 export const VISIBLE_ROOT_DIRS = ['usr', 'etc', 'opt', 'var', 'sys'];
@@ -51,8 +54,6 @@ export interface BwrapSpec {
  */
 export const HIDDEN_SYS_DIRS = ['/sys/fs/cgroup', '/sys/class/net', '/sys/devices/virtual/net', '/sys/fs/bpf', '/sys/firmware'];
 
-/** Top-level places of an image root the sandbox gets from Corral instead of from the image. */
-export const IMAGE_RESERVED = new Set(['dev', 'proc', 'sys', 'tmp', 'run', 'workspace']);
 
 /** Where the holder binary appears inside a sandbox (under the private /run). */
 export const HOLDER_PATH = '/run/corral-holder';
@@ -126,11 +127,12 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
   if (image && !spec.imageWritable) a.push('--remount-ro', '/etc');
   for (const h of spec.hide) {
     // (an image's paths are looked up in the image: its /root, its /etc/shadow)
-    const at = image ? under(h) : h;
-    if (!existsSync(at)) continue;
+    // (through the image's own links, never the host's: image-path.ts)
+    const kind = image ? pathKindInRoot(root, h) : existsSync(h) ? (statSync(h).isDirectory() ? 'dir' : 'file') : undefined;
+    if (kind === undefined) continue;
     if (!image && !VISIBLE_ROOT_DIRS.some((d) => h.startsWith(`/${d}/`))) continue; // not mounted anyway
     if (image && (h === '/' || IMAGE_RESERVED.has(h.split('/')[1]!))) continue;
-    if (statSync(at).isDirectory()) a.push('--tmpfs', h);
+    if (kind === 'dir') a.push('--tmpfs', h);
     else a.push('--ro-bind', '/dev/null', h);
   }
   for (const m of spec.mounts ?? []) a.push('--ro-bind', m.host, m.path);

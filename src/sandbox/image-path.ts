@@ -9,8 +9,10 @@
 // host's kernel) and taken relative to that root, never to the host's /.
 import { lstatSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { IMAGE_RESERVED } from './bwrap-args.js';
 import { workspacePathProblem } from './host-workspace.js';
+
+/** Top-level places of an image root the sandbox gets from Corral instead of from the image. */
+export const IMAGE_RESERVED = new Set(['dev', 'proc', 'sys', 'tmp', 'run', 'workspace']);
 
 /** Links followed in one path before it is refused (the kernel's own limit). */
 const MAX_LINKS = 40;
@@ -45,6 +47,21 @@ export function resolveInRoot(root: string, path: string, image = true): { path:
     done.push(part);
   }
   return { path: '/' + done.join('/') };
+}
+
+/**
+ * What `path` (absolute, in the sandbox) is in the root at host directory `root`, its links
+ * resolved inside that root: 'dir', 'file' (anything else), or undefined when it does not exist
+ * there. Corral's own looks into an image (is there a bash? is a hidden path a directory?) go
+ * through here: the host's kernel following an image's absolute link would answer about the host.
+ */
+export function pathKindInRoot(root: string, path: string): 'dir' | 'file' | undefined {
+  const r = resolveInRoot(root, path, false);
+  if ('problem' in r) return undefined;
+  try {
+    const st = lstatSync(join(root, r.path));
+    return st.isDirectory() ? 'dir' : st.isSymbolicLink() ? undefined : 'file';
+  } catch { return undefined; }
 }
 
 /**

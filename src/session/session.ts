@@ -22,7 +22,7 @@ import { persistenceChanges, snapshotPersistence, type PersistenceSnapshot } fro
 import { snapshotRootPersistence } from './root-persistence-watch.js';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
 import { writeFreshFile } from '../sandbox/fresh-file.js';
-import { workspacePathInRootProblem } from '../sandbox/image-path.js';
+import { pathKindInRoot, workspacePathInRootProblem } from '../sandbox/image-path.js';
 import { execFile } from '../util/exec-file.js';
 import { shellJoin } from '../util/shell-join.js';
 import { hostMountProblem, hostRootProblem, hostWorkspaceProblem, workspacePathProblem } from '../sandbox/host-workspace.js';
@@ -428,7 +428,8 @@ export class Session {
       this.imageHost = host;
       this.refuseWorkspacePathIn(host);
       // (an image without bash, e.g. Alpine: commands run in its sh)
-      if (!['/usr/bin/bash', '/bin/bash'].some((b) => existsSync(host + b))) this.shell = '/bin/sh';
+      // (looked up through the image's own links: `bin -> /usr/bin` must not be answered by the host's /usr/bin)
+      if (!['/usr/bin/bash', '/bin/bash'].some((b) => pathKindInRoot(host, b) === 'file')) this.shell = '/bin/sh';
       if (this.opts.rootWritable ?? this.opts.policy.filesystem.root_writable) this.image = await this.writableRoot(host, rootGiven);
     } else if (this.opts.rootWritable ?? this.opts.policy.filesystem.root_writable) {
       throw new SessionSetupError('filesystem.root_writable: only an image root (filesystem.root) can be writable; the host\'s own root never is');
