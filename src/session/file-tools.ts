@@ -210,7 +210,7 @@ export function screenFileCall(spec: FileOperation, path: string, checker: Comma
  * `nc -`), or land in a script known as one only by its #! (an edit's text has none). Findings the
  * pre-screen already had are left out. Undefined when the call wrote nothing, or nothing is code.
  */
-export function screenEditedLines(spec: FileOperation, path: string, stdout: string, checker: CommandScreen, prescreen: CheckResult | undefined): CheckResult | undefined {
+export function screenEditedLines(spec: FileOperation, path: string, stdout: string, checker: CommandScreen, prescreen: CheckResult | undefined, when = 'as this call left it'): CheckResult | undefined {
   if (spec.op === 'read' || (spec.op === 'write' && !spec.append)) return undefined;
   const m = /^\d+\n/.exec(stdout);
   if (!m) return undefined;
@@ -221,7 +221,7 @@ export function screenEditedLines(spec: FileOperation, path: string, stdout: str
   if (units.length === 0) return undefined;
   const had = new Set(prescreen?.findings.map((f) => f.rule));
   const parts = units.map((u) => checker.check(u.text, { tool: u.tool }));
-  const findings = parts.flatMap((p) => p.findings).filter((f) => !had.has(f.rule)).map((f) => ({ ...f, message: `${f.message} (found in the file as this call left it)` }));
+  const findings = parts.flatMap((p) => p.findings).filter((f) => !had.has(f.rule)).map((f) => ({ ...f, message: `${f.message} (found in the file ${when})` }));
   if (findings.length === 0) return undefined;
   let verdict: Verdict = 'allow';
   for (const p of parts) if (RANK[p.verdict] > RANK[verdict]) verdict = p.verdict;

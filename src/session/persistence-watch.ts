@@ -8,7 +8,8 @@
 // and user systemd units, SSH keys). The
 // places are looked at (lstat, below real directories only: a symlink anywhere on the way is not
 // followed) after every tool call; a file that appeared or changed becomes a `file` event and a persistence alert attributed to that call.
-import { closeSync, constants, fstatSync, lstatSync, openSync, opendirSync, readSync } from 'node:fs';
+import { lstatSync, opendirSync } from 'node:fs';
+import { readPlainFile, realDirs } from './plain-file.js';
 import { join } from 'node:path';
 import { gitConfigExecEntries } from './git-config-exec.js';
 
@@ -26,19 +27,6 @@ const gitConfigPlace = (first: string): PersistencePlace => ({ what: `repository
 
 const SHELL_FILES = ['.bashrc', '.bash_profile', '.bash_login', '.bash_logout', '.profile', '.zshrc', '.zprofile', '.zshenv'];
 
-/**
- * True when every component of rel below root is a real directory (no symlink anywhere on the way):
- * the agent owns the workspace, and `ln -s /root/.ssh .ssh` must not make Corral (root) look at the
- * host's files and report on them.
- */
-function realDirs(root: string, rel: string): boolean {
-  let p = root;
-  for (const part of rel.split('/').filter(Boolean)) {
-    p = join(p, part);
-    try { if (!lstatSync(p).isDirectory()) return false; } catch { return false; }
-  }
-  return true;
-}
 
 /** lstat of root/rel without throwing, only below real directories; undefined when absent. ctime: the agent cannot set it back. */
 function stamp(root: string, rel: string): string | undefined {
@@ -96,22 +84,6 @@ function linkOnWay(root: string, rel: string): string | undefined {
   return undefined;
 }
 
-/**
- * The first `max` bytes of root/rel when it is a regular file below real directories (the last
- * component not followed either: O_NOFOLLOW; O_NONBLOCK so a FIFO put there cannot hold Corral).
- */
-function smallFile(root: string, rel: string, max: number): string | undefined {
-  const slash = rel.lastIndexOf('/');
-  if (slash > 0 && !realDirs(root, rel.slice(0, slash))) return undefined;
-  let fd: number | undefined;
-  try {
-    fd = openSync(join(root, rel), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    if (!fstatSync(fd).isFile()) return undefined;
-    const buf = Buffer.alloc(max);
-    const n = readSync(fd, buf, 0, max, 0);
-    return buf.subarray(0, n).toString('utf8');
-  } catch { return undefined; } finally { if (fd !== undefined) closeSync(fd); }
-}
 
 /** A snapshot of the places `walk` names under root (the workspace, or a writable root's changes). */
 export function snapshotPlaces(root: string, walk: (w: PlaceWalk) => void): PersistenceSnapshot {
@@ -146,7 +118,7 @@ function workspacePlaces(root: string, add: PlaceWalk['add']): void {
   for (const r of repos) {
     for (const h of entries(root, `${r}.git/hooks`)) if (!h.dir && !h.name.endsWith('.sample')) add(`${r}.git/hooks/${h.name}`, GIT_HOOK);
     // (its settings that run commands, not the file: `git config user.email` rewrites it in ordinary work)
-    const config = smallFile(root, `${r}.git/config`, 64 * 1024);
+    const config = readPlainFile(root, `${r}.git/config`, 64 * 1024)?.toString('utf8');
     const exec = config === undefined ? [] : gitConfigExecEntries(config);
     if (exec.length) add(`${r}.git/config`, gitConfigPlace(exec[0]!), exec.join('\n'));
   }

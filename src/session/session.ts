@@ -32,14 +32,16 @@ import type { ConnectReport, FlowReport, GatewayReport, SandboxNet } from '../ga
 import { alertForConnect, alertForDns, alertForDeniedSocket, alertForDrop, type AlertDraft } from '../alerts/network-alerts.js';
 import { FanoutAggregator, type Probe } from '../alerts/fanout.js';
 import { monoToEpochNs, nowNs, SEVERITY_RANK, type AlertCategory, type AlertEvent, type AlertLayer, type Attribution, type CorralEvent, type EventKind, type Severity } from '../events/event.js';
-import type { Runtime } from './runtime.js';
+import type { CommandScreen, Runtime } from './runtime.js';
 import type { SensorRecord } from '../sensors/bpftrace-sensor.js';
 import type { DropRecord } from '../sensors/kmsg-drops.js';
 import { buildGpuDeviceArgs, insertGpuArgs } from '../gpu/gpu-devices.js';
 import type { GpuDetection } from '../gpu/gpu-detect.js';
 import type { Detection } from '../detect/engine/api.js';
 import type { CheckResult } from '../detect/check.js';
-import { fileCallProblem, fileCallResult, fileToolCallSpec, sandboxPath, screenFileCall, type FileCallResult, type FileCallSpec } from './file-tools.js';
+import { fileCallProblem, fileCallResult, fileToolCallSpec, sandboxPath, screenEditedLines, screenFileCall, type FileCallResult, type FileCallSpec } from './file-tools.js';
+import { PREVIEW_MAX, previewEdit } from './edit-preview.js';
+import { readPlainFile } from './plain-file.js';
 
 /** How long a closing session waits for the flow records of the connections its killed processes held. */
 const FLOW_RECORD_WAIT_MS = 2000;
@@ -652,7 +654,10 @@ export class Session {
     const where = sandboxPath(spec.path, this.wsPath) as { path: string };
     let prescreen: CheckResult | undefined;
     if (this.rt.checker) {
-      try { prescreen = screenFileCall(spec, where.path, this.rt.checker, this.wsPath); } catch (e) { this.rt.onError(e); }
+      try {
+        prescreen = screenFileCall(spec, where.path, this.rt.checker, this.wsPath);
+        if (this.opts.policy.detection.on_finding === 'block') prescreen = this.withEditPreview(spec, where.path, prescreen, this.rt.checker);
+      } catch (e) { this.rt.onError(e); }
     }
     const r = await this.exec(fileToolCallSpec(spec, where.path, prescreen, this.rt.checker, this.wsPath));
     return fileCallResult(spec, where.path, r);
@@ -717,6 +722,23 @@ export class Session {
         message: `${f.message} (flagged before it ran: the screen would ${res.verdict === 'deny' ? 'deny' : 'warn about'} it; this policy records, the gateway still enforces)`, reason: f.reason, evidence: [startEv.id], event: startEv });
     }
     return undefined;
+  }
+
+  /**
+   * Block mode: an edit judged also on the lines it would leave, worked out from the file as it is
+   * now (edit-preview.ts), so an edit completing a hostile line is refused before it is written.
+   * Only files Corral can read safely: under the workspace, or in a writable root's layer.
+   */
+  private withEditPreview(spec: FileCallSpec, path: string, prescreen: CheckResult, checker: CommandScreen): CheckResult {
+    let root: string | undefined, rel: string | undefined;
+    if (path.startsWith(`${this.wsPath}/`)) [root, rel] = [this.workspace, path.slice(this.wsPath.length + 1)];
+    else if (this.rootUpper && this.image) [root, rel] = [this.image, path.slice(1)];
+    const current = root && rel ? readPlainFile(root, rel, PREVIEW_MAX, true) : undefined;
+    const preview = current ? previewEdit(spec, current) : undefined;
+    const more = preview === undefined ? undefined : screenEditedLines(spec, path, preview, checker, prescreen, 'as this edit would leave it');
+    if (!more) return prescreen;
+    const rank = { allow: 0, warn: 1, deny: 2 } as const;
+    return { ...prescreen, verdict: rank[more.verdict] > rank[prescreen.verdict] ? more.verdict : prescreen.verdict, findings: [...prescreen.findings, ...more.findings] };
   }
 
   /** Findings of a call's postscreen (ToolCallSpec.postscreen), folded with the call's other detections. */

