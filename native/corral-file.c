@@ -12,6 +12,11 @@
 // Exit codes: 0 done, 2 bad use, 3 cannot read, 4 cannot write, 5 the edit does not apply.
 // Every message for the agent is one stderr line starting "corral-file-tool: "; a line starting
 // "corral-file-tool-opened: " names the file really opened when a link made it another than the path.
+// A path in either is written with its control bytes and backslashes as \ooo (octal), so a name
+// holding a newline can neither end the line early nor start a line of its own that the caller
+// would read as the program's (file-tools.ts openedPaths decodes it).
+// An edit (str_replace, insert) writes the very file it read, and an append reads the end of the
+// very file it appends to: a link the agent swaps between the two opens fails the call.
 // Output on stdout: write/append/str_replace/insert print "<bytes now in the file>\n" (an edit —
 // append, str_replace, insert — then the lines around what it changed: one more line either side
 // and the file's first line for its #!, so the screen judges the code as it now is); read prints
@@ -41,12 +46,24 @@ typedef struct { char *p; size_t n, cap; } buf_t;
 /** How much of a file's end an append reads first, so a line it finishes is screened whole. */
 #define APPEND_TAIL ((size_t)65536)
 
+/** Writes s with its control bytes and backslashes as \ooo: one line whatever a file name holds. */
+static void put_escaped(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == 0x7f || c == '\\') fprintf(stderr, "\\%03o", c);
+    else fputc(c, stderr);
+  }
+}
+
 static void fail(int code, const char *fmt, ...) {
   va_list ap;
-  fputs(SAYS, stderr);
+  char *msg = NULL;
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  int n = vasprintf(&msg, fmt, ap);
   va_end(ap);
+  fputs(SAYS, stderr);
+  if (n >= 0) put_escaped(msg, (size_t)n);
+  else fputs("out of memory", stderr);
   fputc('\n', stderr);
   exit(code);
 }
@@ -106,7 +123,9 @@ static void report_opened(int fd, const char *given) {
   real[n] = '\0';
   if (!strcmp(real, given) || !strcmp(real, last)) return;
   memcpy(last, real, (size_t)n + 1);
-  fprintf(stderr, "corral-file-tool-opened: %s\n", real);
+  fputs("corral-file-tool-opened: ", stderr);
+  put_escaped(real, (size_t)n);
+  fputc('\n', stderr);
 }
 
 static const char *kind_of(mode_t m) { return S_ISFIFO(m) ? "FIFO (named pipe)" : S_ISSOCK(m) ? "socket" : "device"; }
@@ -138,19 +157,26 @@ static void not_pipe(const char *path, int code) {
     fail(code, "cannot %s %s: it is a %s; file tools read and write files", code == EXIT_READ ? "read" : "write", path, kind_of(st.st_mode));
 }
 
-static void whole(const char *path, buf_t *out) {
+static void whole(const char *path, buf_t *out, struct stat *st_out) {
   struct stat st;
   not_pipe(path, EXIT_READ);
   int fd = open_file(path, O_RDONLY, EXIT_READ, 0, &st);
+  *st_out = st;
   if (slurp(fd, out, (size_t)-1) != 0) fail(EXIT_READ, "cannot read %s: %s", path, strerror(errno));
   close(fd);
 }
 
-/** Replaces the file's bytes (follows symlinks as the agent's own `>` would; created 0666 less the umask). */
-static void put(const char *path, const char *d, size_t n, int append_mode) {
+/**
+ * Replaces the bytes of the file an edit read (`was`): the path is opened again, and if it is no
+ * longer that file (a link the agent swapped between the read and the write: the screen judged
+ * the file read, and the edit would land in another, e.g. ~/.bashrc) nothing is written.
+ */
+static void put_same(const char *path, const char *d, size_t n, const struct stat *was) {
   struct stat st;
   not_pipe(path, EXIT_WRITE);
-  int fd = open_file(path, O_WRONLY | O_CREAT | (append_mode ? O_APPEND : O_TRUNC), EXIT_WRITE, 0, &st);
+  int fd = open_file(path, O_WRONLY, EXIT_WRITE, 0, &st);
+  if (st.st_dev != was->st_dev || st.st_ino != was->st_ino) fail(EXIT_WRITE, "cannot write %s: it became another file while it was edited; nothing was written", path);
+  if (ftruncate(fd, 0) != 0) fail(EXIT_WRITE, "cannot write %s: %s", path, strerror(errno));
   write_all(fd, d, n, path);
   if (close(fd) != 0) fail(EXIT_WRITE, "cannot write %s: %s", path, strerror(errno));
 }
@@ -179,11 +205,6 @@ static void make_parents(const char *path) {
   free(dir);
 }
 
-static off_t size_of(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 ? st.st_size : 0;
-}
-
 static int parse_count(const char *s, size_t *out) {
   if (!s || !*s) return 0;
   size_t v = 0;
@@ -209,8 +230,9 @@ static const char *find(const char *hay, size_t hn, const char *needle, size_t n
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static void list_dir(const char *path, size_t max) {
-  DIR *dh = opendir(path);
+/** Lists the directory open on fd (the one open_file checked and reported, not the path again). */
+static void list_dir(int fd, const char *path, size_t max) {
+  DIR *dh = fdopendir(fd);
   if (!dh) fail(EXIT_READ, "cannot read %s: %s", path, strerror(errno));
   char **names = NULL;
   size_t n = 0, cap = 0;
@@ -226,7 +248,7 @@ static void list_dir(const char *path, size_t max) {
     if (!names[n++]) fail(EXIT_USAGE, "out of memory");
   }
   if (errno != 0) fail(EXIT_READ, "cannot read %s: %s", path, strerror(errno));
-  qsort(names, n, sizeof *names, by_name);
+  if (n > 1) qsort(names, n, sizeof *names, by_name);
   buf_t out = {0};
   char head[64];
   int hn = snprintf(head, sizeof head, "D %zu\n", n);
@@ -253,7 +275,7 @@ static void do_read(const char *path, const char *arg) {
   struct stat st;
   not_pipe(path, EXIT_READ);
   int fd = open_file(path, O_RDONLY, EXIT_READ, 1, &st);
-  if (S_ISDIR(st.st_mode)) { close(fd); list_dir(path, max); return; }
+  if (S_ISDIR(st.st_mode)) { list_dir(fd, path, max); return; }
   buf_t b = {0};
   if (slurp(fd, &b, max) != 0) fail(EXIT_READ, "cannot read %s: %s", path, strerror(errno));
   char x;
@@ -319,7 +341,8 @@ static void do_str_replace(const char *path, const char *in, size_t in_n) {
   const char *old = rest, *new_text = rest + n;
   size_t new_n = rest_n - n;
   buf_t d = {0};
-  whole(path, &d);
+  struct stat was;
+  whole(path, &d, &was);
   const char *data = d.p ? d.p : "";
   size_t at[10], count = 0, first = 0;
   for (const char *hit = find(data, d.n, old, n, 0); hit; hit = find(data, d.n, old, n, (size_t)(hit - data) + n)) {
@@ -342,14 +365,15 @@ static void do_str_replace(const char *path, const char *in, size_t in_n) {
   append(&out, data, first);
   append(&out, new_text, new_n);
   append(&out, data + first + n, d.n - first - n);
-  put(path, out.p, out.n, 0);
+  put_same(path, out.p, out.n, &was);
   print_size(out.n);
   print_around(out.p, out.n, first, first + new_n);
 }
 
 static void do_insert(const char *path, const char *arg, const char *text, size_t text_n) {
   buf_t d = {0};
-  whole(path, &d);
+  struct stat was;
+  whole(path, &d, &was);
   size_t line;
   if (!parse_count(arg, &line)) fail(EXIT_USAGE, "insert: the line must be a whole number");
   const char *data = d.p ? d.p : "";
@@ -371,17 +395,23 @@ static void do_insert(const char *path, const char *arg, const char *text, size_
   if (text_n > 0 && text[text_n - 1] != '\n' && line < count) append(&out, "\n", 1);
   size_t e = out.n;
   append(&out, data + at, d.n - at);
-  put(path, out.p ? out.p : "", out.n, 0);
+  put_same(path, out.p ? out.p : "", out.n, &was);
   print_size(out.n);
   print_around(out.p ? out.p : "", out.n, s, e);
 }
 
-/** The last APPEND_TAIL bytes of a regular file as it is before an append (nothing for anything else). */
-static void append_tail(const char *path, buf_t *out) {
-  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+/**
+ * The last APPEND_TAIL bytes of the file open for the append on `wfd`, as it is before the append
+ * (reopened through /proc/self/fd: the same file, never what the path names by now — a link
+ * swapped after the write's open would have the screen judge another file's end).
+ */
+static void append_tail(int wfd, buf_t *out) {
+  char self[64];
+  snprintf(self, sizeof self, "/proc/self/fd/%d", wfd);
+  int fd = open(self, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return;
-  struct stat st;
-  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+  struct stat st, wst;
+  if (fstat(fd, &st) == 0 && fstat(wfd, &wst) == 0 && st.st_dev == wst.st_dev && st.st_ino == wst.st_ino && S_ISREG(st.st_mode)) {
     off_t from = st.st_size > (off_t)APPEND_TAIL ? st.st_size - (off_t)APPEND_TAIL : 0;
     if (lseek(fd, from, SEEK_SET) == from && slurp(fd, out, APPEND_TAIL) != 0) out->n = 0;
   }
@@ -404,10 +434,15 @@ int main(int argc, char **argv) {
     make_parents(path);
     if (is_dir(path)) fail(EXIT_WRITE, "cannot write %s: Is a directory", path);
     buf_t seen = {0};
-    if (appending) append_tail(path, &seen);
+    struct stat st;
+    not_pipe(path, EXIT_WRITE);
+    int fd = open_file(path, O_WRONLY | O_CREAT | (appending ? O_APPEND : O_TRUNC), EXIT_WRITE, 0, &st);
+    if (appending) append_tail(fd, &seen);
     size_t tail_n = seen.n;
-    put(path, data, data_n, appending);
-    print_size((size_t)size_of(path));
+    write_all(fd, data, data_n, path);
+    if (fstat(fd, &st) != 0) st.st_size = 0;
+    if (close(fd) != 0) fail(EXIT_WRITE, "cannot write %s: %s", path, strerror(errno));
+    print_size((size_t)st.st_size);
     if (appending) {
       append(&seen, data, data_n);
       print_around(seen.p ? seen.p : "", seen.n, tail_n, seen.n);

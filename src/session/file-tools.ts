@@ -228,9 +228,25 @@ export function screenEditedLines(spec: FileOperation, path: string, stdout: str
   return { verdict, findings, parseErrors: parts.flatMap((p) => p.parseErrors), unwrapped: parts.flatMap((p) => p.unwrapped), durationUs: parts.reduce((n, p) => n + p.durationUs, 0) };
 }
 
-/** The file a call really opened, when a link made it another than the path given (native/corral-file.c says so on stderr). */
+/**
+ * Every file a call really opened when a link made it another than the path given (native/corral-file.c
+ * says so on stderr, one line each, its control bytes and backslashes written as \ooo). All of them,
+ * decoded: read as the first line's raw text, a file whose directory holds a newline
+ * (`repo\nx/.git/hooks/pre-commit`) was judged as `/workspace/repo`, and an edit whose write opened
+ * another file than its read (a link swapped meanwhile) was judged by the file it read.
+ */
+export function openedPaths(stderr: string): string[] {
+  const out: string[] = [];
+  for (const m of stderr.matchAll(/^corral-file-tool-opened: (\/.*)$/gm)) {
+    const p = m[1]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (!out.includes(p)) out.push(p);
+  }
+  return out;
+}
+
+/** The file a call last opened through a link (the one an edit wrote), when it is another than the path given. */
 export function openedPath(stderr: string): string | undefined {
-  return /^corral-file-tool-opened: (\/.*)$/m.exec(stderr)?.[1];
+  return openedPaths(stderr).at(-1);
 }
 
 /**
@@ -240,12 +256,18 @@ export function openedPath(stderr: string): string | undefined {
  * real file; findings the pre-screen already had are left out. Observed, as the call has run.
  */
 export function screenOpenedFile(spec: FileOperation, path: string, stderr: string, checker: CommandScreen, prescreen: CheckResult | undefined, ws = DEFAULT_WORKSPACE): CheckResult | undefined {
-  const real = openedPath(stderr);
-  if (real === undefined || real === path) return undefined;
-  const res = screenFileCall(spec, real, checker, ws);
   const had = new Set(prescreen?.findings.map((f) => f.rule));
-  const findings = res.findings.filter((f) => !had.has(f.rule)).map((f) => ({ ...f, message: `${f.message} (through a link: ${path} is ${real})` }));
-  return findings.length ? { ...res, findings } : undefined;
+  const parts: CheckResult[] = [];
+  for (const real of openedPaths(stderr)) {
+    if (real === path) continue;
+    const res = screenFileCall(spec, real, checker, ws);
+    const findings = res.findings.filter((f) => !had.has(f.rule)).map((f) => ({ ...f, message: `${f.message} (through a link: ${path} is ${real})` }));
+    if (findings.length) { parts.push({ ...res, findings }); for (const f of findings) had.add(f.rule); }
+  }
+  if (parts.length < 2) return parts[0];
+  let verdict: Verdict = 'allow';
+  for (const p of parts) if (RANK[p.verdict] > RANK[verdict]) verdict = p.verdict;
+  return { verdict, findings: parts.flatMap((p) => p.findings), parseErrors: parts.flatMap((p) => p.parseErrors), unwrapped: parts.flatMap((p) => p.unwrapped), durationUs: parts.reduce((n, p) => n + p.durationUs, 0) };
 }
 
 /** What a file call's output says it did, judged: the lines an edit left and the file a link led to. */
