@@ -33,7 +33,7 @@ after(async () => {
 interface Line { at: number; line: Record<string, unknown> }
 
 /** POSTs an exec with stream: true; resolves with the status and each NDJSON line with the ms it arrived at. */
-function streamExec(session: string, body: Record<string, unknown>, o: { abortAfterFirst?: boolean } = {}): Promise<{ status: number; lines: Line[]; raw: string }> {
+function streamExec(session: string, body: Record<string, unknown>, o: { abortAfterFirst?: boolean; pauseMs?: number } = {}): Promise<{ status: number; lines: Line[]; raw: string }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const req = http.request({ socketPath: sock, path: `/v1/sessions/${session}/exec`, method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
@@ -41,6 +41,8 @@ function streamExec(session: string, body: Record<string, unknown>, o: { abortAf
       let buf = '';
       let raw = '';
       res.setEncoding('utf8');
+      // (a reader that stops reading for a while: the daemon must not buffer the call's output for it)
+      if (o.pauseMs) { res.pause(); setTimeout(() => res.resume(), o.pauseMs); }
       res.on('data', (c: string) => {
         raw += c;
         buf += c;
@@ -151,4 +153,21 @@ print(json.dumps({"seen": seen, "end": end, "stdout": r["stdout"], "exit_code": 
   assert.equal(first[1], 'one\n');
   assert.ok(out.end - first[2] > 1.0, `on_stdout ran ${out.end - first[2]} s before the call returned`);
   assert.ok(out.seen.some((s) => s[0] === 'alert' && s[1] === 'internal_probe'), JSON.stringify(out.seen));
+});
+
+test('a streamed exec to a reader that stops reading drops output lines past a bound (and says how much), never alerts or the result', async () => {
+  const id = await openSession('stream-slow');
+  try {
+    const n = 24_000_000;
+    const r = await streamExec(id, { command: `head -c ${n} /dev/zero | tr '\\0' a`, step: 1, max_output: 32 * 1024 * 1024 }, { pauseMs: 4000 });
+    assert.equal(r.status, 200);
+    const result = r.lines.at(-1)!.line as { type: string; stdout: string; exit_code: number };
+    assert.equal(result.type, 'result');
+    assert.equal(result.exit_code, 0);
+    assert.equal(result.stdout.length, n, 'the result carries the whole output');
+    const streamed = r.lines.filter((l) => l.line.type === 'stdout').reduce((k, l) => k + String(l.line.data).length, 0);
+    const dropped = r.lines.filter((l) => l.line.type === 'dropped').reduce((k, l) => k + Number(l.line.stdout), 0);
+    assert.ok(dropped > 0, 'output was left out while the reader lagged');
+    assert.equal(streamed + dropped, n, 'every byte is either streamed or counted as dropped');
+  } finally { await daemonRequest(sock, 'DELETE', `/v1/sessions/${id}`); }
 });

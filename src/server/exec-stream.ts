@@ -5,13 +5,20 @@
 // attributed to, which may be an earlier one: a background process), then the result — the same
 // object a plain exec answers. A trainer can stop a rollout on the first critical alert instead of
 // waiting for the step to finish. Output is sent at most up to the call's max_output per stream,
-// as it is captured; a slow reader costs memory only up to that cap.
+// as it is captured. A reader that does not keep up does not make the daemon buffer it: past
+// HIGH_WATER bytes waiting to be sent, output lines are left out and counted (a `dropped` line says
+// how much, once the reader catches up); alerts and the result, which carries the whole output,
+// are always sent. (JSON escaping can make a line 6× its output: control bytes become \u00XX.)
 import type http from 'node:http';
 import { alertJson } from '../events/alert-json.js';
 import type { AlertEvent, CorralEvent } from '../events/event.js';
 
+/** Bytes waiting to be sent to a slow reader past which output lines are dropped (not alerts, not the result). */
+export const HIGH_WATER = 4 << 20;
+
 export type ExecStreamLine =
   | { type: 'stdout' | 'stderr'; data: string }
+  | { type: 'dropped'; stdout: number; stderr: number }
   | { type: 'alert'; alert: ReturnType<typeof alertJson> }
   | ({ type: 'result' } & Record<string, unknown>)
   | { type: 'error'; error: { kind: string; message: string } };
@@ -33,13 +40,26 @@ export class ExecStream {
     });
   }
 
+  private dropped = { stdout: 0, stderr: 0 };
+
   output(stream: 'stdout' | 'stderr', data: string): void {
-    if (data !== '') this.line({ type: stream, data });
+    if (data === '') return;
+    if (this.res.writableLength > HIGH_WATER) { this.dropped[stream] += data.length; return; }
+    this.sayDropped();
+    this.line({ type: stream, data });
+  }
+
+  /** A `dropped` line for output left out while the reader lagged (characters per stream). */
+  private sayDropped(): void {
+    if (this.dropped.stdout === 0 && this.dropped.stderr === 0) return;
+    this.line({ type: 'dropped', ...this.dropped });
+    this.dropped = { stdout: 0, stderr: 0 };
   }
 
   /** The last line: the call's result, or why it could not be run or answered. */
   end(last: ExecStreamLine): void {
     this.unsubscribe();
+    this.sayDropped();
     this.line(last);
     if (!this.res.writableEnded) this.res.end();
   }
