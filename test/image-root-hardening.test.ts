@@ -155,6 +155,10 @@ test('a writable root\'s layer is capped (resources.root_size): filling /usr get
     // freed again, the layer takes writes; the workspace was never part of it
     const after = await s.exec({ command: 'rm /usr/big && echo ok > /usr/small && cat /usr/small && head -c 16777216 /dev/zero > /workspace/w && echo ws-ok', step: 2 });
     assert.equal(after.stdout, 'ok\nws-ok\n', after.stderr);
+    // inodes are capped with the size: a flood of empty files gets ENOSPC, not an OOM kill
+    const flood = await s.exec({ command: 'mkdir /opt/many && cd /opt/many && i=0; while [ $i -lt 6000 ]; do : > f$i 2>/dev/null || { echo "stopped at $i"; break; }; i=$((i+1)); done', step: 3 });
+    assert.match(flood.stdout, /^stopped at \d+\n$/, flood.stderr);
+    assert.ok(!flood.alerts.some((a) => a.payload.rule === 'limit.memory_oom'));
   } finally { await s.close(); }
   // the default cap is the session's memory limit
   const d = await fx.rt.createSession({ policy: labPolicy('resources:\n  memory: 96MiB\n'), episode: 'layer-size-default', root: join(dir, 'img'), rootWritable: true });

@@ -174,6 +174,8 @@ describe('error reporting', () => {
     assert.equal(policy('name: t\nresources:\n  timeout: 24d\n').resources.timeout, 24 * 86_400_000);
     assert.match(errorOf(() => policy('name: t\nresources:\n  memory: 99999999999999999999TiB\n')).message, /memory.*at most 8 PiB/);
     assert.match(errorOf(() => policy('name: t\nresources:\n  workspace_size: 99999999999TiB\n')).message, /at most 8 PiB/);
+    assert.match(errorOf(() => policy('name: t\nresources:\n  root_size: 1KiB\n')).message, /root_size.*at least 1MiB/s);
+    assert.equal(policy('name: t\nresources:\n  root_size: 2GiB\n').resources.root_size, 2 * 1024 ** 3);
   });
 
   it('an alias bomb is a policy error naming the file, not a crash', () => {

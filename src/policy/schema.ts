@@ -288,7 +288,12 @@ export const PolicySchema = z
         timeout: field<number>((v) => (v === undefined ? { ok: true, value: 120_000 } : parseTimerDuration(v))),
         workspace_size: optionalSize,
         /** The most a writable image root's layer may hold (filesystem.root_writable); default: the memory limit. */
-        root_size: optionalSize,
+        root_size: field<number | undefined>((v) => {
+          if (v === undefined || v === null) return { ok: true, value: undefined };
+          const r = parseSize(v);
+          // (a layer smaller than this holds not even the files a first `apt-get update` writes)
+          return r.ok && (r.value as number) < 1 << 20 ? { ok: false, error: `expected at least 1MiB for a writable root's layer, got ${describe(v)}` } : r;
+        }),
       })
       .strict()
       .default({}),

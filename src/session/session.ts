@@ -322,8 +322,10 @@ export class Session {
     for (const d of [lower, rw, merged]) mkdirSync(d);
     const res = this.opts.policy.resources;
     const size = Math.max(1 << 20, Math.ceil((res.root_size ?? res.memory) / 4096) * 4096);
+    // (inodes capped too, one per 8 KiB of the layer: a flood of empty files gets ENOSPC, not an OOM kill)
+    const inodes = Math.max(4096, Math.floor(size / 8192));
     try {
-      await execFile(['mount', '-t', 'tmpfs', '-o', `size=${size},mode=0700,nosuid,nodev`, 'corral-root-layer', rw]);
+      await execFile(['mount', '-t', 'tmpfs', '-o', `size=${size},nr_inodes=${inodes},mode=0700,nosuid,nodev`, 'corral-root-layer', rw]);
       for (const d of [upper, work]) mkdirSync(d, { mode: 0o755 });
       chmodSync(upper, 0o755);
       await execFile([helper, host, lower, '0', '0', String(this.hostId), String(this.hostId), 'ro']);
