@@ -111,6 +111,13 @@ export function fileCallProblem(spec: FileCallSpec): string | undefined {
 
 const RANK: Record<Verdict, number> = { allow: 0, warn: 1, deny: 2 };
 
+/** Several verdicts as one: the strictest verdict, everything else joined (`findings`: those kept, when some were left out). */
+export function combineChecks(parts: CheckResult[], findings = parts.flatMap((p) => p.findings)): CheckResult {
+  let verdict: Verdict = 'allow';
+  for (const p of parts) if (RANK[p.verdict] > RANK[verdict]) verdict = p.verdict;
+  return { verdict, findings, parseErrors: parts.flatMap((p) => p.parseErrors), unwrapped: parts.flatMap((p) => p.unwrapped), durationUs: parts.reduce((n, p) => n + p.durationUs, 0) };
+}
+
 /**
  * The text a write puts into the file. Bytes are decoded as UTF-8 with stray bytes replaced, never
  * skipped: bash and python run a script with one Latin-1 byte in a comment, so "not UTF-8, so data"
@@ -192,15 +199,7 @@ export function screenFileCall(spec: FileOperation, path: string, checker: Comma
       }
     }
   }
-  let verdict: Verdict = 'allow';
-  for (const p of parts) if (RANK[p.verdict] > RANK[verdict]) verdict = p.verdict;
-  return {
-    verdict,
-    findings: parts.flatMap((p) => p.findings),
-    parseErrors: parts.flatMap((p) => p.parseErrors),
-    unwrapped: parts.flatMap((p) => p.unwrapped),
-    durationUs: parts.reduce((n, p) => n + p.durationUs, 0),
-  };
+  return combineChecks(parts);
 }
 
 /**
@@ -222,10 +221,7 @@ export function screenEditedLines(spec: FileOperation, path: string, stdout: str
   const had = new Set(prescreen?.findings.map((f) => f.rule));
   const parts = units.map((u) => checker.check(u.text, { tool: u.tool }));
   const findings = parts.flatMap((p) => p.findings).filter((f) => !had.has(f.rule)).map((f) => ({ ...f, message: `${f.message} (found in the file ${when})` }));
-  if (findings.length === 0) return undefined;
-  let verdict: Verdict = 'allow';
-  for (const p of parts) if (RANK[p.verdict] > RANK[verdict]) verdict = p.verdict;
-  return { verdict, findings, parseErrors: parts.flatMap((p) => p.parseErrors), unwrapped: parts.flatMap((p) => p.unwrapped), durationUs: parts.reduce((n, p) => n + p.durationUs, 0) };
+  return findings.length ? combineChecks(parts, findings) : undefined;
 }
 
 /**
@@ -264,23 +260,15 @@ export function screenOpenedFile(spec: FileOperation, path: string, stderr: stri
     const findings = res.findings.filter((f) => !had.has(f.rule)).map((f) => ({ ...f, message: `${f.message} (through a link: ${path} is ${real})` }));
     if (findings.length) { parts.push({ ...res, findings }); for (const f of findings) had.add(f.rule); }
   }
-  if (parts.length < 2) return parts[0];
-  let verdict: Verdict = 'allow';
-  for (const p of parts) if (RANK[p.verdict] > RANK[verdict]) verdict = p.verdict;
-  return { verdict, findings: parts.flatMap((p) => p.findings), parseErrors: parts.flatMap((p) => p.parseErrors), unwrapped: parts.flatMap((p) => p.unwrapped), durationUs: parts.reduce((n, p) => n + p.durationUs, 0) };
+  return parts.length < 2 ? parts[0] : combineChecks(parts);
 }
 
 /** What a file call's output says it did, judged: the lines an edit left and the file a link led to. */
 function screenAfter(spec: FileOperation, path: string, out: { stdout: string; stderr: string }, checker: CommandScreen, prescreen: CheckResult | undefined, ws: string): CheckResult | undefined {
   const parts = [screenOpenedFile(spec, path, out.stderr, checker, prescreen, ws), screenEditedLines(spec, openedPath(out.stderr) ?? path, out.stdout, checker, prescreen)].filter((p): p is CheckResult => p !== undefined);
   if (parts.length < 2) return parts[0];
-  let verdict: Verdict = 'allow';
-  for (const p of parts) if (RANK[p.verdict] > RANK[verdict]) verdict = p.verdict;
   const seen = new Set<string>();
-  return {
-    verdict, findings: parts.flatMap((p) => p.findings).filter((f) => !seen.has(f.rule) && (seen.add(f.rule), true)),
-    parseErrors: parts.flatMap((p) => p.parseErrors), unwrapped: parts.flatMap((p) => p.unwrapped), durationUs: parts.reduce((n, p) => n + p.durationUs, 0),
-  };
+  return combineChecks(parts, parts.flatMap((p) => p.findings).filter((f) => !seen.has(f.rule) && (seen.add(f.rule), true)));
 }
 
 /** A short, readable line for the call's record (reports and timelines show it as the command). */

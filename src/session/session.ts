@@ -39,7 +39,7 @@ import { buildGpuDeviceArgs, insertGpuArgs } from '../gpu/gpu-devices.js';
 import type { GpuDetection } from '../gpu/gpu-detect.js';
 import type { Detection } from '../detect/engine/api.js';
 import type { CheckResult } from '../detect/check.js';
-import { fileCallProblem, fileCallResult, fileToolCallSpec, sandboxPath, screenEditedLines, screenFileCall, type FileCallResult, type FileCallSpec } from './file-tools.js';
+import { combineChecks, fileCallProblem, fileCallResult, fileToolCallSpec, sandboxPath, screenEditedLines, screenFileCall, type FileCallResult, type FileCallSpec } from './file-tools.js';
 import { PREVIEW_MAX, previewEdit } from './edit-preview.js';
 import { readPlainFile } from './plain-file.js';
 
@@ -738,9 +738,7 @@ export class Session {
     const current = root && rel ? readPlainFile(root, rel, PREVIEW_MAX, true) : undefined;
     const preview = current ? previewEdit(spec, current) : undefined;
     const more = preview === undefined ? undefined : screenEditedLines(spec, path, preview, checker, prescreen, 'as this edit would leave it');
-    if (!more) return prescreen;
-    const rank = { allow: 0, warn: 1, deny: 2 } as const;
-    return { ...prescreen, verdict: rank[more.verdict] > rank[prescreen.verdict] ? more.verdict : prescreen.verdict, findings: [...prescreen.findings, ...more.findings] };
+    return more ? combineChecks([prescreen, more]) : prescreen;
   }
 
   /** Findings of a call's postscreen (ToolCallSpec.postscreen), folded with the call's other detections. */
