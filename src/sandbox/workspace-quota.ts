@@ -13,10 +13,19 @@ import { removeDirTree } from './remove-tree.js';
 
 const execFile = promisify(execFileCb);
 
+/**
+ * Mounts a nosuid,nodev tmpfs of `bytes` (rounded up to a page) on `dir`: a size cap Corral
+ * enforces (the workspace, a writable root's layer), its pages charged to the writer's memory cgroup.
+ */
+export async function mountSizedTmpfs(dir: string, bytes: number, o: { name: string; mode: string; uid?: number; gid?: number; inodes?: number }): Promise<void> {
+  const size = Math.max(4096, Math.ceil(bytes / 4096) * 4096);
+  const opts = [`size=${size}`, ...(o.inodes !== undefined ? [`nr_inodes=${o.inodes}`] : []), `mode=${o.mode}`, ...(o.uid !== undefined ? [`uid=${o.uid}`, `gid=${o.gid ?? o.uid}`] : []), 'nosuid', 'nodev'];
+  await execFile('mount', ['-t', 'tmpfs', '-o', opts.join(','), o.name, dir]);
+}
+
 /** Mounts a tmpfs of `bytes` (rounded up to a page) on `dir`, owned by uid:gid. */
 export async function mountSizedWorkspace(dir: string, bytes: number, uid: number, gid: number): Promise<void> {
-  const size = Math.max(4096, Math.ceil(bytes / 4096) * 4096);
-  await execFile('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755,uid=${uid},gid=${gid},nosuid,nodev`, 'corral-workspace', dir]);
+  await mountSizedTmpfs(dir, bytes, { name: 'corral-workspace', mode: '0755', uid, gid });
 }
 
 /** Mount points at or below `dir`, deepest first (from this process's mount table). */

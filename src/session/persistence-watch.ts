@@ -9,9 +9,9 @@
 // places are looked at (lstat, below real directories only: a symlink anywhere on the way is not
 // followed) after every tool call; a file that appeared or changed becomes a `file` event and a persistence alert attributed to that call.
 import { lstatSync, opendirSync } from 'node:fs';
-import { readPlainFile, realDirs } from './plain-file.js';
 import { join } from 'node:path';
 import { gitConfigExecEntries } from './git-config-exec.js';
+import { readPlainFile, realDirs } from './plain-file.js';
 
 /** What a planted file there does, and its ATT&CK technique. */
 export interface PersistencePlace { what: string; attack: string[]; severity: 'medium' | 'high' }
@@ -26,7 +26,6 @@ const SSH: PersistencePlace = { what: 'SSH login file (authorized_keys or rc)', 
 const gitConfigPlace = (first: string): PersistencePlace => ({ what: `repository git config that makes git run a command on ordinary use, also when the user or a harness runs git there (${first})`, attack: ['T1546'], severity: 'high' });
 
 const SHELL_FILES = ['.bashrc', '.bash_profile', '.bash_login', '.bash_logout', '.profile', '.zshrc', '.zprofile', '.zshenv'];
-
 
 /** lstat of root/rel without throwing, only below real directories; undefined when absent. ctime: the agent cannot set it back. */
 function stamp(root: string, rel: string): string | undefined {

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { ResourceSampler } from './resource-sampler.js';
 import { ConnectRing } from './connect-ring.js';
 import { limitAlerts } from './limit-alerts.js';
-import { mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
+import { mountSizedTmpfs, mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
 import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -325,7 +325,7 @@ export class Session {
     // (inodes capped too, one per 8 KiB of the layer: a flood of empty files gets ENOSPC, not an OOM kill)
     const inodes = Math.max(4096, Math.floor(size / 8192));
     try {
-      await execFile(['mount', '-t', 'tmpfs', '-o', `size=${size},nr_inodes=${inodes},mode=0700,nosuid,nodev`, 'corral-root-layer', rw]);
+      await mountSizedTmpfs(rw, size, { name: 'corral-root-layer', mode: '0700', inodes });
       for (const d of [upper, work]) mkdirSync(d, { mode: 0o755 });
       chmodSync(upper, 0o755);
       await execFile([helper, host, lower, '0', '0', String(this.hostId), String(this.hostId), 'ro']);
