@@ -2,8 +2,9 @@
 // gateway, inside the lab: output arrives while the call runs (not at its end), an alert arrives
 // as a line of its own, attributed to the call, before the result; the last line is the same
 // result a plain exec answers; bad requests still get plain 4xx answers; a client that goes away
-// mid-stream gets its call stopped (the session is free again at once); and the Python client's
-// on_stdout/on_alert callbacks see the same.
+// mid-stream gets its call stopped (the session is free again at once); the Python client's
+// on_stdout/on_alert callbacks see the same; and a quiet call gets keepalive lines, so a client's
+// read timeout bounds the daemon's silence, not the call's run time.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -23,7 +24,7 @@ before(async () => {
   assertInLab();
   dir = mkdtempSync(join(tmpdir(), 'corral-stream-test-'));
   sock = join(dir, 'corral.sock');
-  d = await CorralDaemon.start({ socketPath: sock, runtime: { home: join(dir, 'home'), sensor: true, poolSize: 1 }, sessionIdleMs: 60_000 });
+  d = await CorralDaemon.start({ socketPath: sock, runtime: { home: join(dir, 'home'), sensor: true, poolSize: 1 }, sessionIdleMs: 60_000, streamKeepaliveMs: 400 });
 });
 after(async () => {
   await d?.close();
@@ -170,4 +171,35 @@ test('a streamed exec to a reader that stops reading drops output lines past a b
     assert.ok(dropped > 0, 'output was left out while the reader lagged');
     assert.equal(streamed + dropped, n, 'every byte is either streamed or counted as dropped');
   } finally { await daemonRequest(sock, 'DELETE', `/v1/sessions/${id}`); }
+});
+
+test('a quiet streamed call gets keepalive lines; the Python client\'s timeout bounds the daemon\'s silence, not a call\'s run time', async () => {
+  const id = await openSession('stream-quiet');
+  try {
+    const r = await streamExec(id, { command: 'echo a; sleep 1.6; echo b', step: 1 });
+    assert.equal(r.status, 200, r.raw);
+    const types = r.lines.map((l) => l.line.type);
+    const a = types.indexOf('stdout');
+    const b = types.lastIndexOf('stdout');
+    const quiet = types.slice(a + 1, b).filter((t) => t === 'keepalive').length;
+    assert.ok(quiet >= 2 && quiet <= 5, `keepalive lines during the 1.6 s of quiet (every 0.4 s): ${JSON.stringify(types)}`);
+    assert.equal(types.at(-1), 'result');
+  } finally { await daemonRequest(sock, 'DELETE', `/v1/sessions/${id}`); }
+  // timeout=1: a plain exec of a 2.5 s call (its timeout_ms given), a streamed one with 2.5 s of quiet, a file
+  // call and a one-off run of a 2.5 s command must all answer; before, each died with a socket timeout.
+  const script = `
+import json
+from corral_client import Corral
+c = Corral(timeout=1)
+out = {}
+with c.session(policy="default", episode="py-quiet") as s:
+    out["plain"] = s.exec("sleep 2.5; echo plain", step=1, timeout_ms=20000)["stdout"]
+    out["streamed"] = s.exec("sleep 2.5; echo streamed", step=2, on_stdout=lambda t: None)["stdout"]
+    out["file"] = s.write_file("f.txt", "x", step=3, timeout_ms=20000)["ok"]
+out["run"] = c.run(["sh", "-c", "sleep 2.5; echo run"], timeout_ms=20000)["stdout"]
+print(json.dumps(out))
+`;
+  const py = await runPythonClient(script, sock);
+  assert.equal(py.code, 0, py.stderr);
+  assert.deepEqual(JSON.parse(py.stdout), { plain: 'plain\n', streamed: 'streamed\n', file: true, run: 'run\n' });
 });

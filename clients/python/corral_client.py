@@ -20,6 +20,9 @@ import os
 import socket
 
 DEFAULT_SOCKET = "/run/corral/corral.sock"
+# A streamed exec sends a keepalive line after this much silence (src/server/exec-stream.ts).
+STREAM_KEEPALIVE_S = 5
+_UNBOUNDED = object()
 
 
 class CorralError(Exception):
@@ -43,15 +46,30 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
 
 
 class Corral:
+    """timeout: seconds the daemon may stay silent (connecting, sending, waiting for an answer); None waits
+    forever. A tool call's own run time does not count against it: a plain exec, file call or run answers
+    when the call ends, so its wait is the timeout plus the call's timeout_ms (without timeout_ms, unbounded:
+    the daemon ends every call at its policy's timeout); a streamed exec gets a keepalive line after every
+    5 s of quiet, so there the timeout (at least 2 keepalives) holds through a quiet `pip install`."""
+
     def __init__(self, socket_path=None, timeout=None):
         self.socket_path = socket_path or os.environ.get("CORRAL_SOCKET") or DEFAULT_SOCKET
         self.timeout = timeout
 
-    def request(self, method, path, body=None):
+    def _answer_wait(self, call_timeout_ms):
+        """The read timeout for the answer of a request that runs a tool call."""
+        if self.timeout is None or call_timeout_ms is None:
+            return None
+        return self.timeout + call_timeout_ms / 1000
+
+    def request(self, method, path, body=None, wait=_UNBOUNDED):
+        """wait: the read timeout once the request is sent (default: the client's timeout)."""
         conn = _UnixHTTPConnection(self.socket_path, self.timeout)
         try:
             data = None if body is None else json.dumps(body)
             conn.request(method, path, data, {"content-type": "application/json"} if data else {})
+            if wait is not _UNBOUNDED and conn.sock is not None:
+                conn.sock.settimeout(wait)
             res = conn.getresponse()
             answer = json.loads(res.read() or b"{}")
         finally:
@@ -66,6 +84,9 @@ class Corral:
         conn = _UnixHTTPConnection(self.socket_path, self.timeout)
         try:
             conn.request("POST", path, json.dumps(body), {"content-type": "application/json"})
+            if self.timeout is not None and conn.sock is not None:
+                # (the daemon sends a keepalive line after STREAM_KEEPALIVE_S of quiet)
+                conn.sock.settimeout(max(self.timeout, 2 * STREAM_KEEPALIVE_S))
             res = conn.getresponse()
             if res.status != 200:
                 err = json.loads(res.read() or b"{}").get("error", {})
@@ -88,7 +109,7 @@ class Corral:
         for k, v in (("policy", policy), ("allow", allow), ("labels", labels), ("timeout_ms", timeout_ms)):
             if v is not None:
                 body[k] = v
-        return self.request("POST", "/v1/run", body)
+        return self.request("POST", "/v1/run", body, wait=self._answer_wait(timeout_ms))
 
     def session(self, policy=None, allow=None, run=None, episode=None, labels=None, keep_after_client_exit=None, workspace=None, mounts=None, root=None, workspace_path=None, root_writable=None):
         """A sandbox for one episode. It is closed when this process exits, unless keep_after_client_exit.
@@ -120,7 +141,7 @@ class Session:
                                   ("tool_call_id", tool_call_id), ("timeout_ms", timeout_ms), ("max_output", max_output),
                                   ("stdin", stdin)) if v is not None}
         if on_stdout is None and on_stderr is None and on_alert is None:
-            return self.corral.request("POST", f"/v1/sessions/{self.id}/exec", body)
+            return self.corral.request("POST", f"/v1/sessions/{self.id}/exec", body, wait=self.corral._answer_wait(timeout_ms))
         body["stream"] = True
         for line in self.corral.stream(f"/v1/sessions/{self.id}/exec", body):
             kind = line.get("type")
@@ -130,6 +151,8 @@ class Session:
                 on_stderr(line["data"])
             elif kind == "alert" and on_alert:
                 on_alert(line["alert"])
+            elif kind == "keepalive":
+                continue
             elif kind == "result":
                 return {k: v for k, v in line.items() if k != "type"}
             elif kind == "error":
@@ -141,7 +164,7 @@ class Session:
     # writes. The answer has "ok" and, when the operation does not apply, "problem" (what the agent reads).
     def _file(self, body, step, tool_call_id, timeout_ms):
         body.update({k: v for k, v in (("step", step), ("tool_call_id", tool_call_id), ("timeout_ms", timeout_ms)) if v is not None})
-        return self.corral.request("POST", f"/v1/sessions/{self.id}/files", body)
+        return self.corral.request("POST", f"/v1/sessions/{self.id}/files", body, wait=self.corral._answer_wait(timeout_ms))
 
     def write_file(self, path, content, append=False, step=None, tool_call_id=None, timeout_ms=None):
         """Writes text (str) or bytes to path (relative paths are under /workspace); parent directories are created."""

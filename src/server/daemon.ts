@@ -49,6 +49,8 @@ export interface DaemonOptions {
   alertWebhook?: { url: string; minSeverity?: Severity };
   /** Publish every event to NATS JetStream (store/nats-publisher.ts) for `corral collect`; host names this machine. */
   publish?: { url: string; host: string; security?: import('../store/nats-options.js').NatsSecurity };
+  /** Silence after which a streamed exec sends a `keepalive` line (exec-stream.ts; default KEEPALIVE_MS). */
+  streamKeepaliveMs?: number;
 }
 
 export interface RequestLogEntry {
@@ -330,7 +332,7 @@ export class CorralDaemon {
   /** exec with `stream: true`: NDJSON lines of output and alerts as they come, then the result (exec-stream.ts). */
   private async execStreamed(id: string, res: http.ServerResponse, r: ExecRequest): Promise<{ status: number; body: unknown; streamed: true }> {
     const h = this.idle(id);
-    const stream = new ExecStream(res);
+    const stream = new ExecStream(res, this.opts.streamKeepaliveMs);
     stream.watchAlerts(id, (fn) => { this.runtime.on('event', fn); return () => { this.runtime.off('event', fn); }; });
     try {
       const x = await this.call(h, res, { ...execSpec(r), onOutput: (which, text) => stream.output(which, text) });

@@ -9,6 +9,9 @@
 // HIGH_WATER bytes waiting to be sent, output lines are left out and counted (a `dropped` line says
 // how much, once the reader catches up); alerts and the result, which carries the whole output,
 // are always sent. (JSON escaping can make a line 6× its output: control bytes become \u00XX.)
+// A call that prints nothing for a while still gets a `keepalive` line every KEEPALIVE_MS, so a
+// client's read timeout bounds how long the *daemon* may be silent, not how long a quiet
+// `pip install` may run, and a client can tell a hung daemon from a quiet call.
 import type http from 'node:http';
 import { alertJson } from '../events/alert-json.js';
 import type { AlertEvent, CorralEvent } from '../events/event.js';
@@ -16,9 +19,13 @@ import type { AlertEvent, CorralEvent } from '../events/event.js';
 /** Bytes waiting to be sent to a slow reader past which output lines are dropped (not alerts, not the result). */
 export const HIGH_WATER = 4 << 20;
 
+/** Silence after which a `keepalive` line is sent (clients should read with a timeout above this). */
+export const KEEPALIVE_MS = 5_000;
+
 export type ExecStreamLine =
   | { type: 'stdout' | 'stderr'; data: string }
   | { type: 'dropped'; stdout: number; stderr: number }
+  | { type: 'keepalive' }
   | { type: 'alert'; alert: ReturnType<typeof alertJson> }
   | ({ type: 'result' } & Record<string, unknown>)
   | { type: 'error'; error: { kind: string; message: string } };
@@ -26,11 +33,19 @@ export type ExecStreamLine =
 /** One streamed exec answer: headers at once, a JSON line per piece, closed by a result or an error. */
 export class ExecStream {
   private unsubscribe: () => void = () => {};
+  private lastWrite = Date.now();
+  private readonly keepalive: NodeJS.Timeout;
 
-  constructor(private readonly res: http.ServerResponse) {
+  constructor(private readonly res: http.ServerResponse, keepaliveMs = KEEPALIVE_MS) {
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
     // (headers now, so a client sees the call accepted before its first output)
     res.flushHeaders();
+    const tick = Math.max(50, Math.floor(keepaliveMs / 5));
+    this.keepalive = setInterval(() => {
+      if (Date.now() - this.lastWrite >= keepaliveMs) this.line({ type: 'keepalive' });
+    }, tick);
+    this.keepalive.unref();
+    res.once('close', () => clearInterval(this.keepalive));
   }
 
   /** Forwards the session's alerts while the call runs (`subscribe` returns its unsubscribe). */
@@ -58,6 +73,7 @@ export class ExecStream {
 
   /** The last line: the call's result, or why it could not be run or answered. */
   end(last: ExecStreamLine): void {
+    clearInterval(this.keepalive);
     this.unsubscribe();
     this.sayDropped();
     this.line(last);
@@ -66,6 +82,7 @@ export class ExecStream {
 
   private line(l: ExecStreamLine): void {
     if (this.res.writableEnded || this.res.destroyed) return;
+    this.lastWrite = Date.now();
     this.res.write(`${JSON.stringify(l)}\n`);
   }
 }
