@@ -170,10 +170,11 @@ test('after the call: only calls that left a process running, within the lag and
     call('ep-1', 0, 0, 10, 'nohup ./beacon -o 203.0.113.50:3333 &'),
     call('ep-1', 1, 1, 10, 'python train.py'),
     call('ep-1', 2, 8, 10, 'ls'), // episode ends at 8m10s
+    call('ep-2', 0, 8.5, 10, 'pwd'), // the address is another episode's from 8m30s
   ];
   const records = [...background(), alert(3, '203.0.113.50', { dport: 3333, category: 'mining' }), alert(9, '203.0.113.50', { dport: 3333, category: 'mining' })];
   const r = await investigateRecords({ records, spans, lagMs: 10 * MIN });
-  assert.equal(r.counts.linkedAlerts, 1, 'the alert after the episode ended is not linked');
+  assert.equal(r.counts.linkedAlerts, 1, 'the alert after the address went to another episode is not linked');
   const a = r.alerts[0]!;
   assert.deepEqual(a.candidates.map((c) => r.calls[c.call]!.tool_call_id), ['ep-1:0'], 'python train.py (no background process) is no lag candidate');
   assert.equal(a.candidates[0]!.timing, 'after');

@@ -7,6 +7,7 @@ import type { AlertTable, KeyAlerts } from './alert-table.js';
 import { lowerBound } from './columns.js';
 import { commandPattern, mentionsDestination, type CommandRules, type RuleHit } from './command-evidence.js';
 import { computeEnrichment, type EnrichmentResult } from './enrichment.js';
+import { KeyTenancy } from './key-tenancy.js';
 import type { LinkState } from './linker.js';
 import type { AlertOut, CallRef, LinkEvidence, Timing } from './model.js';
 
@@ -51,8 +52,9 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
     if (!ka) { ka = key.startsWith('ip:') ? byIp.get(key.slice(3)) : byHost.get(key.slice(5)); if (ka) keyAlerts.set(key, ka); }
     return ka;
   };
-  const epEnd = new Map<string, number>();
-  for (const e of state.episodes) epEnd.set(e.episode, e.end);
+  const epSpan = new Map<string, { start: number; end: number }>();
+  for (const e of state.episodes) epSpan.set(e.episode, { start: e.start, end: e.end });
+  const tenancy = new KeyTenancy(state.episodes);
 
   // 1. Exact windows (the lag now capped at the episode's end): alert → raw links.
   const raw = new Map<number, { c: number; timing: Timing; offsetMs: number; via: string }[]>();
@@ -64,13 +66,19 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
   const { skewMs, lagMs, graceMs } = opts;
   state.candidates.forEach((cand, c) => {
     const s = cand.span;
-    const lastCallEnd = epEnd.get(s.episode) ?? s.end;
+    const ep = epSpan.get(s.episode);
+    const lastCallEnd = ep?.end ?? s.end;
     for (const k of cand.keys) {
       const ka = lookup(k.key);
       if (!ka) continue;
       // The sandbox outlives the episode's last call (a final model turn, grading): a placement
-      // that binds the address until `to` says how long; without one the last call's end is all we know.
-      const lagEnd = Math.max(s.end, Math.min(s.end + lagMs, Number.isFinite(k.to) ? Math.max(lastCallEnd, k.to) : lastCallEnd));
+      // that binds the address until `to` says how long; without one, the address is this
+      // episode's alone until another episode uses it (key-tenancy.ts), or no later than the
+      // last call when another ran under it at the same time (NAT). Only a call that left a
+      // process running is linked that late (the grace check below).
+      const bound = Number.isFinite(k.to) ? Math.max(lastCallEnd, k.to)
+        : cand.detached && ep ? Math.max(lastCallEnd, tenancy.soleUntil(k.key, s.episode, ep.start, lastCallEnd)) : lastCallEnd;
+      const lagEnd = Math.max(s.end, Math.min(s.end + lagMs, bound));
       const lo = Math.max(s.start, k.from) - skewMs;
       const hi = Math.min(lagEnd, k.to) + skewMs;
       const viaHost = k.key.startsWith('host:');
