@@ -54,3 +54,17 @@ test('a session closed while a streamed exec or a file call runs leaves none of 
   }
   assert.deepEqual(left, [], 'no cgroup directory of a session closed mid-call is left');
 });
+
+test('a call stopped by its session\'s close says so (cancelled), in its result and its toolcall.end', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'cmc-why', root: join(dir, 'img'), rootWritable: true });
+  let first!: () => void;
+  const started = new Promise<void>((r) => { first = r; });
+  const call = s.exec({ command: 'echo start; sleep 30', step: 1, toolCallId: 'why-1', onOutput: () => first() });
+  await started;
+  await s.close();
+  const r = await call;
+  // (before, a bare exit 137 with no reason: a trainer could not tell it from an OOM kill)
+  assert.equal(r.cancelled, 'the session was closed');
+  const end = fx.rt.store.query({ session: s.id, kind: ['toolcall.end'] }).find((e) => e.tool_call === 'why-1');
+  assert.equal(end?.payload.cancelled, 'the session was closed');
+});
