@@ -177,7 +177,14 @@ export class Cgroup {
       this.kill();
       await new Promise((r) => setTimeout(r, 10));
     }
-    for (const d of this.dirs()) removeTree(d);
+    // A v1 hierarchy still lists a killed process until its parent reaps it (cgroup2's populated
+    // already says no), and its directory is busy until then: a session closed mid-call left its
+    // v1 cgroups behind for good in a long-lived runtime. Retried briefly (at most ~2 s).
+    for (let attempt = 0; attempt < 100; attempt++) {
+      for (const d of this.dirs()) removeTree(d);
+      if (!this.dirs().some((d) => existsSync(d))) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 }
 

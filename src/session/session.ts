@@ -1215,6 +1215,8 @@ export class Session {
     this.repeats.flush();
     this.flushDetections();
     this.stats = this.cgroup.stats();
+    // (a call still running is stopped from outside: its result and toolcall.end say so, not a bare 137)
+    if (this.current?.running) this.current.cancelled ??= 'the session was closed';
     this.cgroup.kill();
     if (this.holder && this.holder.exitCode === null && this.holder.signalCode === null) {
       await new Promise<void>((r) => { this.holder!.once('exit', () => r()); setTimeout(r, 2000).unref(); });
