@@ -1189,8 +1189,7 @@ export class Session {
     return { toolCallId, step, exitCode: 126, signal: null, durationMs: 0, timedOut: false, stdout: '', stderr, alerts: [] };
   }
 
-  /** Kills the running tool call's processes (its client went away); the call then ends as usual. */
-  /** Kills the running call's processes; why (e.g. "SIGINT": the operator) is recorded in its toolcall.end. */
+  /** Kills the running call's processes (its client went away, the operator's SIGINT); the call then ends as usual, with why in its result and toolcall.end. */
   cancelRunning(why?: string): void {
     if (!this.current?.running) return;
     this.current.cancelled ??= why ?? 'cancelled';

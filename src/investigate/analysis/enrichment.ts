@@ -7,6 +7,7 @@ import type { KeyAlerts } from './alert-table.js';
 import { inIntervals, lowerBound, mergeIntervals, unionLength } from './columns.js';
 import type { LinkState } from './linker.js';
 import type { Enrichment, KeyEnrichment } from './model.js';
+import { ConnectionGrouper } from './same-connection.js';
 import { betaQuantile, rateTest, stratifiedRateTest, type RateStratum } from './stats.js';
 
 export interface EnrichmentResult {
@@ -37,15 +38,15 @@ const DST_PRIOR = 2;
  */
 export const ENRICHMENT_QUANTILE = 0.05;
 
-/**
- * @param dstOf  destination id of alert number a
- */
 
 /**
  * @param keyAlerts   alerts per key ('ip:…' / 'host:…'), sorted by time
  * @param inside      per alert number: 1 when a tool-call window (± skew) on its key contains it
  * @param evidenced   per alert number: 1 when an alert inside a call has command evidence (rule, destination named)
  * @param explained   per alert number: 1 when an alert outside calls has a convincing lag explanation
+ * @param dstOf       destination id of alert number a
+ * @param connOf      alert number a's flow (source, destination, port) and sensor (file, rule): the
+ *                    records of one connection count once, as one observation (same-connection.ts)
  */
 /** Plain-inside and background alerts of one source to one destination (times ascending). */
 interface Cell { inside: number; background: number; times: number[]; kinds: number[] }
@@ -59,7 +60,7 @@ function countIn(c: Cell, from: number, to: number): { inside: number; backgroun
   return { inside, background };
 }
 
-export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: LinkState, inside: Uint8Array, evidenced: Uint8Array, explained: Uint8Array, skewMs: number, dstOf: (a: number) => number, burstMs: number): EnrichmentResult {
+export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: LinkState, inside: Uint8Array, evidenced: Uint8Array, explained: Uint8Array, skewMs: number, dstOf: (a: number) => number, connOf: (a: number) => { flow: string; sensor: string }, burstMs: number): EnrichmentResult {
   // Observation windows: the episodes that ran under each key (clipped to the key's validity).
   const windows = new Map<string, [number, number][]>();
   const hostVotes = new Map<string, Map<string, number>>();
@@ -93,10 +94,14 @@ export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: Link
     const dsts = new Map<number, Cell>();
     byDst.set(x.key, dsts);
     const lo = lowerBound(ka.ts, merged[0]?.[0] ?? Infinity);
+    const conns = new ConnectionGrouper();
     for (let j = lo; j < ka.ts.length; j++) {
       const a = ka.idx[j]!;
       if (counted[a] || !inIntervals(merged, ka.ts[j]!)) continue;
       counted[a] = 1;
+      // (another sensor's record of a connection already counted: not a second coincidence)
+      const c = connOf(a);
+      if (!conns.add(c.flow, c.sensor, ka.ts[j]!).isNew) continue;
       total++;
       const d = dstOf(a);
       const dc = dsts.get(d) ?? { inside: 0, background: 0, times: [], kinds: [] };

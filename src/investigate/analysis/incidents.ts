@@ -3,6 +3,7 @@
 // each group from the per-alert probabilities, flags ambiguous attributions (shared NAT) with
 // the runner-up, and ranks the incidents by severity, size, rarity and confidence.
 import type { AlertOut, Attribution, CallRef, Incident } from './model.js';
+import { ConnectionGrouper } from './same-connection.js';
 
 export interface IncidentOptions {
   /** Alerts further apart than this start a new incident. */
@@ -91,17 +92,33 @@ function describe(group: number[], alerts: AlertOut[], calls: CallRef[]): Incide
     }
     links.push(mine);
   });
+  // The EM's observations are connections, not log lines (same-connection.ts): the records of one
+  // connection become one observation, each call's likelihood its best over those records.
+  const grouper = new ConnectionGrouper();
+  const conn = group.map((i) => { const a = alerts[i]!; return grouper.add(`${a.src}|${a.dst}|${a.dport ?? -1}`, `${a.file}|${a.rule ?? ''}`, a.ts).id; });
+  const m = grouper.count;
+  const obsNoise = new Float64Array(m), obsRecords = new Float64Array(m);
+  const obsLinks: { k: number; s: number }[][] = Array.from({ length: m }, () => []);
+  for (let pos = 0; pos < n; pos++) {
+    const o = conn[pos]!;
+    obsNoise[o]! += noise[pos]!; obsRecords[o]! += 1;
+    for (const l of links[pos]!) {
+      const have = obsLinks[o]!.find((x) => x.k === l.k);
+      if (have) have.s = Math.max(have.s, l.s); else obsLinks[o]!.push({ k: l.k, s: l.s });
+    }
+  }
+  for (let o = 0; o < m; o++) obsNoise[o] = obsNoise[o]! / obsRecords[o]!;
   const K = slot.size;
   let pi = new Float64Array(K + 1).fill(1 / (K + 1));
   const resp = new Float64Array(K + 1); // Σ_i r_ik
   const logNone = new Float64Array(K + 1); // Σ_i log(1 − r_ik)
   for (let it = 0; it <= EM_ITERATIONS; it++) {
     resp.fill(0); logNone.fill(0);
-    for (let pos = 0; pos < n; pos++) {
-      let z = pi[0]! * noise[pos]!;
-      for (const l of links[pos]!) z += pi[l.k]! * l.s;
-      resp[0]! += (pi[0]! * noise[pos]!) / z;
-      for (const l of links[pos]!) {
+    for (let o = 0; o < m; o++) {
+      let z = pi[0]! * obsNoise[o]!;
+      for (const l of obsLinks[o]!) z += pi[l.k]! * l.s;
+      resp[0]! += (pi[0]! * obsNoise[o]!) / z;
+      for (const l of obsLinks[o]!) {
         const r = (pi[l.k]! * l.s) / z;
         resp[l.k]! += r;
         logNone[l.k]! += Math.log1p(-Math.min(r, 1 - 1e-15));
@@ -109,7 +126,7 @@ function describe(group: number[], alerts: AlertOut[], calls: CallRef[]): Incide
     }
     if (it === EM_ITERATIONS) break;
     const next = new Float64Array(K + 1);
-    for (let k = 0; k <= K; k++) next[k] = (resp[k]! + EM_PSEUDO) / (n + EM_PSEUDO * (K + 1));
+    for (let k = 0; k <= K; k++) next[k] = (resp[k]! + EM_PSEUDO) / (m + EM_PSEUDO * (K + 1));
     pi = next;
   }
   const calledBy = [...slot].map(([call, k]) => ({ call, k, explains: resp[k]!, confidence: -Math.expm1(logNone[k]!) }))

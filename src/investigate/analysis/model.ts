@@ -52,7 +52,7 @@ export interface AlertOut {
 
 export interface Attribution {
   call: number;
-  /** Expected number of the incident's alerts this call explains (sum of its per-alert p). */
+  /** Expected number of the incident's connections this call explains (its posterior summed over them; the records of one connection count once). */
   explains: number;
   /** Posterior probability that this call caused (part of) the incident. */
   confidence: number;

@@ -150,7 +150,8 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
       }
     }
   }
-  const enrichment = computeEnrichment(keyAlerts, state, inside, evidenced, explained, skewMs, (a) => table.dst.data[a]!, opts.gapMs);
+  const enrichment = computeEnrichment(keyAlerts, state, inside, evidenced, explained, skewMs, (a) => table.dst.data[a]!,
+    (a) => ({ flow: `${table.src.data[a]!},${table.dst.data[a]!},${table.dport.data[a]!}`, sensor: `${table.file.data[a]!},${table.rule.data[a]!}` }), opts.gapMs);
 
   // 5. Score and normalise per alert.
   const alerts: AlertOut[] = [];
