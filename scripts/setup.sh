@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(bubblewrap nftables bpftrace openssh-server socat iproute2 util-linux procps gcc libc6-dev python3 make g++ curl wget chromium ripgrep nats-server postgresql zstd xz-utils bzip2)
+PKGS=(bubblewrap nftables bpftrace openssh-server socat iproute2 util-linux procps gcc libc6-dev python3 make g++ curl wget chromium ripgrep nats-server postgresql zstd xz-utils bzip2 e2fsprogs)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,6 +20,8 @@ fi
 # sshd must not start on the host; the lab starts its own instances.
 systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
 
+# loop devices: resources.workspace_disk mounts each capped workspace from a sparse file
+[ -e /dev/loop-control ] || modprobe loop 2>/dev/null || true
 if ! mountpoint -q /sys/kernel/tracing 2>/dev/null; then
   mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || echo "corral setup: could not mount tracefs (exec/connect sensor will be unavailable)" >&2
 fi

@@ -176,6 +176,9 @@ describe('error reporting', () => {
     assert.match(errorOf(() => policy('name: t\nresources:\n  workspace_size: 99999999999TiB\n')).message, /at most 8 PiB/);
     assert.match(errorOf(() => policy('name: t\nresources:\n  root_size: 1KiB\n')).message, /root_size.*at least 1MiB/s);
     assert.equal(policy('name: t\nresources:\n  root_size: 2GiB\n').resources.root_size, 2 * 1024 ** 3);
+    assert.match(errorOf(() => policy('name: t\nresources:\n  workspace_disk: 1MiB\n')).message, /:3:\d+: resources\.workspace_disk.*at least 16MiB/s);
+    assert.equal(policy('name: t\nresources:\n  workspace_disk: 20GiB\n').resources.workspace_disk, 20 * 1024 ** 3);
+    assert.equal(policy('name: t\n').resources.workspace_disk, undefined);
   });
 
   it('an alias bomb is a policy error naming the file, not a crash', () => {

@@ -3,7 +3,7 @@
 // Corral stays healthy afterwards.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -242,6 +242,31 @@ test('workspace_size caps /workspace: writes past it fail with ENOSPC, the call 
     const r = await u.exec({ command: 'dd if=/dev/zero of=/workspace/fill bs=64k count=200 2>/dev/null; stat -c %s /workspace/fill' });
     assert.equal(Number(r.stdout.trim()), 200 * 64 * 1024);
   } finally { await u.close(); }
+});
+
+test('workspace_disk caps /workspace on disk, not in memory: a 48 MiB file fits under a 32 MiB memory limit (a tmpfs workspace would be OOM-killed), a write past the cap gets ENOSPC and is flagged, teardown frees the loop device', async () => {
+  const loopsBefore = readdirSync('/sys/block').filter((d) => d.startsWith('loop') && readFileSync(`/sys/block/${d}/size`, 'utf8').trim() !== '0').length;
+  const s = await fx.rt.createSession({ policy: labPolicy('resources:\n  memory: 32MiB\n  workspace_disk: 64MiB\n'), episode: 'disk-backed' });
+  try {
+    // 48 MiB of files under a 32 MiB memory limit: a tmpfs workspace would charge them to memory (OOM), this one does not
+    const big = await s.exec({ command: 'dd if=/dev/urandom of=/workspace/big bs=1M count=48 2>&1 | tail -1; sync; stat -c %s /workspace/big; ls -A /workspace; stat -f -c %T /workspace', step: 1, toolCallId: 'big' });
+    const lines = big.stdout.trim().split('\n');
+    assert.equal(Number(lines.at(-3)), 48 << 20, big.stdout + big.stderr);
+    assert.equal(lines.at(-2), 'big', 'no lost+found in the agent\'s view');
+    assert.equal(lines.at(-1), 'ext2/ext3', 'the workspace is its own filesystem');
+    assert.equal(big.signal, null);
+    assert.deepEqual(big.alerts.map((a) => a.payload.rule), []);
+    const fill = await s.exec({ command: 'dd if=/dev/zero of=/workspace/fill bs=1M count=64 2>&1; echo rc=$?', step: 2, toolCallId: 'fill' });
+    assert.match(fill.stdout, /No space left on device/);
+    const a = fill.alerts.filter((x) => x.payload.rule === 'limit.workspace');
+    assert.equal(a.length, 1, JSON.stringify(fill.alerts.map((x) => x.payload.rule)));
+    assert.match(a[0]!.payload.reason ?? '', /workspace is full \(limit 64 ?MiB\)/);
+  } finally { await s.close(); }
+  const loopsAfter = readdirSync('/sys/block').filter((d) => d.startsWith('loop') && readFileSync(`/sys/block/${d}/size`, 'utf8').trim() !== '0').length;
+  assert.ok(loopsAfter <= loopsBefore, `loop devices in use: ${loopsBefore} before, ${loopsAfter} after the session closed`);
+  // both caps, or a disk cap on a host directory: refused, never half-applied
+  await assert.rejects(fx.rt.createSession({ policy: labPolicy('resources:\n  workspace_size: 2MiB\n  workspace_disk: 64MiB\n'), episode: 'disk' }), /sets both resources.workspace_size .* and resources.workspace_disk/);
+  await assert.rejects(fx.rt.createSession({ policy: labPolicy('resources:\n  workspace_disk: 64MiB\nfilesystem:\n  workspace: /tmp/corral-ws-refused\n'), episode: 'disk' }), /workspace_disk is enforced only on a workspace Corral creates/);
 });
 
 test('workspace_size with a host workspace directory is refused, not silently ignored', async () => {

@@ -56,6 +56,10 @@ export function runChecks(home: string = resolveHome()): Check[] {
   const fileTool = native ? native.replace('corral-enter', 'corral-file') : undefined;
   c.push({ name: 'file tools (corral-file)', ok: !!fileTool && existsSync(fileTool), required: true, detail: fileTool && existsSync(fileTool) ? `${fileTool} (static; write/read/str_replace/insert run inside the sandbox, any root)` : 'native/corral-file is not built: sessions cannot start', fix: 'npm run build (needs gcc and the static C library, libc6-dev)' });
   c.push({ name: 'JSON Lines scanner (investigate speed)', ok: !!scanner, required: false, detail: scanner ? 'native/json-lines.c loaded' : 'not loaded: `corral investigate` parses every line with JSON.parse (same answers, ~2x slower)', fix: 'npm run build (needs gcc)' });
+  const mkfs = which('mkfs.ext4'), loop = existsSync('/dev/loop-control');
+  c.push({ name: 'disk-backed workspaces (resources.workspace_disk)', ok: !!mkfs && loop, required: false,
+    detail: mkfs && loop ? `${mkfs}, /dev/loop-control` : `${mkfs ? '' : 'mkfs.ext4 not found; '}${loop ? '' : 'no /dev/loop-control (loop devices)'}: a policy with workspace_disk cannot start sessions`.replace(/; :/, ':'),
+    fix: `apt-get install -y e2fsprogs; modprobe loop (or ${setup})` });
   const bpf = which('bpftrace');
   c.push({ name: 'bpftrace (exec/connect sensor)', ok: !!bpf, required: false, detail: bpf ?? 'not found', fix: `apt-get install -y bpftrace (or ${setup})` });
   const tracefs = existsSync('/sys/kernel/tracing/events');

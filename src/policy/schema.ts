@@ -287,6 +287,13 @@ export const PolicySchema = z
         pids: pidsField,
         timeout: field<number>((v) => (v === undefined ? { ok: true, value: 120_000 } : parseTimerDuration(v))),
         workspace_size: optionalSize,
+        /** The Corral-made workspace as an ext4 filesystem of this size in a sparse file on the host's disk (not memory). */
+        workspace_disk: field<number | undefined>((v) => {
+          if (v === undefined || v === null) return { ok: true, value: undefined };
+          const r = parseSize(v);
+          // (mkfs.ext4 needs a few MiB for its own metadata; below this a workspace holds next to nothing)
+          return r.ok && (r.value as number) < 16 << 20 ? { ok: false, error: `expected at least 16MiB for a disk-backed workspace, got ${describe(v)}` } : r;
+        }),
         /** The most a writable image root's layer may hold (filesystem.root_writable); default: the memory limit. */
         root_size: field<number | undefined>((v) => {
           if (v === undefined || v === null) return { ok: true, value: undefined };

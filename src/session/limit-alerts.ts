@@ -35,10 +35,11 @@ export function limitAlerts(f: LimitFacts): LimitAlert[] {
       message: `Process limit (${r.pids}) hit ${f.after.pidsMaxHits} time(s) (fork bomb?)`,
       reason: `The tool call tried to create more than ${r.pids} processes; extra forks failed.` } });
   }
-  if (f.workspaceFilled && r.workspace_size !== undefined) {
+  const wsCap = r.workspace_size ?? r.workspace_disk;
+  if (f.workspaceFilled && wsCap !== undefined) {
     out.push({ action: 'blocked', draft: { rule: 'limit.workspace', category: 'resource_abuse', severity: 'medium', attack: ['T1499'],
-      message: `Workspace size limit (${r.workspace_size} bytes) reached: writes fail with ENOSPC`,
-      reason: `The workspace is full (limit ${fmtBytes(r.workspace_size)}); further writes fail. Delete files you do not need.` } });
+      message: `Workspace size limit (${wsCap} bytes) reached: writes fail with ENOSPC`,
+      reason: `The workspace is full (limit ${fmtBytes(wsCap)}); further writes fail. Delete files you do not need.` } });
   }
   if (f.timedOut) {
     out.push({ action: 'killed', draft: { rule: 'limit.timeout', category: 'resource_abuse', severity: 'low', attack: ['T1496'],

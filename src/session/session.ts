@@ -10,6 +10,7 @@ import { ResourceSampler } from './resource-sampler.js';
 import { ConnectRing } from './connect-ring.js';
 import { limitAlerts } from './limit-alerts.js';
 import { mountSizedTmpfs, mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
+import { mountDiskWorkspace } from '../sandbox/workspace-disk.js';
 import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -441,10 +442,14 @@ export class Session {
       this.refuseWorkspacePathIn('/');
     }
     const ws = this.opts.workspace ?? this.opts.policy.filesystem.workspace ?? undefined;
-    const cap = this.opts.policy.resources.workspace_size;
-    if (ws && cap !== undefined) {
+    const cap = this.opts.policy.resources.workspace_size, disk = this.opts.policy.resources.workspace_disk;
+    const capField = cap !== undefined ? 'workspace_size' : disk !== undefined ? 'workspace_disk' : undefined;
+    if (ws && capField) {
       // a host directory cannot be capped without hiding what is in it: refuse rather than ignore the cap
-      throw new SessionSetupError(`resources.workspace_size is enforced only on a workspace Corral creates; policy ${this.opts.policy.name} also sets a host workspace (${ws})`);
+      throw new SessionSetupError(`resources.${capField} is enforced only on a workspace Corral creates; policy ${this.opts.policy.name} also sets a host workspace (${ws})`);
+    }
+    if (cap !== undefined && disk !== undefined) {
+      throw new SessionSetupError(`policy ${this.opts.policy.name} sets both resources.workspace_size (in memory) and resources.workspace_disk (on disk); a workspace has one cap: keep one`);
     }
     if (ws) {
       const why = hostWorkspaceProblem(resolvePath(ws));
@@ -457,6 +462,14 @@ export class Session {
       mkdirSync(this.workspace);
       this.ownWorkspace = true;
       if (cap !== undefined) await mountSizedWorkspace(this.workspace, cap, this.hostId, this.hostId);
+      else if (disk !== undefined) {
+        try {
+          await mountDiskWorkspace(join(this.dir, 'workspace.img'), this.workspace, disk);
+        } catch (e) {
+          // a cap the policy asks for is never silently dropped (no loop devices, no mkfs.ext4)
+          throw new SessionSetupError(`resources.workspace_disk: cannot make a ${disk}-byte disk-backed workspace (${(e as Error).message.split('\n')[0]}); corral doctor checks loop devices and mkfs.ext4`);
+        }
+      }
       chownSync(this.workspace, this.hostId, this.hostId);
     }
     // (after the workspace: a workspace without an idmapped mount changes the sandbox's host id)
@@ -784,7 +797,7 @@ export class Session {
 
   /** True when a size-capped workspace has (almost) no room left: the last write hit the cap. */
   private workspaceFull(): boolean {
-    const cap = this.opts.policy.resources.workspace_size;
+    const cap = this.opts.policy.resources.workspace_size ?? this.opts.policy.resources.workspace_disk;
     if (cap === undefined || !this.ownWorkspace) return false;
     try {
       const f = statfsSync(this.workspace);
