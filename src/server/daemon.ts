@@ -196,8 +196,10 @@ export class CorralDaemon {
       return;
     }
     const answer = await this.answer(req, res, path);
-    if (answer.streamed) return; // a stream answers as it goes (and is not an access-log line)
-    send(res, answer.status, answer.body);
+    // A stream answers as it goes; a streamed exec is logged when its call ends (its body is then a
+    // summary for the log), an event stream not at all.
+    if (answer.streamed && answer.body === undefined) return;
+    if (!answer.streamed) send(res, answer.status, answer.body);
     if (this.opts.onRequest) {
       const b = answer.body as { session?: string; exit_code?: number | null; alerts?: unknown[]; error?: { message?: string } };
       this.opts.onRequest({
@@ -336,12 +338,15 @@ export class CorralDaemon {
     stream.watchAlerts(id, (fn) => { this.runtime.on('event', fn); return () => { this.runtime.off('event', fn); }; });
     try {
       const x = await this.call(h, res, { ...execSpec(r), onOutput: (which, text) => stream.output(which, text) });
-      stream.end({ type: 'result', ...execJson(id, x) });
+      const result = execJson(id, x);
+      stream.end({ type: 'result', ...result });
+      return { status: 200, body: result, streamed: true };
     } catch (e) {
       if (!(e instanceof HttpError)) this.runtime.onError(e);
-      stream.end({ type: 'error', error: e instanceof HttpError ? { kind: e.kind, message: e.message } : { kind: 'internal', message: (e as Error).message } });
+      const error = e instanceof HttpError ? { kind: e.kind, message: e.message } : { kind: 'internal', message: (e as Error).message };
+      stream.end({ type: 'error', error });
+      return { status: 200, body: { session: id, error }, streamed: true };
     }
-    return { status: 200, body: undefined, streamed: true };
   }
 
   private async file(id: string, res: http.ServerResponse, r: FileRequest): Promise<Record<string, unknown>> {
