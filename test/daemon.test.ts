@@ -387,6 +387,29 @@ print(json.dumps(out))
   assert.match(out.error[2], /argv/);
 });
 
+test('the Python client: a write over the daemon\'s body limit is a CorralError 413 (the daemon\'s answer), not a broken pipe', async () => {
+  // (the daemon answers 413 without reading the rest of the body, so the client's send fails first)
+  const script = `
+import json
+from corral_client import Corral, CorralError
+out = {}
+with Corral().session(policy="lab-demo", episode="py-big") as s:
+    try:
+        s.write_file("big.bin", b"a" * (33 << 20), step=1)
+        out["big"] = "written"
+    except CorralError as e:
+        out["big"] = [e.status, e.kind, e.message]
+    out["after"] = s.write_file("small.txt", "x", step=2)["ok"]
+print(json.dumps(out))
+`;
+  const r = await runPythonClient(script, sock);
+  assert.equal(r.code, 0, `python exited ${r.code}: ${r.stdout}${r.stderr}`);
+  const out = JSON.parse(r.stdout) as { big: [number, string, string]; after: boolean };
+  assert.deepEqual(out.big.slice(0, 2), [413, 'bad_request'], JSON.stringify(out));
+  assert.match(out.big[2], /body: larger than/);
+  assert.equal(out.after, true, 'the session goes on');
+});
+
 test('corral serve (the CLI): ready line, one access-log line per request, clean stop on SIGTERM', async () => {
   const sock3 = join(dir, 'cli.sock');
   const serve = spawn(process.execPath, [MAIN, 'serve', '--socket', sock3, '--home', join(dir, 'home-cli'), '--no-sensor', '--pool', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -67,7 +67,12 @@ class Corral:
         conn = _UnixHTTPConnection(self.socket_path, self.timeout)
         try:
             data = None if body is None else json.dumps(body)
-            conn.request(method, path, data, {"content-type": "application/json"} if data else {})
+            try:
+                conn.request(method, path, data, {"content-type": "application/json"} if data else {})
+            except (BrokenPipeError, ConnectionResetError):
+                # The daemon answers a body over its limit (413) without reading the rest of it:
+                # its answer is already on the socket, so read that rather than raise a bare pipe error.
+                pass
             if wait is not _UNBOUNDED and conn.sock is not None:
                 conn.sock.settimeout(wait)
             res = conn.getresponse()
