@@ -16,7 +16,7 @@ import type { RuleSource } from '../detect/engine/api.js';
 import { SCREENED_TOOLS, screenToolCall } from '../hook/tool-call-screen.js';
 import { parseReplayInput } from '../trace/replay-input.js';
 import type { FileOperation } from '../session/file-tools.js';
-import { Progress, readTextFile, severityColor, writeInputProblems, type CliIO } from './io.js';
+import { Progress, readTextFile, severityColor, skippedList, writeInputProblems, type CliIO } from './io.js';
 import { makeStyle, safeText, type Style } from './style.js';
 
 export const CHECK_USAGE = `Usage: corral check [options] -- COMMAND...      check one command (or: corral check "COMMAND")
@@ -233,11 +233,12 @@ async function checkCli(argv: string[], io: CheckIO, hookMode: boolean): Promise
     } else {
       const file = v.jsonl!;
       const text = file === '-' ? await readAll(io.stdin ?? process.stdin) : await readTextFile(file);
-      const { episodes, problems } = parseReplayInput(text, file === '-' ? '<stdin>' : file);
+      const { episodes, problems, skipped, skippedTools } = parseReplayInput(text, file === '-' ? '<stdin>' : file);
       writeInputProblems(io, 'corral check', problems);
+      if (skipped) io.stderr.write(`corral check: ${skipped} tool call(s) not screened: ${skippedList(skippedTools)} (as corral replay skips them)\n`);
       for (const ep of episodes) for (const c of ep.calls) items.push({ command: c.command, tool: c.tool, label: `${ep.episode}#${c.step}`, extra: { episode: ep.episode, step: c.step }, ...(c.file ? { file: c.file } : {}) });
       // Nothing readable at all: bad input, never a clean "allow".
-      if (items.length === 0 && problems.length > 0) { io.stderr.write(`corral check: no tool call could be read (${problems.length} bad lines)\n`); return 65; }
+      if (items.length === 0 && (problems.length > 0 || skipped > 0)) { io.stderr.write(`corral check: no tool call could be ${problems.length ? `read (${problems.length} bad lines)` : 'screened'}\n`); return 65; }
     }
   } catch (e) {
     io.stderr.write(`corral check: ${(e as Error).message}\n`);

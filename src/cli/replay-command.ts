@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { Runtime } from '../session/runtime.js';
 import { resolvePolicy, type Policy } from '../policy/index.js';
 import { parseReplayInput, type Episode, type InputProblem } from '../trace/replay-input.js';
-import { alertJson, Progress, readTextFile, renderAlerts, UsageError, writeInputProblems, type CliIO } from './io.js';
+import { alertJson, Progress, readTextFile, renderAlerts, skippedList, UsageError, writeInputProblems, type CliIO } from './io.js';
 import { spoolStdin, stdinWanted, STDIN_NAME } from './stdin-input.js';
 import { makeStyle, safeText } from './style.js';
 import type { AlertEvent } from '../events/event.js';
@@ -18,7 +18,8 @@ export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [-
   ({"episode"?, "messages":[...]} per line), possibly compressed; "-" reads standard input.
   One episode may span files; repeated steps run in file order as ID#2, ID#3. File editors' calls
   (Anthropic's text editor: create, view, str_replace, insert; Write/Edit/Read; write_file/read_file)
-  are done as file operations inside the sandbox, never run as bash; undo_edit and browsers are skipped.
+  are done as file operations inside the sandbox, never run as bash; undo_edit, Edit with replace_all,
+  MultiEdit, NotebookEdit and browsers are not replayed (counted on stderr by tool).
   A canonical line of a file tool: {"episode","step","tool":"str_replace_based_edit_tool","input":{…}}.
   --no-sensor runs without the eBPF sensor (no kernel exec/connect capture; gateway, limits and the
   command screen still record).
@@ -109,6 +110,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   const byEpisode = new Map<string, Episode>();
   const problems: InputProblem[] = [];
   let skipped = 0;
+  const skippedTools: Record<string, number> = {};
   // "-" is standard input (once), spooled like corral investigate's so a compressed pipe reads too.
   const stdin = io.stdin ?? process.stdin;
   const piped = stdinWanted(positionals, stdin);
@@ -123,11 +125,12 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     const r = parseReplayInput(text, f, byEpisode);
     problems.push(...r.problems);
     skipped += r.skipped;
+    for (const [k, n] of Object.entries(r.skippedTools)) skippedTools[k] = (skippedTools[k] ?? 0) + n;
   }
   const episodes = [...byEpisode.values()];
   for (const ep of episodes) ep.calls.sort((a, b) => a.step - b.step);
   writeInputProblems(io, 'corral replay', problems, ' (line skipped)');
-  if (skipped) io.stderr.write(`corral replay: ${skipped} tool call(s) of tools that do not run a command (file editors, browsers) were not replayed\n`);
+  if (skipped) io.stderr.write(`corral replay: ${skipped} tool call(s) not replayed: ${skippedList(skippedTools)} (editor calls that are not one file operation — undo_edit, replace_all, MultiEdit, NotebookEdit, a create without file_text — and tools that run no command)\n`);
   const dup = episodes.map((e) => ({ e, n: e.calls.length - new Set(e.calls.map((c) => c.tool_call_id ?? c.step)).size })).filter((x) => x.n > 0);
   if (dup.length) io.stderr.write(`corral replay: ${dup.length} episode(s) repeat a step or tool call id (first: ${safeText(dup[0]!.e.episode)}); the repeats run in file order and are reported as ID#2, ID#3 …\n`);
   const total = episodes.reduce((n, e) => n + e.calls.length, 0);
