@@ -6,6 +6,7 @@
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Runtime } from '../session/runtime.js';
+import { fileCallProblem } from '../session/file-tools.js';
 import { resolvePolicy, type Policy } from '../policy/index.js';
 import { parseReplayInput, type Episode, type InputProblem } from '../trace/replay-input.js';
 import { alertJson, Progress, readTextFile, renderAlerts, skippedList, UsageError, writeInputProblems, type CliIO } from './io.js';
@@ -68,6 +69,10 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
             const n = (used.get(base) ?? 0) + 1;
             used.set(base, n);
             const toolCallId = n === 1 ? base : `${base}#${n}`;
+            // (a file call refused before it runs — a path under /proc, an empty old text — could not start, as a
+            // command too long to run could not: exit 126 and its error, README's contract; it was exit null)
+            const refused = c.file ? fileCallProblem({ ...c.file, step: c.step, toolCallId }) : undefined;
+            if (refused !== undefined) { results.push({ step: c.step, toolCallId, exitCode: 126, durationMs: 0, error: `file call: ${refused}` }); opts.onStep?.(); continue; }
             try {
               results.push(c.file ? await s.file({ ...c.file, step: c.step, toolCallId }) : await s.exec({ command: c.command, tool: c.tool, step: c.step, toolCallId, stdio: 'pipe' }));
             } catch (e) {
@@ -184,6 +189,10 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     for (const [c, n] of Object.entries(byCategory)) io.stdout.write(`  ${c}: ${n}\n`);
     if (res.alerts.length) io.stdout.write(`${renderAlerts(res.alerts, io, io.stdout)}\n`);
     for (const f of res.failedEpisodes) io.stdout.write(st.red(`  episode ${safeText(f.episode)} failed: ${safeText(f.error)}\n`));
+    // (a call refused before it ran — a file call's bad path, say — is in --json's "error"; people see it too)
+    const notRun = res.outcomes.filter((o) => o.error !== undefined);
+    for (const o of notRun.slice(0, 20)) io.stdout.write(st.yellow(`  episode ${safeText(o.episode)} step ${o.step} (${safeText(o.tool_call_id)}) did not run: ${safeText(o.error!)}\n`));
+    if (notRun.length > 20) io.stdout.write(st.yellow(`  … and ${notRun.length - 20} more tool calls that did not run\n`));
   }
   if (stop.stopped) {
     io.stderr.write(`corral replay: stopped by ${stop.stopped} after ${res.episodesRun} of ${episodes.length} episodes; every sandbox was torn down\n`);
