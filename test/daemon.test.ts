@@ -461,7 +461,13 @@ test('a session dies with the client process that opened it, unless it asked to 
   const now = await listed();
   assert.ok(!now.includes(gone), 'the orphaned session was closed (its background sleep killed with it)');
   assert.ok(now.includes(kept), 'the session that asked to be kept is still open');
+  // A call to the closed session is told why it is gone (a curl that opened one exits at once), not only that it is.
+  const late = await daemonRequest(sock, 'POST', `/v1/sessions/${gone}/exec`, { command: 'true' });
+  assert.equal(late.status, 404);
+  assert.match((late.json as { error: { message: string } }).error.message, /no open session \w+ \(closed when the process that opened it \(pid \d+\) exited; open it with keep_after_client_exit: true/);
   assert.equal((await daemonRequest(sock, 'DELETE', `/v1/sessions/${kept}`)).status, 200);
+  const again = await daemonRequest(sock, 'DELETE', `/v1/sessions/${kept}`);
+  assert.match((again.json as { error: { message: string } }).error.message, /\(closed by DELETE\)/);
 });
 
 test('corral events --follow prints a session\'s events live from the daemon, filtered there', async () => {
