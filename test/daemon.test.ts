@@ -240,6 +240,9 @@ test('bad requests get a 4xx naming the field; the CLI maps them to usage errors
     ['POST', '/v1/sessions/abc/files', { op: 'write', path: 'x', content_base64: 'aGk' }, 400, /^content_base64: not base64: its length must be a multiple of 4/],
     ['POST', '/v1/sessions/abc/files', { op: 'insert', path: 'x', text: 'y' }, 400, /^line: insert needs line/],
     ['POST', '/v1/sessions/abc/files', { op: 'chmod', path: 'x' }, 400, /^op: Invalid enum value/],
+    // (a field of another op is refused: encoding on a write wrote the base64 text as it was, answered ok)
+    ['POST', '/v1/sessions/abc/files', { op: 'write', path: 'x', content: 'aGk=', encoding: 'base64' }, 400, /^encoding: encoding is for read, not write \(a write takes bytes as content_base64\)/],
+    ['POST', '/v1/sessions/abc/files', { op: 'read', path: 'x', old: 'y' }, 400, /^old: old is for str_replace, not read/],
     ['POST', '/v1/sessions/abc/files', { op: 'read', path: 'x' }, 404, /no open session abc/],
     ['GET', '/v1/nothing', undefined, 404, /no route GET \/v1\/nothing/],
   ];
