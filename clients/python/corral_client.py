@@ -50,7 +50,8 @@ class Corral:
     forever. A tool call's own run time does not count against it: a plain exec, file call or run answers
     when the call ends, so its wait is the timeout plus the call's timeout_ms (without timeout_ms, unbounded:
     the daemon ends every call at its policy's timeout); a streamed exec gets a keepalive line after every
-    5 s of quiet, so there the timeout (at least 2 keepalives) holds through a quiet `pip install`."""
+    5 s of quiet, so there the timeout (at least 2 keepalives) holds through a quiet `pip install`. Opening a
+    session starts a sandbox (0.2-3 s) within the timeout alone: keep it above that."""
 
     def __init__(self, socket_path=None, timeout=None):
         self.socket_path = socket_path or os.environ.get("CORRAL_SOCKET") or DEFAULT_SOCKET
