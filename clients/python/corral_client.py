@@ -173,7 +173,7 @@ class Session:
         return self.corral.request("POST", f"/v1/sessions/{self.id}/files", body, wait=self.corral._answer_wait(timeout_ms))
 
     def write_file(self, path, content, append=False, step=None, tool_call_id=None, timeout_ms=None):
-        """Writes text (str) or bytes to path (relative paths are under /workspace); parent directories are created."""
+        """Writes text (str) or bytes to path (relative paths are under the workspace: /workspace or workspace_path); parent directories are created."""
         body = {"op": "write", "path": path, "append": append}
         if isinstance(content, (bytes, bytearray)):
             body["content_base64"] = base64.b64encode(bytes(content)).decode("ascii")
