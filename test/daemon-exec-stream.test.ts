@@ -2,7 +2,8 @@
 // gateway, inside the lab: output arrives while the call runs (not at its end), an alert arrives
 // as a line of its own, attributed to the call, before the result; the last line is the same
 // result a plain exec answers; bad requests still get plain 4xx answers; a client that goes away
-// mid-stream gets its call stopped (the session is free again at once); the Python client's
+// mid-stream gets its call stopped (the session is free again at once); a streamed call has its
+// access-log line once it ends, as a plain one (it had none); the Python client's
 // on_stdout/on_alert callbacks see the same; and a quiet call gets keepalive lines, so a client's
 // read timeout bounds the daemon's silence, not the call's run time.
 import { after, before, test } from 'node:test';
@@ -11,7 +12,7 @@ import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CorralDaemon } from '../src/server/daemon.js';
+import { CorralDaemon, type RequestLogEntry } from '../src/server/daemon.js';
 import { daemonRequest } from '../src/server/daemon-client.js';
 import { assertInLab } from '../src/lab/lab-guard.js';
 import { runPythonClient } from './helpers/python-client.js';
@@ -19,12 +20,14 @@ import { runPythonClient } from './helpers/python-client.js';
 let dir: string;
 let sock: string;
 let d: CorralDaemon;
+/** The daemon's access-log lines (corral serve prints them). */
+const logged: RequestLogEntry[] = [];
 
 before(async () => {
   assertInLab();
   dir = mkdtempSync(join(tmpdir(), 'corral-stream-test-'));
   sock = join(dir, 'corral.sock');
-  d = await CorralDaemon.start({ socketPath: sock, runtime: { home: join(dir, 'home'), sensor: true, poolSize: 1 }, sessionIdleMs: 60_000, streamKeepaliveMs: 400 });
+  d = await CorralDaemon.start({ socketPath: sock, runtime: { home: join(dir, 'home'), sensor: true, poolSize: 1 }, sessionIdleMs: 60_000, streamKeepaliveMs: 400, onRequest: (e) => logged.push(e) });
 });
 after(async () => {
   await d?.close();
@@ -202,4 +205,19 @@ print(json.dumps(out))
   const py = await runPythonClient(script, sock);
   assert.equal(py.code, 0, py.stderr);
   assert.deepEqual(JSON.parse(py.stdout), { plain: 'plain\n', streamed: 'streamed\n', file: true, run: 'run\n' });
+});
+
+test('a streamed exec gets its access-log line when its call ends, like a plain exec', async () => {
+  const id = await openSession('stream-log');
+  try {
+    const r = await streamExec(id, { command: 'sleep 0.3; exit 7', step: 1 });
+    assert.equal(r.lines.at(-1)!.line.type, 'result', r.raw);
+    const line = logged.find((e) => e.path === `/v1/sessions/${id}/exec`);
+    assert.ok(line, `an access-log line for the streamed exec: ${JSON.stringify(logged.slice(-3))}`);
+    assert.equal(line.status, 200);
+    assert.equal(line.session, id);
+    assert.equal(line.exit_code, 7);
+    assert.equal(line.alerts, 0);
+    assert.ok(line.ms >= 300, `its time is the call's: ${line.ms} ms`);
+  } finally { await daemonRequest(sock, 'DELETE', `/v1/sessions/${id}`); }
 });

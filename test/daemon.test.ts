@@ -240,6 +240,9 @@ test('bad requests get a 4xx naming the field; the CLI maps them to usage errors
     ['POST', '/v1/sessions/abc/files', { op: 'write', path: 'x', content_base64: 'aGk' }, 400, /^content_base64: not base64: its length must be a multiple of 4/],
     ['POST', '/v1/sessions/abc/files', { op: 'insert', path: 'x', text: 'y' }, 400, /^line: insert needs line/],
     ['POST', '/v1/sessions/abc/files', { op: 'chmod', path: 'x' }, 400, /^op: Invalid enum value/],
+    // (a field of another op is refused: encoding on a write wrote the base64 text as it was, answered ok)
+    ['POST', '/v1/sessions/abc/files', { op: 'write', path: 'x', content: 'aGk=', encoding: 'base64' }, 400, /^encoding: encoding is for read, not write \(a write takes bytes as content_base64\)/],
+    ['POST', '/v1/sessions/abc/files', { op: 'read', path: 'x', old: 'y' }, 400, /^old: old is for str_replace, not read/],
     ['POST', '/v1/sessions/abc/files', { op: 'read', path: 'x' }, 404, /no open session abc/],
     ['GET', '/v1/nothing', undefined, 404, /no route GET \/v1\/nothing/],
   ];
@@ -387,6 +390,29 @@ print(json.dumps(out))
   assert.match(out.error[2], /argv/);
 });
 
+test('the Python client: a write over the daemon\'s body limit is a CorralError 413 (the daemon\'s answer), not a broken pipe', async () => {
+  // (the daemon answers 413 without reading the rest of the body, so the client's send fails first)
+  const script = `
+import json
+from corral_client import Corral, CorralError
+out = {}
+with Corral().session(policy="lab-demo", episode="py-big") as s:
+    try:
+        s.write_file("big.bin", b"a" * (33 << 20), step=1)
+        out["big"] = "written"
+    except CorralError as e:
+        out["big"] = [e.status, e.kind, e.message]
+    out["after"] = s.write_file("small.txt", "x", step=2)["ok"]
+print(json.dumps(out))
+`;
+  const r = await runPythonClient(script, sock);
+  assert.equal(r.code, 0, `python exited ${r.code}: ${r.stdout}${r.stderr}`);
+  const out = JSON.parse(r.stdout) as { big: [number, string, string]; after: boolean };
+  assert.deepEqual(out.big.slice(0, 2), [413, 'bad_request'], JSON.stringify(out));
+  assert.match(out.big[2], /body: larger than/);
+  assert.equal(out.after, true, 'the session goes on');
+});
+
 test('corral serve (the CLI): ready line, one access-log line per request, clean stop on SIGTERM', async () => {
   const sock3 = join(dir, 'cli.sock');
   const serve = spawn(process.execPath, [MAIN, 'serve', '--socket', sock3, '--home', join(dir, 'home-cli'), '--no-sensor', '--pool', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -438,7 +464,13 @@ test('a session dies with the client process that opened it, unless it asked to 
   const now = await listed();
   assert.ok(!now.includes(gone), 'the orphaned session was closed (its background sleep killed with it)');
   assert.ok(now.includes(kept), 'the session that asked to be kept is still open');
+  // A call to the closed session is told why it is gone (a curl that opened one exits at once), not only that it is.
+  const late = await daemonRequest(sock, 'POST', `/v1/sessions/${gone}/exec`, { command: 'true' });
+  assert.equal(late.status, 404);
+  assert.match((late.json as { error: { message: string } }).error.message, /no open session \w+ \(closed when the process that opened it \(pid \d+\) exited; open it with keep_after_client_exit: true/);
   assert.equal((await daemonRequest(sock, 'DELETE', `/v1/sessions/${kept}`)).status, 200);
+  const again = await daemonRequest(sock, 'DELETE', `/v1/sessions/${kept}`);
+  assert.match((again.json as { error: { message: string } }).error.message, /\(closed by DELETE\)/);
 });
 
 test('corral events --follow prints a session\'s events live from the daemon, filtered there', async () => {

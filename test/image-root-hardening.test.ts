@@ -160,10 +160,17 @@ test('a writable root\'s layer is capped (resources.root_size): filling /usr get
     assert.match(flood.stdout, /^stopped at \d+\n$/, flood.stderr);
     assert.ok(!flood.alerts.some((a) => a.payload.rule === 'limit.memory_oom'));
   } finally { await s.close(); }
-  // the default cap is the session's memory limit
+  // the default cap is half the session's memory limit, so filling /usr gets ENOSPC (the whole limit, the
+  // default before, could never fill: the memory limit came first, and the call was OOM-killed)
   const d = await fx.rt.createSession({ policy: labPolicy('resources:\n  memory: 96MiB\n'), episode: 'layer-size-default', root: join(dir, 'img'), rootWritable: true });
   try {
-    assert.match(mountsAt(sessionDir(d)).find((m) => m.at.endsWith('/root-layer/rw'))!.superOpts, /size=98304k/);
+    assert.match(mountsAt(sessionDir(d)).find((m) => m.at.endsWith('/root-layer/rw'))!.superOpts, /size=49152k/);
+    const fill = await d.exec({ command: 'head -c 200000000 /dev/zero > /usr/big; echo "rc=$?"', step: 1 });
+    assert.match(fill.stdout, /^rc=1\n/, `${fill.exitCode} ${fill.stdout}${fill.stderr}`);
+    assert.match(fill.stderr, /No space left on device/);
+    assert.ok(!fill.alerts.some((a) => a.payload.rule === 'limit.memory_oom'));
+    const next = await d.exec({ command: 'rm /usr/big && echo goes-on', step: 2 });
+    assert.equal(next.stdout, 'goes-on\n', next.stderr);
   } finally { await d.close(); }
 });
 

@@ -159,6 +159,27 @@ test('corral replay: repeated steps keep their own alerts, a command too long to
   assert.match(e.stderr, /no tool call could be read/);
 });
 
+test('corral replay: a tool call refused before it ran is named with its reason in readable output, and is exit 126 with its error in --json', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-replay-notrun-'));
+  const input = join(dir, 'ep.jsonl');
+  writeFileSync(input, [
+    { episode: 'nr', step: 1, tool: 'Write', input: { file_path: '/proc/self/cwd/notes.txt', content: 'x' } },
+    { episode: 'nr', step: 2, command: 'echo after' },
+  ].map((o) => JSON.stringify(o)).join('\n') + '\n');
+  try {
+    const main = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+    const r = spawnSync(process.execPath, [main, 'replay', '--home', fx.home, input], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /episode nr step 1 \(nr:1\) did not run: file call: file tools do not write under \/proc/);
+    assert.doesNotMatch(r.stdout, /step 2 .*did not run/);
+    // --json: like a command too long to start, exit 126 and the error (README's replay contract; it was exit null)
+    const j = spawnSync(process.execPath, [main, 'replay', '--json', '--home', fx.home, input], { encoding: 'utf8' });
+    const first = JSON.parse(j.stdout.split('\n')[0]!) as { exit_code: number | null; error?: string };
+    assert.equal(first.exit_code, 126, j.stdout);
+    assert.match(first.error ?? '', /file tools do not write under \/proc/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
 test('corral replay stopped by Ctrl-C tears every sandbox down, prints what ran and a summary saying so, and exits 130', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-replay3-'));
   const input = join(dir, 'slow.jsonl');

@@ -1,6 +1,6 @@
 // Limits on real cgroups: a fork bomb hits the pids cap, a memory hog is OOM-killed and
-// reported, a runaway call hits its timeout (with the processes it left behind), and
-// Corral stays healthy afterwards.
+// reported (so is a call whose files fill a tmpfs: never the sandbox's holder), a runaway call
+// hits its timeout (with the processes it left behind), and Corral stays healthy afterwards.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,6 +44,19 @@ test('a memory hog is OOM-killed and reported', async () => {
     assert.equal(oom.payload.action, 'killed');
     const peak = s.events.find((e) => e.kind === 'resource' && e.tool_call === 'hog')!;
     assert.ok(Number(peak.payload.memory_peak_bytes) <= 96 * 1024 * 1024 + 4096);
+  } finally { await s.close(); }
+});
+
+test('files filling /tmp past the memory limit OOM-kill the call\'s process, not the sandbox: the call is reported, the session lives', async () => {
+  // tmpfs pages belong to no process; the OOM killer picked bwrap (the sandbox's holder) instead, ending
+  // the session with exit 137, no alert and a clean verdict
+  const s = await fx.rt.createSession({ policy: labPolicy(LIMITS), episode: 'tmpfs-oom' });
+  try {
+    const r = await s.exec({ command: 'head -c 200000000 /dev/zero > /tmp/big; echo "rc=$?"', step: 1, toolCallId: 'fill' });
+    assert.ok(r.alerts.some((a) => a.payload.rule === 'limit.memory_oom'), `${JSON.stringify(r.alerts.map((a) => a.payload.rule))} ${r.stdout}${r.stderr}`);
+    assert.ok(!s.events.some((e) => e.kind === 'session.end'), 'the sandbox was not killed');
+    const status = readFileSync(`/proc/${(s as unknown as { nsInitPid: number }).nsInitPid}/status`, 'utf8');
+    assert.match(status, /^Name:\s+corral-holder/m, 'the holder is alive');
   } finally { await s.close(); }
 });
 

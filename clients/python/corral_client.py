@@ -50,7 +50,8 @@ class Corral:
     forever. A tool call's own run time does not count against it: a plain exec, file call or run answers
     when the call ends, so its wait is the timeout plus the call's timeout_ms (without timeout_ms, unbounded:
     the daemon ends every call at its policy's timeout); a streamed exec gets a keepalive line after every
-    5 s of quiet, so there the timeout (at least 2 keepalives) holds through a quiet `pip install`."""
+    5 s of quiet, so there the timeout (at least 2 keepalives) holds through a quiet `pip install`. Opening a
+    session starts a sandbox (0.2-3 s) within the timeout alone: keep it above that."""
 
     def __init__(self, socket_path=None, timeout=None):
         self.socket_path = socket_path or os.environ.get("CORRAL_SOCKET") or DEFAULT_SOCKET
@@ -67,7 +68,12 @@ class Corral:
         conn = _UnixHTTPConnection(self.socket_path, self.timeout)
         try:
             data = None if body is None else json.dumps(body)
-            conn.request(method, path, data, {"content-type": "application/json"} if data else {})
+            try:
+                conn.request(method, path, data, {"content-type": "application/json"} if data else {})
+            except (BrokenPipeError, ConnectionResetError):
+                # The daemon answers a body over its limit (413) without reading the rest of it:
+                # its answer is already on the socket, so read that rather than raise a bare pipe error.
+                pass
             if wait is not _UNBOUNDED and conn.sock is not None:
                 conn.sock.settimeout(wait)
             res = conn.getresponse()
@@ -167,7 +173,7 @@ class Session:
         return self.corral.request("POST", f"/v1/sessions/{self.id}/files", body, wait=self.corral._answer_wait(timeout_ms))
 
     def write_file(self, path, content, append=False, step=None, tool_call_id=None, timeout_ms=None):
-        """Writes text (str) or bytes to path (relative paths are under /workspace); parent directories are created."""
+        """Writes text (str) or bytes to path (relative paths are under the workspace: /workspace or workspace_path); parent directories are created."""
         body = {"op": "write", "path": path, "append": append}
         if isinstance(content, (bytes, bytearray)):
             body["content_base64"] = base64.b64encode(bytes(content)).decode("ascii")

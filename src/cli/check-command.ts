@@ -15,7 +15,8 @@ import type { CheckResult, CommandChecker, Finding, Policy, Verdict } from '../d
 import type { RuleSource } from '../detect/engine/api.js';
 import { SCREENED_TOOLS, screenToolCall } from '../hook/tool-call-screen.js';
 import { parseReplayInput } from '../trace/replay-input.js';
-import { Progress, readTextFile, severityColor, writeInputProblems, type CliIO } from './io.js';
+import type { FileOperation } from '../session/file-tools.js';
+import { Progress, readTextFile, severityColor, skippedList, writeInputProblems, type CliIO } from './io.js';
 import { makeStyle, safeText, type Style } from './style.js';
 
 export const CHECK_USAGE = `Usage: corral check [options] -- COMMAND...      check one command (or: corral check "COMMAND")
@@ -76,11 +77,13 @@ function underline(text: string, span: [number, number], st: Style): string[] {
   return [`${pre}${st.red(st.bold(mid))}${post}${more}`, `${' '.repeat(pre.length)}${st.red('^'.repeat(Math.max(1, mid.length)))}`];
 }
 
-function renderFinding(text: string, f: Finding, st: Style): string {
+/** `ownText`: the finding's span is in the code it judged (a file call's), not in `text`: its matched command is shown instead. */
+function renderFinding(text: string, f: Finding, st: Style, ownText = false): string {
   const out: string[] = [];
   out.push(`  ${severityColor(st, f.severity, f.severity.toUpperCase().padEnd(8))} ${st.bold(f.category.padEnd(16))} ${safeText(f.message)}`);
   out.push(`           ${st.dim(`${f.rule} · ${f.attack.join(',')}${f.source === 'analyzer' ? ' · analyzer' : ''}`)}`);
-  for (const l of underline(text, f.span, st)) out.push(`           ${l}`);
+  if (ownText) out.push(`           ${safeText(f.command.length > 160 ? `${f.command.slice(0, 160)}…` : f.command)}`);
+  else for (const l of underline(text, f.span, st)) out.push(`           ${l}`);
   if (f.depth > 0) {
     out.push(`           ${st.dim(`unwrapped via ${safeText(f.via || '(layers)')}:`)}`);
     for (const c of f.chain.slice(-4)) out.push(`             ${st.cyan('→')} ${safeText(c.length > 200 ? `${c.slice(0, 200)}…` : c)}`);
@@ -89,11 +92,11 @@ function renderFinding(text: string, f: Finding, st: Style): string {
   return out.join('\n');
 }
 
-function renderResult(text: string, r: CheckResult, st: Style, label?: string): string {
+function renderResult(text: string, r: CheckResult, st: Style, label?: string, ownText = false): string {
   const v = r.verdict === 'deny' ? st.red(st.bold('DENY ')) : r.verdict === 'warn' ? st.yellow(st.bold('WARN ')) : st.green('ALLOW');
   const shown = text.length > 200 || text.includes('\n') ? `${text.slice(0, 200).split('\n')[0]}…` : text;
   const head = `${v} ${label ? `${st.dim(safeText(label))} ` : ''}${safeText(shown)}`;
-  const body = r.findings.map((f) => renderFinding(text, f, st));
+  const body = r.findings.map((f) => renderFinding(text, f, st, ownText));
   const notes = r.parseErrors.map((e) => `  ${st.dim(`note: ${safeText(e)}`)}`);
   return [head, ...body, ...notes].join('\n');
 }
@@ -217,7 +220,8 @@ async function checkCli(argv: string[], io: CheckIO, hookMode: boolean): Promise
 
   const st = makeStyle(io.stdout as NodeJS.WriteStream, io.env);
   const tool = (v.tool ?? 'bash') as 'bash' | 'python';
-  type Item = { command: string; tool: 'bash' | 'python'; label?: string; extra?: Record<string, unknown> };
+  // (file: a file editor's call of a trajectory, screened as the sandbox screens file tools — its words are no command)
+  type Item = { command: string; tool: 'bash' | 'python'; label?: string; extra?: Record<string, unknown>; file?: FileOperation };
   const items: Item[] = [];
   try {
     if (opts.positionals.length > 0) items.push({ command: opts.positionals.join(' '), tool });
@@ -229,11 +233,12 @@ async function checkCli(argv: string[], io: CheckIO, hookMode: boolean): Promise
     } else {
       const file = v.jsonl!;
       const text = file === '-' ? await readAll(io.stdin ?? process.stdin) : await readTextFile(file);
-      const { episodes, problems } = parseReplayInput(text, file === '-' ? '<stdin>' : file);
+      const { episodes, problems, skipped, skippedTools } = parseReplayInput(text, file === '-' ? '<stdin>' : file);
       writeInputProblems(io, 'corral check', problems);
-      for (const ep of episodes) for (const c of ep.calls) items.push({ command: c.command, tool: c.tool, label: `${ep.episode}#${c.step}`, extra: { episode: ep.episode, step: c.step } });
+      if (skipped) io.stderr.write(`corral check: ${skipped} tool call(s) not screened: ${skippedList(skippedTools)} (as corral replay skips them)\n`);
+      for (const ep of episodes) for (const c of ep.calls) items.push({ command: c.command, tool: c.tool, label: `${ep.episode}#${c.step}`, extra: { episode: ep.episode, step: c.step }, ...(c.file ? { file: c.file } : {}) });
       // Nothing readable at all: bad input, never a clean "allow".
-      if (items.length === 0 && problems.length > 0) { io.stderr.write(`corral check: no tool call could be read (${problems.length} bad lines)\n`); return 65; }
+      if (items.length === 0 && (problems.length > 0 || skipped > 0)) { io.stderr.write(`corral check: no tool call could be ${problems.length ? `read (${problems.length} bad lines)` : 'screened'}\n`); return 65; }
     }
   } catch (e) {
     io.stderr.write(`corral check: ${(e as Error).message}\n`);
@@ -246,22 +251,37 @@ async function checkCli(argv: string[], io: CheckIO, hookMode: boolean): Promise
   const progress = new Progress(io, items.length > 200 && !v.json);
   const counts: Record<Verdict, number> = { allow: 0, warn: 0, deny: 0 };
   let worst = 0;
+  let done = 0;
   const emit = (i: number, r: CheckResult): void => {
     const it = items[i]!;
     counts[r.verdict]++;
     worst = Math.max(worst, EXIT[r.verdict]);
     if (v.json) io.stdout.write(`${resultJson(it.command, r, it.extra)}\n`);
-    else if (items.length === 1 || r.verdict !== 'allow') io.stdout.write(`${renderResult(it.command, r, st, it.label)}\n`);
-    progress.update(`checked ${i + 1}/${items.length}`);
+    else if (items.length === 1 || r.verdict !== 'allow') io.stdout.write(`${renderResult(it.command, r, st, it.label, it.file !== undefined)}\n`);
+    progress.update(`checked ${++done}/${items.length}`);
+  };
+  // File editors' calls (Write, the text editor's create …) are judged by the path and the code they
+  // write, as in a sandbox (session/file-tools.ts); judged as the words "write PATH", a Write of a
+  // reverse shell or of curl|sh into ~/.bashrc was allowed. They are few: checked on this thread.
+  const fileTools = items.some((it) => it.file) ? await import('../session/file-tools.js') : undefined;
+  const screen = (checker: CommandChecker, it: Item): CheckResult => {
+    if (!it.file || !fileTools) return checker.check(it.command, { tool: it.tool });
+    const where = fileTools.sandboxPath(it.file.path);
+    return fileTools.screenFileCall(it.file, 'path' in where ? where.path : it.file.path, checker);
   };
   try {
-    if (workers > 1 && items.length >= POOL_MIN_ITEMS) {
+    const commands = items.flatMap((it, i) => (it.file ? [] : [{ command: it.command, tool: it.tool, at: i }]));
+    if (workers > 1 && commands.length >= POOL_MIN_ITEMS) {
       const { CheckPool } = await import('../detect/check-pool.js');
-      const pool = await CheckPool.start({ workers: Math.min(workers, Math.ceil(items.length / POOL_MIN_ITEMS)), extraRules: extra, policy });
-      try { await pool.run(items, emit); } finally { await pool.close(); }
+      const pool = await CheckPool.start({ workers: Math.min(workers, Math.ceil(commands.length / POOL_MIN_ITEMS)), extraRules: extra, policy });
+      try { await pool.run(commands, (j, r) => emit(commands[j]!.at, r)); } finally { await pool.close(); }
+      if (commands.length < items.length) {
+        const checker = await inProcess();
+        items.forEach((it, i) => { if (it.file) emit(i, screen(checker, it)); });
+      }
     } else {
       const checker = await inProcess();
-      items.forEach((it, i) => emit(i, checker.check(it.command, { tool: it.tool })));
+      items.forEach((it, i) => emit(i, screen(checker, it)));
     }
   } catch (e) {
     progress.done();

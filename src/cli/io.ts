@@ -99,6 +99,13 @@ export async function readTextFile(path: string): Promise<string> {
 /** Bad input lines named one by one before the rest are only counted (a binary or foreign file would flood the terminal). */
 export const MAX_PROBLEMS_SHOWN = 20;
 
+/** Tool calls of a trajectory not replayed (or screened), by tool, most first (names are the trajectory's: escaped). */
+export function skippedList(byTool: Record<string, number>): string {
+  const all = Object.entries(byTool).sort((a, b) => b[1] - a[1]);
+  const shown = all.slice(0, 6).map(([k, n]) => `${safeText(k)} ×${n}`).join(', ');
+  return all.length > 6 ? `${shown}, … (${all.length - 6} more tools)` : shown;
+}
+
 /** Writes bad input lines to stderr as `cmd: FILE:LINE: error suffix`, their text escaped: the first MAX_PROBLEMS_SHOWN, then a count. */
 export function writeInputProblems(io: CliIO, cmd: string, problems: readonly { file: string; line: number; error: string }[], suffix = ''): void {
   for (const p of problems.slice(0, MAX_PROBLEMS_SHOWN)) io.stderr.write(`${cmd}: ${safeText(p.file)}:${p.line}: ${safeText(p.error)}${suffix}\n`);

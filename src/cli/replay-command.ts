@@ -6,9 +6,10 @@
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Runtime } from '../session/runtime.js';
+import { fileCallProblem } from '../session/file-tools.js';
 import { resolvePolicy, type Policy } from '../policy/index.js';
 import { parseReplayInput, type Episode, type InputProblem } from '../trace/replay-input.js';
-import { alertJson, Progress, readTextFile, renderAlerts, UsageError, writeInputProblems, type CliIO } from './io.js';
+import { alertJson, Progress, readTextFile, renderAlerts, skippedList, UsageError, writeInputProblems, type CliIO } from './io.js';
 import { spoolStdin, stdinWanted, STDIN_NAME } from './stdin-input.js';
 import { makeStyle, safeText } from './style.js';
 import type { AlertEvent } from '../events/event.js';
@@ -18,7 +19,8 @@ export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [-
   ({"episode"?, "messages":[...]} per line), possibly compressed; "-" reads standard input.
   One episode may span files; repeated steps run in file order as ID#2, ID#3. File editors' calls
   (Anthropic's text editor: create, view, str_replace, insert; Write/Edit/Read; write_file/read_file)
-  are done as file operations inside the sandbox, never run as bash; undo_edit and browsers are skipped.
+  are done as file operations inside the sandbox, never run as bash; undo_edit, Edit with replace_all,
+  MultiEdit, NotebookEdit and browsers are not replayed (counted on stderr by tool).
   A canonical line of a file tool: {"episode","step","tool":"str_replace_based_edit_tool","input":{…}}.
   --no-sensor runs without the eBPF sensor (no kernel exec/connect capture; gateway, limits and the
   command screen still record).
@@ -67,6 +69,10 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
             const n = (used.get(base) ?? 0) + 1;
             used.set(base, n);
             const toolCallId = n === 1 ? base : `${base}#${n}`;
+            // (a file call refused before it runs — a path under /proc, an empty old text — could not start, as a
+            // command too long to run could not: exit 126 and its error, README's contract; it was exit null)
+            const refused = c.file ? fileCallProblem({ ...c.file, step: c.step, toolCallId }) : undefined;
+            if (refused !== undefined) { results.push({ step: c.step, toolCallId, exitCode: 126, durationMs: 0, error: `file call: ${refused}` }); opts.onStep?.(); continue; }
             try {
               results.push(c.file ? await s.file({ ...c.file, step: c.step, toolCallId }) : await s.exec({ command: c.command, tool: c.tool, step: c.step, toolCallId, stdio: 'pipe' }));
             } catch (e) {
@@ -109,6 +115,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   const byEpisode = new Map<string, Episode>();
   const problems: InputProblem[] = [];
   let skipped = 0;
+  const skippedTools: Record<string, number> = {};
   // "-" is standard input (once), spooled like corral investigate's so a compressed pipe reads too.
   const stdin = io.stdin ?? process.stdin;
   const piped = stdinWanted(positionals, stdin);
@@ -123,11 +130,12 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     const r = parseReplayInput(text, f, byEpisode);
     problems.push(...r.problems);
     skipped += r.skipped;
+    for (const [k, n] of Object.entries(r.skippedTools)) skippedTools[k] = (skippedTools[k] ?? 0) + n;
   }
   const episodes = [...byEpisode.values()];
   for (const ep of episodes) ep.calls.sort((a, b) => a.step - b.step);
   writeInputProblems(io, 'corral replay', problems, ' (line skipped)');
-  if (skipped) io.stderr.write(`corral replay: ${skipped} tool call(s) of tools that do not run a command (file editors, browsers) were not replayed\n`);
+  if (skipped) io.stderr.write(`corral replay: ${skipped} tool call(s) not replayed: ${skippedList(skippedTools)} (editor calls that are not one file operation — undo_edit, replace_all, MultiEdit, NotebookEdit, a create without file_text — and tools that run no command)\n`);
   const dup = episodes.map((e) => ({ e, n: e.calls.length - new Set(e.calls.map((c) => c.tool_call_id ?? c.step)).size })).filter((x) => x.n > 0);
   if (dup.length) io.stderr.write(`corral replay: ${dup.length} episode(s) repeat a step or tool call id (first: ${safeText(dup[0]!.e.episode)}); the repeats run in file order and are reported as ID#2, ID#3 …\n`);
   const total = episodes.reduce((n, e) => n + e.calls.length, 0);
@@ -181,6 +189,10 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     for (const [c, n] of Object.entries(byCategory)) io.stdout.write(`  ${c}: ${n}\n`);
     if (res.alerts.length) io.stdout.write(`${renderAlerts(res.alerts, io, io.stdout)}\n`);
     for (const f of res.failedEpisodes) io.stdout.write(st.red(`  episode ${safeText(f.episode)} failed: ${safeText(f.error)}\n`));
+    // (a call refused before it ran — a file call's bad path, say — is in --json's "error"; people see it too)
+    const notRun = res.outcomes.filter((o) => o.error !== undefined);
+    for (const o of notRun.slice(0, 20)) io.stdout.write(st.yellow(`  episode ${safeText(o.episode)} step ${o.step} (${safeText(o.tool_call_id)}) did not run: ${safeText(o.error!)}\n`));
+    if (notRun.length > 20) io.stdout.write(st.yellow(`  … and ${notRun.length - 20} more tool calls that did not run\n`));
   }
   if (stop.stopped) {
     io.stderr.write(`corral replay: stopped by ${stop.stopped} after ${res.episodesRun} of ${episodes.length} episodes; every sandbox was torn down\n`);

@@ -101,6 +101,11 @@ export const ExecRequest = z.object({
 }).strict().refine((r) => r.command !== undefined || r.argv !== undefined, { message: 'give command or argv', path: ['command'] });
 
 const fileText = z.string().max(FILE_BODY_MAX);
+/** The fields that belong to some file ops only (the others: op, path, step, tool_call_id, timeout_ms). */
+const OP_FIELDS: Record<string, string[]> = {
+  content: ['write'], content_base64: ['write'], append: ['write'], max_bytes: ['read'], encoding: ['read'],
+  old: ['str_replace'], new: ['str_replace'], line: ['insert'], text: ['insert'],
+};
 /**
  * POST /v1/sessions/{id}/files: one file operation as one tool call (session/file-tools.ts). A write's
  * bytes come as `content` (text) or `content_base64`; a read answers `content` when the bytes are
@@ -128,6 +133,10 @@ export const FileRequest = z.object({
   if (r.op === 'write' && (r.content === undefined) === (r.content_base64 === undefined)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'a write needs content or content_base64 (one of them)', path: ['content'] });
   if (r.op === 'str_replace') { need('old', 'str_replace needs old'); need('new', 'str_replace needs new'); }
   if (r.op === 'insert') { need('line', 'insert needs line (0: before the first line)'); need('text', 'insert needs text'); }
+  // A field of another op is refused, not ignored: `encoding: "base64"` on a write wrote the base64 text itself.
+  for (const [field, ops] of Object.entries(OP_FIELDS)) {
+    if (r[field as keyof typeof r] !== undefined && !ops.includes(r.op)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${field} is for ${ops.join(' or ')}, not ${r.op}${field === 'encoding' ? ' (a write takes bytes as content_base64)' : ''}`, path: [field] });
+  }
 });
 
 export type RunRequest = z.infer<typeof RunRequest>;

@@ -67,10 +67,14 @@ interface Held { session: Session; lastUsed: number; busy: boolean; client: Clie
 
 /** Why a call still running when the daemon stops was killed (its client reads it as `cancelled`). */
 const STOPPING = 'the corral daemon is stopping';
+/** How many closed sessions' reasons are kept for their 404s. */
+const GONE_KEPT = 1000;
 
 export class CorralDaemon {
   readonly socketPath: string;
   private readonly held = new Map<string, Held>();
+  /** Why recently closed sessions closed (the latest GONE_KEPT), so a call to one is told why it is gone, not only that it is. */
+  private readonly gone = new Map<string, string>();
   /** Sessions being created (counted against --max-sessions before they are held). */
   private opening = 0;
   private readonly server: http.Server;
@@ -177,6 +181,9 @@ export class CorralDaemon {
       const orphaned = !h.keep && h.client !== undefined && !clientAlive(h.client);
       if (!orphaned && (h.busy || now - h.lastUsed <= idleMs)) continue;
       this.held.delete(id);
+      this.noteGone(id, orphaned
+        ? `closed when the process that opened it (pid ${h.client!.pid}) exited; open it with keep_after_client_exit: true to keep it`
+        : `closed after ${Math.round(idleMs / 1000)} s without use (--session-idle)`);
       if (h.busy) h.session.cancelRunning();
       void h.session.close().catch((e: unknown) => this.runtime.onError(e));
     }
@@ -196,8 +203,10 @@ export class CorralDaemon {
       return;
     }
     const answer = await this.answer(req, res, path);
-    if (answer.streamed) return; // a stream answers as it goes (and is not an access-log line)
-    send(res, answer.status, answer.body);
+    // A stream answers as it goes; a streamed exec is logged when its call ends (its body is then a
+    // summary for the log), an event stream not at all.
+    if (answer.streamed && answer.body === undefined) return;
+    if (!answer.streamed) send(res, answer.status, answer.body);
     if (this.opts.onRequest) {
       const b = answer.body as { session?: string; exit_code?: number | null; alerts?: unknown[]; error?: { message?: string } };
       this.opts.onRequest({
@@ -317,10 +326,21 @@ export class CorralDaemon {
     return { session: h.session.id, sandbox_ip: h.session.sandboxIp };
   }
 
+  private noteGone(id: string, why: string): void {
+    this.gone.set(id, why);
+    if (this.gone.size > GONE_KEPT) this.gone.delete(this.gone.keys().next().value!);
+  }
+
+  /** The 404 for a session that is not open, saying why when this daemon closed it. */
+  private notOpen(id: string): HttpError {
+    const why = this.gone.get(id);
+    return new HttpError(404, 'not_found', `no open session ${id}${why ? ` (${why})` : ''}`);
+  }
+
   /** The open, idle session a call is for (404 / 409 otherwise). */
   private idle(id: string): Held {
     const h = this.held.get(id);
-    if (!h) throw new HttpError(404, 'not_found', `no open session ${id}`);
+    if (!h) throw this.notOpen(id);
     if (h.busy) throw new HttpError(409, 'busy', `session ${id} is running a tool call; calls in a session run in order`);
     return h;
   }
@@ -336,12 +356,15 @@ export class CorralDaemon {
     stream.watchAlerts(id, (fn) => { this.runtime.on('event', fn); return () => { this.runtime.off('event', fn); }; });
     try {
       const x = await this.call(h, res, { ...execSpec(r), onOutput: (which, text) => stream.output(which, text) });
-      stream.end({ type: 'result', ...execJson(id, x) });
+      const result = execJson(id, x);
+      stream.end({ type: 'result', ...result });
+      return { status: 200, body: result, streamed: true };
     } catch (e) {
       if (!(e instanceof HttpError)) this.runtime.onError(e);
-      stream.end({ type: 'error', error: e instanceof HttpError ? { kind: e.kind, message: e.message } : { kind: 'internal', message: (e as Error).message } });
+      const error = e instanceof HttpError ? { kind: e.kind, message: e.message } : { kind: 'internal', message: (e as Error).message };
+      stream.end({ type: 'error', error });
+      return { status: 200, body: { session: id, error }, streamed: true };
     }
-    return { status: 200, body: undefined, streamed: true };
   }
 
   private async file(id: string, res: http.ServerResponse, r: FileRequest): Promise<Record<string, unknown>> {
@@ -408,8 +431,9 @@ export class CorralDaemon {
 
   private async closeSession(id: string): Promise<Record<string, unknown>> {
     const h = this.held.get(id);
-    if (!h) throw new HttpError(404, 'not_found', `no open session ${id}`);
+    if (!h) throw this.notOpen(id);
     this.held.delete(id);
+    this.noteGone(id, 'closed by DELETE');
     const { alerts, stats } = await this.closeAnswering(h.session);
     return { session: id, verdict: verdictOf(alerts), alerts: alerts.map(alertJson), cpu_ns: stats.cpuNs, memory_peak_bytes: stats.memoryPeakBytes };
   }

@@ -314,15 +314,17 @@ export class Session {
     const layer = join(this.dir, 'root-layer');
     mkdirSync(layer, { mode: 0o700 });
     chmodSync(layer, 0o700);
-    // What the agent writes lands in a tmpfs of resources.root_size (default: the memory limit),
+    // What the agent writes lands in a tmpfs of resources.root_size (default: half the memory limit),
     // never on the host's disk: `dd if=/dev/zero of=/usr/big` gets ENOSPC in the sandbox, and its
     // pages are charged to the writer's memory cgroup, so the session's memory limit bounds it too.
+    // (A default of the whole memory limit could never fill: the limit, which the processes share,
+    // was reached first, and the OOM killer stopped the call instead of the write getting ENOSPC.)
     const rw = join(layer, 'rw');
     const [lower, upper, work] = [join(layer, 'lower'), join(rw, 'upper'), join(rw, 'work')];
     const merged = join(this.dir, 'root');
     for (const d of [lower, rw, merged]) mkdirSync(d);
     const res = this.opts.policy.resources;
-    const size = Math.max(1 << 20, Math.ceil((res.root_size ?? res.memory) / 4096) * 4096);
+    const size = Math.max(1 << 20, Math.ceil((res.root_size ?? res.memory / 2) / 4096) * 4096);
     // (inodes capped too, one per 8 KiB of the layer: a flood of empty files gets ENOSPC, not an OOM kill)
     const inodes = Math.max(4096, Math.floor(size / 8192));
     try {

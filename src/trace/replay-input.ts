@@ -84,6 +84,22 @@ export function fileOperationOf(name: unknown, args: Record<string, unknown>): F
   return undefined;
 }
 
+/**
+ * How a call that is not replayed is named in the count on stderr: the tool, and the editor verb or
+ * replace_all that made it one (`MultiEdit`, `Edit replace_all`, `str_replace_based_edit_tool undo_edit`).
+ */
+function skipLabel(name: unknown, args: Record<string, unknown>): string {
+  const n = typeof name === 'string' && name !== '' ? name.slice(0, 60) : 'unnamed tool';
+  if (typeof args.command === 'string' && EDITOR_VERB.test(args.command)) return `${n} ${args.command}`;
+  return args.replace_all === true ? `${n} replace_all` : n;
+}
+
+/** Counts a call that is not replayed under its label. */
+function countSkip(into: Record<string, number>, name: unknown, args: Record<string, unknown>): void {
+  const k = skipLabel(name, args);
+  into[k] = (into[k] ?? 0) + 1;
+}
+
 /** A file operation's words, shown as the call's command. */
 function fileCommand(f: FileOperation): string {
   return f.op === 'write' ? `write ${f.path}` : f.op === 'read' ? `read ${f.path}` : f.op === 'str_replace' ? `str_replace in ${f.path}` : `insert after line ${f.line} of ${f.path}`;
@@ -99,10 +115,12 @@ function toolOf(name: unknown): 'bash' | 'python' {
  * for several files: an episode whose steps are spread over files is one episode (its sandbox and
  * files persist across them), and a canonical line and a chat line of one episode add up.
  */
-export function parseReplayInput(text: string, file: string, into: Map<string, Episode> = new Map()): { episodes: Episode[]; problems: InputProblem[]; skipped: number } {
+export function parseReplayInput(text: string, file: string, into: Map<string, Episode> = new Map()): { episodes: Episode[]; problems: InputProblem[]; skipped: number; skippedTools: Record<string, number> } {
   const problems: InputProblem[] = [];
   const episodes = into;
   let skipped = 0;
+  /** The calls not replayed, by tool (skipLabel). */
+  const skippedTools: Record<string, number> = {};
   const lines = text.split('\n');
   lines.forEach((raw, i) => {
     const line = raw.trim();
@@ -114,7 +132,7 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
     const o = obj as Record<string, unknown>;
     if (Array.isArray(o.messages)) {
       const ep = str(o.episode) ?? `${file}#${i + 1}`;
-      const got = fromMessages(o.messages, ep, str(o.run), at, problems);
+      const got = fromMessages(o.messages, ep, str(o.run), at, problems, skippedTools);
       skipped += got.skipped;
       const cur = episodes.get(ep);
       // (steps continue after the episode's calls read so far: a chat line adds to, never replaces, them)
@@ -127,7 +145,7 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
     // (a canonical line of a file tool: its arguments as "input" or "args")
     const input = [o.input, o.args, o.arguments].find((v) => v && typeof v === 'object' && !Array.isArray(v)) as Record<string, unknown> | undefined;
     const fop = typeof o.command !== 'string' && input ? fileOperationOf(o.tool, input) : undefined;
-    if (fop === 'skip') { skipped++; return; }
+    if (fop === 'skip') { skipped++; countSkip(skippedTools, o.tool, input!); return; }
     const command = typeof o.command === 'string' ? o.command : fop ? fileCommand(fop) : undefined;
     const step = typeof o.step === 'number' && Number.isInteger(o.step) ? o.step : typeof o.step === 'string' && /^\d+$/.test(o.step) ? Number(o.step) : undefined;
     if (episode === undefined) { problems.push({ ...at, error: 'missing field "episode" (string)' }); return; }
@@ -138,7 +156,7 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
     episodes.set(episode, ep);
   });
   for (const ep of episodes.values()) ep.calls.sort((a, b) => a.step - b.step);
-  return { episodes: [...episodes.values()], problems, skipped };
+  return { episodes: [...episodes.values()], problems, skipped, skippedTools };
 }
 
 /**
@@ -146,7 +164,7 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
  * (`function.arguments`, JSON text or an object), and Anthropic `tool_use` content blocks of
  * assistant messages (`input`, an object).
  */
-function fromMessages(messages: unknown[], episode: string, run: string | undefined, at: { file: string; line: number }, problems: InputProblem[]): { calls: ToolCallLine[]; skipped: number } {
+function fromMessages(messages: unknown[], episode: string, run: string | undefined, at: { file: string; line: number }, problems: InputProblem[], skippedTools: Record<string, number>): { calls: ToolCallLine[]; skipped: number } {
   const out: ToolCallLine[] = [];
   let step = 0, skipped = 0;
   const add = (id: string | undefined, name: unknown, a: unknown): void => {
@@ -159,10 +177,10 @@ function fromMessages(messages: unknown[], episode: string, run: string | undefi
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) args = parsed as Record<string, unknown>;
     else if (typeof a === 'string' || (parsed !== undefined && parsed !== null)) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: arguments are not a JSON object` }); return; }
     const file = fileOperationOf(name, args);
-    if (file === 'skip') { skipped++; return; }
+    if (file === 'skip') { skipped++; countSkip(skippedTools, name, args); return; }
     if (file) { step++; out.push({ run, episode, step, tool_call_id: id, tool: 'bash', command: fileCommand(file), file }); return; }
     if (editorCall(args)) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: a text editor's ${String(args.command)} whose path is not a string` }); return; }
-    if (!runsCommand(name, args)) { skipped++; return; } // (a browser, a search: nothing to run)
+    if (!runsCommand(name, args)) { skipped++; countSkip(skippedTools, name, args); return; } // (a browser, a search, MultiEdit: nothing run)
     // Codex-style argv arrays: ["bash", "-lc", "…"] is its last element; other argv is joined.
     const argv = Array.isArray(args.command) && args.command.every((x) => typeof x === 'string') ? args.command as string[] : undefined;
     if (argv) args = { ...args, command: argv.length >= 3 && /(^|\/)(ba)?sh$/.test(argv[0]!) && /^-l?c$/.test(argv[1]!) ? argv.slice(2).join(' ') : argv.join(' ') };
