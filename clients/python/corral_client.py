@@ -23,6 +23,8 @@ DEFAULT_SOCKET = "/run/corral/corral.sock"
 # A streamed exec sends a keepalive line after this much silence (src/server/exec-stream.ts).
 STREAM_KEEPALIVE_S = 5
 _UNBOUNDED = object()
+# What opening a session may take on top of the client's timeout: the daemon starts a sandbox.
+SANDBOX_START_S = 60
 
 
 class CorralError(Exception):
@@ -51,7 +53,8 @@ class Corral:
     when the call ends, so its wait is the timeout plus the call's timeout_ms (without timeout_ms, unbounded:
     the daemon ends every call at its policy's timeout); a streamed exec gets a keepalive line after every
     5 s of quiet, so there the timeout (at least 2 keepalives) holds through a quiet `pip install`. Opening a
-    session starts a sandbox (0.2-3 s) within the timeout alone: keep it above that."""
+    session starts a sandbox (0.2-3 s, more for an image root on a busy machine): its wait is the timeout
+    plus SANDBOX_START_S."""
 
     def __init__(self, socket_path=None, timeout=None):
         self.socket_path = socket_path or os.environ.get("CORRAL_SOCKET") or DEFAULT_SOCKET
@@ -129,7 +132,8 @@ class Corral:
                                   ("keep_after_client_exit", keep_after_client_exit), ("workspace", workspace),
                                   ("mounts", mounts), ("root", root), ("workspace_path", workspace_path),
                                   ("root_writable", root_writable)) if v is not None}
-        return Session(self, self.request("POST", "/v1/sessions", body)["session"])
+        wait = None if self.timeout is None else self.timeout + SANDBOX_START_S
+        return Session(self, self.request("POST", "/v1/sessions", body, wait=wait)["session"])
 
 
 class Session:
