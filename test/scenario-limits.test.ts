@@ -12,6 +12,7 @@ import { DEFAULT_HOME } from '../src/store/home.js';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
 import type { SessionOptions, ToolCallSpec } from '../src/session/session.js';
 import { policyDigest } from '../src/policy/policy-digest.js';
+import { tmpScratchBytes } from '../src/sandbox/bwrap-args.js';
 
 let fx: Fixture;
 before(async () => { fx = await startFixture([{ name: 'registry.test', ip: '198.51.100.10', services: [{ kind: 'http', port: 80 }] }], 'lablim'); });
@@ -47,12 +48,19 @@ test('a memory hog is OOM-killed and reported', async () => {
   } finally { await s.close(); }
 });
 
-test('files filling /tmp past the memory limit OOM-kill the call\'s process, not the sandbox: the call is reported, the session lives', async () => {
-  // tmpfs pages belong to no process; the OOM killer picked bwrap (the sandbox's holder) instead, ending
-  // the session with exit 137, no alert and a clean verdict
+test('files filling /tmp get ENOSPC below the memory limit and the session cleans up; past the limit (/tmp and /dev/shm) the OOM kills the call\'s process, not the sandbox', async () => {
+  // tmpfs pages belong to no process and count against the memory limit. Uncapped, a full /tmp made every
+  // later call an OOM kill (rm included); and the OOM killer picked bwrap (the sandbox's holder), ending
+  // the session with exit 137, no alert and a clean verdict.
   const s = await fx.rt.createSession({ policy: labPolicy(LIMITS), episode: 'tmpfs-oom' });
   try {
-    const r = await s.exec({ command: 'head -c 200000000 /dev/zero > /tmp/big; echo "rc=$?"', step: 1, toolCallId: 'fill' });
+    const full = await s.exec({ command: 'head -c 200000000 /dev/zero > /tmp/big; echo "rc=$?"; stat -c %s /tmp/big; df -k /tmp | tail -1', step: 1, toolCallId: 'fill' });
+    assert.match(full.stdout + full.stderr, /No space left on device/);
+    assert.equal(Number(full.stdout.split('\n')[1]), tmpScratchBytes(96 << 20), `/tmp holds the memory limit less the reserve: ${full.stdout}`);
+    assert.deepEqual(full.alerts.map((a) => a.payload.rule).filter((r) => r.startsWith('limit.memory')), [], 'no OOM');
+    const clean = await s.exec({ command: 'rm /tmp/big && echo cleaned', step: 2, toolCallId: 'clean' });
+    assert.equal(clean.stdout.trim(), 'cleaned');
+    const r = await s.exec({ command: 'head -c 80000000 /dev/zero > /tmp/a; head -c 80000000 /dev/zero > /dev/shm/b; echo "rc=$?"', step: 3, toolCallId: 'both' });
     assert.ok(r.alerts.some((a) => a.payload.rule === 'limit.memory_oom'), `${JSON.stringify(r.alerts.map((a) => a.payload.rule))} ${r.stdout}${r.stderr}`);
     assert.ok(!s.events.some((e) => e.kind === 'session.end'), 'the sandbox was not killed');
     const status = readFileSync(`/proc/${(s as unknown as { nsInitPid: number }).nsInitPid}/status`, 'utf8');

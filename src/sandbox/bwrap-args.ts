@@ -30,6 +30,12 @@ export interface BwrapSpec {
   image?: string;
   /** The image is this session's writable copy (filesystem.root_writable): bound read-write. */
   imageWritable?: boolean;
+  /**
+   * Size of the sandbox's /tmp and /dev/shm tmpfs each (tmpScratchBytes of the memory limit):
+   * their pages count against the memory limit, so uncapped, a file filling /tmp was an OOM kill
+   * of every later call too (`rm` included) — capped, it is ENOSPC and the session can clean up.
+   */
+  scratchBytes?: number;
   /** Where the workspace appears in the sandbox (filesystem.workspace_path; default /workspace). */
   workspacePath?: string;
   /**
@@ -59,6 +65,14 @@ export const HIDDEN_SYS_DIRS = ['/sys/fs/cgroup', '/sys/class/net', '/sys/device
 export const HOLDER_PATH = '/run/corral-holder';
 /** Where the file tools' program appears inside a sandbox (beside the holder, read-only). */
 export const FILE_TOOL_PATH = '/run/corral-file';
+
+/**
+ * The size of /tmp and /dev/shm for a memory limit: the limit less what the processes need to
+ * go on (a quarter of it, at most 128 MiB), so a full /tmp leaves room to run `rm`.
+ */
+export function tmpScratchBytes(memoryLimit: number): number {
+  return memoryLimit - Math.min(Math.floor(memoryLimit / 4), 128 << 20);
+}
 
 export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
   const a = [
@@ -118,7 +132,8 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
       else a.push('--ro-bind', p, `/etc/${name}`);
     }
   }
-  a.push('--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/dev/shm', '--tmpfs', '/run');
+  const sized = spec.scratchBytes !== undefined ? ['--size', String(Math.max(4096, Math.ceil(spec.scratchBytes / 4096) * 4096))] : [];
+  a.push('--dev', '/dev', '--proc', '/proc', ...sized, '--tmpfs', '/tmp', ...sized, '--tmpfs', '/dev/shm', '--tmpfs', '/run');
   // (only directories that exist: bwrap cannot create a mount point in the read-only /sys, always the host's)
   for (const d of HIDDEN_SYS_DIRS) if (existsSync(image ? d : under(d))) a.push('--tmpfs', d);
   if (spec.holderBinary !== undefined) a.push('--ro-bind', spec.holderBinary, HOLDER_PATH);

@@ -15,7 +15,7 @@ import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mk
 import { join, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
-import { buildBwrapArgs, HOLDER_PATH } from '../sandbox/bwrap-args.js';
+import { buildBwrapArgs, HOLDER_PATH, tmpScratchBytes } from '../sandbox/bwrap-args.js';
 import { hostIdOf, SANDBOX_GID, SANDBOX_UID } from '../sandbox/sandbox-ids.js';
 import { MAX_TIMER_MS } from '../policy/units.js';
 import { policyDigest } from '../policy/policy-digest.js';
@@ -487,7 +487,7 @@ export class Session {
     this.rt.gateway.register(this.net);
 
     // The holder is pid 1, not dumpable, under the tool calls' seccomp program (fd 3 of bwrap).
-    let bwrap = buildBwrapArgs({ workspace: this.workspace, workspacePath: this.wsPath, resolvConf: resolv, hostsFile: hosts, hide, mounts, ...(this.image ? { image: this.image, imageWritable: this.rootUpper !== undefined } : {}), holderBinary: this.rt.holderFile, fileToolBinary: this.rt.fileToolFile, seccompFd: 3, inside: { uid: SANDBOX_UID, gid: SANDBOX_GID } }, [HOLDER_PATH]);
+    let bwrap = buildBwrapArgs({ workspace: this.workspace, workspacePath: this.wsPath, resolvConf: resolv, hostsFile: hosts, hide, mounts, ...(this.image ? { image: this.image, imageWritable: this.rootUpper !== undefined } : {}), holderBinary: this.rt.holderFile, fileToolBinary: this.rt.fileToolFile, seccompFd: 3, inside: { uid: SANDBOX_UID, gid: SANDBOX_GID }, scratchBytes: tmpScratchBytes(this.opts.policy.resources.memory) }, [HOLDER_PATH]);
     const grant = this.opts.policy.gpu.devices;
     if (grant !== 'none') {
       // Only granted GPUs become visible; a grant this host cannot honour fails the session (GpuGrantError).
