@@ -167,7 +167,7 @@ test('a reader that stops early (corral … | head) ends corral quietly: exit 0,
 });
 
 
-test('replay and check --jsonl name the calls they leave out (MultiEdit, an Edit with replace_all, undo_edit), by tool', () => {
+test('replay and check --jsonl name the calls they leave out (replay: MultiEdit, an Edit with replace_all, undo_edit; check: undo_edit), by tool', () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   try {
     const tu = (id: string, name: string, input: Record<string, unknown>) => ({ type: 'tool_use', id, name, input });
@@ -180,8 +180,12 @@ test('replay and check --jsonl name the calls they leave out (MultiEdit, an Edit
     const r = run('replay', join(dir, 'skips.jsonl'));
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /3 tool call\(s\) not replayed: MultiEdit ×1, Edit replace_all ×1, str_replace_based_edit_tool undo_edit ×1/);
+    // check --jsonl screens what MultiEdit and replace_all write (nc -e in run.sh: deny); only undo_edit is left out
     const k = run('check', '--jsonl', join(dir, 'skips.jsonl'));
-    assert.match(k.stderr, /3 tool call\(s\) not screened: MultiEdit ×1/);
-    assert.equal(k.status, 65, 'nothing screened is bad input, never a clean allow');
+    assert.match(k.stderr, /1 tool call\(s\) not screened: str_replace_based_edit_tool undo_edit ×1/);
+    assert.equal(k.status, 2, k.stdout + k.stderr);
+    const undo = { episode: 'sk', messages: [{ role: 'assistant', content: [tu('c', 'str_replace_based_edit_tool', { command: 'undo_edit', path: 'run.sh' })] }] };
+    writeFileSync(join(dir, 'undo.jsonl'), `${JSON.stringify(undo)}\n`);
+    assert.equal(run('check', '--jsonl', join(dir, 'undo.jsonl')).status, 65, 'nothing screened is bad input, never a clean allow');
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });

@@ -20,6 +20,25 @@ export interface ToolCallLine {
 }
 
 export interface Episode { run?: string; episode: string; calls: ToolCallLine[] }
+
+/**
+ * An editor call replay cannot redo as one file operation (MultiEdit, Edit with replace_all) as the
+ * edits it makes: `corral check --jsonl` screens what they write even though nothing replays them.
+ */
+export interface UnreplayedEdit { episode: string; tool_call_id?: string; file: string; line: number; tool: string; edits: FileOperation[]; /** its skipLabel */ label: string }
+
+/** MultiEdit's edits, or an all-occurrences Edit, as str_replace operations (for screening only). */
+export function screenOnlyEdits(name: unknown, args: Record<string, unknown>): FileOperation[] | undefined {
+  const path = str0(args.file_path) ?? str0(args.path);
+  if (path === undefined) return undefined;
+  const n = typeof name === 'string' ? name : '';
+  if (/^multi_?edit$/i.test(n) && Array.isArray(args.edits)) {
+    const edits = args.edits.filter((e): e is Record<string, unknown> => !!e && typeof e === 'object' && typeof (e as Record<string, unknown>).new_string === 'string');
+    return edits.length ? edits.map((e) => ({ op: 'str_replace' as const, path, old: str0(e.old_string) ?? '', new: e.new_string as string })) : undefined;
+  }
+  if (args.replace_all === true && typeof args.new_string === 'string') return [{ op: 'str_replace', path, old: str0(args.old_string) ?? '', new: args.new_string }];
+  return undefined;
+}
 export interface InputProblem { file: string; line: number; error: string }
 
 function str(v: unknown): string | undefined {
@@ -88,7 +107,7 @@ export function fileOperationOf(name: unknown, args: Record<string, unknown>): F
  * How a call that is not replayed is named in the count on stderr: the tool, and the editor verb or
  * replace_all that made it one (`MultiEdit`, `Edit replace_all`, `str_replace_based_edit_tool undo_edit`).
  */
-function skipLabel(name: unknown, args: Record<string, unknown>): string {
+export function skipLabel(name: unknown, args: Record<string, unknown>): string {
   const n = typeof name === 'string' && name !== '' ? name.slice(0, 60) : 'unnamed tool';
   if (typeof args.command === 'string' && EDITOR_VERB.test(args.command)) return `${n} ${args.command}`;
   return args.replace_all === true ? `${n} replace_all` : n;
@@ -115,12 +134,13 @@ function toolOf(name: unknown): 'bash' | 'python' {
  * for several files: an episode whose steps are spread over files is one episode (its sandbox and
  * files persist across them), and a canonical line and a chat line of one episode add up.
  */
-export function parseReplayInput(text: string, file: string, into: Map<string, Episode> = new Map()): { episodes: Episode[]; problems: InputProblem[]; skipped: number; skippedTools: Record<string, number> } {
+export function parseReplayInput(text: string, file: string, into: Map<string, Episode> = new Map()): { episodes: Episode[]; problems: InputProblem[]; skipped: number; skippedTools: Record<string, number>; unreplayed: UnreplayedEdit[] } {
   const problems: InputProblem[] = [];
   const episodes = into;
   let skipped = 0;
   /** The calls not replayed, by tool (skipLabel). */
   const skippedTools: Record<string, number> = {};
+  const unreplayed: UnreplayedEdit[] = [];
   const lines = text.split('\n');
   lines.forEach((raw, i) => {
     const line = raw.trim();
@@ -132,7 +152,7 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
     const o = obj as Record<string, unknown>;
     if (Array.isArray(o.messages)) {
       const ep = str(o.episode) ?? `${file}#${i + 1}`;
-      const got = fromMessages(o.messages, ep, str(o.run), at, problems, skippedTools);
+      const got = fromMessages(o.messages, ep, str(o.run), at, problems, skippedTools, unreplayed);
       skipped += got.skipped;
       const cur = episodes.get(ep);
       // (steps continue after the episode's calls read so far: a chat line adds to, never replaces, them)
@@ -145,7 +165,12 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
     // (a canonical line of a file tool: its arguments as "input" or "args")
     const input = [o.input, o.args, o.arguments].find((v) => v && typeof v === 'object' && !Array.isArray(v)) as Record<string, unknown> | undefined;
     const fop = typeof o.command !== 'string' && input ? fileOperationOf(o.tool, input) : undefined;
-    if (fop === 'skip') { skipped++; countSkip(skippedTools, o.tool, input!); return; }
+    if (fop === 'skip') {
+      skipped++; countSkip(skippedTools, o.tool, input!);
+      const edits = screenOnlyEdits(o.tool, input!);
+      if (edits && episode !== undefined) unreplayed.push({ episode, tool_call_id: str(o.tool_call_id), ...at, tool: String(o.tool), edits, label: skipLabel(o.tool, input!) });
+      return;
+    }
     const command = typeof o.command === 'string' ? o.command : fop ? fileCommand(fop) : undefined;
     const step = typeof o.step === 'number' && Number.isInteger(o.step) ? o.step : typeof o.step === 'string' && /^\d+$/.test(o.step) ? Number(o.step) : undefined;
     if (episode === undefined) { problems.push({ ...at, error: 'missing field "episode" (string)' }); return; }
@@ -156,7 +181,7 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
     episodes.set(episode, ep);
   });
   for (const ep of episodes.values()) ep.calls.sort((a, b) => a.step - b.step);
-  return { episodes: [...episodes.values()], problems, skipped, skippedTools };
+  return { episodes: [...episodes.values()], problems, skipped, skippedTools, unreplayed };
 }
 
 /**
@@ -164,7 +189,7 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
  * (`function.arguments`, JSON text or an object), and Anthropic `tool_use` content blocks of
  * assistant messages (`input`, an object).
  */
-function fromMessages(messages: unknown[], episode: string, run: string | undefined, at: { file: string; line: number }, problems: InputProblem[], skippedTools: Record<string, number>): { calls: ToolCallLine[]; skipped: number } {
+function fromMessages(messages: unknown[], episode: string, run: string | undefined, at: { file: string; line: number }, problems: InputProblem[], skippedTools: Record<string, number>, unreplayed: UnreplayedEdit[]): { calls: ToolCallLine[]; skipped: number } {
   const out: ToolCallLine[] = [];
   let step = 0, skipped = 0;
   const add = (id: string | undefined, name: unknown, a: unknown): void => {
@@ -177,10 +202,15 @@ function fromMessages(messages: unknown[], episode: string, run: string | undefi
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) args = parsed as Record<string, unknown>;
     else if (typeof a === 'string' || (parsed !== undefined && parsed !== null)) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: arguments are not a JSON object` }); return; }
     const file = fileOperationOf(name, args);
-    if (file === 'skip') { skipped++; countSkip(skippedTools, name, args); return; }
+    const unreplayable = (): void => {
+      skipped++; countSkip(skippedTools, name, args);
+      const edits = screenOnlyEdits(name, args);
+      if (edits) unreplayed.push({ episode, tool_call_id: id, ...at, tool: String(name), edits, label: skipLabel(name, args) });
+    };
+    if (file === 'skip') { unreplayable(); return; }
     if (file) { step++; out.push({ run, episode, step, tool_call_id: id, tool: 'bash', command: fileCommand(file), file }); return; }
     if (editorCall(args)) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: a text editor's ${String(args.command)} whose path is not a string` }); return; }
-    if (!runsCommand(name, args)) { skipped++; countSkip(skippedTools, name, args); return; } // (a browser, a search, MultiEdit: nothing run)
+    if (!runsCommand(name, args)) { unreplayable(); return; } // (a browser, a search, MultiEdit: nothing run)
     // Codex-style argv arrays: ["bash", "-lc", "…"] is its last element; other argv is joined.
     const argv = Array.isArray(args.command) && args.command.every((x) => typeof x === 'string') ? args.command as string[] : undefined;
     if (argv) args = { ...args, command: argv.length >= 3 && /(^|\/)(ba)?sh$/.test(argv[0]!) && /^-l?c$/.test(argv[1]!) ? argv.slice(2).join(' ') : argv.join(' ') };
