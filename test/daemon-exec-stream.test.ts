@@ -199,12 +199,12 @@ with c.session(policy="default", episode="py-quiet") as s:
     out["plain"] = s.exec("sleep 2.5; echo plain", step=1, timeout_ms=20000)["stdout"]
     out["streamed"] = s.exec("sleep 2.5; echo streamed", step=2, on_stdout=lambda t: None)["stdout"]
     out["file"] = s.write_file("f.txt", "x", step=3, timeout_ms=20000)["ok"]
-out["run"] = c.run(["sh", "-c", "sleep 2.5; echo run"], timeout_ms=20000)["stdout"]
+out["run"] = c.run(["sh", "-c", "sleep 2.5; echo run; pwd"], timeout_ms=20000, workspace_path="/testbed")["stdout"]
 print(json.dumps(out))
 `;
   const py = await runPythonClient(script, sock);
   assert.equal(py.code, 0, py.stderr);
-  assert.deepEqual(JSON.parse(py.stdout), { plain: 'plain\n', streamed: 'streamed\n', file: true, run: 'run\n' });
+  assert.deepEqual(JSON.parse(py.stdout), { plain: 'plain\n', streamed: 'streamed\n', file: true, run: 'run\n/testbed\n' });
 });
 
 test('a streamed exec gets its access-log line when its call ends, like a plain exec', async () => {

@@ -112,10 +112,13 @@ class Corral:
     def health(self):
         return self.request("GET", "/v1/health")
 
-    def run(self, argv, policy=None, allow=None, labels=None, timeout_ms=None):
-        """One command as one tool call in a fresh sandbox; output is captured."""
+    def run(self, argv, policy=None, allow=None, labels=None, timeout_ms=None, workspace=None, mounts=None, root=None,
+            root_writable=None, workspace_path=None):
+        """One command as one tool call in a fresh sandbox; output is captured. workspace, mounts, root,
+        root_writable and workspace_path are as for session()."""
         body = {"argv": list(argv), "stdio": "capture"}
-        for k, v in (("policy", policy), ("allow", allow), ("labels", labels), ("timeout_ms", timeout_ms)):
+        for k, v in (("policy", policy), ("allow", allow), ("labels", labels), ("timeout_ms", timeout_ms), ("workspace", workspace),
+                     ("mounts", mounts), ("root", root), ("root_writable", root_writable), ("workspace_path", workspace_path)):
             if v is not None:
                 body[k] = v
         return self.request("POST", "/v1/run", body, wait=self._answer_wait(timeout_ms))
