@@ -152,9 +152,15 @@ test('a writable root\'s layer is capped (resources.root_size): filling /usr get
     assert.match(fill.stderr, /No space left on device/);
     assert.match(fill.stdout, /^rc=1\n/);
     assert.ok(Number(fill.stdout.split('\n')[1]) <= 8 << 20, fill.stdout);
+    // the call that filled the layer is flagged, once, with a reason the agent can act on
+    const layerAlerts = fill.alerts.filter((a) => a.payload.rule === 'limit.root_layer');
+    assert.equal(layerAlerts.length, 1, JSON.stringify(fill.alerts.map((a) => a.payload.rule)));
+    assert.equal(layerAlerts[0]!.payload.category, 'resource_abuse');
+    assert.match(layerAlerts[0]!.payload.reason ?? '', /writable root is full \(limit 8 MiB\)/);
     // freed again, the layer takes writes; the workspace was never part of it
     const after = await s.exec({ command: 'rm /usr/big && echo ok > /usr/small && cat /usr/small && head -c 16777216 /dev/zero > /workspace/w && echo ws-ok', step: 2 });
     assert.equal(after.stdout, 'ok\nws-ok\n', after.stderr);
+    assert.deepEqual(after.alerts.map((a) => a.payload.rule), []);
     // inodes are capped with the size: a flood of empty files gets ENOSPC, not an OOM kill
     const flood = await s.exec({ command: 'mkdir /opt/many && cd /opt/many && i=0; while [ $i -lt 6000 ]; do : > f$i 2>/dev/null || { echo "stopped at $i"; break; }; i=$((i+1)); done', step: 3 });
     assert.match(flood.stdout, /^stopped at \d+\n$/, flood.stderr);

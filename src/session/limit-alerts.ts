@@ -14,6 +14,8 @@ export interface LimitFacts {
   timeoutMs: number;
   /** The capped workspace has just become full (it was not at the previous check). */
   workspaceFilled: boolean;
+  /** A writable root's layer (resources.root_size, bytes) has just become full: space or inodes. */
+  rootLayerFilled?: number;
 }
 
 export interface LimitAlert { draft: AlertDraft; action: 'killed' | 'blocked' }
@@ -40,6 +42,11 @@ export function limitAlerts(f: LimitFacts): LimitAlert[] {
     out.push({ action: 'blocked', draft: { rule: 'limit.workspace', category: 'resource_abuse', severity: 'medium', attack: ['T1499'],
       message: `Workspace size limit (${wsCap} bytes) reached: writes fail with ENOSPC`,
       reason: `The workspace is full (limit ${fmtBytes(wsCap)}); further writes fail. Delete files you do not need.` } });
+  }
+  if (f.rootLayerFilled !== undefined) {
+    out.push({ action: 'blocked', draft: { rule: 'limit.root_layer', category: 'resource_abuse', severity: 'medium', attack: ['T1499'],
+      message: `Writable root layer limit (${f.rootLayerFilled} bytes) reached: writes outside the workspace fail with ENOSPC`,
+      reason: `The sandbox's writable root is full (limit ${fmtBytes(f.rootLayerFilled)}); writes to /usr, /etc, /opt … fail. Delete files you do not need.` } });
   }
   if (f.timedOut) {
     out.push({ action: 'killed', draft: { rule: 'limit.timeout', category: 'resource_abuse', severity: 'low', attack: ['T1496'],

@@ -12,7 +12,7 @@ import { limitAlerts } from './limit-alerts.js';
 import { mountSizedTmpfs, mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
 import { mountDiskWorkspace } from '../sandbox/workspace-disk.js';
 import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, statSync, statfsSync, writeFileSync } from 'node:fs';
-import { join, resolve as resolvePath } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
 import { buildBwrapArgs, HOLDER_PATH, tmpScratchBytes } from '../sandbox/bwrap-args.js';
@@ -197,6 +197,7 @@ export class Session {
   imageHost?: string;
   /** A writable root's copy-on-write layer: the files this session changed in its root. */
   private rootUpper?: string;
+  private rootLayerWasFull = false;
   private rootSnap?: PersistenceSnapshot;
   /** The shell a bash tool call runs in: /bin/bash, or /bin/sh in an image without bash. */
   private shell = '/bin/bash';
@@ -807,10 +808,23 @@ export class Session {
     } catch { return false; }
   }
 
+  /** The writable root's layer size when that layer has (almost) no room or inodes left, else undefined. */
+  private rootLayerFull(): number | undefined {
+    if (!this.rootUpper) return undefined;
+    try {
+      const f = statfsSync(dirname(this.rootUpper));
+      const size = f.blocks * f.bsize;
+      return f.bavail * f.bsize < Math.max(64 * 1024, size / 100) || f.ffree < 16 ? size : undefined;
+    } catch { return undefined; }
+  }
+
   private limitAlerts(state: CallState, st: CgroupStats, timedOut: boolean, timeoutMs: number, evidence: string[]): void {
     const full = this.workspaceFull();
-    const found = limitAlerts({ before: state.statsBefore ?? {}, after: st, resources: this.opts.policy.resources, timedOut, timeoutMs, workspaceFilled: full && !this.workspaceWasFull });
+    const layer = this.rootLayerFull();
+    const found = limitAlerts({ before: state.statsBefore ?? {}, after: st, resources: this.opts.policy.resources, timedOut, timeoutMs, workspaceFilled: full && !this.workspaceWasFull,
+      ...(layer !== undefined && !this.rootLayerWasFull ? { rootLayerFilled: layer } : {}) });
     this.workspaceWasFull = full;
+    this.rootLayerWasFull = layer !== undefined;
     for (const a of found) this.alert(this.attr(state), a.draft, evidence, a.action);
     state.statsBefore = st;
   }
