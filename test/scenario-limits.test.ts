@@ -58,8 +58,12 @@ test('files filling /tmp get ENOSPC below the memory limit and the session clean
     assert.match(full.stdout + full.stderr, /No space left on device/);
     assert.equal(Number(full.stdout.split('\n')[1]), tmpScratchBytes(96 << 20), `/tmp holds the memory limit less the reserve: ${full.stdout}`);
     assert.deepEqual(full.alerts.map((a) => a.payload.rule).filter((r) => r.startsWith('limit.memory')), [], 'no OOM');
+    const tmpAlert = full.alerts.filter((a) => a.payload.rule === 'limit.tmp');
+    assert.equal(tmpAlert.length, 1, JSON.stringify(full.alerts.map((a) => a.payload.rule)));
+    assert.match(tmpAlert[0]!.payload.reason ?? '', /^\/tmp is full \(limit 72 MiB/);
     const clean = await s.exec({ command: 'rm /tmp/big && echo cleaned', step: 2, toolCallId: 'clean' });
     assert.equal(clean.stdout.trim(), 'cleaned');
+    assert.deepEqual(clean.alerts.map((a) => a.payload.rule), []);
     const r = await s.exec({ command: 'head -c 80000000 /dev/zero > /tmp/a; head -c 80000000 /dev/zero > /dev/shm/b; echo "rc=$?"', step: 3, toolCallId: 'both' });
     assert.ok(r.alerts.some((a) => a.payload.rule === 'limit.memory_oom'), `${JSON.stringify(r.alerts.map((a) => a.payload.rule))} ${r.stdout}${r.stderr}`);
     assert.ok(!s.events.some((e) => e.kind === 'session.end'), 'the sandbox was not killed');

@@ -16,6 +16,8 @@ export interface LimitFacts {
   workspaceFilled: boolean;
   /** A writable root's layer (resources.root_size, bytes) has just become full: space or inodes. */
   rootLayerFilled?: number;
+  /** The sandbox's /tmp or /dev/shm (that path, and its size) has just become full. */
+  scratchFilled?: { path: string; bytes: number };
 }
 
 export interface LimitAlert { draft: AlertDraft; action: 'killed' | 'blocked' }
@@ -47,6 +49,12 @@ export function limitAlerts(f: LimitFacts): LimitAlert[] {
     out.push({ action: 'blocked', draft: { rule: 'limit.root_layer', category: 'resource_abuse', severity: 'medium', attack: ['T1499'],
       message: `Writable root layer limit (${f.rootLayerFilled} bytes) reached: writes outside the workspace fail with ENOSPC`,
       reason: `The sandbox's writable root is full (limit ${fmtBytes(f.rootLayerFilled)}); writes to /usr, /etc, /opt … fail. Delete files you do not need.` } });
+  }
+  if (f.scratchFilled !== undefined) {
+    const { path, bytes } = f.scratchFilled;
+    out.push({ action: 'blocked', draft: { rule: 'limit.tmp', category: 'resource_abuse', severity: 'medium', attack: ['T1499'],
+      message: `${path} size limit (${bytes} bytes) reached: writes there fail with ENOSPC`,
+      reason: `${path} is full (limit ${fmtBytes(bytes)}, it counts against the memory limit); further writes fail. Delete files you do not need there.` } });
   }
   if (f.timedOut) {
     out.push({ action: 'killed', draft: { rule: 'limit.timeout', category: 'resource_abuse', severity: 'low', attack: ['T1496'],

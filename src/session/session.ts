@@ -198,6 +198,7 @@ export class Session {
   /** A writable root's copy-on-write layer: the files this session changed in its root. */
   private rootUpper?: string;
   private rootLayerWasFull = false;
+  private scratchWasFull?: string;
   private rootSnap?: PersistenceSnapshot;
   /** The shell a bash tool call runs in: /bin/bash, or /bin/sh in an image without bash. */
   private shell = '/bin/bash';
@@ -818,13 +819,31 @@ export class Session {
     } catch { return undefined; }
   }
 
+  /**
+   * The sandbox's /tmp or /dev/shm when one has (almost) no room left: statfs through the holder's
+   * root (/proc/PID/root), which only reads the filesystem's counters.
+   */
+  private scratchFull(): { path: string; bytes: number } | undefined {
+    for (const path of ['/tmp', '/dev/shm']) {
+      try {
+        const f = statfsSync(`/proc/${this.nsInitPid}/root${path}`);
+        const size = f.blocks * f.bsize;
+        if (f.bavail * f.bsize < Math.max(64 * 1024, size / 100)) return { path, bytes: size };
+      } catch { /* (the sandbox is gone) */ }
+    }
+    return undefined;
+  }
+
   private limitAlerts(state: CallState, st: CgroupStats, timedOut: boolean, timeoutMs: number, evidence: string[]): void {
     const full = this.workspaceFull();
     const layer = this.rootLayerFull();
+    const scratch = this.scratchFull();
     const found = limitAlerts({ before: state.statsBefore ?? {}, after: st, resources: this.opts.policy.resources, timedOut, timeoutMs, workspaceFilled: full && !this.workspaceWasFull,
-      ...(layer !== undefined && !this.rootLayerWasFull ? { rootLayerFilled: layer } : {}) });
+      ...(layer !== undefined && !this.rootLayerWasFull ? { rootLayerFilled: layer } : {}),
+      ...(scratch !== undefined && this.scratchWasFull !== scratch.path ? { scratchFilled: scratch } : {}) });
     this.workspaceWasFull = full;
     this.rootLayerWasFull = layer !== undefined;
+    this.scratchWasFull = scratch?.path;
     for (const a of found) this.alert(this.attr(state), a.draft, evidence, a.action);
     state.statsBefore = st;
   }
