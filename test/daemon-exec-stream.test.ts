@@ -187,6 +187,12 @@ test('a quiet streamed call gets keepalive lines; the Python client\'s timeout b
     const quiet = types.slice(a + 1, b).filter((t) => t === 'keepalive').length;
     assert.ok(quiet >= 2 && quiet <= 5, `keepalive lines during the 1.6 s of quiet (every 0.4 s): ${JSON.stringify(types)}`);
     assert.equal(types.at(-1), 'result');
+    // output past max_output is left out, and the answer says how much (it was cut silently)
+    const cut = await daemonRequest(sock, 'POST', `/v1/sessions/${id}/exec`, { command: 'printf 0123456789abcdef; printf xyz >&2', step: 2, max_output: 10 });
+    assert.equal((cut.json as { stdout: string }).stdout, '0123456789');
+    assert.deepEqual((cut.json as { output_truncated?: unknown }).output_truncated, { stdout: 6, stderr: 0 });
+    const whole = await daemonRequest(sock, 'POST', `/v1/sessions/${id}/exec`, { command: 'echo all', step: 3, max_output: 10 });
+    assert.equal((whole.json as { output_truncated?: unknown }).output_truncated, undefined);
   } finally { await daemonRequest(sock, 'DELETE', `/v1/sessions/${id}`); }
   // timeout=1: a plain exec of a 2.5 s call (its timeout_ms given), a streamed one with 2.5 s of quiet, a file
   // call and a one-off run of a 2.5 s command must all answer; before, each died with a socket timeout.

@@ -482,6 +482,7 @@ function execJson(id: string, x: ToolCallResult): Record<string, unknown> {
   return {
     session: id, tool_call_id: x.toolCallId, step: x.step, exit_code: x.exitCode, signal: x.signal, duration_ms: Math.round(x.durationMs),
     timed_out: x.timedOut, stdout: x.stdout, stderr: x.stderr, alerts: x.alerts.map(alertJson), ...(x.cancelled ? { cancelled: x.cancelled } : {}),
+    ...(x.outputTruncated ? { output_truncated: x.outputTruncated } : {}),
   };
 }
 

@@ -169,6 +169,8 @@ export interface ToolCallResult {
   alerts: AlertEvent[];
   /** Set when the call was stopped from outside (its client left, Corral is stopping): why. */
   cancelled?: string;
+  /** Set when output went past maxOutput: what was left out of stdout / stderr (characters; bytes for binaryStdout). */
+  outputTruncated?: { stdout: number; stderr: number };
 }
 
 /** How long the output pipes may stay open after a call's command exited, before a background process is taken to hold them. */
@@ -583,15 +585,16 @@ export class Session {
     let chunks = 0; // (output read so far, in reads: tells whether an I/O poll turn brought more)
     const bytesOut: Buffer[] = [];
     let bytesLen = 0;
+    const cut = { stdout: 0, stderr: 0 }; // (output past max while the call ran: said in the result, never dropped silently)
     if (spec.binaryStdout && stdio === 'pipe') {
-      child.stdout?.on('data', (d: Buffer) => { chunks++; if (collecting && bytesLen < max) { const part = d.subarray(0, max - bytesLen); bytesOut.push(part); bytesLen += part.length; } });
-    } else child.stdout?.setEncoding('utf8').on('data', (d: string) => { chunks++; if (collecting && stdout.length < max) { const part = d.slice(0, max - stdout.length); stdout += part; tell?.('stdout', part); } });
+      child.stdout?.on('data', (d: Buffer) => { chunks++; if (!collecting) return; const part = d.subarray(0, Math.max(0, max - bytesLen)); bytesOut.push(part); bytesLen += part.length; cut.stdout += d.length - part.length; });
+    } else child.stdout?.setEncoding('utf8').on('data', (d: string) => { chunks++; if (!collecting) return; const part = d.slice(0, Math.max(0, max - stdout.length)); cut.stdout += d.length - part.length; if (part) { stdout += part; tell?.('stdout', part); } });
     if (feed && child.stdin) {
       // (a command that exits without reading its input closes the pipe: EPIPE is its answer, not Corral's error)
       child.stdin.on('error', () => {});
       child.stdin.end(spec.stdin);
     }
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => { chunks++; if (collecting && stderr.length < max) { const part = d.slice(0, max - stderr.length); stderr += part; tell?.('stderr', part); } });
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => { chunks++; if (!collecting) return; const part = d.slice(0, Math.max(0, max - stderr.length)); cut.stderr += d.length - part.length; if (part) { stderr += part; tell?.('stderr', part); } });
     const timeoutMs = spec.timeoutMs ?? this.opts.policy.resources.timeout;
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; cg.kill(); }, timeoutMs);
@@ -658,7 +661,7 @@ export class Session {
     this.limitAlerts(state, st, timedOut, timeoutMs, [resEv.id]);
     const exitCode = timedOut ? 124 : code;
     this.emit('toolcall.end', { exit_code: exitCode, signal, duration_ms: durationMs, timed_out: timedOut, stdout_bytes: spec.binaryStdout && stdio === 'pipe' ? bytesLen : stdout.length, stderr_bytes: stderr.length, ...(state.cancelled ? { cancelled: state.cancelled } : {}) }, { attr: this.attr(state) });
-    return { toolCallId, step, exitCode, signal, durationMs, timedOut, stdout, stderr, alerts: this.alertsFor(toolCallId), ...(spec.binaryStdout && stdio === 'pipe' ? { stdoutBytes: Buffer.concat(bytesOut, bytesLen) } : {}), ...(state.cancelled ? { cancelled: state.cancelled } : {}) };
+    return { toolCallId, step, exitCode, signal, durationMs, timedOut, stdout, stderr, alerts: this.alertsFor(toolCallId), ...(spec.binaryStdout && stdio === 'pipe' ? { stdoutBytes: Buffer.concat(bytesOut, bytesLen) } : {}), ...(state.cancelled ? { cancelled: state.cancelled } : {}), ...(cut.stdout || cut.stderr ? { outputTruncated: { ...cut } } : {}) };
   }
 
   /**
