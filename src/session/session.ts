@@ -11,7 +11,8 @@ import { ConnectRing } from './connect-ring.js';
 import { limitAlerts } from './limit-alerts.js';
 import { mountSizedTmpfs, mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
 import { mountDiskWorkspace } from '../sandbox/workspace-disk.js';
-import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { filledSize } from '../sandbox/fs-full.js';
+import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
@@ -805,21 +806,12 @@ export class Session {
   /** True when a size-capped workspace has (almost) no room left: the last write hit the cap. */
   private workspaceFull(): boolean {
     const cap = this.opts.policy.resources.workspace_size ?? this.opts.policy.resources.workspace_disk;
-    if (cap === undefined || !this.ownWorkspace) return false;
-    try {
-      const f = statfsSync(this.workspace);
-      return f.bavail * f.bsize < Math.max(64 * 1024, cap / 100);
-    } catch { return false; }
+    return cap !== undefined && this.ownWorkspace && filledSize(this.workspace) !== undefined;
   }
 
   /** The writable root's layer size when that layer has (almost) no room or inodes left, else undefined. */
   private rootLayerFull(): number | undefined {
-    if (!this.rootUpper) return undefined;
-    try {
-      const f = statfsSync(dirname(this.rootUpper));
-      const size = f.blocks * f.bsize;
-      return f.bavail * f.bsize < Math.max(64 * 1024, size / 100) || f.ffree < 16 ? size : undefined;
-    } catch { return undefined; }
+    return this.rootUpper ? filledSize(dirname(this.rootUpper), { inodes: true }) : undefined;
   }
 
   /**
@@ -828,11 +820,8 @@ export class Session {
    */
   private scratchFull(): { path: string; bytes: number } | undefined {
     for (const path of ['/tmp', '/dev/shm']) {
-      try {
-        const f = statfsSync(`/proc/${this.nsInitPid}/root${path}`);
-        const size = f.blocks * f.bsize;
-        if (f.bavail * f.bsize < Math.max(64 * 1024, size / 100)) return { path, bytes: size };
-      } catch { /* (the sandbox is gone) */ }
+      const bytes = filledSize(`/proc/${this.nsInitPid}/root${path}`);
+      if (bytes !== undefined) return { path, bytes };
     }
     return undefined;
   }
