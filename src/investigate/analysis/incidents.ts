@@ -3,7 +3,7 @@
 // each group from the per-alert probabilities, flags ambiguous attributions (shared NAT) with
 // the runner-up, and ranks the incidents by severity, size, rarity and confidence.
 import type { AlertOut, Attribution, CallRef, Incident } from './model.js';
-import { ConnectionGrouper } from './same-connection.js';
+import { ConnectionGrouper, flowKey, sensorKey } from './same-connection.js';
 
 export interface IncidentOptions {
   /** Alerts further apart than this start a new incident. */
@@ -95,7 +95,7 @@ function describe(group: number[], alerts: AlertOut[], calls: CallRef[]): Incide
   // The EM's observations are connections, not log lines (same-connection.ts): the records of one
   // connection become one observation, each call's likelihood its best over those records.
   const grouper = new ConnectionGrouper();
-  const conn = group.map((i) => { const a = alerts[i]!; return grouper.add(`${a.src}|${a.dst}|${a.dport ?? -1}`, `${a.file}|${a.rule ?? ''}`, a.ts).id; });
+  const conn = group.map((i) => { const a = alerts[i]!; return grouper.add(flowKey(a.src, a.dst, a.dport), sensorKey(a.file, a.rule), a.ts).id; });
   const m = grouper.count;
   const obsNoise = new Float64Array(m), obsRecords = new Float64Array(m);
   const obsLinks: { k: number; s: number }[][] = Array.from({ length: m }, () => []);

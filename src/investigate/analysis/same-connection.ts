@@ -10,6 +10,11 @@
 /** How far apart two sensors' records of one connection may be (clock differences, flow start vs alert time). */
 export const SAME_CONNECTION_MS = 2_000;
 
+/** The flow of a record as ConnectionGrouper keys it: source, destination, port (ids or text). */
+export const flowKey = (src: string | number, dst: string | number, dport: number | undefined): string => `${src}|${dst}|${dport ?? -1}`;
+/** The sensor of a record: its file and rule (ids or text). */
+export const sensorKey = (file: string | number, rule: string | number | undefined): string => `${file}|${rule ?? ''}`;
+
 /** Assigns records, given in ascending time, to connections. */
 export class ConnectionGrouper {
   private readonly open = new Map<string, { id: number; first: number; sensors: Set<string> }>();

@@ -8,6 +8,7 @@ import { lowerBound } from './columns.js';
 import { commandPattern, mentionsDestination, type CommandRules, type RuleHit } from './command-evidence.js';
 import { computeEnrichment, type EnrichmentResult } from './enrichment.js';
 import { KeyTenancy } from './key-tenancy.js';
+import { flowKey, sensorKey } from './same-connection.js';
 import type { LinkState } from './linker.js';
 import type { AlertOut, CallRef, LinkEvidence, Timing } from './model.js';
 
@@ -151,7 +152,7 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
     }
   }
   const enrichment = computeEnrichment(keyAlerts, state, inside, evidenced, explained, skewMs, (a) => table.dst.data[a]!,
-    (a) => ({ flow: `${table.src.data[a]!},${table.dst.data[a]!},${table.dport.data[a]!}`, sensor: `${table.file.data[a]!},${table.rule.data[a]!}` }), opts.gapMs);
+    (a) => ({ flow: flowKey(table.src.data[a]!, table.dst.data[a]!, table.dport.data[a]!), sensor: sensorKey(table.file.data[a]!, table.rule.data[a]!) }), opts.gapMs);
 
   // 5. Score and normalise per alert.
   const alerts: AlertOut[] = [];
