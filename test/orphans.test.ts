@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { assertInLab } from '../src/lab/lab-guard.js';
 import { cleanupOrphans, Runtime } from '../src/session/runtime.js';
 import { detectCgroupLayout } from '../src/sandbox/cgroups.js';
@@ -19,19 +19,25 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
   writeFileSync(script, `
     import { Runtime } from ${JSON.stringify(join(dist, 'session', 'runtime.js'))};
     import { parsePolicy } from ${JSON.stringify(join(dist, 'policy', 'index.js'))};
-    const rt = await Runtime.start({ home: ${JSON.stringify(home)}, sensor: false, poolSize: 0, commandCheck: false });
+    import { readdirSync } from 'node:fs';
+    const rt = await Runtime.start({ home: ${JSON.stringify(home)}, sensor: false, poolSize: 1, commandCheck: false });
     const s = await rt.createSession({ policy: parsePolicy('name: capped\\nextends: default\\nresources:\\n  workspace_size: 4MiB\\n', 'capped.yaml'), episode: 'doomed' });
     await s.exec({ command: 'nohup sleep 300 >/dev/null 2>&1 & echo started' });
     // a second session on a host workspace (an idmapped view under its session dir)
     const h = await rt.createSession({ policy: parsePolicy('name: host\\nextends: default\\n', 'host.yaml'), episode: 'doomed-host', workspace: ${JSON.stringify(join(home, 'project'))} });
     await h.exec({ command: 'echo from-agent > made-by-agent.txt' });
-    console.log(JSON.stringify({ hostView: h['dir'], seccomp: rt.seccompFile, holder: rt.holderFile, fileTool: rt.fileToolFile, netns: s['slot'].lease.netns, table: s['slot'].lease.table, index: s['slot'].lease.index, cgroup: s.cgroup.unifiedDir, workspace: s.workspaceDir }));
+    // a third on the default disk-backed workspace, and a ready one left in the runtime's pool
+    const d = await rt.createSession({ policy: parsePolicy('name: disk\\nextends: default\\n', 'disk.yaml'), episode: 'doomed-disk' });
+    await d.exec({ command: 'echo data > /workspace/f' });
+    for (let i = 0; i < 200 && rt.diskPool.readyCount() === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    const pool = readdirSync(${JSON.stringify('/run/corral')}).filter((n) => n.startsWith('wspool-' + process.pid + '-')).map((n) => '/run/corral/' + n + '/workspace');
+    console.log(JSON.stringify({ diskWs: d.workspaceDir, pool, hostView: h['dir'], seccomp: rt.seccompFile, holder: rt.holderFile, fileTool: rt.fileToolFile, netns: s['slot'].lease.netns, table: s['slot'].lease.table, index: s['slot'].lease.index, cgroup: s.cgroup.unifiedDir, workspace: s.workspaceDir }));
     setInterval(() => {}, 1000);
   `);
   const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
   mkdirSync(join(home, 'project'));
   writeFileSync(join(home, 'project', 'precious.txt'), 'the user\'s work\n');
-  const info = await new Promise<{ hostView: string; seccomp: string; holder: string; fileTool: string; netns: string; table: string; index: number; cgroup: string; workspace: string }>((resolve, reject) => {
+  const info = await new Promise<{ diskWs: string; pool: string[]; hostView: string; seccomp: string; holder: string; fileTool: string; netns: string; table: string; index: number; cgroup: string; workspace: string }>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => { out += d; if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!)); });
     child.on('exit', (c) => reject(new Error(`crashy Corral exited early (${c})`)));
@@ -44,6 +50,9 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
     assert.ok(existsSync(info.seccomp), 'the crash left its seccomp file');
     assert.ok(existsSync(info.holder) && existsSync(info.fileTool), 'the crash left its holder and file-tool copies');
     assert.deepEqual(mountsUnder(info.workspace), [info.workspace], 'the crash left the size-capped workspace mounted');
+    assert.deepEqual(mountsUnder(info.diskWs), [info.diskWs], 'the crash left the disk-backed workspace mounted');
+    assert.equal(info.pool.length, 1, 'and a ready one in its pool');
+    assert.deepEqual(mountsUnder(info.pool[0]!), [info.pool[0]], 'mounted');
     const rt = await Runtime.start({ home, sensor: false, poolSize: 0, commandCheck: false });
     await rt.close();
     assert.doesNotMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), new RegExp(info.netns));
@@ -52,6 +61,10 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
     assert.ok(!existsSync(`/run/corral/leases/${info.index}.json`), 'lease released');
     assert.deepEqual(mountsUnder(info.workspace), [], 'workspace unmounted');
     assert.ok(!existsSync(info.workspace), 'session dir removed');
+    for (const ws of [info.diskWs, info.pool[0]!]) {
+      assert.deepEqual(mountsUnder(ws), [], `${ws} unmounted`);
+      assert.ok(!existsSync(dirname(ws)), `${dirname(ws)} removed`);
+    }
     assert.ok(!existsSync(info.seccomp), 'seccomp file removed');
     assert.ok(!existsSync(info.holder), 'holder copy removed');
     assert.ok(!existsSync(info.fileTool), 'file-tool copy removed');

@@ -22,6 +22,7 @@ import {
 import { hostRangeList } from '../src/policy/address-class.js';
 import { leaseSubnet } from '../src/sandbox/address-leases.js';
 import { policyDigest } from '../src/policy/policy-digest.js';
+import { DEFAULT_WORKSPACE_DISK, effectiveWorkspaceDisk } from '../src/policy/schema.js';
 
 function policy(yaml: string): Policy {
   return parsePolicy(yaml, 'policies/t.yaml');
@@ -179,6 +180,15 @@ describe('error reporting', () => {
     assert.match(errorOf(() => policy('name: t\nresources:\n  workspace_disk: 1MiB\n')).message, /:3:\d+: resources\.workspace_disk.*at least 16MiB/s);
     assert.equal(policy('name: t\nresources:\n  workspace_disk: 20GiB\n').resources.workspace_disk, 20 * 1024 ** 3);
     assert.equal(policy('name: t\n').resources.workspace_disk, undefined);
+    assert.equal(policy('name: t\nresources:\n  workspace_disk: unlimited\n').resources.workspace_disk, 'unlimited');
+    assert.match(errorOf(() => policy('name: t\nresources:\n  workspace_disk: none\n')).message, /:3:\d+: resources\.workspace_disk/);
+    // what a session gets: the policy's cap, else the default one (implicit: a host workspace goes without it), none under a memory cap or `unlimited`
+    const eff = (y: string) => effectiveWorkspaceDisk(policy(`name: t\n${y}`).resources);
+    assert.deepEqual(eff(''), { bytes: DEFAULT_WORKSPACE_DISK, implicit: true });
+    assert.deepEqual(eff('resources:\n  workspace_disk: 20GiB\n'), { bytes: 20 * 1024 ** 3, implicit: false });
+    assert.equal(eff('resources:\n  workspace_size: 1GiB\n'), undefined);
+    assert.equal(eff('resources:\n  workspace_disk: unlimited\n'), undefined);
+    assert.deepEqual(effectiveWorkspaceDisk(loadPreset('default').resources), { bytes: 4 * 1024 ** 3, implicit: true }, 'the default preset caps the workspace on disk');
   });
 
   it('an alias bomb is a policy error naming the file, not a crash', () => {

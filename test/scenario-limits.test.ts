@@ -13,6 +13,7 @@ import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js'
 import type { SessionOptions, ToolCallSpec } from '../src/session/session.js';
 import { policyDigest } from '../src/policy/policy-digest.js';
 import { tmpScratchBytes } from '../src/sandbox/bwrap-args.js';
+import { DEFAULT_WORKSPACE_DISK } from '../src/policy/schema.js';
 
 let fx: Fixture;
 before(async () => { fx = await startFixture([{ name: 'registry.test', ip: '198.51.100.10', services: [{ kind: 'http', port: 80 }] }], 'lablim'); });
@@ -270,8 +271,9 @@ test('workspace_size caps /workspace: writes past it fail with ENOSPC, the call 
 });
 
 test('workspace_disk caps /workspace on disk, not in memory: a 48 MiB file fits under a 32 MiB memory limit (a tmpfs workspace would be OOM-killed), a write past the cap gets ENOSPC and is flagged, teardown frees the loop device', async () => {
-  const loopsBefore = readdirSync('/sys/block').filter((d) => d.startsWith('loop') && readFileSync(`/sys/block/${d}/size`, 'utf8').trim() !== '0').length;
   const s = await fx.rt.createSession({ policy: labPolicy('resources:\n  memory: 32MiB\n  workspace_disk: 64MiB\n'), episode: 'disk-backed' });
+  const loop = mountSource(s.workspaceDir);
+  assert.match(loop ?? '', /^\/dev\/loop\d+$/, 'the workspace is a loop-mounted filesystem');
   try {
     // 48 MiB of files under a 32 MiB memory limit: a tmpfs workspace would charge them to memory (OOM), this one does not
     const big = await s.exec({ command: 'dd if=/dev/urandom of=/workspace/big bs=1M count=48 2>&1 | tail -1; sync; stat -c %s /workspace/big; ls -A /workspace; stat -f -c %T /workspace', step: 1, toolCallId: 'big' });
@@ -287,11 +289,82 @@ test('workspace_disk caps /workspace on disk, not in memory: a 48 MiB file fits 
     assert.equal(a.length, 1, JSON.stringify(fill.alerts.map((x) => x.payload.rule)));
     assert.match(a[0]!.payload.reason ?? '', /workspace is full \(limit 64 ?MiB\)/);
   } finally { await s.close(); }
-  const loopsAfter = readdirSync('/sys/block').filter((d) => d.startsWith('loop') && readFileSync(`/sys/block/${d}/size`, 'utf8').trim() !== '0').length;
-  assert.ok(loopsAfter <= loopsBefore, `loop devices in use: ${loopsBefore} before, ${loopsAfter} after the session closed`);
+  assert.ok(!loopInUse(loop!), `${loop} still attached after the session closed`);
   // both caps, or a disk cap on a host directory: refused, never half-applied
   await assert.rejects(fx.rt.createSession({ policy: labPolicy('resources:\n  workspace_size: 2MiB\n  workspace_disk: 64MiB\n'), episode: 'disk' }), /sets both resources.workspace_size .* and resources.workspace_disk/);
   await assert.rejects(fx.rt.createSession({ policy: labPolicy('resources:\n  workspace_disk: 64MiB\nfilesystem:\n  workspace: /tmp/corral-ws-refused\n'), episode: 'disk' }), /workspace_disk is enforced only on a workspace Corral creates/);
+});
+
+/** The source (device) of the mount at `dir`, from this process's mount table. */
+function mountSource(dir: string): string | undefined {
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [left, right] = line.split(' - ');
+    if (left?.split(' ')[4] === dir) return right?.split(' ')[1];
+  }
+  return undefined;
+}
+
+/** A loop device still backed by a file (its loop/ directory exists only while attached). */
+function loopInUse(dev: string): boolean {
+  try { return readFileSync(`/sys/block/${dev.replace('/dev/', '')}/loop/backing_file`, 'utf8').trim() !== ''; } catch { return false; }
+}
+
+test('by default the Corral-made workspace is capped on disk (4 GiB, sparse, from the ready pool); `unlimited` makes it a plain directory; a host workspace is never capped or refused', async () => {
+  // (the pool refills in the background after each session takes one: wait for it, as a steady fleet would find it)
+  for (let i = 0; i < 100 && fx.rt.diskPool.readyCount(DEFAULT_WORKSPACE_DISK) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  const def = await fx.rt.createSession({ policy: labPolicy(), episode: 'default-disk' });
+  let loop: string | undefined;
+  try {
+    loop = mountSource(def.workspaceDir);
+    assert.match(loop ?? '', /^\/dev\/loop\d+$/, `the default workspace is its own filesystem (${def.workspaceDir})`);
+    assert.match(def.workspaceDir, /\/disk\/workspace$/, 'taken ready-made from the runtime\'s pool');
+    const r = await def.exec({ command: 'df -B1 --output=size /workspace | tail -1; ls -A /workspace; echo hi > /workspace/f && cat /workspace/f', step: 1 });
+    const [size, ...rest] = r.stdout.trim().split('\n');
+    // (ext4's own metadata takes a little of the 4 GiB)
+    assert.ok(Number(size) > 4 * 1024 ** 3 * 0.95 && Number(size) <= 4 * 1024 ** 3, r.stdout + r.stderr);
+    assert.deepEqual(rest, ['hi'], 'empty (no lost+found) and writable by the agent');
+  } finally { await def.close(); }
+  assert.ok(!loopInUse(loop!), `${loop} still attached after the session closed`);
+
+  const plain = await fx.rt.createSession({ policy: labPolicy('resources:\n  workspace_disk: unlimited\n'), episode: 'no-disk-cap' });
+  try {
+    assert.equal(mountSource(plain.workspaceDir), undefined, 'unlimited: a plain directory, no mount');
+    assert.equal((await plain.exec({ command: 'echo hi > /workspace/f && cat /workspace/f' })).stdout, 'hi\n');
+  } finally { await plain.close(); }
+
+  const dir = mkdtempSync(join(tmpdir(), 'corral-hostws-'));
+  const host = await fx.rt.createSession({ policy: labPolicy(), episode: 'host-ws', workspace: dir });
+  try {
+    assert.equal((await host.exec({ command: 'echo mine > /workspace/f && cat /workspace/f' })).stdout, 'mine\n');
+    assert.equal(readFileSync(join(dir, 'f'), 'utf8'), 'mine\n', 'the host directory itself, uncapped');
+  } finally { await host.close(); rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('without mkfs.ext4 the default disk cap is skipped with one warning (sessions still start); a cap the policy names fails the session', async () => {
+  // A host without e2fsprogs, made real for this runtime: a PATH whose first mkfs.ext4 fails as a missing one would.
+  const bin = mkdtempSync(join(tmpdir(), 'corral-nomkfs-'));
+  writeFileSync(join(bin, 'mkfs.ext4'), '#!/bin/sh\necho "mkfs.ext4: not installed here" >&2\nexit 127\n', { mode: 0o755 });
+  const oldPath = process.env.PATH;
+  process.env.PATH = `${bin}:${oldPath}`;
+  const { Runtime } = await import('../src/session/runtime.js');
+  const rt = await Runtime.start({ home: mkdtempSync(join(tmpdir(), 'corral-nomkfs-home-')), sensor: false, poolSize: 1, commandCheck: false });
+  const warnings: string[] = [];
+  rt.on('warning', (w: string) => warnings.push(w));
+  try {
+    for (let i = 0; i < 2; i++) {
+      const s = await rt.createSession({ policy: labPolicy(), episode: `nomkfs-${i}` });
+      try {
+        assert.equal(mountSource(s.workspaceDir), undefined, 'a plain directory');
+        assert.equal((await s.exec({ command: 'echo ok' })).stdout, 'ok\n');
+      } finally { await s.close(); }
+    }
+    assert.equal(warnings.filter((w) => /not capped on disk/.test(w)).length, 1, JSON.stringify(warnings));
+    await assert.rejects(rt.createSession({ policy: labPolicy('resources:\n  workspace_disk: 64MiB\n'), episode: 'nomkfs-explicit' }), /resources.workspace_disk: cannot make a 67108864-byte disk-backed workspace \(.*not installed here/);
+  } finally {
+    process.env.PATH = oldPath;
+    await rt.close();
+    rmSync(bin, { recursive: true, force: true });
+  }
 });
 
 test('workspace_size with a host workspace directory is refused, not silently ignored', async () => {

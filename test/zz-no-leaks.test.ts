@@ -1,5 +1,5 @@
 // Runs last (file order): after the whole suite, nothing Corral or the lab created may be
-// left: namespaces, veths, nft tables, cgroups, leases, sandbox processes.
+// left: namespaces, veths, nft tables, cgroups, leases, session dirs and their mounts, sandbox processes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -33,6 +33,10 @@ test('no namespaces, veths, nft tables, cgroups, leases or processes are left be
   }
   const leases = '/run/corral/leases';
   if (existsSync(leases)) assert.deepEqual(readdirSync(leases), []);
+  // session dirs and ready disk workspaces (their loop mounts with them)
+  if (existsSync('/run/corral')) assert.deepEqual(readdirSync('/run/corral').filter((n) => /^(sess|wspool)-/.test(n)), []);
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith('/run/corral/'));
+  assert.deepEqual(mounts, [], 'mounts left under /run/corral');
   // A sensor is stopped with SIGKILL and not waited for: the kernel's probe detach takes ~0.8 s.
   // A process still exiting after a SIGKILL is not left behind; give exits 3 s, then judge.
   const names = ['bwrap', 'corral-enter', 'bpftrace', 'sshd'];

@@ -1,6 +1,6 @@
 // Why: `corral doctor` checks every prerequisite of the sandbox, gateway and sensors, and the
 // event store, and says exactly what is missing and how to fix it, instead of failing mid-run.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { release } from 'node:os';
@@ -57,8 +57,8 @@ export function runChecks(home: string = resolveHome()): Check[] {
   c.push({ name: 'file tools (corral-file)', ok: !!fileTool && existsSync(fileTool), required: true, detail: fileTool && existsSync(fileTool) ? `${fileTool} (static; write/read/str_replace/insert run inside the sandbox, any root)` : 'native/corral-file is not built: sessions cannot start', fix: 'npm run build (needs gcc and the static C library, libc6-dev)' });
   c.push({ name: 'JSON Lines scanner (investigate speed)', ok: !!scanner, required: false, detail: scanner ? 'native/json-lines.c loaded' : 'not loaded: `corral investigate` parses every line with JSON.parse (same answers, ~2x slower)', fix: 'npm run build (needs gcc)' });
   const mkfs = which('mkfs.ext4'), loop = existsSync('/dev/loop-control');
-  c.push({ name: 'disk-backed workspaces (resources.workspace_disk)', ok: !!mkfs && loop, required: false,
-    detail: mkfs && loop ? `${mkfs}, /dev/loop-control` : `${mkfs ? '' : 'mkfs.ext4 not found; '}${loop ? '' : 'no /dev/loop-control (loop devices)'}: a policy with workspace_disk cannot start sessions`.replace(/; :/, ':'),
+  c.push({ name: 'disk-capped workspaces (resources.workspace_disk, on by default)', ok: !!mkfs && loop, required: false,
+    detail: mkfs && loop ? `${mkfs}, /dev/loop-control; ${runDirNote()}` : `${mkfs ? '' : 'mkfs.ext4 not found; '}${loop ? '' : 'no /dev/loop-control (loop devices)'}: workspaces go uncapped (one warning per run) and a policy that names workspace_disk cannot start sessions`.replace(/; :/, ':'),
     fix: `apt-get install -y e2fsprogs; modprobe loop (or ${setup})` });
   const bpf = which('bpftrace');
   c.push({ name: 'bpftrace (exec/connect sensor)', ok: !!bpf, required: false, detail: bpf ?? 'not found', fix: `apt-get install -y bpftrace (or ${setup})` });
@@ -96,4 +96,20 @@ export async function doctorCommand(argv: string[], io: CliIO): Promise<number> 
   }
   io.stdout.write(ok ? st.green('\ncorral doctor: ready\n') : st.red('\ncorral doctor: not ready (see FAIL lines)\n'));
   return ok ? 0 : 1;
+}
+
+/** Where the workspaces' sparse files live, and what that filesystem is (a small tmpfs spends memory on them). */
+function runDirNote(): string {
+  const dir = process.env.CORRAL_RUN_DIR ?? '/run/corral';
+  let at = dir;
+  while (!existsSync(at) && at !== '/') at = at.slice(0, at.lastIndexOf('/')) || '/';
+  try {
+    const st = statfsSync(at);
+    const free = Number(st.bavail) * Number(st.bsize);
+    // (0x01021994: TMPFS_MAGIC)
+    const tmpfs = Number(st.type) === 0x01021994;
+    return `their files live under ${dir} (${tmpfs ? 'a tmpfs: memory, not disk; set CORRAL_RUN_DIR to a directory on disk, ' : ''}${(free / 1024 ** 3).toFixed(1)} GiB free)`;
+  } catch {
+    return `their files live under ${dir}`;
+  }
 }

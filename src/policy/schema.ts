@@ -17,6 +17,19 @@ export const DEFAULT_ALLOW_PORTS = [80, 443];
 export const DEFAULT_ALLOW_PROTOCOLS: Protocol[] = ['tls', 'http', 'other'];
 export const DEFAULT_HIDE = ['~/.ssh', '~/.aws', '~/.config/gcloud', '~/.azure', '~/.kube', '~/.docker', '/root', '/etc/shadow'];
 export const DEFAULT_ENV_ALLOW = ['PATH', 'LANG', 'LC_ALL', 'TERM', 'HOME'];
+/** The on-disk cap of a Corral-made workspace when a policy names none (sparse: it takes only what is written). */
+export const DEFAULT_WORKSPACE_DISK = 4 * 1024 ** 3;
+
+/**
+ * The disk cap a Corral-made workspace gets: the policy's workspace_disk, else the default one —
+ * `implicit`, so a host workspace (which Corral never caps) goes without it instead of being refused —
+ * and none when the policy caps the workspace in memory (workspace_size) or says 'unlimited'.
+ */
+export function effectiveWorkspaceDisk(r: { workspace_size?: number; workspace_disk?: number | 'unlimited' }): { bytes: number; implicit: boolean } | undefined {
+  if (r.workspace_disk === 'unlimited') return undefined;
+  if (r.workspace_disk !== undefined) return { bytes: r.workspace_disk, implicit: false };
+  return r.workspace_size === undefined ? { bytes: DEFAULT_WORKSPACE_DISK, implicit: true } : undefined;
+}
 
 /** A check result; `path` points the error at an element inside the field (list index or map key). */
 type Check<T> = { ok: true; value: T } | { ok: false; error: string; path?: (string | number)[] };
@@ -287,12 +300,17 @@ export const PolicySchema = z
         pids: pidsField,
         timeout: field<number>((v) => (v === undefined ? { ok: true, value: 120_000 } : parseTimerDuration(v))),
         workspace_size: optionalSize,
-        /** The Corral-made workspace as an ext4 filesystem of this size in a sparse file on the host's disk (not memory). */
-        workspace_disk: field<number | undefined>((v) => {
+        /**
+         * The Corral-made workspace as an ext4 filesystem of this size in a sparse file on the host's
+         * disk (not memory); 'unlimited' for a plain directory. Unset: DEFAULT_WORKSPACE_DISK, unless
+         * workspace_size caps it in memory (effectiveWorkspaceDisk).
+         */
+        workspace_disk: field<number | 'unlimited' | undefined>((v) => {
           if (v === undefined || v === null) return { ok: true, value: undefined };
+          if (v === 'unlimited') return { ok: true, value: 'unlimited' };
           const r = parseSize(v);
           // (mkfs.ext4 needs a few MiB for its own metadata; below this a workspace holds next to nothing)
-          return r.ok && (r.value as number) < 16 << 20 ? { ok: false, error: `expected at least 16MiB for a disk-backed workspace, got ${describe(v)}` } : r;
+          return r.ok && (r.value as number) < 16 << 20 ? { ok: false, error: `expected 'unlimited' or at least 16MiB for a disk-backed workspace, got ${describe(v)}` } : r;
         }),
         /** The most a writable image root's layer may hold (filesystem.root_writable); default: the memory limit. */
         root_size: field<number | undefined>((v) => {

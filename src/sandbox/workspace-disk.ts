@@ -14,6 +14,17 @@ import { promisify } from 'node:util';
 
 const execFile = promisify(execFileCb);
 
+/** Runs a tool; a failure says the tool and its own words (first line of stderr), not only "Command failed". */
+async function run(tool: string, args: string[]): Promise<void> {
+  try {
+    await execFile(tool, args);
+  } catch (e) {
+    const err = e as Error & { stderr?: string; code?: unknown };
+    const said = String(err.stderr ?? '').trim().split('\n')[0];
+    throw new Error(`${tool}: ${said || (err.code === 'ENOENT' ? 'not found' : err.message.split('\n')[0])}`);
+  }
+}
+
 /**
  * Makes `image` (created, sparse) an ext4 filesystem of `bytes` and mounts it on `dir`. No
  * journal (the workspace dies with the session), no reserved blocks, no lost+found left in
@@ -24,7 +35,7 @@ export async function mountDiskWorkspace(image: string, dir: string, bytes: numb
   // (a sparse file of that size: one open and one ftruncate, no process)
   const fd = openSync(image, 'wx', 0o600);
   try { ftruncateSync(fd, size); } finally { closeSync(fd); }
-  await execFile('mkfs.ext4', ['-q', '-F', '-m', '0', '-O', '^has_journal', '-E', 'lazy_itable_init=1,nodiscard', image]);
-  await execFile('mount', ['-o', 'loop,nosuid,nodev,noatime', image, dir]);
+  await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-O', '^has_journal', '-E', 'lazy_itable_init=1,nodiscard', image]);
+  await run('mount', ['-o', 'loop,nosuid,nodev,noatime', image, dir]);
   try { rmdirSync(`${dir}/lost+found`); } catch { /* (not made, or not empty: harmless) */ }
 }

@@ -78,13 +78,14 @@ export function sessionDirPrefix(sessionId: string): string {
  */
 export const LEGACY_DIR_MAX_AGE_MS = 3_600_000;
 
-/** Removes session dirs (and their workspace mounts) whose owning Corral is gone. Returns how many. */
+/** Removes session dirs and ready pool workspaces (and their mounts) whose owning Corral is gone. Returns how many. */
 export async function cleanupOrphanSessionDirs(runDir: string, now = Date.now()): Promise<number> {
   if (!existsSync(runDir)) return 0;
   let n = 0;
   for (const name of readdirSync(runDir)) {
     const path = join(runDir, name);
-    const m = /^sess-(\d+)-[0-9a-f]{12}-/.exec(name);
+    // (a session dir, or a pool's ready disk workspace: workspace-disk-pool.ts)
+    const m = /^sess-(\d+)-[0-9a-f]{12}-/.exec(name) ?? /^wspool-(\d+)-/.exec(name);
     if (m) { if (!pidAlive(Number(m[1])) && await removeSessionDir(path)) n++; continue; }
     if (!/^sess-[0-9a-f]{12}-[A-Za-z0-9]{6}$/.test(name)) continue;
     let age: number;

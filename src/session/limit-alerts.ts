@@ -12,8 +12,8 @@ export interface LimitFacts {
   resources: Policy['resources'];
   timedOut: boolean;
   timeoutMs: number;
-  /** The capped workspace has just become full (it was not at the previous check). */
-  workspaceFilled: boolean;
+  /** The workspace's cap (bytes) when this call filled it (first time since it had room). */
+  workspaceFilled?: number;
   /** A writable root's layer (resources.root_size, bytes) has just become full: space or inodes. */
   rootLayerFilled?: number;
   /** The sandbox's /tmp or /dev/shm (that path, and its size) has just become full. */
@@ -39,8 +39,8 @@ export function limitAlerts(f: LimitFacts): LimitAlert[] {
       message: `Process limit (${r.pids}) hit ${f.after.pidsMaxHits} time(s) (fork bomb?)`,
       reason: `The tool call tried to create more than ${r.pids} processes; extra forks failed.` } });
   }
-  const wsCap = r.workspace_size ?? r.workspace_disk;
-  if (f.workspaceFilled && wsCap !== undefined) {
+  const wsCap = f.workspaceFilled;
+  if (wsCap !== undefined) {
     out.push({ action: 'blocked', draft: { rule: 'limit.workspace', category: 'resource_abuse', severity: 'medium', attack: ['T1499'],
       message: `Workspace size limit (${wsCap} bytes) reached: writes fail with ENOSPC`,
       reason: `The workspace is full (limit ${fmtBytes(wsCap)}); further writes fail. Delete files you do not need.` } });

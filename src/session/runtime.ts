@@ -30,11 +30,15 @@ import { GpuMonitor } from '../gpu/gpu-monitor.js';
 import { DetectionEngine, loadRuleSources, type RuleSet } from '../detect/engine/api.js';
 import { readFileSync as readText } from 'node:fs';
 
+import { DiskWorkspacePool } from '../sandbox/workspace-disk-pool.js';
+import { DEFAULT_WORKSPACE_DISK } from '../policy/schema.js';
+
 export interface RuntimeOptions {
   home?: string;
   runDir?: string;
   /** 'auto' starts the eBPF sensor when available (default); false disables it. */
   sensor?: boolean | 'auto';
+  /** Network slots, and disk-backed workspaces of each of the two sizes last asked for, kept ready (default 2 each; 0 = none). */
   poolSize?: number;
   onEvent?: (ev: CorralEvent) => void;
   /** Extra rule files (YAML) that extend or override the built-in detection rules. */
@@ -83,6 +87,8 @@ export class Runtime extends EventEmitter {
   readonly waiterCgroup: Cgroup;
   gateway!: Gateway;
   pool!: NetSlotPool;
+  /** Ready disk-backed workspaces (every Corral-made workspace is one by default). */
+  diskPool!: DiskWorkspacePool;
   store!: EventStore;
   sensor?: BpftraceSensor;
   sensorError?: string;
@@ -165,6 +171,8 @@ export class Runtime extends EventEmitter {
       this.gateway = await new Gateway({ flowUpdateMs: this.opts.flowUpdateMs }).start();
       this.pool = new NetSlotPool({ tcpPort: this.gateway.tcpPort, dnsPort: this.gateway.dnsPort }, this.opts.poolSize ?? 2);
       this.pool.fill();
+      this.diskPool = new DiskWorkspacePool(this.runDir, this.opts.poolSize ?? 2);
+      this.diskPool.fill(DEFAULT_WORKSPACE_DISK);
     } finally {
       // whatever happened above, the helpers started are owned (and stopped by close())
       await Promise.allSettled([sensorP, gpuP, kmsgP]);
@@ -292,6 +300,15 @@ export class Runtime extends EventEmitter {
     this.emit('warning', msg);
   }
 
+  private warned = new Set<string>();
+
+  /** A warning that would repeat for every session (a host without a feature): said once per runtime. */
+  warnOnce(key: string, msg: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.onError(msg);
+  }
+
   /** The most recent warnings (at least the last MAX_WARNINGS); every one is also emitted as a 'warning' event. */
   get warnings(): string[] { return this.errors; }
 
@@ -309,6 +326,7 @@ export class Runtime extends EventEmitter {
     await Promise.allSettled([...this.sessions.values()].map((s) => s.close()));
     // (each part may be missing when start() failed half-way)
     await this.pool?.close();
+    await this.diskPool?.close();
     await this.gateway?.close();
     this.kmsg?.stop();
     this.gpu?.stop();

@@ -12,7 +12,7 @@ import { limitAlerts } from './limit-alerts.js';
 import { mountSizedTmpfs, mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
 import { mountDiskWorkspace } from '../sandbox/workspace-disk.js';
 import { filledSize } from '../sandbox/fs-full.js';
-import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
@@ -30,6 +30,7 @@ import { shellJoin } from '../util/shell-join.js';
 import { hostMountProblem, hostRootProblem, hostWorkspaceProblem, workspacePathProblem } from '../sandbox/host-workspace.js';
 import type { NetSlot } from '../sandbox/net-slot.js';
 import { compilePolicy, classifyAddress, type Policy, type CompiledPolicy } from '../policy/index.js';
+import { effectiveWorkspaceDisk } from '../policy/schema.js';
 import type { ConnectReport, FlowReport, GatewayReport, SandboxNet } from '../gateway/types.js';
 import { alertForConnect, alertForDns, alertForDeniedSocket, alertForDrop, type AlertDraft } from '../alerts/network-alerts.js';
 import { FanoutAggregator, type Probe } from '../alerts/fanout.js';
@@ -221,6 +222,8 @@ export class Session {
   /** The host directory behind /workspace, when the policy or the caller named one. */
   private hostWorkspace?: string;
   private workspaceWasFull = false;
+  /** The size cap of the Corral-made workspace (in memory or on disk), when it has one. */
+  private workspaceCap?: number;
   private sampler = new ResourceSampler();
   private sampleTimer?: NodeJS.Timeout;
   private net?: SandboxNet;
@@ -449,13 +452,14 @@ export class Session {
       this.refuseWorkspacePathIn('/');
     }
     const ws = this.opts.workspace ?? this.opts.policy.filesystem.workspace ?? undefined;
-    const cap = this.opts.policy.resources.workspace_size, disk = this.opts.policy.resources.workspace_disk;
-    const capField = cap !== undefined ? 'workspace_size' : disk !== undefined ? 'workspace_disk' : undefined;
+    const res = this.opts.policy.resources;
+    const cap = res.workspace_size, disk = effectiveWorkspaceDisk(res);
+    const capField = cap !== undefined ? 'workspace_size' : disk && !disk.implicit ? 'workspace_disk' : undefined;
     if (ws && capField) {
       // a host directory cannot be capped without hiding what is in it: refuse rather than ignore the cap
       throw new SessionSetupError(`resources.${capField} is enforced only on a workspace Corral creates; policy ${this.opts.policy.name} also sets a host workspace (${ws})`);
     }
-    if (cap !== undefined && disk !== undefined) {
+    if (cap !== undefined && typeof res.workspace_disk === 'number') {
       throw new SessionSetupError(`policy ${this.opts.policy.name} sets both resources.workspace_size (in memory) and resources.workspace_disk (on disk); a workspace has one cap: keep one`);
     }
     if (ws) {
@@ -465,16 +469,17 @@ export class Session {
       this.hostWorkspace = ws;
       this.workspace = await this.idmappedWorkspace(ws);
     } else {
-      this.workspace = join(this.dir, 'workspace');
-      mkdirSync(this.workspace);
       this.ownWorkspace = true;
-      if (cap !== undefined) await mountSizedWorkspace(this.workspace, cap, this.hostId, this.hostId);
-      else if (disk !== undefined) {
-        try {
-          await mountDiskWorkspace(join(this.dir, 'workspace.img'), this.workspace, disk);
-        } catch (e) {
-          // a cap the policy asks for is never silently dropped (no loop devices, no mkfs.ext4)
-          throw new SessionSetupError(`resources.workspace_disk: cannot make a ${disk}-byte disk-backed workspace (${(e as Error).message.split('\n')[0]}); corral doctor checks loop devices and mkfs.ext4`);
+      if (disk) {
+        this.workspace = await this.diskWorkspace(disk);
+        if (this.workspace !== '') this.workspaceCap = disk.bytes;
+      }
+      if (!this.workspaceCap) {
+        this.workspace = join(this.dir, 'workspace');
+        mkdirSync(this.workspace);
+        if (cap !== undefined) {
+          await mountSizedWorkspace(this.workspace, cap, this.hostId, this.hostId);
+          this.workspaceCap = cap;
         }
       }
       chownSync(this.workspace, this.hostId, this.hostId);
@@ -803,10 +808,44 @@ export class Session {
     } catch (e) { this.rt.onError(e); }
   }
 
-  /** True when a size-capped workspace has (almost) no room left: the last write hit the cap. */
-  private workspaceFull(): boolean {
-    const cap = this.opts.policy.resources.workspace_size ?? this.opts.policy.resources.workspace_disk;
-    return cap !== undefined && this.ownWorkspace && filledSize(this.workspace) !== undefined;
+  /** The workspace's cap when it is a size-capped one with (almost) no room left: the last write hit the cap. */
+  private workspaceFull(): number | undefined {
+    return this.workspaceCap !== undefined && filledSize(this.workspace) !== undefined ? this.workspaceCap : undefined;
+  }
+
+  /**
+   * The Corral-made workspace on its own disk-backed filesystem: a ready one from the runtime's pool
+   * (a rename), else made now (~55 ms). A cap the policy names is never dropped: failing to make it
+   * fails the session. The default cap (the policy names none) on a host without loop devices or
+   * mkfs.ext4 is skipped with a warning (once per runtime: `corral doctor` says what is missing),
+   * and '' is returned: the caller makes a plain directory.
+   */
+  private async diskWorkspace(disk: { bytes: number; implicit: boolean }): Promise<string> {
+    const pooled = this.rt.diskPool.take(disk.bytes, join(this.dir, 'disk'));
+    if (pooled) return pooled;
+    const poolFailed = this.rt.diskPool.failed;
+    if (disk.implicit && poolFailed) return this.uncappedWorkspace(disk.bytes, poolFailed);
+    const dir = join(this.dir, 'workspace');
+    mkdirSync(dir);
+    try {
+      await mountDiskWorkspace(join(this.dir, 'workspace.img'), dir, disk.bytes);
+      this.rt.diskPool.recovered();
+      return dir;
+    } catch (e) {
+      const why = (e as Error).message.split('\n')[0] ?? '';
+      if (!disk.implicit) {
+        // a cap the policy asks for is never silently dropped (no loop devices, no mkfs.ext4)
+        throw new SessionSetupError(`resources.workspace_disk: cannot make a ${disk.bytes}-byte disk-backed workspace (${why}); corral doctor checks loop devices and mkfs.ext4`);
+      }
+      rmdirSync(dir);
+      return this.uncappedWorkspace(disk.bytes, why);
+    }
+  }
+
+  /** The default disk cap could not be made: said once per runtime, and '' (a plain directory) returned. */
+  private uncappedWorkspace(bytes: number, why: string): '' {
+    this.rt.warnOnce('workspace-disk', `workspaces are not capped on disk (the default ${bytes}-byte cap needs loop devices and mkfs.ext4: ${why}); corral doctor says what is missing, resources.workspace_disk: unlimited silences this`);
+    return '';
   }
 
   /** The writable root's layer size when that layer has (almost) no room or inodes left, else undefined. */
@@ -830,10 +869,10 @@ export class Session {
     const full = this.workspaceFull();
     const layer = this.rootLayerFull();
     const scratch = this.scratchFull();
-    const found = limitAlerts({ before: state.statsBefore ?? {}, after: st, resources: this.opts.policy.resources, timedOut, timeoutMs, workspaceFilled: full && !this.workspaceWasFull,
+    const found = limitAlerts({ before: state.statsBefore ?? {}, after: st, resources: this.opts.policy.resources, timedOut, timeoutMs, workspaceFilled: this.workspaceWasFull ? undefined : full,
       ...(layer !== undefined && !this.rootLayerWasFull ? { rootLayerFilled: layer } : {}),
       ...(scratch !== undefined && this.scratchWasFull !== scratch.path ? { scratchFilled: scratch } : {}) });
-    this.workspaceWasFull = full;
+    this.workspaceWasFull = full !== undefined;
     this.rootLayerWasFull = layer !== undefined;
     this.scratchWasFull = scratch?.path;
     for (const a of found) this.alert(this.attr(state), a.draft, evidence, a.action);
@@ -1279,9 +1318,14 @@ export class Session {
       try { await fn(); } catch (e) { this.rt.onError(`session ${this.id} teardown: ${what}: ${(e as Error).message}`); }
     };
     await step('gateway', () => { if (this.net) this.rt.gateway.unregister(this.net.ip); });
-    await step('cgroup', () => this.cgroup.remove());
-    await step('network slot', () => this.rt.pool.release(this.slot, !this.cgroup.populated()));
-    await step('session dir', () => this.dir && removeSessionDir(this.dir, (why) => this.rt.onError(`session dir ${this.dir} kept: ${why}`)));
+    // (the session dir — its workspace's unmount, ~20 ms for a disk-backed one — goes in parallel with the cgroup and the slot)
+    await Promise.all([
+      (async () => {
+        await step('cgroup', () => this.cgroup.remove());
+        await step('network slot', () => this.rt.pool.release(this.slot, !this.cgroup.populated()));
+      })(),
+      step('session dir', () => this.dir && removeSessionDir(this.dir, (why) => this.rt.onError(`session dir ${this.dir} kept: ${why}`))),
+    ]);
     await step('session.end', () => this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes }));
     this.rt.sessions.delete(this.id);
     // (a long-lived runtime runs thousands of sessions: what one leaves in the process must not add up)

@@ -1,0 +1,122 @@
+// Why: every Corral-made workspace is capped on disk by default (workspace-disk.ts), so one rollout
+// cannot fill the host's disk. Making that filesystem costs ~55 ms (mkfs.ext4 + a loop mount),
+// half the session start budget. This pool makes a few ahead of time, off the session start path:
+// a session takes a ready, mounted one with one rename(2) (a mount point's parent directory can be
+// renamed; the mount moves with it, so the session dir's teardown unmounts it like its own).
+// One pool per Runtime (no module state): several runtimes in one process each own theirs. Entries
+// are named `wspool-<pid>-…` in the run dir, so a crashed Corral's are unmounted and removed by
+// the next start's orphan cleanup (workspace-quota.ts), like its session dirs.
+import { chmodSync, mkdirSync, mkdtempSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { mountDiskWorkspace } from './workspace-disk.js';
+import { removeSessionDir } from './workspace-quota.js';
+
+/** The name prefix of this process's pool entries under the run dir. */
+export function diskPoolPrefix(): string {
+  return `wspool-${process.pid}-`;
+}
+
+interface Entry { dir: string; bytes: number }
+
+export class DiskWorkspacePool {
+  /** Ready entries by size in bytes (sizes most recently asked for last). */
+  private ready = new Map<number, Entry[]>();
+  private filling = new Set<Promise<void>>();
+  /** Entries being made, by size. */
+  private making = new Map<number, number>();
+  private closed = false;
+  private failure?: { why: string; at: number };
+
+  /**
+   * @param perSize entries kept ready for each size (0 = no pool)
+   * @param sizes how many different sizes are kept ready at once (the least recently asked is dropped)
+   */
+  constructor(private runDir: string, private perSize = 2, private sizes = 2) {}
+
+  /**
+   * Why the pool's last attempt failed (no loop devices, no mkfs.ext4, a full disk), for a minute;
+   * meanwhile it makes none, and sessions with the default cap go without one (session.ts).
+   */
+  get failed(): string | undefined {
+    if (this.failure && Date.now() - this.failure.at > 60_000) this.failure = undefined;
+    return this.failure?.why;
+  }
+
+  /** Starts making entries of `bytes` until `perSize` are ready. */
+  fill(bytes: number): void {
+    if (this.closed || this.failed || this.perSize <= 0) return;
+    const list = this.ready.get(bytes) ?? [];
+    // (re-inserted: this size is now the most recently wanted)
+    this.ready.delete(bytes);
+    this.ready.set(bytes, list);
+    while (this.ready.size > this.sizes) {
+      const [old, stale] = this.ready.entries().next().value as [number, Entry[]];
+      this.ready.delete(old);
+      for (const e of stale) void removeSessionDir(e.dir);
+    }
+    for (let i = list.length + (this.making.get(bytes) ?? 0); i < this.perSize; i++) this.makeOne(bytes);
+  }
+
+  private makeOne(bytes: number): void {
+    this.making.set(bytes, (this.making.get(bytes) ?? 0) + 1);
+    const p = (async () => {
+      let dir: string | undefined;
+      try {
+        dir = mkdtempSync(join(this.runDir, diskPoolPrefix()));
+        // (as a session dir is: bwrap, as the sandbox's uid, must pass through it)
+        chmodSync(dir, 0o755);
+        const ws = join(dir, 'workspace');
+        mkdirSync(ws);
+        await mountDiskWorkspace(join(dir, 'workspace.img'), ws, bytes);
+      } catch (e) {
+        this.failure = { why: (e as Error).message.split('\n')[0]!, at: Date.now() };
+        if (dir) await removeSessionDir(dir);
+        return;
+      }
+      const list = this.ready.get(bytes);
+      if (this.closed || !list) { await removeSessionDir(dir); return; }
+      list.push({ dir, bytes });
+    })();
+    this.filling.add(p);
+    void p.finally(() => {
+      this.filling.delete(p);
+      const n = (this.making.get(bytes) ?? 1) - 1;
+      if (n > 0) this.making.set(bytes, n); else this.making.delete(bytes);
+    });
+  }
+
+  /**
+   * A ready, mounted workspace of exactly `bytes`, moved to `dest` (a path that must not exist,
+   * on the run dir's filesystem); returns the mounted workspace dir inside it, or undefined when
+   * none is ready (the caller makes its own). Either way the pool starts refilling this size.
+   */
+  take(bytes: number, dest: string): string | undefined {
+    const e = this.ready.get(bytes)?.shift();
+    this.fill(bytes);
+    if (!e) return undefined;
+    renameSync(e.dir, dest);
+    return join(dest, 'workspace');
+  }
+
+  /** A session made its own disk workspace after all: the host can, so the pool tries again. */
+  recovered(): void {
+    this.failure = undefined;
+  }
+
+  /** How many entries (of `bytes`, or of any size) are ready now (for tests and health). */
+  readyCount(bytes?: number): number {
+    if (bytes !== undefined) return this.ready.get(bytes)?.length ?? 0;
+    let n = 0;
+    for (const l of this.ready.values()) n += l.length;
+    return n;
+  }
+
+  /** Waits for entries being made, then unmounts and removes every ready one. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.filling]);
+    const all = [...this.ready.values()].flat();
+    this.ready.clear();
+    await Promise.all(all.map((e) => removeSessionDir(e.dir)));
+  }
+}
