@@ -278,6 +278,8 @@ test('bad requests get a 4xx naming the field; the CLI maps them to usage errors
   assert.match(r.stderr, /invalid policy: .*bad\.yaml:3.*memory/);
   const health = await daemonRequest(sock, 'GET', '/v1/health');
   assert.equal(health.json.ok, true, 'the daemon is healthy after all of that');
+  assert.equal(typeof (health.json.workspace_disk as { ready: number }).ready, 'number', 'it says how many disk-capped workspaces are ready');
+  assert.equal((health.json.workspace_disk as { unavailable?: string }).unavailable, undefined, 'and that this host can make them');
 });
 
 test('the socket is root-only, a second daemon on it is refused, and close() kills held sessions and removes it', async () => {

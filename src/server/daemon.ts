@@ -247,6 +247,8 @@ export class CorralDaemon {
     return {
       ok: true, pid: process.pid, uptime_s: Math.round((Date.now() - this.startedAt) / 1000), sessions: this.held.size,
       sensor: this.runtime.sensorState, sensor_restarts: this.runtime.sensorRestarts, home: this.runtime.store.home,
+      // (the disk-capped workspaces kept ready; `unavailable` while the host cannot make them: workspaces then go uncapped)
+      workspace_disk: { ready: this.runtime.diskPool.readyCount(), ...(this.runtime.diskPool.failed ? { unavailable: this.runtime.diskPool.failed } : {}) },
       ...(this.webhook ? { alert_webhook: this.webhook.stats() } : {}),
       ...(this.publisher ? { publish: this.publisher.stats() } : {}),
     };
