@@ -103,7 +103,8 @@ test('a workspace_path that lands on a system directory through the image\'s lin
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'ws-link-ok', root: ok, workspacePath: '/task' });
   try {
     const r = await s.exec({ command: 'echo made > out.txt; ls /testbed; cat /task/out.txt', step: 1 });
-    assert.equal(r.stdout, 'out.txt\nmade\n', r.stderr);
+    // (the image's /testbed shows through the workspace: image-workspace.ts)
+    assert.equal(r.stdout, 'README.md\nout.txt\nmade\n', r.stderr);
   } finally { await s.close(); }
 });
 

@@ -5,7 +5,7 @@
 // directory, a directory without etc/) are refused before anything starts. Inside the lab.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
@@ -45,6 +45,35 @@ test('a session in an image root sees the image as / (read-only), not the host; 
   } finally { await s.close(); }
   const start = fx.rt.store.query({ episode: 'img-1', kind: ['session.start'] })[0]!;
   assert.equal(start.payload.root, join(dir, 'img'), 'the session records which image it ran in');
+});
+
+test('workspace_path on a directory the image fills (/testbed) and no host workspace: the agent sees and edits the image\'s files, its writes land in the capped workspace, never in the image, and the next session starts from the image again', async () => {
+  const img = join(dir, 'img-seeded');
+  buildTestImage(img);
+  mkdirSync(join(img, 'testbed/src'));
+  writeFileSync(join(img, 'testbed/src/app.py'), 'x = 1\n');
+  for (const rootWritable of [false, true]) {
+    const s = await fx.rt.createSession({ policy: labPolicy('resources:\n  workspace_disk: 32MiB\n'), episode: `img-seeded-${rootWritable}`, root: img, rootWritable, workspacePath: '/testbed' });
+    try {
+      const r = await s.exec({ command: 'pwd; cat README.md src/app.py; echo "x = 2" > src/app.py; echo new > fix.txt; rm README.md; ls -A; stat -c %u src/app.py', step: 1 });
+      assert.equal(r.stdout, '/testbed\n# task repository\nx = 1\nfix.txt\nsrc\n65534\n', r.stderr);
+      const f = await s.file({ op: 'str_replace', path: 'src/app.py', old: 'x = 2', new: 'x = 3', step: 2 });
+      assert.ok(f.ok, f.problem);
+      // writes go to the session's capped workspace: past 32 MiB, ENOSPC and limit.workspace
+      // (the image has no dd: head and bash do)
+      const fill = await s.exec({ command: 'head -c 41943040 /dev/zero 2>&1 > /testbed/big', step: 3 });
+      assert.match(fill.stdout, /No space left on device/);
+      assert.ok(fill.alerts.some((a) => a.payload.rule === 'limit.workspace'), JSON.stringify(fill.alerts.map((a) => a.payload.rule)));
+    } finally { await s.close(); }
+    // the image is untouched
+    assert.equal(readFileSync(join(img, 'testbed/src/app.py'), 'utf8'), 'x = 1\n');
+    assert.equal(readFileSync(join(img, 'testbed/README.md'), 'utf8'), '# task repository\n');
+    assert.ok(!existsSync(join(img, 'testbed/fix.txt')) && !existsSync(join(img, 'testbed/big')));
+  }
+  const again = await fx.rt.createSession({ policy: labPolicy(), episode: 'img-seeded-again', root: img, workspacePath: '/testbed' });
+  try {
+    assert.equal((await again.exec({ command: 'ls -A; cat src/app.py' })).stdout, 'README.md\nsrc\nx = 1\n');
+  } finally { await again.close(); }
 });
 
 test('file tools work in an image with no shell, perl, python or C library at all (a distroless root): their program is Corral\'s own, static', async () => {

@@ -11,6 +11,7 @@ import { ConnectRing } from './connect-ring.js';
 import { limitAlerts } from './limit-alerts.js';
 import { mountSizedTmpfs, mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
 import { mountDiskWorkspace } from '../sandbox/workspace-disk.js';
+import { imageWorkspaceSource, mountImageWorkspace } from '../sandbox/image-workspace.js';
 import { filledSize } from '../sandbox/fs-full.js';
 import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve as resolvePath } from 'node:path';
@@ -483,6 +484,7 @@ export class Session {
         }
       }
       chownSync(this.workspace, this.hostId, this.hostId);
+      if (this.imageHost) await this.seedFromImage(this.imageHost);
     }
     // (after the workspace: a workspace without an idmapped mount changes the sandbox's host id)
     for (const [i, m] of mounts.entries()) m.host = await this.readableView(m.host, `mount-${i}`);
@@ -839,6 +841,26 @@ export class Session {
       }
       rmdirSync(dir);
       return this.uncappedWorkspace(disk.bytes, why);
+    }
+  }
+
+  /**
+   * workspace_path names a directory the image fills (`/testbed`): the Corral-made workspace shows
+   * it, as an overlay whose writes land in the capped workspace (image-workspace.ts), instead of
+   * hiding it. Where the kernel cannot (no idmapped overlay), the workspace stays empty over it and
+   * the runtime says so once.
+   */
+  private async seedFromImage(image: string): Promise<void> {
+    const source = imageWorkspaceSource(image, this.wsPath);
+    if (!source) return;
+    const helper = process.env.CORRAL_NO_IDMAP === '1' ? undefined : idmapBinary();
+    const merged = join(this.dir, 'workspace-view');
+    try {
+      if (!helper) throw new Error(process.env.CORRAL_NO_IDMAP === '1' ? 'idmapped mounts are turned off (CORRAL_NO_IDMAP=1)' : 'native/corral-idmap is not built');
+      await mountImageWorkspace({ helper, source, layerDir: join(this.dir, 'workspace-layer'), fsDir: this.workspace, merged, hostId: this.hostId });
+      this.workspace = merged;
+    } catch (e) {
+      this.rt.warnOnce('image-workspace', `workspace_path ${this.wsPath}: the image's files there are hidden by the empty workspace (an idmapped overlay of them was refused: ${(e as Error).message}); give a copy of them as the workspace, or use root_writable without workspace_path`);
     }
   }
 
