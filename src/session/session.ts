@@ -20,6 +20,7 @@ import { buildBwrapArgs, HOLDER_PATH, tmpScratchBytes } from '../sandbox/bwrap-a
 import { hostIdOf, SANDBOX_GID, SANDBOX_UID } from '../sandbox/sandbox-ids.js';
 import { MAX_TIMER_MS } from '../policy/units.js';
 import { policyDigest } from '../policy/policy-digest.js';
+import { policyFieldError } from '../policy/field-source.js';
 import { persistenceChanges, snapshotPersistence, type PersistenceSnapshot } from './persistence-watch.js';
 import { snapshotRootPersistence } from './root-persistence-watch.js';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
@@ -444,6 +445,8 @@ export class Session {
       if (!['/usr/bin/bash', '/bin/bash'].some((b) => pathKindInRoot(host, b) === 'file')) this.shell = '/bin/sh';
       if (this.opts.rootWritable ?? this.opts.policy.filesystem.root_writable) this.image = await this.writableRoot(host, rootGiven);
     } else if (this.opts.rootWritable ?? this.opts.policy.filesystem.root_writable) {
+      // (said by the policy, not the caller: a policy error naming its file, line and field)
+      if (this.opts.rootWritable === undefined) throw policyFieldError(this.opts.policy, ['filesystem', 'root_writable'], 'only an image root can be writable, the host\'s own root never is, and this session has none: set filesystem.root, or give the session a root (API root, corral run --root)');
       throw new SessionSetupError('filesystem.root_writable: only an image root (filesystem.root) can be writable; the host\'s own root never is');
     } else {
       this.refuseWorkspacePathIn('/');
