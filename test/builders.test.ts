@@ -138,6 +138,42 @@ test('bwrap args: an image\'s top-level regular files are bound (read-only, or r
   rmSync(img, { recursive: true, force: true });
 });
 
+test('replay input: a malformed editor call is a bad line with file, line and what is wrong; a well-formed unreplayable one stays skipped', () => {
+  const tu = (id: string, name: string, input: unknown) => ({ type: 'tool_use', id, name, input });
+  const chat = JSON.stringify({ episode: 'mal', messages: [{ role: 'assistant', content: [
+    tu('w0', 'Write', { content: 'echo hi\n' }),
+    tu('w1', 'Write', { file_path: 'run.sh', content: 42 }),
+    tu('e1', 'Edit', { file_path: 'run.sh', old_string: 7, new_string: 'x' }),
+    tu('m1', 'MultiEdit', { file_path: 'run.sh', edits: [{ old_string: 'a', new_string: ['b'] }] }),
+    tu('c1', 'str_replace_based_edit_tool', { command: 'create', path: 'a.sh' }),
+    tu('i1', 'str_replace_based_edit_tool', { command: 'insert', path: 'a.sh', insert_line: -1, new_str: 'x' }),
+    tu('ok', 'Write', { file_path: 'run.sh', content: 'echo ok\n' }),
+    // well-formed, but nothing replay can redo as one file operation: skipped, as before
+    tu('u1', 'str_replace_based_edit_tool', { command: 'undo_edit', path: 'a.sh' }),
+    tu('a1', 'Edit', { file_path: 'run.sh', old_string: 'o', new_string: '0', replace_all: true }),
+    tu('m2', 'MultiEdit', { file_path: 'run.sh', edits: [{ old_string: 'a', new_string: 'b' }] }),
+    tu('b1', 'browser', { url: 'http://x.test' }),
+  ] }] });
+  const canon = [
+    '{"episode":"mal","step":20,"tool":"Write","input":{"file_path":"x.sh","content":{"a":1}}}',
+    '{"episode":"mal","step":21,"tool":"Edit","input":{"file_path":"x.sh","old_string":"a","new_string":"b"}}',
+  ].join('\n');
+  const r = parseReplayInput(`${chat}\n${canon}\n`, 'mal.jsonl');
+  assert.deepEqual(r.problems.map((p) => `${p.file}:${p.line}: ${p.error}`), [
+    'mal.jsonl:1: tool call w0: malformed Write call: no "file_path" (a string)',
+    'mal.jsonl:1: tool call w1: malformed Write call: "content" must be a string, got a number',
+    'mal.jsonl:1: tool call e1: malformed Edit call: "old_string" must be a string, got a number',
+    'mal.jsonl:1: tool call m1: malformed MultiEdit call: edits[0]: "new_string" must be a string, got a list',
+    'mal.jsonl:1: tool call c1: malformed str_replace_based_edit_tool create call: no "file_text" (a string)',
+    'mal.jsonl:1: tool call i1: malformed str_replace_based_edit_tool insert call: "insert_line" must be a line number (0 or more), got -1',
+    'mal.jsonl:2: malformed Write call: "content" must be a string, got an object',
+  ]);
+  assert.deepEqual(r.episodes[0]!.calls.map((c) => [c.tool_call_id ?? c.step, c.file?.op]), [['ok', 'write'], [21, 'str_replace']], 'the well-formed calls still run');
+  assert.equal(r.skipped, 4);
+  assert.deepEqual(r.skippedTools, { 'str_replace_based_edit_tool undo_edit': 1, 'Edit replace_all': 1, MultiEdit: 1, browser: 1 });
+  assert.deepEqual(r.unreplayed.map((u) => u.tool_call_id), ['a1', 'm2'], 'what check --jsonl screens of them');
+});
+
 test('replay input: canonical lines, OpenAI and Anthropic messages, and bad lines reported with file:line', () => {
   const text = [
     '{"episode":"e1","step":2,"command":"echo b"}',

@@ -147,6 +147,26 @@ test('corral check: argument modes and exit codes 0/1/2', async () => {
   assert.equal(parsed.findings[0]!.rule, 'cmd_pipe_to_shell');
 });
 
+test('corral check -- CMD ARGS…: several words are an argv, screened with their boundaries (one word stays shell text)', async () => {
+  // Joined with spaces this read `bash -c git config core.fsmonitor ./x`: bash running `git`, allowed.
+  const argv = await cli(['--json', '--', 'bash', '-c', 'git config core.fsmonitor ./x']);
+  const a = JSON.parse(argv.out) as { command: string; verdict: string; findings: { rule: string }[] };
+  assert.equal(a.command, `bash -c 'git config core.fsmonitor ./x'`, 'each word quoted as the shell needs it');
+  assert.equal(argv.code, 2, argv.out);
+  assert.deepEqual(a.findings.map((f) => f.rule), ['cmd_git_config_exec']);
+  const readable = await cli(['--', 'bash', '-c', 'git config core.fsmonitor ./x']);
+  assert.equal(readable.code, 2);
+  assert.match(readable.out, /^DENY {2}bash -c 'git config core\.fsmonitor \.\/x'/);
+  // the documented single-string form is the shell text itself, as before
+  const one = await cli(['--json', '--', "bash -c 'git config core.fsmonitor ./x' && echo 'a b'"]);
+  const o = JSON.parse(one.out) as { command: string; verdict: string };
+  assert.equal(o.command, "bash -c 'git config core.fsmonitor ./x' && echo 'a b'");
+  assert.equal(o.verdict, 'deny');
+  assert.equal((await cli(['--', 'ls -la | wc -l'])).code, 0, 'a pipeline in one word is a pipeline');
+  // words needing no quotes are unchanged; a word with quotes of its own keeps them as data
+  assert.equal((JSON.parse((await cli(['--json', '--', 'echo', "it's", 'a|b'])).out) as { command: string }).command, `echo 'it'\\''s' 'a|b'`);
+});
+
 test('corral check --stdin and --jsonl: worst verdict wins, JSON lines carry episode and step', async () => {
   const s = await cli(['--stdin'], 'ls\nmkfifo /tmp/q\npwd\n');
   assert.equal(s.code, 1);

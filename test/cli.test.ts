@@ -167,6 +167,24 @@ test('a reader that stops early (corral … | head) ends corral quietly: exit 0,
 });
 
 
+test('replay and check --jsonl report a malformed editor call as a bad line (file:line, what is wrong), not as a call left out', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  try {
+    const tu = (id: string, name: string, input: Record<string, unknown>) => ({ type: 'tool_use', id, name, input });
+    const f = join(dir, 'bad-edit.jsonl');
+    writeFileSync(f, `${JSON.stringify({ episode: 'be', messages: [{ role: 'assistant', content: [tu('w', 'Write', { file_path: '~/.bashrc', content: 42 })] }] })}\n`);
+    const r = run('replay', f);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`^corral replay: ${f.replace(/[/.]/g, '\\$&')}:1: tool call w: malformed Write call: "content" must be a string, got a number \\(line skipped\\)$`, 'm'));
+    assert.doesNotMatch(r.stderr, /not replayed/);
+    const k = run('check', '--jsonl', f);
+    assert.equal(k.status, 65, k.stderr);
+    assert.match(k.stderr, /bad-edit\.jsonl:1: tool call w: malformed Write call: "content" must be a string/);
+    assert.match(k.stderr, /no tool call could be read \(1 bad lines\)/);
+    assert.doesNotMatch(k.stderr, /not screened/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
 test('replay and check --jsonl name the calls they leave out (replay: MultiEdit, an Edit with replace_all, undo_edit; check: undo_edit), by tool', () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   try {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
 import { buildTestImage } from './helpers/test-image.js';
-import { PolicyError } from '../src/policy/index.js';
+import { loadPolicyFile, PolicyError } from '../src/policy/index.js';
 
 let fx: Fixture;
 let dir: string;
@@ -150,6 +150,31 @@ test('a writable root is the session\'s own copy: the agent changes its system f
     assert.equal((await next.exec({ command: 'cat /testbed/README.md /opt/tool/VERSION; test -e /etc/ld.so.preload && echo leaked || echo clean', step: 1 })).stdout, '# task repository\n1.2.3\nclean\n');
   } finally { await next.close(); }
   await assert.rejects(fx.rt.createSession({ policy: labPolicy(), episode: 'host-rw', rootWritable: true }), /root_writable: only an image root/);
+});
+
+test('root_writable from a policy file with no root anywhere is a policy error at its file:line:column; with the session\'s own root it makes that root writable', async () => {
+  const pdir = mkdtempSync(join(tmpdir(), 'corral-rw-policy-'));
+  try {
+    // set in the parent of an extends chain: the error names the file that says it, not the child
+    writeFileSync(join(pdir, 'base.yaml'), 'name: rw-base\nextends: lab-demo\nfilesystem:\n  root_writable: true\n');
+    writeFileSync(join(pdir, 'child.yaml'), 'name: rw-child\nextends: ./base.yaml\nresources:\n  pids: 256\n');
+    const policy = loadPolicyFile(join(pdir, 'child.yaml'));
+    await assert.rejects(fx.rt.createSession({ policy, episode: 'rw-no-root' }), (e: Error) => {
+      assert.ok(e instanceof PolicyError, `${e.name}: ${e.message}`);
+      assert.equal(e.file, join(pdir, 'base.yaml'));
+      assert.deepEqual([e.line, e.column, e.field], [4, 18, 'filesystem.root_writable']);
+      assert.match(e.message, /^\/.*\/base\.yaml:4:18: filesystem\.root_writable: only an image root can be writable.*set filesystem\.root, or give the session a root/);
+      return true;
+    });
+    // the same policy with a root given by the caller (API root, corral run --root): that root, writable
+    const s = await fx.rt.createSession({ policy, episode: 'rw-api-root', root: join(dir, 'img') });
+    try {
+      const r = await s.exec({ command: 'echo changed > /testbed/README.md && cat /testbed/README.md', step: 1 });
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.equal(r.stdout, 'changed\n');
+    } finally { await s.close(); }
+    assert.equal(readFileSync(join(dir, 'img', 'testbed/README.md'), 'utf8'), '# task repository\n');
+  } finally { rmSync(pdir, { recursive: true, force: true }); }
 });
 
 test('the sandbox\'s own / and an image\'s /etc are read-only: nothing can be created beside the mounts (host root, image root, writable image root)', async () => {

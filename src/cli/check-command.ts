@@ -18,8 +18,9 @@ import { parseReplayInput } from '../trace/replay-input.js';
 import type { FileOperation } from '../session/file-tools.js';
 import { Progress, readTextFile, severityColor, skippedList, writeInputProblems, type CliIO } from './io.js';
 import { makeStyle, safeText, type Style } from './style.js';
+import { shellJoin } from '../util/shell-join.js';
 
-export const CHECK_USAGE = `Usage: corral check [options] -- COMMAND...      check one command (or: corral check "COMMAND")
+export const CHECK_USAGE = `Usage: corral check [options] -- COMMAND...      check one command (or: corral check "COMMAND"; several words: an argv)
        corral check --stdin [options]             one command per line on stdin
        corral check --jsonl FILE|- [options]      tool calls in the canonical replay format
        corral check --hook claude-code            Claude Code PreToolUse hook (JSON on stdin and stdout): screens
@@ -224,7 +225,10 @@ async function checkCli(argv: string[], io: CheckIO, hookMode: boolean): Promise
   type Item = { command: string; tool: 'bash' | 'python'; label?: string; extra?: Record<string, unknown>; file?: FileOperation };
   const items: Item[] = [];
   try {
-    if (opts.positionals.length > 0) items.push({ command: opts.positionals.join(' '), tool });
+    // One word is the command's text (`corral check -- 'a | b'`); several are an argv, each word
+    // quoted as a shell would need it: joined with spaces, `bash -c "git config core.fsmonitor ./x"`
+    // was screened as `bash -c git …` and the inner command never seen.
+    if (opts.positionals.length > 0) items.push({ command: opts.positionals.length === 1 ? opts.positionals[0]! : shellJoin(opts.positionals), tool });
     else if (v.stdin) {
       const text = await readAll(io.stdin ?? process.stdin);
       // Commands are text: NUL bytes mean a binary file was piped in by mistake, not commands to judge.

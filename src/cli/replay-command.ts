@@ -20,7 +20,8 @@ export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [-
   One episode may span files; repeated steps run in file order as ID#2, ID#3. File editors' calls
   (Anthropic's text editor: create, view, str_replace, insert; Write/Edit/Read; write_file/read_file)
   are done as file operations inside the sandbox, never run as bash; undo_edit, Edit with replace_all,
-  MultiEdit, NotebookEdit and browsers are not replayed (counted on stderr by tool).
+  MultiEdit, NotebookEdit and browsers are not replayed (counted on stderr by tool); a malformed
+  editor call (a Write without file_path, an Edit whose old_string is not a string) is a bad line.
   A canonical line of a file tool: {"episode","step","tool":"str_replace_based_edit_tool","input":{…}}.
   --no-sensor runs without the eBPF sensor (no kernel exec/connect capture; gateway, limits and the
   command screen still record).
@@ -135,7 +136,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   const episodes = [...byEpisode.values()];
   for (const ep of episodes) ep.calls.sort((a, b) => a.step - b.step);
   writeInputProblems(io, 'corral replay', problems, ' (line skipped)');
-  if (skipped) io.stderr.write(`corral replay: ${skipped} tool call(s) not replayed: ${skippedList(skippedTools)} (editor calls that are not one file operation — undo_edit, replace_all, MultiEdit, NotebookEdit, a create without file_text — and tools that run no command)\n`);
+  if (skipped) io.stderr.write(`corral replay: ${skipped} tool call(s) not replayed: ${skippedList(skippedTools)} (editor calls that are not one file operation — undo_edit, replace_all, MultiEdit, NotebookEdit — and tools that run no command)\n`);
   const dup = episodes.map((e) => ({ e, n: e.calls.length - new Set(e.calls.map((c) => c.tool_call_id ?? c.step)).size })).filter((x) => x.n > 0);
   if (dup.length) io.stderr.write(`corral replay: ${dup.length} episode(s) repeat a step or tool call id (first: ${safeText(dup[0]!.e.episode)}); the repeats run in file order and are reported as ID#2, ID#3 …\n`);
   const total = episodes.reduce((n, e) => n + e.calls.length, 0);

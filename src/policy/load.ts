@@ -5,8 +5,9 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Document, LineCounter, parseDocument } from 'yaml';
+import { type Document, LineCounter, parseDocument, type ParsedNode } from 'yaml';
 import { issuesFromZod, PolicyError } from './errors.js';
+import { type FieldLocator, withFieldSource } from './field-source.js';
 import { mergeRaw } from './merge.js';
 import { type Policy, PolicySchema } from './schema.js';
 
@@ -73,8 +74,9 @@ function defaultName(file: string): string {
   return stem.slice(0, 64) || 'policy';
 }
 
-/** Resolves a document's raw value through its `extends` chain. `stack` detects cycles. */
-function resolveRaw(p: Parsed, file: string, stack: string[]): Raw {
+/** Resolves a document's raw value through its `extends` chain. `stack` detects cycles; `chain` gets each file read, the child first. */
+function resolveRaw(p: Parsed, file: string, stack: string[], chain: { file: string; p: Parsed }[] = []): Raw {
+  chain.push({ file, p });
   const own: Raw = p.raw.name === undefined ? { ...p.raw, name: defaultName(file) } : p.raw;
   // Validate the file on its own first, so errors point at this file's lines.
   validate(own, file, p.doc, p.lc);
@@ -84,7 +86,7 @@ function resolveRaw(p: Parsed, file: string, stack: string[]): Raw {
   if (stack.includes(parent.key)) {
     throw new PolicyError(file, { field: 'extends', message: `extends cycle: ${[...stack, parent.key].join(' -> ')}` });
   }
-  const parentRaw = resolveRaw(parseYaml(readText(parent.path, file), parent.display), parent.display, [...stack, parent.key]);
+  const parentRaw = resolveRaw(parseYaml(readText(parent.path, file), parent.display), parent.display, [...stack, parent.key], chain);
   const { extends: _ignored, name: _name, ...inherited } = parentRaw;
   return mergeRaw(inherited, own);
 }
@@ -118,8 +120,23 @@ function readText(path: string, errFile: string): string {
 
 /** Parses policy text. `file` is used in error messages and to resolve a relative `extends` path. */
 export function parsePolicy(text: string, file: string): Policy {
-  const raw = resolveRaw(parseYaml(text, file), file, [existsSync(file) ? resolve(file) : file]);
-  return validate(raw, file);
+  const chain: { file: string; p: Parsed }[] = [];
+  const raw = resolveRaw(parseYaml(text, file), file, [existsSync(file) ? resolve(file) : file], chain);
+  return withFieldSource(validate(raw, file), fieldLocator(chain));
+}
+
+/** Where a field's value was written: the first file of the chain (child first) that writes it, as merging lets the child win. */
+function fieldLocator(chain: { file: string; p: Parsed }[]): FieldLocator {
+  return (path) => {
+    for (const { file, p } of chain) {
+      const node = p.doc.getIn(path, true) as ParsedNode | null | undefined;
+      const start = node?.range?.[0];
+      if (start === undefined) continue;
+      const at = p.lc.linePos(start);
+      return { file, line: at.line, column: at.col };
+    }
+    return undefined;
+  };
 }
 
 /** Loads a policy file, resolving `extends`. */

@@ -460,10 +460,20 @@ function socketFd(s: net.Socket): number {
 async function body<T>(req: http.IncomingMessage, schema: ZodType<T, ZodTypeDef, unknown>, max = MAX_BODY): Promise<T> {
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    n += c.length;
-    if (n > max) throw new HttpError(413, 'bad_request', `body: larger than ${max} bytes`);
-    chunks.push(c);
+  try {
+    for await (const c of req as AsyncIterable<Buffer>) {
+      n += c.length;
+      if (n > max) throw new HttpError(413, 'bad_request', `body: larger than ${max} bytes`);
+      chunks.push(c);
+    }
+  } catch (e) {
+    // The connection closed before the body was complete: the client gave up (killed, timed out).
+    // Its doing, not the daemon's: logged as 499 `aborted` (nginx's "client closed request"), no
+    // warning; nothing was done, as nothing starts before the whole body is in.
+    if (!(e instanceof HttpError) && (req.readableAborted || (e as NodeJS.ErrnoException).code === 'ECONNRESET')) {
+      throw new HttpError(499, 'aborted', `body: the client closed the connection after ${n} of ${req.headers['content-length'] ?? 'an unknown number of'} bytes`);
+    }
+    throw e;
   }
   let raw: unknown;
   try { raw = n ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {}; } catch (e) {

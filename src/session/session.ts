@@ -21,6 +21,8 @@ import { buildBwrapArgs, HOLDER_PATH, tmpScratchBytes } from '../sandbox/bwrap-a
 import { hostIdOf, SANDBOX_GID, SANDBOX_UID } from '../sandbox/sandbox-ids.js';
 import { MAX_TIMER_MS } from '../policy/units.js';
 import { policyDigest } from '../policy/policy-digest.js';
+import { policyFieldError } from '../policy/field-source.js';
+import { SessionBusyError, type RunningCall } from './session-busy-error.js';
 import { persistenceChanges, snapshotPersistence, type PersistenceSnapshot } from './persistence-watch.js';
 import { snapshotRootPersistence } from './root-persistence-watch.js';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
@@ -237,6 +239,8 @@ export class Session {
   private fanout: FanoutAggregator<Attribution & { pid?: number; action: 'blocked' | 'observed' }>;
   private repeats: FanoutAggregator<{ attr: Attribution; pid?: number; draft: AlertDraft; action: 'blocked' | 'observed' }>;
   private closed = false;
+  /** The tool call (exec or file) running now, if any: another is refused (SessionBusyError). */
+  private inCall?: RunningCall;
   /** Set once close() has released the session's log fd: an event that still comes (a flow record later than the close's wait for it) is written at once and the fd released again. */
   private logReleased = false;
   /** Set when policy.response.kill with scope 'session' stopped the episode: later calls are refused. */
@@ -448,6 +452,8 @@ export class Session {
       if (!['/usr/bin/bash', '/bin/bash'].some((b) => pathKindInRoot(host, b) === 'file')) this.shell = '/bin/sh';
       if (this.opts.rootWritable ?? this.opts.policy.filesystem.root_writable) this.image = await this.writableRoot(host, rootGiven);
     } else if (this.opts.rootWritable ?? this.opts.policy.filesystem.root_writable) {
+      // (said by the policy, not the caller: a policy error naming its file, line and field)
+      if (this.opts.rootWritable === undefined) throw policyFieldError(this.opts.policy, ['filesystem', 'root_writable'], 'only an image root can be writable, the host\'s own root never is, and this session has none: set filesystem.root, or give the session a root (API root, corral run --root)');
       throw new SessionSetupError('filesystem.root_writable: only an image root (filesystem.root) can be writable; the host\'s own root never is');
     } else {
       this.refuseWorkspacePathIn('/');
@@ -544,10 +550,25 @@ export class Session {
     });
   }
 
-  /** Runs one tool call inside the session and waits for its main process to exit. */
+  /**
+   * Runs one tool call inside the session and waits for its main process to exit. One call at a
+   * time: a call started while another runs is refused with SessionBusyError (session-busy-error.ts).
+   */
   async exec(spec: ToolCallSpec): Promise<ToolCallResult> {
     if (this.closed) throw new Error('session is closed');
+    this.assertIdle();
+    this.inCall = {};
+    try { return await this.runCall(spec); } finally { this.inCall = undefined; }
+  }
+
+  /** Refuses a second tool call while one runs (before it takes a step number or records anything). */
+  private assertIdle(): void {
+    if (this.inCall) throw new SessionBusyError(this.id, this.inCall);
+  }
+
+  private async runCall(spec: ToolCallSpec): Promise<ToolCallResult> {
     const { step, toolCallId } = this.nextCall(spec);
+    this.inCall = { step, toolCallId };
     if (this.stoppedReason) return this.refuseStopped(spec, step, toolCallId);
     const cg = new Cgroup(this.rt.layout, `${this.cgroup.path}/call-${this.calls.size + 1}`).create(this.limits());
     const state: CallState = { session: this.id, run: this.run, episode: this.episode, step, tool_call: toolCallId, cgroup: cg, running: true, startedNs: process.hrtime.bigint() };
@@ -679,6 +700,7 @@ export class Session {
    * returns ok: false with the problem as the agent should read it.
    */
   async file(spec: FileCallSpec): Promise<FileCallResult> {
+    if (!this.closed) this.assertIdle();
     const problem = fileCallProblem(spec);
     if (problem) throw new TypeError(`file call: ${problem}`);
     const where = sandboxPath(spec.path, this.wsPath) as { path: string };

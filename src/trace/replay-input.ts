@@ -5,6 +5,7 @@
 // editor, Claude Code's Write/Edit/Read, write_file/read_file tools) become file operations, so a
 // trajectory that writes a script with the editor and then runs it replays as it happened.
 import type { FileOperation } from '../session/file-tools.js';
+import { EDITOR_VERB, editorCallProblem } from './editor-call-shape.js';
 
 export interface ToolCallLine {
   run?: string;
@@ -59,8 +60,6 @@ function runsCommand(name: unknown, args: Record<string, unknown>): boolean {
 }
 
 const str0 = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-
-const EDITOR_VERB = /^(view|create|str_replace|insert|undo_edit)$/;
 
 /**
  * A text editor's call by its shape: an editor verb as `command` with a path field of any type. Its
@@ -164,6 +163,9 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
     const episode = str(o.episode);
     // (a canonical line of a file tool: its arguments as "input" or "args")
     const input = [o.input, o.args, o.arguments].find((v) => v && typeof v === 'object' && !Array.isArray(v)) as Record<string, unknown> | undefined;
+    // (a broken editor call is a bad line, never a call counted as "not replayed": editor-call-shape.ts)
+    const shape = typeof o.command !== 'string' && input ? editorCallProblem(o.tool, input) : undefined;
+    if (shape) { problems.push({ ...at, error: `malformed ${shape.tool} call: ${shape.problem}` }); return; }
     const fop = typeof o.command !== 'string' && input ? fileOperationOf(o.tool, input) : undefined;
     if (fop === 'skip') {
       skipped++; countSkip(skippedTools, o.tool, input!);
@@ -201,6 +203,8 @@ function fromMessages(messages: unknown[], episode: string, run: string | undefi
     // (`"arguments": "null"`, a number or a list: no field can be read from it, and reading one crashed the whole parse)
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) args = parsed as Record<string, unknown>;
     else if (typeof a === 'string' || (parsed !== undefined && parsed !== null)) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: arguments are not a JSON object` }); return; }
+    const shape = editorCallProblem(name, args);
+    if (shape) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: malformed ${shape.tool} call: ${shape.problem}` }); return; }
     const file = fileOperationOf(name, args);
     const unreplayable = (): void => {
       skipped++; countSkip(skippedTools, name, args);
@@ -209,7 +213,6 @@ function fromMessages(messages: unknown[], episode: string, run: string | undefi
     };
     if (file === 'skip') { unreplayable(); return; }
     if (file) { step++; out.push({ run, episode, step, tool_call_id: id, tool: 'bash', command: fileCommand(file), file }); return; }
-    if (editorCall(args)) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: a text editor's ${String(args.command)} whose path is not a string` }); return; }
     if (!runsCommand(name, args)) { unreplayable(); return; } // (a browser, a search, MultiEdit: nothing run)
     // Codex-style argv arrays: ["bash", "-lc", "…"] is its last element; other argv is joined.
     const argv = Array.isArray(args.command) && args.command.every((x) => typeof x === 'string') ? args.command as string[] : undefined;
