@@ -74,6 +74,7 @@ test('workspace_path on a directory the image fills (/testbed) and no host works
   try {
     assert.equal((await again.exec({ command: 'ls -A; cat src/app.py' })).stdout, 'README.md\nsrc\nx = 1\n');
   } finally { await again.close(); }
+  assert.equal((fx.rt.store.query({ episode: 'img-seeded-again', kind: ['session.start'] })[0]?.payload.workspace as { from_image?: boolean } | undefined)?.from_image, true, 'session.start says the image\'s files show in it');
 });
 
 test('file tools work in an image with no shell, perl, python or C library at all (a distroless root): their program is Corral\'s own, static', async () => {

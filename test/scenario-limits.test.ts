@@ -332,12 +332,17 @@ test('by default the Corral-made workspace is capped on disk (4 GiB, sparse, fro
     assert.equal((await plain.exec({ command: 'echo hi > /workspace/f && cat /workspace/f' })).stdout, 'hi\n');
   } finally { await plain.close(); }
 
+  // session.start says which workspace each session had
+  const ws = (episode: string) => fx.rt.store.query({ episode, kind: ['session.start'] })[0]?.payload.workspace;
+  assert.deepEqual(ws('default-disk'), { kind: 'corral', path: '/workspace', cap: 'disk', cap_bytes: 4 * 1024 ** 3 });
+  assert.deepEqual(ws('no-disk-cap'), { kind: 'corral', path: '/workspace', cap: 'none' });
   const dir = mkdtempSync(join(tmpdir(), 'corral-hostws-'));
   const host = await fx.rt.createSession({ policy: labPolicy(), episode: 'host-ws', workspace: dir });
   try {
     assert.equal((await host.exec({ command: 'echo mine > /workspace/f && cat /workspace/f' })).stdout, 'mine\n');
     assert.equal(readFileSync(join(dir, 'f'), 'utf8'), 'mine\n', 'the host directory itself, uncapped');
   } finally { await host.close(); rmSync(dir, { recursive: true, force: true }); }
+  assert.deepEqual(ws('host-ws'), { kind: 'host', path: '/workspace' });
 });
 
 test('without mkfs.ext4 the default disk cap is skipped with one warning (sessions still start); a cap the policy names fails the session', async () => {
@@ -359,6 +364,7 @@ test('without mkfs.ext4 the default disk cap is skipped with one warning (sessio
       } finally { await s.close(); }
     }
     assert.equal(warnings.filter((w) => /not capped on disk/.test(w)).length, 1, JSON.stringify(warnings));
+    assert.equal((rt.store.query({ episode: 'nomkfs-1', kind: ['session.start'] })[0]?.payload.workspace as { uncapped_because?: string } | undefined)?.uncapped_because, 'no loop devices or mkfs.ext4 here');
     await assert.rejects(rt.createSession({ policy: labPolicy('resources:\n  workspace_disk: 64MiB\n'), episode: 'nomkfs-explicit' }), /resources.workspace_disk: cannot make a 67108864-byte disk-backed workspace \(.*not installed here/);
   } finally {
     process.env.PATH = oldPath;

@@ -227,6 +227,8 @@ export class Session {
   private workspaceWasFull = false;
   /** The size cap of the Corral-made workspace (in memory or on disk), when it has one. */
   private workspaceCap?: number;
+  /** The workspace shows the image's files at workspace_path (image-workspace.ts). */
+  private seeded = false;
   private sampler = new ResourceSampler();
   private sampleTimer?: NodeJS.Timeout;
   private net?: SandboxNet;
@@ -546,6 +548,7 @@ export class Session {
     this.emit('session.start', {
       // (the digest of the effective policy — after extends, --allow, mounts — tells two policies of one name apart)
       policy: this.opts.policy.name, policy_digest: policyDigest(this.opts.policy), mode: this.opts.policy.mode, sandbox_ip: this.sandboxIp, ...(this.imageHost ? { root: this.imageHost, root_writable: this.rootUpper !== undefined } : {}),
+      workspace: this.workspaceFacts(),
       labels: this.opts.labels ?? {}, startup_ms: Number(process.hrtime.bigint() - t0) / 1e6,
     });
   }
@@ -881,9 +884,18 @@ export class Session {
       if (!helper) throw new Error(process.env.CORRAL_NO_IDMAP === '1' ? 'idmapped mounts are turned off (CORRAL_NO_IDMAP=1)' : 'native/corral-idmap is not built');
       await mountImageWorkspace({ helper, source, layerDir: join(this.dir, 'workspace-layer'), fsDir: this.workspace, merged, hostId: this.hostId });
       this.workspace = merged;
+      this.seeded = true;
     } catch (e) {
       this.rt.warnOnce('image-workspace', `workspace_path ${this.wsPath}: the image's files there are hidden by the empty workspace (an idmapped overlay of them was refused: ${(e as Error).message}); give a copy of them as the workspace, or use root_writable without workspace_path`);
     }
+  }
+
+  /** What session.start records about the workspace: whose it is, its cap, and whether the image's files show in it. */
+  private workspaceFacts(): Record<string, unknown> {
+    if (this.hostWorkspace) return { kind: 'host', path: this.wsPath };
+    const disk = effectiveWorkspaceDisk(this.opts.policy.resources);
+    const cap = this.workspaceCap === undefined ? 'none' : this.opts.policy.resources.workspace_size !== undefined ? 'memory' : 'disk';
+    return { kind: 'corral', path: this.wsPath, cap, ...(this.workspaceCap !== undefined ? { cap_bytes: this.workspaceCap } : {}), ...(disk && cap === 'none' ? { uncapped_because: 'no loop devices or mkfs.ext4 here' } : {}), ...(this.seeded ? { from_image: true } : {}) };
   }
 
   /** The default disk cap could not be made: said once per runtime, and '' (a plain directory) returned. */
