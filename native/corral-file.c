@@ -1,9 +1,9 @@
-// Why: the session file tools (write, read, str_replace, insert) must run *inside* the sandbox as the
-// agent's user, never as Corral (root) on the host, and they must work in any sandbox root: the
-// host's, a Debian image, an Alpine or distroless image with no perl, python or shell. This is the
-// program they run: static (no C library needed in the image), bound read-only at /run/corral-file
-// in every sandbox, started from an argv array [/run/corral-file, op, arg?] with the path, a NUL
-// and the data on stdin (nothing the agent wrote is ever in argv or parsed as code).
+// Why: the session file tools (write, read, str_replace, multi_edit, insert) must run *inside* the
+// sandbox as the agent's user, never as Corral (root) on the host, and they must work in any sandbox
+// root: the host's, a Debian image, an Alpine or distroless image with no perl, python or shell. This
+// is the program they run: static (no C library needed in the image), bound read-only at
+// /run/corral-file in every sandbox, started from an argv array [/run/corral-file, op, arg?] with the
+// path, a NUL and the data on stdin (nothing the agent wrote is ever in argv or parsed as code).
 // Threats it stops: a symlink the agent planted (`ln -s /etc/shadow notes.txt`, then "view
 // notes.txt") reaching the host's files with root's rights (the path is resolved in the sandbox's
 // mount namespace with the agent's uid); a FIFO or socket put where a file was expected holding the
@@ -15,11 +15,15 @@
 // A path in either is written with its control bytes and backslashes as \ooo (octal), so a name
 // holding a newline can neither end the line early nor start a line of its own that the caller
 // would read as the program's (file-tools.ts openedPaths decodes it).
-// An edit (str_replace, insert) writes the very file it read, and an append reads the end of the
-// very file it appends to: a link the agent swaps between the two opens fails the call.
-// Output on stdout: write/append/str_replace/insert print "<bytes now in the file>\n" (an edit —
-// append, str_replace, insert — then the lines around what it changed: one more line either side
-// and the file's first line for its #!, so the screen judges the code as it now is); read prints
+// An edit (str_replace, multi_edit, insert) writes the very file it read, and an append reads the end
+// of the very file it appends to: a link the agent swaps between the two opens fails the call.
+// str_replace [all] and multi_edit (Claude Code's Edit with replace_all, and MultiEdit) edit the text
+// in memory and write it once: when one edit does not apply nothing is written, and the message says
+// which ("edit 2 of 3", counted from 1).
+// Output on stdout: write/append/str_replace/multi_edit/insert print "<bytes now in the file>\n" (an
+// edit — append, str_replace, multi_edit, insert — then the lines around what it changed, around
+// every change of a replace_all or a multi_edit: one more line either side and the file's first line
+// for its #!, so the screen judges the code as it now is); read prints
 // "F <bytes sent> <1 if more follow> <file size>\n" and the bytes, or for a directory "D <entries>\n"
 // and each name followed by a NUL ("/" after directories; a name may hold a newline).
 #define _GNU_SOURCE
@@ -43,6 +47,8 @@ typedef struct { char *p; size_t n, cap; } buf_t;
 #define SAYS "corral-file-tool: "
 /** The most an edit prints of the lines around its change (file-tool-program.ts EDIT_CONTEXT_MAX). */
 #define EDIT_CONTEXT_MAX ((size_t)1 << 20)
+/** The most one edit call (str_replace, multi_edit) may grow a file (file-tool-program.ts EDIT_GROWTH_MAX). */
+#define EDIT_GROWTH_MAX ((size_t)32 << 20)
 /** How much of a file's end an append reads first, so a line it finishes is screened whole. */
 #define APPEND_TAIL ((size_t)65536)
 
@@ -325,7 +331,178 @@ static void print_size(size_t n) {
   write_all(1, s, (size_t)k, "standard output");
 }
 
-static void do_str_replace(const char *path, const char *in, size_t in_n) {
+/** One replacement of an edit call: old text, new text, and whether every occurrence is replaced. */
+typedef struct { const char *old, *new_text; size_t n, m; int all; } edit_t;
+
+/** A changed stretch [s, e) of the text being edited (empty where text was only removed). */
+typedef struct { size_t s, e; } span_t;
+typedef struct { span_t *v; size_t n, cap; } spans_t;
+
+/** Adds a span, in order of start; one that overlaps or touches the last is merged into it (edit-preview.ts pushSpan). */
+static void span_push(spans_t *l, size_t s, size_t e) {
+  if (l->n && s <= l->v[l->n - 1].e) {
+    if (e > l->v[l->n - 1].e) l->v[l->n - 1].e = e;
+    return;
+  }
+  if (l->n == l->cap) {
+    l->cap = l->cap ? l->cap * 2 : 16;
+    l->v = realloc(l->v, l->cap * sizeof *l->v);
+    if (!l->v) fail(EXIT_USAGE, "out of memory");
+  }
+  l->v[l->n++] = (span_t){ s, e };
+}
+
+/** How many occurrences (at a[0..c), each n bytes) end at or before p. */
+static size_t ended_by(const size_t *a, size_t c, size_t n, size_t p) {
+  size_t lo = 0, hi = c;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (a[mid] + n <= p) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Where position p of the text before an edit is after it (occurrences a[0..c) of n bytes each became
+ * m bytes). A position strictly inside a replaced occurrence moves to its replacement's start
+ * (`end`: its end), so a changed span an edit overwrites still covers what replaced it.
+ */
+static size_t moved(const size_t *a, size_t c, size_t n, size_t m, size_t p, int end) {
+  size_t j = ended_by(a, c, n, p);
+  if (j < c && a[j] < p) return a[j] - j * n + j * m + (end ? m : 0);
+  return p - j * n + j * m;
+}
+
+/**
+ * Applies one edit to the text (every occurrence when `all`, else the one occurrence there must be)
+ * and moves the changed spans with it. An edit that does not apply ends the program before anything
+ * is written: `say` starts the message ("no replacement: ", or which edit of a multi_edit failed).
+ * `limit`: the most bytes the text may hold afterwards (EDIT_GROWTH_MAX over its size before the call).
+ */
+static void apply_edit(buf_t *text, spans_t *sp, const edit_t *ed, const char *path, const char *say, size_t limit) {
+  if (ed->n == 0) fail(EXIT_NO_EDIT, "%sthe old text is empty", say);
+  const char *data = text->p ? text->p : "";
+  size_t *at = NULL, count = 0, cap = 0;
+  for (const char *hit = find(data, text->n, ed->old, ed->n, 0); hit; hit = find(data, text->n, ed->old, ed->n, (size_t)(hit - data) + ed->n)) {
+    if (count == cap) {
+      cap = cap ? cap * 2 : 16;
+      at = realloc(at, cap * sizeof *at);
+      if (!at) fail(EXIT_USAGE, "out of memory");
+    }
+    at[count++] = (size_t)(hit - data);
+    if (!ed->all && count > 10) break;
+  }
+  if (count == 0) fail(EXIT_NO_EDIT, "%sthe old text does not appear verbatim in %s", say, path);
+  if (!ed->all && count > 1) {
+    size_t total = count;
+    for (const char *hit = find(data, text->n, ed->old, ed->n, at[count - 1] + ed->n); hit; hit = find(data, text->n, ed->old, ed->n, (size_t)(hit - data) + ed->n)) total++;
+    buf_t lines = {0};
+    for (size_t i = 0; i < count && i < 10; i++) {
+      char s[32];
+      int k = snprintf(s, sizeof s, "%s%zu", i ? ", " : "", line_of(data, at[i]));
+      append(&lines, s, (size_t)k);
+    }
+    lines.p[lines.n] = '\0';
+    fail(EXIT_NO_EDIT, "%sthe old text appears %zu times in %s (lines %s); it must be unique", say, total, path, lines.p);
+  }
+  // (the size afterwards, before building it: a replace_all of "a" by a long text multiplies)
+  size_t after = text->n - count * ed->n;
+  if (ed->m > 0 && count > (limit - after) / ed->m) fail(EXIT_NO_EDIT, "%sthe file would grow by more than %zu bytes (the most one edit call may add to %s)", say, (size_t)EDIT_GROWTH_MAX, path);
+  after += count * ed->m;
+  buf_t out = {0};
+  grow(&out, after + 1);
+  size_t from = 0;
+  for (size_t i = 0; i < count; i++) {
+    append(&out, data + from, at[i] - from);
+    append(&out, ed->new_text, ed->m);
+    from = at[i] + ed->n;
+  }
+  append(&out, data + from, text->n - from);
+  // the spans changed so far, moved to where they are now, merged with this edit's replacements
+  spans_t next = {0};
+  size_t i = 0, k = 0;
+  while (i < sp->n || k < count) {
+    size_t ms = 0, me = 0;
+    if (i < sp->n) {
+      ms = moved(at, count, ed->n, ed->m, sp->v[i].s, 0);
+      me = moved(at, count, ed->n, ed->m, sp->v[i].e, 1);
+      if (me < ms) me = ms;
+    }
+    size_t ks = k < count ? at[k] - k * ed->n + k * ed->m : 0;
+    if (i < sp->n && (k >= count || ms <= ks)) { span_push(&next, ms, me); i++; }
+    else { span_push(&next, ks, ks + ed->m); k++; }
+  }
+  free(sp->v);
+  *sp = next;
+  free(at);
+  free(text->p);
+  *text = out;
+}
+
+/** Region [lo, hi) printed for a change [s, e): its lines and one more line either side (no cap). */
+static void region_of(const char *d, size_t len, size_t s, size_t e, size_t *lo_out, size_t *hi_out) {
+  size_t lo = s > 0 ? (size_t)(nl_before(d, len, (long)s - 1) + 1) : 0;
+  lo = lo > 1 ? (size_t)(nl_before(d, len, (long)lo - 2) + 1) : 0;
+  long h = nl_after(d, len, e > s ? e - 1 : s);
+  if (h >= 0) h = nl_after(d, len, (size_t)h + 1);
+  *lo_out = lo;
+  *hi_out = h < 0 ? len : (size_t)h + 1;
+}
+
+/**
+ * Prints the lines around every changed span (print_around's lines for each; regions that overlap
+ * or touch as one), the file's first line before them when not among them, at most EDIT_CONTEXT_MAX
+ * bytes of regions in all: every line an edit call changed is screened as it now is.
+ */
+static void print_spans(const char *d, size_t len, const spans_t *sp) {
+  size_t budget = EDIT_CONTEXT_MAX, plo = 0, phi = 0;
+  int have = 0, first = 1;
+  for (size_t i = 0; i <= sp->n; i++) {
+    size_t lo = 0, hi = 0;
+    if (i < sp->n) {
+      region_of(d, len, sp->v[i].s, sp->v[i].e, &lo, &hi);
+      if (have && lo <= phi) { if (hi > phi) phi = hi; continue; }
+    }
+    if (have && budget > 0) {
+      if (first && plo > 0) {
+        long n = nl_after(d, len, 0);
+        if (n >= 0 && n < 255) write_all(1, d, (size_t)n + 1, "standard output");
+        else { write_all(1, d, len < 255 ? len : 255, "standard output"); write_all(1, "\n", 1, "standard output"); }
+      }
+      first = 0;
+      size_t n = phi - plo < budget ? phi - plo : budget;
+      write_all(1, d + plo, n, "standard output");
+      budget -= n;
+    }
+    plo = lo, phi = hi, have = 1;
+  }
+}
+
+/**
+ * Edits a file in memory, every edit to the text the ones before it left, and writes it once: if any
+ * edit does not apply, nothing is written (the message names the edit, counted from 1). Prints the
+ * size and the lines around every change.
+ */
+static void edit_file(const char *path, const edit_t *edits, size_t count, int multi) {
+  buf_t d = {0};
+  struct stat was;
+  whole(path, &d, &was);
+  size_t limit = d.n > SIZE_MAX - EDIT_GROWTH_MAX ? SIZE_MAX : d.n + EDIT_GROWTH_MAX;
+  spans_t sp = {0};
+  for (size_t i = 0; i < count; i++) {
+    char say[96];
+    if (multi) snprintf(say, sizeof say, "no edit was made (edit %zu of %zu failed): ", i + 1, count);
+    else snprintf(say, sizeof say, "no replacement: ");
+    apply_edit(&d, &sp, &edits[i], path, say, limit);
+  }
+  put_same(path, d.p ? d.p : "", d.n, &was);
+  print_size(d.n);
+  print_spans(d.p ? d.p : "", d.n, &sp);
+}
+
+/** str_replace [all]: stdin after the path is "<old length>\n", the old text, then the new text. */
+static void do_str_replace(const char *path, const char *arg, const char *in, size_t in_n) {
+  if (arg && strcmp(arg, "all")) fail(EXIT_USAGE, "str_replace: the only option is \"all\"");
   const char *nl = memchr(in, '\n', in_n);
   size_t n = 0;
   char digits[24];
@@ -337,37 +514,43 @@ static void do_str_replace(const char *path, const char *in, size_t in_n) {
   const char *rest = nl + 1;
   size_t rest_n = in_n - dl - 1;
   if (n > rest_n) fail(EXIT_USAGE, "str_replace: the old text is shorter than its length");
-  if (n == 0) fail(EXIT_NO_EDIT, "no replacement: the old text is empty");
-  const char *old = rest, *new_text = rest + n;
-  size_t new_n = rest_n - n;
-  buf_t d = {0};
-  struct stat was;
-  whole(path, &d, &was);
-  const char *data = d.p ? d.p : "";
-  size_t at[10], count = 0, first = 0;
-  for (const char *hit = find(data, d.n, old, n, 0); hit; hit = find(data, d.n, old, n, (size_t)(hit - data) + n)) {
-    if (count < 10) at[count] = (size_t)(hit - data);
-    if (count == 0) first = (size_t)(hit - data);
-    count++;
-  }
-  if (count == 0) fail(EXIT_NO_EDIT, "no replacement: the old text does not appear verbatim in %s", path);
-  if (count > 1) {
-    buf_t lines = {0};
-    for (size_t i = 0; i < count && i < 10; i++) {
-      char s[32];
-      int k = snprintf(s, sizeof s, "%s%zu", i ? ", " : "", line_of(data, at[i]));
-      append(&lines, s, (size_t)k);
+  edit_t ed = { rest, rest + n, n, rest_n - n, arg != NULL };
+  edit_file(path, &ed, 1, 0);
+}
+
+/**
+ * multi_edit: stdin after the path is, for each edit in order, "<old length> <new length> <0|1>\n"
+ * (1: every occurrence), the old text and the new text. The whole input is read before the file.
+ */
+static void do_multi_edit(const char *path, const char *in, size_t in_n) {
+  edit_t *edits = NULL;
+  size_t count = 0, cap = 0, pos = 0;
+  while (pos < in_n) {
+    const char *nl = memchr(in + pos, '\n', in_n - pos);
+    char head[64];
+    size_t hl = nl ? (size_t)(nl - (in + pos)) : 0;
+    if (!nl || hl == 0 || hl >= sizeof head) fail(EXIT_USAGE, "multi_edit: edit %zu: expected \"<old length> <new length> <0|1>\"", count + 1);
+    memcpy(head, in + pos, hl);
+    head[hl] = '\0';
+    // (exactly three whole numbers, one space apart)
+    char *b = strchr(head, ' '), *c = b ? strchr(b + 1, ' ') : NULL;
+    size_t on = 0, mn = 0, all = 0;
+    if (b) *b++ = '\0';
+    if (c) *c++ = '\0';
+    if (!b || !c || !parse_count(head, &on) || !parse_count(b, &mn) || !parse_count(c, &all) || all > 1)
+      fail(EXIT_USAGE, "multi_edit: edit %zu: expected \"<old length> <new length> <0|1>\"", count + 1);
+    pos += hl + 1;
+    if (on > in_n - pos || mn > in_n - pos - on) fail(EXIT_USAGE, "multi_edit: edit %zu: the input is shorter than its lengths", count + 1);
+    if (count == cap) {
+      cap = cap ? cap * 2 : 16;
+      edits = realloc(edits, cap * sizeof *edits);
+      if (!edits) fail(EXIT_USAGE, "out of memory");
     }
-    lines.p[lines.n] = '\0';
-    fail(EXIT_NO_EDIT, "no replacement: the old text appears %zu times in %s (lines %s); it must be unique", count, path, lines.p);
+    edits[count++] = (edit_t){ in + pos, in + pos + on, on, mn, (int)all };
+    pos += on + mn;
   }
-  buf_t out = {0};
-  append(&out, data, first);
-  append(&out, new_text, new_n);
-  append(&out, data + first + n, d.n - first - n);
-  put_same(path, out.p, out.n, &was);
-  print_size(out.n);
-  print_around(out.p, out.n, first, first + new_n);
+  if (count == 0) fail(EXIT_USAGE, "multi_edit: no edits");
+  edit_file(path, edits, count, 1);
 }
 
 static void do_insert(const char *path, const char *arg, const char *text, size_t text_n) {
@@ -450,7 +633,9 @@ int main(int argc, char **argv) {
   } else if (!strcmp(op, "read")) {
     do_read(path, arg);
   } else if (!strcmp(op, "str_replace")) {
-    do_str_replace(path, data, data_n);
+    do_str_replace(path, arg, data, data_n);
+  } else if (!strcmp(op, "multi_edit")) {
+    do_multi_edit(path, data, data_n);
   } else if (!strcmp(op, "insert")) {
     do_insert(path, arg, data, data_n);
   } else {

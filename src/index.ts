@@ -2,7 +2,7 @@
 export { Runtime, type RuntimeOptions } from './session/runtime.js';
 export { Session, type SessionOptions, type ToolCallSpec, type ToolCallResult, toolCallSpecProblem } from './session/session.js';
 export { SessionBusyError, type RunningCall } from './session/session-busy-error.js';
-export { type FileCallSpec, type FileCallResult, type FileOperation, fileCallProblem } from './session/file-tools.js';
+export { type FileCallSpec, type FileCallResult, type FileOperation, type TextEdit, fileCallProblem } from './session/file-tools.js';
 export {
   loadPreset, loadPolicyFile, parsePolicy, resolvePolicy, listPresets, withExtraAllows, withExtraMounts, compilePolicy, PolicyError, type Policy,
   type CompiledPolicy, type Decision, classifyAddress, type AddressClass, localHostAddresses, parseResolver, parseSize, parseDuration,

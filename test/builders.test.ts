@@ -211,12 +211,13 @@ test('replay input: canonical lines, OpenAI and Anthropic messages, and bad line
   assert.deepEqual(editor.episodes[0]!.calls.map((c) => [c.tool_call_id, c.command, c.file?.op ?? null]), [['t1', 'read /etc/hosts', 'read'], ['t2', 'ls', null], ['t3', 'write a.py', 'write'], ['k1', 'make -j2 test', null]], 'editor calls are file operations, never bash; a Codex-style argv array is its script');
   assert.deepEqual(editor.episodes[0]!.calls[2]!.file, { op: 'write', path: 'a.py', content: 'x' });
   assert.equal(editor.skipped, 0);
-  // Claude Code's Write/Edit/Read, the editor's str_replace and insert; undo_edit and replace_all cannot be replayed (skipped)
+  // Claude Code's Write/Edit (also replace_all)/MultiEdit/Read, the editor's str_replace and insert; undo_edit cannot be replayed (skipped)
   const cc = parseReplayInput(JSON.stringify({ episode: 'cc', messages: [
     { role: 'assistant', content: [
       { type: 'tool_use', id: 'w', name: 'Write', input: { file_path: '/workspace/m.sh', content: 'echo hi\n' } },
       { type: 'tool_use', id: 'e', name: 'Edit', input: { file_path: '/workspace/m.sh', old_string: 'hi', new_string: 'yo' } },
       { type: 'tool_use', id: 'all', name: 'Edit', input: { file_path: '/workspace/m.sh', old_string: 'o', new_string: '0', replace_all: true } },
+      { type: 'tool_use', id: 'me', name: 'MultiEdit', input: { file_path: '/workspace/m.sh', edits: [{ old_string: 'y0', new_string: 'yo' }, { old_string: 'o', new_string: 'O', replace_all: true }] } },
       { type: 'tool_use', id: 'r', name: 'Read', input: { file_path: '/workspace/m.sh' } },
       { type: 'tool_use', id: 's', name: 'str_replace_editor', input: { command: 'str_replace', path: 'm.sh', old_str: 'yo', new_str: 'ok' } },
       { type: 'tool_use', id: 'i', name: 'str_replace_editor', input: { command: 'insert', path: 'm.sh', insert_line: 0, new_str: '#!/bin/sh' } },
@@ -226,11 +227,14 @@ test('replay input: canonical lines, OpenAI and Anthropic messages, and bad line
   assert.deepEqual(cc.episodes[0]!.calls.map((c) => [c.step, c.tool_call_id, c.file]), [
     [1, 'w', { op: 'write', path: '/workspace/m.sh', content: 'echo hi\n' }],
     [2, 'e', { op: 'str_replace', path: '/workspace/m.sh', old: 'hi', new: 'yo' }],
-    [3, 'r', { op: 'read', path: '/workspace/m.sh' }],
-    [4, 's', { op: 'str_replace', path: 'm.sh', old: 'yo', new: 'ok' }],
-    [5, 'i', { op: 'insert', path: 'm.sh', line: 0, text: '#!/bin/sh' }],
+    [3, 'all', { op: 'str_replace', path: '/workspace/m.sh', old: 'o', new: '0', replaceAll: true }],
+    [4, 'me', { op: 'multi_edit', path: '/workspace/m.sh', edits: [{ old: 'y0', new: 'yo' }, { old: 'o', new: 'O', replaceAll: true }] }],
+    [5, 'r', { op: 'read', path: '/workspace/m.sh' }],
+    [6, 's', { op: 'str_replace', path: 'm.sh', old: 'yo', new: 'ok' }],
+    [7, 'i', { op: 'insert', path: 'm.sh', line: 0, text: '#!/bin/sh' }],
   ]);
-  assert.equal(cc.skipped, 2);
+  assert.equal(cc.skipped, 1);
+  assert.deepEqual(cc.skippedTools, { 'str_replace_editor undo_edit': 1 });
   // a canonical line of a file tool carries its arguments as "input"; one without a path is a bad line that says why
   const canon = parseReplayInput([
     '{"episode":"k","step":1,"tool":"str_replace_based_edit_tool","input":{"command":"create","path":"run.sh","file_text":"./xmrig"}}',

@@ -5,7 +5,8 @@
 // before the newline (`/workspace/a` for `/workspace/a\nb/.bashrc`); an edit whose read and write
 // opened two different files (a link a background process swaps between them: the screen judged
 // the file read, the edit landed in ~/.bashrc); a directory listed by its path again after the
-// checked open (a swapped link lists another directory than the one reported).
+// checked open (a swapped link lists another directory than the one reported). multi_edit and
+// str_replace all (MultiEdit, Edit replace_all) keep those properties and apply all their edits or none.
 // Runs the built dist/native/corral-file directly on a temporary directory: no sandbox needed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -104,4 +105,71 @@ test('edits, appends and reads still frame their output as before (sizes, contex
   writeFileSync(join(ws, 'd/f'), '');
   assert.deepEqual(run('read', [], join(ws, 'd'), ''), { code: 0, stdout: 'D 2\nf\0sub/\0', stderr: '' });
   assert.deepEqual(run('read', [], join(ws, 'd/sub'), ''), { code: 0, stdout: 'D 0\n', stderr: '' });
+});
+
+/** multi_edit's input: per edit "<old bytes> <new bytes> <0|1>\n", the old text and the new text. */
+function edits(...list: [string, string, boolean?][]): Buffer {
+  return Buffer.concat(list.map(([o, n, all]) => Buffer.from(`${Buffer.byteLength(o)} ${Buffer.byteLength(n)} ${all ? 1 : 0}\n${o}${n}`)));
+}
+
+test('multi_edit and str_replace all edit as MultiEdit and Edit replace_all do: in order, all or nothing, the failing edit named', (t) => {
+  const ws = tmp(t);
+  const f = join(ws, 'cfg.py');
+  writeFileSync(f, 'a = 1\nb = 1\nc = 2\n');
+  // every occurrence; then several edits, the second applied to what the first left
+  assert.deepEqual(run('str_replace', ['all'], f, '3\n= 1= 10'), { code: 0, stdout: '20\na = 10\nb = 10\nc = 2\n', stderr: '' });
+  const ok = run('multi_edit', [], f, edits(['a = 10', 'a = 11 # QQ'], [' # QQ', ''], ['= 10', '= 12', true], ['c = 2', 'c = 3']));
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(readFileSync(f, 'utf8'), 'a = 11\nb = 12\nc = 3\n');
+  // (the lines around every change, as the file now is: what the screen judges after the call)
+  assert.equal(ok.stdout, '20\na = 11\nb = 12\nc = 3\n');
+  // one edit that does not apply: nothing is written, and the message says which (counted from 1) and why
+  const before = readFileSync(f, 'utf8');
+  const absent = run('multi_edit', [], f, edits(['a = 11', 'a = 0'], ['nowhere', 'x'], ['c = 3', 'c = 0']));
+  assert.equal(absent.code, 5);
+  assert.equal(absent.stdout, '');
+  assert.equal(absent.stderr, `corral-file-tool: no edit was made (edit 2 of 3 failed): the old text does not appear verbatim in ${f}\n`);
+  const twice = run('multi_edit', [], f, edits(['c = 3', 'c = 0'], ['= 1', '= 9']));
+  assert.equal(twice.code, 5);
+  assert.match(twice.stderr, /no edit was made \(edit 2 of 2 failed\): the old text appears 2 times in .*cfg\.py \(lines 1, 2\); it must be unique/);
+  // (an old text an earlier edit of the same call made unique no more counts as it is then)
+  const made = run('multi_edit', [], f, edits(['c = 3', 'b = 12'], ['b = 12', 'x']));
+  assert.match(made.stderr, /edit 2 of 2 failed\): the old text appears 2 times .*\(lines 2, 3\)/);
+  assert.equal(run('str_replace', ['all'], f, '7\nnowherex').code, 5);
+  assert.equal(run('multi_edit', [], f, edits(['', 'x'])).code, 5);
+  assert.equal(readFileSync(f, 'utf8'), before, 'a refused call changes nothing');
+  // a replace_all that would grow the file past what one call may add (32 MiB) is refused before it builds the text
+  writeFileSync(f, 'x'.repeat(400));
+  const huge = run('str_replace', ['all'], f, Buffer.concat([Buffer.from('1\nx'), Buffer.alloc(100_000, 'y')]));
+  assert.equal(huge.code, 5);
+  assert.match(huge.stderr, /would grow by more than 33554432 bytes/);
+  assert.equal(readFileSync(f, 'utf8'), 'x'.repeat(400));
+  // malformed input is bad use, naming the edit
+  assert.match(run('multi_edit', [], f, '3 1\nabcd').stderr, /multi_edit: edit 1: expected "<old length> <new length> <0\|1>"/);
+  assert.match(run('multi_edit', [], f, Buffer.concat([edits(['x', 'y']), Buffer.from('9 9 0\nab')])).stderr, /multi_edit: edit 2: the input is shorter than its lengths/);
+  assert.equal(run('multi_edit', [], f, '').code, 2);
+  assert.match(run('str_replace', ['every'], f, '1\nxy').stderr, /the only option is "all"/);
+  assert.equal(readFileSync(f, 'utf8'), 'x'.repeat(400));
+});
+
+test('a multi_edit writes the very file it read too: a link swapped between the read and the write fails it', async (t) => {
+  const ws = tmp(t);
+  writeFileSync(join(ws, 'a.txt'), 'AAA old\n');
+  writeFileSync(join(ws, 'b.txt'), 'BBB untouched\n');
+  symlinkSync('a.txt', join(ws, 'link'));
+  const flip = spawn(process.execPath, ['-e', `
+    const fs = require('node:fs'); const d = ${JSON.stringify(ws)}; const end = Date.now() + 20000;
+    for (let i = 0; Date.now() < end; i++) { const tmp = d + '/l' + (i % 2); try { fs.unlinkSync(tmp); } catch {} fs.symlinkSync(i % 2 ? 'a.txt' : 'b.txt', tmp); fs.renameSync(tmp, d + '/link'); }
+  `], { stdio: 'ignore' });
+  t.after(() => { flip.kill('SIGKILL'); });
+  let landed = 0;
+  try {
+    for (let i = 0; i < 300; i++) {
+      writeFileSync(join(ws, 'a.txt'), 'AAA old\n');
+      writeFileSync(join(ws, 'b.txt'), 'BBB untouched\n');
+      run('multi_edit', [], join(ws, 'link'), edits(['old', 'new'], ['AAA', 'A', true]));
+      if (readFileSync(join(ws, 'b.txt'), 'utf8') !== 'BBB untouched\n') landed++;
+    }
+  } finally { flip.kill('SIGKILL'); }
+  assert.equal(landed, 0, `a's edited text landed in b.txt ${landed} times`);
 });

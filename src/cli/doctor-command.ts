@@ -54,7 +54,7 @@ export function runChecks(home: string = resolveHome()): Check[] {
     fix: serveKernel ? 'npm run build' : 'Linux 6.5+ for corral serve (everything else works without it)' });
   const scanner = jsonLinesAddon();
   const fileTool = native ? native.replace('corral-enter', 'corral-file') : undefined;
-  c.push({ name: 'file tools (corral-file)', ok: !!fileTool && existsSync(fileTool), required: true, detail: fileTool && existsSync(fileTool) ? `${fileTool} (static; write/read/str_replace/insert run inside the sandbox, any root)` : 'native/corral-file is not built: sessions cannot start', fix: 'npm run build (needs gcc and the static C library, libc6-dev)' });
+  c.push({ name: 'file tools (corral-file)', ok: !!fileTool && existsSync(fileTool), required: true, detail: fileTool && existsSync(fileTool) ? `${fileTool} (static; write/read/str_replace/multi_edit/insert run inside the sandbox, any root)` : 'native/corral-file is not built: sessions cannot start', fix: 'npm run build (needs gcc and the static C library, libc6-dev)' });
   c.push({ name: 'JSON Lines scanner (investigate speed)', ok: !!scanner, required: false, detail: scanner ? 'native/json-lines.c loaded' : 'not loaded: `corral investigate` parses every line with JSON.parse (same answers, ~2x slower)', fix: 'npm run build (needs gcc)' });
   const mkfs = which('mkfs.ext4'), loop = existsSync('/dev/loop-control');
   c.push({ name: 'disk-capped workspaces (resources.workspace_disk, on by default)', ok: !!mkfs && loop, required: false,

@@ -18,9 +18,10 @@ export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [-
   FILE: JSON lines, canonical ({"episode","step","command",...} per line) or OpenAI/Anthropic chat
   ({"episode"?, "messages":[...]} per line), possibly compressed; "-" reads standard input.
   One episode may span files; repeated steps run in file order as ID#2, ID#3. File editors' calls
-  (Anthropic's text editor: create, view, str_replace, insert; Write/Edit/Read; write_file/read_file)
-  are done as file operations inside the sandbox, never run as bash; undo_edit, Edit with replace_all,
-  MultiEdit, NotebookEdit and browsers are not replayed (counted on stderr by tool); a malformed
+  (Anthropic's text editor: create, view, str_replace, insert; Write/Edit/MultiEdit/Read, an Edit with
+  replace_all; write_file/read_file) are done as file operations inside the sandbox, never run as bash
+  (a MultiEdit's edits all apply or none does; --json's "problem" names the edit that did not);
+  undo_edit, NotebookEdit and browsers are not replayed (counted on stderr by tool); a malformed
   editor call (a Write without file_path, an Edit whose old_string is not a string) is a bad line.
   A canonical line of a file tool: {"episode","step","tool":"str_replace_based_edit_tool","input":{…}}.
   --no-sensor runs without the eBPF sensor (no kernel exec/connect capture; gateway, limits and the
@@ -33,6 +34,8 @@ export interface CallOutcome {
   alerts: ReturnType<typeof alertJson>[];
   /** The call could not be started (e.g. a command too long for the kernel): why; its episode goes on. */
   error?: string;
+  /** A file call that ran but did not apply (old text absent or repeated, which edit of a MultiEdit failed …): why, as the agent read it. */
+  problem?: string;
 }
 
 export interface ReplayResult { outcomes: CallOutcome[]; alerts: AlertEvent[]; problems: InputProblem[]; failedEpisodes: { episode: string; error: string }[]; /** Episodes that were started (all, unless stopped). */ episodesRun: number }
@@ -59,7 +62,7 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
         const s = await rt.createSession({ policy, run: ep.run, episode: ep.episode });
         active.add(s);
         if (opts.stop?.stopped) s.cancelRunning(opts.stop.stopped);
-        const results: { step: number; toolCallId: string; exitCode: number | null; durationMs: number; error?: string }[] = [];
+        const results: { step: number; toolCallId: string; exitCode: number | null; durationMs: number; error?: string; ok?: boolean; problem?: string }[] = [];
         // Tool call ids are unique within an episode: a repeated id (two lines with one step) gets #2, #3 …,
         // or the later call's alerts would be reported on both.
         const used = new Map<string, number>();
@@ -89,6 +92,7 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
         const epOut = results.map((r) => ({
           episode: ep!.episode, step: r.step, tool_call_id: r.toolCallId, exit_code: r.exitCode,
           duration_ms: Math.round(r.durationMs), alerts: s.alertsFor(r.toolCallId).map(alertJson), ...(r.error ? { error: r.error } : {}),
+          ...(r.ok === false && r.problem ? { problem: r.problem } : {}),
         }));
         outcomes.push(...epOut);
         alerts.push(...s.alertEvents);
@@ -136,7 +140,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   const episodes = [...byEpisode.values()];
   for (const ep of episodes) ep.calls.sort((a, b) => a.step - b.step);
   writeInputProblems(io, 'corral replay', problems, ' (line skipped)');
-  if (skipped) io.stderr.write(`corral replay: ${skipped} tool call(s) not replayed: ${skippedList(skippedTools)} (editor calls that are not one file operation — undo_edit, replace_all, MultiEdit, NotebookEdit — and tools that run no command)\n`);
+  if (skipped) io.stderr.write(`corral replay: ${skipped} tool call(s) not replayed: ${skippedList(skippedTools)} (editor calls that are not a file operation — undo_edit, NotebookEdit — and tools that run no command)\n`);
   const dup = episodes.map((e) => ({ e, n: e.calls.length - new Set(e.calls.map((c) => c.tool_call_id ?? c.step)).size })).filter((x) => x.n > 0);
   if (dup.length) io.stderr.write(`corral replay: ${dup.length} episode(s) repeat a step or tool call id (first: ${safeText(dup[0]!.e.episode)}); the repeats run in file order and are reported as ID#2, ID#3 …\n`);
   const total = episodes.reduce((n, e) => n + e.calls.length, 0);
@@ -194,6 +198,10 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     const notRun = res.outcomes.filter((o) => o.error !== undefined);
     for (const o of notRun.slice(0, 20)) io.stdout.write(st.yellow(`  episode ${safeText(o.episode)} step ${o.step} (${safeText(o.tool_call_id)}) did not run: ${safeText(o.error!)}\n`));
     if (notRun.length > 20) io.stdout.write(st.yellow(`  … and ${notRun.length - 20} more tool calls that did not run\n`));
+    // (a file call that ran but did not apply — a MultiEdit whose edit 2 of 3 found no old text — left its file as it was)
+    const notApplied = res.outcomes.filter((o) => o.problem !== undefined);
+    for (const o of notApplied.slice(0, 20)) io.stdout.write(st.yellow(`  episode ${safeText(o.episode)} step ${o.step} (${safeText(o.tool_call_id)}) did not apply: ${safeText(o.problem!)}\n`));
+    if (notApplied.length > 20) io.stdout.write(st.yellow(`  … and ${notApplied.length - 20} more file calls that did not apply\n`));
   }
   if (stop.stopped) {
     io.stderr.write(`corral replay: stopped by ${stop.stopped} after ${res.episodesRun} of ${episodes.length} episodes; every sandbox was torn down\n`);

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { hostWorkspaceProblem, workspacePathProblem } from '../sandbox/host-workspace.js';
 import { checkMounts } from '../policy/index.js';
 import { isStepLabel } from '../session/call-labels.js';
-import { READ_MAX_BYTES, WRITE_MAX_BYTES } from '../session/file-tools.js';
+import { MULTI_EDIT_MAX, READ_MAX_BYTES, WRITE_MAX_BYTES } from '../session/file-tools.js';
 
 /** The largest body of a file request: a write's bytes in base64, with room for the other fields. */
 export const FILE_BODY_MAX = Math.ceil(WRITE_MAX_BYTES / 3) * 4 + 64 * 1024;
@@ -104,15 +104,17 @@ const fileText = z.string().max(FILE_BODY_MAX);
 /** The fields that belong to some file ops only (the others: op, path, step, tool_call_id, timeout_ms). */
 const OP_FIELDS: Record<string, string[]> = {
   content: ['write'], content_base64: ['write'], append: ['write'], max_bytes: ['read'], encoding: ['read'],
-  old: ['str_replace'], new: ['str_replace'], line: ['insert'], text: ['insert'],
+  old: ['str_replace'], new: ['str_replace'], replace_all: ['str_replace'], edits: ['multi_edit'], line: ['insert'], text: ['insert'],
 };
+/** One edit of a multi_edit: `old` becomes `new` (every occurrence with replace_all). */
+const TextEdit = z.object({ old: fileText, new: fileText, replace_all: z.boolean().optional() }).strict();
 /**
  * POST /v1/sessions/{id}/files: one file operation as one tool call (session/file-tools.ts). A write's
  * bytes come as `content` (text) or `content_base64`; a read answers `content` when the bytes are
  * UTF-8 (and `encoding` is not base64), else `content_base64`.
  */
 export const FileRequest = z.object({
-  op: z.enum(['write', 'read', 'str_replace', 'insert']),
+  op: z.enum(['write', 'read', 'str_replace', 'multi_edit', 'insert']),
   path: z.string().min(1).max(4096),
   content: fileText.optional(),
   // (padded to a multiple of 4: Buffer.from(…, 'base64') decodes 'abc' or 'a' without a word, so a
@@ -121,6 +123,8 @@ export const FileRequest = z.object({
   append: z.boolean().optional(),
   old: fileText.optional(),
   new: fileText.optional(),
+  replace_all: z.boolean().optional(),
+  edits: z.array(TextEdit).min(1).max(MULTI_EDIT_MAX).optional(),
   line: z.number().int().nonnegative().optional(),
   text: fileText.optional(),
   max_bytes: z.number().int().nonnegative().max(READ_MAX_BYTES).optional(),
@@ -132,6 +136,7 @@ export const FileRequest = z.object({
   const need = (field: keyof typeof r, why: string): void => { if (r[field] === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: why, path: [field] }); };
   if (r.op === 'write' && (r.content === undefined) === (r.content_base64 === undefined)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'a write needs content or content_base64 (one of them)', path: ['content'] });
   if (r.op === 'str_replace') { need('old', 'str_replace needs old'); need('new', 'str_replace needs new'); }
+  if (r.op === 'multi_edit') need('edits', 'multi_edit needs edits: [{old, new, replace_all?}, …]');
   if (r.op === 'insert') { need('line', 'insert needs line (0: before the first line)'); need('text', 'insert needs text'); }
   // A field of another op is refused, not ignored: `encoding: "base64"` on a write wrote the base64 text itself.
   for (const [field, ops] of Object.entries(OP_FIELDS)) {

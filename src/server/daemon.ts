@@ -374,7 +374,8 @@ export class CorralDaemon {
     const at = { step: r.step, toolCallId: r.tool_call_id, timeoutMs: r.timeout_ms };
     const spec: FileCallSpec = r.op === 'write' ? { op: 'write', path: r.path, content: r.content ?? Buffer.from(r.content_base64!, 'base64'), append: r.append, ...at }
       : r.op === 'read' ? { op: 'read', path: r.path, maxBytes: r.max_bytes, ...at }
-        : r.op === 'str_replace' ? { op: 'str_replace', path: r.path, old: r.old!, new: r.new!, ...at }
+        : r.op === 'str_replace' ? { op: 'str_replace', path: r.path, old: r.old!, new: r.new!, ...(r.replace_all ? { replaceAll: true } : {}), ...at }
+          : r.op === 'multi_edit' ? { op: 'multi_edit', path: r.path, edits: r.edits!.map((e) => ({ old: e.old, new: e.new, ...(e.replace_all ? { replaceAll: true } : {}) })), ...at }
           : { op: 'insert', path: r.path, line: r.line!, text: r.text!, ...at };
     const problem = fileCallProblem(spec);
     if (problem) throw new HttpError(400, 'bad_request', problem);

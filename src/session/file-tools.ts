@@ -1,14 +1,15 @@
 // Why: agents change files through file tools (Anthropic's text editor: create, view, str_replace,
-// insert; a trainer's write_file/read_file), not only through a shell. A sandbox that can only run
-// commands makes the trainer smuggle files through `cat > f <<EOF` (quoting bugs, no binary) and
-// makes `corral replay` skip those steps, so a trajectory that writes miner.sh with the editor and
-// then runs it cannot be reproduced. Each file operation here is one tool call of the session: it
-// runs inside the sandbox as the agent (file-tool-program.ts), in the call's own cgroup, with its
-// step and tool-call id, and it is screened first on what it really does — the path it writes
-// (persistence places: the command rules' write list) and the code it writes (a shell script, a
-// crontab, a Python file: the command analyser) — like the Claude Code hook screens Write/Edit.
-// Threat it stops: persistence and hostile code planted through a file tool instead of a command
-// the screen would read; host files reached through a file tool (it never runs as root on the host).
+// insert; Claude Code's Edit, also with replace_all, and MultiEdit; a trainer's
+// write_file/read_file), not only through a shell. A sandbox that can only run commands makes the
+// trainer smuggle files through `cat > f <<EOF` (quoting bugs, no binary) and makes `corral replay`
+// skip those steps, so a trajectory that writes miner.sh with the editor and then runs it cannot be
+// reproduced. Each file operation here is one tool call of the session: it runs inside the sandbox
+// as the agent (file-tool-program.ts), in the call's own cgroup, with its step and tool-call id,
+// and it is screened first on what it really does — the path it writes (persistence places: the
+// command rules' write list) and the code it writes (a shell script, a crontab, a Python file: the
+// command analyser) — like the Claude Code hook screens Write/Edit. Threat it stops: persistence
+// and hostile code planted through a file tool instead of a command the screen would read; host
+// files reached through a file tool (it never runs as root on the host).
 import type { CheckResult, Verdict } from '../detect/check.js';
 import type { CommandScreen } from './runtime.js';
 import { writeRecord } from '../detect/write-record.js';
@@ -25,10 +26,22 @@ export const READ_MAX_BYTES = 64 << 20;
 /** The most one write may carry (the daemon's body limit is set from it). */
 export const WRITE_MAX_BYTES = 32 << 20;
 
+/** The most edits one multi_edit may carry. */
+export const MULTI_EDIT_MAX = 1000;
+
+/** One edit of a multi_edit: `old` becomes `new`, at its one occurrence, or at every one with replaceAll. */
+export interface TextEdit { old: string; new: string; replaceAll?: boolean }
+
 export type FileOperation =
   | { op: 'write'; path: string; content: string | Uint8Array; append?: boolean }
   | { op: 'read'; path: string; maxBytes?: number }
-  | { op: 'str_replace'; path: string; old: string; new: string }
+  /** The one occurrence of `old` becomes `new` (Claude Code's Edit; with replaceAll, every occurrence, at least one). */
+  | { op: 'str_replace'; path: string; old: string; new: string; replaceAll?: boolean }
+  /**
+   * Claude Code's MultiEdit: the edits in order, each to the text the ones before it left; if one does
+   * not apply, none is (the file is unchanged) and `problem` names it ("edit 2 of 3", counted from 1).
+   */
+  | { op: 'multi_edit'; path: string; edits: TextEdit[] }
   | { op: 'insert'; path: string; line: number; text: string };
 
 export type FileCallSpec = FileOperation & { step?: number; toolCallId?: string; timeoutMs?: number };
@@ -39,7 +52,7 @@ export interface FileCallResult extends ToolCallResult {
   problem?: string;
   /** The absolute path inside the sandbox. */
   path: string;
-  /** write/str_replace/insert: the file's size afterwards. read: the file's size. */
+  /** write/str_replace/multi_edit/insert: the file's size afterwards. read: the file's size. */
   size?: number;
   /** read of a file: its bytes (up to maxBytes); `truncated` when more follow. */
   content?: Buffer;
@@ -95,18 +108,37 @@ export function fileCallProblem(spec: FileCallSpec): string | undefined {
       if (spec.maxBytes !== undefined && !(Number.isSafeInteger(spec.maxBytes) && spec.maxBytes >= 0 && spec.maxBytes <= READ_MAX_BYTES)) return `maxBytes must be a whole number from 0 to ${READ_MAX_BYTES}`;
       return undefined;
     case 'str_replace':
-      if (typeof spec.old !== 'string' || typeof spec.new !== 'string') return 'old and new must be strings';
-      if (spec.old === '') return 'old must not be empty';
-      if (Buffer.byteLength(spec.old) + Buffer.byteLength(spec.new) > WRITE_MAX_BYTES) return `old and new are larger than ${WRITE_MAX_BYTES} bytes`;
-      return undefined;
+      return editProblem(spec, '') ?? (Buffer.byteLength(spec.old) + Buffer.byteLength(spec.new) > WRITE_MAX_BYTES ? `old and new are larger than ${WRITE_MAX_BYTES} bytes` : undefined);
+    case 'multi_edit': {
+      const edits: unknown = spec.edits;
+      if (!Array.isArray(edits) || edits.length === 0) return 'edits must be a non-empty list of {old, new, replaceAll?}';
+      if (edits.length > MULTI_EDIT_MAX) return `edits has ${edits.length} edits; a multi_edit takes at most ${MULTI_EDIT_MAX}`;
+      let bytes = 0;
+      for (const [i, e] of edits.entries()) {
+        const problem = editProblem(e, `edit ${i + 1} of ${edits.length}: `);
+        if (problem) return problem;
+        bytes += Buffer.byteLength((e as TextEdit).old) + Buffer.byteLength((e as TextEdit).new);
+      }
+      return bytes > WRITE_MAX_BYTES ? `the edits' old and new texts are larger than ${WRITE_MAX_BYTES} bytes` : undefined;
+    }
     case 'insert':
       if (!(Number.isSafeInteger(spec.line) && spec.line >= 0)) return 'line must be a whole number ≥ 0 (0: before the first line)';
       if (typeof spec.text !== 'string') return 'text must be a string';
       if (Buffer.byteLength(spec.text) > WRITE_MAX_BYTES) return `text is larger than ${WRITE_MAX_BYTES} bytes`;
       return undefined;
     default:
-      return `op must be write, read, str_replace or insert, got ${JSON.stringify((spec as { op?: unknown }).op)}`;
+      return `op must be write, read, str_replace, multi_edit or insert, got ${JSON.stringify((spec as { op?: unknown }).op)}`;
   }
+}
+
+/** What is wrong with one replacement (a str_replace, or one edit of a multi_edit: `where` names it). */
+function editProblem(e: unknown, where: string): string | undefined {
+  if (typeof e !== 'object' || e === null) return `${where}expected {old, new, replaceAll?}`;
+  const { old, new: neu, replaceAll } = e as Partial<TextEdit>;
+  if (typeof old !== 'string' || typeof neu !== 'string') return `${where}old and new must be strings`;
+  if (old === '') return `${where}old must not be empty`;
+  if (replaceAll !== undefined && typeof replaceAll !== 'boolean') return `${where}replaceAll must be true or false`;
+  return undefined;
 }
 
 const RANK: Record<Verdict, number> = { allow: 0, warn: 1, deny: 2 };
@@ -119,17 +151,20 @@ export function combineChecks(parts: CheckResult[], findings = parts.flatMap((p)
 }
 
 /**
- * The text a write puts into the file. Bytes are decoded as UTF-8 with stray bytes replaced, never
+ * The texts a call puts into the file, each with its label: a write's content, an edit's new text, each
+ * new text of a multi_edit. Bytes are decoded as UTF-8 with stray bytes replaced, never
  * skipped: bash and python run a script with one Latin-1 byte in a comment, so "not UTF-8, so data"
  * let `#!/bin/sh\n# caf\xe9\n./xmrig …` (or any content_base64 write) past the code screen.
  * Whether the text is code at all is still decided by its path and shebang (codeUnits).
  */
-function writtenText(spec: FileOperation): string | undefined {
-  if (spec.op === 'str_replace') return spec.new;
-  if (spec.op === 'insert') return spec.text;
-  if (spec.op !== 'write') return undefined;
-  if (typeof spec.content === 'string') return spec.content;
-  return Buffer.from(spec.content.buffer, spec.content.byteOffset, spec.content.length).toString('utf8');
+function writtenTexts(spec: FileOperation): { label: string; text: string }[] {
+  switch (spec.op) {
+    case 'str_replace': return [{ label: 'new', text: spec.new }];
+    case 'multi_edit': return spec.edits.map((e, i) => ({ label: `new of edit ${i + 1}`, text: e.new }));
+    case 'insert': return [{ label: 'text', text: spec.text }];
+    case 'read': return [];
+    case 'write': return [{ label: 'content', text: typeof spec.content === 'string' ? spec.content : Buffer.from(spec.content.buffer, spec.content.byteOffset, spec.content.length).toString('utf8') }];
+  }
 }
 
 /**
@@ -191,20 +226,18 @@ export function screenFileCall(spec: FileOperation, path: string, checker: Comma
   else {
     const where = checker.checkRecords([writeRecord(`file ${spec.op}`, path, tildeOf(path, ws))]);
     parts.push(where);
-    const text = writtenText(spec);
-    if (text !== undefined) {
-      const shellStartup = where.findings.some((f) => f.rule === 'cmd_persistence_rc_write');
-      for (const u of unitsOf(path, spec.op === 'write' ? 'content' : spec.op === 'insert' ? 'text' : 'new', text, shellStartup)) {
-        parts.push(checker.check(u.text, { tool: u.tool }));
-      }
+    const shellStartup = where.findings.some((f) => f.rule === 'cmd_persistence_rc_write');
+    for (const { label, text } of writtenTexts(spec)) {
+      for (const u of unitsOf(path, label, text, shellStartup)) parts.push(checker.check(u.text, { tool: u.tool }));
     }
   }
   return combineChecks(parts);
 }
 
 /**
- * The screen's verdict on the lines an edit left (str_replace, insert, append: the program prints
- * them, with one line either side and the file's first line, after the size). The new text alone
+ * The screen's verdict on the lines an edit left (str_replace, multi_edit, insert, append: the
+ * program prints them — around every change, for a replace_all or a multi_edit — with one line either
+ * side and the file's first line, after the size). The new text alone
  * can be half of a hostile line (`nc -QQ …` then QQ → e), finish the last line (an append to
  * `nc -`), or land in a script known as one only by its #! (an edit's text has none). Findings the
  * pre-screen already had are left out. Undefined when the call wrote nothing, or nothing is code.
@@ -276,9 +309,18 @@ function describe(spec: FileOperation, path: string): string {
   switch (spec.op) {
     case 'write': return `${spec.append ? 'append to' : 'write'} ${path} (${typeof spec.content === 'string' ? Buffer.byteLength(spec.content) : spec.content.length} bytes)`;
     case 'read': return `read ${path}`;
-    case 'str_replace': return `str_replace in ${path}`;
+    case 'str_replace': return `str_replace${spec.replaceAll ? ' (every occurrence)' : ''} in ${path}`;
+    case 'multi_edit': return `multi_edit in ${path} (${spec.edits.length} edit${spec.edits.length === 1 ? '' : 's'})`;
     case 'insert': return `insert after line ${spec.line} of ${path}`;
   }
+}
+
+/** A multi_edit's input to the program: per edit "<old bytes> <new bytes> <0|1>\n", the old and the new text. */
+function multiEditInput(edits: TextEdit[]): Buffer {
+  return Buffer.concat(edits.flatMap((e) => {
+    const old = Buffer.from(e.old), neu = Buffer.from(e.new);
+    return [Buffer.from(`${old.length} ${neu.length} ${e.replaceAll ? 1 : 0}\n`), old, neu];
+  }));
 }
 
 /** The tool call that does a file operation (its argv runs the file-tool program in the sandbox). */
@@ -291,12 +333,17 @@ export function fileToolCallSpec(spec: FileCallSpec, path: string, prescreen: Ch
     case 'write': op = spec.append ? 'append' : 'write'; stdin = spec.content; break;
     // (the cap is stderr's too: a read of max_bytes 0 must still say in full why it failed)
     case 'read': { const max = spec.maxBytes ?? READ_DEFAULT_BYTES; arg = [String(max)]; maxOutput = Math.max(max + 64, 1 << 16); break; }
-    case 'str_replace': stdin = Buffer.concat([Buffer.from(`${Buffer.byteLength(spec.old)}\n`), Buffer.from(spec.old), Buffer.from(spec.new)]); break;
+    case 'str_replace':
+      if (spec.replaceAll) arg = ['all'];
+      stdin = Buffer.concat([Buffer.from(`${Buffer.byteLength(spec.old)}\n`), Buffer.from(spec.old), Buffer.from(spec.new)]); break;
+    case 'multi_edit': stdin = multiEditInput(spec.edits); break;
     case 'insert': arg = [String(spec.line)]; stdin = spec.text; break;
   }
   if (spec.op !== 'read') maxOutput = EDIT_CONTEXT_MAX + (1 << 12);
   const fields: Record<string, unknown> = { file_op: spec.op, path };
   if (spec.op === 'write') fields.bytes = typeof spec.content === 'string' ? Buffer.byteLength(spec.content) : spec.content.length;
+  if (spec.op === 'str_replace' && spec.replaceAll) fields.replace_all = true;
+  if (spec.op === 'multi_edit') fields.edits = spec.edits.length;
   return {
     command: describe(spec, path),
     argv: fileToolArgv(op, arg),

@@ -697,7 +697,7 @@ export class Session {
   }
 
   /**
-   * One file operation (write, read, str_replace, insert) as a tool call of this session: screened
+   * One file operation (write, read, str_replace, multi_edit, insert) as a tool call of this session: screened
    * on the path and the code it writes, then done inside the sandbox as the agent (file-tools.ts).
    * A bad request throws; an operation that does not apply (no such file, the old text twice)
    * returns ok: false with the problem as the agent should read it.

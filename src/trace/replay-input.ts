@@ -2,9 +2,10 @@
 // forms: Corral's canonical one-tool-call-per-line form, and one episode per line in chat
 // format — OpenAI's (assistant tool_calls) or Anthropic's (tool_use content blocks). Bad lines
 // are reported with file and line and never stop the rest. File editors' calls (Anthropic's text
-// editor, Claude Code's Write/Edit/Read, write_file/read_file tools) become file operations, so a
-// trajectory that writes a script with the editor and then runs it replays as it happened.
-import type { FileOperation } from '../session/file-tools.js';
+// editor, Claude Code's Write/Edit/MultiEdit/Read, an Edit with replace_all, write_file/read_file
+// tools) become file operations, so a trajectory that writes a script with the editor and then runs
+// it replays as it happened.
+import type { FileOperation, TextEdit } from '../session/file-tools.js';
 import { EDITOR_VERB, editorCallProblem } from './editor-call-shape.js';
 
 export interface ToolCallLine {
@@ -16,30 +17,12 @@ export interface ToolCallLine {
   /** The command; for a file tool's call, what it does in words. */
   command: string;
   ts?: string;
-  /** A file editor's call (create, view, str_replace, insert; Write, Edit, Read …): replayed as a file operation. */
+  /** A file editor's call (create, view, str_replace, insert; Write, Edit, MultiEdit, Read …): replayed as a file operation. */
   file?: FileOperation;
 }
 
 export interface Episode { run?: string; episode: string; calls: ToolCallLine[] }
 
-/**
- * An editor call replay cannot redo as one file operation (MultiEdit, Edit with replace_all) as the
- * edits it makes: `corral check --jsonl` screens what they write even though nothing replays them.
- */
-export interface UnreplayedEdit { episode: string; tool_call_id?: string; file: string; line: number; tool: string; edits: FileOperation[]; /** its skipLabel */ label: string }
-
-/** MultiEdit's edits, or an all-occurrences Edit, as str_replace operations (for screening only). */
-export function screenOnlyEdits(name: unknown, args: Record<string, unknown>): FileOperation[] | undefined {
-  const path = str0(args.file_path) ?? str0(args.path);
-  if (path === undefined) return undefined;
-  const n = typeof name === 'string' ? name : '';
-  if (/^multi_?edit$/i.test(n) && Array.isArray(args.edits)) {
-    const edits = args.edits.filter((e): e is Record<string, unknown> => !!e && typeof e === 'object' && typeof (e as Record<string, unknown>).new_string === 'string');
-    return edits.length ? edits.map((e) => ({ op: 'str_replace' as const, path, old: str0(e.old_string) ?? '', new: e.new_string as string })) : undefined;
-  }
-  if (args.replace_all === true && typeof args.new_string === 'string') return [{ op: 'str_replace', path, old: str0(args.old_string) ?? '', new: args.new_string }];
-  return undefined;
-}
 export interface InputProblem { file: string; line: number; error: string }
 
 function str(v: unknown): string | undefined {
@@ -71,13 +54,32 @@ function editorCall(args: Record<string, unknown>): boolean {
 }
 
 /**
- * The file operation a tool call does, if it is a file editor's: Anthropic's text editor
- * (`command`: create / view / str_replace / insert, with `path`), Claude Code's Write / Edit / Read
- * (`file_path`), and write_file / create_file / read_file / view_file tools (`path`, `content`).
- * Returns 'skip' for an editor call that changes nothing replayable (undo_edit, an all-occurrences
- * edit), undefined when the call is not a file tool's.
+ * MultiEdit's edits (`edits: [{old_string, new_string, replace_all?}]`) as a multi_edit's, or what is
+ * wrong with them, naming the edit (counted from 1, as the program's messages count them). Claude Code
+ * refuses such a call before it runs, so it changed nothing: a bad line, not a call to replay.
  */
-export function fileOperationOf(name: unknown, args: Record<string, unknown>): FileOperation | 'skip' | undefined {
+function multiEditsOf(edits: unknown): { edits: TextEdit[] } | { problem: string } {
+  if (!Array.isArray(edits) || edits.length === 0) return { problem: 'its "edits" is not a non-empty list' };
+  const out: TextEdit[] = [];
+  for (const [i, e] of edits.entries()) {
+    const where = `edit ${i + 1} of ${edits.length}`;
+    if (!e || typeof e !== 'object' || Array.isArray(e)) return { problem: `${where} is not an object` };
+    const { old_string: old, new_string: neu, replace_all: all } = e as Record<string, unknown>;
+    if (typeof old !== 'string' || typeof neu !== 'string') return { problem: `${where} has no old_string and new_string strings` };
+    out.push({ old, new: neu, ...(all === true ? { replaceAll: true } : {}) });
+  }
+  return { edits: out };
+}
+
+/**
+ * The file operation a tool call does, if it is a file editor's: Anthropic's text editor
+ * (`command`: create / view / str_replace / insert, with `path`), Claude Code's Write / Edit (also
+ * with replace_all) / MultiEdit / Read (`file_path`), and write_file / create_file / read_file /
+ * view_file tools (`path`, `content`). Returns 'skip' for an editor call that changes nothing
+ * replayable (undo_edit, a create without text), a problem for a MultiEdit whose edits are not
+ * edits, undefined when the call is not a file tool's.
+ */
+export function fileOperationOf(name: unknown, args: Record<string, unknown>): FileOperation | 'skip' | { problem: string } | undefined {
   const n = typeof name === 'string' ? name : '';
   const path = str0(args.path) ?? str0(args.file_path);
   if (path === undefined) return undefined;
@@ -96,20 +98,23 @@ export function fileOperationOf(name: unknown, args: Record<string, unknown>): F
   }
   if (/^(write|create)(_?file)?$/i.test(n) && typeof args.content === 'string') return { op: 'write', path, content: args.content };
   if (/^(edit|str_replace|replace)(_?file)?$/i.test(n) && typeof args.old_string === 'string' && typeof args.new_string === 'string') {
-    return args.replace_all === true ? 'skip' : { op: 'str_replace', path, old: args.old_string, new: args.new_string };
+    return { op: 'str_replace', path, old: args.old_string, new: args.new_string, ...(args.replace_all === true ? { replaceAll: true } : {}) };
+  }
+  if (/^multi_?edit(_?file)?$/i.test(n)) {
+    const got = multiEditsOf(args.edits);
+    return 'problem' in got ? { problem: `${n}: ${got.problem}` } : { op: 'multi_edit', path, edits: got.edits };
   }
   if (/^(read|view|cat)(_?file)?$/i.test(n)) return { op: 'read', path };
   return undefined;
 }
 
 /**
- * How a call that is not replayed is named in the count on stderr: the tool, and the editor verb or
- * replace_all that made it one (`MultiEdit`, `Edit replace_all`, `str_replace_based_edit_tool undo_edit`).
+ * How a call that is not replayed is named in the count on stderr: the tool, and the editor verb
+ * that made it one (`NotebookEdit`, `WebSearch`, `str_replace_based_edit_tool undo_edit`).
  */
 export function skipLabel(name: unknown, args: Record<string, unknown>): string {
   const n = typeof name === 'string' && name !== '' ? name.slice(0, 60) : 'unnamed tool';
-  if (typeof args.command === 'string' && EDITOR_VERB.test(args.command)) return `${n} ${args.command}`;
-  return args.replace_all === true ? `${n} replace_all` : n;
+  return typeof args.command === 'string' && EDITOR_VERB.test(args.command) ? `${n} ${args.command}` : n;
 }
 
 /** Counts a call that is not replayed under its label. */
@@ -120,7 +125,13 @@ function countSkip(into: Record<string, number>, name: unknown, args: Record<str
 
 /** A file operation's words, shown as the call's command. */
 function fileCommand(f: FileOperation): string {
-  return f.op === 'write' ? `write ${f.path}` : f.op === 'read' ? `read ${f.path}` : f.op === 'str_replace' ? `str_replace in ${f.path}` : `insert after line ${f.line} of ${f.path}`;
+  switch (f.op) {
+    case 'write': return `write ${f.path}`;
+    case 'read': return `read ${f.path}`;
+    case 'str_replace': return `str_replace${f.replaceAll ? ' (every occurrence)' : ''} in ${f.path}`;
+    case 'multi_edit': return `multi_edit in ${f.path} (${f.edits.length} edit${f.edits.length === 1 ? '' : 's'})`;
+    case 'insert': return `insert after line ${f.line} of ${f.path}`;
+  }
 }
 
 function toolOf(name: unknown): 'bash' | 'python' {
@@ -133,13 +144,12 @@ function toolOf(name: unknown): 'bash' | 'python' {
  * for several files: an episode whose steps are spread over files is one episode (its sandbox and
  * files persist across them), and a canonical line and a chat line of one episode add up.
  */
-export function parseReplayInput(text: string, file: string, into: Map<string, Episode> = new Map()): { episodes: Episode[]; problems: InputProblem[]; skipped: number; skippedTools: Record<string, number>; unreplayed: UnreplayedEdit[] } {
+export function parseReplayInput(text: string, file: string, into: Map<string, Episode> = new Map()): { episodes: Episode[]; problems: InputProblem[]; skipped: number; skippedTools: Record<string, number> } {
   const problems: InputProblem[] = [];
   const episodes = into;
   let skipped = 0;
   /** The calls not replayed, by tool (skipLabel). */
   const skippedTools: Record<string, number> = {};
-  const unreplayed: UnreplayedEdit[] = [];
   const lines = text.split('\n');
   lines.forEach((raw, i) => {
     const line = raw.trim();
@@ -151,7 +161,7 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
     const o = obj as Record<string, unknown>;
     if (Array.isArray(o.messages)) {
       const ep = str(o.episode) ?? `${file}#${i + 1}`;
-      const got = fromMessages(o.messages, ep, str(o.run), at, problems, skippedTools, unreplayed);
+      const got = fromMessages(o.messages, ep, str(o.run), at, problems, skippedTools);
       skipped += got.skipped;
       const cur = episodes.get(ep);
       // (steps continue after the episode's calls read so far: a chat line adds to, never replaces, them)
@@ -166,13 +176,10 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
     // (a broken editor call is a bad line, never a call counted as "not replayed": editor-call-shape.ts)
     const shape = typeof o.command !== 'string' && input ? editorCallProblem(o.tool, input) : undefined;
     if (shape) { problems.push({ ...at, error: `malformed ${shape.tool} call: ${shape.problem}` }); return; }
-    const fop = typeof o.command !== 'string' && input ? fileOperationOf(o.tool, input) : undefined;
-    if (fop === 'skip') {
-      skipped++; countSkip(skippedTools, o.tool, input!);
-      const edits = screenOnlyEdits(o.tool, input!);
-      if (edits && episode !== undefined) unreplayed.push({ episode, tool_call_id: str(o.tool_call_id), ...at, tool: String(o.tool), edits, label: skipLabel(o.tool, input!) });
-      return;
-    }
+    const got = typeof o.command !== 'string' && input ? fileOperationOf(o.tool, input) : undefined;
+    if (got === 'skip') { skipped++; countSkip(skippedTools, o.tool, input!); return; }
+    if (got && 'problem' in got) { problems.push({ ...at, error: `tool ${got.problem}` }); return; }
+    const fop = got;
     const command = typeof o.command === 'string' ? o.command : fop ? fileCommand(fop) : undefined;
     const step = typeof o.step === 'number' && Number.isInteger(o.step) ? o.step : typeof o.step === 'string' && /^\d+$/.test(o.step) ? Number(o.step) : undefined;
     if (episode === undefined) { problems.push({ ...at, error: 'missing field "episode" (string)' }); return; }
@@ -183,7 +190,7 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
     episodes.set(episode, ep);
   });
   for (const ep of episodes.values()) ep.calls.sort((a, b) => a.step - b.step);
-  return { episodes: [...episodes.values()], problems, skipped, skippedTools, unreplayed };
+  return { episodes: [...episodes.values()], problems, skipped, skippedTools };
 }
 
 /**
@@ -191,7 +198,7 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
  * (`function.arguments`, JSON text or an object), and Anthropic `tool_use` content blocks of
  * assistant messages (`input`, an object).
  */
-function fromMessages(messages: unknown[], episode: string, run: string | undefined, at: { file: string; line: number }, problems: InputProblem[], skippedTools: Record<string, number>, unreplayed: UnreplayedEdit[]): { calls: ToolCallLine[]; skipped: number } {
+function fromMessages(messages: unknown[], episode: string, run: string | undefined, at: { file: string; line: number }, problems: InputProblem[], skippedTools: Record<string, number>): { calls: ToolCallLine[]; skipped: number } {
   const out: ToolCallLine[] = [];
   let step = 0, skipped = 0;
   const add = (id: string | undefined, name: unknown, a: unknown): void => {
@@ -206,14 +213,12 @@ function fromMessages(messages: unknown[], episode: string, run: string | undefi
     const shape = editorCallProblem(name, args);
     if (shape) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: malformed ${shape.tool} call: ${shape.problem}` }); return; }
     const file = fileOperationOf(name, args);
-    const unreplayable = (): void => {
-      skipped++; countSkip(skippedTools, name, args);
-      const edits = screenOnlyEdits(name, args);
-      if (edits) unreplayed.push({ episode, tool_call_id: id, ...at, tool: String(name), edits, label: skipLabel(name, args) });
-    };
+    const unreplayable = (): void => { skipped++; countSkip(skippedTools, name, args); };
     if (file === 'skip') { unreplayable(); return; }
+    if (file && 'problem' in file) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: ${file.problem}` }); return; }
     if (file) { step++; out.push({ run, episode, step, tool_call_id: id, tool: 'bash', command: fileCommand(file), file }); return; }
-    if (!runsCommand(name, args)) { unreplayable(); return; } // (a browser, a search, MultiEdit: nothing run)
+    if (editorCall(args)) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: a text editor's ${String(args.command)} whose path is not a string` }); return; }
+    if (!runsCommand(name, args)) { unreplayable(); return; } // (a browser, a search, NotebookEdit: nothing run)
     // Codex-style argv arrays: ["bash", "-lc", "…"] is its last element; other argv is joined.
     const argv = Array.isArray(args.command) && args.command.every((x) => typeof x === 'string') ? args.command as string[] : undefined;
     if (argv) args = { ...args, command: argv.length >= 3 && /(^|\/)(ba)?sh$/.test(argv[0]!) && /^-l?c$/.test(argv[1]!) ? argv.slice(2).join(' ') : argv.join(' ') };
