@@ -214,8 +214,9 @@ test('replay: odd editor-call arguments never crash the parse nor run an editor 
   ].map((l) => JSON.stringify(l)).join('\n'), 'me.jsonl');
   assert.deepEqual(me.episodes.flatMap((e) => e.calls), []);
   assert.deepEqual(me.problems.map((p) => `${p.line}: ${p.error}`), [
-    '1: tool call g: MultiEdit: edit 2 of 2 has no old_string and new_string strings',
-    '1: tool call h: MultiEdit: its "edits" is not a non-empty list',
-    '2: tool MultiEdit: its "edits" is not a non-empty list',
+    // (the shape check, editor-call-shape.ts, names the field by its JSON path)
+    '1: tool call g: malformed MultiEdit call: edits[1]: no "new_string" (a string)',
+    '1: tool call h: malformed MultiEdit call: "edits" must be a non-empty list of {old_string, new_string}, got a string',
+    '2: malformed MultiEdit call: "edits" must be a non-empty list of {old_string, new_string}, got an empty list',
   ]);
 });
