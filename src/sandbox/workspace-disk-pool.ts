@@ -52,7 +52,8 @@ export class DiskWorkspacePool {
     while (this.ready.size > this.sizes) {
       const [old, stale] = this.ready.entries().next().value as [number, Entry[]];
       this.ready.delete(old);
-      for (const e of stale) void removeSessionDir(e.dir);
+      // (tracked like the fills: close() waits for them too)
+      for (const e of stale) this.track(removeSessionDir(e.dir).then(() => {}));
     }
     for (let i = list.length + (this.making.get(bytes) ?? 0); i < this.perSize; i++) this.makeOne(bytes);
   }
@@ -77,12 +78,17 @@ export class DiskWorkspacePool {
       if (this.closed || !list) { await removeSessionDir(dir); return; }
       list.push({ dir, bytes });
     })();
-    this.filling.add(p);
+    this.track(p);
     void p.finally(() => {
-      this.filling.delete(p);
       const n = (this.making.get(bytes) ?? 1) - 1;
       if (n > 0) this.making.set(bytes, n); else this.making.delete(bytes);
     });
+  }
+
+  /** Work in the background that close() must wait for (it never rejects: failures are recorded). */
+  private track(p: Promise<void>): void {
+    this.filling.add(p);
+    void p.finally(() => this.filling.delete(p));
   }
 
   /**
