@@ -167,6 +167,38 @@ resources:
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('extends: a child that writes one workspace cap (workspace_size, workspace_disk) drops the other one its parent wrote; a file with both is an error at its line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-policy-caps-'));
+    const write = (f: string, y: string) => writeFileSync(join(dir, f), y);
+    const caps = (f: string) => { const r = loadPolicyFile(join(dir, f)).resources; return [r.workspace_size, r.workspace_disk, effectiveWorkspaceDisk(r)]; };
+    try {
+      write('mem.yaml', 'name: mem\nextends: default\nresources:\n  workspace_size: 1GiB\n');
+      write('disk.yaml', 'name: disk\nextends: ./mem.yaml\nresources:\n  workspace_disk: 8GiB\n');
+      write('back.yaml', 'name: back\nextends: ./disk.yaml\nresources:\n  workspace_size: 512MiB\n');
+      write('plain.yaml', 'name: plain\nextends: ./disk.yaml\nresources:\n  pids: 64\n');
+      write('open.yaml', 'name: open\nextends: ./mem.yaml\nresources:\n  workspace_disk: unlimited\n');
+      assert.deepEqual(caps('mem.yaml'), [1024 ** 3, undefined, undefined]);
+      assert.deepEqual(caps('disk.yaml'), [undefined, 8 * 1024 ** 3, { bytes: 8 * 1024 ** 3, implicit: false }], 'the child\'s disk cap replaces the parent\'s memory cap');
+      assert.deepEqual(caps('back.yaml'), [512 * 1024 ** 2, undefined, undefined], 'and a memory cap replaces an inherited disk cap');
+      assert.deepEqual(caps('plain.yaml'), [undefined, 8 * 1024 ** 3, { bytes: 8 * 1024 ** 3, implicit: false }], 'a child that writes neither keeps its parent\'s');
+      assert.deepEqual(caps('open.yaml'), [undefined, 'unlimited', undefined]);
+      // one file that writes both: an error at the second one's file:line:column, the first named by its line; also through a chain
+      write('both.yaml', 'name: both\nresources:\n  workspace_size: 1GiB\n  memory: 2GiB\n  workspace_disk: 8GiB\n');
+      write('kid.yaml', 'name: kid\nextends: ./both.yaml\nmode: observe\n');
+      for (const f of ['both.yaml', 'kid.yaml']) {
+        const e = errorOf(() => loadPolicyFile(join(dir, f)));
+        assert.equal(e.file, join(dir, 'both.yaml'), `${f}: the file that wrote both`);
+        assert.deepEqual([e.line, e.column, e.field], [5, 19, 'resources.workspace_disk'], e.message);
+        assert.equal(e.message, `${join(dir, 'both.yaml')}:5:19: resources.workspace_disk: a workspace has one size cap: resources.workspace_size (line 3) caps it in memory, this one on disk; keep one`);
+      }
+      // a child's choice still wins over such a parent
+      write('fix.yaml', 'name: fix\nextends: ./both.yaml\nresources:\n  workspace_disk: 2GiB\n');
+      assert.deepEqual(caps('fix.yaml'), [undefined, 2 * 1024 ** 3, { bytes: 2 * 1024 ** 3, implicit: false }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('error reporting', () => {
@@ -182,6 +214,10 @@ describe('error reporting', () => {
     assert.equal(policy('name: t\n').resources.workspace_disk, undefined);
     assert.equal(policy('name: t\nresources:\n  workspace_disk: unlimited\n').resources.workspace_disk, 'unlimited');
     assert.match(errorOf(() => policy('name: t\nresources:\n  workspace_disk: none\n')).message, /:3:\d+: resources\.workspace_disk/);
+    // both caps in one file: the second one written is named, at its place
+    const two = errorOf(() => policy('name: t\nresources:\n  workspace_disk: 8GiB\n  workspace_size: 1GiB\n'));
+    assert.equal(two.message, 'policies/t.yaml:4:19: resources.workspace_size: a workspace has one size cap: resources.workspace_disk (line 3) caps it on disk, this one in memory; keep one');
+    assert.equal(policy('name: t\nresources:\n  workspace_size: 1GiB\n  workspace_disk: unlimited\n').resources.workspace_size, 1024 ** 3, '`unlimited` is no cap: no conflict');
     // what a session gets: the policy's cap, else the default one (implicit: a host workspace goes without it), none under a memory cap or `unlimited`
     const eff = (y: string) => effectiveWorkspaceDisk(policy(`name: t\n${y}`).resources);
     assert.deepEqual(eff(''), { bytes: DEFAULT_WORKSPACE_DISK, implicit: true });

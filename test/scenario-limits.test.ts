@@ -290,8 +290,11 @@ test('workspace_disk caps /workspace on disk, not in memory: a 48 MiB file fits 
     assert.match(a[0]!.payload.reason ?? '', /workspace is full \(limit 64 ?MiB\)/);
   } finally { await s.close(); }
   assert.ok(!loopInUse(loop!), `${loop} still attached after the session closed`);
-  // both caps, or a disk cap on a host directory: refused, never half-applied
-  await assert.rejects(fx.rt.createSession({ policy: labPolicy('resources:\n  workspace_size: 2MiB\n  workspace_disk: 64MiB\n'), episode: 'disk' }), /sets both resources.workspace_size .* and resources.workspace_disk/);
+  // both caps, or a disk cap on a host directory: refused, never half-applied. Both caps in a policy file are a
+  // policy error at its line (test/policy.test.ts); a Policy built in code with both is refused when the session starts.
+  assert.throws(() => labPolicy('resources:\n  workspace_size: 2MiB\n  workspace_disk: 64MiB\n'), /test-policy\.yaml:5:\d+: resources\.workspace_disk: a workspace has one size cap/);
+  const mem = labPolicy('resources:\n  workspace_size: 2MiB\n');
+  await assert.rejects(fx.rt.createSession({ policy: { ...mem, resources: { ...mem.resources, workspace_disk: 64 << 20 } }, episode: 'disk' }), /sets both resources.workspace_size .* and resources.workspace_disk/);
   await assert.rejects(fx.rt.createSession({ policy: labPolicy('resources:\n  workspace_disk: 64MiB\nfilesystem:\n  workspace: /tmp/corral-ws-refused\n'), episode: 'disk' }), /workspace_disk is enforced only on a workspace Corral creates/);
 });
 

@@ -15,6 +15,7 @@ import { daemonRequest, DEFAULT_SOCKET, noDaemon } from '../server/daemon-client
 import type { Runtime } from '../session/runtime.js';
 import type { Session } from '../session/session.js';
 import { verdictOf, type Verdict } from '../report/session-report.js';
+import { shellJoin } from '../util/shell-join.js';
 
 export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--label k=v]… [--timeout DUR] [--workspace DIR] [--mount HOST:PATH]… [--root DIR [--root-writable]] [--workspace-path PATH] [--json] [--home DIR] [--no-sensor] [--socket PATH | --no-daemon] -- CMD ARGS…
   Runs CMD (no shell) as one tool call in a fresh sandbox. stdin/stdout/stderr pass through and
@@ -151,7 +152,7 @@ async function runLocally(cmd: string[], v: RunValues, labels: Record<string, st
   try {
     rt = await RuntimeClass.start({ home: v.home, sensor: v['no-sensor'] ? false : 'auto', poolSize: 0 });
     if (!interrupted) session = await rt.createSession({ policy, run: labels.run, episode: labels.episode, labels, workspace: v.workspace === undefined ? undefined : resolve(v.workspace), root: v.root === undefined ? undefined : resolve(v.root), workspacePath: v['workspace-path'], rootWritable: v['root-writable'] });
-    const r = session && !interrupted ? await session.exec({ command: cmd.join(' '), argv: cmd, stdio: 'inherit', step: stepFromLabels(labels), toolCallId: labels.tool_call, timeoutMs }) : undefined;
+    const r = session && !interrupted ? await session.exec({ command: shellJoin(cmd), argv: cmd, stdio: 'inherit', step: stepFromLabels(labels), toolCallId: labels.tool_call, timeoutMs }) : undefined;
     const alerts = session ? (await session.close()).alerts : [];
     const signalCode = interrupted ? 128 + constants.signals[interrupted] : undefined;
     return {

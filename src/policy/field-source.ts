@@ -23,9 +23,14 @@ export function withFieldSource(p: Policy, at: FieldLocator): Policy {
   return p;
 }
 
+/** Where the policy's field was written, if it was loaded from a file that writes it. */
+export function fieldPlace(p: Policy, path: readonly (string | number)[]): FieldPlace | undefined {
+  return (p as Located)[WHERE]?.(path);
+}
+
 /** A PolicyError at the field's place in its file (without one, e.g. a policy built in code: named by the policy's name). */
 export function policyFieldError(p: Policy, path: readonly (string | number)[], message: string): PolicyError {
   const field = formatPath(path);
-  const at = (p as Located)[WHERE]?.(path);
+  const at = fieldPlace(p, path);
   return at ? new PolicyError(at.file, { line: at.line, column: at.column, field, message }) : new PolicyError(`policy ${p.name}`, { field, message });
 }

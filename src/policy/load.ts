@@ -10,6 +10,7 @@ import { issuesFromZod, PolicyError } from './errors.js';
 import { type FieldLocator, withFieldSource } from './field-source.js';
 import { mergeRaw } from './merge.js';
 import { type Policy, PolicySchema } from './schema.js';
+import { refuseTwoWorkspaceCaps } from './workspace-caps.js';
 
 type Raw = Record<string, unknown>;
 
@@ -122,7 +123,9 @@ function readText(path: string, errFile: string): string {
 export function parsePolicy(text: string, file: string): Policy {
   const chain: { file: string; p: Parsed }[] = [];
   const raw = resolveRaw(parseYaml(text, file), file, [existsSync(file) ? resolve(file) : file], chain);
-  return withFieldSource(validate(raw, file), fieldLocator(chain));
+  const p = withFieldSource(validate(raw, file), fieldLocator(chain));
+  refuseTwoWorkspaceCaps(p);
+  return p;
 }
 
 /** Where a field's value was written: the first file of the chain (child first) that writes it, as merging lets the child win. */

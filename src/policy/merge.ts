@@ -5,8 +5,15 @@
 // concatenated (parent rules first, so rule indices of the parent stay stable; a child cannot drop
 // a parent's denied fingerprint); network.hosts merges key by key (child wins);
 // every other value, lists included, is replaced by the child's.
+// resources.workspace_size and resources.workspace_disk are one choice, a workspace's one size cap (in
+// memory or on disk): a child that writes either drops the other one inherited from its parent, so a
+// child of a `workspace_size` parent can say `workspace_disk: 8GiB` (and the other way round) instead
+// of ending up with both, which is an error (workspace-caps.ts). A file that writes both still has both.
 
 type Raw = Record<string, unknown>;
+
+/** Keys of one mapping that are one choice: writing one of them drops the others inherited. */
+const ONE_CHOICE: Record<string, readonly string[]> = { resources: ['workspace_size', 'workspace_disk'] };
 
 function isPlainObject(v: unknown): v is Raw {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -27,5 +34,7 @@ export function mergeRaw(parent: Raw, child: Raw, path: string[] = []): Raw {
       out[key] = cv;
     }
   }
+  const choice = ONE_CHOICE[path.join('.')];
+  if (choice?.some((k) => Object.hasOwn(child, k))) for (const k of choice) if (!Object.hasOwn(child, k)) delete out[k];
   return out;
 }

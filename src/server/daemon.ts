@@ -30,6 +30,7 @@ import { AlertWebhook } from './alert-webhook.js';
 import type { NatsEventPublisher, Unpublished } from '../store/nats-publisher.js';
 import type { CorralEvent, Severity } from '../events/event.js';
 import { processStartTime } from '../util/pid-alive.js';
+import { shellJoin } from '../util/shell-join.js';
 
 export { DEFAULT_SOCKET };
 
@@ -302,7 +303,7 @@ export class CorralDaemon {
       let result: ToolCallResult;
       try {
         result = await this.call(h, res, {
-          command: r.argv.join(' '), argv: r.argv, step: stepFromLabels(labels), toolCallId: labels.tool_call, timeoutMs: r.timeout_ms,
+          command: shellJoin(r.argv), argv: r.argv, step: stepFromLabels(labels), toolCallId: labels.tool_call, timeoutMs: r.timeout_ms,
           stdio: r.stdio === 'borrow' ? [fds[0]!, fds[1]!, fds[2]!] : 'pipe',
         });
       } catch (e) {
@@ -487,7 +488,7 @@ async function body<T>(req: http.IncomingMessage, schema: ZodType<T, ZodTypeDef,
 
 /** The tool call an exec request asks for. */
 function execSpec(r: ExecRequest): ToolCallSpec {
-  return { command: r.command ?? r.argv!.join(' '), argv: r.argv, tool: r.tool, step: r.step, toolCallId: r.tool_call_id, timeoutMs: r.timeout_ms, maxOutput: r.max_output, stdin: r.stdin };
+  return { command: r.command ?? shellJoin(r.argv!), argv: r.argv, tool: r.tool, step: r.step, toolCallId: r.tool_call_id, timeoutMs: r.timeout_ms, maxOutput: r.max_output, stdin: r.stdin };
 }
 
 /** An exec's answer (the same object streamed as the last line of `stream: true`). */

@@ -468,6 +468,7 @@ export class Session {
       // a host directory cannot be capped without hiding what is in it: refuse rather than ignore the cap
       throw new SessionSetupError(`resources.${capField} is enforced only on a workspace Corral creates; policy ${this.opts.policy.name} also sets a host workspace (${ws})`);
     }
+    // (a loaded policy with both is a policy error at its line already, workspace-caps.ts; this is for a Policy built in code)
     if (cap !== undefined && typeof res.workspace_disk === 'number') {
       throw new SessionSetupError(`policy ${this.opts.policy.name} sets both resources.workspace_size (in memory) and resources.workspace_disk (on disk); a workspace has one cap: keep one`);
     }

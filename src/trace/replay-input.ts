@@ -7,6 +7,7 @@
 // it replays as it happened.
 import type { FileOperation, TextEdit } from '../session/file-tools.js';
 import { EDITOR_VERB, editorCallProblem } from './editor-call-shape.js';
+import { argvCommand, argvOf } from './argv-command.js';
 
 export interface ToolCallLine {
   run?: string;
@@ -158,7 +159,9 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
     let obj: unknown;
     try { obj = JSON.parse(line); } catch (e) { problems.push({ ...at, error: `invalid JSON: ${(e as Error).message}` }); return; }
     if (!obj || typeof obj !== 'object' || Array.isArray(obj)) { problems.push({ ...at, error: 'expected a JSON object' }); return; }
-    const o = obj as Record<string, unknown>;
+    // (a canonical line's `command` may be an argv too: bash text that runs exactly it)
+    const argvLine = argvOf((obj as Record<string, unknown>).command);
+    const o = argvLine ? { ...(obj as Record<string, unknown>), command: argvCommand(argvLine), tool: 'bash' } : obj as Record<string, unknown>;
     if (Array.isArray(o.messages)) {
       const ep = str(o.episode) ?? `${file}#${i + 1}`;
       const got = fromMessages(o.messages, ep, str(o.run), at, problems, skippedTools);
@@ -219,13 +222,13 @@ function fromMessages(messages: unknown[], episode: string, run: string | undefi
     if (file) { step++; out.push({ run, episode, step, tool_call_id: id, tool: 'bash', command: fileCommand(file), file }); return; }
     if (editorCall(args)) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: a text editor's ${String(args.command)} whose path is not a string` }); return; }
     if (!runsCommand(name, args)) { unreplayable(); return; } // (a browser, a search, NotebookEdit: nothing run)
-    // Codex-style argv arrays: ["bash", "-lc", "…"] is its last element; other argv is joined.
-    const argv = Array.isArray(args.command) && args.command.every((x) => typeof x === 'string') ? args.command as string[] : undefined;
-    if (argv) args = { ...args, command: argv.length >= 3 && /(^|\/)(ba)?sh$/.test(argv[0]!) && /^-l?c$/.test(argv[1]!) ? argv.slice(2).join(' ') : argv.join(' ') };
+    // Codex-style argv arrays: ["bash", "-lc", "…"] is its script; other argv is quoted word by word (argv-command.ts)
+    const argv = argvOf(args.command);
+    if (argv) args = { ...args, command: argvCommand(argv) };
     const command = [args.command, args.cmd, args.code].find((v) => typeof v === 'string') as string | undefined;
     if (command === undefined) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: no command, cmd or code argument` }); return; }
     step++;
-    const tool = typeof args.code === 'string' && args.command === undefined && args.cmd === undefined ? 'python' : toolOf(name);
+    const tool = argv ? 'bash' : typeof args.code === 'string' && args.command === undefined && args.cmd === undefined ? 'python' : toolOf(name);
     out.push({ run, episode, step, tool_call_id: id, tool, command });
   };
   for (const m of messages) {
