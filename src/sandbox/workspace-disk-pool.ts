@@ -68,7 +68,7 @@ export class DiskWorkspacePool {
         chmodSync(dir, 0o755);
         const ws = join(dir, 'workspace');
         mkdirSync(ws);
-        await mountDiskWorkspace(join(dir, 'workspace.img'), ws, bytes);
+        await mountDiskWorkspace(join(dir, 'workspace.img'), ws, bytes, { background: true });
       } catch (e) {
         this.failure = { why: (e as Error).message.split('\n')[0]!, at: Date.now() };
         if (dir) await removeSessionDir(dir);
@@ -94,11 +94,11 @@ export class DiskWorkspacePool {
   /**
    * A ready, mounted workspace of exactly `bytes`, moved to `dest` (a path that must not exist,
    * on the run dir's filesystem); returns the mounted workspace dir inside it, or undefined when
-   * none is ready (the caller makes its own). Either way the pool starts refilling this size.
+   * none is ready (the caller makes its own). The caller calls fill(bytes) once its session has
+   * started: a refill (two process spawns, mkfs's CPU) must not slow the start it serves.
    */
   take(bytes: number, dest: string): string | undefined {
     const e = this.ready.get(bytes)?.shift();
-    this.fill(bytes);
     if (!e) return undefined;
     renameSync(e.dir, dest);
     return join(dest, 'workspace');

@@ -26,16 +26,20 @@ async function run(tool: string, args: string[]): Promise<void> {
 }
 
 /**
- * Makes `image` (created, sparse) an ext4 filesystem of `bytes` and mounts it on `dir`. No
+ * Makes `image` (created, sparse) an ext4 filesystem of `bytes` and mounts it on `dir` (`background`:
+ * mkfs at the lowest CPU priority, for a pool). No
  * journal (the workspace dies with the session), no reserved blocks, no lost+found left in
  * the agent's view. Throws with the tool's message when loop devices or mkfs.ext4 are missing.
  */
-export async function mountDiskWorkspace(image: string, dir: string, bytes: number): Promise<void> {
+export async function mountDiskWorkspace(image: string, dir: string, bytes: number, o: { background?: boolean } = {}): Promise<void> {
   const size = Math.ceil(bytes / 4096) * 4096;
   // (a sparse file of that size: one open and one ftruncate, no process)
   const fd = openSync(image, 'wx', 0o600);
   try { ftruncateSync(fd, size); } finally { closeSync(fd); }
-  await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-O', '^has_journal', '-E', 'lazy_itable_init=1,nodiscard', image]);
+  const mkfs = ['mkfs.ext4', '-q', '-F', '-m', '0', '-O', '^has_journal', '-E', 'lazy_itable_init=1,nodiscard', image];
+  // (made ahead of time for a pool: at the lowest CPU priority, behind the sessions it serves)
+  if (o.background) await run('nice', ['-n', '19', ...mkfs]);
+  else await run(mkfs[0]!, mkfs.slice(1));
   await run('mount', ['-o', 'loop,nosuid,nodev,noatime', image, dir]);
   try { rmdirSync(`${dir}/lost+found`); } catch { /* (not made, or not empty: harmless) */ }
 }

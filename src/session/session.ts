@@ -227,6 +227,8 @@ export class Session {
   private workspaceWasFull = false;
   /** The size cap of the Corral-made workspace (in memory or on disk), when it has one. */
   private workspaceCap?: number;
+  /** The size of disk workspace this session asked the runtime's pool for (it refills after the start). */
+  diskBytes?: number;
   /** The workspace shows the image's files at workspace_path (image-workspace.ts). */
   private seeded = false;
   private sampler = new ResourceSampler();
@@ -402,6 +404,9 @@ export class Session {
     } catch (e) {
       await s.close().catch(() => {});
       throw e;
+    } finally {
+      // (the disk workspace pool refills once this start is over, not during it)
+      if (s.diskBytes !== undefined) rt.diskPool.fill(s.diskBytes);
     }
     return s;
   }
@@ -849,6 +854,7 @@ export class Session {
    * and '' is returned: the caller makes a plain directory.
    */
   private async diskWorkspace(disk: { bytes: number; implicit: boolean }): Promise<string> {
+    this.diskBytes = disk.bytes;
     const pooled = this.rt.diskPool.take(disk.bytes, join(this.dir, 'disk'));
     if (pooled) return pooled;
     const poolFailed = this.rt.diskPool.failed;
