@@ -17,6 +17,10 @@
 // would read as the program's (file-tools.ts openedPaths decodes it).
 // An edit (str_replace, multi_edit, insert) writes the very file it read, and an append reads the end
 // of the very file it appends to: a link the agent swaps between the two opens fails the call.
+// A write and an edit replace the file whole and atomically (file-replace.c: a temporary file in its
+// directory renamed over it, mode and group kept), so a call killed part-way leaves the old file, not
+// half of the new one; a file with hard links, a mount point or a file whose directory the agent
+// cannot create in is written in place as before. An append stays an O_APPEND write.
 // str_replace [all] and multi_edit (Claude Code's Edit with replace_all, and MultiEdit) edit the text
 // in memory and write it once: when one edit does not apply nothing is written, and the message says
 // which ("edit 2 of 3", counted from 1).
@@ -38,6 +42,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "file-replace.h"
 
 enum { EXIT_USAGE = 2, EXIT_READ = 3, EXIT_WRITE = 4, EXIT_NO_EDIT = 5 };
 
@@ -173,6 +178,18 @@ static void whole(const char *path, buf_t *out, struct stat *st_out) {
 }
 
 /**
+ * Makes the file open on fd (checked by open_file, `st` its fstat) hold exactly d[0..n): replaced
+ * atomically where it can be (file-replace.c: a reader or a killed call sees the old or the whole
+ * new file), else truncated and written in place as before. Closes fd.
+ */
+static void put_whole(int fd, const struct stat *st, const char *path, const char *d, size_t n) {
+  if (replace_whole(fd, st, d, n) == REPLACED) { close(fd); return; }
+  if (ftruncate(fd, 0) != 0) fail(EXIT_WRITE, "cannot write %s: %s", path, strerror(errno));
+  write_all(fd, d, n, path);
+  if (close(fd) != 0) fail(EXIT_WRITE, "cannot write %s: %s", path, strerror(errno));
+}
+
+/**
  * Replaces the bytes of the file an edit read (`was`): the path is opened again, and if it is no
  * longer that file (a link the agent swapped between the read and the write: the screen judged
  * the file read, and the edit would land in another, e.g. ~/.bashrc) nothing is written.
@@ -182,9 +199,7 @@ static void put_same(const char *path, const char *d, size_t n, const struct sta
   not_pipe(path, EXIT_WRITE);
   int fd = open_file(path, O_WRONLY, EXIT_WRITE, 0, &st);
   if (st.st_dev != was->st_dev || st.st_ino != was->st_ino) fail(EXIT_WRITE, "cannot write %s: it became another file while it was edited; nothing was written", path);
-  if (ftruncate(fd, 0) != 0) fail(EXIT_WRITE, "cannot write %s: %s", path, strerror(errno));
-  write_all(fd, d, n, path);
-  if (close(fd) != 0) fail(EXIT_WRITE, "cannot write %s: %s", path, strerror(errno));
+  put_whole(fd, &st, path, d, n);
 }
 
 static int is_dir(const char *p) {
@@ -619,17 +634,21 @@ int main(int argc, char **argv) {
     buf_t seen = {0};
     struct stat st;
     not_pipe(path, EXIT_WRITE);
-    int fd = open_file(path, O_WRONLY | O_CREAT | (appending ? O_APPEND : O_TRUNC), EXIT_WRITE, 0, &st);
-    if (appending) append_tail(fd, &seen);
+    // (no O_TRUNC: a write replaces the file whole, put_whole; an append stays an O_APPEND write)
+    int fd = open_file(path, O_WRONLY | O_CREAT | (appending ? O_APPEND : 0), EXIT_WRITE, 0, &st);
+    if (!appending) {
+      put_whole(fd, &st, path, data, data_n);
+      print_size(data_n);
+      return 0;
+    }
+    append_tail(fd, &seen);
     size_t tail_n = seen.n;
     write_all(fd, data, data_n, path);
     if (fstat(fd, &st) != 0) st.st_size = 0;
     if (close(fd) != 0) fail(EXIT_WRITE, "cannot write %s: %s", path, strerror(errno));
     print_size((size_t)st.st_size);
-    if (appending) {
-      append(&seen, data, data_n);
-      print_around(seen.p ? seen.p : "", seen.n, tail_n, seen.n);
-    }
+    append(&seen, data, data_n);
+    print_around(seen.p ? seen.p : "", seen.n, tail_n, seen.n);
   } else if (!strcmp(op, "read")) {
     do_read(path, arg);
   } else if (!strcmp(op, "str_replace")) {

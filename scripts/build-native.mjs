@@ -21,8 +21,9 @@ const targets = [
   // the sandbox's root, which may be an image without the host's C library (filesystem.root).
   { out: join(out, 'corral-holder'), src: src('corral-holder.c'), args: ['-O2', '-Wall', '-Werror', '-static'] },
   // The session file tools' program (write, read, str_replace, insert), run inside the sandbox as the
-  // agent. Static for the same reason: an image may have no C library, perl or shell.
-  { out: join(out, 'corral-file'), src: src('corral-file.c'), args: ['-O2', '-Wall', '-Werror', '-static'] },
+  // agent. Static for the same reason: an image may have no C library, perl or shell. file-replace.c:
+  // a write or an edit replaces the file atomically (a temporary file renamed over it).
+  { out: join(out, 'corral-file'), src: src('corral-file.c'), extra: [src('file-replace.c'), src('file-replace.h')], args: ['-O2', '-Wall', '-Werror', '-static'] },
   // A host workspace's owner shown as the sandbox uid, without chowning host files.
   { out: join(out, 'corral-idmap'), src: src('corral-idmap.c'), args: ['-O2', '-Wall', '-Werror'] },
   {

@@ -7,11 +7,15 @@
 // the file read, the edit landed in ~/.bashrc); a directory listed by its path again after the
 // checked open (a swapped link lists another directory than the one reported). multi_edit and
 // str_replace all (MultiEdit, Edit replace_all) keep those properties and apply all their edits or none.
+// A whole-file write replaces the file atomically (native/file-replace.c): the cases a sandbox cannot
+// set up are proved here — the named temporary file of a filesystem without O_TMPFILE (removed on a
+// catchable signal, swept after a SIGKILL but never while its call lives), a bind-mounted file in a
+// writable directory and another user's file (written in place), the group carried over.
 // Runs the built dist/native/corral-file directly on a temporary directory: no sandbox needed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileToolBinary } from '../src/sandbox/launcher.js';
@@ -21,8 +25,8 @@ import { loadBuiltinRules } from '../src/detect/engine/api.js';
 
 const checker = CommandChecker.create({ rules: loadBuiltinRules() });
 
-function run(op: string, arg: string[], path: string, data: string | Buffer): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(fileToolBinary(), [op, ...arg], { input: Buffer.concat([Buffer.from(`${path}\0`), Buffer.from(data)]), maxBuffer: 64 << 20 });
+function run(op: string, arg: string[], path: string, data: string | Buffer, env?: NodeJS.ProcessEnv): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(fileToolBinary(), [op, ...arg], { input: Buffer.concat([Buffer.from(`${path}\0`), Buffer.from(data)]), maxBuffer: 64 << 20, env });
   return { code: r.status, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') };
 }
 
@@ -172,4 +176,99 @@ test('a multi_edit writes the very file it read too: a link swapped between the 
     }
   } finally { flip.kill('SIGKILL'); }
   assert.equal(landed, 0, `a's edited text landed in b.txt ${landed} times`);
+});
+
+const MiB = 1 << 20;
+const tempsIn = (dir: string): string[] => readdirSync(dir).filter((n) => n.startsWith('.corral-tmp-')).sort();
+
+/** Starts a 32 MiB write of `path` and resolves once its named temporary file holds 1 MiB (it is writing). */
+async function writing(path: string, env: NodeJS.ProcessEnv): Promise<ReturnType<typeof spawn>> {
+  const dir = join(path, '..');
+  const had = new Set(tempsIn(dir));
+  const child = spawn(fileToolBinary(), ['write'], { env, stdio: ['pipe', 'ignore', 'ignore'] });
+  child.stdin!.end(Buffer.concat([Buffer.from(`${path}\0`), Buffer.alloc(32 * MiB, 'n')]));
+  const end = Date.now() + 20_000;
+  for (;;) {
+    const mine = tempsIn(dir).filter((n) => !had.has(n));
+    if (mine.some((n) => { try { return statSync(join(dir, n)).size >= MiB; } catch { return false; } })) return child;
+    if (Date.now() > end || child.exitCode !== null) { child.kill('SIGKILL'); throw new Error('the write never got under way'); }
+    await new Promise((r) => setImmediate(r));
+  }
+}
+const exited = (c: ReturnType<typeof spawn>): Promise<unknown> => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r)));
+
+test('without O_TMPFILE the temporary file is named: gone after a catchable signal, swept after a SIGKILL by the next write, never while its call lives', async (t) => {
+  const ws = tmp(t);
+  const f = join(ws, 'big.txt');
+  const named = { ...process.env, CORRAL_FILE_TEMP: 'named' };
+  writeFileSync(f, 'old\n');
+  chmodSync(f, 0o640);
+  const ino = statSync(f).ino;
+  assert.deepEqual(run('write', [], f, 'new\n', named), { code: 0, stdout: '4\n', stderr: '' });
+  assert.equal(readFileSync(f, 'utf8'), 'new\n');
+  assert.notEqual(statSync(f).ino, ino, 'replaced through the named temporary file');
+  assert.equal(statSync(f).mode & 0o7777, 0o640);
+  assert.deepEqual(readdirSync(ws), ['big.txt']);
+  // SIGTERM while it writes: the handler removes the temporary name; the old file is whole
+  writeFileSync(f, 'old\n');
+  const term = await writing(f, named);
+  term.kill('SIGTERM');
+  await exited(term);
+  assert.equal(term.signalCode, 'SIGTERM');
+  assert.equal(readFileSync(f, 'utf8'), 'old\n');
+  assert.deepEqual(tempsIn(ws), []);
+  // SIGKILL cannot be caught: its temporary file stays (the old file whole) …
+  const kill = await writing(f, named);
+  kill.kill('SIGKILL');
+  await exited(kill);
+  assert.equal(readFileSync(f, 'utf8'), 'old\n');
+  const stale = tempsIn(ws);
+  assert.equal(stale.length, 1);
+  // … until the next replacing write there; a call still writing (stopped here) keeps its own
+  const other = join(ws, 'other.txt');
+  const live = await writing(other, named);
+  t.after(() => { live.kill('SIGKILL'); });
+  live.kill('SIGSTOP');
+  const mine = tempsIn(ws).filter((n) => !stale.includes(n));
+  assert.equal(mine.length, 1);
+  assert.equal(run('write', [], f, 'newer\n', named).code, 0);
+  assert.equal(readFileSync(f, 'utf8'), 'newer\n');
+  assert.deepEqual(tempsIn(ws), mine, 'the killed call\'s temporary file is swept, the live call\'s kept');
+  live.kill('SIGCONT');
+  await exited(live);
+  assert.equal(live.exitCode, 0);
+  assert.equal(statSync(other).size, 32 * MiB);
+  assert.deepEqual(readdirSync(ws).sort(), ['big.txt', 'other.txt']);
+});
+
+test('a replacement keeps the group; another user\'s file and a bind-mounted file are written in place', { skip: process.getuid?.() !== 0 ? 'needs root (chown, mount)' : false }, (t) => {
+  const ws = tmp(t);
+  // (the program runs as root here: a file of root's with another group, one of another user's)
+  const mine = join(ws, 'mine.txt');
+  writeFileSync(mine, 'old\n');
+  chownSync(mine, 0, 4242);
+  chmodSync(mine, 0o2750);
+  const ino = statSync(mine).ino;
+  assert.equal(run('write', [], mine, 'new\n').code, 0);
+  const st = statSync(mine);
+  assert.notEqual(st.ino, ino);
+  assert.deepEqual([st.uid, st.gid, st.mode & 0o7777], [0, 4242, 0o750], 'the group kept; set-group-ID on a group-executable file cleared, as a write clears it');
+  const theirs = join(ws, 'theirs.txt');
+  writeFileSync(theirs, 'old\n');
+  chownSync(theirs, 4343, 4343);
+  chmodSync(theirs, 0o666);
+  const tino = statSync(theirs).ino;
+  assert.equal(run('str_replace', [], theirs, '3\noldnew').code, 0);
+  assert.deepEqual([statSync(theirs).ino, statSync(theirs).uid, readFileSync(theirs, 'utf8')], [tino, 4343, 'new\n'], 'in place: a replacement would be the writer\'s own file');
+  // a file bind-mounted over another, in a directory the writer may create files in (a private mount namespace)
+  const src = join(ws, 'src.txt'), over = join(ws, 'over.txt'), input = join(ws, 'input');
+  writeFileSync(src, 'old\n');
+  writeFileSync(over, 'hidden\n');
+  writeFileSync(input, Buffer.concat([Buffer.from(`${over}\0`), Buffer.from('new\n')]));
+  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" "$2" && "$3" write < "$4" && cat "$2"', 'sh', src, over, fileToolBinary(), input], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '4\nnew\n');
+  assert.equal(readFileSync(src, 'utf8'), 'new\n', 'the mounted file itself was written');
+  assert.equal(readFileSync(over, 'utf8'), 'hidden\n', 'the file under the mount untouched');
+  assert.deepEqual(tempsIn(ws), []);
 });
