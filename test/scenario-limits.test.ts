@@ -289,7 +289,7 @@ test('workspace_disk caps /workspace on disk, not in memory: a 48 MiB file fits 
     assert.equal(a.length, 1, JSON.stringify(fill.alerts.map((x) => x.payload.rule)));
     assert.match(a[0]!.payload.reason ?? '', /workspace is full \(limit 64 ?MiB\)/);
   } finally { await s.close(); }
-  assert.ok(!loopInUse(loop!), `${loop} still attached after the session closed`);
+  assert.ok(await loopFreed(loop!), `${loop} still attached 3 s after the session closed`);
   // both caps, or a disk cap on a host directory: refused, never half-applied. Both caps in a policy file are a
   // policy error at its line (test/policy.test.ts); a Policy built in code with both is refused when the session starts.
   assert.throws(() => labPolicy('resources:\n  workspace_size: 2MiB\n  workspace_disk: 64MiB\n'), /test-policy\.yaml:5:\d+: resources\.workspace_disk: a workspace has one size cap/);
@@ -305,6 +305,12 @@ function mountSource(dir: string): string | undefined {
     if (left?.split(' ')[4] === dir) return right?.split(' ')[1];
   }
   return undefined;
+}
+
+/** True once `dev` is free (a closed session's disk workspace is detached in the background, within moments). */
+async function loopFreed(dev: string): Promise<boolean> {
+  for (let i = 0; i < 60 && loopInUse(dev); i++) await new Promise((r) => setTimeout(r, 50));
+  return !loopInUse(dev);
 }
 
 /** A loop device still backed by a file (its loop/ directory exists only while attached). */
@@ -327,7 +333,7 @@ test('by default the Corral-made workspace is capped on disk (4 GiB, sparse, fro
     assert.ok(Number(size) > 4 * 1024 ** 3 * 0.95 && Number(size) <= 4 * 1024 ** 3, r.stdout + r.stderr);
     assert.deepEqual(rest, ['hi'], 'empty (no lost+found) and writable by the agent');
   } finally { await def.close(); }
-  assert.ok(!loopInUse(loop!), `${loop} still attached after the session closed`);
+  assert.ok(await loopFreed(loop!), `${loop} still attached 3 s after the session closed`);
 
   const plain = await fx.rt.createSession({ policy: labPolicy('resources:\n  workspace_disk: unlimited\n'), episode: 'no-disk-cap' });
   try {

@@ -5,9 +5,9 @@
 // the runtime close. Real sandboxes, real loop mounts, inside the lab.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { assertInLab } from '../src/lab/lab-guard.js';
 import { Runtime } from '../src/session/runtime.js';
 import { loadPreset } from '../src/policy/index.js';
@@ -34,13 +34,15 @@ test('a burst of sessions: each gets its own disk-capped workspace (pooled or ma
     assert.equal(rt.diskPool.readyCount(DEFAULT_WORKSPACE_DISK), 2, 'two ready before the burst');
     const policy = loadPreset('default');
     // six at once: the pool's two, and the others made on the spot
+    const burst = Date.now();
     const sessions = await Promise.all(Array.from({ length: 6 }, (_, i) => rt.createSession({ policy, episode: `burst-${i}` })));
     try {
       const dirs = sessions.map((s) => s.workspaceDir);
       assert.equal(new Set(dirs).size, 6, 'six different workspaces');
-      // (the two ready ones at least; a refill that finished while later sessions were still being set up serves them too)
-      const pooled = dirs.filter((d) => d.endsWith('/disk/workspace')).length;
-      assert.ok(pooled >= 2, `at least two came from the pool: ${dirs.join(' ')}`);
+      // (every one lies in its session's disk/; the pool's were made before the burst)
+      assert.ok(dirs.every((d) => d.endsWith('/disk/workspace')), dirs.join(' '));
+      const pooled = dirs.filter((d) => statSync(join(dirname(d), 'workspace.img')).birthtimeMs < burst).length;
+      assert.equal(pooled, 2, 'the two ready ones were used, the others made on the spot');
       for (const d of dirs) assert.deepEqual(mountsUnder(d), [d], `${d} is its own mount`);
       // each sees only what it wrote
       await Promise.all(sessions.map((s, i) => s.exec({ command: `echo ${i} > mine; ls /workspace` })));
@@ -56,6 +58,7 @@ test('a burst of sessions: each gets its own disk-capped workspace (pooled or ma
     rmSync(home, { recursive: true, force: true });
   }
   assert.deepEqual(ownDirs(), [], 'the runtime\'s close removed its ready ones');
+  assert.deepEqual(readdirSync(rt.runDir).filter((n) => n.startsWith(`wsdone-${process.pid}-`)), [], 'and waited for the closed sessions\' ones to be detached');
   assert.ok(!existsSync(join(rt.runDir, 'sess-')), 'no session dir');
   // (the kernel frees a loop device just after its last unmount)
   let extra: string[] = [];

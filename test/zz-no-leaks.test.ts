@@ -33,8 +33,8 @@ test('no namespaces, veths, nft tables, cgroups, leases or processes are left be
   }
   const leases = '/run/corral/leases';
   if (existsSync(leases)) assert.deepEqual(readdirSync(leases), []);
-  // session dirs and ready disk workspaces (their loop mounts with them)
-  if (existsSync('/run/corral')) assert.deepEqual(readdirSync('/run/corral').filter((n) => /^(sess|wspool)-/.test(n)), []);
+  // session dirs and ready or retired disk workspaces (their loop mounts with them)
+  if (existsSync('/run/corral')) assert.deepEqual(readdirSync('/run/corral').filter((n) => /^(sess|wspool|wsdone)-/.test(n)), []);
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith('/run/corral/'));
   assert.deepEqual(mounts, [], 'mounts left under /run/corral');
   // A sensor is stopped with SIGKILL and not waited for: the kernel's probe detach takes ~0.8 s.

@@ -5,8 +5,9 @@
 // renamed; the mount moves with it, so the session dir's teardown unmounts it like its own).
 // One pool per Runtime (no module state): several runtimes in one process each own theirs. Entries
 // are named `wspool-<pid>-…` in the run dir, so a crashed Corral's are unmounted and removed by
-// the next start's orphan cleanup (workspace-quota.ts), like its session dirs.
-import { chmodSync, mkdirSync, mkdtempSync, renameSync } from 'node:fs';
+// the next start's orphan cleanup (workspace-quota.ts), like its session dirs. A closed session's
+// disk workspace goes back through here too (retire): detached in the background, off its close.
+import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { mountDiskWorkspace } from './workspace-disk.js';
 import { removeSessionDir } from './workspace-quota.js';
@@ -16,7 +17,15 @@ export function diskPoolPrefix(): string {
   return `wspool-${process.pid}-`;
 }
 
+/** The name prefix of this process's retired disk workspaces (a closed session's, being detached). */
+export function retiredPrefix(): string {
+  return `wsdone-${process.pid}-`;
+}
+
 interface Entry { dir: string; bytes: number }
+
+/** How long after a session took a ready workspace the pool starts making the next. */
+const REFILL_DELAY_MS = 100;
 
 export class DiskWorkspacePool {
   /** Ready entries by size in bytes (sizes most recently asked for last). */
@@ -25,6 +34,7 @@ export class DiskWorkspacePool {
   /** Entries being made, by size. */
   private making = new Map<number, number>();
   private closed = false;
+  private timers = new Set<NodeJS.Timeout>();
   private failure?: { why: string; at: number };
 
   /**
@@ -56,6 +66,14 @@ export class DiskWorkspacePool {
       for (const e of stale) this.track(removeSessionDir(e.dir).then(() => {}));
     }
     for (let i = list.length + (this.making.get(bytes) ?? 0); i < this.perSize; i++) this.makeOne(bytes);
+  }
+
+  /** fill(bytes) a moment from now (REFILL_DELAY_MS), off the path of whoever just took one. */
+  fillSoon(bytes: number): void {
+    if (this.closed || this.perSize <= 0) return;
+    const t = setTimeout(() => { this.timers.delete(t); this.fill(bytes); }, REFILL_DELAY_MS);
+    t.unref();
+    this.timers.add(t);
   }
 
   private makeOne(bytes: number): void {
@@ -104,6 +122,30 @@ export class DiskWorkspacePool {
     return join(dest, 'workspace');
   }
 
+  /**
+   * Takes a closed session's disk workspace (`dir`, holding its mounted `workspace`) off the
+   * session's teardown path: renamed out of the session dir at once, unmounted and removed in the
+   * background (close() waits for it; a crash leaves it to the next start's orphan cleanup). Its
+   * unmount and loop-device release (~15–25 ms) then no longer delay the session's close. False
+   * (and nothing moved) when it cannot be renamed: the session dir's removal then detaches it.
+   */
+  retire(dir: string): boolean {
+    let to: string;
+    try {
+      to = mkdtempSync(join(this.runDir, retiredPrefix()));
+    } catch { return false; }
+    try {
+      // (rename over the empty placeholder directory: atomic, and the mounts under `dir` move with it)
+      renameSync(dir, to);
+    } catch {
+      try { rmdirSync(to); } catch { /* (already gone) */ }
+      return false;
+    }
+    // (a moment later: the unmount's process spawn must not delay the close that hands it over)
+    this.track(new Promise<void>((r) => setImmediate(r)).then(() => removeSessionDir(to)).then(() => {}));
+    return true;
+  }
+
   /** A session made its own disk workspace after all: the host can, so the pool tries again. */
   recovered(): void {
     this.failure = undefined;
@@ -120,6 +162,8 @@ export class DiskWorkspacePool {
   /** Waits for entries being made, then unmounts and removes every ready one. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     await Promise.allSettled([...this.filling]);
     const all = [...this.ready.values()].flat();
     this.ready.clear();

@@ -84,8 +84,8 @@ export async function cleanupOrphanSessionDirs(runDir: string, now = Date.now())
   let n = 0;
   for (const name of readdirSync(runDir)) {
     const path = join(runDir, name);
-    // (a session dir, or a pool's ready disk workspace: workspace-disk-pool.ts)
-    const m = /^sess-(\d+)-[0-9a-f]{12}-/.exec(name) ?? /^wspool-(\d+)-/.exec(name);
+    // (a session dir, or a pool's ready or retired disk workspace: workspace-disk-pool.ts)
+    const m = /^sess-(\d+)-[0-9a-f]{12}-/.exec(name) ?? /^ws(?:pool|done)-(\d+)-/.exec(name);
     if (m) { if (!pidAlive(Number(m[1])) && await removeSessionDir(path)) n++; continue; }
     if (!/^sess-[0-9a-f]{12}-[A-Za-z0-9]{6}$/.test(name)) continue;
     let age: number;

@@ -13,7 +13,7 @@ import { mountSizedTmpfs, mountSizedWorkspace, removeSessionDir, sessionDirPrefi
 import { mountDiskWorkspace } from '../sandbox/workspace-disk.js';
 import { imageWorkspaceSource, mountImageWorkspace } from '../sandbox/image-workspace.js';
 import { filledSize } from '../sandbox/fs-full.js';
-import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
@@ -227,6 +227,8 @@ export class Session {
   private workspaceWasFull = false;
   /** The size cap of the Corral-made workspace (in memory or on disk), when it has one. */
   private workspaceCap?: number;
+  /** The directory holding the session's mounted disk workspace (handed back to the pool at teardown). */
+  private diskDir?: string;
   /** The size of disk workspace this session asked the runtime's pool for (it refills after the start). */
   diskBytes?: number;
   /** The workspace shows the image's files at workspace_path (image-workspace.ts). */
@@ -405,8 +407,10 @@ export class Session {
       await s.close().catch(() => {});
       throw e;
     } finally {
-      // (the disk workspace pool refills once this start is over, not during it)
-      if (s.diskBytes !== undefined) rt.diskPool.fill(s.diskBytes);
+      // (the disk workspace pool refills once this start is over, not during it: a moment after the
+      // caller has its session, so that not even the refill's process spawns delay it)
+      const bytes = s.diskBytes;
+      if (bytes !== undefined) rt.diskPool.fillSoon(bytes);
     }
     return s;
   }
@@ -855,15 +859,18 @@ export class Session {
    */
   private async diskWorkspace(disk: { bytes: number; implicit: boolean }): Promise<string> {
     this.diskBytes = disk.bytes;
-    const pooled = this.rt.diskPool.take(disk.bytes, join(this.dir, 'disk'));
-    if (pooled) return pooled;
+    // (pooled or made here, it lies in disk/: the teardown hands that directory back to the pool)
+    const diskDir = join(this.dir, 'disk');
+    const pooled = this.rt.diskPool.take(disk.bytes, diskDir);
+    if (pooled) { this.diskDir = diskDir; return pooled; }
     const poolFailed = this.rt.diskPool.failed;
     if (disk.implicit && poolFailed) return this.uncappedWorkspace(disk.bytes, poolFailed);
-    const dir = join(this.dir, 'workspace');
-    mkdirSync(dir);
+    const dir = join(diskDir, 'workspace');
+    mkdirSync(dir, { recursive: true });
     try {
-      await mountDiskWorkspace(join(this.dir, 'workspace.img'), dir, disk.bytes);
+      await mountDiskWorkspace(join(diskDir, 'workspace.img'), dir, disk.bytes);
       this.rt.diskPool.recovered();
+      this.diskDir = diskDir;
       return dir;
     } catch (e) {
       const why = (e as Error).message.split('\n')[0] ?? '';
@@ -871,7 +878,8 @@ export class Session {
         // a cap the policy asks for is never silently dropped (no loop devices, no mkfs.ext4)
         throw new SessionSetupError(`resources.workspace_disk: cannot make a ${disk.bytes}-byte disk-backed workspace (${why}); corral doctor checks loop devices and mkfs.ext4`);
       }
-      rmdirSync(dir);
+      // (nothing is mounted: mkfs or the mount itself failed)
+      rmSync(diskDir, { recursive: true, force: true });
       return this.uncappedWorkspace(disk.bytes, why);
     }
   }
@@ -1387,7 +1395,11 @@ export class Session {
         await step('cgroup', () => this.cgroup.remove());
         await step('network slot', () => this.rt.pool.release(this.slot, !this.cgroup.populated()));
       })(),
-      step('session dir', () => this.dir && removeSessionDir(this.dir, (why) => this.rt.onError(`session dir ${this.dir} kept: ${why}`))),
+      step('session dir', () => {
+        // (its disk workspace is detached in the background by the pool: off this close's path)
+        if (this.diskDir) this.rt.diskPool.retire(this.diskDir);
+        return this.dir && removeSessionDir(this.dir, (why) => this.rt.onError(`session dir ${this.dir} kept: ${why}`));
+      }),
     ]);
     await step('session.end', () => this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes }));
     this.rt.sessions.delete(this.id);
