@@ -68,12 +68,15 @@ test('every file a call says it opened is judged, not only the first', () => {
   assert.ok(res?.findings.some((f) => f.message.includes('.bashrc')), JSON.stringify(res?.findings.map((f) => f.message)));
 });
 
-test('an edit writes the very file it read: a link swapped between the read and the write fails the call, it never lands in the other file', async (t) => {
-  const ws = tmp(t);
+/**
+ * `ws/link` flipped between a.txt and b.txt by a background process (as an agent's `… &` of an
+ * earlier call would; bounded: it stops by itself) while `edit` runs `rounds` times on fresh files;
+ * returns how many times b.txt's content was changed (`changed` judges it).
+ */
+function underLinkFlipper(t: { after: (fn: () => void) => void }, ws: string, rounds: number, edit: () => unknown, changed: (b: string) => boolean): number {
   writeFileSync(join(ws, 'a.txt'), 'AAA old\n');
   writeFileSync(join(ws, 'b.txt'), 'BBB untouched\n');
   symlinkSync('a.txt', join(ws, 'link'));
-  // a background flipper, as an agent's `… &` of an earlier call would be (bounded: it stops by itself)
   const flip = spawn(process.execPath, ['-e', `
     const fs = require('node:fs'); const d = ${JSON.stringify(ws)}; const end = Date.now() + 20000;
     for (let i = 0; Date.now() < end; i++) { const tmp = d + '/l' + (i % 2); try { fs.unlinkSync(tmp); } catch {} fs.symlinkSync(i % 2 ? 'a.txt' : 'b.txt', tmp); fs.renameSync(tmp, d + '/link'); }
@@ -81,13 +84,19 @@ test('an edit writes the very file it read: a link swapped between the read and 
   t.after(() => { flip.kill('SIGKILL'); });
   let landed = 0;
   try {
-    for (let i = 0; i < 400; i++) {
+    for (let i = 0; i < rounds; i++) {
       writeFileSync(join(ws, 'a.txt'), 'AAA old\n');
       writeFileSync(join(ws, 'b.txt'), 'BBB untouched\n');
-      run('str_replace', [], join(ws, 'link'), '3\noldnew');
-      if (readFileSync(join(ws, 'b.txt'), 'utf8').includes('AAA')) landed++;
+      edit();
+      if (changed(readFileSync(join(ws, 'b.txt'), 'utf8'))) landed++;
     }
   } finally { flip.kill('SIGKILL'); }
+  return landed;
+}
+
+test('an edit writes the very file it read: a link swapped between the read and the write fails the call, it never lands in the other file', async (t) => {
+  const ws = tmp(t);
+  const landed = underLinkFlipper(t, ws, 400, () => run('str_replace', [], join(ws, 'link'), '3\noldnew'), (b) => b.includes('AAA'));
   assert.equal(landed, 0, `a's edited text landed in b.txt ${landed} times`);
   // (the flipper left; a plain edit still works)
   renameSync(join(ws, 'a.txt'), join(ws, 'c.txt'));
@@ -158,23 +167,7 @@ test('multi_edit and str_replace all edit as MultiEdit and Edit replace_all do: 
 
 test('a multi_edit writes the very file it read too: a link swapped between the read and the write fails it', async (t) => {
   const ws = tmp(t);
-  writeFileSync(join(ws, 'a.txt'), 'AAA old\n');
-  writeFileSync(join(ws, 'b.txt'), 'BBB untouched\n');
-  symlinkSync('a.txt', join(ws, 'link'));
-  const flip = spawn(process.execPath, ['-e', `
-    const fs = require('node:fs'); const d = ${JSON.stringify(ws)}; const end = Date.now() + 20000;
-    for (let i = 0; Date.now() < end; i++) { const tmp = d + '/l' + (i % 2); try { fs.unlinkSync(tmp); } catch {} fs.symlinkSync(i % 2 ? 'a.txt' : 'b.txt', tmp); fs.renameSync(tmp, d + '/link'); }
-  `], { stdio: 'ignore' });
-  t.after(() => { flip.kill('SIGKILL'); });
-  let landed = 0;
-  try {
-    for (let i = 0; i < 300; i++) {
-      writeFileSync(join(ws, 'a.txt'), 'AAA old\n');
-      writeFileSync(join(ws, 'b.txt'), 'BBB untouched\n');
-      run('multi_edit', [], join(ws, 'link'), edits(['old', 'new'], ['AAA', 'A', true]));
-      if (readFileSync(join(ws, 'b.txt'), 'utf8') !== 'BBB untouched\n') landed++;
-    }
-  } finally { flip.kill('SIGKILL'); }
+  const landed = underLinkFlipper(t, ws, 300, () => run('multi_edit', [], join(ws, 'link'), edits(['old', 'new'], ['AAA', 'A', true])), (b) => b !== 'BBB untouched\n');
   assert.equal(landed, 0, `a's edited text landed in b.txt ${landed} times`);
 });
 

@@ -24,6 +24,25 @@ function program(path: string, op: FileOperation): { code: number; out: string }
   } catch (e) { return { code: (e as { status: number }).status, out: '' }; }
 }
 
+
+/** Runs every op on every file through the real program and the preview: the same lines, or both refuse. */
+function compareWithProgram(dir: string, files: Record<string, string>, ops: FileOperation[]): { compared: number; refused: number } {
+  let compared = 0, refused = 0;
+  for (const [name, text] of Object.entries(files)) {
+    for (const op of ops) {
+      const path = join(dir, name);
+      writeFileSync(path, text);
+      const want = program(path, op);
+      const got = previewEdit(op, Buffer.from(text));
+      const what = `${name} ${JSON.stringify(op).slice(0, 200)}`;
+      if (want.code !== 0) { assert.equal(got, undefined, `${what}: the program refused, the preview must too`); refused++; continue; }
+      assert.equal(got, want.out, what);
+      compared++;
+    }
+  }
+  return { compared, refused };
+}
+
 test('the edit preview is what the file-tool program prints after the same edit', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-preview-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,18 +56,7 @@ test('the edit preview is what the file-tool program prints after the same edit'
     { op: 'insert', path: '', line: 3, text: '' }, { op: 'insert', path: '', line: 2999, text: 'q' }, { op: 'insert', path: '', line: 5000, text: 'q' },
     { op: 'write', path: '', content: 'e /bin/sh 198.51.100.7 4444\n', append: true }, { op: 'write', path: '', content: '', append: true },
   ];
-  let compared = 0;
-  for (const [name, text] of Object.entries(files)) {
-    for (const op of ops) {
-      const path = join(dir, name);
-      writeFileSync(path, text);
-      const want = program(path, op);
-      const got = previewEdit(op, Buffer.from(text));
-      if (want.code !== 0) { assert.equal(got, undefined, `${name} ${JSON.stringify(op)}: the program refused, the preview must too`); continue; }
-      assert.equal(got, want.out, `${name} ${JSON.stringify(op)}`);
-      compared++;
-    }
-  }
+  const { compared } = compareWithProgram(dir, files, ops);
   assert.ok(compared >= 30, `${compared} edits compared`);
 });
 
@@ -73,18 +81,6 @@ test('the preview of a replace_all or a multi_edit is what the program prints: e
     multi(['line 2', 'l2', true], ['line 1', 'dup']), multi(['x', 'y', true], ['yyy', 'z']), multi(['row 149999', 'last'], ['row 0 ', 'first '], ['row 7', '7', true]),
     multi(['one', 'two'], ['two', 'three', true]), multi(['n', 'N'], ['N', 'n']), multi(['row 149999', 'last'], ['row ', 'r ', true]),
   ];
-  let compared = 0, refused = 0;
-  for (const [name, text] of Object.entries(files)) {
-    for (const op of ops) {
-      const path = join(dir, name);
-      writeFileSync(path, text);
-      const want = program(path, op);
-      const got = previewEdit(op, Buffer.from(text));
-      const what = `${name} ${JSON.stringify(op).slice(0, 200)}`;
-      if (want.code !== 0) { assert.equal(got, undefined, `${what}: the program refused, the preview must too`); refused++; continue; }
-      assert.equal(got, want.out, what);
-      compared++;
-    }
-  }
+  const { compared, refused } = compareWithProgram(dir, files, ops);
   assert.ok(compared >= 25 && refused >= 10, `${compared} edits compared, ${refused} refused by both`);
 });
