@@ -109,7 +109,10 @@ test('a write or an edit killed while it writes (its client went away) leaves th
       const r = await killWhileWriting(s, { op: 'write', path: 'big.txt', content: big }, old.length, big.length);
       const now = (await s.file({ op: 'read', path: 'big.txt', maxBytes: 64 * MiB })).content!;
       assert.ok(now.equals(old) || now.equals(big), `a write ${r.killed ? 'killed part-way' : 'not killed'} left ${now.length} bytes (${now.subarray(0, 12).toString()}…), neither the old ${old.length} nor the new ${big.length}: ${r.problem}`);
-      if (r.killed && now.equals(old)) midWrite++;
+      if (r.killed && now.equals(old)) {
+        midWrite++;
+        assert.equal(r.problem, 'the file operation on /workspace/big.txt was stopped before it finished (the test killed it while it wrote)', 'the result says why it stopped');
+      }
       assert.deepEqual(await entries(s), ['big.txt'], 'no temporary file is left');
     }
     assert.ok(midWrite > 0, 'some write was killed while it wrote (else this test proves nothing)');

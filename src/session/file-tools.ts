@@ -360,6 +360,8 @@ export function fileToolCallSpec(spec: FileCallSpec, path: string, prescreen: Ch
 export function fileCallResult(spec: FileOperation, path: string, r: ToolCallResult): FileCallResult {
   const base: FileCallResult = { ...r, ok: false, path };
   if (r.timedOut) return { ...base, problem: `the file operation on ${path} did not finish within the call's time limit (${Math.round(r.durationMs / 1000)} s) and was stopped` };
+  // (stopped from outside — cancelRunning, the session's close, a client gone: said, not a bare exit 137)
+  if (r.cancelled) return { ...base, problem: `the file operation on ${path} was stopped before it finished (${r.cancelled})` };
   if (r.exitCode !== FILE_TOOL_EXIT.ok) {
     // (the program's own words are marked: a sanitizer or the C library may add lines)
     const lines = r.stderr.split('\n').filter((l) => l !== '');
