@@ -2,11 +2,11 @@
 // cannot fill the host's disk. Making that filesystem costs ~55 ms (mkfs.ext4 + a loop mount),
 // half the session start budget. This pool makes a few ahead of time, off the session start path:
 // a session takes a ready, mounted one with one rename(2) (a mount point's parent directory can be
-// renamed; the mount moves with it, so the session dir's teardown unmounts it like its own).
+// renamed; the mount moves with it), and hands it back the same way when it closes (retire).
 // One pool per Runtime (no module state): several runtimes in one process each own theirs. Entries
 // are named `wspool-<pid>-…` in the run dir, so a crashed Corral's are unmounted and removed by
-// the next start's orphan cleanup (workspace-quota.ts), like its session dirs. A closed session's
-// disk workspace goes back through here too (retire): detached in the background, off its close.
+// the next start's orphan cleanup (workspace-quota.ts), like its session dirs; so are the retired
+// ones (`wsdone-<pid>-…`), detached in the background, off the session's close.
 import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { mountDiskWorkspace } from './workspace-disk.js';
@@ -30,7 +30,8 @@ const REFILL_DELAY_MS = 100;
 export class DiskWorkspacePool {
   /** Ready entries by size in bytes (sizes most recently asked for last). */
   private ready = new Map<number, Entry[]>();
-  private filling = new Set<Promise<void>>();
+  /** Background work close() waits for: entries being made, dropped or retired ones being detached. */
+  private background = new Set<Promise<void>>();
   /** Entries being made, by size. */
   private making = new Map<number, number>();
   private closed = false;
@@ -105,8 +106,8 @@ export class DiskWorkspacePool {
 
   /** Work in the background that close() must wait for (it never rejects: failures are recorded). */
   private track(p: Promise<void>): void {
-    this.filling.add(p);
-    void p.finally(() => this.filling.delete(p));
+    this.background.add(p);
+    void p.finally(() => this.background.delete(p));
   }
 
   /**
@@ -159,12 +160,12 @@ export class DiskWorkspacePool {
     return n;
   }
 
-  /** Waits for entries being made, then unmounts and removes every ready one. */
+  /** Waits for the background work, then unmounts and removes every ready one. */
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    await Promise.allSettled([...this.filling]);
+    await Promise.allSettled([...this.background]);
     const all = [...this.ready.values()].flat();
     this.ready.clear();
     await Promise.all(all.map((e) => removeSessionDir(e.dir)));
