@@ -243,6 +243,15 @@ test('replay input: canonical lines, OpenAI and Anthropic messages, and bad line
   assert.deepEqual(canon.episodes[0]!.calls.map((c) => [c.step, c.command, c.file?.op ?? null]), [[1, 'write run.sh', 'write'], [2, 'sh run.sh', null]]);
   assert.equal(canon.problems.length, 1);
   assert.match(canon.problems[0]!.error, /tool "browser": not a file tool this replay knows/);
+  // a canonical line of a shell or code tool with its arguments as "input", as chat lines carry them: text, an argv, code
+  const shell = parseReplayInput([
+    '{"episode":"sh","step":1,"tool":"bash","input":{"command":"ls -la"}}',
+    '{"episode":"sh","step":2,"tool":"shell","input":{"command":["echo","a; touch pwned"]}}',
+    '{"episode":"sh","step":3,"tool":"python","input":{"code":"print(1)"}}',
+    '{"episode":"sh","step":4,"tool":"bash","input":{"timeout":5}}',
+  ].join('\n'), 'shell.jsonl');
+  assert.deepEqual(shell.episodes[0]!.calls.map((c) => [c.step, c.tool, c.command]), [[1, 'bash', 'ls -la'], [2, 'bash', "echo 'a; touch pwned'"], [3, 'python', 'print(1)']]);
+  assert.deepEqual(shell.problems.map((p) => p.line), [4], 'no command in the input: a bad line');
   // One episode over two files (and a canonical line plus a chat line of one episode) adds up, in order.
   const into = new Map();
   parseReplayInput('{"episode":"S","step":1,"command":"echo s1 > s1.txt"}\n', 'a.jsonl', into);

@@ -23,7 +23,8 @@ export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [-
   (a MultiEdit's edits all apply or none does; --json's "problem" names the edit that did not);
   undo_edit, NotebookEdit and browsers are not replayed (counted on stderr by tool); a malformed
   editor call (a Write without file_path, an Edit whose old_string is not a string) is a bad line.
-  A canonical line of a file tool: {"episode","step","tool":"str_replace_based_edit_tool","input":{…}}.
+  A canonical line of a file tool: {"episode","step","tool":"str_replace_based_edit_tool","input":{…}};
+  of a shell tool: {"episode","step","tool":"bash","input":{"command":…}} (text or argv; cmd; code).
   --no-sensor runs without the eBPF sensor (no kernel exec/connect capture; gateway, limits and the
   command screen still record).
   Exit 0 = no alerts, 3 = alerts, 2 = nothing to replay or a usage error, 130/143 = stopped by Ctrl-C or a

@@ -135,6 +135,16 @@ function fileCommand(f: FileOperation): string {
   }
 }
 
+/**
+ * The command a shell or code tool's arguments hold: `command` (text, or a Codex-style argv —
+ * ["bash", "-lc", "…"] is its script, other argv is quoted word by word: argv-command.ts), `cmd` or `code`.
+ */
+function inputCommand(args: Record<string, unknown>): string | undefined {
+  const argv = argvOf(args.command);
+  if (argv) return argvCommand(argv);
+  return [args.command, args.cmd, args.code].find((v) => typeof v === 'string') as string | undefined;
+}
+
 function toolOf(name: unknown): 'bash' | 'python' {
   const n = String(name ?? 'bash').toLowerCase();
   return n.includes('python') || n === 'ipython' || n === 'code_interpreter' ? 'python' : 'bash';
@@ -183,13 +193,16 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
     if (got === 'skip') { skipped++; countSkip(skippedTools, o.tool, input!); return; }
     if (got && 'problem' in got) { problems.push({ ...at, error: `tool ${got.problem}` }); return; }
     const fop = got;
-    const command = typeof o.command === 'string' ? o.command : fop ? fileCommand(fop) : undefined;
+    // (else a shell tool's own arguments — `"tool":"bash","input":{"command":…}` — as a chat line's are read)
+    const fromInput = !fop && typeof o.command !== 'string' && input && runsCommand(o.tool, input) ? inputCommand(input) : undefined;
+    const command = typeof o.command === 'string' ? o.command : fop ? fileCommand(fop) : fromInput;
     const step = typeof o.step === 'number' && Number.isInteger(o.step) ? o.step : typeof o.step === 'string' && /^\d+$/.test(o.step) ? Number(o.step) : undefined;
     if (episode === undefined) { problems.push({ ...at, error: 'missing field "episode" (string)' }); return; }
     if (command === undefined) { problems.push({ ...at, error: input ? `tool ${JSON.stringify(String(o.tool ?? ''))}: not a file tool this replay knows (its input has no path, or no command/file_text/old_str/content), and no "command"` : 'missing field "command" (string)' }); return; }
     if (step === undefined) { problems.push({ ...at, error: 'missing or non-integer field "step"' }); return; }
     const ep = episodes.get(episode) ?? { run: str(o.run), episode, calls: [] };
-    ep.calls.push({ run: str(o.run), episode, step, tool_call_id: str(o.tool_call_id), tool: fop ? 'bash' : toolOf(o.tool), command, ts: str(o.ts), ...(fop ? { file: fop } : {}) });
+    const tool = fop || (fromInput !== undefined && argvOf(input!.command)) ? 'bash' : toolOf(o.tool);
+    ep.calls.push({ run: str(o.run), episode, step, tool_call_id: str(o.tool_call_id), tool, command, ts: str(o.ts), ...(fop ? { file: fop } : {}) });
     episodes.set(episode, ep);
   });
   for (const ep of episodes.values()) ep.calls.sort((a, b) => a.step - b.step);
@@ -222,13 +235,10 @@ function fromMessages(messages: unknown[], episode: string, run: string | undefi
     if (file) { step++; out.push({ run, episode, step, tool_call_id: id, tool: 'bash', command: fileCommand(file), file }); return; }
     if (editorCall(args)) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: a text editor's ${String(args.command)} whose path is not a string` }); return; }
     if (!runsCommand(name, args)) { unreplayable(); return; } // (a browser, a search, NotebookEdit: nothing run)
-    // Codex-style argv arrays: ["bash", "-lc", "…"] is its script; other argv is quoted word by word (argv-command.ts)
-    const argv = argvOf(args.command);
-    if (argv) args = { ...args, command: argvCommand(argv) };
-    const command = [args.command, args.cmd, args.code].find((v) => typeof v === 'string') as string | undefined;
+    const command = inputCommand(args);
     if (command === undefined) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: no command, cmd or code argument` }); return; }
     step++;
-    const tool = argv ? 'bash' : typeof args.code === 'string' && args.command === undefined && args.cmd === undefined ? 'python' : toolOf(name);
+    const tool = argvOf(args.command) ? 'bash' : typeof args.code === 'string' && args.command === undefined && args.cmd === undefined ? 'python' : toolOf(name);
     out.push({ run, episode, step, tool_call_id: id, tool, command });
   };
   for (const m of messages) {
