@@ -78,7 +78,7 @@ function shapeProblem(n: string, args: Record<string, unknown>): string | undefi
     return needPath(args, 'file_path') ?? needString(args, 'old_string') ?? needString(args, 'new_string')
       ?? (args.replace_all === undefined || typeof args.replace_all === 'boolean' ? undefined : `"replace_all" must be true or false, got ${kind(args.replace_all)}`);
   }
-  if (/^multi_?edit$/i.test(n)) {
+  if (/^multi_?edit(_?file)?$/i.test(n)) {
     const p = needPath(args, 'file_path');
     if (p) return p;
     if (!Array.isArray(args.edits) || args.edits.length === 0) return `"edits" must be a non-empty list of {old_string, new_string}, got ${Array.isArray(args.edits) ? 'an empty list' : kind(args.edits)}`;

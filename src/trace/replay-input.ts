@@ -54,22 +54,9 @@ function editorCall(args: Record<string, unknown>): boolean {
   return typeof args.command === 'string' && EDITOR_VERB.test(args.command) && ('path' in args || 'file_path' in args);
 }
 
-/**
- * MultiEdit's edits (`edits: [{old_string, new_string, replace_all?}]`) as a multi_edit's, or what is
- * wrong with them, naming the edit (counted from 1, as the program's messages count them). Claude Code
- * refuses such a call before it runs, so it changed nothing: a bad line, not a call to replay.
- */
-function multiEditsOf(edits: unknown): { edits: TextEdit[] } | { problem: string } {
-  if (!Array.isArray(edits) || edits.length === 0) return { problem: 'its "edits" is not a non-empty list' };
-  const out: TextEdit[] = [];
-  for (const [i, e] of edits.entries()) {
-    const where = `edit ${i + 1} of ${edits.length}`;
-    if (!e || typeof e !== 'object' || Array.isArray(e)) return { problem: `${where} is not an object` };
-    const { old_string: old, new_string: neu, replace_all: all } = e as Record<string, unknown>;
-    if (typeof old !== 'string' || typeof neu !== 'string') return { problem: `${where} has no old_string and new_string strings` };
-    out.push({ old, new: neu, ...(all === true ? { replaceAll: true } : {}) });
-  }
-  return { edits: out };
+/** MultiEdit's edits (`edits: [{old_string, new_string, replace_all?}]`, their shape checked by editor-call-shape.ts) as a multi_edit's. */
+function multiEditsOf(edits: Record<string, unknown>[]): TextEdit[] {
+  return edits.map((e) => ({ old: String(e.old_string), new: String(e.new_string), ...(e.replace_all === true ? { replaceAll: true } : {}) }));
 }
 
 /**
@@ -77,15 +64,15 @@ function multiEditsOf(edits: unknown): { edits: TextEdit[] } | { problem: string
  * (`command`: create / view / str_replace / insert, with `path`), Claude Code's Write / Edit (also
  * with replace_all) / MultiEdit / Read (`file_path`), and write_file / create_file / read_file /
  * view_file tools (`path`, `content`). Returns 'skip' for an editor call that changes nothing
- * replayable (undo_edit, a create without text), a problem for a MultiEdit whose edits are not
- * edits, undefined when the call is not a file tool's.
+ * replayable (undo_edit), undefined when the call is not a file tool's. Call it after
+ * editorCallProblem (editor-call-shape.ts), which turns a malformed editor call into a bad line.
  */
-export function fileOperationOf(name: unknown, args: Record<string, unknown>): FileOperation | 'skip' | { problem: string } | undefined {
+export function fileOperationOf(name: unknown, args: Record<string, unknown>): FileOperation | 'skip' | undefined {
   const n = typeof name === 'string' ? name : '';
   const path = str0(args.path) ?? str0(args.file_path);
   if (path === undefined) return undefined;
   const editor = str0(args.command);
-  if (editor !== undefined && /^(view|create|str_replace|insert|undo_edit)$/.test(editor)) {
+  if (editor !== undefined && EDITOR_VERB.test(editor)) {
     switch (editor) {
       case 'create': return typeof args.file_text === 'string' ? { op: 'write', path, content: args.file_text } : 'skip';
       case 'view': return { op: 'read', path };
@@ -101,10 +88,7 @@ export function fileOperationOf(name: unknown, args: Record<string, unknown>): F
   if (/^(edit|str_replace|replace)(_?file)?$/i.test(n) && typeof args.old_string === 'string' && typeof args.new_string === 'string') {
     return { op: 'str_replace', path, old: args.old_string, new: args.new_string, ...(args.replace_all === true ? { replaceAll: true } : {}) };
   }
-  if (/^multi_?edit(_?file)?$/i.test(n)) {
-    const got = multiEditsOf(args.edits);
-    return 'problem' in got ? { problem: `${n}: ${got.problem}` } : { op: 'multi_edit', path, edits: got.edits };
-  }
+  if (/^multi_?edit(_?file)?$/i.test(n)) return { op: 'multi_edit', path, edits: multiEditsOf(args.edits as Record<string, unknown>[]) };
   if (/^(read|view|cat)(_?file)?$/i.test(n)) return { op: 'read', path };
   return undefined;
 }
@@ -189,10 +173,8 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
     // (a broken editor call is a bad line, never a call counted as "not replayed": editor-call-shape.ts)
     const shape = typeof o.command !== 'string' && input ? editorCallProblem(o.tool, input) : undefined;
     if (shape) { problems.push({ ...at, error: `malformed ${shape.tool} call: ${shape.problem}` }); return; }
-    const got = typeof o.command !== 'string' && input ? fileOperationOf(o.tool, input) : undefined;
-    if (got === 'skip') { skipped++; countSkip(skippedTools, o.tool, input!); return; }
-    if (got && 'problem' in got) { problems.push({ ...at, error: `tool ${got.problem}` }); return; }
-    const fop = got;
+    const fop = typeof o.command !== 'string' && input ? fileOperationOf(o.tool, input) : undefined;
+    if (fop === 'skip') { skipped++; countSkip(skippedTools, o.tool, input!); return; }
     // (else a shell tool's own arguments — `"tool":"bash","input":{"command":…}` — as a chat line's are read)
     const fromInput = !fop && typeof o.command !== 'string' && input && runsCommand(o.tool, input) ? inputCommand(input) : undefined;
     const command = typeof o.command === 'string' ? o.command : fop ? fileCommand(fop) : fromInput;
@@ -231,7 +213,6 @@ function fromMessages(messages: unknown[], episode: string, run: string | undefi
     const file = fileOperationOf(name, args);
     const unreplayable = (): void => { skipped++; countSkip(skippedTools, name, args); };
     if (file === 'skip') { unreplayable(); return; }
-    if (file && 'problem' in file) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: ${file.problem}` }); return; }
     if (file) { step++; out.push({ run, episode, step, tool_call_id: id, tool: 'bash', command: fileCommand(file), file }); return; }
     if (editorCall(args)) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: a text editor's ${String(args.command)} whose path is not a string` }); return; }
     if (!runsCommand(name, args)) { unreplayable(); return; } // (a browser, a search, NotebookEdit: nothing run)
