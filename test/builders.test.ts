@@ -8,10 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSeccompFilter, encodeSeccompFilter, DENIED_SYSCALLS } from '../src/sandbox/seccomp-filter.js';
-import { buildSandboxRuleset } from '../src/sandbox/nft-ruleset.js';
+import { buildGatewayRuleset, gatewayTableName, gatewayTableOwner } from '../src/sandbox/nft-ruleset.js';
 import { buildBwrapArgs } from '../src/sandbox/bwrap-args.js';
 import { parseReplayInput } from '../src/trace/replay-input.js';
-import { leaseFor } from '../src/sandbox/address-leases.js';
+import { leaseFor, leaseIdOfHostIf } from '../src/sandbox/address-leases.js';
 
 /** A tiny classic-BPF interpreter, enough to evaluate Corral's seccomp program. */
 function runFilter(nr: number, args: number[] = [], arch = 0xc000003e): number {
@@ -76,16 +76,28 @@ test('seccomp: foreign architectures are killed, x32 refused, TIOCSTI refused', 
   assert.equal(encodeSeccompFilter(buildSeccompFilter()).length % 8, 0);
 });
 
-test('nft ruleset: redirects TCP and DNS, logs and rejects everything else from the sandbox veth', () => {
-  const r = buildSandboxRuleset({ table: 'corral_0001', hostIf: 'crl0001h', sandboxId: '0001', tcpPort: 4000, dnsPort: 5353 });
-  assert.match(r, /iifname "crl0001h" meta nfproto ipv4 meta l4proto tcp redirect to :4000/);
-  assert.match(r, /udp dport 53 redirect to :5353/);
-  // every drop is logged at a bounded rate, then rejected by the next rule with the same match
-  assert.match(r, /chain sandbox_forward[\s\S]*iifname "crl0001h" limit rate 200\/second burst 400 packets log prefix "corral-drop 0001 "[^\n]*\n\s*iifname "crl0001h" reject/);
-  assert.match(r, /meta nfproto ipv6 limit rate [^\n]*log prefix[^\n]*\n\s*iifname "crl0001h" meta nfproto ipv6 reject/);
-  assert.match(r, /meta l4proto tcp limit rate [^\n]*log prefix[^\n]*\n\s*iifname "crl0001h" meta l4proto tcp reject with tcp reset/);
+test('nft ruleset: one table per runtime; its sandboxes\' veths redirected to the gateway, the rest logged and rejected', () => {
+  const r = buildGatewayRuleset({ table: 'corral_gw_1_ab', tcpPort: 4000, dnsPort: 5353 });
+  assert.match(r, /set ifs \{ type ifname; \}/);
+  assert.match(r, /iifname @ifs meta nfproto ipv4 meta l4proto tcp redirect to :4000/);
+  assert.match(r, /iifname @ifs meta nfproto ipv4 udp dport 53 redirect to :5353/);
+  assert.ok(!/crl/.test(r), 'no sandbox is named in the rules: sandboxes are set elements');
+  // every drop is logged at a bounded rate per sandbox (a meter keyed by the veth), then rejected by the next rule
+  const log = 'update @droplog \\{ iifname limit rate 200\\/second burst 400 packets \\} log prefix "corral-drop " level info';
+  assert.match(r, new RegExp(`chain sandbox_forward[\\s\\S]*iifname @ifs ${log}\\n\\s*iifname @ifs reject`));
+  assert.match(r, new RegExp(`meta nfproto ipv6 ${log}\\n\\s*meta nfproto ipv6 reject`));
+  assert.match(r, new RegExp(`meta l4proto tcp ${log}\\n\\s*meta l4proto tcp reject with tcp reset`));
   assert.ok(!/log prefix[^\n]*reject/.test(r), 'no log rule carries the verdict (the limit would skip the reject)');
-  assert.ok(!/ accept\n\s*}\n\s*chain sandbox_forward/.test(r.replace(/ct status dnat accept/g, '')), 'no blanket accept before fwd');
+  // the input chain's only accepts: other interfaces (this chain only), and the redirected TCP and DNS
+  const input = /chain sandbox_input \{([\s\S]*?)\n  \}/.exec(r)![1]!;
+  assert.deepEqual(input.split('\n').filter((l) => / accept$/.test(l) && !/policy accept/.test(l)).map((l) => l.trim()),
+    ['iifname != @ifs accept', 'meta nfproto ipv4 tcp dport 4000 ct status dnat accept', 'meta nfproto ipv4 udp dport 5353 ct status dnat accept']);
+  assert.equal(gatewayTableName('123-0a9f'), 'corral_gw_123_0a9f');
+  assert.equal(gatewayTableOwner('corral_gw_123_0a9f'), 123);
+  assert.equal(gatewayTableOwner('corral_0001'), undefined);
+  assert.equal(gatewayTableOwner('corral_gw_x_1'), undefined);
+  assert.equal(leaseIdOfHostIf('crl03ffh'), '03ff');
+  assert.equal(leaseIdOfHostIf('eth0'), undefined);
 });
 
 test('leases: addresses are distinct /30s and names fit IFNAMSIZ', () => {

@@ -31,7 +31,7 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
     await d.exec({ command: 'echo data > /workspace/f' });
     for (let i = 0; i < 200 && rt.diskPool.readyCount() === 0; i++) await new Promise((r) => setTimeout(r, 50));
     const pool = readdirSync(${JSON.stringify('/run/corral')}).filter((n) => n.startsWith('wspool-' + process.pid + '-')).map((n) => '/run/corral/' + n + '/workspace');
-    console.log(JSON.stringify({ diskWs: d.workspaceDir, pool, hostView: h['dir'], seccomp: rt.seccompFile, holder: rt.holderFile, fileTool: rt.fileToolFile, netns: s['slot'].lease.netns, table: s['slot'].lease.table, index: s['slot'].lease.index, cgroup: s.cgroup.unifiedDir, workspace: s.workspaceDir }));
+    console.log(JSON.stringify({ diskWs: d.workspaceDir, pool, hostView: h['dir'], seccomp: rt.seccompFile, holder: rt.holderFile, fileTool: rt.fileToolFile, netns: s['slot'].lease.netns, table: rt['gatewayRules'].table, index: s['slot'].lease.index, cgroup: s.cgroup.unifiedDir, workspace: s.workspaceDir }));
     setInterval(() => {}, 1000);
   `);
   const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -46,6 +46,7 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
   await new Promise((r) => child.once('exit', r));
   try {
     assert.match(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), new RegExp(info.netns), 'the crash left a namespace');
+    assert.match(execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }), new RegExp(`^table inet ${info.table}$`, 'm'), 'the crash left its nft table');
     assert.ok(existsSync(info.cgroup), 'the crash left a cgroup');
     assert.ok(existsSync(info.seccomp), 'the crash left its seccomp file');
     assert.ok(existsSync(info.holder) && existsSync(info.fileTool), 'the crash left its holder and file-tool copies');
@@ -56,7 +57,7 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
     const rt = await Runtime.start({ home, sensor: false, poolSize: 0, commandCheck: false });
     await rt.close();
     assert.doesNotMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), new RegExp(info.netns));
-    assert.doesNotMatch(execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }), new RegExp(info.table));
+    assert.doesNotMatch(execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }), new RegExp(`\\b${info.table}\\b`));
     assert.ok(!existsSync(info.cgroup), 'cgroup removed');
     assert.ok(!existsSync(`/run/corral/leases/${info.index}.json`), 'lease released');
     assert.deepEqual(mountsUnder(info.workspace), [], 'workspace unmounted');

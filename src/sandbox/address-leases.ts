@@ -12,7 +12,8 @@ export interface Lease {
   id: string;
   netns: string;
   hostIf: string;
-  table: string;
+  /** Only in leases of a Corral from before per-runtime nft tables (gateway-rules.ts): its own table. */
+  table?: string;
   hostIp: string;
   sandboxIp: string;
 }
@@ -51,9 +52,14 @@ export function leaseFor(index: number, cfg: LeaseConfig): Lease {
   const id = index.toString(16).padStart(4, '0');
   return {
     index, ownerPid: process.pid, id,
-    netns: `corral-${id}`, hostIf: `crl${id}h`, table: `corral_${id}`,
+    netns: `corral-${id}`, hostIf: `crl${id}h`,
     hostIp: ipAdd(cfg.base, index * 4 + 1), sandboxIp: ipAdd(cfg.base, index * 4 + 2),
   };
+}
+
+/** The lease id of a sandbox's host-side veth name (`crl<id>h`), or undefined for any other interface. */
+export function leaseIdOfHostIf(name: string): string | undefined {
+  return /^crl([0-9a-f]{4})h$/.exec(name)?.[1];
 }
 
 export function acquireLease(cfg: LeaseConfig = DEFAULT_LEASES): Lease {

@@ -2,6 +2,7 @@
 // warm pool hides that from session creation. Slots whose sandbox left no process behind
 // are reused; anything doubtful is destroyed.
 import { createNetSlot, destroyNetSlot, type NetSlot } from './net-slot.js';
+import type { GatewayRules } from './gateway-rules.js';
 
 export class NetSlotPool {
   private ready: NetSlot[] = [];
@@ -9,7 +10,7 @@ export class NetSlotPool {
   private pending = new Set<Promise<unknown>>();
   private closed = false;
 
-  constructor(private ports: { tcpPort: number; dnsPort: number }, private size: number) {}
+  constructor(private rules: GatewayRules, private size: number) {}
 
   private track<T>(p: Promise<T>): Promise<T> {
     this.pending.add(p);
@@ -21,9 +22,9 @@ export class NetSlotPool {
   fill(): void {
     while (!this.closed && this.ready.length + this.filling < this.size) {
       this.filling++;
-      this.track(createNetSlot(this.ports)).then((s) => {
+      this.track(createNetSlot(this.rules)).then((s) => {
         this.filling--;
-        if (this.closed) return this.track(destroyNetSlot(s));
+        if (this.closed) return this.track(destroyNetSlot(s, this.rules));
         this.ready.push(s);
       }, () => { this.filling--; });
     }
@@ -32,18 +33,18 @@ export class NetSlotPool {
   async acquire(): Promise<NetSlot> {
     const s = this.ready.pop();
     this.fill();
-    return s ?? this.track(createNetSlot(this.ports));
+    return s ?? this.track(createNetSlot(this.rules));
   }
 
   release(slot: NetSlot, reusable: boolean): void {
     if (reusable && !this.closed && this.ready.length < this.size) { this.ready.push(slot); return; }
-    void this.track(destroyNetSlot(slot)).catch(() => {});
+    void this.track(destroyNetSlot(slot, this.rules)).catch(() => {});
   }
 
   async close(): Promise<void> {
     this.closed = true;
     while (this.pending.size) await Promise.allSettled([...this.pending]);
     const all = this.ready.splice(0);
-    await Promise.allSettled(all.map((s) => destroyNetSlot(s)));
+    await Promise.allSettled(all.map((s) => destroyNetSlot(s, this.rules)));
   }
 }

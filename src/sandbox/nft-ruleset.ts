@@ -4,46 +4,75 @@
 // other UDP, ICMP, IPv6, forwarding). Threats: direct egress around the proxy, UDP/ICMP
 // tunnels, reaching the host's own services, IPv6 side doors. Rejecting (not dropping)
 // makes blocked attempts fail fast instead of hanging the agent.
+//
+// One table per runtime, not one per sandbox: the runtime's sandboxes' host-side veths are
+// elements of one set (`ifs`) that a fixed handful of rules match. With a table per sandbox
+// every packet on the host (the gateway's own relays included) walked every sandbox's base
+// chains — 258 sandboxes made a loopback round trip 4× slower — and every `nft` run read and
+// re-committed a ruleset that grew with them (≈ 1 ms per sandbox per add or delete). A set
+// lookup costs the same for 1 or 16 000 sandboxes, and a sandbox comes and goes as one element.
 
-export interface SandboxRulesetSpec {
+export interface GatewayRulesetSpec {
   table: string;
-  hostIf: string;
-  sandboxId: string;
   tcpPort: number;
   dnsPort: number;
 }
 
 export const DROP_LOG_PREFIX = 'corral-drop';
-/** Logged drops per second per rule and sandbox (burst above it); beyond, packets are rejected unlogged. */
+/** Logged drops per second per sandbox (burst above it); beyond, packets are rejected unlogged. */
 export const DROP_LOG_RATE = 200;
 export const DROP_LOG_BURST = 400;
+/** The set of the runtime's sandbox veths (host side). */
+export const SANDBOX_IF_SET = 'ifs';
+/** The per-sandbox log limiter (a meter keyed by the veth). */
+const DROP_METER = 'droplog';
 
-/** Pure builder for `nft -f -`. */
-export function buildSandboxRuleset(s: SandboxRulesetSpec): string {
-  const ifm = `iifname "${s.hostIf}"`;
-  // Logging is rate-limited per rule (a flooding sandbox must not flood the host's kernel log or
-  // Corral's reader); every packet is still rejected by the rule that follows its log rule.
-  const log = `limit rate ${DROP_LOG_RATE}/second burst ${DROP_LOG_BURST} packets log prefix "${DROP_LOG_PREFIX} ${s.sandboxId} " level info`;
-  const logThen = (match: string, verdict: string): string => `${match} ${log}\n    ${match} ${verdict}`;
+/** The table of the runtime `instance` (`<pid>-<hex>`); its pid lets a later start find it orphaned. */
+export function gatewayTableName(instance: string): string {
+  return `corral_gw_${instance.replace(/[^0-9a-zA-Z]/g, '_')}`;
+}
+
+/** The owner pid of a table gatewayTableName made, or undefined for any other name. */
+export function gatewayTableOwner(table: string): number | undefined {
+  const m = /^corral_gw_(\d+)_[0-9a-zA-Z_]*$/.exec(table);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Pure builder for `nft -f -`: the runtime's table, with no sandbox in it yet. */
+export function buildGatewayRuleset(s: GatewayRulesetSpec): string {
+  // Logging is rate-limited per sandbox (a meter keyed by its veth), so a flooding sandbox floods
+  // neither the host's kernel log nor Corral's reader, nor uses up another sandbox's budget; every
+  // packet is still rejected by the rule that follows its log rule. The meter is bounded (16 384
+  // leases at most); when it is full a drop goes unlogged, never unrejected.
+  const log = `update @${DROP_METER} { iifname limit rate ${DROP_LOG_RATE}/second burst ${DROP_LOG_BURST} packets } log prefix "${DROP_LOG_PREFIX} " level info`;
+  const logThen = (match: string, verdict: string): string => {
+    const m = match ? `${match} ` : '';
+    return `${m}${log}\n    ${m}${verdict}`;
+  };
+  const mine = `iifname @${SANDBOX_IF_SET}`;
   return [
     `table inet ${s.table} {`,
+    `  set ${SANDBOX_IF_SET} { type ifname; }`,
+    `  set ${DROP_METER} { type ifname; size 65535; flags dynamic; }`,
     `  chain sandbox_redirect {`,
     `    type nat hook prerouting priority dstnat; policy accept;`,
-    `    ${ifm} meta nfproto ipv4 meta l4proto tcp redirect to :${s.tcpPort}`,
-    `    ${ifm} meta nfproto ipv4 udp dport 53 redirect to :${s.dnsPort}`,
+    `    ${mine} meta nfproto ipv4 meta l4proto tcp redirect to :${s.tcpPort}`,
+    `    ${mine} meta nfproto ipv4 udp dport 53 redirect to :${s.dnsPort}`,
     `  }`,
     `  chain sandbox_input {`,
     `    type filter hook input priority filter; policy accept;`,
-    `    ${logThen(`${ifm} meta nfproto ipv6`, 'reject with icmpx admin-prohibited')}`,
-    `    ${ifm} meta nfproto ipv4 tcp dport ${s.tcpPort} ct status dnat accept`,
-    `    ${ifm} meta nfproto ipv4 udp dport ${s.dnsPort} ct status dnat accept`,
-    `    ${logThen(`${ifm} meta l4proto tcp`, 'reject with tcp reset')}`,
-    `    ${logThen(ifm, 'reject with icmpx admin-prohibited')}`,
+    // (ends only this chain for everyone else's packets: another table's drop still applies)
+    `    iifname != @${SANDBOX_IF_SET} accept`,
+    `    ${logThen('meta nfproto ipv6', 'reject with icmpx admin-prohibited')}`,
+    `    meta nfproto ipv4 tcp dport ${s.tcpPort} ct status dnat accept`,
+    `    meta nfproto ipv4 udp dport ${s.dnsPort} ct status dnat accept`,
+    `    ${logThen('meta l4proto tcp', 'reject with tcp reset')}`,
+    `    ${logThen('', 'reject with icmpx admin-prohibited')}`,
     `  }`,
     `  chain sandbox_forward {`,
     `    type filter hook forward priority filter; policy accept;`,
-    `    ${logThen(ifm, 'reject with icmpx admin-prohibited')}`,
-    `    oifname "${s.hostIf}" reject with icmpx admin-prohibited`,
+    `    ${logThen(mine, 'reject with icmpx admin-prohibited')}`,
+    `    oifname @${SANDBOX_IF_SET} reject with icmpx admin-prohibited`,
     `  }`,
     `}`,
     '',

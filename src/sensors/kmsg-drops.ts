@@ -1,11 +1,13 @@
 // Why: sandboxes drop non-TCP egress (UDP, ICMP, raw IP) in nftables, and those packets
 // never reach the gateway, so the only record of an attempted UDP exfiltration, DNS
-// bypass or ICMP tunnel is nft's `log prefix "corral-drop <sandboxId> "` line in the
-// kernel log. This reader tails /dev/kmsg and turns those lines into drop records.
+// bypass or ICMP tunnel is nft's `log prefix "corral-drop "` line in the kernel log; the
+// sandbox is the one whose veth the packet came in on (`IN=crl<id>h`, set by the kernel, not
+// by the sandbox). This reader tails /dev/kmsg and turns those lines into drop records.
 // Threat stopped: covert non-TCP channels going unnoticed because they were "only dropped".
 
 import { EventEmitter } from 'node:events';
 import { closeSync, constants, openSync, read, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { leaseIdOfHostIf } from '../sandbox/address-leases.js';
 
 export const DROP_PREFIX = 'corral-drop ';
 const NF_LOG_ALL_NETNS = '/proc/sys/net/netfilter/nf_log_all_netns';
@@ -41,16 +43,19 @@ export function parseKmsgRecord(rec: string): DropRecord | undefined {
   return d;
 }
 
-/** Parses the message part: 'corral-drop <sandbox> IN= OUT=lo SRC=… DST=… … PROTO=UDP SPT=… DPT=…'. */
+/**
+ * Parses the message part: 'corral-drop IN=crl<id>h OUT= … SRC=… DST=… … PROTO=UDP SPT=… DPT=…'
+ * (the sandbox from IN=), or the older 'corral-drop <sandbox> IN=… …' of a per-sandbox table.
+ */
 export function parseDropMessage(msg: string): DropRecord | undefined {
   const at = msg.indexOf(DROP_PREFIX);
   if (at < 0) return undefined;
-  const rest = msg.slice(at + DROP_PREFIX.length);
+  let rest = msg.slice(at + DROP_PREFIX.length);
+  let sandbox: string | undefined;
   const sp = rest.indexOf(' ');
-  if (sp <= 0) return undefined;
-  const sandbox = rest.slice(0, sp);
+  if (sp > 0 && !rest.slice(0, sp).includes('=')) { sandbox = rest.slice(0, sp); rest = rest.slice(sp + 1); }
   // ICMP errors quote the offending packet in [...]: only the outer header counts.
-  const outer = rest.slice(sp + 1).split('[')[0] ?? '';
+  const outer = rest.split('[')[0] ?? '';
   const kv = new Map<string, string>();
   for (const tok of outer.split(/\s+/)) {
     const eq = tok.indexOf('=');
@@ -58,7 +63,8 @@ export function parseDropMessage(msg: string): DropRecord | undefined {
   }
   const src = kv.get('SRC');
   const dst = kv.get('DST');
-  if (!src || !dst) return undefined;
+  sandbox ??= leaseIdOfHostIf(kv.get('IN') ?? '');
+  if (!src || !dst || !sandbox) return undefined;
   const d: DropRecord = { sandbox, proto: kv.get('PROTO') ?? 'unknown', src, dst, raw: msg };
   const num = (k: string): number | undefined => { const v = kv.get(k); return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined; };
   const sport = num('SPT'); if (sport !== undefined) d.sport = sport;

@@ -12,6 +12,7 @@ import { buildSeccompFilter, encodeSeccompFilter } from '../sandbox/seccomp-filt
 import { NetSlotPool } from '../sandbox/net-slot-pool.js';
 import { fileToolBinary, holderBinary } from '../sandbox/launcher.js';
 import { destroyLeaseResources } from '../sandbox/net-slot.js';
+import { GatewayRules, cleanupOrphanGatewayTables } from '../sandbox/gateway-rules.js';
 import { cleanupOrphanSessionDirs } from '../sandbox/workspace-quota.js';
 import { leaseSubnet, orphanedLeases } from '../sandbox/address-leases.js';
 import { pidAlive } from '../util/pid-alive.js';
@@ -87,6 +88,8 @@ export class Runtime extends EventEmitter {
   readonly waiterCgroup: Cgroup;
   gateway!: Gateway;
   pool!: NetSlotPool;
+  /** This runtime's nft table: its sandboxes' veths redirected to its gateway (gateway-rules.ts). */
+  private gatewayRules?: GatewayRules;
   /** Ready disk-backed workspaces (every Corral-made workspace is one by default). */
   diskPool!: DiskWorkspacePool;
   store!: EventStore;
@@ -169,7 +172,8 @@ export class Runtime extends EventEmitter {
         } catch (e) { this.onError(`command screening unavailable: ${(e as Error).message}`); }
       }
       this.gateway = await new Gateway({ flowUpdateMs: this.opts.flowUpdateMs }).start();
-      this.pool = new NetSlotPool({ tcpPort: this.gateway.tcpPort, dnsPort: this.gateway.dnsPort }, this.opts.poolSize ?? 2);
+      this.gatewayRules = await GatewayRules.create(this.instance, { tcpPort: this.gateway.tcpPort, dnsPort: this.gateway.dnsPort });
+      this.pool = new NetSlotPool(this.gatewayRules, this.opts.poolSize ?? 2);
       this.pool.fill();
       this.diskPool = new DiskWorkspacePool(this.runDir, this.opts.poolSize ?? 2);
       this.diskPool.fill(DEFAULT_WORKSPACE_DISK);
@@ -326,6 +330,7 @@ export class Runtime extends EventEmitter {
     await Promise.allSettled([...this.sessions.values()].map((s) => s.close()));
     // (each part may be missing when start() failed half-way)
     await this.pool?.close();
+    await this.gatewayRules?.close();
     await this.diskPool?.close();
     await this.gateway?.close();
     this.kmsg?.stop();
@@ -346,6 +351,7 @@ export class Runtime extends EventEmitter {
 export async function cleanupOrphans(layout: CgroupLayout, root: string, runDir?: string): Promise<number> {
   let n = 0;
   for (const lease of orphanedLeases()) { await destroyLeaseResources(lease); n++; }
+  n += await cleanupOrphanGatewayTables();
   if (runDir) {
     n += await cleanupOrphanSessionDirs(runDir);
     // seccomp programs, holder and file-tool copies of runtimes whose process is gone (killed `corral run`s)
