@@ -1,6 +1,7 @@
 // Why: Corral's library entry point for programmatic use (trainers, evaluation harnesses).
 export { Runtime, type RuntimeOptions } from './session/runtime.js';
-export { Session, type SessionOptions, type ToolCallSpec, type ToolCallResult, toolCallSpecProblem } from './session/session.js';
+export { Session, type SessionOptions, type ToolCallSpec, type ToolCallResult, type SessionCloseResult, toolCallSpecProblem } from './session/session.js';
+export { type CaptureStatus } from './session/capture-loss.js';
 export { SessionBusyError, type RunningCall } from './session/session-busy-error.js';
 export { type FileCallSpec, type FileCallResult, type FileOperation, type TextEdit, fileCallProblem } from './session/file-tools.js';
 export {

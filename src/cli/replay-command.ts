@@ -7,6 +7,7 @@ import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Runtime } from '../session/runtime.js';
 import { fileCallProblem } from '../session/file-tools.js';
+import type { CaptureStatus } from '../session/capture-loss.js';
 import { resolvePolicy, type Policy } from '../policy/index.js';
 import { parseReplayInput, type Episode, type InputProblem } from '../trace/replay-input.js';
 import { alertJson, Progress, readTextFile, renderAlerts, skippedList, UsageError, writeInputProblems, type CliIO } from './io.js';
@@ -39,7 +40,11 @@ export interface CallOutcome {
   problem?: string;
 }
 
-export interface ReplayResult { outcomes: CallOutcome[]; alerts: AlertEvent[]; problems: InputProblem[]; failedEpisodes: { episode: string; error: string }[]; /** Episodes that were started (all, unless stopped). */ episodesRun: number }
+export interface ReplayResult {
+  outcomes: CallOutcome[]; alerts: AlertEvent[]; problems: InputProblem[]; failedEpisodes: { episode: string; error: string }[]; /** Episodes that were started (all, unless stopped). */ episodesRun: number;
+  /** Episodes whose kernel capture was not whole (records lost, a sensor gap): their verdict may be blind. */
+  incompleteEpisodes: { episode: string; capture: CaptureStatus }[];
+}
 
 /** Library form: replays episodes with a runtime the caller owns. */
 /**
@@ -53,6 +58,7 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
   const outcomes: CallOutcome[] = [];
   const alerts: AlertEvent[] = [];
   const failedEpisodes: { episode: string; error: string }[] = [];
+  const incompleteEpisodes: ReplayResult['incompleteEpisodes'] = [];
   const active = new Set<{ cancelRunning(why?: string): void }>();
   let episodesRun = 0;
   if (opts.stop) opts.stop.onStop = () => { for (const s of active) s.cancelRunning(opts.stop!.stopped); };
@@ -88,7 +94,9 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
           }
         } finally {
           active.delete(s);
-          await s.close();
+          const { capture } = await s.close();
+          // (a sensor that was off throughout is the summary's `sensor`, not an episode's loss)
+          if (capture.records_lost || capture.sensor_gaps) incompleteEpisodes.push({ episode: ep.episode, capture });
         }
         const epOut = results.map((r) => ({
           episode: ep!.episode, step: r.step, tool_call_id: r.toolCallId, exit_code: r.exitCode,
@@ -104,7 +112,7 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.parallel ?? 1) }, worker));
-  return { outcomes, alerts, failedEpisodes, episodesRun };
+  return { outcomes, alerts, failedEpisodes, episodesRun, incompleteEpisodes };
 }
 
 export async function replayCommand(argv: string[], io: CliIO): Promise<number> {
@@ -187,6 +195,8 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   const summary = {
     episodes: episodes.length, tool_calls: res.outcomes.length, alerts: res.alerts.length, by_category: byCategory,
     failed_episodes: res.failedEpisodes, bad_lines: problems.length, sensor: rt.sensorState,
+    // (records lost are runtime-wide: the runtime's total, and every episode open at the time is named)
+    capture: { complete: res.incompleteEpisodes.length === 0, records_lost: rt.sensorLost, incomplete_episodes: res.incompleteEpisodes.map((e) => e.episode) },
     ...(stop.stopped ? { interrupted: stop.stopped, episodes_not_run: episodes.length - res.episodesRun } : {}),
   };
   if (values.json) io.stdout.write(`${JSON.stringify({ summary })}\n`);
@@ -195,6 +205,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     for (const [c, n] of Object.entries(byCategory)) io.stdout.write(`  ${c}: ${n}\n`);
     if (res.alerts.length) io.stdout.write(`${renderAlerts(res.alerts, io, io.stdout)}\n`);
     for (const f of res.failedEpisodes) io.stdout.write(st.red(`  episode ${safeText(f.episode)} failed: ${safeText(f.error)}\n`));
+    if (res.incompleteEpisodes.length) io.stdout.write(st.yellow(`  capture incomplete: ${rt.sensorLost} kernel records lost; ${res.incompleteEpisodes.length} episode(s) may be missing processes or connections (${res.incompleteEpisodes.slice(0, 5).map((e) => safeText(e.episode)).join(', ')}${res.incompleteEpisodes.length > 5 ? ', …' : ''}): their verdict is not proof of a clean run\n`));
     // (a call refused before it ran — a file call's bad path, say — is in --json's "error"; people see it too)
     const notRun = res.outcomes.filter((o) => o.error !== undefined);
     for (const o of notRun.slice(0, 20)) io.stdout.write(st.yellow(`  episode ${safeText(o.episode)} step ${o.step} (${safeText(o.tool_call_id)}) did not run: ${safeText(o.error!)}\n`));

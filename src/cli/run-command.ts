@@ -14,6 +14,7 @@ import { parseTimerDuration } from '../policy/units.js';
 import { daemonRequest, DEFAULT_SOCKET, noDaemon } from '../server/daemon-client.js';
 import type { Runtime } from '../session/runtime.js';
 import type { Session } from '../session/session.js';
+import { captureIncompleteText, type CaptureStatus } from '../session/capture-loss.js';
 import { verdictOf, type Verdict } from '../report/session-report.js';
 import { shellJoin } from '../util/shell-join.js';
 
@@ -39,7 +40,10 @@ export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--la
 
 interface RunSummary {
   session: string; exit_code: number | null; duration_ms: number; timed_out: boolean;
-  verdict: Verdict; alerts: AlertJson[]; sensor: string; via: 'daemon' | 'local';
+  verdict: Verdict; alerts: AlertJson[];
+  /** Whether the kernel capture was whole (no records lost, no sensor gap): a clean verdict with complete: false is a blind one. */
+  capture?: CaptureStatus;
+  sensor: string; via: 'daemon' | 'local';
   /** The --label values the call was recorded with (run, episode, step, tool_call and any other). */
   labels?: Record<string, string>;
 }
@@ -80,9 +84,11 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   if (Object.keys(labels).length) summary = { ...summary, labels };
   if (values.json) {
     io.stderr.write(`${JSON.stringify(summary)}\n`);
-  } else if (summary.alerts.length) {
+  } else {
     const st = makeStyle(io.stderr as NodeJS.WriteStream, io.env);
-    io.stderr.write(`\n${st.bold(`corral: ${summary.alerts.length} violation(s) in session ${summary.session}`)}\n${renderAlertSummaries(summary.alerts, io)}\n`);
+    if (summary.alerts.length) io.stderr.write(`\n${st.bold(`corral: ${summary.alerts.length} violation(s) in session ${summary.session}`)}\n${renderAlertSummaries(summary.alerts, io)}\n`);
+    const why = summary.capture && captureIncompleteText(summary.capture);
+    if (why) io.stderr.write(`${st.yellow(`corral: capture incomplete in session ${summary.session}: ${why}`)}\n`);
   }
   return summary.exit_code ?? 128;
 }
@@ -153,11 +159,12 @@ async function runLocally(cmd: string[], v: RunValues, labels: Record<string, st
     rt = await RuntimeClass.start({ home: v.home, sensor: v['no-sensor'] ? false : 'auto', poolSize: 0 });
     if (!interrupted) session = await rt.createSession({ policy, run: labels.run, episode: labels.episode, labels, workspace: v.workspace === undefined ? undefined : resolve(v.workspace), root: v.root === undefined ? undefined : resolve(v.root), workspacePath: v['workspace-path'], rootWritable: v['root-writable'] });
     const r = session && !interrupted ? await session.exec({ command: shellJoin(cmd), argv: cmd, stdio: 'inherit', step: stepFromLabels(labels), toolCallId: labels.tool_call, timeoutMs }) : undefined;
-    const alerts = session ? (await session.close()).alerts : [];
+    const closed = session ? await session.close() : undefined;
+    const alerts = closed?.alerts ?? [];
     const signalCode = interrupted ? 128 + constants.signals[interrupted] : undefined;
     return {
       session: session?.id ?? '', exit_code: signalCode ?? r?.exitCode ?? null, duration_ms: Math.round(r?.durationMs ?? 0), timed_out: r?.timedOut ?? false,
-      verdict: verdictOf(alerts), alerts: alerts.map(alertJson), sensor: rt.sensorState, via: 'local',
+      verdict: verdictOf(alerts), alerts: alerts.map(alertJson), ...(closed ? { capture: closed.capture } : {}), sensor: rt.sensorState, via: 'local',
     };
   } finally {
     for (const sig of signals) process.off(sig, onSignal);

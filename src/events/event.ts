@@ -18,7 +18,11 @@ export type AlertLayer = 'command' | 'process' | 'network' | 'resource';
 export type EventKind =
   | 'session.start' | 'session.end' | 'toolcall.start' | 'toolcall.end'
   | 'exec' | 'exit' | 'connect' | 'dns' | 'flow' | 'drop' | 'resource' | 'alert'
-  /** The kernel sensor went down or came back (a capture gap every open session records). */
+  /**
+   * The kernel sensor went down or came back (state 'down' / 'up': a capture gap every open session
+   * records), or lost records to a full ring (state 'lost', records_lost, records_lost_total,
+   * since_ts, note: every open session records it, at most once a second; src/session/capture-loss.ts).
+   */
   | 'sensor'
   /** A socket() the sandbox's seccomp filter refused (raw, packet, vsock, other families). */
   | 'socket'

@@ -7,6 +7,7 @@
 import { alertJson, type AlertJson } from '../events/alert-json.js';
 import type { AlertEvent, CorralEvent } from '../events/event.js';
 import { compareTs } from '../store/ts-key.js';
+import { captureStatus, type CaptureStatus } from '../session/capture-loss.js';
 
 export type Verdict = 'clean' | 'flagged' | 'blocked' | 'killed';
 
@@ -40,6 +41,13 @@ export interface SessionReport {
   other_alerts: ReportAlert[];
   /** Times the kernel sensor was down while this session was open (exec/connect capture gaps). */
   sensor_gaps: { down_ts: string; up_ts?: string; gap_ms?: number; error?: string }[];
+  /**
+   * Whether the kernel capture of this session is whole: `complete: false` when the sensor lost
+   * records while it was open (its ring overflowed; `records_lost`, between `first_loss_ts` and
+   * `last_loss_ts`), was down (`sensor_gaps`), or did not run (`sensor_off`). The verdict of an
+   * incomplete capture is not proof that nothing else happened.
+   */
+  capture: CaptureStatus & { first_loss_ts?: string; last_loss_ts?: string };
 }
 
 /** The verdict of a set of alerts: killed > blocked > flagged > clean. */
@@ -60,12 +68,16 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
   const calls = new Map<string, ReportCall>();
   const alerts: AlertEvent[] = [];
   const gaps: SessionReport['sensor_gaps'] = [];
+  const losses: { since: string; ts: string; n: number }[] = [];
   const flowBytes = new Map<string, { up: number; down: number }>();
   for (const e of evs) {
     const id = e.tool_call;
     if (e.kind === 'alert') { alerts.push(e as unknown as AlertEvent); continue; }
     if (e.kind === 'sensor') {
-      if (e.payload.state === 'down') gaps.push({ down_ts: e.ts, error: typeof e.payload.error === 'string' ? e.payload.error : undefined });
+      if (e.payload.state === 'lost') {
+        const n = Number(e.payload.records_lost);
+        if (Number.isFinite(n) && n > 0) losses.push({ since: typeof e.payload.since_ts === 'string' ? e.payload.since_ts : e.ts, ts: e.ts, n });
+      } else if (e.payload.state === 'down') gaps.push({ down_ts: e.ts, error: typeof e.payload.error === 'string' ? e.payload.error : undefined });
       else if (gaps.length && gaps.at(-1)!.up_ts === undefined) Object.assign(gaps.at(-1)!, { up_ts: e.ts, gap_ms: Number(e.payload.gap_ms) });
       continue;
     }
@@ -121,6 +133,9 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
   const s = start?.payload ?? {};
   const t0 = start?.ts ?? first?.ts;
   const t1 = end?.ts ?? evs.at(-1)?.ts;
+  const lost = losses.reduce((n, l) => n + l.n, 0);
+  // (a session.start of an older Corral has no `sensor`: not taken as off)
+  const sensorOff = typeof s.sensor === 'string' && s.sensor.startsWith('off');
   return {
     session: first?.session ?? '', run: start?.run ?? first?.run, episode: start?.episode ?? first?.episode,
     policy: typeof s.policy === 'string' ? s.policy : undefined, policy_digest: typeof s.policy_digest === 'string' ? s.policy_digest : undefined,
@@ -130,5 +145,6 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
     verdict,
     counts: { calls: ordered.length, alerts: alerts.length, by_category: byCategory, by_action: byAction },
     calls: ordered, other_alerts: other, sensor_gaps: gaps,
+    capture: { ...captureStatus(lost, gaps.length, sensorOff), ...(losses.length ? { first_loss_ts: losses[0]!.since, last_loss_ts: losses.at(-1)!.ts } : {}) },
   };
 }

@@ -22,6 +22,11 @@ export function renderSessionText(r: SessionReport, st: Style): string {
   if (r.start_ts) out.push(st.dim(`  ${nsToIso(r.start_ts)}${r.duration_ms !== undefined ? `, ${(r.duration_ms / 1000).toFixed(1)} s` : ''}${r.closed ? '' : ', still open'}`));
   const color = r.verdict === 'clean' ? st.green : r.verdict === 'flagged' ? st.yellow : st.red;
   out.push(`  verdict: ${color(VERDICT_TEXT[r.verdict])}`);
+  if (r.capture?.records_lost) {
+    const c = r.capture;
+    out.push(`  ${st.red(`capture incomplete: ${c.records_lost} kernel records lost`)} while this session was open${c.first_loss_ts ? ` (${nsToIso(c.first_loss_ts)}${c.last_loss_ts && c.last_loss_ts !== c.first_loss_ts ? ` … ${nsToIso(c.last_loss_ts)}` : ''})` : ''} — the sensor's ring overflowed; the loss cannot be attributed to one sandbox, so execs and connects of this session may be missing and the verdict is not proof of a clean run`);
+  }
+  if (r.capture?.sensor_off) out.push(`  ${st.yellow('capture incomplete: no kernel sensor ran')} — execs and connects were not recorded (the gateway still judged every connection)`);
   for (const g of r.sensor_gaps) {
     out.push(`  ${st.red('capture gap')}: the kernel sensor was down from ${nsToIso(g.down_ts)}${g.gap_ms !== undefined ? ` for ${g.gap_ms} ms` : ' (not back when the session ended)'} — execs and connects in that window were not recorded${g.error ? st.dim(` (${safeText(g.error)})`) : ''}`);
   }

@@ -56,6 +56,7 @@ export interface SensorOptions {
 
 interface SyncWait { pid: number; token: string; sawExec: boolean; sawExit: boolean; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
 
+/** Events: 'record' (a SensorRecord), 'lost' (records dropped by a full perf ring: count, running total), 'error', 'exit'. */
 export class BpftraceSensor extends EventEmitter {
   /** Events the kernel could not hand to bpftrace (perf ring full). */
   lost = 0;
@@ -171,9 +172,10 @@ export class BpftraceSensor extends EventEmitter {
 
   private onControl(c: ControlLine): void {
     this.readyHook?.(c);
-    if (c.type === 'lost') {
+    // (not an 'error': the owner decides what a loss means — the Runtime marks every open session's capture incomplete)
+    if (c.type === 'lost' && c.events > 0) {
       this.lost += c.events;
-      this.emit('error', new Error(`bpftrace lost ${c.events} events (total ${this.lost}); raise perfRbPages`));
+      this.emit('lost', c.events, this.lost);
     }
   }
 

@@ -247,7 +247,7 @@ export class CorralDaemon {
   private health(): Record<string, unknown> {
     return {
       ok: true, pid: process.pid, uptime_s: Math.round((Date.now() - this.startedAt) / 1000), sessions: this.held.size,
-      sensor: this.runtime.sensorState, sensor_restarts: this.runtime.sensorRestarts, home: this.runtime.store.home,
+      sensor: this.runtime.sensorState, sensor_restarts: this.runtime.sensorRestarts, sensor_lost: this.runtime.sensorLost, home: this.runtime.store.home,
       // (the disk-capped workspaces kept ready; `unavailable` while the host cannot make them: workspaces then go uncapped)
       workspace_disk: { ready: this.runtime.diskPool.readyCount(), ...(this.runtime.diskPool.failed ? { unavailable: this.runtime.diskPool.failed } : {}) },
       ...(this.webhook ? { alert_webhook: this.webhook.stats() } : {}),
@@ -312,10 +312,10 @@ export class CorralDaemon {
       } finally {
         this.held.delete(h.session.id);
       }
-      const { alerts } = await this.closeAnswering(h.session);
+      const { alerts, capture } = await this.closeAnswering(h.session);
       return {
         session: h.session.id, exit_code: result.exitCode, signal: result.signal, duration_ms: Math.round(result.durationMs), timed_out: result.timedOut,
-        verdict: verdictOf(alerts), alerts: alerts.map(alertJson), sensor: this.runtime.sensorState, via: 'daemon', ...(result.cancelled ? { cancelled: result.cancelled } : {}),
+        verdict: verdictOf(alerts), alerts: alerts.map(alertJson), capture, sensor: this.runtime.sensorState, via: 'daemon', ...(result.cancelled ? { cancelled: result.cancelled } : {}),
         ...(r.stdio === 'capture' ? { stdout: result.stdout, stderr: result.stderr } : {}),
       };
     } finally {
@@ -438,8 +438,8 @@ export class CorralDaemon {
     if (!h) throw this.notOpen(id);
     this.held.delete(id);
     this.noteGone(id, 'closed by DELETE');
-    const { alerts, stats } = await this.closeAnswering(h.session);
-    return { session: id, verdict: verdictOf(alerts), alerts: alerts.map(alertJson), cpu_ns: stats.cpuNs, memory_peak_bytes: stats.memoryPeakBytes };
+    const { alerts, stats, capture } = await this.closeAnswering(h.session);
+    return { session: id, verdict: verdictOf(alerts), alerts: alerts.map(alertJson), capture, cpu_ns: stats.cpuNs, memory_peak_bytes: stats.memoryPeakBytes };
   }
 }
 

@@ -24,6 +24,7 @@ import type { Cidr } from '../policy/ip.js';
 import { MiningNameMatcher } from '../alerts/mining-names.js';
 import { AttributionIndex } from './attribution.js';
 import { Session, type SessionOptions } from './session.js';
+import { CaptureLoss } from './capture-loss.js';
 import { BpftraceSensor, type SensorRecord } from '../sensors/bpftrace-sensor.js';
 import { KmsgDropReader } from '../sensors/kmsg-drops.js';
 import type { CorralEvent } from '../events/event.js';
@@ -50,6 +51,8 @@ export interface RuntimeOptions {
   resourceSampleMs?: number;
   /** Interim flow records of open connections this often (default 10 000 ms; 0 = only when they close). */
   flowUpdateMs?: number;
+  /** The sensor's perf ring, pages per CPU (default: ~128 MiB in all; see bpftrace-sensor.ts). Tests make it tiny to make it lose records. */
+  perfRbPages?: number;
 }
 
 /** The pre-execution command screen (src/detect/check.ts), loaded lazily: its parser is WebAssembly. */
@@ -99,6 +102,12 @@ export class Runtime extends EventEmitter {
   get sensorState(): string { return this.sensor ? 'ebpf' : `off (${this.sensorError ?? 'disabled'})`; }
   /** How many times a dead sensor was restarted. */
   sensorRestarts = 0;
+  /** Kernel records the sensor (all its restarts together) lost to a full perf ring. */
+  sensorLost = 0;
+  /** The runtime's warning about lost records, coalesced like the sessions' events (one a second at most). */
+  private readonly lossWarning = new CaptureLoss(
+    (p) => this.onError(`bpftrace lost ${p.records_lost} events (total ${this.sensorLost}); every open session records the loss (capture incomplete); raise perfRbPages or lower the load`),
+    () => ({ ms: Date.now(), ns: '' }));
   private closing = false;
   private kmsg?: KmsgDropReader;
   gpu?: GpuMonitor;
@@ -200,8 +209,9 @@ export class Runtime extends EventEmitter {
 
   /** One bpftrace sensor, wired to this runtime and supervised: if it dies, it is restarted. */
   private async launchSensor(): Promise<BpftraceSensor> {
-    const s = await BpftraceSensor.start({ cgroupFilter: (id) => this.index.knows(id) });
+    const s = await BpftraceSensor.start({ cgroupFilter: (id) => this.index.knows(id), perfRbPages: this.opts.perfRbPages });
     s.on('record', (r: SensorRecord) => this.onSensorRecord(r));
+    s.on('lost', (n: number) => this.onSensorLoss(n));
     s.on('error', (e: Error) => this.onError(e));
     s.once('exit', (e: Error) => this.onSensorExit(s, e));
     return s;
@@ -264,6 +274,16 @@ export class Runtime extends EventEmitter {
         for (const s of this.sessions.values()) if (s.leaseId === d.sandbox) s.onDrop(d);
       });
     } catch (e) { this.onError(e); }
+  }
+
+  /**
+   * The sensor's perf ring overflowed and `n` records were dropped. Whose they were cannot be known,
+   * so every open session records the loss (its capture is incomplete), and a warning says so.
+   */
+  private onSensorLoss(n: number): void {
+    this.sensorLost += n;
+    for (const sess of this.sessions.values()) sess.onSensorLoss(n);
+    this.lossWarning.add(n);
   }
 
   private onSensorRecord(r: SensorRecord): void {
@@ -336,6 +356,7 @@ export class Runtime extends EventEmitter {
     this.kmsg?.stop();
     this.gpu?.stop();
     await this.sensor?.stop();
+    this.lossWarning.flush();
     this.store?.close();
     await this.waiterCgroup.remove();
     rmSync(this.seccompFile, { force: true });

@@ -9,6 +9,7 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { ResourceSampler } from './resource-sampler.js';
 import { ConnectRing } from './connect-ring.js';
 import { limitAlerts } from './limit-alerts.js';
+import { CaptureLoss, captureStatus, type CaptureStatus } from './capture-loss.js';
 import { mountSizedTmpfs, mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
 import { mountDiskWorkspace } from '../sandbox/workspace-disk.js';
 import { imageWorkspaceSource, mountImageWorkspace } from '../sandbox/image-workspace.js';
@@ -260,6 +261,14 @@ export class Session {
   private detectionTimer?: NodeJS.Timeout;
   /** The cgroup ids this session registered in the runtime's attribution index (forgotten at close). */
   private readonly cgroupIds: string[] = [];
+  /** Kernel records the sensor lost while this session was open, written to its log at most once a second. */
+  private readonly loss = new CaptureLoss((p) => this.emit('sensor', p), () => ({ ms: Date.now(), ns: nowNs() }));
+  /** Times the kernel sensor went down while this session was open. */
+  private sensorGaps = 0;
+  /** No kernel sensor ran when the session opened. */
+  private sensorOff = false;
+  /** Set once session.end is written: losses after it are no longer this session's. */
+  private ended = false;
 
   private constructor(private rt: Runtime, private slot: NetSlot, readonly opts: SessionOptions) {
     this.compiled = compilePolicy(opts.policy, { hostAddresses: rt.hostAddresses, hostRanges: rt.hostRanges });
@@ -555,11 +564,13 @@ export class Session {
     this.persistSnap = snapshotPersistence(this.workspace);
     const every = this.rt.resourceSampleMs;
     if (every > 0) this.sampleTimer = setInterval(() => this.sampleResources(), every).unref();
+    this.sensorOff = !this.rt.sensor;
     this.emit('session.start', {
       // (the digest of the effective policy — after extends, --allow, mounts — tells two policies of one name apart)
       policy: this.opts.policy.name, policy_digest: policyDigest(this.opts.policy), mode: this.opts.policy.mode, sandbox_ip: this.sandboxIp, ...(this.imageHost ? { root: this.imageHost, root_writable: this.rootUpper !== undefined } : {}),
       workspace: this.workspaceFacts(),
       labels: this.opts.labels ?? {}, startup_ms: Number(process.hrtime.bigint() - t0) / 1e6,
+      sensor: this.rt.sensorState,
     });
   }
 
@@ -1149,7 +1160,23 @@ export class Session {
 
   /** The kernel sensor went down or came back: the session's record shows the capture gap. */
   onSensorState(state: 'down' | 'up', detail: Record<string, unknown>): void {
-    if (!this.closed) this.emit('sensor', { state, ...detail });
+    if (this.closed) return;
+    if (state === 'down') this.sensorGaps++;
+    this.emit('sensor', { state, ...detail });
+  }
+
+  /**
+   * The kernel sensor lost `n` records (its ring overflowed). Whose they were is unknown, so every
+   * open session records it (kind 'sensor', state 'lost', coalesced: capture-loss.ts), up to the
+   * moment its session.end is written — also while it closes, when its last records are drained.
+   */
+  onSensorLoss(n: number): void {
+    if (!this.ended) this.loss.add(n);
+  }
+
+  /** Whether this session's kernel capture is whole so far (records lost, sensor gaps, no sensor). */
+  get capture(): CaptureStatus {
+    return captureStatus(this.loss.total, this.sensorGaps, this.sensorOff);
   }
 
   // ---- GPU samples and detections (see src/gpu) ----
@@ -1352,10 +1379,10 @@ export class Session {
    * events settled — before the teardown (cgroup, network slot, session directory), so a caller
    * can answer its client without waiting for the cleanup. The promise resolves after the teardown.
    */
-  async close(onFinal?: (r: { alerts: AlertEvent[]; stats: CgroupStats }) => void): Promise<{ alerts: AlertEvent[]; stats: CgroupStats }> {
+  async close(onFinal?: (r: SessionCloseResult) => void): Promise<SessionCloseResult> {
     if (this.closed) {
-      onFinal?.({ alerts: this.alertEvents, stats: this.stats });
-      return { alerts: this.alertEvents, stats: this.stats };
+      onFinal?.({ alerts: this.alertEvents, stats: this.stats, capture: this.capture });
+      return { alerts: this.alertEvents, stats: this.stats, capture: this.capture };
     }
     this.closed = true;
     clearInterval(this.sampleTimer);
@@ -1381,7 +1408,7 @@ export class Session {
       this.repeats.flush();
       this.flushDetections();
     }
-    onFinal?.({ alerts: this.alertEvents, stats: this.stats });
+    onFinal?.({ alerts: this.alertEvents, stats: this.stats, capture: this.capture });
     // The teardown never throws: each step that fails is reported and the next still runs (the
     // agent shapes what is torn down — a tree deeper than PATH_MAX in its layer — and a close
     // that threw would leave the session, its slot and its log behind).
@@ -1401,15 +1428,23 @@ export class Session {
         return this.dir && removeSessionDir(this.dir, (why) => this.rt.onError(`session dir ${this.dir} kept: ${why}`));
       }),
     ]);
-    await step('session.end', () => this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes }));
+    await step('session.end', () => {
+      this.loss.flush();
+      this.ended = true;
+      const capture = this.capture;
+      this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes, capture_complete: capture.complete, ...(capture.records_lost ? { records_lost: capture.records_lost } : {}) });
+    });
     this.rt.sessions.delete(this.id);
     // (a long-lived runtime runs thousands of sessions: what one leaves in the process must not add up)
     for (const id of this.cgroupIds) this.rt.index.forgetCgroup(id);
     this.logReleased = true;
     await step('event log', () => this.rt.store.endSession(this.id));
-    return { alerts: this.alertEvents, stats: this.stats };
+    return { alerts: this.alertEvents, stats: this.stats, capture: this.capture };
   }
 }
+
+/** What a closed session hands back: its alerts, its cgroup's final counters, and whether its kernel capture is whole. */
+export interface SessionCloseResult { alerts: AlertEvent[]; stats: CgroupStats; capture: CaptureStatus }
 
 /** Who a connection's records belong to (kept per flow so interim and last records need no second lookup). */
 interface FlowAttribution { attr: Attribution & { inferred?: boolean }; pid?: number; how: string }

@@ -1,0 +1,94 @@
+// Why: when bpftrace's perf ring overflows, kernel records (exec, exit, connect) are dropped
+// before Corral reads them, and nobody can say whose they were. Threat stopped: an agent that
+// floods execs or connects until the ring overflows, then starts a miner whose exec record is
+// lost, and gets a "clean" verdict. Every session open at the time records the loss in its own
+// log (kind 'sensor', state 'lost'), so its report and close result say capture was incomplete.
+// bpftrace may report losses many times a second: they are coalesced per session (at most one
+// event per interval, with a running total), so a flood cannot in turn flood the event store.
+
+/** At most one loss event per session this often (ms); losses in between are summed into the next. */
+export const LOSS_EVENT_INTERVAL_MS = 1000;
+
+export const LOSS_NOTE = 'the kernel sensor\'s ring buffer overflowed: these exec/exit/connect records were dropped before Corral read them; '
+  + 'the loss is runtime-wide and cannot be attributed to one sandbox, so this session\'s processes and connections may be missing from its record';
+
+/** The payload of a loss event (kind 'sensor'). */
+export interface LossPayload extends Record<string, unknown> {
+  state: 'lost';
+  /** Records lost since the previous loss event of this session. */
+  records_lost: number;
+  /** Records lost in all while this session was open (running total). */
+  records_lost_total: number;
+  /** When the first of the losses this event sums was reported (epoch ns). */
+  since_ts: string;
+  note: string;
+}
+
+/** Per-session coalescer of the runtime's sensor losses. */
+export class CaptureLoss {
+  /** Records lost while this session was open. */
+  total = 0;
+  private pending = 0;
+  private pendingSince?: string;
+  private lastEmitMs = -Infinity;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly write: (p: LossPayload) => void,
+    private readonly now: () => { ms: number; ns: string },
+    private readonly intervalMs = LOSS_EVENT_INTERVAL_MS,
+  ) {}
+
+  /** The sensor reported `n` lost records. */
+  add(n: number): void {
+    if (!(n > 0)) return;
+    const t = this.now();
+    this.total += n;
+    this.pending += n;
+    this.pendingSince ??= t.ns;
+    const wait = this.lastEmitMs + this.intervalMs - t.ms;
+    if (wait <= 0) { this.flush(); return; }
+    this.timer ??= setTimeout(() => this.flush(), wait);
+    this.timer.unref();
+  }
+
+  /** Writes the losses not written yet (the session is ending, or the interval passed). */
+  flush(): void {
+    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    if (!this.pending) return;
+    const p: LossPayload = { state: 'lost', records_lost: this.pending, records_lost_total: this.total, since_ts: this.pendingSince!, note: LOSS_NOTE };
+    this.pending = 0;
+    this.pendingSince = undefined;
+    this.lastEmitMs = this.now().ms;
+    this.write(p);
+  }
+}
+
+/**
+ * Whether a session's kernel capture is whole, as its close result and `corral run --json` say it:
+ * a clean verdict with `complete: false` is a blind one, not a clean one.
+ */
+export interface CaptureStatus {
+  /** True when the kernel sensor ran for the whole session and lost no record. */
+  complete: boolean;
+  /** Kernel records the sensor lost while the session was open (runtime-wide: not attributable to one sandbox). */
+  records_lost: number;
+  /** Times the kernel sensor was down while the session was open. */
+  sensor_gaps: number;
+  /** No kernel sensor ran when the session opened (--no-sensor, or unavailable). */
+  sensor_off?: true;
+}
+
+export function captureStatus(recordsLost: number, sensorGaps: number, sensorOff: boolean): CaptureStatus {
+  return { complete: recordsLost === 0 && sensorGaps === 0 && !sensorOff, records_lost: recordsLost, sensor_gaps: sensorGaps, ...(sensorOff ? { sensor_off: true as const } : {}) };
+}
+
+/** Why a capture is incomplete, for people ("" when only the sensor was off and `sensorOff` is false, or when it is complete). */
+export function captureIncompleteText(c: CaptureStatus, sensorOff = false): string {
+  const why = [
+    c.records_lost > 0 && `${c.records_lost} kernel records lost (sensor ring overflow; not attributable to one sandbox)`,
+    c.sensor_gaps > 0 && `the kernel sensor was down ${c.sensor_gaps} time(s)`,
+    sensorOff && c.sensor_off && 'no kernel sensor ran',
+  ].filter(Boolean);
+  return why.join('; ');
+}
