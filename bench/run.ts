@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const ALL = ['toolcall-latency', 'run-cli-latency', 'gateway-throughput', 'fleet-throughput'];
+const ALL = ['toolcall-latency', 'run-cli-latency', 'gateway-throughput', 'fleet-throughput', 'sandbox-density'];
 const names = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
 let worst = 0;
 for (const n of names) {

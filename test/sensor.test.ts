@@ -131,6 +131,10 @@ describe('decoders (pure)', () => {
     const k = parseKmsgRecord('4,1234,5678901,-;corral-drop sb2 IN= OUT=lo SRC=127.0.0.1 DST=127.0.0.1 LEN=31 PROTO=UDP SPT=5000 DPT=53 LEN=11');
     assert.equal(k?.sandbox, 'sb2'); assert.equal(k?.sport, 5000); assert.equal(k?.dport, 53); assert.equal(k?.tsUs, 5678901);
     assert.equal(parseKmsgRecord('6,1,2,-;eth0: link up'), undefined);
+    // a runtime's shared rules: the sandbox is the veth the kernel says the packet came in on
+    const shared = parseKmsgRecord('4,1235,5678999,-;corral-drop IN=crl03a1h OUT= MAC=aa SRC=10.231.14.134 DST=203.0.113.10 LEN=29 TOS=0x00 PROTO=UDP SPT=40000 DPT=9999 LEN=9');
+    assert.equal(shared?.sandbox, '03a1'); assert.equal(shared?.dst, '203.0.113.10'); assert.equal(shared?.dport, 9999);
+    assert.equal(parseDropMessage('corral-drop IN=eth0 OUT= SRC=10.0.0.2 DST=192.0.2.1 PROTO=UDP SPT=1 DPT=2'), undefined, 'not a sandbox veth: no sandbox to blame');
   });
 });
 
