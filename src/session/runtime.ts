@@ -42,6 +42,11 @@ export interface RuntimeOptions {
   sensor?: boolean | 'auto';
   /** Network slots, and disk-backed workspaces of each of the two sizes last asked for, kept ready (default 2 each; 0 = none). */
   poolSize?: number;
+  /**
+   * Network slots of closed sessions (no process left behind) kept for the next sessions instead of being destroyed
+   * (default 64; 0 when poolSize is 0); those beyond poolSize go after 30 s in which no session started.
+   */
+  slotRetain?: number;
   onEvent?: (ev: CorralEvent) => void;
   /** Extra rule files (YAML) that extend or override the built-in detection rules. */
   ruleFiles?: string[];
@@ -182,7 +187,8 @@ export class Runtime extends EventEmitter {
       }
       this.gateway = await new Gateway({ flowUpdateMs: this.opts.flowUpdateMs }).start();
       this.gatewayRules = await GatewayRules.create(this.instance, { tcpPort: this.gateway.tcpPort, dnsPort: this.gateway.dnsPort });
-      this.pool = new NetSlotPool(this.gatewayRules, this.opts.poolSize ?? 2);
+      const poolSize = this.opts.poolSize ?? 2;
+      this.pool = new NetSlotPool(this.gatewayRules, poolSize, { retain: this.opts.slotRetain ?? (poolSize === 0 ? 0 : 64) });
       this.pool.fill();
       this.diskPool = new DiskWorkspacePool(this.runDir, this.opts.poolSize ?? 2);
       this.diskPool.fill(DEFAULT_WORKSPACE_DISK);
