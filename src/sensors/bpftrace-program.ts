@@ -83,13 +83,21 @@ tracepoint:sock:sock_send_length /args->protocol == 17 && args->ret > 0${inSandb
  * `hostNetns`: inode of the network namespace Corral runs in; datagram sends from it are not
  * traced (0 traces all). Sandboxes always live in namespaces of their own.
  */
-export function buildProgram(opts: { hostNetns?: number; udpSource?: boolean; arch?: string } = {}): string {
+export function buildProgram(opts: { hostNetns?: number; udpSource?: boolean; arch?: string; skipHostFor?: number } = {}): string {
   const hostNs = Math.max(0, Math.floor(opts.hostNetns ?? 0));
   const inSandboxNs = hostNs ? ` && curtask->nsproxy->net_ns->ns.inum != ${hostNs}` : '';
+  // skipHostFor (Corral's pid): exec, exit and connect records only of processes outside the host's network
+  // namespace (every sandbox process: they are born into theirs) or started by Corral itself (its launchers and
+  // its sync marker). The host's own processes — Corral's ip/nft/mkfs/mount runs, its gateway's upstream connects,
+  // everything else on the machine — were filtered out in user space anyway; in the kernel they no longer fill the
+  // perf ring ahead of the sandboxes' records. Fails open: an unreadable namespace reads as 0, not the host's.
+  const skipPid = Math.max(0, Math.floor(opts.skipHostFor ?? 0));
+  const notHost = hostNs && skipPid ? `(curtask->nsproxy->net_ns->ns.inum != ${hostNs} || curtask->real_parent->tgid == ${skipPid})` : '';
+  const when = (extra = ''): string => (notHost || extra ? ` /${[extra, notHost].filter(Boolean).join(' && ')}/` : '');
   return `
 BEGIN { printf("B\\t0\\t${READY_TOKEN}\\n"); }
 
-tracepoint:syscalls:sys_enter_execve,tracepoint:syscalls:sys_enter_execveat {
+tracepoint:syscalls:sys_enter_execve,tracepoint:syscalls:sys_enter_execveat${when()} {
   $key = nsecs;
   @eseq[tid] = $key;
   $i = 0;
@@ -103,11 +111,11 @@ tracepoint:syscalls:sys_enter_execve,tracepoint:syscalls:sys_enter_execveat {
   printf("E\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%d\\t%s\\n", cgroup, tid, $key, pid, curtask->real_parent->tgid, $p != 0 ? 1 : 0, str(args->filename));
 }
 
-tracepoint:sched:sched_process_exec {
+tracepoint:sched:sched_process_exec${when()} {
   printf("P\\t%llu\\t%d\\t%llu\\t%s\\n", cgroup, args->old_pid, @eseq[args->old_pid], str(args->filename));
 }
 
-tracepoint:sched:sched_process_exec {
+tracepoint:sched:sched_process_exec${when()} {
   $key = @eseq[args->old_pid];
   delete(@eseq[args->old_pid]);
   $s = curtask->mm->arg_start;
@@ -125,7 +133,7 @@ tracepoint:sched:sched_process_exec {
   printf("X\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%llu\\t%llu\\n", cgroup, args->old_pid, $key, pid, curtask->real_parent->tgid, $total, nsecs);
 }
 
-tracepoint:syscalls:sys_exit_execve,tracepoint:syscalls:sys_exit_execveat /args->ret < 0/ {
+tracepoint:syscalls:sys_exit_execve,tracepoint:syscalls:sys_exit_execveat${when('args->ret < 0')} {
   $key = @eseq[tid];
   delete(@eseq[tid]);
   printf("F\\t%llu\\t%d\\t%llu\\t%d\\n", cgroup, tid, $key, args->ret);
@@ -134,12 +142,12 @@ tracepoint:syscalls:sys_exit_execve,tracepoint:syscalls:sys_exit_execveat /args-
 tracepoint:sched:sched_process_exit {
   delete(@eseq[tid]);
   delete(@syntid[tid]);
-  if (args->group_dead) {
+  if (args->group_dead${notHost ? ` && ${notHost}` : ''}) {
     printf("Q\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, curtask->exit_code, comm);
   }
 }
 
-tracepoint:syscalls:sys_enter_connect {
+tracepoint:syscalls:sys_enter_connect${when()} {
   delete(@syntid[tid]);
   // stream (TCP) sockets: every attempt; others (a UDP connect() loop is as cheap as a send): a budget per cgroup
   $f = *(curtask->files->fdt->fd + args->fd);
@@ -201,7 +209,7 @@ ${(opts.arch ?? process.arch) === 'x64'
     : `  printf("K\\t%llu\\t%d\\t%llu\\t%d\\t-1\\t-1\\t%d\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, -args->ret, comm);`}
 }
 
-${opts.udpSource === false ? '' : udpSourceProbe(inSandboxNs)}tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->newstate == 2/ {
+${opts.udpSource === false ? '' : udpSourceProbe(inSandboxNs)}tracepoint:sock:inet_sock_set_state${when('args->protocol == 6 && args->newstate == 2')} {
   @syntid[tid] = (uint64)args->skaddr;
 }
 

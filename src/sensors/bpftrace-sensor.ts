@@ -52,6 +52,12 @@ export interface SensorOptions {
   startTimeoutMs?: number;
   /** Record UDP source ports (D lines); default: when the kernel has sock:sock_send_length (Linux 6.3+). */
   udpSource?: boolean;
+  /**
+   * Leave out, in the kernel, the exec/exit/connect records of processes in this process's network namespace
+   * that it did not start itself (the host's own work; sandboxes have their own namespaces), so host load cannot
+   * fill the perf ring ahead of the sandboxes' records (bpftrace-program.ts, skipHostFor). Default false.
+   */
+  skipHostProcesses?: boolean;
 }
 
 interface SyncWait { pid: number; token: string; sawExec: boolean; sawExit: boolean; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
@@ -116,7 +122,7 @@ export class BpftraceSensor extends EventEmitter {
     // and at exit below), and it dies of a broken pipe if Corral is killed outright.
     // (sock:sock_send_length, the DNS source-port join, exists from Linux 6.3: older kernels join DNS by time)
     const udpSource = this.opts.udpSource ?? existsSync(`${TRACEFS}/events/sock/sock_send_length`);
-    const child = spawn(bin, ['-f', 'json', '-B', 'line', '-e', buildProgram({ hostNetns, udpSource })], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(bin, ['-f', 'json', '-B', 'line', '-e', buildProgram({ hostNetns, udpSource, skipHostFor: this.opts.skipHostProcesses ? process.pid : undefined })], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.child = child;
     const onExit = (): void => this.kill();
     process.once('exit', onExit);
