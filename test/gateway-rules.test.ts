@@ -8,6 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
 import { gatewayTableOwner } from '../src/sandbox/nft-ruleset.js';
 import type { Session } from '../src/session/session.js';
@@ -72,4 +73,30 @@ print(n)`, tool: 'python' });
   assert.deepEqual(quietDrops.map((e) => e.payload['network.peer.port']), [9999], 'the quiet sandbox\'s one datagram, and nothing of the flood');
   const flooded = flooder.events.filter((e) => e.kind === 'drop' && e.payload['network.peer.port'] === 9998).length;
   assert.ok(flooded >= 100 && flooded < 2000, `the flood's logged drops are throttled, not absent: ${flooded}`);
+});
+
+test('a drop the kernel logged before a session took its (reused) slot is not that session\'s; drop times are on the monotonic clock', async () => {
+  const kmsg = fx.rt['kmsg'] as import('../src/sensors/kmsg-drops.js').KmsgDropReader;
+  for (let i = 0; i < 40 && kmsg.offsetUs === undefined; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.notEqual(kmsg.offsetUs, undefined, 'the reader aligned the kernel log\'s clock');
+  // a drop line for a veth no lease can have (index 65534), written with a known monotonic time
+  const seen: { tsUs?: number }[] = [];
+  const on = (d: { sandbox: string; tsUs?: number }): void => { if (d.sandbox === 'fffe') seen.push(d); };
+  kmsg.on('drop', on);
+  const t = Number(process.hrtime.bigint() / 1000n);
+  writeFileSync('/dev/kmsg', '<7>corral-drop IN=crlfffeh OUT= SRC=10.231.0.2 DST=192.0.2.1 LEN=29 PROTO=UDP SPT=1 DPT=2 LEN=9\n');
+  for (let i = 0; i < 40 && !seen.length; i++) await new Promise((r) => setTimeout(r, 25));
+  kmsg.off('drop', on);
+  assert.equal(seen.length, 1);
+  assert.ok(Math.abs(seen[0]!.tsUs! - t) < 5000, `stamped ${seen[0]!.tsUs! - t} µs from when it was written`);
+
+  // a session that takes a slot sees only what its veth did after that
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'late-lines' });
+  try {
+    assert.equal(s.ownsDropAt(t), false, 'logged before the slot was taken');
+    assert.equal(s.ownsDropAt(Number(process.hrtime.bigint() / 1000n)), true);
+    assert.equal(s.ownsDropAt(undefined), true, 'no time: kept');
+  } finally {
+    await s.close();
+  }
 });

@@ -438,7 +438,7 @@ test('observe mode records "would block" and lets traffic through (lab only)', a
   const before = await fx.far.accepted('10.0.0.5', 80);
   const { alerts } = await oneCall('curl -sS -m 3 -o /dev/null http://10.0.0.5/ && echo reached', { policy: 'mode: observe\n' });
   assert.equal(await fx.far.accepted('10.0.0.5', 80), before + 1);
-  assert.equal(alerts[0]?.payload.action, 'observed');
+  assert.equal(alerts[0]?.payload.action, 'observed', JSON.stringify(alerts.map((a) => [a.payload.rule, a.payload.message, a.payload.action])));
   assert.equal(alerts[0]?.payload.category, 'internal_probe');
 });
 

@@ -6,6 +6,7 @@
 // Threat stopped: covert non-TCP channels going unnoticed because they were "only dropped".
 
 import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync, read, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { leaseIdOfHostIf } from '../sandbox/address-leases.js';
 
@@ -21,7 +22,10 @@ export interface DropRecord {
   dport?: number;
   icmpType?: number;
   icmpCode?: number;
-  /** Kernel log timestamp, microseconds since boot. */
+  /**
+   * When the kernel logged it, in microseconds of this process's monotonic clock (process.hrtime) once the
+   * reader has calibrated; before that, the kernel log's own clock (µs since boot, which drifts from it).
+   */
   tsUs?: number;
   raw: string;
 }
@@ -86,9 +90,23 @@ export function ensureNfLogAllNetns(): { ok: boolean; why?: string } {
   }
 }
 
+/** The kernel log line a reader writes to learn its clock's offset. */
+const CLOCK_MARK = 'corral-kmsg-clock ';
+/** How often the offset is measured again (the two clocks drift apart ~0.5 ppm here: ~6 ms after 3.5 h up). */
+const CALIBRATE_EVERY_MS = 5 * 60_000;
+
 export class KmsgDropReader extends EventEmitter {
   /** Records the kernel overwrote before we read them (EPIPE on /dev/kmsg). */
   overruns = 0;
+  /**
+   * process.hrtime µs minus the kernel log's µs, from a line this reader wrote and read back (undefined until
+   * then). Drops are stamped on the monotonic clock with it: a session tells its own drops from those a
+   * previous session on the same veth caused but were read late by comparing them with when it took the slot,
+   * and the kernel log's clock (local_clock) drifts from CLOCK_MONOTONIC as the machine stays up.
+   */
+  offsetUs?: number;
+  private clockProbe?: { token: string; sentUs: number };
+  private calibrateTimer?: NodeJS.Timeout;
   private fd: number;
   private timer?: NodeJS.Timeout;
   private stopped = false;
@@ -105,8 +123,35 @@ export class KmsgDropReader extends EventEmitter {
     // Not fatal: logs from sandbox namespaces may still arrive if the host already set it (setup.sh does).
     if (!nf.ok) setImmediate(() => r.emit('warning', nf.why));
     r.skipToEnd();
+    r.calibrate();
+    r.calibrateTimer = setInterval(() => r.calibrate(), CALIBRATE_EVERY_MS);
+    r.calibrateTimer.unref?.();
     r.schedule(0);
     return r;
+  }
+
+  /** Writes a marker line to the kernel log; its timestamp, read back, gives offsetUs. */
+  private calibrate(): void {
+    const token = randomBytes(6).toString('hex');
+    try {
+      // (level 7, debug: the marker is for this reader, not for whoever reads dmesg)
+      const sentUs = Number(process.hrtime.bigint() / 1000n);
+      writeFileSync('/dev/kmsg', `<7>${CLOCK_MARK}${token}\n`);
+      this.clockProbe = { token, sentUs };
+    } catch (e) {
+      this.emit('warning', `cannot write /dev/kmsg to align its clock (${(e as Error).message}); drop times use the kernel log's clock`);
+    }
+  }
+
+  /** A record of this reader's clock marker: sets offsetUs. */
+  private clockMark(rec: string): boolean {
+    const semi = rec.indexOf(';');
+    if (!this.clockProbe || semi < 0 || !rec.startsWith(CLOCK_MARK, semi + 1)) return false;
+    if (rec.slice(semi + 1 + CLOCK_MARK.length).trim() !== this.clockProbe.token) return true;
+    const ts = Number(rec.slice(0, semi).split(',')[2]);
+    if (Number.isFinite(ts)) this.offsetUs = this.clockProbe.sentUs - ts;
+    this.clockProbe = undefined;
+    return true;
   }
 
   /** Equivalent of lseek(SEEK_END), which Node cannot call: read until EAGAIN. */
@@ -142,8 +187,12 @@ export class KmsgDropReader extends EventEmitter {
         return;
       }
       if (n > 0) {
-        const d = parseKmsgRecord(this.buf.subarray(0, n).toString('utf8'));
-        if (d) this.emit('drop', d);
+        const rec = this.buf.subarray(0, n).toString('utf8');
+        const d = this.clockMark(rec) ? undefined : parseKmsgRecord(rec);
+        if (d) {
+          if (d.tsUs !== undefined && this.offsetUs !== undefined) d.tsUs += this.offsetUs;
+          this.emit('drop', d);
+        }
         this.schedule(0);
       } else this.schedule(this.pollMs);
     });
@@ -153,6 +202,7 @@ export class KmsgDropReader extends EventEmitter {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.calibrateTimer) clearInterval(this.calibrateTimer);
     if (!this.inFlight) this.closeFd();
   }
 

@@ -277,7 +277,7 @@ export class Runtime extends EventEmitter {
       this.kmsg.on('error', (e: unknown) => this.onError(e));
       this.kmsg.on('warning', (w: string) => this.onError(w));
       this.kmsg.on('drop', (d) => {
-        for (const s of this.sessions.values()) if (s.leaseId === d.sandbox) s.onDrop(d);
+        for (const s of this.sessions.values()) if (s.leaseId === d.sandbox && s.ownsDropAt(d.tsUs)) s.onDrop(d);
       });
     } catch (e) { this.onError(e); }
   }

@@ -286,6 +286,16 @@ export class Session {
   get episode(): string | undefined { return this.opts.episode; }
   get sandboxIp(): string { return this.slot.lease.sandboxIp; }
   get leaseId(): string { return this.slot.lease.id; }
+  /** When this session took its network slot (monotonic ns): a slot is reused, and what its veth did before is not this session's. */
+  private readonly slotTakenNs = process.hrtime.bigint();
+
+  /**
+   * Whether a packet the kernel logged on this session's veth at `tsUs` (µs since boot, kmsg's clock) is this
+   * session's: not when it was logged before the session took the slot (a previous session's flood, read late).
+   */
+  ownsDropAt(tsUs: number | undefined): boolean {
+    return tsUs === undefined || BigInt(Math.round(tsUs)) * 1000n >= this.slotTakenNs;
+  }
   /** This sandbox's own host uid and gid (seen inside as 65534): see sandbox/sandbox-ids.ts. */
   get hostId(): number { return this.sharedId ?? hostIdOf(this.slot.lease.index); }
   /** Set when a host workspace is used without an idmapped mount (see idmappedWorkspace). */
@@ -1198,7 +1208,7 @@ export class Session {
   }
 
   private async onDropAsync(d: DropRecord): Promise<void> {
-    // kmsg stamps records with the kernel's monotonic clock (µs since boot)
+    // (the reader put the kernel log's stamp on this process's monotonic clock: kmsg-drops.ts, offsetUs)
     const at = d.tsUs !== undefined ? BigInt(Math.round(d.tsUs)) * 1000n : process.hrtime.bigint();
     // ICMP has no port; the sender's record (connect or sendto) may still be in the sensor's buffers
     const port = d.proto === 'ICMP' ? undefined : d.dport;
