@@ -7,7 +7,7 @@
 // one call each (a rollout batch starting). Run inside the lab:
 //   npm run bench -- sandbox-density            (K = 250, B = 100)
 //   node dist/src/lab/lab-exec.js -- node dist/bench/sandbox-density.js --idle 250 --burst 100
-import { createServer, connect, type Socket } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,23 +24,30 @@ const IDLE = Number(args.idle ?? 250);
 const BURST = Number(args.burst ?? 100);
 const N = Number(args.n ?? 20);
 
-/** Median microseconds of a 1-byte TCP ping-pong over 127.0.0.1 in this namespace. */
+/**
+ * Median microseconds of a 1-byte TCP ping-pong over 127.0.0.1 in this namespace, in a child process (this
+ * process runs the runtime and its sessions' timers: its event loop must not be what is measured).
+ */
 async function loopbackRoundTrip(rounds = 4000): Promise<number> {
-  const server = createServer((c) => { c.setNoDelay(true); c.on('data', (d) => c.write(d)); });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  const c: Socket = connect(port, '127.0.0.1');
+  const script = `const net = require('node:net');
+const server = net.createServer((c) => { c.setNoDelay(true); c.on('data', (d) => c.write(d)); });
+server.listen(0, '127.0.0.1', async () => {
+  const c = net.connect(server.address().port, '127.0.0.1');
   c.setNoDelay(true);
-  await new Promise<void>((r) => c.once('connect', r));
-  const xs: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    const t = nowMs();
-    await new Promise<void>((r) => { c.once('data', () => r()); c.write('x'); });
-    xs.push((nowMs() - t) * 1000);
+  await new Promise((r) => c.once('connect', r));
+  const xs = [];
+  for (let i = 0; i < ${rounds}; i++) {
+    const t = process.hrtime.bigint();
+    await new Promise((r) => { c.once('data', () => r()); c.write('x'); });
+    xs.push(Number(process.hrtime.bigint() - t) / 1000);
   }
-  c.destroy();
-  await new Promise<void>((r) => server.close(() => r()));
-  return median(xs);
+  xs.sort((a, b) => a - b);
+  console.log(xs[Math.floor(xs.length / 2)]);
+  c.destroy(); server.close();
+});`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`round-trip child failed: ${r.stderr}`);
+  return Number(r.stdout.trim());
 }
 
 interface Row { rtt: number; life: number[]; call: number[] }
