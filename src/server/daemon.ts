@@ -16,6 +16,7 @@ import { dirname } from 'node:path';
 import type { ZodType, ZodTypeDef } from 'zod';
 import { Runtime, type RuntimeOptions } from '../session/runtime.js';
 import { SessionSetupError, type Session, type ToolCallResult, type ToolCallSpec } from '../session/session.js';
+import { SessionBusyError } from '../session/session-busy-error.js';
 import { PolicyError, resolvePolicy, withExtraAllows, withExtraMounts, type Policy } from '../policy/index.js';
 import { alertJson } from '../events/alert-json.js';
 import { buildSessionReport, verdictOf, type SessionReport } from '../report/session-report.js';
@@ -396,6 +397,10 @@ export class CorralDaemon {
     res.on('close', cancel);
     try {
       return 'op' in spec ? await h.session.file(spec) : await h.session.exec(spec);
+    } catch (e) {
+      // (the busy flag above answers first; a session also used through the library would get here)
+      if (e instanceof SessionBusyError) throw new HttpError(409, 'busy', e.message);
+      throw e;
     } finally {
       res.off('close', cancel);
       h.busy = false;
