@@ -295,7 +295,9 @@ test('workspace_disk caps /workspace on disk, not in memory: a 48 MiB file fits 
   assert.throws(() => labPolicy('resources:\n  workspace_size: 2MiB\n  workspace_disk: 64MiB\n'), /test-policy\.yaml:5:\d+: resources\.workspace_disk: a workspace has one size cap/);
   const mem = labPolicy('resources:\n  workspace_size: 2MiB\n');
   await assert.rejects(fx.rt.createSession({ policy: { ...mem, resources: { ...mem.resources, workspace_disk: 64 << 20 } }, episode: 'disk' }), /sets both resources.workspace_size .* and resources.workspace_disk/);
-  await assert.rejects(fx.rt.createSession({ policy: labPolicy('resources:\n  workspace_disk: 64MiB\nfilesystem:\n  workspace: /tmp/corral-ws-refused\n'), episode: 'disk' }), /workspace_disk is enforced only on a workspace Corral creates/);
+  await assert.rejects(fx.rt.createSession({ policy: labPolicy('resources:\n  workspace_disk: 64MiB\nfilesystem:\n  workspace: /tmp/corral-ws-refused\n'), episode: 'disk' }), /test-policy\.yaml:4:\d+: resources\.workspace_disk: enforced only on a workspace Corral creates, and this session has a host workspace \(\/tmp\/corral-ws-refused, filesystem\.workspace\)/);
+  // a host workspace the run gives (API, corral run --workspace) against a cap in the file: still the cap's line
+  await assert.rejects(fx.rt.createSession({ policy: labPolicy('resources:\n  workspace_disk: 64MiB\n'), workspace: '/tmp/corral-ws-refused', episode: 'disk' }), /test-policy\.yaml:4:\d+: resources\.workspace_disk: .*given by the run/);
 });
 
 /** The source (device) of the mount at `dir`, from this process's mount table. */
@@ -384,5 +386,5 @@ test('without mkfs.ext4 the default disk cap is skipped with one warning (sessio
 
 test('workspace_size with a host workspace directory is refused, not silently ignored', async () => {
   await assert.rejects(fx.rt.createSession({ policy: labPolicy('resources:\n  workspace_size: 2MiB\nfilesystem:\n  workspace: /tmp/corral-ws-refused\n'), episode: 'disk' }),
-    /workspace_size is enforced only on a workspace Corral creates/);
+    /test-policy\.yaml:4:\d+: resources\.workspace_size: enforced only on a workspace Corral creates/);
 });

@@ -494,7 +494,8 @@ export class Session {
     const capField = cap !== undefined ? 'workspace_size' : disk && !disk.implicit ? 'workspace_disk' : undefined;
     if (ws && capField) {
       // a host directory cannot be capped without hiding what is in it: refuse rather than ignore the cap
-      throw new SessionSetupError(`resources.${capField} is enforced only on a workspace Corral creates; policy ${this.opts.policy.name} also sets a host workspace (${ws})`);
+      // (named at the cap's line in its file: the host workspace may come from the run, not the policy)
+      throw policyFieldError(this.opts.policy, ['resources', capField], `enforced only on a workspace Corral creates, and this session has a host workspace (${ws}${this.opts.workspace ? ', given by the run' : ', filesystem.workspace'}): drop one of the two`);
     }
     // (a loaded policy with both is a policy error at its line already, workspace-caps.ts; this is for a Policy built in code)
     if (cap !== undefined && typeof res.workspace_disk === 'number') {
