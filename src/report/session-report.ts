@@ -41,6 +41,8 @@ export interface SessionReport {
   other_alerts: ReportAlert[];
   /** Times the kernel sensor was down while this session was open (exec/connect capture gaps). */
   sensor_gaps: { down_ts: string; up_ts?: string; gap_ms?: number; error?: string }[];
+  /** Times another program on the host changed the gateway's nft rules and Corral put them back (containment gaps). */
+  rules_restored: { ts: string; what: string; restored_ms?: number }[];
   /**
    * Whether the kernel capture of this session is whole: `complete: false` when the sensor lost
    * records while it was open (its ring overflowed; `records_lost`, between `first_loss_ts` and
@@ -68,6 +70,7 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
   const calls = new Map<string, ReportCall>();
   const alerts: AlertEvent[] = [];
   const gaps: SessionReport['sensor_gaps'] = [];
+  const restored: SessionReport['rules_restored'] = [];
   const losses: { since: string; ts: string; n: number }[] = [];
   const flowBytes = new Map<string, { up: number; down: number }>();
   for (const e of evs) {
@@ -78,7 +81,8 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
         const n = Number(e.payload.records_lost);
         if (Number.isFinite(n) && n > 0) losses.push({ since: typeof e.payload.since_ts === 'string' ? e.payload.since_ts : e.ts, ts: e.ts, n });
       } else if (e.payload.state === 'down') gaps.push({ down_ts: e.ts, error: typeof e.payload.error === 'string' ? e.payload.error : undefined });
-      else if (gaps.length && gaps.at(-1)!.up_ts === undefined) Object.assign(gaps.at(-1)!, { up_ts: e.ts, gap_ms: Number(e.payload.gap_ms) });
+      else if (e.payload.state === 'gateway_rules_restored') restored.push({ ts: e.ts, what: String(e.payload.what ?? ''), restored_ms: typeof e.payload.restored_ms === 'number' ? e.payload.restored_ms : undefined });
+      else if (e.payload.state === 'up' && gaps.length && gaps.at(-1)!.up_ts === undefined) Object.assign(gaps.at(-1)!, { up_ts: e.ts, gap_ms: Number(e.payload.gap_ms) });
       continue;
     }
     if (id === undefined) continue;
@@ -144,7 +148,7 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
     start_ts: t0, end_ts: end?.ts, duration_ms: t0 && t1 ? ms(t0, t1) : undefined, closed: !!end,
     verdict,
     counts: { calls: ordered.length, alerts: alerts.length, by_category: byCategory, by_action: byAction },
-    calls: ordered, other_alerts: other, sensor_gaps: gaps,
+    calls: ordered, other_alerts: other, sensor_gaps: gaps, rules_restored: restored,
     capture: { ...captureStatus(lost, gaps.length, sensorOff), ...(losses.length ? { first_loss_ts: losses[0]!.since, last_loss_ts: losses.at(-1)!.ts } : {}) },
   };
 }

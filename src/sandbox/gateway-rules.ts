@@ -8,27 +8,56 @@ import { pidAlive } from '../util/pid-alive.js';
 import { buildGatewayRuleset, gatewayTableName, gatewayTableOwner, SANDBOX_IF_SET } from './nft-ruleset.js';
 
 export class GatewayRules {
-  private constructor(readonly table: string) {}
+  /** The veths that must be in the set (what repair() puts back). */
+  private readonly members = new Set<string>();
+
+  private constructor(readonly table: string, private readonly ports: { tcpPort: number; dnsPort: number }) {}
 
   /** Loads the runtime's table (replacing a stale one of the same name). */
   static async create(instance: string, ports: { tcpPort: number; dnsPort: number }): Promise<GatewayRules> {
     const table = gatewayTableName(instance);
     await execFile(['nft', 'delete', 'table', 'inet', table], { allowFail: true });
     await execFile(['nft', '-f', '-'], { input: buildGatewayRuleset({ table, ...ports }) });
-    return new GatewayRules(table);
+    return new GatewayRules(table, ports);
   }
 
   /** Puts a sandbox's host-side veth under the rules (redirect to the gateway, reject the rest). */
   async add(hostIf: string): Promise<void> {
-    await execFile(['nft', 'add', 'element', 'inet', this.table, SANDBOX_IF_SET, `{ "${checkIfName(hostIf)}" }`]);
+    this.members.add(checkIfName(hostIf));
+    await execFile(['nft', 'add', 'element', 'inet', this.table, SANDBOX_IF_SET, `{ "${hostIf}" }`]);
   }
 
   /** Takes a veth out of the set; call it after the veth is deleted (a gone element is not an error). */
   async remove(hostIf: string): Promise<void> {
-    await execFile(['nft', 'delete', 'element', 'inet', this.table, SANDBOX_IF_SET, `{ "${checkIfName(hostIf)}" }`], { allowFail: true });
+    this.members.delete(checkIfName(hostIf));
+    await execFile(['nft', 'delete', 'element', 'inet', this.table, SANDBOX_IF_SET, `{ "${hostIf}" }`], { allowFail: true });
+  }
+
+  /**
+   * Puts the table back as it must be when someone else changed it (gateway-rules-watch.ts): the whole table
+   * again, in one transaction, when any of it is gone; else the veths missing from the set. Returns what it
+   * found wrong ('' when nothing was).
+   */
+  async repair(): Promise<string> {
+    const listed = await execFile(['nft', 'list', 'table', 'inet', this.table], { allowFail: true });
+    const want = buildGatewayRuleset({ table: this.table, ...this.ports });
+    const chains = (t: string): number => (t.match(/^\s*chain /gm) ?? []).length;
+    const rules = (t: string): number => t.split('\n').filter((l) => /(redirect to|reject|accept$)/.test(l.trim()) && !/policy accept/.test(l)).length;
+    const elements = [...this.members].map((m) => `"${m}"`).join(', ');
+    const fill = elements ? `add element inet ${this.table} ${SANDBOX_IF_SET} { ${elements} }\n` : '';
+    if (listed.code !== 0 || chains(listed.stdout) !== chains(want) || rules(listed.stdout) !== rules(want)) {
+      // (add table first so the delete cannot fail: one transaction, never a moment with half a table)
+      await execFile(['nft', '-f', '-'], { input: `add table inet ${this.table}\ndelete table inet ${this.table}\n${want}${fill}` });
+      return listed.code !== 0 ? 'the table was deleted' : 'its chains or rules were changed';
+    }
+    const missing = [...this.members].filter((m) => !listed.stdout.includes(`"${m}"`));
+    if (!missing.length) return '';
+    await execFile(['nft', 'add', 'element', 'inet', this.table, SANDBOX_IF_SET, `{ ${missing.map((m) => `"${m}"`).join(', ')} }`]);
+    return `${missing.length} sandbox veth(s) were taken out of its set`;
   }
 
   async close(): Promise<void> {
+    this.members.clear();
     await execFile(['nft', 'delete', 'table', 'inet', this.table], { allowFail: true });
   }
 }

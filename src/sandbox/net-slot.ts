@@ -19,10 +19,6 @@ export async function createNetSlot(rules: GatewayRules, cfg: LeaseConfig = DEFA
     // under the gateway's rules before the link is up
     await rules.add(lease.hostIf);
     try { writeFileSync(`/proc/sys/net/ipv6/conf/${lease.hostIf}/disable_ipv6`, '1'); } catch { /* ipv6 absent */ }
-    // Never routed onward, whatever the nft rules say: the gateway's redirect makes every packet it takes local, so
-    // this costs nothing; but if the rules vanish (a host firewall reload's `flush ruleset`), a sandbox's packets
-    // to the outside are not forwarded by a host that forwards for others (Docker, the lab) — they fail instead.
-    writeFileSync(`/proc/sys/net/ipv4/conf/${lease.hostIf}/forwarding`, '0');
     await execFile(['ip', '-batch', '-'], {
       input: `addr add ${lease.hostIp}/30 dev ${lease.hostIf}\nlink set ${lease.hostIf} up\n`,
     });

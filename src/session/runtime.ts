@@ -13,6 +13,7 @@ import { NetSlotPool } from '../sandbox/net-slot-pool.js';
 import { fileToolBinary, holderBinary } from '../sandbox/launcher.js';
 import { destroyLeaseResources } from '../sandbox/net-slot.js';
 import { GatewayRules, cleanupOrphanGatewayTables } from '../sandbox/gateway-rules.js';
+import { GatewayRulesWatch } from '../sandbox/gateway-rules-watch.js';
 import { cleanupOrphanSessionDirs } from '../sandbox/workspace-quota.js';
 import { leaseSubnet, orphanedLeases } from '../sandbox/address-leases.js';
 import { pidAlive } from '../util/pid-alive.js';
@@ -98,6 +99,8 @@ export class Runtime extends EventEmitter {
   pool!: NetSlotPool;
   /** This runtime's nft table: its sandboxes' veths redirected to its gateway (gateway-rules.ts). */
   private gatewayRules?: GatewayRules;
+  /** Puts the table back when another program changes it (a host firewall reload). */
+  private rulesWatch?: GatewayRulesWatch;
   /** Ready disk-backed workspaces (every Corral-made workspace is one by default). */
   diskPool!: DiskWorkspacePool;
   store!: EventStore;
@@ -187,6 +190,11 @@ export class Runtime extends EventEmitter {
       }
       this.gateway = await new Gateway({ flowUpdateMs: this.opts.flowUpdateMs }).start();
       this.gatewayRules = await GatewayRules.create(this.instance, { tcpPort: this.gateway.tcpPort, dnsPort: this.gateway.dnsPort });
+      this.rulesWatch = new GatewayRulesWatch(this.gatewayRules, (t) => {
+        this.onError(`gateway rules: ${t.what} by another program on the host ("${t.line.slice(0, 200)}"); put back in ${t.restoredMs} ms`);
+        for (const s of this.sessions.values()) s.onGatewayRulesRestored(t);
+      }, (why) => this.onError(why));
+      this.rulesWatch.start();
       const poolSize = this.opts.poolSize ?? 2;
       this.pool = new NetSlotPool(this.gatewayRules, poolSize, { retain: this.opts.slotRetain ?? (poolSize === 0 ? 0 : 64) });
       this.pool.fill();
@@ -356,6 +364,7 @@ export class Runtime extends EventEmitter {
     await Promise.allSettled([...this.sessions.values()].map((s) => s.close()));
     // (each part may be missing when start() failed half-way)
     await this.pool?.close();
+    this.rulesWatch?.stop();
     await this.gatewayRules?.close();
     await this.diskPool?.close();
     await this.gateway?.close();

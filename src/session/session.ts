@@ -1170,6 +1170,16 @@ export class Session {
   }
 
   /** The kernel sensor went down or came back: the session's record shows the capture gap. */
+  /**
+   * Another program on the host changed the gateway's nft rules (a firewall reload) and the runtime put them
+   * back (gateway-rules-watch.ts): recorded in every open session, whose containment had the gap.
+   */
+  onGatewayRulesRestored(t: { what: string; line: string; restoredMs: number }): void {
+    if (this.closed) return;
+    this.emit('sensor', { state: 'gateway_rules_restored', what: t.what, monitor_line: t.line.slice(0, 500), restored_ms: t.restoredMs,
+      note: 'a program on the host changed Corral\'s gateway rules; until they were put back this sandbox\'s traffic was not redirected to the gateway (never forwarded onward, but the host\'s own services were reachable)' });
+  }
+
   onSensorState(state: 'down' | 'up', detail: Record<string, unknown>): void {
     if (this.closed) return;
     if (state === 'down') this.sensorGaps++;

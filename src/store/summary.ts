@@ -167,6 +167,7 @@ export function summarizeEvent(ev: CorralEvent): string {
     case 'socket': return `socket(family ${str(p.family) ?? '?'}, type ${str(p.type) ?? '?'}) refused by seccomp (errno ${str(p.errno) ?? '?'})${typeof p.comm === 'string' ? ` by ${p.comm}` : ''}`;
     case 'file': return `${str(p.path) ?? '?'} ${str(p.change) ?? 'changed'}: ${str(p.place) ?? ''}`;
     case 'sensor': return p.state === 'down' ? `kernel sensor DOWN (capture gap begins): ${str(p.error) ?? ''}`
+      : p.state === 'gateway_rules_restored' ? `gateway rules changed by another program on the host (${str(p.what) ?? '?'}); put back in ${str(p.restored_ms) ?? '?'} ms: a containment gap`
       : p.state === 'lost' ? `kernel sensor LOST ${str(p.records_lost) ?? '?'} records (${str(p.records_lost_total) ?? '?'} in this session; ring overflow, not attributable to one sandbox): capture incomplete`
       : `kernel sensor back after a ${p.gap_ms} ms capture gap`;
     default: return compactJson(p);
