@@ -58,3 +58,17 @@ test('released slots are kept for reuse up to `retain`, the rest destroyed; the 
   assert.equal(netns().length, startNs, 'no namespace of ours left after close');
   assert.doesNotMatch(execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }), new RegExp(rules.table));
 });
+
+test('a repair in flight never brings back a table that was closed', async () => {
+  assertInLab();
+  for (let round = 0; round < 5; round++) {
+    const rules = await GatewayRules.create(`${process.pid}-closerace${round}`, { tcpPort: 1, dnsPort: 2 });
+    // someone else deleted it: the repair that follows will want to load it again …
+    execFileSync('nft', ['delete', 'table', 'inet', rules.table]);
+    const repair = rules.repair();
+    // … while the runtime is closing
+    await rules.close();
+    await repair;
+    assert.doesNotMatch(execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }), new RegExp(`\\b${rules.table}\\b`), `round ${round}: the closed table stays gone`);
+  }
+});

@@ -10,6 +10,9 @@ import { buildGatewayRuleset, gatewayTableName, gatewayTableOwner, SANDBOX_IF_SE
 export class GatewayRules {
   /** The veths that must be in the set (what repair() puts back). */
   private readonly members = new Set<string>();
+  /** Repairs run one at a time, and close() waits for the last: a repair must never bring back a closed table. */
+  private lastRepair: Promise<unknown> = Promise.resolve();
+  private closed = false;
 
   private constructor(readonly table: string, private readonly ports: { tcpPort: number; dnsPort: number }) {}
 
@@ -38,7 +41,13 @@ export class GatewayRules {
    * again, in one transaction, when any of it is gone; else the veths missing from the set. Returns what it
    * found wrong ('' when nothing was).
    */
-  async repair(): Promise<string> {
+  repair(): Promise<string> {
+    const run = this.lastRepair.then(() => (this.closed ? '' : this.repairNow()));
+    this.lastRepair = run.catch(() => {});
+    return run;
+  }
+
+  private async repairNow(): Promise<string> {
     const listed = await execFile(['nft', 'list', 'table', 'inet', this.table], { allowFail: true });
     const want = buildGatewayRuleset({ table: this.table, ...this.ports });
     const chains = (t: string): number => (t.match(/^\s*chain /gm) ?? []).length;
@@ -57,6 +66,8 @@ export class GatewayRules {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    await this.lastRepair;
     this.members.clear();
     await execFile(['nft', 'delete', 'table', 'inet', this.table], { allowFail: true });
   }

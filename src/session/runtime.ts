@@ -363,8 +363,9 @@ export class Runtime extends EventEmitter {
     this.closing = true;
     await Promise.allSettled([...this.sessions.values()].map((s) => s.close()));
     // (each part may be missing when start() failed half-way)
-    await this.pool?.close();
+    // (the watch first: the pool's slots leaving the set are not someone else's changes)
     this.rulesWatch?.stop();
+    await this.pool?.close();
     await this.gatewayRules?.close();
     await this.diskPool?.close();
     await this.gateway?.close();
