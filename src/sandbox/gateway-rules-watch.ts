@@ -1,7 +1,7 @@
 // Why: Corral's redirect-or-reject rules live in the host's nft ruleset, which other tools rewrite: a
 // host firewall reload (`nft flush ruleset` in nftables.service, firewalld, a hand-typed flush) deletes
 // Corral's table with everyone else's, and every sandbox's traffic then goes wherever the host sends it
-// (the veths never forward, net-slot.ts, but the host's own services become reachable). Threat it stops:
+// (straight out on a host that forwards for others, as Docker hosts do; the host's own services). Threat it stops:
 // containment silently switched off on the host. One `nft monitor` per runtime reports every change to
 // the ruleset as it happens; a deletion or flush touching this runtime's table has the table put back
 // (GatewayRules.repair) within milliseconds, and is reported — it is never silent.

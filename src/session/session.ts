@@ -290,8 +290,9 @@ export class Session {
   private readonly slotTakenNs = process.hrtime.bigint();
 
   /**
-   * Whether a packet the kernel logged on this session's veth at `tsUs` (µs since boot, kmsg's clock) is this
-   * session's: not when it was logged before the session took the slot (a previous session's flood, read late).
+   * Whether a packet the kernel logged on this session's veth at `tsUs` (µs of the monotonic clock, as the kmsg
+   * reader stamps it once calibrated) is this session's: not when it was logged before the session took the slot
+   * (a previous session's flood, read late).
    */
   ownsDropAt(tsUs: number | undefined): boolean {
     return tsUs === undefined || BigInt(Math.round(tsUs)) * 1000n >= this.slotTakenNs;
@@ -1177,7 +1178,7 @@ export class Session {
   onGatewayRulesRestored(t: { what: string; line: string; restoredMs: number }): void {
     if (this.closed) return;
     this.emit('sensor', { state: 'gateway_rules_restored', what: t.what, monitor_line: t.line.slice(0, 500), restored_ms: t.restoredMs,
-      note: 'a program on the host changed Corral\'s gateway rules; until they were put back this sandbox\'s traffic was not redirected to the gateway (never forwarded onward, but the host\'s own services were reachable)' });
+      note: 'a program on the host changed Corral\'s gateway rules; until they were put back this sandbox\'s traffic was not redirected to the gateway (a host that forwards could send it straight out, and the host\'s own services were reachable)' });
   }
 
   onSensorState(state: 'down' | 'up', detail: Record<string, unknown>): void {
