@@ -16,10 +16,9 @@ export class GatewayRules {
 
   private constructor(readonly table: string, private readonly ports: { tcpPort: number; dnsPort: number }) {}
 
-  /** Loads the runtime's table (replacing a stale one of the same name). */
+  /** Loads the runtime's table (its name holds the pid and a random part: never one already there). */
   static async create(instance: string, ports: { tcpPort: number; dnsPort: number }): Promise<GatewayRules> {
     const table = gatewayTableName(instance);
-    await execFile(['nft', 'delete', 'table', 'inet', table], { allowFail: true });
     await execFile(['nft', '-f', '-'], { input: buildGatewayRuleset({ table, ...ports }) });
     return new GatewayRules(table, ports);
   }
