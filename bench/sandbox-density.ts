@@ -7,6 +7,8 @@
 // one call each (a rollout batch starting). Run inside the lab:
 //   npm run bench -- sandbox-density            (K = 250, B = 100)
 //   node dist/src/lab/lab-exec.js -- node dist/bench/sandbox-density.js --idle 250 --burst 100
+// `--no-mount-template` starts sandboxes from the host's mount namespace, as before the template
+// (src/sandbox/mount-template.ts), to measure what it buys.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +21,7 @@ import { FarHosts } from '../src/lab/far-hosts.js';
 import type { Session } from '../src/session/session.js';
 import { median, percentile, nowMs, printTable, fmt } from './bench-util.js';
 
-const { values: args } = parseArgs({ options: { idle: { type: 'string' }, burst: { type: 'string' }, n: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { idle: { type: 'string' }, burst: { type: 'string' }, n: { type: 'string' }, 'no-mount-template': { type: 'boolean' } } });
 const IDLE = Number(args.idle ?? 250);
 const BURST = Number(args.burst ?? 100);
 const N = Number(args.n ?? 20);
@@ -78,7 +80,7 @@ async function main(): Promise<void> {
   assertInLab();
   const home = mkdtempSync(join(tmpdir(), 'corral-bench-density-'));
   const far = await FarHosts.start([{ name: 'registry.test', ip: '198.51.100.10', services: [{ kind: 'http', port: 80 }] }], { prefix: 'labdn' });
-  const rt = await Runtime.start({ home, poolSize: 2 });
+  const rt = await Runtime.start({ home, poolSize: 2, mountTemplate: !args['no-mount-template'] });
   const policy = loadPreset('lab-demo');
   const idle: Session[] = [];
   try {
@@ -97,7 +99,7 @@ async function main(): Promise<void> {
     process.stderr.write('closing them …\n');
     await Promise.all(idle.splice(0).map((s) => s.close()));
     const ratio = (a: number, b: number): string => `${fmt(b / a, 2)}×`;
-    printTable(`Sandbox density: ${IDLE} idle sandboxes open vs none (medians; N=${N})`, [
+    printTable(`Sandbox density: ${IDLE} idle sandboxes open vs none (medians; N=${N}; ${rt.mountTemplate?.path() ? 'template mount namespace' : 'sandboxes start from the host\'s mount namespace'})`, [
       ['loopback TCP round trip in the gateway namespace (µs)', fmt(empty.rtt, 1), fmt(busy.rtt, 1), ratio(empty.rtt, busy.rtt)],
       ['session create + teardown (ms)', fmt(median(empty.life), 1), fmt(median(busy.life), 1), ratio(median(empty.life), median(busy.life))],
       ['  p99', fmt(percentile(empty.life, 99), 1), fmt(percentile(busy.life, 99), 1), ''],

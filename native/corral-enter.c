@@ -8,10 +8,16 @@
  * escapes its cgroup to hide a miner, and a tool call that keeps root.
  *
  * usage: corral-enter --landlock-abi   (prints the kernel's Landlock ABI version, 0 without)
+ *        corral-enter --mount-template-serve [--prune-mounts DIR | --prune-below DIR]...
+ *                     (makes a runtime's template mount namespace and holds it until stdin ends)
  *        corral-enter [--cgroup PROCS_FILE]... [--netns PATH] [--join-pid PID]
+ *                     [--mount-template PATH [--keep-mounts DIR]...]
  *                     [--uid N --gid N] [--seccomp FILE] [--cwd DIR] [--setsid] -- PROG ARGS...
  *   --cgroup   write our pid to this cgroup.procs file (repeatable; v1 controllers + cgroup2)
  *   --netns    setns() into this network namespace (session holder start)
+ *   --mount-template  (session holder start) run in a fresh copy of this template mount namespace,
+ *              with the host's mounts at each --keep-mounts path cloned into it at the same path;
+ *              when that cannot be done, in the host's namespace as before (mount-template.c)
  *   --join-pid join user, ipc, uts, net, cgroup, pid and mount namespaces of PID (tool call),
  *              then fork so the child lives in the pid namespace; the parent waits.
  *   --uid/--gid drop to these ids (after clearing supplementary groups)
@@ -38,6 +44,8 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "mount-template.h"
 
 #ifndef SYS_close_range
 #define SYS_close_range 436
@@ -105,8 +113,10 @@ static void forward(int sig) { if (child_pid > 0) kill(child_pid, sig); }
 
 int main(int argc, char **argv) {
   const char *cgroups[8], *waiter_cgroups[8];
-  int ncg = 0, nwcg = 0;
-  const char *netns = NULL, *seccomp_path = NULL, *cwd = NULL;
+  int ncg = 0, nwcg = 0, nkeep = 0;
+  const char *netns = NULL, *seccomp_path = NULL, *cwd = NULL, *mount_template = NULL;
+  const char **keep = calloc(argc, sizeof *keep);
+  if (!keep) die("calloc");
   long join_pid = 0, uid = -1, gid = -1;
   int do_setsid = 0;
   int i = 1;
@@ -116,6 +126,7 @@ int main(int argc, char **argv) {
     printf("%ld\n", abi < 0 ? 0L : abi);
     return 0;
   }
+  if (argc >= 2 && !strcmp(argv[1], "--mount-template-serve")) return serve_mount_template(argc - 2, argv + 2);
   for (; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--")) { i++; break; }
@@ -123,6 +134,8 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--cgroup")) { if (ncg < 8) cgroups[ncg++] = argv[++i]; }
     else if (!strcmp(a, "--waiter-cgroup")) { if (nwcg < 8) waiter_cgroups[nwcg++] = argv[++i]; }
     else if (!strcmp(a, "--netns")) netns = argv[++i];
+    else if (!strcmp(a, "--mount-template")) mount_template = argv[++i];
+    else if (!strcmp(a, "--keep-mounts")) keep[nkeep++] = argv[++i];
     else if (!strcmp(a, "--join-pid")) join_pid = atol(argv[++i]);
     else if (!strcmp(a, "--uid")) uid = atol(argv[++i]);
     else if (!strcmp(a, "--gid")) gid = atol(argv[++i]);
@@ -145,6 +158,11 @@ int main(int argc, char **argv) {
     int fd = open(netns, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) die(netns);
     close(fd);
+  }
+  /* (after the netns is joined by its host path; best effort: without it the start is only slower) */
+  if (mount_template) {
+    if (join_pid > 0) { errno = EINVAL; die("--mount-template with --join-pid"); }
+    enter_mount_template(mount_template, keep, nkeep);
   }
 
   int wfds[8], nwcg_fds = 0;

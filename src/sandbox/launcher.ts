@@ -55,6 +55,12 @@ export interface EnterSpec {
   /** Where the waiting parent moves after fork (see corral-enter --waiter-cgroup). */
   waiterCgroupProcs?: string[];
   netns?: string;
+  /**
+   * Holder start only: join a fresh copy of this template mount namespace (mount-template.ts) with the
+   * host's mounts at each of `keepMounts` (real paths, none below another) cloned in at the same path.
+   */
+  mountTemplate?: string;
+  keepMounts?: string[];
   joinPid?: number;
   uid: number;
   gid: number;
@@ -69,6 +75,10 @@ export function buildEnterArgv(spec: EnterSpec, command: string[]): string[] {
   for (const c of spec.cgroupProcs) a.push('--cgroup', c);
   for (const c of spec.waiterCgroupProcs ?? []) a.push('--waiter-cgroup', c);
   if (spec.netns) a.push('--netns', spec.netns);
+  if (spec.mountTemplate) {
+    a.push('--mount-template', spec.mountTemplate);
+    for (const d of spec.keepMounts ?? []) a.push('--keep-mounts', d);
+  }
   if (spec.joinPid) a.push('--join-pid', String(spec.joinPid));
   a.push('--uid', String(spec.uid), '--gid', String(spec.gid));
   if (spec.seccompFile) a.push('--seccomp', spec.seccompFile);

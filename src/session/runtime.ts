@@ -34,6 +34,7 @@ import { DetectionEngine, loadRuleSources, type RuleSet } from '../detect/engine
 import { readFileSync as readText } from 'node:fs';
 
 import { DiskWorkspacePool } from '../sandbox/workspace-disk-pool.js';
+import { MountTemplate } from '../sandbox/mount-template.js';
 import { DEFAULT_WORKSPACE_DISK } from '../policy/schema.js';
 
 export interface RuntimeOptions {
@@ -59,6 +60,11 @@ export interface RuntimeOptions {
   flowUpdateMs?: number;
   /** The sensor's perf ring, pages per CPU (default: ~128 MiB in all; see bpftrace-sensor.ts). Tests make it tiny to make it lose records. */
   perfRbPages?: number;
+  /**
+   * Start sandboxes from a template mount namespace without other sandboxes' mounts (default true;
+   * src/sandbox/mount-template.ts). False: from the host's own, as before (benchmarks compare the two).
+   */
+  mountTemplate?: boolean;
 }
 
 /** The pre-execution command screen (src/detect/check.ts), loaded lazily: its parser is WebAssembly. */
@@ -101,6 +107,8 @@ export class Runtime extends EventEmitter {
   private gatewayRules?: GatewayRules;
   /** Puts the table back when another program changes it (a host firewall reload). */
   private rulesWatch?: GatewayRulesWatch;
+  /** The mount namespace sandboxes start from (undefined: the host's; see mount-template.ts). */
+  mountTemplate?: MountTemplate;
   /** Ready disk-backed workspaces (every Corral-made workspace is one by default). */
   diskPool!: DiskWorkspacePool;
   store!: EventStore;
@@ -200,6 +208,10 @@ export class Runtime extends EventEmitter {
       this.pool.fill();
       this.diskPool = new DiskWorkspacePool(this.runDir, this.opts.poolSize ?? 2);
       this.diskPool.fill(DEFAULT_WORKSPACE_DISK);
+      if (this.opts.mountTemplate !== false) {
+        this.mountTemplate = new MountTemplate(this.runDir, (why) => this.onError(why));
+        await this.mountTemplate.start();
+      }
     } finally {
       // whatever happened above, the helpers started are owned (and stopped by close())
       await Promise.allSettled([sensorP, gpuP, kmsgP]);
@@ -365,6 +377,8 @@ export class Runtime extends EventEmitter {
     // (each part may be missing when start() failed half-way)
     // (the watch first: the pool's slots leaving the set are not someone else's changes)
     this.rulesWatch?.stop();
+    await this.mountTemplate?.settled();
+    this.mountTemplate?.close();
     await this.pool?.close();
     await this.gatewayRules?.close();
     await this.diskPool?.close();

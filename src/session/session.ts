@@ -26,6 +26,7 @@ import { policyFieldError } from '../policy/field-source.js';
 import { SessionBusyError, type RunningCall } from './session-busy-error.js';
 import { persistenceChanges, snapshotPersistence, type PersistenceSnapshot } from './persistence-watch.js';
 import { snapshotRootPersistence } from './root-persistence-watch.js';
+import { atOrUnder, keepRoots } from '../sandbox/mount-template.js';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
 import { writeFreshFile } from '../sandbox/fresh-file.js';
 import { pathKindInRoot, workspacePathInRootProblem } from '../sandbox/image-path.js';
@@ -547,7 +548,7 @@ export class Session {
       this.gpuEnv = plan.env;
     }
     const argv = buildEnterArgv(
-      { cgroupProcs: this.cgroup.procsFiles(), netns: this.slot.netnsPath, uid: this.hostId, gid: this.hostId },
+      { cgroupProcs: this.cgroup.procsFiles(), netns: this.slot.netnsPath, uid: this.hostId, gid: this.hostId, ...this.launchMounts(mounts) },
       bwrap,
     );
     const seccompFd = openSync(this.rt.seccompFile, 'r');
@@ -584,6 +585,21 @@ export class Session {
       labels: this.opts.labels ?? {}, startup_ms: Number(process.hrtime.bigint() - t0) / 1e6,
       sensor: this.rt.sensorState,
     });
+  }
+
+  /**
+   * The runtime's template mount namespace for the holder's start, and what this sandbox needs of the
+   * run dir cloned into it from the host's (mount-template.ts): the template has nothing below the run
+   * dir, so its own dir (workspace, views, a writable root's layers) comes back; every other path it
+   * binds the template shows as the host does. Nothing when the runtime has no template.
+   */
+  private launchMounts(mounts: { host: string }[]): { mountTemplate?: string; keepMounts?: string[] } {
+    const template = this.rt.mountTemplate?.path();
+    if (template === undefined) return {};
+    const real = (p: string): string => { try { return realpathSync(p); } catch { return resolvePath(p); } };
+    const runDir = real(this.rt.runDir);
+    const paths = [this.dir, this.workspace, ...(this.image ? [this.image] : []), ...mounts.map((m) => m.host)].map(real);
+    return { mountTemplate: template, keepMounts: keepRoots(paths.filter((p) => atOrUnder(p, runDir))) };
   }
 
   /**
