@@ -25,8 +25,10 @@ export class GatewayRules {
 
   /** Puts a sandbox's host-side veth under the rules (redirect to the gateway, reject the rest). */
   async add(hostIf: string): Promise<void> {
-    this.members.add(checkIfName(hostIf));
-    await execFile(['nft', 'add', 'element', 'inet', this.table, SANDBOX_IF_SET, `{ "${hostIf}" }`]);
+    await execFile(['nft', 'add', 'element', 'inet', this.table, SANDBOX_IF_SET, `{ "${checkIfName(hostIf)}" }`]);
+    // (a member once it is in: a check of the table while it is being added must not report it missing;
+    // a table deleted before it got in makes this add fail, and the slot with it)
+    this.members.add(hostIf);
   }
 
   /** Takes a veth out of the set; call it after the veth is deleted (a gone element is not an error). */
