@@ -83,21 +83,31 @@ tracepoint:sock:sock_send_length /args->protocol == 17 && args->ret > 0${inSandb
  * `hostNetns`: inode of the network namespace Corral runs in; datagram sends from it are not
  * traced (0 traces all). Sandboxes always live in namespaces of their own.
  */
-export function buildProgram(opts: { hostNetns?: number; udpSource?: boolean; arch?: string; skipHostFor?: number } = {}): string {
+export function buildProgram(opts: { hostNetns?: number; udpSource?: boolean; arch?: string; skipHostFor?: number; hostChildren?: { files: string[]; comms: string[] } } = {}): string {
   const hostNs = Math.max(0, Math.floor(opts.hostNetns ?? 0));
   const inSandboxNs = hostNs ? ` && curtask->nsproxy->net_ns->ns.inum != ${hostNs}` : '';
   // skipHostFor (Corral's pid): exec, exit and connect records only of processes outside the host's network
-  // namespace (every sandbox process: they are born into theirs) or started by Corral itself (its launchers and
-  // its sync marker). The host's own processes — Corral's ip/nft/mkfs/mount runs, its gateway's upstream connects,
-  // everything else on the machine — were filtered out in user space anyway; in the kernel they no longer fill the
-  // perf ring ahead of the sandboxes' records. Fails open: an unreadable namespace reads as 0, not the host's.
+  // namespace (every sandbox process: they are born into theirs) or those of Corral's own children that matter
+  // (`hostChildren`: its launchers and its sync marker, by the file they exec and, once they run, their comm).
+  // The host's own processes — Corral's ip/nft/mkfs/mount runs (each with its failed exec attempts along PATH),
+  // its gateway's upstream connects, everything else on the machine — were filtered out in user space anyway; in
+  // the kernel they no longer fill the perf ring ahead of the sandboxes' records (starting 250 sandboxes made
+  // ≈ 190 000 lines, mostly those). Fails open: an unreadable namespace reads as 0, not the host's.
   const skipPid = Math.max(0, Math.floor(opts.skipHostFor ?? 0));
-  const notHost = hostNs && skipPid ? `(curtask->nsproxy->net_ns->ns.inum != ${hostNs} || curtask->real_parent->tgid == ${skipPid})` : '';
-  const when = (extra = ''): string => (notHost || extra ? ` /${[extra, notHost].filter(Boolean).join(' && ')}/` : '');
+  const children = opts.hostChildren ?? { files: ['/bin/true'], comms: ['true'] };
+  const lit = (t: string): string => `"${t.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+  // (a path longer than the program's strings could never compare equal, and is left out)
+  const files = children.files.filter((f) => Buffer.byteLength(f) < BPF_STRLEN).map((f) => `str(args->filename) == ${lit(f)}`);
+  const comms = children.comms.map((c) => `comm == ${lit(c.slice(0, 15))}`);
+  const hostChild = (tests: string[]): string => `curtask->real_parent->tgid == ${skipPid}${tests.length ? ` && (${tests.join(' || ')})` : ' && 0'}`;
+  const notHostBy = (tests: string[]): string => (hostNs && skipPid ? `(curtask->nsproxy->net_ns->ns.inum != ${hostNs} || (${hostChild(tests)}))` : '');
+  const notHost = notHostBy(comms);
+  const whenBy = (cond: string, extra = ''): string => (cond || extra ? ` /${[extra, cond].filter(Boolean).join(' && ')}/` : '');
+  const when = (extra = ''): string => whenBy(notHost, extra);
   return `
 BEGIN { printf("B\\t0\\t${READY_TOKEN}\\n"); }
 
-tracepoint:syscalls:sys_enter_execve,tracepoint:syscalls:sys_enter_execveat${when()} {
+tracepoint:syscalls:sys_enter_execve,tracepoint:syscalls:sys_enter_execveat${whenBy(notHostBy(files))} {
   $key = nsecs;
   @eseq[tid] = $key;
   $i = 0;

@@ -5,6 +5,7 @@
 // execve/connect and the cgroup id cannot be changed by the sandboxed uid, so every
 // record can be attributed to the tool call that started the process.
 
+import { enterBinary } from '../sandbox/launcher.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
@@ -61,6 +62,16 @@ export interface SensorOptions {
 }
 
 interface SyncWait { pid: number; token: string; sawExec: boolean; sawExit: boolean; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+
+/**
+ * Corral's own children the sensor still records though they start in the host's namespace: the sync
+ * marker (`/bin/true <nonce>`) and the launchers (corral-enter, before they join a sandbox's namespaces).
+ */
+function hostChildren(): { files: string[]; comms: string[] } {
+  let enter: string[] = [];
+  try { enter = [enterBinary()]; } catch { /* not built: no launchers to record either */ }
+  return { files: ['/bin/true', ...enter], comms: ['true', 'corral-enter'] };
+}
 
 /** Events: 'record' (a SensorRecord), 'lost' (records dropped by a full perf ring: count, running total), 'error', 'exit'. */
 export class BpftraceSensor extends EventEmitter {
@@ -122,7 +133,7 @@ export class BpftraceSensor extends EventEmitter {
     // and at exit below), and it dies of a broken pipe if Corral is killed outright.
     // (sock:sock_send_length, the DNS source-port join, exists from Linux 6.3: older kernels join DNS by time)
     const udpSource = this.opts.udpSource ?? existsSync(`${TRACEFS}/events/sock/sock_send_length`);
-    const child = spawn(bin, ['-f', 'json', '-B', 'line', '-e', buildProgram({ hostNetns, udpSource, skipHostFor: this.opts.skipHostProcesses ? process.pid : undefined })], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(bin, ['-f', 'json', '-B', 'line', '-e', buildProgram({ hostNetns, udpSource, skipHostFor: this.opts.skipHostProcesses ? process.pid : undefined, hostChildren: hostChildren() })], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.child = child;
     const onExit = (): void => this.kill();
     process.once('exit', onExit);
