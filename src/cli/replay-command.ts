@@ -96,7 +96,7 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
           active.delete(s);
           const { capture } = await s.close();
           // (a sensor that was off throughout is the summary's `sensor`, not an episode's loss)
-          if (capture.records_lost || capture.sensor_gaps) incompleteEpisodes.push({ episode: ep.episode, capture });
+          if (capture.records_lost || capture.sensor_gaps || capture.unsynced) incompleteEpisodes.push({ episode: ep.episode, capture });
         }
         const epOut = results.map((r) => ({
           episode: ep!.episode, step: r.step, tool_call_id: r.toolCallId, exit_code: r.exitCode,

@@ -6,6 +6,7 @@
 // started outside the lab by mistake.
 import { execFileSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
+import { inChildPidNs } from '../util/pid-namespace.js';
 
 /** Names of interfaces the lab and Corral may create (lab harness veths, Corral sandbox veths). */
 export const LAB_IFACE_PREFIXES = ['crl', 'lab'] as const;
@@ -45,9 +46,12 @@ export function labProblems(opts: LabCheckOptions = {}): string[] {
   if (env['CORRAL_LAB'] !== '1') problems.push('CORRAL_LAB=1 is not set');
 
   // The init netns from /proc/1 when readable (it often is not in containers), plus the netns
-  // lab-exec left (recorded in the env); we must differ from every reference we have.
+  // lab-exec left (recorded in the env); we must differ from every reference we have. In a pid
+  // namespace of its own /proc/1 is that namespace's first process — this one, perhaps — not the
+  // machine's init, so it proves nothing and only the recorded one counts.
   const self = readNs('/proc/self/ns/net');
-  const refs = [readNs('/proc/1/ns/net'), env[OUTER_NETNS_ENV]].filter((r): r is string => !!r);
+  const init = inChildPidNs() ? undefined : readNs('/proc/1/ns/net');
+  const refs = [init, env[OUTER_NETNS_ENV]].filter((r): r is string => !!r);
   if (self === undefined) problems.push('cannot read /proc/self/ns/net');
   else if (refs.length === 0) problems.push(`cannot read /proc/1/ns/net and ${OUTER_NETNS_ENV} is unset, so the netns cannot be proven separate`);
   else if (refs.includes(self)) problems.push(`this process is in the init/outer network namespace (${self})`);

@@ -74,6 +74,7 @@ export function renderSessionHtml(reports: SessionReport[], generated = new Date
       + `<div class="meta">${escapeHtml(head)} · ${r.counts.calls} tool call(s), ${r.counts.alerts} alert(s)</div>`
       + (r.capture?.records_lost ? `<p class="gap"><b>Capture incomplete: ${r.capture.records_lost} kernel records lost</b> while this session was open${r.capture.first_loss_ts ? ` (${escapeHtml(nsToIso(r.capture.first_loss_ts))}${r.capture.last_loss_ts && r.capture.last_loss_ts !== r.capture.first_loss_ts ? ` … ${escapeHtml(nsToIso(r.capture.last_loss_ts))}` : ''})` : ''}: the sensor's ring overflowed; the loss cannot be attributed to one sandbox, so execs and connects of this session may be missing and the verdict is not proof of a clean run.</p>` : '')
       + (r.capture?.sensor_off ? '<p class="gap"><b>Capture incomplete</b>: no kernel sensor ran; execs and connects were not recorded.</p>' : '')
+      + (r.capture?.unsynced ? '<p class="gap"><b>Capture incomplete</b>: the kernel sensor did not confirm, before the session ended, that it had delivered every record; its last execs and connects may be missing.</p>' : '')
       + r.sensor_gaps.map((g) => `<p class="gap"><b>Capture gap</b>: the kernel sensor was down from ${escapeHtml(nsToIso(g.down_ts))}${g.gap_ms !== undefined ? ` for ${g.gap_ms} ms` : ' until the session ended'}; execs and connects in that window were not recorded.${g.error ? ` <span class="meta">${escapeHtml(g.error)}</span>` : ''}</p>`).join('')
       + timeline(r) + r.calls.map(callTable).join('') + '</section>';
   }).join('<hr>');

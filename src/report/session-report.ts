@@ -73,6 +73,7 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
   const restored: SessionReport['rules_restored'] = [];
   const losses: { since: string; ts: string; n: number }[] = [];
   const flowBytes = new Map<string, { up: number; down: number }>();
+  let unsynced = false;
   for (const e of evs) {
     const id = e.tool_call;
     if (e.kind === 'alert') { alerts.push(e as unknown as AlertEvent); continue; }
@@ -81,6 +82,7 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
         const n = Number(e.payload.records_lost);
         if (Number.isFinite(n) && n > 0) losses.push({ since: typeof e.payload.since_ts === 'string' ? e.payload.since_ts : e.ts, ts: e.ts, n });
       } else if (e.payload.state === 'down') gaps.push({ down_ts: e.ts, error: typeof e.payload.error === 'string' ? e.payload.error : undefined });
+      else if (e.payload.state === 'unsynced') unsynced = true;
       else if (e.payload.state === 'gateway_rules_restored') restored.push({ ts: e.ts, what: String(e.payload.what ?? ''), restored_ms: typeof e.payload.restored_ms === 'number' ? e.payload.restored_ms : undefined });
       else if (e.payload.state === 'up' && gaps.length && gaps.at(-1)!.up_ts === undefined) Object.assign(gaps.at(-1)!, { up_ts: e.ts, gap_ms: Number(e.payload.gap_ms) });
       continue;
@@ -149,6 +151,6 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
     verdict,
     counts: { calls: ordered.length, alerts: alerts.length, by_category: byCategory, by_action: byAction },
     calls: ordered, other_alerts: other, sensor_gaps: gaps, rules_restored: restored,
-    capture: { ...captureStatus(lost, gaps.length, sensorOff), ...(losses.length ? { first_loss_ts: losses[0]!.since, last_loss_ts: losses.at(-1)!.ts } : {}) },
+    capture: { ...captureStatus(lost, gaps.length, sensorOff, unsynced), ...(losses.length ? { first_loss_ts: losses[0]!.since, last_loss_ts: losses.at(-1)!.ts } : {}) },
   };
 }

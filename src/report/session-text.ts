@@ -26,6 +26,7 @@ export function renderSessionText(r: SessionReport, st: Style): string {
     const c = r.capture;
     out.push(`  ${st.red(`capture incomplete: ${c.records_lost} kernel records lost`)} while this session was open${c.first_loss_ts ? ` (${nsToIso(c.first_loss_ts)}${c.last_loss_ts && c.last_loss_ts !== c.first_loss_ts ? ` … ${nsToIso(c.last_loss_ts)}` : ''})` : ''} — the sensor's ring overflowed; the loss cannot be attributed to one sandbox, so execs and connects of this session may be missing and the verdict is not proof of a clean run`);
   }
+  if (r.capture?.unsynced) out.push(`  ${st.red('capture incomplete')}: the kernel sensor did not confirm, before the session ended, that it had delivered every record — its last execs and connects may be missing`);
   if (r.capture?.sensor_off) out.push(`  ${st.yellow('capture incomplete: no kernel sensor ran')} — execs and connects were not recorded (the gateway still judged every connection)`);
   for (const g of r.rules_restored ?? []) {
     out.push(`  ${st.red('containment gap')}: at ${nsToIso(g.ts)} another program on the host changed Corral's gateway rules (${safeText(g.what)}); put back${g.restored_ms !== undefined ? ` in ${g.restored_ms} ms` : ''} — meanwhile this sandbox's traffic was not redirected to the gateway`);

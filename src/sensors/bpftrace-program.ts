@@ -60,7 +60,7 @@ export const SEND_BURST = 2;
 export const DNS_BURST = 4;
 
 /** The D lines' probe (see the protocol above); absent on kernels without the tracepoint. */
-function udpSourceProbe(inSandboxNs: string): string {
+function udpSourceProbe(inSandboxNs: string, PID: string): string {
   return `
 // After a UDP send (process context, the socket bound by now): the source port of a DNS query, or of
 // any unconnected send (its destination is in the U line; the resolver matches on the port).
@@ -70,9 +70,9 @@ tracepoint:sock:sock_send_length /args->protocol == 17 && args->ret > 0${inSandb
   if ($udport == 0 || $udport == 0x3500) {
     if (nsecs - @dwin[cgroup] > ${SEND_WINDOW_NS}) { @dwin[cgroup] = nsecs; @dcnt[cgroup] = 0; }
     @dcnt[cgroup]++;
-    if (@dcnt[cgroup] == ${DNS_BURST} + 1) { printf("O\\t%llu\\t%d\\t%llu\\n", cgroup, pid, nsecs); }
+    if (@dcnt[cgroup] == ${DNS_BURST} + 1) { printf("O\\t%llu\\t%d\\t%llu\\n", cgroup, ${PID}, nsecs); }
     if (@dcnt[cgroup] <= ${DNS_BURST}) {
-      printf("D\\t%llu\\t%d\\t%llu\\t%d\\t%d\\n", cgroup, pid, nsecs, $usk->__sk_common.skc_num, (($udport & 0xff) << 8) | ($udport >> 8));
+      printf("D\\t%llu\\t%d\\t%llu\\t%d\\t%d\\n", cgroup, ${PID}, nsecs, $usk->__sk_common.skc_num, (($udport & 0xff) << 8) | ($udport >> 8));
     }
   }
 }
@@ -80,10 +80,38 @@ tracepoint:sock:sock_send_length /args->protocol == 17 && args->ret > 0${inSandb
 }
 
 /**
+ * The process id of `task` as Corral's own pid namespace numbers it. bpftrace 0.17's `pid` and
+ * `->tgid` are the init namespace's numbers; a Corral inside a container (its own pid namespace)
+ * compares them with the pids it spawned and reads /proc by — its sync marker would never match,
+ * its own children would be filtered out, and every pid it reported would name nothing in its /proc.
+ * `struct pid` ends with `numbers[level + 1]` (struct upid), one per namespace from the init one
+ * down; the flexible array starts at sizeof(struct pid). `@lvl` is Corral's level, set in BEGIN from
+ * bpftrace itself (Corral's child, in Corral's namespace). A task above that level (outside Corral's
+ * namespace) reads as 0, never past its array.
+ */
+export function pidInNs(task: string): string {
+  return nsNumber(`${task}->group_leader->thread_pid`);
+}
+
+/** The number a `struct pid` has in Corral's pid namespace (see pidInNs); a thread's own is its tid there. */
+function nsNumber(p: string): string {
+  return `(${p}->level >= @lvl ? *(int32 *)((uint64)${p} + sizeof(struct pid) + sizeof(struct upid) * @lvl) : (int32)0)`;
+}
+
+/**
  * `hostNetns`: inode of the network namespace Corral runs in; datagram sends from it are not
  * traced (0 traces all). Sandboxes always live in namespaces of their own.
+ * `pidNs`: Corral runs in a pid namespace other than the init one (a container): pids are
+ * reported as that namespace numbers them (pidInNs). Off, the program is the plain `pid` one.
  */
-export function buildProgram(opts: { hostNetns?: number; udpSource?: boolean; arch?: string; skipHostFor?: number; hostChildren?: { files: string[]; comms: string[] } } = {}): string {
+export function buildProgram(opts: { hostNetns?: number; udpSource?: boolean; arch?: string; skipHostFor?: number; hostChildren?: { files: string[]; comms: string[] }; pidNs?: boolean } = {}): string {
+  const PID = opts.pidNs ? pidInNs('curtask') : 'pid';
+  const PPID = opts.pidNs ? pidInNs('curtask->real_parent') : 'curtask->real_parent->tgid';
+  // The exec lines' join id is the thread's id. Translated too (the sync marker is recognised by it before
+  // its pid is known), and carried from execve entry to sched_process_exec in @etid: a thread other than the
+  // leader that execs takes the leader's id on the way, and only old_pid (init-namespace numbering) is left.
+  const ns = !!opts.pidNs;
+  const TID = ns ? '$tns' : 'tid';
   const hostNs = Math.max(0, Math.floor(opts.hostNetns ?? 0));
   const inSandboxNs = hostNs ? ` && curtask->nsproxy->net_ns->ns.inum != ${hostNs}` : '';
   // skipHostFor (Corral's pid): exec, exit and connect records only of processes outside the host's network
@@ -99,35 +127,35 @@ export function buildProgram(opts: { hostNetns?: number; udpSource?: boolean; ar
   // (a path longer than the program's strings could never compare equal, and is left out)
   const files = children.files.filter((f) => Buffer.byteLength(f) < BPF_STRLEN).map((f) => `str(args->filename) == ${lit(f)}`);
   const comms = children.comms.map((c) => `comm == ${lit(c.slice(0, 15))}`);
-  const hostChild = (tests: string[]): string => `curtask->real_parent->tgid == ${skipPid}${tests.length ? ` && (${tests.join(' || ')})` : ' && 0'}`;
+  const hostChild = (tests: string[]): string => `${PPID} == ${skipPid}${tests.length ? ` && (${tests.join(' || ')})` : ' && 0'}`;
   const notHostBy = (tests: string[]): string => (hostNs && skipPid ? `(curtask->nsproxy->net_ns->ns.inum != ${hostNs} || (${hostChild(tests)}))` : '');
   const notHost = notHostBy(comms);
   const whenBy = (cond: string, extra = ''): string => (cond || extra ? ` /${[extra, cond].filter(Boolean).join(' && ')}/` : '');
   const when = (extra = ''): string => whenBy(notHost, extra);
   return `
-BEGIN { printf("B\\t0\\t${READY_TOKEN}\\n"); }
+BEGIN {${opts.pidNs ? ' @lvl = curtask->thread_pid->level;' : ''} printf("B\\t0\\t${READY_TOKEN}\\n"); }
 
 tracepoint:syscalls:sys_enter_execve,tracepoint:syscalls:sys_enter_execveat${whenBy(notHostBy(files))} {
   $key = nsecs;
-  @eseq[tid] = $key;
+  @eseq[tid] = $key;${ns ? `\n  $tns = ${nsNumber('curtask->thread_pid')};\n  @etid[tid] = $tns;` : ''}
   $i = 0;
   $p = *(args->argv);
   while ($i < ${MAX_ENTER_ARGS}) {
     if ($p == 0) { break; }
-    printf("A\\t%llu\\t%d\\t%llu\\t%d\\t%s\\n", cgroup, tid, $key, $i, str($p));
+    printf("A\\t%llu\\t%d\\t%llu\\t%d\\t%s\\n", cgroup, ${TID}, $key, $i, str($p));
     $i++;
     $p = *(args->argv + $i);
   }
-  printf("E\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%d\\t%s\\n", cgroup, tid, $key, pid, curtask->real_parent->tgid, $p != 0 ? 1 : 0, str(args->filename));
+  printf("E\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%d\\t%s\\n", cgroup, ${TID}, $key, ${PID}, ${PPID}, $p != 0 ? 1 : 0, str(args->filename));
 }
 
 tracepoint:sched:sched_process_exec${when()} {
-  printf("P\\t%llu\\t%d\\t%llu\\t%s\\n", cgroup, args->old_pid, @eseq[args->old_pid], str(args->filename));
+  printf("P\\t%llu\\t%d\\t%llu\\t%s\\n", cgroup, ${ns ? '@etid[args->old_pid]' : 'args->old_pid'}, @eseq[args->old_pid], str(args->filename));
 }
 
 tracepoint:sched:sched_process_exec${when()} {
   $key = @eseq[args->old_pid];
-  delete(@eseq[args->old_pid]);
+  delete(@eseq[args->old_pid]);${ns ? '\n  $otid = @etid[args->old_pid];\n  delete(@etid[args->old_pid]);' : ''}
   $s = curtask->mm->arg_start;
   $total = curtask->mm->arg_end - $s;
   $off = (uint64)0;
@@ -136,24 +164,24 @@ tracepoint:sched:sched_process_exec${when()} {
     if ($off >= $total) { break; }
     $len = $total - $off;
     if ($len > ${ARGV_CHUNK}) { $len = ${ARGV_CHUNK}; }
-    printf("C\\t%d\\t%llu\\t%llu\\t%rx\\n", args->old_pid, $key, $off, buf(uptr($s + $off), $len));
+    printf("C\\t%d\\t%llu\\t%llu\\t%rx\\n", ${ns ? '$otid' : 'args->old_pid'}, $key, $off, buf(uptr($s + $off), $len));
     $off += ${ARGV_CHUNK};
     $n++;
   }
-  printf("X\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%llu\\t%llu\\n", cgroup, args->old_pid, $key, pid, curtask->real_parent->tgid, $total, nsecs);
+  printf("X\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%llu\\t%llu\\n", cgroup, ${ns ? '$otid' : 'args->old_pid'}, $key, ${PID}, ${PPID}, $total, nsecs);
 }
 
 tracepoint:syscalls:sys_exit_execve,tracepoint:syscalls:sys_exit_execveat${when('args->ret < 0')} {
   $key = @eseq[tid];
-  delete(@eseq[tid]);
-  printf("F\\t%llu\\t%d\\t%llu\\t%d\\n", cgroup, tid, $key, args->ret);
+  delete(@eseq[tid]);${ns ? '\n  $tns = @etid[tid];\n  delete(@etid[tid]);' : ''}
+  printf("F\\t%llu\\t%d\\t%llu\\t%d\\n", cgroup, ${TID}, $key, args->ret);
 }
 
 tracepoint:sched:sched_process_exit {
   delete(@eseq[tid]);
-  delete(@syntid[tid]);
+  delete(@syntid[tid]);${ns ? '\n  delete(@etid[tid]);' : ''}
   if (args->group_dead${notHost ? ` && ${notHost}` : ''}) {
-    printf("Q\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, curtask->exit_code, comm);
+    printf("Q\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, curtask->exit_code, comm);
   }
 }
 
@@ -166,46 +194,46 @@ tracepoint:syscalls:sys_enter_connect${when()} {
   if ($stype != 1) {
     if (nsecs - @cwin[cgroup] > ${SEND_WINDOW_NS}) { @cwin[cgroup] = nsecs; @ccnt[cgroup] = 0; }
     @ccnt[cgroup]++;
-    if (@ccnt[cgroup] == ${SEND_BURST} + 1) { printf("O\\t%llu\\t%d\\t%llu\\n", cgroup, pid, nsecs); }
+    if (@ccnt[cgroup] == ${SEND_BURST} + 1) { printf("O\\t%llu\\t%d\\t%llu\\n", cgroup, ${PID}, nsecs); }
     if (@ccnt[cgroup] > ${SEND_BURST}) { $ok = 0; }
   }
   $fam = $ok ? args->uservaddr->sa_family : 0;
   if ($fam == 2) {
-    printf("N\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(args->uservaddr, 8), comm);
+    printf("N\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, buf(args->uservaddr, 8), comm);
   }
   if ($fam == 10) {
-    printf("N\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(args->uservaddr, 24), comm);
+    printf("N\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, buf(args->uservaddr, 24), comm);
   }
 }
 
 tracepoint:syscalls:sys_enter_sendto /args->addr != 0${inSandboxNs}/ {
   if (nsecs - @uwin[cgroup] > ${SEND_WINDOW_NS}) { @uwin[cgroup] = nsecs; @ucnt[cgroup] = 0; }
   @ucnt[cgroup]++;
-  if (@ucnt[cgroup] == ${SEND_BURST} + 1) { printf("O\\t%llu\\t%d\\t%llu\\n", cgroup, pid, nsecs); }
+  if (@ucnt[cgroup] == ${SEND_BURST} + 1) { printf("O\\t%llu\\t%d\\t%llu\\n", cgroup, ${PID}, nsecs); }
   $fam = @ucnt[cgroup] <= ${SEND_BURST} ? args->addr->sa_family : 0;
   if ($fam == 2) {
-    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(args->addr, 8), comm);
+    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, buf(args->addr, 8), comm);
   }
   if ($fam == 10) {
-    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(args->addr, 24), comm);
+    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, buf(args->addr, 24), comm);
   }
 }
 
 tracepoint:syscalls:sys_enter_sendmsg /args->msg->msg_name != 0${inSandboxNs}/ {
   if (nsecs - @uwin[cgroup] > ${SEND_WINDOW_NS}) { @uwin[cgroup] = nsecs; @ucnt[cgroup] = 0; }
   @ucnt[cgroup]++;
-  if (@ucnt[cgroup] == ${SEND_BURST} + 1) { printf("O\\t%llu\\t%d\\t%llu\\n", cgroup, pid, nsecs); }
+  if (@ucnt[cgroup] == ${SEND_BURST} + 1) { printf("O\\t%llu\\t%d\\t%llu\\n", cgroup, ${PID}, nsecs); }
   if (@ucnt[cgroup] <= ${SEND_BURST}) {
-    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(uptr(args->msg->msg_name), 24), comm);
+    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, buf(uptr(args->msg->msg_name), 24), comm);
   }
 }
 
 tracepoint:syscalls:sys_enter_sendmmsg /args->vlen > 0 && args->mmsg->msg_hdr.msg_name != 0${inSandboxNs}/ {
   if (nsecs - @uwin[cgroup] > ${SEND_WINDOW_NS}) { @uwin[cgroup] = nsecs; @ucnt[cgroup] = 0; }
   @ucnt[cgroup]++;
-  if (@ucnt[cgroup] == ${SEND_BURST} + 1) { printf("O\\t%llu\\t%d\\t%llu\\n", cgroup, pid, nsecs); }
+  if (@ucnt[cgroup] == ${SEND_BURST} + 1) { printf("O\\t%llu\\t%d\\t%llu\\n", cgroup, ${PID}, nsecs); }
   if (@ucnt[cgroup] <= ${SEND_BURST}) {
-    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, buf(uptr(args->mmsg->msg_hdr.msg_name), 24), comm);
+    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, buf(uptr(args->mmsg->msg_hdr.msg_name), 24), comm);
   }
 }
 
@@ -215,11 +243,11 @@ tracepoint:syscalls:sys_enter_sendmmsg /args->vlen > 0 && args->mmsg->msg_hdr.ms
 tracepoint:syscalls:sys_exit_socket /(args->ret == -1 || args->ret == -97)${inSandboxNs}/ {
 ${(opts.arch ?? process.arch) === 'x64'
     ? `  $regs = (struct pt_regs *)((uint64)curtask->stack + 16384 - sizeof(struct pt_regs));
-  printf("K\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%d\\t%d\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, $regs->di & 0xffff, $regs->si & 0xf, -args->ret, comm);`
-    : `  printf("K\\t%llu\\t%d\\t%llu\\t%d\\t-1\\t-1\\t%d\\t%s\\n", cgroup, pid, nsecs, curtask->real_parent->tgid, -args->ret, comm);`}
+  printf("K\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%d\\t%d\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, $regs->di & 0xffff, $regs->si & 0xf, -args->ret, comm);`
+    : `  printf("K\\t%llu\\t%d\\t%llu\\t%d\\t-1\\t-1\\t%d\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, -args->ret, comm);`}
 }
 
-${opts.udpSource === false ? '' : udpSourceProbe(inSandboxNs)}tracepoint:sock:inet_sock_set_state${when('args->protocol == 6 && args->newstate == 2')} {
+${opts.udpSource === false ? '' : udpSourceProbe(inSandboxNs, PID)}tracepoint:sock:inet_sock_set_state${when('args->protocol == 6 && args->newstate == 2')} {
   @syntid[tid] = (uint64)args->skaddr;
 }
 
@@ -229,12 +257,12 @@ tracepoint:syscalls:sys_exit_connect /@syntid[tid] != 0/ {
   $port = $sk->__sk_common.skc_num;
   $dport = $sk->__sk_common.skc_dport;
   if ($sk->__sk_common.skc_family == 2) {
-    printf("S\\t%llu\\t%d\\t%llu\\t%s\\t%d\\t%s\\t%d\\n", cgroup, pid, nsecs, ntop($sk->__sk_common.skc_rcv_saddr), $port, ntop($sk->__sk_common.skc_daddr), (($dport & 0xff) << 8) | ($dport >> 8));
+    printf("S\\t%llu\\t%d\\t%llu\\t%s\\t%d\\t%s\\t%d\\n", cgroup, ${PID}, nsecs, ntop($sk->__sk_common.skc_rcv_saddr), $port, ntop($sk->__sk_common.skc_daddr), (($dport & 0xff) << 8) | ($dport >> 8));
   } else {
-    printf("S\\t%llu\\t%d\\t%llu\\t%s\\t%d\\t%s\\t%d\\n", cgroup, pid, nsecs, ntop($sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8), $port, ntop($sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8), (($dport & 0xff) << 8) | ($dport >> 8));
+    printf("S\\t%llu\\t%d\\t%llu\\t%s\\t%d\\t%s\\t%d\\n", cgroup, ${PID}, nsecs, ntop($sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8), $port, ntop($sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8), (($dport & 0xff) << 8) | ($dport >> 8));
   }
 }
 
-END { clear(@eseq); clear(@syntid); clear(@uwin); clear(@ucnt); clear(@cwin); clear(@ccnt);${opts.udpSource === false ? '' : ' clear(@dwin); clear(@dcnt);'} }
+END {${ns ? ' delete(@lvl); clear(@etid);' : ''} clear(@eseq); clear(@syntid); clear(@uwin); clear(@ucnt); clear(@cwin); clear(@ccnt);${opts.udpSource === false ? '' : ' clear(@dwin); clear(@dcnt);'} }
 `;
 }

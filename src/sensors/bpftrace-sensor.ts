@@ -9,6 +9,7 @@ import { enterBinary } from '../sandbox/launcher.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { inChildPidNs } from '../util/pid-namespace.js';
 import { cpus } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -133,7 +134,7 @@ export class BpftraceSensor extends EventEmitter {
     // and at exit below), and it dies of a broken pipe if Corral is killed outright.
     // (sock:sock_send_length, the DNS source-port join, exists from Linux 6.3: older kernels join DNS by time)
     const udpSource = this.opts.udpSource ?? existsSync(`${TRACEFS}/events/sock/sock_send_length`);
-    const child = spawn(bin, ['-f', 'json', '-B', 'line', '-e', buildProgram({ hostNetns, udpSource, skipHostFor: this.opts.skipHostProcesses ? process.pid : undefined, hostChildren: hostChildren() })], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(bin, ['-f', 'json', '-B', 'line', '-e', buildProgram({ hostNetns, udpSource, skipHostFor: this.opts.skipHostProcesses ? process.pid : undefined, hostChildren: hostChildren(), pidNs: inChildPidNs() /* a container's: kernel pids translated to Corral's */ })], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.child = child;
     const onExit = (): void => this.kill();
     process.once('exit', onExit);

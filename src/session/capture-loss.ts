@@ -77,10 +77,18 @@ export interface CaptureStatus {
   sensor_gaps: number;
   /** No kernel sensor ran when the session opened (--no-sensor, or unavailable). */
   sensor_off?: true;
+  /**
+   * The sensor did not confirm, before the session ended, that it had delivered every record
+   * produced until then (its sync marker was not seen within the wait): the last records may be missing.
+   */
+  unsynced?: true;
 }
 
-export function captureStatus(recordsLost: number, sensorGaps: number, sensorOff: boolean): CaptureStatus {
-  return { complete: recordsLost === 0 && sensorGaps === 0 && !sensorOff, records_lost: recordsLost, sensor_gaps: sensorGaps, ...(sensorOff ? { sensor_off: true as const } : {}) };
+export function captureStatus(recordsLost: number, sensorGaps: number, sensorOff: boolean, unsynced = false): CaptureStatus {
+  return {
+    complete: recordsLost === 0 && sensorGaps === 0 && !sensorOff && !unsynced, records_lost: recordsLost, sensor_gaps: sensorGaps,
+    ...(sensorOff ? { sensor_off: true as const } : {}), ...(unsynced ? { unsynced: true as const } : {}),
+  };
 }
 
 /** Why a capture is incomplete, for people ("" when only the sensor was off and `sensorOff` is false, or when it is complete). */
@@ -88,6 +96,7 @@ export function captureIncompleteText(c: CaptureStatus, sensorOff = false): stri
   const why = [
     c.records_lost > 0 && `${c.records_lost} kernel records lost (sensor ring overflow; not attributable to one sandbox)`,
     c.sensor_gaps > 0 && `the kernel sensor was down ${c.sensor_gaps} time(s)`,
+    c.unsynced && 'the kernel sensor did not confirm it had delivered its last records before the session ended',
     sensorOff && c.sensor_off && 'no kernel sensor ran',
   ].filter(Boolean);
   return why.join('; ');

@@ -65,6 +65,8 @@ export interface RuntimeOptions {
    * src/sandbox/mount-template.ts). False: from the host's own, as before (benchmarks compare the two).
    */
   mountTemplate?: boolean;
+  /** How long a session's close waits for the sensor to confirm its last records (ms, default 10 000). */
+  sensorSyncTimeoutMs?: number;
 }
 
 /** The pre-execution command screen (src/detect/check.ts), loaded lazily: its parser is WebAssembly. */
@@ -319,19 +321,23 @@ export class Runtime extends EventEmitter {
     if (s) s.onSensor(r);
   }
 
-  private syncing?: { startedNs: bigint; done: Promise<void> };
+  private syncing?: { startedNs: bigint; done: Promise<boolean> };
 
   /**
-   * Resolves once every sensor record produced before `afterNs` has been processed.
+   * Resolves once every sensor record produced before `afterNs` has been processed: true, or false
+   * when the sensor did not confirm it in time (its sync marker was not seen; said once per runtime).
    * Concurrent callers share one sync when it started late enough to cover them.
    */
-  async sensorBarrier(afterNs: bigint): Promise<void> {
-    if (!this.sensor) return;
+  async sensorBarrier(afterNs: bigint): Promise<boolean> {
+    if (!this.sensor) return true;
     if (this.syncing && this.syncing.startedNs >= afterNs) return this.syncing.done;
-    if (this.syncing) await this.syncing.done.catch(() => {});
+    if (this.syncing) await this.syncing.done;
     if (this.syncing && this.syncing.startedNs >= afterNs) return this.syncing.done;
     const startedNs = process.hrtime.bigint();
-    const done = this.sensor.sync().catch(() => {});
+    const done = this.sensor.sync(this.opts.sensorSyncTimeoutMs).then(() => true, (e: unknown) => {
+      this.warnOnce('sensor-sync', `the kernel sensor did not confirm its records in time (${(e as Error).message}): sessions closed meanwhile are marked capture-incomplete`);
+      return false;
+    });
     this.syncing = { startedNs, done };
     void done.finally(() => { if (this.syncing?.done === done) this.syncing = undefined; });
     return done;

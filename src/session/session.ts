@@ -268,6 +268,7 @@ export class Session {
   private sensorGaps = 0;
   /** No kernel sensor ran when the session opened. */
   private sensorOff = false;
+  private sensorUnsynced = false;
   /** Set once session.end is written: losses after it are no longer this session's. */
   private ended = false;
 
@@ -990,9 +991,10 @@ export class Session {
   }
 
   /** Waits until gateway attributions and sensor records produced so far are processed. */
-  async settle(syncSensor = true): Promise<void> {
-    if (syncSensor && this.rt.sensor) await this.rt.sensorBarrier(process.hrtime.bigint());
+  async settle(syncSensor = true): Promise<boolean> {
+    const synced = syncSensor && this.rt.sensor ? await this.rt.sensorBarrier(process.hrtime.bigint()) : true;
     while (this.pending.size) await Promise.allSettled([...this.pending]);
+    return synced;
   }
 
   private track(p: Promise<unknown>): void {
@@ -1214,7 +1216,7 @@ export class Session {
 
   /** Whether this session's kernel capture is whole so far (records lost, sensor gaps, no sensor). */
   get capture(): CaptureStatus {
-    return captureStatus(this.loss.total, this.sensorGaps, this.sensorOff);
+    return captureStatus(this.loss.total, this.sensorGaps, this.sensorOff, this.sensorUnsynced);
   }
 
   // ---- GPU samples and detections (see src/gpu) ----
@@ -1424,7 +1426,10 @@ export class Session {
     }
     this.closed = true;
     clearInterval(this.sampleTimer);
-    if (this.nsInitPid) await this.settle().catch(() => {});
+    if (this.nsInitPid && !(await this.settle().catch(() => true))) {
+      this.sensorUnsynced = true;
+      this.emit('sensor', { state: 'unsynced', note: 'the kernel sensor did not confirm, before this session ended, that it had delivered every record: its last execs and connects may be missing' });
+    }
     this.fanout.flush();
     this.repeats.flush();
     this.flushDetections();
