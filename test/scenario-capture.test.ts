@@ -27,6 +27,37 @@ test('1,000 rapid execs inside one tool call are all captured with argv and attr
   } finally { await s.close(); }
 });
 
+test('a PATH search records each failed execve as a failed attempt, the program that ran once, and the runtime rules judge only that one', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'capture' });
+  try {
+    // dash's `exec` (execvp-like: bash and a plain dash lookup stat() first) execve()s each PATH entry in turn: two misses (ENOENT), then the stand-in (a copy of true) runs;
+    // then a file without the exec bit (EACCES): nothing runs at all.
+    // (the miner's name is assembled at run time, so the command screen cannot flag it first and the runtime rule speaks)
+    const cmd = `printf 'xm%s' rig > n && cp /bin/true "./$(cat n)" && cp /bin/true ./noexec && chmod 0644 noexec && /bin/sh -c 'm=$(cat n); PATH=/nope1:/nope2:$PWD; exec "$m" --version'; ./noexec; echo rc=$?`;
+    const r = await s.exec({ command: cmd, step: 1, toolCallId: 'pathsearch' });
+    assert.match(r.stdout, /rc=126/, JSON.stringify(r));
+    await s.close();
+    const miner = s.events.filter((e) => e.kind === 'exec' && (e.payload.argv as string[])[0] === 'xmrig');
+    const failed = miner.filter((e) => e.payload.result === 'failed');
+    assert.deepEqual(failed.map((e) => [e.payload.filename, e.payload.error]), [['/nope1/xmrig', 'ENOENT'], ['/nope2/xmrig', 'ENOENT']], JSON.stringify(s.events.filter((e) => e.kind === 'exec').map((e) => e.payload)));
+    const ran = miner.filter((e) => e.payload.result === undefined);
+    assert.equal(ran.length, 1, JSON.stringify(miner.map((e) => e.payload)));
+    assert.equal(ran[0]!.payload.filename, '/workspace/xmrig');
+    assert.ok(miner.every((e) => e.pid === ran[0]!.pid && e.tool_call === 'pathsearch'));
+    const noexec = s.events.filter((e) => e.kind === 'exec' && (e.payload.argv as string[])[0] === './noexec');
+    assert.deepEqual(noexec.map((e) => [e.payload.result, e.payload.error]), [['failed', 'EACCES']]);
+    // the runtime miner rule matched the exec that ran and none of the misses: the alert's evidence (the union of
+    // every detection of this call and category; the command screen's own may lead it) holds that exec alone of these
+    const evidence = s.alertEvents.filter((a) => a.payload.category === 'mining').flatMap((a) => a.payload.evidence);
+    assert.ok(s.alertEvents.some((a) => a.payload.rule === 'miner_binary_exec' || /miner_binary_exec/.test(a.payload.message)), JSON.stringify(s.alertEvents.map((a) => a.payload)));
+    assert.ok(evidence.includes(ran[0]!.id), 'the exec that ran is the evidence');
+    for (const f of failed) assert.ok(!evidence.includes(f.id), `a failed attempt (${String(f.payload.filename)}) is not evidence of a miner that ran`);
+    // the store and the table say which attempts failed
+    const stored = fx.rt.store.query({ session: s.id, tool_call: 'pathsearch', kind: ['exec'] }).filter((e) => e.payload.result === 'failed');
+    assert.equal(stored.length, 3);
+  } finally { await s.close(); }
+});
+
 test('500 connect attempts, half allowed and half blocked, each with its pid', async () => {
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'capture' });
   try {

@@ -106,7 +106,7 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
       c.timed_out = p.timed_out === true;
       if (p.blocked === true) c.blocked = true;
       if (typeof p.cancelled === 'string') c.cancelled = p.cancelled;
-    } else if (e.kind === 'exec') c.processes++;
+    } else if (e.kind === 'exec' && e.payload.result !== 'failed') c.processes++;
     else if (e.kind === 'connect' && e.payload.source === 'gateway') {
       if (e.payload.decision === 'allow') c.connections.allowed++; else c.connections.denied++;
       const ja4 = e.payload['tls.client.ja4'];

@@ -42,6 +42,7 @@ import { FanoutAggregator, type Probe } from '../alerts/fanout.js';
 import { monoToEpochNs, nowNs, SEVERITY_RANK, type AlertCategory, type AlertEvent, type AlertLayer, type Attribution, type CorralEvent, type EventKind, type Severity } from '../events/event.js';
 import type { CommandScreen, Runtime } from './runtime.js';
 import type { SensorRecord } from '../sensors/bpftrace-sensor.js';
+import { execOutcome } from '../sensors/exec-outcome.js';
 import type { DropRecord } from '../sensors/kmsg-drops.js';
 import { buildGpuDeviceArgs, insertGpuArgs } from '../gpu/gpu-devices.js';
 import type { GpuDetection } from '../gpu/gpu-detect.js';
@@ -1168,7 +1169,7 @@ export class Session {
     const attr = this.attrFromCgroup(rec.cgroupId) ?? this.attr();
     const ts = monoToEpochNs(rec.tsNs);
     if (rec.kind === 'exec') {
-      this.emit('exec', { argv: rec.argv, filename: rec.filename, truncated: rec.truncated }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      this.emit('exec', { argv: rec.argv, filename: rec.filename, truncated: rec.truncated, ...execOutcome(rec) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'exit') {
       this.emit('exit', { exit_code: rec.exitCode, signal: rec.signal, comm: rec.comm }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'connect') {

@@ -66,6 +66,12 @@ export function formatBytes(v: unknown): string {
 }
 
 function execSummary(p: P): string {
+  const s = execLine(p);
+  // A failed execve (a PATH search's misses, a file without the exec bit): the program never ran.
+  return p.result === 'failed' ? `${s}  [exec failed: ${str(p.error) ?? str(p.errno) ?? '?'}]` : s;
+}
+
+function execLine(p: P): string {
   const argv = pick(p, 'argv', 'process.command_args', 'args');
   if (Array.isArray(argv) && argv.length > 0) return argv.map((a) => shellWord(String(a))).join(' ');
   const line = str(pick(p, 'command', 'process.command_line', 'cmdline'));

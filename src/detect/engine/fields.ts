@@ -157,6 +157,9 @@ const DEFS: FieldDef[] = [
   { name: 'proc.argc', type: 'num', kinds: 'exec, command', doc: 'argv length', get: (ev, c) => (c.g(S_ARGV) as string[] | undefined)?.length },
   { name: 'proc.cwd', type: 'str', kinds: 'exec, command', doc: 'p.cwd when the sensor or analyzer knows it', get: (ev) => str(P(ev).cwd) },
   { name: 'proc.truncated', type: 'bool', kinds: 'exec', doc: 'the sensor cut argv short (p.truncated)', get: (ev) => bool(P(ev).truncated) },
+  { name: 'proc.exec_failed', type: 'bool', kinds: 'exec', doc: "execve returned an error (p.result = 'failed'): the program never ran — a PATH search's misses, a file without the exec bit, a noexec mount",
+    get: (ev) => (ev.kind === 'exec' ? P(ev).result === 'failed' : undefined) },
+  { name: 'proc.exec_error', type: 'str', kinds: 'exec', doc: "the failed execve's errno name (p.error: ENOENT, EACCES …)", get: (ev) => (ev.kind === 'exec' ? str(P(ev).error) : undefined) },
   { name: 'proc.exit_code', type: 'num', kinds: 'exit', doc: 'p.exit_code', get: (ev) => (ev.kind === 'exit' ? num(P(ev).exit_code) : undefined) },
   // --- cmd (kind 'command', from the command analyzer) ---
   { name: 'cmd.text', type: 'str', kinds: 'command', doc: 'unwrapped text of this command (p.text)', get: (ev) => (ev.kind === 'command' ? str(P(ev).text) : undefined) },
