@@ -13,9 +13,10 @@ import { parseReplayInput, type Episode, type InputProblem } from '../trace/repl
 import { alertJson, Progress, readTextFile, renderAlerts, skippedList, UsageError, writeInputProblems, type CliIO } from './io.js';
 import { spoolStdin, stdinWanted, STDIN_NAME } from './stdin-input.js';
 import { makeStyle, safeText } from './style.js';
+import { SENSOR_RING_USAGE, sensorRingPages } from './sensor-ring-flag.js';
 import type { AlertEvent } from '../events/event.js';
 
-export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [--json] [--home DIR] [--no-sensor] FILE…
+export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [--json] [--home DIR] [--no-sensor] [--sensor-ring SIZE] FILE…
   FILE: JSON lines, canonical ({"episode","step","command",...} per line) or OpenAI/Anthropic chat
   ({"episode"?, "messages":[...]} per line), possibly compressed; "-" reads standard input.
   One episode may span files; repeated steps run in file order as ID#2, ID#3. File editors' calls
@@ -28,6 +29,7 @@ export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [-
   of a shell tool: {"episode","step","tool":"bash","input":{"command":…}} (text or argv; cmd; code).
   --no-sensor runs without the eBPF sensor (no kernel exec/connect capture; gateway, limits and the
   command screen still record).
+  ${SENSOR_RING_USAGE}
   Exit 0 = no alerts, 3 = alerts, 2 = nothing to replay or a usage error, 130/143 = stopped by Ctrl-C or a
   kill (every sandbox torn down, the summary says "interrupted"), other = failure.`;
 
@@ -118,12 +120,13 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
 export async function replayCommand(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, strict: true, allowPositionals: true,
-    options: { policy: { type: 'string' }, parallel: { type: 'string' }, json: { type: 'boolean' }, home: { type: 'string' }, 'no-sensor': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { policy: { type: 'string' }, parallel: { type: 'string' }, json: { type: 'boolean' }, home: { type: 'string' }, 'no-sensor': { type: 'boolean' }, 'sensor-ring': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) { io.stdout.write(`${REPLAY_USAGE}\n`); return 0; }
   if (!positionals.length) throw new UsageError(`no input files\n${REPLAY_USAGE}`);
   const parallel = values.parallel ? Number(values.parallel) : 1;
   if (!Number.isInteger(parallel) || parallel < 1 || parallel > 256) throw new UsageError(`--parallel must be an integer 1..256, got "${values.parallel}"`);
+  const perfRbPages = sensorRingPages(values['sensor-ring']);
   const policy = resolvePolicy(values.policy);
   // One map for all files: an episode spread over files is one episode, in one sandbox.
   const byEpisode = new Map<string, Episode>();
@@ -171,7 +174,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   const onSignal = (sig: NodeJS.Signals): void => { if (stop.stopped) return; stop.stopped = sig; stop.onStop?.(); };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const sig of signals) process.on(sig, onSignal);
-  const rt = await Runtime.start({ home: values.home, sensor: values['no-sensor'] ? false : 'auto', poolSize: Math.min(parallel + 1, 8) });
+  const rt = await Runtime.start({ home: values.home, sensor: values['no-sensor'] ? false : 'auto', poolSize: Math.min(parallel + 1, 8), ...(perfRbPages !== undefined ? { perfRbPages } : {}) });
   let res;
   try {
     res = await replayEpisodes(rt, episodes, policy, {

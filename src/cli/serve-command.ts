@@ -1,16 +1,17 @@
 // Why: `corral serve` runs the warm daemon (src/server/daemon.ts) in the foreground, for
 // systemd or a terminal: `corral run` then costs tens of milliseconds, and trainers in any
 // language drive sessions over HTTP on its Unix socket (docs/daemon.md).
-import { hostname } from 'node:os';
+import { cpus, hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { UsageError, type CliIO } from './io.js';
 import { makeStyle, safeText } from './style.js';
 import { NATS_FLAG_OPTIONS, NATS_FLAGS_USAGE, natsSecurityFlags } from './nats-flags.js';
 import { redactNatsUrl } from '../store/nats-options.js';
+import { SENSOR_RING_USAGE, sensorRingPages } from './sensor-ring-flag.js';
 import type { RequestLogEntry } from '../server/daemon.js';
 import type { Unpublished } from '../store/nats-publisher.js';
 
-export const SERVE_USAGE = `Usage: corral serve [--socket PATH] [--home DIR] [--pool N] [--max-sessions N] [--session-idle DUR] [--no-sensor]
+export const SERVE_USAGE = `Usage: corral serve [--socket PATH] [--home DIR] [--pool N] [--max-sessions N] [--session-idle DUR] [--no-sensor] [--sensor-ring SIZE]
                     [--alert-webhook URL [--webhook-min-severity low|medium|high|critical]]
                     [--publish nats://HOST:PORT [--host-id NAME] [--nats-ca FILE] [--nats-cert FILE --nats-key FILE]
                     [--nats-nkey FILE]] [--flow-update DUR] [--quiet] [--json]
@@ -24,6 +25,7 @@ export const SERVE_USAGE = `Usage: corral serve [--socket PATH] [--home DIR] [--
   --host-id names this machine there (default: the hostname). A NATS outage never blocks a
   call: events wait in a bounded queue (docs/fleet.md). --flow-update: how often an open
   connection gets an interim flow record (bytes so far; default 10s, 0 = only when it closes).
+  ${SENSOR_RING_USAGE}
 ${NATS_FLAGS_USAGE}`;
 
 export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
@@ -31,7 +33,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
     args: argv, strict: true, allowPositionals: false,
     options: {
       socket: { type: 'string' }, home: { type: 'string' }, pool: { type: 'string' }, 'max-sessions': { type: 'string' },
-      'session-idle': { type: 'string' }, 'no-sensor': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
+      'session-idle': { type: 'string' }, 'no-sensor': { type: 'boolean' }, 'sensor-ring': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' },
       quiet: { type: 'boolean' }, 'alert-webhook': { type: 'string' }, 'webhook-min-severity': { type: 'string' },
       publish: { type: 'string' }, 'host-id': { type: 'string' }, 'flow-update': { type: 'string' }, ...NATS_FLAG_OPTIONS,
     },
@@ -44,6 +46,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   };
   const pool = int('pool', values.pool, 0);
   const maxSessions = int('max-sessions', values['max-sessions'], 1);
+  const perfRbPages = sensorRingPages(values['sensor-ring']);
   const { parseDuration } = await import('../policy/units.js');
   let sessionIdleMs: number | undefined;
   if (values['session-idle'] !== undefined) {
@@ -81,12 +84,14 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
     socketPath, maxSessions, sessionIdleMs, onRequest,
     publish: values.publish === undefined ? undefined : { url: values.publish, host: values['host-id'] ?? hostname(), security: natsSecurity },
     alertWebhook: values['alert-webhook'] === undefined ? undefined : { url: values['alert-webhook'], minSeverity: sev as 'low' | 'medium' | 'high' | 'critical' | undefined },
-    runtime: { home: values.home, sensor: values['no-sensor'] ? false : 'auto', ...(pool !== undefined ? { poolSize: pool } : {}), ...(flowUpdateMs !== undefined ? { flowUpdateMs } : {}) },
+    runtime: { home: values.home, sensor: values['no-sensor'] ? false : 'auto', ...(pool !== undefined ? { poolSize: pool } : {}), ...(perfRbPages !== undefined ? { perfRbPages } : {}), ...(flowUpdateMs !== undefined ? { flowUpdateMs } : {}) },
   });
   const sensor = d.runtime.sensorState;
+  const ringPages = d.runtime.sensor?.ringPagesPerCpu;
+  const ringBytes = ringPages !== undefined ? ringPages * 4096 * cpus().length : undefined;
   io.stdout.write(values.json
-    ? `${JSON.stringify({ ready: true, socket: socketPath, pid: process.pid, sensor, home: d.runtime.store.home })}\n`
-    : `corral serve: ready on ${socketPath} (pid ${process.pid}, sensor ${sensor}, events in ${d.runtime.store.home})\n`);
+    ? `${JSON.stringify({ ready: true, socket: socketPath, pid: process.pid, sensor, ...(ringPages !== undefined ? { sensor_ring: { pages_per_cpu: ringPages, bytes: ringBytes } } : {}), home: d.runtime.store.home })}\n`
+    : `corral serve: ready on ${socketPath} (pid ${process.pid}, sensor ${sensor}${ringBytes !== undefined ? `, ring ${Math.round(ringBytes / 1024 ** 2)} MiB` : ''}, events in ${d.runtime.store.home})\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
     process.on('SIGINT', stop);

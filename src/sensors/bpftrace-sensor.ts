@@ -118,12 +118,15 @@ export class BpftraceSensor extends EventEmitter {
     return s;
   }
 
+  /** Perf ring pages per CPU this sensor runs with (RuntimeOptions.perfRbPages, else the default). */
+  get ringPagesPerCpu(): number { return this.opts.perfRbPages ?? defaultRbPages(); }
+
   private launch(): Promise<void> {
     const bin = this.opts.bpftracePath ?? findInPath('bpftrace') ?? 'bpftrace';
     const env = {
       ...process.env,
       BPFTRACE_STRLEN: String(BPF_STRLEN),
-      BPFTRACE_PERF_RB_PAGES: String(this.opts.perfRbPages ?? defaultRbPages()),
+      BPFTRACE_PERF_RB_PAGES: String(this.ringPagesPerCpu),
       BPFTRACE_MAP_KEYS_MAX: '65536',
       BPFTRACE_NO_CPP_DEMANGLE: '1',
     };
