@@ -29,15 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#ifndef SYS_open_tree
-#define SYS_open_tree 428
-#endif
-#ifndef SYS_move_mount
-#define SYS_move_mount 429
-#endif
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
+#include "mount-api.h"
 
 static int fail(const char *what) {
   fprintf(stderr, "corral-idmap: %s: %s\n", what, strerror(errno));

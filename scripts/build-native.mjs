@@ -17,7 +17,7 @@ const src = (name) => join(root, 'native', name);
 
 const targets = [
   // native/mount-template.c: the mount namespace a sandbox's bwrap starts from (part of the same binary).
-  { out: join(out, 'corral-enter'), src: src('corral-enter.c'), extra: [src('mount-template.c'), src('mount-template.h')], args: ['-O2', '-Wall', '-Werror'] },
+  { out: join(out, 'corral-enter'), src: src('corral-enter.c'), extra: [src('mount-template.c'), src('mount-template.h'), src('mount-api.h')], args: ['-O2', '-Wall', '-Werror'] },
   // pid 1 of every sandbox: holds its namespaces, not dumpable, reaps orphans. Static: it runs inside
   // the sandbox's root, which may be an image without the host's C library (filesystem.root).
   { out: join(out, 'corral-holder'), src: src('corral-holder.c'), args: ['-O2', '-Wall', '-Werror', '-static'] },
@@ -26,7 +26,7 @@ const targets = [
   // a write or an edit replaces the file atomically (a temporary file renamed over it).
   { out: join(out, 'corral-file'), src: src('corral-file.c'), extra: [src('file-replace.c'), src('file-replace.h')], args: ['-O2', '-Wall', '-Werror', '-static'] },
   // A host workspace's owner shown as the sandbox uid, without chowning host files.
-  { out: join(out, 'corral-idmap'), src: src('corral-idmap.c'), args: ['-O2', '-Wall', '-Werror'] },
+  { out: join(out, 'corral-idmap'), src: src('corral-idmap.c'), extra: [src('mount-api.h')], args: ['-O2', '-Wall', '-Werror'] },
   {
     out: join(out, 'original-dst.node'), src: src('original-dst.c'), extra: [src('napi-util.h')],
     args: ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-pthread', '-DNODE_GYP_MODULE_NAME=original_dst', `-I${nodeInclude}`],
