@@ -111,6 +111,35 @@ static void own_landlock_domain(void) {
 
 static void forward(int sig) { if (child_pid > 0) kill(child_pid, sig); }
 
+/*
+ * The file a command name without a slash stands for: the first PATH entry holding an executable
+ * regular file of that name (stat and access, as a shell looks it up), or NULL. execvp() instead
+ * execve()s each entry in turn, and every miss is an exec the kernel sensor records as a failed
+ * attempt: `sh -c …` showed /usr/local/bin/sh failing before every tool call. Only a lookup: when
+ * the exec of what it found fails, the caller falls back to execvp's own search.
+ */
+static const char *lookup_path(const char *name, char *buf, size_t size) {
+  if (!*name || strchr(name, '/')) return NULL;
+  const char *path = getenv("PATH");
+  if (!path) return NULL;
+  size_t nlen = strlen(name);
+  for (const char *p = path;; ) {
+    const char *end = strchrnul(p, ':');
+    size_t dlen = (size_t)(end - p);
+    const char *dir = dlen ? p : ".";
+    if (!dlen) dlen = 1;
+    if (dlen + 1 + nlen + 1 <= size) {
+      memcpy(buf, dir, dlen);
+      buf[dlen] = '/';
+      memcpy(buf + dlen + 1, name, nlen + 1);
+      struct stat st;
+      if (stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0) return buf;
+    }
+    if (!*end) return NULL;
+    p = end + 1;
+  }
+}
+
 int main(int argc, char **argv) {
   const char *cgroups[8], *waiter_cgroups[8];
   int ncg = 0, nwcg = 0, nkeep = 0;
@@ -255,6 +284,9 @@ int main(int argc, char **argv) {
   if (join_pid > 0 && syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC_FLAG) < 0) {
     for (int fd = 3; fd < 65536; fd++) { int fl = fcntl(fd, F_GETFD); if (fl >= 0) fcntl(fd, F_SETFD, fl | FD_CLOEXEC); }
   }
+  char found[4096];
+  const char *file = lookup_path(argv[i], found, sizeof found);
+  if (file) execv(file, &argv[i]);
   execvp(argv[i], &argv[i]);
   int err = errno;
   fprintf(stderr, "corral-enter: exec %s: %s\n", argv[i], strerror(err));

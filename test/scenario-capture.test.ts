@@ -36,6 +36,8 @@ test('a PATH search records each failed execve as a failed attempt, the program 
     const cmd = `printf 'xm%s' rig > n && cp /bin/true "./$(cat n)" && cp /bin/true ./noexec && chmod 0644 noexec && /bin/sh -c 'm=$(cat n); PATH=/nope1:/nope2:$PWD; exec "$m" --version'; ./noexec; echo rc=$?`;
     const r = await s.exec({ command: cmd, step: 1, toolCallId: 'pathsearch' });
     assert.match(r.stdout, /rc=126/, JSON.stringify(r));
+    const byName = await s.exec({ command: '', argv: ['sh', '-c', 'exit 0', 'by-name-tag'], step: 2, toolCallId: 'byname' });
+    assert.equal(byName.exitCode, 0, byName.stderr);
     await s.close();
     const miner = s.events.filter((e) => e.kind === 'exec' && (e.payload.argv as string[])[0] === 'xmrig');
     const failed = miner.filter((e) => e.payload.result === 'failed');
@@ -52,6 +54,10 @@ test('a PATH search records each failed execve as a failed attempt, the program 
     assert.ok(s.alertEvents.some((a) => a.payload.rule === 'miner_binary_exec' || /miner_binary_exec/.test(a.payload.message)), JSON.stringify(s.alertEvents.map((a) => a.payload)));
     assert.ok(evidence.includes(ran[0]!.id), 'the exec that ran is the evidence');
     for (const f of failed) assert.ok(!evidence.includes(f.id), `a failed attempt (${String(f.payload.filename)}) is not evidence of a miner that ran`);
+    // the launcher looks a command name up itself (as a shell does): an argv call by bare name is one exec, no misses,
+    // and the name it was given stays argv[0]
+    const sh = s.events.filter((e) => e.kind === 'exec' && e.tool_call === 'byname' && (e.payload.argv as string[]).includes('by-name-tag'));
+    assert.deepEqual(sh.map((e) => [e.payload.argv, e.payload.filename, e.payload.result]), [[['sh', '-c', 'exit 0', 'by-name-tag'], '/usr/bin/sh', undefined]]);
     // the store and the table say which attempts failed
     const stored = fx.rt.store.query({ session: s.id, tool_call: 'pathsearch', kind: ['exec'] }).filter((e) => e.payload.result === 'failed');
     assert.equal(stored.length, 3);
