@@ -67,6 +67,8 @@ export interface RuntimeOptions {
   mountTemplate?: boolean;
   /** How long a session's close waits for the sensor to confirm its last records (ms, default 10 000). */
   sensorSyncTimeoutMs?: number;
+  /** Events a session keeps in memory (`Session.events`, the most recent; every event is in the store). Default 20 000. */
+  sessionEventMemory?: number;
 }
 
 /** The pre-execution command screen (src/detect/check.ts), loaded lazily: its parser is WebAssembly. */
@@ -117,6 +119,8 @@ export class Runtime extends EventEmitter {
   sensor?: BpftraceSensor;
   sensorError?: string;
   /** 'ebpf' while the kernel sensor runs, else 'off (why)': what summaries and health report. */
+  /** Events each session keeps in memory (RuntimeOptions.sessionEventMemory; at least 100). */
+  get sessionEventMemory(): number { return Math.max(100, Math.floor(this.opts.sessionEventMemory ?? 20_000)); }
   get sensorState(): string { return this.sensor ? 'ebpf' : `off (${this.sensorError ?? 'disabled'})`; }
   /** How many times a dead sensor was restarted. */
   sensorRestarts = 0;

@@ -199,7 +199,16 @@ export class Session {
   readonly id = randomBytes(6).toString('hex');
   readonly compiled: CompiledPolicy;
   readonly cgroup: Cgroup;
+  /**
+   * This session's most recent events, in the order they were recorded: at most
+   * `RuntimeOptions.sessionEventMemory` (default 20 000) of them, the oldest let go first — a session
+   * that lives for hours (a build of 50 000 processes) must not hold its whole history in the
+   * runtime's memory. Every event is in the store (`rt.store.query({ session: s.id })`);
+   * `eventsDropped` counts those no longer here.
+   */
   readonly events: CorralEvent[] = [];
+  /** Events let go from `events` (still in the store). */
+  eventsDropped = 0;
   readonly alertEvents: AlertEvent[] = [];
   /** What bwrap shows as / when not the host's root: the image, or this session's writable layer over it. */
   private image?: string;
@@ -1037,6 +1046,7 @@ export class Session {
       ...(o.attr ?? this.attr()), pid: o.pid, ppid: o.ppid, cgroup: o.cgroup, payload,
     };
     this.events.push(ev);
+    this.trimEvents();
     this.rt.store.append(ev);
     if (this.logReleased) this.rt.store.endSession(this.id);
     this.rt.onEvent(ev);
@@ -1044,6 +1054,16 @@ export class Session {
     // (a kernel_reply — an ICMP error the sandbox's kernel sent on its own — is not the agent's either)
     if (kind !== 'alert' && ev.tool_call !== undefined && payload.kernel_reply !== true) this.detect(ev);
     return ev;
+  }
+
+  /** Lets the oldest quarter of the memory's events go once it is over by a quarter (amortised: one splice per cap/4 events). */
+  private trimEvents(): void {
+    const cap = this.rt.sessionEventMemory;
+    const slack = Math.max(1, Math.floor(cap / 4));
+    if (this.events.length <= cap + slack) return;
+    const drop = this.events.length - cap;
+    this.events.splice(0, drop);
+    this.eventsDropped += drop;
   }
 
   /**
@@ -1141,7 +1161,10 @@ export class Session {
     const evidence = new Set(this.alertEvents.filter((a) => a.tool_call === call && a.payload.category === 'internal_probe' && a.payload.layer === 'network')
       .flatMap((a) => a.payload.evidence));
     if (!evidence.size) return group;
-    const scanned = new Set(this.events.filter((e) => evidence.has(e.id)).map(dst));
+    // (the scan's evidence events, from memory; from the store when a long session let them go)
+    let found = this.events.filter((e) => evidence.has(e.id));
+    if (found.length < evidence.size && this.eventsDropped) found = this.rt.store.query({ session: this.id, tool_call: call, kind: ['connect'] }).filter((e) => evidence.has(e.id));
+    const scanned = new Set(found.map(dst));
     const inScan = shell.filter((d) => scanned.has(dst(d.event)));
     if (new Set(inScan.map((d) => dst(d.event))).size < 3) return group;
     const folded = new Set(inScan);
