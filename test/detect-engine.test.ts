@@ -364,6 +364,37 @@ describe('windows', () => {
     assert.equal(e.process(conn('203.0.113.1', 443, 12_500)).length, 1);
   });
 
+  it('forgetSession drops a closed session\'s tool call and session windows; episode windows outlive it', () => {
+    const byKey = (key: string) => new DetectionEngine(win(`{ key: ${key}, over: 10s, count: 3 }`));
+    for (const key of ['tool_call', 'session', 'episode']) {
+      const e = byKey(key);
+      // two events of s1 (two tool calls), two of s2, one of s1 without an episode
+      e.process(conn('203.0.113.1', 443, 0, { session: 's1', tool_call: 'a' }));
+      e.process(conn('203.0.113.1', 443, 1, { session: 's1', tool_call: 'b' }));
+      e.process(conn('203.0.113.1', 443, 2, { session: 's2', tool_call: 'a', episode: 'ep2' }));
+      e.process(conn('203.0.113.1', 443, 3, { session: 's1', tool_call: 'c', episode: undefined }));
+      const before = e.stats().windowKeys;
+      const gone = e.forgetSession('s1');
+      assert.equal(e.stats().windowKeys, before - gone, key);
+      // tool_call: s1's three calls (a, b, and c's), session: s1's, episode: only the episode-less fallback of s1
+      assert.equal(gone, key === 'tool_call' ? 3 : key === 'session' ? 1 : 1, key);
+      // a prefix of another session's id is not that session
+      assert.equal(e.forgetSession('s'), 0, key);
+    }
+    // an episode reopened in a later session of its run still adds up: its window survived the first session's end
+    const ep = byKey('episode');
+    ep.process(conn('203.0.113.1', 443, 0, { session: 's1', tool_call: 'a' }));
+    ep.process(conn('203.0.113.1', 443, 1, { session: 's1', tool_call: 'b' }));
+    ep.forgetSession('s1');
+    assert.equal(ep.process(conn('203.0.113.1', 443, 2, { session: 's3', tool_call: 'a' })).length, 1);
+    // a tool call window of a forgotten session starts afresh if an event of it still comes
+    const tc = byKey('tool_call');
+    tc.process(conn('203.0.113.1', 443, 0));
+    tc.process(conn('203.0.113.1', 443, 1));
+    tc.forgetSession('s1');
+    assert.equal(tc.process(conn('203.0.113.1', 443, 2)).length, 0);
+  });
+
   it('count: events spread wider than T do not fire; keys are separate', () => {
     const e = new DetectionEngine(win('{ key: tool_call, over: 10s, count: 3 }'));
     const out = [0, 6000, 12000, 18000].flatMap((t) => e.process(conn('203.0.113.1', 443, t)));

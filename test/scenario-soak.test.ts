@@ -30,6 +30,7 @@ function fdsUnder(dir: string): string[] {
 test('closed sessions leave no event-log descriptor and no attribution entries behind', async () => {
   const sessionsDir = join(fx.home, 'sessions');
   const ids: string[] = [];
+  const windowKeys = fx.rt.engine.stats().windowKeys;
   for (let i = 0; i < 6; i++) {
     const s = await fx.rt.createSession({ policy: labPolicy(), run: 'soak', episode: `ep${i}` });
     ids.push(s.id);
@@ -41,6 +42,8 @@ test('closed sessions leave no event-log descriptor and no attribution entries b
   }
   assert.deepEqual(fdsUnder(sessionsDir), [], 'a closed session keeps no descriptor on its event log');
   assert.equal(fx.rt.index.cgroupCount, 0, 'a closed session leaves none of its cgroup ids in the attribution index');
+  // (every tool call's resource samples open a 5-minute window of sustained_cpu_tool_call: kept until the LRU cap before)
+  assert.equal(fx.rt.engine.stats().windowKeys, windowKeys, 'a closed session leaves no detection window state of its own behind');
   // the logs are still complete: every session's events, its end included, can be read back
   for (const id of ids) {
     const kinds = fx.rt.store.query({ session: id }).map((e) => e.kind);

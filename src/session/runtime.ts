@@ -28,7 +28,7 @@ import { Session, type SessionOptions } from './session.js';
 import { CaptureLoss } from './capture-loss.js';
 import { BpftraceSensor, type SensorRecord } from '../sensors/bpftrace-sensor.js';
 import { KmsgDropReader } from '../sensors/kmsg-drops.js';
-import type { CorralEvent } from '../events/event.js';
+import { nowNs, type CorralEvent } from '../events/event.js';
 import { GpuMonitor } from '../gpu/gpu-monitor.js';
 import { DetectionEngine, loadRuleSources, type RuleSet } from '../detect/engine/api.js';
 import { readFileSync as readText } from 'node:fs';
@@ -131,6 +131,7 @@ export class Runtime extends EventEmitter {
     (p) => this.onError(`bpftrace lost ${p.records_lost} events (total ${this.sensorLost}); every open session records the loss (capture incomplete); raise perfRbPages or lower the load`),
     () => ({ ms: Date.now(), ns: '' }));
   private closing = false;
+  private windowSweep?: NodeJS.Timeout;
   private kmsg?: KmsgDropReader;
   gpu?: GpuMonitor;
   /** Built-in + user detection rules, compiled once; one engine serves every session (windows are keyed per session/episode/call). */
@@ -193,6 +194,10 @@ export class Runtime extends EventEmitter {
       const userRules = (this.opts.ruleFiles ?? []).map((file) => ({ file, text: readText(file, 'utf8') }));
       this.rules = loadRuleSources(userRules, { builtins: true });
       this.engine = new DetectionEngine(this.rules);
+      // Windows that aged out (an episode's, which outlive its sessions; a closed session's late flow
+      // records) are dropped once a minute rather than kept until the engine's LRU cap.
+      this.windowSweep = setInterval(() => this.engine.flush(BigInt(nowNs())), 60_000);
+      this.windowSweep.unref();
       if (this.opts.commandCheck !== false) {
         try {
           const { CommandChecker } = await import('../detect/check.js');
@@ -383,6 +388,7 @@ export class Runtime extends EventEmitter {
 
   async close(): Promise<void> {
     this.closing = true;
+    clearInterval(this.windowSweep);
     await Promise.allSettled([...this.sessions.values()].map((s) => s.close()));
     // (each part may be missing when start() failed half-way)
     // (the watch first: the pool's slots leaving the set are not someone else's changes)

@@ -1504,6 +1504,7 @@ export class Session {
     this.rt.sessions.delete(this.id);
     // (a long-lived runtime runs thousands of sessions: what one leaves in the process must not add up)
     for (const id of this.cgroupIds) this.rt.index.forgetCgroup(id);
+    this.rt.engine.forgetSession(this.id);
     this.logReleased = true;
     await step('event log', () => this.rt.store.endSession(this.id));
     return { alerts: this.alertEvents, stats: this.stats, capture: this.capture };

@@ -131,6 +131,17 @@ export class DetectionEngine {
     return [];
   }
 
+  /** Forgets the window state of a session that ended (WindowStore.forgetSession); returns how many states went. */
+  forgetSession(session: string): number {
+    let n = 0;
+    const rules = this.ruleSet.rules as RuleImpl[];
+    for (let i = 0; i < rules.length; i++) {
+      const w = rules[i]!.window;
+      if (w !== undefined) n += this.windows.forgetSession(i, w.key, session);
+    }
+    return n;
+  }
+
   stats(): { events: number; detections: number; ruleErrors: number; windowKeys: number; windowEvictions: number } {
     return { ...this.counters, windowKeys: this.windows.size, windowEvictions: this.windows.evictions };
   }

@@ -196,6 +196,28 @@ export class WindowStore {
     this.evictions++;
   }
 
+  /**
+   * Drops the state one session's events made under `key`: a closed session's tool calls and the session
+   * itself can get no more events, so their windows are dead weight (an engine serves every session of a
+   * long-lived runtime: 2 states per session stayed until the LRU cap). Episode windows outlive a
+   * session (an episode reopened in another session of its run shares them): only the fallback key of
+   * events without an episode goes. Returns how many states were dropped.
+   */
+  forgetSession(ruleIdx: number, key: string, session: string): number {
+    const outer = this.perRule[ruleIdx];
+    if (!outer || outer.size === 0) return 0;
+    let n = 0;
+    const drop = (k: string): void => { const inner = outer.get(k); if (inner) { n += inner.size; outer.delete(k); } };
+    drop(`session:${session}`);
+    if (key === 'session') drop(session);
+    else if (key === 'tool_call') {
+      const prefix = `${session}\u0000`;
+      for (const k of outer.keys()) if (k.startsWith(prefix)) drop(k);
+    }
+    this.total -= n;
+    return n;
+  }
+
   /** Drops state whose last event is older than its window at `now`; everything when now is undefined. */
   evict(now?: number): void {
     for (const outer of this.perRule) {
