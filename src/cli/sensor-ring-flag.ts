@@ -12,7 +12,7 @@ const PAGE = 4096;
 /** Locked kernel memory: past this a typo (`--sensor-ring 64G`) would take the machine's memory. */
 export const MAX_SENSOR_RING_BYTES = 4 * 1024 ** 3;
 
-export const SENSOR_RING_USAGE = `--sensor-ring SIZE: the kernel sensor's ring, total over all CPUs (default ≈ 128MiB; at most 4GiB),
+export const SENSOR_RING_USAGE = `--sensor-ring SIZE: the kernel sensor's ring, total over all CPUs (default 16MiB per CPU, 128MiB in all at most; at most 4GiB),
   rounded down to a power of two pages per CPU: raise it when reports say "capture incomplete: records lost"`;
 
 /** Pages per CPU for `--sensor-ring SIZE` (undefined: the default), or a UsageError naming the flag. */
