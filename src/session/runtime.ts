@@ -118,9 +118,9 @@ export class Runtime extends EventEmitter {
   store!: EventStore;
   sensor?: BpftraceSensor;
   sensorError?: string;
-  /** 'ebpf' while the kernel sensor runs, else 'off (why)': what summaries and health report. */
   /** Events each session keeps in memory (RuntimeOptions.sessionEventMemory; at least 100). */
   get sessionEventMemory(): number { return Math.max(100, Math.floor(this.opts.sessionEventMemory ?? 20_000)); }
+  /** 'ebpf' while the kernel sensor runs, else 'off (why)': what summaries and health report. */
   get sensorState(): string { return this.sensor ? 'ebpf' : `off (${this.sensorError ?? 'disabled'})`; }
   /** How many times a dead sensor was restarted. */
   sensorRestarts = 0;
