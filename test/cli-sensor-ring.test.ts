@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sensorRingPages } from '../src/cli/sensor-ring-flag.js';
+import { sensorRingPages, sensorRuntimeOptions } from '../src/cli/sensor-ring-flag.js';
 import { UsageError } from '../src/cli/io.js';
 import { BpftraceSensor } from '../src/sensors/bpftrace-sensor.js';
 
@@ -20,13 +20,23 @@ test('--sensor-ring SIZE: total over the CPUs, rounded down to a power of two pa
   assert.equal(sensorRingPages('12MiB', 2), 1024, '1536 pages per CPU round down to 1024');
   assert.equal(sensorRingPages('256MiB', 16), 4096);
   assert.equal(sensorRingPages('8KiB', 2), 1, 'one page per CPU is the least');
-  for (const [v, msg] of [['4KiB', /at least one 4KiB page per CPU/], ['5GiB', /at most 4GiB/], ['lots', /--sensor-ring: expected a size/], ['0', /positive/]] as const) {
+  assert.equal(sensorRingPages('2GiB', 2), 262_144, '1 GiB per CPU, the largest ring the kernel maps');
+  assert.equal(sensorRingPages('4GiB', 4), 262_144);
+  for (const [v, msg] of [['4KiB', /at least one 4KiB page per CPU/], ['5GiB', /at most 4GiB/], ['4GiB', /at most 1GiB per CPU \(2GiB on this machine\)/], ['lots', /--sensor-ring: expected a size/], ['0', /positive/]] as const) {
     assert.throws(() => sensorRingPages(v, 2), (e: unknown) => e instanceof UsageError && msg.test(e.message) && e.message.startsWith('--sensor-ring'), v);
   }
+  // sizing the ring requires the sensor (a ring the kernel cannot map stops the command); with --no-sensor it is a usage error
+  assert.deepEqual(sensorRuntimeOptions({}, 2), { sensor: 'auto' });
+  assert.deepEqual(sensorRuntimeOptions({ 'no-sensor': true }, 2), { sensor: false });
+  assert.deepEqual(sensorRuntimeOptions({ 'sensor-ring': '8MiB' }, 2), { sensor: true, perfRbPages: 1024 });
+  assert.throws(() => sensorRuntimeOptions({ 'no-sensor': true, 'sensor-ring': '8MiB' }, 2), (e: unknown) => e instanceof UsageError && /cannot go with --no-sensor/.test(e.message));
   for (const cmd of ['serve', 'replay']) {
     const r = spawnSync(process.execPath, [MAIN, cmd, '--sensor-ring', 'lots', '--json', ...(cmd === 'replay' ? ['x.jsonl'] : [])], { encoding: 'utf8' });
     assert.equal(r.status, 2, `${cmd}: ${r.stderr}`);
     assert.match(JSON.parse(r.stderr.trim().split('\n').at(-1)!).error.message as string, /^--sensor-ring: expected a size/);
+    const both = spawnSync(process.execPath, [MAIN, cmd, '--no-sensor', '--sensor-ring', '8MiB', '--json', ...(cmd === 'replay' ? ['x.jsonl'] : [])], { encoding: 'utf8' });
+    assert.equal(both.status, 2, `${cmd}: ${both.stderr}`);
+    assert.match(both.stderr, /cannot go with --no-sensor/);
   }
 });
 

@@ -13,7 +13,7 @@ import { parseReplayInput, type Episode, type InputProblem } from '../trace/repl
 import { alertJson, Progress, readTextFile, renderAlerts, skippedList, UsageError, writeInputProblems, type CliIO } from './io.js';
 import { spoolStdin, stdinWanted, STDIN_NAME } from './stdin-input.js';
 import { makeStyle, safeText } from './style.js';
-import { SENSOR_RING_USAGE, sensorRingPages } from './sensor-ring-flag.js';
+import { SENSOR_RING_USAGE, sensorRuntimeOptions } from './sensor-ring-flag.js';
 import type { AlertEvent } from '../events/event.js';
 
 export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [--json] [--home DIR] [--no-sensor] [--sensor-ring SIZE] FILE…
@@ -126,7 +126,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   if (!positionals.length) throw new UsageError(`no input files\n${REPLAY_USAGE}`);
   const parallel = values.parallel ? Number(values.parallel) : 1;
   if (!Number.isInteger(parallel) || parallel < 1 || parallel > 256) throw new UsageError(`--parallel must be an integer 1..256, got "${values.parallel}"`);
-  const perfRbPages = sensorRingPages(values['sensor-ring']);
+  const sensorOpts = sensorRuntimeOptions(values);
   const policy = resolvePolicy(values.policy);
   // One map for all files: an episode spread over files is one episode, in one sandbox.
   const byEpisode = new Map<string, Episode>();
@@ -174,7 +174,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   const onSignal = (sig: NodeJS.Signals): void => { if (stop.stopped) return; stop.stopped = sig; stop.onStop?.(); };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const sig of signals) process.on(sig, onSignal);
-  const rt = await Runtime.start({ home: values.home, sensor: values['no-sensor'] ? false : 'auto', poolSize: Math.min(parallel + 1, 8), ...(perfRbPages !== undefined ? { perfRbPages } : {}) });
+  const rt = await Runtime.start({ home: values.home, ...sensorOpts, poolSize: Math.min(parallel + 1, 8) });
   let res;
   try {
     res = await replayEpisodes(rt, episodes, policy, {

@@ -7,7 +7,7 @@ import { UsageError, type CliIO } from './io.js';
 import { makeStyle, safeText } from './style.js';
 import { NATS_FLAG_OPTIONS, NATS_FLAGS_USAGE, natsSecurityFlags } from './nats-flags.js';
 import { redactNatsUrl } from '../store/nats-options.js';
-import { SENSOR_RING_USAGE, sensorRingPages } from './sensor-ring-flag.js';
+import { SENSOR_RING_USAGE, sensorRuntimeOptions } from './sensor-ring-flag.js';
 import type { RequestLogEntry } from '../server/daemon.js';
 import type { Unpublished } from '../store/nats-publisher.js';
 
@@ -46,7 +46,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   };
   const pool = int('pool', values.pool, 0);
   const maxSessions = int('max-sessions', values['max-sessions'], 1);
-  const perfRbPages = sensorRingPages(values['sensor-ring']);
+  const sensorOpts = sensorRuntimeOptions(values);
   const { parseDuration } = await import('../policy/units.js');
   let sessionIdleMs: number | undefined;
   if (values['session-idle'] !== undefined) {
@@ -84,7 +84,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
     socketPath, maxSessions, sessionIdleMs, onRequest,
     publish: values.publish === undefined ? undefined : { url: values.publish, host: values['host-id'] ?? hostname(), security: natsSecurity },
     alertWebhook: values['alert-webhook'] === undefined ? undefined : { url: values['alert-webhook'], minSeverity: sev as 'low' | 'medium' | 'high' | 'critical' | undefined },
-    runtime: { home: values.home, sensor: values['no-sensor'] ? false : 'auto', ...(pool !== undefined ? { poolSize: pool } : {}), ...(perfRbPages !== undefined ? { perfRbPages } : {}), ...(flowUpdateMs !== undefined ? { flowUpdateMs } : {}) },
+    runtime: { home: values.home, ...sensorOpts, ...(pool !== undefined ? { poolSize: pool } : {}), ...(flowUpdateMs !== undefined ? { flowUpdateMs } : {}) },
   });
   const sensor = d.runtime.sensorState;
   const ringPages = d.runtime.sensor?.ringPagesPerCpu;
