@@ -24,9 +24,10 @@ export function sensorRingPages(v: string | undefined, ncpu = cpus().length): nu
   const s = parseSize(v);
   if (!s.ok) throw new UsageError(`--sensor-ring: ${s.error}`);
   if (s.value > MAX_SENSOR_RING_BYTES) throw new UsageError(`--sensor-ring: at most 4GiB (it is locked kernel memory), got '${v}'`);
-  const per = Math.floor(s.value / Math.max(1, ncpu) / PAGE);
-  if (per < 1) throw new UsageError(`--sensor-ring: at least one 4KiB page per CPU (${Math.max(1, ncpu) * 4}KiB on this machine), got '${v}'`);
-  if (per > MAX_RING_PAGES_PER_CPU) throw new UsageError(`--sensor-ring: at most 1GiB per CPU (${Math.max(1, ncpu)}GiB on this machine): the kernel maps no larger ring, got '${v}'`);
+  const n = Math.max(1, ncpu);
+  const per = Math.floor(s.value / n / PAGE);
+  if (per < 1) throw new UsageError(`--sensor-ring: at least one 4KiB page per CPU (${n * 4}KiB on this machine), got '${v}'`);
+  if (per > MAX_RING_PAGES_PER_CPU) throw new UsageError(`--sensor-ring: at most 1GiB per CPU (${n}GiB on this machine): the kernel maps no larger ring, got '${v}'`);
   let pages = 1;
   while (pages * 2 <= per) pages *= 2;
   return pages;

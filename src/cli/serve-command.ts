@@ -1,7 +1,7 @@
 // Why: `corral serve` runs the warm daemon (src/server/daemon.ts) in the foreground, for
 // systemd or a terminal: `corral run` then costs tens of milliseconds, and trainers in any
 // language drive sessions over HTTP on its Unix socket (docs/daemon.md).
-import { cpus, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { UsageError, type CliIO } from './io.js';
 import { makeStyle, safeText } from './style.js';
@@ -88,7 +88,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   });
   const sensor = d.runtime.sensorState;
   const ringPages = d.runtime.sensor?.ringPagesPerCpu;
-  const ringBytes = ringPages !== undefined ? ringPages * 4096 * cpus().length : undefined;
+  const ringBytes = d.runtime.sensor?.ringBytes;
   io.stdout.write(values.json
     ? `${JSON.stringify({ ready: true, socket: socketPath, pid: process.pid, sensor, ...(ringPages !== undefined ? { sensor_ring: { pages_per_cpu: ringPages, bytes: ringBytes } } : {}), home: d.runtime.store.home })}\n`
     : `corral serve: ready on ${socketPath} (pid ${process.pid}, sensor ${sensor}${ringBytes !== undefined ? `, ring ${Math.round(ringBytes / 1024 ** 2)} MiB` : ''}, events in ${d.runtime.store.home})\n`);

@@ -120,6 +120,8 @@ export class BpftraceSensor extends EventEmitter {
 
   /** Perf ring pages per CPU this sensor runs with (RuntimeOptions.perfRbPages, else the default). */
   get ringPagesPerCpu(): number { return this.opts.perfRbPages ?? defaultRbPages(); }
+  /** The ring's size over all CPUs, in bytes (4 KiB pages). */
+  get ringBytes(): number { return this.ringPagesPerCpu * 4096 * cpus().length; }
 
   private launch(): Promise<void> {
     const bin = this.opts.bpftracePath ?? findInPath('bpftrace') ?? 'bpftrace';

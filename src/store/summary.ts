@@ -68,7 +68,7 @@ export function formatBytes(v: unknown): string {
 function execSummary(p: P): string {
   const s = execLine(p);
   // A failed execve (a PATH search's misses, a file without the exec bit): the program never ran.
-  return p.result === 'failed' ? `${s}  [exec failed: ${str(p.error) ?? str(p.errno) ?? '?'}]` : s;
+  return p.result === 'failed' ? `${s}  [exec failed: ${str(p.error) ?? '?'}]` : s;
 }
 
 function execLine(p: P): string {
