@@ -36,6 +36,12 @@ export function idmapBinary(): string | undefined {
   return existsSync(p) ? p : undefined;
 }
 
+/** native/corral-bind-exec: a program run with one file bound over another in a mount namespace of its own. */
+export function bindExecBinary(): string | undefined {
+  const p = join(nativeDir, 'corral-bind-exec');
+  return existsSync(p) ? p : undefined;
+}
+
 export interface GatewayNative {
   originalDst(fd: number): { address: string; port: number } | null;
   /** Kernel splice relay fromFd -> toFd on a native thread; returns an id for spliceCancel. */
