@@ -12,6 +12,7 @@ import { makeStyle, safeText } from './style.js';
 import { VISIBLE_ROOT_DIRS } from '../sandbox/bwrap-args.js';
 import { parseTimerDuration } from '../policy/units.js';
 import { daemonRequest, DEFAULT_SOCKET, noDaemon } from '../server/daemon-client.js';
+import { setFlagsFromString } from 'node:v8';
 import type { Runtime } from '../session/runtime.js';
 import type { Session } from '../session/session.js';
 import { captureIncompleteText, type CaptureStatus } from '../session/capture-loss.js';
@@ -142,6 +143,7 @@ function parseTimeout(text: string): number {
 }
 
 async function runLocally(cmd: string[], v: RunValues, labels: Record<string, string>): Promise<RunSummary> {
+  setFlagsFromString('--liftoff-only');
   const [{ Runtime: RuntimeClass }, { resolvePolicy, withExtraAllows, withExtraMounts }] = await Promise.all([import('../session/runtime.js'), import('../policy/index.js')]);
   let policy = resolvePolicy(v.policy);
   if (v.allow?.length) policy = withExtraAllows(policy, v.allow);

@@ -14,7 +14,9 @@ import { cpus } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BPF_STRLEN, buildProgram } from './bpftrace-program.js';
-import { prepareEventList } from './tracefs-event-list.js';
+import { bpftraceTracefsDir, prepareEventList, tracepointsOf } from './tracefs-event-list.js';
+import { KernelBtf } from './kernel-btf.js';
+import { sensorDefinitions } from './sensor-types.js';
 import { RecordAssembler, type ControlLine, type SensorRecord } from './bpftrace-records.js';
 
 export type { ExecRecord, ExitRecord, ConnectRecord, SynRecord, SocketDeniedRecord, UdpSourceRecord, BudgetOverflowRecord, SensorRecord } from './bpftrace-records.js';
@@ -51,6 +53,14 @@ export interface SensorOptions {
   /** Perf ring buffer pages per CPU (BPFTRACE_PERF_RB_PAGES). */
   perfRbPages?: number;
   bpftracePath?: string;
+  /**
+   * Give bpftrace small definitions of the kernel structures the program reads, written from the kernel's
+   * BTF (sensor-types.ts: its compile ≈ 1.1 s → 0.2 s); default true. When bpftrace refuses them the
+   * sensor starts again the old way (kernelTypes says so).
+   */
+  kernelTypes?: boolean;
+  /** Tests only: these definitions instead of the ones written from BTF. */
+  definitions?: string;
   /** Start bpftrace with the short tracefs event list (tracefs-event-list.ts); default true. */
   shortEventList?: boolean;
   /** Start-up limit in ms (bpftrace compiles with LLVM; a few seconds is normal). */
@@ -117,9 +127,24 @@ export class BpftraceSensor extends EventEmitter {
     const t = ensureTracefs();
     if (!t.ok) throw new Error(t.why);
     const s = new BpftraceSensor(opts);
-    await s.launch();
+    try {
+      await s.launch();
+    } catch (e) {
+      if (s.kernelTypes.from !== 'corral') throw e;
+      // bpftrace refused Corral's definitions (a kernel or a bpftrace they do not fit): the old start, which lets it read BTF itself
+      const old = new BpftraceSensor({ ...opts, kernelTypes: false });
+      await old.launch();
+      old.kernelTypes = { from: 'bpftrace', why: `bpftrace refused Corral's kernel type definitions: ${(e as Error).message.slice(0, 400)}` };
+      return old;
+    }
     return s;
   }
+
+  /**
+   * Where the program's kernel structure layouts came from: 'corral' (small definitions written from the
+   * kernel's BTF, sensor-types.ts: the fast start) or 'bpftrace' (it read BTF itself; `why` says why).
+   */
+  kernelTypes: { from: 'corral' | 'bpftrace'; why?: string } = { from: 'bpftrace', why: 'not started' };
 
   /** The bpftrace process's id (undefined before the start or after it ended). */
   get pid(): number | undefined { return this.child?.exitCode === null ? this.child.pid : undefined; }
@@ -127,6 +152,19 @@ export class BpftraceSensor extends EventEmitter {
   get ringPagesPerCpu(): number { return this.opts.perfRbPages ?? defaultRbPages(); }
   /** The ring's size over all CPUs, in bytes (4 KiB pages). */
   get ringBytes(): number { return this.ringPagesPerCpu * 4096 * cpus().length; }
+
+  /** The kernel type definitions to put before the program ('' when bpftrace is to read BTF itself). */
+  private definitions(body: string): string {
+    if (this.opts.kernelTypes === false) { this.kernelTypes = { from: 'bpftrace', why: 'turned off' }; return ''; }
+    try {
+      const defs = this.opts.definitions ?? sensorDefinitions(KernelBtf.fromFile(BTF), bpftraceTracefsDir(), tracepointsOf(body) ?? []);
+      this.kernelTypes = { from: 'corral' };
+      return defs;
+    } catch (e) {
+      this.kernelTypes = { from: 'bpftrace', why: (e as Error).message };
+      return '';
+    }
+  }
 
   private launch(): Promise<void> {
     const bin = this.opts.bpftracePath ?? findInPath('bpftrace') ?? 'bpftrace';
@@ -144,7 +182,8 @@ export class BpftraceSensor extends EventEmitter {
     // and at exit below), and it dies of a broken pipe if Corral is killed outright.
     // (sock:sock_send_length, the DNS source-port join, exists from Linux 6.3: older kernels join DNS by time)
     const udpSource = this.opts.udpSource ?? existsSync(`${TRACEFS}/events/sock/sock_send_length`);
-    const program = buildProgram({ hostNetns, udpSource, skipHostFor: this.opts.skipHostProcesses ? process.pid : undefined, hostChildren: hostChildren(), pidNs: inChildPidNs() /* a container's: kernel pids translated to Corral's */ });
+    const body = buildProgram({ hostNetns, udpSource, skipHostFor: this.opts.skipHostProcesses ? process.pid : undefined, hostChildren: hostChildren(), pidNs: inChildPidNs() /* a container's: kernel pids translated to Corral's */ });
+    const program = `${this.definitions(body)}${body}`;
     const args = ['-f', 'json', '-B', 'line', '-e', program];
     // bpftrace reads a short tracefs event list of its own (tracefs-event-list.ts: ≈ 0.8 s less start-up)
     const helper = this.opts.shortEventList === false || !isAbsolute(bin) ? undefined : bindExecBinary();
