@@ -22,6 +22,12 @@ test('corral doctor --json reports every prerequisite with a fix for what is mis
   const template = out.checks.find((c) => c.name.startsWith('template mount namespace'));
   assert.ok(template?.ok, JSON.stringify(template));
   for (const c of out.checks) if (!c.ok) assert.ok(c.fix, `${c.name} has a fix`);
+  // the sensor's fast start: its helper is built and this kernel's BTF describes what the program reads
+  if (process.getuid?.() === 0) {
+    const detail = (n: string): string => (out.checks.find((c) => c.name === n) as { detail?: string } | undefined)?.detail ?? '';
+    assert.match(detail('bpftrace (exec/connect sensor)'), /short tracefs event list: corral-bind-exec/);
+    assert.match(detail('BTF'), /kernel types are written from it \(fast start\)/);
+  }
   const human = run('doctor');
   assert.match(human.stdout, /^ok\s+root\s+uid 0/m);
   assert.doesNotMatch(human.stdout, /\x1b\[/, 'NO_COLOR respected');

@@ -4,6 +4,8 @@ import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { release } from 'node:os';
+import { KernelBtf } from '../sensors/kernel-btf.js';
+import { structDefinitions } from '../sensors/sensor-types.js';
 import { jsonLinesAddon } from '../investigate/inputs/json-lines.js';
 import { detectCgroupLayout } from '../sandbox/cgroups.js';
 import { enterBinary } from '../sandbox/launcher.js';
@@ -75,7 +77,12 @@ export function runChecks(home: string = resolveHome()): Check[] {
   c.push({ name: 'tracefs', ok: tracefs, required: false, detail: tracefs ? '/sys/kernel/tracing' : 'not mounted', fix: 'mount -t tracefs nodev /sys/kernel/tracing' });
   const sendLength = tracefs && existsSync('/sys/kernel/tracing/events/sock/sock_send_length');
   c.push({ name: 'DNS query source ports (sock:sock_send_length)', ok: sendLength, required: false, detail: sendLength ? 'DNS queries joined to their sender by source port' : 'not available: DNS queries are joined to their sender by time (a guess while several tool calls resolve, never killed on)', fix: 'Linux 6.3+' });
-  c.push({ name: 'BTF', ok: existsSync('/sys/kernel/btf/vmlinux'), required: false, detail: existsSync('/sys/kernel/btf/vmlinux') ? '/sys/kernel/btf/vmlinux' : 'absent', fix: 'a kernel built with CONFIG_DEBUG_INFO_BTF' });
+  const btf = existsSync('/sys/kernel/btf/vmlinux');
+  let types = '';
+  if (btf) {
+    try { structDefinitions(KernelBtf.fromFile()); types = '; the sensor\'s kernel types are written from it (fast start)'; } catch (e) { types = `; the sensor's kernel types cannot be written from it (${(e as Error).message}): bpftrace reads BTF itself, its start ≈ 1 s slower`; }
+  }
+  c.push({ name: 'BTF', ok: btf, required: false, detail: btf ? `/sys/kernel/btf/vmlinux${types}` : 'absent', fix: 'a kernel built with CONFIG_DEBUG_INFO_BTF' });
   const nflog = read('/proc/sys/net/netfilter/nf_log_all_netns');
   c.push({ name: 'nft logging from namespaces', ok: nflog === '1', required: false, detail: `nf_log_all_netns=${nflog ?? 'absent'}`, fix: 'sysctl -w net.netfilter.nf_log_all_netns=1 (needed to record blocked UDP/ICMP)' });
   const kmsg = existsSync('/dev/kmsg');
