@@ -9,7 +9,9 @@
 //   A cg tid key idx argv[idx]          enter-side argv element (<= 199 bytes, <= 64 args)
 //   E cg tid key pid ppid more filename  enter-side header, printed after its A lines
 //   P cg tid key filename               successful exec, printed first (kernel view)
-//   C tid key off hexbytes              authoritative argv bytes from mm->arg_start (post-exec)
+//   C tid key off hexbytes              authoritative argv bytes from mm->arg_start (post-exec): ARGV_CHUNK bytes
+//                                       at offset `off` from arg_start; the last chunk ends at arg_end, so its
+//                                       offset may overlap the one before or be negative (bytes outside argv)
 //   X cg tid key pid ppid total ts      successful exec trailer
 //   F cg tid key ret                    failed exec
 //   Q cg pid ts ppid exit_code comm     last thread of a process exited
@@ -162,9 +164,12 @@ tracepoint:sched:sched_process_exec${when()} {
   $n = 0;
   while ($n < ${ARGV_MAX_CHUNKS}) {
     if ($off >= $total) { break; }
-    $len = $total - $off;
-    if ($len > ${ARGV_CHUNK}) { $len = ${ARGV_CHUNK}; }
-    printf("C\\t%d\\t%llu\\t%llu\\t%rx\\n", ${ns ? '$otid' : 'args->old_pid'}, $key, $off, buf(uptr($s + $off), $len));
+    // Always a whole chunk, the last one ending at arg_end (a fixed size costs the verifier half what a
+    // variable one did: ≈ 0.25 s of every start); below arg_start lie the argv/envp pointers and auxv, always
+    // mapped, so a short argv reads from before it (a negative offset, discarded by the reader).
+    $at = (int64)$off;
+    if ($off + ${ARGV_CHUNK} > $total) { $at = (int64)$total - ${ARGV_CHUNK}; }
+    printf("C\\t%d\\t%llu\\t%lld\\t%rx\\n", ${ns ? '$otid' : 'args->old_pid'}, $key, $at, buf(uptr($s + $at), ${ARGV_CHUNK}));
     $off += ${ARGV_CHUNK};
     $n++;
   }

@@ -106,7 +106,7 @@ export function decodeSockaddr(b: Buffer): { family: 'inet' | 'inet6'; ip: strin
 
 interface EnterState { args: string[]; full: boolean[]; cg: string; tid: number; arrived: number }
 interface PendingExec { enter?: { pid: number; ppid: number; more: boolean; filename: string; args: string[]; truncated: boolean; cg: string; ts: bigint }; arrived: number }
-interface PostExec { cg: string; filename: string; chunks: Buffer[] }
+interface PostExec { cg: string; filename: string; chunks: { at: number; bytes: Buffer }[] }
 
 export interface AssemblerOptions {
   /** Cheap pre-filter on the cgroup id (decimal string); false drops the line before decoding. */
@@ -216,9 +216,9 @@ export class RecordAssembler {
   }
 
   private onC(b: string): void {
-    const [tid = '', key = '', , hex = ''] = fields(b, 3);
+    const [tid = '', key = '', at = '', hex = ''] = fields(b, 3);
     const p = this.post.get(`${tid}:${key}`);
-    if (p) p.chunks.push(decodeHexField(hex));
+    if (p && /^-?\d+$/.test(at)) p.chunks.push({ at: Number(at), bytes: decodeHexField(hex) });
   }
 
   private onX(b: string): void {
@@ -229,7 +229,15 @@ export class RecordAssembler {
     if (!p) return;
     const totalN = Number(total);
     const cap = ARGV_CHUNK * ARGV_MAX_CHUNKS;
-    let bytes = Buffer.concat(p.chunks).subarray(0, Math.min(totalN, cap));
+    // each chunk in its place (the last may overlap the one before, or start before argv: those bytes are not argv)
+    const size = Math.max(0, Math.min(totalN, cap));
+    let bytes: Buffer = Buffer.alloc(size);
+    let filled = 0;
+    for (const c of p.chunks) {
+      const from = Math.max(0, -c.at), to = Math.min(c.bytes.length, size - c.at);
+      if (to > from) { c.bytes.copy(bytes, c.at + from, from, to); filled = Math.max(filled, c.at + to); }
+    }
+    bytes = bytes.subarray(0, filled);
     const truncated = totalN > cap;
     if (bytes.length && bytes[bytes.length - 1] === 0) bytes = bytes.subarray(0, bytes.length - 1);
     const argv = bytes.length || totalN > 0 ? bytes.toString('latin1').split('\0').map((a) => Buffer.from(a, 'latin1').toString('utf8')) : [];

@@ -1,0 +1,52 @@
+// Why: an agent's commands are often long (a `python -c` script, a heredoc through `sh -c`), and the
+// sensor reads a new program's argv from its memory in fixed 192-byte chunks, the last one ending at
+// arg_end (so it may overlap the one before, or start before argv). This proves, through the real
+// kernel and bpftrace, that every length around the chunk edges comes back byte for byte — multi-byte
+// UTF-8 split across a chunk edge and empty arguments included — and that past the 7 680-byte cap the
+// argv is a marked, exact prefix. Runs as root with bpftrace; skips otherwise.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { ARGV_CHUNK, ARGV_MAX_CHUNKS } from '../src/sensors/bpftrace-program.js';
+import { BpftraceSensor, type ExecRecord, type SensorRecord } from '../src/sensors/bpftrace-sensor.js';
+
+const avail = process.getuid?.() === 0 ? BpftraceSensor.available() : { ok: false, why: 'not root' };
+const CAP = ARGV_CHUNK * ARGV_MAX_CHUNKS;
+
+test('argv of every length around the chunk edges is read back exactly; past the cap it is a marked prefix', { skip: avail.ok ? false : avail.why }, async () => {
+  const s = await BpftraceSensor.start({});
+  const seen = new Map<string, ExecRecord>();
+  s.on('record', (r: SensorRecord) => { if (r.kind === 'exec' && r.argv[0] === '/bin/true' && r.argv[1]?.startsWith('corral-chunk-')) seen.set(r.argv[1], r); });
+  const cases = new Map<string, string[]>();
+  try {
+    let n = 0;
+    const add = (argv: string[]): void => { const mark = `corral-chunk-${process.pid}-${n++}`; cases.set(mark, ['/bin/true', mark, ...argv]); };
+    // totals (bytes of argv with their NULs) around every edge that matters
+    const head = (mark: string): number => Buffer.byteLength(`/bin/true\0${mark}\0`);
+    for (const total of [40, ARGV_CHUNK - 1, ARGV_CHUNK, ARGV_CHUNK + 1, 2 * ARGV_CHUNK - 1, 2 * ARGV_CHUNK, 2 * ARGV_CHUNK + 1, 1000, CAP - 1, CAP, CAP + 1, 9000, 20_000]) {
+      const mark = `corral-chunk-${process.pid}-${n}`;
+      const len = total - head(mark) - 1;
+      add([Array.from({ length: len }, (_, i) => String.fromCharCode(97 + (i % 26))).join('')]);
+    }
+    // a two-byte character across the first chunk edge, empty arguments, many short ones
+    const mark = `corral-chunk-${process.pid}-${n}`;
+    add(['x'.repeat(ARGV_CHUNK - head(mark) - 1) + 'é€ü', '', 'tail', '']);
+    add(Array.from({ length: 300 }, (_, i) => String(i)));
+    for (const argv of cases.values()) await new Promise((r) => spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' }).on('exit', r));
+    for (const t0 = Date.now(); seen.size < cases.size && Date.now() - t0 < 10_000;) await new Promise((r) => setTimeout(r, 50));
+    for (const [mark, argv] of cases) {
+      const rec = seen.get(mark);
+      assert.ok(rec, `${mark} recorded`);
+      const total = argv.reduce((sum, a) => sum + Buffer.byteLength(a) + 1, 0);
+      if (total <= CAP) {
+        assert.deepEqual(rec.argv, argv, `${mark}: total ${total}`);
+        assert.equal(rec.truncated, false, mark);
+      } else {
+        assert.equal(rec.truncated, true, `${mark}: total ${total} is past the cap`);
+        const got = Buffer.from(rec.argv.join('\0')), want = Buffer.from(argv.join('\0'));
+        assert.equal(got.length, CAP, `${mark}: exactly the cap`);
+        assert.ok(want.subarray(0, got.length).equals(got), `${mark}: an exact prefix`);
+      }
+    }
+  } finally { await s.stop(); }
+});
