@@ -7,11 +7,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { buildProgram } from '../src/sensors/bpftrace-program.js';
 import { BpftraceSensor, type ExecRecord, type SensorRecord } from '../src/sensors/bpftrace-sensor.js';
-import { bpftraceTracefsDir, shortEventList, tracepointsOf } from '../src/sensors/tracefs-event-list.js';
+import { bpftraceTracefsDir, prepareEventList, shortEventList, tracepointsOf } from '../src/sensors/tracefs-event-list.js';
 import { bindExecBinary } from '../src/sandbox/launcher.js';
 
 const avail = process.getuid?.() === 0 ? BpftraceSensor.available() : { ok: false, why: 'not root' };
@@ -56,6 +57,19 @@ test('a real bpftrace reads the short list in its own mount namespace; the host 
     for (const t0 = Date.now(); !seen.some((r) => r.argv.includes(mark)) && Date.now() - t0 < 5000;) await new Promise((r) => setTimeout(r, 50));
     assert.ok(seen.some((r) => r.argv.join(' ') === `/bin/echo ${mark}`), 'the exec was recorded');
   } finally { await s.stop(); }
+});
+
+test('a short list left by a killed Corral is removed at the next start; a live one\'s is kept', () => {
+  const dead = spawnSync('/bin/true').pid!;
+  const stale = mkdtempSync(join(tmpdir(), `corral-sensor-${dead}-`));
+  const live = mkdtempSync(join(tmpdir(), `corral-sensor-${process.ppid}-`));
+  writeFileSync(join(stale, 'available_events'), 'x\n');
+  try {
+    const view = prepareEventList('tracepoint:sched:sched_process_exit { }');
+    view?.cleanup();
+    assert.ok(!existsSync(stale), 'the dead process\'s list is gone');
+    assert.ok(existsSync(live), 'a running process\'s list stays');
+  } finally { rmSync(stale, { recursive: true, force: true }); rmSync(live, { recursive: true, force: true }); }
 });
 
 test('with shortEventList: false bpftrace shares Corral\'s mount namespace (the old start)', { skip: avail.ok ? false : avail.why }, async () => {

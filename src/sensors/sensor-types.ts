@@ -28,6 +28,7 @@ export const SENSOR_STRUCTS: Record<string, readonly string[]> = {
   in6_addr: ['in6_u'],
   pid: ['level'],
   upid: [],
+  // (x86_64 only: the program reads a refused socket()'s arguments from the saved registers there)
   pt_regs: ['di', 'si'],
   sockaddr: ['sa_family'],
   user_msghdr: ['msg_name'],
@@ -167,8 +168,15 @@ export function typedefMacros(btf: KernelBtf, formats: string[]): string {
   }).join('\n');
 }
 
+/** SENSOR_STRUCTS as the program for `arch` (Node's process.arch) reads them: pt_regs only on x86_64. */
+export function sensorStructs(arch: string = process.arch): Record<string, readonly string[]> {
+  if (arch === 'x64') return SENSOR_STRUCTS;
+  const { pt_regs: _, ...rest } = SENSOR_STRUCTS;
+  return rest;
+}
+
 /** The C text to put before the sensor program: macros for the format files' typedefs, then the structures. */
-export function sensorDefinitions(btf: KernelBtf, tracefsDir: string, tracepoints: Iterable<string>): string {
+export function sensorDefinitions(btf: KernelBtf, tracefsDir: string, tracepoints: Iterable<string>, arch: string = process.arch): string {
   const formats = [...tracepoints].map((tp) => readFileSync(join(tracefsDir, 'events', ...tp.split(':'), 'format'), 'latin1'));
-  return `${typedefMacros(btf, formats)}\n${structDefinitions(btf)}\n`;
+  return `${typedefMacros(btf, formats)}\n${structDefinitions(btf, sensorStructs(arch))}\n`;
 }

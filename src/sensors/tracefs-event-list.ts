@@ -5,7 +5,7 @@
 // file that native/corral-bind-exec binds over the real one for bpftrace alone. bpftrace then
 // finds exactly the tracepoints it would have found (a probe the kernel lacks is missing from the
 // short list too, and fails the same way); the host keeps the real file.
-import { accessSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -46,9 +46,22 @@ export function prepareEventList(program: string): EventListView | undefined {
   const target = join(bpftraceTracefsDir(), 'available_events');
   let real: string;
   try { real = readFileSync(target, 'latin1'); } catch { return undefined; }
-  const dir = mkdtempSync(join(tmpdir(), 'corral-sensor-'));
+  removeStaleLists();
+  const dir = mkdtempSync(join(tmpdir(), `corral-sensor-${process.pid}-`));
   const src = join(dir, 'available_events');
   writeFileSync(src, shortEventList(real, wanted), { mode: 0o600 });
   let done = false;
   return { src, target, cleanup: () => { if (!done) { done = true; rmSync(dir, { recursive: true, force: true }); } } };
+}
+
+/** Short lists left by a Corral killed while its bpftrace started (their process is gone). */
+function removeStaleLists(): void {
+  let names: string[] = [];
+  try { names = readdirSync(tmpdir()); } catch { return; }
+  for (const name of names) {
+    const pid = /^corral-sensor-(\d+)-/.exec(name)?.[1];
+    if (!pid || Number(pid) === process.pid) continue;
+    try { process.kill(Number(pid), 0); continue; } catch (e) { if ((e as NodeJS.ErrnoException).code === 'EPERM') continue; }
+    rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
 }
