@@ -34,8 +34,9 @@ export class KernelBtf {
   private readonly kinds: Uint8Array;
   private readonly nameOffs: Uint32Array;
   private readonly decoded = new Map<number, BtfType>();
-  /** Struct, union and typedef ids by name offset. */
-  private readonly byName = new Map<number, number[]>();
+  /** Struct, union and typedef ids by name offset (named(): built on the first lookup). */
+  private byNameOff?: Map<number, number[]>;
+  private nameOffList?: Uint32Array;
   private readonly strOff: number;
   private readonly strLen: number;
   /** Number of types, void (id 0) included. */
@@ -50,27 +51,28 @@ export class KernelBtf {
     this.strOff = hdrLen + buf.readUInt32LE(16);
     this.strLen = buf.readUInt32LE(20);
     if (typeOff + typeLen > buf.length || this.strOff + this.strLen > buf.length) throw new BtfError('BTF sections run past the end of the file');
-    const starts: number[] = [0], kinds: number[] = [0], names: number[] = [0];
+    // one pass: where each type starts, its kind and its name (typed arrays sized for the most types the section can hold)
+    const most = Math.floor(typeLen / 12) + 1;
+    const starts = new Uint32Array(most), kinds = new Uint8Array(most), names = new Uint32Array(most);
+    const u32 = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    let n = 1;
     let p = typeOff;
     const end = typeOff + typeLen;
     while (p < end) {
-      if (p + 12 > end) throw new BtfError(`type ${starts.length} runs past the type section`);
-      const info = buf.readUInt32LE(p + 4);
-      const kind = (info >>> 24) & 0x1f, vlen = info & 0xffff;
-      starts.push(p);
-      kinds.push(kind);
-      names.push(buf.readUInt32LE(p));
-      if (kind === BTF_KIND.STRUCT || kind === BTF_KIND.UNION || kind === BTF_KIND.TYPEDEF) {
-        const ids = this.byName.get(names[names.length - 1]!);
-        if (ids) ids.push(starts.length - 1); else this.byName.set(names[names.length - 1]!, [starts.length - 1]);
-      }
-      p += 12 + extraBytes(kind, vlen, starts.length - 1);
+      if (p + 12 > end) throw new BtfError(`type ${n} runs past the type section`);
+      const info = u32.getUint32(p + 4, true);
+      const kind = (info >>> 24) & 0x1f;
+      starts[n] = p;
+      kinds[n] = kind;
+      names[n] = u32.getUint32(p, true);
+      p += 12 + extraBytes(kind, info & 0xffff, n);
+      n++;
     }
     if (p !== end) throw new BtfError(`the last type runs past the type section`);
-    this.starts = Uint32Array.from(starts);
-    this.kinds = Uint8Array.from(kinds);
-    this.nameOffs = Uint32Array.from(names);
-    this.count = starts.length;
+    this.starts = starts.subarray(0, n);
+    this.kinds = kinds.subarray(0, n);
+    this.nameOffs = names.subarray(0, n);
+    this.count = n;
   }
 
   private str(off: number): string {
@@ -79,13 +81,29 @@ export class KernelBtf {
     return this.buf.toString('latin1', this.strOff + off, end < 0 ? this.strOff + this.strLen : end);
   }
 
-  /** The ids of the types of one of `kinds` named `name` (the name's offsets found once in the string section). */
+  /** The ids of the types of one of `kinds` named `name`. */
   private named(name: string, kinds: number[]): number[] {
-    const offs = new Set<number>();
-    const needle = Buffer.from(`\0${name}\0`, 'latin1');
-    const stop = this.strOff + this.strLen;
-    for (let at = this.buf.indexOf(needle, this.strOff); at >= 0 && at < stop; at = this.buf.indexOf(needle, at + 1)) offs.add(at + 1 - this.strOff);
-    return [...offs].flatMap((off) => this.byName.get(off) ?? []).filter((id) => kinds.includes(this.kinds[id]!)).sort((a, b) => a - b);
+    if (!this.byNameOff) {
+      // struct, union and typedef ids by name offset, built on the first lookup
+      this.byNameOff = new Map();
+      for (let id = 1; id < this.count; id++) {
+        const k = this.kinds[id]!;
+        if (k !== BTF_KIND.STRUCT && k !== BTF_KIND.UNION && k !== BTF_KIND.TYPEDEF) continue;
+        const ids = this.byNameOff.get(this.nameOffs[id]!);
+        if (ids) ids.push(id); else this.byNameOff.set(this.nameOffs[id]!, [id]);
+      }
+      this.nameOffList = Uint32Array.from(this.byNameOff.keys());
+    }
+    // the name's bytes and its NUL compared at each of those offsets (first byte first): no string is decoded
+    const needle = Buffer.from(`${name}\0`, 'latin1');
+    const b = this.buf, base = this.strOff, first = needle[0], offs = this.nameOffList!;
+    const out: number[] = [];
+    for (let i = 0; i < offs.length; i++) {
+      const off = offs[i]!;
+      if (b[base + off] !== first || off + needle.length > this.strLen || b.compare(needle, 0, needle.length, base + off, base + off + needle.length) !== 0) continue;
+      for (const id of this.byNameOff.get(off)!) if (kinds.includes(this.kinds[id]!)) out.push(id);
+    }
+    return out.sort((x, y) => x - y);
   }
 
   type(id: number): BtfType {
