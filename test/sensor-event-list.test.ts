@@ -70,6 +70,10 @@ test('a short list left by a killed Corral is removed at the next start; a live 
     assert.ok(!existsSync(stale), 'the dead process\'s list is gone');
     assert.ok(existsSync(live), 'a running process\'s list stays');
   } finally { rmSync(stale, { recursive: true, force: true }); rmSync(live, { recursive: true, force: true }); }
+  // a temporary directory Corral cannot write to costs only the faster start
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = '/nonexistent/corral-tmp';
+  try { assert.equal(prepareEventList('tracepoint:sched:sched_process_exit { }'), undefined); } finally { if (saved === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = saved; }
 });
 
 test('with shortEventList: false bpftrace shares Corral\'s mount namespace (the old start)', { skip: avail.ok ? false : avail.why }, async () => {

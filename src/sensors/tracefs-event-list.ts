@@ -47,9 +47,11 @@ export function prepareEventList(program: string): EventListView | undefined {
   let real: string;
   try { real = readFileSync(target, 'latin1'); } catch { return undefined; }
   removeStaleLists();
-  const dir = mkdtempSync(join(tmpdir(), `corral-sensor-${process.pid}-`));
+  let dir: string;
+  try { dir = mkdtempSync(join(tmpdir(), `corral-sensor-${process.pid}-`)); } catch { return undefined; }
   const src = join(dir, 'available_events');
-  writeFileSync(src, shortEventList(real, wanted), { mode: 0o600 });
+  // (a full or read-only temporary directory only costs the faster start)
+  try { writeFileSync(src, shortEventList(real, wanted), { mode: 0o600 }); } catch { rmSync(dir, { recursive: true, force: true }); return undefined; }
   let done = false;
   return { src, target, cleanup: () => { if (!done) { done = true; rmSync(dir, { recursive: true, force: true }); } } };
 }
