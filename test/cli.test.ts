@@ -25,7 +25,7 @@ test('corral doctor --json reports every prerequisite with a fix for what is mis
   // the sensor's fast start: its helper is built and this kernel's BTF describes what the program reads
   if (process.getuid?.() === 0) {
     const detail = (n: string): string => (out.checks.find((c) => c.name === n) as { detail?: string } | undefined)?.detail ?? '';
-    assert.match(detail('bpftrace (exec/connect sensor)'), /short tracefs event list: corral-bind-exec/);
+    assert.match(detail('bpftrace (exec/connect sensor)'), /short tracefs event list: tracefs-events-shim\.so/);
     assert.match(detail('BTF'), /kernel types are written from it \(fast start\)/);
   }
   const human = run('doctor');

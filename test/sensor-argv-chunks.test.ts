@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { ARGV_CHUNK, ARGV_MAX_CHUNKS } from '../src/sensors/bpftrace-program.js';
 import { BpftraceSensor, type ExecRecord, type SensorRecord } from '../src/sensors/bpftrace-sensor.js';
+import { RecordAssembler } from '../src/sensors/bpftrace-records.js';
 
 const avail = process.getuid?.() === 0 ? BpftraceSensor.available() : { ok: false, why: 'not root' };
 const CAP = ARGV_CHUNK * ARGV_MAX_CHUNKS;
@@ -49,4 +50,48 @@ test('argv of every length around the chunk edges is read back exactly; past the
       }
     }
   } finally { await s.stop(); }
+});
+
+test('a chunk lost on the way cuts the argv where the gap starts and marks it truncated; bytes outside argv are dropped', () => {
+  // the stack as bpftrace reads it: 200 bytes before argv (pointers), then the argv, then the environment
+  const argv = ['/bin/x', 'a'.repeat(300), 'b'.repeat(200)];
+  const args = Buffer.from(`${argv.join('\0')}\0`);
+  const total = args.length; // 518
+  const mem = Buffer.concat([Buffer.alloc(200, 0xee), args, Buffer.alloc(200, 0xdd)]);
+  const window = (at: number): string => [...mem.subarray(200 + at, 200 + at + ARGV_CHUNK)].map((x) => `\\\\x${x.toString(16).padStart(2, '0')}`).join('');
+  const run = (chunks: number[], totalText = String(total)): ExecRecord | undefined => {
+    const out: ExecRecord[] = [];
+    const a = new RecordAssembler({ keep: () => true, emit: (r) => { if (r.kind === 'exec') out.push(r); } });
+    const L = (d: string): string => `{"type": "printf", "data": "${d}\\n"}`;
+    a.line(L('P\\t42\\t7\\t100\\t/bin/x'));
+    for (const at of chunks) a.line(L(`C\\t7\\t100\\t${at}\\t${window(at)}`));
+    a.line(L(`X\\t42\\t7\\t100\\t7\\t1\\t${totalText}\\t200`));
+    a.line(L('A\\t42\\t7\\t100\\t0\\t/bin/x'));
+    a.line(L('E\\t42\\t7\\t100\\t7\\t1\\t0\\t/bin/x'));
+    return out[0];
+  };
+  const edges = [0, ARGV_CHUNK, total - ARGV_CHUNK]; // the last chunk ends at arg_end and overlaps the one before
+  const all = run(edges)!;
+  assert.deepEqual([all.argv, all.truncated], [argv, false]);
+  const noMiddle = run([edges[0]!, edges[2]!])!;
+  assert.deepEqual([noMiddle.argv, noMiddle.truncated], [['/bin/x', 'a'.repeat(ARGV_CHUNK - 7)], true], 'cut where the gap starts');
+  const noFirst = run([edges[1]!, edges[2]!])!;
+  assert.deepEqual([noFirst.argv, noFirst.truncated], [[], true]);
+  const noLast = run([edges[0]!, edges[1]!])!;
+  assert.equal(noLast.truncated, true);
+  assert.equal(Buffer.from(noLast.argv.join('\0')).length, 2 * ARGV_CHUNK);
+  // a short argv: one chunk that starts before it (negative offset); the pointers before it never show
+  const short = Buffer.from('/bin/x\0-v\0');
+  const memShort = Buffer.concat([Buffer.alloc(ARGV_CHUNK, 0xee), short, Buffer.alloc(50, 0xdd)]);
+  const out: ExecRecord[] = [];
+  const a = new RecordAssembler({ keep: () => true, emit: (r) => { if (r.kind === 'exec') out.push(r); } });
+  const at = short.length - ARGV_CHUNK;
+  const hex = [...memShort.subarray(ARGV_CHUNK + at, ARGV_CHUNK + at + ARGV_CHUNK)].map((x) => `\\\\x${x.toString(16).padStart(2, '0')}`).join('');
+  a.line(`{"type": "printf", "data": "P\\t42\\t8\\t101\\t/bin/x\\n"}`);
+  a.line(`{"type": "printf", "data": "C\\t8\\t101\\t${at}\\t${hex}\\n"}`);
+  a.line(`{"type": "printf", "data": "X\\t42\\t8\\t101\\t8\\t1\\t${short.length}\\t201\\n"}`);
+  a.line(`{"type": "printf", "data": "E\\t42\\t8\\t101\\t8\\t1\\t0\\t/bin/x\\n"}`);
+  assert.deepEqual([out[0]?.argv, out[0]?.truncated], [['/bin/x', '-v'], false]);
+  // a total that is not a number (a damaged line) is no argv, not a crash
+  assert.deepEqual(run(edges, 'x9')?.argv, []);
 });

@@ -15,8 +15,8 @@ import { BTF_KIND, BtfError, KernelBtf } from '../src/sensors/kernel-btf.js';
 import { sensorDefinitions, sensorStructs, structDefinitions, typedefMacros } from '../src/sensors/sensor-types.js';
 import { buildProgram } from '../src/sensors/bpftrace-program.js';
 import { BpftraceSensor, type SensorRecord } from '../src/sensors/bpftrace-sensor.js';
-import { bpftraceTracefsDir, prepareEventList, tracepointsOf } from '../src/sensors/tracefs-event-list.js';
-import { bindExecBinary } from '../src/sandbox/launcher.js';
+import { bpftraceTracefsDir, eventListEnv, tracepointsOf } from '../src/sensors/tracefs-event-list.js';
+import { eventsShim } from '../src/sandbox/launcher.js';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 const hasBtf = existsSync(VMLINUX);
@@ -104,18 +104,44 @@ test('only exact descriptions: a missing member, a bitfield or a packed member i
   assert.throws(() => typedefMacros(b, ['\tfield:corral_odd_t x;\toffset:8;\tsize:4;\tsigned:1;\n']), /corral_odd_t is not a kernel typedef/);
 });
 
+test('layouts C would place otherwise, and cycles in a hostile BTF, are refused with a BtfError, never a hang', () => {
+  // names, in order of first use: '' 0, int 1, char 5, q 10, a 12, b 14, cyc 16, arr 20, self 24, q2 29, outer 32
+  const a = 12, b = 14;
+  const btf = new KernelBtf(blob([
+    { kind: BTF_KIND.INT, name: 'int', sizeOrType: 4, extra: [(1 << 24) | 32] }, // 1
+    { kind: BTF_KIND.INT, name: 'char', sizeOrType: 1, extra: [8] }, // 2
+    { kind: BTF_KIND.STRUCT, name: 'q', sizeOrType: 5, vlen: 2, extra: [a, 1, 0, b, 2, 32] }, // 3: struct __packed q { int a; char b; }
+    { kind: BTF_KIND.TYPEDEF, name: 'a', sizeOrType: 1 }, // 4
+    { kind: BTF_KIND.TYPEDEF, name: 'b', sizeOrType: 1 }, // 5
+    { kind: BTF_KIND.STRUCT, name: 'cyc', sizeOrType: 8, vlen: 1, extra: [a, 7, 0] }, // 6
+    { kind: BTF_KIND.PTR, sizeOrType: 7 }, // 7: a pointer to itself
+    { kind: BTF_KIND.STRUCT, name: 'arr', sizeOrType: 8, vlen: 1, extra: [a, 9, 0] }, // 8
+    { kind: BTF_KIND.ARRAY, sizeOrType: 0, extra: [9, 1, 1] }, // 9: an array of itself
+    { kind: BTF_KIND.STRUCT, name: 'self', sizeOrType: 8, vlen: 1, extra: [0, 10, 0] }, // 10: its own anonymous member
+    { kind: BTF_KIND.STRUCT, name: 'q2', sizeOrType: 4, vlen: 1, extra: [a, 1, 0] }, // 11
+    { kind: BTF_KIND.STRUCT, name: 'outer', sizeOrType: 9, vlen: 2, extra: [b, 2, 0, a, 11, 8] }, // 12: q2 at byte 1
+  ]));
+  const refused = (spec: Record<string, string[]>, re: RegExp): void => {
+    assert.throws(() => structDefinitions(btf, spec), (e: unknown) => e instanceof BtfError && re.test(e.message), JSON.stringify(spec));
+  };
+  refused({ q: ['a', 'b'] }, /struct q's size 5 is not a multiple of its alignment 4/);
+  refused({ q2: ['a'], outer: ['b', 'a'] }, /struct outer\.a at offset 1 is not 4-byte aligned/);
+  refused({ cyc: ['a'] }, /cycle/);
+  refused({ arr: ['a'] }, /cycle/);
+  refused({ self: ['a'] }, /cycle/);
+});
+
 /** bpftrace's BPF object for `program` (--emit-elf, with the short event list for speed). */
 async function elf(program: string, dir: string, name: string): Promise<Buffer> {
   const src = join(dir, `${name}.bt`), out = join(dir, `${name}.o`);
   writeFileSync(src, program);
-  const view = prepareEventList(program)!;
-  const code = await new Promise<number | null>((resolve) => spawn(bindExecBinary()!, [view.src, view.target, '--', '/usr/bin/bpftrace', '--emit-elf', out, src], { stdio: 'ignore' }).on('exit', resolve));
-  view.cleanup();
+  const env = { ...process.env, ...eventListEnv(program, eventsShim()) };
+  const code = await new Promise<number | null>((resolve) => spawn('/usr/bin/bpftrace', ['--emit-elf', out, src], { stdio: 'ignore', env }).on('exit', resolve));
   assert.equal(code, 0, `bpftrace --emit-elf ${name}`);
   return readFileSync(out);
 }
 
-test('bpftrace compiles the sensor program to the same BPF object with Corral\'s definitions as with the kernel\'s BTF', { skip: avail.ok && existsSync('/usr/bin/bpftrace') && bindExecBinary() ? false : 'needs root, bpftrace and corral-bind-exec' }, async () => {
+test('bpftrace compiles the sensor program to the same BPF object with Corral\'s definitions as with the kernel\'s BTF', { skip: avail.ok && existsSync('/usr/bin/bpftrace') ? false : 'needs root and bpftrace' }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-types-'));
   try {
     const btf = KernelBtf.fromFile();
@@ -144,4 +170,15 @@ test('the sensor starts with Corral\'s definitions, and the old way (saying why)
     for (const t0 = Date.now(); !seen.includes(`/bin/echo ${mark}`) && Date.now() - t0 < 5000;) await new Promise((r) => setTimeout(r, 50));
     assert.ok(seen.includes(`/bin/echo ${mark}`), 'the fallback sensor records execs');
   } finally { await s.stop(); }
+});
+
+test('a sensor that fails after attaching is not started a second time the old way (only a refused compile is)', { skip: avail.ok ? false : avail.why }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-types-'));
+  try {
+    // a stand-in for bpftrace: attaches, then dies (as a kernel refusing a probe after the others would)
+    const fake = join(dir, 'bpftrace');
+    writeFileSync(fake, `#!/bin/sh\necho start >> ${join(dir, 'starts')}\necho '{"type": "attached_probes", "data": {"probes": 1}}'\necho 'ERROR: attach failed' >&2\nexit 1\n`, { mode: 0o755 });
+    await assert.rejects(BpftraceSensor.start({ bpftracePath: fake }), /bpftrace exited \(code 1.*attach failed/);
+    assert.equal(readFileSync(join(dir, 'starts'), 'utf8'), 'start\n', 'started once');
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 });

@@ -69,9 +69,9 @@ export function runChecks(home: string = resolveHome()): Check[] {
     detail: mkfs && loop ? `${mkfs}, /dev/loop-control; ${runDirNote()}` : `${mkfs ? '' : 'mkfs.ext4 not found; '}${loop ? '' : 'no /dev/loop-control (loop devices)'}: workspaces go uncapped (one warning per run) and a policy that names workspace_disk cannot start sessions`.replace(/; :/, ':'),
     fix: `apt-get install -y e2fsprogs; modprobe loop (or ${setup})` });
   const bpf = which('bpftrace');
-  const bindExec = native ? existsSync(native.replace('corral-enter', 'corral-bind-exec')) : false;
+  const shim = native ? existsSync(native.replace('corral-enter', 'tracefs-events-shim.so')) : false;
   c.push({ name: 'bpftrace (exec/connect sensor)', ok: !!bpf, required: false,
-    detail: !bpf ? 'not found' : bindExec ? `${bpf} (started with a short tracefs event list: corral-bind-exec)` : `${bpf}; corral-bind-exec is not built: the sensor starts ≈ 0.8 s slower`,
+    detail: !bpf ? 'not found' : shim ? `${bpf} (started with a short tracefs event list: tracefs-events-shim.so)` : `${bpf}; tracefs-events-shim.so is not built: the sensor starts ≈ 0.8 s slower`,
     fix: bpf ? 'npm run build' : `apt-get install -y bpftrace (or ${setup})` });
   const tracefs = existsSync('/sys/kernel/tracing/events');
   c.push({ name: 'tracefs', ok: tracefs, required: false, detail: tracefs ? '/sys/kernel/tracing' : 'not mounted', fix: 'mount -t tracefs nodev /sys/kernel/tracing' });

@@ -36,9 +36,9 @@ export function idmapBinary(): string | undefined {
   return existsSync(p) ? p : undefined;
 }
 
-/** native/corral-bind-exec: a program run with one file bound over another in a mount namespace of its own. */
-export function bindExecBinary(): string | undefined {
-  const p = join(nativeDir, 'corral-bind-exec');
+/** native/tracefs-events-shim.so: preloaded into the sensor's bpftrace (tracefs's event list answered from memory). */
+export function eventsShim(): string | undefined {
+  const p = join(nativeDir, 'tracefs-events-shim.so');
   return existsSync(p) ? p : undefined;
 }
 

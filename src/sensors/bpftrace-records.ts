@@ -227,20 +227,23 @@ export class RecordAssembler {
     const p = this.post.get(k);
     this.post.delete(k);
     if (!p) return;
-    const totalN = Number(total);
+    const totalN = Number.isFinite(Number(total)) ? Number(total) : 0;
     const cap = ARGV_CHUNK * ARGV_MAX_CHUNKS;
-    // each chunk in its place (the last may overlap the one before, or start before argv: those bytes are not argv)
+    // each chunk in its place (the last may overlap the one before, or start before argv: those bytes are not argv);
+    // a chunk lost on the way (a full ring) leaves a gap: the argv ends where the gap starts, marked truncated
     const size = Math.max(0, Math.min(totalN, cap));
     let bytes: Buffer = Buffer.alloc(size);
-    let filled = 0;
+    const ranges: [number, number][] = [];
     for (const c of p.chunks) {
       const from = Math.max(0, -c.at), to = Math.min(c.bytes.length, size - c.at);
-      if (to > from) { c.bytes.copy(bytes, c.at + from, from, to); filled = Math.max(filled, c.at + to); }
+      if (to > from) { c.bytes.copy(bytes, c.at + from, from, to); ranges.push([c.at + from, c.at + to]); }
     }
-    bytes = bytes.subarray(0, filled);
-    const truncated = totalN > cap;
+    let covered = 0;
+    for (const [a, b] of ranges.sort((x, y) => x[0] - y[0])) { if (a > covered) break; covered = Math.max(covered, b); }
+    bytes = bytes.subarray(0, covered);
+    const truncated = totalN > cap || covered < size;
     if (bytes.length && bytes[bytes.length - 1] === 0) bytes = bytes.subarray(0, bytes.length - 1);
-    const argv = bytes.length || totalN > 0 ? bytes.toString('latin1').split('\0').map((a) => Buffer.from(a, 'latin1').toString('utf8')) : [];
+    const argv = bytes.length || (totalN > 0 && covered > 0) ? bytes.toString('latin1').split('\0').map((a) => Buffer.from(a, 'latin1').toString('utf8')) : [];
     const rec: ExecRecord = {
       kind: 'exec', tsNs: key !== '0' ? BigInt(key) : BigInt(ts), pid: Number(pid), ppid: Number(ppid), cgroupId: cg,
       argv, filename: p.filename, truncated, result: 'ok',

@@ -5,16 +5,16 @@
 // execve/connect and the cgroup id cannot be changed by the sandboxed uid, so every
 // record can be attributed to the tool call that started the process.
 
-import { bindExecBinary, enterBinary } from '../sandbox/launcher.js';
+import { enterBinary, eventsShim } from '../sandbox/launcher.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { inChildPidNs } from '../util/pid-namespace.js';
 import { cpus } from 'node:os';
-import { delimiter, isAbsolute, join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BPF_STRLEN, buildProgram } from './bpftrace-program.js';
-import { bpftraceTracefsDir, prepareEventList, tracepointsOf } from './tracefs-event-list.js';
+import { bpftraceTracefsDir, eventListEnv, tracepointsOf } from './tracefs-event-list.js';
 import { KernelBtf } from './kernel-btf.js';
 import { sensorDefinitions } from './sensor-types.js';
 import { RecordAssembler, type ControlLine, type SensorRecord } from './bpftrace-records.js';
@@ -130,7 +130,9 @@ export class BpftraceSensor extends EventEmitter {
     try {
       await s.launch();
     } catch (e) {
-      if (s.kernelTypes.from !== 'corral') throw e;
+      // only a bpftrace that stopped before attaching can have refused the definitions (a compile error);
+      // a start that timed out or failed to attach fails as it would have without them
+      if (s.kernelTypes.from !== 'corral' || !(e as { beforeAttach?: boolean }).beforeAttach) throw e;
       // bpftrace refused Corral's definitions (a kernel or a bpftrace they do not fit): the old start, which lets it read BTF itself
       const old = new BpftraceSensor({ ...opts, kernelTypes: false });
       await old.launch();
@@ -146,6 +148,8 @@ export class BpftraceSensor extends EventEmitter {
    */
   kernelTypes: { from: 'corral' | 'bpftrace'; why?: string } = { from: 'bpftrace', why: 'not started' };
 
+  /** Whether bpftrace was started with the short tracefs event list (tracefs-event-list.ts). */
+  shortEventList = false;
   /** The bpftrace process's id (undefined before the start or after it ended). */
   get pid(): number | undefined { return this.child?.exitCode === null ? this.child.pid : undefined; }
   /** Perf ring pages per CPU this sensor runs with (RuntimeOptions.perfRbPages, else the default). */
@@ -184,28 +188,24 @@ export class BpftraceSensor extends EventEmitter {
     const udpSource = this.opts.udpSource ?? existsSync(`${TRACEFS}/events/sock/sock_send_length`);
     const body = buildProgram({ hostNetns, udpSource, skipHostFor: this.opts.skipHostProcesses ? process.pid : undefined, hostChildren: hostChildren(), pidNs: inChildPidNs() /* a container's: kernel pids translated to Corral's */ });
     const program = `${this.definitions(body)}${body}`;
-    const args = ['-f', 'json', '-B', 'line', '-e', program];
-    // bpftrace reads a short tracefs event list of its own (tracefs-event-list.ts: ≈ 0.8 s less start-up)
-    const helper = this.opts.shortEventList === false || !isAbsolute(bin) ? undefined : bindExecBinary();
-    const view = helper ? prepareEventList(program) : undefined;
-    const child = view ? spawn(helper!, [view.src, view.target, '--', bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-      : spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // bpftrace reads a short tracefs event list, answered from memory (tracefs-event-list.ts: ≈ 0.8 s less start-up)
+    const listEnv = this.opts.shortEventList === false ? undefined : eventListEnv(program, eventsShim(), env);
+    const child = spawn(bin, ['-f', 'json', '-B', 'line', '-e', program], { env: { ...env, ...listEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.child = child;
-    if (view) child.once('exit', () => view.cleanup());
+    this.shortEventList = !!listEnv;
     const onExit = (): void => this.kill();
     process.once('exit', onExit);
     child.once('exit', () => process.off('exit', onExit));
     let attached = false;
     return new Promise<void>((resolve, reject) => {
       let settled = false;
-      const fail = (e: Error): void => { if (!settled) { settled = true; clearTimeout(timer); this.kill(); view?.cleanup(); reject(e); } };
+      const fail = (e: Error): void => { if (!settled) { settled = true; clearTimeout(timer); this.kill(); reject(e); } };
       const timer = setTimeout(() => fail(new Error(`bpftrace did not attach within ${this.opts.startTimeoutMs ?? 30000} ms: ${this.stderr.trim()}`)), this.opts.startTimeoutMs ?? 30000);
       this.readyHook = (c) => {
         if (c.type === 'attached') attached = true;
         if (c.type === 'ready' && attached && !settled) {
           settled = true;
           clearTimeout(timer);
-          view?.cleanup();
           this.startupMs = Number(process.hrtime.bigint() - t0) / 1e6;
           this.sweepTimer = setInterval(() => this.assembler.sweep(), 1000);
           this.sweepTimer.unref();
@@ -235,7 +235,7 @@ export class BpftraceSensor extends EventEmitter {
       child.on('error', (e) => fail(e));
       child.on('exit', (code, sig) => {
         const err = new Error(`bpftrace exited (code ${code}, signal ${sig}): ${this.stderr.trim().split('\n').filter((l) => !l.includes('RLIMIT_MEMLOCK')).slice(-5).join(' | ')}`);
-        if (!settled) { fail(err); return; }
+        if (!settled) { fail(Object.assign(err, { beforeAttach: !attached })); return; }
         for (const w of this.syncs.values()) { clearTimeout(w.timer); w.reject(err); }
         this.syncs.clear();
         if (!this.stopped) { this.emit('error', err); this.emit('exit', err); }

@@ -155,10 +155,11 @@ export class KernelBtf {
   }
 
   /** Size in bytes of a type (after resolve). */
-  sizeOf(id: number): number {
+  sizeOf(id: number, depth = 0): number {
+    if (depth > 32) throw new BtfError(`type ${id}: arrays nested deeper than 32 (a cycle?)`);
     const { t } = this.resolve(id);
     if (t.kind === BTF_KIND.PTR) return 8;
-    if (t.kind === BTF_KIND.ARRAY) return this.sizeOf(t.array!.type) * t.array!.nelems;
+    if (t.kind === BTF_KIND.ARRAY) return this.sizeOf(t.array!.type, depth + 1) * t.array!.nelems;
     if (t.kind === BTF_KIND.INT || t.kind === BTF_KIND.STRUCT || t.kind === BTF_KIND.UNION || t.kind === BTF_KIND.ENUM || t.kind === BTF_KIND.ENUM64 || t.kind === BTF_KIND.FLOAT) return t.sizeOrType;
     throw new BtfError(`type ${id} (kind ${t.kind}) has no size`);
   }
@@ -167,12 +168,13 @@ export class KernelBtf {
    * Member `name` of a struct or union, looked for through its anonymous struct and union members
    * (mm_struct's fields sit in one, sock_common's in several), with its byte offset from the start.
    */
-  member(structId: number, name: string): { offset: number; member: BtfMember } | undefined {
+  member(structId: number, name: string, depth = 0): { offset: number; member: BtfMember } | undefined {
+    if (depth > 32) throw new BtfError(`type ${structId}: anonymous members nested deeper than 32 (a cycle?)`);
     const { t } = this.resolve(structId);
     for (const m of t.members ?? []) {
       if (m.name === name) return { offset: m.bitOffset / 8, member: m };
       if (m.name === '') {
-        const inner = this.member(m.type, name);
+        const inner = this.member(m.type, name, depth + 1);
         if (inner) return { offset: m.bitOffset / 8 + inner.offset, member: inner.member };
       }
     }

@@ -38,11 +38,16 @@ export const SENSOR_STRUCTS: Record<string, readonly string[]> = {
 /** C keywords and base type words a tracepoint format's field type may hold besides typedef names. */
 const C_WORDS = new Set(['const', 'volatile', 'char', 'short', 'int', 'long', 'unsigned', 'signed', 'void', 'struct', 'union', 'enum', '_Bool', '__data_loc', '__rel_loc']);
 
+/** Deepest nesting of types followed (pointers, arrays, anonymous members): a BTF with a cycle gets an error, not a hang. */
+const MAX_DEPTH = 32;
+
 class Writer {
-  constructor(private readonly btf: KernelBtf, private readonly known: Set<string>) {}
+  private readonly known: Set<string>;
+  constructor(private readonly btf: KernelBtf, private readonly spec: Record<string, readonly string[]>) { this.known = new Set(Object.keys(spec)); }
 
   /** A C declaration of `decl` with BTF type `id`. */
-  decl(id: number, decl: string): string {
+  decl(id: number, decl: string, depth = 0): string {
+    if (depth > MAX_DEPTH) throw new BtfError(`${decl}: types nested deeper than ${MAX_DEPTH} (a cycle?)`);
     const { t } = this.btf.resolve(id);
     switch (t.kind) {
       case 0: return `void ${decl}`;
@@ -51,33 +56,38 @@ class Writer {
       case BTF_KIND.PTR: {
         let stars = '*';
         let base = this.btf.resolve(t.sizeOrType);
-        while (base.t.kind === BTF_KIND.PTR) { stars += '*'; base = this.btf.resolve(base.t.sizeOrType); }
+        while (base.t.kind === BTF_KIND.PTR) {
+          if (stars.length > MAX_DEPTH) throw new BtfError(`${decl}: a pointer chain deeper than ${MAX_DEPTH} (a cycle?)`);
+          stars += '*';
+          base = this.btf.resolve(base.t.sizeOrType);
+        }
         const named = (base.t.kind === BTF_KIND.STRUCT || base.t.kind === BTF_KIND.UNION) && this.known.has(base.t.name);
         return `${named ? `${base.t.kind === BTF_KIND.UNION ? 'union' : 'struct'} ${base.t.name}` : 'void'} ${stars}${decl}`;
       }
-      case BTF_KIND.ARRAY: return this.decl(t.array!.type, `${decl}[${t.array!.nelems}]`);
+      case BTF_KIND.ARRAY: return this.decl(t.array!.type, `${decl}[${t.array!.nelems}]`, depth + 1);
       case BTF_KIND.STRUCT: case BTF_KIND.UNION: {
         const word = t.kind === BTF_KIND.UNION ? 'union' : 'struct';
         if (t.name && this.known.has(t.name)) return `${word} ${t.name} ${decl}`;
         if (t.name) return `unsigned char ${decl}[${t.sizeOrType}]`; // a structure the program never looks into
         // an anonymous type (in6_addr's in6_u): written out whole, in place
-        return `${word} { ${this.body(t.members!.map((m) => m.name), t.members!, t.sizeOrType, t.kind === BTF_KIND.UNION, word)} } ${decl}`;
+        return `${word} { ${this.body(t.members!.map((m) => m.name), t.members!, t.sizeOrType, t.kind === BTF_KIND.UNION, word, depth + 1)} } ${decl}`;
       }
       default: throw new BtfError(`${decl}: BTF kind ${t.kind} is not described`);
     }
   }
 
   /** The alignment C gives the declaration decl() writes (a structure: its widest declared member's; padding is bytes). */
-  alignOf(id: number): number {
+  alignOf(id: number, depth = 0): number {
+    if (depth > MAX_DEPTH) throw new BtfError(`type ${id}: nested deeper than ${MAX_DEPTH} (a cycle?)`);
     const { t } = this.btf.resolve(id);
     switch (t.kind) {
       case BTF_KIND.PTR: return 8;
       case BTF_KIND.INT: case BTF_KIND.ENUM: case BTF_KIND.ENUM64: return Math.min(8, t.sizeOrType);
-      case BTF_KIND.ARRAY: return this.alignOf(t.array!.type);
+      case BTF_KIND.ARRAY: return this.alignOf(t.array!.type, depth + 1);
       case BTF_KIND.STRUCT: case BTF_KIND.UNION: {
         if (t.name && !this.known.has(t.name)) return 1;
-        const names = t.name ? SENSOR_STRUCTS[t.name] ?? [] : t.members!.map((m) => m.name);
-        return Math.max(1, ...names.map((n) => { const m = this.btf.member(id, n); return m ? this.alignOf(m.member.type) : 1; }));
+        const names = t.name ? this.spec[t.name] ?? [] : t.members!.map((m) => m.name);
+        return Math.max(1, ...names.map((n) => { const m = this.btf.member(id, n); return m ? this.alignOf(m.member.type, depth + 1) : 1; }));
       }
       default: return 1;
     }
@@ -91,7 +101,7 @@ class Writer {
   }
 
   /** Members `names` (found through anonymous members too) at their offsets, padded to `size` bytes. */
-  body(names: readonly string[], members: { name: string; type: number; bitOffset: number; bitSize: number }[] | number, size: number, union: boolean, what: string): string {
+  body(names: readonly string[], members: { name: string; type: number; bitOffset: number; bitSize: number }[] | number, size: number, union: boolean, what: string, depth = 0): string {
     const found = names.map((name) => {
       const m = typeof members === 'number' ? this.btf.member(members, name) : (() => { const x = members.find((mm) => mm.name === name); return x ? { offset: x.bitOffset / 8, member: x } : undefined; })();
       if (!m) throw new BtfError(`${what} has no member ${name}`);
@@ -110,10 +120,13 @@ class Writer {
         if (f.offset > at) parts.push(`unsigned char __corral_pad${i}[${f.offset - at}];`);
         at = f.offset + f.size;
       }
-      parts.push(`${this.decl(f.type, f.name)};`);
+      parts.push(`${this.decl(f.type, f.name, depth)};`);
     }
     const end = union ? Math.max(0, ...found.map((f) => f.size)) : at;
     if (end > size) throw new BtfError(`${what} members end past its size`);
+    // C rounds a structure's size up to its widest member's alignment: a packed kernel structure would come out larger
+    const align = Math.max(1, ...found.map((f) => this.alignOf(f.type, depth)));
+    if (size % align) throw new BtfError(`${what}'s size ${size} is not a multiple of its alignment ${align} (a packed structure)`);
     if (end < size) parts.push(union ? `unsigned char __corral_size[${size}];` : `unsigned char __corral_tail[${size - end}];`);
     return parts.join(' ');
   }
@@ -122,7 +135,7 @@ class Writer {
 /** The definitions of SENSOR_STRUCTS for this kernel, embedded types before their users. */
 export function structDefinitions(btf: KernelBtf, spec: Record<string, readonly string[]> = SENSOR_STRUCTS): string {
   const known = new Set(Object.keys(spec));
-  const w = new Writer(btf, known);
+  const w = new Writer(btf, spec);
   const out: string[] = [];
   const done = new Set<string>();
   const emit = (name: string, path: string[]): void => {
@@ -134,7 +147,10 @@ export function structDefinitions(btf: KernelBtf, spec: Record<string, readonly 
       const f = btf.member(id, m);
       const r = f ? btf.resolve(f.member.type) : undefined;
       let inner = r?.t;
-      while (inner?.kind === BTF_KIND.ARRAY) inner = btf.resolve(inner.array!.type).t;
+      for (let d = 0; inner?.kind === BTF_KIND.ARRAY; d++) {
+        if (d > MAX_DEPTH) throw new BtfError(`struct ${name}.${m}: arrays nested deeper than ${MAX_DEPTH} (a cycle?)`);
+        inner = btf.resolve(inner.array!.type).t;
+      }
       if (inner && (inner.kind === BTF_KIND.STRUCT || inner.kind === BTF_KIND.UNION) && known.has(inner.name)) emit(inner.name, [...path, name]);
     }
     out.push(`${t.kind === BTF_KIND.UNION ? 'union' : 'struct'} ${name} { ${w.body(spec[name]!, id, t.sizeOrType, t.kind === BTF_KIND.UNION, `struct ${name}`)} };`);
@@ -158,7 +174,7 @@ export function typedefMacros(btf: KernelBtf, formats: string[]): string {
       }
     }
   }
-  const w = new Writer(btf, new Set(Object.keys(SENSOR_STRUCTS)));
+  const w = new Writer(btf, SENSOR_STRUCTS);
   return [...names].sort().map((name) => {
     const id = btf.typedef(name);
     if (id === undefined) throw new BtfError(`tracepoint field type ${name} is not a kernel typedef`);

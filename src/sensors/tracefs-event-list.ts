@@ -1,12 +1,15 @@
 // Why: the sensor's start is most of what a `corral run` without a daemon waits for, and a large
 // part of it was bpftrace 0.17 re-reading tracefs's `available_events` — a 60 KB list the kernel
 // generates on every read — once per probe per compiler pass (860 reads, ≈ 0.8 s here). This
-// writes the lines of the tracepoints the program names, taken from the real list, to a private
-// file that native/corral-bind-exec binds over the real one for bpftrace alone. bpftrace then
-// finds exactly the tracepoints it would have found (a probe the kernel lacks is missing from the
-// short list too, and fails the same way); the host keeps the real file.
-import { accessSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// takes the lines of the tracepoints the program names from the real list, and gives bpftrace
+// alone the environment under which native/tracefs-events-shim.c (preloaded) answers its opens of
+// that file with them from memory. bpftrace then finds exactly the tracepoints it would have found
+// (the sensor names its tracepoints exactly; a wildcard would expand over the short list, so a
+// program with one gets the real list); nothing else, on the host or in bpftrace, changes. (A mount
+// namespace with the list bound over the file was the first way; it pinned every mount that existed
+// when bpftrace started for as long as it ran, on hosts whose mounts do not propagate, and needed a
+// file in a shared temporary directory.)
+import { accessSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Where bpftrace 0.17 reads tracefs from: debugfs's tracing directory when it exists, else /sys/kernel/tracing (its src/tracefs.cpp). */
@@ -30,40 +33,18 @@ export function shortEventList(realList: string, wanted: Set<string>): string {
   return realList.split('\n').filter((l) => wanted.has(l.trim())).map((l) => `${l.trim()}\n`).join('');
 }
 
-export interface EventListView {
-  /** The short list's file (corral-bind-exec removes it once bound). */
-  src: string;
-  /** The real list it is bound over. */
-  target: string;
-  /** Removes the short list's directory; call once bpftrace has started (or failed to). */
-  cleanup(): void;
-}
-
-/** Writes the program's short event list; undefined when the program or the real list does not allow it. */
-export function prepareEventList(program: string): EventListView | undefined {
+/**
+ * The variables that make the preloaded shim answer bpftrace's reads of the event list with the
+ * program's lines; undefined (bpftrace reads the real list) when the program or the machine does not
+ * allow it. An LD_PRELOAD already in `env` is kept, after the shim.
+ */
+export function eventListEnv(program: string, shim: string | undefined, env: NodeJS.ProcessEnv = process.env): Record<string, string> | undefined {
   const wanted = tracepointsOf(program);
-  if (!wanted || wanted.size === 0) return undefined;
-  const target = join(bpftraceTracefsDir(), 'available_events');
+  if (!shim || !wanted || wanted.size === 0) return undefined;
+  const path = join(bpftraceTracefsDir(), 'available_events');
   let real: string;
-  try { real = readFileSync(target, 'latin1'); } catch { return undefined; }
-  removeStaleLists();
-  let dir: string;
-  try { dir = mkdtempSync(join(tmpdir(), `corral-sensor-${process.pid}-`)); } catch { return undefined; }
-  const src = join(dir, 'available_events');
-  // (a full or read-only temporary directory only costs the faster start)
-  try { writeFileSync(src, shortEventList(real, wanted), { mode: 0o600 }); } catch { rmSync(dir, { recursive: true, force: true }); return undefined; }
-  let done = false;
-  return { src, target, cleanup: () => { if (!done) { done = true; rmSync(dir, { recursive: true, force: true }); } } };
-}
-
-/** Short lists left by a Corral killed while its bpftrace started (their process is gone). */
-function removeStaleLists(): void {
-  let names: string[] = [];
-  try { names = readdirSync(tmpdir()); } catch { return; }
-  for (const name of names) {
-    const pid = /^corral-sensor-(\d+)-/.exec(name)?.[1];
-    if (!pid || Number(pid) === process.pid) continue;
-    try { process.kill(Number(pid), 0); continue; } catch (e) { if ((e as NodeJS.ErrnoException).code === 'EPERM') continue; }
-    rmSync(join(tmpdir(), name), { recursive: true, force: true });
-  }
+  try { real = readFileSync(path, 'latin1'); } catch { return undefined; }
+  const list = shortEventList(real, wanted);
+  if (!list || list.includes('\0')) return undefined;
+  return { LD_PRELOAD: env.LD_PRELOAD ? `${shim} ${env.LD_PRELOAD}` : shim, CORRAL_EVENTS_PATH: path, CORRAL_EVENTS_LIST: list };
 }
