@@ -44,41 +44,34 @@ static int mode_arg(int flags, va_list ap) {
   return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? va_arg(ap, int) : 0;
 }
 
-int open(const char *path, int flags, ...) {
-  static int (*real)(const char *, int, ...);
-  va_list ap; va_start(ap, flags); int mode = mode_arg(flags, ap); va_end(ap);
-  int fd = (flags & O_ACCMODE) == O_RDONLY ? answer(path, flags & O_CLOEXEC) : -1;
-  if (fd >= 0) return fd;
-  if (!real) real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open");
-  return real(path, flags, mode);
+/* The list for a read-only open of the answered path, else -1 (the caller opens the real file). */
+static int answer_open(const char *path, int flags) {
+  return (flags & O_ACCMODE) == O_RDONLY && path[0] == '/' ? answer(path, flags & O_CLOEXEC) : -1;
 }
 
-int open64(const char *path, int flags, ...) {
-  static int (*real)(const char *, int, ...);
-  va_list ap; va_start(ap, flags); int mode = mode_arg(flags, ap); va_end(ap);
-  int fd = (flags & O_ACCMODE) == O_RDONLY ? answer(path, flags & O_CLOEXEC) : -1;
-  if (fd >= 0) return fd;
-  if (!real) real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open64");
-  return real(path, flags, mode);
-}
-
-int openat(int dirfd, const char *path, int flags, ...) {
-  static int (*real)(int, const char *, int, ...);
-  va_list ap; va_start(ap, flags); int mode = mode_arg(flags, ap); va_end(ap);
-  int fd = (flags & O_ACCMODE) == O_RDONLY && path[0] == '/' ? answer(path, flags & O_CLOEXEC) : -1;
-  if (fd >= 0) return fd;
-  if (!real) real = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, "openat");
-  return real(dirfd, path, flags, mode);
-}
-
-int openat64(int dirfd, const char *path, int flags, ...) {
-  static int (*real)(int, const char *, int, ...);
-  va_list ap; va_start(ap, flags); int mode = mode_arg(flags, ap); va_end(ap);
-  int fd = (flags & O_ACCMODE) == O_RDONLY && path[0] == '/' ? answer(path, flags & O_CLOEXEC) : -1;
-  if (fd >= 0) return fd;
-  if (!real) real = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, "openat64");
-  return real(dirfd, path, flags, mode);
-}
+/* open, open64, openat and openat64 differ only in the libc function they fall through to. */
+#define OPEN_WRAPPER(name)                                                            \
+  int name(const char *path, int flags, ...) {                                        \
+    static int (*real)(const char *, int, ...);                                       \
+    va_list ap; va_start(ap, flags); int mode = mode_arg(flags, ap); va_end(ap);      \
+    int fd = answer_open(path, flags);                                                \
+    if (fd >= 0) return fd;                                                           \
+    if (!real) real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, #name);       \
+    return real(path, flags, mode);                                                   \
+  }
+#define OPENAT_WRAPPER(name)                                                          \
+  int name(int dirfd, const char *path, int flags, ...) {                             \
+    static int (*real)(int, const char *, int, ...);                                  \
+    va_list ap; va_start(ap, flags); int mode = mode_arg(flags, ap); va_end(ap);      \
+    int fd = answer_open(path, flags);                                                \
+    if (fd >= 0) return fd;                                                           \
+    if (!real) real = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, #name);  \
+    return real(dirfd, path, flags, mode);                                            \
+  }
+OPEN_WRAPPER(open)
+OPEN_WRAPPER(open64)
+OPENAT_WRAPPER(openat)
+OPENAT_WRAPPER(openat64)
 
 static FILE *fopen_answer(const char *path, const char *mode) {
   if (!mode || mode[0] != 'r' || strchr(mode, '+')) return NULL;
