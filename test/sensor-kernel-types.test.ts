@@ -158,7 +158,7 @@ test('bpftrace compiles the sensor program to the same BPF object with Corral\'s
 
 test('the sensor starts with Corral\'s definitions, and the old way (saying why) when bpftrace refuses them', { skip: avail.ok ? false : avail.why }, async () => {
   const fast = await BpftraceSensor.start({});
-  try { assert.deepEqual(fast.kernelTypes, { from: 'corral' }); } finally { await fast.stop(); }
+  try { assert.equal(fast.kernelTypes.from, 'corral'); assert.equal(fast.kernelTypes.why, undefined); } finally { await fast.stop(); }
   const s = await BpftraceSensor.start({ definitions: 'struct task_struct { int corral_broken; };\n' });
   const seen: string[] = [];
   s.on('record', (r: SensorRecord) => { if (r.kind === 'exec') seen.push(r.argv.join(' ')); });

@@ -17,6 +17,7 @@ import { BPF_STRLEN, buildProgram } from './bpftrace-program.js';
 import { bpftraceTracefsDir, eventListEnv, tracepointsOf } from './tracefs-event-list.js';
 import { KernelBtf } from './kernel-btf.js';
 import { sensorDefinitions } from './sensor-types.js';
+import { cachedDefinitions, dropCachedDefinitions } from './sensor-types-cache.js';
 import { RecordAssembler, type ControlLine, type SensorRecord } from './bpftrace-records.js';
 
 export type { ExecRecord, ExitRecord, ConnectRecord, SynRecord, SocketDeniedRecord, UdpSourceRecord, BudgetOverflowRecord, SensorRecord } from './bpftrace-records.js';
@@ -61,6 +62,11 @@ export interface SensorOptions {
   kernelTypes?: boolean;
   /** Tests only: these definitions instead of the ones written from BTF. */
   definitions?: string;
+  /**
+   * Corral's run directory, where the definitions written from BTF are kept for the next start
+   * (sensor-types-cache.ts); default $CORRAL_RUN_DIR, else /run/corral; false: no cache.
+   */
+  runDir?: string | false;
   /** Start bpftrace with the short tracefs event list (tracefs-event-list.ts); default true. */
   shortEventList?: boolean;
   /** Start-up limit in ms (bpftrace compiles with LLVM; a few seconds is normal). */
@@ -133,6 +139,7 @@ export class BpftraceSensor extends EventEmitter {
       // only a bpftrace that stopped before attaching can have refused the definitions (a compile error);
       // a start that timed out or failed to attach fails as it would have without them
       if (s.kernelTypes.from !== 'corral' || !(e as { beforeAttach?: boolean }).beforeAttach) throw e;
+      dropCachedDefinitions(s.typesCachePath);
       // bpftrace refused Corral's definitions (a kernel or a bpftrace they do not fit): the old start, which lets it read BTF itself
       const old = new BpftraceSensor({ ...opts, kernelTypes: false });
       await old.launch();
@@ -146,7 +153,9 @@ export class BpftraceSensor extends EventEmitter {
    * Where the program's kernel structure layouts came from: 'corral' (small definitions written from the
    * kernel's BTF, sensor-types.ts: the fast start) or 'bpftrace' (it read BTF itself; `why` says why).
    */
-  kernelTypes: { from: 'corral' | 'bpftrace'; why?: string } = { from: 'bpftrace', why: 'not started' };
+  kernelTypes: { from: 'corral' | 'bpftrace'; why?: string; cached?: boolean } = { from: 'bpftrace', why: 'not started' };
+  /** The cache entry the definitions came from or went to (dropped when bpftrace refuses them). */
+  private typesCachePath?: string;
 
   /** Whether bpftrace was started with the short tracefs event list (tracefs-event-list.ts). */
   shortEventList = false;
@@ -161,9 +170,14 @@ export class BpftraceSensor extends EventEmitter {
   private definitions(body: string): string {
     if (this.opts.kernelTypes === false) { this.kernelTypes = { from: 'bpftrace', why: 'turned off' }; return ''; }
     try {
-      const defs = this.opts.definitions ?? sensorDefinitions(KernelBtf.fromFile(BTF), bpftraceTracefsDir(), tracepointsOf(body) ?? []);
-      this.kernelTypes = { from: 'corral' };
-      return defs;
+      if (this.opts.definitions !== undefined) { this.kernelTypes = { from: 'corral' }; return this.opts.definitions; }
+      const tracepoints = tracepointsOf(body) ?? [];
+      const runDir = this.opts.runDir === false ? undefined : this.opts.runDir ?? process.env.CORRAL_RUN_DIR ?? '/run/corral';
+      const r = cachedDefinitions(runDir, { btfPath: BTF, tracepoints, arch: process.arch },
+        () => sensorDefinitions(KernelBtf.fromFile(BTF), bpftraceTracefsDir(), tracepoints));
+      this.typesCachePath = r.path;
+      this.kernelTypes = { from: 'corral', cached: r.from === 'cache' };
+      return r.defs;
     } catch (e) {
       this.kernelTypes = { from: 'bpftrace', why: (e as Error).message };
       return '';

@@ -246,7 +246,7 @@ export class Runtime extends EventEmitter {
 
   /** One bpftrace sensor, wired to this runtime and supervised: if it dies, it is restarted. */
   private async launchSensor(): Promise<BpftraceSensor> {
-    const s = await BpftraceSensor.start({ cgroupFilter: (id) => this.index.knows(id), perfRbPages: this.opts.perfRbPages, skipHostProcesses: true });
+    const s = await BpftraceSensor.start({ cgroupFilter: (id) => this.index.knows(id), perfRbPages: this.opts.perfRbPages, skipHostProcesses: true, runDir: this.runDir });
     s.on('record', (r: SensorRecord) => this.onSensorRecord(r));
     s.on('lost', (n: number) => this.onSensorLoss(n));
     s.on('error', (e: Error) => this.onError(e));
