@@ -1,9 +1,9 @@
-// CLI plumbing without sandboxes: doctor's report, usage errors, unknown commands.
+// CLI plumbing: doctor's report, usage errors, unknown commands, and the few flags whose meaning needs one real sandbox.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
@@ -122,6 +122,29 @@ test('usage errors exit 2 with a clear message; unknown commands too', () => {
     const rep = run('report', '--html', dir);
     assert.equal(rep.status, 2, rep.stderr);
     assert.match(rep.stderr, /--html .*: cannot write there \(it is a directory\)/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('a relative --mount HOST is resolved against the current directory, ../ included', async () => {
+  const { parseMountSpec } = await import('../src/policy/extra-allows.js');
+  assert.equal(parseMountSpec('../data:/data/x', '/tmp/a/ws').host, '/tmp/a/data');
+  assert.equal(parseMountSpec('./data:/d', '/tmp/a/ws/').host, '/tmp/a/ws/data');
+  assert.equal(parseMountSpec('data:/d:ro', '/tmp/a/ws').host, '/tmp/a/ws/data');
+  assert.equal(parseMountSpec('.:/d', '/tmp/a/ws').host, '/tmp/a/ws');
+  assert.equal(parseMountSpec('../../..:/d', '/tmp/a').host, '/');
+  assert.equal(parseMountSpec('/abs/dir/:/d', '/tmp/a').host, '/abs/dir');
+  if (process.getuid?.() !== 0) return;
+  // end to end: a ws/data beside ../data must not be what gets mounted
+  const dir = mkdtempSync(join(tmpdir(), 'corral-mount-rel-'));
+  try {
+    mkdirSync(join(dir, 'ws', 'data'), { recursive: true });
+    mkdirSync(join(dir, 'data'));
+    writeFileSync(join(dir, 'ws', 'data', 'a.txt'), 'wrong\n');
+    writeFileSync(join(dir, 'data', 'a.txt'), 'right\n');
+    const r = spawnSync(process.execPath, [main, 'run', '--no-daemon', '--no-sensor', '--mount', '../data:/data/x', '--', 'cat', '/data/x/a.txt'],
+      { cwd: join(dir, 'ws'), encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'right\n');
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 

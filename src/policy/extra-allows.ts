@@ -9,6 +9,7 @@ import { PolicyError, formatPath, issuesFromZod } from './errors.js';
 import { localHostAddresses } from './host-addresses.js';
 import { addrKey, type Cidr, cidrWithin, parseAddr, parseCidr } from './ip.js';
 import { checkMounts, type Policy, PolicySchema } from './schema.js';
+import { resolve } from 'node:path';
 
 /** Address classes a command-line --allow may never open: the host itself, its loopback, link-local and cloud metadata. */
 const NEVER_FROM_CLI: ReadonlySet<AddressClass> = new Set(['host_self', 'loopback', 'link_local', 'metadata']);
@@ -108,10 +109,10 @@ export function withExtraMounts(p: Policy, mounts: unknown[]): Policy {
   return { ...p, filesystem: { ...p.filesystem, mounts: all.value } };
 }
 
-/** `HOST:PATH` (or `HOST:PATH:ro`) as a mount; HOST relative to cwd. */
+/** `HOST:PATH` (or `HOST:PATH:ro`) as a mount; a relative HOST (`data`, `./data`, `../data`) is resolved against cwd. */
 export function parseMountSpec(spec: string, cwd: string): { host: string; path: string; mode?: string } {
   const m = /^(.+?):(\/[^:]*)(?::([a-z]+))?$/.exec(spec);
   if (!m) throw new PolicyError('--mount', { field: 'mounts', message: `expected HOST:PATH (a host path and an absolute path in the sandbox), got '${spec}'` });
-  const host = m[1]!.startsWith('/') || m[1]!.startsWith('~/') ? m[1]! : `${cwd.replace(/\/+$/, '')}/${m[1]!.replace(/^\.\/?/, '')}`;
+  const host = m[1]!.startsWith('/') || m[1]!.startsWith('~/') ? m[1]! : resolve(cwd, m[1]!);
   return { host: host.replace(/\/+$/, '') || '/', path: m[2]!, ...(m[3] !== undefined ? { mode: m[3] } : {}) };
 }
