@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
@@ -145,6 +145,23 @@ test('a relative --mount HOST is resolved against the current directory, ../ inc
       { cwd: join(dir, 'ws'), encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, 'right\n');
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('a GPU grant this host cannot honour is a setup error naming gpu.devices (exit 2, no stack), found before anything is set up', { skip: process.getuid?.() !== 0 ? 'needs root' : existsSync('/dev/nvidia0') ? 'this host has a GPU' : false }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-gpu-grant-'));
+  try {
+    writeFileSync(join(dir, 'gpu.yaml'), 'name: gpu\nextends: default\ngpu:\n  devices: all\n  task: true\n');
+    const r = run('run', '--no-daemon', '--no-sensor', '--policy', join(dir, 'gpu.yaml'), '--json', '--', 'true');
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^corral run: gpu\.devices: the policy grants all GPUs, but this host has none\n/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(JSON.parse(r.stderr.trim().split('\n').pop()!).error.kind, 'setup');
+    // an unknown key next to it is still named
+    writeFileSync(join(dir, 'bad.yaml'), 'name: gpu\ngpu:\n  tasks: true\n');
+    const b = run('run', '--no-daemon', '--no-sensor', '--policy', join(dir, 'bad.yaml'), '--', 'true');
+    assert.equal(b.status, 2);
+    assert.match(b.stderr, /gpu\.tasks: unknown key 'tasks'.*did you mean 'task'/);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 

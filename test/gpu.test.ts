@@ -6,8 +6,9 @@
 // on real captures by scripts/device-check-gpu.sh on a GPU host.
 import { after, test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { GpuMonitor } from '../src/gpu/gpu-monitor.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -457,6 +458,23 @@ describe('GPU detections', () => {
     assert.deepEqual(detectGpuAbuse(gappy, { ...opts, sustainS: 60, maxGapS: 30 }), []);
   });
 
+  test('each session\'s own policy thresholds decide, the detector\'s only where a policy sets none', () => {
+    const attr = new Map<number, GpuAttribution>([[51877, AGENT]]);
+    const sec = 1_000_000_000n;
+    const t0 = 1_700_000_000_000_000_000n;
+    const stream = [0n, 1n, 2n].flatMap((k) => h200Round(t0 + k * sec, attr, 30).filter((x) => x.gpu.index === 4));
+    const defaults = { utilThresholdPct: 50, sustainS: 60 };
+    // 30 % for 2 s: nothing under the detector's defaults …
+    assert.deepEqual(detectGpuAbuse(stream, { ...defaults, policyFor: () => ({ gpu_task: false, expected_processes: ['xmrig'] }) }), []);
+    // … an alert under a policy of 10 % for 1 s, worded with the policy's threshold
+    const d = detectGpuAbuse(stream, { ...defaults, policyFor: () => ({ gpu_task: false, expected_processes: ['xmrig'], util_threshold_pct: 10, sustain_s: 1 }) });
+    assert.deepEqual(d.map((x) => x.draft.rule), ['gpu.sustained_util']);
+    assert.equal(d[0]!.ts, (t0 + sec).toString());
+    assert.match(d[0]!.draft.message, /above 10% utilisation for 1 s \(now 30%\)/);
+    // a policy threshold above the utilisation: nothing, though the detector's default is below it
+    assert.deepEqual(detectGpuAbuse(stream, { utilThresholdPct: 5, sustainS: 1, policyFor: () => ({ gpu_task: false, expected_processes: ['xmrig'], util_threshold_pct: 40 }) }), []);
+  });
+
   test('an incomplete process list does not reset the clock', () => {
     const attr = new Map<number, GpuAttribution>([[51877, AGENT]]);
     const sec = 1_000_000_000n;
@@ -476,6 +494,57 @@ describe('GPU detections', () => {
       scope: 'gpu', gpu_index: 4, gpu_uuid: 'GPU-cc3fc162-6e53-a130-43b0-26c48bbf33fe', gpu_util_pct: 100,
       gpu_mem_bytes: 4581 * MIB, gpu_process: '/workspace/.cache/xmrig', gpu_exe: undefined, gpu_power_w: 521.37,
     });
+  });
+});
+
+describe('GpuMonitor (MOCK nvidia-smi script on PATH: no GPU on this machine)', () => {
+  const unified = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => existsSync(join(d, 'cgroup.controllers')));
+  test('the policy\'s thresholds and task flag reach the detector', { skip: !unified ? 'no cgroup2' : process.getuid?.() !== 0 ? 'needs root (a cgroup)' : false }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-gpumon-'));
+    made.push(dir);
+    // the GPU process: a real process in a cgroup of its own (host processes in the root cgroup are never attributed)
+    const cg = join(unified!, `corral-test-gpumon-${process.pid}`);
+    mkdirSync(cg);
+    const proc = spawn('sleep', ['60'], { stdio: 'ignore' });
+    writeFileSync(join(cg, 'cgroup.procs'), String(proc.pid));
+    const uuid = 'GPU-0b7e9b0e-0000-4000-8000-000000000001';
+    // a stand-in nvidia-smi: one GPU at 30 %, with that process as its compute process
+    writeFileSync(join(dir, 'nvidia-smi'), `#!/bin/sh
+case "$1" in
+  -L) echo "GPU 0: NVIDIA H200 (UUID: ${uuid})" ;;
+  --query-gpu=*) echo "0, ${uuid}, NVIDIA H200, 30, 5, 1000, 143771, 120.5, 40" ;;
+  --query-compute-apps=*) echo "${uuid}, ${proc.pid}, /usr/bin/python3, 900" ;;
+esac
+`, { mode: 0o755 });
+    const cgId = String(statSync(cg).ino);
+    const oldPath = process.env.PATH;
+    process.env.PATH = `${dir}:${oldPath ?? ''}`;
+    const run = async (policy: GpuTaskPolicy): Promise<string[]> => {
+      const rules: string[] = [];
+      const m = await GpuMonitor.start({
+        unifiedRoot: unified!, intervalMs: 150,
+        labelsForCgroupId: (id) => (id === cgId ? { session: 's-mon', step: 1, tool_call: 'tc-1' } : undefined),
+        policyFor: () => policy,
+        onResource: () => {}, onDetection: (d) => rules.push(d.draft.rule), onProblem: () => {},
+      });
+      try {
+        assert.equal(m.hostGpus.length, 1);
+        await new Promise((r) => setTimeout(r, 1800));
+      } finally { m.stop(); }
+      return rules;
+    };
+    try {
+      // python3 is expected: no unexpected-process alert; not a GPU task, 10 % for 1 s: sustained use flagged
+      assert.deepEqual(await run({ expected_processes: ['python3'], gpu_task: false, util_threshold_pct: 10, sustain_s: 1 }), ['gpu.sustained_util']);
+      // the defaults (50 %) would not flag 30 %, and a GPU task is never flagged for using its GPU
+      assert.deepEqual(await run({ expected_processes: ['python3'], gpu_task: false }), []);
+      assert.deepEqual(await run({ expected_processes: ['python3'], gpu_task: true, util_threshold_pct: 10, sustain_s: 1 }), []);
+    } finally {
+      process.env.PATH = oldPath;
+      proc.kill('SIGKILL');
+      await new Promise((r) => proc.once('exit', r));
+      rmdirSync(cg);
+    }
   });
 });
 

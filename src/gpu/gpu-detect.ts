@@ -14,14 +14,18 @@ export interface GpuTaskPolicy {
   expected_processes?: string[];
   /** Whether the task is meant to use GPUs. Default: true when expected_processes is non-empty. */
   gpu_task?: boolean;
+  /** This task's utilisation threshold (%) for gpu.sustained_util; default the detector's utilThresholdPct. */
+  util_threshold_pct?: number;
+  /** How long (s) this task's GPU must stay above it; default the detector's sustainS. */
+  sustain_s?: number;
 }
 
 export interface GpuDetectOptions {
   /** The policy for the session / tool call a process belongs to. */
   policyFor: (a: GpuAttribution) => GpuTaskPolicy;
-  /** Utilisation (%) above which a non-GPU task's GPU counts as busy. Default 50. */
+  /** Utilisation (%) above which a non-GPU task's GPU counts as busy, where its policy sets none. Default 50. */
   utilThresholdPct?: number;
-  /** How long (s) it must stay busy before an alert. Default 60. */
+  /** How long (s) it must stay busy before an alert, where its policy sets none. Default 60. */
   sustainS?: number;
   /** A gap between samples longer than this (s) restarts the clock (the sampler stopped or failed). Default 30. */
   maxGapS?: number;
@@ -98,21 +102,28 @@ export class GpuDetector {
     // Sustained utilisation, per (session, GPU): only sessions whose task is not a GPU task.
     const idle = new Set(this.keysFor(s.gpu.uuid));
     const util = s.gpu.util_pct;
-    const sessions = new Map<string, GpuAttribution>();
+    const sessions = new Map<string, { attr: GpuAttribution; threshold: number; sustainNs: bigint }>();
     for (const p of sandboxed) {
       const pol = this.o.policyFor(p.attribution);
       const gpuTask = pol.gpu_task ?? (pol.expected_processes ?? []).length > 0;
-      if (!gpuTask) sessions.set(sessionKey(p.attribution), p.attribution);
+      if (!gpuTask) {
+        sessions.set(sessionKey(p.attribution), {
+          attr: p.attribution,
+          threshold: pol.util_threshold_pct ?? this.threshold,
+          sustainNs: pol.sustain_s !== undefined ? BigInt(Math.round(pol.sustain_s * 1e9)) : this.sustainNs,
+        });
+      }
     }
-    if (util !== null && util > this.threshold) {
-      for (const [sk, attr] of sessions) {
+    if (util !== null) {
+      for (const [sk, { attr, threshold, sustainNs }] of sessions) {
+        if (util <= threshold) continue;
         const key = `${sk}\u0000${s.gpu.uuid}`;
         idle.delete(key);
         let st = this.busySince.get(key);
         if (!st || ts - st.lastNs > this.maxGapNs || ts < st.lastNs) st = { startNs: ts, lastNs: ts, alerted: false };
         st.lastNs = ts;
         this.busySince.set(key, st);
-        if (!st.alerted && ts - st.startNs >= this.sustainNs) {
+        if (!st.alerted && ts - st.startNs >= sustainNs) {
           st.alerted = true;
           const secs = Number((ts - st.startNs) / 1_000_000n) / 1000;
           const shared = sessions.size > 1 ? ` (shared with ${sessions.size - 1} other session${sessions.size > 2 ? 's' : ''})` : '';
@@ -120,8 +131,8 @@ export class GpuDetector {
             ts: s.ts, attribution: attr, gpu: { index: s.gpu.index, uuid: s.gpu.uuid },
             draft: {
               rule: 'gpu.sustained_util', category: 'resource_abuse', severity: 'medium', attack: ATTACK,
-              message: `${gpuName(s)} above ${this.threshold}% utilisation for ${secs.toFixed(0)} s (now ${util}%) while held by ${who(attr)}${shared}, whose task is not a GPU task`,
-              reason: `This task is not a GPU task, but its processes kept a GPU above ${this.threshold}% for ${secs.toFixed(0)} s. [corral rule gpu.sustained_util]`,
+              message: `${gpuName(s)} above ${threshold}% utilisation for ${secs.toFixed(0)} s (now ${util}%) while held by ${who(attr)}${shared}, whose task is not a GPU task`,
+              reason: `This task is not a GPU task, but its processes kept a GPU above ${threshold}% for ${secs.toFixed(0)} s. [corral rule gpu.sustained_util]`,
             },
           });
         }

@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { GpuSampler, procCgroupAttributor, type GpuAttribution, type GpuSample } from './gpu-sampler.js';
-import { GpuDetector, gpuResourcePayloads, type GpuDetection } from './gpu-detect.js';
+import { GpuDetector, gpuResourcePayloads, type GpuDetection, type GpuTaskPolicy } from './gpu-detect.js';
 import type { HostGpu } from './gpu-devices.js';
 import type { Attribution } from '../events/event.js';
 
@@ -14,7 +14,7 @@ export interface GpuMonitorHooks {
   /** cgroup2 directory of Corral's cgroups and the id->labels lookup of the attribution index. */
   unifiedRoot: string;
   labelsForCgroupId(id: string): Attribution | undefined;
-  policyFor(a: GpuAttribution): { expected_processes: string[]; util_threshold_pct: number; sustain_s: number; gpu_task: boolean };
+  policyFor(a: GpuAttribution): GpuTaskPolicy;
   onResource(a: GpuAttribution, pid: number, payload: Record<string, unknown>): void;
   onDetection(d: GpuDetection): void;
   onProblem(message: string): void;
@@ -37,7 +37,8 @@ export class GpuMonitor {
     const avail = await GpuSampler.available({ timeoutMs: 5000 });
     if (!avail.ok) return new GpuMonitor([]);
     const hostGpus = parseGpuList(avail.gpus);
-    const detector = new GpuDetector({ policyFor: (a) => { const p = h.policyFor(a); return { expected_processes: p.expected_processes, gpu_task: p.gpu_task }; } });
+    // (each session's own thresholds and task flag: the hook returns its policy's gpu section)
+    const detector = new GpuDetector({ policyFor: (a) => h.policyFor(a) });
     const attribute = procCgroupAttributor((path) => {
       try { return h.labelsForCgroupId(String(statSync(join(h.unifiedRoot, path)).ino)); } catch { return undefined; }
     });

@@ -97,7 +97,7 @@ const KNOWN_KEYS = [
   'name', 'extends', 'mode', 'network', 'allow', 'deny', 'hosts', 'resolvers', 'domain', 'cidr', 'ports', 'protocols',
   'resources', 'cpus', 'memory', 'pids', 'timeout', 'workspace_size', 'workspace_disk', 'root_size', 'filesystem', 'workspace', 'hide', 'env_allow',
   'detection', 'on_finding', 'response', 'kill', 'categories', 'min_severity', 'scope',
-  'gpu', 'devices', 'expected_processes', 'util_threshold_pct', 'sustain_s',
+  'gpu', 'devices', 'expected_processes', 'task', 'util_threshold_pct', 'sustain_s',
 ];
 
 function editDistance(a: string, b: string): number {

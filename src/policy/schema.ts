@@ -369,6 +369,8 @@ export const PolicySchema = z
           return { ok: false, error: `expected 'none', 'all' or a list of GPU indexes, got ${describe(v)}` };
         }),
         expected_processes: z.array(z.string().min(1)).default([]),
+        // whether the task is meant to use the GPU (sustained use is then not abuse); default: expected_processes is not empty
+        task: z.boolean().optional(),
         util_threshold_pct: z.number().min(1).max(100).default(50),
         sustain_s: z.number().min(1).max(86_400).default(60),
       })

@@ -294,7 +294,8 @@ export class Runtime extends EventEmitter {
       labelsForCgroupId: (id) => this.index.labels(id),
       policyFor: (a) => {
         const g = this.sessions.get(a.session)?.opts.policy.gpu;
-        return { expected_processes: g?.expected_processes ?? [], util_threshold_pct: g?.util_threshold_pct ?? 50, sustain_s: g?.sustain_s ?? 60, gpu_task: (g?.devices ?? 'none') !== 'none' };
+        if (!g) return {};
+        return { expected_processes: g.expected_processes, util_threshold_pct: g.util_threshold_pct, sustain_s: g.sustain_s, gpu_task: g.task ?? g.expected_processes.length > 0 };
       },
       onResource: (a, pid, payload) => this.sessions.get(a.session)?.onGpuResource(a, pid, payload),
       onDetection: (d) => this.sessions.get(d.attribution.session)?.onGpuDetection(d),

@@ -44,7 +44,7 @@ import type { CommandScreen, Runtime } from './runtime.js';
 import type { SensorRecord } from '../sensors/bpftrace-sensor.js';
 import { execOutcome } from '../sensors/exec-outcome.js';
 import type { DropRecord } from '../sensors/kmsg-drops.js';
-import { buildGpuDeviceArgs, insertGpuArgs } from '../gpu/gpu-devices.js';
+import { buildGpuDeviceArgs, GpuGrantError, insertGpuArgs, type GpuDevicePlan } from '../gpu/gpu-devices.js';
 import type { GpuDetection } from '../gpu/gpu-detect.js';
 import type { Detection } from '../detect/engine/api.js';
 import type { CheckResult } from '../detect/check.js';
@@ -452,8 +452,22 @@ export class Session {
     return { cpus: r.cpus, memoryBytes: r.memory, pids: r.pids };
   }
 
+  /** The policy's GPU grant on this host's GPUs (undefined: none granted); a grant it cannot honour is a SessionSetupError. */
+  private gpuPlan(): GpuDevicePlan | undefined {
+    const grant = this.opts.policy.gpu.devices;
+    if (grant === 'none') return undefined;
+    try {
+      return buildGpuDeviceArgs({ grant, hostGpus: this.rt.gpu?.hostGpus ?? [] });
+    } catch (e) {
+      if (e instanceof GpuGrantError) throw new SessionSetupError(`gpu.devices: ${e.message}`);
+      throw e;
+    }
+  }
+
   private async start(): Promise<void> {
     const t0 = process.hrtime.bigint();
+    // A GPU grant this host cannot honour is the asker's to fix (exit 2, HTTP 400), found before anything is set up.
+    const gpuPlan = this.gpuPlan();
     this.cgroup.create(this.limits());
     this.cgroupIds.push(this.cgroup.id());
     this.rt.index.registerCgroup(this.cgroupIds[0]!, { session: this.id, run: this.run, episode: this.episode, cgroup: this.cgroup.path });
@@ -551,12 +565,10 @@ export class Session {
 
     // The holder is pid 1, not dumpable, under the tool calls' seccomp program (fd 3 of bwrap).
     let bwrap = buildBwrapArgs({ workspace: this.workspace, workspacePath: this.wsPath, resolvConf: resolv, hostsFile: hosts, hide, mounts, ...(this.image ? { image: this.image, imageWritable: this.rootUpper !== undefined } : {}), holderBinary: this.rt.holderFile, fileToolBinary: this.rt.fileToolFile, seccompFd: 3, inside: { uid: SANDBOX_UID, gid: SANDBOX_GID }, scratchBytes: tmpScratchBytes(this.opts.policy.resources.memory) }, [HOLDER_PATH]);
-    const grant = this.opts.policy.gpu.devices;
-    if (grant !== 'none') {
-      // Only granted GPUs become visible; a grant this host cannot honour fails the session (GpuGrantError).
-      const plan = buildGpuDeviceArgs({ grant, hostGpus: this.rt.gpu?.hostGpus ?? [] });
-      bwrap = insertGpuArgs(bwrap, plan.args);
-      this.gpuEnv = plan.env;
+    // Only granted GPUs become visible.
+    if (gpuPlan) {
+      bwrap = insertGpuArgs(bwrap, gpuPlan.args);
+      this.gpuEnv = gpuPlan.env;
     }
     const argv = buildEnterArgv(
       { cgroupProcs: this.cgroup.procsFiles(), netns: this.slot.netnsPath, uid: this.hostId, gid: this.hostId, ...this.launchMounts(mounts) },
