@@ -297,3 +297,32 @@ test('filesystem.mounts shows a host dataset read-only at its own path; a mount 
     assert.equal(fx.rt.sessions.size, 0, 'refused sessions leave nothing open');
   } finally { rmSync(data, { recursive: true, force: true }); }
 });
+
+test('a host workspace is checked on its real path: a link to /etc (or a new directory below one) is refused, a link to a project directory works and shows that directory', async () => {
+  const { existsSync, mkdirSync, readFileSync, symlinkSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'corral-ws-link-'));
+  try {
+    symlinkSync('/etc', join(dir, 'lnk-etc'));
+    await assert.rejects(fx.rt.createSession({ policy: labPolicy(), episode: 'wslink-1', workspace: join(dir, 'lnk-etc') }), /workspace .*lnk-etc \(\/etc\): must not be a system directory/);
+    await assert.rejects(fx.rt.createSession({ policy: labPolicy(), episode: 'wslink-2', workspace: join(dir, 'lnk-etc', 'corral-new') }), /workspace .*lnk-etc\/corral-new \(\/etc\/corral-new\): must not be a system directory/);
+    assert.equal(existsSync('/etc/corral-new'), false, 'nothing was created below /etc');
+    // a workspace holding a hidden path is refused too (it would be writable), through a link as well
+    mkdirSync(join(dir, 'home', '.ssh'), { recursive: true });
+    symlinkSync(join(dir, 'home'), join(dir, 'lnk-home'));
+    const hiding = labPolicy(`filesystem:\n  hide: ['${join(dir, 'home', '.ssh')}']\n`);
+    await assert.rejects(fx.rt.createSession({ policy: hiding, episode: 'wslink-3', workspace: join(dir, 'lnk-home') }), /workspace .*lnk-home \(.*\/home\): would show the hidden path .*\.ssh/);
+    assert.equal(fx.rt.sessions.size, 0, 'refused sessions leave nothing open');
+    // a link to an ordinary project directory: the project is the workspace, and writes land there
+    const proj = join(dir, 'proj');
+    mkdirSync(proj);
+    writeFileSync(join(proj, 'README'), 'project\n');
+    symlinkSync(proj, join(dir, 'lnk-proj'));
+    const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'wslink-4', workspace: join(dir, 'lnk-proj') });
+    try {
+      const r = await s.exec({ command: 'cat README && echo made > out.txt' });
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.equal(r.stdout, 'project\n');
+    } finally { await s.close(); }
+    assert.equal(readFileSync(join(proj, 'out.txt'), 'utf8'), 'made\n');
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});

@@ -15,7 +15,7 @@ import { mountDiskWorkspace } from '../sandbox/workspace-disk.js';
 import { imageWorkspaceSource, mountImageWorkspace } from '../sandbox/image-workspace.js';
 import { filledSize } from '../sandbox/fs-full.js';
 import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve as resolvePath } from 'node:path';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
 import { buildBwrapArgs, HOLDER_PATH, tmpScratchBytes } from '../sandbox/bwrap-args.js';
@@ -32,7 +32,7 @@ import { writeFreshFile } from '../sandbox/fresh-file.js';
 import { pathKindInRoot, workspacePathInRootProblem } from '../sandbox/image-path.js';
 import { execFile } from '../util/exec-file.js';
 import { shellJoin } from '../util/shell-join.js';
-import { hostMountProblem, hostRootProblem, hostWorkspaceProblem, workspacePathProblem } from '../sandbox/host-workspace.js';
+import { hostMountProblem, hostRootProblem, workspacePathProblem } from '../sandbox/host-workspace.js';
 import type { NetSlot } from '../sandbox/net-slot.js';
 import { compilePolicy, classifyAddress, type Policy, type CompiledPolicy } from '../policy/index.js';
 import { effectiveWorkspaceDisk } from '../policy/schema.js';
@@ -58,6 +58,19 @@ const FLOW_RECORD_WAIT_MS = 2000;
 /** A session that cannot be set up as asked (a workspace the sandbox cannot reach, a cap that cannot apply). */
 export class SessionSetupError extends Error {
   override readonly name = 'SessionSetupError';
+}
+
+/**
+ * The real path of `p` (absolute) with links resolved, for a path that may not exist yet: the deepest
+ * existing ancestor's real path plus the rest (`/tmp/link-to-etc/new` is `/etc/new`).
+ */
+export function realPathBelow(p: string): string {
+  const rest: string[] = [];
+  for (let at = p; ; at = dirname(at)) {
+    try { return join(realpathSync(at), ...rest.reverse()); } catch { /* not there (yet): one level up */ }
+    if (at === dirname(at)) return p;
+    rest.push(basename(at));
+  }
 }
 
 /** bwrap runs as the sandbox's host uid: every directory above a host workspace must let it pass (o+x). */
@@ -529,11 +542,16 @@ export class Session {
       throw new SessionSetupError(`policy ${this.opts.policy.name} sets both resources.workspace_size (in memory) and resources.workspace_disk (on disk); a workspace has one cap: keep one`);
     }
     if (ws) {
-      const why = hostWorkspaceProblem(resolvePath(ws));
-      if (why) throw new SessionSetupError(`workspace ${ws}: ${why}`);
-      mkdirSync(ws, { recursive: true });
-      this.hostWorkspace = ws;
-      this.workspace = await this.idmappedWorkspace(ws);
+      // Checked on the real path too (a link to /etc is /etc), as mounts and roots are, and never a
+      // place holding a hidden path: the workspace is writable. The real path is what gets mounted.
+      const given = resolvePath(ws);
+      const host = realPathBelow(given);
+      const hidden = hide.map(real);
+      const why = hostMountProblem(given, hidden) ?? hostMountProblem(host, hidden);
+      if (why) throw new SessionSetupError(`workspace ${ws}${host !== given ? ` (${host})` : ''}: ${why}`);
+      mkdirSync(host, { recursive: true });
+      this.hostWorkspace = host;
+      this.workspace = await this.idmappedWorkspace(host);
     } else {
       this.ownWorkspace = true;
       if (disk) {
