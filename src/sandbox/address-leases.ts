@@ -1,8 +1,11 @@
 // Why: several Corral processes on one host each create sandboxes; their veth subnets
-// and interface names must never collide. A lease is a file created with O_EXCL under
-// /run/corral/leases (atomic across processes) that also names its owner pid, so the
-// next Corral start can find and clean up what a crashed Corral left behind.
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+// and interface names must never collide. A lease is a file under /run/corral/leases that
+// names its owner pid, so the next Corral start can find and clean up what a crashed Corral
+// left behind. It appears whole or not at all: written under a temporary name, then hard-linked
+// to its final name (link(2) fails if the name exists: atomic across processes). (Created
+// empty with O_EXCL and written after, another Corral's orphan sweep could read it empty in
+// between, take it for junk and delete a live lease: two sandboxes on one subnet.)
+import { linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pidAlive } from '../util/pid-alive.js';
 
@@ -68,13 +71,15 @@ export function acquireLease(cfg: LeaseConfig = DEFAULT_LEASES): Lease {
   for (let k = 0; k < cfg.size; k++) {
     const index = (start + k) % cfg.size;
     const lease = leaseFor(index, cfg);
+    const tmp = join(cfg.dir, `.${index}.${process.pid}.${Math.random().toString(16).slice(2, 10)}.tmp`);
+    writeFileSync(tmp, JSON.stringify(lease), { flag: 'wx' });
     try {
-      const fd = openSync(join(cfg.dir, `${index}.json`), 'wx');
-      writeSync(fd, JSON.stringify(lease));
-      closeSync(fd);
+      linkSync(tmp, join(cfg.dir, `${index}.json`));
       return lease;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    } finally {
+      rmSync(tmp, { force: true });
     }
   }
   throw new Error(`no free sandbox address lease in ${cfg.dir}`);
@@ -85,16 +90,28 @@ export function releaseLease(lease: Lease, cfg: LeaseConfig = DEFAULT_LEASES): v
 }
 
 
+/** How long an unreadable lease file is left alone before it counts as junk. */
+const JUNK_AGE_MS = 60_000;
+
 /** Leases whose owner process is gone (a crashed Corral). */
 export function orphanedLeases(cfg: LeaseConfig = DEFAULT_LEASES): Lease[] {
   let files: string[] = [];
   try { files = readdirSync(cfg.dir); } catch { return []; }
   const out: Lease[] = [];
   for (const f of files) {
+    const path = join(cfg.dir, f);
+    // a writer's temporary file (see acquireLease): only a dead writer's is removed
+    const tmp = /^\.\d+\.(\d+)\.[0-9a-f]*\.tmp$/.exec(f);
+    if (tmp) { if (!pidAlive(Number(tmp[1]))) rmSync(path, { force: true }); continue; }
+    if (!/^\d+\.json$/.test(f)) continue;
     try {
-      const l = JSON.parse(readFileSync(join(cfg.dir, f), 'utf8')) as Lease;
+      const l = JSON.parse(readFileSync(path, 'utf8')) as Lease;
       if (!pidAlive(l.ownerPid)) out.push(l);
-    } catch { rmSync(join(cfg.dir, f), { force: true }); }
+    } catch {
+      // unreadable: junk, or a lease an older Corral is writing this very moment (it created the file
+      // empty first): removed only once it has stayed unreadable for a while
+      try { if (Date.now() - statSync(path).mtimeMs > JUNK_AGE_MS) rmSync(path, { force: true }); } catch { /* gone */ }
+    }
   }
   return out;
 }
