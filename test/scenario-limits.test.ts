@@ -77,11 +77,14 @@ test('a runaway call hits its timeout; it and its background children are killed
   const s = await fx.rt.createSession({ policy: labPolicy(LIMITS), episode: 'limits' });
   try {
     const t0 = Date.now();
-    const r = await s.exec({ command: '(sleep 60 &) ; sleep 60', step: 1, toolCallId: 'runaway', timeoutMs: 1000 });
+    const r = await s.exec({ command: '(sleep 60 &) ; sleep 60', step: 1, toolCallId: 'runaway', timeoutMs: 1500 });
     assert.ok(Date.now() - t0 < 5000);
     assert.equal(r.timedOut, true);
     assert.equal(r.exitCode, 124);
-    assert.ok(r.alerts.some((a) => a.payload.rule === 'limit.timeout' && a.payload.category === 'resource_abuse'));
+    const limit = r.alerts.find((a) => a.payload.rule === 'limit.timeout' && a.payload.category === 'resource_abuse');
+    assert.ok(limit);
+    // the agent reads the timeout it had, not a rounding of it (1500 ms was "2 s", 300 ms "0 s")
+    assert.equal(limit.payload.reason, 'The tool call ran longer than 1.5 s and was killed.');
     const ps = await s.exec({ command: 'ps -eo stat=,comm= | grep -c " sleep$" || true; ps -eo pid,ppid,stat,comm,args >&2', step: 2, toolCallId: 'ps' });
     assert.equal(ps.stdout.trim(), '0', `the background sleep of the timed-out call was killed too: ${ps.stderr}`);
   } finally { await s.close(); }

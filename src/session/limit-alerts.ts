@@ -59,7 +59,16 @@ export function limitAlerts(f: LimitFacts): LimitAlert[] {
   if (f.timedOut) {
     out.push({ action: 'killed', draft: { rule: 'limit.timeout', category: 'resource_abuse', severity: 'low', attack: ['T1496'],
       message: `Tool call exceeded its ${f.timeoutMs} ms timeout and was killed with all its processes`,
-      reason: `The tool call ran longer than ${Math.round(f.timeoutMs / 1000)} s and was killed.` } });
+      reason: `The tool call ran longer than ${fmtDuration(f.timeoutMs)} and was killed.` } });
   }
   return out;
+}
+
+/** A timeout as the agent should read it: `300 ms`, `1.5 s`, `2 s`, `5 min`, `1 h 30 min` (never rounded to 0 or up). */
+export function fmtDuration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000 || ms % 60_000 !== 0) return `${Number((ms / 1000).toFixed(3))} s`;
+  const min = ms / 60_000;
+  if (min < 60) return `${min} min`;
+  return min % 60 ? `${Math.floor(min / 60)} h ${min % 60} min` : `${min / 60} h`;
 }
