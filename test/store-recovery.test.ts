@@ -151,6 +151,26 @@ test('a damaged store stops `corral run` (exit 125, the repair named, no stack) 
   assert.doesNotMatch(r.err, NO_STACK);
 });
 
+test('a --home that is a file: doctor says so (not "not created yet"), and corral run stops with that reason (no stack), before any sandbox exists', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-home-file-'));
+  try {
+    const file = join(dir, 'afile');
+    writeFileSync(file, 'not a store\n');
+    for (const home of [file, join(file, 'below')]) {
+      const doctor = checkStore(home);
+      assert.equal(doctor.ok, false, home);
+      assert.equal(doctor.detail, `${home}: ${file} is a file, not a directory: no store can be created there`);
+      assert.ok(doctor.fix);
+      assert.throws(() => EventStore.open({ home }), (e: unknown) => e instanceof StoreError && /it \(or a directory above it\) is a file, not a directory/.test(e.message));
+    }
+    const r = await cli(['run', '--no-daemon', '--no-sensor', '--home', file, '--', 'true']);
+    assert.equal(r.code, 125, r.err);
+    assert.match(r.err, /^corral run: cannot use .*afile as the event store: it \(or a directory above it\) is a file/);
+    assert.doesNotMatch(r.err, NO_STACK);
+    assert.equal(readFileSync(file, 'utf8'), 'not a store\n', 'the file is left as it was');
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
 test('reindex reports log lines it cannot index, counts a repeated id once, and the old index is never overwritten', async (t) => {
   const { home, ids } = filledHome(t);
   const log = join(home, 'sessions', 'beta.jsonl');

@@ -2,6 +2,8 @@
 // or hide recorded sessions. This check reads the store the way `corral events` does (read-only)
 // and says whether it exists and is readable, whether its index opens and passes SQLite's
 // quick_check, and whether every session log is in the index — and, when not, what to run.
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { openIndexForReading } from './index-open.js';
 import { checkedLogEvents } from './reindex.js';
 import { reindexCommand, StoreError } from './store-error.js';
@@ -15,6 +17,8 @@ export interface StoreCheck {
 
 export function checkStore(home: string): StoreCheck {
   const reindex = `run: ${reindexCommand(home)}`;
+  const notDir = fileOnTheWay(home);
+  if (notDir) return { ok: false, detail: `${home}: ${notDir} is a file, not a directory: no store can be created there`, fix: 'pass --home DIR with a directory (or remove the file)' };
   let opened;
   try {
     opened = openIndexForReading(home);
@@ -48,4 +52,16 @@ export function checkStore(home: string): StoreCheck {
   } finally {
     opened.close();
   }
+}
+
+/** The first path on the way to `home` (itself included) that exists and is not a directory, if any. */
+function fileOnTheWay(home: string): string | undefined {
+  const parts = resolve(home).split('/').filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const p = `/${parts.slice(0, i).join('/')}`;
+    let st;
+    try { st = statSync(p); } catch { return undefined; }
+    if (!st.isDirectory()) return p;
+  }
+  return undefined;
 }

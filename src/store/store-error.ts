@@ -67,6 +67,8 @@ export function asStoreError(err: unknown, home: string, file: string): unknown 
   const message = (err as Error).message ?? String(err);
   if (isDamage(err)) return damagedIndex(home, file, message);
   if (isPermission(err)) return permissionDenied(file);
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EEXIST' || code === 'ENOTDIR') return new StoreError('unwritable', `cannot use ${home} as the event store: it (or a directory above it) is a file, not a directory; pass --home DIR with a directory`, file);
   if (isReadOnly(err)) return new StoreError('unwritable', `cannot write the event store at ${home} (${message}): it is read-only here (a copy, a read-only mount); to record or reindex, use a writable store, such as a copy (cp -a) passed as --home DIR`, file);
   return err;
 }
