@@ -165,3 +165,29 @@ test('events --follow: the daemon stopping is said and exit 1; Ctrl-C stays a qu
   assert.equal(interrupted.code, 0, interrupted.stderr);
   assert.doesNotMatch(interrupted.stderr, /stopped|error/);
 });
+
+test('events --follow names its filter as written (kind=toolcall.start,alert), and sends it to the daemon', async (t) => {
+  const dir = tempDir(t);
+  const sock = join(dir, 'fake.sock');
+  const urls: string[] = [];
+  const srv = http.createServer((req, res) => {
+    urls.push(req.url ?? '');
+    if (req.url === '/v1/health') { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"ok":true}'); return; }
+    res.writeHead(200, { 'content-type': 'text/event-stream' }); res.write(': hello\n\n');
+  });
+  await new Promise<void>((r) => srv.listen(sock, () => r()));
+  t.after(() => { srv.closeAllConnections(); srv.close(); });
+  const child = spawn(process.execPath, [MAIN, 'events', '--follow', '--socket', sock, '--kind', 'toolcall.start,alert', '--episode', 'ep 1'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => { stderr += c; });
+  t.after(() => { child.kill('SIGKILL'); });
+  for (const t0 = Date.now(); !urls.some((u) => u.startsWith('/v1/events')); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() - t0 > 10_000) throw new Error(`never subscribed: ${stderr}`);
+  }
+  child.kill('SIGINT');
+  await new Promise((r) => child.on('close', r));
+  assert.match(stderr, /following .*fake\.sock \((episode=ep 1 kind=toolcall\.start,alert|kind=toolcall\.start,alert episode=ep 1)\); Ctrl-C to stop/);
+  const q = new URL(urls.find((u) => u.startsWith('/v1/events'))!, 'http://x').searchParams;
+  assert.equal(q.get('kind'), 'toolcall.start,alert');
+  assert.equal(q.get('episode'), 'ep 1');
+});

@@ -76,7 +76,9 @@ export async function followEvents(o: FollowOptions, io: { stdout: NodeJS.Writab
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(o.filter)) if (v !== undefined) q.set(k, Array.isArray(v) ? v.join(',') : String(v));
   const st = makeStyle(io.stdout as NodeJS.WriteStream, io.env);
-  if (!o.json) io.stderr.write(`corral events: following ${socket}${q.size ? ` (${q.toString()})` : ''}; Ctrl-C to stop\n`);
+  // (the filter as the user wrote it: `kind=toolcall.start,alert`, not the URL's `%2C`)
+  const shown = [...q].map(([k, v]) => `${k}=${v}`).join(' ');
+  if (!o.json) io.stderr.write(`corral events: following ${safeText(socket)}${shown ? ` (${safeText(shown)})` : ''}; Ctrl-C to stop\n`);
   const s = daemonStream(socket, `/v1/events${q.size ? `?${q}` : ''}`, (type, data) => {
     if (type === 'dropped') { io.stderr.write(`corral events: ${(data as { dropped: number }).dropped} event(s) dropped (reader too slow)\n`); return; }
     const ev = data as CorralEvent;
