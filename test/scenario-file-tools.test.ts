@@ -34,6 +34,8 @@ test('file tools: write, read, str_replace and insert round-trip inside the sand
     assert.ok(r.ok, r.problem);
     assert.equal(r.content?.toString(), '"""Adds."""\ndef add(a, b):\n    return a + b\n');
     assert.equal(r.truncated, false);
+    // the file program's own protocol (size lines, headers, the edited text) is not handed out as output
+    for (const x of [w, e, i, r]) assert.deepEqual([x.stdout, 'stdoutBytes' in x], ['', false]);
     // every byte value survives a write and a read; a capped read says more follows
     const bytes = Buffer.from(Array.from({ length: 512 }, (_, k) => k % 256));
     assert.ok((await s.file({ op: 'write', path: 'blob.bin', content: bytes, step: 6 })).ok);

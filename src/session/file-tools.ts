@@ -358,7 +358,10 @@ export function fileToolCallSpec(spec: FileCallSpec, path: string, prescreen: Ch
 
 /** The call's outcome read back from the program's output and exit status. */
 export function fileCallResult(spec: FileOperation, path: string, r: ToolCallResult): FileCallResult {
-  const base: FileCallResult = { ...r, ok: false, path };
+  // (the file program's stdout is Corral's own protocol — a size line, the edited text for the screen,
+  // a read's header — not output of the agent's: the result carries what it means, `stdout` stays empty)
+  const { stdoutBytes: _bytes, ...rest } = r;
+  const base: FileCallResult = { ...rest, stdout: '', ok: false, path };
   if (r.timedOut) return { ...base, problem: `the file operation on ${path} did not finish within the call's time limit (${Math.round(r.durationMs / 1000)} s) and was stopped` };
   // (stopped from outside — cancelRunning, the session's close, a client gone: said, not a bare exit 137)
   if (r.cancelled) return { ...base, problem: `the file operation on ${path} was stopped before it finished (${r.cancelled})` };
