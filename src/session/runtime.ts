@@ -67,7 +67,7 @@ export interface RuntimeOptions {
   mountTemplate?: boolean;
   /** How long a session's close waits for the sensor to confirm its last records (ms, default 10 000). */
   sensorSyncTimeoutMs?: number;
-  /** Events a session keeps in memory (`Session.events`, the most recent; every event is in the store). Default 20 000. */
+  /** Events a session keeps in memory (`Session.events`, the most recent; every event is in the store). Default 20 000; at least 100 (a smaller value is raised to 100). */
   sessionEventMemory?: number;
 }
 
