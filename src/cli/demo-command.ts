@@ -20,7 +20,7 @@ export const DEMO_USAGE = `Usage: corral demo [--json] [--home DIR]
   incident, prints what was blocked and which tool call each alert belongs to, checks that no far
   host received a hostile connection, and tears everything down. Nothing leaves the machine.
   --json: one JSON object (session, steps with their alerts, far_host_connections,
-  hostile_connections_through, alerts). Exit 0 when no hostile connection reached a far host,
+  hostile_connections_through, alerts: the number of alerts). Exit 0 when no hostile connection reached a far host,
   1 otherwise.`;
 
 export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
