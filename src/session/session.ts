@@ -100,6 +100,9 @@ export interface SessionOptions {
   workspacePath?: string;
   /** The image root as a copy-on-write layer of this session (default: the policy's filesystem.root_writable). */
   rootWritable?: boolean;
+  /** The environment the policy's filesystem.env_allow variables are taken from (default: this process's):
+   * `corral serve` passes its client's, so a call through the daemon sees the caller's LANG, TERM, … */
+  parentEnv?: Record<string, string>;
 }
 
 export interface ToolCallSpec {
@@ -900,7 +903,8 @@ export class Session {
 
   private toolEnv(): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {};
-    for (const k of this.opts.policy.filesystem.env_allow) if (process.env[k] !== undefined) env[k] = process.env[k];
+    const parent = this.opts.parentEnv ?? process.env;
+    for (const k of this.opts.policy.filesystem.env_allow) if (parent[k] !== undefined) env[k] = parent[k];
     env.HOME = this.wsPath;
     env.PATH = '/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin';
     env.TMPDIR = '/tmp';
