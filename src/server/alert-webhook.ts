@@ -16,6 +16,19 @@ const TRIES = 3;
 
 export interface WebhookStats { sent: number; failed: number; dropped: number; queued: number; last_error?: string }
 
+/** A webhook URL Corral cannot post to: the operator's to fix (`corral serve` exits 2, a usage error). */
+export class WebhookUrlError extends Error {
+  override readonly name = 'WebhookUrlError';
+}
+
+/** Why url cannot be a webhook (not a URL, not http or https), else undefined. */
+export function webhookUrlProblem(url: string): string | undefined {
+  let u: URL;
+  try { u = new URL(url); } catch { return `not a URL: ${JSON.stringify(url.slice(0, 200))}`; }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `http or https only, got ${u.protocol}`;
+  return undefined;
+}
+
 export class AlertWebhook {
   private readonly url: URL;
   private readonly queue: Record<string, unknown>[] = [];
@@ -24,10 +37,9 @@ export class AlertWebhook {
   private idle: (() => void)[] = [];
 
   constructor(url: string, private readonly opts: { minSeverity?: Severity; headers?: Record<string, string> } = {}) {
-    let u: URL;
-    try { u = new URL(url); } catch { throw new Error(`--alert-webhook: not a URL: ${url}`); }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`--alert-webhook: http or https only, got ${u.protocol}`);
-    this.url = u;
+    const why = webhookUrlProblem(url);
+    if (why) throw new WebhookUrlError(`--alert-webhook: ${why}`);
+    this.url = new URL(url);
   }
 
   /** Takes any event; queues the alerts at or above the minimum severity. */
