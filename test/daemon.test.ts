@@ -293,7 +293,15 @@ test('the socket is root-only, a second daemon on it is refused, and close() kil
   await assert.rejects(CorralDaemon.start({ socketPath: sock, runtime: { home: join(dir, 'home2'), sensor: false, poolSize: 0 } }), /another corral daemon is listening/);
   // a separate daemon (its own socket): a session left open is killed when the daemon closes
   const sock2 = join(dir, 'other.sock');
-  writeFileSync(sock2, 'stale'); // a stale file where the socket goes is replaced
+  // a regular file where the socket goes is refused and kept (never deleted to make room)
+  writeFileSync(sock2, 'not a socket');
+  await assert.rejects(CorralDaemon.start({ socketPath: sock2, runtime: { home: join(dir, 'home3'), sensor: false, poolSize: 0 } }), /is a regular file, not a socket; refusing to replace it/);
+  assert.equal(readFileSync(sock2, 'utf8'), 'not a socket');
+  rmSync(sock2);
+  // a stale socket (bound by a process that is gone, nobody listening) is replaced
+  const bound = spawnSync('python3', ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', sock2]);
+  assert.equal(bound.status, 0, String(bound.stderr));
+  assert.ok(statSync(sock2).isSocket());
   const d2 = await CorralDaemon.start({ socketPath: sock2, maxSessions: 1, runtime: { home: join(dir, 'home3'), sensor: false, poolSize: 0 } });
   // Opened at once, they all passed a count of the sessions already held: exactly one may open.
   const racing = await Promise.all(Array.from({ length: 5 }, () => daemonRequest(sock2, 'POST', '/v1/sessions', {})));

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Why: the `corral` command: a thin dispatcher over the library. Exit codes: 0 ok,
-// 2 usage error (also a sandbox that cannot be set up as asked, an invalid policy or rule file), 125 Corral failed (run), 1/3 per command
+// 2 usage error (also a sandbox that cannot be set up as asked, an invalid policy or rule file, a
+// socket `corral serve` cannot take), 125 Corral failed (run; also its daemon unreachable or full), 1/3 per command
 // (see each usage text). With --json a failure's last stderr line is {"error":{"kind","message"}}.
 // Commands are imported when chosen: `corral run` through a daemon and the `corral check` hook
 // must not pay for loading the sandbox runtime, the rule engine or investigate.
@@ -108,7 +109,14 @@ async function dispatch(cmd: string | undefined, rest: string[], io: CliIO): Pro
     };
     if (e instanceof UsageError || String((e as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS')) return fail('usage', `corral ${cmd}: ${(e as Error).message}`, 2);
     const { PolicyError } = await import('../policy/errors.js');
-    if (e instanceof PolicyError) return fail('policy', `corral: invalid policy: ${e.message}`, 2);
+    // (a PolicyError by name: the daemon's answer to `corral run` for a policy it could not load)
+    if (e instanceof PolicyError || (e as Error).name === 'PolicyError') return fail('policy', `corral: invalid policy: ${(e as Error).message}`, 2);
+    // The daemon could not be reached, went away mid-call, or is full (server/daemon-client.ts): one line, its own kind and exit code.
+    if ((e as Error).name === 'DaemonError') { const de = e as Error & { kind: string; exitCode: number }; return fail(de.kind, `corral ${cmd}: ${de.message}`, de.exitCode); }
+    // A socket path `corral serve` cannot take (not a socket, too long, a live daemon's): the operator's to fix.
+    if ((e as Error).name === 'DaemonSocketError') return fail('socket', `corral ${cmd}: ${(e as Error).message}`, 2);
+    // A webhook URL that is not http(s) (a library caller of CorralDaemon.start; the CLI checks it as a usage error).
+    if ((e as Error).name === 'WebhookUrlError') return fail('usage', `corral ${cmd}: ${(e as Error).message}`, 2);
     // A sandbox that cannot be set up as asked (a mount or workspace that does not exist or is hidden): the asker's to fix.
     if ((e as Error).name === 'SessionSetupError') return fail('setup', `corral ${cmd}: ${(e as Error).message}`, 2);
     // A rule file that does not load (a user's rules, or a bad edit): its message names file and field; no stack.

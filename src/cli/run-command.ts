@@ -4,14 +4,16 @@
 // of milliseconds instead of the ~2 s a fresh eBPF sensor needs); otherwise it runs here.
 import { isStepLabel, stepFromLabels } from '../session/call-labels.js';
 import { parseArgs } from 'node:util';
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { constants } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { alertJson, renderAlertSummaries, UsageError, type AlertJson, type CliIO } from './io.js';
 import { makeStyle, safeText } from './style.js';
 import { VISIBLE_ROOT_DIRS } from '../sandbox/bwrap-args.js';
 import { parseTimerDuration } from '../policy/units.js';
-import { daemonRequest, DEFAULT_SOCKET, noDaemon } from '../server/daemon-client.js';
+import { DaemonError, daemonFailure, daemonRequest, DEFAULT_SOCKET, noDaemon, socketPathProblem } from '../server/daemon-client.js';
+import { argvProblem } from '../server/argv-limits.js';
 import { setFlagsFromString } from 'node:v8';
 import type { Runtime } from '../session/runtime.js';
 import type { Session } from '../session/session.js';
@@ -63,9 +65,13 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     },
   });
   const { parseMountSpec, PolicyError, listPresets } = await import('../policy/index.js');
+  const presets = listPresets();
   let mounts: { host: string; path: string; mode?: string }[];
   try { mounts = (values.mount ?? []).map((m) => parseMountSpec(m, process.cwd())); } catch (e) { if (e instanceof PolicyError) throw new UsageError(e.message); throw e; }
   const cmd = argv.slice(sep + 1);
+  // (the same limit whichever path runs it: what execve takes, not what the daemon's API happens to)
+  const tooLarge = argvProblem(cmd);
+  if (tooLarge) throw new UsageError(`the command cannot be run: ${tooLarge}`);
   const labels: Record<string, string> = {};
   for (const l of values.label ?? []) {
     const i = l.indexOf('=');
@@ -74,17 +80,25 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   }
   if (labels.step !== undefined && !isStepLabel(labels.step)) throw new UsageError(`--label step=N expects a whole number, got "${labels.step}"`);
   if (values.socket && values['no-daemon']) throw new UsageError('--socket and --no-daemon contradict each other');
-  const inside = policyInsideWorkspace(values.policy, values.workspace, listPresets());
+  const policySource = policySourceOf(values.policy, presets);
+  const inside = policyInsideWorkspace(policySource, values.workspace);
   if (inside) io.stderr.write(`corral run: warning: the policy file ${safeText(inside)} is inside the workspace this sandbox can write; a tool call could rewrite the policy of the next run (keep policies outside it)\n`);
   const shown = workspaceSeenByAll(values.workspace);
   if (shown) io.stderr.write(`corral run: warning: the workspace ${safeText(shown)} lies under a directory every sandbox sees read-only: other sandboxes on this host can read its files (keep workspaces outside /${VISIBLE_ROOT_DIRS.join(', /')})\n`);
   const local = values['no-daemon'] || values.home !== undefined || values['no-sensor'] || io.env.CORRAL_NO_DAEMON === '1';
   let summary: RunSummary | undefined;
-  if (!local) summary = await viaDaemon(values.socket ?? io.env.CORRAL_SOCKET ?? DEFAULT_SOCKET, values.socket !== undefined, cmd, { ...values, mounts }, labels);
-  summary ??= await runLocally(cmd, { ...values, mounts }, labels);
+  if (!local) {
+    const socket = values.socket ?? io.env.CORRAL_SOCKET ?? DEFAULT_SOCKET;
+    // (the kernel would cut a longer path short and connect to whatever the shorter name is)
+    const badSocket = socketPathProblem(socket);
+    if (badSocket) throw new DaemonError('socket', `--socket: ${badSocket}`, 2);
+    summary = await viaDaemon(socket, values.socket !== undefined, cmd, { ...values, mounts, policySource }, labels, io.env);
+  }
+  summary ??= await runLocally(cmd, { ...values, mounts, policySource }, labels);
   if (Object.keys(labels).length) summary = { ...summary, labels };
   if (values.json) {
-    io.stderr.write(`${JSON.stringify(summary)}\n`);
+    // One JSON object on a line of its own, also after a command whose stderr did not end with a newline.
+    io.stderr.write(`${stderrEndsLine(io.stderr) ? '' : '\n'}${JSON.stringify(summary)}\n`);
   } else {
     const st = makeStyle(io.stderr as NodeJS.WriteStream, io.env);
     if (summary.alerts.length) io.stderr.write(`\n${st.bold(`corral: ${summary.alerts.length} violation(s) in session ${summary.session}`)}\n${renderAlertSummaries(summary.alerts, io)}\n`);
@@ -94,25 +108,104 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   return summary.exit_code ?? 128;
 }
 
-interface RunValues { policy?: string; allow?: string[]; timeout?: string; home?: string; 'no-sensor'?: boolean; workspace?: string; root?: string; 'workspace-path'?: string; 'root-writable'?: boolean; mounts: { host: string; path: string; mode?: string }[] }
+interface RunValues { policySource?: PolicySource; policy?: string; allow?: string[]; timeout?: string; home?: string; 'no-sensor'?: boolean; workspace?: string; root?: string; 'workspace-path'?: string; 'root-writable'?: boolean; mounts: { host: string; path: string; mode?: string }[] }
+
+/** The signals that end `corral run` with a summary (the call is stopped first), as a shell's 128+N. */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /** The call through a warm daemon; undefined when none listens (and none was named explicitly). */
-async function viaDaemon(socket: string, explicit: boolean, cmd: string[], v: RunValues, labels: Record<string, string>): Promise<RunSummary | undefined> {
-  // A policy file is named by its absolute path: the daemon does not share this working directory.
-  const policy = v.policy !== undefined && (/\.ya?ml$/i.test(v.policy) || existsSync(v.policy)) ? resolve(v.policy) : v.policy;
+async function viaDaemon(socket: string, explicit: boolean, cmd: string[], v: RunValues, labels: Record<string, string>, env: NodeJS.ProcessEnv): Promise<RunSummary | undefined> {
+  // A policy file is named by its absolute path (the daemon does not share this working
+  // directory); a preset by its name — decided here exactly as a local run decides.
+  const policy = v.policySource === undefined ? undefined : 'file' in v.policySource ? v.policySource.file : v.policySource.preset;
   const timeout_ms = v.timeout === undefined ? undefined : parseTimeout(v.timeout);
+  const cancel_token = randomBytes(16).toString('hex');
+  // Ctrl-C or a kill of corral stops the call in the daemon (POST /v1/run/cancel, repeated until the
+  // run answers: it may still be setting up) and the run's answer, alerts so far included, is the summary.
+  let interrupted: NodeJS.Signals | undefined;
+  let answered = false;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupted) return;
+    interrupted = sig;
+    void (async () => {
+      for (let i = 0; i < 100 && !answered; i++) {
+        try { await daemonRequest(socket, 'POST', '/v1/run/cancel', { cancel_token, signal: sig }); } catch { /* the run's own request says what happened */ }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+  };
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   let answer;
   try {
-    answer = await daemonRequest(socket, 'POST', '/v1/run', { argv: cmd, policy, allow: v.allow, labels, timeout_ms, stdio: 'borrow', workspace: v.workspace === undefined ? undefined : resolve(v.workspace), ...(v.root === undefined ? {} : { root: resolve(v.root) }), ...(v['workspace-path'] === undefined ? {} : { workspace_path: v['workspace-path'] }), ...(v['root-writable'] ? { root_writable: true } : {}), ...(v.mounts.length ? { mounts: v.mounts } : {}) });
+    answer = await daemonRequest(socket, 'POST', '/v1/run', {
+      argv: cmd, policy, allow: v.allow, labels, timeout_ms, stdio: 'borrow', env: callerEnv(env), cancel_token,
+      workspace: v.workspace === undefined ? undefined : resolve(v.workspace), ...(v.root === undefined ? {} : { root: resolve(v.root) }), ...(v['workspace-path'] === undefined ? {} : { workspace_path: v['workspace-path'] }), ...(v['root-writable'] ? { root_writable: true } : {}), ...(v.mounts.length ? { mounts: v.mounts } : {}),
+    });
   } catch (e) {
-    if (!explicit && noDaemon(e)) return undefined;
-    throw new Error(`corral daemon at ${socket}: ${(e as Error).message}`);
+    if (!explicit && !interrupted && noDaemon(e)) return undefined;
+    throw daemonFailure(socket, e);
+  } finally {
+    answered = true;
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
   }
-  if (answer.status === 200) return answer.json as unknown as RunSummary;
+  if (answer.status === 200) {
+    const summary = answer.json as unknown as RunSummary;
+    return interrupted ? { ...summary, exit_code: 128 + constants.signals[interrupted] } : summary;
+  }
   const err = (answer.json.error ?? {}) as { kind?: string; message?: string };
-  if (err.kind === 'policy') throw new UsageError(`invalid policy: ${err.message}`);
-  if (answer.status === 400) throw new UsageError(err.message ?? 'bad request');
-  throw new Error(`corral daemon at ${socket} answered ${answer.status}: ${err.message ?? ''}`);
+  const message = err.message ?? `the daemon answered ${answer.status}`;
+  // The same kinds and messages as a local run: main.ts classes these by name.
+  if (err.kind === 'policy') throw Object.assign(new Error(message), { name: 'PolicyError' });
+  if (err.kind === 'setup') throw Object.assign(new Error(message), { name: 'SessionSetupError' });
+  if (answer.status === 400 || answer.status === 413) throw new UsageError(message);
+  if (answer.status === 503) throw new DaemonError('unavailable', `the corral daemon at ${socket} cannot take the call now: ${message}`, 125);
+  throw new DaemonError('daemon', `the corral daemon at ${socket} answered ${answer.status}: ${message}`, 125);
+}
+
+/** The caller's environment for the daemon (it keeps only the policy's env_allow variables), within the API's bounds. */
+function callerEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  let n = 0;
+  for (const [k, val] of Object.entries(env)) {
+    if (val === undefined || k.length > 4096 || k.includes('=') || k.includes('\0') || Buffer.byteLength(val) > 131071) continue;
+    if (++n > 16384) break;
+    out[k] = val;
+  }
+  return out;
+}
+
+/**
+ * Whether what was last written to this stderr ended a line, as far as can be told: only a regular
+ * file can be read back (its last byte); a pipe or terminal cannot, so it is taken as not.
+ */
+function stderrEndsLine(stderr: CliIO['stderr']): boolean {
+  const fd = (stderr as { fd?: unknown }).fd;
+  if (typeof fd !== 'number') return true; // (not a descriptor: a test's stream, written only by Corral)
+  let rfd: number | undefined;
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return false;
+    if (st.size === 0) return true;
+    rfd = openSync(`/proc/self/fd/${fd}`, 'r');
+    const b = Buffer.alloc(1);
+    return readSync(rfd, b, 0, 1, st.size - 1) === 1 && b[0] === 0x0a;
+  } catch { return false; } finally { if (rfd !== undefined) closeSync(rfd); }
+}
+
+/** Where --policy comes from: a preset by name, or a policy file (absolute path). */
+export type PolicySource = { preset: string } | { file: string };
+
+/**
+ * The one rule for --policy, local and through the daemon alike (as resolvePolicy): a preset's
+ * name is the preset, never a same-named file in the working directory (./NAME names that); a
+ * path (with a / or ending .yaml/.yml) or an existing file that is not a preset's name is a file.
+ */
+export function policySourceOf(spec: string | undefined, presets: readonly string[]): PolicySource | undefined {
+  if (spec === undefined || spec === '') return undefined;
+  const pathLike = spec.includes('/') || /\.ya?ml$/i.test(spec);
+  if (!pathLike && presets.includes(spec)) return { preset: spec };
+  if (pathLike || (existsSync(spec) && statSync(spec).isFile())) return { file: resolve(spec) };
+  return { preset: spec }; // (an unknown name: loading it says which presets there are)
 }
 
 /** The workspace's real path when it lies under a directory shown (read-only) in every sandbox, else undefined. */
@@ -125,11 +218,10 @@ function workspaceSeenByAll(workspace: string | undefined): string | undefined {
 }
 
 /** The policy file's real path when it lies inside the (writable) host workspace, else undefined. */
-function policyInsideWorkspace(policy: string | undefined, workspace: string | undefined, presets: string[]): string | undefined {
-  if (policy === undefined || workspace === undefined) return undefined;
-  if (!policy.includes('/') && !/\.ya?ml$/i.test(policy) && presets.includes(policy)) return undefined; // a preset
+function policyInsideWorkspace(policy: PolicySource | undefined, workspace: string | undefined): string | undefined {
+  if (policy === undefined || workspace === undefined || !('file' in policy)) return undefined;
   try {
-    const file = realpathSync(policy);
+    const file = realpathSync(policy.file);
     if (!statSync(file).isFile()) return undefined;
     const ws = realpathSync(workspace);
     return file.startsWith(`${ws}/`) ? file : undefined;
@@ -144,8 +236,9 @@ function parseTimeout(text: string): number {
 
 async function runLocally(cmd: string[], v: RunValues, labels: Record<string, string>): Promise<RunSummary> {
   setFlagsFromString('--liftoff-only');
-  const [{ Runtime: RuntimeClass }, { resolvePolicy, withExtraAllows, withExtraMounts }] = await Promise.all([import('../session/runtime.js'), import('../policy/index.js')]);
-  let policy = resolvePolicy(v.policy);
+  const [{ Runtime: RuntimeClass }, { loadPolicyFile, loadPreset, withExtraAllows, withExtraMounts }] = await Promise.all([import('../session/runtime.js'), import('../policy/index.js')]);
+  const src = v.policySource;
+  let policy = src === undefined ? loadPreset('default') : 'file' in src ? loadPolicyFile(src.file) : loadPreset(src.preset);
   if (v.allow?.length) policy = withExtraAllows(policy, v.allow);
   policy = withExtraMounts(policy, v.mounts);
   const timeoutMs = v.timeout === undefined ? undefined : parseTimeout(v.timeout);

@@ -16,8 +16,9 @@ export const SERVE_USAGE = `Usage: corral serve [--socket PATH] [--home DIR] [--
                     [--publish nats://HOST:PORT [--host-id NAME] [--nats-ca FILE] [--nats-cert FILE --nats-key FILE]
                     [--nats-nkey FILE]] [--flow-update DUR] [--quiet] [--json]
   Keeps a warm Corral (eBPF sensor, netns pool, gateway, event store) and serves its API on a
-  Unix socket (default $CORRAL_SOCKET, else /run/corral/corral.sock; created 0600). Stops on
-  SIGINT/SIGTERM, killing every sandbox it holds. Prints a "ready" line, then one line per
+  Unix socket (default $CORRAL_SOCKET, else /run/corral/corral.sock; created 0600; a path that
+  exists and is not a socket is refused, never replaced). Stops on SIGINT/SIGTERM/SIGHUP, killing
+  every sandbox it holds. Prints a "ready" line, then one line per
   answered request (JSON lines with --json; --quiet: only the ready line). --alert-webhook POSTs
   every alert (default: all severities) as JSON to URL when it is raised (docs/daemon.md).
   --publish sends every event to NATS JetStream (stream CORRAL_EVENTS, subjects
@@ -70,10 +71,18 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   if (values['host-id'] !== undefined && values.publish === undefined) throw new UsageError('--host-id needs --publish nats://HOST:PORT');
   if (values.publish !== undefined && !/^(nats|tls):\/\/[^\s/]+$/.test(values.publish)) throw new UsageError(`--publish must be nats://HOST:PORT or tls://HOST:PORT, got "${safeText(redactNatsUrl(values.publish))}"`);
   const natsSecurity = natsSecurityFlags(values, io.env, values.publish);
-  const { CorralDaemon, DEFAULT_SOCKET } = await import('../server/daemon.js');
+  const { webhookUrlProblem } = await import('../server/alert-webhook.js');
+  const hookWhy = values['alert-webhook'] === undefined ? undefined : webhookUrlProblem(values['alert-webhook']);
+  if (hookWhy) throw new UsageError(`--alert-webhook: ${hookWhy}`);
+  const { CorralDaemon, DEFAULT_SOCKET, checkSocketPath } = await import('../server/daemon.js');
   const socketPath = values.socket ?? io.env.CORRAL_SOCKET ?? DEFAULT_SOCKET;
+  // A path that cannot be ours (not a socket, too long, a live daemon's) is refused before the
+  // runtime starts (sensor, pool, orphan cleanup: seconds); CorralDaemon.start checks it again.
+  await checkSocketPath(socketPath);
   const st = makeStyle(io.stdout as NodeJS.WriteStream, io.env);
+  const quiet = { on: false };
   const onRequest = values.quiet ? undefined : (e: RequestLogEntry): void => {
+    if (quiet.on) return;
     if (values.json) { io.stdout.write(`${JSON.stringify(e)}\n`); return; }
     const status = e.status === 200 ? st.dim(String(e.status)) : st.red(String(e.status));
     const what = [e.session && `session ${e.session}`, e.exit_code !== undefined && `exit ${e.exit_code}`,
@@ -86,21 +95,26 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
     alertWebhook: values['alert-webhook'] === undefined ? undefined : { url: values['alert-webhook'], minSeverity: sev as 'low' | 'medium' | 'high' | 'critical' | undefined },
     runtime: { home: values.home, ...sensorOpts, ...(pool !== undefined ? { poolSize: pool } : {}), ...(flowUpdateMs !== undefined ? { flowUpdateMs } : {}) },
   });
+  // SIGHUP (the terminal of `corral serve &` closed) stops it like SIGTERM: with teardown, socket removed.
+  // (listening before the ready line: a signal sent as soon as it is read must not find the default action)
+  const stopSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    const stop = (sig: NodeJS.Signals): void => { for (const s of stopSignals) process.off(s, stop); resolve(sig); };
+    for (const s of stopSignals) process.on(s, stop);
+  });
   const sensor = d.runtime.sensorState;
   const ringPages = d.runtime.sensor?.ringPagesPerCpu;
   const ringBytes = d.runtime.sensor?.ringBytes;
   io.stdout.write(values.json
     ? `${JSON.stringify({ ready: true, socket: socketPath, pid: process.pid, sensor, ...(ringPages !== undefined ? { sensor_ring: { pages_per_cpu: ringPages, bytes: ringBytes } } : {}), home: d.runtime.store.home })}\n`
     : `corral serve: ready on ${socketPath} (pid ${process.pid}, sensor ${sensor}${ringBytes !== undefined ? `, ring ${Math.round(ringBytes / 1024 ** 2)} MiB` : ''}, events in ${d.runtime.store.home})\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-  if (!values.json) io.stderr.write('corral serve: stopping (killing the sandboxes it holds)\n');
+  const got = await stopped;
+  // (after a hang-up the terminal is gone: writing to it could fail, so the teardown writes nothing more)
+  if (got === 'SIGHUP') quiet.on = true;
+  if (!values.json && !quiet.on) io.stderr.write('corral serve: stopping (killing the sandboxes it holds)\n');
   await d.close();
   const lost = d.unpublished;
-  if (lost && lost.total > 0 && values.publish !== undefined) io.stderr.write(`${unpublishedMessage(lost, redactNatsUrl(values.publish), d.runtime.store.home)}\n`);
+  if (lost && lost.total > 0 && values.publish !== undefined && !quiet.on) io.stderr.write(`${unpublishedMessage(lost, redactNatsUrl(values.publish), d.runtime.store.home)}\n`);
   return 0;
 }
 

@@ -7,6 +7,7 @@ import { hostWorkspaceProblem, workspacePathProblem } from '../sandbox/host-work
 import { checkMounts } from '../policy/index.js';
 import { isStepLabel } from '../session/call-labels.js';
 import { MULTI_EDIT_MAX, READ_MAX_BYTES, WRITE_MAX_BYTES } from '../session/file-tools.js';
+import { ARG_MAX_CAP, ARG_STRLEN_MAX, ARGV_COUNT_MAX, argvProblem } from './argv-limits.js';
 
 /** The largest body of a file request: a write's bytes in base64, with room for the other fields. */
 export const FILE_BODY_MAX = Math.ceil(WRITE_MAX_BYTES / 3) * 4 + 64 * 1024;
@@ -14,6 +15,20 @@ export const FILE_BODY_MAX = Math.ceil(WRITE_MAX_BYTES / 3) * 4 + 64 * 1024;
 const label = z.string().min(1).max(256);
 const labels = z.record(z.string().min(1).max(64), z.string().max(256)).refine((r) => Object.keys(r).length <= 32, 'at most 32 labels');
 const argv = z.array(z.string().max(64 * 1024)).min(1, 'argv must name a command').max(4096);
+/** A run's argv: bounded by what execve takes (argv-limits.ts), as the same command run locally is — not by a smaller count. */
+const runArgv = z.array(z.string().max(ARG_STRLEN_MAX)).min(1, 'argv must name a command').max(ARGV_COUNT_MAX).superRefine((a, ctx) => {
+  const why = argvProblem(a);
+  if (why) ctx.addIssue({ code: z.ZodIssueCode.custom, message: why });
+});
+/**
+ * The caller's environment (`corral run` sends its own): the policy's filesystem.env_allow
+ * variables are taken from it instead of the daemon's; the rest is dropped on arrival. Bounded
+ * like an execve environment.
+ */
+const callerEnv = z.record(z.string().min(1).max(4096).regex(/^[^=\0]+$/, 'a variable name without = or NUL'), z.string().max(ARG_STRLEN_MAX))
+  .refine((r) => Object.keys(r).length <= 16384, 'at most 16384 variables');
+/** The body limit of POST /v1/run: the largest argv and environment execve takes, JSON-escaped. */
+export const RUN_BODY_MAX = 4 * ARG_MAX_CAP + 2 * 1024 * 1024;
 const policyFields = {
   /** A preset name, or an absolute path to a policy file (read by the daemon). */
   policy: z.string().min(1).max(4096).optional(),
@@ -45,8 +60,12 @@ const runLabels = labels.superRefine((r, ctx) => {
 
 /** POST /v1/run: one command as one tool call in a fresh sandbox (what `corral run` sends). */
 export const RunRequest = z.object({
-  argv,
+  argv: runArgv,
   ...policyFields,
+  /** The caller's environment, for the policy's env_allow variables (default: the daemon's own). */
+  env: callerEnv.optional(),
+  /** A random token (32 hex digits) naming this run for POST /v1/run/cancel (`corral run` interrupted by a signal). */
+  cancel_token: z.string().regex(/^[0-9a-f]{32}$/, 'cancel_token: 32 hex digits').optional(),
   labels: runLabels.optional(),
   timeout_ms: timeoutMs.optional(),
   /** The host directory the command works in, as /workspace (`corral run --workspace DIR`). */
@@ -67,6 +86,8 @@ export const RunRequest = z.object({
 /** POST /v1/sessions: a sandbox that runs many tool calls in order (an RL episode). */
 export const SessionRequest = z.object({
   ...policyFields,
+  /** The caller's environment, for the policy's env_allow variables (default: the daemon's own). */
+  env: callerEnv.optional(),
   run: label.optional(),
   episode: label.optional(),
   labels: labels.optional(),
@@ -83,6 +104,13 @@ export const SessionRequest = z.object({
   workspace_path: workspacePath.optional(),
   /** The image root as this session's own copy-on-write layer (pip install into the image works; the image never changes). */
   root_writable: z.boolean().optional(),
+}).strict();
+
+/** POST /v1/run/cancel: stop the run started with this cancel_token (its client was interrupted); the run still answers. */
+export const CancelRequest = z.object({
+  cancel_token: z.string().regex(/^[0-9a-f]{32}$/, 'cancel_token: 32 hex digits'),
+  /** The signal the client got (its name goes into the call's `cancelled`). */
+  signal: z.enum(['SIGINT', 'SIGTERM', 'SIGHUP']).optional(),
 }).strict();
 
 /** POST /v1/sessions/{id}/exec: one tool call in that session; output is captured. */
@@ -145,6 +173,7 @@ export const FileRequest = z.object({
 });
 
 export type RunRequest = z.infer<typeof RunRequest>;
+export type CancelRequest = z.infer<typeof CancelRequest>;
 export type SessionRequest = z.infer<typeof SessionRequest>;
 export type ExecRequest = z.infer<typeof ExecRequest>;
 export type FileRequest = z.infer<typeof FileRequest>;

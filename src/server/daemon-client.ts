@@ -5,7 +5,42 @@ import http from 'node:http';
 /** Where `corral serve` listens unless told otherwise (CORRAL_SOCKET, --socket). */
 export const DEFAULT_SOCKET = '/run/corral/corral.sock';
 
+/** sun_path holds 108 bytes with its terminating NUL: a longer path would be cut silently by the kernel. */
+export const SOCKET_PATH_MAX = 107;
+
+/** Why a Unix socket path cannot be used at all (too long, or with a NUL), else undefined. */
+export function socketPathProblem(path: string): string | undefined {
+  if (path === '') return 'the socket path is empty';
+  if (path.includes('\0')) return 'the socket path contains a NUL byte';
+  const n = Buffer.byteLength(path);
+  if (n > SOCKET_PATH_MAX) return `the socket path is ${n} bytes long; a Unix socket path may have at most ${SOCKET_PATH_MAX} (the kernel would cut it short): ${path.slice(0, 60)}…`;
+  return undefined;
+}
+
 export interface DaemonAnswer { status: number; json: Record<string, unknown> }
+
+/**
+ * An expected failure of a call through the daemon, said in one line (no stack): `kind` is the
+ * JSON error kind and `exitCode` what `corral run` exits with — 'daemon' (125: none answers on a
+ * named socket, or it went away mid-call), 'unavailable' (125: --max-sessions reached, stopping),
+ * 'socket' (2: a socket path the kernel would cut short).
+ */
+export class DaemonError extends Error {
+  override readonly name = 'DaemonError';
+  constructor(readonly kind: 'daemon' | 'unavailable' | 'socket', message: string, readonly exitCode: number) { super(message); }
+}
+
+/** One line for a socket error of a call to the daemon at socketPath (a connection refused, a hang-up mid-call). */
+export function daemonFailure(socketPath: string, e: unknown): DaemonError {
+  const code = (e as NodeJS.ErrnoException).code;
+  const msg = (e as Error).message ?? String(e);
+  if (code === 'ENOENT') return new DaemonError('daemon', `no corral daemon at ${socketPath} (no such socket; start \`corral serve\` or drop --socket)`, 125);
+  if (code === 'ECONNREFUSED') return new DaemonError('daemon', `no corral daemon answers at ${socketPath} (connection refused: it is not running; start \`corral serve\` or drop --socket)`, 125);
+  if (code === 'ENOTSOCK') return new DaemonError('daemon', `${socketPath} is not a socket (start \`corral serve\` or name its socket with --socket)`, 125);
+  if (code === 'EACCES') return new DaemonError('daemon', `no permission to connect to the corral daemon at ${socketPath} (its socket is root-only)`, 125);
+  if (code === 'ECONNRESET' || msg === 'socket hang up') return new DaemonError('daemon', `the corral daemon at ${socketPath} closed the connection before answering (it stopped or crashed); the command may have been killed part-way`, 125);
+  return new DaemonError('daemon', `corral daemon at ${socketPath}: ${code ?? msg}`, 125);
+}
 
 /** One request to the daemon; rejects with the socket error (ENOENT, ECONNREFUSED) when none listens. */
 export function daemonRequest(socketPath: string, method: string, path: string, body?: unknown): Promise<DaemonAnswer> {

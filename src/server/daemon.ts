@@ -11,7 +11,7 @@
 import { stepFromLabels } from '../session/call-labels.js';
 import http from 'node:http';
 import net from 'node:net';
-import { closeSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ZodType, ZodTypeDef } from 'zod';
 import { Runtime, type RuntimeOptions } from '../session/runtime.js';
@@ -20,11 +20,11 @@ import { SessionBusyError } from '../session/session-busy-error.js';
 import { PolicyError, resolvePolicy, withExtraAllows, withExtraMounts, type Policy } from '../policy/index.js';
 import { alertJson } from '../events/alert-json.js';
 import { buildSessionReport, verdictOf, type SessionReport } from '../report/session-report.js';
-import { describeIssues, ExecRequest, FILE_BODY_MAX, FileRequest, RunRequest, SessionRequest } from './api-schema.js';
+import { CancelRequest, describeIssues, ExecRequest, FILE_BODY_MAX, FileRequest, RUN_BODY_MAX, RunRequest, SessionRequest } from './api-schema.js';
 import { fileCallProblem, type FileCallResult, type FileCallSpec } from '../session/file-tools.js';
 import { isUtf8 } from 'node:buffer';
 import { loadPeerFds, type PeerFds } from './peer-fds.js';
-import { DEFAULT_SOCKET } from './daemon-client.js';
+import { DEFAULT_SOCKET, socketPathProblem } from './daemon-client.js';
 import { serveEventStream, streamFilter } from './event-stream.js';
 import { ExecStream } from './exec-stream.js';
 import { AlertWebhook } from './alert-webhook.js';
@@ -33,7 +33,7 @@ import type { CorralEvent, Severity } from '../events/event.js';
 import { processStartTime } from '../util/pid-alive.js';
 import { shellJoin } from '../util/shell-join.js';
 
-export { DEFAULT_SOCKET };
+export { DEFAULT_SOCKET, SOCKET_PATH_MAX, socketPathProblem } from './daemon-client.js';
 
 const MAX_BODY = 2 * 1024 * 1024;
 const REAP_EVERY_MS = 2_000;
@@ -58,6 +58,38 @@ export interface DaemonOptions {
 export interface RequestLogEntry {
   ts: string; method: string; path: string; status: number; ms: number;
   session?: string; exit_code?: number | null; alerts?: number; error?: string;
+}
+
+/**
+ * The socket path cannot be served: it is not a socket (a regular file, a directory — never
+ * deleted to make room), it is longer than the kernel keeps, or a live daemon answers on it.
+ * The operator's to fix (another --socket), not a Corral failure: `corral serve` exits 2.
+ */
+export class DaemonSocketError extends Error {
+  override readonly name = 'DaemonSocketError';
+}
+
+/**
+ * Checks that `corral serve` may take the socket path: resolves 'free' (nothing there) or 'stale'
+ * (a socket nobody answers on, left by a daemon that died); throws DaemonSocketError for a path the
+ * kernel would truncate, anything that is not a socket (a file or directory named by mistake —
+ * `--socket /etc/shadow` — is never deleted), and a socket a live daemon answers on.
+ */
+export async function checkSocketPath(path: string): Promise<'free' | 'stale'> {
+  const why = socketPathProblem(path);
+  if (why) throw new DaemonSocketError(why);
+  let st;
+  try { st = lstatSync(path); } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'free';
+    throw new DaemonSocketError(`cannot use ${path} as the socket: ${code ?? (e as Error).message}`);
+  }
+  if (!st.isSocket()) {
+    const what = st.isDirectory() ? 'a directory' : st.isSymbolicLink() ? 'a symbolic link' : st.isFile() ? 'a regular file' : 'not a socket';
+    throw new DaemonSocketError(`${path} exists and is ${what}, not a socket; refusing to replace it (name another --socket)`);
+  }
+  if (await socketAnswers(path)) throw new DaemonSocketError(`another corral daemon is listening on ${path}`);
+  return 'stale';
 }
 
 class HttpError extends Error {
@@ -87,6 +119,8 @@ export class CorralDaemon {
   /** Sessions answered as closed whose sandbox is still being torn down (close() and reports wait). */
   private readonly teardowns = new Map<string, Promise<unknown>>();
   private readonly startedAt = Date.now();
+  /** Runs started with a cancel_token, while they run: POST /v1/run/cancel stops one (its client got a signal). */
+  private readonly cancellable = new Map<string, { held?: Held; uid?: number; cancelled?: string }>();
   private webhook?: AlertWebhook;
   private publisher?: NatsEventPublisher;
   /** After close() with --publish: the events that never reached NATS (the local store has them). */
@@ -106,6 +140,8 @@ export class CorralDaemon {
   }
 
   static async start(opts: DaemonOptions = {}): Promise<CorralDaemon> {
+    // a socket that cannot be ours fails here, before the runtime (sensor, pool, orphan cleanup) starts
+    await checkSocketPath(opts.socketPath ?? DEFAULT_SOCKET);
     const peer = loadPeerFds();
     // a bad webhook URL fails here, before anything is started
     const hook = opts.alertWebhook ? new AlertWebhook(opts.alertWebhook.url, { minSeverity: opts.alertWebhook.minSeverity }) : undefined;
@@ -131,17 +167,18 @@ export class CorralDaemon {
   }
 
   private async listen(): Promise<void> {
-    mkdirSync(dirname(this.socketPath), { recursive: true, mode: 0o700 });
-    if (existsSync(this.socketPath)) {
-      if (await socketAnswers(this.socketPath)) throw new Error(`another corral daemon is listening on ${this.socketPath}`);
-      unlinkSync(this.socketPath); // stale, from a daemon that died
+    try { mkdirSync(dirname(this.socketPath), { recursive: true, mode: 0o700 }); } catch (e) {
+      throw new DaemonSocketError(`cannot create the socket's directory ${dirname(this.socketPath)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
+    // (checked again: the runtime took seconds to start; only a dead daemon's socket is removed)
+    if (await checkSocketPath(this.socketPath) === 'stale') unlinkSync(this.socketPath);
     // created 0600 from the start: no window in which another user could connect
     const oldMask = process.umask(0o177);
     try {
       await new Promise<void>((resolve, reject) => {
-        this.server.once('error', reject);
-        this.server.listen(this.socketPath, () => { this.server.off('error', reject); resolve(); });
+        const failed = (e: NodeJS.ErrnoException): void => reject(e.code ? new DaemonSocketError(`cannot listen on ${this.socketPath}: ${e.code}`) : e);
+        this.server.once('error', failed);
+        this.server.listen(this.socketPath, () => { this.server.off('error', failed); resolve(); });
       });
     } finally { process.umask(oldMask); }
   }
@@ -225,7 +262,8 @@ export class CorralDaemon {
       if (req.method === 'GET' && path === '/v1/health') out = this.health();
       else if (req.method === 'GET' && path === '/v1/sessions') out = this.list();
       else if (req.method === 'GET' && path === '/v1/events') return this.events(req, res);
-      else if (req.method === 'POST' && path === '/v1/run') out = await this.run(req, res, await body(req, RunRequest));
+      else if (req.method === 'POST' && path === '/v1/run') out = await this.run(req, res, await body(req, RunRequest, RUN_BODY_MAX));
+      else if (req.method === 'POST' && path === '/v1/run/cancel') out = this.cancelRun(req, await body(req, CancelRequest));
       else if (req.method === 'POST' && path === '/v1/sessions') out = await this.open(req, await body(req, SessionRequest));
       else if (req.method === 'POST' && m?.[2] === '/exec') {
         const r = await body(req, ExecRequest);
@@ -268,7 +306,7 @@ export class CorralDaemon {
     return withExtraMounts(allow?.length ? withExtraAllows(p, allow) : p, mounts ?? []);
   }
 
-  private async hold(policy: Policy, o: { run?: string; episode?: string; labels?: Record<string, string>; keep?: boolean; workspace?: string; root?: string; workspacePath?: string; rootWritable?: boolean }, client: Held['client']): Promise<Held> {
+  private async hold(policy: Policy, o: { run?: string; episode?: string; labels?: Record<string, string>; keep?: boolean; workspace?: string; root?: string; workspacePath?: string; rootWritable?: boolean; env?: Record<string, string> }, client: Held['client']): Promise<Held> {
     if (this.closing) throw new HttpError(503, 'unavailable', 'the daemon is shutting down');
     // Sessions still being created count too: concurrent opens all passed a check of held alone.
     const open = this.held.size + this.opening;
@@ -277,9 +315,10 @@ export class CorralDaemon {
     let session: Session;
     this.opening++;
     try {
-      session = await this.runtime.createSession({ policy, run: o.run, episode: o.episode, labels, workspace: o.workspace, root: o.root, workspacePath: o.workspacePath, rootWritable: o.rootWritable });
+      session = await this.runtime.createSession({ policy, run: o.run, episode: o.episode, labels, workspace: o.workspace, root: o.root, workspacePath: o.workspacePath, rootWritable: o.rootWritable, ...(o.env ? { parentEnv: allowedEnv(o.env, policy) } : {}) });
     } catch (e) {
-      if (e instanceof SessionSetupError) throw new HttpError(400, 'bad_request', e.message);
+      // (kind `setup`, as `corral run` names it locally: a sandbox that cannot be set up as asked)
+      if (e instanceof SessionSetupError) throw new HttpError(400, 'setup', e.message);
       throw e;
     } finally {
       this.opening--;
@@ -300,18 +339,35 @@ export class CorralDaemon {
     }
     try {
       const labels = r.labels ?? {};
-      const h = await this.hold(policy, { run: labels.run, episode: labels.episode, labels, workspace: r.workspace, root: r.root, workspacePath: r.workspace_path, rootWritable: r.root_writable }, client);
+      const token = r.cancel_token === undefined ? undefined : this.cancellable.get(r.cancel_token) ?? { uid: client?.uid };
+      if (r.cancel_token !== undefined && token) this.cancellable.set(r.cancel_token, token);
+      let h: Held;
+      try {
+        h = await this.hold(policy, { run: labels.run, episode: labels.episode, labels, workspace: r.workspace, root: r.root, workspacePath: r.workspace_path, rootWritable: r.root_writable, env: r.env }, client);
+      } catch (e) {
+        if (r.cancel_token !== undefined) this.cancellable.delete(r.cancel_token);
+        throw e;
+      }
+      if (token) token.held = h;
       let result: ToolCallResult;
       try {
+        // (a cancel that came while the sandbox was being set up: the command never starts)
+        if (token?.cancelled) throw new HttpError(499, 'cancelled', token.cancelled);
         result = await this.call(h, res, {
           command: shellJoin(r.argv), argv: r.argv, step: stepFromLabels(labels), toolCallId: labels.tool_call, timeoutMs: r.timeout_ms,
           stdio: r.stdio === 'borrow' ? [fds[0]!, fds[1]!, fds[2]!] : 'pipe',
         });
       } catch (e) {
-        await h.session.close().catch(() => {}); // a one-shot session never outlives its call
-        throw e;
+        if (e instanceof HttpError && e.kind === 'cancelled') {
+          // answered like a call killed part-way: the summary of what happened so far
+          result = { toolCallId: '', step: 0, exitCode: null, signal: null, durationMs: 0, timedOut: false, stdout: '', stderr: '', alerts: [], cancelled: e.message };
+        } else {
+          await h.session.close().catch(() => {}); // a one-shot session never outlives its call
+          throw e;
+        }
       } finally {
         this.held.delete(h.session.id);
+        if (r.cancel_token !== undefined) this.cancellable.delete(r.cancel_token);
       }
       const { alerts, capture } = await this.closeAnswering(h.session);
       return {
@@ -328,6 +384,21 @@ export class CorralDaemon {
     const cred = this.peer.borrowPeerFds(socketFd(req.socket), []);
     const h = await this.hold(this.policy(r.policy, r.allow, r.mounts), { ...r, keep: r.keep_after_client_exit, workspacePath: r.workspace_path, rootWritable: r.root_writable }, clientOf(cred));
     return { session: h.session.id, sandbox_ip: h.session.sandboxIp };
+  }
+
+  /**
+   * POST /v1/run/cancel: the client of a run got SIGINT/SIGTERM/SIGHUP. Its call is killed (or, still
+   * being set up, never started) and its request answers as usual, alerts so far included — as a local
+   * `corral run` interrupted. Only the run's own user may cancel it (the token is also unguessable).
+   */
+  private cancelRun(req: http.IncomingMessage, r: CancelRequest): Record<string, unknown> {
+    const t = this.cancellable.get(r.cancel_token);
+    if (!t) return { found: false };
+    const cred = this.peer.borrowPeerFds(socketFd(req.socket), []);
+    if (t.uid !== undefined && cred.uid !== 0 && cred.uid !== t.uid) throw new HttpError(403, 'forbidden', 'that run belongs to another user');
+    t.cancelled ??= `interrupted: the client got ${r.signal ?? 'a signal'}`;
+    t.held?.session.cancelRunning(t.cancelled);
+    return { found: true, running: t.held?.busy ?? false };
   }
 
   private noteGone(id: string, why: string): void {
@@ -392,6 +463,8 @@ export class CorralDaemon {
 
   /** One tool call (a command, or a file operation) in a held session: marked busy meanwhile, killed if the client goes away. */
   private async call(h: Held, res: http.ServerResponse, spec: ToolCallSpec | FileCallSpec): Promise<ToolCallResult> {
+    // (a client gone while its sandbox was being set up: its call never starts, unobserved)
+    if (res.destroyed || !res.socket || res.socket.destroyed) throw new HttpError(499, 'aborted', 'the client closed the connection before its call started');
     h.busy = true;
     const cancel = (): void => { if (!res.writableEnded) h.session.cancelRunning(); };
     res.on('close', cancel);
@@ -446,6 +519,13 @@ export class CorralDaemon {
     const { alerts, stats, capture } = await this.closeAnswering(h.session);
     return { session: id, verdict: verdictOf(alerts), alerts: alerts.map(alertJson), capture, cpu_ns: stats.cpuNs, memory_peak_bytes: stats.memoryPeakBytes };
   }
+}
+
+/** The caller's variables the policy lets through (filesystem.env_allow); the others are never kept. */
+function allowedEnv(env: Record<string, string>, policy: Policy): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of policy.filesystem.env_allow) if (Object.hasOwn(env, k)) out[k] = env[k]!;
+  return out;
 }
 
 function clientOf(c: { pid: number; uid: number }): Client {
