@@ -159,10 +159,14 @@ resources:
 
       writeFileSync(join(dir, 'a.yaml'), 'name: a\nextends: ./b.yaml\n');
       writeFileSync(join(dir, 'b.yaml'), 'name: b\nextends: ./a.yaml\n');
-      assert.match(errorOf(() => loadPolicyFile(join(dir, 'a.yaml'))).message, /extends cycle/);
-      writeFileSync(join(dir, 'c.yaml'), 'name: c\nextends: nope\n');
+      const cycle = errorOf(() => loadPolicyFile(join(dir, 'a.yaml')));
+      assert.match(cycle.message, /extends cycle/);
+      // (named at the line of the `extends` that closes the cycle)
+      assert.match(cycle.message, /b\.yaml:2:10: extends: extends cycle/);
+      writeFileSync(join(dir, 'c.yaml'), 'name: c\n\nextends: nope\n');
       const e = errorOf(() => loadPolicyFile(join(dir, 'c.yaml')));
       assert.equal(e.field, 'extends');
+      assert.deepEqual([e.line, e.column], [3, 10]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -307,6 +311,8 @@ network:
     const e = errorOf(() => compilePolicy(p, { env: {} }));
     assert.equal(e.field, 'mode');
     assert.match(e.message, /CORRAL_LAB=1/);
+    // at the line that set it
+    assert.deepEqual([e.line, e.column], [2, 7]);
     assert.equal(compilePolicy(p, { ...LAB, labCheck: () => [] }).policy.mode, 'observe');
     // CORRAL_LAB=1 alone is not enough: the namespace must be the lab's (anyone can set a variable).
     const outside = errorOf(() => compilePolicy(p, { ...LAB, labCheck: () => ['this process is in the init/outer network namespace (net:[1])'] }));

@@ -8,7 +8,7 @@
 import { labProblems } from '../lab/lab-guard.js';
 import { type AddressClass, ALWAYS_DENIED_RANGES, classifyParsed, hostKeySet, hostRangeList, METADATA_ADDRESSES } from './address-class.js';
 import { DomainIndex, isMetadataName, normaliseName } from './domain.js';
-import { PolicyError } from './errors.js';
+import { policyFieldError } from './field-source.js';
 import { addrKey, type Cidr, cidrContains, cidrWithin, parseAddr, parseCidr } from './ip.js';
 import type { NetRule, Policy, Protocol } from './schema.js';
 
@@ -351,10 +351,8 @@ export function compilePolicy(p: Policy, opts: CompileOptions = {}): CompiledPol
   if (p.mode === 'observe') {
     const problems = env.CORRAL_LAB !== '1' ? ['CORRAL_LAB=1 is not set'] : (opts.labCheck ?? (() => labProblems({ env: { ...process.env, ...env } })))();
     if (problems.length) {
-      throw new PolicyError(`policy '${p.name}'`, {
-        field: 'mode',
-        message: `'observe' lets blocked traffic through and is only allowed inside the Corral lab (CORRAL_LAB=1 in a network namespace with no way out); here: ${problems.join('; ')}; use mode: enforce`,
-      });
+      // (at the line of the file that set it, when the policy was loaded from one)
+      throw policyFieldError(p, ['mode'], `'observe' lets blocked traffic through and is only allowed inside the Corral lab (CORRAL_LAB=1 in a network namespace with no way out); here: ${problems.join('; ')}; use mode: enforce`);
     }
   }
   return new Compiled(p, hostKeySet(opts.hostAddresses), hostRangeList(opts.hostRanges));

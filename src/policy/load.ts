@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Document, LineCounter, parseDocument, type ParsedNode } from 'yaml';
-import { issuesFromZod, PolicyError } from './errors.js';
+import { issuesFromZod, locate, PolicyError } from './errors.js';
 import { type FieldLocator, withFieldSource } from './field-source.js';
 import { mergeRaw } from './merge.js';
 import { type Policy, PolicySchema } from './schema.js';
@@ -83,29 +83,32 @@ function resolveRaw(p: Parsed, file: string, stack: string[], chain: { file: str
   validate(own, file, p.doc, p.lc);
   const ext = own.extends;
   if (typeof ext !== 'string') return own;
-  const parent = locateExtends(ext, file);
+  // (errors about `extends` point at its line in this file)
+  const at = p.doc && p.lc ? locate(p.doc, p.lc, ['extends']) : undefined;
+  const where = at ? { line: at.line, column: at.column } : {};
+  const parent = locateExtends(ext, file, where);
   if (stack.includes(parent.key)) {
-    throw new PolicyError(file, { field: 'extends', message: `extends cycle: ${[...stack, parent.key].join(' -> ')}` });
+    throw new PolicyError(file, { ...where, field: 'extends', message: `extends cycle: ${[...stack, parent.key].join(' -> ')}` });
   }
   const parentRaw = resolveRaw(parseYaml(readText(parent.path, file), parent.display), parent.display, [...stack, parent.key], chain);
   const { extends: _ignored, name: _name, ...inherited } = parentRaw;
   return mergeRaw(inherited, own);
 }
 
-function locateExtends(ext: string, fromFile: string): { path: string; display: string; key: string } {
+function locateExtends(ext: string, fromFile: string, where: { line?: number; column?: number } = {}): { path: string; display: string; key: string } {
   if (/\.ya?ml$/i.test(ext) || ext.includes('/')) {
     const base = existsSync(fromFile) ? dirname(resolve(fromFile)) : process.cwd();
     const abs = resolve(base, ext);
     return { path: abs, display: displayPath(abs), key: abs };
   }
-  const abs = presetPath(ext, fromFile, 'extends');
+  const abs = presetPath(ext, fromFile, 'extends', where);
   return { path: abs, display: displayPath(abs), key: abs };
 }
 
-function presetPath(name: string, errFile: string, field?: string): string {
+function presetPath(name: string, errFile: string, field?: string, where: { line?: number; column?: number } = {}): string {
   const available = listPresets();
   if (!/^[a-z0-9][a-z0-9-]*$/.test(name) || !available.includes(name)) {
-    throw new PolicyError(errFile, { ...(field && { field }), message: `unknown preset '${name}'; available presets: ${available.join(', ')}` });
+    throw new PolicyError(errFile, { ...where, ...(field && { field }), message: `unknown preset '${name}'; available presets: ${available.join(', ')}` });
   }
   return resolve(presetDir(), `${name}.yaml`);
 }
