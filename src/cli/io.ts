@@ -71,15 +71,19 @@ export function renderAlerts(alerts: AlertEvent[], io: CliIO, stream: NodeJS.Wri
   return renderAlertSummaries(alerts.map(alertJson), io, stream);
 }
 
+/** Any field as terminal-safe text (a JSON alert from a daemon may hold a number or nothing where text is expected: safeText alone threw). */
+const text = (v: unknown): string => safeText(typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
+
 /** The same for alerts in their JSON form (what `corral serve` returns to `corral run`). */
 export function renderAlertSummaries(alerts: AlertJson[], io: CliIO, stream: NodeJS.WritableStream = io.stderr): string {
   const st = makeStyle(stream as NodeJS.WriteStream, io.env);
   const sorted = [...alerts].sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || (a.ts ?? '').localeCompare(b.ts ?? ''));
   return sorted.map((p) => {
     const where = [p.episode && `episode ${p.episode}`, p.step !== undefined && `step ${p.step}`, p.tool_call && `call ${p.tool_call}`, p.pid && `pid ${p.pid}`].filter(Boolean).join(', ');
-    return `  ${severityColor(st, p.severity, p.severity.toUpperCase().padEnd(8))} ${st.bold(p.category.padEnd(16))} ${safeText(p.message)}${p.count && p.count > 1 ? ` [x${p.count}]` : ''}\n` +
-      `           ${st.dim(`${p.action}${p.layer ? ` at ${p.layer} layer` : ''} · ${p.rule} · ${p.attack.join(',')} · ${where}`)}\n` +
-      `           ${st.dim(`agent reason: ${safeText(p.reason)}`)}`;
+    return `  ${severityColor(st, p.severity, p.severity.toUpperCase().padEnd(8))} ${st.bold(p.category.padEnd(16))} ${text(p.message)}${p.count && p.count > 1 ? ` [x${p.count}]` : ''}\n` +
+      // (the episode, tool call id and a policy's rule names are the trajectory's or the policy author's text: escaped like the message)
+      `           ${st.dim(safeText(`${p.action}${p.layer ? ` at ${p.layer} layer` : ''} · ${p.rule} · ${p.attack.join(',')} · ${where}`))}\n` +
+      `           ${st.dim(`agent reason: ${text(p.reason)}`)}`;
   }).join('\n');
 }
 
