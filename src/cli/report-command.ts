@@ -27,9 +27,11 @@ export const REPORT_USAGE = `Usage: corral report [--session S | --episode E | -
   The local store is only read (read-only copies work); a damaged index is named with its repair.
   --html FILE is written whole or not at all (a temporary file renamed over it), readable by its
   owner only (0600: it holds the agents' commands).
-  Exit code: 0 every selected session is clean, 3 at least one has alerts, 2 usage error or nothing found,
-  1 the store cannot be read (damaged, unreadable, or its index lost: corral events --reindex; or the fleet
-  store given by --postgres), or --html FILE could not be written.`;
+  Exit code: 0 every selected session is clean, 3 at least one has alerts, 2 usage error or nothing found
+  (also an --html FILE that cannot be written: its directory missing or not writable, checked before the
+  store is read, as corral investigate and corral replay do), 1 the store cannot be read (damaged,
+  unreadable, or its index lost: corral events --reindex; or the fleet store given by --postgres), or
+  writing --html FILE failed after the check (a full disk).`;
 
 export async function reportCommand(argv: string[], io: CliIO): Promise<number> {
   const { values: v } = parseArgs({
