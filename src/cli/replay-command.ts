@@ -2,7 +2,9 @@
 // sandbox, and reports per tool call which alerts it caused, including alerts raised later
 // by processes it left running. Evaluation tools depend on its output and exit codes:
 //   stdout (--json): one line per tool call once its episode finished, then {"summary":…}
-//   exit 0: no alerts · 3: at least one alert · anything else: Corral failed.
+//   exit 0: no alerts · 3: at least one alert · 1: an episode failed, or a call could not be run for a
+//   reason of Corral's own (never screened nor observed: no clean 0) · anything else: Corral failed.
+// Processes an episode leaves running get a short linger before its sandbox closes (replay-linger.ts).
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Runtime } from '../session/runtime.js';
@@ -10,13 +12,15 @@ import { fileCallProblem } from '../session/file-tools.js';
 import type { CaptureStatus } from '../session/capture-loss.js';
 import { resolvePolicy, type Policy } from '../policy/index.js';
 import { parseReplayInput, type Episode, type InputProblem } from '../trace/replay-input.js';
-import { alertJson, Progress, readTextFile, renderAlerts, skippedList, UsageError, writeInputProblems, type CliIO } from './io.js';
+import { DEFAULT_LINGER_MS, lingerThenCount, MAX_LINGER_MS } from '../trace/replay-linger.js';
+import { parseDuration } from '../policy/units.js';
+import { alertJson, Progress, renderAlerts, skippedList, UsageError, writeInputProblems, type CliIO } from './io.js';
 import { spoolStdin, stdinWanted, STDIN_NAME } from './stdin-input.js';
 import { makeStyle, safeText } from './style.js';
 import { SENSOR_RING_USAGE, sensorRuntimeOptions } from './sensor-ring-flag.js';
 import type { AlertEvent } from '../events/event.js';
 
-export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [--json] [--home DIR] [--no-sensor] [--sensor-ring SIZE] FILE…
+export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [--json] [--home DIR] [--no-sensor] [--sensor-ring SIZE] [--linger DUR] FILE…
   FILE: JSON lines, canonical ({"episode","step","command",...} per line) or OpenAI/Anthropic chat
   ({"episode"?, "messages":[...]} per line), possibly compressed; "-" reads standard input.
   One episode may span files; repeated steps run in file order as ID#2, ID#3. File editors' calls
@@ -27,25 +31,40 @@ export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [-
   editor call (a Write without file_path, an Edit whose old_string is not a string) is a bad line.
   A canonical line of a file tool: {"episode","step","tool":"str_replace_based_edit_tool","input":{…}};
   of a shell tool: {"episode","step","tool":"bash","input":{"command":…}} (text or argv; cmd; code).
+  One episode is a (run, episode) pair: the same episode name in two runs is two sandboxes.
+  A tool call id is a non-empty string of at most 256 characters or a whole number (as its text);
+  a step a whole number ≥ 0; else the line (or, in a chat line, the call) is skipped and named.
+  --linger DUR (default 2s, 0 = none, at most 60s): an episode whose processes are still running
+  after its last step is given this long before its sandbox closes, so what they do is observed; those
+  still running then are killed, and the call that started them says so ("left_running": N).
   --no-sensor runs without the eBPF sensor (no kernel exec/connect capture; gateway, limits and the
-  command screen still record).
+  command screen still record; the summary's capture is then incomplete: "sensor_off").
   ${SENSOR_RING_USAGE}
   Exit 0 = no alerts, 3 = alerts, 2 = nothing to replay or a usage error, 130/143 = stopped by Ctrl-C or a
-  kill (every sandbox torn down, the summary says "interrupted"), other = failure.`;
+  kill (every sandbox torn down, the summary says "interrupted"), 1 = an episode failed or a tool call
+  could not be run for a reason of Corral's own (its line has "error" and exit_code null), other = failure.`;
 
 export interface CallOutcome {
+  /** The episode's run, when the input named one. */
+  run?: string;
   episode: string; step: number; tool_call_id: string; exit_code: number | null; duration_ms: number;
   alerts: ReturnType<typeof alertJson>[];
   /** The call could not be started (e.g. a command too long for the kernel): why; its episode goes on. */
   error?: string;
   /** A file call that ran but did not apply (old text absent or repeated, which edit of a MultiEdit failed …): why, as the agent read it. */
   problem?: string;
+  /** Processes this call started that were still running when its episode ended (after --linger), killed then. */
+  left_running?: number;
 }
 
 export interface ReplayResult {
-  outcomes: CallOutcome[]; alerts: AlertEvent[]; problems: InputProblem[]; failedEpisodes: { episode: string; error: string }[]; /** Episodes that were started (all, unless stopped). */ episodesRun: number;
+  outcomes: CallOutcome[]; alerts: AlertEvent[]; problems: InputProblem[]; failedEpisodes: { run?: string; episode: string; error: string }[]; /** Episodes that were started (all, unless stopped). */ episodesRun: number;
   /** Episodes whose kernel capture was not whole (records lost, a sensor gap): their verdict may be blind. */
   incompleteEpisodes: { episode: string; capture: CaptureStatus }[];
+  /** Episodes run while no kernel sensor ran (--no-sensor, or none available): their capture is not whole either. */
+  sensorOffEpisodes: number;
+  /** Episodes that still had processes running when they ended (after the linger), and how many processes in all. */
+  leftRunning: { episodes: number; processes: number };
 }
 
 /** Library form: replays episodes with a runtime the caller owns. */
@@ -55,12 +74,15 @@ export interface ReplayResult {
  */
 export interface ReplayStop { stopped?: string; onStop?: () => void }
 
-export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: Policy, opts: { parallel?: number; onEpisode?: (ep: Episode, outcomes: CallOutcome[], alerts: AlertEvent[]) => void; onStep?: () => void; stop?: ReplayStop } = {}): Promise<Omit<ReplayResult, 'problems'>> {
+export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: Policy, opts: { parallel?: number; onEpisode?: (ep: Episode, outcomes: CallOutcome[], alerts: AlertEvent[]) => void; onStep?: () => void; stop?: ReplayStop; /** How long an episode with processes still running may go on after its last step (default 2 s). */ lingerMs?: number } = {}): Promise<Omit<ReplayResult, 'problems'>> {
   const queue = [...episodes];
   const outcomes: CallOutcome[] = [];
   const alerts: AlertEvent[] = [];
-  const failedEpisodes: { episode: string; error: string }[] = [];
+  const failedEpisodes: ReplayResult['failedEpisodes'] = [];
   const incompleteEpisodes: ReplayResult['incompleteEpisodes'] = [];
+  let sensorOffEpisodes = 0;
+  const leftRunning = { episodes: 0, processes: 0 };
+  const lingerMs = opts.lingerMs ?? DEFAULT_LINGER_MS;
   const active = new Set<{ cancelRunning(why?: string): void }>();
   let episodesRun = 0;
   if (opts.stop) opts.stop.onStop = () => { for (const s of active) s.cancelRunning(opts.stop!.stopped); };
@@ -75,6 +97,7 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
         // Tool call ids are unique within an episode: a repeated id (two lines with one step) gets #2, #3 …,
         // or the later call's alerts would be reported on both.
         const used = new Map<string, number>();
+        let left = new Map<string, number>();
         try {
           for (const c of ep.calls) {
             if (opts.stop?.stopped) break;
@@ -94,38 +117,50 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
             }
             opts.onStep?.();
           }
+          // (processes the episode left running: given --linger to show what they do, then counted before the close kills them)
+          if (!opts.stop?.stopped) left = await lingerThenCount(s, rt, lingerMs, () => opts.stop?.stopped !== undefined);
         } finally {
           active.delete(s);
           const { capture } = await s.close();
-          // (a sensor that was off throughout is the summary's `sensor`, not an episode's loss)
+          // (a sensor that was off throughout is the summary's `sensor` and `capture.sensor_off`, not an episode's loss)
           if (capture.records_lost || capture.sensor_gaps || capture.unsynced) incompleteEpisodes.push({ episode: ep.episode, capture });
+          if (capture.sensor_off) sensorOffEpisodes++;
         }
-        const epOut = results.map((r) => ({
+        if (left.size) { leftRunning.episodes++; for (const n of left.values()) leftRunning.processes += n; }
+        const epOut: CallOutcome[] = results.map((r) => ({
+          ...(ep!.run !== undefined ? { run: ep!.run } : {}),
           episode: ep!.episode, step: r.step, tool_call_id: r.toolCallId, exit_code: r.exitCode,
           duration_ms: Math.round(r.durationMs), alerts: s.alertsFor(r.toolCallId).map(alertJson), ...(r.error ? { error: r.error } : {}),
           ...(r.ok === false && r.problem ? { problem: r.problem } : {}),
+          ...(left.get(r.toolCallId) ? { left_running: left.get(r.toolCallId)! } : {}),
         }));
         outcomes.push(...epOut);
         alerts.push(...s.alertEvents);
         opts.onEpisode?.(ep, epOut, s.alertEvents);
       } catch (e) {
-        failedEpisodes.push({ episode: ep.episode, error: (e as Error).message });
+        failedEpisodes.push({ ...(ep.run !== undefined ? { run: ep.run } : {}), episode: ep.episode, error: (e as Error).message });
       }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.parallel ?? 1) }, worker));
-  return { outcomes, alerts, failedEpisodes, episodesRun, incompleteEpisodes };
+  return { outcomes, alerts, failedEpisodes, episodesRun, incompleteEpisodes, sensorOffEpisodes, leftRunning };
 }
 
 export async function replayCommand(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, strict: true, allowPositionals: true,
-    options: { policy: { type: 'string' }, parallel: { type: 'string' }, json: { type: 'boolean' }, home: { type: 'string' }, 'no-sensor': { type: 'boolean' }, 'sensor-ring': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { policy: { type: 'string' }, parallel: { type: 'string' }, linger: { type: 'string' }, json: { type: 'boolean' }, home: { type: 'string' }, 'no-sensor': { type: 'boolean' }, 'sensor-ring': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) { io.stdout.write(`${REPLAY_USAGE}\n`); return 0; }
   if (!positionals.length) throw new UsageError(`no input files\n${REPLAY_USAGE}`);
   const parallel = values.parallel ? Number(values.parallel) : 1;
   if (!Number.isInteger(parallel) || parallel < 1 || parallel > 256) throw new UsageError(`--parallel must be an integer 1..256, got "${values.parallel}"`);
+  let lingerMs = DEFAULT_LINGER_MS;
+  if (values.linger !== undefined) {
+    const d = /^\s*0+(\.0*)?\s*(ms|s|m)?\s*$/.test(values.linger) ? { ok: true as const, value: 0 } : parseDuration(values.linger);
+    if (!d.ok || d.value > MAX_LINGER_MS) throw new UsageError(`--linger must be a duration from 0 to 60s (like 500ms, 2s), got "${safeText(values.linger)}"`);
+    lingerMs = d.value;
+  }
   const sensorOpts = sensorRuntimeOptions(values);
   const policy = resolvePolicy(values.policy);
   // One map for all files: an episode spread over files is one episode, in one sandbox.
@@ -137,22 +172,34 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   const stdin = io.stdin ?? process.stdin;
   const piped = stdinWanted(positionals, stdin);
   for (const f of positionals) {
-    let text: string;
+    let got: { text: string; broke?: string };
     if (f === STDIN_NAME && piped) {
       const spooled = await spoolStdin(stdin, () => {});
-      try { text = await readTextFile(spooled.path); } finally { spooled.cleanup(); }
+      try { got = await readTextUntilBreak(spooled.path); } finally { spooled.cleanup(); }
     } else {
-      try { text = await readTextFile(f); } catch (e) { throw new UsageError(`cannot read ${f}: ${(e as Error).message}`); }
+      got = await readTextUntilBreak(f);
     }
+    // (a truncated or corrupt compressed file: the whole lines decoded before the break are replayed, the
+    // break is a bad line of that file, and the other files are still replayed)
+    let text = got.text;
+    let partial = '';
+    if (got.broke !== undefined) { const cut = text.lastIndexOf('\n') + 1; partial = text.slice(cut); text = text.slice(0, cut); }
     const r = parseReplayInput(text, f, byEpisode);
     problems.push(...r.problems);
+    if (got.broke !== undefined) {
+      const line = text.split('\n').length;
+      problems.push({ file: f, line, error: `${got.broke}${partial ? ` (the incomplete line ${line} is not read)` : ''}; the lines before it are replayed` });
+    }
     skipped += r.skipped;
     for (const [k, n] of Object.entries(r.skippedTools)) skippedTools[k] = (skippedTools[k] ?? 0) + n;
   }
   const episodes = [...byEpisode.values()];
   for (const ep of episodes) ep.calls.sort((a, b) => a.step - b.step);
-  writeInputProblems(io, 'corral replay', problems, ' (line skipped)');
-  if (skipped) io.stderr.write(`corral replay: ${skipped} tool call(s) not replayed: ${skippedList(skippedTools)} (editor calls that are not a file operation — undo_edit, NotebookEdit — and tools that run no command)\n`);
+  // (a whole line skipped, or one tool call of a chat line whose other calls are replayed)
+  writeInputProblems(io, 'corral replay', problems.map((p) => ({ ...p, error: `${p.error} (${p.call ? 'tool call skipped; the line\'s other calls are read' : 'line skipped'})` })));
+  const badCalls = problems.filter((p) => p.call).length;
+  const badLines = new Set(problems.filter((p) => !p.call).map((p) => `${p.file}\0${p.line}`)).size;
+  if (skipped) io.stderr.write(`corral replay: ${skipped} tool call(s) not replayed: ${skippedList(skippedTools)} (editor calls that are not a file operation — undo_edit, NotebookEdit — and tools that run no shell or python command: browsers, submit, other languages' code)\n`);
   const dup = episodes.map((e) => ({ e, n: e.calls.length - new Set(e.calls.map((c) => c.tool_call_id ?? c.step)).size })).filter((x) => x.n > 0);
   if (dup.length) io.stderr.write(`corral replay: ${dup.length} episode(s) repeat a step or tool call id (first: ${safeText(dup[0]!.e.episode)}); the repeats run in file order and are reported as ID#2, ID#3 …\n`);
   const total = episodes.reduce((n, e) => n + e.calls.length, 0);
@@ -178,7 +225,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   let res;
   try {
     res = await replayEpisodes(rt, episodes, policy, {
-      parallel, stop,
+      parallel, stop, lingerMs,
       onStep: () => { doneSteps++; draw(); },
       onEpisode: (_ep, outs, alerts) => {
         doneEps++;
@@ -197,9 +244,15 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   for (const a of res.alerts) byCategory[a.payload.category] = (byCategory[a.payload.category] ?? 0) + 1;
   const summary = {
     episodes: episodes.length, tool_calls: res.outcomes.length, alerts: res.alerts.length, by_category: byCategory,
-    failed_episodes: res.failedEpisodes, bad_lines: problems.length, sensor: rt.sensorState,
-    // (records lost are runtime-wide: the runtime's total, and every episode open at the time is named)
-    capture: { complete: res.incompleteEpisodes.length === 0, records_lost: rt.sensorLost, incomplete_episodes: res.incompleteEpisodes.map((e) => e.episode) },
+    failed_episodes: res.failedEpisodes, bad_lines: badLines, bad_calls: badCalls, not_replayed: skipped,
+    calls_not_run: res.outcomes.filter((o) => o.error !== undefined).length,
+    left_running: res.leftRunning, sensor: rt.sensorState,
+    // (records lost are runtime-wide: the runtime's total, and every episode open at the time is named;
+    // without a kernel sensor no exec or connect was captured: not complete either, as `corral report` says)
+    capture: {
+      complete: res.incompleteEpisodes.length === 0 && res.sensorOffEpisodes === 0, records_lost: rt.sensorLost, incomplete_episodes: res.incompleteEpisodes.map((e) => e.episode),
+      ...(res.sensorOffEpisodes ? { sensor_off: true } : {}),
+    },
     ...(stop.stopped ? { interrupted: stop.stopped, episodes_not_run: episodes.length - res.episodesRun } : {}),
   };
   if (values.json) io.stdout.write(`${JSON.stringify({ summary })}\n`);
@@ -207,7 +260,11 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     io.stdout.write(`${st.bold('corral replay')}: ${episodes.length} episodes, ${res.outcomes.length} tool calls, ${res.alerts.length} alerts\n`);
     for (const [c, n] of Object.entries(byCategory)) io.stdout.write(`  ${c}: ${n}\n`);
     if (res.alerts.length) io.stdout.write(`${renderAlerts(res.alerts, io, io.stdout)}\n`);
-    for (const f of res.failedEpisodes) io.stdout.write(st.red(`  episode ${safeText(f.episode)} failed: ${safeText(f.error)}\n`));
+    for (const f of res.failedEpisodes) io.stdout.write(st.red(`  episode ${safeText(f.episode)}${f.run !== undefined ? ` (run ${safeText(f.run)})` : ''} failed: ${safeText(f.error)}\n`));
+    if (res.sensorOffEpisodes) io.stdout.write(st.yellow(`  capture incomplete: no kernel sensor ran (${safeText(rt.sensorState)}): processes and connections were not captured by the kernel; the verdict rests on the gateway, limits and the command screen\n`));
+    const left = res.outcomes.filter((o) => o.left_running);
+    for (const o of left.slice(0, 20)) io.stdout.write(st.yellow(`  episode ${safeText(o.episode)} step ${o.step} (${safeText(o.tool_call_id)}) left ${o.left_running} process(es) running at the end of its episode (after ${lingerMs} ms): killed, what they would have done next was not observed\n`));
+    if (left.length > 20) io.stdout.write(st.yellow(`  … and ${left.length - 20} more tool calls that left processes running\n`));
     if (res.incompleteEpisodes.length) io.stdout.write(st.yellow(`  capture incomplete: ${rt.sensorLost} kernel records lost; ${res.incompleteEpisodes.length} episode(s) may be missing processes or connections (${res.incompleteEpisodes.slice(0, 5).map((e) => safeText(e.episode)).join(', ')}${res.incompleteEpisodes.length > 5 ? ', …' : ''}): their verdict is not proof of a clean run\n`));
     // (a call refused before it ran — a file call's bad path, say — is in --json's "error"; people see it too)
     const notRun = res.outcomes.filter((o) => o.error !== undefined);
@@ -223,5 +280,26 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     return 128 + (constants.signals[stop.stopped as keyof typeof constants.signals] ?? 15);
   }
   if (res.failedEpisodes.length) return 1;
-  return res.alerts.length ? 3 : 0;
+  if (res.alerts.length) return 3;
+  // (a call that could not run for a reason of Corral's own — not a refusal with exit 126 — was never screened
+  // or observed: the episode's clean verdict would be a lie)
+  return res.outcomes.some((o) => o.exit_code === null && o.error !== undefined) ? 1 : 0;
+}
+
+/**
+ * A file's text, decompressed when compressed; a break in a compressed file (truncated, corrupt)
+ * ends the text where it broke and says why, so what came before is still replayed. A file that
+ * cannot be opened at all is a usage error, as before.
+ */
+async function readTextUntilBreak(path: string): Promise<{ text: string; broke?: string }> {
+  const { openContent } = await import('../investigate/inputs/source.js');
+  const parts: Buffer[] = [];
+  try {
+    for await (const c of openContent(path, { chunkBytes: 1 << 20 }).chunks) parts.push(c);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code !== undefined && parts.length === 0) throw new UsageError(`cannot read ${safeText(path)}: ${safeText(err.message)}`);
+    return { text: Buffer.concat(parts).toString('utf8'), broke: err.message };
+  }
+  return { text: Buffer.concat(parts).toString('utf8') };
 }

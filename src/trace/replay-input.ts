@@ -24,7 +24,31 @@ export interface ToolCallLine {
 
 export interface Episode { run?: string; episode: string; calls: ToolCallLine[] }
 
-export interface InputProblem { file: string; line: number; error: string }
+/** A bad input: `call` when one tool call of a chat line was skipped and the rest of the line was read. */
+export interface InputProblem { file: string; line: number; error: string; call?: true }
+
+/** The longest tool call id a session accepts (Session's toolCallSpecProblem). */
+export const MAX_TOOL_CALL_ID = 256;
+
+/**
+ * A recorded tool call id as replay uses it: a non-empty string of at most 256 characters, or a
+ * whole number (some frameworks number their calls) as its decimal text; absent (undefined or null)
+ * when the call has none (replay then names it EPISODE:STEP). Anything else is why not: a call with
+ * such an id used to reach Session.exec, which refused it, and the call was silently never run.
+ */
+export function toolCallIdOf(v: unknown): { id?: string } | { problem: string } {
+  if (v === undefined || v === null) return {};
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return { id: String(v) };
+  if (typeof v !== 'string') return { problem: `tool call id must be a string or a whole number, got ${typeof v === 'object' ? (Array.isArray(v) ? 'a list' : 'an object') : `a ${typeof v}`}` };
+  if (v === '') return { problem: 'tool call id is empty' };
+  if (v.length > MAX_TOOL_CALL_ID) return { problem: `tool call id is ${v.length} characters long (at most ${MAX_TOOL_CALL_ID})` };
+  return { id: v };
+}
+
+/** The map key of an episode: its run and its name (one episode name in two runs is two episodes, two sandboxes). */
+export function episodeKey(run: string | undefined, episode: string): string {
+  return JSON.stringify([run ?? null, episode]);
+}
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
@@ -129,6 +153,29 @@ function inputCommand(args: Record<string, unknown>): string | undefined {
   return [args.command, args.cmd, args.code].find((v) => typeof v === 'string') as string | undefined;
 }
 
+/** Tool names that run their `command` in a shell or an interpreter (as editor-call-shape.ts names them). */
+const SHELL_NAME = /bash|shell|python|exec|run|terminal|cmd/i;
+
+/**
+ * What a replay runs for a tool call that is not a file operation: the command and how (bash or
+ * python); 'not replayed' for a tool that runs nothing replayable (a browser, `submit {"answer":…}`,
+ * a JavaScript tool's `code`: only a python-named or unnamed tool's `code` is run, as python);
+ * 'no command' for a shell tool without a command (a damaged call: a bad line).
+ */
+function commandOfCall(name: unknown, args: Record<string, unknown>): { command: string; tool: 'bash' | 'python' } | 'not replayed' | 'no command' {
+  if (!runsCommand(name, args)) return 'not replayed';
+  const command = inputCommand(args);
+  const named = typeof name === 'string' && name !== '';
+  if (command === undefined) {
+    // (a tool with a path is a file tool replay does not know: a bad line, never a silent skip — it may write)
+    return named && !SHELL_NAME.test(name) && !('path' in args || 'file_path' in args) ? 'not replayed' : 'no command';
+  }
+  if (argvOf(args.command)) return { command, tool: 'bash' };
+  const codeOnly = typeof args.code === 'string' && args.command === undefined && args.cmd === undefined;
+  if (!codeOnly) return { command, tool: toolOf(name) };
+  return !named || toolOf(name) === 'python' ? { command, tool: 'python' } : 'not replayed';
+}
+
 function toolOf(name: unknown): 'bash' | 'python' {
   const n = String(name ?? 'bash').toLowerCase();
   return n.includes('python') || n === 'ipython' || n === 'code_interpreter' ? 'python' : 'bash';
@@ -158,34 +205,60 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
     const o = argvLine ? { ...(obj as Record<string, unknown>), command: argvCommand(argvLine), tool: 'bash' } : obj as Record<string, unknown>;
     if (Array.isArray(o.messages)) {
       const ep = str(o.episode) ?? `${file}#${i + 1}`;
-      const got = fromMessages(o.messages, ep, str(o.run), at, problems, skippedTools);
+      const run = str(o.run);
+      const before = problems.length;
+      const got = fromMessages(o.messages, ep, run, at, problems, skippedTools);
       skipped += got.skipped;
-      const cur = episodes.get(ep);
+      // (a line none of whose calls could be read is a bad line, as a whole: its problems are no longer one call's)
+      if (!got.calls.length && !got.skipped) for (const p of problems.slice(before)) delete p.call;
+      const key = episodeKey(run, ep);
+      const cur = episodes.get(key);
       // (steps continue after the episode's calls read so far: a chat line adds to, never replaces, them)
       const base = cur ? Math.max(0, ...cur.calls.map((c) => c.step)) : 0;
       for (const c of got.calls) c.step += base;
-      episodes.set(ep, { run: cur?.run ?? str(o.run), episode: ep, calls: [...(cur?.calls ?? []), ...got.calls] });
+      episodes.set(key, { run, episode: ep, calls: [...(cur?.calls ?? []), ...got.calls] });
       return;
     }
     const episode = str(o.episode);
-    // (a canonical line of a file tool: its arguments as "input" or "args")
-    const input = [o.input, o.args, o.arguments].find((v) => v && typeof v === 'object' && !Array.isArray(v)) as Record<string, unknown> | undefined;
+    // (a canonical line of a file tool: its arguments as "input" or "args"; or the line itself when it
+    // names a tool that does not run its `command` in a shell — the text editor's
+    // {"tool":"str_replace_based_edit_tool","command":"view","path":…}: run as bash, `view` was vim)
+    const given = [o.input, o.args, o.arguments].find((v) => v && typeof v === 'object' && !Array.isArray(v)) as Record<string, unknown> | undefined;
+    const lineIsArgs = given === undefined && typeof o.command === 'string' && (editorCall(o) || (o.tool !== undefined && !runsCommand(o.tool, o)));
+    const input = lineIsArgs ? o : given;
+    const commandText = lineIsArgs ? undefined : typeof o.command === 'string' ? o.command : undefined;
     // (a broken editor call is a bad line, never a call counted as "not replayed": editor-call-shape.ts)
-    const shape = typeof o.command !== 'string' && input ? editorCallProblem(o.tool, input) : undefined;
+    const shape = commandText === undefined && input ? editorCallProblem(o.tool, input) : undefined;
     if (shape) { problems.push({ ...at, error: `malformed ${shape.tool} call: ${shape.problem}` }); return; }
-    const fop = typeof o.command !== 'string' && input ? fileOperationOf(o.tool, input) : undefined;
+    const fop = commandText === undefined && input ? fileOperationOf(o.tool, input) : undefined;
     if (fop === 'skip') { skipped++; countSkip(skippedTools, o.tool, input!); return; }
+    if (lineIsArgs && !fop) {
+      if (editorCall(o)) { problems.push({ ...at, error: `a text editor's ${String(o.command)} whose path is not a string` }); return; }
+      skipped++; countSkip(skippedTools, o.tool, o); return; // (a browser's or a search's `command`: nothing run)
+    }
     // (else a shell tool's own arguments — `"tool":"bash","input":{"command":…}` — as a chat line's are read)
-    const fromInput = !fop && typeof o.command !== 'string' && input && runsCommand(o.tool, input) ? inputCommand(input) : undefined;
-    const command = typeof o.command === 'string' ? o.command : fop ? fileCommand(fop) : fromInput;
-    const step = typeof o.step === 'number' && Number.isInteger(o.step) ? o.step : typeof o.step === 'string' && /^\d+$/.test(o.step) ? Number(o.step) : undefined;
+    let fromInput: string | undefined;
+    let codeTool: 'bash' | 'python' | undefined;
+    if (commandText === undefined && input !== undefined && !fop) {
+      const how = commandOfCall(o.tool, input);
+      // (a tool that runs no command — submit {"answer":…}, a JavaScript tool's code — is not replayed; a canonical
+      // line of a browser or an editor with arguments replay cannot read stays a bad line that says why, as before)
+      if (how === 'not replayed' && episode !== undefined && runsCommand(o.tool, input)) { skipped++; countSkip(skippedTools, o.tool, input); return; }
+      if (how !== 'not replayed' && how !== 'no command') { fromInput = how.command; codeTool = how.tool; }
+    }
+    const command = commandText ?? (fop ? fileCommand(fop) : fromInput);
+    const step = typeof o.step === 'number' && Number.isSafeInteger(o.step) && o.step >= 0 ? o.step : typeof o.step === 'string' && /^\d{1,15}$/.test(o.step) ? Number(o.step) : undefined;
+    const id = toolCallIdOf(o.tool_call_id);
     if (episode === undefined) { problems.push({ ...at, error: 'missing field "episode" (string)' }); return; }
     if (command === undefined) { problems.push({ ...at, error: input ? `tool ${JSON.stringify(String(o.tool ?? ''))}: not a file tool this replay knows (its input has no path, or no command/file_text/old_str/content), and no "command"` : 'missing field "command" (string)' }); return; }
-    if (step === undefined) { problems.push({ ...at, error: 'missing or non-integer field "step"' }); return; }
-    const ep = episodes.get(episode) ?? { run: str(o.run), episode, calls: [] };
-    const tool = fop || (fromInput !== undefined && argvOf(input!.command)) ? 'bash' : toolOf(o.tool);
-    ep.calls.push({ run: str(o.run), episode, step, tool_call_id: str(o.tool_call_id), tool, command, ts: str(o.ts), ...(fop ? { file: fop } : {}) });
-    episodes.set(episode, ep);
+    if (step === undefined) { problems.push({ ...at, error: `missing or bad field "step" (a whole number ≥ 0), got ${JSON.stringify(o.step) ?? 'nothing'}` }); return; }
+    if ('problem' in id) { problems.push({ ...at, error: `field "tool_call_id": ${id.problem}` }); return; }
+    const run = str(o.run);
+    const key = episodeKey(run, episode);
+    const ep = episodes.get(key) ?? { run, episode, calls: [] };
+    const tool = fop ? 'bash' : codeTool ?? toolOf(o.tool);
+    ep.calls.push({ run, episode, step, tool_call_id: id.id, tool, command, ts: str(o.ts), ...(fop ? { file: fop } : {}) });
+    episodes.set(key, ep);
   });
   for (const ep of episodes.values()) ep.calls.sort((a, b) => a.step - b.step);
   return { episodes: [...episodes.values()], problems, skipped, skippedTools };
@@ -198,29 +271,35 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
  */
 function fromMessages(messages: unknown[], episode: string, run: string | undefined, at: { file: string; line: number }, problems: InputProblem[], skippedTools: Record<string, number>): { calls: ToolCallLine[]; skipped: number } {
   const out: ToolCallLine[] = [];
-  let step = 0, skipped = 0;
-  const add = (id: string | undefined, name: unknown, a: unknown): void => {
+  let step = 0, skipped = 0, seen = 0;
+  const add = (rawId: unknown, name: unknown, a: unknown): void => {
+    const idOf = toolCallIdOf(rawId);
+    const id = 'id' in idOf ? idOf.id : undefined;
+    // (one call of the line is skipped, the rest of the line is read: `call`, so it is worded as such)
+    const problem = (error: string): void => { problems.push({ ...at, error: `tool call ${id ?? seen}: ${error}`, call: true }); };
+    seen++;
+    if ('problem' in idOf) { problem(idOf.problem); return; }
     let args: Record<string, unknown> = {};
     let parsed: unknown = a;
     if (typeof a === 'string') {
-      try { parsed = JSON.parse(a); } catch { problems.push({ ...at, error: `tool call ${id ?? step + 1}: arguments are not valid JSON` }); return; }
+      try { parsed = JSON.parse(a); } catch { problem('arguments are not valid JSON'); return; }
     }
     // (`"arguments": "null"`, a number or a list: no field can be read from it, and reading one crashed the whole parse)
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) args = parsed as Record<string, unknown>;
-    else if (typeof a === 'string' || (parsed !== undefined && parsed !== null)) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: arguments are not a JSON object` }); return; }
+    else if (typeof a === 'string' || (parsed !== undefined && parsed !== null)) { problem('arguments are not a JSON object'); return; }
     const shape = editorCallProblem(name, args);
-    if (shape) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: malformed ${shape.tool} call: ${shape.problem}` }); return; }
+    if (shape) { problem(`malformed ${shape.tool} call: ${shape.problem}`); return; }
     const file = fileOperationOf(name, args);
     const unreplayable = (): void => { skipped++; countSkip(skippedTools, name, args); };
     if (file === 'skip') { unreplayable(); return; }
     if (file) { step++; out.push({ run, episode, step, tool_call_id: id, tool: 'bash', command: fileCommand(file), file }); return; }
-    if (editorCall(args)) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: a text editor's ${String(args.command)} whose path is not a string` }); return; }
-    if (!runsCommand(name, args)) { unreplayable(); return; } // (a browser, a search, NotebookEdit: nothing run)
-    const command = inputCommand(args);
-    if (command === undefined) { problems.push({ ...at, error: `tool call ${id ?? step + 1}: no command, cmd or code argument` }); return; }
+    if (editorCall(args)) { problem(`a text editor's ${String(args.command)} whose path is not a string`); return; }
+    // (a browser, a search, NotebookEdit, submit, a JavaScript tool's code: nothing run)
+    const how = commandOfCall(name, args);
+    if (how === 'not replayed') { unreplayable(); return; }
+    if (how === 'no command') { problem('no command, cmd or code argument'); return; }
     step++;
-    const tool = argvOf(args.command) ? 'bash' : typeof args.code === 'string' && args.command === undefined && args.cmd === undefined ? 'python' : toolOf(name);
-    out.push({ run, episode, step, tool_call_id: id, tool, command });
+    out.push({ run, episode, step, tool_call_id: id, tool: how.tool, command: how.command });
   };
   for (const m of messages) {
     if (!m || typeof m !== 'object') continue;
@@ -228,12 +307,12 @@ function fromMessages(messages: unknown[], episode: string, run: string | undefi
     if (msg.role !== 'assistant') continue;
     if (Array.isArray(msg.tool_calls)) {
       for (const tc of msg.tool_calls) {
-        const t = tc as { id?: string; function?: { name?: string; arguments?: unknown } };
+        const t = (tc && typeof tc === 'object' ? tc : {}) as { id?: unknown; function?: { name?: string; arguments?: unknown } };
         add(t.id, t.function?.name, t.function?.arguments);
       }
     } else if (Array.isArray(msg.content)) {
       for (const b of msg.content) {
-        const u = b as { type?: string; id?: string; name?: string; input?: unknown };
+        const u = b as { type?: string; id?: unknown; name?: string; input?: unknown };
         if (u && u.type === 'tool_use') add(u.id, u.name, u.input);
       }
     }
