@@ -71,7 +71,7 @@ test('report --html: a file that cannot be written is exit 1 with its reason; th
   const dir = tempDir(t);
   const home = join(dir, 'home');
   storeWithSession(home);
-  assert.match(REPORT_USAGE, /store given by --postgres\), or --html FILE could not be written/);
+  assert.match(REPORT_USAGE, /store given by --postgres\), or\s+writing --html FILE failed after the check \(a full disk\)/);
   const full = await corral(['report', '--home', home, '--html', '/dev/full', '--json']);
   assert.equal(full.code, 1, full.stderr);
   assert.match(full.stderr, /^corral report: --html \/dev\/full: cannot write it: ENOSPC/m);

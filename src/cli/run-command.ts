@@ -32,6 +32,8 @@ export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--la
   never opens the host itself, loopback, link-local or metadata addresses, and protocol checks still
   apply (SSH or Stratum to an allowed address stays cut): both are for a policy file (--policy).
   --label k=v sets run, episode, step, tool_call (and any other key, recorded with the session and echoed in --json).
+  --timeout DUR sets this call's wall-clock limit ('500ms', '30s', '5m'), instead of the policy's
+  resources.timeout (it may be longer: the one running corral chooses the policy too).
   --mount HOST:PATH shows a host file or directory read-only at PATH (a dataset, a model cache).
   --root DIR runs CMD in an image's root filesystem (a host directory, e.g. an exported container:
   docker export C | tar -x -C DIR) shown read-only as / instead of the host's; --root-writable makes it
