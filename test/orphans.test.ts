@@ -20,10 +20,10 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
     import { Runtime } from ${JSON.stringify(join(dist, 'session', 'runtime.js'))};
     import { parsePolicy } from ${JSON.stringify(join(dist, 'policy', 'index.js'))};
     import { readdirSync } from 'node:fs';
-    const rt = await Runtime.start({ home: ${JSON.stringify(home)}, sensor: false, poolSize: 1, commandCheck: false });
+    const rt = await Runtime.start({ home: ${JSON.stringify(join(home, 'store'))}, sensor: false, poolSize: 1, commandCheck: false });
     const s = await rt.createSession({ policy: parsePolicy('name: capped\\nextends: default\\nresources:\\n  workspace_size: 4MiB\\n', 'capped.yaml'), episode: 'doomed' });
     await s.exec({ command: 'nohup sleep 300 >/dev/null 2>&1 & echo started' });
-    // a second session on a host workspace (an idmapped view under its session dir)
+    // a second session on a host workspace (an idmapped view under its session dir; beside the store, never inside it)
     const h = await rt.createSession({ policy: parsePolicy('name: host\\nextends: default\\n', 'host.yaml'), episode: 'doomed-host', workspace: ${JSON.stringify(join(home, 'project'))} });
     await h.exec({ command: 'echo from-agent > made-by-agent.txt' });
     // a third on the default disk-backed workspace, and a ready one left in the runtime's pool
@@ -54,7 +54,7 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
     assert.deepEqual(mountsUnder(info.diskWs), [info.diskWs], 'the crash left the disk-backed workspace mounted');
     assert.equal(info.pool.length, 1, 'and a ready one in its pool');
     assert.deepEqual(mountsUnder(info.pool[0]!), [info.pool[0]], 'mounted');
-    const rt = await Runtime.start({ home, sensor: false, poolSize: 0, commandCheck: false });
+    const rt = await Runtime.start({ home: join(home, 'store'), sensor: false, poolSize: 0, commandCheck: false });
     await rt.close();
     assert.doesNotMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), new RegExp(info.netns));
     assert.doesNotMatch(execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }), new RegExp(`\\b${info.table}\\b`));
