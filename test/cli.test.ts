@@ -108,6 +108,14 @@ test('usage errors exit 2 with a clear message; unknown commands too', () => {
     const z = run('check', '--jsonl', join(dir, 'traj.jsonl.gz'), '--json');
     assert.equal(z.status, 2, z.stderr);
     assert.match(z.stdout, /"verdict":"deny"/);
+    // Nothing to screen (an empty file, an empty pipe) is bad input too, never a clean "allow".
+    writeFileSync(join(dir, 'empty.jsonl'), '');
+    const empty = run('check', '--jsonl', join(dir, 'empty.jsonl'));
+    assert.equal(empty.status, 65, empty.stderr);
+    assert.match(empty.stderr, /empty\.jsonl holds no tool call; nothing was screened/);
+    const nothing = spawnSync(process.execPath, [main, 'check', '--stdin'], { input: '\n  \n', encoding: 'utf8' });
+    assert.equal(nothing.status, 65, nothing.stderr);
+    assert.match(nothing.stderr, /no command on stdin/);
     const bin = spawnSync(process.execPath, [main, 'check', '--stdin'], { input: Buffer.from([0x6c, 0x73, 10, 0, 1, 2, 10]), encoding: 'utf8' });
     assert.equal(bin.status, 65, 'binary data on stdin is bad input, not commands');
     assert.match(bin.stderr, /stdin holds binary data/);

@@ -234,6 +234,8 @@ async function checkCli(argv: string[], io: CheckIO, hookMode: boolean): Promise
       // Commands are text: NUL bytes mean a binary file was piped in by mistake, not commands to judge.
       if (text.includes('\0')) { io.stderr.write('corral check: stdin holds binary data (NUL bytes), not one command per line\n'); return 65; }
       for (const line of text.split('\n')) if (line.trim() !== '') items.push({ command: line, tool });
+      // (an empty pipe is a mistake upstream, never a clean "allow")
+      if (items.length === 0) { io.stderr.write('corral check: no command on stdin (one command per line); nothing was screened\n'); return 65; }
     } else {
       const file = v.jsonl!;
       const text = file === '-' ? await readAll(io.stdin ?? process.stdin) : await readTextFile(file);
@@ -244,6 +246,7 @@ async function checkCli(argv: string[], io: CheckIO, hookMode: boolean): Promise
       for (const ep of episodes) for (const c of ep.calls) items.push({ command: c.command, tool: c.tool, label: `${ep.episode}#${c.step}`, extra: { episode: ep.episode, step: c.step }, ...(c.file ? { file: c.file } : {}) });
       // Nothing readable at all: bad input, never a clean "allow".
       if (items.length === 0 && (problems.length > 0 || skipped > 0)) { io.stderr.write(`corral check: no tool call could be ${problems.length ? `read (${problems.length} bad lines)` : 'screened'}\n`); return 65; }
+      if (items.length === 0) { io.stderr.write(`corral check: ${file === '-' ? 'stdin' : file} holds no tool call; nothing was screened\n`); return 65; }
     }
   } catch (e) {
     io.stderr.write(`corral check: ${(e as Error).message}\n`);
