@@ -362,6 +362,7 @@ out["closed"] = sorted({(a["tool_call"], a["category"]) for a in s.alerts if a.g
 out["verdict"] = s.verdict
 out["report_calls"] = [c["tool_call"] for c in s.report()["calls"]]
 out["run"] = c.run(["sh", "-c", "echo captured; exit 4"])["exit_code"]
+out["env"] = c.run(["sh", "-c", "echo $TERM:\${SECRET_X:-none}"], env={"TERM": "vt-py", "SECRET_X": "leak"})["stdout"]
 with c.session(policy="lab-demo", mounts=[{"host": ${JSON.stringify(join(dir, 'dataset'))}, "path": "/data/eval"}]) as m:
     out["mounted"] = m.exec("cat /data/eval/rows.jsonl", step=1)["stdout"]
 with c.session(policy="lab-demo", episode="py-files") as f:
@@ -415,6 +416,8 @@ print(json.dumps(out))
   assert.deepEqual(edits.empty_old, [400, 'edit 2 of 2: old must not be empty']);
   assert.equal((out as unknown as { mounted: string }).mounted, '{"q":"2+2"}\n', 'mounts from Python (the dataset of the test above)');
   assert.equal(out.run, 4);
+  // env: the policy's env_allow variables come from the given environment, nothing else of it passes
+  assert.equal((out as unknown as { env: string }).env, 'vt-py:none\n');
   assert.deepEqual(out.error.slice(0, 2), [400, 'bad_request']);
   assert.match(out.error[2], /argv/);
 });

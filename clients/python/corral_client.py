@@ -113,30 +113,43 @@ class Corral:
         return self.request("GET", "/v1/health")
 
     def run(self, argv, policy=None, allow=None, labels=None, timeout_ms=None, workspace=None, mounts=None, root=None,
-            root_writable=None, workspace_path=None):
+            root_writable=None, workspace_path=None, env=None):
         """One command as one tool call in a fresh sandbox; output is captured. workspace, mounts, root,
-        root_writable and workspace_path are as for session()."""
+        root_writable, workspace_path and env are as for session()."""
         body = {"argv": list(argv), "stdio": "capture"}
         for k, v in (("policy", policy), ("allow", allow), ("labels", labels), ("timeout_ms", timeout_ms), ("workspace", workspace),
-                     ("mounts", mounts), ("root", root), ("root_writable", root_writable), ("workspace_path", workspace_path)):
+                     ("mounts", mounts), ("root", root), ("root_writable", root_writable), ("workspace_path", workspace_path),
+                     ("env", _env(env))):
             if v is not None:
                 body[k] = v
         return self.request("POST", "/v1/run", body, wait=self._answer_wait(timeout_ms))
 
-    def session(self, policy=None, allow=None, run=None, episode=None, labels=None, keep_after_client_exit=None, workspace=None, mounts=None, root=None, workspace_path=None, root_writable=None):
+    def session(self, policy=None, allow=None, run=None, episode=None, labels=None, keep_after_client_exit=None, workspace=None, mounts=None, root=None, workspace_path=None, root_writable=None, env=None):
         """A sandbox for one episode. It is closed when this process exits, unless keep_after_client_exit.
         workspace: an absolute host directory shown as /workspace (seed files, collect artifacts): its owner's
         files are the agent's through an idmapped mount; nothing on the host is chowned.
         mounts: read-only host paths, [{"host": "/srv/datasets/x", "path": "/data/x"}] (a dataset, a model cache).
         root: an absolute host directory holding an image's root filesystem (the task's environment), shown read-only as /.
         workspace_path: where the workspace appears (default /workspace; e.g. /testbed for an SWE-style image).
-        root_writable: the image root as this session's own copy-on-write layer (the image never changes)."""
+        root_writable: the image root as this session's own copy-on-write layer (the image never changes).
+        env: the environment the policy's filesystem.env_allow variables (LANG, TERM, …) are taken from:
+        a dict, or True for this process's os.environ; the daemon keeps only those variables. Without it
+        they come from the daemon's own environment."""
         body = {k: v for k, v in (("policy", policy), ("allow", allow), ("run", run), ("episode", episode), ("labels", labels),
                                   ("keep_after_client_exit", keep_after_client_exit), ("workspace", workspace),
                                   ("mounts", mounts), ("root", root), ("workspace_path", workspace_path),
-                                  ("root_writable", root_writable)) if v is not None}
+                                  ("root_writable", root_writable), ("env", _env(env))) if v is not None}
         wait = None if self.timeout is None else self.timeout + SANDBOX_START_S
         return Session(self, self.request("POST", "/v1/sessions", body, wait=wait)["session"])
+
+
+def _env(env):
+    """The env field of a request: None (not sent), True (this process's environment) or a mapping of strings."""
+    if env is None or env is False:
+        return None
+    if env is True:
+        return dict(os.environ)
+    return {str(k): str(v) for k, v in dict(env).items()}
 
 
 class Session:
