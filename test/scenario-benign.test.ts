@@ -326,3 +326,42 @@ test('a host workspace is checked on its real path: a link to /etc (or a new dir
     assert.equal(readFileSync(join(proj, 'out.txt'), 'utf8'), 'made\n');
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('no setuid or setgid file can be made in a host workspace (on the host it is the owner\'s — root\'s here — so it would be a setuid-root program); ordinary modes still work', async () => {
+  const { statSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'corral-ws-suid-'));
+  try {
+    const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'ws-suid', workspace: dir });
+    try {
+      const py = [
+        'import os, shutil',
+        "shutil.copy('/usr/bin/id', 'y')",
+        'def tryit(name, fn):',
+        '    try:',
+        '        fn(); print(name, "done")',
+        '    except OSError as e:',
+        '        print(name, e.errno)',
+        "tryit('chmod-4755', lambda: os.chmod('y', 0o4755))",
+        "tryit('chmod-2755', lambda: os.chmod('y', 0o2755))",
+        "tryit('fchmod-6755', lambda: os.fchmod(os.open('y', os.O_RDONLY), 0o6755))",
+        "tryit('open-creat-4755', lambda: os.close(os.open('z', os.O_CREAT | os.O_WRONLY, 0o4755)))",
+        "tryit('mknod-4755', lambda: os.mknod('n', 0o100000 | 0o4755))",
+        "tryit('chmod-755', lambda: os.chmod('y', 0o755))",
+        "tryit('chmod-1777-dir', lambda: (os.mkdir('d'), os.chmod('d', 0o1777)))",
+      ].join('\n');
+      const r = await s.exec({ tool: 'python', command: py, step: 1 });
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split('\n'), ['chmod-4755 1', 'chmod-2755 1', 'fchmod-6755 1', 'open-creat-4755 1', 'mknod-4755 1', 'chmod-755 done', 'chmod-1777-dir done']);
+      // the shell's chmod too (a different libc path: fchmodat)
+      const sh = await s.exec({ command: 'chmod u+s y 2>&1; chmod g+s y 2>&1; stat -c %a y', step: 2 });
+      assert.match(sh.stdout, /Operation not permitted[\s\S]*Operation not permitted[\s\S]*\n755\n$/);
+    } finally { await s.close(); }
+    // on the host: no file in the workspace carries a setuid or setgid bit
+    for (const f of ['y', 'z', 'd']) {
+      let mode = 0;
+      try { mode = statSync(join(dir, f)).mode; } catch { continue; }
+      assert.equal(mode & 0o6000, 0, `${f} is ${mode.toString(8)}`);
+    }
+    assert.equal(statSync(join(dir, 'y')).uid, 0, 'the workspace is root-owned: what the agent made is root\'s on the host');
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});

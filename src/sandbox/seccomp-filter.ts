@@ -5,7 +5,12 @@
 // sensors cannot see), raw and packet sockets (crafting traffic around the gateway), every
 // socket family but unix, inet, inet6 and netlink (AF_VSOCK reaches the hypervisor past the
 // network namespace, the gateway and nftables; rarely used families are kernel attack surface),
-// TIOCSTI terminal injection, and 32-bit/x32 syscall ABIs that would bypass the table.
+// TIOCSTI terminal injection, 32-bit/x32 syscall ABIs that would bypass the table, and setuid or
+// setgid mode bits on any file it creates or changes (chmod, fchmod(at/at2), open/openat/creat with
+// O_CREAT, mknod(at); openat2, whose mode sits in a struct, is ENOSYS): a host workspace is shown
+// through an idmapped mount, so a file the agent creates there is, on the host's disk, its owner's —
+// root's for a root-owned directory — and a setuid bit it sets would leave a setuid-root program on
+// the host, which the sandbox's own nosuid mount does not cover.
 // The program is built here as plain data so it is unit-testable; corral-enter loads it.
 
 export interface SockFilter { code: number; jt: number; jf: number; k: number }
@@ -40,7 +45,16 @@ export const DENIED_SYSCALLS: Record<string, number> = {
   settimeofday: 164, clock_settime: 227, adjtimex: 159, quotactl: 179, iopl: 172, ioperm: 173,
   lookup_dcookie: 212, vhangup: 153, personality: 135,
 };
-export const SYSCALL = { ioctl: 16, socket: 41, clone: 56, clone3: 435 } as const;
+export const SYSCALL = { ioctl: 16, socket: 41, clone: 56, clone3: 435, openat2: 437 } as const;
+
+/** Syscalls that set a file's mode, by the index of their mode argument (x86_64 numbers). */
+export const MODE_SYSCALLS: Record<string, { nr: number; modeArg: 1 | 2 | 3 }> = {
+  chmod: { nr: 90, modeArg: 1 }, fchmod: { nr: 91, modeArg: 1 }, creat: { nr: 85, modeArg: 1 }, mknod: { nr: 133, modeArg: 1 },
+  open: { nr: 2, modeArg: 2 }, fchmodat: { nr: 268, modeArg: 2 }, fchmodat2: { nr: 452, modeArg: 2 }, mknodat: { nr: 259, modeArg: 2 },
+  openat: { nr: 257, modeArg: 3 },
+};
+/** S_ISUID | S_ISGID: refused in any mode a sandboxed process sets. */
+export const SETID_MODE_BITS = 0o6000;
 
 /** Namespace flags refused in clone(): NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET|NEWTIME. */
 export const CLONE_NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x80;
@@ -71,7 +85,15 @@ export function buildSeccompFilter(): SockFilter[] {
   ins.push({ code: JEQ_K, k: SYSCALL.clone3, jt: 'enosys' });
   ins.push({ code: JEQ_K, k: SYSCALL.socket, jt: 'socket' });
   ins.push({ code: JEQ_K, k: SYSCALL.ioctl, jt: 'ioctl' });
+  for (const m of Object.values(MODE_SYSCALLS)) ins.push({ code: JEQ_K, k: m.nr, jt: `mode${m.modeArg}` });
+  ins.push({ code: JEQ_K, k: SYSCALL.openat2, jt: 'enosys' });
   ret(RET_ALLOW);
+  for (const i of [1, 2, 3]) {
+    ins.push({ label: `mode${i}` });
+    ld(arg(i));
+    ins.push({ code: JSET_K, k: SETID_MODE_BITS, jt: 'eperm' });
+    ret(RET_ALLOW);
+  }
   ins.push({ label: 'clone' });
   ld(arg(0));
   ins.push({ code: JSET_K, k: CLONE_NAMESPACE_FLAGS, jt: 'eperm' });
