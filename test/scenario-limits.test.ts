@@ -164,6 +164,28 @@ test('the sandbox holds: no root, no capabilities, NoNewPrivs, seccomp, read-onl
   } finally { await s.close(); }
 });
 
+test('/sys shows no host NIC (MAC, byte counters) and no block device (another sandbox\'s workspace image, its I/O); CPU topology stays', async () => {
+  const { realpathSync, existsSync } = await import('node:fs');
+  const { dirname } = await import('node:path');
+  // the host's own NIC and disk directories deep in /sys/devices, as the host sees them
+  const nics = readdirSync('/sys/class/net').map((n) => realpathSync(`/sys/class/net/${n}`)).filter((p) => !p.includes('/virtual/')).map(dirname);
+  const disks = readdirSync('/sys/class/block').map((n) => realpathSync(`/sys/class/block/${n}`)).filter((p) => !p.includes('/virtual/')).map((p) => p.slice(0, p.lastIndexOf('/block/') + 6));
+  // a second session with a disk-backed workspace: its loop device is what a neighbour must not see
+  const other = await fx.rt.createSession({ policy: labPolicy(), episode: 'sys-neighbour' });
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'sys-view' });
+  try {
+    const dirs = [...new Set([...nics, ...disks])].filter((d) => existsSync(d));
+    const r = await s.exec({ step: 1, command: [
+      'ls -A /sys/block /sys/class/block /sys/devices/virtual/block /sys/dev/block 2>/dev/null | grep -v "^/sys\\|^$" | wc -l',
+      'cat /sys/block/loop*/loop/backing_file 2>/dev/null | wc -l',
+      ...dirs.map((d) => `ls -A '${d}' | wc -l`),
+      'test -d /sys/devices/system/cpu/cpu0 && echo cpu0',
+    ].join('; ') });
+    assert.deepEqual(r.stdout.trim().split('\n'), ['0', '0', ...dirs.map(() => '0'), 'cpu0'], r.stderr);
+    assert.ok(readdirSync('/sys/devices/virtual/block').some((n) => n.startsWith('loop')), 'the host does have loop devices');
+  } finally { await s.close(); await other.close(); }
+});
+
 test('pid 1 cannot be taken over (the holder is not dumpable, is filtered, reaps orphans), nor another call\'s processes; tool calls get no inherited descriptors', async () => {
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'pid1' });
   try {

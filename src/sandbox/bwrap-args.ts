@@ -3,7 +3,7 @@
 // modifying the host (root is read-only; only /workspace and a private /tmp are writable),
 // and seeing host processes (own pid namespace), IPC, hostname. The session "holder"
 // process keeps the namespaces alive between tool calls; tool calls join them.
-import { existsSync, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { IMAGE_RESERVED, pathKindInRoot } from './image-path.js';
 
 export { IMAGE_RESERVED };
@@ -55,10 +55,40 @@ export interface BwrapSpec {
 /**
  * Parts of the host's /sys covered by an empty tmpfs: the host's whole cgroup tree (every other
  * sandbox's memory use and process counts), the host's network interfaces (sysfs shows the netns
- * that mounted it, not the sandbox's: the host NICs and every sandbox's veth), pinned BPF objects
- * and firmware tables. Threat: reconnaissance of the host and of neighbouring sandboxes.
+ * that mounted it, not the sandbox's: the host NICs and every sandbox's veth), its block devices
+ * (every loop device names the workspace image of another sandbox — its session id, its Corral's
+ * pid — and counts its I/O), pinned BPF objects and firmware tables. Threat: reconnaissance of the
+ * host and of neighbouring sandboxes.
  */
-export const HIDDEN_SYS_DIRS = ['/sys/fs/cgroup', '/sys/class/net', '/sys/devices/virtual/net', '/sys/fs/bpf', '/sys/firmware'];
+export const HIDDEN_SYS_DIRS = ['/sys/fs/cgroup', '/sys/class/net', '/sys/devices/virtual/net', '/sys/class/block', '/sys/block',
+  '/sys/devices/virtual/block', '/sys/dev/block', '/sys/fs/bpf', '/sys/firmware'];
+
+/**
+ * HIDDEN_SYS_DIRS plus the `net` and `block` directories of the host's physical devices, which sit
+ * deep in /sys/devices (`…/virtio2/net/eth0`: its MAC address and live byte counters) where a fixed
+ * list cannot name them: found through /sys/class/net and /sys/class/block, once per process.
+ */
+export function hiddenSysDirs(sys = '/sys'): string[] {
+  const cached = hiddenCache.get(sys);
+  if (cached) return cached;
+  const extra = new Set<string>();
+  for (const cls of ['net', 'block']) {
+    let names: string[] = [];
+    try { names = readdirSync(`${sys}/class/${cls}`); } catch { continue; }
+    for (const n of names) {
+      let real: string;
+      try { real = realpathSync(`${sys}/class/${cls}/${n}`); } catch { continue; }
+      // (the class directory above the device: …/net for eth0, …/block for vda and vda1)
+      const at = real.lastIndexOf(`/${cls}/`);
+      if (at <= 0 || !real.startsWith(`${sys}/devices/`) || real.startsWith(`${sys}/devices/virtual/`)) continue;
+      extra.add(real.slice(0, at + cls.length + 1));
+    }
+  }
+  const all = [...HIDDEN_SYS_DIRS.map((d) => (sys === '/sys' ? d : d.replace(/^\/sys/, sys))), ...[...extra].sort()];
+  hiddenCache.set(sys, all);
+  return all;
+}
+const hiddenCache = new Map<string, string[]>();
 
 
 /** Where the holder binary appears inside a sandbox (under the private /run). */
@@ -135,7 +165,7 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
   const sized = spec.scratchBytes !== undefined ? ['--size', String(Math.max(4096, Math.ceil(spec.scratchBytes / 4096) * 4096))] : [];
   a.push('--dev', '/dev', '--proc', '/proc', ...sized, '--tmpfs', '/tmp', ...sized, '--tmpfs', '/dev/shm', '--tmpfs', '/run');
   // (only directories that exist: bwrap cannot create a mount point in the read-only /sys, always the host's)
-  for (const d of HIDDEN_SYS_DIRS) if (existsSync(image ? d : under(d))) a.push('--tmpfs', d);
+  for (const d of hiddenSysDirs()) if (existsSync(image ? d : under(d))) a.push('--tmpfs', d);
   if (spec.holderBinary !== undefined) a.push('--ro-bind', spec.holderBinary, HOLDER_PATH);
   if (spec.fileToolBinary !== undefined) a.push('--ro-bind', spec.fileToolBinary, FILE_TOOL_PATH);
   a.push('--ro-bind', spec.resolvConf, '/etc/resolv.conf', '--ro-bind', spec.hostsFile, '/etc/hosts');
