@@ -104,6 +104,10 @@ test('nft ruleset: one table per runtime; its sandboxes\' veths redirected to th
   const input = /chain sandbox_input \{([\s\S]*?)\n  \}/.exec(r)![1]!;
   assert.deepEqual(input.split('\n').filter((l) => / accept$/.test(l) && !/policy accept/.test(l)).map((l) => l.trim()),
     ['iifname != @ifs accept', 'meta nfproto ipv4 tcp dport 4000 ct status dnat accept', 'meta nfproto ipv4 udp dport 5353 ct status dnat accept']);
+  // a sandbox's new flows are counted (conntrack entries it holds, keyed by its veth) before anything is accepted;
+  // past the cap a flow is logged and refused
+  assert.match(input, /ct state new add @ctcount \{ iifname ct count over 8192 \} jump sandbox_ct_full\n\s*meta nfproto ipv4 tcp dport 4000 ct status dnat accept/);
+  assert.match(r, new RegExp(`chain sandbox_ct_full \\{\\n\\s*meta l4proto tcp ${log}\\n\\s*meta l4proto tcp reject with tcp reset\\n\\s*${log}\\n\\s*reject with icmpx admin-prohibited`));
   assert.equal(gatewayTableName('123-0a9f'), 'corral_gw_123_0a9f');
   assert.equal(gatewayTableOwner('corral_gw_123_0a9f'), 123);
   assert.equal(gatewayTableOwner('corral_0001'), undefined);

@@ -11,6 +11,13 @@
 // chains — 258 sandboxes made a loopback round trip 4× slower — and every `nft` run read and
 // re-committed a ruleset that grew with them (≈ 1 ms per sandbox per add or delete). A set
 // lookup costs the same for 1 or 16 000 sandboxes, and a sandbox comes and goes as one element.
+//
+// Each sandbox may hold at most CONNTRACK_PER_SANDBOX connection-tracking entries in the gateway's
+// namespace (the host's, in production): every DNS query to a new address and every TCP attempt is
+// one, kept up to 30 s (DNS) or 2 min (a closed TCP connection), and they are charged to no cgroup.
+// Threat: one sandbox sending DNS to ever-changing addresses filled a quarter of the host's table in
+// 3 s (a review, session 21); a full table drops new flows for the host and every other sandbox.
+// Past the cap a new flow is logged (rate-limited, attributed by its veth) and refused.
 
 export interface GatewayRulesetSpec {
   table: string;
@@ -22,10 +29,14 @@ export const DROP_LOG_PREFIX = 'corral-drop';
 /** Logged drops per second per sandbox (burst above it); beyond, packets are rejected unlogged. */
 export const DROP_LOG_RATE = 200;
 export const DROP_LOG_BURST = 400;
+/** Connection-tracking entries one sandbox may hold at once (≈ 270 new DNS flows or 68 TCP connections a second, sustained). */
+export const CONNTRACK_PER_SANDBOX = 8192;
 /** The set of the runtime's sandbox veths (host side). */
 export const SANDBOX_IF_SET = 'ifs';
 /** The per-sandbox log limiter (a meter keyed by the veth). */
 const DROP_METER = 'droplog';
+/** The per-sandbox count of connection-tracking entries (keyed by the veth). */
+const CT_COUNT = 'ctcount';
 
 /** The table of the runtime `instance` (`<pid>-<hex>`); its pid lets a later start find it orphaned. */
 export function gatewayTableName(instance: string): string {
@@ -54,6 +65,7 @@ export function buildGatewayRuleset(s: GatewayRulesetSpec): string {
     `table inet ${s.table} {`,
     `  set ${SANDBOX_IF_SET} { type ifname; }`,
     `  set ${DROP_METER} { type ifname; size 65535; flags dynamic; }`,
+    `  set ${CT_COUNT} { type ifname; size 65535; flags dynamic; }`,
     `  chain sandbox_redirect {`,
     `    type nat hook prerouting priority dstnat; policy accept;`,
     `    ${mine} meta nfproto ipv4 meta l4proto tcp redirect to :${s.tcpPort}`,
@@ -64,8 +76,14 @@ export function buildGatewayRuleset(s: GatewayRulesetSpec): string {
     // (ends only this chain for everyone else's packets: another table's drop still applies)
     `    iifname != @${SANDBOX_IF_SET} accept`,
     `    ${logThen('meta nfproto ipv6', 'reject with icmpx admin-prohibited')}`,
+    // (counted once per new flow: the chain below logs and refuses it)
+    `    ct state new add @${CT_COUNT} { iifname ct count over ${CONNTRACK_PER_SANDBOX} } jump sandbox_ct_full`,
     `    meta nfproto ipv4 tcp dport ${s.tcpPort} ct status dnat accept`,
     `    meta nfproto ipv4 udp dport ${s.dnsPort} ct status dnat accept`,
+    `    ${logThen('meta l4proto tcp', 'reject with tcp reset')}`,
+    `    ${logThen('', 'reject with icmpx admin-prohibited')}`,
+    `  }`,
+    `  chain sandbox_ct_full {`,
     `    ${logThen('meta l4proto tcp', 'reject with tcp reset')}`,
     `    ${logThen('', 'reject with icmpx admin-prohibited')}`,
     `  }`,
