@@ -4,7 +4,7 @@
 // of milliseconds instead of the ~2 s a fresh eBPF sensor needs); otherwise it runs here.
 import { isStepLabel, stepFromLabels } from '../session/call-labels.js';
 import { parseArgs } from 'node:util';
-import { closeSync, existsSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { constants } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +15,7 @@ import { parseTimerDuration } from '../policy/units.js';
 import { DaemonError, daemonFailure, daemonRequest, DEFAULT_SOCKET, noDaemon, socketPathProblem } from '../server/daemon-client.js';
 import { argvProblem } from '../server/argv-limits.js';
 import { setFlagsFromString } from 'node:v8';
+import type { PolicySource } from '../policy/index.js';
 import type { Runtime } from '../session/runtime.js';
 import type { Session } from '../session/session.js';
 import { captureIncompleteText, type CaptureStatus } from '../session/capture-loss.js';
@@ -66,8 +67,7 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
       socket: { type: 'string' }, 'no-daemon': { type: 'boolean' }, workspace: { type: 'string' }, mount: { type: 'string', multiple: true }, root: { type: 'string' }, 'workspace-path': { type: 'string' }, 'root-writable': { type: 'boolean' },
     },
   });
-  const { parseMountSpec, PolicyError, listPresets } = await import('../policy/index.js');
-  const presets = listPresets();
+  const { parseMountSpec, PolicyError, policySource } = await import('../policy/index.js');
   let mounts: { host: string; path: string; mode?: string }[];
   try { mounts = (values.mount ?? []).map((m) => parseMountSpec(m, process.cwd())); } catch (e) { if (e instanceof PolicyError) throw new UsageError(e.message); throw e; }
   const cmd = argv.slice(sep + 1);
@@ -82,8 +82,11 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   }
   if (labels.step !== undefined && !isStepLabel(labels.step)) throw new UsageError(`--label step=N expects a whole number, got "${labels.step}"`);
   if (values.socket && values['no-daemon']) throw new UsageError('--socket and --no-daemon contradict each other');
-  const policySource = policySourceOf(values.policy, presets);
-  const inside = policyInsideWorkspace(policySource, values.workspace);
+  // --policy by resolvePolicy's one rule, local and through the daemon alike (a preset's name is the preset,
+  // never a same-named file here); a file by its absolute path: the daemon does not share this directory
+  const named = values.policy === undefined || values.policy === '' ? undefined : policySource(values.policy);
+  const source: PolicySource | undefined = named && 'file' in named ? { file: resolve(named.file) } : named;
+  const inside = policyInsideWorkspace(source, values.workspace);
   if (inside) io.stderr.write(`corral run: warning: the policy file ${safeText(inside)} is inside the workspace this sandbox can write; a tool call could rewrite the policy of the next run (keep policies outside it)\n`);
   const shown = workspaceSeenByAll(values.workspace);
   if (shown) io.stderr.write(`corral run: warning: the workspace ${safeText(shown)} lies under a directory every sandbox sees read-only: other sandboxes on this host can read its files (keep workspaces outside /${VISIBLE_ROOT_DIRS.join(', /')})\n`);
@@ -94,9 +97,9 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
     // (the kernel would cut a longer path short and connect to whatever the shorter name is)
     const badSocket = socketPathProblem(socket);
     if (badSocket) throw new DaemonError('socket', `--socket: ${badSocket}`, 2);
-    summary = await viaDaemon(socket, values.socket !== undefined, cmd, { ...values, mounts, policySource }, labels, io.env);
+    summary = await viaDaemon(socket, values.socket !== undefined, cmd, { ...values, mounts, policySource: source }, labels, io.env);
   }
-  summary ??= await runLocally(cmd, { ...values, mounts, policySource }, labels);
+  summary ??= await runLocally(cmd, { ...values, mounts, policySource: source }, labels);
   if (Object.keys(labels).length) summary = { ...summary, labels };
   if (values.json) {
     // One JSON object on a line of its own, also after a command whose stderr did not end with a newline.
@@ -194,21 +197,6 @@ function stderrEndsLine(stderr: CliIO['stderr']): boolean {
   } catch { return false; } finally { if (rfd !== undefined) closeSync(rfd); }
 }
 
-/** Where --policy comes from: a preset by name, or a policy file (absolute path). */
-export type PolicySource = { preset: string } | { file: string };
-
-/**
- * The one rule for --policy, local and through the daemon alike (as resolvePolicy): a preset's
- * name is the preset, never a same-named file in the working directory (./NAME names that); a
- * path (with a / or ending .yaml/.yml) or an existing file that is not a preset's name is a file.
- */
-export function policySourceOf(spec: string | undefined, presets: readonly string[]): PolicySource | undefined {
-  if (spec === undefined || spec === '') return undefined;
-  const pathLike = spec.includes('/') || /\.ya?ml$/i.test(spec);
-  if (!pathLike && presets.includes(spec)) return { preset: spec };
-  if (pathLike || (existsSync(spec) && statSync(spec).isFile())) return { file: resolve(spec) };
-  return { preset: spec }; // (an unknown name: loading it says which presets there are)
-}
 
 /** The workspace's real path when it lies under a directory shown (read-only) in every sandbox, else undefined. */
 function workspaceSeenByAll(workspace: string | undefined): string | undefined {

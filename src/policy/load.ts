@@ -174,9 +174,18 @@ export function loadPreset(name: string): Policy {
  * such a file on purpose.
  */
 export function resolvePolicy(spec: string | undefined): Policy {
-  if (spec === undefined || spec === '') return loadPreset('default');
+  const src = policySource(spec);
+  return 'file' in src ? loadPolicyFile(src.file) : loadPreset(src.preset);
+}
+
+/** Where a policy spec points: a preset by name, or a policy file (as given). */
+export type PolicySource = { preset: string } | { file: string };
+
+/** resolvePolicy's rule, without loading: which preset or file `spec` names (`corral run` sends it to a daemon). */
+export function policySource(spec: string | undefined): PolicySource {
+  if (spec === undefined || spec === '') return { preset: 'default' };
   const pathLike = spec.includes('/') || /\.ya?ml$/i.test(spec);
-  if (!pathLike && listPresets().includes(spec)) return loadPreset(spec);
-  if (pathLike || (existsSync(spec) && statSync(spec).isFile())) return loadPolicyFile(spec);
-  return loadPreset(spec);
+  if (!pathLike && listPresets().includes(spec)) return { preset: spec };
+  if (pathLike || (existsSync(spec) && statSync(spec).isFile())) return { file: spec };
+  return { preset: spec }; // (an unknown name: loading it says which presets there are)
 }

@@ -17,8 +17,14 @@ export const ARGV_RESERVE = 64 * 1024;
 /** The most words an argv can have within ARG_MAX_CAP (each costs at least its NUL and an 8-byte pointer). */
 export const ARGV_COUNT_MAX = Math.floor(ARG_MAX_CAP / 9);
 
-/** This machine's ARG_MAX as the kernel computes it: a quarter of the stack's soft limit, between 128 KiB and ARG_MAX_CAP. */
+/** This machine's ARG_MAX as the kernel computes it: a quarter of the stack's soft limit, between 128 KiB and ARG_MAX_CAP (read once: every call asks). */
 export function argMax(): number {
+  argMaxCache ??= readArgMax();
+  return argMaxCache;
+}
+let argMaxCache: number | undefined;
+
+function readArgMax(): number {
   let stack = 8 * 1024 * 1024;
   try {
     const m = /^Max stack size\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
