@@ -499,9 +499,10 @@ export class Session {
     const hide = [...this.opts.policy.filesystem.hide.map(expandHome), this.rt.store.home, this.rt.runDir, DEFAULT_HOME];
     // Checked on real paths: a symlink to ~/.ssh is ~/.ssh (bwrap follows it).
     const real = (p: string): string => { try { return realpathSync(p); } catch { return resolvePath(p); } };
+    // (resolved once: every mount, the root and the workspace are checked against them)
+    const hidden = hide.map(real);
     const mounts = this.opts.policy.filesystem.mounts.map((m) => {
       const given = resolvePath(expandHome(m.host));
-      const hidden = hide.map(real);
       const first = hostMountProblem(given, hidden);
       if (first) throw new SessionSetupError(`filesystem.mounts ${m.host}: ${first}`);
       if (!existsSync(given)) throw new SessionSetupError(`filesystem.mounts ${m.host}: no such file or directory on this host`);
@@ -514,7 +515,7 @@ export class Session {
     if (rootGiven !== undefined) {
       const given = resolvePath(expandHome(rootGiven));
       const host = real(given);
-      const why = hostRootProblem(host, hide.map(real));
+      const why = hostRootProblem(host, hidden);
       if (why) throw new SessionSetupError(`filesystem.root ${rootGiven}${host !== given ? ` (${host})` : ''}: ${why}`);
       assertReachable(`${host}/etc`, this.hostId, 'filesystem.root');
       this.image = host;
@@ -549,7 +550,6 @@ export class Session {
       // place holding a hidden path: the workspace is writable. The real path is what gets mounted.
       const given = resolvePath(ws);
       const host = realPathBelow(given);
-      const hidden = hide.map(real);
       const why = hostMountProblem(given, hidden) ?? hostMountProblem(host, hidden);
       if (why) throw new SessionSetupError(`workspace ${ws}${host !== given ? ` (${host})` : ''}: ${why}`);
       mkdirSync(host, { recursive: true });
