@@ -24,6 +24,7 @@ import { CancelRequest, describeIssues, ExecRequest, FILE_BODY_MAX, FileRequest,
 import { fileCallProblem, type FileCallResult, type FileCallSpec } from '../session/file-tools.js';
 import { isUtf8 } from 'node:buffer';
 import { loadPeerFds, type PeerFds } from './peer-fds.js';
+import { corralCgroupOf } from './sandbox-peer.js';
 import { DEFAULT_SOCKET, socketPathProblem } from './daemon-client.js';
 import { serveEventStream, streamFilter } from './event-stream.js';
 import { ExecStream } from './exec-stream.js';
@@ -241,6 +242,13 @@ export class CorralDaemon {
       send(res, 400, { error: { kind: 'bad_request', message: `request target: not a URL path: ${JSON.stringify((req.url ?? '').slice(0, 200))}` } });
       return;
     }
+    // (who connected, from the kernel: a process inside a Corral sandbox never gets an answer)
+    const refused = this.peerRefusal(req.socket);
+    if (refused) {
+      send(res, 403, { error: { kind: 'forbidden', message: refused } });
+      this.opts.onRequest?.({ ts: new Date().toISOString(), method: req.method ?? '?', path, status: 403, ms: Math.round(performance.now() - t0), error: refused });
+      return;
+    }
     const answer = await this.answer(req, res, path);
     // A stream answers as it goes; a streamed exec is logged when its call ends (its body is then a
     // summary for the log), an event stream not at all.
@@ -281,6 +289,31 @@ export class CorralDaemon {
       this.runtime.onError(e);
       return { status: 500, body: { error: { kind: 'internal', message: (e as Error).message } } };
     }
+  }
+
+  /** Per connection: why its peer may not use the daemon (see sandbox-peer.ts), or undefined. */
+  private readonly peerChecked = new WeakMap<net.Socket, string | undefined>();
+
+  /**
+   * Refuses a connection made by a process inside a Corral sandbox (its cgroup is under the
+   * runtime's). The peer's pid comes from the kernel; asking the kernel for the peer's pidfd again
+   * after /proc was read proves the process read is still the one that connected (a pidfd cannot
+   * be had for a peer that exited, so its pid cannot have been reused meanwhile).
+   */
+  private peerRefusal(sock: net.Socket): string | undefined {
+    if (this.peerChecked.has(sock)) return this.peerChecked.get(sock);
+    let why: string | undefined;
+    try {
+      const fd = socketFd(sock);
+      const { pid } = this.peer.borrowPeerFds(fd, []);
+      const cg = corralCgroupOf(pid, this.runtime.cgroupRoot);
+      this.peer.borrowPeerFds(fd, []);
+      if (cg !== undefined) why = 'connections from inside a Corral sandbox are refused (the daemon runs sandboxes; it is not reachable from one)';
+    } catch (e) {
+      why = `cannot tell which process connected, so it is refused (${e instanceof HttpError ? e.message : (e as NodeJS.ErrnoException).code ?? 'gone'})`;
+    }
+    this.peerChecked.set(sock, why);
+    return why;
   }
 
   private health(): Record<string, unknown> {
