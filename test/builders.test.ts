@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSeccompFilter, encodeSeccompFilter, DENIED_SYSCALLS, MODE_SYSCALLS } from '../src/sandbox/seccomp-filter.js';
-import { buildGatewayRuleset, gatewayTableName, gatewayTableOwner } from '../src/sandbox/nft-ruleset.js';
+import { buildGatewayRuleset, conntrackTotal, gatewayTableName, gatewayTableOwner } from '../src/sandbox/nft-ruleset.js';
 import { buildBwrapArgs } from '../src/sandbox/bwrap-args.js';
 import { parseReplayInput } from '../src/trace/replay-input.js';
 import { leaseFor, leaseIdOfHostIf } from '../src/sandbox/address-leases.js';
@@ -89,7 +89,7 @@ test('seccomp: foreign architectures are killed, x32 refused, TIOCSTI refused', 
 });
 
 test('nft ruleset: one table per runtime; its sandboxes\' veths redirected to the gateway, the rest logged and rejected', () => {
-  const r = buildGatewayRuleset({ table: 'corral_gw_1_ab', tcpPort: 4000, dnsPort: 5353 });
+  const r = buildGatewayRuleset({ table: 'corral_gw_1_ab', tcpPort: 4000, dnsPort: 5353, ctTotal: 65536 });
   assert.match(r, /set ifs \{ type ifname; \}/);
   assert.match(r, /iifname @ifs meta nfproto ipv4 meta l4proto tcp redirect to :4000/);
   assert.match(r, /iifname @ifs meta nfproto ipv4 udp dport 53 redirect to :5353/);
@@ -106,7 +106,14 @@ test('nft ruleset: one table per runtime; its sandboxes\' veths redirected to th
     ['iifname != @ifs accept', 'meta nfproto ipv4 tcp dport 4000 ct status dnat accept', 'meta nfproto ipv4 udp dport 5353 ct status dnat accept']);
   // a sandbox's new flows are counted (conntrack entries it holds, keyed by its veth) before anything is accepted;
   // past the cap a flow is logged and refused
-  assert.match(input, /ct state new add @ctcount \{ iifname ct count over 8192 \} jump sandbox_ct_full\n\s*meta nfproto ipv4 tcp dport 4000 ct status dnat accept/);
+  // (all sandboxes together first, then this one)
+  assert.match(input, /ct state new ct count over 65536 jump sandbox_ct_full\n\s*ct state new add @ctcount \{ iifname ct count over 8192 \} jump sandbox_ct_full\n\s*meta nfproto ipv4 tcp dport 4000 ct status dnat accept/);
+  assert.throws(() => buildGatewayRuleset({ table: 't', tcpPort: 1, dnsPort: 2, ctTotal: 0 }), /ctTotal must be a whole number/);
+  // the default runtime-wide cap: a quarter of the host's table, within bounds
+  assert.equal(conntrackTotal(262144), 65536);
+  assert.equal(conntrackTotal(undefined), 16384);
+  assert.equal(conntrackTotal(1000), 8192);
+  assert.equal(conntrackTotal(1e9), 1 << 20);
   assert.match(r, new RegExp(`chain sandbox_ct_full \\{\\n\\s*meta l4proto tcp ${log}\\n\\s*meta l4proto tcp reject with tcp reset\\n\\s*${log}\\n\\s*reject with icmpx admin-prohibited`));
   assert.equal(gatewayTableName('123-0a9f'), 'corral_gw_123_0a9f');
   assert.equal(gatewayTableOwner('corral_gw_123_0a9f'), 123);

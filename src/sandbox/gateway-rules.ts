@@ -5,7 +5,8 @@
 // so add() is awaited before a slot is handed out, and remove() runs only once the veth is deleted.
 import { execFile } from '../util/exec-file.js';
 import { pidAlive } from '../util/pid-alive.js';
-import { buildGatewayRuleset, gatewayTableName, gatewayTableOwner, SANDBOX_IF_SET } from './nft-ruleset.js';
+import { readFileSync } from 'node:fs';
+import { buildGatewayRuleset, conntrackTotal, gatewayTableName, gatewayTableOwner, SANDBOX_IF_SET } from './nft-ruleset.js';
 
 export class GatewayRules {
   /** The veths that must be in the set (what repair() puts back). */
@@ -14,11 +15,13 @@ export class GatewayRules {
   private lastRepair: Promise<unknown> = Promise.resolve();
   private closed = false;
 
-  private constructor(readonly table: string, private readonly ports: { tcpPort: number; dnsPort: number }) {}
+  private constructor(readonly table: string, private readonly ports: { tcpPort: number; dnsPort: number; ctTotal: number }) {}
 
   /** Loads the runtime's table (its name holds the pid and a random part: never one already there). */
-  static async create(instance: string, ports: { tcpPort: number; dnsPort: number }): Promise<GatewayRules> {
+  /** ctTotal: conntrack entries all the runtime's sandboxes may hold together (default: conntrackTotal() of the host's table). */
+  static async create(instance: string, opts: { tcpPort: number; dnsPort: number; ctTotal?: number }): Promise<GatewayRules> {
     const table = gatewayTableName(instance);
+    const ports = { tcpPort: opts.tcpPort, dnsPort: opts.dnsPort, ctTotal: opts.ctTotal ?? conntrackTotal(hostConntrackMax()) };
     await execFile(['nft', '-f', '-'], { input: buildGatewayRuleset({ table, ...ports }) });
     return new GatewayRules(table, ports);
   }
@@ -92,4 +95,9 @@ export async function cleanupOrphanGatewayTables(): Promise<number> {
     n++;
   }
   return n;
+}
+
+/** The host's connection-tracking table size, or undefined before the conntrack module is loaded. */
+function hostConntrackMax(): number | undefined {
+  try { return Number(readFileSync('/proc/sys/net/netfilter/nf_conntrack_max', 'utf8').trim()); } catch { return undefined; }
 }

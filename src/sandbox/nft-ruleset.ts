@@ -17,12 +17,17 @@
 // one, kept up to 30 s (DNS) or 2 min (a closed TCP connection), and they are charged to no cgroup.
 // Threat: one sandbox sending DNS to ever-changing addresses filled a quarter of the host's table in
 // 3 s (a review, session 21); a full table drops new flows for the host and every other sandbox.
-// Past the cap a new flow is logged (rate-limited, attributed by its veth) and refused.
+// All of a runtime's sandboxes together hold at most `ctTotal` (by default a quarter of the host's
+// nf_conntrack_max): without it, a few dozen hostile sandboxes, each under its own cap, could still
+// fill the table, and the gateway's own upstream connections (every sandbox's way out) need room in it.
+// Past either cap a new flow is logged (rate-limited, attributed by its veth) and refused.
 
 export interface GatewayRulesetSpec {
   table: string;
   tcpPort: number;
   dnsPort: number;
+  /** Connection-tracking entries all of the runtime's sandboxes may hold together (conntrackTotal()). */
+  ctTotal: number;
 }
 
 export const DROP_LOG_PREFIX = 'corral-drop';
@@ -31,6 +36,19 @@ export const DROP_LOG_RATE = 200;
 export const DROP_LOG_BURST = 400;
 /** Connection-tracking entries one sandbox may hold at once (≈ 270 new DNS flows or 68 TCP connections a second, sustained). */
 export const CONNTRACK_PER_SANDBOX = 8192;
+/** Bounds of the runtime-wide cap: never below one sandbox's cap, never above 1 Mi entries. */
+const CONNTRACK_TOTAL_MIN = CONNTRACK_PER_SANDBOX, CONNTRACK_TOTAL_MAX = 1 << 20;
+
+/**
+ * The default runtime-wide cap for a host whose table holds `hostMax` entries (nf_conntrack_max; undefined
+ * when the module is not loaded yet: the kernel's usual default, 65 536, is assumed): a quarter of it, so
+ * the host's own services and the gateway's upstream connections keep three quarters.
+ */
+export function conntrackTotal(hostMax: number | undefined): number {
+  const max = hostMax !== undefined && Number.isFinite(hostMax) && hostMax > 0 ? hostMax : 65_536;
+  return Math.min(CONNTRACK_TOTAL_MAX, Math.max(CONNTRACK_TOTAL_MIN, Math.floor(max / 4)));
+}
+
 /** The set of the runtime's sandbox veths (host side). */
 export const SANDBOX_IF_SET = 'ifs';
 /** The per-sandbox log limiter (a meter keyed by the veth). */
@@ -76,7 +94,8 @@ export function buildGatewayRuleset(s: GatewayRulesetSpec): string {
     // (ends only this chain for everyone else's packets: another table's drop still applies)
     `    iifname != @${SANDBOX_IF_SET} accept`,
     `    ${logThen('meta nfproto ipv6', 'reject with icmpx admin-prohibited')}`,
-    // (counted once per new flow: the chain below logs and refuses it)
+    // (counted once per new flow: the chain below logs and refuses it; first all sandboxes together, then this one)
+    `    ct state new ct count over ${checkTotal(s.ctTotal)} jump sandbox_ct_full`,
     `    ct state new add @${CT_COUNT} { iifname ct count over ${CONNTRACK_PER_SANDBOX} } jump sandbox_ct_full`,
     `    meta nfproto ipv4 tcp dport ${s.tcpPort} ct status dnat accept`,
     `    meta nfproto ipv4 udp dport ${s.dnsPort} ct status dnat accept`,
@@ -95,4 +114,9 @@ export function buildGatewayRuleset(s: GatewayRulesetSpec): string {
     `}`,
     '',
   ].join('\n');
+}
+
+function checkTotal(n: number): number {
+  if (!Number.isInteger(n) || n < 1 || n > CONNTRACK_TOTAL_MAX) throw new Error(`gateway ruleset: ctTotal must be a whole number from 1 to ${CONNTRACK_TOTAL_MAX} (got ${n})`);
+  return n;
 }

@@ -69,6 +69,11 @@ export interface RuntimeOptions {
   sensorSyncTimeoutMs?: number;
   /** Events a session keeps in memory (`Session.events`, the most recent; every event is in the store). Default 20 000; at least 100 (a smaller value is raised to 100). */
   sessionEventMemory?: number;
+  /**
+   * Connection-tracking entries all of this runtime's sandboxes may hold together (default: a quarter of the host's
+   * nf_conntrack_max, at least 8 192; src/sandbox/nft-ruleset.ts). Each sandbox also holds at most 8 192.
+   */
+  conntrackTotal?: number;
 }
 
 /** The pre-execution command screen (src/detect/check.ts), loaded lazily: its parser is WebAssembly. */
@@ -208,7 +213,7 @@ export class Runtime extends EventEmitter {
         } catch (e) { this.onError(`command screening unavailable: ${(e as Error).message}`); }
       }
       this.gateway = await new Gateway({ flowUpdateMs: this.opts.flowUpdateMs }).start();
-      this.gatewayRules = await GatewayRules.create(this.instance, { tcpPort: this.gateway.tcpPort, dnsPort: this.gateway.dnsPort });
+      this.gatewayRules = await GatewayRules.create(this.instance, { tcpPort: this.gateway.tcpPort, dnsPort: this.gateway.dnsPort, ctTotal: this.opts.conntrackTotal });
       this.rulesWatch = new GatewayRulesWatch(this.gatewayRules, (t) => {
         this.onError(`gateway rules: ${t.what} by another program on the host ("${t.line.slice(0, 200)}"); put back in ${t.restoredMs} ms`);
         for (const s of this.sessions.values()) s.onGatewayRulesRestored(t);
