@@ -73,6 +73,13 @@ export function realPathBelow(p: string): string {
   }
 }
 
+/** The parent of `p` (a real path) when it is not an existing directory, else undefined. */
+function missingParent(p: string): string | undefined {
+  const parent = dirname(p);
+  try { if (statSync(parent).isDirectory()) return undefined; } catch { /* missing: said below */ }
+  return parent;
+}
+
 /** bwrap runs as the sandbox's host uid: every directory above a host workspace must let it pass (o+x). */
 function assertReachable(ws: string, uid: number, what = 'workspace'): void {
   const parts = resolvePath(ws).split('/').filter(Boolean);
@@ -552,6 +559,10 @@ export class Session {
       const host = realPathBelow(given);
       const why = hostMountProblem(given, hidden) ?? hostMountProblem(host, hidden);
       if (why) throw new SessionSetupError(`workspace ${ws}${host !== given ? ` (${host})` : ''}: ${why}`);
+      // Only the workspace's own directory is made, never the ones above it: Corral runs as root, and
+      // a mistyped path (`/srv/projcts/a/ws`) made every missing directory of it, anywhere on the host.
+      const missing = missingParent(host);
+      if (missing) throw new SessionSetupError(`workspace ${ws}: its parent directory ${dirname(given)} does not exist${host !== given ? ` (${missing})` : ''}; Corral creates only the workspace itself, never the directories above it (check the path for a typo, or create them first)`);
       mkdirSync(host, { recursive: true });
       this.hostWorkspace = host;
       this.workspace = await this.idmappedWorkspace(host);
