@@ -13,7 +13,15 @@ import { ARG_MAX_CAP, ARG_STRLEN_MAX, ARGV_COUNT_MAX, argvProblem } from './argv
 export const FILE_BODY_MAX = Math.ceil(WRITE_MAX_BYTES / 3) * 4 + 64 * 1024;
 
 const label = z.string().min(1).max(256);
-const labels = z.record(z.string().min(1).max(64), z.string().max(256)).refine((r) => Object.keys(r).length <= 32, 'at most 32 labels');
+/**
+ * Labels the daemon sets itself from the kernel's word on who connected (SO_PEERCRED): a request
+ * naming them is refused, so a recorded session's client is never what a request claimed (a run
+ * whose output came back in the answer kept `client_uid: "4242"` as sent).
+ */
+export const DAEMON_LABELS = ['client_pid', 'client_uid'] as const;
+const labels = z.record(z.string().min(1).max(64), z.string().max(256)).refine((r) => Object.keys(r).length <= 32, 'at most 32 labels').superRefine((r, ctx) => {
+  for (const k of DAEMON_LABELS) if (Object.hasOwn(r, k)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${k} is set by the daemon from the kernel (who connected), never by a request`, path: [k] });
+});
 const argv = z.array(z.string().max(64 * 1024)).min(1, 'argv must name a command').max(4096);
 /** A run's argv: bounded by what execve takes (argv-limits.ts), as the same command run locally is — not by a smaller count. */
 const runArgv = z.array(z.string().max(ARG_STRLEN_MAX)).min(1, 'argv must name a command').max(ARGV_COUNT_MAX).superRefine((a, ctx) => {

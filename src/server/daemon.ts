@@ -363,16 +363,15 @@ export class CorralDaemon {
 
   private async run(req: http.IncomingMessage, res: http.ServerResponse, r: RunRequest): Promise<Record<string, unknown>> {
     const policy = this.policy(r.policy, r.allow, r.mounts);
-    let fds: number[] = [];
-    let client: Held['client'];
-    if (r.stdio === 'borrow') {
-      const b = this.peer.borrowPeerFds(socketFd(req.socket), [0, 1, 2]);
-      fds = b.fds;
-      client = clientOf(b);
-    }
+    // who the client is comes from the kernel whatever its stdio (recorded, and checked by a cancel)
+    const b = this.peer.borrowPeerFds(socketFd(req.socket), r.stdio === 'borrow' ? [0, 1, 2] : []);
+    const fds = b.fds;
+    const client: Held['client'] = clientOf(b);
     try {
       const labels = r.labels ?? {};
-      const token = r.cancel_token === undefined ? undefined : this.cancellable.get(r.cancel_token) ?? { uid: client?.uid };
+      // (one token names one run: a second run with it would take over the first's cancel and end it)
+      if (r.cancel_token !== undefined && this.cancellable.has(r.cancel_token)) throw new HttpError(409, 'conflict', 'cancel_token: another run is using it (a token names one run; make a new random one)');
+      const token = r.cancel_token === undefined ? undefined : { uid: client.uid } as { held?: Held; uid?: number; cancelled?: string };
       if (r.cancel_token !== undefined && token) this.cancellable.set(r.cancel_token, token);
       let h: Held;
       try {
