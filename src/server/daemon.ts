@@ -258,12 +258,12 @@ export class CorralDaemon {
       const b = answer.body as { session?: string; exit_code?: number | null; alerts?: unknown[]; error?: { message?: string } };
       this.opts.onRequest({
         ts: new Date().toISOString(), method: req.method ?? '?', path, status: answer.status, ms: Math.round(performance.now() - t0),
-        session: b.session, exit_code: b.exit_code, alerts: b.alerts?.length, error: b.error?.message,
+        session: b.session, exit_code: b.exit_code, alerts: b.alerts?.length, error: answer.logError ?? b.error?.message,
       });
     }
   }
 
-  private async answer(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<{ status: number; body: unknown; streamed?: true }> {
+  private async answer(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<{ status: number; body: unknown; streamed?: true; logError?: string }> {
     try {
       const m = /^\/v1\/sessions\/([0-9a-f]{1,64})(\/exec|\/files|\/report)?$/.exec(path);
       let out: unknown;
@@ -285,7 +285,9 @@ export class CorralDaemon {
       return { status: 200, body: out };
     } catch (e) {
       if (e instanceof HttpError) return { status: e.status, body: { error: { kind: e.kind, message: e.message } } };
-      if (e instanceof PolicyError) return { status: 400, body: { error: { kind: 'policy', message: e.message } } };
+      // (the client reads the policy's problems; the access log — journald, readable beyond root — only
+      // where they are: they quote the file, and a policy path may name any file root can read)
+      if (e instanceof PolicyError) return { status: 400, body: { error: { kind: 'policy', message: e.message } }, logError: policyLogLine(e) };
       this.runtime.onError(e);
       return { status: 500, body: { error: { kind: 'internal', message: (e as Error).message } } };
     }
@@ -551,6 +553,17 @@ export class CorralDaemon {
     const { alerts, stats, capture } = await this.closeAnswering(h.session);
     return { session: id, verdict: verdictOf(alerts), alerts: alerts.map(alertJson), capture, cpu_ns: stats.cpuNs, memory_peak_bytes: stats.memoryPeakBytes };
   }
+}
+
+/**
+ * A policy error as the access log says it: where the problems are, not what they quote. A policy
+ * error quotes the file's keys and values, and a request may name any file root can read as its
+ * policy: `policy: "/etc/shadow"` put every password hash into the log, one "unknown key" each.
+ */
+export function policyLogLine(e: PolicyError): string {
+  const at = `${e.file}${e.line !== undefined ? `:${e.line}${e.column !== undefined ? `:${e.column}` : ''}` : ''}`;
+  const n = e.issues.length;
+  return `invalid policy ${at}${n > 1 ? ` (and ${n - 1} more problem(s))` : ''}; the client's answer has the details`;
 }
 
 /** The caller's variables the policy lets through (filesystem.env_allow); the others are never kept. */
