@@ -11,7 +11,7 @@ import { loadCommandRules, type CommandRules } from './analysis/command-evidence
 import { buildFleetView } from './analysis/fleet.js';
 import { buildIncidents } from './analysis/incidents.js';
 import { clockOffset, clockOffsetNote } from './analysis/clock-check.js';
-import { mergeLinkStates, SpanLinker, type KeyAlertsInput, type LinkState } from './analysis/linker.js';
+import { mergeLinkStates, SpanLinker, type KeyAlertsInput, type MergedLinkState } from './analysis/linker.js';
 import { PlacementIndex } from './analysis/placements.js';
 import type { InvestigationOptions, InvestigationResult } from './analysis/model.js';
 import { alertKind, linkAndScore } from './analysis/score.js';
@@ -139,7 +139,7 @@ interface FinishCtx {
   inputs: InvestigationResult['inputs'];
 }
 
-async function finish(table: AlertTable, state: LinkState, ctx: FinishCtx): Promise<InvestigationResult> {
+async function finish(table: AlertTable, state: MergedLinkState, ctx: FinishCtx): Promise<InvestigationResult> {
   const { opts, notes, timings, t0 } = ctx;
   // Analysis.
   const t2 = performance.now();
@@ -176,7 +176,7 @@ async function finish(table: AlertTable, state: LinkState, ctx: FinishCtx): Prom
       candidates: scored.calls.length, linkedAlerts: scored.alerts.length, unlinkedAlerts: scored.unlinked.length,
     },
     unattributed, enrichment: scored.enrichment.enrichment, incidents, alerts: scored.alerts, calls: scored.calls, fleet,
-    episodes: state.episodes.filter((e) => involved.has(e.episode))
+    episodes: [...state.table.indexOf(involved).values()].sort((a, b) => a - b).map((i) => state.table.agg(i))
       .map((e) => ({ episode: e.episode, run: e.run, host: e.host, sandbox: e.sandbox, start: e.start, end: e.end, calls: e.calls })),
     notes, warnings, timings: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])),
   };
@@ -186,7 +186,7 @@ async function finish(table: AlertTable, state: LinkState, ctx: FinishCtx): Prom
  * A note when the alerts' times and the calls' times do not overlap at all (so nothing can link):
  * a wrong year for syslog lines, a zone, a unit, or logs and traces of different days.
  */
-function clocksApart(table: AlertTable, state: LinkState): string | undefined {
+function clocksApart(table: AlertTable, state: MergedLinkState): string | undefined {
   if (table.size === 0 || state.spans === 0 || !Number.isFinite(state.minTs) || !Number.isFinite(state.maxTs)) return undefined;
   let lo = Infinity, hi = -Infinity;
   const ts = table.ts.data;

@@ -5,7 +5,7 @@
 // odds of being unrelated noise, which the scoring uses.
 import type { KeyAlerts } from './alert-table.js';
 import { inIntervals, lowerBound, mergeIntervals, unionLength } from './columns.js';
-import type { LinkState } from './linker.js';
+import type { MergedLinkState } from './linker.js';
 import type { Enrichment, KeyEnrichment } from './model.js';
 import { ConnectionGrouper } from './same-connection.js';
 import { betaQuantile, rateTest, stratifiedRateTest, type RateStratum } from './stats.js';
@@ -60,21 +60,24 @@ function countIn(c: Cell, from: number, to: number): { inside: number; backgroun
   return { inside, background };
 }
 
-export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: LinkState, inside: Uint8Array, evidenced: Uint8Array, explained: Uint8Array, skewMs: number, dstOf: (a: number) => number, connOf: (a: number) => { flow: string; sensor: string }, burstMs: number): EnrichmentResult {
+export function computeEnrichment(keyAlerts: Map<string, KeyAlerts>, state: MergedLinkState, inside: Uint8Array, evidenced: Uint8Array, explained: Uint8Array, skewMs: number, dstOf: (a: number) => number, connOf: (a: number) => { flow: string; sensor: string }, burstMs: number): EnrichmentResult {
   // Observation windows: the episodes that ran under each key (clipped to the key's validity).
   const windows = new Map<string, [number, number][]>();
   const hostVotes = new Map<string, Map<string, number>>();
-  for (const ep of state.episodes) {
-    for (const k of ep.keys) {
-      const a = Math.max(ep.start, k.from) - skewMs, b = Math.min(ep.end, k.to) + skewMs;
+  const t = state.table;
+  for (let e = 0; e < t.count; e++) {
+    const host = t.str(t.host[e]!);
+    for (let j = t.keyStart[e]!; j < t.keyEnd[e]!; j++) {
+      const a = Math.max(t.start[e]!, t.keyFrom[j]!) - skewMs, b = Math.min(t.end[e]!, t.keyTo[j]!) + skewMs;
       if (b < a) continue;
-      const list = windows.get(k.key) ?? [];
+      const key = t.dict[t.keyIdx[j]!]!;
+      const list = windows.get(key) ?? [];
       list.push([a, b]);
-      windows.set(k.key, list);
-      if (ep.host !== undefined) {
-        const v = hostVotes.get(k.key) ?? new Map<string, number>();
-        v.set(ep.host, (v.get(ep.host) ?? 0) + 1);
-        hostVotes.set(k.key, v);
+      windows.set(key, list);
+      if (host !== undefined) {
+        const v = hostVotes.get(key) ?? new Map<string, number>();
+        v.set(host, (v.get(host) ?? 0) + 1);
+        hostVotes.set(key, v);
       }
     }
   }

@@ -8,30 +8,33 @@
 // episode ran under the address at the same time (shared NAT: the neighbours' traffic is there).
 
 import { lowerBound, upperBound } from './columns.js';
-import type { EpisodeAgg } from './linker.js';
+import type { EpisodeTable } from './episode-table.js';
 
 /** Episodes on one key sorted by start; maxEnd[i] is the latest end among the first i+1. */
-interface Tenancy { starts: number[]; maxEnd: number[]; episodes: string[] }
+interface Tenancy { starts: number[]; maxEnd: number[]; episodes: number[] }
 
 /** Per source key, the episodes that ran under it, sorted by start; built on first use of a key. */
 export class KeyTenancy {
   private readonly byKey = new Map<string, Tenancy>();
   private built = false;
 
-  constructor(private readonly episodes: readonly EpisodeAgg[]) {}
+  constructor(private readonly episodes: EpisodeTable) {}
 
   private build(): void {
-    const lists = new Map<string, { start: number; end: number; episode: string }[]>();
-    for (const e of this.episodes) {
-      for (const k of e.keys) {
+    const t = this.episodes;
+    const lists = new Map<number, { start: number; end: number; episode: number }[]>();
+    for (let e = 0; e < t.count; e++) {
+      for (let j = t.keyStart[e]!; j < t.keyEnd[e]!; j++) {
         // (placement-bound keys carry their own end; only unbounded ones need the neighbours)
-        if (Number.isFinite(k.to)) continue;
-        let l = lists.get(k.key);
-        if (!l) { l = []; lists.set(k.key, l); }
-        l.push({ start: e.start, end: e.end, episode: e.episode });
+        if (Number.isFinite(t.keyTo[j]!)) continue;
+        const key = t.keyIdx[j]!;
+        let l = lists.get(key);
+        if (!l) { l = []; lists.set(key, l); }
+        l.push({ start: t.start[e]!, end: t.end[e]!, episode: e });
       }
     }
-    for (const [key, l] of lists) {
+    for (const [k, l] of lists) {
+      const key = t.dict[k]!;
       l.sort((a, b) => a.start - b.start);
       const maxEnd: number[] = [];
       for (const x of l) maxEnd.push(Math.max(x.end, maxEnd.at(-1) ?? -Infinity));
@@ -41,11 +44,11 @@ export class KeyTenancy {
   }
 
   /**
-   * Until when the episode (start..lastCallEnd) is the only one known to use `key`: the next
+   * Until when the episode (index `episode` of the table, start..lastCallEnd) is the only one known to use `key`: the next
    * other episode's start on it (Infinity if none), or lastCallEnd when another episode ran under
    * the key while this one did (its calls' window overlaps).
    */
-  soleUntil(key: string, episode: string, start: number, lastCallEnd: number): number {
+  soleUntil(key: string, episode: number, start: number, lastCallEnd: number): number {
     if (!this.built) this.build();
     const t = this.byKey.get(key);
     if (!t) return lastCallEnd;

@@ -8,6 +8,7 @@ import type { ToolCallSpan } from '../types.js';
 import { f64, Growable, lowerBound, mergeSorted } from './columns.js';
 import { jsonLinesAddon, type NameIds } from '../inputs/json-lines.js';
 import { leavesProcessRunning } from './command-evidence.js';
+import { EpisodeTable } from './episode-table.js';
 import type { PlacementIndex, SpanKey } from './placements.js';
 
 /** Alerts of one source key (sorted times), as shipped to the linker. */
@@ -339,14 +340,21 @@ function joinRest(a: NonNullable<LinkState['rest']>, b: NonNullable<LinkState['r
   return { names: a.names + b.names, nameEnds, start: concat([a.start, b.start]), end: concat([a.end, b.end]), calls };
 }
 
+/**
+ * A merged state: its episodes with alert keys as a table (episode-table.ts), which the analysis
+ * reads; `episodes` lists the same as objects, built when read (tests, small inputs).
+ */
+export interface MergedLinkState extends LinkState { table: EpisodeTable }
+
 /** Merges the states of several linkers (trace workers) into one. */
-export function mergeLinkStates(states: LinkState[]): LinkState {
+export function mergeLinkStates(states: LinkState[]): MergedLinkState {
   const exposure = new Map<string, { starts: Float64Array[]; ends: Float64Array[]; sorted: boolean }>();
-  const out: LinkState = { spans: 0, candidates: [], episodes: [], exposure: [], minTs: Infinity, maxTs: -Infinity, episodeCount: 0 };
+  let spans = 0, minTs = Infinity, maxTs = -Infinity;
+  const candidates: Candidate[] = [];
   for (const s of states) {
-    out.spans += s.spans;
-    for (const c of s.candidates) out.candidates.push(c);
-    out.minTs = Math.min(out.minTs, s.minTs); out.maxTs = Math.max(out.maxTs, s.maxTs);
+    spans += s.spans;
+    for (const c of s.candidates) candidates.push(c);
+    minTs = Math.min(minTs, s.minTs); maxTs = Math.max(maxTs, s.maxTs);
     for (const x of s.exposure) {
       const cur = exposure.get(x.key) ?? { starts: [], ends: [], sorted: true };
       cur.starts.push(x.starts); cur.ends.push(x.ends);
@@ -357,10 +365,13 @@ export function mergeLinkStates(states: LinkState[]): LinkState {
   const nameIds = jsonLinesAddon()?.nameIds;
   const compact = states.every((s) => s.keyed !== undefined && s.rest !== undefined && s.episodes.length === 0);
   const eps = nameIds && compact ? mergeCompactEpisodes(states, nameIds) : mergeEpisodes(states);
-  out.episodes = eps.episodes;
-  out.episodeCount = eps.count;
-  for (const [key, v] of exposure) out.exposure.push(v.sorted ? { key, starts: mergeSorted(v.starts), ends: mergeSorted(v.ends), sorted: true } : { key, starts: concat(v.starts), ends: concat(v.ends) });
-  return out;
+  const out: LinkState['exposure'] = [];
+  for (const [key, v] of exposure) out.push(v.sorted ? { key, starts: mergeSorted(v.starts), ends: mergeSorted(v.ends), sorted: true } : { key, starts: concat(v.starts), ends: concat(v.ends) });
+  const table = eps.table;
+  return {
+    spans, candidates, exposure: out, minTs, maxTs, episodeCount: eps.count, table,
+    get episodes(): EpisodeAgg[] { return table.toAggs(); },
+  };
 }
 
 /** Adds episode e's windows, counts and keys to cur (the same episode seen by another state). */
@@ -371,7 +382,7 @@ function addEpisode(cur: EpisodeAgg, e: { start: number; end: number; calls: num
 }
 
 /** Episodes with keys merged by name (first state's run/host/sandbox), the others only counted or added to them. */
-function mergeEpisodes(states: LinkState[]): { episodes: EpisodeAgg[]; count: number } {
+function mergeEpisodes(states: LinkState[]): { table: EpisodeTable; count: number } {
   const episodes = new Map<string, EpisodeAgg>();
   for (const s of states) {
     const fresh = s.keyed !== undefined;
@@ -395,34 +406,27 @@ function mergeEpisodes(states: LinkState[]): { episodes: EpisodeAgg[]; count: nu
       i++;
     }
   }
-  return { episodes: [...episodes.values()], count: episodes.size + others.size };
+  return { table: EpisodeTable.fromAggs([...episodes.values()]), count: episodes.size + others.size };
 }
 
 /**
  * mergeEpisodes() for compact states, with the names numbered by the addon (nameIds: keyed parts
  * first, so the keyed episodes get the numbers 0..K-1 in the order mergeEpisodes() meets them):
- * no Map of names, and no string at all for the episodes without keys.
+ * no Map of names, no object per episode, and no string at all for the episodes without keys.
  */
-function mergeCompactEpisodes(states: LinkState[], nameIds: NameIds): { episodes: EpisodeAgg[]; count: number } {
+function mergeCompactEpisodes(states: LinkState[], nameIds: NameIds): { table: EpisodeTable; count: number } {
   const { ids, count } = nameIds([...states.map((s) => s.keyed!), ...states.map((s) => s.rest!)]);
-  const eps: EpisodeAgg[] = [];
-  states.forEach((s, si) => {
-    const id = ids[si]!;
-    let i = 0;
-    for (const e of keyedEpisodes(s.keyed!)) {
-      const cur = eps[id[i++]!];
-      if (cur) addEpisode(cur, e); else eps[id[i - 1]!] = e;
-    }
-  });
-  const keyedCount = eps.length;
+  let keyedCount = 0;
+  for (let si = 0; si < states.length; si++) for (const id of ids[si]!) if (id >= keyedCount) keyedCount = id + 1;
+  const table = EpisodeTable.merge(states.map((s) => s.keyed!), ids.slice(0, states.length), keyedCount);
   states.forEach((s, si) => {
     const { start, end, calls } = s.rest!, id = ids[states.length + si]!;
     for (let i = 0; i < id.length; i++) {
-      const cur = id[i]! < keyedCount ? eps[id[i]!] : undefined;
-      if (cur) { cur.start = Math.min(cur.start, start[i]!); cur.end = Math.max(cur.end, end[i]!); cur.calls += calls[i]!; }
+      const e = id[i]!;
+      if (e < keyedCount) { table.start[e] = Math.min(table.start[e]!, start[i]!); table.end[e] = Math.max(table.end[e]!, end[i]!); table.calls[e]! += calls[i]!; }
     }
   });
-  return { episodes: eps, count };
+  return { table, count };
 }
 
 function concat(parts: Float64Array[]): Float64Array {

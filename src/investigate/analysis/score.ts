@@ -9,7 +9,7 @@ import { commandPattern, mentionsDestination, type CommandRules, type RuleHit } 
 import { computeEnrichment, type EnrichmentResult } from './enrichment.js';
 import { KeyTenancy } from './key-tenancy.js';
 import { flowKey, sensorKey } from './same-connection.js';
-import type { LinkState } from './linker.js';
+import type { MergedLinkState } from './linker.js';
 import type { AlertOut, CallRef, LinkEvidence, Timing } from './model.js';
 
 export interface ScoreOptions { skewMs: number; lagMs: number; graceMs: number; gapMs: number; rules?: CommandRules }
@@ -45,7 +45,7 @@ export function alertKind(table: AlertTable, i: number): { category: string; kin
   return { category, kind: cat ? category : `${category}${cls === 'public' && port >= 0 ? `:${port}` : ''}` };
 }
 
-export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOptions): Scored {
+export function linkAndScore(table: AlertTable, state: MergedLinkState, opts: ScoreOptions): Scored {
   const byIp = table.alertsByIp(), byHost = table.alertsByHost();
   const keyAlerts = new Map<string, KeyAlerts>();
   const lookup = (key: string): KeyAlerts | undefined => {
@@ -53,9 +53,9 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
     if (!ka) { ka = key.startsWith('ip:') ? byIp.get(key.slice(3)) : byHost.get(key.slice(5)); if (ka) keyAlerts.set(key, ka); }
     return ka;
   };
-  const epSpan = new Map<string, { start: number; end: number }>();
-  for (const e of state.episodes) epSpan.set(e.episode, { start: e.start, end: e.end });
-  const tenancy = new KeyTenancy(state.episodes);
+  const eps = state.table;
+  const epOf = eps.indexOf(new Set(state.candidates.map((c) => c.span.episode)));
+  const tenancy = new KeyTenancy(eps);
 
   // 1. Exact windows (the lag now capped at the episode's end): alert → raw links.
   const raw = new Map<number, { c: number; timing: Timing; offsetMs: number; via: string }[]>();
@@ -67,8 +67,8 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
   const { skewMs, lagMs, graceMs } = opts;
   state.candidates.forEach((cand, c) => {
     const s = cand.span;
-    const ep = epSpan.get(s.episode);
-    const lastCallEnd = ep?.end ?? s.end;
+    const ep = epOf.get(s.episode);
+    const lastCallEnd = ep !== undefined ? eps.end[ep]! : s.end;
     for (const k of cand.keys) {
       const ka = lookup(k.key);
       if (!ka) continue;
@@ -78,7 +78,7 @@ export function linkAndScore(table: AlertTable, state: LinkState, opts: ScoreOpt
       // last call when another ran under it at the same time (NAT). Only a call that left a
       // process running is linked that late (the grace check below).
       const bound = Number.isFinite(k.to) ? Math.max(lastCallEnd, k.to)
-        : cand.detached && ep ? Math.max(lastCallEnd, tenancy.soleUntil(k.key, s.episode, ep.start, lastCallEnd)) : lastCallEnd;
+        : cand.detached && ep !== undefined ? Math.max(lastCallEnd, tenancy.soleUntil(k.key, ep, eps.start[ep]!, lastCallEnd)) : lastCallEnd;
       const lagEnd = Math.max(s.end, Math.min(s.end + lagMs, bound));
       const lo = Math.max(s.start, k.from) - skewMs;
       const hi = Math.min(lagEnd, k.to) + skewMs;

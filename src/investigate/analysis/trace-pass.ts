@@ -8,7 +8,7 @@ import { splitLineRanges } from '../inputs/lines.js';
 import { isCompressed } from '../inputs/source.js';
 import { documentRanges } from '../inputs/otlp-resync.js';
 import { firstLineIsDocument } from '../inputs/traces-otlp.js';
-import { mergeLinkStates, type KeyAlertsInput, type LinkOptions, type LinkState } from './linker.js';
+import { mergeLinkStates, type KeyAlertsInput, type LinkOptions, type MergedLinkState } from './linker.js';
 import { runTraceTasks, type TaskResults, type TraceTask, type WorkerInput, type WorkerMessage } from './trace-worker.js';
 
 /**
@@ -32,7 +32,7 @@ export interface TracePassInput {
 }
 
 /** rereadWhole: OTLP documents read in parallel whose parts did not join up, read again whole. */
-export async function tracePass(inp: TracePassInput): Promise<{ state: LinkState; stats: InputStats[]; workers: number; fast: number; rereadWhole: string[] }> {
+export async function tracePass(inp: TracePassInput): Promise<{ state: MergedLinkState; stats: InputStats[]; workers: number; fast: number; rereadWhole: string[] }> {
   const sizes = inp.traces.map((t) => statSync(t.path).size);
   const total = sizes.reduce((a, b) => a + b, 0);
   let done = 0;
