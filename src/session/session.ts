@@ -10,6 +10,7 @@ import { ResourceSampler } from './resource-sampler.js';
 import { ConnectRing } from './connect-ring.js';
 import { limitAlerts } from './limit-alerts.js';
 import { CaptureLoss, captureStatus, type CaptureStatus } from './capture-loss.js';
+import { mountImageView } from '../sandbox/image-view.js';
 import { mountSizedTmpfs, mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
 import { mountDiskWorkspace } from '../sandbox/workspace-disk.js';
 import { imageWorkspaceSource, mountImageWorkspace } from '../sandbox/image-workspace.js';
@@ -423,6 +424,22 @@ export class Session {
   }
 
   /**
+   * A read-only image as this session's own overlay of it (image-view.ts): its sockets and fifos
+   * are then this session's, never the inodes host processes or other sandboxes use. Where the
+   * kernel refuses, the image is bound as it lies and the runtime says so once.
+   */
+  private async readOnlyRoot(host: string, given: string): Promise<string> {
+    const merged = join(this.dir, 'root');
+    try {
+      await mountImageView(host, join(this.dir, 'root-layer'), merged);
+      return merged;
+    } catch (e) {
+      this.rt.warnOnce('image-view', `filesystem.root ${given}: shown as it lies on the host, so unix sockets and fifos in it are those host processes and other sandboxes use (an overlay of it was refused: ${(e as Error).message})`);
+      return host;
+    }
+  }
+
+  /**
    * workspace_path judged where bwrap will bind it: in the root the sandbox is made from, through
    * that root's own links (image-path.ts), before anything is set up for the root.
    */
@@ -531,7 +548,7 @@ export class Session {
       // (an image without bash, e.g. Alpine: commands run in its sh)
       // (looked up through the image's own links: `bin -> /usr/bin` must not be answered by the host's /usr/bin)
       if (!['/usr/bin/bash', '/bin/bash'].some((b) => pathKindInRoot(host, b) === 'file')) this.shell = '/bin/sh';
-      if (this.opts.rootWritable ?? this.opts.policy.filesystem.root_writable) this.image = await this.writableRoot(host, rootGiven);
+      this.image = (this.opts.rootWritable ?? this.opts.policy.filesystem.root_writable) ? await this.writableRoot(host, rootGiven) : await this.readOnlyRoot(host, rootGiven);
     } else if (this.opts.rootWritable ?? this.opts.policy.filesystem.root_writable) {
       // (said by the policy, not the caller: a policy error naming its file, line and field)
       if (this.opts.rootWritable === undefined) throw policyFieldError(this.opts.policy, ['filesystem', 'root_writable'], 'only an image root can be writable, the host\'s own root never is, and this session has none: set filesystem.root, or give the session a root (API root, corral run --root)');
