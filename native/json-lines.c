@@ -102,10 +102,15 @@ typedef struct {
   uint8_t text[SHAPE_BYTES];
 } Shape;
 
+/*
+ * Blanks inside a line. Not '\n': a line ends at its first '\n', so a full walk never meets one,
+ * and the shape match (whose end is the chunk's, not the line's) stops at it instead of walking on
+ * into the next line.
+ */
 static inline void skip_ws(Parser *x) {
   while (x->p < x->end) {
     uint8_t c = x->b[x->p];
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') x->p++;
+    if (c == ' ' || c == '\t' || c == '\r') x->p++;
     else break;
   }
 }
@@ -365,8 +370,13 @@ static int parse_value(Parser *x, int slot) {
   return 0;
 }
 
-/* The line [p, end) against the shape: 0 when it is exactly the shape with valid values (outputs set), -1 otherwise. */
-static int match_shape(Parser *x, const Shape *sh, size_t p, size_t end) {
+/*
+ * The bytes from p against the shape, up to end (the chunk's end: the line's own end is not known
+ * yet): the index of the line's closing '}' when the line is exactly the shape with valid values
+ * (outputs set), -1 otherwise. No part of it can cross a '\n' (a raw newline is a control byte
+ * inside strings and no blank elsewhere), so the caller finds the line's end just after the '}'.
+ */
+static long match_shape(Parser *x, const Shape *sh, size_t p, size_t end) {
   const uint8_t *b = x->b;
   if (b[p] != '{') return -1;
   size_t q = p + 1;
@@ -384,9 +394,9 @@ static int match_shape(Parser *x, const Shape *sh, size_t p, size_t end) {
     if (parse_value(x, sh->slot[j])) return -1;           /* (a blank or the end fails here) */
     q = x->p;
   }
-  if (q + 1 != end || b[q] != '}') return -1;
-  x->p = end;
-  return 0;
+  if (q >= end || b[q] != '}') return -1;
+  x->p = q + 1;
+  return (long)q;
 }
 
 /* Keeps the line just read in full as the shape (its recorded members). */
@@ -464,18 +474,27 @@ static napi_value scan(napi_env env, napi_callback_info info) {
   size_t p = (size_t)from, lines = 0;
   int32_t *prev = NULL;
   while (lines < cap && p < (size_t)to) {
-    const uint8_t *nlp = memchr(buf + p, '\n', (size_t)to - p);
-    if (!nlp) break;
-    size_t nl = (size_t)(nlp - buf), end = nl;
-    if (end > p && buf[end - 1] == '\r') end--;
     int32_t *rec = outI + lines * si;
     double *f = outF + lines * sf;
     for (int i = 0; i < k; i++) { rec[4 + 3 * i] = T_ABSENT; f[i] = NAN; }
-    x.p = p; x.end = end; x.depth = 0; x.unsure = 0; x.rec = rec + 4; x.f = f;
-    int status;
-    if (shape.n > 0 && p < end && match_shape(&x, &shape, p, end) == 0) status = x.unsure ? 1 : 0;
+    x.p = p; x.end = (size_t)to; x.depth = 0; x.unsure = 0; x.rec = rec + 4; x.f = f;
+    int status, tried = 0;
+    size_t nl = 0, end = 0;
+    /* The shape first, against the rest of the chunk: its '}' followed by the line's end ("\n" or "\r\n") is the whole line. */
+    if (shape.n > 0 && buf[p] == '{') {
+      tried = 1;
+      long q = match_shape(&x, &shape, p, (size_t)to);
+      if (q >= 0 && (size_t)q + 1 < (size_t)to && buf[q + 1] == '\n') { end = (size_t)q + 1; nl = end; }
+      else if (q >= 0 && (size_t)q + 2 < (size_t)to && buf[q + 1] == '\r' && buf[q + 2] == '\n') { end = (size_t)q + 1; nl = end + 1; }
+    }
+    if (nl > 0) status = x.unsure ? 1 : 0;
     else {
-      if (shape.n > 0) { /* not the shape after all: start the line again */
+      const uint8_t *nlp = memchr(buf + p, '\n', (size_t)to - p);
+      if (!nlp) break;
+      nl = (size_t)(nlp - buf); end = nl;
+      if (end > p && buf[end - 1] == '\r') end--;
+      x.end = end;
+      if (tried) { /* not the shape after all: start the line again */
         for (int i = 0; i < k; i++) { rec[4 + 3 * i] = T_ABSENT; f[i] = NAN; }
         x.p = p; x.depth = 0; x.unsure = 0;
       }

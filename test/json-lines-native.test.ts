@@ -486,6 +486,27 @@ test('a line after one of its shape: every single-byte replacement, deletion and
   assert.ok(tally.ok > lines.length / 2 && tally.invalid > 1000, `too little coverage: ${JSON.stringify(tally)}`);
 });
 
+test('a line cut in two by a newline is two lines: the shape match, which reads on before it knows where the line ends, never joins them', () => {
+  // The shape match runs against the rest of the chunk (the line's end is found after its '}'), so
+  // nothing it accepts may cross a '\n': not a blank inside a nested object or array, not a string.
+  // Each base line (its shape set by the line before) is cut at every byte into two lines.
+  const a = addon();
+  const bases = [
+    '{"attrs":{"id":7, "ts":"2024-05-01T12:00:00Z" },"n":12,"list":[ 1, {"a": 2} ],"meta":{ "k":null }}',
+    '{"name":"ab","obj":{ },"list":[ ],"flag":false,"x":{"y":[ 1 ,2 ]}}',
+  ];
+  const lines: Buffer[] = [];
+  for (const base of bases) {
+    const b = Buffer.from(base, 'utf8');
+    for (let i = 1; i < b.length; i++) lines.push(b, b, b.subarray(0, i), b.subarray(i));
+  }
+  const tally: Tally = { lines: 0, ok: 0, blank: 0, invalid: 0, unsure: 0, same: 0, values: 0, stamps: 0 };
+  const failures: string[] = [];
+  checkLines(a, lines, (i) => i % 7 === 3, tally, failures);
+  assert.deepEqual(failures, [], `the scanner disagrees with JSON.parse:\n${failures.join('\n')}`);
+  assert.ok(tally.ok >= lines.length / 2 && tally.invalid > 100, `too little coverage: ${JSON.stringify(tally)}`);
+});
+
 test('hand-written edge cases get the exact verdict (depth 64, 63-char numbers, escaped and duplicate named keys)', () => {
   const a = addon();
   const sc = new JsonLineScanner(a, KEYS);
