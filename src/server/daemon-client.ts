@@ -1,6 +1,7 @@
 // Why: the client side of `corral serve`'s local API, kept free of heavy imports so that
 // `corral run` through a warm daemon starts in tens of milliseconds.
 import http from 'node:http';
+import type net from 'node:net';
 
 /** Where `corral serve` listens unless told otherwise (CORRAL_SOCKET, --socket). */
 export const DEFAULT_SOCKET = '/run/corral/corral.sock';
@@ -32,6 +33,7 @@ export class DaemonError extends Error {
 
 /** One line for a socket error of a call to the daemon at socketPath (a connection refused, a hang-up mid-call). */
 export function daemonFailure(socketPath: string, e: unknown): DaemonError {
+  if (e instanceof DaemonError) return e;
   const code = (e as NodeJS.ErrnoException).code;
   const msg = (e as Error).message ?? String(e);
   if (code === 'ENOENT') return new DaemonError('daemon', `no corral daemon at ${socketPath} (no such socket; start \`corral serve\` or drop --socket)`, 125);
@@ -47,7 +49,7 @@ export function daemonRequest(socketPath: string, method: string, path: string, 
   return new Promise((resolve, reject) => {
     const text = body === undefined ? undefined : JSON.stringify(body);
     const req = http.request({
-      socketPath, method, path, agent: false,
+      method, path, createConnection: trusted(socketPath),
       headers: text === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
     }, (res) => {
       const chunks: Buffer[] = [];
@@ -81,7 +83,7 @@ export function noDaemon(e: unknown): boolean {
 export function daemonStream(socketPath: string, path: string, onEvent: (type: string, data: unknown) => void): { done: Promise<void>; stop: () => void } {
   let req: http.ClientRequest | undefined;
   const done = new Promise<void>((resolve, reject) => {
-    req = http.request({ socketPath, method: 'GET', path, agent: false, headers: { accept: 'text/event-stream' } }, (res) => {
+    req = http.request({ method: 'GET', path, createConnection: trusted(socketPath), headers: { accept: 'text/event-stream' } }, (res) => {
       if (res.statusCode !== 200) {
         let body = '';
         res.on('data', (c: Buffer) => { body += c; });
@@ -111,4 +113,17 @@ export function daemonStream(socketPath: string, path: string, onEvent: (type: s
     req.end();
   });
   return { done, stop: () => req?.destroy() };
+}
+
+/**
+ * The connection for a request to the daemon: made only to a listener that is root or this user
+ * (daemon-trust.ts, loaded when a request is first made: `corral run` keeps its start fast).
+ */
+// (no `agent`: with one — even `agent: false` — Node ignores createConnection and dials TCP localhost:80)
+function trusted(socketPath: string): NonNullable<http.RequestOptions['createConnection']> {
+  return (_opts, oncreate) => {
+    const done = (err: Error | null, socket?: net.Socket): void => oncreate(err, socket!);
+    import('./daemon-trust.js').then((m) => m.connectToDaemon(socketPath, done), (e: unknown) => done(e as Error));
+    return undefined;
+  };
 }
