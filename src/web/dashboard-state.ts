@@ -34,11 +34,13 @@ export interface DashboardSnapshot {
   hosts: string[];
 }
 
-const RANK: Record<string, number> = { low: 1, medium: 2, high: 3, critical: 4 };
+const RANK: Record<string, number> = Object.assign(Object.create(null) as Record<string, number>, { low: 1, medium: 2, high: 3, critical: 4 });
 
 export class DashboardState {
-  private readonly counts: Record<string, number> = {};
-  private readonly byCategory: Record<string, number> = {};
+  // (no prototype: a kind or category is text from the stream — in the fleet view anyone who can
+  // publish to NATS — and "toString" or "constructor" read Object.prototype's and shown it as a count)
+  private readonly counts: Record<string, number> = Object.create(null) as Record<string, number>;
+  private readonly byCategory: Record<string, number> = Object.create(null) as Record<string, number>;
   private readonly sessions = new Map<string, SessionView>();
   private readonly hosts = new Set<string>();
   private alerts: AlertView[] = [];
