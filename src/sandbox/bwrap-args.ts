@@ -48,6 +48,8 @@ export interface BwrapSpec {
   fileToolBinary?: string;
   /** A descriptor of the seccomp program bwrap loads before it runs the holder. */
   seccompFd?: number;
+  /** An empty regular host file shown over HIDDEN_PROC_FILES (default: /dev/null, which reads as EACCES there). */
+  emptyFile?: string;
   /** The uid and gid the sandbox sees itself as (bwrap --uid/--gid), whatever host ids it runs as. */
   inside?: { uid: number; gid: number };
 }
@@ -90,6 +92,15 @@ export function hiddenSysDirs(sys = '/sys'): string[] {
 }
 const hiddenCache = new Map<string, string[]>();
 
+
+/**
+ * Host-wide /proc files covered by an empty one (the host's /dev/null, read-only): the host kernel's
+ * boot command line (boot-time addresses, datasource URLs, the hypervisor's own control settings),
+ * and every block device's I/O counters and sizes (each other sandbox's workspace is a loop device:
+ * /sys/class/block is hidden for the same reason, and these two files listed them all the same).
+ * Threat: reconnaissance of the host, and watching (or signalling through) a neighbour's disk I/O.
+ */
+export const HIDDEN_PROC_FILES = ['/proc/cmdline', '/proc/diskstats', '/proc/partitions'];
 
 /** Where the holder binary appears inside a sandbox (under the private /run). */
 export const HOLDER_PATH = '/run/corral-holder';
@@ -164,6 +175,9 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
   }
   const sized = spec.scratchBytes !== undefined ? ['--size', String(Math.max(4096, Math.ceil(spec.scratchBytes / 4096) * 4096))] : [];
   a.push('--dev', '/dev', '--proc', '/proc', ...sized, '--tmpfs', '/tmp', ...sized, '--tmpfs', '/dev/shm', '--tmpfs', '/run');
+  // (an empty regular file reads as nothing, as a kernel without the data would give: /dev/null on the
+  // nodev mount bwrap makes would be EACCES, which psutil's disk counters, for one, raise on)
+  for (const f of HIDDEN_PROC_FILES) if (existsSync(f)) a.push('--ro-bind', spec.emptyFile ?? '/dev/null', f);
   // (only directories that exist: bwrap cannot create a mount point in the read-only /sys, always the host's)
   for (const d of hiddenSysDirs()) if (existsSync(image ? d : under(d))) a.push('--tmpfs', d);
   if (spec.holderBinary !== undefined) a.push('--ro-bind', spec.holderBinary, HOLDER_PATH);

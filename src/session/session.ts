@@ -518,6 +518,9 @@ export class Session {
     writeFileSync(resolv, `nameserver ${this.slot.lease.hostIp}\noptions timeout:2 attempts:2\n`);
     const hosts = join(this.dir, 'hosts');
     writeFileSync(hosts, '127.0.0.1 localhost corral\n::1 localhost\n');
+    // (shown over the host-wide /proc files a sandbox must not read: bwrap-args.ts HIDDEN_PROC_FILES)
+    const empty = join(this.dir, 'empty');
+    writeFileSync(empty, '', { mode: 0o444 });
     // Read-only mounts are checked before anything is set up for them (nothing to undo on refusal).
     // Corral's own state is never shown: this runtime's store and run dir, and the default store (another Corral's, or an earlier one's).
     const hide = [...this.opts.policy.filesystem.hide.map(expandHome), this.rt.store.home, this.rt.runDir, DEFAULT_HOME];
@@ -613,7 +616,7 @@ export class Session {
     this.rt.gateway.register(this.net);
 
     // The holder is pid 1, not dumpable, under the tool calls' seccomp program (fd 3 of bwrap).
-    let bwrap = buildBwrapArgs({ workspace: this.workspace, workspacePath: this.wsPath, resolvConf: resolv, hostsFile: hosts, hide, mounts, ...(this.image ? { image: this.image, imageWritable: this.rootUpper !== undefined } : {}), holderBinary: this.rt.holderFile, fileToolBinary: this.rt.fileToolFile, seccompFd: 3, inside: { uid: SANDBOX_UID, gid: SANDBOX_GID }, scratchBytes: tmpScratchBytes(this.opts.policy.resources.memory) }, [HOLDER_PATH]);
+    let bwrap = buildBwrapArgs({ workspace: this.workspace, workspacePath: this.wsPath, resolvConf: resolv, hostsFile: hosts, emptyFile: empty, hide, mounts, ...(this.image ? { image: this.image, imageWritable: this.rootUpper !== undefined } : {}), holderBinary: this.rt.holderFile, fileToolBinary: this.rt.fileToolFile, seccompFd: 3, inside: { uid: SANDBOX_UID, gid: SANDBOX_GID }, scratchBytes: tmpScratchBytes(this.opts.policy.resources.memory) }, [HOLDER_PATH]);
     // Only granted GPUs become visible.
     if (gpuPlan) {
       bwrap = insertGpuArgs(bwrap, gpuPlan.args);
