@@ -110,9 +110,12 @@ export async function forEachLine(path: string, onLine: (text: string, lineNo: n
           skippingOverlong = false; carry = []; carryLen = 0;
           if (first < last) emit(chunk, first + 1, last + 1);
         } else if (carryLen > 0) {
-          carry.push(chunk.subarray(0, last + 1));
+          // Only the line the chunk finishes is joined with what came before (a copy of one line, not of the chunk).
+          const first = chunk.indexOf(10);
+          carry.push(chunk.subarray(0, first + 1));
           const joined = Buffer.concat(carry);
           emit(joined, 0, joined.length);
+          if (first < last) emit(chunk, first + 1, last + 1);
         } else {
           emit(chunk, 0, last + 1);
         }
