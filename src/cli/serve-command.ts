@@ -20,7 +20,9 @@ export const SERVE_USAGE = `Usage: corral serve [--socket PATH] [--home DIR] [--
   exists and is not a socket is refused, never replaced). Stops on SIGINT/SIGTERM/SIGHUP, killing
   every sandbox it holds. Prints a "ready" line, then one line per
   answered request (JSON lines with --json; --quiet: only the ready line). --alert-webhook POSTs
-  every alert (default: all severities) as JSON to URL when it is raised (docs/daemon.md).
+  every alert (default: all severities) as JSON to URL when it is raised (docs/daemon.md); a URL
+  that holds a secret (a Slack-style hook, user:password@) goes in $CORRAL_ALERT_WEBHOOK instead:
+  a command line is readable by every user of the machine (/proc/PID/cmdline).
   --publish sends every event to NATS JetStream (stream CORRAL_EVENTS, subjects
   corral.events.<host>.<kind>) for \`corral collect\` to gather the fleet's events into PostgreSQL;
   --host-id names this machine there (default: the hostname). A NATS outage never blocks a
@@ -65,15 +67,17 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
       flowUpdateMs = d.value;
     }
   }
+  // (the environment is readable by root only; the command line by every user: ps, /proc/PID/cmdline)
+  const hookUrl = values['alert-webhook'] ?? (io.env.CORRAL_ALERT_WEBHOOK || undefined);
   const sev = values['webhook-min-severity'];
   if (sev !== undefined && !['low', 'medium', 'high', 'critical'].includes(sev)) throw new UsageError(`--webhook-min-severity must be low, medium, high or critical, got "${sev}"`);
-  if (sev !== undefined && values['alert-webhook'] === undefined) throw new UsageError('--webhook-min-severity needs --alert-webhook URL');
+  if (sev !== undefined && hookUrl === undefined) throw new UsageError('--webhook-min-severity needs --alert-webhook URL (or $CORRAL_ALERT_WEBHOOK)');
   if (values['host-id'] !== undefined && values.publish === undefined) throw new UsageError('--host-id needs --publish nats://HOST:PORT');
   if (values.publish !== undefined && !/^(nats|tls):\/\/[^\s/]+$/.test(values.publish)) throw new UsageError(`--publish must be nats://HOST:PORT or tls://HOST:PORT, got "${safeText(redactNatsUrl(values.publish))}"`);
   const natsSecurity = natsSecurityFlags(values, io.env, values.publish);
   const { webhookUrlProblem } = await import('../server/alert-webhook.js');
-  const hookWhy = values['alert-webhook'] === undefined ? undefined : webhookUrlProblem(values['alert-webhook']);
-  if (hookWhy) throw new UsageError(`--alert-webhook: ${hookWhy}`);
+  const hookWhy = hookUrl === undefined ? undefined : webhookUrlProblem(hookUrl);
+  if (hookWhy) throw new UsageError(`${values['alert-webhook'] === undefined ? '$CORRAL_ALERT_WEBHOOK' : '--alert-webhook'}: ${hookWhy}`);
   const { CorralDaemon, DEFAULT_SOCKET, checkSocketPath } = await import('../server/daemon.js');
   const socketPath = values.socket ?? io.env.CORRAL_SOCKET ?? DEFAULT_SOCKET;
   // A path that cannot be ours (not a socket, too long, a live daemon's) is refused before the
@@ -92,7 +96,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   const d = await CorralDaemon.start({
     socketPath, maxSessions, sessionIdleMs, onRequest,
     publish: values.publish === undefined ? undefined : { url: values.publish, host: values['host-id'] ?? hostname(), security: natsSecurity },
-    alertWebhook: values['alert-webhook'] === undefined ? undefined : { url: values['alert-webhook'], minSeverity: sev as 'low' | 'medium' | 'high' | 'critical' | undefined },
+    alertWebhook: hookUrl === undefined ? undefined : { url: hookUrl, minSeverity: sev as 'low' | 'medium' | 'high' | 'critical' | undefined },
     runtime: { home: values.home, ...sensorOpts, ...(pool !== undefined ? { poolSize: pool } : {}), ...(flowUpdateMs !== undefined ? { flowUpdateMs } : {}) },
   });
   // SIGHUP (the terminal of `corral serve &` closed) stops it like SIGTERM: with teardown, socket removed.
