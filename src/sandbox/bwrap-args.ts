@@ -102,6 +102,11 @@ const hiddenCache = new Map<string, string[]>();
  */
 export const HIDDEN_PROC_FILES = ['/proc/cmdline', '/proc/diskstats', '/proc/partitions'];
 
+/** Whether `p` is a directory itself (not a link to one). */
+function isRealDir(p: string): boolean {
+  try { return lstatSync(p).isDirectory(); } catch { return false; }
+}
+
 /** Where the holder binary appears inside a sandbox (under the private /run). */
 export const HOLDER_PATH = '/run/corral-holder';
 /** Where the file tools' program appears inside a sandbox (beside the holder, read-only). */
@@ -178,6 +183,10 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
   // (an empty regular file reads as nothing, as a kernel without the data would give: /dev/null on the
   // nodev mount bwrap makes would be EACCES, which psutil's disk counters, for one, raise on)
   for (const f of HIDDEN_PROC_FILES) if (existsSync(f)) a.push('--ro-bind', spec.emptyFile ?? '/dev/null', f);
+  // The host's /var/tmp is every host user's to write (1777): what they leave there, a unix socket a
+  // host process listens on included (a connect() around the network namespace and the gateway),
+  // was in every sandbox. The sandbox gets its own, like /tmp. (An image's /var/tmp is the image's.)
+  if (!image && isRealDir(under('/var/tmp'))) a.push(...sized, '--tmpfs', '/var/tmp');
   // (only directories that exist: bwrap cannot create a mount point in the read-only /sys, always the host's)
   for (const d of hiddenSysDirs()) if (existsSync(image ? d : under(d))) a.push('--tmpfs', d);
   if (spec.holderBinary !== undefined) a.push('--ro-bind', spec.holderBinary, HOLDER_PATH);
