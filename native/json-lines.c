@@ -50,6 +50,8 @@ void name_ids_register(napi_env env, napi_value exports);
 void flow_digest_register(napi_env env, napi_value exports);
 /* native/json-skip.c: the end of a value the OTLP document scanner captures. */
 void json_skip_register(napi_env env, napi_value exports);
+/* native/sorted-merge.c: the trace workers' sorted windows merged on a pool thread. */
+void sorted_merge_register(napi_env env, napi_value exports);
 
 enum { T_ABSENT = 0, T_STR = 1, T_NUM = 2, T_TRUE = 3, T_FALSE = 4, T_NULL = 5, T_OBJ = 6, T_ARR = 7 };
 enum { F_ESC = 16, F_HIGH = 32, F_SAME = 64 };
@@ -532,5 +534,6 @@ NAPI_MODULE_INIT() {
   name_ids_register(env, exports);
   flow_digest_register(env, exports);
   json_skip_register(env, exports);
+  sorted_merge_register(env, exports);
   return exports;
 }

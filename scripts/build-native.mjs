@@ -41,9 +41,9 @@ const targets = [
   {
     // Optional: without it `corral investigate` parses every line with JSON.parse (same answers,
     // slower; `corral doctor` says so). SSE2 is used where the compiler targets it (x86-64).
-    // native/trace-link.c (the trace pass's native linker), name-ids.c and flow-digest.c (the log
-    // pass's plain flows) are part of the same addon.
-    out: join(out, 'json-lines.node'), src: src('json-lines.c'), extra: [src('trace-link.c'), src('name-ids.c'), src('flow-digest.c'), src('json-skip.c'), src('napi-util.h'), src('intern.h')], optional: true, libs: ['-lm'],
+    // native/trace-link.c (the trace pass's native linker), name-ids.c, flow-digest.c (the log
+    // pass's plain flows) and sorted-merge.c (the windows' merge on a pool thread) are part of the same addon.
+    out: join(out, 'json-lines.node'), src: src('json-lines.c'), extra: [src('trace-link.c'), src('name-ids.c'), src('flow-digest.c'), src('json-skip.c'), src('sorted-merge.c'), src('napi-util.h'), src('intern.h')], optional: true, libs: ['-lm'],
     args: ['-O3', '-Wall', '-Werror', '-shared', '-fPIC', '-DNODE_GYP_MODULE_NAME=json_lines', `-I${nodeInclude}`],
   },
 ];

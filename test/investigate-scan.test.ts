@@ -144,7 +144,7 @@ test('an episode that moves from an IP without alerts to one with alerts keeps t
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
-test('worker states merge episodes by their exact names, also names with newlines (compact states)', () => {
+test('worker states merge episodes by their exact names, also names with newlines (compact states)', async () => {
   // Episode names come from JSON strings and may hold any character; the compact state of a
   // worker once joined the names of its episodes without alert keys with '\n', which split
   // "a\nb" into "a" and "b" at the merge (three episodes instead of one; "b" merged into a
@@ -156,7 +156,7 @@ test('worker states merge episodes by their exact names, also names with newline
   a.add(span('plain', '10.0.0.1', T0 + 10));
   b.add(span('a\nb', '10.0.0.2', T0 + 5000));
   b.add({ ...span('b', '10.0.0.9', T0 + 6000), run: 'r1', host: 'h-1', sandbox: 'h-1-s2' }); // keyed: under an IP with alerts
-  const merged = mergeLinkStates([a.state(true), b.state(true)]);
+  const merged = await mergeLinkStates([a.state(true), b.state(true)]);
   assert.equal(merged.episodeCount, 3, 'episodes "a\\nb", "plain" and "b"');
   const eb = merged.episodes.find((e) => e.episode === 'b');
   assert.equal(eb?.calls, 1, 'the keyed episode "b" got no calls of "a\\nb"');
@@ -227,14 +227,14 @@ test('native linker: calls and episodes read by both readers come out as one rea
       assert.deepEqual(norm(fast.state()), norm(full.state()), `seed ${seed}`);
       const keyedOrder = (st: LinkState): string[] => st.episodes.filter((e) => e.keys.length).map((e) => e.episode);
       assert.deepEqual(keyedOrder(fast.state()), keyedOrder(full.state()), `seed ${seed}: episodes in the order of their first call`);
-      assert.deepEqual(keyedOrder(mergeLinkStates([fast.state(true)])), keyedOrder(mergeLinkStates([full.state(true)])), `seed ${seed}: the same after a compact state`);
+      assert.deepEqual(keyedOrder(await mergeLinkStates([fast.state(true)])), keyedOrder(await mergeLinkStates([full.state(true)])), `seed ${seed}: the same after a compact state`);
       // Compact states' exposure is sorted (the merge and the enrichment's union length rely on it): exactly the full parser's.
       assert.deepEqual(fast.state(true).exposure, full.state(true).exposure, `seed ${seed}: compact exposure`);
       assert.ok(full.state().candidates.some((c) => c.detached) && full.state().candidates.length > 20, 'the trace has candidates, some detached');
       // Every keyed episode's run/host/sandbox, also through the compact state and the merge.
       const meta = (s: LinkState): string[] => s.episodes.filter((e) => e.keys.length).map((e) => JSON.stringify([e.episode, e.run, e.host, e.sandbox, e.start, e.end, e.calls, e.keys.map((k) => k.key).sort()])).sort();
-      assert.deepEqual(meta(mergeLinkStates([fast.state(true)])), meta(mergeLinkStates([full.state(true)])));
-      assert.equal(mergeLinkStates([fast.state(true)]).episodeCount, full.state().episodeCount);
+      assert.deepEqual(meta(await mergeLinkStates([fast.state(true)])), meta(await mergeLinkStates([full.state(true)])));
+      assert.equal((await mergeLinkStates([fast.state(true)])).episodeCount, full.state().episodeCount);
       assert.equal(r.stats.records, fullStats.records);
       assert.deepEqual(r.stats.issues, fullStats.issues);
       assert.equal(r.stats.tsNote, fullStats.tsNote, 'timestamp notes (units, zones, implausible) alike');

@@ -809,6 +809,32 @@ test('bad arguments throw a TypeError instead of crashing', () => {
   assert.throws(() => new JsonLineScanner(a, [...keys64.slice(0, 63), ['p', 'c']]), /at most 64 keys/);
 });
 
+test('mergeSortedRuns merges each group of sorted arrays exactly as a sort of their concatenation would (on a pool thread)', async () => {
+  const merge = jsonLinesAddon()?.mergeSortedRuns;
+  assert.ok(merge, 'the addon exports mergeSortedRuns');
+  let x = 7;
+  const rnd = (n: number): number => { x = (x * 1103515245 + 12345) % 2147483648; return x % n; };
+  // runs of random lengths (empty ones too), many ties and long stretches of one run, up to 64 runs per group
+  const groups: Float64Array[][] = [];
+  for (let g = 0; g < 60; g++) {
+    const k = g === 0 ? 64 : 1 + rnd(g % 3 === 0 ? 12 : 4);
+    groups.push(Array.from({ length: k }, () => Float64Array.from({ length: rnd(g % 5 === 0 ? 3000 : 40) }, () => rnd(g % 2 ? 50 : 1e6) - 25 + rnd(4) / 4).sort()));
+  }
+  const got = await merge!(groups);
+  assert.equal(got.length, groups.length);
+  groups.forEach((runs, g) => {
+    const want = Float64Array.from(runs.flatMap((r) => [...r])).sort();
+    assert.deepEqual([...got[g]!], [...want], `group ${g} (${runs.length} runs)`);
+  });
+  // A NaN (never a window bound, but never a hang either): every element comes out once.
+  const odd = await merge!([[Float64Array.from([NaN, 1, 2]), Float64Array.from([0, NaN])]]);
+  assert.equal(odd[0]!.length, 5);
+  // Wrong arguments are TypeErrors before any work starts.
+  for (const bad of [undefined, [1], [[]], [[new Float32Array(2)]], [[[1, 2]]], [Array.from({ length: 65 }, () => new Float64Array(1))]]) {
+    assert.throws(() => merge!(bad as unknown as Float64Array[][]), TypeError, JSON.stringify(bad));
+  }
+});
+
 test('nameIds numbers names by first occurrence exactly as a JavaScript Map of the strings would (UTF-16, lone surrogates, empty names)', () => {
   const nameIds = jsonLinesAddon()?.nameIds;
   assert.ok(nameIds, 'the addon exports nameIds');

@@ -121,7 +121,7 @@ export async function investigateRecords(inp: Omit<InvestigateInput, 'logs' | 't
   table.buildIndex();
   const linker = new SpanLinker(keysOf(table), inp.placements?.length ? new PlacementIndex(inp.placements) : undefined, opts);
   for (const s of inp.spans) linker.add(s);
-  return finish(table, mergeLinkStates([linker.state()]), {
+  return finish(table, await mergeLinkStates([linker.state()]), {
     opts, rules: inp.rules ?? 'off', notes: [], timings: {}, t0,
     inputs: { net: [], traces: [], placements: inp.placements?.length ?? 0, placementFiles: [] },
   });

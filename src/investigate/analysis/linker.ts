@@ -346,8 +346,11 @@ function joinRest(a: NonNullable<LinkState['rest']>, b: NonNullable<LinkState['r
  */
 export interface MergedLinkState extends LinkState { table: EpisodeTable }
 
-/** Merges the states of several linkers (trace workers) into one. */
-export function mergeLinkStates(states: LinkState[]): MergedLinkState {
+/**
+ * Merges the states of several linkers (trace workers) into one. Sorted windows are merged by the
+ * addon on a pool thread while this thread merges the episodes (the other core idles otherwise).
+ */
+export async function mergeLinkStates(states: LinkState[]): Promise<MergedLinkState> {
   const exposure = new Map<string, { starts: Float64Array[]; ends: Float64Array[]; sorted: boolean }>();
   let spans = 0, minTs = Infinity, maxTs = -Infinity;
   const candidates: Candidate[] = [];
@@ -362,11 +365,21 @@ export function mergeLinkStates(states: LinkState[]): MergedLinkState {
       exposure.set(x.key, cur);
     }
   }
-  const nameIds = jsonLinesAddon()?.nameIds;
+  const addon = jsonLinesAddon();
+  const inThread = addon?.mergeSortedRuns ? [...exposure.values()].filter((v) => v.sorted && v.starts.length > 1 && v.starts.length <= 64) : [];
+  const merging = inThread.length ? addon!.mergeSortedRuns!(inThread.flatMap((v) => [v.starts, v.ends])) : undefined;
+  merging?.catch(() => undefined); // (awaited below, after the episodes)
+  const nameIds = addon?.nameIds;
   const compact = states.every((s) => s.keyed !== undefined && s.rest !== undefined && s.episodes.length === 0);
   const eps = nameIds && compact ? mergeCompactEpisodes(states, nameIds) : mergeEpisodes(states);
+  const merged = new Map<(typeof inThread)[number], [Float64Array, Float64Array]>();
+  if (merging) { const r = await merging; inThread.forEach((v, i) => merged.set(v, [r[2 * i]!, r[2 * i + 1]!])); }
   const out: LinkState['exposure'] = [];
-  for (const [key, v] of exposure) out.push(v.sorted ? { key, starts: mergeSorted(v.starts), ends: mergeSorted(v.ends), sorted: true } : { key, starts: concat(v.starts), ends: concat(v.ends) });
+  for (const [key, v] of exposure) {
+    const m = merged.get(v);
+    if (m) out.push({ key, starts: m[0], ends: m[1], sorted: true });
+    else out.push(v.sorted ? { key, starts: mergeSorted(v.starts), ends: mergeSorted(v.ends), sorted: true } : { key, starts: concat(v.starts), ends: concat(v.ends) });
+  }
   const table = eps.table;
   return {
     spans, candidates, exposure: out, minTs, maxTs, episodeCount: eps.count, table,

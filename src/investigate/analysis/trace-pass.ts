@@ -62,7 +62,7 @@ export async function tracePass(inp: TracePassInput): Promise<{ state: MergedLin
     const r = await runTraceTasks({ ...base, tasks }, onBytes);
     shiftLines(tasks, r);
     const c = canonical(tasks, r, fileOf);
-    return { state: mergeLinkStates(c.states), stats: mergeStats(c.stats), workers: 0, fast: sum(c.fast), rereadWhole: [] };
+    return { state: await mergeLinkStates(c.states), stats: mergeStats(c.stats), workers: 0, fast: sum(c.fast), rereadWhole: [] };
   }
   // Largest tasks first, dealt round-robin: the workers finish at about the same time.
   const order = tasks.map((t, i) => ({ t, size: t.range ? t.range.end - t.range.start : sizes[inp.traces.findIndex((x) => x.path === t.path)]!, i }))
@@ -85,7 +85,7 @@ export async function tracePass(inp: TracePassInput): Promise<{ state: MergedLin
   }
   shiftLines(order2, all);
   const c = canonical(order2, all, fileOf);
-  return { state: mergeLinkStates(c.states), stats: mergeStats(c.stats), workers: n, fast: sum(c.fast), rereadWhole: [...broken] };
+  return { state: await mergeLinkStates(c.states), stats: mergeStats(c.stats), workers: n, fast: sum(c.fast), rereadWhole: [...broken] };
 }
 
 /**

@@ -22,7 +22,12 @@ type SliceBuffer = Buffer & { latin1Slice(start: number, end: number): string; u
 export const latin1 = (b: Buffer, start: number, end: number): string => (b as SliceBuffer).latin1Slice(start, end);
 export const utf8 = (b: Buffer, start: number, end: number): string => (b as SliceBuffer).utf8Slice(start, end);
 
-interface Addon { scan(buf: Uint8Array, from: number, to: number, spec: Uint8Array, outI: Int32Array, outF: Float64Array): number; nameIds?: NameIds }
+interface Addon {
+  scan(buf: Uint8Array, from: number, to: number, spec: Uint8Array, outI: Int32Array, outF: Float64Array): number;
+  nameIds?: NameIds;
+  /** Each group's sorted arrays merged into one sorted array, on a pool thread (native/sorted-merge.c; groups of 1-64 arrays). */
+  mergeSortedRuns?: (groups: Float64Array[][]) => Promise<Float64Array[]>;
+}
 
 /** Numbers packed name lists by first occurrence (native/name-ids.c). */
 export type NameIds = (parts: { names: string; nameEnds: Int32Array }[]) => { ids: Int32Array[]; count: number };
