@@ -312,7 +312,7 @@ export class CorralDaemon {
       this.peer.borrowPeerFds(fd, []);
       if (cg !== undefined) why = 'connections from inside a Corral sandbox are refused (the daemon runs sandboxes; it is not reachable from one)';
     } catch (e) {
-      why = `cannot tell which process connected, so it is refused (${e instanceof HttpError ? e.message : (e as NodeJS.ErrnoException).code ?? 'gone'})`;
+      why = `cannot tell which process connected, so it is refused (${(e as Error).message ?? String(e)})`;
     }
     this.peerChecked.set(sock, why);
     return why;
