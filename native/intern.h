@@ -95,6 +95,18 @@ static inline int32_t intern_add(Intern *t, const uint8_t *p, size_t n, uint64_t
   return (int32_t)id;
 }
 
+/* Room for n ids and bytes of text, so that adding them neither rehashes nor moves arrays. Returns 0, or -1. */
+static inline int intern_reserve(Intern *t, size_t n, size_t bytes) {
+  if (n == 0 || n > INT32_MAX / 2) return 0;
+  uint32_t size = 1024;
+  while ((uint64_t)size < (uint64_t)n * 2 + 2) size *= 2;
+  if ((!t->slot || size > t->mask + 1) && intern_rehash(t, size)) return -1;
+  size_t c1 = t->cap, c2 = t->cap, c3 = t->cap;
+  if (grow((void **)&t->hash, &c1, n, sizeof *t->hash) || grow((void **)&t->off, &c2, n, sizeof *t->off) || grow((void **)&t->len, &c3, n, sizeof *t->len)) return -1;
+  t->cap = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
+  return bytes > UINT32_MAX ? 0 : grow((void **)&t->arena, &t->acap, bytes + 1, 1);
+}
+
 static inline void intern_free(Intern *t) {
   free(t->slot); free(t->hash); free(t->off); free(t->len); free(t->arena);
 }
