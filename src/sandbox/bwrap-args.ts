@@ -63,7 +63,10 @@ export interface BwrapSpec {
  * host and of neighbouring sandboxes.
  */
 export const HIDDEN_SYS_DIRS = ['/sys/fs/cgroup', '/sys/class/net', '/sys/devices/virtual/net', '/sys/class/block', '/sys/block',
-  '/sys/devices/virtual/block', '/sys/dev/block', '/sys/fs/bpf', '/sys/firmware'];
+  '/sys/devices/virtual/block', '/sys/dev/block', '/sys/fs/bpf', '/sys/firmware',
+  // (each mounted filesystem by its device, with live write counters: every other sandbox's ext4 loop
+  // workspace in /sys/fs/ext4/loopN; and the block devices' writeback entries, loop devices included)
+  '/sys/fs/ext4', '/sys/fs/xfs', '/sys/fs/btrfs', '/sys/class/bdi', '/sys/devices/virtual/bdi'];
 
 /**
  * HIDDEN_SYS_DIRS plus the `net` and `block` directories of the host's physical devices, which sit
