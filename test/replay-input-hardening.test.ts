@@ -50,14 +50,18 @@ test('one episode name in two runs is two episodes; the canonical text editor, b
     { episode: 'ed', step: 5, tool: 'submit', input: { answer: '42' } },
     { episode: 'ed', step: 6, tool: 'python', command: 'print(1)' },
     chat('js', [{ id: 'j', name: 'execute_javascript', args: { code: 'require("child_process")' } }, { id: 's', name: 'submit', args: { answer: 'x' } }, { id: 'p', name: 'run_python', args: { code: 'print(2)' } }, { id: 'sh', name: 'shell', args: {} }]),
+    // a language other than the shell's or Python's, also as a text `command`: not run as bash
+    { episode: 'ed', step: 7, tool: 'execute_javascript', command: 'console.log(1)' },
+    chat('js2', [{ id: 'n', name: 'run_node', args: { command: 'console.log(2)' } }, { id: 'b', name: 'bash_exec', args: { command: 'echo ok' } }]),
   ]), 'forms.jsonl');
-  assert.deepEqual(r.episodes.map((e) => [e.run ?? null, e.episode, e.calls.length]), [['rA', '0', 1], ['rB', '0', 1], [null, 'ed', 4], [null, 'js', 1]]);
+  assert.deepEqual(r.episodes.map((e) => [e.run ?? null, e.episode, e.calls.length]), [['rA', '0', 1], ['rB', '0', 1], [null, 'ed', 4], [null, 'js', 1], [null, 'js2', 1]]);
+  assert.deepEqual(r.episodes[4]!.calls.map((c) => [c.tool_call_id, c.tool, c.command]), [['b', 'bash', 'echo ok']]);
   const ed = r.episodes[2]!.calls;
   assert.deepEqual(ed.map((c) => [c.step, c.file?.op ?? null, c.tool, c.command]), [
     [1, 'read', 'bash', 'read /workspace/x.py'], [2, 'write', 'bash', 'write /workspace/y.py'], [3, 'read', 'bash', 'read /workspace/x.py'], [6, null, 'python', 'print(1)'],
   ]);
   assert.deepEqual(r.episodes[3]!.calls.map((c) => [c.tool_call_id, c.tool]), [['p', 'python']]);
-  assert.deepEqual(r.skippedTools, { browser: 1, submit: 2, execute_javascript: 1 });
+  assert.deepEqual(r.skippedTools, { browser: 1, submit: 2, execute_javascript: 2, run_node: 1 });
   assert.deepEqual(r.problems.map((p) => [p.line, p.error, p.call]), [[9, 'tool call sh: no command, cmd or code argument', true]], 'a shell tool without a command is still a bad call');
 });
 

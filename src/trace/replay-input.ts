@@ -61,9 +61,17 @@ function str(v: unknown): string | undefined {
  */
 const NOT_SHELL = /(?:str_replace|text_editor|edit|write|read|view|browser|computer|search|fetch)/i;
 
+/**
+ * Tools named for a language other than the shell's or Python's (`execute_javascript`, `run_node`,
+ * `ruby`): their `command` or `code` is that language's source, which replay cannot run — as bash,
+ * `console.log(1)` is a syntax error and a wrong exit code, not what the agent ran.
+ */
+const OTHER_LANGUAGE = /(?:^|[^a-z])(?:javascript|typescript|js|ts|node|nodejs|deno|bun|ruby|perl|php|lua|julia|golang|rust|java|kotlin|scala|swift|csharp|sql)(?:$|[^a-z])/i;
+
 /** Whether a tool call runs its command in a shell or an interpreter (the calls a replay re-runs). */
 function runsCommand(name: unknown, args: Record<string, unknown>): boolean {
   if (editorCall(args)) return false;
+  if (typeof name === 'string' && OTHER_LANGUAGE.test(name) && !/bash|shell|python|(?:^|[^a-z])sh(?:$|[^a-z])/i.test(name)) return false;
   return !(typeof name === 'string' && NOT_SHELL.test(name) && !/bash|shell|python|exec|run|terminal|cmd/i.test(name));
 }
 
