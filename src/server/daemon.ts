@@ -54,7 +54,16 @@ export interface DaemonOptions {
   publish?: { url: string; host: string; security?: import('../store/nats-options.js').NatsSecurity };
   /** Silence after which a streamed exec sends a `keepalive` line (exec-stream.ts; default KEEPALIVE_MS). */
   streamKeepaliveMs?: number;
+  /** Event streams (GET /v1/events) open at once; more get 503 (default MAX_EVENT_STREAMS). */
+  maxEventStreams?: number;
 }
+
+/**
+ * Event streams open at once. Each may hold up to 1 MiB for a reader that does not read
+ * (event-stream.ts) and costs every event a match and a write: a client that opened streams in a
+ * loop and never read them grew the daemon — which holds every sandbox — without bound.
+ */
+export const MAX_EVENT_STREAMS = 256;
 
 export interface RequestLogEntry {
   ts: string; method: string; path: string; status: number; ms: number;
@@ -293,6 +302,9 @@ export class CorralDaemon {
     }
   }
 
+  /** GET /v1/events streams open now (bounded by maxEventStreams). */
+  private eventStreams = 0;
+
   /** Per connection: why its peer may not use the daemon (see sandbox-peer.ts), or undefined. */
   private readonly peerChecked = new WeakMap<net.Socket, string | undefined>();
 
@@ -517,7 +529,11 @@ export class CorralDaemon {
 
   /** GET /v1/events?session=&kind=…: the runtime's events as they happen (server-sent events). */
   private events(req: http.IncomingMessage, res: http.ServerResponse): { status: number; body: unknown; streamed: true } {
+    const max = this.opts.maxEventStreams ?? MAX_EVENT_STREAMS;
+    if (this.eventStreams >= max) throw new HttpError(503, 'unavailable', `too many event streams open (${this.eventStreams}); close some (each corral events --follow or dashboard holds one)`);
     const filter = streamFilter(new URL(req.url ?? '/', 'http://corral').searchParams);
+    this.eventStreams++;
+    res.once('close', () => { this.eventStreams--; });
     serveEventStream(res, filter, (fn) => { this.runtime.on('event', fn); return () => { this.runtime.off('event', fn); }; });
     return { status: 200, body: undefined, streamed: true };
   }
