@@ -6,12 +6,15 @@
  * thread 0.1-0.2 s, and the arrays it allocated for each pairwise step as much again in page
  * faults. Here the merge runs beside the main thread's own merge of the episodes, in one pass per
  * key, into memory the result then owns.
- * Threat stopped: none beyond speed. Every input is checked to be a Float64Array before any pointer
- * is kept, the inputs are held by a reference until the work is done, and an allocation failure
- * rejects the promise instead of writing anywhere.
+ * Threat stopped: none beyond speed. Every input is checked to be a Float64Array and copied before
+ * the call returns: the pool thread reads only memory the job owns, so JavaScript that detaches an
+ * input (a transfer to a worker, structuredClone) or writes to it while the work runs can neither
+ * free what it reads nor change the result. An allocation failure rejects the promise (or throws)
+ * instead of writing anywhere.
  *
  * mergeSortedRuns(groups: Float64Array[][]) -> Promise<Float64Array[]>
- *   groups[g]: arrays each sorted ascending; result[g]: their elements, all of them, sorted.
+ *   groups[g]: arrays each sorted ascending; result[g]: their elements, all of them, sorted (the
+ *   inputs as they were at the call: they are copied first).
  *   (NaN is not expected: callers merge finite window bounds.)
  */
 #include <node_api.h>
@@ -20,13 +23,12 @@
 #include <string.h>
 #include "napi-util.h"
 
-typedef struct { const double *v; size_t n; } Run;
+typedef struct { double *v; size_t n; } Run; /* v: the job's own copy of the input */
 typedef struct { Run *runs; size_t nruns; double *out; size_t n; } Group;
 
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
-  napi_ref inputs;     /* keeps the input arrays alive while the pool thread reads them */
   Group *groups;
   size_t ngroups;
   int failed;
@@ -35,7 +37,7 @@ typedef struct {
 /* One group: the runs merged by always taking the smallest head (few runs: a linear scan of heads). */
 static void merge_group(Group *g) {
   size_t k = g->nruns, at = 0;
-  if (k == 1) { memcpy(g->out, g->runs[0].v, g->runs[0].n * sizeof(double)); return; }
+  if (k == 1) { if (g->runs[0].n) memcpy(g->out, g->runs[0].v, g->runs[0].n * sizeof(double)); return; }
   size_t pos[64] = { 0 };
   for (;;) {
     int best = -1;
@@ -76,9 +78,12 @@ static void execute(napi_env env, void *data) {
 static void free_out(napi_env env, void *data, void *hint) { (void)env; (void)hint; free(data); }
 
 static void job_free(napi_env env, Job *j) {
-  for (size_t g = 0; g < j->ngroups; g++) { free(j->groups[g].runs); free(j->groups[g].out); }
+  for (size_t g = 0; g < j->ngroups; g++) {
+    Group *gr = &j->groups[g];
+    if (gr->runs) for (size_t r = 0; r < gr->nruns; r++) free(gr->runs[r].v);
+    free(gr->runs); free(gr->out);
+  }
   free(j->groups);
-  if (j->inputs) napi_delete_reference(env, j->inputs);
   if (j->work) napi_delete_async_work(env, j->work);
   free(j);
 }
@@ -135,11 +140,15 @@ static napi_value merge_sorted_runs(napi_env env, napi_callback_info info) {
       void *v;
       size_t n;
       if (napi_get_element(env, grp, r, &run) != napi_ok || napi_typed(env, run, napi_float64_array, &v, &n)) { job_free(env, j); return napi_fail(env, "mergeSortedRuns: each group must be an array of 1 to 64 Float64Arrays"); }
-      gr->runs[r].v = v; gr->runs[r].n = n; gr->n += n;
+      /* A copy, taken now: a pointer into the array would be read on the pool thread after this
+         returns, when JavaScript may have detached (and the GC freed) or rewritten its buffer. */
+      if (!(gr->runs[r].v = malloc(n ? n * sizeof(double) : 1))) { job_free(env, j); return napi_fail(env, "mergeSortedRuns: out of memory"); }
+      if (n) memcpy(gr->runs[r].v, v, n * sizeof(double));
+      gr->runs[r].n = n; gr->n += n;
     }
   }
   napi_value promise, name;
-  if (napi_create_reference(env, argv[0], 1, &j->inputs) != napi_ok || napi_create_promise(env, &j->deferred, &promise) != napi_ok) { job_free(env, j); return napi_fail(env, "mergeSortedRuns: cannot start"); }
+  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok) { job_free(env, j); return napi_fail(env, "mergeSortedRuns: cannot start"); }
   napi_create_string_utf8(env, "mergeSortedRuns", NAPI_AUTO_LENGTH, &name);
   if (napi_create_async_work(env, NULL, name, execute, complete, j, &j->work) != napi_ok || napi_queue_async_work(env, j->work) != napi_ok) {
     napi_value msg, err;

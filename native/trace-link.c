@@ -325,7 +325,7 @@ static napi_value tl_key(napi_env env, napi_callback_info info) {
   memset(k, 0, sizeof *k);
   k->ts = malloc((tn ? tn : 1) * sizeof *k->ts);
   if (!k->ts) { free(s); return napi_fail(env, "linkerKey: out of memory"); }
-  memcpy(k->ts, ts, tn * sizeof *ts);
+  if (tn) memcpy(k->ts, ts, tn * sizeof *ts);
   k->n = tn;
   for (size_t i = 1; i < tn; i++) if (!(ts[i - 1] <= ts[i])) { free(k->ts); free(s); return napi_fail(env, "linkerKey: ts must be sorted"); }
   id = intern_add(&L->ips, s, n, h);

@@ -10,6 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
+import { pbkdf2 } from 'node:crypto';
 import {
   JsonLineScanner, jsonLinesAddon, ST_OK, ST_FULL, ST_BLANK,
   T_ABSENT, T_STR, T_NUM, T_TRUE, T_FALSE, T_NULL, T_OBJ, T_ARR, F_ESC, F_HIGH, F_SAME, type KeyPath,
@@ -833,6 +834,30 @@ test('mergeSortedRuns merges each group of sorted arrays exactly as a sort of th
   for (const bad of [undefined, [1], [[]], [[new Float32Array(2)]], [[[1, 2]]], [Array.from({ length: 65 }, () => new Float64Array(1))]]) {
     assert.throws(() => merge!(bad as unknown as Float64Array[][]), TypeError, JSON.stringify(bad));
   }
+});
+
+test('mergeSortedRuns merges its inputs as they were at the call: detaching or rewriting them while the pool thread waits changes nothing (no read of freed memory)', async () => {
+  // The work runs on the libuv pool after the call returns. Every pool thread is first kept busy
+  // (pbkdf2), so the merge has surely not started when the inputs are detached (transferred away,
+  // their memory now another ArrayBuffer's, then overwritten: freed and reused, in real life) or
+  // written to. The result must still be the merge of what the arrays held at the call.
+  const merge = jsonLinesAddon()?.mergeSortedRuns;
+  assert.ok(merge, 'the addon exports mergeSortedRuns');
+  const pool = Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4);
+  const busy = Array.from({ length: pool }, () => new Promise<void>((resolve, reject) => pbkdf2('x', 'y', 150_000, 32, 'sha256', (e) => (e ? reject(e) : resolve()))));
+  const N = 50_000;
+  const a = Float64Array.from({ length: N }, (_, i) => 2 * i), b = Float64Array.from({ length: N }, (_, i) => 2 * i + 1);
+  const c = Float64Array.from({ length: N }, (_, i) => i), d = Float64Array.from({ length: 3 }, (_, i) => N + i);
+  const pending = merge!([[a, b], [c, d], [Float64Array.from([5, 6])]]);
+  const moved = structuredClone(a.buffer, { transfer: [a.buffer] }); // a is detached; its memory is moved's now
+  assert.equal(a.length, 0, 'a was detached');
+  new Float64Array(moved).fill(-1);
+  b.fill(-2); c.fill(-3); d.fill(-4);
+  const got = await pending;
+  await Promise.all(busy);
+  assert.deepEqual([...got[0]!], Array.from({ length: 2 * N }, (_, i) => i), 'group 0: a and b as they were at the call');
+  assert.deepEqual([...got[1]!], Array.from({ length: N + 3 }, (_, i) => i), 'group 1: c and d as they were at the call');
+  assert.deepEqual([...got[2]!], [5, 6]);
 });
 
 test('nameIds numbers names by first occurrence exactly as a JavaScript Map of the strings would (UTF-16, lone surrogates, empty names)', () => {
