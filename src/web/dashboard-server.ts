@@ -6,7 +6,8 @@
 // Threats stopped: anyone else on the machine or network reading agent activity (loopback by
 // default; every URL carries a 128-bit random token, compared in constant time; unknown paths
 // are 404 alike), DNS rebinding against the loopback listener (the Host header must name it),
-// and agent text becoming script (see dashboard-page.ts; a strict CSP with a per-response nonce).
+// agent text becoming script (see dashboard-page.ts; a strict CSP with a per-response nonce), and
+// a local user tying up its descriptors with connections that never finish (DASHBOARD_LIMITS).
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { daemonStream } from '../server/daemon-client.js';
@@ -30,6 +31,16 @@ export interface DashboardOptions {
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
+/**
+ * Anyone on the machine may connect (the token is checked once a request is in), so connections
+ * are bounded: a request's headers must arrive within HEADERS_MS (checked every CHECK_MS), the
+ * whole request within REQUEST_MS, and at most MAX_CONNECTIONS are open at once. With Node's
+ * defaults (60 s, 300 s, checked every 30 s, no cap) a local user holding connections that never
+ * finished their headers kept one descriptor each for 60-90 s, as many as they liked, until the
+ * dashboard could no longer reach the daemon.
+ */
+export const DASHBOARD_LIMITS = { HEADERS_MS: 10_000, REQUEST_MS: 15_000, CHECK_MS: 1_000, MAX_CONNECTIONS: 256 };
+
 export class DashboardServer {
   readonly state = new DashboardState();
   private readonly server: http.Server;
@@ -44,7 +55,8 @@ export class DashboardServer {
 
   private constructor(private readonly o: DashboardOptions) {
     this.token = o.token ?? randomBytes(16).toString('hex');
-    this.server = http.createServer((req, res) => this.handle(req, res));
+    this.server = http.createServer({ connectionsCheckingInterval: DASHBOARD_LIMITS.CHECK_MS, headersTimeout: DASHBOARD_LIMITS.HEADERS_MS, requestTimeout: DASHBOARD_LIMITS.REQUEST_MS }, (req, res) => this.handle(req, res));
+    this.server.maxConnections = DASHBOARD_LIMITS.MAX_CONNECTIONS;
   }
 
   static async start(o: DashboardOptions): Promise<DashboardServer> {
