@@ -5,32 +5,24 @@
 // log says where they are. Real `corral serve --json` in the lab, no sensor.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertInLab } from '../src/lab/lab-guard.js';
 import { daemonRequest } from '../src/server/daemon-client.js';
+import { startServe, type Served } from './helpers/serve.js';
 
-const MAIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
 let dir: string, sock: string;
-let serve: ChildProcess;
-let log = '';
+let serve: Served;
 
 before(async () => {
   assertInLab();
   dir = mkdtempSync(join(tmpdir(), 'corral-dal-'));
   sock = join(dir, 'corral.sock');
-  serve = spawn(process.execPath, [MAIN, 'serve', '--socket', sock, '--home', join(dir, 'home'), '--no-sensor', '--pool', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  serve.stderr!.on('data', (c: Buffer) => { err += c; });
-  await new Promise<void>((resolve, reject) => {
-    serve.stdout!.on('data', (c: Buffer) => { log += c; if (log.includes('"ready":true')) resolve(); });
-    serve.on('exit', (code) => reject(new Error(`corral serve exited ${code}: ${err}`)));
-  });
+  serve = await startServe(sock, join(dir, 'home'), { json: true });
 });
 after(async () => {
-  if (serve.exitCode === null) { serve.kill('SIGTERM'); await new Promise((r) => serve.once('exit', r)); }
+  await serve?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -43,9 +35,9 @@ test('a secret file named as the policy: the client is told its problems, the ac
   assert.equal(e.kind, 'policy');
   assert.ok(e.message.startsWith(`${secret}:1:1`), e.message);
   await new Promise((res) => setTimeout(res, 200));
-  const entry = log.trim().split('\n').map((l) => JSON.parse(l) as { path?: string; status?: number; error?: string }).find((l) => l.path === '/v1/run');
-  assert.ok(entry, log);
+  const entry = serve.out().trim().split('\n').map((l) => JSON.parse(l) as { path?: string; status?: number; error?: string }).find((l) => l.path === '/v1/run');
+  assert.ok(entry, serve.out());
   assert.equal(entry.status, 400);
   assert.match(entry.error!, new RegExp(`^invalid policy ${secret}:1:1( \\(and \\d+ more problem\\(s\\)\\))?; the client.s answer has the details$`));
-  assert.doesNotMatch(log, /SECRETHASH|AKIASECRETVALUE/, 'nothing the file holds is in the log');
+  assert.doesNotMatch(serve.out(), /SECRETHASH|AKIASECRETVALUE/, 'nothing the file holds is in the log');
 });

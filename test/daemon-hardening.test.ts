@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { assertInLab } from '../src/lab/lab-guard.js';
 import { daemonRequest } from '../src/server/daemon-client.js';
 import { argvProblem } from '../src/server/argv-limits.js';
+import { startServe } from './helpers/serve.js';
 
 const MAIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
 let dir: string;
@@ -26,17 +27,6 @@ let serve: ChildProcess;
 /** `corral ARGS` run to its end (env: CORRAL_SOCKET aimed at the test daemon, plus extra). */
 function corral(args: string[], extra: Record<string, string> = {}, cwd?: string) {
   return spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', cwd, env: { ...process.env, CORRAL_SOCKET: sock, NO_COLOR: '1', ...extra }, timeout: 60_000 });
-}
-
-/** Starts `corral serve` and resolves with it once it printed its ready line. */
-function startServe(socket: string, home: string): Promise<{ child: ChildProcess; out: () => string; err: () => string }> {
-  const child = spawn(process.execPath, [MAIN, 'serve', '--socket', socket, '--home', home, '--no-sensor', '--pool', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-  let out = '', err = '';
-  child.stderr!.on('data', (c: Buffer) => { err += c; });
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (c: Buffer) => { out += c; if (out.includes('ready on')) resolve({ child, out: () => out, err: () => err }); });
-    child.on('exit', (code) => reject(new Error(`corral serve exited ${code}: ${err}`)));
-  });
 }
 
 const lastLine = (s: string): string => s.trimEnd().split('\n').at(-1)!;

@@ -6,16 +6,17 @@
 // request gets 403 `forbidden` and nothing runs; the same requests from the host still work.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertInLab } from '../src/lab/lab-guard.js';
 import { daemonRequest } from '../src/server/daemon-client.js';
+import { MAIN } from './helpers/cli.js';
+import { startServe, type Served } from './helpers/serve.js';
 
-const MAIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
 let dir: string, ws: string, secretDir: string, sock: string;
-let serve: ChildProcess;
+let serve: Served;
 
 before(async () => {
   assertInLab();
@@ -26,16 +27,10 @@ before(async () => {
   mkdirSync(secretDir, { mode: 0o700 });
   writeFileSync(join(secretDir, 'key'), 'ROOT-ONLY-SECRET\n', { mode: 0o600 });
   sock = join(ws, 'corral.sock');
-  serve = spawn(process.execPath, [MAIN, 'serve', '--socket', sock, '--home', join(dir, 'home'), '--no-sensor', '--pool', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '';
-  serve.stderr!.on('data', (c: Buffer) => { err += c; });
-  await new Promise<void>((resolve, reject) => {
-    serve.stdout!.on('data', (c: Buffer) => { out += c; if (out.includes('ready on')) resolve(); });
-    serve.on('exit', (code) => reject(new Error(`corral serve exited ${code}: ${err}`)));
-  });
+  serve = await startServe(sock, join(dir, 'home'));
 });
 after(async () => {
-  if (serve.exitCode === null) { serve.kill('SIGTERM'); await new Promise((r) => serve.once('exit', r)); }
+  await serve?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -5,17 +5,18 @@
 // sensor; the receiver is on 127.0.0.1.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertInLab } from '../src/lab/lab-guard.js';
 import { daemonRequest } from '../src/server/daemon-client.js';
+import { MAIN } from './helpers/cli.js';
+import { startServe, type Served } from './helpers/serve.js';
 
-const MAIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
 let dir: string, sock: string;
-let serve: ChildProcess;
+let serve: Served;
 let hook: Server;
 const got: { auth?: string; url?: string; body: { alert?: { rule: string } } }[] = [];
 
@@ -30,16 +31,10 @@ before(async () => {
   });
   await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
   const url = `http://corral:HOOK-PASSWORD@127.0.0.1:${(hook.address() as { port: number }).port}/services/HOOK-TOKEN`;
-  serve = spawn(process.execPath, [MAIN, 'serve', '--socket', sock, '--home', join(dir, 'home'), '--no-sensor', '--pool', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CORRAL_ALERT_WEBHOOK: url } });
-  let out = '', err = '';
-  serve.stderr!.on('data', (c: Buffer) => { err += c; });
-  await new Promise<void>((resolve, reject) => {
-    serve.stdout!.on('data', (c: Buffer) => { out += c; if (out.includes('ready on')) resolve(); });
-    serve.on('exit', (code) => reject(new Error(`corral serve exited ${code}: ${err}`)));
-  });
+  serve = await startServe(sock, join(dir, 'home'), { env: { CORRAL_ALERT_WEBHOOK: url } });
 });
 after(async () => {
-  if (serve.exitCode === null) { serve.kill('SIGTERM'); await new Promise((r) => serve.once('exit', r)); }
+  await serve?.stop();
   hook.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -56,7 +51,7 @@ test('alerts go to the webhook named by $CORRAL_ALERT_WEBHOOK, which no other us
   const health = (await daemonRequest(sock, 'GET', '/v1/health')).json as { alert_webhook?: { sent: number } };
   assert.ok((health.alert_webhook?.sent ?? 0) >= 1);
   // what another user sees of the daemon: its command line, not its environment
-  const seen = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'cat', `/proc/${serve.pid}/cmdline`, `/proc/${serve.pid}/environ`], { encoding: 'utf8' });
+  const seen = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'cat', `/proc/${serve.child.pid}/cmdline`, `/proc/${serve.child.pid}/environ`], { encoding: 'utf8' });
   assert.match(seen.stdout, /serve/, 'the command line is readable by anyone');
   assert.match(seen.stderr, /environ: Permission denied/, 'the environment is not');
   assert.doesNotMatch(seen.stdout, /HOOK-PASSWORD|HOOK-TOKEN/);
