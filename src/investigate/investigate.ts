@@ -3,6 +3,7 @@
 // pass 2 streams the traces (in worker threads when large) and keeps only candidate calls;
 // then scoring, the enrichment test, incidents and the fleet view. Memory is bounded by the
 // alerts and candidates, not by the size of the traces.
+import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { FieldMap, InputStats, NetRecord, Placement, ToolCallSpan } from './types.js';
 import { detectNetFormat, detectTraceFormat, netReader, readPlacementsDetailed } from './inputs/index.js';
@@ -15,7 +16,8 @@ import { mergeLinkStates, SpanLinker, type KeyAlertsInput, type MergedLinkState 
 import { PlacementIndex } from './analysis/placements.js';
 import type { InvestigationOptions, InvestigationResult } from './analysis/model.js';
 import { alertKind, linkAndScore } from './analysis/score.js';
-import { tracePass } from './analysis/trace-pass.js';
+import { PARALLEL_MIN_BYTES, tracePass } from './analysis/trace-pass.js';
+import { TraceWorkerPool } from './analysis/trace-worker-pool.js';
 import { logPass } from './analysis/log-pass.js';
 
 export type { InvestigationResult, Incident, AlertOut, CallRef } from './analysis/model.js';
@@ -70,9 +72,25 @@ export async function investigate(inp: InvestigateInput): Promise<InvestigationR
   for (const log of inp.logs) logs.push({ path: log.path, format: log.format ?? await detectNetFormat(log.path) });
   for (const l of logs) netReader(l.format); // unknown formats fail here, before any worker starts
   const label = logs.length === 1 ? logs[0]!.path : `${logs.length} logs`;
+  // Trace workers boot once a core is free of the log pass (it idles while this thread builds the alert table).
+  const big = opts.jobs > 1 && inp.traces.reduce((n, t) => n + sizeOf(t.path), 0) >= (inp.parallelMinBytes ?? PARALLEL_MIN_BYTES);
+  const pool = new TraceWorkerPool(big ? opts.jobs : 0);
+  try {
+    return await fromLogPass({ table, logs, label, inp, opts, notes, timings, t0, rulesLoading, pool });
+  } finally { await pool.close(); }
+}
+
+interface RunCtx {
+  table: AlertTable; logs: { path: string; format: string }[]; label: string; inp: InvestigateInput; opts: InvestigationOptions;
+  notes: string[]; timings: Record<string, number>; t0: number; rulesLoading: ReturnType<typeof loadCommandRules> | undefined; pool: TraceWorkerPool;
+}
+
+/** investigate() from the log pass on. */
+async function fromLogPass(ctx: RunCtx): Promise<InvestigationResult> {
+  const { table, logs, label, inp, opts, notes, timings, t0, rulesLoading, pool } = ctx;
   const { stats: netStats, workers: logWorkers } = await logPass(table, {
     logs, map: inp.map, jobs: opts.jobs, parallelMinBytes: inp.parallelMinBytes, tz: inp.tz, year: inp.year,
-    onProgress: (b, t) => inp.onProgress?.('logs', b, t, label),
+    onProgress: (b, t) => inp.onProgress?.('logs', b, t, label), onCoreFree: () => pool.boot(),
   });
   if (logWorkers) notes.push(`logs read by ${logWorkers} worker threads`);
   table.buildIndex();
@@ -93,7 +111,7 @@ export async function investigate(inp: InvestigateInput): Promise<InvestigationR
   for (const t of inp.traces) traces.push({ path: t.path, format: t.format ?? await detectTraceFormat(t.path) });
   const { state, stats: traceStats, workers, fast, rereadWhole } = await tracePass({
     traces, keys, placements, opts, assumedDurationMs: inp.assumedDurationMs, tz: inp.tz, jobs: opts.jobs, parallelMinBytes: inp.parallelMinBytes,
-    onProgress: (b, t) => inp.onProgress?.('traces', b, t),
+    onProgress: (b, t) => inp.onProgress?.('traces', b, t), pool,
   });
   timings.tracesMs = performance.now() - t1;
   if (workers) notes.push(`traces read by ${workers} worker threads`);
@@ -198,6 +216,11 @@ function clocksApart(table: AlertTable, state: MergedLinkState): string | undefi
 }
 
 const DAY_MS = 86_400_000;
+
+/** A file's size, 0 when it cannot be read (the trace pass then reports it as it did). */
+function sizeOf(path: string): number {
+  try { return statSync(path).size; } catch { return 0; }
+}
 
 function defaultJobs(): number {
   return Math.max(1, Math.min(8, availableParallelism()));

@@ -31,6 +31,8 @@ export interface LogPassInput {
   /** Zone for zone-less times, and the year of syslog times (see NetReadOptions). */
   tz?: string; year?: number;
   onProgress?: (bytes: number, total: number) => void;
+  /** Called once when a core frees up: the first worker is done (or before the main thread reads the logs itself). */
+  onCoreFree?: () => void;
 }
 
 /** Reads every log into the table; returns the stats per file, in input order. */
@@ -75,9 +77,12 @@ export async function logPass(table: AlertTable, inp: LogPassInput): Promise<{ s
   const tasks = plan.tasks;
   const sources: SourcesExport[] = [];
   let workers = 0;
+  let freed = false;
+  const coreFree = (): void => { if (!freed) { freed = true; inp.onCoreFree?.(); } };
   if (pool.length === 0 || tasks.length === 1) {
     start(); // (early workers, if any, find the queue empty and end)
     await Promise.all(pool);
+    coreFree();
     const set = new SourceSet();
     for (const t of tasks) plan.digests.push(await digestLog(t, inp.map, onBytes, set));
     sources.push(set.export());
@@ -85,6 +90,7 @@ export async function logPass(table: AlertTable, inp: LogPassInput): Promise<{ s
     // Largest first; each worker pulls the next task when it is done with one.
     plan.queue = tasks.map((_, i) => i).sort((a, b) => taskSize[b]! - taskSize[a]!);
     start();
+    for (const p of pool) void p.then(coreFree, () => undefined);
     for (const r of await Promise.all(pool)) if (r.tasks > 0) { workers++; sources.push(r.sources); }
   }
   const digests = plan.digests;

@@ -9,7 +9,8 @@ import { isCompressed } from '../inputs/source.js';
 import { documentRanges } from '../inputs/otlp-resync.js';
 import { firstLineIsDocument } from '../inputs/traces-otlp.js';
 import { mergeLinkStates, type KeyAlertsInput, type LinkOptions, type MergedLinkState } from './linker.js';
-import { runTraceTasks, type TaskResults, type TraceTask, type WorkerInput, type WorkerMessage } from './trace-worker.js';
+import { runTraceTasks, type TaskResults, type TraceTask, type WorkerInput, type WorkerInputMessage, type WorkerMessage } from './trace-worker.js';
+import type { TraceWorkerPool } from './trace-worker-pool.js';
 
 /**
  * Formats with one record per line, which may be split at line boundaries. OTLP JSON lines hold
@@ -29,6 +30,8 @@ export interface TracePassInput {
   /** Inputs smaller than this are read on the main thread (default PARALLEL_MIN_BYTES; tests lower it). */
   parallelMinBytes?: number;
   onProgress?: (bytes: number, total: number) => void;
+  /** Workers booted ahead (trace-worker-pool.ts), taken before new ones are started; the caller closes it. */
+  pool?: TraceWorkerPool;
 }
 
 /** rereadWhole: OTLP documents read in parallel whose parts did not join up, read again whole. */
@@ -71,7 +74,7 @@ export async function tracePass(inp: TracePassInput): Promise<{ state: MergedLin
   const buckets: TraceTask[][] = Array.from({ length: n }, () => []);
   const load = new Array<number>(n).fill(0);
   for (const o of order) { const k = load.indexOf(Math.min(...load)); buckets[k]!.push(o.t); load[k]! += o.size; }
-  const results = await Promise.all(buckets.map((b) => runWorker({ ...base, tasks: b }, onBytes)));
+  const results = await Promise.all(buckets.map((b) => runWorker({ ...base, tasks: b }, onBytes, inp.pool?.take())));
   let order2 = buckets.flat();
   let all = joinResults(results);
   // A document whose ranges did not join up is read again, whole, as a serial read would.
@@ -149,9 +152,11 @@ function shiftLines(tasks: TraceTask[], r: TaskResults): void {
   }
 }
 
-function runWorker(input: WorkerInput, onBytes: (d: number) => void): Promise<TaskResults> {
+/** Runs input on a worker: one booted ahead (booted: it gets its input as a message) or a new one. */
+function runWorker(input: WorkerInput, onBytes: (d: number) => void, booted?: Worker): Promise<TaskResults> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(new URL('./trace-worker.js', import.meta.url), { workerData: { corralTraceWorker: true, input } });
+    const w = booted ?? new Worker(new URL('./trace-worker.js', import.meta.url), { workerData: { corralTraceWorker: true, input } });
+    if (booted) booted.postMessage({ type: 'input', input } satisfies WorkerInputMessage);
     let settled = false;
     w.on('message', (m: WorkerMessage) => {
       if (m.type === 'progress') onBytes(m.bytes);

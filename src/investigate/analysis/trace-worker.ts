@@ -73,9 +73,18 @@ export async function runTraceTasks(input: WorkerInput, onBytes: (delta: number)
   return { states, stats, lines, fast, docEnds };
 }
 
+/** A worker's input: in its workerData, or (booted ahead by trace-worker-pool.ts) the first message. */
+export interface WorkerInputMessage { type: 'input'; input: WorkerInput }
+
 if (parentPort && workerData && (workerData as { corralTraceWorker?: boolean }).corralTraceWorker) {
   const port = parentPort;
-  const input = (workerData as { input: WorkerInput }).input;
+  const given = (workerData as { input?: WorkerInput }).input;
+  if (given) run(given);
+  else port.once('message', (m: WorkerInputMessage) => run(m.input));
+}
+
+function run(input: WorkerInput): void {
+  const port = parentPort!;
   let pending = 0, lastPost = 0;
   runTraceTasks(input, (d) => {
     pending += d;
