@@ -12,12 +12,17 @@
  *                     (makes a runtime's template mount namespace and holds it until stdin ends)
  *        corral-enter [--cgroup PROCS_FILE]... [--netns PATH] [--join-pid PID]
  *                     [--mount-template PATH [--keep-mounts DIR]...]
+ *                     [--view DIR]... [--view-keep DIR]... [--view-empty DIR]
  *                     [--uid N --gid N] [--seccomp FILE] [--cwd DIR] [--setsid] -- PROG ARGS...
  *   --cgroup   write our pid to this cgroup.procs file (repeatable; v1 controllers + cgroup2)
  *   --netns    setns() into this network namespace (session holder start)
  *   --mount-template  (session holder start) run in a fresh copy of this template mount namespace,
  *              with the host's mounts at each --keep-mounts path cloned into it at the same path;
  *              when that cannot be done, in the host's namespace as before (mount-template.c)
+ *   --view     (session holder start) show this read-only tree (the host root's /usr, a dataset)
+ *              as read-only overlays of its mounts in the sandbox's own mount namespace, so its
+ *              unix sockets and fifos are not the host's (mount-template.c show_views); mounts
+ *              at or below a --view-keep dir stay as they are; --view-empty: an empty directory
  *   --join-pid join user, ipc, uts, net, cgroup, pid and mount namespaces of PID (tool call),
  *              then fork so the child lives in the pid namespace; the parent waits.
  *   --uid/--gid drop to these ids (after clearing supplementary groups)
@@ -142,10 +147,10 @@ static const char *lookup_path(const char *name, char *buf, size_t size) {
 
 int main(int argc, char **argv) {
   const char *cgroups[8], *waiter_cgroups[8];
-  int ncg = 0, nwcg = 0, nkeep = 0;
-  const char *netns = NULL, *seccomp_path = NULL, *cwd = NULL, *mount_template = NULL;
-  const char **keep = calloc(argc, sizeof *keep);
-  if (!keep) die("calloc");
+  int ncg = 0, nwcg = 0, nkeep = 0, nviews = 0, nview_keep = 0;
+  const char *netns = NULL, *seccomp_path = NULL, *cwd = NULL, *mount_template = NULL, *view_empty = NULL;
+  const char **keep = calloc(argc, sizeof *keep), **views = calloc(argc, sizeof *views), **view_keep = calloc(argc, sizeof *view_keep);
+  if (!keep || !views || !view_keep) die("calloc");
   long join_pid = 0, uid = -1, gid = -1;
   int do_setsid = 0;
   int i = 1;
@@ -165,6 +170,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--netns")) netns = argv[++i];
     else if (!strcmp(a, "--mount-template")) mount_template = argv[++i];
     else if (!strcmp(a, "--keep-mounts")) keep[nkeep++] = argv[++i];
+    else if (!strcmp(a, "--view")) views[nviews++] = argv[++i];
+    else if (!strcmp(a, "--view-keep")) view_keep[nview_keep++] = argv[++i];
+    else if (!strcmp(a, "--view-empty")) view_empty = argv[++i];
     else if (!strcmp(a, "--join-pid")) join_pid = atol(argv[++i]);
     else if (!strcmp(a, "--uid")) uid = atol(argv[++i]);
     else if (!strcmp(a, "--gid")) gid = atol(argv[++i]);
@@ -189,9 +197,14 @@ int main(int argc, char **argv) {
     close(fd);
   }
   /* (after the netns is joined by its host path; best effort: without it the start is only slower) */
+  int in_template = 0;
   if (mount_template) {
     if (join_pid > 0) { errno = EINVAL; die("--mount-template with --join-pid"); }
-    enter_mount_template(mount_template, keep, nkeep);
+    in_template = enter_mount_template(mount_template, keep, nkeep) == 0;
+  }
+  if (nviews > 0) {
+    if (join_pid > 0) { errno = EINVAL; die("--view with --join-pid"); }
+    show_views(in_template, views, nviews, view_keep, nview_keep, view_empty);
   }
 
   int wfds[8], nwcg_fds = 0;

@@ -67,6 +67,13 @@ export interface EnterSpec {
    */
   mountTemplate?: string;
   keepMounts?: string[];
+  /**
+   * Holder start only: host paths bwrap binds read-only, shown as read-only overlays in the sandbox's
+   * own mount namespace (host-views.ts); mounts at or below `viewKeep` stay; `viewEmpty` an empty dir.
+   */
+  views?: string[];
+  viewKeep?: string[];
+  viewEmpty?: string;
   joinPid?: number;
   uid: number;
   gid: number;
@@ -84,6 +91,11 @@ export function buildEnterArgv(spec: EnterSpec, command: string[]): string[] {
   if (spec.mountTemplate) {
     a.push('--mount-template', spec.mountTemplate);
     for (const d of spec.keepMounts ?? []) a.push('--keep-mounts', d);
+  }
+  if (spec.views?.length) {
+    for (const d of spec.views) a.push('--view', d);
+    for (const d of spec.viewKeep ?? []) a.push('--view-keep', d);
+    if (spec.viewEmpty) a.push('--view-empty', spec.viewEmpty);
   }
   if (spec.joinPid) a.push('--join-pid', String(spec.joinPid));
   a.push('--uid', String(spec.uid), '--gid', String(spec.gid));

@@ -106,6 +106,8 @@ export class Runtime extends EventEmitter {
   holderFile = '';
   /** This runtime's copy of native/corral-file (bound into every sandbox for the file tools). */
   fileToolFile = '';
+  /** An empty directory: the second lower layer of every sandbox's host-tree overlays (host-views.ts). */
+  viewEmpty = '';
   /** `<pid>-<random>`: names this runtime's own files and cgroups. */
   readonly instance: string;
   /** Holds corral-enter's waiting parents (trusted), outside every tool call's cgroup. */
@@ -189,6 +191,10 @@ export class Runtime extends EventEmitter {
     this.fileToolFile = join(this.runDir, `file-tool-${this.instance}`);
     copyFileSync(fileToolBinary(), this.fileToolFile);
     chmodSync(this.fileToolFile, 0o555);
+    // (the second, empty lower layer of the overlays a sandbox sees the host's trees through: host-views.ts)
+    this.viewEmpty = join(this.runDir, `view-empty-${this.instance}`);
+    mkdirSync(this.viewEmpty, { mode: 0o555 });
+    chmodSync(this.viewEmpty, 0o555);
     // The sensor (bpftrace compiles its program in its own process, ~2 s), the GPU probe and the
     // kernel-log reader start first and run while this process compiles rules and the grammar.
     const sensorP = this.startSensor();
@@ -414,6 +420,7 @@ export class Runtime extends EventEmitter {
     rmSync(this.seccompFile, { force: true });
     if (this.holderFile) rmSync(this.holderFile, { force: true });
     if (this.fileToolFile) rmSync(this.fileToolFile, { force: true });
+    if (this.viewEmpty) rmSync(this.viewEmpty, { force: true, recursive: true });
   }
 }
 
@@ -429,8 +436,8 @@ export async function cleanupOrphans(layout: CgroupLayout, root: string, runDir?
     n += await cleanupOrphanSessionDirs(runDir);
     // seccomp programs, holder and file-tool copies of runtimes whose process is gone (killed `corral run`s)
     for (const f of readdirSync(runDir)) {
-      const m = /^seccomp-(\d+)(?:-[0-9a-f]+)?\.bpf$/.exec(f) ?? /^(?:holder|file-tool)-(\d+)-[0-9a-f]+$/.exec(f);
-      if (m && !pidAlive(Number(m[1]))) { rmSync(join(runDir, f), { force: true }); n++; }
+      const m = /^seccomp-(\d+)(?:-[0-9a-f]+)?\.bpf$/.exec(f) ?? /^(?:holder|file-tool|view-empty)-(\d+)-[0-9a-f]+$/.exec(f);
+      if (m && !pidAlive(Number(m[1]))) { rmSync(join(runDir, f), { force: true, recursive: true }); n++; }
     }
   }
   // Every hierarchy is looked at, not only the unified one: on a hybrid host a v1 controller's

@@ -11,6 +11,7 @@ import { ConnectRing } from './connect-ring.js';
 import { limitAlerts } from './limit-alerts.js';
 import { CaptureLoss, captureStatus, type CaptureStatus } from './capture-loss.js';
 import { mountImageView } from '../sandbox/image-view.js';
+import { sandboxViews, viewRefusal } from '../sandbox/host-views.js';
 import { mountSizedTmpfs, mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
 import { mountDiskWorkspace } from '../sandbox/workspace-disk.js';
 import { imageWorkspaceSource, mountImageWorkspace } from '../sandbox/image-workspace.js';
@@ -623,7 +624,7 @@ export class Session {
       this.gpuEnv = gpuPlan.env;
     }
     const argv = buildEnterArgv(
-      { cgroupProcs: this.cgroup.procsFiles(), netns: this.slot.netnsPath, uid: this.hostId, gid: this.hostId, ...this.launchMounts(mounts) },
+      { cgroupProcs: this.cgroup.procsFiles(), netns: this.slot.netnsPath, uid: this.hostId, gid: this.hostId, ...this.launchMounts(mounts), ...this.views(mounts) },
       bwrap,
     );
     const seccompFd = openSync(this.rt.seccompFile, 'r');
@@ -636,7 +637,12 @@ export class Session {
     this.holder = h;
     // Only the start of what the holder's side says is kept: a sandbox must not grow Corral's memory.
     let err = '';
-    h.stderr!.on('data', (d) => { if (err.length < 8192) err += String(d).slice(0, 8192 - err.length); });
+    h.stderr!.on('data', (d) => {
+      if (err.length < 8192) err += String(d).slice(0, 8192 - err.length);
+      // (said by corral-enter before bwrap runs: a tree the kernel would not overlay, bound as it lies)
+      const refused = viewRefusal(String(d));
+      if (refused) this.rt.warnOnce('host-view', `${refused.path}: shown as it lies on the host, so unix sockets and fifos in it are those host processes and other sandboxes use (an overlay of it was refused: ${refused.why})`);
+    });
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`sandbox did not start within 10s: ${err}`)), 10_000);
       h.once('exit', (code) => { clearTimeout(t); reject(new Error(`sandbox holder exited (${code}): ${err.trim()}`)); });
@@ -675,6 +681,16 @@ export class Session {
     const runDir = real(this.rt.runDir);
     const paths = [this.dir, this.workspace, ...(this.image ? [this.image] : []), ...mounts.map((m) => m.host)].map(real);
     return { mountTemplate: template, keepMounts: keepRoots(paths.filter((p) => atOrUnder(p, runDir))) };
+  }
+
+  /**
+   * The read-only trees corral-enter shows as this sandbox's own overlays (host-views.ts): the host
+   * root's /usr, /etc, /opt, /var and the datasets, so none of their sockets or fifos is the host's.
+   */
+  private views(mounts: { host: string }[]): { views?: string[]; viewKeep?: string[]; viewEmpty?: string } {
+    const keep = (() => { try { return realpathSync(this.rt.runDir); } catch { return this.rt.runDir; } })();
+    const views = sandboxViews(!this.image, mounts.map((m) => m.host), keep);
+    return views.length && this.rt.viewEmpty ? { views, viewKeep: [keep], viewEmpty: this.rt.viewEmpty } : {};
   }
 
   /**
