@@ -18,6 +18,7 @@ import http.client
 import json
 import os
 import socket
+import struct
 
 DEFAULT_SOCKET = "/run/corral/corral.sock"
 # A streamed exec sends a keepalive line after this much silence (src/server/exec-stream.ts).
@@ -35,6 +36,31 @@ class CorralError(Exception):
         self.status, self.kind, self.message = status, kind, message
 
 
+class DaemonOwnerError(CorralError):
+    """The socket is served by a process that is neither root nor this user: nothing was sent to it.
+    Whoever listens first on a path the client names (a CORRAL_SOCKET under /tmp, a directory another
+    user can write) would get every request (env=True: this process's whole environment) and decide
+    what a command did. .socket_path and .uid name the socket and its listener's uid."""
+
+    def __init__(self, socket_path, uid):
+        super().__init__(None, "daemon_owner", f"{socket_path} is served by a process of uid {uid}, neither root nor you: "
+                         "refusing to send it anything (it would get your environment and decide what your command did); "
+                         "name the real daemon's socket")
+        self.args = (self.message,)
+        self.socket_path, self.uid = socket_path, uid
+
+    def __str__(self):
+        return self.message
+
+
+def _check_daemon_owner(sock, path):
+    """Asks the kernel who listens on the connected socket (SO_PEERCRED: pid, uid, gid of the
+    listener); only root or this process's effective user is a daemon this client talks to."""
+    pid, uid, gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    if uid != 0 and uid != os.geteuid():
+        raise DaemonOwnerError(path, uid)
+
+
 class _UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path, timeout):
         super().__init__("corral", timeout=timeout)
@@ -42,8 +68,14 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
 
     def connect(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self._path)
+        try:
+            s.settimeout(self.timeout)
+            s.connect(self._path)
+            # before anything is written: the listener must be root or this user
+            _check_daemon_owner(s, self._path)
+        except BaseException:
+            s.close()
+            raise
         self.sock = s
 
 
