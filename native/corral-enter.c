@@ -21,7 +21,7 @@
  *              when that cannot be done, in the host's namespace as before (mount-template.c)
  *   --view     (session holder start) show this read-only tree (the host root's /usr, a dataset)
  *              as read-only overlays of its mounts in the sandbox's own mount namespace, so its
- *              unix sockets and fifos are not the host's (mount-template.c show_views); mounts
+ *              unix sockets and fifos are not the host's (host-views.c show_views); mounts
  *              at or below a --view-keep dir stay as they are; --view-empty: an empty directory
  *   --join-pid join user, ipc, uts, net, cgroup, pid and mount namespaces of PID (tool call),
  *              then fork so the child lives in the pid namespace; the parent waits.
@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "mount-template.h"
+#include "host-views.h"
 
 #ifndef SYS_close_range
 #define SYS_close_range 436

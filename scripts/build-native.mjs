@@ -16,8 +16,9 @@ const nodeInclude = join(dirname(dirname(process.execPath)), 'include', 'node');
 const src = (name) => join(root, 'native', name);
 
 const targets = [
-  // native/mount-template.c: the mount namespace a sandbox's bwrap starts from (part of the same binary).
-  { out: join(out, 'corral-enter'), src: src('corral-enter.c'), extra: [src('mount-template.c'), src('mount-template.h'), src('mount-api.h')], args: ['-O2', '-Wall', '-Werror'] },
+  // native/mount-template.c: the mount namespace a sandbox's bwrap starts from; host-views.c: its read-only
+  // trees as overlays (both part of the same binary).
+  { out: join(out, 'corral-enter'), src: src('corral-enter.c'), extra: [src('mount-template.c'), src('mount-template.h'), src('host-views.c'), src('host-views.h'), src('mountinfo.h'), src('mount-api.h')], args: ['-O2', '-Wall', '-Werror'] },
   // pid 1 of every sandbox: holds its namespaces, not dumpable, reaps orphans. Static: it runs inside
   // the sandbox's root, which may be an image without the host's C library (filesystem.root).
   { out: join(out, 'corral-holder'), src: src('corral-holder.c'), args: ['-O2', '-Wall', '-Werror', '-static'] },
