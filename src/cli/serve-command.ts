@@ -25,6 +25,7 @@ export const SERVE_USAGE = `Usage: corral serve [--socket PATH] [--home DIR] [--
   a command line is readable by every user of the machine (/proc/PID/cmdline).
   --publish sends every event to NATS JetStream (stream CORRAL_EVENTS, subjects
   corral.events.<host>.<kind>) for \`corral collect\` to gather the fleet's events into PostgreSQL;
+  default $CORRAL_PUBLISH: a URL with user:password@ or token@ goes there, not on the command line.
   --host-id names this machine there (default: the hostname). A NATS outage never blocks a
   call: events wait in a bounded queue (docs/fleet.md). --flow-update: how often an open
   connection gets an interim flow record (bytes so far; default 10s, 0 = only when it closes).
@@ -72,9 +73,12 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   const sev = values['webhook-min-severity'];
   if (sev !== undefined && !['low', 'medium', 'high', 'critical'].includes(sev)) throw new UsageError(`--webhook-min-severity must be low, medium, high or critical, got "${sev}"`);
   if (sev !== undefined && hookUrl === undefined) throw new UsageError('--webhook-min-severity needs --alert-webhook URL (or $CORRAL_ALERT_WEBHOOK)');
-  if (values['host-id'] !== undefined && values.publish === undefined) throw new UsageError('--host-id needs --publish nats://HOST:PORT');
-  if (values.publish !== undefined && !/^(nats|tls):\/\/[^\s/]+$/.test(values.publish)) throw new UsageError(`--publish must be nats://HOST:PORT or tls://HOST:PORT, got "${safeText(redactNatsUrl(values.publish))}"`);
-  const natsSecurity = natsSecurityFlags(values, io.env, values.publish);
+  // (like the webhook: NATS credentials in the URL belong in the environment, not on the command line)
+  const publishUrl = values.publish ?? (io.env.CORRAL_PUBLISH || undefined);
+  const publishName = values.publish === undefined ? '$CORRAL_PUBLISH' : '--publish';
+  if (values['host-id'] !== undefined && publishUrl === undefined) throw new UsageError('--host-id needs --publish nats://HOST:PORT (or $CORRAL_PUBLISH)');
+  if (publishUrl !== undefined && !/^(nats|tls):\/\/[^\s/]+$/.test(publishUrl)) throw new UsageError(`${publishName} must be nats://HOST:PORT or tls://HOST:PORT, got "${safeText(redactNatsUrl(publishUrl))}"`);
+  const natsSecurity = natsSecurityFlags(values, io.env, publishUrl);
   const { webhookUrlProblem } = await import('../server/alert-webhook.js');
   const hookWhy = hookUrl === undefined ? undefined : webhookUrlProblem(hookUrl);
   if (hookWhy) throw new UsageError(`${values['alert-webhook'] === undefined ? '$CORRAL_ALERT_WEBHOOK' : '--alert-webhook'}: ${hookWhy}`);
@@ -95,7 +99,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   };
   const d = await CorralDaemon.start({
     socketPath, maxSessions, sessionIdleMs, onRequest,
-    publish: values.publish === undefined ? undefined : { url: values.publish, host: values['host-id'] ?? hostname(), security: natsSecurity },
+    publish: publishUrl === undefined ? undefined : { url: publishUrl, host: values['host-id'] ?? hostname(), security: natsSecurity },
     alertWebhook: hookUrl === undefined ? undefined : { url: hookUrl, minSeverity: sev as 'low' | 'medium' | 'high' | 'critical' | undefined },
     runtime: { home: values.home, ...sensorOpts, ...(pool !== undefined ? { poolSize: pool } : {}), ...(flowUpdateMs !== undefined ? { flowUpdateMs } : {}) },
   });
@@ -118,7 +122,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   if (!values.json && !quiet.on) io.stderr.write('corral serve: stopping (killing the sandboxes it holds)\n');
   await d.close();
   const lost = d.unpublished;
-  if (lost && lost.total > 0 && values.publish !== undefined && !quiet.on) io.stderr.write(`${unpublishedMessage(lost, redactNatsUrl(values.publish), d.runtime.store.home)}\n`);
+  if (lost && lost.total > 0 && publishUrl !== undefined && !quiet.on) io.stderr.write(`${unpublishedMessage(lost, redactNatsUrl(publishUrl), d.runtime.store.home)}\n`);
   return 0;
 }
 
