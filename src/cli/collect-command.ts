@@ -17,7 +17,8 @@ export const COLLECT_USAGE = `Usage: corral collect --nats nats://HOST:PORT --po
   PostgreSQL table corral_events (created if missing), acknowledging each message after its row
   is committed; a message that is not a valid event is reported and never stored. Collectors
   sharing --durable (default corral-collect) split the work. --nats / --postgres default to
-  $CORRAL_NATS / $CORRAL_POSTGRES. Progress on stderr; a summary on stdout (--json: one object).
+  $CORRAL_NATS / $CORRAL_POSTGRES: a URL with a password goes there, not on the command line
+  (every user of the machine reads that: /proc/PID/cmdline). Progress on stderr; a summary on stdout (--json: one object).
   Running as a service (no --until-idle), a lost NATS or PostgreSQL connection is reported and
   retried every 2 s (unacknowledged messages are redelivered). --until-idle DUR ends the run once
   no message came for DUR and none is pending — messages a stopped collector took and never
