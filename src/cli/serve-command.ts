@@ -7,6 +7,7 @@ import { UsageError, type CliIO } from './io.js';
 import { makeStyle, safeText } from './style.js';
 import { NATS_FLAG_OPTIONS, NATS_FLAGS_USAGE, natsSecurityFlags } from './nats-flags.js';
 import { redactNatsUrl } from '../store/nats-options.js';
+import { urlForError } from '../store/url-for-errors.js';
 import { SENSOR_RING_USAGE, sensorRuntimeOptions } from './sensor-ring-flag.js';
 import type { RequestLogEntry } from '../server/daemon.js';
 import type { Unpublished } from '../store/nats-publisher.js';
@@ -77,7 +78,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   const publishUrl = values.publish ?? (io.env.CORRAL_PUBLISH || undefined);
   const publishName = values.publish === undefined ? '$CORRAL_PUBLISH' : '--publish';
   if (values['host-id'] !== undefined && publishUrl === undefined) throw new UsageError('--host-id needs --publish nats://HOST:PORT (or $CORRAL_PUBLISH)');
-  if (publishUrl !== undefined && !/^(nats|tls):\/\/[^\s/]+$/.test(publishUrl)) throw new UsageError(`${publishName} must be nats://HOST:PORT or tls://HOST:PORT, got "${safeText(redactNatsUrl(publishUrl))}"`);
+  if (publishUrl !== undefined && !/^(nats|tls):\/\/[^\s/]+$/.test(publishUrl)) throw new UsageError(`${publishName} must be nats://HOST:PORT or tls://HOST:PORT, got ${safeText(urlForError(publishUrl))}`);
   const natsSecurity = natsSecurityFlags(values, io.env, publishUrl);
   const { webhookUrlProblem } = await import('../server/alert-webhook.js');
   const hookWhy = hookUrl === undefined ? undefined : webhookUrlProblem(hookUrl);

@@ -9,6 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { SEVERITY_RANK, type AlertEvent, type CorralEvent, type Severity } from '../events/event.js';
 import { alertJson } from '../events/alert-json.js';
+import { urlForError } from '../store/url-for-errors.js';
 
 const QUEUE_MAX = 1000;
 const TIMEOUT_MS = 5000;
@@ -21,11 +22,11 @@ export class WebhookUrlError extends Error {
   override readonly name = 'WebhookUrlError';
 }
 
-/** Why url cannot be a webhook (not a URL, not http or https), else undefined. */
+/** Why url cannot be a webhook (not a URL, not http or https), else undefined; never echoes its secrets. */
 export function webhookUrlProblem(url: string): string | undefined {
   let u: URL;
-  try { u = new URL(url); } catch { return `not a URL: ${JSON.stringify(url.slice(0, 200))}`; }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `http or https only, got ${u.protocol}`;
+  try { u = new URL(url); } catch { return 'not a URL (the value is not shown: it may hold a secret)'; }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `http or https only, got ${urlForError(url)}`;
   return undefined;
 }
 

@@ -14,9 +14,10 @@ export interface NatsSecurity { ca?: string; cert?: string; key?: string; nkey?:
 
 /** The same URL with a password or token replaced by *** (for anything printed or stored). */
 export function redactNatsUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/)([^@/\s]*)@/i, (_, scheme: string, info: string) => {
+  // (the scheme is optional, as natsConnectOptions takes user:password@host:port too)
+  return url.replace(/^([a-z]+:\/\/)?([^/\s]*)@/i, (_, scheme: string | undefined, info: string) => {
     const colon = info.indexOf(':');
-    return colon < 0 ? `${scheme}***@` : `${scheme}${info.slice(0, colon)}:***@`;
+    return colon < 0 ? `${scheme ?? ''}***@` : `${scheme ?? ''}${info.slice(0, colon)}:***@`;
   });
 }
 
