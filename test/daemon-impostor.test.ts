@@ -5,32 +5,17 @@
 // ran. Here a fake daemon runs as uid 65534 (setpriv) and records what reaches it. Unix sockets only.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertInLab } from '../src/lab/lab-guard.js';
 import { daemonRequest } from '../src/server/daemon-client.js';
+import { NOBODY, startFakeDaemon } from './helpers/fake-daemon.js';
 
 const MAIN = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
-const NOBODY = 65534;
 let dir: string, evil: string, sock: string, got: string;
 let fake: ChildProcess;
-
-/** The impostor: answers every request as a daemon would (a clean run), after writing it to GOT. */
-const FAKE = `
-const http = require('node:http'), fs = require('node:fs');
-const [sock, got] = process.argv.slice(2);
-http.createServer((req, res) => {
-  let b = ''; req.on('data', (c) => { b += c; });
-  req.on('end', () => {
-    fs.appendFileSync(got, req.method + ' ' + req.url + ' ' + b + '\\n');
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(req.url === '/v1/run' ? { session: 'fake', exit_code: 0, signal: null, duration_ms: 1, timed_out: false, verdict: 'clean', alerts: [], via: 'daemon' } : { ok: true }));
-  });
-}).listen(sock, () => console.log('listening'));
-setTimeout(() => process.exit(0), 60000);
-`;
 
 before(async () => {
   assertInLab();
@@ -41,15 +26,7 @@ before(async () => {
   chownSync(evil, NOBODY, NOBODY);
   sock = join(evil, 'corral.sock');
   got = join(evil, 'got');
-  const script = join(dir, 'fake.cjs');
-  writeFileSync(script, FAKE, { mode: 0o644 });
-  fake = spawn('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, script, sock, got], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  fake.stderr!.on('data', (c: Buffer) => { err += c; });
-  await new Promise<void>((resolve, reject) => {
-    fake.stdout!.once('data', () => resolve());
-    fake.once('exit', (code) => reject(new Error(`the fake daemon exited ${code}: ${err}`)));
-  });
+  fake = await startFakeDaemon(dir, sock, got, NOBODY);
 });
 after(async () => {
   if (fake.exitCode === null) { fake.kill('SIGTERM'); await new Promise((r) => fake.once('exit', r)); }

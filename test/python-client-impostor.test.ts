@@ -6,42 +6,16 @@
 // this test's own user shows the client still talks to its own user's daemon. Unix sockets only.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertInLab } from '../src/lab/lab-guard.js';
 import { runPythonClient } from './helpers/python-client.js';
+import { NOBODY, startFakeDaemon } from './helpers/fake-daemon.js';
 
-const NOBODY = 65534;
 let dir: string, evilSock: string, evilGot: string, ownSock: string, ownGot: string;
 const fakes: ChildProcess[] = [];
-
-/** A fake daemon: answers every request as a daemon would, after appending it to GOT. */
-const FAKE = `
-const http = require('node:http'), fs = require('node:fs');
-const [sock, got] = process.argv.slice(2);
-http.createServer((req, res) => {
-  let b = ''; req.on('data', (c) => { b += c; });
-  req.on('end', () => {
-    fs.appendFileSync(got, req.method + ' ' + req.url + ' ' + b + '\\n');
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(req.url === '/v1/sessions' ? { session: 'fake' } : req.url === '/v1/run' ? { session: 'fake', exit_code: 0, verdict: 'clean', alerts: [] } : { ok: true }));
-  });
-}).listen(sock, () => console.log('listening'));
-setTimeout(() => process.exit(0), 60000);
-`;
-
-async function startFake(argv: string[]): Promise<void> {
-  const fake = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  fakes.push(fake);
-  let err = '';
-  fake.stderr!.on('data', (c: Buffer) => { err += c; });
-  await new Promise<void>((resolve, reject) => {
-    fake.stdout!.once('data', () => resolve());
-    fake.once('exit', (code) => reject(new Error(`a fake daemon exited ${code}: ${err}`)));
-  });
-}
 
 before(async () => {
   assertInLab();
@@ -54,10 +28,8 @@ before(async () => {
   evilGot = join(evil, 'got');
   ownSock = join(dir, 'own.sock');
   ownGot = join(dir, 'own-got');
-  const script = join(dir, 'fake.cjs');
-  writeFileSync(script, FAKE, { mode: 0o644 });
-  await startFake(['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, script, evilSock, evilGot]);
-  await startFake([process.execPath, script, ownSock, ownGot]);
+  fakes.push(await startFakeDaemon(dir, evilSock, evilGot, NOBODY));
+  fakes.push(await startFakeDaemon(dir, ownSock, ownGot));
 });
 after(async () => {
   for (const f of fakes) if (f.exitCode === null && f.signalCode === null) { f.kill('SIGTERM'); await new Promise((r) => f.once('exit', r)); }
