@@ -10,7 +10,6 @@ import { ResourceSampler } from './resource-sampler.js';
 import { ConnectRing } from './connect-ring.js';
 import { limitAlerts } from './limit-alerts.js';
 import { CaptureLoss, captureStatus, type CaptureStatus } from './capture-loss.js';
-import { mountImageView } from '../sandbox/image-view.js';
 import { sandboxViews, viewRefusal } from '../sandbox/host-views.js';
 import { mountSizedTmpfs, mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
 import { mountDiskWorkspace } from '../sandbox/workspace-disk.js';
@@ -425,22 +424,6 @@ export class Session {
   }
 
   /**
-   * A read-only image as this session's own overlay of it (image-view.ts): its sockets and fifos
-   * are then this session's, never the inodes host processes or other sandboxes use. Where the
-   * kernel refuses, the image is bound as it lies and the runtime says so once.
-   */
-  private async readOnlyRoot(host: string, given: string): Promise<string> {
-    const merged = join(this.dir, 'root');
-    try {
-      await mountImageView(host, join(this.dir, 'root-layer'), merged);
-      return merged;
-    } catch (e) {
-      this.rt.warnOnce('image-view', `filesystem.root ${given}: shown as it lies on the host, so unix sockets and fifos in it are those host processes and other sandboxes use (an overlay of it was refused: ${(e as Error).message})`);
-      return host;
-    }
-  }
-
-  /**
    * workspace_path judged where bwrap will bind it: in the root the sandbox is made from, through
    * that root's own links (image-path.ts), before anything is set up for the root.
    */
@@ -552,7 +535,7 @@ export class Session {
       // (an image without bash, e.g. Alpine: commands run in its sh)
       // (looked up through the image's own links: `bin -> /usr/bin` must not be answered by the host's /usr/bin)
       if (!['/usr/bin/bash', '/bin/bash'].some((b) => pathKindInRoot(host, b) === 'file')) this.shell = '/bin/sh';
-      this.image = (this.opts.rootWritable ?? this.opts.policy.filesystem.root_writable) ? await this.writableRoot(host, rootGiven) : await this.readOnlyRoot(host, rootGiven);
+      if (this.opts.rootWritable ?? this.opts.policy.filesystem.root_writable) this.image = await this.writableRoot(host, rootGiven);
     } else if (this.opts.rootWritable ?? this.opts.policy.filesystem.root_writable) {
       // (said by the policy, not the caller: a policy error naming its file, line and field)
       if (this.opts.rootWritable === undefined) throw policyFieldError(this.opts.policy, ['filesystem', 'root_writable'], 'only an image root can be writable, the host\'s own root never is, and this session has none: set filesystem.root, or give the session a root (API root, corral run --root)');
@@ -685,11 +668,13 @@ export class Session {
 
   /**
    * The read-only trees corral-enter shows as this sandbox's own overlays (host-views.ts): the host
-   * root's /usr, /etc, /opt, /var and the datasets, so none of their sockets or fifos is the host's.
+   * root's /usr, /etc, /opt, /var, or a read-only image root, and the datasets, so none of their
+   * sockets or fifos is the one host processes and other sandboxes use.
    */
   private views(mounts: { host: string }[]): { views?: string[]; viewKeep?: string[]; viewEmpty?: string } {
     const keep = (() => { try { return realpathSync(this.rt.runDir); } catch { return this.rt.runDir; } })();
-    const views = sandboxViews(!this.image, mounts.map((m) => m.host), keep);
+    const readOnlyImage = this.image !== undefined && this.rootUpper === undefined ? this.image : undefined;
+    const views = sandboxViews(!this.image, mounts.map((m) => m.host), keep, readOnlyImage);
     return views.length && this.rt.viewEmpty ? { views, viewKeep: [keep], viewEmpty: this.rt.viewEmpty } : {};
   }
 
