@@ -21,6 +21,13 @@
 // nf_conntrack_max): without it, a few dozen hostile sandboxes, each under its own cap, could still
 // fill the table, and the gateway's own upstream connections (every sandbox's way out) need room in it.
 // Past either cap a new flow is logged (rate-limited, attributed by its veth) and refused.
+//
+// The gateway's TCP proxy and resolver listen on every address of the gateway's namespace (the
+// redirect sends a sandbox's flows to the address of its veth, one per sandbox). Threat: anyone
+// else who can reach the host — another machine on its networks, a local user, a neighbour
+// forging a sandbox's source address — opening connections to them. The proxy and resolver
+// answer sandbox sources only and need the redirect's original destination, but the kernel now
+// refuses such flows before either sees them.
 
 export interface GatewayRulesetSpec {
   table: string;
@@ -91,6 +98,10 @@ export function buildGatewayRuleset(s: GatewayRulesetSpec): string {
     `  }`,
     `  chain sandbox_input {`,
     `    type filter hook input priority filter; policy accept;`,
+    // The gateway's listeners are bound to every address of the host: nothing but a sandbox's
+    // redirected flow may open a connection to them (see the header: the listeners' exposure).
+    `    iifname != @${SANDBOX_IF_SET} ct state new meta nfproto ipv4 tcp dport ${s.tcpPort} reject with tcp reset`,
+    `    iifname != @${SANDBOX_IF_SET} ct state new meta nfproto ipv4 udp dport ${s.dnsPort} reject with icmpx port-unreachable`,
     // (ends only this chain for everyone else's packets: another table's drop still applies)
     `    iifname != @${SANDBOX_IF_SET} accept`,
     `    ${logThen('meta nfproto ipv6', 'reject with icmpx admin-prohibited')}`,
