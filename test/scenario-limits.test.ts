@@ -164,6 +164,32 @@ test('the sandbox holds: no root, no capabilities, NoNewPrivs, seccomp, read-onl
   } finally { await s.close(); }
 });
 
+test('seccomp refuses ptrace\'s cousins, the rest of the quota and mount families, modify_ldt, uselib and fanotify: EPERM from inside a real sandbox', async () => {
+  // Arguments that, allowed, get an answer other than EPERM here (0, EBADF, EFAULT or ENOSYS), so EPERM is the filter's.
+  const calls: [string, number, number[]][] = [
+    ['modify_ldt', 154, [0, 0, 0]], ['quotactl_fd', 443, [-1, 0, 0, 0]], ['pidfd_getfd', 438, [-1, 0, 0]],
+    ['process_madvise', 440, [-1, 0, 0, 0, 0]], ['uselib', 134, [0]], ['open_tree_attr', 467, [-1, 0, 0, 0, 0]],
+    ['fanotify_init', 300, [0x200, 0]], ['getpid', 39, []], ['mseal', 462, [0, 0, 0]],
+  ];
+  const py = [
+    'import ctypes, json, sys',
+    'libc = ctypes.CDLL(None, use_errno=True); libc.syscall.restype = ctypes.c_long',
+    'def call(nr, args):',
+    '    ctypes.set_errno(0)',
+    '    r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])',
+    '    return 0 if r >= 0 else ctypes.get_errno()',
+    'print(json.dumps({n: call(nr, a) for n, nr, a in json.loads(sys.argv[1])}))',
+  ].join('\n');
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'syscalls' });
+  try {
+    const r = await s.exec({ step: 1, command: `python3 -c '${py}' '${JSON.stringify(calls)}'` });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const got = JSON.parse(r.stdout) as Record<string, number>;
+    const EPERM = 1;
+    assert.deepEqual(got, { modify_ldt: EPERM, quotactl_fd: EPERM, pidfd_getfd: EPERM, process_madvise: EPERM, uselib: EPERM, open_tree_attr: EPERM, fanotify_init: EPERM, getpid: 0, mseal: 0 });
+  } finally { await s.close(); }
+});
+
 test('/sys shows no host NIC (MAC, byte counters) and no block device (another sandbox\'s workspace image, its I/O); CPU topology stays', async () => {
   const { realpathSync, existsSync } = await import('node:fs');
   const { dirname } = await import('node:path');

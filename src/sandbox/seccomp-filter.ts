@@ -5,7 +5,7 @@
 // sensors cannot see), raw and packet sockets (crafting traffic around the gateway), every
 // socket family but unix, inet, inet6 and netlink (AF_VSOCK reaches the hypervisor past the
 // network namespace, the gateway and nftables; rarely used families are kernel attack surface),
-// TIOCSTI terminal injection, 32-bit/x32 syscall ABIs that would bypass the table, and setuid or
+// pidfd_getfd/process_madvise (ptrace's cousins), modify_ldt, uselib, fanotify, TIOCSTI terminal injection, 32-bit/x32 syscall ABIs that would bypass the table, and setuid or
 // setgid mode bits on any file it creates or changes (chmod, fchmod(at/at2), open/openat/creat with
 // O_CREAT, mknod(at); openat2, whose mode sits in a struct, is ENOSYS): a host workspace is shown
 // through an idmapped mount, so a file the agent creates there is, on the host's disk, its owner's —
@@ -44,7 +44,20 @@ export const DENIED_SYSCALLS: Record<string, number> = {
   mount_setattr: 442, swapon: 167, swapoff: 168, reboot: 169, syslog: 103, acct: 163,
   settimeofday: 164, clock_settime: 227, adjtimex: 159, quotactl: 179, iopl: 172, ioperm: 173,
   lookup_dcookie: 212, vhangup: 153, personality: 135,
+  // session 23: the rest of the families above — quotactl's fd form, the new mount API's
+  // open_tree_attr, ptrace's fd-stealing and memory-advising cousins (pidfd_getfd, process_madvise)
+  // — plus modify_ldt (a per-process LDT: 16-bit code only, a history of kernel bugs), uselib
+  // (a.out libraries) and fanotify_init (filesystem-wide watches since 5.13 unprivileged)
+  quotactl_fd: 443, open_tree_attr: 467, pidfd_getfd: 438, process_madvise: 440,
+  modify_ldt: 154, uselib: 134, fanotify_init: 300,
 };
+/**
+ * The first x86_64 syscall number this filter predates (file_setattr, 469, is the last of Linux 6.17/6.18).
+ * Later ones get ENOSYS, what an older kernel answers, so libraries fall back to the calls the filter
+ * knows. Threat: a new kernel interface — as io_uring and the new mount API once were — open to every
+ * sandbox by default until someone adds it here.
+ */
+export const FIRST_UNKNOWN_SYSCALL = 470;
 export const SYSCALL = { ioctl: 16, socket: 41, clone: 56, clone3: 435, openat2: 437 } as const;
 
 /** Syscalls that set a file's mode, by the index of their mode argument (x86_64 numbers). */
@@ -80,6 +93,7 @@ export function buildSeccompFilter(): SockFilter[] {
   ins.push({ code: JEQ_K, k: AUDIT_ARCH_X86_64, jf: 'kill' });
   ld(0);
   ins.push({ code: JGE_K, k: X32_SYSCALL_BIT, jt: 'kill' });
+  ins.push({ code: JGE_K, k: FIRST_UNKNOWN_SYSCALL, jt: 'enosys' });
   for (const nr of Object.values(DENIED_SYSCALLS)) ins.push({ code: JEQ_K, k: nr, jt: 'eperm' });
   ins.push({ code: JEQ_K, k: SYSCALL.clone, jt: 'clone' });
   ins.push({ code: JEQ_K, k: SYSCALL.clone3, jt: 'enosys' });
