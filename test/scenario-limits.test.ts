@@ -158,8 +158,10 @@ test('the sandbox holds: no root, no capabilities, NoNewPrivs, seccomp, read-onl
       'env | grep -c CORRAL || true', 'touch /workspace/w && echo ws-writable', '(ls -A /var/lib/corral 2>&1 || true) | wc -l', 'ps -e --no-headers | wc -l',
       // the host's cgroup tree (other sandboxes' usage) and its network interfaces are not shown
       'ls -A /sys/fs/cgroup | wc -l', 'ls -A /sys/class/net /sys/devices/virtual/net | grep -c crl || true', 'test -d /sys/devices/system/cpu && echo sys-cpu',
+      // the host's logs (who logged in from where, what it installed) are hidden by the default policy
+      'ls -A /var/log | wc -l',
     ].join('; ') });
-    assert.deepEqual(r.stdout.trim().split('\n'), ['65534', 'CapEff: 0000000000000000', 'NoNewPrivs: 1', 'Seccomp: 2', 'usr-ro', 'root-hidden', 'unshare-denied', 'raw-denied', 'Errno 97', '0', 'ws-writable', '0', r.stdout.trim().split('\n')[12]!, '0', '0', 'sys-cpu']);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['65534', 'CapEff: 0000000000000000', 'NoNewPrivs: 1', 'Seccomp: 2', 'usr-ro', 'root-hidden', 'unshare-denied', 'raw-denied', 'Errno 97', '0', 'ws-writable', '0', r.stdout.trim().split('\n')[12]!, '0', '0', 'sys-cpu', '0']);
     assert.ok(Number(r.stdout.trim().split('\n')[12]) < 10, 'only the sandbox processes are visible');
   } finally { await s.close(); }
 });

@@ -15,7 +15,11 @@ export type Protocol = (typeof PROTOCOLS)[number];
 
 export const DEFAULT_ALLOW_PORTS = [80, 443];
 export const DEFAULT_ALLOW_PROTOCOLS: Protocol[] = ['tls', 'http', 'other'];
-export const DEFAULT_HIDE = ['~/.ssh', '~/.aws', '~/.config/gcloud', '~/.azure', '~/.kube', '~/.docker', '/root', '/etc/shadow'];
+/**
+ * Hidden unless a policy lists its own. /var/log: the host's world-readable logs (wtmp and lastlog name who logged in
+ * from which address, dpkg/apt logs what the host runs) are reconnaissance of the host and its network, and no tool call needs them.
+ */
+export const DEFAULT_HIDE = ['~/.ssh', '~/.aws', '~/.config/gcloud', '~/.azure', '~/.kube', '~/.docker', '/root', '/etc/shadow', '/var/log'];
 export const DEFAULT_ENV_ALLOW = ['PATH', 'LANG', 'LC_ALL', 'TERM', 'HOME'];
 /** The on-disk cap of a Corral-made workspace when a policy names none (sparse: it takes only what is written). */
 export const DEFAULT_WORKSPACE_DISK = 4 * 1024 ** 3;
