@@ -8,6 +8,9 @@
 // request bodies are bounded and validated (api-schema.ts); a client's identity (pid, uid) comes
 // from the kernel (SO_PEERCRED/SO_PEERPIDFD), never from the request; a client that goes away
 // mid-call gets its call killed, so an abandoned command cannot keep running unobserved.
+// A session belongs to the user who opened it: where an operator opens the socket to more users,
+// one user cannot run commands in, read files of, read the report or events of, or close another's
+// session (root may: it runs the daemon).
 import { stepFromLabels } from '../session/call-labels.js';
 import http from 'node:http';
 import net from 'node:net';
@@ -113,10 +116,14 @@ interface Held { session: Session; lastUsed: number; busy: boolean; client: Clie
 const STOPPING = 'the corral daemon is stopping';
 /** How many closed sessions' reasons are kept for their 404s. */
 const GONE_KEPT = 1000;
+/** How many sessions' owners are kept (open ones always): the events of a session closed long ago are not streamed anyway. */
+const OWNERS_KEPT = 4096;
 
 export class CorralDaemon {
   readonly socketPath: string;
   private readonly held = new Map<string, Held>();
+  /** The uid of the client that opened each recent session (what a non-root caller may touch). */
+  private readonly owners = new Map<string, number>();
   /** Why recently closed sessions closed (the latest GONE_KEPT), so a call to one is told why it is gone, not only that it is. */
   private readonly gone = new Map<string, string>();
   /** Sessions being created (counted against --max-sessions before they are held). */
@@ -277,19 +284,22 @@ export class CorralDaemon {
       const m = /^\/v1\/sessions\/([0-9a-f]{1,64})(\/exec|\/files|\/report)?$/.exec(path);
       let out: unknown;
       if (req.method === 'GET' && path === '/v1/health') out = this.health();
-      else if (req.method === 'GET' && path === '/v1/sessions') out = this.list();
+      else if (req.method === 'GET' && path === '/v1/sessions') out = this.list(req);
       else if (req.method === 'GET' && path === '/v1/events') return this.events(req, res);
       else if (req.method === 'POST' && path === '/v1/run') out = await this.run(req, res, await body(req, RunRequest, RUN_BODY_MAX));
       else if (req.method === 'POST' && path === '/v1/run/cancel') out = this.cancelRun(req, await body(req, CancelRequest));
       else if (req.method === 'POST' && path === '/v1/sessions') out = await this.open(req, await body(req, SessionRequest));
       else if (req.method === 'POST' && m?.[2] === '/exec') {
         const r = await body(req, ExecRequest);
-        if (r.stream) return await this.execStreamed(m[1]!, res, r);
-        out = await this.exec(m[1]!, res, r);
+        if (r.stream) return await this.execStreamed(this.idle(req, m[1]!), res, r);
+        out = await this.exec(this.idle(req, m[1]!), res, r);
       }
-      else if (req.method === 'POST' && m?.[2] === '/files') out = await this.file(m[1]!, res, await body(req, FileRequest, FILE_BODY_MAX));
-      else if (req.method === 'GET' && m?.[2] === '/report') out = await this.report(m[1]!);
-      else if (req.method === 'DELETE' && m && !m[2]) out = await this.closeSession(m[1]!);
+      else if (req.method === 'POST' && m?.[2] === '/files') {
+        const r = await body(req, FileRequest, FILE_BODY_MAX);
+        out = await this.file(this.idle(req, m[1]!), res, r);
+      }
+      else if (req.method === 'GET' && m?.[2] === '/report') out = await this.report(req, m[1]!);
+      else if (req.method === 'DELETE' && m && !m[2]) out = await this.closeSession(req, m[1]!);
       else throw new HttpError(404, 'not_found', `no route ${req.method} ${path} (see docs/daemon.md)`);
       return { status: 200, body: out };
     } catch (e) {
@@ -341,9 +351,10 @@ export class CorralDaemon {
     };
   }
 
-  private list(): Record<string, unknown> {
+  private list(req: http.IncomingMessage): Record<string, unknown> {
     const now = Date.now();
-    return { sessions: [...this.held.values()].map((h) => ({ session: h.session.id, busy: h.busy, idle_s: Math.round((now - h.lastUsed) / 1000), client_pid: h.client?.pid })) };
+    const uid = this.callerUid(req);
+    return { sessions: [...this.held.values()].filter((h) => uid === 0 || h.client?.uid === uid).map((h) => ({ session: h.session.id, busy: h.busy, idle_s: Math.round((now - h.lastUsed) / 1000), client_pid: h.client?.pid })) };
   }
 
   /** The named policy with the request's extra allows and read-only mounts (checked as a policy's; errors are 400s). */
@@ -372,6 +383,10 @@ export class CorralDaemon {
     }
     const h: Held = { session, lastUsed: Date.now(), busy: false, client, keep: o.keep ?? false };
     this.held.set(session.id, h);
+    if (client) {
+      this.owners.set(session.id, client.uid);
+      for (const id of this.owners.keys()) { if (this.owners.size <= OWNERS_KEPT) break; if (!this.held.has(id)) this.owners.delete(id); }
+    }
     return h;
   }
 
@@ -458,21 +473,39 @@ export class CorralDaemon {
     return new HttpError(404, 'not_found', `no open session ${id}${why ? ` (${why})` : ''}`);
   }
 
-  /** The open, idle session a call is for (404 / 409 otherwise). */
-  private idle(id: string): Held {
+  /** The uid of the process at the other end of the request's connection (from the kernel). */
+  private callerUid(req: http.IncomingMessage): number {
+    return this.peer.borrowPeerFds(socketFd(req.socket), []).uid;
+  }
+
+  /** 403 unless the caller is root or the user whose client opened the session (owner undefined: root only). */
+  private mustOwn(req: http.IncomingMessage, id: string, owner: number | undefined): void {
+    const uid = this.callerUid(req);
+    if (uid !== 0 && uid !== owner) throw new HttpError(403, 'forbidden', `session ${id} belongs to another user`);
+  }
+
+  /** The caller's open session (404 / 403 otherwise). */
+  private own(req: http.IncomingMessage, id: string): Held {
     const h = this.held.get(id);
     if (!h) throw this.notOpen(id);
+    this.mustOwn(req, id, h.client?.uid);
+    return h;
+  }
+
+  /** The caller's open, idle session a call is for (404 / 403 / 409 otherwise). */
+  private idle(req: http.IncomingMessage, id: string): Held {
+    const h = this.own(req, id);
     if (h.busy) throw new HttpError(409, 'busy', `session ${id} is running a tool call; calls in a session run in order`);
     return h;
   }
 
-  private async exec(id: string, res: http.ServerResponse, r: ExecRequest): Promise<Record<string, unknown>> {
-    return execJson(id, await this.call(this.idle(id), res, execSpec(r)));
+  private async exec(h: Held, res: http.ServerResponse, r: ExecRequest): Promise<Record<string, unknown>> {
+    return execJson(h.session.id, await this.call(h, res, execSpec(r)));
   }
 
   /** exec with `stream: true`: NDJSON lines of output and alerts as they come, then the result (exec-stream.ts). */
-  private async execStreamed(id: string, res: http.ServerResponse, r: ExecRequest): Promise<{ status: number; body: unknown; streamed: true }> {
-    const h = this.idle(id);
+  private async execStreamed(h: Held, res: http.ServerResponse, r: ExecRequest): Promise<{ status: number; body: unknown; streamed: true }> {
+    const id = h.session.id;
     const stream = new ExecStream(res, this.opts.streamKeepaliveMs);
     stream.watchAlerts(id, (fn) => { this.runtime.on('event', fn); return () => { this.runtime.off('event', fn); }; });
     try {
@@ -488,8 +521,8 @@ export class CorralDaemon {
     }
   }
 
-  private async file(id: string, res: http.ServerResponse, r: FileRequest): Promise<Record<string, unknown>> {
-    const h = this.idle(id);
+  private async file(h: Held, res: http.ServerResponse, r: FileRequest): Promise<Record<string, unknown>> {
+    const id = h.session.id;
     const at = { step: r.step, toolCallId: r.tool_call_id, timeoutMs: r.timeout_ms };
     const spec: FileCallSpec = r.op === 'write' ? { op: 'write', path: r.path, content: r.content ?? Buffer.from(r.content_base64!, 'base64'), append: r.append, ...at }
       : r.op === 'read' ? { op: 'read', path: r.path, maxBytes: r.max_bytes, ...at }
@@ -532,14 +565,23 @@ export class CorralDaemon {
     const max = this.opts.maxEventStreams ?? MAX_EVENT_STREAMS;
     if (this.eventStreams >= max) throw new HttpError(503, 'unavailable', `too many event streams open (${this.eventStreams}); close some (each corral events --follow or dashboard holds one)`);
     const filter = streamFilter(new URL(req.url ?? '/', 'http://corral').searchParams);
+    // (a user other than root sees the events of its own sessions only: not another user's commands, nor the machine's)
+    const uid = this.callerUid(req);
     this.eventStreams++;
     res.once('close', () => { this.eventStreams--; });
-    serveEventStream(res, filter, (fn) => { this.runtime.on('event', fn); return () => { this.runtime.off('event', fn); }; });
+    serveEventStream(res, filter, (fn) => {
+      const mine = uid === 0 ? fn : (ev: CorralEvent): void => { if (this.owners.get(ev.session) === uid) fn(ev); };
+      this.runtime.on('event', mine);
+      return () => { this.runtime.off('event', mine); };
+    });
     return { status: 200, body: undefined, streamed: true };
   }
 
   /** The session's report (src/report) from the store: open or closed sessions of this daemon's home. */
-  private async report(id: string): Promise<SessionReport> {
+  private async report(req: http.IncomingMessage, id: string): Promise<SessionReport> {
+    const uid = this.callerUid(req);
+    // (checked before anything is read: a user other than root needs a session its own client opened)
+    if (uid !== 0) this.mustOwn(req, id, this.owners.get(id) ?? this.recordedOwner(id));
     await this.teardowns.get(id)?.catch(() => {}); // session.end is recorded by the teardown
     const events = this.runtime.store.query({ session: id });
     if (!events.length) throw new HttpError(404, 'not_found', `no recorded events for session ${id}`);
@@ -561,9 +603,15 @@ export class CorralDaemon {
     });
   }
 
-  private async closeSession(id: string): Promise<Record<string, unknown>> {
-    const h = this.held.get(id);
-    if (!h) throw this.notOpen(id);
+  /** The client uid a stored session's start recorded (sessions of this home opened before this daemon). */
+  private recordedOwner(id: string): number | undefined {
+    const start = this.runtime.store.query({ session: id, kind: ['session.start'], limit: 1 })[0];
+    const uid = (start?.payload as { labels?: Record<string, string> } | undefined)?.labels?.client_uid;
+    return uid !== undefined && /^\d+$/.test(uid) ? Number(uid) : undefined;
+  }
+
+  private async closeSession(req: http.IncomingMessage, id: string): Promise<Record<string, unknown>> {
+    const h = this.own(req, id);
     this.held.delete(id);
     this.noteGone(id, 'closed by DELETE');
     const { alerts, stats, capture } = await this.closeAnswering(h.session);
