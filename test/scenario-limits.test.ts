@@ -166,6 +166,39 @@ test('the sandbox holds: no root, no capabilities, NoNewPrivs, seccomp, read-onl
   } finally { await s.close(); }
 });
 
+test('TCP buffers count against the memory limit: a sandbox cannot park host memory in its own loopback connections', async () => {
+  // (cgroup v1 charges them only once the cgroup has a TCP limit: a review, session 23, held 1.5 GiB under a 128 MiB
+  // limit and pushed the host's TCP memory past its pressure mark; v2 charges them to memory.max)
+  const py = [
+    'import socket',
+    'def mem():',
+    '    for l in open("/proc/net/sockstat"):',
+    '        if l.startswith("TCP:"):',
+    '            f = l.split(); return int(f[f.index("mem") + 1])',
+    'm0 = mem()',
+    'srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(512)',
+    'keep, chunk = [], b"x" * 65536',
+    'for i in range(100):',
+    '    try:',
+    '        c = socket.create_connection(srv.getsockname(), timeout=2); a, _ = srv.accept()',
+    '    except OSError:',
+    '        break',
+    '    c.setblocking(False); keep += [c, a]',
+    '    try:',
+    '        for _ in range(200): c.send(chunk)',
+    '    except OSError:',
+    '        pass',
+    'print((mem() - m0) * 4096 // (1 << 20))',
+  ].join('\n');
+  const s = await fx.rt.createSession({ policy: labPolicy('resources:\n  memory: 128MiB\n'), episode: 'tcp-buffers' });
+  try {
+    const r = await s.exec({ step: 1, tool: 'python', command: py, timeoutMs: 60_000 });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const heldMiB = Number(r.stdout.trim());
+    assert.ok(heldMiB <= 160, `the sandbox's TCP buffers stayed near its 128 MiB limit: ${heldMiB} MiB`);
+  } finally { await s.close(); }
+});
+
 test('seccomp refuses ptrace\'s cousins, the rest of the quota and mount families, modify_ldt, uselib and fanotify: EPERM from inside a real sandbox', async () => {
   // Arguments that, allowed, get an answer other than EPERM here (0, EBADF, EFAULT or ENOSYS), so EPERM is the filter's.
   const calls: [string, number, number[]][] = [

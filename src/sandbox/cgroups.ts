@@ -90,6 +90,11 @@ export class Cgroup {
     if (l.memoryBytes && memory) {
       writeFileSync(join(memory, this.path, 'memory.limit_in_bytes'), String(l.memoryBytes));
       tryWrite(join(memory, this.path, 'memory.memsw.limit_in_bytes'), String(l.memoryBytes));
+      // cgroup v1 charges TCP socket buffers to a cgroup only once it has a TCP limit (v2 charges them
+      // to memory.max). Threat: a sandbox holding gigabytes in its own loopback connections' buffers,
+      // outside its memory limit, up to the host-wide tcp_mem cap — past which TCP fails for the whole
+      // host: the gateway, every other sandbox (a review, session 23). Capped at the memory limit.
+      tryWrite(join(memory, this.path, 'memory.kmem.tcp.limit_in_bytes'), String(l.memoryBytes));
     }
     if (l.pids && pids) writeFileSync(join(pids, this.path, 'pids.max'), String(l.pids));
   }
