@@ -101,6 +101,44 @@ except Exception as e:
   assert.ok(f, JSON.stringify(first.alerts.map((a) => [a.payload.layer, a.payload.message])));
 });
 
+test('a pause inside the first message does not pass the sniff: SSH split as "SSH" … banner, and HTTP fronting split as "G" … Host, are still judged and cut', async () => {
+  // (a review, session 23: the sniff wait ran out on the unfinished prefix and the flow went on as unclassified `other`)
+  const before = await fx.far.accepted('203.0.113.20', 443);
+  const ssh = await oneCall(`import socket, time
+s = socket.create_connection(("203.0.113.20", 443), timeout=3)
+s.sendall(b"SSH")
+time.sleep(0.6)
+try:
+    s.sendall(b"-2.0-OpenSSH_9.2p1\\r\\n")
+    print("got", s.recv(100))
+except Exception as e:
+    print("cut", type(e).__name__)`, { tool: 'python' });
+  assert.match(ssh.r.stdout, /^cut|^got b''/m, ssh.r.stdout + ssh.r.stderr);
+  const t = ssh.alerts.find((a) => a.payload.category === 'tunnel' && a.payload.layer === 'network');
+  assert.ok(t, JSON.stringify(ssh.alerts.map((a) => [a.payload.layer, a.payload.message])));
+  assert.equal(await fx.far.accepted('203.0.113.20', 443), before, 'the far host never saw the tunnel');
+  const seen = await fx.far.accepted('198.51.100.10', 80);
+  const http = await oneCall(`import socket, time
+s = socket.create_connection(("registry.test", 80), timeout=3)
+s.sendall(b"G")
+time.sleep(0.6)
+s.sendall(b"ET /job HTTP/1.1\\r\\nHost: pool.minexmr.test\\r\\n\\r\\n")
+print(s.recv(200).split(b"\\r\\n")[0].decode())`, { tool: 'python' });
+  assert.match(http.r.stdout, /^HTTP\/1\.1 403/m, http.r.stdout + http.r.stderr);
+  assert.equal(await fx.far.accepted('198.51.100.10', 80), seen, 'the fronted request never reached the registry');
+  // A first message that never finishes is judged as what it begins after the hold: `SSH` alone is ssh.
+  const stalled = await oneCall(`import socket, time
+s = socket.create_connection(("203.0.113.20", 443), timeout=8)
+s.sendall(b"SSH")
+try:
+    print("got", s.recv(100))
+except Exception as e:
+    print("cut", type(e).__name__)`, { tool: 'python' });
+  assert.match(stalled.r.stdout, /^cut|^got b''/m, stalled.r.stdout + stalled.r.stderr);
+  assert.ok(stalled.alerts.some((a) => a.payload.category === 'tunnel' && a.payload.layer === 'network'), JSON.stringify(stalled.alerts.map((a) => a.payload.message)));
+  assert.equal(await fx.far.accepted('203.0.113.20', 443), before);
+});
+
 test('mining JSON-RPC after 70 KB of padding in an allowed HTTP upload is still seen and cut', async () => {
   const before = await fx.far.accepted('203.0.113.20', 443);
   const { r, alerts } = await oneCall(`import socket, json, time

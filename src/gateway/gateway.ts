@@ -22,6 +22,7 @@ export class Gateway {
     this.proxy = new TcpProxy(lookup, {
       firstBytesMs: opts.firstBytesMs ?? 300,
       deniedBytesMs: opts.deniedBytesMs ?? 150,
+      incompleteBytesMs: opts.incompleteBytesMs ?? 5000,
       scanBytes: opts.scanBytes ?? 64 * 1024,
       native: opts.native ?? loadGatewayNative(),
       kernelSplice: opts.kernelSplice ?? process.env.CORRAL_NO_SPLICE !== '1',

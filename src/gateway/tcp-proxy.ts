@@ -19,6 +19,13 @@ export interface ProxyOptions {
   /** How long a denied connection waits for bytes (to classify it and answer HTTP readably). */
   deniedBytesMs: number;
   /**
+   * How long a client whose first bytes are an unfinished prefix of a protocol the sniff knows (`SSH`,
+   * `G`, half a TLS ClientHello) is held, nothing forwarded, for the rest. Past it the connection is
+   * judged as the protocol the prefix begins (ssh, http, tls), never as unclassified `other`: a pause
+   * after the first bytes was a way past the sniff (a review, session 23).
+   */
+  incompleteBytesMs: number;
+  /**
    * Upload bytes of a non-TLS connection are scanned for mining JSON-RPC for the whole flow (a pool
    * login after 64 KiB of padding is still seen; ~1.2 GB/s on one core). 0 turns the scan off.
    */
@@ -57,6 +64,16 @@ function requestHeads(chunk: Buffer): { host?: string; framesAt?: number }[] {
     pos = next < 0 ? -1 : next + 4;
   }
   return heads;
+}
+
+/**
+ * What first bytes are judged as once their time is up: a finished sniff as itself, an unfinished one
+ * as the protocol its bytes begin (`SSH` is ssh), so a client cannot pass a protocol check by pausing
+ * inside its first message.
+ */
+function tentative(r: SniffResult): SniffResult {
+  if (r.status === 'done') return r;
+  return { status: 'done', protocol: r.protocol, ...(r.protocol === 'other' ? {} : { detail: `unfinished ${r.protocol} first message` }) };
 }
 
 function stripV6(a: string | undefined): string {
@@ -144,7 +161,16 @@ class ProxiedFlow {
   start(): void {
     const pre = this.sb.policy.decideConnect({ ip: this.dst.address, port: this.dst.port, name: this.name });
     const wait = pre.verdict === 'allow' ? this.opts.firstBytesMs : this.opts.deniedBytesMs;
-    const timer = setTimeout(() => this.decide(pre), wait);
+    let held = false;
+    const waited = (): void => {
+      // (bytes that begin a protocol but do not finish its first message yet: held, then judged as what they begin)
+      const r = this.bufLen > 0 ? sniff(Buffer.concat(this.buf)) : undefined;
+      if (r?.status !== 'incomplete') { this.decide(pre); return; }
+      if (held || pre.verdict !== 'allow') { this.sniffed = tentative(r); this.decide(pre); return; }
+      held = true;
+      timer = setTimeout(waited, this.opts.incompleteBytesMs);
+    };
+    let timer = setTimeout(waited, wait);
     this.client.on('error', (e) => { this.error ??= e.message; this.finish(); });
     this.client.on('close', () => { clearTimeout(timer); if (!this.decided) this.decide(pre); this.finish(); });
     this.client.on('end', () => { if (this.decided) { this.releaseLate(); this.upstream?.end(); } });
@@ -280,7 +306,7 @@ class ProxiedFlow {
       const r = sniff(all);
       if (r.status !== 'done' && this.lateLen < MAX_SNIFF) {
         // (a client that sends a few bytes and waits for an answer is not held forever)
-        this.lateTimer ??= setTimeout(() => this.releaseLate(), this.opts.firstBytesMs);
+        this.lateTimer ??= setTimeout(() => this.releaseLate(), this.opts.incompleteBytesMs);
         return;
       }
       clearTimeout(this.lateTimer);
@@ -340,7 +366,7 @@ class ProxiedFlow {
     const all = Buffer.concat(this.late);
     this.late = [];
     this.lateLen = 0;
-    if (!this.sniffed && this.redecide({ status: 'done', protocol: 'other' })) return;
+    if (!this.sniffed && this.redecide(tentative(sniff(all)))) return;
     this.forward(all);
   }
 
