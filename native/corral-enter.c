@@ -26,6 +26,8 @@
  *   --join-pid join user, ipc, uts, net, cgroup, pid and mount namespaces of PID (tool call),
  *              then fork so the child lives in the pid namespace; the parent waits.
  *   --uid/--gid drop to these ids (after clearing supplementary groups)
+ *   --nofile   open-file limit (soft and hard) of everything the sandbox runs: not Corral's own, which is
+ *              raised for the gateway; the host-wide count is fs.file-max (see src/sandbox/file-limits.ts)
  *   --seccomp  a file holding a raw struct sock_filter[] program, loaded after NoNewPrivs
  *   --waiter-cgroup  with --join-pid: after forking, move the waiting parent (trusted, not agent
  *              code) to this cgroup.procs file (repeatable), so killing the tool call's cgroup
@@ -44,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -152,7 +155,7 @@ int main(int argc, char **argv) {
   const char *netns = NULL, *seccomp_path = NULL, *cwd = NULL, *mount_template = NULL, *view_empty = NULL;
   const char **keep = calloc(argc, sizeof *keep), **views = calloc(argc, sizeof *views), **view_keep = calloc(argc, sizeof *view_keep);
   if (!keep || !views || !view_keep) die("calloc");
-  long join_pid = 0, uid = -1, gid = -1;
+  long join_pid = 0, uid = -1, gid = -1, nofile = 0;
   int do_setsid = 0;
   int i = 1;
   /* `corral doctor`: which Landlock ABI this kernel offers (0: none), so it can say whether tool calls get their own domain. */
@@ -177,6 +180,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--join-pid")) join_pid = atol(argv[++i]);
     else if (!strcmp(a, "--uid")) uid = atol(argv[++i]);
     else if (!strcmp(a, "--gid")) gid = atol(argv[++i]);
+    else if (!strcmp(a, "--nofile")) nofile = atol(argv[++i]);
     else if (!strcmp(a, "--seccomp")) seccomp_path = argv[++i];
     else if (!strcmp(a, "--cwd")) cwd = argv[++i];
     else if (!strcmp(a, "--setsid")) do_setsid = 1;
@@ -263,6 +267,15 @@ int main(int argc, char **argv) {
     }
   }
 
+  /* (while root: a hard limit above the inherited one needs CAP_SYS_RESOURCE; without it, the inherited hard limit) */
+  if (nofile > 0) {
+    struct rlimit rl = {(rlim_t)nofile, (rlim_t)nofile}, cur;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+      if (getrlimit(RLIMIT_NOFILE, &cur) < 0) die("getrlimit");
+      rl.rlim_cur = rl.rlim_max = cur.rlim_max < rl.rlim_max ? cur.rlim_max : rl.rlim_max;
+      if (setrlimit(RLIMIT_NOFILE, &rl) < 0) die("setrlimit nofile");
+    }
+  }
   if (gid >= 0 && setresgid(gid, gid, gid) < 0) die("setresgid");
   if (uid >= 0 && setresuid(uid, uid, uid) < 0) die("setresuid");
   if (cwd && chdir(cwd) < 0) die(cwd);

@@ -16,7 +16,7 @@ import { tmpScratchBytes } from '../src/sandbox/bwrap-args.js';
 import { DEFAULT_WORKSPACE_DISK } from '../src/policy/schema.js';
 
 let fx: Fixture;
-before(async () => { fx = await startFixture([{ name: 'registry.test', ip: '198.51.100.10', services: [{ kind: 'http', port: 80 }] }], 'lablim'); });
+before(async () => { fx = await startFixture([{ name: 'registry.test', ip: '198.51.100.10', services: [{ kind: 'http', port: 80 }, { kind: 'sink', port: 443 }] }], 'lablim'); });
 after(async () => { await fx?.close(); });
 
 const LIMITS = 'resources:\n  pids: 48\n  memory: 96MiB\n  timeout: 3s\n  cpus: 0.5\n';
@@ -197,6 +197,51 @@ test('TCP buffers count against the memory limit: a sandbox cannot park host mem
     const heldMiB = Number(r.stdout.trim());
     assert.ok(heldMiB <= 160, `the sandbox's TCP buffers stayed near its 128 MiB limit: ${heldMiB} MiB`);
   } finally { await s.close(); }
+});
+
+test('open files: a sandbox opening thousands of connections is held to its share of the gateway, and its neighbour is still served; sandboxes get a fixed descriptor limit, the host an unbounded count', { timeout: 120_000 }, async () => {
+  // (a review, session 23: 3 400 allowed connections took the Corral process's 20 000 descriptors — six per
+  // relayed flow — and another session's tool call failed to start with EMFILE)
+  const { UNBOUNDED_FILE_MAX, SANDBOX_NOFILE } = await import('../src/sandbox/file-limits.js');
+  const { MAX_FLOWS_PER_SANDBOX } = await import('../src/gateway/gateway.js');
+  assert.equal(readFileSync('/proc/sys/fs/file-max', 'utf8').trim(), String(UNBOUNDED_FILE_MAX), 'the host-wide count no longer caps open files (memory limits do)');
+  const own = /^Max open files\s+(\d+)\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))!;
+  assert.equal(own[1], own[2], 'Corral\'s soft descriptor limit is raised to its hard one');
+  const N = MAX_FLOWS_PER_SANDBOX + 500;
+  const hog = await fx.rt.createSession({ policy: labPolicy(), episode: 'fd-hog' });
+  const other = await fx.rt.createSession({ policy: labPolicy(), episode: 'fd-neighbour' });
+  try {
+    const limits = await other.exec({ step: 1, command: 'ulimit -n; ulimit -Hn' });
+    const expected = String(Math.min(SANDBOX_NOFILE, Number(own[2])));
+    assert.deepEqual(limits.stdout.trim().split('\n'), [expected, expected], 'a sandbox\'s limit is its own (Corral\'s hard limit caps it where root cannot raise it)');
+    const before = await fx.far.accepted('198.51.100.10', 443);
+    // Each connection sends a request head (so its flow is judged and relayed) to a far host that never answers; held a while.
+    const hold = hog.exec({ step: 1, tool: 'python', timeoutMs: 90_000, command: [
+      'import socket, time',
+      'ip = socket.gethostbyname("registry.test")',
+      'keep = []',
+      `for i in range(${N}):`,
+      '    try:',
+      '        s = socket.create_connection((ip, 443), timeout=10)',
+      '        s.sendall(b"GET / HTTP/1.1\\r\\nHost: registry.test\\r\\n\\r\\n")',
+      '        keep.append(s)',
+      '    except OSError:',
+      '        pass',
+      'print("opened", len(keep), flush=True)',
+      'time.sleep(8)',
+    ].join('\n') });
+    const reached = await fx.far.waitForAccepted('198.51.100.10', 443, before + MAX_FLOWS_PER_SANDBOX, 60_000);
+    assert.equal(reached - before, MAX_FLOWS_PER_SANDBOX, 'the hog\'s connections up to its cap reached the far host');
+    const r = await other.exec({ step: 2, command: 'echo still-served; curl -sS -m 5 -o /dev/null -w "%{http_code}" http://registry.test/' });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['still-served', '200'], 'the neighbour still runs commands and still gets out');
+    const h = await hold;
+    assert.equal(h.exitCode, 0, h.stderr);
+    assert.equal(await fx.far.accepted('198.51.100.10', 443) - before, MAX_FLOWS_PER_SANDBOX, 'no connection past the cap reached the far host');
+    const capped = h.alerts.filter((a) => a.payload.rule === 'gateway.flow_limit');
+    assert.ok(capped.length >= 1 && capped.every((a) => a.payload.category === 'resource_abuse' && a.tool_call === h.toolCallId),
+      JSON.stringify(h.alerts.map((a) => [a.payload.rule, a.payload.message]).slice(0, 5)));
+  } finally { await Promise.all([hog.close(), other.close()]); }
 });
 
 test('seccomp refuses ptrace\'s cousins, the rest of the quota and mount families, modify_ldt, uselib and fanotify: EPERM from inside a real sandbox', async () => {

@@ -6,8 +6,8 @@
 // for (TLS SNI, HTTP Host, CONNECT target): connecting to an allowed address while asking for
 // pool.example is mining, not a mere host mismatch (red team: sni_pool, front_http, connect_pool).
 import type { AlertDraft } from '../events/event.js';
-import type { ConnectReport, DnsReport } from '../gateway/types.js';
 import type { MiningNameMatcher } from './mining-names.js';
+import { FLOW_LIMIT_RULE, type ConnectReport, type DnsReport } from '../gateway/types.js';
 
 export type { AlertDraft };
 
@@ -32,6 +32,10 @@ export function alertForConnect(r: ConnectReport, pools: MiningNameMatcher): Ale
     const where = r.protocol === 'tls' ? 'TLS SNI' : r.protocol === 'http' ? (r.detail?.startsWith('CONNECT ') ? 'CONNECT target' : 'HTTP Host') : 'requested host';
     return { ...base, rule: 'gateway.mining', category: 'mining', severity: knownPool !== null ? 'critical' : 'high', attack: ['T1496', 'T1496.001'],
       message: `Cryptomining pool ${asked} named in the ${where} of a connection to ${dst} ${how}: ${askedPool}` };
+  }
+  if (r.decision.rule === FLOW_LIMIT_RULE) {
+    return { ...base, rule: 'gateway.flow_limit', category: 'resource_abuse', severity: 'medium', attack: ['T1499'],
+      message: `Connection to ${dst} refused: ${r.decision.reason}` };
   }
   if (r.protocol === 'ssh') {
     const attack = ['T1572', 'T1021.004'];

@@ -2,6 +2,7 @@
 // TCP proxy plus a resolver, each sandbox recognised by its veth address (which the
 // sandbox cannot change: it has no CAP_NET_ADMIN). Per-sandbox state (policy, names)
 // lives in SandboxNet objects, so many policies coexist in one process.
+import { readFileSync } from 'node:fs';
 import { TcpProxy, type ProxyOptions } from './tcp-proxy.js';
 import { DnsServer } from './dns-server.js';
 import type { SandboxNet } from './types.js';
@@ -9,6 +10,27 @@ import { loadGatewayNative } from '../sandbox/launcher.js';
 
 /** Interim flow records of open connections, by default (see ProxyOptions.flowUpdateMs). */
 export const DEFAULT_FLOW_UPDATE_MS = 10_000;
+
+/** Connections one sandbox may hold open at once (a crawler's or a package manager's burst fits well inside). */
+export const MAX_FLOWS_PER_SANDBOX = 1024;
+/** Descriptors a relayed flow costs the Corral process at most (ProxyOptions.maxFlowsPerSandbox). */
+const FDS_PER_FLOW = 6;
+/** Descriptors kept for everything else the runtime opens (sessions, cgroups, the store, the sensor). */
+const FDS_RESERVED = 4096;
+
+/** How many flows a process with `limit` descriptors can relay and keep FDS_RESERVED (at least 256). */
+export function flowsForDescriptors(limit: number): number {
+  return Math.max(256, Math.floor((limit - FDS_RESERVED) / FDS_PER_FLOW));
+}
+
+/** This process's soft open-file limit (/proc/self/limits); 1024 when it cannot be read, unlimited as 2^30. */
+function ownOpenFileLimit(): number {
+  try {
+    const m = /^Max open files\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (m) return m[1] === 'unlimited' ? 2 ** 30 : Number(m[1]);
+  } catch { /* no /proc */ }
+  return 1024;
+}
 
 export class Gateway {
   private sandboxes = new Map<string, SandboxNet>();
@@ -27,6 +49,8 @@ export class Gateway {
       native: opts.native ?? loadGatewayNative(),
       kernelSplice: opts.kernelSplice ?? process.env.CORRAL_NO_SPLICE !== '1',
       flowUpdateMs: opts.flowUpdateMs ?? DEFAULT_FLOW_UPDATE_MS,
+      maxFlowsPerSandbox: opts.maxFlowsPerSandbox ?? MAX_FLOWS_PER_SANDBOX,
+      maxFlowsTotal: opts.maxFlowsTotal ?? flowsForDescriptors(ownOpenFileLimit()),
     });
     this.dns = new DnsServer(lookup);
   }

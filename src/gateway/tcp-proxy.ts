@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { sniff, MiningRpcScanner, MAX_HTTP_HEAD, parseHttpRequest, parseSshBanner, type SniffResult } from './sniff/index.js';
 import { WebSocketUnmasker } from './sniff/websocket-frames.js';
 import type { Decision, Protocol } from '../policy/index.js';
-import type { SandboxNet, ConnectReport, FlowReport } from './types.js';
+import { FLOW_LIMIT_RULE, type SandboxNet, type ConnectReport, type FlowReport } from './types.js';
 
 export interface ProxyOptions {
   /** How long to wait for client-first bytes before treating the protocol as server-first. */
@@ -38,7 +38,17 @@ export interface ProxyOptions {
    * (a 50 MiB upload) and responses do not wait for it to close; 0 = only at the end.
    */
   flowUpdateMs: number;
+  /**
+   * Connections one sandbox may hold open through the gateway at once, and all sandboxes together.
+   * Each relayed flow costs the Corral process six descriptors (two sockets, two dups, a pipe): without
+   * a cap, one sandbox opening 3 400 connections took a 20 000-descriptor limit and other sandboxes'
+   * tool calls failed to start (a review, session 23). Past a cap a connection is reset and reported
+   * (rule `limit:flows`, a resource_abuse alert), so the rest of the runtime keeps its descriptors.
+   */
+  maxFlowsPerSandbox: number;
+  maxFlowsTotal: number;
 }
+
 
 const MAX_SNIFF = 16 * 1024;
 
@@ -83,6 +93,9 @@ function stripV6(a: string | undefined): string {
 export class TcpProxy {
   private server: net.Server;
   private sockets = new Set<net.Socket>();
+  /** Open connections by sandbox address, and in all. */
+  private readonly open = new Map<string, number>();
+  private openTotal = 0;
   constructor(private lookup: (ip: string) => SandboxNet | undefined, private opts: ProxyOptions) {
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.onConnection(s));
   }
@@ -105,12 +118,37 @@ export class TcpProxy {
     const fd = (client as unknown as { _handle?: { fd?: number } })._handle?.fd;
     const dst = sb && typeof fd === 'number' ? this.opts.native.originalDst(fd) : null;
     if (!sb || !dst) { client.destroy(); return; }
+    if (this.overLimit(sb, client, dst)) return;
     this.sockets.add(client);
-    client.on('close', () => this.sockets.delete(client));
+    this.open.set(sb.ip, (this.open.get(sb.ip) ?? 0) + 1);
+    this.openTotal++;
+    client.on('close', () => {
+      this.sockets.delete(client);
+      this.openTotal--;
+      const n = (this.open.get(sb.ip) ?? 1) - 1;
+      if (n > 0) this.open.set(sb.ip, n); else this.open.delete(sb.ip);
+    });
     const flow = new ProxiedFlow(sb, client, dst, this.opts, (s) => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); });
     sb.track?.(flow.decidedPromise);
     sb.flowOpened?.(flow.reportedPromise);
     flow.start();
+  }
+
+  /** Resets and reports a connection past the sandbox's or the gateway's cap of open connections (in observe mode too). */
+  private overLimit(sb: SandboxNet, client: net.Socket, dst: { address: string; port: number }): boolean {
+    const mine = this.open.get(sb.ip) ?? 0;
+    const per = this.opts.maxFlowsPerSandbox, total = this.opts.maxFlowsTotal;
+    if (mine < per && this.openTotal < total) return false;
+    const why = mine >= per ? `this sandbox already holds ${mine} open connections (at most ${per})` : `the gateway holds ${this.openTotal} open connections for all sandboxes (at most ${total})`;
+    const name = sb.names.get(dst.address);
+    const { addressClass } = sb.policy.decideConnect({ ip: dst.address, port: dst.port, name });
+    sb.report({
+      kind: 'connect', flowId: randomBytes(6).toString('hex'), sport: client.remotePort ?? 0, dst: { ip: dst.address, port: dst.port }, name,
+      decision: { verdict: 'deny', rule: FLOW_LIMIT_RULE, reason: `Too many open connections: ${why}; close some before opening more.`, addressClass },
+      observed: false, tsNs: process.hrtime.bigint(),
+    });
+    client.resetAndDestroy();
+    return true;
   }
 }
 

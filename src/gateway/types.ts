@@ -4,6 +4,9 @@
 import type { CompiledPolicy, Decision, Protocol } from '../policy/index.js';
 import type { TlsFingerprint } from './sniff/tls-fingerprint.js';
 
+/** The rule of a connection refused because its sandbox (or the gateway) holds too many open (tcp-proxy.ts). */
+export const FLOW_LIMIT_RULE = 'limit:flows';
+
 export interface ConnectReport {
   kind: 'connect';
   flowId: string;

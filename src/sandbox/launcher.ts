@@ -1,6 +1,7 @@
 // Why: locates Corral's native pieces (built by scripts/build-native.mjs) and builds the
 // corral-enter argv, so every privileged transition is one audited binary with explicit
 // arguments (see native/corral-enter.c for the threat model).
+import { SANDBOX_NOFILE } from './file-limits.js';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -98,7 +99,7 @@ export function buildEnterArgv(spec: EnterSpec, command: string[]): string[] {
     if (spec.viewEmpty) a.push('--view-empty', spec.viewEmpty);
   }
   if (spec.joinPid) a.push('--join-pid', String(spec.joinPid));
-  a.push('--uid', String(spec.uid), '--gid', String(spec.gid));
+  a.push('--uid', String(spec.uid), '--gid', String(spec.gid), '--nofile', String(SANDBOX_NOFILE));
   if (spec.seccompFile) a.push('--seccomp', spec.seccompFile);
   if (spec.cwd) a.push('--cwd', spec.cwd);
   if (spec.setsid) a.push('--setsid');

@@ -18,6 +18,7 @@ import { cleanupOrphanSessionDirs } from '../sandbox/workspace-quota.js';
 import { leaseSubnet, orphanedLeases } from '../sandbox/address-leases.js';
 import { pidAlive } from '../util/pid-alive.js';
 import { Gateway } from '../gateway/gateway.js';
+import { raiseFileLimits } from '../sandbox/file-limits.js';
 import { EventStore } from '../store/index.js';
 import { localHostAddresses, type Policy } from '../policy/index.js';
 import { hostRangeList } from '../policy/address-class.js';
@@ -218,6 +219,7 @@ export class Runtime extends EventEmitter {
           this.checker.check('true', { tool: 'bash' });
         } catch (e) { this.onError(`command screening unavailable: ${(e as Error).message}`); }
       }
+      for (const p of raiseFileLimits()) this.onError(p);
       this.gateway = await new Gateway({ flowUpdateMs: this.opts.flowUpdateMs }).start();
       this.gatewayRules = await GatewayRules.create(this.instance, { tcpPort: this.gateway.tcpPort, dnsPort: this.gateway.dnsPort, ctTotal: this.opts.conntrackTotal });
       this.rulesWatch = new GatewayRulesWatch(this.gatewayRules, (t) => {
