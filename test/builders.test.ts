@@ -7,7 +7,7 @@ import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildSeccompFilter, encodeSeccompFilter, DENIED_SYSCALLS, FIRST_UNKNOWN_SYSCALL, MODE_SYSCALLS } from '../src/sandbox/seccomp-filter.js';
+import { buildSeccompFilter, encodeSeccompFilter, AIO_SYSCALLS, DENIED_SYSCALLS, FIRST_UNKNOWN_SYSCALL, MODE_SYSCALLS } from '../src/sandbox/seccomp-filter.js';
 import { buildGatewayRuleset, conntrackTotal, gatewayTableName, gatewayTableOwner } from '../src/sandbox/nft-ruleset.js';
 import { buildBwrapArgs } from '../src/sandbox/bwrap-args.js';
 import { parseReplayInput } from '../src/trace/replay-input.js';
@@ -42,6 +42,12 @@ const EPERM = 0x00050001;
 test('seccomp: denied syscalls get EPERM, ordinary ones are allowed', () => {
   for (const [name, nr] of Object.entries(DENIED_SYSCALLS)) assert.equal(runFilter(nr), EPERM, name);
   for (const nr of [0, 1, 2, 59, 257, 42 /* connect */, 462 /* mseal */, 469 /* file_setattr */]) assert.equal(runFilter(nr), ALLOW, `nr ${nr}`);
+  // Linux AIO (one host-wide pool): ENOSYS, so libaio falls back to threads
+  for (const [name, nr] of Object.entries(AIO_SYSCALLS)) assert.equal(runFilter(nr), 0x00050000 | 38, name);
+  // netlink: route, sock_diag, generic … allowed; the kernel's device events refused
+  assert.equal(runFilter(41, [16, 3, 0]), ALLOW);
+  assert.equal(runFilter(41, [16, 3, 4]), ALLOW);
+  assert.equal(runFilter(41, [16, 2, 15]), EPERM);
   // syscalls newer than the filter: ENOSYS, as an older kernel answers
   for (const nr of [FIRST_UNKNOWN_SYSCALL, FIRST_UNKNOWN_SYSCALL + 1, 1000, 0x3fffffff]) assert.equal(runFilter(nr), 0x00050000 | 38, `nr ${nr}`);
 });

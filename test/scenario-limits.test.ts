@@ -160,8 +160,11 @@ test('the sandbox holds: no root, no capabilities, NoNewPrivs, seccomp, read-onl
       'ls -A /sys/fs/cgroup | wc -l', 'ls -A /sys/class/net /sys/devices/virtual/net | grep -c crl || true', 'test -d /sys/devices/system/cpu && echo sys-cpu',
       // the host's logs (who logged in from where, what it installed) are hidden by the default policy
       'ls -A /var/log | wc -l',
+      // covers over hidden places and /dev itself are read-only; /run is sized like /tmp (not the host's memory)
+      'for d in /var/log /sys/fs/cgroup /sys/firmware /dev; do touch $d/x 2>/dev/null && echo $d-writable; done; echo covers-checked',
+      'test $(df -k --output=size /run | tail -1) -le $(df -k --output=size /tmp | tail -1) && echo run-sized',
     ].join('; ') });
-    assert.deepEqual(r.stdout.trim().split('\n'), ['65534', 'CapEff: 0000000000000000', 'NoNewPrivs: 1', 'Seccomp: 2', 'usr-ro', 'root-hidden', 'unshare-denied', 'raw-denied', 'Errno 97', '0', 'ws-writable', '0', r.stdout.trim().split('\n')[12]!, '0', '0', 'sys-cpu', '0']);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['65534', 'CapEff: 0000000000000000', 'NoNewPrivs: 1', 'Seccomp: 2', 'usr-ro', 'root-hidden', 'unshare-denied', 'raw-denied', 'Errno 97', '0', 'ws-writable', '0', r.stdout.trim().split('\n')[12]!, '0', '0', 'sys-cpu', '0', 'covers-checked', 'run-sized']);
     assert.ok(Number(r.stdout.trim().split('\n')[12]) < 10, 'only the sandbox processes are visible');
   } finally { await s.close(); }
 });
@@ -244,12 +247,14 @@ test('open files: a sandbox opening thousands of connections is held to its shar
   } finally { await Promise.all([hog.close(), other.close()]); }
 });
 
-test('seccomp refuses ptrace\'s cousins, the rest of the quota and mount families, modify_ldt, uselib and fanotify: EPERM from inside a real sandbox', async () => {
+test('seccomp refuses ptrace\'s cousins, the rest of the quota and mount families, modify_ldt, uselib, fanotify, Linux AIO and device-event sockets, from inside a real sandbox', async () => {
   // Arguments that, allowed, get an answer other than EPERM here (0, EBADF, EFAULT or ENOSYS), so EPERM is the filter's.
   const calls: [string, number, number[]][] = [
     ['modify_ldt', 154, [0, 0, 0]], ['quotactl_fd', 443, [-1, 0, 0, 0]], ['pidfd_getfd', 438, [-1, 0, 0]],
     ['process_madvise', 440, [-1, 0, 0, 0, 0]], ['uselib', 134, [0]], ['open_tree_attr', 467, [-1, 0, 0, 0, 0]],
     ['fanotify_init', 300, [0x200, 0]], ['getpid', 39, []], ['mseal', 462, [0, 0, 0]],
+    // (Linux AIO draws on one host-wide pool: ENOSYS; a netlink socket for the kernel's device events: EPERM, for routes: allowed)
+    ['io_setup', 206, [128, 0]], ['uevent_socket', 41, [16, 3, 15]], ['route_socket', 41, [16, 3, 0]],
   ];
   const py = [
     'import ctypes, json, sys',
@@ -266,7 +271,8 @@ test('seccomp refuses ptrace\'s cousins, the rest of the quota and mount familie
     assert.equal(r.exitCode, 0, r.stderr);
     const got = JSON.parse(r.stdout) as Record<string, number>;
     const EPERM = 1;
-    assert.deepEqual(got, { modify_ldt: EPERM, quotactl_fd: EPERM, pidfd_getfd: EPERM, process_madvise: EPERM, uselib: EPERM, open_tree_attr: EPERM, fanotify_init: EPERM, getpid: 0, mseal: 0 });
+    assert.deepEqual(got, { modify_ldt: EPERM, quotactl_fd: EPERM, pidfd_getfd: EPERM, process_madvise: EPERM, uselib: EPERM, open_tree_attr: EPERM, fanotify_init: EPERM, getpid: 0, mseal: 0,
+      io_setup: 38 /* ENOSYS */, uevent_socket: EPERM, route_socket: 0 });
   } finally { await s.close(); }
 });
 

@@ -182,7 +182,11 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
     }
   }
   const sized = spec.scratchBytes !== undefined ? ['--size', String(Math.max(4096, Math.ceil(spec.scratchBytes / 4096) * 4096))] : [];
-  a.push('--dev', '/dev', '--proc', '/proc', ...sized, '--tmpfs', '/tmp', ...sized, '--tmpfs', '/dev/shm', '--tmpfs', '/run');
+  // Every tmpfs the agent may write is sized like /tmp; the others are read-only once in place (a review,
+  // session 23: an unsized /run or a writable cover over /sys let one write fill the memory cgroup, after
+  // which even `rm` was OOM-killed and the session could not recover; they were also hiding places).
+  // (/dev's nodes stay writable as devices; its own tmpfs is read-only: /dev/shm and /dev/pts are their own mounts)
+  a.push('--dev', '/dev', '--proc', '/proc', ...sized, '--tmpfs', '/tmp', ...sized, '--tmpfs', '/dev/shm', '--remount-ro', '/dev', ...sized, '--tmpfs', '/run');
   // (an empty regular file reads as nothing, as a kernel without the data would give: /dev/null on the
   // nodev mount bwrap makes would be EACCES, which psutil's disk counters, for one, raise on)
   for (const f of HIDDEN_PROC_FILES) if (existsSync(f)) a.push('--ro-bind', spec.emptyFile ?? '/dev/null', f);
@@ -191,7 +195,7 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
   // was in every sandbox. The sandbox gets its own, like /tmp. (An image's /var/tmp is the image's.)
   if (!image && isRealDir(under('/var/tmp'))) a.push(...sized, '--tmpfs', '/var/tmp');
   // (only directories that exist: bwrap cannot create a mount point in the read-only /sys, always the host's)
-  for (const d of hiddenSysDirs()) if (existsSync(image ? d : under(d))) a.push('--tmpfs', d);
+  for (const d of hiddenSysDirs()) if (existsSync(image ? d : under(d))) a.push('--tmpfs', d, '--remount-ro', d);
   if (spec.holderBinary !== undefined) a.push('--ro-bind', spec.holderBinary, HOLDER_PATH);
   if (spec.fileToolBinary !== undefined) a.push('--ro-bind', spec.fileToolBinary, FILE_TOOL_PATH);
   a.push('--ro-bind', spec.resolvConf, '/etc/resolv.conf', '--ro-bind', spec.hostsFile, '/etc/hosts');
@@ -203,7 +207,7 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
     if (kind === undefined) continue;
     if (!image && !VISIBLE_ROOT_DIRS.some((d) => h.startsWith(`/${d}/`))) continue; // not mounted anyway
     if (image && (h === '/' || IMAGE_RESERVED.has(h.split('/')[1]!))) continue;
-    if (kind === 'dir') a.push('--tmpfs', h);
+    if (kind === 'dir') a.push('--tmpfs', h, '--remount-ro', h);
     else a.push('--ro-bind', '/dev/null', h);
   }
   for (const m of spec.mounts ?? []) a.push('--ro-bind', m.host, m.path);

@@ -5,7 +5,8 @@
 // sensors cannot see), raw and packet sockets (crafting traffic around the gateway), every
 // socket family but unix, inet, inet6 and netlink (AF_VSOCK reaches the hypervisor past the
 // network namespace, the gateway and nftables; rarely used families are kernel attack surface),
-// pidfd_getfd/process_madvise (ptrace's cousins), modify_ldt, uselib, fanotify, TIOCSTI terminal injection, 32-bit/x32 syscall ABIs that would bypass the table, and setuid or
+// pidfd_getfd/process_madvise (ptrace's cousins), modify_ldt, uselib, fanotify, Linux AIO (a host-wide
+// pool: ENOSYS), netlink device events (neighbours' disks coming and going), TIOCSTI terminal injection, 32-bit/x32 syscall ABIs that would bypass the table, and setuid or
 // setgid mode bits on any file it creates or changes (chmod, fchmod(at/at2), open/openat/creat with
 // O_CREAT, mknod(at); openat2, whose mode sits in a struct, is ENOSYS): a host workspace is shown
 // through an idmapped mount, so a file the agent creates there is, on the host's disk, its owner's —
@@ -58,6 +59,14 @@ export const DENIED_SYSCALLS: Record<string, number> = {
  * sandbox by default until someone adds it here.
  */
 export const FIRST_UNKNOWN_SYSCALL = 470;
+/**
+ * Linux AIO: ENOSYS, as a kernel built without it answers, so libaio users (databases, fio) fall back to
+ * threads. Threat: its contexts come from one host-wide pool (fs.aio-max-nr, 65 536 events): one process
+ * in one sandbox took all of it and io_setup failed for every other sandbox and the host (a review, session 23).
+ */
+export const AIO_SYSCALLS: Record<string, number> = { io_setup: 206, io_destroy: 207, io_getevents: 208, io_submit: 209, io_cancel: 210, io_pgetevents: 333 };
+/** The netlink protocol of the kernel's device events (uevents): every sandbox would hear when a neighbour's disk comes and goes. */
+export const NETLINK_KOBJECT_UEVENT = 15;
 export const SYSCALL = { ioctl: 16, socket: 41, clone: 56, clone3: 435, openat2: 437 } as const;
 
 /** Syscalls that set a file's mode, by the index of their mode argument (x86_64 numbers). */
@@ -97,6 +106,7 @@ export function buildSeccompFilter(): SockFilter[] {
   for (const nr of Object.values(DENIED_SYSCALLS)) ins.push({ code: JEQ_K, k: nr, jt: 'eperm' });
   ins.push({ code: JEQ_K, k: SYSCALL.clone, jt: 'clone' });
   ins.push({ code: JEQ_K, k: SYSCALL.clone3, jt: 'enosys' });
+  for (const nr of Object.values(AIO_SYSCALLS)) ins.push({ code: JEQ_K, k: nr, jt: 'enosys' });
   ins.push({ code: JEQ_K, k: SYSCALL.socket, jt: 'socket' });
   ins.push({ code: JEQ_K, k: SYSCALL.ioctl, jt: 'ioctl' });
   for (const m of Object.values(MODE_SYSCALLS)) ins.push({ code: JEQ_K, k: m.nr, jt: `mode${m.modeArg}` });
@@ -118,8 +128,13 @@ export function buildSeccompFilter(): SockFilter[] {
   ins.push({ code: JEQ_K, k: AF_INET, jt: 'inet_socket' });
   ins.push({ code: JEQ_K, k: AF_INET6, jt: 'inet_socket' });
   ins.push({ code: JEQ_K, k: AF_UNIX, jt: 'allow' }); // (netlink and unix sockets may be raw: they cannot craft IP traffic)
-  ins.push({ code: JEQ_K, k: AF_NETLINK, jt: 'allow' });
+  ins.push({ code: JEQ_K, k: AF_NETLINK, jt: 'netlink' });
   ret(RET_ERRNO | EAFNOSUPPORT); // vsock, bluetooth, can, rds, tipc, alg, xdp, …
+  // (a netlink socket's protocol: the host's device events are broadcast into every network namespace the host's user namespace owns)
+  ins.push({ label: 'netlink' });
+  ld(arg(2));
+  ins.push({ code: JEQ_K, k: NETLINK_KOBJECT_UEVENT, jt: 'eperm' });
+  ret(RET_ALLOW);
   ins.push({ label: 'inet_socket' });
   ld(arg(1));
   ins.push({ code: AND_K, k: 0xf });
