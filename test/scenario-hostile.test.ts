@@ -139,6 +139,22 @@ except Exception as e:
   assert.equal(await fx.far.accepted('203.0.113.20', 443), before);
 });
 
+test('Stratum with an escaped method in a line too long to parse, through a rule that allows unclassified traffic, is still cut', async () => {
+  // (a review, session 23: `"\\u006dining.subscribe"` padded past 64 KiB passed as `other`, and the fake pool answered)
+  const before = (await fx.far.counts())['203.0.113.20:3333']?.requests ?? 0;
+  const { r, alerts } = await oneCall(`import socket, json
+s = socket.create_connection(("203.0.113.20", 3333), timeout=3)
+line = '{"id": 1, "method": "\\\\u006dining.subscribe", "params": ["x"], "pad": "' + "a" * 70000 + '"}\\n'
+try:
+    s.sendall(line.encode())
+    print("got", s.recv(100))
+except Exception as e:
+    print("cut", type(e).__name__)`, { tool: 'python', policy: 'network:\n  allow:\n    - cidr: 203.0.113.20/32\n      ports: [3333]\n' });
+  assert.match(r.stdout, /^cut|^got b''/m, r.stdout + r.stderr);
+  assert.ok(alerts.some((a) => a.payload.category === 'mining' && a.payload.layer === 'network'), JSON.stringify(alerts.map((a) => [a.payload.layer, a.payload.message])));
+  assert.equal((await fx.far.counts())['203.0.113.20:3333']?.requests ?? 0, before, 'the pool answered nothing');
+});
+
 test('mining JSON-RPC after 70 KB of padding in an allowed HTTP upload is still seen and cut', async () => {
   const before = await fx.far.accepted('203.0.113.20', 443);
   const { r, alerts } = await oneCall(`import socket, json, time

@@ -576,3 +576,16 @@ test('WebSocket: masked client frames of any size, split anywhere, are unmasked;
   // a stratum line inside masked frames has none of its markers in the raw bytes
   assert.equal(containsMiningRpc(frame(payloads[0]!, Buffer.from([9, 8, 7, 6]))), null);
 });
+
+test('mining: an escaped method in a line too long to parse is still seen, whole or in chunks; benign escapes stay benign', () => {
+  // (a review, session 23: `"\u006dining.subscribe"` with 70 KB of padding passed a gateway rule that allowed `other`)
+  const pad = 'a'.repeat(70_000);
+  const line = Buffer.from(`{"id":1,"method":"\\u006dining.subscribe","params":["x"],"pad":"${pad}"}\n`);
+  assert.equal(containsMiningRpc(line)?.method, 'mining.subscribe');
+  const sc = new MiningRpcScanner();
+  let hit: { method: string } | null = null;
+  for (let i = 0; i < line.length && !hit; i += 16_384) hit = sc.push(line.subarray(i, i + 16_384));
+  assert.equal(hit?.method, 'mining.subscribe', 'split across chunks, the first chunk holds the escaped method');
+  assert.ok(containsMiningRpc(Buffer.from(`{"\\u006dethod":"mining.subscribe","pad":"${pad}"}\n`)), 'an escaped key too');
+  assert.equal(containsMiningRpc(Buffer.from(`{"method":"tools/call","params":{"text":"caf\\u00e9 \\u0041 \\u0022"},"pad":"${pad}"}\n`)), null);
+});

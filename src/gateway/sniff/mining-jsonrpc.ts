@@ -151,6 +151,21 @@ export function classifyRawText(text: string): MiningVerdict {
   return first;
 }
 
+const U_ESCAPE_RE = /\\u([0-9a-fA-F]{4})/g;
+
+/**
+ * Raw text with its `\uXXXX` escapes of printable ASCII written out (a quote or backslash stays
+ * escaped, so the text keeps its shape): `"\u006dethod":"\u006dining.subscribe"` reads as what a
+ * pool's parser reads. Threat: a line too long to parse (over MAX_PARSE_LINE, or split across chunks)
+ * hid an escaped method from the raw-text patterns (a review, session 23).
+ */
+function unescapeAscii(text: string): string {
+  return text.replace(U_ESCAPE_RE, (all, hex: string) => {
+    const c = parseInt(hex, 16);
+    return c >= 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c ? String.fromCharCode(c) : all;
+  });
+}
+
 function isSpace(c: number): boolean { return c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a; }
 
 /**
@@ -174,8 +189,14 @@ export function classifyLine(buf: Buffer, start: number, end: number, rawCheck =
     }
   }
   if (!rawCheck) return { ...parsed, json };
-  const raw = classifyRawText(buf.toString('latin1', start, end));
+  const text = buf.toString('latin1', start, end);
+  let raw = classifyRawText(text);
   if (raw.mining) return { ...raw, json };
+  if (text.includes('\\u')) {
+    const plain = classifyRawText(unescapeAscii(text));
+    if (plain.mining) return { ...plain, json };
+    if (raw.method === undefined) raw = plain;
+  }
   return { ...(parsed.method !== undefined ? parsed : raw), json };
 }
 
@@ -246,8 +267,8 @@ export function containsMiningRpc(chunk: Buffer): { method: string } | null {
       if (end < 0) end = text.length;
       const line = text.slice(start, end);
       let v: MiningVerdict | undefined;
-      if (line.includes('"method"')) v = classifyLine(chunk, start, end);
-      else if (line.includes('\\u')) v = classifyLine(chunk, start, end, false);
+      // (escapes: parsed when whole, else read with them written out)
+      if (line.includes('"method"') || line.includes('\\u')) v = classifyLine(chunk, start, end);
       if (v?.mining) return { method: v.method ?? 'unknown' };
       if (end >= text.length) break;
       re.lastIndex = end + 1;
