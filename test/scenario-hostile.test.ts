@@ -296,6 +296,38 @@ except Exception as e:
   assert.ok(a, JSON.stringify(alerts.map((x) => [x.payload.layer, x.payload.rule, x.payload.message])));
 });
 
+test('fronting cannot hide in HTTP framing: a later request split across writes, one right after a body, and conflicting Host headers are all cut', async () => {
+  // (a review, session 23: each of these reached the far host while a later request's Host was looked for per write)
+  const requests = async (): Promise<number> => (await fx.far.counts())['198.51.100.10:80']?.requests ?? 0;
+  const before = await requests();
+  const { r, alerts } = await oneCall(`import socket, time
+def attempt(parts):
+    s = socket.create_connection(("registry.test", 80), timeout=3)
+    data = b""
+    try:
+        for p in parts:
+            s.sendall(p)
+            time.sleep(0.3)
+        while True:
+            got = s.recv(4096)
+            if not got:
+                break
+            data += got
+    except OSError:
+        pass
+    return data.count(b"HTTP/1.1 200")
+first = b"GET /simple/ HTTP/1.1\\r\\nHost: registry.test\\r\\n\\r\\n"
+pool = b"T /job HTTP/1.1\\r\\nHost: pool.minexmr.test\\r\\nConnection: close\\r\\n\\r\\n"
+print(attempt([first, b"GE", pool]), attempt([b"POST /up HTTP/1.1\\r\\nHost: registry.test\\r\\nContent-Length: 5\\r\\n\\r\\nhelloGE" + pool]),
+      attempt([b"GET / HTTP/1.1\\r\\nHost: registry.test\\r\\nHost: pool.minexmr.test\\r\\n\\r\\n"]))`, { tool: 'python' });
+  assert.equal(r.stdout.trim(), '1 0 0', `only the split case's allowed first request is answered: ${r.stdout}${r.stderr}`);
+  assert.equal(await requests() - before, 1, 'the registry served that one request and nothing fronted');
+  const net = alerts.filter((x) => x.payload.layer === 'network');
+  // (the two pool Hosts are one mining alert: alike alerts of a call are grouped; the ambiguous one is a policy alert)
+  assert.deepEqual([...new Set(net.map((x) => x.payload.rule))].sort(), ['gateway.mining', 'gateway.policy'], JSON.stringify(net.map((x) => [x.payload.rule, x.payload.message])));
+  assert.ok(net.every((x) => /pool\.minexmr\.test|sni-mismatch/.test(String(x.payload.message))), JSON.stringify(net.map((x) => x.payload.message)));
+});
+
 test('Stratum inside masked WebSocket frames to an allowed HTTP host is unmasked, seen and cut', async () => {
   const { r, alerts } = await oneCall(`import socket, os, time, json
 s = socket.create_connection(("registry.test", 80), timeout=3)

@@ -589,3 +589,31 @@ test('mining: an escaped method in a line too long to parse is still seen, whole
   assert.ok(containsMiningRpc(Buffer.from(`{"\\u006dethod":"mining.subscribe","pad":"${pad}"}\n`)), 'an escaped key too');
   assert.equal(containsMiningRpc(Buffer.from(`{"method":"tools/call","params":{"text":"caf\\u00e9 \\u0041 \\u0022"},"pad":"${pad}"}\n`)), null);
 });
+
+test('HTTP stream: request heads are found by HTTP framing across writes, bodies are skipped, ambiguity is flagged', async () => {
+  const { HttpRequestStream } = await import('../src/gateway/sniff/http-stream.js');
+  const hosts = (pieces: string[]): (string | undefined)[] => {
+    const s = new HttpRequestStream();
+    return pieces.flatMap((p) => s.push(Buffer.from(p, 'latin1')).map((h) => h.host ?? (h.ambiguous ? '?' : undefined)));
+  };
+  const everySplit = (text: string): (string | undefined)[][] => {
+    const out = [];
+    for (let i = 1; i < text.length; i++) out.push(hosts([text.slice(0, i), text.slice(i)]));
+    return out;
+  };
+  const body = 'POST /up HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhelloGET /job HTTP/1.1\r\nHost: pool.test\r\n\r\n';
+  assert.deepEqual(hosts([body]), ['a.test', 'pool.test'], 'a head right after a body in the same write');
+  for (const got of everySplit(body)) assert.deepEqual(got, ['a.test', 'pool.test'], 'split anywhere');
+  const chunked = 'POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3;x=y\r\nGET\r\n0\r\nT: v\r\n\r\nGET / HTTP/1.1\r\nHost: b.test\r\n\r\n';
+  for (const got of everySplit(chunked)) assert.deepEqual(got, ['a.test', 'b.test'], 'chunked, split anywhere');
+  const inBody = 'POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 38\r\n\r\nGET / HTTP/1.1\r\nHost: evil.test\r\n\r\n';
+  assert.deepEqual(hosts([inBody]), ['a.test'], 'a body that looks like a head is a body');
+  assert.deepEqual(hosts(['GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n']), ['?'], 'conflicting Host headers are ambiguous');
+  const s = new HttpRequestStream();
+  s.push(Buffer.from('POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n'));
+  assert.ok(s.opaque, 'conflicting lengths: the stream cannot be framed');
+  const ws = new HttpRequestStream();
+  const up = 'GET /ws HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\n\r\n';
+  const [h] = ws.push(Buffer.from(up + 'FRAMES'));
+  assert.equal(h?.framesAt, up.length);
+});

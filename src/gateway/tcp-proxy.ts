@@ -10,6 +10,7 @@ import type { GatewayNative } from '../sandbox/launcher.js';
 import { randomBytes } from 'node:crypto';
 import { sniff, MiningRpcScanner, MAX_HTTP_HEAD, parseHttpRequest, parseSshBanner, type SniffResult } from './sniff/index.js';
 import { WebSocketUnmasker } from './sniff/websocket-frames.js';
+import { HttpRequestStream, type RequestHead } from './sniff/http-stream.js';
 import type { Decision, Protocol } from '../policy/index.js';
 import { FLOW_LIMIT_RULE, type SandboxNet, type ConnectReport, type FlowReport } from './types.js';
 
@@ -59,8 +60,8 @@ const MAX_SNIFF = 16 * 1024;
  * both checks. Without message framing this is a heuristic: a body that embeds a request head is
  * judged as one too.
  */
-function requestHeads(chunk: Buffer): { host?: string; framesAt?: number }[] {
-  const heads: { host?: string; framesAt?: number }[] = [];
+function requestHeads(chunk: Buffer): RequestHead[] {
+  const heads: RequestHead[] = [];
   for (let pos = 0, n = 0; pos >= 0 && pos < chunk.length && n < 64; n++) {
     const b = chunk[pos]!;
     const next = chunk.indexOf('\r\n\r\n', pos);
@@ -68,7 +69,7 @@ function requestHeads(chunk: Buffer): { host?: string; framesAt?: number }[] {
       const r = parseHttpRequest(chunk.subarray(pos, pos + MAX_HTTP_HEAD));
       if (r.status === 'done' && r.protocol === 'http') {
         const upgrade = next >= 0 && next - pos <= MAX_HTTP_HEAD && /\r\nupgrade:[ \t]*websocket/i.test(chunk.toString('latin1', pos, next));
-        heads.push({ ...(r.host ? { host: r.host } : {}), ...(upgrade ? { framesAt: next + 4 } : {}) });
+        heads.push({ ...(r.host ? { host: r.host } : {}), ambiguous: r.hostAmbiguous === true, ...(upgrade ? { framesAt: next + 4 } : {}) });
       }
     }
     pos = next < 0 ? -1 : next + 4;
@@ -166,6 +167,8 @@ class ProxiedFlow {
   /** Set after the client asked for a WebSocket upgrade: its frames' payloads are unmasked and scanned. */
   private ws?: WebSocketUnmasker;
   private wsScanner = new MiningRpcScanner();
+  /** The client's HTTP requests, followed by their framing (cleartext HTTP flows). */
+  private http?: HttpRequestStream;
   /** Decided before the client sent anything (server-first, or a client holding back its first bytes). */
   private clientSilent = false;
   /** A silent client's late first bytes, held until they are classified. */
@@ -237,7 +240,7 @@ class ProxiedFlow {
     this.decided = true;
     const protocol = this.protocol();
     const d = protocol === undefined ? pre : this.sb.policy.decideConnect({
-      ip: this.dst.address, port: this.dst.port, name: this.name, protocol, sniHost: this.sniffed?.host, tls: this.sniffed?.tls,
+      ip: this.dst.address, port: this.dst.port, name: this.name, protocol, sniHost: this.sniffed?.host, tls: this.sniffed?.tls, hostAmbiguous: this.sniffed?.hostAmbiguous,
     });
     this.decision = d;
     this.clientSilent = protocol === undefined;
@@ -256,7 +259,7 @@ class ProxiedFlow {
   private redecide(sniffed: SniffResult): boolean {
     this.sniffed = sniffed;
     const d = this.sb.policy.decideConnect({
-      ip: this.dst.address, port: this.dst.port, name: this.name, protocol: sniffed.protocol, sniHost: sniffed.host, tls: sniffed.tls,
+      ip: this.dst.address, port: this.dst.port, name: this.name, protocol: sniffed.protocol, sniHost: sniffed.host, tls: sniffed.tls, hostAmbiguous: sniffed.hostAmbiguous,
     });
     this.decision = d;
     if (d.verdict !== 'deny') return false;
@@ -369,10 +372,15 @@ class ProxiedFlow {
         if (this.scanWebSocket(chunk)) return;
       } else if (this.sniffed?.protocol === 'http') {
         // A keep-alive connection's later requests are judged by their own Host (fronting: an allowed
-        // first request, then `Host: pool.example` on the same connection); after a WebSocket upgrade
-        // the frames that follow are unmasked and scanned.
-        for (const head of requestHeads(chunk)) {
-          if (head.host !== undefined && head.host !== this.sniffed.host && this.redecide({ ...this.sniffed, host: head.host })) return;
+        // first request, then `Host: pool.example` on the same connection), found by HTTP's framing
+        // across writes (http-stream.ts; a stream it cannot frame falls back to a per-chunk look);
+        // after a WebSocket upgrade the frames that follow are unmasked and scanned.
+        this.http ??= new HttpRequestStream();
+        const heads = this.http.opaque ? requestHeads(chunk) : this.http.push(chunk);
+        for (const head of heads) {
+          const sniffed = this.sniffed;
+          if (head.ambiguous && this.redecide({ ...sniffed, host: undefined, hostAmbiguous: true })) return;
+          if (head.host !== undefined && head.host !== sniffed.host && this.redecide({ ...sniffed, host: head.host, hostAmbiguous: false })) return;
           if (head.framesAt !== undefined) {
             this.ws = new WebSocketUnmasker();
             if (this.scanWebSocket(chunk.subarray(head.framesAt))) return;

@@ -31,6 +31,12 @@ export interface ConnectContext {
   protocol?: Protocol;
   /** TLS SNI or HTTP Host from sniffing (a ':port' suffix is ignored). */
   sniHost?: string;
+  /**
+   * The sniffed HTTP request named its host ambiguously (several different Host headers, one that is
+   * not a host name): refused, since the gateway and the server could read different hosts and no
+   * host-based rule can be checked (a review, session 23: such a request was allowed by the resolved name).
+   */
+  hostAmbiguous?: boolean;
   /** The TLS client's fingerprints (from its ClientHello). */
   tls?: { ja3: string; ja4: string };
 }
@@ -225,6 +231,7 @@ class Compiled implements CompiledPolicy {
     }
 
     // 4. Sniffed host: an IP literal must be this IP; a name must itself be allowed (no fronting).
+    if (ctx.hostAmbiguous) return mismatch('The HTTP request names its host ambiguously (conflicting Host headers, or one that is not a host name), so no rule can be checked; send one Host header naming an allowed host.', cls);
     let nameForRules = name;
     if (sni) {
       const sa = parseAddr(sni);

@@ -139,13 +139,14 @@ export function parseHttpRequest(buf: Buffer): SniffResult {
       const distinct = new Set(hosts.map((h) => h.toLowerCase()));
       if (distinct.size > 1 || suspicious) {
         res.detail += ' (conflicting Host headers)';
+        res.hostAmbiguous = true;
         return res;
       }
       authority = hosts[0];
     }
     const host = authority === undefined ? undefined : normalizeAuthority(authority);
     if (host !== undefined) res.host = host;
-    else if (authority !== undefined) res.detail += ' (invalid host)';
+    else if (authority !== undefined) { res.detail += ' (invalid host)'; res.hostAmbiguous = true; }
     if (!ended) res.detail += ' (headers truncated)';
     return res;
   } catch {

@@ -37,6 +37,8 @@ export interface SniffResult {
   method?: string;
   /** A TLS ClientHello's JA3 and JA4 fingerprints (tls-fingerprint.ts). */
   tls?: TlsFingerprint;
+  /** An HTTP request that names its host ambiguously (conflicting Host headers, an invalid one): no host-based allow may match. */
+  hostAmbiguous?: boolean;
 }
 
 type Parser = (buf: Buffer) => SniffResult;
