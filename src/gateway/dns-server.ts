@@ -34,7 +34,9 @@ export class DnsServer {
       this.sock.once('error', rej);
       this.sock.bind(0, '0.0.0.0', () => res());
     });
-    this.sock.on('message', (msg, rinfo) => { void this.onQuery(msg, rinfo); });
+    // (a query that throws anywhere in its handling is dropped, never an unhandled rejection: that would end
+    // the whole runtime, every sandbox's gateway with it)
+    this.sock.on('message', (msg, rinfo) => { this.onQuery(msg, rinfo).catch(() => undefined); });
     this.sock.on('error', () => { /* keep serving */ });
     return this.sock.address().port;
   }
