@@ -695,3 +695,18 @@ describe('policy digest (session.start)', () => {
     assert.notEqual(policyDigest(withExtraAllows(loadPreset('default'), ['extra.test'], [])), a);
   });
 });
+
+it('an HTTP CONNECT is judged by its tunnel\'s port too: CONNECT host:22 through a port-80 rule is refused, host:80 is not', async () => {
+  const { parseHttpRequest } = await import('../src/gateway/sniff/index.js');
+  const p = compilePolicy(parsePolicy('name: t\nextends: default\nnetwork:\n  hosts:\n    registry.test: 198.51.100.10\n  allow:\n    - domain: registry.test\n      ports: [80]\n', 't.yaml'));
+  const judge = (head: string) => {
+    const s = parseHttpRequest(Buffer.from(head));
+    return p.decideConnect({ ip: '198.51.100.10', port: 80, name: 'registry.test', protocol: 'http', sniHost: s.host, connectPort: s.connectPort });
+  };
+  const bad = judge('CONNECT registry.test:22 HTTP/1.1\r\nHost: registry.test:22\r\n\r\n');
+  assert.equal(bad.verdict, 'deny');
+  assert.equal(bad.rule, 'connect-port:22-not-allowed');
+  assert.match(bad.reason, /tunnel to port 22/);
+  assert.equal(judge('CONNECT registry.test:80 HTTP/1.1\r\nHost: registry.test:80\r\n\r\n').verdict, 'allow');
+  assert.equal(judge('GET / HTTP/1.1\r\nHost: registry.test\r\n\r\n').verdict, 'allow');
+});

@@ -328,6 +328,18 @@ print(attempt([first, b"GE", pool]), attempt([b"POST /up HTTP/1.1\\r\\nHost: reg
   assert.ok(net.every((x) => /pool\.minexmr\.test|sni-mismatch/.test(String(x.payload.message))), JSON.stringify(net.map((x) => x.payload.message)));
 });
 
+test('an HTTP CONNECT to another port of an allowed host is refused with a 403 naming the rule; the far host sees nothing', async () => {
+  // (a review, session 23: `CONNECT registry.test:22` passed the port-80 rule, the target's port unread)
+  const before = await fx.far.accepted('198.51.100.10', 80);
+  const { r, alerts } = await oneCall(`import socket
+s = socket.create_connection(("registry.test", 80), timeout=3)
+s.sendall(b"CONNECT registry.test:22 HTTP/1.1\\r\\nHost: registry.test:22\\r\\n\\r\\n")
+print(s.recv(300).decode().split("\\r\\n")[0])`, { tool: 'python' });
+  assert.match(r.stdout, /^HTTP\/1\.1 403/m, r.stdout + r.stderr);
+  assert.equal(await fx.far.accepted('198.51.100.10', 80), before, 'the proxy was never asked');
+  assert.ok(alerts.some((a) => a.payload.layer === 'network' && /connect-port:22-not-allowed/.test(String(a.payload.message) + String(a.payload.reason))), JSON.stringify(alerts.map((a) => a.payload.message)));
+});
+
 test('Stratum inside masked WebSocket frames to an allowed HTTP host is unmasked, seen and cut', async () => {
   const { r, alerts } = await oneCall(`import socket, os, time, json
 s = socket.create_connection(("registry.test", 80), timeout=3)

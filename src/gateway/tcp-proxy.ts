@@ -240,7 +240,7 @@ class ProxiedFlow {
     this.decided = true;
     const protocol = this.protocol();
     const d = protocol === undefined ? pre : this.sb.policy.decideConnect({
-      ip: this.dst.address, port: this.dst.port, name: this.name, protocol, sniHost: this.sniffed?.host, tls: this.sniffed?.tls, hostAmbiguous: this.sniffed?.hostAmbiguous,
+      ip: this.dst.address, port: this.dst.port, name: this.name, protocol, sniHost: this.sniffed?.host, tls: this.sniffed?.tls, hostAmbiguous: this.sniffed?.hostAmbiguous, connectPort: this.sniffed?.connectPort,
     });
     this.decision = d;
     this.clientSilent = protocol === undefined;
@@ -259,7 +259,7 @@ class ProxiedFlow {
   private redecide(sniffed: SniffResult): boolean {
     this.sniffed = sniffed;
     const d = this.sb.policy.decideConnect({
-      ip: this.dst.address, port: this.dst.port, name: this.name, protocol: sniffed.protocol, sniHost: sniffed.host, tls: sniffed.tls, hostAmbiguous: sniffed.hostAmbiguous,
+      ip: this.dst.address, port: this.dst.port, name: this.name, protocol: sniffed.protocol, sniHost: sniffed.host, tls: sniffed.tls, hostAmbiguous: sniffed.hostAmbiguous, connectPort: sniffed.connectPort,
     });
     this.decision = d;
     if (d.verdict !== 'deny') return false;

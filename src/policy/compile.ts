@@ -37,6 +37,11 @@ export interface ConnectContext {
    * host-based rule can be checked (a review, session 23: such a request was allowed by the resolved name).
    */
   hostAmbiguous?: boolean;
+  /**
+   * An HTTP CONNECT's target port: the proxy at this address is asked to tunnel there, so that port
+   * must be allowed too (a review, session 23: `CONNECT registry.test:22` passed a port-80 rule).
+   */
+  connectPort?: number;
   /** The TLS client's fingerprints (from its ClientHello). */
   tls?: { ja3: string; ja4: string };
 }
@@ -248,7 +253,15 @@ class Compiled implements CompiledPolicy {
       }
     }
 
-    // 5. Allow rules: lowest index wins. Remember near-misses for a precise reason.
+    // 5. A CONNECT's tunnel is a connection to its target's port: allowed only if that would be.
+    if (ctx.connectPort !== undefined && ctx.connectPort !== port) {
+      const inner = this.decideConnect({ ip: ctx.ip, port: ctx.connectPort, name: ctx.name, sniHost: ctx.sniHost });
+      if (inner.verdict === 'deny') {
+        return { verdict: 'deny', rule: `connect-port:${ctx.connectPort}-not-allowed`, reason: `The HTTP CONNECT asks ${target}:${port} to tunnel to port ${ctx.connectPort}, which this policy does not allow (${inner.rule}); connect only to allowed ports.`, addressClass: cls };
+      }
+    }
+
+    // 6. Allow rules: lowest index wins. Remember near-misses for a precise reason.
     let best: CRule | undefined;
     let portMiss: CRule | undefined;
     let protoMiss: CRule | undefined;

@@ -133,7 +133,11 @@ export function parseHttpRequest(buf: Buffer): SniffResult {
 
     const res: SniffResult = { status: 'done', protocol: 'http', method, detail: detailOf(method, target) };
     let authority: string | undefined;
-    if (method === 'CONNECT') authority = target;
+    if (method === 'CONNECT') {
+      authority = target;
+      const p = /:(\d{1,5})$/.exec(target);
+      if (p && Number(p[1]) <= 65535) res.connectPort = Number(p[1]);
+    }
     else if (!target.startsWith('/') && target !== '*') authority = absoluteAuthority(target);
     if (authority === undefined) {
       const distinct = new Set(hosts.map((h) => h.toLowerCase()));
