@@ -2,7 +2,7 @@
 // TCP proxy plus a resolver, each sandbox recognised by its veth address (which the
 // sandbox cannot change: it has no CAP_NET_ADMIN). Per-sandbox state (policy, names)
 // lives in SandboxNet objects, so many policies coexist in one process.
-import { readFileSync } from 'node:fs';
+import { openFileLimit } from '../sandbox/file-limits.js';
 import { TcpProxy, type ProxyOptions } from './tcp-proxy.js';
 import { DnsServer } from './dns-server.js';
 import type { SandboxNet } from './types.js';
@@ -23,15 +23,6 @@ export function flowsForDescriptors(limit: number): number {
   return Math.max(256, Math.floor((limit - FDS_RESERVED) / FDS_PER_FLOW));
 }
 
-/** This process's soft open-file limit (/proc/self/limits); 1024 when it cannot be read, unlimited as 2^30. */
-function ownOpenFileLimit(): number {
-  try {
-    const m = /^Max open files\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    if (m) return m[1] === 'unlimited' ? 2 ** 30 : Number(m[1]);
-  } catch { /* no /proc */ }
-  return 1024;
-}
-
 export class Gateway {
   private sandboxes = new Map<string, SandboxNet>();
   private proxy: TcpProxy;
@@ -50,7 +41,7 @@ export class Gateway {
       kernelSplice: opts.kernelSplice ?? process.env.CORRAL_NO_SPLICE !== '1',
       flowUpdateMs: opts.flowUpdateMs ?? DEFAULT_FLOW_UPDATE_MS,
       maxFlowsPerSandbox: opts.maxFlowsPerSandbox ?? MAX_FLOWS_PER_SANDBOX,
-      maxFlowsTotal: opts.maxFlowsTotal ?? flowsForDescriptors(ownOpenFileLimit()),
+      maxFlowsTotal: opts.maxFlowsTotal ?? flowsForDescriptors(openFileLimit().soft),
     });
     this.dns = new DnsServer(lookup);
   }

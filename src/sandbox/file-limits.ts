@@ -32,14 +32,30 @@ export function raiseFileLimits(): string[] {
     }
   }
   // (the hard limit can only be raised with CAP_SYS_RESOURCE, which not every host gives root — this VM's
-  // does not; then the soft limit goes up to the hard one, and the gateway's flow caps fit what is left)
-  const ceiling = readNumber('/proc/sys/fs/nr_open') ?? 1_048_576n;
-  const prlimit = (v: string): boolean => {
-    try { execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${v}`], { stdio: 'ignore' }); return true; } catch { return false; }
-  };
-  if (!prlimit(`${ceiling}:${ceiling}`)) {
-    const hard = /^Max open files\s+\S+\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
-    if (hard !== undefined) prlimit(`${hard}:${hard}`);
+  // does not; then the soft limit goes up to the hard one, and the gateway's flow caps fit what is left.
+  // One prlimit at most, none when nothing would change: this runs in every `corral run`'s start.)
+  const ceiling = Number(readNumber('/proc/sys/fs/nr_open') ?? 1_048_576n);
+  const own = openFileLimit();
+  const target = hasCapSysResource() ? Math.max(ceiling, own.hard) : own.hard;
+  if (own.soft < target || own.hard < target) {
+    try { execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${target}:${target}`], { stdio: 'ignore' }); } catch { /* kept as it was */ }
   }
   return problems;
+}
+
+/** This process's open-file limits (/proc/self/limits; unlimited as 2^30, 1024 when unreadable). */
+export function openFileLimit(): { soft: number; hard: number } {
+  const n = (v: string | undefined): number => (v === undefined ? 1024 : v === 'unlimited' ? 2 ** 30 : Number(v));
+  try {
+    const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return { soft: n(m?.[1]), hard: n(m?.[2]) };
+  } catch { return { soft: 1024, hard: 1024 }; }
+}
+
+/** Whether this process holds CAP_SYS_RESOURCE (bit 24 of CapEff), without which a hard limit cannot be raised. */
+function hasCapSysResource(): boolean {
+  try {
+    const hex = /^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return hex !== undefined && (BigInt(`0x${hex}`) & (1n << 24n)) !== 0n;
+  } catch { return false; }
 }

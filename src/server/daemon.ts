@@ -478,9 +478,8 @@ export class CorralDaemon {
     return this.peer.borrowPeerFds(socketFd(req.socket), []).uid;
   }
 
-  /** 403 unless the caller is root or the user whose client opened the session (owner undefined: root only). */
-  private mustOwn(req: http.IncomingMessage, id: string, owner: number | undefined): void {
-    const uid = this.callerUid(req);
+  /** 403 unless the caller (uid) is root or the user whose client opened the session (owner undefined: root only). */
+  private mustOwn(uid: number, id: string, owner: number | undefined): void {
     if (uid !== 0 && uid !== owner) throw new HttpError(403, 'forbidden', `session ${id} belongs to another user`);
   }
 
@@ -488,7 +487,7 @@ export class CorralDaemon {
   private own(req: http.IncomingMessage, id: string): Held {
     const h = this.held.get(id);
     if (!h) throw this.notOpen(id);
-    this.mustOwn(req, id, h.client?.uid);
+    this.mustOwn(this.callerUid(req), id, h.client?.uid);
     return h;
   }
 
@@ -581,7 +580,7 @@ export class CorralDaemon {
   private async report(req: http.IncomingMessage, id: string): Promise<SessionReport> {
     const uid = this.callerUid(req);
     // (checked before anything is read: a user other than root needs a session its own client opened)
-    if (uid !== 0) this.mustOwn(req, id, this.owners.get(id) ?? this.recordedOwner(id));
+    if (uid !== 0) this.mustOwn(uid, id, this.owners.get(id) ?? this.recordedOwner(id));
     await this.teardowns.get(id)?.catch(() => {}); // session.end is recorded by the teardown
     const events = this.runtime.store.query({ session: id });
     if (!events.length) throw new HttpError(404, 'not_found', `no recorded events for session ${id}`);
