@@ -50,7 +50,6 @@ export interface ProxyOptions {
   maxFlowsTotal: number;
 }
 
-
 const MAX_SNIFF = 16 * 1024;
 
 /**

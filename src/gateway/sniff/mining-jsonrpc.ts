@@ -169,10 +169,10 @@ function unescapeAscii(text: string): string {
 function isSpace(c: number): boolean { return c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a; }
 
 /**
- * Classifies buf[start, end) as one line: parsed JSON first, then (unless rawCheck is false)
- * raw text as a fallback.
+ * Classifies buf[start, end) as one line: parsed JSON first, then raw text as a fallback (with its
+ * escapes written out when it has any).
  */
-export function classifyLine(buf: Buffer, start: number, end: number, rawCheck = true): MiningVerdict & { json: boolean } {
+export function classifyLine(buf: Buffer, start: number, end: number): MiningVerdict & { json: boolean } {
   while (start < end && isSpace(buf[start]!)) start++;
   while (end > start && isSpace(buf[end - 1]!)) end--;
   let parsed: MiningVerdict = NONE();
@@ -188,7 +188,6 @@ export function classifyLine(buf: Buffer, start: number, end: number, rawCheck =
       // not complete JSON: the raw check below still applies
     }
   }
-  if (!rawCheck) return { ...parsed, json };
   const text = buf.toString('latin1', start, end);
   let raw = classifyRawText(text);
   if (raw.mining) return { ...raw, json };
