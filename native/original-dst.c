@@ -9,7 +9,10 @@
  * fromFd -> toFd with splice(2) (kernel-only, no copies through JavaScript) until EOF, shuts
  * down toFd's write side, and calls cb(err, bytes) on the JS thread. The thread works on
  * dup()s of both fds, so a socket Node closes can never be confused with a reused fd
- * number; spliceCancel(id) shuts the dups down to stop a relay early; spliceMoved(id) reads its
+ * number; spliceCancel(id) shuts the dups down to stop a relay early; spliceCancel(id, true)
+ * aborts it instead: both sockets get SO_LINGER 0 and no FIN is sent, so once Node has closed
+ * its own fds the last close resets both peers (a cut flow's client reads ECONNRESET, never a
+ * clean end it could take for a finished download); spliceMoved(id) reads its
  * running byte count (interim flow records of long-lived connections). The caller must not
  * read fromFd meanwhile. No new threat surface: it relays
  * between two sockets the gateway has already decided to allow and never parses the data.
@@ -55,7 +58,7 @@ static napi_value original_dst(napi_env env, napi_callback_info info) {
   return obj;
 }
 
-struct relay { int from, to; long long moved; int err; int slot; napi_threadsafe_function tsfn; };
+struct relay { int from, to; long long moved; int err; int slot; int abort; napi_threadsafe_function tsfn; };
 
 #define MAX_RELAYS 8192
 static struct relay *slots[MAX_RELAYS];
@@ -69,6 +72,7 @@ static void *relay_thread(void *arg) {
   long inpipe = 0;
   int eof = 0;
   for (;;) {
+    if (__atomic_load_n(&r->abort, __ATOMIC_ACQUIRE)) break; /* no FIN: the closes below reset */
     if (!eof && inpipe < (1 << 20)) {
       ssize_t n = splice(r->from, NULL, p[1], NULL, 1 << 20, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) inpipe += n;
@@ -80,7 +84,8 @@ static void *relay_thread(void *arg) {
       if (n > 0) { inpipe -= n; __atomic_fetch_add(&r->moved, n, __ATOMIC_RELAXED); continue; }
       if (n < 0 && errno != EAGAIN) { r->err = errno; break; }
     } else if (eof) {
-      shutdown(r->to, SHUT_WR);
+      /* (an abort's own shutdown of `from` ends here too: that end must not become a FIN) */
+      if (!__atomic_load_n(&r->abort, __ATOMIC_ACQUIRE)) shutdown(r->to, SHUT_WR);
       break;
     }
     struct pollfd pf[2] = {{r->from, (short)(!eof && inpipe < (1 << 20) ? POLLIN : 0), 0}, {r->to, (short)(inpipe > 0 ? POLLOUT : 0), 0}};
@@ -172,12 +177,22 @@ static napi_value splice_one_way(napi_env env, napi_callback_info info) {
 }
 
 static napi_value splice_cancel(napi_env env, napi_callback_info info) {
-  NAPI_ARGS(1);
+  NAPI_ARGS(2);
   int32_t id = -1;
+  bool reset = false;
   if (argc < 1 || napi_get_value_int32(env, argv[0], &id) != napi_ok || id < 0 || id >= MAX_RELAYS) return NULL;
+  if (argc >= 2) napi_get_value_bool(env, argv[1], &reset);
   pthread_mutex_lock(&slots_lock);
   struct relay *r = slots[id];
-  if (r) { shutdown(r->from, SHUT_RDWR); shutdown(r->to, SHUT_RDWR); }
+  if (r && reset) {
+    struct linger lg = { 1, 0 };
+    setsockopt(r->from, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    setsockopt(r->to, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    __atomic_store_n(&r->abort, 1, __ATOMIC_RELEASE);
+    /* wakes the thread's poll (POLLHUP on `from` is reported whatever it asked for); `from`
+       is the far host's socket, whose FIN here is followed by the reset of its last close */
+    shutdown(r->from, SHUT_RDWR);
+  } else if (r) { shutdown(r->from, SHUT_RDWR); shutdown(r->to, SHUT_RDWR); }
   pthread_mutex_unlock(&slots_lock);
   return NULL;
 }

@@ -296,6 +296,26 @@ except Exception as e:
   assert.ok(a, JSON.stringify(alerts.map((x) => [x.payload.layer, x.payload.rule, x.payload.message])));
 });
 
+test('a flow cut mid-stream while its download is relayed resets the agent: a reader gets ConnectionResetError, never a clean end', async () => {
+  // (session 24: the splice relay's dup of the sandbox socket was shut down with a FIN, so an agent
+  // that only reads saw an orderly end, as if the server had finished)
+  const { r, alerts } = await oneCall(`import socket
+s = socket.create_connection(("registry.test", 80), timeout=3)
+s.sendall(b"GET /simple/ HTTP/1.1\\r\\nHost: registry.test\\r\\n\\r\\n")
+print("first", s.recv(4096).split(b"\\r\\n")[0].decode())
+s.sendall(b"GET /job HTTP/1.1\\r\\nHost: pool.minexmr.test\\r\\n\\r\\n")
+try:
+    while True:
+        if not s.recv(4096):
+            print("clean end")
+            break
+except Exception as e:
+    print("cut", type(e).__name__)`, { tool: 'python' });
+  assert.match(r.stdout, /^first HTTP\/1\.1 200/m, r.stdout + r.stderr);
+  assert.match(r.stdout, /^cut ConnectionResetError$/m, r.stdout + r.stderr);
+  assert.ok(alerts.some((x) => x.payload.layer === 'network' && /pool\.minexmr\.test|sni-mismatch/.test(String(x.payload.message))), JSON.stringify(alerts.map((x) => x.payload.message)));
+});
+
 test('fronting cannot hide in HTTP framing: a later request split across writes, one right after a body, and conflicting Host headers are all cut', async () => {
   // (a review, session 23: each of these reached the far host while a later request's Host was looked for per write)
   const requests = async (): Promise<number> => (await fx.far.counts())['198.51.100.10:80']?.requests ?? 0;

@@ -264,8 +264,13 @@ class ProxiedFlow {
     if (d.verdict !== 'deny') return false;
     this.report(d, true);
     if (this.sb.observe) return false;
+    // A download still moving on the splice thread holds dups of both sockets: it is aborted with
+    // resets, so the agent reads ECONNRESET (not a clean end) and the far host a reset too.
+    if (this.relayId !== undefined) this.opts.native.spliceCancel(this.relayId, true);
     this.client.resetAndDestroy();
-    this.upstream?.destroy();
+    const up = this.upstream;
+    // (a connect still in progress is abandoned: resetAndDestroy would wait for it to complete)
+    if (up && !up.destroyed) { if (up.connecting) up.destroy(); else up.resetAndDestroy(); }
     return true;
   }
 

@@ -47,7 +47,8 @@ export interface GatewayNative {
   originalDst(fd: number): { address: string; port: number } | null;
   /** Kernel splice relay fromFd -> toFd on a native thread; returns an id for spliceCancel. */
   spliceOneWay(fromFd: number, toFd: number, cb: (err: string | null, bytes: number) => void): number;
-  spliceCancel(id: number): void;
+  /** Stops a relay early: shuts both sockets down (FIN), or with reset, aborts it so the last closes send RSTs. */
+  spliceCancel(id: number, reset?: boolean): void;
   /** Bytes a running relay has moved so far, or -1 when it has finished. */
   spliceMoved(id: number): number;
 }
