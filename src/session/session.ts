@@ -214,6 +214,8 @@ interface CallState extends Attribution {
   cgroup: Cgroup; running: boolean; startedNs: bigint; endedNs?: bigint; statsBefore?: CgroupStats; killReason?: string; cancelled?: string;
   /** The command screen parsed this call's text (see rootScreened). */
   screened?: boolean;
+  /** Processes of this call were still running when it ended (background work that may act later). */
+  leftRunning?: boolean;
   /** The argv Corral starts the call with, when the screen read its text; cleared once its exec is seen. */
   rootArgv?: string[];
 }
@@ -638,7 +640,7 @@ export class Session {
     this.nsInitPid = children[0] ?? 0;
     if (!this.nsInitPid) throw new Error('could not find the sandbox namespace init process');
     // (what a host workspace already holds is not the agent's doing)
-    this.persistSnap = snapshotPersistence(this.workspace);
+    this.persistSnap = snapshotPersistence(this.workspace, this.wsPath);
     const every = this.rt.resourceSampleMs;
     if (every > 0) this.sampleTimer = setInterval(() => this.sampleResources(), every).unref();
     this.sensorOff = !this.rt.sensor;
@@ -796,6 +798,7 @@ export class Session {
       for (let i = 0; i < 100 && cg.populated(); i++) await new Promise((r) => setTimeout(r, 10));
     }
     const durationMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    state.leftRunning = cg.populated();
     if (state.killReason && stdio === 'pipe') stderr += `corral: this tool call's processes were killed by policy (response.kill): ${state.killReason}\n`;
     state.running = false;
     state.endedNs = process.hrtime.bigint();
@@ -845,12 +848,12 @@ export class Session {
 
   /**
    * Persistence files (shell start-up files, Python start-up hooks, git hooks, autostart, SSH keys)
-   * that appeared or changed in the workspace since the last call ended: a `file` event each and one
-   * alert, attributed to this call (a background process of an earlier call may have written it; the
+   * that appeared or changed in the workspace since the last look (a call's end, or the session's
+   * close — `found` says which): a `file` event each and one alert, attributed to this call (a background process of an earlier call may have written it; the
    * message says when it was found). See persistence-watch.ts.
    */
-  private persistenceAlerts(state: CallState): void {
-    const now = snapshotPersistence(this.workspace);
+  private persistenceAlerts(state: CallState, found = 'when this call ended'): void {
+    const now = snapshotPersistence(this.workspace, this.wsPath);
     const changes = persistenceChanges(this.persistSnap ?? new Map(), now).map((c) => ({ ...c, path: `${this.wsPath}/${c.path}` }));
     this.persistSnap = now;
     if (this.rootUpper) {
@@ -867,7 +870,7 @@ export class Session {
     const more = others.length ? `; also ${others.slice(0, 3).join(', ')}${others.length > 3 ? ` and ${others.length - 3} more` : ''}` : '';
     this.alert(this.attr(state), {
       rule: 'persistence.file_written', category: 'persistence', severity: top.place.severity, attack: [...new Set(sorted.flatMap((c) => c.place.attack))],
-      message: `${top.path} ${top.created ? 'created' : 'modified'} (found when this call ended): a ${top.place.what}${more}`,
+      message: `${top.path} ${top.created ? 'created' : 'modified'} (found ${found}): a ${top.place.what}${more}`,
       reason: 'Planting start-up hooks or other persistence in the sandbox is not allowed; it runs again in later tool calls.',
     }, events.map((e) => e.id), 'observed', { layer: 'process', count: changes.length });
   }
@@ -1526,9 +1529,20 @@ export class Session {
     this.stats = this.cgroup.stats();
     // (a call still running is stopped from outside: its result and toolcall.end say so, not a bare 137)
     if (this.current?.running) this.current.cancelled ??= 'the session was closed';
+    const calls = [...this.calls.values()];
+    const live = calls.filter((c) => c.running || c.cgroup.populated());
     this.cgroup.kill();
     if (this.holder && this.holder.exitCode === null && this.holder.signalCode === null) {
       await new Promise<void>((r) => { this.holder!.once('exit', () => r()); setTimeout(r, 2000).unref(); });
+    }
+    // Persistence planted after the last call ended, by a process one left running: looked for once
+    // more now that nothing can write, and blamed on the latest call that still has processes, else
+    // the latest that left some running when it ended (they may have written and exited since), else the last call.
+    const blame = live.at(-1) ?? calls.filter((c) => c.leftRunning).at(-1) ?? calls.at(-1);
+    if (blame && this.persistSnap) {
+      try {
+        this.persistenceAlerts(blame, blame.leftRunning || live.includes(blame) ? 'when the session closed, after this call ended: by a process it left running' : 'when the session closed, after this call ended');
+      } catch (e) { this.rt.onError(e); }
     }
     // The connections the killed processes held close now; their flow records (bytes each way)
     // come from the gateway a moment later (a download's record once its relay has stopped).
