@@ -192,7 +192,11 @@ static napi_value splice_cancel(napi_env env, napi_callback_info info) {
     /* wakes the thread's poll (POLLHUP on `from` is reported whatever it asked for); `from`
        is the far host's socket, whose FIN here is followed by the reset of its last close */
     shutdown(r->from, SHUT_RDWR);
-  } else if (r) { shutdown(r->from, SHUT_RDWR); shutdown(r->to, SHUT_RDWR); }
+  } else if (r && !__atomic_load_n(&r->abort, __ATOMIC_ACQUIRE)) {
+    /* (not after an abort: a later plain cancel — Node's 'close' of the reset socket — must not FIN it) */
+    shutdown(r->from, SHUT_RDWR);
+    shutdown(r->to, SHUT_RDWR);
+  }
   pthread_mutex_unlock(&slots_lock);
   return NULL;
 }
