@@ -6,7 +6,7 @@
 // unwrapped layers, with agent-controlled text escaped (safeText) so it cannot drive the terminal.
 // Exit codes: 0 allow, 1 warn, 2 deny (the worst over all commands checked); 64 usage error;
 // 65 unreadable input or invalid rule file. In hook mode it always exits 0 (the protocol's way).
-import { readFileSync } from 'node:fs';
+import { readNamedFile } from '../util/read-named-file.js';
 import { availableParallelism, homedir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
@@ -201,7 +201,7 @@ async function checkCli(argv: string[], io: CheckIO, hookMode: boolean): Promise
     return usage((e as Error).message);
   }
   try {
-    extra = (v.rules ?? []).map((f) => ({ file: f, text: readFileSync(f, 'utf8') }));
+    extra = (v.rules ?? []).map((f) => ({ file: f, text: readNamedFile(f) }));
   } catch (e) {
     if (hookMode) return hookFailure(io, (e as Error).message);
     io.stderr.write(`corral check: ${(e as Error).message}\n`);

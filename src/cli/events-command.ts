@@ -40,7 +40,7 @@ Filters:
   --tool-call T        only this tool call
   --kind K[,K]         only these kinds (${KINDS.join(', ')})
   --category C[,C]     only alerts of these categories
-  --since TS           events at or after TS (epoch ns, ISO 8601, or a time ago: 30s, 10m, 2h, 7d)
+  --since TS           events at or after TS (epoch ns, ISO 8601 — UTC unless it names a zone —, or a time ago: 30s, 10m, 2h, 7d)
   --limit N            at most N events (oldest first)
 Live:
   --follow             print events as they happen, from a running \`corral serve\` (filters above apply;
@@ -149,12 +149,14 @@ export function sinceTs(text: string, now: number = Date.now()): string {
     if (d.ok && d.value > now) throw new UsageError(`--since ${JSON.stringify(text)} reaches back before 1970-01-01, where event times begin: at most ${Math.floor(now / 86_400_000)}d (or give an ISO 8601 time)`);
     if (d.ok) return new Date(now - d.value).toISOString();
   }
+  // (a date, or a time without a zone, is UTC — as every time Corral prints — never the machine's local zone)
+  const utc = /^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text) ? `${text}Z` : text;
   try {
-    tsKey(text);
+    tsKey(utc);
   } catch {
-    throw new UsageError(`--since must be epoch nanoseconds, an ISO 8601 time or a duration ago (10m, 2h, 7d), got ${JSON.stringify(text)}`);
+    throw new UsageError(`--since must be epoch nanoseconds, an ISO 8601 time (UTC unless it names a zone) or a duration ago (10m, 2h, 7d), got ${JSON.stringify(text)}`);
   }
-  return text;
+  return utc;
 }
 
 /** Write and wait for drain when the stream asks us to, so large outputs do not pile up in memory. */

@@ -1,11 +1,22 @@
 // Why: one public JSON form for an alert, shared by `corral run --json`, `corral replay --json`,
 // `corral report` and the daemon's API, so evaluation tools parse a single shape.
-import type { AlertEvent } from './event.js';
+import type { AlertEvent, AlertPayload } from './event.js';
 
 export type AlertJson = ReturnType<typeof alertJson>;
 
-/** An alert's public JSON form. */
+/**
+ * An alert's public JSON form. An alert read back from a session log is untrusted input (a log can
+ * be damaged or written by another tool): each field is given its type here — a missing ATT&CK list
+ * is empty, a missing category `unknown` — so no renderer fails on it.
+ */
 export function alertJson(a: AlertEvent) {
-  const p = a.payload;
-  return { rule: p.rule, category: p.category, severity: p.severity, attack: p.attack, message: p.message, reason: p.reason, action: p.action, layer: p.layer, count: p.count, pid: a.pid, episode: a.episode, step: a.step, tool_call: a.tool_call, ts: a.ts, evidence: p.evidence };
+  const p = (a.payload ?? {}) as Partial<AlertPayload> & Record<string, unknown>;
+  const text = (v: unknown, dflt = ''): string => (typeof v === 'string' ? v : v === undefined || v === null ? dflt : String(v));
+  const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : []);
+  return {
+    rule: text(p.rule, 'unknown'), category: text(p.category, 'unknown') as AlertPayload['category'], severity: text(p.severity, 'unknown') as AlertPayload['severity'],
+    attack: list(p.attack), message: text(p.message), reason: text(p.reason), action: text(p.action, 'observed') as AlertPayload['action'],
+    layer: typeof p.layer === 'string' ? p.layer : undefined, count: typeof p.count === 'number' ? p.count : undefined,
+    pid: a.pid, episode: a.episode, step: a.step, tool_call: a.tool_call, ts: a.ts, evidence: list(p.evidence),
+  };
 }

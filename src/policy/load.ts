@@ -2,11 +2,12 @@
 // Policy, resolving `extends`. Every failure is a PolicyError pointing at file:line:column, so a
 // broken policy stops the run instead of degrading to something looser.
 
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Document, LineCounter, parseDocument, type ParsedNode } from 'yaml';
 import { issuesFromZod, locate, PolicyError } from './errors.js';
+import { readNamedFile, NamedFileError } from '../util/read-named-file.js';
 import { type FieldLocator, withFieldSource } from './field-source.js';
 import { mergeRaw } from './merge.js';
 import { type Policy, PolicySchema } from './schema.js';
@@ -115,10 +116,10 @@ function presetPath(name: string, errFile: string, field?: string, where: { line
 
 function readText(path: string, errFile: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return readNamedFile(path);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? String(e);
-    throw new PolicyError(errFile === path ? path : errFile, { message: `cannot read policy file ${path} (${code})` });
+    const why = e instanceof NamedFileError ? e.why : String(e);
+    throw new PolicyError(errFile === path ? path : errFile, { message: `cannot read policy file ${path}: ${why}` });
   }
 }
 

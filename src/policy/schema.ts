@@ -112,16 +112,17 @@ function ruleSchema(kind: 'allow' | 'deny') {
 const hostsField = field<Record<string, string>>((v) => {
   if (v === undefined || v === null) return { ok: true, value: {} };
   if (typeof v !== 'object' || Array.isArray(v)) return { ok: false, error: `expected a mapping of name: IPv4 address, got ${describe(v)}` };
-  const out: Record<string, string> = {};
+  // (a Map, not an object: a name like `constructor` or `__proto__` is a name, never a property an object already has)
+  const out = new Map<string, string>();
   for (const [k, ip] of Object.entries(v as Record<string, unknown>)) {
     const n = checkHostName(k);
     if (!n.ok) return { ok: false, error: n.error, path: [k] };
     const a = typeof ip === 'string' ? parseAddr(ip) : null;
     if (!a || a.v !== 4 || (ip as string).includes(':')) return { ok: false, error: `expected an IPv4 address, got ${describe(ip)}`, path: [k] };
-    if (out[n.value] !== undefined) return { ok: false, error: `'${k}' is listed twice (names are case-insensitive)`, path: [k] };
-    out[n.value] = ip as string;
+    if (out.has(n.value)) return { ok: false, error: `'${k}' is listed twice (names are case-insensitive)`, path: [k] };
+    out.set(n.value, ip as string);
   }
-  return { ok: true, value: out };
+  return { ok: true, value: Object.fromEntries(out) };
 });
 
 /** Splits a resolver 'ip', 'ip:port' or '[v6]:port' into parts, or returns an error. */

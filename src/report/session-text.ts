@@ -46,7 +46,7 @@ export function renderSessionText(r: SessionReport, st: Style): string {
     out.push(`          ${cmd}`);
     for (const a of c.alerts) {
       const late = a.late ? st.cyan(` (later${a.during_step !== undefined ? `, during step ${a.during_step}` : ''}: a process this call left running${a.pid ? `, pid ${a.pid}` : ''})`) : '';
-      out.push(`          ${severityColor(st, a.severity, `✖ ${a.category}`)} ${st.dim(`[${a.severity}, ${a.attack.join(',')}]`)} ${safeText(a.message)}${a.count && a.count > 1 ? ` ×${a.count}` : ''}${late}`);
+      out.push(`          ${severityColor(st, a.severity, `✖ ${a.category}`)} ${st.dim(`[${[a.severity, ...a.attack].join(', ')}]`)} ${safeText(a.message)}${a.count && a.count > 1 ? ` ×${a.count}` : ''}${late}`);
       out.push(`            ${st.dim(`${a.action}${a.layer ? ` at the ${a.layer} layer` : ''} · ${a.rule} · agent reads: ${safeText(a.reason)}`)}`);
     }
   }

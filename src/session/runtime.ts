@@ -32,7 +32,7 @@ import { KmsgDropReader } from '../sensors/kmsg-drops.js';
 import { nowNs, type CorralEvent } from '../events/event.js';
 import { GpuMonitor } from '../gpu/gpu-monitor.js';
 import { DetectionEngine, loadRuleSources, type RuleSet } from '../detect/engine/api.js';
-import { readFileSync as readText } from 'node:fs';
+import { readNamedFile } from '../util/read-named-file.js';
 
 import { DiskWorkspacePool } from '../sandbox/workspace-disk-pool.js';
 import { MountTemplate } from '../sandbox/mount-template.js';
@@ -203,7 +203,7 @@ export class Runtime extends EventEmitter {
     const kmsgP = this.startKmsg();
     try {
       // user rule files are read once and shared by the engine and the command screen
-      const userRules = (this.opts.ruleFiles ?? []).map((file) => ({ file, text: readText(file, 'utf8') }));
+      const userRules = (this.opts.ruleFiles ?? []).map((file) => ({ file, text: readNamedFile(file) }));
       this.rules = loadRuleSources(userRules, { builtins: true });
       this.engine = new DetectionEngine(this.rules);
       // Windows that aged out (an episode's, which outlive its sessions; a closed session's late flow

@@ -6,7 +6,7 @@
 // secrets of a URL Corral prints, and explains the errors a secured server gives.
 // Threat stopped: events (commands, hosts, alerts) crossing the network in clear text or to a
 // server that is not the fleet's; credentials leaking into logs, health answers and summaries.
-import { readFileSync } from 'node:fs';
+import { readNamedFile } from '../util/read-named-file.js';
 import { nkeyAuthenticator, type ConnectionOptions } from 'nats';
 
 /** Files for TLS and NKEY authentication (paths). */
@@ -23,7 +23,7 @@ export function redactNatsUrl(url: string): string {
 
 /** Reads a file the options name, with an error that names the option and the file. */
 function readNamed(what: string, path: string): string {
-  try { return readFileSync(path, 'utf8'); } catch (e) { throw new Error(`${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+  try { return readNamedFile(path); } catch (e) { throw new Error(`${what} ${(e as Error).message}`); }
 }
 
 /**

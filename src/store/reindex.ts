@@ -5,7 +5,7 @@
 import { existsSync, fsyncSync, closeSync, openSync, renameSync, rmSync } from 'node:fs';
 import { checkEvent, type CheckedEvent } from './event-check.js';
 import { sessionLogPath } from './home.js';
-import { readSessionLog } from './session-log.js';
+import { NotALogError, readSessionLog } from './session-log.js';
 import { EventIndex } from './sqlite-index.js';
 import { asStoreError, isPermission, permissionDenied } from './store-error.js';
 import { inspectStore, sessionLogNames } from './store-files.js';
@@ -21,6 +21,7 @@ export function checkedLogEvents(home: string, session: string): { rows: Checked
     parsed = readSessionLog(home, session);
   } catch (err) {
     if (isPermission(err)) throw permissionDenied(sessionLogPath(home, session));
+    if (err instanceof NotALogError) return { rows: [], badLines: [{ line: 0, error: err.message }] };
     throw err;
   }
   const badLines = [...parsed.badLines];

@@ -76,7 +76,7 @@ export interface ParsedLog {
 
 /** Read and parse a session log. Unparseable lines are reported (1-based line numbers), not fatal. */
 export function readSessionLog(home: string, session: string): ParsedLog {
-  const text = readFileSync(sessionLogPath(home, session), 'utf8');
+  const text = readLogText(sessionLogPath(home, session));
   const lines = text.split('\n');
   const truncatedTail = !text.endsWith('\n');
   if (!truncatedTail) lines.pop(); // the empty string after the final newline
@@ -92,4 +92,25 @@ export function readSessionLog(home: string, session: string): ParsedLog {
     }
   });
   return out;
+}
+
+/** A session log that is not a regular file (a FIFO, a device, a symbolic link put there): never read, never waited on. */
+export class NotALogError extends Error {
+  override readonly name = 'NotALogError';
+}
+
+/** The text of a log file: opened without following a link and without blocking on a FIFO; a regular file only. */
+function readLogText(path: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ELOOP') throw new NotALogError(`${path} is a symbolic link, not a session log: skipped`);
+    throw err;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new NotALogError(`${path} is not a regular file (${st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : 'a device or socket'}), not a session log: skipped`);
+    return readFileSync(fd, 'utf8');
+  } finally { closeSync(fd); }
 }

@@ -4,7 +4,7 @@
 // exist. Readers, writers, reindex and `corral doctor` all look through this one function.
 import { accessSync, constants, readdirSync, statSync } from 'node:fs';
 import { indexPath, isSafeSessionName, sessionsDir } from './home.js';
-import { isPermission, permissionDenied, StoreError } from './store-error.js';
+import { damagedIndex, isPermission, permissionDenied, StoreError } from './store-error.js';
 
 export interface StoreFiles {
   home: string;
@@ -22,6 +22,7 @@ export function inspectStore(home: string): StoreFiles {
   readableOrThrow(home, constants.R_OK | constants.X_OK);
   const ist = statOrThrow(index);
   if (ist === undefined) return { home, index, indexState: 'absent' };
+  if (!ist.isFile()) throw damagedIndex(home, index, 'it is not a regular file');
   if (ist.size === 0) return { home, index, indexState: 'empty' };
   readableOrThrow(index, constants.R_OK);
   return { home, index, indexState: 'present' };
@@ -35,6 +36,7 @@ export function sessionLogNames(home: string): string[] {
   } catch (err) {
     if ((err as { code?: string }).code === 'ENOENT') return [];
     if (isPermission(err)) throw permissionDenied(sessionsDir(home));
+    if ((err as { code?: string }).code === 'ENOTDIR') throw new StoreError('damaged', `the session log directory ${sessionsDir(home)} is not a directory: this is not a usable event store (pass --home DIR or set CORRAL_HOME)`, sessionsDir(home));
     throw err;
   }
   return names.filter((n) => n.endsWith('.jsonl')).map((n) => n.slice(0, -'.jsonl'.length)).filter(isSafeSessionName).sort();

@@ -1,0 +1,34 @@
+// Why: a path a user names (a policy, a rule file, a credentials file) may name anything: /dev/zero,
+// a FIFO nobody writes, a directory, a 10 GB file. readFileSync on those grows memory until Corral
+// aborts, or waits forever — and in hook mode a crashed check lets the command run. Threat it stops:
+// a hostile or mistaken path that hangs or kills Corral instead of giving an error that names it.
+// Read with O_NONBLOCK (a FIFO is never waited on), a regular file only, and at most `max` bytes.
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+
+/** The largest named file read whole by default (rule and policy files are kilobytes). */
+export const NAMED_FILE_MAX = 16 * 1024 * 1024;
+
+/** An error for a named file that is not one Corral reads: the message names the path and why. */
+export class NamedFileError extends Error {
+  constructor(readonly path: string, readonly why: string, readonly code?: string) {
+    super(`${path}: ${why}`);
+  }
+}
+
+/** The UTF-8 text of the regular file at `path`, at most `max` bytes; anything else throws NamedFileError. */
+export function readNamedFile(path: string, max = NAMED_FILE_MAX): string {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new NamedFileError(path, `cannot read it (${code ?? (e as Error).message})`, code);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new NamedFileError(path, 'is a directory, not a file', 'EISDIR');
+    if (!st.isFile()) throw new NamedFileError(path, `is not a regular file (${st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device'})`, 'ENOTREG');
+    if (st.size > max) throw new NamedFileError(path, `is ${st.size} bytes, larger than the ${max} this file may be`, 'EFBIG');
+    return readFileSync(fd, 'utf8');
+  } finally { closeSync(fd); }
+}
