@@ -63,3 +63,30 @@ test('process samples carry the executable path (readlink of /proc/PID/exe), whi
     child.kill('SIGKILL');
   }
 });
+
+test('a process first seen between two samples is measured over its life so far: a worker that hands over to a fresh pid faster than the sampling period is still sampled', async () => {
+  // (a review, session 24: a pid's first sight only set a baseline, so a miner restarting its worker
+  // every few seconds — under the 5 s period — never had a single process sample)
+  let pids = [process.pid];
+  const cg = { pids: () => pids, stats: () => ({ cpuNs: Number(process.hrtime.bigint()) }) } as unknown as Cgroup;
+  const sampler = new ResourceSampler();
+  sampler.sample([{ key: 'c1', cgroup: cg }]); // the call's baseline, before the worker exists
+  const child = spawn(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 3000) {}'], { stdio: 'ignore' });
+  try {
+    pids = [process.pid, child.pid!];
+    await new Promise((r) => setTimeout(r, 800));
+    const out = sampler.sample([{ key: 'c1', cgroup: cg }]);
+    const p = out[0]?.procs.find((x) => x.pid === child.pid);
+    assert.ok(p, `the new worker was not sampled on first sight: ${JSON.stringify(out)}`);
+    assert.ok(p.cpuPct >= 40 && p.cpuPct <= 150, `cpu since start ${p.cpuPct}`);
+    // a process too young to measure (uptime says it started just now) waits for the next sample
+    const young = new ResourceSampler();
+    const self = { pids: () => [process.pid], stats: () => ({ cpuNs: Number(process.hrtime.bigint()) }) } as unknown as Cgroup;
+    young.sample([{ key: 'c2', cgroup: self }]);
+    await new Promise((r) => setTimeout(r, 200));
+    const later = young.sample([{ key: 'c2', cgroup: cg }], process.hrtime.bigint(), () => 0);
+    assert.ok(later.length === 1 && !later[0]!.procs.some((x) => x.pid === child.pid), JSON.stringify(later));
+  } finally {
+    child.kill('SIGKILL');
+  }
+});

@@ -114,6 +114,15 @@ test('a throttled or renamed CPU burner: mean over the window, exemption needs a
   }
   // a deleted or memfd executable is not a system one, whatever its path said
   assert.deepEqual(ids(run(Array.from({ length: 13 }, (_, i) => proc(99, i * 5000, 'python3', 103, '/usr/bin/python3.11 (deleted)')))), ['sustained_cpu_unexpected_process']);
+  // a worker restarted under a fresh pid every 10 s: no pid lives 60 s, the call's busiest process does
+  const rotating = Array.from({ length: 16 }, (_, i) => proc(98, i * 5000, `w${i >> 1}`, 200 + (i >> 1), `/workspace/.w${i >> 1}`));
+  assert.deepEqual(ids(run(rotating)), ['sustained_cpu_unexpected_process']);
+  // processes sampled together count as the busiest of them, not their sum: 3 x 40 % is 40 %
+  const together = Array.from({ length: 14 }, (_, i) => [300, 301, 302].map((pid) => proc(40, i * 5000, 'gzip', pid, '/usr/bin/gzip'))).flat();
+  assert.deepEqual(ids(run(together)), []);
+  // an expected process's busy samples do not count for an unexpected one beside it at 10 %
+  const beside = Array.from({ length: 14 }, (_, i) => [proc(99, i * 5000, 'python3', 400, '/usr/bin/python3.11'), proc(10, i * 5000, 'sort', 401, '/usr/bin/sort')]).flat();
+  assert.deepEqual(ids(run(beside)), []);
   // the whole call: a dip on one sample no longer resets the 5-minute rule
   const call = Array.from({ length: 61 }, (_, i) => ev('resource', { scope: 'tool_call', sample: true, cpu_pct: i === 30 ? 10 : 92 }, i * 5000, { tool_call: 'start' }));
   assert.deepEqual(ids(run(call)), ['sustained_cpu_tool_call']);

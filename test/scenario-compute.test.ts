@@ -45,3 +45,24 @@ test('a disguised background CPU burner is flagged by sustained-CPU samples and 
     assert.ok(s.events.some((e) => e.kind === 'resource' && e.payload.scope === 'tool_call' && e.payload.sample === true && Number(e.payload.cpu_pct) > 10));
   } finally { await s.close(); }
 });
+
+test('a worker restarted under a fresh pid faster than the sampling period is still one busy process, attributed to the call that started it', async () => {
+  // (a review, session 24: a pid's first sight only set a baseline, and the window was per pid, so
+  // `while :; do timeout 0.2 ./miner; done` never produced a single process sample, let alone an alert)
+  const s = await rt.createSession({ policy: labPolicy(), episode: 'rotate' });
+  try {
+    const r1 = await s.exec({ command: 'cp /usr/bin/yes ./kw-rot && (nohup bash -c \'for i in $(seq 40); do timeout 0.2 ./kw-rot >/dev/null; done\' >/dev/null 2>&1 &) ; echo started', step: 1, toolCallId: 'plant' });
+    assert.equal(r1.stdout.trim(), 'started');
+    await s.exec({ command: 'sleep 9', step: 2, toolCallId: 'idle' });
+    await s.close();
+    const rule = (id: string) => s.alertEvents.filter((a) => a.payload.rule === id || String(a.payload.message).includes(id));
+    const samples = s.events.filter((e) => e.kind === 'resource' && e.payload.scope === 'process' && e.payload.comm === 'kw-rot');
+    assert.ok(new Set(samples.map((e) => e.pid)).size >= 5, `fresh workers sampled: ${JSON.stringify(samples.map((e) => [e.pid, e.payload.cpu_pct]))}`);
+    const hits = rule('test_rotating_cpu_short');
+    assert.ok(hits.length >= 1, `no alert; alerts: ${JSON.stringify(s.alertEvents.map((a) => [a.payload.rule, a.payload.message]))}`);
+    assert.ok(hits.every((a) => a.tool_call === 'plant'), hits.map((a) => a.tool_call).join());
+    assert.equal(hits[0]!.payload.category, 'mining');
+    // the per-pid form never fills a window: no pid lives 3 s
+    assert.equal(rule('test_per_pid_cpu_short').length, 0);
+  } finally { await s.close(); }
+});

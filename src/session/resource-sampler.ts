@@ -64,8 +64,8 @@ export class IdleSampleFilter {
 
 interface Prev { atNs: bigint; cpuNs: number }
 
-/** Reads `utime + stime` (ticks) and comm from /proc/<pid>/stat; undefined if the process is gone. */
-export function readProcStat(pid: number): { ticks: number; comm: string } | undefined {
+/** Reads `utime + stime` (ticks), its start time (ticks after boot) and comm from /proc/<pid>/stat; undefined if the process is gone. */
+export function readProcStat(pid: number): { ticks: number; startTicks: number; comm: string } | undefined {
   let t: string;
   try { t = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return undefined; }
   const open = t.indexOf('(');
@@ -73,8 +73,20 @@ export function readProcStat(pid: number): { ticks: number; comm: string } | und
   if (open < 0 || close < open) return undefined;
   const f = t.slice(close + 2).split(' ');
   const ticks = Number(f[11]) + Number(f[12]);
-  return Number.isFinite(ticks) ? { ticks, comm: t.slice(open + 1, close) } : undefined;
+  const startTicks = Number(f[19]);
+  return Number.isFinite(ticks) && Number.isFinite(startTicks) ? { ticks, startTicks, comm: t.slice(open + 1, close) } : undefined;
 }
+
+/** Seconds since boot (/proc/uptime, the clock /proc/<pid>/stat start times count on); undefined if unreadable. */
+export function readUptimeSec(): number | undefined {
+  try {
+    const v = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return Number.isFinite(v) ? v : undefined;
+  } catch { return undefined; }
+}
+
+/** A process younger than this at its first sight is left to the next sample (its share is noise). */
+const MIN_FIRST_AGE_SEC = 0.05;
 
 /** The executable of a process (symlinks resolved by the kernel), or undefined if unreadable or gone.
  *  Read from the host, a sandboxed process's path is the one inside its mount namespace. */
@@ -88,9 +100,15 @@ export class ResourceSampler {
   private reported = new Set<number>();
   private readonly idle = new IdleSampleFilter();
 
-  /** One sample per live call (a call with processes, idle repeats elided); the first sight of a call or pid only sets its baseline. */
-  sample(calls: { key: string; cgroup: Cgroup }[], nowNs: bigint = process.hrtime.bigint()): CallSample[] {
+  /**
+   * One sample per live call (a call with processes, idle repeats elided); the first sight of a call
+   * only sets its baseline. A pid seen for the first time is measured over its whole life so far
+   * (CPU time since its start time): a worker that hands over to a fresh pid every few seconds,
+   * faster than the sampling period, would otherwise never be sampled at all.
+   */
+  sample(calls: { key: string; cgroup: Cgroup }[], nowNs: bigint = process.hrtime.bigint(), uptimeSec: () => number | undefined = readUptimeSec): CallSample[] {
     const out: CallSample[] = [];
+    let upSec: number | undefined | null = null; // read once per sample, when a new pid needs it
     const seenPids = new Set<number>();
     const seenCalls = new Set<string>();
     for (const { key, cgroup } of calls) {
@@ -108,8 +126,16 @@ export class ResourceSampler {
         if (!s) continue;
         const p = this.prevPid.get(pid);
         this.prevPid.set(pid, { atNs: nowNs, ticks: s.ticks });
-        if (!p || nowNs <= p.atNs) continue;
-        const pct = ((s.ticks - p.ticks) / CLK_TCK) / (Number(nowNs - p.atNs) / 1e9) * 100;
+        let pct: number;
+        if (p) {
+          if (nowNs <= p.atNs) continue;
+          pct = ((s.ticks - p.ticks) / CLK_TCK) / (Number(nowNs - p.atNs) / 1e9) * 100;
+        } else {
+          if (upSec === null) upSec = uptimeSec();
+          const age = upSec === undefined ? 0 : upSec - s.startTicks / CLK_TCK;
+          if (!(age >= MIN_FIRST_AGE_SEC)) continue;
+          pct = Math.min(100 * 1024, (s.ticks / CLK_TCK) / age * 100);
+        }
         if (pct >= PROC_FLOOR_PCT || this.reported.has(pid)) {
           const p: ProcSample = { pid, comm: s.comm, cpuPct: Math.round(pct * 10) / 10 };
           const exe = readProcExe(pid);
