@@ -129,7 +129,7 @@ resources:
     assert.equal(policy('name: y\nresources: {timeout: 5m, memory: 100MB}').resources.timeout, 300_000);
     assert.equal(policy('name: y\nresources: {memory: 100MB}').resources.memory, 100_000_000);
     assert.equal(policy('name: y\nresources: {timeout: 30}').resources.timeout, 30_000);
-    assert.equal(policy('name: y\nresources: {memory: 1048576}').resources.memory, 1048576);
+    assert.equal(policy('name: y\nresources: {memory: 8388608}').resources.memory, 8388608);
   });
 
   it('takes the name from the file when it is missing', () => {
@@ -211,6 +211,11 @@ describe('error reporting', () => {
     assert.equal(policy('name: t\nresources:\n  timeout: 24d\n').resources.timeout, 24 * 86_400_000);
     assert.match(errorOf(() => policy('name: t\nresources:\n  memory: 99999999999999999999TiB\n')).message, /memory.*at most 8 PiB/);
     assert.match(errorOf(() => policy('name: t\nresources:\n  workspace_size: 99999999999TiB\n')).message, /at most 8 PiB/);
+    // below what the kernel or the sandbox itself takes: an error at the field, not EINVAL or a dead holder at session start
+    assert.match(errorOf(() => policy('name: t\nresources:\n  cpus: 1e-300\n')).message, /:3:\d+: resources\.cpus.*between 0\.01 and 1024/s);
+    assert.equal(policy('name: t\nresources:\n  cpus: 0.01\n').resources.cpus, 0.01);
+    assert.match(errorOf(() => policy('name: t\nresources:\n  memory: 1\n')).message, /:3:\d+: resources\.memory.*at least 4MiB/s);
+    assert.equal(policy('name: t\nresources:\n  memory: 4MiB\n').resources.memory, 4 << 20);
     assert.match(errorOf(() => policy('name: t\nresources:\n  root_size: 1KiB\n')).message, /root_size.*at least 1MiB/s);
     assert.equal(policy('name: t\nresources:\n  root_size: 2GiB\n').resources.root_size, 2 * 1024 ** 3);
     assert.match(errorOf(() => policy('name: t\nresources:\n  workspace_disk: 1MiB\n')).message, /:3:\d+: resources\.workspace_disk.*at least 16MiB/s);

@@ -250,9 +250,13 @@ export function checkMounts(v: unknown): Check<ReadOnlyMount[]> {
 }
 const mountsField = field<ReadOnlyMount[]>(checkMounts);
 
+/** The smallest memory limit a sandbox starts under (its holder and bubblewrap fit in about 1 MiB; margin kept). */
+const MIN_MEMORY = 4 << 20;
+
 const cpusField = field<number>((v) => {
   if (v === undefined) return { ok: true, value: 1 };
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 1024) return { ok: false, error: `expected a number of cores between 0 and 1024 like 1 or 0.5, got ${describe(v)}` };
+  // (cgroup v2's cpu.max takes no quota under 1 ms per 100 ms period: 0.01 cores; a smaller one failed session start with EINVAL)
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0.01 || v > 1024) return { ok: false, error: `expected a number of cores between 0.01 and 1024 like 1 or 0.5, got ${describe(v)}` };
   return { ok: true, value: v };
 });
 
@@ -301,7 +305,12 @@ export const PolicySchema = z
     resources: z
       .object({
         cpus: cpusField,
-        memory: field<number>((v) => (v === undefined ? { ok: true, value: 1024 ** 3 } : parseSize(v))),
+        memory: field<number>((v) => {
+          if (v === undefined) return { ok: true, value: 1024 ** 3 };
+          const r = parseSize(v);
+          // (below this the sandbox's own holder and bubblewrap are OOM-killed before the command starts)
+          return r.ok && (r.value as number) < MIN_MEMORY ? { ok: false, error: `expected at least 4MiB for a sandbox's memory, got ${describe(v)}` } : r;
+        }),
         pids: pidsField,
         timeout: field<number>((v) => (v === undefined ? { ok: true, value: 120_000 } : parseTimerDuration(v))),
         workspace_size: optionalSize,
