@@ -122,6 +122,24 @@ test('persistence watch: git settings that run commands are found in every confi
   assert.deepEqual(changesOf(t, () => {}, (ws) => writeFileSync(join(ws, '.git'), 'gitdir: /tmp/elsewhere\n')).map((c) => c.path), ['.git']);
 });
 
+test('persistence watch: submodules\' git directories (nested, names with slashes) and linked worktrees\' configs are watched too', (t) => {
+  // (git runs a `git status` in each submodule on the superproject's own `git status`, reading the
+  // submodule's config from .git/modules/<name>; `git submodule update` runs its hooks there)
+  const mod = (ws: string, name: string) => { mkdirSync(join(ws, '.git', 'modules', name, 'hooks'), { recursive: true }); writeFileSync(join(ws, '.git', 'modules', name, 'HEAD'), 'ref: refs/heads/main\n'); };
+  const planted = changesOf(t, (ws) => { gitRepo(ws); mod(ws, 'sub'); mod(ws, 'libs/deep'); mod(ws, 'sub/modules/inner'); mkdirSync(join(ws, '.git', 'worktrees', 'wt'), { recursive: true }); }, (ws) => {
+    writeFileSync(join(ws, '.git', 'modules', 'sub', 'config'), FSM);
+    writeFileSync(join(ws, '.git', 'modules', 'libs', 'deep', 'hooks', 'post-checkout'), '#!/bin/sh\n');
+    writeFileSync(join(ws, '.git', 'modules', 'sub', 'modules', 'inner', 'hooks', 'pre-commit'), '#!/bin/sh\n');
+    writeFileSync(join(ws, '.git', 'worktrees', 'wt', 'config.worktree'), FSM);
+  });
+  assert.deepEqual(planted.map((c) => c.path).sort(), ['.git/modules/libs/deep/hooks/post-checkout', '.git/modules/sub/config', '.git/modules/sub/modules/inner/hooks/pre-commit', '.git/worktrees/wt/config.worktree']);
+  assert.match(planted.find((c) => c.path === '.git/modules/sub/config')!.what, /^submodule git config .*core\.fsmonitor/);
+  // an ordinary submodule config (no command settings) is not a place; a crowd of modules is bounded and said
+  assert.deepEqual(changesOf(t, (ws) => { gitRepo(ws); mod(ws, 'sub'); }, (ws) => writeFileSync(join(ws, '.git', 'modules', 'sub', 'config'), '[core]\n\tbare = false\n')), []);
+  const crowd = changesOf(t, (ws) => { gitRepo(ws); for (let i = 0; i < 70; i++) mod(ws, `m${String(i).padStart(2, '0')}`); }, (ws) => mod(ws, 'zz-new'));
+  assert.ok(crowd.some((c) => c.path === '.git/modules' && /past the 64/.test(c.what)), JSON.stringify(crowd));
+});
+
 test('persistence watch: a symbolic link inside the workspace does not hide a place: it is followed there (and is a place itself), and a place that is a link changes with its target', (t) => {
   // `.local` -> dl, then the hook written through it
   const py = changesOf(t, (ws) => mkdirSync(join(ws, 'dl', 'lib', 'python3.11', 'site-packages'), { recursive: true }), (ws) => {

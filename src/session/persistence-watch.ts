@@ -5,7 +5,7 @@
 // Threat it stops: runtime persistence the command layer cannot see (T1546.004 shell configuration,
 // T1546.018 Python startup hooks, git hooks and git config that runs commands — which also reaches
 // whoever runs git in the workspace next, the training harness collecting a patch —, XDG autostart
-// and user systemd units, SSH keys), also when hidden behind a symbolic link, a `.git` file naming
+// and user systemd units, SSH keys), also in submodules' and worktrees' git directories, and when hidden behind a symbolic link, a `.git` file naming
 // another git directory, a padded config or a crowded directory. The places are looked at after
 // every tool call and when the session closes (lstat; a symbolic link on the way is itself a place,
 // and is followed only while it stays inside the workspace — never to the host's files); a file that
@@ -46,6 +46,10 @@ const GIT_HOOKS = [
 const MAX_ENTRIES = 4096;
 /** Bytes of a git config read (git reads all of it: a bigger one is reported as such, never half-checked). */
 const MAX_GIT_CONFIG = 4 * 1024 * 1024;
+/** Submodule git directories (and name parts) looked into per look, over all repositories; past it, the place says so. */
+const MAX_MODULE_DIRS = 64;
+/** Levels of `modules/` (nested submodules and names with slashes) looked into below a repository's git directory. */
+const MAX_MODULE_DEPTH = 4;
 /** Symbolic links followed while resolving one path (as the kernel's 40, but these must stay inside the workspace). */
 const MAX_HOPS = 16;
 
@@ -245,17 +249,45 @@ function workspacePlaces(look: WorkspaceLook): void {
   // (a workspace with thousands of top-level entries is ordinary: the repositories among the first
   // MAX_ENTRIES are looked at, and the crowd is not itself reported)
   const top = list('', GIT_HOOK, false).filter((e) => (e.dir || e.link) && e.name !== '.git');
+  const budget = { dirs: MAX_MODULE_DIRS };
   for (const r of ['', ...top.map((e) => `${e.name}/`)]) {
     const git = gitDir(look, r);
-    if (git === undefined) continue;
-    for (const h of GIT_HOOKS) add(`${git}/hooks/${h}`, GIT_HOOK);
-    gitConfig(look, `${git}/config`, 'repository git config');
-    gitConfig(look, `${git}/config.worktree`, 'repository git config');
+    if (git !== undefined) gitDirPlaces(look, git, budget, 0);
   }
   for (const e of list('.config/autostart', AUTOSTART)) if (!e.dir) add(`.config/autostart/${e.name}`, AUTOSTART);
   for (const e of list('.config/systemd/user', SYSTEMD)) {
     if (!e.dir) add(`.config/systemd/user/${e.name}`, SYSTEMD);
     else for (const f of list(`.config/systemd/user/${e.name}`, SYSTEMD)) if (!f.dir) add(`.config/systemd/user/${e.name}/${f.name}`, SYSTEMD);
+  }
+}
+
+/**
+ * A git directory's places: its hooks, its configs, and those of the git directories inside it —
+ * submodules' (`modules/<name>`, a name may hold slashes, and modules nest), whose config's commands
+ * run on the superproject's own `git status` (git runs one in each submodule) and whose hooks run on
+ * `git submodule update`; and linked worktrees' own config.worktree. Checked: a fsmonitor planted in
+ * .git/modules/sub/config ran on `git status` at the top.
+ */
+function gitDirPlaces(look: WorkspaceLook, git: string, budget: { dirs: number }, depth: number): void {
+  for (const h of GIT_HOOKS) look.add(`${git}/hooks/${h}`, GIT_HOOK);
+  gitConfig(look, `${git}/config`, depth ? 'submodule git config' : 'repository git config');
+  gitConfig(look, `${git}/config.worktree`, depth ? 'submodule git config' : 'repository git config');
+  for (const w of look.list(`${git}/worktrees`, GIT_HOOK)) if (w.dir) gitConfig(look, `${git}/worktrees/${w.name}/config.worktree`, 'worktree git config');
+  if (depth < MAX_MODULE_DEPTH) moduleDirs(look, `${git}/modules`, budget, depth);
+}
+
+/** The submodule git directories under dir: one holds HEAD; a directory without it is part of a name with a slash. */
+function moduleDirs(look: WorkspaceLook, dir: string, budget: { dirs: number }, depth: number): void {
+  for (const e of look.list(dir, GIT_HOOK)) {
+    if (!e.dir) continue;
+    if (budget.dirs <= 0) { look.add(dir, { ...GIT_HOOK, what: `submodule git directories past the ${MAX_MODULE_DIRS} looked into (hooks and config beyond them are not checked)` }); return; }
+    budget.dirs--;
+    const p = `${dir}/${e.name}`;
+    const head = look.real(`${p}/HEAD`);
+    let isGit = false;
+    try { isGit = head !== undefined && lstatSync(join(look.root, head)).isFile(); } catch { /* no HEAD: a name part */ }
+    if (isGit) gitDirPlaces(look, p, budget, depth + 1);
+    else if (depth + 1 < MAX_MODULE_DEPTH) moduleDirs(look, p, budget, depth + 1);
   }
 }
 
