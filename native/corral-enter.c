@@ -26,6 +26,12 @@
  *   --join-pid join user, ipc, uts, net, cgroup, pid and mount namespaces of PID (tool call),
  *              then fork so the child lives in the pid namespace; the parent waits.
  *   --uid/--gid drop to these ids (after clearing supplementary groups)
+ *   --devpts DIR --devpts-max N  (session holder start) mount a devpts instance of its own on DIR,
+ *              holding at most N pseudo-terminals, in this sandbox's own mount namespace (a copy
+ *              of the template, or one made here); bwrap binds DIR over the sandbox's /dev/pts.
+ *              Threat: one sandbox taking every pseudo-terminal the host's shared pool gives
+ *              non-initial devpts instances (kernel.pty.max - kernel.pty.reserve, 3072 by default),
+ *              so a neighbour's `script`, `ssh -t` or pexpect fails with ENOSPC.
  *   --nofile   open-file limit (soft and hard) of everything the sandbox runs: not Corral's own, which is
  *              raised for the gateway; the host-wide count is fs.file-max (see src/sandbox/file-limits.ts)
  *   --seccomp  a file holding a raw struct sock_filter[] program, loaded after NoNewPrivs
@@ -45,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -155,7 +162,8 @@ int main(int argc, char **argv) {
   const char *netns = NULL, *seccomp_path = NULL, *cwd = NULL, *mount_template = NULL, *view_empty = NULL;
   const char **keep = calloc(argc, sizeof *keep), **views = calloc(argc, sizeof *views), **view_keep = calloc(argc, sizeof *view_keep);
   if (!keep || !views || !view_keep) die("calloc");
-  long join_pid = 0, uid = -1, gid = -1, nofile = 0;
+  long join_pid = 0, uid = -1, gid = -1, nofile = 0, devpts_max = 0;
+  const char *devpts_at = NULL;
   int do_setsid = 0;
   int i = 1;
   /* `corral doctor`: which Landlock ABI this kernel offers (0: none), so it can say whether tool calls get their own domain. */
@@ -181,6 +189,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--uid")) uid = atol(argv[++i]);
     else if (!strcmp(a, "--gid")) gid = atol(argv[++i]);
     else if (!strcmp(a, "--nofile")) nofile = atol(argv[++i]);
+    else if (!strcmp(a, "--devpts")) devpts_at = argv[++i];
+    else if (!strcmp(a, "--devpts-max")) devpts_max = atol(argv[++i]);
     else if (!strcmp(a, "--seccomp")) seccomp_path = argv[++i];
     else if (!strcmp(a, "--cwd")) cwd = argv[++i];
     else if (!strcmp(a, "--setsid")) do_setsid = 1;
@@ -210,6 +220,16 @@ int main(int argc, char **argv) {
   if (nviews > 0) {
     if (join_pid > 0) { errno = EINVAL; die("--view with --join-pid"); }
     show_views(in_template, views, nviews, view_keep, nview_keep, view_empty);
+  }
+
+  if (devpts_at) {
+    if (join_pid > 0 || devpts_max < 1 || devpts_max > 1048576) { errno = EINVAL; die("--devpts needs --devpts-max 1..1048576, and no --join-pid"); }
+    /* never on the host's own mount table: outside a template's copy, a namespace of our own first
+     * (slave, as show_views makes: the host's unmounts still reach it, nothing here reaches the host) */
+    if (!in_template && (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)) die("devpts: own mount namespace");
+    char opts[96];
+    snprintf(opts, sizeof opts, "newinstance,ptmxmode=0666,mode=0620,max=%ld", devpts_max);
+    if (mount("devpts", devpts_at, "devpts", MS_NOSUID | MS_NOEXEC, opts) < 0) die("devpts: mount");
   }
 
   int wfds[8], nwcg_fds = 0;

@@ -216,6 +216,9 @@ describe('error reporting', () => {
     assert.equal(policy('name: t\nresources:\n  cpus: 0.01\n').resources.cpus, 0.01);
     assert.match(errorOf(() => policy('name: t\nresources:\n  memory: 1\n')).message, /:3:\d+: resources\.memory.*at least 4MiB/s);
     assert.equal(policy('name: t\nresources:\n  memory: 4MiB\n').resources.memory, 4 << 20);
+    assert.equal(policy('name: t\n').resources.ptys, 64);
+    assert.equal(policy('name: t\nresources:\n  ptys: 8\n').resources.ptys, 8);
+    assert.match(errorOf(() => policy('name: t\nresources:\n  ptys: 0\n')).message, /:3:\d+: resources\.ptys.*1-4096/s);
     assert.match(errorOf(() => policy('name: t\nresources:\n  root_size: 1KiB\n')).message, /root_size.*at least 1MiB/s);
     assert.equal(policy('name: t\nresources:\n  root_size: 2GiB\n').resources.root_size, 2 * 1024 ** 3);
     assert.match(errorOf(() => policy('name: t\nresources:\n  workspace_disk: 1MiB\n')).message, /:3:\d+: resources\.workspace_disk.*at least 16MiB/s);

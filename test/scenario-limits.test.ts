@@ -247,6 +247,35 @@ test('open files: a sandbox opening thousands of connections is held to its shar
   } finally { await Promise.all([hog.close(), other.close()]); }
 });
 
+test('pseudo-terminals: a sandbox holds at most its own devpts\'s share (policy ptys, default 64); a neighbour still gets one; nothing is mounted on the host', async () => {
+  // (a review, session 23: one sandbox opened 3 071 ptys — all of the host's pool for non-initial devpts
+  // instances — and every other sandbox's openpty() failed with ENOSPC)
+  const { DEFAULT_PTYS } = await import('../src/policy/schema.js');
+  const devpts = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => / - devpts /.test(l)).length;
+  const hostMounts = devpts();
+  const grab = [
+    'import os, time',
+    'fds = []',
+    'try:',
+    '    while len(fds) < 5000: fds.append(os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY))',
+    'except OSError as e: print("held", len(fds), e.errno, flush=True)',
+    'time.sleep(4)',
+  ].join('\n');
+  const hog = await fx.rt.createSession({ policy: labPolicy(), episode: 'pty-hog' });
+  const small = await fx.rt.createSession({ policy: labPolicy('resources:\n  ptys: 4\n'), episode: 'pty-small' });
+  const other = await fx.rt.createSession({ policy: labPolicy(), episode: 'pty-neighbour' });
+  try {
+    const held = hog.exec({ step: 1, tool: 'python', command: grab });
+    await new Promise((r) => setTimeout(r, 1500));
+    const r = await other.exec({ step: 1, tool: 'python', command: 'import os\nm, s = os.openpty()\nprint(os.ttyname(s))' });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '/dev/pts/0', 'the neighbour gets a pty of its own devpts');
+    assert.equal((await held).stdout.trim(), `held ${DEFAULT_PTYS} 28`, 'the hog stops at its cap with ENOSPC');
+    assert.equal((await small.exec({ step: 1, tool: 'python', command: grab.replace('time.sleep(4)', '') })).stdout.trim(), 'held 4 28');
+    assert.equal(devpts(), hostMounts, 'the sandboxes\' devpts instances are in their own mount namespaces, not the host\'s');
+  } finally { await Promise.all([hog.close(), small.close(), other.close()]); }
+});
+
 test('seccomp refuses ptrace\'s cousins, the rest of the quota and mount families, modify_ldt, uselib, fanotify, Linux AIO and device-event sockets, from inside a real sandbox', async () => {
   // Arguments that, allowed, get an answer other than EPERM here (0, EBADF, EFAULT or ENOSYS), so EPERM is the filter's.
   const calls: [string, number, number[]][] = [

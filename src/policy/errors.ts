@@ -95,7 +95,7 @@ export function locate(doc: Document.Parsed, lc: LineCounter, path: ReadonlyArra
 
 const KNOWN_KEYS = [
   'name', 'extends', 'mode', 'network', 'allow', 'deny', 'hosts', 'resolvers', 'domain', 'cidr', 'ports', 'protocols',
-  'resources', 'cpus', 'memory', 'pids', 'timeout', 'workspace_size', 'workspace_disk', 'root_size', 'filesystem', 'workspace', 'hide', 'env_allow',
+  'resources', 'cpus', 'memory', 'pids', 'ptys', 'timeout', 'workspace_size', 'workspace_disk', 'root_size', 'filesystem', 'workspace', 'hide', 'env_allow',
   'detection', 'on_finding', 'response', 'kill', 'categories', 'min_severity', 'scope',
   'gpu', 'devices', 'expected_processes', 'task', 'util_threshold_pct', 'sustain_s',
 ];

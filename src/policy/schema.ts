@@ -260,6 +260,12 @@ const cpusField = field<number>((v) => {
   return { ok: true, value: v };
 });
 
+/**
+ * Pseudo-terminals a sandbox may hold by default: a shell, tmux, pexpect or `ssh -t` need a few;
+ * the host's pool for all sandboxes together is kernel.pty.max − kernel.pty.reserve (3072 by default).
+ */
+export const DEFAULT_PTYS = 64;
+
 const pidsField = field<number>((v) => {
   if (v === undefined) return { ok: true, value: 256 };
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 4_194_304) return { ok: false, error: `expected a whole number of processes (1-4194304), got ${describe(v)}` };
@@ -312,6 +318,12 @@ export const PolicySchema = z
           return r.ok && (r.value as number) < MIN_MEMORY ? { ok: false, error: `expected at least 4MiB for a sandbox's memory, got ${describe(v)}` } : r;
         }),
         pids: pidsField,
+        /** Pseudo-terminals the sandbox may hold at once (its own devpts instance's max). */
+        ptys: field<number>((v) => {
+          if (v === undefined) return { ok: true, value: DEFAULT_PTYS };
+          if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 4096) return { ok: false, error: `expected a whole number of pseudo-terminals (1-4096), got ${describe(v)}` };
+          return { ok: true, value: v };
+        }),
         timeout: field<number>((v) => (v === undefined ? { ok: true, value: 120_000 } : parseTimerDuration(v))),
         workspace_size: optionalSize,
         /**

@@ -52,6 +52,11 @@ export interface BwrapSpec {
   emptyFile?: string;
   /** The uid and gid the sandbox sees itself as (bwrap --uid/--gid), whatever host ids it runs as. */
   inside?: { uid: number; gid: number };
+  /**
+   * A directory that holds the sandbox's own capped devpts instance (mounted there by corral-enter
+   * --devpts in the sandbox's mount namespace), bound over /dev/pts; unset: bwrap's own, uncapped.
+   */
+  ptsDir?: string;
 }
 
 /**
@@ -186,7 +191,10 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
   // session 23: an unsized /run or a writable cover over /sys let one write fill the memory cgroup, after
   // which even `rm` was OOM-killed and the session could not recover; they were also hiding places).
   // (/dev's nodes stay writable as devices; its own tmpfs is read-only: /dev/shm and /dev/pts are their own mounts)
-  a.push('--dev', '/dev', '--proc', '/proc', ...sized, '--tmpfs', '/tmp', ...sized, '--tmpfs', '/dev/shm', '--remount-ro', '/dev', ...sized, '--tmpfs', '/run');
+  // (a capped devpts of the sandbox's own over bwrap's: bwrap's draws on the host's shared pool of
+  // pseudo-terminals with no bound, so one sandbox could take them all; /dev/ptmx links to pts/ptmx)
+  const pts = spec.ptsDir ? ['--dev-bind', spec.ptsDir, '/dev/pts'] : [];
+  a.push('--dev', '/dev', ...pts, '--proc', '/proc', ...sized, '--tmpfs', '/tmp', ...sized, '--tmpfs', '/dev/shm', '--remount-ro', '/dev', ...sized, '--tmpfs', '/run');
   // (an empty regular file reads as nothing, as a kernel without the data would give: /dev/null on the
   // nodev mount bwrap makes would be EACCES, which psutil's disk counters, for one, raise on)
   for (const f of HIDDEN_PROC_FILES) if (existsSync(f)) a.push('--ro-bind', spec.emptyFile ?? '/dev/null', f);

@@ -76,6 +76,11 @@ export interface EnterSpec {
   views?: string[];
   viewKeep?: string[];
   viewEmpty?: string;
+  /**
+   * Holder start only: a devpts instance of the sandbox's own, mounted on `at` (an empty directory)
+   * in its own mount namespace with at most `max` pseudo-terminals; bwrap binds it over /dev/pts.
+   */
+  devpts?: { at: string; max: number };
   joinPid?: number;
   uid: number;
   gid: number;
@@ -99,6 +104,7 @@ export function buildEnterArgv(spec: EnterSpec, command: string[]): string[] {
     for (const d of spec.viewKeep ?? []) a.push('--view-keep', d);
     if (spec.viewEmpty) a.push('--view-empty', spec.viewEmpty);
   }
+  if (spec.devpts) a.push('--devpts', spec.devpts.at, '--devpts-max', String(spec.devpts.max));
   if (spec.joinPid) a.push('--join-pid', String(spec.joinPid));
   a.push('--uid', String(spec.uid), '--gid', String(spec.gid), '--nofile', String(SANDBOX_NOFILE));
   if (spec.seccompFile) a.push('--seccomp', spec.seccompFile);

@@ -607,14 +607,17 @@ export class Session {
     this.rt.gateway.register(this.net);
 
     // The holder is pid 1, not dumpable, under the tool calls' seccomp program (fd 3 of bwrap).
-    let bwrap = buildBwrapArgs({ workspace: this.workspace, workspacePath: this.wsPath, resolvConf: resolv, hostsFile: hosts, emptyFile: empty, hide, mounts, ...(this.image ? { image: this.image, imageWritable: this.rootUpper !== undefined } : {}), holderBinary: this.rt.holderFile, fileToolBinary: this.rt.fileToolFile, seccompFd: 3, inside: { uid: SANDBOX_UID, gid: SANDBOX_GID }, scratchBytes: tmpScratchBytes(this.opts.policy.resources.memory) }, [HOLDER_PATH]);
+    // (an empty directory in the session's own: corral-enter mounts the sandbox's capped devpts on it)
+    const ptsDir = join(this.dir, 'pts');
+    mkdirSync(ptsDir, { mode: 0o755 });
+    let bwrap = buildBwrapArgs({ workspace: this.workspace, workspacePath: this.wsPath, resolvConf: resolv, hostsFile: hosts, emptyFile: empty, hide, mounts, ...(this.image ? { image: this.image, imageWritable: this.rootUpper !== undefined } : {}), holderBinary: this.rt.holderFile, fileToolBinary: this.rt.fileToolFile, seccompFd: 3, inside: { uid: SANDBOX_UID, gid: SANDBOX_GID }, scratchBytes: tmpScratchBytes(this.opts.policy.resources.memory), ptsDir }, [HOLDER_PATH]);
     // Only granted GPUs become visible.
     if (gpuPlan) {
       bwrap = insertGpuArgs(bwrap, gpuPlan.args);
       this.gpuEnv = gpuPlan.env;
     }
     const argv = buildEnterArgv(
-      { cgroupProcs: this.cgroup.procsFiles(), netns: this.slot.netnsPath, uid: this.hostId, gid: this.hostId, ...this.launchMounts(mounts), ...this.views(mounts) },
+      { cgroupProcs: this.cgroup.procsFiles(), netns: this.slot.netnsPath, uid: this.hostId, gid: this.hostId, ...this.launchMounts(mounts), ...this.views(mounts), devpts: { at: ptsDir, max: this.opts.policy.resources.ptys } },
       bwrap,
     );
     const seccompFd = openSync(this.rt.seccompFile, 'r');
