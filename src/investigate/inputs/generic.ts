@@ -6,7 +6,8 @@
 // and reading those as alerts would make all allowed traffic incidents. Its rule's name is then
 // no category evidence either (a rule "allow-ssh" is policy, not a tunnel); its destination still
 // is (a metadata address, a mining port). ts, src and dst are required; a file where no column
-// can be found for them is reported once (line 1) with the columns it has and the --map syntax.
+// can be found for them is reported once (line 1) with the columns it has and the --map syntax;
+// a CSV row with more or fewer cells than the header is a bad record (its fields may be shifted).
 import type { FieldMap, NetRecord } from '../types.js';
 import { isBlank, mkRecord, parseObject, readLines, type LineCtx, type NetReader } from './base.js';
 import { deriveCategory } from './category.js';
@@ -67,6 +68,7 @@ export const csvReader: NetReader = {
     return readLines(path, 'csv', opts, (ctx) => {
       let delim = ',';
       let idx: Int32Array | undefined;
+      let ncols = 0;
       let failed = false;
       const cells: string[] = [];
       const get: Get = (k) => { const i = idx![KI[k]]!; return i < 0 ? undefined : cells[i]; };
@@ -79,6 +81,7 @@ export const csvReader: NetReader = {
           if (err) { ctx.stats.badLine(line, `header: ${err}`); failed = true; return; }
           // Header names compared loosely: "Source address" / "Receive Time" (Palo Alto) find source_address / receive_time.
           const lower = cells.map((c) => looseName(c));
+          ncols = cells.length;
           idx = new Int32Array(FIELD_KEYS.length).fill(-1);
           const chosen: Partial<Record<FieldKey, string>> = {};
           FIELD_KEYS.forEach((k, ki) => {
@@ -101,6 +104,8 @@ export const csvReader: NetReader = {
         }
         const err = splitCsv(text, delim, cells);
         if (err) { ctx.stats.badLine(line, lineError(err, info.unterminated)); return; }
+        // A row of another width than the header cannot be mapped: its fields may be shifted.
+        if (cells.length !== ncols) { ctx.stats.badLine(line, lineError(`expected ${ncols} columns (as the header), found ${cells.length}`, info.unterminated)); return; }
         const r = build(get, ctx, line);
         if (typeof r === 'string') { ctx.stats.badLine(line, lineError(r, info.unterminated)); return; }
         ctx.stats.records++;
