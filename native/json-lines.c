@@ -219,7 +219,7 @@ static double iso_zoned(const uint8_t *s, size_t n) {
   uint8_t sep = s[10];
   if ((sep != 'T' && sep != ' ' && sep != 't') || s[13] != ':') return NAN;
   int h = d2(s, n, 11), mi = d2(s, n, 14);
-  if (y1 < 0 || y2 < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24 || mi < 0 || mi > 59) return NAN;
+  if (y1 < 0 || y2 < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24 || mi < 0 || mi > 59 || (h == 24 && mi > 0)) return NAN;
   int y = y1 * 100 + y2;
   if (d > 28 && d > days_in_month(y, mo)) return NAN; /* 2024-02-30: TsParser.iso() refuses it */
   if (y < 100) return NAN; /* Date.UTC maps years 0-99 to 1900-1999: leave it to TsParser */
@@ -233,7 +233,7 @@ static double iso_zoned(const uint8_t *s, size_t n) {
     double scale = 100;
     while (i < n && is_digit(s[i])) { frac += (s[i] - '0') * scale; scale /= 10; i++; }
   }
-  if (sec < 0 || sec > 60) return NAN;
+  if (sec < 0 || sec > 60 || (h == 24 && sec + frac > 0)) return NAN; /* (24:00 only: the end of the day) */
   double local = base + sec * 1000.0 + frac;
   if (i >= n) return NAN; /* no zone: TsParser applies the assumed one */
   uint8_t z = s[i];
@@ -243,7 +243,7 @@ static double iso_zoned(const uint8_t *s, size_t n) {
     size_t j = i + 3;
     if (j < n && s[j] == ':') j++;
     if (j + 2 <= n) { om = d2(s, n, j); j += 2; }
-    if (oh < 0 || om < 0 || j != n) return NAN;
+    if (oh < 0 || oh > 23 || om < 0 || om > 59 || j != n) return NAN;
     return local - (z == '-' ? -1.0 : 1.0) * (double)((oh * 60 + om) * 60000);
   }
   return NAN;

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TsParser } from '../src/investigate/inputs/timestamps.js';
 import { tmpDir } from './support/investigate-files.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -55,4 +56,47 @@ test('CSV rows with fewer or more cells than the header are bad records with the
   assert.match(net.issues[0]!.error, /expected 7 columns \(as the header\), found 5/);
   assert.match(net.issues[1]!.error, /expected 7 columns \(as the header\), found 8/);
   assert.equal(j.counts.alerts, 2);
+});
+
+test('syslog and ISO times that are no time (hour 24+, minute 60, second 61, Feb 30, offset +99:00) are bad records with their line, not rolled into another hour or day', (t) => {
+  const d = tmp(t);
+  const log = join(d, 'fw.log');
+  const kernel = 'h kernel: DROP IN=eth0 OUT= SRC=10.0.0.5 DST=203.0.113.9 LEN=60 PROTO=TCP SPT=1 DPT=443';
+  writeFileSync(log, [
+    `May  1 12:00:01 ${kernel}`,
+    `May  1 24:00:01 ${kernel}`,
+    `May  1 12:60:01 ${kernel}`,
+    `May  1 12:00:61 ${kernel}`,
+    `Feb 30 12:00:01 ${kernel}`,
+    `May  1 99:99:99 ${kernel}`,
+    `2024-05-01T14:00:02+02:00 ${kernel}`,
+    `2024-05-01T24:30:01Z ${kernel}`,
+    `2024-05-01T12:00:01+99:00 ${kernel}`,
+    `2024-05-01T07:00:03.5-05:00 ${kernel}`,
+  ].join('\n') + '\n');
+  const j = investigateJson(['--traces', oneCall(d), '--year', '2024', log]) as Json & { alerts: { line: number; ts: number }[] };
+  const net = j.inputs.net[0]!;
+  assert.deepEqual(net.issues.map((i) => i.line), [2, 3, 4, 5, 6, 8, 9]);
+  for (const i of net.issues) assert.match(i.error, /unparseable timestamp at the start of the line/);
+  assert.equal(net.records, 3);
+  // The zones written are applied, not ignored: all three are 12:00:0x UTC.
+  assert.deepEqual(j.alerts.map((a) => [a.line, new Date(a.ts).toISOString()]).sort(), [
+    [1, '2024-05-01T12:00:01.000Z'], [10, '2024-05-01T12:00:03.500Z'], [7, '2024-05-01T12:00:02.000Z'],
+  ].sort());
+  // Trace times too (the native scanner's zoned-ISO fast path and TsParser agree).
+  const tr = join(d, 'tr.jsonl');
+  writeFileSync(tr, [
+    '{"episode":"ep1","step":1,"command":"curl http://203.0.113.9/","ts":"2024-05-01T12:00:00Z","duration_ms":2000,"ip":"10.0.0.5"}',
+    '{"episode":"ep1","step":2,"command":"ls","ts":"2024-05-01T12:00:00+99:00","duration_ms":2000,"ip":"10.0.0.5"}',
+    '{"episode":"ep1","step":3,"command":"ls","ts":"2024-05-01T24:10:00Z","duration_ms":2000,"ip":"10.0.0.5"}',
+  ].join('\n') + '\n');
+  const tj = investigateJson(['--traces', tr, '--year', '2024', log]);
+  assert.deepEqual(tj.inputs.traces[0]!.issues.map((i) => i.line), [2, 3]);
+  assert.equal(tj.counts.toolCalls, 1);
+  // The same rules for every reader's times (TsParser), Date.parse's free forms included.
+  const p = new TsParser();
+  for (const bad of ['2024-05-01T24:00:01Z', '2024-05-01T24:01:00Z', '2024-05-01 12:00:00 +24:00', '2024-05-01T12:00:00+0160', 'Wed, 31 Feb 2024 12:00:00 GMT', 'Feb 30, 2024 12:00:00 UTC']) assert.ok(Number.isNaN(p.parse(bad)), bad);
+  assert.equal(p.parse('2024-05-01T24:00:00Z'), Date.UTC(2024, 4, 2), '24:00 is the end of the day (ISO 8601)');
+  assert.equal(p.parse('Thu, 29 Feb 2024 12:00:00 GMT'), Date.UTC(2024, 1, 29, 12));
+  assert.equal(p.parse('2024-05-01T12:00:00-14:00'), Date.UTC(2024, 4, 2, 2));
 });

@@ -109,7 +109,8 @@ export class TsParser {
       const sep = s.charCodeAt(10);
       if ((sep !== 84 && sep !== 32 && sep !== 116) || s.charCodeAt(13) !== 58) return this.fallback(s);
       const h = d2(s, 11), mi = d2(s, 14);
-      if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h < 0 || h > 24 || mi < 0 || mi > 59) return NaN;
+      // (24:00 is the end of the day in ISO 8601; 24:01 and later are no time)
+      if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h < 0 || h > 24 || mi < 0 || mi > 59 || (h === 24 && mi > 0)) return NaN;
       base = Date.UTC(y, mo - 1, d, h, mi);
       this.lastMinute = s.slice(0, 16);
       this.lastMinuteMs = base;
@@ -121,7 +122,7 @@ export class TsParser {
       let scale = 100;
       while (i < n) { const k = s.charCodeAt(i) - 48; if (k < 0 || k > 9) break; frac += k * scale; scale /= 10; i++; }
     }
-    if (sec < 0 || sec > 60) return NaN;
+    if (sec < 0 || sec > 60 || (s.charCodeAt(11) === 50 && s.charCodeAt(12) === 52 && sec + frac > 0)) return NaN;
     const local = base + sec * 1000 + frac;
     if (i === n) { this.unzoned++; return this.check(local - this.offsetFor(local)); }
     const z = s.charCodeAt(i);
@@ -132,7 +133,8 @@ export class TsParser {
       let j = i + 3;
       if (j < n && s.charCodeAt(j) === 58) j++;
       if (j + 2 <= n) { om = d2(s, j); j += 2; }
-      if (oh < 0 || om < 0 || j !== n) return NaN;
+      // (RFC 3339: offset hours 00-23, minutes 00-59; "+99:00" is no zone)
+      if (oh < 0 || oh > 23 || om < 0 || om > 59 || j !== n) return NaN;
       this.zoned++;
       return this.check(local - (z === 45 ? -1 : 1) * (oh * 60 + om) * 60_000);
     }
@@ -153,7 +155,7 @@ export class TsParser {
     else {
       if (s.charCodeAt(i + 4) !== 45 || s.charCodeAt(i + 7) !== 45 || s.charCodeAt(i + 10) !== 84) return NaN;
       const y = d4(s, i), mo = d2(s, i + 5), d = d2(s, i + 8), h = d2(s, i + 11);
-      if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h < 0 || h > 24) return NaN;
+      if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h < 0 || h > 23) return NaN;
       base = Date.UTC(y, mo - 1, d, h);
       this.lastHour = s.slice(i, i + 13);
       this.lastHourMs = base;
@@ -183,7 +185,7 @@ export class TsParser {
   private fallback(s: string): number {
     if (!/(?:GMT|UTC|Z|[+-]\d\d:?\d\d)$/.test(s)) return NaN;
     const t = Date.parse(s);
-    if (Number.isNaN(t)) return NaN;
+    if (Number.isNaN(t) || !fallbackDayExists(s)) return NaN;
     this.zoned++;
     return this.check(t);
   }
@@ -199,7 +201,8 @@ export class TsParser {
     if (mo === undefined) return undefined;
     const dc = s.charCodeAt(4) === 32 ? s.charCodeAt(5) - 48 : (s.charCodeAt(4) - 48) * 10 + s.charCodeAt(5) - 48;
     const h = d2(s, 7), mi = d2(s, 10), sec = d2(s, 13);
-    if (dc < 1 || dc > 31 || h < 0 || mi < 0 || sec < 0) return undefined;
+    // (hour 24, minute 60 or second 61 would roll into the next hour or day: no time)
+    if (dc < 1 || dc > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60) return undefined;
     const ref = this.opts.refMs ?? Date.now();
     let year = this.opts.year ?? new Date(ref).getUTCFullYear();
     let local = Date.UTC(year, mo, dc, h, mi, sec);
@@ -267,6 +270,18 @@ export class TsParser {
     if (this.implausible > 0) parts.push(`WARNING: ${this.implausible} timestamps outside 2000-01-01..now+2d (first ${isoOrRaw(this.firstImplausible!)}): wrong unit or clock?`);
     return parts.length ? parts.join('; ') : undefined;
   }
+}
+
+/**
+ * Whether the day of a free-form date Date.parse read ("Wed, 31 Feb 2024 …", "Feb 31 2024 …")
+ * exists: Date.parse rolls Feb 31 into March without a word.
+ */
+function fallbackDayExists(s: string): boolean {
+  const m = /\b(\d{1,2})[ -]([A-Z][a-z]{2})[a-z]*[ -](\d{4})\b/.exec(s) ?? /\b([A-Z][a-z]{2})[a-z]* (\d{1,2}),? (\d{4})\b/.exec(s);
+  if (!m) return true;
+  const [dayS, monS] = /^\d/.test(m[1]!) ? [m[1]!, m[2]!] : [m[2]!, m[1]!];
+  const mo = MONTHS[monS];
+  return mo === undefined || Number(dayS) <= daysInMonth(Number(m[3]), mo + 1);
 }
 
 function isoOrRaw(ms: number): string {
