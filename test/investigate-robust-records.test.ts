@@ -100,3 +100,27 @@ test('syslog and ISO times that are no time (hour 24+, minute 60, second 61, Feb
   assert.equal(p.parse('Thu, 29 Feb 2024 12:00:00 GMT'), Date.UTC(2024, 1, 29, 12));
   assert.equal(p.parse('2024-05-01T12:00:00-14:00'), Date.UTC(2024, 4, 2, 2));
 });
+
+test('eve: an escaped event_type ("\\u0061lert") or one nested before the event\'s own is read as JSON reads it, not skipped by the text search', (t) => {
+  const d = tmp(t);
+  const eve = join(d, 'eve.json');
+  const alert = (n: number, before = '', et = 'alert'): string => `{"timestamp":"2024-05-01T12:00:0${n}.000000+0000",${before}"event_type":"${et}","src_ip":"10.0.0.5","src_port":1,"dest_ip":"203.0.113.9","dest_port":443,"proto":"TCP","alert":{"action":"blocked","signature_id":${n},"signature":"ET POLICY rule ${n}","category":"x","severity":1}}`;
+  writeFileSync(eve, [
+    alert(1),
+    alert(2, '', '\\u0061lert'),
+    alert(3, '"tls":{"event_type":"dns"},'),
+    alert(4, '"x":[{"event_type":"stats"}],'),
+    '{"timestamp":"2024-05-01T12:00:05.000000+0000","tls":{"event_type":"dns"},"src_ip":"10.0.0.5","dest_ip":"203.0.113.9"}',
+    '{"timestamp":"2024-05-01T12:00:06.000000+0000","event_type":"d\\u006es","src_ip":"10.0.0.5","dest_ip":"203.0.113.9"}',
+    // AWS Network Firewall's envelope: the event inside is still read (and a dns event inside skipped).
+    `{"firewall_name":"fw1","event_timestamp":"1714564807","event":${alert(7)}}`,
+    '{"firewall_name":"fw1","event_timestamp":"1714564808","event":{"timestamp":"2024-05-01T12:00:08.000000+0000","event_type":"dns","src_ip":"10.0.0.5","dest_ip":"203.0.113.9"}}',
+  ].join('\n') + '\n');
+  const j = investigateJson(['--traces', oneCall(d), eve]) as Json & { alerts: { line: number; rule: string }[] };
+  const net = j.inputs.net[0]! as Json['inputs']['net'][0] & { skippedKinds: Record<string, number> };
+  assert.equal(net.records, 5);
+  assert.equal(j.counts.alerts, 5);
+  assert.deepEqual(j.alerts.map((a) => a.line).sort(), [1, 2, 3, 4], 'the alerts in the call\'s window are linked to it');
+  assert.deepEqual(net.issues.map((i) => [i.line, i.error]), [[5, 'missing field "event_type" (string)']]);
+  assert.deepEqual(net.skippedKinds, { dns: 2 });
+});

@@ -32,7 +32,13 @@ interface EventView {
   time(k: number): number;
 }
 
-/** The value of "event_type" found by text search, or undefined when it cannot be found that way. */
+/**
+ * The value of "event_type" found by text search, or undefined when it cannot be found that way
+ * (the line is then parsed whole). Only trusted for the event's own key: no other object or list
+ * opens before it (one nested earlier, {"tls":{"event_type":"dns"},"event_type":"alert"}, is not
+ * the event's) except AWS Network Firewall's "event":{ envelope, with no second "event_type"
+ * after it; and only for a value without escapes ("\u0061lert" is "alert").
+ */
 function sniffEventType(text: string): string | undefined {
   const k = text.indexOf('"event_type"');
   if (k < 0) return undefined;
@@ -43,7 +49,19 @@ function sniffEventType(text: string): string | undefined {
   while (text.charCodeAt(i) === 32) i++;
   if (text.charCodeAt(i) !== 34) return undefined;
   const e = text.indexOf('"', i + 1);
-  return e < 0 ? undefined : text.slice(i + 1, e);
+  if (e < 0) return undefined;
+  const v = text.slice(i + 1, e);
+  if (v.includes('\\')) return undefined;
+  const top = text.indexOf('{');
+  let inner = -1;
+  for (let j = top + 1; j < k; j++) {
+    const c = text.charCodeAt(j);
+    if (c !== 123 && c !== 91) continue;
+    if (c === 123 && inner < 0 && /"event"\s*:\s*$/.test(text.slice(Math.max(top, j - 16), j))) { inner = j; continue; }
+    return undefined;
+  }
+  if (inner >= 0 && text.indexOf('"event_type"', e) >= 0) return undefined;
+  return v;
 }
 
 /** Reads one alert/flow/netflow/drop event into a record (netflow: a flow, as AWS Network Firewall logs them), or reports why it is bad; other types are counted as skipped. */
