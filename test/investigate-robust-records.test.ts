@@ -124,3 +124,39 @@ test('eve: an escaped event_type ("\\u0061lert") or one nested before the event\
   assert.deepEqual(net.issues.map((i) => [i.line, i.error]), [[5, 'missing field "event_type" (string)']]);
   assert.deepEqual(net.skippedKinds, { dns: 2 });
 });
+
+test('Zeek TSV (and CSV) with CR-only line ends is read line by line, bad rows named by their line; other #separator values are honoured', (t) => {
+  const d = tmp(t);
+  const lines = [
+    '#separator \\x09', '#set_separator\t,', '#empty_field\t(empty)', '#unset_field\t-', '#path\tconn', '#open\t2024-05-01-12-00-00',
+    '#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes',
+    '#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount',
+    '1714564801.000000\tC1\t10.0.0.5\t40000\t203.0.113.9\t22\ttcp\t-\t1.0\t100\t200',
+    '1714564802.000000\tC2\t10.0.0.5\t40001\t203.0.113.9\t3333\ttcp\t-\t1.0\t100\t200',
+    '1714564802.500000\tC2b\t10.0.0.5',
+    '1714564803.000000\tC3\t10.0.0.5\t40002\t198.51.100.7\t443\ttcp\t-\t1.0\t100\t200',
+    '#close\t2024-05-01-13-00-00',
+  ];
+  const tr = oneCall(d);
+  const variants: [string, string][] = [
+    ['cr.log', lines.join('\r') + '\r'],
+    ['lf.log', lines.join('\n') + '\n'],
+    ['comma.log', ['#separator \\x2c', ...lines.slice(1).map((l) => l.replaceAll('\t', ','))].join('\n') + '\n'],
+    ['bars.log', ['#separator \\x7c\\x7c', ...lines.slice(1).map((l) => l.replaceAll('\t', '||'))].join('\r') + '\r'],
+  ];
+  for (const [name, text] of variants) {
+    const f = join(d, name);
+    writeFileSync(f, text);
+    const j = investigateJson(['--traces', tr, f]);
+    const net = j.inputs.net[0]! as Json['inputs']['net'][0] & { format: string };
+    assert.equal(net.format, 'zeek-conn-tsv', name);
+    assert.equal(net.records, 3, name);
+    assert.deepEqual(net.issues.map((i) => [i.line, i.error]), [[11, 'expected 11 fields, found 3']], name);
+    assert.equal(j.counts.alerts, 2, `${name}: the flows to ports 22 and 3333 are alert-like`);
+  }
+  const csv = join(d, 'cr.csv');
+  writeFileSync(csv, ['ts,src,dst,dport,action,rule', '2024-05-01T12:00:01Z,10.0.0.5,203.0.113.9,22,deny,r1', 'x', '2024-05-01T12:00:02Z,10.0.0.5,203.0.113.9,22,deny,r2'].join('\r') + '\r');
+  const c = investigateJson(['--traces', tr, csv]);
+  assert.equal(c.inputs.net[0]!.records, 2);
+  assert.deepEqual(c.inputs.net[0]!.issues.map((i) => i.line), [3]);
+});

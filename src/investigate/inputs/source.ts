@@ -15,6 +15,7 @@ import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { createGunzip, gunzipSync, constants as zc } from 'node:zlib';
 import { looksSyslogWrapped, SyslogUnwrap, unwrapChunks } from './syslog-unwrap.js';
 import { looksEnveloped, unwrapEnvelopes, unwrapText } from './envelope-unwrap.js';
+import { crToLf, looksCrOnly } from './cr-lines.js';
 
 export type Codec = 'plain' | 'gzip' | 'zstd' | 'xz' | 'bzip2';
 
@@ -36,15 +37,16 @@ export function codecOf(path: string): Codec {
 }
 
 /**
- * Whether the file's content is not its bytes as they are (compressed, syslog-wrapped JSON or
- * JSON envelopes: see syslog-unwrap.ts, envelope-unwrap.ts): such a file is read whole, never cut
- * into byte ranges.
+ * Whether the file's content is not its bytes as they are (compressed, syslog-wrapped JSON,
+ * JSON envelopes or CR-only line ends: see syslog-unwrap.ts, envelope-unwrap.ts, cr-lines.ts):
+ * such a file is read whole, never cut into byte ranges.
  */
 export function isCompressed(path: string): boolean { return codecOf(path) !== 'plain' || contentWrapper(path) !== undefined; }
 
 /** The wrapper the lines of path's content are taken out of as they are read, if any. */
-export function contentWrapper(path: string): Wrapper | undefined {
-  return wrapperOf(withoutBom(rawHead(path, WRAP_SNIFF + 3)));
+export function contentWrapper(path: string): Wrapper | 'cr' | undefined {
+  const head = withoutBom(rawHead(path, WRAP_SNIFF + 3));
+  return looksCrOnly(head.subarray(0, WRAP_SNIFF)) ? 'cr' : wrapperOf(head);
 }
 
 /** How much of the content's start decides whether it is wrapped. */
@@ -77,7 +79,8 @@ export class ContentError extends Error {}
 
 /** Up to n bytes of the file's content from its start (decompressed when compressed, syslog lines unwrapped). */
 export function headBytes(path: string, n: number): Buffer {
-  const raw = withoutBom(rawHead(path, n));
+  let raw = withoutBom(rawHead(path, n));
+  if (looksCrOnly(raw.subarray(0, WRAP_SNIFF))) raw = crToLf(raw);
   const w = wrapperOf(raw);
   if (w === 'envelope') return Buffer.from(unwrapText(raw.toString('utf8')), 'utf8');
   if (w !== 'syslog') return raw;
@@ -124,8 +127,9 @@ export function openContent(path: string, opts: { start?: number; end?: number; 
 }
 
 /**
- * The content from its start: without a byte order mark, and with its lines unwrapped when its
- * first bytes show a wrapper — decided on the stream itself, as headBytes decides on the head.
+ * The content from its start: without a byte order mark, CR-only line ends read as LF, and with
+ * its lines unwrapped when its first bytes show a wrapper — decided on the stream itself, as
+ * headBytes decides on the head.
  */
 async function* contentStart(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   const it = chunks[Symbol.asyncIterator]();
@@ -138,12 +142,14 @@ async function* contentStart(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buff
       held.push(r.value); len += r.value.length;
     }
   } catch (e) { failure = e; done = true; } // (a break in the first bytes: what came before is still read)
-  const head = withoutBom(Buffer.concat(held));
+  const first = withoutBom(Buffer.concat(held));
+  const cr = looksCrOnly(first.subarray(0, WRAP_SNIFF));
+  const head = cr ? crToLf(first) : first;
   async function* all(): AsyncGenerator<Buffer> {
     try {
       if (head.length) yield head;
       if (failure !== undefined) throw failure;
-      while (!done) { const r = await it.next(); if (r.done) done = true; else yield r.value; }
+      while (!done) { const r = await it.next(); if (r.done) done = true; else yield cr ? crToLf(r.value) : r.value; }
     } finally { if (!done) await it.return?.(); } // (a reader that stops early stops the source: a decompressor is killed)
   }
   const w = wrapperOf(head);
