@@ -160,3 +160,44 @@ test('Zeek TSV (and CSV) with CR-only line ends is read line by line, bad rows n
   assert.equal(c.inputs.net[0]!.records, 2);
   assert.deepEqual(c.inputs.net[0]!.issues.map((i) => i.line), [3]);
 });
+
+test('placements with a wrong-typed or non-address ip, a host/sandbox/episode that is not text, or an interval under another name are bad records, not placements', (t) => {
+  const d = tmp(t);
+  const pl = join(d, 'pl.jsonl');
+  writeFileSync(pl, [
+    '{"ip":"10.0.0.5","from":"2024-05-01T11:00:00Z","to":"2024-05-01T13:00:00Z","host":"h1","episode":"ep1"}',
+    '{"ip":5,"from":"2024-05-01T11:00:00Z","episode":"ep2"}',
+    '{"ip":"10.0.0.6","host":null,"episode":"ep3"}',
+    '{"ip":"10.0.0.7","host":{"name":"h"},"episode":"ep4"}',
+    '{"ip":"10.0.0.8","since":{"t":1},"until":"2024-05-01T13:00:00Z","episode":"ep5"}',
+    '{"ip":"10.0.0.9","from":{"t":1},"episode":"ep6"}',
+    '{"ip":"ep7","episode":"10.0.0.10"}',
+    '{"ip":"10.0.0.11","episode":["ep8"]}',
+    '{"ip":"fd00::0009","from":1714561200,"episode":9}',
+    'null',
+  ].join('\n') + '\n');
+  const tr = join(d, 'tr.jsonl');
+  writeFileSync(tr, '{"episode":"ep1","step":1,"command":"curl http://203.0.113.9/","ts":"2024-05-01T12:00:00Z","duration_ms":2000}\n');
+  const lg = join(d, 'lg.jsonl');
+  writeFileSync(lg, '{"ts":"2024-05-01T12:00:01Z","src":"10.0.0.5","dst":"203.0.113.9","action":"blocked","category":"policy_violation"}\n');
+  const r = corral(['--traces', tr, '--placements', pl, lg, '--json']);
+  assert.equal(r.status, 3, r.stderr);
+  const j = JSON.parse(r.stdout) as { inputs: { placements: number; placementFiles: { records: number; bad: number; issues: Issue[] }[] } };
+  const st = j.inputs.placementFiles[0]!;
+  assert.equal(j.inputs.placements, 3);
+  assert.deepEqual(st.issues.map((i) => [i.line, i.error]), [
+    [2, '"ip" must be an IP address as text, not 5'],
+    [4, '"host" must be text, not an object'],
+    [5, '"since", "until" are not read: a placement\'s interval is "from" and "to" (without one of them it would be open on that side)'],
+    [6, 'unparseable from/to [{"t":1},null]'],
+    [7, 'ip "ep7" is not an IP address'],
+    [8, '"episode" must be text, not a list'],
+    [10, 'ip "null" is not an IP address'],
+  ]);
+  // A CSV header naming the interval otherwise: every row says so.
+  const csv = join(d, 'pl.csv');
+  writeFileSync(csv, 'ip,start,end,episode\n10.0.0.5,2024-05-01T11:00:00Z,2024-05-01T13:00:00Z,ep1\n');
+  const c = JSON.parse(corral(['--traces', tr, '--placements', csv, lg, '--json']).stdout) as typeof j;
+  assert.equal(c.inputs.placements, 0);
+  assert.match(c.inputs.placementFiles[0]!.issues[0]!.error, /^"start", "end" are not read: a placement's interval is "from" and "to"/);
+});
