@@ -201,3 +201,15 @@ test('placements with a wrong-typed or non-address ip, a host/sandbox/episode th
   assert.equal(c.inputs.placements, 0);
   assert.match(c.inputs.placementFiles[0]!.issues[0]!.error, /^"start", "end" are not read: a placement's interval is "from" and "to"/);
 });
+
+test('--tz holds for zone-less placement times too (it was stated as "assumed UTC (--tz to override)" while --tz was given)', (t) => {
+  const d = tmp(t);
+  const pl = join(d, 'pl.csv'), tr = join(d, 'tr.jsonl'), lg = join(d, 'lg.jsonl');
+  writeFileSync(pl, 'ip,from,to,episode\n10.0.0.5,2024-05-01 13:59:00,2024-05-01 14:01:00,ep1\n');
+  writeFileSync(tr, '{"episode":"ep1","step":1,"command":"curl http://203.0.113.9/","ts":"2024-05-01T14:00:00+02:00","duration_ms":2000}\n');
+  writeFileSync(lg, '{"ts":"2024-05-01T12:00:01Z","src":"10.0.0.5","dst":"203.0.113.9","action":"blocked","category":"policy_violation"}\n');
+  const r = corral(['--tz', '+02:00', '--traces', tr, '--placements', pl, lg, '--json']);
+  assert.equal(r.status, 3, 'the placement (12:59-13:01 UTC) puts ep1 on 10.0.0.5 when the alert fired');
+  const j = JSON.parse(r.stdout) as { inputs: { placementFiles: { tsNote?: string }[] } };
+  assert.match(j.inputs.placementFiles[0]!.tsNote ?? '', /2 timestamps had no timezone: assumed \+02:00/);
+});

@@ -99,7 +99,7 @@ async function fromLogPass(ctx: RunCtx): Promise<InvestigationResult> {
   const placements: Placement[] = [];
   const placementStats: InputStats[] = [];
   for (const p of inp.placements ?? []) {
-    const got = await readPlacementsDetailed(p);
+    const got = await readPlacementsDetailed(p, { tz: inp.tz }); // (--tz holds for zone-less placement times too)
     placements.push(...got.placements);
     placementStats.push(got.stats);
   }
