@@ -213,3 +213,22 @@ test('--tz holds for zone-less placement times too (it was stated as "assumed UT
   const j = JSON.parse(r.stdout) as { inputs: { placementFiles: { tsNote?: string }[] } };
   assert.match(j.inputs.placementFiles[0]!.tsNote ?? '', /2 timestamps had no timezone: assumed \+02:00/);
 });
+
+test('an OTLP document cut before its resource came keeps its complete tool spans (they were held for the resource and lost), and says so', (t) => {
+  const d = tmp(t);
+  const span = (i: number, tool = true): string => JSON.stringify({
+    traceId: `t${i}`, spanId: `s${i}`, name: tool ? 'execute_tool bash' : 'chat', startTimeUnixNano: String(1714564800000000000n + BigInt(i) * 1000000n), endTimeUnixNano: String(1714564800000000000n + BigInt(i) * 1000000n + 500000n),
+    attributes: [{ key: 'gen_ai.operation.name', value: { stringValue: tool ? 'execute_tool' : 'chat' } }, { key: 'gen_ai.tool.call.arguments', value: { stringValue: '{"command":"curl http://203.0.113.9/"}' } }],
+  });
+  const f = join(d, 'cut.json');
+  // The spans list never closes and no resource comes: the file ends.
+  writeFileSync(f, `{"resourceSpans":[{"scopeSpans":[{"spans":[${[span(0), span(1, false), span(2), span(3)].join(',')},{"traceId":"t4","na`);
+  const lg = join(d, 'lg.jsonl');
+  writeFileSync(lg, '{"ts":"2024-05-01T12:00:00.001Z","src":"10.0.0.5","dst":"203.0.113.9","action":"blocked","category":"policy_violation"}\n');
+  const j = investigateJson(['--traces', f, lg]) as Json & { inputs: { traces: { records: number; tsNote?: string; issues: Issue[]; skippedKinds: Record<string, number> }[] } };
+  const tr = j.inputs.traces[0]!;
+  assert.equal(tr.records, 3);
+  assert.deepEqual(tr.skippedKinds, { 'span:not execute_tool': 1 });
+  assert.match(tr.tsNote ?? '', /3 tool spans \(from line 1\) whose resource never came \(the document ends first\): read without its attributes/);
+  assert.match(tr.issues[0]!.error, /document starting at line 1 is truncated/);
+});

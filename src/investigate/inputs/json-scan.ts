@@ -13,6 +13,8 @@ import { jsonLinesAddon } from './json-lines.js';
 export const MAX_CAPTURE_BYTES = 64 << 20;
 /** Deeper nesting than any OTLP export has; stops a '[[[[…' file from growing the stack without bound. */
 export const MAX_DEPTH = 256;
+/** Longest object key kept (the keys asked about are short names): a key of GBs is not held in memory. */
+const MAX_KEY_BYTES = 4096;
 
 interface Frame { arr: boolean; key: string | undefined; idx: number }
 
@@ -59,6 +61,7 @@ export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: n
   let escNext = false;
   let isKey = false;
   let keyParts: Buffer[] = [];
+  let keyLen = 0;
   let wantKey = false;
   let capTag: string | undefined;
   let capDepth = 0;
@@ -101,9 +104,10 @@ export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: n
           inStr = false;
           if (isKey) {
             keyParts.push(chunk.subarray(keyStart, i));
+            keyLen += i - keyStart;
             const top = stack[stack.length - 1];
-            if (top) top.key = capTag === undefined && stack.length <= 8 ? Buffer.concat(keyParts).toString('utf8') : undefined;
-            keyParts = [];
+            if (top) top.key = capTag === undefined && stack.length <= 8 && keyLen <= MAX_KEY_BYTES ? Buffer.concat(keyParts).toString('utf8') : undefined;
+            keyParts = []; keyLen = 0;
             isKey = false;
           }
           continue;
@@ -114,7 +118,7 @@ export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: n
           case 10: line++; break;
           case 34: // '"'
             inStr = true;
-            if (wantKey) { wantKey = false; if (capTag === undefined) { isKey = true; keyStart = i + 1; keyParts = []; } }
+            if (wantKey) { wantKey = false; if (capTag === undefined) { isKey = true; keyStart = i + 1; keyParts = []; keyLen = 0; } }
             break;
           case 123: case 91: { // '{' '['
             if (stack.length === 0) docLine = line;
@@ -157,7 +161,11 @@ export async function scanJson(path: string, h: ScanHandlers, onProgress?: (b: n
         if (capLen > MAX_CAPTURE_BYTES) { if (!capDropped) problem(capLine, `value larger than ${MAX_CAPTURE_BYTES} bytes; skipped`); capDropped = true; capParts = []; }
         else capParts.push(chunk.subarray(capStart));
       }
-      if (inStr && isKey && keyStart >= 0) keyParts.push(chunk.subarray(keyStart));
+      if (inStr && isKey && keyStart >= 0) {
+        // (a longer key is no key asked about: only its length is kept)
+        keyLen += n - keyStart;
+        if (keyLen <= MAX_KEY_BYTES) keyParts.push(chunk.subarray(keyStart)); else keyParts = [];
+      }
       bytes += n;
       onProgress?.(content.progress(), total);
     }

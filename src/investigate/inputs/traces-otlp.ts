@@ -19,6 +19,12 @@ import { toStr } from './normalise.js';
 type Attrs = Record<string, unknown>;
 
 const EXECUTE_TOOL = Buffer.from('execute_tool');
+/**
+ * Most bytes of tool spans held while their resource has not come yet (JSON key order is free);
+ * beyond, they are read without its attributes, and said: a document whose resource comes after
+ * GBs of spans, or never, is not held in memory.
+ */
+const MAX_PENDING_BYTES = 64 << 20;
 /** An OpenInference TOOL span names its kind as this string value. */
 const OI_TOOL = Buffer.from('"TOOL"');
 
@@ -140,13 +146,20 @@ export async function readDocument(path: string, onSpan: (s: ToolCallSpan) => vo
   const stats = new StatsBuilder(path, 'otlp-json');
   const ts = new TsParser({ tz: opts.tz });
   const st = new OtlpState(path, stats, ts, opts.assumedDurationMs ?? DEFAULT_ASSUMED_DURATION_MS, onSpan);
-  // Spans seen before their resource (JSON key order is free) wait until the resource is known.
+  // Tool spans seen before their resource (JSON key order is free) wait until the resource is known
+  // (up to MAX_PENDING_BYTES; unbounded: the resource's element read on without it).
   let res: Attrs | undefined;
   let pending: { bytes: Buffer; line: number }[] = [];
+  let pendingBytes = 0, unresourced = false;
+  const flushPending = (r: Attrs): void => {
+    for (const p of pending) emit(p.bytes, p.line, r);
+    pending = []; pendingBytes = 0;
+  };
+  // Most spans of an agent trace are model calls: skip them without decoding them (an ASCII
+  // word is in UTF-8 bytes exactly when it is in their decoded text).
+  const toolSpan = (bytes: Buffer): boolean => bytes.indexOf(EXECUTE_TOOL) >= 0 || bytes.indexOf(OI_TOOL) >= 0;
   const emit = (bytes: Buffer, line: number, r: Attrs): void => {
-    // Most spans of an agent trace are model calls: skip them without decoding them (an ASCII
-    // word is in UTF-8 bytes exactly when it is in their decoded text).
-    if (bytes.indexOf(EXECUTE_TOOL) < 0 && bytes.indexOf(OI_TOOL) < 0) { stats.skip('span:not execute_tool'); return; }
+    if (!toolSpan(bytes)) { stats.skip('span:not execute_tool'); return; }
     let sp: unknown;
     try { sp = JSON.parse(bytes.toString('utf8')); } catch (e) { stats.badLine(line, `invalid span JSON: ${(e as Error).message}`); return; }
     st.span(sp, r, line);
@@ -162,20 +175,31 @@ export async function readDocument(path: string, onSpan: (s: ToolCallSpan) => vo
     captured(tag, bytes, line) {
       if (tag === 'resource') {
         try { const r = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>; res = attrsOf(r.attributes); } catch (e) { stats.badLine(line, `invalid resource JSON: ${(e as Error).message}`); res = {}; }
-        for (const p of pending) emit(p.bytes, p.line, res);
-        pending = [];
+        flushPending(res);
       } else if (res !== undefined) emit(bytes, line, res);
-      else pending.push({ bytes: Buffer.from(bytes), line });
+      else if (!toolSpan(bytes)) stats.skip('span:not execute_tool');
+      else if (unresourced || pendingBytes + bytes.length > MAX_PENDING_BYTES) {
+        if (!unresourced) stats.note(`more than ${MAX_PENDING_BYTES >> 20} MiB of tool spans before their resource (from line ${pending[0]?.line ?? line}): read without its attributes (host, sandbox, ip)`);
+        unresourced = true;
+        flushPending({});
+        emit(bytes, line, {});
+      } else { pending.push({ bytes: Buffer.from(bytes), line }); pendingBytes += bytes.length; }
     },
     closed(s) {
       const o = off(s);
       if (s.length - o === 3 && s[o]!.key === 'resourceSpans' && !s[o + 2]!.arr) {
-        for (const p of pending) emit(p.bytes, p.line, {});
-        pending = []; res = undefined;
+        flushPending({});
+        res = undefined; unresourced = false;
       }
     },
     problem(line, error) { stats.badLine(line, error); },
   }, opts.onProgress, range);
+  // A document cut before its resource (or its element's end) came: the complete spans are kept.
+  // (a range that ends inside an element is no valid cut: its caller reads the document whole)
+  if (pending.length && !range) {
+    stats.note(`${pending.length} tool spans (from line ${pending[0]!.line}) whose resource never came (the document ends first): read without its attributes (host, sandbox, ip)`);
+    flushPending({});
+  }
   if (st.assumed) stats.note(`${st.assumed} spans had no end time: end assumed ${st.assumedMs} ms after start (endKnown=false)`);
   return { stats: stats.finish(ts, scan.bytes), scan };
 }
