@@ -232,3 +232,26 @@ test('an OTLP document cut before its resource came keeps its complete tool span
   assert.match(tr.tsNote ?? '', /3 tool spans \(from line 1\) whose resource never came \(the document ends first\): read without its attributes/);
   assert.match(tr.issues[0]!.error, /document starting at line 1 is truncated/);
 });
+
+test('an alert on a shared NAT address with hundreds of candidate calls lists the best 50 and states the rest; the incident confidence still counts them', (t) => {
+  const d = tmp(t);
+  const t0 = Date.parse('2024-05-01T12:00:00Z');
+  const tr = join(d, 'tr.jsonl'), lg = join(d, 'lg.jsonl');
+  // 200 calls of 40 episodes, all running for the hour on one NAT address; 5 alerts in it: a perfect tie.
+  writeFileSync(tr, Array.from({ length: 200 }, (_, i) => JSON.stringify({ episode: `ep${i % 40}`, step: i, command: `python train.py --seed ${i}`, ts: new Date(t0 + i).toISOString(), duration_ms: 3_600_000, ip: '10.0.0.5' })).join('\n') + '\n');
+  writeFileSync(lg, Array.from({ length: 5 }, (_, j) => JSON.stringify({ ts: new Date(t0 + 60_000 + j * 1000).toISOString(), src: '10.0.0.5', dst: `203.0.113.${j}`, dport: 443, action: 'blocked', category: 'policy_violation' })).join('\n') + '\n');
+  const r = corral(['--traces', tr, lg, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { alerts: { candidates: { p: number }[]; omitted?: { candidates: number; p: number }; pNoise: number }[]; incidents: { ambiguous: boolean; attributed: { confidence: number }[] }[] };
+  assert.equal(j.alerts.length, 5);
+  for (const a of j.alerts) {
+    assert.equal(a.candidates.length, 50);
+    assert.equal(a.omitted?.candidates, 150);
+    const sum = a.candidates.reduce((s, c) => s + c.p, 0) + a.omitted!.p + a.pNoise;
+    assert.ok(Math.abs(sum - 1) < 1e-9, `p of the listed, the omitted and noise add up to 1 (${sum})`);
+  }
+  // 200 equal calls, 5 alerts: about 1 - (1 - 1/201)^5 ≈ 2.5% each (not the ≈ 9% of 50 calls alone).
+  const conf = j.incidents[0]!.attributed[0]!.confidence;
+  assert.ok(conf > 0.01 && conf < 0.05, `confidence ${conf}`);
+  assert.equal(j.incidents[0]!.ambiguous, true);
+});

@@ -70,7 +70,7 @@ function describe(group: number[], alerts: AlertOut[], calls: CallRef[]): Incide
   const slot = new Map<number, number>(); // call → mixture component (1..K); 0 is noise
   const links: { pos: number; k: number; s: number }[][] = [];
   const n = group.length;
-  const noise = new Float64Array(n);
+  const noise = new Float64Array(n), omitted = new Float64Array(n);
   let severity: number | undefined, rarity = 0, start = Infinity, end = -Infinity;
   group.forEach((i, pos) => {
     const a = alerts[i]!;
@@ -78,12 +78,14 @@ function describe(group: number[], alerts: AlertOut[], calls: CallRef[]): Incide
     if (a.severity !== undefined) severity = severity === undefined ? a.severity : Math.min(severity, a.severity);
     rarity = Math.max(rarity, a.rarity);
     noise[pos] = a.noiseWeight;
+    omitted[pos] = a.omitted?.score ?? 0;
     const mine: { pos: number; k: number; s: number }[] = [];
+    const mineOf = new Map<number, { pos: number; k: number; s: number }>();
     for (const e of a.candidates) {
       let k = slot.get(e.call);
       if (k === undefined) { k = slot.size + 1; slot.set(e.call, k); }
-      const dup = mine.find((m) => m.k === k);
-      if (dup) dup.s = Math.max(dup.s, e.score); else mine.push({ pos, k, s: e.score });
+      const dup = mineOf.get(k);
+      if (dup) dup.s = Math.max(dup.s, e.score); else { const m = { pos, k, s: e.score }; mine.push(m); mineOf.set(k, m); }
       const t = timing.get(e.call) ?? { inside: 0, after: 0, mention: 0, rule: 0 };
       if (e.timing === 'after') t.after++; else t.inside++;
       if (e.mention) t.mention++;
@@ -97,25 +99,31 @@ function describe(group: number[], alerts: AlertOut[], calls: CallRef[]): Incide
   const grouper = new ConnectionGrouper();
   const conn = group.map((i) => { const a = alerts[i]!; return grouper.add(flowKey(a.src, a.dst, a.dport), sensorKey(a.file, a.rule), a.ts).id; });
   const m = grouper.count;
-  const obsNoise = new Float64Array(m), obsRecords = new Float64Array(m);
+  const obsNoise = new Float64Array(m), obsOmitted = new Float64Array(m), obsRecords = new Float64Array(m);
   const obsLinks: { k: number; s: number }[][] = Array.from({ length: m }, () => []);
+  const obsOf: Map<number, { k: number; s: number }>[] = Array.from({ length: m }, () => new Map());
   for (let pos = 0; pos < n; pos++) {
     const o = conn[pos]!;
-    obsNoise[o]! += noise[pos]!; obsRecords[o]! += 1;
+    obsNoise[o]! += noise[pos]!; obsOmitted[o]! += omitted[pos]!; obsRecords[o]! += 1;
     for (const l of links[pos]!) {
-      const have = obsLinks[o]!.find((x) => x.k === l.k);
-      if (have) have.s = Math.max(have.s, l.s); else obsLinks[o]!.push({ k: l.k, s: l.s });
+      const have = obsOf[o]!.get(l.k);
+      if (have) have.s = Math.max(have.s, l.s); else { const x = { k: l.k, s: l.s }; obsLinks[o]!.push(x); obsOf[o]!.set(l.k, x); }
     }
   }
-  for (let o = 0; o < m; o++) obsNoise[o] = obsNoise[o]! / obsRecords[o]!;
+  for (let o = 0; o < m; o++) { obsNoise[o] = obsNoise[o]! / obsRecords[o]!; obsOmitted[o] = obsOmitted[o]! / obsRecords[o]!; }
   const K = slot.size;
   let pi = new Float64Array(K + 1).fill(1 / (K + 1));
   const resp = new Float64Array(K + 1); // Σ_i r_ik
   const logNone = new Float64Array(K + 1); // Σ_i log(1 − r_ik)
   for (let it = 0; it <= EM_ITERATIONS; it++) {
     resp.fill(0); logNone.fill(0);
+    let piCall = 0;
+    for (let k = 1; k <= K; k++) piCall += pi[k]!;
+    piCall = K > 0 ? piCall / K : 0;
     for (let o = 0; o < m; o++) {
-      let z = pi[0]! * obsNoise[o]!;
+      // Candidates beyond the listed ones (score.ts MAX_CANDIDATES_PER_ALERT) are calls too: their
+      // summed score counts in each denominator with the mean weight of the calls listed.
+      let z = pi[0]! * obsNoise[o]! + piCall * obsOmitted[o]!;
       for (const l of obsLinks[o]!) z += pi[l.k]! * l.s;
       resp[0]! += (pi[0]! * obsNoise[o]!) / z;
       for (const l of obsLinks[o]!) {

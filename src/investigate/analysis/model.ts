@@ -47,7 +47,10 @@ export interface AlertOut {
   /** Probability that none of the candidates caused it (noise), and the weight behind it. */
   pNoise: number;
   noiseWeight: number;
+  /** The best candidates (at most MAX_CANDIDATES_PER_ALERT, score.ts), by p. */
   candidates: LinkEvidence[];
+  /** Candidates not listed (beyond the cap): how many, their summed p and score. */
+  omitted?: { candidates: number; p: number; score: number };
 }
 
 export interface Attribution {

@@ -12,6 +12,14 @@ import { flowKey, sensorKey } from './same-connection.js';
 import type { MergedLinkState } from './linker.js';
 import type { AlertOut, CallRef, LinkEvidence, Timing } from './model.js';
 
+/**
+ * Most candidate calls listed per alert (the best by p): thousands of calls on one shared NAT
+ * address in the window would otherwise make every alert carry thousands, and the result, the
+ * JSON and the incident EM grow with alerts × calls. The rest are summed up in AlertOut.omitted
+ * (their share of p stated) and count as noise in the incident EM.
+ */
+export const MAX_CANDIDATES_PER_ALERT = 50;
+
 export interface ScoreOptions { skewMs: number; lagMs: number; graceMs: number; gapMs: number; rules?: CommandRules }
 
 /**
@@ -97,7 +105,9 @@ export function linkAndScore(table: AlertTable, state: MergedLinkState, opts: Sc
         if (timing !== 'after') inside[a] = 1;
         const list = raw.get(a) ?? [];
         // The same call reached through two keys (IP and host) counts once, with its closest timing.
-        const dup = list.find((x) => x.c === c);
+        // (calls are visited one after the other: an entry of this call can only be the list's last)
+        const last = list[list.length - 1];
+        const dup = last !== undefined && last.c === c ? last : undefined;
         if (dup) { if (rankTiming(timing) < rankTiming(dup.timing)) { dup.timing = timing; dup.offsetMs = offsetMs; dup.via = k.key; } continue; }
         list.push({ c, timing, offsetMs, via: k.key });
         raw.set(a, list);
@@ -179,11 +189,16 @@ export function linkAndScore(table: AlertTable, state: MergedLinkState, opts: Sc
     const total = ev.reduce((s, e) => s + e.score, 0) + noise;
     for (const e of ev) e.p = e.score / total;
     ev.sort((x, y) => y.p - x.p);
-    alerts.push({
+    const out: AlertOut = {
       i: alerts.length, ts: rec.ts, src: rec.src, dst: rec.dst, dport: rec.dport, proto: rec.proto, category, kind,
       rule: rec.rule, severity: rec.severity, action: rec.action, host: rec.host, file: rec.file, line: rec.line,
       inside: inside[a] === 1, rarity, pNoise: noise / total, noiseWeight: noise, candidates: ev,
-    });
+    };
+    if (ev.length > MAX_CANDIDATES_PER_ALERT) {
+      const rest = ev.splice(MAX_CANDIDATES_PER_ALERT);
+      out.omitted = { candidates: rest.length, p: rest.reduce((x, e) => x + e.p, 0), score: rest.reduce((x, e) => x + e.score, 0) };
+    }
+    alerts.push(out);
   }
   return { alerts, calls, enrichment, unlinked };
 }
