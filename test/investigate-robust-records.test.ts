@@ -255,3 +255,16 @@ test('an alert on a shared NAT address with hundreds of candidate calls lists th
   assert.ok(conf > 0.01 && conf < 0.05, `confidence ${conf}`);
   assert.equal(j.incidents[0]!.ambiguous, true);
 });
+
+test('a result that cannot be rendered (too large for one string) is one line on stderr and exit 1, never a stack trace', (t) => {
+  const d = tmp(t);
+  // Fault injection: JSON.stringify of the result fails as V8 fails a string over its limit.
+  const inject = join(d, 'break-json.mjs');
+  writeFileSync(inject, "const s = JSON.stringify; JSON.stringify = function (v, ...r) { if (v && typeof v === 'object' && 'incidents' in v && 'counts' in v) throw new RangeError('Invalid string length'); return s.call(this, v, ...r); };\n");
+  const lg = join(d, 'lg.jsonl');
+  writeFileSync(lg, '{"ts":"2024-05-01T12:00:01Z","src":"10.0.0.5","dst":"203.0.113.9","action":"blocked","category":"policy_violation"}\n');
+  const r = spawnSync(process.execPath, ['--import', inject, MAIN, 'investigate', '--quiet', '--traces', oneCall(d), lg, '--json'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^corral investigate: cannot render the result: RangeError: Invalid string length \(the result is too large to print/m);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+});

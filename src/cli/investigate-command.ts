@@ -165,7 +165,7 @@ async function investigateWith(argv: string[], io: CliIO, stdinSpool: Spools): P
     });
   } catch (e) {
     progress.done();
-    io.stderr.write(`corral investigate: failed: ${safeText((e as Error).stack ?? String(e))}\n`);
+    io.stderr.write(`corral investigate: failed: ${safeText(oneLine(e))}\n`);
     return 1;
   }
   progress.done();
@@ -183,13 +183,20 @@ async function investigateWith(argv: string[], io: CliIO, stdinSpool: Spools): P
     if (v.json) io.stdout.write(`${JSON.stringify(result)}\n`);
     else io.stdout.write(renderSummary(result, makeStyle(io.stdout as NodeJS.WriteStream, io.env)));
   } catch (e) {
-    io.stderr.write(`corral investigate: cannot render the result: ${safeText((e as Error).stack ?? String(e))}\n`);
+    // (a result too large for one string: --json of millions of alerts; the HTML report was written above)
+    io.stderr.write(`corral investigate: cannot render the result: ${safeText(oneLine(e))}${e instanceof RangeError ? ' (the result is too large to print: narrow the inputs or the time range)' : ''}\n`);
     return 1;
   }
   // Nothing read on one side: "no incident" would be a false all-clear (swapped or unreadable inputs).
   const empty = nothingToAnalyse(result);
   if (empty) { io.stderr.write(`corral investigate: nothing to analyse: ${empty}\n`); return 1; }
   return result.incidents.some((i) => i.likely) ? 3 : 0;
+}
+
+/** An error as one line (its class and message): a stack trace is no answer for an operator. */
+function oneLine(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  return `${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}`.replace(/\s*\n\s*/g, ' ');
 }
 
 /** Why the result cannot be an all-clear (no network record, or no tool call, was read), or undefined. */
