@@ -144,7 +144,7 @@ test('each wrong NATS setting fails with an error that names what to check, neve
 test('NATS security flags: usage errors name the flag and the file', async () => {
   const cases: [string[], RegExp][] = [
     [['collect', '--nats', tlsUrl, '--postgres', pg.url, '--nats-cert', f('client.pem')], /--nats-cert and --nats-key go together/],
-    [['collect', '--nats', tlsUrl, '--postgres', pg.url, '--nats-ca', f('missing.pem')], /--nats-ca .*missing\.pem: ENOENT/],
+    [['collect', '--nats', tlsUrl, '--postgres', pg.url, '--nats-ca', f('missing.pem')], /--nats-ca .*missing\.pem: cannot read it \(ENOENT\)/],
     [['collect', '--nats', tlsUrl, '--postgres', pg.url, '--nats-nkey', f('ca.pem')], /--nats-nkey .*ca\.pem: not an NKEY user seed/],
     [['collect', '--nats', tlsUrl, '--postgres', pg.url, '--stream-max-age', 'soon'], /--stream-max-age/],
     [['events', '--nats-ca', f('ca.pem')], /--nats-ca secures a NATS connection: give its URL too/],

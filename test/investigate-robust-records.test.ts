@@ -101,6 +101,40 @@ test('syslog and ISO times that are no time (hour 24+, minute 60, second 61, Feb
   assert.equal(p.parse('2024-05-01T12:00:00-14:00'), Date.UTC(2024, 4, 2, 2));
 });
 
+test('iptables lines behind a syslog priority (<4>May  1 …, RFC 5424 <4>1 2024-… with structured data) are read with their host and rule; a bad priority is a bad line', (t) => {
+  // (before session 26 every such line was a bad record, "unparseable timestamp": a raw syslog capture lost all its records)
+  const d = tmp(t);
+  const log = join(d, 'fw.log');
+  const tail = 'IN=eth0 OUT= SRC=10.0.0.5 DST=203.0.113.9 LEN=60 PROTO=TCP SPT=1 DPT=443';
+  writeFileSync(log, [
+    `<4>May  1 12:00:01 fw1 kernel: [UFW BLOCK] ${tail}`,
+    `<4>1 2024-05-01T12:00:02Z fw2 kernel - - - [12.5] DROP-OUT ${tail}`,
+    `<12>1 2024-05-01T12:00:03.5Z fw3 kernel - - [meta sequenceId="7" note="a \\] b"] DROP-SD ${tail}`,
+    `<999>May  1 12:00:04 fw4 kernel: DROP ${tail}`,
+  ].join('\n') + '\n');
+  const j = investigateJson(['--traces', oneCall(d), '--year', '2024', log]) as Json & { alerts: { line: number; ts: number; host?: string; rule?: string }[] };
+  const net = j.inputs.net[0]!;
+  assert.deepEqual(net.issues.map((i) => i.line), [4], JSON.stringify(net.issues));
+  assert.equal(net.records, 3);
+  assert.deepEqual(j.alerts.map((a) => [a.line, new Date(a.ts).toISOString(), a.host, a.rule]).sort(), [
+    [1, '2024-05-01T12:00:01.000Z', 'fw1', '[UFW BLOCK]'],
+    [2, '2024-05-01T12:00:02.000Z', 'fw2', 'DROP-OUT'],
+    [3, '2024-05-01T12:00:03.500Z', 'fw3', 'DROP-SD'],
+  ].sort());
+  // Cisco ASA lines forwarded the same way
+  const asa = join(d, 'asa.log');
+  writeFileSync(asa, [
+    '<164>May  1 12:00:01 fw-1 %ASA-4-106023: Deny tcp src inside:10.0.0.5/40000 dst outside:203.0.113.9/22 by access-group "INSIDE_OUT" [0x0, 0x0]',
+    '<164>May 01 2024 12:00:02: %ASA-4-106100: access-list INSIDE_OUT denied tcp inside/10.0.0.5(41001) -> outside/203.0.113.9(3333) hit-cnt 1 first hit [0x0, 0x0]',
+  ].join('\n') + '\n');
+  const a = investigateJson(['--traces', oneCall(d), '--year', '2024', '--format', 'cisco-asa', asa]) as Json & { alerts: { line: number; ts: number; host?: string }[] };
+  assert.deepEqual(a.inputs.net[0]!.issues, []);
+  assert.equal(a.inputs.net[0]!.records, 2);
+  assert.deepEqual(a.alerts.map((x) => [x.line, new Date(x.ts).toISOString(), x.host ?? null]).sort(), [
+    [1, '2024-05-01T12:00:01.000Z', 'fw-1'], [2, '2024-05-01T12:00:02.000Z', null],
+  ].sort());
+});
+
 test('eve: an escaped event_type ("\\u0061lert") or one nested before the event\'s own is read as JSON reads it, not skipped by the text search', (t) => {
   const d = tmp(t);
   const eve = join(d, 'eve.json');

@@ -250,10 +250,10 @@ function genStamp(r: Rng): { s: string; zonedValid: boolean } {
   let valid = true;
   const year = r.chance(0.03) ? r.int(100) : r.chance(0.02) ? 100 + r.int(1870) : Y(r);
   if (year < 100) valid = false;
-  let mo = 1 + r.int(12), d = 1 + r.int(31), h = r.int(25), mi = r.int(60);
+  let mo = 1 + r.int(12), d = 1 + r.int(31), h = r.int(24), mi = r.int(60);
   if (r.chance(0.03)) { mo = r.pick([0, 13, 99]); valid = false; }
   if (r.chance(0.03)) { d = r.pick([0, 32, 99]); valid = false; }
-  if (r.chance(0.03)) { h = r.pick([25, 99]); valid = false; }
+  if (r.chance(0.03)) { h = r.pick([24, 25, 99]); valid = false; } // (24 with minutes would roll into the next day: no time on either side; 24:00 alone: investigate-robust-records)
   if (r.chance(0.03)) { mi = r.pick([60, 99]); valid = false; }
   if (mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && d > daysInMonth(year, mo)) valid = false; // (2024-02-30: no date, for both)
   let s = `${String(year).padStart(4, '0')}-${p2(mo)}-${p2(d)}${r.pick(['T', 'T', ' ', 't'])}${p2(h)}:${p2(mi)}`;

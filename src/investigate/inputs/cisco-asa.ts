@@ -11,6 +11,7 @@
 import { isBlank, mkRecord, readLines, type NetReader } from './base.js';
 import { deriveCategory } from './category.js';
 import { normaliseProto, toPort } from './normalise.js';
+import { priorityTag } from './syslog-priority.js';
 
 /** `%ASA-4-106023: ` (or %FTD-): level and message id, and where the text starts. */
 const TAG = /%(?:ASA|FTD|PIX|FWSM)-(?:session-)?([0-7])-(\d{6}): ?/;
@@ -100,7 +101,10 @@ export const ciscoAsaReader: NetReader = {
       const p = parse(body);
       if (!p) { stats.badLine(line, `ASA ${tag[2]} message not in its documented form: "${body.slice(0, 80)}"`); return; }
       // Time: a syslog or RFC 3339 prefix (with the relay's host), else the ASA's own timestamp.
-      const before = text.slice(0, tag.index);
+      // (a syslog priority in front, `<166>May  1 …`, is transport: read past it)
+      const head = text.slice(0, tag.index);
+      const pri = priorityTag(head);
+      const before = pri.len ? head.slice(pri.len) : head;
       let t = NaN, host: string | undefined;
       const sys = ts.syslogPrefix(before);
       const own = ASA_TIME.exec(before);

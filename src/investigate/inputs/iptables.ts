@@ -1,13 +1,15 @@
 // Why: hosts without an IDS still log firewall hits: iptables/nftables `LOG` rules write
 // kernel lines "PREFIX IN=… OUT=… SRC=… DST=… PROTO=… SPT=… DPT=…" into syslog or the
 // journal. The prefix names the rule that fired. Syslog's "May  1 12:00:00" has no year and no
-// zone; both are taken from options or the file's mtime and stated in tsNote. Lines that are
+// zone; both are taken from options or the file's mtime and stated in tsNote. A syslog priority
+// (`<4>`, and RFC 5424's `<4>1 TIME HOST APP PROCID MSGID SD MSG`) is read past. Lines that are
 // not firewall lines (other kernel or daemon messages) are skipped and counted, not errors.
 //
 // kind: a prefix saying ACCEPT/ALLOW/PASS makes a 'flow' (a logged allowed packet); every
 // other prefix (DROP, REJECT, custom names) makes an 'alert' (a rule hit worth explaining).
 import { isBlank, mkRecord, readLines, type NetReader } from './base.js';
 import { deriveCategory } from './category.js';
+import { priorityTag, rfc5424Message } from './syslog-priority.js';
 import { normaliseProto, toCount, toPort } from './normalise.js';
 
 /** Value of KEY= in s between from and stop (stop excludes an ICMP error's quoted inner packet). */
@@ -18,6 +20,9 @@ function kv(s: string, key: string, from: number, stop: number): string | undefi
   const e = s.indexOf(' ', v);
   return s.slice(v, e < 0 || e > stop ? stop : e);
 }
+
+/** The inside of the kernel's `[seconds.micros]` time since boot. */
+const UPTIME = /^\s*\d+(?:\.\d+)?$/;
 
 function actionOfPrefix(p: string): string | undefined {
   const l = p.toLowerCase();
@@ -31,8 +36,11 @@ export const iptablesLogReader: NetReader = {
   read(path, onRecord, opts = {}) {
     return readLines(path, 'iptables-log', opts, ({ file, stats, ts, cats }) => {
       const actionCache = new Map<string, string | undefined>();
-      return (text, line) => {
-        if (isBlank(text)) return;
+      return (raw, line) => {
+        if (isBlank(raw)) return;
+        // (`<4>May  1 …` and RFC 5424's `<4>1 2024-…`: the priority is syslog's transport, not the time)
+        const pri = priorityTag(raw);
+        const text = pri.len ? raw.slice(pri.len) : raw;
         const inAt = text.indexOf('IN=');
         const srcAt = text.indexOf(' SRC=', inAt);
         if (inAt < 0 || srcAt < 0) { stats.skip('non-firewall line'); return; }
@@ -56,9 +64,10 @@ export const iptablesLogReader: NetReader = {
         const host = hostEnd > after ? text.slice(after, hostEnd) : undefined;
         // The prefix sits between "kernel: " (and an optional "[uptime] ") and "IN=".
         let p = text.indexOf('kernel:', after);
-        p = p >= 0 && p < inAt ? p + 7 : hostEnd;
+        p = p >= 0 && p < inAt ? p + 7 : pri.rfc5424 && hostEnd > 0 ? rfc5424Message(text, hostEnd, inAt) : hostEnd;
         while (text.charCodeAt(p) === 32) p++;
-        if (text.charCodeAt(p) === 91) { const close = text.indexOf(']', p); if (close > 0 && close < inAt) p = close + 1; }
+        // (the kernel's own `[ 1234.567890]` uptime, not a prefix in brackets such as UFW's `[UFW BLOCK]`)
+        if (text.charCodeAt(p) === 91) { const close = text.indexOf(']', p); if (close > 0 && close < inAt && UPTIME.test(text.slice(p + 1, close))) p = close + 1; }
         const prefix = text.slice(p, inAt).trim();
         const stop = (() => { const b = text.indexOf('[', srcAt); return b < 0 ? text.length : b; })();
         const src = kv(text, ' SRC=', inAt, stop), dst = kv(text, ' DST=', inAt, stop);
