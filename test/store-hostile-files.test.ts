@@ -97,8 +97,8 @@ test('a policy or rule file that is a device, a FIFO or a directory is refused b
   assert.throws(() => loadPolicyFile(join(dir, 'ext.yaml')), /\/dev\/zero: is not a regular file/);
   execFileSync('mkfifo', [join(dir, 'fifo.yaml')]);
   assert.throws(() => loadPolicyFile(join(dir, 'fifo.yaml')), /is not a regular file \(a FIFO\)/);
-  writeFileSync(join(dir, 'hosts.yaml'), 'name: h\nextends: default\nnetwork:\n  hosts:\n    constructor: 1.2.3.4\n    toString: 1.2.3.5\n');
-  assert.deepEqual(loadPolicyFile(join(dir, 'hosts.yaml')).network.hosts, { constructor: '1.2.3.4', tostring: '1.2.3.5' });
+  writeFileSync(join(dir, 'hosts.yaml'), 'name: h\nextends: default\nnetwork:\n  hosts:\n    constructor: 198.51.100.4\n    toString: 198.51.100.5\n');
+  assert.deepEqual(loadPolicyFile(join(dir, 'hosts.yaml')).network.hosts, { constructor: '198.51.100.4', tostring: '198.51.100.5' });
   // the hook denies (never fails open) when its rule file cannot be read
   const hook = corral(['check', '--rules', '/dev/zero', '--hook', 'claude-code'], JSON.stringify({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'ls' } }));
   assert.equal(hook.status, 0, hook.stderr);

@@ -4,8 +4,9 @@
 // Threat stopped: tampering/reading by the sandboxed agent — files are created 0600 and the
 // directory 0700, owned by Corral's uid, which the agent never runs as; libuv opens every fd
 // O_CLOEXEC, so sandboxed processes Corral spawns never inherit these descriptors.
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { sessionLogPath, sessionsDir } from './home.js';
+import { NamedFileError, readNamedFile } from '../util/read-named-file.js';
 
 const APPEND_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT;
 
@@ -101,16 +102,12 @@ export class NotALogError extends Error {
 
 /** The text of a log file: opened without following a link and without blocking on a FIFO; a regular file only. */
 function readLogText(path: string): string {
-  let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ELOOP') throw new NotALogError(`${path} is a symbolic link, not a session log: skipped`);
-    throw err;
+    return readNamedFile(path, { max: Infinity, noFollow: true });
+  } catch (e) {
+    if (!(e instanceof NamedFileError)) throw e;
+    if (e.code === 'ELOOP') throw new NotALogError(`${path} is a symbolic link, not a session log: skipped`);
+    if (e.code === 'ENOTREG' || e.code === 'EISDIR') throw new NotALogError(`${path} is not a regular file (${e.code === 'EISDIR' ? 'a directory' : /a FIFO/.test(e.why) ? 'a FIFO' : 'a device or socket'}), not a session log: skipped`);
+    throw e.cause ?? e; // (ENOENT and the like: the error the store's callers already handle)
   }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new NotALogError(`${path} is not a regular file (${st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : 'a device or socket'}), not a session log: skipped`);
-    return readFileSync(fd, 'utf8');
-  } finally { closeSync(fd); }
 }

@@ -10,19 +10,23 @@ export const NAMED_FILE_MAX = 16 * 1024 * 1024;
 
 /** An error for a named file that is not one Corral reads: the message names the path and why. */
 export class NamedFileError extends Error {
-  constructor(readonly path: string, readonly why: string, readonly code?: string) {
-    super(`${path}: ${why}`);
+  constructor(readonly path: string, readonly why: string, readonly code?: string, options?: { cause?: unknown }) {
+    super(`${path}: ${why}`, options);
   }
 }
 
-/** The UTF-8 text of the regular file at `path`, at most `max` bytes; anything else throws NamedFileError. */
-export function readNamedFile(path: string, max = NAMED_FILE_MAX): string {
+/**
+ * The UTF-8 text of the regular file at `path`, at most `max` bytes (Infinity: any size); anything
+ * else throws NamedFileError. noFollow: a symbolic link at `path` itself is refused (code ELOOP).
+ */
+export function readNamedFile(path: string, opts: { max?: number; noFollow?: boolean } = {}): string {
+  const max = opts.max ?? NAMED_FILE_MAX;
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | (opts.noFollow ? constants.O_NOFOLLOW : 0));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new NamedFileError(path, `cannot read it (${code ?? (e as Error).message})`, code);
+    throw new NamedFileError(path, `cannot read it (${code ?? (e as Error).message})`, code, { cause: e });
   }
   try {
     const st = fstatSync(fd);
