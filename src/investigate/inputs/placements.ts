@@ -29,9 +29,14 @@ export function boundAliases(names: readonly string[]): string[] {
   return names.filter((n) => BOUND_ALIASES.test(n.trim()));
 }
 
+/** A wrong-typed value as an error message names it: a list, an object, or the value itself. */
+function shown(v: unknown): string {
+  return Array.isArray(v) ? 'a list' : typeof v === 'object' && v !== null ? 'an object' : JSON.stringify(v);
+}
+
 /** Why a value of a text field (host, sandbox, episode) cannot be used, or undefined when it can (absent and null are absent). */
 function notText(k: string, v: unknown): string | undefined {
-  return v === undefined || v === null || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) ? undefined : `"${k}" must be text, not ${Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : JSON.stringify(v)}`;
+  return v === undefined || v === null || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) ? undefined : `"${k}" must be text, not ${shown(v)}`;
 }
 
 function bound(v: unknown, ctx: LineCtx, open: number): number {
@@ -41,7 +46,7 @@ function bound(v: unknown, ctx: LineCtx, open: number): number {
 
 function make(get: (k: (typeof COLS)[number]) => unknown, ctx: LineCtx, line: number, aliases: readonly string[]): Placement | string {
   const ipv = get('ip');
-  if (ipv !== undefined && ipv !== null && typeof ipv !== 'string') return `"ip" must be an IP address as text, not ${Array.isArray(ipv) ? 'a list' : typeof ipv === 'object' ? 'an object' : JSON.stringify(ipv)}`;
+  if (ipv !== undefined && ipv !== null && typeof ipv !== 'string') return `"ip" must be an IP address as text, not ${shown(ipv)}`;
   const ip = trimmed(ipv);
   if (ip === undefined) return 'missing ip';
   const pct = ip.indexOf('%');
