@@ -171,6 +171,18 @@ test('--year and --tz reach every reader; logs and calls with no overlap in time
   }
 });
 
+test('--skew past 1d and --lag or --gap past 30d are usage errors naming the flag and the limit; the limits themselves are taken', () => {
+  for (const [flag, v, max] of [['--skew', '2d', '1d'], ['--skew', '99999999999999999999h', '1d'], ['--lag', '31d', '30d'], ['--gap', '1000000h', '30d']] as const) {
+    const r = corral(['--traces', TRACES, EVE, flag, v]);
+    assert.equal(r.status, 2, `${flag} ${v}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^corral investigate: ${flag}: at most ${max}, got '${v}'`));
+  }
+  for (const [flag, v] of [['--skew', '1d'], ['--lag', '30d'], ['--gap', '720h']] as const) {
+    const r = corral(['--traces', TRACES, EVE, flag, v, '--json']);
+    assert.ok(r.status === 0 || r.status === 3, `${flag} ${v}: exit ${r.status} ${r.stderr}`);
+  }
+});
+
 test('values that cannot be used are said, not silently dropped: bad ports, broken tool-call arguments, odd OTLP shapes, impossible dates', async (t) => {
   const d = tmp(t);
   const ports = join(d, 'ports.jsonl');

@@ -290,6 +290,34 @@ test('an alert on a shared NAT address with hundreds of candidate calls lists th
   assert.equal(j.incidents[0]!.ambiguous, true);
 });
 
+test('600 alerts on one NAT address, each inside 6 000 calls, are scored in bounded memory: the best 50 kept as they come, not all 3.6 M pairs first', (t) => {
+  const d = tmp(t);
+  const t0 = Date.parse('2024-05-01T12:00:00Z');
+  const tr = join(d, 'tr.jsonl'), lg = join(d, 'lg.jsonl');
+  // Every seventh call backgrounds a curl to one of 50 addresses: an alert to one of those has 17 or 18 calls naming it.
+  writeFileSync(tr, Array.from({ length: 6000 }, (_, i) => JSON.stringify({ episode: `ep${i % 400}`, step: i, command: i % 7 ? `python train.py --seed ${i}` : `nohup curl http://203.0.113.${i % 50}/ &`, ts: new Date(t0 + i).toISOString(), duration_ms: 3_600_000, ip: '10.0.0.5' })).join('\n') + '\n');
+  writeFileSync(lg, Array.from({ length: 600 }, (_, j) => JSON.stringify({ ts: new Date(t0 + 60_000 + j * 1000).toISOString(), src: '10.0.0.5', dst: `203.0.113.${j % 60}`, dport: 443, action: 'blocked', category: 'policy_violation' })).join('\n') + '\n');
+  // A 96 MB heap: keeping every pair until its alert was scored needed ≈ 800 MB and aborted here.
+  const r = spawnSync(process.execPath, ['--max-old-space-size=96', MAIN, 'investigate', '--quiet', '--traces', tr, lg, '--json'], { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, NO_COLOR: '1' } });
+  assert.ok(r.status === 0 || r.status === 3, `exit ${r.status} (signal ${r.signal}): ${r.stderr.slice(-400)}`);
+  const j = JSON.parse(r.stdout) as { alerts: { dst: string; candidates: { call: number; p: number; mention?: string }[]; omitted?: { candidates: number; p: number }; pNoise: number }[]; calls: { command: string }[] };
+  assert.equal(j.alerts.length, 600);
+  for (const a of j.alerts) {
+    assert.equal(a.candidates.length, 50);
+    assert.equal(a.omitted?.candidates, 5950);
+    const sum = a.candidates.reduce((s, c) => s + c.p, 0) + a.omitted!.p + a.pNoise;
+    assert.ok(Math.abs(sum - 1) < 1e-9, `p of the listed, the omitted and noise add up to 1 (${sum})`);
+    for (let k = 1; k < a.candidates.length; k++) assert.ok(a.candidates[k - 1]!.p >= a.candidates[k]!.p, 'listed best first');
+    const last = Number(a.dst.split('.')[3]);
+    // Listed first: every call that names the address (17 or 18 of them when it is one of the 50 curled), then plain ones.
+    const naming = Array.from({ length: 6000 }, (_, i) => i).filter((i) => i % 7 === 0 && i % 50 === last).length;
+    a.candidates.forEach((c, k) => {
+      assert.equal(j.calls[c.call]!.command.includes(`http://${a.dst}/`), k < naming, `${a.dst} #${k}: ${j.calls[c.call]!.command}`);
+      assert.equal(c.mention, k < naming ? 'address' : undefined);
+    });
+  }
+});
+
 test('a result that cannot be rendered (too large for one string) is one line on stderr and exit 1, never a stack trace', (t) => {
   const d = tmp(t);
   // Fault injection: JSON.stringify of the result fails as V8 fails a string over its limit.

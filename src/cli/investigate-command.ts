@@ -48,11 +48,16 @@ function isPipe(path: string): boolean {
   try { return statSync(path).isFIFO(); } catch { return false; }
 }
 
-function duration(name: string, v: string | undefined, dflt: number, allowZero: boolean): number {
+/** Longest values taken: past them a window holds every call of any real fleet, and a typo (`--skew 2d` for `2s`) would link every alert to every call. */
+const DURATION_MAX = { skew: { ms: 86_400_000, text: '1d' }, lag: { ms: 30 * 86_400_000, text: '30d' }, gap: { ms: 30 * 86_400_000, text: '30d' } } as const;
+
+function duration(name: keyof typeof DURATION_MAX, v: string | undefined, dflt: number, allowZero: boolean): number {
   if (v === undefined) return dflt;
   if (allowZero && /^\s*0+(?:\.0+)?\s*(?:ms|s|m|min|h)?\s*$/.test(v)) return 0;
   const d = parseDuration(v);
   if (!d.ok) throw new UsageError(`--${name}: ${d.error}`);
+  const max = DURATION_MAX[name];
+  if (d.value > max.ms) throw new UsageError(`--${name}: at most ${max.text}, got '${safeText(v)}'`);
   return d.value;
 }
 

@@ -7,6 +7,7 @@ import type { AlertTable, KeyAlerts } from './alert-table.js';
 import { lowerBound } from './columns.js';
 import { commandPattern, mentionsDestination, type CommandRules, type RuleHit } from './command-evidence.js';
 import { computeEnrichment, type EnrichmentResult } from './enrichment.js';
+import { AlertLinks, type Link } from './best-links.js';
 import { KeyTenancy } from './key-tenancy.js';
 import { flowKey, sensorKey } from './same-connection.js';
 import type { MergedLinkState } from './linker.js';
@@ -65,8 +66,45 @@ export function linkAndScore(table: AlertTable, state: MergedLinkState, opts: Sc
   const epOf = eps.indexOf(new Set(state.candidates.map((c) => c.span.episode)));
   const tenancy = new KeyTenancy(eps);
 
-  // 1. Exact windows (the lag now capped at the episode's end): alert → raw links.
-  const raw = new Map<number, { c: number; timing: Timing; offsetMs: number; via: string }[]>();
+  // The calls that explain something, materialised with their command evidence when first linked.
+  const callIndex = new Map<number, number>();
+  const calls: CallRef[] = [];
+  const ruleCache = new Map<string, RuleHit[]>();
+  const callOf = (c: number): number => {
+    let at = callIndex.get(c);
+    if (at !== undefined) return at;
+    const cand = state.candidates[c]!;
+    const s = cand.span;
+    let rules: RuleHit[] = [];
+    if (opts.rules && s.command) {
+      const ck = `${s.tool ?? ''}\u0000${s.command}`;
+      rules = ruleCache.get(ck) ?? safeRules(opts.rules, s.command, s.tool);
+      ruleCache.set(ck, rules);
+    }
+    at = calls.length;
+    calls.push({
+      n: cand.n, tool_call_id: s.tool_call_id, episode: s.episode, run: s.run, step: s.step, tool: s.tool, command: s.command,
+      start: s.start, end: s.end, endKnown: s.endKnown, host: s.host, sandbox: s.sandbox, file: s.file, line: s.line,
+      pattern: commandPattern(s.command), detached: cand.detached, rules,
+    });
+    callIndex.set(c, at);
+    return at;
+  };
+  // What scoring needs of an alert, read once.
+  const info: ({ dst: string; dport?: number; category: string; rarity: number } | undefined)[] = new Array(table.size);
+  const infoOf = (a: number): NonNullable<typeof info[number]> => {
+    let x = info[a];
+    if (!x) {
+      const dport = table.dport.data[a]!;
+      x = { dst: table.strings.get(table.dst.data[a]!) ?? '', dport: dport >= 0 ? dport : undefined, category: alertKind(table, a).category, rarity: table.rarity(table.dst.data[a]!) };
+      info[a] = x;
+    }
+    return x;
+  };
+
+  // 1. Exact windows (the lag now capped at the episode's end), each link scored as it is found:
+  // an alert keeps its best MAX_CANDIDATES_PER_ALERT links, the count and the sum of all (best-links.ts).
+  const links = new Map<number, AlertLinks>();
   // An alert whose source IP some call ran under is linked by IP only: its sensor/host name
   // would add every other sandbox of that host as a bystander candidate.
   const agentIps = new Set(state.exposure.filter((x) => x.key.startsWith('ip:')).map((x) => x.key.slice(3)));
@@ -77,6 +115,7 @@ export function linkAndScore(table: AlertTable, state: MergedLinkState, opts: Sc
     const s = cand.span;
     const ep = epOf.get(s.episode);
     const lastCallEnd = ep !== undefined ? eps.end[ep]! : s.end;
+    let call: CallRef | undefined;
     for (const k of cand.keys) {
       const ka = lookup(k.key);
       if (!ka) continue;
@@ -103,104 +142,71 @@ export function linkAndScore(table: AlertTable, state: MergedLinkState, opts: Sc
           if (!cand.detached && s.endKnown && offsetMs > graceMs + skewMs) continue;
         }
         if (timing !== 'after') inside[a] = 1;
-        const list = raw.get(a) ?? [];
+        call ??= calls[callOf(c)]!;
+        let al = links.get(a);
+        if (!al) { al = new AlertLinks(MAX_CANDIDATES_PER_ALERT); links.set(a, al); }
         // The same call reached through two keys (IP and host) counts once, with its closest timing.
-        // (calls are visited one after the other: an entry of this call can only be the list's last)
-        const last = list[list.length - 1];
-        const dup = last !== undefined && last.c === c ? last : undefined;
-        if (dup) { if (rankTiming(timing) < rankTiming(dup.timing)) { dup.timing = timing; dup.offsetMs = offsetMs; dup.via = k.key; } continue; }
-        list.push({ c, timing, offsetMs, via: k.key });
-        raw.set(a, list);
+        // (calls are visited one after the other: a link of this call can only be the alert's last)
+        const dup = al.lastOf(c);
+        if (dup) {
+          if (rankTiming(timing) < rankTiming(dup.timing)) al.update(dup, timing, offsetMs, k.key, linkScore(call, timing, offsetMs, lagMs, dup.mention, dup.ruleMatch, infoOf(a).rarity));
+        } else {
+          const x = infoOf(a);
+          const mention = mentionsDestination(call.command, x.dst, x.dport);
+          const ruleMatch = call.rules.length === 0 ? 'none' : call.rules.some((r) => r.category === x.category) ? 'category' : 'other';
+          al.add({ c, timing, offsetMs, via: k.key, mention, ruleMatch, score: linkScore(call, timing, offsetMs, lagMs, mention, ruleMatch, x.rarity) });
+        }
+        // Evidence (step 3): a link counts unless it came after a call that left nothing running.
+        const last = al.lastOf(c)!;
+        if (!al.evidence && (last.timing !== 'after' || call.detached) && (last.mention !== undefined || last.ruleMatch === 'category')) al.evidence = true;
       }
     }
   });
 
-  // 2. The enrichment test (step 4) needs every key's inside/outside counts.
+  // 2. The enrichment test (step 3) needs every key's inside/outside counts.
   for (const x of state.exposure) lookup(x.key);
-  // 3. Materialise the calls that explain something, with their command evidence.
-  const callIndex = new Map<number, number>();
-  const calls: CallRef[] = [];
-  const ruleCache = new Map<string, RuleHit[]>();
-  const callOf = (c: number): number => {
-    let at = callIndex.get(c);
-    if (at !== undefined) return at;
-    const cand = state.candidates[c]!;
-    const s = cand.span;
-    let rules: RuleHit[] = [];
-    if (opts.rules && s.command) {
-      const ck = `${s.tool ?? ''}\u0000${s.command}`;
-      rules = ruleCache.get(ck) ?? safeRules(opts.rules, s.command, s.tool);
-      ruleCache.set(ck, rules);
-    }
-    at = calls.length;
-    calls.push({
-      n: cand.n, tool_call_id: s.tool_call_id, episode: s.episode, run: s.run, step: s.step, tool: s.tool, command: s.command,
-      start: s.start, end: s.end, endKnown: s.endKnown, host: s.host, sandbox: s.sandbox, file: s.file, line: s.line,
-      pattern: commandPattern(s.command), detached: cand.detached, rules,
-    });
-    callIndex.set(c, at);
-    return at;
-  };
 
-  // 4. Evidence before the enrichment. An alert outside every call is "explained" (not background noise) only when a call that
+  // 3. Evidence before the enrichment. An alert outside every call is "explained" (not background noise) only when a call that
   // left a process running also names its destination or matches a rule of its category.
   // An alert inside a call is "evidenced" when a call it fell in shows such evidence, or a call
   // that left a process running does (a miner's beacon during some other call).
   const explained = new Uint8Array(table.size);
   const evidenced = new Uint8Array(table.size);
-  for (const [a, links] of raw) {
-    const dst = table.strings.get(table.dst.data[a]!) ?? '';
-    const dport = table.dport.data[a]!;
-    const { category } = alertKind(table, a);
-    for (const l of links) {
-      const call = calls[callOf(l.c)]!;
-      if (l.timing === 'after' && !call.detached) continue;
-      if (mentionsDestination(call.command, dst, dport >= 0 ? dport : undefined) || call.rules.some((r) => r.category === category)) {
-        if (inside[a]) evidenced[a] = 1; else explained[a] = 1;
-        break;
-      }
-    }
-  }
+  for (const [a, al] of links) if (al.evidence) { if (inside[a]) evidenced[a] = 1; else explained[a] = 1; }
   const enrichment = computeEnrichment(keyAlerts, state, inside, evidenced, explained, skewMs, (a) => table.dst.data[a]!,
     (a) => ({ flow: flowKey(table.src.data[a]!, table.dst.data[a]!, table.dport.data[a]!), sensor: sensorKey(table.file.data[a]!, table.rule.data[a]!) }), opts.gapMs);
 
-  // 5. Score and normalise per alert.
+  // 4. Normalise per alert, against the noise weight of its key.
   const alerts: AlertOut[] = [];
   const unlinked: number[] = [];
   for (let a = 0; a < table.size; a++) {
-    const links = raw.get(a);
-    if (!links) { unlinked.push(a); continue; }
+    const al = links.get(a);
+    if (!al) { unlinked.push(a); continue; }
     const rec = table.record(a);
     const { category, kind } = alertKind(table, a);
-    const rarity = table.rarity(table.dst.data[a]!);
-    const ev: LinkEvidence[] = links.map((l) => {
-      const call = calls[callOf(l.c)]!;
-      const mention = mentionsDestination(call.command, rec.dst, rec.dport);
-      const ruleMatch = call.rules.length === 0 ? 'none' : call.rules.some((r) => r.category === category) ? 'category' : 'other';
-      let score = l.timing === 'inside' ? FACTORS.inside : l.timing === 'skew' ? FACTORS.skew
-        : (call.detached || !call.endKnown ? FACTORS.afterDetached : FACTORS.afterPlain) * (0.5 + 0.5 * Math.exp(-l.offsetMs / Math.max(60_000, lagMs / 4)));
-      if (mention === 'address') score *= FACTORS.mentionAddress; else if (mention === 'port') score *= FACTORS.mentionPort;
-      if (ruleMatch === 'category') score *= FACTORS.ruleCategory; else if (ruleMatch === 'other') score *= FACTORS.ruleOther;
-      score *= 0.75 + 0.5 * rarity;
-      return { call: callIndex.get(l.c)!, timing: l.timing, offsetMs: l.offsetMs, mention, ruleMatch, via: l.via, score, p: 0 };
-    });
-    const key = ev.find((e) => e.via.startsWith('ip:'))?.via ?? ev[0]!.via;
+    const key = al.firstIpVia ?? al.firstVia;
     const noise = enrichment.noiseWeight(table.dst.data[a]!, key, rec.ts);
-    const total = ev.reduce((s, e) => s + e.score, 0) + noise;
-    for (const e of ev) e.p = e.score / total;
-    ev.sort((x, y) => y.p - x.p);
+    const total = al.sum + noise;
+    const { links: best, omittedScore } = al.best();
+    const ev: LinkEvidence[] = best.map((l) => ({ call: callIndex.get(l.c)!, timing: l.timing, offsetMs: l.offsetMs, mention: l.mention, ruleMatch: l.ruleMatch, via: l.via, score: l.score, p: l.score / total }));
     const out: AlertOut = {
       i: alerts.length, ts: rec.ts, src: rec.src, dst: rec.dst, dport: rec.dport, proto: rec.proto, category, kind,
       rule: rec.rule, severity: rec.severity, action: rec.action, host: rec.host, file: rec.file, line: rec.line,
-      inside: inside[a] === 1, rarity, pNoise: noise / total, noiseWeight: noise, candidates: ev,
+      inside: inside[a] === 1, rarity: infoOf(a).rarity, pNoise: noise / total, noiseWeight: noise, candidates: ev,
     };
-    if (ev.length > MAX_CANDIDATES_PER_ALERT) {
-      const rest = ev.splice(MAX_CANDIDATES_PER_ALERT);
-      out.omitted = { candidates: rest.length, p: rest.reduce((x, e) => x + e.p, 0), score: rest.reduce((x, e) => x + e.score, 0) };
-    }
+    if (al.count > ev.length) out.omitted = { candidates: al.count - ev.length, p: omittedScore / total, score: omittedScore };
     alerts.push(out);
   }
   return { alerts, calls, enrichment, unlinked };
+}
+
+/** A link's unnormalised score: the timing's base, times the command evidence, times the destination's rarity. */
+function linkScore(call: CallRef, timing: Timing, offsetMs: number, lagMs: number, mention: 'address' | 'port' | undefined, ruleMatch: Link['ruleMatch'], rarity: number): number {
+  let score = timing === 'inside' ? FACTORS.inside : timing === 'skew' ? FACTORS.skew
+    : (call.detached || !call.endKnown ? FACTORS.afterDetached : FACTORS.afterPlain) * (0.5 + 0.5 * Math.exp(-offsetMs / Math.max(60_000, lagMs / 4)));
+  if (mention === 'address') score *= FACTORS.mentionAddress; else if (mention === 'port') score *= FACTORS.mentionPort;
+  if (ruleMatch === 'category') score *= FACTORS.ruleCategory; else if (ruleMatch === 'other') score *= FACTORS.ruleOther;
+  return score * (0.75 + 0.5 * rarity);
 }
 
 function rankTiming(t: Timing): number { return t === 'inside' ? 0 : t === 'skew' ? 1 : 2; }
