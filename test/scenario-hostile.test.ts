@@ -453,8 +453,32 @@ test('persistence a background process plants after the last call is found when 
     const found = s.alertEvents.filter((a) => a.payload.rule === 'persistence.file_written');
     assert.equal(found.length, 1, JSON.stringify(s.alertEvents.map((a) => [a.payload.rule, a.tool_call])));
     assert.equal(found[0]!.tool_call, 'leaves-writer', 'the call whose process was still running, not the last call');
-    assert.match(String(found[0]!.payload.message), /\/workspace\/\.bashrc created \(found when the session closed, after this call ended: by a process it left running\)/);
+    assert.match(String(found[0]!.payload.message), /\/workspace\/\.bashrc created \(found when the session closed; changed at \S+Z, after this call ended, while no call ran: by a process it left running\)/);
   } finally { if (!closed) await s.close(); }
+});
+
+test('persistence a background process plants between two calls is blamed on the call that left it running (the file\'s change time), not on the next call; one a call writes itself while another\'s process runs stays the writer\'s', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'persist-between' });
+  try {
+    const r1 = await s.exec({ command: "(sleep 1; echo 'echo PAYLOAD' >> ~/.bashrc; touch -d 2020-01-01 ~/.bashrc; exec sleep 60) >/dev/null 2>&1 &", step: 1, toolCallId: 'leaves-writer' });
+    assert.deepEqual(r1.alerts.filter((a) => a.payload.rule === 'persistence.file_written'), [], 'no file yet when the call ends');
+    await new Promise((res) => setTimeout(res, 1800));
+    // (the writer set the modification time back: the change time, which it cannot set, still says when)
+    const r2 = await s.exec({ command: 'true', step: 2, toolCallId: 'innocent' });
+    assert.deepEqual(r2.alerts.filter((a) => a.payload.rule === 'persistence.file_written'), [], 'nothing blamed on the call that ran after the write');
+    const found = s.alertEvents.filter((a) => a.payload.rule === 'persistence.file_written');
+    assert.deepEqual(found.map((a) => [a.tool_call, a.step]), [['leaves-writer', 1]]);
+    assert.match(String(found[0]!.payload.message), /\/workspace\/\.bashrc created \(found when step 2 ended; changed at \S+Z, after this call ended, while no call ran: by a process it left running\)/);
+    const file = s.events.filter((e) => e.kind === 'file');
+    assert.deepEqual(file.map((e) => [e.tool_call, e.payload.path]), [['leaves-writer', '/workspace/.bashrc']]);
+    const changed = Number(BigInt(String(file[0]!.payload.changed_ts)) / 1_000_000n);
+    assert.ok(changed > Date.now() - 10_000, `changed_ts is the change time, not the set-back mtime (${changed})`);
+    // A call that writes one itself, while step 1's process still runs: its own.
+    await s.exec({ command: 'echo x >> ~/.profile', step: 3, toolCallId: 'own-write' });
+    const own = s.alertEvents.filter((a) => a.payload.rule === 'persistence.file_written' && a.tool_call === 'own-write');
+    assert.equal(own.length, 1, JSON.stringify(s.alertEvents.map((a) => [a.payload.rule, a.tool_call])));
+    assert.match(String(own[0]!.payload.message), /\/workspace\/\.profile created \(found when this call ended; processes step 1 left running were also running\)/);
+  } finally { await s.close(); }
 });
 
 test("the sandbox kernel's own ICMP errors (a DNS answer to a closed port) are recorded, never alerted", async () => {

@@ -54,7 +54,7 @@ const MAX_MODULE_DEPTH = 4;
 const MAX_HOPS = 16;
 
 /** lstat of root/rel without throwing, only below real directories; undefined when absent. ctime: the agent cannot set it back. */
-function stamp(root: string, rel: string): string | undefined {
+function stamp(root: string, rel: string): [string, number] | undefined {
   const slash = rel.lastIndexOf('/');
   if (slash > 0 && !realDirs(root, rel.slice(0, slash))) return undefined;
   try {
@@ -62,7 +62,7 @@ function stamp(root: string, rel: string): string | undefined {
     // (an overlay whiteout — a character device 0:0 in a writable root's layer — is a file the agent
     // deleted from the image, not one it planted; an agent cannot make device nodes itself)
     if (st.isCharacterDevice() && st.rdev === 0) return undefined;
-    return `${st.mtimeMs}:${st.ctimeMs}:${st.size}:${st.mode}:${st.ino}`;
+    return [`${st.mtimeMs}:${st.ctimeMs}:${st.size}:${st.mode}:${st.ino}`, st.ctimeMs];
   } catch { return undefined; }
 }
 
@@ -134,7 +134,8 @@ export function resolveInside(root: string, rel: string, mount: string): { real:
 }
 
 /** path (relative to the workspace) → [stamp, place] for every persistence file now present. */
-export type PersistenceSnapshot = Map<string, [string, PersistencePlace]>;
+/** Per place: its state, what it is, and its inode's change time (ms since the epoch: the kernel's clock, which no file call can set back). */
+export type PersistenceSnapshot = Map<string, [string, PersistencePlace, number]>;
 
 /**
  * What a list of places gets to look with: add a file (or link) if present, list a directory (both
@@ -165,7 +166,7 @@ function linkOnWay(root: string, rel: string): string | undefined {
 export function snapshotPlaces(root: string, walk: (w: PlaceWalk) => void): PersistenceSnapshot {
   const out: PersistenceSnapshot = new Map();
   walk({
-    add: (rel, place, own) => { const s = stamp(root, rel); if (s) out.set(rel, [own ?? s, place]); },
+    add: (rel, place, own) => { const s = stamp(root, rel); if (s) out.set(rel, [own ?? s[0], place, s[1]]); },
     entries: (rel) => entries(root, rel),
     linkOnWay: (rel) => linkOnWay(root, rel),
   });
@@ -202,7 +203,7 @@ function workspaceLook(root: string, mount: string, out: PersistenceSnapshot): W
       const st = stamp(root, l);
       let target = '';
       try { target = readlinkSync(join(root, l)); } catch { /* gone */ }
-      if (st && !out.has(l)) out.set(l, [`${st}>${target}`, linkPlace(place)]);
+      if (st && !out.has(l)) out.set(l, [`${st[0]}>${target}`, linkPlace(place), st[1]]);
     }
     return r?.real;
   };
@@ -214,16 +215,16 @@ function workspaceLook(root: string, mount: string, out: PersistenceSnapshot): W
       if (real === undefined) return;
       const s = stamp(root, real);
       if (!s) return;
-      const mine = own ? own(real) : s;
-      // (rel may itself be a link, added above: its own state and its target's make the stamp)
+      const mine = own ? own(real) : s[0];
+      // (rel may itself be a link, added above: its own state and its target's make the stamp, the later change time the time)
       const link = out.get(rel);
-      if (mine !== undefined) out.set(rel, [link ? `${link[0]}|${mine}` : mine, place]);
+      if (mine !== undefined) out.set(rel, [link ? `${link[0]}|${mine}` : mine, place, Math.max(s[1], link?.[2] ?? 0)]);
     },
     list: (rel, place, flagCrowded = true) => {
       const real = links(rel, place);
       if (real === undefined) return [];
       const { list, crowded: full } = listDir(root, real, MAX_ENTRIES);
-      if (full && flagCrowded) { const s = stamp(root, real); if (s) out.set(rel, [s, crowded(place)]); }
+      if (full && flagCrowded) { const s = stamp(root, real); if (s) out.set(rel, [s[0], crowded(place), s[1]]); }
       return list;
     },
   };
@@ -325,11 +326,11 @@ function gitConfig(look: WorkspaceLook, rel: string, kind: string): void {
 }
 
 /** Files that appeared or changed from `before` to `after`, with their place. */
-export function persistenceChanges(before: PersistenceSnapshot, after: PersistenceSnapshot): { path: string; created: boolean; place: PersistencePlace }[] {
-  const out: { path: string; created: boolean; place: PersistencePlace }[] = [];
-  for (const [path, [s, place]] of after) {
+export function persistenceChanges(before: PersistenceSnapshot, after: PersistenceSnapshot): { path: string; created: boolean; place: PersistencePlace; ctimeMs: number }[] {
+  const out: { path: string; created: boolean; place: PersistencePlace; ctimeMs: number }[] = [];
+  for (const [path, [s, place, ctimeMs]] of after) {
     const old = before.get(path);
-    if (!old || old[0] !== s) out.push({ path, created: !old, place });
+    if (!old || old[0] !== s) out.push({ path, created: !old, place, ctimeMs });
   }
   return out;
 }

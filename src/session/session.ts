@@ -210,6 +210,10 @@ export interface ToolCallResult {
 const OUTPUT_GRACE_MS = 200;
 /** The longest a call waits for its pipes' end of file once no process of it runs (only an fd passed to another call's process holds them that long). */
 const OUTPUT_DRAIN_MAX_MS = 5000;
+/** File times come from a coarse kernel clock (a tick late at most): a change this close before a call's start still counts as its. */
+const PERSISTENCE_CLOCK_MARGIN_MS = 50;
+/** An epoch-ns string from a file time in ms (fractional). */
+const msToNs = (ms: number): string => (BigInt(Math.round(ms * 1000)) * 1000n).toString();
 
 interface CallState extends Attribution {
   cgroup: Cgroup; running: boolean; startedNs: bigint; endedNs?: bigint; statsBefore?: CgroupStats; killReason?: string; cancelled?: string;
@@ -821,7 +825,7 @@ export class Session {
     this.fanout.flushPrefix(toolCallId);
     this.repeats.flushPrefix(`${toolCallId}|`);
     // (before the detections: the screen's finding for the same write folds under the file's alert)
-    this.persistenceAlerts(state);
+    this.persistenceAlerts(state, state, [...this.calls.values()].filter((c) => c !== state && c.cgroup.populated()));
     if (spec.postscreen && !timedOut && code === 0) this.postscreen(spec.postscreen, { stdout, stderr }, startEv);
     this.flushDetections(toolCallId);
     const st = cg.stats();
@@ -857,10 +861,11 @@ export class Session {
   /**
    * Persistence files (shell start-up files, Python start-up hooks, git hooks, autostart, SSH keys)
    * that appeared or changed in the workspace since the last look (a call's end, or the session's
-   * close — `found` says which): a `file` event each and one alert, attributed to this call (a background process of an earlier call may have written it; the
-   * message says when it was found). See persistence-watch.ts.
+   * close): a `file` event each and one alert per call blamed (see persistence-watch.ts). Who wrote
+   * it (persistenceBlame): a file changed while `current` ran is its; one changed before it started —
+   * between calls, or after the last — can only be a process an earlier call left running.
    */
-  private persistenceAlerts(state: CallState, found = 'when this call ended'): void {
+  private persistenceAlerts(current: CallState | undefined, fallback: CallState, live: CallState[], closing = false): void {
     const now = snapshotPersistence(this.workspace, this.wsPath);
     const changes = persistenceChanges(this.persistSnap ?? new Map(), now).map((c) => ({ ...c, path: `${this.wsPath}/${c.path}` }));
     this.persistSnap = now;
@@ -870,17 +875,49 @@ export class Session {
       this.rootSnap = root;
     }
     if (changes.length === 0) return;
-    // one event per file, one alert per call (the most severe place first, the others listed and counted)
-    const events = changes.slice(0, 32).map((c) => this.emit('file', { path: c.path, change: c.created ? 'created' : 'modified', place: c.place.what }, { attr: this.attr(state) }));
-    const sorted = [...changes].sort((a, b) => SEVERITY_RANK[a.place.severity] - SEVERITY_RANK[b.place.severity]);
-    const top = sorted[0]!;
-    const others = sorted.slice(1).map((c) => c.path);
-    const more = others.length ? `; also ${others.slice(0, 3).join(', ')}${others.length > 3 ? ` and ${others.length - 3} more` : ''}` : '';
-    this.alert(this.attr(state), {
-      rule: 'persistence.file_written', category: 'persistence', severity: top.place.severity, attack: [...new Set(sorted.flatMap((c) => c.place.attack))],
-      message: `${top.path} ${top.created ? 'created' : 'modified'} (found ${found}): a ${top.place.what}${more}`,
-      reason: 'Planting start-up hooks or other persistence in the sandbox is not allowed; it runs again in later tool calls.',
-    }, events.map((e) => e.id), 'observed', { layer: 'process', count: changes.length });
+    const groups = new Map<CallState, { found: string; changes: typeof changes }>();
+    for (const c of changes) {
+      const b = this.persistenceBlame(current, fallback, live, c.ctimeMs, closing);
+      const g = groups.get(b.state) ?? { found: b.found, changes: [] };
+      g.changes.push(c);
+      groups.set(b.state, g);
+    }
+    for (const [state, { found, changes: mine }] of groups) {
+      // one event per file, one alert per call (the most severe place first, the others listed and counted)
+      const events = mine.slice(0, 32).map((c) => this.emit('file', { path: c.path, change: c.created ? 'created' : 'modified', place: c.place.what, changed_ts: msToNs(c.ctimeMs) }, { attr: this.attr(state) }));
+      const sorted = [...mine].sort((a, b) => SEVERITY_RANK[a.place.severity] - SEVERITY_RANK[b.place.severity]);
+      const top = sorted[0]!;
+      const others = sorted.slice(1).map((c) => c.path);
+      const more = others.length ? `; also ${others.slice(0, 3).join(', ')}${others.length > 3 ? ` and ${others.length - 3} more` : ''}` : '';
+      this.alert(this.attr(state), {
+        rule: 'persistence.file_written', category: 'persistence', severity: top.place.severity, attack: [...new Set(sorted.flatMap((c) => c.place.attack))],
+        message: `${top.path} ${top.created ? 'created' : 'modified'} (${found}): a ${top.place.what}${more}`,
+        reason: 'Planting start-up hooks or other persistence in the sandbox is not allowed; it runs again in later tool calls.',
+      }, events.map((e) => e.id), 'observed', { layer: 'process', count: mine.length });
+    }
+  }
+
+  /**
+   * The call a persistence file changed at `ctimeMs` is blamed on. The inode's change time is the
+   * kernel's clock, which no file call sets back (touch -d sets the modification time only). Changed
+   * while `current` ran (or within a small margin before: the clock is coarse): `current`. Before it
+   * started — or after the last call, at the close — no call was running, so a process one left
+   * running wrote it: the latest such call that ended before the change, preferring one whose
+   * processes still run (`live`); the others are named. None: `fallback`.
+   */
+  private persistenceBlame(current: CallState | undefined, fallback: CallState, live: CallState[], ctimeMs: number, closing: boolean): { state: CallState; found: string } {
+    const wallMs = (mono: bigint): number => Number(BigInt(monoToEpochNs(mono)) / 1_000_000n);
+    const at = new Date(ctimeMs).toISOString();
+    if (current && ctimeMs >= wallMs(current.startedNs) - PERSISTENCE_CLOCK_MARGIN_MS) {
+      const bg = live.filter((c) => c !== current && c.step !== undefined).map((c) => c.step);
+      return { state: current, found: `found when ${closing ? 'the session closed, while this call ran' : 'this call ended'}${bg.length ? `; processes step ${bg.join(', ')} left running were also running` : ''}` };
+    }
+    const calls = [...this.calls.values()].filter((c) => c !== current && c.leftRunning && c.endedNs !== undefined && wallMs(c.endedNs) <= ctimeMs + PERSISTENCE_CLOCK_MARGIN_MS);
+    const pick = calls.filter((c) => live.includes(c)).at(-1) ?? calls.at(-1);
+    if (!pick) return { state: current ?? fallback, found: current && !closing ? `found when this call ended, changed at ${at} before it started` : 'found when the session closed, after this call ended' };
+    const others = calls.filter((c) => c !== pick && c.step !== undefined).map((c) => c.step);
+    const when = current && !closing ? `found when step ${current.step ?? '?'} ended` : 'found when the session closed';
+    return { state: pick, found: `${when}; changed at ${at}, after this call ended, while no call ran: by a process it left running${others.length ? ` (step ${others.join(', ')} also left processes running)` : ''}` };
   }
 
   /**
@@ -1552,12 +1589,12 @@ export class Session {
       await new Promise<void>((r) => { this.holder!.once('exit', () => r()); setTimeout(r, 2000).unref(); });
     }
     // Persistence planted after the last call ended, by a process one left running: looked for once
-    // more now that nothing can write, and blamed on the latest call that still has processes, else
-    // the latest that left some running when it ended (they may have written and exited since), else the last call.
+    // more now that nothing can write, and blamed on the call that left it running (persistenceBlame;
+    // without a change time that says so, the latest call with processes, else the last call).
     const blame = live.at(-1) ?? calls.filter((c) => c.leftRunning).at(-1) ?? calls.at(-1);
     if (blame && this.persistSnap) {
       try {
-        this.persistenceAlerts(blame, blame.leftRunning || live.includes(blame) ? 'when the session closed, after this call ended: by a process it left running' : 'when the session closed, after this call ended');
+        this.persistenceAlerts(live.find((c) => c.running), blame, live, true);
       } catch (e) { this.rt.onError(e); }
     }
     // The connections the killed processes held close now; their flow records (bytes each way)
