@@ -378,6 +378,33 @@ print(attempt([first, b"GE", pool]), attempt([b"POST /up HTTP/1.1\\r\\nHost: reg
   assert.ok(net.every((x) => /pool\.minexmr\.test|sni-mismatch/.test(String(x.payload.message))), JSON.stringify(net.map((x) => x.payload.message)));
 });
 
+test('fronting over cleartext HTTP/2 (prior knowledge) is judged by each request\'s :authority: a pool name on the allowed address is cut before the far host gets it', async () => {
+  const requests = async (): Promise<number> => (await fx.far.counts())['198.51.100.10:80']?.requests ?? 0;
+  const before = await requests();
+  // HPACK without Huffman: :method GET, :path /, :scheme http from the static table, :authority as a literal.
+  const { r, alerts } = await oneCall(`import socket, struct
+def frame(t, flags, sid, payload):
+    return struct.pack(">I", len(payload))[1:] + bytes([t, flags]) + struct.pack(">I", sid) + payload
+def headers(sid, authority):
+    a = authority.encode()
+    return frame(1, 5, sid, bytes([0x82, 0x84, 0x86, 0x01, len(a)]) + a)
+def attempt(*authorities):
+    s = socket.create_connection(("registry.test", 80), timeout=3)
+    s.sendall(b"PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n" + frame(4, 0, 0, b"") + b"".join(headers(1 + 2 * i, a) for i, a in enumerate(authorities)))
+    try:
+        while s.recv(4096):
+            pass
+        return "closed"
+    except OSError as e:
+        return type(e).__name__
+print(attempt("registry.test"), attempt("registry.test", "pool.minexmr.test"))`, { tool: 'python' });
+  assert.match(r.stdout.trim(), /^\S+ ConnectionResetError$/, r.stdout + r.stderr);
+  assert.equal(await requests(), before, 'no HTTP request reached the registry');
+  const net = alerts.filter((x) => x.payload.layer === 'network');
+  assert.ok(net.some((x) => x.payload.rule === 'gateway.mining' && /pool\.minexmr\.test/.test(String(x.payload.message))), JSON.stringify(net.map((x) => [x.payload.rule, x.payload.message])));
+  assert.equal(net.filter((x) => !/pool\.minexmr\.test/.test(String(x.payload.message))).length, 0, 'the allowed :authority alone raises nothing');
+});
+
 test('an HTTP CONNECT to another port of an allowed host is refused with a 403 naming the rule; the far host sees nothing', async () => {
   // (a review, session 23: `CONNECT registry.test:22` passed the port-80 rule, the target's port unread)
   const before = await fx.far.accepted('198.51.100.10', 80);

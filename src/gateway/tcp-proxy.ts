@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { sniff, MiningRpcScanner, MAX_HTTP_HEAD, parseHttpRequest, parseSshBanner, type SniffResult } from './sniff/index.js';
 import { WebSocketUnmasker } from './sniff/websocket-frames.js';
 import { HttpRequestStream, type RequestHead } from './sniff/http-stream.js';
+import { H2cRequestStream } from './sniff/h2c-stream.js';
 import type { Decision, Protocol } from '../policy/index.js';
 import { FLOW_LIMIT_RULE, type SandboxNet, type ConnectReport, type FlowReport } from './types.js';
 
@@ -168,6 +169,8 @@ class ProxiedFlow {
   private wsScanner = new MiningRpcScanner();
   /** The client's HTTP requests, followed by their framing (cleartext HTTP flows). */
   private http?: HttpRequestStream;
+  /** Cleartext HTTP/2 after its preface (h2c-stream.ts). */
+  private h2?: H2cRequestStream;
   /** Decided before the client sent anything (server-first, or a client holding back its first bytes). */
   private clientSilent = false;
   /** A silent client's late first bytes, held until they are classified. */
@@ -378,22 +381,39 @@ class ProxiedFlow {
         // A keep-alive connection's later requests are judged by their own Host (fronting: an allowed
         // first request, then `Host: pool.example` on the same connection), found by HTTP's framing
         // across writes (http-stream.ts; a stream it cannot frame falls back to a per-chunk look);
-        // after a WebSocket upgrade the frames that follow are unmasked and scanned.
-        this.http ??= new HttpRequestStream();
-        const heads = this.http.opaque ? requestHeads(chunk) : this.http.push(chunk);
-        for (const head of heads) {
-          const sniffed = this.sniffed;
-          if (head.ambiguous && this.redecide({ ...sniffed, host: undefined, hostAmbiguous: true })) return;
-          if (head.host !== undefined && head.host !== sniffed.host && this.redecide({ ...sniffed, host: head.host, hostAmbiguous: false })) return;
-          if (head.framesAt !== undefined) {
-            this.ws = new WebSocketUnmasker();
-            if (this.scanWebSocket(chunk.subarray(head.framesAt))) return;
-            break;
+        // after a WebSocket upgrade the frames that follow are unmasked and scanned; cleartext HTTP/2
+        // requests are judged by their `:authority` (h2c-stream.ts).
+        if (this.h2) { if (this.judgeHeads(this.h2.push(chunk))) return; }
+        else {
+          this.http ??= new HttpRequestStream();
+          const heads = this.http.opaque ? requestHeads(chunk) : this.http.push(chunk);
+          for (const head of heads) {
+            if (this.judgeHeads([head])) return;
+            if (head.framesAt !== undefined) {
+              this.ws = new WebSocketUnmasker();
+              if (this.scanWebSocket(chunk.subarray(head.framesAt))) return;
+              break;
+            }
+            if (head.h2At !== undefined) {
+              this.h2 = new H2cRequestStream(true);
+              if (this.judgeHeads(this.h2.push(chunk.subarray(head.h2At)))) return;
+              break;
+            }
           }
         }
       }
     }
     if (!up.write(chunk)) { this.client.pause(); up.once('drain', () => this.client.resume()); }
+  }
+
+  /** Each request's host judged against the connection's: a different or ambiguous one decides the flow again. True when it was cut. */
+  private judgeHeads(heads: RequestHead[]): boolean {
+    for (const head of heads) {
+      const sniffed = this.sniffed!;
+      if (head.ambiguous && this.redecide({ ...sniffed, host: undefined, hostAmbiguous: true })) return true;
+      if (head.host !== undefined && head.host !== sniffed.host && this.redecide({ ...sniffed, host: head.host, hostAmbiguous: false })) return true;
+    }
+    return false;
   }
 
   /** After `Upgrade: websocket` the client's payloads are masked: scanned once unmasked. True when the flow was cut. */

@@ -9,8 +9,11 @@
 // back to its per-chunk heuristic for the rest.
 import { MAX_HTTP_HEAD, parseHttpRequest } from './http-request.js';
 
-/** One complete request head: its host (undefined: none or ambiguous, see ambiguous), and where WebSocket frames begin in the chunk. */
-export interface RequestHead { host?: string; ambiguous: boolean; framesAt?: number }
+/**
+ * One complete request head: its host (undefined: none or ambiguous, see ambiguous), where WebSocket
+ * frames begin in the chunk, or where HTTP/2 continues after "PRI * HTTP/2.0" (h2c-stream.ts).
+ */
+export interface RequestHead { host?: string; ambiguous: boolean; framesAt?: number; h2At?: number }
 
 type State = 'head' | 'body' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'opaque';
 const MAX_LINE = 1024;
@@ -64,6 +67,8 @@ export class HttpRequestStream {
     const consumed = i + (end - before);
     const r = parseHttpRequest(head);
     if (r.status !== 'done' || r.protocol !== 'http') { this.state = 'opaque'; return consumed; }
+    // HTTP/2's connection preface (prior knowledge, or after an h2c upgrade): its frames follow.
+    if (r.method === 'PRI') { heads.push({ ambiguous: false, h2At: consumed }); this.state = 'opaque'; return consumed; }
     const text = head.toString('latin1');
     const ambiguous = r.hostAmbiguous === true;
     const upgrade = /\r?\nupgrade:[ \t]*websocket/i.test(text);

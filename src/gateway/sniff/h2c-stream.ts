@@ -1,0 +1,160 @@
+// Why: cleartext HTTP/2 (prior knowledge, `curl --http2-prior-knowledge`, or after an `Upgrade: h2c`)
+// names each request's host in a HEADERS frame's `:authority`, HPACK-compressed, not in a Host line.
+// Without reading it, an agent could resolve an allowed name, connect to its address and ask a
+// shared front end for `:authority: pool.test` — domain fronting the HTTP/1 check stops. This follows
+// the client's frames (RFC 9113 §4: 9-byte headers; HEADERS + CONTINUATION make one header block) and
+// decodes every block with one HPACK decoder for the connection (its dynamic table spans requests;
+// hpack.js, the decoder spdy and webpack-dev-server use). Threat: fronting over h2c. A stream it cannot
+// follow (a bad preface, a header block it cannot decode, a client PUSH_PROMISE, a block over
+// MAX_HEADER_BLOCK) yields one ambiguous head and stops: no later request could be judged.
+import hpackModule from 'hpack.js';
+import { normalizeAuthority } from './http-request.js';
+import type { RequestHead } from './http-stream.js';
+
+const hpack = hpackModule as unknown as HpackModule;
+
+/** The client connection preface (RFC 9113 §3.4); after an h2c upgrade the HTTP/1 stream has read its first 18 bytes as a head. */
+export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+const PREFACE_TAIL = 18;
+/** The largest header block followed (a server's usual SETTINGS_MAX_HEADER_LIST_SIZE is 16–64 KiB). */
+export const MAX_HEADER_BLOCK = 256 * 1024;
+/** The dynamic table the decoder accepts: far above the 4 KiB default a server advertises. */
+const MAX_TABLE = 64 * 1024;
+
+const HEADERS = 0x1, PUSH_PROMISE = 0x5, CONTINUATION = 0x9;
+const END_HEADERS = 0x4, PADDED = 0x8, PRIORITY = 0x20;
+
+export class H2cRequestStream {
+  private readonly dec = hpack.decompressor.create({ table: { size: MAX_TABLE } });
+  private decodeError?: string;
+  /** Preface bytes still expected, and where in H2_PREFACE they start. */
+  private prefaceAt: number;
+  private head = Buffer.alloc(0);
+  /** Bytes of the current frame's payload still to skip (not a header block). */
+  private skip = 0;
+  /** The header block being gathered: its stream, its parts so far. */
+  private block?: { stream: number; parts: Buffer[]; len: number };
+  private stopped = false;
+
+  /** `afterHead`: the HTTP/1 stream already read "PRI * HTTP/2.0\r\n\r\n" (prior knowledge seen as a request head, or an upgrade). */
+  constructor(afterHead = false) {
+    this.prefaceAt = afterHead ? PREFACE_TAIL : 0;
+    this.dec.on('error', (e: Error) => { this.decodeError ??= e.message; });
+  }
+
+  /** True once the stream could not be followed (see the header). */
+  get opaque(): boolean { return this.stopped; }
+
+  /** Feeds the next upload chunk; returns the requests whose header blocks completed in it. */
+  push(chunk: Buffer): RequestHead[] {
+    const heads: RequestHead[] = [];
+    let i = 0;
+    while (i < chunk.length && !this.stopped) {
+      if (this.prefaceAt < H2_PREFACE.length) {
+        const n = Math.min(H2_PREFACE.length - this.prefaceAt, chunk.length - i);
+        if (!chunk.subarray(i, i + n).equals(H2_PREFACE.subarray(this.prefaceAt, this.prefaceAt + n))) return this.stop(heads, 'not the HTTP/2 connection preface');
+        this.prefaceAt += n; i += n;
+        continue;
+      }
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, chunk.length - i);
+        this.skip -= n; i += n;
+        continue;
+      }
+      if (!this.pending) {
+        // A frame header (9 bytes), gathered across chunks.
+        const take = chunk.subarray(i, i + 9 - this.head.length);
+        this.head = this.head.length ? Buffer.concat([this.head, take]) : Buffer.from(take);
+        i += take.length;
+        if (this.head.length < 9) break;
+        const len = this.head.readUIntBE(0, 3), type = this.head[3]!, flags = this.head[4]!, stream = this.head.readUInt32BE(5) & 0x7fffffff;
+        this.head = Buffer.alloc(0);
+        if (this.block && type !== CONTINUATION) return this.stop(heads, 'a header block not continued by CONTINUATION');
+        if (type === PUSH_PROMISE) return this.stop(heads, 'a client PUSH_PROMISE');
+        if (type !== HEADERS && type !== CONTINUATION) { this.skip = len; continue; }
+        if (type === CONTINUATION && (!this.block || this.block.stream !== stream)) return this.stop(heads, 'a CONTINUATION without its HEADERS');
+        if ((this.block?.len ?? 0) + len > MAX_HEADER_BLOCK) return this.stop(heads, `a header block over ${MAX_HEADER_BLOCK} bytes`);
+        this.pending = { len, type, flags, stream };
+      }
+      // The payload, gathered across chunks.
+      const p = this.gather(chunk, i, this.pending.len);
+      i = p.next;
+      if (p.frame === undefined) break;
+      const f = this.pending;
+      this.pending = undefined;
+      const r = this.frame(f, p.frame, heads);
+      if (r) return r;
+    }
+    return heads;
+  }
+
+  /** A HEADERS or CONTINUATION frame whose payload did not fit the chunk: its header, and the bytes so far. */
+  private pending?: { len: number; type: number; flags: number; stream: number };
+  private partial: Buffer[] = [];
+  private partialLen = 0;
+
+  private gather(chunk: Buffer, i: number, len: number): { frame?: Buffer; next: number } {
+    const want = len - this.partialLen;
+    const take = chunk.subarray(i, i + want);
+    this.partial.push(Buffer.from(take));
+    this.partialLen += take.length;
+    if (this.partialLen < len) return { next: i + take.length };
+    const frame = this.partial.length === 1 ? this.partial[0]! : Buffer.concat(this.partial);
+    this.partial = []; this.partialLen = 0;
+    return { frame, next: i + take.length };
+  }
+
+  /** A whole HEADERS or CONTINUATION payload: added to the block; a block that ends is decoded. */
+  private frame(f: { len: number; type: number; flags: number; stream: number }, payload: Buffer, heads: RequestHead[]): RequestHead[] | undefined {
+    let frag = payload;
+    if (f.type === HEADERS) {
+      let at = 0, end = payload.length;
+      if (f.flags & PADDED) { if (payload.length < 1) return this.stop(heads, 'a bad HEADERS padding'); end -= payload[0]!; at = 1; }
+      if (f.flags & PRIORITY) at += 5;
+      if (at > end) return this.stop(heads, 'a bad HEADERS padding');
+      frag = payload.subarray(at, end);
+      this.block = { stream: f.stream, parts: [], len: 0 };
+    }
+    const b = this.block!;
+    b.parts.push(frag); b.len += frag.length;
+    if (!(f.flags & END_HEADERS)) return undefined;
+    this.block = undefined;
+    const headers = this.decode(Buffer.concat(b.parts));
+    if (!headers) return this.stop(heads, `an HPACK block it cannot decode (${this.decodeError ?? 'unknown'})`);
+    const hosts = new Set<string | undefined>();
+    for (const h of headers) if (h.name === ':authority' || h.name === 'host') hosts.add(normalizeAuthority(h.value));
+    if (hosts.size > 1 || hosts.has(undefined)) heads.push({ ambiguous: true });
+    else heads.push({ ...(hosts.size ? { host: [...hosts][0]! } : {}), ambiguous: false });
+    return undefined;
+  }
+
+  private decode(block: Buffer): { name: string; value: string }[] | undefined {
+    const out: { name: string; value: string }[] = [];
+    try {
+      this.dec.write(block);
+      this.dec.execute();
+      for (let h = this.dec.read(); h; h = this.dec.read()) out.push({ name: String(h.name), value: String(h.value) });
+    } catch (e) { this.decodeError ??= (e as Error).message; }
+    return this.decodeError === undefined ? out : undefined;
+  }
+
+  private stop(heads: RequestHead[], why: string): RequestHead[] {
+    this.stopped = true;
+    this.why = why;
+    heads.push({ ambiguous: true });
+    return heads;
+  }
+
+  /** Why the stream stopped being followed. */
+  why?: string;
+}
+
+interface HpackModule {
+  decompressor: { create(o: { table: { size: number } }): HpackDecompressor };
+}
+interface HpackDecompressor {
+  on(ev: 'error', fn: (e: Error) => void): void;
+  write(b: Buffer): void;
+  execute(): void;
+  read(): { name: string; value: string } | null;
+}

@@ -1,0 +1,91 @@
+// Why: cleartext HTTP/2 names each request's host in HPACK-compressed `:authority`, so the gateway's
+// fronting check must decode it (h2c-stream.ts). These tests feed it what a real HTTP/2 client
+// (Node's, nghttp2: Huffman strings, a dynamic table shared by the requests) sends on a loopback
+// socket, cut at every byte, and hostile frame sequences that must stop the stream as ambiguous.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import http2 from 'node:http2';
+import { H2cRequestStream, H2_PREFACE, MAX_HEADER_BLOCK } from '../src/gateway/sniff/h2c-stream.js';
+import { HttpRequestStream, type RequestHead } from '../src/gateway/sniff/http-stream.js';
+
+/** What Node's HTTP/2 client writes for these requests (loopback only), once the three are sent. */
+async function clientBytes(requests: http2.OutgoingHttpHeaders[]): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const srv = net.createServer((s) => { s.on('data', (d) => chunks.push(d)); s.on('error', () => {}); });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const c = http2.connect(`http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`);
+  c.on('error', () => {});
+  for (const h of requests) { const r = c.request(h); r.on('error', () => {}); r.end(); }
+  const want = requests.length;
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    const all = Buffer.concat(chunks);
+    if (heads(new H2cRequestStream(), [all]).length >= want) break;
+  }
+  c.destroy(); srv.close();
+  return Buffer.concat(chunks);
+}
+
+function heads(s: H2cRequestStream, parts: Buffer[]): RequestHead[] { return parts.flatMap((p) => s.push(p)); }
+
+const frame = (type: number, flags: number, stream: number, payload: Buffer): Buffer => {
+  const h = Buffer.alloc(9);
+  h.writeUIntBE(payload.length, 0, 3); h[3] = type; h[4] = flags; h.writeUInt32BE(stream, 5);
+  return Buffer.concat([h, payload]);
+};
+/** HPACK, no Huffman: :method GET, :path /, :scheme http (static), then literal fields without indexing. */
+const block = (fields: [string, string][]): Buffer => Buffer.concat([Buffer.from([0x82, 0x84, 0x86]), ...fields.map(([n, v]) => {
+  const idx = n === ':authority' ? 1 : 0;
+  return Buffer.concat([Buffer.from([idx]), idx ? Buffer.alloc(0) : Buffer.concat([Buffer.from([n.length]), Buffer.from(n)]), Buffer.from([v.length]), Buffer.from(v)]);
+})]);
+const SETTINGS = frame(0x4, 0, 0, Buffer.alloc(0));
+
+test('a real HTTP/2 client\'s requests give each :authority (Huffman, dynamic table), whatever the writes it comes in', async () => {
+  const bytes = await clientBytes([
+    { ':path': '/a', ':authority': 'registry.test', 'user-agent': 'x'.repeat(40) },
+    { ':path': '/b', ':authority': 'registry.test' },
+    { ':path': '/c', ':authority': 'pool.minexmr.test:80' },
+  ]);
+  assert.ok(bytes.subarray(0, 24).equals(H2_PREFACE));
+  const want = [{ host: 'registry.test', ambiguous: false }, { host: 'registry.test', ambiguous: false }, { host: 'pool.minexmr.test', ambiguous: false }];
+  assert.deepEqual(heads(new H2cRequestStream(), [bytes]), want);
+  for (let cut = 1; cut < bytes.length; cut++) assert.deepEqual(heads(new H2cRequestStream(), [bytes.subarray(0, cut), bytes.subarray(cut)]), want, `cut at ${cut}`);
+  assert.deepEqual(heads(new H2cRequestStream(), [...bytes].map((b) => Buffer.from([b]))), want, 'one byte at a time');
+  // Through the HTTP/1 stream, as the gateway meets it: the preface is a "PRI" head, then HTTP/2 follows.
+  const h1 = new HttpRequestStream().push(bytes);
+  assert.deepEqual(h1, [{ ambiguous: false, h2At: 18 }]);
+  assert.deepEqual(heads(new H2cRequestStream(true), [bytes.subarray(18)]), want);
+});
+
+test('HEADERS with padding and priority, and a block continued in CONTINUATION frames, are read; DATA is skipped', () => {
+  const b = block([[':authority', 'registry.test']]);
+  const padded = Buffer.concat([Buffer.from([3]), Buffer.alloc(5), b, Buffer.alloc(3)]);
+  const bytes = Buffer.concat([H2_PREFACE, SETTINGS,
+    frame(0x1, 0x4 | 0x8 | 0x20, 1, padded),
+    frame(0x0, 0x1, 1, Buffer.from(':authority: pool.test\r\n'.repeat(20))),
+    frame(0x1, 0, 3, b.subarray(0, 4)), frame(0x9, 0, 3, b.subarray(4, 9)), frame(0x9, 0x4, 3, b.subarray(9)),
+    frame(0x1, 0x4, 5, block([[':authority', 'pool.test']]))]);
+  assert.deepEqual(heads(new H2cRequestStream(), [bytes]), [{ host: 'registry.test', ambiguous: false }, { host: 'registry.test', ambiguous: false }, { host: 'pool.test', ambiguous: false }]);
+});
+
+test('what cannot be followed stops the stream with one ambiguous head: conflicting hosts, a bad preface, broken HPACK, an interrupted block, a client PUSH_PROMISE, a huge block', () => {
+  const ok = frame(0x1, 0x4, 1, block([[':authority', 'registry.test']]));
+  const cases: [string, Buffer, RequestHead[]][] = [
+    ['conflicting :authority and host', Buffer.concat([H2_PREFACE, frame(0x1, 0x4, 1, block([[':authority', 'registry.test'], ['host', 'pool.test']]))]), [{ ambiguous: true }]],
+    ['an authority that is no host name', Buffer.concat([H2_PREFACE, frame(0x1, 0x4, 1, block([[':authority', 'user@pool.test']]))]), [{ ambiguous: true }]],
+    ['a bad preface', Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n'), ok]), [{ ambiguous: true }]],
+    ['an index past the tables', Buffer.concat([H2_PREFACE, ok, frame(0x1, 0x4, 3, Buffer.from([0xff, 0x80, 0x10]))]), [{ host: 'registry.test', ambiguous: false }, { ambiguous: true }]],
+    ['a block interrupted by another frame', Buffer.concat([H2_PREFACE, frame(0x1, 0, 1, block([[':authority', 'registry.test']]).subarray(0, 4)), SETTINGS]), [{ ambiguous: true }]],
+    ['a CONTINUATION of nothing', Buffer.concat([H2_PREFACE, frame(0x9, 0x4, 1, block([[':authority', 'pool.test']]))]), [{ ambiguous: true }]],
+    ['a client PUSH_PROMISE', Buffer.concat([H2_PREFACE, frame(0x5, 0x4, 1, Buffer.concat([Buffer.from([0, 0, 0, 2]), block([[':authority', 'pool.test']])]))]), [{ ambiguous: true }]],
+    ['a block over the cap', Buffer.concat([H2_PREFACE, frame(0x1, 0, 1, Buffer.alloc(MAX_HEADER_BLOCK)), frame(0x9, 0x4, 1, Buffer.alloc(10))]), [{ ambiguous: true }]],
+    ['a bad padding length', Buffer.concat([H2_PREFACE, frame(0x1, 0x4 | 0x8, 1, Buffer.from([200, 0x82]))]), [{ ambiguous: true }]],
+  ];
+  for (const [what, bytes, want] of cases) {
+    const s = new H2cRequestStream();
+    assert.deepEqual(heads(s, [bytes]), want, what);
+    assert.equal(s.opaque, want.at(-1)!.ambiguous && what !== 'conflicting :authority and host' && what !== 'an authority that is no host name', what);
+    assert.deepEqual(s.push(ok), s.opaque ? [] : [{ host: 'registry.test', ambiguous: false }], `${what}: after it`);
+  }
+});
