@@ -267,23 +267,33 @@ test('an OTLP document cut before its resource came keeps its complete tool span
   assert.match(tr.issues[0]!.error, /document starting at line 1 is truncated/);
 });
 
-test('an alert on a shared NAT address with hundreds of candidate calls lists the best 50 and states the rest; the incident confidence still counts them', (t) => {
-  const d = tmp(t);
+/** A shared NAT address 10.0.0.5: `calls` calls of `episodes` episodes running for the hour (command(i) each), and `alerts` alerts a second apart from a minute in (dst(j) each). */
+function natFleet(d: string, calls: number, episodes: number, command: (i: number) => string, alerts: number, dst: (j: number) => string): { tr: string; lg: string } {
   const t0 = Date.parse('2024-05-01T12:00:00Z');
   const tr = join(d, 'tr.jsonl'), lg = join(d, 'lg.jsonl');
+  writeFileSync(tr, Array.from({ length: calls }, (_, i) => JSON.stringify({ episode: `ep${i % episodes}`, step: i, command: command(i), ts: new Date(t0 + i).toISOString(), duration_ms: 3_600_000, ip: '10.0.0.5' })).join('\n') + '\n');
+  writeFileSync(lg, Array.from({ length: alerts }, (_, j) => JSON.stringify({ ts: new Date(t0 + 60_000 + j * 1000).toISOString(), src: '10.0.0.5', dst: dst(j), dport: 443, action: 'blocked', category: 'policy_violation' })).join('\n') + '\n');
+  return { tr, lg };
+}
+
+type NatAlert = { dst: string; candidates: { call: number; p: number; mention?: string }[]; omitted?: { candidates: number; p: number }; pNoise: number };
+
+/** Each alert lists `listed` candidates and states `omitted` more; the listed, the omitted and noise add up to 1. */
+function assertCapped(a: NatAlert, listed: number, omitted: number): void {
+  assert.equal(a.candidates.length, listed);
+  assert.equal(a.omitted?.candidates, omitted);
+  const sum = a.candidates.reduce((s, c) => s + c.p, 0) + a.omitted!.p + a.pNoise;
+  assert.ok(Math.abs(sum - 1) < 1e-9, `p of the listed, the omitted and noise add up to 1 (${sum})`);
+}
+
+test('an alert on a shared NAT address with hundreds of candidate calls lists the best 50 and states the rest; the incident confidence still counts them', (t) => {
   // 200 calls of 40 episodes, all running for the hour on one NAT address; 5 alerts in it: a perfect tie.
-  writeFileSync(tr, Array.from({ length: 200 }, (_, i) => JSON.stringify({ episode: `ep${i % 40}`, step: i, command: `python train.py --seed ${i}`, ts: new Date(t0 + i).toISOString(), duration_ms: 3_600_000, ip: '10.0.0.5' })).join('\n') + '\n');
-  writeFileSync(lg, Array.from({ length: 5 }, (_, j) => JSON.stringify({ ts: new Date(t0 + 60_000 + j * 1000).toISOString(), src: '10.0.0.5', dst: `203.0.113.${j}`, dport: 443, action: 'blocked', category: 'policy_violation' })).join('\n') + '\n');
+  const { tr, lg } = natFleet(tmp(t), 200, 40, (i) => `python train.py --seed ${i}`, 5, (j) => `203.0.113.${j}`);
   const r = corral(['--traces', tr, lg, '--json']);
   assert.equal(r.status, 0, r.stderr);
-  const j = JSON.parse(r.stdout) as { alerts: { candidates: { p: number }[]; omitted?: { candidates: number; p: number }; pNoise: number }[]; incidents: { ambiguous: boolean; attributed: { confidence: number }[] }[] };
+  const j = JSON.parse(r.stdout) as { alerts: NatAlert[]; incidents: { ambiguous: boolean; attributed: { confidence: number }[] }[] };
   assert.equal(j.alerts.length, 5);
-  for (const a of j.alerts) {
-    assert.equal(a.candidates.length, 50);
-    assert.equal(a.omitted?.candidates, 150);
-    const sum = a.candidates.reduce((s, c) => s + c.p, 0) + a.omitted!.p + a.pNoise;
-    assert.ok(Math.abs(sum - 1) < 1e-9, `p of the listed, the omitted and noise add up to 1 (${sum})`);
-  }
+  for (const a of j.alerts) assertCapped(a, 50, 150);
   // 200 equal calls, 5 alerts: about 1 - (1 - 1/201)^5 ≈ 2.5% each (not the ≈ 9% of 50 calls alone).
   const conf = j.incidents[0]!.attributed[0]!.confidence;
   assert.ok(conf > 0.01 && conf < 0.05, `confidence ${conf}`);
@@ -291,22 +301,15 @@ test('an alert on a shared NAT address with hundreds of candidate calls lists th
 });
 
 test('600 alerts on one NAT address, each inside 6 000 calls, are scored in bounded memory: the best 50 kept as they come, not all 3.6 M pairs first', (t) => {
-  const d = tmp(t);
-  const t0 = Date.parse('2024-05-01T12:00:00Z');
-  const tr = join(d, 'tr.jsonl'), lg = join(d, 'lg.jsonl');
   // Every seventh call backgrounds a curl to one of 50 addresses: an alert to one of those has 17 or 18 calls naming it.
-  writeFileSync(tr, Array.from({ length: 6000 }, (_, i) => JSON.stringify({ episode: `ep${i % 400}`, step: i, command: i % 7 ? `python train.py --seed ${i}` : `nohup curl http://203.0.113.${i % 50}/ &`, ts: new Date(t0 + i).toISOString(), duration_ms: 3_600_000, ip: '10.0.0.5' })).join('\n') + '\n');
-  writeFileSync(lg, Array.from({ length: 600 }, (_, j) => JSON.stringify({ ts: new Date(t0 + 60_000 + j * 1000).toISOString(), src: '10.0.0.5', dst: `203.0.113.${j % 60}`, dport: 443, action: 'blocked', category: 'policy_violation' })).join('\n') + '\n');
+  const { tr, lg } = natFleet(tmp(t), 6000, 400, (i) => (i % 7 ? `python train.py --seed ${i}` : `nohup curl http://203.0.113.${i % 50}/ &`), 600, (j) => `203.0.113.${j % 60}`);
   // A 96 MB heap: keeping every pair until its alert was scored needed ≈ 800 MB and aborted here.
   const r = spawnSync(process.execPath, ['--max-old-space-size=96', MAIN, 'investigate', '--quiet', '--traces', tr, lg, '--json'], { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, NO_COLOR: '1' } });
   assert.ok(r.status === 0 || r.status === 3, `exit ${r.status} (signal ${r.signal}): ${r.stderr.slice(-400)}`);
-  const j = JSON.parse(r.stdout) as { alerts: { dst: string; candidates: { call: number; p: number; mention?: string }[]; omitted?: { candidates: number; p: number }; pNoise: number }[]; calls: { command: string }[] };
+  const j = JSON.parse(r.stdout) as { alerts: NatAlert[]; calls: { command: string }[] };
   assert.equal(j.alerts.length, 600);
   for (const a of j.alerts) {
-    assert.equal(a.candidates.length, 50);
-    assert.equal(a.omitted?.candidates, 5950);
-    const sum = a.candidates.reduce((s, c) => s + c.p, 0) + a.omitted!.p + a.pNoise;
-    assert.ok(Math.abs(sum - 1) < 1e-9, `p of the listed, the omitted and noise add up to 1 (${sum})`);
+    assertCapped(a, 50, 5950);
     for (let k = 1; k < a.candidates.length; k++) assert.ok(a.candidates[k - 1]!.p >= a.candidates[k]!.p, 'listed best first');
     const last = Number(a.dst.split('.')[3]);
     // Listed first: every call that names the address (17 or 18 of them when it is one of the 50 curled), then plain ones.
