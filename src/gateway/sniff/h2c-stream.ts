@@ -34,6 +34,10 @@ export class H2cRequestStream {
   private skip = 0;
   /** The header block being gathered: its stream, its parts so far. */
   private block?: { stream: number; parts: Buffer[]; len: number };
+  /** A HEADERS or CONTINUATION frame whose payload did not fit the chunk: its header, and the bytes so far. */
+  private pending?: Frame;
+  private partial: Buffer[] = [];
+  private partialLen = 0;
   private stopped = false;
 
   /** `afterHead`: the HTTP/1 stream already read "PRI * HTTP/2.0\r\n\r\n" (prior knowledge seen as a request head, or an upgrade). */
@@ -42,8 +46,9 @@ export class H2cRequestStream {
     this.dec.on('error', (e: Error) => { this.decodeError ??= e.message; });
   }
 
-  /** True once the stream could not be followed (see the header). */
+  /** True once the stream could not be followed (see the header); stoppedBy says what it met. */
   get opaque(): boolean { return this.stopped; }
+  stoppedBy?: string;
 
   /** Feeds the next upload chunk; returns the requests whose header blocks completed in it. */
   push(chunk: Buffer): RequestHead[] {
@@ -88,11 +93,6 @@ export class H2cRequestStream {
     return heads;
   }
 
-  /** A HEADERS or CONTINUATION frame whose payload did not fit the chunk: its header, and the bytes so far. */
-  private pending?: { len: number; type: number; flags: number; stream: number };
-  private partial: Buffer[] = [];
-  private partialLen = 0;
-
   private gather(chunk: Buffer, i: number, len: number): { frame?: Buffer; next: number } {
     const want = len - this.partialLen;
     const take = chunk.subarray(i, i + want);
@@ -105,7 +105,7 @@ export class H2cRequestStream {
   }
 
   /** A whole HEADERS or CONTINUATION payload: added to the block; a block that ends is decoded. */
-  private frame(f: { len: number; type: number; flags: number; stream: number }, payload: Buffer, heads: RequestHead[]): RequestHead[] | undefined {
+  private frame(f: Frame, payload: Buffer, heads: RequestHead[]): RequestHead[] | undefined {
     let frag = payload;
     if (f.type === HEADERS) {
       let at = 0, end = payload.length;
@@ -138,16 +138,16 @@ export class H2cRequestStream {
     return this.decodeError === undefined ? out : undefined;
   }
 
+  /** Stops following the stream, with one ambiguous head. */
   private stop(heads: RequestHead[], why: string): RequestHead[] {
     this.stopped = true;
-    this.why = why;
+    this.stoppedBy = why;
     heads.push({ ambiguous: true });
     return heads;
   }
-
-  /** Why the stream stopped being followed. */
-  why?: string;
 }
+
+interface Frame { len: number; type: number; flags: number; stream: number }
 
 interface HpackModule {
   decompressor: { create(o: { table: { size: number } }): HpackDecompressor };
