@@ -84,7 +84,10 @@ test('what cannot be followed stops the stream with one ambiguous head: conflict
   ];
   for (const [what, bytes, want, stopped] of cases) {
     const s = new H2cRequestStream();
-    assert.deepEqual(heads(s, [bytes]), want, what);
+    const got = heads(s, [bytes]);
+    assert.deepEqual(got.map(({ why: _, ...h }) => h), want, what);
+    // (the agent is told what made it ambiguous)
+    assert.match(got.at(-1)!.why ?? '', stopped ? /^The cleartext HTTP\/2 stream cannot be followed \(/ : /^The HTTP\/2 request names its host ambiguously/, what);
     // (an ambiguous host is judged and the stream followed on; the others cannot be)
     assert.equal(s.opaque, stopped !== undefined, what);
     if (stopped) assert.match(s.stoppedBy ?? '', stopped, what);

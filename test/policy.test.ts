@@ -377,6 +377,16 @@ network:
     assert.equal(c.decideConnect({ ip: '198.51.100.10', port: 80, name: 'registry.test', protocol: 'http', sniHost: '203.0.113.5' }).rule, 'sni-mismatch');
   });
 
+  it('an ambiguous host is refused with what made it so when the sniff says (an HTTP/2 stream it cannot follow), else the Host-header reason', () => {
+    const plain = c.decideConnect({ ip: '198.51.100.10', port: 80, name: 'registry.test', protocol: 'http', hostAmbiguous: true });
+    assert.deepEqual([plain.verdict, plain.rule], ['deny', 'sni-mismatch']);
+    assert.match(plain.reason, /conflicting Host headers/);
+    const h2 = c.decideConnect({ ip: '198.51.100.10', port: 80, name: 'registry.test', protocol: 'http', hostAmbiguous: true, ambiguousWhy: 'The cleartext HTTP/2 stream cannot be followed (a client PUSH_PROMISE), so its requests\' hosts cannot be read' });
+    assert.deepEqual([h2.verdict, h2.rule], ['deny', 'sni-mismatch']);
+    assert.match(h2.reason, /^The cleartext HTTP\/2 stream cannot be followed \(a client PUSH_PROMISE\).*, so no rule can be checked/);
+    assert.doesNotMatch(h2.reason, /Host header/);
+  });
+
   it('denies ports not listed and unknown destinations', () => {
     const p = c.decideConnect({ ip: '198.51.100.10', port: 8080, name: 'registry.test' });
     assert.deepEqual([p.verdict, p.rule], ['deny', 'port:8080-not-allowed']);

@@ -242,7 +242,7 @@ class ProxiedFlow {
     this.decided = true;
     const protocol = this.protocol();
     const d = protocol === undefined ? pre : this.sb.policy.decideConnect({
-      ip: this.dst.address, port: this.dst.port, name: this.name, protocol, sniHost: this.sniffed?.host, tls: this.sniffed?.tls, hostAmbiguous: this.sniffed?.hostAmbiguous, connectPort: this.sniffed?.connectPort,
+      ip: this.dst.address, port: this.dst.port, name: this.name, protocol, sniHost: this.sniffed?.host, tls: this.sniffed?.tls, hostAmbiguous: this.sniffed?.hostAmbiguous, ambiguousWhy: this.sniffed?.ambiguousWhy, connectPort: this.sniffed?.connectPort,
     });
     this.decision = d;
     this.clientSilent = protocol === undefined;
@@ -261,7 +261,7 @@ class ProxiedFlow {
   private redecide(sniffed: SniffResult): boolean {
     this.sniffed = sniffed;
     const d = this.sb.policy.decideConnect({
-      ip: this.dst.address, port: this.dst.port, name: this.name, protocol: sniffed.protocol, sniHost: sniffed.host, tls: sniffed.tls, hostAmbiguous: sniffed.hostAmbiguous, connectPort: sniffed.connectPort,
+      ip: this.dst.address, port: this.dst.port, name: this.name, protocol: sniffed.protocol, sniHost: sniffed.host, tls: sniffed.tls, hostAmbiguous: sniffed.hostAmbiguous, ambiguousWhy: sniffed.ambiguousWhy, connectPort: sniffed.connectPort,
     });
     this.decision = d;
     if (d.verdict !== 'deny') return false;
@@ -410,8 +410,8 @@ class ProxiedFlow {
   private judgeHeads(heads: RequestHead[]): boolean {
     for (const head of heads) {
       const sniffed = this.sniffed!;
-      if (head.ambiguous && this.redecide({ ...sniffed, host: undefined, hostAmbiguous: true })) return true;
-      if (head.host !== undefined && head.host !== sniffed.host && this.redecide({ ...sniffed, host: head.host, hostAmbiguous: false })) return true;
+      if (head.ambiguous && this.redecide({ ...sniffed, host: undefined, hostAmbiguous: true, ambiguousWhy: head.why })) return true;
+      if (head.host !== undefined && head.host !== sniffed.host && this.redecide({ ...sniffed, host: head.host, hostAmbiguous: false, ambiguousWhy: undefined })) return true;
     }
     return false;
   }

@@ -37,6 +37,8 @@ export interface ConnectContext {
    * host-based rule can be checked (a review, session 23: such a request was allowed by the resolved name).
    */
   hostAmbiguous?: boolean;
+  /** What made it ambiguous, when the sniff says more (an HTTP/2 stream the gateway cannot follow): the start of the reason. */
+  ambiguousWhy?: string;
   /**
    * An HTTP CONNECT's target port: the proxy at this address is asked to tunnel there, so that port
    * must be allowed too (a review, session 23: `CONNECT registry.test:22` passed a port-80 rule).
@@ -236,7 +238,10 @@ class Compiled implements CompiledPolicy {
     }
 
     // 4. Sniffed host: an IP literal must be this IP; a name must itself be allowed (no fronting).
-    if (ctx.hostAmbiguous) return mismatch('The HTTP request names its host ambiguously (conflicting Host headers, or one that is not a host name), so no rule can be checked; send one Host header naming an allowed host.', cls);
+    if (ctx.hostAmbiguous) {
+      return mismatch(ctx.ambiguousWhy ? `${ctx.ambiguousWhy}, so no rule can be checked; send well-formed requests naming an allowed host.`
+        : 'The HTTP request names its host ambiguously (conflicting Host headers, or one that is not a host name), so no rule can be checked; send one Host header naming an allowed host.', cls);
+    }
     let nameForRules = name;
     if (sni) {
       const sa = parseAddr(sni);

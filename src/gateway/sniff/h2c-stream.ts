@@ -123,7 +123,7 @@ export class H2cRequestStream {
     if (!headers) return this.stop(heads, `an HPACK block it cannot decode (${this.decodeError ?? 'unknown'})`);
     const hosts = new Set<string | undefined>();
     for (const h of headers) if (h.name === ':authority' || h.name === 'host') hosts.add(normalizeAuthority(h.value));
-    if (hosts.size > 1 || hosts.has(undefined)) heads.push({ ambiguous: true });
+    if (hosts.size > 1 || hosts.has(undefined)) heads.push({ ambiguous: true, why: 'The HTTP/2 request names its host ambiguously (:authority and host differ, or one is not a host name)' });
     else heads.push({ ...(hosts.size ? { host: [...hosts][0]! } : {}), ambiguous: false });
     return undefined;
   }
@@ -142,7 +142,7 @@ export class H2cRequestStream {
   private stop(heads: RequestHead[], why: string): RequestHead[] {
     this.stopped = true;
     this.stoppedBy = why;
-    heads.push({ ambiguous: true });
+    heads.push({ ambiguous: true, why: `The cleartext HTTP/2 stream cannot be followed (${why}), so its requests' hosts cannot be read` });
     return heads;
   }
 }

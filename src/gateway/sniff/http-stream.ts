@@ -13,7 +13,7 @@ import { MAX_HTTP_HEAD, parseHttpRequest } from './http-request.js';
  * One complete request head: its host (undefined: none or ambiguous, see ambiguous), where WebSocket
  * frames begin in the chunk, or where HTTP/2 continues after "PRI * HTTP/2.0" (h2c-stream.ts).
  */
-export interface RequestHead { host?: string; ambiguous: boolean; framesAt?: number; h2At?: number }
+export interface RequestHead { host?: string; ambiguous: boolean; framesAt?: number; h2At?: number; /** What made an ambiguous head so, when more than a Host header: told to the agent. */ why?: string }
 
 type State = 'head' | 'body' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'opaque';
 const MAX_LINE = 1024;

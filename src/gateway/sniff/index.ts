@@ -39,6 +39,8 @@ export interface SniffResult {
   tls?: TlsFingerprint;
   /** An HTTP request that names its host ambiguously (conflicting Host headers, an invalid one): no host-based allow may match. */
   hostAmbiguous?: boolean;
+  /** What made the host ambiguous, when the sniff can say more than "conflicting Host headers". */
+  ambiguousWhy?: string;
   /** An HTTP CONNECT's target port: the tunnel the proxy is asked for, judged like a connection to it. */
   connectPort?: number;
 }
