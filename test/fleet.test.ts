@@ -115,6 +115,10 @@ test('two machines publish to NATS JetStream; corral collect fills PostgreSQL; c
       const central = (await store.query({ session: s })).map((e) => { assert.equal(e.host, host); return e.id; }).sort();
       assert.ok(local.length > 3);
       assert.deepEqual(central, local, `session ${s} of ${host}`);
+      // Streamed in pages of 3 (as corral report reads a session): the same events in the same order.
+      const paged: string[] = [];
+      for await (const e of store.iterate({ session: s }, 3)) { assert.equal(e.host, host); paged.push(e.id); }
+      assert.deepEqual(paged, (await store.query({ session: s })).map((e) => e.id));
     }
   } finally { await store.close(); }
 

@@ -7,7 +7,7 @@ import { EventReader } from '../store/event-reader.js';
 import { resolveHome } from '../store/home.js';
 import { StoreError } from '../store/store-error.js';
 import { compareTs } from '../store/ts-key.js';
-import { buildSessionReport, type SessionReport } from '../report/session-report.js';
+import { SessionReportBuilder, type SessionReport } from '../report/session-report.js';
 import { renderSessionText } from '../report/session-text.js';
 import { renderSessionHtml } from '../report/session-html.js';
 import { makeStyle, safeText } from './style.js';
@@ -79,7 +79,12 @@ async function reportFrom(src: ReportSource, v: { session?: string; episode?: st
       return 2;
     }
     reports = [];
-    for (const s of chosen) reports.push(buildSessionReport(await src.events(s.session)));
+    for (const s of chosen) {
+      // (streamed in the store's time order: a session's events are never all in memory)
+      const b = new SessionReportBuilder();
+      for await (const e of src.events(s.session)) b.add(e);
+      reports.push(b.finish());
+    }
   } finally {
     await src.close();
   }
@@ -104,7 +109,8 @@ async function reportFrom(src: ReportSource, v: { session?: string; episode?: st
 interface ReportSource {
   where: string;
   sessions(): Promise<SessionSummary[]>;
-  events(session: string): Promise<CorralEvent[]>;
+  /** The session's events in time order (ts, then id), streamed. */
+  events(session: string): AsyncIterable<CorralEvent> | Iterable<CorralEvent>;
   close(): Promise<void>;
 }
 
@@ -119,7 +125,7 @@ function localSource(homeFlag: string | undefined, io: CliIO): ReportSource | st
     if (err.kind === 'missing') throw new UsageError(err.message);
     return err.message;
   }
-  return { where: home, sessions: async () => store.sessions(), events: async (session) => store.query({ session }), close: async () => store.close() };
+  return { where: home, sessions: async () => store.sessions(), events: (session) => store.iterate({ session }), close: async () => store.close() };
 }
 
 /** The fleet store, or why it cannot be read. */
@@ -127,7 +133,7 @@ async function fleetSource(url: string): Promise<ReportSource | string> {
   const { PgEventStore, redact } = await import('../store/pg-store.js');
   try {
     const store = await PgEventStore.open(url);
-    return { where: redact(url), sessions: () => store.sessions(), events: (session) => store.query({ session }), close: () => store.close() };
+    return { where: redact(url), sessions: () => store.sessions(), events: (session) => store.iterate({ session }), close: () => store.close() };
   } catch (e) {
     return (e as Error).message;
   }

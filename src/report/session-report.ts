@@ -63,31 +63,48 @@ const ms = (a: string, b: string): number => Number((BigInt(b) - BigInt(a)) / 1_
 
 /** Builds the report of one session from its events (any order). */
 export function buildSessionReport(events: CorralEvent[]): SessionReport {
-  const evs = [...events].sort((a, b) => compareTs(a.ts, b.ts));
-  const first = evs[0];
-  const start = evs.find((e) => e.kind === 'session.start');
-  const end = evs.find((e) => e.kind === 'session.end');
-  const calls = new Map<string, ReportCall>();
-  const alerts: AlertEvent[] = [];
-  const gaps: SessionReport['sensor_gaps'] = [];
-  const restored: SessionReport['rules_restored'] = [];
-  const losses: { since: string; ts: string; n: number }[] = [];
-  const flowBytes = new Map<string, { up: number; down: number }>();
-  let unsynced = false;
-  for (const e of evs) {
+  const b = new SessionReportBuilder();
+  for (const e of [...events].sort((x, y) => compareTs(x.ts, y.ts))) b.add(e);
+  return b.finish();
+}
+
+/**
+ * The report of one session built from its events as they stream by, in time order (the store's
+ * order: ts, then id), so a session of millions of events (a long build) is reported in the memory
+ * of its calls, flows and alerts, not of its events.
+ */
+export class SessionReportBuilder {
+  private first?: CorralEvent;
+  private last?: CorralEvent;
+  private start?: CorralEvent;
+  private end?: CorralEvent;
+  private readonly calls = new Map<string, ReportCall>();
+  private readonly alerts: AlertEvent[] = [];
+  private readonly gaps: SessionReport['sensor_gaps'] = [];
+  private readonly restored: SessionReport['rules_restored'] = [];
+  private readonly losses: { since: string; ts: string; n: number }[] = [];
+  private readonly flowBytes = new Map<string, { up: number; down: number }>();
+  private unsynced = false;
+
+  add(e: CorralEvent): void {
+    this.first ??= e;
+    this.last = e;
+    if (e.kind === 'session.start') this.start ??= e;
+    else if (e.kind === 'session.end') this.end ??= e;
+    const { calls, gaps, flowBytes } = this;
     const id = e.tool_call;
-    if (e.kind === 'alert') { alerts.push(e as unknown as AlertEvent); continue; }
+    if (e.kind === 'alert') { this.alerts.push(e as unknown as AlertEvent); return; }
     if (e.kind === 'sensor') {
       if (e.payload.state === 'lost') {
         const n = Number(e.payload.records_lost);
-        if (Number.isFinite(n) && n > 0) losses.push({ since: typeof e.payload.since_ts === 'string' ? e.payload.since_ts : e.ts, ts: e.ts, n });
+        if (Number.isFinite(n) && n > 0) this.losses.push({ since: typeof e.payload.since_ts === 'string' ? e.payload.since_ts : e.ts, ts: e.ts, n });
       } else if (e.payload.state === 'down') gaps.push({ down_ts: e.ts, error: typeof e.payload.error === 'string' ? e.payload.error : undefined });
-      else if (e.payload.state === 'unsynced') unsynced = true;
-      else if (e.payload.state === 'gateway_rules_restored') restored.push({ ts: e.ts, what: String(e.payload.what ?? ''), restored_ms: typeof e.payload.restored_ms === 'number' ? e.payload.restored_ms : undefined });
+      else if (e.payload.state === 'unsynced') this.unsynced = true;
+      else if (e.payload.state === 'gateway_rules_restored') this.restored.push({ ts: e.ts, what: String(e.payload.what ?? ''), restored_ms: typeof e.payload.restored_ms === 'number' ? e.payload.restored_ms : undefined });
       else if (e.payload.state === 'up' && gaps.length && gaps.at(-1)!.up_ts === undefined) Object.assign(gaps.at(-1)!, { up_ts: e.ts, gap_ms: Number(e.payload.gap_ms) });
-      continue;
+      return;
     }
-    if (id === undefined) continue;
+    if (id === undefined) return;
     let c = calls.get(id);
     if (e.kind === 'toolcall.start' || !c) {
       c ??= { step: e.step, tool_call: id, command: '', start_ts: e.ts, processes: 0, connections: { allowed: 0, denied: 0 }, bytes: { up: 0, down: 0 }, alerts: [] };
@@ -120,37 +137,41 @@ export function buildSessionReport(events: CorralEvent[]): SessionReport {
       flowBytes.set(key, { up, down });
     }
   }
-  const ordered = [...calls.values()].sort((a, b) => compareTs(a.start_ts, b.start_ts));
-  const runningAt = (ts: string): ReportCall | undefined => ordered.find((c) => compareTs(c.start_ts, ts) <= 0 && (c.end_ts === undefined || compareTs(ts, c.end_ts) <= 0));
-  const other: ReportAlert[] = [];
-  const byCategory: Record<string, number> = {};
-  const byAction: Record<string, number> = {};
-  for (const a of alerts) {
-    const j = alertJson(a);
-    const c = a.tool_call === undefined ? undefined : calls.get(a.tool_call);
-    const late = !!(c?.end_ts && compareTs(a.ts, c.end_ts) > 0 && j.layer !== 'command');
-    const now = late ? runningAt(a.ts) : undefined;
-    const r: ReportAlert = { ...j, late, ...(now && now !== c && now.step !== undefined ? { during_step: now.step } : {}) };
-    (c ? c.alerts : other).push(r);
-    byCategory[j.category] = (byCategory[j.category] ?? 0) + 1;
-    byAction[j.action] = (byAction[j.action] ?? 0) + 1;
+
+  finish(): SessionReport {
+    const { calls, alerts, gaps, losses, start, end, first } = this;
+    const ordered = [...calls.values()].sort((a, b) => compareTs(a.start_ts, b.start_ts));
+    const runningAt = (ts: string): ReportCall | undefined => ordered.find((c) => compareTs(c.start_ts, ts) <= 0 && (c.end_ts === undefined || compareTs(ts, c.end_ts) <= 0));
+    const other: ReportAlert[] = [];
+    const byCategory: Record<string, number> = {};
+    const byAction: Record<string, number> = {};
+    for (const a of alerts) {
+      const j = alertJson(a);
+      const c = a.tool_call === undefined ? undefined : calls.get(a.tool_call);
+      const late = !!(c?.end_ts && compareTs(a.ts, c.end_ts) > 0 && j.layer !== 'command');
+      const now = late ? runningAt(a.ts) : undefined;
+      const r: ReportAlert = { ...j, late, ...(now && now !== c && now.step !== undefined ? { during_step: now.step } : {}) };
+      (c ? c.alerts : other).push(r);
+      byCategory[j.category] = (byCategory[j.category] ?? 0) + 1;
+      byAction[j.action] = (byAction[j.action] ?? 0) + 1;
+    }
+    const verdict = verdictOf(alerts);
+    const s = start?.payload ?? {};
+    const t0 = start?.ts ?? first?.ts;
+    const t1 = end?.ts ?? this.last?.ts;
+    const lost = losses.reduce((n, l) => n + l.n, 0);
+    // (a session.start of an older Corral has no `sensor`: not taken as off)
+    const sensorOff = typeof s.sensor === 'string' && s.sensor.startsWith('off');
+    return {
+      session: first?.session ?? '', run: start?.run ?? first?.run, episode: start?.episode ?? first?.episode,
+      policy: typeof s.policy === 'string' ? s.policy : undefined, policy_digest: typeof s.policy_digest === 'string' ? s.policy_digest : undefined,
+      mode: typeof s.mode === 'string' ? s.mode : undefined,
+      sandbox_ip: typeof s.sandbox_ip === 'string' ? s.sandbox_ip : undefined,
+      start_ts: t0, end_ts: end?.ts, duration_ms: t0 && t1 ? ms(t0, t1) : undefined, closed: !!end,
+      verdict,
+      counts: { calls: ordered.length, alerts: alerts.length, by_category: byCategory, by_action: byAction },
+      calls: ordered, other_alerts: other, sensor_gaps: gaps, rules_restored: this.restored,
+      capture: { ...captureStatus(lost, gaps.length, sensorOff, this.unsynced), ...(losses.length ? { first_loss_ts: losses[0]!.since, last_loss_ts: losses.at(-1)!.ts } : {}) },
+    };
   }
-  const verdict = verdictOf(alerts);
-  const s = start?.payload ?? {};
-  const t0 = start?.ts ?? first?.ts;
-  const t1 = end?.ts ?? evs.at(-1)?.ts;
-  const lost = losses.reduce((n, l) => n + l.n, 0);
-  // (a session.start of an older Corral has no `sensor`: not taken as off)
-  const sensorOff = typeof s.sensor === 'string' && s.sensor.startsWith('off');
-  return {
-    session: first?.session ?? '', run: start?.run ?? first?.run, episode: start?.episode ?? first?.episode,
-    policy: typeof s.policy === 'string' ? s.policy : undefined, policy_digest: typeof s.policy_digest === 'string' ? s.policy_digest : undefined,
-    mode: typeof s.mode === 'string' ? s.mode : undefined,
-    sandbox_ip: typeof s.sandbox_ip === 'string' ? s.sandbox_ip : undefined,
-    start_ts: t0, end_ts: end?.ts, duration_ms: t0 && t1 ? ms(t0, t1) : undefined, closed: !!end,
-    verdict,
-    counts: { calls: ordered.length, alerts: alerts.length, by_category: byCategory, by_action: byAction },
-    calls: ordered, other_alerts: other, sensor_gaps: gaps, rules_restored: restored,
-    capture: { ...captureStatus(lost, gaps.length, sensorOff, unsynced), ...(losses.length ? { first_loss_ts: losses[0]!.since, last_loss_ts: losses.at(-1)!.ts } : {}) },
-  };
 }

@@ -24,6 +24,19 @@ export class EventReader {
     return this.guard((index) => index.query(q, sinceKey), []);
   }
 
+  /** query's events one at a time; a damaged index met on the way is a StoreError too. */
+  *iterate(q: EventQuery = {}): Generator<CorralEvent> {
+    const sinceKey = q.since === undefined ? undefined : tsKey(q.since);
+    const index = this.opened.index;
+    if (index === undefined) return;
+    const it = this.guard((i) => i.iterate(q, sinceKey), undefined)!;
+    for (;;) {
+      const n = this.guard(() => it.next(), undefined)!;
+      if (n.done) return;
+      yield n.value;
+    }
+  }
+
   sessions(): SessionSummary[] {
     return this.guard((index) => index.sessions(), []);
   }

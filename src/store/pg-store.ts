@@ -108,28 +108,32 @@ export class PgEventStore {
 
   /** The same filters as the SQLite index (store/sqlite-index.ts), plus the machine. Oldest first. */
   async query(q: EventQuery & { host?: string }): Promise<(CorralEvent & { host?: string })[]> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    const eq = (col: string, v: string | number | undefined): void => {
-      if (v === undefined) return;
-      args.push(v);
-      where.push(`${col} = $${args.length}`);
-    };
-    const inList = (col: string, vs: string[] | undefined): void => {
-      if (!vs?.length) return;
-      args.push(vs);
-      where.push(`${col} = ANY($${args.length})`);
-    };
-    eq('session', q.session); eq('run', q.run); eq('episode', q.episode); eq('step', q.step);
-    eq('tool_call', q.tool_call); eq('host', q.host);
-    inList('kind', q.kind); inList('category', q.category);
-    if (q.since !== undefined) { args.push(tsKey(q.since)); where.push(`ts >= $${args.length}`); }
+    const { where, args } = filters(q);
     let sql = 'SELECT event, host FROM corral_events';
     if (where.length) sql += ` WHERE ${where.join(' AND ')}`;
     sql += ' ORDER BY ts, id';
     if (q.limit !== undefined) { args.push(q.limit); sql += ` LIMIT $${args.length}`; }
     const r = await this.pool.query<{ event: CorralEvent; host: string | null }>(sql, args);
     return r.rows.map((row) => (row.host === null ? row.event : { ...row.event, host: row.host }));
+  }
+
+  /**
+   * query's events in pages of `page` (after the last row's ts and id), so a session of millions of
+   * events is never held whole, here or in the server's answer. `limit` is not applied.
+   */
+  async *iterate(q: EventQuery & { host?: string }, page = 2000): AsyncGenerator<CorralEvent & { host?: string }> {
+    let after: { ts: string; id: string } | undefined;
+    for (;;) {
+      const { where, args } = filters(q);
+      if (after) { args.push(after.ts, after.id); where.push(`(ts, id) > ($${args.length - 1}, $${args.length})`); }
+      args.push(page);
+      const sql = `SELECT event, host, ts, id FROM corral_events${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ts, id LIMIT $${args.length}`;
+      const r = await this.pool.query<{ event: CorralEvent; host: string | null; ts: string; id: string }>(sql, args);
+      for (const row of r.rows) yield row.host === null ? row.event : { ...row.event, host: row.host };
+      if (r.rows.length < page) return;
+      const last = r.rows.at(-1)!;
+      after = { ts: last.ts, id: last.id };
+    }
   }
 
   /** Every session in the store, oldest first, as the SQLite index lists them (plus the machine). */
@@ -150,4 +154,25 @@ export class PgEventStore {
   }
 
   async close(): Promise<void> { await this.pool.end(); }
+}
+
+/** WHERE terms and their arguments for the SQLite index's filters plus the machine. */
+function filters(q: EventQuery & { host?: string }): { where: string[]; args: unknown[] } {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  const eq = (col: string, v: string | number | undefined): void => {
+    if (v === undefined) return;
+    args.push(v);
+    where.push(`${col} = $${args.length}`);
+  };
+  const inList = (col: string, vs: string[] | undefined): void => {
+    if (!vs?.length) return;
+    args.push(vs);
+    where.push(`${col} = ANY($${args.length})`);
+  };
+  eq('session', q.session); eq('run', q.run); eq('episode', q.episode); eq('step', q.step);
+  eq('tool_call', q.tool_call); eq('host', q.host);
+  inList('kind', q.kind); inList('category', q.category);
+  if (q.since !== undefined) { args.push(tsKey(q.since)); where.push(`ts >= $${args.length}`); }
+  return { where, args };
 }

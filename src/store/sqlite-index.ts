@@ -164,6 +164,18 @@ export class EventIndex {
   }
 
   query(q: EventQuery, sinceKey?: string): CorralEvent[] {
+    const { sql, args } = this.select(q, sinceKey);
+    const rows = this.db.prepare(sql).pluck().all(...args) as string[];
+    return rows.map((j) => JSON.parse(j) as CorralEvent);
+  }
+
+  /** The same events as query, one at a time (a session of millions of events is never held whole). */
+  *iterate(q: EventQuery, sinceKey?: string): Generator<CorralEvent> {
+    const { sql, args } = this.select(q, sinceKey);
+    for (const j of this.db.prepare(sql).pluck().iterate(...args) as IterableIterator<string>) yield JSON.parse(j) as CorralEvent;
+  }
+
+  private select(q: EventQuery, sinceKey?: string): { sql: string; args: (string | number)[] } {
     const where: string[] = [];
     const args: (string | number)[] = [];
     const eq = (col: string, v: string | number | undefined): void => {
@@ -194,8 +206,7 @@ export class EventIndex {
       sql += ' LIMIT ?';
       args.push(q.limit);
     }
-    const rows = this.db.prepare(sql).pluck().all(...args) as string[];
-    return rows.map((j) => JSON.parse(j) as CorralEvent);
+    return { sql, args };
   }
 
   sessions(): SessionSummary[] {
