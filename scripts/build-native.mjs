@@ -26,6 +26,8 @@ const targets = [
   // agent. Static for the same reason: an image may have no C library, perl or shell. file-replace.c:
   // a write or an edit replaces the file atomically (a temporary file renamed over it).
   { out: join(out, 'corral-file'), src: src('corral-file.c'), extra: [src('file-replace.c'), src('file-replace.h')], args: ['-O2', '-Wall', '-Werror', '-static'] },
+  // Who wrote a session's files: fanotify on its workspace filesystem, the writer's cgroup (session/file-writers.ts).
+  { out: join(out, 'corral-fwatch'), src: src('corral-fwatch.c'), args: ['-O2', '-Wall', '-Werror'] },
   // A host workspace's owner shown as the sandbox uid, without chowning host files.
   // Preloaded into the sensor's bpftrace: tracefs's event list answered from memory (its start: 2 s -> 1.2 s).
   { out: join(out, 'tracefs-events-shim.so'), src: src('tracefs-events-shim.c'), args: ['-O2', '-Wall', '-Werror', '-shared', '-fPIC'], libs: ['-ldl'] },

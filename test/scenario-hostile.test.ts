@@ -7,6 +7,9 @@ import { startFixture, labPolicy, categories, type Fixture } from './helpers/lab
 import { DEMO_FAR_HOSTS, demoEpisode } from '../src/cli/demo-scenario.js';
 import type { Session } from '../src/session/session.js';
 import type { SensorRecord } from '../src/sensors/bpftrace-sensor.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 let fx: Fixture;
 // (+ a second sshd, for a server-first test that must reach one: the demo's stays at zero connections)
@@ -483,12 +486,15 @@ test('persistence a background process plants after the last call is found when 
     const found = s.alertEvents.filter((a) => a.payload.rule === 'persistence.file_written');
     assert.equal(found.length, 1, JSON.stringify(s.alertEvents.map((a) => [a.payload.rule, a.tool_call])));
     assert.equal(found[0]!.tool_call, 'leaves-writer', 'the call whose process was still running, not the last call');
-    assert.match(String(found[0]!.payload.message), /\/workspace\/\.bashrc created \(found when the session closed; changed at \S+Z, after this call ended, while no call ran: by a process it left running\)/);
+    // (the writer's pid is known: the session's workspace is a disk of its own, watched by fanotify)
+    assert.match(String(found[0]!.payload.message), /\/workspace\/\.bashrc created \(found when the session closed; written by pid \d+ of this call, after it ended: by a process it left running\)/);
   } finally { if (!closed) await s.close(); }
 });
 
-test('persistence a background process plants between two calls is blamed on the call that left it running (the file\'s change time), not on the next call; one a call writes itself while another\'s process runs stays the writer\'s', async () => {
-  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'persist-between' });
+test('persistence a background process plants between two calls is blamed on the call that left it running (the file\'s change time, for a host workspace no writer is known in), not on the next call; one a call writes itself while another\'s process runs stays the writer\'s', async () => {
+  // (a host directory as the workspace: not a filesystem of its own, so not watched by fanotify; the file times decide)
+  const host = mkdtempSync(join(tmpdir(), 'corral-persist-ws-'));
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'persist-between', workspace: join(host, 'ws') });
   try {
     const r1 = await s.exec({ command: "(sleep 1; echo 'echo PAYLOAD' >> ~/.bashrc; touch -d 2020-01-01 ~/.bashrc; exec sleep 60) >/dev/null 2>&1 &", step: 1, toolCallId: 'leaves-writer' });
     assert.deepEqual(r1.alerts.filter((a) => a.payload.rule === 'persistence.file_written'), [], 'no file yet when the call ends');
@@ -508,6 +514,24 @@ test('persistence a background process plants between two calls is blamed on the
     const own = s.alertEvents.filter((a) => a.payload.rule === 'persistence.file_written' && a.tool_call === 'own-write');
     assert.equal(own.length, 1, JSON.stringify(s.alertEvents.map((a) => [a.payload.rule, a.tool_call])));
     assert.match(String(own[0]!.payload.message), /\/workspace\/\.profile created \(found when this call ended; processes step 1 left running were also running\)/);
+  } finally { await s.close(); rmSync(host, { recursive: true, force: true }); }
+});
+
+test('persistence a background process plants while a later call runs is blamed on the call that left it running: the writer\'s pid and cgroup (fanotify), not the time', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'persist-during' });
+  try {
+    await s.exec({ command: "(sleep 1; echo 'echo PAYLOAD' >> ~/.bashrc; mkdir -p repo/.git/hooks; printf '#!/bin/sh\\n' > repo/.git/hooks/pre-commit; exec sleep 60) >/dev/null 2>&1 &", step: 1, toolCallId: 'leaves-writer' });
+    // The write lands while step 2 runs: by time alone, step 2's.
+    const r2 = await s.exec({ command: 'sleep 2', step: 2, toolCallId: 'innocent' });
+    assert.deepEqual(r2.alerts.filter((a) => a.payload.rule === 'persistence.file_written'), [], JSON.stringify(r2.alerts.map((a) => a.payload.message)));
+    const found = s.alertEvents.filter((a) => a.payload.rule === 'persistence.file_written');
+    assert.deepEqual(found.map((a) => [a.tool_call, a.step, a.payload.count]), [['leaves-writer', 1, 2]]);
+    assert.match(String(found[0]!.payload.message), /\(found when step 2 ended; written by pid \d+ of this call, after it ended: by a process it left running\)/);
+    // A call that writes one itself, while step 1's process still runs: its own, by its pid.
+    await s.exec({ command: 'echo x >> ~/.profile', step: 3, toolCallId: 'own-write' });
+    const own = s.alertEvents.filter((a) => a.payload.rule === 'persistence.file_written' && a.tool_call === 'own-write');
+    assert.equal(own.length, 1, JSON.stringify(s.alertEvents.map((a) => [a.payload.rule, a.tool_call])));
+    assert.match(String(own[0]!.payload.message), /\/workspace\/\.profile created \(found when this call ended; written by its pid \d+\)/);
   } finally { await s.close(); }
 });
 

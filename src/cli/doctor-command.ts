@@ -63,6 +63,11 @@ export function runChecks(home: string = resolveHome()): Check[] {
   const scanner = jsonLinesAddon();
   const fileTool = native ? native.replace('corral-enter', 'corral-file') : undefined;
   c.push({ name: 'file tools (corral-file)', ok: !!fileTool && existsSync(fileTool), required: true, detail: fileTool && existsSync(fileTool) ? `${fileTool} (static; write/read/str_replace/multi_edit/insert run inside the sandbox, any root)` : 'native/corral-file is not built: sessions cannot start', fix: 'npm run build (needs gcc and the static C library, libc6-dev)' });
+  const fwatch = native ? native.replace('corral-enter', 'corral-fwatch') : undefined;
+  const fanotify = existsSync('/proc/sys/fs/fanotify/max_user_marks') || existsSync('/proc/sys/fs/fanotify');
+  c.push({ name: 'file writers (persistence blamed by writer)', ok: !!fwatch && existsSync(fwatch) && fanotify, required: false,
+    detail: !fwatch || !existsSync(fwatch) ? 'native/corral-fwatch is not built: persistence files are blamed by their change time' : fanotify ? `${fwatch}; fanotify filesystem marks on each session's disk workspace` : 'this kernel has no fanotify: persistence files are blamed by their change time',
+    fix: 'npm run build (needs gcc); a kernel with CONFIG_FANOTIFY (Linux 5.1+ for filesystem marks)' });
   c.push({ name: 'JSON Lines scanner (investigate speed)', ok: !!scanner, required: false, detail: scanner ? 'native/json-lines.c loaded' : 'not loaded: `corral investigate` parses every line with JSON.parse (same answers, ~2x slower)', fix: 'npm run build (needs gcc)' });
   const mkfs = which('mkfs.ext4'), loop = existsSync('/dev/loop-control');
   c.push({ name: 'disk-capped workspaces (resources.workspace_disk, on by default)', ok: !!mkfs && loop, required: false,

@@ -31,6 +31,12 @@ export function fileToolBinary(): string {
   return p;
 }
 
+/** native/corral-fwatch: who wrote a session's workspace files (see native/corral-fwatch.c); optional. */
+export function fwatchBinary(): string | undefined {
+  const p = join(nativeDir, 'corral-fwatch');
+  return existsSync(p) ? p : undefined;
+}
+
 /** native/corral-idmap: an idmapped bind mount of a host workspace (its owner shown as the sandbox uid). */
 export function idmapBinary(): string | undefined {
   const p = join(nativeDir, 'corral-idmap');

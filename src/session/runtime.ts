@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { Cgroup, detectCgroupLayout, type CgroupLayout } from '../sandbox/cgroups.js';
 import { buildSeccompFilter, encodeSeccompFilter } from '../sandbox/seccomp-filter.js';
 import { NetSlotPool } from '../sandbox/net-slot-pool.js';
-import { fileToolBinary, holderBinary } from '../sandbox/launcher.js';
+import { fileToolBinary, fwatchBinary, holderBinary } from '../sandbox/launcher.js';
+import { FileWatch } from './file-writers.js';
 import { destroyLeaseResources } from '../sandbox/net-slot.js';
 import { GatewayRules, cleanupOrphanGatewayTables } from '../sandbox/gateway-rules.js';
 import { GatewayRulesWatch } from '../sandbox/gateway-rules-watch.js';
@@ -382,6 +383,14 @@ export class Runtime extends EventEmitter {
   private warned = new Set<string>();
 
   /** A warning that would repeat for every session (a host without a feature): said once per runtime. */
+  private fileWatchStarting?: Promise<FileWatch | undefined>;
+
+  /** The runtime's file-writer watcher (file-writers.ts), started with the first session that needs it; undefined when unavailable. */
+  fileWatch(): Promise<FileWatch | undefined> {
+    this.fileWatchStarting ??= FileWatch.start(fwatchBinary(), (e) => this.warnOnce('fwatch', e.message));
+    return this.fileWatchStarting;
+  }
+
   warnOnce(key: string, msg: string): void {
     if (this.warned.has(key)) return;
     this.warned.add(key);
@@ -415,6 +424,7 @@ export class Runtime extends EventEmitter {
     await this.gateway?.close();
     this.kmsg?.stop();
     this.gpu?.stop();
+    (await this.fileWatchStarting)?.close();
     await this.sensor?.stop();
     this.lossWarning.flush();
     this.store?.close();

@@ -29,6 +29,7 @@ import { persistenceChanges, snapshotPersistence, type PersistenceSnapshot } fro
 import { snapshotRootPersistence } from './root-persistence-watch.js';
 import { atOrUnder, keepRoots } from '../sandbox/mount-template.js';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
+import type { FileWriters } from './file-writers.js';
 import { writeFreshFile } from '../sandbox/fresh-file.js';
 import { pathKindInRoot, workspacePathInRootProblem } from '../sandbox/image-path.js';
 import { execFile } from '../util/exec-file.js';
@@ -284,6 +285,11 @@ export class Session {
   private readonly copies = new BinaryCopies(() => (this.nsInitPid ? `/proc/${this.nsInitPid}/root` : undefined));
   /** pid → the watched program its executable copies, for the process's later events (bounded). */
   private readonly copyOf = new Map<number, string>();
+  /** Who writes the workspace's files (file-writers.ts); undefined when not watched. */
+  private writers?: FileWriters;
+  private writersStarting?: Promise<FileWriters | undefined>;
+  /** The call of a recently seen process (the kernel sensor's exec and exit records): a file's writer that exited before its cgroup was read. */
+  private readonly pidCall = new Map<number, string>();
   private pending = new Set<Promise<unknown>>();
   /** The attribution of open allowed connections, for their flow records (interim and last). */
   private readonly flowAttr = new Map<string, FlowAttribution>();
@@ -598,6 +604,9 @@ export class Session {
       chownSync(this.workspace, this.hostId, this.hostId);
       if (this.imageHost) await this.seedFromImage(this.imageHost);
     }
+    // Who writes the workspace's files (file-writers.ts): started now, alongside the sandbox, and in
+    // place before the baseline below (nothing the agent writes is missed between them).
+    this.writersStarting = this.rt.fileWatch().then((w) => w?.watch(this.workspace, this.wsPath));
     // (after the workspace: a workspace without an idmapped mount changes the sandbox's host id)
     for (const [i, m] of mounts.entries()) m.host = await this.readableView(m.host, `mount-${i}`);
 
@@ -651,6 +660,7 @@ export class Session {
     const children = readFileSync(`/proc/${h.pid}/task/${h.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
     this.nsInitPid = children[0] ?? 0;
     if (!this.nsInitPid) throw new Error('could not find the sandbox namespace init process');
+    this.writers = await this.writersStarting;
     // (what a host workspace already holds is not the agent's doing)
     this.persistSnap = snapshotPersistence(this.workspace, this.wsPath);
     const every = this.rt.resourceSampleMs;
@@ -867,7 +877,7 @@ export class Session {
    */
   private persistenceAlerts(current: CallState | undefined, fallback: CallState, live: CallState[], closing = false): void {
     const now = snapshotPersistence(this.workspace, this.wsPath);
-    const changes = persistenceChanges(this.persistSnap ?? new Map(), now).map((c) => ({ ...c, path: `${this.wsPath}/${c.path}` }));
+    const changes: (ReturnType<typeof persistenceChanges>[number] & { rel?: string })[] = persistenceChanges(this.persistSnap ?? new Map(), now).map((c) => ({ ...c, rel: c.path, path: `${this.wsPath}/${c.path}` }));
     this.persistSnap = now;
     if (this.rootUpper) {
       const root = snapshotRootPersistence(this.rootUpper);
@@ -877,7 +887,7 @@ export class Session {
     if (changes.length === 0) return;
     const groups = new Map<CallState, { found: string; changes: typeof changes }>();
     for (const c of changes) {
-      const b = this.persistenceBlame(current, fallback, live, c.ctimeMs, closing);
+      const b = this.writerBlame(c.rel, current, closing) ?? this.persistenceBlame(current, fallback, live, c.ctimeMs, closing);
       const g = groups.get(b.state) ?? { found: b.found, changes: [] };
       g.changes.push(c);
       groups.set(b.state, g);
@@ -895,6 +905,24 @@ export class Session {
         reason: 'Planting start-up hooks or other persistence in the sandbox is not allowed; it runs again in later tool calls.',
       }, events.map((e) => e.id), 'observed', { layer: 'process', count: mine.length });
     }
+  }
+
+  /**
+   * The call whose process last wrote the workspace file `rel`, as the kernel told (file-writers.ts):
+   * the writer's cgroup, or, when it had exited before that was read, the sensor's record of its pid.
+   * Undefined when unknown (not watched, not seen, a writer outside every call): file times decide.
+   */
+  private writerBlame(rel: string | undefined, current: CallState | undefined, closing: boolean): { state: CallState; found: string } | undefined {
+    const w = rel === undefined ? undefined : this.writers?.take(rel);
+    if (!w) return undefined;
+    const calls = [...this.calls.values()];
+    const byCgroup = w.cgroup === undefined ? undefined : calls.find((c) => w.cgroup === `/${c.cgroup.path}`);
+    const byPid = byCgroup ? undefined : this.calls.get(this.pidCall.get(w.pid) ?? '');
+    const state = byCgroup ?? byPid;
+    if (!state) return undefined;
+    const own = state === current || state.running;
+    const when = closing ? 'found when the session closed' : own ? 'found when this call ended' : `found when step ${current?.step ?? '?'} ended`;
+    return { state, found: own ? `${when}; written by its pid ${w.pid}` : `${when}; written by pid ${w.pid} of this call, after it ended: by a process it left running` };
   }
 
   /**
@@ -1305,6 +1333,11 @@ export class Session {
     if (rec.kind === 'overflow') { this.connects.pushOverflow(rec); return; }
     const attr = this.attrFromCgroup(rec.cgroupId) ?? this.attr();
     const ts = monoToEpochNs(rec.tsNs);
+    if ((rec.kind === 'exec' || rec.kind === 'exit') && attr.tool_call !== undefined) {
+      this.pidCall.delete(rec.pid);
+      if (this.pidCall.size >= 8192) this.pidCall.delete(this.pidCall.keys().next().value!);
+      this.pidCall.set(rec.pid, attr.tool_call);
+    }
     if (rec.kind === 'exec') {
       const outcome = execOutcome(rec);
       // (a renamed copy of a watched program is named as what it is, for every rule that knows programs by name)
@@ -1597,6 +1630,7 @@ export class Session {
         this.persistenceAlerts(live.find((c) => c.running), blame, live, true);
       } catch (e) { this.rt.onError(e); }
     }
+    (this.writers ?? await this.writersStarting)?.close();
     // The connections the killed processes held close now; their flow records (bytes each way)
     // come from the gateway a moment later (a download's record once its relay has stopped).
     if (this.openFlows.size) {
