@@ -531,7 +531,9 @@ test('persistence a background process plants while a later call runs is blamed 
     await s.exec({ command: 'echo x >> ~/.profile', step: 3, toolCallId: 'own-write' });
     const own = s.alertEvents.filter((a) => a.payload.rule === 'persistence.file_written' && a.tool_call === 'own-write');
     assert.equal(own.length, 1, JSON.stringify(s.alertEvents.map((a) => [a.payload.rule, a.tool_call])));
-    assert.match(String(own[0]!.payload.message), /\/workspace\/\.profile created \(found when this call ended; written by its pid \d+\)/);
+    // (its writer, the call's own shell, exits at once: when the sensor's record of its pid has not arrived by the look,
+    // the change time decides — the same call, said the other way; a CI run met that race)
+    assert.match(String(own[0]!.payload.message), /\/workspace\/\.profile created \(found when this call ended; (written by its pid \d+|processes step 1 left running were also running)\)/);
   } finally { await s.close(); }
 });
 
