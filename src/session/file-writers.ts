@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setRecent } from './recent-map.js';
 
 /** The last writer of a file: its pid (the host's) and cgroup path ('/…', undefined when it was exiting or gone). */
 export interface FileWriter { pid: number; cgroup?: string }
@@ -113,10 +114,8 @@ export class FileWriters {
     const prefix = this.prefixes.find((x) => p.startsWith(x));
     if (prefix === undefined) return;
     const rel = p.slice(prefix.length);
-    this.last.delete(rel);
-    if (this.last.size >= MAX_PATHS) this.last.delete(this.last.keys().next().value!);
     // ("/": a writer already exiting shows the root cgroup; a sandbox process is never there)
-    this.last.set(rel, { pid, ...(cgroup !== '-' && cgroup !== '/' ? { cgroup: unescape(cgroup) } : {}) });
+    setRecent(this.last, rel, { pid, ...(cgroup !== '-' && cgroup !== '/' ? { cgroup: unescape(cgroup) } : {}) }, MAX_PATHS);
   }
 }
 

@@ -30,6 +30,7 @@ import { snapshotRootPersistence } from './root-persistence-watch.js';
 import { atOrUnder, keepRoots } from '../sandbox/mount-template.js';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
 import type { FileWriters } from './file-writers.js';
+import { setRecent } from './recent-map.js';
 import { writeFreshFile } from '../sandbox/fresh-file.js';
 import { pathKindInRoot, workspacePathInRootProblem } from '../sandbox/image-path.js';
 import { execFile } from '../util/exec-file.js';
@@ -1334,9 +1335,7 @@ export class Session {
     const attr = this.attrFromCgroup(rec.cgroupId) ?? this.attr();
     const ts = monoToEpochNs(rec.tsNs);
     if ((rec.kind === 'exec' || rec.kind === 'exit') && attr.tool_call !== undefined) {
-      this.pidCall.delete(rec.pid);
-      if (this.pidCall.size >= 8192) this.pidCall.delete(this.pidCall.keys().next().value!);
-      this.pidCall.set(rec.pid, attr.tool_call);
+      setRecent(this.pidCall, rec.pid, attr.tool_call, 8192);
     }
     if (rec.kind === 'exec') {
       const outcome = execOutcome(rec);
