@@ -5,15 +5,23 @@
 // mounts and nothing of the host's) with fanotify — one fanotify group for all sessions: a group per
 // session would meet the kernel's 128 groups per user — and prints, for every file closed after
 // writing, its filesystem, the writer's pid, its cgroup (read from /proc while the writer still
-// exists: the kernel's lineage, which the agent cannot choose) and the file's path.
+// exists: the kernel's lineage, which the agent cannot choose) and the file's path. Where the kernel
+// reports names (FAN_REPORT_DFID_NAME, Linux 5.9+), also every name put in place without a write —
+// a file or directory renamed there (`mv staged .bashrc`, `mv hooks-dir .git/hooks`), a hard or
+// symbolic link made there — and every change of mode or times (`chmod +x` on a hook): the
+// directory comes as a file handle, opened by open_by_handle_at on the marked filesystem. Older
+// kernels: closes after writing only, named by the event's descriptor.
 // Threat: misattributed persistence (the wrong step blamed, the planting call spared).
 //
-// Usage: corral-fwatch; commands on stdin, one per line: "add DIR" (mark DIR's filesystem).
+// Usage: corral-fwatch; commands on stdin, one per line: "add DIR" (mark DIR's filesystem), "sync"
+// (answered once every event the kernel had queued when it was read has been printed).
 // Output lines (tabs between fields; in paths, tab, newline and backslash written as \t, \n, \\):
 //   ready                          the group exists
 //   added DEV DIR | error DIR MSG  the answer to each add, in order (DEV: st_dev of DIR, decimal)
-//   w DEV PID CGROUP PATH          a file closed after writing (CGROUP: the pids controller's path, or
-//                                  the unified one; "-" when the writer was gone)
+//   synced                         the answer to each sync, in order
+//   w DEV PID CGROUP PATH          a file closed after writing, or a name made there (CGROUP: the pids
+//                                  controller's path, or the unified one; "-" when the writer was gone)
+//   d DEV PID CGROUP PATH          a directory renamed there, with whatever it holds (names mode only)
 //   overflow                       the kernel's queue overflowed: writes were lost
 // Exits when its parent dies, stdin closes or stdout closes.
 #define _GNU_SOURCE
@@ -28,7 +36,33 @@
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
+
+/** Events watched in names mode: a close after writing, a name made or moved in, a mode or time change. */
+#define NAME_EVENTS (FAN_CLOSE_WRITE | FAN_MOVED_TO | FAN_CREATE | FAN_ATTRIB | FAN_ONDIR)
+
+/**
+ * Names mode: each marked filesystem's id and the directory it was marked by. File handles are opened
+ * against a descriptor of that directory, opened for one batch of events and closed after it: a
+ * descriptor kept would hold the session's workspace mounted past its teardown.
+ */
+static int names_mode;
+static struct { __kernel_fsid_t fsid; char *dir; int fd; } marks[4096];
+static int nmarks;
+
+static int mark_fd(int i) {
+  if (marks[i].fd >= 0) return marks[i].fd;
+  int fd = open(marks[i].dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC); // (open_by_handle_at refuses an O_PATH one)
+  struct statfs sf;
+  // (the same filesystem still: a session's workspace is unmounted at its end, and another may be mounted there)
+  if (fd >= 0 && (fstatfs(fd, &sf) < 0 || memcmp(&sf.f_fsid, &marks[i].fsid, sizeof sf.f_fsid) != 0)) { close(fd); fd = -1; }
+  return marks[i].fd = fd < 0 ? -2 : fd;
+}
+
+static void close_mark_fds(void) {
+  for (int i = 0; i < nmarks; i++) { if (marks[i].fd >= 0) close(marks[i].fd); marks[i].fd = -1; }
+}
 
 static void cgroup_of(int pid, char *out, size_t n) {
   char p[64];
@@ -63,12 +97,33 @@ static void put_escaped(const char *s) {
   }
 }
 
+static void add_error(const char *dir, int err) {
+  printf("error\t");
+  put_escaped(dir);
+  printf("\t%s\n", strerror(err));
+}
+
 static void add_mark(int fan, char *dir) {
   struct stat st;
-  if (fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_CLOSE_WRITE, AT_FDCWD, dir) < 0 || stat(dir, &st) < 0) {
-    printf("error\t");
-    put_escaped(dir);
-    printf("\t%s\n", strerror(errno));
+  if (names_mode) {
+    // (the filesystem's id, as the events carry it, and where to open its file handles against)
+    struct statfs sf;
+    if (statfs(dir, &sf) < 0) { add_error(dir, errno); return; }
+    int at = -1;
+    for (int i = 0; i < nmarks && at < 0; i++) if (memcmp(&marks[i].fsid, &sf.f_fsid, sizeof sf.f_fsid) == 0) at = i;
+    // (a filesystem gone: its slot is reused once every slot has been used)
+    if (at < 0 && nmarks == (int)(sizeof marks / sizeof marks[0])) {
+      for (int i = 0; i < nmarks && at < 0; i++) { struct statfs old; if (statfs(marks[i].dir, &old) < 0 || memcmp(&old.f_fsid, &marks[i].fsid, sizeof old.f_fsid) != 0) at = i; }
+      if (at < 0) { add_error(dir, ENOSPC); return; }
+    }
+    if (at < 0) at = nmarks++;
+    free(marks[at].dir);
+    marks[at].dir = strdup(dir);
+    marks[at].fd = -1;
+    memcpy(&marks[at].fsid, &sf.f_fsid, sizeof sf.f_fsid);
+  }
+  if (fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, names_mode ? NAME_EVENTS : FAN_CLOSE_WRITE, AT_FDCWD, dir) < 0 || stat(dir, &st) < 0) {
+    add_error(dir, errno);
     return;
   }
   printf("added\t%lu\t", (unsigned long)st.st_dev);
@@ -76,13 +131,63 @@ static void add_mark(int fan, char *dir) {
   putchar('\n');
 }
 
+static void put_write(char kind, unsigned long dev, int pid, const char *cg, const char *path, const char *name) {
+  printf("%c\t%lu\t%d\t", kind, dev, pid);
+  put_escaped(cg);
+  putchar('\t');
+  put_escaped(path);
+  if (name) { putchar('/'); put_escaped(name); }
+  putchar('\n');
+}
+
+/** Names mode: one event's directory (a file handle) and name, printed with the writer. */
+static void name_event(struct fanotify_event_metadata *m) {
+  char *p = (char *)(m + 1), *end = (char *)m + m->event_len;
+  while (p + sizeof(struct fanotify_event_info_header) <= end) {
+    struct fanotify_event_info_header *h = (struct fanotify_event_info_header *)p;
+    if (h->len < sizeof *h || p + h->len > end) return;
+    if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
+      struct fanotify_event_info_fid *fid = (struct fanotify_event_info_fid *)p;
+      struct file_handle *fh = (struct file_handle *)fid->handle;
+      if ((char *)fh->f_handle > p + h->len || fh->handle_bytes > h->len) return;
+      const char *name = (const char *)(fh->f_handle + fh->handle_bytes);
+      if (name >= p + h->len) return;
+      size_t room = (size_t)(p + h->len - name);
+      if (strnlen(name, room) == room) return; // (no terminating NUL inside the record)
+      int mfd = -1;
+      for (int i = 0; i < nmarks && mfd == -1; i++) if (memcmp(&marks[i].fsid, &fid->fsid, sizeof fid->fsid) == 0) mfd = mark_fd(i);
+      if (mfd < 0) return;
+      // (a directory made or touched brings nothing with it: only one moved in is reported)
+      if ((m->mask & FAN_ONDIR) && !(m->mask & FAN_MOVED_TO)) return;
+      int dfd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
+      if (dfd < 0) return; // (the directory is gone already)
+      char link[64], dir[PATH_MAX], cg[PATH_MAX];
+      struct stat st;
+      snprintf(link, sizeof link, "/proc/self/fd/%d", dfd);
+      ssize_t dl = readlink(link, dir, sizeof dir - 1);
+      int ok = fstat(dfd, &st) == 0;
+      close(dfd);
+      if (dl <= 0 || !ok) return;
+      dir[dl] = 0;
+      cgroup_of(m->pid, cg, sizeof cg);
+      int whole = strcmp(name, ".") == 0;
+      put_write(m->mask & FAN_ONDIR ? 'd' : 'w', (unsigned long)st.st_dev, m->pid, cg, dir, whole ? NULL : name);
+      return;
+    }
+    p += h->len;
+  }
+}
+
+/** Reads and prints one batch of queued events: 1 when some were read, 0 when none was queued, -1 on an error. */
 static int events(int fan) {
   char buf[64 * 1024] __attribute__((aligned(8)));
   ssize_t len = read(fan, buf, sizeof buf);
   if (len < 0) return errno == EINTR || errno == EAGAIN ? 0 : -1;
+  if (len == 0) return 0;
   for (struct fanotify_event_metadata *m = (struct fanotify_event_metadata *)buf; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
     if (m->vers != FANOTIFY_METADATA_VERSION) { fprintf(stderr, "corral-fwatch: fanotify version %d\n", m->vers); return -1; }
     if (m->mask & FAN_Q_OVERFLOW) { printf("overflow\n"); continue; }
+    if (names_mode) { name_event(m); continue; }
     if (m->fd < 0) continue;
     char cg[PATH_MAX];
     cgroup_of(m->pid, cg, sizeof cg);
@@ -94,22 +199,23 @@ static int events(int fan) {
     close(m->fd);
     if (pl <= 0 || !ok) continue;
     path[pl] = 0;
-    printf("w\t%lu\t%d\t", (unsigned long)st.st_dev, m->pid);
-    put_escaped(cg);
-    putchar('\t');
-    put_escaped(path);
-    putchar('\n');
+    put_write('w', (unsigned long)st.st_dev, m->pid, cg, path, NULL);
   }
-  return 0;
+  close_mark_fds();
+  return 1;
 }
 
 int main(void) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() == 1) return 0;
   signal(SIGPIPE, SIG_DFL);
-  int fan = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+  // (names mode where the kernel has it; CORRAL_FWATCH_FDS=1 asks for the older mode, for tests)
+  const char *fds = getenv("CORRAL_FWATCH_FDS");
+  int fan = fds && strcmp(fds, "1") == 0 ? -1 : fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+  names_mode = fan >= 0;
+  if (fan < 0) fan = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
   if (fan < 0) { fprintf(stderr, "corral-fwatch: fanotify_init: %s\n", strerror(errno)); return 1; }
-  printf("ready\n");
+  printf(names_mode ? "ready\tnames\n" : "ready\n");
   fflush(stdout);
   char cmd[PATH_MAX + 16];
   size_t have = 0;
@@ -125,6 +231,14 @@ int main(void) {
       while ((nl = memchr(cmd, '\n', have))) {
         *nl = 0;
         if (strncmp(cmd, "add ", 4) == 0) add_mark(fan, cmd + 4);
+        else if (strcmp(cmd, "sync") == 0) {
+          // (the group is non-blocking: read until the queue is empty, so every write closed before
+          // the caller asked is printed before the answer)
+          int r;
+          while ((r = events(fan)) > 0) {}
+          if (r < 0) { fprintf(stderr, "corral-fwatch: read: %s\n", strerror(errno)); return 1; }
+          printf("synced\n");
+        }
         size_t used = (size_t)(nl - cmd) + 1;
         memmove(cmd, nl + 1, have - used);
         have -= used;

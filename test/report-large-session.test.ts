@@ -2,7 +2,9 @@
 // call), and `corral report` must still report it. It used to load the whole session into memory
 // before building the report; it now streams the store's events in time order (SessionReportBuilder,
 // EventReader.iterate). This records a 300 000-event session in a real store and reports it, and
-// lists it with `corral events --json`, from a 64 MB V8 heap, which holding the events alone would overflow.
+// lists it with `corral events --json` and as `corral events`' table, from a 64 MB V8 heap, which holding
+// the events alone would overflow. (The table used to load every row, and its width pass spread the
+// rows as arguments: past ≈ 150 000 rows it died of a stack overflow.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -48,4 +50,13 @@ test('a 300 000-event session is reported from a 64 MB heap: every call, process
   const lines = e.stdout.trimEnd().split('\n');
   assert.equal(lines.length, n);
   assert.deepEqual([JSON.parse(lines[0]!).kind, JSON.parse(lines.at(-1)!).kind], ['session.start', 'session.end']);
+  // The readable table: a header and a row per event, streamed from the same heap, aligned.
+  const tb = spawnSync(process.execPath, ['--max-old-space-size=64', MAIN, 'events', '--home', home, '--session', 'big'], { encoding: 'utf8', maxBuffer: 512 << 20, env: { ...process.env, NO_COLOR: '1' } });
+  assert.equal(tb.status, 0, `exit ${tb.status} (signal ${tb.signal}): ${tb.stderr.slice(-300)}`);
+  const rows = tb.stdout.trimEnd().split('\n');
+  assert.equal(rows.length, n + 1);
+  assert.match(rows[0]!, /^TIME \(UTC\) +SESSION +EPISODE +STEP +TOOL CALL +KIND +PID +SUMMARY$/);
+  const kindAt = rows[0]!.indexOf('KIND');
+  assert.deepEqual([rows[1]!.slice(kindAt).split(' ')[0], rows.at(-1)!.slice(kindAt).split(' ')[0], rows[150_000]!.slice(kindAt).split(' ')[0]], ['session.start', 'session.end', 'exec']);
+  assert.match(rows[150_000]!, / c10 +exec +\d+ +/);
 });

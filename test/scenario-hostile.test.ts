@@ -531,9 +531,36 @@ test('persistence a background process plants while a later call runs is blamed 
     await s.exec({ command: 'echo x >> ~/.profile', step: 3, toolCallId: 'own-write' });
     const own = s.alertEvents.filter((a) => a.payload.rule === 'persistence.file_written' && a.tool_call === 'own-write');
     assert.equal(own.length, 1, JSON.stringify(s.alertEvents.map((a) => [a.payload.rule, a.tool_call])));
-    // (its writer, the call's own shell, exits at once: when the sensor's record of its pid has not arrived by the look,
-    // the change time decides — the same call, said the other way; a CI run met that race)
-    assert.match(String(own[0]!.payload.message), /\/workspace\/\.profile created \(found when this call ended; (written by its pid \d+|processes step 1 left running were also running)\)/);
+    // (its writer, the call's own shell, exits at once: the look waits for the watcher's queue and the sensor's record of its pid)
+    assert.match(String(own[0]!.payload.message), /\/workspace\/\.profile created \(found when this call ended; written by its pid \d+\)/);
+  } finally { await s.close(); }
+});
+
+test('a background process that keeps a start-up file open for writing past a later call\'s end is blamed, not the later call (no close was seen, and the change time falls in the later call)', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'persist-held' });
+  try {
+    // (the file exists before the holder opens it — step 1 writes it itself, its own alert — so no creation names the holder either)
+    await s.exec({ command: "echo '# rc' > ~/.bashrc; (while [ ! -e go ]; do sleep 0.05; done; exec 3>>~/.bashrc; echo 'echo PAYLOAD' >&3; exec sleep 60) >/dev/null 2>&1 &", step: 1, toolCallId: 'leaves-writer' });
+    const r2 = await s.exec({ command: 'touch go; until grep -q PAYLOAD ~/.bashrc 2>/dev/null; do sleep 0.05; done', step: 2, toolCallId: 'innocent' });
+    assert.deepEqual(r2.alerts.filter((a) => a.payload.rule === 'persistence.file_written').map((a) => a.payload.message), []);
+    const found = s.alertEvents.filter((a) => a.payload.rule === 'persistence.file_written');
+    assert.deepEqual(found.map((a) => [a.tool_call, a.step]), [['leaves-writer', 1], ['leaves-writer', 1]]);
+    assert.match(String(found[0]!.payload.message), /\/workspace\/\.bashrc created \(found when this call ended; written by its pid \d+\)/);
+    assert.match(String(found[1]!.payload.message), /\/workspace\/\.bashrc modified \(found when step 2 ended; held open for writing by pid \d+ of this call, after it ended: by a process it left running\)/);
+  } finally { await s.close(); }
+});
+
+test('a background process that renames a staged start-up file into place, and moves a directory of git hooks in, while a later call runs is blamed, not the later call (no write to either name)', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'persist-moved' });
+  try {
+    await s.exec({ command: "git init -q repo && rm -rf repo/.git/hooks && mkdir hooks-staged && printf '#!/bin/sh\\n' > hooks-staged/pre-commit && printf 'echo PAYLOAD\\n' > staged && (while [ ! -e go ]; do sleep 0.05; done; mv staged .bashrc; mv hooks-staged repo/.git/hooks; touch moved; exec sleep 60) >/dev/null 2>&1 &", step: 1, toolCallId: 'leaves-mover' });
+    const r2 = await s.exec({ command: 'touch go; until [ -e moved ]; do sleep 0.05; done', step: 2, toolCallId: 'innocent' });
+    assert.deepEqual(r2.alerts.filter((a) => a.payload.rule === 'persistence.file_written').map((a) => a.payload.message), []);
+    const found = s.alertEvents.filter((a) => a.payload.rule === 'persistence.file_written');
+    assert.deepEqual(found.map((a) => [a.tool_call, a.step, a.payload.count]), [['leaves-mover', 1, 2]]);
+    assert.match(String(found[0]!.payload.message), /\(found when step 2 ended; written by pid \d+ of this call, after it ended: by a process it left running\)/);
+    assert.match(String(found[0]!.payload.message), /\/workspace\/\.bashrc/);
+    assert.match(String(found[0]!.payload.message), /\/workspace\/repo\/\.git\/hooks\/pre-commit/);
   } finally { await s.close(); }
 });
 

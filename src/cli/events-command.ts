@@ -12,7 +12,7 @@ import { StoreError } from '../store/store-error.js';
 import { summarizeEvent } from '../store/summary.js';
 import { tsKey } from '../store/ts-key.js';
 import { parseDuration } from '../policy/units.js';
-import { makeStyle, safeText, table, type Style } from './style.js';
+import { fitWidths, makeStyle, safeText, table, tableLines, type Style } from './style.js';
 import { UsageError as CliUsageError } from './io.js';
 import { NATS_FLAG_OPTIONS, natsSecurityFlags } from './nats-flags.js';
 import type { NatsSecurity } from '../store/nats-options.js';
@@ -176,6 +176,30 @@ async function writeJsonLines(stream: NodeJS.WritableStream, events: Iterable<un
   return n;
 }
 
+/** Rows written per page of a table (its column widths fit the first page, and grow when a later one needs). */
+const TABLE_PAGE = 1000;
+
+/**
+ * Events as a table, written a page at a time as they are read (a session of millions of events is
+ * never held whole); how many. `row` makes one event's cells.
+ */
+async function writeEventTable<E>(stream: NodeJS.WritableStream, events: Iterable<E> | AsyncIterable<E>, header: string[], row: (ev: E) => string[]): Promise<number> {
+  let n = 0, widths: number[] | undefined, page: string[][] = [];
+  const flush = async (): Promise<void> => {
+    const rows = widths === undefined ? [header, ...page] : page;
+    widths = fitWidths(rows, widths);
+    await write(stream, tableLines(rows, widths));
+    page = [];
+  };
+  for await (const ev of events) {
+    n++;
+    page.push(row(ev));
+    if (page.length >= TABLE_PAGE) await flush();
+  }
+  if (page.length > 0) await flush();
+  return n;
+}
+
 function isoOf(ts: string): string {
   try {
     return nsToIso(tsKey(ts));
@@ -208,24 +232,22 @@ function colorSummary(ev: CorralEvent, text: string, st: Style): string {
   return text;
 }
 
-/** The columns of eventRows(), in order. */
+/** The columns of eventRow(), in order. */
 const EVENT_COLUMNS = ['TIME (UTC)', 'SESSION', 'EPISODE', 'STEP', 'TOOL CALL', 'KIND', 'PID', 'SUMMARY'];
 
-function eventRows(events: CorralEvent[], st: Style, tty: boolean): string[][] {
-  return events.map((ev) => {
-    let summary = safeText(summarizeEvent(ev));
-    if (tty && summary.length > 160) summary = `${summary.slice(0, 159)}…`;
-    return [
-      st.dim(timeCell(isoOf(ev.ts))),
-      safeText(shortSession(ev.session)),
-      safeText(ev.episode ?? '-'),
-      ev.step === undefined ? '-' : String(ev.step),
-      safeText(ev.tool_call ?? '-'),
-      ev.kind === 'alert' ? st.bold(safeText(ev.kind)) : safeText(ev.kind),
-      ev.pid === undefined ? '-' : String(ev.pid),
-      colorSummary(ev, summary, st),
-    ];
-  });
+function eventRow(ev: CorralEvent, st: Style, tty: boolean): string[] {
+  let summary = safeText(summarizeEvent(ev));
+  if (tty && summary.length > 160) summary = `${summary.slice(0, 159)}…`;
+  return [
+    st.dim(timeCell(isoOf(ev.ts))),
+    safeText(shortSession(ev.session)),
+    safeText(ev.episode ?? '-'),
+    ev.step === undefined ? '-' : String(ev.step),
+    safeText(ev.tool_call ?? '-'),
+    ev.kind === 'alert' ? st.bold(safeText(ev.kind)) : safeText(ev.kind),
+    ev.pid === undefined ? '-' : String(ev.pid),
+    colorSummary(ev, summary, st),
+  ];
 }
 
 function sessionRows(sessions: SessionSummary[], st: Style): string[][] {
@@ -301,13 +323,10 @@ export async function eventsCommand(argv: string[], io: CommandIO): Promise<numb
       const n = await writeJsonLines(io.stdout, store.iterate(q));
       return n === 0 && unknown() ? noSession() : 0;
     }
-    const events = store.query(q);
-    if (events.length === 0 && unknown()) return noSession();
-    if (events.length === 0) {
-      await write(io.stderr, 'no matching events\n');
-    } else {
-      await write(io.stdout, table(eventRows(events, st, tty), EVENT_COLUMNS.map((h) => st.bold(h))));
-    }
+    // (streamed too, a page at a time)
+    const n = await writeEventTable(io.stdout, store.iterate(q), EVENT_COLUMNS.map((h) => st.bold(h)), (ev) => eventRow(ev, st, tty));
+    if (n === 0 && unknown()) return noSession();
+    if (n === 0) await write(io.stderr, 'no matching events\n');
     return 0;
   } catch (err) {
     return storeFailure(err, io);
@@ -369,16 +388,11 @@ async function fleetEvents(url: string, q: EventQuery & { host?: string }, json:
       const n = await writeJsonLines(io.stdout, q.limit === undefined ? store.iterate(q) : await store.query(q));
       return n === 0 && await unknown() ? noSession() : 0;
     }
-    const events = await store.query(q);
-    if (events.length === 0 && await unknown()) return noSession();
     const tty = 'isTTY' in io.stdout && io.stdout.isTTY === true;
-    if (events.length === 0) {
-      await write(io.stderr, 'no matching events\n');
-    } else {
-      const header = ['HOST', ...EVENT_COLUMNS].map((h) => st.bold(h));
-      const rows = eventRows(events, st, tty).map((r, i) => [safeText(events[i]!.host ?? '-'), ...r]);
-      await write(io.stdout, table(rows, header));
-    }
+    const header = ['HOST', ...EVENT_COLUMNS].map((h) => st.bold(h));
+    const n = await writeEventTable(io.stdout, q.limit === undefined ? store.iterate(q) : await store.query(q), header, (ev) => [safeText(ev.host ?? '-'), ...eventRow(ev, st, tty)]);
+    if (n === 0 && await unknown()) return noSession();
+    if (n === 0) await write(io.stderr, 'no matching events\n');
     return 0;
   } finally {
     await store.close();

@@ -59,17 +59,36 @@ export function safeText(s: string): string {
 /** Aligned columns (two spaces apart, no trailing padding); widths ignore ANSI colour codes. */
 export function table(rows: string[][], header: string[]): string {
   const all = [header, ...rows];
-  const cols = Math.max(0, ...all.map((r) => r.length));
-  const widths: number[] = [];
-  for (let c = 0; c < cols; c++) widths.push(Math.max(0, ...all.map((r) => visibleWidth(r[c] ?? ''))));
-  return all
-    .map((r) => {
-      const cells: string[] = [];
-      for (let c = 0; c < cols; c++) {
-        const cell = r[c] ?? '';
-        cells.push(c === cols - 1 ? cell : cell + ' '.repeat((widths[c] ?? 0) - visibleWidth(cell)));
-      }
-      return cells.join('  ').replace(/ +$/, '');
-    })
-    .join('\n') + '\n';
+  return tableLines(all, fitWidths(all));
+}
+
+/**
+ * Column widths that fit `rows`, grown from `widths` (never narrowed): a table written page by
+ * page keeps its alignment unless a later page holds a wider cell. (Loops, not Math.max(...rows):
+ * spreading 150 000 rows as arguments overflows the stack.)
+ */
+export function fitWidths(rows: readonly string[][], widths: number[] = []): number[] {
+  const out = [...widths];
+  for (const r of rows) {
+    for (let c = 0; c < r.length; c++) {
+      const w = visibleWidth(r[c] ?? '');
+      if (w > (out[c] ?? 0)) out[c] = w;
+    }
+  }
+  for (let c = 0; c < out.length; c++) out[c] ??= 0;
+  return out;
+}
+
+/** `rows` as lines padded to `widths` (the last column unpadded), each ending in a newline. */
+export function tableLines(rows: readonly string[][], widths: readonly number[]): string {
+  let out = '';
+  for (const r of rows) {
+    const cells: string[] = [];
+    for (let c = 0; c < widths.length; c++) {
+      const cell = r[c] ?? '';
+      cells.push(c === widths.length - 1 ? cell : cell + ' '.repeat(Math.max(0, (widths[c] ?? 0) - visibleWidth(cell))));
+    }
+    out += `${cells.join('  ').replace(/ +$/, '')}\n`;
+  }
+  return out;
 }

@@ -24,6 +24,7 @@ const MAX_PATHS = 8192;
 export class FileWatch {
   private readonly byDev = new Map<number, FileWriters>();
   private readonly pending: ((r: { dev?: number; error?: string }) => void)[] = [];
+  private readonly syncs: (() => void)[] = [];
   private err = '';
   private closed = false;
 
@@ -38,7 +39,7 @@ export class FileWatch {
     child.stdin!.on('error', () => {});
     const lines = createInterface({ input: child.stdout! });
     const ready = await new Promise<boolean>((resolve) => {
-      lines.once('line', (l) => resolve(l === 'ready'));
+      lines.once('line', (l) => resolve(l === 'ready' || l === 'ready\tnames'));
       child.once('error', () => resolve(false));
       child.once('exit', () => resolve(false));
     });
@@ -51,6 +52,7 @@ export class FileWatch {
     child.on('exit', (code, sig) => {
       w.closed = true;
       for (const p of w.pending.splice(0)) p({ error: 'the watcher exited' });
+      for (const p of w.syncs.splice(0)) p();
       if (!w.stopping) onError(new Error(`corral-fwatch exited (${sig ?? code}): ${w.err.trim()} (persistence is blamed by file times from now on)`));
     });
     return w;
@@ -71,9 +73,22 @@ export class FileWatch {
     });
     if (r.dev === undefined) { this.onError(new Error(`corral-fwatch cannot watch ${root}: ${r.error} (persistence is blamed by file times)`)); return undefined; }
     // (a write through the sandbox's bind mount is named as the sandbox sees it, under `mount`; Corral's own under root)
-    const w = new FileWriters([`${root}/`, `${mount}/`], () => { if (this.byDev.get(r.dev!) === w) this.byDev.delete(r.dev!); });
+    const w = new FileWriters([`${root}/`, `${mount}/`], () => { if (this.byDev.get(r.dev!) === w) this.byDev.delete(r.dev!); }, () => this.sync());
     this.byDev.set(r.dev, w);
     return w;
+  }
+
+  /**
+   * Resolves once every write the kernel had queued when the helper read the request has been handed
+   * to its session: a file closed just before a call ended is then known by its writer, not left to
+   * file times. (Resolves at once when the watcher is gone.)
+   */
+  sync(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.syncs.push(resolve);
+      this.child.stdin!.write('sync\n');
+    });
   }
 
   close(): void {
@@ -83,9 +98,10 @@ export class FileWatch {
 
   private onLine(line: string): void {
     const f = line.split('\t');
-    if (f[0] === 'w' && f.length === 5) this.byDev.get(Number(f[1]))?.wrote(Number(f[2]), f[3]!, f[4]!);
+    if ((f[0] === 'w' || f[0] === 'd') && f.length === 5) this.byDev.get(Number(f[1]))?.wrote(Number(f[2]), f[3]!, f[4]!, f[0] === 'd');
     else if (f[0] === 'added') this.pending.shift()?.({ dev: Number(f[1]) });
     else if (f[0] === 'error') this.pending.shift()?.({ error: f[2] ?? 'unknown' });
+    else if (f[0] === 'synced') this.syncs.shift()?.();
     // (writes were lost: a writer kept may not be the last one, so none is trusted; file times decide)
     else if (f[0] === 'overflow') for (const w of this.byDev.values()) w.forget();
   }
@@ -94,28 +110,55 @@ export class FileWatch {
 /** One session's view: the last writer of each of its workspace's files since it was last asked for. */
 export class FileWriters {
   private readonly last = new Map<string, FileWriter>();
+  /** Directories renamed into place, by the same rules: what was inside one arrived with it. */
+  private readonly dirs = new Map<string, FileWriter>();
 
-  constructor(private readonly prefixes: string[], private readonly onClose: () => void) {}
+  constructor(private readonly prefixes: string[], private readonly onClose: () => void, readonly sync: () => Promise<void>) {}
 
-  /** The last writer of `rel` (relative to the workspace) since it was last asked for, if seen. */
+  /**
+   * The last writer of `rel` (relative to the workspace) since it was last asked for, if seen; else
+   * the process that moved a directory holding it into place (`mv staged-hooks .git/hooks`), the
+   * nearest such directory first.
+   */
   take(rel: string): FileWriter | undefined {
-    const w = this.last.get(rel);
+    const w = this.peek(rel);
     this.last.delete(rel);
     return w;
   }
 
+  private peek(rel: string): FileWriter | undefined {
+    const w = this.last.get(rel);
+    if (w) return w;
+    for (let i = rel.lastIndexOf('/'); i > 0; i = rel.lastIndexOf('/', i - 1)) {
+      const d = this.dirs.get(rel.slice(0, i));
+      if (d) return d;
+    }
+    return undefined;
+  }
+
   close(): void { this.onClose(); }
 
-  forget(): void { this.last.clear(); }
+  forget(): void { this.last.clear(); this.dirs.clear(); }
 
-  /** A write the watcher saw on this session's filesystem. */
-  wrote(pid: number, cgroup: string, path: string): void {
+  /** Whether the writer kept for one of `rels` has no cgroup (it was exiting when read) and `known` does not know its pid. */
+  unresolved(rels: Iterable<string>, known: (pid: number) => boolean): boolean {
+    for (const rel of rels) {
+      const w = this.peek(rel);
+      if (w && w.cgroup === undefined && !known(w.pid)) return true;
+    }
+    return false;
+  }
+
+  /** A write the watcher saw on this session's filesystem (`dir`: a directory renamed there). */
+  wrote(pid: number, cgroup: string, path: string, dir = false): void {
     const p = unescape(path);
     const prefix = this.prefixes.find((x) => p.startsWith(x));
     if (prefix === undefined) return;
     const rel = p.slice(prefix.length);
+    // (a directory moved in replaces what was there: writers kept below it name files no longer there)
+    if (dir) for (const m of [this.last, this.dirs]) for (const k of m.keys()) if (k.startsWith(`${rel}/`)) m.delete(k);
     // ("/": a writer already exiting shows the root cgroup; a sandbox process is never there)
-    setRecent(this.last, rel, { pid, ...(cgroup !== '-' && cgroup !== '/' ? { cgroup: unescape(cgroup) } : {}) }, MAX_PATHS);
+    setRecent(dir ? this.dirs : this.last, rel, { pid, ...(cgroup !== '-' && cgroup !== '/' ? { cgroup: unescape(cgroup) } : {}) }, MAX_PATHS);
   }
 }
 

@@ -31,6 +31,7 @@ import { atOrUnder, keepRoots } from '../sandbox/mount-template.js';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
 import type { FileWriters } from './file-writers.js';
 import { setRecent } from './recent-map.js';
+import { openForWriting } from './open-writers.js';
 import { writeFreshFile } from '../sandbox/fresh-file.js';
 import { pathKindInRoot, workspacePathInRootProblem } from '../sandbox/image-path.js';
 import { execFile } from '../util/exec-file.js';
@@ -836,7 +837,7 @@ export class Session {
     this.fanout.flushPrefix(toolCallId);
     this.repeats.flushPrefix(`${toolCallId}|`);
     // (before the detections: the screen's finding for the same write folds under the file's alert)
-    this.persistenceAlerts(state, state, [...this.calls.values()].filter((c) => c !== state && c.cgroup.populated()));
+    await this.persistenceAlerts(state, state, [...this.calls.values()].filter((c) => c !== state && c.cgroup.populated()));
     if (spec.postscreen && !timedOut && code === 0) this.postscreen(spec.postscreen, { stdout, stderr }, startEv);
     this.flushDetections(toolCallId);
     const st = cg.stats();
@@ -876,7 +877,7 @@ export class Session {
    * it (persistenceBlame): a file changed while `current` ran is its; one changed before it started —
    * between calls, or after the last — can only be a process an earlier call left running.
    */
-  private persistenceAlerts(current: CallState | undefined, fallback: CallState, live: CallState[], closing = false): void {
+  private async persistenceAlerts(current: CallState | undefined, fallback: CallState, live: CallState[], closing = false): Promise<void> {
     const now = snapshotPersistence(this.workspace, this.wsPath);
     const changes: (ReturnType<typeof persistenceChanges>[number] & { rel?: string })[] = persistenceChanges(this.persistSnap ?? new Map(), now).map((c) => ({ ...c, rel: c.path, path: `${this.wsPath}/${c.path}` }));
     this.persistSnap = now;
@@ -886,9 +887,10 @@ export class Session {
       this.rootSnap = root;
     }
     if (changes.length === 0) return;
+    await this.writersKnown(changes.flatMap((c) => (c.rel === undefined ? [] : [c.rel])));
     const groups = new Map<CallState, { found: string; changes: typeof changes }>();
     for (const c of changes) {
-      const b = this.writerBlame(c.rel, current, closing) ?? this.persistenceBlame(current, fallback, live, c.ctimeMs, closing);
+      const b = this.writerBlame(c.rel, current, closing) ?? this.holderBlame(c.rel, current, closing) ?? this.persistenceBlame(current, fallback, live, c.ctimeMs, closing);
       const g = groups.get(b.state) ?? { found: b.found, changes: [] };
       g.changes.push(c);
       groups.set(b.state, g);
@@ -906,6 +908,35 @@ export class Session {
         reason: 'Planting start-up hooks or other persistence in the sandbox is not allowed; it runs again in later tool calls.',
       }, events.map((e) => e.id), 'observed', { layer: 'process', count: mine.length });
     }
+  }
+
+  /**
+   * Before a look blames workspace files: every write the watcher's kernel queue holds is read (a file
+   * closed just before the call ended), and when a writer had exited before its cgroup was read and
+   * the sensor has not yet delivered the record of its pid, the sensor is drained — so the writer, not
+   * the file's times, decides. Only when files changed: the per-call path stays short.
+   */
+  private async writersKnown(rels: string[]): Promise<void> {
+    if (rels.length === 0 || !this.writers) return;
+    await this.writers.sync();
+    if (this.rt.sensor && this.writers.unresolved(rels, (pid) => this.pidCall.has(pid))) await this.settle(true).catch(() => false);
+  }
+
+  /**
+   * The call one of whose processes holds the workspace file `rel` open for writing now, when no
+   * close of it was seen (open-writers.ts): a process an earlier call left running that keeps its
+   * descriptor past the end of a later call. Undefined when none does.
+   */
+  private holderBlame(rel: string | undefined, current: CallState | undefined, closing: boolean): { state: CallState; found: string } | undefined {
+    if (rel === undefined || closing) return undefined;
+    const calls = [...this.calls.values()].filter((c) => c.cgroup.populated());
+    for (const state of calls) {
+      const pid = openForWriting(`${this.workspace}/${rel}`, state.cgroup.pids());
+      if (pid === undefined) continue;
+      const own = state === current || state.running;
+      return { state, found: own ? `found when this call ended; held open for writing by its pid ${pid}` : `found when step ${current?.step ?? '?'} ended; held open for writing by pid ${pid} of this call, after it ended: by a process it left running` };
+    }
+    return undefined;
   }
 
   /**
@@ -1626,7 +1657,7 @@ export class Session {
     const blame = live.at(-1) ?? calls.filter((c) => c.leftRunning).at(-1) ?? calls.at(-1);
     if (blame && this.persistSnap) {
       try {
-        this.persistenceAlerts(live.find((c) => c.running), blame, live, true);
+        await this.persistenceAlerts(live.find((c) => c.running), blame, live, true);
       } catch (e) { this.rt.onError(e); }
     }
     (this.writers ?? await this.writersStarting)?.close();

@@ -1,0 +1,45 @@
+// Why: the file-writer watch (file-writers.ts) learns a writer when the file is closed. A process an
+// earlier call left running can open a start-up file, write it and keep it open past the end of a
+// later call: at that call's end the file has changed, no close was seen, and its change time falls
+// inside the later call — which would be blamed for a write it did not make. This finds the process
+// that holds the file open for writing right now, among the given (the session's calls') processes,
+// by the file's identity (device and inode through /proc/PID/fd), never by a path the agent chose.
+// Threat: persistence blamed on the wrong tool call by a writer that keeps its descriptor open.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+
+/** At most this many descriptors are looked at in all (a process can hold a million): past it, none is found. */
+const MAX_FDS = 65_536;
+
+/**
+ * The first of `pids` with `file` (a host path) open for writing (O_WRONLY or O_RDWR), or undefined
+ * when none does, the file is gone, or the look would exceed MAX_FDS descriptors.
+ */
+export function openForWriting(file: string, pids: Iterable<number>): number | undefined {
+  let target: { dev: number; ino: number };
+  try {
+    const st = statSync(file);
+    target = { dev: st.dev, ino: st.ino };
+  } catch {
+    return undefined;
+  }
+  let budget = MAX_FDS;
+  for (const pid of pids) {
+    let fds: string[];
+    try { fds = readdirSync(`/proc/${pid}/fd`); } catch { continue; }
+    for (const fd of fds) {
+      if (--budget < 0) return undefined;
+      try {
+        const st = statSync(`/proc/${pid}/fd/${fd}`);
+        if (st.ino !== target.ino || st.dev !== target.dev) continue;
+        if (writable(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))) return pid;
+      } catch { /* closed meanwhile, or the process exited */ }
+    }
+  }
+  return undefined;
+}
+
+/** Whether an fdinfo's `flags:` (octal) has write access. */
+function writable(fdinfo: string): boolean {
+  const m = /^flags:\s*([0-7]+)$/m.exec(fdinfo);
+  return m !== null && (parseInt(m[1]!, 8) & 3) !== 0;
+}
