@@ -722,3 +722,34 @@ test('fleet generator CLI: argument errors are usage errors; a small run writes 
   assert.deepEqual(summary.files.network.map((f) => f.format), ['suricata-eve', 'iptables-log']);
   assert.ok(summary.counts.networkRecords > 300 && summary.counts.networkRecords < 1200, `about 600 records, got ${summary.counts.networkRecords}`);
 });
+
+test('loose field guessing indexes a line once: the same path as a scan of every leaf, and a line of 200 000 keys keeps its nested fields', async (t) => {
+  const { looseIndex, looseFind, looseName } = await import('../src/investigate/inputs/fieldmap.js');
+  // The reference: every leaf path in order, the first whose loose name is the candidate's or ends in ".candidate".
+  const leaves = (o: Record<string, unknown>, pre = '', depth = 0): string[] => Object.entries(o).flatMap(([k, v]) => {
+    const p = pre ? `${pre}.${k}` : k;
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (depth < 3 ? leaves(v as Record<string, unknown>, p, depth + 1) : []) : [p];
+  });
+  const reference = (o: Record<string, unknown>, cands: string[]): string | undefined => {
+    for (const c of cands) { const lc = looseName(c); const hit = leaves(o).find((p) => looseName(p) === lc || looseName(p).endsWith(`.${lc}`)); if (hit) return hit; }
+    return undefined;
+  };
+  let seed = 7;
+  const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+  const names = ['src', 'Src_IP', 'source-ip', 'SourceIp', 'dst', 'connection', 'ip', 'a.b', 'Action', 'rule'];
+  const make = (depth: number): Record<string, unknown> => Object.fromEntries(Array.from({ length: 1 + rnd(4) }, () => [names[rnd(names.length)]!, depth < 5 && rnd(3) === 0 ? make(depth + 1) : rnd(2) ? 'v' : [1]]));
+  for (let i = 0; i < 2000; i++) {
+    const o = make(0);
+    const cands = [names[rnd(names.length)]!, `${names[rnd(names.length)]!}.${names[rnd(names.length)]!}`, names[rnd(names.length)]!];
+    assert.equal(looseFind(looseIndex(o), cands), reference(o, cands), JSON.stringify([o, cands]));
+  }
+  // A very wide line (a hostile or broken export): read, with its nested fields guessed.
+  const d = tmp(t);
+  const p = join(d, 'wide.json');
+  const wide: Record<string, unknown> = { time: '2024-05-01T12:00:03Z' };
+  for (let i = 0; i < 200_000; i++) wide[`pad${i}`] = i;
+  wide.properties = { SourceIp: '10.20.0.9', DestinationIp: '198.51.100.9', DestinationPort: 3333, Action: 'Deny', Rule: 'deny-all' };
+  writeFileSync(p, `${JSON.stringify(wide)}\n`);
+  const { recs } = await readNet(p);
+  assert.deepEqual(recs.map((r) => [r.src, r.dst, r.dport, r.action]), [['10.20.0.9', '198.51.100.9', 3333, 'blocked']]);
+});

@@ -125,16 +125,33 @@ function leafPaths(o: Record<string, unknown>, prefix = '', depth = 0, out: stri
 }
 
 /**
- * A path of o for one of the candidates, compared loosely (case, '_' and '-') and allowed to sit
- * under any parent ("sourceip" finds properties.SourceIp; "connection.src_ip" finds
- * jsonPayload.connection.src_ip). The candidates are tried in order; undefined when none is there.
+ * The object's leaf paths by their loose names (looseName of the whole path, and of each tail after a
+ * dot), the first path in the object's order for each: built once per kind of line, so a line of
+ * 600 000 keys is one walk, not one per field looked for (it took 17 s).
  */
-export function looseFind(o: Record<string, unknown>, candidates: readonly string[]): string | undefined {
-  const paths = leafPaths(o).map((p) => ({ p, l: looseName(p) }));
+export function looseIndex(o: Record<string, unknown>): Map<string, string> {
+  const index = new Map<string, string>();
+  for (const p of leafPaths(o)) {
+    const l = looseName(p);
+    if (!index.has(l)) index.set(l, p);
+    for (let i = l.indexOf('.'); i >= 0; i = l.indexOf('.', i + 1)) {
+      const tail = l.slice(i + 1);
+      if (!index.has(tail)) index.set(tail, p);
+    }
+  }
+  return index;
+}
+
+/**
+ * A path of the object indexed by looseIndex for one of the candidates, compared loosely (case, '_'
+ * and '-') and allowed to sit under any parent ("sourceip" finds properties.SourceIp;
+ * "connection.src_ip" finds jsonPayload.connection.src_ip). The candidates are tried in order;
+ * undefined when none is there.
+ */
+export function looseFind(index: Map<string, string>, candidates: readonly string[]): string | undefined {
   for (const c of candidates) {
-    const lc = looseName(c);
-    const hit = paths.find((x) => x.l === lc || x.l.endsWith(`.${lc}`));
-    if (hit) return hit.p;
+    const hit = index.get(looseName(c));
+    if (hit !== undefined) return hit;
   }
   return undefined;
 }

@@ -11,7 +11,7 @@
 import type { FieldMap, NetRecord } from '../types.js';
 import { isBlank, mkRecord, parseObject, readLines, type LineCtx, type NetReader } from './base.js';
 import { deriveCategory } from './category.js';
-import { compilePath, FIELD_CANDIDATES, FIELD_KEYS, looseFind, looseName, sniffDelimiter, splitCsv, type FieldKey } from './fieldmap.js';
+import { compilePath, FIELD_CANDIDATES, FIELD_KEYS, looseFind, looseIndex, looseName, sniffDelimiter, splitCsv, type FieldKey } from './fieldmap.js';
 import { normaliseAction, normaliseProto, normaliseSeverity, toCount, toPort, toStr } from './normalise.js';
 import { lineError } from './stats.js';
 import { ALERT_CATEGORIES } from '../../events/event.js';
@@ -141,12 +141,13 @@ export function objectLinesReader(format: string, parse: (text: string) => Recor
       const get: Get = (k) => getters![KI[k]]!(cur);
       const resolve = (o: Record<string, unknown>): { gs: Getter[]; chosen: Partial<Record<FieldKey, string>>; missing: string[] } => {
         const chosen: Partial<Record<FieldKey, string>> = {};
+        let index: Map<string, string> | undefined;
         const gs = FIELD_KEYS.map((k) => {
           const paths = given[k] !== undefined ? [given[k]!] : FIELD_CANDIDATES[k];
           for (const p of paths) { const g = compilePath(p); if (g(o) !== undefined) { chosen[k] = p; return g; } }
           if (given[k] !== undefined) return compilePath(given[k]!);
           // Not under a common name: the same names nested or capitalised (Azure's properties.SourceIp).
-          const p = looseFind(o, FIELD_CANDIDATES[k]);
+          const p = looseFind(index ??= looseIndex(o), FIELD_CANDIDATES[k]);
           if (p !== undefined) { chosen[k] = p; return compilePath(p); }
           return () => undefined;
         });
