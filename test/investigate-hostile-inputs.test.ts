@@ -228,3 +228,28 @@ test('--map: a key given twice is a usage error; a mapped field that no line has
   const j = JSON.parse(missing.stdout) as Json;
   assert.match(j.inputs.net[0]!.issues[0]!.error, /^--map src=nosuch: no such field \(keys: ts, src, dst, action\)$/);
 });
+
+test('the head of a gzip file is read from as little of it as it takes: a 256 MiB first line packed small, random bytes that do not shrink, and a stream cut short', async (t) => {
+  const { headBytes } = await import('../src/investigate/inputs/source.js');
+  const { randomBytes } = await import('node:crypto');
+  const d = tmp(t);
+  // (a megabyte-sized gzip whose one line is 256 MiB: its head is its first bytes, and the format is still seen)
+  const bomb = join(d, 'bomb.json.gz');
+  writeFileSync(bomb, gzipSync(Buffer.concat([Buffer.from('{"ts":"2024-05-01T00:00:00Z","pad":"'), Buffer.alloc(256 << 20, 0x61), Buffer.from('"}\n')]), { level: 9 }));
+  const head = headBytes(bomb, 4096);
+  assert.equal(head.length, 4096);
+  assert.equal(head.subarray(0, 12).toString(), '{"ts":"2024-');
+  assert.equal(head.subarray(4000).toString(), 'a'.repeat(96));
+  // (content that does not shrink: the prefix is grown until n bytes came out)
+  const noise = randomBytes(3 << 20).toString('base64');
+  const dense = join(d, 'dense.log.gz');
+  writeFileSync(dense, gzipSync(noise));
+  assert.equal(headBytes(dense, 1 << 20).toString(), noise.slice(0, 1 << 20));
+  assert.equal(headBytes(dense, 4096).toString(), noise.slice(0, 4096));
+  // (shorter than asked, and cut mid-stream: what it holds)
+  const cut = join(d, 'cut.log.gz');
+  const whole = gzipSync('line one\nline two\n'.repeat(1000));
+  writeFileSync(cut, whole.subarray(0, whole.length - 20));
+  const h = headBytes(cut, 1 << 20).toString();
+  assert.ok(h.length > 1000 && 'line one\nline two\n'.repeat(1000).startsWith(h), `${h.length} bytes`);
+});

@@ -104,14 +104,23 @@ function rawHead(path: string, n: number): Buffer {
   try { got = readSync(fd, raw, 0, raw.length, 0); } finally { closeSync(fd); }
   if (codec === 'plain') return raw.subarray(0, got);
   try {
-    // A prefix of a gzip stream: decompress what it holds (no error for the missing end).
-    return gunzipSync(raw.subarray(0, got), { finishFlush: zc.Z_SYNC_FLUSH }).subarray(0, n);
+    // A prefix of a gzip stream: decompress what it holds (no error for the missing end), a growing
+    // part of it until n bytes came out, and never more than HEAD_INFLATE_MAX × n: a megabyte of gzip
+    // can hold a gigabyte of one line, which was all decompressed (11 s) to look at its start.
+    for (let k = Math.min(got, Math.max(4096, n >> 2)); ; k = Math.min(got, k * 4)) {
+      const out = gunzipSync(raw.subarray(0, k), { finishFlush: zc.Z_SYNC_FLUSH, maxOutputLength: Math.max(n * HEAD_INFLATE_MAX, 1 << 20) });
+      if (out.length >= n || k >= got) return out.subarray(0, n);
+    }
   } catch {
-    // A bad checksum or a break inside the prefix: gzip(1) still writes what comes before it.
+    // A bad checksum or a break inside the prefix, or more output than that bound: gzip(1) writes
+    // what comes before a break, and is stopped once n bytes came out.
     const r = spawnSync('gzip', ['-dc', '--', path], { maxBuffer: n, stdio: ['ignore', 'pipe', 'ignore'] });
     return r.stdout ? r.stdout.subarray(0, n) : Buffer.alloc(0);
   }
 }
+
+/** The most content decompressed in process to read a head of n bytes, as a multiple of n (past it, gzip(1) is asked). */
+const HEAD_INFLATE_MAX = 16;
 
 /** The file's content as chunks; progress() is how many bytes of the file itself were read. */
 export interface ContentStream { chunks: AsyncIterable<Buffer>; progress(): number }
