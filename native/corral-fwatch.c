@@ -142,6 +142,8 @@ static void put_write(char kind, unsigned long dev, int pid, const char *cg, con
 
 /** Names mode: one event's directory (a file handle) and name, printed with the writer. */
 static void name_event(struct fanotify_event_metadata *m) {
+  // (a directory made or touched brings nothing with it: only one moved in is reported)
+  if ((m->mask & FAN_ONDIR) && !(m->mask & FAN_MOVED_TO)) return;
   char *p = (char *)(m + 1), *end = (char *)m + m->event_len;
   while (p + sizeof(struct fanotify_event_info_header) <= end) {
     struct fanotify_event_info_header *h = (struct fanotify_event_info_header *)p;
@@ -157,8 +159,6 @@ static void name_event(struct fanotify_event_metadata *m) {
       int mfd = -1;
       for (int i = 0; i < nmarks && mfd == -1; i++) if (memcmp(&marks[i].fsid, &fid->fsid, sizeof fid->fsid) == 0) mfd = mark_fd(i);
       if (mfd < 0) return;
-      // (a directory made or touched brings nothing with it: only one moved in is reported)
-      if ((m->mask & FAN_ONDIR) && !(m->mask & FAN_MOVED_TO)) return;
       int dfd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
       if (dfd < 0) return; // (the directory is gone already)
       char link[64], dir[PATH_MAX], cg[PATH_MAX];
