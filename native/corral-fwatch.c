@@ -44,8 +44,8 @@
 
 /**
  * Names mode: each marked filesystem's id and the directory it was marked by. File handles are opened
- * against a descriptor of that directory, opened for one batch of events and closed after it: a
- * descriptor kept would hold the session's workspace mounted past its teardown.
+ * against a descriptor of that directory, opened for one event and closed right after: a descriptor
+ * kept would hold the session's workspace mounted past its teardown.
  */
 static int names_mode;
 static struct { __kernel_fsid_t fsid; char *dir; int fd; } marks[4096];
@@ -160,6 +160,7 @@ static void name_event(struct fanotify_event_metadata *m) {
       for (int i = 0; i < nmarks && mfd == -1; i++) if (memcmp(&marks[i].fsid, &fid->fsid, sizeof fid->fsid) == 0) mfd = mark_fd(i);
       if (mfd < 0) return;
       int dfd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
+      close_mark_fds(); // (at once: never held while printing, which can block, as the session unmounts)
       if (dfd < 0) return; // (the directory is gone already)
       char link[64], dir[PATH_MAX], cg[PATH_MAX];
       struct stat st;
