@@ -3,7 +3,7 @@
 // hits its timeout (with the processes it left behind), and Corral stays healthy afterwards.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -438,8 +438,7 @@ test('workspace_size caps /workspace: writes past it fail with ENOSPC, the call 
 
 test('workspace_disk caps /workspace on disk, not in memory: a 48 MiB file fits under a 32 MiB memory limit (a tmpfs workspace would be OOM-killed), a write past the cap gets ENOSPC and is flagged, teardown frees the loop device', async () => {
   const s = await fx.rt.createSession({ policy: labPolicy('resources:\n  memory: 32MiB\n  workspace_disk: 64MiB\n'), episode: 'disk-backed' });
-  const loop = mountSource(s.workspaceDir);
-  assert.match(loop ?? '', /^\/dev\/loop\d+$/, 'the workspace is a loop-mounted filesystem');
+  const loop = loopImage(s.workspaceDir);
   try {
     // 48 MiB of files under a 32 MiB memory limit: a tmpfs workspace would charge them to memory (OOM), this one does not
     const big = await s.exec({ command: 'dd if=/dev/urandom of=/workspace/big bs=1M count=48 2>&1 | tail -1; sync; stat -c %s /workspace/big; ls -A /workspace; stat -f -c %T /workspace', step: 1, toolCallId: 'big' });
@@ -455,7 +454,7 @@ test('workspace_disk caps /workspace on disk, not in memory: a 48 MiB file fits 
     assert.equal(a.length, 1, JSON.stringify(fill.alerts.map((x) => x.payload.rule)));
     assert.match(a[0]!.payload.reason ?? '', /workspace is full \(limit 64 ?MiB\)/);
   } finally { await s.close(); }
-  assert.ok(await loopFreed(loop!), `${loop} still attached 3 s after the session closed`);
+  assert.ok(await loopFreed(loop), `${loop.dev} still holds the session's image 3 s after the session closed`);
   // both caps, or a disk cap on a host directory: refused, never half-applied. Both caps in a policy file are a
   // policy error at its line (test/policy.test.ts); a Policy built in code with both is refused when the session starts.
   assert.throws(() => labPolicy('resources:\n  workspace_size: 2MiB\n  workspace_disk: 64MiB\n'), /test-policy\.yaml:5:\d+: resources\.workspace_disk: a workspace has one size cap/);
@@ -475,25 +474,43 @@ function mountSource(dir: string): string | undefined {
   return undefined;
 }
 
-/** True once `dev` is free (a closed session's disk workspace is detached in the background, within moments). */
-async function loopFreed(dev: string): Promise<boolean> {
-  for (let i = 0; i < 60 && loopInUse(dev); i++) await new Promise((r) => setTimeout(r, 50));
-  return !loopInUse(dev);
+/** The loop device mounted at `dir` and the inode of the image file behind it (what loopFreed watches). */
+function loopImage(dir: string): { dev: string; ino: number } {
+  const dev = mountSource(dir) ?? '';
+  assert.match(dev, /^\/dev\/loop\d+$/, `the workspace is a loop-mounted filesystem (${dir})`);
+  return { dev, ino: statSync(backingFile(dev)!).ino };
 }
 
-/** A loop device still backed by a file (its loop/ directory exists only while attached). */
-function loopInUse(dev: string): boolean {
-  try { return readFileSync(`/sys/block/${dev.replace('/dev/', '')}/loop/backing_file`, 'utf8').trim() !== ''; } catch { return false; }
+/**
+ * True once the loop device no longer holds this session's image (a closed session's disk workspace is detached in the
+ * background, within moments). The device itself may be attached again at once, to another file: the ready pool's
+ * refill takes the lowest free loop device, often the one just freed, so "the device is attached" proves nothing.
+ */
+async function loopFreed(img: { dev: string; ino: number }): Promise<boolean> {
+  for (let i = 0; i < 60 && holdsImage(img); i++) await new Promise((r) => setTimeout(r, 50));
+  return !holdsImage(img);
+}
+
+/** The file a loop device is attached to ("" or undefined when free; " (deleted)" appended once the file is removed). */
+function backingFile(dev: string): string | undefined {
+  try { return readFileSync(`/sys/block/${dev.replace('/dev/', '')}/loop/backing_file`, 'utf8').trim(); } catch { return undefined; }
+}
+
+/** Whether the loop device is still attached to the image `img` names (a removed image shows as "… (deleted)"). */
+function holdsImage(img: { dev: string; ino: number }): boolean {
+  const f = backingFile(img.dev);
+  if (!f) return false;
+  if (f.endsWith(' (deleted)')) return true;
+  try { return statSync(f).ino === img.ino; } catch { return true; }
 }
 
 test('by default the Corral-made workspace is capped on disk (4 GiB, sparse, from the ready pool); `unlimited` makes it a plain directory; a host workspace is never capped or refused', async () => {
   // (the pool refills in the background after each session takes one: wait for it, as a steady fleet would find it)
   for (let i = 0; i < 100 && fx.rt.diskPool.readyCount(DEFAULT_WORKSPACE_DISK) === 0; i++) await new Promise((r) => setTimeout(r, 50));
   const def = await fx.rt.createSession({ policy: labPolicy(), episode: 'default-disk' });
-  let loop: string | undefined;
+  let loop: { dev: string; ino: number } | undefined;
   try {
-    loop = mountSource(def.workspaceDir);
-    assert.match(loop ?? '', /^\/dev\/loop\d+$/, `the default workspace is its own filesystem (${def.workspaceDir})`);
+    loop = loopImage(def.workspaceDir);
     assert.match(def.workspaceDir, /\/disk\/workspace$/, 'taken ready-made from the runtime\'s pool');
     const r = await def.exec({ command: 'df -B1 --output=size /workspace | tail -1; ls -A /workspace; echo hi > /workspace/f && cat /workspace/f', step: 1 });
     const [size, ...rest] = r.stdout.trim().split('\n');
@@ -501,7 +518,7 @@ test('by default the Corral-made workspace is capped on disk (4 GiB, sparse, fro
     assert.ok(Number(size) > 4 * 1024 ** 3 * 0.95 && Number(size) <= 4 * 1024 ** 3, r.stdout + r.stderr);
     assert.deepEqual(rest, ['hi'], 'empty (no lost+found) and writable by the agent');
   } finally { await def.close(); }
-  assert.ok(await loopFreed(loop!), `${loop} still attached 3 s after the session closed`);
+  assert.ok(await loopFreed(loop!), `${loop!.dev} still holds the session's image 3 s after the session closed`);
 
   const plain = await fx.rt.createSession({ policy: labPolicy('resources:\n  workspace_disk: unlimited\n'), episode: 'no-disk-cap' });
   try {
