@@ -60,6 +60,9 @@ import { BinaryCopies } from './binary-copies.js';
 /** How long a closing session waits for the flow records of the connections its killed processes held. */
 const FLOW_RECORD_WAIT_MS = 2000;
 
+/** How long a gateway report waits for the kernel's record of its connection (after a sensor barrier) before other evidence decides. */
+const ATTRIBUTION_WAIT_MS = 2000;
+
 /** A session that cannot be set up as asked (a workspace the sandbox cannot reach, a cap that cannot apply). */
 export class SessionSetupError extends Error {
   override readonly name = 'SessionSetupError';
@@ -331,10 +334,12 @@ export class Session {
     const wsWhy = workspacePathProblem(this.wsPath);
     if (wsWhy) throw new SessionSetupError(`filesystem.workspace_path ${this.wsPath}: ${wsWhy}`);
     this.cgroup = new Cgroup(rt.layout, `${rt.cgroupRoot}/${process.pid}-${this.id}`);
-    this.fanout = new FanoutAggregator(1500, (key, probes) => this.emitFanout(key, probes));
+    // (a gateway report waits up to ≈ 2 s for a late kernel record before it is attributed: a group holds that long more)
+    const hold = { busy: () => this.pending.size > 0, maxHoldMs: ATTRIBUTION_WAIT_MS + 1000 };
+    this.fanout = new FanoutAggregator(1500, (key, probes) => this.emitFanout(key, probes), hold);
     this.repeats = new FanoutAggregator(1000, (k, probes) => {
       this.alert(k.attr, k.draft, probes.map((p) => p.evidence), k.action, { pid: k.pid, count: probes.length, ts: probes[0]!.ts });
-    });
+    }, hold);
   }
 
   get run(): string | undefined { return this.opts.run; }
@@ -1516,7 +1521,7 @@ export class Session {
       // The kernel recorded the connection before the gateway accepted it; a sensor barrier, then a
       // grace for records still queued in another CPU's buffer (seconds under heavy load), makes sure we have read it.
       await this.rt.sensorBarrier(r.tsNs);
-      syn = await lookup(2000);
+      syn = await lookup(ATTRIBUTION_WAIT_MS);
     }
     let how: 'kernel' | 'kernel-connect' | 'inferred' = syn ? 'kernel' : 'inferred';
     let viaConnect: { cgroupId: string; pid?: number } | undefined;
