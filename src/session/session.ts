@@ -1571,7 +1571,7 @@ export class Session {
       return;
     }
     this.alert(attr, { rule: 'gateway.internal_scan', category: 'internal_probe', severity: 'high', attack: ['T1046', 'T1018'],
-      message: `Internal network scan: ${probes.length} blocked attempts to ${targets.size} targets on ${hosts.size} hosts (${[...targets].slice(0, 5).join(', ')}${targets.size > 5 ? ', …' : ''})`,
+      message: `Internal network scan: ${probes.length} ${action === 'observed' ? 'attempts (observe mode: would have been blocked)' : 'blocked attempts'} to ${targets.size} targets on ${hosts.size} host${hosts.size === 1 ? '' : 's'} (${[...targets].slice(0, 5).join(', ')}${targets.size > 5 ? ', …' : ''})`,
       reason: 'Internal, private and host addresses are not reachable from this sandbox; scanning them is recorded.' }, evidence, action, { pid, count: probes.length, ts: probes[0]!.ts });
   }
 
