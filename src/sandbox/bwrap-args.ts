@@ -105,10 +105,13 @@ const hiddenCache = new Map<string, string[]>();
  * Host-wide /proc files covered by an empty one (the host's /dev/null, read-only): the host kernel's
  * boot command line (boot-time addresses, datasource URLs, the hypervisor's own control settings),
  * and every block device's I/O counters and sizes (each other sandbox's workspace is a loop device:
- * /sys/class/block is hidden for the same reason, and these two files listed them all the same).
- * Threat: reconnaissance of the host, and watching (or signalling through) a neighbour's disk I/O.
+ * /sys/class/block is hidden for the same reason, and these two files listed them all the same);
+ * the host's live per-CPU interrupt counts (network and disk interrupts of every neighbour: a timing
+ * side channel, masked by Docker too), its kernel build configuration and its kernel symbol table
+ * (which kernel bugs apply, and where). Threat: reconnaissance of the host, and watching (or
+ * signalling through) a neighbour's disk and network activity.
  */
-export const HIDDEN_PROC_FILES = ['/proc/cmdline', '/proc/diskstats', '/proc/partitions'];
+export const HIDDEN_PROC_FILES = ['/proc/cmdline', '/proc/diskstats', '/proc/partitions', '/proc/interrupts', '/proc/config.gz', '/proc/kallsyms'];
 
 /** Whether `p` is a directory itself (not a link to one). */
 function isRealDir(p: string): boolean {
