@@ -5,7 +5,7 @@
 import { Runtime } from '../src/session/runtime.js';
 import { loadPreset } from '../src/policy/index.js';
 import { assertInLab } from '../src/lab/lab-guard.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median, percentile, nowMs, spawnWait, printTable, fmt } from './bench-util.js';
@@ -37,6 +37,17 @@ async function peer(): Promise<number[] | string> {
   }
 }
 
+/** A host directory holding a clone of the checkout the bench runs from (undefined outside a git checkout). */
+async function repoWorkspace(): Promise<{ dir: string; root: string; files: number } | undefined> {
+  const root = mkdtempSync(join(tmpdir(), 'corral-bench-repo-'));
+  const dir = join(root, 'ws');
+  if (await spawnWait('git', ['clone', '-q', '--no-hardlinks', process.cwd(), dir]).catch(() => -1) !== 0) { rmSync(root, { recursive: true, force: true }); return undefined; }
+  let files = 0;
+  const walk = (d: string): void => { for (const e of readdirSync(d, { withFileTypes: true })) { if (e.isDirectory()) walk(join(d, e.name)); else files++; } };
+  walk(dir);
+  return { dir, root, files };
+}
+
 async function main(): Promise<void> {
   assertInLab();
   const home = mkdtempSync(join(tmpdir(), 'corral-bench-'));
@@ -58,6 +69,17 @@ async function main(): Promise<void> {
     for (let i = 0; i < N; i++) { const t = nowMs(); await s.file({ op: 'read', path: `f/${i % 8}.txt` }); fileRead.push(nowMs() - t); }
     for (let i = 0; i < N; i++) { const t = nowMs(); await s.exec({ command: `mkdir -p g && cat > g/${i % 8}.txt`, stdin: text }); shellWrite.push(nowMs() - t); }
     await s.close();
+    // The same call with a coding agent's workspace: a clone of this checkout (its files, its .git). What the per-call
+    // persistence look (shell files, hooks and configs of every repository, nested ones searched) adds there.
+    const repo = await repoWorkspace();
+    const repoTimes: number[] = [];
+    if (repo) {
+      const r = await rt.createSession({ policy, episode: 'bench-repo', workspace: repo.dir });
+      try {
+        for (let i = 0; i < 10; i++) await r.exec({ command: 'true', argv: ['/bin/true'] });
+        for (let i = 0; i < N; i++) { const t = nowMs(); await r.exec({ command: 'true', argv: ['/bin/true'] }); repoTimes.push(nowMs() - t); }
+      } finally { await r.close(); rmSync(repo.root, { recursive: true, force: true }); }
+    }
     const bareBash: number[] = [];
     for (let i = 0; i < N; i++) { const t = nowMs(); await spawnWait('/bin/bash', ['-c', 'true']); bareBash.push(nowMs() - t); }
     const p = await peer();
@@ -89,6 +111,7 @@ async function main(): Promise<void> {
     const rows: (string | number)[][] = [
       ['bare spawn /bin/true', fmt(mb), fmt(percentile(base, 99)), '—', '—'],
       ['corral tool call (argv true)', fmt(median(argvTimes)), fmt(percentile(argvTimes, 99)), fmt(added), ''],
+      ...(repo ? [[`corral tool call (argv true), workspace: a clone of this repository (${repo.files} files)`, fmt(median(repoTimes)), fmt(percentile(repoTimes, 99)), fmt(median(repoTimes) - mb), '']] : []),
       ['corral tool call (bash -c true)', fmt(median(bashTimes)), fmt(percentile(bashTimes, 99)), fmt(median(bashTimes) - median(bareBash)), '(vs bare bash -c true)'],
     ];
     let ratio = 'n/a';
