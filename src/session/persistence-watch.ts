@@ -266,9 +266,10 @@ function workspacePlaces(look: WorkspaceLook, repoCache?: RepoSearchCache): void
     for (const f of ['usercustomize.py', 'sitecustomize.py']) add(`.local/lib/${py.name}/site-packages/${f}`, PY_HOOK);
   }
   // git: the user's own config (HOME is the workspace) and every repository at the top of the
-  // workspace, one level down, or nested deeper (nestedRepositories: bounded) — its hooks, and its config when it holds settings that run commands
-  // (core.fsmonitor, filters, diff drivers, hooksPath, include, …). A config file itself is not the
-  // place: `git init` and `git config user.email` write it in ordinary work; only those settings are.
+  // workspace, one level down, or nested deeper (nestedRepositories: bounded) — its hooks, and its
+  // config when it holds settings that run commands (core.fsmonitor, filters, diff drivers, hooksPath,
+  // include, …). A config file itself is not the place: `git init` and `git config user.email` write
+  // it in ordinary work; only those settings are.
   gitConfig(look, '.gitconfig', 'user git config');
   gitConfig(look, '.config/git/config', 'user git config');
   // (a workspace with thousands of top-level entries is ordinary: the repositories among the first
@@ -306,7 +307,8 @@ const RACY_MS = 100;
  * is not followed: it may lead out of the workspace), outside package and build trees, looking at
  * most at MAX_REPO_SEARCH_DIRS directories per look so a huge workspace costs each call a bounded time.
  * A repository past that bound is not looked at (the shallower ones come first). With `cache`, a
- * directory unchanged since it was read is one lstat (a look at a 3 000-file project: ≈ 0.5 ms, not 5).
+ * directory unchanged since it was read is one lstat: on this checkout (≈ 80 directories searched,
+ * ≈ 3 000 files with its build output) the search adds ≈ 0.1 ms to a look, ≈ 3 ms reading them all.
  */
 function nestedRepositories(root: string, top: PlaceEntry[], cache?: RepoSearchCache): string[] {
   const found: string[] = [];
