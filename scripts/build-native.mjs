@@ -37,6 +37,12 @@ const targets = [
     args: ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-pthread', '-DNODE_GYP_MODULE_NAME=original_dst', `-I${nodeInclude}`],
   },
   {
+    // Each tool call's launcher started by posix_spawn, not by a fork of the runtime's (large) process.
+    // Optional: without it, Node's spawn (session/tool-spawn.ts).
+    out: join(out, 'fast-spawn.node'), src: src('fast-spawn.c'), extra: [src('napi-util.h')], optional: true, without: 'tool calls will start through Node\'s spawn (a fork of the runtime process)',
+    args: ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-pthread', '-DNODE_GYP_MODULE_NAME=fast_spawn', `-I${nodeInclude}`],
+  },
+  {
     // `corral serve` borrows a client's stdio with it (SO_PEERPIDFD + pidfd_getfd).
     out: join(out, 'peer-fds.node'), src: src('peer-fds.c'), extra: [src('napi-util.h')],
     args: ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-DNODE_GYP_MODULE_NAME=peer_fds', `-I${nodeInclude}`],
@@ -46,7 +52,7 @@ const targets = [
     // slower; `corral doctor` says so). SSE2 is used where the compiler targets it (x86-64).
     // native/trace-link.c (the trace pass's native linker), name-ids.c, flow-digest.c (the log
     // pass's plain flows) and sorted-merge.c (the windows' merge on a pool thread) are part of the same addon.
-    out: join(out, 'json-lines.node'), src: src('json-lines.c'), extra: [src('trace-link.c'), src('name-ids.c'), src('flow-digest.c'), src('json-skip.c'), src('sorted-merge.c'), src('napi-util.h'), src('intern.h')], optional: true, libs: ['-lm'],
+    out: join(out, 'json-lines.node'), src: src('json-lines.c'), extra: [src('trace-link.c'), src('name-ids.c'), src('flow-digest.c'), src('json-skip.c'), src('sorted-merge.c'), src('napi-util.h'), src('intern.h')], optional: true, without: 'corral investigate will use JSON.parse', libs: ['-lm'],
     args: ['-O3', '-Wall', '-Werror', '-shared', '-fPIC', '-DNODE_GYP_MODULE_NAME=json_lines', `-I${nodeInclude}`],
   },
 ];
@@ -65,6 +71,6 @@ for (const t of targets) {
     writeFileSync(stamp, cmd);
   } catch (e) {
     if (!t.optional) throw e;
-    process.stderr.write(`warning: ${t.out} was not built (${e.message.split('\n')[0]}); corral investigate will use JSON.parse\n`);
+    process.stderr.write(`warning: ${t.out} was not built (${e.message.split('\n')[0]}); ${t.without}\n`);
   }
 }

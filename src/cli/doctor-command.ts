@@ -68,6 +68,9 @@ export function runChecks(home: string = resolveHome()): Check[] {
   c.push({ name: 'file writers (persistence blamed by writer)', ok: !!fwatch && existsSync(fwatch) && fanotify, required: false,
     detail: !fwatch || !existsSync(fwatch) ? 'native/corral-fwatch is not built: persistence files are blamed by their change time' : fanotify ? `${fwatch}; fanotify filesystem marks on each session's disk workspace` : 'this kernel has no fanotify: persistence files are blamed by their change time',
     fix: 'npm run build (needs gcc); a kernel with CONFIG_FANOTIFY (Linux 5.1+ for filesystem marks)' });
+  const fastSpawn = native ? existsSync(native.replace('corral-enter', 'fast-spawn.node')) : false;
+  c.push({ name: 'tool call start (posix_spawn)', ok: fastSpawn, required: false,
+    detail: fastSpawn ? 'fast-spawn.node built: a tool call\'s launcher starts without a fork of Corral\'s process' : 'fast-spawn.node not built: each tool call forks Corral\'s process (slower as it grows)', fix: 'npm run build (needs gcc)' });
   c.push({ name: 'JSON Lines scanner (investigate speed)', ok: !!scanner, required: false, detail: scanner ? 'native/json-lines.c loaded' : 'not loaded: `corral investigate` parses every line with JSON.parse (same answers, ~2x slower)', fix: 'npm run build (needs gcc)' });
   const mkfs = which('mkfs.ext4'), loop = existsSync('/dev/loop-control');
   c.push({ name: 'disk-capped workspaces (resources.workspace_disk, on by default)', ok: !!mkfs && loop, required: false,

@@ -38,6 +38,7 @@ import { readNamedFile } from '../util/read-named-file.js';
 import { DiskWorkspacePool } from '../sandbox/workspace-disk-pool.js';
 import { MountTemplate } from '../sandbox/mount-template.js';
 import { DEFAULT_WORKSPACE_DISK } from '../policy/schema.js';
+import { toolSpawner, type ToolSpawner } from './tool-spawn.js';
 
 export interface RuntimeOptions {
   home?: string;
@@ -104,6 +105,8 @@ export class Runtime extends EventEmitter {
   readonly hostRangeCidrs: Cidr[];
   readonly runDir: string;
   seccompFile = '';
+  /** Starts each tool call's launcher (posix_spawn through native/fast-spawn.c when built: no fork of this process). */
+  readonly spawnTool: ToolSpawner = toolSpawner();
   /** This runtime's copy of native/corral-holder (pid 1 of its sandboxes). */
   holderFile = '';
   /** This runtime's copy of native/corral-file (bound into every sandbox for the file tools). */

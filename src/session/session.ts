@@ -56,6 +56,7 @@ import { combineChecks, fileCallProblem, fileCallResult, fileToolCallSpec, sandb
 import { PREVIEW_MAX, previewEdit } from './edit-preview.js';
 import { readPlainFile } from './plain-file.js';
 import { BinaryCopies } from './binary-copies.js';
+import type { ToolChild } from './tool-spawn.js';
 
 /** How long a closing session waits for the flow records of the connections its killed processes held. */
 const FLOW_RECORD_WAIT_MS = 2000;
@@ -752,9 +753,11 @@ export class Session {
     const stdio = spec.stdio ?? 'pipe';
     const feed = stdio === 'pipe' && spec.stdin !== undefined;
     const spawnStdio: StdioOptions = Array.isArray(stdio) ? stdio.map((fd) => (fd < 0 ? 'ignore' : fd)) : stdio === 'inherit' ? 'inherit' : [feed ? 'pipe' : 'ignore', 'pipe', 'pipe'];
-    let child: ReturnType<typeof spawn>;
+    let child: ToolChild;
     try {
-      child = spawn(argv[0]!, argv.slice(1), { stdio: spawnStdio, env: this.toolEnv() });
+      // (piped output, the usual case: posix_spawn when built, tool-spawn.ts; a caller's own descriptors or `inherit`: Node's spawn)
+      child = stdio === 'pipe' ? this.rt.spawnTool(argv[0]!, argv.slice(1), { env: this.toolEnv(), stdin: feed })
+        : spawn(argv[0]!, argv.slice(1), { stdio: spawnStdio, env: this.toolEnv() }) as ChildProcess as ToolChild;
     } catch (e) {
       // (E2BIG: one argument over the kernel's 128 KiB) — the call fails as a shell's would (126), the session goes on
       const why = (e as NodeJS.ErrnoException).code === 'E2BIG' ? `the command is too long to run (${spec.command.length} characters; the kernel's limit for one argument is 128 KiB)` : (e as Error).message;
