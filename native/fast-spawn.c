@@ -61,7 +61,8 @@ static napi_value throw_errno(napi_env env, int err, const char *what) {
   char text[256];
   snprintf(text, sizeof text, "%s: %s", what, strerror(err));
   napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
-  const char *name = err == ENOENT ? "ENOENT" : err == E2BIG ? "E2BIG" : err == EACCES ? "EACCES" : err == ENOMEM ? "ENOMEM" : err == EAGAIN ? "EAGAIN" : err == EMFILE ? "EMFILE" : "EIO";
+  const char *name = strerrorname_np(err); /* (glibc 2.32+: "ENOENT", "E2BIG", …) */
+  if (!name) name = "EIO";
   napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
   napi_create_error(env, code, msg, &e);
   napi_throw(env, e);

@@ -58,23 +58,25 @@ class FastChild extends EventEmitter implements ToolChild {
   readonly stdout: Socket;
   readonly stderr: Socket;
   private open = 3; // (the exit and the two output pipes: `close` after all three)
+  private exit?: [number | null, NodeJS.Signals | null];
 
   constructor(native: FastSpawnNative, file: string, args: string[], env: NodeJS.ProcessEnv, feed: boolean) {
     super();
-    const mine: number[] = [];
-    const theirs: number[] = [];
-    const pipe = (): [number, number] => { const p = native.pipe(); mine.push(p[0], p[1]); return p; };
+    // (descriptors still this constructor's to close: each leaves the set once closed or handed to a Socket, so a
+    // failure never closes a number the process has since given to something else)
+    const mine = new Set<number>();
+    const pipe = (): [number, number] => { const p = native.pipe(); mine.add(p[0]).add(p[1]); return p; };
+    const handOver = (fd: number, o: { readable: boolean; writable: boolean }): Socket => { const s = new Socket({ fd, ...o }); mine.delete(fd); return s; };
     try {
       const input = feed ? pipe() : undefined;
       const out = pipe();
       const err = pipe();
-      theirs.push(...(input ? [input[0]] : []), out[1], err[1]);
       const envList = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
       this.pid = native.spawn(file, [file, ...args], envList, [input ? input[0] : -1, out[1], err[1]], (status) => this.exited(status));
-      for (const fd of theirs) closeSync(fd);
-      this.stdin = input ? new Socket({ fd: input[1], readable: false, writable: true }) : null;
-      this.stdout = new Socket({ fd: out[0], readable: true, writable: false });
-      this.stderr = new Socket({ fd: err[0], readable: true, writable: false });
+      for (const fd of [...(input ? [input[0]] : []), out[1], err[1]]) { mine.delete(fd); closeSync(fd); }
+      this.stdin = input ? handOver(input[1], { readable: false, writable: true }) : null;
+      this.stdout = handOver(out[0], { readable: true, writable: false });
+      this.stderr = handOver(err[0], { readable: true, writable: false });
     } catch (e) {
       for (const fd of mine) { try { closeSync(fd); } catch { /* (already closed) */ } }
       throw e;
@@ -85,8 +87,6 @@ class FastChild extends EventEmitter implements ToolChild {
       s.once('close', () => this.closedOne());
     }
   }
-
-  private exit?: [number | null, NodeJS.Signals | null];
 
   private exited(status: number): void {
     const signal = status & 0x7f;
