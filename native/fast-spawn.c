@@ -3,7 +3,8 @@
  * instead of Node's fork. Why: Corral's runtime process holds hundreds of MB, and fork copies its page
  * tables for every tool call (on this VM: 7 ms from a bare Node, 25 ms at 365 MB resident), where
  * posix_spawn costs about 2 ms whatever the parent's size. What the child gets is what libuv's child
- * gets: the three given descriptors as 0, 1 and 2 (-1: /dev/null), no other descriptor (closefrom 3),
+ * gets: the three given descriptors as 0, 1 and 2 (-1: /dev/null; any of the caller's own, its 0-2 included, in
+ * any order), no other descriptor (closefrom 3),
  * every signal's default action and an empty signal mask (Node ignores SIGPIPE: a shell started with it
  * ignored would behave differently), the given environment. Its exit status comes back through a
  * thread that waits for that one pid (libuv reaps only the pids it spawned itself).
@@ -122,6 +123,22 @@ static napi_value spawn_child(napi_env env, napi_callback_info info) {
   char **ev = dup_vector(env, argv[2]);
   if (!file || !av || !ev) { free(file); free_vector(av); free_vector(ev); return napi_fail(env, "spawn: file, argv and env must be strings"); }
 
+  /* (the dup2s run in order in the child: a source among 0-2 that is not its own target — the runtime's stdout
+     given as the child's stderr, say — could be overwritten by an earlier dup2, so it is first copied above 2 in
+     the parent, close-on-exec, and closed after the spawn; a source that is its own target stays, and glibc's
+     dup2 of a descriptor onto itself clears its close-on-exec flag, as POSIX asks) */
+  int copies[3] = { -1, -1, -1 };
+  for (int i = 0; i < 3; i++) {
+    if (fds[i] >= 0 && fds[i] < 3 && fds[i] != i) {
+      if ((copies[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3)) < 0) {
+        int e = errno;
+        for (int j = 0; j < i; j++) if (copies[j] >= 0) close(copies[j]);
+        free(file); free_vector(av); free_vector(ev);
+        return throw_errno(env, e, "spawn: descriptor");
+      }
+      fds[i] = copies[i];
+    }
+  }
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
   posix_spawn_file_actions_init(&fa);
@@ -146,11 +163,13 @@ static napi_value spawn_child(napi_env env, napi_callback_info info) {
   napi_create_string_utf8(env, "corral-fast-spawn", NAPI_AUTO_LENGTH, &name);
   if (napi_create_threadsafe_function(env, argv[4], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &tsfn) != napi_ok) {
     posix_spawn_file_actions_destroy(&fa); posix_spawnattr_destroy(&at);
+    for (int i = 0; i < 3; i++) if (copies[i] >= 0) close(copies[i]);
     free(file); free_vector(av); free_vector(ev);
     return napi_fail(env, "spawn: cannot make the exit callback");
   }
   pid_t pid;
   int err = posix_spawn(&pid, file, &fa, &at, av, ev);
+  for (int i = 0; i < 3; i++) if (copies[i] >= 0) close(copies[i]);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
   free(file);

@@ -4,10 +4,13 @@
 // SIGPIPE), only descriptors 0-2, exactly the given environment; output, input, exit codes and
 // signals delivered as a ChildProcess delivers them, `close` only once the output pipes are closed
 // (a background process holding them), a start failure thrown with its code, and nothing leaked
-// (descriptors, zombies) over many starts.
+// (descriptors, zombies) over many starts. `corral run` (this process's terminal) and a daemon
+// client's borrowed descriptors give the child the caller's own descriptors, in any order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toolSpawner, type ToolChild, type ToolSpawner } from '../src/session/tool-spawn.js';
@@ -89,4 +92,36 @@ test('a start that fails throws with its code and leaves no descriptor; many sta
   // (each exited child was reaped by the waiting thread: no /proc entry, not even a zombie)
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(pids.filter((p) => existsSync(`/proc/${p}/status`)).length, 0, 'every child reaped');
+});
+
+test('the caller\'s own descriptors: files as 1 and 2, /dev/null as 0, and this process\'s 0-2 in any order', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-spawn-'));
+  try {
+    for (const fork of [false, true]) {
+      const out = openSync(join(dir, 'out'), 'w');
+      const err = openSync(join(dir, 'err'), 'w');
+      const child = spawner(fork)('/bin/sh', ['-c', 'cat; echo out; echo err >&2; ls /proc/self/fd | tr "\\n" " " >&2; exit 3'], { env, stdin: false, fds: [-1, out, err] });
+      assert.equal(child.stdout, null);
+      const done = await new Promise<[number | null, boolean]>((resolve) => {
+        let code: number | null = null;
+        child.on('exit', (c) => { code = c; });
+        child.once('close', () => resolve([code, true]));
+      });
+      closeSync(out); closeSync(err);
+      assert.deepEqual(done, [3, true]);
+      assert.equal(readFileSync(join(dir, 'out'), 'utf8'), 'out\n', 'stdin was /dev/null, stdout the file');
+      assert.match(readFileSync(join(dir, 'err'), 'utf8'), fork ? /^err\n/ : /^err\n0 1 2 3 $/, 'stderr the file (posix_spawn: nothing past 2)');
+    }
+    // (a child process whose stdout and stderr are this test's pipes gives its own 1 and 2 to a tool child swapped:
+    // a dup2 of 2 onto 1 run first would make both the original 2)
+    const url = new URL('../src/session/tool-spawn.js', import.meta.url).href;
+    for (const fork of [false, true]) {
+      const script = `import { toolSpawner } from ${JSON.stringify(url)};
+        toolSpawner()('/bin/sh', ['-c', 'echo to-1; echo to-2 >&2; read l; echo "in:$l"'], { env: { PATH: '/usr/bin:/bin' }, stdin: false, fds: [0, 2, 1] })
+          .on('exit', (c) => { process.exitCode = c; });`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { input: 'line\n', encoding: 'utf8', env: { ...process.env, CORRAL_FORK_SPAWN: fork ? '1' : '' }, timeout: 10_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual([r.stdout, r.stderr], ['to-2\n', 'to-1\nin:line\n'], `${fork ? 'fork' : 'posix_spawn'}: swapped, stdin passed through`);
+    }
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 });

@@ -5,7 +5,7 @@
 // escaping attribution (each call's processes are born in the call's cgroup), runaway
 // calls (timeout kills the call's cgroup), and leftovers (close() kills and removes all).
 import { DEFAULT_HOME } from '../store/home.js';
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { ResourceSampler } from './resource-sampler.js';
 import { ConnectRing } from './connect-ring.js';
 import { limitAlerts } from './limit-alerts.js';
@@ -752,12 +752,11 @@ export class Session {
     }, cmd);
     const stdio = spec.stdio ?? 'pipe';
     const feed = stdio === 'pipe' && spec.stdin !== undefined;
-    const spawnStdio: StdioOptions = Array.isArray(stdio) ? stdio.map((fd) => (fd < 0 ? 'ignore' : fd)) : stdio === 'inherit' ? 'inherit' : [feed ? 'pipe' : 'ignore', 'pipe', 'pipe'];
     let child: ToolChild;
     try {
-      // (piped output, the usual case: posix_spawn when built, tool-spawn.ts; a caller's own descriptors or `inherit`: Node's spawn)
-      child = stdio === 'pipe' ? this.rt.spawnTool(argv[0]!, argv.slice(1), { env: this.toolEnv(), stdin: feed })
-        : spawn(argv[0]!, argv.slice(1), { stdio: spawnStdio, env: this.toolEnv() }) as ChildProcess as ToolChild;
+      // (posix_spawn when built, tool-spawn.ts: piped output, or a caller's own descriptors — `inherit` is this process's)
+      const fds = stdio === 'pipe' ? undefined : stdio === 'inherit' ? [0, 1, 2] as const : stdio;
+      child = this.rt.spawnTool(argv[0]!, argv.slice(1), { env: this.toolEnv(), stdin: feed, fds });
     } catch (e) {
       // (E2BIG: one argument over the kernel's 128 KiB) — the call fails as a shell's would (126), the session goes on
       const why = (e as NodeJS.ErrnoException).code === 'E2BIG' ? `the command is too long to run (${spec.command.length} characters; the kernel's limit for one argument is 128 KiB)` : (e as Error).message;

@@ -4,8 +4,9 @@
 // for posix_spawn at any size). native/fast-spawn.c starts the call's launcher with posix_spawn (the
 // child gets what libuv's would: its three descriptors, default signal actions, an empty mask) and
 // reports its exit from a waiting thread; this wraps it as the small part of a ChildProcess a tool
-// call uses — piped stdout and stderr, stdin piped or /dev/null, `exit` then `close`. Without the
-// addon (not built), Node's spawn.
+// call uses — piped stdout and stderr, stdin piped or /dev/null, or the caller's own descriptors
+// (`corral run`'s terminal, a daemon client's borrowed ones); `exit` then `close`. Without the addon
+// (not built), Node's spawn.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { closeSync } from 'node:fs';
@@ -32,14 +33,21 @@ export interface ToolChild {
   once(event: 'close', listener: () => void): this;
 }
 
-/** Starts `file` with `args` (stdout and stderr piped; stdin piped when `stdin`, else /dev/null). */
-export type ToolSpawner = (file: string, args: string[], o: { env: NodeJS.ProcessEnv; stdin: boolean }) => ToolChild;
+/**
+ * Starts `file` with `args`. Without `fds`: stdout and stderr piped, stdin piped when `stdin`, else /dev/null.
+ * With `fds`: the child's 0, 1 and 2 are those descriptors of this process (-1: /dev/null) and nothing is piped.
+ */
+export type ToolSpawner = (file: string, args: string[], o: { env: NodeJS.ProcessEnv; stdin: boolean; fds?: readonly [number, number, number] }) => ToolChild;
 
 /** The posix_spawn spawner when native/fast-spawn.c was built (and CORRAL_FORK_SPAWN is not set), else Node's spawn. */
 export function toolSpawner(): ToolSpawner {
   const native = process.env.CORRAL_FORK_SPAWN ? undefined : loadNative();
-  if (!native) return (file, args, o) => spawn(file, args, { stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: o.env }) as ChildProcess as ToolChild;
-  return (file, args, o) => new FastChild(native, file, args, o.env, o.stdin);
+  if (!native) {
+    return (file, args, o) => spawn(file, args, {
+      stdio: o.fds ? o.fds.map((fd) => (fd < 0 ? 'ignore' : fd)) : [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: o.env,
+    }) as ChildProcess as ToolChild;
+  }
+  return (file, args, o) => new FastChild(native, file, args, o.env, o.fds ?? o.stdin);
 }
 
 function loadNative(): FastSpawnNative | undefined {
@@ -51,17 +59,27 @@ function loadNative(): FastSpawnNative | undefined {
 
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
 
-/** A child started by posix_spawn: emits `exit` (code, signal) when it ends, `close` once that and both output pipes have. */
+/**
+ * A child started by posix_spawn: emits `exit` (code, signal) when it ends, `close` once that and its output pipes
+ * (if any) have.
+ */
 class FastChild extends EventEmitter implements ToolChild {
   readonly pid: number;
-  readonly stdin: Socket | null;
-  readonly stdout: Socket;
-  readonly stderr: Socket;
-  private open = 3; // (the exit and the two output pipes: `close` after all three)
+  readonly stdin: Socket | null = null;
+  readonly stdout: Socket | null = null;
+  readonly stderr: Socket | null = null;
+  private open = 1; // (the exit, and each output pipe: `close` after all of them)
   private exit?: [number | null, NodeJS.Signals | null];
 
-  constructor(native: FastSpawnNative, file: string, args: string[], env: NodeJS.ProcessEnv, feed: boolean) {
+  /** `io`: whether stdin is piped (output always is), or the child's three descriptors. */
+  constructor(native: FastSpawnNative, file: string, args: string[], env: NodeJS.ProcessEnv, io: boolean | readonly [number, number, number]) {
     super();
+    const envList = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+    if (typeof io !== 'boolean') {
+      this.pid = native.spawn(file, [file, ...args], envList, [io[0], io[1], io[2]], (status) => this.exited(status));
+      return;
+    }
+    const feed = io;
     // (descriptors still this constructor's to close: each leaves the set once closed or handed to a Socket, so a
     // failure never closes a number the process has since given to something else)
     const mine = new Set<number>();
@@ -71,7 +89,6 @@ class FastChild extends EventEmitter implements ToolChild {
       const input = feed ? pipe() : undefined;
       const out = pipe();
       const err = pipe();
-      const envList = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
       this.pid = native.spawn(file, [file, ...args], envList, [input ? input[0] : -1, out[1], err[1]], (status) => this.exited(status));
       for (const fd of [...(input ? [input[0]] : []), out[1], err[1]]) { mine.delete(fd); closeSync(fd); }
       this.stdin = input ? handOver(input[1], { readable: false, writable: true }) : null;
@@ -83,6 +100,7 @@ class FastChild extends EventEmitter implements ToolChild {
     }
     for (const s of [this.stdout, this.stderr]) {
       // (a read error ends the stream as an end of file would: the call's result never hangs on it)
+      this.open++;
       s.on('error', () => {});
       s.once('close', () => this.closedOne());
     }
