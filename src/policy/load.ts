@@ -2,7 +2,7 @@
 // Policy, resolving `extends`. Every failure is a PolicyError pointing at file:line:column, so a
 // broken policy stops the run instead of degrading to something looser.
 
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Document, LineCounter, parseDocument, type ParsedNode } from 'yaml';
@@ -12,6 +12,9 @@ import { type FieldLocator, withFieldSource } from './field-source.js';
 import { mergeRaw } from './merge.js';
 import { type Policy, PolicySchema } from './schema.js';
 import { refuseTwoWorkspaceCaps } from './workspace-caps.js';
+import { listPresets, policySource, presetDir, type PolicySource } from './source.js';
+
+export { listPresets, policySource, presetDir, type PolicySource };
 
 type Raw = Record<string, unknown>;
 
@@ -21,15 +24,6 @@ interface Parsed {
   lc: LineCounter;
 }
 
-/** Where presets live: <package root>/policies. Compiled code is dist/src/policy, sources src/policy. */
-export function presetDir(): string {
-  const candidates = [new URL('../../../policies/', import.meta.url), new URL('../../policies/', import.meta.url)];
-  for (const c of candidates) {
-    const p = fileURLToPath(c);
-    if (existsSync(resolve(p, 'default.yaml'))) return p;
-  }
-  return fileURLToPath(candidates[0] as URL);
-}
 
 function displayPath(abs: string): string {
   const rel = relative(process.cwd(), abs);
@@ -151,16 +145,6 @@ export function loadPolicyFile(path: string): Policy {
   return parsePolicy(readText(path, path), path);
 }
 
-/** The names of the presets shipped in policies/. */
-export function listPresets(): string[] {
-  const dir = presetDir();
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.yaml'))
-    .map((f) => f.slice(0, -'.yaml'.length))
-    .sort();
-}
-
 export function loadPreset(name: string): Policy {
   const abs = presetPath(name, `preset '${name}'`);
   return loadPolicyFile(displayPath(abs));
@@ -179,14 +163,3 @@ export function resolvePolicy(spec: string | undefined): Policy {
   return 'file' in src ? loadPolicyFile(src.file) : loadPreset(src.preset);
 }
 
-/** Where a policy spec points: a preset by name, or a policy file (as given). */
-export type PolicySource = { preset: string } | { file: string };
-
-/** resolvePolicy's rule, without loading: which preset or file `spec` names (`corral run` sends it to a daemon). */
-export function policySource(spec: string | undefined): PolicySource {
-  if (spec === undefined || spec === '') return { preset: 'default' };
-  const pathLike = spec.includes('/') || /\.ya?ml$/i.test(spec);
-  if (!pathLike && listPresets().includes(spec)) return { preset: spec };
-  if (pathLike || (existsSync(spec) && statSync(spec).isFile())) return { file: spec };
-  return { preset: spec }; // (an unknown name: loading it says which presets there are)
-}
