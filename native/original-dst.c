@@ -4,6 +4,16 @@
  * accepted socket's local address is the gateway's; the destination the agent asked
  * for is only in conntrack. Node has no getsockopt, and reading /proc/net/nf_conntrack
  * costs milliseconds per connection. One syscall here costs microseconds.
+ * It also returns the connection's original *source* port. Why: the redirect's reply tuple
+ * (gateway address:proxy port <-> sandbox address:source port) is the same whatever the agent
+ * connected to, so when a sandbox reuses a source port that conntrack still holds for an
+ * earlier connection (TIME_WAIT: 2 min; any process can bind a port of its choosing), the
+ * kernel resolves the clash by giving the new connection another source port on the gateway's
+ * side. The kernel sensor recorded the port the agent's socket has; the 4-tuple join then
+ * missed, and attribution fell back to connect() records by destination (a guess when two
+ * tool calls connect to one place). Threat: a background process evading attribution to its
+ * tool call by binding a source port. The original tuple comes from conntrack itself
+ * (ctnetlink: one GET by the reply tuple, about 20 microseconds).
  *
  * spliceOneWay(fromFd, toFd, cb): the gateway's bulk path. A detached thread moves bytes
  * fromFd -> toFd with splice(2) (kernel-only, no copies through JavaScript) until EOF, shuts
@@ -21,16 +31,106 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <node_api.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "napi-util.h"
+
+/* Appends a netlink attribute (type, payload) at buf+*off; returns its start (for nesting) or NULL when full. */
+static struct nlattr *put_attr(char *buf, size_t cap, size_t *off, uint16_t type, const void *data, size_t len) {
+  size_t total = NLA_ALIGN(NLA_HDRLEN + len);
+  if (*off + total > cap) return NULL;
+  struct nlattr *a = (struct nlattr *)(buf + *off);
+  a->nla_type = type;
+  a->nla_len = (uint16_t)(NLA_HDRLEN + len);
+  if (len) memcpy((char *)a + NLA_HDRLEN, data, len);
+  memset((char *)a + NLA_HDRLEN + len, 0, total - NLA_HDRLEN - len);
+  *off += total;
+  return a;
+}
+
+/* The first attribute of `type` among those in [p, p+len); NULL when absent or malformed. */
+static const struct nlattr *find_attr(const char *p, size_t len, uint16_t type) {
+  while (len >= NLA_HDRLEN) {
+    const struct nlattr *a = (const struct nlattr *)p;
+    if (a->nla_len < NLA_HDRLEN || a->nla_len > len) return NULL;
+    if ((a->nla_type & NLA_TYPE_MASK) == type) return a;
+    size_t step = NLA_ALIGN(a->nla_len);
+    if (step >= len) return NULL;
+    p += step;
+    len -= step;
+  }
+  return NULL;
+}
+
+/*
+ * The original source port of the TCP connection whose reply tuple is local -> peer (the gateway's accepted
+ * socket: local = the gateway's address and port, peer = the sandbox's address and the port it is seen with),
+ * in host order; -1 when conntrack does not answer (module missing, entry gone).
+ */
+static int conntrack_original_sport(const struct sockaddr_in *local, const struct sockaddr_in *peer) {
+  char req[256], resp[4096];
+  size_t off = NLMSG_HDRLEN;
+  memset(req, 0, sizeof req);
+  struct nlmsghdr *nh = (struct nlmsghdr *)req;
+  struct nfgenmsg *nf = (struct nfgenmsg *)(req + off);
+  nf->nfgen_family = AF_INET;
+  nf->version = NFNETLINK_V0;
+  off += NLMSG_ALIGN(sizeof *nf);
+  struct nlattr *tuple = put_attr(req, sizeof req, &off, CTA_TUPLE_REPLY | NLA_F_NESTED, NULL, 0);
+  struct nlattr *ip = put_attr(req, sizeof req, &off, CTA_TUPLE_IP | NLA_F_NESTED, NULL, 0);
+  put_attr(req, sizeof req, &off, CTA_IP_V4_SRC, &local->sin_addr.s_addr, 4);
+  put_attr(req, sizeof req, &off, CTA_IP_V4_DST, &peer->sin_addr.s_addr, 4);
+  ip->nla_len = (uint16_t)((req + off) - (char *)ip);
+  struct nlattr *proto = put_attr(req, sizeof req, &off, CTA_TUPLE_PROTO | NLA_F_NESTED, NULL, 0);
+  uint8_t tcp = IPPROTO_TCP;
+  put_attr(req, sizeof req, &off, CTA_PROTO_NUM, &tcp, 1);
+  put_attr(req, sizeof req, &off, CTA_PROTO_SRC_PORT, &local->sin_port, 2);
+  put_attr(req, sizeof req, &off, CTA_PROTO_DST_PORT, &peer->sin_port, 2);
+  proto->nla_len = (uint16_t)((req + off) - (char *)proto);
+  tuple->nla_len = (uint16_t)((req + off) - (char *)tuple);
+  nh->nlmsg_len = (uint32_t)off;
+  nh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+  nh->nlmsg_flags = NLM_F_REQUEST;
+  nh->nlmsg_seq = 1;
+
+  int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  if (s < 0) return -1;
+  struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+  struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
+  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  int port = -1;
+  if (sendto(s, req, off, 0, (struct sockaddr *)&kernel, sizeof kernel) == (ssize_t)off) {
+    ssize_t n = recv(s, resp, sizeof resp, 0);
+    const struct nlmsghdr *r = (const struct nlmsghdr *)resp;
+    if (n >= (ssize_t)NLMSG_HDRLEN && NLMSG_OK(r, (size_t)n) && r->nlmsg_type == ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW)) {
+      size_t hdr = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+      if (r->nlmsg_len >= hdr) {
+        const struct nlattr *orig = find_attr((const char *)r + hdr, r->nlmsg_len - hdr, CTA_TUPLE_ORIG);
+        const struct nlattr *pr = orig ? find_attr((const char *)orig + NLA_HDRLEN, orig->nla_len - NLA_HDRLEN, CTA_TUPLE_PROTO) : NULL;
+        const struct nlattr *sp = pr ? find_attr((const char *)pr + NLA_HDRLEN, pr->nla_len - NLA_HDRLEN, CTA_PROTO_SRC_PORT) : NULL;
+        if (sp && sp->nla_len >= NLA_HDRLEN + 2) {
+          uint16_t be;
+          memcpy(&be, (const char *)sp + NLA_HDRLEN, 2);
+          port = ntohs(be);
+        }
+      }
+    }
+  }
+  close(s);
+  return port;
+}
 
 static napi_value original_dst(napi_env env, napi_callback_info info) {
   NAPI_ARGS(1);
@@ -55,6 +155,18 @@ static napi_value original_dst(napi_env env, napi_callback_info info) {
   napi_create_int32(env, ntohs(addr.sin_port), &vport);
   napi_set_named_property(env, obj, "address", vip);
   napi_set_named_property(env, obj, "port", vport);
+  /* (the source port the agent's socket has: conntrack's original tuple; left out when it cannot be read) */
+  struct sockaddr_in local, peer;
+  socklen_t ll = sizeof local, pl = sizeof peer;
+  if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0 && getpeername(fd, (struct sockaddr *)&peer, &pl) == 0
+      && local.sin_family == AF_INET && peer.sin_family == AF_INET) {
+    int sport = conntrack_original_sport(&local, &peer);
+    if (sport > 0) {
+      napi_value vs;
+      napi_create_int32(env, sport, &vs);
+      napi_set_named_property(env, obj, "sourcePort", vs);
+    }
+  }
   return obj;
 }
 

@@ -104,3 +104,36 @@ print(ok)`;
     assert.equal(alerts.reduce((n, a) => n + (a.payload.count ?? 1), 0), 250);
   } finally { await s.close(); }
 });
+
+test('a process that reuses one source port for several destinations keeps its kernel attribution: the gateway reads the port its socket has from conntrack, not the one the redirect gave the clash', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'capture' });
+  try {
+    // (every connection after the first has the reply tuple of the one before, still in conntrack: the kernel
+    // resolves the clash by giving it another source port on the gateway's side, where the sensor saw this one)
+    const py = `import socket, os
+for dst in [("198.51.100.10", 80), ("198.51.100.10", 8081), ("10.77.0.1", 80), ("10.77.0.2", 22)]:
+    c = socket.socket()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    c.bind(("0.0.0.0", 40555))
+    c.settimeout(3)
+    try:
+        c.connect(dst)
+        c.sendall(b"GET / HTTP/1.0\\r\\nHost: registry.test\\r\\n\\r\\n")
+        c.recv(10)
+    except OSError:
+        pass
+    c.close()
+print(os.getpid())`;
+    const r = await s.exec({ command: py, tool: 'python', step: 1, toolCallId: 'oneport', timeoutMs: 30_000 });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const pid = Number(r.stdout.trim());
+    await s.close();
+    const gw = s.events.filter((e) => e.kind === 'connect' && e.payload.source === 'gateway');
+    assert.equal(gw.length, 4, JSON.stringify(gw.map((e) => e.payload)));
+    for (const e of gw) {
+      assert.deepEqual([e.payload['client.port'], e.payload.attribution, e.tool_call], [40555, 'kernel', 'oneport'], `${e.payload['network.peer.address']}:${e.payload['network.peer.port']}`);
+    }
+    // (one process made all four: the same host pid on each, from the kernel's record; it printed its own, in its namespace)
+    assert.ok(pid > 0 && gw[0]!.pid! > 0 && gw.every((e) => e.pid === gw[0]!.pid), JSON.stringify(gw.map((e) => e.pid)));
+  } finally { await s.close(); }
+});

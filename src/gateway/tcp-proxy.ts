@@ -136,7 +136,7 @@ export class TcpProxy {
   }
 
   /** Resets and reports a connection past the sandbox's or the gateway's cap of open connections (in observe mode too). */
-  private overLimit(sb: SandboxNet, client: net.Socket, dst: { address: string; port: number }): boolean {
+  private overLimit(sb: SandboxNet, client: net.Socket, dst: { address: string; port: number; sourcePort?: number }): boolean {
     const mine = this.open.get(sb.ip) ?? 0;
     const per = this.opts.maxFlowsPerSandbox, total = this.opts.maxFlowsTotal;
     if (mine < per && this.openTotal < total) return false;
@@ -144,7 +144,7 @@ export class TcpProxy {
     const name = sb.names.get(dst.address);
     const { addressClass } = sb.policy.decideConnect({ ip: dst.address, port: dst.port, name });
     sb.report({
-      kind: 'connect', flowId: randomBytes(6).toString('hex'), sport: client.remotePort ?? 0, dst: { ip: dst.address, port: dst.port }, name,
+      kind: 'connect', flowId: randomBytes(6).toString('hex'), sport: dst.sourcePort ?? client.remotePort ?? 0, dst: { ip: dst.address, port: dst.port }, name,
       decision: { verdict: 'deny', rule: FLOW_LIMIT_RULE, reason: `Too many open connections: ${why}; close some before opening more.`, addressClass },
       observed: false, tsNs: process.hrtime.bigint(),
     });
@@ -195,9 +195,10 @@ class ProxiedFlow {
   /** Resolves when the flow record (bytes each way, duration) has been reported. */
   readonly reportedPromise = new Promise<void>((r) => { this.markReported = r; });
 
-  constructor(private sb: SandboxNet, private client: net.Socket, private dst: { address: string; port: number },
+  constructor(private sb: SandboxNet, private client: net.Socket, private dst: { address: string; port: number; sourcePort?: number },
     private opts: ProxyOptions, private track: (s: net.Socket) => void) {
-    this.sport = client.remotePort ?? 0;
+    // (the port the agent's socket has, which the kernel sensor recorded: a reused one may arrive as another)
+    this.sport = dst.sourcePort ?? client.remotePort ?? 0;
     this.name = sb.names.get(dst.address);
   }
 

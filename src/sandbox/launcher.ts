@@ -50,7 +50,11 @@ export function eventsShim(): string | undefined {
 }
 
 export interface GatewayNative {
-  originalDst(fd: number): { address: string; port: number } | null;
+  /**
+   * The destination the agent asked for (SO_ORIGINAL_DST), and the source port its socket has (conntrack's original
+   * tuple: the kernel may give a reused port another on the gateway's side; absent when conntrack cannot be asked).
+   */
+  originalDst(fd: number): { address: string; port: number; sourcePort?: number } | null;
   /** Kernel splice relay fromFd -> toFd on a native thread; returns an id for spliceCancel. */
   spliceOneWay(fromFd: number, toFd: number, cb: (err: string | null, bytes: number) => void): number;
   /** Stops a relay early: shuts both sockets down (FIN), or with reset, aborts it so the last closes send RSTs. */
