@@ -79,7 +79,29 @@ static const struct nlattr *find_attr(const char *p, size_t len, uint16_t type) 
  * socket: local = the gateway's address and port, peer = the sandbox's address and the port it is seen with),
  * in host order; -1 when conntrack does not answer (module missing, entry gone).
  */
+static int conntrack_query(const struct sockaddr_in *local, const struct sockaddr_in *peer, int *err);
+
 static int conntrack_original_sport(const struct sockaddr_in *local, const struct sockaddr_in *peer) {
+  int err = 0;
+  return conntrack_query(local, peer, &err);
+}
+
+/* conntrackProbe(): the errno of a GET for a tuple no connection has ("ENOENT": ctnetlink answers; else why not). */
+static napi_value conntrack_probe(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct sockaddr_in a = { .sin_family = AF_INET }, b = { .sin_family = AF_INET };
+  a.sin_addr.s_addr = htonl(0x7f0000fe); a.sin_port = htons(1);
+  b.sin_addr.s_addr = htonl(0x7f0000fd); b.sin_port = htons(1);
+  int err = 0;
+  conntrack_query(&a, &b, &err);
+  napi_value out;
+  const char *name = err ? strerrorname_np(err) : "OK";
+  napi_create_string_utf8(env, name ? name : "EIO", NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+/* As conntrack_original_sport; *err: the errno when the query failed (the kernel's answer, or the socket's). */
+static int conntrack_query(const struct sockaddr_in *local, const struct sockaddr_in *peer, int *err) {
   char req[256], resp[4096];
   size_t off = NLMSG_HDRLEN;
   memset(req, 0, sizeof req);
@@ -106,15 +128,19 @@ static int conntrack_original_sport(const struct sockaddr_in *local, const struc
   nh->nlmsg_seq = 1;
 
   int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-  if (s < 0) return -1;
+  if (s < 0) { *err = errno; return -1; }
   struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
   struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
   setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   int port = -1;
-  if (sendto(s, req, off, 0, (struct sockaddr *)&kernel, sizeof kernel) == (ssize_t)off) {
+  *err = EIO;
+  if (sendto(s, req, off, 0, (struct sockaddr *)&kernel, sizeof kernel) != (ssize_t)off) *err = errno;
+  else {
     ssize_t n = recv(s, resp, sizeof resp, 0);
     const struct nlmsghdr *r = (const struct nlmsghdr *)resp;
-    if (n >= (ssize_t)NLMSG_HDRLEN && NLMSG_OK(r, (size_t)n) && r->nlmsg_type == ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW)) {
+    if (n < 0) *err = errno;
+    else if (n >= (ssize_t)(NLMSG_HDRLEN + sizeof(struct nlmsgerr)) && r->nlmsg_type == NLMSG_ERROR) *err = -((const struct nlmsgerr *)NLMSG_DATA(r))->error;
+    else if (n >= (ssize_t)NLMSG_HDRLEN && NLMSG_OK(r, (size_t)n) && r->nlmsg_type == ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW)) {
       size_t hdr = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
       if (r->nlmsg_len >= hdr) {
         const struct nlattr *orig = find_attr((const char *)r + hdr, r->nlmsg_len - hdr, CTA_TUPLE_ORIG);
@@ -124,6 +150,7 @@ static int conntrack_original_sport(const struct sockaddr_in *local, const struc
           uint16_t be;
           memcpy(&be, (const char *)sp + NLA_HDRLEN, 2);
           port = ntohs(be);
+          *err = 0;
         }
       }
     }
@@ -339,6 +366,9 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_value mfn;
   napi_create_function(env, "spliceMoved", NAPI_AUTO_LENGTH, splice_moved, NULL, &mfn);
   napi_set_named_property(env, exports, "spliceMoved", mfn);
+  napi_value pfn;
+  napi_create_function(env, "conntrackProbe", NAPI_AUTO_LENGTH, conntrack_probe, NULL, &pfn);
+  napi_set_named_property(env, exports, "conntrackProbe", pfn);
   napi_value fn;
   napi_create_function(env, "originalDst", NAPI_AUTO_LENGTH, original_dst, NULL, &fn);
   napi_set_named_property(env, exports, "originalDst", fn);

@@ -8,7 +8,7 @@ import { KernelBtf } from '../sensors/kernel-btf.js';
 import { structDefinitions } from '../sensors/sensor-types.js';
 import { jsonLinesAddon } from '../investigate/inputs/json-lines.js';
 import { detectCgroupLayout } from '../sandbox/cgroups.js';
-import { enterBinary } from '../sandbox/launcher.js';
+import { enterBinary, loadGatewayNative } from '../sandbox/launcher.js';
 import { resolveHome } from '../store/home.js';
 import { checkStore } from '../store/store-check.js';
 import { makeStyle, safeText } from './style.js';
@@ -68,6 +68,11 @@ export function runChecks(home: string = resolveHome()): Check[] {
   c.push({ name: 'file writers (persistence blamed by writer)', ok: !!fwatch && existsSync(fwatch) && fanotify, required: false,
     detail: !fwatch || !existsSync(fwatch) ? 'native/corral-fwatch is not built: persistence files are blamed by their change time' : fanotify ? `${fwatch}; fanotify filesystem marks on each session's disk workspace` : 'this kernel has no fanotify: persistence files are blamed by their change time',
     fix: 'npm run build (needs gcc); a kernel with CONFIG_FANOTIFY (Linux 5.1+ for filesystem marks)' });
+  let ct = 'original-dst.node not built';
+  try { ct = loadGatewayNative().conntrackProbe(); } catch { /* (said by the native helpers line) */ }
+  c.push({ name: 'conntrack netlink (gateway flows joined to their process by the agent\'s own source port)', ok: ct === 'ENOENT', required: false,
+    detail: ct === 'ENOENT' ? 'ctnetlink answers: a source port the redirect remapped (a reused one) is read back from conntrack' : `ctnetlink does not answer (${ct}): a flow whose source port the redirect remapped is attributed by its connect() records or inferred`,
+    fix: 'a kernel with CONFIG_NF_CT_NETLINK (module nf_conntrack_netlink)' });
   const fastSpawn = native ? existsSync(native.replace('corral-enter', 'fast-spawn.node')) : false;
   c.push({ name: 'tool call start (posix_spawn)', ok: fastSpawn, required: false,
     detail: fastSpawn ? 'fast-spawn.node built: a tool call\'s launcher starts without a fork of Corral\'s process' : 'fast-spawn.node not built: each tool call forks Corral\'s process (slower as it grows)', fix: 'npm run build (needs gcc)' });

@@ -55,6 +55,8 @@ export interface GatewayNative {
    * tuple: the kernel may give a reused port another on the gateway's side; absent when conntrack cannot be asked).
    */
   originalDst(fd: number): { address: string; port: number; sourcePort?: number } | null;
+  /** The errno name of a conntrack GET for a tuple no connection has: "ENOENT" when ctnetlink answers. */
+  conntrackProbe(): string;
   /** Kernel splice relay fromFd -> toFd on a native thread; returns an id for spliceCancel. */
   spliceOneWay(fromFd: number, toFd: number, cb: (err: string | null, bytes: number) => void): number;
   /** Stops a relay early: shuts both sockets down (FIN), or with reset, aborts it so the last closes send RSTs. */
