@@ -13,7 +13,7 @@
  * missed, and attribution fell back to connect() records by destination (a guess when two
  * tool calls connect to one place). Threat: a background process evading attribution to its
  * tool call by binding a source port. The original tuple comes from conntrack itself
- * (ctnetlink: one GET by the reply tuple, about 20 microseconds).
+ * (ctnetlink: one GET by the reply tuple, about 10 microseconds here).
  *
  * spliceOneWay(fromFd, toFd, cb): the gateway's bulk path. A detached thread moves bytes
  * fromFd -> toFd with splice(2) (kernel-only, no copies through JavaScript) until EOF, shuts
