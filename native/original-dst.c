@@ -77,30 +77,9 @@ static const struct nlattr *find_attr(const char *p, size_t len, uint16_t type) 
 /*
  * The original source port of the TCP connection whose reply tuple is local -> peer (the gateway's accepted
  * socket: local = the gateway's address and port, peer = the sandbox's address and the port it is seen with),
- * in host order; -1 when conntrack does not answer (module missing, entry gone).
+ * in host order; -1 when conntrack does not answer (module missing, entry gone), with *err its errno (the
+ * kernel's answer, or the socket's).
  */
-static int conntrack_query(const struct sockaddr_in *local, const struct sockaddr_in *peer, int *err);
-
-static int conntrack_original_sport(const struct sockaddr_in *local, const struct sockaddr_in *peer) {
-  int err = 0;
-  return conntrack_query(local, peer, &err);
-}
-
-/* conntrackProbe(): the errno of a GET for a tuple no connection has ("ENOENT": ctnetlink answers; else why not). */
-static napi_value conntrack_probe(napi_env env, napi_callback_info info) {
-  (void)info;
-  struct sockaddr_in a = { .sin_family = AF_INET }, b = { .sin_family = AF_INET };
-  a.sin_addr.s_addr = htonl(0x7f0000fe); a.sin_port = htons(1);
-  b.sin_addr.s_addr = htonl(0x7f0000fd); b.sin_port = htons(1);
-  int err = 0;
-  conntrack_query(&a, &b, &err);
-  napi_value out;
-  const char *name = err ? strerrorname_np(err) : "OK";
-  napi_create_string_utf8(env, name ? name : "EIO", NAPI_AUTO_LENGTH, &out);
-  return out;
-}
-
-/* As conntrack_original_sport; *err: the errno when the query failed (the kernel's answer, or the socket's). */
 static int conntrack_query(const struct sockaddr_in *local, const struct sockaddr_in *peer, int *err) {
   char req[256], resp[4096];
   size_t off = NLMSG_HDRLEN;
@@ -159,6 +138,20 @@ static int conntrack_query(const struct sockaddr_in *local, const struct sockadd
   return port;
 }
 
+/* conntrackProbe(): the errno of a GET for a tuple no connection has ("ENOENT": ctnetlink answers; else why not). */
+static napi_value conntrack_probe(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct sockaddr_in a = { .sin_family = AF_INET }, b = { .sin_family = AF_INET };
+  a.sin_addr.s_addr = htonl(0x7f0000fe); a.sin_port = htons(1);
+  b.sin_addr.s_addr = htonl(0x7f0000fd); b.sin_port = htons(1);
+  int err = 0;
+  conntrack_query(&a, &b, &err);
+  napi_value out;
+  const char *name = err ? strerrorname_np(err) : "OK";
+  napi_create_string_utf8(env, name ? name : "EIO", NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
 static napi_value original_dst(napi_env env, napi_callback_info info) {
   NAPI_ARGS(1);
   int32_t fd = -1;
@@ -187,7 +180,8 @@ static napi_value original_dst(napi_env env, napi_callback_info info) {
   socklen_t ll = sizeof local, pl = sizeof peer;
   if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0 && getpeername(fd, (struct sockaddr *)&peer, &pl) == 0
       && local.sin_family == AF_INET && peer.sin_family == AF_INET) {
-    int sport = conntrack_original_sport(&local, &peer);
+    int err = 0;
+    int sport = conntrack_query(&local, &peer, &err);
     if (sport > 0) {
       napi_value vs;
       napi_create_int32(env, sport, &vs);

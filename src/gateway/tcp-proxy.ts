@@ -6,7 +6,7 @@
 // domain fronting; internal probing and metadata access. Refusals are fast (RST, or an
 // HTTP 403 whose body names the rule) so the agent is never left hanging.
 import net from 'node:net';
-import type { GatewayNative } from '../sandbox/launcher.js';
+import type { GatewayNative, OriginalDst } from '../sandbox/launcher.js';
 import { randomBytes } from 'node:crypto';
 import { sniff, MiningRpcScanner, MAX_HTTP_HEAD, parseHttpRequest, parseSshBanner, type SniffResult } from './sniff/index.js';
 import { WebSocketUnmasker } from './sniff/websocket-frames.js';
@@ -136,7 +136,7 @@ export class TcpProxy {
   }
 
   /** Resets and reports a connection past the sandbox's or the gateway's cap of open connections (in observe mode too). */
-  private overLimit(sb: SandboxNet, client: net.Socket, dst: { address: string; port: number; sourcePort?: number }): boolean {
+  private overLimit(sb: SandboxNet, client: net.Socket, dst: OriginalDst): boolean {
     const mine = this.open.get(sb.ip) ?? 0;
     const per = this.opts.maxFlowsPerSandbox, total = this.opts.maxFlowsTotal;
     if (mine < per && this.openTotal < total) return false;
@@ -195,7 +195,7 @@ class ProxiedFlow {
   /** Resolves when the flow record (bytes each way, duration) has been reported. */
   readonly reportedPromise = new Promise<void>((r) => { this.markReported = r; });
 
-  constructor(private sb: SandboxNet, private client: net.Socket, private dst: { address: string; port: number; sourcePort?: number },
+  constructor(private sb: SandboxNet, private client: net.Socket, private dst: OriginalDst,
     private opts: ProxyOptions, private track: (s: net.Socket) => void) {
     // (the port the agent's socket has, which the kernel sensor recorded: a reused one may arrive as another)
     this.sport = dst.sourcePort ?? client.remotePort ?? 0;

@@ -12,9 +12,7 @@ import { type FieldLocator, withFieldSource } from './field-source.js';
 import { mergeRaw } from './merge.js';
 import { type Policy, PolicySchema } from './schema.js';
 import { refuseTwoWorkspaceCaps } from './workspace-caps.js';
-import { listPresets, policySource, presetDir, type PolicySource } from './source.js';
-
-export { listPresets, policySource, presetDir, type PolicySource };
+import { listPresets, policySource, presetDir } from './source.js';
 
 type Raw = Record<string, unknown>;
 
@@ -23,7 +21,6 @@ interface Parsed {
   doc: Document.Parsed;
   lc: LineCounter;
 }
-
 
 function displayPath(abs: string): string {
   const rel = relative(process.cwd(), abs);
@@ -162,4 +159,3 @@ export function resolvePolicy(spec: string | undefined): Policy {
   const src = policySource(spec);
   return 'file' in src ? loadPolicyFile(src.file) : loadPreset(src.preset);
 }
-

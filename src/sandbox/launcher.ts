@@ -49,12 +49,14 @@ export function eventsShim(): string | undefined {
   return existsSync(p) ? p : undefined;
 }
 
+/**
+ * The destination the agent asked for (SO_ORIGINAL_DST), and the source port its socket has (conntrack's original
+ * tuple: the kernel may give a reused port another on the gateway's side; absent when conntrack cannot be asked).
+ */
+export interface OriginalDst { address: string; port: number; sourcePort?: number }
+
 export interface GatewayNative {
-  /**
-   * The destination the agent asked for (SO_ORIGINAL_DST), and the source port its socket has (conntrack's original
-   * tuple: the kernel may give a reused port another on the gateway's side; absent when conntrack cannot be asked).
-   */
-  originalDst(fd: number): { address: string; port: number; sourcePort?: number } | null;
+  originalDst(fd: number): OriginalDst | null;
   /** The errno name of a conntrack GET for a tuple no connection has: "ENOENT" when ctnetlink answers. */
   conntrackProbe(): string;
   /** Kernel splice relay fromFd -> toFd on a native thread; returns an id for spliceCancel. */
