@@ -13,7 +13,9 @@
  * missed, and attribution fell back to connect() records by destination (a guess when two
  * tool calls connect to one place). Threat: a background process evading attribution to its
  * tool call by binding a source port. The original tuple comes from conntrack itself
- * (ctnetlink: one GET by the reply tuple, about 10 microseconds here).
+ * (ctnetlink: one GET by the reply tuple, about 10 microseconds here). udpOriginal() asks the
+ * same for a DNS datagram redirected to the gateway's resolver (source port and the resolver
+ * address the agent sent to).
  *
  * spliceOneWay(fromFd, toFd, cb): the gateway's bulk path. A detached thread moves bytes
  * fromFd -> toFd with splice(2) (kernel-only, no copies through JavaScript) until EOF, shuts
@@ -75,12 +77,14 @@ static const struct nlattr *find_attr(const char *p, size_t len, uint16_t type) 
 }
 
 /*
- * The original source port of the TCP connection whose reply tuple is local -> peer (the gateway's accepted
- * socket: local = the gateway's address and port, peer = the sandbox's address and the port it is seen with),
- * in host order; -1 when conntrack does not answer (module missing, entry gone), with *err its errno (the
- * kernel's answer, or the socket's).
+ * The original tuple (the agent's source port, and the address and port it sent to) of the flow of
+ * `proto` (IPPROTO_TCP or IPPROTO_UDP) whose reply tuple is local -> peer (local = the gateway's address
+ * and port, peer = the sandbox's address and the port it is seen with). Returns 0 with *orig_src (port
+ * only) and *orig_dst set; -1 when conntrack does not answer (module missing, entry gone), with *err its
+ * errno (the kernel's answer, or the socket's).
  */
-static int conntrack_query(const struct sockaddr_in *local, const struct sockaddr_in *peer, int *err) {
+static int conntrack_query(uint8_t proto, const struct sockaddr_in *local, const struct sockaddr_in *peer,
+                           struct sockaddr_in *orig_src, struct sockaddr_in *orig_dst, int *err) {
   char req[256], resp[4096];
   size_t off = NLMSG_HDRLEN;
   memset(req, 0, sizeof req);
@@ -94,12 +98,11 @@ static int conntrack_query(const struct sockaddr_in *local, const struct sockadd
   put_attr(req, sizeof req, &off, CTA_IP_V4_SRC, &local->sin_addr.s_addr, 4);
   put_attr(req, sizeof req, &off, CTA_IP_V4_DST, &peer->sin_addr.s_addr, 4);
   ip->nla_len = (uint16_t)((req + off) - (char *)ip);
-  struct nlattr *proto = put_attr(req, sizeof req, &off, CTA_TUPLE_PROTO | NLA_F_NESTED, NULL, 0);
-  uint8_t tcp = IPPROTO_TCP;
-  put_attr(req, sizeof req, &off, CTA_PROTO_NUM, &tcp, 1);
+  struct nlattr *pro = put_attr(req, sizeof req, &off, CTA_TUPLE_PROTO | NLA_F_NESTED, NULL, 0);
+  put_attr(req, sizeof req, &off, CTA_PROTO_NUM, &proto, 1);
   put_attr(req, sizeof req, &off, CTA_PROTO_SRC_PORT, &local->sin_port, 2);
   put_attr(req, sizeof req, &off, CTA_PROTO_DST_PORT, &peer->sin_port, 2);
-  proto->nla_len = (uint16_t)((req + off) - (char *)proto);
+  pro->nla_len = (uint16_t)((req + off) - (char *)pro);
   tuple->nla_len = (uint16_t)((req + off) - (char *)tuple);
   nh->nlmsg_len = (uint32_t)off;
   nh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
@@ -111,7 +114,7 @@ static int conntrack_query(const struct sockaddr_in *local, const struct sockadd
   struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
   struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
   setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  int port = -1;
+  int rc = -1;
   *err = EIO;
   if (sendto(s, req, off, 0, (struct sockaddr *)&kernel, sizeof kernel) != (ssize_t)off) *err = errno;
   else {
@@ -123,19 +126,46 @@ static int conntrack_query(const struct sockaddr_in *local, const struct sockadd
       size_t hdr = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
       if (r->nlmsg_len >= hdr) {
         const struct nlattr *orig = find_attr((const char *)r + hdr, r->nlmsg_len - hdr, CTA_TUPLE_ORIG);
-        const struct nlattr *pr = orig ? find_attr((const char *)orig + NLA_HDRLEN, orig->nla_len - NLA_HDRLEN, CTA_TUPLE_PROTO) : NULL;
+        const char *ob = orig ? (const char *)orig + NLA_HDRLEN : NULL;
+        size_t ol = orig ? orig->nla_len - NLA_HDRLEN : 0;
+        const struct nlattr *ips = ob ? find_attr(ob, ol, CTA_TUPLE_IP) : NULL;
+        const struct nlattr *pr = ob ? find_attr(ob, ol, CTA_TUPLE_PROTO) : NULL;
+        const struct nlattr *da = ips ? find_attr((const char *)ips + NLA_HDRLEN, ips->nla_len - NLA_HDRLEN, CTA_IP_V4_DST) : NULL;
         const struct nlattr *sp = pr ? find_attr((const char *)pr + NLA_HDRLEN, pr->nla_len - NLA_HDRLEN, CTA_PROTO_SRC_PORT) : NULL;
-        if (sp && sp->nla_len >= NLA_HDRLEN + 2) {
-          uint16_t be;
-          memcpy(&be, (const char *)sp + NLA_HDRLEN, 2);
-          port = ntohs(be);
+        const struct nlattr *dp = pr ? find_attr((const char *)pr + NLA_HDRLEN, pr->nla_len - NLA_HDRLEN, CTA_PROTO_DST_PORT) : NULL;
+        if (sp && dp && da && sp->nla_len >= NLA_HDRLEN + 2 && dp->nla_len >= NLA_HDRLEN + 2 && da->nla_len >= NLA_HDRLEN + 4) {
+          memset(orig_src, 0, sizeof *orig_src);
+          memset(orig_dst, 0, sizeof *orig_dst);
+          orig_src->sin_family = orig_dst->sin_family = AF_INET;
+          memcpy(&orig_src->sin_port, (const char *)sp + NLA_HDRLEN, 2);
+          memcpy(&orig_dst->sin_port, (const char *)dp + NLA_HDRLEN, 2);
+          memcpy(&orig_dst->sin_addr.s_addr, (const char *)da + NLA_HDRLEN, 4);
+          rc = 0;
           *err = 0;
         }
       }
     }
   }
   close(s);
-  return port;
+  return rc;
+}
+
+/* {address, port, sourcePort} of an IPv4 original tuple. */
+static napi_value tuple_object(napi_env env, const struct sockaddr_in *dst, int source_port) {
+  char ip[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &dst->sin_addr, ip, sizeof ip);
+  napi_value obj, vip, vport;
+  napi_create_object(env, &obj);
+  napi_create_string_utf8(env, ip, NAPI_AUTO_LENGTH, &vip);
+  napi_create_int32(env, ntohs(dst->sin_port), &vport);
+  napi_set_named_property(env, obj, "address", vip);
+  napi_set_named_property(env, obj, "port", vport);
+  if (source_port > 0) {
+    napi_value vs;
+    napi_create_int32(env, source_port, &vs);
+    napi_set_named_property(env, obj, "sourcePort", vs);
+  }
+  return obj;
 }
 
 /* conntrackProbe(): the errno of a GET for a tuple no connection has ("ENOENT": ctnetlink answers; else why not). */
@@ -144,8 +174,9 @@ static napi_value conntrack_probe(napi_env env, napi_callback_info info) {
   struct sockaddr_in a = { .sin_family = AF_INET }, b = { .sin_family = AF_INET };
   a.sin_addr.s_addr = htonl(0x7f0000fe); a.sin_port = htons(1);
   b.sin_addr.s_addr = htonl(0x7f0000fd); b.sin_port = htons(1);
+  struct sockaddr_in os, od;
   int err = 0;
-  conntrack_query(&a, &b, &err);
+  conntrack_query(IPPROTO_TCP, &a, &b, &os, &od, &err);
   napi_value out;
   const char *name = err ? strerrorname_np(err) : "OK";
   napi_create_string_utf8(env, name ? name : "EIO", NAPI_AUTO_LENGTH, &out);
@@ -167,28 +198,54 @@ static napi_value original_dst(napi_env env, napi_callback_info info) {
     napi_get_null(env, &nul);
     return nul;
   }
-  char ip[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &addr.sin_addr, ip, sizeof ip);
-  napi_value obj, vip, vport;
-  napi_create_object(env, &obj);
-  napi_create_string_utf8(env, ip, NAPI_AUTO_LENGTH, &vip);
-  napi_create_int32(env, ntohs(addr.sin_port), &vport);
-  napi_set_named_property(env, obj, "address", vip);
-  napi_set_named_property(env, obj, "port", vport);
   /* (the source port the agent's socket has: conntrack's original tuple; left out when it cannot be read) */
-  struct sockaddr_in local, peer;
+  int sport = -1;
+  struct sockaddr_in local, peer, os, od;
   socklen_t ll = sizeof local, pl = sizeof peer;
   if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0 && getpeername(fd, (struct sockaddr *)&peer, &pl) == 0
       && local.sin_family == AF_INET && peer.sin_family == AF_INET) {
     int err = 0;
-    int sport = conntrack_query(&local, &peer, &err);
-    if (sport > 0) {
-      napi_value vs;
-      napi_create_int32(env, sport, &vs);
-      napi_set_named_property(env, obj, "sourcePort", vs);
-    }
+    if (conntrack_query(IPPROTO_TCP, &local, &peer, &os, &od, &err) == 0) sport = ntohs(os.sin_port);
   }
-  return obj;
+  return tuple_object(env, &addr, sport);
+}
+
+/* An IPv4 address and port from JavaScript (a dotted quad and 1-65535); 0, or -1 when malformed. */
+static int js_endpoint(napi_env env, napi_value vip, napi_value vport, struct sockaddr_in *out) {
+  char ip[64]; /* (longer than any address: a string that fills it was cut, and is refused) */
+  size_t n = 0;
+  int32_t port = 0;
+  memset(out, 0, sizeof *out);
+  out->sin_family = AF_INET;
+  if (napi_get_value_string_utf8(env, vip, ip, sizeof ip, &n) != napi_ok || n >= sizeof ip - 1) return -1;
+  if (inet_pton(AF_INET, ip, &out->sin_addr) != 1) return -1;
+  if (napi_get_value_int32(env, vport, &port) != napi_ok || port < 1 || port > 65535) return -1;
+  out->sin_port = htons((uint16_t)port);
+  return 0;
+}
+
+/*
+ * udpOriginal(localIp, localPort, peerIp, peerPort): the original tuple of the redirected UDP flow a
+ * datagram from peer arrived on at local (the gateway's resolver): {address, port, sourcePort}, or null
+ * when conntrack does not answer. Why: the same clash as TCP's (the redirect gives every datagram of a
+ * sandbox to any resolver the reply tuple gateway:resolver port <-> sandbox:source port, so one source
+ * port querying two resolvers gets another port on the gateway's side), and Node's dgram has no
+ * IP_ORIGDSTADDR: this also names the resolver the agent actually sent to.
+ */
+static napi_value udp_original(napi_env env, napi_callback_info info) {
+  NAPI_ARGS(4);
+  struct sockaddr_in local, peer, os, od;
+  if (argc < 4 || js_endpoint(env, argv[0], argv[1], &local) || js_endpoint(env, argv[2], argv[3], &peer)) {
+    napi_throw_type_error(env, NULL, "udpOriginal(localIp, localPort, peerIp, peerPort): IPv4 addresses and ports 1-65535");
+    return NULL;
+  }
+  int err = 0;
+  if (conntrack_query(IPPROTO_UDP, &local, &peer, &os, &od, &err) != 0) {
+    napi_value nul;
+    napi_get_null(env, &nul);
+    return nul;
+  }
+  return tuple_object(env, &od, ntohs(os.sin_port));
 }
 
 struct relay { int from, to; long long moved; int err; int slot; int abort; napi_threadsafe_function tsfn; };
@@ -366,6 +423,9 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "originalDst", NAPI_AUTO_LENGTH, original_dst, NULL, &fn);
   napi_set_named_property(env, exports, "originalDst", fn);
+  napi_value ufn;
+  napi_create_function(env, "udpOriginal", NAPI_AUTO_LENGTH, udp_original, NULL, &ufn);
+  napi_set_named_property(env, exports, "udpOriginal", ufn);
   return exports;
 }
 

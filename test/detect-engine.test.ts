@@ -233,6 +233,10 @@ describe('operators', () => {
     assert.equal(val('dns.subdomain_len', hex), 52);
     assert.equal(val('dns.subdomain_len', ev('dns', { name: 'pypi.test' })), 0);
     assert.equal(val('dns.subdomain_len', ev('dns', { name: 'Files.PythonHosted.test.' })), 5);
+    // the resolver a query was sent to (conntrack's original destination), only on dns events
+    assert.equal(val('dns.server', ev('dns', { name: 'a.test', 'network.peer.address': '203.0.113.53' })), '203.0.113.53');
+    assert.equal(val('dns.server', ev('dns', { name: 'a.test' })), undefined);
+    assert.equal(val('dns.server', ev('connect', { 'network.peer.address': '203.0.113.53' })), undefined);
     // process samples: proc.exe is p.exe, proc.name stays the (agent-chosen) comm
     const sample = ev('resource', { scope: 'process', comm: 'pytest', cpu_pct: 99, exe: '/workspace/pytest', filename: '/usr/bin/x' });
     assert.equal(val('proc.exe', sample), '/workspace/pytest');

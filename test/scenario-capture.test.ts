@@ -137,3 +137,44 @@ print(os.getpid())`;
     assert.ok(pid > 0 && gw[0]!.pid! > 0 && gw.every((e) => e.pid === gw[0]!.pid), JSON.stringify(gw.map((e) => e.pid)));
   } finally { await s.close(); }
 });
+
+test('DNS from one source port to three resolvers: each query keeps its kernel attribution and names the resolver it was sent to (conntrack\'s original tuple)', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'capture' });
+  try {
+    // (every query after the first has the reply tuple of the one before, still in conntrack: the redirect gives
+    // it another source port on the gateway's side, and the datagram's destination is Corral's resolver for all)
+    const py = `import socket, struct
+ns = [l.split()[1] for l in open("/etc/resolv.conf") if l.startswith("nameserver")][0]
+d = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+d.bind(("0.0.0.0", 40556))
+d.settimeout(3)
+for i, (server, name) in enumerate([(ns, "one.denied.test"), ("203.0.113.53", "two.denied.test"), ("198.51.100.53", "three.denied.test")]):
+    q = struct.pack(">HHHHHH", 0x1200 + i, 0x0100, 1, 0, 0, 0) + b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\\x00\\x00\\x01\\x00\\x01"
+    d.sendto(q, (server, 53))
+    r, src = d.recvfrom(512)
+    print(name, src[0], (r[3] & 15))
+print(ns)`;
+    const r = await s.exec({ command: py, tool: 'python', step: 1, toolCallId: 'oneport-dns', timeoutMs: 30_000 });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    const ns = lines.pop()!;
+    // (each answer came back from the address it was sent to, NXDOMAIN: the redirect is undone on the way back)
+    assert.deepEqual(lines, [`one.denied.test ${ns} 3`, 'two.denied.test 203.0.113.53 3', 'three.denied.test 198.51.100.53 3']);
+    await s.close();
+    const dns = s.events.filter((e) => e.kind === 'dns');
+    assert.equal(dns.length, 3, JSON.stringify(dns.map((e) => e.payload)));
+    const sentTo = Object.fromEntries(dns.map((e) => [e.payload.name, e.payload['network.peer.address']]));
+    assert.deepEqual(sentTo, { 'one.denied.test': ns, 'two.denied.test': '203.0.113.53', 'three.denied.test': '198.51.100.53' });
+    for (const e of dns) {
+      assert.deepEqual([e.payload['client.port'], e.payload.attribution, e.tool_call], [40556, 'kernel', 'oneport-dns'], String(e.payload.name));
+    }
+    assert.ok(dns[0]!.pid! > 0 && dns.every((e) => e.pid === dns[0]!.pid), JSON.stringify(dns.map((e) => e.pid)));
+    // The refusals of the two redirected queries name where each was sent (two outside resolvers within 2 s: the
+    // kernel's send records alone could not say which).
+    const msgs = s.alertEvents.filter((a) => a.payload.rule === 'dns.denied').map((a) => String(a.payload.message)).sort();
+    assert.equal(msgs.length, 3, msgs.join('\n'));
+    assert.match(msgs.find((m) => m.includes('three.denied.test'))!, /sent to 198\.51\.100\.53:53, a resolver other than Corral's/);
+    assert.match(msgs.find((m) => m.includes('two.denied.test'))!, /sent to 203\.0\.113\.53:53, a resolver other than Corral's/);
+    assert.doesNotMatch(msgs.find((m) => m.includes('one.denied.test'))!, /a resolver other than Corral's/);
+  } finally { await s.close(); }
+});

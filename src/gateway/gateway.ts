@@ -32,18 +32,19 @@ export class Gateway {
 
   constructor(opts: Partial<ProxyOptions> = {}) {
     const lookup = (ip: string) => this.sandboxes.get(ip);
+    const native = opts.native ?? loadGatewayNative();
     this.proxy = new TcpProxy(lookup, {
       firstBytesMs: opts.firstBytesMs ?? 300,
       deniedBytesMs: opts.deniedBytesMs ?? 150,
       incompleteBytesMs: opts.incompleteBytesMs ?? 5000,
       scanBytes: opts.scanBytes ?? 64 * 1024,
-      native: opts.native ?? loadGatewayNative(),
+      native,
       kernelSplice: opts.kernelSplice ?? process.env.CORRAL_NO_SPLICE !== '1',
       flowUpdateMs: opts.flowUpdateMs ?? DEFAULT_FLOW_UPDATE_MS,
       maxFlowsPerSandbox: opts.maxFlowsPerSandbox ?? MAX_FLOWS_PER_SANDBOX,
       maxFlowsTotal: opts.maxFlowsTotal ?? flowsForDescriptors(openFileLimit().soft),
     });
-    this.dns = new DnsServer(lookup);
+    this.dns = new DnsServer(lookup, native);
   }
 
   async start(): Promise<this> {

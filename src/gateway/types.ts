@@ -51,7 +51,10 @@ export interface FlowReport {
 
 export interface DnsReport {
   kind: 'dns';
+  /** The source port of the agent's socket (conntrack's original tuple; else the datagram's, which a clash may have changed). */
   sport: number;
+  /** Where the agent sent the query: Corral's resolver, or another one the redirect caught (absent without conntrack). */
+  dst?: { ip: string; port: number };
   name: string;
   qtype: string;
   verdict: 'allow' | 'deny';
@@ -68,6 +71,8 @@ export type GatewayReport = ConnectReport | FlowReport | DnsReport;
 export interface SandboxNet {
   id: string;
   ip: string;
+  /** The gateway's address on this sandbox's link, where the redirect delivers its datagrams (for conntrack's tuple). */
+  gatewayIp?: string;
   policy: CompiledPolicy;
   observe: boolean;
   /** IP -> the name this sandbox resolved through Corral's resolver to reach it. */

@@ -50,13 +50,16 @@ export function eventsShim(): string | undefined {
 }
 
 /**
- * The destination the agent asked for (SO_ORIGINAL_DST), and the source port its socket has (conntrack's original
- * tuple: the kernel may give a reused port another on the gateway's side; absent when conntrack cannot be asked).
+ * The destination the agent asked for (SO_ORIGINAL_DST, or conntrack's original tuple for a datagram), and the source
+ * port its socket has (conntrack's original tuple: the kernel may give a reused port another on the gateway's side;
+ * absent when conntrack cannot be asked).
  */
 export interface OriginalDst { address: string; port: number; sourcePort?: number }
 
 export interface GatewayNative {
   originalDst(fd: number): OriginalDst | null;
+  /** The original tuple of the redirected UDP flow a datagram from peer arrived on at local; null when conntrack does not answer. */
+  udpOriginal(localIp: string, localPort: number, peerIp: string, peerPort: number): OriginalDst | null;
   /** The errno name of a conntrack GET for a tuple no connection has: "ENOENT" when ctnetlink answers. */
   conntrackProbe(): string;
   /** Kernel splice relay fromFd -> toFd on a native thread; returns an id for spliceCancel. */

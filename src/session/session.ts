@@ -621,7 +621,7 @@ export class Session {
     for (const [i, m] of mounts.entries()) m.host = await this.readableView(m.host, `mount-${i}`);
 
     this.net = {
-      id: this.id, ip: this.slot.lease.sandboxIp, policy: this.compiled,
+      id: this.id, ip: this.slot.lease.sandboxIp, gatewayIp: this.slot.lease.hostIp, policy: this.compiled,
       observe: this.opts.policy.mode === 'observe', names: new Map(),
       report: (r) => this.track(this.onGatewayReport(r)),
       track: (p) => this.track(p),
@@ -1503,13 +1503,17 @@ export class Session {
       attr = exact ? (ambiguous ? { ...exact, inferred: true } : exact) : this.inferred(r.tsNs);
       pid = bySource ? sender.rec.pid : c?.pid;
       const attribution = !exact ? 'inferred' : ambiguous ? 'ambiguous' : bySource ? 'kernel' : 'syscall';
-      const ev = this.emit('dns', { name: r.name, qtype: r.qtype, verdict: r.verdict, rule: r.rule, answers: r.answers, rcode: r.rcode, attribution }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
+      const server = r.dst ? { 'network.peer.address': r.dst.ip, 'network.peer.port': r.dst.port } : {};
+      const ev = this.emit('dns', { name: r.name, qtype: r.qtype, verdict: r.verdict, rule: r.rule, answers: r.answers, rcode: r.rcode, attribution, 'client.port': r.sport, ...server }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
       let d = alertForDns(r, this.rt.pools);
-      // A query aimed at another resolver (`dig @203.0.113.53`) was redirected to Corral's: say so, and where,
-      // when the recent port-53 sends name one other resolver only (else the address would be a guess).
-      if (d && c && c.ip !== this.slot.lease.hostIp) {
-        const others = [...this.connects.dnsTargets(r.tsNs)].filter((ip) => ip !== this.slot.lease.hostIp);
-        d = { ...d, message: `${d.message} — sent to ${others.length === 1 ? `${others[0]}:53, ` : ''}a resolver other than Corral's (redirected)` };
+      // A query aimed at another resolver (`dig @203.0.113.53`) was redirected to Corral's: say so, and where.
+      // Conntrack's original tuple names the resolver exactly; without it, the recent port-53 sends do when
+      // they name one other resolver only (else the address would be a guess).
+      const hostIp = this.slot.lease.hostIp;
+      const elsewhere = r.dst ? r.dst.ip !== hostIp : c !== undefined && c.ip !== hostIp;
+      if (d && elsewhere) {
+        const others = r.dst ? [`${r.dst.ip}:${r.dst.port}`] : [...this.connects.dnsTargets(r.tsNs)].filter((ip) => ip !== hostIp).map((ip) => `${ip}:53`);
+        d = { ...d, message: `${d.message} — sent to ${others.length === 1 ? `${others[0]}, ` : ''}a resolver other than Corral's (redirected)` };
       }
       // A and AAAA queries (and resolver retries) for one name are one alert with a count.
       if (d) this.repeats.add(`${attr.tool_call ?? ''}|${d.rule}|${r.name}`, { attr, pid, draft: d, action: this.net?.observe ? 'observed' : 'blocked' }, { target: r.name, evidence: ev.id, message: d.message, ts: ev.ts });

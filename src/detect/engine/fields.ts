@@ -215,6 +215,7 @@ const DEFS: FieldDef[] = [
   { name: 'dns.qtype', type: 'str', kinds: 'dns', doc: 'query type (A, AAAA, TXT …)', get: (ev) => (ev.kind === 'dns' ? str(P(ev).qtype) : undefined) },
   { name: 'dns.verdict', type: 'str', kinds: 'dns', doc: "resolver decision ('allow', 'deny')", get: (ev) => (ev.kind === 'dns' ? str(P(ev).verdict) : undefined) },
   { name: 'dns.rule', type: 'str', kinds: 'dns', doc: 'policy rule that decided', get: (ev) => (ev.kind === 'dns' ? str(P(ev).rule) : undefined) },
+  { name: 'dns.server', type: 'str', kinds: 'dns', doc: "address the query was sent to, p['network.peer.address'] (conntrack's original destination: Corral's resolver, or another the redirect caught; absent without conntrack)", get: (ev) => (ev.kind === 'dns' ? str(P(ev)['network.peer.address']) : undefined) },
   { name: 'dns.rcode', type: 'str', kinds: 'dns', doc: 'response code', get: (ev) => { if (ev.kind !== 'dns') return undefined; const r = P(ev).rcode; return typeof r === 'number' ? String(r) : str(r); } },
   { name: 'dns.answers', type: 'strs', kinds: 'dns', doc: 'answer addresses', get: (ev) => { if (ev.kind !== 'dns') return undefined; const a = P(ev).answers; return Array.isArray(a) && a.length ? strings(a) : undefined; } },
   { name: 'dns.domain', type: 'str', kinds: 'dns', doc: 'last two labels of dns.name (naive registrable domain; no public-suffix list)',
