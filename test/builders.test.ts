@@ -63,6 +63,10 @@ test('seccomp: raw and packet sockets refused; TCP, UDP (v4, v6), unix and netli
   assert.equal(runFilter(41, [2, 3]), EPERM); // AF_INET SOCK_RAW
   assert.equal(runFilter(41, [10, 3 | 0x80000]), EPERM); // AF_INET6 SOCK_RAW|SOCK_CLOEXEC
   assert.equal(runFilter(41, [17, 2]), EPERM); // AF_PACKET
+  assert.equal(runFilter(41, [2, 10]), EPERM); // AF_INET SOCK_PACKET (the kernel makes it a packet socket)
+  assert.equal(runFilter(41, [10, 10 | 0x800]), EPERM); // AF_INET6 SOCK_PACKET|SOCK_NONBLOCK
+  for (const type of [4 /* RDM */, 5 /* SEQPACKET */, 6 /* DCCP */, 0, 15]) assert.equal(runFilter(41, [2, type]), EPERM, `type ${type}`);
+  assert.equal(runFilter(41, [2, 2 | 0x80000 | 0x800]), ALLOW); // UDP|SOCK_CLOEXEC|SOCK_NONBLOCK
   assert.equal(runFilter(41, [2, 1]), ALLOW);
   assert.equal(runFilter(41, [2, 2]), ALLOW);
   assert.equal(runFilter(41, [1, 1]), ALLOW);

@@ -26,3 +26,16 @@ test('the host kernel command line, block devices, interrupt counts, kernel conf
     assert.match(r.stdout, /loadavg-ok/);
   } finally { await s.close(); }
 });
+
+test('the same data by other doors is shut too: /proc/softirqs, /proc/fs (every filesystem by device, with live free blocks), /sys/kernel/irq, /sys/kernel/uevent_seqnum', async () => {
+  // (a review, session 31, rebuilt the masked interrupt counts from /sys/kernel/irq and /proc/softirqs, watched a
+  // neighbour's workspace fill through /proc/fs/ext4/loopN, and its setup and teardown through the uevent counter)
+  const shown = ['/proc/softirqs', '/sys/kernel/uevent_seqnum'].filter((f) => existsSync(f) && readFileSync(f, 'utf8').length > 0);
+  const dirs = ['/proc/fs', '/sys/kernel/irq'].filter((d) => existsSync(d));
+  assert.ok(shown.length === 2 && dirs.length === 2, `the host has the data to hide: ${shown} ${dirs}`);
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'proc-host-files' });
+  try {
+    const r = await s.exec({ step: 1, command: 'for f in /proc/softirqs /sys/kernel/uevent_seqnum; do printf "%s=%s\\n" $f "$(wc -c < $f)"; done; for d in /proc/fs /sys/kernel/irq; do printf "%s=%s\\n" $d "$(ls -A $d | wc -l)"; touch $d/x 2>/dev/null && echo $d-writable; done; true' });
+    assert.equal(r.stdout, '/proc/softirqs=0\n/sys/kernel/uevent_seqnum=0\n/proc/fs=0\n/sys/kernel/irq=0\n', r.stdout + r.stderr);
+  } finally { await s.close(); }
+});

@@ -169,6 +169,32 @@ test('the sandbox holds: no root, no capabilities, NoNewPrivs, seccomp, read-onl
   } finally { await s.close(); }
 });
 
+test('the process that waits for a tool call (corral-enter, in the sandbox\'s namespaces) holds no capability and cannot gain one; no call can dump core', async () => {
+  // (a review, session 31: the waiter never execs, so its uid drop from the user namespace's unmapped root kept every
+  // capability there — CapEff 1ffffffffff, no NoNewPrivs — one leak away from CAP_SYS_ADMIN in the sandbox)
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'waiter' });
+  try {
+    const call = s.exec({ step: 1, command: 'ulimit -Hc; ulimit -c unlimited 2>/dev/null && echo raised || echo not-raised; sleep 2' });
+    const waiters: string[] = [];
+    // (from 0.5 s on: the call's own process has long been exec'd by then, only the waiter is still corral-enter)
+    await new Promise((res) => setTimeout(res, 500));
+    const until = Date.now() + 1300;
+    while (Date.now() < until && waiters.length === 0) {
+      for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+        let status = '';
+        try { status = readFileSync(`/proc/${pid}/status`, 'utf8'); } catch { continue; }
+        const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+        if (/^Name:\s+corral-enter$/m.test(status) && uid !== 0) waiters.push(status.split('\n').filter((l) => /^(CapPrm|CapEff|CapAmb|NoNewPrivs):/.test(l)).join(' ').replace(/\s+/g, ' '));
+      }
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    const r = await call;
+    assert.equal(r.stdout, '0\nnot-raised\n', r.stderr);
+    assert.ok(waiters.length >= 1, 'the call\'s waiter was seen');
+    for (const w of waiters) assert.equal(w, 'CapPrm: 0000000000000000 CapEff: 0000000000000000 CapAmb: 0000000000000000 NoNewPrivs: 1');
+  } finally { await s.close(); }
+});
+
 test('TCP buffers count against the memory limit: a sandbox cannot park host memory in its own loopback connections', async () => {
   // (cgroup v1 charges them only once the cgroup has a TCP limit: a review, session 23, held 1.5 GiB under a 128 MiB
   // limit and pushed the host's TCP memory past its pressure mark; v2 charges them to memory.max)

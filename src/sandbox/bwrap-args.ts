@@ -71,7 +71,25 @@ export const HIDDEN_SYS_DIRS = ['/sys/fs/cgroup', '/sys/class/net', '/sys/device
   '/sys/devices/virtual/block', '/sys/dev/block', '/sys/fs/bpf', '/sys/firmware',
   // (each mounted filesystem by its device, with live write counters: every other sandbox's ext4 loop
   // workspace in /sys/fs/ext4/loopN; and the block devices' writeback entries, loop devices included)
-  '/sys/fs/ext4', '/sys/fs/xfs', '/sys/fs/btrfs', '/sys/class/bdi', '/sys/devices/virtual/bdi'];
+  '/sys/fs/ext4', '/sys/fs/xfs', '/sys/fs/btrfs', '/sys/class/bdi', '/sys/devices/virtual/bdi',
+  // (every interrupt's name and live per-CPU count: /proc/interrupts again, rebuilt; a review, session 31)
+  '/sys/kernel/irq'];
+
+/**
+ * Single host-wide /sys files covered by an empty one, like HIDDEN_PROC_FILES: the kernel's uevent
+ * counter, which moves with every loop device and veth a neighbouring sandbox's setup and teardown
+ * make (what the seccomp block on NETLINK_KOBJECT_UEVENT keeps from the agent, as a number; a
+ * review, session 31). Threat: watching neighbours start and stop, a timing channel between sandboxes.
+ */
+export const HIDDEN_SYS_FILES = ['/sys/kernel/uevent_seqnum'];
+
+/**
+ * Host-wide /proc directories covered by an empty read-only tmpfs: /proc/fs, whose ext4 and jbd2
+ * entries list every mounted filesystem by device — each other sandbox's loop workspace and the
+ * host's disk — with live free-block counts (the /sys/fs/ext4 data HIDDEN_SYS_DIRS hides, again;
+ * a review, session 31). Threat: seeing neighbours and how much they write, a covert channel.
+ */
+export const HIDDEN_PROC_DIRS = ['/proc/fs'];
 
 /**
  * HIDDEN_SYS_DIRS plus the `net` and `block` directories of the host's physical devices, which sit
@@ -107,11 +125,11 @@ const hiddenCache = new Map<string, string[]>();
  * and every block device's I/O counters and sizes (each other sandbox's workspace is a loop device:
  * /sys/class/block is hidden for the same reason, and these two files listed them all the same);
  * the host's live per-CPU interrupt counts (network and disk interrupts of every neighbour: a timing
- * side channel, masked by Docker too), its kernel build configuration and its kernel symbol table
+ * side channel, masked by Docker too; /proc/softirqs counts the same work by kind), its kernel build configuration and its kernel symbol table
  * (which kernel bugs apply, and where). Threat: reconnaissance of the host, and watching (or
  * signalling through) a neighbour's disk and network activity.
  */
-export const HIDDEN_PROC_FILES = ['/proc/cmdline', '/proc/diskstats', '/proc/partitions', '/proc/interrupts', '/proc/config.gz', '/proc/kallsyms'];
+export const HIDDEN_PROC_FILES = ['/proc/cmdline', '/proc/diskstats', '/proc/partitions', '/proc/interrupts', '/proc/softirqs', '/proc/config.gz', '/proc/kallsyms'];
 
 /** Whether `p` is a directory itself (not a link to one). */
 function isRealDir(p: string): boolean {
@@ -201,12 +219,14 @@ export function buildBwrapArgs(spec: BwrapSpec, holder: string[]): string[] {
   // (an empty regular file reads as nothing, as a kernel without the data would give: /dev/null on the
   // nodev mount bwrap makes would be EACCES, which psutil's disk counters, for one, raise on)
   for (const f of HIDDEN_PROC_FILES) if (existsSync(f)) a.push('--ro-bind', spec.emptyFile ?? '/dev/null', f);
+  for (const d of HIDDEN_PROC_DIRS) if (isRealDir(d)) a.push('--tmpfs', d, '--remount-ro', d);
   // The host's /var/tmp is every host user's to write (1777): what they leave there, a unix socket a
   // host process listens on included (a connect() around the network namespace and the gateway),
   // was in every sandbox. The sandbox gets its own, like /tmp. (An image's /var/tmp is the image's.)
   if (!image && isRealDir(under('/var/tmp'))) a.push(...sized, '--tmpfs', '/var/tmp');
   // (only directories that exist: bwrap cannot create a mount point in the read-only /sys, always the host's)
   for (const d of hiddenSysDirs()) if (existsSync(image ? d : under(d))) a.push('--tmpfs', d, '--remount-ro', d);
+  for (const f of HIDDEN_SYS_FILES) if (existsSync(image ? f : under(f))) a.push('--ro-bind', spec.emptyFile ?? '/dev/null', f);
   if (spec.holderBinary !== undefined) a.push('--ro-bind', spec.holderBinary, HOLDER_PATH);
   if (spec.fileToolBinary !== undefined) a.push('--ro-bind', spec.fileToolBinary, FILE_TOOL_PATH);
   a.push('--ro-bind', spec.resolvConf, '/etc/resolv.conf', '--ro-bind', spec.hostsFile, '/etc/hosts');
