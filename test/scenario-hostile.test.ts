@@ -329,6 +329,69 @@ except Exception as e:
   assert.ok(a, JSON.stringify(alerts.map((x) => [x.payload.layer, x.payload.rule, x.payload.message])));
 });
 
+test('SSH behind other first bytes is still SSH: after a benign request on a keep-alive connection, or after blank lines, it is cut as a tunnel', async () => {
+  // (a review, session 31: only the very first byte was looked at for SSH, and later upload only for mining; a
+  // relay on the far end that strips the prefix makes it an ssh -R tunnel through an allowed destination)
+  const before = await fx.far.accepted('203.0.113.20', 443);
+  const { r, alerts } = await oneCall(`import socket, time
+def attempt(host, port, first, then):
+    s = socket.create_connection((host, port), timeout=3)
+    try:
+        s.sendall(first)
+        time.sleep(0.3)
+        if then:
+            s.sendall(then)
+            time.sleep(0.3)
+        s.sendall(b"\\0" * 64)
+        while s.recv(4096):
+            pass
+        return "read to end"
+    except Exception as e:
+        return "cut " + type(e).__name__
+print(attempt("registry.test", 80, b"GET /simple/ HTTP/1.1\\r\\nHost: registry.test\\r\\n\\r\\n", b"SSH-2.0-OpenSSH_9.2p1\\r\\n"))
+print(attempt("203.0.113.20", 443, b"\\r\\n" * 5 + b"SSH-2.0-OpenSSH_9.2p1\\r\\n", None))`, { tool: 'python' });
+  const out = r.stdout.trim().split('\n');
+  assert.equal(out.length, 2, r.stdout + r.stderr);
+  for (const o of out) assert.match(o, /^cut (ConnectionResetError|BrokenPipeError)/, r.stdout);
+  const tunnels = alerts.filter((a) => a.payload.category === 'tunnel');
+  assert.ok(tunnels.length >= 2 || tunnels.reduce((n, a) => n + (a.payload.count ?? 1), 0) >= 2, JSON.stringify(alerts.map((a) => [a.payload.category, a.payload.message])));
+  assert.ok(tunnels.every((a) => a.tool_call === 'call-1'));
+  assert.equal(await fx.far.accepted('203.0.113.20', 443), before, 'the blank lines and banner never left the gateway');
+});
+
+test('a fake TLS ClientHello does not turn inspection off: cleartext Stratum after it, on a TLS-only rule, is cut as mining', async () => {
+  // (a review, session 31: after a hello the upload was piped uninspected, and a pool login went through with no alert)
+  const { r, alerts } = await oneCall(`import socket, ssl, json, time
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+tls = ctx.wrap_bio(inc, out)
+try:
+    tls.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+hello = out.read()
+s = socket.create_connection(("203.0.113.20", 443), timeout=3)
+got = b""
+try:
+    s.sendall(hello)
+    time.sleep(0.3)
+    s.sendall((json.dumps({"id": 1, "method": "login", "params": {"login": "wallet", "pass": "x", "agent": "XMRig/6.21.0"}}) + "\\n").encode())
+    time.sleep(0.5)
+    s.sendall(b"{}\\n")
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        got += b
+    print("read to end", b'"job"' in got)
+except Exception as e:
+    print("cut", type(e).__name__, b'"job"' in got)`, { tool: 'python' });
+  assert.match(r.stdout, /^cut (ConnectionResetError|BrokenPipeError) False/, r.stdout + r.stderr);
+  const m = alerts.filter((a) => a.payload.category === 'mining');
+  assert.equal(m.length, 1, JSON.stringify(alerts.map((a) => [a.payload.category, a.payload.message])));
+  assert.equal(m[0]!.tool_call, 'call-1');
+});
+
 test('a flow cut mid-stream while its download is relayed resets the agent: a reader gets ConnectionResetError, never a clean end', async () => {
   // (session 24: the splice relay's dup of the sandbox socket was shut down with a FIN, so an agent
   // that only reads saw an orderly end, as if the server had finished)

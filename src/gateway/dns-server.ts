@@ -14,6 +14,7 @@ import type { SandboxNet } from './types.js';
 import type { GatewayNative } from '../sandbox/launcher.js';
 import { isMetadataName, parseResolver } from '../policy/index.js';
 
+const FORMERR = 1;
 const NXDOMAIN = 3;
 const SERVFAIL = 2;
 /** RFC 8914 Extended DNS Error option code, and its INFO-CODE 15 "Blocked" (by the resolver's operator). */
@@ -72,7 +73,16 @@ export class DnsServer {
       return;
     }
     const question = q.questions?.[0];
-    if (!question) return;
+    if (!question || q.questions!.length !== 1 || q.type !== 'query') {
+      // One question per query, as every resolver asks (RFC 9619): the policy judges a query by its question,
+      // so a second one (a denied name behind an allowed first) would reach the upstream unjudged (a review,
+      // session 31). Refused and recorded as malformed, like a packet that does not decode.
+      const out = dnsPacket.encode({ type: 'response', id: q.id, flags: FLAGS_RESPONSE | FORMERR, questions: [] });
+      this.sock.send(out, rinfo.port, rinfo.address);
+      const names = (q.questions ?? []).map((x) => x.name.toLowerCase().replace(/\.$/, '')).join(' ').slice(0, 512);
+      sb.report({ kind: 'dns', sport, dst, name: names, qtype: 'malformed', verdict: 'deny', rule: 'dns:malformed', reason: `A DNS query must ask exactly one question (${q.questions?.length ?? 0} asked).`, answers: [], rcode: 'FORMERR', tsNs });
+      return;
+    }
     const name = question.name.toLowerCase().replace(/\.$/, '');
     const d = sb.policy.decideDns(name);
     // (an OPT record only for a query that had one: RFC 6891)
@@ -96,7 +106,10 @@ export class DnsServer {
     const resolvers = sb.policy.policy.network.resolvers;
     if (resolvers.length === 0) { reply(NXDOMAIN, []); rec(d.verdict, [], 'NXDOMAIN'); return; }
     try {
-      const raw = await forward(msg, resolvers[0]!);
+      // (the query rebuilt from what was judged — its one question and recursion flag — not the sandbox's bytes:
+      // EDNS options or other sections could carry data to the upstream unseen)
+      const clean = dnsPacket.encode({ type: 'query', id: q.id, flags: (q.flags ?? 0) & dnsPacket.RECURSION_DESIRED, questions: [question] });
+      const raw = await forward(clean, resolvers[0]!);
       const ans = dnsPacket.decode(raw);
       const ips = (ans.answers ?? []).filter((a) => a.type === 'A').map((a) => String((a as { data?: unknown }).data));
       for (const ip of ips) sb.names.set(ip, name);

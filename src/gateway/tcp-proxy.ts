@@ -8,7 +8,7 @@
 import net from 'node:net';
 import type { GatewayNative, OriginalDst } from '../sandbox/launcher.js';
 import { randomBytes } from 'node:crypto';
-import { sniff, MiningRpcScanner, MAX_HTTP_HEAD, parseHttpRequest, parseSshBanner, type SniffResult } from './sniff/index.js';
+import { sniff, MiningRpcScanner, MAX_HTTP_HEAD, parseHttpRequest, parseSshBanner, SshIdScanner, TlsRecordWalker, type SniffResult } from './sniff/index.js';
 import { WebSocketUnmasker } from './sniff/websocket-frames.js';
 import { HttpRequestStream, type RequestHead } from './sniff/http-stream.js';
 import { H2cRequestStream } from './sniff/h2c-stream.js';
@@ -28,8 +28,10 @@ export interface ProxyOptions {
    */
   incompleteBytesMs: number;
   /**
-   * Upload bytes of a non-TLS connection are scanned for mining JSON-RPC for the whole flow (a pool
-   * login after 64 KiB of padding is still seen; ~1.2 GB/s on one core). 0 turns the scan off.
+   * Upload bytes of a non-TLS connection are scanned for mining JSON-RPC and for an SSH identification
+   * line for the whole flow (a pool login after 64 KiB of padding is still seen; ~1.2 GB/s on one core);
+   * a TLS connection's upload is walked record by record, and what is not a record is judged as what it
+   * is (sniff/tls-records.ts). 0 turns both off.
    */
   scanBytes: number;
   native: GatewayNative;
@@ -164,6 +166,8 @@ class ProxiedFlow {
   private decision!: Decision;
   private decided = false;
   private scanner = new MiningRpcScanner();
+  private sshIds?: SshIdScanner;
+  private tlsWalk?: TlsRecordWalker;
   /** Set after the client asked for a WebSocket upgrade: its frames' payloads are unmasked and scanned. */
   private ws?: WebSocketUnmasker;
   private wsScanner = new MiningRpcScanner();
@@ -364,9 +368,19 @@ class ProxiedFlow {
       chunk = all;
     }
     const p = this.sniffed?.protocol;
+    if (p === 'tls' && this.opts.scanBytes > 0) {
+      // Encrypted, but it must stay TLS records: cleartext after a (fake) ClientHello is judged as what it is.
+      const bad = (this.tlsWalk ??= new TlsRecordWalker()).push(chunk);
+      if (bad < 0) { if (!up.write(chunk)) { this.client.pause(); up.once('drain', () => this.client.resume()); } return; }
+      const r = sniff(chunk.subarray(bad));
+      const as: SniffResult = r.status === 'done' && r.protocol !== 'other' ? r : { status: 'done', protocol: 'other', detail: 'not TLS after its ClientHello' };
+      if (this.redecide({ ...as, host: as.host ?? this.sniffed?.host })) return;
+      this.forward(chunk); // (now scanned as what it is)
+      return;
+    }
     const scanning = this.opts.scanBytes > 0 && p !== 'mining' && p !== 'tls' && p !== 'ssh';
     if (!scanning && !this.piped) {
-      // Nothing to inspect (TLS, or SSH a policy allows: the bytes are encrypted): hand the upload direction to pipe().
+      // Nothing to inspect (SSH a policy allows, or scanning off): hand the upload direction to pipe().
       this.piped = true;
       this.client.removeAllListeners('data');
       if (!up.write(chunk)) this.client.pause();
@@ -376,6 +390,14 @@ class ProxiedFlow {
     if (scanning) {
       const hit = this.scanner.push(chunk);
       if (hit && this.redecide({ status: 'done', protocol: 'mining', detail: hit.method, method: hit.method, host: this.sniffed?.host })) return;
+      // SSH after other bytes (a benign request first, blank lines): a tunnel behind a far-end relay that strips them.
+      const id = (this.sshIds ??= new SshIdScanner()).push(chunk);
+      if (id !== undefined) {
+        const was = this.sniffed;
+        if (this.redecide({ status: 'done', protocol: 'ssh', detail: id, host: was?.host })) return;
+        // (allowed here: the flow stays what it was, scanned on — an identification line must not turn inspection off)
+        this.sniffed = was;
+      }
       if (this.ws) {
         if (this.scanWebSocket(chunk)) return;
       } else if (this.sniffed?.protocol === 'http') {

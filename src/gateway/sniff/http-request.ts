@@ -11,6 +11,13 @@ export const HTTP_METHODS: readonly string[] = [
   'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'PRI',
 ];
 const METHOD_SET = new Set(HTTP_METHODS);
+/**
+ * Any other method in a complete request line (WebDAV's PROPFIND and MKCOL, a server's own): servers
+ * answer methods no list here names, so a request line with one is still a request whose Host is judged
+ * (a review, session 31, fronted a keep-alive connection with MKCOL). Partial first bytes still need a
+ * listed method's prefix to be held as HTTP (plausibleStart).
+ */
+const METHOD_TOKEN = /^[A-Z][A-Z_-]{0,31}$/;
 /** Headers still unterminated after this many bytes: decide with what has arrived. */
 export const MAX_HTTP_HEAD = 8192;
 const MAX_LEADING_EMPTY_LINES = 4;
@@ -95,7 +102,7 @@ export function parseHttpRequest(buf: Buffer): SniffResult {
     const parts = line.split(' ');
     if (parts.length !== 3) return OTHER();
     const [method, target, version] = parts as [string, string, string];
-    if (!METHOD_SET.has(method) || target.length === 0) return OTHER();
+    if (!(METHOD_SET.has(method) || METHOD_TOKEN.test(method)) || target.length === 0) return OTHER();
     for (let i = 0; i < target.length; i++) if (!isVisible(target.charCodeAt(i))) return OTHER();
     if (method === 'PRI') {
       // HTTP/2 with prior knowledge: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n". No host in the preface.

@@ -7,13 +7,14 @@
 import { parseClientHello } from './tls-client-hello.js';
 import type { TlsFingerprint } from './tls-fingerprint.js';
 import { parseHttpRequest } from './http-request.js';
-import { parseSshBanner } from './ssh-banner.js';
+import { parseSshBanner, sshIdentificationAt } from './ssh-banner.js';
 import { parseMiningRpc, containsMiningRpc } from './mining-jsonrpc.js';
 
 export { parseClientHello } from './tls-client-hello.js';
 export { tlsFingerprint, isGrease, type TlsFingerprint, type HelloFields } from './tls-fingerprint.js';
 export { parseHttpRequest, normalizeAuthority, HTTP_METHODS, MAX_HTTP_HEAD } from './http-request.js';
-export { parseSshBanner, MAX_SSH_ID_LINE } from './ssh-banner.js';
+export { parseSshBanner, MAX_SSH_ID_LINE, SshIdScanner } from './ssh-banner.js';
+export { TlsRecordWalker } from './tls-records.js';
 export {
   parseMiningRpc, containsMiningRpc, classifyRpcMessage, classifyRawText, MiningRpcScanner, MAX_JSON_LINE,
 } from './mining-jsonrpc.js';
@@ -70,6 +71,9 @@ export function sniff(firstBytes: Buffer): SniffResult {
       else if (fallback === undefined && r.method !== undefined) fallback = r;
     }
     if (incomplete) return incomplete;
+    // SSH after blanks or blank lines (a relay on the far end strips them before its sshd) is SSH.
+    const id = sshIdentificationAt(firstBytes);
+    if (id > 0) return parseSshBanner(firstBytes.subarray(id));
     // Whatever it is, a pool message anywhere in these bytes (after a junk first line, say) wins.
     const pool = containsMiningRpc(firstBytes);
     if (pool) return { status: 'done', protocol: 'mining', method: pool.method, detail: pool.method };
