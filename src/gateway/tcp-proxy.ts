@@ -373,7 +373,8 @@ class ProxiedFlow {
       const bad = (this.tlsWalk ??= new TlsRecordWalker()).push(chunk);
       if (bad < 0) { if (!up.write(chunk)) { this.client.pause(); up.once('drain', () => this.client.resume()); } return; }
       const r = sniff(chunk.subarray(bad));
-      const as: SniffResult = r.status === 'done' && r.protocol !== 'other' ? r : { status: 'done', protocol: 'other', detail: 'not TLS after its ClientHello' };
+      // (never 'tls' again: a second hello where a record should be is not a TLS stream either)
+      const as: SniffResult = r.status === 'done' && r.protocol !== 'other' && r.protocol !== 'tls' ? r : { status: 'done', protocol: 'other', detail: 'not TLS after its ClientHello' };
       if (this.redecide({ ...as, host: as.host ?? this.sniffed?.host })) return;
       this.forward(chunk); // (now scanned as what it is)
       return;
