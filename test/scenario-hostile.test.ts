@@ -656,9 +656,12 @@ try:
     socket.create_connection(("2001:db8::1", 80), timeout=1)
 except OSError as e:
     print("v6", e.errno)
+# (multicast to a group nobody joined: the kernel drops it before nft's input hook, so it is logged at prerouting)
+u.sendto(b"mdns", ("224.0.0.251", 5353))
 time.sleep(0.3)`, { tool: 'python' });
   const msgs = alerts.map((a) => `${a.payload.rule} ${a.payload.message}`).join('\n');
   assert.match(msgs, /UDP packet to 203\.0\.113\.10:9999 dropped/);
+  assert.match(msgs, /224\.0\.0\.251:5353/);
   assert.match(msgs, /ICMP packet to 203\.0\.113\.10/);
   assert.match(msgs, /IPv6/);
   assert.ok(alerts.every((a) => a.tool_call === 'call-1'));

@@ -96,6 +96,13 @@ export function buildGatewayRuleset(s: GatewayRulesetSpec): string {
     `    ${mine} meta nfproto ipv4 meta l4proto tcp redirect to :${s.tcpPort}`,
     `    ${mine} meta nfproto ipv4 udp dport 53 redirect to :${s.dnsPort}`,
     `  }`,
+    // Multicast to a group nobody on the host joined never reaches the input hook (the kernel drops it at its
+    // route lookup): logged and dropped here, before that, so it leaves a drop record like any other datagram
+    // (a review, session 31: mDNS to 224.0.0.251 left only the sensor's send record, and no alert).
+    `  chain sandbox_prerouting {`,
+    `    type filter hook prerouting priority filter; policy accept;`,
+    `    ${logThen(`${mine} meta pkttype multicast`, 'drop')}`,
+    `  }`,
     `  chain sandbox_input {`,
     `    type filter hook input priority filter; policy accept;`,
     // The gateway's listeners are bound to every address of the host: nothing but a sandbox's
