@@ -140,7 +140,7 @@ function quietOnBrokenPipe(): { gone: boolean } {
       if (e.code !== 'EPIPE') throw e;
       if (reader.gone) return;
       reader.gone = true;
-      if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM'); else process.exit(0);
+      if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM', 'SIGTERM'); else process.exit(0);
     });
   }
   return reader;

@@ -12,11 +12,14 @@ export function execFile(argv: string[], opts: { input?: string; allowFail?: boo
   return new Promise((resolve, reject) => {
     const [cmd, ...args] = argv;
     const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // (first: a spawn that fails at once, EMFILE say, has no pipes and emits 'error' on the next
+    // tick; unheard, that error ended the whole process, a daemon with every session it held)
+    child.on('error', (e) => reject(e));
+    if (!child.stdout || !child.stderr || !child.stdin) return;
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.on('error', (e) => reject(e));
     child.on('close', (code) => {
       if (code !== 0 && !opts.allowFail) reject(new CommandError(argv, code, stderr));
       else resolve({ code, stdout, stderr });
