@@ -82,6 +82,44 @@ test('a foreground call that triggers the response ends at once and reads why; s
   } finally { await s.close(); }
 });
 
+test('an AF_INET6 socket to an IPv4-mapped address is tied to its process like an AF_INET one: the background miner is named by pid and killed', async () => {
+  // ::ffff:203.0.113.20 is 203.0.113.20 on the wire. The kernel's record of the SYN used to carry the
+  // mapped spelling, the gateway looked up the IPv4 4-tuple and found nothing: the flow was blamed by
+  // time on the running call (step 2), with no pid, and response.kill never fired.
+  const miner = `import socket, json, time
+time.sleep(1.0)
+try:
+    s = socket.socket(socket.AF_INET6)
+    s.settimeout(2)
+    s.connect(("::ffff:203.0.113.20", 443))
+    s.sendall((json.dumps({"id": 1, "method": "mining.subscribe", "params": ["cpuminer/2.5"]}) + "\\n").encode())
+    s.recv(512)
+except Exception:
+    pass
+time.sleep(2.5)
+open("/workspace/survived", "w").write("yes")`;
+  const s = await fx.rt.createSession({ policy: labPolicy(KILL_MINING), episode: 'resp-v6' });
+  try {
+    await s.exec({ command: `nohup python3 -c '${miner}' >/dev/null 2>&1 & echo started`, step: 1, toolCallId: 'v6-1' });
+    const r2 = await s.exec({ command: 'sleep 5; echo done', step: 2, toolCallId: 'v6-2', timeoutMs: 20_000 });
+    assert.equal(r2.stdout, 'done\n', r2.stderr);
+    const r3 = await s.exec({ command: 'test -e /workspace/survived && echo survived || echo gone', step: 3, toolCallId: 'v6-3' });
+    const { alerts } = await s.close();
+    const seen = JSON.stringify(s.events.filter((e) => e.kind === 'connect').map((e) => [e.tool_call, e.pid, e.payload.source, e.payload.family, e.payload['network.peer.address'], e.payload.attribution]));
+    const sys = s.events.find((e) => e.kind === 'connect' && e.payload.source === 'syscall' && e.payload['network.peer.port'] === 443);
+    assert.deepEqual([sys?.payload.family, sys?.payload.v4_mapped, sys?.payload['network.peer.address']], ['inet', true, '203.0.113.20'], seen);
+    const gw = s.events.find((e) => e.kind === 'connect' && e.payload.source === 'gateway' && e.payload['network.peer.address'] === '203.0.113.20');
+    assert.equal(gw?.payload.attribution, 'kernel', seen);
+    assert.equal(gw?.tool_call, 'v6-1', seen);
+    assert.equal(gw?.pid, sys?.pid, `the gateway's flow names the connecting process: ${seen}`);
+    const mining = alerts.filter((a) => a.payload.category === 'mining' && a.payload.layer === 'network');
+    const all = JSON.stringify(alerts.map((a) => [a.tool_call, a.payload.rule, a.payload.action]));
+    assert.ok(mining.length >= 1 && mining.every((a) => a.tool_call === 'v6-1'), all);
+    assert.ok(mining.some((a) => a.payload.action === 'killed'), all);
+    assert.equal(r3.stdout, 'gone\n', 'the miner never lived to leave its mark');
+  } finally { await s.close(); }
+});
+
 test('response.kill is validated: unknown categories and severities are errors naming the line', () => {
   assert.throws(() => parsePolicy('name: x\nresponse:\n  kill:\n    categories: [mining, bitcoin]\n', 'x.yaml'),
     (e: unknown) => e instanceof PolicyError && /x\.yaml:4:\d+: response\.kill\.categories: expected a list of alert categories .* got 'bitcoin'/.test(e.message));

@@ -52,8 +52,15 @@ describe('decoders (pure)', () => {
     const v6 = Buffer.alloc(24); v6.writeUInt16LE(10, 0); v6.writeUInt16BE(443, 2); v6[8] = 0x20; v6[9] = 0x01; v6[9 + 14] = 1;
     assert.deepEqual(decodeSockaddr(v6), { family: 'inet6', ip: '2001::1', port: 443 });
     const m = Buffer.alloc(24); m.writeUInt16LE(10, 0); m[18] = 0xff; m[19] = 0xff; m.set([127, 0, 0, 1], 20);
-    assert.equal(decodeSockaddr(m)?.ip, '::ffff:127.0.0.1');
+    assert.deepEqual(decodeSockaddr(m), { family: 'inet', ip: '127.0.0.1', port: 0, mapped: true }, 'a mapped address is IPv4 on the wire');
     assert.equal(decodeSockaddr(Buffer.from('0100000000000000', 'hex')), undefined);
+  });
+  it('keys an AF_INET6 socket\'s SYN to a mapped address as the IPv4 4-tuple the gateway sees', () => {
+    const out: SensorRecord[] = [];
+    const a = new RecordAssembler({ keep: () => true, emit: (r) => out.push(r) });
+    a.line('{"type": "printf", "data": "S\\t42\\t7\\t300\\t::ffff:10.200.0.2\\t40000\\t::ffff:203.0.113.66\\t443\\n"}');
+    a.line('{"type": "printf", "data": "S\\t42\\t8\\t301\\tfd00::2\\t40001\\t2001:db8::1\\t443\\n"}');
+    assert.deepEqual(out.map((r) => r.kind === 'syn' && [r.saddr, r.daddr]), [['10.200.0.2', '203.0.113.66'], ['fd00::2', '2001:db8::1']]);
   });
   it('joins exec lines that arrive out of order (exec trailer before enter header)', () => {
     const out: SensorRecord[] = [];

@@ -15,7 +15,7 @@ export interface ExecRecord {
 }
 export interface ExitRecord { kind: 'exit'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; exitCode: number; signal?: number; comm: string }
 /** A connect() attempt, or (via 'sendto') a datagram sent to an explicit destination (sendto/sendmsg). */
-export interface ConnectRecord { kind: 'connect'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; family: 'inet' | 'inet6'; ip: string; port: number; comm: string; via?: 'sendto' }
+export interface ConnectRecord { kind: 'connect'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; family: 'inet' | 'inet6'; ip: string; port: number; comm: string; via?: 'sendto'; /** An AF_INET6 socket to an IPv4-mapped address (ip is the IPv4). */ mapped?: true }
 export interface SynRecord { kind: 'syn'; tsNs: bigint; pid: number; cgroupId: string; saddr: string; sport: number; daddr: string; dport: number }
 /** A socket() the sandbox's seccomp filter refused: family and type as asked, errno as answered (1 EPERM, 97 EAFNOSUPPORT). */
 export interface SocketDeniedRecord { kind: 'socket_denied'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; family: number; type: number; errno: number; comm: string }
@@ -94,13 +94,33 @@ export function formatIpv6(b: Buffer): string {
   return `${hex.slice(0, bestS).join(':')}::${hex.slice(bestS + bestL).join(':')}`;
 }
 
-/** Decodes the sockaddr bytes captured at connect(): AF_INET (8 bytes) or AF_INET6 (24 bytes). */
-export function decodeSockaddr(b: Buffer): { family: 'inet' | 'inet6'; ip: string; port: number } | undefined {
+const MAPPED_V4 = /^::ffff:(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/i;
+
+/**
+ * An IPv4-mapped IPv6 address (::ffff:a.b.c.d) as the IPv4 address it is on the wire; others unchanged.
+ * Threat it stops: an AF_INET6 socket connecting to ::ffff:203.0.113.66 gave the kernel's 4-tuple
+ * record a key the gateway (which sees IPv4) never looked up, so the flow lost its process: no pid,
+ * attribution inferred to whatever call was running, and response.kill never fired.
+ */
+export function unmapIpv4(ip: string): string {
+  const m = MAPPED_V4.exec(ip);
+  return m ? m[1]! : ip;
+}
+
+/**
+ * Decodes the sockaddr bytes captured at connect(): AF_INET (8 bytes) or AF_INET6 (24 bytes). An
+ * IPv4-mapped AF_INET6 destination is IPv4 on the wire and is reported as such (`mapped: true`).
+ */
+export function decodeSockaddr(b: Buffer): { family: 'inet' | 'inet6'; ip: string; port: number; mapped?: true } | undefined {
   if (b.length < 8) return undefined;
   const fam = b.readUInt16LE(0);
   const port = b.readUInt16BE(2);
   if (fam === 2) return { family: 'inet', ip: `${b[4]}.${b[5]}.${b[6]}.${b[7]}`, port };
-  if (fam === 10 && b.length >= 24) return { family: 'inet6', ip: formatIpv6(b.subarray(8, 24)), port };
+  if (fam === 10 && b.length >= 24) {
+    const ip = formatIpv6(b.subarray(8, 24));
+    const v4 = unmapIpv4(ip);
+    return v4 !== ip ? { family: 'inet', ip: v4, port, mapped: true } : { family: 'inet6', ip, port };
+  }
   return undefined;
 }
 
@@ -283,7 +303,8 @@ export class RecordAssembler {
   private onS(b: string): void {
     const [cg = '', pid = '', ts = '', saddr = '', sport = '', daddr = '', dport = ''] = fields(b, 6);
     if (!this.opts.keep(cg, Number(pid))) return;
-    this.opts.emit({ kind: 'syn', tsNs: BigInt(ts), pid: Number(pid), cgroupId: cg, saddr, sport: Number(sport), daddr, dport: Number(dport) });
+    // An AF_INET6 socket's mapped addresses are keyed as the IPv4 the gateway sees.
+    this.opts.emit({ kind: 'syn', tsNs: BigInt(ts), pid: Number(pid), cgroupId: cg, saddr: unmapIpv4(saddr), sport: Number(sport), daddr: unmapIpv4(daddr), dport: Number(dport) });
   }
 
   private onD(b: string): void {

@@ -1392,9 +1392,9 @@ export class Session {
       // A datagram sender repeats its sendto() per packet: one event per (pid, destination) per second.
       if (rec.via === 'sendto' && this.connects.repeatedSend(rec)) return;
       const copy = this.copyOf.get(rec.pid);
-      const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), family: rec.family, 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
-      // (an IPv4-mapped address, ::ffff:a.b.c.d, is IPv4 on the wire: the gateway judges it as such)
-      if (rec.family === 'inet6' && rec.ip !== '::1' && !rec.ip.startsWith('::ffff:')) {
+      const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), family: rec.family, ...(rec.mapped ? { v4_mapped: true } : {}), 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      // (an IPv4-mapped address, ::ffff:a.b.c.d, is IPv4 on the wire: the sensor reports it as family inet)
+      if (rec.family === 'inet6' && rec.ip !== '::1') {
         const cls = classifyAddress(rec.ip, this.rt.hostAddressSet, this.rt.hostRangeCidrs);
         const d = alertForDrop({ proto: 'IPv6', dst: rec.ip, dport: rec.port }, cls);
         this.alert(attr, { ...d, rule: d.rule.replace('drop.', 'ipv6.'), message: `${d.message} (IPv6 is disabled in sandboxes)` }, [ev.id], 'blocked', { pid: rec.pid });
