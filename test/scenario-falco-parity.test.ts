@@ -58,3 +58,34 @@ test('a program renamed kworker, and one started with a kernel-thread argv[0]: p
   assert.equal(m[0]!.payload.category, 'defense_evasion');
   assert.equal(m[0]!.tool_call, 'call-1');
 });
+
+test('fileless execution however the fd is spelled (/proc/thread-self/fd/N, //proc/self/fd/N, /dev/./fd/N, a symlink): memfd_exec, from the kernel\'s own answer', async () => {
+  // Each child execs /bin/true's bytes from a memfd by another path. The rule matched the path string
+  // alone before, and each of these spellings passed unseen (session 32 review).
+  const py = `import os, sys
+fd = os.memfd_create("payload")
+os.write(fd, open("/bin/true", "rb").read())
+os.symlink("/proc/self/fd/%d" % fd, "/workspace/innocent")
+for path in ["/proc/thread-self/fd/%d" % fd, "//proc/self/fd/%d" % fd, "/dev/./fd/%d" % fd, "/workspace/innocent"]:
+    pid = os.fork()
+    if pid == 0:
+        os.execv(path, ["x"])
+    os.waitpid(pid, 0)
+print("ran")`;
+  const { r, alerts, s } = await oneCall(`cat > f.py <<'EOF'\n${py}\nEOF\npython3 f.py`);
+  assert.match(r.stdout, /ran/, r.stderr);
+  const execs = s.events.filter((e) => e.kind === 'exec' && e.payload.exe_unlinked === true);
+  assert.deepEqual(execs.map((e) => e.payload.filename).sort(), ['/dev/./fd/3', '//proc/self/fd/3', '/proc/thread-self/fd/3', '/workspace/innocent'].sort(), JSON.stringify(s.events.filter((e) => e.kind === 'exec').map((e) => e.payload.filename)));
+  const hits = alerts.filter((a) => rulesOf(a).includes('memfd_exec'));
+  assert.ok(hits.length >= 1 && hits.every((a) => a.tool_call === 'call-1' && a.payload.category === 'ingress_transfer'), show(alerts));
+  const regular = s.events.filter((e) => e.kind === 'exec' && e.payload.filename === '/usr/bin/python3');
+  assert.ok(regular.length >= 1 && regular.every((e) => e.payload.exe_unlinked === undefined), 'a program on disk is not unlinked');
+});
+
+test('a daemon name run from the workspace through /usr/../: process_masquerade_exec (the path is resolved before the system-directory test)', async () => {
+  const { r, alerts } = await oneCall('cp /bin/sleep ./sshd && /usr/../workspace/sshd 0.1 && echo ran');
+  assert.match(r.stdout, /ran/, r.stderr);
+  const m = alerts.filter((a) => rulesOf(a).includes('process_masquerade_exec'));
+  assert.equal(m.length, 1, show(alerts));
+  assert.equal(m[0]!.tool_call, 'call-1');
+});

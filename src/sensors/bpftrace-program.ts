@@ -173,7 +173,10 @@ tracepoint:sched:sched_process_exec${when()} {
     $off += ${ARGV_CHUNK};
     $n++;
   }
-  printf("X\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%llu\\t%llu\\n", cgroup, ${ns ? '$otid' : 'args->old_pid'}, $key, ${PID}, ${PPID}, $total, nsecs);
+  // The new image's file has no name left (nlink 0: a memfd, an O_TMPFILE, a file deleted before it ran):
+  // fileless execution, however the path it was run by was spelled (/proc/thread-self/fd/3, a symlink …).
+  $unl = curtask->mm->exe_file->f_inode->i_nlink == 0 ? 1 : 0;
+  printf("X\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%llu\\t%llu\\t%d\\n", cgroup, ${ns ? '$otid' : 'args->old_pid'}, $key, ${PID}, ${PPID}, $total, nsecs, $unl);
 }
 
 tracepoint:syscalls:sys_exit_execve,tracepoint:syscalls:sys_exit_execveat${when('args->ret < 0')} {

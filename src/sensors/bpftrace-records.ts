@@ -12,6 +12,8 @@ export interface ExecRecord {
   /** ok: the new image runs (argv read from its memory after exec); failed: execve returned errno; unknown: no result seen. */
   result?: 'ok' | 'failed' | 'unknown';
   errno?: number;
+  /** The kernel's exe_file of the new image has no link left (a memfd, O_TMPFILE, a deleted file): fileless. */
+  exeUnlinked?: true;
 }
 export interface ExitRecord { kind: 'exit'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; exitCode: number; signal?: number; comm: string }
 /** A connect() attempt, or (via 'sendto') a datagram sent to an explicit destination (sendto/sendmsg). */
@@ -242,7 +244,7 @@ export class RecordAssembler {
   }
 
   private onX(b: string): void {
-    const [cg = '', tid = '', key = '', pid = '', ppid = '', total = '', ts = ''] = fields(b, 6);
+    const [cg = '', tid = '', key = '', pid = '', ppid = '', total = '', ts = '', unlinked = ''] = fields(b, 7);
     const k = `${tid}:${key}`;
     const p = this.post.get(k);
     this.post.delete(k);
@@ -266,7 +268,7 @@ export class RecordAssembler {
     const argv = bytes.length || (totalN > 0 && covered > 0) ? bytes.toString('latin1').split('\0').map((a) => Buffer.from(a, 'latin1').toString('utf8')) : [];
     const rec: ExecRecord = {
       kind: 'exec', tsNs: key !== '0' ? BigInt(key) : BigInt(ts), pid: Number(pid), ppid: Number(ppid), cgroupId: cg,
-      argv, filename: p.filename, truncated, result: 'ok',
+      argv, filename: p.filename, truncated, result: 'ok', ...(unlinked === '1' ? { exeUnlinked: true as const } : {}),
     };
     if (key === '0') { this.opts.emit(rec); return; }
     if (this.pending.delete(k)) { this.opts.emit(rec); return; }

@@ -1382,7 +1382,7 @@ export class Session {
       // (a renamed copy of a watched program is named as what it is, for every rule that knows programs by name)
       const copy = outcome.result === 'failed' ? undefined : this.copies.identify(rec.pid, rec.filename);
       if (copy) { if (this.copyOf.size >= 4096) this.copyOf.clear(); this.copyOf.set(rec.pid, copy); } else this.copyOf.delete(rec.pid);
-      this.emit('exec', { argv: rec.argv, filename: rec.filename, truncated: rec.truncated, ...outcome, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      this.emit('exec', { argv: rec.argv, filename: rec.filename, truncated: rec.truncated, ...outcome, ...(rec.exeUnlinked ? { exe_unlinked: true } : {}), ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'exit') {
       const copy = this.copyOf.get(rec.pid);
       this.copyOf.delete(rec.pid);

@@ -2,6 +2,7 @@
 // extracted lazily and cached per event (FieldCache), so forty rules reading proc.name cost one
 // basename. Payloads come from sensors that see hostile input (argv, DNS names), so every getter
 // checks types and returns undefined rather than trusting the shape.
+import { posix } from 'node:path';
 import { classifyAddress } from '../../policy/address-class.js';
 import type { EngineEvent } from './api.js';
 
@@ -29,6 +30,17 @@ function strings(a: unknown[]): string[] {
   return a as string[];
 }
 const bool = (v: unknown): boolean | undefined => (typeof v === 'boolean' ? v : undefined);
+
+/**
+ * An absolute program path with its `.`, `..` and repeated slashes resolved as written (no symlinks
+ * followed). Threat it stops: `/usr/../workspace/x` passing for a system program (system_executable),
+ * `//proc/self/fd/3` or `/dev/./fd/3` passing for a path that is not a memory file descriptor.
+ */
+export function canonicalExe(p: string | undefined): string | undefined {
+  if (p === undefined || p.charCodeAt(0) !== 47 || (!p.includes('/.') && !p.includes('//'))) return p;
+  const n = posix.normalize(p);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+}
 const P = (ev: EngineEvent): Record<string, unknown> => (ev.payload && typeof ev.payload === 'object' ? ev.payload : {}) as Record<string, unknown>;
 const NET_KINDS = new Set(['connect', 'flow', 'drop']);
 
@@ -125,8 +137,8 @@ const DEFS: FieldDef[] = [
   // --- reused by other getters: keep these first and in the order of the S_* constants ---
   { name: 'proc.argv', type: 'strs', kinds: 'exec, command', doc: 'argv array (p.argv); non-strings are dropped',
     get: (ev) => { const a = P(ev).argv; return Array.isArray(a) && a.length ? strings(a) : undefined; } },
-  { name: 'proc.exe', type: 'str', kinds: 'exec, command, resource', doc: "p.filename if present, else argv[0]; for a process resource sample p.exe (the sampler's readlink of /proc/PID/exe, as the sandbox sees it)",
-    get: (ev, c) => (ev.kind === 'resource' ? str(P(ev).exe) : str(P(ev).filename) ?? (c.g(S_ARGV) as string[] | undefined)?.[0]) },
+  { name: 'proc.exe', type: 'str', kinds: 'exec, command, resource', doc: "p.filename if present, else argv[0], an absolute path with its `.`, `..` and `//` resolved as written (/usr/../workspace/x is /workspace/x); for a process resource sample p.exe (the sampler's readlink of /proc/PID/exe, as the sandbox sees it)",
+    get: (ev, c) => (ev.kind === 'resource' ? str(P(ev).exe) : canonicalExe(str(P(ev).filename) ?? (c.g(S_ARGV) as string[] | undefined)?.[0])) },
   { name: 'dns.name', type: 'str', kinds: 'dns', doc: 'queried name, lower-cased, without the trailing dot',
     get: (ev) => (ev.kind === 'dns' ? normName(str(P(ev).name)) : undefined) },
   { name: 'dns.labels', type: 'strs', kinds: 'dns', doc: 'the labels of dns.name',
@@ -160,6 +172,8 @@ const DEFS: FieldDef[] = [
     get: (ev, c) => (c.g(S_ARGV) as string[] | undefined)?.join(' ') },
   { name: 'proc.argc', type: 'num', kinds: 'exec, command', doc: 'argv length', get: (ev, c) => (c.g(S_ARGV) as string[] | undefined)?.length },
   { name: 'proc.cwd', type: 'str', kinds: 'exec, command', doc: 'p.cwd when the sensor or analyzer knows it', get: (ev) => str(P(ev).cwd) },
+  { name: 'proc.exe_unlinked', type: 'bool', kinds: 'exec', doc: "the kernel's file of the new program image had no name left when it started (p.exe_unlinked: a memfd, an O_TMPFILE, a file deleted first): fileless execution, however the path it was run by was spelled",
+    get: (ev) => (ev.kind === 'exec' ? P(ev).exe_unlinked === true : undefined) },
   { name: 'proc.truncated', type: 'bool', kinds: 'exec', doc: 'the sensor cut argv short (p.truncated)', get: (ev) => bool(P(ev).truncated) },
   { name: 'proc.exec_failed', type: 'bool', kinds: 'exec', doc: "execve returned an error (p.result = 'failed'): the program never ran — a PATH search's misses, a file without the exec bit, a noexec mount",
     get: (ev) => (ev.kind === 'exec' ? P(ev).result === 'failed' : undefined) },
@@ -258,7 +272,7 @@ export interface FieldRef { name: string; type: FieldType; slot: number }
 /** Everything the static getters' source text refers to (see cloneGetter). */
 const GETTER_SCOPE: Record<string, unknown> = {
   P, str, num, bool, strings, NET_KINDS, S_ARGV, S_EXE, S_DNS_NAME, S_DNS_LABELS, S_DST_IP, S_NET_NAME, S_DNS_STATS,
-  basename, normName, lastLabels, labelStats, shannon, classifyMemo, domainMemo, alphabetSize,
+  basename, normName, lastLabels, labelStats, shannon, classifyMemo, domainMemo, alphabetSize, canonicalExe,
 };
 
 /**
