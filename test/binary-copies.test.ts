@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BinaryCopies } from '../src/session/binary-copies.js';
 
-test('a renamed copy of a shell is recognised by its bytes; the program itself, other bytes of the same size and a longer file are not copies', (t) => {
+test('a renamed copy of a shell is recognised by its bytes or its build-id; the program itself, other bytes of the same size and another program are not copies', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-bc-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const copies = new BinaryCopies(() => '');
@@ -26,9 +26,13 @@ test('a renamed copy of a shell is recognised by its bytes; the program itself, 
   same[same.length >> 1] = same[same.length >> 1]! ^ 0xff;
   writeFileSync(join(dir, 'flipped'), same);
   assert.equal(statSync(join(dir, 'flipped')).size, statSync('/bin/bash').size);
-  assert.equal(copies.identify(0, join(dir, 'flipped')), undefined, 'same size, other bytes');
+  // one byte changed or one appended: still bash's code, by its build-id (whole-file hashing alone was evaded so)
+  assert.equal(copies.identify(0, join(dir, 'flipped')), 'bash', 'same size, one byte changed');
   writeFileSync(join(dir, 'longer'), Buffer.concat([readFileSync('/bin/bash'), Buffer.from([0])]));
-  assert.equal(copies.identify(0, join(dir, 'longer')), undefined);
+  assert.equal(copies.identify(0, join(dir, 'longer')), 'bash', 'one byte appended');
+  writeFileSync(join(dir, 'other'), Buffer.alloc(statSync('/bin/bash').size, 1));
+  assert.equal(copies.identify(0, join(dir, 'other')), undefined, 'same size, other bytes');
+  assert.equal(copies.identify(0, '/bin/ls'), undefined, 'another program');
   assert.equal(copies.identify(0, join(dir, 'absent')), undefined);
 });
 

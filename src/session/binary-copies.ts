@@ -5,12 +5,15 @@
 // shells, network tools or interpreters (as the sandbox sees its root) is hashed and compared, and a
 // copy is reported as the program it is. Threat it stops: T1036.003 (rename system utilities) used to
 // slip past name-based detection of reverse shells, tunnels and scripted payloads.
-// Cost: one stat per exec of any other file; a hash only on a size match, each file hashed once
-// (cached by device, inode, size and mtime), and at most HASH_BUDGET hashes a second per session so a
-// crowd of same-sized files cannot stall Corral.
+// A copy padded or altered past its code (one byte appended) no longer hashes as the original, so an
+// ELF's build-id note is compared too (elf-build-id.ts).
+// Cost: one stat and a read of the ELF headers per exec of any other file; a hash only on a size match,
+// each file judged once (cached by device, inode, size and mtime), and at most HASH_BUDGET hashes a
+// second per session so a crowd of same-sized files cannot stall Corral.
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
+import { readBuildId } from './elf-build-id.js';
 
 /** The programs whose copies matter: what the shell, tunnel, netcat and interpreter rules name. */
 export const WATCHED_PROGRAMS = [
@@ -18,6 +21,8 @@ export const WATCHED_PROGRAMS = [
   '/usr/bin/nc', '/usr/bin/ncat', '/usr/bin/netcat', '/bin/nc.openbsd', '/bin/nc.traditional', '/usr/bin/socat',
   '/usr/bin/ssh', '/usr/bin/telnet', '/usr/bin/curl', '/usr/bin/wget',
   '/usr/bin/python3', '/usr/bin/perl', '/usr/bin/ruby', '/usr/bin/php', '/usr/bin/node', '/usr/bin/lua',
+  // the dynamic loader runs any program handed to it (loader-target.ts): a copy of it is one too
+  '/lib64/ld-linux-x86-64.so.2', '/lib/ld-linux-aarch64.so.1',
 ];
 /** Hashes allowed per second (past it an exec is not compared: counted in `skipped`). */
 const HASH_BUDGET = 20;
@@ -28,6 +33,9 @@ interface Original { name: string; path: string; size: number; id: string; hash?
 
 export class BinaryCopies {
   private bySize?: Map<number, Original[]>;
+  /** The originals' files (dev:ino) and their build-ids. */
+  private ids = new Set<string>();
+  private byBuildId = new Map<string, string>();
   private readonly seen = new Map<string, string | null>();
   private budget = HASH_BUDGET;
   private budgetAt = 0;
@@ -46,25 +54,31 @@ export class BinaryCopies {
    * of, when `filename` (the path it was started by, as the sandbox sees it) is not that program's own
    * path; undefined otherwise or when it cannot be read (the process is gone and so is the file).
    */
-  identify(pid: number, filename: string | undefined): string | undefined {
+  identify(pid: number, filename: string | undefined, opts: { exeFallback?: boolean } = {}): string | undefined {
     const originals = this.originals();
     if (!originals.size) return undefined;
     let fd: number | undefined;
     try {
-      fd = this.open(pid, filename);
+      fd = this.open(pid, filename, opts.exeFallback ?? true);
       if (fd === undefined) return undefined;
       const st = fstatSync(fd);
-      const candidates = st.isFile() ? originals.get(st.size) : undefined;
-      if (!candidates) return undefined;
+      if (!st.isFile()) return undefined;
       // (the program itself, by any of its names — /bin/sh is dash — is not a copy)
-      if (candidates.some((o) => o.id === `${st.dev}:${st.ino}`)) return undefined;
+      if (this.ids.has(`${st.dev}:${st.ino}`)) return undefined;
       const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
       const known = this.seen.get(key);
       if (known !== undefined) return known ?? undefined;
-      if (!this.spend()) { this.skipped++; return undefined; }
-      const hash = hashFd(fd, st.size);
       let found: string | null = null;
-      for (const o of candidates) if (this.hashOf(o) === hash) { found = o.name; break; }
+      const candidates = originals.get(st.size);
+      if (candidates) {
+        if (!this.spend()) { this.skipped++; return undefined; }
+        const hash = hashFd(fd, st.size);
+        for (const o of candidates) if (this.hashOf(o) === hash) { found = o.name; break; }
+      }
+      if (found === null && this.byBuildId.size) {
+        const id = readBuildId(fd);
+        if (id !== undefined) found = this.byBuildId.get(id) ?? null;
+      }
       if (this.seen.size > 4096) this.seen.clear();
       this.seen.set(key, found);
       return found ?? undefined;
@@ -72,16 +86,34 @@ export class BinaryCopies {
   }
 
   /**
+   * The interpreter a script names on its `#!` line (the kernel runs that program: `./x` holding
+   * `#!/bin/bash` is bash, whatever x is called), read from the file `filename` as the process sees it;
+   * undefined for anything that is not such a script or cannot be read.
+   */
+  interpreter(pid: number, filename: string | undefined): string | undefined {
+    let fd: number | undefined;
+    try {
+      fd = this.open(pid, filename, false);
+      if (fd === undefined) return undefined;
+      const b = Buffer.alloc(256);
+      const n = readSync(fd, b, 0, b.length, 0);
+      return /^#![ \t]*(\/[^ \t\n\0]+)/.exec(b.toString('latin1', 0, n))?.[1];
+    } catch { return undefined; } finally { if (fd !== undefined) closeSync(fd); }
+  }
+
+  /**
    * The file the process was started from: by its path inside the sandbox's root (a later exec of the
    * same process — a shell's `exec` of its last command — does not change it; the last component is
-   * never followed and a FIFO never waited on), else the running program's own file, which stays
-   * readable after it was deleted.
+   * never followed and a FIFO never waited on), a relative path from the process's working directory,
+   * else (`exeFallback`) the running program's own file, which stays readable after it was deleted.
    */
-  private open(pid: number, filename: string | undefined): number | undefined {
+  private open(pid: number, filename: string | undefined, exeFallback: boolean): number | undefined {
     const root = this.root();
-    if (root !== undefined && filename?.startsWith('/')) {
-      try { return openSync(`${root}${filename}`, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW); } catch { /* gone, or a link */ }
+    const at = !filename ? undefined : filename.startsWith('/') ? (root !== undefined ? `${root}${filename}` : undefined) : `/proc/${pid}/cwd/${filename}`;
+    if (at !== undefined) {
+      try { return openSync(at, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW); } catch { /* gone, or a link */ }
     }
+    if (!exeFallback) return undefined;
     try { return openSync(`/proc/${pid}/exe`, constants.O_RDONLY); } catch { return undefined; }
   }
 
@@ -118,8 +150,11 @@ export class BinaryCopies {
         if (!st.isFile() || st.size > MAX_BYTES || st.size === 0 || ids.has(id)) continue;
         ids.add(id);
         bySize.set(st.size, [...(bySize.get(st.size) ?? []), { name: basename(p), path: p, size: st.size, id }]);
+        const fd = openSync(`${root}${p}`, constants.O_RDONLY | constants.O_NONBLOCK);
+        try { const b = readBuildId(fd); if (b !== undefined && !this.byBuildId.has(b)) this.byBuildId.set(b, basename(p)); } finally { closeSync(fd); }
       } catch { /* not installed */ }
     }
+    this.ids = ids;
     this.bySize = bySize;
     return bySize;
   }

@@ -56,6 +56,8 @@ import { combineChecks, fileCallProblem, fileCallResult, fileToolCallSpec, sandb
 import { PREVIEW_MAX, previewEdit } from './edit-preview.js';
 import { readPlainFile } from './plain-file.js';
 import { BinaryCopies } from './binary-copies.js';
+import { ProcessImages } from './process-images.js';
+import { isLoader, loaderTarget } from './loader-target.js';
 import type { ToolChild } from './tool-spawn.js';
 
 /** How long a closing session waits for the flow records of the connections its killed processes held. */
@@ -291,8 +293,8 @@ export class Session {
   private connects = new ConnectRing();
   /** Programs recognised by their bytes (a renamed copy of bash or nc): see binary-copies.ts. */
   private readonly copies = new BinaryCopies(() => (this.nsInitPid ? `/proc/${this.nsInitPid}/root` : undefined));
-  /** pid → the watched program its executable copies, for the process's later events (bounded). */
-  private readonly copyOf = new Map<number, string>();
+  /** pid → the program it runs and the watched program its file copies, for its later events (process-images.ts). */
+  private readonly images = new ProcessImages();
   /** Who writes the workspace's files (file-writers.ts); undefined when not watched. */
   private writers?: FileWriters;
   private writersStarting?: Promise<FileWriters | undefined>;
@@ -1379,20 +1381,28 @@ export class Session {
     }
     if (rec.kind === 'exec') {
       const outcome = execOutcome(rec);
-      // (a renamed copy of a watched program is named as what it is, for every rule that knows programs by name)
-      const copy = outcome.result === 'failed' ? undefined : this.copies.identify(rec.pid, rec.filename);
-      if (copy) { if (this.copyOf.size >= 4096) this.copyOf.clear(); this.copyOf.set(rec.pid, copy); } else this.copyOf.delete(rec.pid);
-      this.emit('exec', { argv: rec.argv, filename: rec.filename, truncated: rec.truncated, ...outcome, ...(rec.exeUnlinked ? { exe_unlinked: true } : {}), ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      // (a renamed copy of a watched program is named as what it is, for every rule that knows programs by name;
+      // the dynamic loader run by hand is judged by the program it loads)
+      const failed = outcome.result === 'failed';
+      let copy = failed ? undefined : this.copies.identify(rec.pid, rec.filename);
+      const program = !failed && isLoader(rec.filename, copy) ? loaderTarget(rec.argv) : undefined;
+      if (program !== undefined) copy = this.copies.identify(rec.pid, program, { exeFallback: false });
+      // (a script's process runs its #! interpreter: its sockets are that program's, whatever the script is called)
+      const interp = failed || program !== undefined || copy ? undefined : this.copies.interpreter(rec.pid, rec.filename);
+      const interpCopy = interp !== undefined ? this.copies.identify(rec.pid, interp, { exeFallback: false }) : undefined;
+      if (!failed) this.images.exec(rec.pid, { program: interp ?? program ?? rec.filename, ...(copy ?? interpCopy ? { copy: copy ?? interpCopy } : {}) });
+      this.emit('exec', { argv: rec.argv, filename: rec.filename, ...(program !== undefined ? { program } : {}), truncated: rec.truncated, ...outcome, ...(rec.exeUnlinked ? { exe_unlinked: true } : {}), ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'exit') {
-      const copy = this.copyOf.get(rec.pid);
-      this.copyOf.delete(rec.pid);
+      const copy = this.images.exit(rec.pid)?.copy;
       this.emit('exit', { exit_code: rec.exitCode, signal: rec.signal, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'connect') {
       this.connects.push(rec);
       // A datagram sender repeats its sendto() per packet: one event per (pid, destination) per second.
       if (rec.via === 'sendto' && this.connects.repeatedSend(rec)) return;
-      const copy = this.copyOf.get(rec.pid);
-      const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), family: rec.family, ...(rec.mapped ? { v4_mapped: true } : {}), 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      // (judged by the program it exec'd, not by its comm, which it can rewrite)
+      const img = this.images.of(rec.pid, rec.ppid);
+      const copy = img?.copy;
+      const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), ...(img ? { program: img.program } : {}), family: rec.family, ...(rec.mapped ? { v4_mapped: true } : {}), 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
       // (an IPv4-mapped address, ::ffff:a.b.c.d, is IPv4 on the wire: the sensor reports it as family inet)
       if (rec.family === 'inet6' && rec.ip !== '::1') {
         const cls = classifyAddress(rec.ip, this.rt.hostAddressSet, this.rt.hostRangeCidrs);
@@ -1553,7 +1563,7 @@ export class Session {
     }
     if (r.decision.verdict === 'allow' || r.observed) this.flowAttr.set(r.flowId, { attr, pid, how });
     const base = netBase(r, how);
-    const copy = pid !== undefined ? this.copyOf.get(pid) : undefined;
+    const copy = this.images.of(pid)?.copy;
     const ev = this.emit('connect', { ...base, source: 'gateway', detail: r.detail, midstream: r.midstream, observed: r.observed, reason: r.decision.reason, ...(copy ? { copy_of: copy } : {}) }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
     const d = alertForConnect(r, this.rt.pools);
     if (!d) return;

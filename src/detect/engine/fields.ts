@@ -137,8 +137,8 @@ const DEFS: FieldDef[] = [
   // --- reused by other getters: keep these first and in the order of the S_* constants ---
   { name: 'proc.argv', type: 'strs', kinds: 'exec, command', doc: 'argv array (p.argv); non-strings are dropped',
     get: (ev) => { const a = P(ev).argv; return Array.isArray(a) && a.length ? strings(a) : undefined; } },
-  { name: 'proc.exe', type: 'str', kinds: 'exec, command, resource', doc: "p.filename if present, else argv[0], an absolute path with its `.`, `..` and `//` resolved as written (/usr/../workspace/x is /workspace/x); for a process resource sample p.exe (the sampler's readlink of /proc/PID/exe, as the sandbox sees it)",
-    get: (ev, c) => (ev.kind === 'resource' ? str(P(ev).exe) : canonicalExe(str(P(ev).filename) ?? (c.g(S_ARGV) as string[] | undefined)?.[0])) },
+  { name: 'proc.exe', type: 'str', kinds: 'exec, command, connect, resource', doc: "the program: p.program if present (what the dynamic loader was told to run, `ld.so /bin/bash x`; on a connect, what its process exec'd), else p.filename, else argv[0]; an absolute path with its `.`, `..` and `//` resolved as written (/usr/../workspace/x is /workspace/x); for a process resource sample p.exe (the sampler's readlink of /proc/PID/exe, as the sandbox sees it)",
+    get: (ev, c) => (ev.kind === 'resource' ? str(P(ev).exe) : canonicalExe(str(P(ev).program) ?? str(P(ev).filename) ?? (c.g(S_ARGV) as string[] | undefined)?.[0])) },
   { name: 'dns.name', type: 'str', kinds: 'dns', doc: 'queried name, lower-cased, without the trailing dot',
     get: (ev) => (ev.kind === 'dns' ? normName(str(P(ev).name)) : undefined) },
   { name: 'dns.labels', type: 'strs', kinds: 'dns', doc: 'the labels of dns.name',
@@ -160,7 +160,7 @@ const DEFS: FieldDef[] = [
   // --- proc ---
   { name: 'proc.pid', type: 'num', kinds: '*', doc: 'event pid', get: (ev) => num(ev.pid) },
   { name: 'proc.ppid', type: 'num', kinds: '*', doc: 'event ppid', get: (ev) => num(ev.ppid) },
-  { name: 'proc.name', type: 'str', kinds: 'exec, command, exit, connect, resource', doc: 'basename of proc.exe; for other kinds (resource included) p.comm; for a renamed copy of a watched program (proc.copy_of) the program it copies',
+  { name: 'proc.name', type: 'str', kinds: 'exec, command, exit, connect, resource', doc: 'basename of proc.exe (a connect\'s too: what its process exec\'d, not its rewritable comm); for other kinds (resource included) p.comm; for a renamed copy of a watched program (proc.copy_of) the program it copies',
     get: (ev, c) => { const copy = str(P(ev).copy_of); if (copy !== undefined) return copy; const e = ev.kind === 'resource' ? undefined : c.g(S_EXE) as string | undefined; return e !== undefined ? basename(e) : str(P(ev).comm); } },
   { name: 'proc.exe_name', type: 'str', kinds: 'exec, command, exit, connect, resource', doc: 'basename of proc.exe (p.comm for other kinds): the name the program was started by, also for a renamed copy — what a disguise shows',
     get: (ev, c) => { const e = ev.kind === 'resource' ? undefined : c.g(S_EXE) as string | undefined; return e !== undefined ? basename(e) : str(P(ev).comm); } },
