@@ -3,11 +3,14 @@
 // bar, each alert attributed to it as a mark at the moment it was raised, so a mark right of its
 // bar is a process the call left running — and a table per call with the command and evidence.
 // Threat: agent-controlled text (commands, hostnames, messages) injecting markup or script into a
-// reviewer's browser; every string is escaped and nothing executes.
+// reviewer's browser; every string is escaped and nothing executes. That covers stored fields
+// too — ids, alert fields, and a step, pid, during_step or gap_ms that a copied store or a NATS
+// publisher made a string with markup in it: every stored value is escaped, and a number is printed
+// only when it is a finite number.
 import { escapeHtml } from '../investigate/report/html-data.js';
 import { nsToIso } from '../events/event.js';
 import { formatBytes } from '../store/summary.js';
-import type { ReportCall, SessionReport } from './session-report.js';
+import { finiteOr, type ReportAlert, type ReportCall, type SessionReport } from './session-report.js';
 
 export const CATEGORY_COLORS: Record<string, string> = {
   mining: '#d62728', tunnel: '#9467bd', reverse_shell: '#8c564b', internal_probe: '#ff7f0e', metadata_access: '#e377c2',
@@ -24,7 +27,25 @@ th{background:#f0f0f0} pre{background:#1e1e1e;color:#eee;padding:6px;border-radi
 .swatch{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:4px} .late{color:#1f6f8b} .gap{color:#b00020}
 svg text{font-size:11px;fill:#444} .bar{fill:#b8c4d6;stroke:#7d8ca3} .bar.blocked{fill:#f2b8b8}`;
 
-function fmtMs(n: number | undefined): string { return n === undefined ? '' : n < 1000 ? `${n} ms` : `${(n / 1000).toFixed(1)} s`; }
+/** Any stored field as HTML text (a store may hold a number or nothing where text is expected). */
+function h(v: unknown): string {
+  return escapeHtml(typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
+}
+
+/** A stored number, or `dflt` when it is not a finite number. */
+function num(v: unknown, dflt = '?'): string {
+  return String(finiteOr(v, dflt));
+}
+
+/** A category's colour; only the table's own entries (a category named `constructor` is not one). */
+function colorOf(category: unknown): string {
+  return typeof category === 'string' && Object.hasOwn(CATEGORY_COLORS, category) ? CATEGORY_COLORS[category]! : '#555';
+}
+
+function fmtMs(v: unknown): string {
+  const n = finiteOr(v, undefined);
+  return n === undefined ? '' : n < 1000 ? `${n} ms` : `${(n / 1000).toFixed(1)} s`;
+}
 
 function timeline(r: SessionReport): string {
   const t0 = r.start_ts ? BigInt(r.start_ts) : undefined;
@@ -35,7 +56,7 @@ function timeline(r: SessionReport): string {
     tMax = Math.max(tMax, rel(c.end_ts) ?? rel(c.start_ts) ?? 0);
     for (const a of c.alerts) tMax = Math.max(tMax, rel(a.ts) ?? 0);
   }
-  tMax = Math.max(tMax, r.duration_ms ?? 0);
+  tMax = Math.max(tMax, finiteOr(r.duration_ms, 0));
   const W = 900, L = 150, rowH = 22, H = r.calls.length * rowH + 24;
   const x = (t: number): number => L + ((W - L - 10) * t) / tMax;
   const rows = r.calls.map((c: ReportCall, i) => {
@@ -44,38 +65,51 @@ function timeline(r: SessionReport): string {
     const marks = c.alerts.map((a) => {
       const t = rel(a.ts) ?? s;
       const title = `${a.category}${a.late ? ' (raised after the call ended)' : ''}: ${a.message}`;
-      return `<circle class="alert-mark" cx="${x(t).toFixed(1)}" cy="${y + 8}" r="5" fill="${CATEGORY_COLORS[a.category] ?? '#555'}"><title>${escapeHtml(title)}</title></circle>`;
+      return `<circle class="alert-mark" cx="${x(t).toFixed(1)}" cy="${y + 8}" r="5" fill="${colorOf(a.category)}"><title>${h(title)}</title></circle>`;
     }).join('');
-    return `<text x="4" y="${y + 12}">${escapeHtml(`step ${c.step ?? '?'} · ${c.tool_call}`.slice(0, 24))}</text>`
+    return `<text x="4" y="${y + 12}">${h(`step ${num(c.step)} · ${c.tool_call}`.slice(0, 24))}</text>`
       + `<rect class="call-bar${c.blocked ? ' bar blocked' : ' bar'}" x="${x(s).toFixed(1)}" y="${y + 2}" width="${Math.max(2, x(e) - x(s)).toFixed(1)}" height="12"><title>${escapeHtml(c.command.slice(0, 300))}</title></rect>${marks}`;
   }).join('');
   const axis = `<line x1="${L}" y1="${H - 14}" x2="${W - 10}" y2="${H - 14}" stroke="#999"/><text x="${L}" y="${H - 2}">0 s</text><text x="${W - 60}" y="${H - 2}">${(tMax / 1000).toFixed(1)} s</text>`;
   return `<svg id="timeline" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="tool calls and alerts over time">${rows}${axis}</svg>`;
 }
 
+/** One row of a call's alert table. */
+function alertRow(a: ReportAlert): string {
+  const during = finiteOr(a.during_step, undefined), pid = finiteOr(a.pid, undefined);
+  return `<tr class="alert-row"><td><span class="swatch" style="background:${colorOf(a.category)}"></span>${h(a.category)}</td>`
+    + `<td>${h(a.severity)}</td><td>${h(a.action)}${a.layer ? ` · ${h(a.layer)}` : ''}</td>`
+    + `<td>${h(a.message)}${a.late ? `<div class="late">raised after this call ended${during !== undefined ? `, during step ${during}` : ''}: by a process it left running${pid ? ` (pid ${pid})` : ''}</div>` : ''}`
+    + `<div class="meta">agent reads: ${h(a.reason)}</div></td><td>${h(a.rule)}<div class="meta">${h(a.attack.map(String).join(', '))}</div></td></tr>`;
+}
+
 function callTable(c: ReportCall): string {
-  const alerts = c.alerts.map((a) => `<tr class="alert-row"><td><span class="swatch" style="background:${CATEGORY_COLORS[a.category] ?? '#555'}"></span>${escapeHtml(a.category)}</td>`
-    + `<td>${escapeHtml(a.severity)}</td><td>${escapeHtml(a.action)}${a.layer ? ` · ${escapeHtml(a.layer)}` : ''}</td>`
-    + `<td>${escapeHtml(a.message)}${a.late ? `<div class="late">raised after this call ended${a.during_step !== undefined ? `, during step ${a.during_step}` : ''}: by a process it left running${a.pid ? ` (pid ${a.pid})` : ''}</div>` : ''}`
-    + `<div class="meta">agent reads: ${escapeHtml(a.reason)}</div></td><td>${escapeHtml(a.rule)}<div class="meta">${escapeHtml(a.attack.join(', '))}</div></td></tr>`).join('');
-  const ended = c.end_ts === undefined ? 'running' : c.blocked ? `blocked (exit ${c.exit_code})` : c.timed_out ? 'timed out' : c.cancelled ? `cancelled (${c.cancelled}), exit ${c.exit_code}` : `exit ${c.exit_code}`;
-  return `<h2 id="call-${escapeHtml(c.tool_call)}">step ${c.step ?? '?'} · ${escapeHtml(c.tool_call)} · ${escapeHtml(ended)} · ${fmtMs(c.duration_ms)}</h2>`
-    + `<pre class="cmd">${escapeHtml(c.command)}</pre>`
-    + `<div class="meta">${c.processes} process start(s) · ${c.connections.allowed} allowed / ${c.connections.denied} denied connection(s)${(c.bytes.up + c.bytes.down) > 0 ? ` · ↑${formatBytes(c.bytes.up)} ↓${formatBytes(c.bytes.down)}` : ''}${c.tls_clients?.length ? ` · TLS clients (JA4) ${escapeHtml(c.tls_clients.join(', '))}` : ''}</div>`
+  const alerts = c.alerts.map(alertRow).join('');
+  const exit = c.exit_code === null ? 'null' : num(c.exit_code);
+  const ended = c.end_ts === undefined ? 'running' : c.blocked ? `blocked (exit ${exit})` : c.timed_out ? 'timed out' : c.cancelled ? `cancelled (${c.cancelled}), exit ${exit}` : `exit ${exit}`;
+  return `<h2 id="call-${h(c.tool_call)}">step ${num(c.step)} · ${h(c.tool_call)} · ${h(ended)} · ${fmtMs(c.duration_ms)}</h2>`
+    + `<pre class="cmd">${h(c.command)}</pre>`
+    + `<div class="meta">${num(c.processes)} process start(s) · ${num(c.connections.allowed)} allowed / ${num(c.connections.denied)} denied connection(s)${(c.bytes.up + c.bytes.down) > 0 ? ` · ↑${formatBytes(c.bytes.up)} ↓${formatBytes(c.bytes.down)}` : ''}${c.tls_clients?.length ? ` · TLS clients (JA4) ${h(c.tls_clients.map(String).join(', '))}` : ''}</div>`
     + (alerts ? `<table><thead><tr><th>category</th><th>severity</th><th>action</th><th>what happened</th><th>rule</th></tr></thead><tbody>${alerts}</tbody></table>` : '<div class="meta">no alerts</div>');
 }
 
+/** A time the kernel sensor was down while the session was open. */
+function gapParagraph(g: SessionReport['sensor_gaps'][number]): string {
+  const gap = finiteOr(g.gap_ms, undefined);
+  return `<p class="gap"><b>Capture gap</b>: the kernel sensor was down from ${h(nsToIso(g.down_ts))}${gap !== undefined ? ` for ${gap} ms` : g.gap_ms === undefined ? ' until the session ended' : ''}; execs and connects in that window were not recorded.${g.error ? ` <span class="meta">${h(g.error)}</span>` : ''}</p>`;
+}
+
 export function renderSessionHtml(reports: SessionReport[], generated = new Date()): string {
-  const title = reports.length === 1 ? `Corral report: session ${reports[0]!.session}` : `Corral report: ${reports.length} sessions`;
+  const title = reports.length === 1 ? `Corral report: session ${String(reports[0]!.session)}` : `Corral report: ${reports.length} sessions`;
   const body = reports.map((r) => {
     const head = [r.episode && `episode ${r.episode}`, r.run && `run ${r.run}`, r.policy && `policy ${r.policy}${r.policy_digest ? ` [${r.policy_digest.slice(0, 8)}]` : ''}`, r.sandbox_ip && `sandbox ${r.sandbox_ip}`,
       r.start_ts && nsToIso(r.start_ts), r.duration_ms !== undefined && fmtMs(r.duration_ms)].filter(Boolean).join(' · ');
-    return `<section class="session" id="s-${escapeHtml(r.session)}"><h1>Session ${escapeHtml(r.session)} <span class="verdict v-${r.verdict}">${r.verdict}</span></h1>`
-      + `<div class="meta">${escapeHtml(head)} · ${r.counts.calls} tool call(s), ${r.counts.alerts} alert(s)</div>`
-      + (r.capture?.records_lost ? `<p class="gap"><b>Capture incomplete: ${r.capture.records_lost} kernel records lost</b> while this session was open${r.capture.first_loss_ts ? ` (${escapeHtml(nsToIso(r.capture.first_loss_ts))}${r.capture.last_loss_ts && r.capture.last_loss_ts !== r.capture.first_loss_ts ? ` … ${escapeHtml(nsToIso(r.capture.last_loss_ts))}` : ''})` : ''}: the sensor's ring overflowed; the loss cannot be attributed to one sandbox, so execs and connects of this session may be missing and the verdict is not proof of a clean run.</p>` : '')
+    return `<section class="session" id="s-${h(r.session)}"><h1>Session ${h(r.session)} <span class="verdict v-${h(r.verdict)}">${h(r.verdict)}</span></h1>`
+      + `<div class="meta">${h(head)} · ${num(r.counts.calls)} tool call(s), ${num(r.counts.alerts)} alert(s)</div>`
+      + (r.capture?.records_lost ? `<p class="gap"><b>Capture incomplete: ${num(r.capture.records_lost)} kernel records lost</b> while this session was open${r.capture.first_loss_ts ? ` (${escapeHtml(nsToIso(r.capture.first_loss_ts))}${r.capture.last_loss_ts && r.capture.last_loss_ts !== r.capture.first_loss_ts ? ` … ${escapeHtml(nsToIso(r.capture.last_loss_ts))}` : ''})` : ''}: the sensor's ring overflowed; the loss cannot be attributed to one sandbox, so execs and connects of this session may be missing and the verdict is not proof of a clean run.</p>` : '')
       + (r.capture?.sensor_off ? '<p class="gap"><b>Capture incomplete</b>: no kernel sensor ran; execs and connects were not recorded.</p>' : '')
       + (r.capture?.unsynced ? '<p class="gap"><b>Capture incomplete</b>: the kernel sensor did not confirm, before the session ended, that it had delivered every record; its last execs and connects may be missing.</p>' : '')
-      + r.sensor_gaps.map((g) => `<p class="gap"><b>Capture gap</b>: the kernel sensor was down from ${escapeHtml(nsToIso(g.down_ts))}${g.gap_ms !== undefined ? ` for ${g.gap_ms} ms` : ' until the session ended'}; execs and connects in that window were not recorded.${g.error ? ` <span class="meta">${escapeHtml(g.error)}</span>` : ''}</p>`).join('')
+      + r.sensor_gaps.map(gapParagraph).join('')
       + timeline(r) + r.calls.map(callTable).join('') + '</section>';
   }).join('<hr>');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">`

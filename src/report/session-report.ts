@@ -59,6 +59,14 @@ export function verdictOf(alerts: { payload: { action: string } }[]): Verdict {
   return alerts.length ? 'flagged' : 'clean';
 }
 
+/**
+ * A stored number as the renderers print it: only a finite number counts; anything else (a string
+ * a damaged or hostile store put there, with markup or terminal escapes in it) gives `dflt`.
+ */
+export function finiteOr<T>(v: unknown, dflt: T): number | T {
+  return typeof v === 'number' && Number.isFinite(v) ? v : dflt;
+}
+
 const ms = (a: string, b: string): number => Number((BigInt(b) - BigInt(a)) / 1_000_000n);
 
 /** Builds the report of one session from its events (any order). */
