@@ -52,6 +52,28 @@ test('a process inside a sandbox that can reach the socket gets 403 for every re
   assert.doesNotMatch(r.stdout, /ROOT-ONLY-SECRET/);
 });
 
+test('a sandboxed process is refused as it connects, before it sends a byte: a flood of silent connections holds nothing', () => {
+  // (session 32 review: 20 000 half-sent requests from a sandbox each held a daemon descriptor until
+  // their headers were complete, and the next spawn failed with EMFILE)
+  const py = `import socket, time
+socks = []
+for i in range(300):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    s.connect("/workspace/corral.sock")
+    socks.append(s)
+answered = 0
+for s in socks:
+    try:
+        if s.recv(64).startswith(b"HTTP/1.1 403"): answered += 1
+    except Exception:
+        pass
+print("answered", answered)`;
+  const r = spawnSync(process.execPath, [MAIN, 'run', '--socket', sock, '--workspace', ws, '--', 'python3', '-c', py], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^answered 300$/m, 'every silent connection got its 403 without sending a request');
+});
+
 test('the same requests from the host are answered', async () => {
   const h = await daemonRequest(sock, 'GET', '/v1/health');
   assert.equal(h.status, 200);

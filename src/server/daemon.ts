@@ -14,7 +14,7 @@
 import { stepFromLabels } from '../session/call-labels.js';
 import http from 'node:http';
 import net from 'node:net';
-import { closeSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ZodType, ZodTypeDef } from 'zod';
 import { Runtime, type RuntimeOptions } from '../session/runtime.js';
@@ -34,7 +34,7 @@ import { ExecStream } from './exec-stream.js';
 import { AlertWebhook } from './alert-webhook.js';
 import type { NatsEventPublisher, Unpublished } from '../store/nats-publisher.js';
 import type { CorralEvent, Severity } from '../events/event.js';
-import { processStartTime } from '../util/pid-alive.js';
+import { clientAlive, clientOf, type Client } from './client-alive.js';
 import { shellJoin } from '../util/shell-join.js';
 
 export { DEFAULT_SOCKET, SOCKET_PATH_MAX, socketPathProblem } from './daemon-client.js';
@@ -109,7 +109,6 @@ class HttpError extends Error {
   constructor(readonly status: number, readonly kind: string, message: string) { super(message); }
 }
 
-interface Client { pid: number; uid: number; /** /proc/PID/stat start time: tells the client from a later process given the same pid. */ start?: string }
 interface Held { session: Session; lastUsed: number; busy: boolean; client: Client | undefined; keep: boolean }
 
 /** Why a call still running when the daemon stops was killed (its client reads it as `cancelled`). */
@@ -154,6 +153,21 @@ export class CorralDaemon {
       });
     });
     this.server.keepAliveTimeout = 5_000;
+    // A client that never finishes its request headers or body holds a descriptor: bounded in time and
+    // in number (a flood of half-sent requests used up the daemon's descriptors, session 32 review).
+    this.server.headersTimeout = 10_000;
+    this.server.requestTimeout = 60_000;
+    this.server.maxConnections = maxConnections();
+    // A process inside a sandbox is refused as it connects, before any byte is parsed, and its
+    // descriptor is let go at once (it used to be held until its request was complete).
+    this.server.prependListener('connection', (sock: net.Socket) => {
+      const why = this.peerRefusal(sock);
+      if (!why) return;
+      const text = `${JSON.stringify({ error: { kind: 'forbidden', message: why } })}\n`;
+      sock.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+      setTimeout(() => sock.destroy(), 1_000).unref();
+      this.opts.onRequest?.({ ts: new Date().toISOString(), method: '?', path: '?', status: 403, ms: 0, error: why });
+    });
   }
 
   static async start(opts: DaemonOptions = {}): Promise<CorralDaemon> {
@@ -261,6 +275,7 @@ export class CorralDaemon {
     // (who connected, from the kernel: a process inside a Corral sandbox never gets an answer)
     const refused = this.peerRefusal(req.socket);
     if (refused) {
+      if (req.socket.writableEnded) return; // answered as it connected
       send(res, 403, { error: { kind: 'forbidden', message: refused } });
       this.opts.onRequest?.({ ts: new Date().toISOString(), method: req.method ?? '?', path, status: 403, ms: Math.round(performance.now() - t0), error: refused });
       return;
@@ -636,15 +651,6 @@ function allowedEnv(env: Record<string, string>, policy: Policy): Record<string,
   return out;
 }
 
-function clientOf(c: { pid: number; uid: number }): Client {
-  return { pid: c.pid, uid: c.uid, start: processStartTime(c.pid) };
-}
-
-/** The client process is still the one that opened the session (same pid, same start time). */
-function clientAlive(c: Client): boolean {
-  const now = processStartTime(c.pid);
-  return now !== undefined && (c.start === undefined || now === c.start);
-}
 
 function socketFd(s: net.Socket): number {
   const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
@@ -707,4 +713,13 @@ export function socketAnswers(path: string): Promise<boolean> {
     s.once('connect', () => { s.destroy(); resolve(true); });
     s.once('error', () => resolve(false));
   });
+}
+
+/** Connections served at once: half the descriptors this process may open (the rest are its sandboxes'). */
+function maxConnections(): number {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (m) return Math.max(64, Math.floor(Number(m[1]) / 2));
+  } catch { /* no /proc: Node's own default (none) */ }
+  return 4096;
 }
