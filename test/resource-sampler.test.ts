@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { IdleSampleFilter, readProcExe, ResourceSampler, type CallSample } from '../src/session/resource-sampler.js';
 import type { Cgroup } from '../src/sandbox/cgroups.js';
 
@@ -89,4 +89,38 @@ test('a process first seen between two samples is measured over its life so far:
   } finally {
     child.kill('SIGKILL');
   }
+});
+
+test('a process first seen under 50 ms old is sampled, capped at one core and marked young (a worker forked every 40 ms was never sampled)', async () => {
+  const cg = { pids: () => [child.pid!], stats: () => ({ cpuNs: Number(process.hrtime.bigint()) }) } as unknown as Cgroup;
+  const child = spawn(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 3000) {}'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    const startSec = Number(readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]) / 100;
+    const sampler = new ResourceSampler();
+    // the clock says the process started 20 ms ago: too young to measure well, sampled all the same
+    const first = sampler.sample([{ key: 'c1', cgroup: cg }], process.hrtime.bigint(), () => startSec + 0.02);
+    assert.equal(first.length, 0, 'the call\'s first sight is its baseline');
+    const again = new ResourceSampler();
+    again.sample([{ key: 'c1', cgroup: { pids: () => [process.pid], stats: cg.stats } as unknown as Cgroup }]);
+    const out = again.sample([{ key: 'c1', cgroup: cg }], process.hrtime.bigint(), () => startSec + 0.02);
+    const p = out[0]?.procs.find((x) => x.pid === child.pid);
+    assert.ok(p, JSON.stringify(out));
+    assert.equal(p.young, true);
+    assert.equal(p.cpuPct, 100, 'capped at one core');
+  } finally { child.kill('SIGKILL'); }
+});
+
+test('a process whose main thread exited is still known by its executable, read through a live thread', async (t) => {
+  // pthread_exit in the main thread leaves a zombie leader (no /proc/PID/exe) while a worker runs on
+  const py = 'import threading, ctypes, time\ndef busy():\n    time.sleep(5)\nthreading.Thread(target=busy).start()\nctypes.CDLL(None).pthread_exit(None)\n';
+  const child = spawn('/usr/bin/python3', ['-c', py], { stdio: 'ignore' });
+  t.after(() => child.kill('SIGKILL'));
+  let leaderGone = false;
+  for (let i = 0; i < 50 && !leaderGone; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    try { readlinkSync(`/proc/${child.pid}/exe`); } catch { leaderGone = true; }
+  }
+  assert.ok(leaderGone, 'the leader thread exited (its exe link is gone)');
+  assert.equal(readProcExe(child.pid!), realpathSync('/usr/bin/python3'));
 });

@@ -9,7 +9,7 @@
 // from the sandbox's read-only system directories.
 // Reads cgroup files and /proc/<pid>/stat only for processes already inside Corral's cgroups;
 // it never discovers processes by polling (exec/exit come from the eBPF sensor).
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { Cgroup } from '../sandbox/cgroups.js';
 
 /** Linux USER_HZ: /proc/<pid>/stat times are in these ticks on every mainstream architecture. */
@@ -29,6 +29,8 @@ export interface ProcSample {
   /** readlink of /proc/<pid>/exe: the path as the sandbox sees it (/usr/bin/python3.11,
    *  /workspace/pytest, '/tmp/x (deleted)'); undefined if unreadable. */
   exe?: string;
+  /** First seen younger than MIN_FIRST_AGE_SEC: its share is measured over a few ms (capped at one core). */
+  young?: true;
 }
 export interface CallSample {
   key: string; cpuPct: number; cpuNs: number; memoryBytes?: number; pids?: number; procs: ProcSample[];
@@ -85,13 +87,28 @@ export function readUptimeSec(): number | undefined {
   } catch { return undefined; }
 }
 
-/** A process younger than this at its first sight is left to the next sample (its share is noise). */
+/**
+ * A process younger than this at its first sight is measured over so short a life that its share is
+ * noise: it is still sampled (a miner forking a fresh worker every 40 ms would otherwise never be),
+ * capped at one core and marked `young`, and the rules let such a sample of a system program pass.
+ */
 const MIN_FIRST_AGE_SEC = 0.05;
 
-/** The executable of a process (symlinks resolved by the kernel), or undefined if unreadable or gone.
- *  Read from the host, a sandboxed process's path is the one inside its mount namespace. */
+/**
+ * The executable of a process (symlinks resolved by the kernel), or undefined if unreadable or gone.
+ * Read from the host, a sandboxed process's path is the one inside its mount namespace. A process whose
+ * leader thread has exited (a zombie leader: pthread_exit in main) has no /proc/PID/exe, but its other
+ * threads still run the program: their task's exe is read instead (a miner's workers left without an
+ * executable were judged by their comm alone).
+ */
 export function readProcExe(pid: number): string | undefined {
-  try { return readlinkSync(`/proc/${pid}/exe`); } catch { return undefined; }
+  try { return readlinkSync(`/proc/${pid}/exe`); } catch { /* a zombie leader, or gone */ }
+  let tasks: string[];
+  try { tasks = readdirSync(`/proc/${pid}/task`); } catch { return undefined; }
+  for (const t of tasks.slice(0, 64)) {
+    try { return readlinkSync(`/proc/${pid}/task/${t}/exe`); } catch { /* that thread is gone too */ }
+  }
+  return undefined;
 }
 
 export class ResourceSampler {
@@ -127,17 +144,19 @@ export class ResourceSampler {
         const p = this.prevPid.get(pid);
         this.prevPid.set(pid, { atNs: nowNs, ticks: s.ticks });
         let pct: number;
+        let young = false;
         if (p) {
           if (nowNs <= p.atNs) continue;
           pct = ((s.ticks - p.ticks) / CLK_TCK) / (Number(nowNs - p.atNs) / 1e9) * 100;
         } else {
           if (upSec === null) upSec = uptimeSec();
           const age = upSec === undefined ? 0 : upSec - s.startTicks / CLK_TCK;
-          if (!(age >= MIN_FIRST_AGE_SEC)) continue;
-          pct = Math.min(100 * 1024, (s.ticks / CLK_TCK) / age * 100);
+          if (!(age > 0)) continue;
+          young = age < MIN_FIRST_AGE_SEC;
+          pct = Math.min(young ? 100 : 100 * 1024, (s.ticks / CLK_TCK) / age * 100);
         }
         if (pct >= PROC_FLOOR_PCT || this.reported.has(pid)) {
-          const p: ProcSample = { pid, comm: s.comm, cpuPct: Math.round(pct * 10) / 10 };
+          const p: ProcSample = { pid, comm: s.comm, cpuPct: Math.round(pct * 10) / 10, ...(young ? { young: true as const } : {}) };
           const exe = readProcExe(pid);
           if (exe !== undefined) p.exe = exe;
           procs.push(p);

@@ -1075,7 +1075,7 @@ export class Session {
         const attr = this.attr(state);
         this.emit('resource', { scope: 'tool_call', sample: true, cpu_pct: s.cpuPct, cpu_ns: s.cpuNs, memory_bytes: s.memoryBytes, pids: s.pids, ...(s.idleSkipped ? { idle_skipped: s.idleSkipped } : {}) }, { attr });
         // (exe: where the binary lives as the sandbox sees it — comm alone is the agent's to choose)
-        for (const p of s.procs) this.emit('resource', { scope: 'process', comm: p.comm, ...(p.exe ? { exe: p.exe } : {}), cpu_pct: p.cpuPct }, { attr, pid: p.pid });
+        for (const p of s.procs) this.emit('resource', { scope: 'process', comm: p.comm, ...(p.exe ? { exe: p.exe } : {}), cpu_pct: p.cpuPct, ...(p.young ? { young: true } : {}) }, { attr, pid: p.pid });
       }
     } catch (e) { this.rt.onError(e); }
   }

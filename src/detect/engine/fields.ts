@@ -246,6 +246,7 @@ const DEFS: FieldDef[] = [
   // --- res (kind 'resource') ---
   { name: 'res.scope', type: 'str', kinds: 'resource', doc: "sample scope ('tool_call', 'session', 'process' …)", get: (ev) => (ev.kind === 'resource' ? str(P(ev).scope) : undefined) },
   { name: 'res.cpu_pct', type: 'num', kinds: 'resource', doc: 'p.cpu_pct: CPU use over the sample interval, % of one core (sensors that sample periodically set it)', get: (ev) => (ev.kind === 'resource' ? num(P(ev).cpu_pct) : undefined) },
+  { name: 'res.young', type: 'bool', kinds: 'resource', doc: 'p.young: a process sample first taken when the process was under 50 ms old (its cpu_pct, capped at one core, is measured over that short life)', get: (ev) => (ev.kind === 'resource' ? P(ev).young === true : undefined) },
   { name: 'res.cpu_ns', type: 'num', kinds: 'resource', doc: 'cumulative CPU time', get: (ev) => (ev.kind === 'resource' ? num(P(ev).cpu_ns) : undefined) },
   { name: 'res.mem_bytes', type: 'num', kinds: 'resource', doc: 'p.memory_peak_bytes (else p.mem_bytes)', get: (ev) => (ev.kind === 'resource' ? num(P(ev).memory_peak_bytes ?? P(ev).mem_bytes) : undefined) },
   { name: 'res.pids', type: 'num', kinds: 'resource', doc: 'processes in the cgroup', get: (ev) => (ev.kind === 'resource' ? num(P(ev).pids) : undefined) },
