@@ -6,23 +6,14 @@
 // connection (the lab fixture still refuses to run outside the lab, SAFETY.md).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
+import { startFixture, oneUnscreenedCall, rulesOf, type Fixture } from './helpers/lab-fixture.js';
 import type { AlertEvent } from '../src/events/event.js';
 
 let fx: Fixture;
 before(async () => { fx = await startFixture([{ name: 'registry.test', ip: '198.51.100.10', services: [{ kind: 'http', port: 80 }] }], 'labfp'); });
 after(async () => { await fx?.close(); });
 
-async function oneCall(command: string) {
-  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'falco-parity' });
-  try {
-    const r = await s.exec({ command, tool: 'bash', step: 1, toolCallId: 'call-1', timeoutMs: 30_000, skipScreen: true, syncSensor: true });
-    await s.close();
-    return { r, alerts: s.alertEvents, s };
-  } finally { await s.close(); }
-}
-/** The rules an alert stands for: its own and those folded into it ("(also: a, b)"). */
-const rulesOf = (a: AlertEvent): string[] => [a.payload.rule, ...(/\(also: ([^)]*)\)/.exec(a.payload.message)?.[1]?.split(', ') ?? [])];
+const oneCall = (command: string) => oneUnscreenedCall(fx, command, 'falco-parity');
 const show = (alerts: AlertEvent[]): string => JSON.stringify(alerts.map((a) => `${a.payload.rule} ${a.payload.category}: ${a.payload.message}`));
 
 test('a script hunting for keys and cloud secrets over / and /etc: credential_search_exec', async () => {

@@ -9,8 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
-import type { AlertEvent } from '../src/events/event.js';
+import { startFixture, oneUnscreenedCall, rulesOf, type Fixture } from './helpers/lab-fixture.js';
 
 let fx: Fixture;
 before(async () => { fx = await startFixture([{ name: 'registry.test', ip: '198.51.100.10', services: [{ kind: 'http', port: 80 }] }], 'labss'); });
@@ -20,15 +19,7 @@ const LOADER = '/lib64/ld-linux-x86-64.so.2';
 /** The shell part: opens a socket with bash's own /dev/tcp (no other program owns it). */
 const DEV_TCP = 'exec 3<>/dev/tcp/198.51.100.10/80; echo connected';
 
-async function oneCall(command: string) {
-  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'shell-socket' });
-  try {
-    const r = await s.exec({ command, tool: 'bash', step: 1, toolCallId: 'call-1', timeoutMs: 30_000, skipScreen: true, syncSensor: true });
-    await s.close();
-    return { r, alerts: s.alertEvents, s };
-  } finally { await s.close(); }
-}
-const rulesOf = (a: AlertEvent): string[] => [a.payload.rule, ...(/\(also: ([^)]*)\)/.exec(a.payload.message)?.[1]?.split(', ') ?? [])];
+const oneCall = (command: string) => oneUnscreenedCall(fx, command, 'shell-socket');
 
 async function assertShellConnect(command: string, what: string): Promise<void> {
   const { r, alerts, s } = await oneCall(`printf '%s\\n' '${DEV_TCP}' > job.sh\n${command}`);

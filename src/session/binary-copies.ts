@@ -47,7 +47,7 @@ export class BinaryCopies {
    * mount namespace; '' for the host's own), undefined while there is none: the originals are the
    * sandbox's own programs, image or host.
    */
-  constructor(private readonly root: () => string | undefined) {}
+  constructor(private readonly root: () => string | undefined, private readonly defaultCwd: () => string = () => '/workspace') {}
 
   /**
    * The name of the watched program (bash, nc …) that the executable of `pid` is a byte-for-byte copy
@@ -105,16 +105,24 @@ export class BinaryCopies {
    * The file the process was started from: by its path inside the sandbox's root (a later exec of the
    * same process — a shell's `exec` of its last command — does not change it; the last component is
    * never followed and a FIFO never waited on), a relative path from the process's working directory,
-   * else (`exeFallback`) the running program's own file, which stays readable after it was deleted.
+   * else (`exeFallback`) the running program's own file, which stays readable after it was deleted;
+   * a relative path of a process already gone (its record read late, under load) from the sandbox's
+   * usual working directory, the workspace.
    */
   private open(pid: number, filename: string | undefined, exeFallback: boolean): number | undefined {
     const root = this.root();
+    const flags = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
     const at = !filename ? undefined : filename.startsWith('/') ? (root !== undefined ? `${root}${filename}` : undefined) : `/proc/${pid}/cwd/${filename}`;
     if (at !== undefined) {
-      try { return openSync(at, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW); } catch { /* gone, or a link */ }
+      try { return openSync(at, flags); } catch { /* gone, or a link */ }
     }
-    if (!exeFallback) return undefined;
-    try { return openSync(`/proc/${pid}/exe`, constants.O_RDONLY); } catch { return undefined; }
+    if (exeFallback) {
+      try { return openSync(`/proc/${pid}/exe`, constants.O_RDONLY); } catch { /* gone */ }
+    }
+    if (filename && !filename.startsWith('/') && root !== undefined) {
+      try { return openSync(`${root}${this.defaultCwd()}/${filename}`, flags); } catch { /* not there */ }
+    }
+    return undefined;
   }
 
   private spend(): boolean {

@@ -292,7 +292,7 @@ export class Session {
   private net?: SandboxNet;
   private connects = new ConnectRing();
   /** Programs recognised by their bytes (a renamed copy of bash or nc): see binary-copies.ts. */
-  private readonly copies = new BinaryCopies(() => (this.nsInitPid ? `/proc/${this.nsInitPid}/root` : undefined));
+  private readonly copies = new BinaryCopies(() => (this.nsInitPid ? `/proc/${this.nsInitPid}/root` : undefined), () => this.wsPath);
   /** pid → the program it runs and the watched program its file copies, for its later events (process-images.ts). */
   private readonly images = new ProcessImages();
   /** Who writes the workspace's files (file-writers.ts); undefined when not watched. */

@@ -41,3 +41,19 @@ export function labPolicy(extraYaml = ''): Policy {
 export function categories(alerts: AlertEvent[]): string[] {
   return [...new Set(alerts.map((a) => a.payload.category))].sort();
 }
+
+/**
+ * One screened-out call in a fresh session of the lab policy (the command screen skipped, the sensor
+ * synced), closed after: what a script the screen never read does at the process and network layers.
+ */
+export async function oneUnscreenedCall(fx: Fixture, command: string, episode: string) {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode });
+  try {
+    const r = await s.exec({ command, tool: 'bash', step: 1, toolCallId: 'call-1', timeoutMs: 30_000, skipScreen: true, syncSensor: true });
+    await s.close();
+    return { r, alerts: s.alertEvents, s };
+  } finally { await s.close(); }
+}
+
+/** The rules an alert stands for: its own and those folded into it ("(also: a, b)"). */
+export const rulesOf = (a: AlertEvent): string[] => [a.payload.rule, ...(/\(also: ([^)]*)\)/.exec(a.payload.message)?.[1]?.split(', ') ?? [])];
