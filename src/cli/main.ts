@@ -7,6 +7,7 @@
 // must not pay for loading the sandbox runtime, the rule engine or investigate.
 import { readFileSync } from 'node:fs';
 import { processIO, UsageError, type CliIO } from './io.js';
+import { safeText } from './style.js';
 
 const USAGE = `Usage: corral <command> [options]
 Commands:
@@ -65,6 +66,14 @@ function errorMessage(cmd: string, text: string): string {
   return first.replace(new RegExp(`^corral( ${cmd})?: `), '').trim();
 }
 
+/**
+ * A failure's text for people, each line through safeText: it quotes what others wrote (a policy's keys
+ * and values, a path, a daemon's message), and an escape sequence there must not reach the terminal.
+ */
+function terminalLines(text: string): string {
+  return text.split('\n').map(safeText).join('\n');
+}
+
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd !== undefined && RETURNED_FAILURES[cmd]) return withJsonFailure(cmd, rest, io, (watched) => dispatch(cmd, rest, watched));
@@ -102,7 +111,7 @@ async function dispatch(cmd: string | undefined, rest: string[], io: CliIO): Pro
     // With --json (before a run's "--"), the last line of stderr is also one JSON object, as on success.
     const json = (cmd === 'run' ? rest.slice(0, rest.indexOf('--') < 0 ? rest.length : rest.indexOf('--')) : rest).includes('--json');
     const fail = (kind: string, text: string, code: number): number => {
-      io.stderr.write(`${text}\n`);
+      io.stderr.write(`${terminalLines(text)}\n`);
       // (a usage text after the message is for people: the JSON message ends before it)
       if (json) io.stderr.write(`${JSON.stringify({ error: { kind, message: String((e as Error).message ?? e).split(/\nUsage:/)[0] } })}\n`);
       return code;

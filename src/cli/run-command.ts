@@ -2,7 +2,7 @@
 // its stdio through, exits with its exit code, and then says what was blocked and why.
 // When a `corral serve` daemon listens, the call goes there (warm sensor and netns pool: tens
 // of milliseconds instead of the ~2 s a fresh eBPF sensor needs); otherwise it runs here.
-import { isStepLabel, stepFromLabels } from '../session/call-labels.js';
+import { DAEMON_LABELS, isStepLabel, labelNameProblem, labelValueProblem, LABELS_MAX, stepFromLabels } from '../session/call-labels.js';
 import { parseArgs } from 'node:util';
 import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -32,7 +32,8 @@ export const RUN_USAGE = `Usage: corral run [--policy P] [--allow HOST]… [--la
   (default ports 80 and 443): registry.test, api.test:8443, 198.51.100.0/24:443, [2001:db8::1]:443. It
   never opens the host itself, loopback, link-local or metadata addresses, and protocol checks still
   apply (SSH or Stratum to an allowed address stays cut): both are for a policy file (--policy).
-  --label k=v sets run, episode, step, tool_call (and any other key, recorded with the session and echoed in --json).
+  --label k=v sets run, episode, step, tool_call (and any other key, recorded with the session and echoed in --json;
+  at most 32, a name of 1-64 characters, a value of at most 256; run, episode and tool_call not empty).
   --timeout DUR sets this call's wall-clock limit ('500ms', '30s', '5m'), instead of the policy's
   resources.timeout (it may be longer: the one running corral chooses the policy too).
   --mount HOST:PATH shows a host file or directory read-only at PATH (a dataset, a model cache).
@@ -77,13 +78,9 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   // (the same limit whichever path runs it: what execve takes, not what the daemon's API happens to)
   const tooLarge = argvProblem(cmd);
   if (tooLarge) throw new UsageError(`the command cannot be run: ${tooLarge}`);
-  const labels: Record<string, string> = {};
-  for (const l of values.label ?? []) {
-    const i = l.indexOf('=');
-    if (i <= 0) throw new UsageError(`--label expects k=v, got "${l}"`);
-    labels[l.slice(0, i)] = l.slice(i + 1);
-  }
-  if (labels.step !== undefined && !isStepLabel(labels.step)) throw new UsageError(`--label step=N expects a whole number, got "${labels.step}"`);
+  const labels = parseLabels(values.label ?? []);
+  const workspaceNot = workspaceNotDirectory(values.workspace);
+  if (workspaceNot) throw new UsageError(`--workspace ${safeText(workspaceNot)} is not a directory`);
   if (values.socket && values['no-daemon']) throw new UsageError('--socket and --no-daemon contradict each other');
   // --policy by resolvePolicy's one rule, local and through the daemon alike (a preset's name is the preset,
   // never a same-named file here); a file by its absolute path: the daemon does not share this directory
@@ -200,6 +197,36 @@ function stderrEndsLine(stderr: CliIO['stderr']): boolean {
   } catch { return false; } finally { if (rfd !== undefined) closeSync(rfd); }
 }
 
+
+/**
+ * The --label k=v options as labels (a null-prototype object: a name is never a property one already
+ * has), each checked as the daemon checks them, before any sandbox starts: a bad one is a usage error.
+ */
+function parseLabels(given: string[]): Record<string, string> {
+  const labels = Object.create(null) as Record<string, string>;
+  for (const l of given) {
+    const i = l.indexOf('=');
+    if (i <= 0) throw new UsageError(`--label expects k=v, got "${safeText(l)}"`);
+    const [k, v] = [l.slice(0, i), l.slice(i + 1)];
+    const why = labelNameProblem(k) ?? labelValueProblem(k, v) ?? reservedLabelProblem(k);
+    if (why) throw new UsageError(`--label ${safeText(k.slice(0, 80))}=…: ${why}`);
+    labels[k] = v;
+  }
+  if (Object.keys(labels).length > LABELS_MAX) throw new UsageError(`--label: at most ${LABELS_MAX} labels`);
+  if (labels.step !== undefined && !isStepLabel(labels.step)) throw new UsageError(`--label step=N expects a whole number, got "${safeText(labels.step.slice(0, 40))}"`);
+  return labels;
+}
+
+/** Why a label name is Corral's own to set (the client's pid and uid, from the kernel), or undefined. */
+function reservedLabelProblem(name: string): string | undefined {
+  return (DAEMON_LABELS as readonly string[]).includes(name) ? `${name} is set by Corral from the kernel (who ran the call), never by --label` : undefined;
+}
+
+/** The workspace's path when it names something that exists and is not a directory (a file given by mistake), else undefined. */
+function workspaceNotDirectory(workspace: string | undefined): string | undefined {
+  if (workspace === undefined) return undefined;
+  try { return statSync(workspace).isDirectory() ? undefined : resolve(workspace); } catch { return undefined; } // (missing: created under the session's own checks)
+}
 
 /** The workspace's real path when it lies under a directory shown (read-only) in every sandbox, else undefined. */
 function workspaceSeenByAll(workspace: string | undefined): string | undefined {

@@ -4,6 +4,7 @@
 
 import { type Document, isMap, isScalar, isSeq, type LineCounter, type Node, type ParsedNode } from 'yaml';
 import type { ZodIssue } from 'zod';
+import { safeText } from '../cli/style.js';
 
 export interface PolicyIssue {
   line?: number;
@@ -33,9 +34,11 @@ export class PolicyError extends Error {
   }
 }
 
+/** One issue as a line: file, field and message through safeText (each may quote the file's keys and values, or its name). */
 export function formatIssue(file: string, i: PolicyIssue): string {
-  const loc = i.line !== undefined ? `${file}:${i.line}:${i.column ?? 1}` : file;
-  return i.field ? `${loc}: ${i.field}: ${i.message}` : `${loc}: ${i.message}`;
+  const at = safeText(file);
+  const loc = i.line !== undefined ? `${at}:${i.line}:${i.column ?? 1}` : at;
+  return i.field ? `${loc}: ${safeText(i.field)}: ${safeText(i.message)}` : `${loc}: ${safeText(i.message)}`;
 }
 
 /** 'network.allow[1].ports' from ['network', 'allow', 1, 'ports']. */

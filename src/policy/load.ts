@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Document, LineCounter, parseDocument, type ParsedNode } from 'yaml';
-import { issuesFromZod, locate, PolicyError } from './errors.js';
+import { issuesFromZod, locate, PolicyError, type PolicyIssue } from './errors.js';
 import { readNamedFile, NamedFileError } from '../util/read-named-file.js';
 import { type FieldLocator, withFieldSource } from './field-source.js';
 import { mergeRaw } from './merge.js';
@@ -82,7 +82,7 @@ function resolveRaw(p: Parsed, file: string, stack: string[], chain: { file: str
   if (stack.includes(parent.key)) {
     throw new PolicyError(file, { ...where, field: 'extends', message: `extends cycle: ${[...stack, parent.key].join(' -> ')}` });
   }
-  const parentRaw = resolveRaw(parseYaml(readText(parent.path, file), parent.display), parent.display, [...stack, parent.key], chain);
+  const parentRaw = resolveRaw(parseYaml(readText(parent.path, file, { ...where, field: 'extends' }), parent.display), parent.display, [...stack, parent.key], chain);
   const { extends: _ignored, name: _name, ...inherited } = parentRaw;
   return mergeRaw(inherited, own);
 }
@@ -105,12 +105,13 @@ function presetPath(name: string, errFile: string, field?: string, where: { line
   return resolve(presetDir(), `${name}.yaml`);
 }
 
-function readText(path: string, errFile: string): string {
+/** A policy file's text; one that cannot be read is a PolicyError in errFile, at `at` (the `extends:` that names it) when given. */
+function readText(path: string, errFile: string, at: Omit<PolicyIssue, 'message'> = {}): string {
   try {
     return readNamedFile(path);
   } catch (e) {
     const why = e instanceof NamedFileError ? e.why : String(e);
-    throw new PolicyError(errFile === path ? path : errFile, { message: `cannot read policy file ${path}: ${why}` });
+    throw new PolicyError(errFile, { ...at, message: `cannot read policy file ${path}: ${why}` });
   }
 }
 

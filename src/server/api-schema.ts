@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { hostWorkspaceProblem, workspacePathProblem } from '../sandbox/host-workspace.js';
 import { checkMounts } from '../policy/index.js';
-import { isStepLabel } from '../session/call-labels.js';
+import { DAEMON_LABELS, isStepLabel, labelNameProblem, labelValueProblem, LABELS_MAX } from '../session/call-labels.js';
 import { MULTI_EDIT_MAX, READ_MAX_BYTES, WRITE_MAX_BYTES } from '../session/file-tools.js';
 import { ARG_MAX_CAP, ARG_STRLEN_MAX, ARGV_COUNT_MAX, argvProblem } from './argv-limits.js';
 
@@ -18,9 +18,18 @@ const label = z.string().min(1).max(256);
  * naming them is refused, so a recorded session's client is never what a request claimed (a run
  * whose output came back in the answer kept `client_uid: "4242"` as sent).
  */
-export const DAEMON_LABELS = ['client_pid', 'client_uid'] as const;
-const labels = z.record(z.string().min(1).max(64), z.string().max(256)).refine((r) => Object.keys(r).length <= 32, 'at most 32 labels').superRefine((r, ctx) => {
+export { DAEMON_LABELS };
+/** A label's name, by the rule `corral run --label` follows too (never __proto__: zod would drop it without a word). */
+const labelName = z.string().superRefine((k, ctx) => {
+  const why = labelNameProblem(k);
+  if (why) ctx.addIssue({ code: z.ZodIssueCode.custom, message: why });
+});
+const labels = z.record(labelName, z.string()).refine((r) => Object.keys(r).length <= LABELS_MAX, `at most ${LABELS_MAX} labels`).superRefine((r, ctx) => {
   for (const k of DAEMON_LABELS) if (Object.hasOwn(r, k)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${k} is set by the daemon from the kernel (who connected), never by a request`, path: [k] });
+  for (const [k, v] of Object.entries(r)) {
+    const why = labelValueProblem(k, v);
+    if (why) ctx.addIssue({ code: z.ZodIssueCode.custom, message: why, path: [k] });
+  }
 });
 const argv = z.array(z.string().max(64 * 1024)).min(1, 'argv must name a command').max(4096);
 /** A run's argv: bounded by what execve takes (argv-limits.ts), as the same command run locally is — not by a smaller count. */

@@ -15,6 +15,7 @@ import { mountSizedTmpfs, mountSizedWorkspace, removeSessionDir, sessionDirPrefi
 import { mountDiskWorkspace } from '../sandbox/workspace-disk.js';
 import { imageWorkspaceSource, mountImageWorkspace } from '../sandbox/image-workspace.js';
 import { filledSize } from '../sandbox/fs-full.js';
+import { toolEnv } from './tool-env.js';
 import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -596,6 +597,7 @@ export class Session {
       // a mistyped path (`/srv/projcts/a/ws`) made every missing directory of it, anywhere on the host.
       const missing = missingParent(host);
       if (missing) throw new SessionSetupError(`workspace ${ws}: its parent directory ${dirname(given)} does not exist${host !== given ? ` (${missing})` : ''}; Corral creates only the workspace itself, never the directories above it (check the path for a typo, or create them first)`);
+      if (existsSync(host) && !statSync(host).isDirectory()) throw new SessionSetupError(`workspace ${ws}${host !== given ? ` (${host})` : ''}: is not a directory`);
       mkdirSync(host, { recursive: true });
       this.hostWorkspace = host;
       this.workspace = await this.idmappedWorkspace(host);
@@ -1053,15 +1055,7 @@ export class Session {
   }
 
   private toolEnv(): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = {};
-    const parent = this.opts.parentEnv ?? process.env;
-    for (const k of this.opts.policy.filesystem.env_allow) if (parent[k] !== undefined) env[k] = parent[k];
-    env.HOME = this.wsPath;
-    env.PATH = '/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin';
-    env.TMPDIR = '/tmp';
-    env.LANG ??= 'C.UTF-8';
-    Object.assign(env, this.gpuEnv);
-    return env;
+    return toolEnv({ parent: this.opts.parentEnv ?? process.env, envAllow: this.opts.policy.filesystem.env_allow, workspacePath: this.wsPath, gpuEnv: this.gpuEnv });
   }
 
   /** Periodic CPU samples of every call that still has processes (the running one and any left in the background). */
