@@ -8,10 +8,11 @@
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Runtime } from '../session/runtime.js';
+import type { Session } from '../session/session.js';
 import { fileCallProblem } from '../session/file-tools.js';
 import type { CaptureStatus } from '../session/capture-loss.js';
 import { resolvePolicy, type Policy } from '../policy/index.js';
-import { parseReplayInput, type Episode, type InputProblem } from '../trace/replay-input.js';
+import { decodeLines, parseReplayInput, type Episode, type InputProblem } from '../trace/replay-input.js';
 import { DEFAULT_LINGER_MS, lingerThenCount, MAX_LINGER_MS } from '../trace/replay-linger.js';
 import { parseDuration } from '../policy/units.js';
 import { alertJson, Progress, renderAlerts, skippedList, UsageError, writeInputProblems, type CliIO } from './io.js';
@@ -40,7 +41,10 @@ export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [-
   --no-sensor runs without the eBPF sensor (no kernel exec/connect capture; gateway, limits and the
   command screen still record; the summary's capture is then incomplete: "sensor_off").
   ${SENSOR_RING_USAGE}
-  Exit 0 = no alerts, 3 = alerts, 2 = nothing to replay or a usage error, 130/143 = stopped by Ctrl-C or a
+  --parallel N (1..256, decimal digits): episodes run at once. An episode with no tool call to replay gets
+  no sandbox ("episodes_without_calls" in the summary). A line that is not UTF-8 is a bad line.
+  Exit 0 = no alerts, 3 = alerts, 2 = nothing to replay, a usage error, or a policy that cannot be applied
+  (found by the first sandbox, before any other starts; with --json stderr ends in {"error":…}), 130/143 = stopped by Ctrl-C or a
   kill (every sandbox torn down, the summary says "interrupted"), 1 = an episode failed or a tool call
   could not be run for a reason of Corral's own (its line has "error" and exit_code null), other = failure.`;
 
@@ -65,17 +69,54 @@ export interface ReplayResult {
   sensorOffEpisodes: number;
   /** Episodes that still had processes running when they ended (after the linger), and how many processes in all. */
   leftRunning: { episodes: number; processes: number };
+  /** Episodes with no tool call to replay (only calls not replayed, or bad ones): skipped, no sandbox started. */
+  emptyEpisodes: number;
 }
 
-/** Library form: replays episodes with a runtime the caller owns. */
+/**
+ * An error of the policy or of how this host can apply it (a mount that does not exist, a GPU grant,
+ * a writable root without a root): not one episode's, since every episode gets the same policy.
+ */
+function isSetupError(e: unknown): boolean {
+  const name = (e as Error | undefined)?.name;
+  return name === 'SessionSetupError' || name === 'PolicyError';
+}
+
+/**
+ * Opens episodes' sessions; the first alone, before any other starts. When the first fails with a
+ * setup error, `setupError` is set and no session is opened (undefined): the replay is one setup error (exit 2),
+ * as `corral run`'s is, where each episode used to fail with it (N failed episodes, exit 1).
+ */
+class SessionGate {
+  setupError?: Error;
+  private first?: Promise<unknown>;
+  constructor(private rt: Runtime, private policy: Policy) {}
+  async open(ep: Episode): Promise<Session | undefined> {
+    if (this.first) await this.first.catch(() => {});
+    if (this.setupError) return undefined;
+    const p = this.rt.createSession({ policy: this.policy, run: ep.run, episode: ep.episode });
+    if (this.first) return p;
+    this.first = p;
+    try { return await p; } catch (e) { if (!isSetupError(e)) throw e; this.setupError = e as Error; return undefined; }
+  }
+}
+
 /**
  * A replay may be stopped (Ctrl-C, a reader that left): no new episode starts, running calls are
  * killed, and every session still closes, so nothing is left behind.
  */
 export interface ReplayStop { stopped?: string; onStop?: () => void }
 
+/**
+ * Library form: replays episodes with a runtime the caller owns. Episodes without calls are counted
+ * (emptyEpisodes), not started; a setup error of the first session (SessionSetupError, PolicyError) is
+ * thrown before any other episode starts.
+ */
 export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: Policy, opts: { parallel?: number; onEpisode?: (ep: Episode, outcomes: CallOutcome[], alerts: AlertEvent[]) => void; onStep?: () => void; stop?: ReplayStop; /** How long an episode with processes still running may go on after its last step (default 2 s). */ lingerMs?: number } = {}): Promise<Omit<ReplayResult, 'problems'>> {
-  const queue = [...episodes];
+  // (an episode with no call to replay gets no sandbox: counted, never started)
+  const queue = episodes.filter((e) => e.calls.length > 0);
+  const emptyEpisodes = episodes.length - queue.length;
+  const gate = new SessionGate(rt, policy);
   const outcomes: CallOutcome[] = [];
   const alerts: AlertEvent[] = [];
   const failedEpisodes: ReplayResult['failedEpisodes'] = [];
@@ -87,10 +128,11 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
   let episodesRun = 0;
   if (opts.stop) opts.stop.onStop = () => { for (const s of active) s.cancelRunning(opts.stop!.stopped); };
   const worker = async () => {
-    for (let ep = queue.shift(); ep && !opts.stop?.stopped; ep = queue.shift()) {
+    for (let ep = queue.shift(); ep && !opts.stop?.stopped && !gate.setupError; ep = queue.shift()) {
       episodesRun++;
       try {
-        const s = await rt.createSession({ policy, run: ep.run, episode: ep.episode });
+        const s = await gate.open(ep);
+        if (!s) return; // (the first session's setup error: thrown below, no episode is reported)
         active.add(s);
         if (opts.stop?.stopped) s.cancelRunning(opts.stop.stopped);
         const results: { step: number; toolCallId: string; exitCode: number | null; durationMs: number; error?: string; ok?: boolean; problem?: string }[] = [];
@@ -143,7 +185,19 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.parallel ?? 1) }, worker));
-  return { outcomes, alerts, failedEpisodes, episodesRun, incompleteEpisodes, sensorOffEpisodes, leftRunning };
+  if (gate.setupError) throw gate.setupError;
+  return { outcomes, alerts, failedEpisodes, episodesRun, incompleteEpisodes, sensorOffEpisodes, leftRunning, emptyEpisodes };
+}
+
+/**
+ * --parallel: a plain decimal whole number 1..256, nothing else. Number() took '' (as 1), '0x10'
+ * (16) and '1e2' (100): a typo ran a different replay than asked instead of a usage error.
+ */
+function parallelOf(text: string | undefined): number {
+  if (text === undefined) return 1;
+  const n = /^[0-9]{1,3}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= 256)) throw new UsageError(`--parallel must be an integer 1..256 in plain decimal digits, got "${safeText(text)}"`);
+  return n;
 }
 
 export async function replayCommand(argv: string[], io: CliIO): Promise<number> {
@@ -153,8 +207,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   });
   if (values.help) { io.stdout.write(`${REPLAY_USAGE}\n`); return 0; }
   if (!positionals.length) throw new UsageError(`no input files\n${REPLAY_USAGE}`);
-  const parallel = values.parallel ? Number(values.parallel) : 1;
-  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 256) throw new UsageError(`--parallel must be an integer 1..256, got "${values.parallel}"`);
+  const parallel = parallelOf(values.parallel);
   let lingerMs = DEFAULT_LINGER_MS;
   if (values.linger !== undefined) {
     const d = /^\s*0+(\.0*)?\s*(ms|s|m)?\s*$/.test(values.linger) ? { ok: true as const, value: 0 } : parseDuration(values.linger);
@@ -163,36 +216,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   }
   const sensorOpts = sensorRuntimeOptions(values);
   const policy = resolvePolicy(values.policy);
-  // One map for all files: an episode spread over files is one episode, in one sandbox.
-  const byEpisode = new Map<string, Episode>();
-  const problems: InputProblem[] = [];
-  let skipped = 0;
-  const skippedTools: Record<string, number> = {};
-  // "-" is standard input (once), spooled like corral investigate's so a compressed pipe reads too.
-  const stdin = io.stdin ?? process.stdin;
-  const piped = stdinWanted(positionals, stdin);
-  for (const f of positionals) {
-    let got: { text: string; broke?: string };
-    if (f === STDIN_NAME && piped) {
-      const spooled = await spoolStdin(stdin, () => {});
-      try { got = await readTextUntilBreak(spooled.path); } finally { spooled.cleanup(); }
-    } else {
-      got = await readTextUntilBreak(f);
-    }
-    // (a truncated or corrupt compressed file: the whole lines decoded before the break are replayed, the
-    // break is a bad line of that file, and the other files are still replayed)
-    let text = got.text;
-    let partial = '';
-    if (got.broke !== undefined) { const cut = text.lastIndexOf('\n') + 1; partial = text.slice(cut); text = text.slice(0, cut); }
-    const r = parseReplayInput(text, f, byEpisode);
-    problems.push(...r.problems);
-    if (got.broke !== undefined) {
-      const line = text.split('\n').length;
-      problems.push({ file: f, line, error: `${got.broke}${partial ? ` (the incomplete line ${line} is not read)` : ''}; the lines before it are replayed` });
-    }
-    skipped += r.skipped;
-    for (const [k, n] of Object.entries(r.skippedTools)) skippedTools[k] = (skippedTools[k] ?? 0) + n;
-  }
+  const { byEpisode, problems, skipped, skippedTools } = await readInputs(positionals, io);
   const episodes = [...byEpisode.values()];
   for (const ep of episodes) ep.calls.sort((a, b) => a.step - b.step);
   // (a whole line skipped, or one tool call of a chat line whose other calls are replayed)
@@ -203,17 +227,17 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   const dup = episodes.map((e) => ({ e, n: e.calls.length - new Set(e.calls.map((c) => c.tool_call_id ?? c.step)).size })).filter((x) => x.n > 0);
   if (dup.length) io.stderr.write(`corral replay: ${dup.length} episode(s) repeat a step or tool call id (first: ${safeText(dup[0]!.e.episode)}); the repeats run in file order and are reported as ID#2, ID#3 …\n`);
   const total = episodes.reduce((n, e) => n + e.calls.length, 0);
-  // Nothing to replay at all (a wrong, empty or binary file): a usage error, never a clean "no alerts".
-  if (total === 0) {
-    io.stderr.write(`corral replay: no tool call could be read from ${positionals.map((f) => safeText(f)).join(', ')}${problems.length ? ` (${problems.length} bad lines)` : ''}; expected JSON lines of tool calls or OpenAI/Anthropic-style episodes\n`);
-    return 2;
-  }
+  // Nothing to replay at all (a wrong, empty or binary file): a usage error, never a clean "no alerts";
+  // thrown, so that with --json it ends in the {"error":…} line every failure ends in (main.ts).
+  if (total === 0) throw new UsageError(`no tool call could be read from ${positionals.map((f) => safeText(f)).join(', ')}${problems.length ? ` (${problems.length} bad lines)` : ''}; expected JSON lines of tool calls or OpenAI/Anthropic-style episodes`);
+  // (an episode none of whose calls is replayed — only a browser's or a submit — gets no sandbox: replayEpisodes skips it)
+  const runnable = episodes.filter((e) => e.calls.length > 0).length;
   const st = makeStyle(io.stderr as NodeJS.WriteStream, io.env);
   const progress = new Progress(io);
   let doneSteps = 0;
   let doneEps = 0;
   let alertCount = 0;
-  const draw = (force = false) => progress.update(`corral replay: ${doneEps}/${episodes.length} episodes · ${doneSteps}/${total} tool calls · ${alertCount} alerts`, force);
+  const draw = (force = false) => progress.update(`corral replay: ${doneEps}/${runnable} episodes · ${doneSteps}/${total} tool calls · ${alertCount} alerts`, force);
   draw(true);
   // Ctrl-C, a kill, or a reader that left (`| head`: main turns the broken pipe into SIGTERM): stop
   // starting episodes, kill the running calls, close every session and the runtime, say so.
@@ -232,19 +256,19 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
         alertCount += alerts.length;
         if (values.json) for (const o of outs) io.stdout.write(`${JSON.stringify(o)}\n`);
         // (throttled like every update — one line per 2 s in a log, not one per episode — but the last is always shown)
-        draw(doneEps === episodes.length);
+        draw(doneEps === runnable);
       },
     });
   } finally {
+    progress.done();
     await rt.close();
     for (const sig of signals) process.off(sig, onSignal);
   }
-  progress.done();
   const byCategory: Record<string, number> = {};
   for (const a of res.alerts) byCategory[a.payload.category] = (byCategory[a.payload.category] ?? 0) + 1;
   const summary = {
     episodes: episodes.length, tool_calls: res.outcomes.length, alerts: res.alerts.length, by_category: byCategory,
-    failed_episodes: res.failedEpisodes, bad_lines: badLines, bad_calls: badCalls, not_replayed: skipped,
+    failed_episodes: res.failedEpisodes, episodes_without_calls: res.emptyEpisodes, bad_lines: badLines, bad_calls: badCalls, not_replayed: skipped,
     calls_not_run: res.outcomes.filter((o) => o.error !== undefined).length,
     left_running: res.leftRunning, sensor: rt.sensorState,
     // (records lost are runtime-wide: the runtime's total, and every episode open at the time is named;
@@ -253,11 +277,11 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
       complete: res.incompleteEpisodes.length === 0 && res.sensorOffEpisodes === 0, records_lost: rt.sensorLost, incomplete_episodes: res.incompleteEpisodes.map((e) => e.episode),
       ...(res.sensorOffEpisodes ? { sensor_off: true } : {}),
     },
-    ...(stop.stopped ? { interrupted: stop.stopped, episodes_not_run: episodes.length - res.episodesRun } : {}),
+    ...(stop.stopped ? { interrupted: stop.stopped, episodes_not_run: runnable - res.episodesRun } : {}),
   };
   if (values.json) io.stdout.write(`${JSON.stringify({ summary })}\n`);
   else {
-    io.stdout.write(`${st.bold('corral replay')}: ${episodes.length} episodes, ${res.outcomes.length} tool calls, ${res.alerts.length} alerts\n`);
+    io.stdout.write(`${st.bold('corral replay')}: ${episodes.length} episodes, ${res.outcomes.length} tool calls, ${res.alerts.length} alerts${res.emptyEpisodes ? ` (${res.emptyEpisodes} episode(s) with no tool call to replay: no sandbox started)` : ''}\n`);
     for (const [c, n] of Object.entries(byCategory)) io.stdout.write(`  ${c}: ${n}\n`);
     if (res.alerts.length) io.stdout.write(`${renderAlerts(res.alerts, io, io.stdout)}\n`);
     for (const f of res.failedEpisodes) io.stdout.write(st.red(`  episode ${safeText(f.episode)}${f.run !== undefined ? ` (run ${safeText(f.run)})` : ''} failed: ${safeText(f.error)}\n`));
@@ -276,7 +300,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     if (notApplied.length > 20) io.stdout.write(st.yellow(`  … and ${notApplied.length - 20} more file calls that did not apply\n`));
   }
   if (stop.stopped) {
-    io.stderr.write(`corral replay: stopped by ${stop.stopped} after ${res.episodesRun} of ${episodes.length} episodes; every sandbox was torn down\n`);
+    io.stderr.write(`corral replay: stopped by ${stop.stopped} after ${res.episodesRun} of ${runnable} episodes; every sandbox was torn down\n`);
     return 128 + (constants.signals[stop.stopped as keyof typeof constants.signals] ?? 15);
   }
   if (res.failedEpisodes.length) return 1;
@@ -286,12 +310,52 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   return res.outcomes.some((o) => o.exit_code === null && o.error !== undefined) ? 1 : 0;
 }
 
+interface ReadInputs { byEpisode: Map<string, Episode>; problems: InputProblem[]; skipped: number; skippedTools: Record<string, number> }
+
+/** Every input file read into one map: an episode spread over files is one episode, in one sandbox. */
+async function readInputs(files: string[], io: CliIO): Promise<ReadInputs> {
+  const got: ReadInputs = { byEpisode: new Map(), problems: [], skipped: 0, skippedTools: {} };
+  // "-" is standard input (once), spooled like corral investigate's so a compressed pipe reads too.
+  const stdin = io.stdin ?? process.stdin;
+  const piped = stdinWanted(files, stdin);
+  for (const f of files) {
+    const bytes = f === STDIN_NAME && piped ? await readSpooledStdin(stdin) : await readBytesUntilBreak(f);
+    readOneInput(f, bytes, got);
+  }
+  return got;
+}
+
+async function readSpooledStdin(stdin: NodeJS.ReadableStream): Promise<{ bytes: Buffer; broke?: string }> {
+  const spooled = await spoolStdin(stdin, () => {});
+  try { return await readBytesUntilBreak(spooled.path); } finally { spooled.cleanup(); }
+}
+
 /**
- * A file's text, decompressed when compressed; a break in a compressed file (truncated, corrupt)
- * ends the text where it broke and says why, so what came before is still replayed. A file that
- * cannot be opened at all is a usage error, as before.
+ * One file's lines into `into`. A truncated or corrupt compressed file: the whole lines decoded before
+ * the break are replayed, the break is a bad line of that file, and the other files are still replayed.
+ * A line that is not UTF-8 is a bad line (decodeLines); the file's bad lines are reported in line order.
  */
-async function readTextUntilBreak(path: string): Promise<{ text: string; broke?: string }> {
+function readOneInput(f: string, got: { bytes: Buffer; broke?: string }, into: ReadInputs): void {
+  let bytes = got.bytes;
+  let partial = false;
+  if (got.broke !== undefined) { const cut = bytes.lastIndexOf(0x0a) + 1; partial = cut < bytes.length; bytes = bytes.subarray(0, cut); }
+  const { text, problems: notUtf8 } = decodeLines(bytes, f);
+  const r = parseReplayInput(text, f, into.byEpisode);
+  into.problems.push(...[...notUtf8, ...r.problems].sort((a, b) => a.line - b.line));
+  if (got.broke !== undefined) {
+    const line = text.split('\n').length;
+    into.problems.push({ file: f, line, error: `${got.broke}${partial ? ` (the incomplete line ${line} is not read)` : ''}; the lines before it are replayed` });
+  }
+  into.skipped += r.skipped;
+  for (const [k, n] of Object.entries(r.skippedTools)) into.skippedTools[k] = (into.skippedTools[k] ?? 0) + n;
+}
+
+/**
+ * A file's bytes, decompressed when compressed; a break in a compressed file (truncated, corrupt)
+ * ends the bytes where it broke and says why, so what came before is still replayed. A file that
+ * cannot be opened at all is a usage error, as before. (Decoded line by line: decodeLines.)
+ */
+async function readBytesUntilBreak(path: string): Promise<{ bytes: Buffer; broke?: string }> {
   const { openContent } = await import('../investigate/inputs/source.js');
   const parts: Buffer[] = [];
   try {
@@ -299,7 +363,7 @@ async function readTextUntilBreak(path: string): Promise<{ text: string; broke?:
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code !== undefined && parts.length === 0) throw new UsageError(`cannot read ${safeText(path)}: ${safeText(err.message)}`);
-    return { text: Buffer.concat(parts).toString('utf8'), broke: err.message };
+    return { bytes: Buffer.concat(parts), broke: err.message };
   }
-  return { text: Buffer.concat(parts).toString('utf8') };
+  return { bytes: Buffer.concat(parts) };
 }

@@ -50,6 +50,37 @@ export function episodeKey(run: string | undefined, episode: string): string {
   return JSON.stringify([run ?? null, episode]);
 }
 
+/**
+ * A line's `run` as replay uses it: a string, or absent (undefined or null). Any other type is why
+ * not: `str` turned a list or an object into no run at all, and the call silently joined the
+ * run-less episode of the same name (its sandbox, its files); a number joined the run of its text.
+ */
+export function runOf(v: unknown): { run?: string } | { problem: string } {
+  if (v === undefined || v === null) return {};
+  if (typeof v === 'string') return { run: v };
+  return { problem: `field "run" must be a string, got ${Array.isArray(v) ? 'a list' : `a ${typeof v === 'object' ? 'JSON object' : typeof v}`}` };
+}
+
+/**
+ * A file's bytes as text, each line decoded as strict UTF-8. A line that is not UTF-8 is a bad line
+ * (file:line, "invalid UTF-8") left blank, so the other lines keep their numbers and are still read:
+ * decoding the whole file leniently made such a line's bytes U+FFFD, and a command that was not what
+ * the agent ran was replayed. (Splitting on the newline byte is safe: 0x0A is never inside a UTF-8 sequence.)
+ */
+export function decodeLines(bytes: Uint8Array, file: string): { text: string; problems: InputProblem[] } {
+  const fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  try { return { text: fatal.decode(bytes), problems: [] }; } catch { /* some line is not UTF-8: line by line below */ }
+  const lines: string[] = [];
+  const problems: InputProblem[] = [];
+  for (let start = 0, n = 1; start <= bytes.length; n++) {
+    const nl = bytes.indexOf(0x0a, start);
+    const end = nl < 0 ? bytes.length : nl;
+    try { lines.push(fatal.decode(bytes.subarray(start, end))); } catch { lines.push(''); problems.push({ file, line: n, error: 'invalid UTF-8' }); }
+    start = end + 1;
+  }
+  return { text: lines.join('\n'), problems };
+}
+
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 }
@@ -211,9 +242,11 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
     // (a canonical line's `command` may be an argv too: bash text that runs exactly it)
     const argvLine = argvOf((obj as Record<string, unknown>).command);
     const o = argvLine ? { ...(obj as Record<string, unknown>), command: argvCommand(argvLine), tool: 'bash' } : obj as Record<string, unknown>;
+    const runGot = runOf(o.run);
+    if ('problem' in runGot) { problems.push({ ...at, error: runGot.problem }); return; }
+    const run = runGot.run;
     if (Array.isArray(o.messages)) {
       const ep = str(o.episode) ?? `${file}#${i + 1}`;
-      const run = str(o.run);
       const before = problems.length;
       const got = fromMessages(o.messages, ep, run, at, problems, skippedTools);
       skipped += got.skipped;
@@ -261,7 +294,6 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
     if (command === undefined) { problems.push({ ...at, error: input ? `tool ${JSON.stringify(String(o.tool ?? ''))}: not a file tool this replay knows (its input has no path, or no command/file_text/old_str/content), and no "command"` : 'missing field "command" (string)' }); return; }
     if (step === undefined) { problems.push({ ...at, error: `missing or bad field "step" (a whole number ≥ 0), got ${JSON.stringify(o.step) ?? 'nothing'}` }); return; }
     if ('problem' in id) { problems.push({ ...at, error: `field "tool_call_id": ${id.problem}` }); return; }
-    const run = str(o.run);
     const key = episodeKey(run, episode);
     const ep = episodes.get(key) ?? { run, episode, calls: [] };
     const tool = fop ? 'bash' : codeTool ?? toolOf(o.tool);
