@@ -3,26 +3,16 @@
 // process being gone — the daemon out of descriptors (EMFILE) during a flood of connections — was
 // taken for "exited", and every healthy client's sessions were closed under it. Threat it stops:
 // one descriptor-exhausting client (or a burst of load) tearing down every other client's sandboxes.
-import { readFileSync } from 'node:fs';
-import { pidAlive } from '../util/pid-alive.js';
+import { pidAlive, processStartTime, readStartTime } from '../util/pid-alive.js';
+
+export { readStartTime };
 
 /** A session's client: its pid, uid and start time (clock ticks since boot; undefined when unread). */
 export interface Client { pid: number; uid: number; start?: string }
 
-/** Field 22 of /proc/PID/stat; 'gone' when the process does not exist, 'unknown' when it could not be read. */
-export function readStartTime(pid: number): string | 'gone' | 'unknown' {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? 'unknown';
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' || code === 'ESRCH' ? 'gone' : 'unknown';
-  }
-}
-
 export function clientOf(c: { pid: number; uid: number }): Client {
-  const start = readStartTime(c.pid);
-  return { pid: c.pid, uid: c.uid, ...(start !== 'gone' && start !== 'unknown' ? { start } : {}) };
+  const start = processStartTime(c.pid);
+  return { pid: c.pid, uid: c.uid, ...(start !== undefined ? { start } : {}) };
 }
 
 /**

@@ -31,12 +31,15 @@ const MAX_BYTES = 128 * 1024 * 1024;
 
 interface Original { name: string; path: string; size: number; id: string; hash?: string }
 
+/** What an executed file is: a copy of a watched program, and/or a script naming its interpreter. */
+export interface FileVerdict { copy?: string; interpreter?: string }
+
 export class BinaryCopies {
   private bySize?: Map<number, Original[]>;
   /** The originals' files (dev:ino) and their build-ids. */
   private ids = new Set<string>();
   private byBuildId = new Map<string, string>();
-  private readonly seen = new Map<string, string | null>();
+  private readonly seen = new Map<string, FileVerdict>();
   private budget = HASH_BUDGET;
   private budgetAt = 0;
   /** Execs not compared because the hash budget was spent. */
@@ -55,50 +58,45 @@ export class BinaryCopies {
    * path; undefined otherwise or when it cannot be read (the process is gone and so is the file).
    */
   identify(pid: number, filename: string | undefined, opts: { exeFallback?: boolean } = {}): string | undefined {
-    const originals = this.originals();
-    if (!originals.size) return undefined;
-    let fd: number | undefined;
-    try {
-      fd = this.open(pid, filename, opts.exeFallback ?? true);
-      if (fd === undefined) return undefined;
-      const st = fstatSync(fd);
-      if (!st.isFile()) return undefined;
-      // (the program itself, by any of its names — /bin/sh is dash — is not a copy)
-      if (this.ids.has(`${st.dev}:${st.ino}`)) return undefined;
-      const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
-      const known = this.seen.get(key);
-      if (known !== undefined) return known ?? undefined;
-      let found: string | null = null;
-      const candidates = originals.get(st.size);
-      if (candidates) {
-        if (!this.spend()) { this.skipped++; return undefined; }
-        const hash = hashFd(fd, st.size);
-        for (const o of candidates) if (this.hashOf(o) === hash) { found = o.name; break; }
-      }
-      if (found === null && this.byBuildId.size) {
-        const id = readBuildId(fd);
-        if (id !== undefined) found = this.byBuildId.get(id) ?? null;
-      }
-      if (this.seen.size > 4096) this.seen.clear();
-      this.seen.set(key, found);
-      return found ?? undefined;
-    } catch { return undefined; } finally { if (fd !== undefined) closeSync(fd); }
+    return this.examine(pid, filename, opts).copy;
   }
 
   /**
-   * The interpreter a script names on its `#!` line (the kernel runs that program: `./x` holding
-   * `#!/bin/bash` is bash, whatever x is called), read from the file `filename` as the process sees it;
-   * undefined for anything that is not such a script or cannot be read.
+   * What the file a process was started from is, from one open (every exec comes here: the per-call
+   * path): `copy`, as identify(); `interpreter`, the program a script names on its `#!` line (the
+   * kernel runs that program: `./x` holding `#!/bin/bash` is bash, whatever x is called). Each file
+   * is judged once, cached by device, inode, size and mtime.
    */
-  interpreter(pid: number, filename: string | undefined): string | undefined {
+  examine(pid: number, filename: string | undefined, opts: { exeFallback?: boolean } = {}): FileVerdict {
     let fd: number | undefined;
     try {
-      fd = this.open(pid, filename, false);
-      if (fd === undefined) return undefined;
-      const b = Buffer.alloc(256);
-      const n = readSync(fd, b, 0, b.length, 0);
-      return /^#![ \t]*(\/[^ \t\n\0]+)/.exec(b.toString('latin1', 0, n))?.[1];
-    } catch { return undefined; } finally { if (fd !== undefined) closeSync(fd); }
+      fd = this.open(pid, filename, opts.exeFallback ?? true);
+      if (fd === undefined) return {};
+      const st = fstatSync(fd);
+      // (the program itself, by any of its names — /bin/sh is dash — is neither a copy nor a script)
+      if (!st.isFile() || this.ids.has(`${st.dev}:${st.ino}`)) return {};
+      const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+      const known = this.seen.get(key);
+      if (known !== undefined) return known;
+      const head = Buffer.alloc(256);
+      const interpreter = /^#![ \t]*(\/[^ \t\n\0]+)/.exec(head.toString('latin1', 0, readSync(fd, head, 0, head.length, 0)))?.[1];
+      const verdict: FileVerdict = interpreter !== undefined ? { interpreter } : {};
+      const originals = this.originals();
+      const candidates = interpreter === undefined ? originals.get(st.size) : undefined;
+      if (candidates) {
+        if (!this.spend()) { this.skipped++; return verdict; }
+        const hash = hashFd(fd, st.size);
+        for (const o of candidates) if (this.hashOf(o) === hash) { verdict.copy = o.name; break; }
+      }
+      if (verdict.copy === undefined && interpreter === undefined && this.byBuildId.size) {
+        const id = readBuildId(fd);
+        const name = id !== undefined ? this.byBuildId.get(id) : undefined;
+        if (name !== undefined) verdict.copy = name;
+      }
+      if (this.seen.size > 4096) this.seen.clear();
+      this.seen.set(key, verdict);
+      return verdict;
+    } catch { return {}; } finally { if (fd !== undefined) closeSync(fd); }
   }
 
   /**

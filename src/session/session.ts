@@ -1378,13 +1378,14 @@ export class Session {
       // (a renamed copy of a watched program is named as what it is, for every rule that knows programs by name;
       // the dynamic loader run by hand is judged by the program it loads)
       const failed = outcome.result === 'failed';
-      let copy = failed ? undefined : this.copies.identify(rec.pid, rec.filename);
+      const file = failed ? {} : this.copies.examine(rec.pid, rec.filename);
+      let copy = file.copy;
       const program = !failed && isLoader(rec.filename, copy) ? loaderTarget(rec.argv) : undefined;
       if (program !== undefined) copy = this.copies.identify(rec.pid, program, { exeFallback: false });
       // (a script's process runs its #! interpreter: its sockets are that program's, whatever the script is called)
-      const interp = failed || program !== undefined || copy ? undefined : this.copies.interpreter(rec.pid, rec.filename);
-      const interpCopy = interp !== undefined ? this.copies.identify(rec.pid, interp, { exeFallback: false }) : undefined;
-      if (!failed) this.images.exec(rec.pid, { program: interp ?? program ?? rec.filename, ...(copy ?? interpCopy ? { copy: copy ?? interpCopy } : {}) });
+      const interp = program === undefined ? file.interpreter : undefined;
+      const runs = copy ?? (interp !== undefined ? this.copies.identify(rec.pid, interp, { exeFallback: false }) : undefined);
+      if (!failed) this.images.exec(rec.pid, { program: interp ?? program ?? rec.filename, ...(runs ? { copy: runs } : {}) });
       this.emit('exec', { argv: rec.argv, filename: rec.filename, ...(program !== undefined ? { program } : {}), truncated: rec.truncated, ...outcome, ...(rec.exeUnlinked ? { exe_unlinked: true } : {}), ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'exit') {
       const copy = this.images.exit(rec.pid)?.copy;
