@@ -8,18 +8,22 @@
 // removed by whoever finds them.
 import { closeSync, fstatSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { processStartTime } from '../util/pid-alive.js';
+import { pidAlive, processStartTime, readStartTime } from '../util/pid-alive.js';
 import { StoreError } from './store-error.js';
 
 const LOCK = 'reindex.lock';
 let serial = 0;
 
 /** The process a registry entry names, when it is still that process. */
-function liveOwner(entry: string): { pid: number; command: string } | undefined {
+export function liveOwner(entry: string): { pid: number; command: string } | undefined {
   const m = /^(\d+)-(\d+)/.exec(entry);
   if (!m) return undefined;
   const pid = Number(m[1]);
-  if (processStartTime(pid) !== m[2]) return undefined;
+  const start = readStartTime(pid);
+  // A /proc read that failed for another reason than the process being gone (EMFILE in a busy
+  // daemon, …) proves nothing: judging that entry stale would let a rebuild move the index away
+  // under a live writer, so a pid that still answers kill(0) is kept as the writer it names.
+  if (start === 'unknown' ? !pidAlive(pid) : start !== m[2]) return undefined;
   let command = '';
   try { command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ').slice(0, 200); } catch { /* gone meanwhile */ }
   return { pid, command };
