@@ -172,6 +172,45 @@ resources:
     }
   });
 
+  it('size limits: a file over 1 MiB, a list over 10 000 entries (alone or with what it extends) and an extends chain over 8 files are errors at their place', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-policy-limits-'));
+    const write = (f: string, y: string) => writeFileSync(join(dir, f), y);
+    const rules = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `    - {domain: h${from + i}.t}`).join('\n');
+    try {
+      // (a file just over the limit is refused before it is parsed: fast, and naming the size)
+      write('huge.yaml', `name: huge\n# ${'x'.repeat(1024 * 1024)}\n`);
+      const started = Date.now();
+      const huge = errorOf(() => loadPolicyFile(join(dir, 'huge.yaml')));
+      assert.match(huge.message, /huge\.yaml: cannot read policy file .*huge\.yaml: is \d+ bytes, larger than the 1048576 this file may be/);
+      assert.ok(Date.now() - started < 1000);
+      assert.match(errorOf(() => parsePolicy(`name: t\n#${'y'.repeat(1024 * 1024)}`, 'policies/t.yaml')).message, /larger than the 1048576 a policy file may be/);
+      // exactly 10 000 rules load; 10 001 are refused at the list's line
+      write('max.yaml', `name: max\nnetwork:\n  allow:\n${rules(10_000)}\n`);
+      assert.equal(loadPolicyFile(join(dir, 'max.yaml')).network.allow.length, 10_000);
+      write('over.yaml', `name: over\n\nnetwork:\n  deny:\n${rules(10_001)}\n`);
+      const over = errorOf(() => loadPolicyFile(join(dir, 'over.yaml')));
+      assert.equal(over.field, 'network.deny');
+      assert.equal(over.line, 5);
+      assert.match(over.message, /10001 rules, more than the 10000 a policy may hold/);
+      // 6 000 here and 6 000 in the parent: refused as merged, at the child's list
+      write('parent.yaml', `name: parent\nnetwork:\n  allow:\n${rules(6000)}\n`);
+      write('child.yaml', `name: child\nextends: ./parent.yaml\nnetwork:\n  allow:\n${rules(6000, 6000)}\n`);
+      const merged = errorOf(() => loadPolicyFile(join(dir, 'child.yaml')));
+      assert.match(merged.message, /child\.yaml:5:\d+: network\.allow: 12000 rules with those of the policies it extends/);
+      // hosts: a mapping counts its keys
+      write('hosts.yaml', `name: hosts\nnetwork:\n  hosts:\n${Array.from({ length: 10_001 }, (_, i) => `    h${i}.t: 10.0.${i >> 8}.${i & 255}`).join('\n')}\n`);
+      assert.match(errorOf(() => loadPolicyFile(join(dir, 'hosts.yaml'))).message, /network\.hosts: 10001 host entries/);
+      // a chain of 8 files loads, of 9 is refused at the extends that makes it 9
+      for (let i = 1; i <= 9; i++) write(`l${i}.yaml`, `name: l${i}\n${i < 9 ? `extends: ./l${i + 1}.yaml\n` : ''}`);
+      assert.equal(loadPolicyFile(join(dir, 'l2.yaml')).name, 'l2');
+      const deep = errorOf(() => loadPolicyFile(join(dir, 'l1.yaml')));
+      assert.equal(deep.field, 'extends');
+      assert.match(deep.message, /l8\.yaml:2:10: extends: an extends chain of more than 8 files/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('extends: a child that writes one workspace cap (workspace_size, workspace_disk) drops the other one its parent wrote; a file with both is an error at its line', () => {
     const dir = mkdtempSync(join(tmpdir(), 'corral-policy-caps-'));
     const write = (f: string, y: string) => writeFileSync(join(dir, f), y);

@@ -13,6 +13,7 @@ import { mergeRaw } from './merge.js';
 import { type Policy, PolicySchema } from './schema.js';
 import { refuseTwoWorkspaceCaps } from './workspace-caps.js';
 import { listPresets, policySource, presetDir } from './source.js';
+import { MAX_EXTENDS_CHAIN, POLICY_FILE_MAX, refuseOversizedLists } from './size-limits.js';
 
 type Raw = Record<string, unknown>;
 
@@ -72,6 +73,7 @@ function resolveRaw(p: Parsed, file: string, stack: string[], chain: { file: str
   chain.push({ file, p });
   const own: Raw = p.raw.name === undefined ? { ...p.raw, name: defaultName(file) } : p.raw;
   // Validate the file on its own first, so errors point at this file's lines.
+  refuseOversizedLists(own, file, p);
   validate(own, file, p.doc, p.lc);
   const ext = own.extends;
   if (typeof ext !== 'string') return own;
@@ -82,9 +84,14 @@ function resolveRaw(p: Parsed, file: string, stack: string[], chain: { file: str
   if (stack.includes(parent.key)) {
     throw new PolicyError(file, { ...where, field: 'extends', message: `extends cycle: ${[...stack, parent.key].join(' -> ')}` });
   }
+  if (stack.length >= MAX_EXTENDS_CHAIN) {
+    throw new PolicyError(file, { ...where, field: 'extends', message: `an extends chain of more than ${MAX_EXTENDS_CHAIN} files: ${[...stack, parent.key].join(' -> ')}` });
+  }
   const parentRaw = resolveRaw(parseYaml(readText(parent.path, file, { ...where, field: 'extends' }), parent.display), parent.display, [...stack, parent.key], chain);
   const { extends: _ignored, name: _name, ...inherited } = parentRaw;
-  return mergeRaw(inherited, own);
+  const merged = mergeRaw(inherited, own);
+  refuseOversizedLists(merged, file, p, true);
+  return merged;
 }
 
 function locateExtends(ext: string, fromFile: string, where: { line?: number; column?: number } = {}): { path: string; display: string; key: string } {
@@ -108,7 +115,7 @@ function presetPath(name: string, errFile: string, field?: string, where: { line
 /** A policy file's text; one that cannot be read is a PolicyError in errFile, at `at` (the `extends:` that names it) when given. */
 function readText(path: string, errFile: string, at: Omit<PolicyIssue, 'message'> = {}): string {
   try {
-    return readNamedFile(path);
+    return readNamedFile(path, { max: POLICY_FILE_MAX });
   } catch (e) {
     const why = e instanceof NamedFileError ? e.why : String(e);
     throw new PolicyError(errFile, { ...at, message: `cannot read policy file ${path}: ${why}` });
@@ -117,6 +124,8 @@ function readText(path: string, errFile: string, at: Omit<PolicyIssue, 'message'
 
 /** Parses policy text. `file` is used in error messages and to resolve a relative `extends` path. */
 export function parsePolicy(text: string, file: string): Policy {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > POLICY_FILE_MAX) throw new PolicyError(file, { line: 1, column: 1, message: `the policy is ${bytes} bytes, larger than the ${POLICY_FILE_MAX} a policy file may be` });
   const chain: { file: string; p: Parsed }[] = [];
   const raw = resolveRaw(parseYaml(text, file), file, [existsSync(file) ? resolve(file) : file], chain);
   const p = withFieldSource(validate(raw, file), fieldLocator(chain));
