@@ -115,3 +115,37 @@ test('a category named after an Object.prototype member gets the default colour'
   assert.doesNotMatch(html, /native code/);
   assert.match(html, /background:#555/);
 });
+
+test('the HTML report shows control bytes as visible \\u escapes, and says when gateway rules were put back', () => {
+  const html = renderSessionHtml([buildSessionReport(hostileEvents())]);
+  assert.equal(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/.exec(html), null, 'no raw control byte');
+  assert.match(html, /\\u001b\]52;c;/, 'the escape is shown, not dropped');
+  assert.match(html, /Containment gap<\/b>: at 2023-11-14T22:13:20\.075Z another program on the host changed Corral's gateway rules \(\\u001b/);
+});
+
+test('events stamped in ISO 8601 are reported on the same timeline; an unreadable ts is counted, not a crash', () => {
+  const iso = (ms: number): string => new Date(1_700_000_000_000 + ms).toISOString();
+  const events: CorralEvent[] = [
+    { id: 'a', ts: iso(0), kind: 'session.start', session: 's', payload: { policy: 'default' } },
+    { id: 'b', ts: ts(1000), kind: 'toolcall.start', session: 's', step: 1, tool_call: 'tc1', payload: { command: 'true' } },
+    { id: 'c', ts: iso(3000), kind: 'toolcall.end', session: 's', step: 1, tool_call: 'tc1', payload: { exit_code: 0 } },
+    { id: 'd', ts: iso(5000), kind: 'alert', session: 's', step: 1, tool_call: 'tc1', payload: { rule: 'r', category: 'mining', severity: 'high', attack: [], message: 'late', action: 'flagged' } },
+    { id: 'e', ts: 'yesterday <img>', kind: 'exec', session: 's', step: 1, tool_call: 'tc1', payload: { argv: ['x'] } },
+    { id: 'f', ts: iso(6000), kind: 'session.end', session: 's', payload: {} },
+  ];
+  const rep = buildSessionReport(events);
+  assert.equal(rep.unreadable_events, 1);
+  assert.equal(rep.calls[0]!.processes, 0, 'the unreadable exec is left out');
+  assert.equal(rep.start_ts, ts(0));
+  assert.equal(rep.duration_ms, 6000);
+  assert.equal(rep.calls[0]!.alerts[0]!.late, true, 'an ISO alert after an epoch-ns end is late');
+  const text = renderSessionText(rep, plain);
+  assert.match(text, /\+1\.0s {2}step 1/);
+  assert.match(text, /1 event\(s\) left out: their time is neither/);
+  const html = renderSessionHtml([rep]);
+  assert.match(html, /1 event\(s\) left out/);
+  assert.equal((html.match(/class="alert-mark"/g) ?? []).length, 1);
+  // a hand-made report with a start_ts that is not a number still renders
+  assert.doesNotThrow(() => renderSessionHtml([{ ...rep, start_ts: 'x' }]));
+  assert.doesNotThrow(() => renderSessionText({ ...rep, start_ts: 'x', rules_restored: [{ ts: 'bad', what: 'w' }] }, plain));
+});

@@ -86,5 +86,7 @@ export function nowNs(): string {
 }
 
 export function nsToIso(ts: string): string {
-  return new Date(Number(BigInt(ts) / 1_000_000n)).toISOString();
+  // (total: a stored ts that is not decimal nanoseconds in Date's range reads as such, never a throw)
+  const d = typeof ts === 'string' && /^\d{1,20}$/.test(ts) ? new Date(Number(BigInt(ts) / 1_000_000n)) : undefined;
+  return d && Number.isFinite(d.getTime()) ? d.toISOString() : '(unreadable time)';
 }

@@ -10,7 +10,7 @@
 import { escapeHtml } from '../investigate/report/html-data.js';
 import { nsToIso } from '../events/event.js';
 import { formatBytes } from '../store/summary.js';
-import { finiteOr, type ReportAlert, type ReportCall, type SessionReport } from './session-report.js';
+import { finiteOr, tsBig, type ReportAlert, type ReportCall, type SessionReport } from './session-report.js';
 
 export const CATEGORY_COLORS: Record<string, string> = {
   mining: '#d62728', tunnel: '#9467bd', reverse_shell: '#8c564b', internal_probe: '#ff7f0e', metadata_access: '#e377c2',
@@ -48,9 +48,9 @@ function fmtMs(v: unknown): string {
 }
 
 function timeline(r: SessionReport): string {
-  const t0 = r.start_ts ? BigInt(r.start_ts) : undefined;
+  const t0 = tsBig(r.start_ts);
   if (t0 === undefined || !r.calls.length) return '<p class="meta">no tool calls</p>';
-  const rel = (ts: string | undefined): number | undefined => (ts && ts.length === r.start_ts!.length ? Number((BigInt(ts) - t0) / 1_000_000n) : undefined);
+  const rel = (ts: string | undefined): number | undefined => { const t = tsBig(ts); return t === undefined ? undefined : Number((t - t0) / 1_000_000n); };
   let tMax = 1;
   for (const c of r.calls) {
     tMax = Math.max(tMax, rel(c.end_ts) ?? rel(c.start_ts) ?? 0);
@@ -99,6 +99,12 @@ function gapParagraph(g: SessionReport['sensor_gaps'][number]): string {
   return `<p class="gap"><b>Capture gap</b>: the kernel sensor was down from ${h(nsToIso(g.down_ts))}${gap !== undefined ? ` for ${gap} ms` : g.gap_ms === undefined ? ' until the session ended' : ''}; execs and connects in that window were not recorded.${g.error ? ` <span class="meta">${h(g.error)}</span>` : ''}</p>`;
 }
 
+/** A time another program changed Corral's gateway rules on the host, and Corral put them back. */
+function restoredParagraph(g: SessionReport['rules_restored'][number]): string {
+  const took = finiteOr(g.restored_ms, undefined);
+  return `<p class="gap"><b>Containment gap</b>: at ${h(nsToIso(g.ts))} another program on the host changed Corral's gateway rules (${h(g.what)}); put back${took !== undefined ? ` in ${took} ms` : ''}. Meanwhile this sandbox's traffic was not redirected to the gateway.</p>`;
+}
+
 export function renderSessionHtml(reports: SessionReport[], generated = new Date()): string {
   const title = reports.length === 1 ? `Corral report: session ${String(reports[0]!.session)}` : `Corral report: ${reports.length} sessions`;
   const body = reports.map((r) => {
@@ -109,6 +115,8 @@ export function renderSessionHtml(reports: SessionReport[], generated = new Date
       + (r.capture?.records_lost ? `<p class="gap"><b>Capture incomplete: ${num(r.capture.records_lost)} kernel records lost</b> while this session was open${r.capture.first_loss_ts ? ` (${escapeHtml(nsToIso(r.capture.first_loss_ts))}${r.capture.last_loss_ts && r.capture.last_loss_ts !== r.capture.first_loss_ts ? ` … ${escapeHtml(nsToIso(r.capture.last_loss_ts))}` : ''})` : ''}: the sensor's ring overflowed; the loss cannot be attributed to one sandbox, so execs and connects of this session may be missing and the verdict is not proof of a clean run.</p>` : '')
       + (r.capture?.sensor_off ? '<p class="gap"><b>Capture incomplete</b>: no kernel sensor ran; execs and connects were not recorded.</p>' : '')
       + (r.capture?.unsynced ? '<p class="gap"><b>Capture incomplete</b>: the kernel sensor did not confirm, before the session ended, that it had delivered every record; its last execs and connects may be missing.</p>' : '')
+      + (r.rules_restored ?? []).map(restoredParagraph).join('')
+      + (r.unreadable_events ? `<p class="gap">${num(r.unreadable_events)} event(s) left out: their time is neither epoch nanoseconds nor ISO 8601 with a zone (a damaged store).</p>` : '')
       + r.sensor_gaps.map(gapParagraph).join('')
       + timeline(r) + r.calls.map(callTable).join('') + '</section>';
   }).join('<hr>');

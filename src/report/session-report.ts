@@ -6,7 +6,7 @@
 // was running at the time: the incident's "the miner started in step 2 talked in step 5".
 import { alertJson, type AlertJson } from '../events/alert-json.js';
 import type { AlertEvent, CorralEvent } from '../events/event.js';
-import { compareTs } from '../store/ts-key.js';
+import { compareTs, keyToNs, tsKey } from '../store/ts-key.js';
 import { captureStatus, type CaptureStatus } from '../session/capture-loss.js';
 
 export type Verdict = 'clean' | 'flagged' | 'blocked' | 'killed';
@@ -43,6 +43,8 @@ export interface SessionReport {
   sensor_gaps: { down_ts: string; up_ts?: string; gap_ms?: number; error?: string }[];
   /** Times another program on the host changed the gateway's nft rules and Corral put them back (containment gaps). */
   rules_restored: { ts: string; what: string; restored_ms?: number }[];
+  /** Events left out because their ts is neither epoch nanoseconds nor ISO 8601 with a zone (a damaged store). */
+  unreadable_events?: number;
   /**
    * Whether the kernel capture of this session is whole: `complete: false` when the sensor lost
    * records while it was open (its ring overflowed; `records_lost`, between `first_loss_ts` and
@@ -69,10 +71,22 @@ export function finiteOr<T>(v: unknown, dflt: T): number | T {
 
 const ms = (a: string, b: string): number => Number((BigInt(b) - BigInt(a)) / 1_000_000n);
 
+/** A report's timestamp as a bigint, or undefined when a hand-made or damaged report holds something else. */
+export function tsBig(v: unknown): bigint | undefined {
+  return typeof v === 'string' && /^\d{1,20}$/.test(v) ? BigInt(v) : undefined;
+}
+
+/** A payload's timestamp as epoch nanoseconds, or `dflt` when it is not one. */
+function nsOr(v: unknown, dflt: string): string {
+  try { return keyToNs(tsKey(v)); } catch { return dflt; }
+}
+
 /** Builds the report of one session from its events (any order). */
 export function buildSessionReport(events: CorralEvent[]): SessionReport {
   const b = new SessionReportBuilder();
-  for (const e of [...events].sort((x, y) => compareTs(x.ts, y.ts))) b.add(e);
+  const key = (e: CorralEvent): string => { try { return tsKey(e.ts); } catch { return ''; } }; // (unreadable: counted by add)
+  const keyed = events.map((e) => ({ e, k: key(e) })).sort((x, y) => (x.k < y.k ? -1 : x.k > y.k ? 1 : 0));
+  for (const { e } of keyed) b.add(e);
   return b.finish();
 }
 
@@ -93,8 +107,16 @@ export class SessionReportBuilder {
   private readonly losses: { since: string; ts: string; n: number }[] = [];
   private readonly flowBytes = new Map<string, { up: number; down: number }>();
   private unsynced = false;
+  private unreadable = 0;
 
-  add(e: CorralEvent): void {
+  /**
+   * Adds one event. Its ts becomes epoch nanoseconds (the architecture allows ISO 8601 with a zone
+   * too, which a NATS publisher may send); an event whose ts is neither is counted, not reported.
+   */
+  add(event: CorralEvent): void {
+    let ts: string;
+    try { ts = keyToNs(tsKey(event.ts)); } catch { this.unreadable++; return; }
+    const e = ts === event.ts ? event : { ...event, ts };
     this.first ??= e;
     this.last = e;
     if (e.kind === 'session.start') this.start ??= e;
@@ -105,7 +127,7 @@ export class SessionReportBuilder {
     if (e.kind === 'sensor') {
       if (e.payload.state === 'lost') {
         const n = Number(e.payload.records_lost);
-        if (Number.isFinite(n) && n > 0) this.losses.push({ since: typeof e.payload.since_ts === 'string' ? e.payload.since_ts : e.ts, ts: e.ts, n });
+        if (Number.isFinite(n) && n > 0) this.losses.push({ since: nsOr(e.payload.since_ts, e.ts), ts: e.ts, n });
       } else if (e.payload.state === 'down') gaps.push({ down_ts: e.ts, error: typeof e.payload.error === 'string' ? e.payload.error : undefined });
       else if (e.payload.state === 'unsynced') this.unsynced = true;
       else if (e.payload.state === 'gateway_rules_restored') this.restored.push({ ts: e.ts, what: String(e.payload.what ?? ''), restored_ms: typeof e.payload.restored_ms === 'number' ? e.payload.restored_ms : undefined });
@@ -179,6 +201,7 @@ export class SessionReportBuilder {
       verdict,
       counts: { calls: ordered.length, alerts: alerts.length, by_category: byCategory, by_action: byAction },
       calls: ordered, other_alerts: other, sensor_gaps: gaps, rules_restored: this.restored,
+      ...(this.unreadable ? { unreadable_events: this.unreadable } : {}),
       capture: { ...captureStatus(lost, gaps.length, sensorOff, this.unsynced), ...(losses.length ? { first_loss_ts: losses[0]!.since, last_loss_ts: losses.at(-1)!.ts } : {}) },
     };
   }

@@ -10,7 +10,7 @@ import { safeText, type Style } from '../cli/style.js';
 import { severityColor } from '../cli/io.js';
 import { nsToIso } from '../events/event.js';
 import { formatBytes } from '../store/summary.js';
-import { finiteOr, type ReportAlert, type ReportCall, type SessionReport, type Verdict } from './session-report.js';
+import { finiteOr, tsBig, type ReportAlert, type ReportCall, type SessionReport, type Verdict } from './session-report.js';
 
 const VERDICT_TEXT: Record<Verdict, string> = {
   clean: 'clean — no alerts',
@@ -60,6 +60,7 @@ export function renderSessionText(r: SessionReport, st: Style): string {
   }
   if (r.capture?.unsynced) out.push(`  ${st.red('capture incomplete')}: the kernel sensor did not confirm, before the session ended, that it had delivered every record — its last execs and connects may be missing`);
   if (r.capture?.sensor_off) out.push(`  ${st.yellow('capture incomplete: no kernel sensor ran')} — execs and connects were not recorded (the gateway still judged every connection)`);
+  if (r.unreadable_events) out.push(`  ${st.yellow(`${num(r.unreadable_events)} event(s) left out`)}: their time is neither epoch nanoseconds nor ISO 8601 with a zone (a damaged store)`);
   for (const g of r.rules_restored ?? []) {
     const took = finiteOr(g.restored_ms, undefined);
     out.push(`  ${st.red('containment gap')}: at ${nsToIso(g.ts)} another program on the host changed Corral's gateway rules (${shown(g.what)}); put back${took !== undefined ? ` in ${took} ms` : ''} — meanwhile this sandbox's traffic was not redirected to the gateway`);
@@ -70,7 +71,8 @@ export function renderSessionText(r: SessionReport, st: Style): string {
   }
   const t0 = r.start_ts;
   for (const c of r.calls) {
-    const at = t0 && c.start_ts.length === t0.length ? `+${(Number((BigInt(c.start_ts) - BigInt(t0)) / 1_000_000n) / 1000).toFixed(1)}s` : '';
+    const s0 = tsBig(t0), s1 = tsBig(c.start_ts);
+    const at = s0 !== undefined && s1 !== undefined ? `+${(Number((s1 - s0) / 1_000_000n) / 1000).toFixed(1)}s` : '';
     const cmd = safeText(c.command.split('\n')[0] ?? '').slice(0, 100) + (c.command.includes('\n') || c.command.length > 100 ? '…' : '');
     const ended = endedText(c, st);
     const facts = [c.duration_ms !== undefined && `${num(c.duration_ms)} ms`, finiteOr(c.processes, 0) > 0 && `${num(c.processes)} exec`, (finiteOr(c.connections.allowed, 0) + finiteOr(c.connections.denied, 0)) > 0 && `${num(c.connections.allowed)} allowed / ${num(c.connections.denied)} denied connections`, (c.bytes.up + c.bytes.down) > 0 && `↑${formatBytes(c.bytes.up)} ↓${formatBytes(c.bytes.down)}`, c.tls_clients?.length && `TLS ${c.tls_clients.map(shown).join(' ')}`].filter(Boolean).join(', ');

@@ -95,5 +95,8 @@ export function scriptSafeJson(v: unknown): string {
 /** Escapes text for HTML element content and attribute values. */
 export function escapeHtml(s: string): string {
   // (bidi overrides and zero-width characters become visible \uXXXX: they would reorder what people read)
-  return showInvisible(s.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`));
+  // (control bytes other than tab and line ends too: a browser shows nothing for them, so text that
+  //  hides part of itself behind one would read differently from what was recorded)
+  return showInvisible(s.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`))
+    .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
