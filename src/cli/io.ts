@@ -93,11 +93,11 @@ export { alertJson, type AlertJson } from '../events/alert-json.js';
  * A text file's content, decompressed when it is compressed (trajectories are often kept
  * gzipped): the same codec detection and decompressors as `corral investigate` (inputs/source.ts).
  */
-export async function readTextFile(path: string): Promise<string> {
+export async function readBytesFile(path: string): Promise<Buffer> {
   const { openContent } = await import('../investigate/inputs/source.js'); // (not on every command's start-up)
   const parts: Buffer[] = [];
   for await (const c of openContent(path, { chunkBytes: 1 << 20 }).chunks) parts.push(c);
-  return Buffer.concat(parts).toString('utf8');
+  return Buffer.concat(parts);
 }
 
 /** Bad input lines named one by one before the rest are only counted (a binary or foreign file would flood the terminal). */
