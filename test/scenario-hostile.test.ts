@@ -508,6 +508,91 @@ except Exception as e:
   assert.ok(m, JSON.stringify(alerts.map((a) => [a.payload.layer, a.payload.message])));
 });
 
+test('fronting cannot hide behind an ignored WebSocket upgrade or a request head too long to read: the pool Host is judged and refused', async () => {
+  // (a review, session 34: both reached the far host — frames were assumed after any upgrade request, and a head over 8 KiB was judged by its first 8 KiB)
+  // (no `Connection: Upgrade`: the registry, like any server, then answers the request as a plain one and reads the next)
+  const requests = async (): Promise<number> => (await fx.far.counts())['198.51.100.10:80']?.requests ?? 0;
+  const before = await requests();
+  const { r, alerts } = await oneCall(`import socket, time
+def attempt(parts):
+    s = socket.create_connection(("registry.test", 80), timeout=3)
+    data = b""
+    try:
+        for p in parts:
+            s.sendall(p)
+            time.sleep(0.4)
+        while True:
+            got = s.recv(4096)
+            if not got:
+                break
+            data += got
+    except OSError:
+        pass
+    return data.count(b"HTTP/1.1 200"), data.count(b"HTTP/1.1 403")
+upgrade = b"GET /ws HTTP/1.1\\r\\nHost: registry.test\\r\\nUpgrade: websocket\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n"
+pool = b"GET /job HTTP/1.1\\r\\nHost: pool.minexmr.test\\r\\nConnection: close\\r\\n\\r\\n"
+print(attempt([upgrade, pool]), attempt([b"GET / HTTP/1.1\\r\\nX-Pad: " + b"A" * 40000 + b"\\r\\n", b"Host: pool.minexmr.test\\r\\nConnection: close\\r\\n\\r\\n"]))`, { tool: 'python' });
+  assert.equal(r.stdout.trim(), '(1, 0) (0, 1)', `the upgrade request is answered (the server ignored it), the pool request is not; the long head gets a 403: ${r.stdout}${r.stderr}`);
+  assert.equal(await requests() - before, 1, 'the registry served the upgrade request only');
+  const net = alerts.filter((x) => x.payload.layer === 'network').map((x) => `${String(x.payload.message)} ${String(x.payload.reason)}`);
+  assert.ok(net.some((m) => /pool\.minexmr\.test/.test(m)), JSON.stringify(net));
+  assert.ok(net.some((m) => /longer than 32768 bytes/.test(m)), JSON.stringify(net));
+});
+
+test('TLS cannot carry what the sniff would cut: a ClientHello paused past the hold names no host and is refused, and a pool login inside TLS records is cut as mining', async () => {
+  // (a review, session 34: the paused hello passed as TLS to the allowed name with a pool SNI, and a login in an application_data record reached the pool)
+  const stalled = await oneCall(`import socket, ssl, time
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+out = ssl.MemoryBIO()
+tls = ctx.wrap_bio(ssl.MemoryBIO(), out, server_hostname="pool.minexmr.test")
+try:
+    tls.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+hello = out.read()
+s = socket.create_connection(("registry.test", 443), timeout=10)
+s.sendall(hello[:20])
+time.sleep(5.8)
+try:
+    s.sendall(hello[20:])
+    print("got", s.recv(100))
+except Exception as e:
+    print("cut", type(e).__name__)`, { tool: 'python' });
+  assert.match(stalled.r.stdout, /^cut|^got b''/m, stalled.r.stdout + stalled.r.stderr);
+  const refused = stalled.alerts.filter((a) => a.payload.layer === 'network').map((a) => `${String(a.payload.message)} ${String(a.payload.reason)}`);
+  assert.ok(refused.some((m) => /TLS ClientHello was not finished within 5\.\d s/.test(m)), JSON.stringify(refused));
+  const before = await fx.far.accepted('203.0.113.20', 443);
+  const answered = (await fx.far.counts())['203.0.113.20:443']?.requests ?? 0;
+  const inRecords = await oneCall(`import socket, ssl, json, time
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+out = ssl.MemoryBIO()
+tls = ctx.wrap_bio(ssl.MemoryBIO(), out)
+try:
+    tls.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+hello = out.read()
+login = (json.dumps({"id": 1, "method": "login", "params": {"login": "wallet", "pass": "x", "agent": "XMRig/6.21.0"}}) + "\\n").encode()
+record = bytes([23, 3, 3, len(login) >> 8, len(login) & 255]) + login
+s = socket.create_connection(("203.0.113.20", 443), timeout=3)
+try:
+    s.sendall(hello)
+    time.sleep(0.3)
+    s.sendall(record)
+    time.sleep(0.5)
+    s.sendall(record)
+    print("got", s.recv(100))
+except Exception as e:
+    print("cut", type(e).__name__)`, { tool: 'python' });
+  assert.match(inRecords.r.stdout, /^cut|^got b''/m, inRecords.r.stdout + inRecords.r.stderr);
+  const m = inRecords.alerts.filter((a) => a.payload.category === 'mining' && a.payload.layer === 'network');
+  assert.equal(m.length, 1, JSON.stringify(inRecords.alerts.map((a) => [a.payload.category, a.payload.message])));
+  assert.match(String(m[0]!.payload.message), /inside TLS records/);
+  // (the hello reached the pool's port before the login was seen; what matters is that no login did)
+  assert.ok(await fx.far.accepted('203.0.113.20', 443) - before <= 1);
+  assert.equal((await fx.far.counts())['203.0.113.20:443']?.requests ?? 0, answered, 'the pool answered nothing');
+});
+
 test('persistence planted by code (Python start-up hook, git hook, ~/.bashrc) is found when the call ends and attributed to it', async () => {
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'persist' });
   try {

@@ -266,12 +266,18 @@ test('HTTP: incomplete vs garbage', () => {
     const r = sniff(Buffer.from(s, 'latin1'));
     assert.deepEqual(r, { status: 'done', protocol: 'other' }, JSON.stringify(s));
   }
-  // Headers still unterminated after 8 KiB: decide with what has arrived.
-  const big = Buffer.from(`GET / HTTP/1.1\r\nHost: registry.test\r\nCookie: ${'a'.repeat(9000)}\r\n`);
-  const r = sniff(big);
-  assert.equal(r.status, 'done');
-  assert.equal(r.protocol, 'http');
-  assert.equal(r.host, 'registry.test');
+  // A 9 000-byte head is read whole now (the limit is 32 KiB): still incomplete until its end, then judged by its Host.
+  const big = `GET / HTTP/1.1\r\nHost: registry.test\r\nCookie: ${'a'.repeat(9000)}\r\n`;
+  assert.equal(sniff(Buffer.from(big)).status, 'incomplete');
+  assert.deepEqual(((r) => [r.status, r.protocol, r.host, r.hostAmbiguous])(sniff(Buffer.from(`${big}\r\n`))), ['done', 'http', 'registry.test', undefined]);
+  // Unterminated after 32 KiB (a Host line may follow what was read), or a request line that long: HTTP with no host any rule matches.
+  for (const s of [`GET / HTTP/1.1\r\nHost: registry.test\r\nCookie: ${'a'.repeat(33_000)}\r\n`, `GET /${'a'.repeat(33_000)}`, `GET /${'a'.repeat(33_000)} HTTP/1.1\r\nHost: registry.test\r\n\r\n`]) {
+    const r = sniff(Buffer.from(s));
+    assert.deepEqual([r.status, r.protocol, r.host, r.hostAmbiguous, r.method], ['done', 'http', undefined, true, 'GET'], s.slice(0, 40));
+    assert.match(r.ambiguousWhy!, /longer than 32768 bytes/);
+  }
+  // A head that ends after the limit is not read past it either.
+  assert.equal(sniff(Buffer.from(`GET / HTTP/1.1\r\nX-Pad: ${'a'.repeat(33_000)}\r\nHost: pool.test\r\n\r\n`)).hostAmbiguous, true);
   assert.equal(parseHttpRequest(Buffer.from('SSH-2.0-x\r\n')).protocol, 'other');
   // Methods no list names are still requests, judged by their Host (WebDAV's, a server's own: a review, session 31)
   for (const m of ['PROPFIND', 'MKCOL', 'GXT', 'X-CUSTOM_METHOD']) {

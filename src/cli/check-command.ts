@@ -4,7 +4,8 @@
 // shell (as a hook, also the same harm done through Claude Code's file tools or WebFetch: src/hook/).
 // Output shows the span of the original command that triggered each finding and the chain of
 // unwrapped layers, with agent-controlled text escaped (safeText) so it cannot drive the terminal.
-// Exit codes: 0 allow, 1 warn, 2 deny (the worst over all commands checked); 64 usage error;
+// Exit codes: 0 allow, 1 warn, 2 deny (the worst over all commands checked; at least 1 when an input
+// line could not be screened); 64 usage error;
 // 65 unreadable input or invalid rule file. In hook mode it always exits 0 (the protocol's way).
 import { readNamedFile } from '../util/read-named-file.js';
 import { availableParallelism, homedir } from 'node:os';
@@ -27,7 +28,7 @@ export const CHECK_USAGE = `Usage: corral check [options] -- COMMAND...      che
                                                   Bash, Write, Edit, MultiEdit, NotebookEdit and WebFetch calls
 options: --json  --rules FILE (repeatable)  --tool bash|python  --deny-at SEV  --warn-at SEV  --hook-allow
          --workers N  threads for --stdin/--jsonl batches of 2000+ commands (default: cores - 1; 1 = one thread)
-exit: 0 allow, 1 warn, 2 deny (worst of all commands), 64 usage error, 65 bad input or rules`;
+exit: 0 allow, 1 warn, 2 deny (worst of all commands; at least 1 if a line could not be read), 64 usage error, 65 bad input or rules`;
 
 const EXIT: Record<Verdict, number> = { allow: 0, warn: 1, deny: 2 };
 const SEVERITIES = new Set(['low', 'medium', 'high', 'critical']);
@@ -228,6 +229,8 @@ async function checkCli(argv: string[], io: CheckIO, hookMode: boolean): Promise
   // (file: a file editor's call of a trajectory, screened as the sandbox screens file tools — its words are no command)
   type Item = { command: string; tool: 'bash' | 'python'; label?: string; extra?: Record<string, unknown>; file?: FileOperation };
   const items: Item[] = [];
+  /** Input lines that could not be screened (bad JSON, not UTF-8, malformed calls). */
+  let unread = 0;
   try {
     // One word is the command's text (`corral check -- 'a | b'`); several are an argv, each word
     // quoted as a shell would need it: joined with spaces, `bash -c "git config core.fsmonitor ./x"`
@@ -240,6 +243,7 @@ async function checkCli(argv: string[], io: CheckIO, hookMode: boolean): Promise
       // Commands are text: NUL bytes mean a binary file was piped in by mistake, not commands to judge.
       if (text.includes('\0')) { io.stderr.write('corral check: stdin holds binary data (NUL bytes), not one command per line\n'); return 65; }
       writeInputProblems(io, 'corral check', problems);
+      unread = problems.length;
       for (const line of text.split('\n')) if (line.trim() !== '') items.push({ command: line, tool });
       if (items.length === 0 && problems.length) { io.stderr.write(`corral check: no command could be read (${problems.length} bad lines)\n`); return 65; }
       // (an empty pipe is a mistake upstream, never a clean "allow")
@@ -252,6 +256,7 @@ async function checkCli(argv: string[], io: CheckIO, hookMode: boolean): Promise
       const { episodes, skipped, skippedTools } = parsed;
       // (lines that are not UTF-8 are bad lines too, in line order with the others)
       const problems = [...decoded.problems, ...parsed.problems].sort((a, b) => a.line - b.line);
+      unread = problems.length;
       writeInputProblems(io, 'corral check', problems);
       // (MultiEdit and an Edit with replace_all are file calls like any other: screened on the path and each new text)
       if (skipped) io.stderr.write(`corral check: ${skipped} tool call(s) not screened: ${skippedList(skippedTools)} (tools that run no command or edit nothing)\n`);
@@ -310,5 +315,11 @@ async function checkCli(argv: string[], io: CheckIO, hookMode: boolean): Promise
   }
   progress.done();
   if (items.length > 1) io.stderr.write(`checked ${items.length} commands: ${counts.allow} allow, ${counts.warn} warn, ${counts.deny} deny\n`);
+  // Lines that could not be screened make the answer at least warn: a torn line may hold anything,
+  // and a gate must never read a clean allow for input it did not screen (a review, session 34).
+  if (unread > 0 && worst < EXIT.warn) {
+    io.stderr.write(`corral check: ${unread} input line(s) could not be screened: exit ${EXIT.warn} (warn), not allow\n`);
+    return EXIT.warn;
+  }
   return worst;
 }

@@ -53,7 +53,8 @@ export interface ProxyOptions {
   maxFlowsTotal: number;
 }
 
-const MAX_SNIFF = 16 * 1024;
+/** First bytes held for the sniff at most: above an HTTP request head's limit (MAX_HTTP_HEAD), so a long head is read whole. */
+const MAX_SNIFF = 2 * MAX_HTTP_HEAD;
 
 /**
  * The HTTP/1.x request heads that begin in this upload chunk — at its start or right after a blank
@@ -84,9 +85,17 @@ function requestHeads(chunk: Buffer): RequestHead[] {
  * as the protocol its bytes begin (`SSH` is ssh), so a client cannot pass a protocol check by pausing
  * inside its first message.
  */
-function tentative(r: SniffResult): SniffResult {
+function tentative(r: SniffResult, waitedMs: number): SniffResult {
   if (r.status === 'done') return r;
-  return { status: 'done', protocol: r.protocol, ...(r.protocol === 'other' ? {} : { detail: `unfinished ${r.protocol} first message` }) };
+  const judged: SniffResult = { status: 'done', protocol: r.protocol, ...(r.protocol === 'other' ? {} : { detail: `unfinished ${r.protocol} first message` }) };
+  // A ClientHello or request head cut off by a pause names no host any rule can match: the SNI or
+  // Host it was about to send would never be read (a review, session 34: 20 bytes of a hello, a
+  // 5.6 s pause, then the rest with `pool.example` in its SNI, passed as TLS to the allowed name).
+  if (r.protocol === 'tls' || r.protocol === 'http') {
+    const what = r.protocol === 'tls' ? 'TLS ClientHello' : 'HTTP request head';
+    return { ...judged, hostAmbiguous: true, ambiguousWhy: `The ${what} was not finished within ${(waitedMs / 1000).toFixed(1)} s, so its host cannot be read` };
+  }
+  return judged;
 }
 
 function stripV6(a: string | undefined): string {
@@ -214,7 +223,7 @@ class ProxiedFlow {
       // (bytes that begin a protocol but do not finish its first message yet: held, then judged as what they begin)
       const r = this.bufLen > 0 ? sniff(Buffer.concat(this.buf)) : undefined;
       if (r?.status !== 'incomplete') { this.decide(pre); return; }
-      if (held || pre.verdict !== 'allow') { this.sniffed = tentative(r); this.decide(pre); return; }
+      if (held || pre.verdict !== 'allow') { this.sniffed = tentative(r, wait + (held ? this.opts.incompleteBytesMs : 0)); this.decide(pre); return; }
       held = true;
       timer = setTimeout(waited, this.opts.incompleteBytesMs);
     };
@@ -371,7 +380,14 @@ class ProxiedFlow {
     if (p === 'tls' && this.opts.scanBytes > 0) {
       // Encrypted, but it must stay TLS records: cleartext after a (fake) ClientHello is judged as what it is.
       const bad = (this.tlsWalk ??= new TlsRecordWalker()).push(chunk);
-      if (bad < 0) { if (!up.write(chunk)) { this.client.pause(); up.once('drain', () => this.client.resume()); } return; }
+      if (bad < 0) {
+        // Record bodies are scanned too: a pool login or an SSH stream carried in well-formed records
+        // (cleartext in application_data, or after the hello inside its own record) reached a lenient
+        // far end unseen (a review, session 34). Real ciphertext holds these markers with negligible odds.
+        if (this.scanTlsBodies(chunk)) return;
+        if (!up.write(chunk)) { this.client.pause(); up.once('drain', () => this.client.resume()); }
+        return;
+      }
       const r = sniff(chunk.subarray(bad));
       // (never 'tls' again: a second hello where a record should be is not a TLS stream either)
       const as: SniffResult = r.status === 'done' && r.protocol !== 'other' && r.protocol !== 'tls' ? r : { status: 'done', protocol: 'other', detail: 'not TLS after its ClientHello' };
@@ -399,24 +415,24 @@ class ProxiedFlow {
         // (allowed here: the flow stays what it was, scanned on — an identification line must not turn inspection off)
         this.sniffed = was;
       }
-      if (this.ws) {
-        if (this.scanWebSocket(chunk)) return;
-      } else if (this.sniffed?.protocol === 'http') {
+      if (this.sniffed?.protocol === 'http') {
         // A keep-alive connection's later requests are judged by their own Host (fronting: an allowed
         // first request, then `Host: pool.example` on the same connection), found by HTTP's framing
         // across writes (http-stream.ts; a stream it cannot frame falls back to a per-chunk look);
-        // after a WebSocket upgrade the frames that follow are unmasked and scanned; cleartext HTTP/2
-        // requests are judged by their `:authority` (h2c-stream.ts).
+        // after a WebSocket upgrade the frames that follow are unmasked and scanned, and the framing
+        // is still followed until they come (a server that ignored the upgrade reads more requests);
+        // cleartext HTTP/2 requests are judged by their `:authority` (h2c-stream.ts).
         if (this.h2) { if (this.judgeHeads(this.h2.push(chunk))) return; }
         else {
+          if (this.ws && this.scanWebSocket(chunk)) return;
           this.http ??= new HttpRequestStream();
-          const heads = this.http.opaque ? requestHeads(chunk) : this.http.push(chunk);
+          const heads = this.http.opaque ? (this.ws ? [] : requestHeads(chunk)) : this.http.push(chunk);
           for (const head of heads) {
             if (this.judgeHeads([head])) return;
-            if (head.framesAt !== undefined) {
+            if (head.framesAt !== undefined && !this.ws) {
               this.ws = new WebSocketUnmasker();
               if (this.scanWebSocket(chunk.subarray(head.framesAt))) return;
-              break;
+              continue;
             }
             if (head.h2At !== undefined) {
               this.h2 = new H2cRequestStream(true);
@@ -436,6 +452,19 @@ class ProxiedFlow {
       const sniffed = this.sniffed!;
       if (head.ambiguous && this.redecide({ ...sniffed, host: undefined, hostAmbiguous: true, ambiguousWhy: head.why })) return true;
       if (head.host !== undefined && head.host !== sniffed.host && this.redecide({ ...sniffed, host: head.host, hostAmbiguous: false, ambiguousWhy: undefined })) return true;
+    }
+    return false;
+  }
+
+  /** A TLS flow's record bytes scanned for a pool login and an SSH identification line. True when the flow was cut. */
+  private scanTlsBodies(chunk: Buffer): boolean {
+    const hit = this.scanner.push(chunk);
+    if (hit && this.redecide({ status: 'done', protocol: 'mining', detail: `${hit.method} inside TLS records`, method: hit.method, host: this.sniffed?.host })) return true;
+    const id = (this.sshIds ??= new SshIdScanner()).push(chunk);
+    if (id !== undefined) {
+      const was = this.sniffed;
+      if (this.redecide({ status: 'done', protocol: 'ssh', detail: `${id} inside TLS records`, host: was?.host })) return true;
+      this.sniffed = was; // (allowed: still TLS, walked and scanned on)
     }
     return false;
   }
@@ -460,7 +489,7 @@ class ProxiedFlow {
     const all = Buffer.concat(this.late);
     this.late = [];
     this.lateLen = 0;
-    if (!this.sniffed && this.redecide(tentative(sniff(all)))) return;
+    if (!this.sniffed && this.redecide(tentative(sniff(all), this.opts.incompleteBytesMs))) return;
     this.forward(all);
   }
 

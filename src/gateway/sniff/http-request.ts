@@ -18,8 +18,28 @@ const METHOD_SET = new Set(HTTP_METHODS);
  * listed method's prefix to be held as HTTP (plausibleStart).
  */
 const METHOD_TOKEN = /^[A-Z][A-Z_-]{0,31}$/;
-/** Headers still unterminated after this many bytes: decide with what has arrived. */
-export const MAX_HTTP_HEAD = 8192;
+/**
+ * A request head still unterminated after this many bytes is judged as HTTP whose host is ambiguous
+ * (refused): a Host line past the bytes read cannot be judged, and the server reads it (a review,
+ * session 34: a 9 000-byte header first, then `Host: pool.example`, was allowed by the resolved
+ * name). 32 KiB is above what common servers accept (Node 16 KiB, nginx 4 × 8 KiB).
+ */
+export const MAX_HTTP_HEAD = 32 * 1024;
+
+/** A request whose head or request line is too long to be read whole: HTTP, with no host any rule can match. */
+function tooLong(method: string | undefined): SniffResult {
+  return {
+    status: 'done', protocol: 'http', ...(method ? { method } : {}), detail: `${method ?? 'request'} (head over ${MAX_HTTP_HEAD} bytes)`,
+    hostAmbiguous: true, ambiguousWhy: `The HTTP request head is longer than ${MAX_HTTP_HEAD} bytes, so its Host cannot be read`,
+  };
+}
+
+/** The method token a buffer begins with ("GET" of "GET /…"), when it is followed by a space. */
+function methodOf(buf: Buffer, start: number): string | undefined {
+  let i = start;
+  while (i < buf.length && i - start < 32 && isUpperAlpha(buf[i]!)) i++;
+  return i > start && buf[i] === 0x20 ? buf.toString('latin1', start, i) : undefined;
+}
 const MAX_LEADING_EMPTY_LINES = 4;
 
 const DNS_NAME = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?$/;
@@ -93,10 +113,10 @@ export function parseHttpRequest(buf: Buffer): SniffResult {
     if (!isUpperAlpha(buf[start]!)) return OTHER();
     const lf = buf.indexOf(0x0a, start);
     if (lf < 0) {
-      if (buf.length - start >= MAX_HTTP_HEAD || !plausibleStart(buf, start)) return OTHER();
-      return { status: 'incomplete', protocol: 'http' };
+      if (!plausibleStart(buf, start)) return OTHER();
+      return buf.length - start >= MAX_HTTP_HEAD ? tooLong(methodOf(buf, start)) : { status: 'incomplete', protocol: 'http' };
     }
-    if (lf - start > MAX_HTTP_HEAD) return OTHER();
+    if (lf - start > MAX_HTTP_HEAD) return plausibleStart(buf.subarray(0, lf), start) ? tooLong(methodOf(buf, start)) : OTHER();
     const lineEnd = lf > start && buf[lf - 1] === 0x0d ? lf - 1 : lf;
     const line = buf.toString('latin1', start, lineEnd);
     const parts = line.split(' ');
@@ -118,7 +138,7 @@ export function parseHttpRequest(buf: Buffer): SniffResult {
     let ended = false;
     while (pos < buf.length) {
       const next = buf.indexOf(0x0a, pos);
-      if (next < 0) break;
+      if (next < 0 || next - start > MAX_HTTP_HEAD) break;
       const end = next > pos && buf[next - 1] === 0x0d ? next - 1 : next;
       if (end === pos) { ended = true; break; }
       const h = buf.toString('latin1', pos, end);
@@ -136,7 +156,7 @@ export function parseHttpRequest(buf: Buffer): SniffResult {
       if (rawName !== name && !HEADER_NAME.test(rawName)) suspicious = true; // "Host :" etc.
       hosts.push(h.slice(colon + 1).trim());
     }
-    if (!ended && buf.length < MAX_HTTP_HEAD) return { status: 'incomplete', protocol: 'http', method };
+    if (!ended && buf.length - start < MAX_HTTP_HEAD) return { status: 'incomplete', protocol: 'http', method };
 
     const res: SniffResult = { status: 'done', protocol: 'http', method, detail: detailOf(method, target) };
     let authority: string | undefined;
@@ -158,7 +178,8 @@ export function parseHttpRequest(buf: Buffer): SniffResult {
     const host = authority === undefined ? undefined : normalizeAuthority(authority);
     if (host !== undefined) res.host = host;
     else if (authority !== undefined) { res.detail += ' (invalid host)'; res.hostAmbiguous = true; }
-    if (!ended) res.detail += ' (headers truncated)';
+    // (a head not ended within MAX_HTTP_HEAD: a Host line, or a second one, may come after what was read)
+    if (!ended) return { ...tooLong(method), detail: `${res.detail} (head over ${MAX_HTTP_HEAD} bytes)` };
     return res;
   } catch {
     return OTHER();

@@ -6,7 +6,8 @@
 // after a body in the same write is found where the server will find it. Threat: a per-chunk guess at
 // where heads start, which a review (session 23) passed both ways. A stream it cannot frame (a head
 // over MAX_HTTP_HEAD, conflicting lengths, a bad chunk size, not HTTP) becomes opaque: the caller goes
-// back to its per-chunk heuristic for the rest.
+// back to its per-chunk heuristic for the rest — after reporting an ambiguous head (refused) when the
+// stream is still HTTP but cannot be read (a head too long, conflicting Content-Length).
 import { MAX_HTTP_HEAD, parseHttpRequest } from './http-request.js';
 
 /**
@@ -52,14 +53,21 @@ export class HttpRequestStream {
     // (empty lines before a request line are ignored, as servers do)
     if (this.accLen === 0) while (i < chunk.length && (chunk[i] === 0x0d || chunk[i] === 0x0a)) i++;
     if (i >= chunk.length) return i;
+    // (a head begins with a method token: anything else — WebSocket frames after an upgrade the
+    //  server accepted, TLS after a CONNECT — is not a request this stream can frame)
+    if (this.accLen === 0 && !(chunk[i]! >= 0x41 && chunk[i]! <= 0x5a)) { this.state = 'opaque'; return chunk.length; }
     const before = this.accLen;
     this.acc.push(chunk.subarray(i));
     this.accLen += chunk.length - i;
     const all = this.acc.length === 1 ? this.acc[0]! : Buffer.concat(this.acc);
     const end = headEnd(all, Math.max(0, before - 3));
     if (end < 0) {
-      if (this.accLen > MAX_HTTP_HEAD) this.state = 'opaque';
-      else this.acc = [Buffer.from(all)]; // (a copy: the caller's chunk is not pinned)
+      if (this.accLen > MAX_HTTP_HEAD) {
+        // A request too long to read whole: its Host may come after what can be read, and the
+        // server reads it; judged ambiguous (refused), not followed by a guess.
+        if (/^[A-Z]{1,32} /.test(all.toString('latin1', 0, 34))) heads.push({ ambiguous: true, why: `An HTTP request head on this connection is longer than ${MAX_HTTP_HEAD} bytes, so its Host cannot be read` });
+        this.state = 'opaque';
+      } else this.acc = [Buffer.from(all)]; // (a copy: the caller's chunk is not pinned)
       return chunk.length;
     }
     const head = all.subarray(0, end);
@@ -72,12 +80,20 @@ export class HttpRequestStream {
     const text = head.toString('latin1');
     const ambiguous = r.hostAmbiguous === true;
     const upgrade = /\r?\nupgrade:[ \t]*websocket/i.test(text);
-    heads.push({ ...(r.host !== undefined ? { host: r.host } : {}), ambiguous, ...(upgrade ? { framesAt: consumed } : {}) });
-    if (upgrade) { this.state = 'opaque'; return consumed; } // (the caller follows the frames)
+    heads.push({ ...(r.host !== undefined ? { host: r.host } : {}), ambiguous, ...(r.ambiguousWhy ? { why: r.ambiguousWhy } : {}), ...(upgrade ? { framesAt: consumed } : {}) });
+    // After `Upgrade: websocket` the caller also unmasks the frames; the framing here goes on, so a
+    // server that did not switch protocols (it answers 200 and reads the next request) has that
+    // request's Host judged too (a review, session 34, fronted a keep-alive connection by asking
+    // for an upgrade the server ignored). Frames, once they come, end the framing (not a method).
     const lengths = [...text.matchAll(/\r?\ncontent-length:[ \t]*([^\r\n]*)/gi)].map((m) => m[1]!.trim());
     if (/\r?\ntransfer-encoding:[^\r\n]*chunked/i.test(text)) this.state = 'chunk-size';
     else if (lengths.length > 0) {
-      if (new Set(lengths).size > 1 || !/^\d{1,15}$/.test(lengths[0]!)) { this.state = 'opaque'; return consumed; }
+      if (new Set(lengths).size > 1 || !/^\d{1,15}$/.test(lengths[0]!)) {
+        // (where this request ends is a guess either way, and a second request hidden in its "body" would pass unjudged)
+        heads.push({ ambiguous: true, why: 'An HTTP request on this connection has conflicting or invalid Content-Length headers, so where the next request begins is ambiguous' });
+        this.state = 'opaque';
+        return consumed;
+      }
       this.remaining = Number(lengths[0]);
       this.state = this.remaining > 0 ? 'body' : 'head';
     } else this.state = 'head';
