@@ -48,7 +48,7 @@ test('a real HTTP/2 client\'s requests give each :authority (Huffman, dynamic ta
     { ':path': '/c', ':authority': 'pool.minexmr.test:80' },
   ]);
   assert.ok(bytes.subarray(0, 24).equals(H2_PREFACE));
-  const want = [{ host: 'registry.test', ambiguous: false }, { host: 'registry.test', ambiguous: false }, { host: 'pool.minexmr.test', ambiguous: false }];
+  const want = [{ host: 'registry.test', ambiguous: false }, { host: 'registry.test', ambiguous: false }, { host: 'pool.minexmr.test', connectPort: 80, ambiguous: false }];
   assert.deepEqual(heads(new H2cRequestStream(), [bytes]), want);
   for (let cut = 1; cut < bytes.length; cut++) assert.deepEqual(heads(new H2cRequestStream(), [bytes.subarray(0, cut), bytes.subarray(cut)]), want, `cut at ${cut}`);
   assert.deepEqual(heads(new H2cRequestStream(), [...bytes].map((b) => Buffer.from([b]))), want, 'one byte at a time');
@@ -66,7 +66,16 @@ test('HEADERS with padding and priority, and a block continued in CONTINUATION f
     frame(0x0, 0x1, 1, Buffer.from(':authority: pool.test\r\n'.repeat(20))),
     frame(0x1, 0, 3, b.subarray(0, 4)), frame(0x9, 0, 3, b.subarray(4, 9)), frame(0x9, 0x4, 3, b.subarray(9)),
     frame(0x1, 0x4, 5, block([[':authority', 'pool.test']]))]);
-  assert.deepEqual(heads(new H2cRequestStream(), [bytes]), [{ host: 'registry.test', ambiguous: false }, { host: 'registry.test', ambiguous: false }, { host: 'pool.test', ambiguous: false }]);
+  assert.deepEqual(heads(new H2cRequestStream(), [bytes]), [{ host: 'registry.test', ambiguous: false }, { host: 'registry.test', ambiguous: false }, { host: 'pool.test', ambiguous: false }]);});
+
+test('a port in :authority is told to the gateway (judged as a CONNECT\'s, a review, session 35); two different ports, or one that is none, are ambiguous', () => {
+  const one = (fields: [string, string][]): RequestHead[] => heads(new H2cRequestStream(), [Buffer.concat([H2_PREFACE, frame(0x1, 0x4, 1, block(fields))])]);
+  assert.deepEqual(one([[':authority', 'registry.test:6379']]), [{ host: 'registry.test', connectPort: 6379, ambiguous: false }]);
+  assert.deepEqual(one([[':authority', 'registry.test:6379'], ['host', 'registry.test']]), [{ host: 'registry.test', connectPort: 6379, ambiguous: false }]);
+  assert.deepEqual(one([[':authority', 'registry.test']]), [{ host: 'registry.test', ambiguous: false }]);
+  for (const fields of [[[':authority', 'registry.test:6379'], ['host', 'registry.test:80']], [[':authority', 'registry.test:65616']]] as [string, string][][]) {
+    assert.deepEqual(one(fields).map((h) => h.ambiguous), [true], JSON.stringify(fields));
+  }
 });
 
 test('what cannot be followed stops the stream with one ambiguous head: conflicting hosts, a bad preface, broken HPACK, an interrupted block, a client PUSH_PROMISE, a huge block', () => {

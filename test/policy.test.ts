@@ -244,6 +244,75 @@ resources:
   });
 });
 
+describe('extends: empty values and host names (a review, session 35)', () => {
+  it('an empty value (YAML null) where a list, mapping or size is expected is an error at its file:line:column, so a child cannot drop what its parent wrote', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-policy-null-'));
+    const write = (f: string, y: string) => writeFileSync(join(dir, f), y);
+    try {
+      write('base.yaml', 'name: base\nnetwork:\n  deny_tls: [98487aa16281980e7d1120d399efb6a4]\n  hosts:\n    registry.test: 198.51.100.10\n  resolvers: [192.0.2.53]\nresources:\n  root_size: 64MiB\nfilesystem:\n  mounts: [{host: /srv/d, path: /data}]\n');
+      write('kid.yaml', 'name: kid\nextends: ./base.yaml\nnetwork:\n  deny_tls:\n  hosts:\n  resolvers:\nresources:\n  root_size:\nfilesystem:\n  mounts:\n');
+      const e = errorOf(() => loadPolicyFile(join(dir, 'kid.yaml')));
+      assert.equal(e.file, join(dir, 'kid.yaml'));
+      assert.deepEqual(e.issues.map((i) => [i.line, i.column, i.field]), [
+        [4, 12, 'network.deny_tls'], [5, 9, 'network.hosts'], [6, 13, 'network.resolvers'], [8, 13, 'resources.root_size'], [10, 10, 'filesystem.mounts'],
+      ]);
+      assert.match(e.message, /kid\.yaml:4:12: network\.deny_tls: expected a list of TLS client fingerprints \(\[\] for none\), got null/);
+      for (const [key, col] of [['workspace_size', 18], ['workspace_disk', 18]] as const) {
+        const w = errorOf(() => policy(`name: t\nresources:\n  ${key}:\n`));
+        assert.deepEqual([w.line, w.column, w.field], [3, col, `resources.${key}`]);
+      }
+      // `[]` and `{}` say "none" in the child's own file: the parent's denied fingerprints and hosts stay
+      write('empty.yaml', 'name: empty\nextends: ./base.yaml\nnetwork:\n  deny_tls: []\n  hosts: {}\n');
+      const p = loadPolicyFile(join(dir, 'empty.yaml'));
+      assert.deepEqual(p.network.deny_tls, ['98487aa16281980e7d1120d399efb6a4']);
+      assert.deepEqual(p.network.hosts, { 'registry.test': '198.51.100.10' });
+      // (null keeps its documented meaning where it has one)
+      assert.equal(policy('name: t\nfilesystem:\n  workspace: null\n  root: null\n').filesystem.root, null);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a child\'s host entry wins over its parent\'s whatever its case or trailing dot; twice in one file is still an error at its line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-policy-hosts-'));
+    const write = (f: string, y: string) => writeFileSync(join(dir, f), y);
+    try {
+      write('base.yaml', 'name: base\nnetwork:\n  hosts:\n    registry.test: 203.0.113.10\n    other.test: 203.0.113.12\n');
+      write('kid.yaml', 'name: kid\nextends: ./base.yaml\nnetwork:\n  hosts:\n    Registry.Test: 203.0.113.11\n');
+      write('dot.yaml', 'name: dot\nextends: ./kid.yaml\nnetwork:\n  hosts:\n    "registry.test.": 203.0.113.13\n');
+      assert.deepEqual(loadPolicyFile(join(dir, 'kid.yaml')).network.hosts, { 'registry.test': '203.0.113.11', 'other.test': '203.0.113.12' });
+      assert.deepEqual(loadPolicyFile(join(dir, 'dot.yaml')).network.hosts, { 'registry.test': '203.0.113.13', 'other.test': '203.0.113.12' });
+      write('twice.yaml', 'name: twice\nnetwork:\n  hosts:\n    registry.test: 203.0.113.10\n    Registry.Test: 203.0.113.11\n');
+      const e = errorOf(() => loadPolicyFile(join(dir, 'twice.yaml')));
+      assert.deepEqual([e.line, e.column, e.field], [5, 20, 'network.hosts["Registry.Test"]']);
+      assert.match(e.message, /listed twice/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an issue found only in the merged policy is placed in the file of the chain that wrote its field (child first), never left without a line', async () => {
+    const { LineCounter, parseDocument } = await import('yaml');
+    const { chainLocator } = await import('../src/policy/chain-place.js');
+    const { issuesFromZod } = await import('../src/policy/errors.js');
+    const { PolicySchema } = await import('../src/policy/schema.js');
+    const parsed = (file: string, text: string) => { const lc = new LineCounter(); return { file, p: { doc: parseDocument(text, { lineCounter: lc }), lc } }; };
+    const chain = [
+      parsed('kid.yaml', 'name: kid\nextends: ./base.yaml\nnetwork:\n  hosts:\n    registry.test: 203.0.113.11\n'),
+      parsed('base.yaml', 'name: base\nresources:\n  pids: 64\nnetwork:\n  allow:\n    - domain: registry.test\n'),
+    ];
+    // (a merged value no single file holds: the kid's host given a bad address, the base's pids made a string)
+    const r = PolicySchema.safeParse({ name: 'kid', network: { hosts: { 'registry.test': 'nope' }, allow: [{ domain: 'registry.test' }] }, resources: { pids: 'x' } });
+    assert.ok(!r.success);
+    const issues = issuesFromZod(r.error.issues, chainLocator(chain));
+    assert.deepEqual(issues.map((i) => [i.file, i.line, i.column, i.field]), [
+      ['base.yaml', 3, 9, 'resources.pids'], ['kid.yaml', 5, 20, 'network.hosts["registry.test"]'],
+    ]);
+    const e = new PolicyError('kid.yaml', issues[0]!, issues.slice(1));
+    assert.equal(e.message.split('\n')[1], 'kid.yaml:5:20: network.hosts["registry.test"]: expected an IPv4 address, got \'nope\'');
+  });
+});
+
 describe('error reporting', () => {
   it('limits past what timers and the kernel take are errors, not a timeout that fires at once', () => {
     assert.match(errorOf(() => policy('name: t\nresources:\n  timeout: 30d\n')).message, /timeout.*at most 24 days/);
@@ -766,4 +835,15 @@ it('an HTTP CONNECT is judged by its tunnel\'s port too: CONNECT host:22 through
   assert.match(bad.reason, /tunnel to port 22/);
   assert.equal(judge('CONNECT registry.test:80 HTTP/1.1\r\nHost: registry.test:80\r\n\r\n').verdict, 'allow');
   assert.equal(judge('GET / HTTP/1.1\r\nHost: registry.test\r\n\r\n').verdict, 'allow');
+  // An absolute-form target's explicit port is where a forward proxy goes: judged the same way (a review, session 35)
+  for (const [head, port] of [['GET http://registry.test:6379/ HTTP/1.1\r\nHost: registry.test:6379\r\n\r\n', 6379], ['POST http://registry.test:25/ HTTP/1.1\r\nHost: registry.test:25\r\nContent-Length: 0\r\n\r\n', 25]] as const) {
+    assert.equal(judge(head).rule, `connect-port:${port}-not-allowed`, head);
+  }
+  assert.equal(judge('GET http://registry.test/ HTTP/1.1\r\nHost: registry.test\r\n\r\n').verdict, 'allow', 'no port: the proxy\'s own');
+  assert.equal(judge('GET http://registry.test:80/ HTTP/1.1\r\nHost: registry.test\r\n\r\n').verdict, 'allow');
+  // (a port that is none, which a proxy could wrap to another, is ambiguous: refused)
+  const wrap = parseHttpRequest(Buffer.from('GET http://registry.test:65616/ HTTP/1.1\r\nHost: registry.test\r\n\r\n'));
+  const d = p.decideConnect({ ip: '198.51.100.10', port: 80, name: 'registry.test', protocol: 'http', sniHost: wrap.host, connectPort: wrap.connectPort, hostAmbiguous: wrap.hostAmbiguous, ambiguousWhy: wrap.ambiguousWhy });
+  assert.deepEqual([d.verdict, d.rule], ['deny', 'sni-mismatch']);
+  assert.match(d.reason, /names a port that is not one/);
 });

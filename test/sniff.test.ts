@@ -189,6 +189,38 @@ test('TLS: built ClientHellos: no extensions, trailing dot, SNI tricks', () => {
   assert.equal(sniff(bad).protocol, 'other');
 });
 
+test('TLS: an unusable server_name is ambiguous and refused (sni-mismatch), never judged as no SNI by the resolved name (a review, session 35)', async () => {
+  const { compilePolicy, parsePolicy } = await import('../src/policy/index.js');
+  const p = compilePolicy(parsePolicy('name: t\nnetwork:\n  allow:\n    - domain: front.test\n      ports: [443]\n      protocols: [tls]\n', 't.yaml'));
+  const judge = (r: SniffResult) => p.decideConnect({ ip: '203.0.113.10', port: 443, name: 'front.test', protocol: 'tls', sniHost: r.host, tls: r.tls, hostAmbiguous: r.hostAmbiguous, ambiguousWhy: r.ambiguousWhy });
+  const cases: [string, Buffer[], RegExp][] = [
+    ['NUL in the name', [sniExt(['pool.test\u0000'])], /invalid server_name/],
+    ['a trailing space', [sniExt(['pool.test '])], /invalid server_name/],
+    ['non-ASCII (UTF-8) bytes', [sniExt([Buffer.from('pool.tést', 'utf8').toString('latin1')])], /invalid server_name/],
+    ['two host_names, the allowed one first', [sniExt(['front.test', 'pool.test'])], /several host_names/],
+    ['two host_names, the allowed one last', [sniExt(['pool.test', 'front.test'])], /several host_names/],
+    ['a duplicate server_name extension', [sniExt(['front.test']), sniExt(['pool.test'])], /duplicate server_name extension/],
+    ['a name over 253 characters', [sniExt([`${'a'.repeat(60)}.`.repeat(4) + 'x'.repeat(50) + '.front.test'])], /invalid server_name/],
+    ['an empty server_name extension', [ext(0, Buffer.alloc(0))], /empty server_name/],
+  ];
+  for (const [what, exts, why] of cases) {
+    const r = sniff(clientHello(exts));
+    assert.equal(r.protocol, 'tls', what);
+    assert.equal(r.host, undefined, what);
+    assert.equal(r.hostAmbiguous, true, what);
+    assert.match(r.ambiguousWhy ?? '', why, what);
+    const d = judge(r);
+    assert.deepEqual([d.verdict, d.rule], ['deny', 'sni-mismatch'], what);
+    assert.match(d.reason, /^The TLS ClientHello names its server ambiguously \(/, what);
+  }
+  // A usable name, or none at all, is judged as before.
+  for (const [what, exts] of [['the allowed name', [sniExt(['Front.Test.'])]], ['no SNI', []]] as const) {
+    const r = sniff(clientHello([...exts]));
+    assert.equal(r.hostAmbiguous, undefined, what);
+    assert.equal(judge(r).verdict, 'allow', what);
+  }
+});
+
 test('TLS: fuzzed ClientHellos never throw and stay well-formed', async () => {
   const hello = await captureTls({ servername: 'registry.test', ALPNProtocols: ['h2'] });
   const rand = rng(0xc0ffee);
@@ -228,8 +260,16 @@ test('HTTP: CONNECT, absolute-form, case-insensitive Host, IPv6, h2 preface, lea
   assert.equal(c.protocol, 'http');
   assert.equal(c.method, 'CONNECT');
   assert.equal(c.host, 'pool.test', 'CONNECT uses the authority, not Host');
+  assert.equal(c.connectPort, 3333);
   const abs = sniff(Buffer.from('GET http://other.test:8080/x HTTP/1.1\r\nHost: registry.test\r\n\r\n'));
   assert.equal(abs.host, 'other.test', 'absolute-form target wins over Host (RFC 9112 3.2.2)');
+  assert.equal(abs.connectPort, 8080, 'an absolute-form target\'s port is where a proxy goes (judged as CONNECT\'s)');
+  assert.equal(sniff(Buffer.from('GET http://[::1]:6379/ HTTP/1.1\r\nHost: x.test\r\n\r\n')).connectPort, 6379);
+  for (const t of ['http://other.test/x', 'http://other.test:/x', '/x']) assert.equal(sniff(Buffer.from(`GET ${t} HTTP/1.1\r\nHost: other.test:8080\r\n\r\n`)).connectPort, undefined, `${t}: no port named (a Host port is not judged)`);
+  for (const t of ['CONNECT other.test:65616', 'CONNECT other.test:0', 'GET http://other.test:70000/']) {
+    const r = sniff(Buffer.from(`${t} HTTP/1.1\r\nHost: other.test\r\n\r\n`));
+    assert.deepEqual([r.protocol, r.host, r.connectPort, r.hostAmbiguous], ['http', undefined, undefined, true], `${t}: a port that is none is ambiguous`);
+  }
   assert.equal(sniff(Buffer.from('POST /upload HTTP/1.0\r\nhOsT:   A.Test  \r\nContent-Length: 0\r\n\r\n')).host, 'a.test');
   assert.equal(sniff(Buffer.from('GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n')).host, '::1');
   const pri = sniff(Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'));
@@ -626,6 +666,8 @@ test('HTTP stream: request heads are found by HTTP framing across writes, bodies
   const s = new HttpRequestStream();
   s.push(Buffer.from('POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n'));
   assert.ok(s.opaque, 'conflicting lengths: the stream cannot be framed');
+  const proxied = new HttpRequestStream().push(Buffer.from('GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\nGET http://a.test:6379/ HTTP/1.1\r\nHost: a.test\r\n\r\n'));
+  assert.deepEqual(proxied, [{ host: 'a.test', ambiguous: false }, { host: 'a.test', ambiguous: false, connectPort: 6379 }], 'a later request\'s target port is told to the gateway');
   const ws = new HttpRequestStream();
   const up = 'GET /ws HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\n\r\n';
   const [h] = ws.push(Buffer.from(up + 'FRAMES'));

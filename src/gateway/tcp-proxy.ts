@@ -72,7 +72,7 @@ function requestHeads(chunk: Buffer): RequestHead[] {
       const r = parseHttpRequest(chunk.subarray(pos, pos + MAX_HTTP_HEAD));
       if (r.status === 'done' && r.protocol === 'http') {
         const upgrade = next >= 0 && next - pos <= MAX_HTTP_HEAD && /\r\nupgrade:[ \t]*websocket/i.test(chunk.toString('latin1', pos, next));
-        heads.push({ ...(r.host ? { host: r.host } : {}), ambiguous: r.hostAmbiguous === true, ...(upgrade ? { framesAt: next + 4 } : {}) });
+        heads.push({ ...(r.host ? { host: r.host } : {}), ambiguous: r.hostAmbiguous === true, ...(r.connectPort !== undefined ? { connectPort: r.connectPort } : {}), ...(upgrade ? { framesAt: next + 4 } : {}) });
       }
     }
     pos = next < 0 ? -1 : next + 4;
@@ -451,7 +451,8 @@ class ProxiedFlow {
     for (const head of heads) {
       const sniffed = this.sniffed!;
       if (head.ambiguous && this.redecide({ ...sniffed, host: undefined, hostAmbiguous: true, ambiguousWhy: head.why })) return true;
-      if (head.host !== undefined && head.host !== sniffed.host && this.redecide({ ...sniffed, host: head.host, hostAmbiguous: false, ambiguousWhy: undefined })) return true;
+      const moved = (head.host !== undefined && head.host !== sniffed.host) || (head.connectPort !== undefined && head.connectPort !== sniffed.connectPort);
+      if (!head.ambiguous && moved && this.redecide({ ...sniffed, host: head.host ?? sniffed.host, hostAmbiguous: false, ambiguousWhy: undefined, connectPort: head.connectPort })) return true;
     }
     return false;
   }

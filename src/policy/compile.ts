@@ -32,16 +32,18 @@ export interface ConnectContext {
   /** TLS SNI or HTTP Host from sniffing (a ':port' suffix is ignored). */
   sniHost?: string;
   /**
-   * The sniffed HTTP request named its host ambiguously (several different Host headers, one that is
-   * not a host name): refused, since the gateway and the server could read different hosts and no
+   * The sniffed HTTP request or TLS ClientHello named its host ambiguously (several different Host
+   * headers, one that is not a host name; an unusable or doubled server_name): refused, since the gateway and the server could read different hosts and no
    * host-based rule can be checked (a review, session 23: such a request was allowed by the resolved name).
    */
   hostAmbiguous?: boolean;
   /** What made it ambiguous, when the sniff says more (an HTTP/2 stream the gateway cannot follow): the start of the reason. */
   ambiguousWhy?: string;
   /**
-   * An HTTP CONNECT's target port: the proxy at this address is asked to tunnel there, so that port
-   * must be allowed too (a review, session 23: `CONNECT registry.test:22` passed a port-80 rule).
+   * An HTTP CONNECT's target port, or the explicit port of an absolute-form target or an h2 `:authority`
+   * (a forward proxy's `GET http://registry.test:6379/`): the proxy at this address is asked to go there,
+   * so that port must be allowed too (a review, session 23: `CONNECT registry.test:22` passed a port-80
+   * rule; session 35: so did `GET http://registry.test:6379/`).
    */
   connectPort?: number;
   /** The TLS client's fingerprints (from its ClientHello). */
@@ -262,7 +264,7 @@ class Compiled implements CompiledPolicy {
     if (ctx.connectPort !== undefined && ctx.connectPort !== port) {
       const inner = this.decideConnect({ ip: ctx.ip, port: ctx.connectPort, name: ctx.name, sniHost: ctx.sniHost });
       if (inner.verdict === 'deny') {
-        return { verdict: 'deny', rule: `connect-port:${ctx.connectPort}-not-allowed`, reason: `The HTTP CONNECT asks ${target}:${port} to tunnel to port ${ctx.connectPort}, which this policy does not allow (${inner.rule}); connect only to allowed ports.`, addressClass: cls };
+        return { verdict: 'deny', rule: `connect-port:${ctx.connectPort}-not-allowed`, reason: `The HTTP request (a CONNECT, or one naming a port in its target) asks ${target}:${port} to tunnel to port ${ctx.connectPort}, which this policy does not allow (${inner.rule}); connect only to allowed ports.`, addressClass: cls };
       }
     }
 

@@ -7,6 +7,8 @@ import type { ZodIssue } from 'zod';
 import { safeText } from '../cli/style.js';
 
 export interface PolicyIssue {
+  /** The file this issue is in, when not the error's own (a merged `extends` chain: the file that wrote the field). */
+  file?: string;
   line?: number;
   column?: number;
   field?: string;
@@ -36,7 +38,7 @@ export class PolicyError extends Error {
 
 /** One issue as a line: file, field and message through safeText (each may quote the file's keys and values, or its name). */
 export function formatIssue(file: string, i: PolicyIssue): string {
-  const at = safeText(file);
+  const at = safeText(i.file ?? file);
   const loc = i.line !== undefined ? `${at}:${i.line}:${i.column ?? 1}` : at;
   return i.field ? `${loc}: ${safeText(i.field)}: ${safeText(i.message)}` : `${loc}: ${safeText(i.message)}`;
 }
@@ -53,6 +55,10 @@ export function formatPath(path: ReadonlyArray<string | number>): string {
 }
 
 type Pos = { line: number; column: number };
+
+function placed(p: Pos & { file?: string }): Omit<PolicyIssue, 'message'> {
+  return { ...(p.file !== undefined && { file: p.file }), line: p.line, column: p.column };
+}
 
 function child(node: unknown, key: string | number): { node?: Node; keyNode?: Node } {
   if (isMap(node)) {
@@ -130,28 +136,36 @@ export function suggestKey(key: string): string | undefined {
   return best;
 }
 
-/** Turns zod issues into positioned PolicyIssues, sorted by position in the file. */
-export function issuesFromZod(issues: readonly ZodIssue[], doc: Document.Parsed | undefined, lc: LineCounter | undefined): PolicyIssue[] {
+/** Where an issue's path (or an unknown key under it) was written; `file` when another file than the error's. */
+export type IssueLocator = (path: ReadonlyArray<string | number>, unknownKey?: string) => (Pos & { file?: string }) | undefined;
+
+/** The locator of one parsed file. */
+export function docLocator(doc: Document.Parsed, lc: LineCounter): IssueLocator {
+  return (path, unknownKey) => locate(doc, lc, path, unknownKey);
+}
+
+/** Turns zod issues into positioned PolicyIssues, sorted by position in the file (without `at`: unpositioned). */
+export function issuesFromZod(issues: readonly ZodIssue[], at?: IssueLocator): PolicyIssue[] {
   const out: PolicyIssue[] = [];
   for (const iss of issues) {
     if (iss.code === 'unrecognized_keys') {
       for (const key of iss.keys) {
-        const pos = doc && lc ? locate(doc, lc, iss.path, key) : undefined;
+        const pos = at?.(iss.path, key);
         const hint = suggestKey(key);
         out.push({
-          ...pos && { line: pos.line, column: pos.column },
+          ...pos && placed(pos),
           field: formatPath([...iss.path, key]),
           message: `unknown key '${key}'${hint && hint !== key ? ` (did you mean '${hint}'?)` : ''}`,
         });
       }
       continue;
     }
-    const pos = doc && lc ? locate(doc, lc, iss.path) : undefined;
+    const pos = at?.(iss.path);
     let message = iss.message;
     if (iss.code === 'invalid_type') {
       message = iss.received === 'undefined' ? `is required (expected ${iss.expected})` : `expected ${iss.expected === 'object' ? 'a mapping' : iss.expected === 'array' ? 'a list' : iss.expected}, got ${iss.received === 'object' ? 'a mapping' : iss.received === 'array' ? 'a list' : iss.received}`;
     }
-    out.push({ ...pos && { line: pos.line, column: pos.column }, ...(iss.path.length > 0 && { field: formatPath(iss.path) }), message });
+    out.push({ ...pos && placed(pos), ...(iss.path.length > 0 && { field: formatPath(iss.path) }), message });
   }
   out.sort((a, b) => (a.line ?? 1e9) - (b.line ?? 1e9) || (a.column ?? 0) - (b.column ?? 0));
   return out;

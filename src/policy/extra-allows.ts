@@ -81,7 +81,7 @@ export function withExtraAllows(p: Policy, hosts: string[], hostAddresses: strin
   });
   const r = PolicySchema.safeParse({ name: p.name, network: { allow: rules } });
   if (!r.success) {
-    const issues = issuesFromZod(r.error.issues, undefined, undefined).map((i) => {
+    const issues = issuesFromZod(r.error.issues).map((i) => {
       const m = /^network\.allow\[(\d+)\](.*)$/.exec(i.field ?? '');
       const idx = m ? Number(m[1]) : -1;
       return { ...i, field: m ? `--allow ${JSON.stringify(hosts[idx])}${m[2] ? ` (${m[2].replace(/^\./, '')})` : ''}` : (i.field ?? formatPath([])) };

@@ -5,10 +5,11 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Document, LineCounter, parseDocument, type ParsedNode } from 'yaml';
-import { issuesFromZod, locate, PolicyError, type PolicyIssue } from './errors.js';
+import { type Document, LineCounter, parseDocument } from 'yaml';
+import { docLocator, type IssueLocator, issuesFromZod, locate, PolicyError, type PolicyIssue } from './errors.js';
 import { readNamedFile, NamedFileError } from '../util/read-named-file.js';
-import { type FieldLocator, withFieldSource } from './field-source.js';
+import { withFieldSource } from './field-source.js';
+import { chainLocator, fieldLocator } from './chain-place.js';
 import { mergeRaw } from './merge.js';
 import { type Policy, PolicySchema } from './schema.js';
 import { refuseTwoWorkspaceCaps } from './workspace-caps.js';
@@ -56,11 +57,13 @@ function parseYaml(text: string, file: string): Parsed {
   return { raw: raw as Raw, doc, lc };
 }
 
-function validate(raw: Raw, file: string, doc?: Document.Parsed, lc?: LineCounter): Policy {
+/** The policy, or a PolicyError in the file where its first issue was written (`at` places each issue). */
+function validate(raw: Raw, file: string, at: IssueLocator): Policy {
   const r = PolicySchema.safeParse(raw);
   if (r.success) return r.data;
-  const issues = issuesFromZod(r.error.issues, doc, lc);
-  throw new PolicyError(file, issues[0] ?? { message: 'invalid policy' }, issues.slice(1));
+  const issues = issuesFromZod(r.error.issues, at);
+  const first = issues[0] ?? { message: 'invalid policy' };
+  throw new PolicyError(first.file ?? file, first, issues.slice(1));
 }
 
 function defaultName(file: string): string {
@@ -74,7 +77,7 @@ function resolveRaw(p: Parsed, file: string, stack: string[], chain: { file: str
   const own: Raw = p.raw.name === undefined ? { ...p.raw, name: defaultName(file) } : p.raw;
   // Validate the file on its own first, so errors point at this file's lines.
   refuseOversizedLists(own, file, p);
-  validate(own, file, p.doc, p.lc);
+  validate(own, file, docLocator(p.doc, p.lc));
   const ext = own.extends;
   if (typeof ext !== 'string') return own;
   // (errors about `extends` point at its line in this file)
@@ -128,23 +131,10 @@ export function parsePolicy(text: string, file: string): Policy {
   if (bytes > POLICY_FILE_MAX) throw new PolicyError(file, { line: 1, column: 1, message: `the policy is ${bytes} bytes, larger than the ${POLICY_FILE_MAX} a policy file may be` });
   const chain: { file: string; p: Parsed }[] = [];
   const raw = resolveRaw(parseYaml(text, file), file, [existsSync(file) ? resolve(file) : file], chain);
-  const p = withFieldSource(validate(raw, file), fieldLocator(chain));
+  // (an issue only the merged policy has is placed in the file of the chain that wrote its field)
+  const p = withFieldSource(validate(raw, file, chainLocator(chain)), fieldLocator(chain));
   refuseTwoWorkspaceCaps(p);
   return p;
-}
-
-/** Where a field's value was written: the first file of the chain (child first) that writes it, as merging lets the child win. */
-function fieldLocator(chain: { file: string; p: Parsed }[]): FieldLocator {
-  return (path) => {
-    for (const { file, p } of chain) {
-      const node = p.doc.getIn(path, true) as ParsedNode | null | undefined;
-      const start = node?.range?.[0];
-      if (start === undefined) continue;
-      const at = p.lc.linePos(start);
-      return { file, line: at.line, column: at.col };
-    }
-    return undefined;
-  };
 }
 
 /** Loads a policy file, resolving `extends`. */

@@ -38,6 +38,16 @@ export function effectiveWorkspaceDisk(r: { workspace_size?: number; workspace_d
 /** A check result; `path` points the error at an element inside the field (list index or map key). */
 type Check<T> = { ok: true; value: T } | { ok: false; error: string; path?: (string | number)[] };
 
+/**
+ * An empty value (`hosts:` with nothing after it: YAML null) where a list or mapping (or a size) is
+ * expected is an error, not "none": under `extends` the child's null replaces what its parent wrote,
+ * so defaulting it would let a child silently drop its parent's denied fingerprints, static hosts or
+ * limits (a review, session 35). Write `[]` or `{}` to say "none" in a file of its own.
+ */
+function nullIsAnError(what: string): { ok: false; error: string } {
+  return { ok: false, error: `expected ${what}, got null (an empty value); write the value, or leave the key out` };
+}
+
 /** A field validated by a hand-written checker, so error messages say exactly what is expected. */
 function field<T>(check: (v: unknown) => Check<T>) {
   return z.unknown().transform((v, ctx): T => {
@@ -110,7 +120,8 @@ function ruleSchema(kind: 'allow' | 'deny') {
 }
 
 const hostsField = field<Record<string, string>>((v) => {
-  if (v === undefined || v === null) return { ok: true, value: {} };
+  if (v === undefined) return { ok: true, value: {} };
+  if (v === null) return nullIsAnError('a mapping of name: IPv4 address ({} for none)');
   if (typeof v !== 'object' || Array.isArray(v)) return { ok: false, error: `expected a mapping of name: IPv4 address, got ${describe(v)}` };
   // (a Map, not an object: a name like `constructor` or `__proto__` is a name, never a property an object already has)
   const out = new Map<string, string>();
@@ -145,7 +156,8 @@ export function parseResolver(s: string): { ok: true; address: string; port: num
 }
 
 const resolversField = field<string[]>((v) => {
-  if (v === undefined || v === null) return { ok: true, value: [] };
+  if (v === undefined) return { ok: true, value: [] };
+  if (v === null) return nullIsAnError('a list of resolver addresses ([] for none)');
   if (!Array.isArray(v)) return { ok: false, error: `expected a list of resolver addresses, got ${describe(v)}` };
   for (const [i, r] of v.entries()) {
     if (typeof r !== 'string') return { ok: false, error: `expected a resolver address string, got ${describe(r)}`, path: [i] };
@@ -159,7 +171,8 @@ const resolversField = field<string[]>((v) => {
 const JA4_RE = /^[tqd][0-9a-z]{2}[di]\d{4}[0-9a-z]{2}_[0-9a-f]{12}_[0-9a-f]{12}$/;
 const JA3_RE = /^[0-9a-f]{32}$/;
 const denyTlsField = field<string[]>((v) => {
-  if (v === undefined || v === null) return { ok: true, value: [] };
+  if (v === undefined) return { ok: true, value: [] };
+  if (v === null) return nullIsAnError('a list of TLS client fingerprints ([] for none)');
   if (!Array.isArray(v)) return { ok: false, error: `expected a list of TLS client fingerprints (JA4 or JA3), got ${describe(v)}` };
   for (const [i, f] of v.entries()) {
     if (typeof f !== 'string' || !(JA4_RE.test(f.trim().toLowerCase()) || JA3_RE.test(f.trim().toLowerCase()))) {
@@ -225,7 +238,8 @@ export interface ReadOnlyMount { host: string; path: string }
 
 /** filesystem.mounts: host files or directories shown read-only at a path of their own (datasets, model caches). Also checks the API's mounts. */
 export function checkMounts(v: unknown): Check<ReadOnlyMount[]> {
-  if (v === undefined || v === null) return { ok: true, value: [] };
+  if (v === undefined) return { ok: true, value: [] };
+  if (v === null) return nullIsAnError('a list of {host, path} read-only mounts ([] for none)');
   if (!Array.isArray(v)) return { ok: false, error: `expected a list of {host, path} read-only mounts, got ${describe(v)}` };
   const out: ReadOnlyMount[] = [];
   const seen = new Set<string>();
@@ -272,7 +286,7 @@ const pidsField = field<number>((v) => {
   return { ok: true, value: v };
 });
 
-const optionalSize = field<number | undefined>((v) => (v === undefined || v === null ? { ok: true, value: undefined } : parseSize(v)));
+const optionalSize = field<number | undefined>((v) => (v === undefined ? { ok: true, value: undefined } : v === null ? nullIsAnError('a size like 1GiB') : parseSize(v)));
 
 function enumField<T extends string>(values: readonly T[], dflt: T) {
   return field<T>((v) => {
@@ -332,7 +346,8 @@ export const PolicySchema = z
          * workspace_size caps it in memory (effectiveWorkspaceDisk).
          */
         workspace_disk: field<number | 'unlimited' | undefined>((v) => {
-          if (v === undefined || v === null) return { ok: true, value: undefined };
+          if (v === undefined) return { ok: true, value: undefined };
+          if (v === null) return nullIsAnError(`a size like 8GiB or 'unlimited'`);
           if (v === 'unlimited') return { ok: true, value: 'unlimited' };
           const r = parseSize(v);
           // (mkfs.ext4 needs a few MiB for its own metadata; below this a workspace holds next to nothing)
@@ -340,7 +355,8 @@ export const PolicySchema = z
         }),
         /** The most a writable image root's layer may hold (filesystem.root_writable); default: the memory limit. */
         root_size: field<number | undefined>((v) => {
-          if (v === undefined || v === null) return { ok: true, value: undefined };
+          if (v === undefined) return { ok: true, value: undefined };
+          if (v === null) return nullIsAnError('a size like 512MiB');
           const r = parseSize(v);
           // (a layer smaller than this holds not even the files a first `apt-get update` writes)
           return r.ok && (r.value as number) < 1 << 20 ? { ok: false, error: `expected at least 1MiB for a writable root's layer, got ${describe(v)}` } : r;

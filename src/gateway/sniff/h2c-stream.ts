@@ -6,9 +6,10 @@
 // decodes every block with one HPACK decoder for the connection (its dynamic table spans requests;
 // hpack.js, the decoder spdy and webpack-dev-server use). Threat: fronting over h2c. A stream it cannot
 // follow (a bad preface, a header block it cannot decode, a client PUSH_PROMISE, a block over
-// MAX_HEADER_BLOCK) yields one ambiguous head and stops: no later request could be judged.
+// MAX_HEADER_BLOCK) yields one ambiguous head and stops: no later request could be judged. A port in
+// `:authority` (a forward proxy's `registry.test:6379`) is judged as HTTP/1's absolute-form port is.
 import hpackModule from 'hpack.js';
-import { normalizeAuthority } from './http-request.js';
+import { authorityPort, normalizeAuthority } from './http-request.js';
 import type { RequestHead } from './http-stream.js';
 
 const hpack = hpackModule as unknown as HpackModule;
@@ -122,9 +123,15 @@ export class H2cRequestStream {
     const headers = this.decode(Buffer.concat(b.parts));
     if (!headers) return this.stop(heads, `an HPACK block it cannot decode (${this.decodeError ?? 'unknown'})`);
     const hosts = new Set<string | undefined>();
-    for (const h of headers) if (h.name === ':authority' || h.name === 'host') hosts.add(normalizeAuthority(h.value));
-    if (hosts.size > 1 || hosts.has(undefined)) heads.push({ ambiguous: true, why: 'The HTTP/2 request names its host ambiguously (:authority and host differ, or one is not a host name)' });
-    else heads.push({ ...(hosts.size ? { host: [...hosts][0]! } : {}), ambiguous: false });
+    const ports = new Set<number | null>();
+    for (const h of headers) {
+      if (h.name !== ':authority' && h.name !== 'host') continue;
+      hosts.add(normalizeAuthority(h.value));
+      const port = authorityPort(h.value);
+      if (port !== undefined) ports.add(port);
+    }
+    if (hosts.size > 1 || hosts.has(undefined) || ports.size > 1 || ports.has(null)) heads.push({ ambiguous: true, why: 'The HTTP/2 request names its host ambiguously (:authority and host differ, or one is not a host name with a valid port)' });
+    else heads.push({ ...(hosts.size ? { host: [...hosts][0]! } : {}), ...(ports.size ? { connectPort: [...ports][0] as number } : {}), ambiguous: false });
     return undefined;
   }
 

@@ -74,6 +74,18 @@ export function normalizeAuthority(authority: string): string | undefined {
   return host.endsWith('.') ? host.slice(0, -1) : host;
 }
 
+/**
+ * The port an authority names ('a.test:6379' -> 6379, '[::1]:80' -> 80); undefined when it names none
+ * ('a.test', 'a.test:'), null when what it names is no port (0, over 65535): a proxy could read it as
+ * another port (a wrap to 16 bits), so it is refused as ambiguous rather than ignored.
+ */
+export function authorityPort(authority: string): number | undefined | null {
+  const m = /:(\d*)$/.exec(authority.trim());
+  if (!m || m[1] === '') return undefined;
+  const n = Number(m[1]);
+  return m[1]!.length <= 5 && n >= 1 && n <= 65535 ? n : null;
+}
+
 /** Authority of an absolute-form target ('http://a.test:8080/x' -> 'a.test:8080'). */
 function absoluteAuthority(target: string): string | undefined {
   const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(target);
@@ -160,12 +172,18 @@ export function parseHttpRequest(buf: Buffer): SniffResult {
 
     const res: SniffResult = { status: 'done', protocol: 'http', method, detail: detailOf(method, target) };
     let authority: string | undefined;
-    if (method === 'CONNECT') {
-      authority = target;
-      const p = /:(\d{1,5})$/.exec(target);
-      if (p && Number(p[1]) <= 65535) res.connectPort = Number(p[1]);
-    }
+    if (method === 'CONNECT') authority = target;
     else if (!target.startsWith('/') && target !== '*') authority = absoluteAuthority(target);
+    // The port a CONNECT or an absolute-form target (a forward proxy's `GET http://a.test:6379/`) names
+    // is where the proxy goes: judged like a connection to it (a review, session 35: only CONNECT's was).
+    const port = authority === undefined ? undefined : authorityPort(authority);
+    if (port === null) {
+      res.detail += ' (invalid port)';
+      res.hostAmbiguous = true;
+      res.ambiguousWhy = 'The HTTP request names a port that is not one (0, or over 65535)';
+      return res;
+    }
+    if (port !== undefined) res.connectPort = port;
     if (authority === undefined) {
       const distinct = new Set(hosts.map((h) => h.toLowerCase()));
       if (distinct.size > 1 || suspicious) {

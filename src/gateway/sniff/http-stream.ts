@@ -14,7 +14,7 @@ import { MAX_HTTP_HEAD, parseHttpRequest } from './http-request.js';
  * One complete request head: its host (undefined: none or ambiguous, see ambiguous), where WebSocket
  * frames begin in the chunk, or where HTTP/2 continues after "PRI * HTTP/2.0" (h2c-stream.ts).
  */
-export interface RequestHead { host?: string; ambiguous: boolean; framesAt?: number; h2At?: number; /** What made an ambiguous head so, when more than a Host header: told to the agent. */ why?: string }
+export interface RequestHead { host?: string; ambiguous: boolean; framesAt?: number; h2At?: number; /** What made an ambiguous head so, when more than a Host header: told to the agent. */ why?: string; /** The port a CONNECT, an absolute-form target or an h2 `:authority` names (judged as SniffResult.connectPort). */ connectPort?: number }
 
 type State = 'head' | 'body' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'opaque';
 const MAX_LINE = 1024;
@@ -80,7 +80,7 @@ export class HttpRequestStream {
     const text = head.toString('latin1');
     const ambiguous = r.hostAmbiguous === true;
     const upgrade = /\r?\nupgrade:[ \t]*websocket/i.test(text);
-    heads.push({ ...(r.host !== undefined ? { host: r.host } : {}), ambiguous, ...(r.ambiguousWhy ? { why: r.ambiguousWhy } : {}), ...(upgrade ? { framesAt: consumed } : {}) });
+    heads.push({ ...(r.host !== undefined ? { host: r.host } : {}), ambiguous, ...(r.ambiguousWhy ? { why: r.ambiguousWhy } : {}), ...(r.connectPort !== undefined ? { connectPort: r.connectPort } : {}), ...(upgrade ? { framesAt: consumed } : {}) });
     // After `Upgrade: websocket` the caller also unmasks the frames; the framing here goes on, so a
     // server that did not switch protocols (it answers 200 and reads the next request) has that
     // request's Host judged too (a review, session 34, fronted a keep-alive connection by asking

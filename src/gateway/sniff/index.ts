@@ -38,11 +38,11 @@ export interface SniffResult {
   method?: string;
   /** A TLS ClientHello's JA3 and JA4 fingerprints (tls-fingerprint.ts). */
   tls?: TlsFingerprint;
-  /** An HTTP request that names its host ambiguously (conflicting Host headers, an invalid one): no host-based allow may match. */
+  /** An HTTP request or TLS ClientHello that names its host ambiguously (conflicting Host headers, an invalid one; an unusable server_name): refused. */
   hostAmbiguous?: boolean;
   /** What made the host ambiguous, when the sniff can say more than "conflicting Host headers". */
   ambiguousWhy?: string;
-  /** An HTTP CONNECT's target port: the tunnel the proxy is asked for, judged like a connection to it. */
+  /** The port an HTTP CONNECT or absolute-form target names (`GET http://a.test:6379/`): where a proxy is asked to go, judged like a connection to it. */
   connectPort?: number;
 }
 

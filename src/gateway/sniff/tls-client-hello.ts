@@ -2,6 +2,10 @@
 // reach, so it must read the server_name (SNI) out of the client's first TLS bytes itself.
 // Threat stopped: a client that connects to an allowed address on 443 but names another server,
 // sends no SNI at all, or sends bytes that only pretend to be TLS (a tunnel on port 443).
+// A server_name the parser cannot use (a NUL, a blank or a non-ASCII byte in it, a name over 253
+// characters, two host_names, two server_name extensions, an empty one) is host-ambiguous, refused as
+// an ambiguous HTTP Host is: the server may read a name the gateway did not (a review, session 35: such
+// a hello was judged as "no SNI" and allowed by the resolved name).
 // The parser is bounds-checked everywhere and never throws on hostile input: malformed input is
 // 'other', a prefix of a valid ClientHello is 'incomplete'.
 
@@ -238,6 +242,10 @@ export function parseClientHello(buf: Buffer): SniffResult {
     if (hello.sniProblem) detail += ` (${hello.sniProblem})`;
     const res: SniffResult = { status: 'done', protocol: 'tls', detail, tls: tlsFingerprint(hello.f) };
     if (hello.host !== undefined) res.host = hello.host;
+    if (hello.sniProblem) {
+      res.hostAmbiguous = true;
+      res.ambiguousWhy = `The TLS ClientHello names its server ambiguously (${hello.sniProblem})`;
+    }
     return res;
   } catch {
     return OTHER();
