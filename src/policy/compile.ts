@@ -68,6 +68,11 @@ export interface CompiledPolicy {
 export interface CompileOptions {
   /** The host's own addresses; connections to them are always denied (class host_self). */
   hostAddresses?: string[];
+  /**
+   * The same as a live set of address keys (session/host-address-watch.ts), held as is: an address the
+   * host gains later is host_self at once. Wins over hostAddresses.
+   */
+  hostKeys?: Set<string>;
   /** Ranges that are the host's as a whole (Corral's sandbox subnet): class host_self, never opened by a rule. */
   hostRanges?: string[];
   /** Environment consulted for CORRAL_LAB (defaults to process.env). */
@@ -382,5 +387,5 @@ export function compilePolicy(p: Policy, opts: CompileOptions = {}): CompiledPol
       throw policyFieldError(p, ['mode'], `'observe' lets blocked traffic through and is only allowed inside the Corral lab (CORRAL_LAB=1 in a network namespace with no way out); here: ${problems.join('; ')}; use mode: enforce`);
     }
   }
-  return new Compiled(p, hostKeySet(opts.hostAddresses), hostRangeList(opts.hostRanges));
+  return new Compiled(p, opts.hostKeys ?? hostKeySet(opts.hostAddresses), hostRangeList(opts.hostRanges));
 }

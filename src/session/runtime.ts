@@ -21,7 +21,8 @@ import { pidAlive } from '../util/pid-alive.js';
 import { Gateway } from '../gateway/gateway.js';
 import { raiseFileLimits } from '../sandbox/file-limits.js';
 import { EventStore } from '../store/index.js';
-import { localHostAddresses, type Policy } from '../policy/index.js';
+import { type Policy } from '../policy/index.js';
+import { HostAddressWatch } from './host-address-watch.js';
 import { hostRangeList } from '../policy/address-class.js';
 import type { Cidr } from '../policy/ip.js';
 import { MiningNameMatcher } from '../alerts/mining-names.js';
@@ -95,11 +96,14 @@ export class Runtime extends EventEmitter {
   readonly index = new AttributionIndex();
   readonly sessions = new Map<string, Session>();
   readonly pools = new MiningNameMatcher();
-  readonly hostAddresses: string[];
+  /** The host's own addresses, followed while the runtime runs (host-address-watch.ts). */
+  readonly hostAddressWatch: HostAddressWatch;
+  /** The host's own addresses now. */
+  get hostAddresses(): string[] { return [...this.hostAddressWatch.addresses]; }
   /** Period of live CPU samples per tool call and process (0 = off). */
   readonly resourceSampleMs: number;
-  /** The same, as a set for address classification on the event path. */
-  readonly hostAddressSet: Set<string>;
+  /** The same, as a live set for address classification on the event path. */
+  get hostAddressSet(): Set<string> { return this.hostAddressWatch.addresses; }
   /** Ranges that are the host's as a whole: Corral's sandbox subnet (every host-side veth address, also other Corral processes'). */
   readonly hostRanges: string[];
   readonly hostRangeCidrs: Cidr[];
@@ -157,8 +161,7 @@ export class Runtime extends EventEmitter {
     this.resourceSampleMs = opts.resourceSampleMs ?? 5000;
     this.layout = detectCgroupLayout();
     this.runDir = opts.runDir ?? process.env.CORRAL_RUN_DIR ?? '/run/corral';
-    this.hostAddresses = localHostAddresses();
-    this.hostAddressSet = new Set(this.hostAddresses);
+    this.hostAddressWatch = new HostAddressWatch();
     this.hostRanges = [leaseSubnet()];
     this.hostRangeCidrs = hostRangeList(this.hostRanges);
     // Per-runtime names: several runtimes in one process (a daemon's and a library user's, or a
@@ -185,6 +188,7 @@ export class Runtime extends EventEmitter {
     this.store = EventStore.open({ home: this.opts.home });
     mkdirSync(this.runDir, { recursive: true, mode: 0o755 });
     await cleanupOrphans(this.layout, this.cgroupRoot, this.runDir);
+    this.hostAddressWatch.start();
     new Cgroup(this.layout, this.cgroupRoot).create();
     this.waiterCgroup.create();
     this.seccompFile = join(this.runDir, `seccomp-${this.instance}.bpf`);
@@ -414,6 +418,7 @@ export class Runtime extends EventEmitter {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.hostAddressWatch.close();
     clearInterval(this.windowSweep);
     await Promise.allSettled([...this.sessions.values()].map((s) => s.close()));
     // (each part may be missing when start() failed half-way)

@@ -335,7 +335,7 @@ export class Session {
   private ended = false;
 
   private constructor(private rt: Runtime, private slot: NetSlot, readonly opts: SessionOptions) {
-    this.compiled = compilePolicy(opts.policy, { hostAddresses: rt.hostAddresses, hostRanges: rt.hostRanges });
+    this.compiled = compilePolicy(opts.policy, { hostKeys: rt.hostAddressWatch.keys, hostRanges: rt.hostRanges });
     this.wsPath = opts.workspacePath ?? opts.policy.filesystem.workspace_path;
     const wsWhy = workspacePathProblem(this.wsPath);
     if (wsWhy) throw new SessionSetupError(`filesystem.workspace_path ${this.wsPath}: ${wsWhy}`);
