@@ -2,7 +2,7 @@
 // traces, offline, for teams that do not (yet) run Corral's sandbox. Thin layer over
 // src/investigate/investigate.ts: argument parsing, progress on stderr, the three outputs.
 // Exit codes: 0 no likely incident · 3 incidents attributed with confidence ≥ 2/3 · 2 usage error · 1 failure.
-import { createReadStream, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { investigate, DEFAULTS } from '../investigate/investigate.js';
@@ -35,7 +35,7 @@ export const INVESTIGATE_USAGE = `Usage: corral investigate [options] LOGFILE…
   --jobs N                worker threads for the traces (default: cores)
   --tz ZONE               zone of times written without one, in logs and traces: IANA name or ±HH:MM (default UTC, stated)
   --year YYYY             year of syslog times, which have none (default: each file's modification time, stated)
-  --html FILE             write a self-contained HTML report (timeline, evidence per incident)
+  --html FILE             write a self-contained HTML report (timeline, evidence per incident); never one of the inputs
   --json                  print the full result (incidents, alerts, calls, statistics) as JSON on stdout
   --no-rules              do not use the command analyzer even when it is present
   --quiet                 no progress on stderr
@@ -46,6 +46,25 @@ reported with file:line; the rest is analysed.`;
 /** Whether path is a named pipe or a pipe's /dev/fd entry (read once, so it is spooled first). */
 function isPipe(path: string): boolean {
   try { return statSync(path).isFIFO(); } catch { return false; }
+}
+
+/**
+ * Refuses an --html path that is one of the inputs (same real path, or same device and inode: a
+ * hard link): writing the report would overwrite the evidence. A path not there yet is no input.
+ */
+function refuseInputAsOutput(out: string, inputs: readonly string[]): void {
+  const stat = (p: string): ReturnType<typeof statSync> => { try { return statSync(p); } catch { return undefined; } };
+  const st = stat(out);
+  if (!st) return;
+  let real: string | undefined;
+  try { real = realpathSync(out); } catch { /* (compared by inode only) */ }
+  for (const p of new Set(inputs)) {
+    if (p === STDIN_NAME) continue;
+    const s = stat(p);
+    let same = s !== undefined && s.dev === st.dev && s.ino === st.ino;
+    if (!same && real !== undefined) { try { same = realpathSync(p) === real; } catch { /* (not there: no match) */ } }
+    if (same) throw new UsageError(`--html ${safeText(out)} is the input ${safeText(p)}: the report would overwrite it (name a new file)`);
+  }
 }
 
 /** Longest values taken: past them a window holds every call of any real fleet, and a typo (`--skew 2d` for `2s`) would link every alert to every call. */
@@ -136,7 +155,7 @@ async function investigateWith(argv: string[], io: CliIO, stdinSpool: Spools): P
     if (v.tz !== undefined) { try { checkTz(v.tz); } catch (e) { throw new UsageError(`--tz: ${(e as Error).message}`); } }
     const year = v.year === undefined ? undefined : Number(v.year);
     if (year !== undefined && !(Number.isInteger(year) && year >= 1970 && year <= 9999)) throw new UsageError(`--year must be a year 1970..9999, got "${safeText(v.year!)}"`);
-    if (v.html !== undefined) checkWritable(v.html, '--html');
+    if (v.html !== undefined) { checkWritable(v.html, '--html'); refuseInputAsOutput(v.html, [...logFiles, ...traceFiles, ...placementFiles, ...positionals, ...(v.traces ?? []), ...(v.placements ?? [])]); }
     input = {
       logs: logFiles.map((path) => ({ path, format: v.format })),
       traces: traceFiles.map((path) => ({ path, format: traceFormat })),
@@ -193,7 +212,7 @@ async function investigateWith(argv: string[], io: CliIO, stdinSpool: Spools): P
     return 1;
   }
   // Nothing read on one side: "no incident" would be a false all-clear (swapped or unreadable inputs).
-  const empty = nothingToAnalyse(result);
+  const empty = nothingToAnalyse(result, v.json);
   if (empty) { io.stderr.write(`corral investigate: nothing to analyse: ${empty}\n`); return 1; }
   return result.incidents.some((i) => i.likely) ? 3 : 0;
 }
@@ -205,8 +224,8 @@ function oneLine(e: unknown): string {
 }
 
 /** Why the result cannot be an all-clear (no network record, or no tool call, was read), or undefined. */
-export function nothingToAnalyse(r: { counts: { records: number; toolCalls: number }; inputs: { net: { bad: number }[]; traces: { bad: number }[] } }): string | undefined {
-  const bad = (xs: { bad: number }[]): string => { const n = xs.reduce((a, x) => a + x.bad, 0); return n ? ` (${n} bad records, listed above)` : ''; };
+export function nothingToAnalyse(r: { counts: { records: number; toolCalls: number }; inputs: { net: { bad: number }[]; traces: { bad: number }[] } }, json = false): string | undefined {
+  const bad = (xs: { bad: number }[]): string => { const n = xs.reduce((a, x) => a + x.bad, 0); return n ? ` (${n} bad records, ${json ? 'under "inputs" in the JSON' : 'listed above'})` : ''; };
   if (r.counts.records === 0) return `no network record was read from the logs${bad(r.inputs.net)}`;
   if (r.counts.toolCalls === 0) return `no tool call was read from the traces${bad(r.inputs.traces)}`;
   return undefined;

@@ -29,6 +29,11 @@ const CATEGORY_WEIGHT: Record<string, number> = {
   internal_probe: 1.2, persistence: 1.2, defense_evasion: 1.2,
 };
 
+/** The category's weight, 1 when it has none (own keys only: a category "constructor" is no weight). */
+function categoryWeight(c: string | undefined): number {
+  return c !== undefined && Object.hasOwn(CATEGORY_WEIGHT, c) ? CATEGORY_WEIGHT[c]! : 1;
+}
+
 export function buildIncidents(alerts: AlertOut[], calls: CallRef[], opts: IncidentOptions): Incident[] {
   const sourceOf = (a: AlertOut): string => a.candidates[0]?.via ?? `ip:${a.src}`;
   const order = alerts.map((a) => a.i).sort((x, y) => {
@@ -151,7 +156,7 @@ function describe(group: number[], alerts: AlertOut[], calls: CallRef[]): Incide
   const episodes = [...new Set(attributed.map((a) => calls[a.call]!.episode))];
   const sevW = severity === undefined ? 2 : 5 - Math.min(4, Math.max(1, severity));
   const conf = attributed[0]?.confidence ?? 0;
-  const score = sevW * (CATEGORY_WEIGHT[first.category] ?? 1) * (1 + Math.log2(1 + n)) * (0.5 + rarity) * (0.3 + 0.7 * conf);
+  const score = sevW * categoryWeight(first.category) * (1 + Math.log2(1 + n)) * (0.5 + rarity) * (0.3 + 0.7 * conf);
   return {
     id: '', rank: 0, score, category: first.category, kind: first.kind, source: first.candidates[0]?.via ?? `ip:${first.src}`,
     start, end, alertCount: n, severity, rarity, episodes, attributed, runnerUp, ambiguous, likely: conf >= LIKELY, alerts: group,

@@ -1,13 +1,15 @@
 // Why: pass 1 of an investigation (the firewall/network logs) on both cores. Small inputs are
 // read on the main thread; large ones are cut into tasks (line-aligned ranges of big line
 // formats; a range of a format with header lines, Zeek TSV or VPC, carries the header lines
-// before it) pulled by worker threads one at a time (formats cost very different amounts per
-// byte, so a fixed deal would leave one core idle). Digests are added to the alert table in
-// file and line order, so the table is the one a serial read builds.
+// before it, a range of a Corral event log the session.start lines before it) pulled by worker
+// threads one at a time (formats cost very different amounts per byte, so a fixed deal would
+// leave one core idle). Digests are added to the alert table in file and line order, so the
+// table is the one a serial read builds.
 import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { FieldMap, InputStats } from '../types.js';
 import { headerLinesBefore, splitLineRanges, type LineRange, type PreludeLine } from '../inputs/lines.js';
+import { isSessionStart } from '../inputs/corral-events.js';
 import { isCompressed } from '../inputs/source.js';
 import { isVpcHeader, VPC_HEADER_NEEDLES } from '../inputs/vpc.js';
 import type { AlertTable } from './alert-table.js';
@@ -16,11 +18,13 @@ import { SourceSet, type SourcesExport } from './source-set.js';
 import { mergeStats, PARALLEL_MIN_BYTES } from './trace-pass.js';
 
 /** Line formats without a header line: any line-aligned range can be read on its own. */
-const SPLITTABLE = new Set(['suricata-eve', 'iptables-log', 'zeek-conn-json', 'corral-events']);
+const SPLITTABLE = new Set(['suricata-eve', 'iptables-log', 'zeek-conn-json']);
 /** Line formats whose header lines set how later lines are read: needles every header line contains, and the test. */
 const HEADERED: Record<string, { needles: string[]; isHeader: (line: string) => boolean }> = {
   'zeek-conn-tsv': { needles: ['#'], isHeader: (l) => l.charCodeAt(0) === 35 },
   'vpc-flow': { needles: VPC_HEADER_NEEDLES, isHeader: isVpcHeader },
+  // (a session's sandbox_ip, the source of its later events, is in its session.start line: a range after it needs it)
+  'corral-events': { needles: ['session.start'], isHeader: isSessionStart },
 };
 
 export interface LogPassInput {

@@ -9,6 +9,9 @@ import { isBlank, isObj, mkRecord, parseObject, readLines, type NetReader } from
 import { deriveCategory } from './category.js';
 import { normaliseAction, normaliseProto, normaliseSeverity, toCount, toPort, toStr } from './normalise.js';
 import { lineError } from './stats.js';
+import { ALERT_CATEGORIES } from '../../events/event.js';
+
+const CATS: ReadonlySet<string> = new Set(ALERT_CATEGORIES);
 
 const MAX_EVIDENCE = 200_000;
 interface Peer { dst: string; dport?: number; proto?: string }
@@ -19,11 +22,18 @@ function peerOf(p: Record<string, unknown>): Peer | undefined {
   return { dst, dport: toPort(p['network.peer.port'] ?? p.dport), proto: normaliseProto(p.proto ?? p.protocol) };
 }
 
+/** Whether a line is a session.start event (the header line a range of the log needs: analysis/log-pass.ts). */
+export function isSessionStart(line: string): boolean {
+  const o = parseObject(line);
+  return typeof o !== 'string' && o.kind === 'session.start';
+}
+
 export const corralEventsReader: NetReader = {
   format: 'corral-events',
   read(path, onRecord, opts = {}) {
     return readLines(path, 'corral-events', opts, ({ file, stats, ts, cats }) => {
-      const sandboxIp = new Map<string, string>();
+      /** Sessions started earlier in the file, with their sandbox_ip (undefined when the session.start names none). */
+      const sandboxIp = new Map<string, string | undefined>();
       const evidence = new Map<string, Peer>();
       return (text, line, info) => {
         if (isBlank(text)) return;
@@ -31,7 +41,7 @@ export const corralEventsReader: NetReader = {
         if (typeof o === 'string') { stats.badLine(line, lineError(o, info.unterminated)); return; }
         const kind = o.kind, session = toStr(o.session), p = o.payload;
         if (typeof kind !== 'string' || session === undefined || !isObj(p)) { stats.badLine(line, 'not a Corral event (needs kind, session, payload)'); return; }
-        if (kind === 'session.start') { const ip = toStr(p.sandbox_ip); if (ip) sandboxIp.set(session, ip); stats.skip(kind); return; }
+        if (kind === 'session.start') { sandboxIp.set(session, toStr(p.sandbox_ip)); stats.skip(kind); return; }
         if (kind === 'connect' || kind === 'drop') {
           const peer = peerOf(p);
           if (peer && typeof o.id === 'string') {
@@ -45,7 +55,12 @@ export const corralEventsReader: NetReader = {
         if (kind === 'flow' && p.interim === true) { stats.skip('flow (interim)'); return; }
         const t = ts.parse(o.ts, 'ns');
         if (Number.isNaN(t)) { stats.badLine(line, `missing or unparseable ts ${JSON.stringify(o.ts)}`); return; }
-        const src = sandboxIp.get(session) ?? '';
+        const src = sandboxIp.get(session);
+        // (a rotated segment: the session began in an earlier file; without its sandbox_ip the record has no source and could only link to nothing)
+        if (src === undefined) {
+          stats.badLine(line, `${kind} of session ${JSON.stringify(session)} without a source: ${sandboxIp.has(session) ? 'its session.start names no sandbox_ip' : 'its session.start (sandbox_ip) is not earlier in this file (a rotated segment? read the segments as one: cat them | corral investigate -)'}`);
+          return;
+        }
         if (kind === 'alert') {
           const ev = Array.isArray(p.evidence) ? p.evidence.map((e) => evidence.get(String(e))).find((x) => x !== undefined) : undefined;
           // Without evidence (e.g. a DNS alert) the destination is taken from "… to A.B.C.D:PORT" in the message, else left ''.
@@ -57,8 +72,9 @@ export const corralEventsReader: NetReader = {
           r.severity = normaliseSeverity(p.severity);
           r.action = normaliseAction(p.action);
           r.host = session;
+          // (only Corral's own categories, as the CSV reader keeps them: "constructor" is no category)
           const cat = toStr(p.category);
-          r.category = cat ?? deriveCategory({ kind: 'alert', dst: r.dst, dport: r.dport, text: r.rule }, cats);
+          r.category = cat !== undefined && CATS.has(cat) ? cat : deriveCategory({ kind: 'alert', dst: r.dst, dport: r.dport, text: r.rule }, cats);
           stats.records++;
           onRecord(r);
           return;

@@ -12,7 +12,7 @@ import type { FieldMap, NetRecord } from '../types.js';
 import { isBlank, mkRecord, parseObject, readLines, type LineCtx, type NetReader } from './base.js';
 import { deriveCategory } from './category.js';
 import { compilePath, FIELD_CANDIDATES, FIELD_KEYS, looseFind, looseIndex, looseName, sniffDelimiter, splitCsv, type FieldKey } from './fieldmap.js';
-import { normaliseAction, normaliseProto, normaliseSeverity, toCount, toPort, toStr } from './normalise.js';
+import { given, normaliseAction, normaliseProto, normaliseSeverity, toCount, toPort, toStr } from './normalise.js';
 import { lineError } from './stats.js';
 import { ALERT_CATEGORIES } from '../../events/event.js';
 
@@ -49,11 +49,6 @@ function build(get: Get, ctx: LineCtx, line: number): NetRecord | string {
   const text = allowLog ? undefined : catRaw !== undefined && rule !== undefined ? `${catRaw} | ${rule}` : catRaw ?? rule;
   r.category = catRaw !== undefined && CATS.has(catRaw) ? catRaw : deriveCategory({ kind, dst, dport: r.dport, text }, ctx.cats);
   return r;
-}
-
-/** Whether a field holds a value at all (not absent, null, empty or "-"). */
-function given(v: unknown): boolean {
-  return v !== undefined && v !== null && v !== '' && v !== '-';
 }
 
 function describeMap(cols: Partial<Record<FieldKey, string>>, given: FieldMap): string {

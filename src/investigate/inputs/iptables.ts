@@ -5,8 +5,9 @@
 // (`<4>`, and RFC 5424's `<4>1 TIME HOST APP PROCID MSGID SD MSG`) is read past. Lines that are
 // not firewall lines (other kernel or daemon messages) are skipped and counted, not errors.
 //
-// kind: a prefix saying ACCEPT/ALLOW/PASS makes a 'flow' (a logged allowed packet); every
-// other prefix (DROP, REJECT, custom names) makes an 'alert' (a rule hit worth explaining).
+// kind: a prefix with the word ACCEPT/ALLOW/PASS/PERMIT makes a 'flow' (a logged allowed packet);
+// every other prefix (DROP, REJECT, custom names) makes an 'alert' (a rule hit worth explaining).
+// Words, not substrings: DISALLOWED, NOT-ACCEPTED and BYPASS are no allowed traffic.
 import { isBlank, mkRecord, readLines, type NetReader } from './base.js';
 import { deriveCategory } from './category.js';
 import { priorityTag, rfc5424Message } from './syslog-priority.js';
@@ -24,11 +25,24 @@ function kv(s: string, key: string, from: number, stop: number): string | undefi
 /** The inside of the kernel's `[seconds.micros]` time since boot. */
 const UPTIME = /^\s*\d+(?:\.\d+)?$/;
 
-function actionOfPrefix(p: string): string | undefined {
+/** Words of a prefix that say the packet went through (whole words: BYPASS, PASSWD, ALLOWLIST-MISS are none). */
+const ALLOW_WORDS: ReadonlySet<string> = new Set(['accept', 'accepted', 'accepts', 'allow', 'allowed', 'allows', 'pass', 'passed', 'permit', 'permitted', 'permits']);
+/** An allow word negated by a word before it (NOT-ALLOWED, NO ACCEPT) or glued to it (DISALLOWED, UNPERMITTED, NOTALLOWED). */
+const NEGATIONS: ReadonlySet<string> = new Set(['not', 'no', 'non', 'never', 'dont']);
+const NEGATED = /^(?:dis|un|non|not|no)(accept|accepted|accepts|allow|allowed|allows|pass|passed|permit|permitted|permits)$/;
+
+/** blocked (DROP/REJECT/BLOCK/DENY anywhere, or a negated allow word), allowed (an allow word), else undefined. */
+export function actionOfPrefix(p: string): string | undefined {
   const l = p.toLowerCase();
   if (/drop|reject|block|deny|denied/.test(l)) return 'blocked';
-  if (/accept|allow|pass|permit/.test(l)) return 'allowed';
-  return undefined;
+  const words = l.split(/[^a-z]+/).filter((w) => w !== '');
+  let allowed = false;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    if (NEGATED.test(w) || (ALLOW_WORDS.has(w) && i > 0 && NEGATIONS.has(words[i - 1]!))) return 'blocked';
+    if (ALLOW_WORDS.has(w)) allowed = true;
+  }
+  return allowed ? 'allowed' : undefined;
 }
 
 export const iptablesLogReader: NetReader = {

@@ -9,12 +9,14 @@ import { objectLinesReader } from './generic.js';
 /** key=value tokens (after a blank, a separator or a syslog <PRI>): the key, then a "quoted value" (\" and \\ escapes) or a bare one up to a blank. */
 const TOKEN = /(?:^|[\s,;>])([A-Za-z_][\w.-]*)=(?:"((?:[^"\\]|\\.)*)"|([^\s"]*))/g;
 
-/** A key=value line as a flat object, or an error when it holds fewer than three pairs. */
+/** A key=value line as a flat object, or an error when it holds fewer than three pairs or a quoted value is not closed. */
 export function parseKv(text: string): Record<string, unknown> | string {
   const o: Record<string, unknown> = {};
   let n = 0;
   TOKEN.lastIndex = 0;
   for (let m = TOKEN.exec(text); m; m = TOKEN.exec(text)) {
+    // (`key="egress block` with no closing quote, a torn line: the value and the rest of the line are lost)
+    if (m[2] === undefined && m[3] === '' && text.charCodeAt(TOKEN.lastIndex) === 34) return `unterminated quoted value of ${m[1]} at column ${TOKEN.lastIndex + 1}`;
     const v = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!;
     if (!(m[1]! in o)) { o[m[1]!] = v; n++; }
   }

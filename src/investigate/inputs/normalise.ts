@@ -3,23 +3,23 @@
 // the readers agree on one spelling here. Unknown values are kept lowercased, never guessed.
 import { isIPv6 } from 'node:net';
 
-const ACTIONS: Record<string, string> = {
+const ACTIONS: ReadonlyMap<string, string> = new Map(Object.entries({
   accept: 'allowed', accepted: 'allowed', allow: 'allowed', allowed: 'allowed', pass: 'allowed', permit: 'allowed', permitted: 'allowed',
   // FortiGate ends an allowed session with how it ended
   close: 'allowed', timeout: 'allowed', 'server-rst': 'allowed', 'client-rst': 'allowed',
   // Cilium Hubble's verdicts
   forwarded: 'allowed', audit: 'allowed', 'redirected': 'allowed', error: 'blocked',
   reject: 'blocked', rejected: 'blocked', deny: 'blocked', denied: 'blocked', drop: 'blocked', dropped: 'blocked', block: 'blocked', blocked: 'blocked',
-};
+}));
 
-/** ACCEPT/allow/pass → allowed; REJECT/deny/drop/block → blocked; anything else lowercased. */
+/** ACCEPT/allow/pass → allowed; REJECT/deny/drop/block → blocked; anything else lowercased (a Map: `__proto__` or `constructor` is a word, not Object.prototype). */
 export function normaliseAction(a: unknown): string | undefined {
   if (typeof a !== 'string' || a === '' || a === '-') return undefined;
   const l = a.toLowerCase();
-  return ACTIONS[l] ?? l;
+  return ACTIONS.get(l) ?? l;
 }
 
-const SEV_WORDS: Record<string, number> = { critical: 1, crit: 1, emergency: 1, alert: 1, high: 2, error: 2, major: 2, medium: 3, moderate: 3, warning: 3, warn: 3, low: 4, minor: 4, info: 4, informational: 4, notice: 4 };
+const SEV_WORDS: ReadonlyMap<string, number> = new Map(Object.entries({ critical: 1, crit: 1, emergency: 1, alert: 1, high: 2, error: 2, major: 2, medium: 3, moderate: 3, warning: 3, warn: 3, low: 4, minor: 4, info: 4, informational: 4, notice: 4 }));
 
 /**
  * Normalises to 1 (highest) .. 4. Integers 1..4 are taken as Suricata-style (1 = highest).
@@ -29,9 +29,9 @@ const SEV_WORDS: Record<string, number> = { critical: 1, crit: 1, emergency: 1, 
 export function normaliseSeverity(v: unknown): number | undefined {
   if (typeof v === 'string') {
     if (v === '' || v === '-') return undefined;
-    const w = SEV_WORDS[v.toLowerCase()];
+    const w = SEV_WORDS.get(v.toLowerCase());
     if (w !== undefined) return w;
-    v = Number(v);
+    v = decimal(v, true);
   }
   if (typeof v !== 'number' || !Number.isFinite(v)) return undefined;
   if (v >= 1 && v <= 4 && Number.isInteger(v)) return v;
@@ -47,20 +47,35 @@ export function normaliseProto(p: unknown): string | undefined {
   if (typeof p === 'number') return PROTO_NUM[p] ?? String(p);
   if (typeof p !== 'string' || p === '' || p === '-') return undefined;
   const c = p.charCodeAt(0);
-  if (c >= 48 && c <= 57) { const n = Number(p); return PROTO_NUM[n] ?? p; }
+  if (c >= 48 && c <= 57) { const n = decimal(p, false); return (Number.isInteger(n) ? PROTO_NUM[n] : undefined) ?? p; }
   return p.toLowerCase();
+}
+
+/**
+ * A string of decimal digits (surrounding blanks allowed; a fraction too when fraction) as a
+ * number, else NaN. Number() alone takes `0xD05`, `3.333e3` and `0b110100000101` (all 3333, a
+ * mining port), `Infinity` and '' (0).
+ */
+export function decimal(s: string, fraction: boolean): number {
+  const t = s.trim();
+  return (fraction ? /^\d+(?:\.\d+)?$/ : /^\d+$/).test(t) ? Number(t) : NaN;
 }
 
 /** A TCP/UDP port from a number or a decimal string; undefined unless 0..65535. */
 export function toPort(v: unknown): number | undefined {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v !== '' && v !== '-' ? Number(v) : NaN;
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? decimal(v, false) : NaN;
   return Number.isInteger(n) && n >= 0 && n <= 65535 ? n : undefined;
 }
 
 /** A non-negative count (bytes, packets) from a number or decimal string. */
 export function toCount(v: unknown): number | undefined {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v !== '' && v !== '-' ? Number(v) : NaN;
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? decimal(v, true) : NaN;
   return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+/** Whether a field holds a value at all (not absent, null, empty or "-"). */
+export function given(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== '' && v !== '-';
 }
 
 /** A string field, or undefined for missing / '-' / empty. */

@@ -9,7 +9,7 @@ import { deriveCategory, MINING_PORTS } from './category.js';
 import type { FlowPairs } from './flow-pairs.js';
 import { F_ESC, F_HIGH, T_ABSENT, T_NUM, T_OBJ, T_STR, type JsonLineScanner, type KeyPath } from './json-lines.js';
 import { readJsonLines } from './json-lines-read.js';
-import { normaliseAction, normaliseProto, normaliseSeverity, toCount, toPort, toStr } from './normalise.js';
+import { given, normaliseAction, normaliseProto, normaliseSeverity, toCount, toPort, toStr } from './normalise.js';
 import { lineError } from './stats.js';
 import type { TsParser } from './timestamps.js';
 
@@ -80,8 +80,12 @@ function eventFields(v: EventView, { file, stats, cats }: LineCtx, line: number,
   const t = v.time(tk);
   if (Number.isNaN(t)) { stats.badLine(line, `missing or unparseable timestamp ${JSON.stringify(v.get(tk))}`); return; }
   const r = mkRecord(t, et === 'alert' ? 'alert' : 'flow', src, dst, file, line);
-  r.sport = toPort(v.get(swap ? F_SRC_PORT : SRC_PORT));
-  r.dport = toPort(v.get(swap ? F_DEST_PORT : DEST_PORT));
+  const sp = v.get(swap ? F_SRC_PORT : SRC_PORT), dp = v.get(swap ? F_DEST_PORT : DEST_PORT);
+  r.sport = toPort(sp);
+  r.dport = toPort(dp);
+  // (-1, 70000, 80.5: no port; the record is kept without it, and that is said, as generic.ts does)
+  if (r.sport === undefined && given(sp)) stats.tally('source ports not 0..65535 dropped, the records kept', line);
+  if (r.dport === undefined && given(dp)) stats.tally('destination ports not 0..65535 dropped, the records kept', line);
   r.proto = normaliseProto(v.get(PROTO));
   r.host = toStr(v.get(HOST)) ?? toStr(v.get(IN_IFACE));
   if (flow) {

@@ -4,6 +4,7 @@
 // hours or by a factor of 1000 and produces confident but false links. This parser turns all
 // of them into epoch milliseconds (UTC) and keeps a note of every assumption it made, which
 // the readers put into InputStats.tsNote, so an assumption is always stated, never silent.
+import { daysInMonth, parseNamedMonthDate } from './named-dates.js';
 export type EpochUnit = 's' | 'ms' | 'us' | 'ns';
 
 const UNIT_NAME: Record<EpochUnit, string> = { s: 'epoch seconds', ms: 'epoch milliseconds', us: 'epoch microseconds', ns: 'epoch nanoseconds' };
@@ -35,19 +36,20 @@ export function checkTz(tz: string): void {
   try { new Intl.DateTimeFormat('en-US', { timeZone: tz }); } catch { throw new Error(`unknown timezone "${tz}": use UTC, an offset like +02:00, or an IANA name like Europe/Berlin`); }
 }
 
+/** A fixed zone (UTC, ±HH[:MM], UTC±HH:MM) as ms east of UTC; undefined when tz is no such form. Throws for an offset beyond ±23:59. */
 function fixedOffsetMs(tz: string): number | undefined {
   if (tz === 'UTC' || tz === 'Z' || tz === 'GMT' || tz === 'utc') return 0;
   const m = /^(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?$/.exec(tz);
   if (!m) return undefined;
-  return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0)) * 60_000;
+  const h = Number(m[2]), mi = Number(m[3] ?? 0);
+  // (as in ISO 8601 times: "+99:99" or "+2400" would shift every zone-less time by days)
+  if (h > 23 || mi > 59) throw new Error(`offset "${tz}" out of range: hours 00-23, minutes 00-59 (e.g. +05:30)`);
+  return (m[1] === '-' ? -1 : 1) * (h * 60 + mi) * 60_000;
 }
+
+export { daysInMonth };
 
 /** Parses timestamps of one file and remembers what it had to assume. */
-/** Days in month mo (1-12) of year y: 2024-02-30 is no date (Date.UTC would roll it to March 1). */
-export function daysInMonth(y: number, mo: number): number {
-  return mo === 2 ? ((y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28) : mo === 4 || mo === 6 || mo === 9 || mo === 11 ? 30 : 31;
-}
-
 export class TsParser {
   private readonly units: Record<EpochUnit, number> = { s: 0, ms: 0, us: 0, ns: 0 };
   private expectedMismatch = 0;
@@ -181,11 +183,13 @@ export class TsParser {
   /** Times outside [min, max] are counted as implausible (and the first one is named in the note). */
   plausibleRange(): [number, number] { return [MIN_PLAUSIBLE, this.maxPlausible]; }
 
-  /** Other date strings are accepted only when they name a zone (Date.parse would otherwise use the machine's local zone). */
+  /**
+   * Other date strings: only RFC 2822, month-first and ctime forms with the month as a name and a
+   * zone (named-dates.ts); never Date.parse, which rolls 31 Apr into May and reads 01/05 as US month/day.
+   */
   private fallback(s: string): number {
-    if (!/(?:GMT|UTC|Z|[+-]\d\d:?\d\d)$/.test(s)) return NaN;
-    const t = Date.parse(s);
-    if (Number.isNaN(t) || !fallbackDayExists(s)) return NaN;
+    const t = parseNamedMonthDate(s);
+    if (Number.isNaN(t)) return NaN;
     this.zoned++;
     return this.check(t);
   }
@@ -270,18 +274,6 @@ export class TsParser {
     if (this.implausible > 0) parts.push(`WARNING: ${this.implausible} timestamps outside 2000-01-01..now+2d (first ${isoOrRaw(this.firstImplausible!)}): wrong unit or clock?`);
     return parts.length ? parts.join('; ') : undefined;
   }
-}
-
-/**
- * Whether the day of a free-form date Date.parse read ("Wed, 31 Feb 2024 …", "Feb 31 2024 …")
- * exists: Date.parse rolls Feb 31 into March without a word.
- */
-function fallbackDayExists(s: string): boolean {
-  const m = /\b(\d{1,2})[ -]([A-Z][a-z]{2})[a-z]*[ -](\d{4})\b/.exec(s) ?? /\b([A-Z][a-z]{2})[a-z]* (\d{1,2}),? (\d{4})\b/.exec(s);
-  if (!m) return true;
-  const [dayS, monS] = /^\d/.test(m[1]!) ? [m[1]!, m[2]!] : [m[2]!, m[1]!];
-  const mo = MONTHS[monS];
-  return mo === undefined || Number(dayS) <= daysInMonth(Number(m[3]), mo + 1);
 }
 
 function isoOrRaw(ms: number): string {
