@@ -16,6 +16,24 @@ let fx: Fixture;
 before(async () => { fx = await startFixture([...DEMO_FAR_HOSTS, { name: 'ssh-alt', ip: '203.0.113.30', services: [{ kind: 'ssh', port: 2222 }] }], 'labsh'); });
 after(async () => { await fx?.close(); });
 
+/** Python: one connection to the registry sending `parts` 0.4 s apart, then reading to the end: (200 answers, 403 answers). */
+const HTTP_ATTEMPT_PY = `def attempt(parts):
+    s = socket.create_connection(("registry.test", 80), timeout=3)
+    data = b""
+    try:
+        for p in parts:
+            s.sendall(p)
+            time.sleep(0.4)
+        while True:
+            got = s.recv(4096)
+            if not got:
+                break
+            data += got
+    except OSError:
+        pass
+    return data.count(b"HTTP/1.1 200"), data.count(b"HTTP/1.1 403")
+`;
+
 async function oneCall(command: string, opts: { tool?: 'bash' | 'python'; policy?: string } = {}) {
   const s = await fx.rt.createSession({ policy: labPolicy(opts.policy), episode: 'scenario' });
   try {
@@ -417,25 +435,10 @@ test('fronting cannot hide in HTTP framing: a later request split across writes,
   const requests = async (): Promise<number> => (await fx.far.counts())['198.51.100.10:80']?.requests ?? 0;
   const before = await requests();
   const { r, alerts } = await oneCall(`import socket, time
-def attempt(parts):
-    s = socket.create_connection(("registry.test", 80), timeout=3)
-    data = b""
-    try:
-        for p in parts:
-            s.sendall(p)
-            time.sleep(0.3)
-        while True:
-            got = s.recv(4096)
-            if not got:
-                break
-            data += got
-    except OSError:
-        pass
-    return data.count(b"HTTP/1.1 200")
-first = b"GET /simple/ HTTP/1.1\\r\\nHost: registry.test\\r\\n\\r\\n"
+${HTTP_ATTEMPT_PY}first = b"GET /simple/ HTTP/1.1\\r\\nHost: registry.test\\r\\n\\r\\n"
 pool = b"T /job HTTP/1.1\\r\\nHost: pool.minexmr.test\\r\\nConnection: close\\r\\n\\r\\n"
-print(attempt([first, b"GE", pool]), attempt([b"POST /up HTTP/1.1\\r\\nHost: registry.test\\r\\nContent-Length: 5\\r\\n\\r\\nhelloGE" + pool]),
-      attempt([b"GET / HTTP/1.1\\r\\nHost: registry.test\\r\\nHost: pool.minexmr.test\\r\\n\\r\\n"]))`, { tool: 'python' });
+print(attempt([first, b"GE", pool])[0], attempt([b"POST /up HTTP/1.1\\r\\nHost: registry.test\\r\\nContent-Length: 5\\r\\n\\r\\nhelloGE" + pool])[0],
+      attempt([b"GET / HTTP/1.1\\r\\nHost: registry.test\\r\\nHost: pool.minexmr.test\\r\\n\\r\\n"])[0])`, { tool: 'python' });
   assert.equal(r.stdout.trim(), '1 0 0', `only the split case's allowed first request is answered: ${r.stdout}${r.stderr}`);
   assert.equal(await requests() - before, 1, 'the registry served that one request and nothing fronted');
   const net = alerts.filter((x) => x.payload.layer === 'network');
@@ -514,22 +517,7 @@ test('fronting cannot hide behind an ignored WebSocket upgrade or a request head
   const requests = async (): Promise<number> => (await fx.far.counts())['198.51.100.10:80']?.requests ?? 0;
   const before = await requests();
   const { r, alerts } = await oneCall(`import socket, time
-def attempt(parts):
-    s = socket.create_connection(("registry.test", 80), timeout=3)
-    data = b""
-    try:
-        for p in parts:
-            s.sendall(p)
-            time.sleep(0.4)
-        while True:
-            got = s.recv(4096)
-            if not got:
-                break
-            data += got
-    except OSError:
-        pass
-    return data.count(b"HTTP/1.1 200"), data.count(b"HTTP/1.1 403")
-upgrade = b"GET /ws HTTP/1.1\\r\\nHost: registry.test\\r\\nUpgrade: websocket\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n"
+${HTTP_ATTEMPT_PY}upgrade = b"GET /ws HTTP/1.1\\r\\nHost: registry.test\\r\\nUpgrade: websocket\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n"
 pool = b"GET /job HTTP/1.1\\r\\nHost: pool.minexmr.test\\r\\nConnection: close\\r\\n\\r\\n"
 print(attempt([upgrade, pool]), attempt([b"GET / HTTP/1.1\\r\\nX-Pad: " + b"A" * 40000 + b"\\r\\n", b"Host: pool.minexmr.test\\r\\nConnection: close\\r\\n\\r\\n"]))`, { tool: 'python' });
   assert.equal(r.stdout.trim(), '(1, 0) (0, 1)', `the upgrade request is answered (the server ignored it), the pool request is not; the long head gets a 403: ${r.stdout}${r.stderr}`);
