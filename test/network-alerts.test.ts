@@ -57,6 +57,9 @@ test('resolved pool names and mining protocol keep their alert; benign host mism
   assert.equal(alertForConnect(conn({ protocol: 'tls', sniHost: 'x.supportxmr.test', decision: { ...mismatch, verdict: 'allow' } }), pools), null);
   // DNS keeps its own mapping
   assert.equal(alertForDns({ kind: 'dns', sport: 1, name: 'x.supportxmr.test', qtype: 'A', verdict: 'deny', rule: 'default-deny', reason: 'r', answers: [], rcode: 'REFUSED', tsNs: 1n }, pools)!.category, 'mining');
+  // a query past the resolver's caps of queries in flight (dns-upstream.ts) is resource abuse, not a policy refusal
+  const busy = alertForDns({ kind: 'dns', sport: 1, name: 'q1.cdn.test', qtype: 'A', verdict: 'deny', rule: 'limit:dns', reason: 'Too many DNS queries at once', answers: [], rcode: 'SERVFAIL', tsNs: 1n }, pools)!;
+  assert.deepEqual([busy.rule, busy.category, busy.severity], ['dns.query_limit', 'resource_abuse', 'medium']);
 });
 
 test('MiningNameMatcher.known answers for list entries only', () => {

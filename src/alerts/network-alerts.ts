@@ -7,7 +7,7 @@
 // pool.example is mining, not a mere host mismatch (red team: sni_pool, front_http, connect_pool).
 import type { AlertDraft } from '../events/event.js';
 import type { MiningNameMatcher } from './mining-names.js';
-import { FLOW_LIMIT_RULE, type ConnectReport, type DnsReport } from '../gateway/types.js';
+import { DNS_LIMIT_RULE, FLOW_LIMIT_RULE, type ConnectReport, type DnsReport } from '../gateway/types.js';
 
 export type { AlertDraft };
 
@@ -68,6 +68,10 @@ export function alertForDns(r: DnsReport, pools: MiningNameMatcher): AlertDraft 
   if (METADATA_NAMES.test(r.name)) {
     return { rule: 'dns.metadata', category: 'metadata_access', severity: 'high', attack: ['T1552.005'], reason,
       message: `DNS lookup of cloud metadata name ${r.name} refused` };
+  }
+  if (r.rule === DNS_LIMIT_RULE) {
+    return { rule: 'dns.query_limit', category: 'resource_abuse', severity: 'medium', attack: ['T1499'], reason,
+      message: `DNS lookup of ${r.name} refused: ${r.reason}` };
   }
   if (r.qtype === 'malformed') {
     return { rule: 'dns.malformed', category: 'policy_violation', severity: 'medium', attack: ['T1071.004'], reason,

@@ -7,12 +7,15 @@
 // sandbox used to reach an address. Each query's report carries the source port of the agent's
 // socket and the resolver it sent to, both from conntrack's original tuple (udpOriginal): the
 // redirect can give a reused source port another on this side, and the datagram's own
-// destination is this resolver whatever the agent asked for.
+// destination is this resolver whatever the agent asked for. Forwarding to the upstream (one socket,
+// checked replies, queries in flight capped; a query over a cap gets SERVFAIL and is recorded as a
+// `limit:dns` refusal) is dns-upstream.ts.
 import dgram from 'node:dgram';
 import dnsPacket from 'dns-packet';
-import type { SandboxNet } from './types.js';
+import { DNS_LIMIT_RULE, type SandboxNet } from './types.js';
 import type { GatewayNative } from '../sandbox/launcher.js';
-import { isMetadataName, parseResolver } from '../policy/index.js';
+import { isMetadataName } from '../policy/index.js';
+import { DnsUpstream, DnsUpstreamBusy, type DnsUpstreamOptions } from './dns-upstream.js';
 
 const FORMERR = 1;
 const NXDOMAIN = 3;
@@ -33,8 +36,15 @@ const FLAGS_RESPONSE = 0x8000 | 0x0400 /* AA */ | 0x0100 /* RD */ | 0x0080; /* R
 export class DnsServer {
   private sock = dgram.createSocket('udp4');
   private port = 0;
-  /** native: asks conntrack for each query's original tuple (left out, the datagram's own source port is reported). */
-  constructor(private lookup: (ip: string) => SandboxNet | undefined, private native?: Pick<GatewayNative, 'udpOriginal'>) {}
+  private upstream: DnsUpstream;
+  /**
+   * native: asks conntrack for each query's original tuple (left out, the datagram's own source port is reported).
+   * upstream: caps of queries in flight and the upstream timeout (defaults: 64 per sandbox, 1 024 in all, 2 s).
+   */
+  constructor(private lookup: (ip: string) => SandboxNet | undefined, private native?: Pick<GatewayNative, 'udpOriginal'>,
+    upstream: Partial<DnsUpstreamOptions> = {}) {
+    this.upstream = new DnsUpstream(upstream);
+  }
 
   async listen(): Promise<number> {
     await new Promise<void>((res, rej) => {
@@ -49,7 +59,10 @@ export class DnsServer {
     return this.port;
   }
 
-  close(): void { try { this.sock.close(); } catch { /* closed */ } }
+  close(): void {
+    this.upstream.close();
+    try { this.sock.close(); } catch { /* closed */ }
+  }
 
   /**
    * The agent's source port and the resolver it sent to: conntrack's original tuple of the flow the
@@ -105,32 +118,31 @@ export class DnsServer {
     }
     const resolvers = sb.policy.policy.network.resolvers;
     if (resolvers.length === 0) { reply(NXDOMAIN, []); rec(d.verdict, [], 'NXDOMAIN'); return; }
+    // (past a cap of queries in flight: refused at once, in observe mode too — a flood must not hold descriptors or wait)
+    const busy = this.upstream.busy(sb.ip);
+    if (busy !== undefined) { this.refuseBusy(sb, { sport, dst, name, qtype: question.type, tsNs }, busy, reply); return; }
     try {
       // (the query rebuilt from what was judged — its one question and recursion flag — not the sandbox's bytes:
       // EDNS options or other sections could carry data to the upstream unseen)
-      const clean = dnsPacket.encode({ type: 'query', id: q.id, flags: (q.flags ?? 0) & dnsPacket.RECURSION_DESIRED, questions: [question] });
-      const raw = await forward(clean, resolvers[0]!);
-      const ans = dnsPacket.decode(raw);
-      const ips = (ans.answers ?? []).filter((a) => a.type === 'A').map((a) => String((a as { data?: unknown }).data));
+      const ans = await this.upstream.query(sb.ip, resolvers[0]!, question, (q.flags ?? 0) & dnsPacket.RECURSION_DESIRED);
+      const ips = (ans.packet.answers ?? []).filter((a) => a.type === 'A').map((a) => String((a as { data?: unknown }).data));
       for (const ip of ips) sb.names.set(ip, name);
-      this.sock.send(raw, rinfo.port, rinfo.address);
-      rec(d.verdict, ips, (ans as { rcode?: string }).rcode ?? 'NOERROR');
-    } catch {
+      // (the upstream's answer as it came, under the client's id again)
+      const out = Buffer.from(ans.raw);
+      out.writeUInt16BE(q.id ?? 0, 0);
+      this.sock.send(out, rinfo.port, rinfo.address);
+      rec(d.verdict, ips, (ans.packet as { rcode?: string }).rcode ?? 'NOERROR');
+    } catch (e) {
+      if (e instanceof DnsUpstreamBusy) { this.refuseBusy(sb, { sport, dst, name, qtype: question.type, tsNs }, e.why, reply); return; }
       reply(SERVFAIL, []);
       rec(d.verdict, [], 'SERVFAIL');
     }
   }
-}
 
-function forward(query: Buffer, resolver: string, timeoutMs = 2000): Promise<Buffer> {
-  const r = parseResolver(resolver);
-  if (!r.ok) return Promise.reject(new Error(r.error));
-  const { address: host, port } = r;
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    const t = setTimeout(() => { s.close(); reject(new Error('upstream DNS timeout')); }, timeoutMs);
-    s.on('message', (m) => { clearTimeout(t); s.close(); resolve(m); });
-    s.on('error', (e) => { clearTimeout(t); s.close(); reject(e); });
-    s.send(query, port, host);
-  });
+  /** SERVFAIL for a query past a cap of queries in flight, recorded as a refusal (rule limit:dns). */
+  private refuseBusy(sb: SandboxNet, q: { sport: number; dst?: { ip: string; port: number }; name: string; qtype: string; tsNs: bigint },
+    why: string, reply: (rcode: number, answers: dnsPacket.Answer[]) => void): void {
+    reply(SERVFAIL, []);
+    sb.report({ kind: 'dns', ...q, verdict: 'deny', rule: DNS_LIMIT_RULE, reason: `Too many DNS queries at once: ${why}; wait for answers before asking more.`, answers: [], rcode: 'SERVFAIL' });
+  }
 }

@@ -6,6 +6,8 @@ import type { TlsFingerprint } from './sniff/tls-fingerprint.js';
 
 /** The rule of a connection refused because its sandbox (or the gateway) holds too many open (tcp-proxy.ts). */
 export const FLOW_LIMIT_RULE = 'limit:flows';
+/** The rule of a DNS query refused because its sandbox (or the resolver) has too many waiting on the upstream (dns-upstream.ts). */
+export const DNS_LIMIT_RULE = 'limit:dns';
 
 export interface ConnectReport {
   kind: 'connect';
