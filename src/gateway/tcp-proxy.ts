@@ -384,7 +384,7 @@ class ProxiedFlow {
         // Record bodies are scanned too: a pool login or an SSH stream carried in well-formed records
         // (cleartext in application_data, or after the hello inside its own record) reached a lenient
         // far end unseen (a review, session 34). Real ciphertext holds these markers with negligible odds.
-        if (this.scanTlsBodies(chunk)) return;
+        if (this.scanPoolAndSsh(chunk, ' inside TLS records')) return;
         if (!up.write(chunk)) { this.client.pause(); up.once('drain', () => this.client.resume()); }
         return;
       }
@@ -405,16 +405,7 @@ class ProxiedFlow {
       return;
     }
     if (scanning) {
-      const hit = this.scanner.push(chunk);
-      if (hit && this.redecide({ status: 'done', protocol: 'mining', detail: hit.method, method: hit.method, host: this.sniffed?.host })) return;
-      // SSH after other bytes (a benign request first, blank lines): a tunnel behind a far-end relay that strips them.
-      const id = (this.sshIds ??= new SshIdScanner()).push(chunk);
-      if (id !== undefined) {
-        const was = this.sniffed;
-        if (this.redecide({ status: 'done', protocol: 'ssh', detail: id, host: was?.host })) return;
-        // (allowed here: the flow stays what it was, scanned on — an identification line must not turn inspection off)
-        this.sniffed = was;
-      }
+      if (this.scanPoolAndSsh(chunk, '')) return;
       if (this.sniffed?.protocol === 'http') {
         // A keep-alive connection's later requests are judged by their own Host (fronting: an allowed
         // first request, then `Host: pool.example` on the same connection), found by HTTP's framing
@@ -457,15 +448,20 @@ class ProxiedFlow {
     return false;
   }
 
-  /** A TLS flow's record bytes scanned for a pool login and an SSH identification line. True when the flow was cut. */
-  private scanTlsBodies(chunk: Buffer): boolean {
+  /**
+   * Upload bytes scanned for a pool login (mining JSON-RPC) and an SSH identification line — SSH after
+   * other bytes (a benign request first, blank lines) is a tunnel behind a far-end relay that strips
+   * them. `where` ends the detail (" inside TLS records"). True when the flow was cut.
+   */
+  private scanPoolAndSsh(chunk: Buffer, where: string): boolean {
     const hit = this.scanner.push(chunk);
-    if (hit && this.redecide({ status: 'done', protocol: 'mining', detail: `${hit.method} inside TLS records`, method: hit.method, host: this.sniffed?.host })) return true;
+    if (hit && this.redecide({ status: 'done', protocol: 'mining', detail: `${hit.method}${where}`, method: hit.method, host: this.sniffed?.host })) return true;
     const id = (this.sshIds ??= new SshIdScanner()).push(chunk);
     if (id !== undefined) {
       const was = this.sniffed;
-      if (this.redecide({ status: 'done', protocol: 'ssh', detail: `${id} inside TLS records`, host: was?.host })) return true;
-      this.sniffed = was; // (allowed: still TLS, walked and scanned on)
+      if (this.redecide({ status: 'done', protocol: 'ssh', detail: `${id}${where}`, host: was?.host })) return true;
+      // (allowed here: the flow stays what it was, scanned on — an identification line must not turn inspection off)
+      this.sniffed = was;
     }
     return false;
   }
