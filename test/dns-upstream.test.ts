@@ -14,6 +14,7 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import dnsPacket from 'dns-packet';
 import { DnsServer } from '../src/gateway/dns-server.js';
+import type { DnsUpstreamOptions } from '../src/gateway/dns-upstream.js';
 import { compilePolicy, parsePolicy } from '../src/policy/index.js';
 import type { DnsReport, GatewayReport, SandboxNet } from '../src/gateway/types.js';
 
@@ -60,6 +61,14 @@ function sandboxes(ips: string[], policy: ReturnType<typeof policyFor>, reports:
   return new Map(ips.map((ip) => [ip, { id: ip, ip, policy, observe: false, names: new Map<string, string>(), report: (r: GatewayReport) => reports.push(r) }]));
 }
 
+/** A resolver for sandboxes at `ips` whose policy forwards to the upstream on `upPort`, listening; with what it reported. */
+async function resolver(ips: string[], upPort: number, caps: Partial<DnsUpstreamOptions> = {}) {
+  const reports: GatewayReport[] = [];
+  const sbs = sandboxes(ips, policyFor(upPort), reports);
+  const dns = new DnsServer((ip) => sbs.get(ip), undefined, caps);
+  return { reports, sbs, dns, port: await dns.listen() };
+}
+
 /** A sandbox's resolver client: one socket on `ip`, every answer kept by id with the time it came. */
 async function client(ip: string) {
   const sock = dgram.createSocket('udp4');
@@ -90,10 +99,7 @@ const limited = (reports: GatewayReport[]) => (reports as DnsReport[]).filter((r
 
 test('3000 queries behind a slow upstream: descriptors stay flat, at most 64 wait upstream, the rest get a prompt SERVFAIL recorded as limit:dns', async () => {
   const up = await slowUpstream(1500);
-  const reports: GatewayReport[] = [];
-  const sbs = sandboxes(['127.0.0.1'], policyFor(up.port), reports);
-  const dns = new DnsServer((ip) => sbs.get(ip));
-  const port = await dns.listen();
+  const { reports, sbs, dns, port } = await resolver(['127.0.0.1'], up.port);
   const c = await client('127.0.0.1');
   try {
     const before = fds();
@@ -125,10 +131,7 @@ test('3000 queries behind a slow upstream: descriptors stay flat, at most 64 wai
 
 test('the overall cap: a second sandbox gets only what is left of it, and slots come back once answers arrive', async () => {
   const up = await slowUpstream(400);
-  const reports: GatewayReport[] = [];
-  const sbs = sandboxes(['127.0.0.1', '127.0.0.2'], policyFor(up.port), reports);
-  const dns = new DnsServer((ip) => sbs.get(ip), undefined, { maxPerSandbox: 64, maxTotal: 100 });
-  const port = await dns.listen();
+  const { reports, sbs, dns, port } = await resolver(['127.0.0.1', '127.0.0.2'], up.port, { maxPerSandbox: 64, maxTotal: 100 });
   const a = await client('127.0.0.1'), b = await client('127.0.0.2');
   try {
     for (let i = 0; i < 64; i++) a.send(port, i, `a${i}.cdn.test`);
@@ -170,10 +173,7 @@ test('forged replies (other port, other address, wrong id, question, type, class
     setTimeout(() => sock.send(answer({ ...q, questions: [{ ...qq, name: qq.name.toUpperCase() }] }, [GOOD]), r.port, r.address), 150);
   });
   await new Promise<void>((res) => forger2.bind(up.port, '127.0.0.2', res));
-  const reports: GatewayReport[] = [];
-  const sbs = sandboxes(['127.0.0.1'], policyFor(up.port), reports);
-  const dns = new DnsServer((ip) => sbs.get(ip));
-  const port = await dns.listen();
+  const { reports, sbs, dns, port } = await resolver(['127.0.0.1'], up.port);
   const c = await client('127.0.0.1');
   try {
     const r = await c.ask(port, 4242, 'www.cdn.test');
@@ -199,10 +199,7 @@ test('normal resolution: answers and upstream rcodes pass through on one socket;
     if (qq.type === 'AAAA') { sock.send(dnsPacket.encode({ type: 'response', id: q.id, flags: 0x8180, questions: q.questions, answers: [{ type: 'AAAA', name: qq.name, ttl: 60, data: '2001:db8::7' }] }), r.port, r.address); return; }
     sock.send(answer(q, ['198.51.100.31', '198.51.100.32']), r.port, r.address);
   });
-  const reports: GatewayReport[] = [];
-  const sbs = sandboxes(['127.0.0.1'], policyFor(up.port), reports);
-  const dns = new DnsServer((ip) => sbs.get(ip));
-  const port = await dns.listen();
+  const { reports, sbs, dns, port } = await resolver(['127.0.0.1'], up.port);
   const c = await client('127.0.0.1');
   try {
     const a = await c.ask(port, 1, 'www.cdn.test');

@@ -21,7 +21,9 @@ import { pidAlive } from '../util/pid-alive.js';
 import { Gateway } from '../gateway/gateway.js';
 import { raiseFileLimits } from '../sandbox/file-limits.js';
 import { EventStore } from '../store/index.js';
-import { type Policy } from '../policy/index.js';
+import { type AddressClass, type Policy } from '../policy/index.js';
+import { classifyParsed } from '../policy/address-class.js';
+import { parseAddr } from '../policy/ip.js';
 import { HostAddressWatch } from './host-address-watch.js';
 import { hostRangeList } from '../policy/address-class.js';
 import type { Cidr } from '../policy/ip.js';
@@ -98,12 +100,13 @@ export class Runtime extends EventEmitter {
   readonly pools = new MiningNameMatcher();
   /** The host's own addresses, followed while the runtime runs (host-address-watch.ts). */
   readonly hostAddressWatch: HostAddressWatch;
-  /** The host's own addresses now. */
-  get hostAddresses(): string[] { return [...this.hostAddressWatch.addresses]; }
   /** Period of live CPU samples per tool call and process (0 = off). */
   readonly resourceSampleMs: number;
-  /** The same, as a live set for address classification on the event path. */
-  get hostAddressSet(): Set<string> { return this.hostAddressWatch.addresses; }
+  /** An address's class as the gateway judges it, by the live host addresses (their keys, not re-parsed per event). */
+  classifyIp(ip: string): AddressClass {
+    const a = parseAddr(ip);
+    return a ? classifyParsed(a, this.hostAddressWatch.keys, this.hostRangeCidrs) : 'reserved';
+  }
   /** Ranges that are the host's as a whole: Corral's sandbox subnet (every host-side veth address, also other Corral processes'). */
   readonly hostRanges: string[];
   readonly hostRangeCidrs: Cidr[];

@@ -39,7 +39,7 @@ import { execFile } from '../util/exec-file.js';
 import { shellJoin } from '../util/shell-join.js';
 import { hostMountProblem, hostRootProblem, workspacePathProblem } from '../sandbox/host-workspace.js';
 import type { NetSlot } from '../sandbox/net-slot.js';
-import { compilePolicy, classifyAddress, type Policy, type CompiledPolicy } from '../policy/index.js';
+import { compilePolicy, type Policy, type CompiledPolicy } from '../policy/index.js';
 import { effectiveWorkspaceDisk } from '../policy/schema.js';
 import type { ConnectReport, FlowReport, GatewayReport, SandboxNet } from '../gateway/types.js';
 import { alertForConnect, alertForDns, alertForDeniedSocket, alertForDrop, type AlertDraft } from '../alerts/network-alerts.js';
@@ -1400,7 +1400,7 @@ export class Session {
       const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), ...(img ? { program: img.program } : {}), family: rec.family, ...(rec.mapped ? { v4_mapped: true } : {}), 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
       // (an IPv4-mapped address, ::ffff:a.b.c.d, is IPv4 on the wire: the sensor reports it as family inet)
       if (rec.family === 'inet6' && rec.ip !== '::1') {
-        const cls = classifyAddress(rec.ip, this.rt.hostAddressSet, this.rt.hostRangeCidrs);
+        const cls = this.rt.classifyIp(rec.ip);
         const d = alertForDrop({ proto: 'IPv6', dst: rec.ip, dport: rec.port }, cls);
         this.alert(attr, { ...d, rule: d.rule.replace('drop.', 'ipv6.'), message: `${d.message} (IPv6 is disabled in sandboxes)` }, [ev.id], 'blocked', { pid: rec.pid });
       }
@@ -1474,7 +1474,7 @@ export class Session {
     const kernelReply = /^ICMP/.test(d.proto) && (d.icmpType === 3 || d.icmpType === 11 || d.icmpType === 12);
     const ev = this.emit('drop', { proto: d.proto, 'network.peer.address': d.dst, 'network.peer.port': d.dport, icmp_type: d.icmpType, attribution: match ? 'syscall' : 'inferred', ...(kernelReply ? { kernel_reply: true } : {}) }, { attr, pid: match?.pid });
     if (kernelReply) return;
-    const cls = classifyAddress(d.dst, this.rt.hostAddressSet, this.rt.hostRangeCidrs);
+    const cls = this.rt.classifyIp(d.dst);
     const draft = alertForDrop({ proto: d.proto, dst: d.dst, dport: d.dport }, cls);
     if (draft.category === 'internal_probe') this.fanout.add(attr.tool_call ?? this.id, { ...attr, pid: match?.pid, action: 'blocked' }, { target: `${d.dst}:${d.dport ?? d.proto}`, evidence: ev.id, message: draft.message, ts: ev.ts });
     else this.alert(attr, draft, [ev.id], 'blocked', { pid: match?.pid });
