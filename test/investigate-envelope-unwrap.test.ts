@@ -111,3 +111,16 @@ test('plain logs, Corral\'s own events and JSON logs with an unrelated message f
   writeFileSync(p, `${JSON.stringify({ ts: '2024-05-01T12:00:00Z', src: '10.0.0.1', dst: '10.0.0.2', message: 'connection denied by policy' })}\n`);
   assert.equal(contentWrapper(p), undefined);
 });
+
+test('a journald MESSAGE written as a byte array (non-printable bytes) is still the kernel line; arrays of anything else are not text', () => {
+  const base = Date.UTC(2024, 4, 1, 12, 0, 0);
+  const msg = '[UFW BLOCK] IN=eth0\x07 OUT= SRC=10.0.0.5 DST=198.51.100.7 LEN=60 PROTO=TCP SPT=40000 DPT=3333 SYN';
+  const asText = unwrapText(JSON.stringify({ __REALTIME_TIMESTAMP: String(base * 1000), _HOSTNAME: 'host-1', MESSAGE: msg }) + '\n');
+  const asBytes = unwrapText(JSON.stringify({ __REALTIME_TIMESTAMP: String(base * 1000), _HOSTNAME: 'host-1', MESSAGE: [...Buffer.from(msg)] }) + '\n');
+  assert.match(asText, /^2024-05-01T12:00:00\.000Z host-1 kernel: \[UFW BLOCK\] .* DPT=3333/);
+  assert.equal(asBytes, asText, 'the byte array reads as the same line');
+  for (const bad of [[1, 2, 'x'], [256], [-1], [1.5], []]) {
+    const line = JSON.stringify({ __REALTIME_TIMESTAMP: String(base * 1000), MESSAGE: bad });
+    assert.equal(unwrapText(line + '\n'), line + '\n', `${JSON.stringify(bad)} is not text: the line passes whole`);
+  }
+});

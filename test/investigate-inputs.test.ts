@@ -583,6 +583,28 @@ test('Anthropic Messages logs: tool_use blocks start calls, tool_result blocks (
   assert.match(st.tsNote ?? '', /1 tool calls had no answering tool message with a time: end assumed 30000 ms after start/);
 });
 
+test('OpenAI messages: a tool message stamped before its call is named as a clock or ordering fault, not as a missing answer', async (t) => {
+  const d = tmp(t);
+  const at = (s: number): string => new Date(Date.UTC(2024, 4, 1, 12, 0, s)).toISOString();
+  const ep = {
+    episode: 'e-early', ip: '10.20.7.4',
+    messages: [
+      { role: 'assistant', timestamp: at(10), tool_calls: [{ id: 'c1', type: 'function', function: { name: 'bash', arguments: '{"command":"ls"}' } }] },
+      { role: 'tool', tool_call_id: 'c1', timestamp: at(4), content: '' },
+      { role: 'assistant', timestamp: at(20), tool_calls: [{ id: 'c2', type: 'function', function: { name: 'bash', arguments: '{"command":"pwd"}' } }] },
+    ],
+  };
+  const p = join(d, 'early.jsonl');
+  writeFileSync(p, `${JSON.stringify(ep)}\n`);
+  const { spans, st } = await readTrace(p);
+  assert.deepEqual(spans.map((x) => [x.tool_call_id, x.start, x.end, x.endKnown]), [
+    ['c1', Date.parse(at(10)), Date.parse(at(10)) + 30_000, false],
+    ['c2', Date.parse(at(20)), Date.parse(at(20)) + 30_000, false],
+  ]);
+  assert.match(st.tsNote ?? '', /1 tool calls answered by a tool message timestamped before the call \(clock or ordering fault\): end assumed 30000 ms after start \(endKnown=false\) \(first at line 1\)/);
+  assert.match(st.tsNote ?? '', /(?:^|; )1 tool calls had no answering tool message/, 'only c2 lacks an answer');
+});
+
 test('line splitter: CRLF, UTF-8 split across chunks, long lines, unterminated tail, and parallel line ranges', async (t) => {
   const d = tmp(t);
   const p = join(d, 'lines.txt');

@@ -213,6 +213,18 @@ test('TLS: an unusable server_name is ambiguous and refused (sni-mismatch), neve
     assert.deepEqual([d.verdict, d.rule], ['deny', 'sni-mismatch'], what);
     assert.match(d.reason, /^The TLS ClientHello names its server ambiguously \(/, what);
   }
+  // Bytes after the ClientHello inside its own record (an SSH banner riding past the SNI decision), whole
+  // or with the record's tail still to come: ambiguous too.
+  const good = clientHello([sniExt(['front.test'])]);
+  const tail = Buffer.from('SSH-2.0-OpenSSH_9.6\r\n', 'latin1');
+  const padded = Buffer.concat([good, tail]);
+  padded.writeUInt16BE(good.readUInt16BE(3) + tail.length, 3);
+  for (const [what, bytes] of [['whole', padded], ['record tail not yet arrived', padded.subarray(0, good.length + 3)]] as const) {
+    const r = sniff(bytes);
+    assert.deepEqual([r.protocol, r.host, r.hostAmbiguous], ['tls', undefined, true], what);
+    assert.match(r.ambiguousWhy ?? '', new RegExp(`\\(${tail.length} bytes follow the ClientHello inside its record\\)`), what);
+    assert.deepEqual([judge(r).verdict, judge(r).rule], ['deny', 'sni-mismatch'], what);
+  }
   // A usable name, or none at all, is judged as before.
   for (const [what, exts] of [['the allowed name', [sniExt(['Front.Test.'])]], ['no SNI', []]] as const) {
     const r = sniff(clientHello([...exts]));

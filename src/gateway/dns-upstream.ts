@@ -8,7 +8,11 @@
 // query goes out under a fresh random 16-bit id; a reply counts only when it comes from the address and
 // port the query went to, with that id, as a response, asking the same question (name without regard to
 // case, type, class); and queries in flight are capped per sandbox and overall: one over a cap is refused
-// at once (never queued), so a flood costs no descriptors and no waiting.
+// at once (never queued), so a flood costs no descriptors and no waiting. A single long-lived socket
+// would leave an off-path spoofer only the 16-bit id to guess (its source port never changes), so a
+// socket is retired after QUERIES_PER_SOCKET queries: the next query opens a fresh one on a port the
+// kernel picks at random, and the retired one closes once its last query is answered or times out.
+// Descriptors stay bounded by the in-flight caps (at most one socket per 16 queries waiting, plus one).
 import dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import dnsPacket from 'dns-packet';
@@ -54,12 +58,17 @@ interface Pending {
 }
 
 const normName = (n: string) => n.toLowerCase().replace(/\.$/, '');
+/** Queries one upstream socket sends before it is retired for a fresh one on a new random source port. */
+export const QUERIES_PER_SOCKET = 16;
 /** Ids are 16 bits; a cap above half of them would make a blind guess too likely to hit a pending one. */
 const MAX_IDS = 32_768;
 
 export class DnsUpstream {
   private readonly opts: DnsUpstreamOptions;
+  /** The socket new queries go out on, per address family. */
   private socks = new Map<'udp4' | 'udp6', dgram.Socket>();
+  /** Every open socket (current and retired) with its queries sent and still waiting. */
+  private sent = new Map<dgram.Socket, { total: number; waiting: number }>();
   /** Queries in flight, by the id they went upstream with. */
   private pending = new Map<number, Pending>();
   /** Queries in flight, by sandbox key. */
@@ -99,6 +108,10 @@ export class DnsUpstream {
     const addr = parseAddr(r.address);
     if (!addr) return Promise.reject(new Error(`resolver '${resolver}': not an address`));
     const sock = this.socket(r.address.includes(':') ? 'udp6' : 'udp4');
+    const use = this.sent.get(sock)!;
+    use.total++; use.waiting++;
+    // (the next query goes out from a fresh socket: a new random source port to guess)
+    if (use.total >= QUERIES_PER_SOCKET) this.retire(sock);
     let id: number;
     do id = randomInt(0x10000); while (this.pending.has(id));
     const out = dnsPacket.encode({ type: 'query', id, flags, questions: [question] });
@@ -115,9 +128,13 @@ export class DnsUpstream {
   close(): void {
     this.closed = true;
     for (const id of [...this.pending.keys()]) this.finish(id, new Error('DNS upstream closed'));
-    for (const s of this.socks.values()) { try { s.close(); } catch { /* closed */ } }
+    for (const s of this.sent.keys()) { try { s.close(); } catch { /* closed */ } }
     this.socks.clear();
+    this.sent.clear();
   }
+
+  /** Upstream sockets open now (the current ones and retired ones still waiting on answers). */
+  openSockets(): number { return this.sent.size; }
 
   private socket(type: 'udp4' | 'udp6'): dgram.Socket {
     let s = this.socks.get(type);
@@ -129,13 +146,25 @@ export class DnsUpstream {
     sock.on('error', () => this.drop(sock));
     sock.unref();
     this.socks.set(type, sock);
+    this.sent.set(sock, { total: 0, waiting: 0 });
     return sock;
+  }
+
+  /** No new query goes out on `sock`; it closes when nothing waits on it. */
+  private retire(sock: dgram.Socket): void {
+    for (const [t, s] of this.socks) if (s === sock) this.socks.delete(t);
+    if ((this.sent.get(sock)?.waiting ?? 0) === 0) this.closeSocket(sock);
+  }
+
+  private closeSocket(sock: dgram.Socket): void {
+    this.sent.delete(sock);
+    try { sock.close(); } catch { /* closed */ }
   }
 
   private drop(sock: dgram.Socket): void {
     for (const [t, s] of this.socks) if (s === sock) this.socks.delete(t);
     for (const [id, p] of [...this.pending]) if (p.sock === sock) this.finish(id, new Error('DNS upstream socket failed'));
-    try { sock.close(); } catch { /* closed */ }
+    this.closeSocket(sock);
   }
 
   /** A datagram on an upstream socket: the answer of a query in flight only if every check passes; else ignored. */
@@ -162,6 +191,8 @@ export class DnsUpstream {
     clearTimeout(p.timer);
     const n = (this.perKey.get(p.key) ?? 1) - 1;
     if (n > 0) this.perKey.set(p.key, n); else this.perKey.delete(p.key);
+    const use = this.sent.get(p.sock);
+    if (use && --use.waiting === 0 && ![...this.socks.values()].includes(p.sock)) this.closeSocket(p.sock);
     if (err || !answer) p.reject(err ?? new Error('no answer')); else p.resolve(answer);
   }
 }

@@ -59,8 +59,11 @@ class Reader {
 
 type Gathered =
   | { kind: 'bad' }
-  /** body: the handshake message (4-byte header included) as far as it has arrived. */
-  | { kind: 'data'; body: Buffer; declared: number; complete: boolean };
+  /**
+   * body: the handshake message (4-byte header included) as far as it has arrived; trailing: bytes the
+   * records that carried it declare after its end (a client's first flight has nothing there).
+   */
+  | { kind: 'data'; body: Buffer; declared: number; complete: boolean; trailing: number };
 
 /** Reassembles the first handshake message from one or more handshake records. */
 function gatherHandshake(buf: Buffer): Gathered {
@@ -68,6 +71,8 @@ function gatherHandshake(buf: Buffer): Gathered {
   let have = 0;
   let declared = -1;
   let pos = 0;
+  /** Body bytes the records so far declare (whether or not they have arrived). */
+  let spanned = 0;
   for (;;) {
     const left = buf.length - pos;
     if (left <= 0) break;
@@ -80,6 +85,7 @@ function gatherHandshake(buf: Buffer): Gathered {
     const frag = buf.subarray(pos + 5, Math.min(pos + 5 + len, buf.length));
     parts.push(frag);
     have += frag.length;
+    spanned += len;
     const head = parts.length === 1 ? frag : Buffer.concat(parts, have);
     if (head.length >= 1 && head[0] !== HANDSHAKE_CLIENT_HELLO) return { kind: 'bad' };
     if (declared < 0 && head.length >= 4) {
@@ -88,13 +94,13 @@ function gatherHandshake(buf: Buffer): Gathered {
       declared = 4 + bodyLen;
     }
     if (declared >= 0 && have >= declared) {
-      return { kind: 'data', body: head.subarray(0, declared), declared, complete: true };
+      return { kind: 'data', body: head.subarray(0, declared), declared, complete: true, trailing: spanned - declared };
     }
     if (frag.length < len) break; // record itself is truncated
     pos += 5 + len;
   }
   const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts, have);
-  return { kind: 'data', body, declared, complete: false };
+  return { kind: 'data', body, declared, complete: false, trailing: 0 };
 }
 
 function printable(s: string, max: number): string {
@@ -239,6 +245,9 @@ export function parseClientHello(buf: Buffer): SniffResult {
     let detail = 'ClientHello';
     if (hello.alpn.length > 0) detail += ` alpn=${hello.alpn.join(',')}`;
     if (hello.ech) detail += ' ech';
+    // (bytes after the ClientHello inside its own record: no client sends any before the server answers, and
+    // whatever rides there reaches the server unseen by the SNI decision — a tunnel's first bytes, say)
+    if (g.trailing > 0 && !hello.sniProblem) { hello.host = undefined; hello.sniProblem = `${g.trailing} bytes follow the ClientHello inside its record`; }
     if (hello.sniProblem) detail += ` (${hello.sniProblem})`;
     const res: SniffResult = { status: 'done', protocol: 'tls', detail, tls: tlsFingerprint(hello.f) };
     if (hello.host !== undefined) res.host = hello.host;

@@ -29,8 +29,26 @@ function innerKind(text: string): 'json' | 'vpc' | 'kernel' | undefined {
   return isKernelLine(t) ? 'kernel' : undefined;
 }
 
+/** Longest journald byte-array MESSAGE decoded (a kernel line is under 1 KiB; the journal caps fields far above). */
+const MAX_BYTE_MESSAGE = 64 * 1024;
+
+/**
+ * journalctl -o json writes a field that is not valid, printable UTF-8 (a firewall line carrying a
+ * control byte from a packet's interface name or a prefix) as an array of byte values; that is still
+ * the message. Anything else than an array of integers 0–255 is not text.
+ */
+function bytesText(v: unknown): string | undefined {
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_BYTE_MESSAGE) return undefined;
+  for (const b of v) if (typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b > 255) return undefined;
+  return Buffer.from(v as number[]).toString('utf8');
+}
+
 function textOf(o: Record<string, unknown>): string | undefined {
-  for (const k of TEXT) { const v = o[k]; if (typeof v === 'string') return v; }
+  for (const k of TEXT) {
+    const v = o[k];
+    if (typeof v === 'string') return v;
+    if (k === 'MESSAGE') { const t = bytesText(v); if (t !== undefined) return t; }
+  }
   return undefined;
 }
 

@@ -73,7 +73,11 @@ export const openaiMessagesReader: SpanReader = {
         step++;
         if (Number.isNaN(c.start)) { stats.badLine(line, `episode ${episode}: tool call ${c.id} has no timestamp (neither on the call nor on its message)`); continue; }
         let end = ends.get(c.id), endKnown = true;
-        if (end === undefined || end < c.start) { end = c.start + assumed; endKnown = false; assumedCount++; }
+        if (end !== undefined && end < c.start) {
+          // (an answer stamped before its call: a clock or ordering fault of the log, said as such, not as a missing answer)
+          stats.tally(`tool calls answered by a tool message timestamped before the call (clock or ordering fault): end assumed ${assumed} ms after start (endKnown=false)`, line);
+          end = c.start + assumed; endKnown = false;
+        } else if (end === undefined) { end = c.start + assumed; endKnown = false; assumedCount++; }
         const s: ToolCallSpan = mkSpan(episode, c.id, c.start, end, endKnown, file, line);
         s.run = toStr(o.run);
         s.step = step;
