@@ -173,3 +173,44 @@ open("/workspace/survived", "w").write("yes")`;
     assert.ok(reg.filter((e) => e.payload.attribution === 'kernel').length >= reg.length * 0.9, seen);
   } finally { await s.close(); }
 });
+
+test('a verdict late in a long-lived flow keeps the flow\'s attribution after the kernel\'s 4-tuple record is pruned: the background process of step 1 is blamed by pid and killed', async () => {
+  // Step 1 leaves a client on an allowed HTTP flow; during step 2, after the 4-tuple index has forgotten the
+  // connection (its TTL shortened here from 120 s to 1.5 s), the client sends a pool login on the same flow.
+  // The midstream verdict used to look the 4-tuple up again: it blamed step 2 by time, with no pid, and killed nothing.
+  const own = await startFixture([{ name: 'front', ip: '203.0.113.21', services: [{ kind: 'sink', port: 443 }] }], 'labrt', { synTtlMs: 1500 });
+  const client = `import socket, time, json
+s = socket.create_connection(("203.0.113.21", 443))
+s.sendall(b"GET / HTTP/1.1\\r\\nHost: 203.0.113.21\\r\\n\\r\\n")
+time.sleep(4)
+try:
+    socket.create_connection(("127.0.0.1", 9), timeout=1)
+except Exception:
+    pass
+time.sleep(0.5)
+s.sendall((json.dumps({"id": 1, "method": "mining.subscribe", "params": ["x"]}) + "\\n").encode())
+time.sleep(4)
+open("/workspace/survived", "w").write("yes")`;
+  try {
+    const s = await own.rt.createSession({ policy: labPolicy(`${KILL_MINING}network:\n  allow:\n    - cidr: 203.0.113.21/32\n      ports: [443]\n      protocols: [http]\n`), episode: 'resp-late' });
+    try {
+      await s.exec({ command: `nohup python3 -c '${client}' >/dev/null 2>&1 & echo started`, step: 1, toolCallId: 'late-1', skipScreen: true });
+      const r2 = await s.exec({ command: 'sleep 8; echo done', step: 2, toolCallId: 'late-2', timeoutMs: 30_000 });
+      assert.equal(r2.stdout, 'done\n', r2.stderr);
+      const r3 = await s.exec({ command: 'sleep 1; test -e /workspace/survived && echo survived || echo gone', step: 3, toolCallId: 'late-3' });
+      const { alerts } = await s.close();
+      const gw = s.events.filter((e) => e.kind === 'connect' && e.payload.source === 'gateway' && e.payload['network.peer.address'] === '203.0.113.21');
+      const seen = JSON.stringify(gw.map((e) => [e.tool_call, e.pid, e.payload.midstream, e.payload.attribution]));
+      const late = gw.find((e) => e.payload.midstream);
+      assert.ok(late, seen);
+      assert.equal(late.tool_call, 'late-1', `the late verdict is step 1's: ${seen}`);
+      assert.equal(late.pid, gw[0]!.pid, seen);
+      assert.equal(late.payload.attribution, 'kernel', seen);
+      const all = JSON.stringify(alerts.map((a) => [a.tool_call, a.payload.rule, a.payload.action]));
+      const mining = alerts.filter((a) => a.payload.category === 'mining' && a.payload.layer === 'network');
+      assert.ok(mining.length >= 1 && mining.every((a) => a.tool_call === 'late-1'), all);
+      assert.ok(mining.some((a) => a.payload.action === 'killed'), all);
+      assert.equal(r3.stdout, 'gone\n', 'the client was killed before it could leave its mark');
+    } finally { await s.close(); }
+  } finally { await own.close(); }
+});

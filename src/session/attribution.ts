@@ -7,13 +7,21 @@ import type { Attribution } from '../events/event.js';
 export interface CgroupLabels extends Attribution { cgroup: string }
 export interface SynInfo { pid: number; cgroupId: string; tsNs: bigint }
 
-const SYN_TTL_NS = 120_000_000_000n;
+/** How long the kernel's record of a connection's 4-tuple is kept for the gateway to find (default). */
+export const SYN_TTL_MS = 120_000;
 
 export class AttributionIndex {
   private byCgroup = new Map<string, CgroupLabels>();
   private syn = new Map<string, SynInfo>();
   private waiters = new Map<string, ((s: SynInfo) => void)[]>();
   private lastPrune = 0n;
+  private readonly ttlNs: bigint;
+  private readonly pruneEveryNs: bigint;
+
+  constructor(synTtlMs = SYN_TTL_MS) {
+    this.ttlNs = BigInt(Math.max(1, Math.round(synTtlMs))) * 1_000_000n;
+    this.pruneEveryNs = this.ttlNs < 10_000_000_000n ? this.ttlNs : 10_000_000_000n;
+  }
 
   registerCgroup(id: string, labels: CgroupLabels): void { this.byCgroup.set(id, labels); }
   forgetCgroup(id: string): void { this.byCgroup.delete(id); }
@@ -28,9 +36,9 @@ export class AttributionIndex {
     this.syn.set(key, info);
     const w = this.waiters.get(key);
     if (w) { this.waiters.delete(key); for (const f of w) f(info); }
-    if (info.tsNs - this.lastPrune > 10_000_000_000n) {
+    if (info.tsNs - this.lastPrune > this.pruneEveryNs) {
       this.lastPrune = info.tsNs;
-      for (const [k, v] of this.syn) if (info.tsNs - v.tsNs > SYN_TTL_NS) this.syn.delete(k);
+      for (const [k, v] of this.syn) if (info.tsNs - v.tsNs > this.ttlNs) this.syn.delete(k);
     }
   }
 

@@ -62,6 +62,11 @@ export interface RuntimeOptions {
   commandCheck?: boolean;
   /** Period of CPU samples of live tool calls and their busiest processes, for the sustained-CPU rules (default 5000; 0 = off). */
   resourceSampleMs?: number;
+  /**
+   * How long the kernel's record of a connection's 4-tuple is kept for the gateway to find (default 120 000 ms);
+   * a verdict later in a flow's life uses the attribution the flow got when it opened. Tests shorten it.
+   */
+  synTtlMs?: number;
   /** Interim flow records of open connections this often (default 10 000 ms; 0 = only when they close). */
   flowUpdateMs?: number;
   /** The sensor's perf ring, pages per CPU (default: ~128 MiB in all; see bpftrace-sensor.ts). Tests make it tiny to make it lose records. */
@@ -95,7 +100,7 @@ export const MAX_WARNINGS = 1000;
 export class Runtime extends EventEmitter {
   readonly layout: CgroupLayout;
   readonly cgroupRoot = 'corral';
-  readonly index = new AttributionIndex();
+  readonly index: AttributionIndex;
   readonly sessions = new Map<string, Session>();
   readonly pools = new MiningNameMatcher();
   /** The host's own addresses, followed while the runtime runs (host-address-watch.ts). */
@@ -162,6 +167,7 @@ export class Runtime extends EventEmitter {
   private constructor(private opts: RuntimeOptions) {
     super();
     this.resourceSampleMs = opts.resourceSampleMs ?? 5000;
+    this.index = new AttributionIndex(opts.synTtlMs);
     this.layout = detectCgroupLayout();
     this.runDir = opts.runDir ?? process.env.CORRAL_RUN_DIR ?? '/run/corral';
     this.hostAddressWatch = new HostAddressWatch();

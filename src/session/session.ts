@@ -1525,20 +1525,22 @@ export class Session {
       return;
     }
     // A flow's records (interim and last) take the attribution its connection got.
-    const known = r.kind === 'flow' ? this.flowAttr.get(r.flowId) : undefined;
+    // So does a verdict given mid-stream (a pool login on an allowed flow): the 4-tuple index forgets a
+    // connection after 120 s, and a fresh lookup then blamed the step running now, with no pid to kill.
+    const known = r.kind === 'flow' || r.midstream ? this.flowAttr.get(r.flowId) : undefined;
     if (r.kind === 'flow' && !r.interim) this.flowAttr.delete(r.flowId);
-    if (known) { this.emitFlow(r as FlowReport, known); return; }
+    if (known && r.kind === 'flow') { this.emitFlow(r, known); return; }
     const lookup = (waitMs: number) => this.rt.index.byFlow(this.slot.lease.sandboxIp, r.sport, r.dst.ip, r.dst.port, waitMs);
-    let syn = await lookup(this.rt.sensor ? 50 : 0);
-    if (!syn && this.rt.sensor) {
+    let syn = known ? undefined : await lookup(this.rt.sensor ? 50 : 0);
+    if (!known && !syn && this.rt.sensor) {
       // The kernel recorded the connection before the gateway accepted it; a sensor barrier, then a
       // grace for records still queued in another CPU's buffer (seconds under heavy load), makes sure we have read it.
       await this.rt.sensorBarrier(r.tsNs);
       syn = await lookup(ATTRIBUTION_WAIT_MS);
     }
-    let how: 'kernel' | 'kernel-connect' | 'inferred' = syn ? 'kernel' : 'inferred';
+    let how: 'kernel' | 'kernel-connect' | 'inferred' = known?.how ?? (syn ? 'kernel' : 'inferred');
     let viaConnect: { cgroupId: string; pid?: number } | undefined;
-    if (!syn) {
+    if (!known && !syn) {
       // No 4-tuple record: fall back to the connect() syscall records to this destination. When they
       // all come from one cgroup (one tool call), that is still kernel evidence, not a guess.
       const cands = this.connects.toDestination(r.dst.ip, r.dst.port, r.tsNs);
@@ -1549,8 +1551,8 @@ export class Session {
         how = 'kernel-connect';
       }
     }
-    attr = (syn && this.attrFromCgroup(syn.cgroupId)) || (viaConnect && this.attrFromCgroup(viaConnect.cgroupId)) || this.inferred(r.tsNs);
-    pid = syn?.pid ?? viaConnect?.pid;
+    attr = known?.attr ?? ((syn && this.attrFromCgroup(syn.cgroupId)) || (viaConnect && this.attrFromCgroup(viaConnect.cgroupId)) || this.inferred(r.tsNs));
+    pid = known ? known.pid : syn?.pid ?? viaConnect?.pid;
     if (r.kind === 'flow') {
       if (r.interim) this.flowAttr.set(r.flowId, { attr, pid, how });
       this.emitFlow(r, { attr, pid, how });
@@ -1730,7 +1732,7 @@ export class Session {
 export interface SessionCloseResult { alerts: AlertEvent[]; stats: CgroupStats; capture: CaptureStatus }
 
 /** Who a connection's records belong to (kept per flow so interim and last records need no second lookup). */
-interface FlowAttribution { attr: Attribution & { inferred?: boolean }; pid?: number; how: string }
+interface FlowAttribution { attr: Attribution & { inferred?: boolean }; pid?: number; how: 'kernel' | 'kernel-connect' | 'inferred' }
 
 /** The fields connect and flow events share (flow_id ties one connection's records together). */
 function netBase(r: ConnectReport | FlowReport, how: string): Record<string, unknown> {
