@@ -6,7 +6,7 @@
 // connection (the lab fixture still refuses to run outside the lab, SAFETY.md).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFixture, oneUnscreenedCall, rulesOf, type Fixture } from './helpers/lab-fixture.js';
+import { startFixture, oneUnscreenedCall, rulesOf, labPolicy, type Fixture } from './helpers/lab-fixture.js';
 import type { AlertEvent } from '../src/events/event.js';
 
 let fx: Fixture;
@@ -79,4 +79,20 @@ test('a daemon name run from the workspace through /usr/../: process_masquerade_
   const m = alerts.filter((a) => rulesOf(a).includes('process_masquerade_exec'));
   assert.equal(m.length, 1, show(alerts));
   assert.equal(m[0]!.tool_call, 'call-1');
+});
+
+test('a workspace shown under /opt (workspace_path) does not make the agent\'s own files system programs: a daemon name and miner arguments run from it still alert', async () => {
+  // system_executable trusts /opt (the host's, read-only); a workspace placed there was trusted with it.
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'falco-opt-ws', workspacePath: '/opt/wheels' });
+  try {
+    const r = await s.exec({ command: 'cp /bin/sleep ./sshd && cp /bin/true ./grep && /opt/wheels/sshd 0.1 && /opt/wheels/grep -o stratum+tcp://pool.test:3333 --donate-level=1 && echo ran', tool: 'bash', step: 1, toolCallId: 'call-1', timeoutMs: 30_000, skipScreen: true, syncSensor: true });
+    await s.close();
+    assert.match(r.stdout, /ran/, r.stderr);
+    const alerts = s.alertEvents;
+    assert.ok(alerts.some((a) => rulesOf(a).includes('process_masquerade_exec') && a.tool_call === 'call-1'), show(alerts));
+    assert.ok(alerts.some((a) => rulesOf(a).includes('miner_args_exec')), show(alerts));
+    const ex = s.events.find((e) => e.kind === 'exec' && e.payload.filename === '/opt/wheels/sshd');
+    assert.equal(ex?.payload.exe_writable, true);
+    assert.equal(s.events.find((e) => e.kind === 'exec' && e.payload.filename === '/bin/true')?.payload.exe_writable, undefined);
+  } finally { await s.close(); }
 });

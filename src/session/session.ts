@@ -4,6 +4,7 @@
 // reports into attributed events and alerts. Threats handled here: background processes
 // escaping attribution (each call's processes are born in the call's cgroup), runaway
 // calls (timeout kills the call's cgroup), and leftovers (close() kills and removes all).
+import { canonicalExe } from '../detect/engine/fields.js';
 import { DEFAULT_HOME } from '../store/home.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ResourceSampler } from './resource-sampler.js';
@@ -1069,7 +1070,7 @@ export class Session {
         const attr = this.attr(state);
         this.emit('resource', { scope: 'tool_call', sample: true, cpu_pct: s.cpuPct, cpu_ns: s.cpuNs, memory_bytes: s.memoryBytes, pids: s.pids, ...(s.idleSkipped ? { idle_skipped: s.idleSkipped } : {}) }, { attr });
         // (exe: where the binary lives as the sandbox sees it — comm alone is the agent's to choose)
-        for (const p of s.procs) this.emit('resource', { scope: 'process', comm: p.comm, ...(p.exe ? { exe: p.exe } : {}), cpu_pct: p.cpuPct, ...(p.young ? { young: true } : {}) }, { attr, pid: p.pid });
+        for (const p of s.procs) this.emit('resource', { scope: 'process', comm: p.comm, ...(p.exe ? { exe: p.exe } : {}), ...(this.inWorkspace(p.exe) ? { exe_writable: true } : {}), cpu_pct: p.cpuPct, ...(p.young ? { young: true } : {}) }, { attr, pid: p.pid });
       }
     } catch (e) { this.rt.onError(e); }
   }
@@ -1386,7 +1387,7 @@ export class Session {
       const interp = program === undefined ? file.interpreter : undefined;
       const runs = copy ?? (interp !== undefined ? this.copies.identify(rec.pid, interp, { exeFallback: false }) : undefined);
       if (!failed) this.images.exec(rec.pid, { program: interp ?? program ?? rec.filename, ...(runs ? { copy: runs } : {}) });
-      this.emit('exec', { argv: rec.argv, filename: rec.filename, ...(program !== undefined ? { program } : {}), truncated: rec.truncated, ...outcome, ...(rec.exeUnlinked ? { exe_unlinked: true } : {}), ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      this.emit('exec', { argv: rec.argv, filename: rec.filename, ...(program !== undefined ? { program } : {}), ...(this.inWorkspace(program ?? rec.filename) ? { exe_writable: true } : {}), truncated: rec.truncated, ...outcome, ...(rec.exeUnlinked ? { exe_unlinked: true } : {}), ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'exit') {
       const copy = this.images.exit(rec.pid)?.copy;
       this.emit('exit', { exit_code: rec.exitCode, signal: rec.signal, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
@@ -1397,7 +1398,7 @@ export class Session {
       // (judged by the program it exec'd, not by its comm, which it can rewrite)
       const img = this.images.of(rec.pid, rec.ppid);
       const copy = img?.copy;
-      const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), ...(img ? { program: img.program } : {}), family: rec.family, ...(rec.mapped ? { v4_mapped: true } : {}), 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), ...(img ? { program: img.program } : {}), ...(this.inWorkspace(img?.program) ? { exe_writable: true } : {}), family: rec.family, ...(rec.mapped ? { v4_mapped: true } : {}), 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
       // (an IPv4-mapped address, ::ffff:a.b.c.d, is IPv4 on the wire: the sensor reports it as family inet)
       if (rec.family === 'inet6' && rec.ip !== '::1') {
         const cls = this.rt.classifyIp(rec.ip);
@@ -1571,6 +1572,18 @@ export class Session {
       // Repeats of the same refusal (same rule and destination) from one tool call are one alert with a count.
       this.repeats.add(`${attr.tool_call ?? ''}|${d.rule}|${r.dst.ip}:${r.dst.port}`, { attr, pid, draft: d, action }, { target: `${r.dst.ip}:${r.dst.port}`, evidence: ev.id, message: d.message, ts: ev.ts });
     }
+  }
+
+  /**
+   * Whether a program path (as the sandbox names it, `.`/`..`/`//` resolved as the rules do) lies in the
+   * workspace, wherever workspace_path shows it: a system-looking place such as /opt/app must not make
+   * the agent's own files count as system programs.
+   */
+  private inWorkspace(path: string | undefined): boolean {
+    const p = canonicalExe(path);
+    if (p === undefined || !p.startsWith('/')) return false;
+    const ws = this.wsPath;
+    return p === ws || p.startsWith(`${ws}/`);
   }
 
   /** The latest resolver socket connect (port 53) at or shortly before the query reached the gateway. */

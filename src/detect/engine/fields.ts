@@ -172,6 +172,8 @@ const DEFS: FieldDef[] = [
     get: (ev, c) => (c.g(S_ARGV) as string[] | undefined)?.join(' ') },
   { name: 'proc.argc', type: 'num', kinds: 'exec, command', doc: 'argv length', get: (ev, c) => (c.g(S_ARGV) as string[] | undefined)?.length },
   { name: 'proc.cwd', type: 'str', kinds: 'exec, command', doc: 'p.cwd when the sensor or analyzer knows it', get: (ev) => str(P(ev).cwd) },
+  { name: 'proc.exe_writable', type: 'bool', kinds: 'exec, connect, resource', doc: "the program (proc.exe) lies inside the session's workspace, wherever filesystem.workspace_path puts it (p.exe_writable): a file the agent wrote, even under a system-looking path such as /opt/app",
+    get: (ev) => (ev.kind === 'exec' || ev.kind === 'connect' || ev.kind === 'resource' ? P(ev).exe_writable === true : undefined) },
   { name: 'proc.exe_unlinked', type: 'bool', kinds: 'exec', doc: "the kernel's file of the new program image had no name left when it started (p.exe_unlinked: a memfd, an O_TMPFILE, a file deleted first): fileless execution, however the path it was run by was spelled",
     get: (ev) => (ev.kind === 'exec' ? P(ev).exe_unlinked === true : undefined) },
   { name: 'proc.truncated', type: 'bool', kinds: 'exec', doc: 'the sensor cut argv short (p.truncated)', get: (ev) => bool(P(ev).truncated) },
