@@ -297,8 +297,8 @@ int main(int argc, char **argv) {
       if (setrlimit(RLIMIT_NOFILE, &rl) < 0) die("setrlimit nofile");
     }
   }
-  /* No core dumps, not even by raising the soft limit: on a host whose core_pattern is a pipe (apport,
-   * systemd-coredump) every crash in a sandbox would start a root helper outside it (a review, session 31). */
+  /* No core files, not even by raising the soft limit. (A core_pattern pipe — apport, systemd-coredump — is not
+   * stopped by this: the kernel ignores RLIMIT_CORE for pipes, so `corral doctor` flags such hosts; session 35.) */
   struct rlimit nocore = {0, 0};
   if (setrlimit(RLIMIT_CORE, &nocore) < 0) die("setrlimit core");
   if (gid >= 0 && setresgid(gid, gid, gid) < 0) die("setresgid");

@@ -7,6 +7,7 @@ import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, rea
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
+import { corePatternCheck } from '../src/cli/doctor-command.js';
 
 const main = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
@@ -28,9 +29,20 @@ test('corral doctor --json reports every prerequisite with a fix for what is mis
     assert.match(detail('bpftrace (exec/connect sensor)'), /short tracefs event list: tracefs-events-shim\.so/);
     assert.match(detail('BTF'), /kernel types are written from it \(fast start\)/);
   }
+  const core = out.checks.find((c) => c.name.startsWith('core dumps stay inside the sandbox'));
+  assert.equal(core?.ok, !readFileSync('/proc/sys/kernel/core_pattern', 'utf8').startsWith('|'), JSON.stringify(core));
   const human = run('doctor');
   assert.match(human.stdout, /^ok\s+root\s+uid 0/m);
   assert.doesNotMatch(human.stdout, /\x1b\[/, 'NO_COLOR respected');
+});
+
+test('doctor: a pipe core_pattern (apport, systemd-coredump) is reported with its fix; a file pattern passes', () => {
+  const pipe = corePatternCheck('|/usr/share/apport/apport -p%p -s%s -c%c');
+  assert.equal(pipe.ok, false);
+  assert.match(pipe.detail, /pipe \(\|\/usr\/share\/apport\/apport .*starts that helper as root on the host/);
+  assert.match(pipe.fix ?? '', /sysctl -w kernel\.core_pattern=core/);
+  assert.equal(corePatternCheck('core').ok, true);
+  assert.equal(corePatternCheck('/var/crash/core.%p').ok, true);
 });
 
 test('usage errors exit 2 with a clear message; unknown commands too', () => {

@@ -98,9 +98,27 @@ export function runChecks(home: string = resolveHome()): Check[] {
   c.push({ name: 'BTF', ok: btf, required: false, detail: btf ? `/sys/kernel/btf/vmlinux${types}` : 'absent', fix: 'a kernel built with CONFIG_DEBUG_INFO_BTF' });
   const nflog = read('/proc/sys/net/netfilter/nf_log_all_netns');
   c.push({ name: 'nft logging from namespaces', ok: nflog === '1', required: false, detail: `nf_log_all_netns=${nflog ?? 'absent'}`, fix: 'sysctl -w net.netfilter.nf_log_all_netns=1 (needed to record blocked UDP/ICMP)' });
+  c.push(corePatternCheck(read('/proc/sys/kernel/core_pattern')));
   const kmsg = existsSync('/dev/kmsg');
   c.push({ name: '/dev/kmsg', ok: kmsg, required: false, detail: kmsg ? 'readable' : 'absent', fix: 'needed to record blocked non-TCP packets' });
   return c;
+}
+
+/**
+ * The host's core_pattern. A pipe (`|/usr/share/apport/apport …`, systemd-coredump) makes the kernel start that
+ * helper as root, in the host's namespaces and root cgroup, for every crash — a sandboxed process's too: the
+ * kernel ignores RLIMIT_CORE for pipes (except the value 1, which the agent may lower to 0), so no limit Corral
+ * sets inside can stop it. Each crash then costs host CPU and disk outside every sandbox limit and puts a root
+ * parser of agent-shaped data in reach. Only the host can turn it off.
+ */
+export function corePatternCheck(pattern: string | undefined): Check {
+  const pipe = pattern?.startsWith('|') === true;
+  return {
+    name: 'core dumps stay inside the sandbox (kernel.core_pattern)', ok: !pipe, required: false,
+    detail: pipe ? `core_pattern is a pipe (${pattern!.slice(0, 120)}): every crash in a sandbox starts that helper as root on the host, outside the sandbox and its limits`
+      : `core_pattern=${pattern ?? 'absent'} (a file: RLIMIT_CORE 0 in every sandbox writes none)`,
+    fix: 'sysctl -w kernel.core_pattern=core (and disable apport / systemd-coredump on hosts that run sandboxes)',
+  };
 }
 
 export const DOCTOR_USAGE = `Usage: corral doctor [--json] [--home DIR]
