@@ -46,6 +46,12 @@ test('a subshell forked (no exec) by a shell whose comm was rewritten is judged 
   await assertShellConnect('printf \'%s\\n\' \'echo curl > /proc/self/comm\' \'( exec 3<>/dev/tcp/198.51.100.10/80; echo connected )\' > j3.sh && bash j3.sh', 'subshell');
 });
 
+test('a subshell of a subshell, and a subshell whose parent has exited (reparented to the sandbox\'s holder), of a comm-rewritten shell are judged by the file they run', async () => {
+  // (neither process exec'd, and neither's parent did: the kernel's dev:inode of the executable names bash)
+  await assertShellConnect('printf \'%s\\n\' \'echo curl > /proc/self/comm\' \'( ( exec 3<>/dev/tcp/198.51.100.10/80; echo connected ) )\' > j4.sh && bash j4.sh', 'fork of a fork');
+  await assertShellConnect('printf \'%s\\n\' \'echo curl > /proc/self/comm\' \'( sleep 0.3; exec 3<>/dev/tcp/198.51.100.10/80; echo connected ) &\' > j5.sh && bash j5.sh; sleep 1', 'orphaned subshell');
+});
+
 test('a script whose #! names bash is bash when it opens a socket, whatever the script is called', async () => {
   await assertShellConnect('printf \'%s\\n\' \'#!/bin/bash\' "$(cat job.sh)" > curl && chmod +x curl && ./curl', 'script');
 });

@@ -15,12 +15,12 @@
 //   X cg tid key pid ppid total ts      successful exec trailer
 //   F cg tid key ret                    failed exec
 //   Q cg pid ts ppid exit_code comm     last thread of a process exited
-//   N cg pid ts ppid hexsockaddr comm   connect() to AF_INET/AF_INET6 (every TCP one; other socket types
+//   N cg pid ts ppid hexsockaddr ino dev comm   connect() to AF_INET/AF_INET6 (every TCP one; other socket types
 //                                       share the datagram budget below, per cgroup)
 //   S cg pid ts saddr sport daddr dport TCP connect got its source port; printed once, at
 //                                       connect() return in the caller's context (the socket
 //                                       entered SYN_SENT inside that syscall, so the port is set)
-//   U cg pid ts ppid hexsockaddr comm   sendto()/sendmsg()/sendmmsg() with a destination (unconnected UDP,
+//   U cg pid ts ppid hexsockaddr ino dev comm   sendto()/sendmsg()/sendmmsg() with a destination (unconnected UDP,
 //                                       ICMP ping sockets), only outside the host's network
 //                                       namespace (sandboxes have their own), so host traffic
 //                                       never floods the sensor; at most 2 per cgroup per ms;
@@ -176,7 +176,9 @@ tracepoint:sched:sched_process_exec${when()} {
   // The new image's file has no name left (nlink 0: a memfd, an O_TMPFILE, a file deleted before it ran):
   // fileless execution, however the path it was run by was spelled (/proc/thread-self/fd/3, a symlink …).
   $unl = curtask->mm->exe_file->f_inode->i_nlink == 0 ? 1 : 0;
-  printf("X\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%llu\\t%llu\\t%d\\n", cgroup, ${ns ? '$otid' : 'args->old_pid'}, $key, ${PID}, ${PPID}, $total, nsecs, $unl);
+  // (the image's file by inode and device: a process forked from it later — a subshell whose parent is gone —
+  // still runs it, and its connect records carry the same pair)
+  printf("X\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%llu\\t%llu\\t%d\\t%llu\\t%u\\n", cgroup, ${ns ? '$otid' : 'args->old_pid'}, $key, ${PID}, ${PPID}, $total, nsecs, $unl, curtask->mm->exe_file->f_inode->i_ino, curtask->mm->exe_file->f_inode->i_sb->s_dev);
 }
 
 tracepoint:syscalls:sys_exit_execve,tracepoint:syscalls:sys_exit_execveat${when('args->ret < 0')} {
@@ -207,10 +209,10 @@ tracepoint:syscalls:sys_enter_connect${when()} {
   }
   $fam = $ok ? args->uservaddr->sa_family : 0;
   if ($fam == 2) {
-    printf("N\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, buf(args->uservaddr, 8), comm);
+    printf("N\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%llu\\t%u\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, buf(args->uservaddr, 8), curtask->mm->exe_file->f_inode->i_ino, curtask->mm->exe_file->f_inode->i_sb->s_dev, comm);
   }
   if ($fam == 10) {
-    printf("N\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, buf(args->uservaddr, 24), comm);
+    printf("N\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%llu\\t%u\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, buf(args->uservaddr, 24), curtask->mm->exe_file->f_inode->i_ino, curtask->mm->exe_file->f_inode->i_sb->s_dev, comm);
   }
 }
 
@@ -220,10 +222,10 @@ tracepoint:syscalls:sys_enter_sendto /args->addr != 0${inSandboxNs}/ {
   if (@ucnt[cgroup] == ${SEND_BURST} + 1) { printf("O\\t%llu\\t%d\\t%llu\\n", cgroup, ${PID}, nsecs); }
   $fam = @ucnt[cgroup] <= ${SEND_BURST} ? args->addr->sa_family : 0;
   if ($fam == 2) {
-    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, buf(args->addr, 8), comm);
+    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%llu\\t%u\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, buf(args->addr, 8), curtask->mm->exe_file->f_inode->i_ino, curtask->mm->exe_file->f_inode->i_sb->s_dev, comm);
   }
   if ($fam == 10) {
-    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, buf(args->addr, 24), comm);
+    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%llu\\t%u\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, buf(args->addr, 24), curtask->mm->exe_file->f_inode->i_ino, curtask->mm->exe_file->f_inode->i_sb->s_dev, comm);
   }
 }
 
@@ -232,7 +234,7 @@ tracepoint:syscalls:sys_enter_sendmsg /args->msg->msg_name != 0${inSandboxNs}/ {
   @ucnt[cgroup]++;
   if (@ucnt[cgroup] == ${SEND_BURST} + 1) { printf("O\\t%llu\\t%d\\t%llu\\n", cgroup, ${PID}, nsecs); }
   if (@ucnt[cgroup] <= ${SEND_BURST}) {
-    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, buf(uptr(args->msg->msg_name), 24), comm);
+    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%llu\\t%u\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, buf(uptr(args->msg->msg_name), 24), curtask->mm->exe_file->f_inode->i_ino, curtask->mm->exe_file->f_inode->i_sb->s_dev, comm);
   }
 }
 
@@ -241,7 +243,7 @@ tracepoint:syscalls:sys_enter_sendmmsg /args->vlen > 0 && args->mmsg->msg_hdr.ms
   @ucnt[cgroup]++;
   if (@ucnt[cgroup] == ${SEND_BURST} + 1) { printf("O\\t%llu\\t%d\\t%llu\\n", cgroup, ${PID}, nsecs); }
   if (@ucnt[cgroup] <= ${SEND_BURST}) {
-    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, buf(uptr(args->mmsg->msg_hdr.msg_name), 24), comm);
+    printf("U\\t%llu\\t%d\\t%llu\\t%d\\t%rx\\t%llu\\t%u\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, buf(uptr(args->mmsg->msg_hdr.msg_name), 24), curtask->mm->exe_file->f_inode->i_ino, curtask->mm->exe_file->f_inode->i_sb->s_dev, comm);
   }
 }
 

@@ -14,10 +14,12 @@ export interface ExecRecord {
   errno?: number;
   /** The kernel's exe_file of the new image has no link left (a memfd, O_TMPFILE, a deleted file): fileless. */
   exeUnlinked?: true;
+  /** The new image's file as `dev:inode` (what a process forked from it later still runs). */
+  exe?: string;
 }
 export interface ExitRecord { kind: 'exit'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; exitCode: number; signal?: number; comm: string }
 /** A connect() attempt, or (via 'sendto') a datagram sent to an explicit destination (sendto/sendmsg). */
-export interface ConnectRecord { kind: 'connect'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; family: 'inet' | 'inet6'; ip: string; port: number; comm: string; via?: 'sendto'; /** An AF_INET6 socket to an IPv4-mapped address (ip is the IPv4). */ mapped?: true }
+export interface ConnectRecord { kind: 'connect'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; family: 'inet' | 'inet6'; ip: string; port: number; comm: string; via?: 'sendto'; /** The file the process runs, `dev:inode` (the kernel's, not its comm). */ exe?: string; /** An AF_INET6 socket to an IPv4-mapped address (ip is the IPv4). */ mapped?: true }
 export interface SynRecord { kind: 'syn'; tsNs: bigint; pid: number; cgroupId: string; saddr: string; sport: number; daddr: string; dport: number }
 /** A socket() the sandbox's seccomp filter refused: family and type as asked, errno as answered (1 EPERM, 97 EAFNOSUPPORT). */
 export interface SocketDeniedRecord { kind: 'socket_denied'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; family: number; type: number; errno: number; comm: string }
@@ -244,7 +246,7 @@ export class RecordAssembler {
   }
 
   private onX(b: string): void {
-    const [cg = '', tid = '', key = '', pid = '', ppid = '', total = '', ts = '', unlinked = ''] = fields(b, 7);
+    const [cg = '', tid = '', key = '', pid = '', ppid = '', total = '', ts = '', unlinked = '', ino = '', dev = ''] = fields(b, 9);
     const k = `${tid}:${key}`;
     const p = this.post.get(k);
     this.post.delete(k);
@@ -269,6 +271,7 @@ export class RecordAssembler {
     const rec: ExecRecord = {
       kind: 'exec', tsNs: key !== '0' ? BigInt(key) : BigInt(ts), pid: Number(pid), ppid: Number(ppid), cgroupId: cg,
       argv, filename: p.filename, truncated, result: 'ok', ...(unlinked === '1' ? { exeUnlinked: true as const } : {}),
+      ...exeKey(ino, dev),
     };
     if (key === '0') { this.opts.emit(rec); return; }
     if (this.pending.delete(k)) { this.opts.emit(rec); return; }
@@ -295,11 +298,11 @@ export class RecordAssembler {
   }
 
   private onN(b: string, via?: 'sendto'): void {
-    const [cg = '', pid = '', ts = '', ppid = '', hex = '', comm = ''] = fields(b, 5);
+    const [cg = '', pid = '', ts = '', ppid = '', hex = '', ino = '', dev = '', comm = ''] = fields(b, 7);
     if (!this.opts.keep(cg, Number(pid))) return;
     const a = decodeSockaddr(decodeHexField(hex));
     if (!a) return;
-    this.opts.emit({ kind: 'connect', tsNs: BigInt(ts), pid: Number(pid), ppid: Number(ppid), cgroupId: cg, ...a, comm: text(comm), ...(via ? { via } : {}) });
+    this.opts.emit({ kind: 'connect', tsNs: BigInt(ts), pid: Number(pid), ppid: Number(ppid), cgroupId: cg, ...a, comm: text(comm), ...(via ? { via } : {}), ...exeKey(ino, dev) });
   }
 
   private onS(b: string): void {
@@ -337,4 +340,9 @@ export class RecordAssembler {
     for (const [k, a] of this.argsByKey) if (a.arrived <= limit) this.argsByKey.delete(k);
     if (force) this.post.clear();
   }
+}
+
+/** An executable's identity from the kernel's inode and device numbers (`dev:inode`); none when either is not a number or is 0. */
+function exeKey(ino: string, dev: string): { exe?: string } {
+  return /^[1-9]\d*$/.test(ino) && /^[1-9]\d*$/.test(dev) ? { exe: `${dev}:${ino}` } : {};
 }

@@ -1386,7 +1386,7 @@ export class Session {
       // (a script's process runs its #! interpreter: its sockets are that program's, whatever the script is called)
       const interp = program === undefined ? file.interpreter : undefined;
       const runs = copy ?? (interp !== undefined ? this.copies.identify(rec.pid, interp, { exeFallback: false }) : undefined);
-      if (!failed) this.images.exec(rec.pid, { program: interp ?? program ?? rec.filename, ...(runs ? { copy: runs } : {}) });
+      if (!failed) this.images.exec(rec.pid, { program: interp ?? program ?? rec.filename, ...(runs ? { copy: runs } : {}) }, rec.exe, program !== undefined);
       this.emit('exec', { argv: rec.argv, filename: rec.filename, ...(program !== undefined ? { program } : {}), ...(this.inWorkspace(program ?? rec.filename) ? { exe_writable: true } : {}), truncated: rec.truncated, ...outcome, ...(rec.exeUnlinked ? { exe_unlinked: true } : {}), ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'exit') {
       const copy = this.images.exit(rec.pid)?.copy;
@@ -1396,7 +1396,7 @@ export class Session {
       // A datagram sender repeats its sendto() per packet: one event per (pid, destination) per second.
       if (rec.via === 'sendto' && this.connects.repeatedSend(rec)) return;
       // (judged by the program it exec'd, not by its comm, which it can rewrite)
-      const img = this.images.of(rec.pid, rec.ppid);
+      const img = this.images.of(rec.pid, rec.ppid, rec.exe, HOLDER_PATH);
       const copy = img?.copy;
       const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), ...(img ? { program: img.program } : {}), ...(this.inWorkspace(img?.program) ? { exe_writable: true } : {}), family: rec.family, ...(rec.mapped ? { v4_mapped: true } : {}), 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
       // (an IPv4-mapped address, ::ffff:a.b.c.d, is IPv4 on the wire: the sensor reports it as family inet)
