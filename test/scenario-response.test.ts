@@ -214,3 +214,38 @@ open("/workspace/survived", "w").write("yes")`;
     } finally { await s.close(); }
   } finally { await own.close(); }
 });
+
+test('a TCP Fast Open connect (sendto MSG_FASTOPEN, no connect()) right after a datagram burst is still tied to its process by the kernel: blamed on step 1 by pid and killed', async () => {
+  // The kernel's 4-tuple record was printed only when connect() returned; a Fast Open client never calls it,
+  // and the datagram burst spent the send budget its other record shared, so the flow was blamed by time on step 2.
+  const miner = `import socket, json, time
+time.sleep(1.0)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(8):
+    u.sendto(b"x", ("127.0.0.1", 9))
+t = socket.socket()
+try:
+    t.sendto((json.dumps({"id": 1, "method": "mining.subscribe", "params": ["cpuminer/2.5"]}) + "\\n").encode(), socket.MSG_FASTOPEN, ("203.0.113.20", 443))
+    t.recv(512)
+except Exception:
+    pass
+time.sleep(2.5)
+open("/workspace/survived", "w").write("yes")`;
+  const s = await fx.rt.createSession({ policy: labPolicy(KILL_MINING), episode: 'resp-tfo' });
+  try {
+    await s.exec({ command: `nohup python3 -c '${miner}' >/dev/null 2>&1 & echo started`, step: 1, toolCallId: 'tfo-1', skipScreen: true });
+    const r2 = await s.exec({ command: 'sleep 5; echo done', step: 2, toolCallId: 'tfo-2', timeoutMs: 20_000 });
+    assert.equal(r2.stdout, 'done\n', r2.stderr);
+    const r3 = await s.exec({ command: 'test -e /workspace/survived && echo survived || echo gone', step: 3, toolCallId: 'tfo-3' });
+    const { alerts } = await s.close();
+    const gw = s.events.find((e) => e.kind === 'connect' && e.payload.source === 'gateway' && e.payload['network.peer.address'] === '203.0.113.20');
+    const seen = JSON.stringify(s.events.filter((e) => e.kind === 'connect').map((e) => [e.tool_call, e.pid, e.payload.source, e.payload.attribution]));
+    assert.equal(gw?.payload.attribution, 'kernel', seen);
+    assert.equal(gw?.tool_call, 'tfo-1', seen);
+    const all = JSON.stringify(alerts.map((a) => [a.tool_call, a.payload.rule, a.payload.action])) + seen;
+    const mining = alerts.filter((a) => a.payload.category === 'mining' && a.payload.layer === 'network');
+    assert.ok(mining.length >= 1 && mining.every((a) => a.tool_call === 'tfo-1'), all);
+    assert.ok(mining.some((a) => a.payload.action === 'killed'), all);
+    assert.equal(r3.stdout, 'gone\n', 'the miner never lived to leave its mark');
+  } finally { await s.close(); }
+});

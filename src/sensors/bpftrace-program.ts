@@ -261,7 +261,8 @@ ${opts.udpSource === false ? '' : udpSourceProbe(inSandboxNs, PID)}tracepoint:so
   @syntid[tid] = (uint64)args->skaddr;
 }
 
-tracepoint:syscalls:sys_exit_connect /@syntid[tid] != 0/ {
+// (a TCP Fast Open client connects inside sendto()/sendmsg(MSG_FASTOPEN): its 4-tuple is as real as connect()'s)
+tracepoint:syscalls:sys_exit_connect,tracepoint:syscalls:sys_exit_sendto,tracepoint:syscalls:sys_exit_sendmsg /@syntid[tid] != 0/ {
   $sk = (struct sock *)@syntid[tid];
   delete(@syntid[tid]);
   $port = $sk->__sk_common.skc_num;
