@@ -18,6 +18,7 @@ import {
   detectNetFormat, detectTraceFormat, netReader, traceReader, readPlacements, readPlacementsDetailed, parseFieldMap,
   deriveCategory, isPrivateIp, TsParser, checkTz, forEachLine, splitLineRanges, NET_FORMATS, type ReadStats,
 } from '../src/investigate/inputs/index.js';
+import { LineSplitter } from '../src/util/line-splitter.js';
 import { generateFleet, fleetGenerateCommand, parseGenerateArgs, type FleetOptions, type GroundTruth } from '../src/investigate/generate/index.js';
 
 const FIX = fileURLToPath(new URL('../../test/fixtures/investigate/', import.meta.url));
@@ -627,6 +628,22 @@ test('line splitter: CRLF, UTF-8 split across chunks, long lines, unterminated t
   const seen: number[] = [];
   for (const r of ranges) await forEachLine(q, (s, n) => { assert.equal(Number(s.split(' ')[1]), n); seen.push(n); }, { range: r });
   assert.deepEqual(seen, Array.from({ length: 5000 }, (_, i) => i + 1));
+});
+
+test('line splitter core (util/line-splitter, shared with the session-log reader): a line over the limit is counted and skipped across chunks, the lines around it stay whole, drop() forgets a partial line', () => {
+  const got: string[] = [];
+  const sink = { lines: (b: Buffer, f: number, to: number) => { got.push(...b.toString('utf8', f, to - 1).split('\n')); }, overlong: (n: number) => { got.push(`<overlong ${n}>`); }, tail: (b: Buffer) => { got.push(`<tail ${b.toString()}>`); } };
+  const sp = new LineSplitter(sink, 8);
+  for (const c of ['ab\ncdefg', 'hijkl', 'mn\nop', 'q\nrs']) sp.push(Buffer.from(c));
+  sp.end();
+  assert.deepEqual(got, ['ab', '<overlong 12>', 'opq', '<tail rs>']);
+  got.length = 0;
+  sp.push(Buffer.from('abcdefghij')); // ends inside an overlong line
+  sp.end();
+  sp.push(Buffer.from('partial'));
+  sp.drop(); // (the input broke off)
+  sp.end();
+  assert.deepEqual(got, ['<overlong 10>']);
 });
 
 test('category derivation: keywords first, then destination, then port; private destinations only for alerts', () => {

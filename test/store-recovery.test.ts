@@ -3,17 +3,20 @@
 // and the repair, a writer refuses instead of starting an empty index, and `--reindex` rebuilds
 // it from the logs without losing one event and without deleting the old file. Queries open the
 // index read-only: another user reads a read-only copy, and a read-only mount, without writing a
-// byte; an unreadable store says "permission", not "missing".
+// byte; an unreadable store says "permission", not "missing". One session log that is huge (over
+// V8's ~512 MiB string limit: an agent can grow its own log that far), corrupt or unreadable costs
+// only itself: it is named, every other log is indexed (a review found the huge one failing the
+// whole rebuild with a stack trace, and the unreadable one failing it with nothing rebuilt).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, ftruncateSync, existsSync, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CorralEvent } from '../src/events/event.js';
 import { EventStore } from '../src/store/event-store.js';
 import { EventIndex } from '../src/store/sqlite-index.js';
-import { rebuildIndex } from '../src/store/reindex.js';
+import { LISTED_BAD_LINES, rebuildIndex, type ReindexResult } from '../src/store/reindex.js';
 import { StoreError } from '../src/store/store-error.js';
 import { checkStore } from '../src/store/store-check.js';
 import { eventsCommand } from '../src/cli/events-command.js';
@@ -286,4 +289,123 @@ test('an unreadable store (root\'s 0700, read by another user) says permission, 
   chmodSync(join(home, 'index.sqlite'), 0o600);
   const idx = asNobody(['events', '--home', home]);
   assert.match(String(idx?.stderr), new RegExp(`permission denied reading ${join(home, 'index.sqlite')}`));
+});
+
+/** One valid event line of `session` (as a writer logs it). */
+function eventLine(session: string, id: string, n: number): string {
+  return JSON.stringify({ id, ts: String(1_700_000_000_000_000_000n + BigInt(n) * 1000n), kind: 'exec', session, payload: { argv: ['true'] } });
+}
+
+async function sessionIds(home: string, session: string): Promise<string[]> {
+  const r = await events(['--json', '--home', home, '--session', session]);
+  assert.equal(r.code, 0, r.err);
+  return idsOf(r.out);
+}
+
+/** Past V8's longest string (0x1fffffe8 characters, ~512 MiB): the old reader held each log as one string. */
+const OVER_STRING_LIMIT = 600 << 20;
+
+test('a session log over V8\'s string limit is read as a stream: --reindex indexes it and every other log, names its overlong line, no stack', async (t) => {
+  const { home, ids } = filledHome(t);
+  // Line 1 an event; line 2 600 MiB of NUL bytes, a hole (the file is sparse: cheap to write and to read); lines 3-4 events.
+  const log = join(home, 'sessions', 'huge.jsonl');
+  const fd = openSync(log, 'w', 0o600);
+  try {
+    writeSync(fd, `${eventLine('huge', 'huge-1', 1)}\n`);
+    ftruncateSync(fd, fstatSync(fd).size + OVER_STRING_LIMIT);
+    writeSync(fd, `\n${eventLine('huge', 'huge-3', 3)}\n${eventLine('huge', 'huge-4', 4)}\n`, fstatSync(fd).size);
+  } finally { closeSync(fd); }
+  assert.ok(statSync(log).size > 0x1fffffe8);
+  unlinkSync(join(home, 'index.sqlite')); // the index lost: the documented repair is --reindex
+
+  const re = await cli(['events', '--reindex', '--home', home, '--json']);
+  assert.doesNotMatch(re.err, NO_STACK);
+  assert.equal(re.code, 0, re.err);
+  const r = JSON.parse(re.out) as ReindexResult;
+  assert.deepEqual({ sessions: r.sessions, events: r.events, failed: r.failed, unlisted: r.unlistedBadLines }, { sessions: 4, events: ids.length + 3, failed: [], unlisted: 0 });
+  const overlong = `a line of ${OVER_STRING_LIMIT} bytes, longer than an event line may be (64 MiB): not read`;
+  assert.deepEqual(r.badLines, [{ session: 'huge', line: 2, error: overlong }]);
+  assert.match(re.err, /reindexed 1203 event\(s\) from 4 session log\(s\)/);
+  assert.ok(re.err.includes(`sessions/huge.jsonl:2: ${overlong}`), re.err);
+  assert.deepEqual(await sessionIds(home, 'huge'), ['huge-1', 'huge-3', 'huge-4'], 'the events on both sides of the huge line are indexed');
+  assert.deepEqual(await sessionIds(home, 'beta'), ids.filter((id) => id.startsWith('beta-')));
+  assert.equal(checkStore(home).ok, true);
+
+  // doctor and a live store's reindexSession read the same log the same way.
+  const index = new EventIndex(join(home, 'index.sqlite'));
+  index.replace('huge', []);
+  index.close();
+  assert.match(checkStore(home).detail, /1 of 4 session log\(s\) .* \(e\.g\. huge\)/);
+  const store = EventStore.open({ home });
+  try {
+    const again = store.reindexSession('huge');
+    assert.deepEqual({ indexed: again.indexed, bad: again.badLines }, { indexed: 3, bad: [{ line: 2, error: overlong }] });
+  } finally { store.close(); }
+  assert.equal(checkStore(home).ok, true);
+});
+
+/** Deterministic junk: bytes of every value (NULs, invalid UTF-8, about one newline in 256). */
+function junk(bytes: number, seed: number): Buffer {
+  const b = Buffer.alloc(bytes);
+  let x = seed >>> 0;
+  for (let i = 0; i < bytes; i++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+test('a corrupt session log (binary junk) costs only its bad lines: named by line, listed up to a cap (memory stays bounded), the events around them and every other log indexed', async (t) => {
+  const { home, ids } = filledHome(t);
+  const noise = junk(1 << 20, 0x5eed);
+  const badInNoise = noise.toString('latin1').split('\n').filter((l) => l !== '').length;
+  assert.ok(badInNoise > LISTED_BAD_LINES, `${badInNoise} junk lines`);
+  writeFileSync(join(home, 'sessions', 'junk.jsonl'), Buffer.concat([Buffer.from(`${eventLine('junk', 'junk-1', 1)}\n`), noise, Buffer.from(`\n${eventLine('junk', 'junk-2', 2)}\n`)]), { mode: 0o600 });
+
+  const re = await cli(['events', '--reindex', '--home', home, '--json']);
+  assert.doesNotMatch(re.err, NO_STACK);
+  assert.equal(re.code, 0, re.err);
+  const r = JSON.parse(re.out) as ReindexResult;
+  assert.equal(r.events, ids.length + 2);
+  assert.deepEqual(r.failed, []);
+  assert.equal(r.badLines.length, LISTED_BAD_LINES);
+  assert.equal(r.unlistedBadLines, badInNoise - LISTED_BAD_LINES);
+  assert.ok(r.badLines.every((b) => b.session === 'junk' && b.line >= 2), 'every bad line is named by its log and line');
+  assert.equal(r.badLines[0]!.line, 2);
+  assert.match(re.err, new RegExp(`${badInNoise} log line\\(s\\) could not be indexed`));
+  assert.match(re.err, new RegExp(`… and ${badInNoise - 20} more \\(--json lists the first ${LISTED_BAD_LINES} of each log\\)`));
+  assert.deepEqual(await sessionIds(home, 'junk'), ['junk-1', 'junk-2']);
+  assert.deepEqual(await sessionIds(home, 'gamma'), ids.filter((id) => id.startsWith('gamma-')));
+});
+
+test('a session log this user may not read is named (exit 1, no stack) while every other log is still indexed', async (t) => {
+  const { home, ids } = filledHome(t);
+  if (spawnSync('setpriv', ['--version']).status !== 0) return t.skip('setpriv is not installed');
+  if (process.getuid?.() !== 0) return t.skip('needs root (to hand the store to another user)');
+  // The store belongs to nobody, except one log that stays root's 0600.
+  assert.equal(spawnSync('chown', ['-R', '65534:65534', home]).status, 0);
+  const secret = join(home, 'sessions', 'secret.jsonl');
+  writeFileSync(secret, `${eventLine('secret', 'secret-1', 1)}\n`, { mode: 0o600 });
+  const r = asNobody(['events', '--reindex', '--home', home, '--json'])!;
+  const err = String(r.stderr);
+  assert.doesNotMatch(err, NO_STACK);
+  assert.equal(r.status, 1, err);
+  const res = JSON.parse(String(r.stdout)) as ReindexResult;
+  assert.equal(res.events, ids.length, 'the readable logs are indexed');
+  assert.deepEqual(res.failed.map((f) => [f.session, f.line, f.offset]), [['secret', 0, 0]]);
+  assert.match(res.failed[0]!.error, new RegExp(`^permission denied reading ${secret}`));
+  assert.match(err, /error: 1 session log\(s\) could not be read to the end/);
+  assert.match(err, /sessions\/secret\.jsonl: permission denied reading /);
+  assert.deepEqual(idsOf((await events(['--json', '--home', home])).out), ids);
+});
+
+test('reindexSession on a log it cannot read throws naming the file, and leaves the session\'s indexed events as they were', (t) => {
+  const { home, ids } = filledHome(t);
+  const log = join(home, 'sessions', 'beta.jsonl');
+  renameSync(log, `${log}.moved`);
+  const store = EventStore.open({ home });
+  try {
+    assert.throws(() => store.reindexSession('beta'), (e: unknown) => e instanceof Error && e.message.startsWith(`${log}: cannot open it (ENOENT`) && e.message.includes('left as it was'));
+    assert.deepEqual(store.query({ session: 'beta' }).map((e) => e.id), ids.filter((id) => id.startsWith('beta-')));
+  } finally { store.close(); }
 });

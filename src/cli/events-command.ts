@@ -64,7 +64,9 @@ Output:
 Repair:
   --reindex            rebuild the store's index.sqlite from its session logs (sessions/*.jsonl, the
                        record) when it is damaged or lost; progress on stderr, the old index is kept
-                       beside it (index.sqlite.before-reindex-TIME); stop \`corral serve\` first
+                       beside it (index.sqlite.before-reindex-TIME); stop \`corral serve\` first.
+                       Logs of any size are read as streams; a log that cannot be read is named (file,
+                       line, byte), the others are indexed, and the exit status is 1
 `;
 
 class UsageError extends Error {}

@@ -6,13 +6,13 @@
 import { mkdirSync } from 'node:fs';
 import type { CorralEvent } from '../events/event.js';
 import { checkEvent, type CheckedEvent } from './event-check.js';
-import { resolveHome } from './home.js';
+import { resolveHome, sessionLogPath } from './home.js';
 import { openIndexForWriting } from './index-open.js';
-import { checkedLogEvents } from './reindex.js';
+import { scanLogEvents } from './reindex.js';
 import { registerWriter } from './writer-registry.js';
 import { SessionLogWriter } from './session-log.js';
 import type { EventIndex, EventQuery, SessionSummary } from './sqlite-index.js';
-import { asStoreError } from './store-error.js';
+import { asStoreError, isPermission, permissionDenied } from './store-error.js';
 import { tsKey } from './ts-key.js';
 
 export type { EventQuery, SessionSummary } from './sqlite-index.js';
@@ -155,12 +155,27 @@ export class EventStore {
     return this.index.sessions();
   }
 
-  /** Rebuild index rows for a session from its JSONL (recovery: a truncated last line is skipped and reported, earlier lines are kept). */
+  /**
+   * Rebuild index rows for a session from its JSONL (recovery: a truncated last line is skipped and
+   * reported, earlier lines are kept). The log is read as a stream, so its size does not matter;
+   * badLines lists at most LISTED_BAD_LINES. A log that cannot be read to its end throws (an Error
+   * naming the file, line and byte; StoreError 'unreadable' for permissions) and leaves the
+   * session's index rows as they were.
+   */
   reindexSession(session: string): { indexed: number; badLines: { line: number; error: string }[] } {
     this.assertOpen();
     this.flush();
-    const { rows, badLines } = checkedLogEvents(this.home, session);
-    return { indexed: this.index.replace(session, rows), badLines };
+    const path = sessionLogPath(this.home, session);
+    let badLines: { line: number; error: string }[] = [];
+    const indexed = this.index.replaceFrom(session, (insert) => {
+      const scan = scanLogEvents(this.home, session, insert);
+      if (scan.failure) {
+        if (isPermission(scan.failure.cause)) throw permissionDenied(path);
+        throw new Error(`${path}: ${scan.failure.error}; the index of session ${session} is left as it was`, { cause: scan.failure.cause });
+      }
+      badLines = scan.badLines;
+    });
+    return { indexed, badLines };
   }
 
   stats(): StoreStats {

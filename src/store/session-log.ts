@@ -4,9 +4,13 @@
 // Threat stopped: tampering/reading by the sandboxed agent — files are created 0600 and the
 // directory 0700, owned by Corral's uid, which the agent never runs as; libuv opens every fd
 // O_CLOEXEC, so sandboxed processes Corral spawns never inherit these descriptors.
+// Logs are read back as a stream of lines, never as one string: an agent can grow its own log past
+// V8's ~512 MiB string limit (100k execs with long argv), and a reader that held the whole log
+// could then rebuild nothing at all.
 import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { sessionLogPath, sessionsDir } from './home.js';
-import { NamedFileError, readNamedFile } from '../util/read-named-file.js';
+import { NamedFileError, openNamedFile } from '../util/read-named-file.js';
+import { LineSplitter, MAX_LINE_BYTES } from '../util/line-splitter.js';
 
 const APPEND_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT;
 
@@ -70,29 +74,99 @@ function writeAll(fd: number, buf: Buffer): void {
   while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
 }
 
-export interface ParsedLog {
-  events: { line: number; value: unknown }[];
-  badLines: { line: number; error: string }[];
+/**
+ * The longest session-log line read. An event line is kilobytes (a sensor keeps at most 7 680 bytes
+ * of argv, the daemon takes 2 MiB request bodies); a longer line is reported as a bad line and its
+ * bytes are never held, so one huge or newline-less line cannot exhaust memory.
+ */
+export const MAX_LOG_LINE_BYTES = MAX_LINE_BYTES;
+const READ_CHUNK = 1 << 20;
+
+export interface LogVisitor {
+  /** A line that parsed as JSON (1-based line number); 'stop' reads no further. */
+  event(value: unknown, line: number): void | 'stop';
+  /** A line that is not one JSON value (unparseable, torn, overlong), with why. */
+  bad(line: number, error: string): void;
 }
 
-/** Read and parse a session log. Unparseable lines are reported (1-based line numbers), not fatal. */
-export function readSessionLog(home: string, session: string): ParsedLog {
-  const text = readLogText(sessionLogPath(home, session));
-  const lines = text.split('\n');
-  const truncatedTail = !text.endsWith('\n');
-  if (!truncatedTail) lines.pop(); // the empty string after the final newline
-  const out: ParsedLog = { events: [], badLines: [] };
-  lines.forEach((raw, i) => {
+export interface LogRead {
+  /** Lines read (blank ones included). */
+  lines: number;
+  /** Bytes read. */
+  bytes: number;
+  /** The visitor stopped the read. */
+  stopped: boolean;
+}
+
+/** A read() of a session log failed part-way: the lines before `line` were handed out; `offset` is the byte it failed at. */
+export class LogReadError extends Error {
+  override readonly name = 'LogReadError';
+  constructor(readonly path: string, readonly line: number, readonly offset: number, cause: unknown) {
+    super(`${path}: reading stopped at byte ${offset}, in line ${line} (${errnoText(cause)})`, { cause });
+  }
+}
+
+/**
+ * Reads a session log as a stream of lines (1 MiB at a time: memory stays at the chunk plus the
+ * longest line, whatever the log's size — a log over V8's ~512 MiB string limit is read like any
+ * other) and hands each parsed line to the visitor. Unparseable lines are reported (1-based line
+ * numbers), not fatal. Throws NotALogError (not a regular file), the open's own error (ENOENT,
+ * EACCES), LogReadError (a read failed part-way), and whatever the visitor throws.
+ */
+export function readSessionLog(home: string, session: string, visit: LogVisitor): LogRead {
+  const path = sessionLogPath(home, session);
+  const fd = openLog(path);
+  let lineNo = 0;
+  let stopped = false;
+  const take = (raw: string, unterminated: boolean): void => {
+    lineNo++;
     if (raw === '') return; // blank separator left by the torn-line guard
-    const line = i + 1;
+    let value: unknown;
     try {
-      out.events.push({ line, value: JSON.parse(raw) });
+      value = JSON.parse(raw);
     } catch (err) {
-      const tail = truncatedTail && i === lines.length - 1 ? 'truncated last line: ' : '';
-      out.badLines.push({ line, error: tail + (err as Error).message });
+      visit.bad(lineNo, (unterminated ? 'truncated last line: ' : '') + (err as Error).message);
+      return;
     }
-  });
-  return out;
+    if (visit.event(value, lineNo) === 'stop') stopped = true;
+  };
+  const splitter = new LineSplitter({
+    lines(buf, from, to) {
+      const text = buf.toString('utf8', from, to);
+      for (let at = 0, nl = text.indexOf('\n'); nl >= 0 && !stopped; at = nl + 1, nl = text.indexOf('\n', at)) take(text.slice(at, nl), false);
+    },
+    overlong(bytes) {
+      lineNo++;
+      if (!stopped) visit.bad(lineNo, `a line of ${bytes} bytes, longer than an event line may be (${MAX_LOG_LINE_BYTES / (1 << 20)} MiB): not read`);
+    },
+    tail(buf) { if (!stopped) take(buf.toString('utf8'), true); },
+  }, MAX_LOG_LINE_BYTES);
+  let pos = 0;
+  try {
+    while (!stopped) {
+      // (a fresh buffer per read: the splitter keeps the partial line at its end)
+      const buf = Buffer.allocUnsafe(READ_CHUNK);
+      let got: number;
+      try {
+        got = readSync(fd, buf, 0, buf.length, pos);
+      } catch (err) {
+        throw new LogReadError(path, lineNo + 1, pos, err);
+      }
+      if (got === 0) break;
+      pos += got;
+      splitter.push(got < buf.length ? buf.subarray(0, got) : buf);
+    }
+    if (!stopped) splitter.end();
+  } finally {
+    closeSync(fd);
+  }
+  return { lines: lineNo, bytes: pos, stopped };
+}
+
+/** "EIO: i/o error" from a Node errno error (its path and syscall left out), else its message. */
+export function errnoText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/, \w+ '[^']*'(?: -> '[^']*')?$/, '');
 }
 
 /** A session log that is not a regular file (a FIFO, a device, a symbolic link put there): never read, never waited on. */
@@ -100,10 +174,10 @@ export class NotALogError extends Error {
   override readonly name = 'NotALogError';
 }
 
-/** The text of a log file: opened without following a link and without blocking on a FIFO; a regular file only. */
-function readLogText(path: string): string {
+/** A descriptor of a log file: opened without following a link and without blocking on a FIFO; a regular file only. */
+function openLog(path: string): number {
   try {
-    return readNamedFile(path, { max: Infinity, noFollow: true });
+    return openNamedFile(path, { noFollow: true }).fd;
   } catch (e) {
     if (!(e instanceof NamedFileError)) throw e;
     if (e.code === 'ELOOP') throw new NotALogError(`${path} is a symbolic link, not a session log: skipped`);

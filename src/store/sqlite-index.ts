@@ -96,6 +96,7 @@ export interface EventIndexOptions {
 interface Writes {
   insertMany: (rows: CheckedEvent[]) => number;
   replaceSession: (session: string, rows: CheckedEvent[]) => number;
+  replaceSessionFrom: (session: string, fill: (insert: (rows: CheckedEvent[]) => void) => void) => number;
 }
 
 /** One connection to `<home>/index.sqlite`. */
@@ -145,6 +146,12 @@ export class EventIndex {
         del.run(session);
         return insertAll(rows);
       }).immediate as (session: string, rows: CheckedEvent[]) => number,
+      replaceSessionFrom: this.db.transaction((session: string, fill: (insert: (rows: CheckedEvent[]) => void) => void) => {
+        del.run(session);
+        let n = 0;
+        fill((rows) => { n += insertAll(rows); });
+        return n;
+      }).immediate as (session: string, fill: (insert: (rows: CheckedEvent[]) => void) => void) => number,
     };
   }
 
@@ -161,6 +168,14 @@ export class EventIndex {
   /** Replace every row of `session` with `rows`, atomically. */
   replace(session: string, rows: CheckedEvent[]): number {
     return this.writer().replaceSession(session, rows);
+  }
+
+  /**
+   * Replace every row of `session` with the rows `fill` inserts, batch by batch (a session too large
+   * to hold is never held whole), atomically: if fill throws, the session's rows are as they were.
+   */
+  replaceFrom(session: string, fill: (insert: (rows: CheckedEvent[]) => void) => void): number {
+    return this.writer().replaceSessionFrom(session, fill);
   }
 
   query(q: EventQuery, sinceKey?: string): CorralEvent[] {

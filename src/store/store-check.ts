@@ -5,7 +5,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { openIndexForReading } from './index-open.js';
-import { checkedLogEvents } from './reindex.js';
+import { logHasEvents } from './reindex.js';
 import { reindexCommand, StoreError } from './store-error.js';
 import { sessionLogNames } from './store-files.js';
 
@@ -38,8 +38,9 @@ export function checkStore(home: string): StoreCheck {
     }
     const indexed = new Set(index.sessionNames());
     const logs = sessionLogNames(home);
-    // (a log holding no valid event, such as one torn first line, has nothing to index)
-    const unindexed = logs.filter((s) => !indexed.has(s) && checkedLogEvents(home, s).rows.length > 0);
+    // (a log holding no valid event, such as one torn first line, has nothing to index; a log is read
+    // only up to its first valid event, as a stream: a log of any size is answered at once)
+    const unindexed = logs.filter((s) => !indexed.has(s) && logHasEvents(home, s));
     if (unindexed.length > 0) {
       return { ok: false, detail: `${unindexed.length} of ${logs.length} session log(s) in ${home}/sessions have no events in the index (e.g. ${unindexed[0]}): corral events and corral report do not show them`, fix: reindex };
     }

@@ -2,7 +2,8 @@
 // a FIFO nobody writes, a directory, a 10 GB file. readFileSync on those grows memory until Corral
 // aborts, or waits forever — and in hook mode a crashed check lets the command run. Threat it stops:
 // a hostile or mistaken path that hangs or kills Corral instead of giving an error that names it.
-// Read with O_NONBLOCK (a FIFO is never waited on), a regular file only, and at most `max` bytes.
+// Read with O_NONBLOCK (a FIFO is never waited on), a regular file only, and at most `max` bytes
+// (or opened for a reader that streams it: openNamedFile).
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 
 /** The largest named file read whole by default (rule and policy files are kilobytes). */
@@ -21,6 +22,18 @@ export class NamedFileError extends Error {
  */
 export function readNamedFile(path: string, opts: { max?: number; noFollow?: boolean } = {}): string {
   const max = opts.max ?? NAMED_FILE_MAX;
+  const { fd, size } = openNamedFile(path, opts);
+  try {
+    if (size > max) throw new NamedFileError(path, `is ${size} bytes, larger than the ${max} this file may be`, 'EFBIG');
+    return readFileSync(fd, 'utf8');
+  } finally { closeSync(fd); }
+}
+
+/**
+ * A read-only descriptor of the regular file at `path` (the caller closes it), for a reader that
+ * streams a file too large to hold (session logs); the same refusals as readNamedFile.
+ */
+export function openNamedFile(path: string, opts: { noFollow?: boolean } = {}): { fd: number; size: number } {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | (opts.noFollow ? constants.O_NOFOLLOW : 0));
@@ -32,7 +45,9 @@ export function readNamedFile(path: string, opts: { max?: number; noFollow?: boo
     const st = fstatSync(fd);
     if (st.isDirectory()) throw new NamedFileError(path, 'is a directory, not a file', 'EISDIR');
     if (!st.isFile()) throw new NamedFileError(path, `is not a regular file (${st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device'})`, 'ENOTREG');
-    if (st.size > max) throw new NamedFileError(path, `is ${st.size} bytes, larger than the ${max} this file may be`, 'EFBIG');
-    return readFileSync(fd, 'utf8');
-  } finally { closeSync(fd); }
+    return { fd, size: st.size };
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
 }

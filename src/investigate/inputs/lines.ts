@@ -1,15 +1,17 @@
 // Why: every reader of `corral investigate` walks files of up to several GB line by line.
-// readline is slow and decodes per line; this splitter reads 1 MiB chunks, cuts each chunk
-// at its last newline byte (so multi-byte UTF-8 characters are never split), decodes that
-// part once and hands out lines with indexOf. Memory stays at O(chunk + longest line).
+// readline is slow and decodes per line; this reader takes 1 MiB chunks, cuts each chunk
+// at its last newline byte (so multi-byte UTF-8 characters are never split: the byte-level
+// cutting is util/line-splitter.ts, shared with the event store's session-log reader), decodes
+// that part once and hands out lines with indexOf. Memory stays at O(chunk + longest line).
 // Threat stopped: a hostile or corrupt log (one gigantic line, binary junk) exhausting
 // memory or crashing the investigation; such lines are reported and skipped.
 import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { ContentError, openContent } from './source.js';
+import { LineSplitter, MAX_LINE_BYTES } from '../../util/line-splitter.js';
 
 export const CHUNK_BYTES = 1 << 20;
 /** Lines longer than this are reported as bad and skipped (their bytes are never held). */
-export const MAX_LINE_BYTES = 64 << 20;
+export { MAX_LINE_BYTES };
 
 /** A header line of a file (Zeek "#fields …", a VPC field list), with its line number. */
 export interface PreludeLine { text: string; line: number }
@@ -55,9 +57,6 @@ export async function forEachLine(path: string, onLine: (text: string, lineNo: n
   const lineBase = Math.max(1, opts.range?.firstLine ?? 1) - 1;
   let lineNo = lineBase;
   let bytes = 0;
-  let carry: Buffer[] = [];
-  let carryLen = 0;
-  let skippingOverlong = false;
   const overlong: { line: number; bytes: number }[] = [];
   const term: LineInfo = { unterminated: false };
   const bulk = opts.bulk;
@@ -88,56 +87,32 @@ export async function forEachLine(path: string, onLine: (text: string, lineNo: n
   /** Whole lines of b[from, end): through the bulk reader, or decoded at once and split. */
   const emit = (b: Buffer, from: number, end: number): void => { if (bulk) emitBytes(b, from, end); else emitText(b.toString('utf8', from, end)); };
   if (total <= 0) return { bytes: 0, lines: 0, total: 0, overlong };
+  const splitter = new LineSplitter({
+    lines: emit,
+    overlong: (n) => { lineNo++; overlong.push({ line: lineNo, bytes: n }); },
+    tail: (b) => {
+      let s = b.toString('utf8');
+      if (s.charCodeAt(s.length - 1) === 13) s = s.slice(0, -1);
+      lineNo++;
+      onLine(s, lineNo, { unterminated: true });
+    },
+  });
   // (a gzip file is decompressed on the way: see source.ts; progress counts the file's own bytes)
   const content = openContent(path, { start, end, chunkBytes: CHUNK_BYTES });
   let error: LineResult['error'];
   try {
     for await (const chunk of content.chunks) {
       bytes += chunk.length;
-      const last = chunk.lastIndexOf(10);
-      if (last < 0) {
-        carryLen += chunk.length;
-        if (!skippingOverlong) {
-          carry.push(chunk);
-          if (carryLen > MAX_LINE_BYTES) { skippingOverlong = true; carry = []; }
-        }
-      } else {
-        if (skippingOverlong) {
-          // The overlong line ends at the first newline of this chunk.
-          const first = chunk.indexOf(10);
-          lineNo++;
-          overlong.push({ line: lineNo, bytes: carryLen + first });
-          skippingOverlong = false; carry = []; carryLen = 0;
-          if (first < last) emit(chunk, first + 1, last + 1);
-        } else if (carryLen > 0) {
-          // Only the line the chunk finishes is joined with what came before (a copy of one line, not of the chunk).
-          const first = chunk.indexOf(10);
-          carry.push(chunk.subarray(0, first + 1));
-          const joined = Buffer.concat(carry);
-          emit(joined, 0, joined.length);
-          if (first < last) emit(chunk, first + 1, last + 1);
-        } else {
-          emit(chunk, 0, last + 1);
-        }
-        carry = [];
-        carryLen = 0;
-        if (last + 1 < chunk.length) { carry.push(chunk.subarray(last + 1)); carryLen = chunk.length - last - 1; }
-      }
+      splitter.push(chunk);
       opts.onProgress?.(content.progress(), total);
     }
   } catch (e) {
     if (!(e instanceof ContentError)) throw e;
     // The partial line at the break is not read.
     error = { line: lineNo + 1, message: e.message };
-    carry = []; carryLen = 0; skippingOverlong = false;
+    splitter.drop();
   }
-  if (skippingOverlong) { lineNo++; overlong.push({ line: lineNo, bytes: carryLen }); }
-  else if (carryLen > 0) {
-    let s = Buffer.concat(carry).toString('utf8');
-    if (s.charCodeAt(s.length - 1) === 13) s = s.slice(0, -1);
-    lineNo++;
-    onLine(s, lineNo, { unterminated: true });
-  }
+  splitter.end();
   return { bytes, lines: lineNo - lineBase, total, overlong, ...(error ? { error } : {}) };
 }
 
