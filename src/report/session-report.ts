@@ -48,7 +48,8 @@ export interface SessionReport {
   /**
    * Whether the kernel capture of this session is whole: `complete: false` when the sensor lost
    * records while it was open (its ring overflowed; `records_lost`, between `first_loss_ts` and
-   * `last_loss_ts`), was down (`sensor_gaps`), or did not run (`sensor_off`). The verdict of an
+   * `last_loss_ts`), was down (`sensor_gaps`), or did not run (`sensor_off`), or execs went unchecked for
+   * renamed copies (`copies_unchecked`). The verdict of an
    * incomplete capture is not proof that nothing else happened.
    */
   capture: CaptureStatus & { first_loss_ts?: string; last_loss_ts?: string };
@@ -107,6 +108,7 @@ export class SessionReportBuilder {
   private readonly losses: { since: string; ts: string; n: number }[] = [];
   private readonly flowBytes = new Map<string, { up: number; down: number }>();
   private unsynced = false;
+  private copiesUnchecked = 0;
   private unreadable = 0;
 
   /**
@@ -134,6 +136,7 @@ export class SessionReportBuilder {
       else if (e.payload.state === 'up' && gaps.length && gaps.at(-1)!.up_ts === undefined) Object.assign(gaps.at(-1)!, { up_ts: e.ts, gap_ms: Number(e.payload.gap_ms) });
       return;
     }
+    if (e.kind === 'exec' && e.payload.copy_unchecked === true) this.copiesUnchecked++;
     if (id === undefined) return;
     let c = calls.get(id);
     if (e.kind === 'toolcall.start' || !c) {
@@ -202,7 +205,7 @@ export class SessionReportBuilder {
       counts: { calls: ordered.length, alerts: alerts.length, by_category: byCategory, by_action: byAction },
       calls: ordered, other_alerts: other, sensor_gaps: gaps, rules_restored: this.restored,
       ...(this.unreadable ? { unreadable_events: this.unreadable } : {}),
-      capture: { ...captureStatus(lost, gaps.length, sensorOff, this.unsynced), ...(losses.length ? { first_loss_ts: losses[0]!.since, last_loss_ts: losses.at(-1)!.ts } : {}) },
+      capture: { ...captureStatus(lost, gaps.length, sensorOff, this.unsynced, this.copiesUnchecked), ...(losses.length ? { first_loss_ts: losses[0]!.since, last_loss_ts: losses.at(-1)!.ts } : {}) },
     };
   }
 }

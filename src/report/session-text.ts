@@ -59,6 +59,7 @@ export function renderSessionText(r: SessionReport, st: Style): string {
     out.push(`  ${st.red(`capture incomplete: ${num(c.records_lost)} kernel records lost`)} while this session was open${c.first_loss_ts ? ` (${nsToIso(c.first_loss_ts)}${c.last_loss_ts && c.last_loss_ts !== c.first_loss_ts ? ` … ${nsToIso(c.last_loss_ts)}` : ''})` : ''} — the sensor's ring overflowed; the loss cannot be attributed to one sandbox, so execs and connects of this session may be missing and the verdict is not proof of a clean run`);
   }
   if (r.capture?.unsynced) out.push(`  ${st.red('capture incomplete')}: the kernel sensor did not confirm, before the session ended, that it had delivered every record — its last execs and connects may be missing`);
+  if (r.capture?.copies_unchecked) out.push(`  ${st.red(`capture incomplete: ${num(r.capture.copies_unchecked)} exec(s) not checked for renamed copies`)} of system programs — their files had a shell's or network tool's size, but the hash budget was spent (a crowd of same-sized files), so a renamed copy among them may have passed unnamed`);
   if (r.capture?.sensor_off) out.push(`  ${st.yellow('capture incomplete: no kernel sensor ran')} — execs and connects were not recorded (the gateway still judged every connection)`);
   if (r.unreadable_events) out.push(`  ${st.yellow(`${num(r.unreadable_events)} event(s) left out`)}: their time is neither epoch nanoseconds nor ISO 8601 with a zone (a damaged store)`);
   for (const g of r.rules_restored ?? []) {

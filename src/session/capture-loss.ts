@@ -5,6 +5,8 @@
 // log (kind 'sensor', state 'lost'), so its report and close result say capture was incomplete.
 // bpftrace may report losses many times a second: they are coalesced per session (at most one
 // event per interval, with a running total), so a flood cannot in turn flood the event store.
+// The capture status also counts execs the renamed-copy check left uncompared (its hash budget spent
+// by same-sized decoys: binary-copies.ts), so that blind spot is not a silent one either.
 
 /** At most one loss event per session this often (ms); losses in between are summed into the next. */
 export const LOSS_EVENT_INTERVAL_MS = 1000;
@@ -69,7 +71,7 @@ export class CaptureLoss {
  * a clean verdict with `complete: false` is a blind one, not a clean one.
  */
 export interface CaptureStatus {
-  /** True when the kernel sensor ran for the whole session and lost no record. */
+  /** True when the kernel sensor ran for the whole session and lost no record, and every exec was checked for renamed copies. */
   complete: boolean;
   /** Kernel records the sensor lost while the session was open (runtime-wide: not attributable to one sandbox). */
   records_lost: number;
@@ -82,12 +84,20 @@ export interface CaptureStatus {
    * produced until then (its sync marker was not seen within the wait): the last records may be missing.
    */
   unsynced?: true;
+  /**
+   * Execs whose file had the size of a watched program (bash, nc, socat …) but was not compared with it,
+   * because the renamed-copy check's hash budget was spent (binary-copies.ts; each such exec event has
+   * `copy_unchecked`): a crowd of same-sized decoys spends it, so a renamed copy among them may have
+   * passed unnamed. Absent when none.
+   */
+  copies_unchecked?: number;
 }
 
-export function captureStatus(recordsLost: number, sensorGaps: number, sensorOff: boolean, unsynced = false): CaptureStatus {
+export function captureStatus(recordsLost: number, sensorGaps: number, sensorOff: boolean, unsynced = false, copiesUnchecked = 0): CaptureStatus {
   return {
-    complete: recordsLost === 0 && sensorGaps === 0 && !sensorOff && !unsynced, records_lost: recordsLost, sensor_gaps: sensorGaps,
+    complete: recordsLost === 0 && sensorGaps === 0 && !sensorOff && !unsynced && copiesUnchecked === 0, records_lost: recordsLost, sensor_gaps: sensorGaps,
     ...(sensorOff ? { sensor_off: true as const } : {}), ...(unsynced ? { unsynced: true as const } : {}),
+    ...(copiesUnchecked > 0 ? { copies_unchecked: copiesUnchecked } : {}),
   };
 }
 
@@ -97,6 +107,7 @@ export function captureIncompleteText(c: CaptureStatus, sensorOff = false): stri
     c.records_lost > 0 && `${c.records_lost} kernel records lost (sensor ring overflow; not attributable to one sandbox)`,
     c.sensor_gaps > 0 && `the kernel sensor was down ${c.sensor_gaps} time(s)`,
     c.unsynced && 'the kernel sensor did not confirm it had delivered its last records before the session ended',
+    c.copies_unchecked && `${c.copies_unchecked} exec(s) not checked for renamed copies of system programs (the hash budget was spent)`,
     sensorOff && c.sensor_off && 'no kernel sensor ran',
   ].filter(Boolean);
   return why.join('; ');

@@ -332,6 +332,8 @@ export class Session {
   /** No kernel sensor ran when the session opened. */
   private sensorOff = false;
   private sensorUnsynced = false;
+  /** Execs not compared with the watched programs because the copy check's hash budget was spent (binary-copies.ts). */
+  private copiesUnchecked = 0;
   /** Set once session.end is written: losses after it are no longer this session's. */
   private ended = false;
 
@@ -1377,17 +1379,28 @@ export class Session {
     if (rec.kind === 'exec') {
       const outcome = execOutcome(rec);
       // (a renamed copy of a watched program is named as what it is, for every rule that knows programs by name;
-      // the dynamic loader run by hand is judged by the program it loads)
+      // the dynamic loader run by hand is judged by the program it loads; a symbolic link to one under another
+      // name is that program too: `ln -s /bin/bash k; ./k`)
       const failed = outcome.result === 'failed';
-      const file = failed ? {} : this.copies.examine(rec.pid, rec.filename);
+      const file = failed ? {} : this.copies.examine(rec.pid, rec.filename, { argv: rec.argv });
       let copy = file.copy;
+      let unchecked = file.unchecked;
       const program = !failed && isLoader(rec.filename, copy) ? loaderTarget(rec.argv) : undefined;
-      if (program !== undefined) copy = this.copies.identify(rec.pid, program, { exeFallback: false });
+      if (program !== undefined) {
+        const loaded = this.copies.examine(rec.pid, program, { exeFallback: false });
+        copy = loaded.copy;
+        unchecked ||= loaded.unchecked;
+      }
       // (a script's process runs its #! interpreter: its sockets are that program's, whatever the script is called)
       const interp = program === undefined ? file.interpreter : undefined;
-      const runs = copy ?? (interp !== undefined ? this.copies.identify(rec.pid, interp, { exeFallback: false }) : undefined);
+      const ran = copy === undefined && interp !== undefined ? this.copies.examine(rec.pid, interp, { exeFallback: false }) : undefined;
+      const runs = copy ?? ran?.copy;
+      unchecked ||= ran?.unchecked;
       if (!failed) this.images.exec(rec.pid, { program: interp ?? program ?? rec.filename, ...(runs ? { copy: runs } : {}) }, rec.exe, program !== undefined);
-      this.emit('exec', { argv: rec.argv, filename: rec.filename, ...(program !== undefined ? { program } : {}), ...(this.inWorkspace(program ?? rec.filename) ? { exe_writable: true } : {}), truncated: rec.truncated, ...outcome, ...(rec.exeUnlinked ? { exe_unlinked: true } : {}), ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      if (unchecked) this.copiesUnchecked++;
+      // (`copy_unchecked`: the file had a watched program's size but the hash budget was spent, so it was not
+      // compared; the session counts these in its capture status, which is then incomplete)
+      this.emit('exec', { argv: rec.argv, filename: rec.filename, ...(program !== undefined ? { program } : {}), ...(this.inWorkspace(program ?? rec.filename) ? { exe_writable: true } : {}), truncated: rec.truncated, ...outcome, ...(rec.exeUnlinked ? { exe_unlinked: true } : {}), ...(copy ? { copy_of: copy } : {}), ...(unchecked ? { copy_unchecked: true } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'exit') {
       const copy = this.images.exit(rec.pid)?.copy;
       this.emit('exit', { exit_code: rec.exitCode, signal: rec.signal, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
@@ -1439,7 +1452,7 @@ export class Session {
 
   /** Whether this session's kernel capture is whole so far (records lost, sensor gaps, no sensor). */
   get capture(): CaptureStatus {
-    return captureStatus(this.loss.total, this.sensorGaps, this.sensorOff, this.sensorUnsynced);
+    return captureStatus(this.loss.total, this.sensorGaps, this.sensorOff, this.sensorUnsynced, this.copiesUnchecked);
   }
 
   // ---- GPU samples and detections (see src/gpu) ----
@@ -1729,7 +1742,7 @@ export class Session {
       this.loss.flush();
       this.ended = true;
       const capture = this.capture;
-      this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes, capture_complete: capture.complete, ...(capture.records_lost ? { records_lost: capture.records_lost } : {}) });
+      this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes, capture_complete: capture.complete, ...(capture.records_lost ? { records_lost: capture.records_lost } : {}), ...(capture.copies_unchecked ? { copies_unchecked: capture.copies_unchecked } : {}) });
     });
     this.rt.sessions.delete(this.id);
     // (a long-lived runtime runs thousands of sessions: what one leaves in the process must not add up)

@@ -164,7 +164,7 @@ const DEFS: FieldDef[] = [
     get: (ev, c) => { const copy = str(P(ev).copy_of); if (copy !== undefined) return copy; const e = ev.kind === 'resource' ? undefined : c.g(S_EXE) as string | undefined; return e !== undefined ? basename(e) : str(P(ev).comm); } },
   { name: 'proc.exe_name', type: 'str', kinds: 'exec, command, exit, connect, resource', doc: 'basename of proc.exe (p.comm for other kinds): the name the program was started by, also for a renamed copy — what a disguise shows',
     get: (ev, c) => { const e = ev.kind === 'resource' ? undefined : c.g(S_EXE) as string | undefined; return e !== undefined ? basename(e) : str(P(ev).comm); } },
-  { name: 'proc.copy_of', type: 'str', kinds: 'exec, exit, connect', doc: "p.copy_of: the watched system program (bash, nc, socat, python3 …) whose bytes this process's executable copies under another name or path (`cp /bin/bash ./.kw`); absent for the program itself",
+  { name: 'proc.copy_of', type: 'str', kinds: 'exec, exit, connect', doc: "p.copy_of: the watched system program (bash, nc, socat, python3 …) whose bytes this process's executable copies under another name or path (`cp /bin/bash ./.kw`), or that it is itself, run through a symbolic link with a name none of its own (`ln -s /bin/bash k; ./k`); absent for the program run by its own names",
     get: (ev) => str(P(ev).copy_of) },
   { name: 'proc.args', type: 'str', kinds: 'exec, command', doc: 'argv[1..] joined by one space',
     get: (ev, c) => (c.g(S_ARGV) as string[] | undefined)?.slice(1).join(' ') },
