@@ -87,9 +87,19 @@ export const HIDDEN_SYS_FILES = ['/sys/kernel/uevent_seqnum'];
  * Host-wide /proc directories covered by an empty read-only tmpfs: /proc/fs, whose ext4 and jbd2
  * entries list every mounted filesystem by device — each other sandbox's loop workspace and the
  * host's disk — with live free-block counts (the /sys/fs/ext4 data HIDDEN_SYS_DIRS hides, again;
- * a review, session 31). Threat: seeing neighbours and how much they write, a covert channel.
+ * a review, session 31); /proc/irq, which names every interrupt's device actions (`virtio2-input.0`:
+ * which interrupt number is the NIC's) with its `spurious` counts — the names /proc/interrupts and
+ * /sys/kernel/irq are hidden to keep (a review, session 35). Threat: seeing neighbours and how much
+ * they write or send, a covert channel.
+ * Not hidden, an accepted residual risk (docs/architecture.md, Session 35 review): /proc/stat's `intr`
+ * and `softirq` lines, host-wide totals per interrupt number and per softirq kind. The kernel makes
+ * /proc/stat at each read and its `cpu` lines must stay live (top, ps, vmstat, psutil take deltas of
+ * them), so only a server on the read path (FUSE, as LXCFS does) could drop two lines; a copy would
+ * freeze them. Nor would it close the channel: the cpu lines' irq/softirq columns, /proc/net/softnet_stat
+ * and /proc/vmstat show the same host-wide activity. With /proc/irq and /proc/interrupts hidden, the
+ * totals no longer name their devices (an agent making traffic of its own can still tell which moves).
  */
-export const HIDDEN_PROC_DIRS = ['/proc/fs'];
+export const HIDDEN_PROC_DIRS = ['/proc/fs', '/proc/irq'];
 
 /**
  * HIDDEN_SYS_DIRS plus the `net` and `block` directories of the host's physical devices, which sit
