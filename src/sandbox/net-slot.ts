@@ -1,8 +1,8 @@
 // Why: a sandbox's network world: its own namespace whose only interface is a veth to the
 // namespace where Corral's gateway runs, with a default route to the gateway, IPv6 off,
 // and its veth in the runtime's nft set on the gateway side (gateway-rules.ts). Threat: any
-// path out that does not cross the gateway. Creation costs ~20 ms, so slots are pooled
-// (net-slot-pool.ts).
+// path out that does not cross the gateway. Creation costs ~20 ms, so slots are made ahead of
+// time (net-slot-pool.ts), each for one session only: destroyed after it, never reused.
 import { writeFileSync } from 'node:fs';
 import { acquireLease, releaseLease, type Lease, type LeaseConfig, DEFAULT_LEASES } from './address-leases.js';
 import type { GatewayRules } from './gateway-rules.js';
@@ -42,11 +42,11 @@ export async function createNetSlot(rules: GatewayRules, cfg: LeaseConfig = DEFA
  * process left in the namespace must never have a link out while the link is not in the set.
  */
 export async function destroyLeaseResources(lease: Lease, cfg: LeaseConfig = DEFAULT_LEASES, rules?: GatewayRules): Promise<void> {
-  await execFile(['ip', 'link', 'del', lease.hostIf], { allowFail: true });
+  // (one process for both, the veth first; -force: on past a line that fails, as when either is already gone)
+  await execFile(['ip', '-force', '-batch', '-'], { input: `link del ${lease.hostIf}\nnetns del ${lease.netns}\n`, allowFail: true });
   await rules?.remove(lease.hostIf);
   // a lease of a Corral from before per-runtime tables names its own table
   if (lease.table) await execFile(['nft', 'delete', 'table', 'inet', lease.table], { allowFail: true });
-  await execFile(['ip', 'netns', 'del', lease.netns], { allowFail: true });
   releaseLease(lease, cfg);
 }
 

@@ -51,8 +51,9 @@ export interface RuntimeOptions {
   /** Network slots, and disk-backed workspaces of each of the two sizes last asked for, kept ready (default 2 each; 0 = none). */
   poolSize?: number;
   /**
-   * Network slots of closed sessions (no process left behind) kept for the next sessions instead of being destroyed
-   * (default 64; 0 when poolSize is 0); those beyond poolSize go after 30 s in which no session started.
+   * Fresh network slots made ahead for the next sessions, one in place of each closed session's (which is always
+   * destroyed: a slot is never handed to a second session), up to this many ready (default 64; 0 when poolSize is 0);
+   * those beyond poolSize go after 30 s in which no session started.
    */
   slotRetain?: number;
   onEvent?: (ev: CorralEvent) => void;

@@ -355,13 +355,16 @@ export class Session {
   get episode(): string | undefined { return this.opts.episode; }
   get sandboxIp(): string { return this.slot.lease.sandboxIp; }
   get leaseId(): string { return this.slot.lease.id; }
-  /** When this session took its network slot (monotonic ns): a slot is reused, and what its veth did before is not this session's. */
+  /**
+   * When this session took its network slot (monotonic ns). A slot is never reused, but its lease is: a later slot may
+   * get the same veth name, and what a veth of that name did before is not this session's.
+   */
   private readonly slotTakenNs = process.hrtime.bigint();
 
   /**
    * Whether a packet the kernel logged on this session's veth at `tsUs` (µs of the monotonic clock, as the kmsg
    * reader stamps it once calibrated) is this session's: not when it was logged before the session took the slot
-   * (a previous session's flood, read late).
+   * (an earlier session's flood on a veth of the same name, read late).
    */
   ownsDropAt(tsUs: number | undefined): boolean {
     return tsUs === undefined || BigInt(Math.round(tsUs)) * 1000n >= this.slotTakenNs;
@@ -486,8 +489,8 @@ export class Session {
     try {
       s = new Session(rt, slot, opts);
     } catch (e) {
-      // (a policy that does not compile: the slot is untouched, and must not outlive the refusal)
-      rt.pool.release(slot, true);
+      // (a policy that does not compile: the slot must not outlive the refusal; destroyed like any other)
+      rt.pool.release(slot);
       throw e;
     }
     try {
@@ -1730,7 +1733,7 @@ export class Session {
     await Promise.all([
       (async () => {
         await step('cgroup', () => this.cgroup.remove());
-        await step('network slot', () => this.rt.pool.release(this.slot, !this.cgroup.populated()));
+        await step('network slot', () => this.rt.pool.release(this.slot));
       })(),
       step('session dir', () => {
         // (its disk workspace is detached in the background by the pool: off this close's path)
