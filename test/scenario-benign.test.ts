@@ -241,6 +241,9 @@ test('corral replay stopped by Ctrl-C tears every sandbox down, prints what ran 
   writeFileSync(input, Array.from({ length: 20 }, (_, i) => JSON.stringify({ episode: `s${i}`, step: 1, command: 'sleep 2' })).join('\n') + '\n');
   const main = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
   const netns = (): string[] => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
+  // (this process's own runtime makes fresh slots in the background after earlier tests' sessions closed: let it
+  // finish first, so a namespace it makes is not taken for one the replay left behind)
+  await fx.rt.pool.idle();
   const before = netns();
   const child = spawn(process.execPath, [main, 'replay', '--json', '--parallel', '2', '--home', fx.home, input], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

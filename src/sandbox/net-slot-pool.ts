@@ -136,6 +136,14 @@ export class NetSlotPool {
     this.trimTimer.unref();
   }
 
+  /** Resolves once no background work is waiting, scheduled or running (slots made or destroyed by then). */
+  async idle(): Promise<void> {
+    while (this.queue.length || this.running || this.pumpTimer || this.pending.size) {
+      if (this.pending.size) await Promise.allSettled([...this.pending]);
+      else await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.trimTimer) clearTimeout(this.trimTimer);
