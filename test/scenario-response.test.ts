@@ -31,14 +31,30 @@ open("/workspace/survived", "w").write("yes")`;
 
 const KILL_MINING = 'response:\n  kill:\n    categories: [mining]\n';
 
-async function episode(policyYaml: string) {
-  const s = await fx.rt.createSession({ policy: labPolicy(policyYaml), episode: 'resp' });
+interface EpisodeOptions {
+  /** The runtime (default: the shared fixture's). */
+  rt?: Fixture['rt'];
+  /** Python source left running in the background by step 1; it writes /workspace/survived unless killed. */
+  miner?: string;
+  episode?: string;
+  /** Tool call ids are `${id}-1` … `${id}-3`. */
+  id?: string;
+  /** Seconds step 2 sleeps while the background process acts; seconds step 3 waits before it looks. */
+  wait?: number;
+  settle?: number;
+  skipScreen?: boolean;
+}
+
+/** Step 1 leaves `miner` running in the background, step 2 sleeps, step 3 reports whether it survived; then the session closes. */
+async function episode(policyYaml: string, o: EpisodeOptions = {}) {
+  const { rt = fx.rt, miner = MINER, episode = 'resp', id = 'resp', wait = 5, settle = 0, skipScreen = false } = o;
+  const s = await rt.createSession({ policy: labPolicy(policyYaml), episode });
   try {
-    const r1 = await s.exec({ command: `nohup python3 -c '${MINER}' >/dev/null 2>&1 & echo started`, step: 1, toolCallId: 'resp-1' });
-    const r2 = await s.exec({ command: 'sleep 5; echo done', step: 2, toolCallId: 'resp-2', timeoutMs: 20_000 });
-    const r3 = await s.exec({ command: 'test -e /workspace/survived && echo survived || echo gone', step: 3, toolCallId: 'resp-3' });
+    const r1 = await s.exec({ command: `nohup python3 -c '${miner}' >/dev/null 2>&1 & echo started`, step: 1, toolCallId: `${id}-1`, skipScreen });
+    const r2 = await s.exec({ command: `sleep ${wait}; echo done`, step: 2, toolCallId: `${id}-2`, timeoutMs: (wait + 20) * 1000 });
+    const r3 = await s.exec({ command: `${settle ? `sleep ${settle}; ` : ''}test -e /workspace/survived && echo survived || echo gone`, step: 3, toolCallId: `${id}-3` });
     const { alerts } = await s.close();
-    return { r1, r2, r3, alerts };
+    return { s, r1, r2, r3, alerts };
   } finally { await s.close(); }
 }
 
@@ -98,26 +114,20 @@ except Exception:
     pass
 time.sleep(2.5)
 open("/workspace/survived", "w").write("yes")`;
-  const s = await fx.rt.createSession({ policy: labPolicy(KILL_MINING), episode: 'resp-v6' });
-  try {
-    await s.exec({ command: `nohup python3 -c '${miner}' >/dev/null 2>&1 & echo started`, step: 1, toolCallId: 'v6-1' });
-    const r2 = await s.exec({ command: 'sleep 5; echo done', step: 2, toolCallId: 'v6-2', timeoutMs: 20_000 });
-    assert.equal(r2.stdout, 'done\n', r2.stderr);
-    const r3 = await s.exec({ command: 'test -e /workspace/survived && echo survived || echo gone', step: 3, toolCallId: 'v6-3' });
-    const { alerts } = await s.close();
-    const seen = JSON.stringify(s.events.filter((e) => e.kind === 'connect').map((e) => [e.tool_call, e.pid, e.payload.source, e.payload.family, e.payload['network.peer.address'], e.payload.attribution]));
-    const sys = s.events.find((e) => e.kind === 'connect' && e.payload.source === 'syscall' && e.payload['network.peer.port'] === 443);
-    assert.deepEqual([sys?.payload.family, sys?.payload.v4_mapped, sys?.payload['network.peer.address']], ['inet', true, '203.0.113.20'], seen);
-    const gw = s.events.find((e) => e.kind === 'connect' && e.payload.source === 'gateway' && e.payload['network.peer.address'] === '203.0.113.20');
-    assert.equal(gw?.payload.attribution, 'kernel', seen);
-    assert.equal(gw?.tool_call, 'v6-1', seen);
-    assert.equal(gw?.pid, sys?.pid, `the gateway's flow names the connecting process: ${seen}`);
-    const mining = alerts.filter((a) => a.payload.category === 'mining' && a.payload.layer === 'network');
-    const all = JSON.stringify(alerts.map((a) => [a.tool_call, a.payload.rule, a.payload.action]));
-    assert.ok(mining.length >= 1 && mining.every((a) => a.tool_call === 'v6-1'), all);
-    assert.ok(mining.some((a) => a.payload.action === 'killed'), all);
-    assert.equal(r3.stdout, 'gone\n', 'the miner never lived to leave its mark');
-  } finally { await s.close(); }
+  const { s, r2, r3, alerts } = await episode(KILL_MINING, { miner, episode: 'resp-v6', id: 'v6' });
+  assert.equal(r2.stdout, 'done\n', r2.stderr);
+  const seen = JSON.stringify(s.events.filter((e) => e.kind === 'connect').map((e) => [e.tool_call, e.pid, e.payload.source, e.payload.family, e.payload['network.peer.address'], e.payload.attribution]));
+  const sys = s.events.find((e) => e.kind === 'connect' && e.payload.source === 'syscall' && e.payload['network.peer.port'] === 443);
+  assert.deepEqual([sys?.payload.family, sys?.payload.v4_mapped, sys?.payload['network.peer.address']], ['inet', true, '203.0.113.20'], seen);
+  const gw = s.events.find((e) => e.kind === 'connect' && e.payload.source === 'gateway' && e.payload['network.peer.address'] === '203.0.113.20');
+  assert.equal(gw?.payload.attribution, 'kernel', seen);
+  assert.equal(gw?.tool_call, 'v6-1', seen);
+  assert.equal(gw?.pid, sys?.pid, `the gateway's flow names the connecting process: ${seen}`);
+  const mining = alerts.filter((a) => a.payload.category === 'mining' && a.payload.layer === 'network');
+  const all = JSON.stringify(alerts.map((a) => [a.tool_call, a.payload.rule, a.payload.action]));
+  assert.ok(mining.length >= 1 && mining.every((a) => a.tool_call === 'v6-1'), all);
+  assert.ok(mining.some((a) => a.payload.action === 'killed'), all);
+  assert.equal(r3.stdout, 'gone\n', 'the miner never lived to leave its mark');
 });
 
 test('response.kill is validated: unknown categories and severities are errors naming the line', () => {
@@ -192,26 +202,21 @@ s.sendall((json.dumps({"id": 1, "method": "mining.subscribe", "params": ["x"]}) 
 time.sleep(4)
 open("/workspace/survived", "w").write("yes")`;
   try {
-    const s = await own.rt.createSession({ policy: labPolicy(`${KILL_MINING}network:\n  allow:\n    - cidr: 203.0.113.21/32\n      ports: [443]\n      protocols: [http]\n`), episode: 'resp-late' });
-    try {
-      await s.exec({ command: `nohup python3 -c '${client}' >/dev/null 2>&1 & echo started`, step: 1, toolCallId: 'late-1', skipScreen: true });
-      const r2 = await s.exec({ command: 'sleep 8; echo done', step: 2, toolCallId: 'late-2', timeoutMs: 30_000 });
-      assert.equal(r2.stdout, 'done\n', r2.stderr);
-      const r3 = await s.exec({ command: 'sleep 1; test -e /workspace/survived && echo survived || echo gone', step: 3, toolCallId: 'late-3' });
-      const { alerts } = await s.close();
-      const gw = s.events.filter((e) => e.kind === 'connect' && e.payload.source === 'gateway' && e.payload['network.peer.address'] === '203.0.113.21');
-      const seen = JSON.stringify(gw.map((e) => [e.tool_call, e.pid, e.payload.midstream, e.payload.attribution]));
-      const late = gw.find((e) => e.payload.midstream);
-      assert.ok(late, seen);
-      assert.equal(late.tool_call, 'late-1', `the late verdict is step 1's: ${seen}`);
-      assert.equal(late.pid, gw[0]!.pid, seen);
-      assert.equal(late.payload.attribution, 'kernel', seen);
-      const all = JSON.stringify(alerts.map((a) => [a.tool_call, a.payload.rule, a.payload.action]));
-      const mining = alerts.filter((a) => a.payload.category === 'mining' && a.payload.layer === 'network');
-      assert.ok(mining.length >= 1 && mining.every((a) => a.tool_call === 'late-1'), all);
-      assert.ok(mining.some((a) => a.payload.action === 'killed'), all);
-      assert.equal(r3.stdout, 'gone\n', 'the client was killed before it could leave its mark');
-    } finally { await s.close(); }
+    const allow21 = `${KILL_MINING}network:\n  allow:\n    - cidr: 203.0.113.21/32\n      ports: [443]\n      protocols: [http]\n`;
+    const { s, r2, r3, alerts } = await episode(allow21, { rt: own.rt, miner: client, episode: 'resp-late', id: 'late', wait: 8, settle: 1, skipScreen: true });
+    assert.equal(r2.stdout, 'done\n', r2.stderr);
+    const gw = s.events.filter((e) => e.kind === 'connect' && e.payload.source === 'gateway' && e.payload['network.peer.address'] === '203.0.113.21');
+    const seen = JSON.stringify(gw.map((e) => [e.tool_call, e.pid, e.payload.midstream, e.payload.attribution]));
+    const late = gw.find((e) => e.payload.midstream);
+    assert.ok(late, seen);
+    assert.equal(late.tool_call, 'late-1', `the late verdict is step 1's: ${seen}`);
+    assert.equal(late.pid, gw[0]!.pid, seen);
+    assert.equal(late.payload.attribution, 'kernel', seen);
+    const all = JSON.stringify(alerts.map((a) => [a.tool_call, a.payload.rule, a.payload.action]));
+    const mining = alerts.filter((a) => a.payload.category === 'mining' && a.payload.layer === 'network');
+    assert.ok(mining.length >= 1 && mining.every((a) => a.tool_call === 'late-1'), all);
+    assert.ok(mining.some((a) => a.payload.action === 'killed'), all);
+    assert.equal(r3.stdout, 'gone\n', 'the client was killed before it could leave its mark');
   } finally { await own.close(); }
 });
 
@@ -231,21 +236,15 @@ except Exception:
     pass
 time.sleep(2.5)
 open("/workspace/survived", "w").write("yes")`;
-  const s = await fx.rt.createSession({ policy: labPolicy(KILL_MINING), episode: 'resp-tfo' });
-  try {
-    await s.exec({ command: `nohup python3 -c '${miner}' >/dev/null 2>&1 & echo started`, step: 1, toolCallId: 'tfo-1', skipScreen: true });
-    const r2 = await s.exec({ command: 'sleep 5; echo done', step: 2, toolCallId: 'tfo-2', timeoutMs: 20_000 });
-    assert.equal(r2.stdout, 'done\n', r2.stderr);
-    const r3 = await s.exec({ command: 'test -e /workspace/survived && echo survived || echo gone', step: 3, toolCallId: 'tfo-3' });
-    const { alerts } = await s.close();
-    const gw = s.events.find((e) => e.kind === 'connect' && e.payload.source === 'gateway' && e.payload['network.peer.address'] === '203.0.113.20');
-    const seen = JSON.stringify(s.events.filter((e) => e.kind === 'connect').map((e) => [e.tool_call, e.pid, e.payload.source, e.payload.attribution]));
-    assert.equal(gw?.payload.attribution, 'kernel', seen);
-    assert.equal(gw?.tool_call, 'tfo-1', seen);
-    const all = JSON.stringify(alerts.map((a) => [a.tool_call, a.payload.rule, a.payload.action])) + seen;
-    const mining = alerts.filter((a) => a.payload.category === 'mining' && a.payload.layer === 'network');
-    assert.ok(mining.length >= 1 && mining.every((a) => a.tool_call === 'tfo-1'), all);
-    assert.ok(mining.some((a) => a.payload.action === 'killed'), all);
-    assert.equal(r3.stdout, 'gone\n', 'the miner never lived to leave its mark');
-  } finally { await s.close(); }
+  const { s, r2, r3, alerts } = await episode(KILL_MINING, { miner, episode: 'resp-tfo', id: 'tfo', skipScreen: true });
+  assert.equal(r2.stdout, 'done\n', r2.stderr);
+  const gw = s.events.find((e) => e.kind === 'connect' && e.payload.source === 'gateway' && e.payload['network.peer.address'] === '203.0.113.20');
+  const seen = JSON.stringify(s.events.filter((e) => e.kind === 'connect').map((e) => [e.tool_call, e.pid, e.payload.source, e.payload.attribution]));
+  assert.equal(gw?.payload.attribution, 'kernel', seen);
+  assert.equal(gw?.tool_call, 'tfo-1', seen);
+  const all = JSON.stringify(alerts.map((a) => [a.tool_call, a.payload.rule, a.payload.action])) + seen;
+  const mining = alerts.filter((a) => a.payload.category === 'mining' && a.payload.layer === 'network');
+  assert.ok(mining.length >= 1 && mining.every((a) => a.tool_call === 'tfo-1'), all);
+  assert.ok(mining.some((a) => a.payload.action === 'killed'), all);
+  assert.equal(r3.stdout, 'gone\n', 'the miner never lived to leave its mark');
 });

@@ -68,7 +68,7 @@ export class DnsUpstream {
   /** The socket new queries go out on, per address family. */
   private socks = new Map<'udp4' | 'udp6', dgram.Socket>();
   /** Every open socket (current and retired) with its queries sent and still waiting. */
-  private sent = new Map<dgram.Socket, { total: number; waiting: number }>();
+  private sent = new Map<dgram.Socket, { total: number; waiting: number; retired: boolean }>();
   /** Queries in flight, by the id they went upstream with. */
   private pending = new Map<number, Pending>();
   /** Queries in flight, by sandbox key. */
@@ -133,9 +133,6 @@ export class DnsUpstream {
     this.sent.clear();
   }
 
-  /** Upstream sockets open now (the current ones and retired ones still waiting on answers). */
-  openSockets(): number { return this.sent.size; }
-
   private socket(type: 'udp4' | 'udp6'): dgram.Socket {
     let s = this.socks.get(type);
     if (s) return s;
@@ -146,14 +143,22 @@ export class DnsUpstream {
     sock.on('error', () => this.drop(sock));
     sock.unref();
     this.socks.set(type, sock);
-    this.sent.set(sock, { total: 0, waiting: 0 });
+    this.sent.set(sock, { total: 0, waiting: 0, retired: false });
     return sock;
   }
 
   /** No new query goes out on `sock`; it closes when nothing waits on it. */
   private retire(sock: dgram.Socket): void {
+    this.unassign(sock);
+    const use = this.sent.get(sock);
+    if (!use) return;
+    use.retired = true;
+    if (use.waiting === 0) this.closeSocket(sock);
+  }
+
+  /** New queries no longer go out on `sock`. */
+  private unassign(sock: dgram.Socket): void {
     for (const [t, s] of this.socks) if (s === sock) this.socks.delete(t);
-    if ((this.sent.get(sock)?.waiting ?? 0) === 0) this.closeSocket(sock);
   }
 
   private closeSocket(sock: dgram.Socket): void {
@@ -162,7 +167,7 @@ export class DnsUpstream {
   }
 
   private drop(sock: dgram.Socket): void {
-    for (const [t, s] of this.socks) if (s === sock) this.socks.delete(t);
+    this.unassign(sock);
     for (const [id, p] of [...this.pending]) if (p.sock === sock) this.finish(id, new Error('DNS upstream socket failed'));
     this.closeSocket(sock);
   }
@@ -192,7 +197,7 @@ export class DnsUpstream {
     const n = (this.perKey.get(p.key) ?? 1) - 1;
     if (n > 0) this.perKey.set(p.key, n); else this.perKey.delete(p.key);
     const use = this.sent.get(p.sock);
-    if (use && --use.waiting === 0 && ![...this.socks.values()].includes(p.sock)) this.closeSocket(p.sock);
+    if (use && --use.waiting === 0 && use.retired) this.closeSocket(p.sock);
     if (err || !answer) p.reject(err ?? new Error('no answer')); else p.resolve(answer);
   }
 }
