@@ -165,7 +165,7 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
           active.delete(s);
           const { capture } = await s.close();
           // (a sensor that was off throughout is the summary's `sensor` and `capture.sensor_off`, not an episode's loss)
-          if (capture.records_lost || capture.sensor_gaps || capture.unsynced || capture.copies_unchecked) incompleteEpisodes.push({ episode: ep.episode, capture });
+          if (!capture.complete && !capture.sensor_off) incompleteEpisodes.push({ episode: ep.episode, capture });
           if (capture.sensor_off) sensorOffEpisodes++;
         }
         if (left.size) { leftRunning.episodes++; for (const n of left.values()) leftRunning.processes += n; }

@@ -108,7 +108,7 @@ export class SessionReportBuilder {
   private readonly losses: { since: string; ts: string; n: number }[] = [];
   private readonly flowBytes = new Map<string, { up: number; down: number }>();
   private unsynced = false;
-  private copiesUnchecked = 0;
+  private readonly shortfalls = { copiesUnchecked: 0, argvCut: 0 };
   private unreadable = 0;
 
   /**
@@ -136,7 +136,8 @@ export class SessionReportBuilder {
       else if (e.payload.state === 'up' && gaps.length && gaps.at(-1)!.up_ts === undefined) Object.assign(gaps.at(-1)!, { up_ts: e.ts, gap_ms: Number(e.payload.gap_ms) });
       return;
     }
-    if (e.kind === 'exec' && e.payload.copy_unchecked === true) this.copiesUnchecked++;
+    if (e.kind === 'exec' && e.payload.copy_unchecked === true) this.shortfalls.copiesUnchecked++;
+    if (e.kind === 'exec' && e.payload.argv_cut === true) this.shortfalls.argvCut++;
     if (id === undefined) return;
     let c = calls.get(id);
     if (e.kind === 'toolcall.start' || !c) {
@@ -205,7 +206,7 @@ export class SessionReportBuilder {
       counts: { calls: ordered.length, alerts: alerts.length, by_category: byCategory, by_action: byAction },
       calls: ordered, other_alerts: other, sensor_gaps: gaps, rules_restored: this.restored,
       ...(this.unreadable ? { unreadable_events: this.unreadable } : {}),
-      capture: { ...captureStatus(lost, gaps.length, sensorOff, this.unsynced, this.copiesUnchecked), ...(losses.length ? { first_loss_ts: losses[0]!.since, last_loss_ts: losses.at(-1)!.ts } : {}) },
+      capture: { ...captureStatus(lost, gaps.length, sensorOff, this.unsynced, this.shortfalls), ...(losses.length ? { first_loss_ts: losses[0]!.since, last_loss_ts: losses.at(-1)!.ts } : {}) },
     };
   }
 }

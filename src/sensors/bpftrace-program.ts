@@ -7,12 +7,14 @@
 // Output protocol (bpftrace -f json, one printf per line, numeric fields first, at most
 // one free-text field and always last, so a tab inside argv can never shift a field):
 //   A cg tid key idx argv[idx]          enter-side argv element (<= 199 bytes, <= 64 args)
-//   E cg tid key pid ppid more filename  enter-side header, printed after its A lines
+//   E cg tid key pid ppid more filename  enter-side header, printed after its A lines; more: 1 = args past the
+//                                       bound, 2 = args left out because the call's argv budget was spent
 //   P cg tid key filename               successful exec, printed first (kernel view)
 //   C tid key off hexbytes              authoritative argv bytes from mm->arg_start (post-exec): ARGV_CHUNK bytes
 //                                       at offset `off` from arg_start; the last chunk ends at arg_end, so its
 //                                       offset may overlap the one before or be negative (bytes outside argv)
-//   X cg tid key pid ppid total ts      successful exec trailer
+//   X cg tid key pid ppid total ts unl ino dev cut   successful exec trailer; cut 1: chunks left out because
+//                                       the call's argv budget was spent (ARGV_BUDGET below)
 //   F cg tid key ret                    failed exec
 //   Q cg pid ts ppid exit_code comm     last thread of a process exited
 //   N cg pid ts ppid hexsockaddr ino dev comm   connect() to AF_INET/AF_INET6 (every TCP one; other socket types
@@ -49,6 +51,19 @@ export const ARGV_CHUNK = 192;
 /** ... at most this many (verifier budget): 7680 bytes of argv+NULs per exec. */
 export const ARGV_MAX_CHUNKS = 40;
 export const READY_TOKEN = 'corral-sensor-ready';
+/**
+ * Argv lines (A and C) a tool call (cgroup, all its processes) may print per ARGV_WINDOW_NS. Past it, each exec
+ * prints at most ARGV_CUT_ARGS enter-side args and ARGV_CUT_CHUNKS chunk, and says so (E's more 2, X's cut 1).
+ * Why: an exec flood with long argv (≈ 100 lines an exec) outran the reader and overflowed the shared perf ring —
+ * 91,000 records lost in 23 s from one sandbox's 6,000 execs of 7 KB argv, every neighbour's execs at risk.
+ * The exec, exit and connect records themselves are never budgeted; a normal exec (≈ 6 lines) gets its whole
+ * argv at up to ≈ 660 execs a second per call, in bursts as they come within the second (a configure
+ * script, a parallel build). Only outside the host's network namespace (sandboxes).
+ */
+export const ARGV_WINDOW_NS = 1_000_000_000;
+export const ARGV_BUDGET = 4000;
+export const ARGV_CUT_ARGS = 2;
+export const ARGV_CUT_CHUNKS = 1;
 /**
  * Datagram sends (and connect() on non-stream sockets, counted separately) are recorded at most SEND_BURST times per cgroup (one tool call, all its threads)
  * per SEND_WINDOW_NS (2 per ms): a sandbox flooding sendto() must not be able to fill the perf
@@ -134,6 +149,13 @@ export function buildProgram(opts: { hostNetns?: number; udpSource?: boolean; ar
   const notHost = notHostBy(comms);
   const whenBy = (cond: string, extra = ''): string => (cond || extra ? ` /${[extra, cond].filter(Boolean).join(' && ')}/` : '');
   const when = (extra = ''): string => whenBy(notHost, extra);
+  // the argv budget (ARGV_BUDGET): sandbox processes only; the window restarts in whichever probe sees it over
+  const inSandbox = hostNs ? `curtask->nsproxy->net_ns->ns.inum != ${hostNs}` : '1';
+  const budgetCut = (lim: number): string => `
+  if (${inSandbox}) {
+    if (nsecs - @awin[cgroup] > ${ARGV_WINDOW_NS}) { @awin[cgroup] = nsecs; @acnt[cgroup] = 0; }
+    if (@acnt[cgroup] >= ${ARGV_BUDGET}) { $lim = ${lim}; }
+  }`;
   return `
 BEGIN {${opts.pidNs ? ' @lvl = curtask->thread_pid->level;' : ''} printf("B\\t0\\t${READY_TOKEN}\\n"); }
 
@@ -141,14 +163,16 @@ tracepoint:syscalls:sys_enter_execve,tracepoint:syscalls:sys_enter_execveat${whe
   $key = nsecs;
   @eseq[tid] = $key;${ns ? `\n  $tns = ${nsNumber('curtask->thread_pid')};\n  @etid[tid] = $tns;` : ''}
   $i = 0;
+  $lim = ${MAX_ENTER_ARGS};${budgetCut(ARGV_CUT_ARGS)}
   $p = *(args->argv);
   while ($i < ${MAX_ENTER_ARGS}) {
-    if ($p == 0) { break; }
+    if ($p == 0 || $i >= $lim) { break; }
     printf("A\\t%llu\\t%d\\t%llu\\t%d\\t%s\\n", cgroup, ${TID}, $key, $i, str($p));
     $i++;
     $p = *(args->argv + $i);
   }
-  printf("E\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%d\\t%s\\n", cgroup, ${TID}, $key, ${PID}, ${PPID}, $p != 0 ? 1 : 0, str(args->filename));
+  if (${inSandbox}) { @acnt[cgroup] += $i; }
+  printf("E\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%d\\t%s\\n", cgroup, ${TID}, $key, ${PID}, ${PPID}, $p == 0 ? 0 : ($i < ${MAX_ENTER_ARGS} ? 2 : 1), str(args->filename));
 }
 
 tracepoint:sched:sched_process_exec${when()} {
@@ -162,8 +186,9 @@ tracepoint:sched:sched_process_exec${when()} {
   $total = curtask->mm->arg_end - $s;
   $off = (uint64)0;
   $n = 0;
+  $lim = ${ARGV_MAX_CHUNKS};${budgetCut(ARGV_CUT_CHUNKS)}
   while ($n < ${ARGV_MAX_CHUNKS}) {
-    if ($off >= $total) { break; }
+    if ($off >= $total || $n >= $lim) { break; }
     // Always a whole chunk, the last one ending at arg_end (a fixed size costs the verifier half what a
     // variable one did: ≈ 0.25 s of every start); below arg_start lie the argv/envp pointers and auxv, always
     // mapped, so a short argv reads from before it (a negative offset, discarded by the reader).
@@ -173,12 +198,13 @@ tracepoint:sched:sched_process_exec${when()} {
     $off += ${ARGV_CHUNK};
     $n++;
   }
+  if (${inSandbox}) { @acnt[cgroup] += $n; }
   // The new image's file has no name left (nlink 0: a memfd, an O_TMPFILE, a file deleted before it ran):
   // fileless execution, however the path it was run by was spelled (/proc/thread-self/fd/3, a symlink …).
   $unl = curtask->mm->exe_file->f_inode->i_nlink == 0 ? 1 : 0;
   // (the image's file by inode and device: a process forked from it later — a subshell whose parent is gone —
   // still runs it, and its connect records carry the same pair)
-  printf("X\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%llu\\t%llu\\t%d\\t%llu\\t%u\\n", cgroup, ${ns ? '$otid' : 'args->old_pid'}, $key, ${PID}, ${PPID}, $total, nsecs, $unl, curtask->mm->exe_file->f_inode->i_ino, curtask->mm->exe_file->f_inode->i_sb->s_dev);
+  printf("X\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%llu\\t%llu\\t%d\\t%llu\\t%u\\t%d\\n", cgroup, ${ns ? '$otid' : 'args->old_pid'}, $key, ${PID}, ${PPID}, $total, nsecs, $unl, curtask->mm->exe_file->f_inode->i_ino, curtask->mm->exe_file->f_inode->i_sb->s_dev, $off < $total && $n < ${ARGV_MAX_CHUNKS} ? 1 : 0);
 }
 
 tracepoint:syscalls:sys_exit_execve,tracepoint:syscalls:sys_exit_execveat${when('args->ret < 0')} {

@@ -9,6 +9,8 @@ import { ARGV_CHUNK, ARGV_MAX_CHUNKS, BPF_STRLEN, READY_TOKEN } from './bpftrace
 /** Timestamps are CLOCK_MONOTONIC ns (bpf ktime), the same clock as process.hrtime.bigint(). */
 export interface ExecRecord {
   kind: 'exec'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; argv: string[]; filename: string; truncated: boolean;
+  /** argv left out by the kernel because the tool call's argv budget was spent (an exec flood): truncated too. */
+  argvCut?: true;
   /** ok: the new image runs (argv read from its memory after exec); failed: execve returned errno; unknown: no result seen. */
   result?: 'ok' | 'failed' | 'unknown';
   errno?: number;
@@ -129,7 +131,7 @@ export function decodeSockaddr(b: Buffer): { family: 'inet' | 'inet6'; ip: strin
 }
 
 interface EnterState { args: string[]; full: boolean[]; cg: string; tid: number; arrived: number }
-interface PendingExec { enter?: { pid: number; ppid: number; more: boolean; filename: string; args: string[]; truncated: boolean; cg: string; ts: bigint }; arrived: number }
+interface PendingExec { enter?: { pid: number; ppid: number; more: boolean; cut: boolean; filename: string; args: string[]; truncated: boolean; cg: string; ts: bigint }; arrived: number }
 interface PostExec { cg: string; filename: string; chunks: { at: number; bytes: Buffer }[] }
 
 export interface AssemblerOptions {
@@ -214,8 +216,8 @@ export class RecordAssembler {
     this.argsByKey.delete(k);
     if (!this.opts.keep(cg, Number(tid))) return;
     const enter = {
-      pid: Number(pid), ppid: Number(ppid), more: more === '1', filename: text(filename),
-      args: st?.args ?? [], truncated: more === '1' || (st?.full.some(Boolean) ?? false), cg, ts: BigInt(key),
+      pid: Number(pid), ppid: Number(ppid), more: more === '1' || more === '2', cut: more === '2', filename: text(filename),
+      args: st?.args ?? [], truncated: more === '1' || more === '2' || (st?.full.some(Boolean) ?? false), cg, ts: BigInt(key),
     };
     const r = this.resolved.get(k);
     if (r) {
@@ -228,7 +230,7 @@ export class RecordAssembler {
   }
 
   private emitEnter(e: NonNullable<PendingExec['enter']>, result: 'failed' | 'unknown', errno?: number): void {
-    const rec: ExecRecord = { kind: 'exec', tsNs: e.ts, pid: e.pid, ppid: e.ppid, cgroupId: e.cg, argv: e.args, filename: e.filename, truncated: e.truncated, result };
+    const rec: ExecRecord = { kind: 'exec', tsNs: e.ts, pid: e.pid, ppid: e.ppid, cgroupId: e.cg, argv: e.args, filename: e.filename, truncated: e.truncated, result, ...(e.cut ? { argvCut: true as const } : {}) };
     if (errno !== undefined) rec.errno = errno;
     this.opts.emit(rec);
   }
@@ -246,7 +248,7 @@ export class RecordAssembler {
   }
 
   private onX(b: string): void {
-    const [cg = '', tid = '', key = '', pid = '', ppid = '', total = '', ts = '', unlinked = '', ino = '', dev = ''] = fields(b, 9);
+    const [cg = '', tid = '', key = '', pid = '', ppid = '', total = '', ts = '', unlinked = '', ino = '', dev = '', cut = ''] = fields(b, 10);
     const k = `${tid}:${key}`;
     const p = this.post.get(k);
     this.post.delete(k);
@@ -271,6 +273,7 @@ export class RecordAssembler {
     const rec: ExecRecord = {
       kind: 'exec', tsNs: key !== '0' ? BigInt(key) : BigInt(ts), pid: Number(pid), ppid: Number(ppid), cgroupId: cg,
       argv, filename: p.filename, truncated, result: 'ok', ...(unlinked === '1' ? { exeUnlinked: true as const } : {}),
+      ...(cut === '1' ? { argvCut: true as const } : {}),
       ...exeKey(ino, dev),
     };
     if (key === '0') { this.opts.emit(rec); return; }

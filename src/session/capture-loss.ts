@@ -91,13 +91,24 @@ export interface CaptureStatus {
    * passed unnamed. Absent when none.
    */
   copies_unchecked?: number;
+  /**
+   * Execs whose argv the kernel cut short because their tool call had spent its argv budget (an exec flood:
+   * bpftrace-program.ts ARGV_BUDGET; each such exec event has `argv_cut`): a command line hidden in a flood
+   * may be missing from the record and from every rule that reads argv. Absent when none.
+   */
+  argv_cut?: number;
 }
 
-export function captureStatus(recordsLost: number, sensorGaps: number, sensorOff: boolean, unsynced = false, copiesUnchecked = 0): CaptureStatus {
+/** Per-exec shortfalls a session or report counts: renamed-copy checks skipped, argv cut by the budget. */
+export interface ExecShortfalls { copiesUnchecked: number; argvCut: number }
+
+export function captureStatus(recordsLost: number, sensorGaps: number, sensorOff: boolean, unsynced = false, execs: ExecShortfalls = { copiesUnchecked: 0, argvCut: 0 }): CaptureStatus {
+  const { copiesUnchecked, argvCut } = execs;
   return {
-    complete: recordsLost === 0 && sensorGaps === 0 && !sensorOff && !unsynced && copiesUnchecked === 0, records_lost: recordsLost, sensor_gaps: sensorGaps,
+    complete: recordsLost === 0 && sensorGaps === 0 && !sensorOff && !unsynced && copiesUnchecked === 0 && argvCut === 0, records_lost: recordsLost, sensor_gaps: sensorGaps,
     ...(sensorOff ? { sensor_off: true as const } : {}), ...(unsynced ? { unsynced: true as const } : {}),
     ...(copiesUnchecked > 0 ? { copies_unchecked: copiesUnchecked } : {}),
+    ...(argvCut > 0 ? { argv_cut: argvCut } : {}),
   };
 }
 
@@ -108,6 +119,7 @@ export function captureIncompleteText(c: CaptureStatus, sensorOff = false): stri
     c.sensor_gaps > 0 && `the kernel sensor was down ${c.sensor_gaps} time(s)`,
     c.unsynced && 'the kernel sensor did not confirm it had delivered its last records before the session ended',
     c.copies_unchecked && `${c.copies_unchecked} exec(s) not checked for renamed copies of system programs (the hash budget was spent)`,
+    c.argv_cut && `${c.argv_cut} exec(s) with argv cut short by the kernel (the tool call's argv budget was spent: an exec flood)`,
     sensorOff && c.sensor_off && 'no kernel sensor ran',
   ].filter(Boolean);
   return why.join('; ');

@@ -333,7 +333,8 @@ export class Session {
   private sensorOff = false;
   private sensorUnsynced = false;
   /** Execs not compared with the watched programs because the copy check's hash budget was spent (binary-copies.ts). */
-  private copiesUnchecked = 0;
+  /** Per-exec shortfalls of the capture (captureStatus). */
+  private readonly shortfalls = { copiesUnchecked: 0, argvCut: 0 };
   /** Set once session.end is written: losses after it are no longer this session's. */
   private ended = false;
 
@@ -1400,10 +1401,11 @@ export class Session {
       const runs = copy ?? ran?.copy;
       unchecked ||= ran?.unchecked;
       if (!failed) this.images.exec(rec.pid, { program: interp ?? program ?? rec.filename, ...(runs ? { copy: runs } : {}) }, rec.exe, program !== undefined);
-      if (unchecked) this.copiesUnchecked++;
+      if (unchecked) this.shortfalls.copiesUnchecked++;
+      if (rec.argvCut) this.shortfalls.argvCut++;
       // (`copy_unchecked`: the file had a watched program's size but the hash budget was spent, so it was not
       // compared; the session counts these in its capture status, which is then incomplete)
-      this.emit('exec', { argv: rec.argv, filename: rec.filename, ...(program !== undefined ? { program } : {}), ...(this.inWorkspace(program ?? rec.filename) ? { exe_writable: true } : {}), truncated: rec.truncated, ...outcome, ...(rec.exeUnlinked ? { exe_unlinked: true } : {}), ...(copy ? { copy_of: copy } : {}), ...(unchecked ? { copy_unchecked: true } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      this.emit('exec', { argv: rec.argv, filename: rec.filename, ...(program !== undefined ? { program } : {}), ...(this.inWorkspace(program ?? rec.filename) ? { exe_writable: true } : {}), truncated: rec.truncated, ...outcome, ...(rec.exeUnlinked ? { exe_unlinked: true } : {}), ...(copy ? { copy_of: copy } : {}), ...(unchecked ? { copy_unchecked: true } : {}), ...(rec.argvCut ? { argv_cut: true } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'exit') {
       const copy = this.images.exit(rec.pid)?.copy;
       this.emit('exit', { exit_code: rec.exitCode, signal: rec.signal, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
@@ -1455,7 +1457,7 @@ export class Session {
 
   /** Whether this session's kernel capture is whole so far (records lost, sensor gaps, no sensor). */
   get capture(): CaptureStatus {
-    return captureStatus(this.loss.total, this.sensorGaps, this.sensorOff, this.sensorUnsynced, this.copiesUnchecked);
+    return captureStatus(this.loss.total, this.sensorGaps, this.sensorOff, this.sensorUnsynced, this.shortfalls);
   }
 
   // ---- GPU samples and detections (see src/gpu) ----
@@ -1745,7 +1747,7 @@ export class Session {
       this.loss.flush();
       this.ended = true;
       const capture = this.capture;
-      this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes, capture_complete: capture.complete, ...(capture.records_lost ? { records_lost: capture.records_lost } : {}), ...(capture.copies_unchecked ? { copies_unchecked: capture.copies_unchecked } : {}) });
+      this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes, capture_complete: capture.complete, ...(capture.records_lost ? { records_lost: capture.records_lost } : {}), ...(capture.copies_unchecked ? { copies_unchecked: capture.copies_unchecked } : {}), ...(capture.argv_cut ? { argv_cut: capture.argv_cut } : {}) });
     });
     this.rt.sessions.delete(this.id);
     // (a long-lived runtime runs thousands of sessions: what one leaves in the process must not add up)

@@ -177,6 +177,7 @@ const DEFS: FieldDef[] = [
   { name: 'proc.exe_unlinked', type: 'bool', kinds: 'exec', doc: "the kernel's file of the new program image had no name left when it started (p.exe_unlinked: a memfd, an O_TMPFILE, a file deleted first): fileless execution, however the path it was run by was spelled",
     get: (ev) => (ev.kind === 'exec' ? P(ev).exe_unlinked === true : undefined) },
   { name: 'proc.truncated', type: 'bool', kinds: 'exec', doc: 'the sensor cut argv short (p.truncated)', get: (ev) => bool(P(ev).truncated) },
+  { name: 'proc.argv_cut', type: 'bool', kinds: 'exec', doc: 'argv cut short because the tool call spent its argv budget: an exec flood (p.argv_cut)', get: (ev) => bool(P(ev).argv_cut) },
   { name: 'proc.exec_failed', type: 'bool', kinds: 'exec', doc: "execve returned an error (p.result = 'failed'): the program never ran — a PATH search's misses, a file without the exec bit, a noexec mount",
     get: (ev) => (ev.kind === 'exec' ? P(ev).result === 'failed' : undefined) },
   { name: 'proc.exec_error', type: 'str', kinds: 'exec', doc: "the failed execve's errno name (p.error: ENOENT, EACCES …)", get: (ev) => (ev.kind === 'exec' ? str(P(ev).error) : undefined) },
