@@ -8,10 +8,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync, unlinkSync } from 'node:fs';
+import { copyFileSync, renameSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BinaryCopies } from '../src/session/binary-copies.js';
+
+/** A file's `dev:inode` as the kernel sensor prints it (internal dev_t: major << 20 | minor). */
+function kernelId(path: string): string {
+  const st = statSync(path);
+  const major = Number((BigInt(st.dev) >> 8n) & 0xfffn), minor = Number((BigInt(st.dev) & 0xffn) | ((BigInt(st.dev) >> 12n) & ~0xffn));
+  return `${major * 2 ** 20 + minor}:${st.ino}`;
+}
 
 test('a renamed copy of a shell is recognised by its bytes or its build-id; the program itself, other bytes of the same size and another program are not copies', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-bc-'));
@@ -50,6 +57,32 @@ test('a copy deleted while it runs is still recognised through the running proce
   await new Promise((r) => child.once('spawn', r));
   unlinkSync(x);
   assert.equal(new BinaryCopies(() => '').identify(child.pid!, './x'), 'sh');
+});
+
+test('a copy whose path is given another file after it ran is judged by the file the kernel ran; a script keeps its interpreter', async (t) => {
+  // (the path is read when the exec record arrives: `./k` a copy of sh, then a harmless file renamed over it)
+  const dir = mkdtempSync(join(tmpdir(), 'corral-bc-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const k = join(dir, 'k');
+  copyFileSync('/bin/sh', k);
+  chmodSync(k, 0o755);
+  const exe = kernelId(k);
+  const child = spawn(k, ['-c', 'sleep 5; :'], { stdio: 'ignore' });
+  t.after(() => child.kill('SIGKILL'));
+  await new Promise((r) => child.once('spawn', r));
+  writeFileSync(join(dir, 'harmless'), 'just text\n');
+  renameSync(join(dir, 'harmless'), k);
+  assert.equal(new BinaryCopies(() => '').identify(child.pid!, k), undefined, 'by the path alone: the harmless file');
+  assert.equal(new BinaryCopies(() => '').identify(child.pid!, k, { exe }), 'sh', 'by the file the kernel ran');
+  // a script: the kernel ran its interpreter (`exe` is dash's file), which is not the script and not a copy
+  const script = join(dir, 'job.sh');
+  writeFileSync(script, '#!/bin/sh\nsleep 5\n');
+  chmodSync(script, 0o755);
+  const run = spawn(script, [], { stdio: 'ignore' });
+  t.after(() => run.kill('SIGKILL'));
+  await new Promise((r) => run.once('spawn', r));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(new BinaryCopies(() => '').examine(run.pid!, script, { exe: kernelId('/bin/sh') }), { interpreter: '/bin/sh' });
 });
 
 test('hashing is bounded: a crowd of same-sized files costs at most the budget per second; the build-id is read past it, and what was not compared says so', (t) => {

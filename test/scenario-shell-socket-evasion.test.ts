@@ -22,13 +22,18 @@ before(async () => { fx = await startFixture([{ name: 'registry.test', ip: '198.
 after(async () => { await fx?.close(); });
 
 const LOADER = '/lib64/ld-linux-x86-64.so.2';
-/** The shell part: opens a socket with bash's own /dev/tcp (no other program owns it). */
-const DEV_TCP = 'exec 3<>/dev/tcp/198.51.100.10/80; echo connected';
+/**
+ * The shell part: opens a socket with bash's own /dev/tcp (no other program owns it). The target comes from
+ * `$T`, exported by the call, so no command line holds a whole `/dev/tcp/host/port`: the exec rule
+ * reverse_shell_dev_tcp_exec (same category) would otherwise be the call's one reverse-shell alert whenever it
+ * was flushed before the connect arrived (under load), and these tests are about the connect.
+ */
+const DEV_TCP = 'exec 3<>/dev/tcp/$T; echo connected';
 
 const oneCall = (command: string) => oneUnscreenedCall(fx, command, 'shell-socket');
 
 async function assertShellConnect(command: string, what: string): Promise<Awaited<ReturnType<typeof oneCall>>> {
-  const res = await oneCall(`printf '%s\\n' '${DEV_TCP}' > job.sh\n${command}`);
+  const res = await oneCall(`export T=198.51.100.10/80\nprintf '%s\\n' '${DEV_TCP}' > job.sh\n${command}`);
   const { r, alerts, s } = res;
   assert.match(r.stdout, /connected/, `${what}: ${r.stderr}`);
   const connects = JSON.stringify(s.events.filter((e) => e.kind === 'connect' && e.payload.source === 'syscall').map((e) => [e.pid, e.payload.comm, e.payload.program, e.payload.copy_of]));
@@ -54,13 +59,13 @@ test('bash run through the dynamic loader is bash', { skip: !existsSync(LOADER) 
 });
 
 test('a subshell forked (no exec) by a shell whose comm was rewritten is judged by its parent\'s program', async () => {
-  await assertShellConnect('printf \'%s\\n\' \'echo curl > /proc/self/comm\' \'( exec 3<>/dev/tcp/198.51.100.10/80; echo connected )\' > j3.sh && bash j3.sh', 'subshell');
+  await assertShellConnect('printf \'%s\\n\' \'echo curl > /proc/self/comm\' \'( exec 3<>/dev/tcp/$T; echo connected )\' > j3.sh && bash j3.sh', 'subshell');
 });
 
 test('a subshell of a subshell, and a subshell whose parent has exited (reparented to the sandbox\'s holder), of a comm-rewritten shell are judged by the file they run', async () => {
   // (neither process exec'd, and neither's parent did: the kernel's dev:inode of the executable names bash)
-  await assertShellConnect('printf \'%s\\n\' \'echo curl > /proc/self/comm\' \'( ( exec 3<>/dev/tcp/198.51.100.10/80; echo connected ) )\' > j4.sh && bash j4.sh', 'fork of a fork');
-  await assertShellConnect('printf \'%s\\n\' \'echo curl > /proc/self/comm\' \'( sleep 0.3; exec 3<>/dev/tcp/198.51.100.10/80; echo connected ) &\' > j5.sh && bash j5.sh; sleep 1', 'orphaned subshell');
+  await assertShellConnect('printf \'%s\\n\' \'echo curl > /proc/self/comm\' \'( ( exec 3<>/dev/tcp/$T; echo connected ) )\' > j4.sh && bash j4.sh', 'fork of a fork');
+  await assertShellConnect('printf \'%s\\n\' \'echo curl > /proc/self/comm\' \'( sleep 0.3; exec 3<>/dev/tcp/$T; echo connected ) &\' > j5.sh && bash j5.sh; sleep 1', 'orphaned subshell');
 });
 
 test('a script whose #! names bash is bash when it opens a socket, whatever the script is called', async () => {

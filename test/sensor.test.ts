@@ -13,6 +13,7 @@ import { BpftraceSensor, type SensorRecord, type ExecRecord, type ConnectRecord,
 import { KmsgDropReader, parseDropMessage, parseKmsgRecord, type DropRecord } from '../src/sensors/kmsg-drops.js';
 import { decodeSockaddr, RecordAssembler, unescapeBpfJson } from '../src/sensors/bpftrace-records.js';
 import { buildProgram } from '../src/sensors/bpftrace-program.js';
+import { sameFile } from '../src/session/binary-copies.js';
 import { alertForDeniedSocket } from '../src/alerts/network-alerts.js';
 
 const CG_ROOT = '/sys/fs/cgroup/unified';
@@ -189,7 +190,10 @@ describe('bpftrace sensor (root, real kernel)', { skip: avail.ok ? false : `sens
       assert.equal(e.result, 'ok');
       assert.equal(e.truncated, false);
       assert.equal(e.filename, '/bin/true');
+      // the kernel's dev:inode of the file that ran names /bin/true as stat() sees it (binary-copies.ts reads it so)
+      assert.ok(e.exe !== undefined && sameFile(e.exe, statSync('/bin/true')), `exe ${e.exe}`);
     }
+    assert.equal(sameFile('1:' + String(statSync('/bin/true').ino), statSync('/bin/true')), false, 'another device is another file');
     assert.equal(new Set(execs.map((e) => e.pid)).size, 1000, 'one distinct pid per exec');
     const exits = mine.filter((x) => x.kind === 'exit' && execs.some((e) => e.pid === x.pid));
     assert.equal(exits.length, 1000, 'every /bin/true exit seen');

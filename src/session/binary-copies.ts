@@ -15,7 +15,7 @@
 // HASH_BUDGET hashes a second per session so a crowd of same-sized files cannot stall Corral — an exec
 // left uncompared for the budget is reported as such (`unchecked`), never passed silently.
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, readlinkSync, statSync, statfsSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, readlinkSync, statSync, statfsSync, type Stats } from 'node:fs';
 import { basename, dirname, posix } from 'node:path';
 import { readBuildId } from './elf-build-id.js';
 
@@ -87,7 +87,7 @@ export class BinaryCopies {
    * `filename` (the path it was started by, as the sandbox sees it) is not that program's own path;
    * undefined otherwise or when it cannot be read (the process is gone and so is the file).
    */
-  identify(pid: number, filename: string | undefined, opts: { exeFallback?: boolean; argv?: readonly string[] } = {}): string | undefined {
+  identify(pid: number, filename: string | undefined, opts: { exeFallback?: boolean; argv?: readonly string[]; exe?: string } = {}): string | undefined {
     return this.examine(pid, filename, opts).copy;
   }
 
@@ -98,7 +98,7 @@ export class BinaryCopies {
    * is judged once, cached by device, inode, size and mtime. `argv`, the exec's (post-exec) arguments,
    * tells a script whose file is gone from a link: see own().
    */
-  examine(pid: number, filename: string | undefined, opts: { exeFallback?: boolean; argv?: readonly string[] } = {}): FileVerdict {
+  examine(pid: number, filename: string | undefined, opts: { exeFallback?: boolean; argv?: readonly string[]; exe?: string } = {}): FileVerdict {
     // (the originals first: before them the first exec of a session, /bin/bash itself, was compared as a
     // stranger and called a copy of bash — a review, session 35)
     const originals = this.originals();
@@ -106,8 +106,19 @@ export class BinaryCopies {
     try {
       opened = this.open(pid, filename, opts.exeFallback ?? true);
       if (opened === undefined) return {};
+      let st = fstatSync(opened.fd);
+      // (the path is read after the exec, when the record arrives: by then the agent may have put another file
+      // there — `./k` a copy of bash, run, then a harmless file renamed over it. The kernel said which file ran
+      // (`exe`); when the path names another one, the running program's own file is judged instead, if it is
+      // the one the kernel named. A script's `exe` is its interpreter, never the script: a script at the path
+      // keeps the path's verdict unless what runs is no watched program itself — then the script came later)
+      if (opened.byPath && opts.exe !== undefined && st.isFile() && !sameFile(opts.exe, st)) {
+        const ran = openExe(pid);
+        const replaced = ran !== undefined && sameFile(opts.exe, ran.st) && (!isScript(opened.fd) || !this.files.has(`${ran.st.dev}:${ran.st.ino}`));
+        if (replaced) { closeSync(opened.fd); opened = { fd: ran.fd, byPath: true }; st = ran.st; }
+        else if (ran !== undefined) closeSync(ran.fd);
+      }
       const { fd } = opened;
-      const st = fstatSync(fd);
       if (!st.isFile()) return {};
       const own = this.files.get(`${st.dev}:${st.ino}`);
       if (own !== undefined) return this.own(own, filename, opened.byPath, opts.argv);
@@ -253,6 +264,34 @@ function openInRoot(at: string, root: string | undefined): number | undefined {
     else if (root !== undefined) at = `${root}${target}`;
     else return undefined;
   }
+}
+
+/** Whether an open file starts with `#!`. */
+function isScript(fd: number): boolean {
+  const b = Buffer.alloc(2);
+  try { return readSync(fd, b, 0, 2, 0) === 2 && b[0] === 0x23 && b[1] === 0x21; } catch { return false; }
+}
+
+/** The running program's file of `pid`, open, with its stat; undefined when the process is gone. */
+function openExe(pid: number): { fd: number; st: Stats } | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(`/proc/${pid}/exe`, constants.O_RDONLY);
+    return { fd, st: fstatSync(fd) };
+  } catch { if (fd !== undefined) closeSync(fd); return undefined; }
+}
+
+/**
+ * Whether the kernel's `dev:inode` of a file (the sensor's `exe`: the kernel's internal dev_t, major in the
+ * bits above 20) names the file `st` describes (userspace dev_t: glibc's makedev encoding). A script names
+ * its interpreter's file in `exe`, never its own, so callers compare only where they expect the same file.
+ */
+export function sameFile(exe: string, st: { dev: number; ino: number }): boolean {
+  const m = /^(\d+):(\d+)$/.exec(exe);
+  if (!m) return true;
+  const kdev = Number(m[1]), major = Math.floor(kdev / 2 ** 20), minor = kdev % 2 ** 20;
+  const udev = (minor & 0xff) + (major & 0xfff) * 2 ** 8 + Math.floor(minor / 0x100) * 2 ** 20 + Math.floor(major / 0x1000) * 2 ** 32;
+  return udev === st.dev && Number(m[2]) === st.ino;
 }
 
 /** The basenames of a watched path and of every link it goes through to its file, inside the sandbox's root. */

@@ -1386,7 +1386,7 @@ export class Session {
       // the dynamic loader run by hand is judged by the program it loads; a symbolic link to one under another
       // name is that program too: `ln -s /bin/bash k; ./k`)
       const failed = outcome.result === 'failed';
-      const file = failed ? {} : this.copies.examine(rec.pid, rec.filename, { argv: rec.argv });
+      const file = failed ? {} : this.copies.examine(rec.pid, rec.filename, { argv: rec.argv, ...(rec.exe !== undefined ? { exe: rec.exe } : {}) });
       let copy = file.copy;
       let unchecked = file.unchecked;
       const program = !failed && isLoader(rec.filename, copy) ? loaderTarget(rec.argv) : undefined;
