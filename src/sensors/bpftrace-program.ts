@@ -13,8 +13,9 @@
 //   C tid key off hexbytes              authoritative argv bytes from mm->arg_start (post-exec): ARGV_CHUNK bytes
 //                                       at offset `off` from arg_start; the last chunk ends at arg_end, so its
 //                                       offset may overlap the one before or be negative (bytes outside argv)
-//   X cg tid key pid ppid total ts unl ino dev cut   successful exec trailer; cut 1: chunks left out because
-//                                       the call's argv budget was spent (ARGV_BUDGET below)
+//   X cg tid key pid ppid total ts unl ino dev cut stdio   successful exec trailer; cut 1: chunks left out because
+//                                       the call's argv budget was spent (ARGV_BUDGET below); stdio: bit i set when
+//                                       fd i (0, 1, 2) of the new image is a TCP socket (a shell on a socket: a reverse shell)
 //   F cg tid key ret                    failed exec
 //   Q cg pid ts ppid exit_code comm     last thread of a process exited
 //   N cg pid ts ppid hexsockaddr ino dev comm   connect() to AF_INET/AF_INET6 (every TCP one; other socket types
@@ -202,9 +203,20 @@ tracepoint:sched:sched_process_exec${when()} {
   // The new image's file has no name left (nlink 0: a memfd, an O_TMPFILE, a file deleted before it ran):
   // fileless execution, however the path it was run by was spelled (/proc/thread-self/fd/3, a symlink …).
   $unl = curtask->mm->exe_file->f_inode->i_nlink == 0 ? 1 : 0;
+  // Which of fds 0–2 the new image got as a TCP (inet or inet6 stream) socket: connect, dup2 x3, execv /bin/sh
+  // is a reverse shell whose shell never connects itself and needs no -i (a review, session 36).
+  $stdio = 0;${[0, 1, 2].map((k) => `
+  $sf${k} = *(curtask->files->fdt->fd + ${k});
+  if ($sf${k} != 0) {
+    if (($sf${k}->f_inode->i_mode & 0xf000) == 0xc000) {
+      $so${k} = (struct socket *)$sf${k}->private_data;
+      $fam${k} = $so${k}->sk->__sk_common.skc_family;
+      if ($so${k}->type == 1 && ($fam${k} == 2 || $fam${k} == 10)) { $stdio = $stdio | ${1 << k}; }
+    }
+  }`).join('')}
   // (the image's file by inode and device: a process forked from it later — a subshell whose parent is gone —
   // still runs it, and its connect records carry the same pair)
-  printf("X\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%llu\\t%llu\\t%d\\t%llu\\t%u\\t%d\\n", cgroup, ${ns ? '$otid' : 'args->old_pid'}, $key, ${PID}, ${PPID}, $total, nsecs, $unl, curtask->mm->exe_file->f_inode->i_ino, curtask->mm->exe_file->f_inode->i_sb->s_dev, $off < $total && $n < ${ARGV_MAX_CHUNKS} ? 1 : 0);
+  printf("X\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%llu\\t%llu\\t%d\\t%llu\\t%u\\t%d\\t%d\\n", cgroup, ${ns ? '$otid' : 'args->old_pid'}, $key, ${PID}, ${PPID}, $total, nsecs, $unl, curtask->mm->exe_file->f_inode->i_ino, curtask->mm->exe_file->f_inode->i_sb->s_dev, $off < $total && $n < ${ARGV_MAX_CHUNKS} ? 1 : 0, $stdio);
 }
 
 tracepoint:syscalls:sys_exit_execve,tracepoint:syscalls:sys_exit_execveat${when('args->ret < 0')} {

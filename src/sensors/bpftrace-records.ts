@@ -11,6 +11,8 @@ export interface ExecRecord {
   kind: 'exec'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; argv: string[]; filename: string; truncated: boolean;
   /** argv left out by the kernel because the tool call's argv budget was spent (an exec flood): truncated too. */
   argvCut?: true;
+  /** Which of fds 0, 1, 2 the new image got as a TCP socket (successful execs; absent when none). */
+  stdioSocket?: number[];
   /** ok: the new image runs (argv read from its memory after exec); failed: execve returned errno; unknown: no result seen. */
   result?: 'ok' | 'failed' | 'unknown';
   errno?: number;
@@ -248,7 +250,7 @@ export class RecordAssembler {
   }
 
   private onX(b: string): void {
-    const [cg = '', tid = '', key = '', pid = '', ppid = '', total = '', ts = '', unlinked = '', ino = '', dev = '', cut = ''] = fields(b, 10);
+    const [cg = '', tid = '', key = '', pid = '', ppid = '', total = '', ts = '', unlinked = '', ino = '', dev = '', cut = '', stdio = ''] = fields(b, 11);
     const k = `${tid}:${key}`;
     const p = this.post.get(k);
     this.post.delete(k);
@@ -273,7 +275,7 @@ export class RecordAssembler {
     const rec: ExecRecord = {
       kind: 'exec', tsNs: key !== '0' ? BigInt(key) : BigInt(ts), pid: Number(pid), ppid: Number(ppid), cgroupId: cg,
       argv, filename: p.filename, truncated, result: 'ok', ...(unlinked === '1' ? { exeUnlinked: true as const } : {}),
-      ...(cut === '1' ? { argvCut: true as const } : {}),
+      ...(cut === '1' ? { argvCut: true as const } : {}), ...stdioFds(stdio),
       ...exeKey(ino, dev),
     };
     if (key === '0') { this.opts.emit(rec); return; }
@@ -346,6 +348,13 @@ export class RecordAssembler {
 }
 
 /** An executable's identity from the kernel's inode and device numbers (`dev:inode`); none when either is not a number or is 0. */
+/** The X line's stdio bits as the fds they name (absent when none, or the field is damaged). */
+function stdioFds(bits: string): { stdioSocket?: number[] } {
+  const n = /^[1-7]$/.test(bits) ? Number(bits) : 0;
+  const fds = [0, 1, 2].filter((k) => n & (1 << k));
+  return fds.length ? { stdioSocket: fds } : {};
+}
+
 function exeKey(ino: string, dev: string): { exe?: string } {
   return /^[1-9]\d*$/.test(ino) && /^[1-9]\d*$/.test(dev) ? { exe: `${dev}:${ino}` } : {};
 }

@@ -1405,7 +1405,7 @@ export class Session {
       if (rec.argvCut) this.shortfalls.argvCut++;
       // (`copy_unchecked`: the file had a watched program's size but the hash budget was spent, so it was not
       // compared; the session counts these in its capture status, which is then incomplete)
-      this.emit('exec', { argv: rec.argv, filename: rec.filename, ...(program !== undefined ? { program } : {}), ...(this.inWorkspace(program ?? rec.filename) ? { exe_writable: true } : {}), truncated: rec.truncated, ...outcome, ...(rec.exeUnlinked ? { exe_unlinked: true } : {}), ...(copy ? { copy_of: copy } : {}), ...(unchecked ? { copy_unchecked: true } : {}), ...(rec.argvCut ? { argv_cut: true } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      this.emit('exec', { argv: rec.argv, filename: rec.filename, ...(program !== undefined ? { program } : {}), ...(this.inWorkspace(program ?? rec.filename) ? { exe_writable: true } : {}), truncated: rec.truncated, ...outcome, ...(rec.exeUnlinked ? { exe_unlinked: true } : {}), ...(copy ? { copy_of: copy } : {}), ...(unchecked ? { copy_unchecked: true } : {}), ...(rec.argvCut ? { argv_cut: true } : {}), ...(rec.stdioSocket ? { stdio_socket: rec.stdioSocket } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'exit') {
       const copy = this.images.exit(rec.pid)?.copy;
       this.emit('exit', { exit_code: rec.exitCode, signal: rec.signal, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
