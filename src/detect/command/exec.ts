@@ -19,6 +19,7 @@ export interface RunState {
   readonly downloaded: Set<string>;
   readonly chmodded: Set<string>;
   readonly aliases: Map<string, string>;
+  readonly functions: Map<string, string>;
   readonly limits: AnalysisLimits;
   /** Layers parsed whole so far (see Run.parsedLayers). */
   readonly parsedLayers: number;
@@ -75,6 +76,14 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
     if (alias !== undefined && !via.includes('alias')) {
       const text = [alias, ...argv.slice(1)].join(' ');
       run.analyzeLayer(text, subLayer(st, text, 0, argv.length, 'alias'), inherit(st));
+      break;
+    }
+    // a shell function's call: its body, with the call's arguments where "$@", "$1" … stand (a review, session 36:
+    // `f(){ ssh "$@"; }; f -NR 9000:localhost:22 u@h` hid the tunnel); a function calling functions, 4 deep at most
+    const fn = hop === 0 && !argv[0]!.includes('/') ? run.functions.get(argv[0]!) : undefined;
+    if (fn !== undefined && via.filter((v) => v === 'function').length < 4) {
+      const text = withArguments(fn, argv.slice(1));
+      run.analyzeLayer(text, subLayer(st, text, 0, argv.length, 'function'), inherit(st));
       break;
     }
     const ss = own(SHELL_STRING_OPTS, name);
@@ -157,6 +166,16 @@ function verbatimAt(n: SNode, layerText: string, value: string): number {
   if (n.type === 'raw_string' || n.type === 'string') return t.slice(1, -1) === value ? n.start + 1 : -1;
   if (n.type === 'word') return t === value ? n.start : -1;
   return -1;
+}
+
+/** A function body with a call's arguments put where "$@", "$*", "$1" … "$9" (quoted or not, braced or not) stand, each quoted. */
+export function withArguments(body: string, args: readonly string[]): string {
+  const q = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
+  const all = args.map(q).join(' ');
+  return body.replace(/"\$\{?([1-9@*])\}?"|\$\{?([1-9@*])\}?/g, (_m, a?: string, b?: string) => {
+    const k = (a ?? b)!;
+    return k === '@' || k === '*' ? all : q(args[Number(k) - 1] ?? '');
+  });
 }
 
 /** A new text layer made of argv[from..to) (joined by spaces, like eval). */

@@ -32,6 +32,8 @@ export interface Ctx {
 }
 
 
+/** Functions remembered per command (a call of one is screened as its body: `f(){ ssh "$@"; }; f -NR …`). */
+const MAX_FUNCTIONS = 64;
 const STATEMENT_TYPES = new Set(['command', 'pipeline', 'list', 'redirected_statement', 'subshell', 'compound_statement', 'if_statement', 'for_statement', 'while_statement', 'c_style_for_statement', 'case_statement', 'function_definition', 'negated_command', 'declaration_command', 'variable_assignment', 'unset_command']);
 const WORDISH = new Set(['subscript', 'word', 'number', 'concatenation', 'simple_expansion', 'expansion', 'raw_string', 'string', 'ansi_c_string', 'command_name']);
 
@@ -44,6 +46,8 @@ export class Run implements RunState {
   readonly downloaded = new Set<string>();
   readonly chmodded = new Set<string>();
   readonly aliases = new Map<string, string>();
+  /** Shell functions defined so far: name → body text (a call is screened as its body with the arguments in place). */
+  readonly functions = new Map<string, string>();
   private parsedChars = 0;
   /** Layers parsed whole (no timeout, cut tree or syntax error): a wrapper's text counts as screened only then. */
   parsedLayers = 0;
@@ -169,6 +173,8 @@ export class Run implements RunState {
       }
       case 'function_definition': {
         const body = n.children.find((c) => c.field === 'body');
+        const name = n.children.find((c) => c.field === 'name');
+        if (body && name && this.functions.size < MAX_FUNCTIONS) this.functions.set(ctx.layer.text.slice(name.start, name.end), ctx.layer.text.slice(body.start, body.end));
         if (body) this.visit(body, { ...ctx, flags: [...ctx.flags, 'in_function'] });
         return null;
       }
