@@ -87,6 +87,24 @@ describe('decoders (pure)', () => {
     assert.deepEqual(out, [{ kind: 'socket_denied', tsNs: 300n, pid: 7, ppid: 1, cgroupId: '42', family: 40, type: 1, errno: 97, comm: 'py\tthon' }]);
   });
 
+  it('names no tracepoint both alone in one probe and in a list in another (bpftrace 0.17 runs the lone probe\'s program for both)', () => {
+    for (const pidNs of [false, true]) {
+      const heads = buildProgram({ hostNetns: 1, pidNs }).split('\n').filter((l) => /^(tracepoint|kprobe|kretprobe):/.test(l)).map((l) => l.split(/[ /{]/)[0]!.split(','));
+      const alone = new Set(heads.filter((h) => h.length === 1).flat());
+      const listed = heads.filter((h) => h.length > 1).flat();
+      assert.deepEqual(listed.filter((t) => alone.has(t)), [], `pidNs ${String(pidNs)}`);
+      assert.ok(alone.has('tracepoint:syscalls:sys_exit_connect') && listed.includes('tracepoint:syscalls:sys_exit_sendto'));
+    }
+  });
+
+  it('decodes a unix-socket-outside record (W), its path kept whole', () => {
+    const out: SensorRecord[] = [];
+    const a = new RecordAssembler({ keep: (cg) => cg === '42', emit: (r) => out.push(r) });
+    a.line('{"type": "printf", "data": "W\\t42\\t7\\t300\\t1\\t1\\t/work/host.sock\\n"}');
+    a.line('{"type": "printf", "data": "W\\t43\\t8\\t301\\t1\\t2\\t/other\\n"}');
+    assert.deepEqual(out, [{ kind: 'unix_outside', tsNs: 300n, pid: 7, ppid: 1, cgroupId: '42', type: 1, path: '/work/host.sock' }]);
+  });
+
   it('reads socket() arguments from saved registers on x86_64 only; elsewhere a refused socket is still recorded, family and type unknown', () => {
     assert.match(buildProgram({ arch: 'x64' }), /struct pt_regs \*\)/);
     const other = buildProgram({ arch: 'arm64' });

@@ -124,3 +124,17 @@ export function alertForDeniedSocket(d: { family: number; type: number; errno: n
   return { rule: 'socket.family', category: 'policy_violation', severity: 'low', attack: ['T1095'], reason,
     message: `${what} refused: the family is not available in sandboxes` };
 }
+
+/**
+ * A sandbox process connected a unix socket file whose listener is a process outside its sandbox: a socket
+ * in a host directory the sandbox sees (a host workspace: a dev server's, an agent's, docker's) takes it
+ * around its network namespace and the gateway to whatever that process will do for it.
+ */
+export function alertForUnixOutside(d: { path: string; type: number }): AlertDraft {
+  const kind = d.type === 2 ? 'datagram' : d.type === 5 ? 'seqpacket' : 'stream';
+  return {
+    rule: 'sandbox.unix_socket_outside', category: 'sandbox_escape', severity: 'critical', attack: ['T1611', 'T1559'],
+    message: `Connected to ${JSON.stringify(d.path)}, a unix socket (${kind}) that a process outside this sandbox listens on: around the sandbox's network and gateway`,
+    reason: 'A unix socket in a directory shared with the host reaches a host process outside the sandbox; connecting to it is not allowed.',
+  };
+}

@@ -35,6 +35,10 @@
 //   O cg pid ts                         a cgroup went past one of the budgets above (U, D, or N on a
 //                                       non-stream socket) in this window: its next sends in the window go
 //                                       unrecorded, so a join that found someone else's record is a guess
+//   W cg pid ts ppid type path          a sandbox process connected a unix socket (by path) whose listener is outside its
+//                                       sandbox — a host process or another sandbox's (stream/seqpacket: the listener's pid
+//                                       is not in the connecting process's pid namespace; datagram: the peer socket is in
+//                                       another network namespace): around the network namespace and the gateway
 //   K cg pid ts ppid family type errno comm   socket() refused by the sandbox's seccomp filter (EPERM:
 //                                       raw or packet; EAFNOSUPPORT: vsock and other families),
 //                                       only outside the host's network namespace; family and type
@@ -160,20 +164,43 @@ export function buildProgram(opts: { hostNetns?: number; udpSource?: boolean; ar
   return `
 BEGIN {${opts.pidNs ? ' @lvl = curtask->thread_pid->level;' : ''} printf("B\\t0\\t${READY_TOKEN}\\n"); }
 
+// The argv budget of the enter side, in a probe of its own before the one that prints (the same tracepoint's
+// programs run in the order attached; each has its own 512-byte stack, and the printer's is full of strings):
+// it spends the lines the printer will print, min(argc, limit), and starts the exec's key in @eseq.
 tracepoint:syscalls:sys_enter_execve,tracepoint:syscalls:sys_enter_execveat${whenBy(notHostBy(files))} {
-  $key = nsecs;
-  @eseq[tid] = $key;${ns ? `\n  $tns = ${nsNumber('curtask->thread_pid')};\n  @etid[tid] = $tns;` : ''}
-  $i = 0;
   $lim = ${MAX_ENTER_ARGS};${budgetCut(ARGV_CUT_ARGS)}
+  if (${inSandbox}) {
+    $c = 0;
+    $q = *(args->argv);
+    while ($c < ${MAX_ENTER_ARGS}) {
+      if ($q == 0 || $c >= $lim) { break; }
+      $c++;
+      $q = *(args->argv + $c);
+    }
+    @acnt[cgroup] += $c;
+  }
+  // the exec's key (its entry time, pairing its lines), its lowest bit saying the budget cut it
+  @eseq[tid] = (nsecs & ~(uint64)1) | ($lim < ${MAX_ENTER_ARGS} ? 1 : 0);${ns ? `
+  @etid[tid] = ${nsNumber('curtask->thread_pid')};` : ''}
+}
+
+// (the printer: only after the probe above let this exec in — the key it left is this exec's until the exec ends,
+// and reading it here keeps the filter's 200-byte filename compare off this program's stack)
+tracepoint:syscalls:sys_enter_execve,tracepoint:syscalls:sys_enter_execveat /@eseq[tid] != 0/ {
+  $key = @eseq[tid];${ns ? `\n  $tns = ${nsNumber('curtask->thread_pid')};` : ''}
+  $i = 0;
   $p = *(args->argv);
   while ($i < ${MAX_ENTER_ARGS}) {
-    if ($p == 0 || $i >= $lim) { break; }
+    if ($p == 0 || ($i >= ${ARGV_CUT_ARGS} && ($key & 1))) { break; } // (cut: the budget was spent)
     printf("A\\t%llu\\t%d\\t%llu\\t%d\\t%s\\n", cgroup, ${TID}, $key, $i, str($p));
     $i++;
     $p = *(args->argv + $i);
   }
-  if (${inSandbox}) { @acnt[cgroup] += $i; }
-  printf("E\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%d\\t%s\\n", cgroup, ${TID}, $key, ${PID}, ${PPID}, $p == 0 ? 0 : ($i < ${MAX_ENTER_ARGS} ? 2 : 1), str(args->filename));
+  // (computed before the printf: inside its argument list the compiler's stack went past 512 bytes, in one mode or the other)
+  $epid = ${PID};
+  $eppid = ${PPID};
+  $more = $p == 0 ? 0 : 1 + ($key & 1);
+  printf("E\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%d\\t%s\\n", cgroup, ${TID}, $key, $epid, $eppid, $more, str(args->filename));
 }
 
 tracepoint:sched:sched_process_exec${when()} {
@@ -227,7 +254,9 @@ tracepoint:syscalls:sys_exit_execve,tracepoint:syscalls:sys_exit_execveat${when(
 
 tracepoint:sched:sched_process_exit {
   delete(@eseq[tid]);
-  delete(@syntid[tid]);${ns ? '\n  delete(@etid[tid]);' : ''}
+  delete(@syntid[tid]);
+  delete(@ufd[tid]);
+  delete(@uaddr[tid]);${ns ? '\n  delete(@etid[tid]);' : ''}
   if (args->group_dead${notHost ? ` && ${notHost}` : ''}) {
     printf("Q\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, curtask->exit_code, comm);
   }
@@ -299,8 +328,59 @@ ${opts.udpSource === false ? '' : udpSourceProbe(inSandboxNs, PID)}tracepoint:so
   @syntid[tid] = (uint64)args->skaddr;
 }
 
+// A unix socket connected by path: a socket file in a host directory the sandbox sees (a host workspace) is the
+// host process's listener, reached around the network namespace and the gateway (a review, session 35).
+tracepoint:syscalls:sys_enter_connect${when()} {
+  if (args->uservaddr->sa_family == 1) {
+    @ufd[tid] = args->fd + 1;
+    @uaddr[tid] = (uint64)args->uservaddr;
+  }
+}
+
+tracepoint:syscalls:sys_exit_connect${whenBy('', '@ufd[tid] != 0')} {
+  $ufd = @ufd[tid] - 1;
+  delete(@ufd[tid]);
+  if (args->ret == 0) {
+    $usock = (struct socket *)(*(curtask->files->fdt->fd + $ufd))->private_data;
+    $usk = $usock->sk;
+    $me = curtask->thread_pid;
+    $out = 0;
+    if ($usock->type == 2) {
+      $upeer = ((struct unix_sock *)$usk)->peer;
+      if ($upeer != 0) {
+        if ($upeer->__sk_common.skc_net.net->ns.inum != curtask->nsproxy->net_ns->ns.inum) { $out = 1; }
+      }
+    } else {
+      $pp = $usk->sk_peer_pid;
+      if ($pp != 0) {
+        if ($pp->level < $me->level) { $out = 1; }
+        else {
+          $pns = ((struct upid *)((uint64)$pp + sizeof(struct pid) + sizeof(struct upid) * $me->level))->ns;
+          $mns = ((struct upid *)((uint64)$me + sizeof(struct pid) + sizeof(struct upid) * $me->level))->ns;
+          if ($pns != $mns) { $out = 1; }
+        }
+      }
+    }
+    // (the path read again from the caller's sockaddr, still in its memory: a string kept in a map would not fit the stack)
+    if ($out) { printf("W\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, $usock->type, str((uint8 *)(@uaddr[tid] + 2), 108)); }
+  }
+  delete(@uaddr[tid]);
+}
+
 // (a TCP Fast Open client connects inside sendto()/sendmsg(MSG_FASTOPEN): its 4-tuple is as real as connect()'s)
-tracepoint:syscalls:sys_exit_connect,tracepoint:syscalls:sys_exit_sendto,tracepoint:syscalls:sys_exit_sendmsg /@syntid[tid] != 0/ {
+${synProbe('tracepoint:syscalls:sys_exit_connect', PID)}
+${synProbe('tracepoint:syscalls:sys_exit_sendto,tracepoint:syscalls:sys_exit_sendmsg', PID)}
+END {${ns ? ' delete(@lvl); clear(@etid);' : ''} clear(@eseq); clear(@syntid); clear(@ufd); clear(@uaddr); clear(@uwin); clear(@ucnt); clear(@cwin); clear(@ccnt);${opts.udpSource === false ? '' : ' clear(@dwin); clear(@dcnt);'} }
+`;
+}
+
+/**
+ * The SYN's 4-tuple, read when the syscall that sent it returns. Emitted once per group of tracepoints: bpftrace 0.17
+ * runs one probe's program for another's where a tracepoint is named alone in one probe and in a list in another
+ * (the unix-socket probe on sys_exit_connect stole the SYN records), so no tracepoint is ever in both forms.
+ */
+function synProbe(points: string, PID: string): string {
+  return `${points} /@syntid[tid] != 0/ {
   $sk = (struct sock *)@syntid[tid];
   delete(@syntid[tid]);
   $port = $sk->__sk_common.skc_num;
@@ -311,7 +391,5 @@ tracepoint:syscalls:sys_exit_connect,tracepoint:syscalls:sys_exit_sendto,tracepo
     printf("S\\t%llu\\t%d\\t%llu\\t%s\\t%d\\t%s\\t%d\\n", cgroup, ${PID}, nsecs, ntop($sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8), $port, ntop($sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8), (($dport & 0xff) << 8) | ($dport >> 8));
   }
 }
-
-END {${ns ? ' delete(@lvl); clear(@etid);' : ''} clear(@eseq); clear(@syntid); clear(@uwin); clear(@ucnt); clear(@cwin); clear(@ccnt);${opts.udpSource === false ? '' : ' clear(@dwin); clear(@dcnt);'} }
 `;
 }

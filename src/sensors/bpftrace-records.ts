@@ -31,7 +31,10 @@ export interface SocketDeniedRecord { kind: 'socket_denied'; tsNs: bigint; pid: 
 export interface UdpSourceRecord { kind: 'udp_source'; tsNs: bigint; pid: number; cgroupId: string; sport: number; dport: number }
 /** A cgroup went past a datagram record budget (U, D, or N on a non-stream socket): its next sends in that window are unrecorded. */
 export interface BudgetOverflowRecord { kind: 'overflow'; tsNs: bigint; pid: number; cgroupId: string }
-export type SensorRecord = ExecRecord | ExitRecord | ConnectRecord | SynRecord | SocketDeniedRecord | UdpSourceRecord | BudgetOverflowRecord;
+/** A sandbox process connected a unix socket by path whose listener is outside its sandbox (a host process, another sandbox). */
+export interface UnixOutsideRecord { kind: 'unix_outside'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; type: number; path: string }
+
+export type SensorRecord = ExecRecord | ExitRecord | ConnectRecord | SynRecord | SocketDeniedRecord | UdpSourceRecord | BudgetOverflowRecord | UnixOutsideRecord;
 
 const PRINTF_PREFIX = '{"type": "printf", "data": "';
 const PRINTF_SUFFIX = '\\n"}';
@@ -180,6 +183,7 @@ export class RecordAssembler {
       case 'U': return this.onN(body, 'sendto');
       case 'S': return this.onS(body);
       case 'K': return this.onK(body);
+      case 'W': return this.onW(body);
       case 'D': return this.onD(body);
       case 'O': return this.onO(body);
       case 'B': if (body.endsWith(READY_TOKEN)) this.opts.control?.({ type: 'ready' }); return;
@@ -329,6 +333,12 @@ export class RecordAssembler {
     const [cg = '', pid = '', ts = ''] = fields(b, 2);
     if (!this.opts.keep(cg, Number(pid))) return;
     this.opts.emit({ kind: 'overflow', tsNs: BigInt(ts), pid: Number(pid), cgroupId: cg });
+  }
+
+  private onW(b: string): void {
+    const [cg = '', pid = '', ts = '', ppid = '', type = '', path = ''] = fields(b, 5);
+    if (!this.opts.keep(cg, Number(pid))) return;
+    this.opts.emit({ kind: 'unix_outside', tsNs: BigInt(ts), pid: Number(pid), ppid: Number(ppid), cgroupId: cg, type: Number(type), path: text(path) });
   }
 
   private onK(b: string): void {

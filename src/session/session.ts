@@ -43,7 +43,7 @@ import type { NetSlot } from '../sandbox/net-slot.js';
 import { compilePolicy, type Policy, type CompiledPolicy } from '../policy/index.js';
 import { effectiveWorkspaceDisk } from '../policy/schema.js';
 import type { ConnectReport, FlowReport, GatewayReport, SandboxNet } from '../gateway/types.js';
-import { alertForConnect, alertForDns, alertForDeniedSocket, alertForDrop, type AlertDraft } from '../alerts/network-alerts.js';
+import { alertForConnect, alertForDns, alertForDeniedSocket, alertForUnixOutside, alertForDrop, type AlertDraft } from '../alerts/network-alerts.js';
 import { FanoutAggregator, type Probe } from '../alerts/fanout.js';
 import { monoToEpochNs, nowNs, SEVERITY_RANK, type AlertCategory, type AlertEvent, type AlertLayer, type Attribution, type CorralEvent, type EventKind, type Severity } from '../events/event.js';
 import type { CommandScreen, Runtime } from './runtime.js';
@@ -1423,6 +1423,9 @@ export class Session {
         const d = alertForDrop({ proto: 'IPv6', dst: rec.ip, dport: rec.port }, cls);
         this.alert(attr, { ...d, rule: d.rule.replace('drop.', 'ipv6.'), message: `${d.message} (IPv6 is disabled in sandboxes)` }, [ev.id], 'blocked', { pid: rec.pid });
       }
+    } else if (rec.kind === 'unix_outside') {
+      const ev = this.emit('socket', { unix_outside: true, path: rec.path, type: rec.type }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      this.alert(attr, alertForUnixOutside(rec), [ev.id], 'observed', { pid: rec.pid, layer: 'process' });
     } else if (rec.kind === 'socket_denied') {
       const ev = this.emit('socket', { denied: true, family: rec.family, type: rec.type, errno: rec.errno, comm: rec.comm }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
       this.alert(attr, alertForDeniedSocket(rec), [ev.id], 'blocked', { pid: rec.pid });
