@@ -97,18 +97,25 @@ export interface CaptureStatus {
    * may be missing from the record and from every rule that reads argv. Absent when none.
    */
   argv_cut?: number;
+  /**
+   * Events not stored because the session spent its store budget (RuntimeOptions.sessionEventStoreCap; a
+   * `sensor` event with state `store_cap` says when): execs, connects and the like past it were counted, not
+   * kept; alerts and their evidence were. Absent when none.
+   */
+  events_unstored?: number;
 }
 
 /** Per-exec shortfalls a session or report counts: renamed-copy checks skipped, argv cut by the budget. */
-export interface ExecShortfalls { copiesUnchecked: number; argvCut: number }
+export interface ExecShortfalls { copiesUnchecked: number; argvCut: number; eventsUnstored?: number }
 
 export function captureStatus(recordsLost: number, sensorGaps: number, sensorOff: boolean, unsynced = false, execs: ExecShortfalls = { copiesUnchecked: 0, argvCut: 0 }): CaptureStatus {
-  const { copiesUnchecked, argvCut } = execs;
+  const { copiesUnchecked, argvCut, eventsUnstored = 0 } = execs;
   return {
-    complete: recordsLost === 0 && sensorGaps === 0 && !sensorOff && !unsynced && copiesUnchecked === 0 && argvCut === 0, records_lost: recordsLost, sensor_gaps: sensorGaps,
+    complete: recordsLost === 0 && sensorGaps === 0 && !sensorOff && !unsynced && copiesUnchecked === 0 && argvCut === 0 && eventsUnstored === 0, records_lost: recordsLost, sensor_gaps: sensorGaps,
     ...(sensorOff ? { sensor_off: true as const } : {}), ...(unsynced ? { unsynced: true as const } : {}),
     ...(copiesUnchecked > 0 ? { copies_unchecked: copiesUnchecked } : {}),
     ...(argvCut > 0 ? { argv_cut: argvCut } : {}),
+    ...(eventsUnstored > 0 ? { events_unstored: eventsUnstored } : {}),
   };
 }
 
@@ -120,6 +127,7 @@ export function captureIncompleteText(c: CaptureStatus, sensorOff = false): stri
     c.unsynced && 'the kernel sensor did not confirm it had delivered its last records before the session ended',
     c.copies_unchecked && `${c.copies_unchecked} exec(s) not checked for renamed copies of system programs (the hash budget was spent)`,
     c.argv_cut && `${c.argv_cut} exec(s) with argv cut short by the kernel (the tool call's argv budget was spent: an exec flood)`,
+    c.events_unstored && `${c.events_unstored} event(s) counted but not stored (the session's store budget was spent: a flood; alerts and their evidence were stored)`,
     sensorOff && c.sensor_off && 'no kernel sensor ran',
   ].filter(Boolean);
   return why.join('; ');

@@ -79,6 +79,12 @@ export interface RuntimeOptions {
   mountTemplate?: boolean;
   /** How long a session's close waits for the sensor to confirm its last records (ms, default 10 000). */
   sensorSyncTimeoutMs?: number;
+  /**
+   * Events a session stores (log, index, publication) before the bulk kinds — exec, exit, connect, dns, flow,
+   * samples — are only counted (src/session/store-budget.ts): a flood must not fill the store's disk. Alerts,
+   * their evidence and call boundaries are always stored. Default 1 000 000, or $CORRAL_SESSION_EVENT_CAP; at least 100.
+   */
+  sessionEventStoreCap?: number;
   /** Events a session keeps in memory (`Session.events`, the most recent; every event is in the store). Default 20 000; at least 100 (a smaller value is raised to 100). */
   sessionEventMemory?: number;
   /**
@@ -144,6 +150,12 @@ export class Runtime extends EventEmitter {
   sensor?: BpftraceSensor;
   sensorError?: string;
   /** Events each session keeps in memory (RuntimeOptions.sessionEventMemory; at least 100). */
+  /** Events each session stores before the bulk kinds are only counted (RuntimeOptions.sessionEventStoreCap). */
+  get sessionEventStoreCap(): number {
+    const env = Number(process.env.CORRAL_SESSION_EVENT_CAP);
+    const v = this.opts.sessionEventStoreCap ?? (Number.isFinite(env) && env > 0 ? env : 1_000_000);
+    return Math.max(100, Math.floor(v));
+  }
   get sessionEventMemory(): number { return Math.max(100, Math.floor(this.opts.sessionEventMemory ?? 20_000)); }
   /** 'ebpf' while the kernel sensor runs, else 'off (why)': what summaries and health report. */
   get sensorState(): string { return this.sensor ? 'ebpf' : `off (${this.sensorError ?? 'disabled'})`; }

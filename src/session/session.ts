@@ -11,6 +11,7 @@ import { ResourceSampler } from './resource-sampler.js';
 import { ConnectRing } from './connect-ring.js';
 import { limitAlerts } from './limit-alerts.js';
 import { CaptureLoss, captureStatus, type CaptureStatus } from './capture-loss.js';
+import { StoreBudget } from './store-budget.js';
 import { sandboxViews, viewRefusal } from '../sandbox/host-views.js';
 import { mountSizedTmpfs, mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
 import { mountDiskWorkspace } from '../sandbox/workspace-disk.js';
@@ -249,8 +250,10 @@ export class Session {
    * `eventsDropped` counts those no longer here.
    */
   readonly events: CorralEvent[] = [];
-  /** Events let go from `events` (still in the store). */
+  /** Events let go from `events` (still in the store, unless the store budget held them back). */
   eventsDropped = 0;
+  /** Events this session may store before the bulk kinds are only counted (RuntimeOptions.sessionEventStoreCap). */
+  private readonly storeBudget: StoreBudget;
   readonly alertEvents: AlertEvent[] = [];
   /** What bwrap shows as / when not the host's root: the image, or this session's writable layer over it. */
   private image?: string;
@@ -339,6 +342,7 @@ export class Session {
   private ended = false;
 
   private constructor(private rt: Runtime, private slot: NetSlot, readonly opts: SessionOptions) {
+    this.storeBudget = new StoreBudget(rt.sessionEventStoreCap);
     this.compiled = compilePolicy(opts.policy, { hostKeys: rt.hostAddressWatch.keys, hostRanges: rt.hostRanges });
     this.wsPath = opts.workspacePath ?? opts.policy.filesystem.workspace_path;
     const wsWhy = workspacePathProblem(this.wsPath);
@@ -1233,13 +1237,28 @@ export class Session {
     };
     this.events.push(ev);
     this.trimEvents();
-    this.rt.store.append(ev);
-    if (this.logReleased) this.rt.store.endSession(this.id);
-    this.rt.onEvent(ev);
+    if (this.storeBudget.admit(ev)) {
+      this.rt.store.append(ev);
+      if (this.logReleased) this.rt.store.endSession(this.id);
+      this.rt.onEvent(ev);
+    } else if (this.storeBudget.firstRefusal()) {
+      this.emit('sensor', { state: 'store_cap', cap: this.storeBudget.cap, note: `this session stored ${this.storeBudget.cap} events; from here on execs, exits, connects, DNS, flows and samples are counted, not stored (alerts and their evidence still are)` });
+    }
     // Session-level events are Corral's own machinery (the namespace holder); agent activity always has a tool call.
     // (a kernel_reply — an ICMP error the sandbox's kernel sent on its own — is not the agent's either)
     if (kind !== 'alert' && ev.tool_call !== undefined && payload.kernel_reply !== true) this.detect(ev);
     return ev;
+  }
+
+  /** Stores after all the events an alert cites that the store budget held back (while they are still in memory). */
+  private storeCited(ids: string[]): void {
+    if (this.storeBudget.unstored === 0) return;
+    const want = new Set(ids);
+    for (let i = this.events.length - 1; i >= 0 && want.size > 0; i--) {
+      const e = this.events[i]!;
+      if (!want.delete(e.id)) continue;
+      if (this.storeBudget.reclaim(e)) { this.rt.store.append(e); this.rt.onEvent(e); }
+    }
   }
 
   /** Lets the oldest quarter of the memory's events go once it is over by a quarter (amortised: one splice per cap/4 events). */
@@ -1365,6 +1384,7 @@ export class Session {
       action = 'killed';
       d = { ...d, message: `${d.message} — ${killed}` };
     }
+    this.storeCited(evidence);
     const ev = this.emit('alert', { ...d, evidence, action, count: extra.count, layer }, { attr, pid: extra.pid, ts: extra.ts }) as unknown as AlertEvent;
     this.alertEvents.push(ev);
     return ev;
@@ -1460,7 +1480,7 @@ export class Session {
 
   /** Whether this session's kernel capture is whole so far (records lost, sensor gaps, no sensor). */
   get capture(): CaptureStatus {
-    return captureStatus(this.loss.total, this.sensorGaps, this.sensorOff, this.sensorUnsynced, this.shortfalls);
+    return captureStatus(this.loss.total, this.sensorGaps, this.sensorOff, this.sensorUnsynced, { ...this.shortfalls, eventsUnstored: this.storeBudget.unstored });
   }
 
   // ---- GPU samples and detections (see src/gpu) ----
@@ -1749,8 +1769,9 @@ export class Session {
     await step('session.end', () => {
       this.loss.flush();
       this.ended = true;
+      if (this.storeBudget.unstored > 0) this.emit('sensor', { state: 'unstored', events_unstored: this.storeBudget.unstored, by_kind: this.storeBudget.unstoredByKind(), cap: this.storeBudget.cap });
       const capture = this.capture;
-      this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes, capture_complete: capture.complete, ...(capture.records_lost ? { records_lost: capture.records_lost } : {}), ...(capture.copies_unchecked ? { copies_unchecked: capture.copies_unchecked } : {}), ...(capture.argv_cut ? { argv_cut: capture.argv_cut } : {}) });
+      this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes, capture_complete: capture.complete, ...(capture.records_lost ? { records_lost: capture.records_lost } : {}), ...(capture.copies_unchecked ? { copies_unchecked: capture.copies_unchecked } : {}), ...(capture.argv_cut ? { argv_cut: capture.argv_cut } : {}), ...(capture.events_unstored ? { events_unstored: capture.events_unstored } : {}) });
     });
     this.rt.sessions.delete(this.id);
     // (a long-lived runtime runs thousands of sessions: what one leaves in the process must not add up)
