@@ -4,14 +4,15 @@
 // http_output does, with the run/episode/step/tool call that caused it.
 // Threat: a slow or dead receiver must never stall sandboxes or grow memory without bound —
 // delivery is asynchronous, bounded (queue of QUEUE_MAX, one request at a time, a timeout per
-// request, three tries), and what could not be delivered is counted, not hidden.
+// request, three tries), and what could not be delivered is counted, not hidden. A full queue gives
+// way by severity: a flood of low alerts (an agent can make one at will) never pushes out a critical.
 import http from 'node:http';
 import https from 'node:https';
 import { SEVERITY_RANK, type AlertEvent, type CorralEvent, type Severity } from '../events/event.js';
 import { alertJson } from '../events/alert-json.js';
 import { urlForError } from '../store/url-for-errors.js';
 
-const QUEUE_MAX = 1000;
+export const QUEUE_MAX = 1000;
 const TIMEOUT_MS = 5000;
 const TRIES = 3;
 
@@ -32,7 +33,8 @@ export function webhookUrlProblem(url: string): string | undefined {
 
 export class AlertWebhook {
   private readonly url: URL;
-  private readonly queue: Record<string, unknown>[] = [];
+  /** Waiting deliveries, oldest first; the first is in flight while `sending`. */
+  private readonly queue: { rank: number; body: Record<string, unknown> }[] = [];
   private sending = false;
   private readonly counts: WebhookStats = { sent: 0, failed: 0, dropped: 0, queued: 0 };
   private idle: (() => void)[] = [];
@@ -48,8 +50,16 @@ export class AlertWebhook {
     if (ev.kind !== 'alert') return;
     const a = ev as unknown as AlertEvent;
     if (SEVERITY_RANK[a.payload.severity] > SEVERITY_RANK[this.opts.minSeverity ?? 'low']) return;
-    if (this.queue.length >= QUEUE_MAX) { this.counts.dropped++; return; }
-    this.queue.push({ source: 'corral', session: a.session, run: a.run, episode: a.episode, alert: alertJson(a) });
+    const rank = SEVERITY_RANK[a.payload.severity] ?? Number.MAX_SAFE_INTEGER;
+    if (this.queue.length >= QUEUE_MAX) {
+      // the newest of the least severe waiting (not the one in flight) makes room, if it is less severe than this one
+      let victim = -1;
+      for (let i = this.sending ? 1 : 0; i < this.queue.length; i++) if (this.queue[i]!.rank > rank && (victim < 0 || this.queue[i]!.rank >= this.queue[victim]!.rank)) victim = i;
+      this.counts.dropped++;
+      if (victim < 0) return;
+      this.queue.splice(victim, 1);
+    }
+    this.queue.push({ rank, body: { source: 'corral', session: a.session, run: a.run, episode: a.episode, alert: alertJson(a) } });
     void this.pump();
   }
 
@@ -68,7 +78,7 @@ export class AlertWebhook {
     if (this.sending) return;
     this.sending = true;
     while (this.queue.length) {
-      const body = JSON.stringify(this.queue[0]);
+      const body = JSON.stringify(this.queue[0]!.body);
       let ok = false;
       for (let i = 0; i < TRIES && !ok; i++) {
         try { await this.post(body); ok = true; } catch (e) {
