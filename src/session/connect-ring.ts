@@ -11,6 +11,8 @@ export const CONNECT_RING = 4096;
 const HORIZON_NS = 5_000_000_000n;
 /** The sensor's budget window (SEND_WINDOW_NS), with room: how long after its O record a cgroup's sends may have gone unrecorded. */
 const BUDGET_WINDOW_NS = 2_000_000n;
+/** How near (either way) two senders' records to a dropped packet's destination make its sender a guess; also how late a sender's record may be. */
+const DROP_JOIN_NS = 1_000_000_000n;
 /** How far before a DNS query its sender's record may be. */
 const DNS_JOIN_NS = 2_000_000_000n;
 
@@ -94,6 +96,24 @@ export class ConnectRing {
       if (c.ip === ip && (port === undefined || c.port === port)) return c;
     }
     return undefined;
+  }
+
+  /**
+   * The sender of a packet the sandbox's firewall dropped at `at` (a kernel-log record: destination only, no
+   * source port): the newest record to ip (and port) no later than a second after it, and whether another
+   * cgroup — another tool call's process — sent to the same destination within a second of that record, or
+   * went past its send budget then: the kernel log cannot tell the two apart, so the sender is a guess.
+   */
+  dropSender(ip: string, port: number | undefined, at: bigint): { rec: ConnectRecord; ambiguous: boolean } | undefined {
+    const rec = this.find(ip, port, at + DROP_JOIN_NS);
+    if (!rec) return undefined;
+    for (let i = this.recs.length - 1; i >= 0; i--) {
+      const c = this.recs[i]!;
+      if (c.tsNs > rec.tsNs + DROP_JOIN_NS) continue;
+      if (rec.tsNs - c.tsNs > DROP_JOIN_NS) break;
+      if (c.cgroupId !== rec.cgroupId && c.ip === ip && (port === undefined || c.port === port)) return { rec, ambiguous: true };
+    }
+    return { rec, ambiguous: this.othersUnrecorded(rec.cgroupId, rec.tsNs - DROP_JOIN_NS, at) };
   }
 
   /** The destinations of the port-53 records in the 2 s before `at` (which resolvers queries were sent to). */

@@ -1506,15 +1506,18 @@ export class Session {
     const at = d.tsUs !== undefined ? BigInt(Math.round(d.tsUs)) * 1000n : process.hrtime.bigint();
     // ICMP has no port; the sender's record (connect or sendto) may still be in the sensor's buffers
     const port = d.proto === 'ICMP' ? undefined : d.dport;
-    let match = this.connects.find(d.dst, port, at + 1_000_000_000n);
-    if (!match && this.rt.sensor && !this.closed) { await this.rt.sensorBarrier(at); match = this.connects.find(d.dst, port, at + 1_000_000_000n); }
-    const attr = match ? this.attrFromCgroup(match.cgroupId) ?? this.inferred(at) : this.inferred(at);
+    let found = this.connects.dropSender(d.dst, port, at);
+    if (!found && this.rt.sensor && !this.closed) { await this.rt.sensorBarrier(at); found = this.connects.dropSender(d.dst, port, at); }
+    const match = found?.rec;
+    // (two calls' processes sending to the same place: the kernel log cannot say whose packet this was — a guess, never a kill)
+    const exact = match && this.attrFromCgroup(match.cgroupId);
+    const attr = exact ? (found!.ambiguous ? { ...exact, inferred: true } : exact) : this.inferred(at);
     // An ICMP error (destination unreachable, time exceeded, parameter problem) is the sandbox kernel's
     // answer to a packet it received — a DNS answer arriving after the resolver gave up is answered
     // "port unreachable" to the gateway. Agent code cannot send one (raw sockets are refused; ping
     // sockets send echo requests only): recorded as the kernel's, never judged or alerted.
     const kernelReply = /^ICMP/.test(d.proto) && (d.icmpType === 3 || d.icmpType === 11 || d.icmpType === 12);
-    const ev = this.emit('drop', { proto: d.proto, 'network.peer.address': d.dst, 'network.peer.port': d.dport, icmp_type: d.icmpType, attribution: match ? 'syscall' : 'inferred', ...(kernelReply ? { kernel_reply: true } : {}) }, { attr, pid: match?.pid });
+    const ev = this.emit('drop', { proto: d.proto, 'network.peer.address': d.dst, 'network.peer.port': d.dport, icmp_type: d.icmpType, attribution: !exact ? 'inferred' : found!.ambiguous ? 'ambiguous' : 'syscall', ...(kernelReply ? { kernel_reply: true } : {}) }, { attr, pid: match?.pid });
     if (kernelReply) return;
     const cls = this.rt.classifyIp(d.dst);
     const draft = alertForDrop({ proto: d.proto, dst: d.dst, dport: d.dport }, cls);
