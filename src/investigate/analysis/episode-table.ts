@@ -66,7 +66,7 @@ export class EpisodeTable {
       b.first(i, b.id(e.run), b.id(e.host), b.id(e.sandbox), e.start, e.end, e.calls, e.minStep, e.maxStep);
       for (const k of e.keys) b.addKey(i, b.id(k.key), k.from, k.to);
     });
-    return b.done((i) => episodeKey(list[i]!.run, list[i]!.episode));
+    return b.done((i) => list[i]!.id ?? episodeKey(list[i]!.run, list[i]!.episode));
   }
 
   /**

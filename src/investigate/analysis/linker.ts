@@ -29,7 +29,12 @@ export interface EpisodeAgg {
   start: number; end: number; calls: number; minStep: number; maxStep: number;
   /** Source keys with alerts this episode ran under ('ip:…' / 'host:…') and their validity. */
   keys: { key: string; from: number; to: number }[];
+  /** Its identity, episodeKey(run, episode), when at hand (the native linker's): not built again. */
+  id?: string;
 }
+
+/** The identity of an episode (episode-key.ts). */
+const idOf = (e: EpisodeAgg): string => e.id ?? episodeKey(e.run, e.episode);
 
 export interface Candidate { n: number; span: ToolCallSpan; keys: { key: string; from: number; to: number }[]; detached: boolean }
 
@@ -118,7 +123,7 @@ function keyedColumns(eps: EpisodeAgg[]): EpisodeColumns {
     for (const k of e.keys) { keyIdx.push(id(k.key)); keyFrom.push(k.from); keyTo.push(k.to); }
   });
   keyStarts[n] = keyIdx.length;
-  return { ...packNames(eps.map((e) => episodeKey(e.run, e.episode))), dict, run, host, sandbox, num, keyStarts, keyIdx: Int32Array.from(keyIdx), keyFrom: Float64Array.from(keyFrom), keyTo: Float64Array.from(keyTo) };
+  return { ...packNames(eps.map(idOf)), dict, run, host, sandbox, num, keyStarts, keyIdx: Int32Array.from(keyIdx), keyFrom: Float64Array.from(keyFrom), keyTo: Float64Array.from(keyTo) };
 }
 
 /** The buffers of a compact state (to transfer, not copy, to another thread). */
@@ -134,13 +139,13 @@ export function stateBuffers(s: LinkState): ArrayBuffer[] {
 function* keyedEpisodes(c: EpisodeColumns): Generator<EpisodeAgg> {
   const str = (i: number): string | undefined => (i < 0 ? undefined : c.dict[i]);
   let i = 0;
-  for (const key of unpackNames(c)) {
-    const episode = episodeName(key);
+  for (const id of unpackNames(c)) {
+    const episode = episodeName(id);
     const keys: EpisodeAgg['keys'] = [];
     for (let j = c.keyStarts[i]!; j < c.keyStarts[i + 1]!; j++) keys.push({ key: c.dict[c.keyIdx[j]!]!, from: c.keyFrom[j]!, to: c.keyTo[j]! });
     const o = i * EP_NUM;
     yield {
-      episode, run: str(c.run[i]!), host: str(c.host[i]!), sandbox: str(c.sandbox[i]!),
+      id, episode, run: str(c.run[i]!), host: str(c.host[i]!), sandbox: str(c.sandbox[i]!),
       start: c.num[o]!, end: c.num[o + 1]!, calls: c.num[o + 2]!, minStep: c.num[o + 3]!, maxStep: c.num[o + 4]!, keys,
     };
     i++;
@@ -189,9 +194,9 @@ export class SpanLinker {
     if (run !== undefined) {
       if (run === this.lastRun) byName = this.lastRunMap!;
       else {
-        byName = this.byRun.get(run) ?? new Map<string, EpisodeAgg>();
-        if (byName.size === 0) this.byRun.set(run, byName);
-        this.lastRun = run; this.lastRunMap = byName;
+        let m = this.byRun.get(run);
+        if (!m) { m = new Map<string, EpisodeAgg>(); this.byRun.set(run, m); }
+        byName = m; this.lastRun = run; this.lastRunMap = m;
       }
     }
     let ep = byName.get(span.episode);
@@ -248,7 +253,7 @@ export class SpanLinker {
    */
   foldNative(take: (key: string) => NativeEpisode | undefined): void {
     for (const ep of this.order) {
-      const c = take(episodeKey(ep.run, ep.episode));
+      const c = take(idOf(ep));
       if (!c) continue;
       if (c.start < ep.start) ep.start = c.start;
       if (c.end > ep.end) ep.end = c.end;
@@ -338,7 +343,7 @@ export class SpanLinker {
     const start = f64(1024), end = f64(1024), calls = new Growable(Int32Array, 1024);
     for (const e of all) {
       if (e.keys.length > 0) { keyed.push(e); continue; }
-      names.push(episodeKey(e.run, e.episode)); start.push(e.start); end.push(e.end); calls.push(e.calls);
+      names.push(idOf(e)); start.push(e.start); end.push(e.end); calls.push(e.calls);
     }
     const cut = <T extends Float64Array | Int32Array>(g: Growable<T>): T => g.data.slice(0, g.length) as T;
     let rest: NonNullable<LinkState['rest']> = { ...packNames(names), start: cut(start), end: cut(end), calls: cut(calls) };
@@ -418,7 +423,7 @@ function mergeEpisodes(states: LinkState[]): { table: EpisodeTable; count: numbe
   for (const s of states) {
     const fresh = s.keyed !== undefined;
     for (const e of s.keyed ? keyedEpisodes(s.keyed) : s.episodes) {
-      const id = episodeKey(e.run, e.episode);
+      const id = idOf(e);
       const cur = episodes.get(id);
       // (episodes decoded from columns are new objects: no copy needed)
       if (!cur) episodes.set(id, fresh ? e : { ...e, keys: [...e.keys] });

@@ -105,8 +105,9 @@ export class NativeLink {
     for (let i = 0; i < k.nameEnds.length; i++) {
       const keys: EpisodeAgg['keys'] = [];
       for (let j = k.keyStarts[i]!; j < k.keyStarts[i + 1]!; j++) keys.push({ key: this.keyNames[k.keyIds[j]!]!, from: -Infinity, to: Infinity });
+      const id = k.names.slice(from, k.nameEnds[i]);
       const ep: EpisodeAgg = {
-        episode: episodeName(k.names.slice(from, k.nameEnds[i])), run: str(k.meta[3 * i]!), host: str(k.meta[3 * i + 1]!), sandbox: str(k.meta[3 * i + 2]!),
+        id, episode: episodeName(id), run: str(k.meta[3 * i]!), host: str(k.meta[3 * i + 1]!), sandbox: str(k.meta[3 * i + 2]!),
         start: k.num[3 * i]!, end: k.num[3 * i + 1]!, calls: k.calls[i]!, minStep: Infinity, maxStep: -Infinity, keys,
       };
       keyed.push({ ep, first: k.num[3 * i + 2]! });
