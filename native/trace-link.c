@@ -251,6 +251,8 @@ static int eval_line(Linker *L, const uint8_t *buf, size_t blen, const int32_t *
   const int32_t *E = rec + L->is[F_EP], *P = rec + L->is[F_IP], *R = rec + L->is[F_RUN];
   int32_t ep, key;
   uint64_t eh;
+  const uint8_t *kb = NULL;  /* this line's identity in L->kbuf, when built here (not cached) */
+  size_t kn = 0;
   int run_absent = (R[0] & 15) == T_ABSENT;
   if (!late && L->cache_ok && (E[0] & P[0] & FL_SAME) && ((R[0] & FL_SAME) || (run_absent && L->cur_run_absent))) { ep = L->cur_ep; key = L->cur_key; eh = L->cur_hash; }
   else {
@@ -261,8 +263,7 @@ static int eval_line(Linker *L, const uint8_t *buf, size_t blen, const int32_t *
     key = intern_find(&L->ips, buf + P[1], (size_t)P[2], hash_bytes(buf + P[1], (size_t)P[2]));
     /* An IPv6 address with no alert as spelt: JavaScript spells it canonically and looks again. */
     if (key < 0 && memchr(buf + P[1], ':', (size_t)P[2])) return V_SLOW;
-    size_t kn;
-    const uint8_t *kb = line_key(L, buf, blen, rec, &kn);
+    kb = line_key(L, buf, blen, rec, &kn);
     if (!kb) return V_SLOW;
     eh = hash_bytes(kb, kn);
     ep = intern_find(&L->names, kb, kn, eh);
@@ -293,8 +294,7 @@ static int eval_line(Linker *L, const uint8_t *buf, size_t blen, const int32_t *
     if (line_meta(L, buf, blen, rec, m)) return V_SLOW;
     if (ep < 0) {
       if (E[1] < 0 || E[2] <= 0 || (size_t)E[1] + (size_t)E[2] > blen) return V_SLOW;  /* (a cached line's offsets, unchecked so far) */
-      size_t kn;
-      const uint8_t *kb = line_key(L, buf, blen, rec, &kn);  /* (a cached line's: the same bytes, so the same hash) */
+      if (!kb) kb = line_key(L, buf, blen, rec, &kn);  /* (a cached line's: the same bytes, so the same hash) */
       if (!kb) return V_SLOW;
       ep = episode_add(L, kb, kn, eh);
       if (ep < 0) return V_SLOW;
