@@ -5,7 +5,10 @@
  * (and, under an IP with alerts, to that IP's exposure). Doing that in JavaScript cost more
  * than the scan itself: a string per episode name, a Map lookup, an object per episode, and
  * the garbage of 500 k episodes. Here the episodes live in a hash table keyed by their bytes
- * and leave only as a few flat arrays when the range is done.
+ * and leave only as a few flat arrays when the range is done. An episode is its run and its
+ * name (RL runs restart their numbering: two runs both have an episode "0"): the table's key is
+ * the bytes src/investigate/analysis/episode-key.ts builds, ':' + name without a run, else the
+ * run's length, ':', the run, then the name.
  * A line is taken here only when it is exactly the common form the JavaScript fast path took
  * (plain-string episode and IP, no "ips", a zoned ISO ts, an end_ts or a duration, end >= ts,
  * plausible times) and no alert of its IP falls into its window; everything else is handed
@@ -25,8 +28,8 @@
  *   verdict[i]: 0 taken, 1 SLOW, 2 DETACHED, 3 blank. before[i] (not taken): calls taken by
  *   chunk() in this range before line i (JavaScript adds the calls it read itself).
  * commit(h, buf, outI, outF, i, line) -> bool: takes DETACHED line i of the last chunk.
- * take(h, name) -> [start, end, calls, firstLine, run, host, sandbox, keyIds] | undefined, and
- *   forgets the episode (JavaScript folds it into its own episode of that name).
+ * take(h, key) -> [start, end, calls, firstLine, run, host, sandbox, keyIds] | undefined, and
+ *   forgets the episode (JavaScript folds it into its own episode of that identity, episodeKey()).
  * state(h) -> { fast, late, minTs, maxTs, zoned, dict, keyed, rest, exposure } (exposure windows
  *   per key sorted ascending, starts and ends each).
  */
@@ -55,7 +58,9 @@ typedef struct {
   Intern ips;               /* IPs with alerts -> key id */
   KeyData *keys;
   size_t nkeys, keys_cap;
-  Intern names;             /* episode names -> episode id */
+  Intern names;             /* episode identities (run + name, see above) -> episode id */
+  uint8_t *kbuf;            /* the identity of the line at hand */
+  size_t kcap_bytes;
   double *start, *end, *first;
   int32_t *calls, *run, *host, *sandbox, *key_head;
   uint8_t *gone;
@@ -68,6 +73,7 @@ typedef struct {
   /* The episode and key of the last line with plain ones (valid while lines are FL_SAME). */
   int cache_ok;
   int32_t cur_ep, cur_key;
+  int cur_run_absent;       /* the cached line had no "run" key (F_SAME is never set on absent keys) */
   uint64_t cur_hash;
 } Linker;
 
@@ -78,6 +84,7 @@ static void linker_free(napi_env env, void *data, void *hint) {
   for (size_t i = 0; i < L->nkeys; i++) { free(L->keys[i].ts); free(L->keys[i].starts.v); free(L->keys[i].ends.v); }
   free(L->keys);
   intern_free(&L->names);
+  free(L->kbuf);
   free(L->start); free(L->end); free(L->first); free(L->calls); free(L->run); free(L->host); free(L->sandbox);
   free(L->key_head); free(L->gone); free(L->kid); free(L->knext);
   intern_free(&L->dict);
@@ -116,6 +123,40 @@ static int line_meta(Linker *L, const uint8_t *buf, size_t blen, const int32_t *
       || str_value(L, buf, blen, rec + L->is[F_SANDBOX], &m[2])) return -1;
   if (m[2] < 0 && str_value(L, buf, blen, rec + L->is[F_CONTAINER], &m[2])) return -1;
   return 0;
+}
+
+/*
+ * The episode identity of a line (episode-key.ts's episodeKey) in L->kbuf; NULL when JavaScript
+ * must read the line (a numeric run: String(number) is JavaScript's; escapes or UTF-8 in the run).
+ * The episode's offsets must have been checked (str_ok).
+ */
+static const uint8_t *line_key(Linker *L, const uint8_t *buf, size_t blen, const int32_t *rec, size_t *kn) {
+  const int32_t *E = rec + L->is[F_EP], *R = rec + L->is[F_RUN];
+  const uint8_t *rp = NULL;
+  size_t rn = 0;
+  int t = R[0] & 15;
+  if (t == T_NUM) return NULL;
+  if (t == T_STR) {
+    if (R[0] & (FL_ESC | FL_HIGH)) return NULL;
+    if (R[1] < 0 || R[2] < 0 || (size_t)R[1] + (size_t)R[2] > blen) return NULL;
+    rp = buf + R[1]; rn = (size_t)R[2];
+    if (rn == 0 || (rn == 1 && rp[0] == '-')) rp = NULL;  /* toStr: no run */
+  }
+  size_t en = (size_t)E[2], need = en + (rp ? rn + 24 : 1);
+  if (grow((void **)&L->kbuf, &L->kcap_bytes, need, 1)) return NULL;
+  size_t at = 0;
+  if (rp) {
+    char digits[24];
+    int d = 0;
+    size_t v = rn;
+    do { digits[d++] = (char)('0' + v % 10); v /= 10; } while (v);
+    while (d) L->kbuf[at++] = (uint8_t)digits[--d];
+    L->kbuf[at++] = ':';
+    memcpy(L->kbuf + at, rp, rn); at += rn;
+  } else L->kbuf[at++] = ':';
+  memcpy(L->kbuf + at, buf + E[1], en); at += en;
+  *kn = at;
+  return L->kbuf;
 }
 
 static int32_t episode_add(Linker *L, const uint8_t *p, size_t n, uint64_t h) {
@@ -207,10 +248,13 @@ static void remember_plain(Linker *L, const uint8_t *buf, size_t blen, const int
 static int eval_line(Linker *L, const uint8_t *buf, size_t blen, const int32_t *rec, const double *f, double line, int late) {
   if (rec[2] == 2) return V_BLANK;
   if (rec[2] != 0) return V_SLOW;
-  const int32_t *E = rec + L->is[F_EP], *P = rec + L->is[F_IP];
+  const int32_t *E = rec + L->is[F_EP], *P = rec + L->is[F_IP], *R = rec + L->is[F_RUN];
   int32_t ep, key;
   uint64_t eh;
-  if (!late && L->cache_ok && (E[0] & P[0] & FL_SAME)) { ep = L->cur_ep; key = L->cur_key; eh = L->cur_hash; }
+  const uint8_t *kb = NULL;  /* this line's identity in L->kbuf, when built here (not cached) */
+  size_t kn = 0;
+  int run_absent = (R[0] & 15) == T_ABSENT;
+  if (!late && L->cache_ok && (E[0] & P[0] & FL_SAME) && ((R[0] & FL_SAME) || (run_absent && L->cur_run_absent))) { ep = L->cur_ep; key = L->cur_key; eh = L->cur_hash; }
   else {
     if (!late) L->cache_ok = 0;
     if (!str_ok(E, blen) || !str_ok(P, blen)) return V_SLOW;
@@ -219,9 +263,11 @@ static int eval_line(Linker *L, const uint8_t *buf, size_t blen, const int32_t *
     key = intern_find(&L->ips, buf + P[1], (size_t)P[2], hash_bytes(buf + P[1], (size_t)P[2]));
     /* An IPv6 address with no alert as spelt: JavaScript spells it canonically and looks again. */
     if (key < 0 && memchr(buf + P[1], ':', (size_t)P[2])) return V_SLOW;
-    eh = hash_bytes(buf + E[1], (size_t)E[2]);
-    ep = intern_find(&L->names, buf + E[1], (size_t)E[2], eh);
-    if (!late) { L->cache_ok = 1; L->cur_ep = ep; L->cur_key = key; L->cur_hash = eh; }
+    kb = line_key(L, buf, blen, rec, &kn);
+    if (!kb) return V_SLOW;
+    eh = hash_bytes(kb, kn);
+    ep = intern_find(&L->names, kb, kn, eh);
+    if (!late) { L->cache_ok = 1; L->cur_ep = ep; L->cur_key = key; L->cur_hash = eh; L->cur_run_absent = run_absent; }
   }
   if ((rec[L->is[F_IPS]] & 15) != T_ABSENT || (rec[L->is[F_CMD]] & 15) != T_STR || (rec[L->is[F_TS]] & 15) != T_STR) return V_SLOW;
   double a = f[L->fs[F_TS]], b;
@@ -248,7 +294,9 @@ static int eval_line(Linker *L, const uint8_t *buf, size_t blen, const int32_t *
     if (line_meta(L, buf, blen, rec, m)) return V_SLOW;
     if (ep < 0) {
       if (E[1] < 0 || E[2] <= 0 || (size_t)E[1] + (size_t)E[2] > blen) return V_SLOW;  /* (a cached line's offsets, unchecked so far) */
-      ep = episode_add(L, buf + E[1], (size_t)E[2], eh);
+      if (!kb) kb = line_key(L, buf, blen, rec, &kn);  /* (a cached line's: the same bytes, so the same hash) */
+      if (!kb) return V_SLOW;
+      ep = episode_add(L, kb, kn, eh);
       if (ep < 0) return V_SLOW;
       if (!late) L->cur_ep = ep;
     }

@@ -125,9 +125,11 @@ test('an episode that moves from an IP without alerts to one with alerts keeps t
   try {
     const lines: string[] = [];
     // ep-m runs 20 calls on a quiet IP, then 5 on an IP with alerts: the fast scanner opens it and
-    // must take host (and run, sandbox or container) from its first line, as the full parser does.
+    // must take host (and sandbox or container) from its first line, as the full parser does. Its
+    // run is 7 throughout (an episode is run + name): a number on the first line (JavaScript
+    // formats it), the string "7" on the others (the native reader's).
     for (let i = 0; i < 3; i++) lines.push(JSON.stringify({ episode: 'ep-a', host: 'h-a', command: 'make', ts: iso(T0 - 600_000 + i * 60_000), end_ts: iso(T0 - 600_000 + i * 60_000 + 2000), ip: '10.2.0.9' }));
-    for (let i = 0; i < 25; i++) lines.push(JSON.stringify({ episode: 'ep-m', ...(i === 0 ? { run: 7, host: 'h-m', container: 'c-\u00e9' } : { run: 'later', host: 'h-later', sandbox: 's-later' }), command: 'make', ts: iso(T0 + i * 60_000), end_ts: iso(T0 + i * 60_000 + 2000), ip: i < 20 ? '10.2.0.1' : '10.2.0.2' }));
+    for (let i = 0; i < 25; i++) lines.push(JSON.stringify({ episode: 'ep-m', ...(i === 0 ? { run: 7, host: 'h-m', container: 'c-\u00e9' } : { run: '7', host: 'h-later', sandbox: 's-later' }), command: 'make', ts: iso(T0 + i * 60_000), end_ts: iso(T0 + i * 60_000 + 2000), ip: i < 20 ? '10.2.0.1' : '10.2.0.2' }));
     writeFileSync(join(dir, 'trace.jsonl'), lines.join('\n') + '\n');
     const alertAt = T0 + 22 * 60_000 + 500;
     writeFileSync(join(dir, 'eve.json'), JSON.stringify({ timestamp: iso(alertAt), event_type: 'alert', src_ip: '10.2.0.2', dest_ip: '192.0.2.9', dest_port: 3333, proto: 'TCP', alert: { signature: 'miner', severity: 1 } }) + '\n');

@@ -10,6 +10,7 @@ import { detectNetFormat, detectTraceFormat, netReader, readPlacementsDetailed }
 import { AlertTable } from './analysis/alert-table.js';
 import { loadCommandRules, type CommandRules } from './analysis/command-evidence.js';
 import { buildFleetView } from './analysis/fleet.js';
+import { episodeKey } from './analysis/episode-key.js';
 import { buildIncidents } from './analysis/incidents.js';
 import { clockOffset, clockOffsetNote } from './analysis/clock-check.js';
 import { mergeLinkStates, SpanLinker, type KeyAlertsInput, type MergedLinkState } from './analysis/linker.js';
@@ -172,7 +173,7 @@ async function finish(table: AlertTable, state: MergedLinkState, ctx: FinishCtx)
   const incidents = buildIncidents(scored.alerts, scored.calls, { gapMs: opts.gapMs });
   const fleet = buildFleetView(incidents, scored.calls);
   const unattributed = summariseUnlinked(table, scored.unlinked);
-  const involved = new Set(scored.calls.map((c) => c.episode));
+  const involved = new Set(scored.calls.map((c) => episodeKey(c.run, c.episode)));
   timings.analysisMs = performance.now() - t2;
   timings.totalMs = performance.now() - t0;
   if (table.size === 0) notes.push('no alert-like records in the logs (kind=alert, a category, or a blocked/denied action)');

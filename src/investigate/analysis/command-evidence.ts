@@ -8,8 +8,7 @@
 const DETACH = [
   /\bnohup\b/, /\bsetsid\b/, /\bdisown\b/, /\bdaemon(?:ize)?\b/, /\bstart-stop-daemon\b/,
   /\bscreen\s+(?:-\w*\s+)*-d/, /\btmux\s+new(?:-session)?\b[^|;]*\s-d\b/, /\bsystemd-run\b/,
-  /\b(?:docker|podman)\s+run\b[^|;]*\s-d\b/, /\bcrontab\b/, /\/etc\/cron/, /\bat\s+now\b/,
-  /(?:^|[^&>|<])&(?=\s|$|;|\))(?!\s*&)/, // a single '&' (not &&, 2>&1, &>, or a URL's a=1&b=2)
+  /\b(?:docker|podman)\s+run\b[^|;]*\s-d\b/, /\/etc\/cron/, /\bat\s+now\b/,
   /\bsubprocess\.Popen\b/, /\bos\.fork\b/, /\bos\.spawn/, /\bmultiprocessing\b/, /\bthreading\.Thread\b/, /\bdaemon\s*=\s*True\b/,
   /\bchild_process\b/, /\bspawn\(/,
 ];
@@ -18,6 +17,29 @@ const DETACH = [
 export function leavesProcessRunning(command: string | undefined): boolean {
   if (!command) return false;
   for (const re of DETACH) if (re.test(command)) return true;
+  // The shell's own operators only outside quotes: `echo "a & b"` runs nothing in the background.
+  const shell = command.includes('&') || command.includes('crontab') ? unquoted(command) : '';
+  return BACKGROUND.test(shell) || installsCrontab(shell);
+}
+
+/** A single '&' (not &&, 2>&1, &>, or a URL's a=1&b=2). */
+const BACKGROUND = /(?:^|[^&>|<])&(?=\s|$|;|\))(?!\s*&)/;
+/** The argument of `sh -c` (and bash, dash, zsh, ksh) is a script: its quotes are opened, not blanked. */
+const SHELL_C = /\b(?:ba|da|z|k)?sh\s+(?:-[a-zA-Z]+\s+)*-[a-zA-Z]*c\s*$/;
+
+/** The command with every quoted string blanked, except the script of `sh -c '…'` (unquoted, to be read as shell). */
+function unquoted(command: string): string {
+  return command.replace(/"(?:[^"\\]|\\.)*"|'[^']*'/g, (q, at: number) => (SHELL_C.test(command.slice(Math.max(0, at - 64), at)) ? ` ${q.slice(1, -1)} ` : '""'));
+}
+
+/**
+ * Whether a crontab invocation installs a table (persistence): `crontab FILE`, `crontab -`,
+ * `crontab -e`. Listing (-l) and removing (-r) leave nothing to run later.
+ */
+function installsCrontab(shell: string): boolean {
+  for (const m of shell.matchAll(/\bcrontab\b([^|;&)\n]*)/g)) {
+    if (!/(?:^|\s)-[a-zA-Z]*[lr]\b/.test(m[1]!)) return true;
+  }
   return false;
 }
 

@@ -6,6 +6,7 @@
 // numbers the addon gives their names, and an episode becomes an object (agg()) only when the
 // result lists it. Threat stopped: none beyond speed; it holds what the objects held.
 import type { EpisodeAgg, EpisodeColumns } from './linker.js';
+import { episodeKey, episodeName } from './episode-key.js';
 
 /** The merged episodes with alert keys: episode i's fields at index i; its keys are keyStart[i]..keyEnd[i] of keyIdx/keyFrom/keyTo. */
 export class EpisodeTable {
@@ -18,11 +19,14 @@ export class EpisodeTable {
     readonly minStep: Float64Array, readonly maxStep: Float64Array,
     readonly keyStart: Int32Array, readonly keyEnd: Int32Array,
     readonly keyIdx: Int32Array, readonly keyFrom: Float64Array, readonly keyTo: Float64Array,
-    private readonly nameOf: (i: number) => string,
+    private readonly keyOf: (i: number) => string,
   ) {}
 
+  /** The identity of episode i (episodeKey: run + name). */
+  key(i: number): string { return this.keyOf(i); }
+
   /** The name of episode i. */
-  name(i: number): string { return this.nameOf(i); }
+  name(i: number): string { return episodeName(this.keyOf(i)); }
 
   /** A string of dict (undefined for -1). */
   str(i: number): string | undefined { return i < 0 ? undefined : this.dict[i]; }
@@ -42,13 +46,13 @@ export class EpisodeTable {
     return Array.from({ length: this.count }, (_, i) => this.agg(i));
   }
 
-  /** The indexes of the episodes named in names (names not in the table are left out). */
-  indexOf(names: ReadonlySet<string>): Map<string, number> {
+  /** The indexes of the episodes whose identities (episodeKey) are in keys (keys not in the table are left out). */
+  indexOf(keys: ReadonlySet<string>): Map<string, number> {
     const out = new Map<string, number>();
-    if (names.size === 0) return out;
-    for (let i = 0; i < this.count && out.size < names.size; i++) {
-      const n = this.name(i);
-      if (names.has(n) && !out.has(n)) out.set(n, i);
+    if (keys.size === 0) return out;
+    for (let i = 0; i < this.count && out.size < keys.size; i++) {
+      const n = this.key(i);
+      if (keys.has(n) && !out.has(n)) out.set(n, i);
     }
     return out;
   }
@@ -62,11 +66,11 @@ export class EpisodeTable {
       b.first(i, b.id(e.run), b.id(e.host), b.id(e.sandbox), e.start, e.end, e.calls, e.minStep, e.maxStep);
       for (const k of e.keys) b.addKey(i, b.id(k.key), k.from, k.to);
     });
-    return b.done((i) => list[i]!.episode);
+    return b.done((i) => list[i]!.id ?? episodeKey(list[i]!.run, list[i]!.episode));
   }
 
   /**
-   * The keyed episodes of several workers' columns, merged by name: ids[p][i] is the number of
+   * The keyed episodes of several workers' columns, merged by identity (run + name, as packed): ids[p][i] is the number of
    * episode i of part p (numbered by first occurrence, parts in order: the addon's nameIds), count
    * the distinct ones. An episode seen in several parts keeps the first part's run, host and
    * sandbox; windows widen, counts add, and keys are joined in the order the parts list them.
@@ -151,8 +155,8 @@ class TableBuilder {
     this.keyEnd[i] = e + 1;
   }
 
-  done(nameOf: (i: number) => string): EpisodeTable {
+  done(keyOf: (i: number) => string): EpisodeTable {
     return new EpisodeTable(this.count, this.dict, this.run, this.host, this.sandbox, this.start, this.end, this.calls, this.minStep, this.maxStep,
-      this.keyStart, this.keyEnd, this.keyIdx, this.keyFrom, this.keyTo, nameOf);
+      this.keyStart, this.keyEnd, this.keyIdx, this.keyFrom, this.keyTo, keyOf);
   }
 }

@@ -4,6 +4,7 @@
 // the runner-up, and ranks the incidents by severity, size, rarity and confidence.
 import type { AlertOut, Attribution, CallRef, Incident } from './model.js';
 import { ConnectionGrouper, flowKey, sensorKey } from './same-connection.js';
+import { episodeKey } from './episode-key.js';
 
 export interface IncidentOptions {
   /** Alerts further apart than this start a new incident. */
@@ -12,6 +13,11 @@ export interface IncidentOptions {
 
 /** A further call is blamed with the best one when it explains this share of what the best explains … */
 export const CO_CAUSE_SHARE = 0.25;
+/**
+ * … or at least this many connections on its own (a second sandbox behind the same NAT address
+ * that ran a miner once, next to one that beaconed all along: a small share, yet clearly a culprit) …
+ */
+export const CO_CAUSE_CONNECTIONS = 0.9;
 /**
  * … and is likely (confidence ≥ this, odds of at least 2:1) to have caused one of the alerts.
  * Also the threshold for an incident's attribution to count as "likely" (exit code 3, the
@@ -149,11 +155,14 @@ function describe(group: number[], alerts: AlertOut[], calls: CallRef[]): Incide
   let runnerUp: Attribution | undefined;
   const top = calledBy[0];
   for (const x of calledBy) {
-    if (x === top || (x.explains >= CO_CAUSE_SHARE * top!.explains && x.confidence >= LIKELY)) attributed.push(attr(x));
+    if (x === top || (x.explains >= Math.min(CO_CAUSE_SHARE * top!.explains, CO_CAUSE_CONNECTIONS) && x.confidence >= LIKELY)) attributed.push(attr(x));
     else if (!runnerUp) runnerUp = attr(x);
   }
   const ambiguous = runnerUp !== undefined && attributed[0] !== undefined && runnerUp.confidence >= AMBIGUOUS_SHARE * attributed[0].confidence;
-  const episodes = [...new Set(attributed.map((a) => calls[a.call]!.episode))];
+  // Episodes are run + episode (two runs both have an episode "0"): one entry per such episode.
+  const seen = new Set<string>();
+  const episodes: string[] = [];
+  for (const a of attributed) { const c = calls[a.call]!, k = episodeKey(c.run, c.episode); if (!seen.has(k)) { seen.add(k); episodes.push(c.episode); } }
   const sevW = severity === undefined ? 2 : 5 - Math.min(4, Math.max(1, severity));
   const conf = attributed[0]?.confidence ?? 0;
   const score = sevW * categoryWeight(first.category) * (1 + Math.log2(1 + n)) * (0.5 + rarity) * (0.3 + 0.7 * conf);

@@ -9,6 +9,7 @@ import { f64, Growable, lowerBound, mergeSorted } from './columns.js';
 import { jsonLinesAddon, type NameIds } from '../inputs/json-lines.js';
 import { leavesProcessRunning } from './command-evidence.js';
 import { EpisodeTable } from './episode-table.js';
+import { episodeKey, episodeName, parseEpisodeKey } from './episode-key.js';
 import type { PlacementIndex, SpanKey } from './placements.js';
 
 /** Alerts of one source key (sorted times), as shipped to the linker. */
@@ -28,7 +29,12 @@ export interface EpisodeAgg {
   start: number; end: number; calls: number; minStep: number; maxStep: number;
   /** Source keys with alerts this episode ran under ('ip:…' / 'host:…') and their validity. */
   keys: { key: string; from: number; to: number }[];
+  /** Its identity, episodeKey(run, episode), when at hand (the native linker's): not built again. */
+  id?: string;
 }
+
+/** The identity of an episode (episode-key.ts). */
+const idOf = (e: EpisodeAgg): string => e.id ?? episodeKey(e.run, e.episode);
 
 export interface Candidate { n: number; span: ToolCallSpan; keys: { key: string; from: number; to: number }[]; detached: boolean }
 
@@ -42,9 +48,9 @@ export interface LinkState {
   /** Distinct episodes, including those only in rest. */
   episodeCount: number;
   /**
-   * Episodes without keys, as flat arrays: see SpanLinker.state(compact). Their names are
-   * concatenated (names may hold any character, so no separator): name i is
-   * names.slice(nameEnds[i - 1] ?? 0, nameEnds[i]).
+   * Episodes without keys, as flat arrays: see SpanLinker.state(compact). Their identities
+   * (episodeKey: run + episode) are concatenated (names may hold any character, so no
+   * separator): key i is names.slice(nameEnds[i - 1] ?? 0, nameEnds[i]).
    */
   rest?: PackedNames & { start: Float64Array; end: Float64Array; calls: Int32Array };
   /** Compact states: the episodes with keys as columns (episodes is then empty); see keyedColumns(). */
@@ -54,7 +60,7 @@ export interface LinkState {
 /**
  * Episodes with keys as flat columns, so a worker sends them as a few buffers instead of a
  * hundred thousand objects (structured cloning them was ≈ 0.3 s per worker and as much again to
- * read them on the main thread). Names are concatenated with end offsets; run, host, sandbox and
+ * read them on the main thread). Identities (episodeKey) are concatenated with end offsets; run, host, sandbox and
  * key strings are indexes into dict (-1: absent); num holds start, end, calls, minStep, maxStep
  * per episode; episode i's keys are keyStarts[i]..keyStarts[i+1] of keyIdx/keyFrom/keyTo.
  */
@@ -117,7 +123,7 @@ function keyedColumns(eps: EpisodeAgg[]): EpisodeColumns {
     for (const k of e.keys) { keyIdx.push(id(k.key)); keyFrom.push(k.from); keyTo.push(k.to); }
   });
   keyStarts[n] = keyIdx.length;
-  return { ...packNames(eps.map((e) => e.episode)), dict, run, host, sandbox, num, keyStarts, keyIdx: Int32Array.from(keyIdx), keyFrom: Float64Array.from(keyFrom), keyTo: Float64Array.from(keyTo) };
+  return { ...packNames(eps.map(idOf)), dict, run, host, sandbox, num, keyStarts, keyIdx: Int32Array.from(keyIdx), keyFrom: Float64Array.from(keyFrom), keyTo: Float64Array.from(keyTo) };
 }
 
 /** The buffers of a compact state (to transfer, not copy, to another thread). */
@@ -133,12 +139,13 @@ export function stateBuffers(s: LinkState): ArrayBuffer[] {
 function* keyedEpisodes(c: EpisodeColumns): Generator<EpisodeAgg> {
   const str = (i: number): string | undefined => (i < 0 ? undefined : c.dict[i]);
   let i = 0;
-  for (const episode of unpackNames(c)) {
+  for (const id of unpackNames(c)) {
+    const episode = episodeName(id);
     const keys: EpisodeAgg['keys'] = [];
     for (let j = c.keyStarts[i]!; j < c.keyStarts[i + 1]!; j++) keys.push({ key: c.dict[c.keyIdx[j]!]!, from: c.keyFrom[j]!, to: c.keyTo[j]! });
     const o = i * EP_NUM;
     yield {
-      episode, run: str(c.run[i]!), host: str(c.host[i]!), sandbox: str(c.sandbox[i]!),
+      id, episode, run: str(c.run[i]!), host: str(c.host[i]!), sandbox: str(c.sandbox[i]!),
       start: c.num[o]!, end: c.num[o + 1]!, calls: c.num[o + 2]!, minStep: c.num[o + 3]!, maxStep: c.num[o + 4]!, keys,
     };
     i++;
@@ -150,7 +157,12 @@ export interface KeyState { key: string; ts: Float64Array; starts: Growable<Floa
 export class SpanLinker {
   private readonly ip = new Map<string, KeyState>();
   private readonly host = new Map<string, KeyState>();
-  private readonly episodes = new Map<string, EpisodeAgg>();
+  /** Episodes by run, then name (no string built per call); noRun: those without a run. order: by first call. */
+  private readonly byRun = new Map<string, Map<string, EpisodeAgg>>();
+  private readonly noRun = new Map<string, EpisodeAgg>();
+  private readonly order: EpisodeAgg[] = [];
+  private lastRun: string | undefined;
+  private lastRunMap: Map<string, EpisodeAgg> | undefined;
   private readonly candidates: Candidate[] = [];
   private readonly placementKeys: SpanKey[] = [];
   private spans = 0;
@@ -161,7 +173,7 @@ export class SpanLinker {
    */
   ordinalOffset = 0;
   /** Line of each episode's first call (kept only with trackFirstLines(), to fold a native part in line order). */
-  private firstLine: Map<string, number> | undefined;
+  private firstLine: Map<EpisodeAgg, number> | undefined;
   private native: NativePart | undefined;
 
   constructor(keys: KeyAlertsInput[], private readonly placements: PlacementIndex | undefined, readonly opts: LinkOptions, private readonly numberBase = 0) {
@@ -177,11 +189,22 @@ export class SpanLinker {
     const { skewMs, lagMs } = this.opts;
     if (span.start < this.minTs) this.minTs = span.start;
     if (span.end > this.maxTs) this.maxTs = span.end;
-    let ep = this.episodes.get(span.episode);
+    const run = span.run;
+    let byName = this.noRun;
+    if (run !== undefined) {
+      if (run === this.lastRun) byName = this.lastRunMap!;
+      else {
+        let m = this.byRun.get(run);
+        if (!m) { m = new Map<string, EpisodeAgg>(); this.byRun.set(run, m); }
+        byName = m; this.lastRun = run; this.lastRunMap = m;
+      }
+    }
+    let ep = byName.get(span.episode);
     if (!ep) {
-      ep = { episode: span.episode, run: span.run, host: span.host, sandbox: span.sandbox, start: span.start, end: span.end, calls: 0, minStep: Infinity, maxStep: -Infinity, keys: [] };
-      this.episodes.set(span.episode, ep);
-      this.firstLine?.set(span.episode, span.line);
+      ep = { episode: span.episode, run, host: span.host, sandbox: span.sandbox, start: span.start, end: span.end, calls: 0, minStep: Infinity, maxStep: -Infinity, keys: [] };
+      byName.set(span.episode, ep);
+      this.order.push(ep);
+      this.firstLine?.set(ep, span.line);
     }
     ep.calls++;
     if (span.start < ep.start) ep.start = span.start;
@@ -224,20 +247,20 @@ export class SpanLinker {
   trackFirstLines(): void { this.firstLine ??= new Map(); }
 
   /**
-   * Folds the native linker's share of this linker's episodes into them (take(name) hands over
-   * and forgets the native episode of that name): windows and counts add up, keys are joined,
-   * and run, host and sandbox are those of whichever first call came first.
+   * Folds the native linker's share of this linker's episodes into them (take(key) hands over
+   * and forgets the native episode of that identity, episodeKey()): windows and counts add up,
+   * keys are joined, and host and sandbox are those of whichever first call came first.
    */
-  foldNative(take: (name: string) => NativeEpisode | undefined): void {
-    for (const [name, ep] of this.episodes) {
-      const c = take(name);
+  foldNative(take: (key: string) => NativeEpisode | undefined): void {
+    for (const ep of this.order) {
+      const c = take(idOf(ep));
       if (!c) continue;
       if (c.start < ep.start) ep.start = c.start;
       if (c.end > ep.end) ep.end = c.end;
       ep.calls += c.calls;
       for (const key of c.keys) if (!ep.keys.some((k) => k.key === key && k.from === -Infinity)) ep.keys.push({ key, from: -Infinity, to: Infinity });
-      const mine = this.firstLine?.get(name) ?? Infinity;
-      if (c.first < mine) { ep.run = c.run; ep.host = c.host; ep.sandbox = c.sandbox; this.firstLine?.set(name, c.first); }
+      const mine = this.firstLine?.get(ep) ?? Infinity;
+      if (c.first < mine) { ep.host = c.host; ep.sandbox = c.sandbox; this.firstLine?.set(ep, c.first); }
     }
   }
 
@@ -299,10 +322,10 @@ export class SpanLinker {
     };
     // Episodes in the order of their first call (a single reader's order): with a native part,
     // folding may have moved an episode's first call before those of episodes this linker met earlier.
-    let all = [...this.episodes.values()];
+    let all = [...this.order];
     if (nat) {
       const first = this.firstLine;
-      const order = [...all.map((ep) => ({ ep, first: first?.get(ep.episode) ?? Infinity })), ...nat.keyed];
+      const order = [...all.map((ep) => ({ ep, first: first?.get(ep) ?? Infinity })), ...nat.keyed];
       order.sort((a, b) => a.first - b.first);
       all = order.map((o) => o.ep);
     }
@@ -311,7 +334,7 @@ export class SpanLinker {
       if (nat) {
         const { start, end, calls } = nat.rest;
         let i = 0;
-        for (const episode of unpackNames(nat.rest)) { all.push({ episode, start: start[i]!, end: end[i]!, calls: calls[i]!, minStep: Infinity, maxStep: -Infinity, keys: [] }); i++; }
+        for (const key of unpackNames(nat.rest)) { all.push({ ...parseEpisodeKey(key), start: start[i]!, end: end[i]!, calls: calls[i]!, minStep: Infinity, maxStep: -Infinity, keys: [] }); i++; }
       }
       return { ...base, episodes: all, episodeCount: all.length };
     }
@@ -320,7 +343,7 @@ export class SpanLinker {
     const start = f64(1024), end = f64(1024), calls = new Growable(Int32Array, 1024);
     for (const e of all) {
       if (e.keys.length > 0) { keyed.push(e); continue; }
-      names.push(e.episode); start.push(e.start); end.push(e.end); calls.push(e.calls);
+      names.push(idOf(e)); start.push(e.start); end.push(e.end); calls.push(e.calls);
     }
     const cut = <T extends Float64Array | Int32Array>(g: Growable<T>): T => g.data.slice(0, g.length) as T;
     let rest: NonNullable<LinkState['rest']> = { ...packNames(names), start: cut(start), end: cut(end), calls: cut(calls) };
@@ -394,15 +417,16 @@ function addEpisode(cur: EpisodeAgg, e: { start: number; end: number; calls: num
   for (const k of e.keys) if (!cur.keys.some((x) => x.key === k.key && x.from === k.from)) cur.keys.push(k);
 }
 
-/** Episodes with keys merged by name (first state's run/host/sandbox), the others only counted or added to them. */
+/** Episodes with keys merged by identity, run + name (first state's host/sandbox), the others only counted or added to them. */
 function mergeEpisodes(states: LinkState[]): { table: EpisodeTable; count: number } {
   const episodes = new Map<string, EpisodeAgg>();
   for (const s of states) {
     const fresh = s.keyed !== undefined;
     for (const e of s.keyed ? keyedEpisodes(s.keyed) : s.episodes) {
-      const cur = episodes.get(e.episode);
+      const id = idOf(e);
+      const cur = episodes.get(id);
       // (episodes decoded from columns are new objects: no copy needed)
-      if (!cur) episodes.set(e.episode, fresh ? e : { ...e, keys: [...e.keys] });
+      if (!cur) episodes.set(id, fresh ? e : { ...e, keys: [...e.keys] });
       else addEpisode(cur, e);
     }
   }

@@ -92,11 +92,13 @@ export interface PatternRow {
 
 export interface FleetView {
   patterns: PatternRow[];
+  /** Per episode (run + episode) with likely-blamed calls; first: when the earliest of them started. */
   episodes: { episode: string; run?: string; incidents: number; alerts: number; steps: number[]; first: number; categories: string[] }[];
   byRun: { run: string; episodes: number; incidents: number }[];
   /** Steps within episodes at which attributed calls ran: step → calls. */
   steps: { step: number; calls: number }[];
-  firstAppeared?: { ts: number; incident: string; episode?: string; pattern?: string };
+  /** The earliest likely-blamed call (ts: when it started), its incident, episode and pattern. */
+  firstAppeared?: { ts: number; incident: string; episode?: string; run?: string; step?: number; pattern?: string };
   /** Incidents per hour bucket (for the trend line). */
   timeline: { from: number; incidents: number; alerts: number }[];
 }

@@ -9,6 +9,7 @@
 // one the full parser gives (test/investigate-scan.test.ts compares them).
 import type { JsonLineScanner } from '../inputs/json-lines.js';
 import type { NativeEpisode, NativePart, SpanLinker, EpisodeAgg, LinkOptions } from './linker.js';
+import { episodeName } from './episode-key.js';
 
 type Handle = { readonly __linker: unique symbol };
 type Take = [number, number, number, number, string | undefined, string | undefined, string | undefined, number[]];
@@ -20,7 +21,8 @@ export interface LinkerAddon {
   linkerKey(h: Handle, ip: string, ts: Float64Array): number;
   linkerChunk(h: Handle, buf: Uint8Array, lines: number, outI: Int32Array, outF: Float64Array, firstLine: number, verdict: Uint8Array, before: Float64Array): number;
   linkerCommit(h: Handle, buf: Uint8Array, outI: Int32Array, outF: Float64Array, i: number, line: number): boolean;
-  linkerTake(h: Handle, name: string): Take | undefined;
+  /** key: the episode's identity (episode-key.ts), as C builds it from the run and episode bytes. */
+  linkerTake(h: Handle, key: string): Take | undefined;
   linkerState(h: Handle): { fast: number; late: number; minTs: number; maxTs: number; zoned: number; dict: string[]; keyed: Columns; rest: Columns; exposure: { starts: Float64Array; ends: Float64Array }[] };
 }
 
@@ -90,8 +92,8 @@ export class NativeLink {
 
   /** Folds everything taken into the linker (call once, after the last line). Returns the zoned timestamps read. */
   finish(linker: SpanLinker): number {
-    linker.foldNative((name): NativeEpisode | undefined => {
-      const t = this.addon.linkerTake(this.h, name);
+    linker.foldNative((key): NativeEpisode | undefined => {
+      const t = this.addon.linkerTake(this.h, key);
       if (!t) return undefined;
       return { start: t[0], end: t[1], calls: t[2], first: t[3], run: t[4], host: t[5], sandbox: t[6], keys: t[7].map((k) => this.keyNames[k]!) };
     });
@@ -103,8 +105,9 @@ export class NativeLink {
     for (let i = 0; i < k.nameEnds.length; i++) {
       const keys: EpisodeAgg['keys'] = [];
       for (let j = k.keyStarts[i]!; j < k.keyStarts[i + 1]!; j++) keys.push({ key: this.keyNames[k.keyIds[j]!]!, from: -Infinity, to: Infinity });
+      const id = k.names.slice(from, k.nameEnds[i]);
       const ep: EpisodeAgg = {
-        episode: k.names.slice(from, k.nameEnds[i]), run: str(k.meta[3 * i]!), host: str(k.meta[3 * i + 1]!), sandbox: str(k.meta[3 * i + 2]!),
+        id, episode: episodeName(id), run: str(k.meta[3 * i]!), host: str(k.meta[3 * i + 1]!), sandbox: str(k.meta[3 * i + 2]!),
         start: k.num[3 * i]!, end: k.num[3 * i + 1]!, calls: k.calls[i]!, minStep: Infinity, maxStep: -Infinity, keys,
       };
       keyed.push({ ep, first: k.num[3 * i + 2]! });

@@ -9,6 +9,7 @@ import { commandPattern, mentionsDestination, type CommandRules, type RuleHit } 
 import { computeEnrichment, type EnrichmentResult } from './enrichment.js';
 import { AlertLinks, type Link } from './best-links.js';
 import { KeyTenancy } from './key-tenancy.js';
+import { episodeKey } from './episode-key.js';
 import { flowKey, sensorKey } from './same-connection.js';
 import type { MergedLinkState } from './linker.js';
 import type { AlertOut, CallRef, LinkEvidence, Timing } from './model.js';
@@ -63,7 +64,7 @@ export function linkAndScore(table: AlertTable, state: MergedLinkState, opts: Sc
     return ka;
   };
   const eps = state.table;
-  const epOf = eps.indexOf(new Set(state.candidates.map((c) => c.span.episode)));
+  const epOf = eps.indexOf(new Set(state.candidates.map((c) => episodeKey(c.span.run, c.span.episode))));
   const tenancy = new KeyTenancy(eps);
 
   // The calls that explain something, materialised with their command evidence when first linked.
@@ -113,7 +114,7 @@ export function linkAndScore(table: AlertTable, state: MergedLinkState, opts: Sc
   const { skewMs, lagMs, graceMs } = opts;
   state.candidates.forEach((cand, c) => {
     const s = cand.span;
-    const ep = epOf.get(s.episode);
+    const ep = epOf.get(episodeKey(s.run, s.episode));
     const lastCallEnd = ep !== undefined ? eps.end[ep]! : s.end;
     let call: CallRef | undefined;
     for (const k of cand.keys) {

@@ -70,7 +70,7 @@ export async function scanCanonical(path: string, linker: SpanLinker, opts: { ra
     if (nat) linker.ordinalOffset = nat.callsBefore(lineNo);
     handle(text, lineNo, info);
   };
-  const r = await readJsonLines(path, LINK_FIELDS, { fast, slow, chunk }, { ...opts, same: [0, 5] });
+  const r = await readJsonLines(path, LINK_FIELDS, { fast, slow, chunk }, { ...opts, same: [0, 5, 7] });
   if (r.error) stats.badLine(r.error.line, r.error.message);
   if (nat) {
     ts.countZoned(nat.finish(linker));

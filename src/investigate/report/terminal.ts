@@ -81,7 +81,8 @@ export function renderSummary(r: InvestigationResult, st: Style, o: SummaryOptio
     out.push('', st.bold('Command patterns that precede alerts:'));
     out.push(table(fl.patterns.slice(0, 10).map((p) => [String(p.incidents), String(p.episodes), p.categories.join(','), iso(p.firstSeen), safeText(clip(p.pattern, 70))]),
       ['INCIDENTS', 'EPISODES', 'CATEGORIES', 'FIRST SEEN', 'PATTERN']).trimEnd());
-    if (fl.firstAppeared) out.push(`First appeared ${iso(fl.firstAppeared.ts)} in episode ${safeText(fl.firstAppeared.episode ?? '?')} (${fl.firstAppeared.incident}).`);
+    const fa = fl.firstAppeared;
+    if (fa) out.push(`First appeared ${iso(fa.ts)} in ${fa.run !== undefined ? `run ${safeText(fa.run)} ` : ''}episode ${safeText(fa.episode ?? '?')}${fa.step !== undefined ? ` step ${fa.step}` : ''} (${fa.incident}).`);
     if (fl.steps.length) out.push(st.dim(`Steps of blamed calls: ${fl.steps.slice(0, 20).map((s) => `${s.step}:${s.calls}`).join(' ')}`));
   }
   if (c.unlinkedAlerts) {
