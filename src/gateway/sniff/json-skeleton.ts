@@ -14,23 +14,31 @@
 export const MAX_DEPTH = 16;
 /** A top-level value longer than this (16 MiB) is abandoned: far above any pool's line limit. */
 export const MAX_MESSAGE = 16 * 1024 * 1024;
-/** Characters kept of a key, and of an interesting string value. */
-export const MAX_KEY = 32;
+/** Characters kept of a key (the longest a verdict reads is 9), and of an interesting string value. */
+export const MAX_KEY = 10;
 export const MAX_VALUE = 160;
-/** Names of other keys kept per object (the rest are counted, not named). */
-export const MAX_KEYS = 24;
 /** `method` values kept per object (duplicate keys: the first ones and the last). */
 export const MAX_METHODS = 4;
 /** Keys whose string values are kept (the rest only say "a string"): what a mining verdict reads. */
 export const VALUE_KEYS: ReadonlySet<string> = new Set(['method', 'login', 'agent', 'nonce', 'result', 'pass', 'rigid', 'job_id', 'algo']);
+/** Keys named in a summary; any other key is only counted (a verdict asks only whether there is one). */
+export const NAMED_KEYS: ReadonlySet<string> = new Set([...VALUE_KEYS, 'params', 'algo-perf']);
+/** First bytes of NAMED_KEYS, and '\\' (an escape): a key starting with another byte is skipped unread. */
+const KEY_FIRST = new Uint8Array(256);
+for (const k of NAMED_KEYS) KEY_FIRST[k.charCodeAt(0)] = 1;
+KEY_FIRST[0x5c] = 1;
+/** The key of a value nobody reads. */
+const OTHER = '\u2026';
+const X: Shape = { t: 'x' };
+const SKIPPED: Shape = { t: 's', v: OTHER };
 
 /** What a value was: a string (its prefix, '…' appended when cut), an object or array summary, or another literal. */
 export type Shape = { t: 's'; v: string } | { t: 'o'; o: ObjectSummary } | { t: 'a'; first?: Shape } | { t: 'x' };
 
 export interface ObjectSummary {
-  /** Keys seen, interesting ones always; others up to MAX_KEYS. */
+  /** NAMED_KEYS seen (once each). */
   keys: string[];
-  /** Other keys seen past MAX_KEYS. */
+  /** Other keys seen (counted, not named). */
   moreKeys: number;
   /** Values of VALUE_KEYS (the last of duplicates), strings only; made on the first (most objects have none). */
   values?: Map<string, Shape>;
@@ -41,7 +49,7 @@ export interface ObjectSummary {
   closed: boolean;
 }
 
-interface Frame { obj?: ObjectSummary; key?: string; first?: Shape; count: number; others: number }
+interface Frame { obj?: ObjectSummary; key?: string; first?: Shape; count: number }
 
 const enum S { Line, Hunt, In, Str, Esc, UEsc, Token }
 
@@ -159,7 +167,7 @@ export class JsonSkeleton {
         }
         case S.Token: {
           while (i < n && TOKEN[b[i]!]) i++;
-          if (i < n) this.value({ t: 'x' });
+          if (i < n) this.value(X);
           break;
         }
       }
@@ -176,7 +184,8 @@ export class JsonSkeleton {
       if (c === 0x22) {
         const f = this.stack[this.stack.length - 1]!;
         this.strIsKey = f.obj !== undefined && f.key === undefined;
-        this.strKeep = this.strIsKey ? MAX_KEY : f.obj === undefined ? (f.count === 0 ? MAX_VALUE : 0) : VALUE_KEYS.has(f.key!) ? MAX_VALUE : 0;
+        // (a key is read only when it may be one a verdict names: its first byte says, when it is in this chunk)
+        this.strKeep = this.strIsKey ? (i + 1 < n && !KEY_FIRST[b[i + 1]!] ? 0 : MAX_KEY) : f.obj === undefined ? (f.count === 0 ? MAX_VALUE : 0) : VALUE_KEYS.has(f.key!) ? MAX_VALUE : 0;
         this.str = '';
         this.strCut = false;
         this.state = S.Str;
@@ -242,18 +251,22 @@ export class JsonSkeleton {
 
   private endString(): void {
     this.state = S.In;
-    const text = this.strCut ? `${this.str}\u2026` : this.str;
     const f = this.stack[this.stack.length - 1]!;
+    if (this.strKeep === 0) {
+      if (!this.strIsKey) { this.value(SKIPPED); return; }
+      f.key = OTHER;
+      f.obj!.moreKeys++;
+      return;
+    }
+    const text = this.strCut ? `${this.str}\u2026` : this.str;
     if (!this.strIsKey) { this.value({ t: 's', v: text }); return; }
-    f.key = text;
     const o = f.obj!;
-    if (VALUE_KEYS.has(text) || text === 'params') { if (!o.keys.includes(text)) o.keys.push(text); }
-    else if (f.others < MAX_KEYS) { f.others++; o.keys.push(text); }
-    else o.moreKeys++;
+    if (NAMED_KEYS.has(text)) { f.key = text; if (!o.keys.includes(text)) o.keys.push(text); }
+    else { f.key = OTHER; o.moreKeys++; }
   }
 
   private open(c: number): void {
-    this.stack.push(c === 0x7b ? { obj: newObject(), count: 0, others: 0 } : { count: 0, others: 0 });
+    this.stack.push(c === 0x7b ? { obj: newObject(), count: 0 } : { count: 0 });
     this.state = S.In;
   }
 
@@ -284,6 +297,6 @@ export class JsonSkeleton {
       const flat: Shape = v.t === 'o' ? { t: 'o', o: { ...v.o, params: [] } } : v;
       if (o.params.length < 2) o.params.push(flat); else o.params[1] = flat;
       if (o.methods.length > 0) this.onObject(o);
-    } else if (VALUE_KEYS.has(key)) (o.values ??= new Map()).set(key, v.t === 's' ? v : { t: 'x' });
+    } else if (VALUE_KEYS.has(key)) (o.values ??= new Map()).set(key, v.t === 's' ? v : X);
   }
 }

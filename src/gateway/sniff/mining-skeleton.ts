@@ -16,7 +16,7 @@ function plain(s: Shape): unknown {
   if (s.t === 'x') return null;
   const o = Object.create(null) as Record<string, unknown>;
   for (const k of s.o.keys) { const v = s.o.values?.get(k); o[k] = v ? plain(v) : null; }
-  if (s.o.moreKeys > 0) o['\u2026'] = null;
+  if (s.o.moreKeys > 0) o['\u2026'] = null; // (one stands for all the keys a verdict does not name)
   return o;
 }
 
