@@ -4,7 +4,7 @@
 // must neither throw nor grow memory past the lexer's bounds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { JsonSkeleton, MAX_DEPTH, MAX_VALUE, type ObjectSummary } from '../src/gateway/sniff/json-skeleton.js';
+import { JsonSkeleton, MAX_DEPTH, MAX_SCAN, MAX_VALUE, type ObjectSummary } from '../src/gateway/sniff/json-skeleton.js';
 import { UploadRpcScan, judgeSummary, type RpcHit } from '../src/gateway/sniff/mining-skeleton.js';
 import { HttpRequestStream } from '../src/gateway/sniff/http-stream.js';
 import { WebSocketSshCheck, WebSocketUnmasker } from '../src/gateway/sniff/websocket-frames.js';
@@ -177,4 +177,21 @@ test('TLS records: a padded login carried in record bodies is seen, even when a 
   for (const c of splitEvery(wire, 1000)) assert.equal(walk.push(c, (b) => { hit ??= scan.raw(b); }), -1);
   assert.ok(hit);
   assert.equal(rawHit(splitEvery(wire, 1000)), undefined, '(read with the headers, the string ends early: why bodies are fed alone)');
+});
+
+test('the give-up point: MAX_SCAN bytes lexed with no pool message judge the stream (nothing more is read); a new HTTP body starts a new budget; binary bytes barely count', () => {
+  const junk = B(`{"a":[${'1,'.repeat(MAX_SCAN / 2)}0]}\n`);
+  const padded = B(`{"id":1,"pad":"${'A'.repeat(50_000)}","method":"mining.subscribe"}\n`);
+  const raw = new UploadRpcScan();
+  for (const c of splitEvery(junk, 65536)) assert.equal(raw.raw(c), undefined);
+  assert.equal(raw.raw(padded), undefined, 'judged: the skeleton no longer reads this stream (the line scan still does)');
+  const body = new UploadRpcScan();
+  for (const [i, c] of splitEvery(junk, 65536).entries()) body.body(c, i === 0);
+  assert.ok(body.body(padded, true), 'a new body is judged on its own');
+  let x = 99;
+  const rnd = Buffer.alloc(4 * MAX_SCAN);
+  for (let i = 0; i < rnd.length; i++) { x = (x * 1103515245 + 12345) & 0x7fffffff; rnd[i] = (x >> 16) & 0xff; }
+  const bin = new UploadRpcScan();
+  for (const c of splitEvery(rnd, 65536)) bin.raw(c);
+  assert.ok(bin.raw(B(`\n${SUBSCRIBE}`)), '64 MiB of random bytes do not spend the budget');
 });

@@ -8,12 +8,20 @@
 // Bounds: memory is MAX_DEPTH frames of bounded summaries, whatever the input; CPU is linear (a long
 // string is skipped with memchr, never copied). Give-up points: a value nested deeper than MAX_DEPTH,
 // a top-level value over MAX_MESSAGE bytes, a raw newline inside a string, or a byte no JSON has
-// outside a string: the value is abandoned and lexing starts again at the next line. It never throws.
+// outside a string: the value is abandoned and lexing starts again at the next line; and MAX_SCAN bytes
+// lexed in one stream (or HTTP body, or WebSocket message) with no verdict: the stream is judged and
+// the lexer costs nothing more. It never throws.
 
 /** Open containers followed; a deeper value is abandoned (a pool parses nothing that deep). */
 export const MAX_DEPTH = 16;
 /** A top-level value longer than this (16 MiB) is abandoned: far above any pool's line limit. */
 export const MAX_MESSAGE = 16 * 1024 * 1024;
+/**
+ * Bytes lexed (inside values; not those skipped with memchr between them) after which a stream is
+ * judged — no pool message in it so far — and the lexer stops: it costs nothing per byte after that.
+ * boundary() (a new HTTP body, a new WebSocket message) starts a new budget.
+ */
+export const MAX_SCAN = 16 * 1024 * 1024;
 /** Characters kept of a key (the longest a verdict reads is 9), and of an interesting string value. */
 export const MAX_KEY = 10;
 export const MAX_VALUE = 160;
@@ -84,13 +92,17 @@ export class JsonSkeleton {
   private valueBytes = 0;
   /** Values abandoned so far (for tests and diagnostics). */
   abandoned = 0;
+  /** Bytes lexed against MAX_SCAN. */
+  private spent = 0;
+  /** Whether the budget is spent: the stream is judged and push() does nothing until boundary(). */
+  get judged(): boolean { return this.spent >= this.budget; }
 
   /**
    * `lines`: a raw newline anywhere ends the value (a line-based pool's framing: a junk line of
    * unclosed brackets cannot swallow the next line); without it newlines are whitespace (a body, a
    * pretty-printed message). A raw TCP stream is read both ways (two lexers).
    */
-  constructor(private readonly onObject: (o: ObjectSummary) => void, private readonly lines = false) {}
+  constructor(private readonly onObject: (o: ObjectSummary) => void, private readonly lines = false, private readonly budget = MAX_SCAN) {}
 
   /**
    * Called (lines mode) with the offset in the chunk being pushed where a newline falls inside an open
@@ -104,7 +116,8 @@ export class JsonSkeleton {
 
   /** A copy of this lexer's state, without line framing (a value already read stays read). */
   fork(onObject: (o: ObjectSummary) => void): JsonSkeleton {
-    const c = new JsonSkeleton(onObject, false);
+    const c = new JsonSkeleton(onObject, false, this.budget);
+    c.spent = this.spent;
     c.state = this.state;
     c.stack = this.stack.map((f) => ({ ...f, ...(f.obj ? { obj: { ...f.obj, keys: [...f.obj.keys], ...(f.obj.values ? { values: new Map(f.obj.values) } : {}), methods: [...f.obj.methods], params: [...f.obj.params] } } : {}) }));
     c.str = this.str; c.strCut = this.strCut; c.strIsKey = this.strIsKey; c.strKeep = this.strKeep; c.uHex = this.uHex;
@@ -112,11 +125,18 @@ export class JsonSkeleton {
     return c;
   }
 
-  boundary(): void { this.reset(S.Line); }
+  boundary(): void { this.reset(S.Line); this.spent = 0; }
 
   push(chunk: Buffer): void {
+    if (this.spent >= this.budget) return;
+    this.hunted = 0;
     try { this.lex(chunk); } catch { this.reset(S.Hunt); }
+    this.spent += chunk.length - this.hunted;
+    if (this.spent >= this.budget) this.reset(S.Hunt);
   }
+
+  /** Bytes of the chunk being pushed that were skipped between values (memchr), not lexed. */
+  private hunted = 0;
 
   private reset(to: S): void {
     if (this.stack.length > 0) this.abandoned++;
@@ -136,7 +156,8 @@ export class JsonSkeleton {
       switch (this.state) {
         case S.Hunt: {
           const lf = b.indexOf(0x0a, i);
-          if (lf < 0) return;
+          if (lf < 0) { this.hunted += n - i; return; }
+          this.hunted += lf + 1 - i;
           i = lf + 1;
           this.state = S.Line;
           break;
