@@ -40,6 +40,20 @@ function run(argv: string[]): Promise<string> {
   });
 }
 
+/** Upload: the gateway inspects this direction in Node (the sniffers and scanners), so it is timed too. */
+const UP_BYTES = Number(process.env.BENCH_UP_BYTES ?? 128 * 1024 * 1024);
+/** Python writing UP_BYTES of JSON lines (the scanners' costliest common input) and of random bytes to a directory. */
+const MAKE_UPLOADS = (dir: string) => `import json, os
+with open("${dir}/up.jsonl", "w") as f:
+    n = 0
+    i = 0
+    while n < ${UP_BYTES}:
+        line = json.dumps({"id": i, "name": "item%d" % i, "tags": ["a", "b"], "v": i * 1.5, "text": "lorem ipsum dolor sit amet " * 20}) + "\\n"
+        f.write(line); n += len(line); i += 1
+with open("${dir}/up.bin", "wb") as f:
+    f.write(os.urandom(${UP_BYTES}))`;
+const upArgs = (host: string, file: string) => ['curl', '-s', '-o', '/dev/null', '-w', '%{speed_upload}', '-X', 'POST', '-H', 'Content-Type: application/octet-stream', '-T', file, `http://${host}/upload`];
+
 const curlArgs = (host: string) => ['curl', '-s', '-o', '/dev/null', '-w', '%{speed_download}', `http://${host}/big?bytes=${BYTES}`];
 
 async function main(): Promise<void> {
@@ -68,6 +82,20 @@ async function main(): Promise<void> {
       ['sandbox → corral gateway (curl)', mbps(median(gw)), `${fmt(median(gw) / median(direct))}×`],
     ], ['path', 'MB/s', 'vs direct']);
     console.log('  goal: ≥ 0.80×');
+    // Upload, JSON lines and random bytes: direct from the lab vs from the sandbox through the gateway.
+    await run(['python3', '-c', MAKE_UPLOADS(home)]);
+    await s.exec({ command: MAKE_UPLOADS('/tmp'), tool: 'python', timeoutMs: 300_000 });
+    const upRows: string[][] = [];
+    for (const kind of ['jsonl', 'bin']) {
+      const d: number[] = [], g: number[] = [];
+      for (let i = 0; i < REPS; i++) {
+        d.push(Number(await run(upArgs('198.51.100.10', join(home, `up.${kind}`)))));
+        g.push(Number((await s.exec({ command: upArgs('registry.test', `/tmp/up.${kind}`).map((a) => `'${a}'`).join(' ') })).stdout));
+      }
+      upRows.push([`${kind === 'jsonl' ? 'JSON lines' : 'random bytes'}: lab direct`, mbps(median(d)), '1.00×']);
+      upRows.push([`${kind === 'jsonl' ? 'JSON lines' : 'random bytes'}: via gateway`, mbps(median(g)), `${fmt(median(g) / median(d))}×`]);
+    }
+    printTable(`Upload (POST), ${UP_BYTES / 2 ** 20} MiB to an allowed far host, median of ${REPS} (MB/s)`, upRows, ['path', 'MB/s', 'vs direct']);
     const d = JSON.parse(await run(['python3', '-c', PROBE, '198.51.100.10'])) as { connect: number[]; ttfb: number[] };
     // inside the sandbox the probe resolves registry.test through Corral's resolver (python -c gets no argv here)
     const gp = JSON.parse((await s.exec({ command: PROBE.replace('sys.argv[1] == "name"', 'True'), tool: 'python', timeoutMs: 120_000 })).stdout) as typeof d;

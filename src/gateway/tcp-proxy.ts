@@ -9,7 +9,8 @@ import net from 'node:net';
 import type { GatewayNative, OriginalDst } from '../sandbox/launcher.js';
 import { randomBytes } from 'node:crypto';
 import { sniff, MiningRpcScanner, MAX_HTTP_HEAD, parseHttpRequest, parseSshBanner, SshIdScanner, TlsRecordWalker, type SniffResult } from './sniff/index.js';
-import { WebSocketUnmasker } from './sniff/websocket-frames.js';
+import { WebSocketUnmasker, WebSocketSshCheck } from './sniff/websocket-frames.js';
+import { UploadRpcScan, type RpcHit } from './sniff/mining-skeleton.js';
 import { HttpRequestStream, type RequestHead } from './sniff/http-stream.js';
 import { H2cRequestStream } from './sniff/h2c-stream.js';
 import type { Decision, Protocol } from '../policy/index.js';
@@ -180,6 +181,11 @@ class ProxiedFlow {
   /** Set after the client asked for a WebSocket upgrade: its frames' payloads are unmasked and scanned. */
   private ws?: WebSocketUnmasker;
   private wsScanner = new MiningRpcScanner();
+  private wsSsh?: { frames: WebSocketSshCheck; stream: SshIdScanner };
+  /** The upload read as JSON structure, so padding cannot hide a pool login (sniff/mining-skeleton.ts). */
+  private rpc = new UploadRpcScan();
+  /** A pool message found in bytes a framing callback saw (an HTTP body, a TLS record body), judged after the push. */
+  private rpcHit?: RpcHit;
   /** The client's HTTP requests, followed by their framing (cleartext HTTP flows). */
   private http?: HttpRequestStream;
   /** Cleartext HTTP/2 after its preface (h2c-stream.ts). */
@@ -379,12 +385,15 @@ class ProxiedFlow {
     const p = this.sniffed?.protocol;
     if (p === 'tls' && this.opts.scanBytes > 0) {
       // Encrypted, but it must stay TLS records: cleartext after a (fake) ClientHello is judged as what it is.
-      const bad = (this.tlsWalk ??= new TlsRecordWalker()).push(chunk);
+      const bad = (this.tlsWalk ??= new TlsRecordWalker()).push(chunk, (body) => { this.rpcHit ??= this.rpc.raw(body); });
       if (bad < 0) {
         // Record bodies are scanned too: a pool login or an SSH stream carried in well-formed records
         // (cleartext in application_data, or after the hello inside its own record) reached a lenient
         // far end unseen (a review, session 34). Real ciphertext holds these markers with negligible odds.
-        if (this.scanPoolAndSsh(chunk, ' inside TLS records')) return;
+        // (the skeleton lexer reads the record bodies without their headers: a header in a padded string
+        //  could otherwise end it early)
+        if (this.scanPoolAndSsh(chunk, ' inside TLS records', false)) return;
+        if (this.takeRpcHit(' inside TLS records')) return;
         if (!up.write(chunk)) { this.client.pause(); up.once('drain', () => this.client.resume()); }
         return;
       }
@@ -405,8 +414,11 @@ class ProxiedFlow {
       return;
     }
     if (scanning) {
-      if (this.scanPoolAndSsh(chunk, '')) return;
-      if (this.sniffed?.protocol === 'http') {
+      const http = this.sniffed?.protocol === 'http';
+      // (an HTTP stream that can be framed has its bodies read as JSON, de-chunked, through the framing's callback)
+      if (http && !this.h2) this.http ??= new HttpRequestStream((piece, start) => { this.rpcHit ??= this.rpc.body(piece, start); });
+      if (this.scanPoolAndSsh(chunk, '', !http || (this.http !== undefined && this.http.opaque && !this.ws))) return;
+      if (http) {
         // A keep-alive connection's later requests are judged by their own Host (fronting: an allowed
         // first request, then `Host: pool.example` on the same connection), found by HTTP's framing
         // across writes (http-stream.ts; a stream it cannot frame falls back to a per-chunk look);
@@ -416,8 +428,9 @@ class ProxiedFlow {
         if (this.h2) { if (this.judgeHeads(this.h2.push(chunk))) return; }
         else {
           if (this.ws && this.scanWebSocket(chunk)) return;
-          this.http ??= new HttpRequestStream();
-          const heads = this.http.opaque ? (this.ws ? [] : requestHeads(chunk)) : this.http.push(chunk);
+          const stream = this.http!;
+          const heads = stream.opaque ? (this.ws ? [] : requestHeads(chunk)) : stream.push(chunk);
+          if (this.takeRpcHit(' in an HTTP body')) return;
           for (const head of heads) {
             if (this.judgeHeads([head])) return;
             if (head.framesAt !== undefined && !this.ws) {
@@ -453,9 +466,10 @@ class ProxiedFlow {
    * other bytes (a benign request first, blank lines) is a tunnel behind a far-end relay that strips
    * them. `where` ends the detail (" inside TLS records"). True when the flow was cut.
    */
-  private scanPoolAndSsh(chunk: Buffer, where: string): boolean {
-    const hit = this.scanner.push(chunk);
-    if (hit && this.redecide({ status: 'done', protocol: 'mining', detail: `${hit.method}${where}`, method: hit.method, host: this.sniffed?.host })) return true;
+  private scanPoolAndSsh(chunk: Buffer, where: string, skeleton = true): boolean {
+    const line = this.scanner.push(chunk);
+    const hit = line ? { method: line.method, detail: line.method } : skeleton ? this.rpc.raw(chunk) : undefined;
+    if (hit && this.cutMining(hit, where)) return true;
     const id = (this.sshIds ??= new SshIdScanner()).push(chunk);
     if (id !== undefined) {
       const was = this.sniffed;
@@ -466,11 +480,36 @@ class ProxiedFlow {
     return false;
   }
 
-  /** After `Upgrade: websocket` the client's payloads are masked: scanned once unmasked. True when the flow was cut. */
+  /** A pool message (mining JSON-RPC) decides the flow again as mining. True when it was cut. */
+  private cutMining(hit: RpcHit, where: string): boolean {
+    return this.redecide({ status: 'done', protocol: 'mining', detail: `${hit.detail}${where}`, method: hit.method, host: this.sniffed?.host });
+  }
+
+  private takeRpcHit(where: string): boolean {
+    const hit = this.rpcHit;
+    this.rpcHit = undefined;
+    return hit !== undefined && this.cutMining(hit, where);
+  }
+
+  /**
+   * After `Upgrade: websocket` the client's payloads are masked: scanned once unmasked — as lines, as
+   * JSON structure (each message, and the messages' concatenation a relay makes of them), and for SSH
+   * (a data frame that begins with an identification string, or one at a line start of the data). True
+   * when the flow was cut.
+   */
   private scanWebSocket(frames: Buffer): boolean {
-    for (const payload of this.ws!.push(frames)) {
-      const h = this.wsScanner.push(payload);
-      if (h && this.redecide({ status: 'done', protocol: 'mining', detail: `websocket ${h.method}`, method: h.method, host: this.sniffed?.host })) return true;
+    const ssh = (this.wsSsh ??= { frames: new WebSocketSshCheck(), stream: new SshIdScanner() });
+    for (const p of this.ws!.pushFrames(frames)) {
+      if (p.opcode >= 8) continue; // (ping, pong, close: no stream data)
+      const h = this.wsScanner.push(p.data);
+      const hit = h ? { method: h.method, detail: h.method } : this.rpc.ws(p.data, p.frameStart && p.opcode !== 0);
+      if (hit && this.cutMining(hit, ' in WebSocket frames')) return true;
+      const id = ssh.frames.push(p) ?? ssh.stream.push(p.data);
+      if (id !== undefined) {
+        const was = this.sniffed;
+        if (this.redecide({ status: 'done', protocol: 'ssh', detail: `${id} in WebSocket frames`, host: was?.host })) return true;
+        this.sniffed = was; // (allowed: still HTTP, scanned on)
+      }
     }
     return false;
   }

@@ -25,6 +25,11 @@ export class HttpRequestStream {
   private accLen = 0;
   private remaining = 0;
   private line = '';
+  /** Whether the next body bytes begin a new request's body. */
+  private bodyStart = false;
+
+  /** `onBody`: each request's body bytes as the server reads them (de-chunked), `start` on a body's first. */
+  constructor(private readonly onBody?: (piece: Buffer, start: boolean) => void) {}
 
   /** True once the stream could not be framed (see the header). */
   get opaque(): boolean { return this.state === 'opaque'; }
@@ -38,6 +43,7 @@ export class HttpRequestStream {
         case 'head': i = this.takeHead(chunk, i, heads); break;
         case 'body': case 'chunk-data': {
           const n = Math.min(this.remaining, chunk.length - i);
+          if (this.onBody && n > 0) { this.onBody(chunk.subarray(i, i + n), this.bodyStart); this.bodyStart = false; }
           i += n; this.remaining -= n;
           if (this.remaining === 0) this.state = this.state === 'body' ? 'head' : 'chunk-end';
           break;
@@ -73,6 +79,7 @@ export class HttpRequestStream {
     const head = all.subarray(0, end);
     this.acc = []; this.accLen = 0;
     const consumed = i + (end - before);
+    this.bodyStart = true;
     const r = parseHttpRequest(head);
     if (r.status !== 'done' || r.protocol !== 'http') { this.state = 'opaque'; return consumed; }
     // HTTP/2's connection preface (prior knowledge, or after an h2c upgrade): its frames follow.

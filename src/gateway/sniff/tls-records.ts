@@ -16,11 +16,12 @@ export class TlsRecordWalker {
   private head: number[] = [];
 
   /** The offset in chunk of the first byte that cannot be a TLS record's, or -1 when all of it can. */
-  push(chunk: Buffer): number {
+  push(chunk: Buffer, onBody?: (body: Buffer) => void): number {
     let i = 0;
     while (i < chunk.length) {
       if (this.body > 0) {
         const n = Math.min(this.body, chunk.length - i);
+        onBody?.(chunk.subarray(i, i + n)); // (record bodies, for what checks their bytes: cleartext in records)
         this.body -= n;
         i += n;
         continue;

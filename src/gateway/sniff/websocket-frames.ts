@@ -6,8 +6,15 @@
 // any other upload. It never throws on hostile input: any bytes frame as something, and a lying
 // length only makes it read the stream as one long payload.
 
+/** A piece of one frame's unmasked payload: its opcode, and whether it is the frame's first bytes. */
+export interface FramePiece { data: Buffer; opcode: number; frameStart: boolean }
+
 /** Incremental reader of a client's (masked) WebSocket frames: push() returns the unmasked payload bytes. */
 export class WebSocketUnmasker {
+  private opcode = 0;
+
+  push(chunk: Buffer): Buffer[] { return this.pushFrames(chunk).map((p) => p.data); }
+
   private head = Buffer.alloc(0);
   /** Payload bytes left in the current frame; -1 while reading a header. */
   private left = -1;
@@ -16,8 +23,9 @@ export class WebSocketUnmasker {
   /** Offset into the current frame's payload (for the mask's rotation). */
   private at = 0;
 
-  push(chunk: Buffer): Buffer[] {
-    const out: Buffer[] = [];
+  /** The payload pieces in this chunk, with their frames' opcodes (a control frame's too). */
+  pushFrames(chunk: Buffer): FramePiece[] {
+    const out: FramePiece[] = [];
     let pos = 0;
     while (pos < chunk.length) {
       if (this.left < 0) {
@@ -29,6 +37,7 @@ export class WebSocketUnmasker {
         pos += parsed.size - this.head.length;
         this.head = Buffer.alloc(0);
         this.masked = parsed.masked;
+        this.opcode = parsed.opcode;
         if (parsed.masked) parsed.key.copy(this.key);
         this.left = parsed.length;
         this.at = 0;
@@ -38,7 +47,7 @@ export class WebSocketUnmasker {
       const n = Math.min(this.left, chunk.length - pos);
       const piece = Buffer.from(chunk.subarray(pos, pos + n));
       if (this.masked) for (let i = 0; i < n; i++) piece[i] = piece[i]! ^ this.key[(this.at + i) & 3]!;
-      out.push(piece);
+      out.push({ data: piece, opcode: this.opcode, frameStart: this.at === 0 });
       this.at += n;
       this.left -= n;
       pos += n;
@@ -49,7 +58,7 @@ export class WebSocketUnmasker {
 }
 
 /** A frame header at the start of h, or undefined when h is too short to hold it. */
-function parseHeader(h: Buffer): { size: number; length: number; masked: boolean; key: Buffer } | undefined {
+function parseHeader(h: Buffer): { size: number; length: number; masked: boolean; key: Buffer; opcode: number } | undefined {
   if (h.length < 2) return undefined;
   const masked = (h[1]! & 0x80) !== 0;
   const len7 = h[1]! & 0x7f;
@@ -59,5 +68,33 @@ function parseHeader(h: Buffer): { size: number; length: number; masked: boolean
   let length = len7;
   if (ext === 2) length = h.readUInt16BE(2);
   else if (ext === 8) length = Math.min(Number(h.readBigUInt64BE(2)), Number.MAX_SAFE_INTEGER);
-  return { size, length, masked, key: masked ? h.subarray(2 + ext, size) : Buffer.alloc(4) };
+  return { size, length, masked, key: masked ? h.subarray(2 + ext, size) : Buffer.alloc(4), opcode: h[0]! & 0x0f };
+}
+
+const FRAME_SSH = /^[ \t\r\n]*(SSH-(?:2\.0|1\.99)-[\x21-\x7e][^\r\n]{0,200})/;
+const FRAME_SSH_PREFIX = 'SSH-2.0-';
+
+/**
+ * SSH carried in WebSocket frames (websockify, wstunnel, a ProxyCommand through a WebSocket relay): a
+ * client data frame whose unmasked payload begins, after blanks, with an SSH identification string.
+ * Threat: `ssh -o ProxyCommand=<ws client>` to an allowed HTTP host, whose relay hands the frames to an
+ * sshd. Reads at most the first 64 bytes of each data frame; push() returns the identification line.
+ */
+export class WebSocketSshCheck {
+  private head = '';
+  private open = false;
+
+  push(p: FramePiece): string | undefined {
+    if (p.opcode >= 8) return undefined; // (control frames carry no stream data)
+    if (p.frameStart) { this.head = ''; this.open = true; }
+    if (!this.open) return undefined;
+    this.head += p.data.toString('latin1', 0, Math.min(p.data.length, 64 - this.head.length));
+    const m = FRAME_SSH.exec(this.head);
+    if (m) { this.open = false; return m[1]!.replace(/[^\x20-\x7e]/g, '?'); }
+    const rest = this.head.trimStart();
+    // (still a possible prefix of "SSH-2.0-x" / "SSH-1.99-x": wait for more of the frame)
+    const possible = rest.length < 10 && (FRAME_SSH_PREFIX.startsWith(rest.slice(0, 8)) || 'SSH-1.99-'.startsWith(rest.slice(0, 9)));
+    if (!possible || this.head.length >= 64) this.open = false;
+    return undefined;
+  }
 }

@@ -1,0 +1,126 @@
+// Why: a miner could pad its pool login so the gateway's line checks missed it — 100 KB of whitespace
+// inside the message, a long junk value between `method` and `params`, keys reordered, everything
+// in many small writes — in raw TCP on an allowed port, in an HTTP POST body on an allowed 443 and
+// in WebSocket frames; and SSH carried in WebSocket frames passed as HTTP. These are real sessions in
+// the lab against the fake pool (SAFETY.md): each evasion is cut and alerted on the tool call that
+// made it, the pool answers nothing, and a benign API POST with a big field still goes through.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
+import type { AlertEvent } from '../src/events/event.js';
+
+let fx: Fixture;
+before(async () => {
+  fx = await startFixture([
+    { name: 'pool.minexmr.test', ip: '203.0.113.20', services: [{ kind: 'stratum', port: 3333 }, { kind: 'stratum', port: 443 }] },
+    { name: 'registry.test', ip: '198.51.100.10', services: [{ kind: 'http', port: 80 }] },
+  ], 'labpad');
+});
+after(async () => { await fx?.close(); });
+
+/** Python prelude: padded messages, sent in ~1.4 KB writes; `outcome` says whether the connection was cut. */
+const PY = `import socket, json, time, os
+PAD = "A" * 100000
+LOGIN = '{"id":1,"method":"login","pad":"' + PAD + '","params":{"agent":"XMRig/6.21","pass":"x","login":"wallet1"}}\\n'
+def send_split(s, data, n=1400):
+    for k, i in enumerate(range(0, len(data), n)):
+        s.sendall(data[i:i + n])
+        if k % 8 == 0:
+            time.sleep(0.001)
+def frames(payload, size, opcode=1):
+    out = b""
+    for i in range(0, len(payload), size):
+        p = payload[i:i + size]
+        key = os.urandom(4)
+        head = bytes([(0x80 if i + size >= len(payload) else 0) | (opcode if i == 0 else 0)])
+        head += bytes([0x80 | len(p)]) if len(p) < 126 else bytes([0x80 | 126]) + len(p).to_bytes(2, "big")
+        out += head + key + bytes(b ^ key[j % 4] for j, b in enumerate(p))
+    return out
+def attempt(host, port, first, rest):
+    s = socket.create_connection((host, port), timeout=3)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        if first:
+            s.sendall(first)
+            time.sleep(0.3)
+        send_split(s, rest)
+        time.sleep(0.5)
+        s.sendall(b"\\n")
+        got = s.recv(300)
+        print("got", got[:60])
+    except Exception as e:
+        print("cut", type(e).__name__)
+`;
+
+async function call(code: string, policy = '') {
+  const s = await fx.rt.createSession({ policy: labPolicy(policy), episode: 'padding' });
+  try {
+    // (skipScreen: the gateway's own verdict on the bytes is what is tested, not the command screen's on the source)
+    const r = await s.exec({ command: PY + code, tool: 'python', step: 1, toolCallId: 'call-1', timeoutMs: 30_000, skipScreen: true });
+    await s.close();
+    return { r, alerts: s.alertEvents.filter((a) => a.payload.layer === 'network') };
+  } finally { await s.close(); }
+}
+
+const poolRequests = async (port: number): Promise<number> => (await fx.far.counts())[`203.0.113.20:${port}`]?.requests ?? 0;
+const RAW_3333 = 'network:\n  allow:\n    - cidr: 203.0.113.20/32\n      ports: [3333]\n';
+
+function assertCut(r: { stdout: string; stderr: string }, alerts: AlertEvent[], category: string, detail: RegExp): void {
+  assert.match(r.stdout, /^cut |^got b''/m, r.stdout + r.stderr);
+  const hit = alerts.find((a) => a.payload.category === category);
+  assert.ok(hit, JSON.stringify(alerts.map((a) => a.payload.message)));
+  assert.equal(hit.tool_call, 'call-1');
+  assert.match(String(hit.payload.message), detail);
+}
+
+test('raw TCP on an allowed port: 100 KB of whitespace between "method" and its value does not hide mining.subscribe', async () => {
+  const before = await poolRequests(3333);
+  const { r, alerts } = await call(`attempt("203.0.113.20", 3333, None, ('{"id":1,"method"' + " " * 100000 + ':"mining.subscribe","params":["cpuminer/2.5"]}\\n').encode())`, RAW_3333);
+  assertCut(r, alerts, 'mining', /mining\.subscribe/);
+  assert.equal(await poolRequests(3333), before, 'the pool answered nothing');
+});
+
+test('raw TCP on an allowed port: an XMR login with a 100 KB junk value between method and params, keys reordered', async () => {
+  const before = await poolRequests(3333);
+  const { r, alerts } = await call('attempt("203.0.113.20", 3333, None, LOGIN.encode())', RAW_3333);
+  assertCut(r, alerts, 'mining', /login agent=XMRig\/6\.21/);
+  assert.equal(await poolRequests(3333), before, 'the pool answered nothing');
+});
+
+test('an HTTP POST body on the allowed 443: a padded pool login is seen in the body and cut', async () => {
+  const before = await poolRequests(443);
+  const { r, alerts } = await call(`body = LOGIN.encode()
+attempt("203.0.113.20", 443, b"POST /rpc HTTP/1.1\\r\\nHost: 203.0.113.20\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n" % (len(body) + 1), body)`);
+  assertCut(r, alerts, 'mining', /login agent=XMRig\/6\.21 in an HTTP body/);
+  assert.equal(await poolRequests(443), before, 'the pool answered nothing');
+});
+
+test('WebSocket frames on the allowed 443: a padded login fragmented over 80 masked frames is cut', async () => {
+  const { r, alerts } = await call(`up = b"GET /ws HTTP/1.1\\r\\nHost: 203.0.113.20\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n"
+attempt("203.0.113.20", 443, up, frames(LOGIN.encode(), 1300))`);
+  assertCut(r, alerts, 'mining', /login agent=XMRig\/6\.21 in WebSocket frames/);
+});
+
+test('SSH inside WebSocket frames to an allowed HTTP host is a tunnel, cut', async () => {
+  const before = (await fx.far.counts())['198.51.100.10:80']?.requests ?? 0;
+  const { r, alerts } = await call(`up = b"GET /ws HTTP/1.1\\r\\nHost: registry.test\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n"
+attempt("registry.test", 80, up, frames(b"SSH-2.0-OpenSSH_9.2p1\\r\\n", 200, opcode=2))`);
+  assertCut(r, alerts, 'tunnel', /SSH-2\.0-OpenSSH_9\.2p1 in WebSocket frames/);
+  assert.ok(((await fx.far.counts())['198.51.100.10:80']?.requests ?? 0) <= before + 1, '(only the upgrade request itself reached the host)');
+});
+
+test('benign: an ordinary API POST with a 200 KB field and a web login shape goes through, no alert', async () => {
+  const { r, alerts } = await call(`body = json.dumps({"method": "login", "params": {"username": "alice", "password": "pw"}, "document": "x" * 200000}).encode()
+s = socket.create_connection(("registry.test", 80), timeout=5)
+s.sendall(b"POST /upload HTTP/1.1\\r\\nHost: registry.test\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\nConnection: close\\r\\n\\r\\n" % len(body))
+send_split(s, body)
+data = b""
+while True:
+    got = s.recv(4096)
+    if not got:
+        break
+    data += got
+print(data.split(b"\\r\\n")[0].decode(), data.strip().split(b"\\n")[-1].decode())`);
+  assert.match(r.stdout, /^HTTP\/1\.1 200 OK \d+$/m, r.stdout + r.stderr);
+  assert.deepEqual(alerts.map((a) => a.payload.message), []);
+});
