@@ -16,6 +16,7 @@ import { commandPattern, leavesProcessRunning, mentionsDestination } from '../sr
 import { investigateRecords, type InvestigationResult } from '../src/investigate/investigate.js';
 import type { NetRecord, Placement, ToolCallSpan } from '../src/investigate/types.js';
 import { investigateCommand } from '../src/cli/investigate-command.js';
+import { T0, MIN, call, alert, background } from './helpers/investigate-records.js';
 
 // ---------- statistics ----------
 
@@ -125,20 +126,6 @@ test('command evidence: detaching, naming the destination, patterns', () => {
 
 // ---------- linking and attribution ----------
 
-const T0 = Date.parse('2025-03-01T10:00:00Z');
-const MIN = 60_000;
-let line = 0;
-function call(episode: string, step: number, startMin: number, durS: number, command: string, extra: Partial<ToolCallSpan> = {}): ToolCallSpan {
-  const start = T0 + startMin * MIN;
-  return { episode, run: 'run-1', step, tool_call_id: `${episode}:${step}`, tool: 'bash', command, start, end: start + durS * 1000, endKnown: true, ips: ['10.0.0.5'], file: 'trace.jsonl', line: ++line, ...extra };
-}
-function alert(atMin: number, dst: string, extra: Partial<NetRecord> = {}): NetRecord {
-  return { ts: T0 + atMin * MIN, kind: 'alert', src: '10.0.0.5', dst, dport: 443, proto: 'TCP', severity: 2, rule: 'test rule', file: 'eve.json', line: ++line, ...extra };
-}
-/** Background flows from many sources so that rarity means something. */
-function background(n = 40): NetRecord[] {
-  return Array.from({ length: n }, (_, i) => ({ ts: T0 + i * 1000, kind: 'flow' as const, src: `10.1.0.${i + 1}`, dst: '198.51.100.10', dport: 443, file: 'bg', line: i + 1 }));
-}
 const blamed = (r: InvestigationResult, inc = 0): string[] => r.incidents[inc]!.attributed.map((a) => r.calls[a.call]!.tool_call_id);
 
 test('an alert inside a call is linked and attributed; a non-agent source is not', async () => {

@@ -13,20 +13,8 @@ import { join } from 'node:path';
 import { leavesProcessRunning } from '../src/investigate/analysis/command-evidence.js';
 import { investigate, investigateRecords, type InvestigationResult } from '../src/investigate/investigate.js';
 import type { NetRecord, ToolCallSpan } from '../src/investigate/types.js';
+import { T0, MIN, call, alert, background } from './helpers/investigate-records.js';
 
-const T0 = Date.parse('2025-03-01T10:00:00Z');
-const MIN = 60_000;
-let line = 0;
-function call(episode: string, step: number, startMin: number, durS: number, command: string, extra: Partial<ToolCallSpan> = {}): ToolCallSpan {
-  const start = T0 + startMin * MIN;
-  return { episode, run: 'run-1', step, tool_call_id: `${episode}:${step}`, tool: 'bash', command, start, end: start + durS * 1000, endKnown: true, ips: ['10.0.0.5'], file: 'trace.jsonl', line: ++line, ...extra };
-}
-function alert(atMin: number, dst: string, extra: Partial<NetRecord> = {}): NetRecord {
-  return { ts: T0 + atMin * MIN, kind: 'alert', src: '10.0.0.5', dst, dport: 443, proto: 'TCP', severity: 2, rule: 'test rule', file: 'eve.json', line: ++line, ...extra };
-}
-function background(n = 40): NetRecord[] {
-  return Array.from({ length: n }, (_, i) => ({ ts: T0 + i * 1000, kind: 'flow' as const, src: `10.1.0.${i + 1}`, dst: '198.51.100.10', dport: 443, file: 'bg', line: i + 1 }));
-}
 const id = (r: InvestigationResult, c: number): string => r.calls[c]!.tool_call_id;
 /** The command analyser of these tests: only a miner binary matches a rule (mining). */
 const minerRule = (c: string): { rule: string; category: string }[] => (/\bxmrig\b/.test(c) ? [{ rule: 'cmd_miner_binary', category: 'mining' }] : []);
