@@ -107,7 +107,7 @@ test('nft ruleset: one table per runtime; its sandboxes\' veths redirected to th
   assert.match(r, /iifname @ifs meta nfproto ipv4 udp dport 53 redirect to :5353/);
   assert.ok(!/crl/.test(r), 'no sandbox is named in the rules: sandboxes are set elements');
   // every drop is logged at a bounded rate per sandbox (a meter keyed by the veth), then rejected by the next rule
-  const log = 'update @droplog \\{ iifname limit rate 200\\/second burst 400 packets \\} log prefix "corral-drop " level info';
+  const log = 'update @droplog \\{ iifname limit rate 50\\/second burst 100 packets \\} log prefix "corral-drop " level info';
   assert.match(r, new RegExp(`chain sandbox_forward[\\s\\S]*iifname @ifs ${log}\\n\\s*iifname @ifs reject`));
   assert.match(r, new RegExp(`meta nfproto ipv6 ${log}\\n\\s*meta nfproto ipv6 reject`));
   assert.match(r, new RegExp(`meta l4proto tcp ${log}\\n\\s*meta l4proto tcp reject with tcp reset`));

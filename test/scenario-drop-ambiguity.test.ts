@@ -25,9 +25,11 @@ test('a dropped datagram two calls\' processes could have sent is attributed as 
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'drop-ambiguity' });
   try {
     // step 1 leaves a beacon running; step 2 sends to the same destination while it does
-    const r1 = await s.exec({ command: `nohup python3 -c '${sender(8)}' >/dev/null 2>&1 &`, step: 1, toolCallId: 'beacon', timeoutMs: 20_000, skipScreen: true });
+    const r1 = await s.exec({ command: `nohup python3 -c '${sender(12)}' >/dev/null 2>&1 &`, step: 1, toolCallId: 'beacon', timeoutMs: 20_000, skipScreen: true });
     assert.equal(r1.exitCode, 0, r1.stderr);
     const r2 = await s.exec({ command: sender(4), tool: 'python', step: 2, toolCallId: 'same-place', timeoutMs: 30_000, skipScreen: true, syncSensor: true });
+    // then the beacon sends alone for a while
+    await s.exec({ command: 'sleep 3', step: 3, toolCallId: 'wait', timeoutMs: 20_000, syncSensor: true });
     await s.close();
     const drops = s.events.filter((e) => e.kind === 'drop' && e.payload['network.peer.address'] === '203.0.113.77');
     assert.ok(drops.length >= 2, `${drops.length} drops; ${fx.rt.warnings.join(' / ')} ${JSON.stringify(s.events.filter((e) => e.kind === 'drop' || e.kind === 'alert' || e.kind === 'connect').slice(0, 8).map((e) => [e.kind, e.tool_call, e.payload]))} ${r2.stderr}`);

@@ -108,7 +108,7 @@ export class SessionReportBuilder {
   private readonly losses: { since: string; ts: string; n: number }[] = [];
   private readonly flowBytes = new Map<string, { up: number; down: number }>();
   private unsynced = false;
-  private readonly shortfalls = { copiesUnchecked: 0, argvCut: 0, eventsUnstored: 0 };
+  private readonly shortfalls = { copiesUnchecked: 0, argvCut: 0, eventsUnstored: 0, dropLogOverruns: 0 };
   private unreadable = 0;
 
   /**
@@ -132,6 +132,7 @@ export class SessionReportBuilder {
         if (Number.isFinite(n) && n > 0) this.losses.push({ since: nsOr(e.payload.since_ts, e.ts), ts: e.ts, n });
       } else if (e.payload.state === 'down') gaps.push({ down_ts: e.ts, error: typeof e.payload.error === 'string' ? e.payload.error : undefined });
       else if (e.payload.state === 'unsynced') this.unsynced = true;
+      else if (e.payload.state === 'drop_log_overrun') this.shortfalls.dropLogOverruns++;
       else if (e.payload.state === 'unstored') this.shortfalls.eventsUnstored = Math.max(0, Number(e.payload.events_unstored) || 0);
       else if (e.payload.state === 'gateway_rules_restored') this.restored.push({ ts: e.ts, what: String(e.payload.what ?? ''), restored_ms: typeof e.payload.restored_ms === 'number' ? e.payload.restored_ms : undefined });
       else if (e.payload.state === 'up' && gaps.length && gaps.at(-1)!.up_ts === undefined) Object.assign(gaps.at(-1)!, { up_ts: e.ts, gap_ms: Number(e.payload.gap_ms) });

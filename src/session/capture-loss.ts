@@ -103,19 +103,26 @@ export interface CaptureStatus {
    * kept; alerts and their evidence were. Absent when none.
    */
   events_unstored?: number;
+  /**
+   * Times the kernel overwrote its log's records before Corral read them (EPIPE on /dev/kmsg; a `sensor` event
+   * with state `drop_log_overrun` each): dropped UDP/ICMP packets of unknown sandboxes went unrecorded. Absent when none.
+   */
+  drop_log_overruns?: number;
 }
 
-/** Per-exec shortfalls a session or report counts: renamed-copy checks skipped, argv cut by the budget. */
-export interface ExecShortfalls { copiesUnchecked: number; argvCut: number; eventsUnstored?: number }
+/** Shortfalls a session or report counts: renamed-copy checks skipped, argv cut by the budget, events not stored, drop-log overruns. */
+export interface ExecShortfalls { copiesUnchecked: number; argvCut: number; eventsUnstored?: number; dropLogOverruns?: number }
 
 export function captureStatus(recordsLost: number, sensorGaps: number, sensorOff: boolean, unsynced = false, execs: ExecShortfalls = { copiesUnchecked: 0, argvCut: 0 }): CaptureStatus {
-  const { copiesUnchecked, argvCut, eventsUnstored = 0 } = execs;
+  const { copiesUnchecked, argvCut, eventsUnstored = 0, dropLogOverruns = 0 } = execs;
   return {
-    complete: recordsLost === 0 && sensorGaps === 0 && !sensorOff && !unsynced && copiesUnchecked === 0 && argvCut === 0 && eventsUnstored === 0, records_lost: recordsLost, sensor_gaps: sensorGaps,
+    complete: recordsLost === 0 && sensorGaps === 0 && !sensorOff && !unsynced && copiesUnchecked === 0 && argvCut === 0 && eventsUnstored === 0 && dropLogOverruns === 0,
+    records_lost: recordsLost, sensor_gaps: sensorGaps,
     ...(sensorOff ? { sensor_off: true as const } : {}), ...(unsynced ? { unsynced: true as const } : {}),
     ...(copiesUnchecked > 0 ? { copies_unchecked: copiesUnchecked } : {}),
     ...(argvCut > 0 ? { argv_cut: argvCut } : {}),
     ...(eventsUnstored > 0 ? { events_unstored: eventsUnstored } : {}),
+    ...(dropLogOverruns > 0 ? { drop_log_overruns: dropLogOverruns } : {}),
   };
 }
 
@@ -127,6 +134,7 @@ export function captureIncompleteText(c: CaptureStatus, sensorOff = false): stri
     c.unsynced && 'the kernel sensor did not confirm it had delivered its last records before the session ended',
     c.copies_unchecked && `${c.copies_unchecked} exec(s) not checked for renamed copies of system programs (the hash budget was spent)`,
     c.argv_cut && `${c.argv_cut} exec(s) with argv cut short by the kernel (the tool call's argv budget was spent: an exec flood)`,
+    c.drop_log_overruns && `the kernel log overwrote drop records ${c.drop_log_overruns} time(s) before they were read (dropped UDP/ICMP packets may be missing)`,
     c.events_unstored && `${c.events_unstored} event(s) counted but not stored (the session's store budget was spent: a flood; alerts and their evidence were stored)`,
     sensorOff && c.sensor_off && 'no kernel sensor ran',
   ].filter(Boolean);

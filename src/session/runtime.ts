@@ -351,6 +351,8 @@ export class Runtime extends EventEmitter {
       this.kmsg = await KmsgDropReader.start();
       this.kmsg.on('error', (e: unknown) => this.onError(e));
       this.kmsg.on('warning', (w: string) => this.onError(w));
+      // (the kernel overwrote log records before they were read: dropped packets of unknown sandboxes went unrecorded)
+      this.kmsg.on('overrun', () => { for (const s of this.sessions.values()) s.onDropLogOverrun(); });
       this.kmsg.on('drop', (d) => {
         for (const s of this.sessions.values()) if (s.leaseId === d.sandbox && s.ownsDropAt(d.tsUs)) s.onDrop(d);
       });

@@ -337,7 +337,7 @@ export class Session {
   private sensorUnsynced = false;
   /** Execs not compared with the watched programs because the copy check's hash budget was spent (binary-copies.ts). */
   /** Per-exec shortfalls of the capture (captureStatus). */
-  private readonly shortfalls = { copiesUnchecked: 0, argvCut: 0 };
+  private readonly shortfalls = { copiesUnchecked: 0, argvCut: 0, dropLogOverruns: 0 };
   /** Set once session.end is written: losses after it are no longer this session's. */
   private ended = false;
 
@@ -1474,6 +1474,13 @@ export class Session {
    * open session records it (kind 'sensor', state 'lost', coalesced: capture-loss.ts), up to the
    * moment its session.end is written — also while it closes, when its last records are drained.
    */
+  /** The kernel overwrote drop-log records before Corral read them: some dropped packets, anyone's, are not on record. */
+  onDropLogOverrun(): void {
+    if (this.ended) return;
+    this.shortfalls.dropLogOverruns++;
+    this.emit('sensor', { state: 'drop_log_overrun', note: 'the kernel log overwrote records before Corral read them: dropped UDP/ICMP packets of this or another sandbox may be missing' });
+  }
+
   onSensorLoss(n: number): void {
     if (!this.ended) this.loss.add(n);
   }
@@ -1506,8 +1513,10 @@ export class Session {
     const at = d.tsUs !== undefined ? BigInt(Math.round(d.tsUs)) * 1000n : process.hrtime.bigint();
     // ICMP has no port; the sender's record (connect or sendto) may still be in the sensor's buffers
     const port = d.proto === 'ICMP' ? undefined : d.dport;
-    let found = this.connects.dropSender(d.dst, port, at);
-    if (!found && this.rt.sensor && !this.closed) { await this.rt.sensorBarrier(at); found = this.connects.dropSender(d.dst, port, at); }
+    // (every sender's record up to the drop must be in before it is judged: a neighbour's record still in the
+    //  sensor's buffers would make a guess look like proof — the kernel log is read faster than the sensor)
+    if (this.rt.sensor && !this.closed) await this.rt.sensorBarrier(at);
+    const found = this.connects.dropSender(d.dst, port, at);
     const match = found?.rec;
     // (two calls' processes sending to the same place: the kernel log cannot say whose packet this was — a guess, never a kill)
     const exact = match && this.attrFromCgroup(match.cgroupId);
@@ -1774,7 +1783,7 @@ export class Session {
       this.ended = true;
       if (this.storeBudget.unstored > 0) this.emit('sensor', { state: 'unstored', events_unstored: this.storeBudget.unstored, by_kind: this.storeBudget.unstoredByKind(), cap: this.storeBudget.cap });
       const capture = this.capture;
-      this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes, capture_complete: capture.complete, ...(capture.records_lost ? { records_lost: capture.records_lost } : {}), ...(capture.copies_unchecked ? { copies_unchecked: capture.copies_unchecked } : {}), ...(capture.argv_cut ? { argv_cut: capture.argv_cut } : {}), ...(capture.events_unstored ? { events_unstored: capture.events_unstored } : {}) });
+      this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes, capture_complete: capture.complete, ...(capture.records_lost ? { records_lost: capture.records_lost } : {}), ...(capture.copies_unchecked ? { copies_unchecked: capture.copies_unchecked } : {}), ...(capture.argv_cut ? { argv_cut: capture.argv_cut } : {}), ...(capture.events_unstored ? { events_unstored: capture.events_unstored } : {}), ...(capture.drop_log_overruns ? { drop_log_overruns: capture.drop_log_overruns } : {}) });
     });
     this.rt.sessions.delete(this.id);
     // (a long-lived runtime runs thousands of sessions: what one leaves in the process must not add up)
