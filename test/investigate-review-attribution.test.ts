@@ -143,6 +143,29 @@ test('identity: episode "0" of two runs stays two episodes when read from files 
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
+test('identity: a placement may name the run, so episode "0" of one run does not inherit another run\'s address (file and records)', async () => {
+  const noIp = { ips: undefined };
+  const spans = [call('0', 0, 1, 60, 'nmap 10.30.0.0/24', { ...noIp, run: 'run-A' }), call('0', 0, 1, 60, 'nmap 10.30.0.0/24', { ...noIp, run: 'run-B', tool_call_id: 'B:0' })];
+  const dir = mkdtempSync(join(tmpdir(), 'corral-review-'));
+  try {
+    // one CSV with the run column; the same bindings without it make both runs' "0" hold both addresses
+    writeFileSync(join(dir, 'p.csv'), `ip,from,to,episode,run\n10.0.0.5,,,0,run-A\n10.0.0.6,,,0,run-B\n`);
+    const { readPlacementsDetailed } = await import('../src/investigate/inputs/placements.js');
+    const { placements, stats } = await readPlacementsDetailed(join(dir, 'p.csv'));
+    assert.equal(stats.records, 2);
+    assert.deepEqual(placements.map((p) => [p.ip, p.episode, p.run]), [['10.0.0.5', '0', 'run-A'], ['10.0.0.6', '0', 'run-B']]);
+    const records = [...background(), alert(1.5, '10.30.0.7', { dport: 22, src: '10.0.0.6' }), alert(1.6, '10.30.0.8', { dport: 22, src: '10.0.0.6' })];
+    const r = await investigateRecords({ records, spans, placements });
+    assert.equal(r.incidents.length, 1);
+    assert.deepEqual(r.incidents[0]!.attributed.map((a) => r.calls[a.call]!.tool_call_id), ['B:0'], 'only run-B\'s episode held 10.0.0.6');
+    // a run-less binding still applies to every run's episode of that name (as before)
+    const loose = await investigateRecords({ records, spans, placements: placements.map(({ run: _run, ...p }) => p) });
+    const inc = loose.incidents[0]!;
+    const named = [...inc.attributed, ...(inc.runnerUp ? [inc.runnerUp] : [])].map((a) => loose.calls[a.call]!.tool_call_id).sort();
+    assert.deepEqual(named, ['0:0', 'B:0'], 'without the run both episodes "0" held the address: both are candidates');
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
 // ---------- 4. command patterns ----------
 
 test('command evidence: a quoted "&" is no background operator; crontab -l is no persistence', () => {

@@ -24,7 +24,8 @@ export interface ToolCallSpan {
   file: string; line: number;
 }
 /** Where an episode ran: an IP (or host) bound to an episode/host/sandbox over a time interval (IPs get reused). */
-export interface Placement { ip: string; from: number; to: number; host?: string; sandbox?: string; episode?: string }
+/** An address bound to an episode, sandbox or host for an interval; `run` narrows an episode binding to one run (episode names repeat across runs). */
+export interface Placement { ip: string; from: number; to: number; host?: string; sandbox?: string; episode?: string; run?: string }
 export interface EpisodeWindow { episode: string; run?: string; start: number; end: number; host?: string; sandbox?: string }
 export interface InputIssue { file: string; line: number; error: string }
 export interface InputStats { file: string; format: string; records: number; bad: number; issues: InputIssue[] /* first 100 */; tsNote?: string /* e.g. 'timestamps had no timezone: assumed UTC' or 'epoch seconds detected' */ }

@@ -1,7 +1,8 @@
 // Why: traces often do not say which IP a tool call used; a mapping file does ("this IP
 // belonged to that episode / sandbox / host from t1 to t2"). IPs are reused over time and
 // several sandboxes may share one (NAT), so every binding carries its interval and a call
-// only inherits the IPs bound to it while it ran.
+// only inherits the IPs bound to it while it ran. A binding may name a run: episode names repeat
+// across RL runs (each restarts at 0), and a run-less binding of episode "0" applies to every run's.
 import type { Placement, ToolCallSpan } from '../types.js';
 
 /** A source key a tool call may appear under in the network logs, valid during [from, to]. */
@@ -32,13 +33,16 @@ export class PlacementIndex {
    */
   keysFor(span: ToolCallSpan, until: number, out: SpanKey[]): void {
     if (this.size === 0) return;
-    this.collect(this.byEpisode.get(span.episode), span.start, until, out);
-    if (span.sandbox !== undefined) this.collect(this.bySandbox.get(span.sandbox), span.start, until, out);
-    if (span.host !== undefined) this.collect(this.byHost.get(span.host), span.start, until, out);
+    this.collect(this.byEpisode.get(span.episode), span, until, out);
+    if (span.sandbox !== undefined) this.collect(this.bySandbox.get(span.sandbox), span, until, out);
+    if (span.host !== undefined) this.collect(this.byHost.get(span.host), span, until, out);
   }
 
-  private collect(list: Placement[] | undefined, from: number, to: number, out: SpanKey[]): void {
+  /** The bindings in `list` that overlap [span.start, to] and name the span's run, or no run. */
+  private collect(list: Placement[] | undefined, span: ToolCallSpan, to: number, out: SpanKey[]): void {
     if (!list) return;
-    for (const p of list) if (p.from <= to && p.to >= from) out.push({ kind: 'ip', value: p.ip, from: p.from, to: p.to });
+    for (const p of list) {
+      if (p.from <= to && p.to >= span.start && (p.run === undefined || p.run === span.run)) out.push({ kind: 'ip', value: p.ip, from: p.from, to: p.to });
+    }
   }
 }

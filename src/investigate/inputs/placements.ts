@@ -1,6 +1,6 @@
 // Why: firewall logs see IP addresses, traces see episodes. When the traces do not say which
-// IP an episode used, a mapping file does: CSV "ip,from,to,host,sandbox,episode" (header
-// optional, that column order assumed without one) or JSON lines with the same keys. An IP
+// IP an episode used, a mapping file does: CSV "ip,from,to,host,sandbox,episode,run" (header
+// optional, that column order assumed without one; run may be left out) or JSON lines with the same keys. An IP
 // can appear many times (reused over time); several sandboxes can share one IP (NAT).
 // Empty from → -Infinity (since always), empty to → Infinity (still in use).
 // A record whose ip is not an IP address, whose host/sandbox/episode is not text (an object, a
@@ -13,8 +13,8 @@ import { splitCsv } from './fieldmap.js';
 import { canonicalIp, toStr } from './normalise.js';
 import { lineError, type ReadStats } from './stats.js';
 
-const COLS = ['ip', 'from', 'to', 'host', 'sandbox', 'episode'] as const;
-const COL_INDEX = { ip: 0, from: 1, to: 2, host: 3, sandbox: 4, episode: 5 } as const;
+const COLS = ['ip', 'from', 'to', 'host', 'sandbox', 'episode', 'run'] as const;
+const COL_INDEX = { ip: 0, from: 1, to: 2, host: 3, sandbox: 4, episode: 5, run: 6 } as const;
 
 function trimmed(v: unknown): string | undefined {
   const s = toStr(v);
@@ -34,7 +34,7 @@ function shown(v: unknown): string {
   return Array.isArray(v) ? 'a list' : typeof v === 'object' && v !== null ? 'an object' : JSON.stringify(v);
 }
 
-/** Why a value of a text field (host, sandbox, episode) cannot be used, or undefined when it can (absent and null are absent). */
+/** Why a value of a text field (host, sandbox, episode, run) cannot be used, or undefined when it can (absent and null are absent). */
 function notText(k: string, v: unknown): string | undefined {
   return v === undefined || v === null || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) ? undefined : `"${k}" must be text, not ${shown(v)}`;
 }
@@ -51,7 +51,7 @@ function make(get: (k: (typeof COLS)[number]) => unknown, ctx: LineCtx, line: nu
   if (ip === undefined) return 'missing ip';
   const pct = ip.indexOf('%');
   if (isIP(pct < 0 ? ip : ip.slice(0, pct)) === 0) return `ip ${JSON.stringify(ip.length > 60 ? `${ip.slice(0, 60)}…` : ip)} is not an IP address`;
-  for (const k of ['host', 'sandbox', 'episode'] as const) { const why = notText(k, get(k)); if (why) return why; }
+  for (const k of ['host', 'sandbox', 'episode', 'run'] as const) { const why = notText(k, get(k)); if (why) return why; }
   const absent = (v: unknown): boolean => v === undefined || v === null || v === '' || v === '-';
   if (aliases.length && (absent(get('from')) || absent(get('to')))) return `${aliases.map((a) => `"${a}"`).join(', ')} ${aliases.length > 1 ? 'are' : 'is'} not read: a placement's interval is "from" and "to" (without one of them it would be open on that side)`;
   const from = bound(get('from'), ctx, -Infinity), to = bound(get('to'), ctx, Infinity);
@@ -62,6 +62,8 @@ function make(get: (k: (typeof COLS)[number]) => unknown, ctx: LineCtx, line: nu
   if (host !== undefined) p.host = host;
   if (sandbox !== undefined) p.sandbox = sandbox;
   if (episode !== undefined) p.episode = episode;
+  const run = trimmed(get('run'));
+  if (run !== undefined) p.run = run;
   return p;
 }
 
