@@ -126,6 +126,13 @@ export function captureStatus(recordsLost: number, sensorGaps: number, sensorOff
   };
 }
 
+/** The counted shortfalls of a capture that are not zero, as `session.end` carries them (records_lost, argv_cut, …). */
+export function captureShortfalls(c: CaptureStatus): Partial<Pick<CaptureStatus, 'records_lost' | 'copies_unchecked' | 'argv_cut' | 'events_unstored' | 'drop_log_overruns'>> {
+  const out: Partial<Record<'records_lost' | 'copies_unchecked' | 'argv_cut' | 'events_unstored' | 'drop_log_overruns', number>> = {};
+  for (const k of ['records_lost', 'copies_unchecked', 'argv_cut', 'events_unstored', 'drop_log_overruns'] as const) if (c[k]) out[k] = c[k];
+  return out;
+}
+
 /** Why a capture is incomplete, for people ("" when only the sensor was off and `sensorOff` is false, or when it is complete). */
 export function captureIncompleteText(c: CaptureStatus, sensorOff = false): string {
   const why = [

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { ResourceSampler } from './resource-sampler.js';
 import { ConnectRing } from './connect-ring.js';
 import { limitAlerts } from './limit-alerts.js';
-import { CaptureLoss, captureStatus, type CaptureStatus } from './capture-loss.js';
+import { CaptureLoss, captureShortfalls, captureStatus, type CaptureStatus } from './capture-loss.js';
 import { StoreBudget } from './store-budget.js';
 import { sandboxViews, viewRefusal } from '../sandbox/host-views.js';
 import { mountSizedTmpfs, mountSizedWorkspace, removeSessionDir, sessionDirPrefix } from '../sandbox/workspace-quota.js';
@@ -1783,7 +1783,7 @@ export class Session {
       this.ended = true;
       if (this.storeBudget.unstored > 0) this.emit('sensor', { state: 'unstored', events_unstored: this.storeBudget.unstored, by_kind: this.storeBudget.unstoredByKind(), cap: this.storeBudget.cap });
       const capture = this.capture;
-      this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes, capture_complete: capture.complete, ...(capture.records_lost ? { records_lost: capture.records_lost } : {}), ...(capture.copies_unchecked ? { copies_unchecked: capture.copies_unchecked } : {}), ...(capture.argv_cut ? { argv_cut: capture.argv_cut } : {}), ...(capture.events_unstored ? { events_unstored: capture.events_unstored } : {}), ...(capture.drop_log_overruns ? { drop_log_overruns: capture.drop_log_overruns } : {}) });
+      this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes, capture_complete: capture.complete, ...captureShortfalls(capture) });
     });
     this.rt.sessions.delete(this.id);
     // (a long-lived runtime runs thousands of sessions: what one leaves in the process must not add up)
