@@ -91,7 +91,8 @@ export function cachedDefinitions(runDir: string | undefined, key: TypesCacheKey
 
 function store(runDir: string, dir: string, path: string, defs: string): void {
   try {
-    mkdirSync(runDir, { recursive: true, mode: 0o700 });
+    // (the run directory as the runtime makes it, searchable: sandboxes' launchers pass through it; the cache's own is private)
+    mkdirSync(runDir, { recursive: true, mode: 0o755 });
     mkdirSync(dir, { mode: 0o700 });
   } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return; }
   if (!trustedDir(runDir) || !trustedDir(dir)) return;

@@ -3,6 +3,7 @@
 // attribution index. It is an object (not module state), so tests and embedders can run
 // several runtimes, each with its own sessions and policies. On start it also removes
 // sandboxes that a crashed Corral left behind.
+import { ensureRunDir } from './run-dir.js';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
@@ -208,7 +209,7 @@ export class Runtime extends EventEmitter {
     // The store first: one that cannot record (a damaged index, an index lost next to its logs,
     // a read-only home) refuses the run before any cgroup, seccomp file or sensor exists.
     this.store = EventStore.open({ home: this.opts.home });
-    mkdirSync(this.runDir, { recursive: true, mode: 0o755 });
+    ensureRunDir(this.runDir);
     await cleanupOrphans(this.layout, this.cgroupRoot, this.runDir);
     this.hostAddressWatch.start();
     new Cgroup(this.layout, this.cgroupRoot).create();
