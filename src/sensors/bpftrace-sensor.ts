@@ -19,6 +19,8 @@ import { KernelBtf } from './kernel-btf.js';
 import { sensorDefinitions } from './sensor-types.js';
 import { cachedDefinitions, dropCachedDefinitions } from './sensor-types-cache.js';
 import { RecordAssembler, type ControlLine, type SensorRecord } from './bpftrace-records.js';
+import { allowedCpus } from './cpu-list.js';
+export { allowedCpus };
 
 export type { ExecRecord, ExitRecord, ConnectRecord, SynRecord, SocketDeniedRecord, UdpSourceRecord, BudgetOverflowRecord, SensorRecord } from './bpftrace-records.js';
 
@@ -81,16 +83,34 @@ export interface SensorOptions {
   skipHostProcesses?: boolean;
 }
 
-interface SyncWait { pid: number; token: string; sawExec: boolean; sawExit: boolean; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+/** A barrier's marker: done once `want` exec records and its exit record came back. */
+interface SyncWait { pid: number; token: string; execs: number; want: number; sawExec: boolean; sawExit: boolean; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
 
 /**
  * Corral's own children the sensor still records though they start in the host's namespace: the sync
- * marker (`/bin/true <nonce>`) and the launchers (corral-enter, before they join a sandbox's namespaces).
+ * marker (`/bin/true <nonce>`, reached through a chain of `taskset`s: see syncChain) and the launchers
+ * (corral-enter, before they join a sandbox's namespaces).
  */
-function hostChildren(): { files: string[]; comms: string[] } {
+function hostChildren(taskset: string | undefined): { files: string[]; comms: string[] } {
   let enter: string[] = [];
   try { enter = [enterBinary()]; } catch { /* not built: no launchers to record either */ }
-  return { files: ['/bin/true', ...enter], comms: ['true', 'corral-enter'] };
+  return { files: ['/bin/true', ...(taskset ? [taskset] : []), ...enter], comms: ['true', ...(taskset ? ['taskset'] : []), 'corral-enter'] };
+}
+
+/**
+ * The barrier marker's command: `taskset -c C1 taskset -c C2 … /bin/true TOKEN`, one exec per allowed CPU. Each
+ * taskset pins itself to its CPU and execs the next, so the exec that follows is recorded on that CPU — and a
+ * per-CPU perf buffer is read in order, so once every one of those records is back, every record any CPU wrote
+ * before the barrier began is back too. One marker on one CPU said nothing of another CPU's backlog (CI lost 3
+ * of 4,000 records of an exec flood to a session's close that way). `want`: the exec records to wait for (the
+ * first taskset's own, run wherever, and one per CPU). Without taskset or with one CPU: the plain marker.
+ */
+export function syncChain(cpus: number[], taskset: string | undefined, token: string): { file: string; args: string[]; want: number } {
+  if (!taskset || cpus.length < 2) return { file: '/bin/true', args: [token], want: 1 };
+  const args = ['-c', String(cpus[0])];
+  for (const c of cpus.slice(1)) args.push(taskset, '-c', String(c));
+  args.push('/bin/true', token);
+  return { file: taskset, args, want: cpus.length + 1 };
 }
 
 /** Events: 'record' (a SensorRecord), 'lost' (records dropped by a full perf ring: count, running total), 'error', 'exit'. */
@@ -107,6 +127,8 @@ export class BpftraceSensor extends EventEmitter {
   private sweepTimer?: NodeJS.Timeout;
   private stderr = '';
   private stopped = false;
+  /** taskset, which pins the barrier's marker to each CPU in turn (syncChain); util-linux has it everywhere. */
+  private readonly taskset = findInPath('taskset');
 
   private constructor(private opts: SensorOptions) {
     super();
@@ -200,7 +222,7 @@ export class BpftraceSensor extends EventEmitter {
     // and at exit below), and it dies of a broken pipe if Corral is killed outright.
     // (sock:sock_send_length, the DNS source-port join, exists from Linux 6.3: older kernels join DNS by time)
     const udpSource = this.opts.udpSource ?? existsSync(`${TRACEFS}/events/sock/sock_send_length`);
-    const body = buildProgram({ hostNetns, udpSource, skipHostFor: this.opts.skipHostProcesses ? process.pid : undefined, hostChildren: hostChildren(), pidNs: inChildPidNs() /* a container's: kernel pids translated to Corral's */ });
+    const body = buildProgram({ hostNetns, udpSource, skipHostFor: this.opts.skipHostProcesses ? process.pid : undefined, hostChildren: hostChildren(this.taskset), pidNs: inChildPidNs() /* a container's: kernel pids translated to Corral's */ });
     const program = `${this.definitions(body)}${body}`;
     // bpftrace reads a short tracefs event list, answered from memory (tracefs-event-list.ts: ≈ 0.8 s less start-up)
     const listEnv = this.opts.shortEventList === false ? undefined : eventListEnv(program, eventsShim(), env);
@@ -271,7 +293,7 @@ export class BpftraceSensor extends EventEmitter {
   private onRecord(r: SensorRecord): void {
     const w = this.syncs.get(r.pid);
     if (w) {
-      if (r.kind === 'exec' && r.argv[1] === w.token) w.sawExec = true;
+      if (r.kind === 'exec' && r.result === 'ok' && ++w.execs >= w.want) w.sawExec = true;
       if (r.kind === 'exit') w.sawExit = true;
       if (w.sawExec && w.sawExit) { this.syncs.delete(r.pid); clearTimeout(w.timer); setImmediate(w.resolve); }
       return;
@@ -281,20 +303,27 @@ export class BpftraceSensor extends EventEmitter {
   }
 
   /**
-   * Barrier: execs `/bin/true <nonce>` from this process and resolves once its exec and
-   * exit records came back. Every CPU's perf buffer is drained on each bpftrace wakeup,
-   * so records produced before the marker have been emitted by then. Results-less execs
-   * older than the barrier are flushed as result 'unknown' only by the periodic sweep.
+   * Barrier: execs a marker that runs on every CPU this process may use (syncChain) and resolves once its
+   * exec records and its exit record came back: every record the kernel wrote on any CPU before the call
+   * has been emitted by then. Results-less execs older than the barrier are flushed as result 'unknown'
+   * only by the periodic sweep.
    */
   sync(timeoutMs = 10000): Promise<void> {
     if (!this.child || this.stopped) return Promise.reject(new Error('sensor not running'));
     const token = `corral-sensor-sync-${randomBytes(8).toString('hex')}`;
     return new Promise<void>((resolve, reject) => {
-      const m = spawn('/bin/true', [token], { stdio: 'ignore' });
+      const chain = syncChain(allowedCpus(), this.taskset, token);
+      const m = spawn(chain.file, chain.args, { stdio: 'ignore' });
       const pid = m.pid;
       if (pid === undefined) { m.once('error', reject); return; }
       const timer = setTimeout(() => { this.syncs.delete(pid); reject(new Error('sensor sync timed out')); }, timeoutMs);
-      this.syncs.set(pid, { pid, token, sawExec: false, sawExit: false, resolve, reject, timer });
+      this.syncs.set(pid, { pid, token, execs: 0, want: chain.want, sawExec: false, sawExit: false, resolve, reject, timer });
+      // (a CPU taskset could not pin to — taken offline since — ends the chain early: said now, not at the timeout)
+      m.once('exit', (code) => {
+        if (code === 0 || !this.syncs.has(pid)) return;
+        this.syncs.delete(pid); clearTimeout(timer);
+        reject(new Error(`sensor sync marker exited with code ${code}`));
+      });
     });
   }
 

@@ -1,0 +1,30 @@
+// Why: the sensor's barrier must put a marker on every CPU a traced process can run on (bpftrace drains one perf
+// buffer per CPU, so a marker seen on one says nothing of another's backlog). This reads which CPUs those are:
+// the ones this process may run on (a container's cpuset narrows them; sandboxes are its children and inherit it).
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+
+/** A kernel CPU list (`0-3,8,10-11`) as CPU numbers, ascending; undefined when it is not one. */
+export function parseCpuList(text: string): number[] | undefined {
+  const out = new Set<number>();
+  const t = text.trim();
+  if (!t) return undefined;
+  for (const part of t.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) return undefined;
+    const a = Number(m[1]), b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a || b - a > 65_536) return undefined;
+    for (let c = a; c <= b; c++) out.add(c);
+  }
+  return [...out].sort((x, y) => x - y);
+}
+
+/** The CPUs this process may run on (its Cpus_allowed_list); every CPU Node counts when that cannot be read. */
+export function allowedCpus(status = '/proc/self/status'): number[] {
+  try {
+    const m = /^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync(status, 'utf8'));
+    const list = m ? parseCpuList(m[1]!) : undefined;
+    if (list?.length) return list;
+  } catch { /* not Linux, or no /proc */ }
+  return cpus().map((_, i) => i);
+}
