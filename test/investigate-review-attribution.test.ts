@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { leavesProcessRunning } from '../src/investigate/analysis/command-evidence.js';
+import { reportData } from '../src/investigate/report/html-data.js';
 import { investigate, investigateRecords, type InvestigationResult } from '../src/investigate/investigate.js';
 import type { NetRecord, ToolCallSpan } from '../src/investigate/types.js';
 import { T0, MIN, call, alert, background } from './helpers/investigate-records.js';
@@ -107,6 +108,22 @@ test('identity: episode "0" of two runs stays two episodes (records path)', asyn
   assert.equal(r.fleet.episodes.length, 2);
   assert.equal(r.fleet.patterns[0]!.episodes, 2);
   assert.deepEqual(r.fleet.byRun, [{ run: 'run-A', episodes: 1, incidents: 1 }, { run: 'run-B', episodes: 1, incidents: 1 }]);
+});
+
+test('identity: the HTML timeline draws two runs\' episode "0" behind one address as two rows, each named with its run', async () => {
+  // (one NAT address: both runs' sandboxes behind 10.0.0.5, each fetching the metadata address in its own call)
+  const spans = [
+    call('0', 1, 0, 30, 'curl -s http://169.254.169.254/latest/meta-data/', { run: 'run-A' }),
+    call('0', 1, 5, 30, 'curl -s http://169.254.169.254/latest/meta-data/', { run: 'run-B' }),
+  ];
+  const records = [...background(), alert(0.2, '169.254.169.254', { dport: 80 }), alert(5.2, '169.254.169.254', { dport: 80 })];
+  const r = await investigateRecords({ records, spans });
+  const data = reportData(r);
+  const lane = data.lanes.find((l) => l.source.includes('10.0.0.5'));
+  assert.ok(lane, JSON.stringify(data.lanes.map((l) => l.source)));
+  assert.deepEqual(lane.rows.map((row) => [row.run, row.episode, row.calls.map((c) => data.calls[c]!.run)]).sort(), [['run-A', '0', ['run-A']], ['run-B', '0', ['run-B']]]);
+  assert.equal(r.fleet.firstAppeared?.run, 'run-A');
+  assert.deepEqual(r.fleet.patterns.map((p) => [p.firstRun, p.firstEpisode]), [['run-A', '0']]);
 });
 
 test('identity: episode "0" of two runs stays two episodes when read from files (native and JavaScript readers, one and several threads)', async () => {

@@ -35,7 +35,7 @@ export function buildFleetView(incidents: Incident[], calls: CallRef[]): FleetVi
       if (!first || c.start < first.c.start) first = { c, inc };
       let row = patterns.get(c.pattern);
       if (!row) {
-        row = { pattern: c.pattern, incidents: 0, alerts: 0, episodes: 0, calls: 0, categories: [], firstSeen: c.start, firstEpisode: c.episode, firstStep: c.step, steps: [], runs: [], example: c.command ?? '',
+        row = { pattern: c.pattern, incidents: 0, alerts: 0, episodes: 0, calls: 0, categories: [], firstSeen: c.start, firstEpisode: c.episode, ...(c.run !== undefined ? { firstRun: c.run } : {}), firstStep: c.step, steps: [], runs: [], example: c.command ?? '',
           eps: new Set(), stepSet: new Set(), runSet: new Set(), catSet: new Set(), callSet: new Set() };
         patterns.set(c.pattern, row);
       }
@@ -44,7 +44,7 @@ export function buildFleetView(incidents: Incident[], calls: CallRef[]): FleetVi
       row.eps.add(ek); row.catSet.add(inc.category); row.callSet.add(at.call);
       if (c.step !== undefined) row.stepSet.add(c.step);
       if (c.run !== undefined) row.runSet.add(c.run);
-      if (c.start < row.firstSeen) { row.firstSeen = c.start; row.firstEpisode = c.episode; row.firstStep = c.step; row.example = c.command ?? ''; }
+      if (c.start < row.firstSeen) { row.firstSeen = c.start; row.firstEpisode = c.episode; row.firstRun = c.run; row.firstStep = c.step; row.example = c.command ?? ''; }
       if (!blamedCalls.has(at.call)) {
         blamedCalls.add(at.call);
         if (c.step !== undefined) steps.set(c.step, (steps.get(c.step) ?? 0) + 1);

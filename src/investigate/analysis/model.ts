@@ -86,7 +86,7 @@ export interface Enrichment { fleet: RateTest; pooled: RateTest; perKey: KeyEnri
 
 export interface PatternRow {
   pattern: string; incidents: number; alerts: number; episodes: number; calls: number;
-  categories: string[]; firstSeen: number; firstEpisode: string; firstStep?: number;
+  categories: string[]; firstSeen: number; firstEpisode: string; firstRun?: string; firstStep?: number;
   steps: number[]; runs: string[]; example: string;
 }
 

@@ -33,9 +33,11 @@ export function reportMain(data: ReportData): void {
   };
   const pct = (p: number): string => `${Math.round(p * 100)}%`;
   const pval = (t: { p: number; log10p: number }): string => t.p >= 0.001 ? t.p.toFixed(3) : t.p > 0 ? t.p.toExponential(1) : Number.isFinite(t.log10p) ? `1e${Math.floor(t.log10p)}` : '< 1e-300';
+  // (an episode is its run and its name: two runs both have an episode "0")
+  const epName = (run: string | undefined, episode: string | undefined): string => (run !== undefined ? `${run} / ${episode ?? '?'}` : episode ?? '?');
   const callLabel = (c: number): string => {
     const k = data.calls[c]!;
-    return `${k.episode}${k.step !== undefined ? ` step ${k.step}` : ''} · ${k.tool_call_id}`;
+    return `${epName(k.run, k.episode)}${k.step !== undefined ? ` step ${k.step}` : ''} · ${k.tool_call_id}`;
   };
   function table(head: string[], rows: (string | Node)[][], cls = ''): HTMLTableElement {
     const t = el('table', cls ? { class: cls } : {});
@@ -133,7 +135,8 @@ export function reportMain(data: ReportData): void {
       y += LANE_H;
       for (const row of lane.rows) {
         const lab = svg('text', { x: 14, y: y + 12, class: 'row-label' });
-        lab.textContent = row.episode.length > 26 ? `${row.episode.slice(0, 25)}…` : row.episode;
+        const name = epName(row.run, row.episode);
+        lab.textContent = name.length > 26 ? `${name.slice(0, 25)}…` : name;
         s.append(lab);
         for (const c of row.calls) {
           const k = data.calls[c]!;
@@ -225,8 +228,8 @@ export function reportMain(data: ReportData): void {
     table(['host', 'inside', 'alerts', 'busy time', 'rate ratio', 'p'], r.enrichment.perHost.slice(0, 20).map((h) => [h.key, ...test(h)])));
   $('fleet').append(
     table(['command pattern', 'incidents', 'episodes', 'categories', 'first seen', 'steps'], r.fleet.patterns.slice(0, 30).map((p) =>
-      [el('code', {}, p.pattern), String(p.incidents), String(p.episodes), p.categories.join(', '), `${iso(p.firstSeen)} (${p.firstEpisode})`, p.steps.slice(0, 12).join(', ')])),
-    el('p', {}, r.fleet.firstAppeared ? `First appeared ${iso(r.fleet.firstAppeared.ts)} in ${r.fleet.firstAppeared.episode ?? '?'} (${r.fleet.firstAppeared.incident}).` : 'No attributed incidents.'),
+      [el('code', {}, p.pattern), String(p.incidents), String(p.episodes), p.categories.join(', '), `${iso(p.firstSeen)} (${epName(p.firstRun, p.firstEpisode)})`, p.steps.slice(0, 12).join(', ')])),
+    el('p', {}, r.fleet.firstAppeared ? `First appeared ${iso(r.fleet.firstAppeared.ts)} in ${epName(r.fleet.firstAppeared.run, r.fleet.firstAppeared.episode)} (${r.fleet.firstAppeared.incident}).` : 'No attributed incidents.'),
   );
   const issues: (string | Node)[][] = [];
   for (const s of [...r.inputs.net, ...r.inputs.traces, ...r.inputs.placementFiles]) {

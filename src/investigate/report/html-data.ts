@@ -3,6 +3,7 @@
 // timeline) under fixed caps, and says what it left out, so the file stays small enough for
 // a browser and nothing is dropped silently.
 import { showInvisible } from '../../util/invisible-text.js';
+import { episodeKey } from '../analysis/episode-key.js';
 import type { AlertOut, CallRef, Incident, InvestigationResult } from '../analysis/model.js';
 
 export const HTML_LIMITS = { incidents: 300, alertsPerIncident: 400, lanes: 80 } as const;
@@ -10,8 +11,8 @@ export const HTML_LIMITS = { incidents: 300, alertsPerIncident: 400, lanes: 80 }
 export interface Lane {
   /** Source key (ip:… / host:…). */
   source: string;
-  /** One row of bars per episode that ran under this source. */
-  rows: { episode: string; calls: number[] }[];
+  /** One row of bars per episode (run and name: two runs' episode "0" are two rows) that ran under this source. */
+  rows: { episode: string; run?: string; calls: number[] }[];
   alerts: number[];
 }
 
@@ -62,7 +63,7 @@ export function reportData(r: InvestigationResult, now = new Date()): ReportData
   if (cut) truncated.push(`${cut} alerts of very large incidents are not drawn (the counts include them)`);
 
   // Lanes: one per source, rows per episode; sources of the best-ranked incidents first.
-  const lanes = new Map<string, { rows: Map<string, Set<number>>; alerts: number[] }>();
+  const lanes = new Map<string, { rows: Map<string, { run?: string; episode: string; calls: Set<number> }>; alerts: number[] }>();
   for (const inc of outIncidents) {
     let lane = lanes.get(inc.source);
     if (!lane) {
@@ -72,17 +73,18 @@ export function reportData(r: InvestigationResult, now = new Date()): ReportData
     }
     lane.alerts.push(...inc.alerts);
     for (const c of inc.calls) {
-      const ep = calls[c]!.episode;
-      const row = lane.rows.get(ep) ?? new Set<number>();
-      row.add(c);
-      lane.rows.set(ep, row);
+      const { run, episode } = calls[c]!;
+      const key = episodeKey(run, episode);
+      let row = lane.rows.get(key);
+      if (!row) { row = { ...(run !== undefined ? { run } : {}), episode, calls: new Set<number>() }; lane.rows.set(key, row); }
+      row.calls.add(c);
     }
   }
   if (outIncidents.some((i) => !lanes.has(i.source))) truncated.push(`the timeline shows the ${HTML_LIMITS.lanes} sources of the best-ranked incidents`);
   const { incidents: _i, alerts: _a, calls: _c, ...rest } = r;
   return {
     generated: now.toISOString(), result: rest, incidents: outIncidents, alerts, calls, truncated,
-    lanes: [...lanes].map(([source, l]) => ({ source, alerts: l.alerts, rows: [...l.rows].map(([episode, cs]) => ({ episode, calls: [...cs] })) })),
+    lanes: [...lanes].map(([source, l]) => ({ source, alerts: l.alerts, rows: [...l.rows.values()].map((row) => ({ ...row, calls: [...row.calls] })) })),
   };
 }
 
