@@ -8,7 +8,7 @@
 const DETACH = [
   /\bnohup\b/, /\bsetsid\b/, /\bdisown\b/, /\bdaemon(?:ize)?\b/, /\bstart-stop-daemon\b/,
   /\bscreen\s+(?:-\w*\s+)*-d/, /\btmux\s+new(?:-session)?\b[^|;]*\s-d\b/, /\bsystemd-run\b/,
-  /\b(?:docker|podman)\s+run\b[^|;]*\s-d\b/, /\/etc\/cron/, /\bat\s+now\b/,
+  /\b(?:docker|podman)\s+run\b[^|;]*\s-d\b/, /\bat\s+now\b/,
   /\bsubprocess\.Popen\b/, /\bos\.fork\b/, /\bos\.spawn/, /\bmultiprocessing\b/, /\bthreading\.Thread\b/, /\bdaemon\s*=\s*True\b/,
   /\bchild_process\b/, /\bspawn\(/,
 ];
@@ -17,6 +17,7 @@ const DETACH = [
 export function leavesProcessRunning(command: string | undefined): boolean {
   if (!command) return false;
   for (const re of DETACH) if (re.test(command)) return true;
+  if (command.includes('/etc/cron') && writesCron(command)) return true;
   // The shell's own operators only outside quotes: `echo "a & b"` runs nothing in the background.
   const shell = command.includes('&') || command.includes('crontab') ? unquoted(command) : '';
   return BACKGROUND.test(shell) || installsCrontab(shell);
@@ -37,10 +38,30 @@ function unquoted(command: string): string {
  * `crontab -e`. Listing (-l) and removing (-r) leave nothing to run later.
  */
 function installsCrontab(shell: string): boolean {
-  for (const m of shell.matchAll(/\bcrontab\b([^|;&)\n]*)/g)) {
+  // (the command, not a path that ends in the word: /etc/crontab is a file, read or written — see writesCron)
+  for (const m of shell.matchAll(/(?:^|[\s;|&(`])crontab\b([^|;&)\n]*)/g)) {
     if (!/(?:^|\s)-[a-zA-Z]*[lr]\b/.test(m[1]!)) return true;
   }
   return false;
+}
+
+/**
+ * Writes under /etc/cron* (a system crontab or a cron.d/cron.daily entry: work that runs after the call): a
+ * redirect or tee into it, a copy, move, install, link or dd to it, an in-place sed, a file opened there for
+ * writing. Reading it (`cat /etc/crontab`, `grep … /etc/cron.d`, `ls /etc/cron.daily`) leaves nothing behind.
+ */
+const CRON_WRITES = [
+  />>?\|?\s*['"]?\/etc\/cron/,
+  /\btee\b(?:\s+-\S+)*(?:\s+['"]?\/[^\s'"]*)*\s+['"]?\/etc\/cron/,
+  /\b(?:cp|mv|install|ln|rsync|scp)\b[^|;&\n]*\s['"]?\/etc\/cron[^\s'"|;&)]*['"]?\/?\s*(?:$|[|;&)\n])/,
+  /\bdd\b[^|;&\n]*\bof=['"]?\/etc\/cron/,
+  /\bsed\b(?:\s+-[^i\s]\S*)*\s+-[a-zA-Z]*i[^|;&\n]*\/etc\/cron/,
+  /\bopen\(\s*['"]\/etc\/cron[^'"]*['"]\s*,\s*['"][^'"]*[wax+]/,
+  /\b(?:writeFileSync|appendFileSync|writeFile|appendFile)\(\s*['"]\/etc\/cron/,
+];
+
+function writesCron(command: string): boolean {
+  return CRON_WRITES.some((re) => re.test(command));
 }
 
 /** True when the command names the destination (address, or address/port pair) of an alert. */
