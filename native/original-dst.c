@@ -43,6 +43,7 @@
 #include <sys/time.h>
 #include <stdint.h>
 #include <fcntl.h>
+#include "mining-markers.h"
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -426,6 +427,9 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_value ufn;
   napi_create_function(env, "udpOriginal", NAPI_AUTO_LENGTH, udp_original, NULL, &ufn);
   napi_set_named_property(env, exports, "udpOriginal", ufn);
+  napi_value mkfn;
+  napi_create_function(env, "miningMarkerAt", NAPI_AUTO_LENGTH, napi_mining_marker_at, NULL, &mkfn);
+  napi_set_named_property(env, exports, "miningMarkerAt", mkfn);
   return exports;
 }
 
