@@ -34,6 +34,8 @@ export const INVESTIGATE_USAGE = `Usage: corral investigate [options] LOGFILE…
   --gap DUR               alerts further apart start a new incident (default ${DEFAULTS.gapMs / 60_000}m)
   --jobs N                worker threads for the traces (default: cores)
   --tz ZONE               zone of times written without one, in logs and traces: IANA name or ±HH:MM (default UTC, stated)
+  --log-tz ZONE           the same for the logs only (overrides --tz there)
+  --trace-tz ZONE         the same for the traces and placements only (overrides --tz there)
   --year YYYY             year of syslog times, which have none (default: each file's modification time, stated)
   --html FILE             write a self-contained HTML report (timeline, evidence per incident); never one of the inputs
   --json                  print the full result (incidents, alerts, calls, statistics) as JSON on stdout
@@ -99,7 +101,7 @@ async function investigateWith(argv: string[], io: CliIO, stdinSpool: Spools): P
       options: {
         format: { type: 'string' }, 'trace-format': { type: 'string' }, map: { type: 'string' }, traces: { type: 'string', multiple: true },
         placements: { type: 'string', multiple: true }, skew: { type: 'string' }, lag: { type: 'string' }, gap: { type: 'string' },
-        jobs: { type: 'string' }, tz: { type: 'string' }, year: { type: 'string' }, html: { type: 'string' }, json: { type: 'boolean' }, 'no-rules': { type: 'boolean' },
+        jobs: { type: 'string' }, tz: { type: 'string' }, 'log-tz': { type: 'string' }, 'trace-tz': { type: 'string' }, year: { type: 'string' }, html: { type: 'string' }, json: { type: 'boolean' }, 'no-rules': { type: 'boolean' },
         quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     });
@@ -152,7 +154,10 @@ async function investigateWith(argv: string[], io: CliIO, stdinSpool: Spools): P
     if (v.map !== undefined) {
       try { map = parseFieldMap(v.map); } catch (e) { throw new UsageError(`--map: ${(e as Error).message}`); }
     }
-    if (v.tz !== undefined) { try { checkTz(v.tz); } catch (e) { throw new UsageError(`--tz: ${(e as Error).message}`); } }
+    for (const opt of ['tz', 'log-tz', 'trace-tz'] as const) {
+      const z = v[opt];
+      if (z !== undefined) { try { checkTz(z); } catch (e) { throw new UsageError(`--${opt}: ${(e as Error).message}`); } }
+    }
     const year = v.year === undefined ? undefined : Number(v.year);
     if (year !== undefined && !(Number.isInteger(year) && year >= 1970 && year <= 9999)) throw new UsageError(`--year must be a year 1970..9999, got "${safeText(v.year!)}"`);
     if (v.html !== undefined) { checkWritable(v.html, '--html'); refuseInputAsOutput(v.html, [...logFiles, ...traceFiles, ...placementFiles, ...positionals, ...(v.traces ?? []), ...(v.placements ?? [])]); }
@@ -164,7 +169,7 @@ async function investigateWith(argv: string[], io: CliIO, stdinSpool: Spools): P
       lagMs: duration('lag', v.lag, DEFAULTS.lagMs, true),
       gapMs: duration('gap', v.gap, DEFAULTS.gapMs, false),
       jobs, rules: v['no-rules'] ? 'off' as const : 'auto' as const,
-      tz: v.tz, year, notes: twice,
+      tz: v.tz, ...(v['log-tz'] !== undefined ? { logTz: v['log-tz'] } : {}), ...(v['trace-tz'] !== undefined ? { traceTz: v['trace-tz'] } : {}), year, notes: twice,
     };
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;

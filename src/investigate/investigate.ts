@@ -43,6 +43,10 @@ export interface InvestigateInput {
   assumedDurationMs?: number;
   /** Zone of times written without one, in logs and traces (IANA name or ±HH:MM; default UTC, always stated). */
   tz?: string;
+  /** The same for the firewall and network logs only (overrides tz there): the two sides are often exported in different zones. */
+  logTz?: string;
+  /** The same for the traces and placement files only (overrides tz there). */
+  traceTz?: string;
   /** Year of syslog times, which have none (default: from each file's modification time, stated). */
   year?: number;
   /** Notes from the caller (e.g. inputs given twice), put first in the result's notes. */
@@ -90,7 +94,7 @@ interface RunCtx {
 async function fromLogPass(ctx: RunCtx): Promise<InvestigationResult> {
   const { table, logs, label, inp, opts, notes, timings, t0, rulesLoading, pool } = ctx;
   const { stats: netStats, workers: logWorkers } = await logPass(table, {
-    logs, map: inp.map, jobs: opts.jobs, parallelMinBytes: inp.parallelMinBytes, tz: inp.tz, year: inp.year,
+    logs, map: inp.map, jobs: opts.jobs, parallelMinBytes: inp.parallelMinBytes, tz: inp.logTz ?? inp.tz, year: inp.year,
     onProgress: (b, t) => inp.onProgress?.('logs', b, t, label), onCoreFree: () => pool.boot(),
   });
   if (logWorkers) notes.push(`logs read by ${logWorkers} worker threads`);
@@ -100,7 +104,7 @@ async function fromLogPass(ctx: RunCtx): Promise<InvestigationResult> {
   const placements: Placement[] = [];
   const placementStats: InputStats[] = [];
   for (const p of inp.placements ?? []) {
-    const got = await readPlacementsDetailed(p, { tz: inp.tz }); // (--tz holds for zone-less placement times too)
+    const got = await readPlacementsDetailed(p, { tz: inp.traceTz ?? inp.tz }); // (--tz / --trace-tz hold for zone-less placement times too)
     placements.push(...got.placements);
     placementStats.push(got.stats);
   }
@@ -111,7 +115,7 @@ async function fromLogPass(ctx: RunCtx): Promise<InvestigationResult> {
   const traces = [];
   for (const t of inp.traces) traces.push({ path: t.path, format: t.format ?? await detectTraceFormat(t.path) });
   const { state, stats: traceStats, workers, fast, rereadWhole } = await tracePass({
-    traces, keys, placements, opts, assumedDurationMs: inp.assumedDurationMs, tz: inp.tz, jobs: opts.jobs, parallelMinBytes: inp.parallelMinBytes,
+    traces, keys, placements, opts, assumedDurationMs: inp.assumedDurationMs, tz: inp.traceTz ?? inp.tz, jobs: opts.jobs, parallelMinBytes: inp.parallelMinBytes,
     onProgress: (b, t) => inp.onProgress?.('traces', b, t), pool,
   });
   timings.tracesMs = performance.now() - t1;

@@ -69,5 +69,5 @@ function upperBound(a: Float64Array, x: number): number {
 export function clockOffsetNote(c: ClockCheck): string {
   const h = Math.abs(c.offsetMs) / 3_600_000;
   const amount = Number.isInteger(h) ? `${h} h` : `${Math.floor(h)} h ${Math.round((h % 1) * 60)} min`;
-  return `clock check: ${c.hits} of ${c.sampled} sampled alerts fall inside a tool call of their source when the traces' times are moved ${c.offsetMs > 0 ? 'later' : 'earlier'} by ${amount}, ${c.hitsAtZero} as they are: one side's times are probably in the wrong zone (a local time marked UTC, or a sensor's zone); re-run with --tz on the side written without a zone, or fix the export — nothing was shifted`;
+  return `clock check: ${c.hits} of ${c.sampled} sampled alerts fall inside a tool call of their source when the traces' times are moved ${c.offsetMs > 0 ? 'later' : 'earlier'} by ${amount}, ${c.hitsAtZero} as they are: one side's times are probably in the wrong zone (a local time marked UTC, or a sensor's zone); re-run with --log-tz or --trace-tz for the side written without a zone, or fix the export — nothing was shifted`;
 }
