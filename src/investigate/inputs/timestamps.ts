@@ -267,7 +267,7 @@ export class TsParser {
     if (seen.length === 1) parts.push(`${UNIT_NAME[seen[0]!]} detected`);
     else if (seen.length > 1) parts.push(`MIXED epoch units: ${seen.map((u) => `${this.units[u]} ${UNIT_NAME[u]}`).join(', ')} (each converted by magnitude)`);
     if (this.expectedMismatch > 0) parts.push(`WARNING: the format defines ${UNIT_NAME[this.expected!]} but ${this.expectedMismatch} values had another magnitude (converted by magnitude)`);
-    const zoneName = this.opts.tz === undefined ? 'UTC (--tz to override)' : this.opts.tz;
+    const zoneName = this.opts.tz === undefined ? 'UTC (--tz, --log-tz or --trace-tz to override)' : this.opts.tz;
     if (this.unzoned > 0) parts.push(`${this.unzoned} timestamps had no timezone: assumed ${zoneName}`);
     if (this.syslog > 0) parts.push(`${this.syslog} syslog timestamps have no year and no timezone: ${this.yearNote}; zone assumed ${zoneName}`);
     if (this.dmesg > 0) parts.push(`${this.dmesg} dmesg -T timestamps have no timezone: zone assumed ${zoneName} (dmesg derives them from the boot time: they drift after a suspend; journalctl -k -o short-iso is exact)`);
