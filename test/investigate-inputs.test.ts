@@ -792,3 +792,29 @@ test('loose field guessing indexes a line once: the same path as a scan of every
   const { recs } = await readNet(p);
   assert.deepEqual(recs.map((r) => [r.src, r.dst, r.dport, r.action]), [['10.20.0.9', '198.51.100.9', 3333, 'blocked']]);
 });
+
+test('a zone-less time in an hour a daylight-saving change made twice or skipped is read one stated way, the same east and west of UTC, and warned about', () => {
+  // the clocks went back: 02:30 in Berlin (27 Oct 2024) and 01:30 in New York (3 Nov 2024) happened twice — the first time round
+  const berlin = new TsParser({ tz: 'Europe/Berlin' });
+  assert.equal(berlin.parse('2024-10-27 02:30:00'), Date.UTC(2024, 9, 27, 0, 30), 'Berlin: 02:30 CEST, not CET');
+  assert.equal(berlin.parse('2024-10-27 02:45:10'), Date.UTC(2024, 9, 27, 0, 45, 10));
+  const ny = new TsParser({ tz: 'America/New_York' });
+  assert.equal(ny.parse('2024-11-03T01:30:00'), Date.UTC(2024, 10, 3, 5, 30), 'New York: 01:30 EDT, not EST');
+  for (const [p, n] of [[berlin, 2], [ny, 1]] as const) assert.match(p.note() ?? '', new RegExp(`WARNING: ${n} zone-less timestamps fall in an hour .* lived twice`));
+  // the clocks went forward: 02:30 never happened in Berlin on 31 Mar 2024 — read with CET, which lands at 03:30 CEST
+  const spring = new TsParser({ tz: 'Europe/Berlin' });
+  assert.equal(spring.parse('2024-03-31 02:30:00'), Date.UTC(2024, 2, 31, 1, 30));
+  assert.match(spring.note() ?? '', /WARNING: 1 zone-less timestamps fall in an hour Europe\/Berlin skipped .*first 2024-03-31 02:30/);
+  // either side of a change, and on ordinary days, nothing is said and each hour has its own offset
+  const plain = new TsParser({ tz: 'Europe/Berlin' });
+  assert.equal(plain.parse('2024-10-27 01:59:00'), Date.UTC(2024, 9, 26, 23, 59));
+  assert.equal(plain.parse('2024-10-27 03:00:00'), Date.UTC(2024, 9, 27, 2, 0));
+  assert.equal(plain.parse('2024-03-31 01:59:00'), Date.UTC(2024, 2, 31, 0, 59));
+  assert.equal(plain.parse('2024-03-31 03:00:00'), Date.UTC(2024, 2, 31, 1, 0));
+  assert.equal(plain.parse('2024-07-01 12:00:00'), Date.UTC(2024, 6, 1, 10, 0));
+  assert.doesNotMatch(plain.note() ?? '', /daylight|lived twice|skipped/);
+  // a fixed offset has no such hours
+  const fixed = new TsParser({ tz: '+01:00' });
+  fixed.parse('2024-10-27 02:30:00');
+  assert.doesNotMatch(fixed.note() ?? '', /lived twice|skipped/);
+});

@@ -62,7 +62,13 @@ export class TsParser {
   private firstImplausible?: number;
   private readonly maxPlausible = Date.now() + 2 * 86_400_000;
   private readonly fixed: number | undefined;
-  private readonly zoneCache = new Map<number, number>();
+  /** Per local hour: the zone's offset, and whether that hour is one a daylight-saving change made twice (fold) or skipped (gap). */
+  private readonly zoneCache = new Map<number, { off: number; dst?: 'fold' | 'gap' }>();
+  /** Zone-less times that fell in such an hour (read as said in the note: they may be an hour off). */
+  private dstFold = 0;
+  private dstGap = 0;
+  private firstFold?: string;
+  private firstGap?: string;
   private dtf?: Intl.DateTimeFormat;
   private yearNote?: string;
   private lastMinute?: string;
@@ -210,7 +216,7 @@ export class TsParser {
     const ref = this.opts.refMs ?? Date.now();
     let year = this.opts.year ?? new Date(ref).getUTCFullYear();
     let local = Date.UTC(year, mo, dc, h, mi, sec);
-    if (this.opts.year === undefined && local - this.offsetFor(local) > ref + 86_400_000) { year--; local = Date.UTC(year, mo, dc, h, mi, sec); }
+    if (this.opts.year === undefined && local - this.offsetFor(local, false) > ref + 86_400_000) { year--; local = Date.UTC(year, mo, dc, h, mi, sec); }
     if (dc > daysInMonth(year, mo + 1)) return undefined; // (Feb 30: no date)
     this.yearNote ??= this.opts.year !== undefined ? `year ${this.opts.year} given as an option` : `year taken from the file's modification time (${new Date(ref).toISOString().slice(0, 10)}), previous year for dates after it`;
     this.syslog++;
@@ -234,17 +240,37 @@ export class TsParser {
     return { ms: this.check(local - this.offsetFor(local)), next: 26 };
   }
 
-  private offsetFor(localMs: number): number {
+  /**
+   * The zone's offset for a wall-clock time. Around a daylight-saving change the same wall time may have
+   * happened twice (the clocks went back: a fold) or never (they went forward: a gap); such a time is read as
+   * its earlier instant (fold) or with the offset from before the change (gap, as RFC 5545 and Temporal's
+   * "compatible" read it), and counted for the note — one of those may be an hour off, and the log cannot
+   * say which. (Before, a fold was read as its later instant east of UTC and its earlier one west of it.)
+   * `count`: false for a look that is not the timestamp's reading (the syslog year check).
+   */
+  private offsetFor(localMs: number, count = true): number {
     if (this.fixed !== undefined) return this.fixed;
     const bucket = Math.floor(localMs / 3_600_000);
-    const hit = this.zoneCache.get(bucket);
-    if (hit !== undefined) return hit;
-    this.dtf ??= new Intl.DateTimeFormat('en-US', { timeZone: this.opts.tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
-    // Offset at an instant = wall clock there − the instant; iterate once for DST edges.
-    let off = this.wallMinusUtc(localMs);
-    off = this.wallMinusUtc(localMs - off);
-    this.zoneCache.set(bucket, off);
-    return off;
+    let hit = this.zoneCache.get(bucket);
+    if (hit === undefined) {
+      this.dtf ??= new Intl.DateTimeFormat('en-US', { timeZone: this.opts.tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+      // Offset at an instant = wall clock there − the instant; a day either side brackets any one change.
+      const before = this.wallMinusUtc(localMs - 86_400_000), after = this.wallMinusUtc(localMs + 86_400_000);
+      if (before === after) hit = { off: before };
+      else {
+        const okBefore = this.wallMinusUtc(localMs - before) === before, okAfter = this.wallMinusUtc(localMs - after) === after;
+        if (okBefore && okAfter) hit = { off: Math.max(before, after), dst: 'fold' };
+        else if (okBefore) hit = { off: before };
+        else if (okAfter) hit = { off: after };
+        else hit = { off: before, dst: 'gap' };
+      }
+      this.zoneCache.set(bucket, hit);
+    }
+    if (hit.dst && count) {
+      const at = new Date(localMs).toISOString().slice(0, 16).replace('T', ' ');
+      if (hit.dst === 'fold') { this.dstFold++; this.firstFold ??= at; } else { this.dstGap++; this.firstGap ??= at; }
+    }
+    return hit.off;
   }
 
   private wallMinusUtc(utc: number): number {
@@ -271,6 +297,8 @@ export class TsParser {
     if (this.unzoned > 0) parts.push(`${this.unzoned} timestamps had no timezone: assumed ${zoneName}`);
     if (this.syslog > 0) parts.push(`${this.syslog} syslog timestamps have no year and no timezone: ${this.yearNote}; zone assumed ${zoneName}`);
     if (this.dmesg > 0) parts.push(`${this.dmesg} dmesg -T timestamps have no timezone: zone assumed ${zoneName} (dmesg derives them from the boot time: they drift after a suspend; journalctl -k -o short-iso is exact)`);
+    if (this.dstFold > 0) parts.push(`WARNING: ${this.dstFold} zone-less timestamps fall in an hour ${zoneName} lived twice (the clocks went back; first ${this.firstFold}): read as the first time round, so some may be an hour early`);
+    if (this.dstGap > 0) parts.push(`WARNING: ${this.dstGap} zone-less timestamps fall in an hour ${zoneName} skipped (the clocks went forward; first ${this.firstGap}): no such local time exists — read with the offset from before the change; wrong zone?`);
     if (this.implausible > 0) parts.push(`WARNING: ${this.implausible} timestamps outside 2000-01-01..now+2d (first ${isoOrRaw(this.firstImplausible!)}): wrong unit or clock?`);
     return parts.length ? parts.join('; ') : undefined;
   }
