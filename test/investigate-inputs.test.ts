@@ -19,6 +19,7 @@ import {
   deriveCategory, isPrivateIp, TsParser, checkTz, forEachLine, splitLineRanges, NET_FORMATS, type ReadStats,
 } from '../src/investigate/inputs/index.js';
 import { LineSplitter } from '../src/util/line-splitter.js';
+import { investigate } from '../src/investigate/investigate.js';
 import { generateFleet, fleetGenerateCommand, parseGenerateArgs, type FleetOptions, type GroundTruth } from '../src/investigate/generate/index.js';
 
 const FIX = fileURLToPath(new URL('../../test/fixtures/investigate/', import.meta.url));
@@ -817,4 +818,34 @@ test('a zone-less time in an hour a daylight-saving change made twice or skipped
   const fixed = new TsParser({ tz: '+01:00' });
   fixed.parse('2024-10-27 02:30:00');
   assert.doesNotMatch(fixed.note() ?? '', /lived twice|skipped/);
+});
+
+test('VPC flow logs with pkt-srcaddr / pkt-dstaddr: a pod\'s flow behind its node\'s interface is keyed by the pod\'s address (native and JavaScript readers), srcaddr where pkt-srcaddr is "-"', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-vpc-pkt-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const log = join(dir, 'flows.log');
+  const t0 = 1714564800;
+  // row 1: the node's ENI 10.0.9.9 carried pod 10.0.0.5's connection to a pool; row 2: no packet-level address (the ENI's own)
+  writeFileSync(log, [
+    '${version} ${interface-id} ${srcaddr} ${dstaddr} ${pkt-srcaddr} ${pkt-dstaddr} ${dstport} ${protocol} ${start} ${end} ${action} ${log-status}',
+    ...Array.from({ length: 30 }, (_, i) => `5 eni-0node 10.0.9.9 203.0.113.51 10.0.0.5 203.0.113.51 14444 6 ${t0 + 10 + i} ${t0 + 11 + i} ACCEPT OK`),
+    `5 eni-0node 10.0.0.7 198.51.100.10 - - 443 6 ${t0 + 20} ${t0 + 21} ACCEPT OK`,
+    // background from many sources so the pool's address is rare
+    ...Array.from({ length: 40 }, (_, i) => `5 eni-0other 10.1.0.${i + 1} 198.51.100.10 - - 443 6 ${t0 + i} ${t0 + i + 1} ACCEPT OK`),
+  ].join('\n') + '\n');
+  const js = await readNet(log);
+  assert.deepEqual([js.recs[0]!.src, js.recs[0]!.dst, js.recs[30]!.src], ['10.0.0.5', '203.0.113.51', '10.0.0.7']);
+  assert.match(js.st.tsNote ?? '', /pkt-srcaddr\/pkt-dstaddr in the field list/);
+  const trace = join(dir, 'trace.jsonl');
+  const iso = (s: number): string => new Date(s * 1000).toISOString();
+  writeFileSync(trace, [
+    `{"run":"r","episode":"e1","step":1,"tool_call_id":"c1","tool":"bash","command":"nohup ./xmrig -o 203.0.113.51:14444 &","ts":"${iso(t0 + 5)}","end_ts":"${iso(t0 + 8)}","ip":"10.0.0.5"}`,
+    `{"run":"r","episode":"e2","step":1,"tool_call_id":"c2","tool":"bash","command":"ls","ts":"${iso(t0 + 5)}","end_ts":"${iso(t0 + 60)}","ip":"10.0.9.9"}`,
+  ].join('\n') + '\n');
+  // (the full path reads flows natively when the addon is built; these rows must come through the JavaScript reader with the same answer)
+  const r = await investigate({ logs: [{ path: log }], traces: [{ path: trace }], rules: 'off', jobs: 1, lagMs: 30 * 60_000 });
+  const inc = r.incidents.find((i) => i.alerts.some((a) => r.alerts[a]!.dst === '203.0.113.51'));
+  assert.ok(inc, JSON.stringify(r.incidents.map((i) => i.source)));
+  assert.equal(inc.source.includes('10.0.0.5'), true, inc.source);
+  assert.deepEqual(inc.attributed.map((a) => r.calls[a.call]!.tool_call_id), ['c1'], 'the pod\'s call, not the node\'s');
 });

@@ -2,7 +2,10 @@
 // default (v2) format is 14 space-separated fields; custom formats choose their own fields and
 // name them in a header line ("${version} ${vpc-id} ${srcaddr} …" or the plain names that the
 // S3/CloudWatch exports write). start/end are epoch seconds. NODATA/SKIPDATA rows carry no
-// flow and are skipped (counted). Rows of the wrong width are bad records.
+// flow and are skipped (counted). Rows of the wrong width are bad records. A custom format with
+// pkt-srcaddr / pkt-dstaddr (v3+) names the packet's own addresses: srcaddr is then the interface the
+// traffic passed through — a NAT gateway's, or an EKS node's while pkt-srcaddr is its pod's — and the
+// pod's (the sandbox's) address is the one that ties a flow to an episode.
 import { isBlank, mkRecord, readLines, type NetReader } from './base.js';
 import { deriveCategory } from './category.js';
 import { DelimScan } from './flow-pairs.js';
@@ -10,8 +13,8 @@ import { normaliseAction, normaliseProto, toCount, toPort, toStr } from './norma
 import { lineError } from './stats.js';
 
 export const VPC_V2_FIELDS = ['version', 'account-id', 'interface-id', 'srcaddr', 'dstaddr', 'srcport', 'dstport', 'protocol', 'packets', 'bytes', 'start', 'end', 'action', 'log-status'];
-const WANTED = ['srcaddr', 'dstaddr', 'srcport', 'dstport', 'protocol', 'bytes', 'start', 'end', 'action', 'log-status', 'interface-id', 'instance-id'] as const;
-const [SA, DA, SP, DP, PR, BY, ST, EN, AC, LS, IF, INST] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+const WANTED = ['srcaddr', 'dstaddr', 'srcport', 'dstport', 'protocol', 'bytes', 'start', 'end', 'action', 'log-status', 'interface-id', 'instance-id', 'pkt-srcaddr', 'pkt-dstaddr'] as const;
+const [SA, DA, SP, DP, PR, BY, ST, EN, AC, LS, IF, INST, PSA, PDA] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
 
 /** "${srcaddr}" / "srcaddr" / "src_addr"-style names → VPC's hyphenated names. */
 export function vpcFieldName(tok: string): string {
@@ -45,7 +48,11 @@ export const vpcFlowReader: NetReader = {
         if (!names.includes('start') && !names.includes('end')) missing.push('start');
         if (missing.length) { stats.badLine(line, `field list lacks ${missing.join(', ')}`); slotOf = undefined; }
         const col = (n: string): number => names.lastIndexOf(n);
-        scan?.configure(slotOf && {
+        // (the native scan reads one source and one destination column: with packet-level addresses, which win
+        //  where set and give way to srcaddr/dstaddr where "-", every row is read here)
+        const pkt = names.includes('pkt-srcaddr') || names.includes('pkt-dstaddr');
+        if (pkt && slotOf) stats.note('pkt-srcaddr/pkt-dstaddr in the field list: flows keyed by the packet\'s own addresses (a pod\'s behind its node, a host\'s behind a NAT gateway) where set');
+        scan?.configure(pkt ? undefined : slotOf && {
           mode: 'vpc', sep: ' ', ncols, unset: '-', empty: '-', ts: col('start'), ts2: col('end'), src: col('srcaddr'), dst: col('dstaddr'),
           dport: col('dstport'), action: col('action'), status: col('log-status'),
         });
@@ -78,7 +85,7 @@ export const vpcFlowReader: NetReader = {
         if (col !== ncols) { stats.badLine(line, lineError(`expected ${ncols} fields, found ${col}`, info.unterminated)); return; }
         const status = vals[LS];
         if (status === 'NODATA' || status === 'SKIPDATA') { stats.skip(status); return; }
-        const src = vals[SA], dst = vals[DA];
+        const src = vals[PSA] ?? vals[SA], dst = vals[PDA] ?? vals[DA];
         if (src === undefined || dst === undefined) { stats.badLine(line, 'srcaddr or dstaddr is "-" on a row that is not NODATA/SKIPDATA'); return; }
         const tv = vals[ST] ?? vals[EN];
         const t = tv === undefined ? NaN : ts.epoch(Number(tv), 's');
