@@ -44,6 +44,7 @@
 #include <stdint.h>
 #include <fcntl.h>
 #include "mining-markers.h"
+#include "sync-markers.h"
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -430,6 +431,9 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_value mkfn;
   napi_create_function(env, "miningMarkerAt", NAPI_AUTO_LENGTH, napi_mining_marker_at, NULL, &mkfn);
   napi_set_named_property(env, exports, "miningMarkerAt", mkfn);
+  napi_value smfn;
+  napi_create_function(env, "syncMarkers", NAPI_AUTO_LENGTH, napi_sync_markers, NULL, &smfn);
+  napi_set_named_property(env, exports, "syncMarkers", smfn);
   return exports;
 }
 

@@ -33,8 +33,9 @@ const targets = [
   { out: join(out, 'tracefs-events-shim.so'), src: src('tracefs-events-shim.c'), args: ['-O2', '-Wall', '-Werror', '-shared', '-fPIC'], libs: ['-ldl'] },
   { out: join(out, 'corral-idmap'), src: src('corral-idmap.c'), extra: [src('mount-api.h')], args: ['-O2', '-Wall', '-Werror'] },
   {
-    // (native/mining-markers.c: the upload scanner's search for pool-message markers, in the same addon)
-    out: join(out, 'original-dst.node'), src: src('original-dst.c'), extra: [src('mining-markers.c'), src('mining-markers.h'), src('napi-util.h')],
+    // (native/mining-markers.c: the upload scanner's search for pool-message markers; sync-markers.c: the sensor
+    //  barrier's per-CPU markers — both in the same addon)
+    out: join(out, 'original-dst.node'), src: src('original-dst.c'), extra: [src('mining-markers.c'), src('mining-markers.h'), src('sync-markers.c'), src('sync-markers.h'), src('napi-util.h')],
     args: ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-pthread', '-DNODE_GYP_MODULE_NAME=original_dst', `-I${nodeInclude}`],
   },
   {

@@ -43,6 +43,9 @@
 //                                       raw or packet; EAFNOSUPPORT: vsock and other families),
 //                                       only outside the host's network namespace; family and type
 //                                       from the saved registers (x86_64 layout)
+//   M cpu lo hi                         a barrier marker: Corral's own thread, pinned to that CPU, called prctl(SYNC_PRCTL,
+//                                       lo, hi) (native/sync-markers.c); printed into that CPU's buffer, so every record
+//                                       that CPU wrote before it has been printed when it is (only Corral's process)
 //   B 0 token                           BEGIN marker (all probes attached)
 // `key` is the kernel timestamp of the execve entry: it pairs enter/exec/fail lines that
 // may arrive out of order because bpftrace drains one perf buffer per CPU.
@@ -56,6 +59,8 @@ export const ARGV_CHUNK = 192;
 /** ... at most this many (verifier budget): 7680 bytes of argv+NULs per exec. */
 export const ARGV_MAX_CHUNKS = 40;
 export const READY_TOKEN = 'corral-sensor-ready';
+/** The prctl option of a barrier marker ('CorS'; no kernel defines it): native/sync-markers.h holds the same. */
+export const SYNC_PRCTL = 0x436f7253;
 /**
  * Argv lines (A and C) a tool call (cgroup, all its processes) may print per ARGV_WINDOW_NS. Past it, each exec
  * prints at most ARGV_CUT_ARGS enter-side args and ARGV_CUT_CHUNKS chunk, and says so (E's more 2, X's cut 1).
@@ -80,6 +85,15 @@ export const SEND_WINDOW_NS = 1_000_000;
 export const SEND_BURST = 2;
 /** Source-port records of datagrams (D lines) per cgroup per SEND_WINDOW_NS: a resolver's A and AAAA queries and a retry. */
 export const DNS_BURST = 4;
+
+/** The M lines' probe (see the protocol above): a barrier's marker, from Corral's own process only (an agent's prctl cannot end a barrier early or flood the buffers through it). */
+function syncMarkerProbe(syncPid: number, PID: string): string {
+  return `
+tracepoint:syscalls:sys_enter_prctl /args->option == ${SYNC_PRCTL} && ${PID} == ${syncPid}/ {
+  printf("M\\t%d\\t%llu\\t%llu\\n", cpu, args->arg2, args->arg3);
+}
+`;
+}
 
 /** The D lines' probe (see the protocol above); absent on kernels without the tracepoint. */
 function udpSourceProbe(inSandboxNs: string, PID: string): string {
@@ -126,7 +140,7 @@ function nsNumber(p: string): string {
  * `pidNs`: Corral runs in a pid namespace other than the init one (a container): pids are
  * reported as that namespace numbers them (pidInNs). Off, the program is the plain `pid` one.
  */
-export function buildProgram(opts: { hostNetns?: number; udpSource?: boolean; arch?: string; skipHostFor?: number; hostChildren?: { files: string[]; comms: string[] }; pidNs?: boolean } = {}): string {
+export function buildProgram(opts: { hostNetns?: number; udpSource?: boolean; arch?: string; skipHostFor?: number; hostChildren?: { files: string[]; comms: string[] }; pidNs?: boolean; syncPid?: number } = {}): string {
   const PID = opts.pidNs ? pidInNs('curtask') : 'pid';
   const PPID = opts.pidNs ? pidInNs('curtask->real_parent') : 'curtask->real_parent->tgid';
   // The exec lines' join id is the thread's id. Translated too (the sync marker is recognised by it before
@@ -324,7 +338,7 @@ ${(opts.arch ?? process.arch) === 'x64'
     : `  printf("K\\t%llu\\t%d\\t%llu\\t%d\\t-1\\t-1\\t%d\\t%s\\n", cgroup, ${PID}, nsecs, ${PPID}, -args->ret, comm);`}
 }
 
-${opts.udpSource === false ? '' : udpSourceProbe(inSandboxNs, PID)}tracepoint:sock:inet_sock_set_state${when('args->protocol == 6 && args->newstate == 2')} {
+${opts.udpSource === false ? '' : udpSourceProbe(inSandboxNs, PID)}${opts.syncPid ? syncMarkerProbe(Math.floor(opts.syncPid), PID) : ''}tracepoint:sock:inet_sock_set_state${when('args->protocol == 6 && args->newstate == 2')} {
   @syntid[tid] = (uint64)args->skaddr;
 }
 

@@ -40,7 +40,7 @@ const PRINTF_PREFIX = '{"type": "printf", "data": "';
 const PRINTF_SUFFIX = '\\n"}';
 
 /** Control lines of bpftrace's JSON output that are not printf records. */
-export type ControlLine = { type: 'attached'; probes: number } | { type: 'lost'; events: number } | { type: 'ready' } | { type: 'other'; line: string };
+export type ControlLine = { type: 'attached'; probes: number } | { type: 'lost'; events: number } | { type: 'ready' } | { type: 'mark'; cpu: number; token: string } | { type: 'other'; line: string };
 
 /** Inverse of bpftrace 0.17 JsonOutput::json_escape, on a latin1 string (1 char = 1 byte). Returns bytes. */
 export function unescapeBpfJson(s: string): Buffer {
@@ -187,6 +187,7 @@ export class RecordAssembler {
       case 'D': return this.onD(body);
       case 'O': return this.onO(body);
       case 'B': if (body.endsWith(READY_TOKEN)) this.opts.control?.({ type: 'ready' }); return;
+      case 'M': { const [cpu = '', lo = '', hi = ''] = fields(body, 2); this.opts.control?.({ type: 'mark', cpu: Number(cpu), token: `${lo}:${hi}` }); return; }
       default: this.opts.control?.({ type: 'other', line: raw });
     }
   }

@@ -20,6 +20,7 @@ import { sensorDefinitions } from './sensor-types.js';
 import { cachedDefinitions, dropCachedDefinitions } from './sensor-types-cache.js';
 import { RecordAssembler, type ControlLine, type SensorRecord } from './bpftrace-records.js';
 import { allowedCpus } from './cpu-list.js';
+import { loadGatewayNative } from '../sandbox/launcher.js';
 export { allowedCpus };
 
 export type { ExecRecord, ExitRecord, ConnectRecord, SynRecord, SocketDeniedRecord, UdpSourceRecord, BudgetOverflowRecord, SensorRecord } from './bpftrace-records.js';
@@ -83,6 +84,17 @@ export interface SensorOptions {
   skipHostProcesses?: boolean;
 }
 
+type SyncMarkers = (cpus: Int32Array, lo: number, hi: number) => Int32Array;
+
+/** native/sync-markers.c's syncMarkers, when the addon is built with it. */
+function loadSyncMarkers(): SyncMarkers | undefined {
+  if (process.env.CORRAL_SYNC_EXEC_CHAIN === '1') return undefined; // (the fallback, on demand: its test)
+  try {
+    const f = (loadGatewayNative() as unknown as { syncMarkers?: SyncMarkers }).syncMarkers;
+    return typeof f === 'function' ? f : undefined;
+  } catch { return undefined; }
+}
+
 /** A barrier's marker: done once `want` exec records and its exit record came back. */
 interface SyncWait { pid: number; token: string; execs: number; want: number; sawExec: boolean; sawExit: boolean; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
 
@@ -129,6 +141,14 @@ export class BpftraceSensor extends EventEmitter {
   private stopped = false;
   /** taskset, which pins the barrier's marker to each CPU in turn (syncChain); util-linux has it everywhere. */
   private readonly taskset = findInPath('taskset');
+  /** The native per-CPU marker (native/sync-markers.c): the barrier without a process; the exec chain without it. */
+  private readonly markers = loadSyncMarkers();
+  /** Barriers waiting on per-CPU markers, by token. */
+  private markWaits = new Map<string, { cpus: Set<number>; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  /** Marker lines seen (any token): a test's window on the kernel side's filter. */
+  marksSeen = 0;
+  /** How the last barrier was made: per-CPU markers (no process), or the taskset exec chain. */
+  syncMode?: 'markers' | 'exec-chain';
 
   private constructor(private opts: SensorOptions) {
     super();
@@ -222,7 +242,7 @@ export class BpftraceSensor extends EventEmitter {
     // and at exit below), and it dies of a broken pipe if Corral is killed outright.
     // (sock:sock_send_length, the DNS source-port join, exists from Linux 6.3: older kernels join DNS by time)
     const udpSource = this.opts.udpSource ?? existsSync(`${TRACEFS}/events/sock/sock_send_length`);
-    const body = buildProgram({ hostNetns, udpSource, skipHostFor: this.opts.skipHostProcesses ? process.pid : undefined, hostChildren: hostChildren(this.taskset), pidNs: inChildPidNs() /* a container's: kernel pids translated to Corral's */ });
+    const body = buildProgram({ hostNetns, udpSource, skipHostFor: this.opts.skipHostProcesses ? process.pid : undefined, hostChildren: hostChildren(this.taskset), ...(this.markers ? { syncPid: process.pid } : {}), pidNs: inChildPidNs() /* a container's: kernel pids translated to Corral's */ });
     const program = `${this.definitions(body)}${body}`;
     // bpftrace reads a short tracefs event list, answered from memory (tracefs-event-list.ts: ≈ 0.8 s less start-up)
     const listEnv = this.opts.shortEventList === false ? undefined : eventListEnv(program, eventsShim(), env);
@@ -272,8 +292,9 @@ export class BpftraceSensor extends EventEmitter {
       child.on('exit', (code, sig) => {
         const err = new Error(`bpftrace exited (code ${code}, signal ${sig}): ${this.stderr.trim().split('\n').filter((l) => !l.includes('RLIMIT_MEMLOCK')).slice(-5).join(' | ')}`);
         if (!settled) { fail(Object.assign(err, { beforeAttach: !attached })); return; }
-        for (const w of this.syncs.values()) { clearTimeout(w.timer); w.reject(err); }
+        for (const w of [...this.syncs.values(), ...this.markWaits.values()]) { clearTimeout(w.timer); w.reject(err); }
         this.syncs.clear();
+        this.markWaits.clear();
         if (!this.stopped) { this.emit('error', err); this.emit('exit', err); }
       });
     });
@@ -283,6 +304,12 @@ export class BpftraceSensor extends EventEmitter {
 
   private onControl(c: ControlLine): void {
     this.readyHook?.(c);
+    if (c.type === 'mark') {
+      this.marksSeen++;
+      const w = this.markWaits.get(c.token);
+      if (w && w.cpus.delete(c.cpu) && w.cpus.size === 0) { this.markWaits.delete(c.token); clearTimeout(w.timer); setImmediate(w.resolve); }
+      return;
+    }
     // (not an 'error': the owner decides what a loss means — the Runtime marks every open session's capture incomplete)
     if (c.type === 'lost' && c.events > 0) {
       this.lost += c.events;
@@ -310,6 +337,23 @@ export class BpftraceSensor extends EventEmitter {
    */
   sync(timeoutMs = 10000): Promise<void> {
     if (!this.child || this.stopped) return Promise.reject(new Error('sensor not running'));
+    if (this.markers) {
+      const lo = randomBytes(4).readUInt32LE(0), hi = randomBytes(4).readUInt32LE(0);
+      const token = `${lo}:${hi}`;
+      const cpus = new Int32Array(allowedCpus());
+      const done = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => { this.markWaits.delete(token); reject(new Error('sensor sync timed out')); }, timeoutMs);
+        this.markWaits.set(token, { cpus: new Set(), resolve, reject, timer });
+      });
+      // (registered before the markers are made: their lines cannot come back before this returns, but a wait must exist for them)
+      const marked = this.markers(cpus, lo, hi);
+      const w = this.markWaits.get(token)!;
+      for (const c of marked) w.cpus.add(c);
+      if (w.cpus.size > 0) { this.syncMode = 'markers'; return done; }
+      this.markWaits.delete(token); clearTimeout(w.timer);
+      // (no CPU could be pinned to: the exec chain below)
+    }
+    this.syncMode = 'exec-chain';
     const token = `corral-sensor-sync-${randomBytes(8).toString('hex')}`;
     return new Promise<void>((resolve, reject) => {
       const chain = syncChain(allowedCpus(), this.taskset, token);
