@@ -59,16 +59,46 @@ function scanDelimited(s: string, i: number, open: string): { body: string; end:
   return { body: s.slice(i, j), end: Math.min(j + 1, s.length) };
 }
 
+/** Python's compound statements: a ':' at bracket depth 0 on a line that starts with one opens its body. */
+const PY_BLOCK = /^(?:for|while|if|elif|else|try|except|finally|with|def|class|async|match|case)$/;
+
 /** Tokenizes `code` in language `lang` (unknown languages use the python-like default). */
 export function tokenize(code: string, lang: string, maxTokens = 20_000): Tok[] {
   const L = Object.prototype.hasOwnProperty.call(SYNTAX, lang) ? SYNTAX[lang]! : BASE;
   const toks: Tok[] = [];
   let i = 0;
   const n = code.length;
+  // (Python only: the indentation of the current line, where its first token is, whether a block header's ':' was
+  //  seen on it, and the bracket depth — a ':' inside brackets is a slice or a dict, not a header's)
+  const py = lang === 'python';
+  let lineIndent = '', lineStart = 0, header = false, depth = 0;
+  { let j = 0; while (j < n && (code[j] === ' ' || code[j] === '\t')) j++; lineIndent = code.slice(0, j); }
   while (i < n && toks.length < maxTokens) {
     const c = code[i]!;
     const two = code.slice(i, i + 2);
-    if (c === '\n' || c === ';') { if (toks.at(-1)?.t !== 'nl') toks.push({ t: 'nl', v: '\n' }); i++; continue; }
+    if (c === '\n' || c === ';') {
+      // Python's blocks are its indentation: a line break keeps the next line's (a run of blank lines, the last
+      // one's), and a ';' after a block header (`for p in ports: s = socket(); s.connect_ex(…)`) stays in the body,
+      // one space deeper than the header's line — a loop's body can then be told from the code after it.
+      let v = '\n';
+      if (py) {
+        if (c === '\n') {
+          let j = i + 1;
+          while (j < n && (code[j] === ' ' || code[j] === '\t')) j++;
+          lineIndent = code.slice(i + 1, j);
+          header = false;
+        }
+        v = `\n${lineIndent}${c === ';' && header ? ' ' : ''}`;
+      }
+      const last = toks.at(-1);
+      if (last?.t === 'nl') last.v = v; else toks.push({ t: 'nl', v });
+      if (c === '\n') lineStart = toks.length;
+      i++;
+      continue;
+    }
+    if (py && c === ':' && depth === 0 && toks.length >= lineStart && toks[lineStart]?.t === 'id' && PY_BLOCK.test(toks[lineStart]!.v)) header = true;
+    if (py && (c === '(' || c === '[' || c === '{')) depth++;
+    if (py && (c === ')' || c === ']' || c === '}') && depth > 0) depth--;
     if (c === ' ' || c === '\t' || c === '\r' || c === '\\' && code[i + 1] === '\n') { i += c === '\\' ? 2 : 1; continue; }
     if ((L.hash && c === '#' && !(lang === 'ruby' && code[i - 1] === '{')) || (L.slashes && two === '//') || (L.dashdash && two === '--' && code[i + 2] !== '[')) {
       while (i < n && code[i] !== '\n') i++;
@@ -133,11 +163,11 @@ export function render(toks: Tok[]): string {
   let out = '';
   let prevWord = false;
   for (const t of toks) {
-    if (t.t === 'nl') { out += '\n'; prevWord = false; continue; }
+    if (t.t === 'nl') { out += t.v; prevWord = false; continue; }
     const word = t.t === 'id' || t.t === 'num';
     if (prevWord && (word || t.t === 'str')) out += ' ';
     out += t.t === 'str' ? (t.shell ? `\`${t.v}\`` : JSON.stringify(t.v)) : t.v;
     prevWord = word;
   }
-  return out.replace(/^\n+|\n+$/g, '');
+  return out.replace(/^\s+|\s+$/g, '');
 }
