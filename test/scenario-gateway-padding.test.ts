@@ -1,7 +1,7 @@
 // Why: a miner could pad its pool login so the gateway's line checks missed it — 100 KB of whitespace
 // inside the message, a long junk value between `method` and `params`, keys reordered, everything
 // in many small writes — in raw TCP on an allowed port, in an HTTP POST body on an allowed 443 and
-// in WebSocket frames; and SSH carried in WebSocket frames passed as HTTP. These are real sessions in
+// in WebSocket frames, compressed ones (permessage-deflate) too; and SSH carried in WebSocket frames passed as HTTP. These are real sessions in
 // the lab against the fake pool (SAFETY.md): each evasion is cut and alerted on the tool call that
 // made it, the pool answers nothing, and a benign API POST with a big field still goes through.
 import { after, before, test } from 'node:test';
@@ -27,14 +27,24 @@ def send_split(s, data, n=1400):
         s.sendall(data[i:i + n])
         if k % 8 == 0:
             time.sleep(0.001)
-def frames(payload, size, opcode=1):
+def frames(payload, size, opcode=1, rsv1=False):
     out = b""
     for i in range(0, len(payload), size):
         p = payload[i:i + size]
         key = os.urandom(4)
-        head = bytes([(0x80 if i + size >= len(payload) else 0) | (opcode if i == 0 else 0)])
+        head = bytes([(0x80 if i + size >= len(payload) else 0) | (0x40 if rsv1 and i == 0 else 0) | (opcode if i == 0 else 0)])
         head += bytes([0x80 | len(p)]) if len(p) < 126 else bytes([0x80 | 126]) + len(p).to_bytes(2, "big")
         out += head + key + bytes(b ^ key[j % 4] for j, b in enumerate(p))
+    return out
+def deflated(messages, size):
+    # permessage-deflate (RFC 7692): one compression context for the connection, each message flushed and its
+    # 00 00 ff ff left off, RSV1 on its first frame
+    import zlib
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    out = b""
+    for m in messages:
+        d = c.compress(m) + c.flush(zlib.Z_SYNC_FLUSH)
+        out += frames(d[:-4], size, rsv1=True)
     return out
 def attempt(host, port, first, rest):
     s = socket.create_connection((host, port), timeout=3)
@@ -107,6 +117,20 @@ test('SSH inside WebSocket frames to an allowed HTTP host is a tunnel, cut', asy
 attempt("registry.test", 80, up, frames(b"SSH-2.0-OpenSSH_9.2p1\\r\\n", 200, opcode=2))`);
   assertCut(r, alerts, 'tunnel', /SSH-2\.0-OpenSSH_9\.2p1 in WebSocket frames/);
   assert.ok(((await fx.far.counts())['198.51.100.10:80']?.requests ?? 0) <= before + 1, '(only the upgrade request itself reached the host)');
+});
+
+test('compressed WebSocket (permessage-deflate) on the allowed 443: a pool login after a benign message, in one compression context, is cut', async () => {
+  const before = await poolRequests(443);
+  const { r, alerts } = await call(`up = b"GET /ws HTTP/1.1\\r\\nHost: 203.0.113.20\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Extensions: permessage-deflate\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n"
+attempt("203.0.113.20", 443, up, deflated([b'{"id":0,"method":"ping","params":{}}', LOGIN.encode()], 500))`);
+  assertCut(r, alerts, 'mining', /login( agent=XMRig\/6\.21)? in compressed WebSocket frames/);
+  assert.ok(await poolRequests(443) <= before + 1, '(the pool saw at most the upgrade request)');
+});
+
+test('compressed WebSocket to an allowed HTTP host: SSH inside is a tunnel, cut', async () => {
+  const { r, alerts } = await call(`up = b"GET /ws HTTP/1.1\\r\\nHost: registry.test\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Extensions: permessage-deflate\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n"
+attempt("registry.test", 80, up, deflated([b"SSH-2.0-OpenSSH_9.2p1\\r\\n"], 200))`);
+  assertCut(r, alerts, 'tunnel', /SSH-2\.0-OpenSSH_9\.2p1 in compressed WebSocket frames/);
 });
 
 test('benign: an ordinary API POST with a 200 KB field and a web login shape goes through, no alert', async () => {

@@ -9,7 +9,8 @@ import net from 'node:net';
 import type { GatewayNative, OriginalDst } from '../sandbox/launcher.js';
 import { randomBytes } from 'node:crypto';
 import { sniff, MiningRpcScanner, MAX_HTTP_HEAD, parseHttpRequest, parseSshBanner, SshIdScanner, TlsRecordWalker, type SniffResult } from './sniff/index.js';
-import { WebSocketUnmasker, WebSocketSshCheck } from './sniff/websocket-frames.js';
+import { WebSocketUnmasker, WebSocketSshCheck, type FramePiece } from './sniff/websocket-frames.js';
+import { WebSocketInflater } from './sniff/websocket-inflate.js';
 import { UploadRpcScan, type RpcHit } from './sniff/mining-skeleton.js';
 import { HttpRequestStream, type RequestHead } from './sniff/http-stream.js';
 import { H2cRequestStream } from './sniff/h2c-stream.js';
@@ -182,6 +183,8 @@ class ProxiedFlow {
   private ws?: WebSocketUnmasker;
   private wsScanner = new MiningRpcScanner();
   private wsSsh?: { frames: WebSocketSshCheck; stream: SshIdScanner };
+  /** A permessage-deflate client's messages, inflated to be scanned (sniff/websocket-inflate.ts), with their own scanners. */
+  private wsInflate?: { inflater: WebSocketInflater; lines: MiningRpcScanner; rpc: UploadRpcScan; ssh: SshIdScanner };
   /** The upload read as JSON structure, so padding cannot hide a pool login (sniff/mining-skeleton.ts). */
   private rpc = new UploadRpcScan();
   /** A pool message found in bytes a framing callback saw (an HTTP body, a TLS record body), judged after the push. */
@@ -501,6 +504,8 @@ class ProxiedFlow {
     const ssh = (this.wsSsh ??= { frames: new WebSocketSshCheck(), stream: new SshIdScanner() });
     for (const p of this.ws!.pushFrames(frames)) {
       if (p.opcode >= 8) continue; // (ping, pong, close: no stream data)
+      // (a compressed message is scanned as it inflates, once whole; its raw bytes are scanned below too)
+      if (p.compressed && this.scanInflated(p)) return true;
       const h = this.wsScanner.push(p.data);
       const hit = h ? { method: h.method, detail: h.method } : this.rpc.ws(p.data, p.frameStart && p.opcode !== 0);
       if (hit && this.cutMining(hit, ' in WebSocket frames')) return true;
@@ -510,6 +515,24 @@ class ProxiedFlow {
         if (this.redecide({ status: 'done', protocol: 'ssh', detail: `${id} in WebSocket frames`, host: was?.host })) return true;
         this.sniffed = was; // (allowed: still HTTP, scanned on)
       }
+    }
+    return false;
+  }
+
+  /** A compressed WebSocket message, once whole and inflated: scanned as lines, as JSON structure and for SSH. True when cut. */
+  private scanInflated(p: FramePiece): boolean {
+    const z = (this.wsInflate ??= { inflater: new WebSocketInflater(), lines: new MiningRpcScanner(), rpc: new UploadRpcScan(), ssh: new SshIdScanner() });
+    const text = z.inflater.push(p);
+    if (text === undefined || text.length === 0) return false;
+    const h = z.lines.push(text);
+    // (its own skeleton scan: the inflated messages are a stream of their own, not the raw frames')
+    const hit = h ? { method: h.method, detail: h.method } : z.rpc.ws(text, true);
+    if (hit && this.cutMining(hit, ' in compressed WebSocket frames')) return true;
+    const id = z.ssh.push(text);
+    if (id !== undefined) {
+      const was = this.sniffed;
+      if (this.redecide({ status: 'done', protocol: 'ssh', detail: `${id} in compressed WebSocket frames`, host: was?.host })) return true;
+      this.sniffed = was; // (allowed: still HTTP, scanned on)
     }
     return false;
   }

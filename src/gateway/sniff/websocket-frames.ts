@@ -6,8 +6,12 @@
 // any other upload. It never throws on hostile input: any bytes frame as something, and a lying
 // length only makes it read the stream as one long payload.
 
-/** A piece of one frame's unmasked payload: its opcode, and whether it is the frame's first bytes. */
-export interface FramePiece { data: Buffer; opcode: number; frameStart: boolean }
+/**
+ * A piece of one frame's unmasked payload: its opcode, whether it is the frame's first bytes, whether its message
+ * is compressed (RSV1 on the message's first frame: permessage-deflate, RFC 7692), and whether it ends a message
+ * (the last bytes of a data frame with FIN set).
+ */
+export interface FramePiece { data: Buffer; opcode: number; frameStart: boolean; compressed: boolean; messageEnd: boolean }
 
 /** Incremental reader of a client's (masked) WebSocket frames: push() returns the unmasked payload bytes. */
 export class WebSocketUnmasker {
@@ -22,6 +26,9 @@ export class WebSocketUnmasker {
   private masked = false;
   /** Offset into the current frame's payload (for the mask's rotation). */
   private at = 0;
+  private fin = false;
+  /** The current data message is compressed (set by its first frame, kept by its continuations). */
+  private compressed = false;
 
   /** The payload pieces in this chunk, with their frames' opcodes (a control frame's too). */
   pushFrames(chunk: Buffer): FramePiece[] {
@@ -38,16 +45,24 @@ export class WebSocketUnmasker {
         this.head = Buffer.alloc(0);
         this.masked = parsed.masked;
         this.opcode = parsed.opcode;
+        this.fin = parsed.fin;
+        // (control frames, 8 and up, come between a message's frames and leave its compression alone)
+        if (parsed.opcode === 1 || parsed.opcode === 2) this.compressed = parsed.rsv1;
         if (parsed.masked) parsed.key.copy(this.key);
         this.left = parsed.length;
         this.at = 0;
-        if (this.left === 0) this.left = -1;
+        if (this.left === 0) {
+          this.left = -1;
+          // (an empty last frame still ends its message)
+          if (parsed.fin && parsed.opcode < 8) out.push({ data: Buffer.alloc(0), opcode: parsed.opcode, frameStart: true, compressed: this.compressed, messageEnd: true });
+        }
         continue;
       }
       const n = Math.min(this.left, chunk.length - pos);
       const piece = Buffer.from(chunk.subarray(pos, pos + n));
       if (this.masked) for (let i = 0; i < n; i++) piece[i] = piece[i]! ^ this.key[(this.at + i) & 3]!;
-      out.push({ data: piece, opcode: this.opcode, frameStart: this.at === 0 });
+      const ends = this.left === n && this.fin && this.opcode < 8;
+      out.push({ data: piece, opcode: this.opcode, frameStart: this.at === 0, compressed: this.opcode < 8 && this.compressed, messageEnd: ends });
       this.at += n;
       this.left -= n;
       pos += n;
@@ -58,7 +73,7 @@ export class WebSocketUnmasker {
 }
 
 /** A frame header at the start of h, or undefined when h is too short to hold it. */
-function parseHeader(h: Buffer): { size: number; length: number; masked: boolean; key: Buffer; opcode: number } | undefined {
+function parseHeader(h: Buffer): { size: number; length: number; masked: boolean; key: Buffer; opcode: number; fin: boolean; rsv1: boolean } | undefined {
   if (h.length < 2) return undefined;
   const masked = (h[1]! & 0x80) !== 0;
   const len7 = h[1]! & 0x7f;
@@ -68,7 +83,7 @@ function parseHeader(h: Buffer): { size: number; length: number; masked: boolean
   let length = len7;
   if (ext === 2) length = h.readUInt16BE(2);
   else if (ext === 8) length = Math.min(Number(h.readBigUInt64BE(2)), Number.MAX_SAFE_INTEGER);
-  return { size, length, masked, key: masked ? h.subarray(2 + ext, size) : Buffer.alloc(4), opcode: h[0]! & 0x0f };
+  return { size, length, masked, key: masked ? h.subarray(2 + ext, size) : Buffer.alloc(4), opcode: h[0]! & 0x0f, fin: (h[0]! & 0x80) !== 0, rsv1: (h[0]! & 0x40) !== 0 };
 }
 
 const FRAME_SSH = /^[ \t\r\n]*(SSH-(?:2\.0|1\.99)-[\x21-\x7e][^\r\n]{0,200})/;
