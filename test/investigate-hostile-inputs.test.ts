@@ -164,10 +164,15 @@ test('--year and --tz reach every reader; logs and calls with no overlap in time
   const berlin = JSON.parse(corral(['--traces', TRACES, EVE, '--json', '--tz', '+02:00']).stdout) as Json;
   assert.ok(JSON.stringify(berlin.inputs.traces[0]).includes('+02:00') || JSON.stringify(berlin).includes('+02:00'), 'the zone used is stated');
   assert.notDeepEqual(berlin, utc);
-  for (const bad of [['--tz', 'Mars/Base'], ['--year', '24'], ['--year', 'abc']]) {
+  // --trace-tz moves the traces alone, as --tz does here (the eve log's times carry their zone); --log-tz leaves them
+  const traceSide = JSON.parse(corral(['--traces', TRACES, EVE, '--json', '--trace-tz', '+02:00']).stdout) as Json & { calls: { start: number }[] };
+  const logSide = JSON.parse(corral(['--traces', TRACES, EVE, '--json', '--log-tz', '+02:00']).stdout) as Json & { calls: { start: number }[] };
+  assert.deepEqual(traceSide.calls.map((c) => c.start), (berlin as unknown as { calls: { start: number }[] }).calls.map((c) => c.start));
+  assert.deepEqual(logSide.calls.map((c) => c.start), utc.calls.map((c) => c.start));
+  for (const bad of [['--tz', 'Mars/Base'], ['--log-tz', 'Mars/Base'], ['--trace-tz', '+25:00'], ['--year', '24'], ['--year', 'abc']]) {
     const r = corral(['--traces', TRACES, EVE, ...bad]);
     assert.equal(r.status, 2, bad.join(' '));
-    assert.match(r.stderr, bad[0] === '--tz' ? /--tz: unknown timezone "Mars\/Base"/ : /--year must be a year 1970\.\.9999/);
+    assert.match(r.stderr, bad[0]!.endsWith('tz') ? new RegExp(`${bad[0]}: `) : /--year must be a year 1970\.\.9999/);
   }
 });
 
