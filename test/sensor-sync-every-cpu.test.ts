@@ -7,54 +7,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { BpftraceSensor, allowedCpus, syncChain, type SensorRecord } from '../src/sensors/bpftrace-sensor.js';
-import { parseCpuList } from '../src/sensors/cpu-list.js';
+import { BpftraceSensor, allowedCpus, syncChain } from '../src/sensors/bpftrace-sensor.js';
+import { floodWhileSyncing } from './helpers/sensor-flood.js';
+import { onlineCpus, parseCpuList } from '../src/sensors/cpu-list.js';
 import { SYNC_PRCTL } from '../src/sensors/bpftrace-program.js';
 
 const cpus = allowedCpus();
 const avail = process.getuid?.() === 0 ? BpftraceSensor.available() : { ok: false, why: 'not root' };
 const skip = !avail.ok ? avail.why : cpus.length < 2 ? 'one CPU: nothing to race' : false;
-
-/** Floods execs from the last CPU for `seconds` while syncing over and over; the records that came back late. */
-async function floodWhileSyncing(s: BpftraceSensor, seconds: number): Promise<{ seen: number; late: number; syncs: number; worstMs: number }> {
-  const tag = `corral-synccpu-${process.pid}-${seconds}`;
-  let latestBarrier = 0n;
-  let seen = 0, late = 0;
-  let worst = 0n;
-  // (judged by exit records: one line, written at the moment its time stamps — an exec's record is stamped at its
-  //  entry and completed at the new image's start, so one in flight across a barrier is not late, only unfinished)
-  const flooders = new Set<number>();
-  s.on('record', (r: SensorRecord) => {
-    if (r.kind === 'exec' && r.argv[1] === tag) { flooders.add(r.pid); return; }
-    if (r.kind !== 'exit' || !flooders.delete(r.pid)) return;
-    seen++;
-    if (r.tsNs < latestBarrier) { late++; if (latestBarrier - r.tsNs > worst) worst = latestBarrier - r.tsNs; }
-  });
-  // the flood: execs with long argv (≈ 6 chunk lines each), pinned to the last CPU
-  const floodCpu = cpus[cpus.length - 1]!;
-  const code = `import os, time, sys
-L = ["${tag}"] + ["x" * 180] * 4
-t = time.time()
-while time.time() - t < ${seconds}:
-    ps = [os.posix_spawn("/bin/true", ["/bin/true"] + L, {}) for _ in range(20)]
-    for p in ps: os.waitpid(p, 0)`;
-  const flood = spawn('taskset', ['-c', String(floodCpu), 'python3', '-c', code], { stdio: 'ignore' });
-  let finished = false;
-  const done = new Promise((r) => flood.on('exit', r)).then(() => { finished = true; });
-  let syncs = 0;
-  try {
-    await new Promise((r) => setTimeout(r, 300));
-    while (!finished) {
-      const start = process.hrtime.bigint();
-      await s.sync();
-      if (start > latestBarrier) latestBarrier = start;
-      syncs++;
-    }
-    await done;
-    await s.sync();
-  } finally { flood.kill('SIGKILL'); }
-  return { seen, late, syncs, worstMs: Number(worst) / 1e6 };
-}
 
 test('a sync covers every CPU: no record older than a barrier arrives after it resolved, while another CPU floods (per-CPU markers, and the exec chain without them)', { skip }, async () => {
   for (const mode of ['markers', 'exec-chain'] as const) {
@@ -69,19 +29,40 @@ test('a sync covers every CPU: no record older than a barrier arrives after it r
   }
 });
 
+test('a Corral pinned to one CPU still puts a marker on every CPU: a flood on another CPU comes back before each barrier', { skip }, async () => {
+  // (a daemon started with CPUAffinity= runs sandboxes that use every CPU: the markers follow the online CPUs, not Corral's affinity)
+  const sensorUrl = new URL('../src/sensors/bpftrace-sensor.js', import.meta.url).href;
+  const helperUrl = new URL('./helpers/sensor-flood.js', import.meta.url).href;
+  const script = `const { BpftraceSensor } = await import(${JSON.stringify(sensorUrl)});
+const { floodWhileSyncing } = await import(${JSON.stringify(helperUrl)});
+const s = await BpftraceSensor.start({});
+try { console.log(JSON.stringify({ ...(await floodWhileSyncing(s, 3)), mode: s.syncMode })); } finally { await s.stop(); }`;
+  const out = await new Promise<string>((resolve, reject) => {
+    const c = spawn('taskset', ['-c', String(cpus[0]), process.execPath, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let o = '';
+    c.stdout.on('data', (d) => { o += String(d); });
+    c.on('error', reject);
+    c.on('exit', (code) => (code === 0 ? resolve(o) : reject(new Error(`child exited ${code}: ${o}`))));
+  });
+  const r = JSON.parse(out.trim().split('\n').pop()!) as { seen: number; late: number; syncs: number; worstMs: number; mode: string };
+  assert.equal(r.mode, 'markers');
+  assert.ok(r.seen > 200 && r.syncs > 5, JSON.stringify(r));
+  assert.equal(r.late, 0, `${r.late} of ${r.seen} records arrived after a barrier they were older than (by up to ${r.worstMs} ms)`);
+});
+
 test('a barrier marker comes only from Corral\'s own process: another process\'s prctl with the marker option prints nothing', { skip }, async () => {
   const s = await BpftraceSensor.start({});
   try {
     await s.sync();
     const before = s.marksSeen;
-    assert.equal(before, cpus.length, 'one marker per CPU for one sync');
+    assert.equal(before, onlineCpus().length, 'one marker per online CPU for one sync');
     // (an agent — any process — calling prctl(SYNC_PRCTL, …) with a guessed token: the kernel side drops it)
     const forge = `import ctypes
 libc = ctypes.CDLL(None, use_errno=True)
 for i in range(200): libc.prctl(${SYNC_PRCTL}, 1, 2, 0, 0)`;
     await new Promise((r) => spawn('python3', ['-c', forge], { stdio: 'ignore' }).on('exit', r));
     await s.sync();
-    assert.equal(s.marksSeen - before, cpus.length, 'only the second sync\'s own markers');
+    assert.equal(s.marksSeen - before, onlineCpus().length, 'only the second sync\'s own markers');
   } finally { await s.stop(); }
 });
 

@@ -19,7 +19,7 @@ import { KernelBtf } from './kernel-btf.js';
 import { sensorDefinitions } from './sensor-types.js';
 import { cachedDefinitions, dropCachedDefinitions } from './sensor-types-cache.js';
 import { RecordAssembler, type ControlLine, type SensorRecord } from './bpftrace-records.js';
-import { allowedCpus } from './cpu-list.js';
+import { allowedCpus, onlineCpus } from './cpu-list.js';
 import { loadGatewayNative } from '../sandbox/launcher.js';
 export { allowedCpus };
 
@@ -340,7 +340,7 @@ export class BpftraceSensor extends EventEmitter {
     if (this.markers) {
       const lo = randomBytes(4).readUInt32LE(0), hi = randomBytes(4).readUInt32LE(0);
       const token = `${lo}:${hi}`;
-      const cpus = new Int32Array(allowedCpus());
+      const cpus = new Int32Array(onlineCpus());
       const done = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => { this.markWaits.delete(token); reject(new Error('sensor sync timed out')); }, timeoutMs);
         this.markWaits.set(token, { cpus: new Set(), resolve, reject, timer });

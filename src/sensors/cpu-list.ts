@@ -19,6 +19,20 @@ export function parseCpuList(text: string): number[] | undefined {
   return [...out].sort((x, y) => x - y);
 }
 
+/**
+ * Every online CPU (/sys/devices/system/cpu/online); this process's allowed ones when that cannot be read. The
+ * barrier's markers go to all of them: a sandbox's processes are not bound by Corral's own affinity (a daemon
+ * pinned with CPUAffinity= still runs sandboxes that use every CPU), and a CPU the marker cannot be pinned to
+ * (outside Corral's cpuset) is skipped there.
+ */
+export function onlineCpus(path = '/sys/devices/system/cpu/online'): number[] {
+  try {
+    const list = parseCpuList(readFileSync(path, 'utf8'));
+    if (list?.length) return list;
+  } catch { /* no sysfs */ }
+  return allowedCpus();
+}
+
 /** The CPUs this process may run on (its Cpus_allowed_list); every CPU Node counts when that cannot be read. */
 export function allowedCpus(status = '/proc/self/status'): number[] {
   try {
