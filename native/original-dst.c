@@ -410,30 +410,16 @@ static napi_value splice_moved(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  napi_value sfn;
-  napi_create_function(env, "spliceOneWay", NAPI_AUTO_LENGTH, splice_one_way, NULL, &sfn);
-  napi_set_named_property(env, exports, "spliceOneWay", sfn);
-  napi_value cfn;
-  napi_create_function(env, "spliceCancel", NAPI_AUTO_LENGTH, splice_cancel, NULL, &cfn);
-  napi_set_named_property(env, exports, "spliceCancel", cfn);
-  napi_value mfn;
-  napi_create_function(env, "spliceMoved", NAPI_AUTO_LENGTH, splice_moved, NULL, &mfn);
-  napi_set_named_property(env, exports, "spliceMoved", mfn);
-  napi_value pfn;
-  napi_create_function(env, "conntrackProbe", NAPI_AUTO_LENGTH, conntrack_probe, NULL, &pfn);
-  napi_set_named_property(env, exports, "conntrackProbe", pfn);
-  napi_value fn;
-  napi_create_function(env, "originalDst", NAPI_AUTO_LENGTH, original_dst, NULL, &fn);
-  napi_set_named_property(env, exports, "originalDst", fn);
-  napi_value ufn;
-  napi_create_function(env, "udpOriginal", NAPI_AUTO_LENGTH, udp_original, NULL, &ufn);
-  napi_set_named_property(env, exports, "udpOriginal", ufn);
-  napi_value mkfn;
-  napi_create_function(env, "miningMarkerAt", NAPI_AUTO_LENGTH, napi_mining_marker_at, NULL, &mkfn);
-  napi_set_named_property(env, exports, "miningMarkerAt", mkfn);
-  napi_value smfn;
-  napi_create_function(env, "syncMarkers", NAPI_AUTO_LENGTH, napi_sync_markers, NULL, &smfn);
-  napi_set_named_property(env, exports, "syncMarkers", smfn);
+  static const struct { const char *name; napi_callback fn; } fns[] = {
+    { "spliceOneWay", splice_one_way }, { "spliceCancel", splice_cancel }, { "spliceMoved", splice_moved },
+    { "conntrackProbe", conntrack_probe }, { "originalDst", original_dst }, { "udpOriginal", udp_original },
+    { "miningMarkerAt", napi_mining_marker_at }, { "syncMarkers", napi_sync_markers },
+  };
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_value f;
+    napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);
+    napi_set_named_property(env, exports, fns[i].name, f);
+  }
   return exports;
 }
 
