@@ -85,6 +85,7 @@ export interface SensorOptions {
 }
 
 type SyncMarkers = (cpus: Int32Array, lo: number, hi: number) => Int32Array;
+const CPU_LIST_TTL_MS = 5000;
 
 /** native/sync-markers.c's syncMarkers, when the addon is built with it. */
 function loadSyncMarkers(): SyncMarkers | undefined {
@@ -149,6 +150,14 @@ export class BpftraceSensor extends EventEmitter {
   marksSeen = 0;
   /** How the last barrier was made: per-CPU markers (no process), or the taskset exec chain. */
   syncMode?: 'markers' | 'exec-chain';
+  /** The online CPUs, read again at most every CPU_LIST_TTL_MS (barriers come many a second; CPUs are hot-plugged rarely). */
+  private cpuList?: { cpus: Int32Array; at: number };
+
+  private markCpus(): Int32Array {
+    const now = Date.now();
+    if (!this.cpuList || now - this.cpuList.at > CPU_LIST_TTL_MS) this.cpuList = { cpus: new Int32Array(onlineCpus()), at: now };
+    return this.cpuList.cpus;
+  }
 
   private constructor(private opts: SensorOptions) {
     super();
@@ -330,17 +339,19 @@ export class BpftraceSensor extends EventEmitter {
   }
 
   /**
-   * Barrier: execs a marker that runs on every CPU this process may use (syncChain) and resolves once its
-   * exec records and its exit record came back: every record the kernel wrote on any CPU before the call
-   * has been emitted by then. Results-less execs older than the barrier are flushed as result 'unknown'
-   * only by the periodic sweep.
+   * Barrier: puts a marker in every online CPU's perf buffer (native/sync-markers.c: this thread pinned to each
+   * in turn makes a prctl the program prints) and resolves once every one came back: each buffer is read in
+   * order, so every record the kernel wrote on any CPU before the call has been emitted by then. Without the
+   * addon, an exec chain that runs on every CPU (syncChain) and its exec and exit records do the same, slower.
+   * Results-less execs older than the barrier are flushed as result 'unknown' only by the periodic sweep.
    */
   sync(timeoutMs = 10000): Promise<void> {
     if (!this.child || this.stopped) return Promise.reject(new Error('sensor not running'));
     if (this.markers) {
-      const lo = randomBytes(4).readUInt32LE(0), hi = randomBytes(4).readUInt32LE(0);
+      const r = randomBytes(8);
+      const lo = r.readUInt32LE(0), hi = r.readUInt32LE(4);
       const token = `${lo}:${hi}`;
-      const cpus = new Int32Array(onlineCpus());
+      const cpus = this.markCpus();
       const done = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => { this.markWaits.delete(token); reject(new Error('sensor sync timed out')); }, timeoutMs);
         this.markWaits.set(token, { cpus: new Set(), resolve, reject, timer });
