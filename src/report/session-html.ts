@@ -10,7 +10,8 @@
 import { escapeHtml } from '../investigate/report/html-data.js';
 import { nsToIso } from '../events/event.js';
 import { formatBytes } from '../store/summary.js';
-import { finiteOr, tsBig, type ReportAlert, type ReportCall, type SessionReport } from './session-report.js';
+import { captureNotes, type CaptureNote } from './capture-notes.js';
+import { finiteOr, num, tsBig, type ReportAlert, type ReportCall, type SessionReport } from './session-report.js';
 
 export const CATEGORY_COLORS: Record<string, string> = {
   mining: '#d62728', tunnel: '#9467bd', reverse_shell: '#8c564b', internal_probe: '#ff7f0e', metadata_access: '#e377c2',
@@ -30,11 +31,6 @@ svg text{font-size:11px;fill:#444} .bar{fill:#b8c4d6;stroke:#7d8ca3} .bar.blocke
 /** Any stored field as HTML text (a store may hold a number or nothing where text is expected). */
 function h(v: unknown): string {
   return escapeHtml(typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
-}
-
-/** A stored number, or `dflt` when it is not a finite number. */
-function num(v: unknown, dflt = '?'): string {
-  return String(finiteOr(v, dflt));
 }
 
 /** A category's colour; only the table's own entries (a category named `constructor` is not one). */
@@ -99,6 +95,12 @@ function gapParagraph(g: SessionReport['sensor_gaps'][number]): string {
   return `<p class="gap"><b>Capture gap</b>: the kernel sensor was down from ${h(nsToIso(g.down_ts))}${gap !== undefined ? ` for ${gap} ms` : g.gap_ms === undefined ? ' until the session ended' : ''}; execs and connects in that window were not recorded.${g.error ? ` <span class="meta">${h(g.error)}</span>` : ''}</p>`;
 }
 
+/** A capture shortfall (capture-notes.ts) as a paragraph: its headline in bold, then what it means. */
+function captureParagraph(n: CaptureNote): string {
+  const head = n.head.charAt(0).toUpperCase() + n.head.slice(1);
+  return `<p class="gap"><b>${h(head)}</b>${h(n.rest)}.</p>`;
+}
+
 /** A time another program changed Corral's gateway rules on the host, and Corral put them back. */
 function restoredParagraph(g: SessionReport['rules_restored'][number]): string {
   const took = finiteOr(g.restored_ms, undefined);
@@ -112,13 +114,7 @@ export function renderSessionHtml(reports: SessionReport[], generated = new Date
       r.start_ts && nsToIso(r.start_ts), r.duration_ms !== undefined && fmtMs(r.duration_ms)].filter(Boolean).join(' · ');
     return `<section class="session" id="s-${h(r.session)}"><h1>Session ${h(r.session)} <span class="verdict v-${h(r.verdict)}">${h(r.verdict)}</span></h1>`
       + `<div class="meta">${h(head)} · ${num(r.counts.calls)} tool call(s), ${num(r.counts.alerts)} alert(s)</div>`
-      + (r.capture?.records_lost ? `<p class="gap"><b>Capture incomplete: ${num(r.capture.records_lost)} kernel records lost</b> while this session was open${r.capture.first_loss_ts ? ` (${escapeHtml(nsToIso(r.capture.first_loss_ts))}${r.capture.last_loss_ts && r.capture.last_loss_ts !== r.capture.first_loss_ts ? ` … ${escapeHtml(nsToIso(r.capture.last_loss_ts))}` : ''})` : ''}: the sensor's ring overflowed; the loss cannot be attributed to one sandbox, so execs and connects of this session may be missing and the verdict is not proof of a clean run.</p>` : '')
-      + (r.capture?.sensor_off ? '<p class="gap"><b>Capture incomplete</b>: no kernel sensor ran; execs and connects were not recorded.</p>' : '')
-      + (r.capture?.drop_log_overruns ? `<p class="gap"><b>Capture incomplete: the kernel log overwrote drop records ${num(r.capture.drop_log_overruns)} time(s)</b> before Corral read them, so dropped UDP/ICMP packets of this or another sandbox may be missing.</p>` : '')
-      + (r.capture?.events_unstored ? `<p class="gap"><b>Capture incomplete: ${num(r.capture.events_unstored)} event(s) counted but not stored</b>: the session spent its store budget (a flood of execs or connections), so the process and connection tables stop there; alerts and the events they cite were stored.</p>` : '')
-      + (r.capture?.argv_cut ? `<p class="gap"><b>Capture incomplete: ${num(r.capture.argv_cut)} exec(s) with argv cut short</b> by the kernel: their tool call spent its argv budget (an exec flood), so a command line hidden among them may be missing from the record and from every rule that reads argv.</p>` : '')
-      + (r.capture?.copies_unchecked ? `<p class="gap"><b>Capture incomplete: ${num(r.capture.copies_unchecked)} exec(s) not checked for renamed copies</b> of system programs: their files had a shell's or network tool's size, but the hash budget was spent (a crowd of same-sized files), so a renamed copy among them may have passed unnamed.</p>` : '')
-      + (r.capture?.unsynced ? '<p class="gap"><b>Capture incomplete</b>: the kernel sensor did not confirm, before the session ended, that it had delivered every record; its last execs and connects may be missing.</p>' : '')
+      + captureNotes(r.capture).map(captureParagraph).join('')
       + (r.rules_restored ?? []).map(restoredParagraph).join('')
       + (r.unreadable_events ? `<p class="gap">${num(r.unreadable_events)} event(s) left out: their time is neither epoch nanoseconds nor ISO 8601 with a zone (a damaged store).</p>` : '')
       + r.sensor_gaps.map(gapParagraph).join('')

@@ -70,6 +70,11 @@ export function finiteOr<T>(v: unknown, dflt: T): number | T {
   return typeof v === 'number' && Number.isFinite(v) ? v : dflt;
 }
 
+/** A stored number as text, or `dflt` when it is not a finite number (a damaged log). */
+export function num(v: unknown, dflt = '?'): string {
+  return String(finiteOr(v, dflt));
+}
+
 const ms = (a: string, b: string): number => Number((BigInt(b) - BigInt(a)) / 1_000_000n);
 
 /** A report's timestamp as a bigint, or undefined when a hand-made or damaged report holds something else. */

@@ -10,7 +10,8 @@ import { safeText, type Style } from '../cli/style.js';
 import { severityColor } from '../cli/io.js';
 import { nsToIso } from '../events/event.js';
 import { formatBytes } from '../store/summary.js';
-import { finiteOr, tsBig, type ReportAlert, type ReportCall, type SessionReport, type Verdict } from './session-report.js';
+import { captureNotes } from './capture-notes.js';
+import { finiteOr, num, tsBig, type ReportAlert, type ReportCall, type SessionReport, type Verdict } from './session-report.js';
 
 const VERDICT_TEXT: Record<Verdict, string> = {
   clean: 'clean — no alerts',
@@ -22,11 +23,6 @@ const VERDICT_TEXT: Record<Verdict, string> = {
 /** Any stored field as terminal-safe text (a store may hold a number or nothing where text is expected). */
 function shown(v: unknown): string {
   return safeText(typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
-}
-
-/** A stored number, or `dflt` when it is not a finite number. */
-function num(v: unknown, dflt = '?'): string {
-  return String(finiteOr(v, dflt));
 }
 
 /** How a call ended, in colour. */
@@ -54,16 +50,7 @@ export function renderSessionText(r: SessionReport, st: Style): string {
   if (r.start_ts) out.push(st.dim(`  ${nsToIso(r.start_ts)}${dur !== undefined ? `, ${(dur / 1000).toFixed(1)} s` : ''}${r.closed ? '' : ', still open'}`));
   const color = r.verdict === 'clean' ? st.green : r.verdict === 'flagged' ? st.yellow : st.red;
   out.push(`  verdict: ${color(VERDICT_TEXT[r.verdict])}`);
-  if (r.capture?.records_lost) {
-    const c = r.capture;
-    out.push(`  ${st.red(`capture incomplete: ${num(c.records_lost)} kernel records lost`)} while this session was open${c.first_loss_ts ? ` (${nsToIso(c.first_loss_ts)}${c.last_loss_ts && c.last_loss_ts !== c.first_loss_ts ? ` … ${nsToIso(c.last_loss_ts)}` : ''})` : ''} — the sensor's ring overflowed; the loss cannot be attributed to one sandbox, so execs and connects of this session may be missing and the verdict is not proof of a clean run`);
-  }
-  if (r.capture?.unsynced) out.push(`  ${st.red('capture incomplete')}: the kernel sensor did not confirm, before the session ended, that it had delivered every record — its last execs and connects may be missing`);
-  if (r.capture?.drop_log_overruns) out.push(`  ${st.red(`capture incomplete: the kernel log overwrote drop records ${num(r.capture.drop_log_overruns)} time(s)`)} before they were read — dropped UDP/ICMP packets of this or another sandbox may be missing`);
-  if (r.capture?.events_unstored) out.push(`  ${st.red(`capture incomplete: ${num(r.capture.events_unstored)} event(s) counted but not stored`)} — the session spent its store budget (a flood of execs or connections); alerts and the events they cite were stored`);
-  if (r.capture?.argv_cut) out.push(`  ${st.red(`capture incomplete: ${num(r.capture.argv_cut)} exec(s) with argv cut short`)} by the kernel — their tool call spent its argv budget (an exec flood), so a command line hidden among them may be missing from the record and from every rule that reads argv`);
-  if (r.capture?.copies_unchecked) out.push(`  ${st.red(`capture incomplete: ${num(r.capture.copies_unchecked)} exec(s) not checked for renamed copies`)} of system programs — their files had a shell's or network tool's size, but the hash budget was spent (a crowd of same-sized files), so a renamed copy among them may have passed unnamed`);
-  if (r.capture?.sensor_off) out.push(`  ${st.yellow('capture incomplete: no kernel sensor ran')} — execs and connects were not recorded (the gateway still judged every connection)`);
+  for (const n of captureNotes(r.capture)) out.push(`  ${(n.level === 'red' ? st.red : st.yellow)(n.head)}${n.rest}`);
   if (r.unreadable_events) out.push(`  ${st.yellow(`${num(r.unreadable_events)} event(s) left out`)}: their time is neither epoch nanoseconds nor ISO 8601 with a zone (a damaged store)`);
   for (const g of r.rules_restored ?? []) {
     const took = finiteOr(g.restored_ms, undefined);
