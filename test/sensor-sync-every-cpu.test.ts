@@ -7,9 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { BpftraceSensor, allowedCpus, syncChain } from '../src/sensors/bpftrace-sensor.js';
+import { BpftraceSensor, syncChain } from '../src/sensors/bpftrace-sensor.js';
 import { floodWhileSyncing } from './helpers/sensor-flood.js';
-import { onlineCpus, parseCpuList } from '../src/sensors/cpu-list.js';
+import { allowedCpus, onlineCpus, parseCpuList } from '../src/sensors/cpu-list.js';
 import { SYNC_PRCTL } from '../src/sensors/bpftrace-program.js';
 
 const cpus = allowedCpus();

@@ -474,12 +474,17 @@ class ProxiedFlow {
     const hit = line ? { method: line.method, detail: line.method } : skeleton ? this.rpc.raw(chunk) : undefined;
     if (hit && this.cutMining(hit, where)) return true;
     const id = (this.sshIds ??= new SshIdScanner()).push(chunk);
-    if (id !== undefined) {
-      const was = this.sniffed;
-      if (this.redecide({ status: 'done', protocol: 'ssh', detail: `${id}${where}`, host: was?.host })) return true;
-      // (allowed here: the flow stays what it was, scanned on — an identification line must not turn inspection off)
-      this.sniffed = was;
-    }
+    return id !== undefined && this.cutSsh(`${id}${where}`);
+  }
+
+  /**
+   * An SSH identification line seen mid-flow decides the flow again as ssh. True when it was cut; allowed, the flow
+   * stays what it was and is scanned on (an identification line must not turn inspection off).
+   */
+  private cutSsh(detail: string): boolean {
+    const was = this.sniffed;
+    if (this.redecide({ status: 'done', protocol: 'ssh', detail, host: was?.host })) return true;
+    this.sniffed = was;
     return false;
   }
 
@@ -510,11 +515,7 @@ class ProxiedFlow {
       const hit = h ? { method: h.method, detail: h.method } : this.rpc.ws(p.data, p.frameStart && p.opcode !== 0);
       if (hit && this.cutMining(hit, ' in WebSocket frames')) return true;
       const id = ssh.frames.push(p) ?? ssh.stream.push(p.data);
-      if (id !== undefined) {
-        const was = this.sniffed;
-        if (this.redecide({ status: 'done', protocol: 'ssh', detail: `${id} in WebSocket frames`, host: was?.host })) return true;
-        this.sniffed = was; // (allowed: still HTTP, scanned on)
-      }
+      if (id !== undefined && this.cutSsh(`${id} in WebSocket frames`)) return true;
     }
     return false;
   }
@@ -529,12 +530,7 @@ class ProxiedFlow {
     const hit = h ? { method: h.method, detail: h.method } : z.rpc.ws(text, true);
     if (hit && this.cutMining(hit, ' in compressed WebSocket frames')) return true;
     const id = z.ssh.push(text);
-    if (id !== undefined) {
-      const was = this.sniffed;
-      if (this.redecide({ status: 'done', protocol: 'ssh', detail: `${id} in compressed WebSocket frames`, host: was?.host })) return true;
-      this.sniffed = was; // (allowed: still HTTP, scanned on)
-    }
-    return false;
+    return id !== undefined && this.cutSsh(`${id} in compressed WebSocket frames`);
   }
 
   /**

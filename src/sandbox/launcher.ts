@@ -75,6 +75,14 @@ export function loadGatewayNative(): GatewayNative {
   return req(join(nativeDir, 'original-dst.node')) as GatewayNative;
 }
 
+/** One function of the gateway addon, or undefined when the addon is not built or predates it (callers fall back). */
+export function gatewayNativeFn<F>(name: string): F | undefined {
+  try {
+    const f = (loadGatewayNative() as unknown as Record<string, unknown>)[name];
+    return typeof f === 'function' ? (f as F) : undefined;
+  } catch { return undefined; }
+}
+
 export interface EnterSpec {
   cgroupProcs: string[];
   /** Where the waiting parent moves after fork (see corral-enter --waiter-cgroup). */

@@ -20,8 +20,7 @@ import { sensorDefinitions } from './sensor-types.js';
 import { cachedDefinitions, dropCachedDefinitions } from './sensor-types-cache.js';
 import { RecordAssembler, type ControlLine, type SensorRecord } from './bpftrace-records.js';
 import { allowedCpus, onlineCpus } from './cpu-list.js';
-import { loadGatewayNative } from '../sandbox/launcher.js';
-export { allowedCpus };
+import { gatewayNativeFn } from '../sandbox/launcher.js';
 
 export type { ExecRecord, ExitRecord, ConnectRecord, SynRecord, SocketDeniedRecord, UdpSourceRecord, BudgetOverflowRecord, SensorRecord } from './bpftrace-records.js';
 
@@ -90,10 +89,7 @@ const CPU_LIST_TTL_MS = 5000;
 /** native/sync-markers.c's syncMarkers, when the addon is built with it. */
 function loadSyncMarkers(): SyncMarkers | undefined {
   if (process.env.CORRAL_SYNC_EXEC_CHAIN === '1') return undefined; // (the fallback, on demand: its test)
-  try {
-    const f = (loadGatewayNative() as unknown as { syncMarkers?: SyncMarkers }).syncMarkers;
-    return typeof f === 'function' ? f : undefined;
-  } catch { return undefined; }
+  return gatewayNativeFn<SyncMarkers>('syncMarkers');
 }
 
 /** A barrier's marker: done once `want` exec records and its exit record came back. */

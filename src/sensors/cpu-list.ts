@@ -1,6 +1,7 @@
 // Why: the sensor's barrier must put a marker on every CPU a traced process can run on (bpftrace drains one perf
 // buffer per CPU, so a marker seen on one says nothing of another's backlog). This reads which CPUs those are:
-// the ones this process may run on (a container's cpuset narrows them; sandboxes are its children and inherit it).
+// every online one (the markers), and the ones this process may run on (the exec chain's taskset, which cannot
+// pin outside them).
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 

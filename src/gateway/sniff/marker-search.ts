@@ -3,7 +3,7 @@
 // (native/mining-markers.c, ≈ 3× the regular expression's speed; the regular expression was the largest cost
 // of the gateway's upload path) when the gateway's addon is built, else the regular expression. Both give the
 // same answer: the leftmost offset at or after `from` where a marker begins (test/mining-marker-search.test.ts).
-import { loadGatewayNative } from '../../sandbox/launcher.js';
+import { gatewayNativeFn } from '../../sandbox/launcher.js';
 
 /**
  * Every mining message without \u escapes contains one of these strings; one with escapes contains \u.
@@ -20,12 +20,7 @@ type NativeSearch = (buf: Uint8Array, from: number) => number;
 let nativeSearch: NativeSearch | null | undefined;
 
 function native(): NativeSearch | null {
-  if (nativeSearch === undefined) {
-    try {
-      const f = (loadGatewayNative() as unknown as { miningMarkerAt?: NativeSearch }).miningMarkerAt;
-      nativeSearch = typeof f === 'function' ? f : null;
-    } catch { nativeSearch = null; }
-  }
+  if (nativeSearch === undefined) nativeSearch = gatewayNativeFn<NativeSearch>('miningMarkerAt') ?? null;
   return nativeSearch;
 }
 
