@@ -19,7 +19,7 @@ before(async () => {
 after(async () => { await fx?.close(); });
 
 /** Python prelude: padded messages, sent in ~1.4 KB writes; `outcome` says whether the connection was cut. */
-const PY = `import socket, json, time, os
+const PY = `import socket, json, time, os, zlib
 PAD = "A" * 100000
 LOGIN = '{"id":1,"method":"login","pad":"' + PAD + '","params":{"agent":"XMRig/6.21","pass":"x","login":"wallet1"}}\\n'
 def send_split(s, data, n=1400):
@@ -131,6 +131,85 @@ test('compressed WebSocket to an allowed HTTP host: SSH inside is a tunnel, cut'
   const { r, alerts } = await call(`up = b"GET /ws HTTP/1.1\\r\\nHost: registry.test\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Extensions: permessage-deflate\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n"
 attempt("registry.test", 80, up, deflated([b"SSH-2.0-OpenSSH_9.2p1\\r\\n"], 200))`);
   assertCut(r, alerts, 'tunnel', /SSH-2\.0-OpenSSH_9\.2p1 in compressed WebSocket frames/);
+});
+
+/** Python: a POST to registry.test:80 with the given Content-Encoding; prints the status line and what the host echoed. */
+const post = (coding: string, bodyExpr: string, chunked = false) => `body = ${bodyExpr}
+s = socket.create_connection(("registry.test", 80), timeout=5)
+s.sendall(b"POST /rpc HTTP/1.1\\r\\nHost: registry.test\\r\\nContent-Type: application/json\\r\\nContent-Encoding: ${coding}\\r\\n" + (b"Transfer-Encoding: chunked\\r\\n\\r\\n" if ${chunked ? 'True' : 'False'} else b"Content-Length: %d\\r\\nConnection: close\\r\\n\\r\\n" % len(body)))
+if ${chunked ? 'True' : 'False'}:
+    for part in body:
+        s.sendall(b"%x\\r\\n" % len(part) + part + b"\\r\\n")
+        time.sleep(0.2)
+    time.sleep(0.5)
+else:
+    send_split(s, body)
+try:
+    got = s.recv(300)
+    print("got", got.split(b"\\r\\n")[0] if got else got)
+except Exception as e:
+    print("cut", type(e).__name__)`;
+
+const flowsTo = (events: { kind: string; payload: Record<string, unknown> }[], host: string) =>
+  events.filter((e) => e.kind === 'flow' && e.payload['server.address'] === host && e.payload.interim === undefined);
+
+async function callWithEvents(code: string) {
+  const s = await fx.rt.createSession({ policy: labPolicy(''), episode: 'padding' });
+  try {
+    const r = await s.exec({ command: PY + code, tool: 'python', step: 1, toolCallId: 'call-1', timeoutMs: 30_000, skipScreen: true });
+    await s.close();
+    return { r, alerts: s.alertEvents.filter((a) => a.payload.layer === 'network'), events: s.events };
+  } finally { await s.close(); }
+}
+
+test('a gzip-compressed HTTP POST body to an allowed host: the padded pool login inside is decoded and cut', async () => {
+  const { r, alerts } = await call(post('gzip', 'zlib.compress(LOGIN.encode(), wbits=31)'));
+  assertCut(r, alerts, 'mining', /login( agent=XMRig\/6\.21)? in an HTTP body \(gzip\)/);
+});
+
+test('a chunked body compressed as a stream (gzip flushed per message, the body never ended): the login is cut when its chunk arrives', async () => {
+  const { r, alerts, events } = await callWithEvents(`z = zlib.compressobj(6, zlib.DEFLATED, 31)
+s = socket.create_connection(("registry.test", 80), timeout=5)
+head = b"POST /rpc HTTP/1.1\\r\\nHost: registry.test\\r\\nContent-Encoding: gzip\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n"
+s.sendall(head)
+first = 0
+try:
+    for k, m in enumerate([b'{"id":0,"method":"ping","params":{}}\\n', b'{"id":1,"method":"mining.subscribe","params":["cpuminer/2.5"]}\\n', b'{"id":2,"method":"ping"}\\n']):
+        part = z.compress(m) + z.flush(zlib.Z_SYNC_FLUSH)
+        chunk = b"%x\\r\\n" % len(part) + part + b"\\r\\n"
+        if k == 0:
+            first = len(head) + len(chunk)
+        s.sendall(chunk)
+        time.sleep(0.4)
+except Exception as e:
+    print("cut", type(e).__name__)
+print("first", first)`);
+  const hit = alerts.find((a) => a.payload.category === 'mining');
+  assert.ok(hit, JSON.stringify(alerts.map((a) => a.payload.message)) + r.stdout + r.stderr);
+  assert.equal(hit.tool_call, 'call-1');
+  assert.match(String(hit.payload.message), /mining\.subscribe in an HTTP body \(gzip\)/);
+  const [flow] = flowsTo(events, 'registry.test');
+  assert.equal(flow?.payload.decision, 'deny');
+  // (the head and the first chunk reached the host; the chunk with the login, and what followed, did not)
+  assert.equal(flow?.payload.bytes_up, Number(/^first (\d+)$/m.exec(r.stdout)?.[1]), r.stdout);
+});
+
+test('an HTTP "deflate" (zlib) body to an allowed host: the pool authorize inside is cut', async () => {
+  const { r, alerts } = await call(post('deflate', 'zlib.compress(b\'{"id":2,"method":"mining.authorize","params":["wallet.rig","x"]}\\n\')'));
+  assertCut(r, alerts, 'mining', /mining\.authorize in an HTTP body \(deflate\)/);
+});
+
+test('benign: a gzip-compressed JSON upload goes through whole, no alert; a body in a coding Corral cannot decode is let through, named on the flow record and in a low alert', async () => {
+  const ok = await callWithEvents(post('gzip', 'zlib.compress(json.dumps({"method": "login", "params": {"username": "alice"}, "rows": list(range(50000))}).encode(), wbits=31)'));
+  assert.match(ok.r.stdout, /^got b'HTTP\/1\.1 200 OK/m, ok.r.stdout + ok.r.stderr);
+  assert.deepEqual(ok.alerts.map((a) => a.payload.message), []);
+  assert.deepEqual(flowsTo(ok.events, 'registry.test').map((e) => e.payload.uninspected), [undefined]);
+  const z = await callWithEvents(post('zstd', 'b"(zstd frames would be here)"'));
+  assert.match(z.r.stdout, /^got b'HTTP\/1\.1 200 OK/m, z.r.stdout + z.r.stderr);
+  assert.deepEqual(flowsTo(z.events, 'registry.test').map((e) => e.payload.uninspected), [['HTTP request body in zstd coding']]);
+  // (…and named once, when the flow ends, by the gateway_upload_unread rule: low severity, on the tool call)
+  const unread = z.alerts.filter((a) => /partly unread by the gateway/.test(String(a.payload.message)));
+  assert.deepEqual(unread.map((a) => [a.payload.severity, a.payload.category, a.tool_call]), [['low', 'defense_evasion', 'call-1']], JSON.stringify(z.alerts.map((a) => a.payload.message)));
 });
 
 test('benign: an ordinary API POST with a 200 KB field and a web login shape goes through, no alert', async () => {

@@ -1,7 +1,8 @@
 // Why: the gateway inflates a permessage-deflate client's messages to scan them (sniff/websocket-inflate.ts);
-// hostile input must not make that a weapon: a decompression bomb stops at its output bound, a corrupt stream
-// stops inflating, a long stream stops at its compressed-byte bound — each said (`exhausted`, `why`) — and
-// the frame reader marks which pieces are compressed and where messages end, control frames in between.
+// hostile input must not make that a weapon or a blind spot: a decompression bomb stops at its output bound, a
+// corrupt stream stops inflating — each said (`exhausted`, `why`) — a long conversation is read to its end, a
+// message that ends its deflate stream does not blind the inflater to the next, and the frame reader marks which
+// pieces are compressed and where messages end, control frames in between.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants, deflateRawSync, createDeflateRaw } from 'node:zlib';
@@ -46,41 +47,48 @@ test('frames: RSV1 marks a message compressed through its continuations, a ping 
   assert.equal(pieces.filter((p) => p.opcode === 9).every((p) => !p.compressed && !p.messageEnd), true);
   assert.deepEqual(data.filter((p) => p.messageEnd).map((p) => p.compressed), [true, false]);
   const inf = new WebSocketInflater();
-  const texts = data.map((p) => inf.push(p)).filter((t) => t !== undefined).map(String);
-  assert.deepEqual(texts, ['{"id":1,"method":"login","params":{"login":"w","pass":"x","agent":"XMRig/6"}}']);
+  const texts = data.map((p) => inf.push(p)).filter((t) => t !== undefined);
+  assert.equal(texts[0]!.start, true);
+  assert.deepEqual([Buffer.concat(texts.map((t) => t.data)).toString()], ['{"id":1,"method":"login","params":{"login":"w","pass":"x","agent":"XMRig/6"}}']);
 });
 
-test('inflater: messages in one context come back one by one; a bomb, a corrupt stream and a long stream each stop it, said', async () => {
-  const msgs = ['{"id":0,"method":"ping"}', '{"id":1,"method":"ping"}', '{"id":2,"method":"mining.subscribe","params":[]}'];
+const piece = (data: Buffer, messageEnd = true): FramePiece => ({ data, opcode: 1, frameStart: true, compressed: true, messageEnd });
+const text = (inf: WebSocketInflater, d: Buffer): string | undefined => inf.push(piece(d))?.data.toString();
+
+test('inflater: messages in one context come back one by one, however many; a bomb and a corrupt stream each stop it, said', async () => {
+  // 1,000 messages (the re-inflating inflater of session 38 stopped after 256), each referring to the ones before
+  const msgs = Array.from({ length: 1000 }, (_, i) => `{"id":${i},"method":"ping","params":{}}`);
+  msgs.push('{"id":1000,"method":"mining.subscribe","params":[]}');
   const inf = new WebSocketInflater();
-  const got = (await deflateMessages(msgs)).map((d) => String(inf.push({ data: d, opcode: 1, frameStart: true, compressed: true, messageEnd: true })));
+  const got = (await deflateMessages(msgs)).map((d) => text(inf, d));
   assert.deepEqual(got, msgs, 'later messages refer to earlier ones (context takeover)');
-  // a bomb: 64 MiB of zeros in ≈ 64 KiB
-  const bomb = deflateRawSync(Buffer.alloc(64 << 20), { finishFlush: constants.Z_SYNC_FLUSH }).subarray(0, -4);
-  assert.ok(bomb.length < WS_INFLATE_LIMITS.MAX_COMPRESSED);
+  assert.equal(inf.exhausted, false);
+  // a bomb: 80 MiB of zeros in ≈ 80 KiB stops at the output bound, what came before it returned
+  const bomb = deflateRawSync(Buffer.alloc(80 << 20), { finishFlush: constants.Z_SYNC_FLUSH }).subarray(0, -4);
   const b = new WebSocketInflater();
-  assert.equal(b.push({ data: bomb, opcode: 1, frameStart: true, compressed: true, messageEnd: true }), undefined);
+  const out = b.push(piece(bomb));
+  assert.equal(out?.data.length, WS_INFLATE_LIMITS.MAX_OUTPUT);
   assert.deepEqual([b.exhausted, b.why], [true, 'bound']);
+  assert.equal(b.push(piece(Buffer.from([0x01, 0x02]))), undefined, 'nothing after the bound');
   // corrupt
   const c = new WebSocketInflater();
-  assert.equal(c.push({ data: Buffer.from([0xff, 0xff, 0xff, 0x00, 0x12]), opcode: 1, frameStart: true, compressed: true, messageEnd: true }), undefined);
+  assert.equal(c.push(piece(Buffer.from([0xff, 0xff, 0xff, 0x00, 0x12]))), undefined);
   assert.deepEqual([c.exhausted, c.why], [true, 'corrupt']);
-  // past the compressed-byte bound: no more inflating (uncompressed pieces are never taken)
-  const l = new WebSocketInflater();
-  assert.equal(l.push({ data: Buffer.alloc(WS_INFLATE_LIMITS.MAX_COMPRESSED + 1), opcode: 2, frameStart: true, compressed: true, messageEnd: false }), undefined);
-  assert.deepEqual([l.exhausted, l.why], [true, 'bound']);
-  assert.equal(new WebSocketInflater().push({ data: Buffer.from('x'), opcode: 1, frameStart: true, compressed: false, messageEnd: true }), undefined);
+  assert.equal(new WebSocketInflater().push({ ...piece(Buffer.from('x')), compressed: false }), undefined, 'uncompressed pieces are never taken');
 });
 
-test('inflater: the re-inflation work of many messages is bounded (each message inflates the stream so far)', async () => {
-  // 200 messages of ≈ 1 MiB of text each that compress to a few KiB: the stream's output grows by 1 MiB a message
-  const text = 'x'.repeat(1 << 20);
+test('inflater: a message that ends its deflate stream (a final block) is followed by a fresh stream, which is read', () => {
   const inf = new WebSocketInflater();
-  let n = 0;
-  for (const d of await deflateMessages(Array.from({ length: 200 }, () => text))) {
-    if (inf.push({ data: d, opcode: 1, frameStart: true, compressed: true, messageEnd: true }) !== undefined) n++;
-    if (inf.exhausted) break;
-  }
-  assert.deepEqual([inf.exhausted, inf.why], [true, 'bound']);
-  assert.ok(n >= 8 && n <= 16, `${n} messages inflated before the work bound`);
+  // (deflateRawSync ends with a final block: each message its own complete stream, as RFC 7692 allows)
+  assert.equal(text(inf, deflateRawSync('{"id":0,"method":"ping"}')), '{"id":0,"method":"ping"}');
+  assert.equal(text(inf, deflateRawSync('{"id":1,"method":"login","params":{"login":"w","agent":"XMRig"}}')), '{"id":1,"method":"login","params":{"login":"w","agent":"XMRig"}}');
+});
+
+test('inflater: a message split into one-byte frames still comes back whole, marked as its message\'s start once', async () => {
+  const [d] = await deflateMessages(['{"id":7,"method":"mining.authorize","params":["w","x"]}']);
+  const inf = new WebSocketInflater();
+  const parts = [...d!].map((byte, i) => inf.push(piece(Buffer.from([byte]), i === d!.length - 1))).filter((t) => t !== undefined);
+  assert.equal(Buffer.concat(parts.map((t) => t.data)).toString(), '{"id":7,"method":"mining.authorize","params":["w","x"]}');
+  assert.deepEqual(parts.map((t) => t.start).filter(Boolean), [true]);
+  assert.equal(parts[0]!.start, true);
 });

@@ -11,11 +11,16 @@ import { randomBytes } from 'node:crypto';
 import { sniff, MiningRpcScanner, MAX_HTTP_HEAD, parseHttpRequest, parseSshBanner, SshIdScanner, TlsRecordWalker, type SniffResult } from './sniff/index.js';
 import { WebSocketUnmasker, WebSocketSshCheck, type FramePiece } from './sniff/websocket-frames.js';
 import { WebSocketInflater } from './sniff/websocket-inflate.js';
+import { StreamInflater, parseContentCodings } from './sniff/stream-inflate.js';
+import { DecodedStreamScan, type DecodedHit } from './sniff/decoded-scan.js';
 import { UploadRpcScan, type RpcHit } from './sniff/mining-skeleton.js';
 import { HttpRequestStream, type RequestHead } from './sniff/http-stream.js';
 import { H2cRequestStream } from './sniff/h2c-stream.js';
 import type { Decision, Protocol } from '../policy/index.js';
 import { FLOW_LIMIT_RULE, type SandboxNet, type ConnectReport, type FlowReport } from './types.js';
+
+/** Decoded bytes scanned per compressed HTTP request body (the JSON reading's own budget is 16 MiB a stream too). */
+const HTTP_BODY_MAX_OUTPUT = 16 << 20;
 
 export interface ProxyOptions {
   /** How long to wait for client-first bytes before treating the protocol as server-first. */
@@ -184,7 +189,13 @@ class ProxiedFlow {
   private wsScanner = new MiningRpcScanner();
   private wsSsh?: { frames: WebSocketSshCheck; stream: SshIdScanner };
   /** A permessage-deflate client's messages, inflated to be scanned (sniff/websocket-inflate.ts), with their own scanners. */
-  private wsInflate?: { inflater: WebSocketInflater; lines: MiningRpcScanner; rpc: UploadRpcScan; ssh: SshIdScanner };
+  private wsInflate?: { inflater: WebSocketInflater; scan: DecodedStreamScan };
+  /** The current HTTP request body when it is compressed (`Content-Encoding`), decoded to be scanned (sniff/stream-inflate.ts). */
+  private body?: { z: StreamInflater; scan: DecodedStreamScan; coding: string; start: boolean };
+  /** What decoded bytes showed, judged after the push that decoded them (as rpcHit). */
+  private decodedHit?: DecodedHit & { where: string };
+  /** Parts of the upload the scanners could not read (a coding not decoded, a bound reached): on the flow record. */
+  private uninspected = new Set<string>();
   /** The upload read as JSON structure, so padding cannot hide a pool login (sniff/mining-skeleton.ts). */
   private rpc = new UploadRpcScan();
   /** A pool message found in bytes a framing callback saw (an HTTP body, a TLS record body), judged after the push. */
@@ -419,7 +430,13 @@ class ProxiedFlow {
     if (scanning) {
       const http = this.sniffed?.protocol === 'http';
       // (an HTTP stream that can be framed has its bodies read as JSON, de-chunked, through the framing's callback)
-      if (http && !this.h2) this.http ??= new HttpRequestStream((piece, start) => { this.rpcHit ??= this.rpc.body(piece, start); });
+      if (http && !this.h2) {
+        this.http ??= new HttpRequestStream((piece, start, end, coding) => {
+          if (piece.length > 0) this.rpcHit ??= this.rpc.body(piece, start);
+          if (start) this.body = undefined;
+          if (coding !== '') this.scanCompressedBody(piece, start, end, coding);
+        });
+      }
       if (this.scanPoolAndSsh(chunk, '', !http || (this.http !== undefined && this.http.opaque && !this.ws))) return;
       if (http) {
         // A keep-alive connection's later requests are judged by their own Host (fronting: an allowed
@@ -433,7 +450,7 @@ class ProxiedFlow {
           if (this.ws && this.scanWebSocket(chunk)) return;
           const stream = this.http!;
           const heads = stream.opaque ? (this.ws ? [] : requestHeads(chunk)) : stream.push(chunk);
-          if (this.takeRpcHit(' in an HTTP body')) return;
+          if (this.takeRpcHit(' in an HTTP body') || this.takeDecodedHit()) return;
           for (const head of heads) {
             if (this.judgeHeads([head])) return;
             if (head.framesAt !== undefined && !this.ws) {
@@ -520,17 +537,46 @@ class ProxiedFlow {
     return false;
   }
 
-  /** A compressed WebSocket message, once whole and inflated: scanned as lines, as JSON structure and for SSH. True when cut. */
+  /** A compressed WebSocket message, inflated as it streams: scanned as lines, as JSON structure and for SSH. True when cut. */
   private scanInflated(p: FramePiece): boolean {
-    const z = (this.wsInflate ??= { inflater: new WebSocketInflater(), lines: new MiningRpcScanner(), rpc: new UploadRpcScan(), ssh: new SshIdScanner() });
+    const z = (this.wsInflate ??= { inflater: new WebSocketInflater(), scan: new DecodedStreamScan() });
     const text = z.inflater.push(p);
-    if (text === undefined || text.length === 0) return false;
-    const h = z.lines.push(text);
-    // (its own skeleton scan: the inflated messages are a stream of their own, not the raw frames')
-    const hit = h ? { method: h.method, detail: h.method } : z.rpc.ws(text, true);
-    if (hit && this.cutMining(hit, ' in compressed WebSocket frames')) return true;
-    const id = z.ssh.push(text);
-    return id !== undefined && this.cutSsh(`${id} in compressed WebSocket frames`);
+    if (z.inflater.exhausted) this.uninspected.add(`compressed WebSocket messages (${z.inflater.why === 'bound' ? 'past the inflate bound' : 'corrupt stream'})`);
+    // (its own scanners: the inflated messages are a stream of their own, not the raw frames')
+    const hit = text && z.scan.push(text.data, text.start, 'message');
+    if (!hit) return false;
+    this.decodedHit = { ...hit, where: ' in compressed WebSocket frames' };
+    return this.takeDecodedHit();
+  }
+
+  /**
+   * A compressed HTTP request body (`Content-Encoding`), decoded as it streams and scanned as lines, as JSON structure
+   * and for SSH; a hit waits in decodedHit for the push to finish. A coding it cannot decode, or a bound, is recorded.
+   */
+  private scanCompressedBody(piece: Buffer, start: boolean, end: boolean, coding: string): void {
+    if (start) {
+      const c = parseContentCodings(coding);
+      if ('unsupported' in c) { this.uninspected.add(`HTTP request body in ${c.unsupported} coding`); return; }
+      if (c.codings.length === 0) return;
+      this.body = { z: new StreamInflater(c.codings, HTTP_BODY_MAX_OUTPUT), scan: new DecodedStreamScan(), coding: c.codings.join(', '), start: true };
+    }
+    const b = this.body;
+    if (!b || b.z.stopped) return;
+    for (const text of b.z.push(piece, end)) {
+      const hit = b.scan.push(text, b.start, 'body');
+      b.start = false;
+      if (hit && !this.decodedHit) this.decodedHit = { ...hit, where: ` in an HTTP body (${b.coding})` };
+    }
+    if (b.z.stopped) this.uninspected.add(`HTTP request body in ${b.coding} (${b.z.stopped === 'bound' ? 'past the inflate bound' : 'corrupt stream'})`);
+  }
+
+  /** A pool message or SSH line that decoded bytes showed: the flow decided again. True when it was cut. */
+  private takeDecodedHit(): boolean {
+    const h = this.decodedHit;
+    this.decodedHit = undefined;
+    if (!h) return false;
+    if (h.rpc && this.cutMining(h.rpc, h.where)) return true;
+    return h.ssh !== undefined && this.cutSsh(`${h.ssh}${h.where}`);
   }
 
   /**
@@ -601,6 +647,7 @@ class ProxiedFlow {
       kind: 'flow', flowId: this.id, sport: this.sport, dst: { ip: this.dst.address, port: this.dst.port },
       name: this.name, protocol: this.protocol(), sniHost: this.sniffed?.host, tls: this.sniffed?.tls, decision: this.decision,
       bytesUp: up, bytesDown: down, bytesUpPrev: this.lastUp, bytesDownPrev: this.lastDown, ...(interim ? { interim } : {}),
+      ...(this.uninspected.size > 0 ? { uninspected: [...this.uninspected] } : {}),
       durationMs: Number(process.hrtime.bigint() - this.t0) / 1e6, connectLatencyUs: this.connectLatencyUs,
       ...(interim ? {} : { error: this.error }), tsNs: process.hrtime.bigint(),
     };

@@ -48,6 +48,8 @@ export interface FlowReport {
   /** Bytes each way at this flow's previous record (0 for its first), so a threshold is crossed once. */
   bytesUpPrev: number;
   bytesDownPrev: number;
+  /** Parts of the upload the scanners could not read: a content coding not decoded, an inflate bound reached. */
+  uninspected?: string[];
   tsNs: bigint;
 }
 

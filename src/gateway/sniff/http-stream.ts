@@ -27,9 +27,14 @@ export class HttpRequestStream {
   private line = '';
   /** Whether the next body bytes begin a new request's body. */
   private bodyStart = false;
+  /** The current request's `Content-Encoding` (its headers joined by commas; '' for none). */
+  private coding = '';
 
-  /** `onBody`: each request's body bytes as the server reads them (de-chunked), `start` on a body's first. */
-  constructor(private readonly onBody?: (piece: Buffer, start: boolean) => void) {}
+  /**
+   * `onBody`: each request's body bytes as the server reads them (de-chunked), `start` on a body's first, `end` on
+   * its last (an empty piece for a chunked body's last chunk), with the request's `Content-Encoding` ('' for none).
+   */
+  constructor(private readonly onBody?: (piece: Buffer, start: boolean, end: boolean, coding: string) => void) {}
 
   /** True once the stream could not be framed (see the header). */
   get opaque(): boolean { return this.state === 'opaque'; }
@@ -43,7 +48,8 @@ export class HttpRequestStream {
         case 'head': i = this.takeHead(chunk, i, heads); break;
         case 'body': case 'chunk-data': {
           const n = Math.min(this.remaining, chunk.length - i);
-          if (this.onBody && n > 0) { this.onBody(chunk.subarray(i, i + n), this.bodyStart); this.bodyStart = false; }
+          const end = n === this.remaining && this.state === 'body';
+          if (this.onBody && n > 0) { this.onBody(chunk.subarray(i, i + n), this.bodyStart, end, this.coding); this.bodyStart = false; }
           i += n; this.remaining -= n;
           if (this.remaining === 0) this.state = this.state === 'body' ? 'head' : 'chunk-end';
           break;
@@ -93,6 +99,7 @@ export class HttpRequestStream {
     // request's Host judged too (a review, session 34, fronted a keep-alive connection by asking
     // for an upgrade the server ignored). Frames, once they come, end the framing (not a method).
     const lengths = [...text.matchAll(/\r?\ncontent-length:[ \t]*([^\r\n]*)/gi)].map((m) => m[1]!.trim());
+    this.coding = [...text.matchAll(/\r?\ncontent-encoding:[ \t]*([^\r\n]*)/gi)].map((m) => m[1]!.trim()).join(',');
     if (/\r?\ntransfer-encoding:[^\r\n]*chunked/i.test(text)) this.state = 'chunk-size';
     else if (lengths.length > 0) {
       if (new Set(lengths).size > 1 || !/^\d{1,15}$/.test(lengths[0]!)) {
@@ -125,6 +132,8 @@ export class HttpRequestStream {
       else {
         this.remaining = parseInt(m[1]!, 16);
         this.state = this.remaining === 0 ? 'trailers' : 'chunk-data';
+        // (the last chunk ends the body: a decoder that waits for the end decodes now)
+        if (this.remaining === 0 && !this.bodyStart) this.onBody?.(Buffer.alloc(0), false, true, this.coding);
       }
     } else if (line === '') this.state = 'head'; // trailers end at an empty line
     return stop;

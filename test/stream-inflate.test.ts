@@ -1,0 +1,68 @@
+// Why: the gateway decodes compressed HTTP request bodies as they stream (sniff/stream-inflate.ts) so a pool login
+// cannot hide behind `Content-Encoding`. These check, with Node's own encoders on the other side, that every coding a
+// client sends decodes byte for byte however the body is cut into pieces (one byte at a time included), layered
+// codings in the right order, HTTP `deflate` with and without its zlib header, gzip with several members — and that
+// hostile input (a bomb, garbage, a coding it cannot decode, layers on layers) stops it with a reason, never a throw.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
+import { StreamInflater, parseContentCodings, type Coding } from '../src/gateway/sniff/stream-inflate.js';
+
+const LOGIN = Buffer.from(`${JSON.stringify({ id: 1, method: 'login', params: { login: 'wallet', pass: 'x', agent: 'XMRig/6.21' } })}\n`.repeat(50));
+
+function decode(codings: Coding[], data: Buffer, step: number, max = 1 << 20): { out: Buffer; z: StreamInflater } {
+  const z = new StreamInflater(codings, max);
+  const parts: Buffer[] = [];
+  for (let i = 0; i < data.length; i += step) parts.push(...z.push(data.subarray(i, i + step), i + step >= data.length));
+  return { out: Buffer.concat(parts), z };
+}
+
+test('each coding decodes byte for byte, whole or cut into pieces of 1, 7 and 1000 bytes', () => {
+  const cases: [Coding[], Buffer][] = [
+    [['gzip'], gzipSync(LOGIN)],
+    [['deflate'], deflateSync(LOGIN)], // (HTTP deflate as RFC 9110 means it: zlib)
+    [['deflate'], deflateRawSync(LOGIN)], // (…and as some clients send it: raw)
+    [['br'], brotliCompressSync(LOGIN)],
+    [['gzip'], Buffer.concat([gzipSync(LOGIN.subarray(0, 500)), gzipSync(LOGIN.subarray(500))])], // two members
+    [['br', 'gzip'], gzipSync(brotliCompressSync(LOGIN))], // applied br first, then gzip
+  ];
+  for (const [codings, data] of cases) {
+    for (const step of [1, 7, 1000, data.length]) {
+      const { out, z } = decode(codings, data, step);
+      assert.equal(z.stopped, undefined, `${codings} step ${step}`);
+      assert.ok(out.equals(LOGIN), `${codings} step ${step}: ${out.length} of ${LOGIN.length} bytes`);
+    }
+  }
+});
+
+test('a gzip body is decoded as it streams: the first message is out before the body ends', () => {
+  const z = new StreamInflater(['gzip'], 1 << 20);
+  const whole = gzipSync(LOGIN);
+  const got = Buffer.concat(z.push(whole.subarray(0, Math.floor(whole.length * 0.6))));
+  assert.ok(got.length > 0 && LOGIN.subarray(0, got.length).equals(got), 'a prefix of the text, before the end');
+});
+
+test('a bomb stops at the output bound with what fit; garbage stops as corrupt; neither throws', () => {
+  const bomb = gzipSync(Buffer.alloc(64 << 20));
+  const { out, z } = decode(['gzip'], bomb, 65536, 4 << 20);
+  assert.equal(out.length, 4 << 20);
+  assert.equal(z.stopped, 'bound');
+  assert.deepEqual(z.push(Buffer.from('more')), []);
+  const br = decode(['br'], brotliCompressSync(Buffer.alloc(80 << 20)), 1024, 4 << 20);
+  assert.equal(br.z.stopped, 'bound');
+  for (const c of ['gzip', 'deflate', 'br'] as Coding[]) {
+    const g = decode([c], Buffer.from('this is not compressed at all, just text pretending'), 5);
+    assert.equal(g.z.stopped, 'corrupt', c);
+  }
+});
+
+test('Content-Encoding values: aliases, identity, order, what cannot be decoded', () => {
+  assert.deepEqual(parseContentCodings('gzip'), { codings: ['gzip'] });
+  assert.deepEqual(parseContentCodings(' X-GZIP '), { codings: ['gzip'] });
+  assert.deepEqual(parseContentCodings('identity'), { codings: [] });
+  assert.deepEqual(parseContentCodings('br, gzip'), { codings: ['br', 'gzip'] });
+  assert.deepEqual(parseContentCodings('gzip,,deflate'), { codings: ['gzip', 'deflate'] });
+  assert.deepEqual(parseContentCodings('zstd'), { unsupported: 'zstd' });
+  assert.deepEqual(parseContentCodings('gzip, compress'), { unsupported: 'compress' });
+  assert.deepEqual(parseContentCodings('gzip, gzip, gzip, gzip'), { unsupported: '4 layered codings' });
+});
