@@ -849,3 +849,42 @@ test('VPC flow logs with pkt-srcaddr / pkt-dstaddr: a pod\'s flow behind its nod
   assert.equal(inc.source.includes('10.0.0.5'), true, inc.source);
   assert.deepEqual(inc.attributed.map((a) => r.calls[a.call]!.tool_call_id), ['c1'], 'the pod\'s call, not the node\'s');
 });
+
+test('Suricata before 7 (no "direction", no flow.src_ip): an alert on the pool\'s reply is turned around by its ports and blamed on the call; an inbound scan and a to_client alert without flow.* read right', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-eve6-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const log = join(dir, 'eve.json');
+  const t0 = Date.UTC(2024, 4, 1, 12, 0, 0);
+  const ts = (ms: number): string => new Date(ms).toISOString().replace('Z', '+0000');
+  const alert = (ms: number, src: string, sp: number, dst: string, dp: number, sig: string, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ timestamp: ts(ms), event_type: 'alert', src_ip: src, src_port: sp, dest_ip: dst, dest_port: dp, proto: 'TCP',
+      alert: { action: 'allowed', signature: sig, category: 'Crypto Currency Mining Activity Detected', severity: 1 }, flow: { pkts_toserver: 3, start: ts(ms - 500) }, ...extra });
+  writeFileSync(log, [
+    // the pool's job notification to the agent's ephemeral port: Suricata 6 writes the pool as src
+    alert(t0 + 10_000, '203.0.113.60', 3333, '10.0.0.5', 45000, 'ET COINMINER Stratum mining.notify from pool'),
+    // an inbound scan of the fleet host (ephemeral source port to a service port): stays as it is
+    alert(t0 + 11_000, '198.51.100.7', 51000, '10.0.0.8', 22, 'ET SCAN inbound SSH'),
+    // Suricata 7 without flow.*: direction alone turns it around
+    alert(t0 + 12_000, '203.0.113.61', 40000, '10.0.0.6', 41000, 'ET COINMINER job', { direction: 'to_client' }),
+    // both ports ephemeral: no guess
+    alert(t0 + 13_000, '203.0.113.62', 50000, '10.0.0.9', 50001, 'ET P2P'),
+  ].join('\n') + '\n');
+  const { recs, st } = await readNet(log);
+  assert.deepEqual(recs.map((r) => [r.src, r.sport, r.dst, r.dport]), [
+    ['10.0.0.5', 45000, '203.0.113.60', 3333],
+    ['198.51.100.7', 51000, '10.0.0.8', 22],
+    ['10.0.0.6', 41000, '203.0.113.61', 40000],
+    ['203.0.113.62', 50000, '10.0.0.9', 50001],
+  ]);
+  assert.match(st.tsNote ?? '', /1 alerts on reply packets \(no "direction": Suricata before 7\) read by their ports.*\(first at line 1\)/);
+  const trace = join(dir, 'trace.jsonl');
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  writeFileSync(trace, [
+    `{"run":"r","episode":"e1","step":1,"tool_call_id":"c1","tool":"bash","command":"nohup ./xmrig -o 203.0.113.60:3333 &","ts":"${iso(t0 + 5_000)}","end_ts":"${iso(t0 + 8_000)}","ip":"10.0.0.5"}`,
+    `{"run":"r","episode":"e2","step":1,"tool_call_id":"c2","tool":"bash","command":"ls","ts":"${iso(t0 + 5_000)}","end_ts":"${iso(t0 + 60_000)}","ip":"10.0.0.7"}`,
+  ].join('\n') + '\n');
+  const r = await investigate({ logs: [{ path: log }], traces: [{ path: trace }], rules: 'off', jobs: 1, lagMs: 30 * 60_000 });
+  const inc = r.incidents.find((i) => i.alerts.some((a) => r.alerts[a]!.dst === '203.0.113.60'));
+  assert.ok(inc, JSON.stringify(r.incidents.map((i) => i.source)));
+  assert.deepEqual(inc.attributed.map((a) => r.calls[a.call]!.tool_call_id), ['c1']);
+});

@@ -73,14 +73,23 @@ function eventFields(v: EventView, { file, stats, cats }: LineCtx, line: number,
   // Alerts on a reply packet (direction to_client) have src/dest swapped; flow.* keeps the
   // orientation of the connection (who opened it), which is what ties it to a sandbox.
   const swap = v.get(DIRECTION) === 'to_client' && flow && typeof v.get(F_SRC_IP) === 'string';
-  const src = v.get(swap ? F_SRC_IP : SRC_IP);
-  const dst = v.get(swap ? F_DEST_IP : DEST_IP);
+  // Suricata before 7 writes neither `direction` nor `flow.src_ip`: an alert on a reply packet — a pool's job
+  // notification, an SSH server's banner, which many mining and tunnel signatures match (`to_client`) — has the
+  // server as its source, and keyed by it the alert met no tool call. Such an alert is read as a reply when its
+  // ports say so: from a port below the ephemeral range to one in it (32768 and up: Linux's 32768–60999 and
+  // Windows' 49152–65535), and the packet's addresses and ports are swapped back.
+  // (a `to_client` alert without flow.* is turned around by its packet's own fields, no guess needed)
+  const byPorts = !swap && et === 'alert' && v.get(DIRECTION) === undefined && v.get(F_SRC_IP) === undefined && replyPorts(v.get(SRC_PORT), v.get(DEST_PORT));
+  const reply = byPorts || (!swap && et === 'alert' && v.get(DIRECTION) === 'to_client');
+  if (byPorts) stats.tally('alerts on reply packets (no "direction": Suricata before 7) read by their ports, server port to ephemeral port, and turned around', line);
+  const src = v.get(swap ? F_SRC_IP : reply ? DEST_IP : SRC_IP);
+  const dst = v.get(swap ? F_DEST_IP : reply ? SRC_IP : DEST_IP);
   if (typeof src !== 'string' || typeof dst !== 'string') { stats.badLine(line, 'missing field "src_ip" or "dest_ip" (string)'); return; }
   const tk = et === 'flow' && flow && v.get(F_START) !== undefined ? F_START : TIMESTAMP;
   const t = v.time(tk);
   if (Number.isNaN(t)) { stats.badLine(line, `missing or unparseable timestamp ${JSON.stringify(v.get(tk))}`); return; }
   const r = mkRecord(t, et === 'alert' ? 'alert' : 'flow', src, dst, file, line);
-  const sp = v.get(swap ? F_SRC_PORT : SRC_PORT), dp = v.get(swap ? F_DEST_PORT : DEST_PORT);
+  const sp = v.get(swap ? F_SRC_PORT : reply ? DEST_PORT : SRC_PORT), dp = v.get(swap ? F_DEST_PORT : reply ? SRC_PORT : DEST_PORT);
   r.sport = toPort(sp);
   r.dport = toPort(dp);
   // (-1, 70000, 80.5: no port; the record is kept without it, and that is said, as generic.ts does)
@@ -109,6 +118,12 @@ function eventFields(v: EventView, { file, stats, cats }: LineCtx, line: number,
   r.category = deriveCategory({ kind: r.kind, dst: r.dst, dport: r.dport, text: text2 }, cats);
   stats.records++;
   onRecord(r);
+}
+
+/** A packet from a server's port (below the ephemeral range) to a client's ephemeral port (32768 and up). */
+function replyPorts(sp: unknown, dp: unknown): boolean {
+  const s = toPort(sp), d = toPort(dp);
+  return s !== undefined && d !== undefined && s > 0 && s < 32768 && d >= 32768;
 }
 
 /** The same fields from a JSON.parse'd object. */
