@@ -103,3 +103,53 @@ test('what cannot be followed stops the stream with one ambiguous head: conflict
     assert.deepEqual(s.push(ok), s.opaque ? [] : [{ host: 'registry.test', ambiguous: false }], `${what}: after it`);
   }
 });
+
+/** A stream's request body as the reader hands it over: its bytes, its coding, how many starts and ends it saw. */
+type Body = { bytes: Buffer[]; coding: string; starts: number; ends: number };
+function bodiesOf(parts: Buffer[], afterHead = false): Map<number, Body> {
+  const out = new Map<number, Body>();
+  const s = new H2cRequestStream(afterHead, (stream, piece, start, end, coding) => {
+    const b = out.get(stream) ?? { bytes: [], coding, starts: 0, ends: 0 };
+    out.set(stream, b);
+    b.bytes.push(Buffer.from(piece)); b.starts += start ? 1 : 0; b.ends += end ? 1 : 0;
+    assert.equal(b.coding, coding);
+  });
+  for (const p of parts) assert.deepEqual(s.push(p).filter((h) => h.ambiguous), []);
+  return out;
+}
+const summary = (m: Map<number, Body>) => [...m].map(([id, b]) => [id, Buffer.concat(b.bytes).toString('latin1'), b.coding, b.starts, b.ends]);
+
+test('request bodies: a real client\'s DATA (maximum padding, two streams, one gzip-coded) come out per stream, padding off, whatever the writes', async () => {
+  const bodies = ['{"id":1,"method":"login","params":{"login":"w","pass":"x","agent":"XMRig/6"}}\n', 'x'.repeat(40_000)];
+  const chunks: Buffer[] = [];
+  const srv = net.createServer((s) => { s.on('data', (d) => chunks.push(d)); s.on('error', () => {}); });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const c = http2.connect(`http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`, { paddingStrategy: http2.constants.PADDING_STRATEGY_MAX });
+  c.on('error', () => {});
+  const r1 = c.request({ ':method': 'POST', ':path': '/rpc', ':authority': 'registry.test', 'content-encoding': 'gzip' }); r1.on('error', () => {});
+  r1.end(Buffer.from(bodies[0]!));
+  const r2 = c.request({ ':method': 'POST', ':path': '/up', ':authority': 'registry.test' }); r2.on('error', () => {});
+  r2.end(bodies[1]);
+  const done = (m: Map<number, Body>) => [...m.values()].filter((b) => b.ends === 1).length === 2;
+  for (let i = 0; i < 100 && !done(bodiesOf([Buffer.concat(chunks)])); i++) await new Promise((r) => setTimeout(r, 20));
+  c.destroy(); srv.close();
+  const bytes = Buffer.concat(chunks);
+  const want = [[1, bodies[0], 'gzip', 1, 1], [3, bodies[1], '', 1, 1]];
+  assert.deepEqual(summary(bodiesOf([bytes])), want);
+  for (let cut = 1; cut < bytes.length; cut += 97) assert.deepEqual(summary(bodiesOf([bytes.subarray(0, cut), bytes.subarray(cut)])), want, `cut at ${cut}`);
+  assert.deepEqual(summary(bodiesOf([...bytes.subarray(0, 4000)].map((b) => Buffer.from([b])).concat([bytes.subarray(4000)]))), want, 'one byte at a time');
+});
+
+test('request bodies: a login split over padded DATA frames with their headers in between comes out whole; END_STREAM alone ends it; bad padding stops the stream', () => {
+  const login = Buffer.from('{"id":1,"method":"mining.subscribe","params":["cpuminer"]}\n');
+  const pad = (b: Buffer, n: number) => Buffer.concat([Buffer.from([n]), b, Buffer.alloc(n, 0x7b)]); // ('{' as padding: must not be read)
+  const bytes = Buffer.concat([H2_PREFACE, SETTINGS, frame(0x1, 0x4, 1, block([[':authority', 'registry.test'], ['content-encoding', 'identity']])),
+    frame(0x0, 0x8, 1, pad(login.subarray(0, 12), 30)), frame(0x0, 0, 1, login.subarray(12, 20)), frame(0x0, 0x8, 1, pad(login.subarray(20), 0)),
+    frame(0x0, 0x1, 1, Buffer.alloc(0))]);
+  assert.deepEqual(summary(bodiesOf([bytes])), [[1, login.toString(), 'identity', 1, 1]]);
+  for (let cut = 1; cut < bytes.length; cut++) assert.deepEqual(summary(bodiesOf([bytes.subarray(0, cut), bytes.subarray(cut)])), [[1, login.toString(), 'identity', 1, 1]], `cut at ${cut}`);
+  for (const bad of [frame(0x0, 0x8, 1, Buffer.from([9, 1, 2])), frame(0x0, 0x8, 1, Buffer.alloc(0))]) {
+    const s = new H2cRequestStream(false, () => {});
+    assert.deepEqual(s.push(Buffer.concat([H2_PREFACE, bad])).map((h) => h.why), ['The cleartext HTTP/2 stream cannot be followed (a bad DATA padding), so its requests\' hosts cannot be read']);
+  }
+});

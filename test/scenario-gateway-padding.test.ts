@@ -212,6 +212,31 @@ test('benign: a gzip-compressed JSON upload goes through whole, no alert; a body
   assert.deepEqual(unread.map((a) => [a.payload.severity, a.payload.category, a.tool_call]), [['low', 'defense_evasion', 'call-1']], JSON.stringify(z.alerts.map((a) => a.payload.message)));
 });
 
+/** Python: a cleartext HTTP/2 (prior knowledge) POST to registry.test:80 whose body is split over padded DATA frames. */
+const h2post = (fields: string, bodyExpr: string) => `def h2f(t, flags, sid, payload):
+    return len(payload).to_bytes(3, "big") + bytes([t, flags]) + sid.to_bytes(4, "big") + payload
+def h2block(fields):
+    out = b"\\x83\\x84\\x86"  # :method POST, :path /, :scheme http (HPACK static table)
+    for n, v in fields:
+        out += b"\\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v
+    return out
+body = ${bodyExpr}
+frames_ = b"PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n" + h2f(4, 0, 0, b"") + h2f(1, 4, 1, h2block([(b":authority", b"registry.test")${fields}]))
+for i in range(0, len(body), 9000):
+    part = body[i:i + 9000]
+    frames_ += h2f(0, 8 | (1 if i + 9000 >= len(body) else 0), 1, bytes([17]) + part + b"{" * 17)
+attempt("registry.test", 80, None, frames_)`;
+
+test('cleartext HTTP/2: a padded pool login split over padded DATA frames (frame headers inside it) is read per stream and cut', async () => {
+  const { r, alerts } = await call(h2post('', 'LOGIN.encode()'));
+  assertCut(r, alerts, 'mining', /login( agent=XMRig\/6\.21)? in an HTTP\/2 body$/);
+});
+
+test('cleartext HTTP/2 with content-encoding gzip: the login inside the DATA frames is decoded and cut', async () => {
+  const { r, alerts } = await call(h2post(', (b"content-encoding", b"gzip")', 'zlib.compress(LOGIN.encode(), wbits=31)'));
+  assertCut(r, alerts, 'mining', /login( agent=XMRig\/6\.21)? in an HTTP\/2 body \(gzip\)/);
+});
+
 test('benign: an ordinary API POST with a 200 KB field and a web login shape goes through, no alert', async () => {
   const { r, alerts } = await call(`body = json.dumps({"method": "login", "params": {"username": "alice", "password": "pw"}, "document": "x" * 200000}).encode()
 s = socket.create_connection(("registry.test", 80), timeout=5)

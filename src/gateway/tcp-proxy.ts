@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { sniff, MiningRpcScanner, MAX_HTTP_HEAD, parseHttpRequest, parseSshBanner, SshIdScanner, TlsRecordWalker, type SniffResult } from './sniff/index.js';
 import { WebSocketUnmasker, WebSocketSshCheck, type FramePiece } from './sniff/websocket-frames.js';
 import { WebSocketInflater } from './sniff/websocket-inflate.js';
-import { StreamInflater, parseContentCodings } from './sniff/stream-inflate.js';
+import { CompressedBody } from './sniff/compressed-body.js';
 import { DecodedStreamScan, type DecodedHit } from './sniff/decoded-scan.js';
 import { UploadRpcScan, type RpcHit } from './sniff/mining-skeleton.js';
 import { HttpRequestStream, type RequestHead } from './sniff/http-stream.js';
@@ -19,8 +19,8 @@ import { H2cRequestStream } from './sniff/h2c-stream.js';
 import type { Decision, Protocol } from '../policy/index.js';
 import { FLOW_LIMIT_RULE, type SandboxNet, type ConnectReport, type FlowReport } from './types.js';
 
-/** Decoded bytes scanned per compressed HTTP request body (the JSON reading's own budget is 16 MiB a stream too). */
-const HTTP_BODY_MAX_OUTPUT = 16 << 20;
+/** Cleartext HTTP/2 request bodies read at once on one connection (a client's usual limit is 100 open streams). */
+const MAX_H2_BODIES = 256;
 
 export interface ProxyOptions {
   /** How long to wait for client-first bytes before treating the protocol as server-first. */
@@ -191,7 +191,9 @@ class ProxiedFlow {
   /** A permessage-deflate client's messages, inflated to be scanned (sniff/websocket-inflate.ts), with their own scanners. */
   private wsInflate?: { inflater: WebSocketInflater; scan: DecodedStreamScan };
   /** The current HTTP request body when it is compressed (`Content-Encoding`), decoded to be scanned (sniff/stream-inflate.ts). */
-  private body?: { z: StreamInflater; scan: DecodedStreamScan; coding: string; start: boolean };
+  private body?: CompressedBody;
+  /** Cleartext HTTP/2 request bodies being read, by stream (scanH2Data). */
+  private h2Bodies?: Map<number, { raw: DecodedStreamScan; coded?: CompressedBody; start: boolean }>;
   /** What decoded bytes showed, judged after the push that decoded them (as rpcHit). */
   private decodedHit?: DecodedHit & { where: string };
   /** Parts of the upload the scanners could not read (a coding not decoded, a bound reached): on the flow record. */
@@ -445,7 +447,7 @@ class ProxiedFlow {
         // after a WebSocket upgrade the frames that follow are unmasked and scanned, and the framing
         // is still followed until they come (a server that ignored the upgrade reads more requests);
         // cleartext HTTP/2 requests are judged by their `:authority` (h2c-stream.ts).
-        if (this.h2) { if (this.judgeHeads(this.h2.push(chunk))) return; }
+        if (this.h2) { if (this.judgeHeads(this.h2.push(chunk)) || this.takeDecodedHit()) return; }
         else {
           if (this.ws && this.scanWebSocket(chunk)) return;
           const stream = this.http!;
@@ -459,8 +461,8 @@ class ProxiedFlow {
               continue;
             }
             if (head.h2At !== undefined) {
-              this.h2 = new H2cRequestStream(true);
-              if (this.judgeHeads(this.h2.push(chunk.subarray(head.h2At)))) return;
+              this.h2 = new H2cRequestStream(true, (stream, piece, start, end, coding) => this.scanH2Data(stream, piece, start, end, coding));
+              if (this.judgeHeads(this.h2.push(chunk.subarray(head.h2At))) || this.takeDecodedHit()) return;
               break;
             }
           }
@@ -554,20 +556,36 @@ class ProxiedFlow {
    * and for SSH; a hit waits in decodedHit for the push to finish. A coding it cannot decode, or a bound, is recorded.
    */
   private scanCompressedBody(piece: Buffer, start: boolean, end: boolean, coding: string): void {
-    if (start) {
-      const c = parseContentCodings(coding);
-      if ('unsupported' in c) { this.uninspected.add(`HTTP request body in ${c.unsupported} coding`); return; }
-      if (c.codings.length === 0) return;
-      this.body = { z: new StreamInflater(c.codings, HTTP_BODY_MAX_OUTPUT), scan: new DecodedStreamScan(), coding: c.codings.join(', '), start: true };
-    }
+    if (start) this.body = new CompressedBody(coding);
     const b = this.body;
-    if (!b || b.z.stopped) return;
-    for (const text of b.z.push(piece, end)) {
-      const hit = b.scan.push(text, b.start, 'body');
-      b.start = false;
-      if (hit && !this.decodedHit) this.decodedHit = { ...hit, where: ` in an HTTP body (${b.coding})` };
+    if (!b) return;
+    const hit = b.push(piece, end);
+    if (hit) this.decodedHit ??= { ...hit, where: ` in an HTTP body (${b.label})` };
+    if (b.unread) this.uninspected.add(b.unread);
+  }
+
+  /**
+   * A cleartext HTTP/2 stream's request body (its DATA payloads, padding off): scanned as lines, as JSON structure and
+   * for SSH, per stream — a login split over DATA frames had their 9-byte headers inside it — and decoded first when
+   * the stream's headers name a `content-encoding`. A hit waits in decodedHit for the push to finish.
+   */
+  private scanH2Data(stream: number, piece: Buffer, start: boolean, end: boolean, coding: string): void {
+    const bodies = (this.h2Bodies ??= new Map());
+    let b = bodies.get(stream);
+    if (start || !b) {
+      if (bodies.size >= MAX_H2_BODIES) { this.uninspected.add(`HTTP/2 request bodies beyond ${MAX_H2_BODIES} open streams`); return; }
+      b = { raw: new DecodedStreamScan(), ...(coding !== '' ? { coded: new CompressedBody(coding) } : {}), start: true };
+      bodies.set(stream, b);
     }
-    if (b.z.stopped) this.uninspected.add(`HTTP request body in ${b.coding} (${b.z.stopped === 'bound' ? 'past the inflate bound' : 'corrupt stream'})`);
+    const hit = piece.length > 0 ? b.raw.push(piece, b.start, 'body') : undefined;
+    b.start = false;
+    if (hit) this.decodedHit ??= { ...hit, where: ' in an HTTP/2 body' };
+    if (b.coded) {
+      const h = b.coded.push(piece, end);
+      if (h) this.decodedHit ??= { ...h, where: ` in an HTTP/2 body (${b.coded.label})` };
+      if (b.coded.unread) this.uninspected.add(b.coded.unread);
+    }
+    if (end) bodies.delete(stream);
   }
 
   /** A pool message or SSH line that decoded bytes showed: the flow decided again. True when it was cut. */

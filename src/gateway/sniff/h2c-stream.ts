@@ -8,6 +8,9 @@
 // follow (a bad preface, a header block it cannot decode, a client PUSH_PROMISE, a block over
 // MAX_HEADER_BLOCK) yields one ambiguous head and stops: no later request could be judged. A port in
 // `:authority` (a forward proxy's `registry.test:6379`) is judged as HTTP/1's absolute-form port is.
+// Request bodies: each stream's DATA payloads (padding taken off) go to `onData` with the stream's
+// `content-encoding`, so the upload scanners read a body as the server will, not as raw frames whose 9-byte
+// headers, cut into a pool login split over frames, broke the JSON reading (session 39).
 import hpackModule from 'hpack.js';
 import { authorityPort, normalizeAuthority } from './http-request.js';
 import type { RequestHead } from './http-stream.js';
@@ -22,8 +25,13 @@ export const MAX_HEADER_BLOCK = 256 * 1024;
 /** The dynamic table the decoder accepts: far above the 4 KiB default a server advertises. */
 const MAX_TABLE = 64 * 1024;
 
-const HEADERS = 0x1, PUSH_PROMISE = 0x5, CONTINUATION = 0x9;
-const END_HEADERS = 0x4, PADDED = 0x8, PRIORITY = 0x20;
+const DATA = 0x0, HEADERS = 0x1, PUSH_PROMISE = 0x5, CONTINUATION = 0x9;
+const END_STREAM = 0x1, END_HEADERS = 0x4, PADDED = 0x8, PRIORITY = 0x20;
+/** Streams whose `content-encoding` is remembered until their body ends (a client opens ≈ 100 at once). */
+const MAX_CODED_STREAMS = 1024;
+
+/** A stream's request-body bytes: `start` on its first, `end` on its last (an empty piece when END_STREAM comes alone). */
+export type H2DataFn = (stream: number, piece: Buffer, start: boolean, end: boolean, coding: string) => void;
 
 export class H2cRequestStream {
   private readonly dec = hpack.decompressor.create({ table: { size: MAX_TABLE } });
@@ -40,9 +48,15 @@ export class H2cRequestStream {
   private partial: Buffer[] = [];
   private partialLen = 0;
   private stopped = false;
+  /** The DATA frame being read: its stream, body bytes left, padding after them (-1: the pad length byte is next), END_STREAM. */
+  private data?: { stream: number; left: number; pad: number; end: boolean };
+  /** Streams whose body has begun (to mark a body's first bytes). */
+  private readonly bodies = new Set<number>();
+  /** Streams' `content-encoding`, from their HEADERS. */
+  private readonly codings = new Map<number, string>();
 
   /** `afterHead`: the HTTP/1 stream already read "PRI * HTTP/2.0\r\n\r\n" (prior knowledge seen as a request head, or an upgrade). */
-  constructor(afterHead = false) {
+  constructor(afterHead = false, private readonly onData?: H2DataFn) {
     this.prefaceAt = afterHead ? PREFACE_TAIL : 0;
     this.dec.on('error', (e: Error) => { this.decodeError ??= e.message; });
   }
@@ -67,6 +81,7 @@ export class H2cRequestStream {
         this.skip -= n; i += n;
         continue;
       }
+      if (this.data) { i = this.takeData(chunk, i, heads); continue; }
       if (!this.pending) {
         // A frame header (9 bytes), gathered across chunks.
         const take = chunk.subarray(i, i + 9 - this.head.length);
@@ -77,6 +92,12 @@ export class H2cRequestStream {
         this.head = Buffer.alloc(0);
         if (this.block && type !== CONTINUATION) return this.stop(heads, 'a header block not continued by CONTINUATION');
         if (type === PUSH_PROMISE) return this.stop(heads, 'a client PUSH_PROMISE');
+        if (type === DATA && flags & PADDED && len === 0) return this.stop(heads, 'a bad DATA padding');
+        if (type === DATA && this.onData) {
+          this.data = { stream, left: len, pad: flags & PADDED ? -1 : 0, end: (flags & END_STREAM) !== 0 };
+          if (len === 0) this.takeData(chunk, i, heads);
+          continue;
+        }
         if (type !== HEADERS && type !== CONTINUATION) { this.skip = len; continue; }
         if (type === CONTINUATION && (!this.block || this.block.stream !== stream)) return this.stop(heads, 'a CONTINUATION without its HEADERS');
         if ((this.block?.len ?? 0) + len > MAX_HEADER_BLOCK) return this.stop(heads, `a header block over ${MAX_HEADER_BLOCK} bytes`);
@@ -122,6 +143,10 @@ export class H2cRequestStream {
     this.block = undefined;
     const headers = this.decode(Buffer.concat(b.parts));
     if (!headers) return this.stop(heads, `an HPACK block it cannot decode (${this.decodeError ?? 'unknown'})`);
+    const coding = headers.filter((h) => h.name === 'content-encoding').map((h) => h.value.trim()).join(',');
+    if (coding !== '' && this.codings.size < MAX_CODED_STREAMS) this.codings.set(b.stream, coding);
+    // (a request with no body: END_STREAM on its HEADERS)
+    if (f.type === HEADERS && f.flags & END_STREAM) this.codings.delete(b.stream);
     const hosts = new Set<string | undefined>();
     const ports = new Set<number | null>();
     for (const h of headers) {
@@ -133,6 +158,31 @@ export class H2cRequestStream {
     if (hosts.size > 1 || hosts.has(undefined) || ports.size > 1 || ports.has(null)) heads.push({ ambiguous: true, why: 'The HTTP/2 request names its host ambiguously (:authority and host differ, or one is not a host name with a valid port)' });
     else heads.push({ ...(hosts.size ? { host: [...hosts][0]! } : {}), ...(ports.size ? { connectPort: [...ports][0] as number } : {}), ambiguous: false });
     return undefined;
+  }
+
+  /** Reads a DATA frame's payload from i: its padding length, its body bytes (to onData), its padding (skipped). */
+  private takeData(chunk: Buffer, i: number, heads: RequestHead[]): number {
+    const d = this.data!;
+    if (d.pad < 0) {
+      if (i >= chunk.length) return i;
+      d.pad = chunk[i]!; d.left -= 1; i += 1;
+      if (d.pad > d.left) { this.data = undefined; this.stop(heads, 'a bad DATA padding'); return chunk.length; }
+      d.left -= d.pad;
+    }
+    const n = Math.min(d.left, chunk.length - i);
+    const last = n === d.left;
+    if (n > 0 || (last && d.end)) {
+      const start = !this.bodies.has(d.stream);
+      if (start && this.bodies.size < MAX_CODED_STREAMS) this.bodies.add(d.stream);
+      this.onData!(d.stream, chunk.subarray(i, i + n), start, last && d.end, this.codings.get(d.stream) ?? '');
+    }
+    d.left -= n;
+    if (last) {
+      this.skip = d.pad;
+      if (d.end) { this.bodies.delete(d.stream); this.codings.delete(d.stream); }
+      this.data = undefined;
+    }
+    return i + n;
   }
 
   private decode(block: Buffer): { name: string; value: string }[] | undefined {
