@@ -37,7 +37,7 @@ napi_value napi_sync_markers(napi_env env, napi_callback_info info) {
       if (cpus[i] < 0 || cpus[i] >= CPU_SETSIZE) continue;
       CPU_ZERO(&one);
       CPU_SET(cpus[i], &one);
-      /* (returns once this thread runs on that CPU; a CPU taken offline or outside the cpuset is skipped: nothing runs there) */
+      /* (returns once this thread runs on that CPU; a CPU taken offline or outside the cpuset is skipped: sandboxes are held off it, src/sandbox/cpu-confine.ts) */
       if (sched_setaffinity(0, sizeof one, &one) != 0) continue;
       syscall(SYS_prctl, (unsigned long)CORRAL_SYNC_PRCTL, (unsigned long)lo, (unsigned long)hi, 0UL, 0UL);
       done[k++] = cpus[i];

@@ -24,7 +24,7 @@ export function parseCpuList(text: string): number[] | undefined {
  * Every online CPU (/sys/devices/system/cpu/online); this process's allowed ones when that cannot be read. The
  * barrier's markers go to all of them: a sandbox's processes are not bound by Corral's own affinity (a daemon
  * pinned with CPUAffinity= still runs sandboxes that use every CPU), and a CPU the marker cannot be pinned to
- * (outside Corral's cpuset) is skipped there.
+ * (outside Corral's cpuset) is skipped there — sessions are held off such CPUs (sandbox/cpu-confine.ts).
  */
 export function onlineCpus(path = '/sys/devices/system/cpu/online'): number[] {
   try {

@@ -3,6 +3,7 @@
 // attribution index. It is an object (not module state), so tests and embedders can run
 // several runtimes, each with its own sessions and policies. On start it also removes
 // sandboxes that a crashed Corral left behind.
+import { barrierCpuset, enableCpuset } from '../sandbox/cpu-confine.js';
 import { ensureRunDir } from './run-dir.js';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -108,6 +109,11 @@ export const MAX_WARNINGS = 1000;
 export class Runtime extends EventEmitter {
   readonly layout: CgroupLayout;
   readonly cgroupRoot = 'corral';
+  /**
+   * Set when some online CPU is outside Corral's own cpuset (the sensor's barrier cannot mark it): the cpuset each
+   * session's cgroup is confined to, those CPUs, and whether the cpuset controller could be turned on for them.
+   */
+  sessionCpuset?: { cpus: string; outside: number[]; enabled: boolean };
   readonly index: AttributionIndex;
   readonly sessions = new Map<string, Session>();
   readonly pools = new MiningNameMatcher();
@@ -213,6 +219,10 @@ export class Runtime extends EventEmitter {
     await cleanupOrphans(this.layout, this.cgroupRoot, this.runDir);
     this.hostAddressWatch.start();
     new Cgroup(this.layout, this.cgroupRoot).create();
+    // (Corral's cpuset narrower than the online CPUs: sessions are confined to it, so the barrier covers them; cpu-confine.ts.
+    //  On a cgroup v1 host sandboxes stay in Corral's own v1 cpuset group, which holds them to its CPUs already.)
+    const gap = this.layout.unifiedControllers ? barrierCpuset(this.layout.unified) : undefined;
+    if (gap) this.sessionCpuset = { ...gap, enabled: enableCpuset([this.layout.unified, join(this.layout.unified, this.cgroupRoot)]) };
     this.waiterCgroup.create();
     this.seccompFile = join(this.runDir, `seccomp-${this.instance}.bpf`);
     writeFileSync(this.seccompFile, encodeSeccompFilter(buildSeccompFilter()), { mode: 0o644 });

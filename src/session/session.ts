@@ -4,6 +4,7 @@
 // reports into attributed events and alerts. Threats handled here: background processes
 // escaping attribution (each call's processes are born in the call's cgroup), runaway
 // calls (timeout kills the call's cgroup), and leftovers (close() kills and removes all).
+import { confineCgroup } from '../sandbox/cpu-confine.js';
 import { canonicalExe } from '../detect/engine/fields.js';
 import { DEFAULT_HOME } from '../store/home.js';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -335,6 +336,8 @@ export class Session {
   /** No kernel sensor ran when the session opened. */
   private sensorOff = false;
   private sensorUnsynced = false;
+  /** Online CPUs the sensor's barrier cannot mark and this session's processes could run on (cpu-confine.ts). */
+  private barrierGap?: number[];
   /** Execs not compared with the watched programs because the copy check's hash budget was spent (binary-copies.ts). */
   /** Per-exec shortfalls of the capture (captureStatus). */
   private readonly shortfalls = { copiesUnchecked: 0, argvCut: 0, dropLogOverruns: 0 };
@@ -534,6 +537,8 @@ export class Session {
     // A GPU grant this host cannot honour is the asker's to fix (exit 2, HTTP 400), found before anything is set up.
     const gpuPlan = this.gpuPlan();
     this.cgroup.create(this.limits());
+    const cpuset = this.rt.sessionCpuset;
+    if (cpuset && !(cpuset.enabled && confineCgroup(this.cgroup.unifiedDir, cpuset.cpus))) this.barrierGap = cpuset.outside;
     this.cgroupIds.push(this.cgroup.id());
     this.rt.index.registerCgroup(this.cgroupIds[0]!, { session: this.id, run: this.run, episode: this.episode, cgroup: this.cgroup.path });
     this.rt.sessions.set(this.id, this);
@@ -1725,6 +1730,9 @@ export class Session {
     if (this.nsInitPid && !(await this.settle().catch(() => true))) {
       this.sensorUnsynced = true;
       this.emit('sensor', { state: 'unsynced', note: 'the kernel sensor did not confirm, before this session ended, that it had delivered every record: its last execs and connects may be missing' });
+    } else if (this.nsInitPid && this.barrierGap && !this.sensorOff) {
+      this.sensorUnsynced = true;
+      this.emit('sensor', { state: 'unsynced', cpus: this.barrierGap, note: `the kernel sensor's barrier cannot mark CPU ${this.barrierGap.join(', ')} (outside Corral's cpuset) and this session's cgroup could not be confined away from it: execs and connects made there just before the end may be missing` });
     }
     this.fanout.flush();
     this.repeats.flush();
