@@ -5,9 +5,11 @@
 // is refused by the kernel), and that a session which could not be confined says its capture is not confirmed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onlineCpus } from '../src/sensors/cpu-list.js';
+import { barrierCpuset, ownCgroupCpus } from '../src/sandbox/cpu-confine.js';
 import { startFixture, labPolicy } from './helpers/lab-fixture.js';
 
 const online = onlineCpus();
@@ -64,3 +66,18 @@ test('Corral confined to one CPU: its sessions are held to it too, so a sandbox 
     assert.ok(u.events.some((e) => e.kind === 'sensor' && e.payload.state === 'unsynced' && /cannot mark CPU/.test(String(e.payload.note))));
   } finally { await fx.close(); }
 }));
+
+test('which CPUs sessions are confined to: Corral\'s own cpuset when an online CPU is outside it, nothing when none is or it cannot be read', () => {
+  assert.deepEqual(barrierCpuset('/nowhere', [0, 1, 2, 3], [0, 2]), { cpus: '0,2', outside: [1, 3] });
+  assert.equal(barrierCpuset('/nowhere', [0, 1], [0, 1]), undefined);
+  assert.equal(barrierCpuset('/nowhere', [0, 1], undefined), undefined);
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cpuset-'));
+  try {
+    mkdirSync(join(dir, 'a', 'b'), { recursive: true });
+    writeFileSync(join(dir, 'a', 'b', 'cpuset.cpus.effective'), '0-1,4\n');
+    writeFileSync(join(dir, 'self'), '0::/a/b\n');
+    assert.deepEqual(ownCgroupCpus(dir, join(dir, 'self')), [0, 1, 4]);
+    writeFileSync(join(dir, 'self'), '4:cpuset:/a/b\n');
+    assert.equal(ownCgroupCpus(dir, join(dir, 'self')), undefined, 'v1 only: no cgroup2 line');
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
