@@ -195,3 +195,27 @@ test('the give-up point: MAX_SCAN bytes lexed with no pool message judge the str
   for (const c of splitEvery(rnd, 65536)) bin.raw(c);
   assert.ok(bin.raw(B(`\n${SUBSCRIBE}`)), '64 MiB of random bytes do not spend the budget');
 });
+
+test('a value nested past MAX_DEPTH is walked, not abandoned: the login around it is still read (a red-team review, session 39)', () => {
+  const nest = (d: number): string => `${'['.repeat(d)}"]}[{\\"" , {"method":"x"}${']'.repeat(d)}`;
+  for (const d of [MAX_DEPTH + 1, 40, 5000]) {
+    const login = `{"id":1,"method":"login","x":${nest(d)},"pad":"${'A'.repeat(100_000)}","params":{"agent":"XMRig/6.21","pass":"x","login":"wallet1"}}\n`;
+    assert.equal(rawHit(splitEvery(B(login), 1400))?.method, 'login', `depth ${d}`);
+    assert.equal(rawHit([B(`{"id":1,"x":${nest(d)},"method"${' '.repeat(100_000)}:"mining.subscribe","params":["cpuminer/2.5"]}\n`)])?.method, 'mining.subscribe', `depth ${d}`);
+  }
+  // (a deep value that never closes is still bounded: a newline ends it in line framing, MAX_MESSAGE otherwise)
+  const lx = new JsonSkeleton(() => {}, true);
+  lx.push(B(`{"a":${'['.repeat(100_000)}\n`));
+  assert.equal(lx.idle, true);
+});
+
+test('bytes before a value on its line (a form feed, a BOM, a SOCKS greeting) no longer hide it: lexing starts again at the next "{"', () => {
+  const login = `{"id":1,"method":"login","pad":"${'A'.repeat(100_000)}","params":{"agent":"XMRig/6.21","pass":"x","login":"wallet1"}}\n`;
+  for (const before of ['\f', '\v', '\ufeff', '\u00a0', '\u0005\u0001\u0000\u0001\u00cb\u0000\u0071\u0014\u0020\u00fb', 'GET / HTTP/1.1 junk ']) {
+    assert.equal(rawHit(splitEvery(Buffer.from(before + login, 'utf8'), 1400))?.method, 'login', JSON.stringify(before));
+  }
+  // an abandoned value (a byte JSON never has) starts again at the next '{' on its line
+  assert.equal(rawHit([B(`{"a":@@ ${SUBSCRIBE}`)])?.method, 'mining.subscribe');
+  // plain text with braces is not a pool message
+  assert.equal(rawHit([B('function f() { return {a: 1}; } // {"method": "x"}\n{ not json }\n')]), undefined);
+});

@@ -9,6 +9,7 @@ import net from 'node:net';
 import type { GatewayNative, OriginalDst } from '../sandbox/launcher.js';
 import { randomBytes } from 'node:crypto';
 import { sniff, MiningRpcScanner, MAX_HTTP_HEAD, parseHttpRequest, parseSshBanner, SshIdScanner, TlsRecordWalker, type SniffResult } from './sniff/index.js';
+import { sshIdentificationAt } from './sniff/ssh-banner.js';
 import { WebSocketUnmasker, WebSocketSshCheck, type FramePiece } from './sniff/websocket-frames.js';
 import { WebSocketInflater } from './sniff/websocket-inflate.js';
 import { CompressedBody } from './sniff/compressed-body.js';
@@ -78,7 +79,7 @@ function requestHeads(chunk: Buffer): RequestHead[] {
     if (b >= 0x41 && b <= 0x5a) {
       const r = parseHttpRequest(chunk.subarray(pos, pos + MAX_HTTP_HEAD));
       if (r.status === 'done' && r.protocol === 'http') {
-        const upgrade = next >= 0 && next - pos <= MAX_HTTP_HEAD && /\r\nupgrade:[ \t]*websocket/i.test(chunk.toString('latin1', pos, next));
+        const upgrade = next >= 0 && next - pos <= MAX_HTTP_HEAD && /\r\nupgrade:[^\r\n]*\bwebsocket\b/i.test(chunk.toString('latin1', pos, next));
         heads.push({ ...(r.host ? { host: r.host } : {}), ambiguous: r.hostAmbiguous === true, ...(r.connectPort !== undefined ? { connectPort: r.connectPort } : {}), ...(upgrade ? { framesAt: next + 4 } : {}) });
       }
     }
@@ -184,6 +185,7 @@ class ProxiedFlow {
   private scanner = new MiningRpcScanner();
   private sshIds?: SshIdScanner;
   private tlsWalk?: TlsRecordWalker;
+  private tlsSsh?: SshIdScanner;
   /** Set after the client asked for a WebSocket upgrade: its frames' payloads are unmasked and scanned. */
   private ws?: WebSocketUnmasker;
   private wsScanner = new MiningRpcScanner();
@@ -401,7 +403,14 @@ class ProxiedFlow {
     const p = this.sniffed?.protocol;
     if (p === 'tls' && this.opts.scanBytes > 0) {
       // Encrypted, but it must stay TLS records: cleartext after a (fake) ClientHello is judged as what it is.
-      const bad = (this.tlsWalk ??= new TlsRecordWalker()).push(chunk, (body) => { this.rpcHit ??= this.rpc.raw(body); });
+      const bad = (this.tlsWalk ??= new TlsRecordWalker()).push(chunk, (body) => {
+        this.rpcHit ??= this.rpc.raw(body);
+        // (an identification line at the start of a record body — after a record header, never at a line start of
+        //  the raw bytes — or at a line start of the bodies read as one stream)
+        const at = sshIdentificationAt(body);
+        const id = at >= 0 ? parseSshBanner(body.subarray(at)).detail : (this.tlsSsh ??= new SshIdScanner()).push(body);
+        if (id !== undefined) this.decodedHit ??= { ssh: id, where: ' inside TLS record bodies' };
+      });
       if (bad < 0) {
         // Record bodies are scanned too: a pool login or an SSH stream carried in well-formed records
         // (cleartext in application_data, or after the hello inside its own record) reached a lenient
@@ -409,7 +418,7 @@ class ProxiedFlow {
         // (the skeleton lexer reads the record bodies without their headers: a header in a padded string
         //  could otherwise end it early)
         if (this.scanPoolAndSsh(chunk, ' inside TLS records', false)) return;
-        if (this.takeRpcHit(' inside TLS records')) return;
+        if (this.takeRpcHit(' inside TLS records') || this.takeDecodedHit()) return;
         if (!up.write(chunk)) { this.client.pause(); up.once('drain', () => this.client.resume()); }
         return;
       }
@@ -437,9 +446,17 @@ class ProxiedFlow {
           if (piece.length > 0) this.rpcHit ??= this.rpc.body(piece, start);
           if (start) this.body = undefined;
           if (coding !== '') this.scanCompressedBody(piece, start, end, coding);
+        }, (head) => {
+          // (a request head read as JSON too: a line-based far end reads a login written as one of its lines)
+          const hit = this.rpc.raw(head);
+          if (hit) this.decodedHit ??= { rpc: hit, where: ' in an HTTP request head' };
         });
       }
-      if (this.scanPoolAndSsh(chunk, '', !http || (this.http !== undefined && this.http.opaque && !this.ws))) return;
+      // (the raw stream is read as JSON where HTTP's framing cannot follow it: not HTTP, or no longer — and not
+      //  WebSocket frames either, or frames no client sends)
+      const raw = (): boolean => !http || (this.http !== undefined && this.http.opaque && (!this.ws || this.ws.broken));
+      const wasRaw = raw();
+      if (this.scanPoolAndSsh(chunk, '', wasRaw)) return;
       if (http) {
         // A keep-alive connection's later requests are judged by their own Host (fronting: an allowed
         // first request, then `Host: pool.example` on the same connection), found by HTTP's framing
@@ -465,6 +482,12 @@ class ProxiedFlow {
               if (this.judgeHeads(this.h2.push(chunk.subarray(head.h2At))) || this.takeDecodedHit()) return;
               break;
             }
+          }
+          // The stream stopped being HTTP or WebSocket inside this chunk (raw JSON after a request, or after an
+          // upgrade the server ignored): the chunk is read raw too — the next ones are (a red-team review, session 39).
+          if (!wasRaw && raw() && !this.h2) {
+            this.rpcHit ??= this.rpc.raw(chunk);
+            if (this.takeRpcHit('')) return;
           }
         }
       }

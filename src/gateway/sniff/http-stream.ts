@@ -34,7 +34,7 @@ export class HttpRequestStream {
    * `onBody`: each request's body bytes as the server reads them (de-chunked), `start` on a body's first, `end` on
    * its last (an empty piece for a chunked body's last chunk), with the request's `Content-Encoding` ('' for none).
    */
-  constructor(private readonly onBody?: (piece: Buffer, start: boolean, end: boolean, coding: string) => void) {}
+  constructor(private readonly onBody?: (piece: Buffer, start: boolean, end: boolean, coding: string) => void, private readonly onHead?: (head: Buffer) => void) {}
 
   /** True once the stream could not be framed (see the header). */
   get opaque(): boolean { return this.state === 'opaque'; }
@@ -83,6 +83,7 @@ export class HttpRequestStream {
       return chunk.length;
     }
     const head = all.subarray(0, end);
+    this.onHead?.(head);
     this.acc = []; this.accLen = 0;
     const consumed = i + (end - before);
     this.bodyStart = true;
@@ -92,7 +93,7 @@ export class HttpRequestStream {
     if (r.method === 'PRI') { heads.push({ ambiguous: false, h2At: consumed }); this.state = 'opaque'; return consumed; }
     const text = head.toString('latin1');
     const ambiguous = r.hostAmbiguous === true;
-    const upgrade = /\r?\nupgrade:[ \t]*websocket/i.test(text);
+    const upgrade = /\r?\nupgrade:[^\r\n]*\bwebsocket\b/i.test(text);
     heads.push({ ...(r.host !== undefined ? { host: r.host } : {}), ambiguous, ...(r.ambiguousWhy ? { why: r.ambiguousWhy } : {}), ...(r.connectPort !== undefined ? { connectPort: r.connectPort } : {}), ...(upgrade ? { framesAt: consumed } : {}) });
     // After `Upgrade: websocket` the caller also unmasks the frames; the framing here goes on, so a
     // server that did not switch protocols (it answers 200 and reads the next request) has that

@@ -6,13 +6,18 @@
 // MAX_VALUE characters of a few string values that decide a verdict (method, login, agent …) and the
 // shape of its `params`, so padding costs it nothing but time. Threat: padded mining JSON-RPC.
 // Bounds: memory is MAX_DEPTH frames of bounded summaries, whatever the input; CPU is linear (a long
-// string is skipped with memchr, never copied). Give-up points: a value nested deeper than MAX_DEPTH,
-// a top-level value over MAX_MESSAGE bytes, a raw newline inside a string, or a byte no JSON has
-// outside a string: the value is abandoned and lexing starts again at the next line; and MAX_SCAN bytes
+// string is skipped with memchr, never copied). Give-up points: a top-level value over MAX_MESSAGE bytes, a
+// raw newline inside a string, or a byte no JSON has outside a string: the value is abandoned and lexing
+// starts again at the next '{' or line; and MAX_SCAN bytes
 // lexed in one stream (or HTTP body, or WebSocket message) with no verdict: the stream is judged and
 // the lexer costs nothing more. It never throws.
+// Session 39 (a red-team review): a value nested deeper than MAX_DEPTH is no longer abandoned — its inside is
+// walked with a depth counter only (strings and brackets, nothing kept) and the object around it read on, so a
+// `"x":[[[[…17 deep…]]]]` before `params` no longer hid a login; and where a value is abandoned or a line does not
+// start with one (a form feed, a BOM, a SOCKS greeting before it), lexing starts again at the next `{` on the
+// line, not at the next line — a pool that trims such bytes read the login the lexer skipped.
 
-/** Open containers followed; a deeper value is abandoned (a pool parses nothing that deep). */
+/** Open containers summarised; a deeper value is walked with a depth counter only (nothing in it is read). */
 export const MAX_DEPTH = 16;
 /** A top-level value longer than this (16 MiB) is abandoned: far above any pool's line limit. */
 export const MAX_MESSAGE = 16 * 1024 * 1024;
@@ -59,7 +64,7 @@ export interface ObjectSummary {
 
 interface Frame { obj?: ObjectSummary; key?: string; first?: Shape; count: number }
 
-const enum S { Line, Hunt, In, Str, Esc, UEsc, Token }
+const enum S { Line, Hunt, In, Str, Esc, UEsc, Token, Deep }
 
 const WS = new Uint8Array(256);
 for (const c of [0x20, 0x09, 0x0d, 0x0a]) WS[c] = 1;
@@ -88,6 +93,10 @@ export class JsonSkeleton {
   private strIsKey = false;
   private strKeep = 0;
   private uHex = '';
+  /** Inside a value nested past MAX_DEPTH: its open brackets, whether in a string, whether after a backslash there. */
+  private deep = 0;
+  private deepStr = false;
+  private deepEsc = false;
   /** Bytes of the current top-level value so far (counted a chunk at a time). */
   private valueBytes = 0;
   /** Values abandoned so far (for tests and diagnostics). */
@@ -121,6 +130,7 @@ export class JsonSkeleton {
     c.state = this.state;
     c.stack = this.stack.map((f) => ({ ...f, ...(f.obj ? { obj: { ...f.obj, keys: [...f.obj.keys], ...(f.obj.values ? { values: new Map(f.obj.values) } : {}), methods: [...f.obj.methods], params: [...f.obj.params] } } : {}) }));
     c.str = this.str; c.strCut = this.strCut; c.strIsKey = this.strIsKey; c.strKeep = this.strKeep; c.uHex = this.uHex;
+    c.deep = this.deep; c.deepStr = this.deepStr; c.deepEsc = this.deepEsc;
     c.valueBytes = this.valueBytes;
     return c;
   }
@@ -155,7 +165,11 @@ export class JsonSkeleton {
     while (i < n) {
       switch (this.state) {
         case S.Hunt: {
+          // (the next '{' — an object may start there, whatever came before it on the line — or the next line)
           const lf = b.indexOf(0x0a, i);
+          const end = lf < 0 ? n : lf;
+          const ob = end - i > 0 ? b.subarray(i, end).indexOf(0x7b) : -1;
+          if (ob >= 0) { this.hunted += ob; i += ob; this.valueBytes = n - i; this.open(0x7b); i++; break; }
           if (lf < 0) { this.hunted += n - i; return; }
           this.hunted += lf + 1 - i;
           i = lf + 1;
@@ -170,6 +184,7 @@ export class JsonSkeleton {
           else this.state = S.Hunt;
           break;
         }
+        case S.Deep: i = this.inDeep(b, i); break;
         case S.In: i = this.inContainer(b, i); break;
         case S.Str: i = this.inString(b, i); break;
         case S.Esc: {
@@ -213,7 +228,7 @@ export class JsonSkeleton {
         return i + 1;
       }
       if (c === 0x7b || c === 0x5b) {
-        if (this.stack.length >= MAX_DEPTH) { this.reset(S.Hunt); return i + 1; }
+        if (this.stack.length >= MAX_DEPTH) { this.deep = 1; this.deepStr = false; this.deepEsc = false; this.state = S.Deep; return i + 1; }
         this.open(c);
         i++;
         continue;
@@ -222,6 +237,33 @@ export class JsonSkeleton {
       if (TOKEN[c]) { this.state = S.Token; return i + 1; }
       this.reset(S.Hunt); // (a byte JSON never has outside a string)
       return i;
+    }
+    return i;
+  }
+
+  /**
+   * Inside a value nested past MAX_DEPTH: only strings (so a bracket in one is not counted) and brackets are
+   * followed; when its last bracket closes it is a value of the container on top, and reading goes on there.
+   */
+  private inDeep(b: Buffer, i: number): number {
+    const n = b.length;
+    while (i < n) {
+      if (this.deepStr) {
+        if (this.deepEsc) { this.deepEsc = false; if (b[i] === 0x0a) { this.reset(S.Line); return i + 1; } i++; continue; }
+        let j = i;
+        while (j < n) { const c = b[j]!; if (c === 0x22 || c === 0x5c || c === 0x0a) break; j++; }
+        if (j >= n) return n;
+        const c = b[j]!;
+        if (c === 0x0a) { this.reset(S.Line); return j + 1; }
+        if (c === 0x5c) this.deepEsc = true; else this.deepStr = false;
+        i = j + 1;
+        continue;
+      }
+      const c = b[i++]!;
+      if (c === 0x0a && this.lines) { this.onNewlineInValue?.(i - 1); this.reset(S.Line); return i; }
+      if (c === 0x22) this.deepStr = true;
+      else if (c === 0x7b || c === 0x5b) this.deep++;
+      else if ((c === 0x7d || c === 0x5d) && --this.deep === 0) { this.value(X); return i; }
     }
     return i;
   }

@@ -26,7 +26,8 @@ export function parseSshBanner(buf: Buffer): SniffResult {
 }
 
 /** Blanks an identification line may follow on its own line (a relay on the far end can strip them). */
-function isBlank(c: number): boolean { return c === 0x20 || c === 0x09 || c === 0x0d; }
+// (\v and \f too: a relay that trims a line before its sshd sees them as blanks — a red-team review, session 39)
+function isBlank(c: number): boolean { return c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0b || c === 0x0c; }
 const IDS = [Buffer.from('SSH-2.0-', 'latin1'), Buffer.from('SSH-1.99-', 'latin1')];
 
 /** 1: an identification string starts at buf[i] (its version and one byte of software name); 0: not; -1: buf ends first. */

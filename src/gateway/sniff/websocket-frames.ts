@@ -30,17 +30,26 @@ export class WebSocketUnmasker {
   /** The current data message is compressed (set by its first frame, kept by its continuations). */
   private compressed = false;
 
+  /**
+   * Set at a header no client may send — unmasked, RSV2 or RSV3, a reserved opcode, a control frame over 125 bytes
+   * or fragmented: what follows is not WebSocket (raw JSON after an `Upgrade` the server ignored — a red-team
+   * review, session 39), so no more frames are read and the caller scans the bytes raw.
+   */
+  broken = false;
+
   /** The payload pieces in this chunk, with their frames' opcodes (a control frame's too). */
   pushFrames(chunk: Buffer): FramePiece[] {
     const out: FramePiece[] = [];
     let pos = 0;
-    while (pos < chunk.length) {
+    while (pos < chunk.length && !this.broken) {
       if (this.left < 0) {
         // (any 14 bytes hold a complete header: fewer are kept for the next chunk)
         const need = Math.min(14 - this.head.length, chunk.length - pos);
         const h = Buffer.concat([this.head, chunk.subarray(pos, pos + need)]);
         const parsed = parseHeader(h);
         if (!parsed) { this.head = h; pos += need; continue; }
+        const op = parsed.opcode;
+        if (!parsed.masked || (h[0]! & 0x30) !== 0 || (op > 2 && op < 8) || op > 10 || (op >= 8 && (parsed.length > 125 || !parsed.fin))) { this.broken = true; break; }
         pos += parsed.size - this.head.length;
         this.head = Buffer.alloc(0);
         this.masked = parsed.masked;
