@@ -7,6 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { StreamInflater, parseContentCodings, type Coding } from '../src/gateway/sniff/stream-inflate.js';
+import { CompressedBody } from '../src/gateway/sniff/compressed-body.js';
+import { HttpRequestStream } from '../src/gateway/sniff/http-stream.js';
 
 const LOGIN = Buffer.from(`${JSON.stringify({ id: 1, method: 'login', params: { login: 'wallet', pass: 'x', agent: 'XMRig/6.21' } })}\n`.repeat(50));
 
@@ -65,4 +67,27 @@ test('Content-Encoding values: aliases, identity, order, what cannot be decoded'
   assert.deepEqual(parseContentCodings('zstd'), { unsupported: 'zstd' });
   assert.deepEqual(parseContentCodings('gzip, compress'), { unsupported: 'compress' });
   assert.deepEqual(parseContentCodings('gzip, gzip, gzip, gzip'), { unsupported: '4 layered codings' });
+});
+
+test('HTTP/1.1 framing hands each body its codings in order — Content-Encoding, then transfer codings before chunked — and CompressedBody reads the login through them', () => {
+  const login = Buffer.from('{"id":1,"method":"login","params":{"login":"w","pass":"x","agent":"XMRig/6.21"}}\n');
+  const chunked = (b: Buffer) => Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n0\r\n\r\n')]);
+  const cases: [string, Buffer, string][] = [
+    ['Transfer-Encoding: gzip, chunked', chunked(gzipSync(login)), 'gzip'],
+    ['Content-Encoding: br\r\nTransfer-Encoding: gzip, chunked', chunked(gzipSync(brotliCompressSync(login))), 'br,gzip'],
+    ['Content-Encoding: gzip\r\nContent-Length: LEN', gzipSync(login), 'gzip'],
+  ];
+  for (const [headers, body, want] of cases) {
+    let coding: string | undefined;
+    let cb: CompressedBody | undefined;
+    let hit: string | undefined;
+    const s = new HttpRequestStream((piece, start, end, c) => {
+      coding ??= c;
+      if (start) cb = new CompressedBody(c);
+      hit ??= cb!.push(piece, end)?.rpc?.method;
+    });
+    s.push(Buffer.concat([Buffer.from(`POST /rpc HTTP/1.1\r\nHost: registry.test\r\n${headers.replace('LEN', String(body.length))}\r\n\r\n`), body]));
+    assert.equal(coding, want, headers);
+    assert.equal(hit, 'login', headers);
+  }
 });

@@ -100,7 +100,10 @@ export class HttpRequestStream {
     // request's Host judged too (a review, session 34, fronted a keep-alive connection by asking
     // for an upgrade the server ignored). Frames, once they come, end the framing (not a method).
     const lengths = [...text.matchAll(/\r?\ncontent-length:[ \t]*([^\r\n]*)/gi)].map((m) => m[1]!.trim());
-    this.coding = [...text.matchAll(/\r?\ncontent-encoding:[ \t]*([^\r\n]*)/gi)].map((m) => m[1]!.trim()).join(',');
+    // (the codings applied to the body in order: its content codings, then any transfer coding before `chunked` —
+    //  `Transfer-Encoding: gzip, chunked` compresses the body as surely as Content-Encoding does)
+    const transfer = [...text.matchAll(/\r?\ntransfer-encoding:[ \t]*([^\r\n]*)/gi)].flatMap((m) => m[1]!.split(',')).map((t) => t.trim()).filter((t) => t !== '' && t.toLowerCase() !== 'chunked');
+    this.coding = [...[...text.matchAll(/\r?\ncontent-encoding:[ \t]*([^\r\n]*)/gi)].map((m) => m[1]!.trim()), ...transfer].join(',');
     if (/\r?\ntransfer-encoding:[^\r\n]*chunked/i.test(text)) this.state = 'chunk-size';
     else if (lengths.length > 0) {
       if (new Set(lengths).size > 1 || !/^\d{1,15}$/.test(lengths[0]!)) {
