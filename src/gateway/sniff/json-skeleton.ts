@@ -32,6 +32,12 @@ export const MAX_KEY = 10;
 export const MAX_VALUE = 160;
 /** `method` values kept per object (duplicate keys: the first ones and the last). */
 export const MAX_METHODS = 4;
+/**
+ * How far past a line start, or past where a value was abandoned, an object may still begin: what a lenient pool
+ * trims (a BOM, a form feed) or a relay strips (a SOCKS5 request naming a host: at most 265 bytes) comes first.
+ * A bound, so text with braces costs a short loop per line, not a search per brace.
+ */
+export const RESTART_WINDOW = 320;
 /** Keys whose string values are kept (the rest only say "a string"): what a mining verdict reads. */
 export const VALUE_KEYS: ReadonlySet<string> = new Set(['method', 'login', 'agent', 'nonce', 'result', 'pass', 'rigid', 'job_id', 'algo']);
 /** Keys named in a summary; any other key is only counted (a verdict asks only whether there is one). */
@@ -130,7 +136,7 @@ export class JsonSkeleton {
     c.state = this.state;
     c.stack = this.stack.map((f) => ({ ...f, ...(f.obj ? { obj: { ...f.obj, keys: [...f.obj.keys], ...(f.obj.values ? { values: new Map(f.obj.values) } : {}), methods: [...f.obj.methods], params: [...f.obj.params] } } : {}) }));
     c.str = this.str; c.strCut = this.strCut; c.strIsKey = this.strIsKey; c.strKeep = this.strKeep; c.uHex = this.uHex;
-    c.deep = this.deep; c.deepStr = this.deepStr; c.deepEsc = this.deepEsc;
+    c.deep = this.deep; c.deepStr = this.deepStr; c.deepEsc = this.deepEsc; c.windowLeft = this.windowLeft;
     c.valueBytes = this.valueBytes;
     return c;
   }
@@ -141,6 +147,7 @@ export class JsonSkeleton {
     if (this.spent >= this.budget) return;
     this.hunted = 0;
     try { this.lex(chunk); } catch { this.reset(S.Hunt); }
+    this.windowLeft = Math.max(0, this.windowEnd - chunk.length);
     this.spent += chunk.length - this.hunted;
     if (this.spent >= this.budget) this.reset(S.Hunt);
   }
@@ -148,8 +155,10 @@ export class JsonSkeleton {
   /** Bytes of the chunk being pushed that were skipped between values (memchr), not lexed. */
   private hunted = 0;
 
-  private reset(to: S): void {
+  /** `at`: where in the chunk a value was abandoned (hunting may open one within RESTART_WINDOW of it). */
+  private reset(to: S, at = -1): void {
     if (this.stack.length > 0) this.abandoned++;
+    this.windowEnd = at < 0 ? 0 : at + RESTART_WINDOW;
     this.stack = [];
     this.state = to;
     this.valueBytes = 0;
@@ -158,6 +167,9 @@ export class JsonSkeleton {
   private lex(b: Buffer): void {
     const n = b.length;
     let i = 0;
+    // (the window carried over from the chunk before, as an offset into this one; the brace cache is this call's only)
+    this.windowEnd = this.windowLeft;
+    this.braceChunk = undefined;
     if (this.stack.length > 0) {
       this.valueBytes += n;
       if (this.valueBytes > MAX_MESSAGE) this.reset(S.Hunt);
@@ -165,11 +177,12 @@ export class JsonSkeleton {
     while (i < n) {
       switch (this.state) {
         case S.Hunt: {
-          // (the next '{' — an object may start there, whatever came before it on the line — or the next line)
+          // (the next '{' that can begin an object, within the window — an object may start there, whatever came
+          //  before it on the line — or the next line)
           const lf = b.indexOf(0x0a, i);
           const end = lf < 0 ? n : lf;
-          const ob = end - i > 0 ? b.subarray(i, end).indexOf(0x7b) : -1;
-          if (ob >= 0) { this.hunted += ob; i += ob; this.valueBytes = n - i; this.open(0x7b); i++; break; }
+          const ob = this.objectStart(b, i, end);
+          if (ob >= 0) { this.hunted += ob - i; i = ob; this.valueBytes = n - i; this.open(0x7b); i++; break; }
           if (lf < 0) { this.hunted += n - i; return; }
           this.hunted += lf + 1 - i;
           i = lf + 1;
@@ -181,7 +194,7 @@ export class JsonSkeleton {
           if (i >= n) return;
           const c = b[i]!;
           if (c === 0x7b || c === 0x5b) { this.valueBytes = n - i; this.open(c); i++; }
-          else this.state = S.Hunt;
+          else { this.state = S.Hunt; this.windowEnd = i + RESTART_WINDOW; }
           break;
         }
         case S.Deep: i = this.inDeep(b, i); break;
@@ -210,6 +223,32 @@ export class JsonSkeleton {
     }
   }
 
+  /** Where hunting may still open an object: up to this offset of the chunk being lexed (RESTART_WINDOW). */
+  private windowEnd = 0;
+  /** What is left of it past the chunk's end, for the next one. */
+  private windowLeft = 0;
+  /** The next '{' of the chunk at or after the last search, kept within one lex() of it (b.length: none). */
+  private braceChunk?: Buffer;
+  private braceAt = -1;
+
+  /**
+   * The first '{' in b[i, end), before windowEnd, that can begin an object — followed (after blanks) by '"' or '}',
+   * or by the chunk's end — or -1. A '{' of code or binary bytes (`{ return`, `{\x8f`) is passed over.
+   */
+  private objectStart(b: Buffer, i: number, end: number): number {
+    const stop = Math.min(end, this.windowEnd);
+    while (i < stop) {
+      if (this.braceChunk !== b || this.braceAt < i) { this.braceChunk = b; this.braceAt = b.indexOf(0x7b, i); if (this.braceAt < 0) this.braceAt = b.length; }
+      const ob = this.braceAt;
+      if (ob >= stop) return -1;
+      let j = ob + 1;
+      while (j < b.length && WS[b[j]!] && b[j] !== 0x0a) j++;
+      if (j >= b.length || b[j] === 0x22 || b[j] === 0x7d) return ob;
+      i = ob + 1;
+    }
+    return -1;
+  }
+
   /** Structural bytes inside a container; returns where it stopped. */
   private inContainer(b: Buffer, i: number): number {
     const n = b.length;
@@ -235,7 +274,7 @@ export class JsonSkeleton {
       }
       if (c === 0x7d || c === 0x5d) { this.close(); return i + 1; }
       if (TOKEN[c]) { this.state = S.Token; return i + 1; }
-      this.reset(S.Hunt); // (a byte JSON never has outside a string)
+      this.reset(S.Hunt, i); // (a byte JSON never has outside a string)
       return i;
     }
     return i;
