@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import http2 from 'node:http2';
-import { H2cRequestStream, H2_PREFACE, MAX_HEADER_BLOCK } from '../src/gateway/sniff/h2c-stream.js';
+import { H2cRequestStream, H2_PREFACE, MAX_HEADER_BLOCK, UNTRACKED_CODING } from '../src/gateway/sniff/h2c-stream.js';
 import { HttpRequestStream, type RequestHead } from '../src/gateway/sniff/http-stream.js';
 
 /** What Node's HTTP/2 client writes for these requests (loopback only), once the three are sent. */
@@ -152,4 +152,24 @@ test('request bodies: a login split over padded DATA frames with their headers i
     const s = new H2cRequestStream(false, () => {});
     assert.deepEqual(s.push(Buffer.concat([H2_PREFACE, bad])).map((h) => h.why), ['The cleartext HTTP/2 stream cannot be followed (a bad DATA padding), so its requests\' hosts cannot be read']);
   }
+});
+
+test('stream state: RST_STREAM clears a stream\'s coding, too many open coded streams are said (untracked), trailers with END_STREAM end a body, a dynamic table size update is accepted (reviews, session 39)', () => {
+  const gz = (id: number) => frame(0x1, 0x4, id, block([[':authority', 'registry.test'], ['content-encoding', 'gzip']]));
+  const rst = (id: number) => frame(0x3, 0, id, Buffer.from([0, 0, 0, 8]));
+  // 1,030 streams opened with a coding and reset: the table stays small, and stream 2061's coding is its own
+  const resets = Buffer.concat(Array.from({ length: 1030 }, (_, i) => Buffer.concat([gz(2 * i + 1), rst(2 * i + 1)])));
+  const got = bodiesOf([Buffer.concat([H2_PREFACE, resets, gz(2061), frame(0x0, 0x1, 2061, Buffer.from('x'))])]);
+  assert.deepEqual(summary(got), [[2061, 'x', 'gzip', 1, 1]]);
+  // 1,030 coded streams left open: past the table, a stream's coding is said to be unknown, never taken as none
+  const open = Buffer.concat(Array.from({ length: 1030 }, (_, i) => gz(2 * i + 1)));
+  const plain = frame(0x1, 0x4, 2061, block([[':authority', 'registry.test']]));
+  const over = bodiesOf([Buffer.concat([H2_PREFACE, open, gz(2063), frame(0x0, 0x1, 2063, Buffer.from('y')), plain, frame(0x0, 0x1, 2061, Buffer.from('z'))])]);
+  assert.deepEqual(summary(over).map((r) => r[2]), [UNTRACKED_CODING, UNTRACKED_CODING]);
+  // trailers (HEADERS with END_STREAM) end the body
+  const trailers = bodiesOf([Buffer.concat([H2_PREFACE, gz(1), frame(0x0, 0, 1, Buffer.from('abc')), frame(0x1, 0x5, 1, block([['x-checksum', '1']]))])]);
+  assert.deepEqual(summary(trailers), [[1, 'abc', 'gzip', 1, 1]]);
+  // a dynamic table size update (4096) at the start of a block, as RFC 7541 §4.2 lets a client send
+  const upd = frame(0x1, 0x4, 1, Buffer.concat([Buffer.from([0x3f, 0xe1, 0x1f]), block([[':authority', 'registry.test']])]));
+  assert.deepEqual(heads(new H2cRequestStream(), [Buffer.concat([H2_PREFACE, upd])]), [{ host: 'registry.test', ambiguous: false }]);
 });

@@ -219,3 +219,13 @@ test('bytes before a value on its line (a form feed, a BOM, a SOCKS greeting) no
   // plain text with braces is not a pool message
   assert.equal(rawHit([B('function f() { return {a: 1}; } // {"method": "x"}\n{ not json }\n')]), undefined);
 });
+
+test('blank lines between values do not spend the JSON budget: a padded login after 17 MiB of them is read (a review, session 39)', () => {
+  const scan = new UploadRpcScan();
+  const blank = B(`${' '.repeat(1023)}\n`.repeat(1024));
+  for (let i = 0; i < 17; i++) assert.equal(scan.raw(blank), undefined);
+  assert.equal(scan.rawJudged, false);
+  let hit;
+  for (const p of splitEvery(B(`{"id":1,"method":"login","pad":"${'A'.repeat(100_000)}","params":{"agent":"XMRig/6.21","pass":"x","login":"wallet1"}}\n`), 1400)) hit ??= scan.raw(p);
+  assert.equal(hit?.method, 'login');
+});

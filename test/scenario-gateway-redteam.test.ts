@@ -3,7 +3,8 @@
 // written as a line of a request head, raw JSON after an HTTP request or a CONNECT, after an `Upgrade: websocket`
 // the server ignored, after `Upgrade: h2c, websocket`, after a SOCKS greeting — and SSH to a relay inside a TLS
 // record body or after a vertical tab. Each is reproduced here in the lab against the fake pool and a sink relay
-// (SAFETY.md): it is cut, alerted on the tool call that made it, and the pool answers nothing.
+// (SAFETY.md): it is cut, alerted on the tool call that made it, and the pool answers nothing. A second review added a
+// frame whose wire bytes are the login and 16 MiB of blank lines spending the JSON budget.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
@@ -46,6 +47,9 @@ def hello(name):
     return o.read()
 def rec(body):
     return bytes([0x17, 3, 3]) + len(body).to_bytes(2, "big") + body
+def wire_frame(wire, key=b"\x5a\x5a\x5a\x5a"):
+    # a valid masked binary frame whose bytes on the wire are wire (its payload is wire XOR key)
+    return bytes([0x82, 0x80 | 127]) + len(wire).to_bytes(8, "big") + key + wire
 def attempt(host, port, first, rest):
     s = socket.create_connection((host, port), timeout=3)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -95,6 +99,11 @@ test('raw JSON after an `Upgrade: websocket` the server ignored (no frames come)
 test('WebSocket frames after `Upgrade: h2c, websocket` (websocket not the first token)', pool(`attempt("203.0.113.20", 443, UP.replace(b"Upgrade: websocket", b"Upgrade: h2c, websocket"), frames(b'{"id":1,"method":"login","params":{"agent":"XMRig/6.21","pass":"x","login":"wallet1"}}\\n', 1300))`, /login( agent=XMRig\/6\.21)? in WebSocket frames/));
 test('a deeply nested padded login inside a TLS application_data record (no SNI)', pool(`L = '\\n{"id":1,"method":"login","x":' + NEST + ',"pad":"' + "A" * 14000 + '","params":{"agent":"XMRig/6.21","pass":"x","login":"wallet1"}}\\n'
 attempt("203.0.113.20", 443, hello("203.0.113.20"), rec(L.encode()))`, /login agent=XMRig\/6\.21 inside TLS records/));
+
+// (a second review, session 39)
+test('a masked WebSocket frame whose bytes on the wire are the login, for a pool that ignored the upgrade', pool('attempt("203.0.113.20", 443, UP, wire_frame(("\\n" + LOGIN).encode()))', LOGIN_SEEN));
+test('16 MiB of blank lines in an HTTP body before the padded login (they no longer spend the JSON budget)', pool(`junk = (" " * 1023 + "\\n").encode() * (16 * 1024 + 16)
+attempt("203.0.113.20", 443, b"POST /rpc HTTP/1.1\\r\\nHost: 203.0.113.20\\r\\nContent-Length: %d\\r\\n\\r\\n" % (len(junk) + len(LOGIN) + 1) + junk, LOGIN.encode())`, /login agent=XMRig\/6\.21 in an HTTP body/));
 
 test('SSH to a relay: an identification line at the start of a TLS record body is a tunnel, cut', () => cut(
   'attempt("198.51.100.40", 443, hello("relay.test"), rec(b"SSH-2.0-OpenSSH_9.2p1\\r\\n") + rec(os.urandom(600)))', RELAY, 'tunnel', /SSH-2\.0-OpenSSH_9\.2p1 inside TLS record bodies/, '198.51.100.40:443'));

@@ -5,7 +5,7 @@
 // hostile input (a bomb, garbage, a coding it cannot decode, layers on layers) stops it with a reason, never a throw.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync, inflateRawSync } from 'node:zlib';
 import { StreamInflater, parseContentCodings, type Coding } from '../src/gateway/sniff/stream-inflate.js';
 import { CompressedBody } from '../src/gateway/sniff/compressed-body.js';
 import { HttpRequestStream } from '../src/gateway/sniff/http-stream.js';
@@ -90,4 +90,21 @@ test('HTTP/1.1 framing hands each body its codings in order — Content-Encoding
     assert.equal(coding, want, headers);
     assert.equal(hit, 'login', headers);
   }
+});
+
+test('HTTP deflate whose raw stream begins with two bytes that pass the zlib check is read again as raw at the body\'s end (a review, session 39)', () => {
+  const login = Buffer.from('{"id":1,"method":"login","params":{"login":"w","pass":"x","agent":"XMRig/6.21"}}\n');
+  // a stored block of 0x0101 bytes whose first bytes, 78 01, pass the zlib header check — then the login, raw
+  const L = 0x0101;
+  const stored = Buffer.concat([Buffer.from([0x78, L & 0xff, L >> 8, ~L & 0xff, (~L >> 8) & 0xff]), Buffer.alloc(L, 0x20)]);
+  const body = Buffer.concat([stored, deflateRawSync(login)]);
+  assert.ok(inflateRawSync(body).toString().endsWith(login.toString()), '(what a server falling back to raw reads)');
+  const cb = new CompressedBody('deflate');
+  let hit: string | undefined;
+  for (let i = 0; i < body.length; i += 100) hit ??= cb.push(body.subarray(i, i + 100), i + 100 >= body.length)?.rpc?.method;
+  assert.equal(hit, 'login');
+  // a real zlib body is read once, as zlib (no second reading)
+  const z = new CompressedBody('deflate');
+  assert.equal(z.push(deflateSync(login), true)?.rpc?.method, 'login');
+  assert.equal(z.unread, undefined);
 });

@@ -444,6 +444,7 @@ class ProxiedFlow {
       if (http && !this.h2) {
         this.http ??= new HttpRequestStream((piece, start, end, coding) => {
           if (piece.length > 0) this.rpcHit ??= this.rpc.body(piece, start);
+          if (this.rpc.bodyJudged) this.uninspected.add('an HTTP request body read as JSON only to its first 16 MiB (lines still scanned)');
           if (start) this.body = undefined;
           if (coding !== '') this.scanCompressedBody(piece, start, end, coding);
         }, (head) => {
@@ -452,9 +453,10 @@ class ProxiedFlow {
           if (hit) this.decodedHit ??= { rpc: hit, where: ' in an HTTP request head' };
         });
       }
-      // (the raw stream is read as JSON where HTTP's framing cannot follow it: not HTTP, or no longer — and not
-      //  WebSocket frames either, or frames no client sends)
-      const raw = (): boolean => !http || (this.http !== undefined && this.http.opaque && (!this.ws || this.ws.broken));
+      // (the raw stream is read as JSON where HTTP's framing cannot follow it: not HTTP, or no longer — WebSocket
+      //  frames included: a masked frame whose bytes on the wire are the login, for a far end that ignored the
+      //  upgrade, passed when frames were read only unmasked; a review, session 39)
+      const raw = (): boolean => !http || (this.http !== undefined && this.http.opaque);
       const wasRaw = raw();
       if (this.scanPoolAndSsh(chunk, '', wasRaw)) return;
       if (http) {
@@ -514,6 +516,7 @@ class ProxiedFlow {
   private scanPoolAndSsh(chunk: Buffer, where: string, skeleton = true): boolean {
     const line = this.scanner.push(chunk);
     const hit = line ? { method: line.method, detail: line.method } : skeleton ? this.rpc.raw(chunk) : undefined;
+    if (skeleton && this.rpc.rawJudged) this.uninspected.add('upload read as JSON only to its first 16 MiB (lines still scanned)');
     if (hit && this.cutMining(hit, where)) return true;
     const id = (this.sshIds ??= new SshIdScanner()).push(chunk);
     return id !== undefined && this.cutSsh(`${id}${where}`);

@@ -25,7 +25,9 @@ export const MAX_HEADER_BLOCK = 256 * 1024;
 /** The dynamic table the decoder accepts: far above the 4 KiB default a server advertises. */
 const MAX_TABLE = 64 * 1024;
 
-const DATA = 0x0, HEADERS = 0x1, PUSH_PROMISE = 0x5, CONTINUATION = 0x9;
+const DATA = 0x0, HEADERS = 0x1, RST_STREAM = 0x3, PUSH_PROMISE = 0x5, CONTINUATION = 0x9;
+/** The coding given for a stream whose own could not be remembered (too many open): read as one Corral cannot decode. */
+export const UNTRACKED_CODING = 'untracked (too many open streams)';
 const END_STREAM = 0x1, END_HEADERS = 0x4, PADDED = 0x8, PRIORITY = 0x20;
 /** Streams whose `content-encoding` is remembered until their body ends (a client opens ≈ 100 at once). */
 const MAX_CODED_STREAMS = 1024;
@@ -34,7 +36,9 @@ const MAX_CODED_STREAMS = 1024;
 export type H2DataFn = (stream: number, piece: Buffer, start: boolean, end: boolean, coding: string) => void;
 
 export class H2cRequestStream {
-  private readonly dec = hpack.decompressor.create({ table: { size: MAX_TABLE } });
+  // (hpack.js reads `maxSize`: with any other name its table had no bound — it never evicted — and every dynamic
+  //  table size update a client sends failed an assertion, so a conforming client was refused; a review, session 39)
+  private readonly dec = hpack.decompressor.create({ table: { maxSize: MAX_TABLE } });
   private decodeError?: string;
   /** Preface bytes still expected, and where in H2_PREFACE they start. */
   private prefaceAt: number;
@@ -54,6 +58,8 @@ export class H2cRequestStream {
   private readonly bodies = new Set<number>();
   /** Streams' `content-encoding`, from their HEADERS. */
   private readonly codings = new Map<number, string>();
+  /** A coding could not be remembered (MAX_CODED_STREAMS open): streams without a known one are UNTRACKED_CODING. */
+  private overflowed = false;
 
   /** `afterHead`: the HTTP/1 stream already read "PRI * HTTP/2.0\r\n\r\n" (prior knowledge seen as a request head, or an upgrade). */
   constructor(afterHead = false, private readonly onData?: H2DataFn) {
@@ -98,6 +104,8 @@ export class H2cRequestStream {
           if (len === 0) this.takeData(chunk, i, heads);
           continue;
         }
+        // (a reset stream's body is over: its state goes, so resets cannot fill the tables)
+        if (type === RST_STREAM) { this.bodies.delete(stream); this.codings.delete(stream); }
         if (type !== HEADERS && type !== CONTINUATION) { this.skip = len; continue; }
         if (type === CONTINUATION && (!this.block || this.block.stream !== stream)) return this.stop(heads, 'a CONTINUATION without its HEADERS');
         if ((this.block?.len ?? 0) + len > MAX_HEADER_BLOCK) return this.stop(heads, `a header block over ${MAX_HEADER_BLOCK} bytes`);
@@ -144,9 +152,16 @@ export class H2cRequestStream {
     const headers = this.decode(Buffer.concat(b.parts));
     if (!headers) return this.stop(heads, `an HPACK block it cannot decode (${this.decodeError ?? 'unknown'})`);
     const coding = headers.filter((h) => h.name === 'content-encoding').map((h) => h.value.trim()).join(',');
-    if (coding !== '' && this.codings.size < MAX_CODED_STREAMS) this.codings.set(b.stream, coding);
-    // (a request with no body: END_STREAM on its HEADERS)
-    if (f.type === HEADERS && f.flags & END_STREAM) this.codings.delete(b.stream);
+    if (coding !== '') {
+      if (this.codings.size < MAX_CODED_STREAMS || this.codings.has(b.stream)) this.codings.set(b.stream, coding);
+      else this.overflowed = true; // (from here on a stream's coding may be unknown: said, never taken as none)
+    }
+    // END_STREAM on HEADERS: a request with no body, or trailers that end one — told as the body's end
+    if (f.type === HEADERS && f.flags & END_STREAM) {
+      if (this.bodies.has(b.stream)) this.onData?.(b.stream, Buffer.alloc(0), false, true, this.codings.get(b.stream) ?? '');
+      this.bodies.delete(b.stream);
+      this.codings.delete(b.stream);
+    }
     const hosts = new Set<string | undefined>();
     const ports = new Set<number | null>();
     for (const h of headers) {
@@ -174,7 +189,7 @@ export class H2cRequestStream {
     if (n > 0 || (last && d.end)) {
       const start = !this.bodies.has(d.stream);
       if (start && this.bodies.size < MAX_CODED_STREAMS) this.bodies.add(d.stream);
-      this.onData!(d.stream, chunk.subarray(i, i + n), start, last && d.end, this.codings.get(d.stream) ?? '');
+      this.onData!(d.stream, chunk.subarray(i, i + n), start, last && d.end, this.codings.get(d.stream) ?? (this.overflowed ? UNTRACKED_CODING : ''));
     }
     d.left -= n;
     if (last) {
@@ -207,7 +222,7 @@ export class H2cRequestStream {
 interface Frame { len: number; type: number; flags: number; stream: number }
 
 interface HpackModule {
-  decompressor: { create(o: { table: { size: number } }): HpackDecompressor };
+  decompressor: { create(o: { table: { maxSize: number } }): HpackDecompressor };
 }
 interface HpackDecompressor {
   on(ev: 'error', fn: (e: Error) => void): void;

@@ -190,7 +190,11 @@ export class JsonSkeleton {
           break;
         }
         case S.Line: {
+          // (blanks between values are skipped, not lexed: a flood of blank lines must not spend the budget —
+          //  16 MiB of them ended the JSON reading before a padded login, a review, session 39)
+          const from = i;
           while (i < n && WS[b[i]!]) i++;
+          this.hunted += i - from;
           if (i >= n) return;
           const c = b[i]!;
           if (c === 0x7b || c === 0x5b) { this.valueBytes = n - i; this.open(c); i++; }
