@@ -88,3 +88,24 @@ test('with response.kill on exfiltration the uploader is killed mid-transfer', a
     assert.ok(Number(last[0]!.payload.bytes_up) < 150 * 2 ** 20, `cut short: ${String(last[0]!.payload.bytes_up)} bytes`);
   } finally { await s.close(); }
 });
+
+test('an upload the gateway could not read (a zstd body) on a connection held open is named while it is open, once', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'unread' });
+  try {
+    writeFileSync(join(s.workspaceDir, 'z.py'), `import socket, time
+s = socket.create_connection(("registry.test", 80))
+s.sendall(b"POST /upload HTTP/1.1\\r\\nHost: registry.test\\r\\nContent-Encoding: zstd\\r\\nContent-Length: 1000000\\r\\n\\r\\n" + b"\\x28\\xb5\\x2f\\xfd" + b"z" * 4000)
+open("/workspace/sent", "w").write("yes")
+time.sleep(30)`, { mode: 0o644 });
+    const r1 = await s.exec({ command: 'nohup python3 z.py >/dev/null 2>&1 & echo started', step: 1, toolCallId: 'z-1' });
+    assert.equal(r1.exitCode, 0, r1.stderr);
+    await s.exec({ command: waitSent, step: 2, toolCallId: 'z-2', timeoutMs: 30_000 });
+    const unread = () => s.alertEvents.filter((a) => a.payload.rule === 'gateway_upload_unread');
+    for (let i = 0; i < 50 && unread().length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    const flows = s.events.filter((e) => e.kind === 'flow' && e.payload['server.address'] === 'registry.test');
+    assert.ok(flows.length > 0 && flows.every((f) => f.payload.interim === true), 'the connection is still open');
+    assert.deepEqual(unread().map((a) => [a.tool_call, a.payload.severity]), [['z-1', 'low']]);
+    await s.close();
+    assert.equal(s.alertEvents.filter((a) => a.payload.rule === 'gateway_upload_unread').length, 1, 'not again at the last record');
+  } finally { await s.close(); }
+});

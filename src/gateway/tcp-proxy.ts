@@ -226,6 +226,8 @@ class ProxiedFlow {
   /** Bytes each way at the last flow record. */
   private lastUp = 0;
   private lastDown = 0;
+  /** Entries of `uninspected` at the last flow record (a record that adds one says so, once). */
+  private lastUninspected = 0;
   private markDecided!: () => void;
   readonly decidedPromise = new Promise<void>((r) => { this.markDecided = r; });
   private markReported!: () => void;
@@ -680,9 +682,9 @@ class ProxiedFlow {
   private update(): void {
     if (this.reportedFlow) return;
     const up = this.upstream?.bytesWritten ?? 0, down = this.bytesDown();
-    if (up === this.lastUp && down === this.lastDown) return;
+    if (up === this.lastUp && down === this.lastDown && this.uninspected.size === this.lastUninspected) return;
     this.sb.report(this.flowRecord(up, down, true));
-    this.lastUp = up; this.lastDown = down;
+    this.lastUp = up; this.lastDown = down; this.lastUninspected = this.uninspected.size;
   }
 
   /** A flow record with the bytes each way (so far, when interim) and those of the record before. */
@@ -692,6 +694,7 @@ class ProxiedFlow {
       name: this.name, protocol: this.protocol(), sniHost: this.sniffed?.host, tls: this.sniffed?.tls, decision: this.decision,
       bytesUp: up, bytesDown: down, bytesUpPrev: this.lastUp, bytesDownPrev: this.lastDown, ...(interim ? { interim } : {}),
       ...(this.uninspected.size > 0 ? { uninspected: [...this.uninspected] } : {}),
+      ...(this.uninspected.size > this.lastUninspected ? { uninspectedNew: true } : {}),
       durationMs: Number(process.hrtime.bigint() - this.t0) / 1e6, connectLatencyUs: this.connectLatencyUs,
       ...(interim ? {} : { error: this.error }), tsNs: process.hrtime.bigint(),
     };

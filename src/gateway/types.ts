@@ -50,6 +50,8 @@ export interface FlowReport {
   bytesDownPrev: number;
   /** Parts of the upload the scanners could not read: a content coding not decoded, an inflate bound reached. */
   uninspected?: string[];
+  /** This record is the first to carry one of `uninspected`'s entries (so a rule fires once, while the flow is open). */
+  uninspectedNew?: true;
   tsNs: bigint;
 }
 

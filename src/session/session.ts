@@ -1545,7 +1545,7 @@ export class Session {
     this.emit('flow', {
       ...netBase(r, a.how), bytes_up: r.bytesUp, bytes_down: r.bytesDown, bytes_up_prev: r.bytesUpPrev, bytes_down_prev: r.bytesDownPrev,
       ...(r.interim ? { interim: true } : {}), duration_ms: r.durationMs, connect_latency_us: r.connectLatencyUs, error: r.error,
-      ...(r.uninspected ? { uninspected: r.uninspected } : {}),
+      ...(r.uninspected ? { uninspected: r.uninspected } : {}), ...(r.uninspectedNew ? { uninspected_new: true } : {}),
     }, { attr: a.attr, pid: a.pid, ts: monoToEpochNs(r.tsNs) });
   }
 

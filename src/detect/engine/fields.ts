@@ -230,6 +230,7 @@ const DEFS: FieldDef[] = [
   { name: 'net.bytes_down_prev', type: 'num', kinds: 'flow', doc: "bytes received at this flow's previous record (0: first record)", get: (ev) => (ev.kind === 'flow' ? num(P(ev).bytes_down_prev) ?? 0 : undefined) },
   { name: 'net.uninspected', type: 'strs', kinds: 'flow', doc: "parts of the upload the gateway's scanners could not read: a content coding it cannot decode, an inflate bound reached (p.uninspected)",
     get: (ev) => { if (ev.kind !== 'flow') return undefined; const a = P(ev).uninspected; return Array.isArray(a) ? strings(a) : undefined; } },
+  { name: 'net.uninspected_new', type: 'bool', kinds: 'flow', doc: "this record is the first to carry an entry of net.uninspected (once per entry, interim records included)", get: (ev) => (ev.kind === 'flow' ? bool(P(ev).uninspected_new) ?? false : undefined) },
   { name: 'net.interim', type: 'bool', kinds: 'flow', doc: 'a record of a connection still open (bytes so far)', get: (ev) => (ev.kind === 'flow' ? bool(P(ev).interim) ?? false : undefined) },
   { name: 'net.source', type: 'str', kinds: 'connect, flow, drop', doc: "p.source ('gateway' or 'syscall'); flow: 'gateway'; drop: 'nft'",
     get: (ev) => (NET_KINDS.has(ev.kind) ? str(P(ev).source) ?? (ev.kind === 'flow' ? 'gateway' : ev.kind === 'drop' ? 'nft' : undefined) : undefined) },
