@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
+import { PY_UPLOAD } from './helpers/python-upload.js';
 import type { AlertEvent } from '../src/events/event.js';
 
 let fx: Fixture;
@@ -19,47 +20,15 @@ before(async () => {
 after(async () => { await fx?.close(); });
 
 /** Python prelude: padded messages, sent in ~1.4 KB writes; `outcome` says whether the connection was cut. */
-const PY = `import socket, json, time, os, zlib
-PAD = "A" * 100000
-LOGIN = '{"id":1,"method":"login","pad":"' + PAD + '","params":{"agent":"XMRig/6.21","pass":"x","login":"wallet1"}}\\n'
-def send_split(s, data, n=1400):
-    for k, i in enumerate(range(0, len(data), n)):
-        s.sendall(data[i:i + n])
-        if k % 8 == 0:
-            time.sleep(0.001)
-def frames(payload, size, opcode=1, rsv1=False):
-    out = b""
-    for i in range(0, len(payload), size):
-        p = payload[i:i + size]
-        key = os.urandom(4)
-        head = bytes([(0x80 if i + size >= len(payload) else 0) | (0x40 if rsv1 and i == 0 else 0) | (opcode if i == 0 else 0)])
-        head += bytes([0x80 | len(p)]) if len(p) < 126 else bytes([0x80 | 126]) + len(p).to_bytes(2, "big")
-        out += head + key + bytes(b ^ key[j % 4] for j, b in enumerate(p))
-    return out
-def deflated(messages, size):
+const PY = `${PY_UPLOAD}def deflated(messages, size):
     # permessage-deflate (RFC 7692): one compression context for the connection, each message flushed and its
     # 00 00 ff ff left off, RSV1 on its first frame
-    import zlib
     c = zlib.compressobj(9, zlib.DEFLATED, -15)
     out = b""
     for m in messages:
         d = c.compress(m) + c.flush(zlib.Z_SYNC_FLUSH)
         out += frames(d[:-4], size, rsv1=True)
     return out
-def attempt(host, port, first, rest):
-    s = socket.create_connection((host, port), timeout=3)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        if first:
-            s.sendall(first)
-            time.sleep(0.3)
-        send_split(s, rest)
-        time.sleep(0.5)
-        s.sendall(b"\\n")
-        got = s.recv(300)
-        print("got", got[:60])
-    except Exception as e:
-        print("cut", type(e).__name__)
 `;
 
 async function call(code: string, policy = '') {

@@ -8,6 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
+import { PY_UPLOAD } from './helpers/python-upload.js';
 
 let fx: Fixture;
 before(async () => {
@@ -18,25 +19,8 @@ before(async () => {
 });
 after(async () => { await fx?.close(); });
 
-const PY = String.raw`import socket, time, os, ssl
-PAD = "A" * 100000
-LOGIN = '{"id":1,"method":"login","pad":"' + PAD + '","params":{"agent":"XMRig/6.21","pass":"x","login":"wallet1"}}\n'
-NEST = "[" * 17 + '"]"' + "]" * 17
+const PY = `${PY_UPLOAD}${String.raw`NEST = "[" * 17 + '"]"' + "]" * 17
 UP = b"GET /ws HTTP/1.1\r\nHost: 203.0.113.20\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-def send_split(s, data, n=1400):
-    for k, i in enumerate(range(0, len(data), n)):
-        s.sendall(data[i:i + n])
-        if k % 8 == 0:
-            time.sleep(0.001)
-def frames(payload, size):
-    out = b""
-    for i in range(0, len(payload), size):
-        p = payload[i:i + size]
-        key = os.urandom(4)
-        head = bytes([(0x80 if i + size >= len(payload) else 0) | (1 if i == 0 else 0)])
-        head += bytes([0x80 | len(p)]) if len(p) < 126 else bytes([0x80 | 126]) + len(p).to_bytes(2, "big")
-        out += head + key + bytes(b ^ key[j % 4] for j, b in enumerate(p))
-    return out
 def hello(name):
     i, o = ssl.MemoryBIO(), ssl.MemoryBIO()
     t = ssl.create_default_context().wrap_bio(i, o, server_hostname=name)
@@ -50,20 +34,7 @@ def rec(body):
 def wire_frame(wire, key=b"\x5a\x5a\x5a\x5a"):
     # a valid masked binary frame whose bytes on the wire are wire (its payload is wire XOR key)
     return bytes([0x82, 0x80 | 127]) + len(wire).to_bytes(8, "big") + key + wire
-def attempt(host, port, first, rest):
-    s = socket.create_connection((host, port), timeout=3)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        if first:
-            s.sendall(first)
-            time.sleep(0.3)
-        send_split(s, rest)
-        time.sleep(0.5)
-        s.sendall(b"\n")
-        print("got", s.recv(300)[:60])
-    except Exception as e:
-        print("cut", type(e).__name__)
-`;
+`}`;
 
 const RAW_8443 = 'network:\n  allow:\n    - cidr: 203.0.113.20/32\n      ports: [8443]\n';
 const RELAY = 'network:\n  allow:\n    - cidr: 198.51.100.40/32\n      ports: [80, 443]\n      protocols: [tls, http]\n';
