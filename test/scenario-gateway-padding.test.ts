@@ -15,6 +15,8 @@ before(async () => {
   fx = await startFixture([
     { name: 'pool.minexmr.test', ip: '203.0.113.20', services: [{ kind: 'stratum', port: 3333 }, { kind: 'stratum', port: 443 }] },
     { name: 'registry.test', ip: '198.51.100.10', services: [{ kind: 'http', port: 80 }] },
+    // (an HTTP/1 host answers the h2 preface with 400 and closes, which could end a flow before its login was read)
+    { name: 'relay.test', ip: '198.51.100.40', services: [{ kind: 'sink', port: 80 }] },
   ], 'labpad');
 });
 after(async () => { await fx?.close(); });
@@ -181,7 +183,7 @@ test('benign: a gzip-compressed JSON upload goes through whole, no alert; a body
   assert.deepEqual(unread.map((a) => [a.payload.severity, a.payload.category, a.tool_call]), [['low', 'defense_evasion', 'call-1']], JSON.stringify(z.alerts.map((a) => a.payload.message)));
 });
 
-/** Python: a cleartext HTTP/2 (prior knowledge) POST to registry.test:80 whose body is split over padded DATA frames. */
+/** Python: a cleartext HTTP/2 (prior knowledge) POST to relay.test:80 (a sink) whose body is split over padded DATA frames. */
 const h2post = (fields: string, bodyExpr: string) => `def h2f(t, flags, sid, payload):
     return len(payload).to_bytes(3, "big") + bytes([t, flags]) + sid.to_bytes(4, "big") + payload
 def h2block(fields):
@@ -190,19 +192,20 @@ def h2block(fields):
         out += b"\\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v
     return out
 body = ${bodyExpr}
-frames_ = b"PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n" + h2f(4, 0, 0, b"") + h2f(1, 4, 1, h2block([(b":authority", b"registry.test")${fields}]))
+frames_ = b"PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n" + h2f(4, 0, 0, b"") + h2f(1, 4, 1, h2block([(b":authority", b"relay.test")${fields}]))
 for i in range(0, len(body), 9000):
     part = body[i:i + 9000]
     frames_ += h2f(0, 8 | (1 if i + 9000 >= len(body) else 0), 1, bytes([17]) + part + b"{" * 17)
-attempt("registry.test", 80, None, frames_)`;
+attempt("198.51.100.40", 80, None, frames_)`;
+const RELAY_80 = 'network:\n  allow:\n    - cidr: 198.51.100.40/32\n      ports: [80]\n      protocols: [http]\n';
 
 test('cleartext HTTP/2: a padded pool login split over padded DATA frames (frame headers inside it) is read per stream and cut', async () => {
-  const { r, alerts } = await call(h2post('', 'LOGIN.encode()'));
+  const { r, alerts } = await call(h2post('', 'LOGIN.encode()'), RELAY_80);
   assertCut(r, alerts, 'mining', /login( agent=XMRig\/6\.21)?( in an HTTP\/2 body)?$/); // (read per stream, or raw: either reading may see it first)
 });
 
 test('cleartext HTTP/2 with content-encoding gzip: the login inside the DATA frames is decoded and cut', async () => {
-  const { r, alerts } = await call(h2post(', (b"content-encoding", b"gzip")', 'zlib.compress(LOGIN.encode(), wbits=31)'));
+  const { r, alerts } = await call(h2post(', (b"content-encoding", b"gzip")', 'zlib.compress(LOGIN.encode(), wbits=31)'), RELAY_80);
   assertCut(r, alerts, 'mining', /login( agent=XMRig\/6\.21)? in an HTTP\/2 body \(gzip\)/);
 });
 
