@@ -14,7 +14,7 @@
 import { Gunzip, Inflate, Unzlib } from 'fflate';
 import { brotliDecompressSync, constants, inflateRawSync } from 'node:zlib';
 
-export const INFLATE_LIMITS = { SLICE: 4096, BR_MAX_COMPRESSED: 1 << 20, BR_MAX_WORK: 64 << 20 } as const;
+export const INFLATE_LIMITS = { SLICE: 4096, REDECODE_MAX_COMPRESSED: 1 << 20, REDECODE_MAX_OUTPUT: 64 << 20 } as const;
 
 /** A content coding this can decode ('deflate-raw': permessage-deflate's, and HTTP `deflate` sent without its zlib header). */
 export type Coding = 'gzip' | 'deflate' | 'deflate-raw' | 'br';
@@ -41,7 +41,7 @@ type FflateStream = { push(chunk: Uint8Array, final?: boolean): void; ondata: (d
 class DeflateStage implements Stage {
   private s?: FflateStream;
   private held: Uint8Array = new Uint8Array(0);
-  /** A `deflate` body read as zlib: its compressed bytes so far (undefined past BR_MAX_COMPRESSED: no second reading). */
+  /** A `deflate` body read as zlib: its compressed bytes so far (undefined past REDECODE_MAX_COMPRESSED: no second reading). */
   private saved?: Buffer[];
   private savedLen = 0;
   private sink: (b: Buffer) => void = () => {};
@@ -69,7 +69,7 @@ class DeflateStage implements Stage {
     }
     if (this.saved) {
       this.savedLen += data.length;
-      if (this.savedLen > INFLATE_LIMITS.BR_MAX_COMPRESSED) this.saved = undefined; else this.saved.push(Buffer.from(data));
+      if (this.savedLen > INFLATE_LIMITS.REDECODE_MAX_COMPRESSED) this.saved = undefined; else this.saved.push(Buffer.from(data));
     }
     let failed: unknown;
     try {
@@ -83,7 +83,7 @@ class DeflateStage implements Stage {
       const saved = Buffer.concat(this.saved);
       this.saved = undefined;
       let raw: Buffer;
-      try { raw = inflateRawSync(saved, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: INFLATE_LIMITS.BR_MAX_WORK }); } catch { throw new Stop('corrupt'); }
+      try { raw = inflateRawSync(saved, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: INFLATE_LIMITS.REDECODE_MAX_OUTPUT }); } catch { throw new Stop('corrupt'); }
       if (raw.length) out(raw);
     } else if (failed !== undefined) throw failed;
   }
@@ -110,15 +110,15 @@ class BrotliStage implements Stage {
   private work = 0;
   push(data: Uint8Array, end: boolean, out: (b: Buffer) => void): void {
     if (data.length) { this.parts.push(Buffer.from(data)); this.size += data.length; }
-    if (this.size > INFLATE_LIMITS.BR_MAX_COMPRESSED) throw new Stop('bound');
+    if (this.size > INFLATE_LIMITS.REDECODE_MAX_COMPRESSED) throw new Stop('bound');
     if (!end && this.size - this.decodedAt < Math.max(256, this.decodedAt / 4)) return;
     this.decodedAt = this.size;
     let all: Buffer;
     try {
-      all = brotliDecompressSync(Buffer.concat(this.parts), { finishFlush: constants.BROTLI_OPERATION_FLUSH, maxOutputLength: INFLATE_LIMITS.BR_MAX_WORK });
+      all = brotliDecompressSync(Buffer.concat(this.parts), { finishFlush: constants.BROTLI_OPERATION_FLUSH, maxOutputLength: INFLATE_LIMITS.REDECODE_MAX_OUTPUT });
     } catch (e) { throw new Stop((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' ? 'bound' : 'corrupt'); }
     this.work += all.length;
-    if (this.work > INFLATE_LIMITS.BR_MAX_WORK) throw new Stop('bound');
+    if (this.work > INFLATE_LIMITS.REDECODE_MAX_OUTPUT) throw new Stop('bound');
     if (all.length > this.produced) out(all.subarray(this.produced));
     this.produced = all.length;
   }
