@@ -4,7 +4,8 @@
 // the server ignored, after `Upgrade: h2c, websocket`, after a SOCKS greeting — and SSH to a relay inside a TLS
 // record body or after a vertical tab. Each is reproduced here in the lab against the fake pool and a sink relay
 // (SAFETY.md): it is cut, alerted on the tool call that made it, and the pool answers nothing. A second review added a
-// frame whose wire bytes are the login and 16 MiB of blank lines spending the JSON budget.
+// frame whose wire bytes are the login and 16 MiB of blank lines spending the JSON budget; a third (session 40) spent
+// that budget with 17 MiB of junk lines, and the budget is gone.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
@@ -75,6 +76,11 @@ attempt("203.0.113.20", 443, hello("203.0.113.20"), rec(L.encode()))`, /login ag
 test('a masked WebSocket frame whose bytes on the wire are the login, for a pool that ignored the upgrade', pool('attempt("203.0.113.20", 443, UP, wire_frame(("\\n" + LOGIN).encode()))', LOGIN_SEEN));
 test('16 MiB of blank lines in an HTTP body before the padded login (they no longer spend the JSON budget)', pool(`junk = (" " * 1023 + "\\n").encode() * (16 * 1024 + 16)
 attempt("203.0.113.20", 443, b"POST /rpc HTTP/1.1\\r\\nHost: 203.0.113.20\\r\\nContent-Length: %d\\r\\n\\r\\n" % (len(junk) + len(LOGIN) + 1) + junk, LOGIN.encode())`, /login agent=XMRig\/6\.21 in an HTTP body/));
+
+// (a third review, session 40: 17 MiB of junk JSON lines spent the skeleton's old 16 MiB budget, then a login whose
+//  `"method":` was padded past the line scan's 8 KiB tail reached the pool with only a low `gateway_upload_unread`)
+test('17 MiB of junk JSON lines after an HTTP request, then a login padded between `"method":` and its value', pool(`junk = ('{"p":"' + "A" * 60000 + '"}\\n').encode() * 300
+attempt("203.0.113.20", 443, b"GET / HTTP/1.1\\r\\nHost: 203.0.113.20\\r\\n\\r\\n", junk + b'{"id":1,"jsonrpc":"2.0","method":' + b" " * 9000 + b'"login","params":{"login":"wallet1","pass":"x","agent":"XMRig/6.21.0"}}\\n')`, LOGIN_SEEN));
 
 test('SSH to a relay: an identification line at the start of a TLS record body is a tunnel, cut', () => cut(
   'attempt("198.51.100.40", 443, hello("relay.test"), rec(b"SSH-2.0-OpenSSH_9.2p1\\r\\n") + rec(os.urandom(600)))', RELAY, 'tunnel', /SSH-2\.0-OpenSSH_9\.2p1 inside TLS record bodies/, '198.51.100.40:443'));

@@ -446,7 +446,6 @@ class ProxiedFlow {
       if (http && !this.h2) {
         this.http ??= new HttpRequestStream((piece, start, end, coding) => {
           if (piece.length > 0) this.rpcHit ??= this.rpc.body(piece, start);
-          if (this.rpc.bodyJudged) this.uninspected.add('an HTTP request body read as JSON only to its first 16 MiB (lines still scanned)');
           if (start) this.body = undefined;
           if (coding !== '') this.scanCompressedBody(piece, start, end, coding);
         }, (head) => {
@@ -518,7 +517,6 @@ class ProxiedFlow {
   private scanPoolAndSsh(chunk: Buffer, where: string, skeleton = true): boolean {
     const line = this.scanner.push(chunk);
     const hit = line ? { method: line.method, detail: line.method } : skeleton ? this.rpc.raw(chunk) : undefined;
-    if (skeleton && this.rpc.rawJudged) this.uninspected.add('upload read as JSON only to its first 16 MiB (lines still scanned)');
     if (hit && this.cutMining(hit, where)) return true;
     const id = (this.sshIds ??= new SshIdScanner()).push(chunk);
     return id !== undefined && this.cutSsh(`${id}${where}`);

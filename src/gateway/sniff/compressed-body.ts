@@ -5,7 +5,7 @@
 import { StreamInflater, parseContentCodings } from './stream-inflate.js';
 import { DecodedStreamScan, type DecodedHit } from './decoded-scan.js';
 
-/** Decoded bytes scanned per compressed body (the JSON reading's own budget is 16 MiB a stream too). */
+/** Decoded bytes scanned per compressed body: a bound against decompression bombs (past it the body is named unread on the flow record). */
 export const BODY_MAX_OUTPUT = 16 << 20;
 
 export class CompressedBody {

@@ -8,9 +8,10 @@
 // Bounds: memory is MAX_DEPTH frames of bounded summaries, whatever the input; CPU is linear (a long
 // string is skipped with memchr, never copied). Give-up points: a top-level value over MAX_MESSAGE bytes, a
 // raw newline inside a string, or a byte no JSON has outside a string: the value is abandoned and lexing
-// starts again at the next '{' or line; and MAX_SCAN bytes
-// lexed in one stream (or HTTP body, or WebSocket message) with no verdict: the stream is judged and
-// the lexer costs nothing more. It never throws.
+// starts again at the next '{' or line. It never throws, and it reads a stream to its end: session 40 removed the
+// 16 MiB budget after which a stream was "judged" and no longer read — a red team sent 17 MiB of junk JSON lines,
+// then a login whose `"method":` was padded past the line scan's 8 KiB window, and mined with only a low alert.
+// A raw upload costs the lexer no more than its bytes on the wire (no amplification: decoders keep their bounds).
 // Session 39 (a red-team review): a value nested deeper than MAX_DEPTH is no longer abandoned — its inside is
 // walked with a depth counter only (strings and brackets, nothing kept) and the object around it read on, so a
 // `"x":[[[[…17 deep…]]]]` before `params` no longer hid a login; and where a value is abandoned or a line does not
@@ -21,12 +22,6 @@
 export const MAX_DEPTH = 16;
 /** A top-level value longer than this (16 MiB) is abandoned: far above any pool's line limit. */
 export const MAX_MESSAGE = 16 * 1024 * 1024;
-/**
- * Bytes lexed (inside values; not those skipped with memchr between them) after which a stream is
- * judged — no pool message in it so far — and the lexer stops: it costs nothing per byte after that.
- * boundary() (a new HTTP body, a new WebSocket message) starts a new budget.
- */
-export const MAX_SCAN = 16 * 1024 * 1024;
 /** Characters kept of a key (the longest a verdict reads is 9), and of an interesting string value. */
 export const MAX_KEY = 10;
 export const MAX_VALUE = 160;
@@ -107,17 +102,13 @@ export class JsonSkeleton {
   private valueBytes = 0;
   /** Values abandoned so far (for tests and diagnostics). */
   abandoned = 0;
-  /** Bytes lexed against MAX_SCAN. */
-  private spent = 0;
-  /** Whether the budget is spent: the stream is judged and push() does nothing until boundary(). */
-  get judged(): boolean { return this.spent >= this.budget; }
 
   /**
    * `lines`: a raw newline anywhere ends the value (a line-based pool's framing: a junk line of
    * unclosed brackets cannot swallow the next line); without it newlines are whitespace (a body, a
    * pretty-printed message). A raw TCP stream is read both ways (two lexers).
    */
-  constructor(private readonly onObject: (o: ObjectSummary) => void, private readonly lines = false, private readonly budget = MAX_SCAN) {}
+  constructor(private readonly onObject: (o: ObjectSummary) => void, private readonly lines = false) {}
 
   /**
    * Called (lines mode) with the offset in the chunk being pushed where a newline falls inside an open
@@ -131,8 +122,7 @@ export class JsonSkeleton {
 
   /** A copy of this lexer's state, without line framing (a value already read stays read). */
   fork(onObject: (o: ObjectSummary) => void): JsonSkeleton {
-    const c = new JsonSkeleton(onObject, false, this.budget);
-    c.spent = this.spent;
+    const c = new JsonSkeleton(onObject, false);
     c.state = this.state;
     c.stack = this.stack.map((f) => ({ ...f, ...(f.obj ? { obj: { ...f.obj, keys: [...f.obj.keys], ...(f.obj.values ? { values: new Map(f.obj.values) } : {}), methods: [...f.obj.methods], params: [...f.obj.params] } } : {}) }));
     c.str = this.str; c.strCut = this.strCut; c.strIsKey = this.strIsKey; c.strKeep = this.strKeep; c.uHex = this.uHex;
@@ -141,19 +131,13 @@ export class JsonSkeleton {
     return c;
   }
 
-  boundary(): void { this.reset(S.Line); this.spent = 0; }
+  boundary(): void { this.reset(S.Line); }
 
   push(chunk: Buffer): void {
-    if (this.spent >= this.budget) return;
-    this.hunted = 0;
     try { this.lex(chunk); } catch { this.reset(S.Hunt); }
     this.windowLeft = Math.max(0, this.windowEnd - chunk.length);
-    this.spent += chunk.length - this.hunted;
-    if (this.spent >= this.budget) this.reset(S.Hunt);
   }
 
-  /** Bytes of the chunk being pushed that were skipped between values (memchr), not lexed. */
-  private hunted = 0;
 
   /** `at`: where in the chunk a value was abandoned (hunting may open one within RESTART_WINDOW of it). */
   private reset(to: S, at = -1): void {
@@ -182,19 +166,15 @@ export class JsonSkeleton {
           const lf = b.indexOf(0x0a, i);
           const end = lf < 0 ? n : lf;
           const ob = this.objectStart(b, i, end);
-          if (ob >= 0) { this.hunted += ob - i; i = ob; this.valueBytes = n - i; this.open(0x7b); i++; break; }
-          if (lf < 0) { this.hunted += n - i; return; }
-          this.hunted += lf + 1 - i;
+          if (ob >= 0) { i = ob; this.valueBytes = n - i; this.open(0x7b); i++; break; }
+          if (lf < 0) return;
           i = lf + 1;
           this.state = S.Line;
           break;
         }
         case S.Line: {
-          // (blanks between values are skipped, not lexed: a flood of blank lines must not spend the budget —
-          //  16 MiB of them ended the JSON reading before a padded login, a review, session 39)
-          const from = i;
+          // (blanks between values are skipped)
           while (i < n && WS[b[i]!]) i++;
-          this.hunted += i - from;
           if (i >= n) return;
           const c = b[i]!;
           if (c === 0x7b || c === 0x5b) { this.valueBytes = n - i; this.open(c); i++; }

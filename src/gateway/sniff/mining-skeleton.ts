@@ -65,9 +65,6 @@ class DualLexer {
     };
   }
 
-  /** The stream's budget is spent: it is judged and no longer read (json-skeleton.ts MAX_SCAN). */
-  get judged(): boolean { return this.lines.lx.judged; }
-
   push(chunk: Buffer, boundary = false): RpcHit | undefined {
     if (boundary) this.stream = undefined;
     const running = this.stream;
@@ -85,9 +82,6 @@ export class UploadRpcScan {
   private rawStream?: DualLexer;
   private bodies?: DualLexer;
 
-  /** Where the JSON reading stopped at its budget (16 MiB read with no pool message): the raw stream, the current HTTP body. */
-  get rawJudged(): boolean { return this.rawStream?.judged ?? false; }
-  get bodyJudged(): boolean { return this.bodies?.judged ?? false; }
   private wsMessages?: Lexer;
   private wsStream?: DualLexer;
 
