@@ -219,3 +219,44 @@ test('persistence watch: repositories nested deeper than one level are found (a 
   // without a cache the same places
   assert.deepEqual([...snapshotPersistence(ws).keys()].sort(), [...snapshotPersistence(ws, '/workspace', cache).keys()].sort());
 });
+
+test('persistence watch: a .pth in the user site with code no packaging tool writes is a Python start-up hook; pip\'s, setuptools\' and virtualenv\'s lines are not (a red-team review, session 40)', (t) => {
+  const ws = mkdtempSync(join(tmpdir(), 'corral-pth-'));
+  t.after(() => rmSync(ws, { recursive: true, force: true }));
+  const site = join(ws, '.local', 'lib', 'python3.11', 'site-packages');
+  mkdirSync(site, { recursive: true });
+  // what packaging tools write: a path line, an editable finder, the distutils shim, a namespace package (today's template and the has_mfs one), virtualenv's
+  writeFileSync(join(site, 'easy-install.pth'), '/workspace/src\n# a comment\n');
+  writeFileSync(join(site, '__editable__.mypkg-0.1.pth'), 'import __editable___mypkg_0_1_finder; __editable___mypkg_0_1_finder.install()\n');
+  writeFileSync(join(site, 'distutils-precedence.pth'), "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') == 'local'; enabled and __import__('_distutils_hack').add_shim(); \n");
+  writeFileSync(join(site, 'google_auth-2.0-py3.9-nspkg.pth'), "import sys, types, os;p = os.path.join(sys._getframe(1).f_locals['sitedir'], *('google',));importlib = __import__('importlib.util');__import__('importlib.machinery');m = sys.modules.setdefault('google', importlib.util.module_from_spec(importlib.machinery.PathFinder.find_spec('google', [os.path.dirname(p)])));m = m or sys.modules.setdefault('google', types.ModuleType('google'));mp = (m or []) and m.__dict__.setdefault('__path__',[]);(p not in mp) and mp.append(p)\n");
+  writeFileSync(join(site, 'zope.interface-5.0-nspkg.pth'), "import sys, types, os;has_mfs = sys.version_info > (3, 5);p = os.path.join(sys._getframe(1).f_locals['sitedir'], *('zope',));importlib = has_mfs and __import__('importlib.util');has_mfs and __import__('importlib.machinery');m = has_mfs and sys.modules.setdefault('zope', importlib.util.module_from_spec(importlib.machinery.PathFinder.find_spec('zope', [os.path.dirname(p)])));m = m or sys.modules.setdefault('zope', types.ModuleType('zope'));mp = (m or []) and m.__dict__.setdefault('__path__',[]);(p not in mp) and mp.append(p)\n");
+  writeFileSync(join(site, '_virtualenv.pth'), 'import _virtualenv\n');
+  const before = snapshotPersistence(ws);
+  assert.deepEqual([...before.keys()], [], 'packaging lines are not places');
+  // planted: a new file, a line appended to a namespace package's, the finder line with more after it, a tab after import
+  writeFileSync(join(site, 'zz_compat.pth'), "import os; os.system('date >> /workspace/.pth-ran')\n");
+  writeFileSync(join(site, 'zope.interface-5.0-nspkg.pth'), `${"import sys, types, os;has_mfs = sys.version_info > (3, 5);p = os.path.join(sys._getframe(1).f_locals['sitedir'], *('zope',));importlib = has_mfs and __import__('importlib.util');has_mfs and __import__('importlib.machinery');m = has_mfs and sys.modules.setdefault('zope', importlib.util.module_from_spec(importlib.machinery.PathFinder.find_spec('zope', [os.path.dirname(p)])));m = m or sys.modules.setdefault('zope', types.ModuleType('zope'));mp = (m or []) and m.__dict__.setdefault('__path__',[]);(p not in mp) and mp.append(p)"};__import__('os').system('id')\n`);
+  writeFileSync(join(site, '__editable__.mypkg-0.1.pth'), "import __editable___mypkg_0_1_finder; __editable___mypkg_0_1_finder.install(); import evil\n");
+  writeFileSync(join(site, 'tab.pth'), 'import\tevil_module\n');
+  const changes = persistenceChanges(before, snapshotPersistence(ws));
+  const site_ = '.local/lib/python3.11/site-packages';
+  assert.deepEqual(changes.map((c) => c.path).sort(), [`${site_}/__editable__.mypkg-0.1.pth`, `${site_}/tab.pth`, `${site_}/zope.interface-5.0-nspkg.pth`, `${site_}/zz_compat.pth`]);
+  const planted = changes.find((c) => c.path.endsWith('zz_compat.pth'))!;
+  assert.deepEqual(planted.place.attack, ['T1546.018']);
+  assert.match(planted.place.what, /^Python \.pth file with code .*os\.system/);
+  // a path line added to a planted file changes nothing; another code line does
+  const now = snapshotPersistence(ws);
+  writeFileSync(join(site, 'zz_compat.pth'), "import os; os.system('date >> /workspace/.pth-ran')\n/workspace/lib\n");
+  assert.deepEqual(persistenceChanges(now, snapshotPersistence(ws)), []);
+});
+
+test('persistence watch: the other shell start-up files (.bash_aliases, .zlogin, fish) and user units under ~/.local/share are watched (a red-team review, session 40)', (t) => {
+  const ws = mkdtempSync(join(tmpdir(), 'corral-sh-'));
+  t.after(() => rmSync(ws, { recursive: true, force: true }));
+  const before = snapshotPersistence(ws);
+  for (const d of ['.config/fish', '.local/share/systemd/user']) mkdirSync(join(ws, d), { recursive: true });
+  for (const f of ['.bash_aliases', '.zlogin', '.config/fish/config.fish', '.local/share/systemd/user/upd.service']) writeFileSync(join(ws, f), 'x\n');
+  const changes = persistenceChanges(before, snapshotPersistence(ws));
+  assert.deepEqual(changes.map((c) => [c.path, c.place.attack[0]]).sort(), [['.bash_aliases', 'T1546.004'], ['.config/fish/config.fish', 'T1546.004'], ['.local/share/systemd/user/upd.service', 'T1543.002'], ['.zlogin', 'T1546.004']]);
+});

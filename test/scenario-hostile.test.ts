@@ -612,6 +612,16 @@ test('persistence planted by code (Python start-up hook, git hook, ~/.bashrc) is
     const hook = nested.alerts.filter((a) => a.payload.rule === 'persistence.file_written');
     assert.deepEqual(hook.map((a) => [a.tool_call, a.payload.count]), [['nested', 1]], JSON.stringify(nested.alerts.map((a) => a.payload.message)));
     assert.match(String(hook[0]!.payload.message), /\/workspace\/src\/git\.test\/org\/tool\/\.git\/hooks\/post-checkout/);
+    // a .pth whose import line no packaging tool writes runs at every python3 start (a red-team review, session 40: no alert)
+    const pth = await s.exec({ command: String.raw`cat > pth.py <<'EOF'
+import os, site
+open(os.path.join(site.getusersitepackages(), "zz_compat.pth"), "w").write("import os; os.system('touch /workspace/pth-ran')\n")
+EOF
+python3 pth.py && python3 -c pass && test -e /workspace/pth-ran && echo pth-ran`, step: 6, toolCallId: 'pth' });
+    assert.equal(pth.stdout.trim(), 'pth-ran', pth.stderr);
+    const pthHit = pth.alerts.filter((a) => a.payload.rule === 'persistence.file_written');
+    assert.deepEqual(pthHit.map((a) => [a.tool_call, a.payload.count]), [['pth', 1]], JSON.stringify(pth.alerts.map((a) => a.payload.message)));
+    assert.match(String(pthHit[0]!.payload.message), /site-packages\/zz_compat\.pth.*os\.system/);
   } finally { await s.close(); }
 });
 

@@ -14,12 +14,17 @@ import { lstatSync, opendirSync, readdirSync, readlinkSync, type Dirent } from '
 import { join, posix } from 'node:path';
 import { gitConfigExecEntries } from './git-config-exec.js';
 import { readPlainFile, realDirs } from './plain-file.js';
+import { plantedPthLines } from './python-pth.js';
 
 /** What a planted file there does, and its ATT&CK technique. */
 export interface PersistencePlace { what: string; attack: string[]; severity: 'medium' | 'high' }
 
 const SHELL: PersistencePlace = { what: 'shell start-up file (runs in every login or interactive shell)', attack: ['T1546.004'], severity: 'high' };
 const PY_HOOK: PersistencePlace = { what: 'Python start-up hook (runs in every python3 of this user)', attack: ['T1546.018'], severity: 'high' };
+/** A `.pth` with executable lines no packaging tool writes (python-pth.ts); `what` names the first. */
+const pthPlace = (first: string): PersistencePlace => ({
+  what: `Python .pth file with code that runs in every python3 of this user (${first.length > 80 ? `${first.slice(0, 80)}…` : first})`, attack: ['T1546.018'], severity: 'high',
+});
 const GIT_HOOK: PersistencePlace = { what: 'git hook (runs on git commands in that repository)', attack: ['T1546'], severity: 'high' };
 const AUTOSTART: PersistencePlace = { what: 'XDG autostart entry', attack: ['T1547.013'], severity: 'high' };
 const SYSTEMD: PersistencePlace = { what: 'user systemd unit', attack: ['T1543.002'], severity: 'high' };
@@ -34,7 +39,9 @@ const crowded = (p: PersistencePlace): PersistencePlace => ({ ...p, what: `direc
 /** A symbolic link on the way to (or over) a place: where it points is where git, Python or the shell will look. */
 const linkPlace = (p: PersistencePlace): PersistencePlace => ({ ...p, what: `symbolic link on the way to a ${p.what}` });
 
-const SHELL_FILES = ['.bashrc', '.bash_profile', '.bash_login', '.bash_logout', '.profile', '.zshrc', '.zprofile', '.zshenv'];
+/** Files a shell reads at start or exit (Debian's .bashrc sources .bash_aliases; fish reads its config.fish). */
+const SHELL_FILES = ['.bashrc', '.bash_profile', '.bash_login', '.bash_logout', '.bash_aliases', '.profile', '.zshrc', '.zprofile', '.zshenv',
+  '.zlogin', '.zlogout', '.config/fish/config.fish'];
 /** The hooks git runs (githooks(5)); other names in a hooks directory are never run, so they are looked up, not listed. */
 const GIT_HOOKS = [
   'applypatch-msg', 'pre-applypatch', 'post-applypatch', 'pre-commit', 'pre-merge-commit', 'prepare-commit-msg', 'commit-msg',
@@ -260,10 +267,13 @@ function workspacePlaces(look: WorkspaceLook, repoCache?: RepoSearchCache): void
   for (const f of ['authorized_keys', 'authorized_keys2', 'rc']) add(`.ssh/${f}`, SSH);
   for (const py of list('.local/lib', PY_HOOK)) {
     if (!py.name.startsWith('python') || !(py.dir || py.link)) continue;
-    // (.pth files are not watched: pip writes them for namespace packages, setuptools and editable
-    // installs — `pip install` in a sandbox defaults to this user site — so they would be noise;
-    // the two hooks are looked up by name, so a site of thousands of packages hides neither)
-    for (const f of ['usercustomize.py', 'sitecustomize.py']) add(`.local/lib/${py.name}/site-packages/${f}`, PY_HOOK);
+    // (the two hooks are looked up by name, so a site of thousands of packages hides neither)
+    const site = `.local/lib/${py.name}/site-packages`;
+    for (const f of ['usercustomize.py', 'sitecustomize.py']) add(`${site}/${f}`, PY_HOOK);
+    // A `.pth` runs its `import` lines at every start; pip, setuptools and virtualenv write some (editable installs,
+    // namespace packages), so a file is a place only for lines none of them writes (python-pth.ts; a red-team
+    // review, session 40). A crowded site is not itself reported: the first MAX_ENTRIES entries are read.
+    for (const e of list(site, PY_HOOK, false)) if (!e.dir && e.name.endsWith('.pth')) pthFile(look, `${site}/${e.name}`);
   }
   // git: the user's own config (HOME is the workspace) and every repository at the top of the
   // workspace, one level down, or nested deeper (nestedRepositories: bounded) — its hooks, and its
@@ -281,9 +291,12 @@ function workspacePlaces(look: WorkspaceLook, repoCache?: RepoSearchCache): void
     if (git !== undefined) gitDirPlaces(look, git, budget, 0);
   }
   for (const e of list('.config/autostart', AUTOSTART)) if (!e.dir) add(`.config/autostart/${e.name}`, AUTOSTART);
-  for (const e of list('.config/systemd/user', SYSTEMD)) {
-    if (!e.dir) add(`.config/systemd/user/${e.name}`, SYSTEMD);
-    else for (const f of list(`.config/systemd/user/${e.name}`, SYSTEMD)) if (!f.dir) add(`.config/systemd/user/${e.name}/${f.name}`, SYSTEMD);
+  // (systemd reads user units from both: systemd.unit(5))
+  for (const dir of ['.config/systemd/user', '.local/share/systemd/user']) {
+    for (const e of list(dir, SYSTEMD)) {
+      if (!e.dir) add(`${dir}/${e.name}`, SYSTEMD);
+      else for (const f of list(`${dir}/${e.name}`, SYSTEMD)) if (!f.dir) add(`${dir}/${e.name}/${f.name}`, SYSTEMD);
+    }
   }
 }
 
@@ -399,6 +412,17 @@ function gitDir(look: WorkspaceLook, r: string): string | undefined {
 }
 
 /** A git config at rel when it holds settings that run commands (or is too big to read whole: git reads all of it). */
+/** Bytes of a `.pth` read (site.py reads all of it; a bigger one is reported as such). */
+const MAX_PTH = 256 * 1024;
+
+function pthFile(look: WorkspaceLook, rel: string): void {
+  const real = look.real(rel);
+  if (real === undefined) { look.add(rel, pthPlace('where it leads is outside the workspace')); return; }
+  const buf = readPlainFile(look.root, real, MAX_PTH, true);
+  const code = buf === undefined ? [`not a plain file of at most ${MAX_PTH} bytes`] : plantedPthLines(buf.toString('utf8'));
+  if (code.length) look.add(rel, pthPlace(code[0]!), () => code.join('\n'));
+}
+
 function gitConfig(look: WorkspaceLook, rel: string, kind: string): void {
   const real = look.real(rel);
   if (real === undefined) { look.add(rel, gitConfigPlace(kind, 'where it leads is outside the workspace')); return; }
