@@ -8,6 +8,10 @@
  * every signal's default action and an empty signal mask (Node ignores SIGPIPE: a shell started with it
  * ignored would behave differently), the given environment. Its exit status comes back through a
  * thread that waits for that one pid (libuv reaps only the pids it spawned itself).
+ * A given descriptor that is a pipe is reopened through /proc/self/fd for the child, blocking: Node puts its own
+ * stdout and stderr pipes in non-blocking mode (also after the spawn, when it first writes), the mode belongs to the
+ * open file description, and a child sharing it got EAGAIN — `corral run -- seq 1 2000000 | tail -1` lost its
+ * output (a review, session 40).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "napi-util.h"
@@ -106,6 +111,24 @@ static void *wait_child(void *arg) {
   return NULL;
 }
 
+/*
+ * A pipe fd opened again as a new open file description, blocking and close-on-exec, or -1 (not a pipe, or the
+ * reopen failed: the child then gets fd as it is). O_NONBLOCK on the open keeps a write end whose reader is gone
+ * from blocking here (ENXIO instead); it is cleared on the new description only, so this process's own use of fd
+ * — whatever mode it sets later — is untouched.
+ */
+static int blocking_pipe_copy(int fd) {
+  struct stat st;
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) return -1;
+  char path[32];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  int copy = open(path, (fl & O_ACCMODE) | O_NONBLOCK | O_CLOEXEC);
+  if (copy < 0) return -1;
+  if (fcntl(copy, F_SETFL, fl & ~O_NONBLOCK) != 0) { close(copy); return -1; }
+  return copy;
+}
+
 /* spawn(file, argv[], env[], [fd0, fd1, fd2], onExit(status)): the child's pid. Throws with code (errno name). */
 static napi_value spawn_child(napi_env env, napi_callback_info info) {
   NAPI_ARGS(5);
@@ -129,6 +152,7 @@ static napi_value spawn_child(napi_env env, napi_callback_info info) {
      dup2 of a descriptor onto itself clears its close-on-exec flag, as POSIX asks) */
   int copies[3] = { -1, -1, -1 };
   for (int i = 0; i < 3; i++) {
+    if (fds[i] >= 0 && (copies[i] = blocking_pipe_copy(fds[i])) >= 0) { fds[i] = copies[i]; continue; }
     if (fds[i] >= 0 && fds[i] < 3 && fds[i] != i) {
       if ((copies[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3)) < 0) {
         int e = errno;

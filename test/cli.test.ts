@@ -211,6 +211,17 @@ test('every flag a command parses is named in its --help (read from the parser, 
   }
 });
 
+test('`corral run … | a slow reader`: the command gets a blocking pipe, not Node\'s non-blocking one, and loses nothing (a review, session 40)', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, () => {
+  // (a shell's pipe is a FIFO; Node makes its own stdout pipe non-blocking, a mode of the open file description
+  //  the child shared: `seq` and python then failed with EAGAIN once the reader fell behind)
+  const code = 'import fcntl, os, sys; sys.stdout.write("x" * 300000 + "\\n"); print("nonblock", bool(fcntl.fcntl(1, fcntl.F_GETFL) & os.O_NONBLOCK))';
+  const line = `set -o pipefail; "${process.execPath}" "${main}" run --no-daemon --no-sensor -- sh -c 'seq 1 200000; python3 -c "$0"' '${code}' | (sleep 1; cat) | tail -c 40`;
+  const r = spawnSync('bash', ['-c', line], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, `${'x'.repeat(24)}\nnonblock False\n`);
+  assert.doesNotMatch(r.stderr, /write error|Resource temporarily unavailable|BlockingIOError/);
+});
+
 test('a reader that stops early (corral … | head) ends corral quietly: exit 0, no stack trace', async () => {
   const { generateFleetFiles } = await import('../src/investigate/generate/generate.js');
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-pipe-'));
