@@ -45,3 +45,22 @@ test('a session refused for its policy gives its network slot back', async () =>
   }
   assert.deepEqual(ownLeases(), [], 'every net slot is destroyed when the runtime closes');
 });
+
+test('a session refused while it is set up leaves no log: no session.end alone that reads as a clean, complete session (a review, session 40)', async () => {
+  assertInLab();
+  const home = mkdtempSync(join(tmpdir(), 'corral-test-home-'));
+  const rt = await Runtime.start({ home, sensor: false, poolSize: 0 });
+  try {
+    // (refused once the session exists: a writable root with no image root to write to)
+    await assert.rejects(rt.createSession({ policy: labPolicy('filesystem:\n  root_writable: true\n'), episode: 'refused' }), /root_writable/);
+    const logs = (): string[] => { try { return readdirSync(join(home, 'sessions')).filter((f) => f.endsWith('.jsonl')); } catch { return []; } };
+    assert.deepEqual(logs(), []);
+    const s = await rt.createSession({ policy: labPolicy(), episode: 'good' });
+    await s.exec({ command: 'true' });
+    await s.close();
+    assert.deepEqual(logs(), [`${s.id}.jsonl`]);
+  } finally {
+    await rt.close();
+    rmSync(home, { recursive: true, force: true });
+  }
+});

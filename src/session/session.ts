@@ -343,6 +343,12 @@ export class Session {
   private readonly shortfalls = { copiesUnchecked: 0, argvCut: 0, dropLogOverruns: 0 };
   /** Set once session.end is written: losses after it are no longer this session's. */
   private ended = false;
+  /**
+   * Set once session.start is written. A session refused while being set up (a mount that does not exist, a GPU
+   * grant the host cannot honour) writes nothing: a log holding only its session.end read as a clean, complete
+   * session and `corral report` showed it instead of the last real one (a review, session 40).
+   */
+  private startWritten = false;
 
   private constructor(private rt: Runtime, private slot: NetSlot, readonly opts: SessionOptions) {
     this.storeBudget = new StoreBudget(rt.sessionEventStoreCap);
@@ -696,6 +702,7 @@ export class Session {
     const every = this.rt.resourceSampleMs;
     if (every > 0) this.sampleTimer = setInterval(() => this.sampleResources(), every).unref();
     this.sensorOff = !this.rt.sensor;
+    this.startWritten = true;
     this.emit('session.start', {
       // (the digest of the effective policy — after extends, --allow, mounts — tells two policies of one name apart)
       policy: this.opts.policy.name, policy_digest: policyDigest(this.opts.policy), mode: this.opts.policy.mode, sandbox_ip: this.sandboxIp, ...(this.imageHost ? { root: this.imageHost, root_writable: this.rootUpper !== undefined } : {}),
@@ -1790,6 +1797,7 @@ export class Session {
     await step('session.end', () => {
       this.loss.flush();
       this.ended = true;
+      if (!this.startWritten) return;
       if (this.storeBudget.unstored > 0) this.emit('sensor', { state: 'unstored', events_unstored: this.storeBudget.unstored, by_kind: this.storeBudget.unstoredByKind(), cap: this.storeBudget.cap });
       const capture = this.capture;
       this.emit('session.end', { alerts: this.alertEvents.length, cpu_ns: this.stats.cpuNs, memory_peak_bytes: this.stats.memoryPeakBytes, capture_complete: capture.complete, ...captureShortfalls(capture) });
