@@ -149,3 +149,23 @@ test('events stamped in ISO 8601 are reported on the same timeline; an unreadabl
   assert.doesNotThrow(() => renderSessionHtml([{ ...rep, start_ts: 'x' }]));
   assert.doesNotThrow(() => renderSessionText({ ...rep, start_ts: 'x', rules_restored: [{ ts: 'bad', what: 'w' }] }, plain));
 });
+
+test('the terminal report shows a tool call\'s whole command: every line, long ones wrapped, only a very long one\'s middle elided (a review, session 40)', () => {
+  const cmd = `cd /workspace\necho alias ls=ls >> ~/.bashrc\necho ${'A'.repeat(300)}; echo tail-visible`;
+  const events: CorralEvent[] = [
+    { id: 's', ts: ts(0), kind: 'session.start', session: 's1', payload: {} },
+    { id: 'a', ts: ts(10), kind: 'toolcall.start', session: 's1', step: 1, tool_call: 'c1', payload: { command: cmd } },
+    { id: 'b', ts: ts(20), kind: 'toolcall.end', session: 's1', step: 1, tool_call: 'c1', payload: { exit_code: 0 } },
+    { id: 'c', ts: ts(30), kind: 'toolcall.start', session: 's1', step: 2, tool_call: 'c2', payload: { command: Array.from({ length: 100 }, (_, i) => `echo line${i}`).join('\n') } },
+    { id: 'd', ts: ts(40), kind: 'session.end', session: 's1', payload: {} },
+  ];
+  const text = renderSessionText(buildSessionReport(events), plain);
+  assert.match(text, /^ {10}echo alias ls=ls >> ~\/\.bashrc$/m);
+  assert.match(text, /tail-visible/);
+  assert.ok(text.split('\n').every((l) => l.length <= 140), 'long lines are wrapped');
+  // 100 lines: the first and the last kept, the middle counted
+  assert.match(text, /echo line0\n/);
+  assert.match(text, /echo line99\n/);
+  assert.match(text, /… 77 more lines …/);
+  assert.doesNotMatch(text, /echo line50\n/);
+});

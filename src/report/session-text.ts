@@ -11,6 +11,7 @@ import { severityColor } from '../cli/io.js';
 import { nsToIso } from '../events/event.js';
 import { formatBytes } from '../store/summary.js';
 import { captureNotes } from './capture-notes.js';
+import { commandLines } from './command-text.js';
 import { finiteOr, num, tsBig, type ReportAlert, type ReportCall, type SessionReport, type Verdict } from './session-report.js';
 
 const VERDICT_TEXT: Record<Verdict, string> = {
@@ -64,12 +65,11 @@ export function renderSessionText(r: SessionReport, st: Style): string {
   for (const c of r.calls) {
     const s0 = tsBig(t0), s1 = tsBig(c.start_ts);
     const at = s0 !== undefined && s1 !== undefined ? `+${(Number((s1 - s0) / 1_000_000n) / 1000).toFixed(1)}s` : '';
-    const cmd = safeText(c.command.split('\n')[0] ?? '').slice(0, 100) + (c.command.includes('\n') || c.command.length > 100 ? '…' : '');
     const ended = endedText(c, st);
     const facts = [c.duration_ms !== undefined && `${num(c.duration_ms)} ms`, finiteOr(c.processes, 0) > 0 && `${num(c.processes)} exec`, (finiteOr(c.connections.allowed, 0) + finiteOr(c.connections.denied, 0)) > 0 && `${num(c.connections.allowed)} allowed / ${num(c.connections.denied)} denied connections`, (c.bytes.up + c.bytes.down) > 0 && `↑${formatBytes(c.bytes.up)} ↓${formatBytes(c.bytes.down)}`, c.tls_clients?.length && `TLS ${c.tls_clients.map(shown).join(' ')}`].filter(Boolean).join(', ');
     out.push('');
     out.push(`${st.dim(at.padStart(8))}  ${st.bold(`step ${num(c.step)}`)} ${st.dim(shown(c.tool_call))}  ${ended}  ${st.dim(facts)}`);
-    out.push(`          ${cmd}`);
+    for (const l of commandLines(c.command)) out.push(`          ${l}`);
     for (const a of c.alerts) out.push(...alertLines(a, st));
   }
   for (const a of r.other_alerts) out.push(`  ${severityColor(st, a.severity, `✖ ${shown(a.category)}`)} ${shown(a.message)} ${st.dim('(no tool call)')}`);
