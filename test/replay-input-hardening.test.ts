@@ -39,6 +39,17 @@ test('tool call ids and steps the session would refuse are bad lines (or calls) 
   assert.deepEqual(r.episodes.map((e) => [e.episode, e.calls.map((c) => c.tool_call_id)]), [['num', ['5']], ['c', ['5']]]);
 });
 
+test('run and episode names: a non-empty string or a whole number as its text, for both alike; a number out of range is named so (a review, session 40)', () => {
+  const r = parseReplayInput(['{"episode":"","step":1,"command":"id"}', '{"episode":7,"run":5,"step":1,"command":"echo ok"}', '{"episode":"e","run":"","step":1,"command":"id"}',
+    '{"episode":"e","step":1e400,"command":"id"}', '{"episode":[1],"step":1,"command":"id"}', '{"episode":"s","step":"3","command":"echo three"}',
+    JSON.stringify({ ...chat('', [{ id: 'a', name: 'bash', args: { command: 'id' } }]) })].join('\n') + '\n', 'names.jsonl');
+  assert.deepEqual(r.problems.map((p) => [p.line, p.error]), [
+    [1, 'field "episode" is empty'], [3, 'field "run" is empty'], [4, 'missing or bad field "step" (a whole number ≥ 0, or its decimal text), got a number out of range'],
+    [5, 'field "episode" must be a string or a whole number, got a list'], [7, 'field "episode" is empty'],
+  ]);
+  assert.deepEqual(r.episodes.map((e) => [e.run, e.episode, e.calls.map((c) => c.step)]), [['5', '7', [1]], [undefined, 's', [3]]]);
+});
+
 test('one episode name in two runs is two episodes; the canonical text editor, browsers, submit and JavaScript code never run as bash or python', () => {
   const r = parseReplayInput(jsonl([
     { run: 'rA', episode: '0', step: 1, command: 'echo A' },
@@ -167,4 +178,21 @@ test('corral report --html into a directory that does not exist is exit 2 before
     const usage = spawnSync(process.execPath, [MAIN, 'report', '--help'], { encoding: 'utf8' });
     assert.match(usage.stdout, /2 usage error or nothing found\s+\(also an --html FILE that cannot be written/);
   } finally { rmSync(home, { recursive: true, force: true }); }
+});
+
+test('corral replay --strict: input it could not read makes the exit code 2 after the rest is replayed; without it the verdict stands (a review, session 40)', () => {
+  assertInLab();
+  const dir = mkdtempSync(join(tmpdir(), 'corral-replay-strict-'));
+  try {
+    const input = join(dir, 'ep.jsonl');
+    writeFileSync(input, `${JSON.stringify({ episode: 's', step: 1, command: 'echo ok' })}\n{"episode":"s","step":2,"command":\n`);
+    const plain = replay(['--json', '--no-sensor', input], join(dir, 'home'));
+    assert.equal(plain.status, 0, plain.stderr);
+    const strict = replay(['--json', '--no-sensor', '--strict', input], join(dir, 'home'));
+    assert.equal(strict.status, 2, strict.stderr);
+    assert.match(strict.stderr, /--strict: 1 line\(s\) and 0 tool call\(s\) of the input could not be read/);
+    const lines = strict.stdout.trim().split('\n').map((l) => JSON.parse(l) as { exit_code?: number; summary?: { bad_lines: number } });
+    assert.equal(lines[0]!.exit_code, 0, 'the readable line was replayed');
+    assert.equal(lines.at(-1)!.summary!.bad_lines, 1);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 });

@@ -38,7 +38,7 @@ async function withDir(fn: (dir: string) => unknown): Promise<void> {
   try { await fn(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
 }
 
-test('(a) a `run` that is not a string is a bad line with file:line and the field, never a call of another episode', () => {
+test('(a) a `run` that is not a string or a whole number is a bad line with file:line and the field, never a call of another episode; a whole number is its text (session 40)', () => {
   const r = parseReplayInput(jsonl([
     { episode: 'e', step: 1, command: 'echo none' },
     { run: ['r'], episode: 'e', step: 2, command: 'echo list' },
@@ -48,12 +48,10 @@ test('(a) a `run` that is not a string is a bad line with file:line and the fiel
     { run: null, episode: 'e', step: 5, command: 'echo null-is-absent' },
   ]), 'runs.jsonl');
   assert.deepEqual(r.problems.map((p) => [p.file, p.line, p.error, p.call ?? false]), [
-    ['runs.jsonl', 2, 'field "run" must be a string, got a list', false],
-    ['runs.jsonl', 3, 'field "run" must be a string, got a JSON object', false],
-    ['runs.jsonl', 4, 'field "run" must be a string, got a number', false],
-    ['runs.jsonl', 5, 'field "run" must be a string, got a number', false],
+    ['runs.jsonl', 2, 'field "run" must be a string or a whole number, got a list', false],
+    ['runs.jsonl', 3, 'field "run" must be a string or a whole number, got a JSON object', false],
   ]);
-  assert.deepEqual(r.episodes.map((e) => [e.run ?? null, e.episode, e.calls.map((c) => c.command)]), [[null, 'e', ['echo none', 'echo null-is-absent']]]);
+  assert.deepEqual(r.episodes.map((e) => [e.run ?? null, e.episode, e.calls.map((c) => c.command)]), [[null, 'e', ['echo none', 'echo null-is-absent']], ['7', 'e', ['echo number']], ['7', 'c', ['id']]]);
 });
 
 test('(b) a line that is not UTF-8 is a bad line (file:line, "invalid UTF-8"); the lines around it are read with their numbers', () => {

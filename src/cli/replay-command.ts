@@ -21,7 +21,7 @@ import { makeStyle, safeText } from './style.js';
 import { SENSOR_RING_USAGE, sensorRuntimeOptions } from './sensor-ring-flag.js';
 import type { AlertEvent } from '../events/event.js';
 
-export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [--json] [--home DIR] [--no-sensor] [--sensor-ring SIZE] [--linger DUR] FILE…
+export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [--json] [--strict] [--home DIR] [--no-sensor] [--sensor-ring SIZE] [--linger DUR] FILE…
   FILE: JSON lines, canonical ({"episode","step","command",...} per line) or OpenAI/Anthropic chat
   ({"episode"?, "messages":[...]} per line), possibly compressed; "-" reads standard input.
   One episode may span files; repeated steps run in file order as ID#2, ID#3. File editors' calls
@@ -46,7 +46,9 @@ export const REPLAY_USAGE = `Usage: corral replay [--policy P] [--parallel N] [-
   Exit 0 = no alerts, 3 = alerts, 2 = nothing to replay, a usage error, or a policy that cannot be applied
   (found by the first sandbox, before any other starts; with --json stderr ends in {"error":…}), 130/143 = stopped by Ctrl-C or a
   kill (every sandbox torn down, the summary says "interrupted"), 1 = an episode failed or a tool call
-  could not be run for a reason of Corral's own (its line has "error" and exit_code null), other = failure.`;
+  could not be run for a reason of Corral's own (its line has "error" and exit_code null), other = failure.
+  --strict: exit 2 (after replaying the rest) when any input line or tool call could not be read ("bad_lines",
+  "bad_calls"), whatever the alerts: a verdict on part of a trajectory is not a verdict on it.`;
 
 export interface CallOutcome {
   /** The episode's run, when the input named one. */
@@ -203,7 +205,7 @@ function parallelOf(text: string | undefined): number {
 export async function replayCommand(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, strict: true, allowPositionals: true,
-    options: { policy: { type: 'string' }, parallel: { type: 'string' }, linger: { type: 'string' }, json: { type: 'boolean' }, home: { type: 'string' }, 'no-sensor': { type: 'boolean' }, 'sensor-ring': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { policy: { type: 'string' }, parallel: { type: 'string' }, linger: { type: 'string' }, json: { type: 'boolean' }, strict: { type: 'boolean' }, home: { type: 'string' }, 'no-sensor': { type: 'boolean' }, 'sensor-ring': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) { io.stdout.write(`${REPLAY_USAGE}\n`); return 0; }
   if (!positionals.length) throw new UsageError(`no input files\n${REPLAY_USAGE}`);
@@ -304,6 +306,10 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     return 128 + (constants.signals[stop.stopped as keyof typeof constants.signals] ?? 15);
   }
   if (res.failedEpisodes.length) return 1;
+  if (values.strict && (badLines || badCalls)) {
+    io.stderr.write(`corral replay: --strict: ${badLines} line(s) and ${badCalls} tool call(s) of the input could not be read (exit 2; the rest was replayed)\n`);
+    return 2;
+  }
   if (res.alerts.length) return 3;
   // (a call that could not run for a reason of Corral's own — not a refusal with exit 126 — was never screened
   // or observed: the episode's clean verdict would be a lie)

@@ -57,8 +57,25 @@ export function episodeKey(run: string | undefined, episode: string): string {
  */
 export function runOf(v: unknown): { run?: string } | { problem: string } {
   if (v === undefined || v === null) return {};
-  if (typeof v === 'string') return { run: v };
-  return { problem: `field "run" must be a string, got ${Array.isArray(v) ? 'a list' : `a ${typeof v === 'object' ? 'JSON object' : typeof v}`}` };
+  const name = nameOf('run', v);
+  return 'problem' in name ? name : { run: name.name };
+}
+
+/** What a JSON value is, for a message: `a list`, `a JSON object`, `a number out of range` (1e400 parses as Infinity) … */
+function kindOf(v: unknown): string {
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'number' && !Number.isFinite(v)) return 'a number out of range';
+  return typeof v === 'object' ? (v === null ? 'null' : 'a JSON object') : `a ${typeof v}`;
+}
+
+/**
+ * A run's or an episode's name: a non-empty string, or a whole number used as its decimal text (as a tool call id's
+ * is). An empty name made tool call ids like ":12", and `"run": 5` was refused where `"episode": 5` was read (a review, session 40).
+ */
+export function nameOf(field: string, v: unknown): { name: string } | { problem: string } {
+  if (typeof v === 'string') return v !== '' ? { name: v } : { problem: `field "${field}" is empty` };
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return { name: String(v) };
+  return { problem: `field "${field}" must be a string or a whole number, got ${kindOf(v)}` };
 }
 
 /**
@@ -245,8 +262,10 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
     const runGot = runOf(o.run);
     if ('problem' in runGot) { problems.push({ ...at, error: runGot.problem }); return; }
     const run = runGot.run;
+    const named = o.episode === undefined || o.episode === null ? undefined : nameOf('episode', o.episode);
+    if (named && 'problem' in named) { problems.push({ ...at, error: named.problem }); return; }
     if (Array.isArray(o.messages)) {
-      const ep = str(o.episode) ?? `${file}#${i + 1}`;
+      const ep = named?.name ?? `${file}#${i + 1}`;
       const before = problems.length;
       const got = fromMessages(o.messages, ep, run, at, problems, skippedTools);
       skipped += got.skipped;
@@ -260,7 +279,7 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
       episodes.set(key, { run, episode: ep, calls: [...(cur?.calls ?? []), ...got.calls] });
       return;
     }
-    const episode = str(o.episode);
+    const episode = named?.name;
     // (a canonical line of a file tool: its arguments as "input" or "args"; or the line itself when it
     // names a tool that does not run its `command` in a shell — the text editor's
     // {"tool":"str_replace_based_edit_tool","command":"view","path":…}: run as bash, `view` was vim)
@@ -292,7 +311,7 @@ export function parseReplayInput(text: string, file: string, into: Map<string, E
     const id = toolCallIdOf(o.tool_call_id);
     if (episode === undefined) { problems.push({ ...at, error: 'missing field "episode" (string)' }); return; }
     if (command === undefined) { problems.push({ ...at, error: input ? `tool ${JSON.stringify(String(o.tool ?? ''))}: not a file tool this replay knows (its input has no path, or no command/file_text/old_str/content), and no "command"` : 'missing field "command" (string)' }); return; }
-    if (step === undefined) { problems.push({ ...at, error: `missing or bad field "step" (a whole number ≥ 0), got ${JSON.stringify(o.step) ?? 'nothing'}` }); return; }
+    if (step === undefined) { problems.push({ ...at, error: `missing or bad field "step" (a whole number ≥ 0, or its decimal text), got ${o.step === undefined ? 'nothing' : typeof o.step === 'number' && !Number.isFinite(o.step) ? kindOf(o.step) : JSON.stringify(o.step)}` }); return; }
     if ('problem' in id) { problems.push({ ...at, error: `field "tool_call_id": ${id.problem}` }); return; }
     const key = episodeKey(run, episode);
     const ep = episodes.get(key) ?? { run, episode, calls: [] };
