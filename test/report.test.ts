@@ -91,7 +91,14 @@ test('corral report (text): the timeline a person reads; unknown selectors exit 
   assert.match(none.stderr, /no recorded events for session no-such-session/);
   const both = cli('--session', 'a', '--run', 'b');
   assert.equal(both.status, 2);
-  assert.match(both.stderr, /give one of --session, --episode, --run, --last/);
+  assert.match(both.stderr, /give only one of --session, --run\/--episode \(either or both\), --last/);
+  // --run and --episode together: that run's episode (a review, session 40: refused as if no selector was given)
+  const runEp = cli('--run', 'run-r', '--episode', 'ep-report', '--json');
+  assert.equal(runEp.status, 3, runEp.stderr);
+  assert.deepEqual(runEp.stdout.trim().split('\n').map((l) => (JSON.parse(l) as SessionReport).session), [session]);
+  const otherRun = cli('--run', 'no-such-run', '--episode', 'ep-report');
+  assert.equal(otherRun.status, 2);
+  assert.match(otherRun.stderr, /no recorded events for run no-such-run, episode ep-report/);
 });
 
 test('corral report --html renders in headless Chromium: one bar per call, one mark per alert, nothing executes', { timeout: 120_000 }, async (t) => {

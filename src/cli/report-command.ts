@@ -17,10 +17,11 @@ import { checkWritable, UsageError, type CliIO } from './io.js';
 import { postgresUrlProblem } from '../store/pg-url.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 
-export const REPORT_USAGE = `Usage: corral report [--session S | --episode E | --run R | --last N] [--html FILE] [--json] [--home DIR | --postgres URL]
+export const REPORT_USAGE = `Usage: corral report [--session S | [--run R] [--episode E] | --last N] [--html FILE] [--json] [--home DIR | --postgres URL]
   Explains recorded sessions: a timeline of each session's tool calls with the alerts attributed
   to them (including those raised later by processes a call left running), what was blocked or
   killed, and a verdict (clean | flagged | blocked | killed). Without a selector: the latest session.
+  --run and --episode together pick that run's episode (episode names repeat across runs).
   --json prints one report object per line; --html FILE writes one self-contained HTML file.
   --postgres URL reads the fleet's central store (filled by \`corral collect\`, docs/fleet.md), so
   one report covers an episode or run across machines.
@@ -42,8 +43,9 @@ export async function reportCommand(argv: string[], io: CliIO): Promise<number> 
     },
   });
   if (v.help) { io.stdout.write(`${REPORT_USAGE}\n`); return 0; }
-  const selectors = [v.session, v.episode, v.run, v.last].filter((x) => x !== undefined).length;
-  if (selectors > 1) throw new UsageError('give one of --session, --episode, --run, --last');
+  // (--run and --episode narrow each other: one selector between them)
+  const selectors = [v.session, v.episode ?? v.run, v.last].filter((x) => x !== undefined).length;
+  if (selectors > 1) throw new UsageError('give only one of --session, --run/--episode (either or both), --last');
   let last = 1;
   if (v.last !== undefined) {
     if (!/^\d+$/.test(v.last) || Number(v.last) < 1) throw new UsageError(`--last must be an integer ≥ 1, got "${v.last}"`);
@@ -70,11 +72,11 @@ async function reportFrom(src: ReportSource, v: { session?: string; episode?: st
   try {
     const all = (await src.sessions()).sort((a, b) => compareTs(a.first_ts, b.first_ts));
     const chosen = v.session !== undefined ? all.filter((s) => s.session === v.session)
-      : v.episode !== undefined ? all.filter((s) => s.episode === v.episode)
-        : v.run !== undefined ? all.filter((s) => s.run === v.run)
-          : all.slice(-last);
+      : v.episode !== undefined || v.run !== undefined ? all.filter((s) => (v.episode === undefined || s.episode === v.episode) && (v.run === undefined || s.run === v.run))
+        : all.slice(-last);
     if (!chosen.length) {
-      const what = v.session !== undefined ? `session ${v.session}` : v.episode !== undefined ? `episode ${v.episode}` : v.run !== undefined ? `run ${v.run}` : 'any session';
+      const what = v.session !== undefined ? `session ${v.session}` : v.episode !== undefined || v.run !== undefined
+        ? [v.run !== undefined && `run ${v.run}`, v.episode !== undefined && `episode ${v.episode}`].filter(Boolean).join(', ') : 'any session';
       io.stderr.write(`corral report: no recorded events for ${what} in ${home}\n`);
       return 2;
     }
