@@ -122,6 +122,9 @@ test('a file call through a link the agent planted is judged by the file it real
     const cred = key.alerts.find((a) => a.payload.rule === 'cmd_credential_file_read');
     assert.ok(cred, `a key read through a link is a credential read: ${rules(key)}`);
     assert.match(String(cred.payload.message), /through a link: \/workspace\/notes\.txt is \/workspace\/\.ssh\/id_rsa/);
+    // (the message names the access, not a `head` no one ran, nor the gateway: a review, session 40)
+    assert.match(String(cred.payload.message), /^credential file accessed: file read \/workspace\/\.ssh\/id_rsa/);
+    assert.doesNotMatch(String(cred.payload.message), /\bhead\b|gateway/);
     const rc = await s.file({ op: 'write', path: 'todo.md', content: 'export PATH=$HOME/bin:$PATH\n', step: 3, toolCallId: 'lk-3' });
     assert.ok(rc.ok, rc.problem);
     // (one persistence alert for the call: the watch's, which the link's screen finding folds under)

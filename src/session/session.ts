@@ -1043,7 +1043,7 @@ export class Session {
     }
     for (const f of res.findings) {
       this.pendingDetections.push({ rule: f.rule, category: f.category, severity: f.severity, attack: f.attack,
-        message: `${f.message} (flagged before it ran: the screen would ${res.verdict === 'deny' ? 'deny' : 'warn about'} it; this policy records, the gateway still enforces)`, reason: f.reason, evidence: [startEv.id], event: startEv });
+        message: `${f.message} (flagged before it ran: the screen would ${res.verdict === 'deny' ? 'deny' : 'warn about'} it; this policy records findings and lets the call run — detection.on_finding: record)`, reason: f.reason, evidence: [startEv.id], event: startEv });
     }
     return undefined;
   }
