@@ -354,6 +354,16 @@ describe('error reporting', () => {
     assert.match(e.message, /YAML error: .*alias/i);
   });
 
+  it('a typed YAML value (!!binary, !!timestamp, !!set) is one error at its place, not the methods of a Buffer as unknown keys (a review, session 40); an empty file says what is expected', () => {
+    for (const [text, tag, line] of [['name: b\nresources: !!binary aGVsbG8=\n', '!!binary', 2], ['name: t\nnetwork:\n  allow: !!set {a}\n', '!!set', 3], ['name: d\nmode: !!timestamp 2001-12-14\n', '!!timestamp', 2]] as const) {
+      const e = errorOf(() => parsePolicy(text, 'policies/typed.yaml'));
+      assert.equal(e.issues.length, 1, e.message);
+      assert.match(e.message, new RegExp(`policies/typed\\.yaml:${line}:\\d+: a YAML ${tag} value is not a policy value`));
+    }
+    assert.equal(parsePolicy('name: s\nmode: !!str enforce\n', 'ok.yaml').mode, 'enforce', 'a plain type spelled out is fine');
+    assert.match(errorOf(() => parsePolicy('', 'policies/empty.yaml')).message, /the policy is empty; expected a mapping \(key: value\)$/);
+  });
+
   it('bad port in a list: line, column and field path of the element', () => {
     const e = errorOf(() => policy(`name: x
 network:

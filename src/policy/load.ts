@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Document, LineCounter, parseDocument } from 'yaml';
+import { type Document, isNode, LineCounter, parseDocument, visit } from 'yaml';
 import { docLocator, type IssueLocator, issuesFromZod, locate, PolicyError, type PolicyIssue } from './errors.js';
 import { readNamedFile, NamedFileError } from '../util/read-named-file.js';
 import { withFieldSource } from './field-source.js';
@@ -29,6 +29,9 @@ function displayPath(abs: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : abs;
 }
 
+/** YAML's plain types: an explicit tag for one of them (`!!str 5`) is fine. */
+const PLAIN_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'seq', 'map'].map((t) => `tag:yaml.org,2002:${t}`));
+
 function parseYaml(text: string, file: string): Parsed {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, version: '1.2' });
@@ -42,6 +45,18 @@ function parseYaml(text: string, file: string): Parsed {
     }).filter((x, i, all) => all.findIndex((y) => y.line === x.line && y.column === x.column && y.message === x.message) === i);
     throw new PolicyError(file, issues[0] as (typeof issues)[number], issues.slice(1));
   }
+  // A typed value (`!!binary`, `!!timestamp`, `!!set` …) becomes a Buffer, a Date or a Set, which the schema then
+  // read as a mapping of their methods — a hundred "unknown key 'swap16'" lines (a review, session 40): one error here.
+  let typed: { tag: string; at: number } | undefined;
+  visit(doc, (_k, node) => {
+    if (!isNode(node) || node.tag === undefined || PLAIN_TAGS.has(node.tag)) return undefined;
+    typed = { tag: node.tag, at: node.range?.[0] ?? 0 };
+    return visit.BREAK;
+  });
+  if (typed) {
+    const p = lc.linePos(typed.at);
+    throw new PolicyError(file, { line: p.line, column: p.col, message: `a YAML ${typed.tag.replace('tag:yaml.org,2002:', '!!')} value is not a policy value; write plain text, numbers, lists and mappings` });
+  }
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: 100 });
@@ -49,7 +64,7 @@ function parseYaml(text: string, file: string): Parsed {
     // An alias bomb (or an alias to nothing) is the file's mistake, not Corral's: a policy error.
     throw new PolicyError(file, { line: 1, column: 1, message: `YAML error: ${(e as Error).message.split('\n')[0]}` });
   }
-  if (raw === null || raw === undefined) throw new PolicyError(file, { line: 1, column: 1, message: 'the policy is empty; expected a mapping with at least a name' });
+  if (raw === null || raw === undefined) throw new PolicyError(file, { line: 1, column: 1, message: 'the policy is empty; expected a mapping (key: value)' });
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     const p = lc.linePos((doc.contents?.range?.[0]) ?? 0);
     throw new PolicyError(file, { line: p.line, column: p.col, message: 'expected a mapping (key: value) at the top level' });
