@@ -107,7 +107,8 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
   } else {
     const st = makeStyle(io.stderr as NodeJS.WriteStream, io.env);
     if (summary.alerts.length) io.stderr.write(`\n${st.bold(`corral: ${summary.alerts.length} violation(s) in session ${summary.session}`)}\n${renderAlertSummaries(summary.alerts, io)}\n`);
-    const why = summary.capture && captureIncompleteText(summary.capture);
+    // (a run without the kernel sensor says so too, as replay and report do: its verdict rests on the gateway, limits and the screen)
+    const why = summary.capture && captureIncompleteText(summary.capture, true);
     if (why) io.stderr.write(`${st.yellow(`corral: capture incomplete in session ${summary.session}: ${why}`)}\n`);
   }
   return summary.exit_code ?? 128;
