@@ -4,7 +4,7 @@
 // fleet view, and the CLI's exit codes and bad-record reporting.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -312,6 +312,7 @@ test('CLI: exit 3 with incidents, bad records reported with file:line, JSON and 
     assert.match(c.out(), /trace\.jsonl:4: /);
     const page = readFileSync(html, 'utf8');
     assert.ok(!page.includes('<img src=x'), 'untrusted markup is escaped in the HTML');
+    assert.equal(statSync(html).mode & 0o777, 0o600, 'owner-only, like corral report --html: it holds the agents\' commands');
     assert.equal(page.split('</script>').length - 1, 2, 'only the two script elements close');
     c = capture();
     code = await investigateCommand([join(dir, 'eve.json'), '--traces', join(dir, 'trace.jsonl'), '--json', '--quiet'], c.io);

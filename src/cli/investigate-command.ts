@@ -2,7 +2,8 @@
 // traces, offline, for teams that do not (yet) run Corral's sandbox. Thin layer over
 // src/investigate/investigate.ts: argument parsing, progress on stderr, the three outputs.
 // Exit codes: 0 no likely incident · 3 incidents attributed with confidence ≥ 2/3 · 2 usage error · 1 failure.
-import { createReadStream, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, realpathSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { investigate, DEFAULTS } from '../investigate/investigate.js';
@@ -37,7 +38,7 @@ export const INVESTIGATE_USAGE = `Usage: corral investigate [options] LOGFILE…
   --log-tz ZONE           the same for the logs only (overrides --tz there)
   --trace-tz ZONE         the same for the traces and placements only (overrides --tz there)
   --year YYYY             year of syslog times, which have none (default: each file's modification time, stated)
-  --html FILE             write a self-contained HTML report (timeline, evidence per incident); never one of the inputs
+  --html FILE             write a self-contained HTML report (timeline, evidence per incident; owner-only, 0600); never one of the inputs
   --json                  print the full result (incidents, alerts, calls, statistics) as JSON on stdout
   --no-rules              do not use the command analyzer even when it is present
   --quiet                 no progress on stderr
@@ -202,7 +203,8 @@ async function investigateWith(argv: string[], io: CliIO, stdinSpool: Spools): P
   if (stdinSpool.file) result = renamePath(result, stdinSpool.file.path, STDIN_NAME);
   for (const p of stdinSpool.pipes) result = renamePath(result, p.file.path, p.name);
   if (v.html) {
-    try { writeFileSync(v.html, renderHtml(result)); } catch (e) {
+    // (whole or not at all, owner-only like corral report's: it holds the agents' commands — a review, session 40)
+    try { writeFileAtomic(v.html, renderHtml(result)); } catch (e) {
       io.stderr.write(`corral investigate: cannot write ${safeText(v.html)}: ${safeText((e as Error).message)}\n`);
       return 1;
     }
