@@ -322,6 +322,11 @@ test('CLI: exit 3 with incidents, bad records reported with file:line, JSON and 
     assert.equal(j.calls[j.incidents[0]!.attributed[0]!.call]!.tool_call_id, 'c1');
     assert.equal(j.inputs.net[0]!.bad, 1);
     assert.equal(j.inputs.net[0]!.issues[0]!.line, 2);
+    assert.ok(!j.notes.some((n) => n.includes('--map')));
+    // a --map for a format whose fields are known is said to be unused, not silently dropped (a review, session 40)
+    c = capture();
+    assert.equal(await investigateCommand([join(dir, 'eve.json'), '--traces', join(dir, 'trace.jsonl'), '--map', 'ts=when', '--json', '--quiet'], c.io), 3);
+    assert.ok((JSON.parse(c.out()) as InvestigationResult).notes.some((n) => /eve\.json: --map not used \(it maps csv, jsonl and key=value logs; this is suricata-eve/.test(n)), c.out().slice(0, 400));
     // No incidents: the trace's IP never raised an alert.
     writeFileSync(join(dir, 'quiet.jsonl'), JSON.stringify({ episode: 'ep-9', step: 0, command: 'ls', ts: iso(0), end_ts: iso(1), ip: '10.0.0.77' }) + '\n');
     c = capture();

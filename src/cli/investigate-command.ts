@@ -16,6 +16,9 @@ import { expandInputs } from './input-files.js';
 import { renamePath, spoolStdin, stdinWanted, STDIN_NAME, type SpooledStdin } from './stdin-input.js';
 import { makeStyle, safeText } from './style.js';
 
+/** After a usage error: where the options are (the whole usage, 30 lines, buried the one line that mattered — a review, session 40). */
+const USAGE_HINT = '(corral investigate --help lists the options)';
+
 export const INVESTIGATE_USAGE = `Usage: corral investigate [options] LOGFILE…
   Ties firewall / network logs to agent traces: which tool call caused which alert.
   LOGFILE                 suricata eve.json, zeek conn.log (TSV/JSON), iptables/nftables log, AWS VPC flow log,
@@ -107,7 +110,7 @@ async function investigateWith(argv: string[], io: CliIO, stdinSpool: Spools): P
       },
     });
   } catch (e) {
-    io.stderr.write(`corral investigate: ${(e as Error).message}\n${INVESTIGATE_USAGE}\n`);
+    io.stderr.write(`corral investigate: ${(e as Error).message}\n${USAGE_HINT}\n`);
     return 2;
   }
   const { values: v, positionals } = args;
@@ -174,7 +177,7 @@ async function investigateWith(argv: string[], io: CliIO, stdinSpool: Spools): P
     };
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    io.stderr.write(`corral investigate: ${e.message}\n${INVESTIGATE_USAGE}\n`);
+    io.stderr.write(`corral investigate: ${e.message}\n${USAGE_HINT}\n`);
     return 2;
   }
 

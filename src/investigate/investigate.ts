@@ -90,6 +90,9 @@ interface RunCtx {
   notes: string[]; timings: Record<string, number>; t0: number; rulesLoading: ReturnType<typeof loadCommandRules> | undefined; pool: TraceWorkerPool;
 }
 
+/** The log formats read through --map (inputs/generic.ts, inputs/kv.ts). */
+const MAPPED_FORMATS = new Set(['csv', 'jsonl', 'kv']);
+
 /** investigate() from the log pass on. */
 async function fromLogPass(ctx: RunCtx): Promise<InvestigationResult> {
   const { table, logs, label, inp, opts, notes, timings, t0, rulesLoading, pool } = ctx;
@@ -98,6 +101,8 @@ async function fromLogPass(ctx: RunCtx): Promise<InvestigationResult> {
     onProgress: (b, t) => inp.onProgress?.('logs', b, t, label), onCoreFree: () => pool.boot(),
   });
   if (logWorkers) notes.push(`logs read by ${logWorkers} worker threads`);
+  // (a mapping given for a format whose fields are known is not applied: said, not silently dropped — a review, session 40)
+  if (inp.map) for (const l of logs) if (!MAPPED_FORMATS.has(l.format)) notes.push(`${l.path}: --map not used (it maps csv, jsonl and key=value logs; this is ${l.format}, whose fields are known)`);
   table.buildIndex();
   timings.logsMs = performance.now() - t0;
 
