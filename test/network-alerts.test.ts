@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { alertForConnect, alertForDns } from '../src/alerts/network-alerts.js';
 import { MiningNameMatcher } from '../src/alerts/mining-names.js';
-import type { ConnectReport } from '../src/gateway/types.js';
+import { UNREAD_RULE, type ConnectReport } from '../src/gateway/types.js';
 import type { Decision } from '../src/policy/index.js';
 
 const pools = new MiningNameMatcher(['.knownxmr.test', '.supportxmr.test', 'pool.exact.test']);
@@ -67,4 +67,13 @@ test('MiningNameMatcher.known answers for list entries only', () => {
   assert.equal(pools.known('pool.minexmr.test'), null);
   assert.equal(pools.match('pool.minexmr.test'), 'pool-like name (pool)');
   assert.equal(pools.match('x.knownxmr.test'), 'known pool domain knownxmr.test');
+});
+
+test('an upload cut because the gateway could not read it is defense_evasion, medium, saying why (session 40); observe mode says it would have been cut', () => {
+  const unread: Decision = { verdict: 'deny', rule: UNREAD_RULE, reason: "This connection sent data Corral's gateway cannot inspect (HTTP request body in zstd coding); uploads are read in full or not passed.", addressClass: 'public' };
+  const d = alertForConnect(conn({ protocol: 'http', decision: unread, dst: { ip: '198.51.100.10', port: 80 } }), pools)!;
+  assert.deepEqual([d.rule, d.category, d.severity, d.attack], ['gateway.upload_unread', 'defense_evasion', 'medium', ['T1001', 'T1027']]);
+  assert.equal(d.message, "Upload to 198.51.100.10:80 (registry.test) [http] was cut: This connection sent data Corral's gateway cannot inspect (HTTP request body in zstd coding)");
+  assert.match(d.reason, /\[corral rule upload-unread\]$/);
+  assert.match(alertForConnect(conn({ protocol: 'http', decision: unread, observed: true }), pools)!.message, /would have been cut \(observe mode\)/);
 });

@@ -89,12 +89,12 @@ test('with response.kill on exfiltration the uploader is killed mid-transfer', a
   } finally { await s.close(); }
 });
 
-test('an upload the gateway could not read (a zstd body) on a connection held open is named while it is open, once', async () => {
+test('an upload the gateway could not read (a corrupt gzip body: named, not cut — a zstd one is cut since session 40) on a connection held open is named while it is open, once', async () => {
   const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'unread' });
   try {
     writeFileSync(join(s.workspaceDir, 'z.py'), `import socket, time
 s = socket.create_connection(("registry.test", 80))
-s.sendall(b"POST /upload HTTP/1.1\\r\\nHost: registry.test\\r\\nContent-Encoding: zstd\\r\\nContent-Length: 1000000\\r\\n\\r\\n" + b"\\x28\\xb5\\x2f\\xfd" + b"z" * 4000)
+s.sendall(b"POST /upload HTTP/1.1\\r\\nHost: registry.test\\r\\nContent-Encoding: gzip\\r\\nContent-Length: 1000000\\r\\n\\r\\n" + b"\\x1f\\x8b\\x08\\x00\\x00\\x00\\x00\\x00\\x00\\x03" + b"\\x07" * 4000)
 open("/workspace/sent", "w").write("yes")
 time.sleep(30)`, { mode: 0o644 });
     const r1 = await s.exec({ command: 'nohup python3 z.py >/dev/null 2>&1 & echo started', step: 1, toolCallId: 'z-1' });

@@ -170,17 +170,21 @@ test('an HTTP "deflate" (zlib) body to an allowed host: the pool authorize insid
   assertCut(r, alerts, 'mining', /mining\.authorize in an HTTP body \(deflate\)/);
 });
 
-test('benign: a gzip-compressed JSON upload goes through whole, no alert; a body in a coding Corral cannot decode is let through, named on the flow record and in a low alert', async () => {
+test('benign: a gzip-compressed JSON upload goes through whole, no alert; a body in a coding Corral cannot decode (zstd) is cut, named on the flow record, in a medium defense_evasion alert (session 40: passed with a low one)', async () => {
   const ok = await callWithEvents(post('gzip', 'zlib.compress(json.dumps({"method": "login", "params": {"username": "alice"}, "rows": list(range(50000))}).encode(), wbits=31)'));
   assert.match(ok.r.stdout, /^got b'HTTP\/1\.1 200 OK/m, ok.r.stdout + ok.r.stderr);
   assert.deepEqual(ok.alerts.map((a) => a.payload.message), []);
   assert.deepEqual(flowsTo(ok.events, 'registry.test').map((e) => e.payload.uninspected), [undefined]);
   const z = await callWithEvents(post('zstd', 'b"(zstd frames would be here)"'));
-  assert.match(z.r.stdout, /^got b'HTTP\/1\.1 200 OK/m, z.r.stdout + z.r.stderr);
-  assert.deepEqual(flowsTo(z.events, 'registry.test').map((e) => e.payload.uninspected), [['HTTP request body in zstd coding']]);
-  // (…and named once, when the flow ends, by the gateway_upload_unread rule: low severity, on the tool call)
-  const unread = z.alerts.filter((a) => /partly unread by the gateway/.test(String(a.payload.message)));
-  assert.deepEqual(unread.map((a) => [a.payload.severity, a.payload.category, a.tool_call]), [['low', 'defense_evasion', 'call-1']], JSON.stringify(z.alerts.map((a) => a.payload.message)));
+  assertCut(z.r, z.alerts, 'defense_evasion', /^Upload to 198\.51\.100\.10:80 \(registry\.test\) \[http\] was cut: This connection sent data Corral's gateway cannot inspect \(HTTP request body in zstd coding\)/);
+  assert.deepEqual(z.alerts.map((a) => [a.payload.rule, a.payload.severity]), [['gateway.upload_unread', 'medium']]);
+  assert.deepEqual(flowsTo(z.events, 'registry.test').map((e) => [e.payload.decision, e.payload.uninspected, e.payload.bytes_up]), [['deny', ['HTTP request body in zstd coding'], 0]]);
+});
+
+test('a gzip body that decodes past the 16 MiB bound, with a pool login after it, is cut at the bound (the compressed analogue of a red team\'s padded login, session 40)', async () => {
+  const { r, alerts } = await call(post('gzip', `zlib.compress((b'{"p":"' + b"A" * 60000 + b'"}\\n') * 300 + LOGIN.encode(), wbits=31)`));
+  assertCut(r, alerts, 'defense_evasion', /cannot inspect \(HTTP request body in gzip \(past the inflate bound\)\)/);
+  assert.ok(!alerts.some((a) => a.payload.category === 'mining'), 'cut at the bound, before any login could be read or passed');
 });
 
 /** Python: a cleartext HTTP/2 (prior knowledge) POST to relay.test:80 (a sink) whose body is split over padded DATA frames. */

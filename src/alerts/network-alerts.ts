@@ -1,13 +1,14 @@
 // Why: turns gateway decisions into alerts in the fixed categories, with ATT&CK IDs and a
 // reason the agent can read: an SSH tunnel -> tunnel, Stratum or a pool -> mining,
 // metadata -> metadata_access, internal ranges -> internal_probe, anything else denied ->
-// policy_violation. Pure functions, so the mapping is unit-tested without sockets.
+// policy_violation; an upload the gateway could not read (a decompression bound, an unknown coding) -> defense_evasion.
+// Pure functions, so the mapping is unit-tested without sockets.
 // A pool is recognised by the resolved name and also by the name the client asked the server
 // for (TLS SNI, HTTP Host, CONNECT target): connecting to an allowed address while asking for
 // pool.example is mining, not a mere host mismatch (red team: sni_pool, front_http, connect_pool).
 import type { AlertDraft } from '../events/event.js';
 import type { MiningNameMatcher } from './mining-names.js';
-import { DNS_LIMIT_RULE, FLOW_LIMIT_RULE, type ConnectReport, type DnsReport } from '../gateway/types.js';
+import { DNS_LIMIT_RULE, FLOW_LIMIT_RULE, UNREAD_RULE, type ConnectReport, type DnsReport } from '../gateway/types.js';
 
 export type { AlertDraft };
 
@@ -32,6 +33,11 @@ export function alertForConnect(r: ConnectReport, pools: MiningNameMatcher): Ale
     const where = r.protocol === 'tls' ? 'TLS SNI' : r.protocol === 'http' ? (r.detail?.startsWith('CONNECT ') ? 'CONNECT target' : 'HTTP Host') : 'requested host';
     return { ...base, rule: 'gateway.mining', category: 'mining', severity: knownPool !== null ? 'critical' : 'high', attack: ['T1496', 'T1496.001'],
       message: `Cryptomining pool ${asked} named in the ${where} of a connection to ${dst} ${how}: ${askedPool}` };
+  }
+  if (r.decision.rule === UNREAD_RULE) {
+    // (data hidden where the gateway cannot read it — a decompression bound, an unknown coding — on an allowed flow)
+    return { ...base, rule: 'gateway.upload_unread', category: 'defense_evasion', severity: 'medium', attack: ['T1001', 'T1027'],
+      message: `Upload to ${dst}${r.protocol ? ` [${r.protocol}]` : ''} ${r.observed ? 'would have been cut (observe mode)' : 'was cut'}: ${r.decision.reason.split(';')[0]}` };
   }
   if (r.decision.rule === FLOW_LIMIT_RULE) {
     return { ...base, rule: 'gateway.flow_limit', category: 'resource_abuse', severity: 'medium', attack: ['T1499'],

@@ -18,7 +18,7 @@ import { UploadRpcScan, type RpcHit } from './sniff/mining-skeleton.js';
 import { HttpRequestStream, type RequestHead } from './sniff/http-stream.js';
 import { H2cRequestStream } from './sniff/h2c-stream.js';
 import type { Decision, Protocol } from '../policy/index.js';
-import { FLOW_LIMIT_RULE, type SandboxNet, type ConnectReport, type FlowReport } from './types.js';
+import { FLOW_LIMIT_RULE, UNREAD_RULE, type SandboxNet, type ConnectReport, type FlowReport } from './types.js';
 
 /** Cleartext HTTP/2 request bodies read at once on one connection (a client's usual limit is 100 open streams). */
 const MAX_H2_BODIES = 256;
@@ -217,6 +217,9 @@ class ProxiedFlow {
   private piped = false;
   private relayId?: number;
   private spliced = false;
+  /** The first upload reason the scanners could not read what the far end may (unreadable()); cut once. */
+  private unreadWhy?: string;
+  private unreadCut = false;
   private splicedDown = 0;
   private upstream?: net.Socket;
   private connectLatencyUs?: number;
@@ -305,6 +308,12 @@ class ProxiedFlow {
     });
     this.decision = d;
     if (d.verdict !== 'deny') return false;
+    return this.cut(d);
+  }
+
+  /** A midstream denial: reported, and in enforce mode both sides cut (true). */
+  private cut(d: Decision): boolean {
+    this.decision = d;
     this.report(d, true);
     if (this.sb.observe) return false;
     // A download still moving on the splice thread holds dups of both sockets: it is aborted with
@@ -379,6 +388,28 @@ class ProxiedFlow {
     if (first.length) this.forward(first);
     // the client may have half-closed while we were still deciding (e.g. `printf … | nc host 80`)
     if (this.client.readableEnded) up.end();
+  }
+
+  /**
+   * Upload bytes the scanners could not read but the far end may (UNREAD_RULE): named on the flow record and, once the
+   * chunk that showed it has been scanned, the flow is cut before that chunk leaves — a login after 16 MiB of gzip-ed
+   * junk, or in zstd, passed with a low alert before (the compressed-body analogue of a red team's padded login past
+   * the old JSON budget, session 40). Observe mode records the denial and lets it through.
+   */
+  private unreadable(reason: string): void {
+    this.uninspected.add(reason);
+    this.unreadWhy ??= reason;
+  }
+
+  /** The cut for unreadable upload bytes, at most once; true when the flow was cut. */
+  private takeUnreadCut(): boolean {
+    const why = this.unreadWhy;
+    if (why === undefined || this.unreadCut) return false;
+    this.unreadCut = true;
+    return this.cut({
+      verdict: 'deny', rule: UNREAD_RULE, addressClass: this.decision?.addressClass ?? 'public',
+      reason: `This connection sent data Corral's gateway cannot inspect (${why}); uploads are read in full or not passed. Send it uncompressed or as gzip, deflate or br, in one HTTP/2 stream at a time.`,
+    });
   }
 
   private forward(chunk: Buffer): void {
@@ -495,6 +526,7 @@ class ProxiedFlow {
         }
       }
     }
+    if (this.takeUnreadCut()) return;
     if (!up.write(chunk)) { this.client.pause(); up.once('drain', () => this.client.resume()); }
   }
 
@@ -569,7 +601,10 @@ class ProxiedFlow {
   private scanInflated(p: FramePiece): boolean {
     const z = (this.wsInflate ??= { inflater: new WebSocketInflater(), scan: new DecodedStreamScan() });
     const text = z.inflater.push(p);
-    if (z.inflater.exhausted) this.uninspected.add(`compressed WebSocket messages (${z.inflater.why === 'bound' ? 'past the inflate bound' : 'corrupt stream'})`);
+    if (z.inflater.exhausted) {
+      const why = `compressed WebSocket messages (${z.inflater.why === 'bound' ? 'past the inflate bound' : 'corrupt stream'})`;
+      if (z.inflater.why === 'bound') this.unreadable(why); else this.uninspected.add(why);
+    }
     // (its own scanners: the inflated messages are a stream of their own, not the raw frames')
     const hit = text && z.scan.push(text.data, text.start, 'message');
     if (!hit) return false;
@@ -587,7 +622,7 @@ class ProxiedFlow {
     if (!b) return;
     const hit = b.push(piece, end);
     if (hit) this.decodedHit ??= { ...hit, where: ` in an HTTP body (${b.label})` };
-    if (b.unread) this.uninspected.add(b.unread);
+    if (b.unread) { if (b.unreadable) this.unreadable(b.unread); else this.uninspected.add(b.unread); }
   }
 
   /**
@@ -599,7 +634,7 @@ class ProxiedFlow {
     const bodies = (this.h2Bodies ??= new Map());
     let b = bodies.get(stream);
     if (start || !b) {
-      if (bodies.size >= MAX_H2_BODIES) { this.uninspected.add(`HTTP/2 request bodies beyond ${MAX_H2_BODIES} open streams`); return; }
+      if (bodies.size >= MAX_H2_BODIES) { this.unreadable(`HTTP/2 request bodies beyond ${MAX_H2_BODIES} open streams`); return; }
       b = { raw: new DecodedStreamScan(), ...(coding !== '' ? { coded: new CompressedBody(coding) } : {}), start: true };
       bodies.set(stream, b);
     }
@@ -609,7 +644,7 @@ class ProxiedFlow {
     if (b.coded) {
       const h = b.coded.push(piece, end);
       if (h) this.decodedHit ??= { ...h, where: ` in an HTTP/2 body (${b.coded.label})` };
-      if (b.coded.unread) this.uninspected.add(b.coded.unread);
+      if (b.coded.unread) { if (b.coded.unreadable) this.unreadable(b.coded.unread); else this.uninspected.add(b.coded.unread); }
     }
     if (end) bodies.delete(stream);
   }

@@ -6,6 +6,12 @@ import type { TlsFingerprint } from './sniff/tls-fingerprint.js';
 
 /** The rule of a connection refused because its sandbox (or the gateway) holds too many open (tcp-proxy.ts). */
 export const FLOW_LIMIT_RULE = 'limit:flows';
+/**
+ * The rule of a connection cut because it sent data the gateway could not read but its far end may: a compressed
+ * body past its decoding bound or in a coding Corral cannot decode, compressed WebSocket messages past theirs, more
+ * HTTP/2 bodies than are followed (tcp-proxy.ts). Uploads are read whole or not passed (fail closed).
+ */
+export const UNREAD_RULE = 'upload-unread';
 /** The rule of a DNS query refused because its sandbox (or the resolver) has too many waiting on the upstream (dns-upstream.ts). */
 export const DNS_LIMIT_RULE = 'limit:dns';
 

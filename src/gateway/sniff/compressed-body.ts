@@ -36,6 +36,14 @@ export class CompressedBody {
     return hit;
   }
 
+  /**
+   * Whether what was not read is what a far end could still read — a coding Corral cannot decode, or a body past the
+   * decoding bound — so the flow must not pass it (a corrupt stream is as unreadable there: only named).
+   */
+  get unreadable(): boolean {
+    return this.unsupported !== undefined || this.z?.stopped === 'bound';
+  }
+
   /** Why (part of) this body was not read, for the flow record; undefined while it is read whole. */
   get unread(): string | undefined {
     if (this.unsupported !== undefined) return `HTTP request body in ${this.unsupported} coding`;
