@@ -60,6 +60,11 @@ function isMiningMethodName(m: string): boolean {
   return m.startsWith('mining.') || ETH_METHODS.has(m) || BLOCK_METHODS.has(m);
 }
 
+/** Whether a message with this method can be mining at all (classifyRpcMessage says no to every other): a cheap gate for hot paths. */
+export function mayBeMiningMethod(m: string): boolean {
+  return isMiningMethodName(m) || m === 'login' || m === 'submit' || m === 'getjob' || m === 'keepalived';
+}
+
 /** An XMR stratum login (see the header for why each shape counts). */
 function isXmrLogin(params: Record<string, unknown>): boolean {
   if (typeof params.login !== 'string') return false;

@@ -5,7 +5,7 @@
 // set of rules decides. Threat: a pool login padded, reordered or split across writes, in raw TCP, an
 // HTTP body, TLS records or WebSocket frames. Memory: at most seven lexers per flow, each bounded (json-skeleton.ts).
 import { JsonSkeleton, type ObjectSummary, type Shape } from './json-skeleton.js';
-import { classifyRpcMessage } from './mining-jsonrpc.js';
+import { classifyRpcMessage, mayBeMiningMethod } from './mining-jsonrpc.js';
 
 export interface RpcHit { method: string; detail: string }
 
@@ -23,6 +23,8 @@ function plain(s: Shape): unknown {
 /** The mining verdict on an object summary: each `method` it had with each `params` (duplicate keys both ways). */
 export function judgeSummary(o: ObjectSummary): RpcHit | undefined {
   for (const method of o.methods) {
+    // (every other method is no verdict: most JSON-RPC an agent uploads is judged here without building its params)
+    if (!mayBeMiningMethod(method)) continue;
     for (const p of o.params.length ? o.params : [undefined]) {
       const v = classifyRpcMessage(p === undefined ? { method } : { method, params: plain(p) });
       if (v.mining) return { method: v.method ?? 'unknown', detail: v.detail ?? v.method ?? 'mining JSON-RPC' };
