@@ -239,9 +239,12 @@ test('persistence watch: a .pth in the user site with code no packaging tool wri
   writeFileSync(join(site, 'zope.interface-5.0-nspkg.pth'), `${"import sys, types, os;has_mfs = sys.version_info > (3, 5);p = os.path.join(sys._getframe(1).f_locals['sitedir'], *('zope',));importlib = has_mfs and __import__('importlib.util');has_mfs and __import__('importlib.machinery');m = has_mfs and sys.modules.setdefault('zope', importlib.util.module_from_spec(importlib.machinery.PathFinder.find_spec('zope', [os.path.dirname(p)])));m = m or sys.modules.setdefault('zope', types.ModuleType('zope'));mp = (m or []) and m.__dict__.setdefault('__path__',[]);(p not in mp) and mp.append(p)"};__import__('os').system('id')\n`);
   writeFileSync(join(site, '__editable__.mypkg-0.1.pth'), "import __editable___mypkg_0_1_finder; __editable___mypkg_0_1_finder.install(); import evil\n");
   writeFileSync(join(site, 'tab.pth'), 'import\tevil_module\n');
+  // (a line ended by a lone \r, as Python's universal newlines read it, and a byte order mark before the first line)
+  writeFileSync(join(site, 'cr.pth'), '/workspace/lib\rimport os; os.system("id")\n');
+  writeFileSync(join(site, 'bom.pth'), '\ufeffimport evil_module\n');
   const changes = persistenceChanges(before, snapshotPersistence(ws));
   const site_ = '.local/lib/python3.11/site-packages';
-  assert.deepEqual(changes.map((c) => c.path).sort(), [`${site_}/__editable__.mypkg-0.1.pth`, `${site_}/tab.pth`, `${site_}/zope.interface-5.0-nspkg.pth`, `${site_}/zz_compat.pth`]);
+  assert.deepEqual(changes.map((c) => c.path).sort(), [`${site_}/__editable__.mypkg-0.1.pth`, `${site_}/bom.pth`, `${site_}/cr.pth`, `${site_}/tab.pth`, `${site_}/zope.interface-5.0-nspkg.pth`, `${site_}/zz_compat.pth`]);
   const planted = changes.find((c) => c.path.endsWith('zz_compat.pth'))!;
   assert.deepEqual(planted.place.attack, ['T1546.018']);
   assert.match(planted.place.what, /^Python \.pth file with code .*os\.system/);

@@ -40,7 +40,9 @@ const PACKAGING_LINES: readonly RegExp[] = [
 /** The lines of a `.pth` file's text that Python executes and no packaging tool writes (site.addpackage's rule: the line, right-stripped, starts with `import ` or `import\t`). */
 export function plantedPthLines(text: string): string[] {
   const out: string[] = [];
-  for (const raw of text.split('\n')) {
+  // (Python reads the file with universal newlines — a lone \r ends a line too — and since 3.13 as utf-8-sig: a byte
+  // order mark before the first line is dropped)
+  for (const raw of text.replace(/^\ufeff/, '').split(/\r\n|\r|\n/)) {
     const line = raw.replace(/\s+$/, '');
     if (!line.startsWith('import ') && !line.startsWith('import\t')) continue;
     if (!PACKAGING_LINES.some((re) => re.test(line))) out.push(line);
