@@ -251,9 +251,12 @@ test('corral replay stopped by Ctrl-C tears every sandbox down, prints what ran 
   child.stderr.resume();
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   assert.equal(code, 130);
-  const summary = (JSON.parse(out.trim().split('\n').at(-1)!) as { summary: { interrupted?: string; episodes_not_run?: number } }).summary;
+  const summary = (JSON.parse(out.trim().split('\n').at(-1)!) as { summary: { interrupted?: string; episodes_not_run?: number; tool_calls: number; tool_calls_not_run?: number } }).summary;
   assert.equal(summary.interrupted, 'SIGINT');
   assert.ok((summary.episodes_not_run ?? 0) > 0);
+  // (the calls never reached are counted: the summary said only how many ran — a review, session 40)
+  assert.equal(summary.tool_calls + (summary.tool_calls_not_run ?? 0), 20);
+  assert.ok((summary.tool_calls_not_run ?? 0) > 0);
   assert.deepEqual(netns().filter((n) => !before.includes(n)), [], 'no namespace left behind');
 });
 

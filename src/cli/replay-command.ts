@@ -279,7 +279,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
       complete: res.incompleteEpisodes.length === 0 && res.sensorOffEpisodes === 0, records_lost: rt.sensorLost, incomplete_episodes: res.incompleteEpisodes.map((e) => e.episode),
       ...(res.sensorOffEpisodes ? { sensor_off: true } : {}),
     },
-    ...(stop.stopped ? { interrupted: stop.stopped, episodes_not_run: runnable - res.episodesRun } : {}),
+    ...(stop.stopped ? { interrupted: stop.stopped, episodes_not_run: runnable - res.episodesRun, tool_calls_not_run: total - res.outcomes.length } : {}),
   };
   if (values.json) io.stdout.write(`${JSON.stringify({ summary })}\n`);
   else {
@@ -302,7 +302,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     if (notApplied.length > 20) io.stdout.write(st.yellow(`  … and ${notApplied.length - 20} more file calls that did not apply\n`));
   }
   if (stop.stopped) {
-    io.stderr.write(`corral replay: stopped by ${stop.stopped} after ${res.episodesRun} of ${runnable} episodes; every sandbox was torn down\n`);
+    io.stderr.write(`corral replay: stopped by ${stop.stopped} after ${res.episodesRun} of ${runnable} episodes had started (${res.outcomes.length} of ${total} tool calls ran; the rest never did); every sandbox was torn down\n`);
     return 128 + (constants.signals[stop.stopped as keyof typeof constants.signals] ?? 15);
   }
   if (res.failedEpisodes.length) return 1;
