@@ -77,6 +77,16 @@ describe('condition parser', () => {
     assert.match(e.message, /^bad\.yaml:\d+:\d+: r1: expected '\)'/);
   });
 
+  it('names every broken item of a file, not only the first, each at its place (a review, session 40)', () => {
+    const item = (name: string, extra: string): string => `- rule: ${name}\n  desc: d\n  condition: evt.kind = exec\n  severity: high\n  category: mining\n  attack: [T1496]\n  output: o\n  reason: r\n${extra}`;
+    const e = loadError(`${item('r_a', '  bogus: 1\n')}${item('r_b', '')}${item('r_c', '  also: 2\n')}`);
+    assert.equal(e.rule, 'r_a');
+    const lines = e.message.split('\n');
+    assert.equal(lines.length, 2, e.message);
+    assert.match(lines[0]!, /^bad\.yaml:9:3: r_a: unknown key 'bogus'/);
+    assert.match(lines[1]!, /^bad\.yaml:26:3: r_c: unknown key 'also'/);
+  });
+
   it('names unknown fields, macros and lists at their column', () => {
     for (const [cond, msg, token] of [
       ['is_exec and proc.nam = x', /unknown field 'proc\.nam'/, 'proc.nam'],

@@ -15,3 +15,14 @@ export class RuleError extends Error {
     if (at.column !== undefined) this.column = at.column;
   }
 }
+
+/** Several items of one file broken: the first one's place, every message (one a line). */
+export class RuleErrors extends RuleError {
+  readonly all: readonly RuleError[];
+  constructor(all: RuleError[]) {
+    const first = all[0]!;
+    super('', { file: first.file, ...(first.rule !== undefined ? { rule: first.rule } : {}), ...(first.line !== undefined ? { line: first.line } : {}), ...(first.column !== undefined ? { column: first.column } : {}) });
+    this.message = all.map((e) => e.message).join('\n');
+    this.all = all;
+  }
+}

@@ -5,7 +5,7 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YNode, type Scalar, type YAMLMap } from 'yaml';
 import { ALERT_CATEGORIES, type AlertCategory, type Severity } from '../../events/event.js';
 import type { RuleExample, RuleSource } from './api.js';
-import { RuleError } from './errors.js';
+import { RuleError, RuleErrors } from './errors.js';
 import { nodePos, scalarPosFn, type PosFn } from './yaml-pos.js';
 
 export interface Located { file: string; owner: string; line: number; column: number }
@@ -47,10 +47,20 @@ export function loadSource(store: Store, src: RuleSource): void {
   const root = doc.contents;
   if (root === null || (isScalar(root) && (root.value === null || root.value === ''))) return;
   if (!isSeq(root)) throw new RuleError('a rule file is a YAML list of list/macro/rule items', { file: src.file, ...nodePos(root as YNode, lc) });
+  // Each item's first problem is collected, so one run names every broken item of a file, not only the first
+  // (a review, session 40: a rule author fixed desc, then attack, then condition, one run each).
+  const problems: RuleError[] = [];
   for (const item of root.items) {
-    if (!isMap(item)) throw new RuleError('each item must be a map with a list, macro or rule key', { file: src.file, ...nodePos(item as YNode, lc) });
-    new ItemReader(src, lc, item).apply(store);
+    try {
+      if (!isMap(item)) throw new RuleError('each item must be a map with a list, macro or rule key', { file: src.file, ...nodePos(item as YNode, lc) });
+      new ItemReader(src, lc, item).apply(store);
+    } catch (e) {
+      if (!(e instanceof RuleError)) throw e;
+      problems.push(e);
+    }
   }
+  if (problems.length === 1) throw problems[0]!;
+  if (problems.length > 1) throw new RuleErrors(problems);
 }
 
 class ItemReader {
