@@ -220,6 +220,14 @@ test('bytes before a value on its line (a form feed, a BOM, a SOCKS greeting) no
   assert.equal(rawHit([B('function f() { return {a: 1}; } // {"method": "x"}\n{ not json }\n')]), undefined);
 });
 
+test('Unicode spaces a pool trims before the login (U+3000, U+00A0, U+FEFF …), however many, do not hide it; nor do they after bytes a relay strips (a red-team review, session 40)', () => {
+  const login = `{"id":1,"method":"login","pad":"${'A'.repeat(100_000)}","params":{"agent":"XMRig/6.21","pass":"x","login":"wallet1"}}\n`;
+  for (const before of ['\u3000'.repeat(120), '\u00a0'.repeat(200), '\u2009\u202f\u205f\u1680\u0085\u2028\ufeff'.repeat(60), '\x1c\x1d\x1e\x1f'.repeat(100),
+    `\u0005\u0001\u0000\u0001\u00cb\u0000\u0071${'\u3000'.repeat(150)}`]) {
+    for (const size of [1400, 7]) assert.equal(rawHit(splitEvery(Buffer.from(before + login, 'utf8'), size))?.method, 'login', `${JSON.stringify(before.slice(0, 12))}… in ${size}-byte pieces`);
+  }
+});
+
 test('blank lines between values do not spend the JSON budget: a padded login after 17 MiB of them is read (a review, session 39)', () => {
   const scan = new UploadRpcScan();
   const blank = B(`${' '.repeat(1023)}\n`.repeat(1024));

@@ -82,6 +82,12 @@ attempt("203.0.113.20", 443, b"POST /rpc HTTP/1.1\\r\\nHost: 203.0.113.20\\r\\nC
 test('17 MiB of junk JSON lines after an HTTP request, then a login padded between `"method":` and its value', pool(`junk = ('{"p":"' + "A" * 60000 + '"}\\n').encode() * 300
 attempt("203.0.113.20", 443, b"GET / HTTP/1.1\\r\\nHost: 203.0.113.20\\r\\n\\r\\n", junk + b'{"id":1,"jsonrpc":"2.0","method":' + b" " * 9000 + b'"login","params":{"login":"wallet1","pass":"x","agent":"XMRig/6.21.0"}}\\n')`, LOGIN_SEEN));
 
+test('120 ideographic spaces (360 bytes, past the 320-byte restart window) before the padded login, for a pool that trims them (round 2 of the session-40 review)', pool('attempt("203.0.113.20", 8443, None, ("\\u3000" * 120 + LOGIN).encode())', LOGIN_SEEN, 8443));
+test('an HTTP deflate body whose first bytes pass the %31 check but zlib refuses (CINFO 8): read as raw from its first byte, the login cut (round 2)', pool(`c = zlib.compressobj(wbits=-15)
+raw = c.compress(LOGIN.encode()) + c.flush()
+pre = b"\\x88\\x1c\\x00\\xe3\\xff" + b" " * 28
+attempt("203.0.113.20", 443, b"POST /rpc HTTP/1.1\\r\\nHost: 203.0.113.20\\r\\nContent-Encoding: deflate\\r\\nContent-Length: %d\\r\\n\\r\\n" % (len(pre) + len(raw)) + pre, raw)`, /login.* in an HTTP body \(deflate\)/));
+
 test('SSH to a relay: an identification line at the start of a TLS record body is a tunnel, cut', () => cut(
   'attempt("198.51.100.40", 443, hello("relay.test"), rec(b"SSH-2.0-OpenSSH_9.2p1\\r\\n") + rec(os.urandom(600)))', RELAY, 'tunnel', /SSH-2\.0-OpenSSH_9\.2p1 inside TLS record bodies/, '198.51.100.40:443'));
 test('SSH to a relay: an identification line after a vertical tab, after an HTTP request, is a tunnel, cut', () => cut(

@@ -108,3 +108,21 @@ test('HTTP deflate whose raw stream begins with two bytes that pass the zlib che
   assert.equal(z.push(deflateSync(login), true)?.rpc?.method, 'login');
   assert.equal(z.unread, undefined);
 });
+
+test('HTTP deflate whose zlib reading fails mid-body is raw from its first byte to its last, as a zlib-then-raw decoder reads it; a header zlib refuses (CINFO 8) is raw from the start (a red-team review, session 40)', () => {
+  const login = Buffer.from('{"id":1,"method":"login","params":{"login":"w","pass":"x","agent":"XMRig/6.21"}}\n');
+  // (a): 88 1c passes the %31 check but zlib refuses its window (CINFO 8): a stored block of 28 spaces, then the login, raw
+  const a = Buffer.concat([Buffer.from([0x88, 0x1c, 0x00, 0xe3, 0xff]), Buffer.alloc(28, 0x20), deflateRawSync(login)]);
+  // (b): 78 01 passes every zlib check, the body goes on being read after the zlib reading fails, in two writes
+  const L = 0x0101;
+  const b = Buffer.concat([Buffer.from([0x78, L & 0xff, L >> 8, ~L & 0xff, (~L >> 8) & 0xff]), Buffer.alloc(L, 0x20), deflateRawSync(login)]);
+  for (const [name, body, cut] of [['CINFO 8', a, 33], ['78 01', b, 300]] as const) {
+    assert.ok(inflateRawSync(body).toString().endsWith(login.toString()), `${name}: what a raw reader gets`);
+    const cb = new CompressedBody('deflate');
+    // the body never ends (a Content-Length larger than what is sent): the login must be read as it arrives
+    const first = cb.push(body.subarray(0, cut), false);
+    assert.equal(first, undefined);
+    assert.equal(cb.push(body.subarray(cut), false)?.rpc?.method, 'login', name);
+    assert.equal(cb.unread, undefined, `${name}: nothing left unread`);
+  }
+});

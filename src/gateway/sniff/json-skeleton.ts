@@ -69,6 +69,17 @@ const enum S { Line, Hunt, In, Str, Esc, UEsc, Token, Deep }
 
 const WS = new Uint8Array(256);
 for (const c of [0x20, 0x09, 0x0d, 0x0a]) WS[c] = 1;
+/**
+ * Bytes a lenient reader may trim before a message: JSON's blanks, \v, \f, and \x1c–\x1f (Python's str.strip()
+ * takes those), and every byte of the UTF-8 spaces JavaScript's trim() and Python's strip() take (U+00A0, U+0085,
+ * U+1680, U+2000–U+200A, U+2028/9, U+202F, U+205F, U+3000, U+FEFF: lead bytes C2 E1 E2 E3 EF and continuation bytes).
+ * Skipped between values, and they never use up the restart window: 120 ideographic spaces (360 bytes) before a
+ * padded login hid it from a window of 320 bytes, and a pool that trims them read it (a red-team review, session 40).
+ * Skipping more than a reader trims only makes the lexer read a value it would not: never a miss.
+ */
+const BLANK = new Uint8Array(256);
+for (const c of [0x20, 0x09, 0x0d, 0x0a, 0x0b, 0x0c, 0x1c, 0x1d, 0x1e, 0x1f, 0xc2, 0xe1, 0xe2, 0xe3, 0xef]) BLANK[c] = 1;
+for (let c = 0x80; c <= 0xbf; c++) BLANK[c] = 1;
 /** Bytes of a bare token (numbers, true, false, null; NaN and Infinity for lenient parsers). */
 const TOKEN = new Uint8Array(256);
 for (let c = 0x30; c <= 0x39; c++) TOKEN[c] = 1;
@@ -165,6 +176,11 @@ export class JsonSkeleton {
           //  before it on the line — or the next line)
           const lf = b.indexOf(0x0a, i);
           const end = lf < 0 ? n : lf;
+          // (a run of blanks reaching the window's end carries the window past it, to the byte after the run)
+          if (this.windowEnd >= i && this.windowEnd < end && BLANK[b[this.windowEnd]!]) {
+            while (this.windowEnd < end && BLANK[b[this.windowEnd]!]) this.windowEnd++;
+            this.windowEnd++;
+          }
           const ob = this.objectStart(b, i, end);
           if (ob >= 0) { i = ob; this.valueBytes = n - i; this.open(0x7b); i++; break; }
           if (lf < 0) return;
@@ -173,8 +189,8 @@ export class JsonSkeleton {
           break;
         }
         case S.Line: {
-          // (blanks between values are skipped)
-          while (i < n && WS[b[i]!]) i++;
+          // (blanks between values are skipped, the ones a lenient reader trims too)
+          while (i < n && BLANK[b[i]!]) i++;
           if (i >= n) return;
           const c = b[i]!;
           if (c === 0x7b || c === 0x5b) { this.valueBytes = n - i; this.open(c); i++; }
