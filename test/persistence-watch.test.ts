@@ -220,7 +220,7 @@ test('persistence watch: repositories nested deeper than one level are found (a 
   assert.deepEqual([...snapshotPersistence(ws).keys()].sort(), [...snapshotPersistence(ws, '/workspace', cache).keys()].sort());
 });
 
-test('persistence watch: a .pth in the user site with code no packaging tool writes is a Python start-up hook; pip\'s, setuptools\' and virtualenv\'s lines are not (a red-team review, session 40)', (t) => {
+test('persistence watch: a .pth in the user site with code no packaging tool writes is a Python start-up hook; pip\'s and setuptools\' lines are not (a red-team review, session 40)', (t) => {
   const ws = mkdtempSync(join(tmpdir(), 'corral-pth-'));
   t.after(() => rmSync(ws, { recursive: true, force: true }));
   const site = join(ws, '.local', 'lib', 'python3.11', 'site-packages');
@@ -231,7 +231,6 @@ test('persistence watch: a .pth in the user site with code no packaging tool wri
   writeFileSync(join(site, 'distutils-precedence.pth'), "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') == 'local'; enabled and __import__('_distutils_hack').add_shim(); \n");
   writeFileSync(join(site, 'google_auth-2.0-py3.9-nspkg.pth'), "import sys, types, os;p = os.path.join(sys._getframe(1).f_locals['sitedir'], *('google',));importlib = __import__('importlib.util');__import__('importlib.machinery');m = sys.modules.setdefault('google', importlib.util.module_from_spec(importlib.machinery.PathFinder.find_spec('google', [os.path.dirname(p)])));m = m or sys.modules.setdefault('google', types.ModuleType('google'));mp = (m or []) and m.__dict__.setdefault('__path__',[]);(p not in mp) and mp.append(p)\n");
   writeFileSync(join(site, 'zope.interface-5.0-nspkg.pth'), "import sys, types, os;has_mfs = sys.version_info > (3, 5);p = os.path.join(sys._getframe(1).f_locals['sitedir'], *('zope',));importlib = has_mfs and __import__('importlib.util');has_mfs and __import__('importlib.machinery');m = has_mfs and sys.modules.setdefault('zope', importlib.util.module_from_spec(importlib.machinery.PathFinder.find_spec('zope', [os.path.dirname(p)])));m = m or sys.modules.setdefault('zope', types.ModuleType('zope'));mp = (m or []) and m.__dict__.setdefault('__path__',[]);(p not in mp) and mp.append(p)\n");
-  writeFileSync(join(site, '_virtualenv.pth'), 'import _virtualenv\n');
   const before = snapshotPersistence(ws);
   assert.deepEqual([...before.keys()], [], 'packaging lines are not places');
   // planted: a new file, a line appended to a namespace package's, the finder line with more after it, a tab after import
@@ -242,9 +241,11 @@ test('persistence watch: a .pth in the user site with code no packaging tool wri
   // (a line ended by a lone \r, as Python's universal newlines read it, and a byte order mark before the first line)
   writeFileSync(join(site, 'cr.pth'), '/workspace/lib\rimport os; os.system("id")\n');
   writeFileSync(join(site, 'bom.pth'), '\ufeffimport evil_module\n');
+  // (virtualenv's line belongs in a virtual environment, not a user site: there it ran a planted _virtualenv.py — round 2)
+  writeFileSync(join(site, '_virtualenv.pth'), 'import _virtualenv\n');
   const changes = persistenceChanges(before, snapshotPersistence(ws));
   const site_ = '.local/lib/python3.11/site-packages';
-  assert.deepEqual(changes.map((c) => c.path).sort(), [`${site_}/__editable__.mypkg-0.1.pth`, `${site_}/bom.pth`, `${site_}/cr.pth`, `${site_}/tab.pth`, `${site_}/zope.interface-5.0-nspkg.pth`, `${site_}/zz_compat.pth`]);
+  assert.deepEqual(changes.map((c) => c.path).sort(), [`${site_}/__editable__.mypkg-0.1.pth`, `${site_}/_virtualenv.pth`, `${site_}/bom.pth`, `${site_}/cr.pth`, `${site_}/tab.pth`, `${site_}/zope.interface-5.0-nspkg.pth`, `${site_}/zz_compat.pth`]);
   const planted = changes.find((c) => c.path.endsWith('zz_compat.pth'))!;
   assert.deepEqual(planted.place.attack, ['T1546.018']);
   assert.match(planted.place.what, /^Python \.pth file with code .*os\.system/);
@@ -262,4 +263,26 @@ test('persistence watch: the other shell start-up files (.bash_aliases, .zlogin,
   for (const f of ['.bash_aliases', '.zlogin', '.config/fish/config.fish', '.local/share/systemd/user/upd.service']) writeFileSync(join(ws, f), 'x\n');
   const changes = persistenceChanges(before, snapshotPersistence(ws));
   assert.deepEqual(changes.map((c) => [c.path, c.place.attack[0]]).sort(), [['.bash_aliases', 'T1546.004'], ['.config/fish/config.fish', 'T1546.004'], ['.local/share/systemd/user/upd.service', 'T1543.002'], ['.zlogin', 'T1546.004']]);
+});
+
+test('persistence watch: a start-up hook in any form Python imports it (a package, a compiled module), and one in a directory a .pth path line puts on sys.path (round 2 of the session-40 review)', (t) => {
+  const ws = mkdtempSync(join(tmpdir(), 'corral-hook-'));
+  t.after(() => rmSync(ws, { recursive: true, force: true }));
+  const site = join(ws, '.local', 'lib', 'python3.11', 'site-packages');
+  mkdirSync(site, { recursive: true });
+  mkdirSync(join(ws, '.cache', 'pyhook'), { recursive: true });
+  mkdirSync(join(ws, 'lib'), { recursive: true });
+  writeFileSync(join(site, 'paths.pth'), '/workspace/.cache/pyhook\n../../../../lib\n/usr/lib/python3/dist-packages\n');
+  const before = snapshotPersistence(ws);
+  assert.deepEqual([...before.keys()], [], 'path lines alone are not places');
+  mkdirSync(join(site, 'usercustomize'));
+  writeFileSync(join(site, 'usercustomize', '__init__.py'), 'import os\n');
+  writeFileSync(join(site, 'sitecustomize.cpython-311-x86_64-linux-gnu.so'), 'ELF');
+  writeFileSync(join(ws, '.cache', 'pyhook', 'usercustomize.py'), 'import os\n');
+  writeFileSync(join(ws, 'lib', 'sitecustomize.pyc'), 'pyc');
+  const site_ = '.local/lib/python3.11/site-packages';
+  assert.deepEqual(persistenceChanges(before, snapshotPersistence(ws)).map((c) => [c.path, c.place.attack[0]]).sort(), [
+    ['.cache/pyhook/usercustomize.py', 'T1546.018'], [`${site_}/sitecustomize.cpython-311-x86_64-linux-gnu.so`, 'T1546.018'],
+    [`${site_}/usercustomize`, 'T1546.018'], [`${site_}/usercustomize/__init__.py`, 'T1546.018'], ['lib/sitecustomize.pyc', 'T1546.018'],
+  ]);
 });

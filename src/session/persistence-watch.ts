@@ -14,7 +14,7 @@ import { lstatSync, opendirSync, readdirSync, readlinkSync, type Dirent } from '
 import { join, posix } from 'node:path';
 import { gitConfigExecEntries } from './git-config-exec.js';
 import { readPlainFile, realDirs } from './plain-file.js';
-import { plantedPthLines } from './python-pth.js';
+import { plantedPthLines, pthPathLines } from './python-pth.js';
 
 /** What a planted file there does, and its ATT&CK technique. */
 export interface PersistencePlace { what: string; attack: string[]; severity: 'medium' | 'high' }
@@ -269,11 +269,16 @@ function workspacePlaces(look: WorkspaceLook, repoCache?: RepoSearchCache): void
     if (!py.name.startsWith('python') || !(py.dir || py.link)) continue;
     // (the two hooks are looked up by name, so a site of thousands of packages hides neither)
     const site = `.local/lib/${py.name}/site-packages`;
-    for (const f of ['usercustomize.py', 'sitecustomize.py']) add(`${site}/${f}`, PY_HOOK);
-    // A `.pth` runs its `import` lines at every start; pip, setuptools and virtualenv write some (editable installs,
-    // namespace packages), so a file is a place only for lines none of them writes (python-pth.ts; a red-team
-    // review, session 40). A crowded site is not itself reported: the first MAX_ENTRIES entries are read.
-    for (const e of list(site, PY_HOOK, false)) if (!e.dir && e.name.endsWith('.pth')) pthFile(look, `${site}/${e.name}`);
+    look.addNamed(site, PY_HOOK_NAMES, PY_HOOK);
+    // A `.pth` runs its `import` lines at every start; pip and setuptools write some (editable installs, namespace
+    // packages), so a file is a place only for lines none of them writes (python-pth.ts; a red-team review, session 40);
+    // its path lines put directories on sys.path, where a start-up hook is imported from too (round 2 of that review:
+    // a path line to /workspace/.cache/pyhook and a usercustomize.py there). A crowded site is not itself reported: the
+    // first MAX_ENTRIES entries are read; a hook in any other form (a compiled module, an extension) is found there.
+    for (const e of list(site, PY_HOOK, false)) {
+      if (!e.dir && e.name.endsWith('.pth')) pthFile(look, site, e.name);
+      else if (HOOK_MODULE.test(e.name) && !PY_HOOK_NAMES.includes(e.name)) add(`${site}/${e.name}`, PY_HOOK);
+    }
   }
   // git: the user's own config (HOME is the workspace) and every repository at the top of the
   // workspace, one level down, or nested deeper (nestedRepositories: bounded) — its hooks, and its
@@ -415,12 +420,27 @@ function gitDir(look: WorkspaceLook, r: string): string | undefined {
 /** Bytes of a `.pth` read (site.py reads all of it; a bigger one is reported as such). */
 const MAX_PTH = 256 * 1024;
 
-function pthFile(look: WorkspaceLook, rel: string): void {
+/** Python's start-up hooks as a directory on sys.path holds them: a module, a compiled one, a package. */
+const PY_HOOK_NAMES = ['usercustomize.py', 'sitecustomize.py', 'usercustomize.pyc', 'sitecustomize.pyc', 'usercustomize/__init__.py', 'sitecustomize/__init__.py'];
+/** Any other form Python imports them in (an extension module `usercustomize.cpython-311-x86_64-linux-gnu.so`, a package directory). */
+const HOOK_MODULE = /^(user|site)customize(\..*)?$/;
+/** Directories on sys.path from .pth path lines looked into per look (a .pth may list thousands). */
+const MAX_PTH_DIRS = 64;
+
+function pthFile(look: WorkspaceLook, site: string, name: string): void {
+  const rel = `${site}/${name}`;
   const real = look.real(rel);
   if (real === undefined) { look.add(rel, pthPlace('where it leads is outside the workspace')); return; }
   const buf = readPlainFile(look.root, real, MAX_PTH, true);
   const code = buf === undefined ? [`not a plain file of at most ${MAX_PTH} bytes`] : plantedPthLines(buf.toString('utf8'));
   if (code.length) look.add(rel, pthPlace(code[0]!), () => code.join('\n'));
+  // (each directory a path line puts on sys.path, inside the workspace: a start-up hook there is imported as well)
+  for (const dir of buf === undefined ? [] : pthPathLines(buf.toString('utf8')).slice(0, MAX_PTH_DIRS)) {
+    const inWs = dir.startsWith('/') ? (dir === look.mount || dir.startsWith(`${look.mount}/`) ? dir.slice(look.mount.length + 1) : undefined) : posix.normalize(`${site}/${dir}`);
+    if (inWs === undefined || inWs.startsWith('..')) continue;
+    const dirRel = inWs.replace(/\/+$/, '').replace(/^\.$/, '');
+    if (dirRel) look.addNamed(dirRel, PY_HOOK_NAMES, PY_HOOK); else for (const n of PY_HOOK_NAMES) look.add(n, PY_HOOK);
+  }
 }
 
 function gitConfig(look: WorkspaceLook, rel: string, kind: string): void {

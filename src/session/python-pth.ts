@@ -29,21 +29,31 @@ const NSPKG_LINE = new RegExp('^' + lit('import sys, types, os;')
   + lit("mp = (m or []) and m.__dict__.setdefault('__path__',[]);(p not in mp) and mp.append(p)")
   + `(?:${lit(';m and setattr(sys.modules[')}${NAME}${lit('], ')}${NAME}${lit(', m)')})*;?$`);
 
-/** The executable lines packaging tools write, matched whole (names vary; nothing else may be appended). */
+/**
+ * The executable lines packaging tools write into a user site, matched whole (names vary; nothing else may be
+ * appended). (virtualenv's `import _virtualenv` is not one: it belongs in a virtual environment's own site, and in the
+ * user site it ran a planted `_virtualenv.py` — round 2 of the session-40 review.)
+ */
 const PACKAGING_LINES: readonly RegExp[] = [
-  /^import _virtualenv$/,
   /^import (__editable___\w+_finder); \1\.install\(\)$/,
   /^import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os\.environ\.get\(var, 'local'\) == 'local'; enabled and __import__\('_distutils_hack'\)\.add_shim\(\); ?$/,
   NSPKG_LINE,
 ];
 
+/** A `.pth` file's lines as Python reads them (universal newlines; since 3.13 a byte order mark is dropped). */
+function pthLines(text: string): string[] {
+  return text.replace(/^\ufeff/, '').split(/\r\n|\r|\n/).map((l) => l.replace(/\s+$/, ''));
+}
+
+/** The directories a `.pth` file's path lines add to sys.path (every line that is not blank, a comment or an import). */
+export function pthPathLines(text: string): string[] {
+  return pthLines(text).filter((l) => l !== '' && !l.startsWith('#') && !l.startsWith('import ') && !l.startsWith('import\t'));
+}
+
 /** The lines of a `.pth` file's text that Python executes and no packaging tool writes (site.addpackage's rule: the line, right-stripped, starts with `import ` or `import\t`). */
 export function plantedPthLines(text: string): string[] {
   const out: string[] = [];
-  // (Python reads the file with universal newlines — a lone \r ends a line too — and since 3.13 as utf-8-sig: a byte
-  // order mark before the first line is dropped)
-  for (const raw of text.replace(/^\ufeff/, '').split(/\r\n|\r|\n/)) {
-    const line = raw.replace(/\s+$/, '');
+  for (const line of pthLines(text)) {
     if (!line.startsWith('import ') && !line.startsWith('import\t')) continue;
     if (!PACKAGING_LINES.some((re) => re.test(line))) out.push(line);
   }
