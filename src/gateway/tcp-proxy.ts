@@ -391,14 +391,14 @@ class ProxiedFlow {
   }
 
   /**
-   * Upload bytes the scanners could not read but the far end may (UNREAD_RULE): named on the flow record and, once the
+   * Upload bytes the scanners could not read: named on the flow record; when the far end may read them (UNREAD_RULE), once the
    * chunk that showed it has been scanned, the flow is cut before that chunk leaves — a login after 16 MiB of gzip-ed
    * junk, or in zstd, passed with a low alert before (the compressed-body analogue of a red team's padded login past
    * the old JSON budget, session 40). Observe mode records the denial and lets it through.
    */
-  private unreadable(reason: string): void {
+  private unreadable(reason: string, farEndReads = true): void {
     this.uninspected.add(reason);
-    this.unreadWhy ??= reason;
+    if (farEndReads) this.unreadWhy ??= reason;
   }
 
   /** The cut for unreadable upload bytes, at most once; true when the flow was cut. */
@@ -601,10 +601,8 @@ class ProxiedFlow {
   private scanInflated(p: FramePiece): boolean {
     const z = (this.wsInflate ??= { inflater: new WebSocketInflater(), scan: new DecodedStreamScan() });
     const text = z.inflater.push(p);
-    if (z.inflater.exhausted) {
-      const why = `compressed WebSocket messages (${z.inflater.why === 'bound' ? 'past the inflate bound' : 'corrupt stream'})`;
-      if (z.inflater.why === 'bound') this.unreadable(why); else this.uninspected.add(why);
-    }
+    // (a corrupt stream is named only: the far end cannot read it either)
+    if (z.inflater.exhausted) this.unreadable(`compressed WebSocket messages (${z.inflater.why === 'bound' ? 'past the inflate bound' : 'corrupt stream'})`, z.inflater.why === 'bound');
     // (its own scanners: the inflated messages are a stream of their own, not the raw frames')
     const hit = text && z.scan.push(text.data, text.start, 'message');
     if (!hit) return false;
@@ -622,7 +620,7 @@ class ProxiedFlow {
     if (!b) return;
     const hit = b.push(piece, end);
     if (hit) this.decodedHit ??= { ...hit, where: ` in an HTTP body (${b.label})` };
-    if (b.unread) { if (b.unreadable) this.unreadable(b.unread); else this.uninspected.add(b.unread); }
+    if (b.unread) this.unreadable(b.unread, b.unreadable);
   }
 
   /**
@@ -644,7 +642,7 @@ class ProxiedFlow {
     if (b.coded) {
       const h = b.coded.push(piece, end);
       if (h) this.decodedHit ??= { ...h, where: ` in an HTTP/2 body (${b.coded.label})` };
-      if (b.coded.unread) { if (b.coded.unreadable) this.unreadable(b.coded.unread); else this.uninspected.add(b.coded.unread); }
+      if (b.coded.unread) this.unreadable(b.coded.unread, b.coded.unreadable);
     }
     if (end) bodies.delete(stream);
   }
