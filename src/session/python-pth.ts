@@ -1,8 +1,8 @@
 // Why: Python's site module executes every line of a `.pth` file in site-packages that begins with
 // `import ` or `import\t`, at each interpreter start, so a `.pth` written into the user site (HOME is the
-// workspace) is a start-up hook exactly like usercustomize.py — but pip, setuptools and virtualenv write
-// such lines too (editable installs, the distutils shim, namespace packages), so only lines that are not
-// theirs are a planted hook.
+// workspace) is a start-up hook exactly like usercustomize.py — but pip and setuptools write such lines into a
+// user site too (editable installs, the distutils shim, namespace packages), so only lines that are not theirs are
+// a planted hook; the directories its other lines put on sys.path are where start-up hooks are looked for too.
 // Threat it stops: T1546.018 persistence through a `.pth` file (a red-team review, session 40: a tool call
 // wrote `import os; os.system(…)` into zz_compat.pth and every later `python3` ran it, with no alert).
 
