@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { persistenceChanges, snapshotPersistence } from '../src/session/persistence-watch.js';
+import { persistenceChanges, snapshotPersistence, type ListCache } from '../src/session/persistence-watch.js';
 import { snapshotRootPersistence } from '../src/session/root-persistence-watch.js';
 
 test('persistence watch: never follows a symlink out of the workspace (the link itself is the place); a rewrite with its mtime put back is still a change', (t) => {
@@ -285,4 +285,20 @@ test('persistence watch: a start-up hook in any form Python imports it (a packag
     ['.cache/pyhook/usercustomize.py', 'T1546.018'], [`${site_}/sitecustomize.cpython-311-x86_64-linux-gnu.so`, 'T1546.018'],
     [`${site_}/usercustomize`, 'T1546.018'], [`${site_}/usercustomize/__init__.py`, 'T1546.018'], ['lib/sitecustomize.pyc', 'T1546.018'],
   ]);
+});
+
+test('persistence watch: with a listing cache the user site is not read again while unchanged, and a .pth added after a cached look is still found', (t) => {
+  const ws = mkdtempSync(join(tmpdir(), 'corral-lc-'));
+  t.after(() => rmSync(ws, { recursive: true, force: true }));
+  const site = join(ws, '.local', 'lib', 'python3.11', 'site-packages');
+  mkdirSync(site, { recursive: true });
+  for (let i = 0; i < 50; i++) mkdirSync(join(site, `pkg${i}`));
+  const cache: ListCache = new Map();
+  const before = snapshotPersistence(ws, '/workspace', undefined, cache);
+  const real = '.local/lib/python3.11/site-packages';
+  assert.equal(cache.get(real)?.list.length, 50, 'the site listing is kept');
+  writeFileSync(join(site, 'zz.pth'), 'import os; os.system("id")\n');
+  const after = snapshotPersistence(ws, '/workspace', undefined, cache);
+  assert.deepEqual(persistenceChanges(before, after).map((c) => c.path), [`${real}/zz.pth`]);
+  assert.equal(cache.get(real)?.list.length, 51, 'read again once the directory changed');
 });

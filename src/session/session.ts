@@ -29,7 +29,7 @@ import { MAX_TIMER_MS } from '../policy/units.js';
 import { policyDigest } from '../policy/policy-digest.js';
 import { policyFieldError } from '../policy/field-source.js';
 import { SessionBusyError, type RunningCall } from './session-busy-error.js';
-import { persistenceChanges, snapshotPersistence, type PersistenceSnapshot, type RepoSearchCache } from './persistence-watch.js';
+import { persistenceChanges, snapshotPersistence, type ListCache, type PersistenceSnapshot, type RepoSearchCache } from './persistence-watch.js';
 import { snapshotRootPersistence } from './root-persistence-watch.js';
 import { atOrUnder, keepRoots } from '../sandbox/mount-template.js';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
@@ -278,6 +278,7 @@ export class Session {
   private persistSnap?: PersistenceSnapshot;
   /** The directories searched for nested repositories at the last look (read again only when changed). */
   private readonly repoSearch: RepoSearchCache = new Map();
+  private readonly persistLists: ListCache = new Map();
   private nsInitPid = 0;
   private dir = '';
   private workspace = '';
@@ -698,7 +699,7 @@ export class Session {
     if (!this.nsInitPid) throw new Error('could not find the sandbox namespace init process');
     this.writers = await this.writersStarting;
     // (what a host workspace already holds is not the agent's doing)
-    this.persistSnap = snapshotPersistence(this.workspace, this.wsPath, this.repoSearch);
+    this.persistSnap = snapshotPersistence(this.workspace, this.wsPath, this.repoSearch, this.persistLists);
     const every = this.rt.resourceSampleMs;
     if (every > 0) this.sampleTimer = setInterval(() => this.sampleResources(), every).unref();
     this.sensorOff = !this.rt.sensor;
@@ -914,7 +915,7 @@ export class Session {
    * between calls, or after the last — can only be a process an earlier call left running.
    */
   private async persistenceAlerts(current: CallState | undefined, fallback: CallState, live: CallState[], closing = false): Promise<void> {
-    const now = snapshotPersistence(this.workspace, this.wsPath, this.repoSearch);
+    const now = snapshotPersistence(this.workspace, this.wsPath, this.repoSearch, this.persistLists);
     const changes: (ReturnType<typeof persistenceChanges>[number] & { rel?: string })[] = persistenceChanges(this.persistSnap ?? new Map(), now).map((c) => ({ ...c, rel: c.path, path: `${this.wsPath}/${c.path}` }));
     this.persistSnap = now;
     if (this.rootUpper) {

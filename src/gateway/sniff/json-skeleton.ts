@@ -149,7 +149,6 @@ export class JsonSkeleton {
     this.windowLeft = Math.max(0, this.windowEnd - chunk.length);
   }
 
-
   /** `at`: where in the chunk a value was abandoned (hunting may open one within RESTART_WINDOW of it). */
   private reset(to: S, at = -1): void {
     if (this.stack.length > 0) this.abandoned++;

@@ -38,6 +38,23 @@ type FflateStream = { push(chunk: Uint8Array, final?: boolean): void; ondata: (d
  * whose length bytes read as a zlib header stalled the zlib reading while a server falling back to raw read a login),
  * a `deflate` body read as zlib that has not ended when the body does is decoded again as raw (its first 1 MiB kept).
  */
+/**
+ * How an HTTP `deflate` body that starts with `b` is read: as zlib when its header is one (CM 8 in the low nibble, the
+ * pair a multiple of 31 — RFC 1950) that zlib itself accepts (a window of at most 32 KiB, CINFO ≤ 7, no preset
+ * dictionary) and its first block is one zlib would read; else as raw, as a zlib-then-raw decoder reads it. fflate does
+ * not check a stored block's NLEN, so `78 01` and then a "stored block" of 65534 bytes kept the zlib reading waiting
+ * while a server that fell back to raw read a login (a red-team review, session 40): that block's 5 bytes are waited
+ * for ('wait'), unless the body ends first.
+ */
+function deflateKind(b: Uint8Array, end: boolean): 'zlib' | 'raw' | 'wait' {
+  const header = b.length >= 2 && (b[0]! & 0x0f) === 8 && (b[0]! >> 4) <= 7 && (b[1]! & 0x20) === 0 && ((b[0]! << 8) | b[1]!) % 31 === 0;
+  const btype = header && b.length > 2 ? (b[2]! >> 1) & 3 : -1;
+  if ((b.length < 2 || (btype === 0 && b.length < 7)) && !end) return 'wait';
+  if (!header || btype === 3) return 'raw';
+  if (btype === 0 && b.length >= 7 && ((b[3]! | (b[4]! << 8)) ^ 0xffff) !== (b[5]! | (b[6]! << 8))) return 'raw';
+  return 'zlib';
+}
+
 class DeflateStage implements Stage {
   private s?: FflateStream;
   private held: Uint8Array = new Uint8Array(0);
@@ -58,19 +75,11 @@ class DeflateStage implements Stage {
   push(data: Uint8Array, end: boolean, out: (b: Buffer) => void): void {
     this.sink = out;
     if (!this.s) {
-      // (a zlib header: CM 8 in the low nibble, the pair a multiple of 31 — RFC 1950)
       const all = this.held.length ? Buffer.concat([this.held, data]) : data;
-      // (and what zlib itself accepts: a window of at most 32 KiB, CINFO ≤ 7, and no preset dictionary — a header zlib
-      //  refuses is read as raw, as a zlib-then-raw decoder does)
-      const header = all.length >= 2 && (all[0]! & 0x0f) === 8 && (all[0]! >> 4) <= 7 && (all[1]! & 0x20) === 0 && ((all[0]! << 8) | all[1]!) % 31 === 0;
-      // (and a first block zlib would read: fflate does not check a stored block's NLEN, so `78 01` then a "stored block"
-      //  of 65534 bytes kept the zlib reading waiting while a server that fell back to raw read a login; a red-team
-      //  review, session 40. Its 5 bytes are waited for, unless the body ends first.)
-      const storedAt = header && all.length > 2 && ((all[2]! >> 1) & 3) === 0;
-      if ((all.length < 2 || (storedAt && all.length < 7)) && !end) { this.held = Uint8Array.from(all); return; }
+      const kind = deflateKind(all, end);
+      if (kind === 'wait') { this.held = Uint8Array.from(all); return; }
       this.held = new Uint8Array(0);
-      const badFirstBlock = header && all.length > 2 && (((all[2]! >> 1) & 3) === 3 || (storedAt && all.length >= 7 && ((all[3]! | (all[4]! << 8)) ^ 0xffff) !== (all[5]! | (all[6]! << 8))));
-      const zlib = header && !badFirstBlock;
+      const zlib = kind === 'zlib';
       this.s = this.make(zlib ? new Unzlib() : new Inflate());
       if (zlib) this.saved = [];
       data = all;
@@ -81,7 +90,7 @@ class DeflateStage implements Stage {
     }
     let failed: unknown;
     try {
-      for (let i = 0; i < data.length; i += INFLATE_LIMITS.SLICE) this.s.push(data.subarray(i, i + INFLATE_LIMITS.SLICE));
+      this.feed(data);
     } catch (e) {
       if (e instanceof Stop || !this.saved) throw e;
       failed = e;
@@ -93,9 +102,7 @@ class DeflateStage implements Stage {
       const saved = Buffer.concat(this.saved);
       this.saved = undefined;
       this.s = this.make(new Inflate());
-      try {
-        for (let i = 0; i < saved.length; i += INFLATE_LIMITS.SLICE) this.s.push(saved.subarray(i, i + INFLATE_LIMITS.SLICE));
-      } catch (e) { if (e instanceof Stop) throw e; throw new Stop('corrupt'); }
+      try { this.feed(saved); } catch (e) { if (e instanceof Stop) throw e; throw new Stop('corrupt'); }
       return;
     }
     if (end && this.saved && !this.finished()) {
@@ -106,6 +113,11 @@ class DeflateStage implements Stage {
       try { raw = inflateRawSync(saved, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: INFLATE_LIMITS.REDECODE_MAX_OUTPUT }); } catch { throw new Stop('corrupt'); }
       if (raw.length) out(raw);
     } else if (failed !== undefined) throw failed;
+  }
+
+  /** Into the current reader, a slice at a time (so a bomb's output is checked between slices). */
+  private feed(data: Uint8Array): void {
+    for (let i = 0; i < data.length; i += INFLATE_LIMITS.SLICE) this.s!.push(data.subarray(i, i + INFLATE_LIMITS.SLICE));
   }
 
   /** The deflate stream's final block has been read whole. */
