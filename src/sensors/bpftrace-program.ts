@@ -15,7 +15,9 @@
 //                                       offset may overlap the one before or be negative (bytes outside argv)
 //   X cg tid key pid ppid total ts unl ino dev cut stdio   successful exec trailer; cut 1: chunks left out because
 //                                       the call's argv budget was spent (ARGV_BUDGET below); stdio: bit i set when
-//                                       fd i (0, 1, 2) of the new image is a TCP socket (a shell on a socket: a reverse shell)
+//                                       fd i (0, 1, 2) of the new image is a TCP socket (a shell on a socket: a reverse shell),
+//                                       bit i+3 when it is a pipe or a unix stream socket, bit i+6 when it is a pseudo-terminal
+//                                       (a shell fed through either by a parent holding a connection: a relayed reverse shell)
 //   F cg tid key ret                    failed exec
 //   Q cg pid ts ppid exit_code comm     last thread of a process exited
 //   N cg pid ts ppid hexsockaddr ino dev comm   connect() to AF_INET/AF_INET6 (every TCP one; other socket types
@@ -245,15 +247,21 @@ tracepoint:sched:sched_process_exec${when()} {
   // fileless execution, however the path it was run by was spelled (/proc/thread-self/fd/3, a symlink …).
   $unl = curtask->mm->exe_file->f_inode->i_nlink == 0 ? 1 : 0;
   // Which of fds 0–2 the new image got as a TCP (inet or inet6 stream) socket: connect, dup2 x3, execv /bin/sh
-  // is a reverse shell whose shell never connects itself and needs no -i (a review, session 36).
+  // is a reverse shell whose shell never connects itself and needs no -i (a review, session 36). Pipes, unix
+  // stream sockets (socketpair) and pseudo-terminals (major 136–143, /dev/pts) are the relayed kind: a program
+  // that holds the connection copies it to a shell's stdin and back (session 41).
   $stdio = 0;${[0, 1, 2].map((k) => `
   $sf${k} = *(curtask->files->fdt->fd + ${k});
   if ($sf${k} != 0) {
-    if (($sf${k}->f_inode->i_mode & 0xf000) == 0xc000) {
+    $md${k} = $sf${k}->f_inode->i_mode & 0xf000;
+    if ($md${k} == 0xc000) {
       $so${k} = (struct socket *)$sf${k}->private_data;
       $fam${k} = $so${k}->sk->__sk_common.skc_family;
       if ($so${k}->type == 1 && ($fam${k} == 2 || $fam${k} == 10)) { $stdio = $stdio | ${1 << k}; }
+      if ($so${k}->type == 1 && $fam${k} == 1) { $stdio = $stdio | ${1 << (k + 3)}; }
     }
+    if ($md${k} == 0x1000) { $stdio = $stdio | ${1 << (k + 3)}; }
+    if ($md${k} == 0x2000 && ($sf${k}->f_inode->i_rdev >> 20) >= 136 && ($sf${k}->f_inode->i_rdev >> 20) <= 143) { $stdio = $stdio | ${1 << (k + 6)}; }
   }`).join('')}
   // (the image's file by inode and device: a process forked from it later — a subshell whose parent is gone —
   // still runs it, and its connect records carry the same pair)

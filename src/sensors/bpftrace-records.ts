@@ -13,6 +13,10 @@ export interface ExecRecord {
   argvCut?: true;
   /** Which of fds 0, 1, 2 the new image got as a TCP socket (successful execs; absent when none). */
   stdioSocket?: number[];
+  /** Which of them are a pipe or a unix stream socket (absent when none). */
+  stdioPipe?: number[];
+  /** Which of them are a pseudo-terminal (/dev/pts; absent when none). */
+  stdioPty?: number[];
   /** ok: the new image runs (argv read from its memory after exec); failed: execve returned errno; unknown: no result seen. */
   result?: 'ok' | 'failed' | 'unknown';
   errno?: number;
@@ -358,14 +362,18 @@ export class RecordAssembler {
   }
 }
 
-/** An executable's identity from the kernel's inode and device numbers (`dev:inode`); none when either is not a number or is 0. */
-/** The X line's stdio bits as the fds they name (absent when none, or the field is damaged). */
-function stdioFds(bits: string): { stdioSocket?: number[] } {
-  const n = /^[1-7]$/.test(bits) ? Number(bits) : 0;
-  const fds = [0, 1, 2].filter((k) => n & (1 << k));
-  return fds.length ? { stdioSocket: fds } : {};
+/** The X line's stdio bits as the fds they name, per kind (each absent when none; all when the field is damaged). */
+export function stdioFds(bits: string): Pick<ExecRecord, 'stdioSocket' | 'stdioPipe' | 'stdioPty'> {
+  const n = /^\d{1,3}$/.test(bits) && Number(bits) < 512 ? Number(bits) : 0;
+  const at = (shift: number): number[] | undefined => {
+    const fds = [0, 1, 2].filter((k) => n & (1 << (k + shift)));
+    return fds.length ? fds : undefined;
+  };
+  const socket = at(0), pipe = at(3), pty = at(6);
+  return { ...(socket ? { stdioSocket: socket } : {}), ...(pipe ? { stdioPipe: pipe } : {}), ...(pty ? { stdioPty: pty } : {}) };
 }
 
+/** An executable's identity from the kernel's inode and device numbers (`dev:inode`); none when either is not a number or is 0. */
 function exeKey(ino: string, dev: string): { exe?: string } {
   return /^[1-9]\d*$/.test(ino) && /^[1-9]\d*$/.test(dev) ? { exe: `${dev}:${ino}` } : {};
 }

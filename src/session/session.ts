@@ -61,6 +61,7 @@ import { PREVIEW_MAX, previewEdit } from './edit-preview.js';
 import { readPlainFile } from './plain-file.js';
 import { BinaryCopies } from './binary-copies.js';
 import { ProcessImages } from './process-images.js';
+import { FedShells } from './fed-shells.js';
 import { isLoader, loaderTarget } from './loader-target.js';
 import type { ToolChild } from './tool-spawn.js';
 
@@ -302,6 +303,8 @@ export class Session {
   private readonly copies = new BinaryCopies(() => (this.nsInitPid ? `/proc/${this.nsInitPid}/root` : undefined), () => this.wsPath);
   /** pid → the program it runs and the watched program its file copies, for its later events (process-images.ts). */
   private readonly images = new ProcessImages();
+  /** Shells reading commands from a pipe or pty, joined to a parent that connected out (a relayed reverse shell). */
+  private readonly fedShells = new FedShells();
   /** Who writes the workspace's files (file-writers.ts); undefined when not watched. */
   private writers?: FileWriters;
   private writersStarting?: Promise<FileWriters | undefined>;
@@ -1434,12 +1437,14 @@ export class Session {
       const runs = copy ?? ran?.copy;
       unchecked ||= ran?.unchecked;
       if (!failed) this.images.exec(rec.pid, { program: interp ?? program ?? rec.filename, ...(runs ? { copy: runs } : {}) }, rec.exe, program !== undefined);
+      const fed = failed ? undefined : this.fedShells.exec(rec.pid, rec.ppid, runs ?? basename(interp ?? program ?? rec.filename), rec.argv, { socket: rec.stdioSocket, pipe: rec.stdioPipe, pty: rec.stdioPty });
       if (unchecked) this.shortfalls.copiesUnchecked++;
       if (rec.argvCut) this.shortfalls.argvCut++;
       // (`copy_unchecked`: the file had a watched program's size but the hash budget was spent, so it was not
       // compared; the session counts these in its capture status, which is then incomplete)
-      this.emit('exec', { argv: rec.argv, filename: rec.filename, ...(program !== undefined ? { program } : {}), ...(this.inWorkspace(program ?? rec.filename) ? { exe_writable: true } : {}), truncated: rec.truncated, ...outcome, ...(rec.exeUnlinked ? { exe_unlinked: true } : {}), ...(copy ? { copy_of: copy } : {}), ...(unchecked ? { copy_unchecked: true } : {}), ...(rec.argvCut ? { argv_cut: true } : {}), ...(rec.stdioSocket ? { stdio_socket: rec.stdioSocket } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      this.emit('exec', { argv: rec.argv, filename: rec.filename, ...(program !== undefined ? { program } : {}), ...(this.inWorkspace(program ?? rec.filename) ? { exe_writable: true } : {}), truncated: rec.truncated, ...outcome, ...(rec.exeUnlinked ? { exe_unlinked: true } : {}), ...(copy ? { copy_of: copy } : {}), ...(unchecked ? { copy_unchecked: true } : {}), ...(rec.argvCut ? { argv_cut: true } : {}), ...(rec.stdioSocket ? { stdio_socket: rec.stdioSocket } : {}), ...(rec.stdioPipe ? { stdio_pipe: rec.stdioPipe } : {}), ...(rec.stdioPty ? { stdio_pty: rec.stdioPty } : {}), ...(fed ? { fed_by_pid: fed.feeder, fed_by_net: fed.remote } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'exit') {
+      this.fedShells.exit(rec.pid);
       const copy = this.images.exit(rec.pid)?.copy;
       this.emit('exit', { exit_code: rec.exitCode, signal: rec.signal, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'connect') {
@@ -1449,7 +1454,10 @@ export class Session {
       // (judged by the program it exec'd, not by its comm, which it can rewrite)
       const img = this.images.of(rec.pid, rec.ppid, rec.exe, HOLDER_PATH);
       const copy = img?.copy;
-      const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), ...(img ? { program: img.program } : {}), ...(this.inWorkspace(img?.program) ? { exe_writable: true } : {}), family: rec.family, ...(rec.mapped ? { v4_mapped: true } : {}), 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      // (a connection out, not loopback or DNS, by a process whose child shell reads commands from a pipe it holds)
+      const out = !rec.via && rec.port !== 53 && this.rt.classifyIp(rec.ip) !== 'loopback';
+      const fed = out ? this.fedShells.connect(rec.pid, rec.family === 'inet6' ? `[${rec.ip}]:${rec.port}` : `${rec.ip}:${rec.port}`) : undefined;
+      const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), ...(img ? { program: img.program } : {}), ...(this.inWorkspace(img?.program) ? { exe_writable: true } : {}), family: rec.family, ...(rec.mapped ? { v4_mapped: true } : {}), 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm, ...(copy ? { copy_of: copy } : {}), ...(fed ? { feeds_shell: fed.shell } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
       // (an IPv4-mapped address, ::ffff:a.b.c.d, is IPv4 on the wire: the sensor reports it as family inet)
       if (rec.family === 'inet6' && rec.ip !== '::1') {
         const cls = this.rt.classifyIp(rec.ip);

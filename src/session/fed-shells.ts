@@ -1,0 +1,97 @@
+// Why: a reverse shell need not put its socket on the shell's stdio (shell_on_socket sees that) nor say
+// "socket" in an argv (scripted_reverse_shell_exec reads that). A program that holds the connection — Node's
+// net module, Python, any language, its code in a file or obfuscated (`require(["n","e","t"].join(""))`, a
+// red-team finding of session 40) — starts a shell that reads its commands from a pipe or a pseudo-terminal
+// and copies bytes between the two. This joins the halves by process lineage, in either order: a shell that
+// reads commands from a pipe or pty and answers into one, whose parent has connected out; or a parent that
+// connects out while such a shell of its runs. Threat: T1059.004 / T1095, a remote-controlled shell relayed
+// through another program.
+import { SHELLS } from '../detect/command/programs.js';
+
+/** Pids remembered at most per map (cleared when full; a later relay is then judged from its next event). */
+const MAX_PIDS = 8192;
+
+/** Shell options whose value is the next argument (bash, dash, zsh, ksh). */
+const OPTION_WITH_VALUE = new Set(['o', 'O']);
+const LONG_WITH_VALUE = new Set(['--rcfile', '--init-file']);
+
+/**
+ * Whether a shell started with `argv` reads its commands from stdin: no `-c`, and no script operand unless
+ * `-s` says the operands are arguments (`sh`, `bash -i`, `sh -s x y`, `bash --norc -`).
+ */
+export function shellReadsStdin(argv: readonly string[]): boolean {
+  let fromStdin = false;
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '-' || a === '--') return fromStdin || i + 1 >= argv.length;
+    if (a.startsWith('--')) {
+      if (LONG_WITH_VALUE.has(a)) i++;
+      continue;
+    }
+    if ((a.startsWith('-') || a.startsWith('+')) && a.length > 1) {
+      for (const ch of a.slice(1)) {
+        if (ch === 'c') return false;
+        if (ch === 's') fromStdin = true;
+        if (OPTION_WITH_VALUE.has(ch)) i++;
+      }
+      continue;
+    }
+    return fromStdin;
+  }
+  return true;
+}
+
+/** What the sensor saw on a new image's fds 0–2 (fd numbers per kind). */
+export interface Stdio { socket?: readonly number[]; pipe?: readonly number[]; pty?: readonly number[] }
+
+/** A shell reading its commands from a pipe or pty and writing its output into one (or a socket). */
+export function isFedShell(name: string, argv: readonly string[], io: Stdio): boolean {
+  const on = (fd: number, ...kinds: (readonly number[] | undefined)[]): boolean => kinds.some((k) => k?.includes(fd) === true);
+  return SHELLS.has(name) && shellReadsStdin(argv) && on(0, io.pipe, io.pty) && (on(1, io.pipe, io.pty, io.socket) || on(2, io.pipe, io.pty, io.socket));
+}
+
+/** What a relay was found by: the shell, the process feeding it and where that one connected. */
+export interface FedShellFinding { shell: number; feeder: number; remote: string }
+
+export class FedShells {
+  /** pid → its last outward connection ("ip:port"; not loopback, not DNS). */
+  private readonly connected = new Map<number, string>();
+  /** feeder pid → the fed shell started by it that has not been reported yet. */
+  private readonly waiting = new Map<number, number>();
+  /** fed shell pid → its feeder (to forget the shell when it ends). */
+  private readonly feederOf = new Map<number, number>();
+
+  /** A successful exec: the finding when it is a fed shell whose parent has already connected out. */
+  exec(pid: number, ppid: number, name: string, argv: readonly string[], io: Stdio): FedShellFinding | undefined {
+    if (!isFedShell(name, argv, io)) return undefined;
+    const remote = this.connected.get(ppid);
+    if (remote !== undefined) return { shell: pid, feeder: ppid, remote };
+    bounded(this.waiting, ppid, pid);
+    bounded(this.feederOf, pid, ppid);
+    return undefined;
+  }
+
+  /** An outward connection by `pid`: the finding when a fed shell of it waits (each shell is reported once). */
+  connect(pid: number, remote: string): FedShellFinding | undefined {
+    bounded(this.connected, pid, remote);
+    const shell = this.waiting.get(pid);
+    if (shell === undefined) return undefined;
+    this.waiting.delete(pid);
+    this.feederOf.delete(shell);
+    return { shell, feeder: pid, remote };
+  }
+
+  /** A process ended (pids are reused): forget it as a feeder and as a waiting shell. */
+  exit(pid: number): void {
+    this.connected.delete(pid);
+    this.waiting.delete(pid);
+    const feeder = this.feederOf.get(pid);
+    if (feeder !== undefined && this.waiting.get(feeder) === pid) this.waiting.delete(feeder);
+    this.feederOf.delete(pid);
+  }
+}
+
+function bounded<V>(m: Map<number, V>, k: number, v: V): void {
+  if (m.size >= MAX_PIDS && !m.has(k)) m.clear();
+  m.set(k, v);
+}

@@ -1,0 +1,56 @@
+// Why: the relayed reverse shell is found by joining two records by process lineage (fed-shells.ts), and
+// the sensor's stdio bits say which fds are pipes or pseudo-terminals. These pin the rules that decide it
+// without a sandbox: which shells read their commands from stdin, both orders of exec and connect, each
+// shell reported once, pids forgotten when they end, and the X line's bits decoded per kind. The lab
+// scenarios (scenario-redteam-runtime) prove the same end to end through the kernel sensor.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FedShells, isFedShell, shellReadsStdin } from '../src/session/fed-shells.js';
+import { stdioFds } from '../src/sensors/bpftrace-records.js';
+
+test('a shell reads its commands from stdin unless -c or a script operand says otherwise', () => {
+  for (const argv of [['sh'], ['/bin/bash', '-i'], ['bash', '--norc', '-i'], ['sh', '-s', 'a', 'b'], ['bash', '-l', '-'], ['zsh', '-o', 'vi'], ['bash', '--rcfile', 'x.rc'], ['bash', '-eux'], ['dash', '+o', 'emacs']]) {
+    assert.equal(shellReadsStdin(argv), true, argv.join(' '));
+  }
+  for (const argv of [['sh', '-c', 'id'], ['bash', '-ec', 'id'], ['bash', 'script.sh'], ['sh', '-e', 'x.sh'], ['bash', '--', 'x.sh'], ['zsh', '-o', 'vi', 'x.zsh'], ['bash', '--rcfile', 'x.rc', 'run.sh']]) {
+    assert.equal(shellReadsStdin(argv), false, argv.join(' '));
+  }
+});
+
+test('a fed shell reads a pipe or pty and answers into one (or a socket); other programs and stdio are not', () => {
+  assert.equal(isFedShell('sh', ['sh'], { pipe: [0, 1, 2] }), true);
+  assert.equal(isFedShell('bash', ['bash', '-i'], { pty: [0, 1, 2] }), true);
+  assert.equal(isFedShell('sh', ['sh'], { pipe: [0], socket: [1] }), true);
+  assert.equal(isFedShell('sh', ['sh'], { pipe: [0] }), false, 'output to a terminal or file: a script piped in, not a relay');
+  assert.equal(isFedShell('sh', ['sh'], { pipe: [1, 2] }), false, 'stdin not a pipe');
+  assert.equal(isFedShell('sh', ['sh', '-c', 'make'], { pipe: [0, 1, 2] }), false);
+  assert.equal(isFedShell('python3', ['python3'], { pipe: [0, 1, 2] }), false);
+});
+
+test('shell first or connection first, the relay is found once, with the feeder and where it connected', () => {
+  const pipes = { pipe: [0, 1, 2] };
+  const a = new FedShells();
+  assert.equal(a.connect(10, '198.51.100.10:80'), undefined, 'a connection alone is nothing');
+  assert.deepEqual(a.exec(11, 10, 'sh', ['sh'], pipes), { shell: 11, feeder: 10, remote: '198.51.100.10:80' });
+  assert.equal(a.exec(12, 99, 'sh', ['sh'], pipes), undefined, 'a parent that never connected');
+
+  const b = new FedShells();
+  assert.equal(b.exec(21, 20, 'sh', ['sh'], pipes), undefined);
+  assert.deepEqual(b.connect(20, '198.51.100.10:80'), { shell: 21, feeder: 20, remote: '198.51.100.10:80' });
+  assert.equal(b.connect(20, '198.51.100.10:81'), undefined, 'reported once');
+
+  const c = new FedShells();
+  c.exec(31, 30, 'sh', ['sh'], pipes);
+  c.exit(31);
+  assert.equal(c.connect(30, '198.51.100.10:80'), undefined, 'the shell had ended');
+  c.exit(30);
+  assert.equal(c.exec(32, 30, 'sh', ['sh'], pipes), undefined, 'a reused pid is not the process that connected');
+});
+
+test('the X line\'s stdio bits name TCP sockets, pipes and ptys per fd; a damaged field names none', () => {
+  assert.deepEqual(stdioFds('0'), {});
+  assert.deepEqual(stdioFds('7'), { stdioSocket: [0, 1, 2] });
+  assert.deepEqual(stdioFds(String(1 | (1 << 4) | (1 << 5))), { stdioSocket: [0], stdioPipe: [1, 2] });
+  assert.deepEqual(stdioFds(String((1 << 6) | (1 << 7) | (1 << 8))), { stdioPty: [0, 1, 2] });
+  for (const bad of ['', '512', '-1', '1e2', 'x', '07a']) assert.deepEqual(stdioFds(bad), {}, bad);
+});
