@@ -9,25 +9,14 @@
 // process-layer one (a session keeps one alert per call and category).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
+import { startFixture, oneUnscreenedCall, rulesOf, type Fixture } from './helpers/lab-fixture.js';
 import { DEMO_FAR_HOSTS } from '../src/cli/demo-scenario.js';
-import type { AlertEvent } from '../src/events/event.js';
 
 let fx: Fixture;
 before(async () => { fx = await startFixture(DEMO_FAR_HOSTS, 'labrr'); });
 after(async () => { await fx?.close(); });
 
-async function oneCall(command: string, tool: 'bash' | 'python' = 'bash') {
-  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'redteam' });
-  try {
-    // skipScreen: these tests are about the runtime layers, not the pre-execution screen
-    const r = await s.exec({ command, tool, step: 1, toolCallId: 'call-1', timeoutMs: 30_000, skipScreen: true, syncSensor: true });
-    await s.close();
-    return { r, alerts: s.alertEvents, s };
-  } finally { await s.close(); }
-}
-/** The rules an alert stands for: its own and those folded into it ("(also: a, b)"). */
-const rulesOf = (a: AlertEvent): string[] => [a.payload.rule, ...(/\(also: ([^)]*)\)/.exec(a.payload.message)?.[1]?.split(', ') ?? [])];
+const oneCall = (command: string, tool: 'bash' | 'python' = 'bash') => oneUnscreenedCall(fx, command, 'redteam', tool);
 
 test('ssh with -N -R, and ssh through a ProxyCommand, run from a script: tunnel at the process layer', async () => {
   const script = `cat > t.sh <<'EOF'

@@ -61,6 +61,8 @@ export interface CallOutcome {
   problem?: string;
   /** Processes this call started that were still running when its episode ended (after --linger), killed then. */
   left_running?: number;
+  /** Alerts of other calls (a job runner they left running) about code this call wrote: their co_culprit is this call. */
+  planted?: ReturnType<typeof alertJson>[];
 }
 
 export interface ReplayResult {
@@ -177,6 +179,7 @@ export async function replayEpisodes(rt: Runtime, episodes: Episode[], policy: P
           duration_ms: Math.round(r.durationMs), alerts: s.alertsFor(r.toolCallId).map(alertJson), ...(r.error ? { error: r.error } : {}),
           ...(r.ok === false && r.problem ? { problem: r.problem } : {}),
           ...(left.get(r.toolCallId) ? { left_running: left.get(r.toolCallId)! } : {}),
+          ...plantedBy(s.alertEvents, r.toolCallId),
         }));
         outcomes.push(...epOut);
         alerts.push(...s.alertEvents);
@@ -372,4 +375,10 @@ async function readBytesUntilBreak(path: string): Promise<{ bytes: Buffer; broke
     return { bytes: Buffer.concat(parts), broke: err.message };
   }
   return { bytes: Buffer.concat(parts) };
+}
+
+/** The alerts whose co-culprit is this call (it wrote the code another call's process ran); nothing when none. */
+function plantedBy(alerts: AlertEvent[], toolCallId: string): { planted?: ReturnType<typeof alertJson>[] } {
+  const mine = alerts.filter((a) => a.payload.co_culprit?.tool_call === toolCallId);
+  return mine.length ? { planted: mine.map(alertJson) } : {};
 }

@@ -18,5 +18,14 @@ export function alertJson(a: AlertEvent) {
     attack: list(p.attack), message: text(p.message), reason: text(p.reason), action: text(p.action, 'observed') as AlertPayload['action'],
     layer: typeof p.layer === 'string' ? p.layer : undefined, count: typeof p.count === 'number' ? p.count : undefined,
     pid: a.pid, episode: a.episode, step: a.step, tool_call: a.tool_call, ts: a.ts, evidence: list(p.evidence),
+    co_culprit: coCulprit(p.co_culprit),
   };
+}
+
+/** The other call to blame (it wrote the code the alert's process ran), when the record holds a well-formed one. */
+function coCulprit(v: unknown): { tool_call: string; step?: number; file: string } | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const c = v as Record<string, unknown>;
+  if (typeof c.tool_call !== 'string' || typeof c.file !== 'string') return undefined;
+  return { tool_call: c.tool_call, ...(typeof c.step === 'number' && Number.isFinite(c.step) ? { step: c.step } : {}), file: c.file };
 }

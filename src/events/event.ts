@@ -69,6 +69,12 @@ export interface AlertPayload extends AlertDraft {
   action: 'blocked' | 'killed' | 'observed';
   /** Where it was seen: the command text before it ran, a process (exec), the network (gateway, sockets, DNS), or resource counters. */
   layer?: AlertLayer;
+  /**
+   * The other tool call to blame: the process the alert is about was started by this alert's call (a job
+   * runner it left running) but runs code another call wrote (session/code-origin.ts); `file` is that code,
+   * relative to the workspace.
+   */
+  co_culprit?: { tool_call: string; step?: number; file: string; why: string };
 }
 
 export type AlertEvent = CorralEvent<AlertPayload> & { kind: 'alert' };

@@ -29,6 +29,8 @@ export interface ReportCall {
   /** JA4 fingerprints of the TLS clients its processes used (distinct, in order of first use; absent: none). */
   tls_clients?: string[];
   alerts: ReportAlert[];
+  /** Alerts of other calls whose code this call wrote (their co_culprit): a payload it planted that another call's process ran. */
+  planted?: { rule: string; category: string; severity: string; step?: number; tool_call?: string; file: string }[];
 }
 
 export interface SessionReport {
@@ -193,6 +195,8 @@ export class SessionReportBuilder {
       const now = late ? runningAt(a.ts) : undefined;
       const r: ReportAlert = { ...j, late, ...(now && now !== c && now.step !== undefined ? { during_step: now.step } : {}) };
       (c ? c.alerts : other).push(r);
+      const planter = j.co_culprit && calls.get(j.co_culprit.tool_call);
+      if (planter && j.co_culprit) (planter.planted ??= []).push({ rule: j.rule, category: j.category, severity: j.severity, ...(c?.step !== undefined ? { step: c.step } : {}), tool_call: a.tool_call, file: j.co_culprit.file });
       byCategory[j.category] = (byCategory[j.category] ?? 0) + 1;
       byAction[j.action] = (byAction[j.action] ?? 0) + 1;
     }

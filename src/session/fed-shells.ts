@@ -7,38 +7,17 @@
 // connects out while such a shell of its runs. Threat: T1059.004 / T1095, a remote-controlled shell relayed
 // through another program.
 import { SHELLS } from '../detect/command/programs.js';
+import { readShellArgv } from './shell-argv.js';
 
 /** Pids remembered at most per map (cleared when full; a later relay is then judged from its next event). */
 const MAX_PIDS = 8192;
-
-/** Shell options whose value is the next argument (bash, dash, zsh, ksh). */
-const OPTION_WITH_VALUE = new Set(['o', 'O']);
-const LONG_WITH_VALUE = new Set(['--rcfile', '--init-file']);
 
 /**
  * Whether a shell started with `argv` reads its commands from stdin: no `-c`, and no script operand unless
  * `-s` says the operands are arguments (`sh`, `bash -i`, `sh -s x y`, `bash --norc -`).
  */
 export function shellReadsStdin(argv: readonly string[]): boolean {
-  let fromStdin = false;
-  for (let i = 1; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '-' || a === '--') return fromStdin || i + 1 >= argv.length;
-    if (a.startsWith('--')) {
-      if (LONG_WITH_VALUE.has(a)) i++;
-      continue;
-    }
-    if ((a.startsWith('-') || a.startsWith('+')) && a.length > 1) {
-      for (const ch of a.slice(1)) {
-        if (ch === 'c') return false;
-        if (ch === 's') fromStdin = true;
-        if (OPTION_WITH_VALUE.has(ch)) i++;
-      }
-      continue;
-    }
-    return fromStdin;
-  }
-  return true;
+  return readShellArgv(argv).fromStdin;
 }
 
 /** What the sensor saw on a new image's fds 0–2 (fd numbers per kind). */

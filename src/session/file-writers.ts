@@ -126,7 +126,8 @@ export class FileWriters {
     return w;
   }
 
-  private peek(rel: string): FileWriter | undefined {
+  /** The same, leaving it in place (the writer of a file a process runs: code-origin.ts). */
+  peek(rel: string): FileWriter | undefined {
     const w = this.last.get(rel);
     if (w) return w;
     for (let i = rel.lastIndexOf('/'); i > 0; i = rel.lastIndexOf('/', i - 1)) {

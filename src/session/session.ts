@@ -19,7 +19,7 @@ import { mountDiskWorkspace } from '../sandbox/workspace-disk.js';
 import { imageWorkspaceSource, mountImageWorkspace } from '../sandbox/image-workspace.js';
 import { filledSize } from '../sandbox/fs-full.js';
 import { toolEnv } from './tool-env.js';
-import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
@@ -33,7 +33,7 @@ import { persistenceChanges, snapshotPersistence, type ListCache, type Persisten
 import { snapshotRootPersistence } from './root-persistence-watch.js';
 import { atOrUnder, keepRoots } from '../sandbox/mount-template.js';
 import { buildEnterArgv, idmapBinary } from '../sandbox/launcher.js';
-import type { FileWriters } from './file-writers.js';
+import type { FileWriter, FileWriters } from './file-writers.js';
 import { setRecent } from './recent-map.js';
 import { openForWriting } from './open-writers.js';
 import { writeFreshFile } from '../sandbox/fresh-file.js';
@@ -47,7 +47,7 @@ import { effectiveWorkspaceDisk } from '../policy/schema.js';
 import type { ConnectReport, FlowReport, GatewayReport, SandboxNet } from '../gateway/types.js';
 import { alertForConnect, alertForDns, alertForDeniedSocket, alertForUnixOutside, alertForDrop, type AlertDraft } from '../alerts/network-alerts.js';
 import { FanoutAggregator, type Probe } from '../alerts/fanout.js';
-import { monoToEpochNs, nowNs, SEVERITY_RANK, type AlertCategory, type AlertEvent, type AlertLayer, type Attribution, type CorralEvent, type EventKind, type Severity } from '../events/event.js';
+import { monoToEpochNs, nowNs, SEVERITY_RANK, type AlertCategory, type AlertEvent, type AlertLayer, type AlertPayload, type Attribution, type CorralEvent, type EventKind, type Severity } from '../events/event.js';
 import type { CommandScreen, Runtime } from './runtime.js';
 import type { SensorRecord } from '../sensors/bpftrace-sensor.js';
 import { execOutcome } from '../sensors/exec-outcome.js';
@@ -62,6 +62,10 @@ import { readPlainFile } from './plain-file.js';
 import { BinaryCopies } from './binary-copies.js';
 import { ProcessImages } from './process-images.js';
 import { FedShells } from './fed-shells.js';
+import { CodeOrigins, codeFrom, coCulpritOf, coCulpritText, type CodeOrigin } from './code-origin.js';
+import { interpreterScript, readShellArgv } from './shell-argv.js';
+import { SHELLS } from '../detect/command/programs.js';
+import type { ExecRecord } from '../sensors/bpftrace-records.js';
 import { isLoader, loaderTarget } from './loader-target.js';
 import type { ToolChild } from './tool-spawn.js';
 
@@ -305,6 +309,8 @@ export class Session {
   private readonly images = new ProcessImages();
   /** Shells reading commands from a pipe or pty, joined to a parent that connected out (a relayed reverse shell). */
   private readonly fedShells = new FedShells();
+  /** The call that wrote the code each process runs, when it is not the process's own call (code-origin.ts). */
+  private readonly origins = new CodeOrigins();
   /** Who writes the workspace's files (file-writers.ts); undefined when not watched. */
   private writers?: FileWriters;
   private writersStarting?: Promise<FileWriters | undefined>;
@@ -979,6 +985,43 @@ export class Session {
     return undefined;
   }
 
+  /** The call a file's writer belonged to: its cgroup's, or when it had exited before that was read, its pid's. */
+  private callOfWriter(w: FileWriter): CallState | undefined {
+    const byCgroup = w.cgroup === undefined ? undefined : [...this.calls.values()].find((c) => w.cgroup === `/${c.cgroup.path}`);
+    return byCgroup ?? this.calls.get(this.pidCall.get(w.pid) ?? '');
+  }
+
+  /**
+   * The call that wrote the code an exec runs, when it is not the call the process belongs to: the program
+   * file, or the script a shell or interpreter was given, when it lies in the workspace and the kernel saw
+   * another call's process write it last. A relative script is found from the process's working directory
+   * (the workspace's top when the process is gone).
+   */
+  private ownCodeOrigin(rec: ExecRecord, attr: Attribution, ran: string): CodeOrigin | undefined {
+    if (!this.writers || attr.tool_call === undefined) return undefined;
+    const name = basename(ran);
+    const script = SHELLS.has(name) ? readShellArgv(rec.argv).script : interpreterScript(name, rec.argv);
+    for (const f of script === undefined ? [rec.filename] : [rec.filename, script]) {
+      const rel = this.workspaceRel(f, rec.pid);
+      const w = rel === undefined ? undefined : this.writers.peek(rel);
+      const state = w && this.callOfWriter(w);
+      if (state?.tool_call !== undefined && state.tool_call !== attr.tool_call) return { tool_call: state.tool_call, ...(state.step !== undefined ? { step: state.step } : {}), file: rel! };
+    }
+    return undefined;
+  }
+
+  /** A path as process `pid` named it, relative to the workspace's top; undefined outside the workspace. */
+  private workspaceRel(path: string, pid: number): string | undefined {
+    let abs = path;
+    if (!path.startsWith('/')) {
+      let cwd = this.wsPath;
+      try { cwd = readlinkSync(`/proc/${pid}/cwd`); } catch { /* gone: the workspace's top */ }
+      abs = `${cwd}/${path}`;
+    }
+    const p = canonicalExe(abs);
+    return p !== undefined && p.startsWith(`${this.wsPath}/`) ? p.slice(this.wsPath.length + 1) : undefined;
+  }
+
   /**
    * The call whose process last wrote the workspace file `rel`, as the kernel told (file-writers.ts):
    * the writer's cgroup, or, when it had exited before that was read, the sensor's record of its pid.
@@ -986,12 +1029,8 @@ export class Session {
    */
   private writerBlame(rel: string | undefined, current: CallState | undefined, closing: boolean): { state: CallState; found: string } | undefined {
     const w = rel === undefined ? undefined : this.writers?.take(rel);
-    if (!w) return undefined;
-    const calls = [...this.calls.values()];
-    const byCgroup = w.cgroup === undefined ? undefined : calls.find((c) => w.cgroup === `/${c.cgroup.path}`);
-    const byPid = byCgroup ? undefined : this.calls.get(this.pidCall.get(w.pid) ?? '');
-    const state = byCgroup ?? byPid;
-    if (!state) return undefined;
+    const state = w && this.callOfWriter(w);
+    if (!w || !state) return undefined;
     const own = state === current || state.running;
     const when = closing ? 'found when the session closed' : own ? 'found when this call ended' : `found when step ${current?.step ?? '?'} ended`;
     return { state, found: own ? `${when}; written by its pid ${w.pid}` : `${when}; written by pid ${w.pid} of this call, after it ended: by a process it left running` };
@@ -1361,8 +1400,9 @@ export class Session {
       const evidence = [...new Set(group.flatMap((d) => d.evidence))].slice(0, 64);
       const attr = attrOfEvent(e);
       const more = rules.length > 1 ? ` (also: ${rules.slice(1).join(', ')})` : '';
+      const co = coCulpritOf(e.payload);
       this.alert(attr, { rule: top.rule, category: top.category, severity: top.severity, attack: [...new Set(group.flatMap((d) => d.attack))],
-        message: `${top.message}${more}`, reason: top.reason }, evidence, 'observed', { pid: e.pid, count: group.reduce((n, d) => n + (d.count ?? 1), 0), ts: e.ts, layer: layerOf(e.kind) });
+        message: `${top.message}${more}`, reason: top.reason, ...(co ? { co_culprit: co } : {}) }, evidence, 'observed', { pid: e.pid, count: group.reduce((n, d) => n + (d.count ?? 1), 0), ts: e.ts, layer: layerOf(e.kind) });
     }
   }
 
@@ -1392,9 +1432,13 @@ export class Session {
     return group.filter((d) => !folded.has(d));
   }
 
-  private alert(attr: Attribution, d: AlertDraft, evidence: string[], action: 'blocked' | 'killed' | 'observed', extra: { pid?: number; count?: number; ts?: string; layer?: AlertLayer } = {}): AlertEvent {
+  private alert(attr: Attribution, d: AlertDraft & { co_culprit?: AlertPayload['co_culprit'] }, evidence: string[], action: 'blocked' | 'killed' | 'observed', extra: { pid?: number; count?: number; ts?: string; layer?: AlertLayer } = {}): AlertEvent {
     // An alert is stamped with the time of its first evidence (when the behaviour happened), not when an aggregate was flushed.
     const layer = extra.layer ?? (d.rule.startsWith('limit.') || d.rule.startsWith('gpu.') ? 'resource' : 'network');
+    // (the call that wrote the code the process runs, when another call's process started it: from the event the
+    // alert is about, else from the process as known now — a gateway alert names a pid)
+    const co = d.co_culprit ?? (extra.pid !== undefined ? coCulpritOf(codeFrom(this.origins.of(extra.pid), attr)) : undefined);
+    if (co) d = { ...d, co_culprit: co, message: `${d.message}${coCulpritText(co)}` };
     const killed = this.respond(attr, d.category, d.severity, layer, d.reason);
     if (killed) {
       action = 'killed';
@@ -1437,14 +1481,16 @@ export class Session {
       const runs = copy ?? ran?.copy;
       unchecked ||= ran?.unchecked;
       if (!failed) this.images.exec(rec.pid, { program: interp ?? program ?? rec.filename, ...(runs ? { copy: runs } : {}) }, rec.exe, program !== undefined);
+      const code = failed ? undefined : this.origins.exec(rec.pid, rec.ppid, this.ownCodeOrigin(rec, attr, interp ?? program ?? rec.filename));
       const fed = failed ? undefined : this.fedShells.exec(rec.pid, rec.ppid, runs ?? basename(interp ?? program ?? rec.filename), rec.argv, { socket: rec.stdioSocket, pipe: rec.stdioPipe, pty: rec.stdioPty });
       if (unchecked) this.shortfalls.copiesUnchecked++;
       if (rec.argvCut) this.shortfalls.argvCut++;
       // (`copy_unchecked`: the file had a watched program's size but the hash budget was spent, so it was not
       // compared; the session counts these in its capture status, which is then incomplete)
-      this.emit('exec', { argv: rec.argv, filename: rec.filename, ...(program !== undefined ? { program } : {}), ...(this.inWorkspace(program ?? rec.filename) ? { exe_writable: true } : {}), truncated: rec.truncated, ...outcome, ...(rec.exeUnlinked ? { exe_unlinked: true } : {}), ...(copy ? { copy_of: copy } : {}), ...(unchecked ? { copy_unchecked: true } : {}), ...(rec.argvCut ? { argv_cut: true } : {}), ...(rec.stdioSocket ? { stdio_socket: rec.stdioSocket } : {}), ...(rec.stdioPipe ? { stdio_pipe: rec.stdioPipe } : {}), ...(rec.stdioPty ? { stdio_pty: rec.stdioPty } : {}), ...(fed ? { fed_by_pid: fed.feeder, fed_by_net: fed.remote } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      this.emit('exec', { argv: rec.argv, filename: rec.filename, ...(program !== undefined ? { program } : {}), ...(this.inWorkspace(program ?? rec.filename) ? { exe_writable: true } : {}), truncated: rec.truncated, ...outcome, ...(rec.exeUnlinked ? { exe_unlinked: true } : {}), ...(copy ? { copy_of: copy } : {}), ...(unchecked ? { copy_unchecked: true } : {}), ...(rec.argvCut ? { argv_cut: true } : {}), ...(rec.stdioSocket ? { stdio_socket: rec.stdioSocket } : {}), ...(rec.stdioPipe ? { stdio_pipe: rec.stdioPipe } : {}), ...(rec.stdioPty ? { stdio_pty: rec.stdioPty } : {}), ...(fed ? { fed_by_pid: fed.feeder, fed_by_net: fed.remote } : {}), ...codeFrom(code, attr) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'exit') {
       this.fedShells.exit(rec.pid);
+      this.origins.exit(rec.pid);
       const copy = this.images.exit(rec.pid)?.copy;
       this.emit('exit', { exit_code: rec.exitCode, signal: rec.signal, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'connect') {
@@ -1457,7 +1503,7 @@ export class Session {
       // (a connection out, not loopback or DNS, by a process whose child shell reads commands from a pipe it holds)
       const out = !rec.via && rec.port !== 53 && this.rt.classifyIp(rec.ip) !== 'loopback';
       const fed = out ? this.fedShells.connect(rec.pid, rec.family === 'inet6' ? `[${rec.ip}]:${rec.port}` : `${rec.ip}:${rec.port}`) : undefined;
-      const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), ...(img ? { program: img.program } : {}), ...(this.inWorkspace(img?.program) ? { exe_writable: true } : {}), family: rec.family, ...(rec.mapped ? { v4_mapped: true } : {}), 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm, ...(copy ? { copy_of: copy } : {}), ...(fed ? { feeds_shell: fed.shell } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
+      const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), ...(img ? { program: img.program } : {}), ...(this.inWorkspace(img?.program) ? { exe_writable: true } : {}), family: rec.family, ...(rec.mapped ? { v4_mapped: true } : {}), 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm, ...(copy ? { copy_of: copy } : {}), ...(fed ? { feeds_shell: fed.shell } : {}), ...codeFrom(this.origins.of(rec.pid, rec.ppid), attr) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
       // (an IPv4-mapped address, ::ffff:a.b.c.d, is IPv4 on the wire: the sensor reports it as family inet)
       if (rec.family === 'inet6' && rec.ip !== '::1') {
         const cls = this.rt.classifyIp(rec.ip);

@@ -46,10 +46,10 @@ export function categories(alerts: AlertEvent[]): string[] {
  * One screened-out call in a fresh session of the lab policy (the command screen skipped, the sensor
  * synced), closed after: what a script the screen never read does at the process and network layers.
  */
-export async function oneUnscreenedCall(fx: Fixture, command: string, episode: string) {
+export async function oneUnscreenedCall(fx: Fixture, command: string, episode: string, tool: 'bash' | 'python' = 'bash') {
   const s = await fx.rt.createSession({ policy: labPolicy(), episode });
   try {
-    const r = await s.exec({ command, tool: 'bash', step: 1, toolCallId: 'call-1', timeoutMs: 30_000, skipScreen: true, syncSensor: true });
+    const r = await s.exec({ command, tool, step: 1, toolCallId: 'call-1', timeoutMs: 30_000, skipScreen: true, syncSensor: true });
     await s.close();
     return { r, alerts: s.alertEvents, s };
   } finally { await s.close(); }
