@@ -12,6 +12,9 @@ test('a shell reads its commands from stdin unless -c or a script operand says o
   for (const argv of [['sh'], ['/bin/bash', '-i'], ['bash', '--norc', '-i'], ['sh', '-s', 'a', 'b'], ['bash', '-l', '-'], ['zsh', '-o', 'vi'], ['bash', '--rcfile', 'x.rc'], ['bash', '-eux'], ['dash', '+o', 'emacs']]) {
     assert.equal(shellReadsStdin(argv), true, argv.join(' '));
   }
+  for (const argv of [['sh', '/dev/stdin'], ['bash', '/proc/self/fd/0'], ['bash', '--', '/dev/fd/0'], ['sh', '//dev//stdin']]) {
+    assert.equal(shellReadsStdin(argv), true, `stdin under another name: ${argv.join(' ')}`);
+  }
   for (const argv of [['sh', '-c', 'id'], ['bash', '-ec', 'id'], ['bash', 'script.sh'], ['sh', '-e', 'x.sh'], ['bash', '--', 'x.sh'], ['zsh', '-o', 'vi', 'x.zsh'], ['bash', '--rcfile', 'x.rc', 'run.sh']]) {
     assert.equal(shellReadsStdin(argv), false, argv.join(' '));
   }
@@ -38,6 +41,15 @@ test('shell first or connection first, the relay is found once, with the feeder 
   assert.equal(b.exec(21, 20, 'sh', ['sh'], pipes), undefined);
   assert.deepEqual(b.connect(20, '198.51.100.10:80'), { shell: 21, feeder: 20, remote: '198.51.100.10:80' });
   assert.equal(b.connect(20, '198.51.100.10:81'), undefined, 'reported once');
+
+  // (any ancestor counts: the connecting process forked first, or `sh -c 'sh'` stood between)
+  const d = new FedShells();
+  d.connect(40, '198.51.100.10:80');
+  assert.deepEqual(d.exec(43, 42, 'sh', ['sh'], pipes, () => [41, 40]), { shell: 43, feeder: 40, remote: '198.51.100.10:80' });
+  const e = new FedShells();
+  assert.equal(e.exec(53, 52, 'sh', ['sh'], pipes, () => [51, 50]), undefined);
+  assert.deepEqual(e.connect(50, '198.51.100.10:80'), { shell: 53, feeder: 50, remote: '198.51.100.10:80' });
+  assert.equal(e.connect(52, '198.51.100.10:80'), undefined, 'reported once, under whichever ancestor');
 
   const c = new FedShells();
   c.exec(31, 30, 'sh', ['sh'], pipes);

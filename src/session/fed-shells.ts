@@ -4,12 +4,14 @@
 // red-team finding of session 40) — starts a shell that reads its commands from a pipe or a pseudo-terminal
 // and copies bytes between the two. This joins the halves by process lineage, in either order: a shell that
 // reads commands from a pipe or pty and answers into one, whose parent has connected out; or a parent that
-// connects out while such a shell of its runs. Threat: T1059.004 / T1095, a remote-controlled shell relayed
-// through another program.
+// connects out while such a shell of its runs. Any ancestor counts, not only the parent (a red-team review,
+// session 41: the connecting process forked first, or started `sh -c 'sh; true'`). Threat: T1059.004 / T1095,
+// a remote-controlled shell relayed through another program.
 import { SHELLS } from '../detect/command/programs.js';
 import { readShellArgv } from './shell-argv.js';
+import { setRecent } from './recent-map.js';
 
-/** Pids remembered at most per map (cleared when full; a later relay is then judged from its next event). */
+/** Pids remembered at most per map (the oldest let go first). */
 const MAX_PIDS = 8192;
 
 /**
@@ -35,28 +37,34 @@ export interface FedShellFinding { shell: number; feeder: number; remote: string
 export class FedShells {
   /** pid → its last outward connection ("ip:port"; not loopback, not DNS). */
   private readonly connected = new Map<number, string>();
-  /** feeder pid → the fed shell started by it that has not been reported yet. */
+  /** ancestor pid → the fed shell below it that has not been reported yet. */
   private readonly waiting = new Map<number, number>();
-  /** fed shell pid → its feeder (to forget the shell when it ends). */
-  private readonly feederOf = new Map<number, number>();
+  /** fed shell pid → the ancestors it waits under (to forget the shell when it ends). */
+  private readonly waitsUnder = new Map<number, number[]>();
 
-  /** A successful exec: the finding when it is a fed shell whose parent has already connected out. */
-  exec(pid: number, ppid: number, name: string, argv: readonly string[], io: Stdio): FedShellFinding | undefined {
+  /**
+   * A successful exec: the finding when it is a fed shell one of whose ancestors (the parent first, then up
+   * `ancestors()`: a forked child of the connecting process, or `sh -c 'sh'` between them) has already
+   * connected out. The shell's pipes may be held by any of them.
+   */
+  exec(pid: number, ppid: number, name: string, argv: readonly string[], io: Stdio, ancestors: () => number[] = () => []): FedShellFinding | undefined {
     if (!isFedShell(name, argv, io)) return undefined;
-    const remote = this.connected.get(ppid);
-    if (remote !== undefined) return { shell: pid, feeder: ppid, remote };
-    bounded(this.waiting, ppid, pid);
-    bounded(this.feederOf, pid, ppid);
+    const line = [ppid, ...ancestors().filter((a) => a !== ppid)];
+    for (const a of line) {
+      const remote = this.connected.get(a);
+      if (remote !== undefined) return { shell: pid, feeder: a, remote };
+    }
+    for (const a of line) setRecent(this.waiting, a, pid, MAX_PIDS);
+    setRecent(this.waitsUnder, pid, line, MAX_PIDS);
     return undefined;
   }
 
-  /** An outward connection by `pid`: the finding when a fed shell of it waits (each shell is reported once). */
+  /** An outward connection by `pid`: the finding when a fed shell below it waits (each shell is reported once). */
   connect(pid: number, remote: string): FedShellFinding | undefined {
-    bounded(this.connected, pid, remote);
+    setRecent(this.connected, pid, remote, MAX_PIDS);
     const shell = this.waiting.get(pid);
     if (shell === undefined) return undefined;
-    this.waiting.delete(pid);
-    this.feederOf.delete(shell);
+    this.forgetShell(shell);
     return { shell, feeder: pid, remote };
   }
 
@@ -64,13 +72,11 @@ export class FedShells {
   exit(pid: number): void {
     this.connected.delete(pid);
     this.waiting.delete(pid);
-    const feeder = this.feederOf.get(pid);
-    if (feeder !== undefined && this.waiting.get(feeder) === pid) this.waiting.delete(feeder);
-    this.feederOf.delete(pid);
+    this.forgetShell(pid);
   }
-}
 
-function bounded<V>(m: Map<number, V>, k: number, v: V): void {
-  if (m.size >= MAX_PIDS && !m.has(k)) m.clear();
-  m.set(k, v);
+  private forgetShell(shell: number): void {
+    for (const a of this.waitsUnder.get(shell) ?? []) if (this.waiting.get(a) === shell) this.waiting.delete(a);
+    this.waitsUnder.delete(shell);
+  }
 }

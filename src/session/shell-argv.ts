@@ -7,7 +7,15 @@ import { SHELL_OPTS, interpreterOf, skipOptions } from '../detect/command/progra
 /** What a shell's argv asks for: `-c` text, commands from stdin (`-s`, or no operand), or a script file. */
 export interface ShellArgv { dashC: boolean; fromStdin: boolean; script?: string }
 
+/** Script operands that are stdin itself (`sh /dev/stdin`, `bash /proc/self/fd/0`: a red-team review, session 41). */
+const STDIN_PATHS = /^\/(dev\/stdin|dev\/fd\/0|proc\/(self|thread-self|\d+)\/fd\/0)$/;
+
 export function readShellArgv(argv: readonly string[]): ShellArgv {
+  const a = readShellOptions(argv);
+  return a.script !== undefined && STDIN_PATHS.test(a.script.replace(/\/{2,}/g, '/')) ? { dashC: false, fromStdin: true } : a;
+}
+
+function readShellOptions(argv: readonly string[]): ShellArgv {
   let dashS = false;
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i]!;
