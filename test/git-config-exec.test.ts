@@ -54,3 +54,17 @@ test('ordinary editor, pager and helper choices give nothing', () => {
   ].join('\n');
   assert.deepEqual(gitConfigExecEntries(cfg), []);
 });
+
+test('settings a red-team review found missing (session 41): submodule update !cmd, trailer commands, init templates, alternate refs, send-email mailer', () => {
+  const cfg = [
+    '[submodule "lib"]', '\tupdate = !./up.sh', '[submodule "ok"]', '\tupdate = rebase',
+    '[trailer "sign"]', '\tcmd = ./t.sh', '[trailer "old"]', '\tcommand = ./t2.sh', '[trailer "k"]', '\tkey = Signed-off-by',
+    '[init]', '\ttemplateDir = /workspace/.cache/tpl', '\tdefaultBranch = main',
+    '[core]', '\talternateRefsCommand = ./refs.sh',
+    '[sendemail]', '\tsendmailCmd = ./mail.sh', '\tsmtpServer = /workspace/m', '[sendemail "x"]', '\tsmtpServer = smtp.example.test',
+  ].join('\n');
+  assert.deepEqual(gitConfigExecEntries(cfg), [
+    'submodule.lib.update = !./up.sh', 'trailer.sign.cmd = ./t.sh', 'trailer.old.command = ./t2.sh', 'init.templatedir = /workspace/.cache/tpl',
+    'core.alternaterefscommand = ./refs.sh', 'sendemail.sendmailcmd = ./mail.sh', 'sendemail.smtpserver = /workspace/m',
+  ]);
+});

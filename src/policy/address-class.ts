@@ -9,9 +9,9 @@ import { type Addr, type Cidr, addrKey, cidr, cidrContains, parseAddr } from './
 export type AddressClass =
   | 'metadata' | 'private' | 'cgnat' | 'link_local' | 'loopback' | 'host_self' | 'multicast' | 'reserved' | 'public';
 
-/** Cloud metadata endpoints (AWS, ECS, GCP, Azure, Alibaba, Oracle legacy, AWS IPv6 IMDS). */
+/** Cloud metadata endpoints (AWS, ECS, GCP, Azure, Alibaba, Oracle legacy, AWS IPv6 IMDS, GCP IPv6 metadata). */
 export const METADATA_ADDRESSES: readonly string[] = [
-  '169.254.169.254', '169.254.170.2', '100.100.100.200', '168.63.129.16', '192.0.0.192', 'fd00:ec2::254',
+  '169.254.169.254', '169.254.170.2', '100.100.100.200', '168.63.129.16', '192.0.0.192', 'fd00:ec2::254', 'fd20:ce::254',
 ];
 
 /** Ranges, checked in order. The first match wins. Metadata and host_self are checked before these. */
@@ -37,7 +37,16 @@ const RANGES: ReadonlyArray<readonly [Cidr, AddressClass]> = [
 /** Every always-denied range, as CIDRs, for deciding whether an explicit cidr rule may override. */
 export const ALWAYS_DENIED_RANGES: ReadonlyArray<readonly [Cidr, AddressClass]> = RANGES;
 
-const NAT64 = cidr('64:ff9b::/96');
+/**
+ * IPv6 prefixes that carry an IPv4 address the packet is bound for: NAT64's well-known prefix and the local-use one
+ * (RFC 8215, used as a /96: the IPv4 in the low 32 bits), and 6to4 (RFC 3056: the IPv4 right after 2002::/16). A
+ * red-team review (session 41) found 6to4 and local-use forms of the metadata address classed as public.
+ */
+const EMBEDDED_V4: ReadonlyArray<readonly [Cidr, (w: Addr & { v: 6 }) => number]> = [
+  [cidr('64:ff9b::/96'), (a) => a.w[3]!],
+  [cidr('64:ff9b:1::/48'), (a) => a.w[3]!],
+  [cidr('2002::/16'), (a) => ((a.w[0]! & 0xffff) << 16 | a.w[1]! >>> 16) >>> 0],
+];
 
 const METADATA_KEYS = new Set(METADATA_ADDRESSES.map((s) => {
   const a = parseAddr(s);
@@ -60,9 +69,10 @@ export function classifyParsed(a: Addr, hostKeys?: ReadonlySet<string>, hostRang
   }
   if (hostRanges?.some((c) => cidrContains(c, a))) return 'host_self';
   for (const [c, cls] of RANGES) if (cidrContains(c, a)) return cls;
-  if (cidrContains(NAT64, a) && a.v === 6) {
-    // NAT64 embeds an IPv4 address in its low 32 bits: judge the address it will reach.
-    const inner = classifyParsed({ v: 4, n: a.w[3] }, hostKeys, hostRanges);
+  for (const [c, v4] of EMBEDDED_V4) {
+    if (a.v !== 6 || !cidrContains(c, a)) continue;
+    // judge the IPv4 address it will reach
+    const inner = classifyParsed({ v: 4, n: v4(a) }, hostKeys, hostRanges);
     if (inner !== 'public') return inner;
   }
   return 'public';

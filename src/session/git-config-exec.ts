@@ -31,7 +31,7 @@ function runsCommand(section: string, sub: string | undefined, key: string, valu
     case 'core':
       if (key === 'fsmonitor') return !BOOLEAN.test(value);
       if (key === 'editor' || key === 'pager') return !PLAIN_PROGRAM.test(value);
-      return key === 'hookspath' || key === 'sshcommand' || key === 'askpass' || key === 'gitproxy';
+      return key === 'hookspath' || key === 'sshcommand' || key === 'askpass' || key === 'gitproxy' || key === 'alternaterefscommand';
     case 'sequence':
       return key === 'editor' && !PLAIN_PROGRAM.test(value);
     case 'pager':
@@ -65,6 +65,17 @@ function runsCommand(section: string, sub: string | undefined, key: string, valu
     case 'include':
     case 'includeif':
       return key === 'path';
+    // (a red-team review, session 41: these run commands too — `git submodule update` with `!cmd`, a trailer's
+    // command on commit, the templates `git init` and `git clone` copy hooks from, the alternates' ref listing,
+    // send-email's mailer)
+    case 'submodule':
+      return sub !== undefined && key === 'update' && value.startsWith('!');
+    case 'trailer':
+      return sub !== undefined && (key === 'cmd' || key === 'command');
+    case 'init':
+      return key === 'templatedir';
+    case 'sendemail':
+      return key === 'sendmailcmd' || (key === 'smtpserver' && value.startsWith('/'));
     default:
       return false;
   }

@@ -34,6 +34,15 @@ const gitConfigPlace = (kind: string, first: string): PersistencePlace => ({
   what: `${kind} that makes git run a command on ordinary use, also when the user or a harness runs git there (${first})`, attack: ['T1546'], severity: 'high',
 });
 
+/**
+ * Files tools read from HOME (the workspace) on every run: curl's `connect-to` sends a later `curl` of an allowed
+ * name to the metadata address, a pip or npm index swaps the packages, pdb and gdb run their commands (a red-team
+ * review, session 41: a `.curlrc` planted in one call turned a later call's download into a metadata read).
+ */
+const TOOL_CONFIG: PersistencePlace = { what: 'tool configuration later commands obey (it can redirect their connections, swap their package index or run commands)', attack: ['T1546'], severity: 'medium' };
+const TOOL_FILES = ['.curlrc', '.config/.curlrc', '.wgetrc', '.config/pip/pip.conf', '.pip/pip.conf', '.npmrc', '.yarnrc', '.yarnrc.yml', '.pdbrc', '.gdbinit'];
+const COMMONDIR: PersistencePlace = { ...GIT_HOOK, what: 'git commondir file (moves the repository\'s config and hooks to the directory it names)' };
+
 /** A place that could not be looked into: a directory with more entries than the watch reads. */
 const crowded = (p: PersistencePlace): PersistencePlace => ({ ...p, what: `directory too crowded to check (more than ${MAX_ENTRIES} entries) holding a ${p.what}` });
 /** A symbolic link on the way to (or over) a place: where it points is where git, Python or the shell will look. */
@@ -265,22 +274,9 @@ function workspaceLook(root: string, mount: string, out: PersistenceSnapshot, li
 function workspacePlaces(look: WorkspaceLook, repoCache?: RepoSearchCache): void {
   const { add, list } = look;
   for (const f of SHELL_FILES) add(f, SHELL);
+  for (const f of TOOL_FILES) add(f, TOOL_CONFIG);
   for (const f of ['authorized_keys', 'authorized_keys2', 'rc']) add(`.ssh/${f}`, SSH);
-  for (const py of list('.local/lib', PY_HOOK)) {
-    if (!py.name.startsWith('python') || !(py.dir || py.link)) continue;
-    // (the two hooks are looked up by name, so a site of thousands of packages hides neither)
-    const site = `.local/lib/${py.name}/site-packages`;
-    look.addNamed(site, PY_HOOK_NAMES, PY_HOOK);
-    // A `.pth` runs its `import` lines at every start; pip and setuptools write some (editable installs, namespace
-    // packages), so a file is a place only for lines none of them writes (python-pth.ts; a red-team review, session 40);
-    // its path lines put directories on sys.path, where a start-up hook is imported from too (round 2 of that review:
-    // a path line to /workspace/.cache/pyhook and a usercustomize.py there). A crowded site is not itself reported: the
-    // first MAX_ENTRIES entries are read; a hook in any other form (a compiled module, an extension) is found there.
-    for (const e of list(site, PY_HOOK, false, true)) {
-      if (!e.dir && e.name.endsWith('.pth')) pthFile(look, site, e.name);
-      else if (HOOK_MODULE.test(e.name) && !PY_HOOK_NAMES.includes(e.name)) add(`${site}/${e.name}`, PY_HOOK);
-    }
-  }
+  pythonSites(look, '.local/lib', false);
   // git: the user's own config (HOME is the workspace) and every repository at the top of the
   // workspace, one level down, or nested deeper (nestedRepositories: bounded) — its hooks, and its
   // config when it holds settings that run commands (core.fsmonitor, filters, diff drivers, hooksPath,
@@ -291,6 +287,7 @@ function workspacePlaces(look: WorkspaceLook, repoCache?: RepoSearchCache): void
   // (a workspace with thousands of top-level entries is ordinary: the repositories among the first
   // MAX_ENTRIES are looked at, and the crowd is not itself reported)
   const top = list('', GIT_HOOK, false).filter((e) => (e.dir || e.link) && e.name !== '.git');
+  virtualEnvironments(look, top);
   const budget = { dirs: MAX_MODULE_DIRS };
   for (const r of ['', ...top.map((e) => `${e.name}/`), ...nestedRepositories(look.root, top, repoCache)]) {
     const git = gitDir(look, r);
@@ -393,6 +390,11 @@ function searchDir(path: string, known: SearchedDir | undefined): SearchedDir | 
  */
 function gitDirPlaces(look: WorkspaceLook, git: string, budget: { dirs: number }, depth: number): void {
   look.addNamed(`${git}/hooks`, GIT_HOOKS, GIT_HOOK);
+  // (`commondir` makes git read config and hooks from the directory it names: a red-team review, session 41, copied .git
+  // aside, planted core.fsmonitor in the copy and pointed commondir at it. A repository's own git directory never has one;
+  // a linked worktree's has, and is not walked here)
+  const common = commonDir(look, git);
+  if (common !== undefined && common !== git && depth < MAX_MODULE_DEPTH && budget.dirs-- > 0) gitDirPlaces(look, common, budget, depth + 1);
   gitConfig(look, `${git}/config`, depth ? 'submodule git config' : 'repository git config');
   gitConfig(look, `${git}/config.worktree`, depth ? 'submodule git config' : 'repository git config');
   for (const w of look.list(`${git}/worktrees`, GIT_HOOK)) if (w.dir) gitConfig(look, `${git}/worktrees/${w.name}/config.worktree`, 'worktree git config');
@@ -436,6 +438,61 @@ function gitDir(look: WorkspaceLook, r: string): string | undefined {
   return undefined;
 }
 
+/** The directory a git directory's `commondir` file names, inside the workspace (the file itself is added as a place). */
+function commonDir(look: WorkspaceLook, git: string): string | undefined {
+  const rel = `${git}/commondir`;
+  const real = look.real(rel);
+  if (real === undefined) { look.add(rel, COMMONDIR); return undefined; }
+  const text = readPlainFile(look.root, real, 4096)?.toString('utf8').trim();
+  if (text === undefined) return undefined;
+  const target = posix.normalize(text.startsWith('/') ? text : `${look.mount}/${git}/${text}`);
+  const inside = target.startsWith(`${look.mount}/`) ? target.slice(look.mount.length + 1) : undefined;
+  // (what `git worktree add` writes: a linked worktree's git directory, X/worktrees/NAME, names X — walked already)
+  const m = /^(.*)\/worktrees\/[^/]+$/.exec(git);
+  if (m && inside === m[1]) return undefined;
+  look.add(rel, COMMONDIR);
+  return inside;
+}
+
+/**
+ * The Python sites under `lib` (`.local/lib`, a virtual environment's `lib`): each `pythonX.Y/site-packages` start-up
+ * hooks (looked up by name, so a site of thousands of packages hides neither), and its `.pth` files. A `.pth` runs its
+ * `import` lines at every start; pip and setuptools write some (editable installs, namespace packages), so a file is a
+ * place only for lines none of them writes (python-pth.ts; a red-team review, session 40); its path lines put
+ * directories on sys.path, where a start-up hook is imported from too (round 2 of that review: a path line to
+ * /workspace/.cache/pyhook and a usercustomize.py there). A crowded site is not itself reported: the first MAX_ENTRIES
+ * entries are read; a hook in any other form (a compiled module, an extension) is found there.
+ */
+function pythonSites(look: WorkspaceLook, lib: string, venv: boolean): void {
+  for (const py of look.list(lib, PY_HOOK)) {
+    if (!py.name.startsWith('python') || !(py.dir || py.link)) continue;
+    const site = `${lib}/${py.name}/site-packages`;
+    look.addNamed(site, PY_HOOK_NAMES, PY_HOOK);
+    for (const e of look.list(site, PY_HOOK, false, true)) {
+      if (!e.dir && e.name.endsWith('.pth')) pthFile(look, site, e.name, venv);
+      else if (HOOK_MODULE.test(e.name) && !PY_HOOK_NAMES.includes(e.name)) look.add(`${site}/${e.name}`, PY_HOOK);
+    }
+  }
+}
+
+/** Top-level directories looked into for a nested virtual environment (`proj/.venv`). */
+const MAX_VENV_PARENTS = 256;
+
+/**
+ * The workspace's virtual environments (a `pyvenv.cfg` at the top of a directory, or of its `.venv` or `venv`): their
+ * sites run `.pth` lines and start-up hooks in every python of that environment, as the user site does (a red-team
+ * review, session 41: a `.pth` in `.venv/lib/python3.11/site-packages` made each later `.venv/bin/python` probe the
+ * internal network).
+ */
+function virtualEnvironments(look: WorkspaceLook, top: PlaceEntry[]): void {
+  const dirs = top.filter((e) => e.dir);
+  const candidates = [...dirs.map((e) => e.name), ...dirs.slice(0, MAX_VENV_PARENTS).flatMap((e) => [`${e.name}/.venv`, `${e.name}/venv`])];
+  for (const v of candidates) {
+    try { if (!lstatSync(join(look.root, v, 'pyvenv.cfg')).isFile()) continue; } catch { continue; }
+    pythonSites(look, `${v}/lib`, true);
+  }
+}
+
 /** Bytes of a `.pth` read (site.py reads all of it; a bigger one is reported as such). */
 const MAX_PTH = 256 * 1024;
 
@@ -446,12 +503,12 @@ const HOOK_MODULE = /^(user|site)customize(\..*)?$/;
 /** Directories on sys.path from .pth path lines looked into per look (a .pth may list thousands). */
 const MAX_PTH_DIRS = 64;
 
-function pthFile(look: WorkspaceLook, site: string, name: string): void {
+function pthFile(look: WorkspaceLook, site: string, name: string, venv: boolean): void {
   const rel = `${site}/${name}`;
   const real = look.real(rel);
   if (real === undefined) { look.add(rel, pthPlace('where it leads is outside the workspace')); return; }
   const buf = readPlainFile(look.root, real, MAX_PTH, true);
-  const code = buf === undefined ? [`not a plain file of at most ${MAX_PTH} bytes`] : plantedPthLines(buf.toString('utf8'));
+  const code = buf === undefined ? [`not a plain file of at most ${MAX_PTH} bytes`] : plantedPthLines(buf.toString('utf8'), venv);
   if (code.length) look.add(rel, pthPlace(code[0]!), () => code.join('\n'));
   // (each directory a path line puts on sys.path, inside the workspace: a start-up hook there is imported as well)
   for (const dir of buf === undefined ? [] : pthPathLines(buf.toString('utf8')).slice(0, MAX_PTH_DIRS)) {

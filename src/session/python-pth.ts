@@ -50,12 +50,16 @@ export function pthPathLines(text: string): string[] {
   return pthLines(text).filter((l) => l !== '' && !l.startsWith('#') && !l.startsWith('import ') && !l.startsWith('import\t'));
 }
 
-/** The lines of a `.pth` file's text that Python executes and no packaging tool writes (site.addpackage's rule: the line, right-stripped, starts with `import ` or `import\t`). */
-export function plantedPthLines(text: string): string[] {
+/**
+ * The lines of a `.pth` file's text that Python executes and no packaging tool writes (site.addpackage's rule: the line,
+ * right-stripped, starts with `import ` or `import\t`). In a virtual environment's own site (`venv`), virtualenv's
+ * `import _virtualenv` is its own too.
+ */
+export function plantedPthLines(text: string, venv = false): string[] {
   const out: string[] = [];
   for (const line of pthLines(text)) {
     if (!line.startsWith('import ') && !line.startsWith('import\t')) continue;
-    if (!PACKAGING_LINES.some((re) => re.test(line))) out.push(line);
+    if (!PACKAGING_LINES.some((re) => re.test(line)) && !(venv && line === 'import _virtualenv')) out.push(line);
   }
   return out;
 }
