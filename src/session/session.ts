@@ -930,7 +930,7 @@ export class Session {
     const changes: (ReturnType<typeof persistenceChanges>[number] & { rel?: string })[] = persistenceChanges(this.persistSnap ?? new Map(), now).map((c) => ({ ...c, rel: c.path, path: `${this.wsPath}/${c.path}` }));
     this.persistSnap = now;
     if (this.rootUpper) {
-      const root = snapshotRootPersistence(this.rootUpper);
+      const root = snapshotRootPersistence(this.rootUpper, this.image);
       changes.push(...persistenceChanges(this.rootSnap ?? new Map(), root).map((c) => ({ ...c, path: `/${c.path}` })));
       this.rootSnap = root;
     }
