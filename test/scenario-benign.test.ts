@@ -22,6 +22,9 @@ test('building and testing a small C and Python project in the workspace raises 
       'cd proj && printf "all: app\\napp: main.c add.c\\n\\tgcc -O2 -o app main.c add.c\\ntest: app\\n\\t./app\\n" > Makefile && make -s test',
       'cd proj && printf "def mul(a, b):\\n    return a * b\\n" > m.py && printf "import unittest, m\\nclass T(unittest.TestCase):\\n    def test_mul(self):\\n        self.assertEqual(m.mul(3, 4), 12)\\nunittest.main()\\n" > test_m.py && python3 test_m.py 2>&1 | tail -1',
       'curl -sS -m 5 http://registry.test/pkg.tar.gz -o pkg.tgz && tar tzf pkg.tgz | head -1 && wget -q -O /dev/null http://registry.test/big?bytes=100000 && echo fetched',
+      // (a local server's own port probe: connect() to the unspecified addresses reaches this host, not an internal
+      // network — `::` was an ipv6.internal alert, a user review, session 41)
+      'python3 -c "import socket\ndef probe(fam, a):\n  try: socket.socket(fam).connect((a, 1))\n  except OSError: print(\'refused\')\nprobe(socket.AF_INET6, \'::\')\nprobe(socket.AF_INET, \'0.0.0.0\')"',
     ];
     const results = [];
     for (const [i, c] of steps.entries()) results.push(await s.exec({ command: c, step: i + 1 }));
@@ -29,6 +32,7 @@ test('building and testing a small C and Python project in the workspace raises 
     assert.match(results[1]!.stdout, /^5$/m);
     assert.match(results[2]!.stdout, /OK/);
     assert.match(results[3]!.stdout, /fetched/);
+    assert.equal(results[4]!.stdout, 'refused\nrefused\n');
     const { alerts } = await s.close();
     assert.deepEqual(alerts.map((a) => a.payload.message), []);
     const flows = s.events.filter((e) => e.kind === 'flow');

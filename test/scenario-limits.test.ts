@@ -43,7 +43,8 @@ test('a memory hog is OOM-killed and reported', async () => {
     assert.ok(!r.stdout.includes('allocated'));
     const oom = r.alerts.find((a) => a.payload.rule === 'limit.memory_oom');
     assert.ok(oom, JSON.stringify(r.alerts.map((a) => a.payload.rule)));
-    assert.equal(oom.payload.action, 'killed');
+    // (a limit is `blocked`; `killed` is response.kill's: a user review, session 41)
+    assert.equal(oom.payload.action, 'blocked');
     const peak = s.events.find((e) => e.kind === 'resource' && e.tool_call === 'hog')!;
     assert.ok(Number(peak.payload.memory_peak_bytes) <= 96 * 1024 * 1024 + 4096);
   } finally { await s.close(); }
@@ -85,6 +86,13 @@ test('a runaway call hits its timeout; it and its background children are killed
     assert.ok(limit);
     // the agent reads the timeout it had, not a rounding of it (1500 ms was "2 s", 300 ms "0 s")
     assert.equal(limit.payload.reason, 'The tool call ran longer than 1.5 s and was killed.');
+    // a limit, not response.kill: the session's verdict is blocked, not killed (a user review, session 41)
+    assert.deepEqual([limit.payload.action, limit.payload.attack], ['blocked', []]);
+    // a call cannot ask for more time than the policy gives (3 s here): its timeout_ms is cut to it
+    const t1 = Date.now();
+    const longer = await s.exec({ command: 'sleep 8', step: 3, toolCallId: 'asks-more', timeoutMs: 20_000 });
+    assert.equal(longer.timedOut, true);
+    assert.ok(Date.now() - t1 < 6500, `ended at the policy's 3 s: ${Date.now() - t1} ms`);
     const ps = await s.exec({ command: 'ps -eo stat=,comm= | grep -c " sleep$" || true; ps -eo pid,ppid,stat,comm,args >&2', step: 2, toolCallId: 'ps' });
     assert.equal(ps.stdout.trim(), '0', `the background sleep of the timed-out call was killed too: ${ps.stderr}`);
   } finally { await s.close(); }

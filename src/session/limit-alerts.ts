@@ -20,7 +20,12 @@ export interface LimitFacts {
   scratchFilled?: { path: string; bytes: number };
 }
 
-export interface LimitAlert { draft: AlertDraft; action: 'killed' | 'blocked' }
+/**
+ * `blocked` for every limit, as docs/report.md defines it: the kernel or Corral stopped what went past the policy's
+ * cap (an OOM kill, a timeout's kill included). `killed` is the verdict of `response.kill` acting on a detection; a
+ * trainer that penalises it must not punish a slow test suite like a miner (a user review, session 41).
+ */
+export interface LimitAlert { draft: AlertDraft; action: 'blocked' }
 
 export function fmtBytes(n: number): string {
   return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : `${Math.round(n / (1 << 20))} MiB`;
@@ -30,7 +35,7 @@ export function limitAlerts(f: LimitFacts): LimitAlert[] {
   const out: LimitAlert[] = [];
   const r = f.resources;
   if ((f.after.oomKills ?? 0) > (f.before.oomKills ?? 0)) {
-    out.push({ action: 'killed', draft: { rule: 'limit.memory_oom', category: 'resource_abuse', severity: 'medium', attack: ['T1496'],
+    out.push({ action: 'blocked', draft: { rule: 'limit.memory_oom', category: 'resource_abuse', severity: 'medium', attack: ['T1496'],
       message: `Memory limit (${r.memory} bytes) hit: ${f.after.oomKills} process(es) OOM-killed`,
       reason: `The tool call exceeded the sandbox memory limit of ${fmtBytes(r.memory)} and was killed by the OOM killer.` } });
   }
@@ -57,7 +62,8 @@ export function limitAlerts(f: LimitFacts): LimitAlert[] {
       reason: `${path} is full (limit ${fmtBytes(bytes)}, it counts against the memory limit); further writes fail. Delete files you do not need there.` } });
   }
   if (f.timedOut) {
-    out.push({ action: 'killed', draft: { rule: 'limit.timeout', category: 'resource_abuse', severity: 'low', attack: ['T1496'],
+    // (no ATT&CK technique: running long is not resource hijacking)
+    out.push({ action: 'blocked', draft: { rule: 'limit.timeout', category: 'resource_abuse', severity: 'low', attack: [],
       message: `Tool call exceeded its ${f.timeoutMs} ms timeout and was killed with all its processes`,
       reason: `The tool call ran longer than ${fmtDuration(f.timeoutMs)} and was killed.` } });
   }

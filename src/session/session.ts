@@ -143,6 +143,7 @@ export interface ToolCallSpec {
   /** 'pipe' captures stdout/stderr; 'inherit' passes Corral's own; three descriptors (−1 = closed) are
    * used as the call's stdin/stdout/stderr (`corral serve` passes a client's borrowed stdio). */
   stdio?: 'inherit' | 'pipe' | [number, number, number];
+  /** Wall-clock limit of this call; at most the policy's resources.timeout, which is also the default. */
   timeoutMs?: number;
   /** Captured output cap per stream in pipe mode. */
   maxOutput?: number;
@@ -826,7 +827,9 @@ export class Session {
       child.stdin.end(spec.stdin);
     }
     child.stderr?.setEncoding('utf8').on('data', (d: string) => { chunks++; if (!collecting) return; const part = d.slice(0, Math.max(0, max - stderr.length)); cut.stderr += d.length - part.length; if (part) { stderr += part; tell?.('stderr', part); } });
-    const timeoutMs = spec.timeoutMs ?? this.opts.policy.resources.timeout;
+    // (the policy's timeout is the ceiling: a call may ask for less, never more — a trainer passing the agent's own
+    // requested timeout through got no limit at all; a user review, session 41)
+    const timeoutMs = Math.min(spec.timeoutMs ?? Infinity, this.opts.policy.resources.timeout);
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; cg.kill(); }, timeoutMs);
     const t0 = process.hrtime.bigint();
@@ -1526,11 +1529,13 @@ export class Session {
       const img = this.images.of(rec.pid, rec.ppid, rec.exe, HOLDER_PATH);
       const copy = img?.copy;
       // (a connection out, not loopback or DNS, by a process whose child shell reads commands from a pipe it holds)
-      const out = !rec.via && rec.port !== 53 && this.rt.classifyIp(rec.ip) !== 'loopback';
+      const out = !rec.via && rec.port !== 53 && !isLocalDestination(rec.ip) && this.rt.classifyIp(rec.ip) !== 'loopback';
       const fed = out ? this.fedShells.connect(rec.pid, rec.family === 'inet6' ? `[${rec.ip}]:${rec.port}` : `${rec.ip}:${rec.port}`) : undefined;
       const ev = this.emit('connect', { source: 'syscall', ...(rec.via ? { via: rec.via } : {}), ...(img ? { program: img.program } : {}), ...(this.inWorkspace(img?.program) ? { exe_writable: true } : {}), family: rec.family, ...(rec.mapped ? { v4_mapped: true } : {}), 'network.peer.address': rec.ip, 'network.peer.port': rec.port, comm: rec.comm, ...(copy ? { copy_of: copy } : {}), ...(fed ? { feeds_shell: fed.shell } : {}), ...codeFrom(this.origins.of(rec.pid, rec.ppid), attr) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
       // (an IPv4-mapped address, ::ffff:a.b.c.d, is IPv4 on the wire: the sensor reports it as family inet)
-      if (rec.family === 'inet6' && rec.ip !== '::1') {
+      // (`::`, the unspecified address, reaches this host's own sockets as ::1 does: `python3 -m http.server` probing
+      // its port is not an internal connection — a user review, session 41)
+      if (rec.family === 'inet6' && !isLocalDestination(rec.ip)) {
         const cls = this.rt.classifyIp(rec.ip);
         const d = alertForDrop({ proto: 'IPv6', dst: rec.ip, dport: rec.port }, cls);
         this.alert(attr, { ...d, rule: d.rule.replace('drop.', 'ipv6.'), message: `${d.message} (IPv6 is disabled in sandboxes)` }, [ev.id], 'blocked', { pid: rec.pid });
@@ -1923,4 +1928,9 @@ function expandHome(p: string): string {
 /** Resolves after the event loop has run at least one full I/O poll phase (two check phases apart). */
 function ioPollTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+}
+
+/** A connect() destination that is this host itself however it is spelled: ::1, and the unspecified :: and 0.0.0.0 (Linux connects those to loopback). */
+function isLocalDestination(ip: string): boolean {
+  return ip === '::1' || ip === '::' || ip === '0.0.0.0';
 }
