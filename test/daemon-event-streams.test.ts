@@ -28,9 +28,9 @@ after(async () => {
 });
 
 /** Opens GET /v1/events and resolves with its status once the head is in (the stream stays open). */
-function openStream(): Promise<{ status: number; body: () => string; close: () => void }> {
+function openStream(path = '/v1/events'): Promise<{ status: number; body: () => string; close: () => void }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: sock, path: '/v1/events', method: 'GET' }, (res) => {
+    const req = http.request({ socketPath: sock, path, method: 'GET' }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => { body += c; });
       res.on('error', () => {});
@@ -58,4 +58,25 @@ test('past maxEventStreams a stream gets 503; closing one frees its place; the o
   await new Promise((res) => setTimeout(res, 300));
   for (const s of [open[1]!, open[2]!, again]) assert.match(s.body(), /"kind":"session\.start"/, 'open streams still get events');
   for (const s of [open[1]!, open[2]!, again]) s.close();
+});
+
+test('a stream query it cannot serve is a 400 naming the problem, never ignored (a user review, session 41)', async () => {
+  const cases: [string, RegExp][] = [
+    ['?sesion=zzz', /unknown query parameter 'sesion'/],
+    ['?kind=bogus', /unknown kind 'bogus'/],
+    ['?category=mining,nope', /unknown category 'nope'/],
+    ['?step=abc', /step must be a whole number/],
+    ['?session=a&session=b', /'session' is given 2 times/],
+    ['?run=', /'run' is empty/],
+  ];
+  for (const [q, why] of cases) {
+    const s = await openStream(`/v1/events${q}`);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(s.status, 400, q);
+    assert.match((JSON.parse(s.body()) as { error: { message: string } }).error.message, why, q);
+    s.close();
+  }
+  const ok = await openStream('/v1/events?kind=toolcall.end,alert&category=mining&step=2');
+  assert.equal(ok.status, 200);
+  ok.close();
 });

@@ -4,7 +4,7 @@
 // terminal control sequences into the operator's screen. The local store is opened read-only;
 // --reindex rebuilds its index from the session logs.
 import { parseArgs } from 'node:util';
-import { ALERT_CATEGORIES, nsToIso, type CorralEvent, type EventKind } from '../events/event.js';
+import { ALERT_CATEGORIES, EVENT_KINDS, nsToIso, type CorralEvent, type EventKind } from '../events/event.js';
 import type { EventQuery, SessionSummary } from '../store/event-store.js';
 import { EventReader } from '../store/event-reader.js';
 import { resolveHome } from '../store/home.js';
@@ -24,11 +24,7 @@ export interface CommandIO {
   env: NodeJS.ProcessEnv;
 }
 
-const ALL_KINDS = {
-  'session.start': 1, 'session.end': 1, 'toolcall.start': 1, 'toolcall.end': 1, exec: 1, exit: 1,
-  connect: 1, dns: 1, flow: 1, drop: 1, resource: 1, alert: 1, sensor: 1, socket: 1, file: 1,
-} satisfies Record<EventKind, 1>; // a new EventKind fails to compile here until it is listed
-const KINDS = Object.keys(ALL_KINDS) as EventKind[];
+const KINDS = EVENT_KINDS;
 
 export const EVENTS_USAGE = `Usage: corral events [options]
 

@@ -29,6 +29,13 @@ export type EventKind =
   /** A persistence file (shell start-up file, Python start-up hook, git hook, …) appeared or changed in the workspace. */
   | 'file';
 
+/** Every event kind, in a form code can list (a new EventKind fails to compile here until it is added). */
+const ALL_KINDS = {
+  'session.start': 1, 'session.end': 1, 'toolcall.start': 1, 'toolcall.end': 1, exec: 1, exit: 1,
+  connect: 1, dns: 1, flow: 1, drop: 1, resource: 1, alert: 1, sensor: 1, socket: 1, file: 1,
+} satisfies Record<EventKind, 1>;
+export const EVENT_KINDS = Object.keys(ALL_KINDS) as EventKind[];
+
 /** Attribution labels. They come from Corral's own bookkeeping (cgroup lineage), never from the agent. */
 export interface Attribution {
   session: string;

@@ -29,7 +29,7 @@ import { isUtf8 } from 'node:buffer';
 import { loadPeerFds, type PeerFds } from './peer-fds.js';
 import { corralCgroupOf } from './sandbox-peer.js';
 import { DEFAULT_SOCKET, socketPathProblem } from './daemon-client.js';
-import { serveEventStream, streamFilter } from './event-stream.js';
+import { serveEventStream, streamFilter, StreamFilterError, type StreamFilter } from './event-stream.js';
 import { ExecStream } from './exec-stream.js';
 import { AlertWebhook } from './alert-webhook.js';
 import type { NatsEventPublisher, Unpublished } from '../store/nats-publisher.js';
@@ -578,7 +578,11 @@ export class CorralDaemon {
   private events(req: http.IncomingMessage, res: http.ServerResponse): { status: number; body: unknown; streamed: true } {
     const max = this.opts.maxEventStreams ?? MAX_EVENT_STREAMS;
     if (this.eventStreams >= max) throw new HttpError(503, 'unavailable', `too many event streams open (${this.eventStreams}); close some (each corral events --follow or dashboard holds one)`);
-    const filter = streamFilter(new URL(req.url ?? '/', 'http://corral').searchParams);
+    let filter: StreamFilter;
+    try { filter = streamFilter(new URL(req.url ?? '/', 'http://corral').searchParams); } catch (e) {
+      if (e instanceof StreamFilterError) throw new HttpError(400, 'bad_request', `GET /v1/events: ${e.message}`);
+      throw e;
+    }
     // (a user other than root sees the events of its own sessions only: not another user's commands, nor the machine's)
     const uid = this.callerUid(req);
     this.eventStreams++;

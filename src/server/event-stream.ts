@@ -5,7 +5,7 @@
 // exhaustion vector): past a high-water mark events are dropped and counted, and the reader is
 // told how many it missed when it catches up.
 import type http from 'node:http';
-import type { CorralEvent } from '../events/event.js';
+import { ALERT_CATEGORIES, EVENT_KINDS, type CorralEvent } from '../events/event.js';
 
 export interface StreamFilter {
   session?: string; run?: string; episode?: string; step?: number; tool_call?: string;
@@ -15,16 +15,37 @@ export interface StreamFilter {
 const HIGH_WATER = 1 << 20;
 const HEARTBEAT_MS = 15_000;
 
-/** Reads ?session=&run=&episode=&step=&tool_call=&kind=a,b&category=c,d into a filter. */
+/** A query a stream cannot serve as asked (a misspelled or repeated parameter, an unknown kind): said, never ignored. */
+export class StreamFilterError extends Error {}
+
+const PARAMS = new Set(['session', 'run', 'episode', 'step', 'tool_call', 'kind', 'category']);
+
+/**
+ * Reads ?session=&run=&episode=&step=&tool_call=&kind=a,b&category=c,d into a filter. A parameter it does not know, an
+ * empty or repeated one, a step that is not a whole number, or a kind or category Corral never emits is a
+ * StreamFilterError: a reader following its session with `?sesion=` got every session's events, and `?kind=bogus`
+ * a stream that never said anything (a user review, session 41).
+ */
 export function streamFilter(params: URLSearchParams): StreamFilter {
-  const set = (k: string): Set<string> | undefined => {
+  for (const k of new Set(params.keys())) {
+    if (!PARAMS.has(k)) throw new StreamFilterError(`unknown query parameter '${k.slice(0, 64)}' (known: ${[...PARAMS].join(', ')})`);
+    const all = params.getAll(k);
+    if (all.length > 1) throw new StreamFilterError(`query parameter '${k}' is given ${all.length} times; give it once (kind and category take a comma-separated list)`);
+    if (all[0]!.trim() === '') throw new StreamFilterError(`query parameter '${k}' is empty`);
+  }
+  const step = params.get('step');
+  if (step !== null && !/^\d{1,15}$/.test(step)) throw new StreamFilterError(`step must be a whole number, got '${step.slice(0, 64)}'`);
+  const set = (k: string, known: readonly string[]): Set<string> | undefined => {
     const v = params.get(k);
-    return v ? new Set(v.split(',').map((s) => s.trim()).filter(Boolean)) : undefined;
+    if (!v) return undefined;
+    const out = new Set(v.split(',').map((s) => s.trim()).filter(Boolean));
+    for (const x of out) if (!known.includes(x)) throw new StreamFilterError(`unknown ${k} '${x.slice(0, 64)}' (known: ${known.join(', ')})`);
+    return out;
   };
   return {
     session: params.get('session') ?? undefined, run: params.get('run') ?? undefined, episode: params.get('episode') ?? undefined,
     step: params.get('step') === null ? undefined : Number(params.get('step')),
-    tool_call: params.get('tool_call') ?? undefined, kinds: set('kind'), categories: set('category'),
+    tool_call: params.get('tool_call') ?? undefined, kinds: set('kind', EVENT_KINDS), categories: set('category', ALERT_CATEGORIES),
   };
 }
 
