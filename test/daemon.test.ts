@@ -171,6 +171,11 @@ test('sessions over the API keep files and background processes between calls, r
   assert.equal(live.status, 200);
   assert.equal(live.json.closed, false);
   assert.deepEqual((live.json.calls as { tool_call: string }[]).map((c) => c.tool_call), ['api-1', 'api-2', 'api-3']);
+  // a call Corral cannot start says why in `error`: its 126 is not the command's own (a user review, session 41)
+  const long = await exec({ command: `echo ${'x'.repeat(140_000)}`, step: 4, tool_call_id: 'api-4' });
+  assert.equal(long.json.exit_code, 126);
+  assert.match(String(long.json.error), /the command is too long to run/);
+  assert.equal(s3.json.error, undefined, 'a call that ran has no error');
   const closed = await daemonRequest(sock, 'DELETE', `/v1/sessions/${id}`);
   assert.equal(closed.status, 200);
   assert.equal(closed.json.verdict, 'blocked');

@@ -700,6 +700,8 @@ function execJson(id: string, x: ToolCallResult): Record<string, unknown> {
     session: id, tool_call_id: x.toolCallId, step: x.step, exit_code: x.exitCode, signal: x.signal, duration_ms: Math.round(x.durationMs),
     timed_out: x.timedOut, stdout: x.stdout, stderr: x.stderr, alerts: x.alerts.map(alertJson), ...(x.cancelled ? { cancelled: x.cancelled } : {}),
     ...(x.outputTruncated ? { output_truncated: x.outputTruncated } : {}),
+    // (a call Corral could not start: why, as replay's lines say it — its exit 126 is not the command's own; a user review, session 41)
+    ...(x.error ? { error: x.error } : {}),
   };
 }
 
