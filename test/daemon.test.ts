@@ -394,6 +394,23 @@ try:
     c.run([])
 except CorralError as e:
     out["error"] = [e.status, e.kind, e.message]
+# (a user review, session 41) no daemon: a CorralError, not a bare FileNotFoundError
+try:
+    Corral(socket_path="/nonexistent/corral.sock").health()
+except CorralError as e:
+    out["no_daemon"] = [e.status, e.kind, "start one with: corral serve" in e.message]
+# a session the daemon closed already: close() takes its verdict from the report; the trainer's own error survives __exit__
+gone = c.session(policy="lab-demo", episode="py-gone")
+gone.exec("echo hi", step=1)
+c.request("DELETE", f"/v1/sessions/{gone.id}")
+gone.close()
+out["gone"] = [gone.closed, gone.verdict]
+try:
+    with c.session(policy="lab-demo", episode="py-raise") as r:
+        c.request("DELETE", f"/v1/sessions/{r.id}")
+        raise ValueError("the trainer's own")
+except ValueError as e:
+    out["own_error"] = str(e)
 print(json.dumps(out))
 `;
   const r = await runPythonClient(script, sock);
@@ -421,6 +438,10 @@ print(json.dumps(out))
   assert.deepEqual(edits.empty_old, [400, 'edit 2 of 2: old must not be empty']);
   assert.equal((out as unknown as { mounted: string }).mounted, '{"q":"2+2"}\n', 'mounts from Python (the dataset of the test above)');
   assert.equal(out.run, 4);
+  const more = out as unknown as { no_daemon: [null, string, boolean]; gone: [boolean, string]; own_error: string };
+  assert.deepEqual(more.no_daemon, [null, 'daemon', true]);
+  assert.deepEqual(more.gone, [true, 'clean']);
+  assert.equal(more.own_error, "the trainer's own");
   // env: the policy's env_allow variables come from the given environment, nothing else of it passes
   assert.equal((out as unknown as { env: string }).env, 'vt-py:none\n');
   assert.deepEqual(out.error.slice(0, 2), [400, 'bad_request']);

@@ -36,6 +36,14 @@ class CorralError(Exception):
         self.status, self.kind, self.message = status, kind, message
 
 
+def _daemon_unreachable(path, e):
+    """A CorralError (kind "daemon", no HTTP status) for a daemon that cannot be reached or hung up: a trainer
+    catching CorralError must not get a bare FileNotFoundError when the daemon is not running."""
+    if isinstance(e, (http.client.HTTPException, ConnectionResetError, BrokenPipeError)):
+        return CorralError(None, "daemon", f"the daemon on {path} closed the connection before answering ({type(e).__name__}: {e})")
+    return CorralError(None, "daemon", f"no Corral daemon answers on {path} ({type(e).__name__}: {e}); start one with: corral serve")
+
+
 class DaemonOwnerError(CorralError):
     """The socket is served by a process that is neither root nor this user: nothing was sent to it.
     Whoever listens first on a path the client names (a CORRAL_SOCKET under /tmp, a directory another
@@ -99,7 +107,16 @@ class Corral:
         return self.timeout + call_timeout_ms / 1000
 
     def request(self, method, path, body=None, wait=_UNBOUNDED):
-        """wait: the read timeout once the request is sent (default: the client's timeout)."""
+        """wait: the read timeout once the request is sent (default: the client's timeout). A daemon that is not
+        running or hangs up is a CorralError of kind "daemon" (a read timeout stays TimeoutError)."""
+        try:
+            return self._request(method, path, body, wait)
+        except CorralError:
+            raise
+        except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError, BrokenPipeError, http.client.HTTPException) as e:
+            raise _daemon_unreachable(self.socket_path, e) from e
+
+    def _request(self, method, path, body, wait):
         conn = _UnixHTTPConnection(self.socket_path, self.timeout)
         try:
             data = None if body is None else json.dumps(body)
@@ -122,6 +139,14 @@ class Corral:
 
     def stream(self, path, body):
         """POST whose answer is NDJSON (exec with stream): yields each line as a dict as it arrives."""
+        try:
+            yield from self._stream(path, body)
+        except CorralError:
+            raise
+        except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError, BrokenPipeError, http.client.HTTPException) as e:
+            raise _daemon_unreachable(self.socket_path, e) from e
+
+    def _stream(self, path, body):
         conn = _UnixHTTPConnection(self.socket_path, self.timeout)
         try:
             conn.request("POST", path, json.dumps(body), {"content-type": "application/json"})
@@ -273,16 +298,42 @@ class Session:
         return self.corral.request("GET", f"/v1/sessions/{self.id}/report")
 
     def close(self):
-        """Kills what the episode left running; returns (and keeps in .alerts) every alert of the session."""
+        """Kills what the episode left running; returns (and keeps in .alerts) every alert of the session.
+        A session the daemon already closed (idle, a DELETE of another client, the daemon restarted with the
+        same home) is closed: its alerts and verdict come from its recorded report."""
         if not self.closed:
-            done = self.corral.request("DELETE", f"/v1/sessions/{self.id}")
+            try:
+                done = self.corral.request("DELETE", f"/v1/sessions/{self.id}")
+            except CorralError as e:
+                if e.status != 404:
+                    raise
+                done = self._recorded()
             self.alerts, self.verdict = done["alerts"], done["verdict"]
             self.closed = True
         return self.alerts
 
+    def _recorded(self):
+        """The alerts and verdict of a session the daemon closed without us, from its report (none if unrecorded)."""
+        try:
+            r = self.report()
+        except CorralError as e:
+            if e.status != 404:
+                raise
+            return {"alerts": [], "verdict": None}
+        alerts = [a for c in r.get("calls", []) for a in c.get("alerts", [])] + list(r.get("other_alerts", []))
+        return {"alerts": alerts, "verdict": r.get("verdict")}
+
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+            return False
+        # (an exception of the trainer's own is on its way out: a failure to close must not replace it)
+        try:
+            self.close()
+        except Exception as e:
+            if hasattr(exc, "add_note"):
+                exc.add_note(f"corral: closing session {self.id} also failed: {e}")
         return False
