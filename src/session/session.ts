@@ -1113,7 +1113,9 @@ export class Session {
     }
     for (const f of res.findings) {
       this.pendingDetections.push({ rule: f.rule, category: f.category, severity: f.severity, attack: f.attack,
-        message: `${f.message} (flagged before it ran: the screen would ${res.verdict === 'deny' ? 'deny' : 'warn about'} it; this policy records findings and lets the call run — detection.on_finding: record)`, reason: f.reason, evidence: [startEv.id], event: startEv });
+        message: `${f.message} (flagged before it ran: ${this.opts.policy.detection.on_finding === 'block'
+          ? 'the screen warns about it, below the level this policy blocks at — detection.on_finding: block denies only what the screen would deny'
+          : `the screen would ${res.verdict === 'deny' ? 'deny' : 'warn about'} it; this policy records findings and lets the call run — detection.on_finding: record`})`, reason: f.reason, evidence: [startEv.id], event: startEv });
     }
     return undefined;
   }

@@ -32,7 +32,13 @@ export interface CommandRecord {
 }
 
 export interface AnalysisLimits {
-  /** Longest input analysed (longer input is cut, with a parse-error note). */
+  /**
+   * Longest input analysed (longer input is cut, with a parse-error note: a warning). The default is the kernel's
+   * limit for one argument (MAX_ARG_STRLEN, 128 KiB with its NUL): every `bash -c TEXT` that can run is analysed
+   * whole, so padding cannot push a command's payload past the cut (a user review, session 41, padded `nc -e` past
+   * the old 64 KiB limit and ran it under `on_finding: block`). What is still cut is file content written by a file
+   * tool (a generated 200 KB module: asked about, not denied) and an argv call longer than that in all.
+   */
   maxInputChars: number;
   /** Most nested text layers (bash -c inside base64 inside eval …). */
   maxDepth: number;
@@ -45,7 +51,7 @@ export interface AnalysisLimits {
 }
 
 export const DEFAULT_LIMITS: AnalysisLimits = {
-  maxInputChars: 64 * 1024,
+  maxInputChars: 128 * 1024,
   maxDepth: 8,
   maxTotalChars: 512 * 1024,
   maxCommands: 2000,
