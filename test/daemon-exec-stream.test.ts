@@ -191,6 +191,9 @@ test('a quiet streamed call gets keepalive lines; the Python client\'s timeout b
     const cut = await daemonRequest(sock, 'POST', `/v1/sessions/${id}/exec`, { command: 'printf 0123456789abcdef; printf xyz >&2', step: 2, max_output: 10 });
     assert.equal((cut.json as { stdout: string }).stdout, '0123456789');
     assert.deepEqual((cut.json as { output_truncated?: unknown }).output_truncated, { stdout: 6, stderr: 0 });
+    // the record says how much the command wrote (bytes, kept or not), not what was kept (a user review, session 41)
+    const end = d.runtime.store.query({ tool_call: String((cut.json as { tool_call_id: string }).tool_call_id), kind: ['toolcall.end'] })[0];
+    assert.deepEqual([end?.payload.stdout_bytes, end?.payload.stderr_bytes], [16, 3]);
     const whole = await daemonRequest(sock, 'POST', `/v1/sessions/${id}/exec`, { command: 'echo all', step: 3, max_output: 10 });
     assert.equal((whole.json as { output_truncated?: unknown }).output_truncated, undefined);
   } finally { await daemonRequest(sock, 'DELETE', `/v1/sessions/${id}`); }

@@ -21,6 +21,7 @@ import { filledSize } from '../sandbox/fs-full.js';
 import { toolEnv } from './tool-env.js';
 import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { randomBytes } from 'node:crypto';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
 import { buildBwrapArgs, HOLDER_PATH, tmpScratchBytes } from '../sandbox/bwrap-args.js';
@@ -818,15 +819,30 @@ export class Session {
     const bytesOut: Buffer[] = [];
     let bytesLen = 0;
     const cut = { stdout: 0, stderr: 0 }; // (output past max while the call ran: said in the result, never dropped silently)
+    // (bytes the command wrote while the call ran, kept or not: the record's stdout_bytes / stderr_bytes — it counted the
+    // characters kept, 1000 for a 3 MB output, so the store could not tell output was cut; a user review, session 41)
+    const produced = { stdout: 0, stderr: 0 };
+    const textSink = (which: 'stdout' | 'stderr', kept: () => number, append: (part: string) => void): ((d: Buffer) => void) => {
+      const utf8 = new StringDecoder('utf8');
+      return (d) => {
+        chunks++;
+        if (!collecting) return;
+        produced[which] += d.length;
+        const text = utf8.write(d);
+        const part = text.slice(0, Math.max(0, max - kept()));
+        cut[which] += text.length - part.length;
+        if (part) { append(part); tell?.(which, part); }
+      };
+    };
     if (spec.binaryStdout && stdio === 'pipe') {
-      child.stdout?.on('data', (d: Buffer) => { chunks++; if (!collecting) return; const part = d.subarray(0, Math.max(0, max - bytesLen)); bytesOut.push(part); bytesLen += part.length; cut.stdout += d.length - part.length; });
-    } else child.stdout?.setEncoding('utf8').on('data', (d: string) => { chunks++; if (!collecting) return; const part = d.slice(0, Math.max(0, max - stdout.length)); cut.stdout += d.length - part.length; if (part) { stdout += part; tell?.('stdout', part); } });
+      child.stdout?.on('data', (d: Buffer) => { chunks++; if (!collecting) return; produced.stdout += d.length; const part = d.subarray(0, Math.max(0, max - bytesLen)); bytesOut.push(part); bytesLen += part.length; cut.stdout += d.length - part.length; });
+    } else child.stdout?.on('data', textSink('stdout', () => stdout.length, (part) => { stdout += part; }));
     if (feed && child.stdin) {
       // (a command that exits without reading its input closes the pipe: EPIPE is its answer, not Corral's error)
       child.stdin.on('error', () => {});
       child.stdin.end(spec.stdin);
     }
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => { chunks++; if (!collecting) return; const part = d.slice(0, Math.max(0, max - stderr.length)); cut.stderr += d.length - part.length; if (part) { stderr += part; tell?.('stderr', part); } });
+    child.stderr?.on('data', textSink('stderr', () => stderr.length, (part) => { stderr += part; }));
     // (the policy's timeout is the ceiling: a call may ask for less, never more — a trainer passing the agent's own
     // requested timeout through got no limit at all; a user review, session 41)
     const timeoutMs = Math.min(spec.timeoutMs ?? Infinity, this.opts.policy.resources.timeout);
@@ -895,7 +911,7 @@ export class Session {
     const resEv = this.emit('resource', { scope: 'tool_call', cpu_ns: st.cpuNs, memory_peak_bytes: st.memoryPeakBytes, pids: st.pids, pids_max_hits: st.pidsMaxHits, oom_kills: st.oomKills, throttled_periods: st.throttledPeriods }, { attr: this.attr(state) });
     this.limitAlerts(state, st, timedOut, timeoutMs, [resEv.id]);
     const exitCode = timedOut ? 124 : code;
-    this.emit('toolcall.end', { exit_code: exitCode, signal, duration_ms: durationMs, timed_out: timedOut, stdout_bytes: spec.binaryStdout && stdio === 'pipe' ? bytesLen : stdout.length, stderr_bytes: stderr.length, ...(state.cancelled ? { cancelled: state.cancelled } : {}) }, { attr: this.attr(state) });
+    this.emit('toolcall.end', { exit_code: exitCode, signal, duration_ms: durationMs, timed_out: timedOut, stdout_bytes: produced.stdout, stderr_bytes: produced.stderr, ...(state.cancelled ? { cancelled: state.cancelled } : {}) }, { attr: this.attr(state) });
     return { toolCallId, step, exitCode, signal, durationMs, timedOut, stdout, stderr, alerts: this.alertsFor(toolCallId), ...(spec.binaryStdout && stdio === 'pipe' ? { stdoutBytes: Buffer.concat(bytesOut, bytesLen) } : {}), ...(state.cancelled ? { cancelled: state.cancelled } : {}), ...(cut.stdout || cut.stderr ? { outputTruncated: { ...cut } } : {}) };
   }
 
