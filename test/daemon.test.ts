@@ -167,6 +167,9 @@ test('sessions over the API keep files and background processes between calls, r
   assert.equal(readFileSync(join(ws, 'task.txt'), 'utf8'), 'seeded by the trainer\nedited\n', 'the agent could change a seeded file');
   assert.equal(statSync(join(ws, 'out.txt')).uid, 0, 'new files land as the workspace owner on the host');
   assert.equal(statSync(ws).uid, 0, 'no host file or directory was chowned');
+  // the open sessions name their run and episode (a trainer finds its rollouts by them)
+  const listed = (await daemonRequest(sock, 'GET', '/v1/sessions')).json.sessions as { session: string; run?: string; episode?: string }[];
+  assert.deepEqual(listed.filter((x) => x.session === id).map((x) => [x.run, x.episode]), [['run-1', 'ep-api']]);
   const live = await daemonRequest(sock, 'GET', `/v1/sessions/${id}/report`);
   assert.equal(live.status, 200);
   assert.equal(live.json.closed, false);
@@ -237,6 +240,8 @@ test('bad requests get a 4xx naming the field; the CLI maps them to usage errors
     ['POST', '/v1/sessions', { mounts: [{ host: '/srv/x', path: '/data', mode: 'rw' }] }, 400, /^mounts\.0\.mode: mounts are read-only/],
     ['POST', '/v1/sessions', { mounts: [{ host: '/srv/x-no-such-dir', path: '/data' }] }, 400, /filesystem\.mounts \/srv\/x-no-such-dir: no such file or directory on this host/],
     ['POST', '/v1/sessions/abc/exec', {}, 400, /command: give command or argv/],
+    ['POST', '/v1/sessions/abc/exec', { command: 'echo a\u0000b' }, 400, /^command: contains a NUL byte, which no command can receive/],
+    ['POST', '/v1/sessions/abc/exec', { argv: ['echo', 'a\u0000b'] }, 400, /^argv\.1: contains a NUL byte/],
     ['POST', '/v1/sessions', { workspace_path: '/usr/src/app' }, 400, /^workspace_path: must not be under \/usr/],
     ['POST', '/v1/sessions', { root: 'images/swe' }, 400, /^root: must be an absolute path without \.\./],
     ['POST', '/v1/sessions', { root: '/usr' }, 400, /^filesystem\.root \/usr: must not be the host's \/ , a top-level directory/],

@@ -31,7 +31,9 @@ const labels = z.record(labelName, z.string()).refine((r) => Object.keys(r).leng
     if (why) ctx.addIssue({ code: z.ZodIssueCode.custom, message: why, path: [k] });
   }
 });
-const argv = z.array(z.string().max(64 * 1024)).min(1, 'argv must name a command').max(4096);
+/** A NUL ends an execve argument: text after one never reaches the program (`echo a\0b` ran `echo a`: a user review, session 41). */
+const NO_NUL = [/^[^\0]*$/, 'contains a NUL byte, which no command can receive'] as const;
+const argv = z.array(z.string().max(64 * 1024).regex(...NO_NUL)).min(1, 'argv must name a command').max(4096);
 /** A run's argv: bounded by what execve takes (argv-limits.ts), as the same command run locally is — not by a smaller count. */
 const runArgv = z.array(z.string().max(ARG_STRLEN_MAX)).min(1, 'argv must name a command').max(ARGV_COUNT_MAX).superRefine((a, ctx) => {
   const why = argvProblem(a);
@@ -132,7 +134,7 @@ export const CancelRequest = z.object({
 
 /** POST /v1/sessions/{id}/exec: one tool call in that session; output is captured. */
 export const ExecRequest = z.object({
-  command: z.string().max(1024 * 1024).optional(),
+  command: z.string().max(1024 * 1024).regex(...NO_NUL).optional(),
   argv: argv.optional(),
   tool: z.enum(['bash', 'python']).optional(),
   step: z.number().int().nonnegative().optional(),

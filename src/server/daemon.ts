@@ -369,7 +369,7 @@ export class CorralDaemon {
   private list(req: http.IncomingMessage): Record<string, unknown> {
     const now = Date.now();
     const uid = this.callerUid(req);
-    return { sessions: [...this.held.values()].filter((h) => uid === 0 || h.client?.uid === uid).map((h) => ({ session: h.session.id, busy: h.busy, idle_s: Math.round((now - h.lastUsed) / 1000), client_pid: h.client?.pid })) };
+    return { sessions: [...this.held.values()].filter((h) => uid === 0 || h.client?.uid === uid).map((h) => ({ session: h.session.id, ...runEpisode(h.session), busy: h.busy, idle_s: Math.round((now - h.lastUsed) / 1000), client_pid: h.client?.pid })) };
   }
 
   /** The named policy with the request's extra allows and read-only mounts (checked as a policy's; errors are 400s). */
@@ -728,4 +728,10 @@ function maxConnections(): number {
     if (m) return Math.max(64, Math.floor(Number(m[1]) / 2));
   } catch { /* no /proc: Node's own default (none) */ }
   return 4096;
+}
+
+/** A session's run and episode labels, for the list of open sessions (a trainer finds its rollouts by them). */
+function runEpisode(s: Session): { run?: string; episode?: string } {
+  const { run, episode } = s.opts;
+  return { ...(run !== undefined ? { run } : {}), ...(episode !== undefined ? { episode } : {}) };
 }

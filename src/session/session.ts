@@ -195,6 +195,8 @@ export function toolCallSpecProblem(spec: ToolCallSpec): string | undefined {
   const argvOk = Array.isArray(spec.argv) && spec.argv.length > 0 && spec.argv.every((a) => typeof a === 'string');
   if (spec.argv !== undefined && !argvOk) return 'argv must be a non-empty array of strings';
   if (!argvOk && typeof spec.command !== 'string') return 'command must be a string';
+  // (a shell never receives a NUL — execve ends the argument there — so `echo a\0b` ran `echo a`: a user review, session 41)
+  if (argvOk ? spec.argv!.some((a) => a.includes('\0')) : spec.command.includes('\0')) return `${argvOk ? 'an argv element' : 'command'} contains a NUL character, which no program can be given in its arguments`;
   if (spec.tool !== undefined && spec.tool !== 'bash' && spec.tool !== 'python') return `tool must be 'bash' or 'python', got ${JSON.stringify(spec.tool)}`;
   if (spec.step !== undefined && !(Number.isSafeInteger(spec.step) && spec.step >= 0)) return `step must be a whole number ≥ 0, got ${String(spec.step)}`;
   if (spec.toolCallId !== undefined && (typeof spec.toolCallId !== 'string' || spec.toolCallId === '' || spec.toolCallId.length > 256)) return 'toolCallId must be a non-empty string of at most 256 characters';
