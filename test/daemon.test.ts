@@ -354,7 +354,11 @@ test('corral run without a daemon: Ctrl-C kills the call, still tears the sandbo
   const rep = spawnSyncNode(['report', '--session', String(s.session), '--json', '--home', join(dir, 'home-local')]);
   const calls = (JSON.parse(rep.stdout) as { calls: { cancelled?: string }[] }).calls;
   assert.equal(calls[0]!.cancelled, 'SIGINT', rep.stdout.slice(0, 400));
-  assert.match(spawnSyncNode(['report', '--session', String(s.session), '--home', join(dir, 'home-local')]).stdout, /cancelled \(SIGINT\)/);
+  // the report says the verdict covers only what ran (it read `clean` like a whole episode: a user review, session 41)
+  assert.deepEqual((JSON.parse(rep.stdout) as { cut_short?: unknown }).cut_short, { calls: 1, why: ['SIGINT'] });
+  const text = spawnSyncNode(['report', '--session', String(s.session), '--home', join(dir, 'home-local')]).stdout;
+  assert.match(text, /cancelled \(SIGINT\)/);
+  assert.match(text, /cut short: 1 call\(s\) stopped from outside \(SIGINT\) — the verdict covers only what ran/);
 });
 
 test('the Python client (clients/python, standard library only) drives sessions and gets typed errors', async () => {

@@ -116,6 +116,7 @@ export function renderSessionHtml(reports: SessionReport[], generated = new Date
     return `<section class="session" id="s-${h(r.session)}"><h1>Session ${h(r.session)} <span class="verdict v-${h(r.verdict)}">${h(r.verdict)}</span></h1>`
       + `<div class="meta">${h(head)} · ${num(r.counts.calls)} tool call(s), ${num(r.counts.alerts)} alert(s)</div>`
       + captureNotes(r.capture).map(captureParagraph).join('')
+      + (r.cut_short && finiteOr(r.cut_short.calls, 0) > 0 ? `<p class="gap">cut short: ${num(r.cut_short.calls)} call(s) stopped from outside (${h((Array.isArray(r.cut_short.why) ? r.cut_short.why : []).map(String).join(', '))}) — the verdict covers only what ran</p>` : '')
       + (r.rules_restored ?? []).map(restoredParagraph).join('')
       + (r.unreadable_events ? `<p class="gap">${num(r.unreadable_events)} event(s) left out: their time is neither epoch nanoseconds nor ISO 8601 with a zone (a damaged store).</p>` : '')
       + r.sensor_gaps.map(gapParagraph).join('')

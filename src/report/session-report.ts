@@ -38,6 +38,12 @@ export interface SessionReport {
   start_ts?: string; end_ts?: string; duration_ms?: number; closed: boolean;
   verdict: Verdict;
   counts: { calls: number; alerts: number; by_category: Record<string, number>; by_action: Record<string, number> };
+  /**
+   * Calls stopped from outside before they ended by themselves (the operator's Ctrl-C, a client that left, the daemon
+   * stopping): the verdict covers only what ran — a `clean` one is not a clean episode (a user review, session 41).
+   * Absent when none was.
+   */
+  cut_short?: { calls: number; why: string[] };
   calls: ReportCall[];
   /** Alerts attributed to no tool call (session machinery). */
   other_alerts: ReportAlert[];
@@ -215,9 +221,16 @@ export class SessionReportBuilder {
       start_ts: t0, end_ts: end?.ts, duration_ms: t0 && t1 ? ms(t0, t1) : undefined, closed: !!end,
       verdict,
       counts: { calls: ordered.length, alerts: alerts.length, by_category: byCategory, by_action: byAction },
+      ...cutShort(ordered),
       calls: ordered, other_alerts: other, sensor_gaps: gaps, rules_restored: this.restored,
       ...(this.unreadable ? { unreadable_events: this.unreadable } : {}),
       capture: { ...captureStatus(lost, gaps.length, sensorOff, this.unsynced, this.shortfalls), ...(losses.length ? { first_loss_ts: losses[0]!.since, last_loss_ts: losses.at(-1)!.ts } : {}) },
     };
   }
+}
+
+/** The report's note of calls stopped from outside (cancelled), with their distinct reasons; nothing when none was. */
+function cutShort(calls: ReportCall[]): { cut_short?: { calls: number; why: string[] } } {
+  const stopped = calls.filter((c) => typeof c.cancelled === 'string');
+  return stopped.length ? { cut_short: { calls: stopped.length, why: [...new Set(stopped.map((c) => c.cancelled!))].slice(0, 8) } } : {};
 }

@@ -51,6 +51,8 @@ export function renderSessionText(r: SessionReport, st: Style): string {
   if (r.start_ts) out.push(st.dim(`  ${nsToIso(r.start_ts)}${dur !== undefined ? `, ${(dur / 1000).toFixed(1)} s` : ''}${r.closed ? '' : ', still open'}`));
   const color = r.verdict === 'clean' ? st.green : r.verdict === 'flagged' ? st.yellow : st.red;
   out.push(`  verdict: ${color(VERDICT_TEXT[r.verdict])}`);
+  const cut = r.cut_short;
+  if (cut && finiteOr(cut.calls, 0) > 0) out.push(`  ${st.yellow('cut short')}: ${num(cut.calls)} call(s) stopped from outside (${(Array.isArray(cut.why) ? cut.why : []).map(shown).join(', ')}) — the verdict covers only what ran`);
   for (const n of captureNotes(r.capture)) out.push(`  ${(n.level === 'red' ? st.red : st.yellow)(n.head)}${n.rest}`);
   if (r.unreadable_events) out.push(`  ${st.yellow(`${num(r.unreadable_events)} event(s) left out`)}: their time is neither epoch nanoseconds nor ISO 8601 with a zone (a damaged store)`);
   for (const g of r.rules_restored ?? []) {
