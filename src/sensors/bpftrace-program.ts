@@ -13,11 +13,12 @@
 //   C tid key off hexbytes              authoritative argv bytes from mm->arg_start (post-exec): ARGV_CHUNK bytes
 //                                       at offset `off` from arg_start; the last chunk ends at arg_end, so its
 //                                       offset may overlap the one before or be negative (bytes outside argv)
-//   X cg tid key pid ppid total ts unl ino dev cut stdio   successful exec trailer; cut 1: chunks left out because
+//   X cg tid key pid ppid total ts unl ino dev cut stdio peer   successful exec trailer; cut 1: chunks left out because
 //                                       the call's argv budget was spent (ARGV_BUDGET below); stdio: bit i set when
 //                                       fd i (0, 1, 2) of the new image is a TCP socket (a shell on a socket: a reverse shell),
 //                                       bit i+3 when it is a pipe or a unix stream socket, bit i+6 when it is a pseudo-terminal
-//                                       (a shell fed through either by a parent holding a connection: a relayed reverse shell)
+//                                       (a shell fed through either by a parent holding a connection: a relayed reverse shell);
+//                                       peer: the pid at the other end of a unix stream socket on stdin (0: none)
 //   F cg tid key ret                    failed exec
 //   Q cg pid ts ppid exit_code comm     last thread of a process exited
 //   N cg pid ts ppid hexsockaddr ino dev comm   connect() to AF_INET/AF_INET6 (every TCP one; other socket types
@@ -263,9 +264,19 @@ tracepoint:sched:sched_process_exec${when()} {
     if ($md${k} == 0x1000) { $stdio = $stdio | ${1 << (k + 3)}; }
     if ($md${k} == 0x2000 && ($sf${k}->f_inode->i_rdev >> 20) >= 136 && ($sf${k}->f_inode->i_rdev >> 20) <= 143) { $stdio = $stdio | ${1 << (k + 6)}; }
   }`).join('')}
+  // Whose end a unix stream socket on stdin reaches: the listener's (or socketpair creator's) pid, so a shell fed
+  // through a socket file by a relay another call left running is joined to that relay (red-team round, session 41).
+  $peer = 0;
+  if ($sf0 != 0 && ($sf0->f_inode->i_mode & 0xf000) == 0xc000) {
+    $ps = (struct socket *)$sf0->private_data;
+    if ($ps->type == 1 && $ps->sk->__sk_common.skc_family == 1) {
+      $pp0 = $ps->sk->sk_peer_pid;
+      if ($pp0 != 0) { $peer = ${ns ? nsNumber('$pp0') : '*(int32 *)((uint64)$pp0 + sizeof(struct pid))'}; }
+    }
+  }
   // (the image's file by inode and device: a process forked from it later — a subshell whose parent is gone —
   // still runs it, and its connect records carry the same pair)
-  printf("X\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%llu\\t%llu\\t%d\\t%llu\\t%u\\t%d\\t%d\\n", cgroup, ${ns ? '$otid' : 'args->old_pid'}, $key, ${PID}, ${PPID}, $total, nsecs, $unl, curtask->mm->exe_file->f_inode->i_ino, curtask->mm->exe_file->f_inode->i_sb->s_dev, $off < $total && $n < ${ARGV_MAX_CHUNKS} ? 1 : 0, $stdio);
+  printf("X\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%llu\\t%llu\\t%d\\t%llu\\t%u\\t%d\\t%d\\t%d\\n", cgroup, ${ns ? '$otid' : 'args->old_pid'}, $key, ${PID}, ${PPID}, $total, nsecs, $unl, curtask->mm->exe_file->f_inode->i_ino, curtask->mm->exe_file->f_inode->i_sb->s_dev, $off < $total && $n < ${ARGV_MAX_CHUNKS} ? 1 : 0, $stdio, $peer);
 }
 
 tracepoint:syscalls:sys_exit_execve,tracepoint:syscalls:sys_exit_execveat${when('args->ret < 0')} {

@@ -17,6 +17,8 @@ export interface ExecRecord {
   stdioPipe?: number[];
   /** Which of them are a pseudo-terminal (/dev/pts; absent when none). */
   stdioPty?: number[];
+  /** The pid at the other end of a unix stream socket on stdin (its listener, or the socketpair's maker); absent when none. */
+  stdinPeer?: number;
   /** ok: the new image runs (argv read from its memory after exec); failed: execve returned errno; unknown: no result seen. */
   result?: 'ok' | 'failed' | 'unknown';
   errno?: number;
@@ -259,7 +261,7 @@ export class RecordAssembler {
   }
 
   private onX(b: string): void {
-    const [cg = '', tid = '', key = '', pid = '', ppid = '', total = '', ts = '', unlinked = '', ino = '', dev = '', cut = '', stdio = ''] = fields(b, 11);
+    const [cg = '', tid = '', key = '', pid = '', ppid = '', total = '', ts = '', unlinked = '', ino = '', dev = '', cut = '', stdio = '', peer = ''] = fields(b, 12);
     const k = `${tid}:${key}`;
     const p = this.post.get(k);
     this.post.delete(k);
@@ -284,7 +286,7 @@ export class RecordAssembler {
     const rec: ExecRecord = {
       kind: 'exec', tsNs: key !== '0' ? BigInt(key) : BigInt(ts), pid: Number(pid), ppid: Number(ppid), cgroupId: cg,
       argv, filename: p.filename, truncated, result: 'ok', ...(unlinked === '1' ? { exeUnlinked: true as const } : {}),
-      ...(cut === '1' ? { argvCut: true as const } : {}), ...stdioFds(stdio),
+      ...(cut === '1' ? { argvCut: true as const } : {}), ...stdioFds(stdio), ...(/^[1-9]\d{0,9}$/.test(peer) ? { stdinPeer: Number(peer) } : {}),
       ...exeKey(ino, dev),
     };
     if (key === '0') { this.opts.emit(rec); return; }

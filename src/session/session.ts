@@ -1009,6 +1009,16 @@ export class Session {
   }
 
   /**
+   * The processes that may feed a new shell's stdin: its parents (ancestorsOf), then, when stdin is a unix stream socket,
+   * the process at its other end and that one's parents — a relay another call left running, serving its connection
+   * on a socket file the shell was started on (a red-team review, session 41).
+   */
+  private feedersOf(rec: ExecRecord): number[] {
+    const up = this.ancestorsOf(rec.ppid);
+    return rec.stdinPeer !== undefined && rec.stdinPeer !== rec.pid ? [...up, rec.stdinPeer, ...this.ancestorsOf(rec.stdinPeer)] : up;
+  }
+
+  /**
    * The parents above `pid`, nearest first, up to the sandbox's holder: from the exec records (a parent that
    * has exited since is still known), else as the kernel has them now (/proc: a forked process never exec'd,
    * so no record names its parent).
@@ -1530,7 +1540,7 @@ export class Session {
       if (!failed) this.images.exec(rec.pid, { program: interp ?? program ?? rec.filename, ...(runs ? { copy: runs } : {}) }, rec.exe, program !== undefined);
       if (!failed) setRecent(this.execParents, rec.pid, rec.ppid, 8192);
       const code = failed ? undefined : this.origins.exec(rec.pid, rec.ppid, this.ownCodeOrigin(rec, attr, interp ?? program ?? rec.filename));
-      const fed = failed ? undefined : this.fedShells.exec(rec.pid, rec.ppid, runs ?? basename(interp ?? program ?? rec.filename), rec.argv, { socket: rec.stdioSocket, pipe: rec.stdioPipe, pty: rec.stdioPty }, () => this.ancestorsOf(rec.ppid));
+      const fed = failed ? undefined : this.fedShells.exec(rec.pid, rec.ppid, runs ?? basename(interp ?? program ?? rec.filename), rec.argv, { socket: rec.stdioSocket, pipe: rec.stdioPipe, pty: rec.stdioPty }, () => this.feedersOf(rec));
       if (unchecked) this.shortfalls.copiesUnchecked++;
       if (rec.argvCut) this.shortfalls.argvCut++;
       // (`copy_unchecked`: the file had a watched program's size but the hash budget was spent, so it was not
