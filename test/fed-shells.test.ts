@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FedShells, isFedShell, shellReadsStdin } from '../src/session/fed-shells.js';
 import { stdioFds } from '../src/sensors/bpftrace-records.js';
+import { ProcessParents } from '../src/session/process-parents.js';
 
 test('a shell reads its commands from stdin unless -c or a script operand says otherwise', () => {
   for (const argv of [['sh'], ['/bin/bash', '-i'], ['bash', '--norc', '-i'], ['sh', '-s', 'a', 'b'], ['bash', '-l', '-'], ['zsh', '-o', 'vi'], ['bash', '--rcfile', 'x.rc'], ['bash', '-eux'], ['dash', '+o', 'emacs']]) {
@@ -65,4 +66,18 @@ test('the X line\'s stdio bits name TCP sockets, pipes and ptys per fd; a damage
   assert.deepEqual(stdioFds(String(1 | (1 << 4) | (1 << 5))), { stdioSocket: [0], stdioPipe: [1, 2] });
   assert.deepEqual(stdioFds(String((1 << 6) | (1 << 7) | (1 << 8))), { stdioPty: [0, 1, 2] });
   for (const bad of ['', '512', '-1', '1e2', 'x', '07a']) assert.deepEqual(stdioFds(bad), {}, bad);
+});
+
+test('process parents: the exec records name parents past their end, the walk stops below the holder, a unix peer and its parents are feeders too', () => {
+  const p = new ProcessParents();
+  // (pids far above any live one, so /proc never answers for them)
+  p.exec(4_000_002, 4_000_001); p.exec(4_000_003, 4_000_002); p.exec(4_000_001, 4_000_000);
+  assert.deepEqual(p.ancestors(4_000_003, 4_000_000), [4_000_002, 4_000_001]);
+  assert.deepEqual(p.ancestors(4_000_003, 0), [4_000_002, 4_000_001, 4_000_000]);
+  p.exec(4_000_010, 4_000_009);
+  assert.deepEqual(p.feeders(4_000_020, 4_000_003, 4_000_010, 4_000_000), [4_000_003, 4_000_002, 4_000_001, 4_000_010, 4_000_009]);
+  assert.deepEqual(p.feeders(4_000_020, 4_000_003, 4_000_020, 4_000_000), [4_000_003, 4_000_002, 4_000_001], 'its own socketpair is no other feeder');
+  // a live process never exec'd under a recorded parent: the kernel names it
+  assert.deepEqual(p.ancestors(process.pid, process.ppid).slice(0, 1), []);
+  assert.equal(new ProcessParents().ancestors(process.pid, -1)[0], process.ppid);
 });

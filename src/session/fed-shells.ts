@@ -43,13 +43,13 @@ export class FedShells {
   private readonly waitsUnder = new Map<number, number[]>();
 
   /**
-   * A successful exec: the finding when it is a fed shell one of whose ancestors (the parent first, then up
-   * `ancestors()`: a forked child of the connecting process, or `sh -c 'sh'` between them) has already
-   * connected out. The shell's pipes may be held by any of them.
+   * A successful exec: the finding when it is a fed shell one of whose feeders (the parent first, then `feeders()`:
+   * the parent's parents — a forked child of the connecting process, or `sh -c 'sh'` between them — and the process
+   * at the other end of a unix socket on stdin) has already connected out. The shell's input may be held by any.
    */
-  exec(pid: number, ppid: number, name: string, argv: readonly string[], io: Stdio, ancestors: () => number[] = () => []): FedShellFinding | undefined {
+  exec(pid: number, ppid: number, name: string, argv: readonly string[], io: Stdio, feeders: () => number[] = () => []): FedShellFinding | undefined {
     if (!isFedShell(name, argv, io)) return undefined;
-    const line = [ppid, ...ancestors().filter((a) => a !== ppid)];
+    const line = [ppid, ...feeders().filter((a) => a !== ppid)];
     for (const a of line) {
       const remote = this.connected.get(a);
       if (remote !== undefined) return { shell: pid, feeder: a, remote };

@@ -63,6 +63,7 @@ import { readPlainFile } from './plain-file.js';
 import { BinaryCopies } from './binary-copies.js';
 import { ProcessImages } from './process-images.js';
 import { FedShells } from './fed-shells.js';
+import { ProcessParents } from './process-parents.js';
 import { CodeOrigins, codeFrom, coCulpritOf, coCulpritText, type CodeOrigin } from './code-origin.js';
 import { interpreterScript, readShellArgv } from './shell-argv.js';
 import { SHELLS } from '../detect/command/programs.js';
@@ -315,8 +316,8 @@ export class Session {
   private readonly fedShells = new FedShells();
   /** The call that wrote the code each process runs, when it is not the process's own call (code-origin.ts). */
   private readonly origins = new CodeOrigins();
-  /** Each exec'd process's parent, as its exec record said (ancestorsOf); kept past its end, bounded. */
-  private readonly execParents = new Map<number, number>();
+  /** Each exec'd process's parent, kept past its end (process-parents.ts). */
+  private readonly parents = new ProcessParents();
   /** Who writes the workspace's files (file-writers.ts); undefined when not watched. */
   private writers?: FileWriters;
   private writersStarting?: Promise<FileWriters | undefined>;
@@ -1008,38 +1009,6 @@ export class Session {
     return undefined;
   }
 
-  /**
-   * The processes that may feed a new shell's stdin: its parents (ancestorsOf), then, when stdin is a unix stream socket,
-   * the process at its other end and that one's parents — a relay another call left running, serving its connection
-   * on a socket file the shell was started on (a red-team review, session 41).
-   */
-  private feedersOf(rec: ExecRecord): number[] {
-    const up = this.ancestorsOf(rec.ppid);
-    return rec.stdinPeer !== undefined && rec.stdinPeer !== rec.pid ? [...up, rec.stdinPeer, ...this.ancestorsOf(rec.stdinPeer)] : up;
-  }
-
-  /**
-   * The parents above `pid`, nearest first, up to the sandbox's holder: from the exec records (a parent that
-   * has exited since is still known), else as the kernel has them now (/proc: a forked process never exec'd,
-   * so no record names its parent).
-   */
-  private ancestorsOf(pid: number): number[] {
-    const out: number[] = [];
-    for (let p = pid; out.length < 8;) {
-      let ppid = this.execParents.get(p);
-      if (ppid === undefined) {
-        try {
-          const stat = readFileSync(`/proc/${p}/stat`, 'latin1');
-          ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        } catch { break; }
-      }
-      if (!Number.isInteger(ppid) || ppid <= 1 || ppid === this.nsInitPid) break;
-      out.push(ppid);
-      p = ppid;
-    }
-    return out;
-  }
-
   /** The call a file's writer belonged to: its cgroup's, or when it had exited before that was read, its pid's. */
   private callOfWriter(w: FileWriter): CallState | undefined {
     const byCgroup = w.cgroup === undefined ? undefined : [...this.calls.values()].find((c) => w.cgroup === `/${c.cgroup.path}`);
@@ -1538,9 +1507,9 @@ export class Session {
       const runs = copy ?? ran?.copy;
       unchecked ||= ran?.unchecked;
       if (!failed) this.images.exec(rec.pid, { program: interp ?? program ?? rec.filename, ...(runs ? { copy: runs } : {}) }, rec.exe, program !== undefined);
-      if (!failed) setRecent(this.execParents, rec.pid, rec.ppid, 8192);
+      if (!failed) this.parents.exec(rec.pid, rec.ppid);
       const code = failed ? undefined : this.origins.exec(rec.pid, rec.ppid, this.ownCodeOrigin(rec, attr, interp ?? program ?? rec.filename));
-      const fed = failed ? undefined : this.fedShells.exec(rec.pid, rec.ppid, runs ?? basename(interp ?? program ?? rec.filename), rec.argv, { socket: rec.stdioSocket, pipe: rec.stdioPipe, pty: rec.stdioPty }, () => this.feedersOf(rec));
+      const fed = failed ? undefined : this.fedShells.exec(rec.pid, rec.ppid, runs ?? basename(interp ?? program ?? rec.filename), rec.argv, { socket: rec.stdioSocket, pipe: rec.stdioPipe, pty: rec.stdioPty }, () => this.parents.feeders(rec.pid, rec.ppid, rec.stdinPeer, this.nsInitPid));
       if (unchecked) this.shortfalls.copiesUnchecked++;
       if (rec.argvCut) this.shortfalls.argvCut++;
       // (`copy_unchecked`: the file had a watched program's size but the hash budget was spent, so it was not
