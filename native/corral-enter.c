@@ -328,7 +328,17 @@ int main(int argc, char **argv) {
         if (errno != EINTR) die("waitpid");
       }
       if (WIFEXITED(status)) return WEXITSTATUS(status);
-      return 128 + WTERMSIG(status);
+      /* Killed by a signal: end the same way, so Corral reads the signal, not an exit code 128 + N that a
+       * command's own `exit 137` also gives (a user review, session 41: `signal` was always null). No core file
+       * (RLIMIT_CORE is 0 above); the fallback is the shell's convention. */
+      int sig = WTERMSIG(status);
+      signal(sig, SIG_DFL);
+      sigset_t one;
+      sigemptyset(&one);
+      sigaddset(&one, sig);
+      sigprocmask(SIG_UNBLOCK, &one, NULL);
+      kill(getpid(), sig);
+      return 128 + sig;
     }
   }
 

@@ -88,6 +88,11 @@ test('a runaway call hits its timeout; it and its background children are killed
     assert.equal(limit.payload.reason, 'The tool call ran longer than 1.5 s and was killed.');
     // a limit, not response.kill: the session's verdict is blocked, not killed (a user review, session 41)
     assert.deepEqual([limit.payload.action, limit.payload.attack], ['blocked', []]);
+    // a command killed by a signal is named by it; one that exits 137 itself is not (a user review, session 41)
+    const killed = await s.exec({ command: 'kill -9 $$', step: 4, toolCallId: 'self-kill' });
+    assert.deepEqual([killed.exitCode, killed.signal], [137, 'SIGKILL']);
+    const exited = await s.exec({ command: 'exit 137', step: 5, toolCallId: 'exit-137' });
+    assert.deepEqual([exited.exitCode, exited.signal], [137, null]);
     // a call cannot ask for more time than the policy gives (3 s here): its timeout_ms is cut to it
     const t1 = Date.now();
     const longer = await s.exec({ command: 'sleep 8', step: 3, toolCallId: 'asks-more', timeoutMs: 20_000 });

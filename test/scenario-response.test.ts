@@ -87,6 +87,7 @@ test('a foreground call that triggers the response ends at once and reads why; s
     const r = await s.exec({ command: py, tool: 'python', step: 1, toolCallId: 'fg-1', timeoutMs: 30_000 });
     assert.ok(Date.now() - t0 < 10_000, 'did not sleep its 20 s');
     assert.equal(r.exitCode, 137, 'killed by SIGKILL (128 + 9, as a shell reports it)');
+    assert.equal(r.signal, 'SIGKILL', 'and the signal is named (it was always null: a user review, session 41)');
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /corral: this tool call's processes were killed by policy \(response\.kill\): /);
     const next = await s.exec({ command: 'echo hi', step: 2, toolCallId: 'fg-2' });

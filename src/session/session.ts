@@ -23,6 +23,7 @@ import { chmodSync, chownSync, closeSync, openSync, existsSync, realpathSync, mk
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { randomBytes } from 'node:crypto';
+import { constants as osConstants } from 'node:os';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
 import { buildBwrapArgs, HOLDER_PATH, tmpScratchBytes } from '../sandbox/bwrap-args.js';
 import { hostIdOf, SANDBOX_GID, SANDBOX_UID } from '../sandbox/sandbox-ids.js';
@@ -913,7 +914,8 @@ export class Session {
     const st = cg.stats();
     const resEv = this.emit('resource', { scope: 'tool_call', cpu_ns: st.cpuNs, memory_peak_bytes: st.memoryPeakBytes, pids: st.pids, pids_max_hits: st.pidsMaxHits, oom_kills: st.oomKills, throttled_periods: st.throttledPeriods }, { attr: this.attr(state) });
     this.limitAlerts(state, st, timedOut, timeoutMs, [resEv.id]);
-    const exitCode = timedOut ? 124 : code;
+    // (a command killed by a signal: the shell's 128 + N, with `signal` naming it — corral-enter ends by the same signal)
+    const exitCode = timedOut ? 124 : code ?? (signal !== null ? 128 + (osConstants.signals[signal as NodeJS.Signals] ?? 0) : null);
     this.emit('toolcall.end', { exit_code: exitCode, signal, duration_ms: durationMs, timed_out: timedOut, stdout_bytes: produced.stdout, stderr_bytes: produced.stderr, ...(state.cancelled ? { cancelled: state.cancelled } : {}) }, { attr: this.attr(state) });
     return { toolCallId, step, exitCode, signal, durationMs, timedOut, stdout, stderr, alerts: this.alertsFor(toolCallId), ...(spec.binaryStdout && stdio === 'pipe' ? { stdoutBytes: Buffer.concat(bytesOut, bytesLen) } : {}), ...(state.cancelled ? { cancelled: state.cancelled } : {}), ...(cut.stdout || cut.stderr ? { outputTruncated: { ...cut } } : {}) };
   }
