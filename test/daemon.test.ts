@@ -179,6 +179,7 @@ test('sessions over the API keep files and background processes between calls, r
   assert.equal(long.json.exit_code, 126);
   assert.match(String(long.json.error), /the command is too long to run/);
   assert.equal(s3.json.error, undefined, 'a call that ran has no error');
+  assert.equal(s3.json.verdict, 'clean', 'each call answers with its own verdict');
   const closed = await daemonRequest(sock, 'DELETE', `/v1/sessions/${id}`);
   assert.equal(closed.status, 200);
   assert.equal(closed.json.verdict, 'blocked');

@@ -698,7 +698,8 @@ function execSpec(r: ExecRequest): ToolCallSpec {
 function execJson(id: string, x: ToolCallResult): Record<string, unknown> {
   return {
     session: id, tool_call_id: x.toolCallId, step: x.step, exit_code: x.exitCode, signal: x.signal, duration_ms: Math.round(x.durationMs),
-    timed_out: x.timedOut, stdout: x.stdout, stderr: x.stderr, alerts: x.alerts.map(alertJson), ...(x.cancelled ? { cancelled: x.cancelled } : {}),
+    // (this call's verdict from its alerts so far, as a session's: a trainer need not fold the alerts itself)
+    timed_out: x.timedOut, stdout: x.stdout, stderr: x.stderr, verdict: verdictOf(x.alerts), alerts: x.alerts.map(alertJson), ...(x.cancelled ? { cancelled: x.cancelled } : {}),
     ...(x.outputTruncated ? { output_truncated: x.outputTruncated } : {}),
     // (a call Corral could not start: why, as replay's lines say it — its exit 126 is not the command's own; a user review, session 41)
     ...(x.error ? { error: x.error } : {}),
