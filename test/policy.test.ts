@@ -613,8 +613,8 @@ describe('classifyAddress', () => {
     ['::1', 'loopback'], ['::', 'reserved'], ['fe80::1', 'link_local'], ['fe80::1%eth0', 'link_local'], ['febf::1', 'link_local'],
     ['fc00::1', 'private'], ['fdff::1', 'private'], ['ff02::1', 'multicast'], ['2001:db8::1', 'public'],
     ['::ffff:10.0.0.1', 'private'], ['::ffff:7f00:1', 'loopback'], ['::127.0.0.1', 'loopback'], ['64:ff9b::10.0.0.1', 'private'],
-    ['fd00:ec2::254', 'metadata'], ['2002:0a00:0005::1', 'private'], ['2002:0808:0808::1', 'public'], ['64:ff9b:1::10.0.0.1', 'private'],
-    ['64:ff9b:1::8.8.8.8', 'public'], ['2002:7f00:0001::', 'loopback'], ['not-an-ip', 'reserved'], ['1.2.3', 'reserved'], ['1:2:3:4:5:6:7:8:9', 'reserved'],
+    ['fd00:ec2::254', 'metadata'], ['2002:0a00:0005::1', 'private'], ['2002:cb00:7108::1', 'public'], ['64:ff9b:1::10.0.0.1', 'private'],
+    ['64:ff9b:1::203.0.113.8', 'public'], ['2002:7f00:0001::', 'loopback'], ['not-an-ip', 'reserved'], ['1.2.3', 'reserved'], ['1:2:3:4:5:6:7:8:9', 'reserved'],
   ];
   for (const [ip, cls] of cases) {
     it(`${ip} -> ${cls}`, () => assert.equal(classifyAddress(ip), cls));

@@ -47,7 +47,6 @@ export class CodeOrigins {
   }
 }
 
-
 /** An event's note of the other call whose code its process runs; nothing when it is the event's own call. */
 export function codeFrom(o: CodeOrigin | undefined, attr: Attribution): Record<string, unknown> {
   return o && o.tool_call !== attr.tool_call ? { code_from_call: o.tool_call, ...(o.step !== undefined ? { code_from_step: o.step } : {}), code_file: o.file } : {};
