@@ -22,7 +22,7 @@ export const SENSOR_STRUCTS: Record<string, readonly string[]> = {
   files_struct: ['fdt'],
   fdtable: ['fd'],
   file: ['private_data', 'f_inode'],
-  inode: ['i_mode', 'i_nlink', 'i_ino', 'i_sb'],
+  inode: ['i_mode', 'i_rdev', 'i_nlink', 'i_ino', 'i_sb'],
   super_block: ['s_dev'],
   socket: ['type', 'sk'],
   sock: ['__sk_common', 'sk_peer_pid'],
