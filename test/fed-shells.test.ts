@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FedShells, isFedShell, shellReadsStdin } from '../src/session/fed-shells.js';
-import { stdioFds } from '../src/sensors/bpftrace-records.js';
+import { grandparents, stdioFds } from '../src/sensors/bpftrace-records.js';
 import { ProcessParents } from '../src/session/process-parents.js';
 
 test('a shell reads its commands from stdin unless -c or a script operand says otherwise', () => {
@@ -80,4 +80,25 @@ test('process parents: the exec records name parents past their end, the walk st
   // a live process never exec'd under a recorded parent: the kernel names it
   assert.deepEqual(p.ancestors(process.pid, process.ppid).slice(0, 1), []);
   assert.equal(new ProcessParents().ancestors(process.pid, -1)[0], process.ppid);
+});
+
+test('process parents: the parents the kernel names at a child exec name a forked parent that is gone; a reaper in their place keeps the exec record', () => {
+  const p = new ProcessParents();
+  // a connecting program (4_000_101) forked 4_000_102, which never exec'd and has exited; its child shell 4_000_103 exec'd
+  p.exec(4_000_101, 4_000_100);
+  p.exec(4_000_103, 4_000_102, [4_000_101, 4_000_100], 4_000_000);
+  assert.deepEqual(p.ancestors(4_000_103, 4_000_000), [4_000_102, 4_000_101, 4_000_100]);
+  // a wrapper whose parent died was adopted by the holder: its exec record still names the connecting program
+  p.exec(4_000_104, 4_000_101);
+  p.exec(4_000_105, 4_000_104, [4_000_000], 4_000_000);
+  assert.deepEqual(p.ancestors(4_000_105, 4_000_000), [4_000_104, 4_000_101, 4_000_100]);
+  p.exec(4_000_106, 4_000_104, [1, 4_000_101], 0);
+  assert.deepEqual(p.ancestors(4_000_106, 0), [4_000_104, 4_000_101, 4_000_100], 'pid 1 ends the list the kernel gave');
+});
+
+test('exec trailer: the grandparents field is a chain that ends at the first non-pid', () => {
+  assert.deepEqual(grandparents('12', '7'), { grandparents: [12, 7] });
+  assert.deepEqual(grandparents('12', '0'), { grandparents: [12] });
+  assert.deepEqual(grandparents('0', '7'), {});
+  for (const bad of ['', '-3', '1e3', '99999999999', '4294967295', 'x']) assert.deepEqual(grandparents(bad, '5'), {}, bad);
 });

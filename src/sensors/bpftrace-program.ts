@@ -13,12 +13,13 @@
 //   C tid key off hexbytes              authoritative argv bytes from mm->arg_start (post-exec): ARGV_CHUNK bytes
 //                                       at offset `off` from arg_start; the last chunk ends at arg_end, so its
 //                                       offset may overlap the one before or be negative (bytes outside argv)
-//   X cg tid key pid ppid total ts unl ino dev cut stdio peer   successful exec trailer; cut 1: chunks left out because
+//   X cg tid key pid ppid total ts unl ino dev cut stdio peer gpp ggpp   successful exec trailer; cut 1: chunks left out because
 //                                       the call's argv budget was spent (ARGV_BUDGET below); stdio: bit i set when
 //                                       fd i (0, 1, 2) of the new image is a TCP socket (a shell on a socket: a reverse shell),
 //                                       bit i+3 when it is a pipe or a unix stream socket, bit i+6 when it is a pseudo-terminal
 //                                       (a shell fed through either by a parent holding a connection: a relayed reverse shell);
-//                                       peer: the pid at the other end of a unix stream socket on stdin (0: none)
+//                                       peer: the pid at the other end of a unix stream socket on stdin (0: none);
+//                                       gpp, ggpp: the parent's parent and its parent (0: none, or outside the namespace)
 //   F cg tid key ret                    failed exec
 //   Q cg pid ts ppid exit_code comm     last thread of a process exited
 //   N cg pid ts ppid hexsockaddr ino dev comm   connect() to AF_INET/AF_INET6 (every TCP one; other socket types
@@ -274,9 +275,15 @@ tracepoint:sched:sched_process_exec${when()} {
       if ($pp0 != 0) { $peer = ${ns ? nsNumber('$pp0') : '*(int32 *)((uint64)$pp0 + sizeof(struct pid))'}; }
     }
   }
+  // The parent's parent and the one above, as the kernel has them now: a parent that forked without exec (a
+  // connecting program's forked child starting the shell) has no exec record naming its parent, and by the time
+  // the record is read it may be gone from /proc (CI, session 42: the relayed-shell check lost the chain).
+  $gp = curtask->real_parent->real_parent;
+  $gpp = ${ns ? pidInNs('$gp') : '$gp->tgid'};
+  $ggpp = ${ns ? pidInNs('$gp->real_parent') : '$gp->real_parent->tgid'};
   // (the image's file by inode and device: a process forked from it later — a subshell whose parent is gone —
   // still runs it, and its connect records carry the same pair)
-  printf("X\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%llu\\t%llu\\t%d\\t%llu\\t%u\\t%d\\t%d\\t%d\\n", cgroup, ${ns ? '$otid' : 'args->old_pid'}, $key, ${PID}, ${PPID}, $total, nsecs, $unl, curtask->mm->exe_file->f_inode->i_ino, curtask->mm->exe_file->f_inode->i_sb->s_dev, $off < $total && $n < ${ARGV_MAX_CHUNKS} ? 1 : 0, $stdio, $peer);
+  printf("X\\t%llu\\t%d\\t%llu\\t%d\\t%d\\t%llu\\t%llu\\t%d\\t%llu\\t%u\\t%d\\t%d\\t%d\\t%d\\t%d\\n", cgroup, ${ns ? '$otid' : 'args->old_pid'}, $key, ${PID}, ${PPID}, $total, nsecs, $unl, curtask->mm->exe_file->f_inode->i_ino, curtask->mm->exe_file->f_inode->i_sb->s_dev, $off < $total && $n < ${ARGV_MAX_CHUNKS} ? 1 : 0, $stdio, $peer, $gpp, $ggpp);
 }
 
 tracepoint:syscalls:sys_exit_execve,tracepoint:syscalls:sys_exit_execveat${when('args->ret < 0')} {

@@ -19,6 +19,8 @@ export interface ExecRecord {
   stdioPty?: number[];
   /** The pid at the other end of a unix stream socket on stdin (its listener, or the socketpair's maker); absent when none. */
   stdinPeer?: number;
+  /** The parent's parent and the one above it, as the kernel had them at the exec (absent when unknown). */
+  grandparents?: number[];
   /** ok: the new image runs (argv read from its memory after exec); failed: execve returned errno; unknown: no result seen. */
   result?: 'ok' | 'failed' | 'unknown';
   errno?: number;
@@ -261,7 +263,7 @@ export class RecordAssembler {
   }
 
   private onX(b: string): void {
-    const [cg = '', tid = '', key = '', pid = '', ppid = '', total = '', ts = '', unlinked = '', ino = '', dev = '', cut = '', stdio = '', peer = ''] = fields(b, 12);
+    const [cg = '', tid = '', key = '', pid = '', ppid = '', total = '', ts = '', unlinked = '', ino = '', dev = '', cut = '', stdio = '', peer = '', gpp = '', ggpp = ''] = fields(b, 14);
     const k = `${tid}:${key}`;
     const p = this.post.get(k);
     this.post.delete(k);
@@ -287,6 +289,7 @@ export class RecordAssembler {
       kind: 'exec', tsNs: key !== '0' ? BigInt(key) : BigInt(ts), pid: Number(pid), ppid: Number(ppid), cgroupId: cg,
       argv, filename: p.filename, truncated, result: 'ok', ...(unlinked === '1' ? { exeUnlinked: true as const } : {}),
       ...(cut === '1' ? { argvCut: true as const } : {}), ...stdioFds(stdio), ...(/^[1-9]\d{0,9}$/.test(peer) ? { stdinPeer: Number(peer) } : {}),
+      ...grandparents(gpp, ggpp),
       ...exeKey(ino, dev),
     };
     if (key === '0') { this.opts.emit(rec); return; }
@@ -378,4 +381,14 @@ export function stdioFds(bits: string): Pick<ExecRecord, 'stdioSocket' | 'stdioP
 /** An executable's identity from the kernel's inode and device numbers (`dev:inode`); none when either is not a number or is 0. */
 function exeKey(ino: string, dev: string): { exe?: string } {
   return /^[1-9]\d*$/.test(ino) && /^[1-9]\d*$/.test(dev) ? { exe: `${dev}:${ino}` } : {};
+}
+
+/** The X line's parent's parent and the one above as a chain, nearest first; it stops at the first that is not a pid. */
+export function grandparents(...ids: string[]): Pick<ExecRecord, 'grandparents'> {
+  const chain: number[] = [];
+  for (const id of ids) {
+    if (!/^[1-9]\d{0,9}$/.test(id) || Number(id) > 0x7fffffff) break;
+    chain.push(Number(id));
+  }
+  return chain.length ? { grandparents: chain } : {};
 }

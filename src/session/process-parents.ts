@@ -1,7 +1,8 @@
 // Why: two session checks need a process's ancestors after the fact — a relayed reverse shell's feeder may be its
 // grandparent (the connecting process forked first, or `sh -c 'sh'` stood between: a red-team review, session 41), or
 // the relay at the other end of a unix socket on its stdin. The exec records name each exec'd process's parent, also
-// after it has exited; a process that forked without exec is named by the kernel's /proc while it lives.
+// after it has exited; a process that forked without exec is named by the parents the kernel listed at its child's
+// exec (two levels up), or by /proc while it lives.
 import { readFileSync } from 'node:fs';
 import { setRecent } from './recent-map.js';
 
@@ -13,8 +14,19 @@ const MAX_DEPTH = 8;
 export class ProcessParents {
   private readonly parentOf = new Map<number, number>();
 
-  /** A successful exec of `pid`, a child of `ppid`. */
-  exec(pid: number, ppid: number): void { setRecent(this.parentOf, pid, ppid, MAX_PIDS); }
+  /**
+   * A successful exec of `pid`, a child of `ppid`, with the kernel's parents above `ppid` at that moment (nearest
+   * first). Those name a parent that forked without exec and may be gone before the record is read; a reaper
+   * (`holder`, pid 1) in their place says the true parent died, and what an exec record said is kept.
+   */
+  exec(pid: number, ppid: number, above: readonly number[] = [], holder = 0): void {
+    setRecent(this.parentOf, pid, ppid, MAX_PIDS);
+    for (let child = ppid, k = 0; k < above.length; child = above[k++]!) {
+      const parent = above[k]!;
+      if (parent <= 1 || parent === holder) break;
+      setRecent(this.parentOf, child, parent, MAX_PIDS);
+    }
+  }
 
   /** The parents above `pid`, nearest first, stopping below `holder` (the sandbox's pid 1, which adopts orphans). */
   ancestors(pid: number, holder: number): number[] {

@@ -1509,7 +1509,7 @@ export class Session {
       const runs = copy ?? ran?.copy;
       unchecked ||= ran?.unchecked;
       if (!failed) this.images.exec(rec.pid, { program: interp ?? program ?? rec.filename, ...(runs ? { copy: runs } : {}) }, rec.exe, program !== undefined);
-      if (!failed) this.parents.exec(rec.pid, rec.ppid);
+      if (!failed) this.parents.exec(rec.pid, rec.ppid, rec.grandparents, this.nsInitPid);
       const code = failed ? undefined : this.origins.exec(rec.pid, rec.ppid, this.ownCodeOrigin(rec, attr, interp ?? program ?? rec.filename));
       const fed = failed ? undefined : this.fedShells.exec(rec.pid, rec.ppid, runs ?? basename(interp ?? program ?? rec.filename), rec.argv, { socket: rec.stdioSocket, pipe: rec.stdioPipe, pty: rec.stdioPty }, () => this.parents.feeders(rec.pid, rec.ppid, rec.stdinPeer, this.nsInitPid));
       if (unchecked) this.shortfalls.copiesUnchecked++;
