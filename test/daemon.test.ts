@@ -262,6 +262,11 @@ test('bad requests get a 4xx naming the field; the CLI maps them to usage errors
     ['POST', '/v1/sessions/abc/files', { op: 'str_replace', path: 'x', old: 'a', new: 'b', edits: [{ old: 'a', new: 'b' }] }, 400, /^edits: edits is for multi_edit, not str_replace/],
     ['POST', '/v1/sessions/abc/files', { op: 'read', path: 'x' }, 404, /no open session abc/],
     ['GET', '/v1/nothing', undefined, 404, /no route GET \/v1\/nothing/],
+    // (a known path with another method is 405, not a 404 that reads as "no such session")
+    ['PUT', '/v1/sessions/abc', undefined, 405, /^\/v1\/sessions\/abc takes DELETE, not PUT$/],
+    ['GET', '/v1/run', undefined, 405, /takes POST, not GET/],
+    ['DELETE', '/v1/sessions', undefined, 405, /takes GET or POST, not DELETE/],
+    ['POST', '/v1/sessions/abc/report', {}, 405, /takes GET, not POST/],
   ];
   for (const [method, path, body, status, re] of cases) {
     const r = await daemonRequest(sock, method, path, body);
@@ -288,6 +293,17 @@ test('bad requests get a 4xx naming the field; the CLI maps them to usage errors
   });
   assert.match(rawLine, /^HTTP\/1\.1 400 /);
   assert.match(rawLine, /request target: not a URL path/);
+  const wrongMethod = await new Promise<string>((resolve, reject) => {
+    import('node:net').then(({ connect }) => {
+      const c = connect(sock);
+      let got = '';
+      c.on('data', (d: Buffer) => { got += d.toString(); });
+      c.on('end', () => resolve(got)); c.on('close', () => resolve(got)); c.on('error', reject);
+      c.write('PATCH /v1/sessions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    }, reject);
+  });
+  assert.match(wrongMethod, /^HTTP\/1\.1 405 /);
+  assert.match(wrongMethod, /\r\nallow: GET, POST\r\n/i);
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'name: bad\nresources:\n  memory: lots\n');
   const r = await cli(['--policy', bad, '--', 'true']).done;

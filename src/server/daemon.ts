@@ -105,6 +105,15 @@ export async function checkSocketPath(path: string): Promise<'free' | 'stale'> {
   return 'stale';
 }
 
+/** The methods a route path answers to (none: no such route). */
+export function routeMethods(path: string): string[] {
+  const fixed: Record<string, string[]> = { '/v1/health': ['GET'], '/v1/sessions': ['GET', 'POST'], '/v1/events': ['GET'], '/v1/run': ['POST'], '/v1/run/cancel': ['POST'] };
+  if (Object.hasOwn(fixed, path)) return fixed[path]!;
+  const m = /^\/v1\/sessions\/[0-9a-f]{1,64}(\/exec|\/files|\/report)?$/.exec(path);
+  if (!m) return [];
+  return m[1] === '/report' ? ['GET'] : m[1] ? ['POST'] : ['DELETE'];
+}
+
 class HttpError extends Error {
   constructor(readonly status: number, readonly kind: string, message: string) { super(message); }
 }
@@ -315,7 +324,13 @@ export class CorralDaemon {
       }
       else if (req.method === 'GET' && m?.[2] === '/report') out = await this.report(req, m[1]!);
       else if (req.method === 'DELETE' && m && !m[2]) out = await this.closeSession(req, m[1]!);
-      else throw new HttpError(404, 'not_found', `no route ${req.method} ${path} (see docs/daemon.md)`);
+      else {
+        // (a known path asked with another method: 405 naming the ones it takes, as HTTP says, not a 404 that
+        // reads as "no such session" to a client that sent PUT for DELETE)
+        const allow = routeMethods(path);
+        if (allow.length) { res.setHeader('allow', allow.join(', ')); throw new HttpError(405, 'method_not_allowed', `${path} takes ${allow.join(' or ')}, not ${req.method}`); }
+        throw new HttpError(404, 'not_found', `no route ${req.method} ${path} (see docs/daemon.md)`);
+      }
       return { status: 200, body: out };
     } catch (e) {
       if (e instanceof HttpError) return { status: e.status, body: { error: { kind: e.kind, message: e.message } } };
