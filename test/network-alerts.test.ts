@@ -39,7 +39,10 @@ test('a pool-like name in the HTTP Host or a CONNECT target is mining, high (a h
   // the same via a known list entry that is an exact name
   assert.equal(alertForConnect(conn({ protocol: 'tls', sniHost: 'pool.exact.test' }), pools)!.severity, 'critical');
   // observe mode words it as such
-  assert.match(alertForConnect(conn({ protocol: 'tls', sniHost: 'pool.exact.test', observed: true }), pools)!.message, /would have been blocked/);
+  const seen = alertForConnect(conn({ protocol: 'tls', sniHost: 'pool.exact.test', observed: true }), pools)!;
+  assert.match(seen.message, /would have been blocked/);
+  assert.match(seen.reason, /^Observe mode: this connection went through and was recorded; under enforce it is refused\. \S/, 'the agent is not told it was refused');
+  assert.doesNotMatch(alertForConnect(conn({ protocol: 'tls', sniHost: 'pool.exact.test' }), pools)!.reason, /Observe mode/);
 });
 
 test('resolved pool names and mining protocol keep their alert; benign host mismatches stay policy_violation', () => {

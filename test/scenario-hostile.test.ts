@@ -873,12 +873,14 @@ test('observe mode records "would block" and lets traffic through (lab only)', a
   assert.equal(await fx.far.accepted('10.0.0.5', 80), before + 1);
   assert.equal(alerts[0]?.payload.action, 'observed', JSON.stringify(alerts.map((a) => [a.payload.rule, a.payload.message, a.payload.action])));
   assert.equal(alerts[0]?.payload.category, 'internal_probe');
+  assert.match(alerts[0]!.payload.reason, /^Observe mode: these connections went through and were recorded; under enforce they are refused\./, 'the agent is not told it was refused');
   // a scan in observe mode says it was let through, and counts one host as one host
   const scan = await oneCall('for p in 80 5432; do curl -sS -m 2 -o /dev/null http://10.0.0.5:$p/ 2>/dev/null; done; echo scanned', { policy: 'mode: observe\n' });
   const fan = scan.alerts.filter((a) => a.payload.rule === 'gateway.internal_scan');
   assert.equal(fan.length, 1, JSON.stringify(scan.alerts.map((a) => [a.payload.rule, a.payload.message])));
   assert.equal(fan[0]!.payload.message.replace(/ \(10\.0\.0\.5:.*\)$/, ''), 'Internal network scan: 2 attempts (observe mode: would have been blocked) to 2 targets on 1 host');
   assert.equal(fan[0]!.payload.action, 'observed');
+  assert.match(fan[0]!.payload.reason, /^Observe mode: /);
 });
 
 test('hostile bytes at the resolver and the proxy do not hurt the gateway', async () => {

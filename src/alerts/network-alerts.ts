@@ -18,7 +18,8 @@ export function alertForConnect(r: ConnectReport, pools: MiningNameMatcher): Ale
   if (r.decision.verdict !== 'deny') return null;
   const dst = `${r.dst.ip}:${r.dst.port}${r.name ? ` (${r.name})` : ''}`;
   const how = r.observed ? 'would have been blocked (observe mode)' : 'was blocked';
-  const base = { reason: `${r.decision.reason} [corral rule ${r.decision.rule}]` };
+  // (observe mode let the connection through: the agent reads that, then why enforce mode refuses it)
+  const base = { reason: `${r.observed ? 'Observe mode: this connection went through and was recorded; under enforce it is refused. ' : ''}${r.decision.reason} [corral rule ${r.decision.rule}]` };
   const poolName = r.name ? pools.match(r.name) : null;
   if (r.protocol === 'mining' || poolName) {
     return { ...base, rule: 'gateway.mining', category: 'mining', severity: 'critical', attack: ['T1496', 'T1496.001'],

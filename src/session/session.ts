@@ -1744,15 +1744,16 @@ export class Session {
     const hosts = new Set(probes.map((p) => p.target.split(':')[0]));
     const evidence = probes.map((p) => p.evidence);
     const { pid, action, ...attr } = key;
+    const observeNote = action === 'observed' ? 'Observe mode: these connections went through and were recorded; under enforce they are refused. ' : '';
     if (targets.size === 1) {
       this.alert(attr, { rule: 'gateway.internal_probe', category: 'internal_probe', severity: 'medium', attack: ['T1046', 'T1018'],
         message: probes[0]!.message + (probes.length > 1 ? ` (${probes.length} attempts)` : ''),
-        reason: 'Internal, private and host addresses are not reachable from this sandbox.' }, evidence, action, { pid, count: probes.length, ts: probes[0]!.ts });
+        reason: `${observeNote}Internal, private and host addresses are not reachable from this sandbox.` }, evidence, action, { pid, count: probes.length, ts: probes[0]!.ts });
       return;
     }
     this.alert(attr, { rule: 'gateway.internal_scan', category: 'internal_probe', severity: 'high', attack: ['T1046', 'T1018'],
       message: `Internal network scan: ${probes.length} ${action === 'observed' ? 'attempts (observe mode: would have been blocked)' : 'blocked attempts'} to ${targets.size} targets on ${hosts.size} host${hosts.size === 1 ? '' : 's'} (${[...targets].slice(0, 5).join(', ')}${targets.size > 5 ? ', …' : ''})`,
-      reason: 'Internal, private and host addresses are not reachable from this sandbox; scanning them is recorded.' }, evidence, action, { pid, count: probes.length, ts: probes[0]!.ts });
+      reason: `${observeNote}Internal, private and host addresses are not reachable from this sandbox; scanning them is recorded.` }, evidence, action, { pid, count: probes.length, ts: probes[0]!.ts });
   }
 
   /**
