@@ -19,6 +19,8 @@ import { DnsServer } from '../src/gateway/dns-server.js';
 import type { DnsUpstreamOptions } from '../src/gateway/dns-upstream.js';
 import { compilePolicy, parsePolicy } from '../src/policy/index.js';
 import type { DnsReport, GatewayReport, SandboxNet } from '../src/gateway/types.js';
+import { alertForDns } from '../src/alerts/network-alerts.js';
+import { MiningNameMatcher } from '../src/alerts/mining-names.js';
 
 const fds = () => fs.readdirSync('/proc/self/fd').length;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -251,5 +253,26 @@ test('source ports rotate: at most 16 queries per upstream socket, fresh random 
     for (let i = 0; i < 40; i++) assert.equal((await c.ask(port, 1000 + i, `s${i}.cdn.test`)).rcode, 'NOERROR');
     assert.ok(new Set(ports.slice(seq)).size >= 3, 'sequential queries rotate ports');
     assert.ok(fds() <= before + 1, `descriptors: ${before} before, ${fds()} after (retired sockets closed)`);
+  } finally { c.close(); dns.close(); up.close(); }
+});
+
+test('observe mode: a denied name is forwarded and answered, its report says observed; a metadata name is still refused and is not', async () => {
+  const up = await upstream((q, _m, r, sock) => sock.send(answer(q, ['198.51.100.30']), r.port, r.address));
+  const reports: GatewayReport[] = [];
+  const sbs = new Map([...sandboxes(['127.0.0.77'], policyFor(up.port), reports)].map(([ip, sb]) => [ip, { ...sb, observe: true }]));
+  const dns = new DnsServer((ip) => sbs.get(ip));
+  const port = await dns.listen();
+  const c = await client('127.0.0.77');
+  try {
+    const seen = await c.ask(port, 1, 'pool.evil.test');
+    assert.deepEqual(seen.answers?.map((a) => (a as { data?: unknown }).data), ['198.51.100.30']);
+    assert.equal((await c.ask(port, 2, 'metadata.google.internal') as { rcode?: string }).rcode, 'NXDOMAIN');
+    assert.deepEqual(up.got.map((q) => q.questions?.[0]?.name), ['pool.evil.test'], 'the metadata name never went upstream');
+    assert.deepEqual((reports as DnsReport[]).map((r) => [r.name, r.verdict, r.observed]), [['pool.evil.test', 'deny', true], ['metadata.google.internal', 'deny', undefined]]);
+    const [pool, meta] = (reports as DnsReport[]).map((r) => alertForDns(r, new MiningNameMatcher([]))!);
+    assert.match(pool!.message, /^DNS lookup of mining pool pool\.evil\.test answered \(observe mode: would have been refused\)/);
+    assert.match(pool!.reason, /^Observe mode: this name was resolved and recorded; under enforce it is refused\. \S/);
+    assert.match(meta!.message, /metadata name metadata\.google\.internal refused$/);
+    assert.doesNotMatch(meta!.reason, /Observe mode/);
   } finally { c.close(); dns.close(); up.close(); }
 });

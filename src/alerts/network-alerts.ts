@@ -67,14 +67,15 @@ const METADATA_NAMES = /^(metadata(\.google\.internal)?|metadata\.azure\.interna
 export function alertForDns(r: DnsReport, pools: MiningNameMatcher): AlertDraft | null {
   if (r.verdict !== 'deny') return null;
   const pool = pools.match(r.name);
-  const reason = `${r.reason} [corral rule ${r.rule}]`;
+  const reason = `${r.observed ? 'Observe mode: this name was resolved and recorded; under enforce it is refused. ' : ''}${r.reason} [corral rule ${r.rule}]`;
+  const refused = r.observed ? 'answered (observe mode: would have been refused)' : 'refused';
   if (pool) {
     return { rule: 'dns.mining_pool', category: 'mining', severity: 'high', attack: ['T1496', 'T1496.001'], reason,
-      message: `DNS lookup of mining pool ${r.name} refused (${pool})` };
+      message: `DNS lookup of mining pool ${r.name} ${refused} (${pool})` };
   }
   if (METADATA_NAMES.test(r.name)) {
     return { rule: 'dns.metadata', category: 'metadata_access', severity: 'high', attack: ['T1552.005'], reason,
-      message: `DNS lookup of cloud metadata name ${r.name} refused` };
+      message: `DNS lookup of cloud metadata name ${r.name} ${refused}` };
   }
   if (r.rule === DNS_LIMIT_RULE) {
     return { rule: 'dns.query_limit', category: 'resource_abuse', severity: 'medium', attack: ['T1499'], reason,
@@ -85,7 +86,7 @@ export function alertForDns(r: DnsReport, pools: MiningNameMatcher): AlertDraft 
       message: 'Malformed DNS query from the sandbox' };
   }
   return { rule: 'dns.denied', category: 'policy_violation', severity: 'low', attack: ['T1071.004'], reason,
-    message: `DNS lookup of ${r.name} refused: ${r.rule}` };
+    message: `DNS lookup of ${r.name} ${refused}: ${r.rule}` };
 }
 
 export function alertForDrop(d: { proto: string; dst: string; dport?: number }, addressClass: string): AlertDraft {

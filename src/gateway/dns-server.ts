@@ -105,10 +105,11 @@ export class DnsServer {
       const out = dnsPacket.encode({ type: 'response', id: q.id, flags: FLAGS_RESPONSE | rcode, questions: q.questions, answers, additionals });
       this.sock.send(out, rinfo.port, rinfo.address);
     };
-    const rec = (verdict: 'allow' | 'deny', answers: string[], rcode: string) =>
-      sb.report({ kind: 'dns', sport, dst, name, qtype: question.type, verdict, rule: d.rule, reason: d.reason, answers, rcode, tsNs });
+    // (past the deny branch below, a denied name is observe mode's: answered, and its report says so)
+    const rec = (verdict: 'allow' | 'deny', answers: string[], rcode: string, refused = false) =>
+      sb.report({ kind: 'dns', sport, dst, name, qtype: question.type, verdict, rule: d.rule, reason: d.reason, answers, rcode, ...(verdict === 'deny' && !refused ? { observed: true as const } : {}), tsNs });
 
-    if (d.verdict === 'deny' && (!sb.observe || isMetadataName(name))) { reply(NXDOMAIN, [], `${d.reason} [corral rule ${d.rule}]`); rec('deny', [], 'NXDOMAIN'); return; }
+    if (d.verdict === 'deny' && (!sb.observe || isMetadataName(name))) { reply(NXDOMAIN, [], `${d.reason} [corral rule ${d.rule}]`); rec('deny', [], 'NXDOMAIN', true); return; }
     if (d.staticAddress) {
       const answers: dnsPacket.Answer[] = question.type === 'A' ? [{ type: 'A', name: question.name, ttl: 60, data: d.staticAddress }] : [];
       if (question.type === 'A') sb.names.set(d.staticAddress, name);

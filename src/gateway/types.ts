@@ -74,6 +74,8 @@ export interface DnsReport {
   reason: string;
   answers: string[];
   rcode: string;
+  /** A denied name answered anyway (observe mode); absent when the answer was a refusal. */
+  observed?: true;
   tsNs: bigint;
 }
 

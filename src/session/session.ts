@@ -1674,7 +1674,7 @@ export class Session {
         d = { ...d, message: `${d.message} — sent to ${others.length === 1 ? `${others[0]}, ` : ''}a resolver other than Corral's (redirected)` };
       }
       // A and AAAA queries (and resolver retries) for one name are one alert with a count.
-      if (d) this.repeats.add(`${attr.tool_call ?? ''}|${d.rule}|${r.name}`, { attr, pid, draft: d, action: this.net?.observe ? 'observed' : 'blocked' }, { target: r.name, evidence: ev.id, message: d.message, ts: ev.ts });
+      if (d) this.repeats.add(`${attr.tool_call ?? ''}|${d.rule}|${r.name}`, { attr, pid, draft: d, action: r.observed ? 'observed' : 'blocked' }, { target: r.name, evidence: ev.id, message: d.message, ts: ev.ts });
       return;
     }
     // A flow's records (interim and last) take the attribution its connection got.
