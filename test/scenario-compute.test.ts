@@ -66,3 +66,28 @@ test('a worker restarted under a fresh pid faster than the sampling period is st
     assert.equal(rule('test_per_pid_cpu_short').length, 0);
   } finally { await s.close(); }
 });
+
+test('a burner split over two calls\' background processes, each under the per-process threshold, is flagged by their sum across calls', async () => {
+  // (a leftover of session 41: two background loops of two calls at ≈ 37 % each raised nothing — the per-process
+  // rule counts each call's busiest process, the per-call rule one call's sum)
+  const s = await rt.createSession({ policy: labPolicy('resources:\n  cpus: 0.8\n'), episode: 'split' });
+  try {
+    for (const w of ['w1', 'w2']) {
+      const r = await s.exec({ command: `cp /usr/bin/yes ./${w} && (nohup ./${w} >/dev/null 2>&1 &) ; echo started`, toolCallId: w });
+      assert.equal(r.stdout.trim(), 'started');
+    }
+    await s.exec({ command: 'sleep 6', toolCallId: 'idle' });
+    await s.close();
+    const bg = s.events.filter((e) => e.kind === 'resource' && e.payload.scope === 'background');
+    assert.ok(bg.length >= 4, `background samples: ${bg.length}`);
+    assert.ok(bg.every((e) => e.payload.calls === 2 && /^w[12] [\d.]+%, w[12] [\d.]+%$/.test(String(e.payload.split))), JSON.stringify(bg.map((e) => e.payload.split)));
+    assert.ok(bg.every((e) => e.tool_call === 'w1' || e.tool_call === 'w2'), 'attributed to a call that started a burner');
+    const per = s.events.filter((e) => e.kind === 'resource' && e.payload.scope === 'process' && /^w[12]$/.test(String(e.payload.comm)));
+    const hits = s.alertEvents.filter((a) => a.payload.rule === 'test_background_split_short');
+    assert.ok(hits.length >= 1, `no split alert; alerts: ${JSON.stringify(s.alertEvents.map((a) => [a.payload.rule, a.payload.message]))}; samples ${JSON.stringify(bg.map((e) => e.payload.cpu_pct))}; per process ${JSON.stringify(per.map((e) => [e.payload.comm, e.payload.cpu_pct]))}`);
+    assert.match(String(hits[0]!.payload.message), /^Processes left running by 2 tool calls averaged \d+(\.\d+)?% CPU over 3s \(w[12] [\d.]+%, w[12] [\d.]+%; busiest: w[12], pid \d+\)/);
+    assert.ok(hits.every((a) => a.tool_call === 'w1' || a.tool_call === 'w2'));
+    // each burner alone stays under the per-process copy's 50 % mean: only the sum caught them
+    assert.equal(s.alertEvents.filter((a) => a.payload.rule === 'test_rotating_cpu_short').length, 0, JSON.stringify(per.map((e) => [e.payload.comm, e.payload.cpu_pct])));
+  } finally { await s.close(); }
+});

@@ -268,8 +268,10 @@ const DEFS: FieldDef[] = [
   { name: 'dns.subdomain_len', type: 'num', kinds: 'dns', doc: 'length of dns.name before dns.domain (without the joining dot; 0 for the domain itself): the part of a name that can carry data',
     get: (ev, c) => { const n = c.g(S_DNS_NAME) as string | undefined; if (n === undefined) return undefined; const d = domainMemo(c.domainMemo, n)!; return n.length > d.length ? n.length - d.length - 1 : 0; } },
   // --- res (kind 'resource') ---
-  { name: 'res.scope', type: 'str', kinds: 'resource', doc: "sample scope ('tool_call', 'session', 'process' …)", get: (ev) => (ev.kind === 'resource' ? str(P(ev).scope) : undefined) },
+  { name: 'res.scope', type: 'str', kinds: 'resource', doc: "sample scope ('tool_call', 'process', 'background': unexpected processes of ended calls summed across calls, 'gpu' …)", get: (ev) => (ev.kind === 'resource' ? str(P(ev).scope) : undefined) },
   { name: 'res.cpu_pct', type: 'num', kinds: 'resource', doc: 'p.cpu_pct: CPU use over the sample interval, % of one core (sensors that sample periodically set it)', get: (ev) => (ev.kind === 'resource' ? num(P(ev).cpu_pct) : undefined) },
+  { name: 'res.calls', type: 'num', kinds: 'resource', doc: "p.calls: how many tool calls' processes a 'background' sample sums", get: (ev) => (ev.kind === 'resource' ? num(P(ev).calls) : undefined) },
+  { name: 'res.split', type: 'str', kinds: 'resource', doc: "p.split: a 'background' sample's calls with their CPU shares ('call-2 40%, call-3 37%')", get: (ev) => (ev.kind === 'resource' ? str(P(ev).split) : undefined) },
   { name: 'res.young', type: 'bool', kinds: 'resource', doc: 'p.young: a process sample first taken when the process was under 50 ms old (its cpu_pct, capped at one core, is measured over that short life)', get: (ev) => (ev.kind === 'resource' ? P(ev).young === true : undefined) },
   { name: 'res.cpu_ns', type: 'num', kinds: 'resource', doc: 'cumulative CPU time', get: (ev) => (ev.kind === 'resource' ? num(P(ev).cpu_ns) : undefined) },
   { name: 'res.mem_bytes', type: 'num', kinds: 'resource', doc: 'p.memory_peak_bytes (else p.mem_bytes)', get: (ev) => (ev.kind === 'resource' ? num(P(ev).memory_peak_bytes ?? P(ev).mem_bytes) : undefined) },
