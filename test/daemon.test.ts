@@ -281,27 +281,21 @@ test('bad requests get a 4xx naming the field; the CLI maps them to usage errors
     }, reject);
   });
   assert.equal(notJson, 400);
-  // A request target Node's parser accepts but URL cannot parse once ended the whole daemon.
-  const rawLine = await new Promise<string>((resolve, reject) => {
+  // (a raw request on the socket, its whole answer as text)
+  const raw = (request: string) => new Promise<string>((resolve, reject) => {
     import('node:net').then(({ connect }) => {
       const c = connect(sock);
       let got = '';
       c.on('data', (d: Buffer) => { got += d.toString(); });
       c.on('end', () => resolve(got)); c.on('close', () => resolve(got)); c.on('error', reject);
-      c.write('GET http://[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      c.write(request);
     }, reject);
   });
+  // A request target Node's parser accepts but URL cannot parse once ended the whole daemon.
+  const rawLine = await raw('GET http://[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   assert.match(rawLine, /^HTTP\/1\.1 400 /);
   assert.match(rawLine, /request target: not a URL path/);
-  const wrongMethod = await new Promise<string>((resolve, reject) => {
-    import('node:net').then(({ connect }) => {
-      const c = connect(sock);
-      let got = '';
-      c.on('data', (d: Buffer) => { got += d.toString(); });
-      c.on('end', () => resolve(got)); c.on('close', () => resolve(got)); c.on('error', reject);
-      c.write('PATCH /v1/sessions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-    }, reject);
-  });
+  const wrongMethod = await raw('PATCH /v1/sessions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   assert.match(wrongMethod, /^HTTP\/1\.1 405 /);
   assert.match(wrongMethod, /\r\nallow: GET, POST\r\n/i);
   const bad = join(dir, 'bad.yaml');
