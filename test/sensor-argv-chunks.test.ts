@@ -99,6 +99,7 @@ test('a chunk lost on the way cuts the argv where the gap starts and marks it tr
   const b = new RecordAssembler({ keep: () => true, emit: (r) => { if (r.kind === 'exec') budgeted.push(r); } });
   b.line(`{"type": "printf", "data": "P\\t42\\t9\\t102\\t/bin/x\\n"}`);
   b.line(`{"type": "printf", "data": "C\\t9\\t102\\t0\\t${window(0)}\\n"}`);
+  b.line(`{"type": "printf", "data": "I\\t9\\t102\\t7001\\t7002\\n"}`);
   b.line(`{"type": "printf", "data": "X\\t42\\t9\\t102\\t9\\t1\\t${total}\\t202\\t0\\t77\\t5\\t1\\t0\\t0\\t31\\t30\\n"}`);
   b.line(`{"type": "printf", "data": "E\\t42\\t9\\t102\\t9\\t1\\t0\\t/bin/x\\n"}`);
   b.line(`{"type": "printf", "data": "A\\t42\\t10\\t103\\t0\\t/bin/nope\\n"}`);
@@ -106,5 +107,7 @@ test('a chunk lost on the way cuts the argv where the gap starts and marks it tr
   b.line(`{"type": "printf", "data": "F\\t42\\t10\\t103\\t-2\\n"}`);
   assert.deepEqual(budgeted.map((r) => [r.result, r.argv.length, r.truncated, r.argvCut]), [['ok', 2, true, true], ['failed', 1, true, true]]);
   assert.deepEqual(budgeted[0]?.grandparents, [31, 30], 'the parents the kernel names above the parent');
+  assert.deepEqual([budgeted[0]?.pipeIn, budgeted[0]?.pipeOut], [7001, 7002], 'the I line joins its exec by thread and key');
+  assert.equal(budgeted[1]?.pipeIn, undefined);
   assert.equal(run(edges)?.argvCut, undefined, 'an unbudgeted exec has no cut mark');
 });

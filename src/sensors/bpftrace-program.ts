@@ -20,6 +20,7 @@
 //                                       (a shell fed through either by a parent holding a connection: a relayed reverse shell);
 //                                       peer: the pid at the other end of a unix stream socket on stdin (0: none);
 //                                       gpp, ggpp: the parent's parent and its parent (0: none, or outside the namespace)
+//   I tid key pin pout                  before X, when the new image has a pipe or FIFO on fd 0 and on fd 1 (else fd 2): their inodes
 //   F cg tid key ret                    failed exec
 //   Q cg pid ts ppid exit_code comm     last thread of a process exited
 //   N cg pid ts ppid hexsockaddr ino dev comm   connect() to AF_INET/AF_INET6 (every TCP one; other socket types
@@ -223,6 +224,23 @@ tracepoint:syscalls:sys_enter_execve,tracepoint:syscalls:sys_enter_execveat /@es
 
 tracepoint:sched:sched_process_exec${when()} {
   printf("P\\t%llu\\t%d\\t%llu\\t%s\\n", cgroup, ${ns ? '@etid[args->old_pid]' : 'args->old_pid'}, @eseq[args->old_pid], str(args->filename));
+}
+
+// Which pipe or FIFO the new image reads on fd 0 and writes on fd 1 (else fd 2), by inode, when it has both: a shell
+// whose ends a relay beside it holds, not a parent (a FIFO pair between siblings, session 42), is joined to it by
+// these. A probe of its own, before the one that prints X and forgets the key: the X probe's stack is full.
+tracepoint:sched:sched_process_exec${when()} {
+  $f0 = *(curtask->files->fdt->fd + 0);
+  $f1 = *(curtask->files->fdt->fd + 1);
+  $f2 = *(curtask->files->fdt->fd + 2);
+  $pin = (uint64)0;
+  $pout = (uint64)0;
+  if ($f0 != 0 && ($f0->f_inode->i_mode & 0xf000) == 0x1000) { $pin = $f0->f_inode->i_ino; }
+  if ($f1 != 0 && ($f1->f_inode->i_mode & 0xf000) == 0x1000) { $pout = $f1->f_inode->i_ino; }
+  if ($pout == 0 && $f2 != 0 && ($f2->f_inode->i_mode & 0xf000) == 0x1000) { $pout = $f2->f_inode->i_ino; }
+  if ($pin != 0 && $pout != 0) {
+    printf("I\\t%d\\t%llu\\t%llu\\t%llu\\n", ${ns ? '@etid[args->old_pid]' : 'args->old_pid'}, @eseq[args->old_pid], $pin, $pout);
+  }
 }
 
 tracepoint:sched:sched_process_exec${when()} {

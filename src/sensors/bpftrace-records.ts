@@ -21,6 +21,9 @@ export interface ExecRecord {
   stdinPeer?: number;
   /** The parent's parent and the one above it, as the kernel had them at the exec (absent when unknown). */
   grandparents?: number[];
+  /** Inode of the pipe or FIFO on stdin, and of the one on stdout (else stderr); each absent when none. */
+  pipeIn?: number;
+  pipeOut?: number;
   /** ok: the new image runs (argv read from its memory after exec); failed: execve returned errno; unknown: no result seen. */
   result?: 'ok' | 'failed' | 'unknown';
   errno?: number;
@@ -145,7 +148,7 @@ export function decodeSockaddr(b: Buffer): { family: 'inet' | 'inet6'; ip: strin
 
 interface EnterState { args: string[]; full: boolean[]; cg: string; tid: number; arrived: number }
 interface PendingExec { enter?: { pid: number; ppid: number; more: boolean; cut: boolean; filename: string; args: string[]; truncated: boolean; cg: string; ts: bigint }; arrived: number }
-interface PostExec { cg: string; filename: string; chunks: { at: number; bytes: Buffer }[] }
+interface PostExec { cg: string; filename: string; chunks: { at: number; bytes: Buffer }[]; pipes?: Pick<ExecRecord, 'pipeIn' | 'pipeOut'> }
 
 export interface AssemblerOptions {
   /** Cheap pre-filter on the cgroup id (decimal string); false drops the line before decoding. */
@@ -184,6 +187,7 @@ export class RecordAssembler {
       case 'E': return this.onE(body);
       case 'P': return this.onP(body);
       case 'C': return this.onC(body);
+      case 'I': return this.onI(body);
       case 'X': return this.onX(body);
       case 'F': return this.onF(body);
       case 'Q': return this.onQ(body);
@@ -256,6 +260,12 @@ export class RecordAssembler {
     this.post.set(`${tid}:${key}`, { cg, filename: text(filename), chunks: [] });
   }
 
+  private onI(b: string): void {
+    const [tid = '', key = '', pin = '', pout = ''] = fields(b, 3);
+    const p = this.post.get(`${tid}:${key}`);
+    if (p) p.pipes = pipeInodes(pin, pout);
+  }
+
   private onC(b: string): void {
     const [tid = '', key = '', at = '', hex = ''] = fields(b, 3);
     const p = this.post.get(`${tid}:${key}`);
@@ -289,7 +299,7 @@ export class RecordAssembler {
       kind: 'exec', tsNs: key !== '0' ? BigInt(key) : BigInt(ts), pid: Number(pid), ppid: Number(ppid), cgroupId: cg,
       argv, filename: p.filename, truncated, result: 'ok', ...(unlinked === '1' ? { exeUnlinked: true as const } : {}),
       ...(cut === '1' ? { argvCut: true as const } : {}), ...stdioFds(stdio), ...(/^[1-9]\d{0,9}$/.test(peer) ? { stdinPeer: Number(peer) } : {}),
-      ...grandparents(gpp, ggpp),
+      ...grandparents(gpp, ggpp), ...p.pipes,
       ...exeKey(ino, dev),
     };
     if (key === '0') { this.opts.emit(rec); return; }
@@ -391,4 +401,11 @@ export function grandparents(...ids: string[]): Pick<ExecRecord, 'grandparents'>
     chain.push(Number(id));
   }
   return chain.length ? { grandparents: chain } : {};
+}
+
+/** The I line's pipe inodes (each absent when 0 or not a number). */
+export function pipeInodes(pin: string, pout: string): Pick<ExecRecord, 'pipeIn' | 'pipeOut'> {
+  const ino = (v: string): number | undefined => (/^[1-9]\d{0,15}$/.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : undefined);
+  const a = ino(pin), b = ino(pout);
+  return { ...(a !== undefined ? { pipeIn: a } : {}), ...(b !== undefined ? { pipeOut: b } : {}) };
 }

@@ -66,6 +66,7 @@ import { ProcessImages } from './process-images.js';
 import { FedShells } from './fed-shells.js';
 import { ProcessParents } from './process-parents.js';
 import { backgroundCompute, type BackgroundProc } from './background-compute.js';
+import { pipeEnds, shellRelays } from './pipe-relays.js';
 
 /** The part of the runtime's rule set a session reads (absent when rules are not loaded yet). */
 type RuntimeRules = Pick<Runtime['rules'], 'lists'>;
@@ -1526,7 +1527,7 @@ export class Session {
       if (!failed) this.images.exec(rec.pid, { program: interp ?? program ?? rec.filename, ...(runs ? { copy: runs } : {}) }, rec.exe, program !== undefined);
       if (!failed) this.parents.exec(rec.pid, rec.ppid, rec.grandparents, this.nsInitPid);
       const code = failed ? undefined : this.origins.exec(rec.pid, rec.ppid, this.ownCodeOrigin(rec, attr, interp ?? program ?? rec.filename));
-      const fed = failed ? undefined : this.fedShells.exec(rec.pid, rec.ppid, runs ?? basename(interp ?? program ?? rec.filename), rec.argv, { socket: rec.stdioSocket, pipe: rec.stdioPipe, pty: rec.stdioPty }, () => this.parents.feeders(rec.pid, rec.ppid, rec.stdinPeer, this.nsInitPid));
+      const fed = failed ? undefined : this.fedShells.exec(rec.pid, rec.ppid, runs ?? basename(interp ?? program ?? rec.filename), rec.argv, { socket: rec.stdioSocket, pipe: rec.stdioPipe, pty: rec.stdioPty }, () => this.shellFeeders(rec));
       if (unchecked) this.shortfalls.copiesUnchecked++;
       if (rec.argvCut) this.shortfalls.argvCut++;
       // (`copy_unchecked`: the file had a watched program's size but the hash budget was spent, so it was not
@@ -1793,6 +1794,17 @@ export class Session {
     call.killReason ??= why;
     call.cgroup.kill();
     return `Corral killed the processes of tool call ${call.tool_call} (policy response.kill)`;
+  }
+
+  /**
+   * Who may feed a fed shell its commands: its parents and a unix peer (process-parents.ts), and a relay beside it
+   * holding both ends of its stdin and stdout pipes (pipe-relays.ts, read from the session's processes now).
+   */
+  private shellFeeders(rec: ExecRecord): number[] {
+    const line = this.parents.feeders(rec.pid, rec.ppid, rec.stdinPeer, this.nsInitPid);
+    if (rec.pipeIn === undefined || rec.pipeOut === undefined) return line;
+    const pids = [...this.calls.values()].flatMap((c) => { try { return c.cgroup.pids(); } catch { return []; } });
+    return [...line, ...shellRelays(rec.pid, rec.pipeIn, rec.pipeOut, pipeEnds(pids), new Set(line))];
   }
 
   /** The step and id of the next tool call (the caller's, else numbered in order). */

@@ -1,0 +1,57 @@
+// Why: a relayed reverse shell need not be a child of the program holding the connection. A relay started beside
+// the shell — `python3 relay.py & sh <in >out` over two FIFOs, or `cat in | sh >out` with the relay writing `in` —
+// is no parent of it, so the lineage check of fed-shells.ts missed it (left open in session 41). This finds, among
+// the session's processes, the ones that hold the other ends of a shell's stdin and stdout: a relay reads what the
+// shell writes AND writes what it reads (directly, or through one process in between such as `cat`). Both ends are
+// required: `curl URL | sh` feeds a shell from the network but does not read its answers, and is not a relay.
+// Ends are found by inode through /proc/PID/fd (the kernel's identity, not a path the agent chose).
+// Threat: T1059.004 / T1095, a remote-controlled shell relayed through another program over pipes or FIFOs.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+
+/** At most this many descriptors are looked at in all (a process can hold a million). */
+const MAX_FDS = 65_536;
+const S_IFMT = 0o170000;
+const S_IFIFO = 0o010000;
+
+/** One pipe or FIFO descriptor of a process: which inode, and whether it reads and/or writes it. */
+export interface PipeEnd { pid: number; ino: number; read: boolean; write: boolean }
+
+/** The pipe and FIFO descriptors the given processes hold now (gone processes and closed fds are skipped). */
+export function pipeEnds(pids: Iterable<number>): PipeEnd[] {
+  const out: PipeEnd[] = [];
+  let budget = MAX_FDS;
+  for (const pid of pids) {
+    let fds: string[];
+    try { fds = readdirSync(`/proc/${pid}/fd`); } catch { continue; }
+    for (const fd of fds) {
+      if (--budget < 0) return out;
+      try {
+        const st = statSync(`/proc/${pid}/fd/${fd}`);
+        if ((st.mode & S_IFMT) !== S_IFIFO) continue;
+        const m = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+        if (!m) continue;
+        const acc = parseInt(m[1]!, 8) & 3;
+        out.push({ pid, ino: st.ino, read: acc === 0 || acc === 2, write: acc === 1 || acc === 2 });
+      } catch { /* closed meanwhile, or the process exited */ }
+    }
+  }
+  return out;
+}
+
+/**
+ * The processes relaying the shell `shell` whose stdin is pipe `pin` and stdout pipe `pout`: each reads `pout` and
+ * writes `pin` itself, or writes a pipe that a writer of `pin` reads (one process in between). The shell's own
+ * descriptors, and those of the processes named in `skip` (its parents, which may hold copies), do not count.
+ */
+export function shellRelays(shell: number, pin: number, pout: number, ends: readonly PipeEnd[], skip: ReadonlySet<number> = new Set()): number[] {
+  const others = ends.filter((e) => e.pid !== shell && !skip.has(e.pid));
+  const readers = new Set(others.filter((e) => e.ino === pout && e.read).map((e) => e.pid));
+  const feeders = new Set(others.filter((e) => e.ino === pin && e.write).map((e) => e.pid));
+  // (what each feeder reads, other than the shell's own pipes: a `cat in` between the relay and the shell)
+  const upstream = new Set(others.filter((e) => feeders.has(e.pid) && e.read && e.ino !== pin && e.ino !== pout).map((e) => e.ino));
+  const relays: number[] = [];
+  for (const r of readers) {
+    if (feeders.has(r) || others.some((e) => e.pid === r && e.write && upstream.has(e.ino))) relays.push(r);
+  }
+  return relays.sort((a, b) => a - b);
+}
