@@ -5,14 +5,12 @@
 // that holds the file open for writing right now, among the given (the session's calls') processes,
 // by the file's identity (device and inode through /proc/PID/fd), never by a path the agent chose.
 // Threat: persistence blamed on the wrong tool call by a writer that keeps its descriptor open.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-
-/** At most this many descriptors are looked at in all (a process can hold a million): past it, none is found. */
-const MAX_FDS = 65_536;
+import { readFileSync, statSync } from 'node:fs';
+import { eachProcFd } from './proc-fds.js';
 
 /**
  * The first of `pids` with `file` (a host path) open for writing (O_WRONLY or O_RDWR), or undefined
- * when none does, the file is gone, or the look would exceed MAX_FDS descriptors.
+ * when none does, the file is gone, or the look would exceed MAX_FDS descriptors (proc-fds.ts).
  */
 export function openForWriting(file: string, pids: Iterable<number>): number | undefined {
   let target: { dev: number; ino: number };
@@ -22,20 +20,16 @@ export function openForWriting(file: string, pids: Iterable<number>): number | u
   } catch {
     return undefined;
   }
-  let budget = MAX_FDS;
-  for (const pid of pids) {
-    let fds: string[];
-    try { fds = readdirSync(`/proc/${pid}/fd`); } catch { continue; }
-    for (const fd of fds) {
-      if (--budget < 0) return undefined;
-      try {
-        const st = statSync(`/proc/${pid}/fd/${fd}`);
-        if (st.ino !== target.ino || st.dev !== target.dev) continue;
-        if (writable(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))) return pid;
-      } catch { /* closed meanwhile, or the process exited */ }
-    }
-  }
-  return undefined;
+  let found: number | undefined;
+  const complete = eachProcFd(pids, (pid, fd) => {
+    try {
+      const st = statSync(`/proc/${pid}/fd/${fd}`);
+      if (st.ino !== target.ino || st.dev !== target.dev) return false;
+      if (writable(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))) { found = pid; return true; }
+    } catch { /* closed meanwhile, or the process exited */ }
+    return false;
+  });
+  return complete ? found : undefined;
 }
 
 /** Whether an fdinfo's `flags:` (octal) has write access. */

@@ -6,35 +6,28 @@
 // required: `curl URL | sh` feeds a shell from the network but does not read its answers, and is not a relay.
 // Ends are found by inode through /proc/PID/fd (the kernel's identity, not a path the agent chose).
 // Threat: T1059.004 / T1095, a remote-controlled shell relayed through another program over pipes or FIFOs.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { eachProcFd } from './proc-fds.js';
 
-/** At most this many descriptors are looked at in all (a process can hold a million). */
-const MAX_FDS = 65_536;
 const S_IFMT = 0o170000;
 const S_IFIFO = 0o010000;
 
 /** One pipe or FIFO descriptor of a process: which inode, and whether it reads and/or writes it. */
 export interface PipeEnd { pid: number; ino: number; read: boolean; write: boolean }
 
-/** The pipe and FIFO descriptors the given processes hold now (gone processes and closed fds are skipped). */
+/** The pipe and FIFO descriptors the given processes hold now (gone processes and closed fds skipped; at most MAX_FDS looked at). */
 export function pipeEnds(pids: Iterable<number>): PipeEnd[] {
   const out: PipeEnd[] = [];
-  let budget = MAX_FDS;
-  for (const pid of pids) {
-    let fds: string[];
-    try { fds = readdirSync(`/proc/${pid}/fd`); } catch { continue; }
-    for (const fd of fds) {
-      if (--budget < 0) return out;
-      try {
-        const st = statSync(`/proc/${pid}/fd/${fd}`);
-        if ((st.mode & S_IFMT) !== S_IFIFO) continue;
-        const m = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-        if (!m) continue;
-        const acc = parseInt(m[1]!, 8) & 3;
-        out.push({ pid, ino: st.ino, read: acc === 0 || acc === 2, write: acc === 1 || acc === 2 });
-      } catch { /* closed meanwhile, or the process exited */ }
-    }
-  }
+  eachProcFd(pids, (pid, fd) => {
+    try {
+      const st = statSync(`/proc/${pid}/fd/${fd}`);
+      if ((st.mode & S_IFMT) !== S_IFIFO) return;
+      const m = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (!m) return;
+      const acc = parseInt(m[1]!, 8) & 3;
+      out.push({ pid, ino: st.ino, read: acc === 0 || acc === 2, write: acc === 1 || acc === 2 });
+    } catch { /* closed meanwhile, or the process exited */ }
+  });
   return out;
 }
 
