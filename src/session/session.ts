@@ -67,15 +67,15 @@ import { FedShells } from './fed-shells.js';
 import { ProcessParents } from './process-parents.js';
 import { backgroundCompute, type BackgroundProc } from './background-compute.js';
 import { pipeEnds, shellRelays } from './pipe-relays.js';
-
-/** The part of the runtime's rule set a session reads (absent when rules are not loaded yet). */
-type RuntimeRules = Pick<Runtime['rules'], 'lists'>;
 import { CodeOrigins, codeFrom, coCulpritOf, coCulpritText, type CodeOrigin } from './code-origin.js';
 import { interpreterScript, readShellArgv } from './shell-argv.js';
 import { SHELLS } from '../detect/command/programs.js';
 import type { ExecRecord } from '../sensors/bpftrace-records.js';
 import { isLoader, loaderTarget } from './loader-target.js';
 import type { ToolChild } from './tool-spawn.js';
+
+/** The part of the runtime's rule set a session reads (absent when rules are not loaded yet). */
+type RuntimeRules = Pick<Runtime['rules'], 'lists'>;
 
 /** How long a closing session waits for the flow records of the connections its killed processes held. */
 const FLOW_RECORD_WAIT_MS = 2000;
