@@ -14,12 +14,19 @@ export type { AlertDraft };
 
 const INTERNAL = new Set(['private', 'cgnat', 'link_local', 'loopback', 'host_self', 'reserved', 'multicast']);
 
+/** What an agent reads first when observe mode let it through: it was not refused, though enforce mode refuses it. */
+export function observedNote(what: 'this connection' | 'these connections' | 'this name'): string {
+  const done = what === 'this name' ? 'was resolved and recorded; under enforce it is'
+    : what === 'this connection' ? 'went through and was recorded; under enforce it is' : 'went through and were recorded; under enforce they are';
+  return `Observe mode: ${what} ${done} refused. `;
+}
+
 export function alertForConnect(r: ConnectReport, pools: MiningNameMatcher): AlertDraft | null {
   if (r.decision.verdict !== 'deny') return null;
   const dst = `${r.dst.ip}:${r.dst.port}${r.name ? ` (${r.name})` : ''}`;
   const how = r.observed ? 'would have been blocked (observe mode)' : 'was blocked';
   // (observe mode let the connection through: the agent reads that, then why enforce mode refuses it)
-  const base = { reason: `${r.observed ? 'Observe mode: this connection went through and was recorded; under enforce it is refused. ' : ''}${r.decision.reason} [corral rule ${r.decision.rule}]` };
+  const base = { reason: `${r.observed ? observedNote('this connection') : ''}${r.decision.reason} [corral rule ${r.decision.rule}]` };
   const poolName = r.name ? pools.match(r.name) : null;
   if (r.protocol === 'mining' || poolName) {
     return { ...base, rule: 'gateway.mining', category: 'mining', severity: 'critical', attack: ['T1496', 'T1496.001'],
@@ -67,7 +74,7 @@ const METADATA_NAMES = /^(metadata(\.google\.internal)?|metadata\.azure\.interna
 export function alertForDns(r: DnsReport, pools: MiningNameMatcher): AlertDraft | null {
   if (r.verdict !== 'deny') return null;
   const pool = pools.match(r.name);
-  const reason = `${r.observed ? 'Observe mode: this name was resolved and recorded; under enforce it is refused. ' : ''}${r.reason} [corral rule ${r.rule}]`;
+  const reason = `${r.observed ? observedNote('this name') : ''}${r.reason} [corral rule ${r.rule}]`;
   const refused = r.observed ? 'answered (observe mode: would have been refused)' : 'refused';
   if (pool) {
     return { rule: 'dns.mining_pool', category: 'mining', severity: 'high', attack: ['T1496', 'T1496.001'], reason,

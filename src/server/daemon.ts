@@ -105,13 +105,16 @@ export async function checkSocketPath(path: string): Promise<'free' | 'stale'> {
   return 'stale';
 }
 
+/** A session's own routes: its id, and what under it (none: the session itself). */
+const SESSION_ROUTE = /^\/v1\/sessions\/([0-9a-f]{1,64})(\/exec|\/files|\/report)?$/;
+
 /** The methods a route path answers to (none: no such route). */
 export function routeMethods(path: string): string[] {
   const fixed: Record<string, string[]> = { '/v1/health': ['GET'], '/v1/sessions': ['GET', 'POST'], '/v1/events': ['GET'], '/v1/run': ['POST'], '/v1/run/cancel': ['POST'] };
   if (Object.hasOwn(fixed, path)) return fixed[path]!;
-  const m = /^\/v1\/sessions\/[0-9a-f]{1,64}(\/exec|\/files|\/report)?$/.exec(path);
+  const m = SESSION_ROUTE.exec(path);
   if (!m) return [];
-  return m[1] === '/report' ? ['GET'] : m[1] ? ['POST'] : ['DELETE'];
+  return m[2] === '/report' ? ['GET'] : m[2] ? ['POST'] : ['DELETE'];
 }
 
 class HttpError extends Error {
@@ -305,7 +308,7 @@ export class CorralDaemon {
 
   private async answer(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<{ status: number; body: unknown; streamed?: true; logError?: string }> {
     try {
-      const m = /^\/v1\/sessions\/([0-9a-f]{1,64})(\/exec|\/files|\/report)?$/.exec(path);
+      const m = SESSION_ROUTE.exec(path);
       let out: unknown;
       if (req.method === 'GET' && path === '/v1/health') out = this.health();
       else if (req.method === 'GET' && path === '/v1/sessions') out = this.list(req);

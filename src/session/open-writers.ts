@@ -5,8 +5,8 @@
 // that holds the file open for writing right now, among the given (the session's calls') processes,
 // by the file's identity (device and inode through /proc/PID/fd), never by a path the agent chose.
 // Threat: persistence blamed on the wrong tool call by a writer that keeps its descriptor open.
-import { readFileSync, statSync } from 'node:fs';
-import { eachProcFd } from './proc-fds.js';
+import { statSync } from 'node:fs';
+import { eachProcFd, fdAccess } from './proc-fds.js';
 
 /**
  * The first of `pids` with `file` (a host path) open for writing (O_WRONLY or O_RDWR), or undefined
@@ -25,15 +25,9 @@ export function openForWriting(file: string, pids: Iterable<number>): number | u
     try {
       const st = statSync(`/proc/${pid}/fd/${fd}`);
       if (st.ino !== target.ino || st.dev !== target.dev) return false;
-      if (writable(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))) { found = pid; return true; }
+      if (fdAccess(pid, fd).write) { found = pid; return true; }
     } catch { /* closed meanwhile, or the process exited */ }
     return false;
   });
   return complete ? found : undefined;
-}
-
-/** Whether an fdinfo's `flags:` (octal) has write access. */
-function writable(fdinfo: string): boolean {
-  const m = /^flags:\s*([0-7]+)$/m.exec(fdinfo);
-  return m !== null && (parseInt(m[1]!, 8) & 3) !== 0;
 }

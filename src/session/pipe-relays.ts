@@ -6,8 +6,8 @@
 // required: `curl URL | sh` feeds a shell from the network but does not read its answers, and is not a relay.
 // Ends are found by inode through /proc/PID/fd (the kernel's identity, not a path the agent chose).
 // Threat: T1059.004 / T1095, a remote-controlled shell relayed through another program over pipes or FIFOs.
-import { readFileSync, statSync } from 'node:fs';
-import { eachProcFd } from './proc-fds.js';
+import { statSync } from 'node:fs';
+import { eachProcFd, fdAccess } from './proc-fds.js';
 
 const S_IFMT = 0o170000;
 const S_IFIFO = 0o010000;
@@ -22,10 +22,8 @@ export function pipeEnds(pids: Iterable<number>): PipeEnd[] {
     try {
       const st = statSync(`/proc/${pid}/fd/${fd}`);
       if ((st.mode & S_IFMT) !== S_IFIFO) return;
-      const m = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-      if (!m) return;
-      const acc = parseInt(m[1]!, 8) & 3;
-      out.push({ pid, ino: st.ino, read: acc === 0 || acc === 2, write: acc === 1 || acc === 2 });
+      const how = fdAccess(pid, fd);
+      if (how.read || how.write) out.push({ pid, ino: st.ino, ...how });
     } catch { /* closed meanwhile, or the process exited */ }
   });
   return out;

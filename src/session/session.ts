@@ -47,7 +47,7 @@ import type { NetSlot } from '../sandbox/net-slot.js';
 import { compilePolicy, type Policy, type CompiledPolicy } from '../policy/index.js';
 import { effectiveWorkspaceDisk } from '../policy/schema.js';
 import type { ConnectReport, FlowReport, GatewayReport, SandboxNet } from '../gateway/types.js';
-import { alertForConnect, alertForDns, alertForDeniedSocket, alertForUnixOutside, alertForDrop, type AlertDraft } from '../alerts/network-alerts.js';
+import { alertForConnect, alertForDns, alertForDeniedSocket, alertForUnixOutside, alertForDrop, observedNote, type AlertDraft } from '../alerts/network-alerts.js';
 import { FanoutAggregator, type Probe } from '../alerts/fanout.js';
 import { monoToEpochNs, nowNs, SEVERITY_RANK, type AlertCategory, type AlertEvent, type AlertLayer, type AlertPayload, type Attribution, type CorralEvent, type EventKind, type Severity } from '../events/event.js';
 import type { CommandScreen, Runtime } from './runtime.js';
@@ -1760,7 +1760,7 @@ export class Session {
     const hosts = new Set(probes.map((p) => p.target.split(':')[0]));
     const evidence = probes.map((p) => p.evidence);
     const { pid, action, ...attr } = key;
-    const observeNote = action === 'observed' ? 'Observe mode: these connections went through and were recorded; under enforce they are refused. ' : '';
+    const observeNote = action === 'observed' ? observedNote('these connections') : '';
     if (targets.size === 1) {
       this.alert(attr, { rule: 'gateway.internal_probe', category: 'internal_probe', severity: 'medium', attack: ['T1046', 'T1018'],
         message: probes[0]!.message + (probes.length > 1 ? ` (${probes.length} attempts)` : ''),
