@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assertInLab } from '../src/lab/lab-guard.js';
 import { Runtime } from '../src/session/runtime.js';
-import { labPolicy } from './helpers/lab-fixture.js';
+import { labPolicy, rulesOf } from './helpers/lab-fixture.js';
 
 const RULES = fileURLToPath(new URL('../../test/fixtures/rules/short-sustained-cpu.yaml', import.meta.url));
 let rt: Runtime;
@@ -83,9 +83,13 @@ test('a burner split over two calls\' background processes, each under the per-p
     assert.ok(bg.every((e) => e.payload.calls === 2 && /^w[12] [\d.]+%, w[12] [\d.]+%$/.test(String(e.payload.split))), JSON.stringify(bg.map((e) => e.payload.split)));
     assert.ok(bg.every((e) => e.tool_call === 'w1' || e.tool_call === 'w2'), 'attributed to a call that started a burner');
     const per = s.events.filter((e) => e.kind === 'resource' && e.payload.scope === 'process' && /^w[12]$/.test(String(e.payload.comm)));
-    const hits = s.alertEvents.filter((a) => a.payload.rule === 'test_background_split_short');
+    // (alerts of one call and category fold into one — the fixture's 10 % copy on w1 may come first: the split rule
+    // is then named in its "also:" list; CI, session 42)
+    const hits = s.alertEvents.filter((a) => rulesOf(a).includes('test_background_split_short'));
     assert.ok(hits.length >= 1, `no split alert; alerts: ${JSON.stringify(s.alertEvents.map((a) => [a.payload.rule, a.payload.message]))}; samples ${JSON.stringify(bg.map((e) => e.payload.cpu_pct))}; per process ${JSON.stringify(per.map((e) => [e.payload.comm, e.payload.cpu_pct]))}`);
-    assert.match(String(hits[0]!.payload.message), /^Processes left running by 2 tool calls averaged \d+(\.\d+)?% CPU over 3s \(w[12] [\d.]+%, w[12] [\d.]+%; busiest: w[12], pid \d+\)/);
+    const own = hits.find((a) => a.payload.rule === 'test_background_split_short');
+    if (own) assert.match(String(own.payload.message), /^Processes left running by 2 tool calls averaged \d+(\.\d+)?% CPU over 3s \(w[12] [\d.]+%, w[12] [\d.]+%; busiest: w[12], pid \d+\)/);
+    else assert.match(String(hits[0]!.payload.message), /\(also: [^)]*test_background_split_short/);
     assert.ok(hits.every((a) => a.tool_call === 'w1' || a.tool_call === 'w2'));
     // each burner alone stays under the per-process copy's 50 % mean: only the sum caught them
     assert.equal(s.alertEvents.filter((a) => a.payload.rule === 'test_rotating_cpu_short').length, 0, JSON.stringify(per.map((e) => [e.payload.comm, e.payload.cpu_pct])));
