@@ -12,6 +12,10 @@
 // directory comes as a file handle, opened by open_by_handle_at on the marked filesystem. Older
 // kernels: closes after writing only, named by the event's descriptor.
 // Threat: misattributed persistence (the wrong step blamed, the planting call spared).
+// Opens of code files (names mode) come from a second group: a module an innocent call's process imports
+// may be one another call planted (code-origin.ts). Its own group, so a storm of opens that overflows
+// its queue loses opens, never writes; before each batch of opens the writes' queue is drained, so a
+// write that came before an open is printed before it.
 //
 // Usage: corral-fwatch; commands on stdin, one per line: "add DIR" (mark DIR's filesystem), "sync"
 // (answered once every event the kernel had queued when it was read has been printed).
@@ -22,6 +26,8 @@
 //   w DEV PID CGROUP PATH          a file closed after writing, or a name made there (CGROUP: the pids
 //                                  controller's path, or the unified one; "-" when the writer was gone)
 //   d DEV PID CGROUP PATH          a directory renamed there, with whatever it holds (names mode only)
+//   o DEV PID CGROUP PATH          a code file opened (a module a process imports or loads: names mode
+//                                  only; the name ends .py, .pyc, .js, .so …; code-origin.ts)
 //   overflow                       the kernel's queue overflowed: writes were lost
 // Exits when its parent dies, stdin closes or stdout closes.
 #define _GNU_SOURCE
@@ -48,6 +54,8 @@
  * kept would hold the session's workspace mounted past its teardown.
  */
 static int names_mode;
+/** The opens group (names mode; -1 when the kernel refused it). */
+static int opens_fan = -1;
 static struct { __kernel_fsid_t fsid; char *dir; int fd; } marks[4096];
 static int nmarks;
 
@@ -126,6 +134,8 @@ static void add_mark(int fan, char *dir) {
     add_error(dir, errno);
     return;
   }
+  // (opens: best effort; without them a planted module is not named, everything else works)
+  if (opens_fan >= 0) fanotify_mark(opens_fan, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN, AT_FDCWD, dir);
   printf("added\t%lu\t", (unsigned long)st.st_dev);
   put_escaped(dir);
   putchar('\n');
@@ -140,10 +150,19 @@ static void put_write(char kind, unsigned long dev, int pid, const char *cg, con
   putchar('\n');
 }
 
-/** Names mode: one event's directory (a file handle) and name, printed with the writer. */
-static void name_event(struct fanotify_event_metadata *m) {
+/** Whether a file name is one of code a process loads: a script or module, a compiled module, a shared object. */
+static int code_name(const char *name) {
+  static const char *const ext[] = { ".py", ".pyc", ".pyw", ".js", ".mjs", ".cjs", ".ts", ".sh", ".bash", ".pl", ".pm", ".rb", ".lua", ".php", ".so" };
+  const char *dot = strrchr(name, '.');
+  if (!dot) return 0;
+  for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) if (strcmp(dot, ext[i]) == 0) return 1;
+  return strstr(name, ".so.") != NULL; // (libx.so.1)
+}
+
+/** Names mode: one event's directory (a file handle) and name, printed with the writer (`o`: the opener of a code file). */
+static void name_event(struct fanotify_event_metadata *m, int opens) {
   // (a directory made or touched brings nothing with it: only one moved in is reported)
-  if ((m->mask & FAN_ONDIR) && !(m->mask & FAN_MOVED_TO)) return;
+  if ((m->mask & FAN_ONDIR) && (opens || !(m->mask & FAN_MOVED_TO))) return;
   char *p = (char *)(m + 1), *end = (char *)m + m->event_len;
   while (p + sizeof(struct fanotify_event_info_header) <= end) {
     struct fanotify_event_info_header *h = (struct fanotify_event_info_header *)p;
@@ -156,6 +175,7 @@ static void name_event(struct fanotify_event_metadata *m) {
       if (name >= p + h->len) return;
       size_t room = (size_t)(p + h->len - name);
       if (strnlen(name, room) == room) return; // (no terminating NUL inside the record)
+      if (opens && !code_name(name)) return;
       int mfd = -1;
       for (int i = 0; i < nmarks && mfd == -1; i++) if (memcmp(&marks[i].fsid, &fid->fsid, sizeof fid->fsid) == 0) mfd = mark_fd(i);
       if (mfd < 0) return;
@@ -172,7 +192,7 @@ static void name_event(struct fanotify_event_metadata *m) {
       dir[dl] = 0;
       cgroup_of(m->pid, cg, sizeof cg);
       int whole = strcmp(name, ".") == 0;
-      put_write(m->mask & FAN_ONDIR ? 'd' : 'w', (unsigned long)st.st_dev, m->pid, cg, dir, whole ? NULL : name);
+      put_write(opens ? 'o' : m->mask & FAN_ONDIR ? 'd' : 'w', (unsigned long)st.st_dev, m->pid, cg, dir, whole ? NULL : name);
       return;
     }
     p += h->len;
@@ -180,15 +200,15 @@ static void name_event(struct fanotify_event_metadata *m) {
 }
 
 /** Reads and prints one batch of queued events: 1 when some were read, 0 when none was queued, -1 on an error. */
-static int events(int fan) {
+static int events(int fan, int opens) {
   char buf[64 * 1024] __attribute__((aligned(8)));
   ssize_t len = read(fan, buf, sizeof buf);
   if (len < 0) return errno == EINTR || errno == EAGAIN ? 0 : -1;
   if (len == 0) return 0;
   for (struct fanotify_event_metadata *m = (struct fanotify_event_metadata *)buf; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
     if (m->vers != FANOTIFY_METADATA_VERSION) { fprintf(stderr, "corral-fwatch: fanotify version %d\n", m->vers); return -1; }
-    if (m->mask & FAN_Q_OVERFLOW) { printf("overflow\n"); continue; }
-    if (names_mode) { name_event(m); continue; }
+    if (m->mask & FAN_Q_OVERFLOW) { if (!opens) printf("overflow\n"); continue; } // (lost opens: only a module not named)
+    if (names_mode) { name_event(m, opens); continue; }
     if (m->fd < 0) continue;
     char cg[PATH_MAX];
     cgroup_of(m->pid, cg, sizeof cg);
@@ -206,6 +226,14 @@ static int events(int fan) {
   return 1;
 }
 
+/** One batch of opens, after every write queued before it: 1 when some were read, 0 when none, -1 on an error. */
+static int opens_batch(int fan) {
+  int r;
+  while ((r = events(fan, 0)) > 0) {}
+  if (r < 0) return -1;
+  return events(opens_fan, 1);
+}
+
 int main(void) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() == 1) return 0;
@@ -216,14 +244,16 @@ int main(void) {
   names_mode = fan >= 0;
   if (fan < 0) fan = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
   if (fan < 0) { fprintf(stderr, "corral-fwatch: fanotify_init: %s\n", strerror(errno)); return 1; }
+  if (names_mode) opens_fan = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
   printf(names_mode ? "ready\tnames\n" : "ready\n");
   fflush(stdout);
   char cmd[PATH_MAX + 16];
   size_t have = 0;
   for (;;) {
-    struct pollfd p[2] = { { .fd = 0, .events = POLLIN }, { .fd = fan, .events = POLLIN } };
-    if (poll(p, 2, -1) < 0) { if (errno == EINTR) continue; return 1; }
-    if (p[1].revents & POLLIN) { if (events(fan) < 0) { fprintf(stderr, "corral-fwatch: read: %s\n", strerror(errno)); return 1; } }
+    struct pollfd p[3] = { { .fd = 0, .events = POLLIN }, { .fd = fan, .events = POLLIN }, { .fd = opens_fan, .events = POLLIN } };
+    if (poll(p, opens_fan >= 0 ? 3 : 2, -1) < 0) { if (errno == EINTR) continue; return 1; }
+    if ((p[1].revents & POLLIN) && events(fan, 0) < 0) { fprintf(stderr, "corral-fwatch: read: %s\n", strerror(errno)); return 1; }
+    if (opens_fan >= 0 && (p[2].revents & POLLIN) && opens_batch(fan) < 0) { fprintf(stderr, "corral-fwatch: read: %s\n", strerror(errno)); return 1; }
     if (p[0].revents & (POLLIN | POLLHUP)) {
       ssize_t n = read(0, cmd + have, sizeof cmd - 1 - have);
       if (n <= 0) return 0;
@@ -236,7 +266,8 @@ int main(void) {
           // (the group is non-blocking: read until the queue is empty, so every write closed before
           // the caller asked is printed before the answer)
           int r;
-          while ((r = events(fan)) > 0) {}
+          while ((r = events(fan, 0)) > 0) {}
+          if (r == 0 && opens_fan >= 0) while ((r = opens_batch(fan)) > 0) {}
           if (r < 0) { fprintf(stderr, "corral-fwatch: read: %s\n", strerror(errno)); return 1; }
           printf("synced\n");
         }

@@ -379,6 +379,6 @@ async function readBytesUntilBreak(path: string): Promise<{ bytes: Buffer; broke
 
 /** The alerts whose co-culprit is this call (it wrote the code another call's process ran); nothing when none. */
 function plantedBy(alerts: AlertEvent[], toolCallId: string): { planted?: ReturnType<typeof alertJson>[] } {
-  const mine = alerts.filter((a) => a.payload.co_culprit?.tool_call === toolCallId);
+  const mine = alerts.filter((a) => a.payload.co_culprit?.tool_call === toolCallId || a.payload.co_culprit?.also?.some((w) => w.tool_call === toolCallId));
   return mine.length ? { planted: mine.map(alertJson) } : {};
 }

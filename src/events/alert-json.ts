@@ -23,7 +23,17 @@ export function alertJson(a: AlertEvent) {
 }
 
 /** The other call to blame (it wrote the code the alert's process ran), when the record holds a well-formed one. */
-function coCulprit(v: unknown): { tool_call: string; step?: number; file: string } | undefined {
+type CodeWriterJson = { tool_call: string; step?: number; file: string };
+
+function coCulprit(v: unknown): (CodeWriterJson & { loaded?: true; also?: CodeWriterJson[] }) | undefined {
+  const w = codeWriter(v);
+  if (!w) return undefined;
+  const c = v as Record<string, unknown>;
+  const also = Array.isArray(c.also) ? c.also.map(codeWriter).filter((x): x is CodeWriterJson => x !== undefined) : [];
+  return { ...w, ...(c.loaded === true ? { loaded: true as const } : {}), ...(also.length ? { also } : {}) };
+}
+
+function codeWriter(v: unknown): CodeWriterJson | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const c = v as Record<string, unknown>;
   if (typeof c.tool_call !== 'string' || typeof c.file !== 'string') return undefined;

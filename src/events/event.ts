@@ -79,9 +79,10 @@ export interface AlertPayload extends AlertDraft {
   /**
    * The other tool call to blame: the process the alert is about was started by this alert's call (a job
    * runner it left running) but runs code another call wrote (session/code-origin.ts); `file` is that code,
-   * relative to the workspace.
+   * relative to the workspace. `loaded`: the process loaded that code after its exec (a module it imported);
+   * `also`: other calls whose code it loaded (which of them did the deed cannot be told from outside).
    */
-  co_culprit?: { tool_call: string; step?: number; file: string; why: string };
+  co_culprit?: { tool_call: string; step?: number; file: string; why: string; loaded?: boolean; also?: { tool_call: string; step?: number; file: string }[] };
 }
 
 export type AlertEvent = CorralEvent<AlertPayload> & { kind: 'alert' };

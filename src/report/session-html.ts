@@ -11,7 +11,7 @@ import { escapeHtml } from '../investigate/report/html-data.js';
 import { nsToIso } from '../events/event.js';
 import { formatBytes } from '../store/summary.js';
 import { captureNotes, type CaptureNote } from './capture-notes.js';
-import { finiteOr, num, tsBig, type ReportAlert, type ReportCall, type SessionReport } from './session-report.js';
+import { finiteOr, num, plantedHow, tsBig, type ReportAlert, type ReportCall, type SessionReport } from './session-report.js';
 
 export const CATEGORY_COLORS: Record<string, string> = {
   mining: '#d62728', tunnel: '#9467bd', reverse_shell: '#8c564b', internal_probe: '#ff7f0e', metadata_access: '#e377c2',
@@ -86,7 +86,7 @@ function callTable(c: ReportCall): string {
   return `<h2 id="call-${h(c.tool_call)}">step ${num(c.step)} · ${h(c.tool_call)} · ${h(ended)} · ${fmtMs(c.duration_ms)}</h2>`
     + `<pre class="cmd">${h(c.command)}</pre>`
     + `<div class="meta">${num(c.processes)} process start(s) · ${num(c.connections.allowed)} allowed / ${num(c.connections.denied)} denied connection(s)${(c.bytes.up + c.bytes.down) > 0 ? ` · ↑${formatBytes(c.bytes.up)} ↓${formatBytes(c.bytes.down)}` : ''}${c.tls_clients?.length ? ` · TLS clients (JA4) ${h(c.tls_clients.map(String).join(', '))}` : ''}</div>`
-    + (c.planted ?? []).map((x) => `<div class="late">wrote the code (${h(x.file)}) behind the ${h(x.category)} alert ${h(x.rule)} of ${x.step !== undefined ? `step ${num(x.step)}` : h(x.tool_call)}, whose process ran it</div>`).join('')
+    + (c.planted ?? []).map((x) => `<div class="late">wrote the code (${h(x.file)}) behind the ${h(x.category)} alert ${h(x.rule)} of ${x.step !== undefined ? `step ${num(x.step)}` : h(x.tool_call)}${h(plantedHow(x))}</div>`).join('')
     + (alerts ? `<table><thead><tr><th>category</th><th>severity</th><th>action</th><th>what happened</th><th>rule</th></tr></thead><tbody>${alerts}</tbody></table>` : '<div class="meta">no alerts</div>');
 }
 

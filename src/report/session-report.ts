@@ -29,8 +29,16 @@ export interface ReportCall {
   /** JA4 fingerprints of the TLS clients its processes used (distinct, in order of first use; absent: none). */
   tls_clients?: string[];
   alerts: ReportAlert[];
-  /** Alerts of other calls whose code this call wrote (their co_culprit): a payload it planted that another call's process ran. */
-  planted?: { rule: string; category: string; severity: string; step?: number; tool_call?: string; file: string }[];
+  /**
+   * Alerts of other calls whose code this call wrote (their co_culprit, or one of the calls beside it): a payload it
+   * planted that another call's process ran (`loaded`: a module it loaded; `shared`: other calls' modules were loaded too).
+   */
+  planted?: { rule: string; category: string; severity: string; step?: number; tool_call?: string; file: string; loaded?: true; shared?: true }[];
+}
+
+/** How a planted payload reached the alert's process, in words. */
+export function plantedHow(x: NonNullable<ReportCall['planted']>[number]): string {
+  return x.loaded ? `, whose process loaded it${x.shared ? ' (among other calls\' code)' : ''}` : ', whose process ran it';
 }
 
 export interface SessionReport {
@@ -201,8 +209,11 @@ export class SessionReportBuilder {
       const now = late ? runningAt(a.ts) : undefined;
       const r: ReportAlert = { ...j, late, ...(now && now !== c && now.step !== undefined ? { during_step: now.step } : {}) };
       (c ? c.alerts : other).push(r);
-      const planter = j.co_culprit && calls.get(j.co_culprit.tool_call);
-      if (planter && j.co_culprit) (planter.planted ??= []).push({ rule: j.rule, category: j.category, severity: j.severity, ...(c?.step !== undefined ? { step: c.step } : {}), tool_call: a.tool_call, file: j.co_culprit.file });
+      const co = j.co_culprit;
+      for (const w of co ? [co, ...(co.also ?? [])] : []) {
+        const planter = calls.get(w.tool_call);
+        if (planter) (planter.planted ??= []).push({ rule: j.rule, category: j.category, severity: j.severity, ...(c?.step !== undefined ? { step: c.step } : {}), tool_call: a.tool_call, file: w.file, ...(co!.loaded ? { loaded: true as const } : {}), ...(co!.also?.length ? { shared: true as const } : {}) });
+      }
       byCategory[j.category] = (byCategory[j.category] ?? 0) + 1;
       byAction[j.action] = (byAction[j.action] ?? 0) + 1;
     }

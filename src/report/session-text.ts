@@ -12,7 +12,7 @@ import { nsToIso } from '../events/event.js';
 import { formatBytes } from '../store/summary.js';
 import { captureNotes } from './capture-notes.js';
 import { commandLines } from './command-text.js';
-import { finiteOr, num, tsBig, type ReportAlert, type ReportCall, type SessionReport, type Verdict } from './session-report.js';
+import { finiteOr, num, plantedHow, tsBig, type ReportAlert, type ReportCall, type SessionReport, type Verdict } from './session-report.js';
 
 const VERDICT_TEXT: Record<Verdict, string> = {
   clean: 'clean — no alerts',
@@ -73,7 +73,7 @@ export function renderSessionText(r: SessionReport, st: Style): string {
     out.push(`${st.dim(at.padStart(8))}  ${st.bold(`step ${num(c.step)}`)} ${st.dim(shown(c.tool_call))}  ${ended}  ${st.dim(facts)}`);
     for (const l of commandLines(c.command)) out.push(`          ${l}`);
     for (const a of c.alerts) out.push(...alertLines(a, st));
-    for (const x of c.planted ?? []) out.push(`          ${severityColor(st, x.severity, `⚑ ${shown(x.category)}`)} wrote the code (${shown(x.file)}) behind the ${shown(x.rule)} alert of ${x.step !== undefined ? `step ${num(x.step)}` : shown(x.tool_call)}, whose process ran it`);
+    for (const x of c.planted ?? []) out.push(`          ${severityColor(st, x.severity, `⚑ ${shown(x.category)}`)} wrote the code (${shown(x.file)}) behind the ${shown(x.rule)} alert of ${x.step !== undefined ? `step ${num(x.step)}` : shown(x.tool_call)}${plantedHow(x)}`);
   }
   for (const a of r.other_alerts) out.push(`  ${severityColor(st, a.severity, `✖ ${shown(a.category)}`)} ${shown(a.message)} ${st.dim('(no tool call)')}`);
   const cats = Object.entries(r.counts.by_category).map(([k, n]) => `${shown(k)} ${num(n)}`).join(', ');

@@ -99,6 +99,7 @@ export class FileWatch {
   private onLine(line: string): void {
     const f = line.split('\t');
     if ((f[0] === 'w' || f[0] === 'd') && f.length === 5) this.byDev.get(Number(f[1]))?.wrote(Number(f[2]), f[3]!, f[4]!, f[0] === 'd');
+    else if (f[0] === 'o' && f.length === 5) this.byDev.get(Number(f[1]))?.opened(Number(f[2]), f[3]!, f[4]!);
     else if (f[0] === 'added') this.pending.shift()?.({ dev: Number(f[1]) });
     else if (f[0] === 'error') this.pending.shift()?.({ error: f[2] ?? 'unknown' });
     else if (f[0] === 'synced') this.syncs.shift()?.();
@@ -112,6 +113,12 @@ export class FileWriters {
   private readonly last = new Map<string, FileWriter>();
   /** Directories renamed into place, by the same rules: what was inside one arrived with it. */
   private readonly dirs = new Map<string, FileWriter>();
+
+  /**
+   * Told of each code file of the workspace a process opened (a module it imports, a shared object it
+   * loads: corral-fwatch's `o` lines), with the opener's pid and cgroup; code-origin.ts.
+   */
+  onCodeOpen?: (opener: FileWriter, rel: string) => void;
 
   constructor(private readonly prefixes: string[], private readonly onClose: () => void, readonly sync: () => Promise<void>) {}
 
@@ -150,17 +157,32 @@ export class FileWriters {
     return false;
   }
 
-  /** A write the watcher saw on this session's filesystem (`dir`: a directory renamed there). */
-  wrote(pid: number, cgroup: string, path: string, dir = false): void {
+  /** An open of a code file the watcher saw on this session's filesystem. */
+  opened(pid: number, cgroup: string, path: string): void {
+    const rel = this.rel(path);
+    if (rel !== undefined) this.onCodeOpen?.(processOf(pid, cgroup), rel);
+  }
+
+  /** A path the watcher printed, relative to the workspace's top; undefined outside it. */
+  private rel(path: string): string | undefined {
     const p = unescape(path);
     const prefix = this.prefixes.find((x) => p.startsWith(x));
-    if (prefix === undefined) return;
-    const rel = p.slice(prefix.length);
+    return prefix === undefined ? undefined : p.slice(prefix.length);
+  }
+
+  /** A write the watcher saw on this session's filesystem (`dir`: a directory renamed there). */
+  wrote(pid: number, cgroup: string, path: string, dir = false): void {
+    const rel = this.rel(path);
+    if (rel === undefined) return;
     // (a directory moved in replaces what was there: writers kept below it name files no longer there)
     if (dir) for (const m of [this.last, this.dirs]) for (const k of m.keys()) if (k.startsWith(`${rel}/`)) m.delete(k);
-    // ("/": a writer already exiting shows the root cgroup; a sandbox process is never there)
-    setRecent(dir ? this.dirs : this.last, rel, { pid, ...(cgroup !== '-' && cgroup !== '/' ? { cgroup: unescape(cgroup) } : {}) }, MAX_PATHS);
+    setRecent(dir ? this.dirs : this.last, rel, processOf(pid, cgroup), MAX_PATHS);
   }
+}
+
+/** A process the helper named: its pid and cgroup ("-": gone; "/": a process already exiting shows the root cgroup, where a sandbox process never is). */
+function processOf(pid: number, cgroup: string): FileWriter {
+  return { pid, ...(cgroup !== '-' && cgroup !== '/' ? { cgroup: unescape(cgroup) } : {}) };
 }
 
 /** The helper's escapes (\\, \t, \n) undone. */

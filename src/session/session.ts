@@ -67,7 +67,7 @@ import { FedShells } from './fed-shells.js';
 import { ProcessParents } from './process-parents.js';
 import { backgroundCompute, type BackgroundProc } from './background-compute.js';
 import { pipeEnds, shellRelays } from './pipe-relays.js';
-import { CodeOrigins, codeFrom, coCulpritOf, coCulpritText, type CodeOrigin } from './code-origin.js';
+import { CodeOrigins, codeFrom, coCulpritOf, coCulpritText, pycSource, type CodeOrigin } from './code-origin.js';
 import { interpreterScript, readShellArgv } from './shell-argv.js';
 import { SHELLS } from '../detect/command/programs.js';
 import type { ExecRecord } from '../sensors/bpftrace-records.js';
@@ -723,6 +723,7 @@ export class Session {
     this.nsInitPid = children[0] ?? 0;
     if (!this.nsInitPid) throw new Error('could not find the sandbox namespace init process');
     this.writers = await this.writersStarting;
+    if (this.writers) this.writers.onCodeOpen = (opener, rel) => this.codeOpened(opener, rel);
     // (what a host workspace already holds is not the agent's doing)
     this.persistSnap = snapshotPersistence(this.workspace, this.wsPath, this.repoSearch, this.persistLists);
     const every = this.rt.resourceSampleMs;
@@ -1042,6 +1043,21 @@ export class Session {
       if (state?.tool_call !== undefined && state.tool_call !== attr.tool_call) return { tool_call: state.tool_call, ...(state.step !== undefined ? { step: state.step } : {}), file: rel! };
     }
     return undefined;
+  }
+
+  /**
+   * A process opened a code file of the workspace (a module it imports, a library it loads): when another
+   * call than the process's own wrote it — for a compiled module (`__pycache__/m.cpython-311.pyc`), the
+   * writer of its source `m.py` if known — that call is remembered with the process (code-origin.ts).
+   */
+  private codeOpened(opener: FileWriter, rel: string): void {
+    const state = this.callOfWriter(opener);
+    if (state?.tool_call === undefined || !this.writers) return;
+    const source = pycSource(rel);
+    const w = (source !== undefined ? this.writers.peek(source) : undefined) ?? this.writers.peek(rel);
+    const writer = w && this.callOfWriter(w);
+    if (writer?.tool_call === undefined || writer.tool_call === state.tool_call) return;
+    this.origins.load(opener.pid, this.parents.ancestors(opener.pid, this.nsInitPid)[0], { tool_call: writer.tool_call, ...(writer.step !== undefined ? { step: writer.step } : {}), file: source !== undefined && this.writers.peek(source) ? source : rel });
   }
 
   /** A path as process `pid` named it, relative to the workspace's top; undefined outside the workspace. */
