@@ -43,6 +43,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 
 /** Events watched in names mode: a close after writing, a name made or moved in, a mode or time change. */
@@ -150,6 +151,17 @@ static void put_write(char kind, unsigned long dev, int pid, const char *cg, con
   putchar('\n');
 }
 
+/** The opens batch's last directory (its file handle and path) and opener (pid, cgroup, the name it opened). */
+static struct {
+  long long at; // (when it was last emptied, ms)
+  int valid, htype, pid;
+  unsigned int hbytes;
+  __kernel_fsid_t fsid;
+  unsigned char h[128];
+  unsigned long dev;
+  char dir[PATH_MAX], cg[PATH_MAX], name[256];
+} oc;
+
 /** Whether a file name is one of code a process loads: a script or module, a compiled module, a shared object. */
 static int code_name(const char *name) {
   static const char *const ext[] = { ".py", ".pyc", ".pyw", ".js", ".mjs", ".cjs", ".ts", ".sh", ".bash", ".pl", ".pm", ".rb", ".lua", ".php", ".so" };
@@ -176,23 +188,43 @@ static void name_event(struct fanotify_event_metadata *m, int opens) {
       size_t room = (size_t)(p + h->len - name);
       if (strnlen(name, room) == room) return; // (no terminating NUL inside the record)
       if (opens && !code_name(name)) return;
-      int mfd = -1;
-      for (int i = 0; i < nmarks && mfd == -1; i++) if (memcmp(&marks[i].fsid, &fid->fsid, sizeof fid->fsid) == 0) mfd = mark_fd(i);
-      if (mfd < 0) return;
-      int dfd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
-      close_mark_fds(); // (at once: never held while printing, which can block, as the session unmounts)
-      if (dfd < 0) return; // (the directory is gone already)
-      char link[64], dir[PATH_MAX], cg[PATH_MAX];
-      struct stat st;
-      snprintf(link, sizeof link, "/proc/self/fd/%d", dfd);
-      ssize_t dl = readlink(link, dir, sizeof dir - 1);
-      int ok = fstat(dfd, &st) == 0;
-      close(dfd);
-      if (dl <= 0 || !ok) return;
-      dir[dl] = 0;
-      cgroup_of(m->pid, cg, sizeof cg);
+      // (opens come in runs — an interpreter importing a directory's modules — so for a short while the last
+      // directory and opener are kept, and an open repeated at once (the same process, directory and name) is
+      // printed once: what each resolution costs, a handle opened, a link read and /proc read, is then paid
+      // once per run, not per module)
+      int hit = opens && oc.valid && oc.htype == fh->handle_type && oc.hbytes == fh->handle_bytes && fh->handle_bytes <= sizeof oc.h
+        && memcmp(&oc.fsid, &fid->fsid, sizeof oc.fsid) == 0 && memcmp(oc.h, fh->f_handle, fh->handle_bytes) == 0;
+      if (hit && oc.pid == m->pid && strcmp(oc.name, name) == 0) return;
+      char dirbuf[PATH_MAX], cgbuf[PATH_MAX];
+      char *dir = opens ? oc.dir : dirbuf, *cg = opens ? oc.cg : cgbuf;
+      unsigned long dev = oc.dev;
+      if (!hit) {
+        oc.valid = 0;
+        int mfd = -1;
+        for (int i = 0; i < nmarks && mfd == -1; i++) if (memcmp(&marks[i].fsid, &fid->fsid, sizeof fid->fsid) == 0) mfd = mark_fd(i);
+        if (mfd < 0) return;
+        int dfd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
+        close_mark_fds(); // (at once: never held while printing, which can block, as the session unmounts)
+        if (dfd < 0) return; // (the directory is gone already)
+        char link[64];
+        struct stat st;
+        snprintf(link, sizeof link, "/proc/self/fd/%d", dfd);
+        ssize_t dl = readlink(link, dir, PATH_MAX - 1);
+        int ok = fstat(dfd, &st) == 0;
+        close(dfd);
+        if (dl <= 0 || !ok) return;
+        dir[dl] = 0;
+        dev = (unsigned long)st.st_dev;
+        if (opens && fh->handle_bytes <= sizeof oc.h) {
+          oc.valid = 1; oc.htype = fh->handle_type; oc.hbytes = fh->handle_bytes; oc.dev = dev; oc.pid = 0;
+          memcpy(&oc.fsid, &fid->fsid, sizeof oc.fsid);
+          memcpy(oc.h, fh->f_handle, fh->handle_bytes);
+        }
+      }
+      if (!opens || oc.pid != m->pid) { cgroup_of(m->pid, cg, PATH_MAX); if (opens) oc.pid = m->pid; }
+      if (opens) snprintf(oc.name, sizeof oc.name, "%s", name);
       int whole = strcmp(name, ".") == 0;
-      put_write(opens ? 'o' : m->mask & FAN_ONDIR ? 'd' : 'w', (unsigned long)st.st_dev, m->pid, cg, dir, whole ? NULL : name);
+      put_write(opens ? 'o' : m->mask & FAN_ONDIR ? 'd' : 'w', dev, m->pid, cg, dir, whole ? NULL : name);
       return;
     }
     p += h->len;
@@ -231,6 +263,12 @@ static int opens_batch(int fan) {
   int r;
   while ((r = events(fan, 0)) > 0) {}
   if (r < 0) return -1;
+  // (kept across batches for 100 ms at most — the kernel wakes this for nearly every open, so a run of
+  // imports spans many batches — and never longer: a directory renamed since would be named by its old path)
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  long long ms = now.tv_sec * 1000LL + now.tv_nsec / 1000000;
+  if (ms - oc.at > 100) { oc.valid = 0; oc.pid = 0; oc.at = ms; }
   return events(opens_fan, 1);
 }
 
