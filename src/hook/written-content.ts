@@ -5,16 +5,25 @@
 // in which language, and hands the code to the same command analyser as the Bash screen: shell for
 // .sh/.bash/.zsh/.ksh files, sh/bash/zsh shebangs, shell startup files, cron script directories and
 // git hooks; the command part of each crontab line; Python for .py files and python shebangs; a
-// notebook code cell as Python, with its `!cmd` lines and %%bash/%%sh cells as shell. Other files
-// (Markdown, JSON, YAML, source in other languages) are not read: their content is data to Corral.
+// notebook code cell as Python, with its `!cmd` lines and %%bash/%%sh cells as shell; Node, Ruby,
+// Perl and PHP files (by extension or shebang) as the inline code of `node -e`, `ruby -e`, `perl -e`,
+// `php -r` — what a heredoc'd script of theirs is judged as (a user review, session 43: the same Node
+// reverse shell written by the file tool was not screened at all). Other files (Markdown, JSON, YAML,
+// source in languages Corral does not read) are data to Corral.
 import { posix } from 'node:path';
+import { shellQuote } from '../util/shell-join.js';
 import type { WrittenText } from './file-tool-input.js';
 
 export type CodeTool = 'bash' | 'python';
 /** A piece of written text to screen, the language to screen it as, and where it came from. */
 export interface CodeUnit { label: string; text: string; tool: CodeTool }
 
-type Kind = 'shell' | 'python' | 'crontab' | 'crontab-user' | 'anacrontab' | 'notebook';
+type Kind = 'shell' | 'python' | 'crontab' | 'crontab-user' | 'anacrontab' | 'notebook' | Script;
+/** Languages read as inline code: the interpreter and its inline-code option. */
+type Script = 'node' | 'ruby' | 'perl' | 'php';
+const SCRIPT_FLAG: Record<Script, string> = { node: '-e', ruby: '-e', perl: '-e', php: '-r' };
+const SCRIPT_EXT: [RegExp, Script][] = [[/\.(js|mjs|cjs)$/i, 'node'], [/\.rb$/i, 'ruby'], [/\.(pl|pm)$/i, 'perl'], [/\.php$/i, 'php']];
+const SCRIPT_SHEBANG: [RegExp, Script][] = [[/^(node|nodejs)$/, 'node'], [/^ruby[0-9.]*$/, 'ruby'], [/^perl[0-9.]*$/, 'perl'], [/^php[0-9.]*$/, 'php']];
 
 const SHELL_EXT = /\.(sh|bash|zsh|ksh|mksh|dash|ash)$/i;
 const PY_EXT = /\.(py|pyw)$/i;
@@ -37,8 +46,10 @@ function byShebang(text: string): Kind | undefined {
   if (p === undefined) return undefined;
   if (SHELLS.has(p)) return 'shell';
   if (/^python[0-9.]*$/.test(p)) return 'python';
-  return undefined;
+  return SCRIPT_SHEBANG.find(([re]) => re.test(p))?.[1];
 }
+
+function isScript(k: Kind): k is Script { return k in SCRIPT_FLAG; }
 
 /**
  * What kind of text a file holds. `shellStartup`: the path screen found a shell startup file
@@ -53,7 +64,7 @@ function kindOf(abs: string, first: string, notebook: boolean, shellStartup: boo
   if (fromShebang) return fromShebang;
   if (SHELL_EXT.test(abs) || shellStartup || SCRIPT_DIRS.test(abs)) return 'shell';
   if (PY_EXT.test(abs)) return 'python';
-  return undefined;
+  return SCRIPT_EXT.find(([re]) => re.test(abs))?.[1];
 }
 
 /**
@@ -104,6 +115,8 @@ export function codeUnits(abs: string, texts: WrittenText[], o: { notebook?: boo
     if (kind === undefined || t.text.trim() === '') continue;
     if (kind === 'notebook') units.push(...notebookUnits(t.label, t.text));
     else if (kind === 'shell' || kind === 'python') units.push({ label: t.label, text: t.text, tool: kind === 'shell' ? 'bash' : 'python' });
+    // (a #! line is not code to the interpreters' -e; it is left out)
+    else if (isScript(kind)) units.push({ label: t.label, text: `${kind} ${SCRIPT_FLAG[kind]} ${shellQuote(t.text.replace(/^#![^\n]*\n?/, ''))}`, tool: 'bash' });
     else units.push({ label: `${t.label} (crontab commands)`, text: crontabCommands(t.text, kind), tool: 'bash' });
   }
   return units.filter((u) => u.text.trim() !== '');
