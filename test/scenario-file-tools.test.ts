@@ -222,7 +222,7 @@ test('file tools do not hang on a FIFO, handle newlines in names, and say plainl
     assert.ok(nl.ok, `the parent directory of a path with a newline is created: ${nl.problem}`);
     assert.deepEqual((await s.file({ op: 'read', path: 'd', step: step++ })).entries, ['a\nb', 'c']);
   } finally { await s.close(); }
-  const timedOut = fileCallResult({ op: 'read', path: '/workspace/big' }, '/workspace/big', { toolCallId: 't', step: 1, exitCode: 124, signal: null, durationMs: 120_004, timedOut: true, stdout: '', stderr: '', alerts: [] });
+  const timedOut = fileCallResult({ op: 'read', path: '/workspace/big' }, '/workspace/big', { toolCallId: 't', step: 1, exitCode: 124, signal: null, durationMs: 120_004, timedOut: true, stdout: '', stderr: '', alerts: [], verdict: 'clean' });
   assert.match(timedOut.problem ?? '', /did not finish within the call's time limit \(120 s\)/);
 });
 

@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { ALERT_CATEGORIES, EVENT_KINDS, nsToIso, type CorralEvent, type EventKind } from '../events/event.js';
 import type { EventQuery, SessionSummary } from '../store/event-store.js';
+import { queryList } from '../store/sqlite-index.js';
 import { EventReader } from '../store/event-reader.js';
 import { resolveHome } from '../store/home.js';
 import { StoreError } from '../store/store-error.js';
@@ -288,11 +289,11 @@ export async function eventsCommand(argv: string[], io: CommandIO): Promise<numb
 
   if (v.follow && v.nats !== undefined) {
     const { followFleet } = await import('./events-follow.js');
-    return followFleet({ natsUrl: v.nats, security: natsSecurity, host: v.host, json: v.json, filter: { session: q.session, run: q.run, episode: q.episode, step: q.step, tool_call: q.tool_call, kind: q.kind, category: q.category } }, io);
+    return followFleet({ natsUrl: v.nats, security: natsSecurity, host: v.host, json: v.json, filter: { session: q.session, run: q.run, episode: q.episode, step: q.step, tool_call: q.tool_call, kind: queryList(q.kind), category: queryList(q.category) } }, io);
   }
   if (v.follow) {
     const { followEvents } = await import('./events-follow.js');
-    return followEvents({ socket: v.socket, json: v.json, filter: { session: q.session, run: q.run, episode: q.episode, step: q.step, tool_call: q.tool_call, kind: q.kind, category: q.category } }, io);
+    return followEvents({ socket: v.socket, json: v.json, filter: { session: q.session, run: q.run, episode: q.episode, step: q.step, tool_call: q.tool_call, kind: queryList(q.kind), category: queryList(q.category) } }, io);
   }
   if (v.postgres !== undefined) return fleetEvents(v.postgres, { ...q, host: v.host }, v.json === true, io, v.sessions === true);
   const home = resolveHome(v.home, io.env);

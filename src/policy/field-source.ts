@@ -23,6 +23,12 @@ export function withFieldSource(p: Policy, at: FieldLocator): Policy {
   return p;
 }
 
+/** `to`, remembering where `from`'s fields were written (a policy validated again: check.ts). */
+export function keepFieldSource(from: Policy, to: Policy): Policy {
+  const at = (from as Located)[WHERE];
+  return at ? withFieldSource(to, at) : to;
+}
+
 /** Where the policy's field was written, if it was loaded from a file that writes it. */
 export function fieldPlace(p: Policy, path: readonly (string | number)[]): FieldPlace | undefined {
   return (p as Located)[WHERE]?.(path);

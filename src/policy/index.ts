@@ -6,7 +6,7 @@ export { type CompiledPolicy, type CompileOptions, type ConnectContext, type Dec
 export { isMetadataName, METADATA_NAMES } from './domain.js';
 export { PolicyError, type PolicyIssue } from './errors.js';
 export { parseHostSpec, parseMountSpec, withExtraAllows, withExtraMounts } from './extra-allows.js';
-export { loadPolicyFile, loadPreset, parsePolicy, resolvePolicy } from './load.js';
+export { checkPolicy, loadPolicyFile, loadPreset, parsePolicy, resolvePolicy } from './load.js';
 export { listPresets, policySource, presetDir, type PolicySource } from './source.js';
 export { localHostAddresses } from './host-addresses.js';
 export { type NetRule, type Policy, type Protocol, type ReadOnlyMount, PROTOCOLS, parseResolver, checkMounts } from './schema.js';

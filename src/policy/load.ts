@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { type Document, isNode, LineCounter, parseDocument, visit } from 'yaml';
 import { docLocator, type IssueLocator, issuesFromZod, locate, PolicyError, type PolicyIssue } from './errors.js';
 import { readNamedFile, NamedFileError } from '../util/read-named-file.js';
-import { withFieldSource } from './field-source.js';
+import { keepFieldSource, withFieldSource } from './field-source.js';
 import { chainLocator, fieldLocator } from './chain-place.js';
 import { mergeRaw } from './merge.js';
 import { type Policy, PolicySchema } from './schema.js';
@@ -150,6 +150,20 @@ export function parsePolicy(text: string, file: string): Policy {
   const p = withFieldSource(validate(raw, file, chainLocator(chain)), fieldLocator(chain));
   refuseTwoWorkspaceCaps(p);
   return p;
+}
+
+/**
+ * A policy built or changed in code (`{ ...loadPreset('default'), resources: { …, timeout: '5s' } }`, or one
+ * read from JSON) checked by the same schema as a file: a wrong type or value is a PolicyError naming the
+ * field (`resources.timeout`), missing sections get their defaults and units are read ('5s' → 5000 ms), as in a
+ * file. A policy from the loaders passes unchanged. Threat: a malformed policy silently running a sandbox
+ * other than the one written (a timeout of '5s' read as 5 ms; a missing `network` a TypeError deep inside).
+ */
+export function checkPolicy(p: unknown, name = 'policy object'): Policy {
+  const r = PolicySchema.safeParse(p);
+  if (r.success) return keepFieldSource(p as Policy, r.data);
+  const issues = issuesFromZod(r.error.issues);
+  throw new PolicyError(name, issues[0] ?? { message: 'invalid policy' }, issues.slice(1));
 }
 
 /** Loads a policy file, resolving `extends`. */

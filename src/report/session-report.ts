@@ -9,7 +9,8 @@ import type { AlertEvent, CorralEvent } from '../events/event.js';
 import { compareTs, keyToNs, tsKey } from '../store/ts-key.js';
 import { captureStatus, type CaptureStatus } from '../session/capture-loss.js';
 
-export type Verdict = 'clean' | 'flagged' | 'blocked' | 'killed';
+export { type Verdict, verdictOf } from '../events/verdict.js';
+import { type Verdict, verdictOf } from '../events/verdict.js';
 
 export interface ReportAlert extends AlertJson {
   /** Raised after the call it is attributed to had ended: by a process that call left running. */
@@ -71,12 +72,6 @@ export interface SessionReport {
   capture: CaptureStatus & { first_loss_ts?: string; last_loss_ts?: string };
 }
 
-/** The verdict of a set of alerts: killed > blocked > flagged > clean. */
-export function verdictOf(alerts: { payload: { action: string } }[]): Verdict {
-  if (alerts.some((a) => a.payload.action === 'killed')) return 'killed';
-  if (alerts.some((a) => a.payload.action === 'blocked')) return 'blocked';
-  return alerts.length ? 'flagged' : 'clean';
-}
 
 /**
  * A stored number as the renderers print it: only a finite number counts; anything else (a string

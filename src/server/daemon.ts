@@ -454,7 +454,7 @@ export class CorralDaemon {
       } catch (e) {
         if (e instanceof HttpError && e.kind === 'cancelled') {
           // answered like a call killed part-way: the summary of what happened so far
-          result = { toolCallId: '', step: 0, exitCode: null, signal: null, durationMs: 0, timedOut: false, stdout: '', stderr: '', alerts: [], cancelled: e.message };
+          result = { toolCallId: '', step: 0, exitCode: null, signal: null, durationMs: 0, timedOut: false, stdout: '', stderr: '', alerts: [], verdict: 'clean', cancelled: e.message };
         } else {
           await h.session.close().catch(() => {}); // a one-shot session never outlives its call
           throw e;

@@ -23,7 +23,7 @@ import { pidAlive } from '../util/pid-alive.js';
 import { Gateway } from '../gateway/gateway.js';
 import { raiseFileLimits } from '../sandbox/file-limits.js';
 import { EventStore } from '../store/index.js';
-import { type AddressClass, type Policy } from '../policy/index.js';
+import { type AddressClass, checkPolicy, type Policy } from '../policy/index.js';
 import { classifyParsed } from '../policy/address-class.js';
 import { parseAddr } from '../policy/ip.js';
 import { HostAddressWatch } from './host-address-watch.js';
@@ -87,6 +87,14 @@ export interface RuntimeOptions {
    * their evidence and call boundaries are always stored. Default 1 000 000, or $CORRAL_SESSION_EVENT_CAP; at least 100.
    */
   sessionEventStoreCap?: number;
+  /**
+   * Close the runtime — every session's processes, sandboxes, namespaces, nft tables and workspace disks — when
+   * the process gets SIGINT, SIGTERM or SIGHUP, then end by that signal as it would have. Off by default (a
+   * library does not take the host program's signals); without it, a process that exits without `close()`
+   * leaves them until the next `Runtime.start()` on the machine removes them, and a process that forgets
+   * `close()` keeps running, as with an open server.
+   */
+  closeOnSignals?: boolean;
   /** Events a session keeps in memory (`Session.events`, the most recent; every event is in the store). Default 20 000; at least 100 (a smaller value is raised to 100). */
   sessionEventMemory?: number;
   /**
@@ -106,7 +114,10 @@ export interface CommandScreen {
 /** Warnings a runtime keeps for `warnings` (older ones were emitted as events and are dropped). */
 export const MAX_WARNINGS = 1000;
 
-export class Runtime extends EventEmitter {
+/** What a Runtime emits: every event it records (all sessions), and each warning (a sensor lost records, a helper failed). */
+export interface RuntimeEvents { event: [ev: CorralEvent]; warning: [message: string] }
+
+export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly layout: CgroupLayout;
   readonly cgroupRoot = 'corral';
   /**
@@ -208,7 +219,28 @@ export class Runtime extends EventEmitter {
       await rt.close().catch(() => {});
       throw e;
     }
+    if (opts.closeOnSignals) rt.closeOnSignals();
     return rt;
+  }
+
+  private signalHandlers: [NodeJS.Signals, () => void][] = [];
+
+  /** RuntimeOptions.closeOnSignals: on the first of these signals, close, then end by it (a second one ends at once). */
+  private closeOnSignals(): void {
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      const h = (): void => {
+        this.removeSignalHandlers();
+        const end = (): void => { process.kill(process.pid, sig); };
+        // (the default action returns once no handler is left; a second signal meanwhile ends the process)
+        void this.close().catch(() => {}).finally(() => { if (process.listenerCount(sig) === 0) end(); });
+      };
+      process.on(sig, h);
+      this.signalHandlers.push([sig, h]);
+    }
+  }
+
+  private removeSignalHandlers(): void {
+    for (const [sig, h] of this.signalHandlers.splice(0)) process.off(sig, h);
   }
 
   private async init(): Promise<void> {
@@ -448,11 +480,15 @@ export class Runtime extends EventEmitter {
     if (typeof opts !== 'object' || opts === null || typeof opts.policy !== 'object' || opts.policy === null) {
       return Promise.reject(new TypeError('createSession: opts.policy is required (e.g. resolvePolicy(\'default\') or loadPolicyFile(path))'));
     }
-    return Session.create(this, opts);
+    // (a policy built in code is checked as a file's would be: a PolicyError naming the field, never a sandbox other than the one written)
+    let policy: Policy;
+    try { policy = checkPolicy(opts.policy, `policy ${typeof (opts.policy as { name?: unknown }).name === 'string' ? (opts.policy as { name: string }).name : 'object'} (createSession)`); } catch (e) { return Promise.reject(e); }
+    return Session.create(this, { ...opts, policy });
   }
 
   async close(): Promise<void> {
     this.closing = true;
+    this.removeSignalHandlers();
     this.hostAddressWatch.close();
     clearInterval(this.windowSweep);
     await Promise.allSettled([...this.sessions.values()].map((s) => s.close()));

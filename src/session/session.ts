@@ -67,6 +67,7 @@ import { FedShells } from './fed-shells.js';
 import { ProcessParents } from './process-parents.js';
 import { backgroundCompute, type BackgroundProc } from './background-compute.js';
 import { pipeEnds, shellRelays } from './pipe-relays.js';
+import { type Verdict, verdictOf } from '../events/verdict.js';
 import { CodeOrigins, codeFrom, coCulpritOf, coCulpritText, pycSource, type CodeOrigin } from './code-origin.js';
 import { interpreterScript, readShellArgv } from './shell-argv.js';
 import { SHELLS } from '../detect/command/programs.js';
@@ -217,6 +218,14 @@ export function toolCallSpecProblem(spec: ToolCallSpec): string | undefined {
 export interface ToolCallResult {
   /** Set when the call could not be started at all (exit 126): why. */
   error?: string;
+  /**
+   * Set when Corral refused to run the call (exit 126, nothing ran): the command screen denied it under
+   * `detection.on_finding: block` (`screen`), or a `response.kill` of scope session had stopped the session
+   * (`stopped`). A command's own exit 126 (a script without its exec bit) has no `refused`.
+   */
+  refused?: { by: 'screen' | 'stopped'; reason: string };
+  /** The call's verdict from its alerts so far — killed, blocked, flagged or clean — as the daemon and replay give it. */
+  verdict: Verdict;
   toolCallId: string;
   step: number;
   exitCode: number | null;
@@ -234,6 +243,9 @@ export interface ToolCallResult {
   /** Set when output went past maxOutput: what was left out of stdout / stderr (characters; bytes for binaryStdout). */
   outputTruncated?: { stdout: number; stderr: number };
 }
+
+/** A call's result before its verdict is read from its alerts (exec adds it). */
+type CallOutcome = Omit<ToolCallResult, 'verdict'>;
 
 /** How long the output pipes may stay open after a call's command exited, before a background process is taken to hold them. */
 const OUTPUT_GRACE_MS = 200;
@@ -774,7 +786,10 @@ export class Session {
     if (this.closed) throw new Error('session is closed');
     this.assertIdle();
     this.inCall = {};
-    try { return await this.runCall(spec); } finally { this.inCall = undefined; }
+    try {
+      const r = await this.runCall(spec);
+      return { ...r, verdict: verdictOf(r.alerts) };
+    } finally { this.inCall = undefined; }
   }
 
   /** Refuses a second tool call while one runs (before it takes a step number or records anything). */
@@ -782,7 +797,7 @@ export class Session {
     if (this.inCall) throw new SessionBusyError(this.id, this.inCall);
   }
 
-  private async runCall(spec: ToolCallSpec): Promise<ToolCallResult> {
+  private async runCall(spec: ToolCallSpec): Promise<CallOutcome> {
     const { step, toolCallId } = this.nextCall(spec);
     this.inCall = { step, toolCallId };
     if (this.stoppedReason) return this.refuseStopped(spec, step, toolCallId);
@@ -1114,7 +1129,7 @@ export class Session {
    * detections of this call (so a behaviour the gateway later blocks is one alert); with
    * `detection.on_finding: block`, a deny verdict stops the call before it runs.
    */
-  private screen(spec: ToolCallSpec, state: CallState, startEv: CorralEvent): ToolCallResult | undefined {
+  private screen(spec: ToolCallSpec, state: CallState, startEv: CorralEvent): CallOutcome | undefined {
     const checker = this.rt.checker;
     if ((!checker && !spec.prescreen) || spec.skipScreen) return undefined;
     let res = spec.prescreen;
@@ -1132,7 +1147,7 @@ export class Session {
       state.endedNs = process.hrtime.bigint();
       if (this.current === state) this.current = undefined;
       this.emit('toolcall.end', { exit_code: 126, blocked: true, duration_ms: 0 }, { attr });
-      return { toolCallId: attr.tool_call!, step: attr.step!, exitCode: 126, signal: null, durationMs: 0, timedOut: false, stdout: '', stderr: `${lines.join('\n')}\n`, alerts: this.alertsFor(attr.tool_call!) };
+      return { toolCallId: attr.tool_call!, step: attr.step!, exitCode: 126, signal: null, durationMs: 0, timedOut: false, stdout: '', stderr: `${lines.join('\n')}\n`, alerts: this.alertsFor(attr.tool_call!), refused: { by: 'screen', reason: res.findings.map((f) => `${f.reason} [rule ${f.rule}]`).join('; ') } };
     }
     for (const f of res.findings) {
       this.pendingDetections.push({ rule: f.rule, category: f.category, severity: f.severity, attack: f.attack,
@@ -1836,12 +1851,12 @@ export class Session {
   }
 
   /** A tool call after a session-scope kill: recorded, not run; the agent reads why. */
-  private refuseStopped(spec: ToolCallSpec, step: number, toolCallId: string): ToolCallResult {
+  private refuseStopped(spec: ToolCallSpec, step: number, toolCallId: string): CallOutcome {
     const attr = { ...this.attr(), step, tool_call: toolCallId };
     this.emit('toolcall.start', { command: spec.command, tool: spec.tool ?? 'bash' }, { attr });
     this.emit('toolcall.end', { exit_code: 126, blocked: true, duration_ms: 0, reason: 'session stopped by policy response.kill' }, { attr });
     const stderr = `corral: this session was stopped by policy (response.kill) and runs no further tool calls: ${this.stoppedReason}\n`;
-    return { toolCallId, step, exitCode: 126, signal: null, durationMs: 0, timedOut: false, stdout: '', stderr, alerts: [] };
+    return { toolCallId, step, exitCode: 126, signal: null, durationMs: 0, timedOut: false, stdout: '', stderr, alerts: [], refused: { by: 'stopped', reason: this.stoppedReason ?? 'stopped by policy' } };
   }
 
   /** Kills the running call's processes (its client went away, the operator's SIGINT); the call then ends as usual, with why in its result and toolcall.end. */
@@ -1857,10 +1872,14 @@ export class Session {
    * events settled — before the teardown (cgroup, network slot, session directory), so a caller
    * can answer its client without waiting for the cleanup. The promise resolves after the teardown.
    */
+  private closeResult(): SessionCloseResult {
+    return { alerts: this.alertEvents, verdict: verdictOf(this.alertEvents), stats: this.stats, capture: this.capture };
+  }
+
   async close(onFinal?: (r: SessionCloseResult) => void): Promise<SessionCloseResult> {
     if (this.closed) {
-      onFinal?.({ alerts: this.alertEvents, stats: this.stats, capture: this.capture });
-      return { alerts: this.alertEvents, stats: this.stats, capture: this.capture };
+      onFinal?.(this.closeResult());
+      return this.closeResult();
     }
     this.closed = true;
     clearInterval(this.sampleTimer);
@@ -1904,7 +1923,7 @@ export class Session {
       this.repeats.flush();
       this.flushDetections();
     }
-    onFinal?.({ alerts: this.alertEvents, stats: this.stats, capture: this.capture });
+    onFinal?.(this.closeResult());
     // The teardown never throws: each step that fails is reported and the next still runs (the
     // agent shapes what is torn down — a tree deeper than PATH_MAX in its layer — and a close
     // that threw would leave the session, its slot and its log behind).
@@ -1938,12 +1957,18 @@ export class Session {
     this.rt.engine.forgetSession(this.id);
     this.logReleased = true;
     await step('event log', () => this.rt.store.endSession(this.id));
-    return { alerts: this.alertEvents, stats: this.stats, capture: this.capture };
+    return this.closeResult();
   }
 }
 
 /** What a closed session hands back: its alerts, its cgroup's final counters, and whether its kernel capture is whole. */
-export interface SessionCloseResult { alerts: AlertEvent[]; stats: CgroupStats; capture: CaptureStatus }
+export interface SessionCloseResult {
+  alerts: AlertEvent[];
+  /** The session's verdict from all its alerts — killed, blocked, flagged or clean — as the daemon's close answer gives it. */
+  verdict: Verdict;
+  stats: CgroupStats;
+  capture: CaptureStatus;
+}
 
 /** Who a connection's records belong to (kept per flow so interim and last records need no second lookup). */
 interface FlowAttribution { attr: Attribution & { inferred?: boolean }; pid?: number; how: 'kernel' | 'kernel-connect' | 'inferred' }

@@ -7,7 +7,7 @@
 import pg from 'pg';
 import type { CorralEvent } from '../events/event.js';
 import type { CheckedEvent } from './event-check.js';
-import { alertField, type EventQuery, type SessionSummary } from './sqlite-index.js';
+import { alertField, type EventQuery, queryList, type SessionSummary } from './sqlite-index.js';
 import { keyToNs, tsKey } from './ts-key.js';
 import { redact } from './pg-url.js';
 
@@ -172,7 +172,7 @@ function filters(q: EventQuery & { host?: string }): { where: string[]; args: un
   };
   eq('session', q.session); eq('run', q.run); eq('episode', q.episode); eq('step', q.step);
   eq('tool_call', q.tool_call); eq('host', q.host);
-  inList('kind', q.kind); inList('category', q.category);
+  inList('kind', queryList(q.kind)); inList('category', queryList(q.category));
   if (q.since !== undefined) { args.push(tsKey(q.since)); where.push(`ts >= $${args.length}`); }
   return { where, args };
 }

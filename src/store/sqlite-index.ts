@@ -15,11 +15,18 @@ export interface EventQuery {
   episode?: string;
   step?: number;
   tool_call?: string;
-  kind?: string[];
-  category?: string[];
+  /** One kind or several (any of them). */
+  kind?: string | readonly string[];
+  /** One alert category or several (any of them). */
+  category?: string | readonly string[];
   /** Inclusive lower bound: epoch-ns decimal string or ISO 8601. */
   since?: string;
   limit?: number;
+}
+
+/** A query's kind or category as a list (a library caller may pass one as a string: a list of one, not a crash). */
+export function queryList(v: string | readonly string[] | undefined): string[] | undefined {
+  return typeof v === 'string' ? [v] : v === undefined ? undefined : [...v];
 }
 
 export interface SessionSummary {
@@ -198,7 +205,8 @@ export class EventIndex {
       where.push(`${col} = ?`);
       args.push(v);
     };
-    const inList = (col: string, vs: string[] | undefined): void => {
+    const inList = (col: string, v: string | readonly string[] | undefined): void => {
+      const vs = queryList(v);
       if (vs === undefined || vs.length === 0) return;
       where.push(`${col} IN (${vs.map(() => '?').join(',')})`);
       args.push(...vs);

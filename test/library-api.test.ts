@@ -1,0 +1,115 @@
+// Why: a harness embeds Corral through its library entry point (src/index.ts), not the CLI. A user review
+// (session 43) found a policy object built in code trusted unchecked ('5s' read as 5 ms, a missing section a
+// TypeError deep inside), no verdict and no "Corral refused this call" mark on a tool call's result (a
+// screen-blocked call and a script without its exec bit both read exit 126), SessionSetupError not
+// exported, a one-kind query crashing the store, and nothing that closes a runtime on Ctrl-C. These prove
+// each through the package's own exports, in real sandboxes. Lab only (SAFETY.md): no traffic leaves.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as corral from '../src/index.js';
+import { startFixture, labPolicy, type Fixture } from './helpers/lab-fixture.js';
+import { DEMO_FAR_HOSTS } from '../src/cli/demo-scenario.js';
+
+let fx: Fixture;
+before(async () => { fx = await startFixture(DEMO_FAR_HOSTS, 'labapi'); });
+after(async () => { await fx?.close(); });
+
+test('a policy built in code is checked like a file: units read, defaults filled, a wrong value a PolicyError naming the field', async () => {
+  const base = corral.loadPreset('default');
+  // ('1s' as a file would say it: one second, not 1 ms)
+  const s = await fx.rt.createSession({ policy: { ...base, resources: { ...base.resources, timeout: '1s' as unknown as number } }, episode: 'api-units' });
+  try {
+    const r = await s.exec({ command: 'sleep 0.3; echo ok', step: 1, toolCallId: 'c1' });
+    assert.equal(r.timedOut, false, r.stderr);
+    assert.match(r.stdout, /ok/);
+    const slow = await s.exec({ command: 'sleep 5', step: 2, toolCallId: 'c2' });
+    assert.equal(slow.timedOut, true);
+    assert.ok(slow.durationMs < 4000, `the 1 s limit held: ${slow.durationMs} ms`);
+  } finally { await s.close(); }
+  // (a missing section gets its defaults: the default preset's network is default-deny anyway)
+  const { network: _n, ...noNetwork } = base;
+  const t = await fx.rt.createSession({ policy: noNetwork as corral.Policy, episode: 'api-defaults' });
+  try { assert.equal((await t.exec({ command: 'true', step: 1, toolCallId: 'c1' })).exitCode, 0); } finally { await t.close(); }
+  await assert.rejects(
+    fx.rt.createSession({ policy: { ...base, resources: { ...base.resources, cpus: 'lots' as unknown as number } }, episode: 'api-bad' }),
+    (e: unknown) => e instanceof corral.PolicyError && /resources\.cpus/.test(e.message) && /createSession/.test(e.message),
+  );
+  assert.throws(() => corral.checkPolicy({ name: 'x', mode: 'sometimes' }), (e: unknown) => e instanceof corral.PolicyError && /mode/.test(e.message));
+});
+
+test('a result says when Corral refused the call and gives its verdict; a command\'s own exit 126 is not a refusal', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy('detection:\n  on_finding: block\n'), episode: 'api-verdict' });
+  try {
+    const clean = await s.exec({ command: 'echo hi', step: 1, toolCallId: 'c1' });
+    assert.equal(clean.verdict, 'clean');
+    assert.equal(clean.refused, undefined);
+    const own = await s.exec({ command: "printf '#!/bin/sh\\necho x\\n' > noexec.sh; ./noexec.sh", step: 2, toolCallId: 'c2' });
+    assert.equal(own.exitCode, 126);
+    assert.equal(own.refused, undefined, 'the command\'s own 126');
+    const blocked = await s.exec({ command: 'xmrig -o stratum+tcp://pool.minexmr.test:3333 -u wallet', step: 3, toolCallId: 'c3' });
+    assert.equal(blocked.exitCode, 126);
+    assert.equal(blocked.refused?.by, 'screen');
+    assert.match(blocked.refused?.reason ?? '', /rule cmd_/);
+    assert.equal(blocked.verdict, 'blocked');
+    const closed = await s.close();
+    assert.equal(closed.verdict, 'blocked');
+  } finally { await s.close(); }
+  // (one kind as a string: a list of one, not a TypeError)
+  const alerts = fx.rt.store.query({ session: s.id, kind: 'alert' });
+  assert.ok(alerts.length > 0 && alerts.every((e) => e.kind === 'alert'));
+  assert.equal(corral.verdictOf(alerts as unknown as corral.AlertEvent[]), 'blocked');
+  assert.equal(corral.buildSessionReport(fx.rt.store.query({ session: s.id })).verdict, 'blocked');
+});
+
+test('SessionSetupError is exported: a bad workspace is caught by type', async () => {
+  await assert.rejects(
+    fx.rt.createSession({ policy: labPolicy(), episode: 'api-setup', workspace: '/nonexistent-parent/ws' }),
+    (e: unknown) => e instanceof corral.SessionSetupError,
+  );
+});
+
+test('closeOnSignals: a worker stopped by SIGTERM closes its sandboxes and ends by the signal', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'corral-api-sig-'));
+  const index = fileURLToPath(new URL('../src/index.js', import.meta.url));
+  const code = `const c = await import(${JSON.stringify(index)});
+const rt = await c.Runtime.start({ home: ${JSON.stringify(home)}, sensor: false, poolSize: 1, closeOnSignals: true });
+const s = await rt.createSession({ policy: c.loadPreset('default'), episode: 'sig' });
+await s.exec({ command: 'sleep 313.25 >/dev/null 2>&1 &', step: 1, toolCallId: 'c1' });
+console.log('ready ' + s.id);
+setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const id = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => { out += d.toString(); const m = /ready (\S+)/.exec(out); if (m) resolve(m[1]!); });
+      child.once('exit', (c) => reject(new Error(`exited ${c} before ready: ${out}`)));
+    });
+    assert.match(await run('pgrep', ['-f', 'sleep 313.25']), /\d/, 'the background process runs');
+    assert.match(await run('nft', ['list', 'tables']), new RegExp(`corral_gw_${child.pid}_`), 'the worker has its gateway table');
+    const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    child.kill('SIGTERM');
+    const how = await ended;
+    assert.equal(how.signal, 'SIGTERM', `ended by the signal: ${JSON.stringify(how)}`);
+    assert.equal(await run('pgrep', ['-f', 'sleep 313.25']).catch(() => ''), '', 'the process the call left running is gone');
+    assert.doesNotMatch(await run('nft', ['list', 'tables']), new RegExp(`corral_gw_${child.pid}_`), 'its gateway table is gone');
+    assert.ok(!(await run('grep', ['-c', id, '/proc/mounts']).catch(() => '0')).trim().match(/^[1-9]/), 'no mount of its session is left');
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    p.once('error', reject);
+    p.once('exit', (c) => (c === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${c}`))));
+  });
+}
