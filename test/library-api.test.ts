@@ -27,6 +27,10 @@ test('a policy built in code is checked like a file: units read, defaults filled
     const r = await s.exec({ command: 'sleep 0.3; echo ok', step: 1, toolCallId: 'c1' });
     assert.equal(r.timedOut, false, r.stderr);
     assert.match(r.stdout, /ok/);
+    // (an argv needs no command text: the text recorded is the argv, shell-quoted)
+    const a = await s.exec({ argv: ['echo', 'a b'], step: 3, toolCallId: 'c3' });
+    assert.equal(a.stdout, 'a b\n');
+    assert.ok(s.events.some((e) => e.kind === 'toolcall.start' && e.tool_call === 'c3' && e.payload.command === "echo 'a b'"));
     const slow = await s.exec({ command: 'sleep 5', step: 2, toolCallId: 'c2' });
     assert.equal(slow.timedOut, true);
     assert.ok(slow.durationMs < 4000, `the 1 s limit held: ${slow.durationMs} ms`);

@@ -142,8 +142,8 @@ export interface SessionOptions {
 }
 
 export interface ToolCallSpec {
-  /** Shell command (bash) or Python source; ignored when argv is given. */
-  command: string;
+  /** Shell command (bash) or Python source; with argv, only the text recorded for it (default: the argv, shell-quoted). One of the two is required. */
+  command?: string;
   /** Run this argv directly, without a shell (used by `corral run`). */
   argv?: string[];
   tool?: 'bash' | 'python';
@@ -204,7 +204,7 @@ export function toolCallSpecProblem(spec: ToolCallSpec): string | undefined {
   if (spec.argv !== undefined && !argvOk) return 'argv must be a non-empty array of strings';
   if (!argvOk && typeof spec.command !== 'string') return 'command must be a string';
   // (a shell never receives a NUL — execve ends the argument there — so `echo a\0b` ran `echo a`: a user review, session 41)
-  if (argvOk ? spec.argv!.some((a) => a.includes('\0')) : spec.command.includes('\0')) return `${argvOk ? 'an argv element' : 'command'} contains a NUL character, which no program can be given in its arguments`;
+  if (argvOk ? spec.argv!.some((a) => a.includes('\0')) : spec.command!.includes('\0')) return `${argvOk ? 'an argv element' : 'command'} contains a NUL character, which no program can be given in its arguments`;
   if (spec.tool !== undefined && spec.tool !== 'bash' && spec.tool !== 'python') return `tool must be 'bash' or 'python', got ${JSON.stringify(spec.tool)}`;
   if (spec.step !== undefined && !(Number.isSafeInteger(spec.step) && spec.step >= 0)) return `step must be a whole number ≥ 0, got ${String(spec.step)}`;
   if (spec.toolCallId !== undefined && (typeof spec.toolCallId !== 'string' || spec.toolCallId === '' || spec.toolCallId.length > 256)) return 'toolCallId must be a non-empty string of at most 256 characters';
@@ -243,6 +243,9 @@ export interface ToolCallResult {
   /** Set when output went past maxOutput: what was left out of stdout / stderr (characters; bytes for binaryStdout). */
   outputTruncated?: { stdout: number; stderr: number };
 }
+
+/** A tool call as it runs: its text always set (an argv's, shell-quoted, when the caller gave none). */
+type RunSpec = ToolCallSpec & { command: string };
 
 /** A call's result before its verdict is read from its alerts (exec adds it). */
 type CallOutcome = Omit<ToolCallResult, 'verdict'>;
@@ -797,8 +800,10 @@ export class Session {
     if (this.inCall) throw new SessionBusyError(this.id, this.inCall);
   }
 
-  private async runCall(spec: ToolCallSpec): Promise<CallOutcome> {
-    const { step, toolCallId } = this.nextCall(spec);
+  private async runCall(given: ToolCallSpec): Promise<CallOutcome> {
+    const { step, toolCallId } = this.nextCall(given);
+    // (an argv without its text: the text recorded and screened is the argv, shell-quoted)
+    const spec: RunSpec = { ...given, command: given.command ?? shellJoin(given.argv!) };
     this.inCall = { step, toolCallId };
     if (this.stoppedReason) return this.refuseStopped(spec, step, toolCallId);
     const cg = new Cgroup(this.rt.layout, `${this.cgroup.path}/call-${this.calls.size + 1}`).create(this.limits());
@@ -1129,7 +1134,7 @@ export class Session {
    * detections of this call (so a behaviour the gateway later blocks is one alert); with
    * `detection.on_finding: block`, a deny verdict stops the call before it runs.
    */
-  private screen(spec: ToolCallSpec, state: CallState, startEv: CorralEvent): CallOutcome | undefined {
+  private screen(spec: RunSpec, state: CallState, startEv: CorralEvent): CallOutcome | undefined {
     const checker = this.rt.checker;
     if ((!checker && !spec.prescreen) || spec.skipScreen) return undefined;
     let res = spec.prescreen;
@@ -1851,7 +1856,7 @@ export class Session {
   }
 
   /** A tool call after a session-scope kill: recorded, not run; the agent reads why. */
-  private refuseStopped(spec: ToolCallSpec, step: number, toolCallId: string): CallOutcome {
+  private refuseStopped(spec: RunSpec, step: number, toolCallId: string): CallOutcome {
     const attr = { ...this.attr(), step, tool_call: toolCallId };
     this.emit('toolcall.start', { command: spec.command, tool: spec.tool ?? 'bash' }, { attr });
     this.emit('toolcall.end', { exit_code: 126, blocked: true, duration_ms: 0, reason: 'session stopped by policy response.kill' }, { attr });
