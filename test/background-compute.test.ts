@@ -1,11 +1,15 @@
 // Why: the cross-call background sum decides which processes count as a miner's share the way the per-process
 // rule does (an expected name running a system program passes; a copy in the workspace, a deleted file or the
-// loader does not), and sends a sample only when two or more ended calls contribute. Pure functions, no sandbox.
+// loader does not), and sends a sample only when two or more ended calls contribute. The test is the rules'
+// own (macros expected_compute_proc, young_system_program), so a user's override reaches it. No sandbox.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backgroundCompute, expectedCompute, type BackgroundProc } from '../src/session/background-compute.js';
+import { backgroundCompute, expectationsOf, type BackgroundProc, type ComputeExpectations } from '../src/session/background-compute.js';
+import { loadBuiltinRules, loadRuleSources } from '../src/detect/engine/ruleset.js';
 
-const e = { expected: new Set(['python3', 'pytest', 'gcc']), inWorkspace: (exe: string) => exe.startsWith('/workspace/') };
+const inWorkspace = (exe: string): boolean => exe.startsWith('/workspace/');
+const e = expectationsOf(loadBuiltinRules(), inWorkspace);
+const expectedCompute = (x: BackgroundProc, ex: ComputeExpectations): boolean => ex.expected(x);
 const p = (call: string, pid: number, comm: string, cpuPct: number, exe?: string, young?: true): BackgroundProc =>
   ({ call, pid, comm, cpuPct, ...(exe !== undefined ? { exe } : {}), ...(young ? { young } : {}) });
 
@@ -30,4 +34,14 @@ test('background sum: only across two or more calls, expected compute left out, 
   assert.deepEqual(got.calls, [{ call: 'c3', cpuPct: 39.9 }, { call: 'c2', cpuPct: 37.2 }]);
   assert.equal(got.cpuPct, 77.1);
   assert.equal(got.top.pid, 10);
+});
+
+test('an override of the rules\' macros reaches the background sum (it used to mirror them in code)', () => {
+  const toolchain = p('a', 1, 'python3', 90, '/toolchains/bin/python3');
+  assert.equal(expectedCompute(toolchain, e), false, 'outside the system directories: unexpected');
+  const user = loadRuleSources([{ file: 'user.yaml', text: '- macro: system_executable\n  override: append\n  condition: or proc.exe startswith "/toolchains/"\n' }], { builtins: true });
+  assert.equal(expectedCompute(toolchain, expectationsOf(user, inWorkspace)), true, 'a read-only toolchain mount the user declared');
+  const listed = loadRuleSources([{ file: 'user.yaml', text: '- list: expected_compute_processes\n  override: append\n  items: [ffmpeg]\n' }], { builtins: true });
+  assert.equal(expectedCompute(p('a', 1, 'ffmpeg', 90, '/usr/bin/ffmpeg'), expectationsOf(listed, inWorkspace)), true);
+  assert.equal(expectedCompute(p('a', 1, 'ffmpeg', 90, '/usr/bin/ffmpeg'), e), false);
 });

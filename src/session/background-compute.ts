@@ -5,18 +5,28 @@
 // session-keyed rule background_compute_split sees the total. Threat: T1496.001, compute hijacking split across
 // tool calls to stay under per-call limits.
 import type { ProcSample } from './resource-sampler.js';
-
-/** The sandbox's read-only system directories (mirrors the rules' system_executable macro). */
-const SYSTEM_DIR = /^\/(usr|opt|bin|sbin|lib|lib32|lib64)\//;
-/** The dynamic loader runs whatever program it is handed (mirrors the rules' loader_executable macro). */
-const LOADER = /\/ld-(linux|musl)[^/]*\.so[.0-9]*$/;
+import type { EngineEvent, RuleSet } from '../detect/engine/api.js';
+import { compileFilter } from '../detect/engine/ruleset.js';
 
 /** What decides whether a process is expected to burn CPU, as the per-process rule decides it. */
-export interface ComputeExpectations {
-  /** Names in the rules' expected_compute_processes list. */
-  expected: ReadonlySet<string>;
-  /** Whether an executable path lies in the sandbox's workspace (never a system file, wherever it is shown). */
-  inWorkspace(exe: string): boolean;
+export interface ComputeExpectations { expected(p: ProcSample): boolean }
+
+/**
+ * The per-process rule's own test (macros expected_compute_proc and young_system_program in rules/lists.yaml),
+ * evaluated on the process sample the session would send for `p`: a user's override of those macros, of
+ * system_executable or of the list reaches the sum too. `inWorkspace`: whether an executable path lies in the
+ * sandbox's workspace (exe_writable, as the session marks it).
+ */
+export function expectationsOf(rules: RuleSet, inWorkspace: (exe: string) => boolean): ComputeExpectations {
+  const test = compileFilter(rules, 'expected_compute_proc or young_system_program');
+  return {
+    expected: (p) => test({ id: '', ts: '0', session: '', kind: 'resource', pid: p.pid, payload: processSamplePayload(p, inWorkspace) } as EngineEvent),
+  };
+}
+
+/** The payload of a process's resource sample (exe: where the binary lives as the sandbox sees it — comm alone is the agent's to choose). */
+export function processSamplePayload(p: ProcSample, inWorkspace: (exe: string) => boolean): Record<string, unknown> {
+  return { scope: 'process', comm: p.comm, ...(p.exe ? { exe: p.exe } : {}), ...(p.exe && inWorkspace(p.exe) ? { exe_writable: true } : {}), cpu_pct: p.cpuPct, ...(p.young ? { young: true } : {}) };
 }
 
 /** A process of an ended call, as one sample saw it. */
@@ -31,19 +41,12 @@ export interface BackgroundCompute {
   top: BackgroundProc;
 }
 
-/** Whether the per-process rule would let this process pass: an expected name running a system program, or a fresh system tool. */
-export function expectedCompute(p: ProcSample, e: ComputeExpectations): boolean {
-  const system = p.exe !== undefined && SYSTEM_DIR.test(p.exe) && !p.exe.endsWith(' (deleted)') && !e.inWorkspace(p.exe) && !LOADER.test(p.exe);
-  if (p.young && system) return true;
-  return e.expected.has(p.comm) && (system || p.exe === undefined);
-}
-
 /**
  * The unexpected CPU that ended calls' processes use at one moment, when at least two calls contribute (one call
  * alone is the per-process and per-call rules' to judge); undefined otherwise.
  */
 export function backgroundCompute(procs: readonly BackgroundProc[], e: ComputeExpectations): BackgroundCompute | undefined {
-  const counted = procs.filter((p) => p.cpuPct > 0 && !expectedCompute(p, e));
+  const counted = procs.filter((p) => p.cpuPct > 0 && !e.expected(p));
   const byCall = new Map<string, number>();
   for (const p of counted) byCall.set(p.call, (byCall.get(p.call) ?? 0) + p.cpuPct);
   if (byCall.size < 2) return undefined;

@@ -65,7 +65,7 @@ import { BinaryCopies } from './binary-copies.js';
 import { ProcessImages } from './process-images.js';
 import { FedShells } from './fed-shells.js';
 import { ProcessParents } from './process-parents.js';
-import { backgroundCompute, type BackgroundProc } from './background-compute.js';
+import { backgroundCompute, expectationsOf, processSamplePayload, type BackgroundProc, type ComputeExpectations } from './background-compute.js';
 import { pipeEnds, shellRelays } from './pipe-relays.js';
 import { type Verdict, verdictOf } from '../events/verdict.js';
 import { CodeOrigins, codeFrom, coCulpritOf, coCulpritText, pycSource, type CodeOrigin } from './code-origin.js';
@@ -76,7 +76,6 @@ import { isLoader, loaderTarget } from './loader-target.js';
 import type { ToolChild } from './tool-spawn.js';
 
 /** The part of the runtime's rule set a session reads (absent when rules are not loaded yet). */
-type RuntimeRules = Pick<Runtime['rules'], 'lists'>;
 
 /** How long a closing session waits for the flow records of the connections its killed processes held. */
 const FLOW_RECORD_WAIT_MS = 2000;
@@ -339,8 +338,8 @@ export class Session {
   private readonly origins = new CodeOrigins();
   /** Each exec'd process's parent, kept past its end (process-parents.ts). */
   private readonly parents = new ProcessParents();
-  /** The rules' expected_compute_processes, for the cross-call background sum (background-compute.ts). */
-  private readonly expectedCompute: ReadonlySet<string>;
+  /** The per-process CPU rule's test of an expected process, for the cross-call background sum (background-compute.ts). */
+  private readonly expectedCompute: ComputeExpectations;
   /** Who writes the workspace's files (file-writers.ts); undefined when not watched. */
   private writers?: FileWriters;
   private writersStarting?: Promise<FileWriters | undefined>;
@@ -392,7 +391,9 @@ export class Session {
 
   private constructor(private rt: Runtime, private slot: NetSlot, readonly opts: SessionOptions) {
     this.storeBudget = new StoreBudget(rt.sessionEventStoreCap);
-    this.expectedCompute = new Set((rt.rules as RuntimeRules | undefined)?.lists.get('expected_compute_processes') ?? []);
+    // (without rules no rule sums anything: nothing is counted)
+    const rules = rt.rules as Runtime['rules'] | undefined;
+    this.expectedCompute = rules ? expectationsOf(rules, (exe) => this.inWorkspace(exe)) : { expected: () => true };
     this.compiled = compilePolicy(opts.policy, { hostKeys: rt.hostAddressWatch.keys, hostRanges: rt.hostRanges });
     this.wsPath = opts.workspacePath ?? opts.policy.filesystem.workspace_path;
     const wsWhy = workspacePathProblem(this.wsPath);
@@ -1208,11 +1209,10 @@ export class Session {
         const attr = this.attr(state);
         if (!state.running) for (const p of s.procs) background.push({ ...p, call: s.key });
         this.emit('resource', { scope: 'tool_call', sample: true, cpu_pct: s.cpuPct, cpu_ns: s.cpuNs, memory_bytes: s.memoryBytes, pids: s.pids, ...(s.idleSkipped ? { idle_skipped: s.idleSkipped } : {}) }, { attr });
-        // (exe: where the binary lives as the sandbox sees it — comm alone is the agent's to choose)
-        for (const p of s.procs) this.emit('resource', { scope: 'process', comm: p.comm, ...(p.exe ? { exe: p.exe } : {}), ...(this.inWorkspace(p.exe) ? { exe_writable: true } : {}), cpu_pct: p.cpuPct, ...(p.young ? { young: true } : {}) }, { attr, pid: p.pid });
+        for (const p of s.procs) this.emit('resource', processSamplePayload(p, (exe) => this.inWorkspace(exe)), { attr, pid: p.pid });
       }
       // (ended calls' unexpected processes summed across calls, attributed to the call with the largest share)
-      const split = backgroundCompute(background, { expected: this.expectedCompute, inWorkspace: (exe) => this.inWorkspace(exe) });
+      const split = backgroundCompute(background, this.expectedCompute);
       const lead = split ? this.calls.get(split.calls[0]!.call) : undefined;
       if (split && lead) {
         this.emit('resource', { scope: 'background', cpu_pct: split.cpuPct, calls: split.calls.length, split: split.calls.map((c) => `${c.call} ${c.cpuPct}%`).join(', '), comm: split.top.comm, ...(split.top.exe ? { exe: split.top.exe } : {}) }, { attr: this.attr(lead), pid: split.top.pid });
