@@ -70,6 +70,22 @@ test('a result says when Corral refused the call and gives its verdict; a comman
   assert.equal(corral.buildSessionReport(fx.rt.store.query({ session: s.id })).verdict, 'blocked');
 });
 
+test('an AbortSignal cancels its call alone; one already aborted rejects before anything runs', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(), episode: 'api-abort' });
+  try {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error('the trainer moved on')), 300);
+    const r = await s.exec({ command: 'sleep 20; echo late', step: 1, toolCallId: 'c1', signal: ac.signal });
+    assert.equal(r.cancelled, 'the trainer moved on');
+    assert.ok(r.durationMs < 10_000, `${r.durationMs} ms`);
+    assert.doesNotMatch(r.stdout, /late/);
+    await assert.rejects(s.exec({ command: 'echo never', step: 2, toolCallId: 'c2', signal: AbortSignal.abort() }), (e: unknown) => e instanceof Error && e.name === 'AbortError');
+    const next = await s.exec({ command: 'echo next', step: 2, toolCallId: 'c2' });
+    assert.equal(next.stdout, 'next\n', 'the session goes on');
+    assert.equal(next.cancelled, undefined);
+  } finally { await s.close(); }
+});
+
 test('SessionSetupError is exported: a bad workspace is caught by type', async () => {
   await assert.rejects(
     fx.rt.createSession({ policy: labPolicy(), episode: 'api-setup', workspace: '/nonexistent-parent/ws' }),

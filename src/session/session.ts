@@ -169,6 +169,11 @@ export interface ToolCallSpec {
    * `exec` over the API streams it (`stream: true`). The result still carries the whole output.
    */
   onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
+  /**
+   * Cancels this call when aborted: its processes are killed and the result has `cancelled` (the signal's
+   * reason, or 'aborted'); the session goes on. A signal already aborted rejects with its reason, as fetch does.
+   */
+  signal?: AbortSignal;
   /** The screen's verdict, judged by the caller on what the call really does (a file tool: its
    * path and written text), used instead of screening the command text. */
   prescreen?: CheckResult;
@@ -211,6 +216,7 @@ export function toolCallSpecProblem(spec: ToolCallSpec): string | undefined {
   if (spec.maxOutput !== undefined && !(Number.isSafeInteger(spec.maxOutput) && spec.maxOutput >= 0)) return `maxOutput must be a whole number of bytes, got ${String(spec.maxOutput)}`;
   if (spec.stdin !== undefined && typeof spec.stdin !== 'string' && !(spec.stdin instanceof Uint8Array)) return 'stdin must be a string or bytes';
   if (spec.onOutput !== undefined && typeof spec.onOutput !== 'function') return 'onOutput must be a function';
+  if (spec.signal !== undefined && !(spec.signal instanceof AbortSignal)) return 'signal must be an AbortSignal';
   return undefined;
 }
 
@@ -241,6 +247,13 @@ export interface ToolCallResult {
   cancelled?: string;
   /** Set when output went past maxOutput: what was left out of stdout / stderr (characters; bytes for binaryStdout). */
   outputTruncated?: { stdout: number; stderr: number };
+}
+
+/** Why an AbortSignal cancelled a call: its reason's message or text, else 'aborted'. */
+function abortReason(signal: AbortSignal): string {
+  const r: unknown = signal.reason;
+  const text = r instanceof Error ? (r.name === 'AbortError' ? 'aborted' : r.message) : typeof r === 'string' ? r : 'aborted';
+  return text || 'aborted';
 }
 
 /** A tool call as it runs: its text always set (an argv's, shell-quoted, when the caller gave none). */
@@ -789,6 +802,8 @@ export class Session {
   async exec(spec: ToolCallSpec): Promise<ToolCallResult> {
     if (this.closed) throw new Error('session is closed');
     this.assertIdle();
+    // (as fetch does: a signal aborted before the call rejects with its reason, and nothing is run or recorded)
+    if (spec?.signal?.aborted) throw spec.signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
     this.inCall = {};
     try {
       const r = await this.runCall(spec);
@@ -882,6 +897,10 @@ export class Session {
     const timeoutMs = Math.min(spec.timeoutMs ?? Infinity, this.opts.policy.resources.timeout);
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; cg.kill(); }, timeoutMs);
+    // (the caller's AbortSignal cancels this call alone, as cancelRunning does, with the signal's reason)
+    const abort = spec.signal;
+    const onAbort = (): void => { state.cancelled ??= abortReason(abort!); cg.kill(); };
+    abort?.addEventListener('abort', onAbort, { once: true });
     const t0 = process.hrtime.bigint();
     // The call ends when its command exits, as in a shell: a background process it started (`server &`)
     // may hold the output pipes open for as long as it runs. Output written before the exit is
@@ -918,6 +937,7 @@ export class Session {
     collecting = false;
     if (heldOpen && stdio === 'pipe') stderr += `corral: a background process of this call still holds its output open; what it writes from now on is not captured (redirect it, e.g. \`server > log 2>&1 &\`)\n`;
     clearTimeout(timer);
+    abort?.removeEventListener('abort', onAbort);
     if (timedOut) {
       // cgroup.kill delivers SIGKILL asynchronously: wait until the call's processes are really gone.
       for (let i = 0; i < 100 && cg.populated(); i++) await new Promise((r) => setTimeout(r, 10));
