@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
+  checkPolicy,
   classifyAddress,
   compilePolicy,
   listPresets,
@@ -18,6 +19,7 @@ import {
   PolicyError,
   resolvePolicy,
   withExtraAllows,
+  withExtraMounts,
 } from '../src/policy/index.js';
 import { hostRangeList } from '../src/policy/address-class.js';
 import { leaseSubnet } from '../src/sandbox/address-leases.js';
@@ -859,4 +861,18 @@ it('an HTTP CONNECT is judged by its tunnel\'s port too: CONNECT host:22 through
   const d = p.decideConnect({ ip: '198.51.100.10', port: 80, name: 'registry.test', protocol: 'http', sniHost: wrap.host, connectPort: wrap.connectPort, hostAmbiguous: wrap.hostAmbiguous, ambiguousWhy: wrap.ambiguousWhy });
   assert.deepEqual([d.verdict, d.rule], ['deny', 'sni-mismatch']);
   assert.match(d.reason, /names a port that is not one/);
+});
+
+it('checkPolicy: a policy from the loaders passes unchanged (presets, extra allows and mounts); a number timeout is milliseconds, a string is read as in a file', () => {
+  for (const name of listPresets()) {
+    const p = loadPreset(name);
+    assert.equal(JSON.stringify(checkPolicy(p)), JSON.stringify(p), name);
+  }
+  const extra = withExtraMounts(withExtraAllows(loadPreset('default'), ['extra.test', 'api.test:8443', '198.51.100.0/24:443']), [{ host: '/usr/share', path: '/data' }]);
+  assert.equal(JSON.stringify(checkPolicy(extra)), JSON.stringify(extra));
+  const file = parsePolicy('name: t\nresources:\n  timeout: 3\n', 't.yaml');
+  assert.equal(file.resources.timeout, 3000, 'a file\'s bare number is seconds');
+  assert.equal(checkPolicy(file).resources.timeout, 3000, 'the object\'s number is milliseconds: not read as seconds again');
+  assert.equal(checkPolicy({ ...file, resources: { ...file.resources, timeout: '5s' as unknown as number } }).resources.timeout, 5000);
+  assert.throws(() => checkPolicy({ ...file, resources: { ...file.resources, timeout: -1 } }), (e: unknown) => e instanceof PolicyError && /resources\.timeout/.test(e.message));
 });

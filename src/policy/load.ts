@@ -155,12 +155,17 @@ export function parsePolicy(text: string, file: string): Policy {
 /**
  * A policy built or changed in code (`{ ...loadPreset('default'), resources: { …, timeout: '5s' } }`, or one
  * read from JSON) checked by the same schema as a file: a wrong type or value is a PolicyError naming the
- * field (`resources.timeout`), missing sections get their defaults and units are read ('5s' → 5000 ms), as in a
- * file. A policy from the loaders passes unchanged. Threat: a malformed policy silently running a sandbox
+ * field (`resources.timeout`), missing sections get their defaults and unit strings are read ('5s' → 5000 ms),
+ * as in a file; a number is what the Policy type says it is (a timeout in milliseconds, where a file's bare
+ * number is seconds). A policy from the loaders passes unchanged. Threat: a malformed policy silently running a sandbox
  * other than the one written (a timeout of '5s' read as 5 ms; a missing `network` a TypeError deep inside).
  */
 export function checkPolicy(p: unknown, name = 'policy object'): Policy {
-  const r = PolicySchema.safeParse(p);
+  // (a Policy's durations are milliseconds — a file's bare numbers are seconds: read as the object means them)
+  const res = typeof p === 'object' && p !== null ? (p as { resources?: unknown }).resources : undefined;
+  const t = typeof res === 'object' && res !== null ? (res as { timeout?: unknown }).timeout : undefined;
+  const given = typeof t === 'number' && Number.isFinite(t) ? { ...(p as object), resources: { ...(res as object), timeout: `${t}ms` } } : p;
+  const r = PolicySchema.safeParse(given);
   if (r.success) return keepFieldSource(p as Policy, r.data);
   const issues = issuesFromZod(r.error.issues);
   throw new PolicyError(name, issues[0] ?? { message: 'invalid policy' }, issues.slice(1));
