@@ -94,6 +94,9 @@ test('a foreground call that triggers the response ends at once and reads why; s
     assert.equal(next.exitCode, 126);
     assert.equal(next.stdout, '');
     assert.match(next.stderr, /this session was stopped by policy \(response\.kill\)/);
+    // (Corral refused it: a library caller tells this 126 from a command's own; a user review, session 43)
+    assert.equal(next.refused?.by, 'stopped');
+    assert.equal(r.verdict, 'killed');
     const { alerts } = await s.close();
     assert.ok(alerts.some((a) => a.tool_call === 'fg-1' && a.payload.action === 'killed' && /every process of this session/.test(a.payload.message)));
   } finally { await s.close(); }

@@ -721,6 +721,8 @@ function execJson(id: string, x: ToolCallResult): Record<string, unknown> {
     ...(x.outputTruncated ? { output_truncated: x.outputTruncated } : {}),
     // (a call Corral could not start: why, as replay's lines say it — its exit 126 is not the command's own; a user review, session 41)
     ...(x.error ? { error: x.error } : {}),
+    // (a call Corral refused to run — the screen under on_finding: block, or a session stopped by response.kill)
+    ...(x.refused ? { refused: x.refused } : {}),
   };
 }
 
