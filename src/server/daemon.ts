@@ -22,7 +22,7 @@ import { SessionSetupError, type Session, type ToolCallResult, type ToolCallSpec
 import { SessionBusyError } from '../session/session-busy-error.js';
 import { PolicyError, resolvePolicy, withExtraAllows, withExtraMounts, type Policy } from '../policy/index.js';
 import { alertJson } from '../events/alert-json.js';
-import { buildSessionReport, verdictOf, type SessionReport } from '../report/session-report.js';
+import { buildSessionReport, type SessionReport } from '../report/session-report.js';
 import { CancelRequest, describeIssues, ExecRequest, FILE_BODY_MAX, FileRequest, RUN_BODY_MAX, RunRequest, SessionRequest } from './api-schema.js';
 import { fileCallProblem, type FileCallResult, type FileCallSpec } from '../session/file-tools.js';
 import { isUtf8 } from 'node:buffer';
@@ -463,10 +463,10 @@ export class CorralDaemon {
         this.held.delete(h.session.id);
         if (r.cancel_token !== undefined) this.cancellable.delete(r.cancel_token);
       }
-      const { alerts, capture } = await this.closeAnswering(h.session);
+      const { alerts, verdict, capture } = await this.closeAnswering(h.session);
       return {
         session: h.session.id, exit_code: result.exitCode, signal: result.signal, duration_ms: Math.round(result.durationMs), timed_out: result.timedOut,
-        verdict: verdictOf(alerts), alerts: alerts.map(alertJson), capture, sensor: this.runtime.sensorState, via: 'daemon', ...(result.cancelled ? { cancelled: result.cancelled } : {}),
+        verdict, alerts: alerts.map(alertJson), capture, sensor: this.runtime.sensorState, via: 'daemon', ...(result.cancelled ? { cancelled: result.cancelled } : {}),
         ...(r.stdio === 'capture' ? { stdout: result.stdout, stderr: result.stderr } : {}),
       };
     } finally {
@@ -650,8 +650,8 @@ export class CorralDaemon {
     const h = this.own(req, id);
     this.held.delete(id);
     this.noteGone(id, 'closed by DELETE');
-    const { alerts, stats, capture } = await this.closeAnswering(h.session);
-    return { session: id, verdict: verdictOf(alerts), alerts: alerts.map(alertJson), capture, cpu_ns: stats.cpuNs, memory_peak_bytes: stats.memoryPeakBytes };
+    const { alerts, verdict, stats, capture } = await this.closeAnswering(h.session);
+    return { session: id, verdict, alerts: alerts.map(alertJson), capture, cpu_ns: stats.cpuNs, memory_peak_bytes: stats.memoryPeakBytes };
   }
 }
 
@@ -717,7 +717,7 @@ function execJson(id: string, x: ToolCallResult): Record<string, unknown> {
   return {
     session: id, tool_call_id: x.toolCallId, step: x.step, exit_code: x.exitCode, signal: x.signal, duration_ms: Math.round(x.durationMs),
     // (this call's verdict from its alerts so far, as a session's: a trainer need not fold the alerts itself)
-    timed_out: x.timedOut, stdout: x.stdout, stderr: x.stderr, verdict: verdictOf(x.alerts), alerts: x.alerts.map(alertJson), ...(x.cancelled ? { cancelled: x.cancelled } : {}),
+    timed_out: x.timedOut, stdout: x.stdout, stderr: x.stderr, verdict: x.verdict, alerts: x.alerts.map(alertJson), ...(x.cancelled ? { cancelled: x.cancelled } : {}),
     ...(x.outputTruncated ? { output_truncated: x.outputTruncated } : {}),
     // (a call Corral could not start: why, as replay's lines say it — its exit 126 is not the command's own; a user review, session 41)
     ...(x.error ? { error: x.error } : {}),

@@ -75,8 +75,6 @@ import type { ExecRecord } from '../sensors/bpftrace-records.js';
 import { isLoader, loaderTarget } from './loader-target.js';
 import type { ToolChild } from './tool-spawn.js';
 
-/** The part of the runtime's rule set a session reads (absent when rules are not loaded yet). */
-
 /** How long a closing session waits for the flow records of the connections its killed processes held. */
 const FLOW_RECORD_WAIT_MS = 2000;
 
@@ -1095,10 +1093,11 @@ export class Session {
     const state = this.callOfWriter(opener);
     if (state?.tool_call === undefined || !this.writers) return;
     const source = pycSource(rel);
-    const w = (source !== undefined ? this.writers.peek(source) : undefined) ?? this.writers.peek(rel);
+    const fromSource = source !== undefined ? this.writers.peek(source) : undefined;
+    const w = fromSource ?? this.writers.peek(rel);
     const writer = w && this.callOfWriter(w);
     if (writer?.tool_call === undefined || writer.tool_call === state.tool_call) return;
-    this.origins.load(opener.pid, this.parents.ancestors(opener.pid, this.nsInitPid)[0], { tool_call: writer.tool_call, ...(writer.step !== undefined ? { step: writer.step } : {}), file: source !== undefined && this.writers.peek(source) ? source : rel });
+    this.origins.load(opener.pid, this.parents.ancestors(opener.pid, this.nsInitPid)[0], { tool_call: writer.tool_call, ...(writer.step !== undefined ? { step: writer.step } : {}), file: fromSource ? source! : rel });
   }
 
   /** A path as process `pid` named it, relative to the workspace's top; undefined outside the workspace. */
@@ -1884,6 +1883,11 @@ export class Session {
     return { toolCallId, step, exitCode: 126, signal: null, durationMs: 0, timedOut: false, stdout: '', stderr, alerts: [], refused: { by: 'stopped', reason: this.stoppedReason ?? 'stopped by policy' } };
   }
 
+  /** What close() hands back (and onFinal gets): the alerts, their verdict, the cgroup's counters, the capture. */
+  private closeResult(): SessionCloseResult {
+    return { alerts: this.alertEvents, verdict: verdictOf(this.alertEvents), stats: this.stats, capture: this.capture };
+  }
+
   /** Kills the running call's processes (its client went away, the operator's SIGINT); the call then ends as usual, with why in its result and toolcall.end. */
   cancelRunning(why?: string): void {
     if (!this.current?.running) return;
@@ -1897,10 +1901,6 @@ export class Session {
    * events settled — before the teardown (cgroup, network slot, session directory), so a caller
    * can answer its client without waiting for the cleanup. The promise resolves after the teardown.
    */
-  private closeResult(): SessionCloseResult {
-    return { alerts: this.alertEvents, verdict: verdictOf(this.alertEvents), stats: this.stats, capture: this.capture };
-  }
-
   async close(onFinal?: (r: SessionCloseResult) => void): Promise<SessionCloseResult> {
     if (this.closed) {
       onFinal?.(this.closeResult());
