@@ -228,6 +228,29 @@ for (const mode of ['fork', 'orphan', 'wrap', 'devstdin', 'bashfd']) {
   });
 }
 
+// (the `orphan` case's race, found in session 44: the forked child that starts the shell exits as soon as the
+//  shell's exec has closed its close-on-exec pipe, sometimes before the exec ends — 19 of 600 such execs on the
+//  host, a few of 200 in a sandbox — and the kernel then names the reaper that adopted the new image as its
+//  parent; the parent line is now taken from the exec's start. The old reading failed this test in 2 runs of 2.)
+test('an exec whose parent exits while it runs keeps that parent, not the reaper that adopted it', async () => {
+  const { r, s } = await oneCall(`cat > fork.py <<'EOF'
+import os, subprocess
+for i in range(200):
+    if os.fork() == 0:
+        subprocess.Popen(["/bin/true", "adopted-marker"]); os._exit(0)
+    os.wait()
+print("forked", os.getpid())
+EOF
+python3 fork.py; echo done`);
+  const parent = Number(/forked (\d+)/.exec(r.stdout)?.[1]);
+  const execs = s.events.filter((e) => e.kind === 'exec' && (e.payload.argv as string[] | undefined)?.includes('adopted-marker'));
+  assert.equal(execs.length, 200, 'every exec was recorded');
+  const ppids = execs.map((e) => e.ppid);
+  // each exec's parent is its own forked child of fork.py: 200 distinct pids, none the reaper, none fork.py itself
+  assert.equal(new Set(ppids).size, 200, JSON.stringify(ppids));
+  assert.ok(ppids.every((p) => typeof p === 'number' && p > 1 && p !== parent), JSON.stringify({ ppids, parent }));
+});
+
 // (left open in session 41, closed in session 42: a relay beside the shell, not its parent — two FIFOs between
 //  siblings, the relay opening them by name or holding them as its stdio, or a `cat` between it and the shell)
 const SIBLING_PY = `import os, socket, sys, time

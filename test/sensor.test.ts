@@ -78,6 +78,25 @@ describe('decoders (pure)', () => {
     assert.deepEqual(e.argv, ['x', 'a\tb']);
     assert.equal(e.result, 'ok'); assert.equal(e.cgroupId, '42'); assert.equal(e.tsNs, 100n);
   });
+  it('keeps the parent line of an exec\'s start when the parent exited before its end (the X line names the reaper)', () => {
+    // 55 forked 60 and exited once 60's exec had dropped its close-on-exec fds: at sched_process_exec 60's parent
+    // is the reaper (2), whose parents are nobody's business; at the execve's start it was 55, a child of 40
+    for (const enterFirst of [true, false]) {
+      const out: ExecRecord[] = [];
+      const a = new RecordAssembler({ keep: () => true, emit: (r) => { if (r.kind === 'exec') out.push(r); } });
+      const L = (d: string): string => `{"type": "printf", "data": "${d}\\n"}`;
+      const enter = [L('A\\t42\\t60\\t100\\t0\\tsh'), L('R\\t60\\t100\\t40\\t30'), L('E\\t42\\t60\\t100\\t60\\t55\\t0\\t/bin/sh')];
+      const exec = [L('P\\t42\\t60\\t100\\t/bin/sh'), L('C\\t60\\t100\\t0\\t\\\\x73\\\\x68\\\\x00'), L('X\\t42\\t60\\t100\\t60\\t2\\t3\\t200\\t0\\t77\\t5\\t0\\t0\\t0\\t1\\t0')];
+      for (const l of enterFirst ? [...enter, ...exec] : [...exec, ...enter]) a.line(l);
+      assert.deepEqual(out.map((r) => [r.pid, r.ppid, r.grandparents, r.argv]), [[60, 55, [40, 30], ['sh']]], `enter first: ${String(enterFirst)}`);
+    }
+    // the same parent at both ends: the exec's own (later) line stands
+    const out: ExecRecord[] = [];
+    const a = new RecordAssembler({ keep: () => true, emit: (r) => { if (r.kind === 'exec') out.push(r); } });
+    const L = (d: string): string => `{"type": "printf", "data": "${d}\\n"}`;
+    for (const l of [L('R\\t61\\t101\\t40\\t30'), L('E\\t42\\t61\\t101\\t61\\t55\\t0\\t/bin/sh'), L('P\\t42\\t61\\t101\\t/bin/sh'), L('X\\t42\\t61\\t101\\t61\\t55\\t3\\t200\\t0\\t77\\t5\\t0\\t0\\t0\\t41\\t31')]) a.line(l);
+    assert.deepEqual(out.map((r) => [r.ppid, r.grandparents]), [[55, [41, 31]]]);
+  });
   it('decodes refused-socket lines (family, type and errno as numbers, comm last) and keeps only wanted cgroups', () => {
     const out: SensorRecord[] = [];
     const a = new RecordAssembler({ keep: (cg) => cg === '42', emit: (r) => out.push(r) });

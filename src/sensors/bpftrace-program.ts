@@ -7,6 +7,7 @@
 // Output protocol (bpftrace -f json, one printf per line, numeric fields first, at most
 // one free-text field and always last, so a tab inside argv can never shift a field):
 //   A cg tid key idx argv[idx]          enter-side argv element (<= 199 bytes, <= 64 args)
+//   R tid key gpp ggpp                  enter side, before E: the parent's parent and its parent while the exec starts
 //   E cg tid key pid ppid more filename  enter-side header, printed after its A lines; more: 1 = args past the
 //                                       bound, 2 = args left out because the call's argv budget was spent
 //   P cg tid key filename               successful exec, printed first (kernel view)
@@ -201,6 +202,16 @@ tracepoint:syscalls:sys_enter_execve,tracepoint:syscalls:sys_enter_execveat${whe
   // the exec's key (its entry time, pairing its lines), its lowest bit saying the budget cut it
   @eseq[tid] = (nsecs & ~(uint64)1) | ($lim < ${MAX_ENTER_ARGS} ? 1 : 0);${ns ? `
   @etid[tid] = ${nsNumber('curtask->thread_pid')};` : ''}
+}
+
+// The parent's parents as they are while the exec starts, before the E line (same CPU, so in order): the parent is
+// alive then (a vfork()ing parent is suspended, a fork()ing one waits on its close-on-exec pipe), but once the new
+// image has dropped its close-on-exec fds the parent may exit before sched_process_exec runs, and the X line then
+// names the reaper (measured: 62 of 552 execs of a fork-Popen-exit relay; the relayed-shell chain was lost that way
+// in CI, sessions 42 and 43). A probe of its own: the printer's stack is full.
+tracepoint:syscalls:sys_enter_execve,tracepoint:syscalls:sys_enter_execveat /@eseq[tid] != 0/ {${ns ? `\n  $tns = ${nsNumber('curtask->thread_pid')};` : ''}
+  $egp = curtask->real_parent->real_parent;
+  printf("R\\t%d\\t%llu\\t%d\\t%d\\n", ${TID}, @eseq[tid], ${ns ? pidInNs('$egp') : '$egp->tgid'}, ${ns ? pidInNs('$egp->real_parent') : '$egp->real_parent->tgid'});
 }
 
 // (the printer: only after the probe above let this exec in — the key it left is this exec's until the exec ends,

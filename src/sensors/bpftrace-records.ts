@@ -8,6 +8,7 @@ import { ARGV_CHUNK, ARGV_MAX_CHUNKS, BPF_STRLEN, READY_TOKEN } from './bpftrace
 
 /** Timestamps are CLOCK_MONOTONIC ns (bpf ktime), the same clock as process.hrtime.bigint(). */
 export interface ExecRecord {
+  /** ppid (and grandparents): the parent line when the exec started, if its parent exited before the exec ended (withEnterParents). */
   kind: 'exec'; tsNs: bigint; pid: number; ppid: number; cgroupId: string; argv: string[]; filename: string; truncated: boolean;
   /** argv left out by the kernel because the tool call's argv budget was spent (an exec flood): truncated too. */
   argvCut?: true;
@@ -147,7 +148,7 @@ export function decodeSockaddr(b: Buffer): { family: 'inet' | 'inet6'; ip: strin
 }
 
 interface EnterState { args: string[]; full: boolean[]; cg: string; tid: number; arrived: number }
-interface PendingExec { enter?: { pid: number; ppid: number; more: boolean; cut: boolean; filename: string; args: string[]; truncated: boolean; cg: string; ts: bigint }; arrived: number }
+interface PendingExec { enter?: { pid: number; ppid: number; above: number[]; more: boolean; cut: boolean; filename: string; args: string[]; truncated: boolean; cg: string; ts: bigint }; arrived: number }
 interface PostExec { cg: string; filename: string; chunks: { at: number; bytes: Buffer }[]; pipes?: Pick<ExecRecord, 'pipeIn' | 'pipeOut'> }
 
 export interface AssemblerOptions {
@@ -166,6 +167,8 @@ export interface AssemblerOptions {
  */
 export class RecordAssembler {
   private argsByKey = new Map<string, EnterState>();
+  /** The R lines: the parent's parents while an exec starts, until its E line takes them. */
+  private enterParents = new Map<string, { above: number[]; arrived: number }>();
   private pending = new Map<string, PendingExec>();
   private post = new Map<string, PostExec>();
   /** Keys already resolved by an exec/fail line that arrived before their enter line. */
@@ -184,6 +187,7 @@ export class RecordAssembler {
     const body = data.slice(3);
     switch (tag) {
       case 'A': return this.onA(body);
+      case 'R': { const [tid = '', key = '', gpp = '', ggpp = ''] = fields(body, 3); this.enterParents.set(`${tid}:${key}`, { above: grandparents(gpp, ggpp).grandparents ?? [], arrived: Date.now() }); return; }
       case 'E': return this.onE(body);
       case 'P': return this.onP(body);
       case 'C': return this.onC(body);
@@ -233,15 +237,17 @@ export class RecordAssembler {
     const k = `${tid}:${key}`;
     const st = this.argsByKey.get(k);
     this.argsByKey.delete(k);
+    const above = this.enterParents.get(k)?.above ?? [];
+    this.enterParents.delete(k);
     if (!this.opts.keep(cg, Number(tid))) return;
     const enter = {
-      pid: Number(pid), ppid: Number(ppid), more: more === '1' || more === '2', cut: more === '2', filename: text(filename),
+      pid: Number(pid), ppid: Number(ppid), above, more: more === '1' || more === '2', cut: more === '2', filename: text(filename),
       args: st?.args ?? [], truncated: more === '1' || more === '2' || (st?.full.some(Boolean) ?? false), cg, ts: BigInt(key),
     };
     const r = this.resolved.get(k);
     if (r) {
       this.resolved.delete(k);
-      if (r.rec) { this.opts.emit(r.rec); return; }
+      if (r.rec) { this.opts.emit(withEnterParents(r.rec, enter)); return; }
       this.emitEnter(enter, 'failed', r.errno);
       return;
     }
@@ -303,7 +309,8 @@ export class RecordAssembler {
       ...exeKey(ino, dev),
     };
     if (key === '0') { this.opts.emit(rec); return; }
-    if (this.pending.delete(k)) { this.opts.emit(rec); return; }
+    const enter = this.pending.get(k)?.enter;
+    if (this.pending.delete(k)) { this.opts.emit(withEnterParents(rec, enter)); return; }
     // Enter line not here yet (other CPU): emit when it arrives, or on sweep.
     this.resolved.set(k, { at: Date.now(), rec });
   }
@@ -373,6 +380,7 @@ export class RecordAssembler {
     for (const [k, p] of this.pending) if (p.arrived <= limit && p.enter) { this.pending.delete(k); this.emitEnter(p.enter, 'unknown'); }
     for (const [k, r] of this.resolved) if (r.at <= limit) { this.resolved.delete(k); if (r.rec) this.opts.emit(r.rec); }
     for (const [k, a] of this.argsByKey) if (a.arrived <= limit) this.argsByKey.delete(k);
+    for (const [k, a] of this.enterParents) if (a.arrived <= limit) this.enterParents.delete(k);
     if (force) this.post.clear();
   }
 }
@@ -393,7 +401,19 @@ function exeKey(ino: string, dev: string): { exe?: string } {
   return /^[1-9]\d*$/.test(ino) && /^[1-9]\d*$/.test(dev) ? { exe: `${dev}:${ino}` } : {};
 }
 
-/** The X line's parent's parent and the one above as a chain, nearest first; it stops at the first that is not a pid. */
+/**
+ * A successful exec's parent line as it was when the exec started, when the parent changed before it ended: the
+ * parent exited in between (it forked, the child exec'd, and it did not wait) and the X line names the reaper that
+ * adopted the new image. Its true parent is the one that matters for lineage (a relayed shell's feeder, a loaded
+ * module's origin passed down), and the kernel still had it at the exec's start.
+ */
+export function withEnterParents(rec: ExecRecord, enter: { pid: number; ppid: number; above: number[] } | undefined): ExecRecord {
+  if (!enter || enter.pid !== rec.pid || !(enter.ppid > 0) || enter.ppid === rec.ppid) return rec;
+  const { grandparents: _later, ...rest } = rec;
+  return { ...rest, ppid: enter.ppid, ...(enter.above.length ? { grandparents: enter.above } : {}) };
+}
+
+/** The X (or R) line's parent's parent and the one above as a chain, nearest first; it stops at the first that is not a pid. */
 export function grandparents(...ids: string[]): Pick<ExecRecord, 'grandparents'> {
   const chain: number[] = [];
   for (const id of ids) {
