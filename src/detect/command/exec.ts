@@ -4,6 +4,7 @@
 // the same call, `bash <(…)`), `eval`, `source`, and interpreters with inline code. Threat it
 // stops: a hostile command judged by its outermost wrapper. Each hop is recorded, so rules can
 // match the wrapper (sudo) and what it runs (nc -e), and a finding shows the whole chain.
+import { posix } from 'node:path';
 import type { SNode } from './parser.js';
 import type { Ctx } from './run.js';
 import { basename, interpreterOf, own, SHELL_STRING_OPTS, SHELLS, skipOptions, WRAPPERS } from './programs.js';
@@ -71,6 +72,7 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
     for (const oc of optionCommands(name, argv)) {
       run.analyzeLayer(oc.text, subLayer(st, oc.text, oc.idx, oc.idx + 1, oc.label), inherit(st, { stdin: null, inputFrom: [] }));
     }
+    if ((name === 'cd' || name === 'pushd') && hop === 0) { changeDir(inp.ctx.vars, argv, exact); break; }
     if (name === 'alias') { for (const a of argv.slice(1)) { const m = /^([^=\s]+)=(.*)$/s.exec(a); if (m) run.aliases.set(m[1]!, m[2]!); } break; }
     const alias = hop === 0 && !argv[0]!.includes('/') ? run.aliases.get(argv[0]!) : undefined;
     if (alias !== undefined && !via.includes('alias')) {
@@ -136,12 +138,36 @@ function record(run: RunState, inp: EmitInput, argv: string[], exact: boolean[],
   if (exact[0] === false) flags.push('dynamic_name');
   if (exact.some((e) => !e)) flags.push('dynamic_args');
   if (depth > 0) flags.push('unwrapped');
+  const cwd = inp.ctx.vars.get(CWD_VAR);
+  const rel = argv[0] !== undefined && !argv[0].startsWith('/') && argv[0].includes('/') ? argv[0] : undefined;
   const rec: CommandRecord = {
     argv, text, depth, via: via.join(' > '), span: mapSpan(L.map, start, end), chain: L.chain.at(-1) === text ? L.chain : [...L.chain, text],
     redirects: inp.redirects, input_from: inp.inputFrom, files: fileOperands(argv), ips: ipLiterals(argv.slice(1)), flags,
+    ...(cwd !== undefined ? { cwd } : {}), ...(cwd !== undefined && rel !== undefined ? { program: posix.join(cwd, rel) } : {}),
   };
   run.addCommand(rec);
   return rec;
+}
+
+/**
+ * Where `cd DIR` (or `pushd DIR`) leaves the shell, kept in the context's variables under a name no shell variable
+ * can have, so a subshell's `cd` stays inside it and a `bash -c` layer starts where its parent was: a literal
+ * absolute DIR, or a relative one under a known directory. Anything else (`cd`, `cd -`, `cd ~`, `cd "$D"`) makes it
+ * unknown. Threat: `cd /tmp/.x && ./kworker` ran a hidden payload that a rule on its path never saw (it read
+ * `./kworker`); with the directory known, the record's `program` is /tmp/.x/kworker and `cwd` says where a script
+ * operand lies.
+ */
+export const CWD_VAR = '\0cwd';
+function changeDir(vars: Map<string, string>, argv: string[], exact: boolean[]): void {
+  let i = 1;
+  while (i < argv.length && /^-[LPe@]+$/.test(argv[i]!)) i++;
+  if (argv[i] === '--') i++;
+  const to = argv[i];
+  const cur = vars.get(CWD_VAR);
+  if (to === undefined || !exact[i] || to === '-' || to.startsWith('~') || to.startsWith('+') || to === '') vars.delete(CWD_VAR);
+  else if (to.startsWith('/')) vars.set(CWD_VAR, posix.normalize(to));
+  else if (cur !== undefined) vars.set(CWD_VAR, posix.join(cur, to));
+  else vars.delete(CWD_VAR);
 }
 
 const CHMOD_X = /^(?:[ugoa]*\+[rwxXst]*x[rwxXst]*|[0-7]*[1357][0-7]?[0-7]?)$/;

@@ -27,6 +27,10 @@ export interface CommandRecord {
   files: string[];
   /** IP literals its arguments name (URL hosts, user@host, host:port, operands), canonical (see ips.ts). */
   ips: string[];
+  /** The working directory a literal `cd` before it in the same shell left (absent when unknown: see exec.ts changeDir). */
+  cwd?: string;
+  /** argv[0] resolved against cwd when it is a relative path with a slash (`./kworker` after `cd /tmp/.x`): proc.exe. */
+  program?: string;
   /** Analyzer facts: in_loop, background, dynamic_name, exec_downloaded, decoded, from_parse_error … */
   flags: string[];
 }
