@@ -527,7 +527,9 @@ network:
   it('metadata is denied even when an allowed name resolves there (rebinding)', () => {
     for (const ip of ['169.254.169.254', '::ffff:169.254.169.254', '::ffff:a9fe:a9fe', '169.254.170.2', '100.100.100.200', '168.63.129.16', 'fd00:ec2::254', 'FD00:EC2:0:0:0:0:0:254', '64:ff9b::a9fe:a9fe',
       // (a red-team review, session 41: 6to4, local-use NAT64 and GCP's IPv6 metadata were public or private)
-      '2002:a9fe:a9fe::1', '64:ff9b:1::a9fe:a9fe', 'fd20:ce::254']) {
+      '2002:a9fe:a9fe::1', '64:ff9b:1::a9fe:a9fe', 'fd20:ce::254',
+      // (session 44: EKS Pod Identity's credential agent, v4 and v6, and Tencent's metadata)
+      '169.254.170.23', 'fd00:ec2::23', '169.254.0.23']) {
       const d = c.decideConnect({ ip, port: 443, name: 'registry.test' });
       assert.deepEqual([d.verdict, d.rule, d.addressClass], ['deny', 'always-deny:metadata', 'metadata'], ip);
     }

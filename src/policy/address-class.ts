@@ -9,9 +9,14 @@ import { type Addr, type Cidr, addrKey, cidr, cidrContains, parseAddr } from './
 export type AddressClass =
   | 'metadata' | 'private' | 'cgnat' | 'link_local' | 'loopback' | 'host_self' | 'multicast' | 'reserved' | 'public';
 
-/** Cloud metadata endpoints (AWS, ECS, GCP, Azure, Alibaba, Oracle legacy, AWS IPv6 IMDS, GCP IPv6 metadata). */
+/**
+ * Cloud metadata and credential endpoints: AWS IMDS (and most clouds' at the same address), ECS task credentials,
+ * EKS Pod Identity (IPv4 and IPv6: it hands out role credentials), Tencent, Alibaba, Azure's wire server, Oracle
+ * legacy, AWS IPv6 IMDS, GCP IPv6 metadata. (AWS's DNS at .253 and time at .123 serve no secrets: link_local.)
+ */
 export const METADATA_ADDRESSES: readonly string[] = [
-  '169.254.169.254', '169.254.170.2', '100.100.100.200', '168.63.129.16', '192.0.0.192', 'fd00:ec2::254', 'fd20:ce::254',
+  '169.254.169.254', '169.254.170.2', '169.254.170.23', '169.254.0.23', '100.100.100.200', '168.63.129.16', '192.0.0.192',
+  'fd00:ec2::254', 'fd00:ec2::23', 'fd20:ce::254',
 ];
 
 /** Ranges, checked in order. The first match wins. Metadata and host_self are checked before these. */
