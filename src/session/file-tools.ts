@@ -16,7 +16,7 @@ import { writeRecord } from '../detect/write-record.js';
 import type { CommandRecord } from '../detect/command/types.js';
 import { codeUnits } from '../hook/written-content.js';
 import { EDIT_CONTEXT_MAX, FILE_TOOL_EXIT, FILE_TOOL_PATH, FILE_TOOL_SAYS, fileToolArgv } from './file-tool-program.js';
-import type { ToolCallResult, ToolCallSpec } from './session.js';
+import type { InternalCallSpec, ToolCallResult } from './session.js';
 
 /** The sandbox's working and home directory by default (filesystem.workspace_path): relative paths and `~` resolve there. */
 export const DEFAULT_WORKSPACE = '/workspace';
@@ -324,7 +324,7 @@ function multiEditInput(edits: TextEdit[]): Buffer {
 }
 
 /** The tool call that does a file operation (its argv runs the file-tool program in the sandbox). */
-export function fileToolCallSpec(spec: FileCallSpec, path: string, prescreen: CheckResult | undefined, checker?: CommandScreen, ws = DEFAULT_WORKSPACE): ToolCallSpec {
+export function fileToolCallSpec(spec: FileCallSpec, path: string, prescreen: CheckResult | undefined, checker?: CommandScreen, ws = DEFAULT_WORKSPACE): InternalCallSpec {
   let op: string = spec.op;
   let arg: string[] = [];
   let stdin: string | Uint8Array | undefined;

@@ -155,7 +155,7 @@ export interface ToolCallSpec {
   maxOutput?: number;
   /** Drain the kernel sensor before returning, so every exec/connect record of the call is stored. */
   syncSensor?: boolean;
-  /** Skip pre-execution command screening for this call. */
+  /** Skip pre-execution command screening for this call: the operator's switch, never a model's argument. */
   skipScreen?: boolean;
   /** Bytes for the call's stdin, which is then closed (pipe mode; without it stdin is /dev/null). */
   stdin?: string | Uint8Array;
@@ -172,6 +172,17 @@ export interface ToolCallSpec {
    * reason, or 'aborted'); the session goes on. A signal already aborted rejects with its reason, as fetch does.
    */
   signal?: AbortSignal;
+}
+
+/** The options of a tool call, by name: anything else in a ToolCallSpec is refused (a typo, or a model's arguments spread into it). */
+const TOOL_CALL_KEYS: ReadonlySet<string> = new Set(['command', 'argv', 'tool', 'step', 'toolCallId', 'stdio', 'timeoutMs', 'maxOutput', 'syncSensor', 'skipScreen', 'stdin', 'binaryStdout', 'onOutput', 'signal']);
+
+/**
+ * What only Corral's own file tools give a call, never a library caller: a verdict judged elsewhere and an exec the
+ * runtime rules leave out. On the public spec they were a way around both screens for a harness that spreads a
+ * model's tool arguments into exec() (a library review, session 43); Session.exec refuses them now.
+ */
+export interface InternalCallSpec extends ToolCallSpec {
   /** The screen's verdict, judged by the caller on what the call really does (a file tool: its
    * path and written text), used instead of screening the command text. */
   prescreen?: CheckResult;
@@ -200,8 +211,12 @@ function attrOfEvent(ev: Pick<CorralEvent, 'session' | 'run' | 'episode' | 'step
  * input; a library call must too, or its events are refused by the store (a negative step) and lost
  * without a word, or `bash -c undefined` runs.
  */
-export function toolCallSpecProblem(spec: ToolCallSpec): string | undefined {
+export function toolCallSpecProblem(spec: ToolCallSpec, internal = false): string | undefined {
   if (typeof spec !== 'object' || spec === null) return 'expected a tool call object';
+  if (!internal) {
+    const unknown = Object.keys(spec).filter((k) => !TOOL_CALL_KEYS.has(k) && (spec as unknown as Record<string, unknown>)[k] !== undefined);
+    if (unknown.length) return `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (a tool call takes ${[...TOOL_CALL_KEYS].join(', ')}; never spread a model's tool arguments into it)`;
+  }
   const argvOk = Array.isArray(spec.argv) && spec.argv.length > 0 && spec.argv.every((a) => typeof a === 'string');
   if (spec.argv !== undefined && !argvOk) return 'argv must be a non-empty array of strings';
   if (!argvOk && typeof spec.command !== 'string') return 'command must be a string';
@@ -255,7 +270,7 @@ function abortReason(signal: AbortSignal): string {
 }
 
 /** A tool call as it runs: its text always set (an argv's, shell-quoted, when the caller gave none). */
-type RunSpec = ToolCallSpec & { command: string };
+type RunSpec = InternalCallSpec & { command: string };
 
 /** A call's result before its verdict is read from its alerts (exec adds it). */
 type CallOutcome = Omit<ToolCallResult, 'verdict'>;
@@ -798,13 +813,18 @@ export class Session {
    * time: a call started while another runs is refused with SessionBusyError (session-busy-error.ts).
    */
   async exec(spec: ToolCallSpec): Promise<ToolCallResult> {
+    return this.execCall(spec, false);
+  }
+
+  /** A tool call; `internal`: one of Corral's own (a file tool's), which may carry InternalCallSpec's options. */
+  private async execCall(spec: InternalCallSpec, internal: boolean): Promise<ToolCallResult> {
     if (this.closed) throw new Error('session is closed');
     this.assertIdle();
     // (as fetch does: a signal aborted before the call rejects with its reason, and nothing is run or recorded)
     if (spec?.signal?.aborted) throw spec.signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
     this.inCall = {};
     try {
-      const r = await this.runCall(spec);
+      const r = await this.runCall(spec, internal);
       return { ...r, verdict: verdictOf(r.alerts) };
     } finally { this.inCall = undefined; }
   }
@@ -814,8 +834,8 @@ export class Session {
     if (this.inCall) throw new SessionBusyError(this.id, this.inCall);
   }
 
-  private async runCall(given: ToolCallSpec): Promise<CallOutcome> {
-    const { step, toolCallId } = this.nextCall(given);
+  private async runCall(given: InternalCallSpec, internal: boolean): Promise<CallOutcome> {
+    const { step, toolCallId } = this.nextCall(given, internal);
     // (an argv without its text: the text recorded and screened is the argv, shell-quoted)
     const spec: RunSpec = { ...given, command: given.command ?? shellJoin(given.argv!) };
     this.inCall = { step, toolCallId };
@@ -986,7 +1006,7 @@ export class Session {
         if (this.opts.policy.detection.on_finding === 'block') prescreen = this.withEditPreview(spec, where.path, prescreen, this.rt.checker);
       } catch (e) { this.rt.onError(e); }
     }
-    const r = await this.exec(fileToolCallSpec(spec, where.path, prescreen, this.rt.checker, this.wsPath));
+    const r = await this.execCall(fileToolCallSpec(spec, where.path, prescreen, this.rt.checker, this.wsPath), true);
     return fileCallResult(spec, where.path, r);
   }
 
@@ -1199,7 +1219,7 @@ export class Session {
   }
 
   /** Findings of a call's postscreen (ToolCallSpec.postscreen), folded with the call's other detections. */
-  private postscreen(judge: NonNullable<ToolCallSpec['postscreen']>, out: { stdout: string; stderr: string }, startEv: CorralEvent): void {
+  private postscreen(judge: NonNullable<InternalCallSpec['postscreen']>, out: { stdout: string; stderr: string }, startEv: CorralEvent): void {
     let res: CheckResult | undefined;
     try { res = judge(out); } catch (e) { this.rt.onError(e); return; }
     for (const f of res?.findings ?? []) {
@@ -1863,8 +1883,8 @@ export class Session {
   }
 
   /** The step and id of the next tool call (the caller's, else numbered in order). */
-  private nextCall(spec: ToolCallSpec): { step: number; toolCallId: string } {
-    const problem = toolCallSpecProblem(spec);
+  private nextCall(spec: ToolCallSpec, internal: boolean): { step: number; toolCallId: string } {
+    const problem = toolCallSpecProblem(spec, internal);
     if (problem) throw new TypeError(`Session.exec: ${problem}`);
     const step = spec.step ?? ++this.stepCounter;
     this.stepCounter = Math.max(this.stepCounter, step);
