@@ -225,6 +225,17 @@ typedef struct {
   const double *params;
 } Layout;
 
+/*
+ * The IPv4 cloud metadata and credential endpoints (src/policy/address-class.ts METADATA_ADDRESSES; IPv6 ones never
+ * get here): a flow to one is a metadata read for JavaScript to categorise. test/investigate-flow-digest.test.ts
+ * draws destinations from that list, so a missing entry here makes the digest differ from the reader.
+ */
+static int metadata_dst(Span d) {
+  static const char *const M[] = {"169.254.169.254", "169.254.170.2", "169.254.170.23", "169.254.0.23", "100.100.100.200", "168.63.129.16", "192.0.0.192"};
+  for (size_t i = 0; i < sizeof M / sizeof *M; i++) if (eq(d, M[i], strlen(M[i]))) return 1;
+  return 0;
+}
+
 /* A field is unset when it is '-' (VPC) or Zeek's #unset_field / #empty_field. */
 static int unset(const Layout *L, Span s) {
   if (L->mode == M_VPC) return eq(s, "-", 1);
@@ -281,7 +292,7 @@ static int take_line(Pairs *P, const Layout *L, const uint8_t *p, const uint8_t 
   double ms = v / 1e-3;                            /* exactly TsParser.epoch()'s conversion */
   if (ms < L->params[0] || ms > L->params[1]) return -1; /* implausible: JavaScript counts and names it */
   if (plain_port(want[W_DPORT], !have[W_DPORT] || unset(L, want[W_DPORT])) == -2) return -1;
-  if (eq(dst, "169.254.169.254", 15) || eq(dst, "fd00:ec2::254", 13)) return -1;
+  if (metadata_dst(dst)) return -1;
   if (have[W_ACTION] && !unset(L, want[W_ACTION]) && !eq(want[W_ACTION], "ACCEPT", 6)) return -1;
   return pair_add(P, dst.p, dst.n, src.p, src.n) ? -2 : 1;
 }

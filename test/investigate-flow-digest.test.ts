@@ -17,6 +17,7 @@ import { netReader } from '../src/investigate/inputs/index.js';
 import { FlowPairs } from '../src/investigate/inputs/flow-pairs.js';
 import type { NetRecord } from '../src/investigate/types.js';
 import { Rng } from '../src/investigate/generate/rng.js';
+import { METADATA_ADDRESSES } from '../src/policy/address-class.js';
 
 const T0 = Date.UTC(2024, 4, 1, 12) / 1000;
 
@@ -32,7 +33,8 @@ function picker(r: () => number) {
   return {
     one,
     src: (): string => (r() < 0.03 ? one(['-', '(empty)', '', '10.0.0.ü', '10.0.0.1\u0001']) : `10.${Math.floor(r() * 4)}.${Math.floor(r() * 6)}.${Math.floor(r() * 3)}`),
-    dst: (): string => (r() < 0.04 ? one(['169.254.169.254', 'fd00:ec2::254', '-', '10.9.9.9', '192.168.1.1']) : `198.51.100.${Math.floor(r() * 40)}`),
+    // (every metadata endpoint the sandbox policy names: the native list must match it — session 44 added four)
+    dst: (): string => (r() < 0.06 ? one([...METADATA_ADDRESSES, '169.254.169.253', '-', '10.9.9.9', '192.168.1.1']) : `198.51.100.${Math.floor(r() * 40)}`),
     port: (): string => (r() < 0.08 ? one(['22', '3333', '4444', '14444', '45700', '-', '70000', '0443', 'http', '', '65535', '0']) : String(1 + Math.floor(r() * 9000))),
     ts: (i: number): string => (r() < 0.04
       ? one(['abc', '-', '', `${(T0 + i) * 1000}`, '946684700', '99999999999', `${T0 + i}.1234567890123`, `${T0 + i}.`, `.${T0}`, '1e9', '0', `${T0 + i}.000000000000000000001`])

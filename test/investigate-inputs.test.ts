@@ -652,6 +652,10 @@ test('category derivation: keywords first, then destination, then port; private 
   assert.equal(deriveCategory({ kind: 'alert', dst: '203.0.113.9', dport: 443, text: 'ET POLICY SSH session' }), 'tunnel');
   assert.equal(deriveCategory({ kind: 'alert', dst: '10.0.0.9', dport: 80, text: 'ET SCAN Nmap' }), 'internal_probe');
   assert.equal(deriveCategory({ kind: 'flow', dst: '169.254.169.254', dport: 80 }), 'metadata_access');
+  // (the sandbox policy's whole list: ECS and EKS credential agents, Azure's wire server, Alibaba, GCP IPv6 — session 44;
+  //  AWS's DNS resolver at .253 is link-local, not metadata)
+  for (const dst of ['169.254.170.2', '169.254.170.23', 'fd00:ec2::23', '168.63.129.16', '100.100.100.200', 'fd20:ce::254']) assert.equal(deriveCategory({ kind: 'flow', dst, dport: 80 }), 'metadata_access', dst);
+  assert.equal(deriveCategory({ kind: 'flow', dst: '169.254.169.253', dport: 53 }), undefined);
   assert.equal(deriveCategory({ kind: 'flow', dst: '203.0.113.9', dport: 14444 }), 'mining');
   assert.equal(deriveCategory({ kind: 'flow', dst: '203.0.113.9', dport: 22 }), 'tunnel');
   assert.equal(deriveCategory({ kind: 'flow', dst: '10.30.0.1', dport: 22 }), undefined, 'internal SSH flow is not a tunnel');

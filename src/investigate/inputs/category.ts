@@ -6,13 +6,18 @@
 //      (mining: coin|mining|miner|stratum|xmr|monero|cryptocurrency; tunnel: ssh|tunnel|
 //       socks|proxy; reverse_shell: reverse shell; metadata_access: metadata|169.254.169.254;
 //       internal_probe: scan|sweep|nmap|probe; exfiltration: exfil),
-//   2. the destination: 169.254.169.254 / fd00:ec2::254 → metadata_access,
+//   2. the destination: a cloud metadata or credential endpoint (the sandbox policy's list,
+//      METADATA_ADDRESSES: 169.254.169.254, ECS's and EKS's credential agents, Azure, Alibaba …) → metadata_access,
 //   3. the destination port: 3333, 4444, 5555, 7777, 14433, 14444, 45700 → mining;
 //      22 to a public address → tunnel,
 //   4. an alert (not a plain flow) to an RFC 1918 / ULA destination → internal_probe.
 // A plain flow to a private address is normal (internal mirrors), so rule 4 is alerts only.
 // Returns undefined when nothing matches: the category is never invented.
 import type { NetKind } from '../types.js';
+import { METADATA_ADDRESSES } from '../../policy/address-class.js';
+
+/** Destinations that are metadata reads (canonical spellings; the flow fast paths, suricata.ts and native/flow-digest.c, leave them to the reader). */
+export const METADATA_DSTS: ReadonlySet<string> = new Set(METADATA_ADDRESSES);
 
 export const MINING_PORTS: ReadonlySet<number> = new Set([3333, 4444, 5555, 7777, 14433, 14444, 45700]);
 
@@ -43,7 +48,7 @@ export function deriveCategory(r: CategoryInput, cache?: CategoryCache): string 
     if (hit) return hit;
   }
   const dst = r.dst;
-  if (dst === '169.254.169.254' || dst === 'fd00:ec2::254') return 'metadata_access';
+  if (METADATA_DSTS.has(dst)) return 'metadata_access';
   if (r.dport !== undefined) {
     if (MINING_PORTS.has(r.dport)) return 'mining';
     if (r.dport === 22 && !isPrivateIp(dst)) return 'tunnel';

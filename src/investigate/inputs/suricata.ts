@@ -5,7 +5,7 @@
 // the native JSON Lines scanner (fields indexed in C, every byte validated); a line it cannot
 // vouch for is parsed with JSON.parse. Both paths run the same field logic (eventFields).
 import { isBlank, isObj, lineCtx, mkRecord, parseObject, type LineCtx, type NetReader } from './base.js';
-import { deriveCategory, MINING_PORTS } from './category.js';
+import { deriveCategory, METADATA_DSTS, MINING_PORTS } from './category.js';
 import type { FlowPairs } from './flow-pairs.js';
 import { F_ESC, F_HIGH, T_ABSENT, T_NUM, T_OBJ, T_STR, type JsonLineScanner, type KeyPath } from './json-lines.js';
 import { readJsonLines } from './json-lines-read.js';
@@ -154,7 +154,7 @@ class IndexView implements EventView {
 }
 
 const ET = Buffer.from('"event_type"');
-const METADATA = [Buffer.from('169.254.169.254'), Buffer.from('fd00:ec2::254')];
+const METADATA = [...METADATA_DSTS].map((a) => Buffer.from(a));
 
 /** Key k is a non-empty string without escapes or bytes ≥ 0x80 (its bytes are its value). */
 function plainString(sc: JsonLineScanner, i: number, k: number): boolean {
