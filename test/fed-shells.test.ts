@@ -115,7 +115,19 @@ test('pipe relays: a process holding both ends of a shell\'s pipes, or its outpu
   const shellEnds = [end(10, 100, true), end(10, 200, false)];
   assert.deepEqual(shellRelays(10, 100, 200, [...shellEnds, end(20, 100, false), end(20, 200, true)]), [20], 'both ends');
   // `cat in | sh >out`: cat (30) writes 100 and reads the FIFO 300, which the relay (20) writes
-  assert.deepEqual(shellRelays(10, 100, 200, [...shellEnds, end(30, 100, false), end(30, 300, true), end(20, 300, false), end(20, 200, true)]), [20], 'one process between');
+  // (every process on the loop through the shell relays it: the caller asks which of them connected out)
+  assert.deepEqual(shellRelays(10, 100, 200, [...shellEnds, end(30, 100, false), end(30, 300, true), end(20, 300, false), end(20, 200, true)]), [20, 30], 'one process between');
+  // session 44: `relay | cat | tr a a | sh | cat | relay` — two processes before the shell, one after
+  const chain = [...shellEnds, end(20, 300, false), end(31, 300, true), end(31, 301, false), end(32, 301, true), end(32, 100, false),
+    end(33, 200, true), end(33, 302, false), end(20, 302, true)];
+  assert.deepEqual(shellRelays(10, 100, 200, chain), [20, 31, 32, 33], 'a longer loop');
+  // the same chain cut open (the last cat writes a file, not the relay's pipe): nobody reads the shell's answers back
+  assert.deepEqual(shellRelays(10, 100, 200, chain.filter((e) => !(e.pid === 20 && e.ino === 302))), []);
+  // more than MAX_HOPS processes before the shell: the relay is not reached (a bound on the walk; the processes on
+  // the loop it did reach hold no connection of their own)
+  const long = [...shellEnds, end(20, 200, true), end(20, 400, false), ...[0, 1, 2, 3, 4, 5].flatMap((k) => [end(40 + k, 400 + k, true), end(40 + k, k === 5 ? 100 : 401 + k, false)])];
+  assert.ok(!shellRelays(10, 100, 200, long).includes(20));
+  assert.deepEqual(shellRelays(10, 100, 200, long.filter((e) => e.pid < 44 || e.pid > 45).map((e) => (e.pid === 43 ? { ...e, ino: e.read ? e.ino : 100 } : e))), [20, 40, 41, 42, 43], 'four between');
   // `fetch | sh`: the fetcher feeds the shell; the shell's output goes elsewhere
   assert.deepEqual(shellRelays(10, 100, 200, [...shellEnds, end(20, 100, false)]), []);
   // a reader of the output that feeds nothing is a pager, not a relay

@@ -271,6 +271,9 @@ const SIBLING_SH: Record<string, string> = {
   byname: 'python3 relay.py byname & sh <in >out; wait',
   stdio: 'python3 relay.py stdio >in <out & sh <in >out; wait',
   cat: 'python3 relay.py cat & cat in | sh >out; wait',
+  // (session 44: more than one process between the relay and the shell; the shell's stdout is the FIFO, so it execs
+  //  once the relay holds both FIFOs — a shell that execs before its relay opens them is still missed)
+  chain: 'python3 relay.py chain & cat in | tr a a | sh >out; wait',
 };
 for (const [mode, line] of Object.entries(SIBLING_SH)) {
   test(`a shell relayed over pipes by a process beside it, not its parent: ${mode}`, async () => {

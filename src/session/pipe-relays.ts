@@ -29,20 +29,33 @@ export function pipeEnds(pids: Iterable<number>): PipeEnd[] {
   return out;
 }
 
+/** Processes walked through between a relay and its shell, at most, on either side (`a | b | c | sh | d | e`). */
+const MAX_HOPS = 4;
+
 /**
- * The processes relaying the shell `shell` whose stdin is pipe `pin` and stdout pipe `pout`: each reads `pout` and
- * writes `pin` itself, or writes a pipe that a writer of `pin` reads (one process in between). The shell's own
+ * The processes relaying the shell `shell` whose stdin is pipe `pin` and stdout pipe `pout`: each both feeds `pin`
+ * and reads `pout`, itself or through other processes joined by pipes — up to MAX_HOPS of them on each side
+ * (`relay | cat | tr … | sh | cat | relay`: session 44; one `cat` was all session 42 followed). The shell's own
  * descriptors, and those of the processes named in `skip` (its parents, which may hold copies), do not count.
  */
 export function shellRelays(shell: number, pin: number, pout: number, ends: readonly PipeEnd[], skip: ReadonlySet<number> = new Set()): number[] {
   const others = ends.filter((e) => e.pid !== shell && !skip.has(e.pid));
-  const readers = new Set(others.filter((e) => e.ino === pout && e.read).map((e) => e.pid));
-  const feeders = new Set(others.filter((e) => e.ino === pin && e.write).map((e) => e.pid));
-  // (what each feeder reads, other than the shell's own pipes: a `cat in` between the relay and the shell)
-  const upstream = new Set(others.filter((e) => feeders.has(e.pid) && e.read && e.ino !== pin && e.ino !== pout).map((e) => e.ino));
-  const relays: number[] = [];
-  for (const r of readers) {
-    if (feeders.has(r) || others.some((e) => e.pid === r && e.write && upstream.has(e.ino))) relays.push(r);
-  }
-  return relays.sort((a, b) => a - b);
+  // (from a pipe, the processes at its far side: upstream its writers and what they read, downstream its readers
+  //  and what they write; the shell's own two pipes are never walked through)
+  const reach = (from: number, far: 'write' | 'read'): Set<number> => {
+    const near = far === 'write' ? 'read' : 'write';
+    const pids = new Set<number>();
+    let pipes = new Set([from]);
+    const seen = new Set([pin, pout]);
+    for (let hop = 0; hop <= MAX_HOPS && pipes.size; hop++) {
+      const found = new Set(others.filter((e) => pipes.has(e.ino) && e[far] && !pids.has(e.pid)).map((e) => e.pid));
+      for (const p of found) pids.add(p);
+      pipes = new Set(others.filter((e) => found.has(e.pid) && e[near] && !seen.has(e.ino)).map((e) => e.ino));
+      for (const i of pipes) seen.add(i);
+    }
+    return pids;
+  };
+  const feeders = reach(pin, 'write');
+  const readers = reach(pout, 'read');
+  return [...feeders].filter((p) => readers.has(p)).sort((a, b) => a - b);
 }
