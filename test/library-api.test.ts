@@ -106,6 +106,21 @@ test('an AbortSignal cancels its call alone; one already aborted rejects before 
   } finally { await s.close(); }
 });
 
+test('output that is not UTF-8 is marked lossy; a replacement character the command printed itself is not', async () => {
+  const s = await fx.rt.createSession({ policy: labPolicy(''), episode: 'api-lossy' });
+  try {
+    const bin = await s.exec({ command: "printf 'ok \\377\\376 end'; printf 'caf\\351\\n' >&2", step: 1, toolCallId: 'l1' });
+    assert.equal(bin.stdout, 'ok \ufffd\ufffd end');
+    assert.deepEqual(bin.outputLossy, { stdout: true, stderr: true });
+    const own = await s.exec({ command: "printf '\\357\\277\\275 is U+FFFD, \\303\\251 is e-acute'", step: 2, toolCallId: 'l2' });
+    assert.equal(own.stdout, '\ufffd is U+FFFD, \u00e9 is e-acute');
+    assert.equal(own.outputLossy, undefined);
+    // (a character split across two writes is not a loss)
+    const split = await s.exec({ command: "printf '\\303'; sleep 0.2; printf '\\251'", step: 3, toolCallId: 'l3' });
+    assert.deepEqual([split.stdout, split.outputLossy], ['\u00e9', undefined]);
+  } finally { await s.close(); }
+});
+
 test('SessionSetupError is exported: a bad workspace is caught by type', async () => {
   await assert.rejects(
     fx.rt.createSession({ policy: labPolicy(), episode: 'api-setup', workspace: '/nonexistent-parent/ws' }),

@@ -719,6 +719,8 @@ function execJson(id: string, x: ToolCallResult): Record<string, unknown> {
     // (this call's verdict from its alerts so far, as a session's: a trainer need not fold the alerts itself)
     timed_out: x.timedOut, stdout: x.stdout, stderr: x.stderr, verdict: x.verdict, alerts: x.alerts.map(alertJson), ...(x.cancelled ? { cancelled: x.cancelled } : {}),
     ...(x.outputTruncated ? { output_truncated: x.outputTruncated } : {}),
+    // (bytes that were not UTF-8 became U+FFFD in stdout/stderr: the text is not the bytes)
+    ...(x.outputLossy ? { output_lossy: x.outputLossy } : {}),
     // (a call Corral could not start: why, as replay's lines say it — its exit 126 is not the command's own; a user review, session 41)
     ...(x.error ? { error: x.error } : {}),
     // (a call Corral refused to run — the screen under on_finding: block, or a session stopped by response.kill)

@@ -260,7 +260,15 @@ export interface ToolCallResult {
   cancelled?: string;
   /** Set when output went past maxOutput: what was left out of stdout / stderr (characters; bytes for binaryStdout). */
   outputTruncated?: { stdout: number; stderr: number };
+  /**
+   * Set when a stream's bytes were not valid UTF-8 (a binary file printed, a Latin-1 log): the text has U+FFFD in
+   * their place and says nothing of the bytes; binaryStdout keeps stdout's bytes.
+   */
+  outputLossy?: { stdout?: true; stderr?: true };
 }
+
+/** The UTF-8 encoding of U+FFFD, the replacement character. */
+const REPLACEMENT_UTF8 = Buffer.from('\ufffd');
 
 /** Why an AbortSignal cancelled a call: its reason's message or text, else 'aborted'. */
 function abortReason(signal: AbortSignal): string {
@@ -886,6 +894,7 @@ export class Session {
     const bytesOut: Buffer[] = [];
     let bytesLen = 0;
     const cut = { stdout: 0, stderr: 0 }; // (output past max while the call ran: said in the result, never dropped silently)
+    const lossy: { stdout?: true; stderr?: true } = {};
     // (bytes the command wrote while the call ran, kept or not: the record's stdout_bytes / stderr_bytes — it counted the
     // characters kept, 1000 for a 3 MB output, so the store could not tell output was cut; a user review, session 41)
     const produced = { stdout: 0, stderr: 0 };
@@ -896,6 +905,8 @@ export class Session {
         if (!collecting) return;
         produced[which] += d.length;
         const text = utf8.write(d);
+        // (a replacement character the bytes did not spell themselves: the decoder put it there)
+        if (!lossy[which] && text.includes('\ufffd') && !d.includes(REPLACEMENT_UTF8)) lossy[which] = true;
         const part = text.slice(0, Math.max(0, max - kept()));
         cut[which] += text.length - part.length;
         if (part) { append(part); tell?.(which, part); }
@@ -985,7 +996,7 @@ export class Session {
     // (a command killed by a signal: the shell's 128 + N, with `signal` naming it — corral-enter ends by the same signal)
     const exitCode = timedOut ? 124 : code ?? (signal !== null ? 128 + (osConstants.signals[signal as NodeJS.Signals] ?? 0) : null);
     this.emit('toolcall.end', { exit_code: exitCode, signal, duration_ms: durationMs, timed_out: timedOut, stdout_bytes: produced.stdout, stderr_bytes: produced.stderr, ...(state.cancelled ? { cancelled: state.cancelled } : {}) }, { attr: this.attr(state) });
-    return { toolCallId, step, exitCode, signal, durationMs, timedOut, stdout, stderr, alerts: this.alertsFor(toolCallId), ...(spec.binaryStdout && stdio === 'pipe' ? { stdoutBytes: Buffer.concat(bytesOut, bytesLen) } : {}), ...(state.cancelled ? { cancelled: state.cancelled } : {}), ...(cut.stdout || cut.stderr ? { outputTruncated: { ...cut } } : {}) };
+    return { toolCallId, step, exitCode, signal, durationMs, timedOut, stdout, stderr, alerts: this.alertsFor(toolCallId), ...(spec.binaryStdout && stdio === 'pipe' ? { stdoutBytes: Buffer.concat(bytesOut, bytesLen) } : {}), ...(state.cancelled ? { cancelled: state.cancelled } : {}), ...(cut.stdout || cut.stderr ? { outputTruncated: { ...cut } } : {}), ...(lossy.stdout || lossy.stderr ? { outputLossy: lossy } : {}) };
   }
 
   /**
