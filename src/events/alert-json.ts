@@ -33,7 +33,8 @@ function coCulprit(v: unknown): (CodeWriterJson & { loaded?: true; also?: CodeWr
   return { ...w, ...(c.loaded === true ? { loaded: true as const } : {}), ...(also.length ? { also } : {}) };
 }
 
-function codeWriter(v: unknown): CodeWriterJson | undefined {
+/** One writer of code from a stored payload (a co-culprit, or one of its `also`), checked and reduced to its fields; undefined when it is not one. */
+export function codeWriter(v: unknown): CodeWriterJson | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const c = v as Record<string, unknown>;
   if (typeof c.tool_call !== 'string' || typeof c.file !== 'string') return undefined;

@@ -11,6 +11,7 @@
 // The writer comes from the kernel (fanotify, file-writers.ts), not from anything the agent says.
 // Threat: deferred execution (T1053-like) used to pin the blame on an innocent earlier call.
 import type { AlertPayload, Attribution } from '../events/event.js';
+import { codeWriter } from '../events/alert-json.js';
 import { setRecent } from './recent-map.js';
 
 /** A call that wrote code, and that file (relative to the workspace). */
@@ -96,16 +97,11 @@ export function coCulpritOf(payload: Record<string, unknown>): NonNullable<Alert
   const call = payload.code_from_call, step = payload.code_from_step, file = payload.code_file;
   if (typeof call !== 'string' || typeof file !== 'string') return undefined;
   const loaded = payload.code_loaded === true;
-  const also = Array.isArray(payload.code_also) ? payload.code_also.filter(isCodeWriter) : [];
+  const also = Array.isArray(payload.code_also) ? payload.code_also.map(codeWriter).filter((w): w is CodeWriter => w !== undefined) : [];
   return {
     tool_call: call, ...(typeof step === 'number' ? { step } : {}), file, ...(loaded ? { loaded: true } : {}), ...(also.length ? { also } : {}),
     why: loaded ? `wrote code this process loaded (a module it imported or a library it opened)${also.length ? '; other calls wrote code it loaded too (also)' : ''}; a process of the alert's call ran it` : 'wrote the code this process ran; a process of the alert\'s call started it',
   };
-}
-
-function isCodeWriter(v: unknown): v is CodeWriter {
-  const x = v as Partial<CodeWriter> | null;
-  return typeof x === 'object' && x !== null && typeof x.tool_call === 'string' && typeof x.file === 'string' && (x.step === undefined || typeof x.step === 'number');
 }
 
 /** The words an alert's message ends with for a co-culprit. */
