@@ -66,6 +66,25 @@ test('shell first or connection first, the relay is found once, with the feeder 
   assert.equal(c.exec(32, 30, 'sh', ['sh'], pipes), undefined, 'a reused pid is not the process that connected');
 });
 
+test('a waiting shell\'s relay found later is reported once, and only if it connected out', () => {
+  const pipes = { pipe: [0, 1] };
+  const f = new FedShells();
+  assert.equal(f.exec(61, 60, 'sh', ['sh'], pipes), undefined);
+  assert.equal(f.waits(61), true);
+  f.connect(70, '198.51.100.10:80'); // (the relay beside it connected before it opened the shell's FIFOs)
+  assert.equal(f.relayedBy(61, [71]), undefined, 'a relay that never connected');
+  assert.deepEqual(f.relayedBy(61, [71, 70]), { shell: 61, feeder: 70, remote: '198.51.100.10:80' });
+  assert.equal(f.waits(61), false);
+  assert.equal(f.relayedBy(61, [70]), undefined, 'reported once');
+  assert.equal(f.connect(60, '198.51.100.10:80'), undefined, 'nor again by its parent');
+  // not a fed shell, or ended: nothing waits
+  assert.equal(f.exec(81, 80, 'sh', ['sh', '-c', 'ls'], pipes), undefined);
+  assert.equal(f.waits(81), false);
+  f.exec(91, 90, 'sh', ['sh'], pipes);
+  f.exit(91);
+  assert.equal(f.relayedBy(91, [70]), undefined);
+});
+
 test('the X line\'s stdio bits name TCP sockets, pipes and ptys per fd; a damaged field names none', () => {
   assert.deepEqual(stdioFds('0'), {});
   assert.deepEqual(stdioFds('7'), { stdioSocket: [0, 1, 2] });

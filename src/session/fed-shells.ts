@@ -68,6 +68,24 @@ export class FedShells {
     return { shell, feeder: pid, remote };
   }
 
+  /** Whether a fed shell found at its exec still waits for its feeder to connect (not yet reported, not ended). */
+  waits(shell: number): boolean {
+    return this.waitsUnder.has(shell);
+  }
+
+  /**
+   * A waiting shell's relays found later (pipe-relays.ts, once they hold its pipes): the finding when one of them
+   * has connected out. The shell is then reported and forgotten.
+   */
+  relayedBy(shell: number, relays: readonly number[]): FedShellFinding | undefined {
+    if (!this.waitsUnder.has(shell)) return undefined;
+    for (const r of relays) {
+      const remote = this.connected.get(r);
+      if (remote !== undefined) { this.forgetShell(shell); return { shell, feeder: r, remote }; }
+    }
+    return undefined;
+  }
+
   /** A process ended (pids are reused): forget it as a feeder and as a waiting shell. */
   exit(pid: number): void {
     this.connected.delete(pid);

@@ -77,6 +77,8 @@ import type { ToolChild } from './tool-spawn.js';
 
 /** How long a closing session waits for the flow records of the connections its killed processes held. */
 const FLOW_RECORD_WAIT_MS = 2000;
+/** Pipe-fed shells looked at again per resource sample, at most (see Session.pipeShells). */
+const MAX_PIPE_SHELLS = 32;
 
 /** How long a gateway report waits for the kernel's record of its connection (after a sensor barrier) before other evidence decides. */
 const ATTRIBUTION_WAIT_MS = 2000;
@@ -368,6 +370,12 @@ export class Session {
   private readonly images = new ProcessImages();
   /** Shells reading commands from a pipe or pty, joined to a parent that connected out (a relayed reverse shell). */
   private readonly fedShells = new FedShells();
+  /**
+   * Fed shells on pipes with no feeder at their exec, looked at again at each resource sample: a relay beside the
+   * shell may open its FIFOs only after the shell started (`cat in | sh | cat >out & python3 relay.py`), when the
+   * exec-time walk found nobody holding them (session 44). At most MAX_PIPE_SHELLS at once.
+   */
+  private readonly pipeShells = new Map<number, { pin: number; pout: number; skip: number[]; attr: Attribution; name: string }>();
   /** The call that wrote the code each process runs, when it is not the process's own call (code-origin.ts). */
   private readonly origins = new CodeOrigins();
   /** Each exec'd process's parent, kept past its end (process-parents.ts). */
@@ -1247,9 +1255,24 @@ export class Session {
     return toolEnv({ parent: this.opts.parentEnv ?? process.env, envAllow: this.opts.policy.filesystem.env_allow, workspacePath: this.wsPath, gpuEnv: this.gpuEnv });
   }
 
+  /** Waiting pipe-fed shells (pipeShells) whose relay, found now, has connected out: a relayed shell, reported once. */
+  private recheckPipeShells(): void {
+    for (const shell of this.pipeShells.keys()) if (!this.fedShells.waits(shell)) this.pipeShells.delete(shell);
+    if (!this.pipeShells.size) return;
+    const ends = pipeEnds(this.sessionPids());
+    for (const [shell, p] of this.pipeShells) {
+      const found = this.fedShells.relayedBy(shell, shellRelays(shell, p.pin, p.pout, ends, new Set(p.skip)));
+      if (!found) continue;
+      this.pipeShells.delete(shell);
+      // (an observation of its own: the shell's exec and the relay's connect were both recorded before it was known)
+      this.emit('socket', { relay_found: true, comm: p.name, fed_by_pid: found.feeder, fed_by_net: found.remote }, { attr: p.attr, pid: shell });
+    }
+  }
+
   /** Periodic CPU samples of every call that still has processes (the running one and any left in the background). */
   private sampleResources(): void {
     if (this.closed) return;
+    try { this.recheckPipeShells(); } catch (e) { this.rt.onError(e); }
     try {
       const calls = [...this.calls.values()].map((c) => ({ key: c.tool_call!, cgroup: c.cgroup }));
       const background: BackgroundProc[] = [];
@@ -1613,7 +1636,11 @@ export class Session {
       if (!failed) this.images.exec(rec.pid, { program: interp ?? program ?? rec.filename, ...(runs ? { copy: runs } : {}) }, rec.exe, program !== undefined);
       if (!failed) this.parents.exec(rec.pid, rec.ppid, rec.grandparents, this.nsInitPid);
       const code = failed ? undefined : this.origins.exec(rec.pid, rec.ppid, this.ownCodeOrigin(rec, attr, interp ?? program ?? rec.filename));
-      const fed = failed ? undefined : this.fedShells.exec(rec.pid, rec.ppid, runs ?? basename(interp ?? program ?? rec.filename), rec.argv, { socket: rec.stdioSocket, pipe: rec.stdioPipe, pty: rec.stdioPty }, () => this.shellFeeders(rec));
+      const shellName = runs ?? basename(interp ?? program ?? rec.filename);
+      const fed = failed ? undefined : this.fedShells.exec(rec.pid, rec.ppid, shellName, rec.argv, { socket: rec.stdioSocket, pipe: rec.stdioPipe, pty: rec.stdioPty }, () => this.shellFeeders(rec));
+      if (!fed && !failed && rec.pipeIn !== undefined && rec.pipeOut !== undefined && this.fedShells.waits(rec.pid) && this.pipeShells.size < MAX_PIPE_SHELLS) {
+        this.pipeShells.set(rec.pid, { pin: rec.pipeIn, pout: rec.pipeOut, skip: this.parents.feeders(rec.pid, rec.ppid, rec.stdinPeer, this.nsInitPid), attr, name: shellName });
+      }
       if (unchecked) this.shortfalls.copiesUnchecked++;
       if (rec.argvCut) this.shortfalls.argvCut++;
       // (`copy_unchecked`: the file had a watched program's size but the hash budget was spent, so it was not
@@ -1621,6 +1648,7 @@ export class Session {
       this.emit('exec', { argv: rec.argv, filename: rec.filename, ...(program !== undefined ? { program } : {}), ...(this.inWorkspace(program ?? rec.filename) ? { exe_writable: true } : {}), truncated: rec.truncated, ...outcome, ...(rec.exeUnlinked ? { exe_unlinked: true } : {}), ...(copy ? { copy_of: copy } : {}), ...(unchecked ? { copy_unchecked: true } : {}), ...(rec.argvCut ? { argv_cut: true } : {}), ...(rec.stdioSocket ? { stdio_socket: rec.stdioSocket } : {}), ...(rec.stdioPipe ? { stdio_pipe: rec.stdioPipe } : {}), ...(rec.stdioPty ? { stdio_pty: rec.stdioPty } : {}), ...(fed ? { fed_by_pid: fed.feeder, fed_by_net: fed.remote } : {}), ...codeFrom(code, attr) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'exit') {
       this.fedShells.exit(rec.pid);
+      this.pipeShells.delete(rec.pid);
       this.origins.exit(rec.pid);
       const copy = this.images.exit(rec.pid)?.copy;
       this.emit('exit', { exit_code: rec.exitCode, signal: rec.signal, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
@@ -1889,8 +1917,12 @@ export class Session {
   private shellFeeders(rec: ExecRecord): number[] {
     const line = this.parents.feeders(rec.pid, rec.ppid, rec.stdinPeer, this.nsInitPid);
     if (rec.pipeIn === undefined || rec.pipeOut === undefined) return line;
-    const pids = [...this.calls.values()].flatMap((c) => { try { return c.cgroup.pids(); } catch { return []; } });
-    return [...line, ...shellRelays(rec.pid, rec.pipeIn, rec.pipeOut, pipeEnds(pids), new Set(line))];
+    return [...line, ...shellRelays(rec.pid, rec.pipeIn, rec.pipeOut, pipeEnds(this.sessionPids()), new Set(line))];
+  }
+
+  /** The pids of every call's processes now. */
+  private sessionPids(): number[] {
+    return [...this.calls.values()].flatMap((c) => { try { return c.cgroup.pids(); } catch { return []; } });
   }
 
   /** The step and id of the next tool call (the caller's, else numbered in order). */

@@ -47,6 +47,7 @@ const P = (ev: EngineEvent): Record<string, unknown> => (ev.payload && typeof ev
 function shellRelay(ev: EngineEvent): string | undefined {
   const p = P(ev);
   if (ev.kind === 'exec' && typeof p.fed_by_net === 'string') return `shell pid ${String(ev.pid)} reads its commands from pid ${String(p.fed_by_pid)}, which connected to ${p.fed_by_net}`;
+  if (ev.kind === 'socket' && typeof p.fed_by_net === 'string') return `shell pid ${String(ev.pid)} reads its commands through pipes from pid ${String(p.fed_by_pid)}, which connected to ${p.fed_by_net} (found once it held the shell's pipes)`;
   if (ev.kind === 'connect' && typeof p.feeds_shell === 'number') return `pid ${String(ev.pid)}, feeding commands to shell pid ${p.feeds_shell}, connected to ${String(p['network.peer.address'])}:${String(p['network.peer.port'])}`;
   return undefined;
 }
@@ -189,11 +190,11 @@ const DEFS: FieldDef[] = [
     get: (ev) => (ev.kind === 'exec' ? Array.isArray(P(ev).stdio_socket) && (P(ev).stdio_socket as unknown[]).length > 0 : undefined) },
   { name: 'proc.stdio_fds', type: 'str', kinds: 'exec', doc: 'which of fds 0–2 are TCP sockets, as "0,1,2" (p.stdio_socket); absent when none',
     get: (ev) => (ev.kind === 'exec' && Array.isArray(P(ev).stdio_socket) ? (P(ev).stdio_socket as unknown[]).join(',') : undefined) },
-  { name: 'proc.fed_by_net', type: 'str', kinds: 'exec', doc: 'a shell that reads its commands from a pipe or pseudo-terminal and answers into one, whose parent had connected out: where that parent connected, "ip:port" (p.fed_by_net; loopback and DNS not counted) — a reverse shell relayed through the parent, however its code was spelled',
-    get: (ev) => (ev.kind === 'exec' ? str(P(ev).fed_by_net) : undefined) },
+  { name: 'proc.fed_by_net', type: 'str', kinds: 'exec, socket', doc: 'a shell that reads its commands from a pipe or pseudo-terminal and answers into one, whose parent had connected out: where that parent connected, "ip:port" (p.fed_by_net; loopback and DNS not counted) — a reverse shell relayed through the parent, however its code was spelled; on a socket event (relay_found), a relay beside the shell found at a later resource sample, once it held the shell\'s pipes',
+    get: (ev) => (ev.kind === 'exec' || ev.kind === 'socket' ? str(P(ev).fed_by_net) : undefined) },
   { name: 'proc.feeds_shell', type: 'num', kinds: 'connect', doc: 'this connection out was made by a process whose child shell already read its commands from a pipe or pseudo-terminal: that shell\'s pid (p.feeds_shell; the other order of proc.fed_by_net)',
     get: (ev) => (ev.kind === 'connect' ? num(P(ev).feeds_shell) : undefined) },
-  { name: 'proc.shell_relay', type: 'str', kinds: 'exec, connect', doc: 'either half of a relayed shell (proc.fed_by_net, proc.feeds_shell) in words, for an alert\'s text',
+  { name: 'proc.shell_relay', type: 'str', kinds: 'exec, connect, socket', doc: 'either half of a relayed shell (proc.fed_by_net, proc.feeds_shell) in words, for an alert\'s text',
     get: (ev) => shellRelay(ev) },
   { name: 'proc.argv_cut', type: 'bool', kinds: 'exec', doc: 'argv cut short because the tool call spent its argv budget: an exec flood (p.argv_cut)', get: (ev) => bool(P(ev).argv_cut) },
   { name: 'proc.exec_failed', type: 'bool', kinds: 'exec', doc: "execve returned an error (p.result = 'failed'): the program never ran — a PATH search's misses, a file without the exec bit, a noexec mount",
