@@ -73,6 +73,7 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
       run.analyzeLayer(oc.text, subLayer(st, oc.text, oc.idx, oc.idx + 1, oc.label), inherit(st, { stdin: null, inputFrom: [] }));
     }
     if ((name === 'cd' || name === 'pushd') && hop === 0) { changeDir(inp.ctx.vars, argv, exact); break; }
+    if (name === 'popd' && hop === 0) { inp.ctx.vars.delete(CWD_VAR); break; } // (back to a directory not followed)
     if (name === 'alias') { for (const a of argv.slice(1)) { const m = /^([^=\s]+)=(.*)$/s.exec(a); if (m) run.aliases.set(m[1]!, m[2]!); } break; }
     const alias = hop === 0 && !argv[0]!.includes('/') ? run.aliases.get(argv[0]!) : undefined;
     if (alias !== undefined && !via.includes('alias')) {
