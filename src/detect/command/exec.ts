@@ -7,7 +7,7 @@
 import { posix } from 'node:path';
 import type { SNode } from './parser.js';
 import type { Ctx } from './run.js';
-import { basename, interpreterOf, own, SHELL_STRING_OPTS, SHELLS, skipOptions, WRAPPERS } from './programs.js';
+import { basename, interpreterOf, own, scriptOperand, SHELL_STRING_OPTS, SHELLS, skipOptions, WRAPPERS } from './programs.js';
 import { downloadTargets, fileOperands, normPath } from './stage.js';
 import { runInline } from './exec-inline.js';
 import { optionCommands } from './exec-options.js';
@@ -72,8 +72,8 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
     for (const oc of optionCommands(name, argv)) {
       run.analyzeLayer(oc.text, subLayer(st, oc.text, oc.idx, oc.idx + 1, oc.label), inherit(st, { stdin: null, inputFrom: [] }));
     }
-    if ((name === 'cd' || name === 'pushd') && hop === 0) { changeDir(inp.ctx.vars, argv, exact); break; }
-    if (name === 'popd' && hop === 0) { inp.ctx.vars.delete(CWD_VAR); break; } // (back to a directory not followed)
+    if (name === 'cd' || name === 'pushd' || name === 'popd') { changeDir(inp.ctx.vars, name, argv, exact); break; }
+    if (name === 'builtin' && argv.length > 1) { argv = argv.slice(1); exact = exact.slice(1); nodes = nodes.slice(1); via.push(name); depth++; continue; }
     if (name === 'alias') { for (const a of argv.slice(1)) { const m = /^([^=\s]+)=(.*)$/s.exec(a); if (m) run.aliases.set(m[1]!, m[2]!); } break; }
     const alias = hop === 0 && !argv[0]!.includes('/') ? run.aliases.get(argv[0]!) : undefined;
     if (alias !== undefined && !via.includes('alias')) {
@@ -141,34 +141,53 @@ function record(run: RunState, inp: EmitInput, argv: string[], exact: boolean[],
   if (depth > 0) flags.push('unwrapped');
   const cwd = inp.ctx.vars.get(CWD_VAR);
   const rel = argv[0] !== undefined && !argv[0].startsWith('/') && argv[0].includes('/') ? argv[0] : undefined;
+  const script = argv[0] !== undefined ? scriptOperand(basename(argv[0]), argv) : undefined;
   const rec: CommandRecord = {
     argv, text, depth, via: via.join(' > '), span: mapSpan(L.map, start, end), chain: L.chain.at(-1) === text ? L.chain : [...L.chain, text],
     redirects: inp.redirects, input_from: inp.inputFrom, files: fileOperands(argv), ips: ipLiterals(argv.slice(1)), flags,
     ...(cwd !== undefined ? { cwd } : {}), ...(cwd !== undefined && rel !== undefined ? { program: posix.join(cwd, rel) } : {}),
+    ...(script !== undefined ? { script: cwd !== undefined && !script.startsWith('/') ? posix.join(cwd, script) : script } : {}),
   };
   run.addCommand(rec);
   return rec;
 }
 
 /**
- * Where `cd DIR` (or `pushd DIR`) leaves the shell, kept in the context's variables under a name no shell variable
+ * Where `cd DIR` (`pushd`, `popd`) leaves the shell, kept in the context's variables under names no shell variable
  * can have, so a subshell's `cd` stays inside it and a `bash -c` layer starts where its parent was: a literal
- * absolute DIR, or a relative one under a known directory. Anything else (`cd`, `cd -`, `cd ~`, `cd "$D"`) makes it
- * unknown. Threat: `cd /tmp/.x && ./kworker` ran a hidden payload that a rule on its path never saw (it read
- * `./kworker`); with the directory known, the record's `program` is /tmp/.x/kworker and `cwd` says where a script
- * operand lies.
+ * absolute DIR, or a relative one under a known directory; `cd -` and `cd ~-` go back to the one before (OLDPWD),
+ * `pushd`/`popd` keep their stack. Anything else (`cd`, `cd ~`, `cd "$D"`) makes it unknown. Threat:
+ * `cd /tmp/.x && ./kworker` ran a hidden payload that a rule on its path never saw (it read `./kworker`); with the
+ * directory known, the record's `program` is /tmp/.x/kworker and its `script` /tmp/.x/p.py for `python3 -u p.py`.
  */
 export const CWD_VAR = '\0cwd';
-function changeDir(vars: Map<string, string>, argv: string[], exact: boolean[]): void {
+const OLD_VAR = '\0oldpwd';
+const STACK_VAR = '\0dirs';
+function changeDir(vars: Map<string, string>, name: string, argv: string[], exact: boolean[]): void {
+  const cur = vars.get(CWD_VAR);
+  const set = (to: string | undefined): void => {
+    if (cur !== undefined) vars.set(OLD_VAR, cur); else vars.delete(OLD_VAR);
+    if (to !== undefined) vars.set(CWD_VAR, to); else vars.delete(CWD_VAR);
+  };
+  const stack = vars.get(STACK_VAR)?.split('\0') ?? [];
+  if (name === 'popd') {
+    // (the directory pushd left, if it was known when pushed: '' marks an unknown one)
+    const top = stack.pop();
+    if (stack.length) vars.set(STACK_VAR, stack.join('\0')); else vars.delete(STACK_VAR);
+    set(top ? top : undefined);
+    return;
+  }
   let i = 1;
   while (i < argv.length && /^-[LPe@]+$/.test(argv[i]!)) i++;
   if (argv[i] === '--') i++;
   const to = argv[i];
-  const cur = vars.get(CWD_VAR);
-  if (to === undefined || !exact[i] || to === '-' || to.startsWith('~') || to.startsWith('+') || to === '') vars.delete(CWD_VAR);
-  else if (to.startsWith('/')) vars.set(CWD_VAR, posix.normalize(to));
-  else if (cur !== undefined) vars.set(CWD_VAR, posix.join(cur, to));
-  else vars.delete(CWD_VAR);
+  let next: string | undefined;
+  if (to === '-' || to === '~-') next = vars.get(OLD_VAR);
+  else if (to === undefined || !exact[i] || to.startsWith('~') || to.startsWith('+') || to === '') next = undefined;
+  else if (to.startsWith('/')) next = posix.normalize(to);
+  else next = cur !== undefined ? posix.join(cur, to) : undefined;
+  if (name === 'pushd') vars.set(STACK_VAR, [...stack, cur ?? ''].join('\0'));
+  set(next);
 }
 
 const CHMOD_X = /^(?:[ugoa]*\+[rwxXst]*x[rwxXst]*|[0-7]*[1357][0-7]?[0-7]?)$/;

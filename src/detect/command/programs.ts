@@ -81,6 +81,32 @@ export function interpreterOf(name: string): InterpreterSpec | undefined {
   return undefined;
 }
 
+/**
+ * The script a shell, an interpreter or `source` / `.` runs: its first operand after its options. Undefined when it
+ * runs inline code (`-c`, `-e`, `-r` …), a module (`python -m`), its standard input (`-s`, `-`, none) or is awk
+ * (whose operands are data). `php -f FILE` names it by option.
+ */
+export function scriptOperand(name: string, argv: readonly string[]): string | undefined {
+  if (name === 'source' || name === '.') return argv[1];
+  const interp = interpreterOf(name);
+  const shell = SHELLS.has(name);
+  if ((!interp && !shell) || interp?.lang === 'awk') return undefined;
+  const code = shell ? ['-c'] : interp!.code;
+  const cluster = shell ? 'cs' : `${interp!.clusterCode ?? ''}${interp!.lang === 'python' ? 'm' : ''}`;
+  if (interp?.lang === 'php') { const f = argv.indexOf('-f'); if (f > 0) return argv[f + 1]; }
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (code.includes(a) || (interp?.lang === 'python' && a === '-m')) return undefined;
+    if (/^-[A-Za-z]+$/.test(a) && [...a.slice(1)].some((c) => cluster.includes(c))) return undefined;
+    const at = skipOptions(argv as string[], i, shell ? SHELL_OPTS : interp!.spec).at;
+    if (at > i) { i = at - 1; continue; }
+    if (shell && /^\+[oO]$/.test(a)) { i++; continue; }
+    if (shell && a.startsWith('+')) continue;
+    return a === '-' ? undefined : a;
+  }
+  return undefined;
+}
+
 /** Own-property lookup: a command named `constructor` or `__proto__` must not hit Object.prototype. */
 export function own<T>(table: Record<string, T>, key: string): T | undefined {
   return Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined;

@@ -31,6 +31,8 @@ export interface CommandRecord {
   cwd?: string;
   /** argv[0] resolved against cwd when it is a relative path with a slash (`./kworker` after `cd /tmp/.x`): proc.exe. */
   program?: string;
+  /** The script a shell, interpreter or `source` runs (programs.ts scriptOperand), resolved against cwd when relative. */
+  script?: string;
   /** Analyzer facts: in_loop, background, dynamic_name, exec_downloaded, decoded, from_parse_error … */
   flags: string[];
 }
