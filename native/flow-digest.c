@@ -230,11 +230,16 @@ typedef struct {
  * get here): a flow to one is a metadata read for JavaScript to categorise. test/investigate-flow-digest.test.ts
  * draws destinations from that list, so a missing entry here makes the digest differ from the reader.
  */
+#define ADDR(s) {s, sizeof s - 1}
 static int metadata_dst(Span d) {
-  static const char *const M[] = {"169.254.169.254", "169.254.170.2", "169.254.170.23", "169.254.0.23", "100.100.100.200", "168.63.129.16", "192.0.0.192"};
-  for (size_t i = 0; i < sizeof M / sizeof *M; i++) if (eq(d, M[i], strlen(M[i]))) return 1;
+  static const struct { const char *s; size_t n; } M[] = {
+    ADDR("169.254.169.254"), ADDR("169.254.170.2"), ADDR("169.254.170.23"), ADDR("169.254.0.23"),
+    ADDR("100.100.100.200"), ADDR("168.63.129.16"), ADDR("192.0.0.192"),
+  };
+  for (size_t i = 0; i < sizeof M / sizeof *M; i++) if (eq(d, M[i].s, M[i].n)) return 1;
   return 0;
 }
+#undef ADDR
 
 /* A field is unset when it is '-' (VPC) or Zeek's #unset_field / #empty_field. */
 static int unset(const Layout *L, Span s) {

@@ -187,7 +187,7 @@ export class RecordAssembler {
     const body = data.slice(3);
     switch (tag) {
       case 'A': return this.onA(body);
-      case 'R': { const [tid = '', key = '', gpp = '', ggpp = ''] = fields(body, 3); this.enterParents.set(`${tid}:${key}`, { above: grandparents(gpp, ggpp).grandparents ?? [], arrived: Date.now() }); return; }
+      case 'R': return this.onR(body);
       case 'E': return this.onE(body);
       case 'P': return this.onP(body);
       case 'C': return this.onC(body);
@@ -230,6 +230,11 @@ export class RecordAssembler {
     const s = text(arg);
     st.args.push(s);
     st.full.push(Buffer.byteLength(s) >= BPF_STRLEN - 1);
+  }
+
+  private onR(b: string): void {
+    const [tid = '', key = '', gpp = '', ggpp = ''] = fields(b, 3);
+    this.enterParents.set(`${tid}:${key}`, { above: grandparents(gpp, ggpp).grandparents ?? [], arrived: Date.now() });
   }
 
   private onE(b: string): void {

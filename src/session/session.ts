@@ -1637,9 +1637,12 @@ export class Session {
       if (!failed) this.parents.exec(rec.pid, rec.ppid, rec.grandparents, this.nsInitPid);
       const code = failed ? undefined : this.origins.exec(rec.pid, rec.ppid, this.ownCodeOrigin(rec, attr, interp ?? program ?? rec.filename));
       const shellName = runs ?? basename(interp ?? program ?? rec.filename);
-      const fed = failed ? undefined : this.fedShells.exec(rec.pid, rec.ppid, shellName, rec.argv, { socket: rec.stdioSocket, pipe: rec.stdioPipe, pty: rec.stdioPty }, () => this.shellFeeders(rec));
+      // (its parents and a unix peer, read once: for the relay walk now and for the one at later samples)
+      let line: number[] | undefined;
+      const lineage = (): number[] => (line ??= this.parents.feeders(rec.pid, rec.ppid, rec.stdinPeer, this.nsInitPid));
+      const fed = failed ? undefined : this.fedShells.exec(rec.pid, rec.ppid, shellName, rec.argv, { socket: rec.stdioSocket, pipe: rec.stdioPipe, pty: rec.stdioPty }, () => this.shellFeeders(rec, lineage()));
       if (!fed && !failed && rec.pipeIn !== undefined && rec.pipeOut !== undefined && this.fedShells.waits(rec.pid) && this.pipeShells.size < MAX_PIPE_SHELLS) {
-        this.pipeShells.set(rec.pid, { pin: rec.pipeIn, pout: rec.pipeOut, skip: this.parents.feeders(rec.pid, rec.ppid, rec.stdinPeer, this.nsInitPid), attr, name: shellName });
+        this.pipeShells.set(rec.pid, { pin: rec.pipeIn, pout: rec.pipeOut, skip: lineage(), attr, name: shellName });
       }
       if (unchecked) this.shortfalls.copiesUnchecked++;
       if (rec.argvCut) this.shortfalls.argvCut++;
@@ -1914,8 +1917,7 @@ export class Session {
    * Who may feed a fed shell its commands: its parents and a unix peer (process-parents.ts), and a relay beside it
    * holding both ends of its stdin and stdout pipes (pipe-relays.ts, read from the session's processes now).
    */
-  private shellFeeders(rec: ExecRecord): number[] {
-    const line = this.parents.feeders(rec.pid, rec.ppid, rec.stdinPeer, this.nsInitPid);
+  private shellFeeders(rec: ExecRecord, line: number[]): number[] {
     if (rec.pipeIn === undefined || rec.pipeOut === undefined) return line;
     return [...line, ...shellRelays(rec.pid, rec.pipeIn, rec.pipeOut, pipeEnds(this.sessionPids()), new Set(line))];
   }

@@ -73,7 +73,6 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
       run.analyzeLayer(oc.text, subLayer(st, oc.text, oc.idx, oc.idx + 1, oc.label), inherit(st, { stdin: null, inputFrom: [] }));
     }
     if (name === 'cd' || name === 'pushd' || name === 'popd') { changeDir(inp.ctx.vars, name, argv, exact); break; }
-    if (name === 'builtin' && argv.length > 1) { argv = argv.slice(1); exact = exact.slice(1); nodes = nodes.slice(1); via.push(name); depth++; continue; }
     if (name === 'alias') { for (const a of argv.slice(1)) { const m = /^([^=\s]+)=(.*)$/s.exec(a); if (m) run.aliases.set(m[1]!, m[2]!); } break; }
     const alias = hop === 0 && !argv[0]!.includes('/') ? run.aliases.get(argv[0]!) : undefined;
     if (alias !== undefined && !via.includes('alias')) {
