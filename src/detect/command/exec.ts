@@ -7,7 +7,7 @@
 import { posix } from 'node:path';
 import type { SNode } from './parser.js';
 import type { Ctx } from './run.js';
-import { basename, interpreterOf, own, scriptOperand, SHELL_STRING_OPTS, SHELLS, skipOptions, WRAPPERS } from './programs.js';
+import { basename, interpreterOf, own, scriptOperand, SHELL_STRING_OPTS, SHELLS, skipOptions, stdinScript, WRAPPERS } from './programs.js';
 import { downloadTargets, fileOperands, normPath } from './stage.js';
 import { runInline } from './exec-inline.js';
 import { optionCommands } from './exec-options.js';
@@ -140,7 +140,7 @@ function record(run: RunState, inp: EmitInput, argv: string[], exact: boolean[],
   if (depth > 0) flags.push('unwrapped');
   const cwd = inp.ctx.vars.get(CWD_VAR);
   const rel = argv[0] !== undefined && !argv[0].startsWith('/') && argv[0].includes('/') ? argv[0] : undefined;
-  const script = argv[0] !== undefined ? scriptOperand(basename(argv[0]), argv) : undefined;
+  const script = argv[0] !== undefined ? scriptOperand(basename(argv[0]), argv) ?? stdinScript(basename(argv[0]), argv, inp.redirects) : undefined;
   const rec: CommandRecord = {
     argv, text, depth, via: via.join(' > '), span: mapSpan(L.map, start, end), chain: L.chain.at(-1) === text ? L.chain : [...L.chain, text],
     redirects: inp.redirects, input_from: inp.inputFrom, files: fileOperands(argv), ips: ipLiterals(argv.slice(1)), flags,

