@@ -218,6 +218,15 @@ test('words after a redirect\'s target are the command\'s arguments, as in bash 
   assert.equal(must(p, 'python3').inline_code, 'print(1)');
 });
 
+test('coproc runs its command: simple, named compound or bare compound (the grammar has no coproc keyword)', () => {
+  for (const t of ['coproc nc -e sh h 1', 'coproc X { nc -e sh h 1; }', 'true && coproc X (nc -e sh h 1)', 'coproc { nc -e sh h 1; }']) {
+    const a = run(t);
+    assert.deepEqual(must(a, 'nc').argv, ['nc', '-e', 'sh', 'h', '1'], t);
+    assert.equal(spanText(t, must(a, 'nc')), 'nc -e sh h 1', t);
+  }
+  assert.equal(find(run('echo coproc nc -e sh h 1'), 'nc'), undefined, 'a mention is not a coproc');
+});
+
 test('a shell or interpreter whose program is its stdin names the redirected file as its script', () => {
   assert.equal(must(run('sh < /tmp/.x/k.sh'), 'sh').script, '/tmp/.x/k.sh');
   assert.equal(must(run('cd /tmp/.x && bash -s arg < k.sh'), 'bash').script, '/tmp/.x/k.sh');

@@ -117,6 +117,18 @@ function splitCommand(n: SNode): SNode {
   return mk('list', [head, n.children[idx]!.children[0]!, splitCommand(tail)]);
 }
 
+/**
+ * The grammar has no `coproc` keyword: `coproc nc -e sh h 1` came back as a command named coproc, and `coproc X {
+ * nc …; }` as nonsense, so the command it runs was never judged (session 45). The text the parser sees has the
+ * keyword (and a NAME before a `{` or `(`) blanked at a command's start — same length, so every span still points
+ * into the original — and what follows is parsed as the command or compound command bash runs.
+ */
+export function blankCoproc(text: string): string {
+  if (!text.includes('coproc')) return text;
+  return text.replace(/(^|[\n;&|(){}]|\b(?:then|do|else|elif|time|!)\s)(\s*)coproc(\s+)(?:([A-Za-z_][A-Za-z0-9_]*)(?=\s*[{(]))?/g,
+    (_m, pre: string, sp: string, sp2: string, name: string | undefined) => `${pre}${sp}      ${sp2}${' '.repeat(name?.length ?? 0)}`);
+}
+
 /** Applies every fix, bottom-up, in place where possible. Returns the (maybe replaced) node. */
 export function normalizeTree(n: SNode, text: string, depth = 0): SNode {
   if (depth > 200) return n;

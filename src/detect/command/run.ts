@@ -6,7 +6,7 @@
 // Hostile input cannot blow up time or memory: depth, total parsed size and record count are capped.
 // Lists and pipelines are walked iteratively (a 6 KB `a&&a&&…` list nests 2,000 deep), and the
 // record limit counts distinct commands, so padding with repeats cannot push a payload past it.
-import { normalizeTree } from './normalize.js';
+import { blankCoproc, normalizeTree } from './normalize.js';
 import { MAX_NODES, type ShellParser, type SNode } from './parser.js';
 import { emitCommand, type RunState } from './exec.js';
 import { stageOutput, normPath } from './stage.js';
@@ -100,7 +100,7 @@ export class Run implements RunState {
     if (this.parsedChars + text.length > this.limits.maxTotalChars) { this.note('size', `unwrapping stopped after ${this.limits.maxTotalChars} characters (limit)`); return null; }
     this.parsedChars += text.length;
     if (layer.depth > 0) this.unwrapped.push(text);
-    const parsed = this.parser.parse(text, this.limits.parseBudgetMs);
+    const parsed = this.parser.parse(blankCoproc(text), this.limits.parseBudgetMs);
     if (!parsed.root) { this.note(`timeout${this.parseErrors.length}`, `${where(layer)}parse timed out after ${this.limits.parseBudgetMs} ms; not analysed`); return null; }
     if (parsed.truncated) this.note(`nodes${this.parseErrors.length}`, `${where(layer)}syntax tree cut at ${MAX_NODES} nodes (limit); the rest was not analysed`, true);
     if (parsed.hasError) this.noteSyntax(parsed.root, layer);
