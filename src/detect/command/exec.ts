@@ -333,10 +333,13 @@ function xargs(run: RunState, st: Step): boolean {
   let argv = st.argv.slice(at);
   let exact = st.exact.slice(at);
   let nodes = st.nodes.slice(at);
+  const token = replace === undefined ? undefined : replace.length > 2 && !replace.startsWith('--') ? replace.slice(2) : '{}';
+  // Input not known here (`wget -qO- URL | xargs -I% bash -c %`): an argument holding the replace string is
+  // whatever the input says, so a shell's -c string there is code from input (session 45).
+  if (token !== undefined && !items.length) exact = exact.map((e, k) => e && !argv[k]!.includes(token));
   if (items.length) {
     const last = nodes[nodes.length - 1]!;
-    if (replace) {
-      const token = replace.length > 2 && !replace.startsWith('--') ? replace.slice(2) : '{}';
+    if (token !== undefined) {
       argv = argv.map((a) => (a.includes(token) ? a.split(token).join(items[0]!) : a));
     } else {
       argv = [...argv, ...items]; exact = [...exact, ...items.map(() => true)]; nodes = [...nodes, ...items.map(() => last)];
