@@ -3,6 +3,7 @@
 // script written earlier in the same call) and hands it to the inline analyzer; the shell
 // commands and argv the code would spawn are analysed again as commands. Threat it stops:
 // Python/Perl/Ruby reverse shells, subprocess-launched tunnels and miners, base64-wrapped code.
+import { receivedExec } from './inline-received.js';
 import type { SNode } from './parser.js';
 import { analyzeInline } from './inline.js';
 import type { InterpreterSpec } from './programs.js';
@@ -106,6 +107,8 @@ export function runInline(run: RunState, st: Step, spec: InterpreterSpec, codeOv
   const res = analyzeInline(code, spec.lang);
   st.rec.inline_lang = spec.lang;
   st.rec.inline_code = res.normalized;
+  const received = receivedExec(res.normalized, spec.lang);
+  if (received) st.rec.inline_received_exec = `${received.sink} ← ${received.source}`;
   run.unwrapped.push(code);
   const codeLayer: Layer = found.from >= 0 ? subLayer(st, code, found.from, found.to, `${spec.lang} code`)
     : { text: code, depth: st.depth + 1, via: [...st.via, `${spec.lang} code`], chain: [...st.inp.ctx.layer.chain, code], map: { exact: false, start: st.rec.span[0], end: st.rec.span[1] } };

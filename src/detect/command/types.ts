@@ -19,6 +19,8 @@ export interface CommandRecord {
   inline_lang?: string;
   /** Normalized inline code (comments stripped, strings decoded and folded). */
   inline_code?: string;
+  /** Inline code that runs what it read from a network connection: `sink ← source` (inline-received.ts). */
+  inline_received_exec?: string;
   /** Redirections with operator and target: `>/root/.bashrc`, `<>/dev/tcp/h/80`. */
   redirects: string[];
   /** Names of commands whose output feeds this one (pipeline upstream, `$(…)`, `<(…)`). */
