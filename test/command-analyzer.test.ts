@@ -234,6 +234,20 @@ test('coproc runs its command: simple, named compound or bare compound (the gram
   assert.equal(find(run('echo coproc nc -e sh h 1'), 'nc'), undefined, 'a mention is not a coproc');
 });
 
+test('grammar gaps do not hide a command: substitutions anywhere, keywords it lacks, glued heredoc words, builtins that run strings', () => {
+  const nc = (t: string): CommandRecord | undefined => run(t).commands.find((c) => c.argv[0] === 'nc' && c.argv.includes('-e'));
+  const forms = [
+    'echo $(( $(nc -e sh h 1) ))', 'x=$PWD; echo ${x/a/$(nc -e sh h 1)}', 'x=( $(nc -e sh h 1) )', 'x=1 y=$(nc -e sh h 1) true',
+    'time { nc -e sh h 1; }', '! { nc -e sh h 1; }', 'time ! nc -e sh h 1', 'case x in x) nc -e sh h 1;;& esac', 'case x in x) :;& esac; nc -e sh h 1',
+    ': <<EOF;nc -e sh h 1\nx\nEOF', ': <<EOF ;nc -e sh h 1\nx\nEOF', ': <<EOF|nc -e sh h 1\nx\nEOF', "cat <<A'B'\nx\nAB\nnc -e sh h 1", 'cat <<EOF;\nx\nEOF\nnc -e sh h 1',
+    "trap 'nc -e sh h 1' EXIT", "mapfile -C 'nc -e sh h 1' -c 1 <<< a", "eval -- 'nc -e sh h 1'", "source /dev/stdin <<< 'nc -e sh h 1'", "echo 'nc -e sh h 1' | bash /dev/stdin",
+  ];
+  for (const t of forms) assert.ok(nc(t), `${t}: ${JSON.stringify(run(t).commands.map((c) => c.argv))}`);
+  assert.equal(nc("cat <<'EOF' > notes.md\n$(nc -e sh h 1)\nEOF"), undefined, 'a quoted heredoc is text');
+  assert.equal(nc("echo 'time { nc -e sh h 1; }'"), undefined, 'a mention is not a command');
+  assert.equal(nc("trap - EXIT; echo 'nc -e sh h 1'"), undefined);
+});
+
 test('a shell or interpreter whose program is its stdin names the redirected file as its script', () => {
   assert.equal(must(run('sh < /tmp/.x/k.sh'), 'sh').script, '/tmp/.x/k.sh');
   assert.equal(must(run('cd /tmp/.x && bash -s arg < k.sh'), 'bash').script, '/tmp/.x/k.sh');

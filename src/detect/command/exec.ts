@@ -116,7 +116,14 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
     }
     if (name === 'find') { findExec(run, st); break; }
     if (SHELLS.has(name)) { shell(run, st, name); break; }
-    if (name === 'eval' || name === 'let') { if (argv.length > 1) layerFromArgs(run, st, 1, argv.length, name); break; }
+    if (name === 'eval' || name === 'let') { const k = argv[1] === '--' ? 2 : 1; if (argv.length > k) layerFromArgs(run, st, k, argv.length, name); break; }
+    // Builtins that keep a string to run later: `trap 'CMD' EXIT`, `mapfile -C 'CMD'`, `compgen -C 'CMD'` (session 45).
+    if (name === 'trap') { const k = argv[1] === '--' ? 2 : 1; if (argv.length > k + 1 && !argv[k]!.startsWith('-')) layerFromArgs(run, st, k, k + 1, name); break; }
+    if (name === 'mapfile' || name === 'readarray' || name === 'compgen' || name === 'complete') {
+      const c = argv.indexOf('-C');
+      if (c > 0 && c + 1 < argv.length) layerFromArgs(run, st, c + 1, c + 2, `${name} -C`);
+      break;
+    }
     if (name === 'source' || name === '.') { script(run, st, 1, name); break; }
     const interp = interpreterOf(name);
     if (interp) { runInline(run, st, interp); break; }
@@ -268,10 +275,19 @@ function layerFromData(run: RunState, st: Step, text: string, label: string, fro
   run.analyzeLayer(text, layer, inherit(st, fromStdin ? { stdin: null, inputFrom: [] } : { stdin: null }));
 }
 
+/** Paths that name the reader's own standard input. */
+const STDIN_PATHS = new Set(['/dev/stdin', '/dev/fd/0', '/proc/self/fd/0']);
+
 function script(run: RunState, st: Step, idx: number, label: string): void {
   const node = st.nodes[idx];
   const path = st.argv[idx];
   if (path === undefined) return;
+  // `source /dev/stdin <<< CMD`, `curl … | bash /dev/stdin`: the script is the input (session 45).
+  if (STDIN_PATHS.has(path)) {
+    if (st.inp.inputFrom.length || st.inp.stdin) st.rec.flags.push('code_from_input');
+    if (st.inp.stdin) layerFromData(run, st, st.inp.stdin.toString('utf8'), `${label} ${path}`, true);
+    return;
+  }
   let content = run.readFile(path);
   if (node && node.type === 'process_substitution') {
     st.rec.flags.push('code_from_input');

@@ -6,7 +6,7 @@
 // Hostile input cannot blow up time or memory: depth, total parsed size and record count are capped.
 // Lists and pipelines are walked iteratively (a 6 KB `a&&a&&…` list nests 2,000 deep), and the
 // record limit counts distinct commands, so padding with repeats cannot push a payload past it.
-import { blankCoproc, normalizeTree } from './normalize.js';
+import { blankKeywords, normalizeTree, respellHeredocWords } from './normalize.js';
 import { MAX_NODES, type ShellParser, type SNode } from './parser.js';
 import { emitCommand, type RunState } from './exec.js';
 import { stageOutput, normPath } from './stage.js';
@@ -100,7 +100,7 @@ export class Run implements RunState {
     if (this.parsedChars + text.length > this.limits.maxTotalChars) { this.note('size', `unwrapping stopped after ${this.limits.maxTotalChars} characters (limit)`); return null; }
     this.parsedChars += text.length;
     if (layer.depth > 0) this.unwrapped.push(text);
-    const parsed = this.parser.parse(blankCoproc(text), this.limits.parseBudgetMs);
+    const parsed = this.parser.parse(blankKeywords(text), this.limits.parseBudgetMs);
     if (!parsed.root) { this.note(`timeout${this.parseErrors.length}`, `${where(layer)}parse timed out after ${this.limits.parseBudgetMs} ms; not analysed`); return null; }
     if (parsed.truncated) this.note(`nodes${this.parseErrors.length}`, `${where(layer)}syntax tree cut at ${MAX_NODES} nodes (limit); the rest was not analysed`, true);
     if (parsed.hasError) this.noteSyntax(parsed.root, layer);
@@ -108,15 +108,44 @@ export class Run implements RunState {
     const root = normalizeTree(parsed.root, text);
     const ctx: Ctx = { layer, vars: base.vars ?? new Map(), inLoop: base.inLoop ?? false, background: base.background ?? false, flags: base.flags ?? [], redirects: [], stdin: base.stdin ?? null, inputFrom: base.inputFrom ?? [] };
     const out = this.visitSeq(root.children, ctx);
+    this.sweepSubst(root, ctx);
     // Brace expansion (`{ssh,-R,…}`) happens before bash runs anything; the grammar does not model
     // it, so the expanded text is screened as one more layer (its records span the whole layer).
+    // So is a heredoc word the grammar misreads (normalize.ts respellHeredocWords).
+    const respelt = respellHeredocWords(text);
+    if (respelt !== null) this.extraLayer(respelt, layer, 'heredoc word', ctx, base);
     const expanded = braceExpand(text);
-    if (expanded !== null) {
-      const [s, e] = mapSpan(layer.map, 0, text.length);
-      this.analyzeLayer(expanded, { text: expanded, depth: layer.depth + 1, via: [...layer.via, 'brace expansion'], chain: [...layer.chain, expanded], map: { exact: false, start: s, end: e } },
-        { vars: new Map(ctx.vars), inLoop: ctx.inLoop, flags: ctx.flags, stdin: base.stdin ?? null, inputFrom: base.inputFrom ?? [] });
-    }
+    if (expanded !== null) this.extraLayer(expanded, layer, 'brace expansion', ctx, base);
     return out;
+  }
+
+  /** Screens another spelling of a layer's whole text (its records span the whole layer). */
+  private extraLayer(text: string, layer: Layer, label: string, ctx: Ctx, base: Partial<Ctx>): void {
+    const [s, e] = mapSpan(layer.map, 0, layer.text.length);
+    this.analyzeLayer(text, { text, depth: layer.depth + 1, via: [...layer.via, label], chain: [...layer.chain, text], map: { exact: false, start: s, end: e } },
+      { vars: new Map(ctx.vars), inLoop: ctx.inLoop, flags: ctx.flags, stdin: base.stdin ?? null, inputFrom: base.inputFrom ?? [] });
+  }
+
+  /**
+   * Command and process substitutions the walk above never reached — inside arithmetic (`$(( $(…) ))`), parameter
+   * expansions (`${x/a/$(…)}`), array subscripts and literals, prefix assignments, nested backticks, an unquoted
+   * heredoc's body, an ERROR node — are visited now: bash runs every one of them, and each had hidden a command
+   * from every rule (a red team's round, session 45). A quoted heredoc's body is text, not code.
+   */
+  private sweepSubst(n: SNode, ctx: Ctx, depth = 0): void {
+    if (depth > 200) return;
+    for (const c of n.children) {
+      if (this.full()) return;
+      if (c.type === 'heredoc_redirect') {
+        const start = c.children.find((k) => k.type === 'heredoc_start');
+        if (!start || /['"\\]/.test(ctx.layer.text.slice(start.start, start.end))) continue;
+      }
+      if (c.type === 'command_substitution' || c.type === 'process_substitution') {
+        if (!this.substCache.has(c)) this.visitSubst(c, ctx);
+        continue;
+      }
+      this.sweepSubst(c, ctx, depth + 1);
+    }
   }
 
   private noteSyntax(root: SNode, layer: Layer): void {
