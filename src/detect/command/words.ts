@@ -14,7 +14,7 @@ export interface WordValue {
 
 export interface WordEnv {
   text: string;
-  vars: Map<string, string>;
+  vars: Pick<Map<string, string>, 'get'>;
   /** Static output of a `$(…)`/backtick substitution, or null when not computable. */
   substOutput(node: SNode): string | null;
   /** Called for every command or process substitution met while evaluating. */
