@@ -108,6 +108,9 @@ test('argv wrappers are unwrapped one hop at a time with the via chain', () => {
   assert.deepEqual(a.commands.map((c) => c.argv[0]), ['nohup', 'setsid', 'timeout', 'sudo', 'env', 'nice', 'stdbuf', 'nc']);
   assert.deepEqual(must(run('command -v nmap'), 'command').argv, ['command', '-v', 'nmap']);
   assert.equal(find(run('command -v nmap'), 'nmap'), undefined, 'command -v only looks a name up');
+  const more = must(run('setpriv --reuid 1000 prlimit unbuffer rlwrap -H h chronic numactl -N0 cgexec -g cpu:x eatmydata nc -e sh h 1'), 'nc');
+  assert.equal(more.via, 'setpriv > prlimit > unbuffer > rlwrap > chronic > numactl > cgexec > eatmydata');
+  assert.equal(find(run('numactl --hardware'), 'nc'), undefined);
 });
 
 test('eval, xargs sh -c, find -exec, watch and su -c are unwrapped', () => {

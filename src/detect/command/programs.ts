@@ -36,6 +36,12 @@ export const WRAPPERS: Record<string, OptSpec> = {
   'systemd-run': { short: 'pEuM', long: ['--unit', '--property', '--description', '--slice', '--uid', '--gid', '--setenv', '--working-directory', '--on-calendar', '--on-active'] },
   xargs: { short: 'ILnPdEsa', long: ['--max-lines', '--max-args', '--max-procs', '--delimiter', '--eof', '--max-chars', '--arg-file'] },
   parallel: { short: 'jS', long: ['--jobs'] }, watch: { short: 'n', long: ['--interval'] },
+  // (a red team's round, session 45: each ran `nc -e /bin/sh …` unjudged)
+  setpriv: { long: ['--ruid', '--euid', '--reuid', '--rgid', '--egid', '--regid', '--groups', '--inh-caps', '--ambient-caps', '--bounding-set', '--securebits', '--pdeathsig', '--selinux-label', '--apparmor-profile', '--landlock-access', '--landlock-rule'] },
+  prlimit: { noExec: ['-p', '--pid'] }, unbuffer: {}, chronic: {}, eatmydata: {}, pkexec: { long: ['--user'] },
+  rlwrap: { short: 'bCDfgHlOpPqStwz', long: ['--break-chars', '--command-name', '--history-no-dupes', '--file', '--forget-matching', '--history-filename', '--logfile', '--one-shot-rx', '--prompt-colour', '--pre-given', '--quote-characters', '--substitute-prompt', '--set-term-name', '--polling-interval', '--filter'] },
+  numactl: { short: 'NmCpi', long: ['--cpunodebind', '--membind', '--physcpubind', '--preferred', '--interleave'], noExec: ['-s', '--show', '-H', '--hardware'] },
+  cgexec: { short: 'g' }, setarch: { skip: 1 }, linux32: {}, linux64: {}, faketime: { short: 'f', skip: 1 }, trickle: { short: 'dutwnL' },
 };
 
 /** Wrappers whose remaining arguments form a shell string (`watch CMD…`, `su -c CMD`). */
