@@ -60,6 +60,14 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
   let { argv, exact, nodes } = inp;
   // `/usr/bin/[n]c`, `/bin/[s]h`: a one-character bracket glob in the name is that character once bash expands it.
   if (argv[0] !== undefined && exact[0] && /\[[^\]/]\]/.test(argv[0])) argv = [argv[0].replace(/\[([^\]/])\]/g, '$1'), ...argv.slice(1)];
+  // `n$()c`, `n${__unset}c`, `n$@c`: a name built around expansions the analyzer cannot know is also judged as its
+  // literal letters, which is what it runs when they expand to nothing (session 45). Only when letters remain.
+  if (argv[0] !== undefined && !exact[0] && !(inp.flags ?? []).includes('name_guess')) {
+    const guess = argv[0].replace(/\$\{[^}]*\}|\$\([^)]*\)|`[^`]*`|\$[@*#?$!0-9-]|\$\w+/g, '');
+    if (guess !== argv[0] && /^[\w.+-][\w./+-]*$/.test(guess) && !guess.startsWith('/') && !guess.startsWith('.')) {
+      emitCommand(run, { ...inp, argv: [guess, ...argv.slice(1)], exact: [true, ...exact.slice(1)], flags: [...(inp.flags ?? []), 'name_guess'] });
+    }
+  }
   const via = [...(inp.via ?? inp.ctx.layer.via)];
   let depth = inp.depth ?? inp.ctx.layer.depth;
   let eff = argv;

@@ -165,10 +165,15 @@ function evalExpansion(n: SNode, env: WordEnv): WordValue {
   if (val === undefined) return unknown;
   switch (op) {
     case ':': {
-      const off = Number(literal(arg, env));
-      const lenNode = rest[3];
-      const len = lenNode ? Number(literal(lenNode, env)) : undefined;
-      if (!Number.isInteger(off) || (len !== undefined && !Number.isInteger(len))) return unknown;
+      // ${x:off}, ${x:off:len}, ${x::len} (an empty offset is 0: `${x::2}` was read as the whole value, session 45)
+      const emptyOff = arg !== undefined && src(env, arg) === ':';
+      const offText = emptyOff ? '0' : literal(arg, env);
+      const lenNode = emptyOff ? rest[2] : rest[2] !== undefined ? rest[3] : undefined;
+      const lenText = lenNode === undefined ? undefined : literal(lenNode, env);
+      if (offText === null || lenText === null || (emptyOff && lenNode === undefined) || (rest[2] !== undefined && !emptyOff && src(env, rest[2]) !== ':')) return unknown;
+      const off = Number(offText);
+      const len = lenText === undefined ? undefined : Number(lenText);
+      if (offText.trim() === '' || !Number.isInteger(off) || (len !== undefined && (lenText!.trim() === '' || !Number.isInteger(len)))) return unknown;
       const start = off < 0 ? Math.max(0, val.length + off) : off;
       const end = len === undefined ? val.length : len < 0 ? val.length + len : start + len;
       return { value: val.slice(start, Math.max(start, end)), exact: true };
