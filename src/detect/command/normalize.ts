@@ -179,8 +179,7 @@ export function blankKeywords(text: string): string {
  */
 export function respellHeredocWords(text: string): string | null {
   if (!text.includes('<<')) return null;
-  const out = text.replace(/(<<-?[ \t]*)((?:'[^'\n]*'|"[^"\n]*"|\\.|[^\s;&|()<>'"`\\])+)([;&|()<>]?)/g, (m, op: string, word: string, after: string) => {
-    if (op.startsWith('<<<')) return m;
+  const out = text.replace(/(?<!<)(<<-?[ \t]*)(?!<)((?:'[^'\n]*'|"[^"\n]*"|\\.|[^\s;&|()<>'"`\\])+)([;&|()<>]?)/g, (m, op: string, word: string, after: string) => {
     const partQuoted = /['"\\]/.test(word) && !/^'[^']*'$|^"[^"]*"$/.test(word);
     const w = partQuoted ? `'${word.replace(/['"\\]/g, '')}'` : word;
     return `${op}${w}${after ? ` ${after}` : ''}`;

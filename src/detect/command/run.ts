@@ -15,6 +15,7 @@ import { evalWord, type WordEnv } from './words.js';
 import { braceExpand } from './braces.js';
 import { COMMAND_ENV } from './exec-options.js';
 import { evalRedirects, type Redir } from './redirects.js';
+import { printfOutput } from './decode.js';
 import { mapSpan, type Analysis, type AnalysisLimits, type CommandRecord, type Layer } from './types.js';
 
 export interface Ctx {
@@ -133,6 +134,32 @@ export class Run implements RunState {
     const [s, e] = mapSpan(layer.map, 0, layer.text.length);
     this.analyzeLayer(text, { text, depth: layer.depth + 1, via: [...layer.via, label], chain: [...layer.chain, text], map: { exact: false, start: s, end: e } },
       { vars: new Map(ctx.vars), inLoop: ctx.inLoop, flags: ctx.flags, stdin: base.stdin ?? null, inputFrom: base.inputFrom ?? [] });
+  }
+
+  /**
+   * Builtins that set a variable from static text: `printf -v x FMT ARGS`, `read [-r] x … <<< WORD`, `mapfile -t x
+   * <<< WORD` (its first element, which `$x` reads). Each had hidden a command name from every rule (a red team's
+   * round, session 45: `printf -v x nc; $x -e /bin/sh …`). Anything else leaves the variables unknown.
+   */
+  private builtinAssign(argv: string[], stdin: Buffer | null, ctx: Ctx): void {
+    const name = argv[0];
+    const ok = (v: string | undefined): v is string => v !== undefined && /^[A-Za-z_]\w*$/.test(v);
+    if (name === 'printf' && argv[1] === '-v' && ok(argv[2])) {
+      const out = printfOutput(argv.slice(3));
+      if (out === null) ctx.vars.delete(argv[2]); else ctx.vars.set(argv[2], out);
+      return;
+    }
+    if (name !== 'read' && name !== 'mapfile' && name !== 'readarray') return;
+    const withArg = name === 'read' ? /^-[adinNptu]$/ : /^-[dnOsuCc]$/;
+    const names = argv.slice(1).filter((a, i, all) => !a.startsWith('-') && !withArg.test(all[i - 1] ?? ''));
+    const line = stdin?.toString('utf8').split('\n')[0];
+    if (name !== 'read') { const v = names[0]; if (ok(v)) { if (line === undefined) ctx.vars.delete(v); else ctx.vars.set(v, line); } return; }
+    const words = line === undefined ? undefined : line.trim().split(/[ \t]+/);
+    names.forEach((v, i) => {
+      if (!ok(v)) return;
+      if (words === undefined) { ctx.vars.delete(v); return; }
+      ctx.vars.set(v, i === names.length - 1 ? words.slice(i).join(' ') : (words[i] ?? ''));
+    });
   }
 
   /**
@@ -338,6 +365,7 @@ export class Run implements RunState {
       stdin, inputFrom: [...new Set([...ctx.inputFrom, ...r.stdinFrom, ...substNames])],
       redirects: [...ctx.redirects, ...r.list], flags: extraFlags,
     });
+    if (eff === argv && exact.every((e) => e)) this.builtinAssign(argv, stdin, ctx);
     if (basename(eff[0] ?? '') === 'tee') {
       // tee copies its stdin to each file operand and to stdout.
       for (const p of eff.slice(1).filter((a) => !a.startsWith('-'))) r.outFiles.push({ path: p, append: eff.includes('-a') || eff.includes('--append') });
@@ -374,7 +402,10 @@ export class Run implements RunState {
       if (!name) continue;
       const key = ctx.layer.text.slice(name.start, name.end);
       const substNames: string[] = [];
-      const v = val ? evalWord(val, this.wordEnv(ctx, substNames)) : { value: '', exact: true };
+      const got = val ? evalWord(val, this.wordEnv(ctx, substNames)) : { value: '', exact: true };
+      // `x+=c` appends (session 45: `x=n; x+=c; $x` ran nc unjudged)
+      const prior = a.children.some((c) => c.type === '+=') ? ctx.vars.get(key) : '';
+      const v = prior === undefined ? { value: got.value, exact: false } : { value: prior + got.value, exact: got.exact };
       if (v.exact) ctx.vars.set(key, v.value); else ctx.vars.delete(key);
       const remote = [...new Set(substNames)].filter((x) => REMOTE_SOURCES.has(x));
       if (remote.length) ctx.vars.set(FROM_KEY + key, remote.join('\0')); else ctx.vars.delete(FROM_KEY + key);

@@ -149,8 +149,14 @@ function evalExpansion(n: SNode, env: WordEnv): WordValue {
   const nameIdx = kids.findIndex((c) => c.type === 'variable_name' || c.type === 'special_variable_name');
   if (nameIdx < 0) return unknown;
   const pre = kids.slice(0, nameIdx).map((c) => src(env, c)).join('');
-  const val = lookup(env, src(env, kids[nameIdx]!));
   const rest = kids.slice(nameIdx + 1);
+  // ${!ref}: the variable ref names (session 45: `y=x; ${!y}` ran $x unjudged)
+  if (pre === '!' && rest.length === 0) {
+    const ref = lookup(env, src(env, kids[nameIdx]!));
+    const v = ref !== undefined && /^\w+$/.test(ref) ? lookup(env, ref) : undefined;
+    return v === undefined ? unknown : { value: v, exact: true };
+  }
+  const val = lookup(env, src(env, kids[nameIdx]!));
   if (pre === '#' && rest.length === 0) return val === undefined ? unknown : { value: String(val.length), exact: true };
   if (pre !== '') return unknown;
   if (rest.length === 0) return val === undefined ? unknown : { value: val, exact: true };
@@ -189,6 +195,12 @@ function evalExpansion(n: SNode, env: WordEnv): WordValue {
       if (pat === null || /[*?[]/.test(pat)) return unknown;
       if (op.startsWith('#')) return { value: val.startsWith(pat) ? val.slice(pat.length) : val, exact: true };
       return { value: val.endsWith(pat) ? val.slice(0, val.length - pat.length) : val, exact: true };
+    }
+    case '@': {
+      // ${x@E}: the value with backslash escapes expanded as $'…' would; ${x@Q} quotes it; the others are unknown here
+      const t = rest[1] ? src(env, rest[1]) : '';
+      if (t === 'E') return { value: decodeAnsiC(val), exact: true };
+      return unknown;
     }
     case '^^': return { value: val.toUpperCase(), exact: true };
     case ',,': return { value: val.toLowerCase(), exact: true };
