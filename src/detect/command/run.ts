@@ -175,6 +175,17 @@ export class Run implements RunState {
       if (c.type === 'heredoc_redirect') {
         const start = c.children.find((k) => k.type === 'heredoc_start');
         if (!start || /['"\\]/.test(ctx.layer.text.slice(start.start, start.end))) continue;
+        // backticks, and `$(…)` under `<<-`, come back as plain body text: bash runs them all the same
+        for (const body of c.children.filter((k) => k.type === 'heredoc_body' && !k.children.some((x) => x.type === 'command_substitution'))) {
+          const text = ctx.layer.text.slice(body.start, body.end);
+          for (const m of text.matchAll(/`([^`]+)`|\$\(([^()]*(?:\([^()]*\)[^()]*)*)\)/g)) {
+            const inner = m[1] ?? m[2]!;
+            const [s, e] = mapSpan(ctx.layer.map, body.start, body.end);
+            const L = ctx.layer;
+            this.analyzeLayer(inner, { text: inner, depth: L.depth + 1, via: [...L.via, 'heredoc substitution'], chain: [...L.chain, inner], map: { exact: false, start: s, end: e } },
+              { vars: new Map(ctx.vars), inLoop: ctx.inLoop, flags: [...ctx.flags, 'in_subst'] });
+          }
+        }
       }
       if (c.type === 'command_substitution' || c.type === 'process_substitution') {
         if (!this.substCache.has(c)) this.visitSubst(c, ctx);
