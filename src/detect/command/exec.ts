@@ -360,9 +360,10 @@ function xargs(run: RunState, st: Step): boolean {
   let exact = st.exact.slice(at);
   let nodes = st.nodes.slice(at);
   const token = replace === undefined ? undefined : replace.length > 2 && !replace.startsWith('--') ? replace.slice(2) : '{}';
-  // Input not known here (`wget -qO- URL | xargs -I% bash -c %`): an argument holding the replace string is
-  // whatever the input says, so a shell's -c string there is code from input (session 45).
-  if (token !== undefined && !items.length) exact = exact.map((e, k) => e && !argv[k]!.includes(token));
+  // Input not known here (`wget -qO- URL | xargs -I% bash -c %`): an argument that is the replace string is whatever
+  // the input says, so a shell's -c string there is code from input (session 45). Spliced into a larger string
+  // (`sh -c 'git clone {}'`) it is data in that string.
+  if (token !== undefined && !items.length) exact = exact.map((e, k) => e && argv[k] !== token);
   // `curl … | xargs -0 sh -c`: the first item becomes the -c string, so a shell ending in -c runs its input.
   if (token === undefined && !items.length && SHELLS.has(basename(argv[0] ?? '')) && /^-[a-zA-Z]*c[a-zA-Z]*$/.test(argv.at(-1) ?? '')) {
     argv = [...argv, '$XARGS_ITEM']; exact = [...exact, false]; nodes = [...nodes, nodes[nodes.length - 1]!];

@@ -13,17 +13,14 @@
 //   - the sink handed over as the reader's callback (`.on("data", eval)`).
 // Sinks are found by name, also through aliases (`import subprocess as q`, `from os import system as z`,
 // `{execSync: x} = require("child_process")`, `x = exec`), builtins/Kernel/globalThis prefixes, getattr and
-// `["name"]` lookups. Threat it stops: the far end of a socket running code in the sandbox through inline
+// `["name"]` lookups. A program given as a list (`subprocess.run(["make", job])`, `execFileSync("git", [… , b])`)
+// runs what it read only when the read is the program, or the code after a shell's or interpreter's -c/-e, or the
+// call has shell=True: a received branch name passed to git is data (inline-net-reads.ts has which reads count). Threat it stops: the far end of a socket running code in the sandbox through inline
 // code that names no shell. It is a heuristic over one normalised text, not a data-flow analysis: a value
 // that passes through a container, a function or a file, or code the tokenizer cannot fold, is not followed
 // (docs/check.md).
 
-/** Where a network connection is made or accepted (a plain `import socket` is not one). */
-const NET_OPEN = /[.:]connect(?:_ex)?\(|require\("socket"\)|create_connection|open_connection|start_server|\.accept\(|\.listen\(|TCPSocket|TCPServer|UDPSocket|fsockopen|stream_socket_(?:client|server)|socket_(?:create|connect)|IO::Socket|net\.(?:connect|createConnection|createServer|Socket)|require\("(?:node:)?(?:net|tls|dgram)"\)|\btls\.connect|socket\.(?:tcp|udp)\(|\bsocket\(\w+,|socket\.socket\(|WebSocket|websocket|wss?:\/\/|resolveTxt|"TXT"|dns\.resolver|\/dev\/tcp\/|socketserver|SocketServer|RequestHandler/;
-
-/** A read of data that may have come from the network (file reads by open()/readFileSync and stdin excluded). */
-const READ_SRC = String.raw`recv\w*\(|(?<!open\([^()\n]*\)|stdin|STDIN|Path\([^()\n]*\))\.read(?!File|dir|link|_text|_bytes|able)\w*\(|(?<!stdin|STDIN)\.read\b|\bgets\b|getline|[.:]receive\(|\bfgets\(|\bfread\(|stream_get_\w+\(|socket_read\(|sysread\(|<\$\w+>|<(?!STDIN>)[A-Z][A-Z0-9_]*>|makefile\(|rfile|each_line|resolveTxt|\.strings\b|to_text\(|for\s*await|open\(\w+\.fileno\(\)|\.(?:on|once|addListener)\("(?:data|message|line)"|onmessage`;
-const READ = new RegExp(READ_SRC);
+import { NET_OPEN, netReadSource, socketNames, taintedNames } from './inline-net-reads.js';
 
 /** Sinks: names that run their argument as code or as a command. */
 const SINK_NAMES = ['exec', 'eval', 'execfile', 'Function', 'loadstring', 'create_function', 'readpipe',
@@ -55,11 +52,13 @@ const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Inline code that runs what it read from a network connection: the first sink a read reaches, or undefined. */
 export function receivedExec(code: string, lang: string): ReceivedExec | undefined {
-  if (!NET_OPEN.test(code) || !READ.test(code)) return undefined;
+  if (!NET_OPEN.test(code)) return undefined;
   const lines = code.split('\n');
+  const readSrc = netReadSource(socketNames(lines));
+  const tainted = taintedNames(lines, lang, socketNames(lines), readSrc);
+  if (!tainted.length && !new RegExp(readSrc).test(code)) return undefined;
   const aliases = sinkAliases(code);
   const receivers = [...RECEIVERS, ...aliases.receivers];
-  const tainted = taintedNames(lines, lang);
   const names = [...SINK_NAMES, ...aliases.sinks];
   const recv = `(?:${receivers.map(esc).join('|')})`;
   const sinkNames = names.map(esc).join('|');
@@ -73,13 +72,14 @@ export function receivedExec(code: string, lang: string): ReceivedExec | undefin
     + (lang === 'node' ? String.raw`|(?<![\w$.])(import)\(` : '')
     + (lang === 'perl' || lang === 'ruby' ? String.raw`|(?<![\w$.@])(?<!->)(?<!::)(system|exec|eval|spawn)(?:\s*(?=[$@<])|\s+(?=[\w"'(]))|\bsend\(:(?:eval|system|exec|spawn|\x60)` : '')
     + (lang === 'perl' || lang === 'ruby' || lang === 'php' ? String.raw`|(\x60)[^\x60\n]*\x60|%x\(|\bqx\b|\bopen\s*\(?\s*(?:my\s*)?\$?\w+\s*,\s*"(?:[^"\n]*\||-\|)"` : ''), 'g');
-  const reader = tainted.length ? new RegExp(`${READ_SRC}|(?<![\\w])\\$?(${tainted.map(esc).join('|')})(?![\\w])`) : READ;
+  const reader = new RegExp(tainted.length ? `${readSrc}|(?<![\\w])\\$?(${tainted.map(esc).join('|')})(?![\\w])` : readSrc);
   for (const line of lines) {
     for (const m of line.matchAll(sinkRe)) {
       const name = m.slice(1).find((g) => g !== undefined) ?? m[0];
       if (!isSink(name, m[0])) continue;
       // (the sink's own text counts: a perl pipe open or backticks hold the command they run)
-      const hit = reader.exec(m[0].startsWith('`') ? m[0] : line.slice(m.index!));
+      const text = m[0].startsWith('`') ? m[0] : line.slice(m.index!);
+      const hit = reader.exec(LIST_FORM.has(name) ? programPart(line.slice(m.index! + m[0].length), line) : text);
       if (hit) return { sink: sinkLabel(line, m.index!, m[0]), source: hit[1] ?? hit[0] };
     }
     const cb = /\.(?:on|once|addListener)\("(?:data|message|line)",(\w+(?:\.\w+)?)\)|\.then\((eval|Function)\)|onmessage=(eval|Function)\b/.exec(line);
@@ -125,25 +125,40 @@ function sinkAliases(code: string): { receivers: string[]; sinks: string[] } {
   return { receivers, sinks: sinks.filter((s) => /^\w+$/.test(s)) };
 }
 
-/** Names bound from a read, then from those names, to a fixed point (at most four rounds). */
-function taintedNames(lines: string[], lang: string): string[] {
-  const names = new Set<string>();
-  for (let round = 0; round < 4; round++) {
-    const before = names.size;
-    const src = names.size ? new RegExp(`${READ_SRC}|(?<![\\w])\\$?(?:${[...names].map(esc).join('|')})(?![\\w])`) : READ;
-    for (const line of lines) {
-      // d=…, d+=…, d.=…, $d=…, a,b=…, while chunk:=…, my $d=…
-      for (const m of line.matchAll(/(?:^|[^\w$.=!<>])\$?(\w+(?:,\$?\w+)*)\s*(?:\+|\.|\|\|)?(?::)?=(?![=>~])([^\n]*)/g)) {
-        if (src.test(m[2]!)) for (const n of m[1]!.split(',')) names.add(n.replace(/^\$/, ''));
-      }
-      for (const m of line.matchAll(/for\s*\(?\s*(?:const |let |var |my )?\$?(\w+)\s+(?:in|of)\s+([^\n]*)/g)) if (src.test(m[2]!)) names.add(m[1]!);
-      for (const m of line.matchAll(/for\s*await\s*\(\s*(?:const |let |var )?(\w+)\s+of\b/g)) names.add(m[1]!);
-      for (const m of line.matchAll(/\.(?:on|once|addListener)\("(?:data|message|line)",(?:async)?(?:function)?\(?(\w+)/g)) names.add(m[1]!);
-      for (const m of line.matchAll(/onmessage=(?:async)?(?:function)?\(?(\w+)/g)) names.add(m[1]!);
-      if (lang === 'ruby') for (const m of line.matchAll(/(?:gets|read|each_line|recv\w*)\b[^|\n]*(?:do|\{)\s*\|(\w+)\|/g)) names.add(m[1]!);
-      if (lang === 'perl' && /while\s*\(\s*<\$?\w+>\s*\)/.test(line)) names.add('_');
-    }
-    if (names.size === before) break;
+/** Sinks that take a program and its arguments apart (a list, or a program then a list). */
+const LIST_FORM = new Set(['run', 'call', 'check_call', 'check_output', 'Popen', 'spawn', 'spawnSync', 'execFile', 'execFileSync',
+  'create_subprocess_exec', 'execv', 'execvp', 'execl', 'execlp', 'posix_spawn', 'posix_spawnp', 'pcntl_exec']);
+/** Programs that run their -c/-e operand as code. */
+const CODE_RUNNERS = /^"(?:\/(?:usr\/)?(?:local\/)?bin\/)?(?:ba|da|z|k|c|tc|fi)?sh|(?:python|perl|ruby|node|php|lua)[\d.]*"$/;
+
+/**
+ * Of a list-form call's arguments (the text after its `(`), the part that is a program or code: the program (the
+ * list's first element, or the first argument), plus what follows a code runner's -c/-e; everything when the call has
+ * shell=True / shell: true (then the list is a shell string).
+ */
+function programPart(after: string, line: string): string {
+  const args = topLevel(after);
+  if (/shell\s*[=:]\s*(?:True|true)/.test(line)) return after;
+  const first = args[0] ?? '';
+  let list = first.startsWith('[') ? topLevel(first.slice(1)) : args.length > 1 && args[1]!.startsWith('[') ? [first, ...topLevel(args[1]!.slice(1))] : args;
+  while (/^"(?:\/usr)?\/bin\/env"$/.test((list[0] ?? '').trim()) && list.length > 1) list.shift(); // (env runs its operand)
+  const prog = list[0] ?? '';
+  if (CODE_RUNNERS.test(prog.trim()) && /^"-\w*[ce]"$|^"-"$/.test((list[1] ?? '').trim())) return list.slice(2).join(',');
+  return prog;
+}
+
+/** The top-level comma-separated parts of a call's arguments, up to its closing bracket (strings are `"…"` here). */
+function topLevel(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0, start = 0, inStr = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inStr) { if (c === '\\') i++; else if (c === '"') inStr = false; continue; }
+    if (c === '"') inStr = true;
+    else if (c === '(' || c === '[' || c === '{') depth++;
+    else if (c === ')' || c === ']' || c === '}') { if (depth === 0) { parts.push(text.slice(start, i)); return parts; } depth--; }
+    else if (c === ',' && depth === 0) { parts.push(text.slice(start, i)); start = i + 1; }
   }
-  return [...names];
+  parts.push(text.slice(start));
+  return parts;
 }

@@ -177,7 +177,8 @@ export class Run implements RunState {
         if (!start || /['"\\]/.test(ctx.layer.text.slice(start.start, start.end))) continue;
         // backticks, and `$(…)` under `<<-`, come back as plain body text: bash runs them all the same
         for (const body of c.children.filter((k) => k.type === 'heredoc_body' && !k.children.some((x) => x.type === 'command_substitution'))) {
-          const text = ctx.layer.text.slice(body.start, body.end);
+          // (`\`` and `\$(` are text: blanked, same length, before the search)
+          const text = ctx.layer.text.slice(body.start, body.end).replace(/\\[\s\S]/g, '  ');
           for (const m of text.matchAll(/`([^`]+)`|\$\(([^()]*(?:\([^()]*\)[^()]*)*)\)/g)) {
             const inner = m[1] ?? m[2]!;
             const [s, e] = mapSpan(ctx.layer.map, body.start, body.end);
@@ -305,10 +306,13 @@ export class Run implements RunState {
     return null;
   }
 
-  wordEnv(ctx: Ctx, substNames: string[]): WordEnv {
-    // A variable set from a substitution (`x=$(curl …)`) carries the names of the commands that made it: reading it
-    // (`eval "$x"`, `bash <<< "$x"`) makes them feed the reader, as a pipe would (session 45).
-    const vars = { get: (k: string): string | undefined => { const from = ctx.vars.get(FROM_KEY + k); if (from) substNames.push(...from.split('\0')); return ctx.vars.get(k); } };
+  /**
+   * `prov`: where the sources of variables read go (default: with the substitutions'). A variable set from a download
+   * (`x=$(curl …)`) carries the names of the commands that made it, so reading it (`eval "$x"`, `bash <<< "$x"`)
+   * makes them feed the reader as a pipe would (session 45); a command's words keep them apart (visitCommand).
+   */
+  wordEnv(ctx: Ctx, substNames: string[], prov: string[] = substNames): WordEnv {
+    const vars = { get: (k: string): string | undefined => { const from = ctx.vars.get(FROM_KEY + k); if (from) prov.push(...from.split('\0')); return ctx.vars.get(k); } };
     return {
       text: ctx.layer.text, vars,
       substOutput: (s) => { const o = this.substCache.get(s)?.out; return o ? o.toString('utf8') : null; },
@@ -355,7 +359,15 @@ export class Run implements RunState {
     let joinNext = false;
     for (let i = 0; i < words.length; i++) {
       const w = words[i]!;
-      const v = evalWord(w, env);
+      const prov: string[] = [];
+      const v = evalWord(w, this.wordEnv(ctx, substNames, prov));
+      // A downloaded value feeds the command only where it is code: the name, eval's or source's words, the string
+      // after -c/-e — and only whole (`eval "$x"`, not `eval "export V=$x"`, nor `python3 - "$x"`'s argument).
+      if (prov.length && wholeExpansion(w, ctx.layer.text)) {
+        const prev = i > 0 ? ctx.layer.text.slice(words[i - 1]!.start, words[i - 1]!.end) : '';
+        const name = basename(argv[0] ?? '');
+        if (i === 0 || name === 'eval' || name === 'source' || name === '.' || /^-[A-Za-z]*[ceE]$/.test(prev)) substNames.push(...prov);
+      }
       const parts = v.exact && ifs !== '' && splits(w) ? v.value.split(new RegExp(`[${ifs.replace(/[\]\\^-]/g, '\\$&')}]+`)).filter((x) => x !== '') : [v.value];
       const list = parts.length ? parts : [''];
       // `ss\<newline>h`: bash removes a backslash-newline before splitting words, so the two
@@ -471,7 +483,7 @@ const REPEAT_FACTOR = 5;
 
 const DOWNLOADERS = new Set(['curl', 'wget', 'fetch', 'aria2c', 'axel', 'lftp', 'ftp', 'tftp', 'nc', 'ncat', 'netcat', 'socat']);
 /** Commands that bring data in from elsewhere: a variable set from one carries its name (FROM_KEY). */
-const REMOTE_SOURCES = new Set([...DOWNLOADERS, 'openssl', 'telnet']);
+const REMOTE_SOURCES = DOWNLOADERS;
 
 /** Does bash word-split this word's value? (an unquoted expansion or substitution at its top level) */
 function splits(w: SNode): boolean {
@@ -504,4 +516,10 @@ function findError(root: SNode): SNode | null {
 
 function where(layer: Layer): string {
   return layer.depth === 0 ? '' : `layer ${layer.depth} (${layer.via.join(' > ')}): `;
+}
+
+/** Is the word one expansion and nothing else (`$x`, `"${x}"`)? */
+function wholeExpansion(w: SNode, text: string): boolean {
+  const t = text.slice(w.start, w.end);
+  return /^"?\$(?:\w+|\{[^}]*\})"?$/.test(t);
 }
