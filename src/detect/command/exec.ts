@@ -7,7 +7,7 @@
 import { posix } from 'node:path';
 import type { SNode } from './parser.js';
 import type { Ctx } from './run.js';
-import { basename, interpreterOf, own, scriptOperand, SHELL_STRING_OPTS, SHELLS, skipOptions, stdinScript, WRAPPERS } from './programs.js';
+import { basename, BWRAP_ARGS, interpreterOf, own, scriptOperand, SHELL_STRING_OPTS, SHELLS, skipOptions, stdinScript, SUBCOMMAND_WRAPPERS, WRAPPERS } from './programs.js';
 import { downloadTargets, fileOperands, normPath } from './stage.js';
 import { runInline } from './exec-inline.js';
 import { optionCommands } from './exec-options.js';
@@ -60,10 +60,21 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
   let { argv, exact, nodes } = inp;
   // `/usr/bin/[n]c`, `/bin/[s]h`: a one-character bracket glob in the name is that character once bash expands it.
   if (argv[0] !== undefined && exact[0] && /\[[^\]/]\]/.test(argv[0])) argv = [argv[0].replace(/\[([^\]/])\]/g, '$1'), ...argv.slice(1)];
+  // `/usr/bin/s?h`, `/usr/bin/[n-n]c`: a glob in the name is also judged as each notable program it matches
+  if (argv[0] !== undefined && exact[0] && /[?*[]/.test(basename(argv[0])) && !(inp.flags ?? []).includes('name_guess')) {
+    const base = basename(argv[0]);
+    const re = globRegex(base);
+    for (const p of NOTABLE_PROGRAMS.filter((x) => x !== base && re?.test(x)).slice(0, 4)) {
+      emitCommand(run, { ...inp, argv: [argv[0].slice(0, argv[0].length - base.length) + p, ...argv.slice(1)], flags: [...(inp.flags ?? []), 'name_guess'] });
+    }
+  }
+  // `/proc/self/exe` run by a shell is that shell
+  if (argv[0] !== undefined && exact[0] && /^\/proc\/(?:self|\$\$|\d+)\/exe$/.test(argv[0])) argv = ['bash', ...argv.slice(1)];
   // `n$()c`, `n${__unset}c`, `n$@c`: a name built around expansions the analyzer cannot know is also judged as its
   // literal letters, which is what it runs when they expand to nothing (session 45). Only when letters remain.
   if (argv[0] !== undefined && !exact[0] && !(inp.flags ?? []).includes('name_guess')) {
-    const guess = argv[0].replace(/\$\{[^}]*\}|\$\([^)]*\)|`[^`]*`|\$[@*#?$!0-9-]|\$\w+/g, '');
+    // (`| $SHELL`, `| "$BASH"`: the variables every shell sets name a shell)
+    const guess = /^\$\{?(?:SHELL|BASH)\}?$/.test(argv[0]) ? 'bash' : argv[0].replace(/\$\{[^}]*\}|\$\([^)]*\)|`[^`]*`|\$[@*#?$!0-9-]|\$\w+/g, '');
     if (guess !== argv[0] && /^[\w.+-][\w./+-]*$/.test(guess) && !guess.startsWith('/') && !guess.startsWith('.')) {
       emitCommand(run, { ...inp, argv: [guess, ...argv.slice(1)], exact: [true, ...exact.slice(1)], flags: [...(inp.flags ?? []), 'name_guess'] });
     }
@@ -85,7 +96,7 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
     if (name === 'cd' || name === 'pushd' || name === 'popd') { changeDir(inp.ctx.vars, name, argv, exact); break; }
     if (name === 'alias') { for (const a of argv.slice(1)) { const m = /^([^=\s]+)=(.*)$/s.exec(a); if (m) run.aliases.set(m[1]!, m[2]!); } break; }
     const alias = hop === 0 && !argv[0]!.includes('/') ? run.aliases.get(argv[0]!) : undefined;
-    if (alias !== undefined && via.filter((v) => v === 'alias').length < 4) { // (an alias of an alias: `alias a=nc b=a`, session 45)
+    if (alias !== undefined && via.filter((v) => v === 'alias').length < 8) { // (an alias of an alias: `alias a=nc b=a`, session 45)
       const text = [alias, ...argv.slice(1)].join(' ');
       run.analyzeLayer(text, subLayer(st, text, 0, argv.length, 'alias'), inherit(st));
       break;
@@ -112,10 +123,46 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
     }
     if (name === 'xargs') { if (xargs(run, st)) break; }
     if (name === 'screen' || name === 'tmux' || name === 'dtach' || name === 'byobu') { detached(run, st, name); break; }
+    const sw = own(SUBCOMMAND_WRAPPERS, name);
+    if (sw && sw.sub.every((w, k) => argv[1 + k] === w)) {
+      let k = skipOptions(argv, 1 + sw.sub.length, sw.spec ?? {}).at + (sw.operands ?? 0);
+      if (argv[k] === '--') k++;
+      if (k >= argv.length) break;
+      rec.files = [];
+      if (hop + 1 < MAX_HOPS && !run.full()) rec.flags.push('wrapper');
+      argv = argv.slice(k); exact = exact.slice(k); nodes = nodes.slice(k);
+      via.push(`${name} ${sw.sub.join(' ')}`); depth++;
+      continue;
+    }
+    // Tools whose command sits after their own syntax (a red team's round, session 45)
+    const after = commandAfter(name, argv);
+    if (after !== undefined) {
+      if (typeof after === 'string') { const i = argv.indexOf(after, 1); layerFromArgs(run, st, i, i + 1, name); break; }
+      if (after.from >= argv.length) break;
+      rec.files = [];
+      if (hop + 1 < MAX_HOPS && !run.full()) rec.flags.push('wrapper');
+      const head = after.program === undefined ? [] : [after.program];
+      argv = [...head, ...argv.slice(after.from)]; exact = [...head.map(() => true), ...exact.slice(after.from)]; nodes = [...head.map(() => nodes[after.from - 1]!), ...nodes.slice(after.from)];
+      via.push(name); depth++;
+      continue;
+    }
+    // setarch ARCH [options] CMD: the architecture comes before its options
+    if (name === 'setarch' && argv.length > 2) {
+      let k = 2;
+      while (k < argv.length && argv[k]!.startsWith('-')) k++; // (its options are all flags)
+      if (k >= argv.length) break;
+      rec.files = [];
+      if (hop + 1 < MAX_HOPS && !run.full()) rec.flags.push('wrapper');
+      argv = argv.slice(k); exact = exact.slice(k); nodes = nodes.slice(k);
+      via.push(name); depth++;
+      continue;
+    }
     const spec = own(WRAPPERS, name);
     if (spec) {
       const { at, noExec } = skipOptions(argv, 1, spec, name === 'env' || name === 'sudo' || name === 'doas');
       const k = at + (spec.skip ?? 0);
+      // GNU parallel with no command runs each line of its input as a command, as a shell would
+      if (!noExec && k >= argv.length && name === 'parallel' && argv.length === at) emitCommand(run, { ...st.inp, argv: ['sh'], exact: [true], nodes: [nodes[0]!], via: [...via, name], depth: depth + 1 });
       if (noExec || k >= argv.length) break;
       rec.files = [];
       // the wrapped command is recorded next (unless the hop or record limit stops here)
@@ -130,8 +177,16 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
     // Builtins that keep a string to run later: `trap 'CMD' EXIT`, `mapfile -C 'CMD'`, `compgen -C 'CMD'` (session 45).
     if (name === 'trap') { const k = argv[1] === '--' ? 2 : 1; if (argv.length > k + 1 && !argv[k]!.startsWith('-')) layerFromArgs(run, st, k, k + 1, name); break; }
     if (name === 'mapfile' || name === 'readarray' || name === 'compgen' || name === 'complete') {
-      const c = argv.indexOf('-C');
-      if (c > 0 && c + 1 < argv.length) layerFromArgs(run, st, c + 1, c + 2, `${name} -C`);
+      // -C CMD (also glued: -C'CMD'); compgen's -W WORDS is expanded, so a `$(…)` in it runs
+      for (let i = 1; i < argv.length; i++) {
+        const opt = argv[i]!.slice(0, 2);
+        if (opt !== '-C' && !(opt === '-W' && name !== 'mapfile' && name !== 'readarray')) continue;
+        if (argv[i]!.length > 2) { const text = `${opt === '-W' ? ': ' : ''}${argv[i]!.slice(2)}`; run.analyzeLayer(text, subLayer(st, text, i, i + 1, `${name} ${opt}`), inherit(st)); continue; }
+        if (i + 1 >= argv.length) break;
+        if (opt === '-C') layerFromArgs(run, st, i + 1, i + 2, `${name} -C`);
+        else { const text = `: ${argv[i + 1]!}`; run.analyzeLayer(text, subLayer(st, text, i + 1, i + 2, `${name} -W`), inherit(st)); }
+        i++;
+      }
       break;
     }
     if (name === 'source' || name === '.') { script(run, st, 1, name); break; }
@@ -293,7 +348,7 @@ function script(run: RunState, st: Step, idx: number, label: string): void {
   const path = st.argv[idx];
   if (path === undefined) return;
   // `source /dev/stdin <<< CMD`, `curl … | bash /dev/stdin`: the script is the input (session 45).
-  if (STDIN_PATHS.has(path)) {
+  if (STDIN_PATHS.has(posix.normalize(path)) || /^\/proc\/(?:self|\$\$|\d+)\/fd\/0$/.test(path)) {
     if (st.inp.inputFrom.length || st.inp.stdin) st.rec.flags.push('code_from_input');
     if (st.inp.stdin) layerFromData(run, st, st.inp.stdin.toString('utf8'), `${label} ${path}`, true);
     return;
@@ -392,4 +447,50 @@ function detached(run: RunState, st: Step, name: string): void {
   if (sub < 0) return;
   const { at } = skipOptions(a, sub + 1, { short: 'sncteFxylt', long: [] });
   if (at < a.length) layerFromArgs(run, st, at, a.length, `${name} ${a[sub]}`);
+}
+
+/**
+ * Where the command of a tool with its own syntax starts: `{ from, program? }` (argv from there, a program put in
+ * front), or the argument that is a shell string. `sg GROUP [-c] 'CMD'`, `nix-shell … --run 'CMD'`, `capsh … -- ARGS`
+ * (bash's arguments), `start-stop-daemon … --exec PROG … -- ARGS`, `bwrap OPTIONS CMD`. Undefined for anything else.
+ */
+function commandAfter(name: string, argv: string[]): { from: number; program?: string } | string | undefined {
+  if (name === 'sg') return argv[2] === '-c' ? argv[3] : argv[2];
+  if (name === 'nix-shell' || name === 'nix') { const i = argv.findIndex((a) => a === '--run' || a === '--command'); return i > 0 ? argv[i + 1] : undefined; }
+  if (name === 'capsh') { const i = argv.indexOf('--'); return i > 0 ? { from: i + 1, program: '/bin/bash' } : undefined; }
+  if (name === 'start-stop-daemon') {
+    const e = argv.findIndex((a) => a === '--exec' || a === '-x' || a === '--startas' || a === '-a');
+    if (e < 0 || e + 1 >= argv.length) return undefined;
+    const dd = argv.indexOf('--');
+    return { from: dd > 0 ? dd + 1 : argv.length, program: argv[e + 1]! };
+  }
+  if (name === 'bwrap') {
+    let i = 1;
+    while (i < argv.length && argv[i]!.startsWith('--')) { if (argv[i] === '--') { i++; break; } i += 1 + (BWRAP_ARGS[argv[i]!] ?? 0); }
+    return { from: i };
+  }
+  return undefined;
+}
+
+/** Programs a glob in a command's name is tried against (rules name them; a glob that matches one may be it). */
+const NOTABLE_PROGRAMS = ['nc', 'ncat', 'netcat', 'nc.traditional', 'nc.openbsd', 'socat', 'ssh', 'sh', 'bash', 'dash', 'zsh', 'ksh', 'python',
+  'python3', 'perl', 'ruby', 'php', 'node', 'curl', 'wget', 'nmap', 'masscan', 'zmap', 'xmrig', 'telnet', 'openssl', 'chisel', 'ngrok',
+  'frpc', 'busybox', 'autossh', 'sshpass', 'cloudflared'];
+
+/** A shell glob (`?`, `*`, `[…]`) as a whole-string regex, or undefined when it cannot be read. */
+function globRegex(glob: string): RegExp | undefined {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '?') re += '.';
+    else if (c === '*') re += '.*';
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 2);
+      if (end < 0) return undefined;
+      const body = glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\');
+      re += `[${body}]`;
+      i = end;
+    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  try { return new RegExp(`^${re}$`); } catch { return undefined; }
 }

@@ -8,13 +8,13 @@
 // output). Threat it stops: see inline-received.ts.
 
 /** Where a network connection is made or accepted (a plain `import socket` is not one). */
-export const NET_OPEN = /[.:]connect(?:_ex)?\(|require\("socket"\)|create_connection|open_connection|start_server|\.accept\(|\.listen\(|TCPSocket|TCPServer|UDPSocket|fsockopen|stream_socket_(?:client|server)|socket_(?:create|connect)|IO::Socket|net\.(?:connect|createConnection|createServer|Socket)|require\("(?:node:)?(?:net|tls|dgram)"\)|\btls\.connect|socket\.(?:tcp|udp)\(|\bsocket\(\w+,|socket\.socket\(|WebSocket|websocket|wss?:\/\/|resolveTxt|"TXT"|dns\.resolver|\/dev\/tcp\/|socketserver|SocketServer|RequestHandler/;
+export const NET_OPEN = /[.:]connect(?:_ex)?\(|require\("socket"\)|create_connection|open_connection|start_server|\.accept\(|\.listen\(|TCPSocket|TCPServer|UDPSocket|fsockopen|stream_socket_(?:client|server)|socket_(?:create|connect)|IO::Socket|net\.(?:connect|createConnection|createServer|Socket)|require\("(?:node:)?(?:net|tls|dgram)"\)|\btls\.connect|[sS]ocket\.(?:tcp|udp)\(|\bsocket\(\w+,|socket\.socket\(|WebSocket|websocket|wss?:\/\/|resolveTxt|"TXT"|dns\.resolver|\/dev\/tcp\/|socketserver|SocketServer|RequestHandler|Telnet\(|connection\.Client|\bClient\(\(|curl_init\(/;
 
 /** An expression that makes a connection object (the right side of a binding). */
-const MAKES_SOCKET = /create_connection|open_connection|\.accept\(|socket\.socket\(|\bsocket\(|Socket\.(?:new|tcp|open)|TCPSocket|TCPServer|UDPSocket|IO::Socket|->new\(|fsockopen|stream_socket_(?:client|accept)|socket_(?:create|accept)|[.:]connect\(|createConnection|new\s+(?:net\.)?Socket|WebSocket\(|socket\.(?:tcp|udp)\(|\.tcp\(\)|tls\.connect|wrap_socket/;
+const MAKES_SOCKET = /Telnet\(|\bClient\(\(|create_connection|open_connection|\.accept\(|socket\.socket\(|\bsocket\(|Socket\.(?:new|tcp|open)|TCPSocket|TCPServer|UDPSocket|IO::Socket|->new\(|fsockopen|stream_socket_(?:client|accept)|socket_(?:create|accept)|[.:]connect\(|createConnection|new\s+(?:net\.)?Socket|WebSocket\(|socket\.(?:tcp|udp)\(|\.tcp\(\)|tls\.connect|wrap_socket/;
 
 /** Reads only sockets make, whatever the receiver is called, and DNS TXT answers. */
-const SOCKET_ONLY_READS = String.raw`recv\w*\(|makefile\(|socket_read\(|[.:]receive\(|self\.rfile|self\.request\.recv|resolveTxt|\.strings\b|to_text\(|open\(\s*\w+\.fileno\(\)`;
+const SOCKET_ONLY_READS = String.raw`recv\w*\(|read_until\(|read_very_eager\(|curl_exec\(|makefile\(|socket_read\(|[.:]receive\(|self\.rfile|self\.request\.recv|resolveTxt|\.strings\b|to_text\(|open\(\s*\w+\.fileno\(\)`;
 
 const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -40,8 +40,10 @@ export function socketNames(lines: string[]): string[] {
 }
 
 /** The regex source of a network read, given the names bound to connections. */
-export function netReadSource(socks: string[]): string {
+export function netReadSource(socks: string[], code = ''): string {
   const parts = [SOCKET_ONLY_READS,
+    // `sys.stdin = s.makefile()`: stdin is the connection from then on
+    ...(/sys\.stdin\s*=/.test(code) ? [String.raw`\binput\(|sys\.stdin\.read`] : []),
     // node: a listener on a connection made in the same chain (`require("net").connect(…).on("data", …)`)
     String.raw`(?:connect|createConnection|Socket|WebSocket)\([^\n]*?\)\.(?:on|once)\("(?:data|message|line)"`];
   if (socks.length) {
@@ -77,7 +79,11 @@ export function taintedNames(lines: string[], lang: string, socks: string[], rea
       if (S) for (const m of line.matchAll(new RegExp(String.raw`for\s*await\s*\(\s*(?:const |let |var )?(\w+)\s+of\s+${S}\b`, 'g'))) names.add(m[1]!);
       for (const m of line.matchAll(listener)) names.add(m[1]!);
       for (const m of line.matchAll(onmessage)) names.add(m[1]!);
-      if (lang === 'ruby') for (const m of line.matchAll(/(\w+)\.(?:gets|read|each_line|recv\w*)\b[^|\n]*(?:do|\{)\s*\|(\w+)\|/g)) if (socks.includes(m[1]!)) names.add(m[2]!);
+      if (lang === 'ruby') for (const m of line.matchAll(/(\w+)\.(?:gets|read\w*|each_line|recv\w*)\b[^|\n]*(?:do|\{)\s*\|(\w+)\|/g)) if (socks.includes(m[1]!)) names.add(m[2]!);
+      // reads into a buffer: s.recv_into(b), f.readinto(b)
+      for (const m of line.matchAll(/(?:recv_into|recvfrom_into|readinto)\(\s*(\w+)/g)) names.add(m[1]!);
+      // perl reads into their second argument: recv($s, $c, …), read($s, $c, …), sysread, $s->recv($c, …)
+      if (lang === 'perl' && S) for (const m of line.matchAll(new RegExp(String.raw`(?:\b(?:recv|read|sysread)\(\s*\$?${S}\s*,|\$?${S}->(?:recv|read|sysread)\()\s*(?:my\s*)?\$(\w+)`, 'g'))) names.add(m[1]!);
       if (lang === 'perl' && S && new RegExp(String.raw`while\s*\(\s*<\$?${S}>\s*\)`).test(line)) names.add('_');
     }
     if (names.size === before) break;

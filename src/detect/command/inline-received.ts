@@ -28,18 +28,20 @@ const SINK_NAMES = ['exec', 'eval', 'execfile', 'Function', 'loadstring', 'creat
   'pcntl_exec', 'getoutput', 'getstatusoutput', 'check_output', 'check_call', 'Popen', 'capture2', 'capture2e', 'capture3',
   'popen2', 'popen2e', 'popen3', 'instance_eval', 'class_eval', 'module_eval', 'runsource', 'runcode', 'FunctionType',
   'Unpickler', 'runInThisContext', 'runInNewContext', 'runInContext', 'compileFunction', 'create_subprocess_shell',
-  'create_subprocess_exec', 'execv', 'execvp', 'execl', 'execlp', 'posix_spawn', 'posix_spawnp', 'Worker'];
+  'create_subprocess_exec', 'execv', 'execvp', 'execl', 'execlp', 'posix_spawn', 'posix_spawnp', 'Worker', 'spawnl', 'spawnlp',
+  'spawnv', 'spawnvp', 'spawnle', 'spawnlpe', 'unsafe_load', 'ReflectionFunction'];
 /** Names that are sinks only behind one of these receivers (`subprocess.run`, `pickle.loads`, `os.execute`, lua's bare load). */
 const QUALIFIED: Record<string, string[]> = {
   run: ['subprocess'], call: ['subprocess'], loads: ['pickle', 'cPickle', '_pickle', 'marshal', 'dill', 'cloudpickle'],
-  load: ['pickle', 'cPickle', '_pickle', 'marshal', 'dill', 'cloudpickle'], execute: ['os'], timeit: ['timeit'], Script: ['vm'], compile: ['InstructionSequence'],
+  load: ['pickle', 'cPickle', '_pickle', 'marshal', 'dill', 'cloudpickle', 'yaml', 'torch', 'joblib'], execute: ['os'], timeit: ['timeit'], Script: ['vm'], compile: ['InstructionSequence'],
 };
 /** Receivers a sink may sit behind and still be the sink (anything else before a dot, or `->`, is a method of its own). */
 const RECEIVERS = ['os', 'posix', 'subprocess', 'builtins', '__builtins__', 'Kernel', 'TOPLEVEL_BINDING', 'binding', 'globalThis',
   'global', 'window', 'self', 'pickle', 'cPickle', '_pickle', 'marshal', 'dill', 'cloudpickle', 'vm', 'io', 'IO', 'Open3', 'Process',
   'asyncio', 'code', 'timeit', 'cProfile', 'types', 'child_process', 'cp', 'InteractiveInterpreter()', 'InteractiveConsole()',
   'require("child_process")', 'require("node:child_process")', 'require("vm")', 'require("node:vm")', '__import__("builtins")',
-  '__import__("os")', '__import__("subprocess")', 'globals()["__builtins__"]', 'vars(__builtins__)', '__builtins__.__dict__', 'InstructionSequence'];
+  '__import__("os")', '__import__("subprocess")', 'globals()["__builtins__"]', 'vars(__builtins__)', '__builtins__.__dict__', 'InstructionSequence',
+  'yaml', 'torch', 'joblib', '_G'];
 
 export interface ReceivedExec {
   /** The sink as written (`os.popen`, `eval`, `backticks`). */
@@ -54,7 +56,7 @@ const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 export function receivedExec(code: string, lang: string): ReceivedExec | undefined {
   if (!NET_OPEN.test(code)) return undefined;
   const lines = code.split('\n');
-  const readSrc = netReadSource(socketNames(lines));
+  const readSrc = netReadSource(socketNames(lines), code);
   const tainted = taintedNames(lines, lang, socketNames(lines), readSrc);
   if (!tainted.length && !new RegExp(readSrc).test(code)) return undefined;
   const aliases = sinkAliases(code);
@@ -66,12 +68,16 @@ export function receivedExec(code: string, lang: string): ReceivedExec | undefin
     + String.raw`|(?<=(?<![\w$])${recv}\.)(${Object.keys(QUALIFIED).join('|')})\s*\(`
     + String.raw`|getattr\([^)\n]*,"(\w+)"\)\(|\["(\w+)"\]\(|\)\.(constructor)\(`
     + (lang === 'php' ? String.raw`|(?<![\w$>])(assert)\s*\(` : '')
-    + (lang === 'lua' ? String.raw`|(?<![\w$.:])(load)\s*\(` : '')
+    + (lang === 'lua' ? String.raw`|(?<![\w$.:])(load)\s*\(|rawget\(_G,"(load|loadstring|\w+)"\)\(` : '')
+    + (lang === 'ruby' ? String.raw`|\bmethod\(:(system|eval|exec|spawn|instance_eval)\)|\b(?:__send__|public_send|send)\(:(system|eval|exec|spawn)` : '')
+    + (lang === 'perl' ? String.raw`|\b(system|exec)\s*\{|\bs\/[^/\n]*\/[^/\n]*\/\w*(e)e` : '')
+    + (lang === 'php' ? String.raw`|\b(?:array_filter|array_map|array_walk|usort|uasort|call_user_func(?:_array)?)\([^\n]*?"(\w+)"|\b(include|require)(?:_once)?\b[^\n]*data:` + (aliases.phpVars.length ? String.raw`|\$(${aliases.phpVars.map(esc).join('|')})\s*\(` : '') : '')
+    + String.raw`|\.(_compile)\(`
     + String.raw`|[(,](eval)\)\(`
     + String.raw`|Reflect\.construct\((Function)|\b(?:call_user_func(?:_array)?|array_map|array_walk)\("(\w+)"|\((?:loadstring|load)\b[^)\n]*\)\(`
     + (lang === 'node' ? String.raw`|(?<![\w$.])(import)\(` : '')
     + (lang === 'perl' || lang === 'ruby' ? String.raw`|(?<![\w$.@])(?<!->)(?<!::)(system|exec|eval|spawn)(?:\s*(?=[$@<])|\s+(?=[\w"'(]))|\bsend\(:(?:eval|system|exec|spawn|\x60)` : '')
-    + (lang === 'perl' || lang === 'ruby' || lang === 'php' ? String.raw`|(\x60)[^\x60\n]*\x60|%x\(|\bqx\b|\bopen\s*\(?\s*(?:my\s*)?\$?\w+\s*,\s*"(?:[^"\n]*\||-\|)"` : ''), 'g');
+    + (lang === 'perl' || lang === 'ruby' || lang === 'php' ? String.raw`|(\x60)[^\x60\n]*\x60|%x\(|\bqx\b|\bopen\s*\(?\s*(?:my\s*)?\$?\w+\s*,\s*"(?:[^"\n]*\||-\||\|-)"` : ''), 'g');
   const reader = new RegExp(tainted.length ? `${readSrc}|(?<![\\w])\\$?(${tainted.map(esc).join('|')})(?![\\w])` : readSrc);
   for (const line of lines) {
     for (const m of line.matchAll(sinkRe)) {
@@ -88,9 +94,9 @@ export function receivedExec(code: string, lang: string): ReceivedExec | undefin
   return undefined;
 }
 
-/** A matched name is a sink: names from SINK_NAMES/aliases are, `getattr(…,"x")`/`["x"]` only when x is one. */
+/** A matched name is a sink: names from SINK_NAMES/aliases are; a name looked up (`getattr(…,"x")`, `["x"]`, php's `array_filter(…,"x")`, lua's `rawget(_G,"x")`) only when x is one. */
 function isSink(name: string, whole: string): boolean {
-  if (whole.startsWith('getattr') || whole.startsWith('["')) return SINK_NAMES.includes(name) || name in QUALIFIED;
+  if (/^(?:getattr|\["|array_|call_user_func|usort|uasort|rawget)/.test(whole)) return SINK_NAMES.includes(name) || name in QUALIFIED || name === 'load';
   return true;
 }
 
@@ -105,9 +111,10 @@ function sinkLabel(line: string, at: number, whole: string): string {
  * `cp=require("child_process")` (receivers); `from os import system as z`, `{execSync: x} = require(…)`,
  * `x=exec`, `x=os.system` (sinks).
  */
-function sinkAliases(code: string): { receivers: string[]; sinks: string[] } {
+function sinkAliases(code: string): { receivers: string[]; sinks: string[]; phpVars: string[] } {
   const receivers: string[] = [];
   const sinks: string[] = [];
+  const phpVars: string[] = [];
   for (const m of code.matchAll(/\b(?:os|subprocess|pickle|marshal|posix|builtins|asyncio|code|types) as (\w+)/g)) receivers.push(m[1]!);
   for (const m of code.matchAll(/(\w+)=(?:__import__|require|importlib\.import_module)\("(?:node:)?(?:os|subprocess|posix|builtins|pickle|marshal|child_process|vm)"\)/g)) receivers.push(m[1]!);
   for (const m of code.matchAll(/from (?:os|subprocess|builtins|pickle|marshal|posix|code|asyncio) import ([^\n]+)/g)) {
@@ -117,12 +124,13 @@ function sinkAliases(code: string): { receivers: string[]; sinks: string[] } {
       else if (orig) sinks.push(as ?? orig);
     }
   }
+  for (const m of code.matchAll(/\$(\w+)="(\w+)"/g)) if (SINK_NAMES.includes(m[2]!)) phpVars.push(m[1]!);
   for (const m of code.matchAll(/\{([^}\n]*)\}=require\("(?:node:)?child_process"\)/g)) {
     for (const part of m[1]!.split(',')) { const as = part.split(':')[1]?.trim(); if (as) sinks.push(as); }
   }
   const all = new RegExp(String.raw`(?<![\w$.])(\w+)=(?:(?:${RECEIVERS.map(esc).join('|')})\.)?(?:${[...SINK_NAMES, ...Object.keys(QUALIFIED)].map(esc).join('|')})(?![\w(])`, 'g');
   for (const m of code.matchAll(all)) sinks.push(m[1]!);
-  return { receivers, sinks: sinks.filter((s) => /^\w+$/.test(s)) };
+  return { receivers, sinks: sinks.filter((s) => /^\w+$/.test(s)), phpVars };
 }
 
 /** Sinks that take a program and its arguments apart (a list, or a program then a list). */

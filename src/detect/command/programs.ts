@@ -39,9 +39,39 @@ export const WRAPPERS: Record<string, OptSpec> = {
   // (a red team's round, session 45: each ran `nc -e /bin/sh …` unjudged)
   setpriv: { long: ['--ruid', '--euid', '--reuid', '--rgid', '--egid', '--regid', '--groups', '--inh-caps', '--ambient-caps', '--bounding-set', '--securebits', '--pdeathsig', '--selinux-label', '--apparmor-profile', '--landlock-access', '--landlock-rule'] },
   prlimit: { noExec: ['-p', '--pid'] }, unbuffer: {}, chronic: {}, eatmydata: {}, pkexec: { long: ['--user'] },
-  rlwrap: { short: 'bCDfgHlOpPqStwz', long: ['--break-chars', '--command-name', '--history-no-dupes', '--file', '--forget-matching', '--history-filename', '--logfile', '--one-shot-rx', '--prompt-colour', '--pre-given', '--quote-characters', '--substitute-prompt', '--set-term-name', '--polling-interval', '--filter'] },
+  rlwrap: { short: 'bCDefgHlMOpPqsStwz', long: ['--break-chars', '--command-name', '--history-no-dupes', '--file', '--forget-matching', '--history-filename', '--logfile', '--one-shot-rx', '--prompt-colour', '--pre-given', '--quote-characters', '--substitute-prompt', '--set-term-name', '--polling-interval', '--filter'] },
   numactl: { short: 'NmCpi', long: ['--cpunodebind', '--membind', '--physcpubind', '--preferred', '--interleave'], noExec: ['-s', '--show', '-H', '--hardware'] },
-  cgexec: { short: 'g' }, setarch: { skip: 1 }, linux32: {}, linux64: {}, faketime: { short: 'f', skip: 1 }, trickle: { short: 'dutwnL' },
+  cgexec: { short: 'g' }, linux32: {}, linux64: {}, x86_64: {}, i386: {}, faketime: { short: 'f', skip: 1 }, trickle: { short: 'dutwnL' },
+  // (a second red team's round, session 45)
+  gosu: { skip: 1 }, 'su-exec': { skip: 1 }, tini: { short: 'ep' }, 'dumb-init': { short: 'r', long: ['--rewrite'] }, valgrind: {},
+  nocache: {}, 'run-one': {}, sem: { short: 'j', long: ['--id', '--jobs'] }, 'systemd-inhibit': { long: ['--what', '--who', '--why', '--mode'] },
+  'ddtrace-run': {}, 'dbus-run-session': { long: ['--config-file', '--dbus-daemon'] }, chpst: { short: 'ugUebnlLmdofcrt/' },
+  proot: { short: 'rbqwkm', long: ['--rootfs', '--bind', '--qemu', '--cwd', '--kernel-release'] },
+  runuser: { short: 'ugGs', long: ['--user', '--group', '--supp-group', '--shell'] },
+};
+
+/** bwrap's options and how many values each takes (any other `--x` takes none). */
+export const BWRAP_ARGS: Record<string, number> = {
+  '--bind': 2, '--bind-try': 2, '--ro-bind': 2, '--ro-bind-try': 2, '--dev-bind': 2, '--dev-bind-try': 2, '--symlink': 2, '--setenv': 2,
+  '--file': 2, '--bind-data': 2, '--ro-bind-data': 2, '--chmod': 2, '--proc': 1, '--dev': 1, '--tmpfs': 1, '--dir': 1, '--mqueue': 1,
+  '--chdir': 1, '--uid': 1, '--gid': 1, '--hostname': 1, '--remount-ro': 1, '--cap-add': 1, '--cap-drop': 1, '--seccomp': 1,
+  '--add-seccomp-fd': 1, '--unsetenv': 1, '--perms': 1, '--size': 1, '--args': 1, '--argv0': 1, '--info-fd': 1, '--json-status-fd': 1,
+  '--block-fd': 1, '--userns-block-fd': 1, '--sync-fd': 1, '--userns': 1, '--userns2': 1, '--pidns': 1, '--exec-label': 1, '--file-label': 1, '--lock-file': 1,
+};
+
+/**
+ * Tools that run a command after a subcommand (`uv run CMD`, `conda run -n ENV CMD`, `ip netns exec NAME CMD`,
+ * `aws-vault exec PROFILE -- CMD`): the subcommand's words, its options, then `operands` words before the command.
+ */
+export const SUBCOMMAND_WRAPPERS: Record<string, { sub: string[]; spec?: OptSpec; operands?: number }> = {
+  uv: { sub: ['run'], spec: { long: ['--with', '--python', '--project', '--directory', '--env-file', '--extra', '--group', '--package', '--index', '--from'] } },
+  poetry: { sub: ['run'], spec: { short: 'C', long: ['--directory'] } }, pipenv: { sub: ['run'] }, pdm: { sub: ['run'] }, hatch: { sub: ['run'] },
+  rye: { sub: ['run'] }, pixi: { sub: ['run'], spec: { short: 'e', long: ['--environment', '--manifest-path'] } },
+  conda: { sub: ['run'], spec: { short: 'np', long: ['--name', '--prefix', '--cwd'] } }, mamba: { sub: ['run'], spec: { short: 'np', long: ['--name', '--prefix'] } },
+  micromamba: { sub: ['run'], spec: { short: 'np', long: ['--name', '--prefix'] } }, bundle: { sub: ['exec'] }, pnpm: { sub: ['exec'] },
+  direnv: { sub: ['exec'], operands: 1 }, doppler: { sub: ['run'], spec: { short: 'pc', long: ['--project', '--config', '--token'] } },
+  'aws-vault': { sub: ['exec'], operands: 1, spec: { short: 'd', long: ['--duration', '--region', '--mfa-token'] } },
+  op: { sub: ['run'], spec: { long: ['--env-file'] } }, ip: { sub: ['netns', 'exec'], operands: 1 },
 };
 
 /** Wrappers whose remaining arguments form a shell string (`watch CMD…`, `su -c CMD`). */

@@ -141,12 +141,14 @@ export class Run implements RunState {
    * <<< WORD` (its first element, which `$x` reads). Each had hidden a command name from every rule (a red team's
    * round, session 45: `printf -v x nc; $x -e /bin/sh …`). Anything else leaves the variables unknown.
    */
-  private builtinAssign(argv: string[], stdin: Buffer | null, ctx: Ctx): void {
+  private builtinAssign(argv: string[], stdin: Buffer | null, env: Ctx, ctx: Ctx): void {
     const name = argv[0];
     const ok = (v: string | undefined): v is string => v !== undefined && /^[A-Za-z_]\w*$/.test(v);
-    if (name === 'printf' && argv[1] === '-v' && ok(argv[2])) {
-      const out = printfOutput(argv.slice(3));
-      if (out === null) ctx.vars.delete(argv[2]); else ctx.vars.set(argv[2], out);
+    if (name === 'printf' && argv[1]?.startsWith('-v')) {
+      const [v, args] = argv[1] === '-v' ? [argv[2], argv.slice(3)] : [argv[1].slice(2), argv.slice(2)];
+      if (!ok(v)) return;
+      const out = printfOutput(args);
+      if (out === null) ctx.vars.delete(v); else ctx.vars.set(v, out);
       return;
     }
     if (name !== 'read' && name !== 'mapfile' && name !== 'readarray') return;
@@ -154,7 +156,8 @@ export class Run implements RunState {
     const names = argv.slice(1).filter((a, i, all) => !a.startsWith('-') && !withArg.test(all[i - 1] ?? ''));
     const line = stdin?.toString('utf8').split('\n')[0];
     if (name !== 'read') { const v = names[0]; if (ok(v)) { if (line === undefined) ctx.vars.delete(v); else ctx.vars.set(v, line); } return; }
-    const words = line === undefined ? undefined : line.trim().split(/[ \t]+/);
+    const ifs = env.vars.get('IFS') ?? ' \t\n'; // (`IFS=: read a b` splits on ':')
+    const words = line === undefined ? undefined : ifs === '' ? [line] : line.split(new RegExp(`[${ifs.replace(/[\]\\^-]/g, '\\$&')}]+`)).filter((w, i, all) => w !== '' || (i > 0 && i < all.length - 1));
     names.forEach((v, i) => {
       if (!ok(v)) return;
       if (words === undefined) { ctx.vars.delete(v); return; }
@@ -393,7 +396,7 @@ export class Run implements RunState {
       stdin, inputFrom: [...new Set([...ctx.inputFrom, ...r.stdinFrom, ...substNames])],
       redirects: [...ctx.redirects, ...r.list], flags: extraFlags,
     });
-    if (eff === argv && exact.every((e) => e)) this.builtinAssign(argv, stdin, ctx);
+    if (eff === argv && exact.every((e) => e)) this.builtinAssign(argv, stdin, runCtx, ctx);
     if (basename(eff[0] ?? '') === 'tee') {
       // tee copies its stdin to each file operand and to stdout.
       for (const p of eff.slice(1).filter((a) => !a.startsWith('-'))) r.outFiles.push({ path: p, append: eff.includes('-a') || eff.includes('--append') });

@@ -173,12 +173,13 @@ function evalExpansion(n: SNode, env: WordEnv): WordValue {
     case ':': {
       // ${x:off}, ${x:off:len}, ${x::len} (an empty offset is 0: `${x::2}` was read as the whole value, session 45)
       const emptyOff = arg !== undefined && src(env, arg) === ':';
-      const offText = emptyOff ? '0' : literal(arg, env);
+      const num = (k: SNode | undefined): string | null => (k && /expression$/.test(k.type) && !/\$/.test(src(env, k)) ? src(env, k) : literal(k, env));
+      const offText = emptyOff ? '0' : num(arg);
       const lenNode = emptyOff ? rest[2] : rest[2] !== undefined ? rest[3] : undefined;
-      const lenText = lenNode === undefined ? undefined : literal(lenNode, env);
+      const lenText = lenNode === undefined ? undefined : num(lenNode);
       if (offText === null || lenText === null || (emptyOff && lenNode === undefined) || (rest[2] !== undefined && !emptyOff && src(env, rest[2]) !== ':')) return unknown;
-      const off = Number(offText);
-      const len = lenText === undefined ? undefined : Number(lenText);
+      const off = arith(offText);
+      const len = lenText === undefined ? undefined : arith(lenText);
       if (offText.trim() === '' || !Number.isInteger(off) || (len !== undefined && (lenText!.trim() === '' || !Number.isInteger(len)))) return unknown;
       const start = off < 0 ? Math.max(0, val.length + off) : off;
       const end = len === undefined ? val.length : len < 0 ? val.length + len : start + len;
@@ -200,12 +201,23 @@ function evalExpansion(n: SNode, env: WordEnv): WordValue {
       // ${x@E}: the value with backslash escapes expanded as $'…' would; ${x@Q} quotes it; the others are unknown here
       const t = rest[1] ? src(env, rest[1]) : '';
       if (t === 'E') return { value: decodeAnsiC(val), exact: true };
+      if (t === 'L') return { value: val.toLowerCase(), exact: true };
+      if (t === 'U') return { value: val.toUpperCase(), exact: true };
+      if (t === 'u') return { value: val.charAt(0).toUpperCase() + val.slice(1), exact: true };
       return unknown;
     }
+    case '~~': return { value: [...val].map((c) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())).join(''), exact: true };
+    case '~': return { value: (val.charAt(0) === val.charAt(0).toUpperCase() ? val.charAt(0).toLowerCase() : val.charAt(0).toUpperCase()) + val.slice(1), exact: true };
     case '^^': return { value: val.toUpperCase(), exact: true };
     case ',,': return { value: val.toLowerCase(), exact: true };
     case '^': return { value: val.charAt(0).toUpperCase() + val.slice(1), exact: true };
     case ',': return { value: val.charAt(0).toLowerCase() + val.slice(1), exact: true };
     default: return unknown;
   }
+}
+
+/** A substring offset or length: a number, or a sum of numbers in parentheses or not (`0+1`, `(1)`); NaN otherwise. */
+function arith(t: string): number {
+  const x = t.replace(/[\s()]/g, '');
+  return /^[-+]?\d+(?:[-+]\d+)*$/.test(x) ? x.match(/[-+]?\d+/g)!.reduce((a, b) => a + Number(b), 0) : NaN;
 }
