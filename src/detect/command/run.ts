@@ -141,13 +141,19 @@ export class Run implements RunState {
    * <<< WORD` (its first element, which `$x` reads). Each had hidden a command name from every rule (a red team's
    * round, session 45: `printf -v x nc; $x -e /bin/sh …`). Anything else leaves the variables unknown.
    */
-  private builtinAssign(argv: string[], stdin: Buffer | null, env: Ctx, ctx: Ctx): void {
+  private builtinAssign(argv: string[], known: boolean, stdin: Buffer | null, env: Ctx, ctx: Ctx, from: string[]): void {
     const name = argv[0];
-    const ok = (v: string | undefined): v is string => v !== undefined && /^[A-Za-z_]\w*$/.test(v);
+    const remote = [...new Set(from)].filter((x) => REMOTE_SOURCES.has(x));
+    // (a variable read from a download carries its source: `read -r -d '' x < <(curl …); eval "$x"`)
+    const ok = (v: string | undefined): v is string => {
+      if (v === undefined || !/^[A-Za-z_]\w*$/.test(v)) return false;
+      if (remote.length) ctx.vars.set(FROM_KEY + v, remote.join('\0')); else ctx.vars.delete(FROM_KEY + v);
+      return true;
+    };
     if (name === 'printf' && argv[1]?.startsWith('-v')) {
       const [v, args] = argv[1] === '-v' ? [argv[2], argv.slice(3)] : [argv[1].slice(2), argv.slice(2)];
       if (!ok(v)) return;
-      const out = printfOutput(args);
+      const out = known ? printfOutput(args) : null;
       if (out === null) ctx.vars.delete(v); else ctx.vars.set(v, out);
       return;
     }
@@ -179,11 +185,14 @@ export class Run implements RunState {
         const start = c.children.find((k) => k.type === 'heredoc_start');
         if (!start || /['"\\]/.test(ctx.layer.text.slice(start.start, start.end))) continue;
         // backticks, and `$(…)` under `<<-`, come back as plain body text: bash runs them all the same
-        for (const body of c.children.filter((k) => k.type === 'heredoc_body' && !k.children.some((x) => x.type === 'command_substitution'))) {
-          // (`\`` and `\$(` are text: blanked, same length, before the search)
-          const text = ctx.layer.text.slice(body.start, body.end).replace(/\\[\s\S]/g, '  ');
-          for (const m of text.matchAll(/`([^`]+)`|\$\(([^()]*(?:\([^()]*\)[^()]*)*)\)/g)) {
-            const inner = m[1] ?? m[2]!;
+        for (const body of c.children.filter((k) => k.type === 'heredoc_body')) {
+          // Backticks (escaped ones are text, ones escaped inside them are nested), and `$(…)` when the grammar made no
+          // node of it (`<<-`)
+          const raw = ctx.layer.text.slice(body.start, body.end);
+          const subs = body.children.some((x) => x.type === 'command_substitution');
+          for (const m of raw.matchAll(/(?<!\\)(?:\\\\)*`((?:\\[\s\S]|[^`\\])+)`|(?<!\\)\$\(([^()]*(?:\([^()]*\)[^()]*)*)\)/g)) {
+            if (m[2] !== undefined && subs) continue;
+            const inner = m[1] !== undefined ? m[1].replace(/\\([`\\$])/g, '$1') : m[2]!;
             const [s, e] = mapSpan(ctx.layer.map, body.start, body.end);
             const L = ctx.layer;
             this.analyzeLayer(inner, { text: inner, depth: L.depth + 1, via: [...L.via, 'heredoc substitution'], chain: [...L.chain, inner], map: { exact: false, start: s, end: e } },
@@ -282,6 +291,7 @@ export class Run implements RunState {
       data = this.visit(st, { ...ctx, stdin: data, inputFrom: from, pipeStart: ctx.pipeStart ?? n.start });
       const names = new Set(from);
       for (const r of this.commands.slice(before)) names.add(basename(r.argv[0] ?? ''));
+      for (const x of carried(this.commands.slice(before))) names.add(x);
       from = [...names];
     }
     return data;
@@ -332,7 +342,7 @@ export class Run implements RunState {
     // `curl … > >(sh)`, `tee >(sh)`, `wget -O >(sh)`: what runs in an output substitution reads the command's output (session 45).
     const fed = n.type === 'process_substitution' && ctx.feeder !== undefined && ctx.layer.text.startsWith('>(', n.start);
     const out = this.visitSeq(body, { ...ctx, vars: new Map(ctx.vars), stdin: null, inputFrom: fed ? [...ctx.inputFrom, ctx.feeder!] : [], redirects: [], flags: [...ctx.flags, 'in_subst'], feeder: undefined });
-    const names = [...new Set(this.commands.slice(before).map((r) => basename(r.argv[0] ?? '')))];
+    const names = [...new Set([...this.commands.slice(before).map((r) => basename(r.argv[0] ?? '')), ...carried(this.commands.slice(before))])];
     const res = { out, names };
     this.substCache.set(n, res);
     return res;
@@ -369,7 +379,7 @@ export class Run implements RunState {
       if (prov.length && wholeExpansion(w, ctx.layer.text)) {
         const prev = i > 0 ? ctx.layer.text.slice(words[i - 1]!.start, words[i - 1]!.end) : '';
         const name = basename(argv[0] ?? '');
-        if (i === 0 || name === 'eval' || name === 'source' || name === '.' || /^-[A-Za-z]*[ceE]$/.test(prev)) substNames.push(...prov);
+        if (i === 0 || name === 'eval' || name === 'source' || name === '.' || PASS_THROUGH.has(name) || /^-[A-Za-z]*[ceE]$/.test(prev)) substNames.push(...prov);
       }
       const parts = v.exact && ifs !== '' && splits(w) ? v.value.split(new RegExp(`[${ifs.replace(/[\]\\^-]/g, '\\$&')}]+`)).filter((x) => x !== '') : [v.value];
       const list = parts.length ? parts : [''];
@@ -396,7 +406,7 @@ export class Run implements RunState {
       stdin, inputFrom: [...new Set([...ctx.inputFrom, ...r.stdinFrom, ...substNames])],
       redirects: [...ctx.redirects, ...r.list], flags: extraFlags,
     });
-    if (eff === argv && exact.every((e) => e)) this.builtinAssign(argv, stdin, runCtx, ctx);
+    if (eff === argv && exact[0]) this.builtinAssign(argv, exact.every((e) => e), stdin, runCtx, ctx, [...ctx.inputFrom, ...r.stdinFrom, ...substNames]);
     if (basename(eff[0] ?? '') === 'tee') {
       // tee copies its stdin to each file operand and to stdout.
       for (const p of eff.slice(1).filter((a) => !a.startsWith('-'))) r.outFiles.push({ path: p, append: eff.includes('-a') || eff.includes('--append') });
@@ -519,6 +529,14 @@ function findError(root: SNode): SNode | null {
 
 function where(layer: Layer): string {
   return layer.depth === 0 ? '' : `layer ${layer.depth} (${layer.via.join(' > ')}): `;
+}
+
+/** Commands that print their arguments: a downloaded value given whole to one flows on down its pipe (`echo "$x" | sh`). */
+const PASS_THROUGH = new Set(['echo', 'printf']);
+
+/** The downloaders and network tools some records were fed by: what a pipe or substitution they sit in carries on. */
+function carried(records: CommandRecord[]): string[] {
+  return records.flatMap((r) => (PASS_THROUGH.has(basename(r.argv[0] ?? '')) ? r.input_from.filter((x) => REMOTE_SOURCES.has(x)) : []));
 }
 
 /** Is the word one expansion and nothing else (`$x`, `"${x}"`)? */
