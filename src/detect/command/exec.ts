@@ -7,7 +7,8 @@
 import { posix } from 'node:path';
 import type { SNode } from './parser.js';
 import type { Ctx } from './run.js';
-import { basename, BWRAP_ARGS, interpreterOf, own, scriptOperand, SHELL_STRING_OPTS, SHELLS, skipOptions, stdinScript, SUBCOMMAND_WRAPPERS, WRAPPERS } from './programs.js';
+import { basename, interpreterOf, own, scriptOperand, SHELL_STRING_OPTS, SHELLS, skipOptions, stdinScript, WRAPPERS, wrappedCommand } from './programs.js';
+import { nameGuesses } from './name-guess.js';
 import { downloadTargets, fileOperands, normPath } from './stage.js';
 import { runInline } from './exec-inline.js';
 import { optionCommands } from './exec-options.js';
@@ -58,26 +59,11 @@ const MAX_HOPS = 16;
 /** Emits records for a simple command and everything it wraps. Returns the innermost argv. */
 export function emitCommand(run: RunState, inp: EmitInput): string[] {
   let { argv, exact, nodes } = inp;
-  // `/usr/bin/[n]c`, `/bin/[s]h`: a one-character bracket glob in the name is that character once bash expands it.
-  if (argv[0] !== undefined && exact[0] && /\[[^\]/]\]/.test(argv[0])) argv = [argv[0].replace(/\[([^\]/])\]/g, '$1'), ...argv.slice(1)];
-  // `/usr/bin/s?h`, `/usr/bin/[n-n]c`: a glob in the name is also judged as each notable program it matches
-  if (argv[0] !== undefined && exact[0] && /[?*[]/.test(basename(argv[0])) && !(inp.flags ?? []).includes('name_guess')) {
-    const base = basename(argv[0]);
-    const re = globRegex(base);
-    for (const p of NOTABLE_PROGRAMS.filter((x) => x !== base && re?.test(x)).slice(0, 4)) {
-      emitCommand(run, { ...inp, argv: [argv[0].slice(0, argv[0].length - base.length) + p, ...argv.slice(1)], flags: [...(inp.flags ?? []), 'name_guess'] });
-    }
-  }
-  // `/proc/self/exe` run by a shell is that shell
-  if (argv[0] !== undefined && exact[0] && /^\/proc\/(?:self|\$\$|\d+)\/exe$/.test(argv[0])) argv = ['bash', ...argv.slice(1)];
-  // `n$()c`, `n${__unset}c`, `n$@c`: a name built around expansions the analyzer cannot know is also judged as its
-  // literal letters, which is what it runs when they expand to nothing (session 45). Only when letters remain.
-  if (argv[0] !== undefined && !exact[0] && !(inp.flags ?? []).includes('name_guess')) {
-    // (`| $SHELL`, `| "$BASH"`: the variables every shell sets name a shell)
-    const guess = /^\$\{?(?:SHELL|BASH)\}?$/.test(argv[0]) ? 'bash' : argv[0].replace(/\$\{[^}]*\}|\$\([^)]*\)|`[^`]*`|\$[@*#?$!0-9-]|\$\w+/g, '');
-    if (guess !== argv[0] && /^[\w.+-][\w./+-]*$/.test(guess) && !guess.startsWith('/') && !guess.startsWith('.')) {
-      emitCommand(run, { ...inp, argv: [guess, ...argv.slice(1)], exact: [true, ...exact.slice(1)], flags: [...(inp.flags ?? []), 'name_guess'] });
-    }
+  // What a name bash would expand runs as (`/usr/bin/[n]c`, `/proc/self/exe`), and what else it may be (name-guess.ts)
+  if (argv[0] !== undefined && !(inp.flags ?? []).includes('name_guess')) {
+    const g = nameGuesses(argv[0], exact[0] ?? false);
+    if (g.name !== undefined) argv = [g.name, ...argv.slice(1)];
+    for (const other of g.others) emitCommand(run, { ...inp, argv: [other, ...argv.slice(1)], exact: [true, ...exact.slice(1)], flags: [...(inp.flags ?? []), 'name_guess'] });
   }
   const via = [...(inp.via ?? inp.ctx.layer.via)];
   let depth = inp.depth ?? inp.ctx.layer.depth;
@@ -123,38 +109,16 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
     }
     if (name === 'xargs') { if (xargs(run, st)) break; }
     if (name === 'screen' || name === 'tmux' || name === 'dtach' || name === 'byobu') { detached(run, st, name); break; }
-    const sw = own(SUBCOMMAND_WRAPPERS, name);
-    if (sw && sw.sub.every((w, k) => argv[1 + k] === w)) {
-      let k = skipOptions(argv, 1 + sw.sub.length, sw.spec ?? {}).at + (sw.operands ?? 0);
-      if (argv[k] === '--') k++;
-      if (k >= argv.length) break;
-      rec.files = [];
-      if (hop + 1 < MAX_HOPS && !run.full()) rec.flags.push('wrapper');
-      argv = argv.slice(k); exact = exact.slice(k); nodes = nodes.slice(k);
-      via.push(`${name} ${sw.sub.join(' ')}`); depth++;
-      continue;
-    }
     // Tools whose command sits after their own syntax (a red team's round, session 45)
-    const after = commandAfter(name, argv);
-    if (after !== undefined) {
-      if (typeof after === 'string') { const i = argv.indexOf(after, 1); layerFromArgs(run, st, i, i + 1, name); break; }
-      if (after.from >= argv.length) break;
+    const hopTo = wrappedCommand(name, argv);
+    if (hopTo !== undefined) {
+      if (typeof hopTo === 'string') { const i = argv.indexOf(hopTo, 1); layerFromArgs(run, st, i, i + 1, name); break; }
+      if (hopTo.from >= argv.length) break;
       rec.files = [];
       if (hop + 1 < MAX_HOPS && !run.full()) rec.flags.push('wrapper');
-      const head = after.program === undefined ? [] : [after.program];
-      argv = [...head, ...argv.slice(after.from)]; exact = [...head.map(() => true), ...exact.slice(after.from)]; nodes = [...head.map(() => nodes[after.from - 1]!), ...nodes.slice(after.from)];
-      via.push(name); depth++;
-      continue;
-    }
-    // setarch ARCH [options] CMD: the architecture comes before its options
-    if (name === 'setarch' && argv.length > 2) {
-      let k = 2;
-      while (k < argv.length && argv[k]!.startsWith('-')) k++; // (its options are all flags)
-      if (k >= argv.length) break;
-      rec.files = [];
-      if (hop + 1 < MAX_HOPS && !run.full()) rec.flags.push('wrapper');
-      argv = argv.slice(k); exact = exact.slice(k); nodes = nodes.slice(k);
-      via.push(name); depth++;
+      const head = hopTo.program === undefined ? [] : [hopTo.program];
+      argv = [...head, ...argv.slice(hopTo.from)]; exact = [...head.map(() => true), ...exact.slice(hopTo.from)]; nodes = [...head.map(() => nodes[hopTo.from - 1]!), ...nodes.slice(hopTo.from)];
+      via.push(hopTo.label ?? name); depth++;
       continue;
     }
     const spec = own(WRAPPERS, name);
@@ -447,50 +411,4 @@ function detached(run: RunState, st: Step, name: string): void {
   if (sub < 0) return;
   const { at } = skipOptions(a, sub + 1, { short: 'sncteFxylt', long: [] });
   if (at < a.length) layerFromArgs(run, st, at, a.length, `${name} ${a[sub]}`);
-}
-
-/**
- * Where the command of a tool with its own syntax starts: `{ from, program? }` (argv from there, a program put in
- * front), or the argument that is a shell string. `sg GROUP [-c] 'CMD'`, `nix-shell … --run 'CMD'`, `capsh … -- ARGS`
- * (bash's arguments), `start-stop-daemon … --exec PROG … -- ARGS`, `bwrap OPTIONS CMD`. Undefined for anything else.
- */
-function commandAfter(name: string, argv: string[]): { from: number; program?: string } | string | undefined {
-  if (name === 'sg') return argv[2] === '-c' ? argv[3] : argv[2];
-  if (name === 'nix-shell' || name === 'nix') { const i = argv.findIndex((a) => a === '--run' || a === '--command'); return i > 0 ? argv[i + 1] : undefined; }
-  if (name === 'capsh') { const i = argv.indexOf('--'); return i > 0 ? { from: i + 1, program: '/bin/bash' } : undefined; }
-  if (name === 'start-stop-daemon') {
-    const e = argv.findIndex((a) => a === '--exec' || a === '-x' || a === '--startas' || a === '-a');
-    if (e < 0 || e + 1 >= argv.length) return undefined;
-    const dd = argv.indexOf('--');
-    return { from: dd > 0 ? dd + 1 : argv.length, program: argv[e + 1]! };
-  }
-  if (name === 'bwrap') {
-    let i = 1;
-    while (i < argv.length && argv[i]!.startsWith('--')) { if (argv[i] === '--') { i++; break; } i += 1 + (BWRAP_ARGS[argv[i]!] ?? 0); }
-    return { from: i };
-  }
-  return undefined;
-}
-
-/** Programs a glob in a command's name is tried against (rules name them; a glob that matches one may be it). */
-const NOTABLE_PROGRAMS = ['nc', 'ncat', 'netcat', 'nc.traditional', 'nc.openbsd', 'socat', 'ssh', 'sh', 'bash', 'dash', 'zsh', 'ksh', 'python',
-  'python3', 'perl', 'ruby', 'php', 'node', 'curl', 'wget', 'nmap', 'masscan', 'zmap', 'xmrig', 'telnet', 'openssl', 'chisel', 'ngrok',
-  'frpc', 'busybox', 'autossh', 'sshpass', 'cloudflared'];
-
-/** A shell glob (`?`, `*`, `[…]`) as a whole-string regex, or undefined when it cannot be read. */
-function globRegex(glob: string): RegExp | undefined {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '?') re += '.';
-    else if (c === '*') re += '.*';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) return undefined;
-      const body = glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\');
-      re += `[${body}]`;
-      i = end;
-    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  try { return new RegExp(`^${re}$`); } catch { return undefined; }
 }

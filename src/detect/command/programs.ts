@@ -201,3 +201,36 @@ export function skipOptions(argv: string[], i: number, spec: OptSpec, assignment
   }
   return { at: Math.min(i, argv.length), noExec };
 }
+
+/** Programs that fetch data from elsewhere (their output files are downloads; a variable set from one carries its name). */
+export const DOWNLOADERS = new Set(['curl', 'wget', 'fetch', 'aria2c', 'axel', 'lftp', 'ftp', 'tftp', 'nc', 'ncat', 'netcat', 'socat']);
+
+/**
+ * Where the command of a tool with its own syntax starts: `{ from, program?, label? }` (argv from there, a program
+ * put in front), or the argument that is a shell string. Subcommand wrappers (`uv run CMD`, `ip netns exec NAME CMD`),
+ * `setarch ARCH [flags] CMD`, `sg GROUP [-c] 'CMD'`, `nix-shell … --run 'CMD'`, `capsh … -- ARGS` (bash's arguments),
+ * `start-stop-daemon … --exec PROG … -- ARGS`, `bwrap OPTIONS CMD`. Undefined for anything else.
+ */
+export function wrappedCommand(name: string, argv: string[]): { from: number; program?: string; label?: string } | string | undefined {
+  const sw = own(SUBCOMMAND_WRAPPERS, name);
+  if (sw && sw.sub.every((w, k) => argv[1 + k] === w)) {
+    const k = skipOptions(argv, 1 + sw.sub.length, sw.spec ?? {}).at + (sw.operands ?? 0);
+    return { from: argv[k] === '--' ? k + 1 : k, label: `${name} ${sw.sub.join(' ')}` };
+  }
+  if (name === 'setarch' && argv.length > 2) { let k = 2; while (k < argv.length && argv[k]!.startsWith('-')) k++; return { from: k }; } // (flags only)
+  if (name === 'sg') return argv[2] === '-c' ? argv[3] : argv[2];
+  if (name === 'nix-shell' || name === 'nix') { const i = argv.findIndex((a) => a === '--run' || a === '--command'); return i > 0 ? argv[i + 1] : undefined; }
+  if (name === 'capsh') { const i = argv.indexOf('--'); return i > 0 ? { from: i + 1, program: '/bin/bash' } : undefined; }
+  if (name === 'start-stop-daemon') {
+    const e = argv.findIndex((a) => a === '--exec' || a === '-x' || a === '--startas' || a === '-a');
+    if (e < 0 || e + 1 >= argv.length) return undefined;
+    const dd = argv.indexOf('--');
+    return { from: dd > 0 ? dd + 1 : argv.length, program: argv[e + 1]! };
+  }
+  if (name === 'bwrap') {
+    let i = 1;
+    while (i < argv.length && argv[i]!.startsWith('--')) { if (argv[i] === '--') { i++; break; } i += 1 + (BWRAP_ARGS[argv[i]!] ?? 0); }
+    return { from: i };
+  }
+  return undefined;
+}

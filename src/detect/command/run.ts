@@ -10,12 +10,12 @@ import { blankKeywords, normalizeTree, respellHeredocWords } from './normalize.j
 import { MAX_NODES, type ShellParser, type SNode } from './parser.js';
 import { emitCommand, type RunState } from './exec.js';
 import { stageOutput, normPath } from './stage.js';
-import { basename } from './programs.js';
+import { basename, DOWNLOADERS } from './programs.js';
 import { evalWord, type WordEnv } from './words.js';
 import { braceExpand } from './braces.js';
 import { COMMAND_ENV } from './exec-options.js';
 import { evalRedirects, type Redir } from './redirects.js';
-import { printfOutput } from './decode.js';
+import { builtinAssign, carried, PASS_THROUGH, setSources, sourcesOf, wholeExpansion } from './var-flow.js';
 import { mapSpan, type Analysis, type AnalysisLimits, type CommandRecord, type Layer } from './types.js';
 
 export interface Ctx {
@@ -35,12 +35,6 @@ export interface Ctx {
 }
 
 
-/**
- * Where a variable's value came from, kept beside it under a name no shell variable can have: only the commands that
- * bring data in from elsewhere (downloaders, raw network tools), so a later reader of the variable is judged as if
- * they piped into it, while `out=$(bash -c …); nc h p <<< "$out"` (a shell long finished) is no relayed shell.
- */
-const FROM_KEY = '\0from:';
 
 /** Functions remembered per command (a call of one is screened as its body: `f(){ ssh "$@"; }; f -NR …`). */
 const MAX_FUNCTIONS = 64;
@@ -134,41 +128,6 @@ export class Run implements RunState {
     const [s, e] = mapSpan(layer.map, 0, layer.text.length);
     this.analyzeLayer(text, { text, depth: layer.depth + 1, via: [...layer.via, label], chain: [...layer.chain, text], map: { exact: false, start: s, end: e } },
       { vars: new Map(ctx.vars), inLoop: ctx.inLoop, flags: ctx.flags, stdin: base.stdin ?? null, inputFrom: base.inputFrom ?? [] });
-  }
-
-  /**
-   * Builtins that set a variable from static text: `printf -v x FMT ARGS`, `read [-r] x … <<< WORD`, `mapfile -t x
-   * <<< WORD` (its first element, which `$x` reads). Each had hidden a command name from every rule (a red team's
-   * round, session 45: `printf -v x nc; $x -e /bin/sh …`). Anything else leaves the variables unknown.
-   */
-  private builtinAssign(argv: string[], known: boolean, stdin: Buffer | null, env: Ctx, ctx: Ctx, from: string[]): void {
-    const name = argv[0];
-    const remote = [...new Set(from)].filter((x) => REMOTE_SOURCES.has(x));
-    // (a variable read from a download carries its source: `read -r -d '' x < <(curl …); eval "$x"`)
-    const ok = (v: string | undefined): v is string => {
-      if (v === undefined || !/^[A-Za-z_]\w*$/.test(v)) return false;
-      if (remote.length) ctx.vars.set(FROM_KEY + v, remote.join('\0')); else ctx.vars.delete(FROM_KEY + v);
-      return true;
-    };
-    if (name === 'printf' && argv[1]?.startsWith('-v')) {
-      const [v, args] = argv[1] === '-v' ? [argv[2], argv.slice(3)] : [argv[1].slice(2), argv.slice(2)];
-      if (!ok(v)) return;
-      const out = known ? printfOutput(args) : null;
-      if (out === null) ctx.vars.delete(v); else ctx.vars.set(v, out);
-      return;
-    }
-    if (name !== 'read' && name !== 'mapfile' && name !== 'readarray') return;
-    const withArg = name === 'read' ? /^-[adinNptu]$/ : /^-[dnOsuCc]$/;
-    const names = argv.slice(1).filter((a, i, all) => !a.startsWith('-') && !withArg.test(all[i - 1] ?? ''));
-    const line = stdin?.toString('utf8').split('\n')[0];
-    if (name !== 'read') { const v = names[0]; if (ok(v)) { if (line === undefined) ctx.vars.delete(v); else ctx.vars.set(v, line); } return; }
-    const ifs = env.vars.get('IFS') ?? ' \t\n'; // (`IFS=: read a b` splits on ':')
-    const words = line === undefined ? undefined : ifs === '' ? [line] : line.split(new RegExp(`[${ifs.replace(/[\]\\^-]/g, '\\$&')}]+`)).filter((w, i, all) => w !== '' || (i > 0 && i < all.length - 1));
-    names.forEach((v, i) => {
-      if (!ok(v)) return;
-      if (words === undefined) { ctx.vars.delete(v); return; }
-      ctx.vars.set(v, i === names.length - 1 ? words.slice(i).join(' ') : (words[i] ?? ''));
-    });
   }
 
   /**
@@ -325,7 +284,7 @@ export class Run implements RunState {
    * makes them feed the reader as a pipe would (session 45); a command's words keep them apart (visitCommand).
    */
   wordEnv(ctx: Ctx, substNames: string[], prov: string[] = substNames): WordEnv {
-    const vars = { get: (k: string): string | undefined => { const from = ctx.vars.get(FROM_KEY + k); if (from) prov.push(...from.split('\0')); return ctx.vars.get(k); } };
+    const vars = { get: (k: string): string | undefined => { prov.push(...sourcesOf(ctx.vars, k)); return ctx.vars.get(k); } };
     return {
       text: ctx.layer.text, vars,
       substOutput: (s) => { const o = this.substCache.get(s)?.out; return o ? o.toString('utf8') : null; },
@@ -406,7 +365,7 @@ export class Run implements RunState {
       stdin, inputFrom: [...new Set([...ctx.inputFrom, ...r.stdinFrom, ...substNames])],
       redirects: [...ctx.redirects, ...r.list], flags: extraFlags,
     });
-    if (eff === argv && exact[0]) this.builtinAssign(argv, exact.every((e) => e), stdin, runCtx, ctx, [...ctx.inputFrom, ...r.stdinFrom, ...substNames]);
+    if (eff === argv && exact[0]) builtinAssign(ctx.vars, argv, { known: exact.every((e) => e), stdin, ifs: runCtx.vars.get('IFS'), from: [...ctx.inputFrom, ...r.stdinFrom, ...substNames] });
     if (basename(eff[0] ?? '') === 'tee') {
       // tee copies its stdin to each file operand and to stdout.
       for (const p of eff.slice(1).filter((a) => !a.startsWith('-'))) r.outFiles.push({ path: p, append: eff.includes('-a') || eff.includes('--append') });
@@ -448,8 +407,7 @@ export class Run implements RunState {
       const prior = a.children.some((c) => c.type === '+=') ? ctx.vars.get(key) : '';
       const v = prior === undefined ? { value: got.value, exact: false } : { value: prior + got.value, exact: got.exact };
       if (v.exact) ctx.vars.set(key, v.value); else ctx.vars.delete(key);
-      const remote = [...new Set(substNames)].filter((x) => REMOTE_SOURCES.has(x));
-      if (remote.length) ctx.vars.set(FROM_KEY + key, remote.join('\0')); else ctx.vars.delete(FROM_KEY + key);
+      setSources(ctx.vars, key, substNames);
       if (record) {
         emitCommand(this, { argv: [`${key}=${v.value}`], exact: [v.exact], nodes: [a], end: a.end, ctx, stdin: null, inputFrom: substNames, redirects: ctx.redirects, flags: ['assignment'] });
       }
@@ -494,9 +452,6 @@ export class Run implements RunState {
 /** How many records in all (repeats included) one analysis may hold, as a multiple of maxCommands. */
 const REPEAT_FACTOR = 5;
 
-const DOWNLOADERS = new Set(['curl', 'wget', 'fetch', 'aria2c', 'axel', 'lftp', 'ftp', 'tftp', 'nc', 'ncat', 'netcat', 'socat']);
-/** Commands that bring data in from elsewhere: a variable set from one carries its name (FROM_KEY). */
-const REMOTE_SOURCES = DOWNLOADERS;
 
 /** Does bash word-split this word's value? (an unquoted expansion or substitution at its top level) */
 function splits(w: SNode): boolean {
@@ -531,16 +486,3 @@ function where(layer: Layer): string {
   return layer.depth === 0 ? '' : `layer ${layer.depth} (${layer.via.join(' > ')}): `;
 }
 
-/** Commands that print their arguments: a downloaded value given whole to one flows on down its pipe (`echo "$x" | sh`). */
-const PASS_THROUGH = new Set(['echo', 'printf']);
-
-/** The downloaders and network tools some records were fed by: what a pipe or substitution they sit in carries on. */
-function carried(records: CommandRecord[]): string[] {
-  return records.flatMap((r) => (PASS_THROUGH.has(basename(r.argv[0] ?? '')) ? r.input_from.filter((x) => REMOTE_SOURCES.has(x)) : []));
-}
-
-/** Is the word one expansion and nothing else (`$x`, `"${x}"`)? */
-function wholeExpansion(w: SNode, text: string): boolean {
-  const t = text.slice(w.start, w.end);
-  return /^"?\$(?:\w+|\{[^}]*\})"?$/.test(t);
-}
