@@ -5,6 +5,8 @@
 // they expand to nothing). Threat it stops: a tool's name spelt so that no rule on names sees it (two red-team rounds,
 // session 45). The extra names are judged beside the name as written (records flagged name_guess), never instead.
 
+import { globToRegex } from '../engine/codegen.js';
+
 /** Programs a glob in a command's name is tried against (rules name them; a glob that matches one may be it). */
 const NOTABLE_PROGRAMS = ['nc', 'ncat', 'netcat', 'nc.traditional', 'nc.openbsd', 'socat', 'ssh', 'sh', 'bash', 'dash', 'zsh', 'ksh', 'python',
   'python3', 'perl', 'ruby', 'php', 'node', 'curl', 'wget', 'nmap', 'masscan', 'zmap', 'xmrig', 'telnet', 'openssl', 'chisel', 'ngrok',
@@ -30,20 +32,7 @@ export function nameGuesses(name: string, exact: boolean): { name?: string; othe
   return { others: guess !== name && /^[\w.+-][\w./+-]*$/.test(guess) && !guess.startsWith('.') ? [guess] : [] };
 }
 
-/** A shell glob (`?`, `*`, `[…]`) as a whole-string regex, or undefined when it cannot be read. */
+/** The rule engine's glob reading (codegen.ts), or undefined for a pattern no regex can hold. */
 function globRegex(glob: string): RegExp | undefined {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '?') re += '.';
-    else if (c === '*') re += '.*';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) return undefined;
-      const body = glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\');
-      re += `[${body}]`;
-      i = end;
-    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  try { return new RegExp(`^${re}$`); } catch { return undefined; }
+  try { return globToRegex(glob); } catch { return undefined; }
 }
