@@ -6,7 +6,9 @@
 // whole and flushed (fdatasync), then renamed over it: a reader, or a call killed at any point, sees
 // the old file or the whole new one (and so does the file after a host crash). The temporary file is made with O_TMPFILE where the filesystem has it (ext4, tmpfs, xfs,
 // btrfs, overlayfs on recent kernels): it has no name while it is written, so a kill leaves nothing;
-// it is named `.corral-tmp-XXXXXX` only for the instant between linkat and renameat. Without
+// it is named `.corral-tmp-XXXXXX` only for the instant between linkat and renameat (a SIGKILL there, as a
+// loaded CI machine showed in session 45, leaves it named until the next replacing write in that directory
+// sweeps it, as below). Without
 // O_TMPFILE it is created under that name (mode 0600, locked with flock while it lives); every error
 // path and a catchable signal remove it, and a temporary file a SIGKILL left behind is removed by
 // the next replacing write in that directory (only names of this form, regular files of the agent's
@@ -170,7 +172,7 @@ static int is_mount_point(int fd, int dirfd, const struct stat *st) {
 }
 
 /**
- * Removes `.corral-tmp-XXXXXX` files a killed call left in the directory (the named route only):
+ * Removes `.corral-tmp-XXXXXX` files a killed call left in the directory (either route):
  * the agent's own regular files with one link whose lock no live call holds.
  */
 static void sweep_stale(int dirfd) {
@@ -275,11 +277,13 @@ static enum replace_outcome via_temp(int fd, const struct stat *st, int dirfd, c
     if (t < 0 && (errno == EACCES || errno == EPERM || errno == EROFS || errno == ENOSPC || errno == EDQUOT)) goto in_place;
     if (t < 0) named = 1;
   }
+  // (a call killed in the instant between naming its temporary file and the rename left it named, on either
+  // route: the next replacing write in the directory removes it; the live one is locked against that)
+  sweep_stale(dirfd);
   if (named) {
-    sweep_stale(dirfd);
     t = create_named(dirfd);
     if (t < 0) goto in_place;
-  }
+  } else if (flock(t, LOCK_EX | LOCK_NB) != 0) { close(t); t = -1; goto in_place; }
   if (!fill(t, st, d, n)) goto in_place;
   if (!named && !link_named(t, dirfd)) goto in_place;
   // (the name still holds the file opened, with no other link: else the old route, on the opened file)
