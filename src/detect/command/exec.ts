@@ -305,7 +305,7 @@ function layerFromData(run: RunState, st: Step, text: string, label: string, fro
 }
 
 /** Paths that name the reader's own standard input. */
-const STDIN_PATHS = new Set(['/dev/stdin', '/dev/fd/0', '/proc/self/fd/0']);
+const STDIN_PATHS = new Set(['/dev/stdin', '/dev/fd/0']); // (and /proc/self|$$|PID/fd/0, below)
 
 function script(run: RunState, st: Step, idx: number, label: string): void {
   const node = st.nodes[idx];

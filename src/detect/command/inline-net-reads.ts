@@ -16,7 +16,8 @@ const MAKES_SOCKET = /Telnet\(|\bClient\(\(|create_connection|open_connection|\.
 /** Reads only sockets make, whatever the receiver is called, and DNS TXT answers. */
 const SOCKET_ONLY_READS = String.raw`recv\w*\(|read_until\(|read_very_eager\(|curl_exec\(|makefile\(|socket_read\(|[.:]receive\(|self\.rfile|self\.request\.recv|resolveTxt|\.strings\b|to_text\(|open\(\s*\w+\.fileno\(\)`;
 
-const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** A literal string as regex source. */
+export const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Names bound to a connection: `s = socket.create_connection(…)`, `c, a = s.accept()`, `r, w = await asyncio.open_connection(…)`, perl's `socket(S, …)`. */
 export function socketNames(lines: string[]): string[] {

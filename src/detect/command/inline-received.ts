@@ -20,7 +20,8 @@
 // that passes through a container, a function or a file, or code the tokenizer cannot fold, is not followed
 // (docs/check.md).
 
-import { NET_OPEN, netReadSource, socketNames, taintedNames } from './inline-net-reads.js';
+import { esc, NET_OPEN, netReadSource, socketNames, taintedNames } from './inline-net-reads.js';
+import { basename, interpreterOf, SHELLS } from './programs.js';
 
 /** Sinks: names that run their argument as code or as a command. */
 const SINK_NAMES = ['exec', 'eval', 'execfile', 'Function', 'loadstring', 'create_function', 'readpipe',
@@ -50,14 +51,13 @@ export interface ReceivedExec {
   source: string;
 }
 
-const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 /** Inline code that runs what it read from a network connection: the first sink a read reaches, or undefined. */
 export function receivedExec(code: string, lang: string): ReceivedExec | undefined {
   if (!NET_OPEN.test(code)) return undefined;
   const lines = code.split('\n');
-  const readSrc = netReadSource(socketNames(lines), code);
-  const tainted = taintedNames(lines, lang, socketNames(lines), readSrc);
+  const socks = socketNames(lines);
+  const readSrc = netReadSource(socks, code);
+  const tainted = taintedNames(lines, lang, socks, readSrc);
   if (!tainted.length && !new RegExp(readSrc).test(code)) return undefined;
   const aliases = sinkAliases(code);
   const receivers = [...RECEIVERS, ...aliases.receivers];
@@ -74,9 +74,9 @@ export function receivedExec(code: string, lang: string): ReceivedExec | undefin
     + (lang === 'php' ? String.raw`|\b(?:array_filter|array_map|array_walk|usort|uasort|call_user_func(?:_array)?)\([^\n]*?"(\w+)"|\b(include|require)(?:_once)?\b[^\n]*data:` + (aliases.phpVars.length ? String.raw`|\$(${aliases.phpVars.map(esc).join('|')})\s*\(` : '') : '')
     + String.raw`|\.(_compile)\(`
     + String.raw`|[(,](eval)\)\(`
-    + String.raw`|Reflect\.construct\((Function)|\b(?:call_user_func(?:_array)?|array_map|array_walk)\("(\w+)"|\((?:loadstring|load)\b[^)\n]*\)\(`
+    + String.raw`|Reflect\.construct\((Function)|\((?:loadstring|load)\b[^)\n]*\)\(`
     + (lang === 'node' ? String.raw`|(?<![\w$.])(import)\(` : '')
-    + (lang === 'perl' || lang === 'ruby' ? String.raw`|(?<![\w$.@])(?<!->)(?<!::)(system|exec|eval|spawn)(?:\s*(?=[$@<])|\s+(?=[\w"'(]))|\bsend\(:(?:eval|system|exec|spawn|\x60)` : '')
+    + (lang === 'perl' || lang === 'ruby' ? String.raw`|(?<![\w$.@])(?<!->)(?<!::)(system|exec|eval|spawn)(?:\s*(?=[$@<])|\s+(?=[\w"'(]))` : '')
     + (lang === 'perl' || lang === 'ruby' || lang === 'php' ? String.raw`|(\x60)[^\x60\n]*\x60|%x\(|\bqx\b|\bopen\s*\(?\s*(?:my\s*)?\$?\w+\s*,\s*"(?:[^"\n]*\||-\||\|-)"` : ''), 'g');
   const reader = new RegExp(tainted.length ? `${readSrc}|(?<![\\w])\\$?(${tainted.map(esc).join('|')})(?![\\w])` : readSrc);
   for (const line of lines) {
@@ -136,8 +136,8 @@ function sinkAliases(code: string): { receivers: string[]; sinks: string[]; phpV
 /** Sinks that take a program and its arguments apart (a list, or a program then a list). */
 const LIST_FORM = new Set(['run', 'call', 'check_call', 'check_output', 'Popen', 'spawn', 'spawnSync', 'execFile', 'execFileSync',
   'create_subprocess_exec', 'execv', 'execvp', 'execl', 'execlp', 'posix_spawn', 'posix_spawnp', 'pcntl_exec']);
-/** Programs that run their -c/-e operand as code. */
-const CODE_RUNNERS = /^"(?:\/(?:usr\/)?(?:local\/)?bin\/)?(?:ba|da|z|k|c|tc|fi)?sh|(?:python|perl|ruby|node|php|lua)[\d.]*"$/;
+/** A string literal naming a shell or an interpreter (programs.ts knows them): it runs its -c/-e operand as code. */
+const codeRunner = (lit: string): boolean => { const m = /^"([^"]*)"$/.exec(lit.trim()); return !!m && (SHELLS.has(basename(m[1]!)) || interpreterOf(basename(m[1]!)) !== undefined); };
 
 /**
  * Of a list-form call's arguments (the text after its `(`), the part that is a program or code: the program (the
@@ -151,7 +151,7 @@ function programPart(after: string, line: string): string {
   let list = first.startsWith('[') ? topLevel(first.slice(1)) : args.length > 1 && args[1]!.startsWith('[') ? [first, ...topLevel(args[1]!.slice(1))] : args;
   while (/^"(?:\/usr)?\/bin\/env"$/.test((list[0] ?? '').trim()) && list.length > 1) list.shift(); // (env runs its operand)
   const prog = list[0] ?? '';
-  if (CODE_RUNNERS.test(prog.trim()) && /^"-\w*[ce]"$|^"-"$/.test((list[1] ?? '').trim())) return list.slice(2).join(',');
+  if (codeRunner(prog) && /^"-\w*[ce]"$|^"-"$/.test((list[1] ?? '').trim())) return list.slice(2).join(',');
   return prog;
 }
 

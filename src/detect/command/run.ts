@@ -322,7 +322,8 @@ export class Run implements RunState {
       return this.sinkOutput(null, r);
     }
     const substNames: string[] = [];
-    const env = this.wordEnv(ctx, substNames);
+    const prov: string[] = []; // (per word: where the variables it read came from)
+    const env = this.wordEnv(ctx, substNames, prov);
     // Unquoted expansions are split on IFS like bash does (`c="nc -e sh h 1"; $c`).
     const argv: string[] = [];
     const exact: boolean[] = [];
@@ -331,8 +332,8 @@ export class Run implements RunState {
     let joinNext = false;
     for (let i = 0; i < words.length; i++) {
       const w = words[i]!;
-      const prov: string[] = [];
-      const v = evalWord(w, this.wordEnv(ctx, substNames, prov));
+      prov.length = 0;
+      const v = evalWord(w, env);
       // A downloaded value feeds the command only where it is code: the name, eval's or source's words, the string
       // after -c/-e — and only whole (`eval "$x"`, not `eval "export V=$x"`, nor `python3 - "$x"`'s argument).
       if (prov.length && wholeExpansion(w, ctx.layer.text)) {
