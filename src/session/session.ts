@@ -8,13 +8,13 @@ import { confineCgroup } from '../sandbox/cpu-confine.js';
 import { canonicalExe } from '../detect/engine/fields.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ResourceSampler } from './resource-sampler.js';
-import { ConnectRing } from './connect-ring.js';
 import { limitAlerts } from './limit-alerts.js';
 import { CaptureLoss, captureShortfalls, captureStatus, type CaptureStatus } from './capture-loss.js';
 import { StoreBudget } from './store-budget.js';
 import { viewRefusal } from '../sandbox/host-views.js';
 import { toolEnv } from './tool-env.js';
 import { SessionFiles } from './session-files.js';
+import { ATTRIBUTION_WAIT_MS, NetworkReports } from './session-network.js';
 import { SessionSetupError } from './session-setup-error.js';
 import { closeSync, openSync, mkdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -37,9 +37,8 @@ import { shellJoin } from '../util/shell-join.js';
 import { workspacePathProblem } from '../sandbox/host-workspace.js';
 import type { NetSlot } from '../sandbox/net-slot.js';
 import { compilePolicy, type Policy, type CompiledPolicy } from '../policy/index.js';
-import type { ConnectReport, FlowReport, GatewayReport, SandboxNet } from '../gateway/types.js';
-import { alertForConnect, alertForDns, alertForDeniedSocket, alertForUnixOutside, alertForDrop, observedNote, type AlertDraft } from '../alerts/network-alerts.js';
-import { FanoutAggregator, type Probe } from '../alerts/fanout.js';
+import type { SandboxNet } from '../gateway/types.js';
+import { alertForDeniedSocket, alertForUnixOutside, alertForDrop, type AlertDraft } from '../alerts/network-alerts.js';
 import { monoToEpochNs, nowNs, SEVERITY_RANK, type AlertCategory, type AlertEvent, type AlertLayer, type AlertPayload, type Attribution, type CorralEvent, type EventKind, type Severity } from '../events/event.js';
 import type { CommandScreen, Runtime } from './runtime.js';
 import type { SensorRecord } from '../sensors/bpftrace-sensor.js';
@@ -71,8 +70,6 @@ const FLOW_RECORD_WAIT_MS = 2000;
 /** Pipe-fed shells looked at again per resource sample, at most (see Session.pipeShells). */
 const MAX_PIPE_SHELLS = 32;
 
-/** How long a gateway report waits for the kernel's record of its connection (after a sensor barrier) before other evidence decides. */
-const ATTRIBUTION_WAIT_MS = 2000;
 
 export { SessionSetupError } from './session-setup-error.js';
 export { realPathBelow } from './session-files.js';
@@ -298,7 +295,6 @@ export class Session {
   private sampler = new ResourceSampler();
   private sampleTimer?: NodeJS.Timeout;
   private net?: SandboxNet;
-  private connects = new ConnectRing();
   /** Programs recognised by their bytes (a renamed copy of bash or nc): see binary-copies.ts. */
   private readonly copies = new BinaryCopies(() => (this.nsInitPid ? `/proc/${this.nsInitPid}/root` : undefined), () => this.wsPath);
   /** pid → the program it runs and the watched program its file copies, for its later events (process-images.ts). */
@@ -324,11 +320,10 @@ export class Session {
   private readonly pidCall = new Map<number, string>();
   private pending = new Set<Promise<unknown>>();
   /** The attribution of open allowed connections, for their flow records (interim and last). */
-  private readonly flowAttr = new Map<string, FlowAttribution>();
   /** Proxied connections whose flow record has not been reported yet (see close()). */
   private readonly openFlows = new Set<Promise<void>>();
-  private fanout: FanoutAggregator<Attribution & { pid?: number; action: 'blocked' | 'observed' }>;
-  private repeats: FanoutAggregator<{ attr: Attribution; pid?: number; draft: AlertDraft; action: 'blocked' | 'observed' }>;
+  /** The gateway's and the kernel's network reports, attributed (session-network.ts). */
+  private readonly netReports: NetworkReports;
   private closed = false;
   /** The tool call (exec or file) running now, if any: another is refused (SessionBusyError). */
   private inCall?: RunningCall;
@@ -379,9 +374,13 @@ export class Session {
     this.cgroup = new Cgroup(rt.layout, `${rt.cgroupRoot}/${process.pid}-${this.id}`);
     // (a gateway report waits up to ≈ 2 s for a late kernel record before it is attributed: a group holds that long more)
     const hold = { busy: () => this.pending.size > 0, maxHoldMs: ATTRIBUTION_WAIT_MS + 1000 };
-    this.fanout = new FanoutAggregator(1500, (key, probes) => this.emitFanout(key, probes), hold);
-    this.repeats = new FanoutAggregator(1000, (k, probes) => {
-      this.alert(k.attr, k.draft, probes.map((p) => p.evidence), k.action, { pid: k.pid, count: probes.length, ts: probes[0]!.ts });
+    this.netReports = new NetworkReports({
+      sessionId: this.id, rt, lease: slot.lease, closed: () => this.closed,
+      emit: (kind, payload, o) => this.emit(kind, payload, o),
+      alert: (attr, d, evidence, action, extra) => this.alert(attr, d, evidence, action, extra),
+      attrOf: (cgroupId) => this.attrFromCgroup(cgroupId),
+      inferred: (atNs) => this.inferred(atNs),
+      copyOf: (pid) => this.images.of(pid)?.copy,
     }, hold);
   }
 
@@ -469,7 +468,7 @@ export class Session {
     this.net = {
       id: this.id, ip: this.slot.lease.sandboxIp, gatewayIp: this.slot.lease.hostIp, policy: this.compiled,
       observe: this.opts.policy.mode === 'observe', names: new Map(),
-      report: (r) => this.track(this.onGatewayReport(r)),
+      report: (r) => this.track(this.netReports.report(r)),
       track: (p) => this.track(p),
       flowOpened: (p) => { this.openFlows.add(p); void p.finally(() => this.openFlows.delete(p)); },
     };
@@ -701,8 +700,7 @@ export class Session {
     // Gateway decisions of this call are awaited; kernel records are drained here only when
     // asked (close() always drains), keeping the per-call path short.
     await this.settle(spec.syncSensor ?? false);
-    this.fanout.flushPrefix(toolCallId);
-    this.repeats.flushPrefix(`${toolCallId}|`);
+    this.netReports.flushCall(toolCallId);
     // (before the detections: the screen's finding for the same write folds under the file's alert)
     await this.persistenceAlerts(state, state, [...this.calls.values()].filter((c) => c !== state && c.cgroup.populated()));
     if (spec.postscreen && !timedOut && code === 0) this.postscreen(spec.postscreen, { stdout, stderr }, startEv);
@@ -1136,7 +1134,7 @@ export class Session {
       const call = d.event.tool_call ?? '';
       // the gateway may still be about to report this call (aggregating, or joining a flow to its pid): wait for it
       const forced = force === 'all' || force === true || force === call;
-      if (!forced && (this.pending.size > 0 || this.fanout.hasPrefix(call) || this.repeats.hasPrefix(`${call}|`))) { keep.push(d); continue; }
+      if (!forced && (this.pending.size > 0 || this.netReports.holds(call))) { keep.push(d); continue; }
       const k = `${d.event.tool_call ?? ''}|${d.category}`;
       const g = groups.get(k);
       if (g) g.push(d); else groups.set(k, [d]);
@@ -1214,8 +1212,8 @@ export class Session {
   // ---- sensor records (dispatched by the runtime using the cgroup id) ----
   onSensor(rec: SensorRecord): void {
     if (rec.kind === 'syn') return;
-    if (rec.kind === 'udp_source') { this.connects.pushSource(rec); return; }
-    if (rec.kind === 'overflow') { this.connects.pushOverflow(rec); return; }
+    if (rec.kind === 'udp_source') { this.netReports.connects.pushSource(rec); return; }
+    if (rec.kind === 'overflow') { this.netReports.connects.pushOverflow(rec); return; }
     const attr = this.attrFromCgroup(rec.cgroupId) ?? this.attr();
     const ts = monoToEpochNs(rec.tsNs);
     if ((rec.kind === 'exec' || rec.kind === 'exit') && attr.tool_call !== undefined) {
@@ -1264,9 +1262,9 @@ export class Session {
       const copy = this.images.exit(rec.pid)?.copy;
       this.emit('exit', { exit_code: rec.exitCode, signal: rec.signal, comm: rec.comm, ...(copy ? { copy_of: copy } : {}) }, { attr, pid: rec.pid, ppid: rec.ppid, ts });
     } else if (rec.kind === 'connect') {
-      this.connects.push(rec);
+      this.netReports.connects.push(rec);
       // A datagram sender repeats its sendto() per packet: one event per (pid, destination) per second.
-      if (rec.via === 'sendto' && this.connects.repeatedSend(rec)) return;
+      if (rec.via === 'sendto' && this.netReports.connects.repeatedSend(rec)) return;
       // (judged by the program it exec'd, not by its comm, which it can rewrite)
       const img = this.images.of(rec.pid, rec.ppid, rec.exe, HOLDER_PATH);
       const copy = img?.copy;
@@ -1344,127 +1342,7 @@ export class Session {
 
   // ---- kernel-log drops (non-TCP egress) ----
   onDrop(d: DropRecord): void {
-    this.track(this.onDropAsync(d));
-  }
-
-  private async onDropAsync(d: DropRecord): Promise<void> {
-    // (the reader put the kernel log's stamp on this process's monotonic clock: kmsg-drops.ts, offsetUs)
-    const at = d.tsUs !== undefined ? BigInt(Math.round(d.tsUs)) * 1000n : process.hrtime.bigint();
-    // ICMP has no port; the sender's record (connect or sendto) may still be in the sensor's buffers
-    const port = d.proto === 'ICMP' ? undefined : d.dport;
-    // (every sender's record up to the drop must be in before it is judged: a neighbour's record still in the
-    //  sensor's buffers would make a guess look like proof — the kernel log is read faster than the sensor)
-    if (this.rt.sensor && !this.closed) await this.rt.sensorBarrier(at);
-    const found = this.connects.dropSender(d.dst, port, at);
-    const match = found?.rec;
-    // (two calls' processes sending to the same place: the kernel log cannot say whose packet this was — a guess, never a kill)
-    const exact = match && this.attrFromCgroup(match.cgroupId);
-    const attr = exact ? (found!.ambiguous ? { ...exact, inferred: true } : exact) : this.inferred(at);
-    // An ICMP error (destination unreachable, time exceeded, parameter problem) is the sandbox kernel's
-    // answer to a packet it received — a DNS answer arriving after the resolver gave up is answered
-    // "port unreachable" to the gateway. Agent code cannot send one (raw sockets are refused; ping
-    // sockets send echo requests only): recorded as the kernel's, never judged or alerted.
-    const kernelReply = /^ICMP/.test(d.proto) && (d.icmpType === 3 || d.icmpType === 11 || d.icmpType === 12);
-    const ev = this.emit('drop', { proto: d.proto, 'network.peer.address': d.dst, 'network.peer.port': d.dport, icmp_type: d.icmpType, attribution: !exact ? 'inferred' : found!.ambiguous ? 'ambiguous' : 'syscall', ...(kernelReply ? { kernel_reply: true } : {}) }, { attr, pid: match?.pid });
-    if (kernelReply) return;
-    const cls = this.rt.classifyIp(d.dst);
-    const draft = alertForDrop({ proto: d.proto, dst: d.dst, dport: d.dport }, cls);
-    if (draft.category === 'internal_probe') this.fanout.add(attr.tool_call ?? this.id, { ...attr, pid: match?.pid, action: 'blocked' }, { target: `${d.dst}:${d.dport ?? d.proto}`, evidence: ev.id, message: draft.message, ts: ev.ts });
-    else this.alert(attr, draft, [ev.id], 'blocked', { pid: match?.pid });
-  }
-
-  // ---- gateway reports ----
-  /** A flow record (bytes each way so far, or in all when it is the last) as an event. */
-  private emitFlow(r: FlowReport, a: FlowAttribution): void {
-    this.emit('flow', {
-      ...netBase(r, a.how), bytes_up: r.bytesUp, bytes_down: r.bytesDown, bytes_up_prev: r.bytesUpPrev, bytes_down_prev: r.bytesDownPrev,
-      ...(r.interim ? { interim: true } : {}), duration_ms: r.durationMs, connect_latency_us: r.connectLatencyUs, error: r.error,
-      ...(r.uninspected ? { uninspected: r.uninspected } : {}), ...(r.uninspectedNew ? { uninspected_new: true } : {}),
-    }, { attr: a.attr, pid: a.pid, ts: monoToEpochNs(r.tsNs) });
-  }
-
-  private async onGatewayReport(r: GatewayReport): Promise<void> {
-    let attr: Attribution & { inferred?: boolean };
-    let pid: number | undefined;
-    if (r.kind === 'dns') {
-      // The sender's own record may still be in flight while another call's older one is at hand:
-      // the sensor is drained up to the query first, always.
-      if (this.rt.sensor && !this.closed) await this.rt.sensorBarrier(r.tsNs);
-      const found = this.connects.findDns(r.tsNs);
-      const c = found?.rec;
-      // The datagram's own source port names its sender exactly (the kernel's record of the send).
-      const sender = this.connects.dnsSender(r.sport, r.tsNs);
-      const bySource = sender && this.attrFromCgroup(sender.rec.cgroupId);
-      const exact = bySource || (c && this.attrFromCgroup(c.cgroupId));
-      // Else (or a port two calls' sockets shared), two calls' processes querying within 2 s: the best
-      // guess is kept, marked inferred (never killed on).
-      const ambiguous = bySource ? sender.ambiguous : found?.ambiguous === true;
-      attr = exact ? (ambiguous ? { ...exact, inferred: true } : exact) : this.inferred(r.tsNs);
-      pid = bySource ? sender.rec.pid : c?.pid;
-      const attribution = !exact ? 'inferred' : ambiguous ? 'ambiguous' : bySource ? 'kernel' : 'syscall';
-      const server = r.dst ? { 'network.peer.address': r.dst.ip, 'network.peer.port': r.dst.port } : {};
-      const ev = this.emit('dns', { name: r.name, qtype: r.qtype, verdict: r.verdict, rule: r.rule, answers: r.answers, rcode: r.rcode, attribution, 'client.port': r.sport, ...server }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
-      let d = alertForDns(r, this.rt.pools);
-      // A query aimed at another resolver (`dig @203.0.113.53`) was redirected to Corral's: say so, and where.
-      // Conntrack's original tuple names the resolver exactly; without it, the recent port-53 sends do when
-      // they name one other resolver only (else the address would be a guess).
-      const hostIp = this.slot.lease.hostIp;
-      const elsewhere = r.dst ? r.dst.ip !== hostIp : c !== undefined && c.ip !== hostIp;
-      if (d && elsewhere) {
-        const others = r.dst ? [`${r.dst.ip}:${r.dst.port}`] : [...this.connects.dnsTargets(r.tsNs)].filter((ip) => ip !== hostIp).map((ip) => `${ip}:53`);
-        d = { ...d, message: `${d.message} — sent to ${others.length === 1 ? `${others[0]}, ` : ''}a resolver other than Corral's (redirected)` };
-      }
-      // A and AAAA queries (and resolver retries) for one name are one alert with a count.
-      if (d) this.repeats.add(`${attr.tool_call ?? ''}|${d.rule}|${r.name}`, { attr, pid, draft: d, action: r.observed ? 'observed' : 'blocked' }, { target: r.name, evidence: ev.id, message: d.message, ts: ev.ts });
-      return;
-    }
-    // A flow's records (interim and last) take the attribution its connection got.
-    // So does a verdict given mid-stream (a pool login on an allowed flow): the 4-tuple index forgets a
-    // connection after 120 s, and a fresh lookup then blamed the step running now, with no pid to kill.
-    const known = r.kind === 'flow' || r.midstream ? this.flowAttr.get(r.flowId) : undefined;
-    if (r.kind === 'flow' && !r.interim) this.flowAttr.delete(r.flowId);
-    if (known && r.kind === 'flow') { this.emitFlow(r, known); return; }
-    const lookup = (waitMs: number) => this.rt.index.byFlow(this.slot.lease.sandboxIp, r.sport, r.dst.ip, r.dst.port, waitMs);
-    let syn = known ? undefined : await lookup(this.rt.sensor ? 50 : 0);
-    if (!known && !syn && this.rt.sensor) {
-      // The kernel recorded the connection before the gateway accepted it; a sensor barrier, then a
-      // grace for records still queued in another CPU's buffer (seconds under heavy load), makes sure we have read it.
-      await this.rt.sensorBarrier(r.tsNs);
-      syn = await lookup(ATTRIBUTION_WAIT_MS);
-    }
-    let how: 'kernel' | 'kernel-connect' | 'inferred' = known?.how ?? (syn ? 'kernel' : 'inferred');
-    let viaConnect: { cgroupId: string; pid?: number } | undefined;
-    if (!known && !syn) {
-      // No 4-tuple record: fall back to the connect() syscall records to this destination. When they
-      // all come from one cgroup (one tool call), that is still kernel evidence, not a guess.
-      const cands = this.connects.toDestination(r.dst.ip, r.dst.port, r.tsNs);
-      const cgs = new Set(cands.map((c) => c.cgroupId));
-      if (cands.length && cgs.size === 1) {
-        const pids = new Set(cands.map((c) => c.pid));
-        viaConnect = { cgroupId: cands[0]!.cgroupId, pid: pids.size === 1 ? cands[0]!.pid : undefined };
-        how = 'kernel-connect';
-      }
-    }
-    attr = known?.attr ?? ((syn && this.attrFromCgroup(syn.cgroupId)) || (viaConnect && this.attrFromCgroup(viaConnect.cgroupId)) || this.inferred(r.tsNs));
-    pid = known ? known.pid : syn?.pid ?? viaConnect?.pid;
-    if (r.kind === 'flow') {
-      if (r.interim) this.flowAttr.set(r.flowId, { attr, pid, how });
-      this.emitFlow(r, { attr, pid, how });
-      return;
-    }
-    if (r.decision.verdict === 'allow' || r.observed) this.flowAttr.set(r.flowId, { attr, pid, how });
-    const base = netBase(r, how);
-    const copy = this.images.of(pid)?.copy;
-    const ev = this.emit('connect', { ...base, source: 'gateway', detail: r.detail, midstream: r.midstream, observed: r.observed, reason: r.decision.reason, ...(copy ? { copy_of: copy } : {}) }, { attr, pid, ts: monoToEpochNs(r.tsNs) });
-    const d = alertForConnect(r, this.rt.pools);
-    if (!d) return;
-    const action = r.observed ? 'observed' : 'blocked';
-    if (d.category === 'internal_probe') {
-      this.fanout.add(`${attr.tool_call ?? this.id}`, { ...attr, pid, action }, { target: `${r.dst.ip}:${r.dst.port}`, evidence: ev.id, message: d.message, ts: ev.ts });
-    } else {
-      // Repeats of the same refusal (same rule and destination) from one tool call are one alert with a count.
-      this.repeats.add(`${attr.tool_call ?? ''}|${d.rule}|${r.dst.ip}:${r.dst.port}`, { attr, pid, draft: d, action }, { target: `${r.dst.ip}:${r.dst.port}`, evidence: ev.id, message: d.message, ts: ev.ts });
-    }
+    this.track(this.netReports.drop(d));
   }
 
   /**
@@ -1477,24 +1355,6 @@ export class Session {
     if (p === undefined || !p.startsWith('/')) return false;
     const ws = this.wsPath;
     return p === ws || p.startsWith(`${ws}/`);
-  }
-
-  /** The latest resolver socket connect (port 53) at or shortly before the query reached the gateway. */
-  private emitFanout(key: Attribution & { pid?: number; action: 'blocked' | 'observed' }, probes: Probe[]): void {
-    const targets = new Set(probes.map((p) => p.target));
-    const hosts = new Set(probes.map((p) => p.target.split(':')[0]));
-    const evidence = probes.map((p) => p.evidence);
-    const { pid, action, ...attr } = key;
-    const observeNote = action === 'observed' ? observedNote('these connections') : '';
-    if (targets.size === 1) {
-      this.alert(attr, { rule: 'gateway.internal_probe', category: 'internal_probe', severity: 'medium', attack: ['T1046', 'T1018'],
-        message: probes[0]!.message + (probes.length > 1 ? ` (${probes.length} attempts)` : ''),
-        reason: `${observeNote}Internal, private and host addresses are not reachable from this sandbox.` }, evidence, action, { pid, count: probes.length, ts: probes[0]!.ts });
-      return;
-    }
-    this.alert(attr, { rule: 'gateway.internal_scan', category: 'internal_probe', severity: 'high', attack: ['T1046', 'T1018'],
-      message: `Internal network scan: ${probes.length} ${action === 'observed' ? 'attempts (observe mode: would have been blocked)' : 'blocked attempts'} to ${targets.size} targets on ${hosts.size} host${hosts.size === 1 ? '' : 's'} (${[...targets].slice(0, 5).join(', ')}${targets.size > 5 ? ', …' : ''})`,
-      reason: `${observeNote}Internal, private and host addresses are not reachable from this sandbox; scanning them is recorded.` }, evidence, action, { pid, count: probes.length, ts: probes[0]!.ts });
   }
 
   /**
@@ -1588,8 +1448,7 @@ export class Session {
       this.sensorUnsynced = true;
       this.emit('sensor', { state: 'unsynced', cpus: this.barrierGap, note: `the kernel sensor's barrier cannot mark CPU ${this.barrierGap.join(', ')} (outside Corral's cpuset) and this session's cgroup could not be confined away from it: execs and connects made there just before the end may be missing` });
     }
-    this.fanout.flush();
-    this.repeats.flush();
+    this.netReports.flush();
     this.flushDetections();
     this.stats = this.cgroup.stats();
     // (a call still running is stopped from outside: its result and toolcall.end say so, not a bare 137)
@@ -1617,8 +1476,7 @@ export class Session {
       await Promise.race([Promise.allSettled([...this.openFlows]), new Promise<void>((r) => { timer = setTimeout(r, FLOW_RECORD_WAIT_MS); })]);
       clearTimeout(timer);
       await this.settle(false).catch(() => {});
-      this.fanout.flush();
-      this.repeats.flush();
+      this.netReports.flush();
       this.flushDetections();
     }
     onFinal?.(this.closeResult());
@@ -1666,18 +1524,6 @@ export interface SessionCloseResult {
 }
 
 /** Who a connection's records belong to (kept per flow so interim and last records need no second lookup). */
-interface FlowAttribution { attr: Attribution & { inferred?: boolean }; pid?: number; how: 'kernel' | 'kernel-connect' | 'inferred' }
-
-/** The fields connect and flow events share (flow_id ties one connection's records together). */
-function netBase(r: ConnectReport | FlowReport, how: string): Record<string, unknown> {
-  return {
-    flow_id: r.flowId, 'network.peer.address': r.dst.ip, 'network.peer.port': r.dst.port, 'server.address': r.name, 'client.port': r.sport,
-    protocol: r.protocol, sni: r.sniHost, decision: r.decision.verdict, rule: r.decision.rule,
-    address_class: r.decision.addressClass, attribution: how,
-    ...(r.tls ? { 'tls.client.ja3': r.tls.ja3, 'tls.client.ja4': r.tls.ja4 } : {}),
-  };
-}
-
 /** The layer a detection was seen at, from its triggering event (toolcall.start = the screened command text). */
 function layerOf(kind: string): AlertLayer {
   if (kind === 'exec' || kind === 'exit') return 'process';
