@@ -103,7 +103,7 @@ const limited = (reports: GatewayReport[]) => (reports as DnsReport[]).filter((r
 
 test('3000 queries behind a slow upstream: descriptors stay flat, at most 64 wait upstream, the rest get a prompt SERVFAIL recorded as limit:dns', async () => {
   const up = await slowUpstream(1500);
-  const { reports, sbs, dns, port } = await resolver(['127.0.0.1'], up.port);
+  const { reports, dns, port } = await resolver(['127.0.0.1'], up.port);
   const c = await client('127.0.0.1');
   try {
     const before = fds();
@@ -135,7 +135,7 @@ test('3000 queries behind a slow upstream: descriptors stay flat, at most 64 wai
 
 test('the overall cap: a second sandbox gets only what is left of it, and slots come back once answers arrive', async () => {
   const up = await slowUpstream(400);
-  const { reports, sbs, dns, port } = await resolver(['127.0.0.1', '127.0.0.2'], up.port, { maxPerSandbox: 64, maxTotal: 100 });
+  const { reports, dns, port } = await resolver(['127.0.0.1', '127.0.0.2'], up.port, { maxPerSandbox: 64, maxTotal: 100 });
   const a = await client('127.0.0.1'), b = await client('127.0.0.2');
   try {
     for (let i = 0; i < 64; i++) a.send(port, i, `a${i}.cdn.test`);

@@ -14,7 +14,7 @@ import {
 import { unionLength } from '../src/investigate/analysis/columns.js';
 import { commandPattern, leavesProcessRunning, mentionsDestination } from '../src/investigate/analysis/command-evidence.js';
 import { investigateRecords, type InvestigationResult } from '../src/investigate/investigate.js';
-import type { NetRecord, Placement, ToolCallSpan } from '../src/investigate/types.js';
+import type { Placement, ToolCallSpan } from '../src/investigate/types.js';
 import { investigateCommand } from '../src/cli/investigate-command.js';
 import { T0, MIN, call, alert, background } from './helpers/investigate-records.js';
 

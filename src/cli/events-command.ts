@@ -4,7 +4,7 @@
 // terminal control sequences into the operator's screen. The local store is opened read-only;
 // --reindex rebuilds its index from the session logs.
 import { parseArgs } from 'node:util';
-import { ALERT_CATEGORIES, EVENT_KINDS, nsToIso, type CorralEvent, type EventKind } from '../events/event.js';
+import { ALERT_CATEGORIES, EVENT_KINDS, nsToIso, type CorralEvent } from '../events/event.js';
 import type { EventQuery, SessionSummary } from '../store/event-store.js';
 import { queryList } from '../store/sqlite-index.js';
 import { EventReader } from '../store/event-reader.js';

@@ -4,7 +4,6 @@
 
 import { existsSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Document, isNode, LineCounter, parseDocument, visit } from 'yaml';
 import { docLocator, type IssueLocator, issuesFromZod, locate, PolicyError, type PolicyIssue } from './errors.js';
 import { readNamedFile, NamedFileError } from '../util/read-named-file.js';

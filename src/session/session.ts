@@ -14,6 +14,10 @@ import { StoreBudget } from './store-budget.js';
 import { viewRefusal } from '../sandbox/host-views.js';
 import { toolEnv } from './tool-env.js';
 import { SessionFiles } from './session-files.js';
+import { toolCallSpecProblem, type InternalCallSpec, type ToolCallResult, type ToolCallSpec } from './tool-call-spec.js';
+import { DetectionGroups } from './session-detections.js';
+import { PersistenceLook } from './session-persistence.js';
+import type { CallState } from './call-state.js';
 import { ATTRIBUTION_WAIT_MS, NetworkReports } from './session-network.js';
 import { SessionSetupError } from './session-setup-error.js';
 import { closeSync, openSync, mkdirSync, readFileSync, readlinkSync } from 'node:fs';
@@ -24,15 +28,11 @@ import { constants as osConstants } from 'node:os';
 import { Cgroup, type CgroupStats } from '../sandbox/cgroups.js';
 import { buildBwrapArgs, HOLDER_PATH, tmpScratchBytes } from '../sandbox/bwrap-args.js';
 import { SANDBOX_GID, SANDBOX_UID } from '../sandbox/sandbox-ids.js';
-import { MAX_TIMER_MS } from '../policy/units.js';
 import { policyDigest } from '../policy/policy-digest.js';
 import { SessionBusyError, type RunningCall } from './session-busy-error.js';
-import { persistenceChanges, snapshotPersistence, type ListCache, type PersistenceSnapshot, type RepoSearchCache } from './persistence-watch.js';
-import { snapshotRootPersistence } from './root-persistence-watch.js';
 import { buildEnterArgv } from '../sandbox/launcher.js';
 import type { FileWriter, FileWriters } from './file-writers.js';
 import { setRecent } from './recent-map.js';
-import { openForWriting } from './open-writers.js';
 import { shellJoin } from '../util/shell-join.js';
 import { workspacePathProblem } from '../sandbox/host-workspace.js';
 import type { NetSlot } from '../sandbox/net-slot.js';
@@ -46,7 +46,6 @@ import { execOutcome } from '../sensors/exec-outcome.js';
 import type { DropRecord } from '../sensors/kmsg-drops.js';
 import { buildGpuDeviceArgs, GpuGrantError, insertGpuArgs, type GpuDevicePlan } from '../gpu/gpu-devices.js';
 import type { GpuDetection } from '../gpu/gpu-detect.js';
-import type { Detection } from '../detect/engine/api.js';
 import type { CheckResult } from '../detect/check.js';
 import { combineChecks, fileCallProblem, fileCallResult, fileToolCallSpec, sandboxPath, screenEditedLines, screenFileCall, type FileCallResult, type FileCallSpec } from './file-tools.js';
 import { PREVIEW_MAX, previewEdit } from './edit-preview.js';
@@ -94,134 +93,7 @@ export interface SessionOptions {
   parentEnv?: Record<string, string>;
 }
 
-export interface ToolCallSpec {
-  /** Shell command (bash) or Python source; with argv, only the text recorded for it (default: the argv, shell-quoted). One of the two is required. */
-  command?: string;
-  /** Run this argv directly, without a shell (used by `corral run`). */
-  argv?: string[];
-  tool?: 'bash' | 'python';
-  step?: number;
-  toolCallId?: string;
-  /** 'pipe' captures stdout/stderr; 'inherit' passes Corral's own; three descriptors (−1 = closed) are
-   * used as the call's stdin/stdout/stderr (`corral serve` passes a client's borrowed stdio). */
-  stdio?: 'inherit' | 'pipe' | [number, number, number];
-  /** Wall-clock limit of this call; at most the policy's resources.timeout, which is also the default. */
-  timeoutMs?: number;
-  /** Captured output cap per stream in pipe mode. */
-  maxOutput?: number;
-  /** Drain the kernel sensor before returning, so every exec/connect record of the call is stored. */
-  syncSensor?: boolean;
-  /** Skip pre-execution command screening for this call: the operator's switch, never a model's argument. */
-  skipScreen?: boolean;
-  /** Bytes for the call's stdin, which is then closed (pipe mode; without it stdin is /dev/null). */
-  stdin?: string | Uint8Array;
-  /** Keep stdout as bytes (`stdoutBytes`) instead of decoding it as UTF-8 text (pipe mode). */
-  binaryStdout?: boolean;
-  /**
-   * Called with each piece of output as it is read (pipe mode, text), up to the same per-stream cap
-   * as the captured output, while the call runs: a trainer or UI shows a long build live, and an
-   * `exec` over the API streams it (`stream: true`). The result still carries the whole output.
-   */
-  onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
-  /**
-   * Cancels this call when aborted: its processes are killed and the result has `cancelled` (the signal's
-   * reason, or 'aborted'); the session goes on. A signal already aborted rejects with its reason, as fetch does.
-   */
-  signal?: AbortSignal;
-}
-
-/** The options of a tool call, by name: anything else in a ToolCallSpec is refused (a typo, or a model's arguments spread into it). */
-const TOOL_CALL_KEYS: ReadonlySet<string> = new Set(['command', 'argv', 'tool', 'step', 'toolCallId', 'stdio', 'timeoutMs', 'maxOutput', 'syncSensor', 'skipScreen', 'stdin', 'binaryStdout', 'onOutput', 'signal']);
-
-/**
- * What only Corral's own file tools give a call, never a library caller: a verdict judged elsewhere and an exec the
- * runtime rules leave out. On the public spec they were a way around both screens for a harness that spreads a
- * model's tool arguments into exec() (a library review, session 43); Session.exec refuses them now.
- */
-export interface InternalCallSpec extends ToolCallSpec {
-  /** The screen's verdict, judged by the caller on what the call really does (a file tool: its
-   * path and written text), used instead of screening the command text. */
-  prescreen?: CheckResult;
-  /** A second verdict, judged once the call ended on what its stdout says it did (a file tool's
-   * edit: the lines as they are now); its findings are alerts of the call, as observed. */
-  postscreen?: (out: { stdout: string; stderr: string }) => CheckResult | undefined;
-  /** What toolcall.start records besides the command: the tool's name (default `tool`) and fields. */
-  record?: { tool: string; fields?: Record<string, unknown> };
-  /** The argv is Corral's own constant program whose arguments are data (a file tool): its exec is
-   * left out of the runtime rules, screen or not. Else, with the screen off (or its check failing),
-   * a file named notes/169.254.169.254.txt raised metadata_url_exec on the file tool's own perl. */
-  ownRoot?: boolean;
-}
-
-/**
- * The attribution an event carries, with its `inferred` mark (a best guess, e.g. an ambiguous DNS
- * query): every path from an event to policy.response.kill goes through here, so none can drop it.
- */
-function attrOfEvent(ev: Pick<CorralEvent, 'session' | 'run' | 'episode' | 'step' | 'tool_call'>): Attribution & { inferred?: true } {
-  return { session: ev.session, run: ev.run, episode: ev.episode, step: ev.step, tool_call: ev.tool_call, ...((ev as { inferred?: boolean }).inferred ? { inferred: true } : {}) };
-}
-
-
-/**
- * What is wrong with a library caller's tool call, if anything. The API and the CLI validate their
- * input; a library call must too, or its events are refused by the store (a negative step) and lost
- * without a word, or `bash -c undefined` runs.
- */
-export function toolCallSpecProblem(spec: ToolCallSpec, internal = false): string | undefined {
-  if (typeof spec !== 'object' || spec === null) return 'expected a tool call object';
-  if (!internal) {
-    const unknown = Object.keys(spec).filter((k) => !TOOL_CALL_KEYS.has(k) && (spec as unknown as Record<string, unknown>)[k] !== undefined);
-    if (unknown.length) return `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (a tool call takes ${[...TOOL_CALL_KEYS].join(', ')}; never spread a model's tool arguments into it)`;
-  }
-  const argvOk = Array.isArray(spec.argv) && spec.argv.length > 0 && spec.argv.every((a) => typeof a === 'string');
-  if (spec.argv !== undefined && !argvOk) return 'argv must be a non-empty array of strings';
-  if (!argvOk && typeof spec.command !== 'string') return 'command must be a string';
-  // (a shell never receives a NUL — execve ends the argument there — so `echo a\0b` ran `echo a`: a user review, session 41)
-  if (argvOk ? spec.argv!.some((a) => a.includes('\0')) : spec.command!.includes('\0')) return `${argvOk ? 'an argv element' : 'command'} contains a NUL character, which no program can be given in its arguments`;
-  if (spec.tool !== undefined && spec.tool !== 'bash' && spec.tool !== 'python') return `tool must be 'bash' or 'python', got ${JSON.stringify(spec.tool)}`;
-  if (spec.step !== undefined && !(Number.isSafeInteger(spec.step) && spec.step >= 0)) return `step must be a whole number ≥ 0, got ${String(spec.step)}`;
-  if (spec.toolCallId !== undefined && (typeof spec.toolCallId !== 'string' || spec.toolCallId === '' || spec.toolCallId.length > 256)) return 'toolCallId must be a non-empty string of at most 256 characters';
-  if (spec.timeoutMs !== undefined && !(Number.isFinite(spec.timeoutMs) && spec.timeoutMs > 0 && spec.timeoutMs <= MAX_TIMER_MS)) return `timeoutMs must be from 1 to ${MAX_TIMER_MS} (≈ 24.8 days), got ${String(spec.timeoutMs)}`;
-  if (spec.maxOutput !== undefined && !(Number.isSafeInteger(spec.maxOutput) && spec.maxOutput >= 0)) return `maxOutput must be a whole number of bytes, got ${String(spec.maxOutput)}`;
-  if (spec.stdin !== undefined && typeof spec.stdin !== 'string' && !(spec.stdin instanceof Uint8Array)) return 'stdin must be a string or bytes';
-  if (spec.onOutput !== undefined && typeof spec.onOutput !== 'function') return 'onOutput must be a function';
-  if (spec.signal !== undefined && !(spec.signal instanceof AbortSignal)) return 'signal must be an AbortSignal';
-  return undefined;
-}
-
-export interface ToolCallResult {
-  /** Set when the call could not be started at all (exit 126): why. */
-  error?: string;
-  /**
-   * Set when Corral refused to run the call (exit 126, nothing ran): the command screen denied it under
-   * `detection.on_finding: block` (`screen`), or a `response.kill` of scope session had stopped the session
-   * (`stopped`). A command's own exit 126 (a script without its exec bit) has no `refused`.
-   */
-  refused?: { by: 'screen' | 'stopped'; reason: string };
-  /** The call's verdict from its alerts so far — killed, blocked, flagged or clean — as the daemon and replay give it. */
-  verdict: Verdict;
-  toolCallId: string;
-  step: number;
-  exitCode: number | null;
-  signal: string | null;
-  durationMs: number;
-  timedOut: boolean;
-  stdout: string;
-  /** stdout as bytes, when the call asked for binaryStdout (`stdout` is then empty). */
-  stdoutBytes?: Buffer;
-  stderr: string;
-  /** Alerts attributed to this tool call so far. */
-  alerts: AlertEvent[];
-  /** Set when the call was stopped from outside (its client left, Corral is stopping): why. */
-  cancelled?: string;
-  /** Set when output went past maxOutput: what was left out of stdout / stderr (characters; bytes for binaryStdout). */
-  outputTruncated?: { stdout: number; stderr: number };
-  /**
-   * Set when a stream's bytes were not valid UTF-8 (a binary file printed, a Latin-1 log): the text has U+FFFD in
-   * their place and says nothing of the bytes; binaryStdout keeps stdout's bytes.
-   */
-  outputLossy?: { stdout?: true; stderr?: true };
-}
+export { toolCallSpecProblem, type InternalCallSpec, type ToolCallResult, type ToolCallSpec } from './tool-call-spec.js';
 
 /** The UTF-8 encoding of U+FFFD, the replacement character. */
 const REPLACEMENT_UTF8 = Buffer.from('\ufffd');
@@ -243,20 +115,7 @@ type CallOutcome = Omit<ToolCallResult, 'verdict'>;
 const OUTPUT_GRACE_MS = 200;
 /** The longest a call waits for its pipes' end of file once no process of it runs (only an fd passed to another call's process holds them that long). */
 const OUTPUT_DRAIN_MAX_MS = 5000;
-/** File times come from a coarse kernel clock (a tick late at most): a change this close before a call's start still counts as its. */
-const PERSISTENCE_CLOCK_MARGIN_MS = 50;
-/** An epoch-ns string from a file time in ms (fractional). */
-const msToNs = (ms: number): string => (BigInt(Math.round(ms * 1000)) * 1000n).toString();
 
-interface CallState extends Attribution {
-  cgroup: Cgroup; running: boolean; startedNs: bigint; endedNs?: bigint; statsBefore?: CgroupStats; killReason?: string; cancelled?: string;
-  /** The command screen parsed this call's text (see rootScreened). */
-  screened?: boolean;
-  /** Processes of this call were still running when it ended (background work that may act later). */
-  leftRunning?: boolean;
-  /** The argv Corral starts the call with, when the screen read its text; cleared once its exec is seen. */
-  rootArgv?: string[];
-}
 
 
 export class Session {
@@ -276,7 +135,6 @@ export class Session {
   /** Events this session may store before the bulk kinds are only counted (RuntimeOptions.sessionEventStoreCap). */
   private readonly storeBudget: StoreBudget;
   readonly alertEvents: AlertEvent[] = [];
-  private rootSnap?: PersistenceSnapshot;
   /** The sandbox's files: its root, workspace, mounts and session directory (session-files.ts). */
   readonly files: SessionFiles;
   /** Where the workspace appears in the sandbox: the agent's working and home directory. */
@@ -286,11 +144,8 @@ export class Session {
   private calls = new Map<string, CallState>();
   private current?: CallState;
   private holder?: ChildProcess;
-  /** The workspace's persistence files as the last call left them (persistence-watch.ts). */
-  private persistSnap?: PersistenceSnapshot;
-  /** The directories searched for nested repositories at the last look (read again only when changed). */
-  private readonly repoSearch: RepoSearchCache = new Map();
-  private readonly persistLists: ListCache = new Map();
+  /** Persistence planted in the workspace or a writable root, blamed on its writer's call (session-persistence.ts). */
+  private readonly persistence: PersistenceLook;
   private nsInitPid = 0;
   private sampler = new ResourceSampler();
   private sampleTimer?: NodeJS.Timeout;
@@ -333,11 +188,8 @@ export class Session {
   private stoppedReason?: string;
   private stats: CgroupStats = {};
   private gpuEnv: Record<string, string> = {};
-  /** Rule-engine detections wait here until the gateway's own (aggregated) alerts are out, so one behaviour is one alert. */
-  private pendingDetections: Detection[] = [];
-  /** Detections that triggered policy.response.kill (their alert is never folded into an earlier one). */
-  private readonly killers = new WeakSet<Detection>();
-  private detectionTimer?: NodeJS.Timeout;
+  /** Rule-engine detections and screen findings, grouped into alerts per call and category (session-detections.ts). */
+  private readonly detections: DetectionGroups;
   /** The cgroup ids this session registered in the runtime's attribution index (forgotten at close). */
   private readonly cgroupIds: string[] = [];
   /** Kernel records the sensor lost while this session was open, written to its log at most once a second. */
@@ -372,6 +224,21 @@ export class Session {
     if (wsWhy) throw new SessionSetupError(`filesystem.workspace_path ${this.wsPath}: ${wsWhy}`);
     this.files = new SessionFiles(rt, opts, this.wsPath, slot.lease.index);
     this.cgroup = new Cgroup(rt.layout, `${rt.cgroupRoot}/${process.pid}-${this.id}`);
+    this.detections = new DetectionGroups({
+      engine: rt.engine, onError: (e) => rt.onError(e),
+      respond: (attr, category, severity, layer, why) => this.respond(attr, category, severity, layer, why),
+      busy: () => this.pending.size > 0, holds: (call) => this.netReports.holds(call),
+      alertEvents: this.alertEvents, events: this.events, eventsDropped: () => this.eventsDropped,
+      connectEvents: (call) => this.rt.store.query({ session: this.id, tool_call: call, kind: ['connect'] }),
+      alert: (attr, d, evidence, action, extra) => this.alert(attr, d, evidence, action, extra),
+    });
+    this.persistence = new PersistenceLook({
+      wsPath: this.wsPath, files: this.files, calls: this.calls, pidCall: this.pidCall,
+      writers: () => this.writers, sensorOn: () => !!this.rt.sensor, drainSensor: () => this.settle(true).catch(() => false),
+      emit: (kind, payload, o) => this.emit(kind, payload, o),
+      alert: (attr, d, evidence, action, extra) => this.alert(attr, d, evidence, action, extra),
+      attr: (state) => this.attr(state),
+    });
     // (a gateway report waits up to ≈ 2 s for a late kernel record before it is attributed: a group holds that long more)
     const hold = { busy: () => this.pending.size > 0, maxHoldMs: ATTRIBUTION_WAIT_MS + 1000 };
     this.netReports = new NetworkReports({
@@ -518,7 +385,7 @@ export class Session {
     this.writers = await this.writersStarting;
     if (this.writers) this.writers.onCodeOpen = (opener, rel) => this.codeOpened(opener, rel);
     // (what a host workspace already holds is not the agent's doing)
-    this.persistSnap = snapshotPersistence(this.files.workspace, this.wsPath, this.repoSearch, this.persistLists);
+    this.persistence.baseline();
     const every = this.rt.resourceSampleMs;
     if (every > 0) this.sampleTimer = setInterval(() => this.sampleResources(), every).unref();
     this.sensorOff = !this.rt.sensor;
@@ -702,9 +569,9 @@ export class Session {
     await this.settle(spec.syncSensor ?? false);
     this.netReports.flushCall(toolCallId);
     // (before the detections: the screen's finding for the same write folds under the file's alert)
-    await this.persistenceAlerts(state, state, [...this.calls.values()].filter((c) => c !== state && c.cgroup.populated()));
+    await this.persistence.look(state, state, [...this.calls.values()].filter((c) => c !== state && c.cgroup.populated()));
     if (spec.postscreen && !timedOut && code === 0) this.postscreen(spec.postscreen, { stdout, stderr }, startEv);
-    this.flushDetections(toolCallId);
+    this.detections.flush(toolCallId);
     const st = cg.stats();
     const resEv = this.emit('resource', { scope: 'tool_call', cpu_ns: st.cpuNs, memory_peak_bytes: st.memoryPeakBytes, pids: st.pids, pids_max_hits: st.pidsMaxHits, oom_kills: st.oomKills, throttled_periods: st.throttledPeriods }, { attr: this.attr(state) });
     this.limitAlerts(state, st, timedOut, timeoutMs, [resEv.id]);
@@ -737,81 +604,6 @@ export class Session {
   }
 
   /**
-   * Persistence files (shell start-up files, Python start-up hooks, git hooks, autostart, SSH keys)
-   * that appeared or changed in the workspace since the last look (a call's end, or the session's
-   * close): a `file` event each and one alert per call blamed (see persistence-watch.ts). Who wrote
-   * it (persistenceBlame): a file changed while `current` ran is its; one changed before it started —
-   * between calls, or after the last — can only be a process an earlier call left running.
-   */
-  private async persistenceAlerts(current: CallState | undefined, fallback: CallState, live: CallState[], closing = false): Promise<void> {
-    const now = snapshotPersistence(this.files.workspace, this.wsPath, this.repoSearch, this.persistLists);
-    const changes: (ReturnType<typeof persistenceChanges>[number] & { rel?: string })[] = persistenceChanges(this.persistSnap ?? new Map(), now).map((c) => ({ ...c, rel: c.path, path: `${this.wsPath}/${c.path}` }));
-    this.persistSnap = now;
-    if (this.files.rootUpper) {
-      const root = snapshotRootPersistence(this.files.rootUpper, this.files.image);
-      changes.push(...persistenceChanges(this.rootSnap ?? new Map(), root).map((c) => ({ ...c, path: `/${c.path}` })));
-      this.rootSnap = root;
-    }
-    if (changes.length === 0) return;
-    await this.writersKnown(changes.flatMap((c) => (c.rel === undefined ? [] : [c.rel])));
-    const groups = new Map<CallState, { found: string; changes: typeof changes }>();
-    for (const c of changes) {
-      const b = this.writerBlame(c.rel, current, closing) ?? this.holderBlame(c.rel, current, closing) ?? this.persistenceBlame(current, fallback, live, c.ctimeMs, closing);
-      const g = groups.get(b.state) ?? { found: b.found, changes: [] };
-      g.changes.push(c);
-      groups.set(b.state, g);
-    }
-    for (const [state, { found, changes: mine }] of groups) {
-      // one event per file, one alert per call (the most severe place first, the others listed and counted)
-      const events = mine.slice(0, 32).map((c) => this.emit('file', { path: c.path, change: c.created ? 'created' : 'modified', place: c.place.what, changed_ts: msToNs(c.ctimeMs) }, { attr: this.attr(state) }));
-      const sorted = [...mine].sort((a, b) => SEVERITY_RANK[a.place.severity] - SEVERITY_RANK[b.place.severity]);
-      const top = sorted[0]!;
-      const others = sorted.slice(1).map((c) => c.path);
-      const more = others.length ? `; also ${others.slice(0, 3).join(', ')}${others.length > 3 ? ` and ${others.length - 3} more` : ''}` : '';
-      this.alert(this.attr(state), {
-        rule: 'persistence.file_written', category: 'persistence', severity: top.place.severity, attack: [...new Set(sorted.flatMap((c) => c.place.attack))],
-        message: `${top.path} ${top.created ? 'created' : 'modified'} (${found}): a ${top.place.what}${more}`,
-        reason: 'Planting start-up hooks or other persistence in the sandbox is not allowed; it runs again in later tool calls.',
-      }, events.map((e) => e.id), 'observed', { layer: 'process', count: mine.length });
-    }
-  }
-
-  /**
-   * Before a look blames workspace files: every write the watcher's kernel queue holds is read (a file
-   * closed just before the call ended), and when a writer had exited before its cgroup was read and
-   * the sensor has not yet delivered the record of its pid, the sensor is drained — so the writer, not
-   * the file's times, decides. Only when files changed: the per-call path stays short.
-   */
-  private async writersKnown(rels: string[]): Promise<void> {
-    if (rels.length === 0 || !this.writers) return;
-    await this.writers.sync();
-    if (this.rt.sensor && this.writers.unresolved(rels, (pid) => this.pidCall.has(pid))) await this.settle(true).catch(() => false);
-  }
-
-  /**
-   * The call one of whose processes holds the workspace file `rel` open for writing now, when no
-   * close of it was seen (open-writers.ts): a process an earlier call left running that keeps its
-   * descriptor past the end of a later call. Undefined when none does.
-   */
-  private holderBlame(rel: string | undefined, current: CallState | undefined, closing: boolean): { state: CallState; found: string } | undefined {
-    if (rel === undefined || closing) return undefined;
-    const calls = [...this.calls.values()].filter((c) => c.cgroup.populated());
-    for (const state of calls) {
-      const pid = openForWriting(`${this.files.workspace}/${rel}`, state.cgroup.pids());
-      if (pid === undefined) continue;
-      const own = state === current || state.running;
-      return { state, found: own ? `found when this call ended; held open for writing by its pid ${pid}` : `found when step ${current?.step ?? '?'} ended; held open for writing by pid ${pid} of this call, after it ended: by a process it left running` };
-    }
-    return undefined;
-  }
-
-  /** The call a file's writer belonged to: its cgroup's, or when it had exited before that was read, its pid's. */
-  private callOfWriter(w: FileWriter): CallState | undefined {
-    const byCgroup = w.cgroup === undefined ? undefined : [...this.calls.values()].find((c) => w.cgroup === `/${c.cgroup.path}`);
-    return byCgroup ?? this.calls.get(this.pidCall.get(w.pid) ?? '');
-  }
-
-  /**
    * The call that wrote the code an exec runs, when it is not the call the process belongs to: the program
    * file, or the script a shell or interpreter was given, when it lies in the workspace and the kernel saw
    * another call's process write it last. A relative script is found from the process's working directory
@@ -824,7 +616,7 @@ export class Session {
     for (const f of script === undefined ? [rec.filename] : [rec.filename, script]) {
       const rel = this.workspaceRel(f, rec.pid);
       const w = rel === undefined ? undefined : this.writers.peek(rel);
-      const state = w && this.callOfWriter(w);
+      const state = w && this.persistence.callOfWriter(w);
       if (state?.tool_call !== undefined && state.tool_call !== attr.tool_call) return { tool_call: state.tool_call, ...(state.step !== undefined ? { step: state.step } : {}), file: rel! };
     }
     return undefined;
@@ -836,12 +628,12 @@ export class Session {
    * writer of its source `m.py` if known — that call is remembered with the process (code-origin.ts).
    */
   private codeOpened(opener: FileWriter, rel: string): void {
-    const state = this.callOfWriter(opener);
+    const state = this.persistence.callOfWriter(opener);
     if (state?.tool_call === undefined || !this.writers) return;
     const source = pycSource(rel);
     const fromSource = source !== undefined ? this.writers.peek(source) : undefined;
     const w = fromSource ?? this.writers.peek(rel);
-    const writer = w && this.callOfWriter(w);
+    const writer = w && this.persistence.callOfWriter(w);
     if (writer?.tool_call === undefined || writer.tool_call === state.tool_call) return;
     this.origins.load(opener.pid, this.parents.ancestors(opener.pid, this.nsInitPid)[0], { tool_call: writer.tool_call, ...(writer.step !== undefined ? { step: writer.step } : {}), file: fromSource ? source! : rel });
   }
@@ -856,43 +648,6 @@ export class Session {
     }
     const p = canonicalExe(abs);
     return p !== undefined && p.startsWith(`${this.wsPath}/`) ? p.slice(this.wsPath.length + 1) : undefined;
-  }
-
-  /**
-   * The call whose process last wrote the workspace file `rel`, as the kernel told (file-writers.ts):
-   * the writer's cgroup, or, when it had exited before that was read, the sensor's record of its pid.
-   * Undefined when unknown (not watched, not seen, a writer outside every call): file times decide.
-   */
-  private writerBlame(rel: string | undefined, current: CallState | undefined, closing: boolean): { state: CallState; found: string } | undefined {
-    const w = rel === undefined ? undefined : this.writers?.take(rel);
-    const state = w && this.callOfWriter(w);
-    if (!w || !state) return undefined;
-    const own = state === current || state.running;
-    const when = closing ? 'found when the session closed' : own ? 'found when this call ended' : `found when step ${current?.step ?? '?'} ended`;
-    return { state, found: own ? `${when}; written by its pid ${w.pid}` : `${when}; written by pid ${w.pid} of this call, after it ended: by a process it left running` };
-  }
-
-  /**
-   * The call a persistence file changed at `ctimeMs` is blamed on. The inode's change time is the
-   * kernel's clock, which no file call sets back (touch -d sets the modification time only). Changed
-   * while `current` ran (or within a small margin before: the clock is coarse): `current`. Before it
-   * started — or after the last call, at the close — no call was running, so a process one left
-   * running wrote it: the latest such call that ended before the change, preferring one whose
-   * processes still run (`live`); the others are named. None: `fallback`.
-   */
-  private persistenceBlame(current: CallState | undefined, fallback: CallState, live: CallState[], ctimeMs: number, closing: boolean): { state: CallState; found: string } {
-    const wallMs = (mono: bigint): number => Number(BigInt(monoToEpochNs(mono)) / 1_000_000n);
-    const at = new Date(ctimeMs).toISOString();
-    if (current && ctimeMs >= wallMs(current.startedNs) - PERSISTENCE_CLOCK_MARGIN_MS) {
-      const bg = live.filter((c) => c !== current && c.step !== undefined).map((c) => c.step);
-      return { state: current, found: `found when ${closing ? 'the session closed, while this call ran' : 'this call ended'}${bg.length ? `; processes step ${bg.join(', ')} left running were also running` : ''}` };
-    }
-    const calls = [...this.calls.values()].filter((c) => c !== current && c.leftRunning && c.endedNs !== undefined && wallMs(c.endedNs) <= ctimeMs + PERSISTENCE_CLOCK_MARGIN_MS);
-    const pick = calls.filter((c) => live.includes(c)).at(-1) ?? calls.at(-1);
-    if (!pick) return { state: current ?? fallback, found: current && !closing ? `found when this call ended, changed at ${at} before it started` : 'found when the session closed, after this call ended' };
-    const others = calls.filter((c) => c !== pick && c.step !== undefined).map((c) => c.step);
-    const when = current && !closing ? `found when step ${current.step ?? '?'} ended` : 'found when the session closed';
-    return { state: pick, found: `${when}; changed at ${at}, after this call ended, while no call ran: by a process it left running${others.length ? ` (step ${others.join(', ')} also left processes running)` : ''}` };
   }
 
   /**
@@ -921,7 +676,7 @@ export class Session {
       return { toolCallId: attr.tool_call!, step: attr.step!, exitCode: 126, signal: null, durationMs: 0, timedOut: false, stdout: '', stderr: `${lines.join('\n')}\n`, alerts: this.alertsFor(attr.tool_call!), refused: { by: 'screen', reason: res.findings.map((f) => `${f.reason} [rule ${f.rule}]`).join('; ') } };
     }
     for (const f of res.findings) {
-      this.pendingDetections.push({ rule: f.rule, category: f.category, severity: f.severity, attack: f.attack,
+      this.detections.push({ rule: f.rule, category: f.category, severity: f.severity, attack: f.attack,
         message: `${f.message} (flagged before it ran: ${this.opts.policy.detection.on_finding === 'block'
           ? 'the screen warns about it, below the level this policy blocks at — detection.on_finding: block denies only what the screen would deny'
           : `the screen would ${res.verdict === 'deny' ? 'deny' : 'warn about'} it; this policy records findings and lets the call run — detection.on_finding: record`})`, reason: f.reason, evidence: [startEv.id], event: startEv });
@@ -947,7 +702,7 @@ export class Session {
     let res: CheckResult | undefined;
     try { res = judge(out); } catch (e) { this.rt.onError(e); return; }
     for (const f of res?.findings ?? []) {
-      this.pendingDetections.push({ rule: f.rule, category: f.category, severity: f.severity, attack: f.attack,
+      this.detections.push({ rule: f.rule, category: f.category, severity: f.severity, attack: f.attack,
         message: f.message, reason: f.reason, evidence: [startEv.id], event: startEv });
     }
   }
@@ -1060,7 +815,7 @@ export class Session {
     }
     // Session-level events are Corral's own machinery (the namespace holder); agent activity always has a tool call.
     // (a kernel_reply — an ICMP error the sandbox's kernel sent on its own — is not the agent's either)
-    if (kind !== 'alert' && ev.tool_call !== undefined && payload.kernel_reply !== true) this.detect(ev);
+    if (kind !== 'alert' && ev.tool_call !== undefined && payload.kernel_reply !== true && !this.rootScreened(ev)) this.detections.detect(ev);
     return ev;
   }
 
@@ -1106,89 +861,6 @@ export class Session {
     const same = Array.isArray(argv) && ev.payload.truncated !== true && argv.length === root.length && argv.every((a, i) => a === root[i]);
     if (!same) state.rootArgv = undefined;
     return same;
-  }
-
-  private detect(ev: CorralEvent): void {
-    if (this.rootScreened(ev)) return;
-    let found: Detection[];
-    try { found = this.rt.engine.process(ev); } catch (e) { this.rt.onError(e); return; }
-    if (!found.length) return;
-    // policy.response.kill acts when the behaviour is seen; the alert follows when detections are grouped
-    const attr = attrOfEvent(ev);
-    for (const d of found) if (this.respond(attr, d.category, d.severity, layerOf(ev.kind), d.reason)) this.killers.add(d);
-    this.pendingDetections.push(...found);
-    this.detectionTimer ??= setTimeout(() => this.flushDetections(false), 2000);
-  }
-
-  /**
-   * Emits rule-engine detections as alerts: one per tool call and category (highest severity
-   * first, the others counted and their evidence merged), and none where the gateway or the
-   * limits already reported that category for that tool call — one behaviour, one alert.
-   */
-  /** force: 'all' (session close), a tool call id (that call just ended and its aggregates were flushed), or false (timer). */
-  flushDetections(force: string | boolean = 'all'): void {
-    if (this.detectionTimer) { clearTimeout(this.detectionTimer); this.detectionTimer = undefined; }
-    const groups = new Map<string, Detection[]>();
-    const keep: Detection[] = [];
-    for (const d of this.pendingDetections.splice(0)) {
-      const call = d.event.tool_call ?? '';
-      // the gateway may still be about to report this call (aggregating, or joining a flow to its pid): wait for it
-      const forced = force === 'all' || force === true || force === call;
-      if (!forced && (this.pending.size > 0 || this.netReports.holds(call))) { keep.push(d); continue; }
-      const k = `${d.event.tool_call ?? ''}|${d.category}`;
-      const g = groups.get(k);
-      if (g) g.push(d); else groups.set(k, [d]);
-    }
-    if (keep.length) {
-      this.pendingDetections.push(...keep);
-      this.detectionTimer = setTimeout(() => this.flushDetections(false), 1000);
-    }
-    for (const all of groups.values()) {
-      const group = this.withoutShellScan(all);
-      if (!group.length) continue;
-      group.sort((x, y) => SEVERITY_RANK[x.severity] - SEVERITY_RANK[y.severity]);
-      const top = group[0]!;
-      // Already said by an alert of this call and category at least as severe (a scan seen across the
-      // session outranks the call's own medium gateway alert, so it is kept) — unless this behaviour
-      // made Corral kill something and no alert of it says so yet: the kill must be on record.
-      const earlier = this.alertEvents.filter((a) => a.tool_call === top.event.tool_call && a.payload.category === top.category
-        && SEVERITY_RANK[a.payload.severity] <= SEVERITY_RANK[top.severity]);
-      if (earlier.length && (earlier.some((a) => a.payload.action === 'killed') || !group.some((d) => this.killers.has(d)))) continue;
-      const e = top.event;
-      const rules = [...new Set(group.map((d) => d.rule))];
-      const evidence = [...new Set(group.flatMap((d) => d.evidence))].slice(0, 64);
-      const attr = attrOfEvent(e);
-      const more = rules.length > 1 ? ` (also: ${rules.slice(1).join(', ')})` : '';
-      const co = coCulpritOf(e.payload);
-      this.alert(attr, { rule: top.rule, category: top.category, severity: top.severity, attack: [...new Set(group.flatMap((d) => d.attack))],
-        message: `${top.message}${more}`, reason: top.reason, ...(co ? { co_culprit: co } : {}) }, evidence, 'observed', { pid: e.pid, count: group.reduce((n, d) => n + (d.count ?? 1), 0), ts: e.ts, layer: layerOf(e.kind) });
-    }
-  }
-
-
-  /**
-   * A shell's own connect() (`shell_socket_connect`, /dev/tcp) is how reverse shells start, but a shell
-   * that knocked on three or more destinations the gateway already reported as this call's internal
-   * scan was scanning (`for h in …; do echo > /dev/tcp/$h/$p; done`): those detections are that scan,
-   * already one alert, and are not reported again as a reverse shell. A connection to any destination
-   * outside the scan, and any detection that made Corral kill, still raises its own alert.
-   */
-  private withoutShellScan(group: Detection[]): Detection[] {
-    const dst = (e: { payload: Record<string, unknown> }): string => `${String(e.payload['network.peer.address'])}:${String(e.payload['network.peer.port'])}`;
-    const shell = group.filter((d) => d.rule === 'shell_socket_connect' && !this.killers.has(d));
-    if (shell.length < 3) return group;
-    const call = shell[0]!.event.tool_call;
-    const evidence = new Set(this.alertEvents.filter((a) => a.tool_call === call && a.payload.category === 'internal_probe' && a.payload.layer === 'network')
-      .flatMap((a) => a.payload.evidence));
-    if (!evidence.size) return group;
-    // (the scan's evidence events, from memory; from the store when a long session let them go)
-    let found = this.events.filter((e) => evidence.has(e.id));
-    if (found.length < evidence.size && this.eventsDropped) found = this.rt.store.query({ session: this.id, tool_call: call, kind: ['connect'] }).filter((e) => evidence.has(e.id));
-    const scanned = new Set(found.map(dst));
-    const inScan = shell.filter((d) => scanned.has(dst(d.event)));
-    if (new Set(inScan.map((d) => dst(d.event))).size < 3) return group;
-    const folded = new Set(inScan);
-    return group.filter((d) => !folded.has(d));
   }
 
   private alert(attr: Attribution, d: AlertDraft & { co_culprit?: AlertPayload['co_culprit'] }, evidence: string[], action: 'blocked' | 'killed' | 'observed', extra: { pid?: number; count?: number; ts?: string; layer?: AlertLayer } = {}): AlertEvent {
@@ -1449,7 +1121,7 @@ export class Session {
       this.emit('sensor', { state: 'unsynced', cpus: this.barrierGap, note: `the kernel sensor's barrier cannot mark CPU ${this.barrierGap.join(', ')} (outside Corral's cpuset) and this session's cgroup could not be confined away from it: execs and connects made there just before the end may be missing` });
     }
     this.netReports.flush();
-    this.flushDetections();
+    this.detections.flush();
     this.stats = this.cgroup.stats();
     // (a call still running is stopped from outside: its result and toolcall.end say so, not a bare 137)
     if (this.current?.running) this.current.cancelled ??= 'the session was closed';
@@ -1463,9 +1135,9 @@ export class Session {
     // more now that nothing can write, and blamed on the call that left it running (persistenceBlame;
     // without a change time that says so, the latest call with processes, else the last call).
     const blame = live.at(-1) ?? calls.filter((c) => c.leftRunning).at(-1) ?? calls.at(-1);
-    if (blame && this.persistSnap) {
+    if (blame && this.persistence.started) {
       try {
-        await this.persistenceAlerts(live.find((c) => c.running), blame, live, true);
+        await this.persistence.look(live.find((c) => c.running), blame, live, true);
       } catch (e) { this.rt.onError(e); }
     }
     (this.writers ?? await this.writersStarting)?.close();
@@ -1477,7 +1149,7 @@ export class Session {
       clearTimeout(timer);
       await this.settle(false).catch(() => {});
       this.netReports.flush();
-      this.flushDetections();
+      this.detections.flush();
     }
     onFinal?.(this.closeResult());
     // The teardown never throws: each step that fails is reported and the next still runs (the
@@ -1521,15 +1193,6 @@ export interface SessionCloseResult {
   verdict: Verdict;
   stats: CgroupStats;
   capture: CaptureStatus;
-}
-
-/** Who a connection's records belong to (kept per flow so interim and last records need no second lookup). */
-/** The layer a detection was seen at, from its triggering event (toolcall.start = the screened command text). */
-function layerOf(kind: string): AlertLayer {
-  if (kind === 'exec' || kind === 'exit') return 'process';
-  if (kind === 'resource') return 'resource';
-  if (kind === 'toolcall.start' || kind === 'command') return 'command';
-  return 'network';
 }
 
 /** Resolves after the event loop has run at least one full I/O poll phase (two check phases apart). */
