@@ -15,35 +15,32 @@ export const UNREAD_RULE = 'upload-unread';
 /** The rule of a DNS query refused because its sandbox (or the resolver) has too many waiting on the upstream (dns-upstream.ts). */
 export const DNS_LIMIT_RULE = 'limit:dns';
 
-export interface ConnectReport {
-  kind: 'connect';
+/** What a proxied connection's reports (its decision and its flow records) all carry. */
+interface ProxiedFlow {
   flowId: string;
   sport: number;
   dst: { ip: string; port: number };
+  /** The name the sandbox resolved to reach dst, when the gateway answered that query. */
   name?: string;
   protocol?: Protocol;
   sniHost?: string;
-  detail?: string;
   /** JA3/JA4 of the client's TLS ClientHello. */
   tls?: TlsFingerprint;
   decision: Decision;
+  tsNs: bigint;
+}
+
+export interface ConnectReport extends ProxiedFlow {
+  kind: 'connect';
+  detail?: string;
   /** True when the decision was made after the connection was allowed (protocol seen mid-stream). */
   midstream?: boolean;
   /** observe mode: the decision was 'deny' but traffic was let through. */
   observed: boolean;
-  tsNs: bigint;
 }
 
-export interface FlowReport {
+export interface FlowReport extends ProxiedFlow {
   kind: 'flow';
-  flowId: string;
-  sport: number;
-  dst: { ip: string; port: number };
-  name?: string;
-  protocol?: Protocol;
-  sniHost?: string;
-  tls?: TlsFingerprint;
-  decision: Decision;
   bytesUp: number;
   bytesDown: number;
   durationMs: number;
@@ -58,7 +55,6 @@ export interface FlowReport {
   uninspected?: string[];
   /** This record is the first to carry one of `uninspected`'s entries (so a rule fires once, while the flow is open). */
   uninspectedNew?: true;
-  tsNs: bigint;
 }
 
 export interface DnsReport {
