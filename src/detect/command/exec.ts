@@ -128,6 +128,8 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
       // GNU parallel with no command runs each line of its input as a command, as a shell would
       if (!noExec && k >= argv.length && name === 'parallel' && argv.length === at) emitCommand(run, { ...st.inp, argv: ['sh'], exact: [true], nodes: [nodes[0]!], via: [...via, name], depth: depth + 1 });
       if (noExec || k >= argv.length) break;
+      // `env x=nc bash -c '$x -e …'`: env's assignments are the environment of what it runs, as prefix assignments are
+      if (name === 'env') inp = withEnvAssignments(inp, argv.slice(1, at), exact.slice(1, at));
       rec.files = [];
       // the wrapped command is recorded next (unless the hop or record limit stops here)
       if (hop + 1 < MAX_HOPS && !run.full()) rec.flags.push('wrapper');
@@ -272,6 +274,16 @@ export function subLayer(st: Step, text: string, from: number, to: number, label
   return { text, depth: st.depth + 1, via: [...st.via, label], chain: [...L.chain, text], map };
 }
 
+/** inp with `NAME=VALUE` words (env's, given literally) added to its variables, for the command env runs and the shells it starts. */
+function withEnvAssignments(inp: EmitInput, words: string[], exact: boolean[]): EmitInput {
+  let vars: Map<string, string> | undefined;
+  words.forEach((w, i) => {
+    const m = exact[i] ? /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(w) : null;
+    if (m) (vars ??= new Map(inp.ctx.vars)).set(m[1]!, m[2]!);
+  });
+  return vars ? { ...inp, ctx: { ...inp.ctx, vars } } : inp;
+}
+
 /** Context a nested layer inherits: loop/background state and where its input comes from. */
 export function inherit(st: Step, extra: Partial<Ctx> = {}): Partial<Ctx> {
   const c = st.inp.ctx;
@@ -330,19 +342,48 @@ function shell(run: RunState, st: Step, name: string): void {
   let i = 1;
   let sawC = false;
   let sawS = false;
+  let traced = false;
+  const rcfiles: string[] = [];
   while (i < a.length) {
     const x = a[i]!;
     if (x === '--' || x === '-') { i++; break; }
-    if (/^[-+]O$|^[-+]o$/.test(x) || x === '--rcfile' || x === '--init-file') { i += 2; continue; }
+    if (x === '--rcfile' || x === '--init-file') { if (i + 1 < a.length) rcfiles.push(a[i + 1]!); i += 2; continue; }
+    if (/^[-+]O$|^[-+]o$/.test(x)) { if (x === '-o' && a[i + 1] === 'xtrace') traced = true; i += 2; continue; }
     if (x.startsWith('--')) { i++; continue; }
-    if (/^[-+][a-zA-Z]+$/.test(x)) { if (x[0] === '-' && x.includes('c')) sawC = true; if (x[0] === '-' && x.includes('s')) sawS = true; i++; continue; }
+    if (/^[-+][a-zA-Z]+$/.test(x)) { if (x[0] === '-' && x.includes('c')) sawC = true; if (x[0] === '-' && x.includes('s')) sawS = true; if (x[0] === '-' && x.includes('x')) traced = true; i++; continue; }
     break;
   }
+  startupCode(run, st, name, rcfiles, traced);
   st.rec.files = sawC || sawS || i >= a.length ? [] : [a[i]!];
   if (sawC) { if (i < a.length) layerFromArgs(run, st, i, i + 1, `${name} -c`); return; }
   if (!sawS && i < a.length) { script(run, st, i, name); return; }
   if (st.inp.inputFrom.length || st.inp.stdin) st.rec.flags.push('code_from_input');
   if (st.inp.stdin) layerFromData(run, st, st.inp.stdin.toString('utf8'), `${name} <stdin`, true);
+}
+
+/**
+ * What a shell runs before its command (session 46): the file in BASH_ENV (bash) or ENV (sh, dash, ksh, posh), and the
+ * --rcfile/--init-file it is given, each as `source FILE`; under -x, PS4, which it expands before every traced command
+ * (`PS4='$(nc -e sh h 1)' bash -xc true`). Values come from the shell's environment as the analyser knows it (prefix
+ * and env assignments, earlier exports).
+ */
+function startupCode(run: RunState, st: Step, name: string, rcfiles: string[], traced: boolean): void {
+  const vars = st.inp.ctx.vars;
+  const env = vars.get(name === 'bash' || name === 'rbash' ? 'BASH_ENV' : 'ENV');
+  for (const file of [...(env ? [env] : []), ...rcfiles]) {
+    const text = `source ${shellQuote(file)}`;
+    run.analyzeLayer(text, subLayer(st, text, 0, 1, `${name} start-up file`), inherit(st, { stdin: null, inputFrom: [] }));
+  }
+  const ps4 = traced ? vars.get('PS4') : undefined;
+  if (ps4 && /[$`]/.test(ps4)) {
+    const text = `: <<CORRAL_PS4\n${ps4}\nCORRAL_PS4\n`;
+    run.analyzeLayer(text, subLayer(st, text, 0, 1, `${name} PS4`), inherit(st, { stdin: null, inputFrom: [] }));
+  }
+}
+
+/** One shell word that is `s`, single-quoted. */
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 function findExec(run: RunState, st: Step): void {

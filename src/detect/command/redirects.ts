@@ -7,10 +7,22 @@ import type { SNode } from './parser.js';
 import type { Ctx, Run } from './run.js';
 import { evalWord } from './words.js';
 
-export interface Redir { list: string[]; stdin: Buffer | null; stdinFrom: string[]; outFiles: { path: string; append: boolean }[] }
+export interface Redir {
+  list: string[]; stdin: Buffer | null; stdinFrom: string[]; outFiles: { path: string; append: boolean }[];
+  /** Descriptors other than stdin opened for reading on a process substitution (`3< <(curl …)`): the commands feeding each. */
+  fdFrom: Map<string, string[]>;
+}
+
+/** The key the commands feeding a descriptor a bare `exec 3< <(…)` opened sit under: no shell name starts with NUL. */
+const FD_KEY = '\0fd:';
+
+/** A bare `exec` keeps its redirections for the rest of the shell: what feeds each descriptor it opened is remembered. */
+export function keepDescriptors(vars: Map<string, string>, r: Redir): void {
+  for (const [fd, names] of r.fdFrom) vars.set(FD_KEY + fd, names.join('\0'));
+}
 
 export function evalRedirects(run: Run, nodes: SNode[], ctx: Ctx): Redir {
-  const r: Redir = { list: [], stdin: null, stdinFrom: [], outFiles: [] };
+  const r: Redir = { list: [], stdin: null, stdinFrom: [], outFiles: [], fdFrom: new Map() };
   const t = ctx.layer.text;
   for (const n of nodes) {
     if (n.type === 'heredoc_redirect') {
@@ -30,15 +42,22 @@ export function evalRedirects(run: Run, nodes: SNode[], ctx: Ctx): Redir {
     const op = n.children.find((c) => !c.named)?.type ?? '';
     const dest = n.children.find((c) => c.field === 'destination') ?? n.children.filter((c) => c.named && c.type !== 'file_descriptor').at(-1);
     if (!dest) continue;
+    const fd = n.children.find((c) => c.type === 'file_descriptor');
     if (dest.type === 'process_substitution') {
       const sub = run.visitSubst(dest, ctx);
       r.stdinFrom.push(...sub.names);
-      if (op === '<') r.stdin = sub.out;
+      if (op === '<' && fd && t.slice(fd.start, fd.end) !== '0') r.fdFrom.set(t.slice(fd.start, fd.end), sub.names);
+      else if (op === '<') r.stdin = sub.out;
       r.list.push(`${op}${t.slice(dest.start, dest.end)}`);
       continue;
     }
     const v = evalWord(dest, run.wordEnv(ctx, r.stdinFrom)).value;
     if (/^[&>]*$/.test(op) && /^\d+$|^-$/.test(v) && op.includes('&')) continue; // 2>&1, >&-
+    // `bash <&3` after `exec 3< <(curl …)` (or on the same command): stdin is what feeds descriptor 3 (session 46)
+    if (op === '<&' && /^\d+$/.test(v) && (!fd || t.slice(fd.start, fd.end) === '0')) {
+      const from = r.fdFrom.get(v) ?? ctx.vars.get(FD_KEY + v)?.split('\0');
+      if (from) { r.stdinFrom.push(...from); r.stdin = null; }
+    }
     r.list.push(`${op}${v}`);
     if (op === '<') r.stdin = run.readFile(v);
     if (/^(>|>>|&>|&>>|>\||>&)$/.test(op) && !v.startsWith('/dev/')) r.outFiles.push({ path: v, append: op.endsWith('>>') });

@@ -11,11 +11,11 @@ import { MAX_NODES, type ShellParser, type SNode } from './parser.js';
 import { emitCommand, type RunState } from './exec.js';
 import { stageOutput, normPath } from './stage.js';
 import { basename, DOWNLOADERS } from './programs.js';
-import { evalWord, type WordEnv } from './words.js';
+import { evalWord, REF_KEY, type WordEnv } from './words.js';
 import { braceExpand } from './braces.js';
 import { COMMAND_ENV } from './exec-options.js';
-import { evalRedirects, type Redir } from './redirects.js';
-import { builtinAssign, carried, PASS_THROUGH, setSources, sourcesOf, wholeExpansion } from './var-flow.js';
+import { evalRedirects, keepDescriptors, type Redir } from './redirects.js';
+import { assignArray, builtinAssign, carried, PASS_THROUGH, setSources, sourcesOf, wholeExpansion } from './var-flow.js';
 import { mapSpan, type Analysis, type AnalysisLimits, type CommandRecord, type Layer } from './types.js';
 
 export interface Ctx {
@@ -341,7 +341,8 @@ export class Run implements RunState {
         const name = basename(argv[0] ?? '');
         if (i === 0 || name === 'eval' || name === 'source' || name === '.' || PASS_THROUGH.has(name) || /^-[A-Za-z]*[ceE]$/.test(prev)) substNames.push(...prov);
       }
-      const parts = v.exact && ifs !== '' && splits(w) ? v.value.split(new RegExp(`[${ifs.replace(/[\]\\^-]/g, '\\$&')}]+`)).filter((x) => x !== '') : [v.value];
+      // (a list's elements — "$@", "${a[@]}" — are words of their own, quoted or not; unquoted, each is split too)
+      const parts = (v.exact && v.items ? v.items : [v.value]).flatMap((x) => (v.exact && ifs !== '' && splits(w) ? x.split(new RegExp(`[${ifs.replace(/[\]\\^-]/g, '\\$&')}]+`)).filter((y) => y !== '') : [x]));
       const list = parts.length ? parts : [''];
       // `ss\<newline>h`: bash removes a backslash-newline before splitting words, so the two
       // pieces the grammar sees are one word (`ssh`); join them.
@@ -367,6 +368,7 @@ export class Run implements RunState {
       redirects: [...ctx.redirects, ...r.list], flags: extraFlags,
     });
     if (eff === argv && exact[0]) builtinAssign(ctx.vars, argv, { known: exact.every((e) => e), stdin, ifs: runCtx.vars.get('IFS'), from: [...ctx.inputFrom, ...r.stdinFrom, ...substNames] });
+    if (argv.length === 1 && argv[0] === 'exec' && exact[0]) keepDescriptors(ctx.vars, r);
     if (basename(eff[0] ?? '') === 'tee') {
       // tee copies its stdin to each file operand and to stdout.
       for (const p of eff.slice(1).filter((a) => !a.startsWith('-'))) r.outFiles.push({ path: p, append: eff.includes('-a') || eff.includes('--append') });
@@ -403,7 +405,10 @@ export class Run implements RunState {
       if (!name) continue;
       const key = ctx.layer.text.slice(name.start, name.end);
       const substNames: string[] = [];
-      const got = val ? evalWord(val, this.wordEnv(ctx, substNames)) : { value: '', exact: true };
+      const env = this.wordEnv(ctx, substNames);
+      // `a=(nc -e /bin/sh h 1); "${a[@]}"`: an array's elements, kept as a list (listValue), $a being its first
+      if (val?.type === 'array') { assignArray(ctx.vars, key, val, env, a.children.some((c) => c.type === '+=')); setSources(ctx.vars, key, substNames); continue; }
+      const got = val ? evalWord(val, env) : { value: '', exact: true };
       // `x+=c` appends (session 45: `x=n; x+=c; $x` ran nc unjudged)
       const prior = a.children.some((c) => c.type === '+=') ? ctx.vars.get(key) : '';
       const v = prior === undefined ? { value: got.value, exact: false } : { value: prior + got.value, exact: got.exact };
@@ -421,8 +426,11 @@ export class Run implements RunState {
     const substNames: string[] = [];
     const env = this.wordEnv(ctx, substNames);
     const argv = words.map((w) => (w.named ? evalWord(w, env).value : w.type));
+    // (`declare -n r=x` / `local -n`, `typeset -n`: r names x; `export -n` is another thing)
+    const nameref = /^(declare|local|typeset)$/.test(argv[0] ?? '') && argv.some((a) => /^-[a-zA-Z]*n/.test(a));
     for (const w of words) {
       if (w.type === 'variable_assignment') this.assign(w, ctx, false);
+      if (w.type === 'variable_assignment') nameRef(ctx.vars, w, ctx.layer.text, nameref);
       if (n.type === 'unset_command' && w.named) ctx.vars.delete(ctx.layer.text.slice(w.start, w.end));
     }
     if (words.length) emitCommand(this, { argv, exact: argv.map(() => true), nodes: words, end: n.end, ctx, stdin: null, inputFrom: substNames, redirects: ctx.redirects, flags: [] });
@@ -453,6 +461,15 @@ export class Run implements RunState {
 /** How many records in all (repeats included) one analysis may hold, as a multiple of maxCommands. */
 const REPEAT_FACTOR = 5;
 
+
+/** After `declare -n r=x`, r refers to x (when x is a plain name); any other assignment to r drops what it referred to. */
+function nameRef(vars: Map<string, string>, a: SNode, text: string, isRef: boolean): void {
+  const name = a.children.find((c) => c.field === 'name');
+  if (!name) return;
+  const key = text.slice(name.start, name.end);
+  const target = vars.get(key);
+  if (isRef && target !== undefined && /^[A-Za-z_]\w*$/.test(target)) vars.set(REF_KEY + key, target); else vars.delete(REF_KEY + key);
+}
 
 /** Does bash word-split this word's value? (an unquoted expansion or substitution at its top level) */
 function splits(w: SNode): boolean {

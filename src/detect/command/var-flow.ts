@@ -9,6 +9,7 @@ import type { SNode } from './parser.js';
 import { printfOutput } from './decode.js';
 import { basename, DOWNLOADERS } from './programs.js';
 import type { CommandRecord } from './types.js';
+import { evalWord, listOf, setList, type WordEnv } from './words.js';
 
 /** The key a variable's sources sit under, beside it, a name no shell variable can have. */
 const FROM_KEY = '\0from:';
@@ -28,9 +29,18 @@ export function sourcesOf(vars: Map<string, string>, name: string): string[] {
   return from ? from.split('\0') : [];
 }
 
+/**
+ * Filters that copy their input to their output, changed or not: what feeds one flows on down its pipe (`exec 3< <(curl
+ * …); cat <&3 | sh`, session 46), as the words of echo and printf do.
+ */
+const STDIN_THROUGH = new Set(['cat', 'tac', 'head', 'tail', 'tee', 'dd', 'tr', 'sed', 'cut', 'rev', 'base64', 'base32', 'xxd', 'gzip', 'gunzip', 'zcat', 'bzcat', 'xzcat', 'iconv', 'dos2unix']);
+
 /** The downloaders and network tools some records were fed by: what a pipe or substitution they sit in carries on. */
 export function carried(records: CommandRecord[]): string[] {
-  return records.flatMap((r) => (PASS_THROUGH.has(basename(r.argv[0] ?? '')) ? r.input_from.filter((x) => DOWNLOADERS.has(x)) : []));
+  return records.flatMap((r) => {
+    const name = basename(r.argv[0] ?? '');
+    return PASS_THROUGH.has(name) || STDIN_THROUGH.has(name) ? r.input_from.filter((x) => DOWNLOADERS.has(x)) : [];
+  });
 }
 
 /** Is the word one expansion and nothing else (`$x`, `"${x}"`)? */
@@ -45,6 +55,18 @@ export function wholeExpansion(w: SNode, text: string): boolean {
  */
 export function builtinAssign(vars: Map<string, string>, argv: string[], io: { known: boolean; stdin: Buffer | null; ifs: string | undefined; from: string[] }): void {
   const name = argv[0];
+  // `set -- a b c` (or `set a b c`): the positional parameters; options before `--` are the shell's own (`set -e --`)
+  if (name === 'set') {
+    const dd = argv.indexOf('--');
+    const args = dd > 0 ? argv.slice(dd + 1) : argv.length > 1 && !/^[-+]/.test(argv[1]!) ? argv.slice(1) : undefined;
+    if (args) setPositional(vars, io.known ? args : undefined);
+    return;
+  }
+  if (name === 'shift') {
+    const args = listOf(vars, '@'), n = argv[1] === undefined ? 1 : Number(argv[1]);
+    setPositional(vars, args && io.known && Number.isInteger(n) && n >= 0 ? args.slice(n) : undefined);
+    return;
+  }
   const ok = (v: string | undefined): v is string => {
     if (v === undefined || !/^[A-Za-z_]\w*$/.test(v)) return false;
     setSources(vars, v, io.from);
@@ -69,4 +91,21 @@ export function builtinAssign(vars: Map<string, string>, argv: string[], io: { k
     if (words === undefined) { vars.delete(v); return; }
     vars.set(v, i === names.length - 1 ? words.slice(i).join(' ') : (words[i] ?? ''));
   });
+}
+
+/** The positional parameters ("$@", $1 …) as `set --` leaves them; undefined: no longer known. */
+function setPositional(vars: Map<string, string>, args: string[] | undefined): void {
+  setList(vars, '@', args);
+  for (let i = 1; i <= 9; i++) {
+    const v = args?.[i - 1];
+    if (v === undefined) vars.delete(String(i)); else vars.set(String(i), v);
+  }
+}
+
+/** `a=(w1 w2 …)` or `a+=(…)`: an array of the words' values (all static), else unknown. */
+export function assignArray(vars: Map<string, string>, key: string, array: SNode, env: WordEnv, append: boolean): void {
+  const words = array.children.filter((c) => c.named).map((c) => evalWord(c, env));
+  const prior = append ? listOf(vars, key) : [];
+  const known = prior !== undefined && words.every((w) => w.exact);
+  setList(vars, key, known ? [...prior, ...words.flatMap((w) => w.items ?? [w.value])] : undefined);
 }

@@ -10,6 +10,30 @@ export interface WordValue {
   value: string;
   /** False when part of the value is unknown (unresolved expansion or substitution). */
   exact: boolean;
+  /** A list's elements, each a word of its own ("$@", "${a[@]}"); `value` is them joined by spaces. */
+  items?: string[];
+}
+
+/** The key a list (the positional parameters, an array) is kept under beside its scalar: no shell name starts with NUL. */
+const LIST_KEY = '\0list:';
+
+/** The elements of list `name` (`@`: the positional parameters), when known. */
+export function listOf(vars: Pick<Map<string, string>, 'get'>, name: string): string[] | undefined {
+  const v = vars.get(LIST_KEY + name);
+  return v === undefined ? undefined : v === '' ? [] : v.split('\0');
+}
+
+/** Sets list `name` (undefined: unknown), and its scalar, which is its first element (`$a` is `${a[0]}`). */
+export function setList(vars: Map<string, string>, name: string, items: string[] | undefined): void {
+  if (items === undefined) { vars.delete(LIST_KEY + name); if (name !== '@') vars.delete(name); return; }
+  vars.set(LIST_KEY + name, items.join('\0'));
+  if (name !== '@') vars.set(name, items[0] ?? '');
+}
+
+/** A list expanded whole: `@` gives each element as a word, `*` one word joined by IFS's first character. */
+function listValue(items: string[], how: string, env: WordEnv): WordValue {
+  if (how === '@') return { value: items.join(' '), exact: true, items };
+  return { value: items.join((lookup(env, 'IFS') ?? ' ').charAt(0)), exact: true };
 }
 
 export interface WordEnv {
@@ -111,6 +135,8 @@ function evalParts(n: SNode, env: WordEnv, inDouble: boolean): WordValue {
   let value = '';
   let exact = true;
   let pos = n.start;
+  let items: string[] | undefined;
+  const named = n.children.filter((c) => c.named).length;
   for (const c of n.children) {
     if (c.start > pos) value += inDouble ? unescapeDouble(env.text.slice(pos, c.start)) : unescapeUnquoted(env.text.slice(pos, c.start));
     pos = Math.max(pos, c.end);
@@ -118,22 +144,33 @@ function evalParts(n: SNode, env: WordEnv, inDouble: boolean): WordValue {
     const v = evalWord(c, env, inDouble);
     value += v.value;
     exact &&= v.exact;
+    if (named === 1 && n.type === 'string') items = v.items; // ("$@" alone: its elements stay words)
   }
   if (n.end > pos && n.type === 'concatenation') value += unescapeUnquoted(env.text.slice(pos, n.end));
-  return { value, exact };
+  return items && exact ? { value, exact, items } : { value, exact };
 }
 
 /**
  * A variable's known value. IFS is set by every shell at start-up (space, tab, newline), so an IFS
  * the command did not assign still has that value: `nc${IFS}-e${IFS}/bin/sh` is `nc -e /bin/sh`.
  */
-function lookup(env: WordEnv, name: string): string | undefined {
+function lookup(env: WordEnv, name: string, hops = 0): string | undefined {
+  // (a name reference, `declare -n r=x`: $r is $x; session 46)
+  const ref = env.vars.get(REF_KEY + name);
+  if (ref !== undefined && hops < 8) return lookup(env, ref, hops + 1);
   return env.vars.get(name) ?? (name === 'IFS' ? ' \t\n' : undefined);
 }
 
+/** The key a name reference (`declare -n r=x`) keeps its target under. */
+export const REF_KEY = '\0ref:';
+
 function evalSimpleExpansion(n: SNode, env: WordEnv): WordValue {
   const name = n.children.find((c) => c.type === 'variable_name' || c.type === 'special_variable_name');
-  const v = name ? lookup(env, src(env, name)) : undefined;
+  const key = name ? src(env, name) : '';
+  // "$@", $*, $#: the positional parameters `set --` gave (session 46: `set -- nc -e /bin/sh h 1; "$@"`)
+  const args = key === '@' || key === '*' || key === '#' ? listOf(env.vars, '@') : undefined;
+  if (args) return key === '#' ? { value: String(args.length), exact: true } : listValue(args, key, env);
+  const v = name ? lookup(env, key) : undefined;
   return v === undefined ? { value: src(env, n), exact: false } : { value: v, exact: true };
 }
 
@@ -146,6 +183,12 @@ function literal(n: SNode | undefined, env: WordEnv): string | null {
 function evalExpansion(n: SNode, env: WordEnv): WordValue {
   const unknown: WordValue = { value: src(env, n), exact: false };
   const kids = n.children.filter((c) => c.type !== '${' && c.type !== '}');
+  // ${a[@]}, ${a[*]}, ${a[N]}: an array's elements (session 46: `a=(nc -e /bin/sh h 1); "${a[@]}"`)
+  if (kids[0]?.type === 'subscript' || (kids[0]?.type === 'special_variable_name' && src(env, kids[0]) === '@' && kids.length > 1)) {
+    const whole = kids[0].type === 'subscript' ? evalSubscript(kids[0], env) : listOf(env.vars, '@') && listValue(listOf(env.vars, '@')!, '@', env);
+    if (!whole || kids.length === 1) return whole || unknown;
+    return whole.items ? sliceList(whole.items, kids.slice(1), env, kids[0].type !== 'subscript') ?? unknown : unknown;
+  }
   const nameIdx = kids.findIndex((c) => c.type === 'variable_name' || c.type === 'special_variable_name');
   if (nameIdx < 0) return unknown;
   const pre = kids.slice(0, nameIdx).map((c) => src(env, c)).join('');
@@ -214,6 +257,32 @@ function evalExpansion(n: SNode, env: WordEnv): WordValue {
     case ',': return { value: val.charAt(0).toLowerCase() + val.slice(1), exact: true };
     default: return unknown;
   }
+}
+
+/** `a[@]`, `a[*]` or `a[N]` (N a number, negative from the end) of a known array; undefined otherwise. */
+function evalSubscript(n: SNode, env: WordEnv): WordValue | undefined {
+  const name = n.children.find((c) => c.type === 'variable_name');
+  const open = n.children.findIndex((c) => c.type === '[');
+  const index = open >= 0 ? n.children[open + 1] : undefined;
+  const items = name && index ? listOf(env.vars, src(env, name)) : undefined;
+  if (!items || !index) return undefined;
+  const at = src(env, index);
+  if (at === '@' || at === '*') return listValue(items, at, env);
+  const i = arith(at);
+  if (!Number.isInteger(i)) return undefined;
+  const v = items[i < 0 ? items.length + i : i];
+  return v === undefined ? { value: '', exact: true } : { value: v, exact: true };
+}
+
+/** `${a[@]:OFF[:LEN]}`, `${@:OFF[:LEN]}`: the elements from OFF (for "$@", counted from $0: OFF 1 is $1). */
+function sliceList(items: string[], rest: SNode[], env: WordEnv, positional = false): WordValue | undefined {
+  const parts = rest.map((c) => src(env, c));
+  if (parts[0] !== ':' || parts.length > 4 || (parts.length === 4 && parts[2] !== ':')) return undefined;
+  const off = arith(parts[1] ?? '0'), len = parts.length === 4 ? arith(parts[3]!) : Infinity;
+  if (!Number.isInteger(off) || !(Number.isInteger(len) || len === Infinity) || len < 0) return undefined;
+  const from = positional ? off - 1 : off;
+  const start = from < 0 ? Math.max(0, items.length + from) : from;
+  return listValue(items.slice(start, start + len), '@', env);
 }
 
 /** A substring offset or length: a number, or a sum of numbers in parentheses or not (`0+1`, `(1)`); NaN otherwise. */
