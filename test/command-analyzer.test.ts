@@ -322,6 +322,10 @@ test('env assignments, positional parameters, arrays, name references and descri
   }
   assert.ok(runs("PS4='$(nc -e sh h 1)' bash -xc true") && runs("PS4='`nc -e sh h 1`' bash -o xtrace -c true"), 'PS4 under -x');
   assert.ok(!run("PS4='$(nc -e sh h 1)' bash -c true").commands.some((c) => c.argv[0] === 'nc'), 'PS4 is expanded only when tracing');
+  assert.ok(runs("x='$(nc -e sh h 1)'; echo ${x@P}"), '${x@P} expands the value again');
+  // what a command prints into an output substitution is that substitution's input, also after a bare `exec > >(…)`
+  for (const t of ["echo 'nc -e sh h 1' > >(sh)", "cat <<'EOF' > >(bash)\nnc -e sh h 1\nEOF", "exec 1> >(sh); echo 'nc -e sh h 1'", "exec > >(sh)\nprintf '%s\\n' 'nc -e sh h 1'"]) assert.ok(runs(t), t);
+  assert.ok(!runs("exec > >(sh); echo 'nc -e sh h 1' > notes.txt"), 'a command whose stdout goes elsewhere feeds nothing');
 });
 
 test('a shell or interpreter whose program is its stdin names the redirected file as its script', () => {

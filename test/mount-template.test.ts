@@ -23,7 +23,7 @@ after(async () => { await fx?.close(); });
 
 const holderPid = (s: Session): number => (s as unknown as { holder: { pid: number } }).holder.pid;
 const mountPoints = (pid: number): string[] => readFileSync(`/proc/${pid}/mountinfo`, 'utf8').trim().split('\n').map((l) => l.split(' ')[4]!);
-const workspaceOf = (s: Session): string => s.files.workspace;
+const workspaceOf = (s: Session): string => (s as unknown as { files: { workspace: string } }).files.workspace;
 const mount = (...argv: string[]): void => { const r = spawnSync('mount', argv, { encoding: 'utf8' }); assert.equal(r.status, 0, r.stderr); };
 
 test('path helpers: atOrUnder by whole components, keepRoots drops what another covers, the signature ignores Corral\'s own mounts', () => {

@@ -31,7 +31,7 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
     await d.exec({ command: 'echo data > /workspace/f' });
     for (let i = 0; i < 200 && rt.diskPool.readyCount() === 0; i++) await new Promise((r) => setTimeout(r, 50));
     const pool = readdirSync(${JSON.stringify('/run/corral')}).filter((n) => n.startsWith('wspool-' + process.pid + '-')).map((n) => '/run/corral/' + n + '/workspace');
-    console.log(JSON.stringify({ diskWs: d.workspaceDir, pool, hostView: h['dir'], seccomp: rt.seccompFile, holder: rt.holderFile, fileTool: rt.fileToolFile, netns: s['slot'].lease.netns, table: rt['gatewayRules'].table, index: s['slot'].lease.index, cgroup: s.cgroup.unifiedDir, workspace: s.workspaceDir }));
+    console.log(JSON.stringify({ diskWs: d.workspaceDir, pool, hostView: h['files'].dir, seccomp: rt.seccompFile, holder: rt.holderFile, fileTool: rt.fileToolFile, netns: s['slot'].lease.netns, table: rt['gatewayRules'].table, index: s['slot'].lease.index, cgroup: s.cgroup.unifiedDir, workspace: s.workspaceDir }));
     setInterval(() => {}, 1000);
   `);
   const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -69,6 +69,9 @@ test('sandboxes orphaned by a crashed Corral are cleaned up at the next start', 
     assert.ok(!existsSync(info.seccomp), 'seccomp file removed');
     assert.ok(!existsSync(info.holder), 'holder copy removed');
     assert.ok(!existsSync(info.fileTool), 'file-tool copy removed');
+    // (the crash script reads private fields: a field that moved would be undefined and these checks empty)
+    for (const [k, v] of Object.entries(info)) assert.ok(v !== undefined && v !== '', `the crashed process reported ${k}`);
+    assert.match(info.hostView, /^\/run\/corral\//);
     assert.deepEqual(mountsUnder(info.hostView), [], 'the idmapped view of the host workspace is detached');
     assert.ok(!existsSync(info.hostView), 'its session dir removed');
     assert.equal(readFileSync(join(home, 'project', 'precious.txt'), 'utf8'), 'the user\'s work\n', 'the host workspace itself is untouched');

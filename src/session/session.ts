@@ -136,7 +136,7 @@ export class Session {
   private readonly storeBudget: StoreBudget;
   readonly alertEvents: AlertEvent[] = [];
   /** The sandbox's files: its root, workspace, mounts and session directory (session-files.ts). */
-  readonly files: SessionFiles;
+  private readonly files: SessionFiles;
   /** Where the workspace appears in the sandbox: the agent's working and home directory. */
   readonly wsPath: string;
   private seq = 0;
@@ -174,7 +174,6 @@ export class Session {
   /** The call of a recently seen process (the kernel sensor's exec and exit records): a file's writer that exited before its cgroup was read. */
   private readonly pidCall = new Map<number, string>();
   private pending = new Set<Promise<unknown>>();
-  /** The attribution of open allowed connections, for their flow records (interim and last). */
   /** Proxied connections whose flow record has not been reported yet (see close()). */
   private readonly openFlows = new Set<Promise<void>>();
   /** The gateway's and the kernel's network reports, attributed (session-network.ts). */
@@ -225,7 +224,7 @@ export class Session {
     this.files = new SessionFiles(rt, opts, this.wsPath, slot.lease.index);
     this.cgroup = new Cgroup(rt.layout, `${rt.cgroupRoot}/${process.pid}-${this.id}`);
     this.detections = new DetectionGroups({
-      engine: rt.engine, onError: (e) => rt.onError(e),
+      engine: { process: (ev) => rt.engine.process(ev) }, onError: (e) => rt.onError(e),
       respond: (attr, category, severity, layer, why) => this.respond(attr, category, severity, layer, why),
       busy: () => this.pending.size > 0, holds: (call) => this.netReports.holds(call),
       alertEvents: this.alertEvents, events: this.events, eventsDropped: () => this.eventsDropped,
@@ -250,6 +249,13 @@ export class Session {
       copyOf: (pid) => this.images.of(pid)?.copy,
     }, hold);
   }
+
+  /** The image root (filesystem.root) on the host, when the session runs in one. */
+  get imageHost(): string | undefined { return this.files.imageHost; }
+  /** The size of disk workspace this session asked the runtime's pool for (it refills after the start). */
+  get diskBytes(): number | undefined { return this.files.diskBytes; }
+  /** Emits the rule-engine detections held back as alerts (see DetectionGroups.flush): 'all', a tool call id, or false. */
+  flushDetections(force: string | boolean = 'all'): void { this.detections.flush(force); }
 
   get run(): string | undefined { return this.opts.run; }
   get episode(): string | undefined { return this.opts.episode; }
@@ -292,7 +298,7 @@ export class Session {
     } finally {
       // (the disk workspace pool refills once this start is over, not during it: a moment after the
       // caller has its session, so that not even the refill's process spawns delay it)
-      const bytes = s.files.diskBytes;
+      const bytes = s.diskBytes;
       if (bytes !== undefined) rt.diskPool.fillSoon(bytes);
     }
     return s;

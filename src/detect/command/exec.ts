@@ -30,6 +30,7 @@ export interface RunState {
   note(key: string, msg: string): void;
   readFile(p: string): Buffer | null;
   analyzeLayer(text: string, layer: Layer, base?: Partial<Ctx>): Buffer | null;
+  expandAgain(value: string, ctx: Ctx, label: string): void;
   visitSubst(n: SNode, ctx: Ctx): { out: Buffer | null; names: string[] };
 }
 
@@ -375,10 +376,7 @@ function startupCode(run: RunState, st: Step, name: string, rcfiles: string[], t
     run.analyzeLayer(text, subLayer(st, text, 0, 1, `${name} start-up file`), inherit(st, { stdin: null, inputFrom: [] }));
   }
   const ps4 = traced ? vars.get('PS4') : undefined;
-  if (ps4 && /[$`]/.test(ps4)) {
-    const text = `: <<CORRAL_PS4\n${ps4}\nCORRAL_PS4\n`;
-    run.analyzeLayer(text, subLayer(st, text, 0, 1, `${name} PS4`), inherit(st, { stdin: null, inputFrom: [] }));
-  }
+  if (ps4 && /[$`]/.test(ps4)) run.expandAgain(ps4, st.inp.ctx, `${name} PS4`);
 }
 
 /** One shell word that is `s`, single-quoted. */

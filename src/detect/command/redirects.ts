@@ -11,6 +11,8 @@ export interface Redir {
   list: string[]; stdin: Buffer | null; stdinFrom: string[]; outFiles: { path: string; append: boolean }[];
   /** Descriptors other than stdin opened for reading on a process substitution (`3< <(curl …)`): the commands feeding each. */
   fdFrom: Map<string, string[]>;
+  /** Output substitutions stdout is sent to (`> >(sh)`): they read what the command prints. */
+  feeds: SNode[];
 }
 
 /** The key the commands feeding a descriptor a bare `exec 3< <(…)` opened sit under: no shell name starts with NUL. */
@@ -22,7 +24,7 @@ export function keepDescriptors(vars: Map<string, string>, r: Redir): void {
 }
 
 export function evalRedirects(run: Run, nodes: SNode[], ctx: Ctx): Redir {
-  const r: Redir = { list: [], stdin: null, stdinFrom: [], outFiles: [], fdFrom: new Map() };
+  const r: Redir = { list: [], stdin: null, stdinFrom: [], outFiles: [], fdFrom: new Map(), feeds: [] };
   const t = ctx.layer.text;
   for (const n of nodes) {
     if (n.type === 'heredoc_redirect') {
@@ -48,6 +50,7 @@ export function evalRedirects(run: Run, nodes: SNode[], ctx: Ctx): Redir {
       r.stdinFrom.push(...sub.names);
       if (op === '<' && fd && t.slice(fd.start, fd.end) !== '0') r.fdFrom.set(t.slice(fd.start, fd.end), sub.names);
       else if (op === '<') r.stdin = sub.out;
+      else if (/^(>|>>|>\||&>|&>>)$/.test(op) && (!fd || t.slice(fd.start, fd.end) === '1')) r.feeds.push(dest);
       r.list.push(`${op}${t.slice(dest.start, dest.end)}`);
       continue;
     }

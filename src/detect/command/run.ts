@@ -56,6 +56,8 @@ export class Run implements RunState {
   /** Layers parsed whole (no timeout, cut tree or syntax error): a wrapper's text counts as screened only then. */
   parsedLayers = 0;
   private substCache = new Map<SNode, { out: Buffer | null; names: string[] }>();
+  /** Output substitutions a bare `exec > >(…)` sent a layer's stdout to. */
+  private readonly execFeeds = new WeakMap<Layer, SNode[]>();
   private limitNoted = new Set<string>();
   /** Keys of the distinct records so far (see addCommand). */
   private distinct = new Set<string>();
@@ -289,7 +291,21 @@ export class Run implements RunState {
       text: ctx.layer.text, vars,
       substOutput: (s) => { const o = this.substCache.get(s)?.out; return o ? o.toString('utf8') : null; },
       onSubst: (s) => { substNames.push(...this.visitSubst(s, ctx).names); },
+      onPromptExpand: (value) => { this.expandAgain(value, ctx, 'prompt expansion'); },
     };
+  }
+
+  /**
+   * A value the shell expands once more (a prompt: `${x@P}`, PS4 under -x): its `$(…)` and backticks run. Analysed as
+   * the body of an unquoted heredoc, which is expanded the same way (an early end line only adds commands to judge).
+   */
+  expandAgain(value: string, ctx: Ctx, label: string): void {
+    if (this.full() || ctx.layer.depth + 1 > this.limits.maxDepth) return;
+    const text = `: <<CORRAL_EXPAND\n${value}\nCORRAL_EXPAND\n`;
+    const at = ctx.layer.map;
+    const map = at.exact ? { exact: false as const, start: at.base, end: at.base + ctx.layer.text.length } : at;
+    const layer: Layer = { text, depth: ctx.layer.depth + 1, via: [...ctx.layer.via, label], chain: [...ctx.layer.chain, value], map };
+    this.analyzeLayer(text, layer, { vars: new Map(ctx.vars), inLoop: ctx.inLoop, flags: ctx.flags, inputFrom: [] });
   }
 
   /** Walks the body of `$(…)`, backticks or `<(…)` once; caches its static output and command names. */
@@ -368,7 +384,11 @@ export class Run implements RunState {
       redirects: [...ctx.redirects, ...r.list], flags: extraFlags,
     });
     if (eff === argv && exact[0]) builtinAssign(ctx.vars, argv, { known: exact.every((e) => e), stdin, ifs: runCtx.vars.get('IFS'), from: [...ctx.inputFrom, ...r.stdinFrom, ...substNames] });
-    if (argv.length === 1 && argv[0] === 'exec' && exact[0]) keepDescriptors(ctx.vars, r);
+    if (argv.length === 1 && argv[0] === 'exec' && exact[0]) {
+      keepDescriptors(ctx.vars, r);
+      // `exec > >(sh)`: what every later command of this shell prints goes to the substitution
+      if (r.feeds.length) this.execFeeds.set(ctx.layer, r.feeds);
+    }
     if (basename(eff[0] ?? '') === 'tee') {
       // tee copies its stdin to each file operand and to stdout.
       for (const p of eff.slice(1).filter((a) => !a.startsWith('-'))) r.outFiles.push({ path: p, append: eff.includes('-a') || eff.includes('--append') });
@@ -376,7 +396,19 @@ export class Run implements RunState {
       return stdin;
     }
     if (DOWNLOADERS.has(basename(eff[0] ?? ''))) for (const f of r.outFiles) this.downloaded.add(normPath(f.path));
-    return this.sinkOutput(stageOutput(eff, stdin, (p) => this.readFile(p)), r);
+    const out = stageOutput(eff, stdin, (p) => this.readFile(p));
+    // `echo 'nc -e …' > >(sh)`: what the command prints is the substitution's input (session 46)
+    const stdoutMoved = r.list.some((x) => /^(>|>>|>\||&>|&>>|1>|1>>)/.test(x));
+    const feeds = r.feeds.length || stdoutMoved || eff[0] === 'exec' ? r.feeds : this.execFeeds.get(ctx.layer) ?? [];
+    if (out) for (const f of feeds) this.feedSubst(f, ctx, out, basename(eff[0] ?? ''));
+    return this.sinkOutput(out, r);
+  }
+
+  /** The body of an output substitution run again with a command's static output as its stdin. */
+  private feedSubst(n: SNode, ctx: Ctx, out: Buffer, feeder: string): void {
+    if (this.full()) return;
+    const body = n.children.filter((c) => c.named);
+    this.visitSeq(body, { ...ctx, vars: new Map(ctx.vars), stdin: out, inputFrom: [...ctx.inputFrom, feeder], redirects: [], flags: [...ctx.flags, 'in_subst'], feeder: undefined });
   }
 
   /** Prefix assignments a program runs as a shell command (`GIT_SSH_COMMAND="ssh -R …" git …`): one more layer each. */

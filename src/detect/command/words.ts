@@ -43,6 +43,8 @@ export interface WordEnv {
   substOutput(node: SNode): string | null;
   /** Called for every command or process substitution met while evaluating. */
   onSubst(node: SNode): void;
+  /** A value bash expands again as a prompt (`${x@P}`): the substitutions in it run. */
+  onPromptExpand?(value: string): void;
 }
 
 const SIMPLE_ESC: Record<string, string> = { a: '\x07', b: '\b', e: '\x1b', E: '\x1b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', "'": "'", '"': '"', '?': '?' };
@@ -247,6 +249,8 @@ function evalExpansion(n: SNode, env: WordEnv): WordValue {
       if (t === 'L') return { value: val.toLowerCase(), exact: true };
       if (t === 'U') return { value: val.toUpperCase(), exact: true };
       if (t === 'u') return { value: val.charAt(0).toUpperCase() + val.slice(1), exact: true };
+      // ${x@P}: x expanded as a prompt string is, `$(…)` and backticks in it run (session 46)
+      if (t === 'P' && /[$`]/.test(val)) env.onPromptExpand?.(val);
       return unknown;
     }
     case '~~': return { value: [...val].map((c) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())).join(''), exact: true };
