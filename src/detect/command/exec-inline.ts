@@ -97,8 +97,16 @@ function synthetic(argv: string[]): { text: string; nodes: SNode[] } {
  * Analyzes inline code for the interpreter at `st` and records what it would run.
  * `codeOverride` is used for scripts whose content is already known (shebang files).
  */
-/** A loop in inline code of any language: for/foreach/while/until, ruby's each/times/upto/loop, map and forEach callbacks. */
-const INLINE_LOOP = /\b(?:for|foreach|while|until)\b|\.(?:each|times|upto|downto|forEach|map)\b|\bmap\s*[({]|\bloop\s*(?:do|\{)/;
+/**
+ * A loop in inline code of any language: for/foreach/while/until, ruby's each…/times/upto/downto/step/loop, map, grep and
+ * forEach callbacks, Array.from and itertools. Judged outside string literals (`print("waiting for db")` is no loop).
+ */
+const INLINE_LOOP = /\b(?:for|foreach|while|until)\b|\.(?:each\w*|times|upto|downto|step|forEach|map|flatMap|filter|reduce|starmap)\b|\b(?:map|grep)\s*[({]|\bloop\s*(?:do|\{)|Array\.from\(|\bitertools\b/;
+
+/** Code with its quoted strings emptied (single, double and back quotes; escapes inside them kept inside). */
+function withoutStrings(code: string): string {
+  return code.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`/g, '""');
+}
 
 export function runInline(run: RunState, st: Step, spec: InterpreterSpec, codeOverride?: string, hops = 0): void {
   const found = codeOverride !== undefined ? { code: codeOverride, from: -1, to: -1, pre: [] } : findCode(run, st, spec);
@@ -120,7 +128,7 @@ export function runInline(run: RunState, st: Step, spec: InterpreterSpec, codeOv
   const spanMap = codeLayer.map.exact ? { exact: false as const, start: codeLayer.map.base, end: codeLayer.map.base + code.length } : codeLayer.map;
   // (the commands the code runs are in a loop when the code loops, or when the shell ran the code in one: `for my $i
   // (1..254) { system("ping -c1 10.0.0.$i") }` is a sweep, one `system("ping -c1 $ip")` after a lookup is not)
-  const inLoop = st.inp.ctx.inLoop || INLINE_LOOP.test(res.normalized);
+  const inLoop = st.inp.ctx.inLoop || INLINE_LOOP.test(withoutStrings(res.normalized));
   const ctx = { ...st.inp.ctx, inLoop };
   for (const sh of res.shell) {
     if (run.full()) return;

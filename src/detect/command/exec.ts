@@ -7,6 +7,8 @@
 import { posix } from 'node:path';
 import type { SNode } from './parser.js';
 import type { Ctx } from './run.js';
+import { descriptorFrom, fdOfPath } from './redirects.js';
+import { sourcesOf } from './var-flow.js';
 import { basename, interpreterOf, own, scriptOperand, SHELL_STRING_OPTS, SHELLS, skipOptions, stdinScript, WRAPPERS, wrappedCommand } from './programs.js';
 import { nameGuesses } from './name-guess.js';
 import { downloadTargets, fileOperands, normPath } from './stage.js';
@@ -93,7 +95,8 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
     const fn = hop === 0 && !argv[0]!.includes('/') ? run.functions.get(argv[0]!) : undefined;
     if (fn !== undefined && via.filter((v) => v === 'function').length < 4) {
       const text = withArguments(fn, argv.slice(1));
-      run.analyzeLayer(text, subLayer(st, text, 0, argv.length, 'function'), inherit(st));
+      // (a function runs in the current shell: what it assigns stays assigned, `f(){ x=nc; }; f; $x …`)
+      run.analyzeLayer(text, subLayer(st, text, 0, argv.length, 'function'), inherit(st, { vars: inp.ctx.vars }));
       break;
     }
     const ss = own(SHELL_STRING_OPTS, name);
@@ -129,8 +132,15 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
       // GNU parallel with no command runs each line of its input as a command, as a shell would
       if (!noExec && k >= argv.length && name === 'parallel' && argv.length === at) emitCommand(run, { ...st.inp, argv: ['sh'], exact: [true], nodes: [nodes[0]!], via: [...via, name], depth: depth + 1 });
       if (noExec || k >= argv.length) break;
-      // `env x=nc bash -c '$x -e …'`: env's assignments are the environment of what it runs, as prefix assignments are
-      if (name === 'env') inp = withEnvAssignments(inp, argv.slice(1, at), exact.slice(1, at));
+      // `env x=nc bash -c '$x -e …'`: env's assignments are the environment of what it runs, as prefix assignments are;
+      // `env 'BASH_FUNC_true%%=() { …; }' bash -c true`: an exported function, which the bash it starts defines
+      if (name === 'env') {
+        inp = withEnvAssignments(inp, argv.slice(1, at), exact.slice(1, at));
+        for (const a of argv.slice(1, at)) {
+          const f = /^BASH_FUNC_([^=%]+)%%=\s*\(\)\s*(\{[\s\S]*)$/.exec(a);
+          if (f && run.functions.size < 64) run.functions.set(f[1]!, f[2]!);
+        }
+      }
       rec.files = [];
       // the wrapped command is recorded next (unless the hop or record limit stops here)
       if (hop + 1 < MAX_HOPS && !run.full()) rec.flags.push('wrapper');
@@ -140,7 +150,9 @@ export function emitCommand(run: RunState, inp: EmitInput): string[] {
     }
     if (name === 'find') { findExec(run, st); break; }
     if (SHELLS.has(name)) { shell(run, st, name); break; }
-    if (name === 'eval' || name === 'let') { const k = argv[1] === '--' ? 2 : 1; if (argv.length > k) layerFromArgs(run, st, k, argv.length, name); break; }
+    if (name === 'eval' || name === 'let') { const k = argv[1] === '--' ? 2 : 1; if (argv.length > k) layerFromArgs(run, st, k, argv.length, name, name === 'eval'); break; }
+    // `set -x` (or `-o xtrace`): this shell now expands PS4 before each command it runs (session 46)
+    if (name === 'set' && argv.some((a, i) => /^-[a-zA-Z]*x/.test(a) || (a === '-o' && argv[i + 1] === 'xtrace'))) { expandPs(run, st, 'PS4', 'set -x PS4'); break; }
     // Builtins that keep a string to run later: `trap 'CMD' EXIT`, `mapfile -C 'CMD'`, `compgen -C 'CMD'` (session 45).
     if (name === 'trap') { const k = argv[1] === '--' ? 2 : 1; if (argv.length > k + 1 && !argv[k]!.startsWith('-')) layerFromArgs(run, st, k, k + 1, name); break; }
     if (name === 'mapfile' || name === 'readarray' || name === 'compgen' || name === 'complete') {
@@ -291,14 +303,15 @@ export function inherit(st: Step, extra: Partial<Ctx> = {}): Partial<Ctx> {
   return { vars: new Map(c.vars), inLoop: c.inLoop, background: c.background, flags: c.flags, stdin: st.inp.stdin, inputFrom: st.inp.inputFrom, ...extra };
 }
 
-function layerFromArgs(run: RunState, st: Step, from: number, to: number, label: string): void {
+/** `sameShell`: the text runs in the current shell (eval), so what it assigns stays assigned after it. */
+function layerFromArgs(run: RunState, st: Step, from: number, to: number, label: string, sameShell = false): void {
   const text = st.argv.slice(from, to).join(' ');
   if (text.trim() === '') return;
   if (st.exact.slice(from, to).some((e) => !e)) st.rec.flags.push('code_from_input');
   // Every argument after the command's name is now screened as its own layer: content rules leave
   // the wrapper itself alone (`bash -c 'grep -rn 169.254.169.254 docs/'` is a grep).
   const parsed = run.parsedLayers;
-  run.analyzeLayer(text, subLayer(st, text, from, to, label), inherit(st));
+  run.analyzeLayer(text, subLayer(st, text, from, to, label), inherit(st, sameShell ? { vars: st.inp.ctx.vars } : {}));
   if (to === st.argv.length && run.parsedLayers > parsed) st.rec.flags.push('wrapper');
 }
 
@@ -330,6 +343,13 @@ function script(run: RunState, st: Step, idx: number, label: string): void {
     if (st.inp.stdin) layerFromData(run, st, st.inp.stdin.toString('utf8'), `${label} ${path}`, true);
     return;
   }
+  // `source /dev/fd/3` after `exec 3< <(curl …)`: the script is what feeds that descriptor (session 46)
+  const fd = fdOfPath(path);
+  if (fd !== undefined) {
+    const from = descriptorFrom(st.inp.ctx.vars, fd);
+    if (from.length) { st.rec.flags.push('code_from_input'); st.rec.input_from = [...new Set([...st.rec.input_from, ...from])]; }
+    return;
+  }
   let content = run.readFile(path);
   if (node && node.type === 'process_substitution') {
     st.rec.flags.push('code_from_input');
@@ -344,6 +364,7 @@ function shell(run: RunState, st: Step, name: string): void {
   let sawC = false;
   let sawS = false;
   let traced = false;
+  let interactive = false;
   const rcfiles: string[] = [];
   while (i < a.length) {
     const x = a[i]!;
@@ -351,10 +372,10 @@ function shell(run: RunState, st: Step, name: string): void {
     if (x === '--rcfile' || x === '--init-file') { if (i + 1 < a.length) rcfiles.push(a[i + 1]!); i += 2; continue; }
     if (/^[-+]O$|^[-+]o$/.test(x)) { if (x === '-o' && a[i + 1] === 'xtrace') traced = true; i += 2; continue; }
     if (x.startsWith('--')) { i++; continue; }
-    if (/^[-+][a-zA-Z]+$/.test(x)) { if (x[0] === '-' && x.includes('c')) sawC = true; if (x[0] === '-' && x.includes('s')) sawS = true; if (x[0] === '-' && x.includes('x')) traced = true; i++; continue; }
+    if (/^[-+][a-zA-Z]+$/.test(x)) { if (x[0] === '-' && x.includes('c')) sawC = true; if (x[0] === '-' && x.includes('s')) sawS = true; if (x[0] === '-' && x.includes('x')) traced = true; if (x[0] === '-' && x.includes('i')) interactive = true; i++; continue; }
     break;
   }
-  startupCode(run, st, name, rcfiles, traced);
+  startupCode(run, st, name, rcfiles, traced, interactive);
   st.rec.files = sawC || sawS || i >= a.length ? [] : [a[i]!];
   if (sawC) { if (i < a.length) layerFromArgs(run, st, i, i + 1, `${name} -c`); return; }
   if (!sawS && i < a.length) { script(run, st, i, name); return; }
@@ -368,15 +389,32 @@ function shell(run: RunState, st: Step, name: string): void {
  * (`PS4='$(nc -e sh h 1)' bash -xc true`). Values come from the shell's environment as the analyser knows it (prefix
  * and env assignments, earlier exports).
  */
-function startupCode(run: RunState, st: Step, name: string, rcfiles: string[], traced: boolean): void {
+function startupCode(run: RunState, st: Step, name: string, rcfiles: string[], traced: boolean, interactive: boolean): void {
   const vars = st.inp.ctx.vars;
-  const env = vars.get(name === 'bash' || name === 'rbash' ? 'BASH_ENV' : 'ENV');
-  for (const file of [...(env ? [env] : []), ...rcfiles]) {
+  const envName = name === 'bash' || name === 'rbash' ? 'BASH_ENV' : 'ENV';
+  const env = vars.get(envName);
+  // (a value from a download, `BASH_ENV=<(curl …)`: the file is that download, read as the shell's start-up script)
+  const fetched = env === undefined ? sourcesOf(vars, envName) : [];
+  const files = [...(env ? [env] : fetched.length ? ['/dev/stdin'] : []), ...rcfiles];
+  for (const file of files) {
     const text = `source ${shellQuote(file)}`;
-    run.analyzeLayer(text, subLayer(st, text, 0, 1, `${name} start-up file`), inherit(st, { stdin: null, inputFrom: [] }));
+    // (`/dev/stdin` is the shell's own input: `curl … | BASH_ENV=/dev/stdin bash -c true`)
+    const own = file === '/dev/stdin' || fdOfPath(file) === '0';
+    const input = fetched.length && file === '/dev/stdin' ? { stdin: null, inputFrom: fetched } : own ? { stdin: st.inp.stdin, inputFrom: st.inp.inputFrom } : { stdin: null, inputFrom: [] };
+    run.analyzeLayer(text, subLayer(st, text, 0, 1, `${name} start-up file`), inherit(st, input));
   }
-  const ps4 = traced ? vars.get('PS4') : undefined;
-  if (ps4 && /[$`]/.test(ps4)) run.expandAgain(ps4, st.inp.ctx, `${name} PS4`);
+  if (traced || /(^|:)xtrace(:|$)/.test(vars.get('SHELLOPTS') ?? '')) expandPs(run, st, 'PS4', `${name} PS4`);
+  if (!interactive) return;
+  // an interactive shell runs PROMPT_COMMAND and expands its prompts before reading each command
+  const pc = vars.get('PROMPT_COMMAND');
+  if (pc) run.analyzeLayer(pc, subLayer(st, pc, 0, 1, `${name} PROMPT_COMMAND`), inherit(st, { stdin: null, inputFrom: [] }));
+  for (const ps of ['PS0', 'PS1', 'PS2']) expandPs(run, st, ps, `${name} ${ps}`);
+}
+
+/** A prompt variable the shell expands again, when its value could run something (`$(…)`, backticks). */
+function expandPs(run: RunState, st: Step, ps: string, label: string): void {
+  const v = st.inp.ctx.vars.get(ps);
+  if (v && /[$`]/.test(v)) run.expandAgain(v, st.inp.ctx, label);
 }
 
 /** One shell word that is `s`, single-quoted. */

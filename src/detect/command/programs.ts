@@ -184,6 +184,7 @@ export function skipOptions(argv: string[], i: number, spec: OptSpec, assignment
     const a = argv[i]!;
     if (a === '--') { i++; break; }
     if (assignments && /^[A-Za-z_][A-Za-z0-9_]*=/.test(a)) { i++; continue; }
+    if (assignments && (a === '-' || /^BASH_FUNC_[^=]*%%=/.test(a))) { i++; continue; } // (env's `-` is -i; an exported function)
     if (!a.startsWith('-') || a === '-') break;
     if (spec.noExec?.includes(a)) noExec = true;
     if (a.startsWith('--')) {

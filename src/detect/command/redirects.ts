@@ -23,6 +23,16 @@ export function keepDescriptors(vars: Map<string, string>, r: Redir): void {
   for (const [fd, names] of r.fdFrom) vars.set(FD_KEY + fd, names.join('\0'));
 }
 
+/** The commands feeding descriptor `fd` of this shell (`exec 3< <(curl …)`; 0: a bare `exec < <(curl …)`). */
+export function descriptorFrom(vars: Pick<Map<string, string>, 'get'>, fd: string): string[] {
+  return vars.get(FD_KEY + fd)?.split('\0') ?? [];
+}
+
+/** The descriptor a path names (`/dev/fd/3`, `/proc/self/fd/3`), if any. */
+export function fdOfPath(path: string): string | undefined {
+  return /^\/(?:dev\/fd|proc\/(?:self|\$\$|\d+)\/fd)\/(\d+)$/.exec(path.replace(/\/+/g, '/'))?.[1];
+}
+
 export function evalRedirects(run: Run, nodes: SNode[], ctx: Ctx): Redir {
   const r: Redir = { list: [], stdin: null, stdinFrom: [], outFiles: [], fdFrom: new Map(), feeds: [] };
   const t = ctx.layer.text;
@@ -49,17 +59,20 @@ export function evalRedirects(run: Run, nodes: SNode[], ctx: Ctx): Redir {
       const sub = run.visitSubst(dest, ctx);
       r.stdinFrom.push(...sub.names);
       if (op === '<' && fd && t.slice(fd.start, fd.end) !== '0') r.fdFrom.set(t.slice(fd.start, fd.end), sub.names);
-      else if (op === '<') r.stdin = sub.out;
+      else if (op === '<') { r.stdin = sub.out; r.fdFrom.set('0', sub.names); }
       else if (/^(>|>>|>\||&>|&>>)$/.test(op) && (!fd || t.slice(fd.start, fd.end) === '1')) r.feeds.push(dest);
       r.list.push(`${op}${t.slice(dest.start, dest.end)}`);
       continue;
     }
     const v = evalWord(dest, run.wordEnv(ctx, r.stdinFrom)).value;
     if (/^[&>]*$/.test(op) && /^\d+$|^-$/.test(v) && op.includes('&')) continue; // 2>&1, >&-
-    // `bash <&3` after `exec 3< <(curl …)` (or on the same command): stdin is what feeds descriptor 3 (session 46)
-    if (op === '<&' && /^\d+$/.test(v) && (!fd || t.slice(fd.start, fd.end) === '0')) {
-      const from = r.fdFrom.get(v) ?? ctx.vars.get(FD_KEY + v)?.split('\0');
-      if (from) { r.stdinFrom.push(...from); r.stdin = null; }
+    // `bash <&3` after `exec 3< <(curl …)` (or on the same command), `<&3-`, `< /dev/fd/3`: stdin is what feeds
+    // descriptor 3; `exec 4<&3` makes 4 a copy of it (session 46)
+    const src = op === '<&' ? /^(\d+)-?$/.exec(v)?.[1] : op === '<' ? fdOfPath(v) : undefined;
+    if (src !== undefined) {
+      const from = r.fdFrom.get(src) ?? (ctx.vars.get(FD_KEY + src)?.split('\0'));
+      const to = fd ? t.slice(fd.start, fd.end) : '0';
+      if (from) { r.fdFrom.set(to, from); if (to === '0') { r.stdinFrom.push(...from); r.stdin = null; } }
     }
     r.list.push(`${op}${v}`);
     if (op === '<') r.stdin = run.readFile(v);

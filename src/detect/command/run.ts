@@ -11,11 +11,11 @@ import { MAX_NODES, type ShellParser, type SNode } from './parser.js';
 import { emitCommand, type RunState } from './exec.js';
 import { stageOutput, normPath } from './stage.js';
 import { basename, DOWNLOADERS } from './programs.js';
-import { evalWord, REF_KEY, type WordEnv } from './words.js';
+import { evalWord, LIST_KEY, REF_KEY, type WordEnv } from './words.js';
 import { braceExpand } from './braces.js';
 import { COMMAND_ENV } from './exec-options.js';
-import { evalRedirects, keepDescriptors, type Redir } from './redirects.js';
-import { assignArray, builtinAssign, carried, PASS_THROUGH, setSources, sourcesOf, wholeExpansion } from './var-flow.js';
+import { descriptorFrom, evalRedirects, fdOfPath, keepDescriptors, type Redir } from './redirects.js';
+import { assignArray, assignElement, builtinAssign, carried, PASS_THROUGH, refTarget, setSources, sourcesOf, unsetName, wholeExpansion } from './var-flow.js';
 import { mapSpan, type Analysis, type AnalysisLimits, type CommandRecord, type Layer } from './types.js';
 
 export interface Ctx {
@@ -56,6 +56,8 @@ export class Run implements RunState {
   /** Layers parsed whole (no timeout, cut tree or syntax error): a wrapper's text counts as screened only then. */
   parsedLayers = 0;
   private substCache = new Map<SNode, { out: Buffer | null; names: string[] }>();
+  /** Descriptors `exec {fd}<…` opened so far (numbered from 10, as bash does). */
+  private namedFds = 0;
   /** Output substitutions a bare `exec > >(…)` sent a layer's stdout to. */
   private readonly execFeeds = new WeakMap<Layer, SNode[]>();
   private limitNoted = new Set<string>();
@@ -229,7 +231,8 @@ export class Run implements RunState {
         const end = Math.max(body?.end ?? 0, ...redirs.map((r) => r.end));
         if (body && name && this.functions.size < MAX_FUNCTIONS) this.functions.set(ctx.layer.text.slice(name.start, name.end), ctx.layer.text.slice(body.start, end));
         const r = redirs.length ? this.evalRedirects(redirs, ctx) : undefined;
-        if (body) this.visit(body, { ...ctx, flags: [...ctx.flags, 'in_function'], redirects: r ? [...ctx.redirects, ...r.list] : ctx.redirects });
+        // (walked here for what it would run, in a copy of the variables: a definition assigns nothing until it is called)
+        if (body) this.visit(body, { ...ctx, vars: new Map(ctx.vars), flags: [...ctx.flags, 'in_function'], redirects: r ? [...ctx.redirects, ...r.list] : ctx.redirects });
         return null;
       }
       case 'command_substitution': case 'process_substitution':
@@ -286,7 +289,8 @@ export class Run implements RunState {
    * makes them feed the reader as a pipe would (session 45); a command's words keep them apart (visitCommand).
    */
   wordEnv(ctx: Ctx, substNames: string[], prov: string[] = substNames): WordEnv {
-    const vars = { get: (k: string): string | undefined => { prov.push(...sourcesOf(ctx.vars, k)); return ctx.vars.get(k); } };
+    // (a list's sources are its name's: `a=("$(curl …)")`, `set -- "$(curl …)"`)
+    const vars = { get: (k: string): string | undefined => { prov.push(...sourcesOf(ctx.vars, k.startsWith(LIST_KEY) ? k.slice(LIST_KEY.length) : k)); return ctx.vars.get(k); } };
     return {
       text: ctx.layer.text, vars,
       substOutput: (s) => { const o = this.substCache.get(s)?.out; return o ? o.toString('utf8') : null; },
@@ -378,12 +382,19 @@ export class Run implements RunState {
     const prefix = n.children.filter((c) => c.type === 'variable_assignment');
     const runCtx = prefix.length ? { ...ctx, vars: new Map(ctx.vars) } : ctx;
     if (prefix.length) this.assign({ ...n, type: 'variable_assignments', children: prefix }, runCtx, false);
+    // What feeds this command besides pipes and its own redirects: the shell's stdin a bare `exec < <(curl …)` replaced
+    // (when nothing else feeds it), and descriptors it names as files (`cat /dev/fd/3`) — session 46
+    const ownInput = stdin !== null || ctx.inputFrom.length > 0 || r.list.some((x) => x.startsWith('<'));
+    const fdInput = [...(ownInput || argv[0] === 'exec' ? [] : descriptorFrom(ctx.vars, '0')), ...argv.slice(1).flatMap((a) => { const fd = fdOfPath(a); return fd ? descriptorFrom(ctx.vars, fd) : []; })];
     const eff = emitCommand(this, {
       argv, exact, nodes, end, ctx: runCtx, start: n.start,
-      stdin, inputFrom: [...new Set([...ctx.inputFrom, ...r.stdinFrom, ...substNames])],
+      stdin, inputFrom: [...new Set([...ctx.inputFrom, ...r.stdinFrom, ...substNames, ...fdInput])],
       redirects: [...ctx.redirects, ...r.list], flags: extraFlags,
     });
     if (eff === argv && exact[0]) builtinAssign(ctx.vars, argv, { known: exact.every((e) => e), stdin, ifs: runCtx.vars.get('IFS'), from: [...ctx.inputFrom, ...r.stdinFrom, ...substNames] });
+    // `exec {fd}< <(curl …)`: bash opens a descriptor of 10 or more and puts its number in $fd
+    const named = argv[0] === 'exec' && argv.length === 2 ? /^\{([A-Za-z_]\w*)\}$/.exec(argv[1]!) : null;
+    if (named && r.fdFrom.has('0')) { const fd = String(10 + this.namedFds++); ctx.vars.set(named[1]!, fd); r.fdFrom.set(fd, r.fdFrom.get('0')!); r.fdFrom.delete('0'); keepDescriptors(ctx.vars, r); }
     if (argv.length === 1 && argv[0] === 'exec' && exact[0]) {
       keepDescriptors(ctx.vars, r);
       // `exec > >(sh)`: what every later command of this shell prints goes to the substitution
@@ -435,9 +446,12 @@ export class Run implements RunState {
       const name = a.children.find((c) => c.field === 'name');
       const val = a.children.find((c) => c.field === 'value');
       if (!name) continue;
-      const key = ctx.layer.text.slice(name.start, name.end);
       const substNames: string[] = [];
       const env = this.wordEnv(ctx, substNames);
+      // `a[0]=nc`: one element of an array (session 46)
+      if (name.type === 'subscript') { assignElement(ctx.vars, name, val, env); continue; }
+      // (a name reference assigns its target: `declare -n r=x; r=nc` sets x)
+      const key = refTarget(ctx.vars, ctx.layer.text.slice(name.start, name.end));
       // `a=(nc -e /bin/sh h 1); "${a[@]}"`: an array's elements, kept as a list (listValue), $a being its first
       if (val?.type === 'array') { assignArray(ctx.vars, key, val, env, a.children.some((c) => c.type === '+=')); setSources(ctx.vars, key, substNames); continue; }
       const got = val ? evalWord(val, env) : { value: '', exact: true };
@@ -462,8 +476,8 @@ export class Run implements RunState {
     const nameref = /^(declare|local|typeset)$/.test(argv[0] ?? '') && argv.some((a) => /^-[a-zA-Z]*n/.test(a));
     for (const w of words) {
       if (w.type === 'variable_assignment') this.assign(w, ctx, false);
-      if (w.type === 'variable_assignment') nameRef(ctx.vars, w, ctx.layer.text, nameref);
-      if (n.type === 'unset_command' && w.named) ctx.vars.delete(ctx.layer.text.slice(w.start, w.end));
+      if (w.type === 'variable_assignment' || (w.type === 'variable_name' && nameref)) nameRef(ctx.vars, w, ctx.layer.text, nameref);
+      if (n.type === 'unset_command' && w.named) unsetName(ctx.vars, evalWord(w, env).value);
     }
     if (words.length) emitCommand(this, { argv, exact: argv.map(() => true), nodes: words, end: n.end, ctx, stdin: null, inputFrom: substNames, redirects: ctx.redirects, flags: [] });
   }
@@ -496,11 +510,12 @@ const REPEAT_FACTOR = 5;
 
 /** After `declare -n r=x`, r refers to x (when x is a plain name); any other assignment to r drops what it referred to. */
 function nameRef(vars: Map<string, string>, a: SNode, text: string, isRef: boolean): void {
-  const name = a.children.find((c) => c.field === 'name');
+  const name = a.type === 'variable_name' ? a : a.children.find((c) => c.field === 'name');
   if (!name) return;
   const key = text.slice(name.start, name.end);
+  if (a.type === 'variable_name') { if (isRef) vars.set(REF_KEY + key, ''); return; } // (declared, no target yet)
   const target = vars.get(key);
-  if (isRef && target !== undefined && /^[A-Za-z_]\w*$/.test(target)) vars.set(REF_KEY + key, target); else vars.delete(REF_KEY + key);
+  if (isRef && target !== undefined && /^[A-Za-z_]\w*(?:\[-?\d+\])?$/.test(target)) vars.set(REF_KEY + key, target); else if (isRef) vars.delete(REF_KEY + key);
 }
 
 /** Does bash word-split this word's value? (an unquoted expansion or substitution at its top level) */

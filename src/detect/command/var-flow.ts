@@ -9,7 +9,7 @@ import type { SNode } from './parser.js';
 import { printfOutput } from './decode.js';
 import { basename, DOWNLOADERS } from './programs.js';
 import type { CommandRecord } from './types.js';
-import { evalWord, listOf, setList, type WordEnv } from './words.js';
+import { evalWord, listOf, REF_KEY, setList, type WordEnv } from './words.js';
 
 /** The key a variable's sources sit under, beside it, a name no shell variable can have. */
 const FROM_KEY = '\0from:';
@@ -33,7 +33,8 @@ export function sourcesOf(vars: Map<string, string>, name: string): string[] {
  * Filters that copy their input to their output, changed or not: what feeds one flows on down its pipe (`exec 3< <(curl
  * …); cat <&3 | sh`, session 46), as the words of echo and printf do.
  */
-const STDIN_THROUGH = new Set(['cat', 'tac', 'head', 'tail', 'tee', 'dd', 'tr', 'sed', 'cut', 'rev', 'base64', 'base32', 'xxd', 'gzip', 'gunzip', 'zcat', 'bzcat', 'xzcat', 'iconv', 'dos2unix']);
+const STDIN_THROUGH = new Set(['cat', 'tac', 'head', 'tail', 'tee', 'dd', 'tr', 'sed', 'cut', 'rev', 'base64', 'base32', 'xxd', 'gzip', 'gunzip', 'zcat', 'bzcat', 'xzcat', 'iconv', 'dos2unix',
+  'grep', 'egrep', 'fgrep', 'awk', 'gawk', 'mawk', 'sort', 'uniq', 'fold', 'paste', 'expand', 'unexpand', 'strings', 'jq', 'perl', 'python3', 'python', 'ruby', 'node']);
 
 /** The downloaders and network tools some records were fed by: what a pipe or substitution they sit in carries on. */
 export function carried(records: CommandRecord[]): string[] {
@@ -57,14 +58,19 @@ export function builtinAssign(vars: Map<string, string>, argv: string[], io: { k
   const name = argv[0];
   // `set -- a b c` (or `set a b c`): the positional parameters; options before `--` are the shell's own (`set -e --`)
   if (name === 'set') {
-    const dd = argv.indexOf('--');
-    const args = dd > 0 ? argv.slice(dd + 1) : argv.length > 1 && !/^[-+]/.test(argv[1]!) ? argv.slice(1) : undefined;
-    if (args) setPositional(vars, io.known ? args : undefined);
+    // (options first — `-o NAME` takes one — then the parameters: `set -e nc …` sets them too; `--` or a lone `-` ends options)
+    let i = 1;
+    while (i < argv.length && /^[-+]/.test(argv[i]!) && argv[i] !== '--' && argv[i] !== '-') i += /^[-+]o$/.test(argv[i]!) ? 2 : 1;
+    if (argv[i] === '--' || argv[i] === '-') i++;
+    const ended = argv.slice(1, i).some((a) => a === '--' || a === '-');
+    if (i < argv.length || ended) setPositional(vars, io.known ? argv.slice(Math.min(i, argv.length)) : undefined, io.from);
     return;
   }
   if (name === 'shift') {
+    // (more than there are: bash's shift fails and leaves them as they were)
     const args = listOf(vars, '@'), n = argv[1] === undefined ? 1 : Number(argv[1]);
-    setPositional(vars, args && io.known && Number.isInteger(n) && n >= 0 ? args.slice(n) : undefined);
+    if (args && io.known && Number.isInteger(n) && n >= 0 && n > args.length) return;
+    setPositional(vars, args && io.known && Number.isInteger(n) && n >= 0 ? args.slice(n) : undefined, sourcesOf(vars, '@'));
     return;
   }
   const ok = (v: string | undefined): v is string => {
@@ -76,36 +82,92 @@ export function builtinAssign(vars: Map<string, string>, argv: string[], io: { k
     const [v, args] = argv[1] === '-v' ? [argv[2], argv.slice(3)] : [argv[1].slice(2), argv.slice(2)];
     if (!ok(v)) return;
     const out = io.known ? printfOutput(args) : null;
-    if (out === null) vars.delete(v); else vars.set(v, out);
+    const key = refTarget(vars, v);
+    if (out === null) vars.delete(key); else vars.set(key, out);
     return;
   }
   if (name !== 'read' && name !== 'mapfile' && name !== 'readarray') return;
   const withArg = name === 'read' ? /^-[adinNptu]$/ : /^-[dnOsuCc]$/;
   const names = argv.slice(1).filter((a, i, all) => !a.startsWith('-') && !withArg.test(all[i - 1] ?? ''));
-  const line = io.stdin?.toString('utf8').split('\n')[0];
-  if (name !== 'read') { const v = names[0]; if (ok(v)) { if (line === undefined) vars.delete(v); else vars.set(v, line); } return; }
+  const text = io.stdin?.toString('utf8');
+  const line = text?.split('\n')[0];
+  // (mapfile's array is every line, `-t` without their newlines; session 46: only the first had been kept)
+  if (name !== 'read') { const v = names[0] ?? 'MAPFILE'; if (ok(v)) setList(vars, refTarget(vars, v), text === undefined ? undefined : text.replace(/\n$/, '').split('\n')); return; }
   const ifs = io.ifs ?? ' \t\n'; // (`IFS=: read a b` splits on ':')
   const words = line === undefined ? undefined : ifs === '' ? [line] : line.split(new RegExp(`[${ifs.replace(/[\]\\^-]/g, '\\$&')}]+`)).filter((w, i, all) => w !== '' || (i > 0 && i < all.length - 1));
+  // `read -a arr`: the words are the array's elements (session 46)
+  const arrayName = argv.slice(1).reduce<string | undefined>((found, a, i, all) => found ?? (/^-[A-Za-z]*a$/.test(a) ? all[i + 1] : undefined), undefined);
+  if (arrayName !== undefined) { if (ok(arrayName)) setList(vars, refTarget(vars, arrayName), words); return; }
   names.forEach((v, i) => {
     if (!ok(v)) return;
-    if (words === undefined) { vars.delete(v); return; }
-    vars.set(v, i === names.length - 1 ? words.slice(i).join(' ') : (words[i] ?? ''));
+    const key = refTarget(vars, v);
+    if (words === undefined) { vars.delete(key); return; }
+    vars.set(key, i === names.length - 1 ? words.slice(i).join(' ') : (words[i] ?? ''));
   });
 }
 
-/** The positional parameters ("$@", $1 …) as `set --` leaves them; undefined: no longer known. */
-function setPositional(vars: Map<string, string>, args: string[] | undefined): void {
+/** The positional parameters ("$@", $1 … ${64}) as `set --` leaves them; undefined: no longer known. `from`: what fed their words. */
+function setPositional(vars: Map<string, string>, args: string[] | undefined, from: string[]): void {
   setList(vars, '@', args);
-  for (let i = 1; i <= 9; i++) {
+  setSources(vars, '@', from);
+  for (let i = 1; i <= 64; i++) {
     const v = args?.[i - 1];
     if (v === undefined) vars.delete(String(i)); else vars.set(String(i), v);
+    setSources(vars, String(i), v !== undefined || args === undefined ? from : []);
   }
 }
 
-/** `a=(w1 w2 …)` or `a+=(…)`: an array of the words' values (all static), else unknown. */
-export function assignArray(vars: Map<string, string>, key: string, array: SNode, env: WordEnv, append: boolean): void {
+/**
+ * `a=(w1 w2 …)` or `a+=(…)`: an array of the words' values (all static), else unknown. `[N]=v` items go at index N
+ * (bash's `"${a[@]}"` lists them by index; a gap is no element).
+ */
+export function assignArray(vars: Map<string, string>, name: string, array: SNode, env: WordEnv, append: boolean): void {
+  const key = refTarget(vars, name);
   const words = array.children.filter((c) => c.named).map((c) => evalWord(c, env));
   const prior = append ? listOf(vars, key) : [];
-  const known = prior !== undefined && words.every((w) => w.exact);
-  setList(vars, key, known ? [...prior, ...words.flatMap((w) => w.items ?? [w.value])] : undefined);
+  if (prior === undefined || !words.every((w) => w.exact)) { setList(vars, key, undefined); return; }
+  const slots: (string | undefined)[] = [...prior];
+  let next = slots.length;
+  for (const w of words) {
+    const m = /^\[(\d+)\]=(.*)$/s.exec(w.value);
+    if (m) { const i = Number(m[1]); if (i > 4096) { setList(vars, key, undefined); return; } slots[i] = m[2]!; next = i + 1; continue; }
+    for (const item of w.items ?? [w.value]) slots[next++] = item;
+  }
+  setList(vars, key, slots.filter((x): x is string => x !== undefined));
+}
+
+/** `a[N]=v`: element N of a known dense array (appended at its end, or replaced); anything else makes the array unknown. */
+export function assignElement(vars: Map<string, string>, sub: SNode, val: SNode | undefined, env: WordEnv): void {
+  const nameNode = sub.children.find((c) => c.type === 'variable_name');
+  const open = sub.children.findIndex((c) => c.type === '[');
+  const index = open >= 0 ? sub.children[open + 1] : undefined;
+  if (!nameNode) return;
+  const key = refTarget(vars, env.text.slice(nameNode.start, nameNode.end));
+  const items = listOf(vars, key) ?? (vars.has(key) ? [vars.get(key)!] : []);
+  const i = index ? Number(env.text.slice(index.start, index.end)) : NaN;
+  const v = val ? evalWord(val, env) : { value: '', exact: true };
+  if (!Number.isInteger(i) || i < 0 || i > items.length || !v.exact) { setList(vars, key, undefined); return; }
+  items[i] = v.value;
+  setList(vars, key, items);
+}
+
+/** `unset x`, `unset 'a[N]'` (element N leaves the array; later ones keep their order), `unset -v`/`-f` flags skipped. */
+export function unsetName(vars: Map<string, string>, word: string): void {
+  if (word.startsWith('-')) return;
+  const m = /^(\w+)\[(\d+)\]$/.exec(word);
+  // (unset, a variable is empty, and an array appended to afterwards starts from nothing)
+  if (!m) { const key = refTarget(vars, word); setList(vars, key, []); vars.set(key, ''); return; }
+  const key = refTarget(vars, m[1]!);
+  const items = listOf(vars, key);
+  if (items) setList(vars, key, items.filter((_, i) => i !== Number(m[2])));
+}
+
+/** The variable a name stands for: its target when it is a name reference (`declare -n r=x`), else itself. */
+export function refTarget(vars: Map<string, string>, name: string): string {
+  for (let hops = 0; hops < 8; hops++) {
+    const t = vars.get(REF_KEY + name);
+    if (t === undefined || t === '') return name;
+    name = t;
+  }
+  return name;
 }

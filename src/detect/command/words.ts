@@ -15,7 +15,7 @@ export interface WordValue {
 }
 
 /** The key a list (the positional parameters, an array) is kept under beside its scalar: no shell name starts with NUL. */
-const LIST_KEY = '\0list:';
+export const LIST_KEY = '\0list:';
 
 /** The elements of list `name` (`@`: the positional parameters), when known. */
 export function listOf(vars: Pick<Map<string, string>, 'get'>, name: string): string[] | undefined {
@@ -157,9 +157,16 @@ function evalParts(n: SNode, env: WordEnv, inDouble: boolean): WordValue {
  * the command did not assign still has that value: `nc${IFS}-e${IFS}/bin/sh` is `nc -e /bin/sh`.
  */
 function lookup(env: WordEnv, name: string, hops = 0): string | undefined {
-  // (a name reference, `declare -n r=x`: $r is $x; session 46)
+  // (a name reference, `declare -n r=x`: $r is $x, `declare -n r='a[0]'` an element; declared empty, the first value
+  // assigned to it names its target; session 46)
   const ref = env.vars.get(REF_KEY + name);
-  if (ref !== undefined && hops < 8) return lookup(env, ref, hops + 1);
+  const target = ref === '' ? env.vars.get(name) : ref;
+  if (target !== undefined && hops < 8) {
+    const el = /^(\w+)\[(-?\d+)\]$/.exec(target);
+    if (!el) return /^\w+$/.test(target) ? lookup(env, target, hops + 1) : undefined;
+    const items = listOf(env.vars, el[1]!), i = Number(el[2]);
+    return items?.[i < 0 ? items.length + i : i];
+  }
   return env.vars.get(name) ?? (name === 'IFS' ? ' \t\n' : undefined);
 }
 
