@@ -365,6 +365,7 @@ function shell(run: RunState, st: Step, name: string): void {
   let sawS = false;
   let traced = false;
   let interactive = false;
+  let noExec = false;
   const rcfiles: string[] = [];
   while (i < a.length) {
     const x = a[i]!;
@@ -372,9 +373,12 @@ function shell(run: RunState, st: Step, name: string): void {
     if (x === '--rcfile' || x === '--init-file') { if (i + 1 < a.length) rcfiles.push(a[i + 1]!); i += 2; continue; }
     if (/^[-+]O$|^[-+]o$/.test(x)) { if (x === '-o' && a[i + 1] === 'xtrace') traced = true; i += 2; continue; }
     if (x.startsWith('--')) { i++; continue; }
-    if (/^[-+][a-zA-Z]+$/.test(x)) { if (x[0] === '-' && x.includes('c')) sawC = true; if (x[0] === '-' && x.includes('s')) sawS = true; if (x[0] === '-' && x.includes('x')) traced = true; if (x[0] === '-' && x.includes('i')) interactive = true; i++; continue; }
+    if (/^[-+][a-zA-Z]+$/.test(x)) { if (x[0] === '-' && x.includes('c')) sawC = true; if (x[0] === '-' && x.includes('s')) sawS = true; if (x[0] === '-' && x.includes('x')) traced = true; if (x[0] === '-' && x.includes('i')) interactive = true; if (x[0] === '-' && x.includes('n') && !sawC) noExec = true; i++; continue; }
     break;
   }
+  // `bash -n` reads its script for syntax and runs none of it (`curl … | tee install.sh | bash -n`: a red team's false
+  // positive, session 46); with -c the option string is still parsed, so `bash -nc` is left as it was
+  if (noExec && !sawC && !interactive) { st.rec.files = []; return; }
   startupCode(run, st, name, rcfiles, traced, interactive);
   st.rec.files = sawC || sawS || i >= a.length ? [] : [a[i]!];
   if (sawC) { if (i < a.length) layerFromArgs(run, st, i, i + 1, `${name} -c`); return; }
