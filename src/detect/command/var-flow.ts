@@ -58,9 +58,10 @@ export function builtinAssign(vars: Map<string, string>, argv: string[], io: { k
   const name = argv[0];
   // `set -- a b c` (or `set a b c`): the positional parameters; options before `--` are the shell's own (`set -e --`)
   if (name === 'set') {
-    // (options first — `-o NAME` takes one — then the parameters: `set -e nc …` sets them too; `--` or a lone `-` ends options)
+    // (options first — `-o NAME` takes one, also at the end of a group: `-euo pipefail` — then the parameters: `set -e nc …`
+    // sets them too; `--` or a lone `-` ends options)
     let i = 1;
-    while (i < argv.length && /^[-+]/.test(argv[i]!) && argv[i] !== '--' && argv[i] !== '-') i += /^[-+]o$/.test(argv[i]!) ? 2 : 1;
+    while (i < argv.length && /^[-+]/.test(argv[i]!) && argv[i] !== '--' && argv[i] !== '-') i += /^[-+][A-Za-z]*o$/.test(argv[i]!) ? 2 : 1;
     if (argv[i] === '--' || argv[i] === '-') i++;
     const ended = argv.slice(1, i).some((a) => a === '--' || a === '-');
     if (i < argv.length || ended) setPositional(vars, io.known ? argv.slice(Math.min(i, argv.length)) : undefined, io.from);
