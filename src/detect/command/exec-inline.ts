@@ -94,10 +94,6 @@ function synthetic(argv: string[]): { text: string; nodes: SNode[] } {
 }
 
 /**
- * Analyzes inline code for the interpreter at `st` and records what it would run.
- * `codeOverride` is used for scripts whose content is already known (shebang files).
- */
-/**
  * A loop in inline code of any language: for/foreach/while/until, ruby's each…/times/upto/downto/step/loop, map, grep and
  * forEach callbacks, Array.from and itertools. Judged outside string literals (`print("waiting for db")` is no loop).
  */
@@ -108,6 +104,10 @@ function withoutStrings(code: string): string {
   return code.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`/g, '""');
 }
 
+/**
+ * Analyzes inline code for the interpreter at `st` and records what it would run.
+ * `codeOverride` is used for scripts whose content is already known (shebang files).
+ */
 export function runInline(run: RunState, st: Step, spec: InterpreterSpec, codeOverride?: string, hops = 0): void {
   const found = codeOverride !== undefined ? { code: codeOverride, from: -1, to: -1, pre: [] } : findCode(run, st, spec);
   if (!found || found.code.trim() === '') return;

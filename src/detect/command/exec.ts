@@ -7,7 +7,8 @@
 import { posix } from 'node:path';
 import type { SNode } from './parser.js';
 import type { Ctx } from './run.js';
-import { descriptorFrom, fdOfPath } from './redirects.js';
+import { descriptorFrom, fdOfPath, isStdinPath } from './redirects.js';
+import { shellQuote } from '../../util/shell-join.js';
 import { sourcesOf } from './var-flow.js';
 import { basename, interpreterOf, own, scriptOperand, SHELL_STRING_OPTS, SHELLS, skipOptions, stdinScript, WRAPPERS, wrappedCommand } from './programs.js';
 import { nameGuesses } from './name-guess.js';
@@ -330,15 +331,12 @@ function layerFromData(run: RunState, st: Step, text: string, label: string, fro
   run.analyzeLayer(text, layer, inherit(st, fromStdin ? { stdin: null, inputFrom: [] } : { stdin: null }));
 }
 
-/** Paths that name the reader's own standard input. */
-const STDIN_PATHS = new Set(['/dev/stdin', '/dev/fd/0']); // (and /proc/self|$$|PID/fd/0, below)
-
 function script(run: RunState, st: Step, idx: number, label: string): void {
   const node = st.nodes[idx];
   const path = st.argv[idx];
   if (path === undefined) return;
   // `source /dev/stdin <<< CMD`, `curl … | bash /dev/stdin`: the script is the input (session 45).
-  if (STDIN_PATHS.has(posix.normalize(path)) || /^\/proc\/(?:self|\$\$|\d+)\/fd\/0$/.test(path)) {
+  if (isStdinPath(path)) {
     if (st.inp.inputFrom.length || st.inp.stdin) st.rec.flags.push('code_from_input');
     if (st.inp.stdin) layerFromData(run, st, st.inp.stdin.toString('utf8'), `${label} ${path}`, true);
     return;
@@ -373,7 +371,14 @@ function shell(run: RunState, st: Step, name: string): void {
     if (x === '--rcfile' || x === '--init-file') { if (i + 1 < a.length) rcfiles.push(a[i + 1]!); i += 2; continue; }
     if (/^[-+]O$|^[-+]o$/.test(x)) { if (x === '-o' && a[i + 1] === 'xtrace') traced = true; i += 2; continue; }
     if (x.startsWith('--')) { i++; continue; }
-    if (/^[-+][a-zA-Z]+$/.test(x)) { if (x[0] === '-' && x.includes('c')) sawC = true; if (x[0] === '-' && x.includes('s')) sawS = true; if (x[0] === '-' && x.includes('x')) traced = true; if (x[0] === '-' && x.includes('i')) interactive = true; if (x[0] === '-' && x.includes('n') && !sawC) noExec = true; i++; continue; }
+    if (/^[-+][a-zA-Z]+$/.test(x)) {
+      // (a `-` group turns its letters on; a `+` group turns them off, which is the default)
+      if (x[0] === '-') {
+        if (x.includes('n') && !sawC && !x.includes('c')) noExec = true;
+        sawC ||= x.includes('c'); sawS ||= x.includes('s'); traced ||= x.includes('x'); interactive ||= x.includes('i');
+      }
+      i++; continue;
+    }
     break;
   }
   // `bash -n` reads its script for syntax and runs none of it (`curl … | tee install.sh | bash -n`: a red team's false
@@ -403,7 +408,7 @@ function startupCode(run: RunState, st: Step, name: string, rcfiles: string[], t
   for (const file of files) {
     const text = `source ${shellQuote(file)}`;
     // (`/dev/stdin` is the shell's own input: `curl … | BASH_ENV=/dev/stdin bash -c true`)
-    const own = file === '/dev/stdin' || fdOfPath(file) === '0';
+    const own = isStdinPath(file);
     const input = fetched.length && file === '/dev/stdin' ? { stdin: null, inputFrom: fetched } : own ? { stdin: st.inp.stdin, inputFrom: st.inp.inputFrom } : { stdin: null, inputFrom: [] };
     run.analyzeLayer(text, subLayer(st, text, 0, 1, `${name} start-up file`), inherit(st, input));
   }
@@ -419,11 +424,6 @@ function startupCode(run: RunState, st: Step, name: string, rcfiles: string[], t
 function expandPs(run: RunState, st: Step, ps: string, label: string): void {
   const v = st.inp.ctx.vars.get(ps);
   if (v && /[$`]/.test(v)) run.expandAgain(v, st.inp.ctx, label);
-}
-
-/** One shell word that is `s`, single-quoted. */
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 function findExec(run: RunState, st: Step): void {

@@ -3,6 +3,7 @@
 // expanded, `<<-` tab stripping) as static stdin, and `<(…)` process substitutions. Threat it
 // stops: `bash -i >& /dev/tcp/…`, writes to ~/.bashrc or authorized_keys, and payloads fed to a
 // shell through a heredoc or here-string going unseen.
+import { posix } from 'node:path';
 import type { SNode } from './parser.js';
 import type { Ctx, Run } from './run.js';
 import { evalWord } from './words.js';
@@ -28,9 +29,15 @@ export function descriptorFrom(vars: Pick<Map<string, string>, 'get'>, fd: strin
   return vars.get(FD_KEY + fd)?.split('\0') ?? [];
 }
 
-/** The descriptor a path names (`/dev/fd/3`, `/proc/self/fd/3`), if any. */
+/** The descriptor a path names (`/dev/fd/3`, `/proc/self/fd/3`, `/proc/$$/fd/3`), if any. */
 export function fdOfPath(path: string): string | undefined {
-  return /^\/(?:dev\/fd|proc\/(?:self|\$\$|\d+)\/fd)\/(\d+)$/.exec(path.replace(/\/+/g, '/'))?.[1];
+  if (!path.startsWith('/')) return undefined; // (every word of every command comes here: most are not paths)
+  return /^\/(?:dev\/fd|proc\/(?:self|\$\$|\d+)\/fd)\/(\d+)$/.exec(posix.normalize(path))?.[1];
+}
+
+/** A path that names the reader's own standard input (`/dev/stdin`, `/dev/fd/0`, `/proc/self/fd/0` …). */
+export function isStdinPath(path: string): boolean {
+  return posix.normalize(path) === '/dev/stdin' || fdOfPath(path) === '0';
 }
 
 export function evalRedirects(run: Run, nodes: SNode[], ctx: Ctx): Redir {
@@ -70,9 +77,9 @@ export function evalRedirects(run: Run, nodes: SNode[], ctx: Ctx): Redir {
     // descriptor 3; `exec 4<&3` makes 4 a copy of it (session 46)
     const src = op === '<&' ? /^(\d+)-?$/.exec(v)?.[1] : op === '<' ? fdOfPath(v) : undefined;
     if (src !== undefined) {
-      const from = r.fdFrom.get(src) ?? (ctx.vars.get(FD_KEY + src)?.split('\0'));
+      const from = r.fdFrom.get(src) ?? descriptorFrom(ctx.vars, src);
       const to = fd ? t.slice(fd.start, fd.end) : '0';
-      if (from) { r.fdFrom.set(to, from); if (to === '0') { r.stdinFrom.push(...from); r.stdin = null; } }
+      if (from.length) { r.fdFrom.set(to, from); if (to === '0') { r.stdinFrom.push(...from); r.stdin = null; } }
     }
     r.list.push(`${op}${v}`);
     if (op === '<') r.stdin = run.readFile(v);

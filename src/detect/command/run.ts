@@ -392,14 +392,7 @@ export class Run implements RunState {
       redirects: [...ctx.redirects, ...r.list], flags: extraFlags,
     });
     if (eff === argv && exact[0]) builtinAssign(ctx.vars, argv, { known: exact.every((e) => e), stdin, ifs: runCtx.vars.get('IFS'), from: [...ctx.inputFrom, ...r.stdinFrom, ...substNames] });
-    // `exec {fd}< <(curl …)`: bash opens a descriptor of 10 or more and puts its number in $fd
-    const named = argv[0] === 'exec' && argv.length === 2 ? /^\{([A-Za-z_]\w*)\}$/.exec(argv[1]!) : null;
-    if (named && r.fdFrom.has('0')) { const fd = String(10 + this.namedFds++); ctx.vars.set(named[1]!, fd); r.fdFrom.set(fd, r.fdFrom.get('0')!); r.fdFrom.delete('0'); keepDescriptors(ctx.vars, r); }
-    if (argv.length === 1 && argv[0] === 'exec' && exact[0]) {
-      keepDescriptors(ctx.vars, r);
-      // `exec > >(sh)`: what every later command of this shell prints goes to the substitution
-      if (r.feeds.length) this.execFeeds.set(ctx.layer, r.feeds);
-    }
+    if (argv[0] === 'exec' && exact[0]) this.keepExecRedirects(argv, r, ctx);
     if (basename(eff[0] ?? '') === 'tee') {
       // tee copies its stdin to each file operand and to stdout.
       for (const p of eff.slice(1).filter((a) => !a.startsWith('-'))) r.outFiles.push({ path: p, append: eff.includes('-a') || eff.includes('--append') });
@@ -413,6 +406,25 @@ export class Run implements RunState {
     const feeds = r.feeds.length || stdoutMoved || eff[0] === 'exec' ? r.feeds : this.execFeeds.get(ctx.layer) ?? [];
     if (out) for (const f of feeds) this.feedSubst(f, ctx, out, basename(eff[0] ?? ''));
     return this.sinkOutput(out, r);
+  }
+
+  /**
+   * An `exec` without a command keeps its redirections for the rest of the shell: what feeds each descriptor it opened
+   * (`exec 3< <(curl …)`, `exec < <(curl …)`), and where stdout now goes (`exec > >(sh)`: what every later command of this
+   * shell prints). `exec {fd}< <(…)` opens a descriptor of 10 or more, as bash does, and puts its number in $fd.
+   */
+  private keepExecRedirects(argv: string[], r: Redir, ctx: Ctx): void {
+    const named = argv.length === 2 ? /^\{([A-Za-z_]\w*)\}$/.exec(argv[1]!) : null;
+    if (named && r.fdFrom.has('0')) {
+      const fd = String(10 + this.namedFds++);
+      ctx.vars.set(named[1]!, fd);
+      r.fdFrom.set(fd, r.fdFrom.get('0')!);
+      r.fdFrom.delete('0');
+      keepDescriptors(ctx.vars, r);
+    }
+    if (argv.length !== 1) return;
+    keepDescriptors(ctx.vars, r);
+    if (r.feeds.length) this.execFeeds.set(ctx.layer, r.feeds);
   }
 
   /** The body of an output substitution run again with a command's static output as its stdin. */

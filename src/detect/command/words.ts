@@ -164,8 +164,8 @@ function lookup(env: WordEnv, name: string, hops = 0): string | undefined {
   if (target !== undefined && hops < 8) {
     const el = /^(\w+)\[(-?\d+)\]$/.exec(target);
     if (!el) return /^\w+$/.test(target) ? lookup(env, target, hops + 1) : undefined;
-    const items = listOf(env.vars, el[1]!), i = Number(el[2]);
-    return items?.[i < 0 ? items.length + i : i];
+    const items = listOf(env.vars, el[1]!);
+    return items && elementAt(items, Number(el[2]));
   }
   return env.vars.get(name) ?? (name === 'IFS' ? ' \t\n' : undefined);
 }
@@ -194,8 +194,9 @@ function evalExpansion(n: SNode, env: WordEnv): WordValue {
   const kids = n.children.filter((c) => c.type !== '${' && c.type !== '}');
   // ${a[@]}, ${a[*]}, ${a[N]}: an array's elements (session 46: `a=(nc -e /bin/sh h 1); "${a[@]}"`)
   if (kids[0]?.type === 'subscript' || (kids[0]?.type === 'special_variable_name' && src(env, kids[0]) === '@' && kids.length > 1)) {
-    const whole = kids[0].type === 'subscript' ? evalSubscript(kids[0], env) : listOf(env.vars, '@') && listValue(listOf(env.vars, '@')!, '@', env);
-    if (!whole || kids.length === 1) return whole || unknown;
+    const args = kids[0].type === 'subscript' ? undefined : listOf(env.vars, '@');
+    const whole = kids[0].type === 'subscript' ? evalSubscript(kids[0], env) : args && listValue(args, '@', env);
+    if (!whole || kids.length === 1) return whole ?? unknown;
     return whole.items ? sliceList(whole.items, kids.slice(1), env, kids[0].type !== 'subscript') ?? unknown : unknown;
   }
   const nameIdx = kids.findIndex((c) => c.type === 'variable_name' || c.type === 'special_variable_name');
@@ -281,8 +282,12 @@ function evalSubscript(n: SNode, env: WordEnv): WordValue | undefined {
   if (at === '@' || at === '*') return listValue(items, at, env);
   const i = arith(at);
   if (!Number.isInteger(i)) return undefined;
-  const v = items[i < 0 ? items.length + i : i];
-  return v === undefined ? { value: '', exact: true } : { value: v, exact: true };
+  return { value: elementAt(items, i) ?? '', exact: true };
+}
+
+/** Element i of a list, negative counting from the end (`${a[-1]}`). */
+function elementAt(items: string[], i: number): string | undefined {
+  return items[i < 0 ? items.length + i : i];
 }
 
 /** `${a[@]:OFF[:LEN]}`, `${@:OFF[:LEN]}`: the elements from OFF (for "$@", counted from $0: OFF 1 is $1). */
